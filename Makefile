@@ -11,11 +11,11 @@ STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
 .PHONY: help venv sysdeps-sim sysdeps-synth rtl sim test test-fast lint typecheck synth bench \
-	clean distclean
+	bench-reference clean distclean
 
 help: ## list the targets
 	@echo "mpgemm make targets (SIM=icarus|verilator|auto selects the simulator; auto, the default: PEs on Icarus, arrays on the one their manifest entry names):"
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## (.*)/  make \1\t\2/' | expand -t 20
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## (.*)/  make \1\t\2/' | expand -t 24
 
 # --- bootstrap -------------------------------------------------------------------------------
 
@@ -87,6 +87,10 @@ synth: $(STAMP) sysdeps-synth ## Yosys (generic, iCE40, Xilinx, ECP5) + nextpnr 
 
 bench: $(STAMP) sysdeps-sim ## benchmarks (sim and test wall time, cost-model speed) to reports/bench.json
 	$(PY) -m mpgemm.sim.bench --out reports/bench.json
+
+# Two Yosys runs of 6 to 7 minutes each (JOBS=2 runs them side by side), so not part of `bench`.
+bench-reference: $(STAMP) sysdeps-synth ## iCE40 LUT4+FF: generated INT8 16x16 mesh vs hand-written, into reports/bench.json
+	$(PY) -m mpgemm.sim.bench --reference-only -j $(JOBS) --out reports/bench.json
 
 clean: ## remove simulator builds, reports and caches (keeps .venv)
 	rm -rf build reports .pytest_cache .hypothesis .ruff_cache

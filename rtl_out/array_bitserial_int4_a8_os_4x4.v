@@ -4,133 +4,139 @@ module array_bitserial_int4_a8_os_4x4(a_in__valid, w_in__payload, w_in__valid, y
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   wire \$1 ;
   wire \$10 ;
-  reg [2:0] \$100 ;
-  reg \$101 ;
-  reg [8:0] \$102 ;
-  reg [10:0] \$103 ;
-  reg [9:0] \$104 ;
-  reg [8:0] \$105 ;
-  reg [5:0] \$106 ;
-  reg [8:0] \$107 ;
+  reg [10:0] \$100 ;
+  reg [8:0] \$101 ;
+  reg \$102 ;
+  reg [39:0] \$103 ;
+  reg [3:0] \$104 ;
+  reg [3:0] \$105 ;
+  reg [2:0] \$106 ;
+  reg \$107 ;
   reg [8:0] \$108 ;
-  reg \$109 ;
-  wire [4:0] \$11 ;
-  reg \$110 ;
-  reg [127:0] \$111 ;
-  reg [4:0] \$112 ;
-  reg [4:0] \$113 ;
-  reg [95:0] \$114 ;
-  reg [8:0] \$115 ;
-  reg [10:0] \$116 ;
-  reg [9:0] \$117 ;
-  reg [8:0] \$118 ;
-  reg [10:0] \$119 ;
-  wire [9:0] \$12 ;
-  reg \$120 ;
-  reg \$121 ;
-  reg \$122 ;
-  reg [7:0] \$123 ;
-  reg \$124 ;
-  reg [191:0] \$125 ;
-  reg [8:0] \$126 ;
+  reg [10:0] \$109 ;
+  wire \$11 ;
+  reg [9:0] \$110 ;
+  reg [8:0] \$111 ;
+  reg [5:0] \$112 ;
+  reg [8:0] \$113 ;
+  reg [8:0] \$114 ;
+  reg \$115 ;
+  reg \$116 ;
+  reg [127:0] \$117 ;
+  reg [4:0] \$118 ;
+  reg [4:0] \$119 ;
+  wire [10:0] \$12 ;
+  reg [95:0] \$120 ;
+  reg [8:0] \$121 ;
+  reg [10:0] \$122 ;
+  reg [9:0] \$123 ;
+  reg [8:0] \$124 ;
+  reg [10:0] \$125 ;
+  reg \$126 ;
   reg \$127 ;
-  reg [8:0] \$128 ;
-  reg \$129 ;
+  reg \$128 ;
+  reg [7:0] \$129 ;
   wire \$13 ;
-  wire \$14 ;
-  wire \$15 ;
+  reg \$130 ;
+  reg [191:0] \$131 ;
+  reg [8:0] \$132 ;
+  reg \$133 ;
+  reg [8:0] \$134 ;
+  reg \$135 ;
+  wire [2:0] \$14 ;
+  wire [2:0] \$15 ;
   wire \$16 ;
-  wire \$17 ;
-  wire \$18 ;
+  wire [4:0] \$17 ;
+  wire [9:0] \$18 ;
   wire \$19 ;
   wire \$2 ;
   wire \$20 ;
   wire \$21 ;
-  wire [10:0] \$22 ;
-  wire [11:0] \$23 ;
-  wire [10:0] \$24 ;
-  wire [11:0] \$25 ;
+  wire \$22 ;
+  wire \$23 ;
+  wire \$24 ;
+  wire \$25 ;
   wire \$26 ;
-  wire [9:0] \$27 ;
-  wire [11:0] \$28 ;
-  wire [10:0] \$29 ;
+  wire \$27 ;
+  wire [10:0] \$28 ;
+  wire [11:0] \$29 ;
   wire \$3 ;
-  wire \$30 ;
-  wire \$31 ;
-  wire [11:0] \$32 ;
-  wire \$33 ;
-  wire \$34 ;
-  wire [9:0] \$35 ;
+  wire [10:0] \$30 ;
+  wire [11:0] \$31 ;
+  wire \$32 ;
+  wire [9:0] \$33 ;
+  wire [11:0] \$34 ;
+  wire [10:0] \$35 ;
   wire \$36 ;
   wire \$37 ;
-  wire \$38 ;
+  wire [11:0] \$38 ;
   wire \$39 ;
   wire \$4 ;
   wire \$40 ;
-  wire \$41 ;
-  wire [9:0] \$42 ;
+  wire [9:0] \$41 ;
+  wire \$42 ;
   wire \$43 ;
   wire \$44 ;
   wire \$45 ;
-  wire [9:0] \$46 ;
+  wire \$46 ;
   wire \$47 ;
-  wire \$48 ;
-  wire [40:0] \$49 ;
+  wire [9:0] \$48 ;
+  wire \$49 ;
   wire \$5 ;
   wire \$50 ;
-  wire [4:0] \$51 ;
-  wire [4:0] \$52 ;
+  wire \$51 ;
+  wire [9:0] \$52 ;
   wire \$53 ;
-  wire [4:0] \$54 ;
-  wire [4:0] \$55 ;
+  wire \$54 ;
+  wire [40:0] \$55 ;
   wire \$56 ;
-  wire [3:0] \$57 ;
-  wire [3:0] \$58 ;
-  wire [9:0] \$59 ;
-  wire [10:0] \$6 ;
-  wire [6:0] \$60 ;
-  wire [6:0] \$61 ;
-  wire [10:0] \$62 ;
-  wire [10:0] \$63 ;
-  wire \$64 ;
-  wire [11:0] \$65 ;
-  wire [9:0] \$66 ;
-  wire [11:0] \$67 ;
-  wire \$68 ;
-  wire [9:0] \$69 ;
+  wire [4:0] \$57 ;
+  wire [4:0] \$58 ;
+  wire \$59 ;
+  wire \$6 ;
+  wire [4:0] \$60 ;
+  wire [4:0] \$61 ;
+  wire \$62 ;
+  wire [3:0] \$63 ;
+  wire [3:0] \$64 ;
+  wire [9:0] \$65 ;
+  wire [6:0] \$66 ;
+  wire [6:0] \$67 ;
+  wire [10:0] \$68 ;
+  wire [10:0] \$69 ;
   wire \$7 ;
-  wire [9:0] \$70 ;
-  wire \$71 ;
-  wire [10:0] \$72 ;
+  wire \$70 ;
+  wire [11:0] \$71 ;
+  wire [9:0] \$72 ;
   wire [11:0] \$73 ;
-  wire [11:0] \$74 ;
-  wire [11:0] \$75 ;
-  wire \$76 ;
-  wire [9:0] \$77 ;
-  wire \$78 ;
-  wire \$79 ;
-  wire [2:0] \$8 ;
-  wire \$80 ;
-  wire \$81 ;
+  wire \$74 ;
+  wire [9:0] \$75 ;
+  wire [9:0] \$76 ;
+  wire \$77 ;
+  wire [10:0] \$78 ;
+  wire [11:0] \$79 ;
+  wire \$8 ;
+  wire [11:0] \$80 ;
+  wire [11:0] \$81 ;
   wire \$82 ;
-  wire \$83 ;
-  wire [8:0] \$84 ;
+  wire [9:0] \$83 ;
+  wire \$84 ;
   wire \$85 ;
   wire \$86 ;
-  wire [8:0] \$87 ;
+  wire \$87 ;
   wire \$88 ;
-  wire [9:0] \$89 ;
-  wire [2:0] \$9 ;
-  wire \$90 ;
-  reg [8:0] \$91 ;
-  reg [8:0] \$92 ;
-  reg [8:0] \$93 ;
-  reg [10:0] \$94 ;
-  reg [8:0] \$95 ;
-  reg \$96 ;
-  reg [39:0] \$97 ;
-  reg [3:0] \$98 ;
-  reg [3:0] \$99 ;
+  wire \$89 ;
+  wire \$9 ;
+  wire [8:0] \$90 ;
+  wire \$91 ;
+  wire \$92 ;
+  wire [8:0] \$93 ;
+  wire \$94 ;
+  wire [9:0] \$95 ;
+  wire \$96 ;
+  reg [8:0] \$97 ;
+  reg [8:0] \$98 ;
+  reg [8:0] \$99 ;
   wire [7:0] \$signature__addr ;
   wire [7:0] \$signature__addr$24 ;
   wire [7:0] \$signature__addr$48 ;
@@ -751,7 +757,7 @@ module array_bitserial_int4_a8_os_4x4(a_in__valid, w_in__payload, w_in__valid, y
   reg [127:0] _0_;
   always @(posedge clk) begin
     if (os_fire) begin
-      _0_ <= a_buf[\$23 [7:0]];
+      _0_ <= a_buf[\$29 [7:0]];
     end
   end
   assign \$signature__data$88  = _0_;
@@ -1293,7 +1299,7 @@ module array_bitserial_int4_a8_os_4x4(a_in__valid, w_in__payload, w_in__valid, y
   reg [95:0] _2_;
   always @(posedge clk) begin
     if (os_fire) begin
-      _2_ <= w_buf[\$25 [7:0]];
+      _2_ <= w_buf[\$31 [7:0]];
     end
   end
   assign w_rd__data = _2_;
@@ -1307,181 +1313,187 @@ module array_bitserial_int4_a8_os_4x4(a_in__valid, w_in__payload, w_in__valid, y
   assign w_in__ready = \$3  & \$4 ;
   assign \$signature__en$26  = w_in__valid & w_in__ready;
   assign \$5  = ~ busy;
-  assign go = start & \$5 ;
-  assign \$6  = KB - os_kc;
-  assign \$7  = \$6 [8:0] < 9'h100;
-  assign os_len = \$7  ? \$6 [8:0] : 9'h100;
-  assign \$10  = $signed({ 1'h0, os_dq }) > $signed(3'h1);
-  assign \$11  = os_gap_now + 4'h8;
-  assign \$12  = os_len - 1'h1;
-  assign os_is_last = os_beat == \$12 ;
+  assign \$6  = start & \$5 ;
+  assign \$7  = | m;
+  assign \$8  = \$6  & \$7 ;
+  assign \$9  = | n;
+  assign \$10  = \$8  & \$9 ;
+  assign \$11  = | k_beats;
+  assign go = \$10  & \$11 ;
+  assign \$12  = KB - os_kc;
+  assign \$13  = \$12 [8:0] < 9'h100;
+  assign os_len = \$13  ? \$12 [8:0] : 9'h100;
+  assign \$16  = $signed({ 1'h0, os_dq }) > $signed(3'h1);
+  assign \$17  = os_gap_now + 4'h8;
+  assign \$18  = os_len - 1'h1;
+  assign os_is_last = os_beat == \$18 ;
   assign os_group_end = os_group_beat == 5'h1f;
-  assign \$13  = os_m0 < M;
-  assign \$14  = run & \$13 ;
-  assign \$15  = ! os_gap_now;
-  assign \$16  = \$14  & \$15 ;
-  assign \$17  = ~ os_is_last;
-  assign \$18  = ~ os_any_last;
-  assign \$19  = \$17  | \$18 ;
-  assign \$20  = os_since_last >= 3'h4;
-  assign \$21  = \$19  | \$20 ;
-  assign os_fire = \$16  & \$21 ;
-  assign \$22  = os_a_base + os_kc;
-  assign \$23  = \$22  + os_beat;
-  assign \$24  = os_w_base + os_kc;
-  assign \$25  = \$24  + os_beat;
-  assign \$26  = ! os_beat;
-  assign \$27  = edge_m0 + o_row_index;
-  assign \$28  = edge_y_base + \$27 [8:0];
+  assign \$19  = os_m0 < M;
+  assign \$20  = run & \$19 ;
+  assign \$21  = ! os_gap_now;
+  assign \$22  = \$20  & \$21 ;
+  assign \$23  = ~ os_is_last;
+  assign \$24  = ~ os_any_last;
+  assign \$25  = \$23  | \$24 ;
+  assign \$26  = os_since_last >= 3'h4;
+  assign \$27  = \$25  | \$26 ;
+  assign os_fire = \$22  & \$27 ;
+  assign \$28  = os_a_base + os_kc;
+  assign \$29  = \$28  + os_beat;
+  assign \$30  = os_w_base + os_kc;
+  assign \$31  = \$30  + os_beat;
+  assign \$32  = ! os_beat;
+  assign \$33  = edge_m0 + o_row_index;
+  assign \$34  = edge_y_base + \$33 [8:0];
   assign first_chunk = ! edge_k;
-  assign \$29  = edge_k + 9'h100;
-  assign chunk_done = \$29  >= KB;
+  assign \$35  = edge_k + 9'h100;
+  assign chunk_done = \$35  >= KB;
   assign block_done = o_row_index == 2'h3;
-  assign \$30  = run & o_row_valid;
-  assign \$31  = block_done & chunk_done;
-  assign \$32  = edge_n0 + 3'h4;
-  assign \$33  = \$32  >= N;
-  assign \$34  = \$31  & \$33 ;
-  assign \$35  = edge_m0 + 3'h4;
-  assign \$36  = \$35  >= M;
-  assign is_last = \$34  & \$36 ;
-  assign \$37  = ~ y_out__valid;
-  assign \$38  = \$37  | y_out__ready;
-  assign \$39  = raddr < y_end;
-  assign \$40  = \$38  & \$39 ;
-  assign \$41  = a_in__valid & a_in__ready;
-  assign \$42  = a_load_addr + 1'h1;
-  assign \$43  = ~ busy;
-  assign \$44  = start & \$43 ;
-  assign \$45  = w_in__valid & w_in__ready;
-  assign \$46  = w_load_addr + 1'h1;
-  assign \$47  = ~ busy;
-  assign \$48  = start & \$47 ;
-  assign \$49  = cycles + 1'h1;
-  assign \$50  = os_gap_now > 1'h0;
-  assign \$51  = os_gap_now - 1'h1;
-  assign \$52  = \$50  ? \$51  : 5'h00;
-  assign \$53  = os_dq_now > 1'h0;
-  assign \$54  = os_dq_now - 1'h1;
-  assign \$55  = \$53  ? \$54  : 5'h00;
-  assign \$56  = os_since_last < 3'h4;
-  assign \$57  = os_since_last + 1'h1;
-  assign \$58  = \$56  ? \$57  : { 1'h0, os_since_last };
-  assign \$59  = os_beat + 1'h1;
-  assign \$60  = os_group_beat + 1'h1;
-  assign \$61  = os_group_end ? 7'h00 : \$60 ;
-  assign \$62  = os_kc + os_len;
-  assign \$63  = os_kc + os_len;
-  assign \$64  = \$63  >= KB;
-  assign \$65  = os_n0 + 3'h4;
-  assign \$66  = os_w_base + KB;
-  assign \$67  = os_n0 + 3'h4;
-  assign \$68  = \$67  >= N;
-  assign \$69  = os_m0 + 3'h4;
-  assign \$70  = os_a_base + KB;
-  assign \$71  = run & o_row_valid;
-  assign \$72  = edge_k + 9'h100;
-  assign \$73  = edge_n0 + 3'h4;
-  assign \$74  = edge_y_base + M;
-  assign \$75  = edge_n0 + 3'h4;
-  assign \$76  = \$75  >= N;
-  assign \$77  = edge_m0 + 3'h4;
-  assign \$78  = run & o_row_valid;
-  assign \$79  = run & o_row_valid;
-  assign \$80  = \$27 [8:0] < M;
-  assign \$81  = \$79  & \$80 ;
-  assign \$82  = run & o_row_valid;
-  assign \$83  = \$82  & is_last;
-  assign \$84  = o_wr__addr + 1'h1;
-  assign \$85  = \$84  > y_end;
-  assign \$86  = o_wr__en & \$85 ;
-  assign \$87  = o_wr__addr + 1'h1;
-  assign \$88  = run & last_write;
-  assign \$89  = raddr + 1'h1;
-  assign \$90  = raddr == y_end;
+  assign \$36  = run & o_row_valid;
+  assign \$37  = block_done & chunk_done;
+  assign \$38  = edge_n0 + 3'h4;
+  assign \$39  = \$38  >= N;
+  assign \$40  = \$37  & \$39 ;
+  assign \$41  = edge_m0 + 3'h4;
+  assign \$42  = \$41  >= M;
+  assign is_last = \$40  & \$42 ;
+  assign \$43  = ~ y_out__valid;
+  assign \$44  = \$43  | y_out__ready;
+  assign \$45  = raddr < y_end;
+  assign \$46  = \$44  & \$45 ;
+  assign \$47  = a_in__valid & a_in__ready;
+  assign \$48  = a_load_addr + 1'h1;
+  assign \$49  = ~ busy;
+  assign \$50  = start & \$49 ;
+  assign \$51  = w_in__valid & w_in__ready;
+  assign \$52  = w_load_addr + 1'h1;
+  assign \$53  = ~ busy;
+  assign \$54  = start & \$53 ;
+  assign \$55  = cycles + 1'h1;
+  assign \$56  = os_gap_now > 1'h0;
+  assign \$57  = os_gap_now - 1'h1;
+  assign \$58  = \$56  ? \$57  : 5'h00;
+  assign \$59  = os_dq_now > 1'h0;
+  assign \$60  = os_dq_now - 1'h1;
+  assign \$61  = \$59  ? \$60  : 5'h00;
+  assign \$62  = os_since_last < 3'h4;
+  assign \$63  = os_since_last + 1'h1;
+  assign \$64  = \$62  ? \$63  : { 1'h0, os_since_last };
+  assign \$65  = os_beat + 1'h1;
+  assign \$66  = os_group_beat + 1'h1;
+  assign \$67  = os_group_end ? 7'h00 : \$66 ;
+  assign \$68  = os_kc + os_len;
+  assign \$69  = os_kc + os_len;
+  assign \$70  = \$69  >= KB;
+  assign \$71  = os_n0 + 3'h4;
+  assign \$72  = os_w_base + KB;
+  assign \$73  = os_n0 + 3'h4;
+  assign \$74  = \$73  >= N;
+  assign \$75  = os_m0 + 3'h4;
+  assign \$76  = os_a_base + KB;
+  assign \$77  = run & o_row_valid;
+  assign \$78  = edge_k + 9'h100;
+  assign \$79  = edge_n0 + 3'h4;
+  assign \$80  = edge_y_base + M;
+  assign \$81  = edge_n0 + 3'h4;
+  assign \$82  = \$81  >= N;
+  assign \$83  = edge_m0 + 3'h4;
+  assign \$84  = run & o_row_valid;
+  assign \$85  = run & o_row_valid;
+  assign \$86  = \$33 [8:0] < M;
+  assign \$87  = \$85  & \$86 ;
+  assign \$88  = run & o_row_valid;
+  assign \$89  = \$88  & is_last;
+  assign \$90  = o_wr__addr + 1'h1;
+  assign \$91  = \$90  > y_end;
+  assign \$92  = o_wr__en & \$91 ;
+  assign \$93  = o_wr__addr + 1'h1;
+  assign \$94  = run & last_write;
+  assign \$95  = raddr + 1'h1;
+  assign \$96  = raddr == y_end;
   always @(posedge clk)
-    a_load_addr <= \$91 ;
+    a_load_addr <= \$97 ;
   always @(posedge clk)
-    w_load_addr <= \$92 ;
+    w_load_addr <= \$98 ;
   always @(posedge clk)
-    M <= \$93 ;
+    M <= \$99 ;
   always @(posedge clk)
-    N <= \$94 ;
+    N <= \$100 ;
   always @(posedge clk)
-    KB <= \$95 ;
+    KB <= \$101 ;
   always @(posedge clk)
-    run <= \$96 ;
+    run <= \$102 ;
   always @(posedge clk)
-    cycles <= \$97 ;
+    cycles <= \$103 ;
   always @(posedge clk)
-    os_gap <= \$98 ;
+    os_gap <= \$104 ;
   always @(posedge clk)
-    os_dq <= \$99 ;
+    os_dq <= \$105 ;
   always @(posedge clk)
-    os_since_last <= \$100 ;
+    os_since_last <= \$106 ;
   always @(posedge clk)
-    os_prev_issued <= \$101 ;
+    os_prev_issued <= \$107 ;
   always @(posedge clk)
-    os_m0 <= \$102 ;
+    os_m0 <= \$108 ;
   always @(posedge clk)
-    os_n0 <= \$103 ;
+    os_n0 <= \$109 ;
   always @(posedge clk)
-    os_kc <= \$104 ;
+    os_kc <= \$110 ;
   always @(posedge clk)
-    os_beat <= \$105 ;
+    os_beat <= \$111 ;
   always @(posedge clk)
-    os_group_beat <= \$106 ;
+    os_group_beat <= \$112 ;
   always @(posedge clk)
-    os_a_base <= \$107 ;
+    os_a_base <= \$113 ;
   always @(posedge clk)
-    os_w_base <= \$108 ;
+    os_w_base <= \$114 ;
   always @(posedge clk)
-    os_any_last <= \$109 ;
+    os_any_last <= \$115 ;
   always @(posedge clk)
-    os_prev_group_end <= \$110 ;
+    os_prev_group_end <= \$116 ;
   always @(posedge clk)
-    i_a <= \$111 ;
+    i_a <= \$117 ;
   always @(posedge clk)
-    issue_d1 <= \$112 ;
+    issue_d1 <= \$118 ;
   always @(posedge clk)
-    i_ctl <= \$113 ;
+    i_ctl <= \$119 ;
   always @(posedge clk)
-    i_w <= \$114 ;
+    i_w <= \$120 ;
   always @(posedge clk)
-    edge_m0 <= \$115 ;
+    edge_m0 <= \$121 ;
   always @(posedge clk)
-    edge_n0 <= \$116 ;
+    edge_n0 <= \$122 ;
   always @(posedge clk)
-    edge_k <= \$117 ;
+    edge_k <= \$123 ;
   always @(posedge clk)
-    edge_row <= \$118 ;
+    edge_row <= \$124 ;
   always @(posedge clk)
-    edge_y_base <= \$119 ;
+    edge_y_base <= \$125 ;
   always @(posedge clk)
-    s1_valid <= \$120 ;
+    s1_valid <= \$126 ;
   always @(posedge clk)
-    o_wr__en <= \$121 ;
+    o_wr__en <= \$127 ;
   always @(posedge clk)
-    s1_first <= \$122 ;
+    s1_first <= \$128 ;
   always @(posedge clk)
-    o_wr__addr <= \$123 ;
+    o_wr__addr <= \$129 ;
   always @(posedge clk)
-    last_write <= \$124 ;
+    last_write <= \$130 ;
   always @(posedge clk)
-    s1_row <= \$125 ;
+    s1_row <= \$131 ;
   always @(posedge clk)
-    y_end <= \$126 ;
+    y_end <= \$132 ;
   always @(posedge clk)
-    drain <= \$127 ;
+    drain <= \$133 ;
   always @(posedge clk)
-    raddr <= \$128 ;
+    raddr <= \$134 ;
   always @(posedge clk)
-    y_out__valid <= \$129 ;
+    y_out__valid <= \$135 ;
   \array_bitserial_int4_a8_os_4x4.mesh  mesh (
     .clk(clk),
     .\i_a$1 (i_a),
     .i_ctl(i_ctl),
-    .\i_w$65 (i_w),
+    .i_w(i_w),
     .o_row(o_row),
     .o_row_index(o_row_index),
     .o_row_valid(o_row_valid),
@@ -1491,9 +1503,9 @@ module array_bitserial_int4_a8_os_4x4(a_in__valid, w_in__payload, w_in__valid, y
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     os_gap_now = os_gap;
     if (os_prev_issued) begin
-      os_gap_now = { \$8 [2], \$8  };
+      os_gap_now = { \$14 [2], \$14  };
       if (os_prev_group_end) begin
-        if (\$10 ) begin
+        if (\$16 ) begin
           os_gap_now = os_dq;
         end
       end
@@ -1504,7 +1516,7 @@ module array_bitserial_int4_a8_os_4x4(a_in__valid, w_in__payload, w_in__valid, y
     os_dq_now = os_dq;
     if (os_prev_issued) begin
       if (os_prev_group_end) begin
-        os_dq_now = \$11 [3:0];
+        os_dq_now = \$17 [3:0];
       end
     end
   end
@@ -1514,7 +1526,7 @@ module array_bitserial_int4_a8_os_4x4(a_in__valid, w_in__payload, w_in__valid, y
     if (os_fire) begin
       issue[0] = 1'h1;
       issue[1] = 1'h1;
-      issue[2] = \$26 ;
+      issue[2] = \$32 ;
       issue[3] = os_is_last;
       issue[4] = os_group_end;
     end
@@ -1522,8 +1534,8 @@ module array_bitserial_int4_a8_os_4x4(a_in__valid, w_in__payload, w_in__valid, y
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     o_rd__addr = 8'h00;
-    if (\$30 ) begin
-      o_rd__addr = \$28 [7:0];
+    if (\$36 ) begin
+      o_rd__addr = \$34 [7:0];
     end
     if (drain) begin
       o_rd__addr = raddr[7:0];
@@ -1532,7 +1544,7 @@ module array_bitserial_int4_a8_os_4x4(a_in__valid, w_in__payload, w_in__valid, y
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     o_rd__en = 1'h1;
-    if (\$30 ) begin
+    if (\$36 ) begin
       o_rd__en = 1'h1;
     end
     if (drain) begin
@@ -1543,256 +1555,150 @@ module array_bitserial_int4_a8_os_4x4(a_in__valid, w_in__payload, w_in__valid, y
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     fetch = 1'h0;
     if (drain) begin
-      fetch = \$40 ;
+      fetch = \$46 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$91  = a_load_addr;
-    if (\$41 ) begin
-      \$91  = \$42 [8:0];
+    \$97  = a_load_addr;
+    if (\$47 ) begin
+      \$97  = \$48 [8:0];
     end
-    if (\$44 ) begin
-      \$91  = 9'h000;
+    if (\$50 ) begin
+      \$97  = 9'h000;
     end
     if (rst) begin
-      \$91  = 9'h000;
+      \$97  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$92  = w_load_addr;
-    if (\$45 ) begin
-      \$92  = \$46 [8:0];
+    \$98  = w_load_addr;
+    if (\$51 ) begin
+      \$98  = \$52 [8:0];
     end
-    if (\$48 ) begin
-      \$92  = 9'h000;
+    if (\$54 ) begin
+      \$98  = 9'h000;
     end
     if (rst) begin
-      \$92  = 9'h000;
+      \$98  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$93  = M;
+    \$99  = M;
     if (go) begin
-      \$93  = m;
+      \$99  = m;
     end
     if (rst) begin
-      \$93  = 9'h000;
+      \$99  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$94  = N;
+    \$100  = N;
     if (go) begin
-      \$94  = n;
+      \$100  = n;
     end
     if (rst) begin
-      \$94  = 11'h000;
+      \$100  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$95  = KB;
+    \$101  = KB;
     if (go) begin
-      \$95  = k_beats;
+      \$101  = k_beats;
     end
     if (rst) begin
-      \$95  = 9'h000;
+      \$101  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$96  = run;
+    \$102  = run;
     if (go) begin
-      \$96  = 1'h1;
+      \$102  = 1'h1;
     end
-    if (\$88 ) begin
-      \$96  = 1'h0;
+    if (\$94 ) begin
+      \$102  = 1'h0;
     end
     if (rst) begin
-      \$96  = 1'h0;
+      \$102  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$97  = cycles;
+    \$103  = cycles;
     if (go) begin
-      \$97  = 40'h0000000000;
+      \$103  = 40'h0000000000;
     end
     if (run) begin
-      \$97  = \$49 [39:0];
+      \$103  = \$55 [39:0];
     end
     if (rst) begin
-      \$97  = 40'h0000000000;
+      \$103  = 40'h0000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$98  = \$52 [3:0];
+    \$104  = \$58 [3:0];
     if (go) begin
-      \$98  = 4'h0;
+      \$104  = 4'h0;
     end
     if (rst) begin
-      \$98  = 4'h0;
+      \$104  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$99  = \$55 [3:0];
+    \$105  = \$61 [3:0];
     if (go) begin
-      \$99  = 4'h0;
+      \$105  = 4'h0;
     end
     if (rst) begin
-      \$99  = 4'h0;
+      \$105  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$100  = \$58 [2:0];
+    \$106  = \$64 [2:0];
     if (go) begin
-      \$100  = 3'h0;
+      \$106  = 3'h0;
     end
     if (os_fire) begin
       if (os_is_last) begin
-        \$100  = 3'h1;
+        \$106  = 3'h1;
       end
     end
     if (rst) begin
-      \$100  = 3'h0;
+      \$106  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$101  = 1'h0;
+    \$107  = 1'h0;
     if (go) begin
-      \$101  = 1'h0;
+      \$107  = 1'h0;
     end
     if (os_fire) begin
-      \$101  = 1'h1;
+      \$107  = 1'h1;
     end
     if (rst) begin
-      \$101  = 1'h0;
+      \$107  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$102  = os_m0;
-    if (go) begin
-      \$102  = 9'h000;
-    end
-    if (os_fire) begin
-      if (os_is_last) begin
-        if (\$64 ) begin
-          if (\$68 ) begin
-            \$102  = \$69 [8:0];
-          end
-        end
-      end
-    end
-    if (rst) begin
-      \$102  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$103  = os_n0;
-    if (go) begin
-      \$103  = 11'h000;
-    end
-    if (os_fire) begin
-      if (os_is_last) begin
-        if (\$64 ) begin
-          \$103  = \$65 [10:0];
-          if (\$68 ) begin
-            \$103  = 11'h000;
-          end
-        end
-      end
-    end
-    if (rst) begin
-      \$103  = 11'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$104  = os_kc;
-    if (go) begin
-      \$104  = 10'h000;
-    end
-    if (os_fire) begin
-      if (os_is_last) begin
-        \$104  = \$62 [9:0];
-        if (\$64 ) begin
-          \$104  = 10'h000;
-        end
-      end
-    end
-    if (rst) begin
-      \$104  = 10'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$105  = os_beat;
-    if (go) begin
-      \$105  = 9'h000;
-    end
-    if (os_fire) begin
-      \$105  = \$59 [8:0];
-      if (os_is_last) begin
-        \$105  = 9'h000;
-      end
-    end
-    if (rst) begin
-      \$105  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$106  = os_group_beat;
-    if (go) begin
-      \$106  = 6'h00;
-    end
-    if (os_fire) begin
-      \$106  = \$61 [5:0];
-    end
-    if (rst) begin
-      \$106  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$107  = os_a_base;
-    if (go) begin
-      \$107  = 9'h000;
-    end
-    if (os_fire) begin
-      if (os_is_last) begin
-        if (\$64 ) begin
-          if (\$68 ) begin
-            \$107  = \$70 [8:0];
-          end
-        end
-      end
-    end
-    if (rst) begin
-      \$107  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$108  = os_w_base;
+    \$108  = os_m0;
     if (go) begin
       \$108  = 9'h000;
     end
     if (os_fire) begin
       if (os_is_last) begin
-        if (\$64 ) begin
-          \$108  = \$66 [8:0];
-          if (\$68 ) begin
-            \$108  = 9'h000;
+        if (\$70 ) begin
+          if (\$74 ) begin
+            \$108  = \$75 [8:0];
           end
         end
       end
@@ -1803,265 +1709,371 @@ module array_bitserial_int4_a8_os_4x4(a_in__valid, w_in__payload, w_in__valid, y
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$109  = os_any_last;
+    \$109  = os_n0;
     if (go) begin
-      \$109  = 1'h0;
+      \$109  = 11'h000;
     end
     if (os_fire) begin
       if (os_is_last) begin
-        \$109  = 1'h1;
+        if (\$70 ) begin
+          \$109  = \$71 [10:0];
+          if (\$74 ) begin
+            \$109  = 11'h000;
+          end
+        end
       end
     end
     if (rst) begin
-      \$109  = 1'h0;
+      \$109  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$110  = os_prev_group_end;
+    \$110  = os_kc;
+    if (go) begin
+      \$110  = 10'h000;
+    end
     if (os_fire) begin
-      \$110  = os_group_end;
+      if (os_is_last) begin
+        \$110  = \$68 [9:0];
+        if (\$70 ) begin
+          \$110  = 10'h000;
+        end
+      end
     end
     if (rst) begin
-      \$110  = 1'h0;
+      \$110  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$111  = \$signature__data$88 ;
-    if (rst) begin
-      \$111  = 128'h00000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$112  = issue;
-    if (rst) begin
-      \$112  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$113  = issue_d1;
-    if (rst) begin
-      \$113  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$114  = w_rd__data;
-    if (rst) begin
-      \$114  = 96'h000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$115  = edge_m0;
+    \$111  = os_beat;
     if (go) begin
-      \$115  = 9'h000;
+      \$111  = 9'h000;
     end
-    if (\$71 ) begin
-      if (block_done) begin
-        if (chunk_done) begin
-          if (\$76 ) begin
-            \$115  = \$77 [8:0];
+    if (os_fire) begin
+      \$111  = \$65 [8:0];
+      if (os_is_last) begin
+        \$111  = 9'h000;
+      end
+    end
+    if (rst) begin
+      \$111  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$112  = os_group_beat;
+    if (go) begin
+      \$112  = 6'h00;
+    end
+    if (os_fire) begin
+      \$112  = \$67 [5:0];
+    end
+    if (rst) begin
+      \$112  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$113  = os_a_base;
+    if (go) begin
+      \$113  = 9'h000;
+    end
+    if (os_fire) begin
+      if (os_is_last) begin
+        if (\$70 ) begin
+          if (\$74 ) begin
+            \$113  = \$76 [8:0];
           end
         end
       end
     end
     if (rst) begin
-      \$115  = 9'h000;
+      \$113  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$116  = edge_n0;
+    \$114  = os_w_base;
     if (go) begin
-      \$116  = 11'h000;
+      \$114  = 9'h000;
     end
-    if (\$71 ) begin
-      if (block_done) begin
-        if (chunk_done) begin
-          \$116  = \$73 [10:0];
-          if (\$76 ) begin
-            \$116  = 11'h000;
+    if (os_fire) begin
+      if (os_is_last) begin
+        if (\$70 ) begin
+          \$114  = \$72 [8:0];
+          if (\$74 ) begin
+            \$114  = 9'h000;
           end
         end
       end
     end
     if (rst) begin
-      \$116  = 11'h000;
+      \$114  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$117  = edge_k;
+    \$115  = os_any_last;
     if (go) begin
-      \$117  = 10'h000;
+      \$115  = 1'h0;
     end
-    if (\$71 ) begin
-      if (block_done) begin
-        \$117  = \$72 [9:0];
-        if (chunk_done) begin
-          \$117  = 10'h000;
-        end
+    if (os_fire) begin
+      if (os_is_last) begin
+        \$115  = 1'h1;
       end
     end
     if (rst) begin
-      \$117  = 10'h000;
+      \$115  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$118  = edge_row;
-    if (go) begin
-      \$118  = 9'h000;
+    \$116  = os_prev_group_end;
+    if (os_fire) begin
+      \$116  = os_group_end;
     end
     if (rst) begin
-      \$118  = 9'h000;
+      \$116  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$119  = edge_y_base;
-    if (go) begin
-      \$119  = 11'h000;
+    \$117  = \$signature__data$88 ;
+    if (rst) begin
+      \$117  = 128'h00000000000000000000000000000000;
     end
-    if (\$71 ) begin
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$118  = issue;
+    if (rst) begin
+      \$118  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$119  = issue_d1;
+    if (rst) begin
+      \$119  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$120  = w_rd__data;
+    if (rst) begin
+      \$120  = 96'h000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$121  = edge_m0;
+    if (go) begin
+      \$121  = 9'h000;
+    end
+    if (\$77 ) begin
       if (block_done) begin
         if (chunk_done) begin
-          \$119  = \$74 [10:0];
-          if (\$76 ) begin
-            \$119  = 11'h000;
+          if (\$82 ) begin
+            \$121  = \$83 [8:0];
           end
         end
       end
     end
     if (rst) begin
-      \$119  = 11'h000;
+      \$121  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$120  = \$78 ;
-    if (rst) begin
-      \$120  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$121  = \$81 ;
-    if (rst) begin
-      \$121  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$122  = first_chunk;
-    if (rst) begin
-      \$122  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$123  = \$28 [7:0];
-    if (rst) begin
-      \$123  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$124  = \$83 ;
-    if (rst) begin
-      \$124  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$125 [47:0] = o_row[47:0];
-    \$125 [95:48] = o_row[95:48];
-    \$125 [143:96] = o_row[143:96];
-    \$125 [191:144] = o_row[191:144];
-    if (rst) begin
-      \$125  = 192'h000000000000000000000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$126  = y_end;
-    if (\$86 ) begin
-      \$126  = \$87 ;
-    end
+    \$122  = edge_n0;
     if (go) begin
-      \$126  = 9'h000;
+      \$122  = 11'h000;
     end
-    if (rst) begin
-      \$126  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$127  = drain;
-    if (\$88 ) begin
-      \$127  = 1'h1;
-    end
-    if (drain) begin
-      if (fetch) begin
-      end else if (y_out__ready) begin
-        if (\$90 ) begin
-          \$127  = 1'h0;
+    if (\$77 ) begin
+      if (block_done) begin
+        if (chunk_done) begin
+          \$122  = \$79 [10:0];
+          if (\$82 ) begin
+            \$122  = 11'h000;
+          end
         end
       end
     end
+    if (rst) begin
+      \$122  = 11'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$123  = edge_k;
+    if (go) begin
+      \$123  = 10'h000;
+    end
+    if (\$77 ) begin
+      if (block_done) begin
+        \$123  = \$78 [9:0];
+        if (chunk_done) begin
+          \$123  = 10'h000;
+        end
+      end
+    end
+    if (rst) begin
+      \$123  = 10'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$124  = edge_row;
+    if (go) begin
+      \$124  = 9'h000;
+    end
+    if (rst) begin
+      \$124  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$125  = edge_y_base;
+    if (go) begin
+      \$125  = 11'h000;
+    end
+    if (\$77 ) begin
+      if (block_done) begin
+        if (chunk_done) begin
+          \$125  = \$80 [10:0];
+          if (\$82 ) begin
+            \$125  = 11'h000;
+          end
+        end
+      end
+    end
+    if (rst) begin
+      \$125  = 11'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$126  = \$84 ;
+    if (rst) begin
+      \$126  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$127  = \$87 ;
     if (rst) begin
       \$127  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$128  = raddr;
-    if (drain) begin
-      if (fetch) begin
-        \$128  = \$89 [8:0];
-      end
-    end
-    if (go) begin
-      \$128  = 9'h000;
-    end
+    \$128  = first_chunk;
     if (rst) begin
-      \$128  = 9'h000;
+      \$128  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$129  = y_out__valid;
+    \$129  = \$34 [7:0];
+    if (rst) begin
+      \$129  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$130  = \$89 ;
+    if (rst) begin
+      \$130  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$131 [47:0] = o_row[47:0];
+    \$131 [95:48] = o_row[95:48];
+    \$131 [143:96] = o_row[143:96];
+    \$131 [191:144] = o_row[191:144];
+    if (rst) begin
+      \$131  = 192'h000000000000000000000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$132  = y_end;
+    if (\$92 ) begin
+      \$132  = \$93 ;
+    end
+    if (go) begin
+      \$132  = 9'h000;
+    end
+    if (rst) begin
+      \$132  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$133  = drain;
+    if (\$94 ) begin
+      \$133  = 1'h1;
+    end
     if (drain) begin
       if (fetch) begin
-        \$129  = 1'h1;
       end else if (y_out__ready) begin
-        \$129  = 1'h0;
+        if (\$96 ) begin
+          \$133  = 1'h0;
+        end
+      end
+    end
+    if (rst) begin
+      \$133  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$134  = raddr;
+    if (drain) begin
+      if (fetch) begin
+        \$134  = \$95 [8:0];
       end
     end
     if (go) begin
-      \$129  = 1'h0;
+      \$134  = 9'h000;
     end
     if (rst) begin
-      \$129  = 1'h0;
+      \$134  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$135  = y_out__valid;
+    if (drain) begin
+      if (fetch) begin
+        \$135  = 1'h1;
+      end else if (y_out__ready) begin
+        \$135  = 1'h0;
+      end
+    end
+    if (go) begin
+      \$135  = 1'h0;
+    end
+    if (rst) begin
+      \$135  = 1'h0;
     end
   end
   assign \$signature__addr  = a_load_addr[7:0];
   assign \$signature__data  = a_in__payload;
   assign \$signature__addr$24  = w_load_addr[7:0];
   assign \$signature__data$25  = w_in__payload;
-  assign os_rest = \$6 [8:0];
+  assign os_rest = \$12 [8:0];
   assign os_interval = 2'h2;
-  assign \$signature__addr$48  = \$23 [7:0];
-  assign w_rd__addr = \$25 [7:0];
+  assign \$signature__addr$48  = \$29 [7:0];
+  assign w_rd__addr = \$31 [7:0];
   assign \$signature__en$52  = os_fire;
   assign w_rd__en = os_fire;
   assign issue_d2 = i_ctl;
-  assign edge_row_m = \$27 [8:0];
-  assign edge_addr = \$28 [10:0];
+  assign edge_row_m = \$33 [8:0];
+  assign edge_addr = \$34 [10:0];
   assign s1_addr = o_wr__addr;
   assign o_wr__data = edge_new;
   assign s1_write = o_wr__en;
@@ -2308,74 +2320,126 @@ module array_bitserial_int4_a8_os_4x4(a_in__valid, w_in__payload, w_in__valid, y
   assign edge_new[143:96] = s1_row[143:96];
   assign edge_new[95:48] = s1_row[95:48];
   assign edge_new[47:0] = s1_row[47:0];
-  assign \$8  = 3'h1;
-  assign \$9  = 3'h1;
+  assign \$14  = 3'h1;
+  assign \$15  = 3'h1;
 endmodule
 
-module \array_bitserial_int4_a8_os_4x4.mesh (rst, \i_a$1 , i_ctl, \i_w$65 , o_row_valid, o_row_index, o_row, clk);
+module \array_bitserial_int4_a8_os_4x4.mesh (rst, o_row_valid, o_row_index, \i_a$1 , i_ctl, i_w, o_row, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$2  = 0;
   wire \$1 ;
-  reg [4:0] \$10 ;
-  reg [31:0] \$11 ;
-  reg [31:0] \$12 ;
-  reg [31:0] \$13 ;
-  reg [4:0] \$14 ;
-  reg [4:0] \$15 ;
-  reg [4:0] \$16 ;
-  reg [23:0] \$17 ;
-  reg [23:0] \$18 ;
-  reg [23:0] \$19 ;
+  wire \$10 ;
+  reg \$100 ;
+  reg \$101 ;
+  reg \$102 ;
+  reg \$103 ;
+  reg \$104 ;
+  reg \$105 ;
+  reg \$106 ;
+  reg \$107 ;
+  reg \$108 ;
+  reg \$109 ;
+  wire \$11 ;
+  reg \$110 ;
+  reg \$111 ;
+  reg \$112 ;
+  reg \$113 ;
+  reg \$114 ;
+  wire \$12 ;
+  wire \$13 ;
+  wire \$14 ;
+  wire \$15 ;
+  wire \$16 ;
+  wire \$17 ;
+  wire \$18 ;
+  wire \$19 ;
   wire \$2 ;
-  reg [23:0] \$20 ;
-  reg [23:0] \$21 ;
-  reg [23:0] \$22 ;
-  reg \$23 ;
-  reg \$24 ;
-  reg \$25 ;
-  reg \$26 ;
-  reg \$27 ;
-  reg \$28 ;
-  reg \$29 ;
+  wire \$20 ;
+  wire [1:0] \$21 ;
+  wire [1:0] \$22 ;
+  wire [1:0] \$23 ;
+  wire [47:0] \$24 ;
+  wire [47:0] \$25 ;
+  wire [47:0] \$26 ;
+  wire [47:0] \$27 ;
+  wire [47:0] \$28 ;
+  wire [47:0] \$29 ;
   wire \$3 ;
-  reg \$30 ;
-  reg \$31 ;
-  reg \$32 ;
-  reg \$33 ;
-  reg \$34 ;
-  reg \$35 ;
-  reg \$36 ;
-  reg \$37 ;
-  reg \$38 ;
-  reg \$39 ;
+  wire [47:0] \$30 ;
+  wire [47:0] \$31 ;
+  wire [47:0] \$32 ;
+  wire [47:0] \$33 ;
+  wire [47:0] \$34 ;
+  wire [47:0] \$35 ;
+  wire [47:0] \$36 ;
+  wire [47:0] \$37 ;
+  wire [47:0] \$38 ;
+  wire [47:0] \$39 ;
   wire \$4 ;
-  reg \$40 ;
-  reg \$41 ;
-  reg \$42 ;
-  reg \$43 ;
-  reg \$44 ;
-  reg \$45 ;
-  reg \$46 ;
-  reg \$47 ;
-  reg \$48 ;
-  reg \$49 ;
-  reg [31:0] \$5 ;
-  reg \$50 ;
-  reg \$51 ;
-  reg \$52 ;
-  reg \$53 ;
-  reg \$54 ;
-  reg \$55 ;
-  reg \$56 ;
-  reg \$57 ;
-  reg \$58 ;
-  reg \$59 ;
-  reg [4:0] \$6 ;
-  reg \$60 ;
-  reg \$61 ;
-  reg \$62 ;
-  reg [31:0] \$7 ;
-  reg [31:0] \$8 ;
-  reg [4:0] \$9 ;
+  wire [47:0] \$40 ;
+  wire [47:0] \$41 ;
+  wire [47:0] \$42 ;
+  wire [47:0] \$43 ;
+  wire [47:0] \$44 ;
+  wire [47:0] \$45 ;
+  wire [47:0] \$46 ;
+  wire [47:0] \$47 ;
+  wire [47:0] \$48 ;
+  wire [47:0] \$49 ;
+  wire \$5 ;
+  wire [47:0] \$50 ;
+  wire [47:0] \$51 ;
+  wire \$52 ;
+  wire \$53 ;
+  wire \$54 ;
+  wire \$55 ;
+  reg [31:0] \$56 ;
+  reg [4:0] \$57 ;
+  reg [31:0] \$58 ;
+  reg [31:0] \$59 ;
+  wire \$6 ;
+  reg [4:0] \$60 ;
+  reg [4:0] \$61 ;
+  reg [31:0] \$62 ;
+  reg [31:0] \$63 ;
+  reg [31:0] \$64 ;
+  reg [4:0] \$65 ;
+  reg [4:0] \$66 ;
+  reg [4:0] \$67 ;
+  reg [23:0] \$68 ;
+  reg [23:0] \$69 ;
+  wire \$7 ;
+  reg [23:0] \$70 ;
+  reg [23:0] \$71 ;
+  reg [23:0] \$72 ;
+  reg [23:0] \$73 ;
+  reg [23:0] \$74 ;
+  reg \$75 ;
+  reg \$76 ;
+  reg \$77 ;
+  reg \$78 ;
+  reg \$79 ;
+  wire \$8 ;
+  reg \$80 ;
+  reg \$81 ;
+  reg \$82 ;
+  reg \$83 ;
+  reg \$84 ;
+  reg \$85 ;
+  reg \$86 ;
+  reg \$87 ;
+  reg \$88 ;
+  reg \$89 ;
+  wire \$9 ;
+  reg \$90 ;
+  reg \$91 ;
+  reg \$92 ;
+  reg \$93 ;
+  reg \$94 ;
+  reg \$95 ;
+  reg \$96 ;
+  reg \$97 ;
+  reg \$98 ;
+  reg \$99 ;
   (* init = 32'd0 *)
   wire [31:0] a1_d1;
   wire [7:0] \a1_d1[0] ;
@@ -2687,45 +2751,24 @@ module \array_bitserial_int4_a8_os_4x4.mesh (rst, \i_a$1 , i_ctl, \i_w$65 , o_ro
   wire \i_ctl[0].last ;
   wire \i_ctl[0].load_w ;
   wire \i_ctl[0].valid ;
-  wire [23:0] i_w;
-  input [95:0] \i_w$65 ;
-  wire [95:0] \i_w$65 ;
-  wire [23:0] \i_w$65[0] ;
-  wire [15:0] \i_w$65[0].code ;
-  wire [3:0] \i_w$65[0].code[0] ;
-  wire [3:0] \i_w$65[0].code[1] ;
-  wire [3:0] \i_w$65[0].code[2] ;
-  wire [3:0] \i_w$65[0].code[3] ;
-  wire [7:0] \i_w$65[0].scale ;
-  wire [23:0] \i_w$65[1] ;
-  wire [15:0] \i_w$65[1].code ;
-  wire [3:0] \i_w$65[1].code[0] ;
-  wire [3:0] \i_w$65[1].code[1] ;
-  wire [3:0] \i_w$65[1].code[2] ;
-  wire [3:0] \i_w$65[1].code[3] ;
-  wire [7:0] \i_w$65[1].scale ;
-  wire [23:0] \i_w$65[2] ;
-  wire [15:0] \i_w$65[2].code ;
-  wire [3:0] \i_w$65[2].code[0] ;
-  wire [3:0] \i_w$65[2].code[1] ;
-  wire [3:0] \i_w$65[2].code[2] ;
-  wire [3:0] \i_w$65[2].code[3] ;
-  wire [7:0] \i_w$65[2].scale ;
-  wire [23:0] \i_w$65[3] ;
-  wire [15:0] \i_w$65[3].code ;
-  wire [3:0] \i_w$65[3].code[0] ;
-  wire [3:0] \i_w$65[3].code[1] ;
-  wire [3:0] \i_w$65[3].code[2] ;
-  wire [3:0] \i_w$65[3].code[3] ;
-  wire [7:0] \i_w$65[3].scale ;
-  wire [23:0] \i_w$66 ;
-  wire [23:0] \i_w$66[0] ;
-  wire [15:0] \i_w$66[0].code ;
-  wire [3:0] \i_w$66[0].code[0] ;
-  wire [3:0] \i_w$66[0].code[1] ;
-  wire [3:0] \i_w$66[0].code[2] ;
-  wire [3:0] \i_w$66[0].code[3] ;
-  wire [7:0] \i_w$66[0].scale ;
+  input [95:0] i_w;
+  wire [95:0] i_w;
+  wire [23:0] \i_w$101 ;
+  wire [23:0] \i_w$101[0] ;
+  wire [15:0] \i_w$101[0].code ;
+  wire [3:0] \i_w$101[0].code[0] ;
+  wire [3:0] \i_w$101[0].code[1] ;
+  wire [3:0] \i_w$101[0].code[2] ;
+  wire [3:0] \i_w$101[0].code[3] ;
+  wire [7:0] \i_w$101[0].scale ;
+  wire [23:0] \i_w$67 ;
+  wire [23:0] \i_w$67[0] ;
+  wire [15:0] \i_w$67[0].code ;
+  wire [3:0] \i_w$67[0].code[0] ;
+  wire [3:0] \i_w$67[0].code[1] ;
+  wire [3:0] \i_w$67[0].code[2] ;
+  wire [3:0] \i_w$67[0].code[3] ;
+  wire [7:0] \i_w$67[0].scale ;
   wire [23:0] \i_w$68 ;
   wire [23:0] \i_w$68[0] ;
   wire [15:0] \i_w$68[0].code ;
@@ -2742,7 +2785,7 @@ module \array_bitserial_int4_a8_os_4x4.mesh (rst, \i_a$1 , i_ctl, \i_w$65 , o_ro
   wire [3:0] \i_w$70[0].code[2] ;
   wire [3:0] \i_w$70[0].code[3] ;
   wire [7:0] \i_w$70[0].scale ;
-  reg [23:0] \i_w$72  = 24'h000000;
+  wire [23:0] \i_w$72 ;
   wire [23:0] \i_w$72[0] ;
   wire [15:0] \i_w$72[0].code ;
   wire [3:0] \i_w$72[0].code[0] ;
@@ -2750,14 +2793,7 @@ module \array_bitserial_int4_a8_os_4x4.mesh (rst, \i_a$1 , i_ctl, \i_w$65 , o_ro
   wire [3:0] \i_w$72[0].code[2] ;
   wire [3:0] \i_w$72[0].code[3] ;
   wire [7:0] \i_w$72[0].scale ;
-  wire [23:0] \i_w$74 ;
-  wire [23:0] \i_w$74[0] ;
-  wire [15:0] \i_w$74[0].code ;
-  wire [3:0] \i_w$74[0].code[0] ;
-  wire [3:0] \i_w$74[0].code[1] ;
-  wire [3:0] \i_w$74[0].code[2] ;
-  wire [3:0] \i_w$74[0].code[3] ;
-  wire [7:0] \i_w$74[0].scale ;
+  (* init = 24'h000000 *)
   wire [23:0] \i_w$76 ;
   wire [23:0] \i_w$76[0] ;
   wire [15:0] \i_w$76[0].code ;
@@ -2766,78 +2802,86 @@ module \array_bitserial_int4_a8_os_4x4.mesh (rst, \i_a$1 , i_ctl, \i_w$65 , o_ro
   wire [3:0] \i_w$76[0].code[2] ;
   wire [3:0] \i_w$76[0].code[3] ;
   wire [7:0] \i_w$76[0].scale ;
-  wire [23:0] \i_w$78 ;
-  wire [23:0] \i_w$78[0] ;
-  wire [15:0] \i_w$78[0].code ;
-  wire [3:0] \i_w$78[0].code[0] ;
-  wire [3:0] \i_w$78[0].code[1] ;
-  wire [3:0] \i_w$78[0].code[2] ;
-  wire [3:0] \i_w$78[0].code[3] ;
-  wire [7:0] \i_w$78[0].scale ;
-  reg [23:0] \i_w$80  = 24'h000000;
-  wire [23:0] \i_w$80[0] ;
-  wire [15:0] \i_w$80[0].code ;
-  wire [3:0] \i_w$80[0].code[0] ;
-  wire [3:0] \i_w$80[0].code[1] ;
-  wire [3:0] \i_w$80[0].code[2] ;
-  wire [3:0] \i_w$80[0].code[3] ;
-  wire [7:0] \i_w$80[0].scale ;
-  wire [23:0] \i_w$82 ;
-  wire [23:0] \i_w$82[0] ;
-  wire [15:0] \i_w$82[0].code ;
-  wire [3:0] \i_w$82[0].code[0] ;
-  wire [3:0] \i_w$82[0].code[1] ;
-  wire [3:0] \i_w$82[0].code[2] ;
-  wire [3:0] \i_w$82[0].code[3] ;
-  wire [7:0] \i_w$82[0].scale ;
-  wire [23:0] \i_w$84 ;
-  wire [23:0] \i_w$84[0] ;
-  wire [15:0] \i_w$84[0].code ;
-  wire [3:0] \i_w$84[0].code[0] ;
-  wire [3:0] \i_w$84[0].code[1] ;
-  wire [3:0] \i_w$84[0].code[2] ;
-  wire [3:0] \i_w$84[0].code[3] ;
-  wire [7:0] \i_w$84[0].scale ;
-  wire [23:0] \i_w$86 ;
-  wire [23:0] \i_w$86[0] ;
-  wire [15:0] \i_w$86[0].code ;
-  wire [3:0] \i_w$86[0].code[0] ;
-  wire [3:0] \i_w$86[0].code[1] ;
-  wire [3:0] \i_w$86[0].code[2] ;
-  wire [3:0] \i_w$86[0].code[3] ;
-  wire [7:0] \i_w$86[0].scale ;
-  reg [23:0] \i_w$88  = 24'h000000;
-  wire [23:0] \i_w$88[0] ;
-  wire [15:0] \i_w$88[0].code ;
-  wire [3:0] \i_w$88[0].code[0] ;
-  wire [3:0] \i_w$88[0].code[1] ;
-  wire [3:0] \i_w$88[0].code[2] ;
-  wire [3:0] \i_w$88[0].code[3] ;
-  wire [7:0] \i_w$88[0].scale ;
-  wire [23:0] \i_w$90 ;
-  wire [23:0] \i_w$90[0] ;
-  wire [15:0] \i_w$90[0].code ;
-  wire [3:0] \i_w$90[0].code[0] ;
-  wire [3:0] \i_w$90[0].code[1] ;
-  wire [3:0] \i_w$90[0].code[2] ;
-  wire [3:0] \i_w$90[0].code[3] ;
-  wire [7:0] \i_w$90[0].scale ;
-  wire [23:0] \i_w$92 ;
-  wire [23:0] \i_w$92[0] ;
-  wire [15:0] \i_w$92[0].code ;
-  wire [3:0] \i_w$92[0].code[0] ;
-  wire [3:0] \i_w$92[0].code[1] ;
-  wire [3:0] \i_w$92[0].code[2] ;
-  wire [3:0] \i_w$92[0].code[3] ;
-  wire [7:0] \i_w$92[0].scale ;
-  wire [23:0] \i_w$94 ;
-  wire [23:0] \i_w$94[0] ;
-  wire [15:0] \i_w$94[0].code ;
-  wire [3:0] \i_w$94[0].code[0] ;
-  wire [3:0] \i_w$94[0].code[1] ;
-  wire [3:0] \i_w$94[0].code[2] ;
-  wire [3:0] \i_w$94[0].code[3] ;
-  wire [7:0] \i_w$94[0].scale ;
+  wire [23:0] \i_w$77 ;
+  wire [23:0] \i_w$77[0] ;
+  wire [15:0] \i_w$77[0].code ;
+  wire [3:0] \i_w$77[0].code[0] ;
+  wire [3:0] \i_w$77[0].code[1] ;
+  wire [3:0] \i_w$77[0].code[2] ;
+  wire [3:0] \i_w$77[0].code[3] ;
+  wire [7:0] \i_w$77[0].scale ;
+  wire [23:0] \i_w$79 ;
+  wire [23:0] \i_w$79[0] ;
+  wire [15:0] \i_w$79[0].code ;
+  wire [3:0] \i_w$79[0].code[0] ;
+  wire [3:0] \i_w$79[0].code[1] ;
+  wire [3:0] \i_w$79[0].code[2] ;
+  wire [3:0] \i_w$79[0].code[3] ;
+  wire [7:0] \i_w$79[0].scale ;
+  wire [23:0] \i_w$81 ;
+  wire [23:0] \i_w$81[0] ;
+  wire [15:0] \i_w$81[0].code ;
+  wire [3:0] \i_w$81[0].code[0] ;
+  wire [3:0] \i_w$81[0].code[1] ;
+  wire [3:0] \i_w$81[0].code[2] ;
+  wire [3:0] \i_w$81[0].code[3] ;
+  wire [7:0] \i_w$81[0].scale ;
+  reg [23:0] \i_w$85  = 24'h000000;
+  wire [23:0] \i_w$85[0] ;
+  wire [15:0] \i_w$85[0].code ;
+  wire [3:0] \i_w$85[0].code[0] ;
+  wire [3:0] \i_w$85[0].code[1] ;
+  wire [3:0] \i_w$85[0].code[2] ;
+  wire [3:0] \i_w$85[0].code[3] ;
+  wire [7:0] \i_w$85[0].scale ;
+  wire [23:0] \i_w$87 ;
+  wire [23:0] \i_w$87[0] ;
+  wire [15:0] \i_w$87[0].code ;
+  wire [3:0] \i_w$87[0].code[0] ;
+  wire [3:0] \i_w$87[0].code[1] ;
+  wire [3:0] \i_w$87[0].code[2] ;
+  wire [3:0] \i_w$87[0].code[3] ;
+  wire [7:0] \i_w$87[0].scale ;
+  wire [23:0] \i_w$89 ;
+  wire [23:0] \i_w$89[0] ;
+  wire [15:0] \i_w$89[0].code ;
+  wire [3:0] \i_w$89[0].code[0] ;
+  wire [3:0] \i_w$89[0].code[1] ;
+  wire [3:0] \i_w$89[0].code[2] ;
+  wire [3:0] \i_w$89[0].code[3] ;
+  wire [7:0] \i_w$89[0].scale ;
+  wire [23:0] \i_w$91 ;
+  wire [23:0] \i_w$91[0] ;
+  wire [15:0] \i_w$91[0].code ;
+  wire [3:0] \i_w$91[0].code[0] ;
+  wire [3:0] \i_w$91[0].code[1] ;
+  wire [3:0] \i_w$91[0].code[2] ;
+  wire [3:0] \i_w$91[0].code[3] ;
+  wire [7:0] \i_w$91[0].scale ;
+  reg [23:0] \i_w$95  = 24'h000000;
+  wire [23:0] \i_w$95[0] ;
+  wire [15:0] \i_w$95[0].code ;
+  wire [3:0] \i_w$95[0].code[0] ;
+  wire [3:0] \i_w$95[0].code[1] ;
+  wire [3:0] \i_w$95[0].code[2] ;
+  wire [3:0] \i_w$95[0].code[3] ;
+  wire [7:0] \i_w$95[0].scale ;
+  wire [23:0] \i_w$97 ;
+  wire [23:0] \i_w$97[0] ;
+  wire [15:0] \i_w$97[0].code ;
+  wire [3:0] \i_w$97[0].code[0] ;
+  wire [3:0] \i_w$97[0].code[1] ;
+  wire [3:0] \i_w$97[0].code[2] ;
+  wire [3:0] \i_w$97[0].code[3] ;
+  wire [7:0] \i_w$97[0].scale ;
+  wire [23:0] \i_w$99 ;
+  wire [23:0] \i_w$99[0] ;
+  wire [15:0] \i_w$99[0].code ;
+  wire [3:0] \i_w$99[0].code[0] ;
+  wire [3:0] \i_w$99[0].code[1] ;
+  wire [3:0] \i_w$99[0].code[2] ;
+  wire [3:0] \i_w$99[0].code[3] ;
+  wire [7:0] \i_w$99[0].scale ;
   wire [23:0] \i_w[0] ;
   wire [15:0] \i_w[0].code ;
   wire [3:0] \i_w[0].code[0] ;
@@ -2845,6 +2889,27 @@ module \array_bitserial_int4_a8_os_4x4.mesh (rst, \i_a$1 , i_ctl, \i_w$65 , o_ro
   wire [3:0] \i_w[0].code[2] ;
   wire [3:0] \i_w[0].code[3] ;
   wire [7:0] \i_w[0].scale ;
+  wire [23:0] \i_w[1] ;
+  wire [15:0] \i_w[1].code ;
+  wire [3:0] \i_w[1].code[0] ;
+  wire [3:0] \i_w[1].code[1] ;
+  wire [3:0] \i_w[1].code[2] ;
+  wire [3:0] \i_w[1].code[3] ;
+  wire [7:0] \i_w[1].scale ;
+  wire [23:0] \i_w[2] ;
+  wire [15:0] \i_w[2].code ;
+  wire [3:0] \i_w[2].code[0] ;
+  wire [3:0] \i_w[2].code[1] ;
+  wire [3:0] \i_w[2].code[2] ;
+  wire [3:0] \i_w[2].code[3] ;
+  wire [7:0] \i_w[2].scale ;
+  wire [23:0] \i_w[3] ;
+  wire [15:0] \i_w[3].code ;
+  wire [3:0] \i_w[3].code[0] ;
+  wire [3:0] \i_w[3].code[1] ;
+  wire [3:0] \i_w[3].code[2] ;
+  wire [3:0] \i_w[3].code[3] ;
+  wire [7:0] \i_w[3].scale ;
   wire [31:0] o_a;
   wire [31:0] \o_a$13 ;
   wire [31:0] \o_a$13[0] ;
@@ -2925,41 +2990,41 @@ module \array_bitserial_int4_a8_os_4x4.mesh (rst, \i_a$1 , i_ctl, \i_w$65 , o_ro
   wire \o_ctl$11[0].last ;
   wire \o_ctl$11[0].load_w ;
   wire \o_ctl$11[0].valid ;
-  wire [4:0] \o_ctl$131 ;
-  wire [4:0] \o_ctl$131[0] ;
-  wire \o_ctl$131[0].first ;
-  wire \o_ctl$131[0].group_end ;
-  wire \o_ctl$131[0].last ;
-  wire \o_ctl$131[0].load_w ;
-  wire \o_ctl$131[0].valid ;
-  wire [4:0] \o_ctl$141 ;
-  wire [4:0] \o_ctl$141[0] ;
-  wire \o_ctl$141[0].first ;
-  wire \o_ctl$141[0].group_end ;
-  wire \o_ctl$141[0].last ;
-  wire \o_ctl$141[0].load_w ;
-  wire \o_ctl$141[0].valid ;
+  wire [4:0] \o_ctl$137 ;
+  wire [4:0] \o_ctl$137[0] ;
+  wire \o_ctl$137[0].first ;
+  wire \o_ctl$137[0].group_end ;
+  wire \o_ctl$137[0].last ;
+  wire \o_ctl$137[0].load_w ;
+  wire \o_ctl$137[0].valid ;
+  wire [4:0] \o_ctl$147 ;
+  wire [4:0] \o_ctl$147[0] ;
+  wire \o_ctl$147[0].first ;
+  wire \o_ctl$147[0].group_end ;
+  wire \o_ctl$147[0].last ;
+  wire \o_ctl$147[0].load_w ;
+  wire \o_ctl$147[0].valid ;
   wire [4:0] \o_ctl$15 ;
-  wire [4:0] \o_ctl$151 ;
-  wire [4:0] \o_ctl$151[0] ;
-  wire \o_ctl$151[0].first ;
-  wire \o_ctl$151[0].group_end ;
-  wire \o_ctl$151[0].last ;
-  wire \o_ctl$151[0].load_w ;
-  wire \o_ctl$151[0].valid ;
+  wire [4:0] \o_ctl$157 ;
+  wire [4:0] \o_ctl$157[0] ;
+  wire \o_ctl$157[0].first ;
+  wire \o_ctl$157[0].group_end ;
+  wire \o_ctl$157[0].last ;
+  wire \o_ctl$157[0].load_w ;
+  wire \o_ctl$157[0].valid ;
   wire [4:0] \o_ctl$15[0] ;
   wire \o_ctl$15[0].first ;
   wire \o_ctl$15[0].group_end ;
   wire \o_ctl$15[0].last ;
   wire \o_ctl$15[0].load_w ;
   wire \o_ctl$15[0].valid ;
-  wire [4:0] \o_ctl$161 ;
-  wire [4:0] \o_ctl$161[0] ;
-  wire \o_ctl$161[0].first ;
-  wire \o_ctl$161[0].group_end ;
-  wire \o_ctl$161[0].last ;
-  wire \o_ctl$161[0].load_w ;
-  wire \o_ctl$161[0].valid ;
+  wire [4:0] \o_ctl$167 ;
+  wire [4:0] \o_ctl$167[0] ;
+  wire \o_ctl$167[0].first ;
+  wire \o_ctl$167[0].group_end ;
+  wire \o_ctl$167[0].last ;
+  wire \o_ctl$167[0].load_w ;
+  wire \o_ctl$167[0].valid ;
   wire [4:0] \o_ctl$23 ;
   wire [4:0] \o_ctl$23[0] ;
   wire \o_ctl$23[0].first ;
@@ -3030,39 +3095,15 @@ module \array_bitserial_int4_a8_os_4x4.mesh (rst, \i_a$1 , i_ctl, \i_w$65 , o_ro
   wire \o_ctl[0].load_w ;
   wire \o_ctl[0].valid ;
   wire [47:0] o_psum;
-  wire [47:0] \o_psum$101 ;
-  wire [47:0] \o_psum$101[0] ;
-  wire [47:0] \o_psum$101[0][0] ;
-  wire [47:0] \o_psum$102 ;
-  wire [47:0] \o_psum$102[0] ;
-  wire [47:0] \o_psum$102[0][0] ;
-  wire [47:0] \o_psum$103 ;
-  wire [47:0] \o_psum$103[0] ;
-  wire [47:0] \o_psum$103[0][0] ;
-  wire [47:0] \o_psum$105 ;
-  wire [47:0] \o_psum$105[0] ;
-  wire [47:0] \o_psum$105[0][0] ;
-  wire [47:0] \o_psum$106 ;
-  wire [47:0] \o_psum$106[0] ;
-  wire [47:0] \o_psum$106[0][0] ;
-  wire [47:0] \o_psum$107 ;
-  wire [47:0] \o_psum$107[0] ;
-  wire [47:0] \o_psum$107[0][0] ;
-  wire [47:0] \o_psum$108 ;
-  wire [47:0] \o_psum$108[0] ;
-  wire [47:0] \o_psum$108[0][0] ;
-  wire [47:0] \o_psum$110 ;
-  wire [47:0] \o_psum$110[0] ;
-  wire [47:0] \o_psum$110[0][0] ;
-  wire [47:0] \o_psum$111 ;
-  wire [47:0] \o_psum$111[0] ;
-  wire [47:0] \o_psum$111[0][0] ;
   wire [47:0] \o_psum$112 ;
   wire [47:0] \o_psum$112[0] ;
   wire [47:0] \o_psum$112[0][0] ;
   wire [47:0] \o_psum$113 ;
   wire [47:0] \o_psum$113[0] ;
   wire [47:0] \o_psum$113[0][0] ;
+  wire [47:0] \o_psum$114 ;
+  wire [47:0] \o_psum$114[0] ;
+  wire [47:0] \o_psum$114[0][0] ;
   wire [47:0] \o_psum$115 ;
   wire [47:0] \o_psum$115[0] ;
   wire [47:0] \o_psum$115[0][0] ;
@@ -3075,27 +3116,59 @@ module \array_bitserial_int4_a8_os_4x4.mesh (rst, \i_a$1 , i_ctl, \i_w$65 , o_ro
   wire [47:0] \o_psum$118 ;
   wire [47:0] \o_psum$118[0] ;
   wire [47:0] \o_psum$118[0][0] ;
+  wire [47:0] \o_psum$119 ;
+  wire [47:0] \o_psum$119[0] ;
+  wire [47:0] \o_psum$119[0][0] ;
+  wire [47:0] \o_psum$120 ;
+  wire [47:0] \o_psum$120[0] ;
+  wire [47:0] \o_psum$120[0][0] ;
+  wire [47:0] \o_psum$121 ;
+  wire [47:0] \o_psum$121[0] ;
+  wire [47:0] \o_psum$121[0][0] ;
+  wire [47:0] \o_psum$122 ;
+  wire [47:0] \o_psum$122[0] ;
+  wire [47:0] \o_psum$122[0][0] ;
+  wire [47:0] \o_psum$123 ;
+  wire [47:0] \o_psum$123[0] ;
+  wire [47:0] \o_psum$123[0][0] ;
+  wire [47:0] \o_psum$124 ;
+  wire [47:0] \o_psum$124[0] ;
+  wire [47:0] \o_psum$124[0][0] ;
+  wire [47:0] \o_psum$125 ;
+  wire [47:0] \o_psum$125[0] ;
+  wire [47:0] \o_psum$125[0][0] ;
+  wire [47:0] \o_psum$126 ;
+  wire [47:0] \o_psum$126[0] ;
+  wire [47:0] \o_psum$126[0][0] ;
   wire [47:0] \o_psum[0] ;
   wire [47:0] \o_psum[0][0] ;
   output [191:0] o_row;
-  reg [191:0] o_row;
+  wire [191:0] o_row;
   wire [47:0] \o_row[0] ;
   wire [47:0] \o_row[1] ;
   wire [47:0] \o_row[2] ;
   wire [47:0] \o_row[3] ;
   output [1:0] o_row_index;
-  reg [1:0] o_row_index;
+  wire [1:0] o_row_index;
   output o_row_valid;
-  reg o_row_valid;
+  wire o_row_valid;
   wire [23:0] o_w;
-  wire [23:0] \o_w$69 ;
-  wire [23:0] \o_w$69[0] ;
-  wire [15:0] \o_w$69[0].code ;
-  wire [3:0] \o_w$69[0].code[0] ;
-  wire [3:0] \o_w$69[0].code[1] ;
-  wire [3:0] \o_w$69[0].code[2] ;
-  wire [3:0] \o_w$69[0].code[3] ;
-  wire [7:0] \o_w$69[0].scale ;
+  wire [23:0] \o_w$100 ;
+  wire [23:0] \o_w$100[0] ;
+  wire [15:0] \o_w$100[0].code ;
+  wire [3:0] \o_w$100[0].code[0] ;
+  wire [3:0] \o_w$100[0].code[1] ;
+  wire [3:0] \o_w$100[0].code[2] ;
+  wire [3:0] \o_w$100[0].code[3] ;
+  wire [7:0] \o_w$100[0].scale ;
+  wire [23:0] \o_w$102 ;
+  wire [23:0] \o_w$102[0] ;
+  wire [15:0] \o_w$102[0].code ;
+  wire [3:0] \o_w$102[0].code[0] ;
+  wire [3:0] \o_w$102[0].code[1] ;
+  wire [3:0] \o_w$102[0].code[2] ;
+  wire [3:0] \o_w$102[0].code[3] ;
+  wire [7:0] \o_w$102[0].scale ;
   wire [23:0] \o_w$71 ;
   wire [23:0] \o_w$71[0] ;
   wire [15:0] \o_w$71[0].code ;
@@ -3104,78 +3177,70 @@ module \array_bitserial_int4_a8_os_4x4.mesh (rst, \i_a$1 , i_ctl, \i_w$65 , o_ro
   wire [3:0] \o_w$71[0].code[2] ;
   wire [3:0] \o_w$71[0].code[3] ;
   wire [7:0] \o_w$71[0].scale ;
-  wire [23:0] \o_w$75 ;
-  wire [23:0] \o_w$75[0] ;
-  wire [15:0] \o_w$75[0].code ;
-  wire [3:0] \o_w$75[0].code[0] ;
-  wire [3:0] \o_w$75[0].code[1] ;
-  wire [3:0] \o_w$75[0].code[2] ;
-  wire [3:0] \o_w$75[0].code[3] ;
-  wire [7:0] \o_w$75[0].scale ;
-  wire [23:0] \o_w$77 ;
-  wire [23:0] \o_w$77[0] ;
-  wire [15:0] \o_w$77[0].code ;
-  wire [3:0] \o_w$77[0].code[0] ;
-  wire [3:0] \o_w$77[0].code[1] ;
-  wire [3:0] \o_w$77[0].code[2] ;
-  wire [3:0] \o_w$77[0].code[3] ;
-  wire [7:0] \o_w$77[0].scale ;
-  wire [23:0] \o_w$79 ;
-  wire [23:0] \o_w$79[0] ;
-  wire [15:0] \o_w$79[0].code ;
-  wire [3:0] \o_w$79[0].code[0] ;
-  wire [3:0] \o_w$79[0].code[1] ;
-  wire [3:0] \o_w$79[0].code[2] ;
-  wire [3:0] \o_w$79[0].code[3] ;
-  wire [7:0] \o_w$79[0].scale ;
-  wire [23:0] \o_w$83 ;
-  wire [23:0] \o_w$83[0] ;
-  wire [15:0] \o_w$83[0].code ;
-  wire [3:0] \o_w$83[0].code[0] ;
-  wire [3:0] \o_w$83[0].code[1] ;
-  wire [3:0] \o_w$83[0].code[2] ;
-  wire [3:0] \o_w$83[0].code[3] ;
-  wire [7:0] \o_w$83[0].scale ;
-  wire [23:0] \o_w$85 ;
-  wire [23:0] \o_w$85[0] ;
-  wire [15:0] \o_w$85[0].code ;
-  wire [3:0] \o_w$85[0].code[0] ;
-  wire [3:0] \o_w$85[0].code[1] ;
-  wire [3:0] \o_w$85[0].code[2] ;
-  wire [3:0] \o_w$85[0].code[3] ;
-  wire [7:0] \o_w$85[0].scale ;
-  wire [23:0] \o_w$87 ;
-  wire [23:0] \o_w$87[0] ;
-  wire [15:0] \o_w$87[0].code ;
-  wire [3:0] \o_w$87[0].code[0] ;
-  wire [3:0] \o_w$87[0].code[1] ;
-  wire [3:0] \o_w$87[0].code[2] ;
-  wire [3:0] \o_w$87[0].code[3] ;
-  wire [7:0] \o_w$87[0].scale ;
-  wire [23:0] \o_w$91 ;
-  wire [23:0] \o_w$91[0] ;
-  wire [15:0] \o_w$91[0].code ;
-  wire [3:0] \o_w$91[0].code[0] ;
-  wire [3:0] \o_w$91[0].code[1] ;
-  wire [3:0] \o_w$91[0].code[2] ;
-  wire [3:0] \o_w$91[0].code[3] ;
-  wire [7:0] \o_w$91[0].scale ;
-  wire [23:0] \o_w$93 ;
-  wire [23:0] \o_w$93[0] ;
-  wire [15:0] \o_w$93[0].code ;
-  wire [3:0] \o_w$93[0].code[0] ;
-  wire [3:0] \o_w$93[0].code[1] ;
-  wire [3:0] \o_w$93[0].code[2] ;
-  wire [3:0] \o_w$93[0].code[3] ;
-  wire [7:0] \o_w$93[0].scale ;
-  wire [23:0] \o_w$95 ;
-  wire [23:0] \o_w$95[0] ;
-  wire [15:0] \o_w$95[0].code ;
-  wire [3:0] \o_w$95[0].code[0] ;
-  wire [3:0] \o_w$95[0].code[1] ;
-  wire [3:0] \o_w$95[0].code[2] ;
-  wire [3:0] \o_w$95[0].code[3] ;
-  wire [7:0] \o_w$95[0].scale ;
+  wire [23:0] \o_w$73 ;
+  wire [23:0] \o_w$73[0] ;
+  wire [15:0] \o_w$73[0].code ;
+  wire [3:0] \o_w$73[0].code[0] ;
+  wire [3:0] \o_w$73[0].code[1] ;
+  wire [3:0] \o_w$73[0].code[2] ;
+  wire [3:0] \o_w$73[0].code[3] ;
+  wire [7:0] \o_w$73[0].scale ;
+  wire [23:0] \o_w$78 ;
+  wire [23:0] \o_w$78[0] ;
+  wire [15:0] \o_w$78[0].code ;
+  wire [3:0] \o_w$78[0].code[0] ;
+  wire [3:0] \o_w$78[0].code[1] ;
+  wire [3:0] \o_w$78[0].code[2] ;
+  wire [3:0] \o_w$78[0].code[3] ;
+  wire [7:0] \o_w$78[0].scale ;
+  wire [23:0] \o_w$80 ;
+  wire [23:0] \o_w$80[0] ;
+  wire [15:0] \o_w$80[0].code ;
+  wire [3:0] \o_w$80[0].code[0] ;
+  wire [3:0] \o_w$80[0].code[1] ;
+  wire [3:0] \o_w$80[0].code[2] ;
+  wire [3:0] \o_w$80[0].code[3] ;
+  wire [7:0] \o_w$80[0].scale ;
+  wire [23:0] \o_w$82 ;
+  wire [23:0] \o_w$82[0] ;
+  wire [15:0] \o_w$82[0].code ;
+  wire [3:0] \o_w$82[0].code[0] ;
+  wire [3:0] \o_w$82[0].code[1] ;
+  wire [3:0] \o_w$82[0].code[2] ;
+  wire [3:0] \o_w$82[0].code[3] ;
+  wire [7:0] \o_w$82[0].scale ;
+  wire [23:0] \o_w$88 ;
+  wire [23:0] \o_w$88[0] ;
+  wire [15:0] \o_w$88[0].code ;
+  wire [3:0] \o_w$88[0].code[0] ;
+  wire [3:0] \o_w$88[0].code[1] ;
+  wire [3:0] \o_w$88[0].code[2] ;
+  wire [3:0] \o_w$88[0].code[3] ;
+  wire [7:0] \o_w$88[0].scale ;
+  wire [23:0] \o_w$90 ;
+  wire [23:0] \o_w$90[0] ;
+  wire [15:0] \o_w$90[0].code ;
+  wire [3:0] \o_w$90[0].code[0] ;
+  wire [3:0] \o_w$90[0].code[1] ;
+  wire [3:0] \o_w$90[0].code[2] ;
+  wire [3:0] \o_w$90[0].code[3] ;
+  wire [7:0] \o_w$90[0].scale ;
+  wire [23:0] \o_w$92 ;
+  wire [23:0] \o_w$92[0] ;
+  wire [15:0] \o_w$92[0].code ;
+  wire [3:0] \o_w$92[0].code[0] ;
+  wire [3:0] \o_w$92[0].code[1] ;
+  wire [3:0] \o_w$92[0].code[2] ;
+  wire [3:0] \o_w$92[0].code[3] ;
+  wire [7:0] \o_w$92[0].scale ;
+  wire [23:0] \o_w$98 ;
+  wire [23:0] \o_w$98[0] ;
+  wire [15:0] \o_w$98[0].code ;
+  wire [3:0] \o_w$98[0].code[0] ;
+  wire [3:0] \o_w$98[0].code[1] ;
+  wire [3:0] \o_w$98[0].code[2] ;
+  wire [3:0] \o_w$98[0].code[3] ;
+  wire [7:0] \o_w$98[0].scale ;
   wire [23:0] \o_w[0] ;
   wire [15:0] \o_w[0].code ;
   wire [3:0] \o_w[0].code[0] ;
@@ -3223,805 +3288,838 @@ module \array_bitserial_int4_a8_os_4x4.mesh (rst, \i_a$1 , i_ctl, \i_w$65 , o_ro
   reg row3_done_d7 = 1'h0;
   reg row3_done_d8 = 1'h0;
   reg row3_done_d9 = 1'h0;
+  wire [3:0] row_sel;
   input rst;
   wire rst;
+  wire [23:0] w0_eff;
+  wire [15:0] \w0_eff.code ;
+  wire [3:0] \w0_eff.code[0] ;
+  wire [3:0] \w0_eff.code[1] ;
+  wire [3:0] \w0_eff.code[2] ;
+  wire [3:0] \w0_eff.code[3] ;
+  wire [7:0] \w0_eff.scale ;
+  reg [23:0] w0_held = 24'h000000;
+  wire [15:0] \w0_held.code ;
+  wire [3:0] \w0_held.code[0] ;
+  wire [3:0] \w0_held.code[1] ;
+  wire [3:0] \w0_held.code[2] ;
+  wire [3:0] \w0_held.code[3] ;
+  wire [7:0] \w0_held.scale ;
+  wire [23:0] w1_eff;
+  wire [15:0] \w1_eff.code ;
+  wire [3:0] \w1_eff.code[0] ;
+  wire [3:0] \w1_eff.code[1] ;
+  wire [3:0] \w1_eff.code[2] ;
+  wire [3:0] \w1_eff.code[3] ;
+  wire [7:0] \w1_eff.scale ;
+  reg [23:0] w1_held = 24'h000000;
+  wire [15:0] \w1_held.code ;
+  wire [3:0] \w1_held.code[0] ;
+  wire [3:0] \w1_held.code[1] ;
+  wire [3:0] \w1_held.code[2] ;
+  wire [3:0] \w1_held.code[3] ;
+  wire [7:0] \w1_held.scale ;
+  wire [23:0] w2_eff;
+  wire [15:0] \w2_eff.code ;
+  wire [3:0] \w2_eff.code[0] ;
+  wire [3:0] \w2_eff.code[1] ;
+  wire [3:0] \w2_eff.code[2] ;
+  wire [3:0] \w2_eff.code[3] ;
+  wire [7:0] \w2_eff.scale ;
+  reg [23:0] w2_held = 24'h000000;
+  wire [15:0] \w2_held.code ;
+  wire [3:0] \w2_held.code[0] ;
+  wire [3:0] \w2_held.code[1] ;
+  wire [3:0] \w2_held.code[2] ;
+  wire [3:0] \w2_held.code[3] ;
+  wire [7:0] \w2_held.scale ;
   (* init = 24'h000000 *)
-  wire [23:0] w1_d1;
-  wire [15:0] \w1_d1.code ;
-  wire [3:0] \w1_d1.code[0] ;
-  wire [3:0] \w1_d1.code[1] ;
-  wire [3:0] \w1_d1.code[2] ;
-  wire [3:0] \w1_d1.code[3] ;
-  wire [7:0] \w1_d1.scale ;
-  reg [23:0] w2_d1 = 24'h000000;
-  wire [15:0] \w2_d1.code ;
-  wire [3:0] \w2_d1.code[0] ;
-  wire [3:0] \w2_d1.code[1] ;
-  wire [3:0] \w2_d1.code[2] ;
-  wire [3:0] \w2_d1.code[3] ;
-  wire [7:0] \w2_d1.scale ;
+  wire [23:0] w2_held_d1;
+  wire [15:0] \w2_held_d1.code ;
+  wire [3:0] \w2_held_d1.code[0] ;
+  wire [3:0] \w2_held_d1.code[1] ;
+  wire [3:0] \w2_held_d1.code[2] ;
+  wire [3:0] \w2_held_d1.code[3] ;
+  wire [7:0] \w2_held_d1.scale ;
+  wire [23:0] w3_eff;
+  wire [15:0] \w3_eff.code ;
+  wire [3:0] \w3_eff.code[0] ;
+  wire [3:0] \w3_eff.code[1] ;
+  wire [3:0] \w3_eff.code[2] ;
+  wire [3:0] \w3_eff.code[3] ;
+  wire [7:0] \w3_eff.scale ;
+  reg [23:0] w3_held = 24'h000000;
+  wire [15:0] \w3_held.code ;
+  wire [3:0] \w3_held.code[0] ;
+  wire [3:0] \w3_held.code[1] ;
+  wire [3:0] \w3_held.code[2] ;
+  wire [3:0] \w3_held.code[3] ;
+  wire [7:0] \w3_held.scale ;
+  reg [23:0] w3_held_d1 = 24'h000000;
+  wire [15:0] \w3_held_d1.code ;
+  wire [3:0] \w3_held_d1.code[0] ;
+  wire [3:0] \w3_held_d1.code[1] ;
+  wire [3:0] \w3_held_d1.code[2] ;
+  wire [3:0] \w3_held_d1.code[3] ;
+  wire [7:0] \w3_held_d1.scale ;
   (* init = 24'h000000 *)
-  wire [23:0] w2_d2;
-  wire [15:0] \w2_d2.code ;
-  wire [3:0] \w2_d2.code[0] ;
-  wire [3:0] \w2_d2.code[1] ;
-  wire [3:0] \w2_d2.code[2] ;
-  wire [3:0] \w2_d2.code[3] ;
-  wire [7:0] \w2_d2.scale ;
-  reg [23:0] w3_d1 = 24'h000000;
-  wire [15:0] \w3_d1.code ;
-  wire [3:0] \w3_d1.code[0] ;
-  wire [3:0] \w3_d1.code[1] ;
-  wire [3:0] \w3_d1.code[2] ;
-  wire [3:0] \w3_d1.code[3] ;
-  wire [7:0] \w3_d1.scale ;
-  reg [23:0] w3_d2 = 24'h000000;
-  wire [15:0] \w3_d2.code ;
-  wire [3:0] \w3_d2.code[0] ;
-  wire [3:0] \w3_d2.code[1] ;
-  wire [3:0] \w3_d2.code[2] ;
-  wire [3:0] \w3_d2.code[3] ;
-  wire [7:0] \w3_d2.scale ;
-  (* init = 24'h000000 *)
-  wire [23:0] w3_d3;
-  wire [15:0] \w3_d3.code ;
-  wire [3:0] \w3_d3.code[0] ;
-  wire [3:0] \w3_d3.code[1] ;
-  wire [3:0] \w3_d3.code[2] ;
-  wire [3:0] \w3_d3.code[3] ;
-  wire [7:0] \w3_d3.scale ;
+  wire [23:0] w3_held_d2;
+  wire [15:0] \w3_held_d2.code ;
+  wire [3:0] \w3_held_d2.code[0] ;
+  wire [3:0] \w3_held_d2.code[1] ;
+  wire [3:0] \w3_held_d2.code[2] ;
+  wire [3:0] \w3_held_d2.code[3] ;
+  wire [7:0] \w3_held_d2.scale ;
+  assign w0_eff = i_ctl[1] ? i_w[23:0] : w0_held;
+  assign w1_eff = i_ctl[1] ? i_w[47:24] : w1_held;
+  assign w2_eff = i_ctl[1] ? i_w[71:48] : w2_held;
+  assign w3_eff = i_ctl[1] ? i_w[95:72] : w3_held;
+  assign \$4  = ~ \$3 ;
+  assign \$5  = row2_done_d10 & \$4 ;
+  assign \$7  = \$6  | row2_done_d10;
+  assign \$8  = ~ \$7 ;
+  assign \$9  = row1_done_d10 & \$8 ;
+  assign \$11  = \$10  | row2_done_d10;
+  assign \$12  = \$11  | row1_done_d10;
+  assign \$13  = ~ \$12 ;
+  assign \$14  = row0_done_d10 & \$13 ;
+  assign \$16  = \$15  | row2_done_d10;
+  assign \$17  = \$16  | row1_done_d10;
+  assign o_row_valid = \$17  | row0_done_d10;
+  assign \$19  = row_sel[1] ? 1'h1 : 1'h0;
+  assign \$21  = row_sel[2] ? 2'h2 : 2'h0;
+  assign \$22  = { 1'h0, \$20  } | \$21 ;
+  assign \$23  = row_sel[3] ? 2'h3 : 2'h0;
+  assign o_row_index = \$22  | \$23 ;
+  assign \$24  = o_psum & { row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0] };
+  assign \$25  = \o_psum$112  & { row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1] };
+  assign \$26  = \$24  | \$25 ;
+  assign \$27  = \o_psum$113  & { row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2] };
+  assign \$28  = \$26  | \$27 ;
+  assign \$29  = \o_psum$114  & { row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3] };
+  assign \$30  = \$28  | \$29 ;
+  assign \$31  = \o_psum$115  & { row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0] };
+  assign \$32  = \o_psum$116  & { row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1] };
+  assign \$33  = \$31  | \$32 ;
+  assign \$34  = \o_psum$117  & { row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2] };
+  assign \$35  = \$33  | \$34 ;
+  assign \$36  = \o_psum$118  & { row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3] };
+  assign \$37  = \$35  | \$36 ;
+  assign \$38  = \o_psum$119  & { row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0] };
+  assign \$39  = \o_psum$120  & { row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1] };
+  assign \$40  = \$38  | \$39 ;
+  assign \$41  = \o_psum$121  & { row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2] };
+  assign \$42  = \$40  | \$41 ;
+  assign \$43  = \o_psum$122  & { row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3] };
+  assign \$44  = \$42  | \$43 ;
+  assign \$45  = \o_psum$123  & { row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0] };
+  assign \$46  = \o_psum$124  & { row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1] };
+  assign \$47  = \$45  | \$46 ;
+  assign \$48  = \o_psum$125  & { row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2] };
+  assign \$49  = \$47  | \$48 ;
+  assign \$50  = \o_psum$126  & { row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3] };
+  assign \$51  = \$49  | \$50 ;
+  assign \$52  = \o_ctl$137 [0] & \o_ctl$137 [3];
+  assign \$53  = \o_ctl$147 [0] & \o_ctl$147 [3];
+  assign \$54  = \o_ctl$157 [0] & \o_ctl$157 [3];
+  assign \$55  = \o_ctl$167 [0] & \o_ctl$167 [3];
   always @(posedge clk)
-    w3_d1 <= \$20 ;
+    \i_a$16  <= \$56 ;
   always @(posedge clk)
-    w3_d2 <= \$21 ;
+    \i_ctl$18  <= \$57 ;
   always @(posedge clk)
-    \i_w$88  <= \$22 ;
+    a2_d1 <= \$58 ;
   always @(posedge clk)
-    row0_done_d1 <= \$23 ;
+    \i_a$32  <= \$59 ;
   always @(posedge clk)
-    row0_done_d2 <= \$24 ;
+    ctl2_d1 <= \$60 ;
   always @(posedge clk)
-    row0_done_d3 <= \$25 ;
+    \i_ctl$34  <= \$61 ;
   always @(posedge clk)
-    row0_done_d4 <= \$26 ;
+    a3_d1 <= \$62 ;
   always @(posedge clk)
-    row0_done_d5 <= \$27 ;
+    a3_d2 <= \$63 ;
   always @(posedge clk)
-    row0_done_d6 <= \$28 ;
+    \i_a$48  <= \$64 ;
   always @(posedge clk)
-    row0_done_d7 <= \$29 ;
+    ctl3_d1 <= \$65 ;
   always @(posedge clk)
-    row0_done_d8 <= \$30 ;
+    ctl3_d2 <= \$66 ;
   always @(posedge clk)
-    row0_done_d9 <= \$31 ;
+    \i_ctl$50  <= \$67 ;
   always @(posedge clk)
-    row0_done_d10 <= \$32 ;
+    w0_held <= \$68 ;
   always @(posedge clk)
-    row1_done_d1 <= \$33 ;
+    w1_held <= \$69 ;
   always @(posedge clk)
-    row1_done_d2 <= \$34 ;
+    w2_held <= \$70 ;
   always @(posedge clk)
-    row1_done_d3 <= \$35 ;
+    \i_w$85  <= \$71 ;
   always @(posedge clk)
-    row1_done_d4 <= \$36 ;
+    w3_held <= \$72 ;
   always @(posedge clk)
-    row1_done_d5 <= \$37 ;
+    w3_held_d1 <= \$73 ;
   always @(posedge clk)
-    row1_done_d6 <= \$38 ;
+    \i_w$95  <= \$74 ;
   always @(posedge clk)
-    row1_done_d7 <= \$39 ;
+    row0_done_d1 <= \$75 ;
   always @(posedge clk)
-    row1_done_d8 <= \$40 ;
+    row0_done_d2 <= \$76 ;
   always @(posedge clk)
-    row1_done_d9 <= \$41 ;
+    row0_done_d3 <= \$77 ;
   always @(posedge clk)
-    row1_done_d10 <= \$42 ;
+    row0_done_d4 <= \$78 ;
   always @(posedge clk)
-    row2_done_d1 <= \$43 ;
+    row0_done_d5 <= \$79 ;
   always @(posedge clk)
-    row2_done_d2 <= \$44 ;
+    row0_done_d6 <= \$80 ;
   always @(posedge clk)
-    row2_done_d3 <= \$45 ;
+    row0_done_d7 <= \$81 ;
   always @(posedge clk)
-    row2_done_d4 <= \$46 ;
+    row0_done_d8 <= \$82 ;
   always @(posedge clk)
-    row2_done_d5 <= \$47 ;
+    row0_done_d9 <= \$83 ;
   always @(posedge clk)
-    row2_done_d6 <= \$48 ;
+    row0_done_d10 <= \$84 ;
   always @(posedge clk)
-    row2_done_d7 <= \$49 ;
+    row1_done_d1 <= \$85 ;
   always @(posedge clk)
-    row2_done_d8 <= \$50 ;
+    row1_done_d2 <= \$86 ;
   always @(posedge clk)
-    row2_done_d9 <= \$51 ;
+    row1_done_d3 <= \$87 ;
   always @(posedge clk)
-    row2_done_d10 <= \$52 ;
+    row1_done_d4 <= \$88 ;
   always @(posedge clk)
-    row3_done_d1 <= \$53 ;
+    row1_done_d5 <= \$89 ;
   always @(posedge clk)
-    row3_done_d2 <= \$54 ;
+    row1_done_d6 <= \$90 ;
   always @(posedge clk)
-    row3_done_d3 <= \$55 ;
+    row1_done_d7 <= \$91 ;
   always @(posedge clk)
-    row3_done_d4 <= \$56 ;
+    row1_done_d8 <= \$92 ;
   always @(posedge clk)
-    row3_done_d5 <= \$57 ;
+    row1_done_d9 <= \$93 ;
   always @(posedge clk)
-    row3_done_d6 <= \$58 ;
+    row1_done_d10 <= \$94 ;
   always @(posedge clk)
-    row3_done_d7 <= \$59 ;
+    row2_done_d1 <= \$95 ;
   always @(posedge clk)
-    row3_done_d8 <= \$60 ;
+    row2_done_d2 <= \$96 ;
   always @(posedge clk)
-    row3_done_d9 <= \$61 ;
+    row2_done_d3 <= \$97 ;
   always @(posedge clk)
-    row3_done_d10 <= \$62 ;
-  assign \$1  = \o_ctl$131 [0] & \o_ctl$131 [3];
-  assign \$2  = \o_ctl$141 [0] & \o_ctl$141 [3];
-  assign \$3  = \o_ctl$151 [0] & \o_ctl$151 [3];
-  assign \$4  = \o_ctl$161 [0] & \o_ctl$161 [3];
+    row2_done_d4 <= \$98 ;
   always @(posedge clk)
-    \i_a$16  <= \$5 ;
+    row2_done_d5 <= \$99 ;
   always @(posedge clk)
-    \i_ctl$18  <= \$6 ;
+    row2_done_d6 <= \$100 ;
   always @(posedge clk)
-    a2_d1 <= \$7 ;
+    row2_done_d7 <= \$101 ;
   always @(posedge clk)
-    \i_a$32  <= \$8 ;
+    row2_done_d8 <= \$102 ;
   always @(posedge clk)
-    ctl2_d1 <= \$9 ;
+    row2_done_d9 <= \$103 ;
   always @(posedge clk)
-    \i_ctl$34  <= \$10 ;
+    row2_done_d10 <= \$104 ;
   always @(posedge clk)
-    a3_d1 <= \$11 ;
+    row3_done_d1 <= \$105 ;
   always @(posedge clk)
-    a3_d2 <= \$12 ;
+    row3_done_d2 <= \$106 ;
   always @(posedge clk)
-    \i_a$48  <= \$13 ;
+    row3_done_d3 <= \$107 ;
   always @(posedge clk)
-    ctl3_d1 <= \$14 ;
+    row3_done_d4 <= \$108 ;
   always @(posedge clk)
-    ctl3_d2 <= \$15 ;
+    row3_done_d5 <= \$109 ;
   always @(posedge clk)
-    \i_ctl$50  <= \$16 ;
+    row3_done_d6 <= \$110 ;
   always @(posedge clk)
-    \i_w$72  <= \$17 ;
+    row3_done_d7 <= \$111 ;
   always @(posedge clk)
-    w2_d1 <= \$18 ;
+    row3_done_d8 <= \$112 ;
   always @(posedge clk)
-    \i_w$80  <= \$19 ;
+    row3_done_d9 <= \$113 ;
+  always @(posedge clk)
+    row3_done_d10 <= \$114 ;
   \array_bitserial_int4_a8_os_4x4.mesh.tile_0_0  tile_0_0 (
     .clk(clk),
+    .i_ctl(i_ctl),
     .o_a(\i_a$4 ),
     .o_ctl(\i_ctl$6 ),
     .o_psum(o_psum),
-    .o_w(\i_w$66 ),
+    .o_w(\i_w$68 ),
     .pe_0_0__i_a(\i_a$1 [31:0]),
-    .pe_0_0__i_ctl(i_ctl),
-    .pe_0_0__i_w(\i_w$65 [23:0]),
+    .pe_0_0__i_w(w0_eff),
     .rst(rst)
   );
   \array_bitserial_int4_a8_os_4x4.mesh.tile_0_1  tile_0_1 (
     .clk(clk),
+    .i_ctl(\i_ctl$6 ),
     .o_a(\i_a$8 ),
     .o_ctl(\i_ctl$10 ),
-    .o_psum(\o_psum$101 ),
-    .o_w(\i_w$74 ),
+    .o_psum(\o_psum$115 ),
+    .o_w(\i_w$77 ),
     .pe_0_0__i_a(\i_a$4 ),
-    .pe_0_0__i_ctl(\i_ctl$6 ),
-    .pe_0_0__i_w(\i_w$72 ),
+    .pe_0_0__i_w(w1_held),
     .rst(rst)
   );
   \array_bitserial_int4_a8_os_4x4.mesh.tile_0_2  tile_0_2 (
     .clk(clk),
+    .i_ctl(\i_ctl$10 ),
     .o_a(\i_a$12 ),
     .o_ctl(\i_ctl$14 ),
-    .o_psum(\o_psum$102 ),
-    .o_w(\i_w$82 ),
+    .o_psum(\o_psum$119 ),
+    .o_w(\i_w$87 ),
     .pe_0_0__i_a(\i_a$8 ),
-    .pe_0_0__i_ctl(\i_ctl$10 ),
-    .pe_0_0__i_w(\i_w$80 ),
+    .pe_0_0__i_w(\i_w$85 ),
     .rst(rst)
   );
   \array_bitserial_int4_a8_os_4x4.mesh.tile_0_3  tile_0_3 (
     .clk(clk),
-    .o_ctl(\o_ctl$131 ),
-    .o_psum(\o_psum$103 ),
-    .o_w(\i_w$90 ),
+    .i_ctl(\i_ctl$14 ),
+    .o_ctl(\o_ctl$137 ),
+    .o_psum(\o_psum$123 ),
+    .o_w(\i_w$97 ),
     .pe_0_0__i_a(\i_a$12 ),
-    .pe_0_0__i_ctl(\i_ctl$14 ),
-    .pe_0_0__i_w(\i_w$88 ),
+    .pe_0_0__i_w(\i_w$95 ),
     .rst(rst)
   );
   \array_bitserial_int4_a8_os_4x4.mesh.tile_1_0  tile_1_0 (
     .clk(clk),
+    .i_ctl(\i_ctl$18 ),
     .o_a(\i_a$20 ),
     .o_ctl(\i_ctl$22 ),
-    .o_psum(\o_psum$105 ),
-    .o_w(\i_w$68 ),
+    .o_psum(\o_psum$112 ),
+    .o_w(\i_w$70 ),
     .pe_0_0__i_a(\i_a$16 ),
-    .pe_0_0__i_ctl(\i_ctl$18 ),
-    .pe_0_0__i_w(\i_w$66 ),
+    .pe_0_0__i_w(\i_w$68 ),
     .rst(rst)
   );
   \array_bitserial_int4_a8_os_4x4.mesh.tile_1_1  tile_1_1 (
     .clk(clk),
+    .i_ctl(\i_ctl$22 ),
     .o_a(\i_a$24 ),
     .o_ctl(\i_ctl$26 ),
-    .o_psum(\o_psum$106 ),
-    .o_w(\i_w$76 ),
+    .o_psum(\o_psum$116 ),
+    .o_w(\i_w$79 ),
     .pe_0_0__i_a(\i_a$20 ),
-    .pe_0_0__i_ctl(\i_ctl$22 ),
-    .pe_0_0__i_w(\i_w$74 ),
+    .pe_0_0__i_w(\i_w$77 ),
     .rst(rst)
   );
   \array_bitserial_int4_a8_os_4x4.mesh.tile_1_2  tile_1_2 (
     .clk(clk),
+    .i_ctl(\i_ctl$26 ),
     .o_a(\i_a$28 ),
     .o_ctl(\i_ctl$30 ),
-    .o_psum(\o_psum$107 ),
-    .o_w(\i_w$84 ),
+    .o_psum(\o_psum$120 ),
+    .o_w(\i_w$89 ),
     .pe_0_0__i_a(\i_a$24 ),
-    .pe_0_0__i_ctl(\i_ctl$26 ),
-    .pe_0_0__i_w(\i_w$82 ),
+    .pe_0_0__i_w(\i_w$87 ),
     .rst(rst)
   );
   \array_bitserial_int4_a8_os_4x4.mesh.tile_1_3  tile_1_3 (
     .clk(clk),
-    .o_ctl(\o_ctl$141 ),
-    .o_psum(\o_psum$108 ),
-    .o_w(\i_w$92 ),
+    .i_ctl(\i_ctl$30 ),
+    .o_ctl(\o_ctl$147 ),
+    .o_psum(\o_psum$124 ),
+    .o_w(\i_w$99 ),
     .pe_0_0__i_a(\i_a$28 ),
-    .pe_0_0__i_ctl(\i_ctl$30 ),
-    .pe_0_0__i_w(\i_w$90 ),
+    .pe_0_0__i_w(\i_w$97 ),
     .rst(rst)
   );
   \array_bitserial_int4_a8_os_4x4.mesh.tile_2_0  tile_2_0 (
     .clk(clk),
+    .i_ctl(\i_ctl$34 ),
     .o_a(\i_a$36 ),
     .o_ctl(\i_ctl$38 ),
-    .o_psum(\o_psum$110 ),
-    .o_w(\i_w$70 ),
+    .o_psum(\o_psum$113 ),
+    .o_w(\i_w$72 ),
     .pe_0_0__i_a(\i_a$32 ),
-    .pe_0_0__i_ctl(\i_ctl$34 ),
-    .pe_0_0__i_w(\i_w$68 ),
+    .pe_0_0__i_w(\i_w$70 ),
     .rst(rst)
   );
   \array_bitserial_int4_a8_os_4x4.mesh.tile_2_1  tile_2_1 (
     .clk(clk),
+    .i_ctl(\i_ctl$38 ),
     .o_a(\i_a$40 ),
     .o_ctl(\i_ctl$42 ),
-    .o_psum(\o_psum$111 ),
-    .o_w(\i_w$78 ),
+    .o_psum(\o_psum$117 ),
+    .o_w(\i_w$81 ),
     .pe_0_0__i_a(\i_a$36 ),
-    .pe_0_0__i_ctl(\i_ctl$38 ),
-    .pe_0_0__i_w(\i_w$76 ),
+    .pe_0_0__i_w(\i_w$79 ),
     .rst(rst)
   );
   \array_bitserial_int4_a8_os_4x4.mesh.tile_2_2  tile_2_2 (
     .clk(clk),
+    .i_ctl(\i_ctl$42 ),
     .o_a(\i_a$44 ),
     .o_ctl(\i_ctl$46 ),
-    .o_psum(\o_psum$112 ),
-    .o_w(\i_w$86 ),
+    .o_psum(\o_psum$121 ),
+    .o_w(\i_w$91 ),
     .pe_0_0__i_a(\i_a$40 ),
-    .pe_0_0__i_ctl(\i_ctl$42 ),
-    .pe_0_0__i_w(\i_w$84 ),
+    .pe_0_0__i_w(\i_w$89 ),
     .rst(rst)
   );
   \array_bitserial_int4_a8_os_4x4.mesh.tile_2_3  tile_2_3 (
     .clk(clk),
-    .o_ctl(\o_ctl$151 ),
-    .o_psum(\o_psum$113 ),
-    .o_w(\i_w$94 ),
+    .i_ctl(\i_ctl$46 ),
+    .o_ctl(\o_ctl$157 ),
+    .o_psum(\o_psum$125 ),
+    .o_w(\i_w$101 ),
     .pe_0_0__i_a(\i_a$44 ),
-    .pe_0_0__i_ctl(\i_ctl$46 ),
-    .pe_0_0__i_w(\i_w$92 ),
+    .pe_0_0__i_w(\i_w$99 ),
     .rst(rst)
   );
   \array_bitserial_int4_a8_os_4x4.mesh.tile_3_0  tile_3_0 (
     .clk(clk),
+    .i_ctl(\i_ctl$50 ),
     .o_a(\i_a$52 ),
     .o_ctl(\i_ctl$54 ),
-    .o_psum(\o_psum$115 ),
+    .o_psum(\o_psum$114 ),
     .pe_0_0__i_a(\i_a$48 ),
-    .pe_0_0__i_ctl(\i_ctl$50 ),
-    .pe_0_0__i_w(\i_w$70 ),
+    .pe_0_0__i_w(\i_w$72 ),
     .rst(rst)
   );
   \array_bitserial_int4_a8_os_4x4.mesh.tile_3_1  tile_3_1 (
     .clk(clk),
+    .i_ctl(\i_ctl$54 ),
     .o_a(\i_a$56 ),
     .o_ctl(\i_ctl$58 ),
-    .o_psum(\o_psum$116 ),
+    .o_psum(\o_psum$118 ),
     .pe_0_0__i_a(\i_a$52 ),
-    .pe_0_0__i_ctl(\i_ctl$54 ),
-    .pe_0_0__i_w(\i_w$78 ),
+    .pe_0_0__i_w(\i_w$81 ),
     .rst(rst)
   );
   \array_bitserial_int4_a8_os_4x4.mesh.tile_3_2  tile_3_2 (
     .clk(clk),
+    .i_ctl(\i_ctl$58 ),
     .o_a(\i_a$60 ),
     .o_ctl(\i_ctl$62 ),
-    .o_psum(\o_psum$117 ),
+    .o_psum(\o_psum$122 ),
     .pe_0_0__i_a(\i_a$56 ),
-    .pe_0_0__i_ctl(\i_ctl$58 ),
-    .pe_0_0__i_w(\i_w$86 ),
+    .pe_0_0__i_w(\i_w$91 ),
     .rst(rst)
   );
   \array_bitserial_int4_a8_os_4x4.mesh.tile_3_3  tile_3_3 (
     .clk(clk),
-    .o_ctl(\o_ctl$161 ),
-    .o_psum(\o_psum$118 ),
+    .i_ctl(\i_ctl$62 ),
+    .o_ctl(\o_ctl$167 ),
+    .o_psum(\o_psum$126 ),
     .pe_0_0__i_a(\i_a$60 ),
-    .pe_0_0__i_ctl(\i_ctl$62 ),
-    .pe_0_0__i_w(\i_w$94 ),
+    .pe_0_0__i_w(\i_w$101 ),
     .rst(rst)
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$20  = \i_w$65 [95:72];
+    \$56  = \i_a$1 [63:32];
     if (rst) begin
-      \$20  = 24'h000000;
+      \$56  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$21  = w3_d1;
+    \$57  = i_ctl;
     if (rst) begin
-      \$21  = 24'h000000;
+      \$57  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$22  = w3_d2;
+    \$58  = \i_a$1 [95:64];
     if (rst) begin
-      \$22  = 24'h000000;
+      \$58  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$23  = \$1 ;
+    \$59  = a2_d1;
     if (rst) begin
-      \$23  = 1'h0;
+      \$59  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$24  = row0_done_d1;
+    \$60  = i_ctl;
     if (rst) begin
-      \$24  = 1'h0;
+      \$60  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$25  = row0_done_d2;
+    \$61  = ctl2_d1;
     if (rst) begin
-      \$25  = 1'h0;
+      \$61  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$26  = row0_done_d3;
+    \$62  = \i_a$1 [127:96];
     if (rst) begin
-      \$26  = 1'h0;
+      \$62  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$27  = row0_done_d4;
+    \$63  = a3_d1;
     if (rst) begin
-      \$27  = 1'h0;
+      \$63  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$28  = row0_done_d5;
+    \$64  = a3_d2;
     if (rst) begin
-      \$28  = 1'h0;
+      \$64  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$29  = row0_done_d6;
+    \$65  = i_ctl;
     if (rst) begin
-      \$29  = 1'h0;
+      \$65  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$30  = row0_done_d7;
+    \$66  = ctl3_d1;
     if (rst) begin
-      \$30  = 1'h0;
+      \$66  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$31  = row0_done_d8;
+    \$67  = ctl3_d2;
     if (rst) begin
-      \$31  = 1'h0;
+      \$67  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$32  = row0_done_d9;
+    \$68  = w0_eff;
     if (rst) begin
-      \$32  = 1'h0;
+      \$68  = 24'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$33  = \$2 ;
+    \$69  = w1_eff;
     if (rst) begin
-      \$33  = 1'h0;
+      \$69  = 24'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$34  = row1_done_d1;
+    \$70  = w2_eff;
     if (rst) begin
-      \$34  = 1'h0;
+      \$70  = 24'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$35  = row1_done_d2;
+    \$71  = w2_held;
     if (rst) begin
-      \$35  = 1'h0;
+      \$71  = 24'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$36  = row1_done_d3;
+    \$72  = w3_eff;
     if (rst) begin
-      \$36  = 1'h0;
+      \$72  = 24'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$37  = row1_done_d4;
+    \$73  = w3_held;
     if (rst) begin
-      \$37  = 1'h0;
+      \$73  = 24'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$38  = row1_done_d5;
+    \$74  = w3_held_d1;
     if (rst) begin
-      \$38  = 1'h0;
+      \$74  = 24'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$39  = row1_done_d6;
+    \$75  = \$52 ;
     if (rst) begin
-      \$39  = 1'h0;
+      \$75  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$40  = row1_done_d7;
+    \$76  = row0_done_d1;
     if (rst) begin
-      \$40  = 1'h0;
+      \$76  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$41  = row1_done_d8;
+    \$77  = row0_done_d2;
     if (rst) begin
-      \$41  = 1'h0;
+      \$77  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$42  = row1_done_d9;
+    \$78  = row0_done_d3;
     if (rst) begin
-      \$42  = 1'h0;
+      \$78  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$43  = \$3 ;
+    \$79  = row0_done_d4;
     if (rst) begin
-      \$43  = 1'h0;
+      \$79  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$44  = row2_done_d1;
+    \$80  = row0_done_d5;
     if (rst) begin
-      \$44  = 1'h0;
+      \$80  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$45  = row2_done_d2;
+    \$81  = row0_done_d6;
     if (rst) begin
-      \$45  = 1'h0;
+      \$81  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$46  = row2_done_d3;
+    \$82  = row0_done_d7;
     if (rst) begin
-      \$46  = 1'h0;
+      \$82  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$47  = row2_done_d4;
+    \$83  = row0_done_d8;
     if (rst) begin
-      \$47  = 1'h0;
+      \$83  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$48  = row2_done_d5;
+    \$84  = row0_done_d9;
     if (rst) begin
-      \$48  = 1'h0;
+      \$84  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$49  = row2_done_d6;
+    \$85  = \$53 ;
     if (rst) begin
-      \$49  = 1'h0;
+      \$85  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$50  = row2_done_d7;
+    \$86  = row1_done_d1;
     if (rst) begin
-      \$50  = 1'h0;
+      \$86  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$51  = row2_done_d8;
+    \$87  = row1_done_d2;
     if (rst) begin
-      \$51  = 1'h0;
+      \$87  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$52  = row2_done_d9;
+    \$88  = row1_done_d3;
     if (rst) begin
-      \$52  = 1'h0;
+      \$88  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$53  = \$4 ;
+    \$89  = row1_done_d4;
     if (rst) begin
-      \$53  = 1'h0;
+      \$89  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$54  = row3_done_d1;
+    \$90  = row1_done_d5;
     if (rst) begin
-      \$54  = 1'h0;
+      \$90  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$55  = row3_done_d2;
+    \$91  = row1_done_d6;
     if (rst) begin
-      \$55  = 1'h0;
+      \$91  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$56  = row3_done_d3;
+    \$92  = row1_done_d7;
     if (rst) begin
-      \$56  = 1'h0;
+      \$92  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$57  = row3_done_d4;
+    \$93  = row1_done_d8;
     if (rst) begin
-      \$57  = 1'h0;
+      \$93  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$58  = row3_done_d5;
+    \$94  = row1_done_d9;
     if (rst) begin
-      \$58  = 1'h0;
+      \$94  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$59  = row3_done_d6;
+    \$95  = \$54 ;
     if (rst) begin
-      \$59  = 1'h0;
+      \$95  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$60  = row3_done_d7;
+    \$96  = row2_done_d1;
     if (rst) begin
-      \$60  = 1'h0;
+      \$96  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$61  = row3_done_d8;
+    \$97  = row2_done_d2;
     if (rst) begin
-      \$61  = 1'h0;
+      \$97  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$62  = row3_done_d9;
+    \$98  = row2_done_d3;
     if (rst) begin
-      \$62  = 1'h0;
+      \$98  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    o_row_valid = 1'h0;
-    if (row0_done_d10) begin
-      o_row_valid = 1'h1;
-    end
-    if (row1_done_d10) begin
-      o_row_valid = 1'h1;
-    end
-    if (row2_done_d10) begin
-      o_row_valid = 1'h1;
-    end
-    if (row3_done_d10) begin
-      o_row_valid = 1'h1;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    o_row_index = 2'h0;
-    if (row0_done_d10) begin
-      o_row_index = 2'h0;
-    end
-    if (row1_done_d10) begin
-      o_row_index = 2'h1;
-    end
-    if (row2_done_d10) begin
-      o_row_index = 2'h2;
-    end
-    if (row3_done_d10) begin
-      o_row_index = 2'h3;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    o_row = 192'h000000000000000000000000000000000000000000000000;
-    if (row0_done_d10) begin
-      o_row[47:0] = o_psum;
-      o_row[95:48] = \o_psum$101 ;
-      o_row[143:96] = \o_psum$102 ;
-      o_row[191:144] = \o_psum$103 ;
-    end
-    if (row1_done_d10) begin
-      o_row[47:0] = \o_psum$105 ;
-      o_row[95:48] = \o_psum$106 ;
-      o_row[143:96] = \o_psum$107 ;
-      o_row[191:144] = \o_psum$108 ;
-    end
-    if (row2_done_d10) begin
-      o_row[47:0] = \o_psum$110 ;
-      o_row[95:48] = \o_psum$111 ;
-      o_row[143:96] = \o_psum$112 ;
-      o_row[191:144] = \o_psum$113 ;
-    end
-    if (row3_done_d10) begin
-      o_row[47:0] = \o_psum$115 ;
-      o_row[95:48] = \o_psum$116 ;
-      o_row[143:96] = \o_psum$117 ;
-      o_row[191:144] = \o_psum$118 ;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$5  = \i_a$1 [63:32];
+    \$99  = row2_done_d4;
     if (rst) begin
-      \$5  = 32'd0;
+      \$99  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$6  = i_ctl;
+    \$100  = row2_done_d5;
     if (rst) begin
-      \$6  = 5'h00;
+      \$100  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$7  = \i_a$1 [95:64];
+    \$101  = row2_done_d6;
     if (rst) begin
-      \$7  = 32'd0;
+      \$101  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$8  = a2_d1;
+    \$102  = row2_done_d7;
     if (rst) begin
-      \$8  = 32'd0;
+      \$102  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$9  = i_ctl;
+    \$103  = row2_done_d8;
     if (rst) begin
-      \$9  = 5'h00;
+      \$103  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$10  = ctl2_d1;
+    \$104  = row2_done_d9;
     if (rst) begin
-      \$10  = 5'h00;
+      \$104  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$11  = \i_a$1 [127:96];
+    \$105  = \$55 ;
     if (rst) begin
-      \$11  = 32'd0;
+      \$105  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$12  = a3_d1;
+    \$106  = row3_done_d1;
     if (rst) begin
-      \$12  = 32'd0;
+      \$106  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$13  = a3_d2;
+    \$107  = row3_done_d2;
     if (rst) begin
-      \$13  = 32'd0;
+      \$107  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$14  = i_ctl;
+    \$108  = row3_done_d3;
     if (rst) begin
-      \$14  = 5'h00;
+      \$108  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$15  = ctl3_d1;
+    \$109  = row3_done_d4;
     if (rst) begin
-      \$15  = 5'h00;
+      \$109  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$16  = ctl3_d2;
+    \$110  = row3_done_d5;
     if (rst) begin
-      \$16  = 5'h00;
+      \$110  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$17  = \i_w$65 [47:24];
+    \$111  = row3_done_d6;
     if (rst) begin
-      \$17  = 24'h000000;
+      \$111  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$18  = \i_w$65 [71:48];
+    \$112  = row3_done_d7;
     if (rst) begin
-      \$18  = 24'h000000;
+      \$112  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$19  = w2_d1;
+    \$113  = row3_done_d8;
     if (rst) begin
-      \$19  = 24'h000000;
+      \$113  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$114  = row3_done_d9;
+    if (rst) begin
+      \$114  = 1'h0;
     end
   end
   assign i_a = \i_a$1 [31:0];
@@ -4056,22 +4154,22 @@ module \array_bitserial_int4_a8_os_4x4.mesh (rst, \i_a$1 , i_ctl, \i_w$65 , o_ro
   assign \o_ctl$59  = \i_ctl$58 ;
   assign \o_a$61  = \i_a$60 ;
   assign \o_ctl$63  = \i_ctl$62 ;
-  assign i_w = \i_w$65 [23:0];
-  assign o_w = \i_w$66 ;
-  assign \o_w$69  = \i_w$68 ;
+  assign \i_w$67  = w0_eff;
+  assign o_w = \i_w$68 ;
   assign \o_w$71  = \i_w$70 ;
-  assign w1_d1 = \i_w$72 ;
-  assign \o_w$75  = \i_w$74 ;
-  assign \o_w$77  = \i_w$76 ;
-  assign \o_w$79  = \i_w$78 ;
-  assign w2_d2 = \i_w$80 ;
-  assign \o_w$83  = \i_w$82 ;
-  assign \o_w$85  = \i_w$84 ;
-  assign \o_w$87  = \i_w$86 ;
-  assign w3_d3 = \i_w$88 ;
-  assign \o_w$91  = \i_w$90 ;
-  assign \o_w$93  = \i_w$92 ;
-  assign \o_w$95  = \i_w$94 ;
+  assign \o_w$73  = \i_w$72 ;
+  assign \i_w$76  = w1_held;
+  assign \o_w$78  = \i_w$77 ;
+  assign \o_w$80  = \i_w$79 ;
+  assign \o_w$82  = \i_w$81 ;
+  assign w2_held_d1 = \i_w$85 ;
+  assign \o_w$88  = \i_w$87 ;
+  assign \o_w$90  = \i_w$89 ;
+  assign \o_w$92  = \i_w$91 ;
+  assign w3_held_d2 = \i_w$95 ;
+  assign \o_w$98  = \i_w$97 ;
+  assign \o_w$100  = \i_w$99 ;
+  assign \o_w$102  = \i_w$101 ;
   assign \i_a[0]  = \i_a$1 [31:0];
   assign \i_a[0][0]  = \i_a$1 [7:0];
   assign \i_a[0][1]  = \i_a$1 [15:8];
@@ -4432,55 +4530,53 @@ module \array_bitserial_int4_a8_os_4x4.mesh (rst, \i_a$1 , i_ctl, \i_w$65 , o_ro
   assign \o_ctl$63[0].first  = \i_ctl$62 [2];
   assign \o_ctl$63[0].last  = \i_ctl$62 [3];
   assign \o_ctl$63[0].group_end  = \i_ctl$62 [4];
-  assign \i_w[0]  = \i_w$65 [23:0];
-  assign \i_w[0].code  = \i_w$65 [15:0];
-  assign \i_w[0].code[0]  = \i_w$65 [3:0];
-  assign \i_w[0].code[1]  = \i_w$65 [7:4];
-  assign \i_w[0].code[2]  = \i_w$65 [11:8];
-  assign \i_w[0].code[3]  = \i_w$65 [15:12];
-  assign \i_w[0].scale  = \i_w$65 [23:16];
-  assign \i_w$65[0]  = \i_w$65 [23:0];
-  assign \i_w$65[0].code  = \i_w$65 [15:0];
-  assign \i_w$65[0].code[0]  = \i_w$65 [3:0];
-  assign \i_w$65[0].code[1]  = \i_w$65 [7:4];
-  assign \i_w$65[0].code[2]  = \i_w$65 [11:8];
-  assign \i_w$65[0].code[3]  = \i_w$65 [15:12];
-  assign \i_w$65[0].scale  = \i_w$65 [23:16];
-  assign \i_w$65[1]  = \i_w$65 [47:24];
-  assign \i_w$65[1].code  = \i_w$65 [39:24];
-  assign \i_w$65[1].code[0]  = \i_w$65 [27:24];
-  assign \i_w$65[1].code[1]  = \i_w$65 [31:28];
-  assign \i_w$65[1].code[2]  = \i_w$65 [35:32];
-  assign \i_w$65[1].code[3]  = \i_w$65 [39:36];
-  assign \i_w$65[1].scale  = \i_w$65 [47:40];
-  assign \i_w$65[2]  = \i_w$65 [71:48];
-  assign \i_w$65[2].code  = \i_w$65 [63:48];
-  assign \i_w$65[2].code[0]  = \i_w$65 [51:48];
-  assign \i_w$65[2].code[1]  = \i_w$65 [55:52];
-  assign \i_w$65[2].code[2]  = \i_w$65 [59:56];
-  assign \i_w$65[2].code[3]  = \i_w$65 [63:60];
-  assign \i_w$65[2].scale  = \i_w$65 [71:64];
-  assign \i_w$65[3]  = \i_w$65 [95:72];
-  assign \i_w$65[3].code  = \i_w$65 [87:72];
-  assign \i_w$65[3].code[0]  = \i_w$65 [75:72];
-  assign \i_w$65[3].code[1]  = \i_w$65 [79:76];
-  assign \i_w$65[3].code[2]  = \i_w$65 [83:80];
-  assign \i_w$65[3].code[3]  = \i_w$65 [87:84];
-  assign \i_w$65[3].scale  = \i_w$65 [95:88];
-  assign \i_w$66[0]  = \i_w$66 ;
-  assign \i_w$66[0].code  = \i_w$66 [15:0];
-  assign \i_w$66[0].code[0]  = \i_w$66 [3:0];
-  assign \i_w$66[0].code[1]  = \i_w$66 [7:4];
-  assign \i_w$66[0].code[2]  = \i_w$66 [11:8];
-  assign \i_w$66[0].code[3]  = \i_w$66 [15:12];
-  assign \i_w$66[0].scale  = \i_w$66 [23:16];
-  assign \o_w[0]  = \i_w$66 ;
-  assign \o_w[0].code  = \i_w$66 [15:0];
-  assign \o_w[0].code[0]  = \i_w$66 [3:0];
-  assign \o_w[0].code[1]  = \i_w$66 [7:4];
-  assign \o_w[0].code[2]  = \i_w$66 [11:8];
-  assign \o_w[0].code[3]  = \i_w$66 [15:12];
-  assign \o_w[0].scale  = \i_w$66 [23:16];
+  assign \w0_eff.code  = w0_eff[15:0];
+  assign \w0_eff.code[0]  = w0_eff[3:0];
+  assign \w0_eff.code[1]  = w0_eff[7:4];
+  assign \w0_eff.code[2]  = w0_eff[11:8];
+  assign \w0_eff.code[3]  = w0_eff[15:12];
+  assign \w0_eff.scale  = w0_eff[23:16];
+  assign \w0_held.code  = w0_held[15:0];
+  assign \w0_held.code[0]  = w0_held[3:0];
+  assign \w0_held.code[1]  = w0_held[7:4];
+  assign \w0_held.code[2]  = w0_held[11:8];
+  assign \w0_held.code[3]  = w0_held[15:12];
+  assign \w0_held.scale  = w0_held[23:16];
+  assign \i_w[0]  = i_w[23:0];
+  assign \i_w[0].code  = i_w[15:0];
+  assign \i_w[0].code[0]  = i_w[3:0];
+  assign \i_w[0].code[1]  = i_w[7:4];
+  assign \i_w[0].code[2]  = i_w[11:8];
+  assign \i_w[0].code[3]  = i_w[15:12];
+  assign \i_w[0].scale  = i_w[23:16];
+  assign \i_w[1]  = i_w[47:24];
+  assign \i_w[1].code  = i_w[39:24];
+  assign \i_w[1].code[0]  = i_w[27:24];
+  assign \i_w[1].code[1]  = i_w[31:28];
+  assign \i_w[1].code[2]  = i_w[35:32];
+  assign \i_w[1].code[3]  = i_w[39:36];
+  assign \i_w[1].scale  = i_w[47:40];
+  assign \i_w[2]  = i_w[71:48];
+  assign \i_w[2].code  = i_w[63:48];
+  assign \i_w[2].code[0]  = i_w[51:48];
+  assign \i_w[2].code[1]  = i_w[55:52];
+  assign \i_w[2].code[2]  = i_w[59:56];
+  assign \i_w[2].code[3]  = i_w[63:60];
+  assign \i_w[2].scale  = i_w[71:64];
+  assign \i_w[3]  = i_w[95:72];
+  assign \i_w[3].code  = i_w[87:72];
+  assign \i_w[3].code[0]  = i_w[75:72];
+  assign \i_w[3].code[1]  = i_w[79:76];
+  assign \i_w[3].code[2]  = i_w[83:80];
+  assign \i_w[3].code[3]  = i_w[87:84];
+  assign \i_w[3].scale  = i_w[95:88];
+  assign \i_w$67[0]  = w0_eff;
+  assign \i_w$67[0].code  = w0_eff[15:0];
+  assign \i_w$67[0].code[0]  = w0_eff[3:0];
+  assign \i_w$67[0].code[1]  = w0_eff[7:4];
+  assign \i_w$67[0].code[2]  = w0_eff[11:8];
+  assign \i_w$67[0].code[3]  = w0_eff[15:12];
+  assign \i_w$67[0].scale  = w0_eff[23:16];
   assign \i_w$68[0]  = \i_w$68 ;
   assign \i_w$68[0].code  = \i_w$68 [15:0];
   assign \i_w$68[0].code[0]  = \i_w$68 [3:0];
@@ -4488,13 +4584,13 @@ module \array_bitserial_int4_a8_os_4x4.mesh (rst, \i_a$1 , i_ctl, \i_w$65 , o_ro
   assign \i_w$68[0].code[2]  = \i_w$68 [11:8];
   assign \i_w$68[0].code[3]  = \i_w$68 [15:12];
   assign \i_w$68[0].scale  = \i_w$68 [23:16];
-  assign \o_w$69[0]  = \i_w$68 ;
-  assign \o_w$69[0].code  = \i_w$68 [15:0];
-  assign \o_w$69[0].code[0]  = \i_w$68 [3:0];
-  assign \o_w$69[0].code[1]  = \i_w$68 [7:4];
-  assign \o_w$69[0].code[2]  = \i_w$68 [11:8];
-  assign \o_w$69[0].code[3]  = \i_w$68 [15:12];
-  assign \o_w$69[0].scale  = \i_w$68 [23:16];
+  assign \o_w[0]  = \i_w$68 ;
+  assign \o_w[0].code  = \i_w$68 [15:0];
+  assign \o_w[0].code[0]  = \i_w$68 [3:0];
+  assign \o_w[0].code[1]  = \i_w$68 [7:4];
+  assign \o_w[0].code[2]  = \i_w$68 [11:8];
+  assign \o_w[0].code[3]  = \i_w$68 [15:12];
+  assign \o_w[0].scale  = \i_w$68 [23:16];
   assign \i_w$70[0]  = \i_w$70 ;
   assign \i_w$70[0].code  = \i_w$70 [15:0];
   assign \i_w$70[0].code[0]  = \i_w$70 [3:0];
@@ -4516,192 +4612,220 @@ module \array_bitserial_int4_a8_os_4x4.mesh (rst, \i_a$1 , i_ctl, \i_w$65 , o_ro
   assign \i_w$72[0].code[2]  = \i_w$72 [11:8];
   assign \i_w$72[0].code[3]  = \i_w$72 [15:12];
   assign \i_w$72[0].scale  = \i_w$72 [23:16];
-  assign \w1_d1.code  = \i_w$72 [15:0];
-  assign \w1_d1.code[0]  = \i_w$72 [3:0];
-  assign \w1_d1.code[1]  = \i_w$72 [7:4];
-  assign \w1_d1.code[2]  = \i_w$72 [11:8];
-  assign \w1_d1.code[3]  = \i_w$72 [15:12];
-  assign \w1_d1.scale  = \i_w$72 [23:16];
-  assign \i_w$74[0]  = \i_w$74 ;
-  assign \i_w$74[0].code  = \i_w$74 [15:0];
-  assign \i_w$74[0].code[0]  = \i_w$74 [3:0];
-  assign \i_w$74[0].code[1]  = \i_w$74 [7:4];
-  assign \i_w$74[0].code[2]  = \i_w$74 [11:8];
-  assign \i_w$74[0].code[3]  = \i_w$74 [15:12];
-  assign \i_w$74[0].scale  = \i_w$74 [23:16];
-  assign \o_w$75[0]  = \i_w$74 ;
-  assign \o_w$75[0].code  = \i_w$74 [15:0];
-  assign \o_w$75[0].code[0]  = \i_w$74 [3:0];
-  assign \o_w$75[0].code[1]  = \i_w$74 [7:4];
-  assign \o_w$75[0].code[2]  = \i_w$74 [11:8];
-  assign \o_w$75[0].code[3]  = \i_w$74 [15:12];
-  assign \o_w$75[0].scale  = \i_w$74 [23:16];
-  assign \i_w$76[0]  = \i_w$76 ;
-  assign \i_w$76[0].code  = \i_w$76 [15:0];
-  assign \i_w$76[0].code[0]  = \i_w$76 [3:0];
-  assign \i_w$76[0].code[1]  = \i_w$76 [7:4];
-  assign \i_w$76[0].code[2]  = \i_w$76 [11:8];
-  assign \i_w$76[0].code[3]  = \i_w$76 [15:12];
-  assign \i_w$76[0].scale  = \i_w$76 [23:16];
-  assign \o_w$77[0]  = \i_w$76 ;
-  assign \o_w$77[0].code  = \i_w$76 [15:0];
-  assign \o_w$77[0].code[0]  = \i_w$76 [3:0];
-  assign \o_w$77[0].code[1]  = \i_w$76 [7:4];
-  assign \o_w$77[0].code[2]  = \i_w$76 [11:8];
-  assign \o_w$77[0].code[3]  = \i_w$76 [15:12];
-  assign \o_w$77[0].scale  = \i_w$76 [23:16];
-  assign \i_w$78[0]  = \i_w$78 ;
-  assign \i_w$78[0].code  = \i_w$78 [15:0];
-  assign \i_w$78[0].code[0]  = \i_w$78 [3:0];
-  assign \i_w$78[0].code[1]  = \i_w$78 [7:4];
-  assign \i_w$78[0].code[2]  = \i_w$78 [11:8];
-  assign \i_w$78[0].code[3]  = \i_w$78 [15:12];
-  assign \i_w$78[0].scale  = \i_w$78 [23:16];
-  assign \o_w$79[0]  = \i_w$78 ;
-  assign \o_w$79[0].code  = \i_w$78 [15:0];
-  assign \o_w$79[0].code[0]  = \i_w$78 [3:0];
-  assign \o_w$79[0].code[1]  = \i_w$78 [7:4];
-  assign \o_w$79[0].code[2]  = \i_w$78 [11:8];
-  assign \o_w$79[0].code[3]  = \i_w$78 [15:12];
-  assign \o_w$79[0].scale  = \i_w$78 [23:16];
-  assign \i_w$80[0]  = \i_w$80 ;
-  assign \i_w$80[0].code  = \i_w$80 [15:0];
-  assign \i_w$80[0].code[0]  = \i_w$80 [3:0];
-  assign \i_w$80[0].code[1]  = \i_w$80 [7:4];
-  assign \i_w$80[0].code[2]  = \i_w$80 [11:8];
-  assign \i_w$80[0].code[3]  = \i_w$80 [15:12];
-  assign \i_w$80[0].scale  = \i_w$80 [23:16];
-  assign \w2_d2.code  = \i_w$80 [15:0];
-  assign \w2_d2.code[0]  = \i_w$80 [3:0];
-  assign \w2_d2.code[1]  = \i_w$80 [7:4];
-  assign \w2_d2.code[2]  = \i_w$80 [11:8];
-  assign \w2_d2.code[3]  = \i_w$80 [15:12];
-  assign \w2_d2.scale  = \i_w$80 [23:16];
-  assign \i_w$82[0]  = \i_w$82 ;
-  assign \i_w$82[0].code  = \i_w$82 [15:0];
-  assign \i_w$82[0].code[0]  = \i_w$82 [3:0];
-  assign \i_w$82[0].code[1]  = \i_w$82 [7:4];
-  assign \i_w$82[0].code[2]  = \i_w$82 [11:8];
-  assign \i_w$82[0].code[3]  = \i_w$82 [15:12];
-  assign \i_w$82[0].scale  = \i_w$82 [23:16];
-  assign \o_w$83[0]  = \i_w$82 ;
-  assign \o_w$83[0].code  = \i_w$82 [15:0];
-  assign \o_w$83[0].code[0]  = \i_w$82 [3:0];
-  assign \o_w$83[0].code[1]  = \i_w$82 [7:4];
-  assign \o_w$83[0].code[2]  = \i_w$82 [11:8];
-  assign \o_w$83[0].code[3]  = \i_w$82 [15:12];
-  assign \o_w$83[0].scale  = \i_w$82 [23:16];
-  assign \i_w$84[0]  = \i_w$84 ;
-  assign \i_w$84[0].code  = \i_w$84 [15:0];
-  assign \i_w$84[0].code[0]  = \i_w$84 [3:0];
-  assign \i_w$84[0].code[1]  = \i_w$84 [7:4];
-  assign \i_w$84[0].code[2]  = \i_w$84 [11:8];
-  assign \i_w$84[0].code[3]  = \i_w$84 [15:12];
-  assign \i_w$84[0].scale  = \i_w$84 [23:16];
-  assign \o_w$85[0]  = \i_w$84 ;
-  assign \o_w$85[0].code  = \i_w$84 [15:0];
-  assign \o_w$85[0].code[0]  = \i_w$84 [3:0];
-  assign \o_w$85[0].code[1]  = \i_w$84 [7:4];
-  assign \o_w$85[0].code[2]  = \i_w$84 [11:8];
-  assign \o_w$85[0].code[3]  = \i_w$84 [15:12];
-  assign \o_w$85[0].scale  = \i_w$84 [23:16];
-  assign \i_w$86[0]  = \i_w$86 ;
-  assign \i_w$86[0].code  = \i_w$86 [15:0];
-  assign \i_w$86[0].code[0]  = \i_w$86 [3:0];
-  assign \i_w$86[0].code[1]  = \i_w$86 [7:4];
-  assign \i_w$86[0].code[2]  = \i_w$86 [11:8];
-  assign \i_w$86[0].code[3]  = \i_w$86 [15:12];
-  assign \i_w$86[0].scale  = \i_w$86 [23:16];
-  assign \o_w$87[0]  = \i_w$86 ;
-  assign \o_w$87[0].code  = \i_w$86 [15:0];
-  assign \o_w$87[0].code[0]  = \i_w$86 [3:0];
-  assign \o_w$87[0].code[1]  = \i_w$86 [7:4];
-  assign \o_w$87[0].code[2]  = \i_w$86 [11:8];
-  assign \o_w$87[0].code[3]  = \i_w$86 [15:12];
-  assign \o_w$87[0].scale  = \i_w$86 [23:16];
-  assign \i_w$88[0]  = \i_w$88 ;
-  assign \i_w$88[0].code  = \i_w$88 [15:0];
-  assign \i_w$88[0].code[0]  = \i_w$88 [3:0];
-  assign \i_w$88[0].code[1]  = \i_w$88 [7:4];
-  assign \i_w$88[0].code[2]  = \i_w$88 [11:8];
-  assign \i_w$88[0].code[3]  = \i_w$88 [15:12];
-  assign \i_w$88[0].scale  = \i_w$88 [23:16];
-  assign \w3_d3.code  = \i_w$88 [15:0];
-  assign \w3_d3.code[0]  = \i_w$88 [3:0];
-  assign \w3_d3.code[1]  = \i_w$88 [7:4];
-  assign \w3_d3.code[2]  = \i_w$88 [11:8];
-  assign \w3_d3.code[3]  = \i_w$88 [15:12];
-  assign \w3_d3.scale  = \i_w$88 [23:16];
-  assign \i_w$90[0]  = \i_w$90 ;
-  assign \i_w$90[0].code  = \i_w$90 [15:0];
-  assign \i_w$90[0].code[0]  = \i_w$90 [3:0];
-  assign \i_w$90[0].code[1]  = \i_w$90 [7:4];
-  assign \i_w$90[0].code[2]  = \i_w$90 [11:8];
-  assign \i_w$90[0].code[3]  = \i_w$90 [15:12];
-  assign \i_w$90[0].scale  = \i_w$90 [23:16];
-  assign \o_w$91[0]  = \i_w$90 ;
-  assign \o_w$91[0].code  = \i_w$90 [15:0];
-  assign \o_w$91[0].code[0]  = \i_w$90 [3:0];
-  assign \o_w$91[0].code[1]  = \i_w$90 [7:4];
-  assign \o_w$91[0].code[2]  = \i_w$90 [11:8];
-  assign \o_w$91[0].code[3]  = \i_w$90 [15:12];
-  assign \o_w$91[0].scale  = \i_w$90 [23:16];
-  assign \i_w$92[0]  = \i_w$92 ;
-  assign \i_w$92[0].code  = \i_w$92 [15:0];
-  assign \i_w$92[0].code[0]  = \i_w$92 [3:0];
-  assign \i_w$92[0].code[1]  = \i_w$92 [7:4];
-  assign \i_w$92[0].code[2]  = \i_w$92 [11:8];
-  assign \i_w$92[0].code[3]  = \i_w$92 [15:12];
-  assign \i_w$92[0].scale  = \i_w$92 [23:16];
-  assign \o_w$93[0]  = \i_w$92 ;
-  assign \o_w$93[0].code  = \i_w$92 [15:0];
-  assign \o_w$93[0].code[0]  = \i_w$92 [3:0];
-  assign \o_w$93[0].code[1]  = \i_w$92 [7:4];
-  assign \o_w$93[0].code[2]  = \i_w$92 [11:8];
-  assign \o_w$93[0].code[3]  = \i_w$92 [15:12];
-  assign \o_w$93[0].scale  = \i_w$92 [23:16];
-  assign \i_w$94[0]  = \i_w$94 ;
-  assign \i_w$94[0].code  = \i_w$94 [15:0];
-  assign \i_w$94[0].code[0]  = \i_w$94 [3:0];
-  assign \i_w$94[0].code[1]  = \i_w$94 [7:4];
-  assign \i_w$94[0].code[2]  = \i_w$94 [11:8];
-  assign \i_w$94[0].code[3]  = \i_w$94 [15:12];
-  assign \i_w$94[0].scale  = \i_w$94 [23:16];
-  assign \o_w$95[0]  = \i_w$94 ;
-  assign \o_w$95[0].code  = \i_w$94 [15:0];
-  assign \o_w$95[0].code[0]  = \i_w$94 [3:0];
-  assign \o_w$95[0].code[1]  = \i_w$94 [7:4];
-  assign \o_w$95[0].code[2]  = \i_w$94 [11:8];
-  assign \o_w$95[0].code[3]  = \i_w$94 [15:12];
-  assign \o_w$95[0].scale  = \i_w$94 [23:16];
+  assign \o_w$73[0]  = \i_w$72 ;
+  assign \o_w$73[0].code  = \i_w$72 [15:0];
+  assign \o_w$73[0].code[0]  = \i_w$72 [3:0];
+  assign \o_w$73[0].code[1]  = \i_w$72 [7:4];
+  assign \o_w$73[0].code[2]  = \i_w$72 [11:8];
+  assign \o_w$73[0].code[3]  = \i_w$72 [15:12];
+  assign \o_w$73[0].scale  = \i_w$72 [23:16];
+  assign \w1_eff.code  = w1_eff[15:0];
+  assign \w1_eff.code[0]  = w1_eff[3:0];
+  assign \w1_eff.code[1]  = w1_eff[7:4];
+  assign \w1_eff.code[2]  = w1_eff[11:8];
+  assign \w1_eff.code[3]  = w1_eff[15:12];
+  assign \w1_eff.scale  = w1_eff[23:16];
+  assign \w1_held.code  = w1_held[15:0];
+  assign \w1_held.code[0]  = w1_held[3:0];
+  assign \w1_held.code[1]  = w1_held[7:4];
+  assign \w1_held.code[2]  = w1_held[11:8];
+  assign \w1_held.code[3]  = w1_held[15:12];
+  assign \w1_held.scale  = w1_held[23:16];
+  assign \i_w$76[0]  = w1_held;
+  assign \i_w$76[0].code  = w1_held[15:0];
+  assign \i_w$76[0].code[0]  = w1_held[3:0];
+  assign \i_w$76[0].code[1]  = w1_held[7:4];
+  assign \i_w$76[0].code[2]  = w1_held[11:8];
+  assign \i_w$76[0].code[3]  = w1_held[15:12];
+  assign \i_w$76[0].scale  = w1_held[23:16];
+  assign \i_w$77[0]  = \i_w$77 ;
+  assign \i_w$77[0].code  = \i_w$77 [15:0];
+  assign \i_w$77[0].code[0]  = \i_w$77 [3:0];
+  assign \i_w$77[0].code[1]  = \i_w$77 [7:4];
+  assign \i_w$77[0].code[2]  = \i_w$77 [11:8];
+  assign \i_w$77[0].code[3]  = \i_w$77 [15:12];
+  assign \i_w$77[0].scale  = \i_w$77 [23:16];
+  assign \o_w$78[0]  = \i_w$77 ;
+  assign \o_w$78[0].code  = \i_w$77 [15:0];
+  assign \o_w$78[0].code[0]  = \i_w$77 [3:0];
+  assign \o_w$78[0].code[1]  = \i_w$77 [7:4];
+  assign \o_w$78[0].code[2]  = \i_w$77 [11:8];
+  assign \o_w$78[0].code[3]  = \i_w$77 [15:12];
+  assign \o_w$78[0].scale  = \i_w$77 [23:16];
+  assign \i_w$79[0]  = \i_w$79 ;
+  assign \i_w$79[0].code  = \i_w$79 [15:0];
+  assign \i_w$79[0].code[0]  = \i_w$79 [3:0];
+  assign \i_w$79[0].code[1]  = \i_w$79 [7:4];
+  assign \i_w$79[0].code[2]  = \i_w$79 [11:8];
+  assign \i_w$79[0].code[3]  = \i_w$79 [15:12];
+  assign \i_w$79[0].scale  = \i_w$79 [23:16];
+  assign \o_w$80[0]  = \i_w$79 ;
+  assign \o_w$80[0].code  = \i_w$79 [15:0];
+  assign \o_w$80[0].code[0]  = \i_w$79 [3:0];
+  assign \o_w$80[0].code[1]  = \i_w$79 [7:4];
+  assign \o_w$80[0].code[2]  = \i_w$79 [11:8];
+  assign \o_w$80[0].code[3]  = \i_w$79 [15:12];
+  assign \o_w$80[0].scale  = \i_w$79 [23:16];
+  assign \i_w$81[0]  = \i_w$81 ;
+  assign \i_w$81[0].code  = \i_w$81 [15:0];
+  assign \i_w$81[0].code[0]  = \i_w$81 [3:0];
+  assign \i_w$81[0].code[1]  = \i_w$81 [7:4];
+  assign \i_w$81[0].code[2]  = \i_w$81 [11:8];
+  assign \i_w$81[0].code[3]  = \i_w$81 [15:12];
+  assign \i_w$81[0].scale  = \i_w$81 [23:16];
+  assign \o_w$82[0]  = \i_w$81 ;
+  assign \o_w$82[0].code  = \i_w$81 [15:0];
+  assign \o_w$82[0].code[0]  = \i_w$81 [3:0];
+  assign \o_w$82[0].code[1]  = \i_w$81 [7:4];
+  assign \o_w$82[0].code[2]  = \i_w$81 [11:8];
+  assign \o_w$82[0].code[3]  = \i_w$81 [15:12];
+  assign \o_w$82[0].scale  = \i_w$81 [23:16];
+  assign \w2_eff.code  = w2_eff[15:0];
+  assign \w2_eff.code[0]  = w2_eff[3:0];
+  assign \w2_eff.code[1]  = w2_eff[7:4];
+  assign \w2_eff.code[2]  = w2_eff[11:8];
+  assign \w2_eff.code[3]  = w2_eff[15:12];
+  assign \w2_eff.scale  = w2_eff[23:16];
+  assign \w2_held.code  = w2_held[15:0];
+  assign \w2_held.code[0]  = w2_held[3:0];
+  assign \w2_held.code[1]  = w2_held[7:4];
+  assign \w2_held.code[2]  = w2_held[11:8];
+  assign \w2_held.code[3]  = w2_held[15:12];
+  assign \w2_held.scale  = w2_held[23:16];
+  assign \i_w$85[0]  = \i_w$85 ;
+  assign \i_w$85[0].code  = \i_w$85 [15:0];
+  assign \i_w$85[0].code[0]  = \i_w$85 [3:0];
+  assign \i_w$85[0].code[1]  = \i_w$85 [7:4];
+  assign \i_w$85[0].code[2]  = \i_w$85 [11:8];
+  assign \i_w$85[0].code[3]  = \i_w$85 [15:12];
+  assign \i_w$85[0].scale  = \i_w$85 [23:16];
+  assign \w2_held_d1.code  = \i_w$85 [15:0];
+  assign \w2_held_d1.code[0]  = \i_w$85 [3:0];
+  assign \w2_held_d1.code[1]  = \i_w$85 [7:4];
+  assign \w2_held_d1.code[2]  = \i_w$85 [11:8];
+  assign \w2_held_d1.code[3]  = \i_w$85 [15:12];
+  assign \w2_held_d1.scale  = \i_w$85 [23:16];
+  assign \i_w$87[0]  = \i_w$87 ;
+  assign \i_w$87[0].code  = \i_w$87 [15:0];
+  assign \i_w$87[0].code[0]  = \i_w$87 [3:0];
+  assign \i_w$87[0].code[1]  = \i_w$87 [7:4];
+  assign \i_w$87[0].code[2]  = \i_w$87 [11:8];
+  assign \i_w$87[0].code[3]  = \i_w$87 [15:12];
+  assign \i_w$87[0].scale  = \i_w$87 [23:16];
+  assign \o_w$88[0]  = \i_w$87 ;
+  assign \o_w$88[0].code  = \i_w$87 [15:0];
+  assign \o_w$88[0].code[0]  = \i_w$87 [3:0];
+  assign \o_w$88[0].code[1]  = \i_w$87 [7:4];
+  assign \o_w$88[0].code[2]  = \i_w$87 [11:8];
+  assign \o_w$88[0].code[3]  = \i_w$87 [15:12];
+  assign \o_w$88[0].scale  = \i_w$87 [23:16];
+  assign \i_w$89[0]  = \i_w$89 ;
+  assign \i_w$89[0].code  = \i_w$89 [15:0];
+  assign \i_w$89[0].code[0]  = \i_w$89 [3:0];
+  assign \i_w$89[0].code[1]  = \i_w$89 [7:4];
+  assign \i_w$89[0].code[2]  = \i_w$89 [11:8];
+  assign \i_w$89[0].code[3]  = \i_w$89 [15:12];
+  assign \i_w$89[0].scale  = \i_w$89 [23:16];
+  assign \o_w$90[0]  = \i_w$89 ;
+  assign \o_w$90[0].code  = \i_w$89 [15:0];
+  assign \o_w$90[0].code[0]  = \i_w$89 [3:0];
+  assign \o_w$90[0].code[1]  = \i_w$89 [7:4];
+  assign \o_w$90[0].code[2]  = \i_w$89 [11:8];
+  assign \o_w$90[0].code[3]  = \i_w$89 [15:12];
+  assign \o_w$90[0].scale  = \i_w$89 [23:16];
+  assign \i_w$91[0]  = \i_w$91 ;
+  assign \i_w$91[0].code  = \i_w$91 [15:0];
+  assign \i_w$91[0].code[0]  = \i_w$91 [3:0];
+  assign \i_w$91[0].code[1]  = \i_w$91 [7:4];
+  assign \i_w$91[0].code[2]  = \i_w$91 [11:8];
+  assign \i_w$91[0].code[3]  = \i_w$91 [15:12];
+  assign \i_w$91[0].scale  = \i_w$91 [23:16];
+  assign \o_w$92[0]  = \i_w$91 ;
+  assign \o_w$92[0].code  = \i_w$91 [15:0];
+  assign \o_w$92[0].code[0]  = \i_w$91 [3:0];
+  assign \o_w$92[0].code[1]  = \i_w$91 [7:4];
+  assign \o_w$92[0].code[2]  = \i_w$91 [11:8];
+  assign \o_w$92[0].code[3]  = \i_w$91 [15:12];
+  assign \o_w$92[0].scale  = \i_w$91 [23:16];
+  assign \w3_eff.code  = w3_eff[15:0];
+  assign \w3_eff.code[0]  = w3_eff[3:0];
+  assign \w3_eff.code[1]  = w3_eff[7:4];
+  assign \w3_eff.code[2]  = w3_eff[11:8];
+  assign \w3_eff.code[3]  = w3_eff[15:12];
+  assign \w3_eff.scale  = w3_eff[23:16];
+  assign \w3_held.code  = w3_held[15:0];
+  assign \w3_held.code[0]  = w3_held[3:0];
+  assign \w3_held.code[1]  = w3_held[7:4];
+  assign \w3_held.code[2]  = w3_held[11:8];
+  assign \w3_held.code[3]  = w3_held[15:12];
+  assign \w3_held.scale  = w3_held[23:16];
+  assign \i_w$95[0]  = \i_w$95 ;
+  assign \i_w$95[0].code  = \i_w$95 [15:0];
+  assign \i_w$95[0].code[0]  = \i_w$95 [3:0];
+  assign \i_w$95[0].code[1]  = \i_w$95 [7:4];
+  assign \i_w$95[0].code[2]  = \i_w$95 [11:8];
+  assign \i_w$95[0].code[3]  = \i_w$95 [15:12];
+  assign \i_w$95[0].scale  = \i_w$95 [23:16];
+  assign \w3_held_d2.code  = \i_w$95 [15:0];
+  assign \w3_held_d2.code[0]  = \i_w$95 [3:0];
+  assign \w3_held_d2.code[1]  = \i_w$95 [7:4];
+  assign \w3_held_d2.code[2]  = \i_w$95 [11:8];
+  assign \w3_held_d2.code[3]  = \i_w$95 [15:12];
+  assign \w3_held_d2.scale  = \i_w$95 [23:16];
+  assign \i_w$97[0]  = \i_w$97 ;
+  assign \i_w$97[0].code  = \i_w$97 [15:0];
+  assign \i_w$97[0].code[0]  = \i_w$97 [3:0];
+  assign \i_w$97[0].code[1]  = \i_w$97 [7:4];
+  assign \i_w$97[0].code[2]  = \i_w$97 [11:8];
+  assign \i_w$97[0].code[3]  = \i_w$97 [15:12];
+  assign \i_w$97[0].scale  = \i_w$97 [23:16];
+  assign \o_w$98[0]  = \i_w$97 ;
+  assign \o_w$98[0].code  = \i_w$97 [15:0];
+  assign \o_w$98[0].code[0]  = \i_w$97 [3:0];
+  assign \o_w$98[0].code[1]  = \i_w$97 [7:4];
+  assign \o_w$98[0].code[2]  = \i_w$97 [11:8];
+  assign \o_w$98[0].code[3]  = \i_w$97 [15:12];
+  assign \o_w$98[0].scale  = \i_w$97 [23:16];
+  assign \i_w$99[0]  = \i_w$99 ;
+  assign \i_w$99[0].code  = \i_w$99 [15:0];
+  assign \i_w$99[0].code[0]  = \i_w$99 [3:0];
+  assign \i_w$99[0].code[1]  = \i_w$99 [7:4];
+  assign \i_w$99[0].code[2]  = \i_w$99 [11:8];
+  assign \i_w$99[0].code[3]  = \i_w$99 [15:12];
+  assign \i_w$99[0].scale  = \i_w$99 [23:16];
+  assign \o_w$100[0]  = \i_w$99 ;
+  assign \o_w$100[0].code  = \i_w$99 [15:0];
+  assign \o_w$100[0].code[0]  = \i_w$99 [3:0];
+  assign \o_w$100[0].code[1]  = \i_w$99 [7:4];
+  assign \o_w$100[0].code[2]  = \i_w$99 [11:8];
+  assign \o_w$100[0].code[3]  = \i_w$99 [15:12];
+  assign \o_w$100[0].scale  = \i_w$99 [23:16];
+  assign \i_w$101[0]  = \i_w$101 ;
+  assign \i_w$101[0].code  = \i_w$101 [15:0];
+  assign \i_w$101[0].code[0]  = \i_w$101 [3:0];
+  assign \i_w$101[0].code[1]  = \i_w$101 [7:4];
+  assign \i_w$101[0].code[2]  = \i_w$101 [11:8];
+  assign \i_w$101[0].code[3]  = \i_w$101 [15:12];
+  assign \i_w$101[0].scale  = \i_w$101 [23:16];
+  assign \o_w$102[0]  = \i_w$101 ;
+  assign \o_w$102[0].code  = \i_w$101 [15:0];
+  assign \o_w$102[0].code[0]  = \i_w$101 [3:0];
+  assign \o_w$102[0].code[1]  = \i_w$101 [7:4];
+  assign \o_w$102[0].code[2]  = \i_w$101 [11:8];
+  assign \o_w$102[0].code[3]  = \i_w$101 [15:12];
+  assign \o_w$102[0].scale  = \i_w$101 [23:16];
   assign \o_row[0]  = o_row[47:0];
   assign \o_row[1]  = o_row[95:48];
   assign \o_row[2]  = o_row[143:96];
   assign \o_row[3]  = o_row[191:144];
   assign \o_psum[0]  = o_psum;
   assign \o_psum[0][0]  = o_psum;
-  assign \o_psum$101[0]  = \o_psum$101 ;
-  assign \o_psum$101[0][0]  = \o_psum$101 ;
-  assign \o_psum$102[0]  = \o_psum$102 ;
-  assign \o_psum$102[0][0]  = \o_psum$102 ;
-  assign \o_psum$103[0]  = \o_psum$103 ;
-  assign \o_psum$103[0][0]  = \o_psum$103 ;
-  assign \o_psum$105[0]  = \o_psum$105 ;
-  assign \o_psum$105[0][0]  = \o_psum$105 ;
-  assign \o_psum$106[0]  = \o_psum$106 ;
-  assign \o_psum$106[0][0]  = \o_psum$106 ;
-  assign \o_psum$107[0]  = \o_psum$107 ;
-  assign \o_psum$107[0][0]  = \o_psum$107 ;
-  assign \o_psum$108[0]  = \o_psum$108 ;
-  assign \o_psum$108[0][0]  = \o_psum$108 ;
-  assign \o_psum$110[0]  = \o_psum$110 ;
-  assign \o_psum$110[0][0]  = \o_psum$110 ;
-  assign \o_psum$111[0]  = \o_psum$111 ;
-  assign \o_psum$111[0][0]  = \o_psum$111 ;
   assign \o_psum$112[0]  = \o_psum$112 ;
   assign \o_psum$112[0][0]  = \o_psum$112 ;
   assign \o_psum$113[0]  = \o_psum$113 ;
   assign \o_psum$113[0][0]  = \o_psum$113 ;
+  assign \o_psum$114[0]  = \o_psum$114 ;
+  assign \o_psum$114[0][0]  = \o_psum$114 ;
   assign \o_psum$115[0]  = \o_psum$115 ;
   assign \o_psum$115[0][0]  = \o_psum$115 ;
   assign \o_psum$116[0]  = \o_psum$116 ;
@@ -4710,6 +4834,22 @@ module \array_bitserial_int4_a8_os_4x4.mesh (rst, \i_a$1 , i_ctl, \i_w$65 , o_ro
   assign \o_psum$117[0][0]  = \o_psum$117 ;
   assign \o_psum$118[0]  = \o_psum$118 ;
   assign \o_psum$118[0][0]  = \o_psum$118 ;
+  assign \o_psum$119[0]  = \o_psum$119 ;
+  assign \o_psum$119[0][0]  = \o_psum$119 ;
+  assign \o_psum$120[0]  = \o_psum$120 ;
+  assign \o_psum$120[0][0]  = \o_psum$120 ;
+  assign \o_psum$121[0]  = \o_psum$121 ;
+  assign \o_psum$121[0][0]  = \o_psum$121 ;
+  assign \o_psum$122[0]  = \o_psum$122 ;
+  assign \o_psum$122[0][0]  = \o_psum$122 ;
+  assign \o_psum$123[0]  = \o_psum$123 ;
+  assign \o_psum$123[0][0]  = \o_psum$123 ;
+  assign \o_psum$124[0]  = \o_psum$124 ;
+  assign \o_psum$124[0][0]  = \o_psum$124 ;
+  assign \o_psum$125[0]  = \o_psum$125 ;
+  assign \o_psum$125[0][0]  = \o_psum$125 ;
+  assign \o_psum$126[0]  = \o_psum$126 ;
+  assign \o_psum$126[0][0]  = \o_psum$126 ;
   assign \a2_d1[0]  = a2_d1[7:0];
   assign \a2_d1[1]  = a2_d1[15:8];
   assign \a2_d1[2]  = a2_d1[23:16];
@@ -4737,51 +4877,55 @@ module \array_bitserial_int4_a8_os_4x4.mesh (rst, \i_a$1 , i_ctl, \i_w$65 , o_ro
   assign \ctl3_d2.first  = ctl3_d2[2];
   assign \ctl3_d2.last  = ctl3_d2[3];
   assign \ctl3_d2.group_end  = ctl3_d2[4];
-  assign \w2_d1.code  = w2_d1[15:0];
-  assign \w2_d1.code[0]  = w2_d1[3:0];
-  assign \w2_d1.code[1]  = w2_d1[7:4];
-  assign \w2_d1.code[2]  = w2_d1[11:8];
-  assign \w2_d1.code[3]  = w2_d1[15:12];
-  assign \w2_d1.scale  = w2_d1[23:16];
-  assign \w3_d1.code  = w3_d1[15:0];
-  assign \w3_d1.code[0]  = w3_d1[3:0];
-  assign \w3_d1.code[1]  = w3_d1[7:4];
-  assign \w3_d1.code[2]  = w3_d1[11:8];
-  assign \w3_d1.code[3]  = w3_d1[15:12];
-  assign \w3_d1.scale  = w3_d1[23:16];
-  assign \w3_d2.code  = w3_d2[15:0];
-  assign \w3_d2.code[0]  = w3_d2[3:0];
-  assign \w3_d2.code[1]  = w3_d2[7:4];
-  assign \w3_d2.code[2]  = w3_d2[11:8];
-  assign \w3_d2.code[3]  = w3_d2[15:12];
-  assign \w3_d2.scale  = w3_d2[23:16];
-  assign \o_ctl$131[0]  = \o_ctl$131 ;
-  assign \o_ctl$131[0].valid  = \o_ctl$131 [0];
-  assign \o_ctl$131[0].load_w  = \o_ctl$131 [1];
-  assign \o_ctl$131[0].first  = \o_ctl$131 [2];
-  assign \o_ctl$131[0].last  = \o_ctl$131 [3];
-  assign \o_ctl$131[0].group_end  = \o_ctl$131 [4];
-  assign \o_ctl$141[0]  = \o_ctl$141 ;
-  assign \o_ctl$141[0].valid  = \o_ctl$141 [0];
-  assign \o_ctl$141[0].load_w  = \o_ctl$141 [1];
-  assign \o_ctl$141[0].first  = \o_ctl$141 [2];
-  assign \o_ctl$141[0].last  = \o_ctl$141 [3];
-  assign \o_ctl$141[0].group_end  = \o_ctl$141 [4];
-  assign \o_ctl$151[0]  = \o_ctl$151 ;
-  assign \o_ctl$151[0].valid  = \o_ctl$151 [0];
-  assign \o_ctl$151[0].load_w  = \o_ctl$151 [1];
-  assign \o_ctl$151[0].first  = \o_ctl$151 [2];
-  assign \o_ctl$151[0].last  = \o_ctl$151 [3];
-  assign \o_ctl$151[0].group_end  = \o_ctl$151 [4];
-  assign \o_ctl$161[0]  = \o_ctl$161 ;
-  assign \o_ctl$161[0].valid  = \o_ctl$161 [0];
-  assign \o_ctl$161[0].load_w  = \o_ctl$161 [1];
-  assign \o_ctl$161[0].first  = \o_ctl$161 [2];
-  assign \o_ctl$161[0].last  = \o_ctl$161 [3];
-  assign \o_ctl$161[0].group_end  = \o_ctl$161 [4];
+  assign \w3_held_d1.code  = w3_held_d1[15:0];
+  assign \w3_held_d1.code[0]  = w3_held_d1[3:0];
+  assign \w3_held_d1.code[1]  = w3_held_d1[7:4];
+  assign \w3_held_d1.code[2]  = w3_held_d1[11:8];
+  assign \w3_held_d1.code[3]  = w3_held_d1[15:12];
+  assign \w3_held_d1.scale  = w3_held_d1[23:16];
+  assign \o_ctl$137[0]  = \o_ctl$137 ;
+  assign \o_ctl$137[0].valid  = \o_ctl$137 [0];
+  assign \o_ctl$137[0].load_w  = \o_ctl$137 [1];
+  assign \o_ctl$137[0].first  = \o_ctl$137 [2];
+  assign \o_ctl$137[0].last  = \o_ctl$137 [3];
+  assign \o_ctl$137[0].group_end  = \o_ctl$137 [4];
+  assign \o_ctl$147[0]  = \o_ctl$147 ;
+  assign \o_ctl$147[0].valid  = \o_ctl$147 [0];
+  assign \o_ctl$147[0].load_w  = \o_ctl$147 [1];
+  assign \o_ctl$147[0].first  = \o_ctl$147 [2];
+  assign \o_ctl$147[0].last  = \o_ctl$147 [3];
+  assign \o_ctl$147[0].group_end  = \o_ctl$147 [4];
+  assign \o_ctl$157[0]  = \o_ctl$157 ;
+  assign \o_ctl$157[0].valid  = \o_ctl$157 [0];
+  assign \o_ctl$157[0].load_w  = \o_ctl$157 [1];
+  assign \o_ctl$157[0].first  = \o_ctl$157 [2];
+  assign \o_ctl$157[0].last  = \o_ctl$157 [3];
+  assign \o_ctl$157[0].group_end  = \o_ctl$157 [4];
+  assign \o_ctl$167[0]  = \o_ctl$167 ;
+  assign \o_ctl$167[0].valid  = \o_ctl$167 [0];
+  assign \o_ctl$167[0].load_w  = \o_ctl$167 [1];
+  assign \o_ctl$167[0].first  = \o_ctl$167 [2];
+  assign \o_ctl$167[0].last  = \o_ctl$167 [3];
+  assign \o_ctl$167[0].group_end  = \o_ctl$167 [4];
+  assign o_row[191:144] = \$51 ;
+  assign o_row[143:96] = \$44 ;
+  assign o_row[95:48] = \$37 ;
+  assign o_row[47:0] = \$30 ;
+  assign row_sel[0] = \$14 ;
+  assign row_sel[1] = \$9 ;
+  assign row_sel[2] = \$5 ;
+  assign row_sel[3] = \$2 ;
+  assign \$1  = 1'h1;
+  assign \$2  = row3_done_d10;
+  assign \$3  = row3_done_d10;
+  assign \$6  = row3_done_d10;
+  assign \$10  = row3_done_d10;
+  assign \$15  = row3_done_d10;
+  assign \$18  = 1'h0;
+  assign \$20  = \$19 ;
 endmodule
 
-module \array_bitserial_int4_a8_os_4x4.mesh.tile_0_0 (rst, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, pe_0_0__i_ctl, pe_0_0__i_w, clk);
+module \array_bitserial_int4_a8_os_4x4.mesh.tile_0_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, i_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -4791,6 +4935,7 @@ module \array_bitserial_int4_a8_os_4x4.mesh.tile_0_0 (rst, o_a, o_w, o_psum, o_c
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -4842,7 +4987,6 @@ module \array_bitserial_int4_a8_os_4x4.mesh.tile_0_0 (rst, o_a, o_w, o_psum, o_c
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -4894,7 +5038,6 @@ module \array_bitserial_int4_a8_os_4x4.mesh.tile_0_0 (rst, o_a, o_w, o_psum, o_c
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -4915,12 +5058,12 @@ module \array_bitserial_int4_a8_os_4x4.mesh.tile_0_0 (rst, o_a, o_w, o_psum, o_c
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.code  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[7:4];
@@ -4970,9 +5113,11 @@ module \array_bitserial_int4_a8_os_4x4.mesh.tile_0_0 (rst, o_a, o_w, o_psum, o_c
   assign \pe_0_0__o_w.code[2]  = o_w[11:8];
   assign \pe_0_0__o_w.code[3]  = o_w[15:12];
   assign \pe_0_0__o_w.scale  = o_w[23:16];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_bitserial_int4_a8_os_4x4.mesh.tile_0_1 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
+module \array_bitserial_int4_a8_os_4x4.mesh.tile_0_1 (rst, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -4982,6 +5127,7 @@ module \array_bitserial_int4_a8_os_4x4.mesh.tile_0_1 (rst, pe_0_0__i_a, pe_0_0__
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -5033,7 +5179,6 @@ module \array_bitserial_int4_a8_os_4x4.mesh.tile_0_1 (rst, pe_0_0__i_a, pe_0_0__
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -5085,7 +5230,6 @@ module \array_bitserial_int4_a8_os_4x4.mesh.tile_0_1 (rst, pe_0_0__i_a, pe_0_0__
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -5106,12 +5250,12 @@ module \array_bitserial_int4_a8_os_4x4.mesh.tile_0_1 (rst, pe_0_0__i_a, pe_0_0__
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.code  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[7:4];
@@ -5161,9 +5305,11 @@ module \array_bitserial_int4_a8_os_4x4.mesh.tile_0_1 (rst, pe_0_0__i_a, pe_0_0__
   assign \pe_0_0__o_w.code[2]  = o_w[11:8];
   assign \pe_0_0__o_w.code[3]  = o_w[15:12];
   assign \pe_0_0__o_w.scale  = o_w[23:16];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_bitserial_int4_a8_os_4x4.mesh.tile_0_2 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
+module \array_bitserial_int4_a8_os_4x4.mesh.tile_0_2 (rst, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -5173,6 +5319,7 @@ module \array_bitserial_int4_a8_os_4x4.mesh.tile_0_2 (rst, pe_0_0__i_a, pe_0_0__
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -5224,7 +5371,6 @@ module \array_bitserial_int4_a8_os_4x4.mesh.tile_0_2 (rst, pe_0_0__i_a, pe_0_0__
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -5276,7 +5422,6 @@ module \array_bitserial_int4_a8_os_4x4.mesh.tile_0_2 (rst, pe_0_0__i_a, pe_0_0__
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -5297,12 +5442,12 @@ module \array_bitserial_int4_a8_os_4x4.mesh.tile_0_2 (rst, pe_0_0__i_a, pe_0_0__
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.code  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[7:4];
@@ -5352,9 +5497,11 @@ module \array_bitserial_int4_a8_os_4x4.mesh.tile_0_2 (rst, pe_0_0__i_a, pe_0_0__
   assign \pe_0_0__o_w.code[2]  = o_w[11:8];
   assign \pe_0_0__o_w.code[3]  = o_w[15:12];
   assign \pe_0_0__o_w.scale  = o_w[23:16];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_bitserial_int4_a8_os_4x4.mesh.tile_0_3 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
+module \array_bitserial_int4_a8_os_4x4.mesh.tile_0_3 (rst, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -5364,6 +5511,7 @@ module \array_bitserial_int4_a8_os_4x4.mesh.tile_0_3 (rst, pe_0_0__i_a, pe_0_0__
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -5414,7 +5562,6 @@ module \array_bitserial_int4_a8_os_4x4.mesh.tile_0_3 (rst, pe_0_0__i_a, pe_0_0__
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -5466,7 +5613,6 @@ module \array_bitserial_int4_a8_os_4x4.mesh.tile_0_3 (rst, pe_0_0__i_a, pe_0_0__
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -5487,12 +5633,12 @@ module \array_bitserial_int4_a8_os_4x4.mesh.tile_0_3 (rst, pe_0_0__i_a, pe_0_0__
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.code  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[7:4];
@@ -5542,9 +5688,11 @@ module \array_bitserial_int4_a8_os_4x4.mesh.tile_0_3 (rst, pe_0_0__i_a, pe_0_0__
   assign \pe_0_0__o_w.code[2]  = o_w[11:8];
   assign \pe_0_0__o_w.code[3]  = o_w[15:12];
   assign \pe_0_0__o_w.scale  = o_w[23:16];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_bitserial_int4_a8_os_4x4.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, pe_0_0__i_ctl, clk);
+module \array_bitserial_int4_a8_os_4x4.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, i_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -5554,6 +5702,7 @@ module \array_bitserial_int4_a8_os_4x4.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -5605,7 +5754,6 @@ module \array_bitserial_int4_a8_os_4x4.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -5657,7 +5805,6 @@ module \array_bitserial_int4_a8_os_4x4.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -5678,12 +5825,12 @@ module \array_bitserial_int4_a8_os_4x4.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.code  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[7:4];
@@ -5733,9 +5880,11 @@ module \array_bitserial_int4_a8_os_4x4.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w
   assign \pe_0_0__o_w.code[2]  = o_w[11:8];
   assign \pe_0_0__o_w.code[3]  = o_w[15:12];
   assign \pe_0_0__o_w.scale  = o_w[23:16];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_bitserial_int4_a8_os_4x4.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_bitserial_int4_a8_os_4x4.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -5745,6 +5894,7 @@ module \array_bitserial_int4_a8_os_4x4.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -5796,7 +5946,6 @@ module \array_bitserial_int4_a8_os_4x4.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -5848,7 +5997,6 @@ module \array_bitserial_int4_a8_os_4x4.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -5869,12 +6017,12 @@ module \array_bitserial_int4_a8_os_4x4.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.code  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[7:4];
@@ -5924,9 +6072,11 @@ module \array_bitserial_int4_a8_os_4x4.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__o_w.code[2]  = o_w[11:8];
   assign \pe_0_0__o_w.code[3]  = o_w[15:12];
   assign \pe_0_0__o_w.scale  = o_w[23:16];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_bitserial_int4_a8_os_4x4.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_bitserial_int4_a8_os_4x4.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -5936,6 +6086,7 @@ module \array_bitserial_int4_a8_os_4x4.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -5987,7 +6138,6 @@ module \array_bitserial_int4_a8_os_4x4.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -6039,7 +6189,6 @@ module \array_bitserial_int4_a8_os_4x4.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -6060,12 +6209,12 @@ module \array_bitserial_int4_a8_os_4x4.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.code  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[7:4];
@@ -6115,9 +6264,11 @@ module \array_bitserial_int4_a8_os_4x4.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__o_w.code[2]  = o_w[11:8];
   assign \pe_0_0__o_w.code[3]  = o_w[15:12];
   assign \pe_0_0__o_w.scale  = o_w[23:16];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_bitserial_int4_a8_os_4x4.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_w, o_psum, o_ctl, clk);
+module \array_bitserial_int4_a8_os_4x4.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -6127,6 +6278,7 @@ module \array_bitserial_int4_a8_os_4x4.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -6177,7 +6329,6 @@ module \array_bitserial_int4_a8_os_4x4.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -6229,7 +6380,6 @@ module \array_bitserial_int4_a8_os_4x4.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -6250,12 +6400,12 @@ module \array_bitserial_int4_a8_os_4x4.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.code  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[7:4];
@@ -6305,9 +6455,11 @@ module \array_bitserial_int4_a8_os_4x4.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__o_w.code[2]  = o_w[11:8];
   assign \pe_0_0__o_w.code[3]  = o_w[15:12];
   assign \pe_0_0__o_w.scale  = o_w[23:16];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_bitserial_int4_a8_os_4x4.mesh.tile_2_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, pe_0_0__i_ctl, clk);
+module \array_bitserial_int4_a8_os_4x4.mesh.tile_2_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, i_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -6317,197 +6469,7 @@ module \array_bitserial_int4_a8_os_4x4.mesh.tile_2_0 (rst, pe_0_0__i_w, o_a, o_w
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl[0] ;
-  wire \i_ctl[0].first ;
-  wire \i_ctl[0].group_end ;
-  wire \i_ctl[0].last ;
-  wire \i_ctl[0].load_w ;
-  wire \i_ctl[0].valid ;
-  wire [23:0] i_w;
-  wire [23:0] \i_w[0] ;
-  wire [15:0] \i_w[0].code ;
-  wire [3:0] \i_w[0].code[0] ;
-  wire [3:0] \i_w[0].code[1] ;
-  wire [3:0] \i_w[0].code[2] ;
-  wire [3:0] \i_w[0].code[3] ;
-  wire [7:0] \i_w[0].scale ;
-  output [31:0] o_a;
-  wire [31:0] o_a;
-  wire [31:0] \o_a[0] ;
-  wire [7:0] \o_a[0][0] ;
-  wire [7:0] \o_a[0][1] ;
-  wire [7:0] \o_a[0][2] ;
-  wire [7:0] \o_a[0][3] ;
-  output [4:0] o_ctl;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [47:0] o_psum;
-  wire [47:0] o_psum;
-  wire [47:0] \o_psum[0] ;
-  wire [47:0] \o_psum[0][0] ;
-  wire o_valid;
-  wire \o_valid[0] ;
-  output [23:0] o_w;
-  wire [23:0] o_w;
-  wire [23:0] \o_w[0] ;
-  wire [15:0] \o_w[0].code ;
-  wire [3:0] \o_w[0].code[0] ;
-  wire [3:0] \o_w[0].code[1] ;
-  wire [3:0] \o_w[0].code[2] ;
-  wire [3:0] \o_w[0].code[3] ;
-  wire [7:0] \o_w[0].scale ;
-  input [31:0] pe_0_0__i_a;
-  wire [31:0] pe_0_0__i_a;
-  wire [7:0] \pe_0_0__i_a[0] ;
-  wire [7:0] \pe_0_0__i_a[1] ;
-  wire [7:0] \pe_0_0__i_a[2] ;
-  wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
-  wire [4:0] pe_0_0__i_ctl;
-  wire \pe_0_0__i_ctl.first ;
-  wire \pe_0_0__i_ctl.group_end ;
-  wire \pe_0_0__i_ctl.last ;
-  wire \pe_0_0__i_ctl.load_w ;
-  wire \pe_0_0__i_ctl.valid ;
-  input [23:0] pe_0_0__i_w;
-  wire [23:0] pe_0_0__i_w;
-  wire [15:0] \pe_0_0__i_w.code ;
-  wire [3:0] \pe_0_0__i_w.code[0] ;
-  wire [3:0] \pe_0_0__i_w.code[1] ;
-  wire [3:0] \pe_0_0__i_w.code[2] ;
-  wire [3:0] \pe_0_0__i_w.code[3] ;
-  wire [7:0] \pe_0_0__i_w.scale ;
-  wire [31:0] pe_0_0__o_a;
-  wire [7:0] \pe_0_0__o_a[0] ;
-  wire [7:0] \pe_0_0__o_a[1] ;
-  wire [7:0] \pe_0_0__o_a[2] ;
-  wire [7:0] \pe_0_0__o_a[3] ;
-  wire [4:0] pe_0_0__o_ctl;
-  wire \pe_0_0__o_ctl.first ;
-  wire \pe_0_0__o_ctl.group_end ;
-  wire \pe_0_0__o_ctl.last ;
-  wire \pe_0_0__o_ctl.load_w ;
-  wire \pe_0_0__o_ctl.valid ;
-  wire [47:0] pe_0_0__o_psum;
-  wire pe_0_0__o_valid;
-  wire [23:0] pe_0_0__o_w;
-  wire [15:0] \pe_0_0__o_w.code ;
-  wire [3:0] \pe_0_0__o_w.code[0] ;
-  wire [3:0] \pe_0_0__o_w.code[1] ;
-  wire [3:0] \pe_0_0__o_w.code[2] ;
-  wire [3:0] \pe_0_0__o_w.code[3] ;
-  wire [7:0] \pe_0_0__o_w.scale ;
-  input rst;
-  wire rst;
-  array_bitserial_int4_a8_os_4x4__pe pe_0_0 (
-    .clk(clk),
-    .i_a(pe_0_0__i_a),
-    .i_ctl(pe_0_0__i_ctl),
-    .i_psum(48'h000000000000),
-    .i_w(pe_0_0__i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_ready(\$1 ),
-    .o_valid(o_valid),
-    .o_w(o_w),
-    .rst(rst)
-  );
-  assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
-  assign i_w = pe_0_0__i_w;
-  assign pe_0_0__o_psum = o_psum;
-  assign pe_0_0__o_valid = o_valid;
-  assign pe_0_0__o_a = o_a;
-  assign pe_0_0__o_ctl = o_ctl;
-  assign pe_0_0__o_w = o_w;
-  assign \pe_0_0__i_a[0]  = pe_0_0__i_a[7:0];
-  assign \pe_0_0__i_a[1]  = pe_0_0__i_a[15:8];
-  assign \pe_0_0__i_a[2]  = pe_0_0__i_a[23:16];
-  assign \pe_0_0__i_a[3]  = pe_0_0__i_a[31:24];
-  assign \i_a[0]  = pe_0_0__i_a;
-  assign \i_a[0][0]  = pe_0_0__i_a[7:0];
-  assign \i_a[0][1]  = pe_0_0__i_a[15:8];
-  assign \i_a[0][2]  = pe_0_0__i_a[23:16];
-  assign \i_a[0][3]  = pe_0_0__i_a[31:24];
-  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
-  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
-  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
-  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
-  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
-  assign \pe_0_0__i_w.code  = pe_0_0__i_w[15:0];
-  assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[3:0];
-  assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[7:4];
-  assign \pe_0_0__i_w.code[2]  = pe_0_0__i_w[11:8];
-  assign \pe_0_0__i_w.code[3]  = pe_0_0__i_w[15:12];
-  assign \pe_0_0__i_w.scale  = pe_0_0__i_w[23:16];
-  assign \i_w[0]  = pe_0_0__i_w;
-  assign \i_w[0].code  = pe_0_0__i_w[15:0];
-  assign \i_w[0].code[0]  = pe_0_0__i_w[3:0];
-  assign \i_w[0].code[1]  = pe_0_0__i_w[7:4];
-  assign \i_w[0].code[2]  = pe_0_0__i_w[11:8];
-  assign \i_w[0].code[3]  = pe_0_0__i_w[15:12];
-  assign \i_w[0].scale  = pe_0_0__i_w[23:16];
-  assign \o_psum[0]  = o_psum;
-  assign \o_psum[0][0]  = o_psum;
-  assign \o_valid[0]  = o_valid;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a[7:0];
-  assign \o_a[0][1]  = o_a[15:8];
-  assign \o_a[0][2]  = o_a[23:16];
-  assign \o_a[0][3]  = o_a[31:24];
-  assign \pe_0_0__o_a[0]  = o_a[7:0];
-  assign \pe_0_0__o_a[1]  = o_a[15:8];
-  assign \pe_0_0__o_a[2]  = o_a[23:16];
-  assign \pe_0_0__o_a[3]  = o_a[31:24];
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
-  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
-  assign \pe_0_0__o_ctl.first  = o_ctl[2];
-  assign \pe_0_0__o_ctl.last  = o_ctl[3];
-  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
-  assign \o_w[0]  = o_w;
-  assign \o_w[0].code  = o_w[15:0];
-  assign \o_w[0].code[0]  = o_w[3:0];
-  assign \o_w[0].code[1]  = o_w[7:4];
-  assign \o_w[0].code[2]  = o_w[11:8];
-  assign \o_w[0].code[3]  = o_w[15:12];
-  assign \o_w[0].scale  = o_w[23:16];
-  assign \pe_0_0__o_w.code  = o_w[15:0];
-  assign \pe_0_0__o_w.code[0]  = o_w[3:0];
-  assign \pe_0_0__o_w.code[1]  = o_w[7:4];
-  assign \pe_0_0__o_w.code[2]  = o_w[11:8];
-  assign \pe_0_0__o_w.code[3]  = o_w[15:12];
-  assign \pe_0_0__o_w.scale  = o_w[23:16];
-endmodule
-
-module \array_bitserial_int4_a8_os_4x4.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
-  wire \$1 ;
-  input clk;
-  wire clk;
-  wire [31:0] i_a;
-  wire [31:0] \i_a[0] ;
-  wire [7:0] \i_a[0][0] ;
-  wire [7:0] \i_a[0][1] ;
-  wire [7:0] \i_a[0][2] ;
-  wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -6559,7 +6521,6 @@ module \array_bitserial_int4_a8_os_4x4.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -6611,7 +6572,6 @@ module \array_bitserial_int4_a8_os_4x4.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -6632,12 +6592,12 @@ module \array_bitserial_int4_a8_os_4x4.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.code  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[7:4];
@@ -6687,9 +6647,11 @@ module \array_bitserial_int4_a8_os_4x4.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__o_w.code[2]  = o_w[11:8];
   assign \pe_0_0__o_w.code[3]  = o_w[15:12];
   assign \pe_0_0__o_w.scale  = o_w[23:16];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_bitserial_int4_a8_os_4x4.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_bitserial_int4_a8_os_4x4.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -6699,6 +6661,7 @@ module \array_bitserial_int4_a8_os_4x4.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -6750,7 +6713,6 @@ module \array_bitserial_int4_a8_os_4x4.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -6802,7 +6764,6 @@ module \array_bitserial_int4_a8_os_4x4.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -6823,12 +6784,12 @@ module \array_bitserial_int4_a8_os_4x4.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.code  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[7:4];
@@ -6878,9 +6839,11 @@ module \array_bitserial_int4_a8_os_4x4.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__o_w.code[2]  = o_w[11:8];
   assign \pe_0_0__o_w.code[3]  = o_w[15:12];
   assign \pe_0_0__o_w.scale  = o_w[23:16];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_bitserial_int4_a8_os_4x4.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_w, o_psum, o_ctl, clk);
+module \array_bitserial_int4_a8_os_4x4.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -6890,6 +6853,199 @@ module \array_bitserial_int4_a8_os_4x4.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [23:0] i_w;
+  wire [23:0] \i_w[0] ;
+  wire [15:0] \i_w[0].code ;
+  wire [3:0] \i_w[0].code[0] ;
+  wire [3:0] \i_w[0].code[1] ;
+  wire [3:0] \i_w[0].code[2] ;
+  wire [3:0] \i_w[0].code[3] ;
+  wire [7:0] \i_w[0].scale ;
+  output [31:0] o_a;
+  wire [31:0] o_a;
+  wire [31:0] \o_a[0] ;
+  wire [7:0] \o_a[0][0] ;
+  wire [7:0] \o_a[0][1] ;
+  wire [7:0] \o_a[0][2] ;
+  wire [7:0] \o_a[0][3] ;
+  output [4:0] o_ctl;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [47:0] o_psum;
+  wire [47:0] o_psum;
+  wire [47:0] \o_psum[0] ;
+  wire [47:0] \o_psum[0][0] ;
+  wire o_valid;
+  wire \o_valid[0] ;
+  output [23:0] o_w;
+  wire [23:0] o_w;
+  wire [23:0] \o_w[0] ;
+  wire [15:0] \o_w[0].code ;
+  wire [3:0] \o_w[0].code[0] ;
+  wire [3:0] \o_w[0].code[1] ;
+  wire [3:0] \o_w[0].code[2] ;
+  wire [3:0] \o_w[0].code[3] ;
+  wire [7:0] \o_w[0].scale ;
+  input [31:0] pe_0_0__i_a;
+  wire [31:0] pe_0_0__i_a;
+  wire [7:0] \pe_0_0__i_a[0] ;
+  wire [7:0] \pe_0_0__i_a[1] ;
+  wire [7:0] \pe_0_0__i_a[2] ;
+  wire [7:0] \pe_0_0__i_a[3] ;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [23:0] pe_0_0__i_w;
+  wire [23:0] pe_0_0__i_w;
+  wire [15:0] \pe_0_0__i_w.code ;
+  wire [3:0] \pe_0_0__i_w.code[0] ;
+  wire [3:0] \pe_0_0__i_w.code[1] ;
+  wire [3:0] \pe_0_0__i_w.code[2] ;
+  wire [3:0] \pe_0_0__i_w.code[3] ;
+  wire [7:0] \pe_0_0__i_w.scale ;
+  wire [31:0] pe_0_0__o_a;
+  wire [7:0] \pe_0_0__o_a[0] ;
+  wire [7:0] \pe_0_0__o_a[1] ;
+  wire [7:0] \pe_0_0__o_a[2] ;
+  wire [7:0] \pe_0_0__o_a[3] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [47:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
+  wire [23:0] pe_0_0__o_w;
+  wire [15:0] \pe_0_0__o_w.code ;
+  wire [3:0] \pe_0_0__o_w.code[0] ;
+  wire [3:0] \pe_0_0__o_w.code[1] ;
+  wire [3:0] \pe_0_0__o_w.code[2] ;
+  wire [3:0] \pe_0_0__o_w.code[3] ;
+  wire [7:0] \pe_0_0__o_w.scale ;
+  input rst;
+  wire rst;
+  array_bitserial_int4_a8_os_4x4__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(48'h000000000000),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$1 ),
+    .o_valid(o_valid),
+    .o_w(o_w),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_w = pe_0_0__i_w;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_w = o_w;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a[7:0];
+  assign \pe_0_0__i_a[1]  = pe_0_0__i_a[15:8];
+  assign \pe_0_0__i_a[2]  = pe_0_0__i_a[23:16];
+  assign \pe_0_0__i_a[3]  = pe_0_0__i_a[31:24];
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a[7:0];
+  assign \i_a[0][1]  = pe_0_0__i_a[15:8];
+  assign \i_a[0][2]  = pe_0_0__i_a[23:16];
+  assign \i_a[0][3]  = pe_0_0__i_a[31:24];
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \pe_0_0__i_w.code  = pe_0_0__i_w[15:0];
+  assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[3:0];
+  assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[7:4];
+  assign \pe_0_0__i_w.code[2]  = pe_0_0__i_w[11:8];
+  assign \pe_0_0__i_w.code[3]  = pe_0_0__i_w[15:12];
+  assign \pe_0_0__i_w.scale  = pe_0_0__i_w[23:16];
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0].code  = pe_0_0__i_w[15:0];
+  assign \i_w[0].code[0]  = pe_0_0__i_w[3:0];
+  assign \i_w[0].code[1]  = pe_0_0__i_w[7:4];
+  assign \i_w[0].code[2]  = pe_0_0__i_w[11:8];
+  assign \i_w[0].code[3]  = pe_0_0__i_w[15:12];
+  assign \i_w[0].scale  = pe_0_0__i_w[23:16];
+  assign \o_psum[0]  = o_psum;
+  assign \o_psum[0][0]  = o_psum;
+  assign \o_valid[0]  = o_valid;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a[7:0];
+  assign \o_a[0][1]  = o_a[15:8];
+  assign \o_a[0][2]  = o_a[23:16];
+  assign \o_a[0][3]  = o_a[31:24];
+  assign \pe_0_0__o_a[0]  = o_a[7:0];
+  assign \pe_0_0__o_a[1]  = o_a[15:8];
+  assign \pe_0_0__o_a[2]  = o_a[23:16];
+  assign \pe_0_0__o_a[3]  = o_a[31:24];
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_w[0]  = o_w;
+  assign \o_w[0].code  = o_w[15:0];
+  assign \o_w[0].code[0]  = o_w[3:0];
+  assign \o_w[0].code[1]  = o_w[7:4];
+  assign \o_w[0].code[2]  = o_w[11:8];
+  assign \o_w[0].code[3]  = o_w[15:12];
+  assign \o_w[0].scale  = o_w[23:16];
+  assign \pe_0_0__o_w.code  = o_w[15:0];
+  assign \pe_0_0__o_w.code[0]  = o_w[3:0];
+  assign \pe_0_0__o_w.code[1]  = o_w[7:4];
+  assign \pe_0_0__o_w.code[2]  = o_w[11:8];
+  assign \pe_0_0__o_w.code[3]  = o_w[15:12];
+  assign \pe_0_0__o_w.scale  = o_w[23:16];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
+endmodule
+
+module \array_bitserial_int4_a8_os_4x4.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, clk);
+  wire \$1 ;
+  input clk;
+  wire clk;
+  wire [31:0] i_a;
+  wire [31:0] \i_a[0] ;
+  wire [7:0] \i_a[0][0] ;
+  wire [7:0] \i_a[0][1] ;
+  wire [7:0] \i_a[0][2] ;
+  wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -6940,7 +7096,6 @@ module \array_bitserial_int4_a8_os_4x4.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -6992,7 +7147,6 @@ module \array_bitserial_int4_a8_os_4x4.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -7013,12 +7167,12 @@ module \array_bitserial_int4_a8_os_4x4.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.code  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[7:4];
@@ -7068,9 +7222,11 @@ module \array_bitserial_int4_a8_os_4x4.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__o_w.code[2]  = o_w[11:8];
   assign \pe_0_0__o_w.code[3]  = o_w[15:12];
   assign \pe_0_0__o_w.scale  = o_w[23:16];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_bitserial_int4_a8_os_4x4.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_psum, o_ctl, pe_0_0__i_a, pe_0_0__i_ctl, clk);
+module \array_bitserial_int4_a8_os_4x4.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_psum, o_ctl, pe_0_0__i_a, i_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -7080,6 +7236,7 @@ module \array_bitserial_int4_a8_os_4x4.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_p
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -7130,7 +7287,6 @@ module \array_bitserial_int4_a8_os_4x4.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_p
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -7182,7 +7338,6 @@ module \array_bitserial_int4_a8_os_4x4.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_p
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -7203,12 +7358,12 @@ module \array_bitserial_int4_a8_os_4x4.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_p
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.code  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[7:4];
@@ -7258,9 +7413,11 @@ module \array_bitserial_int4_a8_os_4x4.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_p
   assign \pe_0_0__o_w.code[2]  = o_w[11:8];
   assign \pe_0_0__o_w.code[3]  = o_w[15:12];
   assign \pe_0_0__o_w.scale  = o_w[23:16];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_bitserial_int4_a8_os_4x4.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, clk);
+module \array_bitserial_int4_a8_os_4x4.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -7270,6 +7427,7 @@ module \array_bitserial_int4_a8_os_4x4.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -7320,7 +7478,6 @@ module \array_bitserial_int4_a8_os_4x4.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -7372,7 +7529,6 @@ module \array_bitserial_int4_a8_os_4x4.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -7393,12 +7549,12 @@ module \array_bitserial_int4_a8_os_4x4.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.code  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[7:4];
@@ -7448,9 +7604,11 @@ module \array_bitserial_int4_a8_os_4x4.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__o_w.code[2]  = o_w[11:8];
   assign \pe_0_0__o_w.code[3]  = o_w[15:12];
   assign \pe_0_0__o_w.scale  = o_w[23:16];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_bitserial_int4_a8_os_4x4.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, clk);
+module \array_bitserial_int4_a8_os_4x4.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -7460,6 +7618,7 @@ module \array_bitserial_int4_a8_os_4x4.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -7510,7 +7669,6 @@ module \array_bitserial_int4_a8_os_4x4.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -7562,7 +7720,6 @@ module \array_bitserial_int4_a8_os_4x4.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -7583,12 +7740,12 @@ module \array_bitserial_int4_a8_os_4x4.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.code  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[7:4];
@@ -7638,9 +7795,11 @@ module \array_bitserial_int4_a8_os_4x4.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__o_w.code[2]  = o_w[11:8];
   assign \pe_0_0__o_w.code[3]  = o_w[15:12];
   assign \pe_0_0__o_w.scale  = o_w[23:16];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_bitserial_int4_a8_os_4x4.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_psum, o_ctl, clk);
+module \array_bitserial_int4_a8_os_4x4.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -7650,6 +7809,7 @@ module \array_bitserial_int4_a8_os_4x4.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -7699,7 +7859,6 @@ module \array_bitserial_int4_a8_os_4x4.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -7751,7 +7910,6 @@ module \array_bitserial_int4_a8_os_4x4.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -7772,12 +7930,12 @@ module \array_bitserial_int4_a8_os_4x4.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.code  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.code[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.code[1]  = pe_0_0__i_w[7:4];
@@ -7827,6 +7985,8 @@ module \array_bitserial_int4_a8_os_4x4.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__o_w.code[2]  = o_w[11:8];
   assign \pe_0_0__o_w.code[3]  = o_w[15:12];
   assign \pe_0_0__o_w.scale  = o_w[23:16];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 /* Generated by Amaranth Yosys 0.50 (PyPI ver 0.50.0.0.post130, git sha1 b5170e139) */
 

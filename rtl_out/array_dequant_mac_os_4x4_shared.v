@@ -4,133 +4,139 @@ module array_dequant_mac_os_4x4_shared(a_in__valid, w_in__payload, w_in__valid, 
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   wire \$1 ;
   wire \$10 ;
-  reg [2:0] \$100 ;
-  reg \$101 ;
-  reg [8:0] \$102 ;
-  reg [10:0] \$103 ;
-  reg [9:0] \$104 ;
-  reg [8:0] \$105 ;
-  reg \$106 ;
-  reg [8:0] \$107 ;
+  reg [10:0] \$100 ;
+  reg [8:0] \$101 ;
+  reg \$102 ;
+  reg [39:0] \$103 ;
+  reg [2:0] \$104 ;
+  reg [2:0] \$105 ;
+  reg [2:0] \$106 ;
+  reg \$107 ;
   reg [8:0] \$108 ;
-  reg \$109 ;
-  wire [3:0] \$11 ;
-  reg \$110 ;
-  reg [63:0] \$111 ;
-  reg [4:0] \$112 ;
-  reg [4:0] \$113 ;
-  reg [95:0] \$114 ;
-  reg [8:0] \$115 ;
-  reg [10:0] \$116 ;
-  reg [9:0] \$117 ;
-  reg [8:0] \$118 ;
-  reg [10:0] \$119 ;
-  wire [9:0] \$12 ;
-  reg \$120 ;
-  reg \$121 ;
-  reg \$122 ;
-  reg [7:0] \$123 ;
-  reg \$124 ;
-  reg [127:0] \$125 ;
-  reg [8:0] \$126 ;
+  reg [10:0] \$109 ;
+  wire \$11 ;
+  reg [9:0] \$110 ;
+  reg [8:0] \$111 ;
+  reg \$112 ;
+  reg [8:0] \$113 ;
+  reg [8:0] \$114 ;
+  reg \$115 ;
+  reg \$116 ;
+  reg [63:0] \$117 ;
+  reg [4:0] \$118 ;
+  reg [4:0] \$119 ;
+  wire [10:0] \$12 ;
+  reg [95:0] \$120 ;
+  reg [8:0] \$121 ;
+  reg [10:0] \$122 ;
+  reg [9:0] \$123 ;
+  reg [8:0] \$124 ;
+  reg [10:0] \$125 ;
+  reg \$126 ;
   reg \$127 ;
-  reg [8:0] \$128 ;
-  reg \$129 ;
+  reg \$128 ;
+  reg [7:0] \$129 ;
   wire \$13 ;
-  wire \$14 ;
-  wire \$15 ;
+  reg \$130 ;
+  reg [127:0] \$131 ;
+  reg [8:0] \$132 ;
+  reg \$133 ;
+  reg [8:0] \$134 ;
+  reg \$135 ;
+  wire [1:0] \$14 ;
+  wire [1:0] \$15 ;
   wire \$16 ;
-  wire \$17 ;
-  wire \$18 ;
+  wire [3:0] \$17 ;
+  wire [9:0] \$18 ;
   wire \$19 ;
   wire \$2 ;
   wire \$20 ;
   wire \$21 ;
-  wire [10:0] \$22 ;
-  wire [11:0] \$23 ;
-  wire [10:0] \$24 ;
-  wire [11:0] \$25 ;
+  wire \$22 ;
+  wire \$23 ;
+  wire \$24 ;
+  wire \$25 ;
   wire \$26 ;
-  wire [9:0] \$27 ;
-  wire [11:0] \$28 ;
-  wire [10:0] \$29 ;
+  wire \$27 ;
+  wire [10:0] \$28 ;
+  wire [11:0] \$29 ;
   wire \$3 ;
-  wire \$30 ;
-  wire \$31 ;
-  wire [11:0] \$32 ;
-  wire \$33 ;
-  wire \$34 ;
-  wire [9:0] \$35 ;
+  wire [10:0] \$30 ;
+  wire [11:0] \$31 ;
+  wire \$32 ;
+  wire [9:0] \$33 ;
+  wire [11:0] \$34 ;
+  wire [10:0] \$35 ;
   wire \$36 ;
   wire \$37 ;
-  wire \$38 ;
+  wire [11:0] \$38 ;
   wire \$39 ;
   wire \$4 ;
   wire \$40 ;
-  wire \$41 ;
-  wire [9:0] \$42 ;
+  wire [9:0] \$41 ;
+  wire \$42 ;
   wire \$43 ;
   wire \$44 ;
   wire \$45 ;
-  wire [9:0] \$46 ;
+  wire \$46 ;
   wire \$47 ;
-  wire \$48 ;
-  wire [40:0] \$49 ;
+  wire [9:0] \$48 ;
+  wire \$49 ;
   wire \$5 ;
   wire \$50 ;
-  wire [3:0] \$51 ;
-  wire [3:0] \$52 ;
+  wire \$51 ;
+  wire [9:0] \$52 ;
   wire \$53 ;
-  wire [3:0] \$54 ;
-  wire [3:0] \$55 ;
+  wire \$54 ;
+  wire [40:0] \$55 ;
   wire \$56 ;
   wire [3:0] \$57 ;
   wire [3:0] \$58 ;
-  wire [9:0] \$59 ;
-  wire [10:0] \$6 ;
-  wire [1:0] \$60 ;
-  wire [1:0] \$61 ;
-  wire [10:0] \$62 ;
-  wire [10:0] \$63 ;
-  wire \$64 ;
-  wire [11:0] \$65 ;
-  wire [9:0] \$66 ;
-  wire [11:0] \$67 ;
-  wire \$68 ;
-  wire [9:0] \$69 ;
+  wire \$59 ;
+  wire \$6 ;
+  wire [3:0] \$60 ;
+  wire [3:0] \$61 ;
+  wire \$62 ;
+  wire [3:0] \$63 ;
+  wire [3:0] \$64 ;
+  wire [9:0] \$65 ;
+  wire [1:0] \$66 ;
+  wire [1:0] \$67 ;
+  wire [10:0] \$68 ;
+  wire [10:0] \$69 ;
   wire \$7 ;
-  wire [9:0] \$70 ;
-  wire \$71 ;
-  wire [10:0] \$72 ;
+  wire \$70 ;
+  wire [11:0] \$71 ;
+  wire [9:0] \$72 ;
   wire [11:0] \$73 ;
-  wire [11:0] \$74 ;
-  wire [11:0] \$75 ;
-  wire \$76 ;
-  wire [9:0] \$77 ;
-  wire \$78 ;
-  wire \$79 ;
-  wire [1:0] \$8 ;
-  wire \$80 ;
-  wire \$81 ;
+  wire \$74 ;
+  wire [9:0] \$75 ;
+  wire [9:0] \$76 ;
+  wire \$77 ;
+  wire [10:0] \$78 ;
+  wire [11:0] \$79 ;
+  wire \$8 ;
+  wire [11:0] \$80 ;
+  wire [11:0] \$81 ;
   wire \$82 ;
-  wire \$83 ;
-  wire [8:0] \$84 ;
+  wire [9:0] \$83 ;
+  wire \$84 ;
   wire \$85 ;
   wire \$86 ;
-  wire [8:0] \$87 ;
+  wire \$87 ;
   wire \$88 ;
-  wire [9:0] \$89 ;
-  wire [1:0] \$9 ;
-  wire \$90 ;
-  reg [8:0] \$91 ;
-  reg [8:0] \$92 ;
-  reg [8:0] \$93 ;
-  reg [10:0] \$94 ;
-  reg [8:0] \$95 ;
-  reg \$96 ;
-  reg [39:0] \$97 ;
-  reg [2:0] \$98 ;
-  reg [2:0] \$99 ;
+  wire \$89 ;
+  wire \$9 ;
+  wire [8:0] \$90 ;
+  wire \$91 ;
+  wire \$92 ;
+  wire [8:0] \$93 ;
+  wire \$94 ;
+  wire [9:0] \$95 ;
+  wire \$96 ;
+  reg [8:0] \$97 ;
+  reg [8:0] \$98 ;
+  reg [8:0] \$99 ;
   wire [7:0] \$signature__addr ;
   wire [7:0] \$signature__addr$24 ;
   wire [7:0] \$signature__addr$47 ;
@@ -671,7 +677,7 @@ module array_dequant_mac_os_4x4_shared(a_in__valid, w_in__payload, w_in__valid, 
   reg [63:0] _0_;
   always @(posedge clk) begin
     if (os_fire) begin
-      _0_ <= a_buf[\$23 [7:0]];
+      _0_ <= a_buf[\$29 [7:0]];
     end
   end
   assign \$signature__data$88  = _0_;
@@ -1213,7 +1219,7 @@ module array_dequant_mac_os_4x4_shared(a_in__valid, w_in__payload, w_in__valid, 
   reg [95:0] _2_;
   always @(posedge clk) begin
     if (os_fire) begin
-      _2_ <= w_buf[\$25 [7:0]];
+      _2_ <= w_buf[\$31 [7:0]];
     end
   end
   assign w_rd__data = _2_;
@@ -1227,175 +1233,181 @@ module array_dequant_mac_os_4x4_shared(a_in__valid, w_in__payload, w_in__valid, 
   assign w_in__ready = \$3  & \$4 ;
   assign \$signature__en$26  = w_in__valid & w_in__ready;
   assign \$5  = ~ busy;
-  assign go = start & \$5 ;
-  assign \$6  = KB - os_kc;
-  assign \$7  = \$6 [8:0] < 9'h100;
-  assign os_len = \$7  ? \$6 [8:0] : 9'h100;
-  assign \$10  = $signed({ 1'h0, os_dq }) > $signed(2'h0);
-  assign \$11  = os_gap_now + 1'h0;
-  assign \$12  = os_len - 1'h1;
-  assign os_is_last = os_beat == \$12 ;
-  assign \$13  = os_m0 < M;
-  assign \$14  = run & \$13 ;
-  assign \$15  = ! os_gap_now;
-  assign \$16  = \$14  & \$15 ;
-  assign \$17  = ~ os_is_last;
-  assign \$18  = ~ os_any_last;
-  assign \$19  = \$17  | \$18 ;
-  assign \$20  = os_since_last >= 3'h4;
-  assign \$21  = \$19  | \$20 ;
-  assign os_fire = \$16  & \$21 ;
-  assign \$22  = os_a_base + os_kc;
-  assign \$23  = \$22  + os_beat;
-  assign \$24  = os_w_base + os_kc;
-  assign \$25  = \$24  + os_beat;
-  assign \$26  = ! os_beat;
-  assign \$27  = edge_m0 + o_row_index;
-  assign \$28  = edge_y_base + \$27 [8:0];
+  assign \$6  = start & \$5 ;
+  assign \$7  = | m;
+  assign \$8  = \$6  & \$7 ;
+  assign \$9  = | n;
+  assign \$10  = \$8  & \$9 ;
+  assign \$11  = | k_beats;
+  assign go = \$10  & \$11 ;
+  assign \$12  = KB - os_kc;
+  assign \$13  = \$12 [8:0] < 9'h100;
+  assign os_len = \$13  ? \$12 [8:0] : 9'h100;
+  assign \$16  = $signed({ 1'h0, os_dq }) > $signed(2'h0);
+  assign \$17  = os_gap_now + 1'h0;
+  assign \$18  = os_len - 1'h1;
+  assign os_is_last = os_beat == \$18 ;
+  assign \$19  = os_m0 < M;
+  assign \$20  = run & \$19 ;
+  assign \$21  = ! os_gap_now;
+  assign \$22  = \$20  & \$21 ;
+  assign \$23  = ~ os_is_last;
+  assign \$24  = ~ os_any_last;
+  assign \$25  = \$23  | \$24 ;
+  assign \$26  = os_since_last >= 3'h4;
+  assign \$27  = \$25  | \$26 ;
+  assign os_fire = \$22  & \$27 ;
+  assign \$28  = os_a_base + os_kc;
+  assign \$29  = \$28  + os_beat;
+  assign \$30  = os_w_base + os_kc;
+  assign \$31  = \$30  + os_beat;
+  assign \$32  = ! os_beat;
+  assign \$33  = edge_m0 + o_row_index;
+  assign \$34  = edge_y_base + \$33 [8:0];
   assign first_chunk = ! edge_k;
-  assign \$29  = edge_k + 9'h100;
-  assign chunk_done = \$29  >= KB;
+  assign \$35  = edge_k + 9'h100;
+  assign chunk_done = \$35  >= KB;
   assign block_done = o_row_index == 2'h3;
-  assign \$30  = run & o_row_valid;
-  assign \$31  = block_done & chunk_done;
-  assign \$32  = edge_n0 + 3'h4;
-  assign \$33  = \$32  >= N;
-  assign \$34  = \$31  & \$33 ;
-  assign \$35  = edge_m0 + 3'h4;
-  assign \$36  = \$35  >= M;
-  assign is_last = \$34  & \$36 ;
-  assign \$37  = ~ y_out__valid;
-  assign \$38  = \$37  | y_out__ready;
-  assign \$39  = raddr < y_end;
-  assign \$40  = \$38  & \$39 ;
-  assign \$41  = a_in__valid & a_in__ready;
-  assign \$42  = a_load_addr + 1'h1;
-  assign \$43  = ~ busy;
-  assign \$44  = start & \$43 ;
-  assign \$45  = w_in__valid & w_in__ready;
-  assign \$46  = w_load_addr + 1'h1;
-  assign \$47  = ~ busy;
-  assign \$48  = start & \$47 ;
-  assign \$49  = cycles + 1'h1;
-  assign \$50  = os_gap_now > 1'h0;
-  assign \$51  = os_gap_now - 1'h1;
-  assign \$52  = \$50  ? \$51  : 4'h0;
-  assign \$53  = os_dq_now > 1'h0;
-  assign \$54  = os_dq_now - 1'h1;
-  assign \$55  = \$53  ? \$54  : 4'h0;
-  assign \$56  = os_since_last < 3'h4;
-  assign \$57  = os_since_last + 1'h1;
-  assign \$58  = \$56  ? \$57  : { 1'h0, os_since_last };
-  assign \$59  = os_beat + 1'h1;
-  assign \$60  = os_group_beat + 1'h1;
-  assign \$61  = os_is_last ? 2'h0 : \$60 ;
-  assign \$62  = os_kc + os_len;
-  assign \$63  = os_kc + os_len;
-  assign \$64  = \$63  >= KB;
-  assign \$65  = os_n0 + 3'h4;
-  assign \$66  = os_w_base + KB;
-  assign \$67  = os_n0 + 3'h4;
-  assign \$68  = \$67  >= N;
-  assign \$69  = os_m0 + 3'h4;
-  assign \$70  = os_a_base + KB;
-  assign \$71  = run & o_row_valid;
-  assign \$72  = edge_k + 9'h100;
-  assign \$73  = edge_n0 + 3'h4;
-  assign \$74  = edge_y_base + M;
-  assign \$75  = edge_n0 + 3'h4;
-  assign \$76  = \$75  >= N;
-  assign \$77  = edge_m0 + 3'h4;
-  assign \$78  = run & o_row_valid;
-  assign \$79  = run & o_row_valid;
-  assign \$80  = \$27 [8:0] < M;
-  assign \$81  = \$79  & \$80 ;
-  assign \$82  = run & o_row_valid;
-  assign \$83  = \$82  & is_last;
-  assign \$84  = o_wr__addr + 1'h1;
-  assign \$85  = \$84  > y_end;
-  assign \$86  = o_wr__en & \$85 ;
-  assign \$87  = o_wr__addr + 1'h1;
-  assign \$88  = run & last_write;
-  assign \$89  = raddr + 1'h1;
-  assign \$90  = raddr == y_end;
+  assign \$36  = run & o_row_valid;
+  assign \$37  = block_done & chunk_done;
+  assign \$38  = edge_n0 + 3'h4;
+  assign \$39  = \$38  >= N;
+  assign \$40  = \$37  & \$39 ;
+  assign \$41  = edge_m0 + 3'h4;
+  assign \$42  = \$41  >= M;
+  assign is_last = \$40  & \$42 ;
+  assign \$43  = ~ y_out__valid;
+  assign \$44  = \$43  | y_out__ready;
+  assign \$45  = raddr < y_end;
+  assign \$46  = \$44  & \$45 ;
+  assign \$47  = a_in__valid & a_in__ready;
+  assign \$48  = a_load_addr + 1'h1;
+  assign \$49  = ~ busy;
+  assign \$50  = start & \$49 ;
+  assign \$51  = w_in__valid & w_in__ready;
+  assign \$52  = w_load_addr + 1'h1;
+  assign \$53  = ~ busy;
+  assign \$54  = start & \$53 ;
+  assign \$55  = cycles + 1'h1;
+  assign \$56  = os_gap_now > 1'h0;
+  assign \$57  = os_gap_now - 1'h1;
+  assign \$58  = \$56  ? \$57  : 4'h0;
+  assign \$59  = os_dq_now > 1'h0;
+  assign \$60  = os_dq_now - 1'h1;
+  assign \$61  = \$59  ? \$60  : 4'h0;
+  assign \$62  = os_since_last < 3'h4;
+  assign \$63  = os_since_last + 1'h1;
+  assign \$64  = \$62  ? \$63  : { 1'h0, os_since_last };
+  assign \$65  = os_beat + 1'h1;
+  assign \$66  = os_group_beat + 1'h1;
+  assign \$67  = os_is_last ? 2'h0 : \$66 ;
+  assign \$68  = os_kc + os_len;
+  assign \$69  = os_kc + os_len;
+  assign \$70  = \$69  >= KB;
+  assign \$71  = os_n0 + 3'h4;
+  assign \$72  = os_w_base + KB;
+  assign \$73  = os_n0 + 3'h4;
+  assign \$74  = \$73  >= N;
+  assign \$75  = os_m0 + 3'h4;
+  assign \$76  = os_a_base + KB;
+  assign \$77  = run & o_row_valid;
+  assign \$78  = edge_k + 9'h100;
+  assign \$79  = edge_n0 + 3'h4;
+  assign \$80  = edge_y_base + M;
+  assign \$81  = edge_n0 + 3'h4;
+  assign \$82  = \$81  >= N;
+  assign \$83  = edge_m0 + 3'h4;
+  assign \$84  = run & o_row_valid;
+  assign \$85  = run & o_row_valid;
+  assign \$86  = \$33 [8:0] < M;
+  assign \$87  = \$85  & \$86 ;
+  assign \$88  = run & o_row_valid;
+  assign \$89  = \$88  & is_last;
+  assign \$90  = o_wr__addr + 1'h1;
+  assign \$91  = \$90  > y_end;
+  assign \$92  = o_wr__en & \$91 ;
+  assign \$93  = o_wr__addr + 1'h1;
+  assign \$94  = run & last_write;
+  assign \$95  = raddr + 1'h1;
+  assign \$96  = raddr == y_end;
   always @(posedge clk)
-    a_load_addr <= \$91 ;
+    a_load_addr <= \$97 ;
   always @(posedge clk)
-    w_load_addr <= \$92 ;
+    w_load_addr <= \$98 ;
   always @(posedge clk)
-    M <= \$93 ;
+    M <= \$99 ;
   always @(posedge clk)
-    N <= \$94 ;
+    N <= \$100 ;
   always @(posedge clk)
-    KB <= \$95 ;
+    KB <= \$101 ;
   always @(posedge clk)
-    run <= \$96 ;
+    run <= \$102 ;
   always @(posedge clk)
-    cycles <= \$97 ;
+    cycles <= \$103 ;
   always @(posedge clk)
-    os_gap <= \$98 ;
+    os_gap <= \$104 ;
   always @(posedge clk)
-    os_dq <= \$99 ;
+    os_dq <= \$105 ;
   always @(posedge clk)
-    os_since_last <= \$100 ;
+    os_since_last <= \$106 ;
   always @(posedge clk)
-    os_prev_issued <= \$101 ;
+    os_prev_issued <= \$107 ;
   always @(posedge clk)
-    os_m0 <= \$102 ;
+    os_m0 <= \$108 ;
   always @(posedge clk)
-    os_n0 <= \$103 ;
+    os_n0 <= \$109 ;
   always @(posedge clk)
-    os_kc <= \$104 ;
+    os_kc <= \$110 ;
   always @(posedge clk)
-    os_beat <= \$105 ;
+    os_beat <= \$111 ;
   always @(posedge clk)
-    os_group_beat <= \$106 ;
+    os_group_beat <= \$112 ;
   always @(posedge clk)
-    os_a_base <= \$107 ;
+    os_a_base <= \$113 ;
   always @(posedge clk)
-    os_w_base <= \$108 ;
+    os_w_base <= \$114 ;
   always @(posedge clk)
-    os_any_last <= \$109 ;
+    os_any_last <= \$115 ;
   always @(posedge clk)
-    os_prev_group_end <= \$110 ;
+    os_prev_group_end <= \$116 ;
   always @(posedge clk)
-    i_a <= \$111 ;
+    i_a <= \$117 ;
   always @(posedge clk)
-    issue_d1 <= \$112 ;
+    issue_d1 <= \$118 ;
   always @(posedge clk)
-    i_ctl <= \$113 ;
+    i_ctl <= \$119 ;
   always @(posedge clk)
-    i_w <= \$114 ;
+    i_w <= \$120 ;
   always @(posedge clk)
-    edge_m0 <= \$115 ;
+    edge_m0 <= \$121 ;
   always @(posedge clk)
-    edge_n0 <= \$116 ;
+    edge_n0 <= \$122 ;
   always @(posedge clk)
-    edge_k <= \$117 ;
+    edge_k <= \$123 ;
   always @(posedge clk)
-    edge_row <= \$118 ;
+    edge_row <= \$124 ;
   always @(posedge clk)
-    edge_y_base <= \$119 ;
+    edge_y_base <= \$125 ;
   always @(posedge clk)
-    s1_valid <= \$120 ;
+    s1_valid <= \$126 ;
   always @(posedge clk)
-    o_wr__en <= \$121 ;
+    o_wr__en <= \$127 ;
   always @(posedge clk)
-    s1_first <= \$122 ;
+    s1_first <= \$128 ;
   always @(posedge clk)
-    o_wr__addr <= \$123 ;
+    o_wr__addr <= \$129 ;
   always @(posedge clk)
-    last_write <= \$124 ;
+    last_write <= \$130 ;
   always @(posedge clk)
-    s1_row <= \$125 ;
+    s1_row <= \$131 ;
   always @(posedge clk)
-    y_end <= \$126 ;
+    y_end <= \$132 ;
   always @(posedge clk)
-    drain <= \$127 ;
+    drain <= \$133 ;
   always @(posedge clk)
-    raddr <= \$128 ;
+    raddr <= \$134 ;
   always @(posedge clk)
-    y_out__valid <= \$129 ;
+    y_out__valid <= \$135 ;
   \array_dequant_mac_os_4x4_shared.mesh  mesh (
     .clk(clk),
     .i_a(i_a),
@@ -1410,9 +1422,9 @@ module array_dequant_mac_os_4x4_shared(a_in__valid, w_in__payload, w_in__valid, 
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     os_gap_now = os_gap;
     if (os_prev_issued) begin
-      os_gap_now = { \$8 [1], \$8  };
+      os_gap_now = { \$14 [1], \$14  };
       if (os_prev_group_end) begin
-        if (\$10 ) begin
+        if (\$16 ) begin
           os_gap_now = os_dq;
         end
       end
@@ -1423,7 +1435,7 @@ module array_dequant_mac_os_4x4_shared(a_in__valid, w_in__payload, w_in__valid, 
     os_dq_now = os_dq;
     if (os_prev_issued) begin
       if (os_prev_group_end) begin
-        os_dq_now = \$11 [2:0];
+        os_dq_now = \$17 [2:0];
       end
     end
   end
@@ -1433,7 +1445,7 @@ module array_dequant_mac_os_4x4_shared(a_in__valid, w_in__payload, w_in__valid, 
     if (os_fire) begin
       issue[0] = 1'h1;
       issue[1] = 1'h1;
-      issue[2] = \$26 ;
+      issue[2] = \$32 ;
       issue[3] = os_is_last;
       issue[4] = os_is_last;
     end
@@ -1441,8 +1453,8 @@ module array_dequant_mac_os_4x4_shared(a_in__valid, w_in__payload, w_in__valid, 
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     o_rd__addr = 8'h00;
-    if (\$30 ) begin
-      o_rd__addr = \$28 [7:0];
+    if (\$36 ) begin
+      o_rd__addr = \$34 [7:0];
     end
     if (drain) begin
       o_rd__addr = raddr[7:0];
@@ -1451,7 +1463,7 @@ module array_dequant_mac_os_4x4_shared(a_in__valid, w_in__payload, w_in__valid, 
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     o_rd__en = 1'h1;
-    if (\$30 ) begin
+    if (\$36 ) begin
       o_rd__en = 1'h1;
     end
     if (drain) begin
@@ -1462,256 +1474,150 @@ module array_dequant_mac_os_4x4_shared(a_in__valid, w_in__payload, w_in__valid, 
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     fetch = 1'h0;
     if (drain) begin
-      fetch = \$40 ;
+      fetch = \$46 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$91  = a_load_addr;
-    if (\$41 ) begin
-      \$91  = \$42 [8:0];
+    \$97  = a_load_addr;
+    if (\$47 ) begin
+      \$97  = \$48 [8:0];
     end
-    if (\$44 ) begin
-      \$91  = 9'h000;
+    if (\$50 ) begin
+      \$97  = 9'h000;
     end
     if (rst) begin
-      \$91  = 9'h000;
+      \$97  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$92  = w_load_addr;
-    if (\$45 ) begin
-      \$92  = \$46 [8:0];
+    \$98  = w_load_addr;
+    if (\$51 ) begin
+      \$98  = \$52 [8:0];
     end
-    if (\$48 ) begin
-      \$92  = 9'h000;
+    if (\$54 ) begin
+      \$98  = 9'h000;
     end
     if (rst) begin
-      \$92  = 9'h000;
+      \$98  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$93  = M;
+    \$99  = M;
     if (go) begin
-      \$93  = m;
+      \$99  = m;
     end
     if (rst) begin
-      \$93  = 9'h000;
+      \$99  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$94  = N;
+    \$100  = N;
     if (go) begin
-      \$94  = n;
+      \$100  = n;
     end
     if (rst) begin
-      \$94  = 11'h000;
+      \$100  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$95  = KB;
+    \$101  = KB;
     if (go) begin
-      \$95  = k_beats;
+      \$101  = k_beats;
     end
     if (rst) begin
-      \$95  = 9'h000;
+      \$101  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$96  = run;
+    \$102  = run;
     if (go) begin
-      \$96  = 1'h1;
+      \$102  = 1'h1;
     end
-    if (\$88 ) begin
-      \$96  = 1'h0;
+    if (\$94 ) begin
+      \$102  = 1'h0;
     end
     if (rst) begin
-      \$96  = 1'h0;
+      \$102  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$97  = cycles;
+    \$103  = cycles;
     if (go) begin
-      \$97  = 40'h0000000000;
+      \$103  = 40'h0000000000;
     end
     if (run) begin
-      \$97  = \$49 [39:0];
+      \$103  = \$55 [39:0];
     end
     if (rst) begin
-      \$97  = 40'h0000000000;
+      \$103  = 40'h0000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$98  = \$52 [2:0];
+    \$104  = \$58 [2:0];
     if (go) begin
-      \$98  = 3'h0;
+      \$104  = 3'h0;
     end
     if (rst) begin
-      \$98  = 3'h0;
+      \$104  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$99  = \$55 [2:0];
+    \$105  = \$61 [2:0];
     if (go) begin
-      \$99  = 3'h0;
+      \$105  = 3'h0;
     end
     if (rst) begin
-      \$99  = 3'h0;
+      \$105  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$100  = \$58 [2:0];
+    \$106  = \$64 [2:0];
     if (go) begin
-      \$100  = 3'h0;
+      \$106  = 3'h0;
     end
     if (os_fire) begin
       if (os_is_last) begin
-        \$100  = 3'h1;
+        \$106  = 3'h1;
       end
     end
     if (rst) begin
-      \$100  = 3'h0;
+      \$106  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$101  = 1'h0;
+    \$107  = 1'h0;
     if (go) begin
-      \$101  = 1'h0;
+      \$107  = 1'h0;
     end
     if (os_fire) begin
-      \$101  = 1'h1;
+      \$107  = 1'h1;
     end
     if (rst) begin
-      \$101  = 1'h0;
+      \$107  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$102  = os_m0;
-    if (go) begin
-      \$102  = 9'h000;
-    end
-    if (os_fire) begin
-      if (os_is_last) begin
-        if (\$64 ) begin
-          if (\$68 ) begin
-            \$102  = \$69 [8:0];
-          end
-        end
-      end
-    end
-    if (rst) begin
-      \$102  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$103  = os_n0;
-    if (go) begin
-      \$103  = 11'h000;
-    end
-    if (os_fire) begin
-      if (os_is_last) begin
-        if (\$64 ) begin
-          \$103  = \$65 [10:0];
-          if (\$68 ) begin
-            \$103  = 11'h000;
-          end
-        end
-      end
-    end
-    if (rst) begin
-      \$103  = 11'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$104  = os_kc;
-    if (go) begin
-      \$104  = 10'h000;
-    end
-    if (os_fire) begin
-      if (os_is_last) begin
-        \$104  = \$62 [9:0];
-        if (\$64 ) begin
-          \$104  = 10'h000;
-        end
-      end
-    end
-    if (rst) begin
-      \$104  = 10'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$105  = os_beat;
-    if (go) begin
-      \$105  = 9'h000;
-    end
-    if (os_fire) begin
-      \$105  = \$59 [8:0];
-      if (os_is_last) begin
-        \$105  = 9'h000;
-      end
-    end
-    if (rst) begin
-      \$105  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$106  = os_group_beat;
-    if (go) begin
-      \$106  = 1'h0;
-    end
-    if (os_fire) begin
-      \$106  = \$61 [0];
-    end
-    if (rst) begin
-      \$106  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$107  = os_a_base;
-    if (go) begin
-      \$107  = 9'h000;
-    end
-    if (os_fire) begin
-      if (os_is_last) begin
-        if (\$64 ) begin
-          if (\$68 ) begin
-            \$107  = \$70 [8:0];
-          end
-        end
-      end
-    end
-    if (rst) begin
-      \$107  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$108  = os_w_base;
+    \$108  = os_m0;
     if (go) begin
       \$108  = 9'h000;
     end
     if (os_fire) begin
       if (os_is_last) begin
-        if (\$64 ) begin
-          \$108  = \$66 [8:0];
-          if (\$68 ) begin
-            \$108  = 9'h000;
+        if (\$70 ) begin
+          if (\$74 ) begin
+            \$108  = \$75 [8:0];
           end
         end
       end
@@ -1722,266 +1628,372 @@ module array_dequant_mac_os_4x4_shared(a_in__valid, w_in__payload, w_in__valid, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$109  = os_any_last;
+    \$109  = os_n0;
     if (go) begin
-      \$109  = 1'h0;
+      \$109  = 11'h000;
     end
     if (os_fire) begin
       if (os_is_last) begin
-        \$109  = 1'h1;
+        if (\$70 ) begin
+          \$109  = \$71 [10:0];
+          if (\$74 ) begin
+            \$109  = 11'h000;
+          end
+        end
       end
     end
     if (rst) begin
-      \$109  = 1'h0;
+      \$109  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$110  = os_prev_group_end;
+    \$110  = os_kc;
+    if (go) begin
+      \$110  = 10'h000;
+    end
     if (os_fire) begin
-      \$110  = os_is_last;
+      if (os_is_last) begin
+        \$110  = \$68 [9:0];
+        if (\$70 ) begin
+          \$110  = 10'h000;
+        end
+      end
     end
     if (rst) begin
-      \$110  = 1'h0;
+      \$110  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$111  = \$signature__data$88 ;
-    if (rst) begin
-      \$111  = 64'h0000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$112  = issue;
-    if (rst) begin
-      \$112  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$113  = issue_d1;
-    if (rst) begin
-      \$113  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$114  = w_rd__data;
-    if (rst) begin
-      \$114  = 96'h000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$115  = edge_m0;
+    \$111  = os_beat;
     if (go) begin
-      \$115  = 9'h000;
+      \$111  = 9'h000;
     end
-    if (\$71 ) begin
-      if (block_done) begin
-        if (chunk_done) begin
-          if (\$76 ) begin
-            \$115  = \$77 [8:0];
+    if (os_fire) begin
+      \$111  = \$65 [8:0];
+      if (os_is_last) begin
+        \$111  = 9'h000;
+      end
+    end
+    if (rst) begin
+      \$111  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$112  = os_group_beat;
+    if (go) begin
+      \$112  = 1'h0;
+    end
+    if (os_fire) begin
+      \$112  = \$67 [0];
+    end
+    if (rst) begin
+      \$112  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$113  = os_a_base;
+    if (go) begin
+      \$113  = 9'h000;
+    end
+    if (os_fire) begin
+      if (os_is_last) begin
+        if (\$70 ) begin
+          if (\$74 ) begin
+            \$113  = \$76 [8:0];
           end
         end
       end
     end
     if (rst) begin
-      \$115  = 9'h000;
+      \$113  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$116  = edge_n0;
+    \$114  = os_w_base;
     if (go) begin
-      \$116  = 11'h000;
+      \$114  = 9'h000;
     end
-    if (\$71 ) begin
-      if (block_done) begin
-        if (chunk_done) begin
-          \$116  = \$73 [10:0];
-          if (\$76 ) begin
-            \$116  = 11'h000;
+    if (os_fire) begin
+      if (os_is_last) begin
+        if (\$70 ) begin
+          \$114  = \$72 [8:0];
+          if (\$74 ) begin
+            \$114  = 9'h000;
           end
         end
       end
     end
     if (rst) begin
-      \$116  = 11'h000;
+      \$114  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$117  = edge_k;
+    \$115  = os_any_last;
     if (go) begin
-      \$117  = 10'h000;
+      \$115  = 1'h0;
     end
-    if (\$71 ) begin
-      if (block_done) begin
-        \$117  = \$72 [9:0];
-        if (chunk_done) begin
-          \$117  = 10'h000;
-        end
+    if (os_fire) begin
+      if (os_is_last) begin
+        \$115  = 1'h1;
       end
     end
     if (rst) begin
-      \$117  = 10'h000;
+      \$115  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$118  = edge_row;
-    if (go) begin
-      \$118  = 9'h000;
+    \$116  = os_prev_group_end;
+    if (os_fire) begin
+      \$116  = os_is_last;
     end
     if (rst) begin
-      \$118  = 9'h000;
+      \$116  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$119  = edge_y_base;
-    if (go) begin
-      \$119  = 11'h000;
+    \$117  = \$signature__data$88 ;
+    if (rst) begin
+      \$117  = 64'h0000000000000000;
     end
-    if (\$71 ) begin
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$118  = issue;
+    if (rst) begin
+      \$118  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$119  = issue_d1;
+    if (rst) begin
+      \$119  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$120  = w_rd__data;
+    if (rst) begin
+      \$120  = 96'h000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$121  = edge_m0;
+    if (go) begin
+      \$121  = 9'h000;
+    end
+    if (\$77 ) begin
       if (block_done) begin
         if (chunk_done) begin
-          \$119  = \$74 [10:0];
-          if (\$76 ) begin
-            \$119  = 11'h000;
+          if (\$82 ) begin
+            \$121  = \$83 [8:0];
           end
         end
       end
     end
     if (rst) begin
-      \$119  = 11'h000;
+      \$121  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$120  = \$78 ;
-    if (rst) begin
-      \$120  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$121  = \$81 ;
-    if (rst) begin
-      \$121  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$122  = first_chunk;
-    if (rst) begin
-      \$122  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$123  = \$28 [7:0];
-    if (rst) begin
-      \$123  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$124  = \$83 ;
-    if (rst) begin
-      \$124  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$125 [31:0] = o_row[31:0];
-    \$125 [63:32] = o_row[63:32];
-    \$125 [95:64] = o_row[95:64];
-    \$125 [127:96] = o_row[127:96];
-    if (rst) begin
-      \$125  = 128'h00000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$126  = y_end;
-    if (\$86 ) begin
-      \$126  = \$87 ;
-    end
+    \$122  = edge_n0;
     if (go) begin
-      \$126  = 9'h000;
+      \$122  = 11'h000;
     end
-    if (rst) begin
-      \$126  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$127  = drain;
-    if (\$88 ) begin
-      \$127  = 1'h1;
-    end
-    if (drain) begin
-      if (fetch) begin
-      end else if (y_out__ready) begin
-        if (\$90 ) begin
-          \$127  = 1'h0;
+    if (\$77 ) begin
+      if (block_done) begin
+        if (chunk_done) begin
+          \$122  = \$79 [10:0];
+          if (\$82 ) begin
+            \$122  = 11'h000;
+          end
         end
       end
     end
+    if (rst) begin
+      \$122  = 11'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$123  = edge_k;
+    if (go) begin
+      \$123  = 10'h000;
+    end
+    if (\$77 ) begin
+      if (block_done) begin
+        \$123  = \$78 [9:0];
+        if (chunk_done) begin
+          \$123  = 10'h000;
+        end
+      end
+    end
+    if (rst) begin
+      \$123  = 10'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$124  = edge_row;
+    if (go) begin
+      \$124  = 9'h000;
+    end
+    if (rst) begin
+      \$124  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$125  = edge_y_base;
+    if (go) begin
+      \$125  = 11'h000;
+    end
+    if (\$77 ) begin
+      if (block_done) begin
+        if (chunk_done) begin
+          \$125  = \$80 [10:0];
+          if (\$82 ) begin
+            \$125  = 11'h000;
+          end
+        end
+      end
+    end
+    if (rst) begin
+      \$125  = 11'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$126  = \$84 ;
+    if (rst) begin
+      \$126  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$127  = \$87 ;
     if (rst) begin
       \$127  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$128  = raddr;
-    if (drain) begin
-      if (fetch) begin
-        \$128  = \$89 [8:0];
-      end
-    end
-    if (go) begin
-      \$128  = 9'h000;
-    end
+    \$128  = first_chunk;
     if (rst) begin
-      \$128  = 9'h000;
+      \$128  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$129  = y_out__valid;
+    \$129  = \$34 [7:0];
+    if (rst) begin
+      \$129  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$130  = \$89 ;
+    if (rst) begin
+      \$130  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$131 [31:0] = o_row[31:0];
+    \$131 [63:32] = o_row[63:32];
+    \$131 [95:64] = o_row[95:64];
+    \$131 [127:96] = o_row[127:96];
+    if (rst) begin
+      \$131  = 128'h00000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$132  = y_end;
+    if (\$92 ) begin
+      \$132  = \$93 ;
+    end
+    if (go) begin
+      \$132  = 9'h000;
+    end
+    if (rst) begin
+      \$132  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$133  = drain;
+    if (\$94 ) begin
+      \$133  = 1'h1;
+    end
     if (drain) begin
       if (fetch) begin
-        \$129  = 1'h1;
       end else if (y_out__ready) begin
-        \$129  = 1'h0;
+        if (\$96 ) begin
+          \$133  = 1'h0;
+        end
+      end
+    end
+    if (rst) begin
+      \$133  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$134  = raddr;
+    if (drain) begin
+      if (fetch) begin
+        \$134  = \$95 [8:0];
       end
     end
     if (go) begin
-      \$129  = 1'h0;
+      \$134  = 9'h000;
     end
     if (rst) begin
-      \$129  = 1'h0;
+      \$134  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$135  = y_out__valid;
+    if (drain) begin
+      if (fetch) begin
+        \$135  = 1'h1;
+      end else if (y_out__ready) begin
+        \$135  = 1'h0;
+      end
+    end
+    if (go) begin
+      \$135  = 1'h0;
+    end
+    if (rst) begin
+      \$135  = 1'h0;
     end
   end
   assign \$signature__addr  = a_load_addr[7:0];
   assign \$signature__data  = a_in__payload;
   assign \$signature__addr$24  = w_load_addr[7:0];
   assign \$signature__data$25  = w_in__payload;
-  assign os_rest = \$6 [8:0];
+  assign os_rest = \$12 [8:0];
   assign os_interval = 1'h1;
   assign os_group_end = os_is_last;
-  assign \$signature__addr$47  = \$23 [7:0];
-  assign w_rd__addr = \$25 [7:0];
+  assign \$signature__addr$47  = \$29 [7:0];
+  assign w_rd__addr = \$31 [7:0];
   assign \$signature__en$51  = os_fire;
   assign w_rd__en = os_fire;
   assign issue_d2 = i_ctl;
-  assign edge_row_m = \$27 [8:0];
-  assign edge_addr = \$28 [10:0];
+  assign edge_row_m = \$33 [8:0];
+  assign edge_addr = \$34 [10:0];
   assign s1_addr = o_wr__addr;
   assign o_wr__data = edge_new;
   assign s1_write = o_wr__en;
@@ -2148,46 +2160,97 @@ module array_dequant_mac_os_4x4_shared(a_in__valid, w_in__payload, w_in__valid, 
   assign edge_new[95:64] = s1_row[95:64];
   assign edge_new[63:32] = s1_row[63:32];
   assign edge_new[31:0] = s1_row[31:0];
-  assign \$8  = 2'h0;
-  assign \$9  = 2'h0;
+  assign \$14  = 2'h0;
+  assign \$15  = 2'h0;
 endmodule
 
-module \array_dequant_mac_os_4x4_shared.mesh (rst, i_a, i_ctl, i_w, o_row_valid, o_row_index, o_row, clk);
+module \array_dequant_mac_os_4x4_shared.mesh (rst, o_row_valid, o_row_index, i_a, i_ctl, i_w, o_row, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$2  = 0;
   wire \$1 ;
-  reg [4:0] \$10 ;
-  reg [15:0] \$11 ;
-  reg [15:0] \$12 ;
-  reg [15:0] \$13 ;
-  reg [4:0] \$14 ;
-  reg [4:0] \$15 ;
-  reg [4:0] \$16 ;
-  reg [15:0] \$17 ;
-  reg [15:0] \$18 ;
-  reg [15:0] \$19 ;
+  wire \$10 ;
+  wire \$11 ;
+  wire \$12 ;
+  wire \$13 ;
+  wire \$14 ;
+  wire \$15 ;
+  wire \$16 ;
+  wire \$17 ;
+  wire \$18 ;
+  wire \$19 ;
   wire \$2 ;
-  reg [15:0] \$20 ;
-  reg [4:0] \$21 ;
-  reg [4:0] \$22 ;
-  reg [4:0] \$23 ;
-  reg [4:0] \$24 ;
-  reg [23:0] \$25 ;
-  reg [23:0] \$26 ;
-  reg [23:0] \$27 ;
-  reg [23:0] \$28 ;
-  reg [23:0] \$29 ;
+  wire \$20 ;
+  wire \$21 ;
+  wire \$22 ;
+  wire \$23 ;
+  wire \$24 ;
+  wire [1:0] \$25 ;
+  wire [1:0] \$26 ;
+  wire [1:0] \$27 ;
+  wire [31:0] \$28 ;
+  wire [31:0] \$29 ;
   wire \$3 ;
-  reg [23:0] \$30 ;
-  reg \$31 ;
-  reg \$32 ;
-  reg \$33 ;
-  reg \$34 ;
+  wire [31:0] \$30 ;
+  wire [31:0] \$31 ;
+  wire [31:0] \$32 ;
+  wire [31:0] \$33 ;
+  wire [31:0] \$34 ;
+  wire [31:0] \$35 ;
+  wire [31:0] \$36 ;
+  wire [31:0] \$37 ;
+  wire [31:0] \$38 ;
+  wire [31:0] \$39 ;
   wire \$4 ;
-  reg [15:0] \$5 ;
-  reg [4:0] \$6 ;
-  reg [15:0] \$7 ;
-  reg [15:0] \$8 ;
-  reg [4:0] \$9 ;
+  wire [31:0] \$40 ;
+  wire [31:0] \$41 ;
+  wire [31:0] \$42 ;
+  wire [31:0] \$43 ;
+  wire [31:0] \$44 ;
+  wire [31:0] \$45 ;
+  wire [31:0] \$46 ;
+  wire [31:0] \$47 ;
+  wire [31:0] \$48 ;
+  wire [31:0] \$49 ;
+  wire \$5 ;
+  wire [31:0] \$50 ;
+  wire [31:0] \$51 ;
+  wire [31:0] \$52 ;
+  wire [31:0] \$53 ;
+  wire [31:0] \$54 ;
+  wire [31:0] \$55 ;
+  reg [15:0] \$56 ;
+  reg [4:0] \$57 ;
+  reg [15:0] \$58 ;
+  reg [15:0] \$59 ;
+  wire \$6 ;
+  reg [4:0] \$60 ;
+  reg [4:0] \$61 ;
+  reg [15:0] \$62 ;
+  reg [15:0] \$63 ;
+  reg [15:0] \$64 ;
+  reg [4:0] \$65 ;
+  reg [4:0] \$66 ;
+  reg [4:0] \$67 ;
+  reg [15:0] \$68 ;
+  reg [15:0] \$69 ;
+  wire \$7 ;
+  reg [15:0] \$70 ;
+  reg [15:0] \$71 ;
+  reg [4:0] \$72 ;
+  reg [4:0] \$73 ;
+  reg [4:0] \$74 ;
+  reg [4:0] \$75 ;
+  reg [23:0] \$76 ;
+  reg [23:0] \$77 ;
+  reg [23:0] \$78 ;
+  reg [23:0] \$79 ;
+  wire \$8 ;
+  reg [23:0] \$80 ;
+  reg [23:0] \$81 ;
+  reg \$82 ;
+  reg \$83 ;
+  reg \$84 ;
+  reg \$85 ;
+  wire \$9 ;
   reg [15:0] a0_d1 = 16'h0000;
   wire [15:0] \a0_d1[0] ;
   reg [15:0] a1_d1 = 16'h0000;
@@ -2697,9 +2760,6 @@ module \array_dequant_mac_os_4x4_shared.mesh (rst, i_a, i_ctl, i_w, o_row_valid,
   wire \o_ctl[0].load_w ;
   wire \o_ctl[0].valid ;
   wire [31:0] o_psum;
-  wire [31:0] \o_psum$135 ;
-  wire [31:0] \o_psum$135[0] ;
-  wire [31:0] \o_psum$135[0][0] ;
   wire [31:0] \o_psum$136 ;
   wire [31:0] \o_psum$136[0] ;
   wire [31:0] \o_psum$136[0][0] ;
@@ -2742,18 +2802,21 @@ module \array_dequant_mac_os_4x4_shared.mesh (rst, i_a, i_ctl, i_w, o_row_valid,
   wire [31:0] \o_psum$149 ;
   wire [31:0] \o_psum$149[0] ;
   wire [31:0] \o_psum$149[0][0] ;
+  wire [31:0] \o_psum$150 ;
+  wire [31:0] \o_psum$150[0] ;
+  wire [31:0] \o_psum$150[0][0] ;
   wire [31:0] \o_psum[0] ;
   wire [31:0] \o_psum[0][0] ;
   output [127:0] o_row;
-  reg [127:0] o_row;
+  wire [127:0] o_row;
   wire [31:0] \o_row[0] ;
   wire [31:0] \o_row[1] ;
   wire [31:0] \o_row[2] ;
   wire [31:0] \o_row[3] ;
   output [1:0] o_row_index;
-  reg [1:0] o_row_index;
+  wire [1:0] o_row_index;
   output o_row_valid;
-  reg o_row_valid;
+  wire o_row_valid;
   wire [15:0] o_w;
   wire [15:0] \o_w$100 ;
   wire [15:0] \o_w$100[0] ;
@@ -2802,6 +2865,7 @@ module \array_dequant_mac_os_4x4_shared.mesh (rst, i_a, i_ctl, i_w, o_row_valid,
   reg row1_done_d1 = 1'h0;
   reg row2_done_d1 = 1'h0;
   reg row3_done_d1 = 1'h0;
+  wire [3:0] row_sel;
   input rst;
   wire rst;
   reg [23:0] w1_d1 = 24'h000000;
@@ -2834,70 +2898,115 @@ module \array_dequant_mac_os_4x4_shared.mesh (rst, i_a, i_ctl, i_w, o_row_valid,
   wire [3:0] \w3_d3.q[0] ;
   wire [15:0] \w3_d3.scale ;
   wire [3:0] \w3_d3.zero ;
+  assign \$15  = \$14  | row2_done_d1;
+  assign \$16  = \$15  | row1_done_d1;
+  assign \$17  = ~ \$16 ;
+  assign \$18  = row0_done_d1 & \$17 ;
+  assign \$20  = \$19  | row2_done_d1;
+  assign \$21  = \$20  | row1_done_d1;
+  assign o_row_valid = \$21  | row0_done_d1;
+  assign \$23  = row_sel[1] ? 1'h1 : 1'h0;
+  assign \$25  = row_sel[2] ? 2'h2 : 2'h0;
+  assign \$26  = { 1'h0, \$24  } | \$25 ;
+  assign \$27  = row_sel[3] ? 2'h3 : 2'h0;
+  assign o_row_index = \$26  | \$27 ;
+  assign \$28  = o_psum & { row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0] };
+  assign \$29  = \o_psum$136  & { row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1] };
+  assign \$30  = \$28  | \$29 ;
+  assign \$31  = \o_psum$137  & { row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2] };
+  assign \$32  = \$30  | \$31 ;
+  assign \$33  = \o_psum$138  & { row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3] };
+  assign \$34  = \$32  | \$33 ;
+  assign \$35  = \o_psum$139  & { row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0] };
+  assign \$36  = \o_psum$140  & { row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1] };
+  assign \$37  = \$35  | \$36 ;
+  assign \$38  = \o_psum$141  & { row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2] };
+  assign \$39  = \$37  | \$38 ;
+  assign \$40  = \o_psum$142  & { row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3] };
+  assign \$41  = \$39  | \$40 ;
+  assign \$42  = \o_psum$143  & { row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0] };
+  assign \$43  = \o_psum$144  & { row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1] };
+  assign \$44  = \$42  | \$43 ;
+  assign \$45  = \o_psum$145  & { row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2] };
+  assign \$46  = \$44  | \$45 ;
+  assign \$47  = \o_psum$146  & { row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3] };
+  assign \$48  = \$46  | \$47 ;
+  assign \$49  = \o_psum$147  & { row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0] };
+  assign \$50  = \o_psum$148  & { row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1] };
+  assign \$51  = \$49  | \$50 ;
+  assign \$52  = \o_psum$149  & { row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2] };
+  assign \$53  = \$51  | \$52 ;
+  assign \$54  = \o_psum$150  & { row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3] };
+  assign \$55  = \$53  | \$54 ;
+  always @(posedge clk)
+    a0_d1 <= \$56 ;
+  always @(posedge clk)
+    ctl0_d1 <= \$57 ;
+  always @(posedge clk)
+    a1_d1 <= \$58 ;
+  always @(posedge clk)
+    a1_d2 <= \$59 ;
+  always @(posedge clk)
+    ctl1_d1 <= \$60 ;
+  always @(posedge clk)
+    ctl1_d2 <= \$61 ;
+  always @(posedge clk)
+    a2_d1 <= \$62 ;
+  always @(posedge clk)
+    a2_d2 <= \$63 ;
+  always @(posedge clk)
+    a2_d3 <= \$64 ;
+  always @(posedge clk)
+    ctl2_d1 <= \$65 ;
+  always @(posedge clk)
+    ctl2_d2 <= \$66 ;
+  always @(posedge clk)
+    ctl2_d3 <= \$67 ;
+  always @(posedge clk)
+    a3_d1 <= \$68 ;
+  always @(posedge clk)
+    a3_d2 <= \$69 ;
+  always @(posedge clk)
+    a3_d3 <= \$70 ;
+  always @(posedge clk)
+    a3_d4 <= \$71 ;
+  always @(posedge clk)
+    ctl3_d1 <= \$72 ;
+  always @(posedge clk)
+    ctl3_d2 <= \$73 ;
+  always @(posedge clk)
+    ctl3_d3 <= \$74 ;
+  always @(posedge clk)
+    ctl3_d4 <= \$75 ;
+  always @(posedge clk)
+    w1_d1 <= \$76 ;
+  always @(posedge clk)
+    w2_d1 <= \$77 ;
+  always @(posedge clk)
+    w2_d2 <= \$78 ;
+  always @(posedge clk)
+    w3_d1 <= \$79 ;
+  always @(posedge clk)
+    w3_d2 <= \$80 ;
+  always @(posedge clk)
+    w3_d3 <= \$81 ;
+  always @(posedge clk)
+    row0_done_d1 <= \$82 ;
+  always @(posedge clk)
+    row1_done_d1 <= \$83 ;
+  always @(posedge clk)
+    row2_done_d1 <= \$84 ;
+  always @(posedge clk)
+    row3_done_d1 <= \$85 ;
   assign \$1  = o_ctl[0] & o_ctl[3];
   assign \$2  = \o_ctl$34 [0] & \o_ctl$34 [3];
   assign \$3  = \o_ctl$36 [0] & \o_ctl$36 [3];
   assign \$4  = \o_ctl$38 [0] & \o_ctl$38 [3];
-  always @(posedge clk)
-    a0_d1 <= \$5 ;
-  always @(posedge clk)
-    ctl0_d1 <= \$6 ;
-  always @(posedge clk)
-    a1_d1 <= \$7 ;
-  always @(posedge clk)
-    a1_d2 <= \$8 ;
-  always @(posedge clk)
-    ctl1_d1 <= \$9 ;
-  always @(posedge clk)
-    ctl1_d2 <= \$10 ;
-  always @(posedge clk)
-    a2_d1 <= \$11 ;
-  always @(posedge clk)
-    a2_d2 <= \$12 ;
-  always @(posedge clk)
-    a2_d3 <= \$13 ;
-  always @(posedge clk)
-    ctl2_d1 <= \$14 ;
-  always @(posedge clk)
-    ctl2_d2 <= \$15 ;
-  always @(posedge clk)
-    ctl2_d3 <= \$16 ;
-  always @(posedge clk)
-    a3_d1 <= \$17 ;
-  always @(posedge clk)
-    a3_d2 <= \$18 ;
-  always @(posedge clk)
-    a3_d3 <= \$19 ;
-  always @(posedge clk)
-    a3_d4 <= \$20 ;
-  always @(posedge clk)
-    ctl3_d1 <= \$21 ;
-  always @(posedge clk)
-    ctl3_d2 <= \$22 ;
-  always @(posedge clk)
-    ctl3_d3 <= \$23 ;
-  always @(posedge clk)
-    ctl3_d4 <= \$24 ;
-  always @(posedge clk)
-    w1_d1 <= \$25 ;
-  always @(posedge clk)
-    w2_d1 <= \$26 ;
-  always @(posedge clk)
-    w2_d2 <= \$27 ;
-  always @(posedge clk)
-    w3_d1 <= \$28 ;
-  always @(posedge clk)
-    w3_d2 <= \$29 ;
-  always @(posedge clk)
-    w3_d3 <= \$30 ;
-  always @(posedge clk)
-    row0_done_d1 <= \$31 ;
-  always @(posedge clk)
-    row1_done_d1 <= \$32 ;
-  always @(posedge clk)
-    row2_done_d1 <= \$33 ;
-  always @(posedge clk)
-    row3_done_d1 <= \$34 ;
+  assign \$8  = ~ \$7 ;
+  assign \$9  = row2_done_d1 & \$8 ;
+  assign \$11  = \$10  | row2_done_d1;
+  assign \$12  = ~ \$11 ;
+  assign \$13  = row1_done_d1 & \$12 ;
   \array_dequant_mac_os_4x4_shared.mesh.col0_head  col0_head (
     .clk(clk),
     .i_w(i_w[23:0]),
@@ -2924,440 +3033,380 @@ module \array_dequant_mac_os_4x4_shared.mesh (rst, i_a, i_ctl, i_w, o_row_valid,
   );
   \array_dequant_mac_os_4x4_shared.mesh.tile_0_0  tile_0_0 (
     .clk(clk),
+    .i_ctl(ctl0_d1),
     .o_a(\i_a$41 ),
     .o_ctl(\i_ctl$43 ),
     .o_psum(o_psum),
     .o_w(\i_w$95 ),
     .pe_0_0__i_a(a0_d1),
-    .pe_0_0__i_ctl(ctl0_d1),
     .pe_0_0__i_w(\i_w$120 ),
     .rst(rst)
   );
   \array_dequant_mac_os_4x4_shared.mesh.tile_0_1  tile_0_1 (
     .clk(clk),
+    .i_ctl(\i_ctl$43 ),
     .o_a(\i_a$45 ),
     .o_ctl(\i_ctl$47 ),
-    .o_psum(\o_psum$135 ),
+    .o_psum(\o_psum$139 ),
     .o_w(\i_w$101 ),
     .pe_0_0__i_a(\i_a$41 ),
-    .pe_0_0__i_ctl(\i_ctl$43 ),
     .pe_0_0__i_w(\i_w$123 ),
     .rst(rst)
   );
   \array_dequant_mac_os_4x4_shared.mesh.tile_0_2  tile_0_2 (
     .clk(clk),
+    .i_ctl(\i_ctl$47 ),
     .o_a(\i_a$49 ),
     .o_ctl(\i_ctl$51 ),
-    .o_psum(\o_psum$136 ),
+    .o_psum(\o_psum$143 ),
     .o_w(\i_w$107 ),
     .pe_0_0__i_a(\i_a$45 ),
-    .pe_0_0__i_ctl(\i_ctl$47 ),
     .pe_0_0__i_w(\i_w$126 ),
     .rst(rst)
   );
   \array_dequant_mac_os_4x4_shared.mesh.tile_0_3  tile_0_3 (
     .clk(clk),
+    .i_ctl(\i_ctl$51 ),
     .o_ctl(o_ctl),
-    .o_psum(\o_psum$137 ),
+    .o_psum(\o_psum$147 ),
     .o_w(\i_w$113 ),
     .pe_0_0__i_a(\i_a$49 ),
-    .pe_0_0__i_ctl(\i_ctl$51 ),
     .pe_0_0__i_w(\i_w$129 ),
     .rst(rst)
   );
   \array_dequant_mac_os_4x4_shared.mesh.tile_1_0  tile_1_0 (
     .clk(clk),
+    .i_ctl(ctl1_d2),
     .o_a(\i_a$55 ),
     .o_ctl(\i_ctl$57 ),
-    .o_psum(\o_psum$138 ),
+    .o_psum(\o_psum$136 ),
     .o_w(\i_w$97 ),
     .pe_0_0__i_a(a1_d2),
-    .pe_0_0__i_ctl(ctl1_d2),
     .pe_0_0__i_w(\i_w$95 ),
     .rst(rst)
   );
   \array_dequant_mac_os_4x4_shared.mesh.tile_1_1  tile_1_1 (
     .clk(clk),
+    .i_ctl(\i_ctl$57 ),
     .o_a(\i_a$59 ),
     .o_ctl(\i_ctl$61 ),
-    .o_psum(\o_psum$139 ),
+    .o_psum(\o_psum$140 ),
     .o_w(\i_w$103 ),
     .pe_0_0__i_a(\i_a$55 ),
-    .pe_0_0__i_ctl(\i_ctl$57 ),
     .pe_0_0__i_w(\i_w$101 ),
     .rst(rst)
   );
   \array_dequant_mac_os_4x4_shared.mesh.tile_1_2  tile_1_2 (
     .clk(clk),
+    .i_ctl(\i_ctl$61 ),
     .o_a(\i_a$63 ),
     .o_ctl(\i_ctl$65 ),
-    .o_psum(\o_psum$140 ),
+    .o_psum(\o_psum$144 ),
     .o_w(\i_w$109 ),
     .pe_0_0__i_a(\i_a$59 ),
-    .pe_0_0__i_ctl(\i_ctl$61 ),
     .pe_0_0__i_w(\i_w$107 ),
     .rst(rst)
   );
   \array_dequant_mac_os_4x4_shared.mesh.tile_1_3  tile_1_3 (
     .clk(clk),
+    .i_ctl(\i_ctl$65 ),
     .o_ctl(\o_ctl$34 ),
-    .o_psum(\o_psum$141 ),
+    .o_psum(\o_psum$148 ),
     .o_w(\i_w$115 ),
     .pe_0_0__i_a(\i_a$63 ),
-    .pe_0_0__i_ctl(\i_ctl$65 ),
     .pe_0_0__i_w(\i_w$113 ),
     .rst(rst)
   );
   \array_dequant_mac_os_4x4_shared.mesh.tile_2_0  tile_2_0 (
     .clk(clk),
+    .i_ctl(ctl2_d3),
     .o_a(\i_a$69 ),
     .o_ctl(\i_ctl$71 ),
-    .o_psum(\o_psum$142 ),
+    .o_psum(\o_psum$137 ),
     .o_w(\i_w$99 ),
     .pe_0_0__i_a(a2_d3),
-    .pe_0_0__i_ctl(ctl2_d3),
     .pe_0_0__i_w(\i_w$97 ),
     .rst(rst)
   );
   \array_dequant_mac_os_4x4_shared.mesh.tile_2_1  tile_2_1 (
     .clk(clk),
+    .i_ctl(\i_ctl$71 ),
     .o_a(\i_a$73 ),
     .o_ctl(\i_ctl$75 ),
-    .o_psum(\o_psum$143 ),
+    .o_psum(\o_psum$141 ),
     .o_w(\i_w$105 ),
     .pe_0_0__i_a(\i_a$69 ),
-    .pe_0_0__i_ctl(\i_ctl$71 ),
     .pe_0_0__i_w(\i_w$103 ),
     .rst(rst)
   );
   \array_dequant_mac_os_4x4_shared.mesh.tile_2_2  tile_2_2 (
     .clk(clk),
+    .i_ctl(\i_ctl$75 ),
     .o_a(\i_a$77 ),
     .o_ctl(\i_ctl$79 ),
-    .o_psum(\o_psum$144 ),
+    .o_psum(\o_psum$145 ),
     .o_w(\i_w$111 ),
     .pe_0_0__i_a(\i_a$73 ),
-    .pe_0_0__i_ctl(\i_ctl$75 ),
     .pe_0_0__i_w(\i_w$109 ),
     .rst(rst)
   );
   \array_dequant_mac_os_4x4_shared.mesh.tile_2_3  tile_2_3 (
     .clk(clk),
+    .i_ctl(\i_ctl$79 ),
     .o_ctl(\o_ctl$36 ),
-    .o_psum(\o_psum$145 ),
+    .o_psum(\o_psum$149 ),
     .o_w(\i_w$117 ),
     .pe_0_0__i_a(\i_a$77 ),
-    .pe_0_0__i_ctl(\i_ctl$79 ),
     .pe_0_0__i_w(\i_w$115 ),
     .rst(rst)
   );
   \array_dequant_mac_os_4x4_shared.mesh.tile_3_0  tile_3_0 (
     .clk(clk),
+    .i_ctl(ctl3_d4),
     .o_a(\i_a$83 ),
     .o_ctl(\i_ctl$85 ),
-    .o_psum(\o_psum$146 ),
+    .o_psum(\o_psum$138 ),
     .pe_0_0__i_a(a3_d4),
-    .pe_0_0__i_ctl(ctl3_d4),
     .pe_0_0__i_w(\i_w$99 ),
     .rst(rst)
   );
   \array_dequant_mac_os_4x4_shared.mesh.tile_3_1  tile_3_1 (
     .clk(clk),
+    .i_ctl(\i_ctl$85 ),
     .o_a(\i_a$87 ),
     .o_ctl(\i_ctl$89 ),
-    .o_psum(\o_psum$147 ),
+    .o_psum(\o_psum$142 ),
     .pe_0_0__i_a(\i_a$83 ),
-    .pe_0_0__i_ctl(\i_ctl$85 ),
     .pe_0_0__i_w(\i_w$105 ),
     .rst(rst)
   );
   \array_dequant_mac_os_4x4_shared.mesh.tile_3_2  tile_3_2 (
     .clk(clk),
+    .i_ctl(\i_ctl$89 ),
     .o_a(\i_a$91 ),
     .o_ctl(\i_ctl$93 ),
-    .o_psum(\o_psum$148 ),
+    .o_psum(\o_psum$146 ),
     .pe_0_0__i_a(\i_a$87 ),
-    .pe_0_0__i_ctl(\i_ctl$89 ),
     .pe_0_0__i_w(\i_w$111 ),
     .rst(rst)
   );
   \array_dequant_mac_os_4x4_shared.mesh.tile_3_3  tile_3_3 (
     .clk(clk),
+    .i_ctl(\i_ctl$93 ),
     .o_ctl(\o_ctl$38 ),
-    .o_psum(\o_psum$149 ),
+    .o_psum(\o_psum$150 ),
     .pe_0_0__i_a(\i_a$91 ),
-    .pe_0_0__i_ctl(\i_ctl$93 ),
     .pe_0_0__i_w(\i_w$117 ),
     .rst(rst)
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    o_row_index = 2'h0;
-    if (row0_done_d1) begin
-      o_row_index = 2'h0;
-    end
-    if (row1_done_d1) begin
-      o_row_index = 2'h1;
-    end
-    if (row2_done_d1) begin
-      o_row_index = 2'h2;
-    end
-    if (row3_done_d1) begin
-      o_row_index = 2'h3;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    o_row = 128'h00000000000000000000000000000000;
-    if (row0_done_d1) begin
-      o_row[31:0] = o_psum;
-      o_row[63:32] = \o_psum$135 ;
-      o_row[95:64] = \o_psum$136 ;
-      o_row[127:96] = \o_psum$137 ;
-    end
-    if (row1_done_d1) begin
-      o_row[31:0] = \o_psum$138 ;
-      o_row[63:32] = \o_psum$139 ;
-      o_row[95:64] = \o_psum$140 ;
-      o_row[127:96] = \o_psum$141 ;
-    end
-    if (row2_done_d1) begin
-      o_row[31:0] = \o_psum$142 ;
-      o_row[63:32] = \o_psum$143 ;
-      o_row[95:64] = \o_psum$144 ;
-      o_row[127:96] = \o_psum$145 ;
-    end
-    if (row3_done_d1) begin
-      o_row[31:0] = \o_psum$146 ;
-      o_row[63:32] = \o_psum$147 ;
-      o_row[95:64] = \o_psum$148 ;
-      o_row[127:96] = \o_psum$149 ;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$5  = i_a[15:0];
+    \$56  = i_a[15:0];
     if (rst) begin
-      \$5  = 16'h0000;
+      \$56  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$6  = i_ctl;
+    \$57  = i_ctl;
     if (rst) begin
-      \$6  = 5'h00;
+      \$57  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$7  = i_a[31:16];
+    \$58  = i_a[31:16];
     if (rst) begin
-      \$7  = 16'h0000;
+      \$58  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$8  = a1_d1;
+    \$59  = a1_d1;
     if (rst) begin
-      \$8  = 16'h0000;
+      \$59  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$9  = i_ctl;
+    \$60  = i_ctl;
     if (rst) begin
-      \$9  = 5'h00;
+      \$60  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$10  = ctl1_d1;
+    \$61  = ctl1_d1;
     if (rst) begin
-      \$10  = 5'h00;
+      \$61  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$11  = i_a[47:32];
+    \$62  = i_a[47:32];
     if (rst) begin
-      \$11  = 16'h0000;
+      \$62  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$12  = a2_d1;
+    \$63  = a2_d1;
     if (rst) begin
-      \$12  = 16'h0000;
+      \$63  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$13  = a2_d2;
+    \$64  = a2_d2;
     if (rst) begin
-      \$13  = 16'h0000;
+      \$64  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$14  = i_ctl;
+    \$65  = i_ctl;
     if (rst) begin
-      \$14  = 5'h00;
+      \$65  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$15  = ctl2_d1;
+    \$66  = ctl2_d1;
     if (rst) begin
-      \$15  = 5'h00;
+      \$66  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$16  = ctl2_d2;
+    \$67  = ctl2_d2;
     if (rst) begin
-      \$16  = 5'h00;
+      \$67  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$17  = i_a[63:48];
+    \$68  = i_a[63:48];
     if (rst) begin
-      \$17  = 16'h0000;
+      \$68  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$18  = a3_d1;
+    \$69  = a3_d1;
     if (rst) begin
-      \$18  = 16'h0000;
+      \$69  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$19  = a3_d2;
+    \$70  = a3_d2;
     if (rst) begin
-      \$19  = 16'h0000;
+      \$70  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$20  = a3_d3;
+    \$71  = a3_d3;
     if (rst) begin
-      \$20  = 16'h0000;
+      \$71  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$21  = i_ctl;
+    \$72  = i_ctl;
     if (rst) begin
-      \$21  = 5'h00;
+      \$72  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$22  = ctl3_d1;
+    \$73  = ctl3_d1;
     if (rst) begin
-      \$22  = 5'h00;
+      \$73  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$23  = ctl3_d2;
+    \$74  = ctl3_d2;
     if (rst) begin
-      \$23  = 5'h00;
+      \$74  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$24  = ctl3_d3;
+    \$75  = ctl3_d3;
     if (rst) begin
-      \$24  = 5'h00;
+      \$75  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$25  = i_w[47:24];
+    \$76  = i_w[47:24];
     if (rst) begin
-      \$25  = 24'h000000;
+      \$76  = 24'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$26  = i_w[71:48];
+    \$77  = i_w[71:48];
     if (rst) begin
-      \$26  = 24'h000000;
+      \$77  = 24'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$27  = w2_d1;
+    \$78  = w2_d1;
     if (rst) begin
-      \$27  = 24'h000000;
+      \$78  = 24'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$28  = i_w[95:72];
+    \$79  = i_w[95:72];
     if (rst) begin
-      \$28  = 24'h000000;
+      \$79  = 24'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$29  = w3_d1;
+    \$80  = w3_d1;
     if (rst) begin
-      \$29  = 24'h000000;
+      \$80  = 24'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$30  = w3_d2;
+    \$81  = w3_d2;
     if (rst) begin
-      \$30  = 24'h000000;
+      \$81  = 24'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$31  = \$1 ;
+    \$82  = \$1 ;
     if (rst) begin
-      \$31  = 1'h0;
+      \$82  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$32  = \$2 ;
+    \$83  = \$2 ;
     if (rst) begin
-      \$32  = 1'h0;
+      \$83  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$33  = \$3 ;
+    \$84  = \$3 ;
     if (rst) begin
-      \$33  = 1'h0;
+      \$84  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$34  = \$4 ;
+    \$85  = \$4 ;
     if (rst) begin
-      \$34  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    o_row_valid = 1'h0;
-    if (row0_done_d1) begin
-      o_row_valid = 1'h1;
-    end
-    if (row1_done_d1) begin
-      o_row_valid = 1'h1;
-    end
-    if (row2_done_d1) begin
-      o_row_valid = 1'h1;
-    end
-    if (row3_done_d1) begin
-      o_row_valid = 1'h1;
+      \$85  = 1'h0;
     end
   end
   assign \i_a$39  = a0_d1;
@@ -3859,8 +3908,6 @@ module \array_dequant_mac_os_4x4_shared.mesh (rst, i_a, i_ctl, i_w, o_row_valid,
   assign \o_row[3]  = o_row[127:96];
   assign \o_psum[0]  = o_psum;
   assign \o_psum[0][0]  = o_psum;
-  assign \o_psum$135[0]  = \o_psum$135 ;
-  assign \o_psum$135[0][0]  = \o_psum$135 ;
   assign \o_psum$136[0]  = \o_psum$136 ;
   assign \o_psum$136[0][0]  = \o_psum$136 ;
   assign \o_psum$137[0]  = \o_psum$137 ;
@@ -3889,6 +3936,24 @@ module \array_dequant_mac_os_4x4_shared.mesh (rst, i_a, i_ctl, i_w, o_row_valid,
   assign \o_psum$148[0][0]  = \o_psum$148 ;
   assign \o_psum$149[0]  = \o_psum$149 ;
   assign \o_psum$149[0][0]  = \o_psum$149 ;
+  assign \o_psum$150[0]  = \o_psum$150 ;
+  assign \o_psum$150[0][0]  = \o_psum$150 ;
+  assign o_row[127:96] = \$55 ;
+  assign o_row[95:64] = \$48 ;
+  assign o_row[63:32] = \$41 ;
+  assign o_row[31:0] = \$34 ;
+  assign row_sel[0] = \$18 ;
+  assign row_sel[1] = \$13 ;
+  assign row_sel[2] = \$9 ;
+  assign row_sel[3] = \$6 ;
+  assign \$5  = 1'h1;
+  assign \$6  = row3_done_d1;
+  assign \$7  = row3_done_d1;
+  assign \$10  = row3_done_d1;
+  assign \$14  = row3_done_d1;
+  assign \$19  = row3_done_d1;
+  assign \$22  = 1'h0;
+  assign \$24  = \$23 ;
 endmodule
 
 module \array_dequant_mac_os_4x4_shared.mesh.col0_head (rst, i_w, o_w, clk);
@@ -4911,13 +4976,14 @@ module \array_dequant_mac_os_4x4_shared.mesh.col3_head.dequant0 (s, y, d);
   assign \$18  = { \$17 [16], \$17 [16], \$17 [16], \$17 [16], \$17 [16], \$17 , 10'h000 };
 endmodule
 
-module \array_dequant_mac_os_4x4_shared.mesh.tile_0_0 (rst, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, pe_0_0__i_ctl, pe_0_0__i_w, clk);
+module \array_dequant_mac_os_4x4_shared.mesh.tile_0_0 (rst, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, i_ctl, pe_0_0__i_w, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -4953,7 +5019,6 @@ module \array_dequant_mac_os_4x4_shared.mesh.tile_0_0 (rst, o_a, o_w, o_psum, o_
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -4992,7 +5057,6 @@ module \array_dequant_mac_os_4x4_shared.mesh.tile_0_0 (rst, o_a, o_w, o_psum, o_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -5007,12 +5071,12 @@ module \array_dequant_mac_os_4x4_shared.mesh.tile_0_0 (rst, o_a, o_w, o_psum, o_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -5036,15 +5100,18 @@ module \array_dequant_mac_os_4x4_shared.mesh.tile_0_0 (rst, o_a, o_w, o_psum, o_
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_dequant_mac_os_4x4_shared.mesh.tile_0_1 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
+module \array_dequant_mac_os_4x4_shared.mesh.tile_0_1 (rst, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -5080,7 +5147,6 @@ module \array_dequant_mac_os_4x4_shared.mesh.tile_0_1 (rst, pe_0_0__i_a, pe_0_0_
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -5119,7 +5185,6 @@ module \array_dequant_mac_os_4x4_shared.mesh.tile_0_1 (rst, pe_0_0__i_a, pe_0_0_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -5134,12 +5199,12 @@ module \array_dequant_mac_os_4x4_shared.mesh.tile_0_1 (rst, pe_0_0__i_a, pe_0_0_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -5163,15 +5228,18 @@ module \array_dequant_mac_os_4x4_shared.mesh.tile_0_1 (rst, pe_0_0__i_a, pe_0_0_
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_dequant_mac_os_4x4_shared.mesh.tile_0_2 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
+module \array_dequant_mac_os_4x4_shared.mesh.tile_0_2 (rst, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -5207,7 +5275,6 @@ module \array_dequant_mac_os_4x4_shared.mesh.tile_0_2 (rst, pe_0_0__i_a, pe_0_0_
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -5246,7 +5313,6 @@ module \array_dequant_mac_os_4x4_shared.mesh.tile_0_2 (rst, pe_0_0__i_a, pe_0_0_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -5261,12 +5327,12 @@ module \array_dequant_mac_os_4x4_shared.mesh.tile_0_2 (rst, pe_0_0__i_a, pe_0_0_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -5290,15 +5356,18 @@ module \array_dequant_mac_os_4x4_shared.mesh.tile_0_2 (rst, pe_0_0__i_a, pe_0_0_
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_dequant_mac_os_4x4_shared.mesh.tile_0_3 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
+module \array_dequant_mac_os_4x4_shared.mesh.tile_0_3 (rst, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -5333,7 +5402,6 @@ module \array_dequant_mac_os_4x4_shared.mesh.tile_0_3 (rst, pe_0_0__i_a, pe_0_0_
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -5372,7 +5440,6 @@ module \array_dequant_mac_os_4x4_shared.mesh.tile_0_3 (rst, pe_0_0__i_a, pe_0_0_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -5387,12 +5454,12 @@ module \array_dequant_mac_os_4x4_shared.mesh.tile_0_3 (rst, pe_0_0__i_a, pe_0_0_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -5416,15 +5483,18 @@ module \array_dequant_mac_os_4x4_shared.mesh.tile_0_3 (rst, pe_0_0__i_a, pe_0_0_
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_dequant_mac_os_4x4_shared.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, pe_0_0__i_ctl, clk);
+module \array_dequant_mac_os_4x4_shared.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, i_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -5460,7 +5530,6 @@ module \array_dequant_mac_os_4x4_shared.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -5499,7 +5568,6 @@ module \array_dequant_mac_os_4x4_shared.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -5514,12 +5582,12 @@ module \array_dequant_mac_os_4x4_shared.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -5543,15 +5611,18 @@ module \array_dequant_mac_os_4x4_shared.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_dequant_mac_os_4x4_shared.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_dequant_mac_os_4x4_shared.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -5587,7 +5658,6 @@ module \array_dequant_mac_os_4x4_shared.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0_
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -5626,7 +5696,6 @@ module \array_dequant_mac_os_4x4_shared.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -5641,12 +5710,12 @@ module \array_dequant_mac_os_4x4_shared.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -5670,15 +5739,18 @@ module \array_dequant_mac_os_4x4_shared.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0_
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_dequant_mac_os_4x4_shared.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_dequant_mac_os_4x4_shared.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -5714,7 +5786,6 @@ module \array_dequant_mac_os_4x4_shared.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0_
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -5753,7 +5824,6 @@ module \array_dequant_mac_os_4x4_shared.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -5768,12 +5838,12 @@ module \array_dequant_mac_os_4x4_shared.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -5797,15 +5867,18 @@ module \array_dequant_mac_os_4x4_shared.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0_
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_dequant_mac_os_4x4_shared.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_w, o_psum, o_ctl, clk);
+module \array_dequant_mac_os_4x4_shared.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -5840,7 +5913,6 @@ module \array_dequant_mac_os_4x4_shared.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0_
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -5879,7 +5951,6 @@ module \array_dequant_mac_os_4x4_shared.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -5894,12 +5965,12 @@ module \array_dequant_mac_os_4x4_shared.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -5923,142 +5994,18 @@ module \array_dequant_mac_os_4x4_shared.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0_
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_dequant_mac_os_4x4_shared.mesh.tile_2_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, pe_0_0__i_ctl, clk);
+module \array_dequant_mac_os_4x4_shared.mesh.tile_2_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, i_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl[0] ;
-  wire \i_ctl[0].first ;
-  wire \i_ctl[0].group_end ;
-  wire \i_ctl[0].last ;
-  wire \i_ctl[0].load_w ;
-  wire \i_ctl[0].valid ;
-  wire [15:0] i_w;
-  wire [15:0] \i_w[0] ;
-  wire [15:0] \i_w[0][0] ;
-  output [15:0] o_a;
-  wire [15:0] o_a;
-  wire [15:0] \o_a[0] ;
-  wire [15:0] \o_a[0][0] ;
-  output [4:0] o_ctl;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum[0] ;
-  wire [31:0] \o_psum[0][0] ;
-  wire o_valid;
-  wire \o_valid[0] ;
-  output [15:0] o_w;
-  wire [15:0] o_w;
-  wire [15:0] \o_w[0] ;
-  wire [15:0] \o_w[0][0] ;
-  input [15:0] pe_0_0__i_a;
-  wire [15:0] pe_0_0__i_a;
-  wire [15:0] \pe_0_0__i_a[0] ;
-  input [4:0] pe_0_0__i_ctl;
-  wire [4:0] pe_0_0__i_ctl;
-  wire \pe_0_0__i_ctl.first ;
-  wire \pe_0_0__i_ctl.group_end ;
-  wire \pe_0_0__i_ctl.last ;
-  wire \pe_0_0__i_ctl.load_w ;
-  wire \pe_0_0__i_ctl.valid ;
-  input [15:0] pe_0_0__i_w;
-  wire [15:0] pe_0_0__i_w;
-  wire [15:0] \pe_0_0__i_w[0] ;
-  wire [15:0] pe_0_0__o_a;
-  wire [15:0] \pe_0_0__o_a[0] ;
-  wire [4:0] pe_0_0__o_ctl;
-  wire \pe_0_0__o_ctl.first ;
-  wire \pe_0_0__o_ctl.group_end ;
-  wire \pe_0_0__o_ctl.last ;
-  wire \pe_0_0__o_ctl.load_w ;
-  wire \pe_0_0__o_ctl.valid ;
-  wire [31:0] pe_0_0__o_psum;
-  wire pe_0_0__o_valid;
-  wire [15:0] pe_0_0__o_w;
-  wire [15:0] \pe_0_0__o_w[0] ;
-  input rst;
-  wire rst;
-  array_dequant_mac_os_4x4_shared__pe pe_0_0 (
-    .clk(clk),
-    .i_a(pe_0_0__i_a),
-    .i_ctl(pe_0_0__i_ctl),
-    .i_psum(32'd0),
-    .i_w(pe_0_0__i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_ready(\$1 ),
-    .o_valid(o_valid),
-    .o_w(o_w),
-    .rst(rst)
-  );
-  assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
-  assign i_w = pe_0_0__i_w;
-  assign pe_0_0__o_psum = o_psum;
-  assign pe_0_0__o_valid = o_valid;
-  assign pe_0_0__o_a = o_a;
-  assign pe_0_0__o_ctl = o_ctl;
-  assign pe_0_0__o_w = o_w;
-  assign \pe_0_0__i_a[0]  = pe_0_0__i_a;
-  assign \i_a[0]  = pe_0_0__i_a;
-  assign \i_a[0][0]  = pe_0_0__i_a;
-  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
-  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
-  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
-  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
-  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
-  assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
-  assign \i_w[0]  = pe_0_0__i_w;
-  assign \i_w[0][0]  = pe_0_0__i_w;
-  assign \o_psum[0]  = o_psum;
-  assign \o_psum[0][0]  = o_psum;
-  assign \o_valid[0]  = o_valid;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a;
-  assign \pe_0_0__o_a[0]  = o_a;
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
-  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
-  assign \pe_0_0__o_ctl.first  = o_ctl[2];
-  assign \pe_0_0__o_ctl.last  = o_ctl[3];
-  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
-  assign \o_w[0]  = o_w;
-  assign \o_w[0][0]  = o_w;
-  assign \pe_0_0__o_w[0]  = o_w;
-endmodule
-
-module \array_dequant_mac_os_4x4_shared.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
-  wire \$1 ;
-  input clk;
-  wire clk;
-  wire [15:0] i_a;
-  wire [15:0] \i_a[0] ;
-  wire [15:0] \i_a[0][0] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -6094,7 +6041,6 @@ module \array_dequant_mac_os_4x4_shared.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0_
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -6133,7 +6079,6 @@ module \array_dequant_mac_os_4x4_shared.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -6148,12 +6093,12 @@ module \array_dequant_mac_os_4x4_shared.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -6177,15 +6122,18 @@ module \array_dequant_mac_os_4x4_shared.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0_
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_dequant_mac_os_4x4_shared.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_dequant_mac_os_4x4_shared.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -6221,7 +6169,6 @@ module \array_dequant_mac_os_4x4_shared.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0_
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -6260,7 +6207,6 @@ module \array_dequant_mac_os_4x4_shared.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -6275,12 +6221,12 @@ module \array_dequant_mac_os_4x4_shared.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -6304,15 +6250,146 @@ module \array_dequant_mac_os_4x4_shared.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0_
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_dequant_mac_os_4x4_shared.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_w, o_psum, o_ctl, clk);
+module \array_dequant_mac_os_4x4_shared.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
+  input [4:0] i_ctl;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [15:0] i_w;
+  wire [15:0] \i_w[0] ;
+  wire [15:0] \i_w[0][0] ;
+  output [15:0] o_a;
+  wire [15:0] o_a;
+  wire [15:0] \o_a[0] ;
+  wire [15:0] \o_a[0][0] ;
+  output [4:0] o_ctl;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [31:0] o_psum;
+  wire [31:0] o_psum;
+  wire [31:0] \o_psum[0] ;
+  wire [31:0] \o_psum[0][0] ;
+  wire o_valid;
+  wire \o_valid[0] ;
+  output [15:0] o_w;
+  wire [15:0] o_w;
+  wire [15:0] \o_w[0] ;
+  wire [15:0] \o_w[0][0] ;
+  input [15:0] pe_0_0__i_a;
+  wire [15:0] pe_0_0__i_a;
+  wire [15:0] \pe_0_0__i_a[0] ;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [15:0] pe_0_0__i_w;
+  wire [15:0] pe_0_0__i_w;
+  wire [15:0] \pe_0_0__i_w[0] ;
+  wire [15:0] pe_0_0__o_a;
+  wire [15:0] \pe_0_0__o_a[0] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [31:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
+  wire [15:0] pe_0_0__o_w;
+  wire [15:0] \pe_0_0__o_w[0] ;
+  input rst;
+  wire rst;
+  array_dequant_mac_os_4x4_shared__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(32'd0),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$1 ),
+    .o_valid(o_valid),
+    .o_w(o_w),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_w = pe_0_0__i_w;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_w = o_w;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a;
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0][0]  = pe_0_0__i_w;
+  assign \o_psum[0]  = o_psum;
+  assign \o_psum[0][0]  = o_psum;
+  assign \o_valid[0]  = o_valid;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a;
+  assign \pe_0_0__o_a[0]  = o_a;
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_w[0]  = o_w;
+  assign \o_w[0][0]  = o_w;
+  assign \pe_0_0__o_w[0]  = o_w;
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
+endmodule
+
+module \array_dequant_mac_os_4x4_shared.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, clk);
+  wire \$1 ;
+  input clk;
+  wire clk;
+  wire [15:0] i_a;
+  wire [15:0] \i_a[0] ;
+  wire [15:0] \i_a[0][0] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -6347,7 +6424,6 @@ module \array_dequant_mac_os_4x4_shared.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0_
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -6386,7 +6462,6 @@ module \array_dequant_mac_os_4x4_shared.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -6401,12 +6476,12 @@ module \array_dequant_mac_os_4x4_shared.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -6430,15 +6505,18 @@ module \array_dequant_mac_os_4x4_shared.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0_
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_dequant_mac_os_4x4_shared.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_psum, o_ctl, pe_0_0__i_a, pe_0_0__i_ctl, clk);
+module \array_dequant_mac_os_4x4_shared.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_psum, o_ctl, pe_0_0__i_a, i_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -6473,7 +6551,6 @@ module \array_dequant_mac_os_4x4_shared.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -6512,7 +6589,6 @@ module \array_dequant_mac_os_4x4_shared.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -6527,12 +6603,12 @@ module \array_dequant_mac_os_4x4_shared.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -6556,15 +6632,18 @@ module \array_dequant_mac_os_4x4_shared.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_dequant_mac_os_4x4_shared.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, clk);
+module \array_dequant_mac_os_4x4_shared.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -6599,7 +6678,6 @@ module \array_dequant_mac_os_4x4_shared.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0_
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -6638,7 +6716,6 @@ module \array_dequant_mac_os_4x4_shared.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -6653,12 +6730,12 @@ module \array_dequant_mac_os_4x4_shared.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -6682,15 +6759,18 @@ module \array_dequant_mac_os_4x4_shared.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0_
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_dequant_mac_os_4x4_shared.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, clk);
+module \array_dequant_mac_os_4x4_shared.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -6725,7 +6805,6 @@ module \array_dequant_mac_os_4x4_shared.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0_
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -6764,7 +6843,6 @@ module \array_dequant_mac_os_4x4_shared.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -6779,12 +6857,12 @@ module \array_dequant_mac_os_4x4_shared.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -6808,15 +6886,18 @@ module \array_dequant_mac_os_4x4_shared.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0_
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_dequant_mac_os_4x4_shared.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_psum, o_ctl, clk);
+module \array_dequant_mac_os_4x4_shared.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -6850,7 +6931,6 @@ module \array_dequant_mac_os_4x4_shared.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0_
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -6889,7 +6969,6 @@ module \array_dequant_mac_os_4x4_shared.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -6904,12 +6983,12 @@ module \array_dequant_mac_os_4x4_shared.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -6933,6 +7012,8 @@ module \array_dequant_mac_os_4x4_shared.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0_
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 /* Generated by Amaranth Yosys 0.50 (PyPI ver 0.50.0.0.post130, git sha1 b5170e139) */
 

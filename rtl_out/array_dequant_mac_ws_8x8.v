@@ -3,122 +3,128 @@
 module array_dequant_mac_ws_8x8(a_in__valid, w_in__payload, w_in__valid, y_out__ready, m, n, k_beats, start, clk, rst, a_in__ready, w_in__ready, y_out__payload, y_out__valid, busy, cycles, a_in__payload);
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   wire \$1 ;
-  wire [8:0] \$10 ;
-  reg [4:0] \$100 ;
-  reg \$101 ;
-  reg [2:0] \$102 ;
-  reg [8:0] \$103 ;
-  reg [11:0] \$104 ;
-  reg [11:0] \$105 ;
-  reg [8:0] \$106 ;
-  reg [11:0] \$107 ;
-  reg \$108 ;
-  reg \$109 ;
+  wire \$10 ;
+  reg [8:0] \$100 ;
+  reg [8:0] \$101 ;
+  reg [3:0] \$102 ;
+  reg [1:0] \$103 ;
+  reg [127:0] \$104 ;
+  reg [4:0] \$105 ;
+  reg [4:0] \$106 ;
+  reg \$107 ;
+  reg [2:0] \$108 ;
+  reg [8:0] \$109 ;
   wire \$11 ;
-  reg \$110 ;
-  reg [7:0] \$111 ;
-  reg \$112 ;
-  reg [255:0] \$113 ;
-  reg [8:0] \$114 ;
+  reg [11:0] \$110 ;
+  reg [11:0] \$111 ;
+  reg [8:0] \$112 ;
+  reg [11:0] \$113 ;
+  reg \$114 ;
   reg \$115 ;
-  reg [8:0] \$116 ;
-  reg \$117 ;
+  reg \$116 ;
+  reg [7:0] \$117 ;
+  reg \$118 ;
+  reg [255:0] \$119 ;
   wire \$12 ;
-  wire \$13 ;
+  reg [8:0] \$120 ;
+  reg \$121 ;
+  reg [8:0] \$122 ;
+  reg \$123 ;
+  wire [8:0] \$13 ;
   wire \$14 ;
-  wire [9:0] \$15 ;
-  wire \$16 ;
+  wire \$15 ;
+  wire [8:0] \$16 ;
   wire \$17 ;
   wire \$18 ;
-  wire [12:0] \$19 ;
+  wire \$19 ;
   wire \$2 ;
-  wire [12:0] \$20 ;
+  wire \$20 ;
   wire [9:0] \$21 ;
   wire \$22 ;
   wire \$23 ;
-  wire [12:0] \$24 ;
-  wire \$25 ;
-  wire [31:0] \$26 ;
-  wire [31:0] \$27 ;
-  wire [31:0] \$28 ;
-  wire [31:0] \$29 ;
+  wire \$24 ;
+  wire [12:0] \$25 ;
+  wire [12:0] \$26 ;
+  wire [9:0] \$27 ;
+  wire \$28 ;
+  wire \$29 ;
   wire \$3 ;
-  wire [31:0] \$30 ;
-  wire [31:0] \$31 ;
+  wire [12:0] \$30 ;
+  wire \$31 ;
   wire [31:0] \$32 ;
   wire [31:0] \$33 ;
-  wire \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire \$37 ;
-  wire \$38 ;
-  wire [9:0] \$39 ;
+  wire [31:0] \$34 ;
+  wire [31:0] \$35 ;
+  wire [31:0] \$36 ;
+  wire [31:0] \$37 ;
+  wire [31:0] \$38 ;
+  wire [31:0] \$39 ;
   wire \$4 ;
   wire \$40 ;
   wire \$41 ;
   wire \$42 ;
-  wire [9:0] \$43 ;
+  wire \$43 ;
   wire \$44 ;
-  wire \$45 ;
-  wire [40:0] \$46 ;
+  wire [9:0] \$45 ;
+  wire \$46 ;
   wire \$47 ;
   wire \$48 ;
-  wire \$49 ;
+  wire [9:0] \$49 ;
   wire \$5 ;
   wire \$50 ;
   wire \$51 ;
-  wire [9:0] \$52 ;
-  wire [4:0] \$53 ;
-  wire [9:0] \$54 ;
+  wire [40:0] \$52 ;
+  wire \$53 ;
+  wire \$54 ;
   wire \$55 ;
-  wire [2:0] \$56 ;
-  wire [2:0] \$57 ;
+  wire \$56 ;
+  wire \$57 ;
   wire [9:0] \$58 ;
-  wire \$59 ;
+  wire [4:0] \$59 ;
   wire \$6 ;
-  wire [12:0] \$60 ;
-  wire [9:0] \$61 ;
-  wire [12:0] \$62 ;
-  wire \$63 ;
-  wire [12:0] \$64 ;
+  wire [9:0] \$60 ;
+  wire \$61 ;
+  wire [2:0] \$62 ;
+  wire [2:0] \$63 ;
+  wire [9:0] \$64 ;
   wire \$65 ;
   wire [12:0] \$66 ;
-  wire [12:0] \$67 ;
+  wire [9:0] \$67 ;
   wire [12:0] \$68 ;
   wire \$69 ;
-  wire [8:0] \$7 ;
-  wire [9:0] \$70 ;
+  wire \$7 ;
+  wire [12:0] \$70 ;
   wire \$71 ;
-  wire \$72 ;
-  wire \$73 ;
-  wire \$74 ;
+  wire [12:0] \$72 ;
+  wire [12:0] \$73 ;
+  wire [12:0] \$74 ;
   wire \$75 ;
-  wire \$76 ;
-  wire [8:0] \$77 ;
+  wire [9:0] \$76 ;
+  wire \$77 ;
   wire \$78 ;
   wire \$79 ;
   wire \$8 ;
-  wire [8:0] \$80 ;
+  wire \$80 ;
   wire \$81 ;
-  wire [9:0] \$82 ;
-  wire \$83 ;
-  reg [8:0] \$84 ;
-  reg [8:0] \$85 ;
-  reg [8:0] \$86 ;
-  reg [11:0] \$87 ;
-  reg [11:0] \$88 ;
-  reg \$89 ;
+  wire \$82 ;
+  wire [8:0] \$83 ;
+  wire \$84 ;
+  wire \$85 ;
+  wire [8:0] \$86 ;
+  wire \$87 ;
+  wire [9:0] \$88 ;
+  wire \$89 ;
   wire \$9 ;
-  reg [39:0] \$90 ;
-  reg [11:0] \$91 ;
-  reg [11:0] \$92 ;
-  reg [8:0] \$93 ;
-  reg [8:0] \$94 ;
-  reg [8:0] \$95 ;
-  reg [3:0] \$96 ;
-  reg [1:0] \$97 ;
-  reg [127:0] \$98 ;
-  reg [4:0] \$99 ;
+  reg [8:0] \$90 ;
+  reg [8:0] \$91 ;
+  reg [8:0] \$92 ;
+  reg [11:0] \$93 ;
+  reg [11:0] \$94 ;
+  reg \$95 ;
+  reg [39:0] \$96 ;
+  reg [11:0] \$97 ;
+  reg [11:0] \$98 ;
+  reg [8:0] \$99 ;
   wire [7:0] \$signature__addr ;
   wire [7:0] \$signature__addr$24 ;
   reg [7:0] \$signature__addr$34 ;
@@ -1370,158 +1376,164 @@ module array_dequant_mac_ws_8x8(a_in__valid, w_in__payload, w_in__valid, y_out__
   assign w_in__ready = \$3  & \$4 ;
   assign \$signature__en$26  = w_in__valid & w_in__ready;
   assign \$5  = ~ busy;
-  assign go = start & \$5 ;
-  assign \$6  = M < 4'h8;
-  assign \$7  = \$6  ? 9'h008 : M;
-  assign \$8  = \$7  < 5'h16;
-  assign \$9  = M < 4'h8;
-  assign \$10  = \$9  ? 9'h008 : M;
-  assign ws_period = \$8  ? 9'h016 : \$10 ;
-  assign \$11  = ws_n0 < N;
-  assign \$12  = run & \$11 ;
-  assign \$13  = ws_slot < M;
-  assign \$14  = ! ws_slot;
-  assign \$15  = ws_a_base + ws_slot;
-  assign \$16  = ws_row < 4'h8;
-  assign \$17  = ! ws_phase;
-  assign \$18  = \$16  & \$17 ;
-  assign \$19  = edge_y_base + edge_row_m;
+  assign \$6  = start & \$5 ;
+  assign \$7  = | m;
+  assign \$8  = \$6  & \$7 ;
+  assign \$9  = | n;
+  assign \$10  = \$8  & \$9 ;
+  assign \$11  = | k_beats;
+  assign go = \$10  & \$11 ;
+  assign \$12  = M < 4'h8;
+  assign \$13  = \$12  ? 9'h008 : M;
+  assign \$14  = \$13  < 5'h16;
+  assign \$15  = M < 4'h8;
+  assign \$16  = \$15  ? 9'h008 : M;
+  assign ws_period = \$14  ? 9'h016 : \$16 ;
+  assign \$17  = ws_n0 < N;
+  assign \$18  = run & \$17 ;
+  assign \$19  = ws_slot < M;
+  assign \$20  = ! ws_slot;
+  assign \$21  = ws_a_base + ws_slot;
+  assign \$22  = ws_row < 4'h8;
+  assign \$23  = ! ws_phase;
+  assign \$24  = \$22  & \$23 ;
+  assign \$25  = edge_y_base + edge_row_m;
   assign first_chunk = ! edge_k;
-  assign \$20  = edge_k + 4'h8;
-  assign chunk_done = \$20  >= KB;
-  assign \$21  = M - 1'h1;
-  assign block_done = edge_row_m == \$21 ;
-  assign \$22  = run & o_row_valid;
-  assign \$23  = block_done & chunk_done;
-  assign \$24  = edge_n0 + 4'h8;
-  assign \$25  = \$24  >= N;
-  assign is_last = \$23  & \$25 ;
-  assign \$26  = s1_first ? s1_row[31:0] : s;
-  assign \$27  = s1_first ? s1_row[63:32] : \s$75 ;
-  assign \$28  = s1_first ? s1_row[95:64] : \s$78 ;
-  assign \$29  = s1_first ? s1_row[127:96] : \s$81 ;
-  assign \$30  = s1_first ? s1_row[159:128] : \s$84 ;
-  assign \$31  = s1_first ? s1_row[191:160] : \s$87 ;
-  assign \$32  = s1_first ? s1_row[223:192] : \s$90 ;
-  assign \$33  = s1_first ? s1_row[255:224] : \s$93 ;
-  assign \$34  = ~ y_out__valid;
-  assign \$35  = \$34  | y_out__ready;
-  assign \$36  = raddr < y_end;
-  assign \$37  = \$35  & \$36 ;
-  assign \$38  = a_in__valid & a_in__ready;
-  assign \$39  = a_load_addr + 1'h1;
-  assign \$40  = ~ busy;
-  assign \$41  = start & \$40 ;
-  assign \$42  = w_in__valid & w_in__ready;
-  assign \$43  = w_load_addr + 1'h1;
-  assign \$44  = ~ busy;
-  assign \$45  = start & \$44 ;
-  assign \$46  = cycles + 1'h1;
-  assign \$47  = ws_n0 < N;
-  assign \$48  = run & \$47 ;
-  assign \$49  = ws_row < 4'h8;
-  assign \$50  = ! ws_phase;
-  assign \$51  = \$49  & \$50 ;
-  assign \$52  = ws_w_addr + 1'h1;
-  assign \$53  = ws_row + 1'h1;
-  assign \$54  = ws_slot + 1'h1;
-  assign \$55  = ws_phase == 2'h2;
-  assign \$56  = ws_phase + 1'h1;
-  assign \$57  = \$55  ? 3'h0 : \$56 ;
-  assign \$58  = ws_period - 1'h1;
-  assign \$59  = ws_slot == \$58 ;
-  assign \$60  = ws_kf + 4'h8;
-  assign \$61  = ws_a_base + M;
-  assign \$62  = ws_kf + 4'h8;
-  assign \$63  = \$62  >= KB;
-  assign \$64  = ws_n0 + 4'h8;
-  assign \$65  = run & o_row_valid;
-  assign \$66  = edge_k + 4'h8;
-  assign \$67  = edge_n0 + 4'h8;
-  assign \$68  = edge_y_base + M;
-  assign \$69  = ~ block_done;
-  assign \$70  = edge_row_m + 1'h1;
+  assign \$26  = edge_k + 4'h8;
+  assign chunk_done = \$26  >= KB;
+  assign \$27  = M - 1'h1;
+  assign block_done = edge_row_m == \$27 ;
+  assign \$28  = run & o_row_valid;
+  assign \$29  = block_done & chunk_done;
+  assign \$30  = edge_n0 + 4'h8;
+  assign \$31  = \$30  >= N;
+  assign is_last = \$29  & \$31 ;
+  assign \$32  = s1_first ? s1_row[31:0] : s;
+  assign \$33  = s1_first ? s1_row[63:32] : \s$75 ;
+  assign \$34  = s1_first ? s1_row[95:64] : \s$78 ;
+  assign \$35  = s1_first ? s1_row[127:96] : \s$81 ;
+  assign \$36  = s1_first ? s1_row[159:128] : \s$84 ;
+  assign \$37  = s1_first ? s1_row[191:160] : \s$87 ;
+  assign \$38  = s1_first ? s1_row[223:192] : \s$90 ;
+  assign \$39  = s1_first ? s1_row[255:224] : \s$93 ;
+  assign \$40  = ~ y_out__valid;
+  assign \$41  = \$40  | y_out__ready;
+  assign \$42  = raddr < y_end;
+  assign \$43  = \$41  & \$42 ;
+  assign \$44  = a_in__valid & a_in__ready;
+  assign \$45  = a_load_addr + 1'h1;
+  assign \$46  = ~ busy;
+  assign \$47  = start & \$46 ;
+  assign \$48  = w_in__valid & w_in__ready;
+  assign \$49  = w_load_addr + 1'h1;
+  assign \$50  = ~ busy;
+  assign \$51  = start & \$50 ;
+  assign \$52  = cycles + 1'h1;
+  assign \$53  = ws_n0 < N;
+  assign \$54  = run & \$53 ;
+  assign \$55  = ws_row < 4'h8;
+  assign \$56  = ! ws_phase;
+  assign \$57  = \$55  & \$56 ;
+  assign \$58  = ws_w_addr + 1'h1;
+  assign \$59  = ws_row + 1'h1;
+  assign \$60  = ws_slot + 1'h1;
+  assign \$61  = ws_phase == 2'h2;
+  assign \$62  = ws_phase + 1'h1;
+  assign \$63  = \$61  ? 3'h0 : \$62 ;
+  assign \$64  = ws_period - 1'h1;
+  assign \$65  = ws_slot == \$64 ;
+  assign \$66  = ws_kf + 4'h8;
+  assign \$67  = ws_a_base + M;
+  assign \$68  = ws_kf + 4'h8;
+  assign \$69  = \$68  >= KB;
+  assign \$70  = ws_n0 + 4'h8;
   assign \$71  = run & o_row_valid;
-  assign \$72  = run & o_row_valid;
-  assign \$73  = edge_row_m < M;
-  assign \$74  = \$72  & \$73 ;
-  assign \$75  = run & o_row_valid;
-  assign \$76  = \$75  & is_last;
-  assign \$77  = o_wr__addr + 1'h1;
-  assign \$78  = \$77  > y_end;
-  assign \$79  = o_wr__en & \$78 ;
-  assign \$80  = o_wr__addr + 1'h1;
-  assign \$81  = run & last_write;
-  assign \$82  = raddr + 1'h1;
-  assign \$83  = raddr == y_end;
+  assign \$72  = edge_k + 4'h8;
+  assign \$73  = edge_n0 + 4'h8;
+  assign \$74  = edge_y_base + M;
+  assign \$75  = ~ block_done;
+  assign \$76  = edge_row_m + 1'h1;
+  assign \$77  = run & o_row_valid;
+  assign \$78  = run & o_row_valid;
+  assign \$79  = edge_row_m < M;
+  assign \$80  = \$78  & \$79 ;
+  assign \$81  = run & o_row_valid;
+  assign \$82  = \$81  & is_last;
+  assign \$83  = o_wr__addr + 1'h1;
+  assign \$84  = \$83  > y_end;
+  assign \$85  = o_wr__en & \$84 ;
+  assign \$86  = o_wr__addr + 1'h1;
+  assign \$87  = run & last_write;
+  assign \$88  = raddr + 1'h1;
+  assign \$89  = raddr == y_end;
   always @(posedge clk)
-    a_load_addr <= \$84 ;
+    a_load_addr <= \$90 ;
   always @(posedge clk)
-    w_load_addr <= \$85 ;
+    w_load_addr <= \$91 ;
   always @(posedge clk)
-    M <= \$86 ;
+    M <= \$92 ;
   always @(posedge clk)
-    N <= \$87 ;
+    N <= \$93 ;
   always @(posedge clk)
-    KB <= \$88 ;
+    KB <= \$94 ;
   always @(posedge clk)
-    run <= \$89 ;
+    run <= \$95 ;
   always @(posedge clk)
-    cycles <= \$90 ;
+    cycles <= \$96 ;
   always @(posedge clk)
-    ws_n0 <= \$91 ;
+    ws_n0 <= \$97 ;
   always @(posedge clk)
-    ws_kf <= \$92 ;
+    ws_kf <= \$98 ;
   always @(posedge clk)
-    ws_slot <= \$93 ;
+    ws_slot <= \$99 ;
   always @(posedge clk)
-    ws_a_base <= \$94 ;
+    ws_a_base <= \$100 ;
   always @(posedge clk)
-    ws_w_addr <= \$95 ;
+    ws_w_addr <= \$101 ;
   always @(posedge clk)
-    ws_row <= \$96 ;
+    ws_row <= \$102 ;
   always @(posedge clk)
-    ws_phase <= \$97 ;
+    ws_phase <= \$103 ;
   always @(posedge clk)
-    i_a <= \$98 ;
+    i_a <= \$104 ;
   always @(posedge clk)
-    issue_d1 <= \$99 ;
+    issue_d1 <= \$105 ;
   always @(posedge clk)
-    i_ctl <= \$100 ;
+    i_ctl <= \$106 ;
   always @(posedge clk)
-    i_wrow_en <= \$101 ;
+    i_wrow_en <= \$107 ;
   always @(posedge clk)
-    i_wrow_sel <= \$102 ;
+    i_wrow_sel <= \$108 ;
   always @(posedge clk)
-    edge_m0 <= \$103 ;
+    edge_m0 <= \$109 ;
   always @(posedge clk)
-    edge_n0 <= \$104 ;
+    edge_n0 <= \$110 ;
   always @(posedge clk)
-    edge_k <= \$105 ;
+    edge_k <= \$111 ;
   always @(posedge clk)
-    edge_row_m <= \$106 ;
+    edge_row_m <= \$112 ;
   always @(posedge clk)
-    edge_y_base <= \$107 ;
+    edge_y_base <= \$113 ;
   always @(posedge clk)
-    s1_valid <= \$108 ;
+    s1_valid <= \$114 ;
   always @(posedge clk)
-    o_wr__en <= \$109 ;
+    o_wr__en <= \$115 ;
   always @(posedge clk)
-    s1_first <= \$110 ;
+    s1_first <= \$116 ;
   always @(posedge clk)
-    o_wr__addr <= \$111 ;
+    o_wr__addr <= \$117 ;
   always @(posedge clk)
-    last_write <= \$112 ;
+    last_write <= \$118 ;
   always @(posedge clk)
-    s1_row <= \$113 ;
+    s1_row <= \$119 ;
   always @(posedge clk)
-    y_end <= \$114 ;
+    y_end <= \$120 ;
   always @(posedge clk)
-    drain <= \$115 ;
+    drain <= \$121 ;
   always @(posedge clk)
-    raddr <= \$116 ;
+    raddr <= \$122 ;
   always @(posedge clk)
-    y_out__valid <= \$117 ;
+    y_out__valid <= \$123 ;
   \array_dequant_mac_ws_8x8.edge_add0  edge_add0 (
     .a(y_out__payload[31:0]),
     .b(s1_row[31:0]),
@@ -1576,10 +1588,10 @@ module array_dequant_mac_ws_8x8(a_in__valid, w_in__payload, w_in__valid, y_out__
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     issue = 5'h00;
-    if (\$12 ) begin
-      if (\$13 ) begin
+    if (\$18 ) begin
+      if (\$19 ) begin
         issue[0] = 1'h1;
-        issue[1] = \$14 ;
+        issue[1] = \$20 ;
         issue[2] = 1'h1;
         issue[3] = 1'h1;
         issue[4] = 1'h1;
@@ -1589,17 +1601,17 @@ module array_dequant_mac_ws_8x8(a_in__valid, w_in__payload, w_in__valid, y_out__
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$signature__addr$34  = 8'h00;
-    if (\$12 ) begin
-      if (\$13 ) begin
-        \$signature__addr$34  = \$15 [7:0];
+    if (\$18 ) begin
+      if (\$19 ) begin
+        \$signature__addr$34  = \$21 [7:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     w_rd__addr = 8'h00;
-    if (\$12 ) begin
-      if (\$18 ) begin
+    if (\$18 ) begin
+      if (\$24 ) begin
         w_rd__addr = ws_w_addr[7:0];
       end
     end
@@ -1607,8 +1619,8 @@ module array_dequant_mac_ws_8x8(a_in__valid, w_in__payload, w_in__valid, y_out__
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     wrow_en = 1'h0;
-    if (\$12 ) begin
-      if (\$18 ) begin
+    if (\$18 ) begin
+      if (\$24 ) begin
         wrow_en = 1'h1;
       end
     end
@@ -1616,8 +1628,8 @@ module array_dequant_mac_ws_8x8(a_in__valid, w_in__payload, w_in__valid, y_out__
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     wrow_sel = 3'h0;
-    if (\$12 ) begin
-      if (\$18 ) begin
+    if (\$18 ) begin
+      if (\$24 ) begin
         wrow_sel = ws_row[2:0];
       end
     end
@@ -1625,8 +1637,8 @@ module array_dequant_mac_ws_8x8(a_in__valid, w_in__payload, w_in__valid, y_out__
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     o_rd__addr = 8'h00;
-    if (\$22 ) begin
-      o_rd__addr = \$19 [7:0];
+    if (\$28 ) begin
+      o_rd__addr = \$25 [7:0];
     end
     if (drain) begin
       o_rd__addr = raddr[7:0];
@@ -1635,7 +1647,7 @@ module array_dequant_mac_ws_8x8(a_in__valid, w_in__payload, w_in__valid, y_out__
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     o_rd__en = 1'h1;
-    if (\$22 ) begin
+    if (\$28 ) begin
       o_rd__en = 1'h1;
     end
     if (drain) begin
@@ -1646,434 +1658,434 @@ module array_dequant_mac_ws_8x8(a_in__valid, w_in__payload, w_in__valid, y_out__
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     fetch = 1'h0;
     if (drain) begin
-      fetch = \$37 ;
+      fetch = \$43 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$84  = a_load_addr;
-    if (\$38 ) begin
-      \$84  = \$39 [8:0];
+    \$90  = a_load_addr;
+    if (\$44 ) begin
+      \$90  = \$45 [8:0];
     end
-    if (\$41 ) begin
-      \$84  = 9'h000;
+    if (\$47 ) begin
+      \$90  = 9'h000;
     end
     if (rst) begin
-      \$84  = 9'h000;
+      \$90  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$85  = w_load_addr;
-    if (\$42 ) begin
-      \$85  = \$43 [8:0];
+    \$91  = w_load_addr;
+    if (\$48 ) begin
+      \$91  = \$49 [8:0];
     end
-    if (\$45 ) begin
-      \$85  = 9'h000;
+    if (\$51 ) begin
+      \$91  = 9'h000;
     end
     if (rst) begin
-      \$85  = 9'h000;
+      \$91  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$86  = M;
+    \$92  = M;
     if (go) begin
-      \$86  = m;
+      \$92  = m;
     end
     if (rst) begin
-      \$86  = 9'h000;
+      \$92  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$87  = N;
+    \$93  = N;
     if (go) begin
-      \$87  = n;
+      \$93  = n;
     end
     if (rst) begin
-      \$87  = 12'h000;
+      \$93  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$88  = KB;
+    \$94  = KB;
     if (go) begin
-      \$88  = k_beats;
+      \$94  = k_beats;
     end
     if (rst) begin
-      \$88  = 12'h000;
+      \$94  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$89  = run;
+    \$95  = run;
     if (go) begin
-      \$89  = 1'h1;
+      \$95  = 1'h1;
     end
-    if (\$81 ) begin
-      \$89  = 1'h0;
+    if (\$87 ) begin
+      \$95  = 1'h0;
     end
     if (rst) begin
-      \$89  = 1'h0;
+      \$95  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$90  = cycles;
+    \$96  = cycles;
     if (go) begin
-      \$90  = 40'h0000000000;
+      \$96  = 40'h0000000000;
     end
     if (run) begin
-      \$90  = \$46 [39:0];
+      \$96  = \$52 [39:0];
     end
     if (rst) begin
-      \$90  = 40'h0000000000;
+      \$96  = 40'h0000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$91  = ws_n0;
+    \$97  = ws_n0;
     if (go) begin
-      \$91  = 12'h000;
+      \$97  = 12'h000;
     end
-    if (\$48 ) begin
-      if (\$59 ) begin
-        if (\$63 ) begin
-          \$91  = \$64 [11:0];
+    if (\$54 ) begin
+      if (\$65 ) begin
+        if (\$69 ) begin
+          \$97  = \$70 [11:0];
         end
       end
     end
     if (rst) begin
-      \$91  = 12'h000;
+      \$97  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$92  = ws_kf;
+    \$98  = ws_kf;
     if (go) begin
-      \$92  = 12'h000;
+      \$98  = 12'h000;
     end
-    if (\$48 ) begin
-      if (\$59 ) begin
-        \$92  = \$60 [11:0];
-        if (\$63 ) begin
-          \$92  = 12'h000;
+    if (\$54 ) begin
+      if (\$65 ) begin
+        \$98  = \$66 [11:0];
+        if (\$69 ) begin
+          \$98  = 12'h000;
         end
       end
     end
     if (rst) begin
-      \$92  = 12'h000;
+      \$98  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$93  = ws_slot;
+    \$99  = ws_slot;
     if (go) begin
-      \$93  = 9'h000;
+      \$99  = 9'h000;
     end
-    if (\$48 ) begin
-      \$93  = \$54 [8:0];
-      if (\$59 ) begin
-        \$93  = 9'h000;
+    if (\$54 ) begin
+      \$99  = \$60 [8:0];
+      if (\$65 ) begin
+        \$99  = 9'h000;
       end
     end
     if (rst) begin
-      \$93  = 9'h000;
+      \$99  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$94  = ws_a_base;
+    \$100  = ws_a_base;
     if (go) begin
-      \$94  = 9'h000;
+      \$100  = 9'h000;
     end
-    if (\$48 ) begin
-      if (\$59 ) begin
-        \$94  = \$61 [8:0];
-        if (\$63 ) begin
-          \$94  = 9'h000;
+    if (\$54 ) begin
+      if (\$65 ) begin
+        \$100  = \$67 [8:0];
+        if (\$69 ) begin
+          \$100  = 9'h000;
         end
       end
     end
     if (rst) begin
-      \$94  = 9'h000;
+      \$100  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$95  = ws_w_addr;
+    \$101  = ws_w_addr;
     if (go) begin
-      \$95  = 9'h000;
+      \$101  = 9'h000;
     end
-    if (\$48 ) begin
-      if (\$51 ) begin
-        \$95  = \$52 [8:0];
+    if (\$54 ) begin
+      if (\$57 ) begin
+        \$101  = \$58 [8:0];
       end
     end
     if (rst) begin
-      \$95  = 9'h000;
+      \$101  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$96  = ws_row;
+    \$102  = ws_row;
     if (go) begin
-      \$96  = 4'h0;
+      \$102  = 4'h0;
     end
-    if (\$48 ) begin
-      if (\$51 ) begin
-        \$96  = \$53 [3:0];
+    if (\$54 ) begin
+      if (\$57 ) begin
+        \$102  = \$59 [3:0];
       end
-      if (\$59 ) begin
-        \$96  = 4'h0;
-      end
-    end
-    if (rst) begin
-      \$96  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$97  = ws_phase;
-    if (go) begin
-      \$97  = 2'h0;
-    end
-    if (\$48 ) begin
-      \$97  = \$57 [1:0];
-      if (\$59 ) begin
-        \$97  = 2'h0;
+      if (\$65 ) begin
+        \$102  = 4'h0;
       end
     end
     if (rst) begin
-      \$97  = 2'h0;
+      \$102  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$98  = \$signature__data$107 ;
-    if (rst) begin
-      \$98  = 128'h00000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$99  = issue;
-    if (rst) begin
-      \$99  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$100  = issue_d1;
-    if (rst) begin
-      \$100  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$101  = wrow_en;
-    if (rst) begin
-      \$101  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$102  = wrow_sel;
-    if (rst) begin
-      \$102  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$103  = edge_m0;
+    \$103  = ws_phase;
     if (go) begin
-      \$103  = 9'h000;
+      \$103  = 2'h0;
+    end
+    if (\$54 ) begin
+      \$103  = \$63 [1:0];
+      if (\$65 ) begin
+        \$103  = 2'h0;
+      end
     end
     if (rst) begin
-      \$103  = 9'h000;
+      \$103  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$104  = edge_n0;
-    if (go) begin
-      \$104  = 12'h000;
+    \$104  = \$signature__data$107 ;
+    if (rst) begin
+      \$104  = 128'h00000000000000000000000000000000;
     end
-    if (\$65 ) begin
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$105  = issue;
+    if (rst) begin
+      \$105  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$106  = issue_d1;
+    if (rst) begin
+      \$106  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$107  = wrow_en;
+    if (rst) begin
+      \$107  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$108  = wrow_sel;
+    if (rst) begin
+      \$108  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$109  = edge_m0;
+    if (go) begin
+      \$109  = 9'h000;
+    end
+    if (rst) begin
+      \$109  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$110  = edge_n0;
+    if (go) begin
+      \$110  = 12'h000;
+    end
+    if (\$71 ) begin
       if (block_done) begin
         if (chunk_done) begin
-          \$104  = \$67 [11:0];
+          \$110  = \$73 [11:0];
         end
       end
     end
     if (rst) begin
-      \$104  = 12'h000;
+      \$110  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$105  = edge_k;
+    \$111  = edge_k;
     if (go) begin
-      \$105  = 12'h000;
+      \$111  = 12'h000;
     end
-    if (\$65 ) begin
+    if (\$71 ) begin
       if (block_done) begin
-        \$105  = \$66 [11:0];
+        \$111  = \$72 [11:0];
         if (chunk_done) begin
-          \$105  = 12'h000;
+          \$111  = 12'h000;
         end
       end
     end
     if (rst) begin
-      \$105  = 12'h000;
+      \$111  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$106  = edge_row_m;
+    \$112  = edge_row_m;
     if (go) begin
-      \$106  = 9'h000;
+      \$112  = 9'h000;
     end
-    if (\$65 ) begin
+    if (\$71 ) begin
       if (block_done) begin
-        \$106  = 9'h000;
+        \$112  = 9'h000;
       end
-      if (\$69 ) begin
-        \$106  = \$70 [8:0];
+      if (\$75 ) begin
+        \$112  = \$76 [8:0];
       end
     end
     if (rst) begin
-      \$106  = 9'h000;
+      \$112  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$107  = edge_y_base;
+    \$113  = edge_y_base;
     if (go) begin
-      \$107  = 12'h000;
+      \$113  = 12'h000;
     end
-    if (\$65 ) begin
+    if (\$71 ) begin
       if (block_done) begin
         if (chunk_done) begin
-          \$107  = \$68 [11:0];
+          \$113  = \$74 [11:0];
         end
       end
     end
     if (rst) begin
-      \$107  = 12'h000;
+      \$113  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$108  = \$71 ;
+    \$114  = \$77 ;
     if (rst) begin
-      \$108  = 1'h0;
+      \$114  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$109  = \$74 ;
-    if (rst) begin
-      \$109  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$110  = first_chunk;
-    if (rst) begin
-      \$110  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$111  = \$19 [7:0];
-    if (rst) begin
-      \$111  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$112  = \$76 ;
-    if (rst) begin
-      \$112  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$113 [31:0] = o_row[31:0];
-    \$113 [63:32] = o_row[63:32];
-    \$113 [95:64] = o_row[95:64];
-    \$113 [127:96] = o_row[127:96];
-    \$113 [159:128] = o_row[159:128];
-    \$113 [191:160] = o_row[191:160];
-    \$113 [223:192] = o_row[223:192];
-    \$113 [255:224] = o_row[255:224];
-    if (rst) begin
-      \$113  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$114  = y_end;
-    if (\$79 ) begin
-      \$114  = \$80 ;
-    end
-    if (go) begin
-      \$114  = 9'h000;
-    end
-    if (rst) begin
-      \$114  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$115  = drain;
-    if (\$81 ) begin
-      \$115  = 1'h1;
-    end
-    if (drain) begin
-      if (fetch) begin
-      end else if (y_out__ready) begin
-        if (\$83 ) begin
-          \$115  = 1'h0;
-        end
-      end
-    end
+    \$115  = \$80 ;
     if (rst) begin
       \$115  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$116  = raddr;
-    if (drain) begin
-      if (fetch) begin
-        \$116  = \$82 [8:0];
-      end
-    end
-    if (go) begin
-      \$116  = 9'h000;
-    end
+    \$116  = first_chunk;
     if (rst) begin
-      \$116  = 9'h000;
+      \$116  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$117  = y_out__valid;
+    \$117  = \$25 [7:0];
+    if (rst) begin
+      \$117  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$118  = \$82 ;
+    if (rst) begin
+      \$118  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$119 [31:0] = o_row[31:0];
+    \$119 [63:32] = o_row[63:32];
+    \$119 [95:64] = o_row[95:64];
+    \$119 [127:96] = o_row[127:96];
+    \$119 [159:128] = o_row[159:128];
+    \$119 [191:160] = o_row[191:160];
+    \$119 [223:192] = o_row[223:192];
+    \$119 [255:224] = o_row[255:224];
+    if (rst) begin
+      \$119  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$120  = y_end;
+    if (\$85 ) begin
+      \$120  = \$86 ;
+    end
+    if (go) begin
+      \$120  = 9'h000;
+    end
+    if (rst) begin
+      \$120  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$121  = drain;
+    if (\$87 ) begin
+      \$121  = 1'h1;
+    end
     if (drain) begin
       if (fetch) begin
-        \$117  = 1'h1;
       end else if (y_out__ready) begin
-        \$117  = 1'h0;
+        if (\$89 ) begin
+          \$121  = 1'h0;
+        end
+      end
+    end
+    if (rst) begin
+      \$121  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$122  = raddr;
+    if (drain) begin
+      if (fetch) begin
+        \$122  = \$88 [8:0];
       end
     end
     if (go) begin
-      \$117  = 1'h0;
+      \$122  = 9'h000;
     end
     if (rst) begin
-      \$117  = 1'h0;
+      \$122  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$123  = y_out__valid;
+    if (drain) begin
+      if (fetch) begin
+        \$123  = 1'h1;
+      end else if (y_out__ready) begin
+        \$123  = 1'h0;
+      end
+    end
+    if (go) begin
+      \$123  = 1'h0;
+    end
+    if (rst) begin
+      \$123  = 1'h0;
     end
   end
   assign \$signature__addr  = a_load_addr[7:0];
@@ -2087,7 +2099,7 @@ module array_dequant_mac_ws_8x8(a_in__valid, w_in__payload, w_in__valid, y_out__
   assign wrow_en_d1 = i_wrow_en;
   assign wrow_sel_d1 = i_wrow_sel;
   assign edge_row = edge_row_m;
-  assign edge_addr = \$19 [11:0];
+  assign edge_addr = \$25 [11:0];
   assign a = y_out__payload[31:0];
   assign o_rd__data = y_out__payload;
   assign b = s1_row[31:0];
@@ -2402,14 +2414,14 @@ module array_dequant_mac_ws_8x8(a_in__valid, w_in__payload, w_in__valid, y_out__
   assign \o_row[5]  = o_row[191:160];
   assign \o_row[6]  = o_row[223:192];
   assign \o_row[7]  = o_row[255:224];
-  assign edge_new[255:224] = \$33 ;
-  assign edge_new[223:192] = \$32 ;
-  assign edge_new[191:160] = \$31 ;
-  assign edge_new[159:128] = \$30 ;
-  assign edge_new[127:96] = \$29 ;
-  assign edge_new[95:64] = \$28 ;
-  assign edge_new[63:32] = \$27 ;
-  assign edge_new[31:0] = \$26 ;
+  assign edge_new[255:224] = \$39 ;
+  assign edge_new[223:192] = \$38 ;
+  assign edge_new[191:160] = \$37 ;
+  assign edge_new[159:128] = \$36 ;
+  assign edge_new[127:96] = \$35 ;
+  assign edge_new[95:64] = \$34 ;
+  assign edge_new[63:32] = \$33 ;
+  assign edge_new[31:0] = \$32 ;
 endmodule
 
 module \array_dequant_mac_ws_8x8.edge_add0 (b, s, a);

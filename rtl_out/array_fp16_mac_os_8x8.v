@@ -4,133 +4,139 @@ module array_fp16_mac_os_8x8(a_in__valid, w_in__payload, w_in__valid, y_out__rea
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   wire \$1 ;
   wire \$10 ;
-  reg [3:0] \$100 ;
-  reg \$101 ;
-  reg [8:0] \$102 ;
-  reg [11:0] \$103 ;
-  reg [9:0] \$104 ;
-  reg [8:0] \$105 ;
-  reg \$106 ;
-  reg [8:0] \$107 ;
+  reg [11:0] \$100 ;
+  reg [8:0] \$101 ;
+  reg \$102 ;
+  reg [39:0] \$103 ;
+  reg [3:0] \$104 ;
+  reg [3:0] \$105 ;
+  reg [3:0] \$106 ;
+  reg \$107 ;
   reg [8:0] \$108 ;
-  reg \$109 ;
-  wire [4:0] \$11 ;
-  reg \$110 ;
-  reg [127:0] \$111 ;
-  reg [4:0] \$112 ;
-  reg [4:0] \$113 ;
-  reg [127:0] \$114 ;
-  reg [8:0] \$115 ;
-  reg [11:0] \$116 ;
-  reg [9:0] \$117 ;
-  reg [8:0] \$118 ;
-  reg [11:0] \$119 ;
-  wire [9:0] \$12 ;
-  reg \$120 ;
-  reg \$121 ;
-  reg \$122 ;
-  reg [7:0] \$123 ;
-  reg \$124 ;
-  reg [255:0] \$125 ;
-  reg [8:0] \$126 ;
+  reg [11:0] \$109 ;
+  wire \$11 ;
+  reg [9:0] \$110 ;
+  reg [8:0] \$111 ;
+  reg \$112 ;
+  reg [8:0] \$113 ;
+  reg [8:0] \$114 ;
+  reg \$115 ;
+  reg \$116 ;
+  reg [127:0] \$117 ;
+  reg [4:0] \$118 ;
+  reg [4:0] \$119 ;
+  wire [10:0] \$12 ;
+  reg [127:0] \$120 ;
+  reg [8:0] \$121 ;
+  reg [11:0] \$122 ;
+  reg [9:0] \$123 ;
+  reg [8:0] \$124 ;
+  reg [11:0] \$125 ;
+  reg \$126 ;
   reg \$127 ;
-  reg [8:0] \$128 ;
-  reg \$129 ;
+  reg \$128 ;
+  reg [7:0] \$129 ;
   wire \$13 ;
-  wire \$14 ;
-  wire \$15 ;
+  reg \$130 ;
+  reg [255:0] \$131 ;
+  reg [8:0] \$132 ;
+  reg \$133 ;
+  reg [8:0] \$134 ;
+  reg \$135 ;
+  wire [1:0] \$14 ;
+  wire [1:0] \$15 ;
   wire \$16 ;
-  wire \$17 ;
-  wire \$18 ;
+  wire [4:0] \$17 ;
+  wire [9:0] \$18 ;
   wire \$19 ;
   wire \$2 ;
   wire \$20 ;
   wire \$21 ;
-  wire [10:0] \$22 ;
-  wire [11:0] \$23 ;
-  wire [10:0] \$24 ;
-  wire [11:0] \$25 ;
+  wire \$22 ;
+  wire \$23 ;
+  wire \$24 ;
+  wire \$25 ;
   wire \$26 ;
-  wire [9:0] \$27 ;
-  wire [12:0] \$28 ;
-  wire [10:0] \$29 ;
+  wire \$27 ;
+  wire [10:0] \$28 ;
+  wire [11:0] \$29 ;
   wire \$3 ;
-  wire \$30 ;
-  wire \$31 ;
-  wire [12:0] \$32 ;
-  wire \$33 ;
-  wire \$34 ;
-  wire [9:0] \$35 ;
+  wire [10:0] \$30 ;
+  wire [11:0] \$31 ;
+  wire \$32 ;
+  wire [9:0] \$33 ;
+  wire [12:0] \$34 ;
+  wire [10:0] \$35 ;
   wire \$36 ;
   wire \$37 ;
-  wire \$38 ;
+  wire [12:0] \$38 ;
   wire \$39 ;
   wire \$4 ;
   wire \$40 ;
-  wire \$41 ;
-  wire [9:0] \$42 ;
+  wire [9:0] \$41 ;
+  wire \$42 ;
   wire \$43 ;
   wire \$44 ;
   wire \$45 ;
-  wire [9:0] \$46 ;
+  wire \$46 ;
   wire \$47 ;
-  wire \$48 ;
-  wire [40:0] \$49 ;
+  wire [9:0] \$48 ;
+  wire \$49 ;
   wire \$5 ;
   wire \$50 ;
-  wire [4:0] \$51 ;
-  wire [4:0] \$52 ;
+  wire \$51 ;
+  wire [9:0] \$52 ;
   wire \$53 ;
-  wire [4:0] \$54 ;
-  wire [4:0] \$55 ;
+  wire \$54 ;
+  wire [40:0] \$55 ;
   wire \$56 ;
   wire [4:0] \$57 ;
   wire [4:0] \$58 ;
-  wire [9:0] \$59 ;
-  wire [10:0] \$6 ;
-  wire [1:0] \$60 ;
-  wire [1:0] \$61 ;
-  wire [10:0] \$62 ;
-  wire [10:0] \$63 ;
-  wire \$64 ;
-  wire [12:0] \$65 ;
-  wire [9:0] \$66 ;
-  wire [12:0] \$67 ;
-  wire \$68 ;
-  wire [9:0] \$69 ;
+  wire \$59 ;
+  wire \$6 ;
+  wire [4:0] \$60 ;
+  wire [4:0] \$61 ;
+  wire \$62 ;
+  wire [4:0] \$63 ;
+  wire [4:0] \$64 ;
+  wire [9:0] \$65 ;
+  wire [1:0] \$66 ;
+  wire [1:0] \$67 ;
+  wire [10:0] \$68 ;
+  wire [10:0] \$69 ;
   wire \$7 ;
-  wire [9:0] \$70 ;
-  wire \$71 ;
-  wire [10:0] \$72 ;
+  wire \$70 ;
+  wire [12:0] \$71 ;
+  wire [9:0] \$72 ;
   wire [12:0] \$73 ;
-  wire [12:0] \$74 ;
-  wire [12:0] \$75 ;
-  wire \$76 ;
-  wire [9:0] \$77 ;
-  wire \$78 ;
-  wire \$79 ;
-  wire [1:0] \$8 ;
-  wire \$80 ;
-  wire \$81 ;
+  wire \$74 ;
+  wire [9:0] \$75 ;
+  wire [9:0] \$76 ;
+  wire \$77 ;
+  wire [10:0] \$78 ;
+  wire [12:0] \$79 ;
+  wire \$8 ;
+  wire [12:0] \$80 ;
+  wire [12:0] \$81 ;
   wire \$82 ;
-  wire \$83 ;
-  wire [8:0] \$84 ;
+  wire [9:0] \$83 ;
+  wire \$84 ;
   wire \$85 ;
   wire \$86 ;
-  wire [8:0] \$87 ;
+  wire \$87 ;
   wire \$88 ;
-  wire [9:0] \$89 ;
-  wire [1:0] \$9 ;
-  wire \$90 ;
-  reg [8:0] \$91 ;
-  reg [8:0] \$92 ;
-  reg [8:0] \$93 ;
-  reg [11:0] \$94 ;
-  reg [8:0] \$95 ;
-  reg \$96 ;
-  reg [39:0] \$97 ;
-  reg [3:0] \$98 ;
-  reg [3:0] \$99 ;
+  wire \$89 ;
+  wire \$9 ;
+  wire [8:0] \$90 ;
+  wire \$91 ;
+  wire \$92 ;
+  wire [8:0] \$93 ;
+  wire \$94 ;
+  wire [9:0] \$95 ;
+  wire \$96 ;
+  reg [8:0] \$97 ;
+  reg [8:0] \$98 ;
+  reg [8:0] \$99 ;
   wire [7:0] \$signature__addr ;
   wire [7:0] \$signature__addr$24 ;
   wire [7:0] \$signature__addr$47 ;
@@ -711,7 +717,7 @@ module array_fp16_mac_os_8x8(a_in__valid, w_in__payload, w_in__valid, y_out__rea
   reg [127:0] _0_;
   always @(posedge clk) begin
     if (os_fire) begin
-      _0_ <= a_buf[\$23 [7:0]];
+      _0_ <= a_buf[\$29 [7:0]];
     end
   end
   assign \$signature__data$88  = _0_;
@@ -1253,7 +1259,7 @@ module array_fp16_mac_os_8x8(a_in__valid, w_in__payload, w_in__valid, y_out__rea
   reg [127:0] _2_;
   always @(posedge clk) begin
     if (os_fire) begin
-      _2_ <= w_buf[\$25 [7:0]];
+      _2_ <= w_buf[\$31 [7:0]];
     end
   end
   assign w_rd__data = _2_;
@@ -1267,180 +1273,186 @@ module array_fp16_mac_os_8x8(a_in__valid, w_in__payload, w_in__valid, y_out__rea
   assign w_in__ready = \$3  & \$4 ;
   assign \$signature__en$26  = w_in__valid & w_in__ready;
   assign \$5  = ~ busy;
-  assign go = start & \$5 ;
-  assign \$6  = KB - os_kc;
-  assign \$7  = \$6 [8:0] < 9'h100;
-  assign os_len = \$7  ? \$6 [8:0] : 9'h100;
-  assign \$10  = $signed({ 1'h0, os_dq }) > $signed(2'h0);
-  assign \$11  = os_gap_now + 1'h0;
-  assign \$12  = os_len - 1'h1;
-  assign os_is_last = os_beat == \$12 ;
-  assign \$13  = os_m0 < M;
-  assign \$14  = run & \$13 ;
-  assign \$15  = ! os_gap_now;
-  assign \$16  = \$14  & \$15 ;
-  assign \$17  = ~ os_is_last;
-  assign \$18  = ~ os_any_last;
-  assign \$19  = \$17  | \$18 ;
-  assign \$20  = os_since_last >= 4'h8;
-  assign \$21  = \$19  | \$20 ;
-  assign os_fire = \$16  & \$21 ;
-  assign \$22  = os_a_base + os_kc;
-  assign \$23  = \$22  + os_beat;
-  assign \$24  = os_w_base + os_kc;
-  assign \$25  = \$24  + os_beat;
-  assign \$26  = ! os_beat;
-  assign \$27  = edge_m0 + o_row_index;
-  assign \$28  = edge_y_base + \$27 [8:0];
+  assign \$6  = start & \$5 ;
+  assign \$7  = | m;
+  assign \$8  = \$6  & \$7 ;
+  assign \$9  = | n;
+  assign \$10  = \$8  & \$9 ;
+  assign \$11  = | k_beats;
+  assign go = \$10  & \$11 ;
+  assign \$12  = KB - os_kc;
+  assign \$13  = \$12 [8:0] < 9'h100;
+  assign os_len = \$13  ? \$12 [8:0] : 9'h100;
+  assign \$16  = $signed({ 1'h0, os_dq }) > $signed(2'h0);
+  assign \$17  = os_gap_now + 1'h0;
+  assign \$18  = os_len - 1'h1;
+  assign os_is_last = os_beat == \$18 ;
+  assign \$19  = os_m0 < M;
+  assign \$20  = run & \$19 ;
+  assign \$21  = ! os_gap_now;
+  assign \$22  = \$20  & \$21 ;
+  assign \$23  = ~ os_is_last;
+  assign \$24  = ~ os_any_last;
+  assign \$25  = \$23  | \$24 ;
+  assign \$26  = os_since_last >= 4'h8;
+  assign \$27  = \$25  | \$26 ;
+  assign os_fire = \$22  & \$27 ;
+  assign \$28  = os_a_base + os_kc;
+  assign \$29  = \$28  + os_beat;
+  assign \$30  = os_w_base + os_kc;
+  assign \$31  = \$30  + os_beat;
+  assign \$32  = ! os_beat;
+  assign \$33  = edge_m0 + o_row_index;
+  assign \$34  = edge_y_base + \$33 [8:0];
   assign first_chunk = ! edge_k;
-  assign \$29  = edge_k + 9'h100;
-  assign chunk_done = \$29  >= KB;
+  assign \$35  = edge_k + 9'h100;
+  assign chunk_done = \$35  >= KB;
   assign block_done = o_row_index == 3'h7;
-  assign \$30  = run & o_row_valid;
-  assign \$31  = block_done & chunk_done;
-  assign \$32  = edge_n0 + 4'h8;
-  assign \$33  = \$32  >= N;
-  assign \$34  = \$31  & \$33 ;
-  assign \$35  = edge_m0 + 4'h8;
-  assign \$36  = \$35  >= M;
-  assign is_last = \$34  & \$36 ;
-  assign \$37  = ~ y_out__valid;
-  assign \$38  = \$37  | y_out__ready;
-  assign \$39  = raddr < y_end;
-  assign \$40  = \$38  & \$39 ;
-  assign \$41  = a_in__valid & a_in__ready;
-  assign \$42  = a_load_addr + 1'h1;
-  assign \$43  = ~ busy;
-  assign \$44  = start & \$43 ;
-  assign \$45  = w_in__valid & w_in__ready;
-  assign \$46  = w_load_addr + 1'h1;
-  assign \$47  = ~ busy;
-  assign \$48  = start & \$47 ;
-  assign \$49  = cycles + 1'h1;
-  assign \$50  = os_gap_now > 1'h0;
-  assign \$51  = os_gap_now - 1'h1;
-  assign \$52  = \$50  ? \$51  : 5'h00;
-  assign \$53  = os_dq_now > 1'h0;
-  assign \$54  = os_dq_now - 1'h1;
-  assign \$55  = \$53  ? \$54  : 5'h00;
-  assign \$56  = os_since_last < 4'h8;
-  assign \$57  = os_since_last + 1'h1;
-  assign \$58  = \$56  ? \$57  : { 1'h0, os_since_last };
-  assign \$59  = os_beat + 1'h1;
-  assign \$60  = os_group_beat + 1'h1;
-  assign \$61  = os_is_last ? 2'h0 : \$60 ;
-  assign \$62  = os_kc + os_len;
-  assign \$63  = os_kc + os_len;
-  assign \$64  = \$63  >= KB;
-  assign \$65  = os_n0 + 4'h8;
-  assign \$66  = os_w_base + KB;
-  assign \$67  = os_n0 + 4'h8;
-  assign \$68  = \$67  >= N;
-  assign \$69  = os_m0 + 4'h8;
-  assign \$70  = os_a_base + KB;
-  assign \$71  = run & o_row_valid;
-  assign \$72  = edge_k + 9'h100;
-  assign \$73  = edge_n0 + 4'h8;
-  assign \$74  = edge_y_base + M;
-  assign \$75  = edge_n0 + 4'h8;
-  assign \$76  = \$75  >= N;
-  assign \$77  = edge_m0 + 4'h8;
-  assign \$78  = run & o_row_valid;
-  assign \$79  = run & o_row_valid;
-  assign \$80  = \$27 [8:0] < M;
-  assign \$81  = \$79  & \$80 ;
-  assign \$82  = run & o_row_valid;
-  assign \$83  = \$82  & is_last;
-  assign \$84  = o_wr__addr + 1'h1;
-  assign \$85  = \$84  > y_end;
-  assign \$86  = o_wr__en & \$85 ;
-  assign \$87  = o_wr__addr + 1'h1;
-  assign \$88  = run & last_write;
-  assign \$89  = raddr + 1'h1;
-  assign \$90  = raddr == y_end;
+  assign \$36  = run & o_row_valid;
+  assign \$37  = block_done & chunk_done;
+  assign \$38  = edge_n0 + 4'h8;
+  assign \$39  = \$38  >= N;
+  assign \$40  = \$37  & \$39 ;
+  assign \$41  = edge_m0 + 4'h8;
+  assign \$42  = \$41  >= M;
+  assign is_last = \$40  & \$42 ;
+  assign \$43  = ~ y_out__valid;
+  assign \$44  = \$43  | y_out__ready;
+  assign \$45  = raddr < y_end;
+  assign \$46  = \$44  & \$45 ;
+  assign \$47  = a_in__valid & a_in__ready;
+  assign \$48  = a_load_addr + 1'h1;
+  assign \$49  = ~ busy;
+  assign \$50  = start & \$49 ;
+  assign \$51  = w_in__valid & w_in__ready;
+  assign \$52  = w_load_addr + 1'h1;
+  assign \$53  = ~ busy;
+  assign \$54  = start & \$53 ;
+  assign \$55  = cycles + 1'h1;
+  assign \$56  = os_gap_now > 1'h0;
+  assign \$57  = os_gap_now - 1'h1;
+  assign \$58  = \$56  ? \$57  : 5'h00;
+  assign \$59  = os_dq_now > 1'h0;
+  assign \$60  = os_dq_now - 1'h1;
+  assign \$61  = \$59  ? \$60  : 5'h00;
+  assign \$62  = os_since_last < 4'h8;
+  assign \$63  = os_since_last + 1'h1;
+  assign \$64  = \$62  ? \$63  : { 1'h0, os_since_last };
+  assign \$65  = os_beat + 1'h1;
+  assign \$66  = os_group_beat + 1'h1;
+  assign \$67  = os_is_last ? 2'h0 : \$66 ;
+  assign \$68  = os_kc + os_len;
+  assign \$69  = os_kc + os_len;
+  assign \$70  = \$69  >= KB;
+  assign \$71  = os_n0 + 4'h8;
+  assign \$72  = os_w_base + KB;
+  assign \$73  = os_n0 + 4'h8;
+  assign \$74  = \$73  >= N;
+  assign \$75  = os_m0 + 4'h8;
+  assign \$76  = os_a_base + KB;
+  assign \$77  = run & o_row_valid;
+  assign \$78  = edge_k + 9'h100;
+  assign \$79  = edge_n0 + 4'h8;
+  assign \$80  = edge_y_base + M;
+  assign \$81  = edge_n0 + 4'h8;
+  assign \$82  = \$81  >= N;
+  assign \$83  = edge_m0 + 4'h8;
+  assign \$84  = run & o_row_valid;
+  assign \$85  = run & o_row_valid;
+  assign \$86  = \$33 [8:0] < M;
+  assign \$87  = \$85  & \$86 ;
+  assign \$88  = run & o_row_valid;
+  assign \$89  = \$88  & is_last;
+  assign \$90  = o_wr__addr + 1'h1;
+  assign \$91  = \$90  > y_end;
+  assign \$92  = o_wr__en & \$91 ;
+  assign \$93  = o_wr__addr + 1'h1;
+  assign \$94  = run & last_write;
+  assign \$95  = raddr + 1'h1;
+  assign \$96  = raddr == y_end;
   always @(posedge clk)
-    a_load_addr <= \$91 ;
+    a_load_addr <= \$97 ;
   always @(posedge clk)
-    w_load_addr <= \$92 ;
+    w_load_addr <= \$98 ;
   always @(posedge clk)
-    M <= \$93 ;
+    M <= \$99 ;
   always @(posedge clk)
-    N <= \$94 ;
+    N <= \$100 ;
   always @(posedge clk)
-    KB <= \$95 ;
+    KB <= \$101 ;
   always @(posedge clk)
-    run <= \$96 ;
+    run <= \$102 ;
   always @(posedge clk)
-    cycles <= \$97 ;
+    cycles <= \$103 ;
   always @(posedge clk)
-    os_gap <= \$98 ;
+    os_gap <= \$104 ;
   always @(posedge clk)
-    os_dq <= \$99 ;
+    os_dq <= \$105 ;
   always @(posedge clk)
-    os_since_last <= \$100 ;
+    os_since_last <= \$106 ;
   always @(posedge clk)
-    os_prev_issued <= \$101 ;
+    os_prev_issued <= \$107 ;
   always @(posedge clk)
-    os_m0 <= \$102 ;
+    os_m0 <= \$108 ;
   always @(posedge clk)
-    os_n0 <= \$103 ;
+    os_n0 <= \$109 ;
   always @(posedge clk)
-    os_kc <= \$104 ;
+    os_kc <= \$110 ;
   always @(posedge clk)
-    os_beat <= \$105 ;
+    os_beat <= \$111 ;
   always @(posedge clk)
-    os_group_beat <= \$106 ;
+    os_group_beat <= \$112 ;
   always @(posedge clk)
-    os_a_base <= \$107 ;
+    os_a_base <= \$113 ;
   always @(posedge clk)
-    os_w_base <= \$108 ;
+    os_w_base <= \$114 ;
   always @(posedge clk)
-    os_any_last <= \$109 ;
+    os_any_last <= \$115 ;
   always @(posedge clk)
-    os_prev_group_end <= \$110 ;
+    os_prev_group_end <= \$116 ;
   always @(posedge clk)
-    i_a <= \$111 ;
+    i_a <= \$117 ;
   always @(posedge clk)
-    issue_d1 <= \$112 ;
+    issue_d1 <= \$118 ;
   always @(posedge clk)
-    i_ctl <= \$113 ;
+    i_ctl <= \$119 ;
   always @(posedge clk)
-    i_w <= \$114 ;
+    i_w <= \$120 ;
   always @(posedge clk)
-    edge_m0 <= \$115 ;
+    edge_m0 <= \$121 ;
   always @(posedge clk)
-    edge_n0 <= \$116 ;
+    edge_n0 <= \$122 ;
   always @(posedge clk)
-    edge_k <= \$117 ;
+    edge_k <= \$123 ;
   always @(posedge clk)
-    edge_row <= \$118 ;
+    edge_row <= \$124 ;
   always @(posedge clk)
-    edge_y_base <= \$119 ;
+    edge_y_base <= \$125 ;
   always @(posedge clk)
-    s1_valid <= \$120 ;
+    s1_valid <= \$126 ;
   always @(posedge clk)
-    o_wr__en <= \$121 ;
+    o_wr__en <= \$127 ;
   always @(posedge clk)
-    s1_first <= \$122 ;
+    s1_first <= \$128 ;
   always @(posedge clk)
-    o_wr__addr <= \$123 ;
+    o_wr__addr <= \$129 ;
   always @(posedge clk)
-    last_write <= \$124 ;
+    last_write <= \$130 ;
   always @(posedge clk)
-    s1_row <= \$125 ;
+    s1_row <= \$131 ;
   always @(posedge clk)
-    y_end <= \$126 ;
+    y_end <= \$132 ;
   always @(posedge clk)
-    drain <= \$127 ;
+    drain <= \$133 ;
   always @(posedge clk)
-    raddr <= \$128 ;
+    raddr <= \$134 ;
   always @(posedge clk)
-    y_out__valid <= \$129 ;
+    y_out__valid <= \$135 ;
   \array_fp16_mac_os_8x8.mesh  mesh (
     .clk(clk),
     .\i_a$1 (i_a),
     .i_ctl(i_ctl),
-    .\i_w$257 (i_w),
+    .i_w(i_w),
     .o_row(o_row),
     .o_row_index(o_row_index),
     .o_row_valid(o_row_valid),
@@ -1450,9 +1462,9 @@ module array_fp16_mac_os_8x8(a_in__valid, w_in__payload, w_in__valid, y_out__rea
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     os_gap_now = os_gap;
     if (os_prev_issued) begin
-      os_gap_now = { \$8 [1], \$8 [1], \$8  };
+      os_gap_now = { \$14 [1], \$14 [1], \$14  };
       if (os_prev_group_end) begin
-        if (\$10 ) begin
+        if (\$16 ) begin
           os_gap_now = os_dq;
         end
       end
@@ -1463,7 +1475,7 @@ module array_fp16_mac_os_8x8(a_in__valid, w_in__payload, w_in__valid, y_out__rea
     os_dq_now = os_dq;
     if (os_prev_issued) begin
       if (os_prev_group_end) begin
-        os_dq_now = \$11 [3:0];
+        os_dq_now = \$17 [3:0];
       end
     end
   end
@@ -1473,7 +1485,7 @@ module array_fp16_mac_os_8x8(a_in__valid, w_in__payload, w_in__valid, y_out__rea
     if (os_fire) begin
       issue[0] = 1'h1;
       issue[1] = 1'h1;
-      issue[2] = \$26 ;
+      issue[2] = \$32 ;
       issue[3] = os_is_last;
       issue[4] = os_is_last;
     end
@@ -1481,8 +1493,8 @@ module array_fp16_mac_os_8x8(a_in__valid, w_in__payload, w_in__valid, y_out__rea
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     o_rd__addr = 8'h00;
-    if (\$30 ) begin
-      o_rd__addr = \$28 [7:0];
+    if (\$36 ) begin
+      o_rd__addr = \$34 [7:0];
     end
     if (drain) begin
       o_rd__addr = raddr[7:0];
@@ -1491,7 +1503,7 @@ module array_fp16_mac_os_8x8(a_in__valid, w_in__payload, w_in__valid, y_out__rea
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     o_rd__en = 1'h1;
-    if (\$30 ) begin
+    if (\$36 ) begin
       o_rd__en = 1'h1;
     end
     if (drain) begin
@@ -1502,256 +1514,150 @@ module array_fp16_mac_os_8x8(a_in__valid, w_in__payload, w_in__valid, y_out__rea
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     fetch = 1'h0;
     if (drain) begin
-      fetch = \$40 ;
+      fetch = \$46 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$91  = a_load_addr;
-    if (\$41 ) begin
-      \$91  = \$42 [8:0];
+    \$97  = a_load_addr;
+    if (\$47 ) begin
+      \$97  = \$48 [8:0];
     end
-    if (\$44 ) begin
-      \$91  = 9'h000;
+    if (\$50 ) begin
+      \$97  = 9'h000;
     end
     if (rst) begin
-      \$91  = 9'h000;
+      \$97  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$92  = w_load_addr;
-    if (\$45 ) begin
-      \$92  = \$46 [8:0];
+    \$98  = w_load_addr;
+    if (\$51 ) begin
+      \$98  = \$52 [8:0];
     end
-    if (\$48 ) begin
-      \$92  = 9'h000;
+    if (\$54 ) begin
+      \$98  = 9'h000;
     end
     if (rst) begin
-      \$92  = 9'h000;
+      \$98  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$93  = M;
+    \$99  = M;
     if (go) begin
-      \$93  = m;
+      \$99  = m;
     end
     if (rst) begin
-      \$93  = 9'h000;
+      \$99  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$94  = N;
+    \$100  = N;
     if (go) begin
-      \$94  = n;
+      \$100  = n;
     end
     if (rst) begin
-      \$94  = 12'h000;
+      \$100  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$95  = KB;
+    \$101  = KB;
     if (go) begin
-      \$95  = k_beats;
+      \$101  = k_beats;
     end
     if (rst) begin
-      \$95  = 9'h000;
+      \$101  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$96  = run;
+    \$102  = run;
     if (go) begin
-      \$96  = 1'h1;
+      \$102  = 1'h1;
     end
-    if (\$88 ) begin
-      \$96  = 1'h0;
+    if (\$94 ) begin
+      \$102  = 1'h0;
     end
     if (rst) begin
-      \$96  = 1'h0;
+      \$102  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$97  = cycles;
+    \$103  = cycles;
     if (go) begin
-      \$97  = 40'h0000000000;
+      \$103  = 40'h0000000000;
     end
     if (run) begin
-      \$97  = \$49 [39:0];
+      \$103  = \$55 [39:0];
     end
     if (rst) begin
-      \$97  = 40'h0000000000;
+      \$103  = 40'h0000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$98  = \$52 [3:0];
+    \$104  = \$58 [3:0];
     if (go) begin
-      \$98  = 4'h0;
+      \$104  = 4'h0;
     end
     if (rst) begin
-      \$98  = 4'h0;
+      \$104  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$99  = \$55 [3:0];
+    \$105  = \$61 [3:0];
     if (go) begin
-      \$99  = 4'h0;
+      \$105  = 4'h0;
     end
     if (rst) begin
-      \$99  = 4'h0;
+      \$105  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$100  = \$58 [3:0];
+    \$106  = \$64 [3:0];
     if (go) begin
-      \$100  = 4'h0;
+      \$106  = 4'h0;
     end
     if (os_fire) begin
       if (os_is_last) begin
-        \$100  = 4'h1;
+        \$106  = 4'h1;
       end
     end
     if (rst) begin
-      \$100  = 4'h0;
+      \$106  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$101  = 1'h0;
+    \$107  = 1'h0;
     if (go) begin
-      \$101  = 1'h0;
+      \$107  = 1'h0;
     end
     if (os_fire) begin
-      \$101  = 1'h1;
+      \$107  = 1'h1;
     end
     if (rst) begin
-      \$101  = 1'h0;
+      \$107  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$102  = os_m0;
-    if (go) begin
-      \$102  = 9'h000;
-    end
-    if (os_fire) begin
-      if (os_is_last) begin
-        if (\$64 ) begin
-          if (\$68 ) begin
-            \$102  = \$69 [8:0];
-          end
-        end
-      end
-    end
-    if (rst) begin
-      \$102  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$103  = os_n0;
-    if (go) begin
-      \$103  = 12'h000;
-    end
-    if (os_fire) begin
-      if (os_is_last) begin
-        if (\$64 ) begin
-          \$103  = \$65 [11:0];
-          if (\$68 ) begin
-            \$103  = 12'h000;
-          end
-        end
-      end
-    end
-    if (rst) begin
-      \$103  = 12'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$104  = os_kc;
-    if (go) begin
-      \$104  = 10'h000;
-    end
-    if (os_fire) begin
-      if (os_is_last) begin
-        \$104  = \$62 [9:0];
-        if (\$64 ) begin
-          \$104  = 10'h000;
-        end
-      end
-    end
-    if (rst) begin
-      \$104  = 10'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$105  = os_beat;
-    if (go) begin
-      \$105  = 9'h000;
-    end
-    if (os_fire) begin
-      \$105  = \$59 [8:0];
-      if (os_is_last) begin
-        \$105  = 9'h000;
-      end
-    end
-    if (rst) begin
-      \$105  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$106  = os_group_beat;
-    if (go) begin
-      \$106  = 1'h0;
-    end
-    if (os_fire) begin
-      \$106  = \$61 [0];
-    end
-    if (rst) begin
-      \$106  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$107  = os_a_base;
-    if (go) begin
-      \$107  = 9'h000;
-    end
-    if (os_fire) begin
-      if (os_is_last) begin
-        if (\$64 ) begin
-          if (\$68 ) begin
-            \$107  = \$70 [8:0];
-          end
-        end
-      end
-    end
-    if (rst) begin
-      \$107  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$108  = os_w_base;
+    \$108  = os_m0;
     if (go) begin
       \$108  = 9'h000;
     end
     if (os_fire) begin
       if (os_is_last) begin
-        if (\$64 ) begin
-          \$108  = \$66 [8:0];
-          if (\$68 ) begin
-            \$108  = 9'h000;
+        if (\$70 ) begin
+          if (\$74 ) begin
+            \$108  = \$75 [8:0];
           end
         end
       end
@@ -1762,270 +1668,376 @@ module array_fp16_mac_os_8x8(a_in__valid, w_in__payload, w_in__valid, y_out__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$109  = os_any_last;
+    \$109  = os_n0;
     if (go) begin
-      \$109  = 1'h0;
+      \$109  = 12'h000;
     end
     if (os_fire) begin
       if (os_is_last) begin
-        \$109  = 1'h1;
+        if (\$70 ) begin
+          \$109  = \$71 [11:0];
+          if (\$74 ) begin
+            \$109  = 12'h000;
+          end
+        end
       end
     end
     if (rst) begin
-      \$109  = 1'h0;
+      \$109  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$110  = os_prev_group_end;
+    \$110  = os_kc;
+    if (go) begin
+      \$110  = 10'h000;
+    end
     if (os_fire) begin
-      \$110  = os_is_last;
+      if (os_is_last) begin
+        \$110  = \$68 [9:0];
+        if (\$70 ) begin
+          \$110  = 10'h000;
+        end
+      end
     end
     if (rst) begin
-      \$110  = 1'h0;
+      \$110  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$111  = \$signature__data$88 ;
-    if (rst) begin
-      \$111  = 128'h00000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$112  = issue;
-    if (rst) begin
-      \$112  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$113  = issue_d1;
-    if (rst) begin
-      \$113  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$114  = w_rd__data;
-    if (rst) begin
-      \$114  = 128'h00000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$115  = edge_m0;
+    \$111  = os_beat;
     if (go) begin
-      \$115  = 9'h000;
+      \$111  = 9'h000;
     end
-    if (\$71 ) begin
-      if (block_done) begin
-        if (chunk_done) begin
-          if (\$76 ) begin
-            \$115  = \$77 [8:0];
+    if (os_fire) begin
+      \$111  = \$65 [8:0];
+      if (os_is_last) begin
+        \$111  = 9'h000;
+      end
+    end
+    if (rst) begin
+      \$111  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$112  = os_group_beat;
+    if (go) begin
+      \$112  = 1'h0;
+    end
+    if (os_fire) begin
+      \$112  = \$67 [0];
+    end
+    if (rst) begin
+      \$112  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$113  = os_a_base;
+    if (go) begin
+      \$113  = 9'h000;
+    end
+    if (os_fire) begin
+      if (os_is_last) begin
+        if (\$70 ) begin
+          if (\$74 ) begin
+            \$113  = \$76 [8:0];
           end
         end
       end
     end
     if (rst) begin
-      \$115  = 9'h000;
+      \$113  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$116  = edge_n0;
+    \$114  = os_w_base;
     if (go) begin
-      \$116  = 12'h000;
+      \$114  = 9'h000;
     end
-    if (\$71 ) begin
-      if (block_done) begin
-        if (chunk_done) begin
-          \$116  = \$73 [11:0];
-          if (\$76 ) begin
-            \$116  = 12'h000;
+    if (os_fire) begin
+      if (os_is_last) begin
+        if (\$70 ) begin
+          \$114  = \$72 [8:0];
+          if (\$74 ) begin
+            \$114  = 9'h000;
           end
         end
       end
     end
     if (rst) begin
-      \$116  = 12'h000;
+      \$114  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$117  = edge_k;
+    \$115  = os_any_last;
     if (go) begin
-      \$117  = 10'h000;
+      \$115  = 1'h0;
     end
-    if (\$71 ) begin
-      if (block_done) begin
-        \$117  = \$72 [9:0];
-        if (chunk_done) begin
-          \$117  = 10'h000;
-        end
+    if (os_fire) begin
+      if (os_is_last) begin
+        \$115  = 1'h1;
       end
     end
     if (rst) begin
-      \$117  = 10'h000;
+      \$115  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$118  = edge_row;
-    if (go) begin
-      \$118  = 9'h000;
+    \$116  = os_prev_group_end;
+    if (os_fire) begin
+      \$116  = os_is_last;
     end
     if (rst) begin
-      \$118  = 9'h000;
+      \$116  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$119  = edge_y_base;
-    if (go) begin
-      \$119  = 12'h000;
+    \$117  = \$signature__data$88 ;
+    if (rst) begin
+      \$117  = 128'h00000000000000000000000000000000;
     end
-    if (\$71 ) begin
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$118  = issue;
+    if (rst) begin
+      \$118  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$119  = issue_d1;
+    if (rst) begin
+      \$119  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$120  = w_rd__data;
+    if (rst) begin
+      \$120  = 128'h00000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$121  = edge_m0;
+    if (go) begin
+      \$121  = 9'h000;
+    end
+    if (\$77 ) begin
       if (block_done) begin
         if (chunk_done) begin
-          \$119  = \$74 [11:0];
-          if (\$76 ) begin
-            \$119  = 12'h000;
+          if (\$82 ) begin
+            \$121  = \$83 [8:0];
           end
         end
       end
     end
     if (rst) begin
-      \$119  = 12'h000;
+      \$121  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$120  = \$78 ;
-    if (rst) begin
-      \$120  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$121  = \$81 ;
-    if (rst) begin
-      \$121  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$122  = first_chunk;
-    if (rst) begin
-      \$122  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$123  = \$28 [7:0];
-    if (rst) begin
-      \$123  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$124  = \$83 ;
-    if (rst) begin
-      \$124  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$125 [31:0] = o_row[31:0];
-    \$125 [63:32] = o_row[63:32];
-    \$125 [95:64] = o_row[95:64];
-    \$125 [127:96] = o_row[127:96];
-    \$125 [159:128] = o_row[159:128];
-    \$125 [191:160] = o_row[191:160];
-    \$125 [223:192] = o_row[223:192];
-    \$125 [255:224] = o_row[255:224];
-    if (rst) begin
-      \$125  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$126  = y_end;
-    if (\$86 ) begin
-      \$126  = \$87 ;
-    end
+    \$122  = edge_n0;
     if (go) begin
-      \$126  = 9'h000;
+      \$122  = 12'h000;
     end
-    if (rst) begin
-      \$126  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$127  = drain;
-    if (\$88 ) begin
-      \$127  = 1'h1;
-    end
-    if (drain) begin
-      if (fetch) begin
-      end else if (y_out__ready) begin
-        if (\$90 ) begin
-          \$127  = 1'h0;
+    if (\$77 ) begin
+      if (block_done) begin
+        if (chunk_done) begin
+          \$122  = \$79 [11:0];
+          if (\$82 ) begin
+            \$122  = 12'h000;
+          end
         end
       end
     end
+    if (rst) begin
+      \$122  = 12'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$123  = edge_k;
+    if (go) begin
+      \$123  = 10'h000;
+    end
+    if (\$77 ) begin
+      if (block_done) begin
+        \$123  = \$78 [9:0];
+        if (chunk_done) begin
+          \$123  = 10'h000;
+        end
+      end
+    end
+    if (rst) begin
+      \$123  = 10'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$124  = edge_row;
+    if (go) begin
+      \$124  = 9'h000;
+    end
+    if (rst) begin
+      \$124  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$125  = edge_y_base;
+    if (go) begin
+      \$125  = 12'h000;
+    end
+    if (\$77 ) begin
+      if (block_done) begin
+        if (chunk_done) begin
+          \$125  = \$80 [11:0];
+          if (\$82 ) begin
+            \$125  = 12'h000;
+          end
+        end
+      end
+    end
+    if (rst) begin
+      \$125  = 12'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$126  = \$84 ;
+    if (rst) begin
+      \$126  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$127  = \$87 ;
     if (rst) begin
       \$127  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$128  = raddr;
-    if (drain) begin
-      if (fetch) begin
-        \$128  = \$89 [8:0];
-      end
-    end
-    if (go) begin
-      \$128  = 9'h000;
-    end
+    \$128  = first_chunk;
     if (rst) begin
-      \$128  = 9'h000;
+      \$128  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$129  = y_out__valid;
+    \$129  = \$34 [7:0];
+    if (rst) begin
+      \$129  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$130  = \$89 ;
+    if (rst) begin
+      \$130  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$131 [31:0] = o_row[31:0];
+    \$131 [63:32] = o_row[63:32];
+    \$131 [95:64] = o_row[95:64];
+    \$131 [127:96] = o_row[127:96];
+    \$131 [159:128] = o_row[159:128];
+    \$131 [191:160] = o_row[191:160];
+    \$131 [223:192] = o_row[223:192];
+    \$131 [255:224] = o_row[255:224];
+    if (rst) begin
+      \$131  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$132  = y_end;
+    if (\$92 ) begin
+      \$132  = \$93 ;
+    end
+    if (go) begin
+      \$132  = 9'h000;
+    end
+    if (rst) begin
+      \$132  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$133  = drain;
+    if (\$94 ) begin
+      \$133  = 1'h1;
+    end
     if (drain) begin
       if (fetch) begin
-        \$129  = 1'h1;
       end else if (y_out__ready) begin
-        \$129  = 1'h0;
+        if (\$96 ) begin
+          \$133  = 1'h0;
+        end
+      end
+    end
+    if (rst) begin
+      \$133  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$134  = raddr;
+    if (drain) begin
+      if (fetch) begin
+        \$134  = \$95 [8:0];
       end
     end
     if (go) begin
-      \$129  = 1'h0;
+      \$134  = 9'h000;
     end
     if (rst) begin
-      \$129  = 1'h0;
+      \$134  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$135  = y_out__valid;
+    if (drain) begin
+      if (fetch) begin
+        \$135  = 1'h1;
+      end else if (y_out__ready) begin
+        \$135  = 1'h0;
+      end
+    end
+    if (go) begin
+      \$135  = 1'h0;
+    end
+    if (rst) begin
+      \$135  = 1'h0;
     end
   end
   assign \$signature__addr  = a_load_addr[7:0];
   assign \$signature__data  = a_in__payload;
   assign \$signature__addr$24  = w_load_addr[7:0];
   assign \$signature__data$25  = w_in__payload;
-  assign os_rest = \$6 [8:0];
+  assign os_rest = \$12 [8:0];
   assign os_interval = 1'h1;
   assign os_group_end = os_is_last;
-  assign \$signature__addr$47  = \$23 [7:0];
-  assign w_rd__addr = \$25 [7:0];
+  assign \$signature__addr$47  = \$29 [7:0];
+  assign w_rd__addr = \$31 [7:0];
   assign \$signature__en$51  = os_fire;
   assign w_rd__en = os_fire;
   assign issue_d2 = i_ctl;
-  assign edge_row_m = \$27 [8:0];
-  assign edge_addr = \$28 [11:0];
+  assign edge_row_m = \$33 [8:0];
+  assign edge_addr = \$34 [11:0];
   assign s1_addr = o_wr__addr;
   assign o_wr__data = edge_new;
   assign s1_write = o_wr__en;
@@ -2236,112 +2248,298 @@ module array_fp16_mac_os_8x8(a_in__valid, w_in__payload, w_in__valid, y_out__rea
   assign edge_new[95:64] = s1_row[95:64];
   assign edge_new[63:32] = s1_row[63:32];
   assign edge_new[31:0] = s1_row[31:0];
-  assign \$8  = 2'h0;
-  assign \$9  = 2'h0;
+  assign \$14  = 2'h0;
+  assign \$15  = 2'h0;
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_row_valid, o_row_index, o_row, clk);
+module \array_fp16_mac_os_8x8.mesh (rst, o_row_valid, o_row_index, \i_a$1 , i_ctl, i_w, o_row, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$2  = 0;
   wire \$1 ;
-  reg [4:0] \$10 ;
-  reg \$100 ;
-  reg [15:0] \$11 ;
-  reg [15:0] \$12 ;
-  reg [4:0] \$13 ;
-  reg [4:0] \$14 ;
-  reg [15:0] \$15 ;
-  reg [15:0] \$16 ;
-  reg [15:0] \$17 ;
-  reg [4:0] \$18 ;
-  reg [4:0] \$19 ;
+  wire \$10 ;
+  wire [31:0] \$100 ;
+  wire [31:0] \$101 ;
+  wire [31:0] \$102 ;
+  wire [31:0] \$103 ;
+  wire [31:0] \$104 ;
+  wire [31:0] \$105 ;
+  wire [31:0] \$106 ;
+  wire [31:0] \$107 ;
+  wire [31:0] \$108 ;
+  wire [31:0] \$109 ;
+  wire \$11 ;
+  wire [31:0] \$110 ;
+  wire [31:0] \$111 ;
+  wire [31:0] \$112 ;
+  wire [31:0] \$113 ;
+  wire [31:0] \$114 ;
+  wire [31:0] \$115 ;
+  wire [31:0] \$116 ;
+  wire [31:0] \$117 ;
+  wire [31:0] \$118 ;
+  wire [31:0] \$119 ;
+  wire \$12 ;
+  wire [31:0] \$120 ;
+  wire [31:0] \$121 ;
+  wire [31:0] \$122 ;
+  wire [31:0] \$123 ;
+  wire [31:0] \$124 ;
+  wire [31:0] \$125 ;
+  wire [31:0] \$126 ;
+  wire [31:0] \$127 ;
+  wire [31:0] \$128 ;
+  wire [31:0] \$129 ;
+  wire \$13 ;
+  wire [31:0] \$130 ;
+  wire [31:0] \$131 ;
+  wire [31:0] \$132 ;
+  wire [31:0] \$133 ;
+  wire [31:0] \$134 ;
+  wire [31:0] \$135 ;
+  wire [31:0] \$136 ;
+  wire [31:0] \$137 ;
+  wire [31:0] \$138 ;
+  wire [31:0] \$139 ;
+  wire \$14 ;
+  wire [31:0] \$140 ;
+  wire [31:0] \$141 ;
+  wire [31:0] \$142 ;
+  wire [31:0] \$143 ;
+  wire [31:0] \$144 ;
+  wire [31:0] \$145 ;
+  wire [31:0] \$146 ;
+  wire [31:0] \$147 ;
+  wire [31:0] \$148 ;
+  wire [31:0] \$149 ;
+  wire \$15 ;
+  wire [31:0] \$150 ;
+  wire [31:0] \$151 ;
+  wire [31:0] \$152 ;
+  wire [31:0] \$153 ;
+  wire [31:0] \$154 ;
+  wire [31:0] \$155 ;
+  wire [31:0] \$156 ;
+  wire [31:0] \$157 ;
+  wire [31:0] \$158 ;
+  wire [31:0] \$159 ;
+  wire \$16 ;
+  wire [31:0] \$160 ;
+  wire [31:0] \$161 ;
+  wire [31:0] \$162 ;
+  wire [31:0] \$163 ;
+  wire [31:0] \$164 ;
+  wire [31:0] \$165 ;
+  wire [31:0] \$166 ;
+  wire [31:0] \$167 ;
+  wire [31:0] \$168 ;
+  wire [31:0] \$169 ;
+  wire \$17 ;
+  wire [31:0] \$170 ;
+  wire [31:0] \$171 ;
+  wire [31:0] \$172 ;
+  wire [31:0] \$173 ;
+  wire [31:0] \$174 ;
+  wire [31:0] \$175 ;
+  wire [31:0] \$176 ;
+  wire [31:0] \$177 ;
+  wire [31:0] \$178 ;
+  wire [31:0] \$179 ;
+  wire \$18 ;
+  wire [31:0] \$180 ;
+  wire [31:0] \$181 ;
+  wire [31:0] \$182 ;
+  wire [31:0] \$183 ;
+  wire [31:0] \$184 ;
+  wire [31:0] \$185 ;
+  wire \$186 ;
+  wire \$187 ;
+  wire \$188 ;
+  wire \$189 ;
+  wire \$19 ;
+  wire \$190 ;
+  wire \$191 ;
+  wire \$192 ;
+  wire \$193 ;
+  reg [15:0] \$194 ;
+  reg [4:0] \$195 ;
+  reg [15:0] \$196 ;
+  reg [15:0] \$197 ;
+  reg [4:0] \$198 ;
+  reg [4:0] \$199 ;
   wire \$2 ;
-  reg [4:0] \$20 ;
-  reg [15:0] \$21 ;
-  reg [15:0] \$22 ;
-  reg [15:0] \$23 ;
-  reg [15:0] \$24 ;
-  reg [4:0] \$25 ;
-  reg [4:0] \$26 ;
-  reg [4:0] \$27 ;
-  reg [4:0] \$28 ;
-  reg [15:0] \$29 ;
+  wire \$20 ;
+  reg [15:0] \$200 ;
+  reg [15:0] \$201 ;
+  reg [15:0] \$202 ;
+  reg [4:0] \$203 ;
+  reg [4:0] \$204 ;
+  reg [4:0] \$205 ;
+  reg [15:0] \$206 ;
+  reg [15:0] \$207 ;
+  reg [15:0] \$208 ;
+  reg [15:0] \$209 ;
+  wire \$21 ;
+  reg [4:0] \$210 ;
+  reg [4:0] \$211 ;
+  reg [4:0] \$212 ;
+  reg [4:0] \$213 ;
+  reg [15:0] \$214 ;
+  reg [15:0] \$215 ;
+  reg [15:0] \$216 ;
+  reg [15:0] \$217 ;
+  reg [15:0] \$218 ;
+  reg [4:0] \$219 ;
+  wire \$22 ;
+  reg [4:0] \$220 ;
+  reg [4:0] \$221 ;
+  reg [4:0] \$222 ;
+  reg [4:0] \$223 ;
+  reg [15:0] \$224 ;
+  reg [15:0] \$225 ;
+  reg [15:0] \$226 ;
+  reg [15:0] \$227 ;
+  reg [15:0] \$228 ;
+  reg [15:0] \$229 ;
+  wire \$23 ;
+  reg [4:0] \$230 ;
+  reg [4:0] \$231 ;
+  reg [4:0] \$232 ;
+  reg [4:0] \$233 ;
+  reg [4:0] \$234 ;
+  reg [4:0] \$235 ;
+  reg [15:0] \$236 ;
+  reg [15:0] \$237 ;
+  reg [15:0] \$238 ;
+  reg [15:0] \$239 ;
+  wire \$24 ;
+  reg [15:0] \$240 ;
+  reg [15:0] \$241 ;
+  reg [15:0] \$242 ;
+  reg [4:0] \$243 ;
+  reg [4:0] \$244 ;
+  reg [4:0] \$245 ;
+  reg [4:0] \$246 ;
+  reg [4:0] \$247 ;
+  reg [4:0] \$248 ;
+  reg [4:0] \$249 ;
+  wire \$25 ;
+  reg [15:0] \$250 ;
+  reg [15:0] \$251 ;
+  reg [15:0] \$252 ;
+  reg [15:0] \$253 ;
+  reg [15:0] \$254 ;
+  reg [15:0] \$255 ;
+  reg [15:0] \$256 ;
+  reg [15:0] \$257 ;
+  reg [15:0] \$258 ;
+  reg [15:0] \$259 ;
+  wire \$26 ;
+  reg [15:0] \$260 ;
+  reg [15:0] \$261 ;
+  reg [15:0] \$262 ;
+  reg [15:0] \$263 ;
+  reg [15:0] \$264 ;
+  reg [15:0] \$265 ;
+  reg [15:0] \$266 ;
+  reg [15:0] \$267 ;
+  reg [15:0] \$268 ;
+  reg [15:0] \$269 ;
+  wire \$27 ;
+  reg [15:0] \$270 ;
+  reg [15:0] \$271 ;
+  reg [15:0] \$272 ;
+  reg [15:0] \$273 ;
+  reg [15:0] \$274 ;
+  reg [15:0] \$275 ;
+  reg [15:0] \$276 ;
+  reg [15:0] \$277 ;
+  reg [15:0] \$278 ;
+  reg \$279 ;
+  wire \$28 ;
+  reg \$280 ;
+  reg \$281 ;
+  reg \$282 ;
+  reg \$283 ;
+  reg \$284 ;
+  reg \$285 ;
+  reg \$286 ;
+  wire \$29 ;
   wire \$3 ;
-  reg [15:0] \$30 ;
-  reg [15:0] \$31 ;
-  reg [15:0] \$32 ;
-  reg [15:0] \$33 ;
-  reg [4:0] \$34 ;
-  reg [4:0] \$35 ;
-  reg [4:0] \$36 ;
-  reg [4:0] \$37 ;
-  reg [4:0] \$38 ;
-  reg [15:0] \$39 ;
+  wire \$30 ;
+  wire \$31 ;
+  wire \$32 ;
+  wire \$33 ;
+  wire \$34 ;
+  wire \$35 ;
+  wire \$36 ;
+  wire \$37 ;
+  wire \$38 ;
+  wire \$39 ;
   wire \$4 ;
-  reg [15:0] \$40 ;
-  reg [15:0] \$41 ;
-  reg [15:0] \$42 ;
-  reg [15:0] \$43 ;
-  reg [15:0] \$44 ;
-  reg [4:0] \$45 ;
-  reg [4:0] \$46 ;
-  reg [4:0] \$47 ;
-  reg [4:0] \$48 ;
-  reg [4:0] \$49 ;
+  wire \$40 ;
+  wire \$41 ;
+  wire \$42 ;
+  wire \$43 ;
+  wire \$44 ;
+  wire \$45 ;
+  wire \$46 ;
+  wire \$47 ;
+  wire \$48 ;
+  wire \$49 ;
   wire \$5 ;
-  reg [4:0] \$50 ;
-  reg [15:0] \$51 ;
-  reg [15:0] \$52 ;
-  reg [15:0] \$53 ;
-  reg [15:0] \$54 ;
-  reg [15:0] \$55 ;
-  reg [15:0] \$56 ;
-  reg [15:0] \$57 ;
-  reg [4:0] \$58 ;
-  reg [4:0] \$59 ;
+  wire \$50 ;
+  wire \$51 ;
+  wire \$52 ;
+  wire \$53 ;
+  wire \$54 ;
+  wire [1:0] \$55 ;
+  wire [1:0] \$56 ;
+  wire [1:0] \$57 ;
+  wire [1:0] \$58 ;
+  wire [2:0] \$59 ;
   wire \$6 ;
-  reg [4:0] \$60 ;
-  reg [4:0] \$61 ;
-  reg [4:0] \$62 ;
-  reg [4:0] \$63 ;
-  reg [4:0] \$64 ;
-  reg [15:0] \$65 ;
-  reg [15:0] \$66 ;
-  reg [15:0] \$67 ;
-  reg [15:0] \$68 ;
-  reg [15:0] \$69 ;
+  wire [2:0] \$60 ;
+  wire [2:0] \$61 ;
+  wire [2:0] \$62 ;
+  wire [2:0] \$63 ;
+  wire [2:0] \$64 ;
+  wire [2:0] \$65 ;
+  wire [31:0] \$66 ;
+  wire [31:0] \$67 ;
+  wire [31:0] \$68 ;
+  wire [31:0] \$69 ;
   wire \$7 ;
-  reg [15:0] \$70 ;
-  reg [15:0] \$71 ;
-  reg [15:0] \$72 ;
-  reg [15:0] \$73 ;
-  reg [15:0] \$74 ;
-  reg [15:0] \$75 ;
-  reg [15:0] \$76 ;
-  reg [15:0] \$77 ;
-  reg [15:0] \$78 ;
-  reg [15:0] \$79 ;
+  wire [31:0] \$70 ;
+  wire [31:0] \$71 ;
+  wire [31:0] \$72 ;
+  wire [31:0] \$73 ;
+  wire [31:0] \$74 ;
+  wire [31:0] \$75 ;
+  wire [31:0] \$76 ;
+  wire [31:0] \$77 ;
+  wire [31:0] \$78 ;
+  wire [31:0] \$79 ;
   wire \$8 ;
-  reg [15:0] \$80 ;
-  reg [15:0] \$81 ;
-  reg [15:0] \$82 ;
-  reg [15:0] \$83 ;
-  reg [15:0] \$84 ;
-  reg [15:0] \$85 ;
-  reg [15:0] \$86 ;
-  reg [15:0] \$87 ;
-  reg [15:0] \$88 ;
-  reg [15:0] \$89 ;
-  reg [15:0] \$9 ;
-  reg [15:0] \$90 ;
-  reg [15:0] \$91 ;
-  reg [15:0] \$92 ;
-  reg \$93 ;
-  reg \$94 ;
-  reg \$95 ;
-  reg \$96 ;
-  reg \$97 ;
-  reg \$98 ;
-  reg \$99 ;
+  wire [31:0] \$80 ;
+  wire [31:0] \$81 ;
+  wire [31:0] \$82 ;
+  wire [31:0] \$83 ;
+  wire [31:0] \$84 ;
+  wire [31:0] \$85 ;
+  wire [31:0] \$86 ;
+  wire [31:0] \$87 ;
+  wire [31:0] \$88 ;
+  wire [31:0] \$89 ;
+  wire \$9 ;
+  wire [31:0] \$90 ;
+  wire [31:0] \$91 ;
+  wire [31:0] \$92 ;
+  wire [31:0] \$93 ;
+  wire [31:0] \$94 ;
+  wire [31:0] \$95 ;
+  wire [31:0] \$96 ;
+  wire [31:0] \$97 ;
+  wire [31:0] \$98 ;
+  wire [31:0] \$99 ;
   (* init = 16'h0000 *)
   wire [15:0] a1_d1;
   wire [15:0] \a1_d1[0] ;
@@ -3247,28 +3445,11 @@ module \array_fp16_mac_os_8x8.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_row_valid,
   wire \i_ctl[0].last ;
   wire \i_ctl[0].load_w ;
   wire \i_ctl[0].valid ;
-  wire [15:0] i_w;
-  input [127:0] \i_w$257 ;
-  wire [127:0] \i_w$257 ;
-  wire [15:0] \i_w$257[0] ;
-  wire [15:0] \i_w$257[0][0] ;
-  wire [15:0] \i_w$257[1] ;
-  wire [15:0] \i_w$257[1][0] ;
-  wire [15:0] \i_w$257[2] ;
-  wire [15:0] \i_w$257[2][0] ;
-  wire [15:0] \i_w$257[3] ;
-  wire [15:0] \i_w$257[3][0] ;
-  wire [15:0] \i_w$257[4] ;
-  wire [15:0] \i_w$257[4][0] ;
-  wire [15:0] \i_w$257[5] ;
-  wire [15:0] \i_w$257[5][0] ;
-  wire [15:0] \i_w$257[6] ;
-  wire [15:0] \i_w$257[6][0] ;
-  wire [15:0] \i_w$257[7] ;
-  wire [15:0] \i_w$257[7][0] ;
-  wire [15:0] \i_w$258 ;
-  wire [15:0] \i_w$258[0] ;
-  wire [15:0] \i_w$258[0][0] ;
+  input [127:0] i_w;
+  wire [127:0] i_w;
+  wire [15:0] \i_w$259 ;
+  wire [15:0] \i_w$259[0] ;
+  wire [15:0] \i_w$259[0][0] ;
   wire [15:0] \i_w$260 ;
   wire [15:0] \i_w$260[0] ;
   wire [15:0] \i_w$260[0][0] ;
@@ -3287,176 +3468,194 @@ module \array_fp16_mac_os_8x8.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_row_valid,
   wire [15:0] \i_w$270 ;
   wire [15:0] \i_w$270[0] ;
   wire [15:0] \i_w$270[0][0] ;
-  reg [15:0] \i_w$272  = 16'h0000;
+  wire [15:0] \i_w$272 ;
   wire [15:0] \i_w$272[0] ;
   wire [15:0] \i_w$272[0][0] ;
-  wire [15:0] \i_w$274 ;
-  wire [15:0] \i_w$274[0] ;
-  wire [15:0] \i_w$274[0][0] ;
+  (* init = 16'h0000 *)
   wire [15:0] \i_w$276 ;
   wire [15:0] \i_w$276[0] ;
   wire [15:0] \i_w$276[0][0] ;
-  wire [15:0] \i_w$278 ;
-  wire [15:0] \i_w$278[0] ;
-  wire [15:0] \i_w$278[0][0] ;
-  wire [15:0] \i_w$280 ;
-  wire [15:0] \i_w$280[0] ;
-  wire [15:0] \i_w$280[0][0] ;
-  wire [15:0] \i_w$282 ;
-  wire [15:0] \i_w$282[0] ;
-  wire [15:0] \i_w$282[0][0] ;
-  wire [15:0] \i_w$284 ;
-  wire [15:0] \i_w$284[0] ;
-  wire [15:0] \i_w$284[0][0] ;
-  wire [15:0] \i_w$286 ;
-  wire [15:0] \i_w$286[0] ;
-  wire [15:0] \i_w$286[0][0] ;
-  reg [15:0] \i_w$288  = 16'h0000;
-  wire [15:0] \i_w$288[0] ;
-  wire [15:0] \i_w$288[0][0] ;
-  wire [15:0] \i_w$290 ;
-  wire [15:0] \i_w$290[0] ;
-  wire [15:0] \i_w$290[0][0] ;
-  wire [15:0] \i_w$292 ;
-  wire [15:0] \i_w$292[0] ;
-  wire [15:0] \i_w$292[0][0] ;
-  wire [15:0] \i_w$294 ;
-  wire [15:0] \i_w$294[0] ;
-  wire [15:0] \i_w$294[0][0] ;
-  wire [15:0] \i_w$296 ;
-  wire [15:0] \i_w$296[0] ;
-  wire [15:0] \i_w$296[0][0] ;
-  wire [15:0] \i_w$298 ;
-  wire [15:0] \i_w$298[0] ;
-  wire [15:0] \i_w$298[0][0] ;
-  wire [15:0] \i_w$300 ;
-  wire [15:0] \i_w$300[0] ;
-  wire [15:0] \i_w$300[0][0] ;
-  wire [15:0] \i_w$302 ;
-  wire [15:0] \i_w$302[0] ;
-  wire [15:0] \i_w$302[0][0] ;
-  reg [15:0] \i_w$304  = 16'h0000;
-  wire [15:0] \i_w$304[0] ;
-  wire [15:0] \i_w$304[0][0] ;
-  wire [15:0] \i_w$306 ;
-  wire [15:0] \i_w$306[0] ;
-  wire [15:0] \i_w$306[0][0] ;
-  wire [15:0] \i_w$308 ;
-  wire [15:0] \i_w$308[0] ;
-  wire [15:0] \i_w$308[0][0] ;
-  wire [15:0] \i_w$310 ;
-  wire [15:0] \i_w$310[0] ;
-  wire [15:0] \i_w$310[0][0] ;
-  wire [15:0] \i_w$312 ;
-  wire [15:0] \i_w$312[0] ;
-  wire [15:0] \i_w$312[0][0] ;
-  wire [15:0] \i_w$314 ;
-  wire [15:0] \i_w$314[0] ;
-  wire [15:0] \i_w$314[0][0] ;
-  wire [15:0] \i_w$316 ;
-  wire [15:0] \i_w$316[0] ;
-  wire [15:0] \i_w$316[0][0] ;
-  wire [15:0] \i_w$318 ;
-  wire [15:0] \i_w$318[0] ;
-  wire [15:0] \i_w$318[0][0] ;
-  reg [15:0] \i_w$320  = 16'h0000;
-  wire [15:0] \i_w$320[0] ;
-  wire [15:0] \i_w$320[0][0] ;
-  wire [15:0] \i_w$322 ;
-  wire [15:0] \i_w$322[0] ;
-  wire [15:0] \i_w$322[0][0] ;
-  wire [15:0] \i_w$324 ;
-  wire [15:0] \i_w$324[0] ;
-  wire [15:0] \i_w$324[0][0] ;
-  wire [15:0] \i_w$326 ;
-  wire [15:0] \i_w$326[0] ;
-  wire [15:0] \i_w$326[0][0] ;
-  wire [15:0] \i_w$328 ;
-  wire [15:0] \i_w$328[0] ;
-  wire [15:0] \i_w$328[0][0] ;
-  wire [15:0] \i_w$330 ;
-  wire [15:0] \i_w$330[0] ;
-  wire [15:0] \i_w$330[0][0] ;
-  wire [15:0] \i_w$332 ;
-  wire [15:0] \i_w$332[0] ;
-  wire [15:0] \i_w$332[0][0] ;
-  wire [15:0] \i_w$334 ;
-  wire [15:0] \i_w$334[0] ;
-  wire [15:0] \i_w$334[0][0] ;
-  reg [15:0] \i_w$336  = 16'h0000;
-  wire [15:0] \i_w$336[0] ;
-  wire [15:0] \i_w$336[0][0] ;
-  wire [15:0] \i_w$338 ;
-  wire [15:0] \i_w$338[0] ;
-  wire [15:0] \i_w$338[0][0] ;
-  wire [15:0] \i_w$340 ;
-  wire [15:0] \i_w$340[0] ;
-  wire [15:0] \i_w$340[0][0] ;
-  wire [15:0] \i_w$342 ;
-  wire [15:0] \i_w$342[0] ;
-  wire [15:0] \i_w$342[0][0] ;
-  wire [15:0] \i_w$344 ;
-  wire [15:0] \i_w$344[0] ;
-  wire [15:0] \i_w$344[0][0] ;
-  wire [15:0] \i_w$346 ;
-  wire [15:0] \i_w$346[0] ;
-  wire [15:0] \i_w$346[0][0] ;
-  wire [15:0] \i_w$348 ;
-  wire [15:0] \i_w$348[0] ;
-  wire [15:0] \i_w$348[0][0] ;
-  wire [15:0] \i_w$350 ;
-  wire [15:0] \i_w$350[0] ;
-  wire [15:0] \i_w$350[0][0] ;
-  reg [15:0] \i_w$352  = 16'h0000;
-  wire [15:0] \i_w$352[0] ;
-  wire [15:0] \i_w$352[0][0] ;
-  wire [15:0] \i_w$354 ;
-  wire [15:0] \i_w$354[0] ;
-  wire [15:0] \i_w$354[0][0] ;
-  wire [15:0] \i_w$356 ;
-  wire [15:0] \i_w$356[0] ;
-  wire [15:0] \i_w$356[0][0] ;
-  wire [15:0] \i_w$358 ;
-  wire [15:0] \i_w$358[0] ;
-  wire [15:0] \i_w$358[0][0] ;
-  wire [15:0] \i_w$360 ;
-  wire [15:0] \i_w$360[0] ;
-  wire [15:0] \i_w$360[0][0] ;
-  wire [15:0] \i_w$362 ;
-  wire [15:0] \i_w$362[0] ;
-  wire [15:0] \i_w$362[0][0] ;
-  wire [15:0] \i_w$364 ;
-  wire [15:0] \i_w$364[0] ;
-  wire [15:0] \i_w$364[0][0] ;
-  wire [15:0] \i_w$366 ;
-  wire [15:0] \i_w$366[0] ;
-  wire [15:0] \i_w$366[0][0] ;
-  reg [15:0] \i_w$368  = 16'h0000;
-  wire [15:0] \i_w$368[0] ;
-  wire [15:0] \i_w$368[0][0] ;
-  wire [15:0] \i_w$370 ;
-  wire [15:0] \i_w$370[0] ;
-  wire [15:0] \i_w$370[0][0] ;
-  wire [15:0] \i_w$372 ;
-  wire [15:0] \i_w$372[0] ;
-  wire [15:0] \i_w$372[0][0] ;
-  wire [15:0] \i_w$374 ;
-  wire [15:0] \i_w$374[0] ;
-  wire [15:0] \i_w$374[0][0] ;
-  wire [15:0] \i_w$376 ;
-  wire [15:0] \i_w$376[0] ;
-  wire [15:0] \i_w$376[0][0] ;
-  wire [15:0] \i_w$378 ;
-  wire [15:0] \i_w$378[0] ;
-  wire [15:0] \i_w$378[0][0] ;
-  wire [15:0] \i_w$380 ;
-  wire [15:0] \i_w$380[0] ;
-  wire [15:0] \i_w$380[0][0] ;
-  wire [15:0] \i_w$382 ;
-  wire [15:0] \i_w$382[0] ;
-  wire [15:0] \i_w$382[0][0] ;
+  wire [15:0] \i_w$277 ;
+  wire [15:0] \i_w$277[0] ;
+  wire [15:0] \i_w$277[0][0] ;
+  wire [15:0] \i_w$279 ;
+  wire [15:0] \i_w$279[0] ;
+  wire [15:0] \i_w$279[0][0] ;
+  wire [15:0] \i_w$281 ;
+  wire [15:0] \i_w$281[0] ;
+  wire [15:0] \i_w$281[0][0] ;
+  wire [15:0] \i_w$283 ;
+  wire [15:0] \i_w$283[0] ;
+  wire [15:0] \i_w$283[0][0] ;
+  wire [15:0] \i_w$285 ;
+  wire [15:0] \i_w$285[0] ;
+  wire [15:0] \i_w$285[0][0] ;
+  wire [15:0] \i_w$287 ;
+  wire [15:0] \i_w$287[0] ;
+  wire [15:0] \i_w$287[0][0] ;
+  wire [15:0] \i_w$289 ;
+  wire [15:0] \i_w$289[0] ;
+  wire [15:0] \i_w$289[0][0] ;
+  reg [15:0] \i_w$293  = 16'h0000;
+  wire [15:0] \i_w$293[0] ;
+  wire [15:0] \i_w$293[0][0] ;
+  wire [15:0] \i_w$295 ;
+  wire [15:0] \i_w$295[0] ;
+  wire [15:0] \i_w$295[0][0] ;
+  wire [15:0] \i_w$297 ;
+  wire [15:0] \i_w$297[0] ;
+  wire [15:0] \i_w$297[0][0] ;
+  wire [15:0] \i_w$299 ;
+  wire [15:0] \i_w$299[0] ;
+  wire [15:0] \i_w$299[0][0] ;
+  wire [15:0] \i_w$301 ;
+  wire [15:0] \i_w$301[0] ;
+  wire [15:0] \i_w$301[0][0] ;
+  wire [15:0] \i_w$303 ;
+  wire [15:0] \i_w$303[0] ;
+  wire [15:0] \i_w$303[0][0] ;
+  wire [15:0] \i_w$305 ;
+  wire [15:0] \i_w$305[0] ;
+  wire [15:0] \i_w$305[0][0] ;
+  wire [15:0] \i_w$307 ;
+  wire [15:0] \i_w$307[0] ;
+  wire [15:0] \i_w$307[0][0] ;
+  reg [15:0] \i_w$311  = 16'h0000;
+  wire [15:0] \i_w$311[0] ;
+  wire [15:0] \i_w$311[0][0] ;
+  wire [15:0] \i_w$313 ;
+  wire [15:0] \i_w$313[0] ;
+  wire [15:0] \i_w$313[0][0] ;
+  wire [15:0] \i_w$315 ;
+  wire [15:0] \i_w$315[0] ;
+  wire [15:0] \i_w$315[0][0] ;
+  wire [15:0] \i_w$317 ;
+  wire [15:0] \i_w$317[0] ;
+  wire [15:0] \i_w$317[0][0] ;
+  wire [15:0] \i_w$319 ;
+  wire [15:0] \i_w$319[0] ;
+  wire [15:0] \i_w$319[0][0] ;
+  wire [15:0] \i_w$321 ;
+  wire [15:0] \i_w$321[0] ;
+  wire [15:0] \i_w$321[0][0] ;
+  wire [15:0] \i_w$323 ;
+  wire [15:0] \i_w$323[0] ;
+  wire [15:0] \i_w$323[0][0] ;
+  wire [15:0] \i_w$325 ;
+  wire [15:0] \i_w$325[0] ;
+  wire [15:0] \i_w$325[0][0] ;
+  reg [15:0] \i_w$329  = 16'h0000;
+  wire [15:0] \i_w$329[0] ;
+  wire [15:0] \i_w$329[0][0] ;
+  wire [15:0] \i_w$331 ;
+  wire [15:0] \i_w$331[0] ;
+  wire [15:0] \i_w$331[0][0] ;
+  wire [15:0] \i_w$333 ;
+  wire [15:0] \i_w$333[0] ;
+  wire [15:0] \i_w$333[0][0] ;
+  wire [15:0] \i_w$335 ;
+  wire [15:0] \i_w$335[0] ;
+  wire [15:0] \i_w$335[0][0] ;
+  wire [15:0] \i_w$337 ;
+  wire [15:0] \i_w$337[0] ;
+  wire [15:0] \i_w$337[0][0] ;
+  wire [15:0] \i_w$339 ;
+  wire [15:0] \i_w$339[0] ;
+  wire [15:0] \i_w$339[0][0] ;
+  wire [15:0] \i_w$341 ;
+  wire [15:0] \i_w$341[0] ;
+  wire [15:0] \i_w$341[0][0] ;
+  wire [15:0] \i_w$343 ;
+  wire [15:0] \i_w$343[0] ;
+  wire [15:0] \i_w$343[0][0] ;
+  reg [15:0] \i_w$347  = 16'h0000;
+  wire [15:0] \i_w$347[0] ;
+  wire [15:0] \i_w$347[0][0] ;
+  wire [15:0] \i_w$349 ;
+  wire [15:0] \i_w$349[0] ;
+  wire [15:0] \i_w$349[0][0] ;
+  wire [15:0] \i_w$351 ;
+  wire [15:0] \i_w$351[0] ;
+  wire [15:0] \i_w$351[0][0] ;
+  wire [15:0] \i_w$353 ;
+  wire [15:0] \i_w$353[0] ;
+  wire [15:0] \i_w$353[0][0] ;
+  wire [15:0] \i_w$355 ;
+  wire [15:0] \i_w$355[0] ;
+  wire [15:0] \i_w$355[0][0] ;
+  wire [15:0] \i_w$357 ;
+  wire [15:0] \i_w$357[0] ;
+  wire [15:0] \i_w$357[0][0] ;
+  wire [15:0] \i_w$359 ;
+  wire [15:0] \i_w$359[0] ;
+  wire [15:0] \i_w$359[0][0] ;
+  wire [15:0] \i_w$361 ;
+  wire [15:0] \i_w$361[0] ;
+  wire [15:0] \i_w$361[0][0] ;
+  reg [15:0] \i_w$365  = 16'h0000;
+  wire [15:0] \i_w$365[0] ;
+  wire [15:0] \i_w$365[0][0] ;
+  wire [15:0] \i_w$367 ;
+  wire [15:0] \i_w$367[0] ;
+  wire [15:0] \i_w$367[0][0] ;
+  wire [15:0] \i_w$369 ;
+  wire [15:0] \i_w$369[0] ;
+  wire [15:0] \i_w$369[0][0] ;
+  wire [15:0] \i_w$371 ;
+  wire [15:0] \i_w$371[0] ;
+  wire [15:0] \i_w$371[0][0] ;
+  wire [15:0] \i_w$373 ;
+  wire [15:0] \i_w$373[0] ;
+  wire [15:0] \i_w$373[0][0] ;
+  wire [15:0] \i_w$375 ;
+  wire [15:0] \i_w$375[0] ;
+  wire [15:0] \i_w$375[0][0] ;
+  wire [15:0] \i_w$377 ;
+  wire [15:0] \i_w$377[0] ;
+  wire [15:0] \i_w$377[0][0] ;
+  wire [15:0] \i_w$379 ;
+  wire [15:0] \i_w$379[0] ;
+  wire [15:0] \i_w$379[0][0] ;
+  reg [15:0] \i_w$383  = 16'h0000;
+  wire [15:0] \i_w$383[0] ;
+  wire [15:0] \i_w$383[0][0] ;
+  wire [15:0] \i_w$385 ;
+  wire [15:0] \i_w$385[0] ;
+  wire [15:0] \i_w$385[0][0] ;
+  wire [15:0] \i_w$387 ;
+  wire [15:0] \i_w$387[0] ;
+  wire [15:0] \i_w$387[0][0] ;
+  wire [15:0] \i_w$389 ;
+  wire [15:0] \i_w$389[0] ;
+  wire [15:0] \i_w$389[0][0] ;
+  wire [15:0] \i_w$391 ;
+  wire [15:0] \i_w$391[0] ;
+  wire [15:0] \i_w$391[0][0] ;
+  wire [15:0] \i_w$393 ;
+  wire [15:0] \i_w$393[0] ;
+  wire [15:0] \i_w$393[0][0] ;
+  wire [15:0] \i_w$395 ;
+  wire [15:0] \i_w$395[0] ;
+  wire [15:0] \i_w$395[0][0] ;
+  wire [15:0] \i_w$397 ;
+  wire [15:0] \i_w$397[0] ;
+  wire [15:0] \i_w$397[0][0] ;
   wire [15:0] \i_w[0] ;
   wire [15:0] \i_w[0][0] ;
+  wire [15:0] \i_w[1] ;
+  wire [15:0] \i_w[1][0] ;
+  wire [15:0] \i_w[2] ;
+  wire [15:0] \i_w[2][0] ;
+  wire [15:0] \i_w[3] ;
+  wire [15:0] \i_w[3][0] ;
+  wire [15:0] \i_w[4] ;
+  wire [15:0] \i_w[4][0] ;
+  wire [15:0] \i_w[5] ;
+  wire [15:0] \i_w[5][0] ;
+  wire [15:0] \i_w[6] ;
+  wire [15:0] \i_w[6][0] ;
+  wire [15:0] \i_w[7] ;
+  wire [15:0] \i_w[7][0] ;
   wire [15:0] o_a;
   wire [15:0] \o_a$101 ;
   wire [15:0] \o_a$101[0] ;
@@ -3941,62 +4140,62 @@ module \array_fp16_mac_os_8x8.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_row_valid,
   wire \o_ctl$51[0].last ;
   wire \o_ctl$51[0].load_w ;
   wire \o_ctl$51[0].valid ;
-  wire [4:0] \o_ctl$524 ;
-  wire [4:0] \o_ctl$524[0] ;
-  wire \o_ctl$524[0].first ;
-  wire \o_ctl$524[0].group_end ;
-  wire \o_ctl$524[0].last ;
-  wire \o_ctl$524[0].load_w ;
-  wire \o_ctl$524[0].valid ;
-  wire [4:0] \o_ctl$525 ;
-  wire [4:0] \o_ctl$525[0] ;
-  wire \o_ctl$525[0].first ;
-  wire \o_ctl$525[0].group_end ;
-  wire \o_ctl$525[0].last ;
-  wire \o_ctl$525[0].load_w ;
-  wire \o_ctl$525[0].valid ;
-  wire [4:0] \o_ctl$526 ;
-  wire [4:0] \o_ctl$526[0] ;
-  wire \o_ctl$526[0].first ;
-  wire \o_ctl$526[0].group_end ;
-  wire \o_ctl$526[0].last ;
-  wire \o_ctl$526[0].load_w ;
-  wire \o_ctl$526[0].valid ;
-  wire [4:0] \o_ctl$527 ;
-  wire [4:0] \o_ctl$527[0] ;
-  wire \o_ctl$527[0].first ;
-  wire \o_ctl$527[0].group_end ;
-  wire \o_ctl$527[0].last ;
-  wire \o_ctl$527[0].load_w ;
-  wire \o_ctl$527[0].valid ;
-  wire [4:0] \o_ctl$528 ;
-  wire [4:0] \o_ctl$528[0] ;
-  wire \o_ctl$528[0].first ;
-  wire \o_ctl$528[0].group_end ;
-  wire \o_ctl$528[0].last ;
-  wire \o_ctl$528[0].load_w ;
-  wire \o_ctl$528[0].valid ;
-  wire [4:0] \o_ctl$529 ;
-  wire [4:0] \o_ctl$529[0] ;
-  wire \o_ctl$529[0].first ;
-  wire \o_ctl$529[0].group_end ;
-  wire \o_ctl$529[0].last ;
-  wire \o_ctl$529[0].load_w ;
-  wire \o_ctl$529[0].valid ;
-  wire [4:0] \o_ctl$530 ;
-  wire [4:0] \o_ctl$530[0] ;
-  wire \o_ctl$530[0].first ;
-  wire \o_ctl$530[0].group_end ;
-  wire \o_ctl$530[0].last ;
-  wire \o_ctl$530[0].load_w ;
-  wire \o_ctl$530[0].valid ;
-  wire [4:0] \o_ctl$531 ;
-  wire [4:0] \o_ctl$531[0] ;
-  wire \o_ctl$531[0].first ;
-  wire \o_ctl$531[0].group_end ;
-  wire \o_ctl$531[0].last ;
-  wire \o_ctl$531[0].load_w ;
-  wire \o_ctl$531[0].valid ;
+  wire [4:0] \o_ctl$534 ;
+  wire [4:0] \o_ctl$534[0] ;
+  wire \o_ctl$534[0].first ;
+  wire \o_ctl$534[0].group_end ;
+  wire \o_ctl$534[0].last ;
+  wire \o_ctl$534[0].load_w ;
+  wire \o_ctl$534[0].valid ;
+  wire [4:0] \o_ctl$535 ;
+  wire [4:0] \o_ctl$535[0] ;
+  wire \o_ctl$535[0].first ;
+  wire \o_ctl$535[0].group_end ;
+  wire \o_ctl$535[0].last ;
+  wire \o_ctl$535[0].load_w ;
+  wire \o_ctl$535[0].valid ;
+  wire [4:0] \o_ctl$536 ;
+  wire [4:0] \o_ctl$536[0] ;
+  wire \o_ctl$536[0].first ;
+  wire \o_ctl$536[0].group_end ;
+  wire \o_ctl$536[0].last ;
+  wire \o_ctl$536[0].load_w ;
+  wire \o_ctl$536[0].valid ;
+  wire [4:0] \o_ctl$537 ;
+  wire [4:0] \o_ctl$537[0] ;
+  wire \o_ctl$537[0].first ;
+  wire \o_ctl$537[0].group_end ;
+  wire \o_ctl$537[0].last ;
+  wire \o_ctl$537[0].load_w ;
+  wire \o_ctl$537[0].valid ;
+  wire [4:0] \o_ctl$538 ;
+  wire [4:0] \o_ctl$538[0] ;
+  wire \o_ctl$538[0].first ;
+  wire \o_ctl$538[0].group_end ;
+  wire \o_ctl$538[0].last ;
+  wire \o_ctl$538[0].load_w ;
+  wire \o_ctl$538[0].valid ;
+  wire [4:0] \o_ctl$539 ;
+  wire [4:0] \o_ctl$539[0] ;
+  wire \o_ctl$539[0].first ;
+  wire \o_ctl$539[0].group_end ;
+  wire \o_ctl$539[0].last ;
+  wire \o_ctl$539[0].load_w ;
+  wire \o_ctl$539[0].valid ;
+  wire [4:0] \o_ctl$540 ;
+  wire [4:0] \o_ctl$540[0] ;
+  wire \o_ctl$540[0].first ;
+  wire \o_ctl$540[0].group_end ;
+  wire \o_ctl$540[0].last ;
+  wire \o_ctl$540[0].load_w ;
+  wire \o_ctl$540[0].valid ;
+  wire [4:0] \o_ctl$541 ;
+  wire [4:0] \o_ctl$541[0] ;
+  wire \o_ctl$541[0].first ;
+  wire \o_ctl$541[0].group_end ;
+  wire \o_ctl$541[0].last ;
+  wire \o_ctl$541[0].load_w ;
+  wire \o_ctl$541[0].valid ;
   wire [4:0] \o_ctl$55 ;
   wire [4:0] \o_ctl$55[0] ;
   wire \o_ctl$55[0].first ;
@@ -4074,75 +4273,15 @@ module \array_fp16_mac_os_8x8.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_row_valid,
   wire \o_ctl[0].load_w ;
   wire \o_ctl[0].valid ;
   wire [31:0] o_psum;
-  wire [31:0] \o_psum$389 ;
-  wire [31:0] \o_psum$389[0] ;
-  wire [31:0] \o_psum$389[0][0] ;
-  wire [31:0] \o_psum$390 ;
-  wire [31:0] \o_psum$390[0] ;
-  wire [31:0] \o_psum$390[0][0] ;
-  wire [31:0] \o_psum$391 ;
-  wire [31:0] \o_psum$391[0] ;
-  wire [31:0] \o_psum$391[0][0] ;
-  wire [31:0] \o_psum$392 ;
-  wire [31:0] \o_psum$392[0] ;
-  wire [31:0] \o_psum$392[0][0] ;
-  wire [31:0] \o_psum$393 ;
-  wire [31:0] \o_psum$393[0] ;
-  wire [31:0] \o_psum$393[0][0] ;
-  wire [31:0] \o_psum$394 ;
-  wire [31:0] \o_psum$394[0] ;
-  wire [31:0] \o_psum$394[0][0] ;
-  wire [31:0] \o_psum$395 ;
-  wire [31:0] \o_psum$395[0] ;
-  wire [31:0] \o_psum$395[0][0] ;
-  wire [31:0] \o_psum$397 ;
-  wire [31:0] \o_psum$397[0] ;
-  wire [31:0] \o_psum$397[0][0] ;
-  wire [31:0] \o_psum$398 ;
-  wire [31:0] \o_psum$398[0] ;
-  wire [31:0] \o_psum$398[0][0] ;
-  wire [31:0] \o_psum$399 ;
-  wire [31:0] \o_psum$399[0] ;
-  wire [31:0] \o_psum$399[0][0] ;
-  wire [31:0] \o_psum$400 ;
-  wire [31:0] \o_psum$400[0] ;
-  wire [31:0] \o_psum$400[0][0] ;
-  wire [31:0] \o_psum$401 ;
-  wire [31:0] \o_psum$401[0] ;
-  wire [31:0] \o_psum$401[0][0] ;
-  wire [31:0] \o_psum$402 ;
-  wire [31:0] \o_psum$402[0] ;
-  wire [31:0] \o_psum$402[0][0] ;
-  wire [31:0] \o_psum$403 ;
-  wire [31:0] \o_psum$403[0] ;
-  wire [31:0] \o_psum$403[0][0] ;
-  wire [31:0] \o_psum$404 ;
-  wire [31:0] \o_psum$404[0] ;
-  wire [31:0] \o_psum$404[0][0] ;
-  wire [31:0] \o_psum$406 ;
-  wire [31:0] \o_psum$406[0] ;
-  wire [31:0] \o_psum$406[0][0] ;
-  wire [31:0] \o_psum$407 ;
-  wire [31:0] \o_psum$407[0] ;
-  wire [31:0] \o_psum$407[0][0] ;
-  wire [31:0] \o_psum$408 ;
-  wire [31:0] \o_psum$408[0] ;
-  wire [31:0] \o_psum$408[0][0] ;
-  wire [31:0] \o_psum$409 ;
-  wire [31:0] \o_psum$409[0] ;
-  wire [31:0] \o_psum$409[0][0] ;
-  wire [31:0] \o_psum$410 ;
-  wire [31:0] \o_psum$410[0] ;
-  wire [31:0] \o_psum$410[0][0] ;
-  wire [31:0] \o_psum$411 ;
-  wire [31:0] \o_psum$411[0] ;
-  wire [31:0] \o_psum$411[0][0] ;
   wire [31:0] \o_psum$412 ;
   wire [31:0] \o_psum$412[0] ;
   wire [31:0] \o_psum$412[0][0] ;
   wire [31:0] \o_psum$413 ;
   wire [31:0] \o_psum$413[0] ;
   wire [31:0] \o_psum$413[0][0] ;
+  wire [31:0] \o_psum$414 ;
+  wire [31:0] \o_psum$414[0] ;
+  wire [31:0] \o_psum$414[0][0] ;
   wire [31:0] \o_psum$415 ;
   wire [31:0] \o_psum$415[0] ;
   wire [31:0] \o_psum$415[0][0] ;
@@ -4167,6 +4306,9 @@ module \array_fp16_mac_os_8x8.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_row_valid,
   wire [31:0] \o_psum$422 ;
   wire [31:0] \o_psum$422[0] ;
   wire [31:0] \o_psum$422[0][0] ;
+  wire [31:0] \o_psum$423 ;
+  wire [31:0] \o_psum$423[0] ;
+  wire [31:0] \o_psum$423[0][0] ;
   wire [31:0] \o_psum$424 ;
   wire [31:0] \o_psum$424[0] ;
   wire [31:0] \o_psum$424[0][0] ;
@@ -4191,6 +4333,9 @@ module \array_fp16_mac_os_8x8.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_row_valid,
   wire [31:0] \o_psum$431 ;
   wire [31:0] \o_psum$431[0] ;
   wire [31:0] \o_psum$431[0][0] ;
+  wire [31:0] \o_psum$432 ;
+  wire [31:0] \o_psum$432[0] ;
+  wire [31:0] \o_psum$432[0][0] ;
   wire [31:0] \o_psum$433 ;
   wire [31:0] \o_psum$433[0] ;
   wire [31:0] \o_psum$433[0][0] ;
@@ -4215,6 +4360,9 @@ module \array_fp16_mac_os_8x8.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_row_valid,
   wire [31:0] \o_psum$440 ;
   wire [31:0] \o_psum$440[0] ;
   wire [31:0] \o_psum$440[0][0] ;
+  wire [31:0] \o_psum$441 ;
+  wire [31:0] \o_psum$441[0] ;
+  wire [31:0] \o_psum$441[0][0] ;
   wire [31:0] \o_psum$442 ;
   wire [31:0] \o_psum$442[0] ;
   wire [31:0] \o_psum$442[0][0] ;
@@ -4239,6 +4387,9 @@ module \array_fp16_mac_os_8x8.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_row_valid,
   wire [31:0] \o_psum$449 ;
   wire [31:0] \o_psum$449[0] ;
   wire [31:0] \o_psum$449[0][0] ;
+  wire [31:0] \o_psum$450 ;
+  wire [31:0] \o_psum$450[0] ;
+  wire [31:0] \o_psum$450[0][0] ;
   wire [31:0] \o_psum$451 ;
   wire [31:0] \o_psum$451[0] ;
   wire [31:0] \o_psum$451[0][0] ;
@@ -4263,10 +4414,58 @@ module \array_fp16_mac_os_8x8.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_row_valid,
   wire [31:0] \o_psum$458 ;
   wire [31:0] \o_psum$458[0] ;
   wire [31:0] \o_psum$458[0][0] ;
+  wire [31:0] \o_psum$459 ;
+  wire [31:0] \o_psum$459[0] ;
+  wire [31:0] \o_psum$459[0][0] ;
+  wire [31:0] \o_psum$460 ;
+  wire [31:0] \o_psum$460[0] ;
+  wire [31:0] \o_psum$460[0][0] ;
+  wire [31:0] \o_psum$461 ;
+  wire [31:0] \o_psum$461[0] ;
+  wire [31:0] \o_psum$461[0][0] ;
+  wire [31:0] \o_psum$462 ;
+  wire [31:0] \o_psum$462[0] ;
+  wire [31:0] \o_psum$462[0][0] ;
+  wire [31:0] \o_psum$463 ;
+  wire [31:0] \o_psum$463[0] ;
+  wire [31:0] \o_psum$463[0][0] ;
+  wire [31:0] \o_psum$464 ;
+  wire [31:0] \o_psum$464[0] ;
+  wire [31:0] \o_psum$464[0][0] ;
+  wire [31:0] \o_psum$465 ;
+  wire [31:0] \o_psum$465[0] ;
+  wire [31:0] \o_psum$465[0][0] ;
+  wire [31:0] \o_psum$466 ;
+  wire [31:0] \o_psum$466[0] ;
+  wire [31:0] \o_psum$466[0][0] ;
+  wire [31:0] \o_psum$467 ;
+  wire [31:0] \o_psum$467[0] ;
+  wire [31:0] \o_psum$467[0][0] ;
+  wire [31:0] \o_psum$468 ;
+  wire [31:0] \o_psum$468[0] ;
+  wire [31:0] \o_psum$468[0][0] ;
+  wire [31:0] \o_psum$469 ;
+  wire [31:0] \o_psum$469[0] ;
+  wire [31:0] \o_psum$469[0][0] ;
+  wire [31:0] \o_psum$470 ;
+  wire [31:0] \o_psum$470[0] ;
+  wire [31:0] \o_psum$470[0][0] ;
+  wire [31:0] \o_psum$471 ;
+  wire [31:0] \o_psum$471[0] ;
+  wire [31:0] \o_psum$471[0][0] ;
+  wire [31:0] \o_psum$472 ;
+  wire [31:0] \o_psum$472[0] ;
+  wire [31:0] \o_psum$472[0][0] ;
+  wire [31:0] \o_psum$473 ;
+  wire [31:0] \o_psum$473[0] ;
+  wire [31:0] \o_psum$473[0][0] ;
+  wire [31:0] \o_psum$474 ;
+  wire [31:0] \o_psum$474[0] ;
+  wire [31:0] \o_psum$474[0][0] ;
   wire [31:0] \o_psum[0] ;
   wire [31:0] \o_psum[0][0] ;
   output [255:0] o_row;
-  reg [255:0] o_row;
+  wire [255:0] o_row;
   wire [31:0] \o_row[0] ;
   wire [31:0] \o_row[1] ;
   wire [31:0] \o_row[2] ;
@@ -4276,13 +4475,10 @@ module \array_fp16_mac_os_8x8.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_row_valid,
   wire [31:0] \o_row[6] ;
   wire [31:0] \o_row[7] ;
   output [2:0] o_row_index;
-  reg [2:0] o_row_index;
+  wire [2:0] o_row_index;
   output o_row_valid;
-  reg o_row_valid;
+  wire o_row_valid;
   wire [15:0] o_w;
-  wire [15:0] \o_w$261 ;
-  wire [15:0] \o_w$261[0] ;
-  wire [15:0] \o_w$261[0][0] ;
   wire [15:0] \o_w$263 ;
   wire [15:0] \o_w$263[0] ;
   wire [15:0] \o_w$263[0][0] ;
@@ -4298,153 +4494,156 @@ module \array_fp16_mac_os_8x8.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_row_valid,
   wire [15:0] \o_w$271 ;
   wire [15:0] \o_w$271[0] ;
   wire [15:0] \o_w$271[0][0] ;
-  wire [15:0] \o_w$275 ;
-  wire [15:0] \o_w$275[0] ;
-  wire [15:0] \o_w$275[0][0] ;
-  wire [15:0] \o_w$277 ;
-  wire [15:0] \o_w$277[0] ;
-  wire [15:0] \o_w$277[0][0] ;
-  wire [15:0] \o_w$279 ;
-  wire [15:0] \o_w$279[0] ;
-  wire [15:0] \o_w$279[0][0] ;
-  wire [15:0] \o_w$281 ;
-  wire [15:0] \o_w$281[0] ;
-  wire [15:0] \o_w$281[0][0] ;
-  wire [15:0] \o_w$283 ;
-  wire [15:0] \o_w$283[0] ;
-  wire [15:0] \o_w$283[0][0] ;
-  wire [15:0] \o_w$285 ;
-  wire [15:0] \o_w$285[0] ;
-  wire [15:0] \o_w$285[0][0] ;
-  wire [15:0] \o_w$287 ;
-  wire [15:0] \o_w$287[0] ;
-  wire [15:0] \o_w$287[0][0] ;
-  wire [15:0] \o_w$291 ;
-  wire [15:0] \o_w$291[0] ;
-  wire [15:0] \o_w$291[0][0] ;
-  wire [15:0] \o_w$293 ;
-  wire [15:0] \o_w$293[0] ;
-  wire [15:0] \o_w$293[0][0] ;
-  wire [15:0] \o_w$295 ;
-  wire [15:0] \o_w$295[0] ;
-  wire [15:0] \o_w$295[0][0] ;
-  wire [15:0] \o_w$297 ;
-  wire [15:0] \o_w$297[0] ;
-  wire [15:0] \o_w$297[0][0] ;
-  wire [15:0] \o_w$299 ;
-  wire [15:0] \o_w$299[0] ;
-  wire [15:0] \o_w$299[0][0] ;
-  wire [15:0] \o_w$301 ;
-  wire [15:0] \o_w$301[0] ;
-  wire [15:0] \o_w$301[0][0] ;
-  wire [15:0] \o_w$303 ;
-  wire [15:0] \o_w$303[0] ;
-  wire [15:0] \o_w$303[0][0] ;
-  wire [15:0] \o_w$307 ;
-  wire [15:0] \o_w$307[0] ;
-  wire [15:0] \o_w$307[0][0] ;
-  wire [15:0] \o_w$309 ;
-  wire [15:0] \o_w$309[0] ;
-  wire [15:0] \o_w$309[0][0] ;
-  wire [15:0] \o_w$311 ;
-  wire [15:0] \o_w$311[0] ;
-  wire [15:0] \o_w$311[0][0] ;
-  wire [15:0] \o_w$313 ;
-  wire [15:0] \o_w$313[0] ;
-  wire [15:0] \o_w$313[0][0] ;
-  wire [15:0] \o_w$315 ;
-  wire [15:0] \o_w$315[0] ;
-  wire [15:0] \o_w$315[0][0] ;
-  wire [15:0] \o_w$317 ;
-  wire [15:0] \o_w$317[0] ;
-  wire [15:0] \o_w$317[0][0] ;
-  wire [15:0] \o_w$319 ;
-  wire [15:0] \o_w$319[0] ;
-  wire [15:0] \o_w$319[0][0] ;
-  wire [15:0] \o_w$323 ;
-  wire [15:0] \o_w$323[0] ;
-  wire [15:0] \o_w$323[0][0] ;
-  wire [15:0] \o_w$325 ;
-  wire [15:0] \o_w$325[0] ;
-  wire [15:0] \o_w$325[0][0] ;
-  wire [15:0] \o_w$327 ;
-  wire [15:0] \o_w$327[0] ;
-  wire [15:0] \o_w$327[0][0] ;
-  wire [15:0] \o_w$329 ;
-  wire [15:0] \o_w$329[0] ;
-  wire [15:0] \o_w$329[0][0] ;
-  wire [15:0] \o_w$331 ;
-  wire [15:0] \o_w$331[0] ;
-  wire [15:0] \o_w$331[0][0] ;
-  wire [15:0] \o_w$333 ;
-  wire [15:0] \o_w$333[0] ;
-  wire [15:0] \o_w$333[0][0] ;
-  wire [15:0] \o_w$335 ;
-  wire [15:0] \o_w$335[0] ;
-  wire [15:0] \o_w$335[0][0] ;
-  wire [15:0] \o_w$339 ;
-  wire [15:0] \o_w$339[0] ;
-  wire [15:0] \o_w$339[0][0] ;
-  wire [15:0] \o_w$341 ;
-  wire [15:0] \o_w$341[0] ;
-  wire [15:0] \o_w$341[0][0] ;
-  wire [15:0] \o_w$343 ;
-  wire [15:0] \o_w$343[0] ;
-  wire [15:0] \o_w$343[0][0] ;
-  wire [15:0] \o_w$345 ;
-  wire [15:0] \o_w$345[0] ;
-  wire [15:0] \o_w$345[0][0] ;
-  wire [15:0] \o_w$347 ;
-  wire [15:0] \o_w$347[0] ;
-  wire [15:0] \o_w$347[0][0] ;
-  wire [15:0] \o_w$349 ;
-  wire [15:0] \o_w$349[0] ;
-  wire [15:0] \o_w$349[0][0] ;
-  wire [15:0] \o_w$351 ;
-  wire [15:0] \o_w$351[0] ;
-  wire [15:0] \o_w$351[0][0] ;
-  wire [15:0] \o_w$355 ;
-  wire [15:0] \o_w$355[0] ;
-  wire [15:0] \o_w$355[0][0] ;
-  wire [15:0] \o_w$357 ;
-  wire [15:0] \o_w$357[0] ;
-  wire [15:0] \o_w$357[0][0] ;
-  wire [15:0] \o_w$359 ;
-  wire [15:0] \o_w$359[0] ;
-  wire [15:0] \o_w$359[0][0] ;
-  wire [15:0] \o_w$361 ;
-  wire [15:0] \o_w$361[0] ;
-  wire [15:0] \o_w$361[0][0] ;
-  wire [15:0] \o_w$363 ;
-  wire [15:0] \o_w$363[0] ;
-  wire [15:0] \o_w$363[0][0] ;
-  wire [15:0] \o_w$365 ;
-  wire [15:0] \o_w$365[0] ;
-  wire [15:0] \o_w$365[0][0] ;
-  wire [15:0] \o_w$367 ;
-  wire [15:0] \o_w$367[0] ;
-  wire [15:0] \o_w$367[0][0] ;
-  wire [15:0] \o_w$371 ;
-  wire [15:0] \o_w$371[0] ;
-  wire [15:0] \o_w$371[0][0] ;
-  wire [15:0] \o_w$373 ;
-  wire [15:0] \o_w$373[0] ;
-  wire [15:0] \o_w$373[0][0] ;
-  wire [15:0] \o_w$375 ;
-  wire [15:0] \o_w$375[0] ;
-  wire [15:0] \o_w$375[0][0] ;
-  wire [15:0] \o_w$377 ;
-  wire [15:0] \o_w$377[0] ;
-  wire [15:0] \o_w$377[0][0] ;
-  wire [15:0] \o_w$379 ;
-  wire [15:0] \o_w$379[0] ;
-  wire [15:0] \o_w$379[0][0] ;
-  wire [15:0] \o_w$381 ;
-  wire [15:0] \o_w$381[0] ;
-  wire [15:0] \o_w$381[0][0] ;
-  wire [15:0] \o_w$383 ;
-  wire [15:0] \o_w$383[0] ;
-  wire [15:0] \o_w$383[0][0] ;
+  wire [15:0] \o_w$273 ;
+  wire [15:0] \o_w$273[0] ;
+  wire [15:0] \o_w$273[0][0] ;
+  wire [15:0] \o_w$278 ;
+  wire [15:0] \o_w$278[0] ;
+  wire [15:0] \o_w$278[0][0] ;
+  wire [15:0] \o_w$280 ;
+  wire [15:0] \o_w$280[0] ;
+  wire [15:0] \o_w$280[0][0] ;
+  wire [15:0] \o_w$282 ;
+  wire [15:0] \o_w$282[0] ;
+  wire [15:0] \o_w$282[0][0] ;
+  wire [15:0] \o_w$284 ;
+  wire [15:0] \o_w$284[0] ;
+  wire [15:0] \o_w$284[0][0] ;
+  wire [15:0] \o_w$286 ;
+  wire [15:0] \o_w$286[0] ;
+  wire [15:0] \o_w$286[0][0] ;
+  wire [15:0] \o_w$288 ;
+  wire [15:0] \o_w$288[0] ;
+  wire [15:0] \o_w$288[0][0] ;
+  wire [15:0] \o_w$290 ;
+  wire [15:0] \o_w$290[0] ;
+  wire [15:0] \o_w$290[0][0] ;
+  wire [15:0] \o_w$296 ;
+  wire [15:0] \o_w$296[0] ;
+  wire [15:0] \o_w$296[0][0] ;
+  wire [15:0] \o_w$298 ;
+  wire [15:0] \o_w$298[0] ;
+  wire [15:0] \o_w$298[0][0] ;
+  wire [15:0] \o_w$300 ;
+  wire [15:0] \o_w$300[0] ;
+  wire [15:0] \o_w$300[0][0] ;
+  wire [15:0] \o_w$302 ;
+  wire [15:0] \o_w$302[0] ;
+  wire [15:0] \o_w$302[0][0] ;
+  wire [15:0] \o_w$304 ;
+  wire [15:0] \o_w$304[0] ;
+  wire [15:0] \o_w$304[0][0] ;
+  wire [15:0] \o_w$306 ;
+  wire [15:0] \o_w$306[0] ;
+  wire [15:0] \o_w$306[0][0] ;
+  wire [15:0] \o_w$308 ;
+  wire [15:0] \o_w$308[0] ;
+  wire [15:0] \o_w$308[0][0] ;
+  wire [15:0] \o_w$314 ;
+  wire [15:0] \o_w$314[0] ;
+  wire [15:0] \o_w$314[0][0] ;
+  wire [15:0] \o_w$316 ;
+  wire [15:0] \o_w$316[0] ;
+  wire [15:0] \o_w$316[0][0] ;
+  wire [15:0] \o_w$318 ;
+  wire [15:0] \o_w$318[0] ;
+  wire [15:0] \o_w$318[0][0] ;
+  wire [15:0] \o_w$320 ;
+  wire [15:0] \o_w$320[0] ;
+  wire [15:0] \o_w$320[0][0] ;
+  wire [15:0] \o_w$322 ;
+  wire [15:0] \o_w$322[0] ;
+  wire [15:0] \o_w$322[0][0] ;
+  wire [15:0] \o_w$324 ;
+  wire [15:0] \o_w$324[0] ;
+  wire [15:0] \o_w$324[0][0] ;
+  wire [15:0] \o_w$326 ;
+  wire [15:0] \o_w$326[0] ;
+  wire [15:0] \o_w$326[0][0] ;
+  wire [15:0] \o_w$332 ;
+  wire [15:0] \o_w$332[0] ;
+  wire [15:0] \o_w$332[0][0] ;
+  wire [15:0] \o_w$334 ;
+  wire [15:0] \o_w$334[0] ;
+  wire [15:0] \o_w$334[0][0] ;
+  wire [15:0] \o_w$336 ;
+  wire [15:0] \o_w$336[0] ;
+  wire [15:0] \o_w$336[0][0] ;
+  wire [15:0] \o_w$338 ;
+  wire [15:0] \o_w$338[0] ;
+  wire [15:0] \o_w$338[0][0] ;
+  wire [15:0] \o_w$340 ;
+  wire [15:0] \o_w$340[0] ;
+  wire [15:0] \o_w$340[0][0] ;
+  wire [15:0] \o_w$342 ;
+  wire [15:0] \o_w$342[0] ;
+  wire [15:0] \o_w$342[0][0] ;
+  wire [15:0] \o_w$344 ;
+  wire [15:0] \o_w$344[0] ;
+  wire [15:0] \o_w$344[0][0] ;
+  wire [15:0] \o_w$350 ;
+  wire [15:0] \o_w$350[0] ;
+  wire [15:0] \o_w$350[0][0] ;
+  wire [15:0] \o_w$352 ;
+  wire [15:0] \o_w$352[0] ;
+  wire [15:0] \o_w$352[0][0] ;
+  wire [15:0] \o_w$354 ;
+  wire [15:0] \o_w$354[0] ;
+  wire [15:0] \o_w$354[0][0] ;
+  wire [15:0] \o_w$356 ;
+  wire [15:0] \o_w$356[0] ;
+  wire [15:0] \o_w$356[0][0] ;
+  wire [15:0] \o_w$358 ;
+  wire [15:0] \o_w$358[0] ;
+  wire [15:0] \o_w$358[0][0] ;
+  wire [15:0] \o_w$360 ;
+  wire [15:0] \o_w$360[0] ;
+  wire [15:0] \o_w$360[0][0] ;
+  wire [15:0] \o_w$362 ;
+  wire [15:0] \o_w$362[0] ;
+  wire [15:0] \o_w$362[0][0] ;
+  wire [15:0] \o_w$368 ;
+  wire [15:0] \o_w$368[0] ;
+  wire [15:0] \o_w$368[0][0] ;
+  wire [15:0] \o_w$370 ;
+  wire [15:0] \o_w$370[0] ;
+  wire [15:0] \o_w$370[0][0] ;
+  wire [15:0] \o_w$372 ;
+  wire [15:0] \o_w$372[0] ;
+  wire [15:0] \o_w$372[0][0] ;
+  wire [15:0] \o_w$374 ;
+  wire [15:0] \o_w$374[0] ;
+  wire [15:0] \o_w$374[0][0] ;
+  wire [15:0] \o_w$376 ;
+  wire [15:0] \o_w$376[0] ;
+  wire [15:0] \o_w$376[0][0] ;
+  wire [15:0] \o_w$378 ;
+  wire [15:0] \o_w$378[0] ;
+  wire [15:0] \o_w$378[0][0] ;
+  wire [15:0] \o_w$380 ;
+  wire [15:0] \o_w$380[0] ;
+  wire [15:0] \o_w$380[0][0] ;
+  wire [15:0] \o_w$386 ;
+  wire [15:0] \o_w$386[0] ;
+  wire [15:0] \o_w$386[0][0] ;
+  wire [15:0] \o_w$388 ;
+  wire [15:0] \o_w$388[0] ;
+  wire [15:0] \o_w$388[0][0] ;
+  wire [15:0] \o_w$390 ;
+  wire [15:0] \o_w$390[0] ;
+  wire [15:0] \o_w$390[0][0] ;
+  wire [15:0] \o_w$392 ;
+  wire [15:0] \o_w$392[0] ;
+  wire [15:0] \o_w$392[0][0] ;
+  wire [15:0] \o_w$394 ;
+  wire [15:0] \o_w$394[0] ;
+  wire [15:0] \o_w$394[0][0] ;
+  wire [15:0] \o_w$396 ;
+  wire [15:0] \o_w$396[0] ;
+  wire [15:0] \o_w$396[0][0] ;
+  wire [15:0] \o_w$398 ;
+  wire [15:0] \o_w$398[0] ;
+  wire [15:0] \o_w$398[0][0] ;
   wire [15:0] \o_w[0] ;
   wire [15:0] \o_w[0][0] ;
   reg row0_done_d1 = 1'h0;
@@ -4455,1733 +4654,1803 @@ module \array_fp16_mac_os_8x8.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_row_valid,
   reg row5_done_d1 = 1'h0;
   reg row6_done_d1 = 1'h0;
   reg row7_done_d1 = 1'h0;
+  wire [7:0] row_sel;
   input rst;
   wire rst;
+  wire [15:0] w0_eff;
+  wire [15:0] \w0_eff[0] ;
+  reg [15:0] w0_held = 16'h0000;
+  wire [15:0] \w0_held[0] ;
+  wire [15:0] w1_eff;
+  wire [15:0] \w1_eff[0] ;
+  reg [15:0] w1_held = 16'h0000;
+  wire [15:0] \w1_held[0] ;
+  wire [15:0] w2_eff;
+  wire [15:0] \w2_eff[0] ;
+  reg [15:0] w2_held = 16'h0000;
+  wire [15:0] \w2_held[0] ;
   (* init = 16'h0000 *)
-  wire [15:0] w1_d1;
-  wire [15:0] \w1_d1[0] ;
-  reg [15:0] w2_d1 = 16'h0000;
-  wire [15:0] \w2_d1[0] ;
+  wire [15:0] w2_held_d1;
+  wire [15:0] \w2_held_d1[0] ;
+  wire [15:0] w3_eff;
+  wire [15:0] \w3_eff[0] ;
+  reg [15:0] w3_held = 16'h0000;
+  wire [15:0] \w3_held[0] ;
+  reg [15:0] w3_held_d1 = 16'h0000;
+  wire [15:0] \w3_held_d1[0] ;
   (* init = 16'h0000 *)
-  wire [15:0] w2_d2;
-  wire [15:0] \w2_d2[0] ;
-  reg [15:0] w3_d1 = 16'h0000;
-  wire [15:0] \w3_d1[0] ;
-  reg [15:0] w3_d2 = 16'h0000;
-  wire [15:0] \w3_d2[0] ;
+  wire [15:0] w3_held_d2;
+  wire [15:0] \w3_held_d2[0] ;
+  wire [15:0] w4_eff;
+  wire [15:0] \w4_eff[0] ;
+  reg [15:0] w4_held = 16'h0000;
+  wire [15:0] \w4_held[0] ;
+  reg [15:0] w4_held_d1 = 16'h0000;
+  wire [15:0] \w4_held_d1[0] ;
+  reg [15:0] w4_held_d2 = 16'h0000;
+  wire [15:0] \w4_held_d2[0] ;
   (* init = 16'h0000 *)
-  wire [15:0] w3_d3;
-  wire [15:0] \w3_d3[0] ;
-  reg [15:0] w4_d1 = 16'h0000;
-  wire [15:0] \w4_d1[0] ;
-  reg [15:0] w4_d2 = 16'h0000;
-  wire [15:0] \w4_d2[0] ;
-  reg [15:0] w4_d3 = 16'h0000;
-  wire [15:0] \w4_d3[0] ;
+  wire [15:0] w4_held_d3;
+  wire [15:0] \w4_held_d3[0] ;
+  wire [15:0] w5_eff;
+  wire [15:0] \w5_eff[0] ;
+  reg [15:0] w5_held = 16'h0000;
+  wire [15:0] \w5_held[0] ;
+  reg [15:0] w5_held_d1 = 16'h0000;
+  wire [15:0] \w5_held_d1[0] ;
+  reg [15:0] w5_held_d2 = 16'h0000;
+  wire [15:0] \w5_held_d2[0] ;
+  reg [15:0] w5_held_d3 = 16'h0000;
+  wire [15:0] \w5_held_d3[0] ;
   (* init = 16'h0000 *)
-  wire [15:0] w4_d4;
-  wire [15:0] \w4_d4[0] ;
-  reg [15:0] w5_d1 = 16'h0000;
-  wire [15:0] \w5_d1[0] ;
-  reg [15:0] w5_d2 = 16'h0000;
-  wire [15:0] \w5_d2[0] ;
-  reg [15:0] w5_d3 = 16'h0000;
-  wire [15:0] \w5_d3[0] ;
-  reg [15:0] w5_d4 = 16'h0000;
-  wire [15:0] \w5_d4[0] ;
+  wire [15:0] w5_held_d4;
+  wire [15:0] \w5_held_d4[0] ;
+  wire [15:0] w6_eff;
+  wire [15:0] \w6_eff[0] ;
+  reg [15:0] w6_held = 16'h0000;
+  wire [15:0] \w6_held[0] ;
+  reg [15:0] w6_held_d1 = 16'h0000;
+  wire [15:0] \w6_held_d1[0] ;
+  reg [15:0] w6_held_d2 = 16'h0000;
+  wire [15:0] \w6_held_d2[0] ;
+  reg [15:0] w6_held_d3 = 16'h0000;
+  wire [15:0] \w6_held_d3[0] ;
+  reg [15:0] w6_held_d4 = 16'h0000;
+  wire [15:0] \w6_held_d4[0] ;
   (* init = 16'h0000 *)
-  wire [15:0] w5_d5;
-  wire [15:0] \w5_d5[0] ;
-  reg [15:0] w6_d1 = 16'h0000;
-  wire [15:0] \w6_d1[0] ;
-  reg [15:0] w6_d2 = 16'h0000;
-  wire [15:0] \w6_d2[0] ;
-  reg [15:0] w6_d3 = 16'h0000;
-  wire [15:0] \w6_d3[0] ;
-  reg [15:0] w6_d4 = 16'h0000;
-  wire [15:0] \w6_d4[0] ;
-  reg [15:0] w6_d5 = 16'h0000;
-  wire [15:0] \w6_d5[0] ;
+  wire [15:0] w6_held_d5;
+  wire [15:0] \w6_held_d5[0] ;
+  wire [15:0] w7_eff;
+  wire [15:0] \w7_eff[0] ;
+  reg [15:0] w7_held = 16'h0000;
+  wire [15:0] \w7_held[0] ;
+  reg [15:0] w7_held_d1 = 16'h0000;
+  wire [15:0] \w7_held_d1[0] ;
+  reg [15:0] w7_held_d2 = 16'h0000;
+  wire [15:0] \w7_held_d2[0] ;
+  reg [15:0] w7_held_d3 = 16'h0000;
+  wire [15:0] \w7_held_d3[0] ;
+  reg [15:0] w7_held_d4 = 16'h0000;
+  wire [15:0] \w7_held_d4[0] ;
+  reg [15:0] w7_held_d5 = 16'h0000;
+  wire [15:0] \w7_held_d5[0] ;
   (* init = 16'h0000 *)
-  wire [15:0] w6_d6;
-  wire [15:0] \w6_d6[0] ;
-  reg [15:0] w7_d1 = 16'h0000;
-  wire [15:0] \w7_d1[0] ;
-  reg [15:0] w7_d2 = 16'h0000;
-  wire [15:0] \w7_d2[0] ;
-  reg [15:0] w7_d3 = 16'h0000;
-  wire [15:0] \w7_d3[0] ;
-  reg [15:0] w7_d4 = 16'h0000;
-  wire [15:0] \w7_d4[0] ;
-  reg [15:0] w7_d5 = 16'h0000;
-  wire [15:0] \w7_d5[0] ;
-  reg [15:0] w7_d6 = 16'h0000;
-  wire [15:0] \w7_d6[0] ;
-  (* init = 16'h0000 *)
-  wire [15:0] w7_d7;
-  wire [15:0] \w7_d7[0] ;
-  assign \$1  = \o_ctl$524 [0] & \o_ctl$524 [3];
-  assign \$2  = \o_ctl$525 [0] & \o_ctl$525 [3];
-  assign \$3  = \o_ctl$526 [0] & \o_ctl$526 [3];
-  assign \$4  = \o_ctl$527 [0] & \o_ctl$527 [3];
-  assign \$5  = \o_ctl$528 [0] & \o_ctl$528 [3];
-  assign \$6  = \o_ctl$529 [0] & \o_ctl$529 [3];
-  assign \$7  = \o_ctl$530 [0] & \o_ctl$530 [3];
-  assign \$8  = \o_ctl$531 [0] & \o_ctl$531 [3];
+  wire [15:0] w7_held_d6;
+  wire [15:0] \w7_held_d6[0] ;
+  assign w0_eff = i_ctl[1] ? i_w[15:0] : w0_held;
+  assign w1_eff = i_ctl[1] ? i_w[31:16] : w1_held;
+  assign w2_eff = i_ctl[1] ? i_w[47:32] : w2_held;
+  assign w3_eff = i_ctl[1] ? i_w[63:48] : w3_held;
+  assign w4_eff = i_ctl[1] ? i_w[79:64] : w4_held;
+  assign w5_eff = i_ctl[1] ? i_w[95:80] : w5_held;
+  assign w6_eff = i_ctl[1] ? i_w[111:96] : w6_held;
+  assign w7_eff = i_ctl[1] ? i_w[127:112] : w7_held;
+  assign \$4  = ~ \$3 ;
+  assign \$5  = row6_done_d1 & \$4 ;
+  assign \$7  = \$6  | row6_done_d1;
+  assign \$8  = ~ \$7 ;
+  assign \$9  = row5_done_d1 & \$8 ;
+  assign \$11  = \$10  | row6_done_d1;
+  assign \$12  = \$11  | row5_done_d1;
+  assign \$13  = ~ \$12 ;
+  assign \$14  = row4_done_d1 & \$13 ;
+  assign \$16  = \$15  | row6_done_d1;
+  assign \$17  = \$16  | row5_done_d1;
+  assign \$18  = \$17  | row4_done_d1;
+  assign \$19  = ~ \$18 ;
+  assign \$20  = row3_done_d1 & \$19 ;
+  assign \$22  = \$21  | row6_done_d1;
+  assign \$23  = \$22  | row5_done_d1;
+  assign \$24  = \$23  | row4_done_d1;
+  assign \$25  = \$24  | row3_done_d1;
+  assign \$26  = ~ \$25 ;
+  assign \$27  = row2_done_d1 & \$26 ;
+  assign \$29  = \$28  | row6_done_d1;
+  assign \$30  = \$29  | row5_done_d1;
+  assign \$31  = \$30  | row4_done_d1;
+  assign \$32  = \$31  | row3_done_d1;
+  assign \$33  = \$32  | row2_done_d1;
+  assign \$34  = ~ \$33 ;
+  assign \$35  = row1_done_d1 & \$34 ;
+  assign \$37  = \$36  | row6_done_d1;
+  assign \$38  = \$37  | row5_done_d1;
+  assign \$39  = \$38  | row4_done_d1;
+  assign \$40  = \$39  | row3_done_d1;
+  assign \$41  = \$40  | row2_done_d1;
+  assign \$42  = \$41  | row1_done_d1;
+  assign \$43  = ~ \$42 ;
+  assign \$44  = row0_done_d1 & \$43 ;
+  assign \$46  = \$45  | row6_done_d1;
+  assign \$47  = \$46  | row5_done_d1;
+  assign \$48  = \$47  | row4_done_d1;
+  assign \$49  = \$48  | row3_done_d1;
+  assign \$50  = \$49  | row2_done_d1;
+  assign \$51  = \$50  | row1_done_d1;
+  assign o_row_valid = \$51  | row0_done_d1;
+  assign \$53  = row_sel[1] ? 1'h1 : 1'h0;
+  assign \$55  = row_sel[2] ? 2'h2 : 2'h0;
+  assign \$56  = { 1'h0, \$54  } | \$55 ;
+  assign \$57  = row_sel[3] ? 2'h3 : 2'h0;
+  assign \$58  = \$56  | \$57 ;
+  assign \$59  = row_sel[4] ? 3'h4 : 3'h0;
+  assign \$60  = { 1'h0, \$58  } | \$59 ;
+  assign \$61  = row_sel[5] ? 3'h5 : 3'h0;
+  assign \$62  = \$60  | \$61 ;
+  assign \$63  = row_sel[6] ? 3'h6 : 3'h0;
+  assign \$64  = \$62  | \$63 ;
+  assign \$65  = row_sel[7] ? 3'h7 : 3'h0;
+  assign o_row_index = \$64  | \$65 ;
+  assign \$66  = o_psum & { row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0] };
+  assign \$67  = \o_psum$412  & { row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1] };
+  assign \$68  = \$66  | \$67 ;
+  assign \$69  = \o_psum$413  & { row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2] };
+  assign \$70  = \$68  | \$69 ;
+  assign \$71  = \o_psum$414  & { row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3] };
+  assign \$72  = \$70  | \$71 ;
+  assign \$73  = \o_psum$415  & { row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4] };
+  assign \$74  = \$72  | \$73 ;
+  assign \$75  = \o_psum$416  & { row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5] };
+  assign \$76  = \$74  | \$75 ;
+  assign \$77  = \o_psum$417  & { row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6] };
+  assign \$78  = \$76  | \$77 ;
+  assign \$79  = \o_psum$418  & { row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7] };
+  assign \$80  = \$78  | \$79 ;
+  assign \$81  = \o_psum$419  & { row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0] };
+  assign \$82  = \o_psum$420  & { row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1] };
+  assign \$83  = \$81  | \$82 ;
+  assign \$84  = \o_psum$421  & { row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2] };
+  assign \$85  = \$83  | \$84 ;
+  assign \$86  = \o_psum$422  & { row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3] };
+  assign \$87  = \$85  | \$86 ;
+  assign \$88  = \o_psum$423  & { row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4] };
+  assign \$89  = \$87  | \$88 ;
+  assign \$90  = \o_psum$424  & { row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5] };
+  assign \$91  = \$89  | \$90 ;
+  assign \$92  = \o_psum$425  & { row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6] };
+  assign \$93  = \$91  | \$92 ;
+  assign \$94  = \o_psum$426  & { row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7] };
+  assign \$95  = \$93  | \$94 ;
+  assign \$96  = \o_psum$427  & { row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0] };
+  assign \$97  = \o_psum$428  & { row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1] };
+  assign \$98  = \$96  | \$97 ;
+  assign \$99  = \o_psum$429  & { row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2] };
+  assign \$100  = \$98  | \$99 ;
+  assign \$101  = \o_psum$430  & { row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3] };
+  assign \$102  = \$100  | \$101 ;
+  assign \$103  = \o_psum$431  & { row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4] };
+  assign \$104  = \$102  | \$103 ;
+  assign \$105  = \o_psum$432  & { row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5] };
+  assign \$106  = \$104  | \$105 ;
+  assign \$107  = \o_psum$433  & { row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6] };
+  assign \$108  = \$106  | \$107 ;
+  assign \$109  = \o_psum$434  & { row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7] };
+  assign \$110  = \$108  | \$109 ;
+  assign \$111  = \o_psum$435  & { row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0] };
+  assign \$112  = \o_psum$436  & { row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1] };
+  assign \$113  = \$111  | \$112 ;
+  assign \$114  = \o_psum$437  & { row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2] };
+  assign \$115  = \$113  | \$114 ;
+  assign \$116  = \o_psum$438  & { row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3] };
+  assign \$117  = \$115  | \$116 ;
+  assign \$118  = \o_psum$439  & { row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4] };
+  assign \$119  = \$117  | \$118 ;
+  assign \$120  = \o_psum$440  & { row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5] };
+  assign \$121  = \$119  | \$120 ;
+  assign \$122  = \o_psum$441  & { row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6] };
+  assign \$123  = \$121  | \$122 ;
+  assign \$124  = \o_psum$442  & { row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7] };
+  assign \$125  = \$123  | \$124 ;
+  assign \$126  = \o_psum$443  & { row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0] };
+  assign \$127  = \o_psum$444  & { row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1] };
+  assign \$128  = \$126  | \$127 ;
+  assign \$129  = \o_psum$445  & { row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2] };
+  assign \$130  = \$128  | \$129 ;
+  assign \$131  = \o_psum$446  & { row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3] };
+  assign \$132  = \$130  | \$131 ;
+  assign \$133  = \o_psum$447  & { row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4] };
+  assign \$134  = \$132  | \$133 ;
+  assign \$135  = \o_psum$448  & { row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5] };
+  assign \$136  = \$134  | \$135 ;
+  assign \$137  = \o_psum$449  & { row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6] };
+  assign \$138  = \$136  | \$137 ;
+  assign \$139  = \o_psum$450  & { row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7] };
+  assign \$140  = \$138  | \$139 ;
+  assign \$141  = \o_psum$451  & { row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0] };
+  assign \$142  = \o_psum$452  & { row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1] };
+  assign \$143  = \$141  | \$142 ;
+  assign \$144  = \o_psum$453  & { row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2] };
+  assign \$145  = \$143  | \$144 ;
+  assign \$146  = \o_psum$454  & { row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3] };
+  assign \$147  = \$145  | \$146 ;
+  assign \$148  = \o_psum$455  & { row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4] };
+  assign \$149  = \$147  | \$148 ;
+  assign \$150  = \o_psum$456  & { row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5] };
+  assign \$151  = \$149  | \$150 ;
+  assign \$152  = \o_psum$457  & { row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6] };
+  assign \$153  = \$151  | \$152 ;
+  assign \$154  = \o_psum$458  & { row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7] };
+  assign \$155  = \$153  | \$154 ;
+  assign \$156  = \o_psum$459  & { row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0] };
+  assign \$157  = \o_psum$460  & { row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1] };
+  assign \$158  = \$156  | \$157 ;
+  assign \$159  = \o_psum$461  & { row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2] };
+  assign \$160  = \$158  | \$159 ;
+  assign \$161  = \o_psum$462  & { row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3] };
+  assign \$162  = \$160  | \$161 ;
+  assign \$163  = \o_psum$463  & { row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4] };
+  assign \$164  = \$162  | \$163 ;
+  assign \$165  = \o_psum$464  & { row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5] };
+  assign \$166  = \$164  | \$165 ;
+  assign \$167  = \o_psum$465  & { row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6] };
+  assign \$168  = \$166  | \$167 ;
+  assign \$169  = \o_psum$466  & { row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7] };
+  assign \$170  = \$168  | \$169 ;
+  assign \$171  = \o_psum$467  & { row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0] };
+  assign \$172  = \o_psum$468  & { row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1] };
+  assign \$173  = \$171  | \$172 ;
+  assign \$174  = \o_psum$469  & { row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2] };
+  assign \$175  = \$173  | \$174 ;
+  assign \$176  = \o_psum$470  & { row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3] };
+  assign \$177  = \$175  | \$176 ;
+  assign \$178  = \o_psum$471  & { row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4] };
+  assign \$179  = \$177  | \$178 ;
+  assign \$180  = \o_psum$472  & { row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5] };
+  assign \$181  = \$179  | \$180 ;
+  assign \$182  = \o_psum$473  & { row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6] };
+  assign \$183  = \$181  | \$182 ;
+  assign \$184  = \o_psum$474  & { row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7] };
+  assign \$185  = \$183  | \$184 ;
+  assign \$186  = \o_ctl$534 [0] & \o_ctl$534 [3];
+  assign \$187  = \o_ctl$535 [0] & \o_ctl$535 [3];
+  assign \$188  = \o_ctl$536 [0] & \o_ctl$536 [3];
+  assign \$189  = \o_ctl$537 [0] & \o_ctl$537 [3];
+  assign \$190  = \o_ctl$538 [0] & \o_ctl$538 [3];
+  assign \$191  = \o_ctl$539 [0] & \o_ctl$539 [3];
+  assign \$192  = \o_ctl$540 [0] & \o_ctl$540 [3];
+  assign \$193  = \o_ctl$541 [0] & \o_ctl$541 [3];
   always @(posedge clk)
-    \i_a$32  <= \$9 ;
+    \i_a$32  <= \$194 ;
   always @(posedge clk)
-    \i_ctl$34  <= \$10 ;
+    \i_ctl$34  <= \$195 ;
   always @(posedge clk)
-    a2_d1 <= \$11 ;
+    a2_d1 <= \$196 ;
   always @(posedge clk)
-    \i_a$64  <= \$12 ;
+    \i_a$64  <= \$197 ;
   always @(posedge clk)
-    ctl2_d1 <= \$13 ;
+    ctl2_d1 <= \$198 ;
   always @(posedge clk)
-    \i_ctl$66  <= \$14 ;
+    \i_ctl$66  <= \$199 ;
   always @(posedge clk)
-    a3_d1 <= \$15 ;
+    a3_d1 <= \$200 ;
   always @(posedge clk)
-    a3_d2 <= \$16 ;
+    a3_d2 <= \$201 ;
   always @(posedge clk)
-    \i_a$96  <= \$17 ;
+    \i_a$96  <= \$202 ;
   always @(posedge clk)
-    ctl3_d1 <= \$18 ;
+    ctl3_d1 <= \$203 ;
   always @(posedge clk)
-    ctl3_d2 <= \$19 ;
+    ctl3_d2 <= \$204 ;
   always @(posedge clk)
-    \i_ctl$98  <= \$20 ;
+    \i_ctl$98  <= \$205 ;
   always @(posedge clk)
-    a4_d1 <= \$21 ;
+    a4_d1 <= \$206 ;
   always @(posedge clk)
-    a4_d2 <= \$22 ;
+    a4_d2 <= \$207 ;
   always @(posedge clk)
-    a4_d3 <= \$23 ;
+    a4_d3 <= \$208 ;
   always @(posedge clk)
-    \i_a$128  <= \$24 ;
+    \i_a$128  <= \$209 ;
   always @(posedge clk)
-    ctl4_d1 <= \$25 ;
+    ctl4_d1 <= \$210 ;
   always @(posedge clk)
-    ctl4_d2 <= \$26 ;
+    ctl4_d2 <= \$211 ;
   always @(posedge clk)
-    ctl4_d3 <= \$27 ;
+    ctl4_d3 <= \$212 ;
   always @(posedge clk)
-    \i_ctl$130  <= \$28 ;
+    \i_ctl$130  <= \$213 ;
   always @(posedge clk)
-    a5_d1 <= \$29 ;
+    a5_d1 <= \$214 ;
   always @(posedge clk)
-    a5_d2 <= \$30 ;
+    a5_d2 <= \$215 ;
   always @(posedge clk)
-    a5_d3 <= \$31 ;
+    a5_d3 <= \$216 ;
   always @(posedge clk)
-    a5_d4 <= \$32 ;
+    a5_d4 <= \$217 ;
   always @(posedge clk)
-    \i_a$160  <= \$33 ;
+    \i_a$160  <= \$218 ;
   always @(posedge clk)
-    ctl5_d1 <= \$34 ;
+    ctl5_d1 <= \$219 ;
   always @(posedge clk)
-    ctl5_d2 <= \$35 ;
+    ctl5_d2 <= \$220 ;
   always @(posedge clk)
-    ctl5_d3 <= \$36 ;
+    ctl5_d3 <= \$221 ;
   always @(posedge clk)
-    ctl5_d4 <= \$37 ;
+    ctl5_d4 <= \$222 ;
   always @(posedge clk)
-    \i_ctl$162  <= \$38 ;
+    \i_ctl$162  <= \$223 ;
   always @(posedge clk)
-    a6_d1 <= \$39 ;
+    a6_d1 <= \$224 ;
   always @(posedge clk)
-    a6_d2 <= \$40 ;
+    a6_d2 <= \$225 ;
   always @(posedge clk)
-    a6_d3 <= \$41 ;
+    a6_d3 <= \$226 ;
   always @(posedge clk)
-    a6_d4 <= \$42 ;
+    a6_d4 <= \$227 ;
   always @(posedge clk)
-    a6_d5 <= \$43 ;
+    a6_d5 <= \$228 ;
   always @(posedge clk)
-    \i_a$192  <= \$44 ;
+    \i_a$192  <= \$229 ;
   always @(posedge clk)
-    ctl6_d1 <= \$45 ;
+    ctl6_d1 <= \$230 ;
   always @(posedge clk)
-    ctl6_d2 <= \$46 ;
+    ctl6_d2 <= \$231 ;
   always @(posedge clk)
-    ctl6_d3 <= \$47 ;
+    ctl6_d3 <= \$232 ;
   always @(posedge clk)
-    ctl6_d4 <= \$48 ;
+    ctl6_d4 <= \$233 ;
   always @(posedge clk)
-    ctl6_d5 <= \$49 ;
+    ctl6_d5 <= \$234 ;
   always @(posedge clk)
-    \i_ctl$194  <= \$50 ;
+    \i_ctl$194  <= \$235 ;
   always @(posedge clk)
-    a7_d1 <= \$51 ;
+    a7_d1 <= \$236 ;
   always @(posedge clk)
-    a7_d2 <= \$52 ;
+    a7_d2 <= \$237 ;
   always @(posedge clk)
-    a7_d3 <= \$53 ;
+    a7_d3 <= \$238 ;
   always @(posedge clk)
-    a7_d4 <= \$54 ;
+    a7_d4 <= \$239 ;
   always @(posedge clk)
-    a7_d5 <= \$55 ;
+    a7_d5 <= \$240 ;
   always @(posedge clk)
-    a7_d6 <= \$56 ;
+    a7_d6 <= \$241 ;
   always @(posedge clk)
-    \i_a$224  <= \$57 ;
+    \i_a$224  <= \$242 ;
   always @(posedge clk)
-    ctl7_d1 <= \$58 ;
+    ctl7_d1 <= \$243 ;
   always @(posedge clk)
-    ctl7_d2 <= \$59 ;
+    ctl7_d2 <= \$244 ;
   always @(posedge clk)
-    ctl7_d3 <= \$60 ;
+    ctl7_d3 <= \$245 ;
   always @(posedge clk)
-    ctl7_d4 <= \$61 ;
+    ctl7_d4 <= \$246 ;
   always @(posedge clk)
-    ctl7_d5 <= \$62 ;
+    ctl7_d5 <= \$247 ;
   always @(posedge clk)
-    ctl7_d6 <= \$63 ;
+    ctl7_d6 <= \$248 ;
   always @(posedge clk)
-    \i_ctl$226  <= \$64 ;
+    \i_ctl$226  <= \$249 ;
   always @(posedge clk)
-    \i_w$272  <= \$65 ;
+    w0_held <= \$250 ;
   always @(posedge clk)
-    w2_d1 <= \$66 ;
+    w1_held <= \$251 ;
   always @(posedge clk)
-    \i_w$288  <= \$67 ;
+    w2_held <= \$252 ;
   always @(posedge clk)
-    w3_d1 <= \$68 ;
+    \i_w$293  <= \$253 ;
   always @(posedge clk)
-    w3_d2 <= \$69 ;
+    w3_held <= \$254 ;
   always @(posedge clk)
-    \i_w$304  <= \$70 ;
+    w3_held_d1 <= \$255 ;
   always @(posedge clk)
-    w4_d1 <= \$71 ;
+    \i_w$311  <= \$256 ;
   always @(posedge clk)
-    w4_d2 <= \$72 ;
+    w4_held <= \$257 ;
   always @(posedge clk)
-    w4_d3 <= \$73 ;
+    w4_held_d1 <= \$258 ;
   always @(posedge clk)
-    \i_w$320  <= \$74 ;
+    w4_held_d2 <= \$259 ;
   always @(posedge clk)
-    w5_d1 <= \$75 ;
+    \i_w$329  <= \$260 ;
   always @(posedge clk)
-    w5_d2 <= \$76 ;
+    w5_held <= \$261 ;
   always @(posedge clk)
-    w5_d3 <= \$77 ;
+    w5_held_d1 <= \$262 ;
   always @(posedge clk)
-    w5_d4 <= \$78 ;
+    w5_held_d2 <= \$263 ;
   always @(posedge clk)
-    \i_w$336  <= \$79 ;
+    w5_held_d3 <= \$264 ;
   always @(posedge clk)
-    w6_d1 <= \$80 ;
+    \i_w$347  <= \$265 ;
   always @(posedge clk)
-    w6_d2 <= \$81 ;
+    w6_held <= \$266 ;
   always @(posedge clk)
-    w6_d3 <= \$82 ;
+    w6_held_d1 <= \$267 ;
   always @(posedge clk)
-    w6_d4 <= \$83 ;
+    w6_held_d2 <= \$268 ;
   always @(posedge clk)
-    w6_d5 <= \$84 ;
+    w6_held_d3 <= \$269 ;
   always @(posedge clk)
-    \i_w$352  <= \$85 ;
+    w6_held_d4 <= \$270 ;
   always @(posedge clk)
-    w7_d1 <= \$86 ;
+    \i_w$365  <= \$271 ;
   always @(posedge clk)
-    w7_d2 <= \$87 ;
+    w7_held <= \$272 ;
   always @(posedge clk)
-    w7_d3 <= \$88 ;
+    w7_held_d1 <= \$273 ;
   always @(posedge clk)
-    w7_d4 <= \$89 ;
+    w7_held_d2 <= \$274 ;
   always @(posedge clk)
-    w7_d5 <= \$90 ;
+    w7_held_d3 <= \$275 ;
   always @(posedge clk)
-    w7_d6 <= \$91 ;
+    w7_held_d4 <= \$276 ;
   always @(posedge clk)
-    \i_w$368  <= \$92 ;
+    w7_held_d5 <= \$277 ;
   always @(posedge clk)
-    row0_done_d1 <= \$93 ;
+    \i_w$383  <= \$278 ;
   always @(posedge clk)
-    row1_done_d1 <= \$94 ;
+    row0_done_d1 <= \$279 ;
   always @(posedge clk)
-    row2_done_d1 <= \$95 ;
+    row1_done_d1 <= \$280 ;
   always @(posedge clk)
-    row3_done_d1 <= \$96 ;
+    row2_done_d1 <= \$281 ;
   always @(posedge clk)
-    row4_done_d1 <= \$97 ;
+    row3_done_d1 <= \$282 ;
   always @(posedge clk)
-    row5_done_d1 <= \$98 ;
+    row4_done_d1 <= \$283 ;
   always @(posedge clk)
-    row6_done_d1 <= \$99 ;
+    row5_done_d1 <= \$284 ;
   always @(posedge clk)
-    row7_done_d1 <= \$100 ;
+    row6_done_d1 <= \$285 ;
+  always @(posedge clk)
+    row7_done_d1 <= \$286 ;
   \array_fp16_mac_os_8x8.mesh.tile_0_0  tile_0_0 (
     .clk(clk),
+    .i_ctl(i_ctl),
     .o_a(\i_a$4 ),
     .o_ctl(\i_ctl$6 ),
     .o_psum(o_psum),
-    .o_w(\i_w$258 ),
+    .o_w(\i_w$260 ),
     .pe_0_0__i_a(\i_a$1 [15:0]),
-    .pe_0_0__i_ctl(i_ctl),
-    .pe_0_0__i_w(\i_w$257 [15:0]),
+    .pe_0_0__i_w(w0_eff),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_0_1  tile_0_1 (
     .clk(clk),
+    .i_ctl(\i_ctl$6 ),
     .o_a(\i_a$8 ),
     .o_ctl(\i_ctl$10 ),
-    .o_psum(\o_psum$389 ),
-    .o_w(\i_w$274 ),
+    .o_psum(\o_psum$419 ),
+    .o_w(\i_w$277 ),
     .pe_0_0__i_a(\i_a$4 ),
-    .pe_0_0__i_ctl(\i_ctl$6 ),
-    .pe_0_0__i_w(\i_w$272 ),
+    .pe_0_0__i_w(w1_held),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_0_2  tile_0_2 (
     .clk(clk),
+    .i_ctl(\i_ctl$10 ),
     .o_a(\i_a$12 ),
     .o_ctl(\i_ctl$14 ),
-    .o_psum(\o_psum$390 ),
-    .o_w(\i_w$290 ),
+    .o_psum(\o_psum$427 ),
+    .o_w(\i_w$295 ),
     .pe_0_0__i_a(\i_a$8 ),
-    .pe_0_0__i_ctl(\i_ctl$10 ),
-    .pe_0_0__i_w(\i_w$288 ),
+    .pe_0_0__i_w(\i_w$293 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_0_3  tile_0_3 (
     .clk(clk),
+    .i_ctl(\i_ctl$14 ),
     .o_a(\i_a$16 ),
     .o_ctl(\i_ctl$18 ),
-    .o_psum(\o_psum$391 ),
-    .o_w(\i_w$306 ),
+    .o_psum(\o_psum$435 ),
+    .o_w(\i_w$313 ),
     .pe_0_0__i_a(\i_a$12 ),
-    .pe_0_0__i_ctl(\i_ctl$14 ),
-    .pe_0_0__i_w(\i_w$304 ),
+    .pe_0_0__i_w(\i_w$311 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_0_4  tile_0_4 (
     .clk(clk),
+    .i_ctl(\i_ctl$18 ),
     .o_a(\i_a$20 ),
     .o_ctl(\i_ctl$22 ),
-    .o_psum(\o_psum$392 ),
-    .o_w(\i_w$322 ),
+    .o_psum(\o_psum$443 ),
+    .o_w(\i_w$331 ),
     .pe_0_0__i_a(\i_a$16 ),
-    .pe_0_0__i_ctl(\i_ctl$18 ),
-    .pe_0_0__i_w(\i_w$320 ),
+    .pe_0_0__i_w(\i_w$329 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_0_5  tile_0_5 (
     .clk(clk),
+    .i_ctl(\i_ctl$22 ),
     .o_a(\i_a$24 ),
     .o_ctl(\i_ctl$26 ),
-    .o_psum(\o_psum$393 ),
-    .o_w(\i_w$338 ),
+    .o_psum(\o_psum$451 ),
+    .o_w(\i_w$349 ),
     .pe_0_0__i_a(\i_a$20 ),
-    .pe_0_0__i_ctl(\i_ctl$22 ),
-    .pe_0_0__i_w(\i_w$336 ),
+    .pe_0_0__i_w(\i_w$347 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_0_6  tile_0_6 (
     .clk(clk),
+    .i_ctl(\i_ctl$26 ),
     .o_a(\i_a$28 ),
     .o_ctl(\i_ctl$30 ),
-    .o_psum(\o_psum$394 ),
-    .o_w(\i_w$354 ),
+    .o_psum(\o_psum$459 ),
+    .o_w(\i_w$367 ),
     .pe_0_0__i_a(\i_a$24 ),
-    .pe_0_0__i_ctl(\i_ctl$26 ),
-    .pe_0_0__i_w(\i_w$352 ),
+    .pe_0_0__i_w(\i_w$365 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_0_7  tile_0_7 (
     .clk(clk),
-    .o_ctl(\o_ctl$524 ),
-    .o_psum(\o_psum$395 ),
-    .o_w(\i_w$370 ),
+    .i_ctl(\i_ctl$30 ),
+    .o_ctl(\o_ctl$534 ),
+    .o_psum(\o_psum$467 ),
+    .o_w(\i_w$385 ),
     .pe_0_0__i_a(\i_a$28 ),
-    .pe_0_0__i_ctl(\i_ctl$30 ),
-    .pe_0_0__i_w(\i_w$368 ),
+    .pe_0_0__i_w(\i_w$383 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_1_0  tile_1_0 (
     .clk(clk),
+    .i_ctl(\i_ctl$34 ),
     .o_a(\i_a$36 ),
     .o_ctl(\i_ctl$38 ),
-    .o_psum(\o_psum$397 ),
-    .o_w(\i_w$260 ),
+    .o_psum(\o_psum$412 ),
+    .o_w(\i_w$262 ),
     .pe_0_0__i_a(\i_a$32 ),
-    .pe_0_0__i_ctl(\i_ctl$34 ),
-    .pe_0_0__i_w(\i_w$258 ),
+    .pe_0_0__i_w(\i_w$260 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_1_1  tile_1_1 (
     .clk(clk),
+    .i_ctl(\i_ctl$38 ),
     .o_a(\i_a$40 ),
     .o_ctl(\i_ctl$42 ),
-    .o_psum(\o_psum$398 ),
-    .o_w(\i_w$276 ),
+    .o_psum(\o_psum$420 ),
+    .o_w(\i_w$279 ),
     .pe_0_0__i_a(\i_a$36 ),
-    .pe_0_0__i_ctl(\i_ctl$38 ),
-    .pe_0_0__i_w(\i_w$274 ),
+    .pe_0_0__i_w(\i_w$277 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_1_2  tile_1_2 (
     .clk(clk),
+    .i_ctl(\i_ctl$42 ),
     .o_a(\i_a$44 ),
     .o_ctl(\i_ctl$46 ),
-    .o_psum(\o_psum$399 ),
-    .o_w(\i_w$292 ),
+    .o_psum(\o_psum$428 ),
+    .o_w(\i_w$297 ),
     .pe_0_0__i_a(\i_a$40 ),
-    .pe_0_0__i_ctl(\i_ctl$42 ),
-    .pe_0_0__i_w(\i_w$290 ),
+    .pe_0_0__i_w(\i_w$295 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_1_3  tile_1_3 (
     .clk(clk),
+    .i_ctl(\i_ctl$46 ),
     .o_a(\i_a$48 ),
     .o_ctl(\i_ctl$50 ),
-    .o_psum(\o_psum$400 ),
-    .o_w(\i_w$308 ),
+    .o_psum(\o_psum$436 ),
+    .o_w(\i_w$315 ),
     .pe_0_0__i_a(\i_a$44 ),
-    .pe_0_0__i_ctl(\i_ctl$46 ),
-    .pe_0_0__i_w(\i_w$306 ),
+    .pe_0_0__i_w(\i_w$313 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_1_4  tile_1_4 (
     .clk(clk),
+    .i_ctl(\i_ctl$50 ),
     .o_a(\i_a$52 ),
     .o_ctl(\i_ctl$54 ),
-    .o_psum(\o_psum$401 ),
-    .o_w(\i_w$324 ),
+    .o_psum(\o_psum$444 ),
+    .o_w(\i_w$333 ),
     .pe_0_0__i_a(\i_a$48 ),
-    .pe_0_0__i_ctl(\i_ctl$50 ),
-    .pe_0_0__i_w(\i_w$322 ),
+    .pe_0_0__i_w(\i_w$331 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_1_5  tile_1_5 (
     .clk(clk),
+    .i_ctl(\i_ctl$54 ),
     .o_a(\i_a$56 ),
     .o_ctl(\i_ctl$58 ),
-    .o_psum(\o_psum$402 ),
-    .o_w(\i_w$340 ),
+    .o_psum(\o_psum$452 ),
+    .o_w(\i_w$351 ),
     .pe_0_0__i_a(\i_a$52 ),
-    .pe_0_0__i_ctl(\i_ctl$54 ),
-    .pe_0_0__i_w(\i_w$338 ),
+    .pe_0_0__i_w(\i_w$349 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_1_6  tile_1_6 (
     .clk(clk),
+    .i_ctl(\i_ctl$58 ),
     .o_a(\i_a$60 ),
     .o_ctl(\i_ctl$62 ),
-    .o_psum(\o_psum$403 ),
-    .o_w(\i_w$356 ),
+    .o_psum(\o_psum$460 ),
+    .o_w(\i_w$369 ),
     .pe_0_0__i_a(\i_a$56 ),
-    .pe_0_0__i_ctl(\i_ctl$58 ),
-    .pe_0_0__i_w(\i_w$354 ),
+    .pe_0_0__i_w(\i_w$367 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_1_7  tile_1_7 (
     .clk(clk),
-    .o_ctl(\o_ctl$525 ),
-    .o_psum(\o_psum$404 ),
-    .o_w(\i_w$372 ),
+    .i_ctl(\i_ctl$62 ),
+    .o_ctl(\o_ctl$535 ),
+    .o_psum(\o_psum$468 ),
+    .o_w(\i_w$387 ),
     .pe_0_0__i_a(\i_a$60 ),
-    .pe_0_0__i_ctl(\i_ctl$62 ),
-    .pe_0_0__i_w(\i_w$370 ),
+    .pe_0_0__i_w(\i_w$385 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_2_0  tile_2_0 (
     .clk(clk),
+    .i_ctl(\i_ctl$66 ),
     .o_a(\i_a$68 ),
     .o_ctl(\i_ctl$70 ),
-    .o_psum(\o_psum$406 ),
-    .o_w(\i_w$262 ),
+    .o_psum(\o_psum$413 ),
+    .o_w(\i_w$264 ),
     .pe_0_0__i_a(\i_a$64 ),
-    .pe_0_0__i_ctl(\i_ctl$66 ),
-    .pe_0_0__i_w(\i_w$260 ),
+    .pe_0_0__i_w(\i_w$262 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_2_1  tile_2_1 (
     .clk(clk),
+    .i_ctl(\i_ctl$70 ),
     .o_a(\i_a$72 ),
     .o_ctl(\i_ctl$74 ),
-    .o_psum(\o_psum$407 ),
-    .o_w(\i_w$278 ),
+    .o_psum(\o_psum$421 ),
+    .o_w(\i_w$281 ),
     .pe_0_0__i_a(\i_a$68 ),
-    .pe_0_0__i_ctl(\i_ctl$70 ),
-    .pe_0_0__i_w(\i_w$276 ),
+    .pe_0_0__i_w(\i_w$279 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_2_2  tile_2_2 (
     .clk(clk),
+    .i_ctl(\i_ctl$74 ),
     .o_a(\i_a$76 ),
     .o_ctl(\i_ctl$78 ),
-    .o_psum(\o_psum$408 ),
-    .o_w(\i_w$294 ),
+    .o_psum(\o_psum$429 ),
+    .o_w(\i_w$299 ),
     .pe_0_0__i_a(\i_a$72 ),
-    .pe_0_0__i_ctl(\i_ctl$74 ),
-    .pe_0_0__i_w(\i_w$292 ),
+    .pe_0_0__i_w(\i_w$297 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_2_3  tile_2_3 (
     .clk(clk),
+    .i_ctl(\i_ctl$78 ),
     .o_a(\i_a$80 ),
     .o_ctl(\i_ctl$82 ),
-    .o_psum(\o_psum$409 ),
-    .o_w(\i_w$310 ),
+    .o_psum(\o_psum$437 ),
+    .o_w(\i_w$317 ),
     .pe_0_0__i_a(\i_a$76 ),
-    .pe_0_0__i_ctl(\i_ctl$78 ),
-    .pe_0_0__i_w(\i_w$308 ),
+    .pe_0_0__i_w(\i_w$315 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_2_4  tile_2_4 (
     .clk(clk),
+    .i_ctl(\i_ctl$82 ),
     .o_a(\i_a$84 ),
     .o_ctl(\i_ctl$86 ),
-    .o_psum(\o_psum$410 ),
-    .o_w(\i_w$326 ),
+    .o_psum(\o_psum$445 ),
+    .o_w(\i_w$335 ),
     .pe_0_0__i_a(\i_a$80 ),
-    .pe_0_0__i_ctl(\i_ctl$82 ),
-    .pe_0_0__i_w(\i_w$324 ),
+    .pe_0_0__i_w(\i_w$333 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_2_5  tile_2_5 (
     .clk(clk),
+    .i_ctl(\i_ctl$86 ),
     .o_a(\i_a$88 ),
     .o_ctl(\i_ctl$90 ),
-    .o_psum(\o_psum$411 ),
-    .o_w(\i_w$342 ),
+    .o_psum(\o_psum$453 ),
+    .o_w(\i_w$353 ),
     .pe_0_0__i_a(\i_a$84 ),
-    .pe_0_0__i_ctl(\i_ctl$86 ),
-    .pe_0_0__i_w(\i_w$340 ),
+    .pe_0_0__i_w(\i_w$351 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_2_6  tile_2_6 (
     .clk(clk),
+    .i_ctl(\i_ctl$90 ),
     .o_a(\i_a$92 ),
     .o_ctl(\i_ctl$94 ),
-    .o_psum(\o_psum$412 ),
-    .o_w(\i_w$358 ),
+    .o_psum(\o_psum$461 ),
+    .o_w(\i_w$371 ),
     .pe_0_0__i_a(\i_a$88 ),
-    .pe_0_0__i_ctl(\i_ctl$90 ),
-    .pe_0_0__i_w(\i_w$356 ),
+    .pe_0_0__i_w(\i_w$369 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_2_7  tile_2_7 (
     .clk(clk),
-    .o_ctl(\o_ctl$526 ),
-    .o_psum(\o_psum$413 ),
-    .o_w(\i_w$374 ),
+    .i_ctl(\i_ctl$94 ),
+    .o_ctl(\o_ctl$536 ),
+    .o_psum(\o_psum$469 ),
+    .o_w(\i_w$389 ),
     .pe_0_0__i_a(\i_a$92 ),
-    .pe_0_0__i_ctl(\i_ctl$94 ),
-    .pe_0_0__i_w(\i_w$372 ),
+    .pe_0_0__i_w(\i_w$387 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_3_0  tile_3_0 (
     .clk(clk),
+    .i_ctl(\i_ctl$98 ),
     .o_a(\i_a$100 ),
     .o_ctl(\i_ctl$102 ),
-    .o_psum(\o_psum$415 ),
-    .o_w(\i_w$264 ),
+    .o_psum(\o_psum$414 ),
+    .o_w(\i_w$266 ),
     .pe_0_0__i_a(\i_a$96 ),
-    .pe_0_0__i_ctl(\i_ctl$98 ),
-    .pe_0_0__i_w(\i_w$262 ),
+    .pe_0_0__i_w(\i_w$264 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_3_1  tile_3_1 (
     .clk(clk),
+    .i_ctl(\i_ctl$102 ),
     .o_a(\i_a$104 ),
     .o_ctl(\i_ctl$106 ),
-    .o_psum(\o_psum$416 ),
-    .o_w(\i_w$280 ),
+    .o_psum(\o_psum$422 ),
+    .o_w(\i_w$283 ),
     .pe_0_0__i_a(\i_a$100 ),
-    .pe_0_0__i_ctl(\i_ctl$102 ),
-    .pe_0_0__i_w(\i_w$278 ),
+    .pe_0_0__i_w(\i_w$281 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_3_2  tile_3_2 (
     .clk(clk),
+    .i_ctl(\i_ctl$106 ),
     .o_a(\i_a$108 ),
     .o_ctl(\i_ctl$110 ),
-    .o_psum(\o_psum$417 ),
-    .o_w(\i_w$296 ),
+    .o_psum(\o_psum$430 ),
+    .o_w(\i_w$301 ),
     .pe_0_0__i_a(\i_a$104 ),
-    .pe_0_0__i_ctl(\i_ctl$106 ),
-    .pe_0_0__i_w(\i_w$294 ),
+    .pe_0_0__i_w(\i_w$299 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_3_3  tile_3_3 (
     .clk(clk),
+    .i_ctl(\i_ctl$110 ),
     .o_a(\i_a$112 ),
     .o_ctl(\i_ctl$114 ),
-    .o_psum(\o_psum$418 ),
-    .o_w(\i_w$312 ),
+    .o_psum(\o_psum$438 ),
+    .o_w(\i_w$319 ),
     .pe_0_0__i_a(\i_a$108 ),
-    .pe_0_0__i_ctl(\i_ctl$110 ),
-    .pe_0_0__i_w(\i_w$310 ),
+    .pe_0_0__i_w(\i_w$317 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_3_4  tile_3_4 (
     .clk(clk),
+    .i_ctl(\i_ctl$114 ),
     .o_a(\i_a$116 ),
     .o_ctl(\i_ctl$118 ),
-    .o_psum(\o_psum$419 ),
-    .o_w(\i_w$328 ),
+    .o_psum(\o_psum$446 ),
+    .o_w(\i_w$337 ),
     .pe_0_0__i_a(\i_a$112 ),
-    .pe_0_0__i_ctl(\i_ctl$114 ),
-    .pe_0_0__i_w(\i_w$326 ),
+    .pe_0_0__i_w(\i_w$335 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_3_5  tile_3_5 (
     .clk(clk),
+    .i_ctl(\i_ctl$118 ),
     .o_a(\i_a$120 ),
     .o_ctl(\i_ctl$122 ),
-    .o_psum(\o_psum$420 ),
-    .o_w(\i_w$344 ),
+    .o_psum(\o_psum$454 ),
+    .o_w(\i_w$355 ),
     .pe_0_0__i_a(\i_a$116 ),
-    .pe_0_0__i_ctl(\i_ctl$118 ),
-    .pe_0_0__i_w(\i_w$342 ),
+    .pe_0_0__i_w(\i_w$353 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_3_6  tile_3_6 (
     .clk(clk),
+    .i_ctl(\i_ctl$122 ),
     .o_a(\i_a$124 ),
     .o_ctl(\i_ctl$126 ),
-    .o_psum(\o_psum$421 ),
-    .o_w(\i_w$360 ),
+    .o_psum(\o_psum$462 ),
+    .o_w(\i_w$373 ),
     .pe_0_0__i_a(\i_a$120 ),
-    .pe_0_0__i_ctl(\i_ctl$122 ),
-    .pe_0_0__i_w(\i_w$358 ),
+    .pe_0_0__i_w(\i_w$371 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_3_7  tile_3_7 (
     .clk(clk),
-    .o_ctl(\o_ctl$527 ),
-    .o_psum(\o_psum$422 ),
-    .o_w(\i_w$376 ),
+    .i_ctl(\i_ctl$126 ),
+    .o_ctl(\o_ctl$537 ),
+    .o_psum(\o_psum$470 ),
+    .o_w(\i_w$391 ),
     .pe_0_0__i_a(\i_a$124 ),
-    .pe_0_0__i_ctl(\i_ctl$126 ),
-    .pe_0_0__i_w(\i_w$374 ),
+    .pe_0_0__i_w(\i_w$389 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_4_0  tile_4_0 (
     .clk(clk),
+    .i_ctl(\i_ctl$130 ),
     .o_a(\i_a$132 ),
     .o_ctl(\i_ctl$134 ),
-    .o_psum(\o_psum$424 ),
-    .o_w(\i_w$266 ),
+    .o_psum(\o_psum$415 ),
+    .o_w(\i_w$268 ),
     .pe_0_0__i_a(\i_a$128 ),
-    .pe_0_0__i_ctl(\i_ctl$130 ),
-    .pe_0_0__i_w(\i_w$264 ),
+    .pe_0_0__i_w(\i_w$266 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_4_1  tile_4_1 (
     .clk(clk),
+    .i_ctl(\i_ctl$134 ),
     .o_a(\i_a$136 ),
     .o_ctl(\i_ctl$138 ),
-    .o_psum(\o_psum$425 ),
-    .o_w(\i_w$282 ),
+    .o_psum(\o_psum$423 ),
+    .o_w(\i_w$285 ),
     .pe_0_0__i_a(\i_a$132 ),
-    .pe_0_0__i_ctl(\i_ctl$134 ),
-    .pe_0_0__i_w(\i_w$280 ),
+    .pe_0_0__i_w(\i_w$283 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_4_2  tile_4_2 (
     .clk(clk),
+    .i_ctl(\i_ctl$138 ),
     .o_a(\i_a$140 ),
     .o_ctl(\i_ctl$142 ),
-    .o_psum(\o_psum$426 ),
-    .o_w(\i_w$298 ),
+    .o_psum(\o_psum$431 ),
+    .o_w(\i_w$303 ),
     .pe_0_0__i_a(\i_a$136 ),
-    .pe_0_0__i_ctl(\i_ctl$138 ),
-    .pe_0_0__i_w(\i_w$296 ),
+    .pe_0_0__i_w(\i_w$301 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_4_3  tile_4_3 (
     .clk(clk),
+    .i_ctl(\i_ctl$142 ),
     .o_a(\i_a$144 ),
     .o_ctl(\i_ctl$146 ),
-    .o_psum(\o_psum$427 ),
-    .o_w(\i_w$314 ),
+    .o_psum(\o_psum$439 ),
+    .o_w(\i_w$321 ),
     .pe_0_0__i_a(\i_a$140 ),
-    .pe_0_0__i_ctl(\i_ctl$142 ),
-    .pe_0_0__i_w(\i_w$312 ),
+    .pe_0_0__i_w(\i_w$319 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_4_4  tile_4_4 (
     .clk(clk),
+    .i_ctl(\i_ctl$146 ),
     .o_a(\i_a$148 ),
     .o_ctl(\i_ctl$150 ),
-    .o_psum(\o_psum$428 ),
-    .o_w(\i_w$330 ),
+    .o_psum(\o_psum$447 ),
+    .o_w(\i_w$339 ),
     .pe_0_0__i_a(\i_a$144 ),
-    .pe_0_0__i_ctl(\i_ctl$146 ),
-    .pe_0_0__i_w(\i_w$328 ),
+    .pe_0_0__i_w(\i_w$337 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_4_5  tile_4_5 (
     .clk(clk),
+    .i_ctl(\i_ctl$150 ),
     .o_a(\i_a$152 ),
     .o_ctl(\i_ctl$154 ),
-    .o_psum(\o_psum$429 ),
-    .o_w(\i_w$346 ),
+    .o_psum(\o_psum$455 ),
+    .o_w(\i_w$357 ),
     .pe_0_0__i_a(\i_a$148 ),
-    .pe_0_0__i_ctl(\i_ctl$150 ),
-    .pe_0_0__i_w(\i_w$344 ),
+    .pe_0_0__i_w(\i_w$355 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_4_6  tile_4_6 (
     .clk(clk),
+    .i_ctl(\i_ctl$154 ),
     .o_a(\i_a$156 ),
     .o_ctl(\i_ctl$158 ),
-    .o_psum(\o_psum$430 ),
-    .o_w(\i_w$362 ),
+    .o_psum(\o_psum$463 ),
+    .o_w(\i_w$375 ),
     .pe_0_0__i_a(\i_a$152 ),
-    .pe_0_0__i_ctl(\i_ctl$154 ),
-    .pe_0_0__i_w(\i_w$360 ),
+    .pe_0_0__i_w(\i_w$373 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_4_7  tile_4_7 (
     .clk(clk),
-    .o_ctl(\o_ctl$528 ),
-    .o_psum(\o_psum$431 ),
-    .o_w(\i_w$378 ),
+    .i_ctl(\i_ctl$158 ),
+    .o_ctl(\o_ctl$538 ),
+    .o_psum(\o_psum$471 ),
+    .o_w(\i_w$393 ),
     .pe_0_0__i_a(\i_a$156 ),
-    .pe_0_0__i_ctl(\i_ctl$158 ),
-    .pe_0_0__i_w(\i_w$376 ),
+    .pe_0_0__i_w(\i_w$391 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_5_0  tile_5_0 (
     .clk(clk),
+    .i_ctl(\i_ctl$162 ),
     .o_a(\i_a$164 ),
     .o_ctl(\i_ctl$166 ),
-    .o_psum(\o_psum$433 ),
-    .o_w(\i_w$268 ),
+    .o_psum(\o_psum$416 ),
+    .o_w(\i_w$270 ),
     .pe_0_0__i_a(\i_a$160 ),
-    .pe_0_0__i_ctl(\i_ctl$162 ),
-    .pe_0_0__i_w(\i_w$266 ),
+    .pe_0_0__i_w(\i_w$268 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_5_1  tile_5_1 (
     .clk(clk),
+    .i_ctl(\i_ctl$166 ),
     .o_a(\i_a$168 ),
     .o_ctl(\i_ctl$170 ),
-    .o_psum(\o_psum$434 ),
-    .o_w(\i_w$284 ),
+    .o_psum(\o_psum$424 ),
+    .o_w(\i_w$287 ),
     .pe_0_0__i_a(\i_a$164 ),
-    .pe_0_0__i_ctl(\i_ctl$166 ),
-    .pe_0_0__i_w(\i_w$282 ),
+    .pe_0_0__i_w(\i_w$285 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_5_2  tile_5_2 (
     .clk(clk),
+    .i_ctl(\i_ctl$170 ),
     .o_a(\i_a$172 ),
     .o_ctl(\i_ctl$174 ),
-    .o_psum(\o_psum$435 ),
-    .o_w(\i_w$300 ),
+    .o_psum(\o_psum$432 ),
+    .o_w(\i_w$305 ),
     .pe_0_0__i_a(\i_a$168 ),
-    .pe_0_0__i_ctl(\i_ctl$170 ),
-    .pe_0_0__i_w(\i_w$298 ),
+    .pe_0_0__i_w(\i_w$303 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_5_3  tile_5_3 (
     .clk(clk),
+    .i_ctl(\i_ctl$174 ),
     .o_a(\i_a$176 ),
     .o_ctl(\i_ctl$178 ),
-    .o_psum(\o_psum$436 ),
-    .o_w(\i_w$316 ),
+    .o_psum(\o_psum$440 ),
+    .o_w(\i_w$323 ),
     .pe_0_0__i_a(\i_a$172 ),
-    .pe_0_0__i_ctl(\i_ctl$174 ),
-    .pe_0_0__i_w(\i_w$314 ),
+    .pe_0_0__i_w(\i_w$321 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_5_4  tile_5_4 (
     .clk(clk),
+    .i_ctl(\i_ctl$178 ),
     .o_a(\i_a$180 ),
     .o_ctl(\i_ctl$182 ),
-    .o_psum(\o_psum$437 ),
-    .o_w(\i_w$332 ),
+    .o_psum(\o_psum$448 ),
+    .o_w(\i_w$341 ),
     .pe_0_0__i_a(\i_a$176 ),
-    .pe_0_0__i_ctl(\i_ctl$178 ),
-    .pe_0_0__i_w(\i_w$330 ),
+    .pe_0_0__i_w(\i_w$339 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_5_5  tile_5_5 (
     .clk(clk),
+    .i_ctl(\i_ctl$182 ),
     .o_a(\i_a$184 ),
     .o_ctl(\i_ctl$186 ),
-    .o_psum(\o_psum$438 ),
-    .o_w(\i_w$348 ),
+    .o_psum(\o_psum$456 ),
+    .o_w(\i_w$359 ),
     .pe_0_0__i_a(\i_a$180 ),
-    .pe_0_0__i_ctl(\i_ctl$182 ),
-    .pe_0_0__i_w(\i_w$346 ),
+    .pe_0_0__i_w(\i_w$357 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_5_6  tile_5_6 (
     .clk(clk),
+    .i_ctl(\i_ctl$186 ),
     .o_a(\i_a$188 ),
     .o_ctl(\i_ctl$190 ),
-    .o_psum(\o_psum$439 ),
-    .o_w(\i_w$364 ),
+    .o_psum(\o_psum$464 ),
+    .o_w(\i_w$377 ),
     .pe_0_0__i_a(\i_a$184 ),
-    .pe_0_0__i_ctl(\i_ctl$186 ),
-    .pe_0_0__i_w(\i_w$362 ),
+    .pe_0_0__i_w(\i_w$375 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_5_7  tile_5_7 (
     .clk(clk),
-    .o_ctl(\o_ctl$529 ),
-    .o_psum(\o_psum$440 ),
-    .o_w(\i_w$380 ),
+    .i_ctl(\i_ctl$190 ),
+    .o_ctl(\o_ctl$539 ),
+    .o_psum(\o_psum$472 ),
+    .o_w(\i_w$395 ),
     .pe_0_0__i_a(\i_a$188 ),
-    .pe_0_0__i_ctl(\i_ctl$190 ),
-    .pe_0_0__i_w(\i_w$378 ),
+    .pe_0_0__i_w(\i_w$393 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_6_0  tile_6_0 (
     .clk(clk),
+    .i_ctl(\i_ctl$194 ),
     .o_a(\i_a$196 ),
     .o_ctl(\i_ctl$198 ),
-    .o_psum(\o_psum$442 ),
-    .o_w(\i_w$270 ),
+    .o_psum(\o_psum$417 ),
+    .o_w(\i_w$272 ),
     .pe_0_0__i_a(\i_a$192 ),
-    .pe_0_0__i_ctl(\i_ctl$194 ),
-    .pe_0_0__i_w(\i_w$268 ),
+    .pe_0_0__i_w(\i_w$270 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_6_1  tile_6_1 (
     .clk(clk),
+    .i_ctl(\i_ctl$198 ),
     .o_a(\i_a$200 ),
     .o_ctl(\i_ctl$202 ),
-    .o_psum(\o_psum$443 ),
-    .o_w(\i_w$286 ),
+    .o_psum(\o_psum$425 ),
+    .o_w(\i_w$289 ),
     .pe_0_0__i_a(\i_a$196 ),
-    .pe_0_0__i_ctl(\i_ctl$198 ),
-    .pe_0_0__i_w(\i_w$284 ),
+    .pe_0_0__i_w(\i_w$287 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_6_2  tile_6_2 (
     .clk(clk),
+    .i_ctl(\i_ctl$202 ),
     .o_a(\i_a$204 ),
     .o_ctl(\i_ctl$206 ),
-    .o_psum(\o_psum$444 ),
-    .o_w(\i_w$302 ),
+    .o_psum(\o_psum$433 ),
+    .o_w(\i_w$307 ),
     .pe_0_0__i_a(\i_a$200 ),
-    .pe_0_0__i_ctl(\i_ctl$202 ),
-    .pe_0_0__i_w(\i_w$300 ),
+    .pe_0_0__i_w(\i_w$305 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_6_3  tile_6_3 (
     .clk(clk),
+    .i_ctl(\i_ctl$206 ),
     .o_a(\i_a$208 ),
     .o_ctl(\i_ctl$210 ),
-    .o_psum(\o_psum$445 ),
-    .o_w(\i_w$318 ),
+    .o_psum(\o_psum$441 ),
+    .o_w(\i_w$325 ),
     .pe_0_0__i_a(\i_a$204 ),
-    .pe_0_0__i_ctl(\i_ctl$206 ),
-    .pe_0_0__i_w(\i_w$316 ),
+    .pe_0_0__i_w(\i_w$323 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_6_4  tile_6_4 (
     .clk(clk),
+    .i_ctl(\i_ctl$210 ),
     .o_a(\i_a$212 ),
     .o_ctl(\i_ctl$214 ),
-    .o_psum(\o_psum$446 ),
-    .o_w(\i_w$334 ),
+    .o_psum(\o_psum$449 ),
+    .o_w(\i_w$343 ),
     .pe_0_0__i_a(\i_a$208 ),
-    .pe_0_0__i_ctl(\i_ctl$210 ),
-    .pe_0_0__i_w(\i_w$332 ),
+    .pe_0_0__i_w(\i_w$341 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_6_5  tile_6_5 (
     .clk(clk),
+    .i_ctl(\i_ctl$214 ),
     .o_a(\i_a$216 ),
     .o_ctl(\i_ctl$218 ),
-    .o_psum(\o_psum$447 ),
-    .o_w(\i_w$350 ),
+    .o_psum(\o_psum$457 ),
+    .o_w(\i_w$361 ),
     .pe_0_0__i_a(\i_a$212 ),
-    .pe_0_0__i_ctl(\i_ctl$214 ),
-    .pe_0_0__i_w(\i_w$348 ),
+    .pe_0_0__i_w(\i_w$359 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_6_6  tile_6_6 (
     .clk(clk),
+    .i_ctl(\i_ctl$218 ),
     .o_a(\i_a$220 ),
     .o_ctl(\i_ctl$222 ),
-    .o_psum(\o_psum$448 ),
-    .o_w(\i_w$366 ),
+    .o_psum(\o_psum$465 ),
+    .o_w(\i_w$379 ),
     .pe_0_0__i_a(\i_a$216 ),
-    .pe_0_0__i_ctl(\i_ctl$218 ),
-    .pe_0_0__i_w(\i_w$364 ),
+    .pe_0_0__i_w(\i_w$377 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_6_7  tile_6_7 (
     .clk(clk),
-    .o_ctl(\o_ctl$530 ),
-    .o_psum(\o_psum$449 ),
-    .o_w(\i_w$382 ),
+    .i_ctl(\i_ctl$222 ),
+    .o_ctl(\o_ctl$540 ),
+    .o_psum(\o_psum$473 ),
+    .o_w(\i_w$397 ),
     .pe_0_0__i_a(\i_a$220 ),
-    .pe_0_0__i_ctl(\i_ctl$222 ),
-    .pe_0_0__i_w(\i_w$380 ),
+    .pe_0_0__i_w(\i_w$395 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_7_0  tile_7_0 (
     .clk(clk),
+    .i_ctl(\i_ctl$226 ),
     .o_a(\i_a$228 ),
     .o_ctl(\i_ctl$230 ),
-    .o_psum(\o_psum$451 ),
+    .o_psum(\o_psum$418 ),
     .pe_0_0__i_a(\i_a$224 ),
-    .pe_0_0__i_ctl(\i_ctl$226 ),
-    .pe_0_0__i_w(\i_w$270 ),
+    .pe_0_0__i_w(\i_w$272 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_7_1  tile_7_1 (
     .clk(clk),
+    .i_ctl(\i_ctl$230 ),
     .o_a(\i_a$232 ),
     .o_ctl(\i_ctl$234 ),
-    .o_psum(\o_psum$452 ),
+    .o_psum(\o_psum$426 ),
     .pe_0_0__i_a(\i_a$228 ),
-    .pe_0_0__i_ctl(\i_ctl$230 ),
-    .pe_0_0__i_w(\i_w$286 ),
+    .pe_0_0__i_w(\i_w$289 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_7_2  tile_7_2 (
     .clk(clk),
+    .i_ctl(\i_ctl$234 ),
     .o_a(\i_a$236 ),
     .o_ctl(\i_ctl$238 ),
-    .o_psum(\o_psum$453 ),
+    .o_psum(\o_psum$434 ),
     .pe_0_0__i_a(\i_a$232 ),
-    .pe_0_0__i_ctl(\i_ctl$234 ),
-    .pe_0_0__i_w(\i_w$302 ),
+    .pe_0_0__i_w(\i_w$307 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_7_3  tile_7_3 (
     .clk(clk),
+    .i_ctl(\i_ctl$238 ),
     .o_a(\i_a$240 ),
     .o_ctl(\i_ctl$242 ),
-    .o_psum(\o_psum$454 ),
+    .o_psum(\o_psum$442 ),
     .pe_0_0__i_a(\i_a$236 ),
-    .pe_0_0__i_ctl(\i_ctl$238 ),
-    .pe_0_0__i_w(\i_w$318 ),
+    .pe_0_0__i_w(\i_w$325 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_7_4  tile_7_4 (
     .clk(clk),
+    .i_ctl(\i_ctl$242 ),
     .o_a(\i_a$244 ),
     .o_ctl(\i_ctl$246 ),
-    .o_psum(\o_psum$455 ),
+    .o_psum(\o_psum$450 ),
     .pe_0_0__i_a(\i_a$240 ),
-    .pe_0_0__i_ctl(\i_ctl$242 ),
-    .pe_0_0__i_w(\i_w$334 ),
+    .pe_0_0__i_w(\i_w$343 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_7_5  tile_7_5 (
     .clk(clk),
+    .i_ctl(\i_ctl$246 ),
     .o_a(\i_a$248 ),
     .o_ctl(\i_ctl$250 ),
-    .o_psum(\o_psum$456 ),
+    .o_psum(\o_psum$458 ),
     .pe_0_0__i_a(\i_a$244 ),
-    .pe_0_0__i_ctl(\i_ctl$246 ),
-    .pe_0_0__i_w(\i_w$350 ),
+    .pe_0_0__i_w(\i_w$361 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_7_6  tile_7_6 (
     .clk(clk),
+    .i_ctl(\i_ctl$250 ),
     .o_a(\i_a$252 ),
     .o_ctl(\i_ctl$254 ),
-    .o_psum(\o_psum$457 ),
+    .o_psum(\o_psum$466 ),
     .pe_0_0__i_a(\i_a$248 ),
-    .pe_0_0__i_ctl(\i_ctl$250 ),
-    .pe_0_0__i_w(\i_w$366 ),
+    .pe_0_0__i_w(\i_w$379 ),
     .rst(rst)
   );
   \array_fp16_mac_os_8x8.mesh.tile_7_7  tile_7_7 (
     .clk(clk),
-    .o_ctl(\o_ctl$531 ),
-    .o_psum(\o_psum$458 ),
+    .i_ctl(\i_ctl$254 ),
+    .o_ctl(\o_ctl$541 ),
+    .o_psum(\o_psum$474 ),
     .pe_0_0__i_a(\i_a$252 ),
-    .pe_0_0__i_ctl(\i_ctl$254 ),
-    .pe_0_0__i_w(\i_w$382 ),
+    .pe_0_0__i_w(\i_w$397 ),
     .rst(rst)
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    o_row_valid = 1'h0;
-    if (row0_done_d1) begin
-      o_row_valid = 1'h1;
-    end
-    if (row1_done_d1) begin
-      o_row_valid = 1'h1;
-    end
-    if (row2_done_d1) begin
-      o_row_valid = 1'h1;
-    end
-    if (row3_done_d1) begin
-      o_row_valid = 1'h1;
-    end
-    if (row4_done_d1) begin
-      o_row_valid = 1'h1;
-    end
-    if (row5_done_d1) begin
-      o_row_valid = 1'h1;
-    end
-    if (row6_done_d1) begin
-      o_row_valid = 1'h1;
-    end
-    if (row7_done_d1) begin
-      o_row_valid = 1'h1;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    o_row_index = 3'h0;
-    if (row0_done_d1) begin
-      o_row_index = 3'h0;
-    end
-    if (row1_done_d1) begin
-      o_row_index = 3'h1;
-    end
-    if (row2_done_d1) begin
-      o_row_index = 3'h2;
-    end
-    if (row3_done_d1) begin
-      o_row_index = 3'h3;
-    end
-    if (row4_done_d1) begin
-      o_row_index = 3'h4;
-    end
-    if (row5_done_d1) begin
-      o_row_index = 3'h5;
-    end
-    if (row6_done_d1) begin
-      o_row_index = 3'h6;
-    end
-    if (row7_done_d1) begin
-      o_row_index = 3'h7;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    o_row = 256'h0000000000000000000000000000000000000000000000000000000000000000;
-    if (row0_done_d1) begin
-      o_row[31:0] = o_psum;
-      o_row[63:32] = \o_psum$389 ;
-      o_row[95:64] = \o_psum$390 ;
-      o_row[127:96] = \o_psum$391 ;
-      o_row[159:128] = \o_psum$392 ;
-      o_row[191:160] = \o_psum$393 ;
-      o_row[223:192] = \o_psum$394 ;
-      o_row[255:224] = \o_psum$395 ;
-    end
-    if (row1_done_d1) begin
-      o_row[31:0] = \o_psum$397 ;
-      o_row[63:32] = \o_psum$398 ;
-      o_row[95:64] = \o_psum$399 ;
-      o_row[127:96] = \o_psum$400 ;
-      o_row[159:128] = \o_psum$401 ;
-      o_row[191:160] = \o_psum$402 ;
-      o_row[223:192] = \o_psum$403 ;
-      o_row[255:224] = \o_psum$404 ;
-    end
-    if (row2_done_d1) begin
-      o_row[31:0] = \o_psum$406 ;
-      o_row[63:32] = \o_psum$407 ;
-      o_row[95:64] = \o_psum$408 ;
-      o_row[127:96] = \o_psum$409 ;
-      o_row[159:128] = \o_psum$410 ;
-      o_row[191:160] = \o_psum$411 ;
-      o_row[223:192] = \o_psum$412 ;
-      o_row[255:224] = \o_psum$413 ;
-    end
-    if (row3_done_d1) begin
-      o_row[31:0] = \o_psum$415 ;
-      o_row[63:32] = \o_psum$416 ;
-      o_row[95:64] = \o_psum$417 ;
-      o_row[127:96] = \o_psum$418 ;
-      o_row[159:128] = \o_psum$419 ;
-      o_row[191:160] = \o_psum$420 ;
-      o_row[223:192] = \o_psum$421 ;
-      o_row[255:224] = \o_psum$422 ;
-    end
-    if (row4_done_d1) begin
-      o_row[31:0] = \o_psum$424 ;
-      o_row[63:32] = \o_psum$425 ;
-      o_row[95:64] = \o_psum$426 ;
-      o_row[127:96] = \o_psum$427 ;
-      o_row[159:128] = \o_psum$428 ;
-      o_row[191:160] = \o_psum$429 ;
-      o_row[223:192] = \o_psum$430 ;
-      o_row[255:224] = \o_psum$431 ;
-    end
-    if (row5_done_d1) begin
-      o_row[31:0] = \o_psum$433 ;
-      o_row[63:32] = \o_psum$434 ;
-      o_row[95:64] = \o_psum$435 ;
-      o_row[127:96] = \o_psum$436 ;
-      o_row[159:128] = \o_psum$437 ;
-      o_row[191:160] = \o_psum$438 ;
-      o_row[223:192] = \o_psum$439 ;
-      o_row[255:224] = \o_psum$440 ;
-    end
-    if (row6_done_d1) begin
-      o_row[31:0] = \o_psum$442 ;
-      o_row[63:32] = \o_psum$443 ;
-      o_row[95:64] = \o_psum$444 ;
-      o_row[127:96] = \o_psum$445 ;
-      o_row[159:128] = \o_psum$446 ;
-      o_row[191:160] = \o_psum$447 ;
-      o_row[223:192] = \o_psum$448 ;
-      o_row[255:224] = \o_psum$449 ;
-    end
-    if (row7_done_d1) begin
-      o_row[31:0] = \o_psum$451 ;
-      o_row[63:32] = \o_psum$452 ;
-      o_row[95:64] = \o_psum$453 ;
-      o_row[127:96] = \o_psum$454 ;
-      o_row[159:128] = \o_psum$455 ;
-      o_row[191:160] = \o_psum$456 ;
-      o_row[223:192] = \o_psum$457 ;
-      o_row[255:224] = \o_psum$458 ;
+    \$194  = \i_a$1 [31:16];
+    if (rst) begin
+      \$194  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$9  = \i_a$1 [31:16];
+    \$195  = i_ctl;
     if (rst) begin
-      \$9  = 16'h0000;
+      \$195  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$10  = i_ctl;
+    \$196  = \i_a$1 [47:32];
     if (rst) begin
-      \$10  = 5'h00;
+      \$196  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$11  = \i_a$1 [47:32];
+    \$197  = a2_d1;
     if (rst) begin
-      \$11  = 16'h0000;
+      \$197  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$12  = a2_d1;
+    \$198  = i_ctl;
     if (rst) begin
-      \$12  = 16'h0000;
+      \$198  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$13  = i_ctl;
+    \$199  = ctl2_d1;
     if (rst) begin
-      \$13  = 5'h00;
+      \$199  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$14  = ctl2_d1;
+    \$200  = \i_a$1 [63:48];
     if (rst) begin
-      \$14  = 5'h00;
+      \$200  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$15  = \i_a$1 [63:48];
+    \$201  = a3_d1;
     if (rst) begin
-      \$15  = 16'h0000;
+      \$201  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$16  = a3_d1;
+    \$202  = a3_d2;
     if (rst) begin
-      \$16  = 16'h0000;
+      \$202  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$17  = a3_d2;
+    \$203  = i_ctl;
     if (rst) begin
-      \$17  = 16'h0000;
+      \$203  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$18  = i_ctl;
+    \$204  = ctl3_d1;
     if (rst) begin
-      \$18  = 5'h00;
+      \$204  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$19  = ctl3_d1;
+    \$205  = ctl3_d2;
     if (rst) begin
-      \$19  = 5'h00;
+      \$205  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$20  = ctl3_d2;
+    \$206  = \i_a$1 [79:64];
     if (rst) begin
-      \$20  = 5'h00;
+      \$206  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$21  = \i_a$1 [79:64];
+    \$207  = a4_d1;
     if (rst) begin
-      \$21  = 16'h0000;
+      \$207  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$22  = a4_d1;
+    \$208  = a4_d2;
     if (rst) begin
-      \$22  = 16'h0000;
+      \$208  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$23  = a4_d2;
+    \$209  = a4_d3;
     if (rst) begin
-      \$23  = 16'h0000;
+      \$209  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$24  = a4_d3;
+    \$210  = i_ctl;
     if (rst) begin
-      \$24  = 16'h0000;
+      \$210  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$25  = i_ctl;
+    \$211  = ctl4_d1;
     if (rst) begin
-      \$25  = 5'h00;
+      \$211  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$26  = ctl4_d1;
+    \$212  = ctl4_d2;
     if (rst) begin
-      \$26  = 5'h00;
+      \$212  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$27  = ctl4_d2;
+    \$213  = ctl4_d3;
     if (rst) begin
-      \$27  = 5'h00;
+      \$213  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$28  = ctl4_d3;
+    \$214  = \i_a$1 [95:80];
     if (rst) begin
-      \$28  = 5'h00;
+      \$214  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$29  = \i_a$1 [95:80];
+    \$215  = a5_d1;
     if (rst) begin
-      \$29  = 16'h0000;
+      \$215  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$30  = a5_d1;
+    \$216  = a5_d2;
     if (rst) begin
-      \$30  = 16'h0000;
+      \$216  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$31  = a5_d2;
+    \$217  = a5_d3;
     if (rst) begin
-      \$31  = 16'h0000;
+      \$217  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$32  = a5_d3;
+    \$218  = a5_d4;
     if (rst) begin
-      \$32  = 16'h0000;
+      \$218  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$33  = a5_d4;
+    \$219  = i_ctl;
     if (rst) begin
-      \$33  = 16'h0000;
+      \$219  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$34  = i_ctl;
+    \$220  = ctl5_d1;
     if (rst) begin
-      \$34  = 5'h00;
+      \$220  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$35  = ctl5_d1;
+    \$221  = ctl5_d2;
     if (rst) begin
-      \$35  = 5'h00;
+      \$221  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$36  = ctl5_d2;
+    \$222  = ctl5_d3;
     if (rst) begin
-      \$36  = 5'h00;
+      \$222  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$37  = ctl5_d3;
+    \$223  = ctl5_d4;
     if (rst) begin
-      \$37  = 5'h00;
+      \$223  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$38  = ctl5_d4;
+    \$224  = \i_a$1 [111:96];
     if (rst) begin
-      \$38  = 5'h00;
+      \$224  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$39  = \i_a$1 [111:96];
+    \$225  = a6_d1;
     if (rst) begin
-      \$39  = 16'h0000;
+      \$225  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$40  = a6_d1;
+    \$226  = a6_d2;
     if (rst) begin
-      \$40  = 16'h0000;
+      \$226  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$41  = a6_d2;
+    \$227  = a6_d3;
     if (rst) begin
-      \$41  = 16'h0000;
+      \$227  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$42  = a6_d3;
+    \$228  = a6_d4;
     if (rst) begin
-      \$42  = 16'h0000;
+      \$228  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$43  = a6_d4;
+    \$229  = a6_d5;
     if (rst) begin
-      \$43  = 16'h0000;
+      \$229  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$44  = a6_d5;
+    \$230  = i_ctl;
     if (rst) begin
-      \$44  = 16'h0000;
+      \$230  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$45  = i_ctl;
+    \$231  = ctl6_d1;
     if (rst) begin
-      \$45  = 5'h00;
+      \$231  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$46  = ctl6_d1;
+    \$232  = ctl6_d2;
     if (rst) begin
-      \$46  = 5'h00;
+      \$232  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$47  = ctl6_d2;
+    \$233  = ctl6_d3;
     if (rst) begin
-      \$47  = 5'h00;
+      \$233  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$48  = ctl6_d3;
+    \$234  = ctl6_d4;
     if (rst) begin
-      \$48  = 5'h00;
+      \$234  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$49  = ctl6_d4;
+    \$235  = ctl6_d5;
     if (rst) begin
-      \$49  = 5'h00;
+      \$235  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$50  = ctl6_d5;
+    \$236  = \i_a$1 [127:112];
     if (rst) begin
-      \$50  = 5'h00;
+      \$236  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$51  = \i_a$1 [127:112];
+    \$237  = a7_d1;
     if (rst) begin
-      \$51  = 16'h0000;
+      \$237  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$52  = a7_d1;
+    \$238  = a7_d2;
     if (rst) begin
-      \$52  = 16'h0000;
+      \$238  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$53  = a7_d2;
+    \$239  = a7_d3;
     if (rst) begin
-      \$53  = 16'h0000;
+      \$239  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$54  = a7_d3;
+    \$240  = a7_d4;
     if (rst) begin
-      \$54  = 16'h0000;
+      \$240  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$55  = a7_d4;
+    \$241  = a7_d5;
     if (rst) begin
-      \$55  = 16'h0000;
+      \$241  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$56  = a7_d5;
+    \$242  = a7_d6;
     if (rst) begin
-      \$56  = 16'h0000;
+      \$242  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$57  = a7_d6;
+    \$243  = i_ctl;
     if (rst) begin
-      \$57  = 16'h0000;
+      \$243  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$58  = i_ctl;
+    \$244  = ctl7_d1;
     if (rst) begin
-      \$58  = 5'h00;
+      \$244  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$59  = ctl7_d1;
+    \$245  = ctl7_d2;
     if (rst) begin
-      \$59  = 5'h00;
+      \$245  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$60  = ctl7_d2;
+    \$246  = ctl7_d3;
     if (rst) begin
-      \$60  = 5'h00;
+      \$246  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$61  = ctl7_d3;
+    \$247  = ctl7_d4;
     if (rst) begin
-      \$61  = 5'h00;
+      \$247  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$62  = ctl7_d4;
+    \$248  = ctl7_d5;
     if (rst) begin
-      \$62  = 5'h00;
+      \$248  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$63  = ctl7_d5;
+    \$249  = ctl7_d6;
     if (rst) begin
-      \$63  = 5'h00;
+      \$249  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$64  = ctl7_d6;
+    \$250  = w0_eff;
     if (rst) begin
-      \$64  = 5'h00;
+      \$250  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$65  = \i_w$257 [31:16];
+    \$251  = w1_eff;
     if (rst) begin
-      \$65  = 16'h0000;
+      \$251  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$66  = \i_w$257 [47:32];
+    \$252  = w2_eff;
     if (rst) begin
-      \$66  = 16'h0000;
+      \$252  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$67  = w2_d1;
+    \$253  = w2_held;
     if (rst) begin
-      \$67  = 16'h0000;
+      \$253  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$68  = \i_w$257 [63:48];
+    \$254  = w3_eff;
     if (rst) begin
-      \$68  = 16'h0000;
+      \$254  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$69  = w3_d1;
+    \$255  = w3_held;
     if (rst) begin
-      \$69  = 16'h0000;
+      \$255  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$70  = w3_d2;
+    \$256  = w3_held_d1;
     if (rst) begin
-      \$70  = 16'h0000;
+      \$256  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$71  = \i_w$257 [79:64];
+    \$257  = w4_eff;
     if (rst) begin
-      \$71  = 16'h0000;
+      \$257  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$72  = w4_d1;
+    \$258  = w4_held;
     if (rst) begin
-      \$72  = 16'h0000;
+      \$258  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$73  = w4_d2;
+    \$259  = w4_held_d1;
     if (rst) begin
-      \$73  = 16'h0000;
+      \$259  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$74  = w4_d3;
+    \$260  = w4_held_d2;
     if (rst) begin
-      \$74  = 16'h0000;
+      \$260  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$75  = \i_w$257 [95:80];
+    \$261  = w5_eff;
     if (rst) begin
-      \$75  = 16'h0000;
+      \$261  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$76  = w5_d1;
+    \$262  = w5_held;
     if (rst) begin
-      \$76  = 16'h0000;
+      \$262  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$77  = w5_d2;
+    \$263  = w5_held_d1;
     if (rst) begin
-      \$77  = 16'h0000;
+      \$263  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$78  = w5_d3;
+    \$264  = w5_held_d2;
     if (rst) begin
-      \$78  = 16'h0000;
+      \$264  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$79  = w5_d4;
+    \$265  = w5_held_d3;
     if (rst) begin
-      \$79  = 16'h0000;
+      \$265  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$80  = \i_w$257 [111:96];
+    \$266  = w6_eff;
     if (rst) begin
-      \$80  = 16'h0000;
+      \$266  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$81  = w6_d1;
+    \$267  = w6_held;
     if (rst) begin
-      \$81  = 16'h0000;
+      \$267  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$82  = w6_d2;
+    \$268  = w6_held_d1;
     if (rst) begin
-      \$82  = 16'h0000;
+      \$268  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$83  = w6_d3;
+    \$269  = w6_held_d2;
     if (rst) begin
-      \$83  = 16'h0000;
+      \$269  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$84  = w6_d4;
+    \$270  = w6_held_d3;
     if (rst) begin
-      \$84  = 16'h0000;
+      \$270  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$85  = w6_d5;
+    \$271  = w6_held_d4;
     if (rst) begin
-      \$85  = 16'h0000;
+      \$271  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$86  = \i_w$257 [127:112];
+    \$272  = w7_eff;
     if (rst) begin
-      \$86  = 16'h0000;
+      \$272  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$87  = w7_d1;
+    \$273  = w7_held;
     if (rst) begin
-      \$87  = 16'h0000;
+      \$273  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$88  = w7_d2;
+    \$274  = w7_held_d1;
     if (rst) begin
-      \$88  = 16'h0000;
+      \$274  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$89  = w7_d3;
+    \$275  = w7_held_d2;
     if (rst) begin
-      \$89  = 16'h0000;
+      \$275  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$90  = w7_d4;
+    \$276  = w7_held_d3;
     if (rst) begin
-      \$90  = 16'h0000;
+      \$276  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$91  = w7_d5;
+    \$277  = w7_held_d4;
     if (rst) begin
-      \$91  = 16'h0000;
+      \$277  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$92  = w7_d6;
+    \$278  = w7_held_d5;
     if (rst) begin
-      \$92  = 16'h0000;
+      \$278  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$93  = \$1 ;
+    \$279  = \$186 ;
     if (rst) begin
-      \$93  = 1'h0;
+      \$279  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$94  = \$2 ;
+    \$280  = \$187 ;
     if (rst) begin
-      \$94  = 1'h0;
+      \$280  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$95  = \$3 ;
+    \$281  = \$188 ;
     if (rst) begin
-      \$95  = 1'h0;
+      \$281  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$96  = \$4 ;
+    \$282  = \$189 ;
     if (rst) begin
-      \$96  = 1'h0;
+      \$282  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$97  = \$5 ;
+    \$283  = \$190 ;
     if (rst) begin
-      \$97  = 1'h0;
+      \$283  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$98  = \$6 ;
+    \$284  = \$191 ;
     if (rst) begin
-      \$98  = 1'h0;
+      \$284  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$99  = \$7 ;
+    \$285  = \$192 ;
     if (rst) begin
-      \$99  = 1'h0;
+      \$285  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$100  = \$8 ;
+    \$286  = \$193 ;
     if (rst) begin
-      \$100  = 1'h0;
+      \$286  = 1'h0;
     end
   end
   assign i_a = \i_a$1 [15:0];
@@ -6312,70 +6581,70 @@ module \array_fp16_mac_os_8x8.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_row_valid,
   assign \o_ctl$251  = \i_ctl$250 ;
   assign \o_a$253  = \i_a$252 ;
   assign \o_ctl$255  = \i_ctl$254 ;
-  assign i_w = \i_w$257 [15:0];
-  assign o_w = \i_w$258 ;
-  assign \o_w$261  = \i_w$260 ;
+  assign \i_w$259  = w0_eff;
+  assign o_w = \i_w$260 ;
   assign \o_w$263  = \i_w$262 ;
   assign \o_w$265  = \i_w$264 ;
   assign \o_w$267  = \i_w$266 ;
   assign \o_w$269  = \i_w$268 ;
   assign \o_w$271  = \i_w$270 ;
-  assign w1_d1 = \i_w$272 ;
-  assign \o_w$275  = \i_w$274 ;
-  assign \o_w$277  = \i_w$276 ;
-  assign \o_w$279  = \i_w$278 ;
-  assign \o_w$281  = \i_w$280 ;
-  assign \o_w$283  = \i_w$282 ;
-  assign \o_w$285  = \i_w$284 ;
-  assign \o_w$287  = \i_w$286 ;
-  assign w2_d2 = \i_w$288 ;
-  assign \o_w$291  = \i_w$290 ;
-  assign \o_w$293  = \i_w$292 ;
-  assign \o_w$295  = \i_w$294 ;
-  assign \o_w$297  = \i_w$296 ;
-  assign \o_w$299  = \i_w$298 ;
-  assign \o_w$301  = \i_w$300 ;
-  assign \o_w$303  = \i_w$302 ;
-  assign w3_d3 = \i_w$304 ;
-  assign \o_w$307  = \i_w$306 ;
-  assign \o_w$309  = \i_w$308 ;
-  assign \o_w$311  = \i_w$310 ;
-  assign \o_w$313  = \i_w$312 ;
-  assign \o_w$315  = \i_w$314 ;
-  assign \o_w$317  = \i_w$316 ;
-  assign \o_w$319  = \i_w$318 ;
-  assign w4_d4 = \i_w$320 ;
-  assign \o_w$323  = \i_w$322 ;
-  assign \o_w$325  = \i_w$324 ;
-  assign \o_w$327  = \i_w$326 ;
-  assign \o_w$329  = \i_w$328 ;
-  assign \o_w$331  = \i_w$330 ;
-  assign \o_w$333  = \i_w$332 ;
-  assign \o_w$335  = \i_w$334 ;
-  assign w5_d5 = \i_w$336 ;
-  assign \o_w$339  = \i_w$338 ;
-  assign \o_w$341  = \i_w$340 ;
-  assign \o_w$343  = \i_w$342 ;
-  assign \o_w$345  = \i_w$344 ;
-  assign \o_w$347  = \i_w$346 ;
-  assign \o_w$349  = \i_w$348 ;
-  assign \o_w$351  = \i_w$350 ;
-  assign w6_d6 = \i_w$352 ;
-  assign \o_w$355  = \i_w$354 ;
-  assign \o_w$357  = \i_w$356 ;
-  assign \o_w$359  = \i_w$358 ;
-  assign \o_w$361  = \i_w$360 ;
-  assign \o_w$363  = \i_w$362 ;
-  assign \o_w$365  = \i_w$364 ;
-  assign \o_w$367  = \i_w$366 ;
-  assign w7_d7 = \i_w$368 ;
-  assign \o_w$371  = \i_w$370 ;
-  assign \o_w$373  = \i_w$372 ;
-  assign \o_w$375  = \i_w$374 ;
-  assign \o_w$377  = \i_w$376 ;
-  assign \o_w$379  = \i_w$378 ;
-  assign \o_w$381  = \i_w$380 ;
-  assign \o_w$383  = \i_w$382 ;
+  assign \o_w$273  = \i_w$272 ;
+  assign \i_w$276  = w1_held;
+  assign \o_w$278  = \i_w$277 ;
+  assign \o_w$280  = \i_w$279 ;
+  assign \o_w$282  = \i_w$281 ;
+  assign \o_w$284  = \i_w$283 ;
+  assign \o_w$286  = \i_w$285 ;
+  assign \o_w$288  = \i_w$287 ;
+  assign \o_w$290  = \i_w$289 ;
+  assign w2_held_d1 = \i_w$293 ;
+  assign \o_w$296  = \i_w$295 ;
+  assign \o_w$298  = \i_w$297 ;
+  assign \o_w$300  = \i_w$299 ;
+  assign \o_w$302  = \i_w$301 ;
+  assign \o_w$304  = \i_w$303 ;
+  assign \o_w$306  = \i_w$305 ;
+  assign \o_w$308  = \i_w$307 ;
+  assign w3_held_d2 = \i_w$311 ;
+  assign \o_w$314  = \i_w$313 ;
+  assign \o_w$316  = \i_w$315 ;
+  assign \o_w$318  = \i_w$317 ;
+  assign \o_w$320  = \i_w$319 ;
+  assign \o_w$322  = \i_w$321 ;
+  assign \o_w$324  = \i_w$323 ;
+  assign \o_w$326  = \i_w$325 ;
+  assign w4_held_d3 = \i_w$329 ;
+  assign \o_w$332  = \i_w$331 ;
+  assign \o_w$334  = \i_w$333 ;
+  assign \o_w$336  = \i_w$335 ;
+  assign \o_w$338  = \i_w$337 ;
+  assign \o_w$340  = \i_w$339 ;
+  assign \o_w$342  = \i_w$341 ;
+  assign \o_w$344  = \i_w$343 ;
+  assign w5_held_d4 = \i_w$347 ;
+  assign \o_w$350  = \i_w$349 ;
+  assign \o_w$352  = \i_w$351 ;
+  assign \o_w$354  = \i_w$353 ;
+  assign \o_w$356  = \i_w$355 ;
+  assign \o_w$358  = \i_w$357 ;
+  assign \o_w$360  = \i_w$359 ;
+  assign \o_w$362  = \i_w$361 ;
+  assign w6_held_d5 = \i_w$365 ;
+  assign \o_w$368  = \i_w$367 ;
+  assign \o_w$370  = \i_w$369 ;
+  assign \o_w$372  = \i_w$371 ;
+  assign \o_w$374  = \i_w$373 ;
+  assign \o_w$376  = \i_w$375 ;
+  assign \o_w$378  = \i_w$377 ;
+  assign \o_w$380  = \i_w$379 ;
+  assign w7_held_d6 = \i_w$383 ;
+  assign \o_w$386  = \i_w$385 ;
+  assign \o_w$388  = \i_w$387 ;
+  assign \o_w$390  = \i_w$389 ;
+  assign \o_w$392  = \i_w$391 ;
+  assign \o_w$394  = \i_w$393 ;
+  assign \o_w$396  = \i_w$395 ;
+  assign \o_w$398  = \i_w$397 ;
   assign \i_a[0]  = \i_a$1 [15:0];
   assign \i_a[0][0]  = \i_a$1 [15:0];
   assign \i_a$1[0]  = \i_a$1 [15:0];
@@ -7399,32 +7668,30 @@ module \array_fp16_mac_os_8x8.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_row_valid,
   assign \o_ctl$255[0].first  = \i_ctl$254 [2];
   assign \o_ctl$255[0].last  = \i_ctl$254 [3];
   assign \o_ctl$255[0].group_end  = \i_ctl$254 [4];
-  assign \i_w[0]  = \i_w$257 [15:0];
-  assign \i_w[0][0]  = \i_w$257 [15:0];
-  assign \i_w$257[0]  = \i_w$257 [15:0];
-  assign \i_w$257[0][0]  = \i_w$257 [15:0];
-  assign \i_w$257[1]  = \i_w$257 [31:16];
-  assign \i_w$257[1][0]  = \i_w$257 [31:16];
-  assign \i_w$257[2]  = \i_w$257 [47:32];
-  assign \i_w$257[2][0]  = \i_w$257 [47:32];
-  assign \i_w$257[3]  = \i_w$257 [63:48];
-  assign \i_w$257[3][0]  = \i_w$257 [63:48];
-  assign \i_w$257[4]  = \i_w$257 [79:64];
-  assign \i_w$257[4][0]  = \i_w$257 [79:64];
-  assign \i_w$257[5]  = \i_w$257 [95:80];
-  assign \i_w$257[5][0]  = \i_w$257 [95:80];
-  assign \i_w$257[6]  = \i_w$257 [111:96];
-  assign \i_w$257[6][0]  = \i_w$257 [111:96];
-  assign \i_w$257[7]  = \i_w$257 [127:112];
-  assign \i_w$257[7][0]  = \i_w$257 [127:112];
-  assign \i_w$258[0]  = \i_w$258 ;
-  assign \i_w$258[0][0]  = \i_w$258 ;
-  assign \o_w[0]  = \i_w$258 ;
-  assign \o_w[0][0]  = \i_w$258 ;
+  assign \w0_eff[0]  = w0_eff;
+  assign \w0_held[0]  = w0_held;
+  assign \i_w[0]  = i_w[15:0];
+  assign \i_w[0][0]  = i_w[15:0];
+  assign \i_w[1]  = i_w[31:16];
+  assign \i_w[1][0]  = i_w[31:16];
+  assign \i_w[2]  = i_w[47:32];
+  assign \i_w[2][0]  = i_w[47:32];
+  assign \i_w[3]  = i_w[63:48];
+  assign \i_w[3][0]  = i_w[63:48];
+  assign \i_w[4]  = i_w[79:64];
+  assign \i_w[4][0]  = i_w[79:64];
+  assign \i_w[5]  = i_w[95:80];
+  assign \i_w[5][0]  = i_w[95:80];
+  assign \i_w[6]  = i_w[111:96];
+  assign \i_w[6][0]  = i_w[111:96];
+  assign \i_w[7]  = i_w[127:112];
+  assign \i_w[7][0]  = i_w[127:112];
+  assign \i_w$259[0]  = w0_eff;
+  assign \i_w$259[0][0]  = w0_eff;
   assign \i_w$260[0]  = \i_w$260 ;
   assign \i_w$260[0][0]  = \i_w$260 ;
-  assign \o_w$261[0]  = \i_w$260 ;
-  assign \o_w$261[0][0]  = \i_w$260 ;
+  assign \o_w[0]  = \i_w$260 ;
+  assign \o_w[0][0]  = \i_w$260 ;
   assign \i_w$262[0]  = \i_w$262 ;
   assign \i_w$262[0][0]  = \i_w$262 ;
   assign \o_w$263[0]  = \i_w$262 ;
@@ -7447,221 +7714,238 @@ module \array_fp16_mac_os_8x8.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_row_valid,
   assign \o_w$271[0][0]  = \i_w$270 ;
   assign \i_w$272[0]  = \i_w$272 ;
   assign \i_w$272[0][0]  = \i_w$272 ;
-  assign \w1_d1[0]  = \i_w$272 ;
-  assign \i_w$274[0]  = \i_w$274 ;
-  assign \i_w$274[0][0]  = \i_w$274 ;
-  assign \o_w$275[0]  = \i_w$274 ;
-  assign \o_w$275[0][0]  = \i_w$274 ;
-  assign \i_w$276[0]  = \i_w$276 ;
-  assign \i_w$276[0][0]  = \i_w$276 ;
-  assign \o_w$277[0]  = \i_w$276 ;
-  assign \o_w$277[0][0]  = \i_w$276 ;
-  assign \i_w$278[0]  = \i_w$278 ;
-  assign \i_w$278[0][0]  = \i_w$278 ;
-  assign \o_w$279[0]  = \i_w$278 ;
-  assign \o_w$279[0][0]  = \i_w$278 ;
-  assign \i_w$280[0]  = \i_w$280 ;
-  assign \i_w$280[0][0]  = \i_w$280 ;
-  assign \o_w$281[0]  = \i_w$280 ;
-  assign \o_w$281[0][0]  = \i_w$280 ;
-  assign \i_w$282[0]  = \i_w$282 ;
-  assign \i_w$282[0][0]  = \i_w$282 ;
-  assign \o_w$283[0]  = \i_w$282 ;
-  assign \o_w$283[0][0]  = \i_w$282 ;
-  assign \i_w$284[0]  = \i_w$284 ;
-  assign \i_w$284[0][0]  = \i_w$284 ;
-  assign \o_w$285[0]  = \i_w$284 ;
-  assign \o_w$285[0][0]  = \i_w$284 ;
-  assign \i_w$286[0]  = \i_w$286 ;
-  assign \i_w$286[0][0]  = \i_w$286 ;
-  assign \o_w$287[0]  = \i_w$286 ;
-  assign \o_w$287[0][0]  = \i_w$286 ;
-  assign \i_w$288[0]  = \i_w$288 ;
-  assign \i_w$288[0][0]  = \i_w$288 ;
-  assign \w2_d2[0]  = \i_w$288 ;
-  assign \i_w$290[0]  = \i_w$290 ;
-  assign \i_w$290[0][0]  = \i_w$290 ;
-  assign \o_w$291[0]  = \i_w$290 ;
-  assign \o_w$291[0][0]  = \i_w$290 ;
-  assign \i_w$292[0]  = \i_w$292 ;
-  assign \i_w$292[0][0]  = \i_w$292 ;
-  assign \o_w$293[0]  = \i_w$292 ;
-  assign \o_w$293[0][0]  = \i_w$292 ;
-  assign \i_w$294[0]  = \i_w$294 ;
-  assign \i_w$294[0][0]  = \i_w$294 ;
-  assign \o_w$295[0]  = \i_w$294 ;
-  assign \o_w$295[0][0]  = \i_w$294 ;
-  assign \i_w$296[0]  = \i_w$296 ;
-  assign \i_w$296[0][0]  = \i_w$296 ;
-  assign \o_w$297[0]  = \i_w$296 ;
-  assign \o_w$297[0][0]  = \i_w$296 ;
-  assign \i_w$298[0]  = \i_w$298 ;
-  assign \i_w$298[0][0]  = \i_w$298 ;
-  assign \o_w$299[0]  = \i_w$298 ;
-  assign \o_w$299[0][0]  = \i_w$298 ;
-  assign \i_w$300[0]  = \i_w$300 ;
-  assign \i_w$300[0][0]  = \i_w$300 ;
-  assign \o_w$301[0]  = \i_w$300 ;
-  assign \o_w$301[0][0]  = \i_w$300 ;
-  assign \i_w$302[0]  = \i_w$302 ;
-  assign \i_w$302[0][0]  = \i_w$302 ;
-  assign \o_w$303[0]  = \i_w$302 ;
-  assign \o_w$303[0][0]  = \i_w$302 ;
-  assign \i_w$304[0]  = \i_w$304 ;
-  assign \i_w$304[0][0]  = \i_w$304 ;
-  assign \w3_d3[0]  = \i_w$304 ;
-  assign \i_w$306[0]  = \i_w$306 ;
-  assign \i_w$306[0][0]  = \i_w$306 ;
-  assign \o_w$307[0]  = \i_w$306 ;
-  assign \o_w$307[0][0]  = \i_w$306 ;
-  assign \i_w$308[0]  = \i_w$308 ;
-  assign \i_w$308[0][0]  = \i_w$308 ;
-  assign \o_w$309[0]  = \i_w$308 ;
-  assign \o_w$309[0][0]  = \i_w$308 ;
-  assign \i_w$310[0]  = \i_w$310 ;
-  assign \i_w$310[0][0]  = \i_w$310 ;
-  assign \o_w$311[0]  = \i_w$310 ;
-  assign \o_w$311[0][0]  = \i_w$310 ;
-  assign \i_w$312[0]  = \i_w$312 ;
-  assign \i_w$312[0][0]  = \i_w$312 ;
-  assign \o_w$313[0]  = \i_w$312 ;
-  assign \o_w$313[0][0]  = \i_w$312 ;
-  assign \i_w$314[0]  = \i_w$314 ;
-  assign \i_w$314[0][0]  = \i_w$314 ;
-  assign \o_w$315[0]  = \i_w$314 ;
-  assign \o_w$315[0][0]  = \i_w$314 ;
-  assign \i_w$316[0]  = \i_w$316 ;
-  assign \i_w$316[0][0]  = \i_w$316 ;
-  assign \o_w$317[0]  = \i_w$316 ;
-  assign \o_w$317[0][0]  = \i_w$316 ;
-  assign \i_w$318[0]  = \i_w$318 ;
-  assign \i_w$318[0][0]  = \i_w$318 ;
-  assign \o_w$319[0]  = \i_w$318 ;
-  assign \o_w$319[0][0]  = \i_w$318 ;
-  assign \i_w$320[0]  = \i_w$320 ;
-  assign \i_w$320[0][0]  = \i_w$320 ;
-  assign \w4_d4[0]  = \i_w$320 ;
-  assign \i_w$322[0]  = \i_w$322 ;
-  assign \i_w$322[0][0]  = \i_w$322 ;
-  assign \o_w$323[0]  = \i_w$322 ;
-  assign \o_w$323[0][0]  = \i_w$322 ;
-  assign \i_w$324[0]  = \i_w$324 ;
-  assign \i_w$324[0][0]  = \i_w$324 ;
-  assign \o_w$325[0]  = \i_w$324 ;
-  assign \o_w$325[0][0]  = \i_w$324 ;
-  assign \i_w$326[0]  = \i_w$326 ;
-  assign \i_w$326[0][0]  = \i_w$326 ;
-  assign \o_w$327[0]  = \i_w$326 ;
-  assign \o_w$327[0][0]  = \i_w$326 ;
-  assign \i_w$328[0]  = \i_w$328 ;
-  assign \i_w$328[0][0]  = \i_w$328 ;
-  assign \o_w$329[0]  = \i_w$328 ;
-  assign \o_w$329[0][0]  = \i_w$328 ;
-  assign \i_w$330[0]  = \i_w$330 ;
-  assign \i_w$330[0][0]  = \i_w$330 ;
-  assign \o_w$331[0]  = \i_w$330 ;
-  assign \o_w$331[0][0]  = \i_w$330 ;
-  assign \i_w$332[0]  = \i_w$332 ;
-  assign \i_w$332[0][0]  = \i_w$332 ;
-  assign \o_w$333[0]  = \i_w$332 ;
-  assign \o_w$333[0][0]  = \i_w$332 ;
-  assign \i_w$334[0]  = \i_w$334 ;
-  assign \i_w$334[0][0]  = \i_w$334 ;
-  assign \o_w$335[0]  = \i_w$334 ;
-  assign \o_w$335[0][0]  = \i_w$334 ;
-  assign \i_w$336[0]  = \i_w$336 ;
-  assign \i_w$336[0][0]  = \i_w$336 ;
-  assign \w5_d5[0]  = \i_w$336 ;
-  assign \i_w$338[0]  = \i_w$338 ;
-  assign \i_w$338[0][0]  = \i_w$338 ;
-  assign \o_w$339[0]  = \i_w$338 ;
-  assign \o_w$339[0][0]  = \i_w$338 ;
-  assign \i_w$340[0]  = \i_w$340 ;
-  assign \i_w$340[0][0]  = \i_w$340 ;
-  assign \o_w$341[0]  = \i_w$340 ;
-  assign \o_w$341[0][0]  = \i_w$340 ;
-  assign \i_w$342[0]  = \i_w$342 ;
-  assign \i_w$342[0][0]  = \i_w$342 ;
-  assign \o_w$343[0]  = \i_w$342 ;
-  assign \o_w$343[0][0]  = \i_w$342 ;
-  assign \i_w$344[0]  = \i_w$344 ;
-  assign \i_w$344[0][0]  = \i_w$344 ;
-  assign \o_w$345[0]  = \i_w$344 ;
-  assign \o_w$345[0][0]  = \i_w$344 ;
-  assign \i_w$346[0]  = \i_w$346 ;
-  assign \i_w$346[0][0]  = \i_w$346 ;
-  assign \o_w$347[0]  = \i_w$346 ;
-  assign \o_w$347[0][0]  = \i_w$346 ;
-  assign \i_w$348[0]  = \i_w$348 ;
-  assign \i_w$348[0][0]  = \i_w$348 ;
-  assign \o_w$349[0]  = \i_w$348 ;
-  assign \o_w$349[0][0]  = \i_w$348 ;
-  assign \i_w$350[0]  = \i_w$350 ;
-  assign \i_w$350[0][0]  = \i_w$350 ;
-  assign \o_w$351[0]  = \i_w$350 ;
-  assign \o_w$351[0][0]  = \i_w$350 ;
-  assign \i_w$352[0]  = \i_w$352 ;
-  assign \i_w$352[0][0]  = \i_w$352 ;
-  assign \w6_d6[0]  = \i_w$352 ;
-  assign \i_w$354[0]  = \i_w$354 ;
-  assign \i_w$354[0][0]  = \i_w$354 ;
-  assign \o_w$355[0]  = \i_w$354 ;
-  assign \o_w$355[0][0]  = \i_w$354 ;
-  assign \i_w$356[0]  = \i_w$356 ;
-  assign \i_w$356[0][0]  = \i_w$356 ;
-  assign \o_w$357[0]  = \i_w$356 ;
-  assign \o_w$357[0][0]  = \i_w$356 ;
-  assign \i_w$358[0]  = \i_w$358 ;
-  assign \i_w$358[0][0]  = \i_w$358 ;
-  assign \o_w$359[0]  = \i_w$358 ;
-  assign \o_w$359[0][0]  = \i_w$358 ;
-  assign \i_w$360[0]  = \i_w$360 ;
-  assign \i_w$360[0][0]  = \i_w$360 ;
-  assign \o_w$361[0]  = \i_w$360 ;
-  assign \o_w$361[0][0]  = \i_w$360 ;
-  assign \i_w$362[0]  = \i_w$362 ;
-  assign \i_w$362[0][0]  = \i_w$362 ;
-  assign \o_w$363[0]  = \i_w$362 ;
-  assign \o_w$363[0][0]  = \i_w$362 ;
-  assign \i_w$364[0]  = \i_w$364 ;
-  assign \i_w$364[0][0]  = \i_w$364 ;
-  assign \o_w$365[0]  = \i_w$364 ;
-  assign \o_w$365[0][0]  = \i_w$364 ;
-  assign \i_w$366[0]  = \i_w$366 ;
-  assign \i_w$366[0][0]  = \i_w$366 ;
-  assign \o_w$367[0]  = \i_w$366 ;
-  assign \o_w$367[0][0]  = \i_w$366 ;
-  assign \i_w$368[0]  = \i_w$368 ;
-  assign \i_w$368[0][0]  = \i_w$368 ;
-  assign \w7_d7[0]  = \i_w$368 ;
-  assign \i_w$370[0]  = \i_w$370 ;
-  assign \i_w$370[0][0]  = \i_w$370 ;
-  assign \o_w$371[0]  = \i_w$370 ;
-  assign \o_w$371[0][0]  = \i_w$370 ;
-  assign \i_w$372[0]  = \i_w$372 ;
-  assign \i_w$372[0][0]  = \i_w$372 ;
-  assign \o_w$373[0]  = \i_w$372 ;
-  assign \o_w$373[0][0]  = \i_w$372 ;
-  assign \i_w$374[0]  = \i_w$374 ;
-  assign \i_w$374[0][0]  = \i_w$374 ;
-  assign \o_w$375[0]  = \i_w$374 ;
-  assign \o_w$375[0][0]  = \i_w$374 ;
-  assign \i_w$376[0]  = \i_w$376 ;
-  assign \i_w$376[0][0]  = \i_w$376 ;
-  assign \o_w$377[0]  = \i_w$376 ;
-  assign \o_w$377[0][0]  = \i_w$376 ;
-  assign \i_w$378[0]  = \i_w$378 ;
-  assign \i_w$378[0][0]  = \i_w$378 ;
-  assign \o_w$379[0]  = \i_w$378 ;
-  assign \o_w$379[0][0]  = \i_w$378 ;
-  assign \i_w$380[0]  = \i_w$380 ;
-  assign \i_w$380[0][0]  = \i_w$380 ;
-  assign \o_w$381[0]  = \i_w$380 ;
-  assign \o_w$381[0][0]  = \i_w$380 ;
-  assign \i_w$382[0]  = \i_w$382 ;
-  assign \i_w$382[0][0]  = \i_w$382 ;
-  assign \o_w$383[0]  = \i_w$382 ;
-  assign \o_w$383[0][0]  = \i_w$382 ;
+  assign \o_w$273[0]  = \i_w$272 ;
+  assign \o_w$273[0][0]  = \i_w$272 ;
+  assign \w1_eff[0]  = w1_eff;
+  assign \w1_held[0]  = w1_held;
+  assign \i_w$276[0]  = w1_held;
+  assign \i_w$276[0][0]  = w1_held;
+  assign \i_w$277[0]  = \i_w$277 ;
+  assign \i_w$277[0][0]  = \i_w$277 ;
+  assign \o_w$278[0]  = \i_w$277 ;
+  assign \o_w$278[0][0]  = \i_w$277 ;
+  assign \i_w$279[0]  = \i_w$279 ;
+  assign \i_w$279[0][0]  = \i_w$279 ;
+  assign \o_w$280[0]  = \i_w$279 ;
+  assign \o_w$280[0][0]  = \i_w$279 ;
+  assign \i_w$281[0]  = \i_w$281 ;
+  assign \i_w$281[0][0]  = \i_w$281 ;
+  assign \o_w$282[0]  = \i_w$281 ;
+  assign \o_w$282[0][0]  = \i_w$281 ;
+  assign \i_w$283[0]  = \i_w$283 ;
+  assign \i_w$283[0][0]  = \i_w$283 ;
+  assign \o_w$284[0]  = \i_w$283 ;
+  assign \o_w$284[0][0]  = \i_w$283 ;
+  assign \i_w$285[0]  = \i_w$285 ;
+  assign \i_w$285[0][0]  = \i_w$285 ;
+  assign \o_w$286[0]  = \i_w$285 ;
+  assign \o_w$286[0][0]  = \i_w$285 ;
+  assign \i_w$287[0]  = \i_w$287 ;
+  assign \i_w$287[0][0]  = \i_w$287 ;
+  assign \o_w$288[0]  = \i_w$287 ;
+  assign \o_w$288[0][0]  = \i_w$287 ;
+  assign \i_w$289[0]  = \i_w$289 ;
+  assign \i_w$289[0][0]  = \i_w$289 ;
+  assign \o_w$290[0]  = \i_w$289 ;
+  assign \o_w$290[0][0]  = \i_w$289 ;
+  assign \w2_eff[0]  = w2_eff;
+  assign \w2_held[0]  = w2_held;
+  assign \i_w$293[0]  = \i_w$293 ;
+  assign \i_w$293[0][0]  = \i_w$293 ;
+  assign \w2_held_d1[0]  = \i_w$293 ;
+  assign \i_w$295[0]  = \i_w$295 ;
+  assign \i_w$295[0][0]  = \i_w$295 ;
+  assign \o_w$296[0]  = \i_w$295 ;
+  assign \o_w$296[0][0]  = \i_w$295 ;
+  assign \i_w$297[0]  = \i_w$297 ;
+  assign \i_w$297[0][0]  = \i_w$297 ;
+  assign \o_w$298[0]  = \i_w$297 ;
+  assign \o_w$298[0][0]  = \i_w$297 ;
+  assign \i_w$299[0]  = \i_w$299 ;
+  assign \i_w$299[0][0]  = \i_w$299 ;
+  assign \o_w$300[0]  = \i_w$299 ;
+  assign \o_w$300[0][0]  = \i_w$299 ;
+  assign \i_w$301[0]  = \i_w$301 ;
+  assign \i_w$301[0][0]  = \i_w$301 ;
+  assign \o_w$302[0]  = \i_w$301 ;
+  assign \o_w$302[0][0]  = \i_w$301 ;
+  assign \i_w$303[0]  = \i_w$303 ;
+  assign \i_w$303[0][0]  = \i_w$303 ;
+  assign \o_w$304[0]  = \i_w$303 ;
+  assign \o_w$304[0][0]  = \i_w$303 ;
+  assign \i_w$305[0]  = \i_w$305 ;
+  assign \i_w$305[0][0]  = \i_w$305 ;
+  assign \o_w$306[0]  = \i_w$305 ;
+  assign \o_w$306[0][0]  = \i_w$305 ;
+  assign \i_w$307[0]  = \i_w$307 ;
+  assign \i_w$307[0][0]  = \i_w$307 ;
+  assign \o_w$308[0]  = \i_w$307 ;
+  assign \o_w$308[0][0]  = \i_w$307 ;
+  assign \w3_eff[0]  = w3_eff;
+  assign \w3_held[0]  = w3_held;
+  assign \i_w$311[0]  = \i_w$311 ;
+  assign \i_w$311[0][0]  = \i_w$311 ;
+  assign \w3_held_d2[0]  = \i_w$311 ;
+  assign \i_w$313[0]  = \i_w$313 ;
+  assign \i_w$313[0][0]  = \i_w$313 ;
+  assign \o_w$314[0]  = \i_w$313 ;
+  assign \o_w$314[0][0]  = \i_w$313 ;
+  assign \i_w$315[0]  = \i_w$315 ;
+  assign \i_w$315[0][0]  = \i_w$315 ;
+  assign \o_w$316[0]  = \i_w$315 ;
+  assign \o_w$316[0][0]  = \i_w$315 ;
+  assign \i_w$317[0]  = \i_w$317 ;
+  assign \i_w$317[0][0]  = \i_w$317 ;
+  assign \o_w$318[0]  = \i_w$317 ;
+  assign \o_w$318[0][0]  = \i_w$317 ;
+  assign \i_w$319[0]  = \i_w$319 ;
+  assign \i_w$319[0][0]  = \i_w$319 ;
+  assign \o_w$320[0]  = \i_w$319 ;
+  assign \o_w$320[0][0]  = \i_w$319 ;
+  assign \i_w$321[0]  = \i_w$321 ;
+  assign \i_w$321[0][0]  = \i_w$321 ;
+  assign \o_w$322[0]  = \i_w$321 ;
+  assign \o_w$322[0][0]  = \i_w$321 ;
+  assign \i_w$323[0]  = \i_w$323 ;
+  assign \i_w$323[0][0]  = \i_w$323 ;
+  assign \o_w$324[0]  = \i_w$323 ;
+  assign \o_w$324[0][0]  = \i_w$323 ;
+  assign \i_w$325[0]  = \i_w$325 ;
+  assign \i_w$325[0][0]  = \i_w$325 ;
+  assign \o_w$326[0]  = \i_w$325 ;
+  assign \o_w$326[0][0]  = \i_w$325 ;
+  assign \w4_eff[0]  = w4_eff;
+  assign \w4_held[0]  = w4_held;
+  assign \i_w$329[0]  = \i_w$329 ;
+  assign \i_w$329[0][0]  = \i_w$329 ;
+  assign \w4_held_d3[0]  = \i_w$329 ;
+  assign \i_w$331[0]  = \i_w$331 ;
+  assign \i_w$331[0][0]  = \i_w$331 ;
+  assign \o_w$332[0]  = \i_w$331 ;
+  assign \o_w$332[0][0]  = \i_w$331 ;
+  assign \i_w$333[0]  = \i_w$333 ;
+  assign \i_w$333[0][0]  = \i_w$333 ;
+  assign \o_w$334[0]  = \i_w$333 ;
+  assign \o_w$334[0][0]  = \i_w$333 ;
+  assign \i_w$335[0]  = \i_w$335 ;
+  assign \i_w$335[0][0]  = \i_w$335 ;
+  assign \o_w$336[0]  = \i_w$335 ;
+  assign \o_w$336[0][0]  = \i_w$335 ;
+  assign \i_w$337[0]  = \i_w$337 ;
+  assign \i_w$337[0][0]  = \i_w$337 ;
+  assign \o_w$338[0]  = \i_w$337 ;
+  assign \o_w$338[0][0]  = \i_w$337 ;
+  assign \i_w$339[0]  = \i_w$339 ;
+  assign \i_w$339[0][0]  = \i_w$339 ;
+  assign \o_w$340[0]  = \i_w$339 ;
+  assign \o_w$340[0][0]  = \i_w$339 ;
+  assign \i_w$341[0]  = \i_w$341 ;
+  assign \i_w$341[0][0]  = \i_w$341 ;
+  assign \o_w$342[0]  = \i_w$341 ;
+  assign \o_w$342[0][0]  = \i_w$341 ;
+  assign \i_w$343[0]  = \i_w$343 ;
+  assign \i_w$343[0][0]  = \i_w$343 ;
+  assign \o_w$344[0]  = \i_w$343 ;
+  assign \o_w$344[0][0]  = \i_w$343 ;
+  assign \w5_eff[0]  = w5_eff;
+  assign \w5_held[0]  = w5_held;
+  assign \i_w$347[0]  = \i_w$347 ;
+  assign \i_w$347[0][0]  = \i_w$347 ;
+  assign \w5_held_d4[0]  = \i_w$347 ;
+  assign \i_w$349[0]  = \i_w$349 ;
+  assign \i_w$349[0][0]  = \i_w$349 ;
+  assign \o_w$350[0]  = \i_w$349 ;
+  assign \o_w$350[0][0]  = \i_w$349 ;
+  assign \i_w$351[0]  = \i_w$351 ;
+  assign \i_w$351[0][0]  = \i_w$351 ;
+  assign \o_w$352[0]  = \i_w$351 ;
+  assign \o_w$352[0][0]  = \i_w$351 ;
+  assign \i_w$353[0]  = \i_w$353 ;
+  assign \i_w$353[0][0]  = \i_w$353 ;
+  assign \o_w$354[0]  = \i_w$353 ;
+  assign \o_w$354[0][0]  = \i_w$353 ;
+  assign \i_w$355[0]  = \i_w$355 ;
+  assign \i_w$355[0][0]  = \i_w$355 ;
+  assign \o_w$356[0]  = \i_w$355 ;
+  assign \o_w$356[0][0]  = \i_w$355 ;
+  assign \i_w$357[0]  = \i_w$357 ;
+  assign \i_w$357[0][0]  = \i_w$357 ;
+  assign \o_w$358[0]  = \i_w$357 ;
+  assign \o_w$358[0][0]  = \i_w$357 ;
+  assign \i_w$359[0]  = \i_w$359 ;
+  assign \i_w$359[0][0]  = \i_w$359 ;
+  assign \o_w$360[0]  = \i_w$359 ;
+  assign \o_w$360[0][0]  = \i_w$359 ;
+  assign \i_w$361[0]  = \i_w$361 ;
+  assign \i_w$361[0][0]  = \i_w$361 ;
+  assign \o_w$362[0]  = \i_w$361 ;
+  assign \o_w$362[0][0]  = \i_w$361 ;
+  assign \w6_eff[0]  = w6_eff;
+  assign \w6_held[0]  = w6_held;
+  assign \i_w$365[0]  = \i_w$365 ;
+  assign \i_w$365[0][0]  = \i_w$365 ;
+  assign \w6_held_d5[0]  = \i_w$365 ;
+  assign \i_w$367[0]  = \i_w$367 ;
+  assign \i_w$367[0][0]  = \i_w$367 ;
+  assign \o_w$368[0]  = \i_w$367 ;
+  assign \o_w$368[0][0]  = \i_w$367 ;
+  assign \i_w$369[0]  = \i_w$369 ;
+  assign \i_w$369[0][0]  = \i_w$369 ;
+  assign \o_w$370[0]  = \i_w$369 ;
+  assign \o_w$370[0][0]  = \i_w$369 ;
+  assign \i_w$371[0]  = \i_w$371 ;
+  assign \i_w$371[0][0]  = \i_w$371 ;
+  assign \o_w$372[0]  = \i_w$371 ;
+  assign \o_w$372[0][0]  = \i_w$371 ;
+  assign \i_w$373[0]  = \i_w$373 ;
+  assign \i_w$373[0][0]  = \i_w$373 ;
+  assign \o_w$374[0]  = \i_w$373 ;
+  assign \o_w$374[0][0]  = \i_w$373 ;
+  assign \i_w$375[0]  = \i_w$375 ;
+  assign \i_w$375[0][0]  = \i_w$375 ;
+  assign \o_w$376[0]  = \i_w$375 ;
+  assign \o_w$376[0][0]  = \i_w$375 ;
+  assign \i_w$377[0]  = \i_w$377 ;
+  assign \i_w$377[0][0]  = \i_w$377 ;
+  assign \o_w$378[0]  = \i_w$377 ;
+  assign \o_w$378[0][0]  = \i_w$377 ;
+  assign \i_w$379[0]  = \i_w$379 ;
+  assign \i_w$379[0][0]  = \i_w$379 ;
+  assign \o_w$380[0]  = \i_w$379 ;
+  assign \o_w$380[0][0]  = \i_w$379 ;
+  assign \w7_eff[0]  = w7_eff;
+  assign \w7_held[0]  = w7_held;
+  assign \i_w$383[0]  = \i_w$383 ;
+  assign \i_w$383[0][0]  = \i_w$383 ;
+  assign \w7_held_d6[0]  = \i_w$383 ;
+  assign \i_w$385[0]  = \i_w$385 ;
+  assign \i_w$385[0][0]  = \i_w$385 ;
+  assign \o_w$386[0]  = \i_w$385 ;
+  assign \o_w$386[0][0]  = \i_w$385 ;
+  assign \i_w$387[0]  = \i_w$387 ;
+  assign \i_w$387[0][0]  = \i_w$387 ;
+  assign \o_w$388[0]  = \i_w$387 ;
+  assign \o_w$388[0][0]  = \i_w$387 ;
+  assign \i_w$389[0]  = \i_w$389 ;
+  assign \i_w$389[0][0]  = \i_w$389 ;
+  assign \o_w$390[0]  = \i_w$389 ;
+  assign \o_w$390[0][0]  = \i_w$389 ;
+  assign \i_w$391[0]  = \i_w$391 ;
+  assign \i_w$391[0][0]  = \i_w$391 ;
+  assign \o_w$392[0]  = \i_w$391 ;
+  assign \o_w$392[0][0]  = \i_w$391 ;
+  assign \i_w$393[0]  = \i_w$393 ;
+  assign \i_w$393[0][0]  = \i_w$393 ;
+  assign \o_w$394[0]  = \i_w$393 ;
+  assign \o_w$394[0][0]  = \i_w$393 ;
+  assign \i_w$395[0]  = \i_w$395 ;
+  assign \i_w$395[0][0]  = \i_w$395 ;
+  assign \o_w$396[0]  = \i_w$395 ;
+  assign \o_w$396[0][0]  = \i_w$395 ;
+  assign \i_w$397[0]  = \i_w$397 ;
+  assign \i_w$397[0][0]  = \i_w$397 ;
+  assign \o_w$398[0]  = \i_w$397 ;
+  assign \o_w$398[0][0]  = \i_w$397 ;
   assign \o_row[0]  = o_row[31:0];
   assign \o_row[1]  = o_row[63:32];
   assign \o_row[2]  = o_row[95:64];
@@ -7672,52 +7956,12 @@ module \array_fp16_mac_os_8x8.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_row_valid,
   assign \o_row[7]  = o_row[255:224];
   assign \o_psum[0]  = o_psum;
   assign \o_psum[0][0]  = o_psum;
-  assign \o_psum$389[0]  = \o_psum$389 ;
-  assign \o_psum$389[0][0]  = \o_psum$389 ;
-  assign \o_psum$390[0]  = \o_psum$390 ;
-  assign \o_psum$390[0][0]  = \o_psum$390 ;
-  assign \o_psum$391[0]  = \o_psum$391 ;
-  assign \o_psum$391[0][0]  = \o_psum$391 ;
-  assign \o_psum$392[0]  = \o_psum$392 ;
-  assign \o_psum$392[0][0]  = \o_psum$392 ;
-  assign \o_psum$393[0]  = \o_psum$393 ;
-  assign \o_psum$393[0][0]  = \o_psum$393 ;
-  assign \o_psum$394[0]  = \o_psum$394 ;
-  assign \o_psum$394[0][0]  = \o_psum$394 ;
-  assign \o_psum$395[0]  = \o_psum$395 ;
-  assign \o_psum$395[0][0]  = \o_psum$395 ;
-  assign \o_psum$397[0]  = \o_psum$397 ;
-  assign \o_psum$397[0][0]  = \o_psum$397 ;
-  assign \o_psum$398[0]  = \o_psum$398 ;
-  assign \o_psum$398[0][0]  = \o_psum$398 ;
-  assign \o_psum$399[0]  = \o_psum$399 ;
-  assign \o_psum$399[0][0]  = \o_psum$399 ;
-  assign \o_psum$400[0]  = \o_psum$400 ;
-  assign \o_psum$400[0][0]  = \o_psum$400 ;
-  assign \o_psum$401[0]  = \o_psum$401 ;
-  assign \o_psum$401[0][0]  = \o_psum$401 ;
-  assign \o_psum$402[0]  = \o_psum$402 ;
-  assign \o_psum$402[0][0]  = \o_psum$402 ;
-  assign \o_psum$403[0]  = \o_psum$403 ;
-  assign \o_psum$403[0][0]  = \o_psum$403 ;
-  assign \o_psum$404[0]  = \o_psum$404 ;
-  assign \o_psum$404[0][0]  = \o_psum$404 ;
-  assign \o_psum$406[0]  = \o_psum$406 ;
-  assign \o_psum$406[0][0]  = \o_psum$406 ;
-  assign \o_psum$407[0]  = \o_psum$407 ;
-  assign \o_psum$407[0][0]  = \o_psum$407 ;
-  assign \o_psum$408[0]  = \o_psum$408 ;
-  assign \o_psum$408[0][0]  = \o_psum$408 ;
-  assign \o_psum$409[0]  = \o_psum$409 ;
-  assign \o_psum$409[0][0]  = \o_psum$409 ;
-  assign \o_psum$410[0]  = \o_psum$410 ;
-  assign \o_psum$410[0][0]  = \o_psum$410 ;
-  assign \o_psum$411[0]  = \o_psum$411 ;
-  assign \o_psum$411[0][0]  = \o_psum$411 ;
   assign \o_psum$412[0]  = \o_psum$412 ;
   assign \o_psum$412[0][0]  = \o_psum$412 ;
   assign \o_psum$413[0]  = \o_psum$413 ;
   assign \o_psum$413[0][0]  = \o_psum$413 ;
+  assign \o_psum$414[0]  = \o_psum$414 ;
+  assign \o_psum$414[0][0]  = \o_psum$414 ;
   assign \o_psum$415[0]  = \o_psum$415 ;
   assign \o_psum$415[0][0]  = \o_psum$415 ;
   assign \o_psum$416[0]  = \o_psum$416 ;
@@ -7734,6 +7978,8 @@ module \array_fp16_mac_os_8x8.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_row_valid,
   assign \o_psum$421[0][0]  = \o_psum$421 ;
   assign \o_psum$422[0]  = \o_psum$422 ;
   assign \o_psum$422[0][0]  = \o_psum$422 ;
+  assign \o_psum$423[0]  = \o_psum$423 ;
+  assign \o_psum$423[0][0]  = \o_psum$423 ;
   assign \o_psum$424[0]  = \o_psum$424 ;
   assign \o_psum$424[0][0]  = \o_psum$424 ;
   assign \o_psum$425[0]  = \o_psum$425 ;
@@ -7750,6 +7996,8 @@ module \array_fp16_mac_os_8x8.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_row_valid,
   assign \o_psum$430[0][0]  = \o_psum$430 ;
   assign \o_psum$431[0]  = \o_psum$431 ;
   assign \o_psum$431[0][0]  = \o_psum$431 ;
+  assign \o_psum$432[0]  = \o_psum$432 ;
+  assign \o_psum$432[0][0]  = \o_psum$432 ;
   assign \o_psum$433[0]  = \o_psum$433 ;
   assign \o_psum$433[0][0]  = \o_psum$433 ;
   assign \o_psum$434[0]  = \o_psum$434 ;
@@ -7766,6 +8014,8 @@ module \array_fp16_mac_os_8x8.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_row_valid,
   assign \o_psum$439[0][0]  = \o_psum$439 ;
   assign \o_psum$440[0]  = \o_psum$440 ;
   assign \o_psum$440[0][0]  = \o_psum$440 ;
+  assign \o_psum$441[0]  = \o_psum$441 ;
+  assign \o_psum$441[0][0]  = \o_psum$441 ;
   assign \o_psum$442[0]  = \o_psum$442 ;
   assign \o_psum$442[0][0]  = \o_psum$442 ;
   assign \o_psum$443[0]  = \o_psum$443 ;
@@ -7782,6 +8032,8 @@ module \array_fp16_mac_os_8x8.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_row_valid,
   assign \o_psum$448[0][0]  = \o_psum$448 ;
   assign \o_psum$449[0]  = \o_psum$449 ;
   assign \o_psum$449[0][0]  = \o_psum$449 ;
+  assign \o_psum$450[0]  = \o_psum$450 ;
+  assign \o_psum$450[0][0]  = \o_psum$450 ;
   assign \o_psum$451[0]  = \o_psum$451 ;
   assign \o_psum$451[0][0]  = \o_psum$451 ;
   assign \o_psum$452[0]  = \o_psum$452 ;
@@ -7798,6 +8050,38 @@ module \array_fp16_mac_os_8x8.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_row_valid,
   assign \o_psum$457[0][0]  = \o_psum$457 ;
   assign \o_psum$458[0]  = \o_psum$458 ;
   assign \o_psum$458[0][0]  = \o_psum$458 ;
+  assign \o_psum$459[0]  = \o_psum$459 ;
+  assign \o_psum$459[0][0]  = \o_psum$459 ;
+  assign \o_psum$460[0]  = \o_psum$460 ;
+  assign \o_psum$460[0][0]  = \o_psum$460 ;
+  assign \o_psum$461[0]  = \o_psum$461 ;
+  assign \o_psum$461[0][0]  = \o_psum$461 ;
+  assign \o_psum$462[0]  = \o_psum$462 ;
+  assign \o_psum$462[0][0]  = \o_psum$462 ;
+  assign \o_psum$463[0]  = \o_psum$463 ;
+  assign \o_psum$463[0][0]  = \o_psum$463 ;
+  assign \o_psum$464[0]  = \o_psum$464 ;
+  assign \o_psum$464[0][0]  = \o_psum$464 ;
+  assign \o_psum$465[0]  = \o_psum$465 ;
+  assign \o_psum$465[0][0]  = \o_psum$465 ;
+  assign \o_psum$466[0]  = \o_psum$466 ;
+  assign \o_psum$466[0][0]  = \o_psum$466 ;
+  assign \o_psum$467[0]  = \o_psum$467 ;
+  assign \o_psum$467[0][0]  = \o_psum$467 ;
+  assign \o_psum$468[0]  = \o_psum$468 ;
+  assign \o_psum$468[0][0]  = \o_psum$468 ;
+  assign \o_psum$469[0]  = \o_psum$469 ;
+  assign \o_psum$469[0][0]  = \o_psum$469 ;
+  assign \o_psum$470[0]  = \o_psum$470 ;
+  assign \o_psum$470[0][0]  = \o_psum$470 ;
+  assign \o_psum$471[0]  = \o_psum$471 ;
+  assign \o_psum$471[0][0]  = \o_psum$471 ;
+  assign \o_psum$472[0]  = \o_psum$472 ;
+  assign \o_psum$472[0][0]  = \o_psum$472 ;
+  assign \o_psum$473[0]  = \o_psum$473 ;
+  assign \o_psum$473[0][0]  = \o_psum$473 ;
+  assign \o_psum$474[0]  = \o_psum$474 ;
+  assign \o_psum$474[0][0]  = \o_psum$474 ;
   assign \a2_d1[0]  = a2_d1;
   assign \ctl2_d1.valid  = ctl2_d1[0];
   assign \ctl2_d1.load_w  = ctl2_d1[1];
@@ -7924,84 +8208,107 @@ module \array_fp16_mac_os_8x8.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_row_valid,
   assign \ctl7_d6.first  = ctl7_d6[2];
   assign \ctl7_d6.last  = ctl7_d6[3];
   assign \ctl7_d6.group_end  = ctl7_d6[4];
-  assign \w2_d1[0]  = w2_d1;
-  assign \w3_d1[0]  = w3_d1;
-  assign \w3_d2[0]  = w3_d2;
-  assign \w4_d1[0]  = w4_d1;
-  assign \w4_d2[0]  = w4_d2;
-  assign \w4_d3[0]  = w4_d3;
-  assign \w5_d1[0]  = w5_d1;
-  assign \w5_d2[0]  = w5_d2;
-  assign \w5_d3[0]  = w5_d3;
-  assign \w5_d4[0]  = w5_d4;
-  assign \w6_d1[0]  = w6_d1;
-  assign \w6_d2[0]  = w6_d2;
-  assign \w6_d3[0]  = w6_d3;
-  assign \w6_d4[0]  = w6_d4;
-  assign \w6_d5[0]  = w6_d5;
-  assign \w7_d1[0]  = w7_d1;
-  assign \w7_d2[0]  = w7_d2;
-  assign \w7_d3[0]  = w7_d3;
-  assign \w7_d4[0]  = w7_d4;
-  assign \w7_d5[0]  = w7_d5;
-  assign \w7_d6[0]  = w7_d6;
-  assign \o_ctl$524[0]  = \o_ctl$524 ;
-  assign \o_ctl$524[0].valid  = \o_ctl$524 [0];
-  assign \o_ctl$524[0].load_w  = \o_ctl$524 [1];
-  assign \o_ctl$524[0].first  = \o_ctl$524 [2];
-  assign \o_ctl$524[0].last  = \o_ctl$524 [3];
-  assign \o_ctl$524[0].group_end  = \o_ctl$524 [4];
-  assign \o_ctl$525[0]  = \o_ctl$525 ;
-  assign \o_ctl$525[0].valid  = \o_ctl$525 [0];
-  assign \o_ctl$525[0].load_w  = \o_ctl$525 [1];
-  assign \o_ctl$525[0].first  = \o_ctl$525 [2];
-  assign \o_ctl$525[0].last  = \o_ctl$525 [3];
-  assign \o_ctl$525[0].group_end  = \o_ctl$525 [4];
-  assign \o_ctl$526[0]  = \o_ctl$526 ;
-  assign \o_ctl$526[0].valid  = \o_ctl$526 [0];
-  assign \o_ctl$526[0].load_w  = \o_ctl$526 [1];
-  assign \o_ctl$526[0].first  = \o_ctl$526 [2];
-  assign \o_ctl$526[0].last  = \o_ctl$526 [3];
-  assign \o_ctl$526[0].group_end  = \o_ctl$526 [4];
-  assign \o_ctl$527[0]  = \o_ctl$527 ;
-  assign \o_ctl$527[0].valid  = \o_ctl$527 [0];
-  assign \o_ctl$527[0].load_w  = \o_ctl$527 [1];
-  assign \o_ctl$527[0].first  = \o_ctl$527 [2];
-  assign \o_ctl$527[0].last  = \o_ctl$527 [3];
-  assign \o_ctl$527[0].group_end  = \o_ctl$527 [4];
-  assign \o_ctl$528[0]  = \o_ctl$528 ;
-  assign \o_ctl$528[0].valid  = \o_ctl$528 [0];
-  assign \o_ctl$528[0].load_w  = \o_ctl$528 [1];
-  assign \o_ctl$528[0].first  = \o_ctl$528 [2];
-  assign \o_ctl$528[0].last  = \o_ctl$528 [3];
-  assign \o_ctl$528[0].group_end  = \o_ctl$528 [4];
-  assign \o_ctl$529[0]  = \o_ctl$529 ;
-  assign \o_ctl$529[0].valid  = \o_ctl$529 [0];
-  assign \o_ctl$529[0].load_w  = \o_ctl$529 [1];
-  assign \o_ctl$529[0].first  = \o_ctl$529 [2];
-  assign \o_ctl$529[0].last  = \o_ctl$529 [3];
-  assign \o_ctl$529[0].group_end  = \o_ctl$529 [4];
-  assign \o_ctl$530[0]  = \o_ctl$530 ;
-  assign \o_ctl$530[0].valid  = \o_ctl$530 [0];
-  assign \o_ctl$530[0].load_w  = \o_ctl$530 [1];
-  assign \o_ctl$530[0].first  = \o_ctl$530 [2];
-  assign \o_ctl$530[0].last  = \o_ctl$530 [3];
-  assign \o_ctl$530[0].group_end  = \o_ctl$530 [4];
-  assign \o_ctl$531[0]  = \o_ctl$531 ;
-  assign \o_ctl$531[0].valid  = \o_ctl$531 [0];
-  assign \o_ctl$531[0].load_w  = \o_ctl$531 [1];
-  assign \o_ctl$531[0].first  = \o_ctl$531 [2];
-  assign \o_ctl$531[0].last  = \o_ctl$531 [3];
-  assign \o_ctl$531[0].group_end  = \o_ctl$531 [4];
+  assign \w3_held_d1[0]  = w3_held_d1;
+  assign \w4_held_d1[0]  = w4_held_d1;
+  assign \w4_held_d2[0]  = w4_held_d2;
+  assign \w5_held_d1[0]  = w5_held_d1;
+  assign \w5_held_d2[0]  = w5_held_d2;
+  assign \w5_held_d3[0]  = w5_held_d3;
+  assign \w6_held_d1[0]  = w6_held_d1;
+  assign \w6_held_d2[0]  = w6_held_d2;
+  assign \w6_held_d3[0]  = w6_held_d3;
+  assign \w6_held_d4[0]  = w6_held_d4;
+  assign \w7_held_d1[0]  = w7_held_d1;
+  assign \w7_held_d2[0]  = w7_held_d2;
+  assign \w7_held_d3[0]  = w7_held_d3;
+  assign \w7_held_d4[0]  = w7_held_d4;
+  assign \w7_held_d5[0]  = w7_held_d5;
+  assign \o_ctl$534[0]  = \o_ctl$534 ;
+  assign \o_ctl$534[0].valid  = \o_ctl$534 [0];
+  assign \o_ctl$534[0].load_w  = \o_ctl$534 [1];
+  assign \o_ctl$534[0].first  = \o_ctl$534 [2];
+  assign \o_ctl$534[0].last  = \o_ctl$534 [3];
+  assign \o_ctl$534[0].group_end  = \o_ctl$534 [4];
+  assign \o_ctl$535[0]  = \o_ctl$535 ;
+  assign \o_ctl$535[0].valid  = \o_ctl$535 [0];
+  assign \o_ctl$535[0].load_w  = \o_ctl$535 [1];
+  assign \o_ctl$535[0].first  = \o_ctl$535 [2];
+  assign \o_ctl$535[0].last  = \o_ctl$535 [3];
+  assign \o_ctl$535[0].group_end  = \o_ctl$535 [4];
+  assign \o_ctl$536[0]  = \o_ctl$536 ;
+  assign \o_ctl$536[0].valid  = \o_ctl$536 [0];
+  assign \o_ctl$536[0].load_w  = \o_ctl$536 [1];
+  assign \o_ctl$536[0].first  = \o_ctl$536 [2];
+  assign \o_ctl$536[0].last  = \o_ctl$536 [3];
+  assign \o_ctl$536[0].group_end  = \o_ctl$536 [4];
+  assign \o_ctl$537[0]  = \o_ctl$537 ;
+  assign \o_ctl$537[0].valid  = \o_ctl$537 [0];
+  assign \o_ctl$537[0].load_w  = \o_ctl$537 [1];
+  assign \o_ctl$537[0].first  = \o_ctl$537 [2];
+  assign \o_ctl$537[0].last  = \o_ctl$537 [3];
+  assign \o_ctl$537[0].group_end  = \o_ctl$537 [4];
+  assign \o_ctl$538[0]  = \o_ctl$538 ;
+  assign \o_ctl$538[0].valid  = \o_ctl$538 [0];
+  assign \o_ctl$538[0].load_w  = \o_ctl$538 [1];
+  assign \o_ctl$538[0].first  = \o_ctl$538 [2];
+  assign \o_ctl$538[0].last  = \o_ctl$538 [3];
+  assign \o_ctl$538[0].group_end  = \o_ctl$538 [4];
+  assign \o_ctl$539[0]  = \o_ctl$539 ;
+  assign \o_ctl$539[0].valid  = \o_ctl$539 [0];
+  assign \o_ctl$539[0].load_w  = \o_ctl$539 [1];
+  assign \o_ctl$539[0].first  = \o_ctl$539 [2];
+  assign \o_ctl$539[0].last  = \o_ctl$539 [3];
+  assign \o_ctl$539[0].group_end  = \o_ctl$539 [4];
+  assign \o_ctl$540[0]  = \o_ctl$540 ;
+  assign \o_ctl$540[0].valid  = \o_ctl$540 [0];
+  assign \o_ctl$540[0].load_w  = \o_ctl$540 [1];
+  assign \o_ctl$540[0].first  = \o_ctl$540 [2];
+  assign \o_ctl$540[0].last  = \o_ctl$540 [3];
+  assign \o_ctl$540[0].group_end  = \o_ctl$540 [4];
+  assign \o_ctl$541[0]  = \o_ctl$541 ;
+  assign \o_ctl$541[0].valid  = \o_ctl$541 [0];
+  assign \o_ctl$541[0].load_w  = \o_ctl$541 [1];
+  assign \o_ctl$541[0].first  = \o_ctl$541 [2];
+  assign \o_ctl$541[0].last  = \o_ctl$541 [3];
+  assign \o_ctl$541[0].group_end  = \o_ctl$541 [4];
+  assign o_row[255:224] = \$185 ;
+  assign o_row[223:192] = \$170 ;
+  assign o_row[191:160] = \$155 ;
+  assign o_row[159:128] = \$140 ;
+  assign o_row[127:96] = \$125 ;
+  assign o_row[95:64] = \$110 ;
+  assign o_row[63:32] = \$95 ;
+  assign o_row[31:0] = \$80 ;
+  assign row_sel[0] = \$44 ;
+  assign row_sel[1] = \$35 ;
+  assign row_sel[2] = \$27 ;
+  assign row_sel[3] = \$20 ;
+  assign row_sel[4] = \$14 ;
+  assign row_sel[5] = \$9 ;
+  assign row_sel[6] = \$5 ;
+  assign row_sel[7] = \$2 ;
+  assign \$1  = 1'h1;
+  assign \$2  = row7_done_d1;
+  assign \$3  = row7_done_d1;
+  assign \$6  = row7_done_d1;
+  assign \$10  = row7_done_d1;
+  assign \$15  = row7_done_d1;
+  assign \$21  = row7_done_d1;
+  assign \$28  = row7_done_d1;
+  assign \$36  = row7_done_d1;
+  assign \$45  = row7_done_d1;
+  assign \$52  = 1'h0;
+  assign \$54  = \$53 ;
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_0_0 (rst, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, pe_0_0__i_ctl, pe_0_0__i_w, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_0_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, i_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -8037,7 +8344,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_0_0 (rst, o_a, o_w, o_psum, o_ctl, pe_0_
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -8076,7 +8382,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_0_0 (rst, o_a, o_w, o_psum, o_ctl, pe_0_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -8091,12 +8396,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_0_0 (rst, o_a, o_w, o_psum, o_ctl, pe_0_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -8120,15 +8425,18 @@ module \array_fp16_mac_os_8x8.mesh.tile_0_0 (rst, o_a, o_w, o_psum, o_ctl, pe_0_
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_0_1 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_0_1 (rst, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -8164,7 +8472,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_0_1 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -8203,7 +8510,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_0_1 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -8218,12 +8524,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_0_1 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -8247,15 +8553,18 @@ module \array_fp16_mac_os_8x8.mesh.tile_0_1 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_0_2 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_0_2 (rst, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -8291,7 +8600,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_0_2 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -8330,7 +8638,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_0_2 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -8345,12 +8652,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_0_2 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -8374,15 +8681,18 @@ module \array_fp16_mac_os_8x8.mesh.tile_0_2 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_0_3 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_0_3 (rst, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -8418,7 +8728,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_0_3 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -8457,7 +8766,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_0_3 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -8472,12 +8780,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_0_3 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -8501,15 +8809,18 @@ module \array_fp16_mac_os_8x8.mesh.tile_0_3 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_0_4 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_0_4 (rst, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -8545,7 +8856,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_0_4 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -8584,7 +8894,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_0_4 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -8599,12 +8908,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_0_4 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -8628,15 +8937,18 @@ module \array_fp16_mac_os_8x8.mesh.tile_0_4 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_0_5 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_0_5 (rst, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -8672,7 +8984,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_0_5 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -8711,7 +9022,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_0_5 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -8726,12 +9036,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_0_5 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -8755,15 +9065,18 @@ module \array_fp16_mac_os_8x8.mesh.tile_0_5 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_0_6 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_0_6 (rst, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -8799,7 +9112,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_0_6 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -8838,7 +9150,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_0_6 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -8853,12 +9164,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_0_6 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -8882,15 +9193,18 @@ module \array_fp16_mac_os_8x8.mesh.tile_0_6 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_0_7 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_0_7 (rst, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -8925,7 +9239,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_0_7 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -8964,7 +9277,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_0_7 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -8979,12 +9291,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_0_7 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -9008,15 +9320,18 @@ module \array_fp16_mac_os_8x8.mesh.tile_0_7 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, pe_0_0__i_ctl, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, i_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -9052,7 +9367,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum,
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -9091,7 +9405,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum,
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -9106,12 +9419,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum,
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -9135,15 +9448,18 @@ module \array_fp16_mac_os_8x8.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum,
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -9179,7 +9495,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -9218,7 +9533,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -9233,12 +9547,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -9262,15 +9576,18 @@ module \array_fp16_mac_os_8x8.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -9306,7 +9623,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -9345,7 +9661,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -9360,12 +9675,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -9389,15 +9704,18 @@ module \array_fp16_mac_os_8x8.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -9433,7 +9751,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -9472,7 +9789,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -9487,12 +9803,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -9516,15 +9832,18 @@ module \array_fp16_mac_os_8x8.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_1_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_1_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -9560,7 +9879,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_1_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -9599,7 +9917,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_1_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -9614,12 +9931,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_1_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -9643,15 +9960,18 @@ module \array_fp16_mac_os_8x8.mesh.tile_1_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_1_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_1_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -9687,7 +10007,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_1_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -9726,7 +10045,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_1_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -9741,12 +10059,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_1_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -9770,15 +10088,18 @@ module \array_fp16_mac_os_8x8.mesh.tile_1_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_1_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_1_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -9814,7 +10135,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_1_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -9853,7 +10173,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_1_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -9868,12 +10187,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_1_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -9897,15 +10216,18 @@ module \array_fp16_mac_os_8x8.mesh.tile_1_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_1_7 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_w, o_psum, o_ctl, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_1_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -9940,7 +10262,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_1_7 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -9979,7 +10300,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_1_7 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -9994,12 +10314,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_1_7 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -10023,142 +10343,18 @@ module \array_fp16_mac_os_8x8.mesh.tile_1_7 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_2_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, pe_0_0__i_ctl, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_2_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, i_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl[0] ;
-  wire \i_ctl[0].first ;
-  wire \i_ctl[0].group_end ;
-  wire \i_ctl[0].last ;
-  wire \i_ctl[0].load_w ;
-  wire \i_ctl[0].valid ;
-  wire [15:0] i_w;
-  wire [15:0] \i_w[0] ;
-  wire [15:0] \i_w[0][0] ;
-  output [15:0] o_a;
-  wire [15:0] o_a;
-  wire [15:0] \o_a[0] ;
-  wire [15:0] \o_a[0][0] ;
-  output [4:0] o_ctl;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum[0] ;
-  wire [31:0] \o_psum[0][0] ;
-  wire o_valid;
-  wire \o_valid[0] ;
-  output [15:0] o_w;
-  wire [15:0] o_w;
-  wire [15:0] \o_w[0] ;
-  wire [15:0] \o_w[0][0] ;
-  input [15:0] pe_0_0__i_a;
-  wire [15:0] pe_0_0__i_a;
-  wire [15:0] \pe_0_0__i_a[0] ;
-  input [4:0] pe_0_0__i_ctl;
-  wire [4:0] pe_0_0__i_ctl;
-  wire \pe_0_0__i_ctl.first ;
-  wire \pe_0_0__i_ctl.group_end ;
-  wire \pe_0_0__i_ctl.last ;
-  wire \pe_0_0__i_ctl.load_w ;
-  wire \pe_0_0__i_ctl.valid ;
-  input [15:0] pe_0_0__i_w;
-  wire [15:0] pe_0_0__i_w;
-  wire [15:0] \pe_0_0__i_w[0] ;
-  wire [15:0] pe_0_0__o_a;
-  wire [15:0] \pe_0_0__o_a[0] ;
-  wire [4:0] pe_0_0__o_ctl;
-  wire \pe_0_0__o_ctl.first ;
-  wire \pe_0_0__o_ctl.group_end ;
-  wire \pe_0_0__o_ctl.last ;
-  wire \pe_0_0__o_ctl.load_w ;
-  wire \pe_0_0__o_ctl.valid ;
-  wire [31:0] pe_0_0__o_psum;
-  wire pe_0_0__o_valid;
-  wire [15:0] pe_0_0__o_w;
-  wire [15:0] \pe_0_0__o_w[0] ;
-  input rst;
-  wire rst;
-  array_fp16_mac_os_8x8__pe pe_0_0 (
-    .clk(clk),
-    .i_a(pe_0_0__i_a),
-    .i_ctl(pe_0_0__i_ctl),
-    .i_psum(32'd0),
-    .i_w(pe_0_0__i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_ready(\$1 ),
-    .o_valid(o_valid),
-    .o_w(o_w),
-    .rst(rst)
-  );
-  assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
-  assign i_w = pe_0_0__i_w;
-  assign pe_0_0__o_psum = o_psum;
-  assign pe_0_0__o_valid = o_valid;
-  assign pe_0_0__o_a = o_a;
-  assign pe_0_0__o_ctl = o_ctl;
-  assign pe_0_0__o_w = o_w;
-  assign \pe_0_0__i_a[0]  = pe_0_0__i_a;
-  assign \i_a[0]  = pe_0_0__i_a;
-  assign \i_a[0][0]  = pe_0_0__i_a;
-  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
-  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
-  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
-  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
-  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
-  assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
-  assign \i_w[0]  = pe_0_0__i_w;
-  assign \i_w[0][0]  = pe_0_0__i_w;
-  assign \o_psum[0]  = o_psum;
-  assign \o_psum[0][0]  = o_psum;
-  assign \o_valid[0]  = o_valid;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a;
-  assign \pe_0_0__o_a[0]  = o_a;
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
-  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
-  assign \pe_0_0__o_ctl.first  = o_ctl[2];
-  assign \pe_0_0__o_ctl.last  = o_ctl[3];
-  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
-  assign \o_w[0]  = o_w;
-  assign \o_w[0][0]  = o_w;
-  assign \pe_0_0__o_w[0]  = o_w;
-endmodule
-
-module \array_fp16_mac_os_8x8.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
-  wire \$1 ;
-  input clk;
-  wire clk;
-  wire [15:0] i_a;
-  wire [15:0] \i_a[0] ;
-  wire [15:0] \i_a[0][0] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -10194,7 +10390,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -10233,7 +10428,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -10248,12 +10442,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -10277,15 +10471,18 @@ module \array_fp16_mac_os_8x8.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -10321,7 +10518,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -10360,7 +10556,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -10375,12 +10570,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -10404,15 +10599,18 @@ module \array_fp16_mac_os_8x8.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -10448,7 +10646,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -10487,7 +10684,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -10502,12 +10698,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -10531,15 +10727,18 @@ module \array_fp16_mac_os_8x8.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_2_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -10575,7 +10774,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_2_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -10614,7 +10812,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_2_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -10629,12 +10826,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_2_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -10658,15 +10855,18 @@ module \array_fp16_mac_os_8x8.mesh.tile_2_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_2_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_2_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -10702,7 +10902,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_2_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -10741,7 +10940,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_2_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -10756,12 +10954,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_2_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -10785,15 +10983,18 @@ module \array_fp16_mac_os_8x8.mesh.tile_2_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_2_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_2_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -10829,7 +11030,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_2_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -10868,7 +11068,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_2_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -10883,12 +11082,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_2_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -10912,141 +11111,18 @@ module \array_fp16_mac_os_8x8.mesh.tile_2_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_2_7 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_w, o_psum, o_ctl, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_2_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl[0] ;
-  wire \i_ctl[0].first ;
-  wire \i_ctl[0].group_end ;
-  wire \i_ctl[0].last ;
-  wire \i_ctl[0].load_w ;
-  wire \i_ctl[0].valid ;
-  wire [15:0] i_w;
-  wire [15:0] \i_w[0] ;
-  wire [15:0] \i_w[0][0] ;
-  wire [15:0] o_a;
-  wire [15:0] \o_a[0] ;
-  wire [15:0] \o_a[0][0] ;
-  output [4:0] o_ctl;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum[0] ;
-  wire [31:0] \o_psum[0][0] ;
-  wire o_valid;
-  wire \o_valid[0] ;
-  output [15:0] o_w;
-  wire [15:0] o_w;
-  wire [15:0] \o_w[0] ;
-  wire [15:0] \o_w[0][0] ;
-  input [15:0] pe_0_0__i_a;
-  wire [15:0] pe_0_0__i_a;
-  wire [15:0] \pe_0_0__i_a[0] ;
-  input [4:0] pe_0_0__i_ctl;
-  wire [4:0] pe_0_0__i_ctl;
-  wire \pe_0_0__i_ctl.first ;
-  wire \pe_0_0__i_ctl.group_end ;
-  wire \pe_0_0__i_ctl.last ;
-  wire \pe_0_0__i_ctl.load_w ;
-  wire \pe_0_0__i_ctl.valid ;
-  input [15:0] pe_0_0__i_w;
-  wire [15:0] pe_0_0__i_w;
-  wire [15:0] \pe_0_0__i_w[0] ;
-  wire [15:0] pe_0_0__o_a;
-  wire [15:0] \pe_0_0__o_a[0] ;
-  wire [4:0] pe_0_0__o_ctl;
-  wire \pe_0_0__o_ctl.first ;
-  wire \pe_0_0__o_ctl.group_end ;
-  wire \pe_0_0__o_ctl.last ;
-  wire \pe_0_0__o_ctl.load_w ;
-  wire \pe_0_0__o_ctl.valid ;
-  wire [31:0] pe_0_0__o_psum;
-  wire pe_0_0__o_valid;
-  wire [15:0] pe_0_0__o_w;
-  wire [15:0] \pe_0_0__o_w[0] ;
-  input rst;
-  wire rst;
-  array_fp16_mac_os_8x8__pe pe_0_0 (
-    .clk(clk),
-    .i_a(pe_0_0__i_a),
-    .i_ctl(pe_0_0__i_ctl),
-    .i_psum(32'd0),
-    .i_w(pe_0_0__i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_ready(\$1 ),
-    .o_valid(o_valid),
-    .o_w(o_w),
-    .rst(rst)
-  );
-  assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
-  assign i_w = pe_0_0__i_w;
-  assign pe_0_0__o_psum = o_psum;
-  assign pe_0_0__o_valid = o_valid;
-  assign pe_0_0__o_a = o_a;
-  assign pe_0_0__o_ctl = o_ctl;
-  assign pe_0_0__o_w = o_w;
-  assign \pe_0_0__i_a[0]  = pe_0_0__i_a;
-  assign \i_a[0]  = pe_0_0__i_a;
-  assign \i_a[0][0]  = pe_0_0__i_a;
-  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
-  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
-  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
-  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
-  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
-  assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
-  assign \i_w[0]  = pe_0_0__i_w;
-  assign \i_w[0][0]  = pe_0_0__i_w;
-  assign \o_psum[0]  = o_psum;
-  assign \o_psum[0][0]  = o_psum;
-  assign \o_valid[0]  = o_valid;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a;
-  assign \pe_0_0__o_a[0]  = o_a;
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
-  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
-  assign \pe_0_0__o_ctl.first  = o_ctl[2];
-  assign \pe_0_0__o_ctl.last  = o_ctl[3];
-  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
-  assign \o_w[0]  = o_w;
-  assign \o_w[0][0]  = o_w;
-  assign \pe_0_0__o_w[0]  = o_w;
-endmodule
-
-module \array_fp16_mac_os_8x8.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, pe_0_0__i_ctl, clk);
-  wire \$1 ;
-  input clk;
-  wire clk;
-  wire [15:0] i_a;
-  wire [15:0] \i_a[0] ;
-  wire [15:0] \i_a[0][0] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -11082,7 +11158,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum,
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -11121,7 +11196,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum,
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -11136,12 +11210,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum,
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -11165,15 +11239,145 @@ module \array_fp16_mac_os_8x8.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum,
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_2_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
+  input [4:0] i_ctl;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [15:0] i_w;
+  wire [15:0] \i_w[0] ;
+  wire [15:0] \i_w[0][0] ;
+  wire [15:0] o_a;
+  wire [15:0] \o_a[0] ;
+  wire [15:0] \o_a[0][0] ;
+  output [4:0] o_ctl;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [31:0] o_psum;
+  wire [31:0] o_psum;
+  wire [31:0] \o_psum[0] ;
+  wire [31:0] \o_psum[0][0] ;
+  wire o_valid;
+  wire \o_valid[0] ;
+  output [15:0] o_w;
+  wire [15:0] o_w;
+  wire [15:0] \o_w[0] ;
+  wire [15:0] \o_w[0][0] ;
+  input [15:0] pe_0_0__i_a;
+  wire [15:0] pe_0_0__i_a;
+  wire [15:0] \pe_0_0__i_a[0] ;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [15:0] pe_0_0__i_w;
+  wire [15:0] pe_0_0__i_w;
+  wire [15:0] \pe_0_0__i_w[0] ;
+  wire [15:0] pe_0_0__o_a;
+  wire [15:0] \pe_0_0__o_a[0] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [31:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
+  wire [15:0] pe_0_0__o_w;
+  wire [15:0] \pe_0_0__o_w[0] ;
+  input rst;
+  wire rst;
+  array_fp16_mac_os_8x8__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(32'd0),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$1 ),
+    .o_valid(o_valid),
+    .o_w(o_w),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_w = pe_0_0__i_w;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_w = o_w;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a;
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0][0]  = pe_0_0__i_w;
+  assign \o_psum[0]  = o_psum;
+  assign \o_psum[0][0]  = o_psum;
+  assign \o_valid[0]  = o_valid;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a;
+  assign \pe_0_0__o_a[0]  = o_a;
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_w[0]  = o_w;
+  assign \o_w[0][0]  = o_w;
+  assign \pe_0_0__o_w[0]  = o_w;
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
+endmodule
+
+module \array_fp16_mac_os_8x8.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, i_ctl, clk);
+  wire \$1 ;
+  input clk;
+  wire clk;
+  wire [15:0] i_a;
+  wire [15:0] \i_a[0] ;
+  wire [15:0] \i_a[0][0] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -11209,7 +11413,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -11248,7 +11451,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -11263,12 +11465,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -11292,15 +11494,18 @@ module \array_fp16_mac_os_8x8.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -11336,7 +11541,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -11375,7 +11579,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -11390,12 +11593,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -11419,15 +11622,18 @@ module \array_fp16_mac_os_8x8.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -11463,7 +11669,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -11502,7 +11707,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -11517,12 +11721,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -11546,15 +11750,18 @@ module \array_fp16_mac_os_8x8.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_3_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -11590,7 +11797,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_3_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -11629,7 +11835,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_3_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -11644,12 +11849,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_3_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -11673,15 +11878,18 @@ module \array_fp16_mac_os_8x8.mesh.tile_3_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_3_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_3_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -11717,7 +11925,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_3_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -11756,7 +11963,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_3_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -11771,12 +11977,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_3_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -11800,15 +12006,18 @@ module \array_fp16_mac_os_8x8.mesh.tile_3_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_3_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_3_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -11844,7 +12053,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_3_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -11883,7 +12091,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_3_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -11898,12 +12105,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_3_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -11927,141 +12134,18 @@ module \array_fp16_mac_os_8x8.mesh.tile_3_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_3_7 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_w, o_psum, o_ctl, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_3_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl[0] ;
-  wire \i_ctl[0].first ;
-  wire \i_ctl[0].group_end ;
-  wire \i_ctl[0].last ;
-  wire \i_ctl[0].load_w ;
-  wire \i_ctl[0].valid ;
-  wire [15:0] i_w;
-  wire [15:0] \i_w[0] ;
-  wire [15:0] \i_w[0][0] ;
-  wire [15:0] o_a;
-  wire [15:0] \o_a[0] ;
-  wire [15:0] \o_a[0][0] ;
-  output [4:0] o_ctl;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum[0] ;
-  wire [31:0] \o_psum[0][0] ;
-  wire o_valid;
-  wire \o_valid[0] ;
-  output [15:0] o_w;
-  wire [15:0] o_w;
-  wire [15:0] \o_w[0] ;
-  wire [15:0] \o_w[0][0] ;
-  input [15:0] pe_0_0__i_a;
-  wire [15:0] pe_0_0__i_a;
-  wire [15:0] \pe_0_0__i_a[0] ;
-  input [4:0] pe_0_0__i_ctl;
-  wire [4:0] pe_0_0__i_ctl;
-  wire \pe_0_0__i_ctl.first ;
-  wire \pe_0_0__i_ctl.group_end ;
-  wire \pe_0_0__i_ctl.last ;
-  wire \pe_0_0__i_ctl.load_w ;
-  wire \pe_0_0__i_ctl.valid ;
-  input [15:0] pe_0_0__i_w;
-  wire [15:0] pe_0_0__i_w;
-  wire [15:0] \pe_0_0__i_w[0] ;
-  wire [15:0] pe_0_0__o_a;
-  wire [15:0] \pe_0_0__o_a[0] ;
-  wire [4:0] pe_0_0__o_ctl;
-  wire \pe_0_0__o_ctl.first ;
-  wire \pe_0_0__o_ctl.group_end ;
-  wire \pe_0_0__o_ctl.last ;
-  wire \pe_0_0__o_ctl.load_w ;
-  wire \pe_0_0__o_ctl.valid ;
-  wire [31:0] pe_0_0__o_psum;
-  wire pe_0_0__o_valid;
-  wire [15:0] pe_0_0__o_w;
-  wire [15:0] \pe_0_0__o_w[0] ;
-  input rst;
-  wire rst;
-  array_fp16_mac_os_8x8__pe pe_0_0 (
-    .clk(clk),
-    .i_a(pe_0_0__i_a),
-    .i_ctl(pe_0_0__i_ctl),
-    .i_psum(32'd0),
-    .i_w(pe_0_0__i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_ready(\$1 ),
-    .o_valid(o_valid),
-    .o_w(o_w),
-    .rst(rst)
-  );
-  assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
-  assign i_w = pe_0_0__i_w;
-  assign pe_0_0__o_psum = o_psum;
-  assign pe_0_0__o_valid = o_valid;
-  assign pe_0_0__o_a = o_a;
-  assign pe_0_0__o_ctl = o_ctl;
-  assign pe_0_0__o_w = o_w;
-  assign \pe_0_0__i_a[0]  = pe_0_0__i_a;
-  assign \i_a[0]  = pe_0_0__i_a;
-  assign \i_a[0][0]  = pe_0_0__i_a;
-  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
-  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
-  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
-  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
-  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
-  assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
-  assign \i_w[0]  = pe_0_0__i_w;
-  assign \i_w[0][0]  = pe_0_0__i_w;
-  assign \o_psum[0]  = o_psum;
-  assign \o_psum[0][0]  = o_psum;
-  assign \o_valid[0]  = o_valid;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a;
-  assign \pe_0_0__o_a[0]  = o_a;
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
-  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
-  assign \pe_0_0__o_ctl.first  = o_ctl[2];
-  assign \pe_0_0__o_ctl.last  = o_ctl[3];
-  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
-  assign \o_w[0]  = o_w;
-  assign \o_w[0][0]  = o_w;
-  assign \pe_0_0__o_w[0]  = o_w;
-endmodule
-
-module \array_fp16_mac_os_8x8.mesh.tile_4_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, pe_0_0__i_ctl, clk);
-  wire \$1 ;
-  input clk;
-  wire clk;
-  wire [15:0] i_a;
-  wire [15:0] \i_a[0] ;
-  wire [15:0] \i_a[0][0] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -12097,7 +12181,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_4_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum,
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -12136,7 +12219,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_4_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum,
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -12151,12 +12233,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_4_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum,
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -12180,15 +12262,145 @@ module \array_fp16_mac_os_8x8.mesh.tile_4_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum,
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_4_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_3_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
+  input [4:0] i_ctl;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [15:0] i_w;
+  wire [15:0] \i_w[0] ;
+  wire [15:0] \i_w[0][0] ;
+  wire [15:0] o_a;
+  wire [15:0] \o_a[0] ;
+  wire [15:0] \o_a[0][0] ;
+  output [4:0] o_ctl;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [31:0] o_psum;
+  wire [31:0] o_psum;
+  wire [31:0] \o_psum[0] ;
+  wire [31:0] \o_psum[0][0] ;
+  wire o_valid;
+  wire \o_valid[0] ;
+  output [15:0] o_w;
+  wire [15:0] o_w;
+  wire [15:0] \o_w[0] ;
+  wire [15:0] \o_w[0][0] ;
+  input [15:0] pe_0_0__i_a;
+  wire [15:0] pe_0_0__i_a;
+  wire [15:0] \pe_0_0__i_a[0] ;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [15:0] pe_0_0__i_w;
+  wire [15:0] pe_0_0__i_w;
+  wire [15:0] \pe_0_0__i_w[0] ;
+  wire [15:0] pe_0_0__o_a;
+  wire [15:0] \pe_0_0__o_a[0] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [31:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
+  wire [15:0] pe_0_0__o_w;
+  wire [15:0] \pe_0_0__o_w[0] ;
+  input rst;
+  wire rst;
+  array_fp16_mac_os_8x8__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(32'd0),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$1 ),
+    .o_valid(o_valid),
+    .o_w(o_w),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_w = pe_0_0__i_w;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_w = o_w;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a;
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0][0]  = pe_0_0__i_w;
+  assign \o_psum[0]  = o_psum;
+  assign \o_psum[0][0]  = o_psum;
+  assign \o_valid[0]  = o_valid;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a;
+  assign \pe_0_0__o_a[0]  = o_a;
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_w[0]  = o_w;
+  assign \o_w[0][0]  = o_w;
+  assign \pe_0_0__o_w[0]  = o_w;
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
+endmodule
+
+module \array_fp16_mac_os_8x8.mesh.tile_4_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, i_ctl, clk);
+  wire \$1 ;
+  input clk;
+  wire clk;
+  wire [15:0] i_a;
+  wire [15:0] \i_a[0] ;
+  wire [15:0] \i_a[0][0] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -12224,7 +12436,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_4_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -12263,7 +12474,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_4_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -12278,12 +12488,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_4_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -12307,15 +12517,18 @@ module \array_fp16_mac_os_8x8.mesh.tile_4_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_4_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_4_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -12351,7 +12564,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_4_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -12390,7 +12602,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_4_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -12405,12 +12616,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_4_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -12434,15 +12645,18 @@ module \array_fp16_mac_os_8x8.mesh.tile_4_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_4_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_4_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -12478,7 +12692,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_4_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -12517,7 +12730,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_4_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -12532,12 +12744,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_4_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -12561,15 +12773,18 @@ module \array_fp16_mac_os_8x8.mesh.tile_4_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_4_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_4_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -12605,7 +12820,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_4_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -12644,7 +12858,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_4_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -12659,12 +12872,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_4_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -12688,15 +12901,18 @@ module \array_fp16_mac_os_8x8.mesh.tile_4_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_4_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_4_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -12732,7 +12948,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_4_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -12771,7 +12986,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_4_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -12786,12 +13000,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_4_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -12815,15 +13029,18 @@ module \array_fp16_mac_os_8x8.mesh.tile_4_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_4_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_4_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -12859,7 +13076,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_4_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -12898,7 +13114,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_4_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -12913,12 +13128,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_4_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -12942,141 +13157,18 @@ module \array_fp16_mac_os_8x8.mesh.tile_4_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_4_7 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_w, o_psum, o_ctl, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_4_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl[0] ;
-  wire \i_ctl[0].first ;
-  wire \i_ctl[0].group_end ;
-  wire \i_ctl[0].last ;
-  wire \i_ctl[0].load_w ;
-  wire \i_ctl[0].valid ;
-  wire [15:0] i_w;
-  wire [15:0] \i_w[0] ;
-  wire [15:0] \i_w[0][0] ;
-  wire [15:0] o_a;
-  wire [15:0] \o_a[0] ;
-  wire [15:0] \o_a[0][0] ;
-  output [4:0] o_ctl;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum[0] ;
-  wire [31:0] \o_psum[0][0] ;
-  wire o_valid;
-  wire \o_valid[0] ;
-  output [15:0] o_w;
-  wire [15:0] o_w;
-  wire [15:0] \o_w[0] ;
-  wire [15:0] \o_w[0][0] ;
-  input [15:0] pe_0_0__i_a;
-  wire [15:0] pe_0_0__i_a;
-  wire [15:0] \pe_0_0__i_a[0] ;
-  input [4:0] pe_0_0__i_ctl;
-  wire [4:0] pe_0_0__i_ctl;
-  wire \pe_0_0__i_ctl.first ;
-  wire \pe_0_0__i_ctl.group_end ;
-  wire \pe_0_0__i_ctl.last ;
-  wire \pe_0_0__i_ctl.load_w ;
-  wire \pe_0_0__i_ctl.valid ;
-  input [15:0] pe_0_0__i_w;
-  wire [15:0] pe_0_0__i_w;
-  wire [15:0] \pe_0_0__i_w[0] ;
-  wire [15:0] pe_0_0__o_a;
-  wire [15:0] \pe_0_0__o_a[0] ;
-  wire [4:0] pe_0_0__o_ctl;
-  wire \pe_0_0__o_ctl.first ;
-  wire \pe_0_0__o_ctl.group_end ;
-  wire \pe_0_0__o_ctl.last ;
-  wire \pe_0_0__o_ctl.load_w ;
-  wire \pe_0_0__o_ctl.valid ;
-  wire [31:0] pe_0_0__o_psum;
-  wire pe_0_0__o_valid;
-  wire [15:0] pe_0_0__o_w;
-  wire [15:0] \pe_0_0__o_w[0] ;
-  input rst;
-  wire rst;
-  array_fp16_mac_os_8x8__pe pe_0_0 (
-    .clk(clk),
-    .i_a(pe_0_0__i_a),
-    .i_ctl(pe_0_0__i_ctl),
-    .i_psum(32'd0),
-    .i_w(pe_0_0__i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_ready(\$1 ),
-    .o_valid(o_valid),
-    .o_w(o_w),
-    .rst(rst)
-  );
-  assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
-  assign i_w = pe_0_0__i_w;
-  assign pe_0_0__o_psum = o_psum;
-  assign pe_0_0__o_valid = o_valid;
-  assign pe_0_0__o_a = o_a;
-  assign pe_0_0__o_ctl = o_ctl;
-  assign pe_0_0__o_w = o_w;
-  assign \pe_0_0__i_a[0]  = pe_0_0__i_a;
-  assign \i_a[0]  = pe_0_0__i_a;
-  assign \i_a[0][0]  = pe_0_0__i_a;
-  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
-  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
-  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
-  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
-  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
-  assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
-  assign \i_w[0]  = pe_0_0__i_w;
-  assign \i_w[0][0]  = pe_0_0__i_w;
-  assign \o_psum[0]  = o_psum;
-  assign \o_psum[0][0]  = o_psum;
-  assign \o_valid[0]  = o_valid;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a;
-  assign \pe_0_0__o_a[0]  = o_a;
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
-  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
-  assign \pe_0_0__o_ctl.first  = o_ctl[2];
-  assign \pe_0_0__o_ctl.last  = o_ctl[3];
-  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
-  assign \o_w[0]  = o_w;
-  assign \o_w[0][0]  = o_w;
-  assign \pe_0_0__o_w[0]  = o_w;
-endmodule
-
-module \array_fp16_mac_os_8x8.mesh.tile_5_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, pe_0_0__i_ctl, clk);
-  wire \$1 ;
-  input clk;
-  wire clk;
-  wire [15:0] i_a;
-  wire [15:0] \i_a[0] ;
-  wire [15:0] \i_a[0][0] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -13112,7 +13204,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_5_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum,
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -13151,7 +13242,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_5_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum,
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -13166,12 +13256,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_5_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum,
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -13195,15 +13285,145 @@ module \array_fp16_mac_os_8x8.mesh.tile_5_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum,
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_5_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_4_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
+  input [4:0] i_ctl;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [15:0] i_w;
+  wire [15:0] \i_w[0] ;
+  wire [15:0] \i_w[0][0] ;
+  wire [15:0] o_a;
+  wire [15:0] \o_a[0] ;
+  wire [15:0] \o_a[0][0] ;
+  output [4:0] o_ctl;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [31:0] o_psum;
+  wire [31:0] o_psum;
+  wire [31:0] \o_psum[0] ;
+  wire [31:0] \o_psum[0][0] ;
+  wire o_valid;
+  wire \o_valid[0] ;
+  output [15:0] o_w;
+  wire [15:0] o_w;
+  wire [15:0] \o_w[0] ;
+  wire [15:0] \o_w[0][0] ;
+  input [15:0] pe_0_0__i_a;
+  wire [15:0] pe_0_0__i_a;
+  wire [15:0] \pe_0_0__i_a[0] ;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [15:0] pe_0_0__i_w;
+  wire [15:0] pe_0_0__i_w;
+  wire [15:0] \pe_0_0__i_w[0] ;
+  wire [15:0] pe_0_0__o_a;
+  wire [15:0] \pe_0_0__o_a[0] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [31:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
+  wire [15:0] pe_0_0__o_w;
+  wire [15:0] \pe_0_0__o_w[0] ;
+  input rst;
+  wire rst;
+  array_fp16_mac_os_8x8__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(32'd0),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$1 ),
+    .o_valid(o_valid),
+    .o_w(o_w),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_w = pe_0_0__i_w;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_w = o_w;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a;
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0][0]  = pe_0_0__i_w;
+  assign \o_psum[0]  = o_psum;
+  assign \o_psum[0][0]  = o_psum;
+  assign \o_valid[0]  = o_valid;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a;
+  assign \pe_0_0__o_a[0]  = o_a;
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_w[0]  = o_w;
+  assign \o_w[0][0]  = o_w;
+  assign \pe_0_0__o_w[0]  = o_w;
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
+endmodule
+
+module \array_fp16_mac_os_8x8.mesh.tile_5_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, i_ctl, clk);
+  wire \$1 ;
+  input clk;
+  wire clk;
+  wire [15:0] i_a;
+  wire [15:0] \i_a[0] ;
+  wire [15:0] \i_a[0][0] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -13239,7 +13459,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_5_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -13278,7 +13497,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_5_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -13293,12 +13511,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_5_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -13322,15 +13540,18 @@ module \array_fp16_mac_os_8x8.mesh.tile_5_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_5_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_5_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -13366,7 +13587,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_5_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -13405,7 +13625,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_5_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -13420,12 +13639,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_5_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -13449,15 +13668,18 @@ module \array_fp16_mac_os_8x8.mesh.tile_5_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_5_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_5_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -13493,7 +13715,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_5_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -13532,7 +13753,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_5_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -13547,12 +13767,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_5_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -13576,15 +13796,18 @@ module \array_fp16_mac_os_8x8.mesh.tile_5_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_5_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_5_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -13620,7 +13843,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_5_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -13659,7 +13881,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_5_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -13674,12 +13895,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_5_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -13703,15 +13924,18 @@ module \array_fp16_mac_os_8x8.mesh.tile_5_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_5_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_5_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -13747,7 +13971,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_5_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -13786,7 +14009,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_5_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -13801,12 +14023,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_5_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -13830,15 +14052,18 @@ module \array_fp16_mac_os_8x8.mesh.tile_5_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_5_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_5_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -13874,7 +14099,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_5_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -13913,7 +14137,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_5_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -13928,12 +14151,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_5_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -13957,141 +14180,18 @@ module \array_fp16_mac_os_8x8.mesh.tile_5_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_5_7 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_w, o_psum, o_ctl, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_5_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl[0] ;
-  wire \i_ctl[0].first ;
-  wire \i_ctl[0].group_end ;
-  wire \i_ctl[0].last ;
-  wire \i_ctl[0].load_w ;
-  wire \i_ctl[0].valid ;
-  wire [15:0] i_w;
-  wire [15:0] \i_w[0] ;
-  wire [15:0] \i_w[0][0] ;
-  wire [15:0] o_a;
-  wire [15:0] \o_a[0] ;
-  wire [15:0] \o_a[0][0] ;
-  output [4:0] o_ctl;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum[0] ;
-  wire [31:0] \o_psum[0][0] ;
-  wire o_valid;
-  wire \o_valid[0] ;
-  output [15:0] o_w;
-  wire [15:0] o_w;
-  wire [15:0] \o_w[0] ;
-  wire [15:0] \o_w[0][0] ;
-  input [15:0] pe_0_0__i_a;
-  wire [15:0] pe_0_0__i_a;
-  wire [15:0] \pe_0_0__i_a[0] ;
-  input [4:0] pe_0_0__i_ctl;
-  wire [4:0] pe_0_0__i_ctl;
-  wire \pe_0_0__i_ctl.first ;
-  wire \pe_0_0__i_ctl.group_end ;
-  wire \pe_0_0__i_ctl.last ;
-  wire \pe_0_0__i_ctl.load_w ;
-  wire \pe_0_0__i_ctl.valid ;
-  input [15:0] pe_0_0__i_w;
-  wire [15:0] pe_0_0__i_w;
-  wire [15:0] \pe_0_0__i_w[0] ;
-  wire [15:0] pe_0_0__o_a;
-  wire [15:0] \pe_0_0__o_a[0] ;
-  wire [4:0] pe_0_0__o_ctl;
-  wire \pe_0_0__o_ctl.first ;
-  wire \pe_0_0__o_ctl.group_end ;
-  wire \pe_0_0__o_ctl.last ;
-  wire \pe_0_0__o_ctl.load_w ;
-  wire \pe_0_0__o_ctl.valid ;
-  wire [31:0] pe_0_0__o_psum;
-  wire pe_0_0__o_valid;
-  wire [15:0] pe_0_0__o_w;
-  wire [15:0] \pe_0_0__o_w[0] ;
-  input rst;
-  wire rst;
-  array_fp16_mac_os_8x8__pe pe_0_0 (
-    .clk(clk),
-    .i_a(pe_0_0__i_a),
-    .i_ctl(pe_0_0__i_ctl),
-    .i_psum(32'd0),
-    .i_w(pe_0_0__i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_ready(\$1 ),
-    .o_valid(o_valid),
-    .o_w(o_w),
-    .rst(rst)
-  );
-  assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
-  assign i_w = pe_0_0__i_w;
-  assign pe_0_0__o_psum = o_psum;
-  assign pe_0_0__o_valid = o_valid;
-  assign pe_0_0__o_a = o_a;
-  assign pe_0_0__o_ctl = o_ctl;
-  assign pe_0_0__o_w = o_w;
-  assign \pe_0_0__i_a[0]  = pe_0_0__i_a;
-  assign \i_a[0]  = pe_0_0__i_a;
-  assign \i_a[0][0]  = pe_0_0__i_a;
-  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
-  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
-  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
-  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
-  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
-  assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
-  assign \i_w[0]  = pe_0_0__i_w;
-  assign \i_w[0][0]  = pe_0_0__i_w;
-  assign \o_psum[0]  = o_psum;
-  assign \o_psum[0][0]  = o_psum;
-  assign \o_valid[0]  = o_valid;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a;
-  assign \pe_0_0__o_a[0]  = o_a;
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
-  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
-  assign \pe_0_0__o_ctl.first  = o_ctl[2];
-  assign \pe_0_0__o_ctl.last  = o_ctl[3];
-  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
-  assign \o_w[0]  = o_w;
-  assign \o_w[0][0]  = o_w;
-  assign \pe_0_0__o_w[0]  = o_w;
-endmodule
-
-module \array_fp16_mac_os_8x8.mesh.tile_6_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, pe_0_0__i_ctl, clk);
-  wire \$1 ;
-  input clk;
-  wire clk;
-  wire [15:0] i_a;
-  wire [15:0] \i_a[0] ;
-  wire [15:0] \i_a[0][0] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -14127,7 +14227,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_6_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum,
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -14166,7 +14265,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_6_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum,
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -14181,12 +14279,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_6_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum,
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -14210,15 +14308,145 @@ module \array_fp16_mac_os_8x8.mesh.tile_6_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum,
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_6_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_5_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
+  input [4:0] i_ctl;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [15:0] i_w;
+  wire [15:0] \i_w[0] ;
+  wire [15:0] \i_w[0][0] ;
+  wire [15:0] o_a;
+  wire [15:0] \o_a[0] ;
+  wire [15:0] \o_a[0][0] ;
+  output [4:0] o_ctl;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [31:0] o_psum;
+  wire [31:0] o_psum;
+  wire [31:0] \o_psum[0] ;
+  wire [31:0] \o_psum[0][0] ;
+  wire o_valid;
+  wire \o_valid[0] ;
+  output [15:0] o_w;
+  wire [15:0] o_w;
+  wire [15:0] \o_w[0] ;
+  wire [15:0] \o_w[0][0] ;
+  input [15:0] pe_0_0__i_a;
+  wire [15:0] pe_0_0__i_a;
+  wire [15:0] \pe_0_0__i_a[0] ;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [15:0] pe_0_0__i_w;
+  wire [15:0] pe_0_0__i_w;
+  wire [15:0] \pe_0_0__i_w[0] ;
+  wire [15:0] pe_0_0__o_a;
+  wire [15:0] \pe_0_0__o_a[0] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [31:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
+  wire [15:0] pe_0_0__o_w;
+  wire [15:0] \pe_0_0__o_w[0] ;
+  input rst;
+  wire rst;
+  array_fp16_mac_os_8x8__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(32'd0),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$1 ),
+    .o_valid(o_valid),
+    .o_w(o_w),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_w = pe_0_0__i_w;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_w = o_w;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a;
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0][0]  = pe_0_0__i_w;
+  assign \o_psum[0]  = o_psum;
+  assign \o_psum[0][0]  = o_psum;
+  assign \o_valid[0]  = o_valid;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a;
+  assign \pe_0_0__o_a[0]  = o_a;
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_w[0]  = o_w;
+  assign \o_w[0][0]  = o_w;
+  assign \pe_0_0__o_w[0]  = o_w;
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
+endmodule
+
+module \array_fp16_mac_os_8x8.mesh.tile_6_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, i_ctl, clk);
+  wire \$1 ;
+  input clk;
+  wire clk;
+  wire [15:0] i_a;
+  wire [15:0] \i_a[0] ;
+  wire [15:0] \i_a[0][0] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -14254,7 +14482,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_6_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -14293,7 +14520,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_6_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -14308,12 +14534,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_6_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -14337,15 +14563,18 @@ module \array_fp16_mac_os_8x8.mesh.tile_6_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_6_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_6_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -14381,7 +14610,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_6_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -14420,7 +14648,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_6_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -14435,12 +14662,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_6_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -14464,15 +14691,18 @@ module \array_fp16_mac_os_8x8.mesh.tile_6_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_6_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_6_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -14508,7 +14738,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_6_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -14547,7 +14776,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_6_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -14562,12 +14790,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_6_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -14591,15 +14819,18 @@ module \array_fp16_mac_os_8x8.mesh.tile_6_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_6_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_6_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -14635,7 +14866,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_6_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -14674,7 +14904,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_6_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -14689,12 +14918,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_6_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -14718,15 +14947,18 @@ module \array_fp16_mac_os_8x8.mesh.tile_6_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_6_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_6_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -14762,7 +14994,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_6_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -14801,7 +15032,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_6_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -14816,12 +15046,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_6_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -14845,15 +15075,18 @@ module \array_fp16_mac_os_8x8.mesh.tile_6_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_6_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_6_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -14889,7 +15122,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_6_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -14928,7 +15160,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_6_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -14943,12 +15174,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_6_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -14972,15 +15203,146 @@ module \array_fp16_mac_os_8x8.mesh.tile_6_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_6_7 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_w, o_psum, o_ctl, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_6_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
+  input [4:0] i_ctl;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [15:0] i_w;
+  wire [15:0] \i_w[0] ;
+  wire [15:0] \i_w[0][0] ;
+  output [15:0] o_a;
+  wire [15:0] o_a;
+  wire [15:0] \o_a[0] ;
+  wire [15:0] \o_a[0][0] ;
+  output [4:0] o_ctl;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [31:0] o_psum;
+  wire [31:0] o_psum;
+  wire [31:0] \o_psum[0] ;
+  wire [31:0] \o_psum[0][0] ;
+  wire o_valid;
+  wire \o_valid[0] ;
+  output [15:0] o_w;
+  wire [15:0] o_w;
+  wire [15:0] \o_w[0] ;
+  wire [15:0] \o_w[0][0] ;
+  input [15:0] pe_0_0__i_a;
+  wire [15:0] pe_0_0__i_a;
+  wire [15:0] \pe_0_0__i_a[0] ;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [15:0] pe_0_0__i_w;
+  wire [15:0] pe_0_0__i_w;
+  wire [15:0] \pe_0_0__i_w[0] ;
+  wire [15:0] pe_0_0__o_a;
+  wire [15:0] \pe_0_0__o_a[0] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [31:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
+  wire [15:0] pe_0_0__o_w;
+  wire [15:0] \pe_0_0__o_w[0] ;
+  input rst;
+  wire rst;
+  array_fp16_mac_os_8x8__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(32'd0),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$1 ),
+    .o_valid(o_valid),
+    .o_w(o_w),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_w = pe_0_0__i_w;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_w = o_w;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a;
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0][0]  = pe_0_0__i_w;
+  assign \o_psum[0]  = o_psum;
+  assign \o_psum[0][0]  = o_psum;
+  assign \o_valid[0]  = o_valid;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a;
+  assign \pe_0_0__o_a[0]  = o_a;
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_w[0]  = o_w;
+  assign \o_w[0][0]  = o_w;
+  assign \pe_0_0__o_w[0]  = o_w;
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
+endmodule
+
+module \array_fp16_mac_os_8x8.mesh.tile_6_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, clk);
+  wire \$1 ;
+  input clk;
+  wire clk;
+  wire [15:0] i_a;
+  wire [15:0] \i_a[0] ;
+  wire [15:0] \i_a[0][0] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -15015,7 +15377,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_6_7 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -15054,7 +15415,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_6_7 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -15069,12 +15429,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_6_7 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -15098,15 +15458,18 @@ module \array_fp16_mac_os_8x8.mesh.tile_6_7 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_7_0 (rst, pe_0_0__i_w, o_a, o_psum, o_ctl, pe_0_0__i_a, pe_0_0__i_ctl, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_7_0 (rst, pe_0_0__i_w, o_a, o_psum, o_ctl, pe_0_0__i_a, i_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -15141,7 +15504,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_7_0 (rst, pe_0_0__i_w, o_a, o_psum, o_ct
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -15180,7 +15542,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_7_0 (rst, pe_0_0__i_w, o_a, o_psum, o_ct
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -15195,12 +15556,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_7_0 (rst, pe_0_0__i_w, o_a, o_psum, o_ct
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -15224,15 +15585,18 @@ module \array_fp16_mac_os_8x8.mesh.tile_7_0 (rst, pe_0_0__i_w, o_a, o_psum, o_ct
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_7_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_7_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -15267,7 +15631,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_7_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -15306,7 +15669,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_7_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -15321,12 +15683,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_7_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -15350,15 +15712,18 @@ module \array_fp16_mac_os_8x8.mesh.tile_7_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_7_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_7_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -15393,7 +15758,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_7_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -15432,7 +15796,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_7_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -15447,12 +15810,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_7_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -15476,15 +15839,18 @@ module \array_fp16_mac_os_8x8.mesh.tile_7_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_7_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_7_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -15519,7 +15885,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_7_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -15558,7 +15923,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_7_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -15573,12 +15937,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_7_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -15602,15 +15966,18 @@ module \array_fp16_mac_os_8x8.mesh.tile_7_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_7_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_7_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -15645,7 +16012,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_7_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -15684,7 +16050,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_7_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -15699,12 +16064,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_7_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -15728,15 +16093,18 @@ module \array_fp16_mac_os_8x8.mesh.tile_7_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_7_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_7_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -15771,7 +16139,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_7_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -15810,7 +16177,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_7_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -15825,12 +16191,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_7_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -15854,15 +16220,18 @@ module \array_fp16_mac_os_8x8.mesh.tile_7_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_7_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_7_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -15897,7 +16266,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_7_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -15936,7 +16304,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_7_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -15951,12 +16318,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_7_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -15980,15 +16347,18 @@ module \array_fp16_mac_os_8x8.mesh.tile_7_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_fp16_mac_os_8x8.mesh.tile_7_7 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_psum, o_ctl, clk);
+module \array_fp16_mac_os_8x8.mesh.tile_7_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
   wire [15:0] i_a;
   wire [15:0] \i_a[0] ;
   wire [15:0] \i_a[0][0] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -16022,7 +16392,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_7_7 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   input [15:0] pe_0_0__i_a;
   wire [15:0] pe_0_0__i_a;
   wire [15:0] \pe_0_0__i_a[0] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -16061,7 +16430,6 @@ module \array_fp16_mac_os_8x8.mesh.tile_7_7 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -16076,12 +16444,12 @@ module \array_fp16_mac_os_8x8.mesh.tile_7_7 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w;
   assign \i_w[0]  = pe_0_0__i_w;
   assign \i_w[0][0]  = pe_0_0__i_w;
@@ -16105,6 +16473,8 @@ module \array_fp16_mac_os_8x8.mesh.tile_7_7 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0
   assign \o_w[0]  = o_w;
   assign \o_w[0][0]  = o_w;
   assign \pe_0_0__o_w[0]  = o_w;
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 /* Generated by Amaranth Yosys 0.50 (PyPI ver 0.50.0.0.post130, git sha1 b5170e139) */
 

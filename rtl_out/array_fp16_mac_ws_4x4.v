@@ -3,118 +3,124 @@
 module array_fp16_mac_ws_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__ready, m, n, k_beats, start, clk, rst, a_in__ready, w_in__ready, y_out__payload, y_out__valid, busy, cycles, a_in__payload);
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   wire \$1 ;
-  wire [8:0] \$10 ;
-  reg [10:0] \$100 ;
-  reg [10:0] \$101 ;
-  reg [8:0] \$102 ;
-  reg [10:0] \$103 ;
-  reg \$104 ;
-  reg \$105 ;
-  reg \$106 ;
-  reg [7:0] \$107 ;
-  reg \$108 ;
-  reg [127:0] \$109 ;
+  wire \$10 ;
+  reg [63:0] \$100 ;
+  reg [4:0] \$101 ;
+  reg [4:0] \$102 ;
+  reg \$103 ;
+  reg [1:0] \$104 ;
+  reg [8:0] \$105 ;
+  reg [10:0] \$106 ;
+  reg [10:0] \$107 ;
+  reg [8:0] \$108 ;
+  reg [10:0] \$109 ;
   wire \$11 ;
-  reg [8:0] \$110 ;
+  reg \$110 ;
   reg \$111 ;
-  reg [8:0] \$112 ;
-  reg \$113 ;
+  reg \$112 ;
+  reg [7:0] \$113 ;
+  reg \$114 ;
+  reg [127:0] \$115 ;
+  reg [8:0] \$116 ;
+  reg \$117 ;
+  reg [8:0] \$118 ;
+  reg \$119 ;
   wire \$12 ;
-  wire \$13 ;
+  wire [8:0] \$13 ;
   wire \$14 ;
-  wire [9:0] \$15 ;
-  wire \$16 ;
+  wire \$15 ;
+  wire [8:0] \$16 ;
   wire \$17 ;
   wire \$18 ;
-  wire [11:0] \$19 ;
+  wire \$19 ;
   wire \$2 ;
-  wire [11:0] \$20 ;
+  wire \$20 ;
   wire [9:0] \$21 ;
   wire \$22 ;
   wire \$23 ;
-  wire [11:0] \$24 ;
-  wire \$25 ;
-  wire [31:0] \$26 ;
-  wire [31:0] \$27 ;
-  wire [31:0] \$28 ;
-  wire [31:0] \$29 ;
+  wire \$24 ;
+  wire [11:0] \$25 ;
+  wire [11:0] \$26 ;
+  wire [9:0] \$27 ;
+  wire \$28 ;
+  wire \$29 ;
   wire \$3 ;
-  wire \$30 ;
+  wire [11:0] \$30 ;
   wire \$31 ;
-  wire \$32 ;
-  wire \$33 ;
-  wire \$34 ;
-  wire [9:0] \$35 ;
+  wire [31:0] \$32 ;
+  wire [31:0] \$33 ;
+  wire [31:0] \$34 ;
+  wire [31:0] \$35 ;
   wire \$36 ;
   wire \$37 ;
   wire \$38 ;
-  wire [9:0] \$39 ;
+  wire \$39 ;
   wire \$4 ;
   wire \$40 ;
-  wire \$41 ;
-  wire [40:0] \$42 ;
+  wire [9:0] \$41 ;
+  wire \$42 ;
   wire \$43 ;
   wire \$44 ;
-  wire \$45 ;
+  wire [9:0] \$45 ;
   wire \$46 ;
   wire \$47 ;
-  wire [9:0] \$48 ;
-  wire [3:0] \$49 ;
+  wire [40:0] \$48 ;
+  wire \$49 ;
   wire \$5 ;
-  wire [9:0] \$50 ;
+  wire \$50 ;
   wire \$51 ;
-  wire [1:0] \$52 ;
-  wire [1:0] \$53 ;
+  wire \$52 ;
+  wire \$53 ;
   wire [9:0] \$54 ;
-  wire \$55 ;
-  wire [11:0] \$56 ;
-  wire [9:0] \$57 ;
-  wire [11:0] \$58 ;
-  wire \$59 ;
+  wire [3:0] \$55 ;
+  wire [9:0] \$56 ;
+  wire \$57 ;
+  wire [1:0] \$58 ;
+  wire [1:0] \$59 ;
   wire \$6 ;
-  wire [11:0] \$60 ;
+  wire [9:0] \$60 ;
   wire \$61 ;
   wire [11:0] \$62 ;
-  wire [11:0] \$63 ;
+  wire [9:0] \$63 ;
   wire [11:0] \$64 ;
   wire \$65 ;
-  wire [9:0] \$66 ;
+  wire [11:0] \$66 ;
   wire \$67 ;
-  wire \$68 ;
-  wire \$69 ;
-  wire [8:0] \$7 ;
-  wire \$70 ;
+  wire [11:0] \$68 ;
+  wire [11:0] \$69 ;
+  wire \$7 ;
+  wire [11:0] \$70 ;
   wire \$71 ;
-  wire \$72 ;
-  wire [8:0] \$73 ;
+  wire [9:0] \$72 ;
+  wire \$73 ;
   wire \$74 ;
   wire \$75 ;
-  wire [8:0] \$76 ;
+  wire \$76 ;
   wire \$77 ;
-  wire [9:0] \$78 ;
-  wire \$79 ;
+  wire \$78 ;
+  wire [8:0] \$79 ;
   wire \$8 ;
-  reg [8:0] \$80 ;
-  reg [8:0] \$81 ;
-  reg [8:0] \$82 ;
-  reg [10:0] \$83 ;
-  reg [10:0] \$84 ;
-  reg \$85 ;
-  reg [39:0] \$86 ;
-  reg [10:0] \$87 ;
-  reg [10:0] \$88 ;
-  reg [8:0] \$89 ;
+  wire \$80 ;
+  wire \$81 ;
+  wire [8:0] \$82 ;
+  wire \$83 ;
+  wire [9:0] \$84 ;
+  wire \$85 ;
+  reg [8:0] \$86 ;
+  reg [8:0] \$87 ;
+  reg [8:0] \$88 ;
+  reg [10:0] \$89 ;
   wire \$9 ;
-  reg [8:0] \$90 ;
-  reg [8:0] \$91 ;
-  reg [2:0] \$92 ;
-  reg \$93 ;
-  reg [63:0] \$94 ;
-  reg [4:0] \$95 ;
-  reg [4:0] \$96 ;
-  reg \$97 ;
-  reg [1:0] \$98 ;
-  reg [8:0] \$99 ;
+  reg [10:0] \$90 ;
+  reg \$91 ;
+  reg [39:0] \$92 ;
+  reg [10:0] \$93 ;
+  reg [10:0] \$94 ;
+  reg [8:0] \$95 ;
+  reg [8:0] \$96 ;
+  reg [8:0] \$97 ;
+  reg [2:0] \$98 ;
+  reg \$99 ;
   wire [7:0] \$signature__addr ;
   wire [7:0] \$signature__addr$24 ;
   reg [7:0] \$signature__addr$34 ;
@@ -1170,153 +1176,159 @@ module array_fp16_mac_ws_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__rea
   assign w_in__ready = \$3  & \$4 ;
   assign \$signature__en$26  = w_in__valid & w_in__ready;
   assign \$5  = ~ busy;
-  assign go = start & \$5 ;
-  assign \$6  = M < 3'h4;
-  assign \$7  = \$6  ? 9'h004 : M;
-  assign \$8  = \$7  < 3'h7;
-  assign \$9  = M < 3'h4;
-  assign \$10  = \$9  ? 9'h004 : M;
-  assign ws_period = \$8  ? 9'h007 : \$10 ;
-  assign \$11  = ws_n0 < N;
-  assign \$12  = run & \$11 ;
-  assign \$13  = ws_slot < M;
-  assign \$14  = ! ws_slot;
-  assign \$15  = ws_a_base + ws_slot;
-  assign \$16  = ws_row < 3'h4;
-  assign \$17  = ! ws_phase;
-  assign \$18  = \$16  & \$17 ;
-  assign \$19  = edge_y_base + edge_row_m;
+  assign \$6  = start & \$5 ;
+  assign \$7  = | m;
+  assign \$8  = \$6  & \$7 ;
+  assign \$9  = | n;
+  assign \$10  = \$8  & \$9 ;
+  assign \$11  = | k_beats;
+  assign go = \$10  & \$11 ;
+  assign \$12  = M < 3'h4;
+  assign \$13  = \$12  ? 9'h004 : M;
+  assign \$14  = \$13  < 3'h7;
+  assign \$15  = M < 3'h4;
+  assign \$16  = \$15  ? 9'h004 : M;
+  assign ws_period = \$14  ? 9'h007 : \$16 ;
+  assign \$17  = ws_n0 < N;
+  assign \$18  = run & \$17 ;
+  assign \$19  = ws_slot < M;
+  assign \$20  = ! ws_slot;
+  assign \$21  = ws_a_base + ws_slot;
+  assign \$22  = ws_row < 3'h4;
+  assign \$23  = ! ws_phase;
+  assign \$24  = \$22  & \$23 ;
+  assign \$25  = edge_y_base + edge_row_m;
   assign first_chunk = ! edge_k;
-  assign \$20  = edge_k + 3'h4;
-  assign chunk_done = \$20  >= KB;
-  assign \$21  = M - 1'h1;
-  assign block_done = edge_row_m == \$21 ;
-  assign \$22  = run & o_row_valid;
-  assign \$23  = block_done & chunk_done;
-  assign \$24  = edge_n0 + 3'h4;
-  assign \$25  = \$24  >= N;
-  assign is_last = \$23  & \$25 ;
-  assign \$26  = s1_first ? s1_row[31:0] : s;
-  assign \$27  = s1_first ? s1_row[63:32] : \s$75 ;
-  assign \$28  = s1_first ? s1_row[95:64] : \s$78 ;
-  assign \$29  = s1_first ? s1_row[127:96] : \s$81 ;
-  assign \$30  = ~ y_out__valid;
-  assign \$31  = \$30  | y_out__ready;
-  assign \$32  = raddr < y_end;
-  assign \$33  = \$31  & \$32 ;
-  assign \$34  = a_in__valid & a_in__ready;
-  assign \$35  = a_load_addr + 1'h1;
-  assign \$36  = ~ busy;
-  assign \$37  = start & \$36 ;
-  assign \$38  = w_in__valid & w_in__ready;
-  assign \$39  = w_load_addr + 1'h1;
-  assign \$40  = ~ busy;
-  assign \$41  = start & \$40 ;
-  assign \$42  = cycles + 1'h1;
-  assign \$43  = ws_n0 < N;
-  assign \$44  = run & \$43 ;
-  assign \$45  = ws_row < 3'h4;
-  assign \$46  = ! ws_phase;
-  assign \$47  = \$45  & \$46 ;
-  assign \$48  = ws_w_addr + 1'h1;
-  assign \$49  = ws_row + 1'h1;
-  assign \$50  = ws_slot + 1'h1;
-  assign \$52  = ws_phase + 1'h1;
-  assign \$53  = \$51  ? 2'h0 : \$52 ;
-  assign \$54  = ws_period - 1'h1;
-  assign \$55  = ws_slot == \$54 ;
-  assign \$56  = ws_kf + 3'h4;
-  assign \$57  = ws_a_base + M;
-  assign \$58  = ws_kf + 3'h4;
-  assign \$59  = \$58  >= KB;
-  assign \$60  = ws_n0 + 3'h4;
-  assign \$61  = run & o_row_valid;
-  assign \$62  = edge_k + 3'h4;
-  assign \$63  = edge_n0 + 3'h4;
-  assign \$64  = edge_y_base + M;
-  assign \$65  = ~ block_done;
-  assign \$66  = edge_row_m + 1'h1;
+  assign \$26  = edge_k + 3'h4;
+  assign chunk_done = \$26  >= KB;
+  assign \$27  = M - 1'h1;
+  assign block_done = edge_row_m == \$27 ;
+  assign \$28  = run & o_row_valid;
+  assign \$29  = block_done & chunk_done;
+  assign \$30  = edge_n0 + 3'h4;
+  assign \$31  = \$30  >= N;
+  assign is_last = \$29  & \$31 ;
+  assign \$32  = s1_first ? s1_row[31:0] : s;
+  assign \$33  = s1_first ? s1_row[63:32] : \s$75 ;
+  assign \$34  = s1_first ? s1_row[95:64] : \s$78 ;
+  assign \$35  = s1_first ? s1_row[127:96] : \s$81 ;
+  assign \$36  = ~ y_out__valid;
+  assign \$37  = \$36  | y_out__ready;
+  assign \$38  = raddr < y_end;
+  assign \$39  = \$37  & \$38 ;
+  assign \$40  = a_in__valid & a_in__ready;
+  assign \$41  = a_load_addr + 1'h1;
+  assign \$42  = ~ busy;
+  assign \$43  = start & \$42 ;
+  assign \$44  = w_in__valid & w_in__ready;
+  assign \$45  = w_load_addr + 1'h1;
+  assign \$46  = ~ busy;
+  assign \$47  = start & \$46 ;
+  assign \$48  = cycles + 1'h1;
+  assign \$49  = ws_n0 < N;
+  assign \$50  = run & \$49 ;
+  assign \$51  = ws_row < 3'h4;
+  assign \$52  = ! ws_phase;
+  assign \$53  = \$51  & \$52 ;
+  assign \$54  = ws_w_addr + 1'h1;
+  assign \$55  = ws_row + 1'h1;
+  assign \$56  = ws_slot + 1'h1;
+  assign \$58  = ws_phase + 1'h1;
+  assign \$59  = \$57  ? 2'h0 : \$58 ;
+  assign \$60  = ws_period - 1'h1;
+  assign \$61  = ws_slot == \$60 ;
+  assign \$62  = ws_kf + 3'h4;
+  assign \$63  = ws_a_base + M;
+  assign \$64  = ws_kf + 3'h4;
+  assign \$65  = \$64  >= KB;
+  assign \$66  = ws_n0 + 3'h4;
   assign \$67  = run & o_row_valid;
-  assign \$68  = run & o_row_valid;
-  assign \$69  = edge_row_m < M;
-  assign \$70  = \$68  & \$69 ;
-  assign \$71  = run & o_row_valid;
-  assign \$72  = \$71  & is_last;
-  assign \$73  = o_wr__addr + 1'h1;
-  assign \$74  = \$73  > y_end;
-  assign \$75  = o_wr__en & \$74 ;
-  assign \$76  = o_wr__addr + 1'h1;
-  assign \$77  = run & last_write;
-  assign \$78  = raddr + 1'h1;
-  assign \$79  = raddr == y_end;
+  assign \$68  = edge_k + 3'h4;
+  assign \$69  = edge_n0 + 3'h4;
+  assign \$70  = edge_y_base + M;
+  assign \$71  = ~ block_done;
+  assign \$72  = edge_row_m + 1'h1;
+  assign \$73  = run & o_row_valid;
+  assign \$74  = run & o_row_valid;
+  assign \$75  = edge_row_m < M;
+  assign \$76  = \$74  & \$75 ;
+  assign \$77  = run & o_row_valid;
+  assign \$78  = \$77  & is_last;
+  assign \$79  = o_wr__addr + 1'h1;
+  assign \$80  = \$79  > y_end;
+  assign \$81  = o_wr__en & \$80 ;
+  assign \$82  = o_wr__addr + 1'h1;
+  assign \$83  = run & last_write;
+  assign \$84  = raddr + 1'h1;
+  assign \$85  = raddr == y_end;
   always @(posedge clk)
-    a_load_addr <= \$80 ;
+    a_load_addr <= \$86 ;
   always @(posedge clk)
-    w_load_addr <= \$81 ;
+    w_load_addr <= \$87 ;
   always @(posedge clk)
-    M <= \$82 ;
+    M <= \$88 ;
   always @(posedge clk)
-    N <= \$83 ;
+    N <= \$89 ;
   always @(posedge clk)
-    KB <= \$84 ;
+    KB <= \$90 ;
   always @(posedge clk)
-    run <= \$85 ;
+    run <= \$91 ;
   always @(posedge clk)
-    cycles <= \$86 ;
+    cycles <= \$92 ;
   always @(posedge clk)
-    ws_n0 <= \$87 ;
+    ws_n0 <= \$93 ;
   always @(posedge clk)
-    ws_kf <= \$88 ;
+    ws_kf <= \$94 ;
   always @(posedge clk)
-    ws_slot <= \$89 ;
+    ws_slot <= \$95 ;
   always @(posedge clk)
-    ws_a_base <= \$90 ;
+    ws_a_base <= \$96 ;
   always @(posedge clk)
-    ws_w_addr <= \$91 ;
+    ws_w_addr <= \$97 ;
   always @(posedge clk)
-    ws_row <= \$92 ;
+    ws_row <= \$98 ;
   always @(posedge clk)
-    ws_phase <= \$93 ;
+    ws_phase <= \$99 ;
   always @(posedge clk)
-    i_a <= \$94 ;
+    i_a <= \$100 ;
   always @(posedge clk)
-    issue_d1 <= \$95 ;
+    issue_d1 <= \$101 ;
   always @(posedge clk)
-    i_ctl <= \$96 ;
+    i_ctl <= \$102 ;
   always @(posedge clk)
-    i_wrow_en <= \$97 ;
+    i_wrow_en <= \$103 ;
   always @(posedge clk)
-    i_wrow_sel <= \$98 ;
+    i_wrow_sel <= \$104 ;
   always @(posedge clk)
-    edge_m0 <= \$99 ;
+    edge_m0 <= \$105 ;
   always @(posedge clk)
-    edge_n0 <= \$100 ;
+    edge_n0 <= \$106 ;
   always @(posedge clk)
-    edge_k <= \$101 ;
+    edge_k <= \$107 ;
   always @(posedge clk)
-    edge_row_m <= \$102 ;
+    edge_row_m <= \$108 ;
   always @(posedge clk)
-    edge_y_base <= \$103 ;
+    edge_y_base <= \$109 ;
   always @(posedge clk)
-    s1_valid <= \$104 ;
+    s1_valid <= \$110 ;
   always @(posedge clk)
-    o_wr__en <= \$105 ;
+    o_wr__en <= \$111 ;
   always @(posedge clk)
-    s1_first <= \$106 ;
+    s1_first <= \$112 ;
   always @(posedge clk)
-    o_wr__addr <= \$107 ;
+    o_wr__addr <= \$113 ;
   always @(posedge clk)
-    last_write <= \$108 ;
+    last_write <= \$114 ;
   always @(posedge clk)
-    s1_row <= \$109 ;
+    s1_row <= \$115 ;
   always @(posedge clk)
-    y_end <= \$110 ;
+    y_end <= \$116 ;
   always @(posedge clk)
-    drain <= \$111 ;
+    drain <= \$117 ;
   always @(posedge clk)
-    raddr <= \$112 ;
+    raddr <= \$118 ;
   always @(posedge clk)
-    y_out__valid <= \$113 ;
+    y_out__valid <= \$119 ;
   \array_fp16_mac_ws_4x4.edge_add0  edge_add0 (
     .a(y_out__payload[31:0]),
     .b(s1_row[31:0]),
@@ -1351,10 +1363,10 @@ module array_fp16_mac_ws_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__rea
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     issue = 5'h00;
-    if (\$12 ) begin
-      if (\$13 ) begin
+    if (\$18 ) begin
+      if (\$19 ) begin
         issue[0] = 1'h1;
-        issue[1] = \$14 ;
+        issue[1] = \$20 ;
         issue[2] = 1'h1;
         issue[3] = 1'h1;
         issue[4] = 1'h1;
@@ -1364,17 +1376,17 @@ module array_fp16_mac_ws_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__rea
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$signature__addr$34  = 8'h00;
-    if (\$12 ) begin
-      if (\$13 ) begin
-        \$signature__addr$34  = \$15 [7:0];
+    if (\$18 ) begin
+      if (\$19 ) begin
+        \$signature__addr$34  = \$21 [7:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     w_rd__addr = 8'h00;
-    if (\$12 ) begin
-      if (\$18 ) begin
+    if (\$18 ) begin
+      if (\$24 ) begin
         w_rd__addr = ws_w_addr[7:0];
       end
     end
@@ -1382,8 +1394,8 @@ module array_fp16_mac_ws_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__rea
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     wrow_en = 1'h0;
-    if (\$12 ) begin
-      if (\$18 ) begin
+    if (\$18 ) begin
+      if (\$24 ) begin
         wrow_en = 1'h1;
       end
     end
@@ -1391,8 +1403,8 @@ module array_fp16_mac_ws_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__rea
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     wrow_sel = 2'h0;
-    if (\$12 ) begin
-      if (\$18 ) begin
+    if (\$18 ) begin
+      if (\$24 ) begin
         wrow_sel = ws_row[1:0];
       end
     end
@@ -1400,8 +1412,8 @@ module array_fp16_mac_ws_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__rea
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     o_rd__addr = 8'h00;
-    if (\$22 ) begin
-      o_rd__addr = \$19 [7:0];
+    if (\$28 ) begin
+      o_rd__addr = \$25 [7:0];
     end
     if (drain) begin
       o_rd__addr = raddr[7:0];
@@ -1410,7 +1422,7 @@ module array_fp16_mac_ws_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__rea
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     o_rd__en = 1'h1;
-    if (\$22 ) begin
+    if (\$28 ) begin
       o_rd__en = 1'h1;
     end
     if (drain) begin
@@ -1421,430 +1433,430 @@ module array_fp16_mac_ws_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__rea
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     fetch = 1'h0;
     if (drain) begin
-      fetch = \$33 ;
+      fetch = \$39 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$80  = a_load_addr;
-    if (\$34 ) begin
-      \$80  = \$35 [8:0];
+    \$86  = a_load_addr;
+    if (\$40 ) begin
+      \$86  = \$41 [8:0];
     end
-    if (\$37 ) begin
-      \$80  = 9'h000;
+    if (\$43 ) begin
+      \$86  = 9'h000;
     end
     if (rst) begin
-      \$80  = 9'h000;
+      \$86  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$81  = w_load_addr;
-    if (\$38 ) begin
-      \$81  = \$39 [8:0];
+    \$87  = w_load_addr;
+    if (\$44 ) begin
+      \$87  = \$45 [8:0];
     end
-    if (\$41 ) begin
-      \$81  = 9'h000;
+    if (\$47 ) begin
+      \$87  = 9'h000;
     end
     if (rst) begin
-      \$81  = 9'h000;
+      \$87  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$82  = M;
+    \$88  = M;
     if (go) begin
-      \$82  = m;
+      \$88  = m;
     end
     if (rst) begin
-      \$82  = 9'h000;
+      \$88  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$83  = N;
+    \$89  = N;
     if (go) begin
-      \$83  = n;
+      \$89  = n;
     end
     if (rst) begin
-      \$83  = 11'h000;
+      \$89  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$84  = KB;
+    \$90  = KB;
     if (go) begin
-      \$84  = k_beats;
+      \$90  = k_beats;
     end
     if (rst) begin
-      \$84  = 11'h000;
+      \$90  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$85  = run;
+    \$91  = run;
     if (go) begin
-      \$85  = 1'h1;
+      \$91  = 1'h1;
     end
-    if (\$77 ) begin
-      \$85  = 1'h0;
+    if (\$83 ) begin
+      \$91  = 1'h0;
     end
     if (rst) begin
-      \$85  = 1'h0;
+      \$91  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$86  = cycles;
+    \$92  = cycles;
     if (go) begin
-      \$86  = 40'h0000000000;
+      \$92  = 40'h0000000000;
     end
     if (run) begin
-      \$86  = \$42 [39:0];
+      \$92  = \$48 [39:0];
     end
     if (rst) begin
-      \$86  = 40'h0000000000;
+      \$92  = 40'h0000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$87  = ws_n0;
+    \$93  = ws_n0;
     if (go) begin
-      \$87  = 11'h000;
+      \$93  = 11'h000;
     end
-    if (\$44 ) begin
-      if (\$55 ) begin
-        if (\$59 ) begin
-          \$87  = \$60 [10:0];
+    if (\$50 ) begin
+      if (\$61 ) begin
+        if (\$65 ) begin
+          \$93  = \$66 [10:0];
         end
       end
     end
     if (rst) begin
-      \$87  = 11'h000;
+      \$93  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$88  = ws_kf;
+    \$94  = ws_kf;
     if (go) begin
-      \$88  = 11'h000;
+      \$94  = 11'h000;
     end
-    if (\$44 ) begin
-      if (\$55 ) begin
-        \$88  = \$56 [10:0];
-        if (\$59 ) begin
-          \$88  = 11'h000;
+    if (\$50 ) begin
+      if (\$61 ) begin
+        \$94  = \$62 [10:0];
+        if (\$65 ) begin
+          \$94  = 11'h000;
         end
       end
     end
     if (rst) begin
-      \$88  = 11'h000;
+      \$94  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$89  = ws_slot;
+    \$95  = ws_slot;
     if (go) begin
-      \$89  = 9'h000;
+      \$95  = 9'h000;
     end
-    if (\$44 ) begin
-      \$89  = \$50 [8:0];
-      if (\$55 ) begin
-        \$89  = 9'h000;
+    if (\$50 ) begin
+      \$95  = \$56 [8:0];
+      if (\$61 ) begin
+        \$95  = 9'h000;
       end
     end
     if (rst) begin
-      \$89  = 9'h000;
+      \$95  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$90  = ws_a_base;
+    \$96  = ws_a_base;
     if (go) begin
-      \$90  = 9'h000;
+      \$96  = 9'h000;
     end
-    if (\$44 ) begin
-      if (\$55 ) begin
-        \$90  = \$57 [8:0];
-        if (\$59 ) begin
-          \$90  = 9'h000;
+    if (\$50 ) begin
+      if (\$61 ) begin
+        \$96  = \$63 [8:0];
+        if (\$65 ) begin
+          \$96  = 9'h000;
         end
       end
     end
     if (rst) begin
-      \$90  = 9'h000;
+      \$96  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$91  = ws_w_addr;
+    \$97  = ws_w_addr;
     if (go) begin
-      \$91  = 9'h000;
+      \$97  = 9'h000;
     end
-    if (\$44 ) begin
-      if (\$47 ) begin
-        \$91  = \$48 [8:0];
+    if (\$50 ) begin
+      if (\$53 ) begin
+        \$97  = \$54 [8:0];
       end
     end
     if (rst) begin
-      \$91  = 9'h000;
+      \$97  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$92  = ws_row;
+    \$98  = ws_row;
     if (go) begin
-      \$92  = 3'h0;
+      \$98  = 3'h0;
     end
-    if (\$44 ) begin
-      if (\$47 ) begin
-        \$92  = \$49 [2:0];
+    if (\$50 ) begin
+      if (\$53 ) begin
+        \$98  = \$55 [2:0];
       end
-      if (\$55 ) begin
-        \$92  = 3'h0;
-      end
-    end
-    if (rst) begin
-      \$92  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$93  = ws_phase;
-    if (go) begin
-      \$93  = 1'h0;
-    end
-    if (\$44 ) begin
-      \$93  = \$53 [0];
-      if (\$55 ) begin
-        \$93  = 1'h0;
+      if (\$61 ) begin
+        \$98  = 3'h0;
       end
     end
     if (rst) begin
-      \$93  = 1'h0;
+      \$98  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$94  = \$signature__data$95 ;
-    if (rst) begin
-      \$94  = 64'h0000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$95  = issue;
-    if (rst) begin
-      \$95  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$96  = issue_d1;
-    if (rst) begin
-      \$96  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$97  = wrow_en;
-    if (rst) begin
-      \$97  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$98  = wrow_sel;
-    if (rst) begin
-      \$98  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$99  = edge_m0;
+    \$99  = ws_phase;
     if (go) begin
-      \$99  = 9'h000;
+      \$99  = 1'h0;
+    end
+    if (\$50 ) begin
+      \$99  = \$59 [0];
+      if (\$61 ) begin
+        \$99  = 1'h0;
+      end
     end
     if (rst) begin
-      \$99  = 9'h000;
+      \$99  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$100  = edge_n0;
-    if (go) begin
-      \$100  = 11'h000;
+    \$100  = \$signature__data$95 ;
+    if (rst) begin
+      \$100  = 64'h0000000000000000;
     end
-    if (\$61 ) begin
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$101  = issue;
+    if (rst) begin
+      \$101  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$102  = issue_d1;
+    if (rst) begin
+      \$102  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$103  = wrow_en;
+    if (rst) begin
+      \$103  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$104  = wrow_sel;
+    if (rst) begin
+      \$104  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$105  = edge_m0;
+    if (go) begin
+      \$105  = 9'h000;
+    end
+    if (rst) begin
+      \$105  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$106  = edge_n0;
+    if (go) begin
+      \$106  = 11'h000;
+    end
+    if (\$67 ) begin
       if (block_done) begin
         if (chunk_done) begin
-          \$100  = \$63 [10:0];
+          \$106  = \$69 [10:0];
         end
       end
     end
     if (rst) begin
-      \$100  = 11'h000;
+      \$106  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$101  = edge_k;
+    \$107  = edge_k;
     if (go) begin
-      \$101  = 11'h000;
+      \$107  = 11'h000;
     end
-    if (\$61 ) begin
+    if (\$67 ) begin
       if (block_done) begin
-        \$101  = \$62 [10:0];
+        \$107  = \$68 [10:0];
         if (chunk_done) begin
-          \$101  = 11'h000;
+          \$107  = 11'h000;
         end
       end
     end
     if (rst) begin
-      \$101  = 11'h000;
+      \$107  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$102  = edge_row_m;
+    \$108  = edge_row_m;
     if (go) begin
-      \$102  = 9'h000;
+      \$108  = 9'h000;
     end
-    if (\$61 ) begin
+    if (\$67 ) begin
       if (block_done) begin
-        \$102  = 9'h000;
+        \$108  = 9'h000;
       end
-      if (\$65 ) begin
-        \$102  = \$66 [8:0];
+      if (\$71 ) begin
+        \$108  = \$72 [8:0];
       end
     end
     if (rst) begin
-      \$102  = 9'h000;
+      \$108  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$103  = edge_y_base;
+    \$109  = edge_y_base;
     if (go) begin
-      \$103  = 11'h000;
+      \$109  = 11'h000;
     end
-    if (\$61 ) begin
+    if (\$67 ) begin
       if (block_done) begin
         if (chunk_done) begin
-          \$103  = \$64 [10:0];
+          \$109  = \$70 [10:0];
         end
       end
     end
     if (rst) begin
-      \$103  = 11'h000;
+      \$109  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$104  = \$67 ;
+    \$110  = \$73 ;
     if (rst) begin
-      \$104  = 1'h0;
+      \$110  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$105  = \$70 ;
-    if (rst) begin
-      \$105  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$106  = first_chunk;
-    if (rst) begin
-      \$106  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$107  = \$19 [7:0];
-    if (rst) begin
-      \$107  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$108  = \$72 ;
-    if (rst) begin
-      \$108  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$109 [31:0] = o_row[31:0];
-    \$109 [63:32] = o_row[63:32];
-    \$109 [95:64] = o_row[95:64];
-    \$109 [127:96] = o_row[127:96];
-    if (rst) begin
-      \$109  = 128'h00000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$110  = y_end;
-    if (\$75 ) begin
-      \$110  = \$76 ;
-    end
-    if (go) begin
-      \$110  = 9'h000;
-    end
-    if (rst) begin
-      \$110  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$111  = drain;
-    if (\$77 ) begin
-      \$111  = 1'h1;
-    end
-    if (drain) begin
-      if (fetch) begin
-      end else if (y_out__ready) begin
-        if (\$79 ) begin
-          \$111  = 1'h0;
-        end
-      end
-    end
+    \$111  = \$76 ;
     if (rst) begin
       \$111  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$112  = raddr;
-    if (drain) begin
-      if (fetch) begin
-        \$112  = \$78 [8:0];
-      end
-    end
-    if (go) begin
-      \$112  = 9'h000;
-    end
+    \$112  = first_chunk;
     if (rst) begin
-      \$112  = 9'h000;
+      \$112  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$113  = y_out__valid;
+    \$113  = \$25 [7:0];
+    if (rst) begin
+      \$113  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$114  = \$78 ;
+    if (rst) begin
+      \$114  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$115 [31:0] = o_row[31:0];
+    \$115 [63:32] = o_row[63:32];
+    \$115 [95:64] = o_row[95:64];
+    \$115 [127:96] = o_row[127:96];
+    if (rst) begin
+      \$115  = 128'h00000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$116  = y_end;
+    if (\$81 ) begin
+      \$116  = \$82 ;
+    end
+    if (go) begin
+      \$116  = 9'h000;
+    end
+    if (rst) begin
+      \$116  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$117  = drain;
+    if (\$83 ) begin
+      \$117  = 1'h1;
+    end
     if (drain) begin
       if (fetch) begin
-        \$113  = 1'h1;
       end else if (y_out__ready) begin
-        \$113  = 1'h0;
+        if (\$85 ) begin
+          \$117  = 1'h0;
+        end
+      end
+    end
+    if (rst) begin
+      \$117  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$118  = raddr;
+    if (drain) begin
+      if (fetch) begin
+        \$118  = \$84 [8:0];
       end
     end
     if (go) begin
-      \$113  = 1'h0;
+      \$118  = 9'h000;
     end
     if (rst) begin
-      \$113  = 1'h0;
+      \$118  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$119  = y_out__valid;
+    if (drain) begin
+      if (fetch) begin
+        \$119  = 1'h1;
+      end else if (y_out__ready) begin
+        \$119  = 1'h0;
+      end
+    end
+    if (go) begin
+      \$119  = 1'h0;
+    end
+    if (rst) begin
+      \$119  = 1'h0;
     end
   end
   assign \$signature__addr  = a_load_addr[7:0];
@@ -1858,7 +1870,7 @@ module array_fp16_mac_ws_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__rea
   assign wrow_en_d1 = i_wrow_en;
   assign wrow_sel_d1 = i_wrow_sel;
   assign edge_row = edge_row_m;
-  assign edge_addr = \$19 [10:0];
+  assign edge_addr = \$25 [10:0];
   assign a = y_out__payload[31:0];
   assign o_rd__data = y_out__payload;
   assign b = s1_row[31:0];
@@ -1981,11 +1993,11 @@ module array_fp16_mac_ws_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__rea
   assign \o_row[1]  = o_row[63:32];
   assign \o_row[2]  = o_row[95:64];
   assign \o_row[3]  = o_row[127:96];
-  assign edge_new[127:96] = \$29 ;
-  assign edge_new[95:64] = \$28 ;
-  assign edge_new[63:32] = \$27 ;
-  assign edge_new[31:0] = \$26 ;
-  assign \$51  = ws_phase;
+  assign edge_new[127:96] = \$35 ;
+  assign edge_new[95:64] = \$34 ;
+  assign edge_new[63:32] = \$33 ;
+  assign edge_new[31:0] = \$32 ;
+  assign \$57  = ws_phase;
 endmodule
 
 module \array_fp16_mac_ws_4x4.edge_add0 (b, s, a);

@@ -4,133 +4,139 @@ module array_int_mac_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__read
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   wire \$1 ;
   wire \$10 ;
-  reg [2:0] \$100 ;
-  reg \$101 ;
-  reg [8:0] \$102 ;
-  reg [10:0] \$103 ;
-  reg [9:0] \$104 ;
-  reg [8:0] \$105 ;
-  reg \$106 ;
-  reg [8:0] \$107 ;
+  reg [10:0] \$100 ;
+  reg [8:0] \$101 ;
+  reg \$102 ;
+  reg [39:0] \$103 ;
+  reg [2:0] \$104 ;
+  reg [2:0] \$105 ;
+  reg [2:0] \$106 ;
+  reg \$107 ;
   reg [8:0] \$108 ;
-  reg \$109 ;
-  wire [3:0] \$11 ;
-  reg \$110 ;
-  reg [127:0] \$111 ;
-  reg [4:0] \$112 ;
-  reg [4:0] \$113 ;
-  reg [127:0] \$114 ;
-  reg [8:0] \$115 ;
-  reg [10:0] \$116 ;
-  reg [9:0] \$117 ;
-  reg [8:0] \$118 ;
-  reg [10:0] \$119 ;
-  wire [9:0] \$12 ;
-  reg \$120 ;
-  reg \$121 ;
-  reg \$122 ;
-  reg [7:0] \$123 ;
-  reg \$124 ;
-  reg [127:0] \$125 ;
-  reg [8:0] \$126 ;
+  reg [10:0] \$109 ;
+  wire \$11 ;
+  reg [9:0] \$110 ;
+  reg [8:0] \$111 ;
+  reg \$112 ;
+  reg [8:0] \$113 ;
+  reg [8:0] \$114 ;
+  reg \$115 ;
+  reg \$116 ;
+  reg [127:0] \$117 ;
+  reg [4:0] \$118 ;
+  reg [4:0] \$119 ;
+  wire [10:0] \$12 ;
+  reg [127:0] \$120 ;
+  reg [8:0] \$121 ;
+  reg [10:0] \$122 ;
+  reg [9:0] \$123 ;
+  reg [8:0] \$124 ;
+  reg [10:0] \$125 ;
+  reg \$126 ;
   reg \$127 ;
-  reg [8:0] \$128 ;
-  reg \$129 ;
+  reg \$128 ;
+  reg [7:0] \$129 ;
   wire \$13 ;
-  wire \$14 ;
-  wire \$15 ;
+  reg \$130 ;
+  reg [127:0] \$131 ;
+  reg [8:0] \$132 ;
+  reg \$133 ;
+  reg [8:0] \$134 ;
+  reg \$135 ;
+  wire [1:0] \$14 ;
+  wire [1:0] \$15 ;
   wire \$16 ;
-  wire \$17 ;
-  wire \$18 ;
+  wire [3:0] \$17 ;
+  wire [9:0] \$18 ;
   wire \$19 ;
   wire \$2 ;
   wire \$20 ;
   wire \$21 ;
-  wire [10:0] \$22 ;
-  wire [11:0] \$23 ;
-  wire [10:0] \$24 ;
-  wire [11:0] \$25 ;
+  wire \$22 ;
+  wire \$23 ;
+  wire \$24 ;
+  wire \$25 ;
   wire \$26 ;
-  wire [9:0] \$27 ;
-  wire [11:0] \$28 ;
-  wire [10:0] \$29 ;
+  wire \$27 ;
+  wire [10:0] \$28 ;
+  wire [11:0] \$29 ;
   wire \$3 ;
-  wire \$30 ;
-  wire \$31 ;
-  wire [11:0] \$32 ;
-  wire \$33 ;
-  wire \$34 ;
-  wire [9:0] \$35 ;
+  wire [10:0] \$30 ;
+  wire [11:0] \$31 ;
+  wire \$32 ;
+  wire [9:0] \$33 ;
+  wire [11:0] \$34 ;
+  wire [10:0] \$35 ;
   wire \$36 ;
   wire \$37 ;
-  wire \$38 ;
+  wire [11:0] \$38 ;
   wire \$39 ;
   wire \$4 ;
   wire \$40 ;
-  wire \$41 ;
-  wire [9:0] \$42 ;
+  wire [9:0] \$41 ;
+  wire \$42 ;
   wire \$43 ;
   wire \$44 ;
   wire \$45 ;
-  wire [9:0] \$46 ;
+  wire \$46 ;
   wire \$47 ;
-  wire \$48 ;
-  wire [40:0] \$49 ;
+  wire [9:0] \$48 ;
+  wire \$49 ;
   wire \$5 ;
   wire \$50 ;
-  wire [3:0] \$51 ;
-  wire [3:0] \$52 ;
+  wire \$51 ;
+  wire [9:0] \$52 ;
   wire \$53 ;
-  wire [3:0] \$54 ;
-  wire [3:0] \$55 ;
+  wire \$54 ;
+  wire [40:0] \$55 ;
   wire \$56 ;
   wire [3:0] \$57 ;
   wire [3:0] \$58 ;
-  wire [9:0] \$59 ;
-  wire [10:0] \$6 ;
-  wire [1:0] \$60 ;
-  wire [1:0] \$61 ;
-  wire [10:0] \$62 ;
-  wire [10:0] \$63 ;
-  wire \$64 ;
-  wire [11:0] \$65 ;
-  wire [9:0] \$66 ;
-  wire [11:0] \$67 ;
-  wire \$68 ;
-  wire [9:0] \$69 ;
+  wire \$59 ;
+  wire \$6 ;
+  wire [3:0] \$60 ;
+  wire [3:0] \$61 ;
+  wire \$62 ;
+  wire [3:0] \$63 ;
+  wire [3:0] \$64 ;
+  wire [9:0] \$65 ;
+  wire [1:0] \$66 ;
+  wire [1:0] \$67 ;
+  wire [10:0] \$68 ;
+  wire [10:0] \$69 ;
   wire \$7 ;
-  wire [9:0] \$70 ;
-  wire \$71 ;
-  wire [10:0] \$72 ;
+  wire \$70 ;
+  wire [11:0] \$71 ;
+  wire [9:0] \$72 ;
   wire [11:0] \$73 ;
-  wire [11:0] \$74 ;
-  wire [11:0] \$75 ;
-  wire \$76 ;
-  wire [9:0] \$77 ;
-  wire \$78 ;
-  wire \$79 ;
-  wire [1:0] \$8 ;
-  wire \$80 ;
-  wire \$81 ;
+  wire \$74 ;
+  wire [9:0] \$75 ;
+  wire [9:0] \$76 ;
+  wire \$77 ;
+  wire [10:0] \$78 ;
+  wire [11:0] \$79 ;
+  wire \$8 ;
+  wire [11:0] \$80 ;
+  wire [11:0] \$81 ;
   wire \$82 ;
-  wire \$83 ;
-  wire [8:0] \$84 ;
+  wire [9:0] \$83 ;
+  wire \$84 ;
   wire \$85 ;
   wire \$86 ;
-  wire [8:0] \$87 ;
+  wire \$87 ;
   wire \$88 ;
-  wire [9:0] \$89 ;
-  wire [1:0] \$9 ;
-  wire \$90 ;
-  reg [8:0] \$91 ;
-  reg [8:0] \$92 ;
-  reg [8:0] \$93 ;
-  reg [10:0] \$94 ;
-  reg [8:0] \$95 ;
-  reg \$96 ;
-  reg [39:0] \$97 ;
-  reg [2:0] \$98 ;
-  reg [2:0] \$99 ;
+  wire \$89 ;
+  wire \$9 ;
+  wire [8:0] \$90 ;
+  wire \$91 ;
+  wire \$92 ;
+  wire [8:0] \$93 ;
+  wire \$94 ;
+  wire [9:0] \$95 ;
+  wire \$96 ;
+  reg [8:0] \$97 ;
+  reg [8:0] \$98 ;
+  reg [8:0] \$99 ;
   wire [7:0] \$signature__addr ;
   wire [7:0] \$signature__addr$24 ;
   wire [7:0] \$signature__addr$47 ;
@@ -719,7 +725,7 @@ module array_int_mac_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__read
   reg [127:0] _0_;
   always @(posedge clk) begin
     if (os_fire) begin
-      _0_ <= a_buf[\$23 [7:0]];
+      _0_ <= a_buf[\$29 [7:0]];
     end
   end
   assign \$signature__data$88  = _0_;
@@ -1261,7 +1267,7 @@ module array_int_mac_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__read
   reg [127:0] _2_;
   always @(posedge clk) begin
     if (os_fire) begin
-      _2_ <= w_buf[\$25 [7:0]];
+      _2_ <= w_buf[\$31 [7:0]];
     end
   end
   assign w_rd__data = _2_;
@@ -1275,180 +1281,186 @@ module array_int_mac_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__read
   assign w_in__ready = \$3  & \$4 ;
   assign \$signature__en$26  = w_in__valid & w_in__ready;
   assign \$5  = ~ busy;
-  assign go = start & \$5 ;
-  assign \$6  = KB - os_kc;
-  assign \$7  = \$6 [8:0] < 9'h100;
-  assign os_len = \$7  ? \$6 [8:0] : 9'h100;
-  assign \$10  = $signed({ 1'h0, os_dq }) > $signed(2'h0);
-  assign \$11  = os_gap_now + 1'h0;
-  assign \$12  = os_len - 1'h1;
-  assign os_is_last = os_beat == \$12 ;
-  assign \$13  = os_m0 < M;
-  assign \$14  = run & \$13 ;
-  assign \$15  = ! os_gap_now;
-  assign \$16  = \$14  & \$15 ;
-  assign \$17  = ~ os_is_last;
-  assign \$18  = ~ os_any_last;
-  assign \$19  = \$17  | \$18 ;
-  assign \$20  = os_since_last >= 3'h4;
-  assign \$21  = \$19  | \$20 ;
-  assign os_fire = \$16  & \$21 ;
-  assign \$22  = os_a_base + os_kc;
-  assign \$23  = \$22  + os_beat;
-  assign \$24  = os_w_base + os_kc;
-  assign \$25  = \$24  + os_beat;
-  assign \$26  = ! os_beat;
-  assign \$27  = edge_m0 + o_row_index;
-  assign \$28  = edge_y_base + \$27 [8:0];
+  assign \$6  = start & \$5 ;
+  assign \$7  = | m;
+  assign \$8  = \$6  & \$7 ;
+  assign \$9  = | n;
+  assign \$10  = \$8  & \$9 ;
+  assign \$11  = | k_beats;
+  assign go = \$10  & \$11 ;
+  assign \$12  = KB - os_kc;
+  assign \$13  = \$12 [8:0] < 9'h100;
+  assign os_len = \$13  ? \$12 [8:0] : 9'h100;
+  assign \$16  = $signed({ 1'h0, os_dq }) > $signed(2'h0);
+  assign \$17  = os_gap_now + 1'h0;
+  assign \$18  = os_len - 1'h1;
+  assign os_is_last = os_beat == \$18 ;
+  assign \$19  = os_m0 < M;
+  assign \$20  = run & \$19 ;
+  assign \$21  = ! os_gap_now;
+  assign \$22  = \$20  & \$21 ;
+  assign \$23  = ~ os_is_last;
+  assign \$24  = ~ os_any_last;
+  assign \$25  = \$23  | \$24 ;
+  assign \$26  = os_since_last >= 3'h4;
+  assign \$27  = \$25  | \$26 ;
+  assign os_fire = \$22  & \$27 ;
+  assign \$28  = os_a_base + os_kc;
+  assign \$29  = \$28  + os_beat;
+  assign \$30  = os_w_base + os_kc;
+  assign \$31  = \$30  + os_beat;
+  assign \$32  = ! os_beat;
+  assign \$33  = edge_m0 + o_row_index;
+  assign \$34  = edge_y_base + \$33 [8:0];
   assign first_chunk = ! edge_k;
-  assign \$29  = edge_k + 9'h100;
-  assign chunk_done = \$29  >= KB;
+  assign \$35  = edge_k + 9'h100;
+  assign chunk_done = \$35  >= KB;
   assign block_done = o_row_index == 2'h3;
-  assign \$30  = run & o_row_valid;
-  assign \$31  = block_done & chunk_done;
-  assign \$32  = edge_n0 + 3'h4;
-  assign \$33  = \$32  >= N;
-  assign \$34  = \$31  & \$33 ;
-  assign \$35  = edge_m0 + 3'h4;
-  assign \$36  = \$35  >= M;
-  assign is_last = \$34  & \$36 ;
-  assign \$37  = ~ y_out__valid;
-  assign \$38  = \$37  | y_out__ready;
-  assign \$39  = raddr < y_end;
-  assign \$40  = \$38  & \$39 ;
-  assign \$41  = a_in__valid & a_in__ready;
-  assign \$42  = a_load_addr + 1'h1;
-  assign \$43  = ~ busy;
-  assign \$44  = start & \$43 ;
-  assign \$45  = w_in__valid & w_in__ready;
-  assign \$46  = w_load_addr + 1'h1;
-  assign \$47  = ~ busy;
-  assign \$48  = start & \$47 ;
-  assign \$49  = cycles + 1'h1;
-  assign \$50  = os_gap_now > 1'h0;
-  assign \$51  = os_gap_now - 1'h1;
-  assign \$52  = \$50  ? \$51  : 4'h0;
-  assign \$53  = os_dq_now > 1'h0;
-  assign \$54  = os_dq_now - 1'h1;
-  assign \$55  = \$53  ? \$54  : 4'h0;
-  assign \$56  = os_since_last < 3'h4;
-  assign \$57  = os_since_last + 1'h1;
-  assign \$58  = \$56  ? \$57  : { 1'h0, os_since_last };
-  assign \$59  = os_beat + 1'h1;
-  assign \$60  = os_group_beat + 1'h1;
-  assign \$61  = os_is_last ? 2'h0 : \$60 ;
-  assign \$62  = os_kc + os_len;
-  assign \$63  = os_kc + os_len;
-  assign \$64  = \$63  >= KB;
-  assign \$65  = os_n0 + 3'h4;
-  assign \$66  = os_w_base + KB;
-  assign \$67  = os_n0 + 3'h4;
-  assign \$68  = \$67  >= N;
-  assign \$69  = os_m0 + 3'h4;
-  assign \$70  = os_a_base + KB;
-  assign \$71  = run & o_row_valid;
-  assign \$72  = edge_k + 9'h100;
-  assign \$73  = edge_n0 + 3'h4;
-  assign \$74  = edge_y_base + M;
-  assign \$75  = edge_n0 + 3'h4;
-  assign \$76  = \$75  >= N;
-  assign \$77  = edge_m0 + 3'h4;
-  assign \$78  = run & o_row_valid;
-  assign \$79  = run & o_row_valid;
-  assign \$80  = \$27 [8:0] < M;
-  assign \$81  = \$79  & \$80 ;
-  assign \$82  = run & o_row_valid;
-  assign \$83  = \$82  & is_last;
-  assign \$84  = o_wr__addr + 1'h1;
-  assign \$85  = \$84  > y_end;
-  assign \$86  = o_wr__en & \$85 ;
-  assign \$87  = o_wr__addr + 1'h1;
-  assign \$88  = run & last_write;
-  assign \$89  = raddr + 1'h1;
-  assign \$90  = raddr == y_end;
+  assign \$36  = run & o_row_valid;
+  assign \$37  = block_done & chunk_done;
+  assign \$38  = edge_n0 + 3'h4;
+  assign \$39  = \$38  >= N;
+  assign \$40  = \$37  & \$39 ;
+  assign \$41  = edge_m0 + 3'h4;
+  assign \$42  = \$41  >= M;
+  assign is_last = \$40  & \$42 ;
+  assign \$43  = ~ y_out__valid;
+  assign \$44  = \$43  | y_out__ready;
+  assign \$45  = raddr < y_end;
+  assign \$46  = \$44  & \$45 ;
+  assign \$47  = a_in__valid & a_in__ready;
+  assign \$48  = a_load_addr + 1'h1;
+  assign \$49  = ~ busy;
+  assign \$50  = start & \$49 ;
+  assign \$51  = w_in__valid & w_in__ready;
+  assign \$52  = w_load_addr + 1'h1;
+  assign \$53  = ~ busy;
+  assign \$54  = start & \$53 ;
+  assign \$55  = cycles + 1'h1;
+  assign \$56  = os_gap_now > 1'h0;
+  assign \$57  = os_gap_now - 1'h1;
+  assign \$58  = \$56  ? \$57  : 4'h0;
+  assign \$59  = os_dq_now > 1'h0;
+  assign \$60  = os_dq_now - 1'h1;
+  assign \$61  = \$59  ? \$60  : 4'h0;
+  assign \$62  = os_since_last < 3'h4;
+  assign \$63  = os_since_last + 1'h1;
+  assign \$64  = \$62  ? \$63  : { 1'h0, os_since_last };
+  assign \$65  = os_beat + 1'h1;
+  assign \$66  = os_group_beat + 1'h1;
+  assign \$67  = os_is_last ? 2'h0 : \$66 ;
+  assign \$68  = os_kc + os_len;
+  assign \$69  = os_kc + os_len;
+  assign \$70  = \$69  >= KB;
+  assign \$71  = os_n0 + 3'h4;
+  assign \$72  = os_w_base + KB;
+  assign \$73  = os_n0 + 3'h4;
+  assign \$74  = \$73  >= N;
+  assign \$75  = os_m0 + 3'h4;
+  assign \$76  = os_a_base + KB;
+  assign \$77  = run & o_row_valid;
+  assign \$78  = edge_k + 9'h100;
+  assign \$79  = edge_n0 + 3'h4;
+  assign \$80  = edge_y_base + M;
+  assign \$81  = edge_n0 + 3'h4;
+  assign \$82  = \$81  >= N;
+  assign \$83  = edge_m0 + 3'h4;
+  assign \$84  = run & o_row_valid;
+  assign \$85  = run & o_row_valid;
+  assign \$86  = \$33 [8:0] < M;
+  assign \$87  = \$85  & \$86 ;
+  assign \$88  = run & o_row_valid;
+  assign \$89  = \$88  & is_last;
+  assign \$90  = o_wr__addr + 1'h1;
+  assign \$91  = \$90  > y_end;
+  assign \$92  = o_wr__en & \$91 ;
+  assign \$93  = o_wr__addr + 1'h1;
+  assign \$94  = run & last_write;
+  assign \$95  = raddr + 1'h1;
+  assign \$96  = raddr == y_end;
   always @(posedge clk)
-    a_load_addr <= \$91 ;
+    a_load_addr <= \$97 ;
   always @(posedge clk)
-    w_load_addr <= \$92 ;
+    w_load_addr <= \$98 ;
   always @(posedge clk)
-    M <= \$93 ;
+    M <= \$99 ;
   always @(posedge clk)
-    N <= \$94 ;
+    N <= \$100 ;
   always @(posedge clk)
-    KB <= \$95 ;
+    KB <= \$101 ;
   always @(posedge clk)
-    run <= \$96 ;
+    run <= \$102 ;
   always @(posedge clk)
-    cycles <= \$97 ;
+    cycles <= \$103 ;
   always @(posedge clk)
-    os_gap <= \$98 ;
+    os_gap <= \$104 ;
   always @(posedge clk)
-    os_dq <= \$99 ;
+    os_dq <= \$105 ;
   always @(posedge clk)
-    os_since_last <= \$100 ;
+    os_since_last <= \$106 ;
   always @(posedge clk)
-    os_prev_issued <= \$101 ;
+    os_prev_issued <= \$107 ;
   always @(posedge clk)
-    os_m0 <= \$102 ;
+    os_m0 <= \$108 ;
   always @(posedge clk)
-    os_n0 <= \$103 ;
+    os_n0 <= \$109 ;
   always @(posedge clk)
-    os_kc <= \$104 ;
+    os_kc <= \$110 ;
   always @(posedge clk)
-    os_beat <= \$105 ;
+    os_beat <= \$111 ;
   always @(posedge clk)
-    os_group_beat <= \$106 ;
+    os_group_beat <= \$112 ;
   always @(posedge clk)
-    os_a_base <= \$107 ;
+    os_a_base <= \$113 ;
   always @(posedge clk)
-    os_w_base <= \$108 ;
+    os_w_base <= \$114 ;
   always @(posedge clk)
-    os_any_last <= \$109 ;
+    os_any_last <= \$115 ;
   always @(posedge clk)
-    os_prev_group_end <= \$110 ;
+    os_prev_group_end <= \$116 ;
   always @(posedge clk)
-    i_a <= \$111 ;
+    i_a <= \$117 ;
   always @(posedge clk)
-    issue_d1 <= \$112 ;
+    issue_d1 <= \$118 ;
   always @(posedge clk)
-    i_ctl <= \$113 ;
+    i_ctl <= \$119 ;
   always @(posedge clk)
-    i_w <= \$114 ;
+    i_w <= \$120 ;
   always @(posedge clk)
-    edge_m0 <= \$115 ;
+    edge_m0 <= \$121 ;
   always @(posedge clk)
-    edge_n0 <= \$116 ;
+    edge_n0 <= \$122 ;
   always @(posedge clk)
-    edge_k <= \$117 ;
+    edge_k <= \$123 ;
   always @(posedge clk)
-    edge_row <= \$118 ;
+    edge_row <= \$124 ;
   always @(posedge clk)
-    edge_y_base <= \$119 ;
+    edge_y_base <= \$125 ;
   always @(posedge clk)
-    s1_valid <= \$120 ;
+    s1_valid <= \$126 ;
   always @(posedge clk)
-    o_wr__en <= \$121 ;
+    o_wr__en <= \$127 ;
   always @(posedge clk)
-    s1_first <= \$122 ;
+    s1_first <= \$128 ;
   always @(posedge clk)
-    o_wr__addr <= \$123 ;
+    o_wr__addr <= \$129 ;
   always @(posedge clk)
-    last_write <= \$124 ;
+    last_write <= \$130 ;
   always @(posedge clk)
-    s1_row <= \$125 ;
+    s1_row <= \$131 ;
   always @(posedge clk)
-    y_end <= \$126 ;
+    y_end <= \$132 ;
   always @(posedge clk)
-    drain <= \$127 ;
+    drain <= \$133 ;
   always @(posedge clk)
-    raddr <= \$128 ;
+    raddr <= \$134 ;
   always @(posedge clk)
-    y_out__valid <= \$129 ;
+    y_out__valid <= \$135 ;
   \array_int_mac_os_4x4.mesh  mesh (
     .clk(clk),
     .\i_a$1 (i_a),
     .i_ctl(i_ctl),
-    .\i_w$65 (i_w),
+    .i_w(i_w),
     .o_row(o_row),
     .o_row_index(o_row_index),
     .o_row_valid(o_row_valid),
@@ -1458,9 +1470,9 @@ module array_int_mac_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__read
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     os_gap_now = os_gap;
     if (os_prev_issued) begin
-      os_gap_now = { \$8 [1], \$8  };
+      os_gap_now = { \$14 [1], \$14  };
       if (os_prev_group_end) begin
-        if (\$10 ) begin
+        if (\$16 ) begin
           os_gap_now = os_dq;
         end
       end
@@ -1471,7 +1483,7 @@ module array_int_mac_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__read
     os_dq_now = os_dq;
     if (os_prev_issued) begin
       if (os_prev_group_end) begin
-        os_dq_now = \$11 [2:0];
+        os_dq_now = \$17 [2:0];
       end
     end
   end
@@ -1481,7 +1493,7 @@ module array_int_mac_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__read
     if (os_fire) begin
       issue[0] = 1'h1;
       issue[1] = 1'h1;
-      issue[2] = \$26 ;
+      issue[2] = \$32 ;
       issue[3] = os_is_last;
       issue[4] = os_is_last;
     end
@@ -1489,8 +1501,8 @@ module array_int_mac_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__read
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     o_rd__addr = 8'h00;
-    if (\$30 ) begin
-      o_rd__addr = \$28 [7:0];
+    if (\$36 ) begin
+      o_rd__addr = \$34 [7:0];
     end
     if (drain) begin
       o_rd__addr = raddr[7:0];
@@ -1499,7 +1511,7 @@ module array_int_mac_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__read
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     o_rd__en = 1'h1;
-    if (\$30 ) begin
+    if (\$36 ) begin
       o_rd__en = 1'h1;
     end
     if (drain) begin
@@ -1510,256 +1522,150 @@ module array_int_mac_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__read
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     fetch = 1'h0;
     if (drain) begin
-      fetch = \$40 ;
+      fetch = \$46 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$91  = a_load_addr;
-    if (\$41 ) begin
-      \$91  = \$42 [8:0];
+    \$97  = a_load_addr;
+    if (\$47 ) begin
+      \$97  = \$48 [8:0];
     end
-    if (\$44 ) begin
-      \$91  = 9'h000;
+    if (\$50 ) begin
+      \$97  = 9'h000;
     end
     if (rst) begin
-      \$91  = 9'h000;
+      \$97  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$92  = w_load_addr;
-    if (\$45 ) begin
-      \$92  = \$46 [8:0];
+    \$98  = w_load_addr;
+    if (\$51 ) begin
+      \$98  = \$52 [8:0];
     end
-    if (\$48 ) begin
-      \$92  = 9'h000;
+    if (\$54 ) begin
+      \$98  = 9'h000;
     end
     if (rst) begin
-      \$92  = 9'h000;
+      \$98  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$93  = M;
+    \$99  = M;
     if (go) begin
-      \$93  = m;
+      \$99  = m;
     end
     if (rst) begin
-      \$93  = 9'h000;
+      \$99  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$94  = N;
+    \$100  = N;
     if (go) begin
-      \$94  = n;
+      \$100  = n;
     end
     if (rst) begin
-      \$94  = 11'h000;
+      \$100  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$95  = KB;
+    \$101  = KB;
     if (go) begin
-      \$95  = k_beats;
+      \$101  = k_beats;
     end
     if (rst) begin
-      \$95  = 9'h000;
+      \$101  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$96  = run;
+    \$102  = run;
     if (go) begin
-      \$96  = 1'h1;
+      \$102  = 1'h1;
     end
-    if (\$88 ) begin
-      \$96  = 1'h0;
+    if (\$94 ) begin
+      \$102  = 1'h0;
     end
     if (rst) begin
-      \$96  = 1'h0;
+      \$102  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$97  = cycles;
+    \$103  = cycles;
     if (go) begin
-      \$97  = 40'h0000000000;
+      \$103  = 40'h0000000000;
     end
     if (run) begin
-      \$97  = \$49 [39:0];
+      \$103  = \$55 [39:0];
     end
     if (rst) begin
-      \$97  = 40'h0000000000;
+      \$103  = 40'h0000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$98  = \$52 [2:0];
+    \$104  = \$58 [2:0];
     if (go) begin
-      \$98  = 3'h0;
+      \$104  = 3'h0;
     end
     if (rst) begin
-      \$98  = 3'h0;
+      \$104  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$99  = \$55 [2:0];
+    \$105  = \$61 [2:0];
     if (go) begin
-      \$99  = 3'h0;
+      \$105  = 3'h0;
     end
     if (rst) begin
-      \$99  = 3'h0;
+      \$105  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$100  = \$58 [2:0];
+    \$106  = \$64 [2:0];
     if (go) begin
-      \$100  = 3'h0;
+      \$106  = 3'h0;
     end
     if (os_fire) begin
       if (os_is_last) begin
-        \$100  = 3'h1;
+        \$106  = 3'h1;
       end
     end
     if (rst) begin
-      \$100  = 3'h0;
+      \$106  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$101  = 1'h0;
+    \$107  = 1'h0;
     if (go) begin
-      \$101  = 1'h0;
+      \$107  = 1'h0;
     end
     if (os_fire) begin
-      \$101  = 1'h1;
+      \$107  = 1'h1;
     end
     if (rst) begin
-      \$101  = 1'h0;
+      \$107  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$102  = os_m0;
-    if (go) begin
-      \$102  = 9'h000;
-    end
-    if (os_fire) begin
-      if (os_is_last) begin
-        if (\$64 ) begin
-          if (\$68 ) begin
-            \$102  = \$69 [8:0];
-          end
-        end
-      end
-    end
-    if (rst) begin
-      \$102  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$103  = os_n0;
-    if (go) begin
-      \$103  = 11'h000;
-    end
-    if (os_fire) begin
-      if (os_is_last) begin
-        if (\$64 ) begin
-          \$103  = \$65 [10:0];
-          if (\$68 ) begin
-            \$103  = 11'h000;
-          end
-        end
-      end
-    end
-    if (rst) begin
-      \$103  = 11'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$104  = os_kc;
-    if (go) begin
-      \$104  = 10'h000;
-    end
-    if (os_fire) begin
-      if (os_is_last) begin
-        \$104  = \$62 [9:0];
-        if (\$64 ) begin
-          \$104  = 10'h000;
-        end
-      end
-    end
-    if (rst) begin
-      \$104  = 10'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$105  = os_beat;
-    if (go) begin
-      \$105  = 9'h000;
-    end
-    if (os_fire) begin
-      \$105  = \$59 [8:0];
-      if (os_is_last) begin
-        \$105  = 9'h000;
-      end
-    end
-    if (rst) begin
-      \$105  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$106  = os_group_beat;
-    if (go) begin
-      \$106  = 1'h0;
-    end
-    if (os_fire) begin
-      \$106  = \$61 [0];
-    end
-    if (rst) begin
-      \$106  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$107  = os_a_base;
-    if (go) begin
-      \$107  = 9'h000;
-    end
-    if (os_fire) begin
-      if (os_is_last) begin
-        if (\$64 ) begin
-          if (\$68 ) begin
-            \$107  = \$70 [8:0];
-          end
-        end
-      end
-    end
-    if (rst) begin
-      \$107  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$108  = os_w_base;
+    \$108  = os_m0;
     if (go) begin
       \$108  = 9'h000;
     end
     if (os_fire) begin
       if (os_is_last) begin
-        if (\$64 ) begin
-          \$108  = \$66 [8:0];
-          if (\$68 ) begin
-            \$108  = 9'h000;
+        if (\$70 ) begin
+          if (\$74 ) begin
+            \$108  = \$75 [8:0];
           end
         end
       end
@@ -1770,266 +1676,372 @@ module array_int_mac_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__read
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$109  = os_any_last;
+    \$109  = os_n0;
     if (go) begin
-      \$109  = 1'h0;
+      \$109  = 11'h000;
     end
     if (os_fire) begin
       if (os_is_last) begin
-        \$109  = 1'h1;
+        if (\$70 ) begin
+          \$109  = \$71 [10:0];
+          if (\$74 ) begin
+            \$109  = 11'h000;
+          end
+        end
       end
     end
     if (rst) begin
-      \$109  = 1'h0;
+      \$109  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$110  = os_prev_group_end;
+    \$110  = os_kc;
+    if (go) begin
+      \$110  = 10'h000;
+    end
     if (os_fire) begin
-      \$110  = os_is_last;
+      if (os_is_last) begin
+        \$110  = \$68 [9:0];
+        if (\$70 ) begin
+          \$110  = 10'h000;
+        end
+      end
     end
     if (rst) begin
-      \$110  = 1'h0;
+      \$110  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$111  = \$signature__data$88 ;
-    if (rst) begin
-      \$111  = 128'h00000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$112  = issue;
-    if (rst) begin
-      \$112  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$113  = issue_d1;
-    if (rst) begin
-      \$113  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$114  = w_rd__data;
-    if (rst) begin
-      \$114  = 128'h00000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$115  = edge_m0;
+    \$111  = os_beat;
     if (go) begin
-      \$115  = 9'h000;
+      \$111  = 9'h000;
     end
-    if (\$71 ) begin
-      if (block_done) begin
-        if (chunk_done) begin
-          if (\$76 ) begin
-            \$115  = \$77 [8:0];
+    if (os_fire) begin
+      \$111  = \$65 [8:0];
+      if (os_is_last) begin
+        \$111  = 9'h000;
+      end
+    end
+    if (rst) begin
+      \$111  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$112  = os_group_beat;
+    if (go) begin
+      \$112  = 1'h0;
+    end
+    if (os_fire) begin
+      \$112  = \$67 [0];
+    end
+    if (rst) begin
+      \$112  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$113  = os_a_base;
+    if (go) begin
+      \$113  = 9'h000;
+    end
+    if (os_fire) begin
+      if (os_is_last) begin
+        if (\$70 ) begin
+          if (\$74 ) begin
+            \$113  = \$76 [8:0];
           end
         end
       end
     end
     if (rst) begin
-      \$115  = 9'h000;
+      \$113  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$116  = edge_n0;
+    \$114  = os_w_base;
     if (go) begin
-      \$116  = 11'h000;
+      \$114  = 9'h000;
     end
-    if (\$71 ) begin
-      if (block_done) begin
-        if (chunk_done) begin
-          \$116  = \$73 [10:0];
-          if (\$76 ) begin
-            \$116  = 11'h000;
+    if (os_fire) begin
+      if (os_is_last) begin
+        if (\$70 ) begin
+          \$114  = \$72 [8:0];
+          if (\$74 ) begin
+            \$114  = 9'h000;
           end
         end
       end
     end
     if (rst) begin
-      \$116  = 11'h000;
+      \$114  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$117  = edge_k;
+    \$115  = os_any_last;
     if (go) begin
-      \$117  = 10'h000;
+      \$115  = 1'h0;
     end
-    if (\$71 ) begin
-      if (block_done) begin
-        \$117  = \$72 [9:0];
-        if (chunk_done) begin
-          \$117  = 10'h000;
-        end
+    if (os_fire) begin
+      if (os_is_last) begin
+        \$115  = 1'h1;
       end
     end
     if (rst) begin
-      \$117  = 10'h000;
+      \$115  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$118  = edge_row;
-    if (go) begin
-      \$118  = 9'h000;
+    \$116  = os_prev_group_end;
+    if (os_fire) begin
+      \$116  = os_is_last;
     end
     if (rst) begin
-      \$118  = 9'h000;
+      \$116  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$119  = edge_y_base;
-    if (go) begin
-      \$119  = 11'h000;
+    \$117  = \$signature__data$88 ;
+    if (rst) begin
+      \$117  = 128'h00000000000000000000000000000000;
     end
-    if (\$71 ) begin
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$118  = issue;
+    if (rst) begin
+      \$118  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$119  = issue_d1;
+    if (rst) begin
+      \$119  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$120  = w_rd__data;
+    if (rst) begin
+      \$120  = 128'h00000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$121  = edge_m0;
+    if (go) begin
+      \$121  = 9'h000;
+    end
+    if (\$77 ) begin
       if (block_done) begin
         if (chunk_done) begin
-          \$119  = \$74 [10:0];
-          if (\$76 ) begin
-            \$119  = 11'h000;
+          if (\$82 ) begin
+            \$121  = \$83 [8:0];
           end
         end
       end
     end
     if (rst) begin
-      \$119  = 11'h000;
+      \$121  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$120  = \$78 ;
-    if (rst) begin
-      \$120  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$121  = \$81 ;
-    if (rst) begin
-      \$121  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$122  = first_chunk;
-    if (rst) begin
-      \$122  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$123  = \$28 [7:0];
-    if (rst) begin
-      \$123  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$124  = \$83 ;
-    if (rst) begin
-      \$124  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$125 [31:0] = o_row[31:0];
-    \$125 [63:32] = o_row[63:32];
-    \$125 [95:64] = o_row[95:64];
-    \$125 [127:96] = o_row[127:96];
-    if (rst) begin
-      \$125  = 128'h00000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$126  = y_end;
-    if (\$86 ) begin
-      \$126  = \$87 ;
-    end
+    \$122  = edge_n0;
     if (go) begin
-      \$126  = 9'h000;
+      \$122  = 11'h000;
     end
-    if (rst) begin
-      \$126  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$127  = drain;
-    if (\$88 ) begin
-      \$127  = 1'h1;
-    end
-    if (drain) begin
-      if (fetch) begin
-      end else if (y_out__ready) begin
-        if (\$90 ) begin
-          \$127  = 1'h0;
+    if (\$77 ) begin
+      if (block_done) begin
+        if (chunk_done) begin
+          \$122  = \$79 [10:0];
+          if (\$82 ) begin
+            \$122  = 11'h000;
+          end
         end
       end
     end
+    if (rst) begin
+      \$122  = 11'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$123  = edge_k;
+    if (go) begin
+      \$123  = 10'h000;
+    end
+    if (\$77 ) begin
+      if (block_done) begin
+        \$123  = \$78 [9:0];
+        if (chunk_done) begin
+          \$123  = 10'h000;
+        end
+      end
+    end
+    if (rst) begin
+      \$123  = 10'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$124  = edge_row;
+    if (go) begin
+      \$124  = 9'h000;
+    end
+    if (rst) begin
+      \$124  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$125  = edge_y_base;
+    if (go) begin
+      \$125  = 11'h000;
+    end
+    if (\$77 ) begin
+      if (block_done) begin
+        if (chunk_done) begin
+          \$125  = \$80 [10:0];
+          if (\$82 ) begin
+            \$125  = 11'h000;
+          end
+        end
+      end
+    end
+    if (rst) begin
+      \$125  = 11'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$126  = \$84 ;
+    if (rst) begin
+      \$126  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$127  = \$87 ;
     if (rst) begin
       \$127  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$128  = raddr;
-    if (drain) begin
-      if (fetch) begin
-        \$128  = \$89 [8:0];
-      end
-    end
-    if (go) begin
-      \$128  = 9'h000;
-    end
+    \$128  = first_chunk;
     if (rst) begin
-      \$128  = 9'h000;
+      \$128  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$129  = y_out__valid;
+    \$129  = \$34 [7:0];
+    if (rst) begin
+      \$129  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$130  = \$89 ;
+    if (rst) begin
+      \$130  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$131 [31:0] = o_row[31:0];
+    \$131 [63:32] = o_row[63:32];
+    \$131 [95:64] = o_row[95:64];
+    \$131 [127:96] = o_row[127:96];
+    if (rst) begin
+      \$131  = 128'h00000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$132  = y_end;
+    if (\$92 ) begin
+      \$132  = \$93 ;
+    end
+    if (go) begin
+      \$132  = 9'h000;
+    end
+    if (rst) begin
+      \$132  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$133  = drain;
+    if (\$94 ) begin
+      \$133  = 1'h1;
+    end
     if (drain) begin
       if (fetch) begin
-        \$129  = 1'h1;
       end else if (y_out__ready) begin
-        \$129  = 1'h0;
+        if (\$96 ) begin
+          \$133  = 1'h0;
+        end
+      end
+    end
+    if (rst) begin
+      \$133  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$134  = raddr;
+    if (drain) begin
+      if (fetch) begin
+        \$134  = \$95 [8:0];
       end
     end
     if (go) begin
-      \$129  = 1'h0;
+      \$134  = 9'h000;
     end
     if (rst) begin
-      \$129  = 1'h0;
+      \$134  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$135  = y_out__valid;
+    if (drain) begin
+      if (fetch) begin
+        \$135  = 1'h1;
+      end else if (y_out__ready) begin
+        \$135  = 1'h0;
+      end
+    end
+    if (go) begin
+      \$135  = 1'h0;
+    end
+    if (rst) begin
+      \$135  = 1'h0;
     end
   end
   assign \$signature__addr  = a_load_addr[7:0];
   assign \$signature__data  = a_in__payload;
   assign \$signature__addr$24  = w_load_addr[7:0];
   assign \$signature__data$25  = w_in__payload;
-  assign os_rest = \$6 [8:0];
+  assign os_rest = \$12 [8:0];
   assign os_interval = 1'h1;
   assign os_group_end = os_is_last;
-  assign \$signature__addr$47  = \$23 [7:0];
-  assign w_rd__addr = \$25 [7:0];
+  assign \$signature__addr$47  = \$29 [7:0];
+  assign w_rd__addr = \$31 [7:0];
   assign \$signature__en$51  = os_fire;
   assign w_rd__en = os_fire;
   assign issue_d2 = i_ctl;
-  assign edge_row_m = \$27 [8:0];
-  assign edge_addr = \$28 [10:0];
+  assign edge_row_m = \$33 [8:0];
+  assign edge_addr = \$34 [10:0];
   assign s1_addr = o_wr__addr;
   assign o_wr__data = edge_new;
   assign s1_write = o_wr__en;
@@ -2244,34 +2256,96 @@ module array_int_mac_os_4x4(a_in__valid, w_in__payload, w_in__valid, y_out__read
   assign edge_new[95:64] = s1_row[95:64];
   assign edge_new[63:32] = s1_row[63:32];
   assign edge_new[31:0] = s1_row[31:0];
-  assign \$8  = 2'h0;
-  assign \$9  = 2'h0;
+  assign \$14  = 2'h0;
+  assign \$15  = 2'h0;
 endmodule
 
-module \array_int_mac_os_4x4.mesh (rst, \i_a$1 , i_ctl, \i_w$65 , o_row_valid, o_row_index, o_row, clk);
+module \array_int_mac_os_4x4.mesh (rst, o_row_valid, o_row_index, \i_a$1 , i_ctl, i_w, o_row, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$2  = 0;
   wire \$1 ;
-  reg [4:0] \$10 ;
-  reg [31:0] \$11 ;
-  reg [31:0] \$12 ;
-  reg [31:0] \$13 ;
-  reg [4:0] \$14 ;
-  reg [4:0] \$15 ;
-  reg [4:0] \$16 ;
-  reg [31:0] \$17 ;
-  reg [31:0] \$18 ;
-  reg [31:0] \$19 ;
+  wire \$10 ;
+  wire \$11 ;
+  wire \$12 ;
+  wire \$13 ;
+  wire \$14 ;
+  wire \$15 ;
+  wire \$16 ;
+  wire \$17 ;
+  wire \$18 ;
+  wire \$19 ;
   wire \$2 ;
-  reg [31:0] \$20 ;
-  reg [31:0] \$21 ;
-  reg [31:0] \$22 ;
+  wire \$20 ;
+  wire \$21 ;
+  wire \$22 ;
+  wire \$23 ;
+  wire \$24 ;
+  wire \$25 ;
+  wire \$26 ;
+  wire \$27 ;
+  wire \$28 ;
+  wire \$29 ;
   wire \$3 ;
+  wire \$30 ;
+  wire \$31 ;
+  wire \$32 ;
+  wire \$33 ;
+  wire \$34 ;
+  wire [1:0] \$35 ;
+  wire [1:0] \$36 ;
+  wire [1:0] \$37 ;
+  wire [31:0] \$38 ;
+  wire [31:0] \$39 ;
   wire \$4 ;
-  reg [31:0] \$5 ;
-  reg [4:0] \$6 ;
-  reg [31:0] \$7 ;
-  reg [31:0] \$8 ;
-  reg [4:0] \$9 ;
+  wire [31:0] \$40 ;
+  wire [31:0] \$41 ;
+  wire [31:0] \$42 ;
+  wire [31:0] \$43 ;
+  wire [31:0] \$44 ;
+  wire [31:0] \$45 ;
+  wire [31:0] \$46 ;
+  wire [31:0] \$47 ;
+  wire [31:0] \$48 ;
+  wire [31:0] \$49 ;
+  wire \$5 ;
+  wire [31:0] \$50 ;
+  wire [31:0] \$51 ;
+  wire [31:0] \$52 ;
+  wire [31:0] \$53 ;
+  wire [31:0] \$54 ;
+  wire [31:0] \$55 ;
+  wire [31:0] \$56 ;
+  wire [31:0] \$57 ;
+  wire [31:0] \$58 ;
+  wire [31:0] \$59 ;
+  wire \$6 ;
+  wire [31:0] \$60 ;
+  wire [31:0] \$61 ;
+  wire [31:0] \$62 ;
+  wire [31:0] \$63 ;
+  wire [31:0] \$64 ;
+  wire [31:0] \$65 ;
+  reg [31:0] \$66 ;
+  reg [4:0] \$67 ;
+  reg [31:0] \$68 ;
+  reg [31:0] \$69 ;
+  wire \$7 ;
+  reg [4:0] \$70 ;
+  reg [4:0] \$71 ;
+  reg [31:0] \$72 ;
+  reg [31:0] \$73 ;
+  reg [31:0] \$74 ;
+  reg [4:0] \$75 ;
+  reg [4:0] \$76 ;
+  reg [4:0] \$77 ;
+  reg [31:0] \$78 ;
+  reg [31:0] \$79 ;
+  wire \$8 ;
+  reg [31:0] \$80 ;
+  reg [31:0] \$81 ;
+  reg [31:0] \$82 ;
+  reg [31:0] \$83 ;
+  reg [31:0] \$84 ;
+  wire \$9 ;
   (* init = 32'd0 *)
   wire [31:0] a1_d1;
   wire [7:0] \a1_d1[0] ;
@@ -2583,35 +2657,20 @@ module \array_int_mac_os_4x4.mesh (rst, \i_a$1 , i_ctl, \i_w$65 , o_row_valid, o
   wire \i_ctl[0].last ;
   wire \i_ctl[0].load_w ;
   wire \i_ctl[0].valid ;
-  wire [31:0] i_w;
-  input [127:0] \i_w$65 ;
-  wire [127:0] \i_w$65 ;
-  wire [31:0] \i_w$65[0] ;
-  wire [7:0] \i_w$65[0][0] ;
-  wire [7:0] \i_w$65[0][1] ;
-  wire [7:0] \i_w$65[0][2] ;
-  wire [7:0] \i_w$65[0][3] ;
-  wire [31:0] \i_w$65[1] ;
-  wire [7:0] \i_w$65[1][0] ;
-  wire [7:0] \i_w$65[1][1] ;
-  wire [7:0] \i_w$65[1][2] ;
-  wire [7:0] \i_w$65[1][3] ;
-  wire [31:0] \i_w$65[2] ;
-  wire [7:0] \i_w$65[2][0] ;
-  wire [7:0] \i_w$65[2][1] ;
-  wire [7:0] \i_w$65[2][2] ;
-  wire [7:0] \i_w$65[2][3] ;
-  wire [31:0] \i_w$65[3] ;
-  wire [7:0] \i_w$65[3][0] ;
-  wire [7:0] \i_w$65[3][1] ;
-  wire [7:0] \i_w$65[3][2] ;
-  wire [7:0] \i_w$65[3][3] ;
-  wire [31:0] \i_w$66 ;
-  wire [31:0] \i_w$66[0] ;
-  wire [7:0] \i_w$66[0][0] ;
-  wire [7:0] \i_w$66[0][1] ;
-  wire [7:0] \i_w$66[0][2] ;
-  wire [7:0] \i_w$66[0][3] ;
+  input [127:0] i_w;
+  wire [127:0] i_w;
+  wire [31:0] \i_w$101 ;
+  wire [31:0] \i_w$101[0] ;
+  wire [7:0] \i_w$101[0][0] ;
+  wire [7:0] \i_w$101[0][1] ;
+  wire [7:0] \i_w$101[0][2] ;
+  wire [7:0] \i_w$101[0][3] ;
+  wire [31:0] \i_w$67 ;
+  wire [31:0] \i_w$67[0] ;
+  wire [7:0] \i_w$67[0][0] ;
+  wire [7:0] \i_w$67[0][1] ;
+  wire [7:0] \i_w$67[0][2] ;
+  wire [7:0] \i_w$67[0][3] ;
   wire [31:0] \i_w$68 ;
   wire [31:0] \i_w$68[0] ;
   wire [7:0] \i_w$68[0][0] ;
@@ -2624,83 +2683,99 @@ module \array_int_mac_os_4x4.mesh (rst, \i_a$1 , i_ctl, \i_w$65 , o_row_valid, o
   wire [7:0] \i_w$70[0][1] ;
   wire [7:0] \i_w$70[0][2] ;
   wire [7:0] \i_w$70[0][3] ;
-  reg [31:0] \i_w$72  = 32'd0;
+  wire [31:0] \i_w$72 ;
   wire [31:0] \i_w$72[0] ;
   wire [7:0] \i_w$72[0][0] ;
   wire [7:0] \i_w$72[0][1] ;
   wire [7:0] \i_w$72[0][2] ;
   wire [7:0] \i_w$72[0][3] ;
-  wire [31:0] \i_w$74 ;
-  wire [31:0] \i_w$74[0] ;
-  wire [7:0] \i_w$74[0][0] ;
-  wire [7:0] \i_w$74[0][1] ;
-  wire [7:0] \i_w$74[0][2] ;
-  wire [7:0] \i_w$74[0][3] ;
+  (* init = 32'd0 *)
   wire [31:0] \i_w$76 ;
   wire [31:0] \i_w$76[0] ;
   wire [7:0] \i_w$76[0][0] ;
   wire [7:0] \i_w$76[0][1] ;
   wire [7:0] \i_w$76[0][2] ;
   wire [7:0] \i_w$76[0][3] ;
-  wire [31:0] \i_w$78 ;
-  wire [31:0] \i_w$78[0] ;
-  wire [7:0] \i_w$78[0][0] ;
-  wire [7:0] \i_w$78[0][1] ;
-  wire [7:0] \i_w$78[0][2] ;
-  wire [7:0] \i_w$78[0][3] ;
-  reg [31:0] \i_w$80  = 32'd0;
-  wire [31:0] \i_w$80[0] ;
-  wire [7:0] \i_w$80[0][0] ;
-  wire [7:0] \i_w$80[0][1] ;
-  wire [7:0] \i_w$80[0][2] ;
-  wire [7:0] \i_w$80[0][3] ;
-  wire [31:0] \i_w$82 ;
-  wire [31:0] \i_w$82[0] ;
-  wire [7:0] \i_w$82[0][0] ;
-  wire [7:0] \i_w$82[0][1] ;
-  wire [7:0] \i_w$82[0][2] ;
-  wire [7:0] \i_w$82[0][3] ;
-  wire [31:0] \i_w$84 ;
-  wire [31:0] \i_w$84[0] ;
-  wire [7:0] \i_w$84[0][0] ;
-  wire [7:0] \i_w$84[0][1] ;
-  wire [7:0] \i_w$84[0][2] ;
-  wire [7:0] \i_w$84[0][3] ;
-  wire [31:0] \i_w$86 ;
-  wire [31:0] \i_w$86[0] ;
-  wire [7:0] \i_w$86[0][0] ;
-  wire [7:0] \i_w$86[0][1] ;
-  wire [7:0] \i_w$86[0][2] ;
-  wire [7:0] \i_w$86[0][3] ;
-  reg [31:0] \i_w$88  = 32'd0;
-  wire [31:0] \i_w$88[0] ;
-  wire [7:0] \i_w$88[0][0] ;
-  wire [7:0] \i_w$88[0][1] ;
-  wire [7:0] \i_w$88[0][2] ;
-  wire [7:0] \i_w$88[0][3] ;
-  wire [31:0] \i_w$90 ;
-  wire [31:0] \i_w$90[0] ;
-  wire [7:0] \i_w$90[0][0] ;
-  wire [7:0] \i_w$90[0][1] ;
-  wire [7:0] \i_w$90[0][2] ;
-  wire [7:0] \i_w$90[0][3] ;
-  wire [31:0] \i_w$92 ;
-  wire [31:0] \i_w$92[0] ;
-  wire [7:0] \i_w$92[0][0] ;
-  wire [7:0] \i_w$92[0][1] ;
-  wire [7:0] \i_w$92[0][2] ;
-  wire [7:0] \i_w$92[0][3] ;
-  wire [31:0] \i_w$94 ;
-  wire [31:0] \i_w$94[0] ;
-  wire [7:0] \i_w$94[0][0] ;
-  wire [7:0] \i_w$94[0][1] ;
-  wire [7:0] \i_w$94[0][2] ;
-  wire [7:0] \i_w$94[0][3] ;
+  wire [31:0] \i_w$77 ;
+  wire [31:0] \i_w$77[0] ;
+  wire [7:0] \i_w$77[0][0] ;
+  wire [7:0] \i_w$77[0][1] ;
+  wire [7:0] \i_w$77[0][2] ;
+  wire [7:0] \i_w$77[0][3] ;
+  wire [31:0] \i_w$79 ;
+  wire [31:0] \i_w$79[0] ;
+  wire [7:0] \i_w$79[0][0] ;
+  wire [7:0] \i_w$79[0][1] ;
+  wire [7:0] \i_w$79[0][2] ;
+  wire [7:0] \i_w$79[0][3] ;
+  wire [31:0] \i_w$81 ;
+  wire [31:0] \i_w$81[0] ;
+  wire [7:0] \i_w$81[0][0] ;
+  wire [7:0] \i_w$81[0][1] ;
+  wire [7:0] \i_w$81[0][2] ;
+  wire [7:0] \i_w$81[0][3] ;
+  reg [31:0] \i_w$85  = 32'd0;
+  wire [31:0] \i_w$85[0] ;
+  wire [7:0] \i_w$85[0][0] ;
+  wire [7:0] \i_w$85[0][1] ;
+  wire [7:0] \i_w$85[0][2] ;
+  wire [7:0] \i_w$85[0][3] ;
+  wire [31:0] \i_w$87 ;
+  wire [31:0] \i_w$87[0] ;
+  wire [7:0] \i_w$87[0][0] ;
+  wire [7:0] \i_w$87[0][1] ;
+  wire [7:0] \i_w$87[0][2] ;
+  wire [7:0] \i_w$87[0][3] ;
+  wire [31:0] \i_w$89 ;
+  wire [31:0] \i_w$89[0] ;
+  wire [7:0] \i_w$89[0][0] ;
+  wire [7:0] \i_w$89[0][1] ;
+  wire [7:0] \i_w$89[0][2] ;
+  wire [7:0] \i_w$89[0][3] ;
+  wire [31:0] \i_w$91 ;
+  wire [31:0] \i_w$91[0] ;
+  wire [7:0] \i_w$91[0][0] ;
+  wire [7:0] \i_w$91[0][1] ;
+  wire [7:0] \i_w$91[0][2] ;
+  wire [7:0] \i_w$91[0][3] ;
+  reg [31:0] \i_w$95  = 32'd0;
+  wire [31:0] \i_w$95[0] ;
+  wire [7:0] \i_w$95[0][0] ;
+  wire [7:0] \i_w$95[0][1] ;
+  wire [7:0] \i_w$95[0][2] ;
+  wire [7:0] \i_w$95[0][3] ;
+  wire [31:0] \i_w$97 ;
+  wire [31:0] \i_w$97[0] ;
+  wire [7:0] \i_w$97[0][0] ;
+  wire [7:0] \i_w$97[0][1] ;
+  wire [7:0] \i_w$97[0][2] ;
+  wire [7:0] \i_w$97[0][3] ;
+  wire [31:0] \i_w$99 ;
+  wire [31:0] \i_w$99[0] ;
+  wire [7:0] \i_w$99[0][0] ;
+  wire [7:0] \i_w$99[0][1] ;
+  wire [7:0] \i_w$99[0][2] ;
+  wire [7:0] \i_w$99[0][3] ;
   wire [31:0] \i_w[0] ;
   wire [7:0] \i_w[0][0] ;
   wire [7:0] \i_w[0][1] ;
   wire [7:0] \i_w[0][2] ;
   wire [7:0] \i_w[0][3] ;
+  wire [31:0] \i_w[1] ;
+  wire [7:0] \i_w[1][0] ;
+  wire [7:0] \i_w[1][1] ;
+  wire [7:0] \i_w[1][2] ;
+  wire [7:0] \i_w[1][3] ;
+  wire [31:0] \i_w[2] ;
+  wire [7:0] \i_w[2][0] ;
+  wire [7:0] \i_w[2][1] ;
+  wire [7:0] \i_w[2][2] ;
+  wire [7:0] \i_w[2][3] ;
+  wire [31:0] \i_w[3] ;
+  wire [7:0] \i_w[3][0] ;
+  wire [7:0] \i_w[3][1] ;
+  wire [7:0] \i_w[3][2] ;
+  wire [7:0] \i_w[3][3] ;
   wire [31:0] o_a;
   wire [31:0] \o_a$13 ;
   wire [31:0] \o_a$13[0] ;
@@ -2781,21 +2856,28 @@ module \array_int_mac_os_4x4.mesh (rst, \i_a$1 , i_ctl, \i_w$65 , o_row_valid, o
   wire \o_ctl$104[0].last ;
   wire \o_ctl$104[0].load_w ;
   wire \o_ctl$104[0].valid ;
-  wire [4:0] \o_ctl$109 ;
-  wire [4:0] \o_ctl$109[0] ;
-  wire \o_ctl$109[0].first ;
-  wire \o_ctl$109[0].group_end ;
-  wire \o_ctl$109[0].last ;
-  wire \o_ctl$109[0].load_w ;
-  wire \o_ctl$109[0].valid ;
+  wire [4:0] \o_ctl$105 ;
+  wire [4:0] \o_ctl$105[0] ;
+  wire \o_ctl$105[0].first ;
+  wire \o_ctl$105[0].group_end ;
+  wire \o_ctl$105[0].last ;
+  wire \o_ctl$105[0].load_w ;
+  wire \o_ctl$105[0].valid ;
+  wire [4:0] \o_ctl$106 ;
+  wire [4:0] \o_ctl$106[0] ;
+  wire \o_ctl$106[0].first ;
+  wire \o_ctl$106[0].group_end ;
+  wire \o_ctl$106[0].last ;
+  wire \o_ctl$106[0].load_w ;
+  wire \o_ctl$106[0].valid ;
+  wire [4:0] \o_ctl$107 ;
+  wire [4:0] \o_ctl$107[0] ;
+  wire \o_ctl$107[0].first ;
+  wire \o_ctl$107[0].group_end ;
+  wire \o_ctl$107[0].last ;
+  wire \o_ctl$107[0].load_w ;
+  wire \o_ctl$107[0].valid ;
   wire [4:0] \o_ctl$11 ;
-  wire [4:0] \o_ctl$114 ;
-  wire [4:0] \o_ctl$114[0] ;
-  wire \o_ctl$114[0].first ;
-  wire \o_ctl$114[0].group_end ;
-  wire \o_ctl$114[0].last ;
-  wire \o_ctl$114[0].load_w ;
-  wire \o_ctl$114[0].valid ;
   wire [4:0] \o_ctl$11[0] ;
   wire \o_ctl$11[0].first ;
   wire \o_ctl$11[0].group_end ;
@@ -2872,13 +2954,6 @@ module \array_int_mac_os_4x4.mesh (rst, \i_a$1 , i_ctl, \i_w$65 , o_row_valid, o
   wire \o_ctl$63[0].last ;
   wire \o_ctl$63[0].load_w ;
   wire \o_ctl$63[0].valid ;
-  wire [4:0] \o_ctl$96 ;
-  wire [4:0] \o_ctl$96[0] ;
-  wire \o_ctl$96[0].first ;
-  wire \o_ctl$96[0].group_end ;
-  wire \o_ctl$96[0].last ;
-  wire \o_ctl$96[0].load_w ;
-  wire \o_ctl$96[0].valid ;
   wire [4:0] \o_ctl[0] ;
   wire \o_ctl[0].first ;
   wire \o_ctl[0].group_end ;
@@ -2886,39 +2961,15 @@ module \array_int_mac_os_4x4.mesh (rst, \i_a$1 , i_ctl, \i_w$65 , o_row_valid, o
   wire \o_ctl[0].load_w ;
   wire \o_ctl[0].valid ;
   wire [31:0] o_psum;
-  wire [31:0] \o_psum$101 ;
-  wire [31:0] \o_psum$101[0] ;
-  wire [31:0] \o_psum$101[0][0] ;
-  wire [31:0] \o_psum$102 ;
-  wire [31:0] \o_psum$102[0] ;
-  wire [31:0] \o_psum$102[0][0] ;
-  wire [31:0] \o_psum$103 ;
-  wire [31:0] \o_psum$103[0] ;
-  wire [31:0] \o_psum$103[0][0] ;
-  wire [31:0] \o_psum$105 ;
-  wire [31:0] \o_psum$105[0] ;
-  wire [31:0] \o_psum$105[0][0] ;
-  wire [31:0] \o_psum$106 ;
-  wire [31:0] \o_psum$106[0] ;
-  wire [31:0] \o_psum$106[0][0] ;
-  wire [31:0] \o_psum$107 ;
-  wire [31:0] \o_psum$107[0] ;
-  wire [31:0] \o_psum$107[0][0] ;
-  wire [31:0] \o_psum$108 ;
-  wire [31:0] \o_psum$108[0] ;
-  wire [31:0] \o_psum$108[0][0] ;
-  wire [31:0] \o_psum$110 ;
-  wire [31:0] \o_psum$110[0] ;
-  wire [31:0] \o_psum$110[0][0] ;
-  wire [31:0] \o_psum$111 ;
-  wire [31:0] \o_psum$111[0] ;
-  wire [31:0] \o_psum$111[0][0] ;
   wire [31:0] \o_psum$112 ;
   wire [31:0] \o_psum$112[0] ;
   wire [31:0] \o_psum$112[0][0] ;
   wire [31:0] \o_psum$113 ;
   wire [31:0] \o_psum$113[0] ;
   wire [31:0] \o_psum$113[0][0] ;
+  wire [31:0] \o_psum$114 ;
+  wire [31:0] \o_psum$114[0] ;
+  wire [31:0] \o_psum$114[0][0] ;
   wire [31:0] \o_psum$115 ;
   wire [31:0] \o_psum$115[0] ;
   wire [31:0] \o_psum$115[0][0] ;
@@ -2931,517 +2982,574 @@ module \array_int_mac_os_4x4.mesh (rst, \i_a$1 , i_ctl, \i_w$65 , o_row_valid, o
   wire [31:0] \o_psum$118 ;
   wire [31:0] \o_psum$118[0] ;
   wire [31:0] \o_psum$118[0][0] ;
+  wire [31:0] \o_psum$119 ;
+  wire [31:0] \o_psum$119[0] ;
+  wire [31:0] \o_psum$119[0][0] ;
+  wire [31:0] \o_psum$120 ;
+  wire [31:0] \o_psum$120[0] ;
+  wire [31:0] \o_psum$120[0][0] ;
+  wire [31:0] \o_psum$121 ;
+  wire [31:0] \o_psum$121[0] ;
+  wire [31:0] \o_psum$121[0][0] ;
+  wire [31:0] \o_psum$122 ;
+  wire [31:0] \o_psum$122[0] ;
+  wire [31:0] \o_psum$122[0][0] ;
+  wire [31:0] \o_psum$123 ;
+  wire [31:0] \o_psum$123[0] ;
+  wire [31:0] \o_psum$123[0][0] ;
+  wire [31:0] \o_psum$124 ;
+  wire [31:0] \o_psum$124[0] ;
+  wire [31:0] \o_psum$124[0][0] ;
+  wire [31:0] \o_psum$125 ;
+  wire [31:0] \o_psum$125[0] ;
+  wire [31:0] \o_psum$125[0][0] ;
+  wire [31:0] \o_psum$126 ;
+  wire [31:0] \o_psum$126[0] ;
+  wire [31:0] \o_psum$126[0][0] ;
   wire [31:0] \o_psum[0] ;
   wire [31:0] \o_psum[0][0] ;
   output [127:0] o_row;
-  reg [127:0] o_row;
+  wire [127:0] o_row;
   wire [31:0] \o_row[0] ;
   wire [31:0] \o_row[1] ;
   wire [31:0] \o_row[2] ;
   wire [31:0] \o_row[3] ;
   output [1:0] o_row_index;
-  reg [1:0] o_row_index;
+  wire [1:0] o_row_index;
   output o_row_valid;
-  reg o_row_valid;
+  wire o_row_valid;
   wire [31:0] o_w;
-  wire [31:0] \o_w$69 ;
-  wire [31:0] \o_w$69[0] ;
-  wire [7:0] \o_w$69[0][0] ;
-  wire [7:0] \o_w$69[0][1] ;
-  wire [7:0] \o_w$69[0][2] ;
-  wire [7:0] \o_w$69[0][3] ;
+  wire [31:0] \o_w$100 ;
+  wire [31:0] \o_w$100[0] ;
+  wire [7:0] \o_w$100[0][0] ;
+  wire [7:0] \o_w$100[0][1] ;
+  wire [7:0] \o_w$100[0][2] ;
+  wire [7:0] \o_w$100[0][3] ;
+  wire [31:0] \o_w$102 ;
+  wire [31:0] \o_w$102[0] ;
+  wire [7:0] \o_w$102[0][0] ;
+  wire [7:0] \o_w$102[0][1] ;
+  wire [7:0] \o_w$102[0][2] ;
+  wire [7:0] \o_w$102[0][3] ;
   wire [31:0] \o_w$71 ;
   wire [31:0] \o_w$71[0] ;
   wire [7:0] \o_w$71[0][0] ;
   wire [7:0] \o_w$71[0][1] ;
   wire [7:0] \o_w$71[0][2] ;
   wire [7:0] \o_w$71[0][3] ;
-  wire [31:0] \o_w$75 ;
-  wire [31:0] \o_w$75[0] ;
-  wire [7:0] \o_w$75[0][0] ;
-  wire [7:0] \o_w$75[0][1] ;
-  wire [7:0] \o_w$75[0][2] ;
-  wire [7:0] \o_w$75[0][3] ;
-  wire [31:0] \o_w$77 ;
-  wire [31:0] \o_w$77[0] ;
-  wire [7:0] \o_w$77[0][0] ;
-  wire [7:0] \o_w$77[0][1] ;
-  wire [7:0] \o_w$77[0][2] ;
-  wire [7:0] \o_w$77[0][3] ;
-  wire [31:0] \o_w$79 ;
-  wire [31:0] \o_w$79[0] ;
-  wire [7:0] \o_w$79[0][0] ;
-  wire [7:0] \o_w$79[0][1] ;
-  wire [7:0] \o_w$79[0][2] ;
-  wire [7:0] \o_w$79[0][3] ;
-  wire [31:0] \o_w$83 ;
-  wire [31:0] \o_w$83[0] ;
-  wire [7:0] \o_w$83[0][0] ;
-  wire [7:0] \o_w$83[0][1] ;
-  wire [7:0] \o_w$83[0][2] ;
-  wire [7:0] \o_w$83[0][3] ;
-  wire [31:0] \o_w$85 ;
-  wire [31:0] \o_w$85[0] ;
-  wire [7:0] \o_w$85[0][0] ;
-  wire [7:0] \o_w$85[0][1] ;
-  wire [7:0] \o_w$85[0][2] ;
-  wire [7:0] \o_w$85[0][3] ;
-  wire [31:0] \o_w$87 ;
-  wire [31:0] \o_w$87[0] ;
-  wire [7:0] \o_w$87[0][0] ;
-  wire [7:0] \o_w$87[0][1] ;
-  wire [7:0] \o_w$87[0][2] ;
-  wire [7:0] \o_w$87[0][3] ;
-  wire [31:0] \o_w$91 ;
-  wire [31:0] \o_w$91[0] ;
-  wire [7:0] \o_w$91[0][0] ;
-  wire [7:0] \o_w$91[0][1] ;
-  wire [7:0] \o_w$91[0][2] ;
-  wire [7:0] \o_w$91[0][3] ;
-  wire [31:0] \o_w$93 ;
-  wire [31:0] \o_w$93[0] ;
-  wire [7:0] \o_w$93[0][0] ;
-  wire [7:0] \o_w$93[0][1] ;
-  wire [7:0] \o_w$93[0][2] ;
-  wire [7:0] \o_w$93[0][3] ;
-  wire [31:0] \o_w$95 ;
-  wire [31:0] \o_w$95[0] ;
-  wire [7:0] \o_w$95[0][0] ;
-  wire [7:0] \o_w$95[0][1] ;
-  wire [7:0] \o_w$95[0][2] ;
-  wire [7:0] \o_w$95[0][3] ;
+  wire [31:0] \o_w$73 ;
+  wire [31:0] \o_w$73[0] ;
+  wire [7:0] \o_w$73[0][0] ;
+  wire [7:0] \o_w$73[0][1] ;
+  wire [7:0] \o_w$73[0][2] ;
+  wire [7:0] \o_w$73[0][3] ;
+  wire [31:0] \o_w$78 ;
+  wire [31:0] \o_w$78[0] ;
+  wire [7:0] \o_w$78[0][0] ;
+  wire [7:0] \o_w$78[0][1] ;
+  wire [7:0] \o_w$78[0][2] ;
+  wire [7:0] \o_w$78[0][3] ;
+  wire [31:0] \o_w$80 ;
+  wire [31:0] \o_w$80[0] ;
+  wire [7:0] \o_w$80[0][0] ;
+  wire [7:0] \o_w$80[0][1] ;
+  wire [7:0] \o_w$80[0][2] ;
+  wire [7:0] \o_w$80[0][3] ;
+  wire [31:0] \o_w$82 ;
+  wire [31:0] \o_w$82[0] ;
+  wire [7:0] \o_w$82[0][0] ;
+  wire [7:0] \o_w$82[0][1] ;
+  wire [7:0] \o_w$82[0][2] ;
+  wire [7:0] \o_w$82[0][3] ;
+  wire [31:0] \o_w$88 ;
+  wire [31:0] \o_w$88[0] ;
+  wire [7:0] \o_w$88[0][0] ;
+  wire [7:0] \o_w$88[0][1] ;
+  wire [7:0] \o_w$88[0][2] ;
+  wire [7:0] \o_w$88[0][3] ;
+  wire [31:0] \o_w$90 ;
+  wire [31:0] \o_w$90[0] ;
+  wire [7:0] \o_w$90[0][0] ;
+  wire [7:0] \o_w$90[0][1] ;
+  wire [7:0] \o_w$90[0][2] ;
+  wire [7:0] \o_w$90[0][3] ;
+  wire [31:0] \o_w$92 ;
+  wire [31:0] \o_w$92[0] ;
+  wire [7:0] \o_w$92[0][0] ;
+  wire [7:0] \o_w$92[0][1] ;
+  wire [7:0] \o_w$92[0][2] ;
+  wire [7:0] \o_w$92[0][3] ;
+  wire [31:0] \o_w$98 ;
+  wire [31:0] \o_w$98[0] ;
+  wire [7:0] \o_w$98[0][0] ;
+  wire [7:0] \o_w$98[0][1] ;
+  wire [7:0] \o_w$98[0][2] ;
+  wire [7:0] \o_w$98[0][3] ;
   wire [31:0] \o_w[0] ;
   wire [7:0] \o_w[0][0] ;
   wire [7:0] \o_w[0][1] ;
   wire [7:0] \o_w[0][2] ;
   wire [7:0] \o_w[0][3] ;
+  wire [3:0] row_sel;
   input rst;
   wire rst;
+  wire [31:0] w0_eff;
+  wire [7:0] \w0_eff[0] ;
+  wire [7:0] \w0_eff[1] ;
+  wire [7:0] \w0_eff[2] ;
+  wire [7:0] \w0_eff[3] ;
+  reg [31:0] w0_held = 32'd0;
+  wire [7:0] \w0_held[0] ;
+  wire [7:0] \w0_held[1] ;
+  wire [7:0] \w0_held[2] ;
+  wire [7:0] \w0_held[3] ;
+  wire [31:0] w1_eff;
+  wire [7:0] \w1_eff[0] ;
+  wire [7:0] \w1_eff[1] ;
+  wire [7:0] \w1_eff[2] ;
+  wire [7:0] \w1_eff[3] ;
+  reg [31:0] w1_held = 32'd0;
+  wire [7:0] \w1_held[0] ;
+  wire [7:0] \w1_held[1] ;
+  wire [7:0] \w1_held[2] ;
+  wire [7:0] \w1_held[3] ;
+  wire [31:0] w2_eff;
+  wire [7:0] \w2_eff[0] ;
+  wire [7:0] \w2_eff[1] ;
+  wire [7:0] \w2_eff[2] ;
+  wire [7:0] \w2_eff[3] ;
+  reg [31:0] w2_held = 32'd0;
+  wire [7:0] \w2_held[0] ;
+  wire [7:0] \w2_held[1] ;
+  wire [7:0] \w2_held[2] ;
+  wire [7:0] \w2_held[3] ;
   (* init = 32'd0 *)
-  wire [31:0] w1_d1;
-  wire [7:0] \w1_d1[0] ;
-  wire [7:0] \w1_d1[1] ;
-  wire [7:0] \w1_d1[2] ;
-  wire [7:0] \w1_d1[3] ;
-  reg [31:0] w2_d1 = 32'd0;
-  wire [7:0] \w2_d1[0] ;
-  wire [7:0] \w2_d1[1] ;
-  wire [7:0] \w2_d1[2] ;
-  wire [7:0] \w2_d1[3] ;
+  wire [31:0] w2_held_d1;
+  wire [7:0] \w2_held_d1[0] ;
+  wire [7:0] \w2_held_d1[1] ;
+  wire [7:0] \w2_held_d1[2] ;
+  wire [7:0] \w2_held_d1[3] ;
+  wire [31:0] w3_eff;
+  wire [7:0] \w3_eff[0] ;
+  wire [7:0] \w3_eff[1] ;
+  wire [7:0] \w3_eff[2] ;
+  wire [7:0] \w3_eff[3] ;
+  reg [31:0] w3_held = 32'd0;
+  wire [7:0] \w3_held[0] ;
+  wire [7:0] \w3_held[1] ;
+  wire [7:0] \w3_held[2] ;
+  wire [7:0] \w3_held[3] ;
+  reg [31:0] w3_held_d1 = 32'd0;
+  wire [7:0] \w3_held_d1[0] ;
+  wire [7:0] \w3_held_d1[1] ;
+  wire [7:0] \w3_held_d1[2] ;
+  wire [7:0] \w3_held_d1[3] ;
   (* init = 32'd0 *)
-  wire [31:0] w2_d2;
-  wire [7:0] \w2_d2[0] ;
-  wire [7:0] \w2_d2[1] ;
-  wire [7:0] \w2_d2[2] ;
-  wire [7:0] \w2_d2[3] ;
-  reg [31:0] w3_d1 = 32'd0;
-  wire [7:0] \w3_d1[0] ;
-  wire [7:0] \w3_d1[1] ;
-  wire [7:0] \w3_d1[2] ;
-  wire [7:0] \w3_d1[3] ;
-  reg [31:0] w3_d2 = 32'd0;
-  wire [7:0] \w3_d2[0] ;
-  wire [7:0] \w3_d2[1] ;
-  wire [7:0] \w3_d2[2] ;
-  wire [7:0] \w3_d2[3] ;
-  (* init = 32'd0 *)
-  wire [31:0] w3_d3;
-  wire [7:0] \w3_d3[0] ;
-  wire [7:0] \w3_d3[1] ;
-  wire [7:0] \w3_d3[2] ;
-  wire [7:0] \w3_d3[3] ;
-  assign \$1  = \o_ctl$96 [0] & \o_ctl$96 [3];
-  assign \$2  = \o_ctl$104 [0] & \o_ctl$104 [3];
-  assign \$3  = \o_ctl$109 [0] & \o_ctl$109 [3];
-  assign \$4  = \o_ctl$114 [0] & \o_ctl$114 [3];
+  wire [31:0] w3_held_d2;
+  wire [7:0] \w3_held_d2[0] ;
+  wire [7:0] \w3_held_d2[1] ;
+  wire [7:0] \w3_held_d2[2] ;
+  wire [7:0] \w3_held_d2[3] ;
+  assign \$12  = \o_ctl$105 [0] & \o_ctl$105 [3];
+  assign \$13  = \$11  | \$12 ;
+  assign \$14  = ~ \$13 ;
+  assign \$15  = \$9  & \$14 ;
+  assign \$16  = \o_ctl$107 [0] & \o_ctl$107 [3];
+  assign \$17  = \o_ctl$104 [0] & \o_ctl$104 [3];
+  assign \$19  = \o_ctl$105 [0] & \o_ctl$105 [3];
+  assign \$20  = \$18  | \$19 ;
+  assign \$21  = \o_ctl$106 [0] & \o_ctl$106 [3];
+  assign \$22  = \$20  | \$21 ;
+  assign \$23  = ~ \$22 ;
+  assign \$24  = \$16  & \$23 ;
+  assign \$25  = \o_ctl$104 [0] & \o_ctl$104 [3];
+  assign \$27  = \o_ctl$105 [0] & \o_ctl$105 [3];
+  assign \$28  = \$26  | \$27 ;
+  assign \$29  = \o_ctl$106 [0] & \o_ctl$106 [3];
+  assign \$30  = \$28  | \$29 ;
+  assign \$31  = \o_ctl$107 [0] & \o_ctl$107 [3];
+  assign o_row_valid = \$30  | \$31 ;
+  assign \$33  = row_sel[1] ? 1'h1 : 1'h0;
+  assign \$35  = row_sel[2] ? 2'h2 : 2'h0;
+  assign \$36  = { 1'h0, \$34  } | \$35 ;
+  assign \$37  = row_sel[3] ? 2'h3 : 2'h0;
+  assign o_row_index = \$36  | \$37 ;
+  assign \$38  = o_psum & { row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0] };
+  assign \$39  = \o_psum$112  & { row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1] };
+  assign \$40  = \$38  | \$39 ;
+  assign \$41  = \o_psum$113  & { row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2] };
+  assign \$42  = \$40  | \$41 ;
+  assign \$43  = \o_psum$114  & { row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3] };
+  assign \$44  = \$42  | \$43 ;
+  assign \$45  = \o_psum$115  & { row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0] };
+  assign \$46  = \o_psum$116  & { row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1] };
+  assign \$47  = \$45  | \$46 ;
+  assign \$48  = \o_psum$117  & { row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2] };
+  assign \$49  = \$47  | \$48 ;
+  assign \$50  = \o_psum$118  & { row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3] };
+  assign \$51  = \$49  | \$50 ;
+  assign \$52  = \o_psum$119  & { row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0] };
+  assign \$53  = \o_psum$120  & { row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1] };
+  assign \$54  = \$52  | \$53 ;
+  assign \$55  = \o_psum$121  & { row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2] };
+  assign \$56  = \$54  | \$55 ;
+  assign \$57  = \o_psum$122  & { row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3] };
+  assign \$58  = \$56  | \$57 ;
+  assign \$59  = \o_psum$123  & { row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0] };
+  assign \$60  = \o_psum$124  & { row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1] };
+  assign \$61  = \$59  | \$60 ;
+  assign \$62  = \o_psum$125  & { row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2] };
+  assign \$63  = \$61  | \$62 ;
+  assign \$64  = \o_psum$126  & { row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3] };
+  assign \$65  = \$63  | \$64 ;
   always @(posedge clk)
-    \i_a$16  <= \$5 ;
+    \i_a$16  <= \$66 ;
   always @(posedge clk)
-    \i_ctl$18  <= \$6 ;
+    \i_ctl$18  <= \$67 ;
   always @(posedge clk)
-    a2_d1 <= \$7 ;
+    a2_d1 <= \$68 ;
   always @(posedge clk)
-    \i_a$32  <= \$8 ;
+    \i_a$32  <= \$69 ;
   always @(posedge clk)
-    ctl2_d1 <= \$9 ;
+    ctl2_d1 <= \$70 ;
   always @(posedge clk)
-    \i_ctl$34  <= \$10 ;
+    \i_ctl$34  <= \$71 ;
   always @(posedge clk)
-    a3_d1 <= \$11 ;
+    a3_d1 <= \$72 ;
   always @(posedge clk)
-    a3_d2 <= \$12 ;
+    a3_d2 <= \$73 ;
   always @(posedge clk)
-    \i_a$48  <= \$13 ;
+    \i_a$48  <= \$74 ;
   always @(posedge clk)
-    ctl3_d1 <= \$14 ;
+    ctl3_d1 <= \$75 ;
   always @(posedge clk)
-    ctl3_d2 <= \$15 ;
+    ctl3_d2 <= \$76 ;
   always @(posedge clk)
-    \i_ctl$50  <= \$16 ;
+    \i_ctl$50  <= \$77 ;
   always @(posedge clk)
-    \i_w$72  <= \$17 ;
+    w0_held <= \$78 ;
   always @(posedge clk)
-    w2_d1 <= \$18 ;
+    w1_held <= \$79 ;
   always @(posedge clk)
-    \i_w$80  <= \$19 ;
+    w2_held <= \$80 ;
   always @(posedge clk)
-    w3_d1 <= \$20 ;
+    \i_w$85  <= \$81 ;
   always @(posedge clk)
-    w3_d2 <= \$21 ;
+    w3_held <= \$82 ;
   always @(posedge clk)
-    \i_w$88  <= \$22 ;
+    w3_held_d1 <= \$83 ;
+  always @(posedge clk)
+    \i_w$95  <= \$84 ;
+  assign w0_eff = i_ctl[1] ? i_w[31:0] : w0_held;
+  assign w1_eff = i_ctl[1] ? i_w[63:32] : w1_held;
+  assign w2_eff = i_ctl[1] ? i_w[95:64] : w2_held;
+  assign w3_eff = i_ctl[1] ? i_w[127:96] : w3_held;
+  assign \$1  = \o_ctl$104 [0] & \o_ctl$104 [3];
+  assign \$4  = \o_ctl$105 [0] & \o_ctl$105 [3];
+  assign \$5  = \o_ctl$104 [0] & \o_ctl$104 [3];
+  assign \$7  = ~ \$6 ;
+  assign \$8  = \$4  & \$7 ;
+  assign \$9  = \o_ctl$106 [0] & \o_ctl$106 [3];
+  assign \$10  = \o_ctl$104 [0] & \o_ctl$104 [3];
   \array_int_mac_os_4x4.mesh.tile_0_0  tile_0_0 (
     .clk(clk),
+    .i_ctl(i_ctl),
     .o_a(\i_a$4 ),
     .o_ctl(\i_ctl$6 ),
     .o_psum(o_psum),
-    .o_w(\i_w$66 ),
+    .o_w(\i_w$68 ),
     .pe_0_0__i_a(\i_a$1 [31:0]),
-    .pe_0_0__i_ctl(i_ctl),
-    .pe_0_0__i_w(\i_w$65 [31:0]),
+    .pe_0_0__i_w(w0_eff),
     .rst(rst)
   );
   \array_int_mac_os_4x4.mesh.tile_0_1  tile_0_1 (
     .clk(clk),
+    .i_ctl(\i_ctl$6 ),
     .o_a(\i_a$8 ),
     .o_ctl(\i_ctl$10 ),
-    .o_psum(\o_psum$101 ),
-    .o_w(\i_w$74 ),
+    .o_psum(\o_psum$115 ),
+    .o_w(\i_w$77 ),
     .pe_0_0__i_a(\i_a$4 ),
-    .pe_0_0__i_ctl(\i_ctl$6 ),
-    .pe_0_0__i_w(\i_w$72 ),
+    .pe_0_0__i_w(w1_held),
     .rst(rst)
   );
   \array_int_mac_os_4x4.mesh.tile_0_2  tile_0_2 (
     .clk(clk),
+    .i_ctl(\i_ctl$10 ),
     .o_a(\i_a$12 ),
     .o_ctl(\i_ctl$14 ),
-    .o_psum(\o_psum$102 ),
-    .o_w(\i_w$82 ),
+    .o_psum(\o_psum$119 ),
+    .o_w(\i_w$87 ),
     .pe_0_0__i_a(\i_a$8 ),
-    .pe_0_0__i_ctl(\i_ctl$10 ),
-    .pe_0_0__i_w(\i_w$80 ),
+    .pe_0_0__i_w(\i_w$85 ),
     .rst(rst)
   );
   \array_int_mac_os_4x4.mesh.tile_0_3  tile_0_3 (
     .clk(clk),
-    .o_ctl(\o_ctl$96 ),
-    .o_psum(\o_psum$103 ),
-    .o_w(\i_w$90 ),
+    .i_ctl(\i_ctl$14 ),
+    .o_ctl(\o_ctl$107 ),
+    .o_psum(\o_psum$123 ),
+    .o_w(\i_w$97 ),
     .pe_0_0__i_a(\i_a$12 ),
-    .pe_0_0__i_ctl(\i_ctl$14 ),
-    .pe_0_0__i_w(\i_w$88 ),
+    .pe_0_0__i_w(\i_w$95 ),
     .rst(rst)
   );
   \array_int_mac_os_4x4.mesh.tile_1_0  tile_1_0 (
     .clk(clk),
+    .i_ctl(\i_ctl$18 ),
     .o_a(\i_a$20 ),
     .o_ctl(\i_ctl$22 ),
-    .o_psum(\o_psum$105 ),
-    .o_w(\i_w$68 ),
+    .o_psum(\o_psum$112 ),
+    .o_w(\i_w$70 ),
     .pe_0_0__i_a(\i_a$16 ),
-    .pe_0_0__i_ctl(\i_ctl$18 ),
-    .pe_0_0__i_w(\i_w$66 ),
+    .pe_0_0__i_w(\i_w$68 ),
     .rst(rst)
   );
   \array_int_mac_os_4x4.mesh.tile_1_1  tile_1_1 (
     .clk(clk),
+    .i_ctl(\i_ctl$22 ),
     .o_a(\i_a$24 ),
     .o_ctl(\i_ctl$26 ),
-    .o_psum(\o_psum$106 ),
-    .o_w(\i_w$76 ),
+    .o_psum(\o_psum$116 ),
+    .o_w(\i_w$79 ),
     .pe_0_0__i_a(\i_a$20 ),
-    .pe_0_0__i_ctl(\i_ctl$22 ),
-    .pe_0_0__i_w(\i_w$74 ),
+    .pe_0_0__i_w(\i_w$77 ),
     .rst(rst)
   );
   \array_int_mac_os_4x4.mesh.tile_1_2  tile_1_2 (
     .clk(clk),
+    .i_ctl(\i_ctl$26 ),
     .o_a(\i_a$28 ),
     .o_ctl(\i_ctl$30 ),
-    .o_psum(\o_psum$107 ),
-    .o_w(\i_w$84 ),
+    .o_psum(\o_psum$120 ),
+    .o_w(\i_w$89 ),
     .pe_0_0__i_a(\i_a$24 ),
-    .pe_0_0__i_ctl(\i_ctl$26 ),
-    .pe_0_0__i_w(\i_w$82 ),
+    .pe_0_0__i_w(\i_w$87 ),
     .rst(rst)
   );
   \array_int_mac_os_4x4.mesh.tile_1_3  tile_1_3 (
     .clk(clk),
-    .o_ctl(\o_ctl$104 ),
-    .o_psum(\o_psum$108 ),
-    .o_w(\i_w$92 ),
+    .i_ctl(\i_ctl$30 ),
+    .o_ctl(\o_ctl$106 ),
+    .o_psum(\o_psum$124 ),
+    .o_w(\i_w$99 ),
     .pe_0_0__i_a(\i_a$28 ),
-    .pe_0_0__i_ctl(\i_ctl$30 ),
-    .pe_0_0__i_w(\i_w$90 ),
+    .pe_0_0__i_w(\i_w$97 ),
     .rst(rst)
   );
   \array_int_mac_os_4x4.mesh.tile_2_0  tile_2_0 (
     .clk(clk),
+    .i_ctl(\i_ctl$34 ),
     .o_a(\i_a$36 ),
     .o_ctl(\i_ctl$38 ),
-    .o_psum(\o_psum$110 ),
-    .o_w(\i_w$70 ),
+    .o_psum(\o_psum$113 ),
+    .o_w(\i_w$72 ),
     .pe_0_0__i_a(\i_a$32 ),
-    .pe_0_0__i_ctl(\i_ctl$34 ),
-    .pe_0_0__i_w(\i_w$68 ),
+    .pe_0_0__i_w(\i_w$70 ),
     .rst(rst)
   );
   \array_int_mac_os_4x4.mesh.tile_2_1  tile_2_1 (
     .clk(clk),
+    .i_ctl(\i_ctl$38 ),
     .o_a(\i_a$40 ),
     .o_ctl(\i_ctl$42 ),
-    .o_psum(\o_psum$111 ),
-    .o_w(\i_w$78 ),
+    .o_psum(\o_psum$117 ),
+    .o_w(\i_w$81 ),
     .pe_0_0__i_a(\i_a$36 ),
-    .pe_0_0__i_ctl(\i_ctl$38 ),
-    .pe_0_0__i_w(\i_w$76 ),
+    .pe_0_0__i_w(\i_w$79 ),
     .rst(rst)
   );
   \array_int_mac_os_4x4.mesh.tile_2_2  tile_2_2 (
     .clk(clk),
+    .i_ctl(\i_ctl$42 ),
     .o_a(\i_a$44 ),
     .o_ctl(\i_ctl$46 ),
-    .o_psum(\o_psum$112 ),
-    .o_w(\i_w$86 ),
+    .o_psum(\o_psum$121 ),
+    .o_w(\i_w$91 ),
     .pe_0_0__i_a(\i_a$40 ),
-    .pe_0_0__i_ctl(\i_ctl$42 ),
-    .pe_0_0__i_w(\i_w$84 ),
+    .pe_0_0__i_w(\i_w$89 ),
     .rst(rst)
   );
   \array_int_mac_os_4x4.mesh.tile_2_3  tile_2_3 (
     .clk(clk),
-    .o_ctl(\o_ctl$109 ),
-    .o_psum(\o_psum$113 ),
-    .o_w(\i_w$94 ),
+    .i_ctl(\i_ctl$46 ),
+    .o_ctl(\o_ctl$105 ),
+    .o_psum(\o_psum$125 ),
+    .o_w(\i_w$101 ),
     .pe_0_0__i_a(\i_a$44 ),
-    .pe_0_0__i_ctl(\i_ctl$46 ),
-    .pe_0_0__i_w(\i_w$92 ),
+    .pe_0_0__i_w(\i_w$99 ),
     .rst(rst)
   );
   \array_int_mac_os_4x4.mesh.tile_3_0  tile_3_0 (
     .clk(clk),
+    .i_ctl(\i_ctl$50 ),
     .o_a(\i_a$52 ),
     .o_ctl(\i_ctl$54 ),
-    .o_psum(\o_psum$115 ),
+    .o_psum(\o_psum$114 ),
     .pe_0_0__i_a(\i_a$48 ),
-    .pe_0_0__i_ctl(\i_ctl$50 ),
-    .pe_0_0__i_w(\i_w$70 ),
+    .pe_0_0__i_w(\i_w$72 ),
     .rst(rst)
   );
   \array_int_mac_os_4x4.mesh.tile_3_1  tile_3_1 (
     .clk(clk),
+    .i_ctl(\i_ctl$54 ),
     .o_a(\i_a$56 ),
     .o_ctl(\i_ctl$58 ),
-    .o_psum(\o_psum$116 ),
+    .o_psum(\o_psum$118 ),
     .pe_0_0__i_a(\i_a$52 ),
-    .pe_0_0__i_ctl(\i_ctl$54 ),
-    .pe_0_0__i_w(\i_w$78 ),
+    .pe_0_0__i_w(\i_w$81 ),
     .rst(rst)
   );
   \array_int_mac_os_4x4.mesh.tile_3_2  tile_3_2 (
     .clk(clk),
+    .i_ctl(\i_ctl$58 ),
     .o_a(\i_a$60 ),
     .o_ctl(\i_ctl$62 ),
-    .o_psum(\o_psum$117 ),
+    .o_psum(\o_psum$122 ),
     .pe_0_0__i_a(\i_a$56 ),
-    .pe_0_0__i_ctl(\i_ctl$58 ),
-    .pe_0_0__i_w(\i_w$86 ),
+    .pe_0_0__i_w(\i_w$91 ),
     .rst(rst)
   );
   \array_int_mac_os_4x4.mesh.tile_3_3  tile_3_3 (
     .clk(clk),
-    .o_ctl(\o_ctl$114 ),
-    .o_psum(\o_psum$118 ),
+    .i_ctl(\i_ctl$62 ),
+    .o_ctl(\o_ctl$104 ),
+    .o_psum(\o_psum$126 ),
     .pe_0_0__i_a(\i_a$60 ),
-    .pe_0_0__i_ctl(\i_ctl$62 ),
-    .pe_0_0__i_w(\i_w$94 ),
+    .pe_0_0__i_w(\i_w$101 ),
     .rst(rst)
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    o_row_valid = 1'h0;
-    if (\$1 ) begin
-      o_row_valid = 1'h1;
-    end
-    if (\$2 ) begin
-      o_row_valid = 1'h1;
-    end
-    if (\$3 ) begin
-      o_row_valid = 1'h1;
-    end
-    if (\$4 ) begin
-      o_row_valid = 1'h1;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    o_row_index = 2'h0;
-    if (\$1 ) begin
-      o_row_index = 2'h0;
-    end
-    if (\$2 ) begin
-      o_row_index = 2'h1;
-    end
-    if (\$3 ) begin
-      o_row_index = 2'h2;
-    end
-    if (\$4 ) begin
-      o_row_index = 2'h3;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    o_row = 128'h00000000000000000000000000000000;
-    if (\$1 ) begin
-      o_row[31:0] = o_psum;
-      o_row[63:32] = \o_psum$101 ;
-      o_row[95:64] = \o_psum$102 ;
-      o_row[127:96] = \o_psum$103 ;
-    end
-    if (\$2 ) begin
-      o_row[31:0] = \o_psum$105 ;
-      o_row[63:32] = \o_psum$106 ;
-      o_row[95:64] = \o_psum$107 ;
-      o_row[127:96] = \o_psum$108 ;
-    end
-    if (\$3 ) begin
-      o_row[31:0] = \o_psum$110 ;
-      o_row[63:32] = \o_psum$111 ;
-      o_row[95:64] = \o_psum$112 ;
-      o_row[127:96] = \o_psum$113 ;
-    end
-    if (\$4 ) begin
-      o_row[31:0] = \o_psum$115 ;
-      o_row[63:32] = \o_psum$116 ;
-      o_row[95:64] = \o_psum$117 ;
-      o_row[127:96] = \o_psum$118 ;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$5  = \i_a$1 [63:32];
+    \$66  = \i_a$1 [63:32];
     if (rst) begin
-      \$5  = 32'd0;
+      \$66  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$6  = i_ctl;
+    \$67  = i_ctl;
     if (rst) begin
-      \$6  = 5'h00;
+      \$67  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$7  = \i_a$1 [95:64];
+    \$68  = \i_a$1 [95:64];
     if (rst) begin
-      \$7  = 32'd0;
+      \$68  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$8  = a2_d1;
+    \$69  = a2_d1;
     if (rst) begin
-      \$8  = 32'd0;
+      \$69  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$9  = i_ctl;
+    \$70  = i_ctl;
     if (rst) begin
-      \$9  = 5'h00;
+      \$70  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$10  = ctl2_d1;
+    \$71  = ctl2_d1;
     if (rst) begin
-      \$10  = 5'h00;
+      \$71  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$11  = \i_a$1 [127:96];
+    \$72  = \i_a$1 [127:96];
     if (rst) begin
-      \$11  = 32'd0;
+      \$72  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$12  = a3_d1;
+    \$73  = a3_d1;
     if (rst) begin
-      \$12  = 32'd0;
+      \$73  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$13  = a3_d2;
+    \$74  = a3_d2;
     if (rst) begin
-      \$13  = 32'd0;
+      \$74  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$14  = i_ctl;
+    \$75  = i_ctl;
     if (rst) begin
-      \$14  = 5'h00;
+      \$75  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$15  = ctl3_d1;
+    \$76  = ctl3_d1;
     if (rst) begin
-      \$15  = 5'h00;
+      \$76  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$16  = ctl3_d2;
+    \$77  = ctl3_d2;
     if (rst) begin
-      \$16  = 5'h00;
+      \$77  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$17  = \i_w$65 [63:32];
+    \$78  = w0_eff;
     if (rst) begin
-      \$17  = 32'd0;
+      \$78  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$18  = \i_w$65 [95:64];
+    \$79  = w1_eff;
     if (rst) begin
-      \$18  = 32'd0;
+      \$79  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$19  = w2_d1;
+    \$80  = w2_eff;
     if (rst) begin
-      \$19  = 32'd0;
+      \$80  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$20  = \i_w$65 [127:96];
+    \$81  = w2_held;
     if (rst) begin
-      \$20  = 32'd0;
+      \$81  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$21  = w3_d1;
+    \$82  = w3_eff;
     if (rst) begin
-      \$21  = 32'd0;
+      \$82  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$22  = w3_d2;
+    \$83  = w3_held;
     if (rst) begin
-      \$22  = 32'd0;
+      \$83  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$84  = w3_held_d1;
+    if (rst) begin
+      \$84  = 32'd0;
     end
   end
   assign i_a = \i_a$1 [31:0];
@@ -3476,22 +3584,22 @@ module \array_int_mac_os_4x4.mesh (rst, \i_a$1 , i_ctl, \i_w$65 , o_row_valid, o
   assign \o_ctl$59  = \i_ctl$58 ;
   assign \o_a$61  = \i_a$60 ;
   assign \o_ctl$63  = \i_ctl$62 ;
-  assign i_w = \i_w$65 [31:0];
-  assign o_w = \i_w$66 ;
-  assign \o_w$69  = \i_w$68 ;
+  assign \i_w$67  = w0_eff;
+  assign o_w = \i_w$68 ;
   assign \o_w$71  = \i_w$70 ;
-  assign w1_d1 = \i_w$72 ;
-  assign \o_w$75  = \i_w$74 ;
-  assign \o_w$77  = \i_w$76 ;
-  assign \o_w$79  = \i_w$78 ;
-  assign w2_d2 = \i_w$80 ;
-  assign \o_w$83  = \i_w$82 ;
-  assign \o_w$85  = \i_w$84 ;
-  assign \o_w$87  = \i_w$86 ;
-  assign w3_d3 = \i_w$88 ;
-  assign \o_w$91  = \i_w$90 ;
-  assign \o_w$93  = \i_w$92 ;
-  assign \o_w$95  = \i_w$94 ;
+  assign \o_w$73  = \i_w$72 ;
+  assign \i_w$76  = w1_held;
+  assign \o_w$78  = \i_w$77 ;
+  assign \o_w$80  = \i_w$79 ;
+  assign \o_w$82  = \i_w$81 ;
+  assign w2_held_d1 = \i_w$85 ;
+  assign \o_w$88  = \i_w$87 ;
+  assign \o_w$90  = \i_w$89 ;
+  assign \o_w$92  = \i_w$91 ;
+  assign w3_held_d2 = \i_w$95 ;
+  assign \o_w$98  = \i_w$97 ;
+  assign \o_w$100  = \i_w$99 ;
+  assign \o_w$102  = \i_w$101 ;
   assign \i_a[0]  = \i_a$1 [31:0];
   assign \i_a[0][0]  = \i_a$1 [7:0];
   assign \i_a[0][1]  = \i_a$1 [15:8];
@@ -3852,51 +3960,49 @@ module \array_int_mac_os_4x4.mesh (rst, \i_a$1 , i_ctl, \i_w$65 , o_row_valid, o
   assign \o_ctl$63[0].first  = \i_ctl$62 [2];
   assign \o_ctl$63[0].last  = \i_ctl$62 [3];
   assign \o_ctl$63[0].group_end  = \i_ctl$62 [4];
-  assign \i_w[0]  = \i_w$65 [31:0];
-  assign \i_w[0][0]  = \i_w$65 [7:0];
-  assign \i_w[0][1]  = \i_w$65 [15:8];
-  assign \i_w[0][2]  = \i_w$65 [23:16];
-  assign \i_w[0][3]  = \i_w$65 [31:24];
-  assign \i_w$65[0]  = \i_w$65 [31:0];
-  assign \i_w$65[0][0]  = \i_w$65 [7:0];
-  assign \i_w$65[0][1]  = \i_w$65 [15:8];
-  assign \i_w$65[0][2]  = \i_w$65 [23:16];
-  assign \i_w$65[0][3]  = \i_w$65 [31:24];
-  assign \i_w$65[1]  = \i_w$65 [63:32];
-  assign \i_w$65[1][0]  = \i_w$65 [39:32];
-  assign \i_w$65[1][1]  = \i_w$65 [47:40];
-  assign \i_w$65[1][2]  = \i_w$65 [55:48];
-  assign \i_w$65[1][3]  = \i_w$65 [63:56];
-  assign \i_w$65[2]  = \i_w$65 [95:64];
-  assign \i_w$65[2][0]  = \i_w$65 [71:64];
-  assign \i_w$65[2][1]  = \i_w$65 [79:72];
-  assign \i_w$65[2][2]  = \i_w$65 [87:80];
-  assign \i_w$65[2][3]  = \i_w$65 [95:88];
-  assign \i_w$65[3]  = \i_w$65 [127:96];
-  assign \i_w$65[3][0]  = \i_w$65 [103:96];
-  assign \i_w$65[3][1]  = \i_w$65 [111:104];
-  assign \i_w$65[3][2]  = \i_w$65 [119:112];
-  assign \i_w$65[3][3]  = \i_w$65 [127:120];
-  assign \i_w$66[0]  = \i_w$66 ;
-  assign \i_w$66[0][0]  = \i_w$66 [7:0];
-  assign \i_w$66[0][1]  = \i_w$66 [15:8];
-  assign \i_w$66[0][2]  = \i_w$66 [23:16];
-  assign \i_w$66[0][3]  = \i_w$66 [31:24];
-  assign \o_w[0]  = \i_w$66 ;
-  assign \o_w[0][0]  = \i_w$66 [7:0];
-  assign \o_w[0][1]  = \i_w$66 [15:8];
-  assign \o_w[0][2]  = \i_w$66 [23:16];
-  assign \o_w[0][3]  = \i_w$66 [31:24];
+  assign \w0_eff[0]  = w0_eff[7:0];
+  assign \w0_eff[1]  = w0_eff[15:8];
+  assign \w0_eff[2]  = w0_eff[23:16];
+  assign \w0_eff[3]  = w0_eff[31:24];
+  assign \w0_held[0]  = w0_held[7:0];
+  assign \w0_held[1]  = w0_held[15:8];
+  assign \w0_held[2]  = w0_held[23:16];
+  assign \w0_held[3]  = w0_held[31:24];
+  assign \i_w[0]  = i_w[31:0];
+  assign \i_w[0][0]  = i_w[7:0];
+  assign \i_w[0][1]  = i_w[15:8];
+  assign \i_w[0][2]  = i_w[23:16];
+  assign \i_w[0][3]  = i_w[31:24];
+  assign \i_w[1]  = i_w[63:32];
+  assign \i_w[1][0]  = i_w[39:32];
+  assign \i_w[1][1]  = i_w[47:40];
+  assign \i_w[1][2]  = i_w[55:48];
+  assign \i_w[1][3]  = i_w[63:56];
+  assign \i_w[2]  = i_w[95:64];
+  assign \i_w[2][0]  = i_w[71:64];
+  assign \i_w[2][1]  = i_w[79:72];
+  assign \i_w[2][2]  = i_w[87:80];
+  assign \i_w[2][3]  = i_w[95:88];
+  assign \i_w[3]  = i_w[127:96];
+  assign \i_w[3][0]  = i_w[103:96];
+  assign \i_w[3][1]  = i_w[111:104];
+  assign \i_w[3][2]  = i_w[119:112];
+  assign \i_w[3][3]  = i_w[127:120];
+  assign \i_w$67[0]  = w0_eff;
+  assign \i_w$67[0][0]  = w0_eff[7:0];
+  assign \i_w$67[0][1]  = w0_eff[15:8];
+  assign \i_w$67[0][2]  = w0_eff[23:16];
+  assign \i_w$67[0][3]  = w0_eff[31:24];
   assign \i_w$68[0]  = \i_w$68 ;
   assign \i_w$68[0][0]  = \i_w$68 [7:0];
   assign \i_w$68[0][1]  = \i_w$68 [15:8];
   assign \i_w$68[0][2]  = \i_w$68 [23:16];
   assign \i_w$68[0][3]  = \i_w$68 [31:24];
-  assign \o_w$69[0]  = \i_w$68 ;
-  assign \o_w$69[0][0]  = \i_w$68 [7:0];
-  assign \o_w$69[0][1]  = \i_w$68 [15:8];
-  assign \o_w$69[0][2]  = \i_w$68 [23:16];
-  assign \o_w$69[0][3]  = \i_w$68 [31:24];
+  assign \o_w[0]  = \i_w$68 ;
+  assign \o_w[0][0]  = \i_w$68 [7:0];
+  assign \o_w[0][1]  = \i_w$68 [15:8];
+  assign \o_w[0][2]  = \i_w$68 [23:16];
+  assign \o_w[0][3]  = \i_w$68 [31:24];
   assign \i_w$70[0]  = \i_w$70 ;
   assign \i_w$70[0][0]  = \i_w$70 [7:0];
   assign \i_w$70[0][1]  = \i_w$70 [15:8];
@@ -3912,170 +4018,184 @@ module \array_int_mac_os_4x4.mesh (rst, \i_a$1 , i_ctl, \i_w$65 , o_row_valid, o
   assign \i_w$72[0][1]  = \i_w$72 [15:8];
   assign \i_w$72[0][2]  = \i_w$72 [23:16];
   assign \i_w$72[0][3]  = \i_w$72 [31:24];
-  assign \w1_d1[0]  = \i_w$72 [7:0];
-  assign \w1_d1[1]  = \i_w$72 [15:8];
-  assign \w1_d1[2]  = \i_w$72 [23:16];
-  assign \w1_d1[3]  = \i_w$72 [31:24];
-  assign \i_w$74[0]  = \i_w$74 ;
-  assign \i_w$74[0][0]  = \i_w$74 [7:0];
-  assign \i_w$74[0][1]  = \i_w$74 [15:8];
-  assign \i_w$74[0][2]  = \i_w$74 [23:16];
-  assign \i_w$74[0][3]  = \i_w$74 [31:24];
-  assign \o_w$75[0]  = \i_w$74 ;
-  assign \o_w$75[0][0]  = \i_w$74 [7:0];
-  assign \o_w$75[0][1]  = \i_w$74 [15:8];
-  assign \o_w$75[0][2]  = \i_w$74 [23:16];
-  assign \o_w$75[0][3]  = \i_w$74 [31:24];
-  assign \i_w$76[0]  = \i_w$76 ;
-  assign \i_w$76[0][0]  = \i_w$76 [7:0];
-  assign \i_w$76[0][1]  = \i_w$76 [15:8];
-  assign \i_w$76[0][2]  = \i_w$76 [23:16];
-  assign \i_w$76[0][3]  = \i_w$76 [31:24];
-  assign \o_w$77[0]  = \i_w$76 ;
-  assign \o_w$77[0][0]  = \i_w$76 [7:0];
-  assign \o_w$77[0][1]  = \i_w$76 [15:8];
-  assign \o_w$77[0][2]  = \i_w$76 [23:16];
-  assign \o_w$77[0][3]  = \i_w$76 [31:24];
-  assign \i_w$78[0]  = \i_w$78 ;
-  assign \i_w$78[0][0]  = \i_w$78 [7:0];
-  assign \i_w$78[0][1]  = \i_w$78 [15:8];
-  assign \i_w$78[0][2]  = \i_w$78 [23:16];
-  assign \i_w$78[0][3]  = \i_w$78 [31:24];
-  assign \o_w$79[0]  = \i_w$78 ;
-  assign \o_w$79[0][0]  = \i_w$78 [7:0];
-  assign \o_w$79[0][1]  = \i_w$78 [15:8];
-  assign \o_w$79[0][2]  = \i_w$78 [23:16];
-  assign \o_w$79[0][3]  = \i_w$78 [31:24];
-  assign \i_w$80[0]  = \i_w$80 ;
-  assign \i_w$80[0][0]  = \i_w$80 [7:0];
-  assign \i_w$80[0][1]  = \i_w$80 [15:8];
-  assign \i_w$80[0][2]  = \i_w$80 [23:16];
-  assign \i_w$80[0][3]  = \i_w$80 [31:24];
-  assign \w2_d2[0]  = \i_w$80 [7:0];
-  assign \w2_d2[1]  = \i_w$80 [15:8];
-  assign \w2_d2[2]  = \i_w$80 [23:16];
-  assign \w2_d2[3]  = \i_w$80 [31:24];
-  assign \i_w$82[0]  = \i_w$82 ;
-  assign \i_w$82[0][0]  = \i_w$82 [7:0];
-  assign \i_w$82[0][1]  = \i_w$82 [15:8];
-  assign \i_w$82[0][2]  = \i_w$82 [23:16];
-  assign \i_w$82[0][3]  = \i_w$82 [31:24];
-  assign \o_w$83[0]  = \i_w$82 ;
-  assign \o_w$83[0][0]  = \i_w$82 [7:0];
-  assign \o_w$83[0][1]  = \i_w$82 [15:8];
-  assign \o_w$83[0][2]  = \i_w$82 [23:16];
-  assign \o_w$83[0][3]  = \i_w$82 [31:24];
-  assign \i_w$84[0]  = \i_w$84 ;
-  assign \i_w$84[0][0]  = \i_w$84 [7:0];
-  assign \i_w$84[0][1]  = \i_w$84 [15:8];
-  assign \i_w$84[0][2]  = \i_w$84 [23:16];
-  assign \i_w$84[0][3]  = \i_w$84 [31:24];
-  assign \o_w$85[0]  = \i_w$84 ;
-  assign \o_w$85[0][0]  = \i_w$84 [7:0];
-  assign \o_w$85[0][1]  = \i_w$84 [15:8];
-  assign \o_w$85[0][2]  = \i_w$84 [23:16];
-  assign \o_w$85[0][3]  = \i_w$84 [31:24];
-  assign \i_w$86[0]  = \i_w$86 ;
-  assign \i_w$86[0][0]  = \i_w$86 [7:0];
-  assign \i_w$86[0][1]  = \i_w$86 [15:8];
-  assign \i_w$86[0][2]  = \i_w$86 [23:16];
-  assign \i_w$86[0][3]  = \i_w$86 [31:24];
-  assign \o_w$87[0]  = \i_w$86 ;
-  assign \o_w$87[0][0]  = \i_w$86 [7:0];
-  assign \o_w$87[0][1]  = \i_w$86 [15:8];
-  assign \o_w$87[0][2]  = \i_w$86 [23:16];
-  assign \o_w$87[0][3]  = \i_w$86 [31:24];
-  assign \i_w$88[0]  = \i_w$88 ;
-  assign \i_w$88[0][0]  = \i_w$88 [7:0];
-  assign \i_w$88[0][1]  = \i_w$88 [15:8];
-  assign \i_w$88[0][2]  = \i_w$88 [23:16];
-  assign \i_w$88[0][3]  = \i_w$88 [31:24];
-  assign \w3_d3[0]  = \i_w$88 [7:0];
-  assign \w3_d3[1]  = \i_w$88 [15:8];
-  assign \w3_d3[2]  = \i_w$88 [23:16];
-  assign \w3_d3[3]  = \i_w$88 [31:24];
-  assign \i_w$90[0]  = \i_w$90 ;
-  assign \i_w$90[0][0]  = \i_w$90 [7:0];
-  assign \i_w$90[0][1]  = \i_w$90 [15:8];
-  assign \i_w$90[0][2]  = \i_w$90 [23:16];
-  assign \i_w$90[0][3]  = \i_w$90 [31:24];
-  assign \o_w$91[0]  = \i_w$90 ;
-  assign \o_w$91[0][0]  = \i_w$90 [7:0];
-  assign \o_w$91[0][1]  = \i_w$90 [15:8];
-  assign \o_w$91[0][2]  = \i_w$90 [23:16];
-  assign \o_w$91[0][3]  = \i_w$90 [31:24];
-  assign \i_w$92[0]  = \i_w$92 ;
-  assign \i_w$92[0][0]  = \i_w$92 [7:0];
-  assign \i_w$92[0][1]  = \i_w$92 [15:8];
-  assign \i_w$92[0][2]  = \i_w$92 [23:16];
-  assign \i_w$92[0][3]  = \i_w$92 [31:24];
-  assign \o_w$93[0]  = \i_w$92 ;
-  assign \o_w$93[0][0]  = \i_w$92 [7:0];
-  assign \o_w$93[0][1]  = \i_w$92 [15:8];
-  assign \o_w$93[0][2]  = \i_w$92 [23:16];
-  assign \o_w$93[0][3]  = \i_w$92 [31:24];
-  assign \i_w$94[0]  = \i_w$94 ;
-  assign \i_w$94[0][0]  = \i_w$94 [7:0];
-  assign \i_w$94[0][1]  = \i_w$94 [15:8];
-  assign \i_w$94[0][2]  = \i_w$94 [23:16];
-  assign \i_w$94[0][3]  = \i_w$94 [31:24];
-  assign \o_w$95[0]  = \i_w$94 ;
-  assign \o_w$95[0][0]  = \i_w$94 [7:0];
-  assign \o_w$95[0][1]  = \i_w$94 [15:8];
-  assign \o_w$95[0][2]  = \i_w$94 [23:16];
-  assign \o_w$95[0][3]  = \i_w$94 [31:24];
-  assign \o_ctl$96[0]  = \o_ctl$96 ;
-  assign \o_ctl$96[0].valid  = \o_ctl$96 [0];
-  assign \o_ctl$96[0].load_w  = \o_ctl$96 [1];
-  assign \o_ctl$96[0].first  = \o_ctl$96 [2];
-  assign \o_ctl$96[0].last  = \o_ctl$96 [3];
-  assign \o_ctl$96[0].group_end  = \o_ctl$96 [4];
-  assign \o_row[0]  = o_row[31:0];
-  assign \o_row[1]  = o_row[63:32];
-  assign \o_row[2]  = o_row[95:64];
-  assign \o_row[3]  = o_row[127:96];
-  assign \o_psum[0]  = o_psum;
-  assign \o_psum[0][0]  = o_psum;
-  assign \o_psum$101[0]  = \o_psum$101 ;
-  assign \o_psum$101[0][0]  = \o_psum$101 ;
-  assign \o_psum$102[0]  = \o_psum$102 ;
-  assign \o_psum$102[0][0]  = \o_psum$102 ;
-  assign \o_psum$103[0]  = \o_psum$103 ;
-  assign \o_psum$103[0][0]  = \o_psum$103 ;
+  assign \o_w$73[0]  = \i_w$72 ;
+  assign \o_w$73[0][0]  = \i_w$72 [7:0];
+  assign \o_w$73[0][1]  = \i_w$72 [15:8];
+  assign \o_w$73[0][2]  = \i_w$72 [23:16];
+  assign \o_w$73[0][3]  = \i_w$72 [31:24];
+  assign \w1_eff[0]  = w1_eff[7:0];
+  assign \w1_eff[1]  = w1_eff[15:8];
+  assign \w1_eff[2]  = w1_eff[23:16];
+  assign \w1_eff[3]  = w1_eff[31:24];
+  assign \w1_held[0]  = w1_held[7:0];
+  assign \w1_held[1]  = w1_held[15:8];
+  assign \w1_held[2]  = w1_held[23:16];
+  assign \w1_held[3]  = w1_held[31:24];
+  assign \i_w$76[0]  = w1_held;
+  assign \i_w$76[0][0]  = w1_held[7:0];
+  assign \i_w$76[0][1]  = w1_held[15:8];
+  assign \i_w$76[0][2]  = w1_held[23:16];
+  assign \i_w$76[0][3]  = w1_held[31:24];
+  assign \i_w$77[0]  = \i_w$77 ;
+  assign \i_w$77[0][0]  = \i_w$77 [7:0];
+  assign \i_w$77[0][1]  = \i_w$77 [15:8];
+  assign \i_w$77[0][2]  = \i_w$77 [23:16];
+  assign \i_w$77[0][3]  = \i_w$77 [31:24];
+  assign \o_w$78[0]  = \i_w$77 ;
+  assign \o_w$78[0][0]  = \i_w$77 [7:0];
+  assign \o_w$78[0][1]  = \i_w$77 [15:8];
+  assign \o_w$78[0][2]  = \i_w$77 [23:16];
+  assign \o_w$78[0][3]  = \i_w$77 [31:24];
+  assign \i_w$79[0]  = \i_w$79 ;
+  assign \i_w$79[0][0]  = \i_w$79 [7:0];
+  assign \i_w$79[0][1]  = \i_w$79 [15:8];
+  assign \i_w$79[0][2]  = \i_w$79 [23:16];
+  assign \i_w$79[0][3]  = \i_w$79 [31:24];
+  assign \o_w$80[0]  = \i_w$79 ;
+  assign \o_w$80[0][0]  = \i_w$79 [7:0];
+  assign \o_w$80[0][1]  = \i_w$79 [15:8];
+  assign \o_w$80[0][2]  = \i_w$79 [23:16];
+  assign \o_w$80[0][3]  = \i_w$79 [31:24];
+  assign \i_w$81[0]  = \i_w$81 ;
+  assign \i_w$81[0][0]  = \i_w$81 [7:0];
+  assign \i_w$81[0][1]  = \i_w$81 [15:8];
+  assign \i_w$81[0][2]  = \i_w$81 [23:16];
+  assign \i_w$81[0][3]  = \i_w$81 [31:24];
+  assign \o_w$82[0]  = \i_w$81 ;
+  assign \o_w$82[0][0]  = \i_w$81 [7:0];
+  assign \o_w$82[0][1]  = \i_w$81 [15:8];
+  assign \o_w$82[0][2]  = \i_w$81 [23:16];
+  assign \o_w$82[0][3]  = \i_w$81 [31:24];
+  assign \w2_eff[0]  = w2_eff[7:0];
+  assign \w2_eff[1]  = w2_eff[15:8];
+  assign \w2_eff[2]  = w2_eff[23:16];
+  assign \w2_eff[3]  = w2_eff[31:24];
+  assign \w2_held[0]  = w2_held[7:0];
+  assign \w2_held[1]  = w2_held[15:8];
+  assign \w2_held[2]  = w2_held[23:16];
+  assign \w2_held[3]  = w2_held[31:24];
+  assign \i_w$85[0]  = \i_w$85 ;
+  assign \i_w$85[0][0]  = \i_w$85 [7:0];
+  assign \i_w$85[0][1]  = \i_w$85 [15:8];
+  assign \i_w$85[0][2]  = \i_w$85 [23:16];
+  assign \i_w$85[0][3]  = \i_w$85 [31:24];
+  assign \w2_held_d1[0]  = \i_w$85 [7:0];
+  assign \w2_held_d1[1]  = \i_w$85 [15:8];
+  assign \w2_held_d1[2]  = \i_w$85 [23:16];
+  assign \w2_held_d1[3]  = \i_w$85 [31:24];
+  assign \i_w$87[0]  = \i_w$87 ;
+  assign \i_w$87[0][0]  = \i_w$87 [7:0];
+  assign \i_w$87[0][1]  = \i_w$87 [15:8];
+  assign \i_w$87[0][2]  = \i_w$87 [23:16];
+  assign \i_w$87[0][3]  = \i_w$87 [31:24];
+  assign \o_w$88[0]  = \i_w$87 ;
+  assign \o_w$88[0][0]  = \i_w$87 [7:0];
+  assign \o_w$88[0][1]  = \i_w$87 [15:8];
+  assign \o_w$88[0][2]  = \i_w$87 [23:16];
+  assign \o_w$88[0][3]  = \i_w$87 [31:24];
+  assign \i_w$89[0]  = \i_w$89 ;
+  assign \i_w$89[0][0]  = \i_w$89 [7:0];
+  assign \i_w$89[0][1]  = \i_w$89 [15:8];
+  assign \i_w$89[0][2]  = \i_w$89 [23:16];
+  assign \i_w$89[0][3]  = \i_w$89 [31:24];
+  assign \o_w$90[0]  = \i_w$89 ;
+  assign \o_w$90[0][0]  = \i_w$89 [7:0];
+  assign \o_w$90[0][1]  = \i_w$89 [15:8];
+  assign \o_w$90[0][2]  = \i_w$89 [23:16];
+  assign \o_w$90[0][3]  = \i_w$89 [31:24];
+  assign \i_w$91[0]  = \i_w$91 ;
+  assign \i_w$91[0][0]  = \i_w$91 [7:0];
+  assign \i_w$91[0][1]  = \i_w$91 [15:8];
+  assign \i_w$91[0][2]  = \i_w$91 [23:16];
+  assign \i_w$91[0][3]  = \i_w$91 [31:24];
+  assign \o_w$92[0]  = \i_w$91 ;
+  assign \o_w$92[0][0]  = \i_w$91 [7:0];
+  assign \o_w$92[0][1]  = \i_w$91 [15:8];
+  assign \o_w$92[0][2]  = \i_w$91 [23:16];
+  assign \o_w$92[0][3]  = \i_w$91 [31:24];
+  assign \w3_eff[0]  = w3_eff[7:0];
+  assign \w3_eff[1]  = w3_eff[15:8];
+  assign \w3_eff[2]  = w3_eff[23:16];
+  assign \w3_eff[3]  = w3_eff[31:24];
+  assign \w3_held[0]  = w3_held[7:0];
+  assign \w3_held[1]  = w3_held[15:8];
+  assign \w3_held[2]  = w3_held[23:16];
+  assign \w3_held[3]  = w3_held[31:24];
+  assign \i_w$95[0]  = \i_w$95 ;
+  assign \i_w$95[0][0]  = \i_w$95 [7:0];
+  assign \i_w$95[0][1]  = \i_w$95 [15:8];
+  assign \i_w$95[0][2]  = \i_w$95 [23:16];
+  assign \i_w$95[0][3]  = \i_w$95 [31:24];
+  assign \w3_held_d2[0]  = \i_w$95 [7:0];
+  assign \w3_held_d2[1]  = \i_w$95 [15:8];
+  assign \w3_held_d2[2]  = \i_w$95 [23:16];
+  assign \w3_held_d2[3]  = \i_w$95 [31:24];
+  assign \i_w$97[0]  = \i_w$97 ;
+  assign \i_w$97[0][0]  = \i_w$97 [7:0];
+  assign \i_w$97[0][1]  = \i_w$97 [15:8];
+  assign \i_w$97[0][2]  = \i_w$97 [23:16];
+  assign \i_w$97[0][3]  = \i_w$97 [31:24];
+  assign \o_w$98[0]  = \i_w$97 ;
+  assign \o_w$98[0][0]  = \i_w$97 [7:0];
+  assign \o_w$98[0][1]  = \i_w$97 [15:8];
+  assign \o_w$98[0][2]  = \i_w$97 [23:16];
+  assign \o_w$98[0][3]  = \i_w$97 [31:24];
+  assign \i_w$99[0]  = \i_w$99 ;
+  assign \i_w$99[0][0]  = \i_w$99 [7:0];
+  assign \i_w$99[0][1]  = \i_w$99 [15:8];
+  assign \i_w$99[0][2]  = \i_w$99 [23:16];
+  assign \i_w$99[0][3]  = \i_w$99 [31:24];
+  assign \o_w$100[0]  = \i_w$99 ;
+  assign \o_w$100[0][0]  = \i_w$99 [7:0];
+  assign \o_w$100[0][1]  = \i_w$99 [15:8];
+  assign \o_w$100[0][2]  = \i_w$99 [23:16];
+  assign \o_w$100[0][3]  = \i_w$99 [31:24];
+  assign \i_w$101[0]  = \i_w$101 ;
+  assign \i_w$101[0][0]  = \i_w$101 [7:0];
+  assign \i_w$101[0][1]  = \i_w$101 [15:8];
+  assign \i_w$101[0][2]  = \i_w$101 [23:16];
+  assign \i_w$101[0][3]  = \i_w$101 [31:24];
+  assign \o_w$102[0]  = \i_w$101 ;
+  assign \o_w$102[0][0]  = \i_w$101 [7:0];
+  assign \o_w$102[0][1]  = \i_w$101 [15:8];
+  assign \o_w$102[0][2]  = \i_w$101 [23:16];
+  assign \o_w$102[0][3]  = \i_w$101 [31:24];
   assign \o_ctl$104[0]  = \o_ctl$104 ;
   assign \o_ctl$104[0].valid  = \o_ctl$104 [0];
   assign \o_ctl$104[0].load_w  = \o_ctl$104 [1];
   assign \o_ctl$104[0].first  = \o_ctl$104 [2];
   assign \o_ctl$104[0].last  = \o_ctl$104 [3];
   assign \o_ctl$104[0].group_end  = \o_ctl$104 [4];
-  assign \o_psum$105[0]  = \o_psum$105 ;
-  assign \o_psum$105[0][0]  = \o_psum$105 ;
-  assign \o_psum$106[0]  = \o_psum$106 ;
-  assign \o_psum$106[0][0]  = \o_psum$106 ;
-  assign \o_psum$107[0]  = \o_psum$107 ;
-  assign \o_psum$107[0][0]  = \o_psum$107 ;
-  assign \o_psum$108[0]  = \o_psum$108 ;
-  assign \o_psum$108[0][0]  = \o_psum$108 ;
-  assign \o_ctl$109[0]  = \o_ctl$109 ;
-  assign \o_ctl$109[0].valid  = \o_ctl$109 [0];
-  assign \o_ctl$109[0].load_w  = \o_ctl$109 [1];
-  assign \o_ctl$109[0].first  = \o_ctl$109 [2];
-  assign \o_ctl$109[0].last  = \o_ctl$109 [3];
-  assign \o_ctl$109[0].group_end  = \o_ctl$109 [4];
-  assign \o_psum$110[0]  = \o_psum$110 ;
-  assign \o_psum$110[0][0]  = \o_psum$110 ;
-  assign \o_psum$111[0]  = \o_psum$111 ;
-  assign \o_psum$111[0][0]  = \o_psum$111 ;
+  assign \o_ctl$105[0]  = \o_ctl$105 ;
+  assign \o_ctl$105[0].valid  = \o_ctl$105 [0];
+  assign \o_ctl$105[0].load_w  = \o_ctl$105 [1];
+  assign \o_ctl$105[0].first  = \o_ctl$105 [2];
+  assign \o_ctl$105[0].last  = \o_ctl$105 [3];
+  assign \o_ctl$105[0].group_end  = \o_ctl$105 [4];
+  assign \o_ctl$106[0]  = \o_ctl$106 ;
+  assign \o_ctl$106[0].valid  = \o_ctl$106 [0];
+  assign \o_ctl$106[0].load_w  = \o_ctl$106 [1];
+  assign \o_ctl$106[0].first  = \o_ctl$106 [2];
+  assign \o_ctl$106[0].last  = \o_ctl$106 [3];
+  assign \o_ctl$106[0].group_end  = \o_ctl$106 [4];
+  assign \o_ctl$107[0]  = \o_ctl$107 ;
+  assign \o_ctl$107[0].valid  = \o_ctl$107 [0];
+  assign \o_ctl$107[0].load_w  = \o_ctl$107 [1];
+  assign \o_ctl$107[0].first  = \o_ctl$107 [2];
+  assign \o_ctl$107[0].last  = \o_ctl$107 [3];
+  assign \o_ctl$107[0].group_end  = \o_ctl$107 [4];
+  assign \o_row[0]  = o_row[31:0];
+  assign \o_row[1]  = o_row[63:32];
+  assign \o_row[2]  = o_row[95:64];
+  assign \o_row[3]  = o_row[127:96];
+  assign \o_psum[0]  = o_psum;
+  assign \o_psum[0][0]  = o_psum;
   assign \o_psum$112[0]  = \o_psum$112 ;
   assign \o_psum$112[0][0]  = \o_psum$112 ;
   assign \o_psum$113[0]  = \o_psum$113 ;
   assign \o_psum$113[0][0]  = \o_psum$113 ;
-  assign \o_ctl$114[0]  = \o_ctl$114 ;
-  assign \o_ctl$114[0].valid  = \o_ctl$114 [0];
-  assign \o_ctl$114[0].load_w  = \o_ctl$114 [1];
-  assign \o_ctl$114[0].first  = \o_ctl$114 [2];
-  assign \o_ctl$114[0].last  = \o_ctl$114 [3];
-  assign \o_ctl$114[0].group_end  = \o_ctl$114 [4];
+  assign \o_psum$114[0]  = \o_psum$114 ;
+  assign \o_psum$114[0][0]  = \o_psum$114 ;
   assign \o_psum$115[0]  = \o_psum$115 ;
   assign \o_psum$115[0][0]  = \o_psum$115 ;
   assign \o_psum$116[0]  = \o_psum$116 ;
@@ -4084,6 +4204,22 @@ module \array_int_mac_os_4x4.mesh (rst, \i_a$1 , i_ctl, \i_w$65 , o_row_valid, o
   assign \o_psum$117[0][0]  = \o_psum$117 ;
   assign \o_psum$118[0]  = \o_psum$118 ;
   assign \o_psum$118[0][0]  = \o_psum$118 ;
+  assign \o_psum$119[0]  = \o_psum$119 ;
+  assign \o_psum$119[0][0]  = \o_psum$119 ;
+  assign \o_psum$120[0]  = \o_psum$120 ;
+  assign \o_psum$120[0][0]  = \o_psum$120 ;
+  assign \o_psum$121[0]  = \o_psum$121 ;
+  assign \o_psum$121[0][0]  = \o_psum$121 ;
+  assign \o_psum$122[0]  = \o_psum$122 ;
+  assign \o_psum$122[0][0]  = \o_psum$122 ;
+  assign \o_psum$123[0]  = \o_psum$123 ;
+  assign \o_psum$123[0][0]  = \o_psum$123 ;
+  assign \o_psum$124[0]  = \o_psum$124 ;
+  assign \o_psum$124[0][0]  = \o_psum$124 ;
+  assign \o_psum$125[0]  = \o_psum$125 ;
+  assign \o_psum$125[0][0]  = \o_psum$125 ;
+  assign \o_psum$126[0]  = \o_psum$126 ;
+  assign \o_psum$126[0][0]  = \o_psum$126 ;
   assign \a2_d1[0]  = a2_d1[7:0];
   assign \a2_d1[1]  = a2_d1[15:8];
   assign \a2_d1[2]  = a2_d1[23:16];
@@ -4111,21 +4247,29 @@ module \array_int_mac_os_4x4.mesh (rst, \i_a$1 , i_ctl, \i_w$65 , o_row_valid, o
   assign \ctl3_d2.first  = ctl3_d2[2];
   assign \ctl3_d2.last  = ctl3_d2[3];
   assign \ctl3_d2.group_end  = ctl3_d2[4];
-  assign \w2_d1[0]  = w2_d1[7:0];
-  assign \w2_d1[1]  = w2_d1[15:8];
-  assign \w2_d1[2]  = w2_d1[23:16];
-  assign \w2_d1[3]  = w2_d1[31:24];
-  assign \w3_d1[0]  = w3_d1[7:0];
-  assign \w3_d1[1]  = w3_d1[15:8];
-  assign \w3_d1[2]  = w3_d1[23:16];
-  assign \w3_d1[3]  = w3_d1[31:24];
-  assign \w3_d2[0]  = w3_d2[7:0];
-  assign \w3_d2[1]  = w3_d2[15:8];
-  assign \w3_d2[2]  = w3_d2[23:16];
-  assign \w3_d2[3]  = w3_d2[31:24];
+  assign \w3_held_d1[0]  = w3_held_d1[7:0];
+  assign \w3_held_d1[1]  = w3_held_d1[15:8];
+  assign \w3_held_d1[2]  = w3_held_d1[23:16];
+  assign \w3_held_d1[3]  = w3_held_d1[31:24];
+  assign o_row[127:96] = \$65 ;
+  assign o_row[95:64] = \$58 ;
+  assign o_row[63:32] = \$51 ;
+  assign o_row[31:0] = \$44 ;
+  assign row_sel[0] = \$24 ;
+  assign row_sel[1] = \$15 ;
+  assign row_sel[2] = \$8 ;
+  assign row_sel[3] = \$3 ;
+  assign \$2  = 1'h1;
+  assign \$3  = \$1 ;
+  assign \$6  = \$5 ;
+  assign \$11  = \$10 ;
+  assign \$18  = \$17 ;
+  assign \$26  = \$25 ;
+  assign \$32  = 1'h0;
+  assign \$34  = \$33 ;
 endmodule
 
-module \array_int_mac_os_4x4.mesh.tile_0_0 (rst, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, pe_0_0__i_ctl, pe_0_0__i_w, clk);
+module \array_int_mac_os_4x4.mesh.tile_0_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, i_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -4135,6 +4279,7 @@ module \array_int_mac_os_4x4.mesh.tile_0_0 (rst, o_a, o_w, o_psum, o_ctl, pe_0_0
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -4182,7 +4327,6 @@ module \array_int_mac_os_4x4.mesh.tile_0_0 (rst, o_a, o_w, o_psum, o_ctl, pe_0_0
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -4230,7 +4374,6 @@ module \array_int_mac_os_4x4.mesh.tile_0_0 (rst, o_a, o_w, o_psum, o_ctl, pe_0_0
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -4251,12 +4394,12 @@ module \array_int_mac_os_4x4.mesh.tile_0_0 (rst, o_a, o_w, o_psum, o_ctl, pe_0_0
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w[1]  = pe_0_0__i_w[15:8];
   assign \pe_0_0__i_w[2]  = pe_0_0__i_w[23:16];
@@ -4298,9 +4441,11 @@ module \array_int_mac_os_4x4.mesh.tile_0_0 (rst, o_a, o_w, o_psum, o_ctl, pe_0_0
   assign \pe_0_0__o_w[1]  = o_w[15:8];
   assign \pe_0_0__o_w[2]  = o_w[23:16];
   assign \pe_0_0__o_w[3]  = o_w[31:24];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_4x4.mesh.tile_0_1 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
+module \array_int_mac_os_4x4.mesh.tile_0_1 (rst, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -4310,6 +4455,7 @@ module \array_int_mac_os_4x4.mesh.tile_0_1 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_a
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -4357,7 +4503,6 @@ module \array_int_mac_os_4x4.mesh.tile_0_1 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_a
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -4405,7 +4550,6 @@ module \array_int_mac_os_4x4.mesh.tile_0_1 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_a
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -4426,12 +4570,12 @@ module \array_int_mac_os_4x4.mesh.tile_0_1 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_a
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w[1]  = pe_0_0__i_w[15:8];
   assign \pe_0_0__i_w[2]  = pe_0_0__i_w[23:16];
@@ -4473,9 +4617,11 @@ module \array_int_mac_os_4x4.mesh.tile_0_1 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_a
   assign \pe_0_0__o_w[1]  = o_w[15:8];
   assign \pe_0_0__o_w[2]  = o_w[23:16];
   assign \pe_0_0__o_w[3]  = o_w[31:24];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_4x4.mesh.tile_0_2 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
+module \array_int_mac_os_4x4.mesh.tile_0_2 (rst, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -4485,6 +4631,7 @@ module \array_int_mac_os_4x4.mesh.tile_0_2 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_a
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -4532,7 +4679,6 @@ module \array_int_mac_os_4x4.mesh.tile_0_2 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_a
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -4580,7 +4726,6 @@ module \array_int_mac_os_4x4.mesh.tile_0_2 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_a
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -4601,12 +4746,12 @@ module \array_int_mac_os_4x4.mesh.tile_0_2 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_a
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w[1]  = pe_0_0__i_w[15:8];
   assign \pe_0_0__i_w[2]  = pe_0_0__i_w[23:16];
@@ -4648,9 +4793,11 @@ module \array_int_mac_os_4x4.mesh.tile_0_2 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_a
   assign \pe_0_0__o_w[1]  = o_w[15:8];
   assign \pe_0_0__o_w[2]  = o_w[23:16];
   assign \pe_0_0__o_w[3]  = o_w[31:24];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_4x4.mesh.tile_0_3 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
+module \array_int_mac_os_4x4.mesh.tile_0_3 (rst, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -4660,6 +4807,7 @@ module \array_int_mac_os_4x4.mesh.tile_0_3 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_w
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -4706,7 +4854,6 @@ module \array_int_mac_os_4x4.mesh.tile_0_3 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_w
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -4754,7 +4901,6 @@ module \array_int_mac_os_4x4.mesh.tile_0_3 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_w
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -4775,12 +4921,12 @@ module \array_int_mac_os_4x4.mesh.tile_0_3 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_w
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w[1]  = pe_0_0__i_w[15:8];
   assign \pe_0_0__i_w[2]  = pe_0_0__i_w[23:16];
@@ -4822,9 +4968,11 @@ module \array_int_mac_os_4x4.mesh.tile_0_3 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_w
   assign \pe_0_0__o_w[1]  = o_w[15:8];
   assign \pe_0_0__o_w[2]  = o_w[23:16];
   assign \pe_0_0__o_w[3]  = o_w[31:24];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_4x4.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, pe_0_0__i_ctl, clk);
+module \array_int_mac_os_4x4.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, i_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -4834,6 +4982,7 @@ module \array_int_mac_os_4x4.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, 
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -4881,7 +5030,6 @@ module \array_int_mac_os_4x4.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, 
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -4929,7 +5077,6 @@ module \array_int_mac_os_4x4.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, 
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -4950,12 +5097,12 @@ module \array_int_mac_os_4x4.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, 
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w[1]  = pe_0_0__i_w[15:8];
   assign \pe_0_0__i_w[2]  = pe_0_0__i_w[23:16];
@@ -4997,9 +5144,11 @@ module \array_int_mac_os_4x4.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, 
   assign \pe_0_0__o_w[1]  = o_w[15:8];
   assign \pe_0_0__o_w[2]  = o_w[23:16];
   assign \pe_0_0__o_w[3]  = o_w[31:24];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_4x4.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_4x4.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -5009,6 +5158,7 @@ module \array_int_mac_os_4x4.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -5056,7 +5206,6 @@ module \array_int_mac_os_4x4.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -5104,7 +5253,6 @@ module \array_int_mac_os_4x4.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -5125,12 +5273,12 @@ module \array_int_mac_os_4x4.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w[1]  = pe_0_0__i_w[15:8];
   assign \pe_0_0__i_w[2]  = pe_0_0__i_w[23:16];
@@ -5172,9 +5320,11 @@ module \array_int_mac_os_4x4.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_
   assign \pe_0_0__o_w[1]  = o_w[15:8];
   assign \pe_0_0__o_w[2]  = o_w[23:16];
   assign \pe_0_0__o_w[3]  = o_w[31:24];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_4x4.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_4x4.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -5184,6 +5334,7 @@ module \array_int_mac_os_4x4.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -5231,7 +5382,6 @@ module \array_int_mac_os_4x4.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -5279,7 +5429,6 @@ module \array_int_mac_os_4x4.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -5300,12 +5449,12 @@ module \array_int_mac_os_4x4.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w[1]  = pe_0_0__i_w[15:8];
   assign \pe_0_0__i_w[2]  = pe_0_0__i_w[23:16];
@@ -5347,9 +5496,11 @@ module \array_int_mac_os_4x4.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_
   assign \pe_0_0__o_w[1]  = o_w[15:8];
   assign \pe_0_0__o_w[2]  = o_w[23:16];
   assign \pe_0_0__o_w[3]  = o_w[31:24];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_4x4.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_4x4.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -5359,6 +5510,7 @@ module \array_int_mac_os_4x4.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -5405,7 +5557,6 @@ module \array_int_mac_os_4x4.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -5453,7 +5604,6 @@ module \array_int_mac_os_4x4.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -5474,12 +5624,12 @@ module \array_int_mac_os_4x4.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w[1]  = pe_0_0__i_w[15:8];
   assign \pe_0_0__i_w[2]  = pe_0_0__i_w[23:16];
@@ -5521,9 +5671,11 @@ module \array_int_mac_os_4x4.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_
   assign \pe_0_0__o_w[1]  = o_w[15:8];
   assign \pe_0_0__o_w[2]  = o_w[23:16];
   assign \pe_0_0__o_w[3]  = o_w[31:24];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_4x4.mesh.tile_2_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, pe_0_0__i_ctl, clk);
+module \array_int_mac_os_4x4.mesh.tile_2_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, i_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -5533,181 +5685,7 @@ module \array_int_mac_os_4x4.mesh.tile_2_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, 
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl[0] ;
-  wire \i_ctl[0].first ;
-  wire \i_ctl[0].group_end ;
-  wire \i_ctl[0].last ;
-  wire \i_ctl[0].load_w ;
-  wire \i_ctl[0].valid ;
-  wire [31:0] i_w;
-  wire [31:0] \i_w[0] ;
-  wire [7:0] \i_w[0][0] ;
-  wire [7:0] \i_w[0][1] ;
-  wire [7:0] \i_w[0][2] ;
-  wire [7:0] \i_w[0][3] ;
-  output [31:0] o_a;
-  wire [31:0] o_a;
-  wire [31:0] \o_a[0] ;
-  wire [7:0] \o_a[0][0] ;
-  wire [7:0] \o_a[0][1] ;
-  wire [7:0] \o_a[0][2] ;
-  wire [7:0] \o_a[0][3] ;
-  output [4:0] o_ctl;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum[0] ;
-  wire [31:0] \o_psum[0][0] ;
-  wire o_valid;
-  wire \o_valid[0] ;
-  output [31:0] o_w;
-  wire [31:0] o_w;
-  wire [31:0] \o_w[0] ;
-  wire [7:0] \o_w[0][0] ;
-  wire [7:0] \o_w[0][1] ;
-  wire [7:0] \o_w[0][2] ;
-  wire [7:0] \o_w[0][3] ;
-  input [31:0] pe_0_0__i_a;
-  wire [31:0] pe_0_0__i_a;
-  wire [7:0] \pe_0_0__i_a[0] ;
-  wire [7:0] \pe_0_0__i_a[1] ;
-  wire [7:0] \pe_0_0__i_a[2] ;
-  wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
-  wire [4:0] pe_0_0__i_ctl;
-  wire \pe_0_0__i_ctl.first ;
-  wire \pe_0_0__i_ctl.group_end ;
-  wire \pe_0_0__i_ctl.last ;
-  wire \pe_0_0__i_ctl.load_w ;
-  wire \pe_0_0__i_ctl.valid ;
-  input [31:0] pe_0_0__i_w;
-  wire [31:0] pe_0_0__i_w;
-  wire [7:0] \pe_0_0__i_w[0] ;
-  wire [7:0] \pe_0_0__i_w[1] ;
-  wire [7:0] \pe_0_0__i_w[2] ;
-  wire [7:0] \pe_0_0__i_w[3] ;
-  wire [31:0] pe_0_0__o_a;
-  wire [7:0] \pe_0_0__o_a[0] ;
-  wire [7:0] \pe_0_0__o_a[1] ;
-  wire [7:0] \pe_0_0__o_a[2] ;
-  wire [7:0] \pe_0_0__o_a[3] ;
-  wire [4:0] pe_0_0__o_ctl;
-  wire \pe_0_0__o_ctl.first ;
-  wire \pe_0_0__o_ctl.group_end ;
-  wire \pe_0_0__o_ctl.last ;
-  wire \pe_0_0__o_ctl.load_w ;
-  wire \pe_0_0__o_ctl.valid ;
-  wire [31:0] pe_0_0__o_psum;
-  wire pe_0_0__o_valid;
-  wire [31:0] pe_0_0__o_w;
-  wire [7:0] \pe_0_0__o_w[0] ;
-  wire [7:0] \pe_0_0__o_w[1] ;
-  wire [7:0] \pe_0_0__o_w[2] ;
-  wire [7:0] \pe_0_0__o_w[3] ;
-  input rst;
-  wire rst;
-  array_int_mac_os_4x4__pe pe_0_0 (
-    .clk(clk),
-    .i_a(pe_0_0__i_a),
-    .i_ctl(pe_0_0__i_ctl),
-    .i_psum(32'd0),
-    .i_w(pe_0_0__i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_ready(\$1 ),
-    .o_valid(o_valid),
-    .o_w(o_w),
-    .rst(rst)
-  );
-  assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
-  assign i_w = pe_0_0__i_w;
-  assign pe_0_0__o_psum = o_psum;
-  assign pe_0_0__o_valid = o_valid;
-  assign pe_0_0__o_a = o_a;
-  assign pe_0_0__o_ctl = o_ctl;
-  assign pe_0_0__o_w = o_w;
-  assign \pe_0_0__i_a[0]  = pe_0_0__i_a[7:0];
-  assign \pe_0_0__i_a[1]  = pe_0_0__i_a[15:8];
-  assign \pe_0_0__i_a[2]  = pe_0_0__i_a[23:16];
-  assign \pe_0_0__i_a[3]  = pe_0_0__i_a[31:24];
-  assign \i_a[0]  = pe_0_0__i_a;
-  assign \i_a[0][0]  = pe_0_0__i_a[7:0];
-  assign \i_a[0][1]  = pe_0_0__i_a[15:8];
-  assign \i_a[0][2]  = pe_0_0__i_a[23:16];
-  assign \i_a[0][3]  = pe_0_0__i_a[31:24];
-  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
-  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
-  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
-  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
-  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
-  assign \pe_0_0__i_w[0]  = pe_0_0__i_w[7:0];
-  assign \pe_0_0__i_w[1]  = pe_0_0__i_w[15:8];
-  assign \pe_0_0__i_w[2]  = pe_0_0__i_w[23:16];
-  assign \pe_0_0__i_w[3]  = pe_0_0__i_w[31:24];
-  assign \i_w[0]  = pe_0_0__i_w;
-  assign \i_w[0][0]  = pe_0_0__i_w[7:0];
-  assign \i_w[0][1]  = pe_0_0__i_w[15:8];
-  assign \i_w[0][2]  = pe_0_0__i_w[23:16];
-  assign \i_w[0][3]  = pe_0_0__i_w[31:24];
-  assign \o_psum[0]  = o_psum;
-  assign \o_psum[0][0]  = o_psum;
-  assign \o_valid[0]  = o_valid;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a[7:0];
-  assign \o_a[0][1]  = o_a[15:8];
-  assign \o_a[0][2]  = o_a[23:16];
-  assign \o_a[0][3]  = o_a[31:24];
-  assign \pe_0_0__o_a[0]  = o_a[7:0];
-  assign \pe_0_0__o_a[1]  = o_a[15:8];
-  assign \pe_0_0__o_a[2]  = o_a[23:16];
-  assign \pe_0_0__o_a[3]  = o_a[31:24];
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
-  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
-  assign \pe_0_0__o_ctl.first  = o_ctl[2];
-  assign \pe_0_0__o_ctl.last  = o_ctl[3];
-  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
-  assign \o_w[0]  = o_w;
-  assign \o_w[0][0]  = o_w[7:0];
-  assign \o_w[0][1]  = o_w[15:8];
-  assign \o_w[0][2]  = o_w[23:16];
-  assign \o_w[0][3]  = o_w[31:24];
-  assign \pe_0_0__o_w[0]  = o_w[7:0];
-  assign \pe_0_0__o_w[1]  = o_w[15:8];
-  assign \pe_0_0__o_w[2]  = o_w[23:16];
-  assign \pe_0_0__o_w[3]  = o_w[31:24];
-endmodule
-
-module \array_int_mac_os_4x4.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
-  wire \$1 ;
-  input clk;
-  wire clk;
-  wire [31:0] i_a;
-  wire [31:0] \i_a[0] ;
-  wire [7:0] \i_a[0][0] ;
-  wire [7:0] \i_a[0][1] ;
-  wire [7:0] \i_a[0][2] ;
-  wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -5755,7 +5733,6 @@ module \array_int_mac_os_4x4.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -5803,7 +5780,6 @@ module \array_int_mac_os_4x4.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -5824,12 +5800,12 @@ module \array_int_mac_os_4x4.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w[1]  = pe_0_0__i_w[15:8];
   assign \pe_0_0__i_w[2]  = pe_0_0__i_w[23:16];
@@ -5871,9 +5847,11 @@ module \array_int_mac_os_4x4.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_
   assign \pe_0_0__o_w[1]  = o_w[15:8];
   assign \pe_0_0__o_w[2]  = o_w[23:16];
   assign \pe_0_0__o_w[3]  = o_w[31:24];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_4x4.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_4x4.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -5883,6 +5861,7 @@ module \array_int_mac_os_4x4.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -5930,7 +5909,6 @@ module \array_int_mac_os_4x4.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -5978,7 +5956,6 @@ module \array_int_mac_os_4x4.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -5999,12 +5976,12 @@ module \array_int_mac_os_4x4.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w[1]  = pe_0_0__i_w[15:8];
   assign \pe_0_0__i_w[2]  = pe_0_0__i_w[23:16];
@@ -6046,9 +6023,11 @@ module \array_int_mac_os_4x4.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_
   assign \pe_0_0__o_w[1]  = o_w[15:8];
   assign \pe_0_0__o_w[2]  = o_w[23:16];
   assign \pe_0_0__o_w[3]  = o_w[31:24];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_4x4.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_w, o_psum, o_ctl, clk);
+module \array_int_mac_os_4x4.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -6058,6 +6037,183 @@ module \array_int_mac_os_4x4.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [31:0] i_w;
+  wire [31:0] \i_w[0] ;
+  wire [7:0] \i_w[0][0] ;
+  wire [7:0] \i_w[0][1] ;
+  wire [7:0] \i_w[0][2] ;
+  wire [7:0] \i_w[0][3] ;
+  output [31:0] o_a;
+  wire [31:0] o_a;
+  wire [31:0] \o_a[0] ;
+  wire [7:0] \o_a[0][0] ;
+  wire [7:0] \o_a[0][1] ;
+  wire [7:0] \o_a[0][2] ;
+  wire [7:0] \o_a[0][3] ;
+  output [4:0] o_ctl;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [31:0] o_psum;
+  wire [31:0] o_psum;
+  wire [31:0] \o_psum[0] ;
+  wire [31:0] \o_psum[0][0] ;
+  wire o_valid;
+  wire \o_valid[0] ;
+  output [31:0] o_w;
+  wire [31:0] o_w;
+  wire [31:0] \o_w[0] ;
+  wire [7:0] \o_w[0][0] ;
+  wire [7:0] \o_w[0][1] ;
+  wire [7:0] \o_w[0][2] ;
+  wire [7:0] \o_w[0][3] ;
+  input [31:0] pe_0_0__i_a;
+  wire [31:0] pe_0_0__i_a;
+  wire [7:0] \pe_0_0__i_a[0] ;
+  wire [7:0] \pe_0_0__i_a[1] ;
+  wire [7:0] \pe_0_0__i_a[2] ;
+  wire [7:0] \pe_0_0__i_a[3] ;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [31:0] pe_0_0__i_w;
+  wire [31:0] pe_0_0__i_w;
+  wire [7:0] \pe_0_0__i_w[0] ;
+  wire [7:0] \pe_0_0__i_w[1] ;
+  wire [7:0] \pe_0_0__i_w[2] ;
+  wire [7:0] \pe_0_0__i_w[3] ;
+  wire [31:0] pe_0_0__o_a;
+  wire [7:0] \pe_0_0__o_a[0] ;
+  wire [7:0] \pe_0_0__o_a[1] ;
+  wire [7:0] \pe_0_0__o_a[2] ;
+  wire [7:0] \pe_0_0__o_a[3] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [31:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
+  wire [31:0] pe_0_0__o_w;
+  wire [7:0] \pe_0_0__o_w[0] ;
+  wire [7:0] \pe_0_0__o_w[1] ;
+  wire [7:0] \pe_0_0__o_w[2] ;
+  wire [7:0] \pe_0_0__o_w[3] ;
+  input rst;
+  wire rst;
+  array_int_mac_os_4x4__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(32'd0),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$1 ),
+    .o_valid(o_valid),
+    .o_w(o_w),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_w = pe_0_0__i_w;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_w = o_w;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a[7:0];
+  assign \pe_0_0__i_a[1]  = pe_0_0__i_a[15:8];
+  assign \pe_0_0__i_a[2]  = pe_0_0__i_a[23:16];
+  assign \pe_0_0__i_a[3]  = pe_0_0__i_a[31:24];
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a[7:0];
+  assign \i_a[0][1]  = pe_0_0__i_a[15:8];
+  assign \i_a[0][2]  = pe_0_0__i_a[23:16];
+  assign \i_a[0][3]  = pe_0_0__i_a[31:24];
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \pe_0_0__i_w[0]  = pe_0_0__i_w[7:0];
+  assign \pe_0_0__i_w[1]  = pe_0_0__i_w[15:8];
+  assign \pe_0_0__i_w[2]  = pe_0_0__i_w[23:16];
+  assign \pe_0_0__i_w[3]  = pe_0_0__i_w[31:24];
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0][0]  = pe_0_0__i_w[7:0];
+  assign \i_w[0][1]  = pe_0_0__i_w[15:8];
+  assign \i_w[0][2]  = pe_0_0__i_w[23:16];
+  assign \i_w[0][3]  = pe_0_0__i_w[31:24];
+  assign \o_psum[0]  = o_psum;
+  assign \o_psum[0][0]  = o_psum;
+  assign \o_valid[0]  = o_valid;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a[7:0];
+  assign \o_a[0][1]  = o_a[15:8];
+  assign \o_a[0][2]  = o_a[23:16];
+  assign \o_a[0][3]  = o_a[31:24];
+  assign \pe_0_0__o_a[0]  = o_a[7:0];
+  assign \pe_0_0__o_a[1]  = o_a[15:8];
+  assign \pe_0_0__o_a[2]  = o_a[23:16];
+  assign \pe_0_0__o_a[3]  = o_a[31:24];
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_w[0]  = o_w;
+  assign \o_w[0][0]  = o_w[7:0];
+  assign \o_w[0][1]  = o_w[15:8];
+  assign \o_w[0][2]  = o_w[23:16];
+  assign \o_w[0][3]  = o_w[31:24];
+  assign \pe_0_0__o_w[0]  = o_w[7:0];
+  assign \pe_0_0__o_w[1]  = o_w[15:8];
+  assign \pe_0_0__o_w[2]  = o_w[23:16];
+  assign \pe_0_0__o_w[3]  = o_w[31:24];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
+endmodule
+
+module \array_int_mac_os_4x4.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, clk);
+  wire \$1 ;
+  input clk;
+  wire clk;
+  wire [31:0] i_a;
+  wire [31:0] \i_a[0] ;
+  wire [7:0] \i_a[0][0] ;
+  wire [7:0] \i_a[0][1] ;
+  wire [7:0] \i_a[0][2] ;
+  wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -6104,7 +6260,6 @@ module \array_int_mac_os_4x4.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -6152,7 +6307,6 @@ module \array_int_mac_os_4x4.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -6173,12 +6327,12 @@ module \array_int_mac_os_4x4.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w[1]  = pe_0_0__i_w[15:8];
   assign \pe_0_0__i_w[2]  = pe_0_0__i_w[23:16];
@@ -6220,9 +6374,11 @@ module \array_int_mac_os_4x4.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_
   assign \pe_0_0__o_w[1]  = o_w[15:8];
   assign \pe_0_0__o_w[2]  = o_w[23:16];
   assign \pe_0_0__o_w[3]  = o_w[31:24];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_4x4.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_psum, o_ctl, pe_0_0__i_a, pe_0_0__i_ctl, clk);
+module \array_int_mac_os_4x4.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_psum, o_ctl, pe_0_0__i_a, i_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -6232,6 +6388,7 @@ module \array_int_mac_os_4x4.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_psum, o_ctl
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -6278,7 +6435,6 @@ module \array_int_mac_os_4x4.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_psum, o_ctl
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -6326,7 +6482,6 @@ module \array_int_mac_os_4x4.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_psum, o_ctl
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -6347,12 +6502,12 @@ module \array_int_mac_os_4x4.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_psum, o_ctl
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w[1]  = pe_0_0__i_w[15:8];
   assign \pe_0_0__i_w[2]  = pe_0_0__i_w[23:16];
@@ -6394,9 +6549,11 @@ module \array_int_mac_os_4x4.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_psum, o_ctl
   assign \pe_0_0__o_w[1]  = o_w[15:8];
   assign \pe_0_0__o_w[2]  = o_w[23:16];
   assign \pe_0_0__o_w[3]  = o_w[31:24];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_4x4.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, clk);
+module \array_int_mac_os_4x4.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -6406,6 +6563,7 @@ module \array_int_mac_os_4x4.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -6452,7 +6610,6 @@ module \array_int_mac_os_4x4.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -6500,7 +6657,6 @@ module \array_int_mac_os_4x4.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -6521,12 +6677,12 @@ module \array_int_mac_os_4x4.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w[1]  = pe_0_0__i_w[15:8];
   assign \pe_0_0__i_w[2]  = pe_0_0__i_w[23:16];
@@ -6568,9 +6724,11 @@ module \array_int_mac_os_4x4.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_
   assign \pe_0_0__o_w[1]  = o_w[15:8];
   assign \pe_0_0__o_w[2]  = o_w[23:16];
   assign \pe_0_0__o_w[3]  = o_w[31:24];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_4x4.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, clk);
+module \array_int_mac_os_4x4.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -6580,6 +6738,7 @@ module \array_int_mac_os_4x4.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -6626,7 +6785,6 @@ module \array_int_mac_os_4x4.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -6674,7 +6832,6 @@ module \array_int_mac_os_4x4.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -6695,12 +6852,12 @@ module \array_int_mac_os_4x4.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w[1]  = pe_0_0__i_w[15:8];
   assign \pe_0_0__i_w[2]  = pe_0_0__i_w[23:16];
@@ -6742,9 +6899,11 @@ module \array_int_mac_os_4x4.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_
   assign \pe_0_0__o_w[1]  = o_w[15:8];
   assign \pe_0_0__o_w[2]  = o_w[23:16];
   assign \pe_0_0__o_w[3]  = o_w[31:24];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_int_mac_os_4x4.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_psum, o_ctl, clk);
+module \array_int_mac_os_4x4.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -6754,6 +6913,7 @@ module \array_int_mac_os_4x4.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -6799,7 +6959,6 @@ module \array_int_mac_os_4x4.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -6847,7 +7006,6 @@ module \array_int_mac_os_4x4.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -6868,12 +7026,12 @@ module \array_int_mac_os_4x4.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w[0]  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w[1]  = pe_0_0__i_w[15:8];
   assign \pe_0_0__i_w[2]  = pe_0_0__i_w[23:16];
@@ -6915,6 +7073,8 @@ module \array_int_mac_os_4x4.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_
   assign \pe_0_0__o_w[1]  = o_w[15:8];
   assign \pe_0_0__o_w[2]  = o_w[23:16];
   assign \pe_0_0__o_w[3]  = o_w[31:24];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 /* Generated by Amaranth Yosys 0.50 (PyPI ver 0.50.0.0.post130, git sha1 b5170e139) */
 
@@ -6929,18 +7089,19 @@ module array_int_mac_os_4x4__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, 
   reg \$15 ;
   reg [31:0] \$16 ;
   reg [31:0] \$17 ;
-  wire [31:0] \$2 ;
+  wire [15:0] \$2 ;
   wire [15:0] \$3 ;
-  wire [15:0] \$4 ;
-  wire [16:0] \$5 ;
+  wire [16:0] \$4 ;
+  wire [15:0] \$5 ;
   wire [15:0] \$6 ;
-  wire [15:0] \$7 ;
-  wire [16:0] \$8 ;
-  wire [17:0] \$9 ;
+  wire [16:0] \$7 ;
+  wire [17:0] \$8 ;
+  wire [31:0] \$9 ;
   reg [31:0] acc = 32'd0;
   wire [31:0] acc_next;
   input clk;
   wire clk;
+  wire [31:0] dot_ext;
   input [31:0] i_a;
   wire [31:0] i_a;
   wire [7:0] \i_a[0] ;
@@ -7001,15 +7162,15 @@ module array_int_mac_os_4x4__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, 
   wire [7:0] \w_sel[3] ;
   assign \$1  = i_ctl[0] & i_ctl[3];
   assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \$2  = i_ctl[2] ? i_psum : acc;
-  assign \$3  = $signed(i_a[7:0]) * $signed(w_sel[7:0]);
-  assign \$4  = $signed(i_a[15:8]) * $signed(w_sel[15:8]);
-  assign \$5  = $signed(\$3 ) + $signed(\$4 );
-  assign \$6  = $signed(i_a[23:16]) * $signed(w_sel[23:16]);
-  assign \$7  = $signed(i_a[31:24]) * $signed(w_sel[31:24]);
-  assign \$8  = $signed(\$6 ) + $signed(\$7 );
-  assign \$9  = $signed(\$5 ) + $signed(\$8 );
-  assign \$10  = $signed(\$2 ) + $signed(\$9 );
+  assign \$2  = $signed(i_a[7:0]) * $signed(w_sel[7:0]);
+  assign \$3  = $signed(i_a[15:8]) * $signed(w_sel[15:8]);
+  assign \$4  = $signed(\$2 ) + $signed(\$3 );
+  assign \$5  = $signed(i_a[23:16]) * $signed(w_sel[23:16]);
+  assign \$6  = $signed(i_a[31:24]) * $signed(w_sel[31:24]);
+  assign \$7  = $signed(\$5 ) + $signed(\$6 );
+  assign \$8  = $signed(\$4 ) + $signed(\$7 );
+  assign \$9  = i_ctl[2] ? i_psum : acc;
+  assign \$10  = \$9  + { \$8 [17], \$8 [17], \$8 [17], \$8 [17], \$8 [17], \$8 [17], \$8 [17], \$8 [17], \$8 [17], \$8 [17], \$8 [17], \$8 [17], \$8 [17], \$8 [17], \$8  };
   always @(posedge clk)
     o_a <= \$11 ;
   always @(posedge clk)
@@ -7085,6 +7246,7 @@ module array_int_mac_os_4x4__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, 
     end
   end
   assign acc_next = \$10 [31:0];
+  assign dot_ext = { \$8 [17], \$8 [17], \$8 [17], \$8 [17], \$8 [17], \$8 [17], \$8 [17], \$8 [17], \$8 [17], \$8 [17], \$8 [17], \$8 [17], \$8 [17], \$8 [17], \$8  };
   assign o_ready = 1'h1;
   assign \i_a[0]  = i_a[7:0];
   assign \i_a[1]  = i_a[15:8];

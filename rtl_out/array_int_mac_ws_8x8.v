@@ -3,56 +3,62 @@
 module array_int_mac_ws_8x8(a_in__valid, w_in__payload, w_in__valid, y_out__ready, m, n, k_beats, start, clk, rst, a_in__ready, w_in__ready, y_out__payload, y_out__valid, busy, cycles, a_in__payload);
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   wire \$1 ;
-  wire [8:0] \$10 ;
-  reg [11:0] \$100 ;
-  reg [8:0] \$101 ;
-  reg [8:0] \$102 ;
-  reg [8:0] \$103 ;
-  reg [3:0] \$104 ;
-  reg \$105 ;
-  reg [63:0] \$106 ;
-  reg [4:0] \$107 ;
-  reg [4:0] \$108 ;
-  reg \$109 ;
+  wire \$10 ;
+  reg [8:0] \$100 ;
+  reg [11:0] \$101 ;
+  reg [11:0] \$102 ;
+  reg \$103 ;
+  reg [39:0] \$104 ;
+  reg [11:0] \$105 ;
+  reg [11:0] \$106 ;
+  reg [8:0] \$107 ;
+  reg [8:0] \$108 ;
+  reg [8:0] \$109 ;
   wire \$11 ;
-  reg [2:0] \$110 ;
-  reg [8:0] \$111 ;
-  reg [11:0] \$112 ;
-  reg [11:0] \$113 ;
-  reg [8:0] \$114 ;
-  reg [11:0] \$115 ;
-  reg \$116 ;
-  reg \$117 ;
-  reg \$118 ;
-  reg [7:0] \$119 ;
+  reg [3:0] \$110 ;
+  reg \$111 ;
+  reg [63:0] \$112 ;
+  reg [4:0] \$113 ;
+  reg [4:0] \$114 ;
+  reg \$115 ;
+  reg [2:0] \$116 ;
+  reg [8:0] \$117 ;
+  reg [11:0] \$118 ;
+  reg [11:0] \$119 ;
   wire \$12 ;
-  reg \$120 ;
-  reg [255:0] \$121 ;
-  reg [8:0] \$122 ;
+  reg [8:0] \$120 ;
+  reg [11:0] \$121 ;
+  reg \$122 ;
   reg \$123 ;
-  reg [8:0] \$124 ;
-  reg \$125 ;
-  wire \$13 ;
+  reg \$124 ;
+  reg [7:0] \$125 ;
+  reg \$126 ;
+  reg [255:0] \$127 ;
+  reg [8:0] \$128 ;
+  reg \$129 ;
+  wire [8:0] \$13 ;
+  reg [8:0] \$130 ;
+  reg \$131 ;
   wire \$14 ;
-  wire [9:0] \$15 ;
-  wire \$16 ;
+  wire \$15 ;
+  wire [8:0] \$16 ;
   wire \$17 ;
   wire \$18 ;
-  wire [12:0] \$19 ;
+  wire \$19 ;
   wire \$2 ;
-  wire [12:0] \$20 ;
+  wire \$20 ;
   wire [9:0] \$21 ;
   wire \$22 ;
   wire \$23 ;
-  wire [12:0] \$24 ;
-  wire \$25 ;
-  wire [32:0] \$26 ;
-  wire [32:0] \$27 ;
-  wire [32:0] \$28 ;
-  wire [32:0] \$29 ;
+  wire \$24 ;
+  wire [12:0] \$25 ;
+  wire [12:0] \$26 ;
+  wire [9:0] \$27 ;
+  wire \$28 ;
+  wire \$29 ;
   wire \$3 ;
-  wire [32:0] \$30 ;
-  wire [32:0] \$31 ;
+  wire [12:0] \$30 ;
+  wire \$31 ;
   wire [32:0] \$32 ;
   wire [32:0] \$33 ;
   wire [32:0] \$34 ;
@@ -64,69 +70,69 @@ module array_int_mac_ws_8x8(a_in__valid, w_in__payload, w_in__valid, y_out__read
   wire \$4 ;
   wire [32:0] \$40 ;
   wire [32:0] \$41 ;
-  wire \$42 ;
-  wire \$43 ;
-  wire \$44 ;
-  wire \$45 ;
-  wire \$46 ;
-  wire [9:0] \$47 ;
+  wire [32:0] \$42 ;
+  wire [32:0] \$43 ;
+  wire [32:0] \$44 ;
+  wire [32:0] \$45 ;
+  wire [32:0] \$46 ;
+  wire [32:0] \$47 ;
   wire \$48 ;
   wire \$49 ;
   wire \$5 ;
   wire \$50 ;
-  wire [9:0] \$51 ;
+  wire \$51 ;
   wire \$52 ;
-  wire \$53 ;
-  wire [40:0] \$54 ;
+  wire [9:0] \$53 ;
+  wire \$54 ;
   wire \$55 ;
   wire \$56 ;
-  wire \$57 ;
+  wire [9:0] \$57 ;
   wire \$58 ;
   wire \$59 ;
   wire \$6 ;
-  wire [9:0] \$60 ;
-  wire [4:0] \$61 ;
-  wire [9:0] \$62 ;
+  wire [40:0] \$60 ;
+  wire \$61 ;
+  wire \$62 ;
   wire \$63 ;
-  wire [1:0] \$64 ;
-  wire [1:0] \$65 ;
+  wire \$64 ;
+  wire \$65 ;
   wire [9:0] \$66 ;
-  wire \$67 ;
-  wire [12:0] \$68 ;
-  wire [9:0] \$69 ;
-  wire [8:0] \$7 ;
-  wire [12:0] \$70 ;
-  wire \$71 ;
-  wire [12:0] \$72 ;
+  wire [4:0] \$67 ;
+  wire [9:0] \$68 ;
+  wire \$69 ;
+  wire \$7 ;
+  wire [1:0] \$70 ;
+  wire [1:0] \$71 ;
+  wire [9:0] \$72 ;
   wire \$73 ;
   wire [12:0] \$74 ;
-  wire [12:0] \$75 ;
+  wire [9:0] \$75 ;
   wire [12:0] \$76 ;
   wire \$77 ;
-  wire [9:0] \$78 ;
+  wire [12:0] \$78 ;
   wire \$79 ;
   wire \$8 ;
-  wire \$80 ;
-  wire \$81 ;
-  wire \$82 ;
+  wire [12:0] \$80 ;
+  wire [12:0] \$81 ;
+  wire [12:0] \$82 ;
   wire \$83 ;
-  wire \$84 ;
-  wire [8:0] \$85 ;
+  wire [9:0] \$84 ;
+  wire \$85 ;
   wire \$86 ;
   wire \$87 ;
-  wire [8:0] \$88 ;
+  wire \$88 ;
   wire \$89 ;
   wire \$9 ;
-  wire [9:0] \$90 ;
-  wire \$91 ;
-  reg [8:0] \$92 ;
-  reg [8:0] \$93 ;
-  reg [8:0] \$94 ;
-  reg [11:0] \$95 ;
-  reg [11:0] \$96 ;
-  reg \$97 ;
-  reg [39:0] \$98 ;
-  reg [11:0] \$99 ;
+  wire \$90 ;
+  wire [8:0] \$91 ;
+  wire \$92 ;
+  wire \$93 ;
+  wire [8:0] \$94 ;
+  wire \$95 ;
+  wire [9:0] \$96 ;
+  wire \$97 ;
+  reg [8:0] \$98 ;
+  reg [8:0] \$99 ;
   wire [7:0] \$signature__addr ;
   wire [7:0] \$signature__addr$24 ;
   reg [7:0] \$signature__addr$34 ;
@@ -1258,166 +1264,172 @@ module array_int_mac_ws_8x8(a_in__valid, w_in__payload, w_in__valid, y_out__read
   assign w_in__ready = \$3  & \$4 ;
   assign \$signature__en$26  = w_in__valid & w_in__ready;
   assign \$5  = ~ busy;
-  assign go = start & \$5 ;
-  assign \$6  = M < 4'h8;
-  assign \$7  = \$6  ? 9'h008 : M;
-  assign \$8  = \$7  < 4'h8;
-  assign \$9  = M < 4'h8;
-  assign \$10  = \$9  ? 9'h008 : M;
-  assign ws_period = \$8  ? 9'h008 : \$10 ;
-  assign \$11  = ws_n0 < N;
-  assign \$12  = run & \$11 ;
-  assign \$13  = ws_slot < M;
-  assign \$14  = ! ws_slot;
-  assign \$15  = ws_a_base + ws_slot;
-  assign \$16  = ws_row < 4'h8;
-  assign \$17  = ! ws_phase;
-  assign \$18  = \$16  & \$17 ;
-  assign \$19  = edge_y_base + edge_row_m;
+  assign \$6  = start & \$5 ;
+  assign \$7  = | m;
+  assign \$8  = \$6  & \$7 ;
+  assign \$9  = | n;
+  assign \$10  = \$8  & \$9 ;
+  assign \$11  = | k_beats;
+  assign go = \$10  & \$11 ;
+  assign \$12  = M < 4'h8;
+  assign \$13  = \$12  ? 9'h008 : M;
+  assign \$14  = \$13  < 4'h8;
+  assign \$15  = M < 4'h8;
+  assign \$16  = \$15  ? 9'h008 : M;
+  assign ws_period = \$14  ? 9'h008 : \$16 ;
+  assign \$17  = ws_n0 < N;
+  assign \$18  = run & \$17 ;
+  assign \$19  = ws_slot < M;
+  assign \$20  = ! ws_slot;
+  assign \$21  = ws_a_base + ws_slot;
+  assign \$22  = ws_row < 4'h8;
+  assign \$23  = ! ws_phase;
+  assign \$24  = \$22  & \$23 ;
+  assign \$25  = edge_y_base + edge_row_m;
   assign first_chunk = ! edge_k;
-  assign \$20  = edge_k + 4'h8;
-  assign chunk_done = \$20  >= KB;
-  assign \$21  = M - 1'h1;
-  assign block_done = edge_row_m == \$21 ;
-  assign \$22  = run & o_row_valid;
-  assign \$23  = block_done & chunk_done;
-  assign \$24  = edge_n0 + 4'h8;
-  assign \$25  = \$24  >= N;
-  assign is_last = \$23  & \$25 ;
-  assign \$26  = $signed(y_out__payload[31:0]) + $signed(s1_row[31:0]);
-  assign \$27  = s1_first ? { s1_row[31], s1_row[31:0] } : \$26 ;
-  assign \$28  = $signed(y_out__payload[63:32]) + $signed(s1_row[63:32]);
-  assign \$29  = s1_first ? { s1_row[63], s1_row[63:32] } : \$28 ;
-  assign \$30  = $signed(y_out__payload[95:64]) + $signed(s1_row[95:64]);
-  assign \$31  = s1_first ? { s1_row[95], s1_row[95:64] } : \$30 ;
-  assign \$32  = $signed(y_out__payload[127:96]) + $signed(s1_row[127:96]);
-  assign \$33  = s1_first ? { s1_row[127], s1_row[127:96] } : \$32 ;
-  assign \$34  = $signed(y_out__payload[159:128]) + $signed(s1_row[159:128]);
-  assign \$35  = s1_first ? { s1_row[159], s1_row[159:128] } : \$34 ;
-  assign \$36  = $signed(y_out__payload[191:160]) + $signed(s1_row[191:160]);
-  assign \$37  = s1_first ? { s1_row[191], s1_row[191:160] } : \$36 ;
-  assign \$38  = $signed(y_out__payload[223:192]) + $signed(s1_row[223:192]);
-  assign \$39  = s1_first ? { s1_row[223], s1_row[223:192] } : \$38 ;
-  assign \$40  = $signed(y_out__payload[255:224]) + $signed(s1_row[255:224]);
-  assign \$41  = s1_first ? { s1_row[255], s1_row[255:224] } : \$40 ;
-  assign \$42  = ~ y_out__valid;
-  assign \$43  = \$42  | y_out__ready;
-  assign \$44  = raddr < y_end;
-  assign \$45  = \$43  & \$44 ;
-  assign \$46  = a_in__valid & a_in__ready;
-  assign \$47  = a_load_addr + 1'h1;
-  assign \$48  = ~ busy;
-  assign \$49  = start & \$48 ;
-  assign \$50  = w_in__valid & w_in__ready;
-  assign \$51  = w_load_addr + 1'h1;
-  assign \$52  = ~ busy;
-  assign \$53  = start & \$52 ;
-  assign \$54  = cycles + 1'h1;
-  assign \$55  = ws_n0 < N;
-  assign \$56  = run & \$55 ;
-  assign \$57  = ws_row < 4'h8;
-  assign \$58  = ! ws_phase;
-  assign \$59  = \$57  & \$58 ;
-  assign \$60  = ws_w_addr + 1'h1;
-  assign \$61  = ws_row + 1'h1;
-  assign \$62  = ws_slot + 1'h1;
-  assign \$63  = ! ws_phase;
-  assign \$64  = ws_phase + 1'h1;
-  assign \$65  = ws_phase ? \$64  : 2'h0;
-  assign \$66  = ws_period - 1'h1;
-  assign \$67  = ws_slot == \$66 ;
-  assign \$68  = ws_kf + 4'h8;
-  assign \$69  = ws_a_base + M;
-  assign \$70  = ws_kf + 4'h8;
-  assign \$71  = \$70  >= KB;
-  assign \$72  = ws_n0 + 4'h8;
-  assign \$73  = run & o_row_valid;
-  assign \$74  = edge_k + 4'h8;
-  assign \$75  = edge_n0 + 4'h8;
-  assign \$76  = edge_y_base + M;
-  assign \$77  = ~ block_done;
-  assign \$78  = edge_row_m + 1'h1;
+  assign \$26  = edge_k + 4'h8;
+  assign chunk_done = \$26  >= KB;
+  assign \$27  = M - 1'h1;
+  assign block_done = edge_row_m == \$27 ;
+  assign \$28  = run & o_row_valid;
+  assign \$29  = block_done & chunk_done;
+  assign \$30  = edge_n0 + 4'h8;
+  assign \$31  = \$30  >= N;
+  assign is_last = \$29  & \$31 ;
+  assign \$32  = $signed(y_out__payload[31:0]) + $signed(s1_row[31:0]);
+  assign \$33  = s1_first ? { s1_row[31], s1_row[31:0] } : \$32 ;
+  assign \$34  = $signed(y_out__payload[63:32]) + $signed(s1_row[63:32]);
+  assign \$35  = s1_first ? { s1_row[63], s1_row[63:32] } : \$34 ;
+  assign \$36  = $signed(y_out__payload[95:64]) + $signed(s1_row[95:64]);
+  assign \$37  = s1_first ? { s1_row[95], s1_row[95:64] } : \$36 ;
+  assign \$38  = $signed(y_out__payload[127:96]) + $signed(s1_row[127:96]);
+  assign \$39  = s1_first ? { s1_row[127], s1_row[127:96] } : \$38 ;
+  assign \$40  = $signed(y_out__payload[159:128]) + $signed(s1_row[159:128]);
+  assign \$41  = s1_first ? { s1_row[159], s1_row[159:128] } : \$40 ;
+  assign \$42  = $signed(y_out__payload[191:160]) + $signed(s1_row[191:160]);
+  assign \$43  = s1_first ? { s1_row[191], s1_row[191:160] } : \$42 ;
+  assign \$44  = $signed(y_out__payload[223:192]) + $signed(s1_row[223:192]);
+  assign \$45  = s1_first ? { s1_row[223], s1_row[223:192] } : \$44 ;
+  assign \$46  = $signed(y_out__payload[255:224]) + $signed(s1_row[255:224]);
+  assign \$47  = s1_first ? { s1_row[255], s1_row[255:224] } : \$46 ;
+  assign \$48  = ~ y_out__valid;
+  assign \$49  = \$48  | y_out__ready;
+  assign \$50  = raddr < y_end;
+  assign \$51  = \$49  & \$50 ;
+  assign \$52  = a_in__valid & a_in__ready;
+  assign \$53  = a_load_addr + 1'h1;
+  assign \$54  = ~ busy;
+  assign \$55  = start & \$54 ;
+  assign \$56  = w_in__valid & w_in__ready;
+  assign \$57  = w_load_addr + 1'h1;
+  assign \$58  = ~ busy;
+  assign \$59  = start & \$58 ;
+  assign \$60  = cycles + 1'h1;
+  assign \$61  = ws_n0 < N;
+  assign \$62  = run & \$61 ;
+  assign \$63  = ws_row < 4'h8;
+  assign \$64  = ! ws_phase;
+  assign \$65  = \$63  & \$64 ;
+  assign \$66  = ws_w_addr + 1'h1;
+  assign \$67  = ws_row + 1'h1;
+  assign \$68  = ws_slot + 1'h1;
+  assign \$69  = ! ws_phase;
+  assign \$70  = ws_phase + 1'h1;
+  assign \$71  = ws_phase ? \$70  : 2'h0;
+  assign \$72  = ws_period - 1'h1;
+  assign \$73  = ws_slot == \$72 ;
+  assign \$74  = ws_kf + 4'h8;
+  assign \$75  = ws_a_base + M;
+  assign \$76  = ws_kf + 4'h8;
+  assign \$77  = \$76  >= KB;
+  assign \$78  = ws_n0 + 4'h8;
   assign \$79  = run & o_row_valid;
-  assign \$80  = run & o_row_valid;
-  assign \$81  = edge_row_m < M;
-  assign \$82  = \$80  & \$81 ;
-  assign \$83  = run & o_row_valid;
-  assign \$84  = \$83  & is_last;
-  assign \$85  = o_wr__addr + 1'h1;
-  assign \$86  = \$85  > y_end;
-  assign \$87  = o_wr__en & \$86 ;
-  assign \$88  = o_wr__addr + 1'h1;
-  assign \$89  = run & last_write;
-  assign \$90  = raddr + 1'h1;
-  assign \$91  = raddr == y_end;
+  assign \$80  = edge_k + 4'h8;
+  assign \$81  = edge_n0 + 4'h8;
+  assign \$82  = edge_y_base + M;
+  assign \$83  = ~ block_done;
+  assign \$84  = edge_row_m + 1'h1;
+  assign \$85  = run & o_row_valid;
+  assign \$86  = run & o_row_valid;
+  assign \$87  = edge_row_m < M;
+  assign \$88  = \$86  & \$87 ;
+  assign \$89  = run & o_row_valid;
+  assign \$90  = \$89  & is_last;
+  assign \$91  = o_wr__addr + 1'h1;
+  assign \$92  = \$91  > y_end;
+  assign \$93  = o_wr__en & \$92 ;
+  assign \$94  = o_wr__addr + 1'h1;
+  assign \$95  = run & last_write;
+  assign \$96  = raddr + 1'h1;
+  assign \$97  = raddr == y_end;
   always @(posedge clk)
-    a_load_addr <= \$92 ;
+    a_load_addr <= \$98 ;
   always @(posedge clk)
-    w_load_addr <= \$93 ;
+    w_load_addr <= \$99 ;
   always @(posedge clk)
-    M <= \$94 ;
+    M <= \$100 ;
   always @(posedge clk)
-    N <= \$95 ;
+    N <= \$101 ;
   always @(posedge clk)
-    KB <= \$96 ;
+    KB <= \$102 ;
   always @(posedge clk)
-    run <= \$97 ;
+    run <= \$103 ;
   always @(posedge clk)
-    cycles <= \$98 ;
+    cycles <= \$104 ;
   always @(posedge clk)
-    ws_n0 <= \$99 ;
+    ws_n0 <= \$105 ;
   always @(posedge clk)
-    ws_kf <= \$100 ;
+    ws_kf <= \$106 ;
   always @(posedge clk)
-    ws_slot <= \$101 ;
+    ws_slot <= \$107 ;
   always @(posedge clk)
-    ws_a_base <= \$102 ;
+    ws_a_base <= \$108 ;
   always @(posedge clk)
-    ws_w_addr <= \$103 ;
+    ws_w_addr <= \$109 ;
   always @(posedge clk)
-    ws_row <= \$104 ;
+    ws_row <= \$110 ;
   always @(posedge clk)
-    ws_phase <= \$105 ;
+    ws_phase <= \$111 ;
   always @(posedge clk)
-    i_a <= \$106 ;
+    i_a <= \$112 ;
   always @(posedge clk)
-    issue_d1 <= \$107 ;
+    issue_d1 <= \$113 ;
   always @(posedge clk)
-    i_ctl <= \$108 ;
+    i_ctl <= \$114 ;
   always @(posedge clk)
-    i_wrow_en <= \$109 ;
+    i_wrow_en <= \$115 ;
   always @(posedge clk)
-    i_wrow_sel <= \$110 ;
+    i_wrow_sel <= \$116 ;
   always @(posedge clk)
-    edge_m0 <= \$111 ;
+    edge_m0 <= \$117 ;
   always @(posedge clk)
-    edge_n0 <= \$112 ;
+    edge_n0 <= \$118 ;
   always @(posedge clk)
-    edge_k <= \$113 ;
+    edge_k <= \$119 ;
   always @(posedge clk)
-    edge_row_m <= \$114 ;
+    edge_row_m <= \$120 ;
   always @(posedge clk)
-    edge_y_base <= \$115 ;
+    edge_y_base <= \$121 ;
   always @(posedge clk)
-    s1_valid <= \$116 ;
+    s1_valid <= \$122 ;
   always @(posedge clk)
-    o_wr__en <= \$117 ;
+    o_wr__en <= \$123 ;
   always @(posedge clk)
-    s1_first <= \$118 ;
+    s1_first <= \$124 ;
   always @(posedge clk)
-    o_wr__addr <= \$119 ;
+    o_wr__addr <= \$125 ;
   always @(posedge clk)
-    last_write <= \$120 ;
+    last_write <= \$126 ;
   always @(posedge clk)
-    s1_row <= \$121 ;
+    s1_row <= \$127 ;
   always @(posedge clk)
-    y_end <= \$122 ;
+    y_end <= \$128 ;
   always @(posedge clk)
-    drain <= \$123 ;
+    drain <= \$129 ;
   always @(posedge clk)
-    raddr <= \$124 ;
+    raddr <= \$130 ;
   always @(posedge clk)
-    y_out__valid <= \$125 ;
+    y_out__valid <= \$131 ;
   \array_int_mac_ws_8x8.mesh  mesh (
     .clk(clk),
     .\i_a$1 (i_a),
@@ -1432,10 +1444,10 @@ module array_int_mac_ws_8x8(a_in__valid, w_in__payload, w_in__valid, y_out__read
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     issue = 5'h00;
-    if (\$12 ) begin
-      if (\$13 ) begin
+    if (\$18 ) begin
+      if (\$19 ) begin
         issue[0] = 1'h1;
-        issue[1] = \$14 ;
+        issue[1] = \$20 ;
         issue[2] = 1'h1;
         issue[3] = 1'h1;
         issue[4] = 1'h1;
@@ -1445,17 +1457,17 @@ module array_int_mac_ws_8x8(a_in__valid, w_in__payload, w_in__valid, y_out__read
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$signature__addr$34  = 8'h00;
-    if (\$12 ) begin
-      if (\$13 ) begin
-        \$signature__addr$34  = \$15 [7:0];
+    if (\$18 ) begin
+      if (\$19 ) begin
+        \$signature__addr$34  = \$21 [7:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     w_rd__addr = 8'h00;
-    if (\$12 ) begin
-      if (\$18 ) begin
+    if (\$18 ) begin
+      if (\$24 ) begin
         w_rd__addr = ws_w_addr[7:0];
       end
     end
@@ -1463,8 +1475,8 @@ module array_int_mac_ws_8x8(a_in__valid, w_in__payload, w_in__valid, y_out__read
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     wrow_en = 1'h0;
-    if (\$12 ) begin
-      if (\$18 ) begin
+    if (\$18 ) begin
+      if (\$24 ) begin
         wrow_en = 1'h1;
       end
     end
@@ -1472,8 +1484,8 @@ module array_int_mac_ws_8x8(a_in__valid, w_in__payload, w_in__valid, y_out__read
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     wrow_sel = 3'h0;
-    if (\$12 ) begin
-      if (\$18 ) begin
+    if (\$18 ) begin
+      if (\$24 ) begin
         wrow_sel = ws_row[2:0];
       end
     end
@@ -1481,8 +1493,8 @@ module array_int_mac_ws_8x8(a_in__valid, w_in__payload, w_in__valid, y_out__read
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     o_rd__addr = 8'h00;
-    if (\$22 ) begin
-      o_rd__addr = \$19 [7:0];
+    if (\$28 ) begin
+      o_rd__addr = \$25 [7:0];
     end
     if (drain) begin
       o_rd__addr = raddr[7:0];
@@ -1491,7 +1503,7 @@ module array_int_mac_ws_8x8(a_in__valid, w_in__payload, w_in__valid, y_out__read
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     o_rd__en = 1'h1;
-    if (\$22 ) begin
+    if (\$28 ) begin
       o_rd__en = 1'h1;
     end
     if (drain) begin
@@ -1502,434 +1514,434 @@ module array_int_mac_ws_8x8(a_in__valid, w_in__payload, w_in__valid, y_out__read
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     fetch = 1'h0;
     if (drain) begin
-      fetch = \$45 ;
+      fetch = \$51 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$92  = a_load_addr;
-    if (\$46 ) begin
-      \$92  = \$47 [8:0];
+    \$98  = a_load_addr;
+    if (\$52 ) begin
+      \$98  = \$53 [8:0];
     end
-    if (\$49 ) begin
-      \$92  = 9'h000;
+    if (\$55 ) begin
+      \$98  = 9'h000;
     end
     if (rst) begin
-      \$92  = 9'h000;
+      \$98  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$93  = w_load_addr;
-    if (\$50 ) begin
-      \$93  = \$51 [8:0];
+    \$99  = w_load_addr;
+    if (\$56 ) begin
+      \$99  = \$57 [8:0];
     end
-    if (\$53 ) begin
-      \$93  = 9'h000;
+    if (\$59 ) begin
+      \$99  = 9'h000;
     end
     if (rst) begin
-      \$93  = 9'h000;
+      \$99  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$94  = M;
+    \$100  = M;
     if (go) begin
-      \$94  = m;
+      \$100  = m;
     end
     if (rst) begin
-      \$94  = 9'h000;
+      \$100  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$95  = N;
+    \$101  = N;
     if (go) begin
-      \$95  = n;
+      \$101  = n;
     end
     if (rst) begin
-      \$95  = 12'h000;
+      \$101  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$96  = KB;
+    \$102  = KB;
     if (go) begin
-      \$96  = k_beats;
+      \$102  = k_beats;
     end
     if (rst) begin
-      \$96  = 12'h000;
+      \$102  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$97  = run;
+    \$103  = run;
     if (go) begin
-      \$97  = 1'h1;
+      \$103  = 1'h1;
     end
-    if (\$89 ) begin
-      \$97  = 1'h0;
+    if (\$95 ) begin
+      \$103  = 1'h0;
     end
     if (rst) begin
-      \$97  = 1'h0;
+      \$103  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$98  = cycles;
+    \$104  = cycles;
     if (go) begin
-      \$98  = 40'h0000000000;
+      \$104  = 40'h0000000000;
     end
     if (run) begin
-      \$98  = \$54 [39:0];
+      \$104  = \$60 [39:0];
     end
     if (rst) begin
-      \$98  = 40'h0000000000;
+      \$104  = 40'h0000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$99  = ws_n0;
+    \$105  = ws_n0;
     if (go) begin
-      \$99  = 12'h000;
+      \$105  = 12'h000;
     end
-    if (\$56 ) begin
-      if (\$67 ) begin
-        if (\$71 ) begin
-          \$99  = \$72 [11:0];
+    if (\$62 ) begin
+      if (\$73 ) begin
+        if (\$77 ) begin
+          \$105  = \$78 [11:0];
         end
       end
     end
     if (rst) begin
-      \$99  = 12'h000;
+      \$105  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$100  = ws_kf;
+    \$106  = ws_kf;
     if (go) begin
-      \$100  = 12'h000;
+      \$106  = 12'h000;
     end
-    if (\$56 ) begin
-      if (\$67 ) begin
-        \$100  = \$68 [11:0];
-        if (\$71 ) begin
-          \$100  = 12'h000;
+    if (\$62 ) begin
+      if (\$73 ) begin
+        \$106  = \$74 [11:0];
+        if (\$77 ) begin
+          \$106  = 12'h000;
         end
       end
     end
     if (rst) begin
-      \$100  = 12'h000;
+      \$106  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$101  = ws_slot;
+    \$107  = ws_slot;
     if (go) begin
-      \$101  = 9'h000;
+      \$107  = 9'h000;
     end
-    if (\$56 ) begin
-      \$101  = \$62 [8:0];
-      if (\$67 ) begin
-        \$101  = 9'h000;
+    if (\$62 ) begin
+      \$107  = \$68 [8:0];
+      if (\$73 ) begin
+        \$107  = 9'h000;
       end
     end
     if (rst) begin
-      \$101  = 9'h000;
+      \$107  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$102  = ws_a_base;
+    \$108  = ws_a_base;
     if (go) begin
-      \$102  = 9'h000;
+      \$108  = 9'h000;
     end
-    if (\$56 ) begin
-      if (\$67 ) begin
-        \$102  = \$69 [8:0];
-        if (\$71 ) begin
-          \$102  = 9'h000;
+    if (\$62 ) begin
+      if (\$73 ) begin
+        \$108  = \$75 [8:0];
+        if (\$77 ) begin
+          \$108  = 9'h000;
         end
       end
     end
     if (rst) begin
-      \$102  = 9'h000;
+      \$108  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$103  = ws_w_addr;
+    \$109  = ws_w_addr;
     if (go) begin
-      \$103  = 9'h000;
+      \$109  = 9'h000;
     end
-    if (\$56 ) begin
-      if (\$59 ) begin
-        \$103  = \$60 [8:0];
+    if (\$62 ) begin
+      if (\$65 ) begin
+        \$109  = \$66 [8:0];
       end
     end
     if (rst) begin
-      \$103  = 9'h000;
+      \$109  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$104  = ws_row;
+    \$110  = ws_row;
     if (go) begin
-      \$104  = 4'h0;
+      \$110  = 4'h0;
     end
-    if (\$56 ) begin
-      if (\$59 ) begin
-        \$104  = \$61 [3:0];
+    if (\$62 ) begin
+      if (\$65 ) begin
+        \$110  = \$67 [3:0];
       end
-      if (\$67 ) begin
-        \$104  = 4'h0;
-      end
-    end
-    if (rst) begin
-      \$104  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$105  = ws_phase;
-    if (go) begin
-      \$105  = 1'h0;
-    end
-    if (\$56 ) begin
-      \$105  = \$65 [0];
-      if (\$67 ) begin
-        \$105  = 1'h0;
+      if (\$73 ) begin
+        \$110  = 4'h0;
       end
     end
     if (rst) begin
-      \$105  = 1'h0;
+      \$110  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$106  = \$signature__data$83 ;
-    if (rst) begin
-      \$106  = 64'h0000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$107  = issue;
-    if (rst) begin
-      \$107  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$108  = issue_d1;
-    if (rst) begin
-      \$108  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$109  = wrow_en;
-    if (rst) begin
-      \$109  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$110  = wrow_sel;
-    if (rst) begin
-      \$110  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$111  = edge_m0;
+    \$111  = ws_phase;
     if (go) begin
-      \$111  = 9'h000;
+      \$111  = 1'h0;
+    end
+    if (\$62 ) begin
+      \$111  = \$71 [0];
+      if (\$73 ) begin
+        \$111  = 1'h0;
+      end
     end
     if (rst) begin
-      \$111  = 9'h000;
+      \$111  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$112  = edge_n0;
-    if (go) begin
-      \$112  = 12'h000;
+    \$112  = \$signature__data$83 ;
+    if (rst) begin
+      \$112  = 64'h0000000000000000;
     end
-    if (\$73 ) begin
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$113  = issue;
+    if (rst) begin
+      \$113  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$114  = issue_d1;
+    if (rst) begin
+      \$114  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$115  = wrow_en;
+    if (rst) begin
+      \$115  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$116  = wrow_sel;
+    if (rst) begin
+      \$116  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$117  = edge_m0;
+    if (go) begin
+      \$117  = 9'h000;
+    end
+    if (rst) begin
+      \$117  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$118  = edge_n0;
+    if (go) begin
+      \$118  = 12'h000;
+    end
+    if (\$79 ) begin
       if (block_done) begin
         if (chunk_done) begin
-          \$112  = \$75 [11:0];
+          \$118  = \$81 [11:0];
         end
       end
     end
     if (rst) begin
-      \$112  = 12'h000;
+      \$118  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$113  = edge_k;
+    \$119  = edge_k;
     if (go) begin
-      \$113  = 12'h000;
+      \$119  = 12'h000;
     end
-    if (\$73 ) begin
+    if (\$79 ) begin
       if (block_done) begin
-        \$113  = \$74 [11:0];
+        \$119  = \$80 [11:0];
         if (chunk_done) begin
-          \$113  = 12'h000;
+          \$119  = 12'h000;
         end
       end
     end
     if (rst) begin
-      \$113  = 12'h000;
+      \$119  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$114  = edge_row_m;
+    \$120  = edge_row_m;
     if (go) begin
-      \$114  = 9'h000;
+      \$120  = 9'h000;
     end
-    if (\$73 ) begin
+    if (\$79 ) begin
       if (block_done) begin
-        \$114  = 9'h000;
+        \$120  = 9'h000;
       end
-      if (\$77 ) begin
-        \$114  = \$78 [8:0];
+      if (\$83 ) begin
+        \$120  = \$84 [8:0];
       end
     end
     if (rst) begin
-      \$114  = 9'h000;
+      \$120  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$115  = edge_y_base;
+    \$121  = edge_y_base;
     if (go) begin
-      \$115  = 12'h000;
+      \$121  = 12'h000;
     end
-    if (\$73 ) begin
+    if (\$79 ) begin
       if (block_done) begin
         if (chunk_done) begin
-          \$115  = \$76 [11:0];
+          \$121  = \$82 [11:0];
         end
       end
     end
     if (rst) begin
-      \$115  = 12'h000;
+      \$121  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$116  = \$79 ;
+    \$122  = \$85 ;
     if (rst) begin
-      \$116  = 1'h0;
+      \$122  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$117  = \$82 ;
-    if (rst) begin
-      \$117  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$118  = first_chunk;
-    if (rst) begin
-      \$118  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$119  = \$19 [7:0];
-    if (rst) begin
-      \$119  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$120  = \$84 ;
-    if (rst) begin
-      \$120  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$121 [31:0] = o_row[31:0];
-    \$121 [63:32] = o_row[63:32];
-    \$121 [95:64] = o_row[95:64];
-    \$121 [127:96] = o_row[127:96];
-    \$121 [159:128] = o_row[159:128];
-    \$121 [191:160] = o_row[191:160];
-    \$121 [223:192] = o_row[223:192];
-    \$121 [255:224] = o_row[255:224];
-    if (rst) begin
-      \$121  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$122  = y_end;
-    if (\$87 ) begin
-      \$122  = \$88 ;
-    end
-    if (go) begin
-      \$122  = 9'h000;
-    end
-    if (rst) begin
-      \$122  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$123  = drain;
-    if (\$89 ) begin
-      \$123  = 1'h1;
-    end
-    if (drain) begin
-      if (fetch) begin
-      end else if (y_out__ready) begin
-        if (\$91 ) begin
-          \$123  = 1'h0;
-        end
-      end
-    end
+    \$123  = \$88 ;
     if (rst) begin
       \$123  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$124  = raddr;
-    if (drain) begin
-      if (fetch) begin
-        \$124  = \$90 [8:0];
-      end
-    end
-    if (go) begin
-      \$124  = 9'h000;
-    end
+    \$124  = first_chunk;
     if (rst) begin
-      \$124  = 9'h000;
+      \$124  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$125  = y_out__valid;
+    \$125  = \$25 [7:0];
+    if (rst) begin
+      \$125  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$126  = \$90 ;
+    if (rst) begin
+      \$126  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$127 [31:0] = o_row[31:0];
+    \$127 [63:32] = o_row[63:32];
+    \$127 [95:64] = o_row[95:64];
+    \$127 [127:96] = o_row[127:96];
+    \$127 [159:128] = o_row[159:128];
+    \$127 [191:160] = o_row[191:160];
+    \$127 [223:192] = o_row[223:192];
+    \$127 [255:224] = o_row[255:224];
+    if (rst) begin
+      \$127  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$128  = y_end;
+    if (\$93 ) begin
+      \$128  = \$94 ;
+    end
+    if (go) begin
+      \$128  = 9'h000;
+    end
+    if (rst) begin
+      \$128  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$129  = drain;
+    if (\$95 ) begin
+      \$129  = 1'h1;
+    end
     if (drain) begin
       if (fetch) begin
-        \$125  = 1'h1;
       end else if (y_out__ready) begin
-        \$125  = 1'h0;
+        if (\$97 ) begin
+          \$129  = 1'h0;
+        end
+      end
+    end
+    if (rst) begin
+      \$129  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$130  = raddr;
+    if (drain) begin
+      if (fetch) begin
+        \$130  = \$96 [8:0];
       end
     end
     if (go) begin
-      \$125  = 1'h0;
+      \$130  = 9'h000;
     end
     if (rst) begin
-      \$125  = 1'h0;
+      \$130  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$131  = y_out__valid;
+    if (drain) begin
+      if (fetch) begin
+        \$131  = 1'h1;
+      end else if (y_out__ready) begin
+        \$131  = 1'h0;
+      end
+    end
+    if (go) begin
+      \$131  = 1'h0;
+    end
+    if (rst) begin
+      \$131  = 1'h0;
     end
   end
   assign \$signature__addr  = a_load_addr[7:0];
@@ -1943,7 +1955,7 @@ module array_int_mac_ws_8x8(a_in__valid, w_in__payload, w_in__valid, y_out__read
   assign wrow_en_d1 = i_wrow_en;
   assign wrow_sel_d1 = i_wrow_sel;
   assign edge_row = edge_row_m;
-  assign edge_addr = \$19 [11:0];
+  assign edge_addr = \$25 [11:0];
   assign o_rd__data = y_out__payload;
   assign s1_addr = o_wr__addr;
   assign o_wr__data = edge_new;
@@ -2146,14 +2158,14 @@ module array_int_mac_ws_8x8(a_in__valid, w_in__payload, w_in__valid, y_out__read
   assign \o_row[5]  = o_row[191:160];
   assign \o_row[6]  = o_row[223:192];
   assign \o_row[7]  = o_row[255:224];
-  assign edge_new[255:224] = \$41 [31:0];
-  assign edge_new[223:192] = \$39 [31:0];
-  assign edge_new[191:160] = \$37 [31:0];
-  assign edge_new[159:128] = \$35 [31:0];
-  assign edge_new[127:96] = \$33 [31:0];
-  assign edge_new[95:64] = \$31 [31:0];
-  assign edge_new[63:32] = \$29 [31:0];
-  assign edge_new[31:0] = \$27 [31:0];
+  assign edge_new[255:224] = \$47 [31:0];
+  assign edge_new[223:192] = \$45 [31:0];
+  assign edge_new[191:160] = \$43 [31:0];
+  assign edge_new[159:128] = \$41 [31:0];
+  assign edge_new[127:96] = \$39 [31:0];
+  assign edge_new[95:64] = \$37 [31:0];
+  assign edge_new[63:32] = \$35 [31:0];
+  assign edge_new[31:0] = \$33 [31:0];
 endmodule
 
 module \array_int_mac_ws_8x8.mesh (rst, o_row_valid, i_wrow, \i_a$1 , i_ctl, i_wrow_en, i_wrow_sel, o_row, clk);
@@ -15648,8 +15660,8 @@ module array_int_mac_ws_8x8__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, 
   wire \$1 ;
   reg [31:0] \$10 ;
   reg [31:0] \$11 ;
-  wire [31:0] \$2 ;
-  wire [15:0] \$3 ;
+  wire [15:0] \$2 ;
+  wire [31:0] \$3 ;
   wire [32:0] \$4 ;
   reg [7:0] \$5 ;
   reg [7:0] \$6 ;
@@ -15660,6 +15672,7 @@ module array_int_mac_ws_8x8__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, 
   wire [31:0] acc_next;
   input clk;
   wire clk;
+  wire [31:0] dot_ext;
   input [7:0] i_a;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
@@ -15702,9 +15715,9 @@ module array_int_mac_ws_8x8__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, 
   wire [7:0] \w_sel[0] ;
   assign \$1  = i_ctl[0] & i_ctl[3];
   assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \$2  = i_ctl[2] ? i_psum : acc;
-  assign \$3  = $signed(i_a) * $signed(w_sel);
-  assign \$4  = $signed(\$2 ) + $signed(\$3 );
+  assign \$2  = $signed(i_a) * $signed(w_sel);
+  assign \$3  = i_ctl[2] ? i_psum : acc;
+  assign \$4  = \$3  + { \$2 [15], \$2 [15], \$2 [15], \$2 [15], \$2 [15], \$2 [15], \$2 [15], \$2 [15], \$2 [15], \$2 [15], \$2 [15], \$2 [15], \$2 [15], \$2 [15], \$2 [15], \$2 [15], \$2  };
   always @(posedge clk)
     o_a <= \$5 ;
   always @(posedge clk)
@@ -15780,6 +15793,7 @@ module array_int_mac_ws_8x8__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, 
     end
   end
   assign acc_next = \$4 [31:0];
+  assign dot_ext = { \$2 [15], \$2 [15], \$2 [15], \$2 [15], \$2 [15], \$2 [15], \$2 [15], \$2 [15], \$2 [15], \$2 [15], \$2 [15], \$2 [15], \$2 [15], \$2 [15], \$2 [15], \$2 [15], \$2  };
   assign o_ready = 1'h1;
   assign \i_a[0]  = i_a;
   assign \i_w[0]  = i_w;

@@ -4,133 +4,139 @@ module array_lut_w2_a8_os_4x4_shared(a_in__valid, w_in__payload, w_in__valid, y_
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   wire \$1 ;
   wire \$10 ;
-  reg [2:0] \$100 ;
-  reg \$101 ;
-  reg [8:0] \$102 ;
-  reg [10:0] \$103 ;
-  reg [9:0] \$104 ;
-  reg [8:0] \$105 ;
-  reg [5:0] \$106 ;
-  reg [8:0] \$107 ;
+  reg [10:0] \$100 ;
+  reg [8:0] \$101 ;
+  reg \$102 ;
+  reg [39:0] \$103 ;
+  reg [3:0] \$104 ;
+  reg [3:0] \$105 ;
+  reg [2:0] \$106 ;
+  reg \$107 ;
   reg [8:0] \$108 ;
-  reg \$109 ;
-  wire [4:0] \$11 ;
-  reg \$110 ;
-  reg [127:0] \$111 ;
-  reg [4:0] \$112 ;
-  reg [4:0] \$113 ;
-  reg [71:0] \$114 ;
-  reg [8:0] \$115 ;
-  reg [10:0] \$116 ;
-  reg [9:0] \$117 ;
-  reg [8:0] \$118 ;
-  reg [10:0] \$119 ;
-  wire [9:0] \$12 ;
-  reg \$120 ;
-  reg \$121 ;
-  reg \$122 ;
-  reg [7:0] \$123 ;
-  reg \$124 ;
-  reg [127:0] \$125 ;
-  reg [8:0] \$126 ;
+  reg [10:0] \$109 ;
+  wire \$11 ;
+  reg [9:0] \$110 ;
+  reg [8:0] \$111 ;
+  reg [5:0] \$112 ;
+  reg [8:0] \$113 ;
+  reg [8:0] \$114 ;
+  reg \$115 ;
+  reg \$116 ;
+  reg [127:0] \$117 ;
+  reg [4:0] \$118 ;
+  reg [4:0] \$119 ;
+  wire [10:0] \$12 ;
+  reg [71:0] \$120 ;
+  reg [8:0] \$121 ;
+  reg [10:0] \$122 ;
+  reg [9:0] \$123 ;
+  reg [8:0] \$124 ;
+  reg [10:0] \$125 ;
+  reg \$126 ;
   reg \$127 ;
-  reg [8:0] \$128 ;
-  reg \$129 ;
+  reg \$128 ;
+  reg [7:0] \$129 ;
   wire \$13 ;
-  wire \$14 ;
-  wire \$15 ;
+  reg \$130 ;
+  reg [127:0] \$131 ;
+  reg [8:0] \$132 ;
+  reg \$133 ;
+  reg [8:0] \$134 ;
+  reg \$135 ;
+  wire [2:0] \$14 ;
+  wire [2:0] \$15 ;
   wire \$16 ;
-  wire \$17 ;
-  wire \$18 ;
+  wire [4:0] \$17 ;
+  wire [9:0] \$18 ;
   wire \$19 ;
   wire \$2 ;
   wire \$20 ;
   wire \$21 ;
-  wire [10:0] \$22 ;
-  wire [11:0] \$23 ;
-  wire [10:0] \$24 ;
-  wire [11:0] \$25 ;
+  wire \$22 ;
+  wire \$23 ;
+  wire \$24 ;
+  wire \$25 ;
   wire \$26 ;
-  wire [9:0] \$27 ;
-  wire [11:0] \$28 ;
-  wire [10:0] \$29 ;
+  wire \$27 ;
+  wire [10:0] \$28 ;
+  wire [11:0] \$29 ;
   wire \$3 ;
-  wire \$30 ;
-  wire \$31 ;
-  wire [11:0] \$32 ;
-  wire \$33 ;
-  wire \$34 ;
-  wire [9:0] \$35 ;
+  wire [10:0] \$30 ;
+  wire [11:0] \$31 ;
+  wire \$32 ;
+  wire [9:0] \$33 ;
+  wire [11:0] \$34 ;
+  wire [10:0] \$35 ;
   wire \$36 ;
   wire \$37 ;
-  wire \$38 ;
+  wire [11:0] \$38 ;
   wire \$39 ;
   wire \$4 ;
   wire \$40 ;
-  wire \$41 ;
-  wire [9:0] \$42 ;
+  wire [9:0] \$41 ;
+  wire \$42 ;
   wire \$43 ;
   wire \$44 ;
   wire \$45 ;
-  wire [9:0] \$46 ;
+  wire \$46 ;
   wire \$47 ;
-  wire \$48 ;
-  wire [40:0] \$49 ;
+  wire [9:0] \$48 ;
+  wire \$49 ;
   wire \$5 ;
   wire \$50 ;
-  wire [4:0] \$51 ;
-  wire [4:0] \$52 ;
+  wire \$51 ;
+  wire [9:0] \$52 ;
   wire \$53 ;
-  wire [4:0] \$54 ;
-  wire [4:0] \$55 ;
+  wire \$54 ;
+  wire [40:0] \$55 ;
   wire \$56 ;
-  wire [3:0] \$57 ;
-  wire [3:0] \$58 ;
-  wire [9:0] \$59 ;
-  wire [10:0] \$6 ;
-  wire [6:0] \$60 ;
-  wire [6:0] \$61 ;
-  wire [10:0] \$62 ;
-  wire [10:0] \$63 ;
-  wire \$64 ;
-  wire [11:0] \$65 ;
-  wire [9:0] \$66 ;
-  wire [11:0] \$67 ;
-  wire \$68 ;
-  wire [9:0] \$69 ;
+  wire [4:0] \$57 ;
+  wire [4:0] \$58 ;
+  wire \$59 ;
+  wire \$6 ;
+  wire [4:0] \$60 ;
+  wire [4:0] \$61 ;
+  wire \$62 ;
+  wire [3:0] \$63 ;
+  wire [3:0] \$64 ;
+  wire [9:0] \$65 ;
+  wire [6:0] \$66 ;
+  wire [6:0] \$67 ;
+  wire [10:0] \$68 ;
+  wire [10:0] \$69 ;
   wire \$7 ;
-  wire [9:0] \$70 ;
-  wire \$71 ;
-  wire [10:0] \$72 ;
+  wire \$70 ;
+  wire [11:0] \$71 ;
+  wire [9:0] \$72 ;
   wire [11:0] \$73 ;
-  wire [11:0] \$74 ;
-  wire [11:0] \$75 ;
-  wire \$76 ;
-  wire [9:0] \$77 ;
-  wire \$78 ;
-  wire \$79 ;
-  wire [2:0] \$8 ;
-  wire \$80 ;
-  wire \$81 ;
+  wire \$74 ;
+  wire [9:0] \$75 ;
+  wire [9:0] \$76 ;
+  wire \$77 ;
+  wire [10:0] \$78 ;
+  wire [11:0] \$79 ;
+  wire \$8 ;
+  wire [11:0] \$80 ;
+  wire [11:0] \$81 ;
   wire \$82 ;
-  wire \$83 ;
-  wire [8:0] \$84 ;
+  wire [9:0] \$83 ;
+  wire \$84 ;
   wire \$85 ;
   wire \$86 ;
-  wire [8:0] \$87 ;
+  wire \$87 ;
   wire \$88 ;
-  wire [9:0] \$89 ;
-  wire [2:0] \$9 ;
-  wire \$90 ;
-  reg [8:0] \$91 ;
-  reg [8:0] \$92 ;
-  reg [8:0] \$93 ;
-  reg [10:0] \$94 ;
-  reg [8:0] \$95 ;
-  reg \$96 ;
-  reg [39:0] \$97 ;
-  reg [3:0] \$98 ;
-  reg [3:0] \$99 ;
+  wire \$89 ;
+  wire \$9 ;
+  wire [8:0] \$90 ;
+  wire \$91 ;
+  wire \$92 ;
+  wire [8:0] \$93 ;
+  wire \$94 ;
+  wire [9:0] \$95 ;
+  wire \$96 ;
+  reg [8:0] \$97 ;
+  reg [8:0] \$98 ;
+  reg [8:0] \$99 ;
   wire [7:0] \$signature__addr ;
   wire [7:0] \$signature__addr$24 ;
   wire [7:0] \$signature__addr$48 ;
@@ -819,7 +825,7 @@ module array_lut_w2_a8_os_4x4_shared(a_in__valid, w_in__payload, w_in__valid, y_
   reg [127:0] _0_;
   always @(posedge clk) begin
     if (os_fire) begin
-      _0_ <= a_buf[\$23 [7:0]];
+      _0_ <= a_buf[\$29 [7:0]];
     end
   end
   assign \$signature__data$88  = _0_;
@@ -1361,7 +1367,7 @@ module array_lut_w2_a8_os_4x4_shared(a_in__valid, w_in__payload, w_in__valid, y_
   reg [71:0] _2_;
   always @(posedge clk) begin
     if (os_fire) begin
-      _2_ <= w_buf[\$25 [7:0]];
+      _2_ <= w_buf[\$31 [7:0]];
     end
   end
   assign w_rd__data = _2_;
@@ -1375,176 +1381,182 @@ module array_lut_w2_a8_os_4x4_shared(a_in__valid, w_in__payload, w_in__valid, y_
   assign w_in__ready = \$3  & \$4 ;
   assign \$signature__en$26  = w_in__valid & w_in__ready;
   assign \$5  = ~ busy;
-  assign go = start & \$5 ;
-  assign \$6  = KB - os_kc;
-  assign \$7  = \$6 [8:0] < 9'h100;
-  assign os_len = \$7  ? \$6 [8:0] : 9'h100;
-  assign \$10  = $signed({ 1'h0, os_dq }) > $signed(3'h1);
-  assign \$11  = os_gap_now + 4'hb;
-  assign \$12  = os_len - 1'h1;
-  assign os_is_last = os_beat == \$12 ;
+  assign \$6  = start & \$5 ;
+  assign \$7  = | m;
+  assign \$8  = \$6  & \$7 ;
+  assign \$9  = | n;
+  assign \$10  = \$8  & \$9 ;
+  assign \$11  = | k_beats;
+  assign go = \$10  & \$11 ;
+  assign \$12  = KB - os_kc;
+  assign \$13  = \$12 [8:0] < 9'h100;
+  assign os_len = \$13  ? \$12 [8:0] : 9'h100;
+  assign \$16  = $signed({ 1'h0, os_dq }) > $signed(3'h1);
+  assign \$17  = os_gap_now + 4'hb;
+  assign \$18  = os_len - 1'h1;
+  assign os_is_last = os_beat == \$18 ;
   assign os_group_end = os_group_beat == 5'h1f;
-  assign \$13  = os_m0 < M;
-  assign \$14  = run & \$13 ;
-  assign \$15  = ! os_gap_now;
-  assign \$16  = \$14  & \$15 ;
-  assign \$17  = ~ os_is_last;
-  assign \$18  = ~ os_any_last;
-  assign \$19  = \$17  | \$18 ;
-  assign \$20  = os_since_last >= 3'h4;
-  assign \$21  = \$19  | \$20 ;
-  assign os_fire = \$16  & \$21 ;
-  assign \$22  = os_a_base + os_kc;
-  assign \$23  = \$22  + os_beat;
-  assign \$24  = os_w_base + os_kc;
-  assign \$25  = \$24  + os_beat;
-  assign \$26  = ! os_beat;
-  assign \$27  = edge_m0 + o_row_index;
-  assign \$28  = edge_y_base + \$27 [8:0];
+  assign \$19  = os_m0 < M;
+  assign \$20  = run & \$19 ;
+  assign \$21  = ! os_gap_now;
+  assign \$22  = \$20  & \$21 ;
+  assign \$23  = ~ os_is_last;
+  assign \$24  = ~ os_any_last;
+  assign \$25  = \$23  | \$24 ;
+  assign \$26  = os_since_last >= 3'h4;
+  assign \$27  = \$25  | \$26 ;
+  assign os_fire = \$22  & \$27 ;
+  assign \$28  = os_a_base + os_kc;
+  assign \$29  = \$28  + os_beat;
+  assign \$30  = os_w_base + os_kc;
+  assign \$31  = \$30  + os_beat;
+  assign \$32  = ! os_beat;
+  assign \$33  = edge_m0 + o_row_index;
+  assign \$34  = edge_y_base + \$33 [8:0];
   assign first_chunk = ! edge_k;
-  assign \$29  = edge_k + 9'h100;
-  assign chunk_done = \$29  >= KB;
+  assign \$35  = edge_k + 9'h100;
+  assign chunk_done = \$35  >= KB;
   assign block_done = o_row_index == 2'h3;
-  assign \$30  = run & o_row_valid;
-  assign \$31  = block_done & chunk_done;
-  assign \$32  = edge_n0 + 3'h4;
-  assign \$33  = \$32  >= N;
-  assign \$34  = \$31  & \$33 ;
-  assign \$35  = edge_m0 + 3'h4;
-  assign \$36  = \$35  >= M;
-  assign is_last = \$34  & \$36 ;
-  assign \$37  = ~ y_out__valid;
-  assign \$38  = \$37  | y_out__ready;
-  assign \$39  = raddr < y_end;
-  assign \$40  = \$38  & \$39 ;
-  assign \$41  = a_in__valid & a_in__ready;
-  assign \$42  = a_load_addr + 1'h1;
-  assign \$43  = ~ busy;
-  assign \$44  = start & \$43 ;
-  assign \$45  = w_in__valid & w_in__ready;
-  assign \$46  = w_load_addr + 1'h1;
-  assign \$47  = ~ busy;
-  assign \$48  = start & \$47 ;
-  assign \$49  = cycles + 1'h1;
-  assign \$50  = os_gap_now > 1'h0;
-  assign \$51  = os_gap_now - 1'h1;
-  assign \$52  = \$50  ? \$51  : 5'h00;
-  assign \$53  = os_dq_now > 1'h0;
-  assign \$54  = os_dq_now - 1'h1;
-  assign \$55  = \$53  ? \$54  : 5'h00;
-  assign \$56  = os_since_last < 3'h4;
-  assign \$57  = os_since_last + 1'h1;
-  assign \$58  = \$56  ? \$57  : { 1'h0, os_since_last };
-  assign \$59  = os_beat + 1'h1;
-  assign \$60  = os_group_beat + 1'h1;
-  assign \$61  = os_group_end ? 7'h00 : \$60 ;
-  assign \$62  = os_kc + os_len;
-  assign \$63  = os_kc + os_len;
-  assign \$64  = \$63  >= KB;
-  assign \$65  = os_n0 + 3'h4;
-  assign \$66  = os_w_base + KB;
-  assign \$67  = os_n0 + 3'h4;
-  assign \$68  = \$67  >= N;
-  assign \$69  = os_m0 + 3'h4;
-  assign \$70  = os_a_base + KB;
-  assign \$71  = run & o_row_valid;
-  assign \$72  = edge_k + 9'h100;
-  assign \$73  = edge_n0 + 3'h4;
-  assign \$74  = edge_y_base + M;
-  assign \$75  = edge_n0 + 3'h4;
-  assign \$76  = \$75  >= N;
-  assign \$77  = edge_m0 + 3'h4;
-  assign \$78  = run & o_row_valid;
-  assign \$79  = run & o_row_valid;
-  assign \$80  = \$27 [8:0] < M;
-  assign \$81  = \$79  & \$80 ;
-  assign \$82  = run & o_row_valid;
-  assign \$83  = \$82  & is_last;
-  assign \$84  = o_wr__addr + 1'h1;
-  assign \$85  = \$84  > y_end;
-  assign \$86  = o_wr__en & \$85 ;
-  assign \$87  = o_wr__addr + 1'h1;
-  assign \$88  = run & last_write;
-  assign \$89  = raddr + 1'h1;
-  assign \$90  = raddr == y_end;
+  assign \$36  = run & o_row_valid;
+  assign \$37  = block_done & chunk_done;
+  assign \$38  = edge_n0 + 3'h4;
+  assign \$39  = \$38  >= N;
+  assign \$40  = \$37  & \$39 ;
+  assign \$41  = edge_m0 + 3'h4;
+  assign \$42  = \$41  >= M;
+  assign is_last = \$40  & \$42 ;
+  assign \$43  = ~ y_out__valid;
+  assign \$44  = \$43  | y_out__ready;
+  assign \$45  = raddr < y_end;
+  assign \$46  = \$44  & \$45 ;
+  assign \$47  = a_in__valid & a_in__ready;
+  assign \$48  = a_load_addr + 1'h1;
+  assign \$49  = ~ busy;
+  assign \$50  = start & \$49 ;
+  assign \$51  = w_in__valid & w_in__ready;
+  assign \$52  = w_load_addr + 1'h1;
+  assign \$53  = ~ busy;
+  assign \$54  = start & \$53 ;
+  assign \$55  = cycles + 1'h1;
+  assign \$56  = os_gap_now > 1'h0;
+  assign \$57  = os_gap_now - 1'h1;
+  assign \$58  = \$56  ? \$57  : 5'h00;
+  assign \$59  = os_dq_now > 1'h0;
+  assign \$60  = os_dq_now - 1'h1;
+  assign \$61  = \$59  ? \$60  : 5'h00;
+  assign \$62  = os_since_last < 3'h4;
+  assign \$63  = os_since_last + 1'h1;
+  assign \$64  = \$62  ? \$63  : { 1'h0, os_since_last };
+  assign \$65  = os_beat + 1'h1;
+  assign \$66  = os_group_beat + 1'h1;
+  assign \$67  = os_group_end ? 7'h00 : \$66 ;
+  assign \$68  = os_kc + os_len;
+  assign \$69  = os_kc + os_len;
+  assign \$70  = \$69  >= KB;
+  assign \$71  = os_n0 + 3'h4;
+  assign \$72  = os_w_base + KB;
+  assign \$73  = os_n0 + 3'h4;
+  assign \$74  = \$73  >= N;
+  assign \$75  = os_m0 + 3'h4;
+  assign \$76  = os_a_base + KB;
+  assign \$77  = run & o_row_valid;
+  assign \$78  = edge_k + 9'h100;
+  assign \$79  = edge_n0 + 3'h4;
+  assign \$80  = edge_y_base + M;
+  assign \$81  = edge_n0 + 3'h4;
+  assign \$82  = \$81  >= N;
+  assign \$83  = edge_m0 + 3'h4;
+  assign \$84  = run & o_row_valid;
+  assign \$85  = run & o_row_valid;
+  assign \$86  = \$33 [8:0] < M;
+  assign \$87  = \$85  & \$86 ;
+  assign \$88  = run & o_row_valid;
+  assign \$89  = \$88  & is_last;
+  assign \$90  = o_wr__addr + 1'h1;
+  assign \$91  = \$90  > y_end;
+  assign \$92  = o_wr__en & \$91 ;
+  assign \$93  = o_wr__addr + 1'h1;
+  assign \$94  = run & last_write;
+  assign \$95  = raddr + 1'h1;
+  assign \$96  = raddr == y_end;
   always @(posedge clk)
-    a_load_addr <= \$91 ;
+    a_load_addr <= \$97 ;
   always @(posedge clk)
-    w_load_addr <= \$92 ;
+    w_load_addr <= \$98 ;
   always @(posedge clk)
-    M <= \$93 ;
+    M <= \$99 ;
   always @(posedge clk)
-    N <= \$94 ;
+    N <= \$100 ;
   always @(posedge clk)
-    KB <= \$95 ;
+    KB <= \$101 ;
   always @(posedge clk)
-    run <= \$96 ;
+    run <= \$102 ;
   always @(posedge clk)
-    cycles <= \$97 ;
+    cycles <= \$103 ;
   always @(posedge clk)
-    os_gap <= \$98 ;
+    os_gap <= \$104 ;
   always @(posedge clk)
-    os_dq <= \$99 ;
+    os_dq <= \$105 ;
   always @(posedge clk)
-    os_since_last <= \$100 ;
+    os_since_last <= \$106 ;
   always @(posedge clk)
-    os_prev_issued <= \$101 ;
+    os_prev_issued <= \$107 ;
   always @(posedge clk)
-    os_m0 <= \$102 ;
+    os_m0 <= \$108 ;
   always @(posedge clk)
-    os_n0 <= \$103 ;
+    os_n0 <= \$109 ;
   always @(posedge clk)
-    os_kc <= \$104 ;
+    os_kc <= \$110 ;
   always @(posedge clk)
-    os_beat <= \$105 ;
+    os_beat <= \$111 ;
   always @(posedge clk)
-    os_group_beat <= \$106 ;
+    os_group_beat <= \$112 ;
   always @(posedge clk)
-    os_a_base <= \$107 ;
+    os_a_base <= \$113 ;
   always @(posedge clk)
-    os_w_base <= \$108 ;
+    os_w_base <= \$114 ;
   always @(posedge clk)
-    os_any_last <= \$109 ;
+    os_any_last <= \$115 ;
   always @(posedge clk)
-    os_prev_group_end <= \$110 ;
+    os_prev_group_end <= \$116 ;
   always @(posedge clk)
-    i_a <= \$111 ;
+    i_a <= \$117 ;
   always @(posedge clk)
-    issue_d1 <= \$112 ;
+    issue_d1 <= \$118 ;
   always @(posedge clk)
-    i_ctl <= \$113 ;
+    i_ctl <= \$119 ;
   always @(posedge clk)
-    i_w <= \$114 ;
+    i_w <= \$120 ;
   always @(posedge clk)
-    edge_m0 <= \$115 ;
+    edge_m0 <= \$121 ;
   always @(posedge clk)
-    edge_n0 <= \$116 ;
+    edge_n0 <= \$122 ;
   always @(posedge clk)
-    edge_k <= \$117 ;
+    edge_k <= \$123 ;
   always @(posedge clk)
-    edge_row <= \$118 ;
+    edge_row <= \$124 ;
   always @(posedge clk)
-    edge_y_base <= \$119 ;
+    edge_y_base <= \$125 ;
   always @(posedge clk)
-    s1_valid <= \$120 ;
+    s1_valid <= \$126 ;
   always @(posedge clk)
-    o_wr__en <= \$121 ;
+    o_wr__en <= \$127 ;
   always @(posedge clk)
-    s1_first <= \$122 ;
+    s1_first <= \$128 ;
   always @(posedge clk)
-    o_wr__addr <= \$123 ;
+    o_wr__addr <= \$129 ;
   always @(posedge clk)
-    last_write <= \$124 ;
+    last_write <= \$130 ;
   always @(posedge clk)
-    s1_row <= \$125 ;
+    s1_row <= \$131 ;
   always @(posedge clk)
-    y_end <= \$126 ;
+    y_end <= \$132 ;
   always @(posedge clk)
-    drain <= \$127 ;
+    drain <= \$133 ;
   always @(posedge clk)
-    raddr <= \$128 ;
+    raddr <= \$134 ;
   always @(posedge clk)
-    y_out__valid <= \$129 ;
+    y_out__valid <= \$135 ;
   \array_lut_w2_a8_os_4x4_shared.mesh  mesh (
     .clk(clk),
     .\i_a$1 (i_a),
@@ -1559,9 +1571,9 @@ module array_lut_w2_a8_os_4x4_shared(a_in__valid, w_in__payload, w_in__valid, y_
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     os_gap_now = os_gap;
     if (os_prev_issued) begin
-      os_gap_now = { \$8 [2], \$8  };
+      os_gap_now = { \$14 [2], \$14  };
       if (os_prev_group_end) begin
-        if (\$10 ) begin
+        if (\$16 ) begin
           os_gap_now = os_dq;
         end
       end
@@ -1572,7 +1584,7 @@ module array_lut_w2_a8_os_4x4_shared(a_in__valid, w_in__payload, w_in__valid, y_
     os_dq_now = os_dq;
     if (os_prev_issued) begin
       if (os_prev_group_end) begin
-        os_dq_now = \$11 [3:0];
+        os_dq_now = \$17 [3:0];
       end
     end
   end
@@ -1582,7 +1594,7 @@ module array_lut_w2_a8_os_4x4_shared(a_in__valid, w_in__payload, w_in__valid, y_
     if (os_fire) begin
       issue[0] = 1'h1;
       issue[1] = 1'h1;
-      issue[2] = \$26 ;
+      issue[2] = \$32 ;
       issue[3] = os_is_last;
       issue[4] = os_group_end;
     end
@@ -1590,8 +1602,8 @@ module array_lut_w2_a8_os_4x4_shared(a_in__valid, w_in__payload, w_in__valid, y_
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     o_rd__addr = 8'h00;
-    if (\$30 ) begin
-      o_rd__addr = \$28 [7:0];
+    if (\$36 ) begin
+      o_rd__addr = \$34 [7:0];
     end
     if (drain) begin
       o_rd__addr = raddr[7:0];
@@ -1600,7 +1612,7 @@ module array_lut_w2_a8_os_4x4_shared(a_in__valid, w_in__payload, w_in__valid, y_
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     o_rd__en = 1'h1;
-    if (\$30 ) begin
+    if (\$36 ) begin
       o_rd__en = 1'h1;
     end
     if (drain) begin
@@ -1611,256 +1623,150 @@ module array_lut_w2_a8_os_4x4_shared(a_in__valid, w_in__payload, w_in__valid, y_
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     fetch = 1'h0;
     if (drain) begin
-      fetch = \$40 ;
+      fetch = \$46 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$91  = a_load_addr;
-    if (\$41 ) begin
-      \$91  = \$42 [8:0];
+    \$97  = a_load_addr;
+    if (\$47 ) begin
+      \$97  = \$48 [8:0];
     end
-    if (\$44 ) begin
-      \$91  = 9'h000;
+    if (\$50 ) begin
+      \$97  = 9'h000;
     end
     if (rst) begin
-      \$91  = 9'h000;
+      \$97  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$92  = w_load_addr;
-    if (\$45 ) begin
-      \$92  = \$46 [8:0];
+    \$98  = w_load_addr;
+    if (\$51 ) begin
+      \$98  = \$52 [8:0];
     end
-    if (\$48 ) begin
-      \$92  = 9'h000;
+    if (\$54 ) begin
+      \$98  = 9'h000;
     end
     if (rst) begin
-      \$92  = 9'h000;
+      \$98  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$93  = M;
+    \$99  = M;
     if (go) begin
-      \$93  = m;
+      \$99  = m;
     end
     if (rst) begin
-      \$93  = 9'h000;
+      \$99  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$94  = N;
+    \$100  = N;
     if (go) begin
-      \$94  = n;
+      \$100  = n;
     end
     if (rst) begin
-      \$94  = 11'h000;
+      \$100  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$95  = KB;
+    \$101  = KB;
     if (go) begin
-      \$95  = k_beats;
+      \$101  = k_beats;
     end
     if (rst) begin
-      \$95  = 9'h000;
+      \$101  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$96  = run;
+    \$102  = run;
     if (go) begin
-      \$96  = 1'h1;
+      \$102  = 1'h1;
     end
-    if (\$88 ) begin
-      \$96  = 1'h0;
+    if (\$94 ) begin
+      \$102  = 1'h0;
     end
     if (rst) begin
-      \$96  = 1'h0;
+      \$102  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$97  = cycles;
+    \$103  = cycles;
     if (go) begin
-      \$97  = 40'h0000000000;
+      \$103  = 40'h0000000000;
     end
     if (run) begin
-      \$97  = \$49 [39:0];
+      \$103  = \$55 [39:0];
     end
     if (rst) begin
-      \$97  = 40'h0000000000;
+      \$103  = 40'h0000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$98  = \$52 [3:0];
+    \$104  = \$58 [3:0];
     if (go) begin
-      \$98  = 4'h0;
+      \$104  = 4'h0;
     end
     if (rst) begin
-      \$98  = 4'h0;
+      \$104  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$99  = \$55 [3:0];
+    \$105  = \$61 [3:0];
     if (go) begin
-      \$99  = 4'h0;
+      \$105  = 4'h0;
     end
     if (rst) begin
-      \$99  = 4'h0;
+      \$105  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$100  = \$58 [2:0];
+    \$106  = \$64 [2:0];
     if (go) begin
-      \$100  = 3'h0;
+      \$106  = 3'h0;
     end
     if (os_fire) begin
       if (os_is_last) begin
-        \$100  = 3'h1;
+        \$106  = 3'h1;
       end
     end
     if (rst) begin
-      \$100  = 3'h0;
+      \$106  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$101  = 1'h0;
+    \$107  = 1'h0;
     if (go) begin
-      \$101  = 1'h0;
+      \$107  = 1'h0;
     end
     if (os_fire) begin
-      \$101  = 1'h1;
+      \$107  = 1'h1;
     end
     if (rst) begin
-      \$101  = 1'h0;
+      \$107  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$102  = os_m0;
-    if (go) begin
-      \$102  = 9'h000;
-    end
-    if (os_fire) begin
-      if (os_is_last) begin
-        if (\$64 ) begin
-          if (\$68 ) begin
-            \$102  = \$69 [8:0];
-          end
-        end
-      end
-    end
-    if (rst) begin
-      \$102  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$103  = os_n0;
-    if (go) begin
-      \$103  = 11'h000;
-    end
-    if (os_fire) begin
-      if (os_is_last) begin
-        if (\$64 ) begin
-          \$103  = \$65 [10:0];
-          if (\$68 ) begin
-            \$103  = 11'h000;
-          end
-        end
-      end
-    end
-    if (rst) begin
-      \$103  = 11'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$104  = os_kc;
-    if (go) begin
-      \$104  = 10'h000;
-    end
-    if (os_fire) begin
-      if (os_is_last) begin
-        \$104  = \$62 [9:0];
-        if (\$64 ) begin
-          \$104  = 10'h000;
-        end
-      end
-    end
-    if (rst) begin
-      \$104  = 10'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$105  = os_beat;
-    if (go) begin
-      \$105  = 9'h000;
-    end
-    if (os_fire) begin
-      \$105  = \$59 [8:0];
-      if (os_is_last) begin
-        \$105  = 9'h000;
-      end
-    end
-    if (rst) begin
-      \$105  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$106  = os_group_beat;
-    if (go) begin
-      \$106  = 6'h00;
-    end
-    if (os_fire) begin
-      \$106  = \$61 [5:0];
-    end
-    if (rst) begin
-      \$106  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$107  = os_a_base;
-    if (go) begin
-      \$107  = 9'h000;
-    end
-    if (os_fire) begin
-      if (os_is_last) begin
-        if (\$64 ) begin
-          if (\$68 ) begin
-            \$107  = \$70 [8:0];
-          end
-        end
-      end
-    end
-    if (rst) begin
-      \$107  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$108  = os_w_base;
+    \$108  = os_m0;
     if (go) begin
       \$108  = 9'h000;
     end
     if (os_fire) begin
       if (os_is_last) begin
-        if (\$64 ) begin
-          \$108  = \$66 [8:0];
-          if (\$68 ) begin
-            \$108  = 9'h000;
+        if (\$70 ) begin
+          if (\$74 ) begin
+            \$108  = \$75 [8:0];
           end
         end
       end
@@ -1871,265 +1777,371 @@ module array_lut_w2_a8_os_4x4_shared(a_in__valid, w_in__payload, w_in__valid, y_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$109  = os_any_last;
+    \$109  = os_n0;
     if (go) begin
-      \$109  = 1'h0;
+      \$109  = 11'h000;
     end
     if (os_fire) begin
       if (os_is_last) begin
-        \$109  = 1'h1;
+        if (\$70 ) begin
+          \$109  = \$71 [10:0];
+          if (\$74 ) begin
+            \$109  = 11'h000;
+          end
+        end
       end
     end
     if (rst) begin
-      \$109  = 1'h0;
+      \$109  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$110  = os_prev_group_end;
+    \$110  = os_kc;
+    if (go) begin
+      \$110  = 10'h000;
+    end
     if (os_fire) begin
-      \$110  = os_group_end;
+      if (os_is_last) begin
+        \$110  = \$68 [9:0];
+        if (\$70 ) begin
+          \$110  = 10'h000;
+        end
+      end
     end
     if (rst) begin
-      \$110  = 1'h0;
+      \$110  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$111  = \$signature__data$88 ;
-    if (rst) begin
-      \$111  = 128'h00000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$112  = issue;
-    if (rst) begin
-      \$112  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$113  = issue_d1;
-    if (rst) begin
-      \$113  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$114  = w_rd__data;
-    if (rst) begin
-      \$114  = 72'h000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$115  = edge_m0;
+    \$111  = os_beat;
     if (go) begin
-      \$115  = 9'h000;
+      \$111  = 9'h000;
     end
-    if (\$71 ) begin
-      if (block_done) begin
-        if (chunk_done) begin
-          if (\$76 ) begin
-            \$115  = \$77 [8:0];
+    if (os_fire) begin
+      \$111  = \$65 [8:0];
+      if (os_is_last) begin
+        \$111  = 9'h000;
+      end
+    end
+    if (rst) begin
+      \$111  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$112  = os_group_beat;
+    if (go) begin
+      \$112  = 6'h00;
+    end
+    if (os_fire) begin
+      \$112  = \$67 [5:0];
+    end
+    if (rst) begin
+      \$112  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$113  = os_a_base;
+    if (go) begin
+      \$113  = 9'h000;
+    end
+    if (os_fire) begin
+      if (os_is_last) begin
+        if (\$70 ) begin
+          if (\$74 ) begin
+            \$113  = \$76 [8:0];
           end
         end
       end
     end
     if (rst) begin
-      \$115  = 9'h000;
+      \$113  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$116  = edge_n0;
+    \$114  = os_w_base;
     if (go) begin
-      \$116  = 11'h000;
+      \$114  = 9'h000;
     end
-    if (\$71 ) begin
-      if (block_done) begin
-        if (chunk_done) begin
-          \$116  = \$73 [10:0];
-          if (\$76 ) begin
-            \$116  = 11'h000;
+    if (os_fire) begin
+      if (os_is_last) begin
+        if (\$70 ) begin
+          \$114  = \$72 [8:0];
+          if (\$74 ) begin
+            \$114  = 9'h000;
           end
         end
       end
     end
     if (rst) begin
-      \$116  = 11'h000;
+      \$114  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$117  = edge_k;
+    \$115  = os_any_last;
     if (go) begin
-      \$117  = 10'h000;
+      \$115  = 1'h0;
     end
-    if (\$71 ) begin
-      if (block_done) begin
-        \$117  = \$72 [9:0];
-        if (chunk_done) begin
-          \$117  = 10'h000;
-        end
+    if (os_fire) begin
+      if (os_is_last) begin
+        \$115  = 1'h1;
       end
     end
     if (rst) begin
-      \$117  = 10'h000;
+      \$115  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$118  = edge_row;
-    if (go) begin
-      \$118  = 9'h000;
+    \$116  = os_prev_group_end;
+    if (os_fire) begin
+      \$116  = os_group_end;
     end
     if (rst) begin
-      \$118  = 9'h000;
+      \$116  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$119  = edge_y_base;
-    if (go) begin
-      \$119  = 11'h000;
+    \$117  = \$signature__data$88 ;
+    if (rst) begin
+      \$117  = 128'h00000000000000000000000000000000;
     end
-    if (\$71 ) begin
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$118  = issue;
+    if (rst) begin
+      \$118  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$119  = issue_d1;
+    if (rst) begin
+      \$119  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$120  = w_rd__data;
+    if (rst) begin
+      \$120  = 72'h000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$121  = edge_m0;
+    if (go) begin
+      \$121  = 9'h000;
+    end
+    if (\$77 ) begin
       if (block_done) begin
         if (chunk_done) begin
-          \$119  = \$74 [10:0];
-          if (\$76 ) begin
-            \$119  = 11'h000;
+          if (\$82 ) begin
+            \$121  = \$83 [8:0];
           end
         end
       end
     end
     if (rst) begin
-      \$119  = 11'h000;
+      \$121  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$120  = \$78 ;
-    if (rst) begin
-      \$120  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$121  = \$81 ;
-    if (rst) begin
-      \$121  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$122  = first_chunk;
-    if (rst) begin
-      \$122  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$123  = \$28 [7:0];
-    if (rst) begin
-      \$123  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$124  = \$83 ;
-    if (rst) begin
-      \$124  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$125 [31:0] = o_row[31:0];
-    \$125 [63:32] = o_row[63:32];
-    \$125 [95:64] = o_row[95:64];
-    \$125 [127:96] = o_row[127:96];
-    if (rst) begin
-      \$125  = 128'h00000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$126  = y_end;
-    if (\$86 ) begin
-      \$126  = \$87 ;
-    end
+    \$122  = edge_n0;
     if (go) begin
-      \$126  = 9'h000;
+      \$122  = 11'h000;
     end
-    if (rst) begin
-      \$126  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$127  = drain;
-    if (\$88 ) begin
-      \$127  = 1'h1;
-    end
-    if (drain) begin
-      if (fetch) begin
-      end else if (y_out__ready) begin
-        if (\$90 ) begin
-          \$127  = 1'h0;
+    if (\$77 ) begin
+      if (block_done) begin
+        if (chunk_done) begin
+          \$122  = \$79 [10:0];
+          if (\$82 ) begin
+            \$122  = 11'h000;
+          end
         end
       end
     end
+    if (rst) begin
+      \$122  = 11'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$123  = edge_k;
+    if (go) begin
+      \$123  = 10'h000;
+    end
+    if (\$77 ) begin
+      if (block_done) begin
+        \$123  = \$78 [9:0];
+        if (chunk_done) begin
+          \$123  = 10'h000;
+        end
+      end
+    end
+    if (rst) begin
+      \$123  = 10'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$124  = edge_row;
+    if (go) begin
+      \$124  = 9'h000;
+    end
+    if (rst) begin
+      \$124  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$125  = edge_y_base;
+    if (go) begin
+      \$125  = 11'h000;
+    end
+    if (\$77 ) begin
+      if (block_done) begin
+        if (chunk_done) begin
+          \$125  = \$80 [10:0];
+          if (\$82 ) begin
+            \$125  = 11'h000;
+          end
+        end
+      end
+    end
+    if (rst) begin
+      \$125  = 11'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$126  = \$84 ;
+    if (rst) begin
+      \$126  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$127  = \$87 ;
     if (rst) begin
       \$127  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$128  = raddr;
-    if (drain) begin
-      if (fetch) begin
-        \$128  = \$89 [8:0];
-      end
-    end
-    if (go) begin
-      \$128  = 9'h000;
-    end
+    \$128  = first_chunk;
     if (rst) begin
-      \$128  = 9'h000;
+      \$128  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$129  = y_out__valid;
+    \$129  = \$34 [7:0];
+    if (rst) begin
+      \$129  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$130  = \$89 ;
+    if (rst) begin
+      \$130  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$131 [31:0] = o_row[31:0];
+    \$131 [63:32] = o_row[63:32];
+    \$131 [95:64] = o_row[95:64];
+    \$131 [127:96] = o_row[127:96];
+    if (rst) begin
+      \$131  = 128'h00000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$132  = y_end;
+    if (\$92 ) begin
+      \$132  = \$93 ;
+    end
+    if (go) begin
+      \$132  = 9'h000;
+    end
+    if (rst) begin
+      \$132  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$133  = drain;
+    if (\$94 ) begin
+      \$133  = 1'h1;
+    end
     if (drain) begin
       if (fetch) begin
-        \$129  = 1'h1;
       end else if (y_out__ready) begin
-        \$129  = 1'h0;
+        if (\$96 ) begin
+          \$133  = 1'h0;
+        end
+      end
+    end
+    if (rst) begin
+      \$133  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$134  = raddr;
+    if (drain) begin
+      if (fetch) begin
+        \$134  = \$95 [8:0];
       end
     end
     if (go) begin
-      \$129  = 1'h0;
+      \$134  = 9'h000;
     end
     if (rst) begin
-      \$129  = 1'h0;
+      \$134  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$135  = y_out__valid;
+    if (drain) begin
+      if (fetch) begin
+        \$135  = 1'h1;
+      end else if (y_out__ready) begin
+        \$135  = 1'h0;
+      end
+    end
+    if (go) begin
+      \$135  = 1'h0;
+    end
+    if (rst) begin
+      \$135  = 1'h0;
     end
   end
   assign \$signature__addr  = a_load_addr[7:0];
   assign \$signature__data  = a_in__payload;
   assign \$signature__addr$24  = w_load_addr[7:0];
   assign \$signature__data$25  = w_in__payload;
-  assign os_rest = \$6 [8:0];
+  assign os_rest = \$12 [8:0];
   assign os_interval = 2'h2;
-  assign \$signature__addr$48  = \$23 [7:0];
-  assign w_rd__addr = \$25 [7:0];
+  assign \$signature__addr$48  = \$29 [7:0];
+  assign w_rd__addr = \$31 [7:0];
   assign \$signature__en$52  = os_fire;
   assign w_rd__en = os_fire;
   assign issue_d2 = i_ctl;
-  assign edge_row_m = \$27 [8:0];
-  assign edge_addr = \$28 [10:0];
+  assign edge_row_m = \$33 [8:0];
+  assign edge_addr = \$34 [10:0];
   assign s1_addr = o_wr__addr;
   assign o_wr__data = edge_new;
   assign s1_write = o_wr__en;
@@ -2444,86 +2456,137 @@ module array_lut_w2_a8_os_4x4_shared(a_in__valid, w_in__payload, w_in__valid, y_
   assign edge_new[95:64] = s1_row[95:64];
   assign edge_new[63:32] = s1_row[63:32];
   assign edge_new[31:0] = s1_row[31:0];
-  assign \$8  = 3'h1;
-  assign \$9  = 3'h1;
+  assign \$14  = 3'h1;
+  assign \$15  = 3'h1;
 endmodule
 
-module \array_lut_w2_a8_os_4x4_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$101 , o_row_valid, o_row_index, o_row, clk);
+module \array_lut_w2_a8_os_4x4_shared.mesh (rst, o_row_valid, o_row_index, \i_a$1 , i_ctl, \i_w$101 , o_row, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$2  = 0;
   wire \$1 ;
-  reg [4:0] \$10 ;
-  reg [31:0] \$11 ;
-  reg [31:0] \$12 ;
-  reg [31:0] \$13 ;
-  reg [4:0] \$14 ;
-  reg [4:0] \$15 ;
-  reg [4:0] \$16 ;
-  reg [17:0] \$17 ;
-  reg [17:0] \$18 ;
-  reg [17:0] \$19 ;
+  wire \$10 ;
+  reg \$100 ;
+  reg \$101 ;
+  reg \$102 ;
+  reg \$103 ;
+  reg \$104 ;
+  reg \$105 ;
+  reg \$106 ;
+  reg \$107 ;
+  reg \$108 ;
+  reg \$109 ;
+  wire \$11 ;
+  reg \$110 ;
+  reg \$111 ;
+  reg \$112 ;
+  reg \$113 ;
+  reg \$114 ;
+  reg \$115 ;
+  reg \$116 ;
+  reg \$117 ;
+  reg \$118 ;
+  reg \$119 ;
+  wire \$12 ;
+  reg \$120 ;
+  reg \$121 ;
+  reg \$122 ;
+  reg \$123 ;
+  reg \$124 ;
+  reg \$125 ;
+  wire \$13 ;
+  wire \$14 ;
+  wire \$15 ;
+  wire \$16 ;
+  wire \$17 ;
+  wire \$18 ;
+  wire \$19 ;
   wire \$2 ;
-  reg [17:0] \$20 ;
-  reg [17:0] \$21 ;
-  reg [17:0] \$22 ;
-  reg \$23 ;
-  reg \$24 ;
-  reg \$25 ;
-  reg \$26 ;
-  reg \$27 ;
-  reg \$28 ;
-  reg \$29 ;
+  wire \$20 ;
+  wire [1:0] \$21 ;
+  wire [1:0] \$22 ;
+  wire [1:0] \$23 ;
+  wire [31:0] \$24 ;
+  wire [31:0] \$25 ;
+  wire [31:0] \$26 ;
+  wire [31:0] \$27 ;
+  wire [31:0] \$28 ;
+  wire [31:0] \$29 ;
   wire \$3 ;
-  reg \$30 ;
-  reg \$31 ;
-  reg \$32 ;
-  reg \$33 ;
-  reg \$34 ;
-  reg \$35 ;
-  reg \$36 ;
-  reg \$37 ;
-  reg \$38 ;
-  reg \$39 ;
+  wire [31:0] \$30 ;
+  wire [31:0] \$31 ;
+  wire [31:0] \$32 ;
+  wire [31:0] \$33 ;
+  wire [31:0] \$34 ;
+  wire [31:0] \$35 ;
+  wire [31:0] \$36 ;
+  wire [31:0] \$37 ;
+  wire [31:0] \$38 ;
+  wire [31:0] \$39 ;
   wire \$4 ;
-  reg \$40 ;
-  reg \$41 ;
-  reg \$42 ;
-  reg \$43 ;
-  reg \$44 ;
-  reg \$45 ;
-  reg \$46 ;
-  reg \$47 ;
-  reg \$48 ;
-  reg \$49 ;
-  reg [31:0] \$5 ;
-  reg \$50 ;
-  reg \$51 ;
-  reg \$52 ;
-  reg \$53 ;
-  reg \$54 ;
-  reg \$55 ;
-  reg \$56 ;
-  reg \$57 ;
-  reg \$58 ;
-  reg \$59 ;
-  reg [4:0] \$6 ;
-  reg \$60 ;
-  reg \$61 ;
-  reg \$62 ;
-  reg \$63 ;
-  reg \$64 ;
-  reg \$65 ;
-  reg \$66 ;
-  reg \$67 ;
-  reg \$68 ;
-  reg \$69 ;
-  reg [31:0] \$7 ;
-  reg \$70 ;
-  reg \$71 ;
-  reg \$72 ;
-  reg \$73 ;
+  wire [31:0] \$40 ;
+  wire [31:0] \$41 ;
+  wire [31:0] \$42 ;
+  wire [31:0] \$43 ;
+  wire [31:0] \$44 ;
+  wire [31:0] \$45 ;
+  wire [31:0] \$46 ;
+  wire [31:0] \$47 ;
+  wire [31:0] \$48 ;
+  wire [31:0] \$49 ;
+  wire \$5 ;
+  wire [31:0] \$50 ;
+  wire [31:0] \$51 ;
+  wire \$52 ;
+  wire \$53 ;
+  wire \$54 ;
+  wire \$55 ;
+  reg [31:0] \$56 ;
+  reg [4:0] \$57 ;
+  reg [31:0] \$58 ;
+  reg [31:0] \$59 ;
+  wire \$6 ;
+  reg [4:0] \$60 ;
+  reg [4:0] \$61 ;
+  reg [31:0] \$62 ;
+  reg [31:0] \$63 ;
+  reg [31:0] \$64 ;
+  reg [4:0] \$65 ;
+  reg [4:0] \$66 ;
+  reg [4:0] \$67 ;
+  reg [17:0] \$68 ;
+  reg [17:0] \$69 ;
+  wire \$7 ;
+  reg [17:0] \$70 ;
+  reg [17:0] \$71 ;
+  reg [17:0] \$72 ;
+  reg [17:0] \$73 ;
   reg \$74 ;
-  reg [31:0] \$8 ;
-  reg [4:0] \$9 ;
+  reg \$75 ;
+  reg \$76 ;
+  reg \$77 ;
+  reg \$78 ;
+  reg \$79 ;
+  wire \$8 ;
+  reg \$80 ;
+  reg \$81 ;
+  reg \$82 ;
+  reg \$83 ;
+  reg \$84 ;
+  reg \$85 ;
+  reg \$86 ;
+  reg \$87 ;
+  reg \$88 ;
+  reg \$89 ;
+  wire \$9 ;
+  reg \$90 ;
+  reg \$91 ;
+  reg \$92 ;
+  reg \$93 ;
+  reg \$94 ;
+  reg \$95 ;
+  reg \$96 ;
+  reg \$97 ;
+  reg \$98 ;
+  reg \$99 ;
   (* init = 32'd0 *)
   wire [31:0] a1_d1;
   wire [31:0] \a1_d1[0] ;
@@ -3329,41 +3392,41 @@ module \array_lut_w2_a8_os_4x4_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$101 , o_ro
   wire [10:0] \o_a[0][0].table[7] ;
   wire [4:0] o_ctl;
   wire [4:0] \o_ctl$14 ;
-  wire [4:0] \o_ctl$143 ;
-  wire [4:0] \o_ctl$143[0] ;
-  wire \o_ctl$143[0].first ;
-  wire \o_ctl$143[0].group_end ;
-  wire \o_ctl$143[0].last ;
-  wire \o_ctl$143[0].load_w ;
-  wire \o_ctl$143[0].valid ;
+  wire [4:0] \o_ctl$144 ;
+  wire [4:0] \o_ctl$144[0] ;
+  wire \o_ctl$144[0].first ;
+  wire \o_ctl$144[0].group_end ;
+  wire \o_ctl$144[0].last ;
+  wire \o_ctl$144[0].load_w ;
+  wire \o_ctl$144[0].valid ;
   wire [4:0] \o_ctl$14[0] ;
   wire \o_ctl$14[0].first ;
   wire \o_ctl$14[0].group_end ;
   wire \o_ctl$14[0].last ;
   wire \o_ctl$14[0].load_w ;
   wire \o_ctl$14[0].valid ;
-  wire [4:0] \o_ctl$156 ;
-  wire [4:0] \o_ctl$156[0] ;
-  wire \o_ctl$156[0].first ;
-  wire \o_ctl$156[0].group_end ;
-  wire \o_ctl$156[0].last ;
-  wire \o_ctl$156[0].load_w ;
-  wire \o_ctl$156[0].valid ;
-  wire [4:0] \o_ctl$169 ;
-  wire [4:0] \o_ctl$169[0] ;
-  wire \o_ctl$169[0].first ;
-  wire \o_ctl$169[0].group_end ;
-  wire \o_ctl$169[0].last ;
-  wire \o_ctl$169[0].load_w ;
-  wire \o_ctl$169[0].valid ;
+  wire [4:0] \o_ctl$157 ;
+  wire [4:0] \o_ctl$157[0] ;
+  wire \o_ctl$157[0].first ;
+  wire \o_ctl$157[0].group_end ;
+  wire \o_ctl$157[0].last ;
+  wire \o_ctl$157[0].load_w ;
+  wire \o_ctl$157[0].valid ;
+  wire [4:0] \o_ctl$170 ;
+  wire [4:0] \o_ctl$170[0] ;
+  wire \o_ctl$170[0].first ;
+  wire \o_ctl$170[0].group_end ;
+  wire \o_ctl$170[0].last ;
+  wire \o_ctl$170[0].load_w ;
+  wire \o_ctl$170[0].valid ;
   wire [4:0] \o_ctl$18 ;
-  wire [4:0] \o_ctl$182 ;
-  wire [4:0] \o_ctl$182[0] ;
-  wire \o_ctl$182[0].first ;
-  wire \o_ctl$182[0].group_end ;
-  wire \o_ctl$182[0].last ;
-  wire \o_ctl$182[0].load_w ;
-  wire \o_ctl$182[0].valid ;
+  wire [4:0] \o_ctl$183 ;
+  wire [4:0] \o_ctl$183[0] ;
+  wire \o_ctl$183[0].first ;
+  wire \o_ctl$183[0].group_end ;
+  wire \o_ctl$183[0].last ;
+  wire \o_ctl$183[0].load_w ;
+  wire \o_ctl$183[0].valid ;
   wire [4:0] \o_ctl$18[0] ;
   wire \o_ctl$18[0].first ;
   wire \o_ctl$18[0].group_end ;
@@ -3440,18 +3503,6 @@ module \array_lut_w2_a8_os_4x4_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$101 , o_ro
   wire \o_ctl[0].load_w ;
   wire \o_ctl[0].valid ;
   wire [31:0] o_psum;
-  wire [31:0] \o_psum$113 ;
-  wire [31:0] \o_psum$113[0] ;
-  wire [31:0] \o_psum$113[0][0] ;
-  wire [31:0] \o_psum$113[0][0][0] ;
-  wire [31:0] \o_psum$114 ;
-  wire [31:0] \o_psum$114[0] ;
-  wire [31:0] \o_psum$114[0][0] ;
-  wire [31:0] \o_psum$114[0][0][0] ;
-  wire [31:0] \o_psum$115 ;
-  wire [31:0] \o_psum$115[0] ;
-  wire [31:0] \o_psum$115[0][0] ;
-  wire [31:0] \o_psum$115[0][0][0] ;
   wire [31:0] \o_psum$117 ;
   wire [31:0] \o_psum$117[0] ;
   wire [31:0] \o_psum$117[0][0] ;
@@ -3468,6 +3519,10 @@ module \array_lut_w2_a8_os_4x4_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$101 , o_ro
   wire [31:0] \o_psum$120[0] ;
   wire [31:0] \o_psum$120[0][0] ;
   wire [31:0] \o_psum$120[0][0][0] ;
+  wire [31:0] \o_psum$121 ;
+  wire [31:0] \o_psum$121[0] ;
+  wire [31:0] \o_psum$121[0][0] ;
+  wire [31:0] \o_psum$121[0][0][0] ;
   wire [31:0] \o_psum$122 ;
   wire [31:0] \o_psum$122[0] ;
   wire [31:0] \o_psum$122[0][0] ;
@@ -3484,6 +3539,10 @@ module \array_lut_w2_a8_os_4x4_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$101 , o_ro
   wire [31:0] \o_psum$125[0] ;
   wire [31:0] \o_psum$125[0][0] ;
   wire [31:0] \o_psum$125[0][0][0] ;
+  wire [31:0] \o_psum$126 ;
+  wire [31:0] \o_psum$126[0] ;
+  wire [31:0] \o_psum$126[0][0] ;
+  wire [31:0] \o_psum$126[0][0][0] ;
   wire [31:0] \o_psum$127 ;
   wire [31:0] \o_psum$127[0] ;
   wire [31:0] \o_psum$127[0][0] ;
@@ -3500,11 +3559,15 @@ module \array_lut_w2_a8_os_4x4_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$101 , o_ro
   wire [31:0] \o_psum$130[0] ;
   wire [31:0] \o_psum$130[0][0] ;
   wire [31:0] \o_psum$130[0][0][0] ;
+  wire [31:0] \o_psum$131 ;
+  wire [31:0] \o_psum$131[0] ;
+  wire [31:0] \o_psum$131[0][0] ;
+  wire [31:0] \o_psum$131[0][0][0] ;
   wire [31:0] \o_psum[0] ;
   wire [31:0] \o_psum[0][0] ;
   wire [31:0] \o_psum[0][0][0] ;
   output [127:0] o_row;
-  reg [127:0] o_row;
+  wire [127:0] o_row;
   wire [31:0] \o_row[0] ;
   wire [31:0] \o_row[0][0] ;
   wire [31:0] \o_row[1] ;
@@ -3514,9 +3577,9 @@ module \array_lut_w2_a8_os_4x4_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$101 , o_ro
   wire [31:0] \o_row[3] ;
   wire [31:0] \o_row[3][0] ;
   output [1:0] o_row_index;
-  reg [1:0] o_row_index;
+  wire [1:0] o_row_index;
   output o_row_valid;
-  reg o_row_valid;
+  wire o_row_valid;
   wire [87:0] o_table;
   wire [87:0] \o_table$24 ;
   wire [87:0] \o_table$24.table ;
@@ -3741,6 +3804,7 @@ module \array_lut_w2_a8_os_4x4_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$101 , o_ro
   reg row3_done_d7 = 1'h0;
   reg row3_done_d8 = 1'h0;
   reg row3_done_d9 = 1'h0;
+  wire [3:0] row_sel;
   input rst;
   wire rst;
   (* init = 18'h00000 *)
@@ -3806,150 +3870,195 @@ module \array_lut_w2_a8_os_4x4_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$101 , o_ro
   wire [7:0] \w3_d3.scale[0] ;
   wire [1:0] \w3_d3.zero ;
   wire [1:0] \w3_d3.zero[0] ;
+  assign \$4  = ~ \$3 ;
+  assign \$5  = row2_done_d13 & \$4 ;
+  assign \$7  = \$6  | row2_done_d13;
+  assign \$8  = ~ \$7 ;
+  assign \$9  = row1_done_d13 & \$8 ;
+  assign \$11  = \$10  | row2_done_d13;
+  assign \$12  = \$11  | row1_done_d13;
+  assign \$13  = ~ \$12 ;
+  assign \$14  = row0_done_d13 & \$13 ;
+  assign \$16  = \$15  | row2_done_d13;
+  assign \$17  = \$16  | row1_done_d13;
+  assign o_row_valid = \$17  | row0_done_d13;
+  assign \$19  = row_sel[1] ? 1'h1 : 1'h0;
+  assign \$21  = row_sel[2] ? 2'h2 : 2'h0;
+  assign \$22  = { 1'h0, \$20  } | \$21 ;
+  assign \$23  = row_sel[3] ? 2'h3 : 2'h0;
+  assign o_row_index = \$22  | \$23 ;
+  assign \$24  = o_psum & { row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0] };
+  assign \$25  = \o_psum$117  & { row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1] };
+  assign \$26  = \$24  | \$25 ;
+  assign \$27  = \o_psum$118  & { row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2] };
+  assign \$28  = \$26  | \$27 ;
+  assign \$29  = \o_psum$119  & { row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3] };
+  assign \$30  = \$28  | \$29 ;
+  assign \$31  = \o_psum$120  & { row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0] };
+  assign \$32  = \o_psum$121  & { row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1] };
+  assign \$33  = \$31  | \$32 ;
+  assign \$34  = \o_psum$122  & { row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2] };
+  assign \$35  = \$33  | \$34 ;
+  assign \$36  = \o_psum$123  & { row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3] };
+  assign \$37  = \$35  | \$36 ;
+  assign \$38  = \o_psum$124  & { row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0] };
+  assign \$39  = \o_psum$125  & { row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1] };
+  assign \$40  = \$38  | \$39 ;
+  assign \$41  = \o_psum$126  & { row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2] };
+  assign \$42  = \$40  | \$41 ;
+  assign \$43  = \o_psum$127  & { row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3] };
+  assign \$44  = \$42  | \$43 ;
+  assign \$45  = \o_psum$128  & { row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0] };
+  assign \$46  = \o_psum$129  & { row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1] };
+  assign \$47  = \$45  | \$46 ;
+  assign \$48  = \o_psum$130  & { row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2] };
+  assign \$49  = \$47  | \$48 ;
+  assign \$50  = \o_psum$131  & { row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3] };
+  assign \$51  = \$49  | \$50 ;
+  assign \$52  = \o_ctl$144 [0] & \o_ctl$144 [3];
+  assign \$53  = \o_ctl$157 [0] & \o_ctl$157 [3];
+  assign \$54  = \o_ctl$170 [0] & \o_ctl$170 [3];
+  assign \$55  = \o_ctl$183 [0] & \o_ctl$183 [3];
   always @(posedge clk)
-    ctl3_d1 <= \$14 ;
+    \i_a$19  <= \$56 ;
   always @(posedge clk)
-    ctl3_d2 <= \$15 ;
+    ctl1_d1 <= \$57 ;
   always @(posedge clk)
-    ctl3_d3 <= \$16 ;
+    a2_d1 <= \$58 ;
   always @(posedge clk)
-    \i_w$102  <= \$17 ;
+    \i_a$38  <= \$59 ;
   always @(posedge clk)
-    w2_d1 <= \$18 ;
+    ctl2_d1 <= \$60 ;
   always @(posedge clk)
-    \i_w$104  <= \$19 ;
+    ctl2_d2 <= \$61 ;
   always @(posedge clk)
-    w3_d1 <= \$20 ;
+    a3_d1 <= \$62 ;
   always @(posedge clk)
-    w3_d2 <= \$21 ;
+    a3_d2 <= \$63 ;
   always @(posedge clk)
-    \i_w$106  <= \$22 ;
+    \i_a$57  <= \$64 ;
   always @(posedge clk)
-    row0_done_d1 <= \$23 ;
+    ctl3_d1 <= \$65 ;
   always @(posedge clk)
-    row0_done_d2 <= \$24 ;
+    ctl3_d2 <= \$66 ;
   always @(posedge clk)
-    row0_done_d3 <= \$25 ;
+    ctl3_d3 <= \$67 ;
   always @(posedge clk)
-    row0_done_d4 <= \$26 ;
+    \i_w$102  <= \$68 ;
   always @(posedge clk)
-    row0_done_d5 <= \$27 ;
+    w2_d1 <= \$69 ;
   always @(posedge clk)
-    row0_done_d6 <= \$28 ;
+    \i_w$104  <= \$70 ;
   always @(posedge clk)
-    row0_done_d7 <= \$29 ;
+    w3_d1 <= \$71 ;
   always @(posedge clk)
-    row0_done_d8 <= \$30 ;
+    w3_d2 <= \$72 ;
   always @(posedge clk)
-    row0_done_d9 <= \$31 ;
+    \i_w$106  <= \$73 ;
   always @(posedge clk)
-    row0_done_d10 <= \$32 ;
+    row0_done_d1 <= \$74 ;
   always @(posedge clk)
-    row0_done_d11 <= \$33 ;
+    row0_done_d2 <= \$75 ;
   always @(posedge clk)
-    row0_done_d12 <= \$34 ;
+    row0_done_d3 <= \$76 ;
   always @(posedge clk)
-    row0_done_d13 <= \$35 ;
+    row0_done_d4 <= \$77 ;
   always @(posedge clk)
-    row1_done_d1 <= \$36 ;
+    row0_done_d5 <= \$78 ;
   always @(posedge clk)
-    row1_done_d2 <= \$37 ;
+    row0_done_d6 <= \$79 ;
   always @(posedge clk)
-    row1_done_d3 <= \$38 ;
+    row0_done_d7 <= \$80 ;
   always @(posedge clk)
-    row1_done_d4 <= \$39 ;
+    row0_done_d8 <= \$81 ;
   always @(posedge clk)
-    row1_done_d5 <= \$40 ;
+    row0_done_d9 <= \$82 ;
   always @(posedge clk)
-    row1_done_d6 <= \$41 ;
+    row0_done_d10 <= \$83 ;
   always @(posedge clk)
-    row1_done_d7 <= \$42 ;
+    row0_done_d11 <= \$84 ;
   always @(posedge clk)
-    row1_done_d8 <= \$43 ;
+    row0_done_d12 <= \$85 ;
   always @(posedge clk)
-    row1_done_d9 <= \$44 ;
+    row0_done_d13 <= \$86 ;
   always @(posedge clk)
-    row1_done_d10 <= \$45 ;
+    row1_done_d1 <= \$87 ;
   always @(posedge clk)
-    row1_done_d11 <= \$46 ;
+    row1_done_d2 <= \$88 ;
   always @(posedge clk)
-    row1_done_d12 <= \$47 ;
+    row1_done_d3 <= \$89 ;
   always @(posedge clk)
-    row1_done_d13 <= \$48 ;
+    row1_done_d4 <= \$90 ;
   always @(posedge clk)
-    row2_done_d1 <= \$49 ;
+    row1_done_d5 <= \$91 ;
   always @(posedge clk)
-    row2_done_d2 <= \$50 ;
+    row1_done_d6 <= \$92 ;
   always @(posedge clk)
-    row2_done_d3 <= \$51 ;
+    row1_done_d7 <= \$93 ;
   always @(posedge clk)
-    row2_done_d4 <= \$52 ;
+    row1_done_d8 <= \$94 ;
   always @(posedge clk)
-    row2_done_d5 <= \$53 ;
+    row1_done_d9 <= \$95 ;
   always @(posedge clk)
-    row2_done_d6 <= \$54 ;
+    row1_done_d10 <= \$96 ;
   always @(posedge clk)
-    row2_done_d7 <= \$55 ;
+    row1_done_d11 <= \$97 ;
   always @(posedge clk)
-    row2_done_d8 <= \$56 ;
+    row1_done_d12 <= \$98 ;
   always @(posedge clk)
-    row2_done_d9 <= \$57 ;
+    row1_done_d13 <= \$99 ;
   always @(posedge clk)
-    row2_done_d10 <= \$58 ;
+    row2_done_d1 <= \$100 ;
   always @(posedge clk)
-    row2_done_d11 <= \$59 ;
+    row2_done_d2 <= \$101 ;
   always @(posedge clk)
-    row2_done_d12 <= \$60 ;
+    row2_done_d3 <= \$102 ;
   always @(posedge clk)
-    row2_done_d13 <= \$61 ;
+    row2_done_d4 <= \$103 ;
   always @(posedge clk)
-    row3_done_d1 <= \$62 ;
+    row2_done_d5 <= \$104 ;
   always @(posedge clk)
-    row3_done_d2 <= \$63 ;
+    row2_done_d6 <= \$105 ;
   always @(posedge clk)
-    row3_done_d3 <= \$64 ;
+    row2_done_d7 <= \$106 ;
   always @(posedge clk)
-    row3_done_d4 <= \$65 ;
+    row2_done_d8 <= \$107 ;
   always @(posedge clk)
-    row3_done_d5 <= \$66 ;
+    row2_done_d9 <= \$108 ;
   always @(posedge clk)
-    row3_done_d6 <= \$67 ;
+    row2_done_d10 <= \$109 ;
   always @(posedge clk)
-    row3_done_d7 <= \$68 ;
+    row2_done_d11 <= \$110 ;
   always @(posedge clk)
-    row3_done_d8 <= \$69 ;
+    row2_done_d12 <= \$111 ;
   always @(posedge clk)
-    row3_done_d9 <= \$70 ;
+    row2_done_d13 <= \$112 ;
   always @(posedge clk)
-    row3_done_d10 <= \$71 ;
+    row3_done_d1 <= \$113 ;
   always @(posedge clk)
-    row3_done_d11 <= \$72 ;
+    row3_done_d2 <= \$114 ;
   always @(posedge clk)
-    row3_done_d12 <= \$73 ;
+    row3_done_d3 <= \$115 ;
   always @(posedge clk)
-    row3_done_d13 <= \$74 ;
-  assign \$1  = \o_ctl$143 [0] & \o_ctl$143 [3];
-  assign \$2  = \o_ctl$156 [0] & \o_ctl$156 [3];
-  assign \$3  = \o_ctl$169 [0] & \o_ctl$169 [3];
-  assign \$4  = \o_ctl$182 [0] & \o_ctl$182 [3];
+    row3_done_d4 <= \$116 ;
   always @(posedge clk)
-    \i_a$19  <= \$5 ;
+    row3_done_d5 <= \$117 ;
   always @(posedge clk)
-    ctl1_d1 <= \$6 ;
+    row3_done_d6 <= \$118 ;
   always @(posedge clk)
-    a2_d1 <= \$7 ;
+    row3_done_d7 <= \$119 ;
   always @(posedge clk)
-    \i_a$38  <= \$8 ;
+    row3_done_d8 <= \$120 ;
   always @(posedge clk)
-    ctl2_d1 <= \$9 ;
+    row3_done_d9 <= \$121 ;
   always @(posedge clk)
-    ctl2_d2 <= \$10 ;
+    row3_done_d10 <= \$122 ;
   always @(posedge clk)
-    a3_d1 <= \$11 ;
+    row3_done_d11 <= \$123 ;
   always @(posedge clk)
-    a3_d2 <= \$12 ;
+    row3_done_d12 <= \$124 ;
   always @(posedge clk)
-    \i_a$57  <= \$13 ;
+    row3_done_d13 <= \$125 ;
   \array_lut_w2_a8_os_4x4_shared.mesh.row0_head  row0_head (
     .a(\i_a$1 [31:0]),
     .load(i_ctl[0]),
@@ -3972,720 +4081,660 @@ module \array_lut_w2_a8_os_4x4_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$101 , o_ro
   );
   \array_lut_w2_a8_os_4x4_shared.mesh.tile_0_0  tile_0_0 (
     .clk(clk),
+    .i_ctl(i_ctl),
     .o_a(\i_a$7 ),
     .o_ctl(\i_ctl$9 ),
     .o_psum(o_psum),
     .o_w(i_w),
     .pe_0_0__i_a(\i_a$4 ),
-    .pe_0_0__i_ctl(i_ctl),
     .pe_0_0__i_w(\i_w$101 [17:0]),
     .rst(rst)
   );
   \array_lut_w2_a8_os_4x4_shared.mesh.tile_0_1  tile_0_1 (
     .clk(clk),
+    .i_ctl(\i_ctl$9 ),
     .o_a(\i_a$11 ),
     .o_ctl(\i_ctl$13 ),
-    .o_psum(\o_psum$113 ),
+    .o_psum(\o_psum$120 ),
     .o_w(\i_w$82 ),
     .pe_0_0__i_a(\i_a$7 ),
-    .pe_0_0__i_ctl(\i_ctl$9 ),
     .pe_0_0__i_w(\i_w$102 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_4x4_shared.mesh.tile_0_2  tile_0_2 (
     .clk(clk),
+    .i_ctl(\i_ctl$13 ),
     .o_a(\i_a$15 ),
     .o_ctl(\i_ctl$17 ),
-    .o_psum(\o_psum$114 ),
+    .o_psum(\o_psum$124 ),
     .o_w(\i_w$88 ),
     .pe_0_0__i_a(\i_a$11 ),
-    .pe_0_0__i_ctl(\i_ctl$13 ),
     .pe_0_0__i_w(\i_w$104 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_4x4_shared.mesh.tile_0_3  tile_0_3 (
     .clk(clk),
-    .o_ctl(\o_ctl$143 ),
-    .o_psum(\o_psum$115 ),
+    .i_ctl(\i_ctl$17 ),
+    .o_ctl(\o_ctl$144 ),
+    .o_psum(\o_psum$128 ),
     .o_w(\i_w$94 ),
     .pe_0_0__i_a(\i_a$15 ),
-    .pe_0_0__i_ctl(\i_ctl$17 ),
     .pe_0_0__i_w(\i_w$106 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_4x4_shared.mesh.tile_1_0  tile_1_0 (
     .clk(clk),
+    .i_ctl(ctl1_d1),
     .o_a(\i_a$26 ),
     .o_ctl(\i_ctl$28 ),
     .o_psum(\o_psum$117 ),
     .o_w(\i_w$78 ),
     .pe_0_0__i_a(\i_a$23 ),
-    .pe_0_0__i_ctl(ctl1_d1),
     .pe_0_0__i_w(i_w),
     .rst(rst)
   );
   \array_lut_w2_a8_os_4x4_shared.mesh.tile_1_1  tile_1_1 (
     .clk(clk),
+    .i_ctl(\i_ctl$28 ),
     .o_a(\i_a$30 ),
     .o_ctl(\i_ctl$32 ),
-    .o_psum(\o_psum$118 ),
+    .o_psum(\o_psum$121 ),
     .o_w(\i_w$84 ),
     .pe_0_0__i_a(\i_a$26 ),
-    .pe_0_0__i_ctl(\i_ctl$28 ),
     .pe_0_0__i_w(\i_w$82 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_4x4_shared.mesh.tile_1_2  tile_1_2 (
     .clk(clk),
+    .i_ctl(\i_ctl$32 ),
     .o_a(\i_a$34 ),
     .o_ctl(\i_ctl$36 ),
-    .o_psum(\o_psum$119 ),
+    .o_psum(\o_psum$125 ),
     .o_w(\i_w$90 ),
     .pe_0_0__i_a(\i_a$30 ),
-    .pe_0_0__i_ctl(\i_ctl$32 ),
     .pe_0_0__i_w(\i_w$88 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_4x4_shared.mesh.tile_1_3  tile_1_3 (
     .clk(clk),
-    .o_ctl(\o_ctl$156 ),
-    .o_psum(\o_psum$120 ),
+    .i_ctl(\i_ctl$36 ),
+    .o_ctl(\o_ctl$157 ),
+    .o_psum(\o_psum$129 ),
     .o_w(\i_w$96 ),
     .pe_0_0__i_a(\i_a$34 ),
-    .pe_0_0__i_ctl(\i_ctl$36 ),
     .pe_0_0__i_w(\i_w$94 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_4x4_shared.mesh.tile_2_0  tile_2_0 (
     .clk(clk),
+    .i_ctl(ctl2_d2),
     .o_a(\i_a$45 ),
     .o_ctl(\i_ctl$47 ),
-    .o_psum(\o_psum$122 ),
+    .o_psum(\o_psum$118 ),
     .o_w(\i_w$80 ),
     .pe_0_0__i_a(\i_a$42 ),
-    .pe_0_0__i_ctl(ctl2_d2),
     .pe_0_0__i_w(\i_w$78 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_4x4_shared.mesh.tile_2_1  tile_2_1 (
     .clk(clk),
+    .i_ctl(\i_ctl$47 ),
     .o_a(\i_a$49 ),
     .o_ctl(\i_ctl$51 ),
-    .o_psum(\o_psum$123 ),
+    .o_psum(\o_psum$122 ),
     .o_w(\i_w$86 ),
     .pe_0_0__i_a(\i_a$45 ),
-    .pe_0_0__i_ctl(\i_ctl$47 ),
     .pe_0_0__i_w(\i_w$84 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_4x4_shared.mesh.tile_2_2  tile_2_2 (
     .clk(clk),
+    .i_ctl(\i_ctl$51 ),
     .o_a(\i_a$53 ),
     .o_ctl(\i_ctl$55 ),
-    .o_psum(\o_psum$124 ),
+    .o_psum(\o_psum$126 ),
     .o_w(\i_w$92 ),
     .pe_0_0__i_a(\i_a$49 ),
-    .pe_0_0__i_ctl(\i_ctl$51 ),
     .pe_0_0__i_w(\i_w$90 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_4x4_shared.mesh.tile_2_3  tile_2_3 (
     .clk(clk),
-    .o_ctl(\o_ctl$169 ),
-    .o_psum(\o_psum$125 ),
+    .i_ctl(\i_ctl$55 ),
+    .o_ctl(\o_ctl$170 ),
+    .o_psum(\o_psum$130 ),
     .o_w(\i_w$98 ),
     .pe_0_0__i_a(\i_a$53 ),
-    .pe_0_0__i_ctl(\i_ctl$55 ),
     .pe_0_0__i_w(\i_w$96 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_4x4_shared.mesh.tile_3_0  tile_3_0 (
     .clk(clk),
+    .i_ctl(ctl3_d3),
     .o_a(\i_a$64 ),
     .o_ctl(\i_ctl$66 ),
-    .o_psum(\o_psum$127 ),
+    .o_psum(\o_psum$119 ),
     .pe_0_0__i_a(\i_a$61 ),
-    .pe_0_0__i_ctl(ctl3_d3),
     .pe_0_0__i_w(\i_w$80 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_4x4_shared.mesh.tile_3_1  tile_3_1 (
     .clk(clk),
+    .i_ctl(\i_ctl$66 ),
     .o_a(\i_a$68 ),
     .o_ctl(\i_ctl$70 ),
-    .o_psum(\o_psum$128 ),
+    .o_psum(\o_psum$123 ),
     .pe_0_0__i_a(\i_a$64 ),
-    .pe_0_0__i_ctl(\i_ctl$66 ),
     .pe_0_0__i_w(\i_w$86 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_4x4_shared.mesh.tile_3_2  tile_3_2 (
     .clk(clk),
+    .i_ctl(\i_ctl$70 ),
     .o_a(\i_a$72 ),
     .o_ctl(\i_ctl$74 ),
-    .o_psum(\o_psum$129 ),
+    .o_psum(\o_psum$127 ),
     .pe_0_0__i_a(\i_a$68 ),
-    .pe_0_0__i_ctl(\i_ctl$70 ),
     .pe_0_0__i_w(\i_w$92 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_4x4_shared.mesh.tile_3_3  tile_3_3 (
     .clk(clk),
-    .o_ctl(\o_ctl$182 ),
-    .o_psum(\o_psum$130 ),
+    .i_ctl(\i_ctl$74 ),
+    .o_ctl(\o_ctl$183 ),
+    .o_psum(\o_psum$131 ),
     .pe_0_0__i_a(\i_a$72 ),
-    .pe_0_0__i_ctl(\i_ctl$74 ),
     .pe_0_0__i_w(\i_w$98 ),
     .rst(rst)
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$14  = i_ctl;
+    \$56  = \i_a$1 [63:32];
     if (rst) begin
-      \$14  = 5'h00;
+      \$56  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$15  = ctl3_d1;
+    \$57  = i_ctl;
     if (rst) begin
-      \$15  = 5'h00;
+      \$57  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$16  = ctl3_d2;
+    \$58  = \i_a$1 [95:64];
     if (rst) begin
-      \$16  = 5'h00;
+      \$58  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$17  = \i_w$101 [35:18];
+    \$59  = a2_d1;
     if (rst) begin
-      \$17  = 18'h00000;
+      \$59  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$18  = \i_w$101 [53:36];
+    \$60  = i_ctl;
     if (rst) begin
-      \$18  = 18'h00000;
+      \$60  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$19  = w2_d1;
+    \$61  = ctl2_d1;
     if (rst) begin
-      \$19  = 18'h00000;
+      \$61  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$20  = \i_w$101 [71:54];
+    \$62  = \i_a$1 [127:96];
     if (rst) begin
-      \$20  = 18'h00000;
+      \$62  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$21  = w3_d1;
+    \$63  = a3_d1;
     if (rst) begin
-      \$21  = 18'h00000;
+      \$63  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$22  = w3_d2;
+    \$64  = a3_d2;
     if (rst) begin
-      \$22  = 18'h00000;
+      \$64  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$23  = \$1 ;
+    \$65  = i_ctl;
     if (rst) begin
-      \$23  = 1'h0;
+      \$65  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$24  = row0_done_d1;
+    \$66  = ctl3_d1;
     if (rst) begin
-      \$24  = 1'h0;
+      \$66  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$25  = row0_done_d2;
+    \$67  = ctl3_d2;
     if (rst) begin
-      \$25  = 1'h0;
+      \$67  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$26  = row0_done_d3;
+    \$68  = \i_w$101 [35:18];
     if (rst) begin
-      \$26  = 1'h0;
+      \$68  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$27  = row0_done_d4;
+    \$69  = \i_w$101 [53:36];
     if (rst) begin
-      \$27  = 1'h0;
+      \$69  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$28  = row0_done_d5;
+    \$70  = w2_d1;
     if (rst) begin
-      \$28  = 1'h0;
+      \$70  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$29  = row0_done_d6;
+    \$71  = \i_w$101 [71:54];
     if (rst) begin
-      \$29  = 1'h0;
+      \$71  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$30  = row0_done_d7;
+    \$72  = w3_d1;
     if (rst) begin
-      \$30  = 1'h0;
+      \$72  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$31  = row0_done_d8;
+    \$73  = w3_d2;
     if (rst) begin
-      \$31  = 1'h0;
+      \$73  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$32  = row0_done_d9;
-    if (rst) begin
-      \$32  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$33  = row0_done_d10;
-    if (rst) begin
-      \$33  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$34  = row0_done_d11;
-    if (rst) begin
-      \$34  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$35  = row0_done_d12;
-    if (rst) begin
-      \$35  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$36  = \$2 ;
-    if (rst) begin
-      \$36  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$37  = row1_done_d1;
-    if (rst) begin
-      \$37  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$38  = row1_done_d2;
-    if (rst) begin
-      \$38  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$39  = row1_done_d3;
-    if (rst) begin
-      \$39  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$40  = row1_done_d4;
-    if (rst) begin
-      \$40  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$41  = row1_done_d5;
-    if (rst) begin
-      \$41  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$42  = row1_done_d6;
-    if (rst) begin
-      \$42  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$43  = row1_done_d7;
-    if (rst) begin
-      \$43  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$44  = row1_done_d8;
-    if (rst) begin
-      \$44  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$45  = row1_done_d9;
-    if (rst) begin
-      \$45  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$46  = row1_done_d10;
-    if (rst) begin
-      \$46  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$47  = row1_done_d11;
-    if (rst) begin
-      \$47  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$48  = row1_done_d12;
-    if (rst) begin
-      \$48  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$49  = \$3 ;
-    if (rst) begin
-      \$49  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$50  = row2_done_d1;
-    if (rst) begin
-      \$50  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$51  = row2_done_d2;
-    if (rst) begin
-      \$51  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$52  = row2_done_d3;
-    if (rst) begin
-      \$52  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$53  = row2_done_d4;
-    if (rst) begin
-      \$53  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$54  = row2_done_d5;
-    if (rst) begin
-      \$54  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$55  = row2_done_d6;
-    if (rst) begin
-      \$55  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$56  = row2_done_d7;
-    if (rst) begin
-      \$56  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$57  = row2_done_d8;
-    if (rst) begin
-      \$57  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$58  = row2_done_d9;
-    if (rst) begin
-      \$58  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$59  = row2_done_d10;
-    if (rst) begin
-      \$59  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$60  = row2_done_d11;
-    if (rst) begin
-      \$60  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$61  = row2_done_d12;
-    if (rst) begin
-      \$61  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$62  = \$4 ;
-    if (rst) begin
-      \$62  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$63  = row3_done_d1;
-    if (rst) begin
-      \$63  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$64  = row3_done_d2;
-    if (rst) begin
-      \$64  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$65  = row3_done_d3;
-    if (rst) begin
-      \$65  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$66  = row3_done_d4;
-    if (rst) begin
-      \$66  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$67  = row3_done_d5;
-    if (rst) begin
-      \$67  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$68  = row3_done_d6;
-    if (rst) begin
-      \$68  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$69  = row3_done_d7;
-    if (rst) begin
-      \$69  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$70  = row3_done_d8;
-    if (rst) begin
-      \$70  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$71  = row3_done_d9;
-    if (rst) begin
-      \$71  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$72  = row3_done_d10;
-    if (rst) begin
-      \$72  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$73  = row3_done_d11;
-    if (rst) begin
-      \$73  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$74  = row3_done_d12;
+    \$74  = \$52 ;
     if (rst) begin
       \$74  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    o_row_valid = 1'h0;
-    if (row0_done_d13) begin
-      o_row_valid = 1'h1;
-    end
-    if (row1_done_d13) begin
-      o_row_valid = 1'h1;
-    end
-    if (row2_done_d13) begin
-      o_row_valid = 1'h1;
-    end
-    if (row3_done_d13) begin
-      o_row_valid = 1'h1;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    o_row_index = 2'h0;
-    if (row0_done_d13) begin
-      o_row_index = 2'h0;
-    end
-    if (row1_done_d13) begin
-      o_row_index = 2'h1;
-    end
-    if (row2_done_d13) begin
-      o_row_index = 2'h2;
-    end
-    if (row3_done_d13) begin
-      o_row_index = 2'h3;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    o_row = 128'h00000000000000000000000000000000;
-    if (row0_done_d13) begin
-      o_row[31:0] = o_psum;
-      o_row[63:32] = \o_psum$113 ;
-      o_row[95:64] = \o_psum$114 ;
-      o_row[127:96] = \o_psum$115 ;
-    end
-    if (row1_done_d13) begin
-      o_row[31:0] = \o_psum$117 ;
-      o_row[63:32] = \o_psum$118 ;
-      o_row[95:64] = \o_psum$119 ;
-      o_row[127:96] = \o_psum$120 ;
-    end
-    if (row2_done_d13) begin
-      o_row[31:0] = \o_psum$122 ;
-      o_row[63:32] = \o_psum$123 ;
-      o_row[95:64] = \o_psum$124 ;
-      o_row[127:96] = \o_psum$125 ;
-    end
-    if (row3_done_d13) begin
-      o_row[31:0] = \o_psum$127 ;
-      o_row[63:32] = \o_psum$128 ;
-      o_row[95:64] = \o_psum$129 ;
-      o_row[127:96] = \o_psum$130 ;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$5  = \i_a$1 [63:32];
+    \$75  = row0_done_d1;
     if (rst) begin
-      \$5  = 32'd0;
+      \$75  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$6  = i_ctl;
+    \$76  = row0_done_d2;
     if (rst) begin
-      \$6  = 5'h00;
+      \$76  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$7  = \i_a$1 [95:64];
+    \$77  = row0_done_d3;
     if (rst) begin
-      \$7  = 32'd0;
+      \$77  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$8  = a2_d1;
+    \$78  = row0_done_d4;
     if (rst) begin
-      \$8  = 32'd0;
+      \$78  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$9  = i_ctl;
+    \$79  = row0_done_d5;
     if (rst) begin
-      \$9  = 5'h00;
+      \$79  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$10  = ctl2_d1;
+    \$80  = row0_done_d6;
     if (rst) begin
-      \$10  = 5'h00;
+      \$80  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$11  = \i_a$1 [127:96];
+    \$81  = row0_done_d7;
     if (rst) begin
-      \$11  = 32'd0;
+      \$81  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$12  = a3_d1;
+    \$82  = row0_done_d8;
     if (rst) begin
-      \$12  = 32'd0;
+      \$82  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$13  = a3_d2;
+    \$83  = row0_done_d9;
     if (rst) begin
-      \$13  = 32'd0;
+      \$83  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$84  = row0_done_d10;
+    if (rst) begin
+      \$84  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$85  = row0_done_d11;
+    if (rst) begin
+      \$85  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$86  = row0_done_d12;
+    if (rst) begin
+      \$86  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$87  = \$53 ;
+    if (rst) begin
+      \$87  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$88  = row1_done_d1;
+    if (rst) begin
+      \$88  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$89  = row1_done_d2;
+    if (rst) begin
+      \$89  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$90  = row1_done_d3;
+    if (rst) begin
+      \$90  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$91  = row1_done_d4;
+    if (rst) begin
+      \$91  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$92  = row1_done_d5;
+    if (rst) begin
+      \$92  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$93  = row1_done_d6;
+    if (rst) begin
+      \$93  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$94  = row1_done_d7;
+    if (rst) begin
+      \$94  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$95  = row1_done_d8;
+    if (rst) begin
+      \$95  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$96  = row1_done_d9;
+    if (rst) begin
+      \$96  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$97  = row1_done_d10;
+    if (rst) begin
+      \$97  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$98  = row1_done_d11;
+    if (rst) begin
+      \$98  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$99  = row1_done_d12;
+    if (rst) begin
+      \$99  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$100  = \$54 ;
+    if (rst) begin
+      \$100  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$101  = row2_done_d1;
+    if (rst) begin
+      \$101  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$102  = row2_done_d2;
+    if (rst) begin
+      \$102  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$103  = row2_done_d3;
+    if (rst) begin
+      \$103  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$104  = row2_done_d4;
+    if (rst) begin
+      \$104  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$105  = row2_done_d5;
+    if (rst) begin
+      \$105  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$106  = row2_done_d6;
+    if (rst) begin
+      \$106  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$107  = row2_done_d7;
+    if (rst) begin
+      \$107  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$108  = row2_done_d8;
+    if (rst) begin
+      \$108  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$109  = row2_done_d9;
+    if (rst) begin
+      \$109  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$110  = row2_done_d10;
+    if (rst) begin
+      \$110  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$111  = row2_done_d11;
+    if (rst) begin
+      \$111  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$112  = row2_done_d12;
+    if (rst) begin
+      \$112  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$113  = \$55 ;
+    if (rst) begin
+      \$113  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$114  = row3_done_d1;
+    if (rst) begin
+      \$114  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$115  = row3_done_d2;
+    if (rst) begin
+      \$115  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$116  = row3_done_d3;
+    if (rst) begin
+      \$116  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$117  = row3_done_d4;
+    if (rst) begin
+      \$117  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$118  = row3_done_d5;
+    if (rst) begin
+      \$118  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$119  = row3_done_d6;
+    if (rst) begin
+      \$119  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$120  = row3_done_d7;
+    if (rst) begin
+      \$120  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$121  = row3_done_d8;
+    if (rst) begin
+      \$121  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$122  = row3_done_d9;
+    if (rst) begin
+      \$122  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$123  = row3_done_d10;
+    if (rst) begin
+      \$123  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$124  = row3_done_d11;
+    if (rst) begin
+      \$124  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$125  = row3_done_d12;
+    if (rst) begin
+      \$125  = 1'h0;
     end
   end
   assign i_a = \i_a$1 [31:0];
@@ -5689,15 +5738,6 @@ module \array_lut_w2_a8_os_4x4_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$101 , o_ro
   assign \o_psum[0]  = o_psum;
   assign \o_psum[0][0]  = o_psum;
   assign \o_psum[0][0][0]  = o_psum;
-  assign \o_psum$113[0]  = \o_psum$113 ;
-  assign \o_psum$113[0][0]  = \o_psum$113 ;
-  assign \o_psum$113[0][0][0]  = \o_psum$113 ;
-  assign \o_psum$114[0]  = \o_psum$114 ;
-  assign \o_psum$114[0][0]  = \o_psum$114 ;
-  assign \o_psum$114[0][0][0]  = \o_psum$114 ;
-  assign \o_psum$115[0]  = \o_psum$115 ;
-  assign \o_psum$115[0][0]  = \o_psum$115 ;
-  assign \o_psum$115[0][0][0]  = \o_psum$115 ;
   assign \o_psum$117[0]  = \o_psum$117 ;
   assign \o_psum$117[0][0]  = \o_psum$117 ;
   assign \o_psum$117[0][0][0]  = \o_psum$117 ;
@@ -5710,6 +5750,9 @@ module \array_lut_w2_a8_os_4x4_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$101 , o_ro
   assign \o_psum$120[0]  = \o_psum$120 ;
   assign \o_psum$120[0][0]  = \o_psum$120 ;
   assign \o_psum$120[0][0][0]  = \o_psum$120 ;
+  assign \o_psum$121[0]  = \o_psum$121 ;
+  assign \o_psum$121[0][0]  = \o_psum$121 ;
+  assign \o_psum$121[0][0][0]  = \o_psum$121 ;
   assign \o_psum$122[0]  = \o_psum$122 ;
   assign \o_psum$122[0][0]  = \o_psum$122 ;
   assign \o_psum$122[0][0][0]  = \o_psum$122 ;
@@ -5722,6 +5765,9 @@ module \array_lut_w2_a8_os_4x4_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$101 , o_ro
   assign \o_psum$125[0]  = \o_psum$125 ;
   assign \o_psum$125[0][0]  = \o_psum$125 ;
   assign \o_psum$125[0][0][0]  = \o_psum$125 ;
+  assign \o_psum$126[0]  = \o_psum$126 ;
+  assign \o_psum$126[0][0]  = \o_psum$126 ;
+  assign \o_psum$126[0][0][0]  = \o_psum$126 ;
   assign \o_psum$127[0]  = \o_psum$127 ;
   assign \o_psum$127[0][0]  = \o_psum$127 ;
   assign \o_psum$127[0][0][0]  = \o_psum$127 ;
@@ -5734,6 +5780,9 @@ module \array_lut_w2_a8_os_4x4_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$101 , o_ro
   assign \o_psum$130[0]  = \o_psum$130 ;
   assign \o_psum$130[0][0]  = \o_psum$130 ;
   assign \o_psum$130[0][0][0]  = \o_psum$130 ;
+  assign \o_psum$131[0]  = \o_psum$131 ;
+  assign \o_psum$131[0][0]  = \o_psum$131 ;
+  assign \o_psum$131[0][0][0]  = \o_psum$131 ;
   assign \a2_d1[0]  = a2_d1;
   assign \a2_d1[0][0]  = a2_d1[7:0];
   assign \a2_d1[0][1]  = a2_d1[15:8];
@@ -5791,30 +5840,46 @@ module \array_lut_w2_a8_os_4x4_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$101 , o_ro
   assign \w3_d2.scale[0]  = w3_d2[15:8];
   assign \w3_d2.zero  = w3_d2[17:16];
   assign \w3_d2.zero[0]  = w3_d2[17:16];
-  assign \o_ctl$143[0]  = \o_ctl$143 ;
-  assign \o_ctl$143[0].valid  = \o_ctl$143 [0];
-  assign \o_ctl$143[0].load_w  = \o_ctl$143 [1];
-  assign \o_ctl$143[0].first  = \o_ctl$143 [2];
-  assign \o_ctl$143[0].last  = \o_ctl$143 [3];
-  assign \o_ctl$143[0].group_end  = \o_ctl$143 [4];
-  assign \o_ctl$156[0]  = \o_ctl$156 ;
-  assign \o_ctl$156[0].valid  = \o_ctl$156 [0];
-  assign \o_ctl$156[0].load_w  = \o_ctl$156 [1];
-  assign \o_ctl$156[0].first  = \o_ctl$156 [2];
-  assign \o_ctl$156[0].last  = \o_ctl$156 [3];
-  assign \o_ctl$156[0].group_end  = \o_ctl$156 [4];
-  assign \o_ctl$169[0]  = \o_ctl$169 ;
-  assign \o_ctl$169[0].valid  = \o_ctl$169 [0];
-  assign \o_ctl$169[0].load_w  = \o_ctl$169 [1];
-  assign \o_ctl$169[0].first  = \o_ctl$169 [2];
-  assign \o_ctl$169[0].last  = \o_ctl$169 [3];
-  assign \o_ctl$169[0].group_end  = \o_ctl$169 [4];
-  assign \o_ctl$182[0]  = \o_ctl$182 ;
-  assign \o_ctl$182[0].valid  = \o_ctl$182 [0];
-  assign \o_ctl$182[0].load_w  = \o_ctl$182 [1];
-  assign \o_ctl$182[0].first  = \o_ctl$182 [2];
-  assign \o_ctl$182[0].last  = \o_ctl$182 [3];
-  assign \o_ctl$182[0].group_end  = \o_ctl$182 [4];
+  assign \o_ctl$144[0]  = \o_ctl$144 ;
+  assign \o_ctl$144[0].valid  = \o_ctl$144 [0];
+  assign \o_ctl$144[0].load_w  = \o_ctl$144 [1];
+  assign \o_ctl$144[0].first  = \o_ctl$144 [2];
+  assign \o_ctl$144[0].last  = \o_ctl$144 [3];
+  assign \o_ctl$144[0].group_end  = \o_ctl$144 [4];
+  assign \o_ctl$157[0]  = \o_ctl$157 ;
+  assign \o_ctl$157[0].valid  = \o_ctl$157 [0];
+  assign \o_ctl$157[0].load_w  = \o_ctl$157 [1];
+  assign \o_ctl$157[0].first  = \o_ctl$157 [2];
+  assign \o_ctl$157[0].last  = \o_ctl$157 [3];
+  assign \o_ctl$157[0].group_end  = \o_ctl$157 [4];
+  assign \o_ctl$170[0]  = \o_ctl$170 ;
+  assign \o_ctl$170[0].valid  = \o_ctl$170 [0];
+  assign \o_ctl$170[0].load_w  = \o_ctl$170 [1];
+  assign \o_ctl$170[0].first  = \o_ctl$170 [2];
+  assign \o_ctl$170[0].last  = \o_ctl$170 [3];
+  assign \o_ctl$170[0].group_end  = \o_ctl$170 [4];
+  assign \o_ctl$183[0]  = \o_ctl$183 ;
+  assign \o_ctl$183[0].valid  = \o_ctl$183 [0];
+  assign \o_ctl$183[0].load_w  = \o_ctl$183 [1];
+  assign \o_ctl$183[0].first  = \o_ctl$183 [2];
+  assign \o_ctl$183[0].last  = \o_ctl$183 [3];
+  assign \o_ctl$183[0].group_end  = \o_ctl$183 [4];
+  assign o_row[127:96] = \$51 ;
+  assign o_row[95:64] = \$44 ;
+  assign o_row[63:32] = \$37 ;
+  assign o_row[31:0] = \$30 ;
+  assign row_sel[0] = \$14 ;
+  assign row_sel[1] = \$9 ;
+  assign row_sel[2] = \$5 ;
+  assign row_sel[3] = \$2 ;
+  assign \$1  = 1'h1;
+  assign \$2  = row3_done_d13;
+  assign \$3  = row3_done_d13;
+  assign \$6  = row3_done_d13;
+  assign \$10  = row3_done_d13;
+  assign \$15  = row3_done_d13;
+  assign \$18  = 1'h0;
+  assign \$20  = \$19 ;
 endmodule
 
 module \array_lut_w2_a8_os_4x4_shared.mesh.row0_head (load, o_table, a);
@@ -6525,7 +6590,7 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.row3_head.precompute (load, \table , 
   assign \table [10:0] = \$13 [10:0];
 endmodule
 
-module \array_lut_w2_a8_os_4x4_shared.mesh.tile_0_0 (rst, o_a, o_w, o_psum, o_ctl, pe_0_0__i_ctl, pe_0_0__i_w, pe_0_0__i_a, clk);
+module \array_lut_w2_a8_os_4x4_shared.mesh.tile_0_0 (rst, o_a, o_w, o_psum, o_ctl, i_ctl, pe_0_0__i_w, pe_0_0__i_a, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -6541,6 +6606,7 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_0_0 (rst, o_a, o_w, o_psum, o_ct
   wire [10:0] \i_a[0][0].table[5] ;
   wire [10:0] \i_a[0][0].table[6] ;
   wire [10:0] \i_a[0][0].table[7] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -6611,7 +6677,6 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_0_0 (rst, o_a, o_w, o_psum, o_ct
   wire [10:0] \pe_0_0__i_a[0].table[5] ;
   wire [10:0] \pe_0_0__i_a[0].table[6] ;
   wire [10:0] \pe_0_0__i_a[0].table[7] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -6676,7 +6741,6 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_0_0 (rst, o_a, o_w, o_psum, o_ct
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -6709,12 +6773,12 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_0_0 (rst, o_a, o_w, o_psum, o_ct
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.planes  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
@@ -6790,9 +6854,11 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_0_0 (rst, o_a, o_w, o_psum, o_ct
   assign \pe_0_0__o_w.scale[0]  = o_w[15:8];
   assign \pe_0_0__o_w.zero  = o_w[17:16];
   assign \pe_0_0__o_w.zero[0]  = o_w[17:16];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_4x4_shared.mesh.tile_0_1 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
+module \array_lut_w2_a8_os_4x4_shared.mesh.tile_0_1 (rst, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -6808,6 +6874,7 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_0_1 (rst, pe_0_0__i_a, pe_0_0__i
   wire [10:0] \i_a[0][0].table[5] ;
   wire [10:0] \i_a[0][0].table[6] ;
   wire [10:0] \i_a[0][0].table[7] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -6878,7 +6945,6 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_0_1 (rst, pe_0_0__i_a, pe_0_0__i
   wire [10:0] \pe_0_0__i_a[0].table[5] ;
   wire [10:0] \pe_0_0__i_a[0].table[6] ;
   wire [10:0] \pe_0_0__i_a[0].table[7] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -6943,7 +7009,6 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_0_1 (rst, pe_0_0__i_a, pe_0_0__i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -6976,12 +7041,12 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_0_1 (rst, pe_0_0__i_a, pe_0_0__i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.planes  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
@@ -7057,9 +7122,11 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_0_1 (rst, pe_0_0__i_a, pe_0_0__i
   assign \pe_0_0__o_w.scale[0]  = o_w[15:8];
   assign \pe_0_0__o_w.zero  = o_w[17:16];
   assign \pe_0_0__o_w.zero[0]  = o_w[17:16];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_4x4_shared.mesh.tile_0_2 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
+module \array_lut_w2_a8_os_4x4_shared.mesh.tile_0_2 (rst, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -7075,6 +7142,7 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_0_2 (rst, pe_0_0__i_a, pe_0_0__i
   wire [10:0] \i_a[0][0].table[5] ;
   wire [10:0] \i_a[0][0].table[6] ;
   wire [10:0] \i_a[0][0].table[7] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -7145,7 +7213,6 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_0_2 (rst, pe_0_0__i_a, pe_0_0__i
   wire [10:0] \pe_0_0__i_a[0].table[5] ;
   wire [10:0] \pe_0_0__i_a[0].table[6] ;
   wire [10:0] \pe_0_0__i_a[0].table[7] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -7210,7 +7277,6 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_0_2 (rst, pe_0_0__i_a, pe_0_0__i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -7243,12 +7309,12 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_0_2 (rst, pe_0_0__i_a, pe_0_0__i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.planes  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
@@ -7324,9 +7390,11 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_0_2 (rst, pe_0_0__i_a, pe_0_0__i
   assign \pe_0_0__o_w.scale[0]  = o_w[15:8];
   assign \pe_0_0__o_w.zero  = o_w[17:16];
   assign \pe_0_0__o_w.zero[0]  = o_w[17:16];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_4x4_shared.mesh.tile_0_3 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
+module \array_lut_w2_a8_os_4x4_shared.mesh.tile_0_3 (rst, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -7342,6 +7410,7 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_0_3 (rst, pe_0_0__i_a, pe_0_0__i
   wire [10:0] \i_a[0][0].table[5] ;
   wire [10:0] \i_a[0][0].table[6] ;
   wire [10:0] \i_a[0][0].table[7] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -7411,7 +7480,6 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_0_3 (rst, pe_0_0__i_a, pe_0_0__i
   wire [10:0] \pe_0_0__i_a[0].table[5] ;
   wire [10:0] \pe_0_0__i_a[0].table[6] ;
   wire [10:0] \pe_0_0__i_a[0].table[7] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -7476,7 +7544,6 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_0_3 (rst, pe_0_0__i_a, pe_0_0__i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -7509,12 +7576,12 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_0_3 (rst, pe_0_0__i_a, pe_0_0__i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.planes  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
@@ -7590,9 +7657,11 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_0_3 (rst, pe_0_0__i_a, pe_0_0__i
   assign \pe_0_0__o_w.scale[0]  = o_w[15:8];
   assign \pe_0_0__o_w.zero  = o_w[17:16];
   assign \pe_0_0__o_w.zero[0]  = o_w[17:16];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_4x4_shared.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_ctl, pe_0_0__i_a, clk);
+module \array_lut_w2_a8_os_4x4_shared.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, i_ctl, pe_0_0__i_a, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -7608,6 +7677,7 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w,
   wire [10:0] \i_a[0][0].table[5] ;
   wire [10:0] \i_a[0][0].table[6] ;
   wire [10:0] \i_a[0][0].table[7] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -7678,7 +7748,6 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w,
   wire [10:0] \pe_0_0__i_a[0].table[5] ;
   wire [10:0] \pe_0_0__i_a[0].table[6] ;
   wire [10:0] \pe_0_0__i_a[0].table[7] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -7743,7 +7812,6 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w,
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -7776,12 +7844,12 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w,
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.planes  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
@@ -7857,9 +7925,11 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w,
   assign \pe_0_0__o_w.scale[0]  = o_w[15:8];
   assign \pe_0_0__o_w.zero  = o_w[17:16];
   assign \pe_0_0__o_w.zero[0]  = o_w[17:16];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_4x4_shared.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_lut_w2_a8_os_4x4_shared.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -7875,6 +7945,7 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \i_a[0][0].table[5] ;
   wire [10:0] \i_a[0][0].table[6] ;
   wire [10:0] \i_a[0][0].table[7] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -7945,7 +8016,6 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \pe_0_0__i_a[0].table[5] ;
   wire [10:0] \pe_0_0__i_a[0].table[6] ;
   wire [10:0] \pe_0_0__i_a[0].table[7] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -8010,7 +8080,6 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -8043,12 +8112,12 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.planes  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
@@ -8124,9 +8193,11 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__o_w.scale[0]  = o_w[15:8];
   assign \pe_0_0__o_w.zero  = o_w[17:16];
   assign \pe_0_0__o_w.zero[0]  = o_w[17:16];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_4x4_shared.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_lut_w2_a8_os_4x4_shared.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -8142,6 +8213,7 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \i_a[0][0].table[5] ;
   wire [10:0] \i_a[0][0].table[6] ;
   wire [10:0] \i_a[0][0].table[7] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -8212,7 +8284,6 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \pe_0_0__i_a[0].table[5] ;
   wire [10:0] \pe_0_0__i_a[0].table[6] ;
   wire [10:0] \pe_0_0__i_a[0].table[7] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -8277,7 +8348,6 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -8310,12 +8380,12 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.planes  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
@@ -8391,9 +8461,11 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__o_w.scale[0]  = o_w[15:8];
   assign \pe_0_0__o_w.zero  = o_w[17:16];
   assign \pe_0_0__o_w.zero[0]  = o_w[17:16];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_4x4_shared.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_w, o_psum, o_ctl, clk);
+module \array_lut_w2_a8_os_4x4_shared.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -8409,6 +8481,7 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \i_a[0][0].table[5] ;
   wire [10:0] \i_a[0][0].table[6] ;
   wire [10:0] \i_a[0][0].table[7] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -8478,7 +8551,6 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \pe_0_0__i_a[0].table[5] ;
   wire [10:0] \pe_0_0__i_a[0].table[6] ;
   wire [10:0] \pe_0_0__i_a[0].table[7] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -8543,7 +8615,6 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -8576,12 +8647,12 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.planes  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
@@ -8657,9 +8728,11 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__o_w.scale[0]  = o_w[15:8];
   assign \pe_0_0__o_w.zero  = o_w[17:16];
   assign \pe_0_0__o_w.zero[0]  = o_w[17:16];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_4x4_shared.mesh.tile_2_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_ctl, pe_0_0__i_a, clk);
+module \array_lut_w2_a8_os_4x4_shared.mesh.tile_2_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, i_ctl, pe_0_0__i_a, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -8675,273 +8748,7 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_2_0 (rst, pe_0_0__i_w, o_a, o_w,
   wire [10:0] \i_a[0][0].table[5] ;
   wire [10:0] \i_a[0][0].table[6] ;
   wire [10:0] \i_a[0][0].table[7] ;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl[0] ;
-  wire \i_ctl[0].first ;
-  wire \i_ctl[0].group_end ;
-  wire \i_ctl[0].last ;
-  wire \i_ctl[0].load_w ;
-  wire \i_ctl[0].valid ;
-  wire [17:0] i_w;
-  wire [17:0] \i_w[0] ;
-  wire [7:0] \i_w[0].planes ;
-  wire [3:0] \i_w[0].planes[0] ;
-  wire [3:0] \i_w[0].planes[0][0] ;
-  wire [3:0] \i_w[0].planes[1] ;
-  wire [3:0] \i_w[0].planes[1][0] ;
-  wire [7:0] \i_w[0].scale ;
-  wire [7:0] \i_w[0].scale[0] ;
-  wire [1:0] \i_w[0].zero ;
-  wire [1:0] \i_w[0].zero[0] ;
-  output [87:0] o_a;
-  wire [87:0] o_a;
-  wire [87:0] \o_a[0] ;
-  wire [87:0] \o_a[0][0] ;
-  wire [87:0] \o_a[0][0].table ;
-  wire [10:0] \o_a[0][0].table[0] ;
-  wire [10:0] \o_a[0][0].table[1] ;
-  wire [10:0] \o_a[0][0].table[2] ;
-  wire [10:0] \o_a[0][0].table[3] ;
-  wire [10:0] \o_a[0][0].table[4] ;
-  wire [10:0] \o_a[0][0].table[5] ;
-  wire [10:0] \o_a[0][0].table[6] ;
-  wire [10:0] \o_a[0][0].table[7] ;
-  output [4:0] o_ctl;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum[0] ;
-  wire [31:0] \o_psum[0][0] ;
-  wire [31:0] \o_psum[0][0][0] ;
-  wire o_valid;
-  wire \o_valid[0] ;
-  output [17:0] o_w;
-  wire [17:0] o_w;
-  wire [17:0] \o_w[0] ;
-  wire [7:0] \o_w[0].planes ;
-  wire [3:0] \o_w[0].planes[0] ;
-  wire [3:0] \o_w[0].planes[0][0] ;
-  wire [3:0] \o_w[0].planes[1] ;
-  wire [3:0] \o_w[0].planes[1][0] ;
-  wire [7:0] \o_w[0].scale ;
-  wire [7:0] \o_w[0].scale[0] ;
-  wire [1:0] \o_w[0].zero ;
-  wire [1:0] \o_w[0].zero[0] ;
-  input [87:0] pe_0_0__i_a;
-  wire [87:0] pe_0_0__i_a;
-  wire [87:0] \pe_0_0__i_a[0] ;
-  wire [87:0] \pe_0_0__i_a[0].table ;
-  wire [10:0] \pe_0_0__i_a[0].table[0] ;
-  wire [10:0] \pe_0_0__i_a[0].table[1] ;
-  wire [10:0] \pe_0_0__i_a[0].table[2] ;
-  wire [10:0] \pe_0_0__i_a[0].table[3] ;
-  wire [10:0] \pe_0_0__i_a[0].table[4] ;
-  wire [10:0] \pe_0_0__i_a[0].table[5] ;
-  wire [10:0] \pe_0_0__i_a[0].table[6] ;
-  wire [10:0] \pe_0_0__i_a[0].table[7] ;
-  input [4:0] pe_0_0__i_ctl;
-  wire [4:0] pe_0_0__i_ctl;
-  wire \pe_0_0__i_ctl.first ;
-  wire \pe_0_0__i_ctl.group_end ;
-  wire \pe_0_0__i_ctl.last ;
-  wire \pe_0_0__i_ctl.load_w ;
-  wire \pe_0_0__i_ctl.valid ;
-  input [17:0] pe_0_0__i_w;
-  wire [17:0] pe_0_0__i_w;
-  wire [7:0] \pe_0_0__i_w.planes ;
-  wire [3:0] \pe_0_0__i_w.planes[0] ;
-  wire [3:0] \pe_0_0__i_w.planes[0][0] ;
-  wire [3:0] \pe_0_0__i_w.planes[1] ;
-  wire [3:0] \pe_0_0__i_w.planes[1][0] ;
-  wire [7:0] \pe_0_0__i_w.scale ;
-  wire [7:0] \pe_0_0__i_w.scale[0] ;
-  wire [1:0] \pe_0_0__i_w.zero ;
-  wire [1:0] \pe_0_0__i_w.zero[0] ;
-  wire [87:0] pe_0_0__o_a;
-  wire [87:0] \pe_0_0__o_a[0] ;
-  wire [87:0] \pe_0_0__o_a[0].table ;
-  wire [10:0] \pe_0_0__o_a[0].table[0] ;
-  wire [10:0] \pe_0_0__o_a[0].table[1] ;
-  wire [10:0] \pe_0_0__o_a[0].table[2] ;
-  wire [10:0] \pe_0_0__o_a[0].table[3] ;
-  wire [10:0] \pe_0_0__o_a[0].table[4] ;
-  wire [10:0] \pe_0_0__o_a[0].table[5] ;
-  wire [10:0] \pe_0_0__o_a[0].table[6] ;
-  wire [10:0] \pe_0_0__o_a[0].table[7] ;
-  wire [4:0] pe_0_0__o_ctl;
-  wire \pe_0_0__o_ctl.first ;
-  wire \pe_0_0__o_ctl.group_end ;
-  wire \pe_0_0__o_ctl.last ;
-  wire \pe_0_0__o_ctl.load_w ;
-  wire \pe_0_0__o_ctl.valid ;
-  wire [31:0] pe_0_0__o_psum;
-  wire [31:0] \pe_0_0__o_psum[0] ;
-  wire pe_0_0__o_valid;
-  wire [17:0] pe_0_0__o_w;
-  wire [7:0] \pe_0_0__o_w.planes ;
-  wire [3:0] \pe_0_0__o_w.planes[0] ;
-  wire [3:0] \pe_0_0__o_w.planes[0][0] ;
-  wire [3:0] \pe_0_0__o_w.planes[1] ;
-  wire [3:0] \pe_0_0__o_w.planes[1][0] ;
-  wire [7:0] \pe_0_0__o_w.scale ;
-  wire [7:0] \pe_0_0__o_w.scale[0] ;
-  wire [1:0] \pe_0_0__o_w.zero ;
-  wire [1:0] \pe_0_0__o_w.zero[0] ;
-  input rst;
-  wire rst;
-  array_lut_w2_a8_os_4x4_shared__pe pe_0_0 (
-    .clk(clk),
-    .i_a(pe_0_0__i_a),
-    .i_ctl(pe_0_0__i_ctl),
-    .i_psum(32'd0),
-    .i_w(pe_0_0__i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_ready(\$1 ),
-    .o_valid(o_valid),
-    .o_w(o_w),
-    .rst(rst)
-  );
-  assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
-  assign i_w = pe_0_0__i_w;
-  assign pe_0_0__o_psum = o_psum;
-  assign pe_0_0__o_valid = o_valid;
-  assign pe_0_0__o_a = o_a;
-  assign pe_0_0__o_ctl = o_ctl;
-  assign pe_0_0__o_w = o_w;
-  assign \pe_0_0__i_a[0]  = pe_0_0__i_a;
-  assign \pe_0_0__i_a[0].table  = pe_0_0__i_a;
-  assign \pe_0_0__i_a[0].table[0]  = pe_0_0__i_a[10:0];
-  assign \pe_0_0__i_a[0].table[1]  = pe_0_0__i_a[21:11];
-  assign \pe_0_0__i_a[0].table[2]  = pe_0_0__i_a[32:22];
-  assign \pe_0_0__i_a[0].table[3]  = pe_0_0__i_a[43:33];
-  assign \pe_0_0__i_a[0].table[4]  = pe_0_0__i_a[54:44];
-  assign \pe_0_0__i_a[0].table[5]  = pe_0_0__i_a[65:55];
-  assign \pe_0_0__i_a[0].table[6]  = pe_0_0__i_a[76:66];
-  assign \pe_0_0__i_a[0].table[7]  = pe_0_0__i_a[87:77];
-  assign \i_a[0]  = pe_0_0__i_a;
-  assign \i_a[0][0]  = pe_0_0__i_a;
-  assign \i_a[0][0].table  = pe_0_0__i_a;
-  assign \i_a[0][0].table[0]  = pe_0_0__i_a[10:0];
-  assign \i_a[0][0].table[1]  = pe_0_0__i_a[21:11];
-  assign \i_a[0][0].table[2]  = pe_0_0__i_a[32:22];
-  assign \i_a[0][0].table[3]  = pe_0_0__i_a[43:33];
-  assign \i_a[0][0].table[4]  = pe_0_0__i_a[54:44];
-  assign \i_a[0][0].table[5]  = pe_0_0__i_a[65:55];
-  assign \i_a[0][0].table[6]  = pe_0_0__i_a[76:66];
-  assign \i_a[0][0].table[7]  = pe_0_0__i_a[87:77];
-  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
-  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
-  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
-  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
-  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
-  assign \pe_0_0__i_w.planes  = pe_0_0__i_w[7:0];
-  assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
-  assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
-  assign \pe_0_0__i_w.planes[1]  = pe_0_0__i_w[7:4];
-  assign \pe_0_0__i_w.planes[1][0]  = pe_0_0__i_w[7:4];
-  assign \pe_0_0__i_w.scale  = pe_0_0__i_w[15:8];
-  assign \pe_0_0__i_w.scale[0]  = pe_0_0__i_w[15:8];
-  assign \pe_0_0__i_w.zero  = pe_0_0__i_w[17:16];
-  assign \pe_0_0__i_w.zero[0]  = pe_0_0__i_w[17:16];
-  assign \i_w[0]  = pe_0_0__i_w;
-  assign \i_w[0].planes  = pe_0_0__i_w[7:0];
-  assign \i_w[0].planes[0]  = pe_0_0__i_w[3:0];
-  assign \i_w[0].planes[0][0]  = pe_0_0__i_w[3:0];
-  assign \i_w[0].planes[1]  = pe_0_0__i_w[7:4];
-  assign \i_w[0].planes[1][0]  = pe_0_0__i_w[7:4];
-  assign \i_w[0].scale  = pe_0_0__i_w[15:8];
-  assign \i_w[0].scale[0]  = pe_0_0__i_w[15:8];
-  assign \i_w[0].zero  = pe_0_0__i_w[17:16];
-  assign \i_w[0].zero[0]  = pe_0_0__i_w[17:16];
-  assign \o_psum[0]  = o_psum;
-  assign \o_psum[0][0]  = o_psum;
-  assign \o_psum[0][0][0]  = o_psum;
-  assign \pe_0_0__o_psum[0]  = o_psum;
-  assign \o_valid[0]  = o_valid;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a;
-  assign \o_a[0][0].table  = o_a;
-  assign \o_a[0][0].table[0]  = o_a[10:0];
-  assign \o_a[0][0].table[1]  = o_a[21:11];
-  assign \o_a[0][0].table[2]  = o_a[32:22];
-  assign \o_a[0][0].table[3]  = o_a[43:33];
-  assign \o_a[0][0].table[4]  = o_a[54:44];
-  assign \o_a[0][0].table[5]  = o_a[65:55];
-  assign \o_a[0][0].table[6]  = o_a[76:66];
-  assign \o_a[0][0].table[7]  = o_a[87:77];
-  assign \pe_0_0__o_a[0]  = o_a;
-  assign \pe_0_0__o_a[0].table  = o_a;
-  assign \pe_0_0__o_a[0].table[0]  = o_a[10:0];
-  assign \pe_0_0__o_a[0].table[1]  = o_a[21:11];
-  assign \pe_0_0__o_a[0].table[2]  = o_a[32:22];
-  assign \pe_0_0__o_a[0].table[3]  = o_a[43:33];
-  assign \pe_0_0__o_a[0].table[4]  = o_a[54:44];
-  assign \pe_0_0__o_a[0].table[5]  = o_a[65:55];
-  assign \pe_0_0__o_a[0].table[6]  = o_a[76:66];
-  assign \pe_0_0__o_a[0].table[7]  = o_a[87:77];
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
-  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
-  assign \pe_0_0__o_ctl.first  = o_ctl[2];
-  assign \pe_0_0__o_ctl.last  = o_ctl[3];
-  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
-  assign \o_w[0]  = o_w;
-  assign \o_w[0].planes  = o_w[7:0];
-  assign \o_w[0].planes[0]  = o_w[3:0];
-  assign \o_w[0].planes[0][0]  = o_w[3:0];
-  assign \o_w[0].planes[1]  = o_w[7:4];
-  assign \o_w[0].planes[1][0]  = o_w[7:4];
-  assign \o_w[0].scale  = o_w[15:8];
-  assign \o_w[0].scale[0]  = o_w[15:8];
-  assign \o_w[0].zero  = o_w[17:16];
-  assign \o_w[0].zero[0]  = o_w[17:16];
-  assign \pe_0_0__o_w.planes  = o_w[7:0];
-  assign \pe_0_0__o_w.planes[0]  = o_w[3:0];
-  assign \pe_0_0__o_w.planes[0][0]  = o_w[3:0];
-  assign \pe_0_0__o_w.planes[1]  = o_w[7:4];
-  assign \pe_0_0__o_w.planes[1][0]  = o_w[7:4];
-  assign \pe_0_0__o_w.scale  = o_w[15:8];
-  assign \pe_0_0__o_w.scale[0]  = o_w[15:8];
-  assign \pe_0_0__o_w.zero  = o_w[17:16];
-  assign \pe_0_0__o_w.zero[0]  = o_w[17:16];
-endmodule
-
-module \array_lut_w2_a8_os_4x4_shared.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
-  wire \$1 ;
-  input clk;
-  wire clk;
-  wire [87:0] i_a;
-  wire [87:0] \i_a[0] ;
-  wire [87:0] \i_a[0][0] ;
-  wire [87:0] \i_a[0][0].table ;
-  wire [10:0] \i_a[0][0].table[0] ;
-  wire [10:0] \i_a[0][0].table[1] ;
-  wire [10:0] \i_a[0][0].table[2] ;
-  wire [10:0] \i_a[0][0].table[3] ;
-  wire [10:0] \i_a[0][0].table[4] ;
-  wire [10:0] \i_a[0][0].table[5] ;
-  wire [10:0] \i_a[0][0].table[6] ;
-  wire [10:0] \i_a[0][0].table[7] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -9012,7 +8819,6 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \pe_0_0__i_a[0].table[5] ;
   wire [10:0] \pe_0_0__i_a[0].table[6] ;
   wire [10:0] \pe_0_0__i_a[0].table[7] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -9077,7 +8883,6 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -9110,12 +8915,12 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.planes  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
@@ -9191,9 +8996,11 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__o_w.scale[0]  = o_w[15:8];
   assign \pe_0_0__o_w.zero  = o_w[17:16];
   assign \pe_0_0__o_w.zero[0]  = o_w[17:16];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_4x4_shared.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_lut_w2_a8_os_4x4_shared.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -9209,6 +9016,7 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \i_a[0][0].table[5] ;
   wire [10:0] \i_a[0][0].table[6] ;
   wire [10:0] \i_a[0][0].table[7] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -9279,7 +9087,6 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \pe_0_0__i_a[0].table[5] ;
   wire [10:0] \pe_0_0__i_a[0].table[6] ;
   wire [10:0] \pe_0_0__i_a[0].table[7] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -9344,7 +9151,6 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -9377,12 +9183,12 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.planes  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
@@ -9458,9 +9264,11 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__o_w.scale[0]  = o_w[15:8];
   assign \pe_0_0__o_w.zero  = o_w[17:16];
   assign \pe_0_0__o_w.zero[0]  = o_w[17:16];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_4x4_shared.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_w, o_psum, o_ctl, clk);
+module \array_lut_w2_a8_os_4x4_shared.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -9476,6 +9284,275 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \i_a[0][0].table[5] ;
   wire [10:0] \i_a[0][0].table[6] ;
   wire [10:0] \i_a[0][0].table[7] ;
+  input [4:0] i_ctl;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [17:0] i_w;
+  wire [17:0] \i_w[0] ;
+  wire [7:0] \i_w[0].planes ;
+  wire [3:0] \i_w[0].planes[0] ;
+  wire [3:0] \i_w[0].planes[0][0] ;
+  wire [3:0] \i_w[0].planes[1] ;
+  wire [3:0] \i_w[0].planes[1][0] ;
+  wire [7:0] \i_w[0].scale ;
+  wire [7:0] \i_w[0].scale[0] ;
+  wire [1:0] \i_w[0].zero ;
+  wire [1:0] \i_w[0].zero[0] ;
+  output [87:0] o_a;
+  wire [87:0] o_a;
+  wire [87:0] \o_a[0] ;
+  wire [87:0] \o_a[0][0] ;
+  wire [87:0] \o_a[0][0].table ;
+  wire [10:0] \o_a[0][0].table[0] ;
+  wire [10:0] \o_a[0][0].table[1] ;
+  wire [10:0] \o_a[0][0].table[2] ;
+  wire [10:0] \o_a[0][0].table[3] ;
+  wire [10:0] \o_a[0][0].table[4] ;
+  wire [10:0] \o_a[0][0].table[5] ;
+  wire [10:0] \o_a[0][0].table[6] ;
+  wire [10:0] \o_a[0][0].table[7] ;
+  output [4:0] o_ctl;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [31:0] o_psum;
+  wire [31:0] o_psum;
+  wire [31:0] \o_psum[0] ;
+  wire [31:0] \o_psum[0][0] ;
+  wire [31:0] \o_psum[0][0][0] ;
+  wire o_valid;
+  wire \o_valid[0] ;
+  output [17:0] o_w;
+  wire [17:0] o_w;
+  wire [17:0] \o_w[0] ;
+  wire [7:0] \o_w[0].planes ;
+  wire [3:0] \o_w[0].planes[0] ;
+  wire [3:0] \o_w[0].planes[0][0] ;
+  wire [3:0] \o_w[0].planes[1] ;
+  wire [3:0] \o_w[0].planes[1][0] ;
+  wire [7:0] \o_w[0].scale ;
+  wire [7:0] \o_w[0].scale[0] ;
+  wire [1:0] \o_w[0].zero ;
+  wire [1:0] \o_w[0].zero[0] ;
+  input [87:0] pe_0_0__i_a;
+  wire [87:0] pe_0_0__i_a;
+  wire [87:0] \pe_0_0__i_a[0] ;
+  wire [87:0] \pe_0_0__i_a[0].table ;
+  wire [10:0] \pe_0_0__i_a[0].table[0] ;
+  wire [10:0] \pe_0_0__i_a[0].table[1] ;
+  wire [10:0] \pe_0_0__i_a[0].table[2] ;
+  wire [10:0] \pe_0_0__i_a[0].table[3] ;
+  wire [10:0] \pe_0_0__i_a[0].table[4] ;
+  wire [10:0] \pe_0_0__i_a[0].table[5] ;
+  wire [10:0] \pe_0_0__i_a[0].table[6] ;
+  wire [10:0] \pe_0_0__i_a[0].table[7] ;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [17:0] pe_0_0__i_w;
+  wire [17:0] pe_0_0__i_w;
+  wire [7:0] \pe_0_0__i_w.planes ;
+  wire [3:0] \pe_0_0__i_w.planes[0] ;
+  wire [3:0] \pe_0_0__i_w.planes[0][0] ;
+  wire [3:0] \pe_0_0__i_w.planes[1] ;
+  wire [3:0] \pe_0_0__i_w.planes[1][0] ;
+  wire [7:0] \pe_0_0__i_w.scale ;
+  wire [7:0] \pe_0_0__i_w.scale[0] ;
+  wire [1:0] \pe_0_0__i_w.zero ;
+  wire [1:0] \pe_0_0__i_w.zero[0] ;
+  wire [87:0] pe_0_0__o_a;
+  wire [87:0] \pe_0_0__o_a[0] ;
+  wire [87:0] \pe_0_0__o_a[0].table ;
+  wire [10:0] \pe_0_0__o_a[0].table[0] ;
+  wire [10:0] \pe_0_0__o_a[0].table[1] ;
+  wire [10:0] \pe_0_0__o_a[0].table[2] ;
+  wire [10:0] \pe_0_0__o_a[0].table[3] ;
+  wire [10:0] \pe_0_0__o_a[0].table[4] ;
+  wire [10:0] \pe_0_0__o_a[0].table[5] ;
+  wire [10:0] \pe_0_0__o_a[0].table[6] ;
+  wire [10:0] \pe_0_0__o_a[0].table[7] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [31:0] pe_0_0__o_psum;
+  wire [31:0] \pe_0_0__o_psum[0] ;
+  wire pe_0_0__o_valid;
+  wire [17:0] pe_0_0__o_w;
+  wire [7:0] \pe_0_0__o_w.planes ;
+  wire [3:0] \pe_0_0__o_w.planes[0] ;
+  wire [3:0] \pe_0_0__o_w.planes[0][0] ;
+  wire [3:0] \pe_0_0__o_w.planes[1] ;
+  wire [3:0] \pe_0_0__o_w.planes[1][0] ;
+  wire [7:0] \pe_0_0__o_w.scale ;
+  wire [7:0] \pe_0_0__o_w.scale[0] ;
+  wire [1:0] \pe_0_0__o_w.zero ;
+  wire [1:0] \pe_0_0__o_w.zero[0] ;
+  input rst;
+  wire rst;
+  array_lut_w2_a8_os_4x4_shared__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(32'd0),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$1 ),
+    .o_valid(o_valid),
+    .o_w(o_w),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_w = pe_0_0__i_w;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_w = o_w;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a;
+  assign \pe_0_0__i_a[0].table  = pe_0_0__i_a;
+  assign \pe_0_0__i_a[0].table[0]  = pe_0_0__i_a[10:0];
+  assign \pe_0_0__i_a[0].table[1]  = pe_0_0__i_a[21:11];
+  assign \pe_0_0__i_a[0].table[2]  = pe_0_0__i_a[32:22];
+  assign \pe_0_0__i_a[0].table[3]  = pe_0_0__i_a[43:33];
+  assign \pe_0_0__i_a[0].table[4]  = pe_0_0__i_a[54:44];
+  assign \pe_0_0__i_a[0].table[5]  = pe_0_0__i_a[65:55];
+  assign \pe_0_0__i_a[0].table[6]  = pe_0_0__i_a[76:66];
+  assign \pe_0_0__i_a[0].table[7]  = pe_0_0__i_a[87:77];
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a;
+  assign \i_a[0][0].table  = pe_0_0__i_a;
+  assign \i_a[0][0].table[0]  = pe_0_0__i_a[10:0];
+  assign \i_a[0][0].table[1]  = pe_0_0__i_a[21:11];
+  assign \i_a[0][0].table[2]  = pe_0_0__i_a[32:22];
+  assign \i_a[0][0].table[3]  = pe_0_0__i_a[43:33];
+  assign \i_a[0][0].table[4]  = pe_0_0__i_a[54:44];
+  assign \i_a[0][0].table[5]  = pe_0_0__i_a[65:55];
+  assign \i_a[0][0].table[6]  = pe_0_0__i_a[76:66];
+  assign \i_a[0][0].table[7]  = pe_0_0__i_a[87:77];
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \pe_0_0__i_w.planes  = pe_0_0__i_w[7:0];
+  assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
+  assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
+  assign \pe_0_0__i_w.planes[1]  = pe_0_0__i_w[7:4];
+  assign \pe_0_0__i_w.planes[1][0]  = pe_0_0__i_w[7:4];
+  assign \pe_0_0__i_w.scale  = pe_0_0__i_w[15:8];
+  assign \pe_0_0__i_w.scale[0]  = pe_0_0__i_w[15:8];
+  assign \pe_0_0__i_w.zero  = pe_0_0__i_w[17:16];
+  assign \pe_0_0__i_w.zero[0]  = pe_0_0__i_w[17:16];
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0].planes  = pe_0_0__i_w[7:0];
+  assign \i_w[0].planes[0]  = pe_0_0__i_w[3:0];
+  assign \i_w[0].planes[0][0]  = pe_0_0__i_w[3:0];
+  assign \i_w[0].planes[1]  = pe_0_0__i_w[7:4];
+  assign \i_w[0].planes[1][0]  = pe_0_0__i_w[7:4];
+  assign \i_w[0].scale  = pe_0_0__i_w[15:8];
+  assign \i_w[0].scale[0]  = pe_0_0__i_w[15:8];
+  assign \i_w[0].zero  = pe_0_0__i_w[17:16];
+  assign \i_w[0].zero[0]  = pe_0_0__i_w[17:16];
+  assign \o_psum[0]  = o_psum;
+  assign \o_psum[0][0]  = o_psum;
+  assign \o_psum[0][0][0]  = o_psum;
+  assign \pe_0_0__o_psum[0]  = o_psum;
+  assign \o_valid[0]  = o_valid;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a;
+  assign \o_a[0][0].table  = o_a;
+  assign \o_a[0][0].table[0]  = o_a[10:0];
+  assign \o_a[0][0].table[1]  = o_a[21:11];
+  assign \o_a[0][0].table[2]  = o_a[32:22];
+  assign \o_a[0][0].table[3]  = o_a[43:33];
+  assign \o_a[0][0].table[4]  = o_a[54:44];
+  assign \o_a[0][0].table[5]  = o_a[65:55];
+  assign \o_a[0][0].table[6]  = o_a[76:66];
+  assign \o_a[0][0].table[7]  = o_a[87:77];
+  assign \pe_0_0__o_a[0]  = o_a;
+  assign \pe_0_0__o_a[0].table  = o_a;
+  assign \pe_0_0__o_a[0].table[0]  = o_a[10:0];
+  assign \pe_0_0__o_a[0].table[1]  = o_a[21:11];
+  assign \pe_0_0__o_a[0].table[2]  = o_a[32:22];
+  assign \pe_0_0__o_a[0].table[3]  = o_a[43:33];
+  assign \pe_0_0__o_a[0].table[4]  = o_a[54:44];
+  assign \pe_0_0__o_a[0].table[5]  = o_a[65:55];
+  assign \pe_0_0__o_a[0].table[6]  = o_a[76:66];
+  assign \pe_0_0__o_a[0].table[7]  = o_a[87:77];
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_w[0]  = o_w;
+  assign \o_w[0].planes  = o_w[7:0];
+  assign \o_w[0].planes[0]  = o_w[3:0];
+  assign \o_w[0].planes[0][0]  = o_w[3:0];
+  assign \o_w[0].planes[1]  = o_w[7:4];
+  assign \o_w[0].planes[1][0]  = o_w[7:4];
+  assign \o_w[0].scale  = o_w[15:8];
+  assign \o_w[0].scale[0]  = o_w[15:8];
+  assign \o_w[0].zero  = o_w[17:16];
+  assign \o_w[0].zero[0]  = o_w[17:16];
+  assign \pe_0_0__o_w.planes  = o_w[7:0];
+  assign \pe_0_0__o_w.planes[0]  = o_w[3:0];
+  assign \pe_0_0__o_w.planes[0][0]  = o_w[3:0];
+  assign \pe_0_0__o_w.planes[1]  = o_w[7:4];
+  assign \pe_0_0__o_w.planes[1][0]  = o_w[7:4];
+  assign \pe_0_0__o_w.scale  = o_w[15:8];
+  assign \pe_0_0__o_w.scale[0]  = o_w[15:8];
+  assign \pe_0_0__o_w.zero  = o_w[17:16];
+  assign \pe_0_0__o_w.zero[0]  = o_w[17:16];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
+endmodule
+
+module \array_lut_w2_a8_os_4x4_shared.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, clk);
+  wire \$1 ;
+  input clk;
+  wire clk;
+  wire [87:0] i_a;
+  wire [87:0] \i_a[0] ;
+  wire [87:0] \i_a[0][0] ;
+  wire [87:0] \i_a[0][0].table ;
+  wire [10:0] \i_a[0][0].table[0] ;
+  wire [10:0] \i_a[0][0].table[1] ;
+  wire [10:0] \i_a[0][0].table[2] ;
+  wire [10:0] \i_a[0][0].table[3] ;
+  wire [10:0] \i_a[0][0].table[4] ;
+  wire [10:0] \i_a[0][0].table[5] ;
+  wire [10:0] \i_a[0][0].table[6] ;
+  wire [10:0] \i_a[0][0].table[7] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -9545,7 +9622,6 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \pe_0_0__i_a[0].table[5] ;
   wire [10:0] \pe_0_0__i_a[0].table[6] ;
   wire [10:0] \pe_0_0__i_a[0].table[7] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -9610,7 +9686,6 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -9643,12 +9718,12 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.planes  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
@@ -9724,9 +9799,11 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__o_w.scale[0]  = o_w[15:8];
   assign \pe_0_0__o_w.zero  = o_w[17:16];
   assign \pe_0_0__o_w.zero[0]  = o_w[17:16];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_4x4_shared.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_psum, o_ctl, pe_0_0__i_ctl, pe_0_0__i_a, clk);
+module \array_lut_w2_a8_os_4x4_shared.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_psum, o_ctl, i_ctl, pe_0_0__i_a, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -9742,6 +9819,7 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_ps
   wire [10:0] \i_a[0][0].table[5] ;
   wire [10:0] \i_a[0][0].table[6] ;
   wire [10:0] \i_a[0][0].table[7] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -9811,7 +9889,6 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_ps
   wire [10:0] \pe_0_0__i_a[0].table[5] ;
   wire [10:0] \pe_0_0__i_a[0].table[6] ;
   wire [10:0] \pe_0_0__i_a[0].table[7] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -9876,7 +9953,6 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_ps
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -9909,12 +9985,12 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_ps
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.planes  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
@@ -9990,9 +10066,11 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_ps
   assign \pe_0_0__o_w.scale[0]  = o_w[15:8];
   assign \pe_0_0__o_w.zero  = o_w[17:16];
   assign \pe_0_0__o_w.zero[0]  = o_w[17:16];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_4x4_shared.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, clk);
+module \array_lut_w2_a8_os_4x4_shared.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -10008,6 +10086,7 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \i_a[0][0].table[5] ;
   wire [10:0] \i_a[0][0].table[6] ;
   wire [10:0] \i_a[0][0].table[7] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -10077,7 +10156,6 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \pe_0_0__i_a[0].table[5] ;
   wire [10:0] \pe_0_0__i_a[0].table[6] ;
   wire [10:0] \pe_0_0__i_a[0].table[7] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -10142,7 +10220,6 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -10175,12 +10252,12 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.planes  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
@@ -10256,9 +10333,11 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__o_w.scale[0]  = o_w[15:8];
   assign \pe_0_0__o_w.zero  = o_w[17:16];
   assign \pe_0_0__o_w.zero[0]  = o_w[17:16];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_4x4_shared.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, clk);
+module \array_lut_w2_a8_os_4x4_shared.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -10274,6 +10353,7 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \i_a[0][0].table[5] ;
   wire [10:0] \i_a[0][0].table[6] ;
   wire [10:0] \i_a[0][0].table[7] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -10343,7 +10423,6 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \pe_0_0__i_a[0].table[5] ;
   wire [10:0] \pe_0_0__i_a[0].table[6] ;
   wire [10:0] \pe_0_0__i_a[0].table[7] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -10408,7 +10487,6 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -10441,12 +10519,12 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.planes  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
@@ -10522,9 +10600,11 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__o_w.scale[0]  = o_w[15:8];
   assign \pe_0_0__o_w.zero  = o_w[17:16];
   assign \pe_0_0__o_w.zero[0]  = o_w[17:16];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_4x4_shared.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_psum, o_ctl, clk);
+module \array_lut_w2_a8_os_4x4_shared.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -10540,6 +10620,7 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \i_a[0][0].table[5] ;
   wire [10:0] \i_a[0][0].table[6] ;
   wire [10:0] \i_a[0][0].table[7] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -10608,7 +10689,6 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \pe_0_0__i_a[0].table[5] ;
   wire [10:0] \pe_0_0__i_a[0].table[6] ;
   wire [10:0] \pe_0_0__i_a[0].table[7] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -10673,7 +10753,6 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -10706,12 +10785,12 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.planes  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
@@ -10787,6 +10866,8 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__o_w.scale[0]  = o_w[15:8];
   assign \pe_0_0__o_w.zero  = o_w[17:16];
   assign \pe_0_0__o_w.zero[0]  = o_w[17:16];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 /* Generated by Amaranth Yosys 0.50 (PyPI ver 0.50.0.0.post130, git sha1 b5170e139) */
 

@@ -4,133 +4,139 @@ module array_lut_w2_a8_os_8x8_shared(a_in__valid, w_in__payload, w_in__valid, y_
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   wire \$1 ;
   wire \$10 ;
-  reg [3:0] \$100 ;
-  reg \$101 ;
-  reg [8:0] \$102 ;
-  reg [11:0] \$103 ;
-  reg [9:0] \$104 ;
-  reg [8:0] \$105 ;
-  reg [5:0] \$106 ;
-  reg [8:0] \$107 ;
+  reg [11:0] \$100 ;
+  reg [8:0] \$101 ;
+  reg \$102 ;
+  reg [39:0] \$103 ;
+  reg [4:0] \$104 ;
+  reg [4:0] \$105 ;
+  reg [3:0] \$106 ;
+  reg \$107 ;
   reg [8:0] \$108 ;
-  reg \$109 ;
-  wire [5:0] \$11 ;
-  reg \$110 ;
-  reg [255:0] \$111 ;
-  reg [4:0] \$112 ;
-  reg [4:0] \$113 ;
-  reg [143:0] \$114 ;
-  reg [8:0] \$115 ;
-  reg [11:0] \$116 ;
-  reg [9:0] \$117 ;
-  reg [8:0] \$118 ;
-  reg [11:0] \$119 ;
-  wire [9:0] \$12 ;
-  reg \$120 ;
-  reg \$121 ;
-  reg \$122 ;
-  reg [7:0] \$123 ;
-  reg \$124 ;
-  reg [255:0] \$125 ;
-  reg [8:0] \$126 ;
+  reg [11:0] \$109 ;
+  wire \$11 ;
+  reg [9:0] \$110 ;
+  reg [8:0] \$111 ;
+  reg [5:0] \$112 ;
+  reg [8:0] \$113 ;
+  reg [8:0] \$114 ;
+  reg \$115 ;
+  reg \$116 ;
+  reg [255:0] \$117 ;
+  reg [4:0] \$118 ;
+  reg [4:0] \$119 ;
+  wire [10:0] \$12 ;
+  reg [143:0] \$120 ;
+  reg [8:0] \$121 ;
+  reg [11:0] \$122 ;
+  reg [9:0] \$123 ;
+  reg [8:0] \$124 ;
+  reg [11:0] \$125 ;
+  reg \$126 ;
   reg \$127 ;
-  reg [8:0] \$128 ;
-  reg \$129 ;
+  reg \$128 ;
+  reg [7:0] \$129 ;
   wire \$13 ;
-  wire \$14 ;
-  wire \$15 ;
+  reg \$130 ;
+  reg [255:0] \$131 ;
+  reg [8:0] \$132 ;
+  reg \$133 ;
+  reg [8:0] \$134 ;
+  reg \$135 ;
+  wire [2:0] \$14 ;
+  wire [2:0] \$15 ;
   wire \$16 ;
-  wire \$17 ;
-  wire \$18 ;
+  wire [5:0] \$17 ;
+  wire [9:0] \$18 ;
   wire \$19 ;
   wire \$2 ;
   wire \$20 ;
   wire \$21 ;
-  wire [10:0] \$22 ;
-  wire [11:0] \$23 ;
-  wire [10:0] \$24 ;
-  wire [11:0] \$25 ;
+  wire \$22 ;
+  wire \$23 ;
+  wire \$24 ;
+  wire \$25 ;
   wire \$26 ;
-  wire [9:0] \$27 ;
-  wire [12:0] \$28 ;
-  wire [10:0] \$29 ;
+  wire \$27 ;
+  wire [10:0] \$28 ;
+  wire [11:0] \$29 ;
   wire \$3 ;
-  wire \$30 ;
-  wire \$31 ;
-  wire [12:0] \$32 ;
-  wire \$33 ;
-  wire \$34 ;
-  wire [9:0] \$35 ;
+  wire [10:0] \$30 ;
+  wire [11:0] \$31 ;
+  wire \$32 ;
+  wire [9:0] \$33 ;
+  wire [12:0] \$34 ;
+  wire [10:0] \$35 ;
   wire \$36 ;
   wire \$37 ;
-  wire \$38 ;
+  wire [12:0] \$38 ;
   wire \$39 ;
   wire \$4 ;
   wire \$40 ;
-  wire \$41 ;
-  wire [9:0] \$42 ;
+  wire [9:0] \$41 ;
+  wire \$42 ;
   wire \$43 ;
   wire \$44 ;
   wire \$45 ;
-  wire [9:0] \$46 ;
+  wire \$46 ;
   wire \$47 ;
-  wire \$48 ;
-  wire [40:0] \$49 ;
+  wire [9:0] \$48 ;
+  wire \$49 ;
   wire \$5 ;
   wire \$50 ;
-  wire [5:0] \$51 ;
-  wire [5:0] \$52 ;
+  wire \$51 ;
+  wire [9:0] \$52 ;
   wire \$53 ;
-  wire [5:0] \$54 ;
-  wire [5:0] \$55 ;
+  wire \$54 ;
+  wire [40:0] \$55 ;
   wire \$56 ;
-  wire [4:0] \$57 ;
-  wire [4:0] \$58 ;
-  wire [9:0] \$59 ;
-  wire [10:0] \$6 ;
-  wire [6:0] \$60 ;
-  wire [6:0] \$61 ;
-  wire [10:0] \$62 ;
-  wire [10:0] \$63 ;
-  wire \$64 ;
-  wire [12:0] \$65 ;
-  wire [9:0] \$66 ;
-  wire [12:0] \$67 ;
-  wire \$68 ;
-  wire [9:0] \$69 ;
+  wire [5:0] \$57 ;
+  wire [5:0] \$58 ;
+  wire \$59 ;
+  wire \$6 ;
+  wire [5:0] \$60 ;
+  wire [5:0] \$61 ;
+  wire \$62 ;
+  wire [4:0] \$63 ;
+  wire [4:0] \$64 ;
+  wire [9:0] \$65 ;
+  wire [6:0] \$66 ;
+  wire [6:0] \$67 ;
+  wire [10:0] \$68 ;
+  wire [10:0] \$69 ;
   wire \$7 ;
-  wire [9:0] \$70 ;
-  wire \$71 ;
-  wire [10:0] \$72 ;
+  wire \$70 ;
+  wire [12:0] \$71 ;
+  wire [9:0] \$72 ;
   wire [12:0] \$73 ;
-  wire [12:0] \$74 ;
-  wire [12:0] \$75 ;
-  wire \$76 ;
-  wire [9:0] \$77 ;
-  wire \$78 ;
-  wire \$79 ;
-  wire [2:0] \$8 ;
-  wire \$80 ;
-  wire \$81 ;
+  wire \$74 ;
+  wire [9:0] \$75 ;
+  wire [9:0] \$76 ;
+  wire \$77 ;
+  wire [10:0] \$78 ;
+  wire [12:0] \$79 ;
+  wire \$8 ;
+  wire [12:0] \$80 ;
+  wire [12:0] \$81 ;
   wire \$82 ;
-  wire \$83 ;
-  wire [8:0] \$84 ;
+  wire [9:0] \$83 ;
+  wire \$84 ;
   wire \$85 ;
   wire \$86 ;
-  wire [8:0] \$87 ;
+  wire \$87 ;
   wire \$88 ;
-  wire [9:0] \$89 ;
-  wire [2:0] \$9 ;
-  wire \$90 ;
-  reg [8:0] \$91 ;
-  reg [8:0] \$92 ;
-  reg [8:0] \$93 ;
-  reg [11:0] \$94 ;
-  reg [8:0] \$95 ;
-  reg \$96 ;
-  reg [39:0] \$97 ;
-  reg [4:0] \$98 ;
-  reg [4:0] \$99 ;
+  wire \$89 ;
+  wire \$9 ;
+  wire [8:0] \$90 ;
+  wire \$91 ;
+  wire \$92 ;
+  wire [8:0] \$93 ;
+  wire \$94 ;
+  wire [9:0] \$95 ;
+  wire \$96 ;
+  reg [8:0] \$97 ;
+  reg [8:0] \$98 ;
+  reg [8:0] \$99 ;
   wire [7:0] \$signature__addr ;
   wire [7:0] \$signature__addr$24 ;
   wire [7:0] \$signature__addr$48 ;
@@ -1103,7 +1109,7 @@ module array_lut_w2_a8_os_8x8_shared(a_in__valid, w_in__payload, w_in__valid, y_
   reg [255:0] _0_;
   always @(posedge clk) begin
     if (os_fire) begin
-      _0_ <= a_buf[\$23 [7:0]];
+      _0_ <= a_buf[\$29 [7:0]];
     end
   end
   assign \$signature__data$88  = _0_;
@@ -1645,7 +1651,7 @@ module array_lut_w2_a8_os_8x8_shared(a_in__valid, w_in__payload, w_in__valid, y_
   reg [143:0] _2_;
   always @(posedge clk) begin
     if (os_fire) begin
-      _2_ <= w_buf[\$25 [7:0]];
+      _2_ <= w_buf[\$31 [7:0]];
     end
   end
   assign w_rd__data = _2_;
@@ -1659,176 +1665,182 @@ module array_lut_w2_a8_os_8x8_shared(a_in__valid, w_in__payload, w_in__valid, y_
   assign w_in__ready = \$3  & \$4 ;
   assign \$signature__en$26  = w_in__valid & w_in__ready;
   assign \$5  = ~ busy;
-  assign go = start & \$5 ;
-  assign \$6  = KB - os_kc;
-  assign \$7  = \$6 [8:0] < 9'h100;
-  assign os_len = \$7  ? \$6 [8:0] : 9'h100;
-  assign \$10  = $signed({ 1'h0, os_dq }) > $signed(3'h1);
-  assign \$11  = os_gap_now + 4'hb;
-  assign \$12  = os_len - 1'h1;
-  assign os_is_last = os_beat == \$12 ;
+  assign \$6  = start & \$5 ;
+  assign \$7  = | m;
+  assign \$8  = \$6  & \$7 ;
+  assign \$9  = | n;
+  assign \$10  = \$8  & \$9 ;
+  assign \$11  = | k_beats;
+  assign go = \$10  & \$11 ;
+  assign \$12  = KB - os_kc;
+  assign \$13  = \$12 [8:0] < 9'h100;
+  assign os_len = \$13  ? \$12 [8:0] : 9'h100;
+  assign \$16  = $signed({ 1'h0, os_dq }) > $signed(3'h1);
+  assign \$17  = os_gap_now + 4'hb;
+  assign \$18  = os_len - 1'h1;
+  assign os_is_last = os_beat == \$18 ;
   assign os_group_end = os_group_beat == 5'h1f;
-  assign \$13  = os_m0 < M;
-  assign \$14  = run & \$13 ;
-  assign \$15  = ! os_gap_now;
-  assign \$16  = \$14  & \$15 ;
-  assign \$17  = ~ os_is_last;
-  assign \$18  = ~ os_any_last;
-  assign \$19  = \$17  | \$18 ;
-  assign \$20  = os_since_last >= 4'h8;
-  assign \$21  = \$19  | \$20 ;
-  assign os_fire = \$16  & \$21 ;
-  assign \$22  = os_a_base + os_kc;
-  assign \$23  = \$22  + os_beat;
-  assign \$24  = os_w_base + os_kc;
-  assign \$25  = \$24  + os_beat;
-  assign \$26  = ! os_beat;
-  assign \$27  = edge_m0 + o_row_index;
-  assign \$28  = edge_y_base + \$27 [8:0];
+  assign \$19  = os_m0 < M;
+  assign \$20  = run & \$19 ;
+  assign \$21  = ! os_gap_now;
+  assign \$22  = \$20  & \$21 ;
+  assign \$23  = ~ os_is_last;
+  assign \$24  = ~ os_any_last;
+  assign \$25  = \$23  | \$24 ;
+  assign \$26  = os_since_last >= 4'h8;
+  assign \$27  = \$25  | \$26 ;
+  assign os_fire = \$22  & \$27 ;
+  assign \$28  = os_a_base + os_kc;
+  assign \$29  = \$28  + os_beat;
+  assign \$30  = os_w_base + os_kc;
+  assign \$31  = \$30  + os_beat;
+  assign \$32  = ! os_beat;
+  assign \$33  = edge_m0 + o_row_index;
+  assign \$34  = edge_y_base + \$33 [8:0];
   assign first_chunk = ! edge_k;
-  assign \$29  = edge_k + 9'h100;
-  assign chunk_done = \$29  >= KB;
+  assign \$35  = edge_k + 9'h100;
+  assign chunk_done = \$35  >= KB;
   assign block_done = o_row_index == 3'h7;
-  assign \$30  = run & o_row_valid;
-  assign \$31  = block_done & chunk_done;
-  assign \$32  = edge_n0 + 4'h8;
-  assign \$33  = \$32  >= N;
-  assign \$34  = \$31  & \$33 ;
-  assign \$35  = edge_m0 + 4'h8;
-  assign \$36  = \$35  >= M;
-  assign is_last = \$34  & \$36 ;
-  assign \$37  = ~ y_out__valid;
-  assign \$38  = \$37  | y_out__ready;
-  assign \$39  = raddr < y_end;
-  assign \$40  = \$38  & \$39 ;
-  assign \$41  = a_in__valid & a_in__ready;
-  assign \$42  = a_load_addr + 1'h1;
-  assign \$43  = ~ busy;
-  assign \$44  = start & \$43 ;
-  assign \$45  = w_in__valid & w_in__ready;
-  assign \$46  = w_load_addr + 1'h1;
-  assign \$47  = ~ busy;
-  assign \$48  = start & \$47 ;
-  assign \$49  = cycles + 1'h1;
-  assign \$50  = os_gap_now > 1'h0;
-  assign \$51  = os_gap_now - 1'h1;
-  assign \$52  = \$50  ? \$51  : 6'h00;
-  assign \$53  = os_dq_now > 1'h0;
-  assign \$54  = os_dq_now - 1'h1;
-  assign \$55  = \$53  ? \$54  : 6'h00;
-  assign \$56  = os_since_last < 4'h8;
-  assign \$57  = os_since_last + 1'h1;
-  assign \$58  = \$56  ? \$57  : { 1'h0, os_since_last };
-  assign \$59  = os_beat + 1'h1;
-  assign \$60  = os_group_beat + 1'h1;
-  assign \$61  = os_group_end ? 7'h00 : \$60 ;
-  assign \$62  = os_kc + os_len;
-  assign \$63  = os_kc + os_len;
-  assign \$64  = \$63  >= KB;
-  assign \$65  = os_n0 + 4'h8;
-  assign \$66  = os_w_base + KB;
-  assign \$67  = os_n0 + 4'h8;
-  assign \$68  = \$67  >= N;
-  assign \$69  = os_m0 + 4'h8;
-  assign \$70  = os_a_base + KB;
-  assign \$71  = run & o_row_valid;
-  assign \$72  = edge_k + 9'h100;
-  assign \$73  = edge_n0 + 4'h8;
-  assign \$74  = edge_y_base + M;
-  assign \$75  = edge_n0 + 4'h8;
-  assign \$76  = \$75  >= N;
-  assign \$77  = edge_m0 + 4'h8;
-  assign \$78  = run & o_row_valid;
-  assign \$79  = run & o_row_valid;
-  assign \$80  = \$27 [8:0] < M;
-  assign \$81  = \$79  & \$80 ;
-  assign \$82  = run & o_row_valid;
-  assign \$83  = \$82  & is_last;
-  assign \$84  = o_wr__addr + 1'h1;
-  assign \$85  = \$84  > y_end;
-  assign \$86  = o_wr__en & \$85 ;
-  assign \$87  = o_wr__addr + 1'h1;
-  assign \$88  = run & last_write;
-  assign \$89  = raddr + 1'h1;
-  assign \$90  = raddr == y_end;
+  assign \$36  = run & o_row_valid;
+  assign \$37  = block_done & chunk_done;
+  assign \$38  = edge_n0 + 4'h8;
+  assign \$39  = \$38  >= N;
+  assign \$40  = \$37  & \$39 ;
+  assign \$41  = edge_m0 + 4'h8;
+  assign \$42  = \$41  >= M;
+  assign is_last = \$40  & \$42 ;
+  assign \$43  = ~ y_out__valid;
+  assign \$44  = \$43  | y_out__ready;
+  assign \$45  = raddr < y_end;
+  assign \$46  = \$44  & \$45 ;
+  assign \$47  = a_in__valid & a_in__ready;
+  assign \$48  = a_load_addr + 1'h1;
+  assign \$49  = ~ busy;
+  assign \$50  = start & \$49 ;
+  assign \$51  = w_in__valid & w_in__ready;
+  assign \$52  = w_load_addr + 1'h1;
+  assign \$53  = ~ busy;
+  assign \$54  = start & \$53 ;
+  assign \$55  = cycles + 1'h1;
+  assign \$56  = os_gap_now > 1'h0;
+  assign \$57  = os_gap_now - 1'h1;
+  assign \$58  = \$56  ? \$57  : 6'h00;
+  assign \$59  = os_dq_now > 1'h0;
+  assign \$60  = os_dq_now - 1'h1;
+  assign \$61  = \$59  ? \$60  : 6'h00;
+  assign \$62  = os_since_last < 4'h8;
+  assign \$63  = os_since_last + 1'h1;
+  assign \$64  = \$62  ? \$63  : { 1'h0, os_since_last };
+  assign \$65  = os_beat + 1'h1;
+  assign \$66  = os_group_beat + 1'h1;
+  assign \$67  = os_group_end ? 7'h00 : \$66 ;
+  assign \$68  = os_kc + os_len;
+  assign \$69  = os_kc + os_len;
+  assign \$70  = \$69  >= KB;
+  assign \$71  = os_n0 + 4'h8;
+  assign \$72  = os_w_base + KB;
+  assign \$73  = os_n0 + 4'h8;
+  assign \$74  = \$73  >= N;
+  assign \$75  = os_m0 + 4'h8;
+  assign \$76  = os_a_base + KB;
+  assign \$77  = run & o_row_valid;
+  assign \$78  = edge_k + 9'h100;
+  assign \$79  = edge_n0 + 4'h8;
+  assign \$80  = edge_y_base + M;
+  assign \$81  = edge_n0 + 4'h8;
+  assign \$82  = \$81  >= N;
+  assign \$83  = edge_m0 + 4'h8;
+  assign \$84  = run & o_row_valid;
+  assign \$85  = run & o_row_valid;
+  assign \$86  = \$33 [8:0] < M;
+  assign \$87  = \$85  & \$86 ;
+  assign \$88  = run & o_row_valid;
+  assign \$89  = \$88  & is_last;
+  assign \$90  = o_wr__addr + 1'h1;
+  assign \$91  = \$90  > y_end;
+  assign \$92  = o_wr__en & \$91 ;
+  assign \$93  = o_wr__addr + 1'h1;
+  assign \$94  = run & last_write;
+  assign \$95  = raddr + 1'h1;
+  assign \$96  = raddr == y_end;
   always @(posedge clk)
-    a_load_addr <= \$91 ;
+    a_load_addr <= \$97 ;
   always @(posedge clk)
-    w_load_addr <= \$92 ;
+    w_load_addr <= \$98 ;
   always @(posedge clk)
-    M <= \$93 ;
+    M <= \$99 ;
   always @(posedge clk)
-    N <= \$94 ;
+    N <= \$100 ;
   always @(posedge clk)
-    KB <= \$95 ;
+    KB <= \$101 ;
   always @(posedge clk)
-    run <= \$96 ;
+    run <= \$102 ;
   always @(posedge clk)
-    cycles <= \$97 ;
+    cycles <= \$103 ;
   always @(posedge clk)
-    os_gap <= \$98 ;
+    os_gap <= \$104 ;
   always @(posedge clk)
-    os_dq <= \$99 ;
+    os_dq <= \$105 ;
   always @(posedge clk)
-    os_since_last <= \$100 ;
+    os_since_last <= \$106 ;
   always @(posedge clk)
-    os_prev_issued <= \$101 ;
+    os_prev_issued <= \$107 ;
   always @(posedge clk)
-    os_m0 <= \$102 ;
+    os_m0 <= \$108 ;
   always @(posedge clk)
-    os_n0 <= \$103 ;
+    os_n0 <= \$109 ;
   always @(posedge clk)
-    os_kc <= \$104 ;
+    os_kc <= \$110 ;
   always @(posedge clk)
-    os_beat <= \$105 ;
+    os_beat <= \$111 ;
   always @(posedge clk)
-    os_group_beat <= \$106 ;
+    os_group_beat <= \$112 ;
   always @(posedge clk)
-    os_a_base <= \$107 ;
+    os_a_base <= \$113 ;
   always @(posedge clk)
-    os_w_base <= \$108 ;
+    os_w_base <= \$114 ;
   always @(posedge clk)
-    os_any_last <= \$109 ;
+    os_any_last <= \$115 ;
   always @(posedge clk)
-    os_prev_group_end <= \$110 ;
+    os_prev_group_end <= \$116 ;
   always @(posedge clk)
-    i_a <= \$111 ;
+    i_a <= \$117 ;
   always @(posedge clk)
-    issue_d1 <= \$112 ;
+    issue_d1 <= \$118 ;
   always @(posedge clk)
-    i_ctl <= \$113 ;
+    i_ctl <= \$119 ;
   always @(posedge clk)
-    i_w <= \$114 ;
+    i_w <= \$120 ;
   always @(posedge clk)
-    edge_m0 <= \$115 ;
+    edge_m0 <= \$121 ;
   always @(posedge clk)
-    edge_n0 <= \$116 ;
+    edge_n0 <= \$122 ;
   always @(posedge clk)
-    edge_k <= \$117 ;
+    edge_k <= \$123 ;
   always @(posedge clk)
-    edge_row <= \$118 ;
+    edge_row <= \$124 ;
   always @(posedge clk)
-    edge_y_base <= \$119 ;
+    edge_y_base <= \$125 ;
   always @(posedge clk)
-    s1_valid <= \$120 ;
+    s1_valid <= \$126 ;
   always @(posedge clk)
-    o_wr__en <= \$121 ;
+    o_wr__en <= \$127 ;
   always @(posedge clk)
-    s1_first <= \$122 ;
+    s1_first <= \$128 ;
   always @(posedge clk)
-    o_wr__addr <= \$123 ;
+    o_wr__addr <= \$129 ;
   always @(posedge clk)
-    last_write <= \$124 ;
+    last_write <= \$130 ;
   always @(posedge clk)
-    s1_row <= \$125 ;
+    s1_row <= \$131 ;
   always @(posedge clk)
-    y_end <= \$126 ;
+    y_end <= \$132 ;
   always @(posedge clk)
-    drain <= \$127 ;
+    drain <= \$133 ;
   always @(posedge clk)
-    raddr <= \$128 ;
+    raddr <= \$134 ;
   always @(posedge clk)
-    y_out__valid <= \$129 ;
+    y_out__valid <= \$135 ;
   \array_lut_w2_a8_os_8x8_shared.mesh  mesh (
     .clk(clk),
     .\i_a$1 (i_a),
@@ -1843,9 +1855,9 @@ module array_lut_w2_a8_os_8x8_shared(a_in__valid, w_in__payload, w_in__valid, y_
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     os_gap_now = os_gap;
     if (os_prev_issued) begin
-      os_gap_now = { \$8 [2], \$8 [2], \$8  };
+      os_gap_now = { \$14 [2], \$14 [2], \$14  };
       if (os_prev_group_end) begin
-        if (\$10 ) begin
+        if (\$16 ) begin
           os_gap_now = os_dq;
         end
       end
@@ -1856,7 +1868,7 @@ module array_lut_w2_a8_os_8x8_shared(a_in__valid, w_in__payload, w_in__valid, y_
     os_dq_now = os_dq;
     if (os_prev_issued) begin
       if (os_prev_group_end) begin
-        os_dq_now = \$11 [4:0];
+        os_dq_now = \$17 [4:0];
       end
     end
   end
@@ -1866,7 +1878,7 @@ module array_lut_w2_a8_os_8x8_shared(a_in__valid, w_in__payload, w_in__valid, y_
     if (os_fire) begin
       issue[0] = 1'h1;
       issue[1] = 1'h1;
-      issue[2] = \$26 ;
+      issue[2] = \$32 ;
       issue[3] = os_is_last;
       issue[4] = os_group_end;
     end
@@ -1874,8 +1886,8 @@ module array_lut_w2_a8_os_8x8_shared(a_in__valid, w_in__payload, w_in__valid, y_
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     o_rd__addr = 8'h00;
-    if (\$30 ) begin
-      o_rd__addr = \$28 [7:0];
+    if (\$36 ) begin
+      o_rd__addr = \$34 [7:0];
     end
     if (drain) begin
       o_rd__addr = raddr[7:0];
@@ -1884,7 +1896,7 @@ module array_lut_w2_a8_os_8x8_shared(a_in__valid, w_in__payload, w_in__valid, y_
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     o_rd__en = 1'h1;
-    if (\$30 ) begin
+    if (\$36 ) begin
       o_rd__en = 1'h1;
     end
     if (drain) begin
@@ -1895,256 +1907,150 @@ module array_lut_w2_a8_os_8x8_shared(a_in__valid, w_in__payload, w_in__valid, y_
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     fetch = 1'h0;
     if (drain) begin
-      fetch = \$40 ;
+      fetch = \$46 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$91  = a_load_addr;
-    if (\$41 ) begin
-      \$91  = \$42 [8:0];
+    \$97  = a_load_addr;
+    if (\$47 ) begin
+      \$97  = \$48 [8:0];
     end
-    if (\$44 ) begin
-      \$91  = 9'h000;
+    if (\$50 ) begin
+      \$97  = 9'h000;
     end
     if (rst) begin
-      \$91  = 9'h000;
+      \$97  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$92  = w_load_addr;
-    if (\$45 ) begin
-      \$92  = \$46 [8:0];
+    \$98  = w_load_addr;
+    if (\$51 ) begin
+      \$98  = \$52 [8:0];
     end
-    if (\$48 ) begin
-      \$92  = 9'h000;
+    if (\$54 ) begin
+      \$98  = 9'h000;
     end
     if (rst) begin
-      \$92  = 9'h000;
+      \$98  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$93  = M;
+    \$99  = M;
     if (go) begin
-      \$93  = m;
+      \$99  = m;
     end
     if (rst) begin
-      \$93  = 9'h000;
+      \$99  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$94  = N;
+    \$100  = N;
     if (go) begin
-      \$94  = n;
+      \$100  = n;
     end
     if (rst) begin
-      \$94  = 12'h000;
+      \$100  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$95  = KB;
+    \$101  = KB;
     if (go) begin
-      \$95  = k_beats;
+      \$101  = k_beats;
     end
     if (rst) begin
-      \$95  = 9'h000;
+      \$101  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$96  = run;
+    \$102  = run;
     if (go) begin
-      \$96  = 1'h1;
+      \$102  = 1'h1;
     end
-    if (\$88 ) begin
-      \$96  = 1'h0;
+    if (\$94 ) begin
+      \$102  = 1'h0;
     end
     if (rst) begin
-      \$96  = 1'h0;
+      \$102  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$97  = cycles;
+    \$103  = cycles;
     if (go) begin
-      \$97  = 40'h0000000000;
+      \$103  = 40'h0000000000;
     end
     if (run) begin
-      \$97  = \$49 [39:0];
+      \$103  = \$55 [39:0];
     end
     if (rst) begin
-      \$97  = 40'h0000000000;
+      \$103  = 40'h0000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$98  = \$52 [4:0];
+    \$104  = \$58 [4:0];
     if (go) begin
-      \$98  = 5'h00;
+      \$104  = 5'h00;
     end
     if (rst) begin
-      \$98  = 5'h00;
+      \$104  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$99  = \$55 [4:0];
+    \$105  = \$61 [4:0];
     if (go) begin
-      \$99  = 5'h00;
+      \$105  = 5'h00;
     end
     if (rst) begin
-      \$99  = 5'h00;
+      \$105  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$100  = \$58 [3:0];
+    \$106  = \$64 [3:0];
     if (go) begin
-      \$100  = 4'h0;
+      \$106  = 4'h0;
     end
     if (os_fire) begin
       if (os_is_last) begin
-        \$100  = 4'h1;
+        \$106  = 4'h1;
       end
     end
     if (rst) begin
-      \$100  = 4'h0;
+      \$106  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$101  = 1'h0;
+    \$107  = 1'h0;
     if (go) begin
-      \$101  = 1'h0;
+      \$107  = 1'h0;
     end
     if (os_fire) begin
-      \$101  = 1'h1;
+      \$107  = 1'h1;
     end
     if (rst) begin
-      \$101  = 1'h0;
+      \$107  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$102  = os_m0;
-    if (go) begin
-      \$102  = 9'h000;
-    end
-    if (os_fire) begin
-      if (os_is_last) begin
-        if (\$64 ) begin
-          if (\$68 ) begin
-            \$102  = \$69 [8:0];
-          end
-        end
-      end
-    end
-    if (rst) begin
-      \$102  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$103  = os_n0;
-    if (go) begin
-      \$103  = 12'h000;
-    end
-    if (os_fire) begin
-      if (os_is_last) begin
-        if (\$64 ) begin
-          \$103  = \$65 [11:0];
-          if (\$68 ) begin
-            \$103  = 12'h000;
-          end
-        end
-      end
-    end
-    if (rst) begin
-      \$103  = 12'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$104  = os_kc;
-    if (go) begin
-      \$104  = 10'h000;
-    end
-    if (os_fire) begin
-      if (os_is_last) begin
-        \$104  = \$62 [9:0];
-        if (\$64 ) begin
-          \$104  = 10'h000;
-        end
-      end
-    end
-    if (rst) begin
-      \$104  = 10'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$105  = os_beat;
-    if (go) begin
-      \$105  = 9'h000;
-    end
-    if (os_fire) begin
-      \$105  = \$59 [8:0];
-      if (os_is_last) begin
-        \$105  = 9'h000;
-      end
-    end
-    if (rst) begin
-      \$105  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$106  = os_group_beat;
-    if (go) begin
-      \$106  = 6'h00;
-    end
-    if (os_fire) begin
-      \$106  = \$61 [5:0];
-    end
-    if (rst) begin
-      \$106  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$107  = os_a_base;
-    if (go) begin
-      \$107  = 9'h000;
-    end
-    if (os_fire) begin
-      if (os_is_last) begin
-        if (\$64 ) begin
-          if (\$68 ) begin
-            \$107  = \$70 [8:0];
-          end
-        end
-      end
-    end
-    if (rst) begin
-      \$107  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$108  = os_w_base;
+    \$108  = os_m0;
     if (go) begin
       \$108  = 9'h000;
     end
     if (os_fire) begin
       if (os_is_last) begin
-        if (\$64 ) begin
-          \$108  = \$66 [8:0];
-          if (\$68 ) begin
-            \$108  = 9'h000;
+        if (\$70 ) begin
+          if (\$74 ) begin
+            \$108  = \$75 [8:0];
           end
         end
       end
@@ -2155,269 +2061,375 @@ module array_lut_w2_a8_os_8x8_shared(a_in__valid, w_in__payload, w_in__valid, y_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$109  = os_any_last;
+    \$109  = os_n0;
     if (go) begin
-      \$109  = 1'h0;
+      \$109  = 12'h000;
     end
     if (os_fire) begin
       if (os_is_last) begin
-        \$109  = 1'h1;
+        if (\$70 ) begin
+          \$109  = \$71 [11:0];
+          if (\$74 ) begin
+            \$109  = 12'h000;
+          end
+        end
       end
     end
     if (rst) begin
-      \$109  = 1'h0;
+      \$109  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$110  = os_prev_group_end;
+    \$110  = os_kc;
+    if (go) begin
+      \$110  = 10'h000;
+    end
     if (os_fire) begin
-      \$110  = os_group_end;
+      if (os_is_last) begin
+        \$110  = \$68 [9:0];
+        if (\$70 ) begin
+          \$110  = 10'h000;
+        end
+      end
     end
     if (rst) begin
-      \$110  = 1'h0;
+      \$110  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$111  = \$signature__data$88 ;
-    if (rst) begin
-      \$111  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$112  = issue;
-    if (rst) begin
-      \$112  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$113  = issue_d1;
-    if (rst) begin
-      \$113  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$114  = w_rd__data;
-    if (rst) begin
-      \$114  = 144'h000000000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$115  = edge_m0;
+    \$111  = os_beat;
     if (go) begin
-      \$115  = 9'h000;
+      \$111  = 9'h000;
     end
-    if (\$71 ) begin
-      if (block_done) begin
-        if (chunk_done) begin
-          if (\$76 ) begin
-            \$115  = \$77 [8:0];
+    if (os_fire) begin
+      \$111  = \$65 [8:0];
+      if (os_is_last) begin
+        \$111  = 9'h000;
+      end
+    end
+    if (rst) begin
+      \$111  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$112  = os_group_beat;
+    if (go) begin
+      \$112  = 6'h00;
+    end
+    if (os_fire) begin
+      \$112  = \$67 [5:0];
+    end
+    if (rst) begin
+      \$112  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$113  = os_a_base;
+    if (go) begin
+      \$113  = 9'h000;
+    end
+    if (os_fire) begin
+      if (os_is_last) begin
+        if (\$70 ) begin
+          if (\$74 ) begin
+            \$113  = \$76 [8:0];
           end
         end
       end
     end
     if (rst) begin
-      \$115  = 9'h000;
+      \$113  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$116  = edge_n0;
+    \$114  = os_w_base;
     if (go) begin
-      \$116  = 12'h000;
+      \$114  = 9'h000;
     end
-    if (\$71 ) begin
-      if (block_done) begin
-        if (chunk_done) begin
-          \$116  = \$73 [11:0];
-          if (\$76 ) begin
-            \$116  = 12'h000;
+    if (os_fire) begin
+      if (os_is_last) begin
+        if (\$70 ) begin
+          \$114  = \$72 [8:0];
+          if (\$74 ) begin
+            \$114  = 9'h000;
           end
         end
       end
     end
     if (rst) begin
-      \$116  = 12'h000;
+      \$114  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$117  = edge_k;
+    \$115  = os_any_last;
     if (go) begin
-      \$117  = 10'h000;
+      \$115  = 1'h0;
     end
-    if (\$71 ) begin
-      if (block_done) begin
-        \$117  = \$72 [9:0];
-        if (chunk_done) begin
-          \$117  = 10'h000;
-        end
+    if (os_fire) begin
+      if (os_is_last) begin
+        \$115  = 1'h1;
       end
     end
     if (rst) begin
-      \$117  = 10'h000;
+      \$115  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$118  = edge_row;
-    if (go) begin
-      \$118  = 9'h000;
+    \$116  = os_prev_group_end;
+    if (os_fire) begin
+      \$116  = os_group_end;
     end
     if (rst) begin
-      \$118  = 9'h000;
+      \$116  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$119  = edge_y_base;
-    if (go) begin
-      \$119  = 12'h000;
+    \$117  = \$signature__data$88 ;
+    if (rst) begin
+      \$117  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
     end
-    if (\$71 ) begin
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$118  = issue;
+    if (rst) begin
+      \$118  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$119  = issue_d1;
+    if (rst) begin
+      \$119  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$120  = w_rd__data;
+    if (rst) begin
+      \$120  = 144'h000000000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$121  = edge_m0;
+    if (go) begin
+      \$121  = 9'h000;
+    end
+    if (\$77 ) begin
       if (block_done) begin
         if (chunk_done) begin
-          \$119  = \$74 [11:0];
-          if (\$76 ) begin
-            \$119  = 12'h000;
+          if (\$82 ) begin
+            \$121  = \$83 [8:0];
           end
         end
       end
     end
     if (rst) begin
-      \$119  = 12'h000;
+      \$121  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$120  = \$78 ;
-    if (rst) begin
-      \$120  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$121  = \$81 ;
-    if (rst) begin
-      \$121  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$122  = first_chunk;
-    if (rst) begin
-      \$122  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$123  = \$28 [7:0];
-    if (rst) begin
-      \$123  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$124  = \$83 ;
-    if (rst) begin
-      \$124  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$125 [31:0] = o_row[31:0];
-    \$125 [63:32] = o_row[63:32];
-    \$125 [95:64] = o_row[95:64];
-    \$125 [127:96] = o_row[127:96];
-    \$125 [159:128] = o_row[159:128];
-    \$125 [191:160] = o_row[191:160];
-    \$125 [223:192] = o_row[223:192];
-    \$125 [255:224] = o_row[255:224];
-    if (rst) begin
-      \$125  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$126  = y_end;
-    if (\$86 ) begin
-      \$126  = \$87 ;
-    end
+    \$122  = edge_n0;
     if (go) begin
-      \$126  = 9'h000;
+      \$122  = 12'h000;
     end
-    if (rst) begin
-      \$126  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$127  = drain;
-    if (\$88 ) begin
-      \$127  = 1'h1;
-    end
-    if (drain) begin
-      if (fetch) begin
-      end else if (y_out__ready) begin
-        if (\$90 ) begin
-          \$127  = 1'h0;
+    if (\$77 ) begin
+      if (block_done) begin
+        if (chunk_done) begin
+          \$122  = \$79 [11:0];
+          if (\$82 ) begin
+            \$122  = 12'h000;
+          end
         end
       end
     end
+    if (rst) begin
+      \$122  = 12'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$123  = edge_k;
+    if (go) begin
+      \$123  = 10'h000;
+    end
+    if (\$77 ) begin
+      if (block_done) begin
+        \$123  = \$78 [9:0];
+        if (chunk_done) begin
+          \$123  = 10'h000;
+        end
+      end
+    end
+    if (rst) begin
+      \$123  = 10'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$124  = edge_row;
+    if (go) begin
+      \$124  = 9'h000;
+    end
+    if (rst) begin
+      \$124  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$125  = edge_y_base;
+    if (go) begin
+      \$125  = 12'h000;
+    end
+    if (\$77 ) begin
+      if (block_done) begin
+        if (chunk_done) begin
+          \$125  = \$80 [11:0];
+          if (\$82 ) begin
+            \$125  = 12'h000;
+          end
+        end
+      end
+    end
+    if (rst) begin
+      \$125  = 12'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$126  = \$84 ;
+    if (rst) begin
+      \$126  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$127  = \$87 ;
     if (rst) begin
       \$127  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$128  = raddr;
-    if (drain) begin
-      if (fetch) begin
-        \$128  = \$89 [8:0];
-      end
-    end
-    if (go) begin
-      \$128  = 9'h000;
-    end
+    \$128  = first_chunk;
     if (rst) begin
-      \$128  = 9'h000;
+      \$128  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$129  = y_out__valid;
+    \$129  = \$34 [7:0];
+    if (rst) begin
+      \$129  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$130  = \$89 ;
+    if (rst) begin
+      \$130  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$131 [31:0] = o_row[31:0];
+    \$131 [63:32] = o_row[63:32];
+    \$131 [95:64] = o_row[95:64];
+    \$131 [127:96] = o_row[127:96];
+    \$131 [159:128] = o_row[159:128];
+    \$131 [191:160] = o_row[191:160];
+    \$131 [223:192] = o_row[223:192];
+    \$131 [255:224] = o_row[255:224];
+    if (rst) begin
+      \$131  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$132  = y_end;
+    if (\$92 ) begin
+      \$132  = \$93 ;
+    end
+    if (go) begin
+      \$132  = 9'h000;
+    end
+    if (rst) begin
+      \$132  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$133  = drain;
+    if (\$94 ) begin
+      \$133  = 1'h1;
+    end
     if (drain) begin
       if (fetch) begin
-        \$129  = 1'h1;
       end else if (y_out__ready) begin
-        \$129  = 1'h0;
+        if (\$96 ) begin
+          \$133  = 1'h0;
+        end
+      end
+    end
+    if (rst) begin
+      \$133  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$134  = raddr;
+    if (drain) begin
+      if (fetch) begin
+        \$134  = \$95 [8:0];
       end
     end
     if (go) begin
-      \$129  = 1'h0;
+      \$134  = 9'h000;
     end
     if (rst) begin
-      \$129  = 1'h0;
+      \$134  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$135  = y_out__valid;
+    if (drain) begin
+      if (fetch) begin
+        \$135  = 1'h1;
+      end else if (y_out__ready) begin
+        \$135  = 1'h0;
+      end
+    end
+    if (go) begin
+      \$135  = 1'h0;
+    end
+    if (rst) begin
+      \$135  = 1'h0;
     end
   end
   assign \$signature__addr  = a_load_addr[7:0];
   assign \$signature__data  = a_in__payload;
   assign \$signature__addr$24  = w_load_addr[7:0];
   assign \$signature__data$25  = w_in__payload;
-  assign os_rest = \$6 [8:0];
+  assign os_rest = \$12 [8:0];
   assign os_interval = 2'h2;
-  assign \$signature__addr$48  = \$23 [7:0];
-  assign w_rd__addr = \$25 [7:0];
+  assign \$signature__addr$48  = \$29 [7:0];
+  assign w_rd__addr = \$31 [7:0];
   assign \$signature__en$52  = os_fire;
   assign w_rd__en = os_fire;
   assign issue_d2 = i_ctl;
-  assign edge_row_m = \$27 [8:0];
-  assign edge_addr = \$28 [11:0];
+  assign edge_row_m = \$33 [8:0];
+  assign edge_addr = \$34 [11:0];
   assign s1_addr = o_wr__addr;
   assign o_wr__data = edge_new;
   assign s1_write = o_wr__en;
@@ -3020,208 +3032,393 @@ module array_lut_w2_a8_os_8x8_shared(a_in__valid, w_in__payload, w_in__valid, y_
   assign edge_new[95:64] = s1_row[95:64];
   assign edge_new[63:32] = s1_row[63:32];
   assign edge_new[31:0] = s1_row[31:0];
-  assign \$8  = 3'h1;
-  assign \$9  = 3'h1;
+  assign \$14  = 3'h1;
+  assign \$15  = 3'h1;
 endmodule
 
-module \array_lut_w2_a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$393 , o_row_valid, o_row_index, o_row, clk);
+module \array_lut_w2_a8_os_8x8_shared.mesh (rst, o_row_valid, o_row_index, \i_a$1 , i_ctl, \i_w$393 , o_row, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$2  = 0;
   wire \$1 ;
-  reg [4:0] \$10 ;
-  reg \$100 ;
-  reg \$101 ;
-  reg \$102 ;
-  reg \$103 ;
-  reg \$104 ;
-  reg \$105 ;
-  reg \$106 ;
-  reg \$107 ;
-  reg \$108 ;
-  reg \$109 ;
-  reg [31:0] \$11 ;
-  reg \$110 ;
-  reg \$111 ;
-  reg \$112 ;
-  reg \$113 ;
-  reg \$114 ;
-  reg \$115 ;
-  reg \$116 ;
-  reg \$117 ;
-  reg \$118 ;
-  reg \$119 ;
-  reg [31:0] \$12 ;
-  reg \$120 ;
-  reg \$121 ;
-  reg \$122 ;
-  reg \$123 ;
-  reg \$124 ;
-  reg \$125 ;
-  reg \$126 ;
-  reg \$127 ;
-  reg \$128 ;
-  reg \$129 ;
-  reg [4:0] \$13 ;
-  reg \$130 ;
-  reg \$131 ;
-  reg \$132 ;
-  reg \$133 ;
-  reg \$134 ;
-  reg \$135 ;
-  reg \$136 ;
-  reg \$137 ;
-  reg \$138 ;
-  reg \$139 ;
-  reg [4:0] \$14 ;
-  reg \$140 ;
-  reg \$141 ;
-  reg \$142 ;
-  reg \$143 ;
-  reg \$144 ;
-  reg \$145 ;
-  reg \$146 ;
-  reg \$147 ;
-  reg \$148 ;
-  reg \$149 ;
-  reg [31:0] \$15 ;
-  reg \$150 ;
-  reg \$151 ;
-  reg \$152 ;
-  reg \$153 ;
-  reg \$154 ;
-  reg \$155 ;
-  reg \$156 ;
-  reg \$157 ;
-  reg \$158 ;
-  reg \$159 ;
-  reg [31:0] \$16 ;
-  reg \$160 ;
-  reg \$161 ;
-  reg \$162 ;
-  reg \$163 ;
-  reg \$164 ;
-  reg \$165 ;
-  reg \$166 ;
-  reg \$167 ;
-  reg \$168 ;
-  reg \$169 ;
-  reg [31:0] \$17 ;
-  reg \$170 ;
-  reg \$171 ;
-  reg \$172 ;
-  reg \$173 ;
-  reg \$174 ;
-  reg \$175 ;
-  reg \$176 ;
-  reg \$177 ;
-  reg \$178 ;
-  reg \$179 ;
-  reg [4:0] \$18 ;
-  reg \$180 ;
-  reg \$181 ;
-  reg \$182 ;
-  reg \$183 ;
-  reg \$184 ;
-  reg \$185 ;
-  reg \$186 ;
-  reg \$187 ;
-  reg \$188 ;
-  reg \$189 ;
-  reg [4:0] \$19 ;
-  reg \$190 ;
-  reg \$191 ;
-  reg \$192 ;
-  reg \$193 ;
-  reg \$194 ;
-  reg \$195 ;
-  reg \$196 ;
+  wire \$10 ;
+  wire [31:0] \$100 ;
+  wire [31:0] \$101 ;
+  wire [31:0] \$102 ;
+  wire [31:0] \$103 ;
+  wire [31:0] \$104 ;
+  wire [31:0] \$105 ;
+  wire [31:0] \$106 ;
+  wire [31:0] \$107 ;
+  wire [31:0] \$108 ;
+  wire [31:0] \$109 ;
+  wire \$11 ;
+  wire [31:0] \$110 ;
+  wire [31:0] \$111 ;
+  wire [31:0] \$112 ;
+  wire [31:0] \$113 ;
+  wire [31:0] \$114 ;
+  wire [31:0] \$115 ;
+  wire [31:0] \$116 ;
+  wire [31:0] \$117 ;
+  wire [31:0] \$118 ;
+  wire [31:0] \$119 ;
+  wire \$12 ;
+  wire [31:0] \$120 ;
+  wire [31:0] \$121 ;
+  wire [31:0] \$122 ;
+  wire [31:0] \$123 ;
+  wire [31:0] \$124 ;
+  wire [31:0] \$125 ;
+  wire [31:0] \$126 ;
+  wire [31:0] \$127 ;
+  wire [31:0] \$128 ;
+  wire [31:0] \$129 ;
+  wire \$13 ;
+  wire [31:0] \$130 ;
+  wire [31:0] \$131 ;
+  wire [31:0] \$132 ;
+  wire [31:0] \$133 ;
+  wire [31:0] \$134 ;
+  wire [31:0] \$135 ;
+  wire [31:0] \$136 ;
+  wire [31:0] \$137 ;
+  wire [31:0] \$138 ;
+  wire [31:0] \$139 ;
+  wire \$14 ;
+  wire [31:0] \$140 ;
+  wire [31:0] \$141 ;
+  wire [31:0] \$142 ;
+  wire [31:0] \$143 ;
+  wire [31:0] \$144 ;
+  wire [31:0] \$145 ;
+  wire [31:0] \$146 ;
+  wire [31:0] \$147 ;
+  wire [31:0] \$148 ;
+  wire [31:0] \$149 ;
+  wire \$15 ;
+  wire [31:0] \$150 ;
+  wire [31:0] \$151 ;
+  wire [31:0] \$152 ;
+  wire [31:0] \$153 ;
+  wire [31:0] \$154 ;
+  wire [31:0] \$155 ;
+  wire [31:0] \$156 ;
+  wire [31:0] \$157 ;
+  wire [31:0] \$158 ;
+  wire [31:0] \$159 ;
+  wire \$16 ;
+  wire [31:0] \$160 ;
+  wire [31:0] \$161 ;
+  wire [31:0] \$162 ;
+  wire [31:0] \$163 ;
+  wire [31:0] \$164 ;
+  wire [31:0] \$165 ;
+  wire [31:0] \$166 ;
+  wire [31:0] \$167 ;
+  wire [31:0] \$168 ;
+  wire [31:0] \$169 ;
+  wire \$17 ;
+  wire [31:0] \$170 ;
+  wire [31:0] \$171 ;
+  wire [31:0] \$172 ;
+  wire [31:0] \$173 ;
+  wire [31:0] \$174 ;
+  wire [31:0] \$175 ;
+  wire [31:0] \$176 ;
+  wire [31:0] \$177 ;
+  wire [31:0] \$178 ;
+  wire [31:0] \$179 ;
+  wire \$18 ;
+  wire [31:0] \$180 ;
+  wire [31:0] \$181 ;
+  wire [31:0] \$182 ;
+  wire [31:0] \$183 ;
+  wire [31:0] \$184 ;
+  wire [31:0] \$185 ;
+  wire \$186 ;
+  wire \$187 ;
+  wire \$188 ;
+  wire \$189 ;
+  wire \$19 ;
+  wire \$190 ;
+  wire \$191 ;
+  wire \$192 ;
+  wire \$193 ;
+  reg [31:0] \$194 ;
+  reg [4:0] \$195 ;
+  reg [31:0] \$196 ;
+  reg [31:0] \$197 ;
+  reg [4:0] \$198 ;
+  reg [4:0] \$199 ;
   wire \$2 ;
-  reg [4:0] \$20 ;
-  reg [31:0] \$21 ;
-  reg [31:0] \$22 ;
-  reg [31:0] \$23 ;
-  reg [31:0] \$24 ;
-  reg [4:0] \$25 ;
-  reg [4:0] \$26 ;
-  reg [4:0] \$27 ;
-  reg [4:0] \$28 ;
-  reg [31:0] \$29 ;
+  wire \$20 ;
+  reg [31:0] \$200 ;
+  reg [31:0] \$201 ;
+  reg [31:0] \$202 ;
+  reg [4:0] \$203 ;
+  reg [4:0] \$204 ;
+  reg [4:0] \$205 ;
+  reg [31:0] \$206 ;
+  reg [31:0] \$207 ;
+  reg [31:0] \$208 ;
+  reg [31:0] \$209 ;
+  wire \$21 ;
+  reg [4:0] \$210 ;
+  reg [4:0] \$211 ;
+  reg [4:0] \$212 ;
+  reg [4:0] \$213 ;
+  reg [31:0] \$214 ;
+  reg [31:0] \$215 ;
+  reg [31:0] \$216 ;
+  reg [31:0] \$217 ;
+  reg [31:0] \$218 ;
+  reg [4:0] \$219 ;
+  wire \$22 ;
+  reg [4:0] \$220 ;
+  reg [4:0] \$221 ;
+  reg [4:0] \$222 ;
+  reg [4:0] \$223 ;
+  reg [31:0] \$224 ;
+  reg [31:0] \$225 ;
+  reg [31:0] \$226 ;
+  reg [31:0] \$227 ;
+  reg [31:0] \$228 ;
+  reg [31:0] \$229 ;
+  wire \$23 ;
+  reg [4:0] \$230 ;
+  reg [4:0] \$231 ;
+  reg [4:0] \$232 ;
+  reg [4:0] \$233 ;
+  reg [4:0] \$234 ;
+  reg [4:0] \$235 ;
+  reg [31:0] \$236 ;
+  reg [31:0] \$237 ;
+  reg [31:0] \$238 ;
+  reg [31:0] \$239 ;
+  wire \$24 ;
+  reg [31:0] \$240 ;
+  reg [31:0] \$241 ;
+  reg [31:0] \$242 ;
+  reg [4:0] \$243 ;
+  reg [4:0] \$244 ;
+  reg [4:0] \$245 ;
+  reg [4:0] \$246 ;
+  reg [4:0] \$247 ;
+  reg [4:0] \$248 ;
+  reg [4:0] \$249 ;
+  wire \$25 ;
+  reg [17:0] \$250 ;
+  reg [17:0] \$251 ;
+  reg [17:0] \$252 ;
+  reg [17:0] \$253 ;
+  reg [17:0] \$254 ;
+  reg [17:0] \$255 ;
+  reg [17:0] \$256 ;
+  reg [17:0] \$257 ;
+  reg [17:0] \$258 ;
+  reg [17:0] \$259 ;
+  wire \$26 ;
+  reg [17:0] \$260 ;
+  reg [17:0] \$261 ;
+  reg [17:0] \$262 ;
+  reg [17:0] \$263 ;
+  reg [17:0] \$264 ;
+  reg [17:0] \$265 ;
+  reg [17:0] \$266 ;
+  reg [17:0] \$267 ;
+  reg [17:0] \$268 ;
+  reg [17:0] \$269 ;
+  wire \$27 ;
+  reg [17:0] \$270 ;
+  reg [17:0] \$271 ;
+  reg [17:0] \$272 ;
+  reg [17:0] \$273 ;
+  reg [17:0] \$274 ;
+  reg [17:0] \$275 ;
+  reg [17:0] \$276 ;
+  reg [17:0] \$277 ;
+  reg \$278 ;
+  reg \$279 ;
+  wire \$28 ;
+  reg \$280 ;
+  reg \$281 ;
+  reg \$282 ;
+  reg \$283 ;
+  reg \$284 ;
+  reg \$285 ;
+  reg \$286 ;
+  reg \$287 ;
+  reg \$288 ;
+  reg \$289 ;
+  wire \$29 ;
+  reg \$290 ;
+  reg \$291 ;
+  reg \$292 ;
+  reg \$293 ;
+  reg \$294 ;
+  reg \$295 ;
+  reg \$296 ;
+  reg \$297 ;
+  reg \$298 ;
+  reg \$299 ;
   wire \$3 ;
-  reg [31:0] \$30 ;
-  reg [31:0] \$31 ;
-  reg [31:0] \$32 ;
-  reg [31:0] \$33 ;
-  reg [4:0] \$34 ;
-  reg [4:0] \$35 ;
-  reg [4:0] \$36 ;
-  reg [4:0] \$37 ;
-  reg [4:0] \$38 ;
-  reg [31:0] \$39 ;
+  wire \$30 ;
+  reg \$300 ;
+  reg \$301 ;
+  reg \$302 ;
+  reg \$303 ;
+  reg \$304 ;
+  reg \$305 ;
+  reg \$306 ;
+  reg \$307 ;
+  reg \$308 ;
+  reg \$309 ;
+  wire \$31 ;
+  reg \$310 ;
+  reg \$311 ;
+  reg \$312 ;
+  reg \$313 ;
+  reg \$314 ;
+  reg \$315 ;
+  reg \$316 ;
+  reg \$317 ;
+  reg \$318 ;
+  reg \$319 ;
+  wire \$32 ;
+  reg \$320 ;
+  reg \$321 ;
+  reg \$322 ;
+  reg \$323 ;
+  reg \$324 ;
+  reg \$325 ;
+  reg \$326 ;
+  reg \$327 ;
+  reg \$328 ;
+  reg \$329 ;
+  wire \$33 ;
+  reg \$330 ;
+  reg \$331 ;
+  reg \$332 ;
+  reg \$333 ;
+  reg \$334 ;
+  reg \$335 ;
+  reg \$336 ;
+  reg \$337 ;
+  reg \$338 ;
+  reg \$339 ;
+  wire \$34 ;
+  reg \$340 ;
+  reg \$341 ;
+  reg \$342 ;
+  reg \$343 ;
+  reg \$344 ;
+  reg \$345 ;
+  reg \$346 ;
+  reg \$347 ;
+  reg \$348 ;
+  reg \$349 ;
+  wire \$35 ;
+  reg \$350 ;
+  reg \$351 ;
+  reg \$352 ;
+  reg \$353 ;
+  reg \$354 ;
+  reg \$355 ;
+  reg \$356 ;
+  reg \$357 ;
+  reg \$358 ;
+  reg \$359 ;
+  wire \$36 ;
+  reg \$360 ;
+  reg \$361 ;
+  reg \$362 ;
+  reg \$363 ;
+  reg \$364 ;
+  reg \$365 ;
+  reg \$366 ;
+  reg \$367 ;
+  reg \$368 ;
+  reg \$369 ;
+  wire \$37 ;
+  reg \$370 ;
+  reg \$371 ;
+  reg \$372 ;
+  reg \$373 ;
+  reg \$374 ;
+  reg \$375 ;
+  reg \$376 ;
+  reg \$377 ;
+  reg \$378 ;
+  reg \$379 ;
+  wire \$38 ;
+  reg \$380 ;
+  reg \$381 ;
+  wire \$39 ;
   wire \$4 ;
-  reg [31:0] \$40 ;
-  reg [31:0] \$41 ;
-  reg [31:0] \$42 ;
-  reg [31:0] \$43 ;
-  reg [31:0] \$44 ;
-  reg [4:0] \$45 ;
-  reg [4:0] \$46 ;
-  reg [4:0] \$47 ;
-  reg [4:0] \$48 ;
-  reg [4:0] \$49 ;
+  wire \$40 ;
+  wire \$41 ;
+  wire \$42 ;
+  wire \$43 ;
+  wire \$44 ;
+  wire \$45 ;
+  wire \$46 ;
+  wire \$47 ;
+  wire \$48 ;
+  wire \$49 ;
   wire \$5 ;
-  reg [4:0] \$50 ;
-  reg [31:0] \$51 ;
-  reg [31:0] \$52 ;
-  reg [31:0] \$53 ;
-  reg [31:0] \$54 ;
-  reg [31:0] \$55 ;
-  reg [31:0] \$56 ;
-  reg [31:0] \$57 ;
-  reg [4:0] \$58 ;
-  reg [4:0] \$59 ;
+  wire \$50 ;
+  wire \$51 ;
+  wire \$52 ;
+  wire \$53 ;
+  wire \$54 ;
+  wire [1:0] \$55 ;
+  wire [1:0] \$56 ;
+  wire [1:0] \$57 ;
+  wire [1:0] \$58 ;
+  wire [2:0] \$59 ;
   wire \$6 ;
-  reg [4:0] \$60 ;
-  reg [4:0] \$61 ;
-  reg [4:0] \$62 ;
-  reg [4:0] \$63 ;
-  reg [4:0] \$64 ;
-  reg [17:0] \$65 ;
-  reg [17:0] \$66 ;
-  reg [17:0] \$67 ;
-  reg [17:0] \$68 ;
-  reg [17:0] \$69 ;
+  wire [2:0] \$60 ;
+  wire [2:0] \$61 ;
+  wire [2:0] \$62 ;
+  wire [2:0] \$63 ;
+  wire [2:0] \$64 ;
+  wire [2:0] \$65 ;
+  wire [31:0] \$66 ;
+  wire [31:0] \$67 ;
+  wire [31:0] \$68 ;
+  wire [31:0] \$69 ;
   wire \$7 ;
-  reg [17:0] \$70 ;
-  reg [17:0] \$71 ;
-  reg [17:0] \$72 ;
-  reg [17:0] \$73 ;
-  reg [17:0] \$74 ;
-  reg [17:0] \$75 ;
-  reg [17:0] \$76 ;
-  reg [17:0] \$77 ;
-  reg [17:0] \$78 ;
-  reg [17:0] \$79 ;
+  wire [31:0] \$70 ;
+  wire [31:0] \$71 ;
+  wire [31:0] \$72 ;
+  wire [31:0] \$73 ;
+  wire [31:0] \$74 ;
+  wire [31:0] \$75 ;
+  wire [31:0] \$76 ;
+  wire [31:0] \$77 ;
+  wire [31:0] \$78 ;
+  wire [31:0] \$79 ;
   wire \$8 ;
-  reg [17:0] \$80 ;
-  reg [17:0] \$81 ;
-  reg [17:0] \$82 ;
-  reg [17:0] \$83 ;
-  reg [17:0] \$84 ;
-  reg [17:0] \$85 ;
-  reg [17:0] \$86 ;
-  reg [17:0] \$87 ;
-  reg [17:0] \$88 ;
-  reg [17:0] \$89 ;
-  reg [31:0] \$9 ;
-  reg [17:0] \$90 ;
-  reg [17:0] \$91 ;
-  reg [17:0] \$92 ;
-  reg \$93 ;
-  reg \$94 ;
-  reg \$95 ;
-  reg \$96 ;
-  reg \$97 ;
-  reg \$98 ;
-  reg \$99 ;
+  wire [31:0] \$80 ;
+  wire [31:0] \$81 ;
+  wire [31:0] \$82 ;
+  wire [31:0] \$83 ;
+  wire [31:0] \$84 ;
+  wire [31:0] \$85 ;
+  wire [31:0] \$86 ;
+  wire [31:0] \$87 ;
+  wire [31:0] \$88 ;
+  wire [31:0] \$89 ;
+  wire \$9 ;
+  wire [31:0] \$90 ;
+  wire [31:0] \$91 ;
+  wire [31:0] \$92 ;
+  wire [31:0] \$93 ;
+  wire [31:0] \$94 ;
+  wire [31:0] \$95 ;
+  wire [31:0] \$96 ;
+  wire [31:0] \$97 ;
+  wire [31:0] \$98 ;
+  wire [31:0] \$99 ;
   (* init = 32'd0 *)
   wire [31:0] a1_d1;
   wire [31:0] \a1_d1[0] ;
@@ -6676,76 +6873,76 @@ module \array_lut_w2_a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$393 , o_ro
   wire \o_ctl$53[0].last ;
   wire \o_ctl$53[0].load_w ;
   wire \o_ctl$53[0].valid ;
-  wire [4:0] \o_ctl$549 ;
-  wire [4:0] \o_ctl$549[0] ;
-  wire \o_ctl$549[0].first ;
-  wire \o_ctl$549[0].group_end ;
-  wire \o_ctl$549[0].last ;
-  wire \o_ctl$549[0].load_w ;
-  wire \o_ctl$549[0].valid ;
-  wire [4:0] \o_ctl$562 ;
-  wire [4:0] \o_ctl$562[0] ;
-  wire \o_ctl$562[0].first ;
-  wire \o_ctl$562[0].group_end ;
-  wire \o_ctl$562[0].last ;
-  wire \o_ctl$562[0].load_w ;
-  wire \o_ctl$562[0].valid ;
+  wire [4:0] \o_ctl$550 ;
+  wire [4:0] \o_ctl$550[0] ;
+  wire \o_ctl$550[0].first ;
+  wire \o_ctl$550[0].group_end ;
+  wire \o_ctl$550[0].last ;
+  wire \o_ctl$550[0].load_w ;
+  wire \o_ctl$550[0].valid ;
+  wire [4:0] \o_ctl$563 ;
+  wire [4:0] \o_ctl$563[0] ;
+  wire \o_ctl$563[0].first ;
+  wire \o_ctl$563[0].group_end ;
+  wire \o_ctl$563[0].last ;
+  wire \o_ctl$563[0].load_w ;
+  wire \o_ctl$563[0].valid ;
   wire [4:0] \o_ctl$57 ;
-  wire [4:0] \o_ctl$575 ;
-  wire [4:0] \o_ctl$575[0] ;
-  wire \o_ctl$575[0].first ;
-  wire \o_ctl$575[0].group_end ;
-  wire \o_ctl$575[0].last ;
-  wire \o_ctl$575[0].load_w ;
-  wire \o_ctl$575[0].valid ;
+  wire [4:0] \o_ctl$576 ;
+  wire [4:0] \o_ctl$576[0] ;
+  wire \o_ctl$576[0].first ;
+  wire \o_ctl$576[0].group_end ;
+  wire \o_ctl$576[0].last ;
+  wire \o_ctl$576[0].load_w ;
+  wire \o_ctl$576[0].valid ;
   wire [4:0] \o_ctl$57[0] ;
   wire \o_ctl$57[0].first ;
   wire \o_ctl$57[0].group_end ;
   wire \o_ctl$57[0].last ;
   wire \o_ctl$57[0].load_w ;
   wire \o_ctl$57[0].valid ;
-  wire [4:0] \o_ctl$588 ;
-  wire [4:0] \o_ctl$588[0] ;
-  wire \o_ctl$588[0].first ;
-  wire \o_ctl$588[0].group_end ;
-  wire \o_ctl$588[0].last ;
-  wire \o_ctl$588[0].load_w ;
-  wire \o_ctl$588[0].valid ;
-  wire [4:0] \o_ctl$601 ;
-  wire [4:0] \o_ctl$601[0] ;
-  wire \o_ctl$601[0].first ;
-  wire \o_ctl$601[0].group_end ;
-  wire \o_ctl$601[0].last ;
-  wire \o_ctl$601[0].load_w ;
-  wire \o_ctl$601[0].valid ;
+  wire [4:0] \o_ctl$589 ;
+  wire [4:0] \o_ctl$589[0] ;
+  wire \o_ctl$589[0].first ;
+  wire \o_ctl$589[0].group_end ;
+  wire \o_ctl$589[0].last ;
+  wire \o_ctl$589[0].load_w ;
+  wire \o_ctl$589[0].valid ;
+  wire [4:0] \o_ctl$602 ;
+  wire [4:0] \o_ctl$602[0] ;
+  wire \o_ctl$602[0].first ;
+  wire \o_ctl$602[0].group_end ;
+  wire \o_ctl$602[0].last ;
+  wire \o_ctl$602[0].load_w ;
+  wire \o_ctl$602[0].valid ;
   wire [4:0] \o_ctl$61 ;
-  wire [4:0] \o_ctl$614 ;
-  wire [4:0] \o_ctl$614[0] ;
-  wire \o_ctl$614[0].first ;
-  wire \o_ctl$614[0].group_end ;
-  wire \o_ctl$614[0].last ;
-  wire \o_ctl$614[0].load_w ;
-  wire \o_ctl$614[0].valid ;
+  wire [4:0] \o_ctl$615 ;
+  wire [4:0] \o_ctl$615[0] ;
+  wire \o_ctl$615[0].first ;
+  wire \o_ctl$615[0].group_end ;
+  wire \o_ctl$615[0].last ;
+  wire \o_ctl$615[0].load_w ;
+  wire \o_ctl$615[0].valid ;
   wire [4:0] \o_ctl$61[0] ;
   wire \o_ctl$61[0].first ;
   wire \o_ctl$61[0].group_end ;
   wire \o_ctl$61[0].last ;
   wire \o_ctl$61[0].load_w ;
   wire \o_ctl$61[0].valid ;
-  wire [4:0] \o_ctl$627 ;
-  wire [4:0] \o_ctl$627[0] ;
-  wire \o_ctl$627[0].first ;
-  wire \o_ctl$627[0].group_end ;
-  wire \o_ctl$627[0].last ;
-  wire \o_ctl$627[0].load_w ;
-  wire \o_ctl$627[0].valid ;
-  wire [4:0] \o_ctl$640 ;
-  wire [4:0] \o_ctl$640[0] ;
-  wire \o_ctl$640[0].first ;
-  wire \o_ctl$640[0].group_end ;
-  wire \o_ctl$640[0].last ;
-  wire \o_ctl$640[0].load_w ;
-  wire \o_ctl$640[0].valid ;
+  wire [4:0] \o_ctl$628 ;
+  wire [4:0] \o_ctl$628[0] ;
+  wire \o_ctl$628[0].first ;
+  wire \o_ctl$628[0].group_end ;
+  wire \o_ctl$628[0].last ;
+  wire \o_ctl$628[0].load_w ;
+  wire \o_ctl$628[0].valid ;
+  wire [4:0] \o_ctl$641 ;
+  wire [4:0] \o_ctl$641[0] ;
+  wire \o_ctl$641[0].first ;
+  wire \o_ctl$641[0].group_end ;
+  wire \o_ctl$641[0].last ;
+  wire \o_ctl$641[0].load_w ;
+  wire \o_ctl$641[0].valid ;
   wire [4:0] \o_ctl$65 ;
   wire [4:0] \o_ctl$65[0] ;
   wire \o_ctl$65[0].first ;
@@ -6802,34 +6999,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$393 , o_ro
   wire \o_ctl[0].load_w ;
   wire \o_ctl[0].valid ;
   wire [31:0] o_psum;
-  wire [31:0] \o_psum$413 ;
-  wire [31:0] \o_psum$413[0] ;
-  wire [31:0] \o_psum$413[0][0] ;
-  wire [31:0] \o_psum$413[0][0][0] ;
-  wire [31:0] \o_psum$414 ;
-  wire [31:0] \o_psum$414[0] ;
-  wire [31:0] \o_psum$414[0][0] ;
-  wire [31:0] \o_psum$414[0][0][0] ;
-  wire [31:0] \o_psum$415 ;
-  wire [31:0] \o_psum$415[0] ;
-  wire [31:0] \o_psum$415[0][0] ;
-  wire [31:0] \o_psum$415[0][0][0] ;
-  wire [31:0] \o_psum$416 ;
-  wire [31:0] \o_psum$416[0] ;
-  wire [31:0] \o_psum$416[0][0] ;
-  wire [31:0] \o_psum$416[0][0][0] ;
-  wire [31:0] \o_psum$417 ;
-  wire [31:0] \o_psum$417[0] ;
-  wire [31:0] \o_psum$417[0][0] ;
-  wire [31:0] \o_psum$417[0][0][0] ;
-  wire [31:0] \o_psum$418 ;
-  wire [31:0] \o_psum$418[0] ;
-  wire [31:0] \o_psum$418[0][0] ;
-  wire [31:0] \o_psum$418[0][0][0] ;
-  wire [31:0] \o_psum$419 ;
-  wire [31:0] \o_psum$419[0] ;
-  wire [31:0] \o_psum$419[0][0] ;
-  wire [31:0] \o_psum$419[0][0][0] ;
   wire [31:0] \o_psum$421 ;
   wire [31:0] \o_psum$421[0] ;
   wire [31:0] \o_psum$421[0][0] ;
@@ -6862,6 +7031,10 @@ module \array_lut_w2_a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$393 , o_ro
   wire [31:0] \o_psum$428[0] ;
   wire [31:0] \o_psum$428[0][0] ;
   wire [31:0] \o_psum$428[0][0][0] ;
+  wire [31:0] \o_psum$429 ;
+  wire [31:0] \o_psum$429[0] ;
+  wire [31:0] \o_psum$429[0][0] ;
+  wire [31:0] \o_psum$429[0][0][0] ;
   wire [31:0] \o_psum$430 ;
   wire [31:0] \o_psum$430[0] ;
   wire [31:0] \o_psum$430[0][0] ;
@@ -6894,6 +7067,10 @@ module \array_lut_w2_a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$393 , o_ro
   wire [31:0] \o_psum$437[0] ;
   wire [31:0] \o_psum$437[0][0] ;
   wire [31:0] \o_psum$437[0][0][0] ;
+  wire [31:0] \o_psum$438 ;
+  wire [31:0] \o_psum$438[0] ;
+  wire [31:0] \o_psum$438[0][0] ;
+  wire [31:0] \o_psum$438[0][0][0] ;
   wire [31:0] \o_psum$439 ;
   wire [31:0] \o_psum$439[0] ;
   wire [31:0] \o_psum$439[0][0] ;
@@ -6926,6 +7103,10 @@ module \array_lut_w2_a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$393 , o_ro
   wire [31:0] \o_psum$446[0] ;
   wire [31:0] \o_psum$446[0][0] ;
   wire [31:0] \o_psum$446[0][0][0] ;
+  wire [31:0] \o_psum$447 ;
+  wire [31:0] \o_psum$447[0] ;
+  wire [31:0] \o_psum$447[0][0] ;
+  wire [31:0] \o_psum$447[0][0][0] ;
   wire [31:0] \o_psum$448 ;
   wire [31:0] \o_psum$448[0] ;
   wire [31:0] \o_psum$448[0][0] ;
@@ -6958,6 +7139,10 @@ module \array_lut_w2_a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$393 , o_ro
   wire [31:0] \o_psum$455[0] ;
   wire [31:0] \o_psum$455[0][0] ;
   wire [31:0] \o_psum$455[0][0][0] ;
+  wire [31:0] \o_psum$456 ;
+  wire [31:0] \o_psum$456[0] ;
+  wire [31:0] \o_psum$456[0][0] ;
+  wire [31:0] \o_psum$456[0][0][0] ;
   wire [31:0] \o_psum$457 ;
   wire [31:0] \o_psum$457[0] ;
   wire [31:0] \o_psum$457[0][0] ;
@@ -6990,6 +7175,10 @@ module \array_lut_w2_a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$393 , o_ro
   wire [31:0] \o_psum$464[0] ;
   wire [31:0] \o_psum$464[0][0] ;
   wire [31:0] \o_psum$464[0][0][0] ;
+  wire [31:0] \o_psum$465 ;
+  wire [31:0] \o_psum$465[0] ;
+  wire [31:0] \o_psum$465[0][0] ;
+  wire [31:0] \o_psum$465[0][0][0] ;
   wire [31:0] \o_psum$466 ;
   wire [31:0] \o_psum$466[0] ;
   wire [31:0] \o_psum$466[0][0] ;
@@ -7022,6 +7211,10 @@ module \array_lut_w2_a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$393 , o_ro
   wire [31:0] \o_psum$473[0] ;
   wire [31:0] \o_psum$473[0][0] ;
   wire [31:0] \o_psum$473[0][0][0] ;
+  wire [31:0] \o_psum$474 ;
+  wire [31:0] \o_psum$474[0] ;
+  wire [31:0] \o_psum$474[0][0] ;
+  wire [31:0] \o_psum$474[0][0][0] ;
   wire [31:0] \o_psum$475 ;
   wire [31:0] \o_psum$475[0] ;
   wire [31:0] \o_psum$475[0][0] ;
@@ -7054,11 +7247,15 @@ module \array_lut_w2_a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$393 , o_ro
   wire [31:0] \o_psum$482[0] ;
   wire [31:0] \o_psum$482[0][0] ;
   wire [31:0] \o_psum$482[0][0][0] ;
+  wire [31:0] \o_psum$483 ;
+  wire [31:0] \o_psum$483[0] ;
+  wire [31:0] \o_psum$483[0][0] ;
+  wire [31:0] \o_psum$483[0][0][0] ;
   wire [31:0] \o_psum[0] ;
   wire [31:0] \o_psum[0][0] ;
   wire [31:0] \o_psum[0][0][0] ;
   output [255:0] o_row;
-  reg [255:0] o_row;
+  wire [255:0] o_row;
   wire [31:0] \o_row[0] ;
   wire [31:0] \o_row[0][0] ;
   wire [31:0] \o_row[1] ;
@@ -7076,9 +7273,9 @@ module \array_lut_w2_a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$393 , o_ro
   wire [31:0] \o_row[7] ;
   wire [31:0] \o_row[7][0] ;
   output [2:0] o_row_index;
-  reg [2:0] o_row_index;
+  wire [2:0] o_row_index;
   output o_row_valid;
-  reg o_row_valid;
+  wire o_row_valid;
   wire [87:0] o_table;
   wire [87:0] \o_table$110 ;
   wire [87:0] \o_table$110.table ;
@@ -7879,6 +8076,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$393 , o_ro
   reg row7_done_d7 = 1'h0;
   reg row7_done_d8 = 1'h0;
   reg row7_done_d9 = 1'h0;
+  wire [7:0] row_sel;
   input rst;
   wire rst;
   (* init = 18'h00000 *)
@@ -8168,390 +8366,565 @@ module \array_lut_w2_a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$393 , o_ro
   wire [7:0] \w7_d7.scale[0] ;
   wire [1:0] \w7_d7.zero ;
   wire [1:0] \w7_d7.zero[0] ;
-  assign \$1  = \o_ctl$549 [0] & \o_ctl$549 [3];
-  assign \$2  = \o_ctl$562 [0] & \o_ctl$562 [3];
-  assign \$3  = \o_ctl$575 [0] & \o_ctl$575 [3];
-  assign \$4  = \o_ctl$588 [0] & \o_ctl$588 [3];
-  assign \$5  = \o_ctl$601 [0] & \o_ctl$601 [3];
-  assign \$6  = \o_ctl$614 [0] & \o_ctl$614 [3];
-  assign \$7  = \o_ctl$627 [0] & \o_ctl$627 [3];
-  assign \$8  = \o_ctl$640 [0] & \o_ctl$640 [3];
+  assign \$4  = ~ \$3 ;
+  assign \$5  = row6_done_d13 & \$4 ;
+  assign \$7  = \$6  | row6_done_d13;
+  assign \$8  = ~ \$7 ;
+  assign \$9  = row5_done_d13 & \$8 ;
+  assign \$11  = \$10  | row6_done_d13;
+  assign \$12  = \$11  | row5_done_d13;
+  assign \$13  = ~ \$12 ;
+  assign \$14  = row4_done_d13 & \$13 ;
+  assign \$16  = \$15  | row6_done_d13;
+  assign \$17  = \$16  | row5_done_d13;
+  assign \$18  = \$17  | row4_done_d13;
+  assign \$19  = ~ \$18 ;
+  assign \$20  = row3_done_d13 & \$19 ;
+  assign \$22  = \$21  | row6_done_d13;
+  assign \$23  = \$22  | row5_done_d13;
+  assign \$24  = \$23  | row4_done_d13;
+  assign \$25  = \$24  | row3_done_d13;
+  assign \$26  = ~ \$25 ;
+  assign \$27  = row2_done_d13 & \$26 ;
+  assign \$29  = \$28  | row6_done_d13;
+  assign \$30  = \$29  | row5_done_d13;
+  assign \$31  = \$30  | row4_done_d13;
+  assign \$32  = \$31  | row3_done_d13;
+  assign \$33  = \$32  | row2_done_d13;
+  assign \$34  = ~ \$33 ;
+  assign \$35  = row1_done_d13 & \$34 ;
+  assign \$37  = \$36  | row6_done_d13;
+  assign \$38  = \$37  | row5_done_d13;
+  assign \$39  = \$38  | row4_done_d13;
+  assign \$40  = \$39  | row3_done_d13;
+  assign \$41  = \$40  | row2_done_d13;
+  assign \$42  = \$41  | row1_done_d13;
+  assign \$43  = ~ \$42 ;
+  assign \$44  = row0_done_d13 & \$43 ;
+  assign \$46  = \$45  | row6_done_d13;
+  assign \$47  = \$46  | row5_done_d13;
+  assign \$48  = \$47  | row4_done_d13;
+  assign \$49  = \$48  | row3_done_d13;
+  assign \$50  = \$49  | row2_done_d13;
+  assign \$51  = \$50  | row1_done_d13;
+  assign o_row_valid = \$51  | row0_done_d13;
+  assign \$53  = row_sel[1] ? 1'h1 : 1'h0;
+  assign \$55  = row_sel[2] ? 2'h2 : 2'h0;
+  assign \$56  = { 1'h0, \$54  } | \$55 ;
+  assign \$57  = row_sel[3] ? 2'h3 : 2'h0;
+  assign \$58  = \$56  | \$57 ;
+  assign \$59  = row_sel[4] ? 3'h4 : 3'h0;
+  assign \$60  = { 1'h0, \$58  } | \$59 ;
+  assign \$61  = row_sel[5] ? 3'h5 : 3'h0;
+  assign \$62  = \$60  | \$61 ;
+  assign \$63  = row_sel[6] ? 3'h6 : 3'h0;
+  assign \$64  = \$62  | \$63 ;
+  assign \$65  = row_sel[7] ? 3'h7 : 3'h0;
+  assign o_row_index = \$64  | \$65 ;
+  assign \$66  = o_psum & { row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0] };
+  assign \$67  = \o_psum$421  & { row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1] };
+  assign \$68  = \$66  | \$67 ;
+  assign \$69  = \o_psum$422  & { row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2] };
+  assign \$70  = \$68  | \$69 ;
+  assign \$71  = \o_psum$423  & { row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3] };
+  assign \$72  = \$70  | \$71 ;
+  assign \$73  = \o_psum$424  & { row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4] };
+  assign \$74  = \$72  | \$73 ;
+  assign \$75  = \o_psum$425  & { row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5] };
+  assign \$76  = \$74  | \$75 ;
+  assign \$77  = \o_psum$426  & { row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6] };
+  assign \$78  = \$76  | \$77 ;
+  assign \$79  = \o_psum$427  & { row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7] };
+  assign \$80  = \$78  | \$79 ;
+  assign \$81  = \o_psum$428  & { row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0] };
+  assign \$82  = \o_psum$429  & { row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1] };
+  assign \$83  = \$81  | \$82 ;
+  assign \$84  = \o_psum$430  & { row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2] };
+  assign \$85  = \$83  | \$84 ;
+  assign \$86  = \o_psum$431  & { row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3] };
+  assign \$87  = \$85  | \$86 ;
+  assign \$88  = \o_psum$432  & { row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4] };
+  assign \$89  = \$87  | \$88 ;
+  assign \$90  = \o_psum$433  & { row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5] };
+  assign \$91  = \$89  | \$90 ;
+  assign \$92  = \o_psum$434  & { row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6] };
+  assign \$93  = \$91  | \$92 ;
+  assign \$94  = \o_psum$435  & { row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7] };
+  assign \$95  = \$93  | \$94 ;
+  assign \$96  = \o_psum$436  & { row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0] };
+  assign \$97  = \o_psum$437  & { row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1] };
+  assign \$98  = \$96  | \$97 ;
+  assign \$99  = \o_psum$438  & { row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2] };
+  assign \$100  = \$98  | \$99 ;
+  assign \$101  = \o_psum$439  & { row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3] };
+  assign \$102  = \$100  | \$101 ;
+  assign \$103  = \o_psum$440  & { row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4] };
+  assign \$104  = \$102  | \$103 ;
+  assign \$105  = \o_psum$441  & { row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5] };
+  assign \$106  = \$104  | \$105 ;
+  assign \$107  = \o_psum$442  & { row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6] };
+  assign \$108  = \$106  | \$107 ;
+  assign \$109  = \o_psum$443  & { row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7] };
+  assign \$110  = \$108  | \$109 ;
+  assign \$111  = \o_psum$444  & { row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0] };
+  assign \$112  = \o_psum$445  & { row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1] };
+  assign \$113  = \$111  | \$112 ;
+  assign \$114  = \o_psum$446  & { row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2] };
+  assign \$115  = \$113  | \$114 ;
+  assign \$116  = \o_psum$447  & { row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3] };
+  assign \$117  = \$115  | \$116 ;
+  assign \$118  = \o_psum$448  & { row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4] };
+  assign \$119  = \$117  | \$118 ;
+  assign \$120  = \o_psum$449  & { row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5] };
+  assign \$121  = \$119  | \$120 ;
+  assign \$122  = \o_psum$450  & { row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6] };
+  assign \$123  = \$121  | \$122 ;
+  assign \$124  = \o_psum$451  & { row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7] };
+  assign \$125  = \$123  | \$124 ;
+  assign \$126  = \o_psum$452  & { row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0] };
+  assign \$127  = \o_psum$453  & { row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1] };
+  assign \$128  = \$126  | \$127 ;
+  assign \$129  = \o_psum$454  & { row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2] };
+  assign \$130  = \$128  | \$129 ;
+  assign \$131  = \o_psum$455  & { row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3] };
+  assign \$132  = \$130  | \$131 ;
+  assign \$133  = \o_psum$456  & { row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4] };
+  assign \$134  = \$132  | \$133 ;
+  assign \$135  = \o_psum$457  & { row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5] };
+  assign \$136  = \$134  | \$135 ;
+  assign \$137  = \o_psum$458  & { row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6] };
+  assign \$138  = \$136  | \$137 ;
+  assign \$139  = \o_psum$459  & { row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7] };
+  assign \$140  = \$138  | \$139 ;
+  assign \$141  = \o_psum$460  & { row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0] };
+  assign \$142  = \o_psum$461  & { row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1] };
+  assign \$143  = \$141  | \$142 ;
+  assign \$144  = \o_psum$462  & { row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2] };
+  assign \$145  = \$143  | \$144 ;
+  assign \$146  = \o_psum$463  & { row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3] };
+  assign \$147  = \$145  | \$146 ;
+  assign \$148  = \o_psum$464  & { row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4] };
+  assign \$149  = \$147  | \$148 ;
+  assign \$150  = \o_psum$465  & { row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5] };
+  assign \$151  = \$149  | \$150 ;
+  assign \$152  = \o_psum$466  & { row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6] };
+  assign \$153  = \$151  | \$152 ;
+  assign \$154  = \o_psum$467  & { row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7] };
+  assign \$155  = \$153  | \$154 ;
+  assign \$156  = \o_psum$468  & { row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0] };
+  assign \$157  = \o_psum$469  & { row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1] };
+  assign \$158  = \$156  | \$157 ;
+  assign \$159  = \o_psum$470  & { row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2] };
+  assign \$160  = \$158  | \$159 ;
+  assign \$161  = \o_psum$471  & { row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3] };
+  assign \$162  = \$160  | \$161 ;
+  assign \$163  = \o_psum$472  & { row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4] };
+  assign \$164  = \$162  | \$163 ;
+  assign \$165  = \o_psum$473  & { row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5] };
+  assign \$166  = \$164  | \$165 ;
+  assign \$167  = \o_psum$474  & { row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6] };
+  assign \$168  = \$166  | \$167 ;
+  assign \$169  = \o_psum$475  & { row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7] };
+  assign \$170  = \$168  | \$169 ;
+  assign \$171  = \o_psum$476  & { row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0] };
+  assign \$172  = \o_psum$477  & { row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1] };
+  assign \$173  = \$171  | \$172 ;
+  assign \$174  = \o_psum$478  & { row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2] };
+  assign \$175  = \$173  | \$174 ;
+  assign \$176  = \o_psum$479  & { row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3] };
+  assign \$177  = \$175  | \$176 ;
+  assign \$178  = \o_psum$480  & { row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4] };
+  assign \$179  = \$177  | \$178 ;
+  assign \$180  = \o_psum$481  & { row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5] };
+  assign \$181  = \$179  | \$180 ;
+  assign \$182  = \o_psum$482  & { row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6] };
+  assign \$183  = \$181  | \$182 ;
+  assign \$184  = \o_psum$483  & { row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7] };
+  assign \$185  = \$183  | \$184 ;
+  assign \$186  = \o_ctl$550 [0] & \o_ctl$550 [3];
+  assign \$187  = \o_ctl$563 [0] & \o_ctl$563 [3];
+  assign \$188  = \o_ctl$576 [0] & \o_ctl$576 [3];
+  assign \$189  = \o_ctl$589 [0] & \o_ctl$589 [3];
+  assign \$190  = \o_ctl$602 [0] & \o_ctl$602 [3];
+  assign \$191  = \o_ctl$615 [0] & \o_ctl$615 [3];
+  assign \$192  = \o_ctl$628 [0] & \o_ctl$628 [3];
+  assign \$193  = \o_ctl$641 [0] & \o_ctl$641 [3];
   always @(posedge clk)
-    \i_a$35  <= \$9 ;
+    \i_a$35  <= \$194 ;
   always @(posedge clk)
-    ctl1_d1 <= \$10 ;
+    ctl1_d1 <= \$195 ;
   always @(posedge clk)
-    a2_d1 <= \$11 ;
+    a2_d1 <= \$196 ;
   always @(posedge clk)
-    \i_a$70  <= \$12 ;
+    \i_a$70  <= \$197 ;
   always @(posedge clk)
-    ctl2_d1 <= \$13 ;
+    ctl2_d1 <= \$198 ;
   always @(posedge clk)
-    ctl2_d2 <= \$14 ;
+    ctl2_d2 <= \$199 ;
   always @(posedge clk)
-    a3_d1 <= \$15 ;
+    a3_d1 <= \$200 ;
   always @(posedge clk)
-    a3_d2 <= \$16 ;
+    a3_d2 <= \$201 ;
   always @(posedge clk)
-    \i_a$105  <= \$17 ;
+    \i_a$105  <= \$202 ;
   always @(posedge clk)
-    ctl3_d1 <= \$18 ;
+    ctl3_d1 <= \$203 ;
   always @(posedge clk)
-    ctl3_d2 <= \$19 ;
+    ctl3_d2 <= \$204 ;
   always @(posedge clk)
-    ctl3_d3 <= \$20 ;
+    ctl3_d3 <= \$205 ;
   always @(posedge clk)
-    a4_d1 <= \$21 ;
+    a4_d1 <= \$206 ;
   always @(posedge clk)
-    a4_d2 <= \$22 ;
+    a4_d2 <= \$207 ;
   always @(posedge clk)
-    a4_d3 <= \$23 ;
+    a4_d3 <= \$208 ;
   always @(posedge clk)
-    \i_a$140  <= \$24 ;
+    \i_a$140  <= \$209 ;
   always @(posedge clk)
-    ctl4_d1 <= \$25 ;
+    ctl4_d1 <= \$210 ;
   always @(posedge clk)
-    ctl4_d2 <= \$26 ;
+    ctl4_d2 <= \$211 ;
   always @(posedge clk)
-    ctl4_d3 <= \$27 ;
+    ctl4_d3 <= \$212 ;
   always @(posedge clk)
-    ctl4_d4 <= \$28 ;
+    ctl4_d4 <= \$213 ;
   always @(posedge clk)
-    a5_d1 <= \$29 ;
+    a5_d1 <= \$214 ;
   always @(posedge clk)
-    a5_d2 <= \$30 ;
+    a5_d2 <= \$215 ;
   always @(posedge clk)
-    a5_d3 <= \$31 ;
+    a5_d3 <= \$216 ;
   always @(posedge clk)
-    a5_d4 <= \$32 ;
+    a5_d4 <= \$217 ;
   always @(posedge clk)
-    \i_a$175  <= \$33 ;
+    \i_a$175  <= \$218 ;
   always @(posedge clk)
-    ctl5_d1 <= \$34 ;
+    ctl5_d1 <= \$219 ;
   always @(posedge clk)
-    ctl5_d2 <= \$35 ;
+    ctl5_d2 <= \$220 ;
   always @(posedge clk)
-    ctl5_d3 <= \$36 ;
+    ctl5_d3 <= \$221 ;
   always @(posedge clk)
-    ctl5_d4 <= \$37 ;
+    ctl5_d4 <= \$222 ;
   always @(posedge clk)
-    ctl5_d5 <= \$38 ;
+    ctl5_d5 <= \$223 ;
   always @(posedge clk)
-    a6_d1 <= \$39 ;
+    a6_d1 <= \$224 ;
   always @(posedge clk)
-    a6_d2 <= \$40 ;
+    a6_d2 <= \$225 ;
   always @(posedge clk)
-    a6_d3 <= \$41 ;
+    a6_d3 <= \$226 ;
   always @(posedge clk)
-    a6_d4 <= \$42 ;
+    a6_d4 <= \$227 ;
   always @(posedge clk)
-    a6_d5 <= \$43 ;
+    a6_d5 <= \$228 ;
   always @(posedge clk)
-    \i_a$210  <= \$44 ;
+    \i_a$210  <= \$229 ;
   always @(posedge clk)
-    ctl6_d1 <= \$45 ;
+    ctl6_d1 <= \$230 ;
   always @(posedge clk)
-    ctl6_d2 <= \$46 ;
+    ctl6_d2 <= \$231 ;
   always @(posedge clk)
-    ctl6_d3 <= \$47 ;
+    ctl6_d3 <= \$232 ;
   always @(posedge clk)
-    ctl6_d4 <= \$48 ;
+    ctl6_d4 <= \$233 ;
   always @(posedge clk)
-    ctl6_d5 <= \$49 ;
+    ctl6_d5 <= \$234 ;
   always @(posedge clk)
-    ctl6_d6 <= \$50 ;
+    ctl6_d6 <= \$235 ;
   always @(posedge clk)
-    a7_d1 <= \$51 ;
+    a7_d1 <= \$236 ;
   always @(posedge clk)
-    a7_d2 <= \$52 ;
+    a7_d2 <= \$237 ;
   always @(posedge clk)
-    a7_d3 <= \$53 ;
+    a7_d3 <= \$238 ;
   always @(posedge clk)
-    a7_d4 <= \$54 ;
+    a7_d4 <= \$239 ;
   always @(posedge clk)
-    a7_d5 <= \$55 ;
+    a7_d5 <= \$240 ;
   always @(posedge clk)
-    a7_d6 <= \$56 ;
+    a7_d6 <= \$241 ;
   always @(posedge clk)
-    \i_a$245  <= \$57 ;
+    \i_a$245  <= \$242 ;
   always @(posedge clk)
-    ctl7_d1 <= \$58 ;
+    ctl7_d1 <= \$243 ;
   always @(posedge clk)
-    ctl7_d2 <= \$59 ;
+    ctl7_d2 <= \$244 ;
   always @(posedge clk)
-    ctl7_d3 <= \$60 ;
+    ctl7_d3 <= \$245 ;
   always @(posedge clk)
-    ctl7_d4 <= \$61 ;
+    ctl7_d4 <= \$246 ;
   always @(posedge clk)
-    ctl7_d5 <= \$62 ;
+    ctl7_d5 <= \$247 ;
   always @(posedge clk)
-    ctl7_d6 <= \$63 ;
+    ctl7_d6 <= \$248 ;
   always @(posedge clk)
-    ctl7_d7 <= \$64 ;
+    ctl7_d7 <= \$249 ;
   always @(posedge clk)
-    \i_w$394  <= \$65 ;
+    \i_w$394  <= \$250 ;
   always @(posedge clk)
-    w2_d1 <= \$66 ;
+    w2_d1 <= \$251 ;
   always @(posedge clk)
-    \i_w$396  <= \$67 ;
+    \i_w$396  <= \$252 ;
   always @(posedge clk)
-    w3_d1 <= \$68 ;
+    w3_d1 <= \$253 ;
   always @(posedge clk)
-    w3_d2 <= \$69 ;
+    w3_d2 <= \$254 ;
   always @(posedge clk)
-    \i_w$398  <= \$70 ;
+    \i_w$398  <= \$255 ;
   always @(posedge clk)
-    w4_d1 <= \$71 ;
+    w4_d1 <= \$256 ;
   always @(posedge clk)
-    w4_d2 <= \$72 ;
+    w4_d2 <= \$257 ;
   always @(posedge clk)
-    w4_d3 <= \$73 ;
+    w4_d3 <= \$258 ;
   always @(posedge clk)
-    \i_w$400  <= \$74 ;
+    \i_w$400  <= \$259 ;
   always @(posedge clk)
-    w5_d1 <= \$75 ;
+    w5_d1 <= \$260 ;
   always @(posedge clk)
-    w5_d2 <= \$76 ;
+    w5_d2 <= \$261 ;
   always @(posedge clk)
-    w5_d3 <= \$77 ;
+    w5_d3 <= \$262 ;
   always @(posedge clk)
-    w5_d4 <= \$78 ;
+    w5_d4 <= \$263 ;
   always @(posedge clk)
-    \i_w$402  <= \$79 ;
+    \i_w$402  <= \$264 ;
   always @(posedge clk)
-    w6_d1 <= \$80 ;
+    w6_d1 <= \$265 ;
   always @(posedge clk)
-    w6_d2 <= \$81 ;
+    w6_d2 <= \$266 ;
   always @(posedge clk)
-    w6_d3 <= \$82 ;
+    w6_d3 <= \$267 ;
   always @(posedge clk)
-    w6_d4 <= \$83 ;
+    w6_d4 <= \$268 ;
   always @(posedge clk)
-    w6_d5 <= \$84 ;
+    w6_d5 <= \$269 ;
   always @(posedge clk)
-    \i_w$404  <= \$85 ;
+    \i_w$404  <= \$270 ;
   always @(posedge clk)
-    w7_d1 <= \$86 ;
+    w7_d1 <= \$271 ;
   always @(posedge clk)
-    w7_d2 <= \$87 ;
+    w7_d2 <= \$272 ;
   always @(posedge clk)
-    w7_d3 <= \$88 ;
+    w7_d3 <= \$273 ;
   always @(posedge clk)
-    w7_d4 <= \$89 ;
+    w7_d4 <= \$274 ;
   always @(posedge clk)
-    w7_d5 <= \$90 ;
+    w7_d5 <= \$275 ;
   always @(posedge clk)
-    w7_d6 <= \$91 ;
+    w7_d6 <= \$276 ;
   always @(posedge clk)
-    \i_w$406  <= \$92 ;
+    \i_w$406  <= \$277 ;
   always @(posedge clk)
-    row0_done_d1 <= \$93 ;
+    row0_done_d1 <= \$278 ;
   always @(posedge clk)
-    row0_done_d2 <= \$94 ;
+    row0_done_d2 <= \$279 ;
   always @(posedge clk)
-    row0_done_d3 <= \$95 ;
+    row0_done_d3 <= \$280 ;
   always @(posedge clk)
-    row0_done_d4 <= \$96 ;
+    row0_done_d4 <= \$281 ;
   always @(posedge clk)
-    row0_done_d5 <= \$97 ;
+    row0_done_d5 <= \$282 ;
   always @(posedge clk)
-    row0_done_d6 <= \$98 ;
+    row0_done_d6 <= \$283 ;
   always @(posedge clk)
-    row0_done_d7 <= \$99 ;
+    row0_done_d7 <= \$284 ;
   always @(posedge clk)
-    row0_done_d8 <= \$100 ;
+    row0_done_d8 <= \$285 ;
   always @(posedge clk)
-    row0_done_d9 <= \$101 ;
+    row0_done_d9 <= \$286 ;
   always @(posedge clk)
-    row0_done_d10 <= \$102 ;
+    row0_done_d10 <= \$287 ;
   always @(posedge clk)
-    row0_done_d11 <= \$103 ;
+    row0_done_d11 <= \$288 ;
   always @(posedge clk)
-    row0_done_d12 <= \$104 ;
+    row0_done_d12 <= \$289 ;
   always @(posedge clk)
-    row0_done_d13 <= \$105 ;
+    row0_done_d13 <= \$290 ;
   always @(posedge clk)
-    row1_done_d1 <= \$106 ;
+    row1_done_d1 <= \$291 ;
   always @(posedge clk)
-    row1_done_d2 <= \$107 ;
+    row1_done_d2 <= \$292 ;
   always @(posedge clk)
-    row1_done_d3 <= \$108 ;
+    row1_done_d3 <= \$293 ;
   always @(posedge clk)
-    row1_done_d4 <= \$109 ;
+    row1_done_d4 <= \$294 ;
   always @(posedge clk)
-    row1_done_d5 <= \$110 ;
+    row1_done_d5 <= \$295 ;
   always @(posedge clk)
-    row1_done_d6 <= \$111 ;
+    row1_done_d6 <= \$296 ;
   always @(posedge clk)
-    row1_done_d7 <= \$112 ;
+    row1_done_d7 <= \$297 ;
   always @(posedge clk)
-    row1_done_d8 <= \$113 ;
+    row1_done_d8 <= \$298 ;
   always @(posedge clk)
-    row1_done_d9 <= \$114 ;
+    row1_done_d9 <= \$299 ;
   always @(posedge clk)
-    row1_done_d10 <= \$115 ;
+    row1_done_d10 <= \$300 ;
   always @(posedge clk)
-    row1_done_d11 <= \$116 ;
+    row1_done_d11 <= \$301 ;
   always @(posedge clk)
-    row1_done_d12 <= \$117 ;
+    row1_done_d12 <= \$302 ;
   always @(posedge clk)
-    row1_done_d13 <= \$118 ;
+    row1_done_d13 <= \$303 ;
   always @(posedge clk)
-    row2_done_d1 <= \$119 ;
+    row2_done_d1 <= \$304 ;
   always @(posedge clk)
-    row2_done_d2 <= \$120 ;
+    row2_done_d2 <= \$305 ;
   always @(posedge clk)
-    row2_done_d3 <= \$121 ;
+    row2_done_d3 <= \$306 ;
   always @(posedge clk)
-    row2_done_d4 <= \$122 ;
+    row2_done_d4 <= \$307 ;
   always @(posedge clk)
-    row2_done_d5 <= \$123 ;
+    row2_done_d5 <= \$308 ;
   always @(posedge clk)
-    row2_done_d6 <= \$124 ;
+    row2_done_d6 <= \$309 ;
   always @(posedge clk)
-    row2_done_d7 <= \$125 ;
+    row2_done_d7 <= \$310 ;
   always @(posedge clk)
-    row2_done_d8 <= \$126 ;
+    row2_done_d8 <= \$311 ;
   always @(posedge clk)
-    row2_done_d9 <= \$127 ;
+    row2_done_d9 <= \$312 ;
   always @(posedge clk)
-    row2_done_d10 <= \$128 ;
+    row2_done_d10 <= \$313 ;
   always @(posedge clk)
-    row2_done_d11 <= \$129 ;
+    row2_done_d11 <= \$314 ;
   always @(posedge clk)
-    row2_done_d12 <= \$130 ;
+    row2_done_d12 <= \$315 ;
   always @(posedge clk)
-    row2_done_d13 <= \$131 ;
+    row2_done_d13 <= \$316 ;
   always @(posedge clk)
-    row3_done_d1 <= \$132 ;
+    row3_done_d1 <= \$317 ;
   always @(posedge clk)
-    row3_done_d2 <= \$133 ;
+    row3_done_d2 <= \$318 ;
   always @(posedge clk)
-    row3_done_d3 <= \$134 ;
+    row3_done_d3 <= \$319 ;
   always @(posedge clk)
-    row3_done_d4 <= \$135 ;
+    row3_done_d4 <= \$320 ;
   always @(posedge clk)
-    row3_done_d5 <= \$136 ;
+    row3_done_d5 <= \$321 ;
   always @(posedge clk)
-    row3_done_d6 <= \$137 ;
+    row3_done_d6 <= \$322 ;
   always @(posedge clk)
-    row3_done_d7 <= \$138 ;
+    row3_done_d7 <= \$323 ;
   always @(posedge clk)
-    row3_done_d8 <= \$139 ;
+    row3_done_d8 <= \$324 ;
   always @(posedge clk)
-    row3_done_d9 <= \$140 ;
+    row3_done_d9 <= \$325 ;
   always @(posedge clk)
-    row3_done_d10 <= \$141 ;
+    row3_done_d10 <= \$326 ;
   always @(posedge clk)
-    row3_done_d11 <= \$142 ;
+    row3_done_d11 <= \$327 ;
   always @(posedge clk)
-    row3_done_d12 <= \$143 ;
+    row3_done_d12 <= \$328 ;
   always @(posedge clk)
-    row3_done_d13 <= \$144 ;
+    row3_done_d13 <= \$329 ;
   always @(posedge clk)
-    row4_done_d1 <= \$145 ;
+    row4_done_d1 <= \$330 ;
   always @(posedge clk)
-    row4_done_d2 <= \$146 ;
+    row4_done_d2 <= \$331 ;
   always @(posedge clk)
-    row4_done_d3 <= \$147 ;
+    row4_done_d3 <= \$332 ;
   always @(posedge clk)
-    row4_done_d4 <= \$148 ;
+    row4_done_d4 <= \$333 ;
   always @(posedge clk)
-    row4_done_d5 <= \$149 ;
+    row4_done_d5 <= \$334 ;
   always @(posedge clk)
-    row4_done_d6 <= \$150 ;
+    row4_done_d6 <= \$335 ;
   always @(posedge clk)
-    row4_done_d7 <= \$151 ;
+    row4_done_d7 <= \$336 ;
   always @(posedge clk)
-    row4_done_d8 <= \$152 ;
+    row4_done_d8 <= \$337 ;
   always @(posedge clk)
-    row4_done_d9 <= \$153 ;
+    row4_done_d9 <= \$338 ;
   always @(posedge clk)
-    row4_done_d10 <= \$154 ;
+    row4_done_d10 <= \$339 ;
   always @(posedge clk)
-    row4_done_d11 <= \$155 ;
+    row4_done_d11 <= \$340 ;
   always @(posedge clk)
-    row4_done_d12 <= \$156 ;
+    row4_done_d12 <= \$341 ;
   always @(posedge clk)
-    row4_done_d13 <= \$157 ;
+    row4_done_d13 <= \$342 ;
   always @(posedge clk)
-    row5_done_d1 <= \$158 ;
+    row5_done_d1 <= \$343 ;
   always @(posedge clk)
-    row5_done_d2 <= \$159 ;
+    row5_done_d2 <= \$344 ;
   always @(posedge clk)
-    row5_done_d3 <= \$160 ;
+    row5_done_d3 <= \$345 ;
   always @(posedge clk)
-    row5_done_d4 <= \$161 ;
+    row5_done_d4 <= \$346 ;
   always @(posedge clk)
-    row5_done_d5 <= \$162 ;
+    row5_done_d5 <= \$347 ;
   always @(posedge clk)
-    row5_done_d6 <= \$163 ;
+    row5_done_d6 <= \$348 ;
   always @(posedge clk)
-    row5_done_d7 <= \$164 ;
+    row5_done_d7 <= \$349 ;
   always @(posedge clk)
-    row5_done_d8 <= \$165 ;
+    row5_done_d8 <= \$350 ;
   always @(posedge clk)
-    row5_done_d9 <= \$166 ;
+    row5_done_d9 <= \$351 ;
   always @(posedge clk)
-    row5_done_d10 <= \$167 ;
+    row5_done_d10 <= \$352 ;
   always @(posedge clk)
-    row5_done_d11 <= \$168 ;
+    row5_done_d11 <= \$353 ;
   always @(posedge clk)
-    row5_done_d12 <= \$169 ;
+    row5_done_d12 <= \$354 ;
   always @(posedge clk)
-    row5_done_d13 <= \$170 ;
+    row5_done_d13 <= \$355 ;
   always @(posedge clk)
-    row6_done_d1 <= \$171 ;
+    row6_done_d1 <= \$356 ;
   always @(posedge clk)
-    row6_done_d2 <= \$172 ;
+    row6_done_d2 <= \$357 ;
   always @(posedge clk)
-    row6_done_d3 <= \$173 ;
+    row6_done_d3 <= \$358 ;
   always @(posedge clk)
-    row6_done_d4 <= \$174 ;
+    row6_done_d4 <= \$359 ;
   always @(posedge clk)
-    row6_done_d5 <= \$175 ;
+    row6_done_d5 <= \$360 ;
   always @(posedge clk)
-    row6_done_d6 <= \$176 ;
+    row6_done_d6 <= \$361 ;
   always @(posedge clk)
-    row6_done_d7 <= \$177 ;
+    row6_done_d7 <= \$362 ;
   always @(posedge clk)
-    row6_done_d8 <= \$178 ;
+    row6_done_d8 <= \$363 ;
   always @(posedge clk)
-    row6_done_d9 <= \$179 ;
+    row6_done_d9 <= \$364 ;
   always @(posedge clk)
-    row6_done_d10 <= \$180 ;
+    row6_done_d10 <= \$365 ;
   always @(posedge clk)
-    row6_done_d11 <= \$181 ;
+    row6_done_d11 <= \$366 ;
   always @(posedge clk)
-    row6_done_d12 <= \$182 ;
+    row6_done_d12 <= \$367 ;
   always @(posedge clk)
-    row6_done_d13 <= \$183 ;
+    row6_done_d13 <= \$368 ;
   always @(posedge clk)
-    row7_done_d1 <= \$184 ;
+    row7_done_d1 <= \$369 ;
   always @(posedge clk)
-    row7_done_d2 <= \$185 ;
+    row7_done_d2 <= \$370 ;
   always @(posedge clk)
-    row7_done_d3 <= \$186 ;
+    row7_done_d3 <= \$371 ;
   always @(posedge clk)
-    row7_done_d4 <= \$187 ;
+    row7_done_d4 <= \$372 ;
   always @(posedge clk)
-    row7_done_d5 <= \$188 ;
+    row7_done_d5 <= \$373 ;
   always @(posedge clk)
-    row7_done_d6 <= \$189 ;
+    row7_done_d6 <= \$374 ;
   always @(posedge clk)
-    row7_done_d7 <= \$190 ;
+    row7_done_d7 <= \$375 ;
   always @(posedge clk)
-    row7_done_d8 <= \$191 ;
+    row7_done_d8 <= \$376 ;
   always @(posedge clk)
-    row7_done_d9 <= \$192 ;
+    row7_done_d9 <= \$377 ;
   always @(posedge clk)
-    row7_done_d10 <= \$193 ;
+    row7_done_d10 <= \$378 ;
   always @(posedge clk)
-    row7_done_d11 <= \$194 ;
+    row7_done_d11 <= \$379 ;
   always @(posedge clk)
-    row7_done_d12 <= \$195 ;
+    row7_done_d12 <= \$380 ;
   always @(posedge clk)
-    row7_done_d13 <= \$196 ;
+    row7_done_d13 <= \$381 ;
   \array_lut_w2_a8_os_8x8_shared.mesh.row0_head  row0_head (
     .a(\i_a$1 [31:0]),
     .load(i_ctl[0]),
@@ -8594,2146 +8967,2006 @@ module \array_lut_w2_a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$393 , o_ro
   );
   \array_lut_w2_a8_os_8x8_shared.mesh.tile_0_0  tile_0_0 (
     .clk(clk),
+    .i_ctl(i_ctl),
     .o_a(\i_a$7 ),
     .o_ctl(\i_ctl$9 ),
     .o_psum(o_psum),
     .o_w(i_w),
     .pe_0_0__i_a(\i_a$4 ),
-    .pe_0_0__i_ctl(i_ctl),
     .pe_0_0__i_w(\i_w$393 [17:0]),
     .rst(rst)
   );
   \array_lut_w2_a8_os_8x8_shared.mesh.tile_0_1  tile_0_1 (
     .clk(clk),
+    .i_ctl(\i_ctl$9 ),
     .o_a(\i_a$11 ),
     .o_ctl(\i_ctl$13 ),
-    .o_psum(\o_psum$413 ),
+    .o_psum(\o_psum$428 ),
     .o_w(\i_w$294 ),
     .pe_0_0__i_a(\i_a$7 ),
-    .pe_0_0__i_ctl(\i_ctl$9 ),
     .pe_0_0__i_w(\i_w$394 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_8x8_shared.mesh.tile_0_2  tile_0_2 (
     .clk(clk),
+    .i_ctl(\i_ctl$13 ),
     .o_a(\i_a$15 ),
     .o_ctl(\i_ctl$17 ),
-    .o_psum(\o_psum$414 ),
+    .o_psum(\o_psum$436 ),
     .o_w(\i_w$308 ),
     .pe_0_0__i_a(\i_a$11 ),
-    .pe_0_0__i_ctl(\i_ctl$13 ),
     .pe_0_0__i_w(\i_w$396 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_8x8_shared.mesh.tile_0_3  tile_0_3 (
     .clk(clk),
+    .i_ctl(\i_ctl$17 ),
     .o_a(\i_a$19 ),
     .o_ctl(\i_ctl$21 ),
-    .o_psum(\o_psum$415 ),
+    .o_psum(\o_psum$444 ),
     .o_w(\i_w$322 ),
     .pe_0_0__i_a(\i_a$15 ),
-    .pe_0_0__i_ctl(\i_ctl$17 ),
     .pe_0_0__i_w(\i_w$398 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_8x8_shared.mesh.tile_0_4  tile_0_4 (
     .clk(clk),
+    .i_ctl(\i_ctl$21 ),
     .o_a(\i_a$23 ),
     .o_ctl(\i_ctl$25 ),
-    .o_psum(\o_psum$416 ),
+    .o_psum(\o_psum$452 ),
     .o_w(\i_w$336 ),
     .pe_0_0__i_a(\i_a$19 ),
-    .pe_0_0__i_ctl(\i_ctl$21 ),
     .pe_0_0__i_w(\i_w$400 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_8x8_shared.mesh.tile_0_5  tile_0_5 (
     .clk(clk),
+    .i_ctl(\i_ctl$25 ),
     .o_a(\i_a$27 ),
     .o_ctl(\i_ctl$29 ),
-    .o_psum(\o_psum$417 ),
+    .o_psum(\o_psum$460 ),
     .o_w(\i_w$350 ),
     .pe_0_0__i_a(\i_a$23 ),
-    .pe_0_0__i_ctl(\i_ctl$25 ),
     .pe_0_0__i_w(\i_w$402 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_8x8_shared.mesh.tile_0_6  tile_0_6 (
     .clk(clk),
+    .i_ctl(\i_ctl$29 ),
     .o_a(\i_a$31 ),
     .o_ctl(\i_ctl$33 ),
-    .o_psum(\o_psum$418 ),
+    .o_psum(\o_psum$468 ),
     .o_w(\i_w$364 ),
     .pe_0_0__i_a(\i_a$27 ),
-    .pe_0_0__i_ctl(\i_ctl$29 ),
     .pe_0_0__i_w(\i_w$404 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_8x8_shared.mesh.tile_0_7  tile_0_7 (
     .clk(clk),
-    .o_ctl(\o_ctl$549 ),
-    .o_psum(\o_psum$419 ),
+    .i_ctl(\i_ctl$33 ),
+    .o_ctl(\o_ctl$550 ),
+    .o_psum(\o_psum$476 ),
     .o_w(\i_w$378 ),
     .pe_0_0__i_a(\i_a$31 ),
-    .pe_0_0__i_ctl(\i_ctl$33 ),
     .pe_0_0__i_w(\i_w$406 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_8x8_shared.mesh.tile_1_0  tile_1_0 (
     .clk(clk),
+    .i_ctl(ctl1_d1),
     .o_a(\i_a$42 ),
     .o_ctl(\i_ctl$44 ),
     .o_psum(\o_psum$421 ),
     .o_w(\i_w$282 ),
     .pe_0_0__i_a(\i_a$39 ),
-    .pe_0_0__i_ctl(ctl1_d1),
     .pe_0_0__i_w(i_w),
     .rst(rst)
   );
   \array_lut_w2_a8_os_8x8_shared.mesh.tile_1_1  tile_1_1 (
     .clk(clk),
+    .i_ctl(\i_ctl$44 ),
     .o_a(\i_a$46 ),
     .o_ctl(\i_ctl$48 ),
-    .o_psum(\o_psum$422 ),
+    .o_psum(\o_psum$429 ),
     .o_w(\i_w$296 ),
     .pe_0_0__i_a(\i_a$42 ),
-    .pe_0_0__i_ctl(\i_ctl$44 ),
     .pe_0_0__i_w(\i_w$294 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_8x8_shared.mesh.tile_1_2  tile_1_2 (
     .clk(clk),
+    .i_ctl(\i_ctl$48 ),
     .o_a(\i_a$50 ),
     .o_ctl(\i_ctl$52 ),
-    .o_psum(\o_psum$423 ),
+    .o_psum(\o_psum$437 ),
     .o_w(\i_w$310 ),
     .pe_0_0__i_a(\i_a$46 ),
-    .pe_0_0__i_ctl(\i_ctl$48 ),
     .pe_0_0__i_w(\i_w$308 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_8x8_shared.mesh.tile_1_3  tile_1_3 (
     .clk(clk),
+    .i_ctl(\i_ctl$52 ),
     .o_a(\i_a$54 ),
     .o_ctl(\i_ctl$56 ),
-    .o_psum(\o_psum$424 ),
+    .o_psum(\o_psum$445 ),
     .o_w(\i_w$324 ),
     .pe_0_0__i_a(\i_a$50 ),
-    .pe_0_0__i_ctl(\i_ctl$52 ),
     .pe_0_0__i_w(\i_w$322 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_8x8_shared.mesh.tile_1_4  tile_1_4 (
     .clk(clk),
+    .i_ctl(\i_ctl$56 ),
     .o_a(\i_a$58 ),
     .o_ctl(\i_ctl$60 ),
-    .o_psum(\o_psum$425 ),
+    .o_psum(\o_psum$453 ),
     .o_w(\i_w$338 ),
     .pe_0_0__i_a(\i_a$54 ),
-    .pe_0_0__i_ctl(\i_ctl$56 ),
     .pe_0_0__i_w(\i_w$336 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_8x8_shared.mesh.tile_1_5  tile_1_5 (
     .clk(clk),
+    .i_ctl(\i_ctl$60 ),
     .o_a(\i_a$62 ),
     .o_ctl(\i_ctl$64 ),
-    .o_psum(\o_psum$426 ),
+    .o_psum(\o_psum$461 ),
     .o_w(\i_w$352 ),
     .pe_0_0__i_a(\i_a$58 ),
-    .pe_0_0__i_ctl(\i_ctl$60 ),
     .pe_0_0__i_w(\i_w$350 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_8x8_shared.mesh.tile_1_6  tile_1_6 (
     .clk(clk),
+    .i_ctl(\i_ctl$64 ),
     .o_a(\i_a$66 ),
     .o_ctl(\i_ctl$68 ),
-    .o_psum(\o_psum$427 ),
+    .o_psum(\o_psum$469 ),
     .o_w(\i_w$366 ),
     .pe_0_0__i_a(\i_a$62 ),
-    .pe_0_0__i_ctl(\i_ctl$64 ),
     .pe_0_0__i_w(\i_w$364 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_8x8_shared.mesh.tile_1_7  tile_1_7 (
     .clk(clk),
-    .o_ctl(\o_ctl$562 ),
-    .o_psum(\o_psum$428 ),
+    .i_ctl(\i_ctl$68 ),
+    .o_ctl(\o_ctl$563 ),
+    .o_psum(\o_psum$477 ),
     .o_w(\i_w$380 ),
     .pe_0_0__i_a(\i_a$66 ),
-    .pe_0_0__i_ctl(\i_ctl$68 ),
     .pe_0_0__i_w(\i_w$378 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_8x8_shared.mesh.tile_2_0  tile_2_0 (
     .clk(clk),
+    .i_ctl(ctl2_d2),
     .o_a(\i_a$77 ),
     .o_ctl(\i_ctl$79 ),
-    .o_psum(\o_psum$430 ),
+    .o_psum(\o_psum$422 ),
     .o_w(\i_w$284 ),
     .pe_0_0__i_a(\i_a$74 ),
-    .pe_0_0__i_ctl(ctl2_d2),
     .pe_0_0__i_w(\i_w$282 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_8x8_shared.mesh.tile_2_1  tile_2_1 (
     .clk(clk),
+    .i_ctl(\i_ctl$79 ),
     .o_a(\i_a$81 ),
     .o_ctl(\i_ctl$83 ),
-    .o_psum(\o_psum$431 ),
+    .o_psum(\o_psum$430 ),
     .o_w(\i_w$298 ),
     .pe_0_0__i_a(\i_a$77 ),
-    .pe_0_0__i_ctl(\i_ctl$79 ),
     .pe_0_0__i_w(\i_w$296 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_8x8_shared.mesh.tile_2_2  tile_2_2 (
     .clk(clk),
+    .i_ctl(\i_ctl$83 ),
     .o_a(\i_a$85 ),
     .o_ctl(\i_ctl$87 ),
-    .o_psum(\o_psum$432 ),
+    .o_psum(\o_psum$438 ),
     .o_w(\i_w$312 ),
     .pe_0_0__i_a(\i_a$81 ),
-    .pe_0_0__i_ctl(\i_ctl$83 ),
     .pe_0_0__i_w(\i_w$310 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_8x8_shared.mesh.tile_2_3  tile_2_3 (
     .clk(clk),
+    .i_ctl(\i_ctl$87 ),
     .o_a(\i_a$89 ),
     .o_ctl(\i_ctl$91 ),
-    .o_psum(\o_psum$433 ),
+    .o_psum(\o_psum$446 ),
     .o_w(\i_w$326 ),
     .pe_0_0__i_a(\i_a$85 ),
-    .pe_0_0__i_ctl(\i_ctl$87 ),
     .pe_0_0__i_w(\i_w$324 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_8x8_shared.mesh.tile_2_4  tile_2_4 (
     .clk(clk),
+    .i_ctl(\i_ctl$91 ),
     .o_a(\i_a$93 ),
     .o_ctl(\i_ctl$95 ),
-    .o_psum(\o_psum$434 ),
+    .o_psum(\o_psum$454 ),
     .o_w(\i_w$340 ),
     .pe_0_0__i_a(\i_a$89 ),
-    .pe_0_0__i_ctl(\i_ctl$91 ),
     .pe_0_0__i_w(\i_w$338 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_8x8_shared.mesh.tile_2_5  tile_2_5 (
     .clk(clk),
+    .i_ctl(\i_ctl$95 ),
     .o_a(\i_a$97 ),
     .o_ctl(\i_ctl$99 ),
-    .o_psum(\o_psum$435 ),
+    .o_psum(\o_psum$462 ),
     .o_w(\i_w$354 ),
     .pe_0_0__i_a(\i_a$93 ),
-    .pe_0_0__i_ctl(\i_ctl$95 ),
     .pe_0_0__i_w(\i_w$352 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_8x8_shared.mesh.tile_2_6  tile_2_6 (
     .clk(clk),
+    .i_ctl(\i_ctl$99 ),
     .o_a(\i_a$101 ),
     .o_ctl(\i_ctl$103 ),
-    .o_psum(\o_psum$436 ),
+    .o_psum(\o_psum$470 ),
     .o_w(\i_w$368 ),
     .pe_0_0__i_a(\i_a$97 ),
-    .pe_0_0__i_ctl(\i_ctl$99 ),
     .pe_0_0__i_w(\i_w$366 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_8x8_shared.mesh.tile_2_7  tile_2_7 (
     .clk(clk),
-    .o_ctl(\o_ctl$575 ),
-    .o_psum(\o_psum$437 ),
+    .i_ctl(\i_ctl$103 ),
+    .o_ctl(\o_ctl$576 ),
+    .o_psum(\o_psum$478 ),
     .o_w(\i_w$382 ),
     .pe_0_0__i_a(\i_a$101 ),
-    .pe_0_0__i_ctl(\i_ctl$103 ),
     .pe_0_0__i_w(\i_w$380 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_8x8_shared.mesh.tile_3_0  tile_3_0 (
     .clk(clk),
+    .i_ctl(ctl3_d3),
     .o_a(\i_a$112 ),
     .o_ctl(\i_ctl$114 ),
-    .o_psum(\o_psum$439 ),
+    .o_psum(\o_psum$423 ),
     .o_w(\i_w$286 ),
     .pe_0_0__i_a(\i_a$109 ),
-    .pe_0_0__i_ctl(ctl3_d3),
     .pe_0_0__i_w(\i_w$284 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_8x8_shared.mesh.tile_3_1  tile_3_1 (
     .clk(clk),
+    .i_ctl(\i_ctl$114 ),
     .o_a(\i_a$116 ),
     .o_ctl(\i_ctl$118 ),
-    .o_psum(\o_psum$440 ),
+    .o_psum(\o_psum$431 ),
     .o_w(\i_w$300 ),
     .pe_0_0__i_a(\i_a$112 ),
-    .pe_0_0__i_ctl(\i_ctl$114 ),
     .pe_0_0__i_w(\i_w$298 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_8x8_shared.mesh.tile_3_2  tile_3_2 (
     .clk(clk),
+    .i_ctl(\i_ctl$118 ),
     .o_a(\i_a$120 ),
     .o_ctl(\i_ctl$122 ),
-    .o_psum(\o_psum$441 ),
+    .o_psum(\o_psum$439 ),
     .o_w(\i_w$314 ),
     .pe_0_0__i_a(\i_a$116 ),
-    .pe_0_0__i_ctl(\i_ctl$118 ),
     .pe_0_0__i_w(\i_w$312 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_8x8_shared.mesh.tile_3_3  tile_3_3 (
     .clk(clk),
+    .i_ctl(\i_ctl$122 ),
     .o_a(\i_a$124 ),
     .o_ctl(\i_ctl$126 ),
-    .o_psum(\o_psum$442 ),
+    .o_psum(\o_psum$447 ),
     .o_w(\i_w$328 ),
     .pe_0_0__i_a(\i_a$120 ),
-    .pe_0_0__i_ctl(\i_ctl$122 ),
     .pe_0_0__i_w(\i_w$326 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_8x8_shared.mesh.tile_3_4  tile_3_4 (
     .clk(clk),
+    .i_ctl(\i_ctl$126 ),
     .o_a(\i_a$128 ),
     .o_ctl(\i_ctl$130 ),
-    .o_psum(\o_psum$443 ),
+    .o_psum(\o_psum$455 ),
     .o_w(\i_w$342 ),
     .pe_0_0__i_a(\i_a$124 ),
-    .pe_0_0__i_ctl(\i_ctl$126 ),
     .pe_0_0__i_w(\i_w$340 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_8x8_shared.mesh.tile_3_5  tile_3_5 (
     .clk(clk),
+    .i_ctl(\i_ctl$130 ),
     .o_a(\i_a$132 ),
     .o_ctl(\i_ctl$134 ),
-    .o_psum(\o_psum$444 ),
+    .o_psum(\o_psum$463 ),
     .o_w(\i_w$356 ),
     .pe_0_0__i_a(\i_a$128 ),
-    .pe_0_0__i_ctl(\i_ctl$130 ),
     .pe_0_0__i_w(\i_w$354 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_8x8_shared.mesh.tile_3_6  tile_3_6 (
     .clk(clk),
+    .i_ctl(\i_ctl$134 ),
     .o_a(\i_a$136 ),
     .o_ctl(\i_ctl$138 ),
-    .o_psum(\o_psum$445 ),
+    .o_psum(\o_psum$471 ),
     .o_w(\i_w$370 ),
     .pe_0_0__i_a(\i_a$132 ),
-    .pe_0_0__i_ctl(\i_ctl$134 ),
     .pe_0_0__i_w(\i_w$368 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_8x8_shared.mesh.tile_3_7  tile_3_7 (
     .clk(clk),
-    .o_ctl(\o_ctl$588 ),
-    .o_psum(\o_psum$446 ),
+    .i_ctl(\i_ctl$138 ),
+    .o_ctl(\o_ctl$589 ),
+    .o_psum(\o_psum$479 ),
     .o_w(\i_w$384 ),
     .pe_0_0__i_a(\i_a$136 ),
-    .pe_0_0__i_ctl(\i_ctl$138 ),
     .pe_0_0__i_w(\i_w$382 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_8x8_shared.mesh.tile_4_0  tile_4_0 (
     .clk(clk),
+    .i_ctl(ctl4_d4),
     .o_a(\i_a$147 ),
     .o_ctl(\i_ctl$149 ),
-    .o_psum(\o_psum$448 ),
+    .o_psum(\o_psum$424 ),
     .o_w(\i_w$288 ),
     .pe_0_0__i_a(\i_a$144 ),
-    .pe_0_0__i_ctl(ctl4_d4),
     .pe_0_0__i_w(\i_w$286 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_8x8_shared.mesh.tile_4_1  tile_4_1 (
     .clk(clk),
+    .i_ctl(\i_ctl$149 ),
     .o_a(\i_a$151 ),
     .o_ctl(\i_ctl$153 ),
-    .o_psum(\o_psum$449 ),
+    .o_psum(\o_psum$432 ),
     .o_w(\i_w$302 ),
     .pe_0_0__i_a(\i_a$147 ),
-    .pe_0_0__i_ctl(\i_ctl$149 ),
     .pe_0_0__i_w(\i_w$300 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_8x8_shared.mesh.tile_4_2  tile_4_2 (
     .clk(clk),
+    .i_ctl(\i_ctl$153 ),
     .o_a(\i_a$155 ),
     .o_ctl(\i_ctl$157 ),
-    .o_psum(\o_psum$450 ),
+    .o_psum(\o_psum$440 ),
     .o_w(\i_w$316 ),
     .pe_0_0__i_a(\i_a$151 ),
-    .pe_0_0__i_ctl(\i_ctl$153 ),
     .pe_0_0__i_w(\i_w$314 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_8x8_shared.mesh.tile_4_3  tile_4_3 (
     .clk(clk),
+    .i_ctl(\i_ctl$157 ),
     .o_a(\i_a$159 ),
     .o_ctl(\i_ctl$161 ),
-    .o_psum(\o_psum$451 ),
+    .o_psum(\o_psum$448 ),
     .o_w(\i_w$330 ),
     .pe_0_0__i_a(\i_a$155 ),
-    .pe_0_0__i_ctl(\i_ctl$157 ),
     .pe_0_0__i_w(\i_w$328 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_8x8_shared.mesh.tile_4_4  tile_4_4 (
     .clk(clk),
+    .i_ctl(\i_ctl$161 ),
     .o_a(\i_a$163 ),
     .o_ctl(\i_ctl$165 ),
-    .o_psum(\o_psum$452 ),
+    .o_psum(\o_psum$456 ),
     .o_w(\i_w$344 ),
     .pe_0_0__i_a(\i_a$159 ),
-    .pe_0_0__i_ctl(\i_ctl$161 ),
     .pe_0_0__i_w(\i_w$342 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_8x8_shared.mesh.tile_4_5  tile_4_5 (
     .clk(clk),
+    .i_ctl(\i_ctl$165 ),
     .o_a(\i_a$167 ),
     .o_ctl(\i_ctl$169 ),
-    .o_psum(\o_psum$453 ),
+    .o_psum(\o_psum$464 ),
     .o_w(\i_w$358 ),
     .pe_0_0__i_a(\i_a$163 ),
-    .pe_0_0__i_ctl(\i_ctl$165 ),
     .pe_0_0__i_w(\i_w$356 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_8x8_shared.mesh.tile_4_6  tile_4_6 (
     .clk(clk),
+    .i_ctl(\i_ctl$169 ),
     .o_a(\i_a$171 ),
     .o_ctl(\i_ctl$173 ),
-    .o_psum(\o_psum$454 ),
+    .o_psum(\o_psum$472 ),
     .o_w(\i_w$372 ),
     .pe_0_0__i_a(\i_a$167 ),
-    .pe_0_0__i_ctl(\i_ctl$169 ),
     .pe_0_0__i_w(\i_w$370 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_8x8_shared.mesh.tile_4_7  tile_4_7 (
     .clk(clk),
-    .o_ctl(\o_ctl$601 ),
-    .o_psum(\o_psum$455 ),
+    .i_ctl(\i_ctl$173 ),
+    .o_ctl(\o_ctl$602 ),
+    .o_psum(\o_psum$480 ),
     .o_w(\i_w$386 ),
     .pe_0_0__i_a(\i_a$171 ),
-    .pe_0_0__i_ctl(\i_ctl$173 ),
     .pe_0_0__i_w(\i_w$384 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_8x8_shared.mesh.tile_5_0  tile_5_0 (
     .clk(clk),
+    .i_ctl(ctl5_d5),
     .o_a(\i_a$182 ),
     .o_ctl(\i_ctl$184 ),
-    .o_psum(\o_psum$457 ),
+    .o_psum(\o_psum$425 ),
     .o_w(\i_w$290 ),
     .pe_0_0__i_a(\i_a$179 ),
-    .pe_0_0__i_ctl(ctl5_d5),
     .pe_0_0__i_w(\i_w$288 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_8x8_shared.mesh.tile_5_1  tile_5_1 (
     .clk(clk),
+    .i_ctl(\i_ctl$184 ),
     .o_a(\i_a$186 ),
     .o_ctl(\i_ctl$188 ),
-    .o_psum(\o_psum$458 ),
+    .o_psum(\o_psum$433 ),
     .o_w(\i_w$304 ),
     .pe_0_0__i_a(\i_a$182 ),
-    .pe_0_0__i_ctl(\i_ctl$184 ),
     .pe_0_0__i_w(\i_w$302 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_8x8_shared.mesh.tile_5_2  tile_5_2 (
     .clk(clk),
+    .i_ctl(\i_ctl$188 ),
     .o_a(\i_a$190 ),
     .o_ctl(\i_ctl$192 ),
-    .o_psum(\o_psum$459 ),
+    .o_psum(\o_psum$441 ),
     .o_w(\i_w$318 ),
     .pe_0_0__i_a(\i_a$186 ),
-    .pe_0_0__i_ctl(\i_ctl$188 ),
     .pe_0_0__i_w(\i_w$316 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_8x8_shared.mesh.tile_5_3  tile_5_3 (
     .clk(clk),
+    .i_ctl(\i_ctl$192 ),
     .o_a(\i_a$194 ),
     .o_ctl(\i_ctl$196 ),
-    .o_psum(\o_psum$460 ),
+    .o_psum(\o_psum$449 ),
     .o_w(\i_w$332 ),
     .pe_0_0__i_a(\i_a$190 ),
-    .pe_0_0__i_ctl(\i_ctl$192 ),
     .pe_0_0__i_w(\i_w$330 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_8x8_shared.mesh.tile_5_4  tile_5_4 (
     .clk(clk),
+    .i_ctl(\i_ctl$196 ),
     .o_a(\i_a$198 ),
     .o_ctl(\i_ctl$200 ),
-    .o_psum(\o_psum$461 ),
+    .o_psum(\o_psum$457 ),
     .o_w(\i_w$346 ),
     .pe_0_0__i_a(\i_a$194 ),
-    .pe_0_0__i_ctl(\i_ctl$196 ),
     .pe_0_0__i_w(\i_w$344 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_8x8_shared.mesh.tile_5_5  tile_5_5 (
     .clk(clk),
+    .i_ctl(\i_ctl$200 ),
     .o_a(\i_a$202 ),
     .o_ctl(\i_ctl$204 ),
-    .o_psum(\o_psum$462 ),
+    .o_psum(\o_psum$465 ),
     .o_w(\i_w$360 ),
     .pe_0_0__i_a(\i_a$198 ),
-    .pe_0_0__i_ctl(\i_ctl$200 ),
     .pe_0_0__i_w(\i_w$358 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_8x8_shared.mesh.tile_5_6  tile_5_6 (
     .clk(clk),
+    .i_ctl(\i_ctl$204 ),
     .o_a(\i_a$206 ),
     .o_ctl(\i_ctl$208 ),
-    .o_psum(\o_psum$463 ),
+    .o_psum(\o_psum$473 ),
     .o_w(\i_w$374 ),
     .pe_0_0__i_a(\i_a$202 ),
-    .pe_0_0__i_ctl(\i_ctl$204 ),
     .pe_0_0__i_w(\i_w$372 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_8x8_shared.mesh.tile_5_7  tile_5_7 (
     .clk(clk),
-    .o_ctl(\o_ctl$614 ),
-    .o_psum(\o_psum$464 ),
+    .i_ctl(\i_ctl$208 ),
+    .o_ctl(\o_ctl$615 ),
+    .o_psum(\o_psum$481 ),
     .o_w(\i_w$388 ),
     .pe_0_0__i_a(\i_a$206 ),
-    .pe_0_0__i_ctl(\i_ctl$208 ),
     .pe_0_0__i_w(\i_w$386 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_8x8_shared.mesh.tile_6_0  tile_6_0 (
     .clk(clk),
+    .i_ctl(ctl6_d6),
     .o_a(\i_a$217 ),
     .o_ctl(\i_ctl$219 ),
-    .o_psum(\o_psum$466 ),
+    .o_psum(\o_psum$426 ),
     .o_w(\i_w$292 ),
     .pe_0_0__i_a(\i_a$214 ),
-    .pe_0_0__i_ctl(ctl6_d6),
     .pe_0_0__i_w(\i_w$290 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_8x8_shared.mesh.tile_6_1  tile_6_1 (
     .clk(clk),
+    .i_ctl(\i_ctl$219 ),
     .o_a(\i_a$221 ),
     .o_ctl(\i_ctl$223 ),
-    .o_psum(\o_psum$467 ),
+    .o_psum(\o_psum$434 ),
     .o_w(\i_w$306 ),
     .pe_0_0__i_a(\i_a$217 ),
-    .pe_0_0__i_ctl(\i_ctl$219 ),
     .pe_0_0__i_w(\i_w$304 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_8x8_shared.mesh.tile_6_2  tile_6_2 (
     .clk(clk),
+    .i_ctl(\i_ctl$223 ),
     .o_a(\i_a$225 ),
     .o_ctl(\i_ctl$227 ),
-    .o_psum(\o_psum$468 ),
+    .o_psum(\o_psum$442 ),
     .o_w(\i_w$320 ),
     .pe_0_0__i_a(\i_a$221 ),
-    .pe_0_0__i_ctl(\i_ctl$223 ),
     .pe_0_0__i_w(\i_w$318 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_8x8_shared.mesh.tile_6_3  tile_6_3 (
     .clk(clk),
+    .i_ctl(\i_ctl$227 ),
     .o_a(\i_a$229 ),
     .o_ctl(\i_ctl$231 ),
-    .o_psum(\o_psum$469 ),
+    .o_psum(\o_psum$450 ),
     .o_w(\i_w$334 ),
     .pe_0_0__i_a(\i_a$225 ),
-    .pe_0_0__i_ctl(\i_ctl$227 ),
     .pe_0_0__i_w(\i_w$332 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_8x8_shared.mesh.tile_6_4  tile_6_4 (
     .clk(clk),
+    .i_ctl(\i_ctl$231 ),
     .o_a(\i_a$233 ),
     .o_ctl(\i_ctl$235 ),
-    .o_psum(\o_psum$470 ),
+    .o_psum(\o_psum$458 ),
     .o_w(\i_w$348 ),
     .pe_0_0__i_a(\i_a$229 ),
-    .pe_0_0__i_ctl(\i_ctl$231 ),
     .pe_0_0__i_w(\i_w$346 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_8x8_shared.mesh.tile_6_5  tile_6_5 (
     .clk(clk),
+    .i_ctl(\i_ctl$235 ),
     .o_a(\i_a$237 ),
     .o_ctl(\i_ctl$239 ),
-    .o_psum(\o_psum$471 ),
+    .o_psum(\o_psum$466 ),
     .o_w(\i_w$362 ),
     .pe_0_0__i_a(\i_a$233 ),
-    .pe_0_0__i_ctl(\i_ctl$235 ),
     .pe_0_0__i_w(\i_w$360 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_8x8_shared.mesh.tile_6_6  tile_6_6 (
     .clk(clk),
+    .i_ctl(\i_ctl$239 ),
     .o_a(\i_a$241 ),
     .o_ctl(\i_ctl$243 ),
-    .o_psum(\o_psum$472 ),
+    .o_psum(\o_psum$474 ),
     .o_w(\i_w$376 ),
     .pe_0_0__i_a(\i_a$237 ),
-    .pe_0_0__i_ctl(\i_ctl$239 ),
     .pe_0_0__i_w(\i_w$374 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_8x8_shared.mesh.tile_6_7  tile_6_7 (
     .clk(clk),
-    .o_ctl(\o_ctl$627 ),
-    .o_psum(\o_psum$473 ),
+    .i_ctl(\i_ctl$243 ),
+    .o_ctl(\o_ctl$628 ),
+    .o_psum(\o_psum$482 ),
     .o_w(\i_w$390 ),
     .pe_0_0__i_a(\i_a$241 ),
-    .pe_0_0__i_ctl(\i_ctl$243 ),
     .pe_0_0__i_w(\i_w$388 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_8x8_shared.mesh.tile_7_0  tile_7_0 (
     .clk(clk),
+    .i_ctl(ctl7_d7),
     .o_a(\i_a$252 ),
     .o_ctl(\i_ctl$254 ),
-    .o_psum(\o_psum$475 ),
+    .o_psum(\o_psum$427 ),
     .pe_0_0__i_a(\i_a$249 ),
-    .pe_0_0__i_ctl(ctl7_d7),
     .pe_0_0__i_w(\i_w$292 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_8x8_shared.mesh.tile_7_1  tile_7_1 (
     .clk(clk),
+    .i_ctl(\i_ctl$254 ),
     .o_a(\i_a$256 ),
     .o_ctl(\i_ctl$258 ),
-    .o_psum(\o_psum$476 ),
+    .o_psum(\o_psum$435 ),
     .pe_0_0__i_a(\i_a$252 ),
-    .pe_0_0__i_ctl(\i_ctl$254 ),
     .pe_0_0__i_w(\i_w$306 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_8x8_shared.mesh.tile_7_2  tile_7_2 (
     .clk(clk),
+    .i_ctl(\i_ctl$258 ),
     .o_a(\i_a$260 ),
     .o_ctl(\i_ctl$262 ),
-    .o_psum(\o_psum$477 ),
+    .o_psum(\o_psum$443 ),
     .pe_0_0__i_a(\i_a$256 ),
-    .pe_0_0__i_ctl(\i_ctl$258 ),
     .pe_0_0__i_w(\i_w$320 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_8x8_shared.mesh.tile_7_3  tile_7_3 (
     .clk(clk),
+    .i_ctl(\i_ctl$262 ),
     .o_a(\i_a$264 ),
     .o_ctl(\i_ctl$266 ),
-    .o_psum(\o_psum$478 ),
+    .o_psum(\o_psum$451 ),
     .pe_0_0__i_a(\i_a$260 ),
-    .pe_0_0__i_ctl(\i_ctl$262 ),
     .pe_0_0__i_w(\i_w$334 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_8x8_shared.mesh.tile_7_4  tile_7_4 (
     .clk(clk),
+    .i_ctl(\i_ctl$266 ),
     .o_a(\i_a$268 ),
     .o_ctl(\i_ctl$270 ),
-    .o_psum(\o_psum$479 ),
+    .o_psum(\o_psum$459 ),
     .pe_0_0__i_a(\i_a$264 ),
-    .pe_0_0__i_ctl(\i_ctl$266 ),
     .pe_0_0__i_w(\i_w$348 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_8x8_shared.mesh.tile_7_5  tile_7_5 (
     .clk(clk),
+    .i_ctl(\i_ctl$270 ),
     .o_a(\i_a$272 ),
     .o_ctl(\i_ctl$274 ),
-    .o_psum(\o_psum$480 ),
+    .o_psum(\o_psum$467 ),
     .pe_0_0__i_a(\i_a$268 ),
-    .pe_0_0__i_ctl(\i_ctl$270 ),
     .pe_0_0__i_w(\i_w$362 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_8x8_shared.mesh.tile_7_6  tile_7_6 (
     .clk(clk),
+    .i_ctl(\i_ctl$274 ),
     .o_a(\i_a$276 ),
     .o_ctl(\i_ctl$278 ),
-    .o_psum(\o_psum$481 ),
+    .o_psum(\o_psum$475 ),
     .pe_0_0__i_a(\i_a$272 ),
-    .pe_0_0__i_ctl(\i_ctl$274 ),
     .pe_0_0__i_w(\i_w$376 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_8x8_shared.mesh.tile_7_7  tile_7_7 (
     .clk(clk),
-    .o_ctl(\o_ctl$640 ),
-    .o_psum(\o_psum$482 ),
+    .i_ctl(\i_ctl$278 ),
+    .o_ctl(\o_ctl$641 ),
+    .o_psum(\o_psum$483 ),
     .pe_0_0__i_a(\i_a$276 ),
-    .pe_0_0__i_ctl(\i_ctl$278 ),
     .pe_0_0__i_w(\i_w$390 ),
     .rst(rst)
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    o_row_valid = 1'h0;
-    if (row0_done_d13) begin
-      o_row_valid = 1'h1;
-    end
-    if (row1_done_d13) begin
-      o_row_valid = 1'h1;
-    end
-    if (row2_done_d13) begin
-      o_row_valid = 1'h1;
-    end
-    if (row3_done_d13) begin
-      o_row_valid = 1'h1;
-    end
-    if (row4_done_d13) begin
-      o_row_valid = 1'h1;
-    end
-    if (row5_done_d13) begin
-      o_row_valid = 1'h1;
-    end
-    if (row6_done_d13) begin
-      o_row_valid = 1'h1;
-    end
-    if (row7_done_d13) begin
-      o_row_valid = 1'h1;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    o_row_index = 3'h0;
-    if (row0_done_d13) begin
-      o_row_index = 3'h0;
-    end
-    if (row1_done_d13) begin
-      o_row_index = 3'h1;
-    end
-    if (row2_done_d13) begin
-      o_row_index = 3'h2;
-    end
-    if (row3_done_d13) begin
-      o_row_index = 3'h3;
-    end
-    if (row4_done_d13) begin
-      o_row_index = 3'h4;
-    end
-    if (row5_done_d13) begin
-      o_row_index = 3'h5;
-    end
-    if (row6_done_d13) begin
-      o_row_index = 3'h6;
-    end
-    if (row7_done_d13) begin
-      o_row_index = 3'h7;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    o_row = 256'h0000000000000000000000000000000000000000000000000000000000000000;
-    if (row0_done_d13) begin
-      o_row[31:0] = o_psum;
-      o_row[63:32] = \o_psum$413 ;
-      o_row[95:64] = \o_psum$414 ;
-      o_row[127:96] = \o_psum$415 ;
-      o_row[159:128] = \o_psum$416 ;
-      o_row[191:160] = \o_psum$417 ;
-      o_row[223:192] = \o_psum$418 ;
-      o_row[255:224] = \o_psum$419 ;
-    end
-    if (row1_done_d13) begin
-      o_row[31:0] = \o_psum$421 ;
-      o_row[63:32] = \o_psum$422 ;
-      o_row[95:64] = \o_psum$423 ;
-      o_row[127:96] = \o_psum$424 ;
-      o_row[159:128] = \o_psum$425 ;
-      o_row[191:160] = \o_psum$426 ;
-      o_row[223:192] = \o_psum$427 ;
-      o_row[255:224] = \o_psum$428 ;
-    end
-    if (row2_done_d13) begin
-      o_row[31:0] = \o_psum$430 ;
-      o_row[63:32] = \o_psum$431 ;
-      o_row[95:64] = \o_psum$432 ;
-      o_row[127:96] = \o_psum$433 ;
-      o_row[159:128] = \o_psum$434 ;
-      o_row[191:160] = \o_psum$435 ;
-      o_row[223:192] = \o_psum$436 ;
-      o_row[255:224] = \o_psum$437 ;
-    end
-    if (row3_done_d13) begin
-      o_row[31:0] = \o_psum$439 ;
-      o_row[63:32] = \o_psum$440 ;
-      o_row[95:64] = \o_psum$441 ;
-      o_row[127:96] = \o_psum$442 ;
-      o_row[159:128] = \o_psum$443 ;
-      o_row[191:160] = \o_psum$444 ;
-      o_row[223:192] = \o_psum$445 ;
-      o_row[255:224] = \o_psum$446 ;
-    end
-    if (row4_done_d13) begin
-      o_row[31:0] = \o_psum$448 ;
-      o_row[63:32] = \o_psum$449 ;
-      o_row[95:64] = \o_psum$450 ;
-      o_row[127:96] = \o_psum$451 ;
-      o_row[159:128] = \o_psum$452 ;
-      o_row[191:160] = \o_psum$453 ;
-      o_row[223:192] = \o_psum$454 ;
-      o_row[255:224] = \o_psum$455 ;
-    end
-    if (row5_done_d13) begin
-      o_row[31:0] = \o_psum$457 ;
-      o_row[63:32] = \o_psum$458 ;
-      o_row[95:64] = \o_psum$459 ;
-      o_row[127:96] = \o_psum$460 ;
-      o_row[159:128] = \o_psum$461 ;
-      o_row[191:160] = \o_psum$462 ;
-      o_row[223:192] = \o_psum$463 ;
-      o_row[255:224] = \o_psum$464 ;
-    end
-    if (row6_done_d13) begin
-      o_row[31:0] = \o_psum$466 ;
-      o_row[63:32] = \o_psum$467 ;
-      o_row[95:64] = \o_psum$468 ;
-      o_row[127:96] = \o_psum$469 ;
-      o_row[159:128] = \o_psum$470 ;
-      o_row[191:160] = \o_psum$471 ;
-      o_row[223:192] = \o_psum$472 ;
-      o_row[255:224] = \o_psum$473 ;
-    end
-    if (row7_done_d13) begin
-      o_row[31:0] = \o_psum$475 ;
-      o_row[63:32] = \o_psum$476 ;
-      o_row[95:64] = \o_psum$477 ;
-      o_row[127:96] = \o_psum$478 ;
-      o_row[159:128] = \o_psum$479 ;
-      o_row[191:160] = \o_psum$480 ;
-      o_row[223:192] = \o_psum$481 ;
-      o_row[255:224] = \o_psum$482 ;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$9  = \i_a$1 [63:32];
+    \$194  = \i_a$1 [63:32];
     if (rst) begin
-      \$9  = 32'd0;
+      \$194  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$10  = i_ctl;
+    \$195  = i_ctl;
     if (rst) begin
-      \$10  = 5'h00;
+      \$195  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$11  = \i_a$1 [95:64];
+    \$196  = \i_a$1 [95:64];
     if (rst) begin
-      \$11  = 32'd0;
+      \$196  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$12  = a2_d1;
+    \$197  = a2_d1;
     if (rst) begin
-      \$12  = 32'd0;
+      \$197  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$13  = i_ctl;
+    \$198  = i_ctl;
     if (rst) begin
-      \$13  = 5'h00;
+      \$198  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$14  = ctl2_d1;
+    \$199  = ctl2_d1;
     if (rst) begin
-      \$14  = 5'h00;
+      \$199  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$15  = \i_a$1 [127:96];
+    \$200  = \i_a$1 [127:96];
     if (rst) begin
-      \$15  = 32'd0;
+      \$200  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$16  = a3_d1;
+    \$201  = a3_d1;
     if (rst) begin
-      \$16  = 32'd0;
+      \$201  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$17  = a3_d2;
+    \$202  = a3_d2;
     if (rst) begin
-      \$17  = 32'd0;
+      \$202  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$18  = i_ctl;
+    \$203  = i_ctl;
     if (rst) begin
-      \$18  = 5'h00;
+      \$203  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$19  = ctl3_d1;
+    \$204  = ctl3_d1;
     if (rst) begin
-      \$19  = 5'h00;
+      \$204  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$20  = ctl3_d2;
+    \$205  = ctl3_d2;
     if (rst) begin
-      \$20  = 5'h00;
+      \$205  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$21  = \i_a$1 [159:128];
+    \$206  = \i_a$1 [159:128];
     if (rst) begin
-      \$21  = 32'd0;
+      \$206  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$22  = a4_d1;
+    \$207  = a4_d1;
     if (rst) begin
-      \$22  = 32'd0;
+      \$207  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$23  = a4_d2;
+    \$208  = a4_d2;
     if (rst) begin
-      \$23  = 32'd0;
+      \$208  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$24  = a4_d3;
+    \$209  = a4_d3;
     if (rst) begin
-      \$24  = 32'd0;
+      \$209  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$25  = i_ctl;
+    \$210  = i_ctl;
     if (rst) begin
-      \$25  = 5'h00;
+      \$210  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$26  = ctl4_d1;
+    \$211  = ctl4_d1;
     if (rst) begin
-      \$26  = 5'h00;
+      \$211  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$27  = ctl4_d2;
+    \$212  = ctl4_d2;
     if (rst) begin
-      \$27  = 5'h00;
+      \$212  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$28  = ctl4_d3;
+    \$213  = ctl4_d3;
     if (rst) begin
-      \$28  = 5'h00;
+      \$213  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$29  = \i_a$1 [191:160];
+    \$214  = \i_a$1 [191:160];
     if (rst) begin
-      \$29  = 32'd0;
+      \$214  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$30  = a5_d1;
+    \$215  = a5_d1;
     if (rst) begin
-      \$30  = 32'd0;
+      \$215  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$31  = a5_d2;
+    \$216  = a5_d2;
     if (rst) begin
-      \$31  = 32'd0;
+      \$216  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$32  = a5_d3;
+    \$217  = a5_d3;
     if (rst) begin
-      \$32  = 32'd0;
+      \$217  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$33  = a5_d4;
+    \$218  = a5_d4;
     if (rst) begin
-      \$33  = 32'd0;
+      \$218  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$34  = i_ctl;
+    \$219  = i_ctl;
     if (rst) begin
-      \$34  = 5'h00;
+      \$219  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$35  = ctl5_d1;
+    \$220  = ctl5_d1;
     if (rst) begin
-      \$35  = 5'h00;
+      \$220  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$36  = ctl5_d2;
+    \$221  = ctl5_d2;
     if (rst) begin
-      \$36  = 5'h00;
+      \$221  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$37  = ctl5_d3;
+    \$222  = ctl5_d3;
     if (rst) begin
-      \$37  = 5'h00;
+      \$222  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$38  = ctl5_d4;
+    \$223  = ctl5_d4;
     if (rst) begin
-      \$38  = 5'h00;
+      \$223  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$39  = \i_a$1 [223:192];
+    \$224  = \i_a$1 [223:192];
     if (rst) begin
-      \$39  = 32'd0;
+      \$224  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$40  = a6_d1;
+    \$225  = a6_d1;
     if (rst) begin
-      \$40  = 32'd0;
+      \$225  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$41  = a6_d2;
+    \$226  = a6_d2;
     if (rst) begin
-      \$41  = 32'd0;
+      \$226  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$42  = a6_d3;
+    \$227  = a6_d3;
     if (rst) begin
-      \$42  = 32'd0;
+      \$227  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$43  = a6_d4;
+    \$228  = a6_d4;
     if (rst) begin
-      \$43  = 32'd0;
+      \$228  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$44  = a6_d5;
+    \$229  = a6_d5;
     if (rst) begin
-      \$44  = 32'd0;
+      \$229  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$45  = i_ctl;
+    \$230  = i_ctl;
     if (rst) begin
-      \$45  = 5'h00;
+      \$230  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$46  = ctl6_d1;
+    \$231  = ctl6_d1;
     if (rst) begin
-      \$46  = 5'h00;
+      \$231  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$47  = ctl6_d2;
+    \$232  = ctl6_d2;
     if (rst) begin
-      \$47  = 5'h00;
+      \$232  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$48  = ctl6_d3;
+    \$233  = ctl6_d3;
     if (rst) begin
-      \$48  = 5'h00;
+      \$233  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$49  = ctl6_d4;
+    \$234  = ctl6_d4;
     if (rst) begin
-      \$49  = 5'h00;
+      \$234  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$50  = ctl6_d5;
+    \$235  = ctl6_d5;
     if (rst) begin
-      \$50  = 5'h00;
+      \$235  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$51  = \i_a$1 [255:224];
+    \$236  = \i_a$1 [255:224];
     if (rst) begin
-      \$51  = 32'd0;
+      \$236  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$52  = a7_d1;
+    \$237  = a7_d1;
     if (rst) begin
-      \$52  = 32'd0;
+      \$237  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$53  = a7_d2;
+    \$238  = a7_d2;
     if (rst) begin
-      \$53  = 32'd0;
+      \$238  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$54  = a7_d3;
+    \$239  = a7_d3;
     if (rst) begin
-      \$54  = 32'd0;
+      \$239  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$55  = a7_d4;
+    \$240  = a7_d4;
     if (rst) begin
-      \$55  = 32'd0;
+      \$240  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$56  = a7_d5;
+    \$241  = a7_d5;
     if (rst) begin
-      \$56  = 32'd0;
+      \$241  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$57  = a7_d6;
+    \$242  = a7_d6;
     if (rst) begin
-      \$57  = 32'd0;
+      \$242  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$58  = i_ctl;
+    \$243  = i_ctl;
     if (rst) begin
-      \$58  = 5'h00;
+      \$243  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$59  = ctl7_d1;
+    \$244  = ctl7_d1;
     if (rst) begin
-      \$59  = 5'h00;
+      \$244  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$60  = ctl7_d2;
+    \$245  = ctl7_d2;
     if (rst) begin
-      \$60  = 5'h00;
+      \$245  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$61  = ctl7_d3;
+    \$246  = ctl7_d3;
     if (rst) begin
-      \$61  = 5'h00;
+      \$246  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$62  = ctl7_d4;
+    \$247  = ctl7_d4;
     if (rst) begin
-      \$62  = 5'h00;
+      \$247  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$63  = ctl7_d5;
+    \$248  = ctl7_d5;
     if (rst) begin
-      \$63  = 5'h00;
+      \$248  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$64  = ctl7_d6;
+    \$249  = ctl7_d6;
     if (rst) begin
-      \$64  = 5'h00;
+      \$249  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$65  = \i_w$393 [35:18];
+    \$250  = \i_w$393 [35:18];
     if (rst) begin
-      \$65  = 18'h00000;
+      \$250  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$66  = \i_w$393 [53:36];
+    \$251  = \i_w$393 [53:36];
     if (rst) begin
-      \$66  = 18'h00000;
+      \$251  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$67  = w2_d1;
+    \$252  = w2_d1;
     if (rst) begin
-      \$67  = 18'h00000;
+      \$252  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$68  = \i_w$393 [71:54];
+    \$253  = \i_w$393 [71:54];
     if (rst) begin
-      \$68  = 18'h00000;
+      \$253  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$69  = w3_d1;
+    \$254  = w3_d1;
     if (rst) begin
-      \$69  = 18'h00000;
+      \$254  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$70  = w3_d2;
+    \$255  = w3_d2;
     if (rst) begin
-      \$70  = 18'h00000;
+      \$255  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$71  = \i_w$393 [89:72];
+    \$256  = \i_w$393 [89:72];
     if (rst) begin
-      \$71  = 18'h00000;
+      \$256  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$72  = w4_d1;
+    \$257  = w4_d1;
     if (rst) begin
-      \$72  = 18'h00000;
+      \$257  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$73  = w4_d2;
+    \$258  = w4_d2;
     if (rst) begin
-      \$73  = 18'h00000;
+      \$258  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$74  = w4_d3;
+    \$259  = w4_d3;
     if (rst) begin
-      \$74  = 18'h00000;
+      \$259  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$75  = \i_w$393 [107:90];
+    \$260  = \i_w$393 [107:90];
     if (rst) begin
-      \$75  = 18'h00000;
+      \$260  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$76  = w5_d1;
+    \$261  = w5_d1;
     if (rst) begin
-      \$76  = 18'h00000;
+      \$261  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$77  = w5_d2;
+    \$262  = w5_d2;
     if (rst) begin
-      \$77  = 18'h00000;
+      \$262  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$78  = w5_d3;
+    \$263  = w5_d3;
     if (rst) begin
-      \$78  = 18'h00000;
+      \$263  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$79  = w5_d4;
+    \$264  = w5_d4;
     if (rst) begin
-      \$79  = 18'h00000;
+      \$264  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$80  = \i_w$393 [125:108];
+    \$265  = \i_w$393 [125:108];
     if (rst) begin
-      \$80  = 18'h00000;
+      \$265  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$81  = w6_d1;
+    \$266  = w6_d1;
     if (rst) begin
-      \$81  = 18'h00000;
+      \$266  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$82  = w6_d2;
+    \$267  = w6_d2;
     if (rst) begin
-      \$82  = 18'h00000;
+      \$267  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$83  = w6_d3;
+    \$268  = w6_d3;
     if (rst) begin
-      \$83  = 18'h00000;
+      \$268  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$84  = w6_d4;
+    \$269  = w6_d4;
     if (rst) begin
-      \$84  = 18'h00000;
+      \$269  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$85  = w6_d5;
+    \$270  = w6_d5;
     if (rst) begin
-      \$85  = 18'h00000;
+      \$270  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$86  = \i_w$393 [143:126];
+    \$271  = \i_w$393 [143:126];
     if (rst) begin
-      \$86  = 18'h00000;
+      \$271  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$87  = w7_d1;
+    \$272  = w7_d1;
     if (rst) begin
-      \$87  = 18'h00000;
+      \$272  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$88  = w7_d2;
+    \$273  = w7_d2;
     if (rst) begin
-      \$88  = 18'h00000;
+      \$273  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$89  = w7_d3;
+    \$274  = w7_d3;
     if (rst) begin
-      \$89  = 18'h00000;
+      \$274  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$90  = w7_d4;
+    \$275  = w7_d4;
     if (rst) begin
-      \$90  = 18'h00000;
+      \$275  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$91  = w7_d5;
+    \$276  = w7_d5;
     if (rst) begin
-      \$91  = 18'h00000;
+      \$276  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$92  = w7_d6;
+    \$277  = w7_d6;
     if (rst) begin
-      \$92  = 18'h00000;
+      \$277  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$93  = \$1 ;
+    \$278  = \$186 ;
     if (rst) begin
-      \$93  = 1'h0;
+      \$278  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$94  = row0_done_d1;
+    \$279  = row0_done_d1;
     if (rst) begin
-      \$94  = 1'h0;
+      \$279  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$95  = row0_done_d2;
+    \$280  = row0_done_d2;
     if (rst) begin
-      \$95  = 1'h0;
+      \$280  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$96  = row0_done_d3;
+    \$281  = row0_done_d3;
     if (rst) begin
-      \$96  = 1'h0;
+      \$281  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$97  = row0_done_d4;
+    \$282  = row0_done_d4;
     if (rst) begin
-      \$97  = 1'h0;
+      \$282  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$98  = row0_done_d5;
+    \$283  = row0_done_d5;
     if (rst) begin
-      \$98  = 1'h0;
+      \$283  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$99  = row0_done_d6;
+    \$284  = row0_done_d6;
     if (rst) begin
-      \$99  = 1'h0;
+      \$284  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$100  = row0_done_d7;
+    \$285  = row0_done_d7;
     if (rst) begin
-      \$100  = 1'h0;
+      \$285  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$101  = row0_done_d8;
+    \$286  = row0_done_d8;
     if (rst) begin
-      \$101  = 1'h0;
+      \$286  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$102  = row0_done_d9;
+    \$287  = row0_done_d9;
     if (rst) begin
-      \$102  = 1'h0;
+      \$287  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$103  = row0_done_d10;
+    \$288  = row0_done_d10;
     if (rst) begin
-      \$103  = 1'h0;
+      \$288  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$104  = row0_done_d11;
+    \$289  = row0_done_d11;
     if (rst) begin
-      \$104  = 1'h0;
+      \$289  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$105  = row0_done_d12;
+    \$290  = row0_done_d12;
     if (rst) begin
-      \$105  = 1'h0;
+      \$290  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$106  = \$2 ;
+    \$291  = \$187 ;
     if (rst) begin
-      \$106  = 1'h0;
+      \$291  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$107  = row1_done_d1;
+    \$292  = row1_done_d1;
     if (rst) begin
-      \$107  = 1'h0;
+      \$292  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$108  = row1_done_d2;
+    \$293  = row1_done_d2;
     if (rst) begin
-      \$108  = 1'h0;
+      \$293  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$109  = row1_done_d3;
+    \$294  = row1_done_d3;
     if (rst) begin
-      \$109  = 1'h0;
+      \$294  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$110  = row1_done_d4;
+    \$295  = row1_done_d4;
     if (rst) begin
-      \$110  = 1'h0;
+      \$295  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$111  = row1_done_d5;
+    \$296  = row1_done_d5;
     if (rst) begin
-      \$111  = 1'h0;
+      \$296  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$112  = row1_done_d6;
+    \$297  = row1_done_d6;
     if (rst) begin
-      \$112  = 1'h0;
+      \$297  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$113  = row1_done_d7;
+    \$298  = row1_done_d7;
     if (rst) begin
-      \$113  = 1'h0;
+      \$298  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$114  = row1_done_d8;
+    \$299  = row1_done_d8;
     if (rst) begin
-      \$114  = 1'h0;
+      \$299  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$115  = row1_done_d9;
+    \$300  = row1_done_d9;
     if (rst) begin
-      \$115  = 1'h0;
+      \$300  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$116  = row1_done_d10;
+    \$301  = row1_done_d10;
     if (rst) begin
-      \$116  = 1'h0;
+      \$301  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$117  = row1_done_d11;
+    \$302  = row1_done_d11;
     if (rst) begin
-      \$117  = 1'h0;
+      \$302  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$118  = row1_done_d12;
+    \$303  = row1_done_d12;
     if (rst) begin
-      \$118  = 1'h0;
+      \$303  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$119  = \$3 ;
+    \$304  = \$188 ;
     if (rst) begin
-      \$119  = 1'h0;
+      \$304  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$120  = row2_done_d1;
+    \$305  = row2_done_d1;
     if (rst) begin
-      \$120  = 1'h0;
+      \$305  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$121  = row2_done_d2;
+    \$306  = row2_done_d2;
     if (rst) begin
-      \$121  = 1'h0;
+      \$306  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$122  = row2_done_d3;
+    \$307  = row2_done_d3;
     if (rst) begin
-      \$122  = 1'h0;
+      \$307  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$123  = row2_done_d4;
+    \$308  = row2_done_d4;
     if (rst) begin
-      \$123  = 1'h0;
+      \$308  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$124  = row2_done_d5;
+    \$309  = row2_done_d5;
     if (rst) begin
-      \$124  = 1'h0;
+      \$309  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$125  = row2_done_d6;
+    \$310  = row2_done_d6;
     if (rst) begin
-      \$125  = 1'h0;
+      \$310  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$126  = row2_done_d7;
+    \$311  = row2_done_d7;
     if (rst) begin
-      \$126  = 1'h0;
+      \$311  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$127  = row2_done_d8;
+    \$312  = row2_done_d8;
     if (rst) begin
-      \$127  = 1'h0;
+      \$312  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$128  = row2_done_d9;
+    \$313  = row2_done_d9;
     if (rst) begin
-      \$128  = 1'h0;
+      \$313  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$129  = row2_done_d10;
+    \$314  = row2_done_d10;
     if (rst) begin
-      \$129  = 1'h0;
+      \$314  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$130  = row2_done_d11;
+    \$315  = row2_done_d11;
     if (rst) begin
-      \$130  = 1'h0;
+      \$315  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$131  = row2_done_d12;
+    \$316  = row2_done_d12;
     if (rst) begin
-      \$131  = 1'h0;
+      \$316  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$132  = \$4 ;
+    \$317  = \$189 ;
     if (rst) begin
-      \$132  = 1'h0;
+      \$317  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$133  = row3_done_d1;
+    \$318  = row3_done_d1;
     if (rst) begin
-      \$133  = 1'h0;
+      \$318  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$134  = row3_done_d2;
+    \$319  = row3_done_d2;
     if (rst) begin
-      \$134  = 1'h0;
+      \$319  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$135  = row3_done_d3;
+    \$320  = row3_done_d3;
     if (rst) begin
-      \$135  = 1'h0;
+      \$320  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$136  = row3_done_d4;
+    \$321  = row3_done_d4;
     if (rst) begin
-      \$136  = 1'h0;
+      \$321  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$137  = row3_done_d5;
+    \$322  = row3_done_d5;
     if (rst) begin
-      \$137  = 1'h0;
+      \$322  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$138  = row3_done_d6;
+    \$323  = row3_done_d6;
     if (rst) begin
-      \$138  = 1'h0;
+      \$323  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$139  = row3_done_d7;
+    \$324  = row3_done_d7;
     if (rst) begin
-      \$139  = 1'h0;
+      \$324  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$140  = row3_done_d8;
+    \$325  = row3_done_d8;
     if (rst) begin
-      \$140  = 1'h0;
+      \$325  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$141  = row3_done_d9;
+    \$326  = row3_done_d9;
     if (rst) begin
-      \$141  = 1'h0;
+      \$326  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$142  = row3_done_d10;
+    \$327  = row3_done_d10;
     if (rst) begin
-      \$142  = 1'h0;
+      \$327  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$143  = row3_done_d11;
+    \$328  = row3_done_d11;
     if (rst) begin
-      \$143  = 1'h0;
+      \$328  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$144  = row3_done_d12;
+    \$329  = row3_done_d12;
     if (rst) begin
-      \$144  = 1'h0;
+      \$329  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$145  = \$5 ;
+    \$330  = \$190 ;
     if (rst) begin
-      \$145  = 1'h0;
+      \$330  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$146  = row4_done_d1;
+    \$331  = row4_done_d1;
     if (rst) begin
-      \$146  = 1'h0;
+      \$331  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$147  = row4_done_d2;
+    \$332  = row4_done_d2;
     if (rst) begin
-      \$147  = 1'h0;
+      \$332  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$148  = row4_done_d3;
+    \$333  = row4_done_d3;
     if (rst) begin
-      \$148  = 1'h0;
+      \$333  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$149  = row4_done_d4;
+    \$334  = row4_done_d4;
     if (rst) begin
-      \$149  = 1'h0;
+      \$334  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$150  = row4_done_d5;
+    \$335  = row4_done_d5;
     if (rst) begin
-      \$150  = 1'h0;
+      \$335  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$151  = row4_done_d6;
+    \$336  = row4_done_d6;
     if (rst) begin
-      \$151  = 1'h0;
+      \$336  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$152  = row4_done_d7;
+    \$337  = row4_done_d7;
     if (rst) begin
-      \$152  = 1'h0;
+      \$337  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$153  = row4_done_d8;
+    \$338  = row4_done_d8;
     if (rst) begin
-      \$153  = 1'h0;
+      \$338  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$154  = row4_done_d9;
+    \$339  = row4_done_d9;
     if (rst) begin
-      \$154  = 1'h0;
+      \$339  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$155  = row4_done_d10;
+    \$340  = row4_done_d10;
     if (rst) begin
-      \$155  = 1'h0;
+      \$340  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$156  = row4_done_d11;
+    \$341  = row4_done_d11;
     if (rst) begin
-      \$156  = 1'h0;
+      \$341  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$157  = row4_done_d12;
+    \$342  = row4_done_d12;
     if (rst) begin
-      \$157  = 1'h0;
+      \$342  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$158  = \$6 ;
+    \$343  = \$191 ;
     if (rst) begin
-      \$158  = 1'h0;
+      \$343  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$159  = row5_done_d1;
+    \$344  = row5_done_d1;
     if (rst) begin
-      \$159  = 1'h0;
+      \$344  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$160  = row5_done_d2;
+    \$345  = row5_done_d2;
     if (rst) begin
-      \$160  = 1'h0;
+      \$345  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$161  = row5_done_d3;
+    \$346  = row5_done_d3;
     if (rst) begin
-      \$161  = 1'h0;
+      \$346  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$162  = row5_done_d4;
+    \$347  = row5_done_d4;
     if (rst) begin
-      \$162  = 1'h0;
+      \$347  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$163  = row5_done_d5;
+    \$348  = row5_done_d5;
     if (rst) begin
-      \$163  = 1'h0;
+      \$348  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$164  = row5_done_d6;
+    \$349  = row5_done_d6;
     if (rst) begin
-      \$164  = 1'h0;
+      \$349  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$165  = row5_done_d7;
+    \$350  = row5_done_d7;
     if (rst) begin
-      \$165  = 1'h0;
+      \$350  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$166  = row5_done_d8;
+    \$351  = row5_done_d8;
     if (rst) begin
-      \$166  = 1'h0;
+      \$351  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$167  = row5_done_d9;
+    \$352  = row5_done_d9;
     if (rst) begin
-      \$167  = 1'h0;
+      \$352  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$168  = row5_done_d10;
+    \$353  = row5_done_d10;
     if (rst) begin
-      \$168  = 1'h0;
+      \$353  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$169  = row5_done_d11;
+    \$354  = row5_done_d11;
     if (rst) begin
-      \$169  = 1'h0;
+      \$354  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$170  = row5_done_d12;
+    \$355  = row5_done_d12;
     if (rst) begin
-      \$170  = 1'h0;
+      \$355  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$171  = \$7 ;
+    \$356  = \$192 ;
     if (rst) begin
-      \$171  = 1'h0;
+      \$356  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$172  = row6_done_d1;
+    \$357  = row6_done_d1;
     if (rst) begin
-      \$172  = 1'h0;
+      \$357  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$173  = row6_done_d2;
+    \$358  = row6_done_d2;
     if (rst) begin
-      \$173  = 1'h0;
+      \$358  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$174  = row6_done_d3;
+    \$359  = row6_done_d3;
     if (rst) begin
-      \$174  = 1'h0;
+      \$359  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$175  = row6_done_d4;
+    \$360  = row6_done_d4;
     if (rst) begin
-      \$175  = 1'h0;
+      \$360  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$176  = row6_done_d5;
+    \$361  = row6_done_d5;
     if (rst) begin
-      \$176  = 1'h0;
+      \$361  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$177  = row6_done_d6;
+    \$362  = row6_done_d6;
     if (rst) begin
-      \$177  = 1'h0;
+      \$362  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$178  = row6_done_d7;
+    \$363  = row6_done_d7;
     if (rst) begin
-      \$178  = 1'h0;
+      \$363  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$179  = row6_done_d8;
+    \$364  = row6_done_d8;
     if (rst) begin
-      \$179  = 1'h0;
+      \$364  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$180  = row6_done_d9;
+    \$365  = row6_done_d9;
     if (rst) begin
-      \$180  = 1'h0;
+      \$365  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$181  = row6_done_d10;
+    \$366  = row6_done_d10;
     if (rst) begin
-      \$181  = 1'h0;
+      \$366  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$182  = row6_done_d11;
+    \$367  = row6_done_d11;
     if (rst) begin
-      \$182  = 1'h0;
+      \$367  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$183  = row6_done_d12;
+    \$368  = row6_done_d12;
     if (rst) begin
-      \$183  = 1'h0;
+      \$368  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$184  = \$8 ;
+    \$369  = \$193 ;
     if (rst) begin
-      \$184  = 1'h0;
+      \$369  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$185  = row7_done_d1;
+    \$370  = row7_done_d1;
     if (rst) begin
-      \$185  = 1'h0;
+      \$370  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$186  = row7_done_d2;
+    \$371  = row7_done_d2;
     if (rst) begin
-      \$186  = 1'h0;
+      \$371  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$187  = row7_done_d3;
+    \$372  = row7_done_d3;
     if (rst) begin
-      \$187  = 1'h0;
+      \$372  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$188  = row7_done_d4;
+    \$373  = row7_done_d4;
     if (rst) begin
-      \$188  = 1'h0;
+      \$373  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$189  = row7_done_d5;
+    \$374  = row7_done_d5;
     if (rst) begin
-      \$189  = 1'h0;
+      \$374  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$190  = row7_done_d6;
+    \$375  = row7_done_d6;
     if (rst) begin
-      \$190  = 1'h0;
+      \$375  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$191  = row7_done_d7;
+    \$376  = row7_done_d7;
     if (rst) begin
-      \$191  = 1'h0;
+      \$376  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$192  = row7_done_d8;
+    \$377  = row7_done_d8;
     if (rst) begin
-      \$192  = 1'h0;
+      \$377  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$193  = row7_done_d9;
+    \$378  = row7_done_d9;
     if (rst) begin
-      \$193  = 1'h0;
+      \$378  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$194  = row7_done_d10;
+    \$379  = row7_done_d10;
     if (rst) begin
-      \$194  = 1'h0;
+      \$379  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$195  = row7_done_d11;
+    \$380  = row7_done_d11;
     if (rst) begin
-      \$195  = 1'h0;
+      \$380  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$196  = row7_done_d12;
+    \$381  = row7_done_d12;
     if (rst) begin
-      \$196  = 1'h0;
+      \$381  = 1'h0;
     end
   end
   assign i_a = \i_a$1 [31:0];
@@ -14573,27 +14806,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$393 , o_ro
   assign \o_psum[0]  = o_psum;
   assign \o_psum[0][0]  = o_psum;
   assign \o_psum[0][0][0]  = o_psum;
-  assign \o_psum$413[0]  = \o_psum$413 ;
-  assign \o_psum$413[0][0]  = \o_psum$413 ;
-  assign \o_psum$413[0][0][0]  = \o_psum$413 ;
-  assign \o_psum$414[0]  = \o_psum$414 ;
-  assign \o_psum$414[0][0]  = \o_psum$414 ;
-  assign \o_psum$414[0][0][0]  = \o_psum$414 ;
-  assign \o_psum$415[0]  = \o_psum$415 ;
-  assign \o_psum$415[0][0]  = \o_psum$415 ;
-  assign \o_psum$415[0][0][0]  = \o_psum$415 ;
-  assign \o_psum$416[0]  = \o_psum$416 ;
-  assign \o_psum$416[0][0]  = \o_psum$416 ;
-  assign \o_psum$416[0][0][0]  = \o_psum$416 ;
-  assign \o_psum$417[0]  = \o_psum$417 ;
-  assign \o_psum$417[0][0]  = \o_psum$417 ;
-  assign \o_psum$417[0][0][0]  = \o_psum$417 ;
-  assign \o_psum$418[0]  = \o_psum$418 ;
-  assign \o_psum$418[0][0]  = \o_psum$418 ;
-  assign \o_psum$418[0][0][0]  = \o_psum$418 ;
-  assign \o_psum$419[0]  = \o_psum$419 ;
-  assign \o_psum$419[0][0]  = \o_psum$419 ;
-  assign \o_psum$419[0][0][0]  = \o_psum$419 ;
   assign \o_psum$421[0]  = \o_psum$421 ;
   assign \o_psum$421[0][0]  = \o_psum$421 ;
   assign \o_psum$421[0][0][0]  = \o_psum$421 ;
@@ -14618,6 +14830,9 @@ module \array_lut_w2_a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$393 , o_ro
   assign \o_psum$428[0]  = \o_psum$428 ;
   assign \o_psum$428[0][0]  = \o_psum$428 ;
   assign \o_psum$428[0][0][0]  = \o_psum$428 ;
+  assign \o_psum$429[0]  = \o_psum$429 ;
+  assign \o_psum$429[0][0]  = \o_psum$429 ;
+  assign \o_psum$429[0][0][0]  = \o_psum$429 ;
   assign \o_psum$430[0]  = \o_psum$430 ;
   assign \o_psum$430[0][0]  = \o_psum$430 ;
   assign \o_psum$430[0][0][0]  = \o_psum$430 ;
@@ -14642,6 +14857,9 @@ module \array_lut_w2_a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$393 , o_ro
   assign \o_psum$437[0]  = \o_psum$437 ;
   assign \o_psum$437[0][0]  = \o_psum$437 ;
   assign \o_psum$437[0][0][0]  = \o_psum$437 ;
+  assign \o_psum$438[0]  = \o_psum$438 ;
+  assign \o_psum$438[0][0]  = \o_psum$438 ;
+  assign \o_psum$438[0][0][0]  = \o_psum$438 ;
   assign \o_psum$439[0]  = \o_psum$439 ;
   assign \o_psum$439[0][0]  = \o_psum$439 ;
   assign \o_psum$439[0][0][0]  = \o_psum$439 ;
@@ -14666,6 +14884,9 @@ module \array_lut_w2_a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$393 , o_ro
   assign \o_psum$446[0]  = \o_psum$446 ;
   assign \o_psum$446[0][0]  = \o_psum$446 ;
   assign \o_psum$446[0][0][0]  = \o_psum$446 ;
+  assign \o_psum$447[0]  = \o_psum$447 ;
+  assign \o_psum$447[0][0]  = \o_psum$447 ;
+  assign \o_psum$447[0][0][0]  = \o_psum$447 ;
   assign \o_psum$448[0]  = \o_psum$448 ;
   assign \o_psum$448[0][0]  = \o_psum$448 ;
   assign \o_psum$448[0][0][0]  = \o_psum$448 ;
@@ -14690,6 +14911,9 @@ module \array_lut_w2_a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$393 , o_ro
   assign \o_psum$455[0]  = \o_psum$455 ;
   assign \o_psum$455[0][0]  = \o_psum$455 ;
   assign \o_psum$455[0][0][0]  = \o_psum$455 ;
+  assign \o_psum$456[0]  = \o_psum$456 ;
+  assign \o_psum$456[0][0]  = \o_psum$456 ;
+  assign \o_psum$456[0][0][0]  = \o_psum$456 ;
   assign \o_psum$457[0]  = \o_psum$457 ;
   assign \o_psum$457[0][0]  = \o_psum$457 ;
   assign \o_psum$457[0][0][0]  = \o_psum$457 ;
@@ -14714,6 +14938,9 @@ module \array_lut_w2_a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$393 , o_ro
   assign \o_psum$464[0]  = \o_psum$464 ;
   assign \o_psum$464[0][0]  = \o_psum$464 ;
   assign \o_psum$464[0][0][0]  = \o_psum$464 ;
+  assign \o_psum$465[0]  = \o_psum$465 ;
+  assign \o_psum$465[0][0]  = \o_psum$465 ;
+  assign \o_psum$465[0][0][0]  = \o_psum$465 ;
   assign \o_psum$466[0]  = \o_psum$466 ;
   assign \o_psum$466[0][0]  = \o_psum$466 ;
   assign \o_psum$466[0][0][0]  = \o_psum$466 ;
@@ -14738,6 +14965,9 @@ module \array_lut_w2_a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$393 , o_ro
   assign \o_psum$473[0]  = \o_psum$473 ;
   assign \o_psum$473[0][0]  = \o_psum$473 ;
   assign \o_psum$473[0][0][0]  = \o_psum$473 ;
+  assign \o_psum$474[0]  = \o_psum$474 ;
+  assign \o_psum$474[0][0]  = \o_psum$474 ;
+  assign \o_psum$474[0][0][0]  = \o_psum$474 ;
   assign \o_psum$475[0]  = \o_psum$475 ;
   assign \o_psum$475[0][0]  = \o_psum$475 ;
   assign \o_psum$475[0][0][0]  = \o_psum$475 ;
@@ -14762,6 +14992,9 @@ module \array_lut_w2_a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$393 , o_ro
   assign \o_psum$482[0]  = \o_psum$482 ;
   assign \o_psum$482[0][0]  = \o_psum$482 ;
   assign \o_psum$482[0][0][0]  = \o_psum$482 ;
+  assign \o_psum$483[0]  = \o_psum$483 ;
+  assign \o_psum$483[0][0]  = \o_psum$483 ;
+  assign \o_psum$483[0][0][0]  = \o_psum$483 ;
   assign \a2_d1[0]  = a2_d1;
   assign \a2_d1[0][0]  = a2_d1[7:0];
   assign \a2_d1[0][1]  = a2_d1[15:8];
@@ -15161,54 +15394,82 @@ module \array_lut_w2_a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$393 , o_ro
   assign \w7_d6.scale[0]  = w7_d6[15:8];
   assign \w7_d6.zero  = w7_d6[17:16];
   assign \w7_d6.zero[0]  = w7_d6[17:16];
-  assign \o_ctl$549[0]  = \o_ctl$549 ;
-  assign \o_ctl$549[0].valid  = \o_ctl$549 [0];
-  assign \o_ctl$549[0].load_w  = \o_ctl$549 [1];
-  assign \o_ctl$549[0].first  = \o_ctl$549 [2];
-  assign \o_ctl$549[0].last  = \o_ctl$549 [3];
-  assign \o_ctl$549[0].group_end  = \o_ctl$549 [4];
-  assign \o_ctl$562[0]  = \o_ctl$562 ;
-  assign \o_ctl$562[0].valid  = \o_ctl$562 [0];
-  assign \o_ctl$562[0].load_w  = \o_ctl$562 [1];
-  assign \o_ctl$562[0].first  = \o_ctl$562 [2];
-  assign \o_ctl$562[0].last  = \o_ctl$562 [3];
-  assign \o_ctl$562[0].group_end  = \o_ctl$562 [4];
-  assign \o_ctl$575[0]  = \o_ctl$575 ;
-  assign \o_ctl$575[0].valid  = \o_ctl$575 [0];
-  assign \o_ctl$575[0].load_w  = \o_ctl$575 [1];
-  assign \o_ctl$575[0].first  = \o_ctl$575 [2];
-  assign \o_ctl$575[0].last  = \o_ctl$575 [3];
-  assign \o_ctl$575[0].group_end  = \o_ctl$575 [4];
-  assign \o_ctl$588[0]  = \o_ctl$588 ;
-  assign \o_ctl$588[0].valid  = \o_ctl$588 [0];
-  assign \o_ctl$588[0].load_w  = \o_ctl$588 [1];
-  assign \o_ctl$588[0].first  = \o_ctl$588 [2];
-  assign \o_ctl$588[0].last  = \o_ctl$588 [3];
-  assign \o_ctl$588[0].group_end  = \o_ctl$588 [4];
-  assign \o_ctl$601[0]  = \o_ctl$601 ;
-  assign \o_ctl$601[0].valid  = \o_ctl$601 [0];
-  assign \o_ctl$601[0].load_w  = \o_ctl$601 [1];
-  assign \o_ctl$601[0].first  = \o_ctl$601 [2];
-  assign \o_ctl$601[0].last  = \o_ctl$601 [3];
-  assign \o_ctl$601[0].group_end  = \o_ctl$601 [4];
-  assign \o_ctl$614[0]  = \o_ctl$614 ;
-  assign \o_ctl$614[0].valid  = \o_ctl$614 [0];
-  assign \o_ctl$614[0].load_w  = \o_ctl$614 [1];
-  assign \o_ctl$614[0].first  = \o_ctl$614 [2];
-  assign \o_ctl$614[0].last  = \o_ctl$614 [3];
-  assign \o_ctl$614[0].group_end  = \o_ctl$614 [4];
-  assign \o_ctl$627[0]  = \o_ctl$627 ;
-  assign \o_ctl$627[0].valid  = \o_ctl$627 [0];
-  assign \o_ctl$627[0].load_w  = \o_ctl$627 [1];
-  assign \o_ctl$627[0].first  = \o_ctl$627 [2];
-  assign \o_ctl$627[0].last  = \o_ctl$627 [3];
-  assign \o_ctl$627[0].group_end  = \o_ctl$627 [4];
-  assign \o_ctl$640[0]  = \o_ctl$640 ;
-  assign \o_ctl$640[0].valid  = \o_ctl$640 [0];
-  assign \o_ctl$640[0].load_w  = \o_ctl$640 [1];
-  assign \o_ctl$640[0].first  = \o_ctl$640 [2];
-  assign \o_ctl$640[0].last  = \o_ctl$640 [3];
-  assign \o_ctl$640[0].group_end  = \o_ctl$640 [4];
+  assign \o_ctl$550[0]  = \o_ctl$550 ;
+  assign \o_ctl$550[0].valid  = \o_ctl$550 [0];
+  assign \o_ctl$550[0].load_w  = \o_ctl$550 [1];
+  assign \o_ctl$550[0].first  = \o_ctl$550 [2];
+  assign \o_ctl$550[0].last  = \o_ctl$550 [3];
+  assign \o_ctl$550[0].group_end  = \o_ctl$550 [4];
+  assign \o_ctl$563[0]  = \o_ctl$563 ;
+  assign \o_ctl$563[0].valid  = \o_ctl$563 [0];
+  assign \o_ctl$563[0].load_w  = \o_ctl$563 [1];
+  assign \o_ctl$563[0].first  = \o_ctl$563 [2];
+  assign \o_ctl$563[0].last  = \o_ctl$563 [3];
+  assign \o_ctl$563[0].group_end  = \o_ctl$563 [4];
+  assign \o_ctl$576[0]  = \o_ctl$576 ;
+  assign \o_ctl$576[0].valid  = \o_ctl$576 [0];
+  assign \o_ctl$576[0].load_w  = \o_ctl$576 [1];
+  assign \o_ctl$576[0].first  = \o_ctl$576 [2];
+  assign \o_ctl$576[0].last  = \o_ctl$576 [3];
+  assign \o_ctl$576[0].group_end  = \o_ctl$576 [4];
+  assign \o_ctl$589[0]  = \o_ctl$589 ;
+  assign \o_ctl$589[0].valid  = \o_ctl$589 [0];
+  assign \o_ctl$589[0].load_w  = \o_ctl$589 [1];
+  assign \o_ctl$589[0].first  = \o_ctl$589 [2];
+  assign \o_ctl$589[0].last  = \o_ctl$589 [3];
+  assign \o_ctl$589[0].group_end  = \o_ctl$589 [4];
+  assign \o_ctl$602[0]  = \o_ctl$602 ;
+  assign \o_ctl$602[0].valid  = \o_ctl$602 [0];
+  assign \o_ctl$602[0].load_w  = \o_ctl$602 [1];
+  assign \o_ctl$602[0].first  = \o_ctl$602 [2];
+  assign \o_ctl$602[0].last  = \o_ctl$602 [3];
+  assign \o_ctl$602[0].group_end  = \o_ctl$602 [4];
+  assign \o_ctl$615[0]  = \o_ctl$615 ;
+  assign \o_ctl$615[0].valid  = \o_ctl$615 [0];
+  assign \o_ctl$615[0].load_w  = \o_ctl$615 [1];
+  assign \o_ctl$615[0].first  = \o_ctl$615 [2];
+  assign \o_ctl$615[0].last  = \o_ctl$615 [3];
+  assign \o_ctl$615[0].group_end  = \o_ctl$615 [4];
+  assign \o_ctl$628[0]  = \o_ctl$628 ;
+  assign \o_ctl$628[0].valid  = \o_ctl$628 [0];
+  assign \o_ctl$628[0].load_w  = \o_ctl$628 [1];
+  assign \o_ctl$628[0].first  = \o_ctl$628 [2];
+  assign \o_ctl$628[0].last  = \o_ctl$628 [3];
+  assign \o_ctl$628[0].group_end  = \o_ctl$628 [4];
+  assign \o_ctl$641[0]  = \o_ctl$641 ;
+  assign \o_ctl$641[0].valid  = \o_ctl$641 [0];
+  assign \o_ctl$641[0].load_w  = \o_ctl$641 [1];
+  assign \o_ctl$641[0].first  = \o_ctl$641 [2];
+  assign \o_ctl$641[0].last  = \o_ctl$641 [3];
+  assign \o_ctl$641[0].group_end  = \o_ctl$641 [4];
+  assign o_row[255:224] = \$185 ;
+  assign o_row[223:192] = \$170 ;
+  assign o_row[191:160] = \$155 ;
+  assign o_row[159:128] = \$140 ;
+  assign o_row[127:96] = \$125 ;
+  assign o_row[95:64] = \$110 ;
+  assign o_row[63:32] = \$95 ;
+  assign o_row[31:0] = \$80 ;
+  assign row_sel[0] = \$44 ;
+  assign row_sel[1] = \$35 ;
+  assign row_sel[2] = \$27 ;
+  assign row_sel[3] = \$20 ;
+  assign row_sel[4] = \$14 ;
+  assign row_sel[5] = \$9 ;
+  assign row_sel[6] = \$5 ;
+  assign row_sel[7] = \$2 ;
+  assign \$1  = 1'h1;
+  assign \$2  = row7_done_d13;
+  assign \$3  = row7_done_d13;
+  assign \$6  = row7_done_d13;
+  assign \$10  = row7_done_d13;
+  assign \$15  = row7_done_d13;
+  assign \$21  = row7_done_d13;
+  assign \$28  = row7_done_d13;
+  assign \$36  = row7_done_d13;
+  assign \$45  = row7_done_d13;
+  assign \$52  = 1'h0;
+  assign \$54  = \$53 ;
 endmodule
 
 module \array_lut_w2_a8_os_8x8_shared.mesh.row0_head (load, o_table, a);
@@ -16627,7 +16888,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.row7_head.precompute (load, \table , 
   assign \table [10:0] = \$13 [10:0];
 endmodule
 
-module \array_lut_w2_a8_os_8x8_shared.mesh.tile_0_0 (rst, o_a, o_w, o_psum, o_ctl, pe_0_0__i_ctl, pe_0_0__i_w, pe_0_0__i_a, clk);
+module \array_lut_w2_a8_os_8x8_shared.mesh.tile_0_0 (rst, o_a, o_w, o_psum, o_ctl, i_ctl, pe_0_0__i_w, pe_0_0__i_a, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -16643,6 +16904,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_0_0 (rst, o_a, o_w, o_psum, o_ct
   wire [10:0] \i_a[0][0].table[5] ;
   wire [10:0] \i_a[0][0].table[6] ;
   wire [10:0] \i_a[0][0].table[7] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -16713,7 +16975,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_0_0 (rst, o_a, o_w, o_psum, o_ct
   wire [10:0] \pe_0_0__i_a[0].table[5] ;
   wire [10:0] \pe_0_0__i_a[0].table[6] ;
   wire [10:0] \pe_0_0__i_a[0].table[7] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -16778,7 +17039,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_0_0 (rst, o_a, o_w, o_psum, o_ct
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -16811,12 +17071,12 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_0_0 (rst, o_a, o_w, o_psum, o_ct
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.planes  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
@@ -16892,9 +17152,11 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_0_0 (rst, o_a, o_w, o_psum, o_ct
   assign \pe_0_0__o_w.scale[0]  = o_w[15:8];
   assign \pe_0_0__o_w.zero  = o_w[17:16];
   assign \pe_0_0__o_w.zero[0]  = o_w[17:16];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_8x8_shared.mesh.tile_0_1 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
+module \array_lut_w2_a8_os_8x8_shared.mesh.tile_0_1 (rst, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -16910,6 +17172,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_0_1 (rst, pe_0_0__i_a, pe_0_0__i
   wire [10:0] \i_a[0][0].table[5] ;
   wire [10:0] \i_a[0][0].table[6] ;
   wire [10:0] \i_a[0][0].table[7] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -16980,7 +17243,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_0_1 (rst, pe_0_0__i_a, pe_0_0__i
   wire [10:0] \pe_0_0__i_a[0].table[5] ;
   wire [10:0] \pe_0_0__i_a[0].table[6] ;
   wire [10:0] \pe_0_0__i_a[0].table[7] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -17045,7 +17307,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_0_1 (rst, pe_0_0__i_a, pe_0_0__i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -17078,12 +17339,12 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_0_1 (rst, pe_0_0__i_a, pe_0_0__i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.planes  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
@@ -17159,9 +17420,11 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_0_1 (rst, pe_0_0__i_a, pe_0_0__i
   assign \pe_0_0__o_w.scale[0]  = o_w[15:8];
   assign \pe_0_0__o_w.zero  = o_w[17:16];
   assign \pe_0_0__o_w.zero[0]  = o_w[17:16];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_8x8_shared.mesh.tile_0_2 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
+module \array_lut_w2_a8_os_8x8_shared.mesh.tile_0_2 (rst, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -17177,6 +17440,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_0_2 (rst, pe_0_0__i_a, pe_0_0__i
   wire [10:0] \i_a[0][0].table[5] ;
   wire [10:0] \i_a[0][0].table[6] ;
   wire [10:0] \i_a[0][0].table[7] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -17247,7 +17511,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_0_2 (rst, pe_0_0__i_a, pe_0_0__i
   wire [10:0] \pe_0_0__i_a[0].table[5] ;
   wire [10:0] \pe_0_0__i_a[0].table[6] ;
   wire [10:0] \pe_0_0__i_a[0].table[7] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -17312,7 +17575,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_0_2 (rst, pe_0_0__i_a, pe_0_0__i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -17345,12 +17607,12 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_0_2 (rst, pe_0_0__i_a, pe_0_0__i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.planes  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
@@ -17426,9 +17688,11 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_0_2 (rst, pe_0_0__i_a, pe_0_0__i
   assign \pe_0_0__o_w.scale[0]  = o_w[15:8];
   assign \pe_0_0__o_w.zero  = o_w[17:16];
   assign \pe_0_0__o_w.zero[0]  = o_w[17:16];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_8x8_shared.mesh.tile_0_3 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
+module \array_lut_w2_a8_os_8x8_shared.mesh.tile_0_3 (rst, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -17444,6 +17708,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_0_3 (rst, pe_0_0__i_a, pe_0_0__i
   wire [10:0] \i_a[0][0].table[5] ;
   wire [10:0] \i_a[0][0].table[6] ;
   wire [10:0] \i_a[0][0].table[7] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -17514,7 +17779,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_0_3 (rst, pe_0_0__i_a, pe_0_0__i
   wire [10:0] \pe_0_0__i_a[0].table[5] ;
   wire [10:0] \pe_0_0__i_a[0].table[6] ;
   wire [10:0] \pe_0_0__i_a[0].table[7] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -17579,7 +17843,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_0_3 (rst, pe_0_0__i_a, pe_0_0__i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -17612,12 +17875,12 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_0_3 (rst, pe_0_0__i_a, pe_0_0__i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.planes  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
@@ -17693,9 +17956,11 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_0_3 (rst, pe_0_0__i_a, pe_0_0__i
   assign \pe_0_0__o_w.scale[0]  = o_w[15:8];
   assign \pe_0_0__o_w.zero  = o_w[17:16];
   assign \pe_0_0__o_w.zero[0]  = o_w[17:16];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_8x8_shared.mesh.tile_0_4 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
+module \array_lut_w2_a8_os_8x8_shared.mesh.tile_0_4 (rst, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -17711,6 +17976,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_0_4 (rst, pe_0_0__i_a, pe_0_0__i
   wire [10:0] \i_a[0][0].table[5] ;
   wire [10:0] \i_a[0][0].table[6] ;
   wire [10:0] \i_a[0][0].table[7] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -17781,7 +18047,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_0_4 (rst, pe_0_0__i_a, pe_0_0__i
   wire [10:0] \pe_0_0__i_a[0].table[5] ;
   wire [10:0] \pe_0_0__i_a[0].table[6] ;
   wire [10:0] \pe_0_0__i_a[0].table[7] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -17846,7 +18111,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_0_4 (rst, pe_0_0__i_a, pe_0_0__i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -17879,12 +18143,12 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_0_4 (rst, pe_0_0__i_a, pe_0_0__i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.planes  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
@@ -17960,9 +18224,11 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_0_4 (rst, pe_0_0__i_a, pe_0_0__i
   assign \pe_0_0__o_w.scale[0]  = o_w[15:8];
   assign \pe_0_0__o_w.zero  = o_w[17:16];
   assign \pe_0_0__o_w.zero[0]  = o_w[17:16];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_8x8_shared.mesh.tile_0_5 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
+module \array_lut_w2_a8_os_8x8_shared.mesh.tile_0_5 (rst, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -17978,6 +18244,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_0_5 (rst, pe_0_0__i_a, pe_0_0__i
   wire [10:0] \i_a[0][0].table[5] ;
   wire [10:0] \i_a[0][0].table[6] ;
   wire [10:0] \i_a[0][0].table[7] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -18048,7 +18315,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_0_5 (rst, pe_0_0__i_a, pe_0_0__i
   wire [10:0] \pe_0_0__i_a[0].table[5] ;
   wire [10:0] \pe_0_0__i_a[0].table[6] ;
   wire [10:0] \pe_0_0__i_a[0].table[7] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -18113,7 +18379,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_0_5 (rst, pe_0_0__i_a, pe_0_0__i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -18146,12 +18411,12 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_0_5 (rst, pe_0_0__i_a, pe_0_0__i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.planes  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
@@ -18227,9 +18492,11 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_0_5 (rst, pe_0_0__i_a, pe_0_0__i
   assign \pe_0_0__o_w.scale[0]  = o_w[15:8];
   assign \pe_0_0__o_w.zero  = o_w[17:16];
   assign \pe_0_0__o_w.zero[0]  = o_w[17:16];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_8x8_shared.mesh.tile_0_6 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
+module \array_lut_w2_a8_os_8x8_shared.mesh.tile_0_6 (rst, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -18245,6 +18512,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_0_6 (rst, pe_0_0__i_a, pe_0_0__i
   wire [10:0] \i_a[0][0].table[5] ;
   wire [10:0] \i_a[0][0].table[6] ;
   wire [10:0] \i_a[0][0].table[7] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -18315,7 +18583,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_0_6 (rst, pe_0_0__i_a, pe_0_0__i
   wire [10:0] \pe_0_0__i_a[0].table[5] ;
   wire [10:0] \pe_0_0__i_a[0].table[6] ;
   wire [10:0] \pe_0_0__i_a[0].table[7] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -18380,7 +18647,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_0_6 (rst, pe_0_0__i_a, pe_0_0__i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -18413,12 +18679,12 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_0_6 (rst, pe_0_0__i_a, pe_0_0__i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.planes  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
@@ -18494,9 +18760,11 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_0_6 (rst, pe_0_0__i_a, pe_0_0__i
   assign \pe_0_0__o_w.scale[0]  = o_w[15:8];
   assign \pe_0_0__o_w.zero  = o_w[17:16];
   assign \pe_0_0__o_w.zero[0]  = o_w[17:16];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_8x8_shared.mesh.tile_0_7 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
+module \array_lut_w2_a8_os_8x8_shared.mesh.tile_0_7 (rst, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -18512,6 +18780,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_0_7 (rst, pe_0_0__i_a, pe_0_0__i
   wire [10:0] \i_a[0][0].table[5] ;
   wire [10:0] \i_a[0][0].table[6] ;
   wire [10:0] \i_a[0][0].table[7] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -18581,7 +18850,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_0_7 (rst, pe_0_0__i_a, pe_0_0__i
   wire [10:0] \pe_0_0__i_a[0].table[5] ;
   wire [10:0] \pe_0_0__i_a[0].table[6] ;
   wire [10:0] \pe_0_0__i_a[0].table[7] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -18646,7 +18914,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_0_7 (rst, pe_0_0__i_a, pe_0_0__i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -18679,12 +18946,12 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_0_7 (rst, pe_0_0__i_a, pe_0_0__i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.planes  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
@@ -18760,9 +19027,11 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_0_7 (rst, pe_0_0__i_a, pe_0_0__i
   assign \pe_0_0__o_w.scale[0]  = o_w[15:8];
   assign \pe_0_0__o_w.zero  = o_w[17:16];
   assign \pe_0_0__o_w.zero[0]  = o_w[17:16];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_8x8_shared.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_ctl, pe_0_0__i_a, clk);
+module \array_lut_w2_a8_os_8x8_shared.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, i_ctl, pe_0_0__i_a, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -18778,6 +19047,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w,
   wire [10:0] \i_a[0][0].table[5] ;
   wire [10:0] \i_a[0][0].table[6] ;
   wire [10:0] \i_a[0][0].table[7] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -18848,7 +19118,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w,
   wire [10:0] \pe_0_0__i_a[0].table[5] ;
   wire [10:0] \pe_0_0__i_a[0].table[6] ;
   wire [10:0] \pe_0_0__i_a[0].table[7] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -18913,7 +19182,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w,
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -18946,12 +19214,12 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w,
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.planes  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
@@ -19027,9 +19295,11 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w,
   assign \pe_0_0__o_w.scale[0]  = o_w[15:8];
   assign \pe_0_0__o_w.zero  = o_w[17:16];
   assign \pe_0_0__o_w.zero[0]  = o_w[17:16];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_8x8_shared.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_lut_w2_a8_os_8x8_shared.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -19045,6 +19315,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \i_a[0][0].table[5] ;
   wire [10:0] \i_a[0][0].table[6] ;
   wire [10:0] \i_a[0][0].table[7] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -19115,7 +19386,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \pe_0_0__i_a[0].table[5] ;
   wire [10:0] \pe_0_0__i_a[0].table[6] ;
   wire [10:0] \pe_0_0__i_a[0].table[7] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -19180,7 +19450,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -19213,12 +19482,12 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.planes  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
@@ -19294,9 +19563,11 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__o_w.scale[0]  = o_w[15:8];
   assign \pe_0_0__o_w.zero  = o_w[17:16];
   assign \pe_0_0__o_w.zero[0]  = o_w[17:16];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_8x8_shared.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_lut_w2_a8_os_8x8_shared.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -19312,6 +19583,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \i_a[0][0].table[5] ;
   wire [10:0] \i_a[0][0].table[6] ;
   wire [10:0] \i_a[0][0].table[7] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -19382,7 +19654,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \pe_0_0__i_a[0].table[5] ;
   wire [10:0] \pe_0_0__i_a[0].table[6] ;
   wire [10:0] \pe_0_0__i_a[0].table[7] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -19447,7 +19718,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -19480,12 +19750,12 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.planes  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
@@ -19561,9 +19831,11 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__o_w.scale[0]  = o_w[15:8];
   assign \pe_0_0__o_w.zero  = o_w[17:16];
   assign \pe_0_0__o_w.zero[0]  = o_w[17:16];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_8x8_shared.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_lut_w2_a8_os_8x8_shared.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -19579,6 +19851,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \i_a[0][0].table[5] ;
   wire [10:0] \i_a[0][0].table[6] ;
   wire [10:0] \i_a[0][0].table[7] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -19649,7 +19922,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \pe_0_0__i_a[0].table[5] ;
   wire [10:0] \pe_0_0__i_a[0].table[6] ;
   wire [10:0] \pe_0_0__i_a[0].table[7] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -19714,7 +19986,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -19747,12 +20018,12 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.planes  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
@@ -19828,9 +20099,11 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__o_w.scale[0]  = o_w[15:8];
   assign \pe_0_0__o_w.zero  = o_w[17:16];
   assign \pe_0_0__o_w.zero[0]  = o_w[17:16];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_8x8_shared.mesh.tile_1_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_lut_w2_a8_os_8x8_shared.mesh.tile_1_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -19846,6 +20119,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_1_4 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \i_a[0][0].table[5] ;
   wire [10:0] \i_a[0][0].table[6] ;
   wire [10:0] \i_a[0][0].table[7] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -19916,7 +20190,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_1_4 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \pe_0_0__i_a[0].table[5] ;
   wire [10:0] \pe_0_0__i_a[0].table[6] ;
   wire [10:0] \pe_0_0__i_a[0].table[7] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -19981,7 +20254,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_1_4 (rst, pe_0_0__i_w, pe_0_0__i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -20014,12 +20286,12 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_1_4 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.planes  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
@@ -20095,9 +20367,11 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_1_4 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__o_w.scale[0]  = o_w[15:8];
   assign \pe_0_0__o_w.zero  = o_w[17:16];
   assign \pe_0_0__o_w.zero[0]  = o_w[17:16];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_8x8_shared.mesh.tile_1_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_lut_w2_a8_os_8x8_shared.mesh.tile_1_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -20113,6 +20387,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_1_5 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \i_a[0][0].table[5] ;
   wire [10:0] \i_a[0][0].table[6] ;
   wire [10:0] \i_a[0][0].table[7] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -20183,7 +20458,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_1_5 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \pe_0_0__i_a[0].table[5] ;
   wire [10:0] \pe_0_0__i_a[0].table[6] ;
   wire [10:0] \pe_0_0__i_a[0].table[7] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -20248,7 +20522,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_1_5 (rst, pe_0_0__i_w, pe_0_0__i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -20281,12 +20554,12 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_1_5 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.planes  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
@@ -20362,9 +20635,11 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_1_5 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__o_w.scale[0]  = o_w[15:8];
   assign \pe_0_0__o_w.zero  = o_w[17:16];
   assign \pe_0_0__o_w.zero[0]  = o_w[17:16];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_8x8_shared.mesh.tile_1_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_lut_w2_a8_os_8x8_shared.mesh.tile_1_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -20380,6 +20655,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_1_6 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \i_a[0][0].table[5] ;
   wire [10:0] \i_a[0][0].table[6] ;
   wire [10:0] \i_a[0][0].table[7] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -20450,7 +20726,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_1_6 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \pe_0_0__i_a[0].table[5] ;
   wire [10:0] \pe_0_0__i_a[0].table[6] ;
   wire [10:0] \pe_0_0__i_a[0].table[7] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -20515,7 +20790,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_1_6 (rst, pe_0_0__i_w, pe_0_0__i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -20548,12 +20822,12 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_1_6 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.planes  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
@@ -20629,9 +20903,11 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_1_6 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__o_w.scale[0]  = o_w[15:8];
   assign \pe_0_0__o_w.zero  = o_w[17:16];
   assign \pe_0_0__o_w.zero[0]  = o_w[17:16];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_8x8_shared.mesh.tile_1_7 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_w, o_psum, o_ctl, clk);
+module \array_lut_w2_a8_os_8x8_shared.mesh.tile_1_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -20647,6 +20923,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_1_7 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \i_a[0][0].table[5] ;
   wire [10:0] \i_a[0][0].table[6] ;
   wire [10:0] \i_a[0][0].table[7] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -20716,7 +20993,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_1_7 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \pe_0_0__i_a[0].table[5] ;
   wire [10:0] \pe_0_0__i_a[0].table[6] ;
   wire [10:0] \pe_0_0__i_a[0].table[7] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -20781,7 +21057,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_1_7 (rst, pe_0_0__i_w, pe_0_0__i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -20814,12 +21089,12 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_1_7 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.planes  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
@@ -20895,9 +21170,11 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_1_7 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__o_w.scale[0]  = o_w[15:8];
   assign \pe_0_0__o_w.zero  = o_w[17:16];
   assign \pe_0_0__o_w.zero[0]  = o_w[17:16];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_8x8_shared.mesh.tile_2_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_ctl, pe_0_0__i_a, clk);
+module \array_lut_w2_a8_os_8x8_shared.mesh.tile_2_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, i_ctl, pe_0_0__i_a, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -20913,273 +21190,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_2_0 (rst, pe_0_0__i_w, o_a, o_w,
   wire [10:0] \i_a[0][0].table[5] ;
   wire [10:0] \i_a[0][0].table[6] ;
   wire [10:0] \i_a[0][0].table[7] ;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl[0] ;
-  wire \i_ctl[0].first ;
-  wire \i_ctl[0].group_end ;
-  wire \i_ctl[0].last ;
-  wire \i_ctl[0].load_w ;
-  wire \i_ctl[0].valid ;
-  wire [17:0] i_w;
-  wire [17:0] \i_w[0] ;
-  wire [7:0] \i_w[0].planes ;
-  wire [3:0] \i_w[0].planes[0] ;
-  wire [3:0] \i_w[0].planes[0][0] ;
-  wire [3:0] \i_w[0].planes[1] ;
-  wire [3:0] \i_w[0].planes[1][0] ;
-  wire [7:0] \i_w[0].scale ;
-  wire [7:0] \i_w[0].scale[0] ;
-  wire [1:0] \i_w[0].zero ;
-  wire [1:0] \i_w[0].zero[0] ;
-  output [87:0] o_a;
-  wire [87:0] o_a;
-  wire [87:0] \o_a[0] ;
-  wire [87:0] \o_a[0][0] ;
-  wire [87:0] \o_a[0][0].table ;
-  wire [10:0] \o_a[0][0].table[0] ;
-  wire [10:0] \o_a[0][0].table[1] ;
-  wire [10:0] \o_a[0][0].table[2] ;
-  wire [10:0] \o_a[0][0].table[3] ;
-  wire [10:0] \o_a[0][0].table[4] ;
-  wire [10:0] \o_a[0][0].table[5] ;
-  wire [10:0] \o_a[0][0].table[6] ;
-  wire [10:0] \o_a[0][0].table[7] ;
-  output [4:0] o_ctl;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum[0] ;
-  wire [31:0] \o_psum[0][0] ;
-  wire [31:0] \o_psum[0][0][0] ;
-  wire o_valid;
-  wire \o_valid[0] ;
-  output [17:0] o_w;
-  wire [17:0] o_w;
-  wire [17:0] \o_w[0] ;
-  wire [7:0] \o_w[0].planes ;
-  wire [3:0] \o_w[0].planes[0] ;
-  wire [3:0] \o_w[0].planes[0][0] ;
-  wire [3:0] \o_w[0].planes[1] ;
-  wire [3:0] \o_w[0].planes[1][0] ;
-  wire [7:0] \o_w[0].scale ;
-  wire [7:0] \o_w[0].scale[0] ;
-  wire [1:0] \o_w[0].zero ;
-  wire [1:0] \o_w[0].zero[0] ;
-  input [87:0] pe_0_0__i_a;
-  wire [87:0] pe_0_0__i_a;
-  wire [87:0] \pe_0_0__i_a[0] ;
-  wire [87:0] \pe_0_0__i_a[0].table ;
-  wire [10:0] \pe_0_0__i_a[0].table[0] ;
-  wire [10:0] \pe_0_0__i_a[0].table[1] ;
-  wire [10:0] \pe_0_0__i_a[0].table[2] ;
-  wire [10:0] \pe_0_0__i_a[0].table[3] ;
-  wire [10:0] \pe_0_0__i_a[0].table[4] ;
-  wire [10:0] \pe_0_0__i_a[0].table[5] ;
-  wire [10:0] \pe_0_0__i_a[0].table[6] ;
-  wire [10:0] \pe_0_0__i_a[0].table[7] ;
-  input [4:0] pe_0_0__i_ctl;
-  wire [4:0] pe_0_0__i_ctl;
-  wire \pe_0_0__i_ctl.first ;
-  wire \pe_0_0__i_ctl.group_end ;
-  wire \pe_0_0__i_ctl.last ;
-  wire \pe_0_0__i_ctl.load_w ;
-  wire \pe_0_0__i_ctl.valid ;
-  input [17:0] pe_0_0__i_w;
-  wire [17:0] pe_0_0__i_w;
-  wire [7:0] \pe_0_0__i_w.planes ;
-  wire [3:0] \pe_0_0__i_w.planes[0] ;
-  wire [3:0] \pe_0_0__i_w.planes[0][0] ;
-  wire [3:0] \pe_0_0__i_w.planes[1] ;
-  wire [3:0] \pe_0_0__i_w.planes[1][0] ;
-  wire [7:0] \pe_0_0__i_w.scale ;
-  wire [7:0] \pe_0_0__i_w.scale[0] ;
-  wire [1:0] \pe_0_0__i_w.zero ;
-  wire [1:0] \pe_0_0__i_w.zero[0] ;
-  wire [87:0] pe_0_0__o_a;
-  wire [87:0] \pe_0_0__o_a[0] ;
-  wire [87:0] \pe_0_0__o_a[0].table ;
-  wire [10:0] \pe_0_0__o_a[0].table[0] ;
-  wire [10:0] \pe_0_0__o_a[0].table[1] ;
-  wire [10:0] \pe_0_0__o_a[0].table[2] ;
-  wire [10:0] \pe_0_0__o_a[0].table[3] ;
-  wire [10:0] \pe_0_0__o_a[0].table[4] ;
-  wire [10:0] \pe_0_0__o_a[0].table[5] ;
-  wire [10:0] \pe_0_0__o_a[0].table[6] ;
-  wire [10:0] \pe_0_0__o_a[0].table[7] ;
-  wire [4:0] pe_0_0__o_ctl;
-  wire \pe_0_0__o_ctl.first ;
-  wire \pe_0_0__o_ctl.group_end ;
-  wire \pe_0_0__o_ctl.last ;
-  wire \pe_0_0__o_ctl.load_w ;
-  wire \pe_0_0__o_ctl.valid ;
-  wire [31:0] pe_0_0__o_psum;
-  wire [31:0] \pe_0_0__o_psum[0] ;
-  wire pe_0_0__o_valid;
-  wire [17:0] pe_0_0__o_w;
-  wire [7:0] \pe_0_0__o_w.planes ;
-  wire [3:0] \pe_0_0__o_w.planes[0] ;
-  wire [3:0] \pe_0_0__o_w.planes[0][0] ;
-  wire [3:0] \pe_0_0__o_w.planes[1] ;
-  wire [3:0] \pe_0_0__o_w.planes[1][0] ;
-  wire [7:0] \pe_0_0__o_w.scale ;
-  wire [7:0] \pe_0_0__o_w.scale[0] ;
-  wire [1:0] \pe_0_0__o_w.zero ;
-  wire [1:0] \pe_0_0__o_w.zero[0] ;
-  input rst;
-  wire rst;
-  array_lut_w2_a8_os_8x8_shared__pe pe_0_0 (
-    .clk(clk),
-    .i_a(pe_0_0__i_a),
-    .i_ctl(pe_0_0__i_ctl),
-    .i_psum(32'd0),
-    .i_w(pe_0_0__i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_ready(\$1 ),
-    .o_valid(o_valid),
-    .o_w(o_w),
-    .rst(rst)
-  );
-  assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
-  assign i_w = pe_0_0__i_w;
-  assign pe_0_0__o_psum = o_psum;
-  assign pe_0_0__o_valid = o_valid;
-  assign pe_0_0__o_a = o_a;
-  assign pe_0_0__o_ctl = o_ctl;
-  assign pe_0_0__o_w = o_w;
-  assign \pe_0_0__i_a[0]  = pe_0_0__i_a;
-  assign \pe_0_0__i_a[0].table  = pe_0_0__i_a;
-  assign \pe_0_0__i_a[0].table[0]  = pe_0_0__i_a[10:0];
-  assign \pe_0_0__i_a[0].table[1]  = pe_0_0__i_a[21:11];
-  assign \pe_0_0__i_a[0].table[2]  = pe_0_0__i_a[32:22];
-  assign \pe_0_0__i_a[0].table[3]  = pe_0_0__i_a[43:33];
-  assign \pe_0_0__i_a[0].table[4]  = pe_0_0__i_a[54:44];
-  assign \pe_0_0__i_a[0].table[5]  = pe_0_0__i_a[65:55];
-  assign \pe_0_0__i_a[0].table[6]  = pe_0_0__i_a[76:66];
-  assign \pe_0_0__i_a[0].table[7]  = pe_0_0__i_a[87:77];
-  assign \i_a[0]  = pe_0_0__i_a;
-  assign \i_a[0][0]  = pe_0_0__i_a;
-  assign \i_a[0][0].table  = pe_0_0__i_a;
-  assign \i_a[0][0].table[0]  = pe_0_0__i_a[10:0];
-  assign \i_a[0][0].table[1]  = pe_0_0__i_a[21:11];
-  assign \i_a[0][0].table[2]  = pe_0_0__i_a[32:22];
-  assign \i_a[0][0].table[3]  = pe_0_0__i_a[43:33];
-  assign \i_a[0][0].table[4]  = pe_0_0__i_a[54:44];
-  assign \i_a[0][0].table[5]  = pe_0_0__i_a[65:55];
-  assign \i_a[0][0].table[6]  = pe_0_0__i_a[76:66];
-  assign \i_a[0][0].table[7]  = pe_0_0__i_a[87:77];
-  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
-  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
-  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
-  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
-  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
-  assign \pe_0_0__i_w.planes  = pe_0_0__i_w[7:0];
-  assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
-  assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
-  assign \pe_0_0__i_w.planes[1]  = pe_0_0__i_w[7:4];
-  assign \pe_0_0__i_w.planes[1][0]  = pe_0_0__i_w[7:4];
-  assign \pe_0_0__i_w.scale  = pe_0_0__i_w[15:8];
-  assign \pe_0_0__i_w.scale[0]  = pe_0_0__i_w[15:8];
-  assign \pe_0_0__i_w.zero  = pe_0_0__i_w[17:16];
-  assign \pe_0_0__i_w.zero[0]  = pe_0_0__i_w[17:16];
-  assign \i_w[0]  = pe_0_0__i_w;
-  assign \i_w[0].planes  = pe_0_0__i_w[7:0];
-  assign \i_w[0].planes[0]  = pe_0_0__i_w[3:0];
-  assign \i_w[0].planes[0][0]  = pe_0_0__i_w[3:0];
-  assign \i_w[0].planes[1]  = pe_0_0__i_w[7:4];
-  assign \i_w[0].planes[1][0]  = pe_0_0__i_w[7:4];
-  assign \i_w[0].scale  = pe_0_0__i_w[15:8];
-  assign \i_w[0].scale[0]  = pe_0_0__i_w[15:8];
-  assign \i_w[0].zero  = pe_0_0__i_w[17:16];
-  assign \i_w[0].zero[0]  = pe_0_0__i_w[17:16];
-  assign \o_psum[0]  = o_psum;
-  assign \o_psum[0][0]  = o_psum;
-  assign \o_psum[0][0][0]  = o_psum;
-  assign \pe_0_0__o_psum[0]  = o_psum;
-  assign \o_valid[0]  = o_valid;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a;
-  assign \o_a[0][0].table  = o_a;
-  assign \o_a[0][0].table[0]  = o_a[10:0];
-  assign \o_a[0][0].table[1]  = o_a[21:11];
-  assign \o_a[0][0].table[2]  = o_a[32:22];
-  assign \o_a[0][0].table[3]  = o_a[43:33];
-  assign \o_a[0][0].table[4]  = o_a[54:44];
-  assign \o_a[0][0].table[5]  = o_a[65:55];
-  assign \o_a[0][0].table[6]  = o_a[76:66];
-  assign \o_a[0][0].table[7]  = o_a[87:77];
-  assign \pe_0_0__o_a[0]  = o_a;
-  assign \pe_0_0__o_a[0].table  = o_a;
-  assign \pe_0_0__o_a[0].table[0]  = o_a[10:0];
-  assign \pe_0_0__o_a[0].table[1]  = o_a[21:11];
-  assign \pe_0_0__o_a[0].table[2]  = o_a[32:22];
-  assign \pe_0_0__o_a[0].table[3]  = o_a[43:33];
-  assign \pe_0_0__o_a[0].table[4]  = o_a[54:44];
-  assign \pe_0_0__o_a[0].table[5]  = o_a[65:55];
-  assign \pe_0_0__o_a[0].table[6]  = o_a[76:66];
-  assign \pe_0_0__o_a[0].table[7]  = o_a[87:77];
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
-  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
-  assign \pe_0_0__o_ctl.first  = o_ctl[2];
-  assign \pe_0_0__o_ctl.last  = o_ctl[3];
-  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
-  assign \o_w[0]  = o_w;
-  assign \o_w[0].planes  = o_w[7:0];
-  assign \o_w[0].planes[0]  = o_w[3:0];
-  assign \o_w[0].planes[0][0]  = o_w[3:0];
-  assign \o_w[0].planes[1]  = o_w[7:4];
-  assign \o_w[0].planes[1][0]  = o_w[7:4];
-  assign \o_w[0].scale  = o_w[15:8];
-  assign \o_w[0].scale[0]  = o_w[15:8];
-  assign \o_w[0].zero  = o_w[17:16];
-  assign \o_w[0].zero[0]  = o_w[17:16];
-  assign \pe_0_0__o_w.planes  = o_w[7:0];
-  assign \pe_0_0__o_w.planes[0]  = o_w[3:0];
-  assign \pe_0_0__o_w.planes[0][0]  = o_w[3:0];
-  assign \pe_0_0__o_w.planes[1]  = o_w[7:4];
-  assign \pe_0_0__o_w.planes[1][0]  = o_w[7:4];
-  assign \pe_0_0__o_w.scale  = o_w[15:8];
-  assign \pe_0_0__o_w.scale[0]  = o_w[15:8];
-  assign \pe_0_0__o_w.zero  = o_w[17:16];
-  assign \pe_0_0__o_w.zero[0]  = o_w[17:16];
-endmodule
-
-module \array_lut_w2_a8_os_8x8_shared.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
-  wire \$1 ;
-  input clk;
-  wire clk;
-  wire [87:0] i_a;
-  wire [87:0] \i_a[0] ;
-  wire [87:0] \i_a[0][0] ;
-  wire [87:0] \i_a[0][0].table ;
-  wire [10:0] \i_a[0][0].table[0] ;
-  wire [10:0] \i_a[0][0].table[1] ;
-  wire [10:0] \i_a[0][0].table[2] ;
-  wire [10:0] \i_a[0][0].table[3] ;
-  wire [10:0] \i_a[0][0].table[4] ;
-  wire [10:0] \i_a[0][0].table[5] ;
-  wire [10:0] \i_a[0][0].table[6] ;
-  wire [10:0] \i_a[0][0].table[7] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -21250,7 +21261,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \pe_0_0__i_a[0].table[5] ;
   wire [10:0] \pe_0_0__i_a[0].table[6] ;
   wire [10:0] \pe_0_0__i_a[0].table[7] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -21315,7 +21325,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -21348,12 +21357,12 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.planes  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
@@ -21429,9 +21438,11 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__o_w.scale[0]  = o_w[15:8];
   assign \pe_0_0__o_w.zero  = o_w[17:16];
   assign \pe_0_0__o_w.zero[0]  = o_w[17:16];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_8x8_shared.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_lut_w2_a8_os_8x8_shared.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -21447,6 +21458,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \i_a[0][0].table[5] ;
   wire [10:0] \i_a[0][0].table[6] ;
   wire [10:0] \i_a[0][0].table[7] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -21517,7 +21529,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \pe_0_0__i_a[0].table[5] ;
   wire [10:0] \pe_0_0__i_a[0].table[6] ;
   wire [10:0] \pe_0_0__i_a[0].table[7] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -21582,7 +21593,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -21615,12 +21625,12 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.planes  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
@@ -21696,9 +21706,11 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__o_w.scale[0]  = o_w[15:8];
   assign \pe_0_0__o_w.zero  = o_w[17:16];
   assign \pe_0_0__o_w.zero[0]  = o_w[17:16];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_8x8_shared.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_lut_w2_a8_os_8x8_shared.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -21714,6 +21726,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \i_a[0][0].table[5] ;
   wire [10:0] \i_a[0][0].table[6] ;
   wire [10:0] \i_a[0][0].table[7] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -21784,7 +21797,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \pe_0_0__i_a[0].table[5] ;
   wire [10:0] \pe_0_0__i_a[0].table[6] ;
   wire [10:0] \pe_0_0__i_a[0].table[7] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -21849,7 +21861,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -21882,12 +21893,12 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.planes  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
@@ -21963,9 +21974,11 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__o_w.scale[0]  = o_w[15:8];
   assign \pe_0_0__o_w.zero  = o_w[17:16];
   assign \pe_0_0__o_w.zero[0]  = o_w[17:16];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_8x8_shared.mesh.tile_2_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_lut_w2_a8_os_8x8_shared.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -21981,6 +21994,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_2_4 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \i_a[0][0].table[5] ;
   wire [10:0] \i_a[0][0].table[6] ;
   wire [10:0] \i_a[0][0].table[7] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -22051,7 +22065,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_2_4 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \pe_0_0__i_a[0].table[5] ;
   wire [10:0] \pe_0_0__i_a[0].table[6] ;
   wire [10:0] \pe_0_0__i_a[0].table[7] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -22116,7 +22129,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_2_4 (rst, pe_0_0__i_w, pe_0_0__i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -22149,12 +22161,12 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_2_4 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.planes  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
@@ -22230,9 +22242,11 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_2_4 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__o_w.scale[0]  = o_w[15:8];
   assign \pe_0_0__o_w.zero  = o_w[17:16];
   assign \pe_0_0__o_w.zero[0]  = o_w[17:16];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_8x8_shared.mesh.tile_2_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_lut_w2_a8_os_8x8_shared.mesh.tile_2_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -22248,6 +22262,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_2_5 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \i_a[0][0].table[5] ;
   wire [10:0] \i_a[0][0].table[6] ;
   wire [10:0] \i_a[0][0].table[7] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -22318,7 +22333,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_2_5 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \pe_0_0__i_a[0].table[5] ;
   wire [10:0] \pe_0_0__i_a[0].table[6] ;
   wire [10:0] \pe_0_0__i_a[0].table[7] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -22383,7 +22397,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_2_5 (rst, pe_0_0__i_w, pe_0_0__i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -22416,12 +22429,12 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_2_5 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.planes  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
@@ -22497,9 +22510,11 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_2_5 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__o_w.scale[0]  = o_w[15:8];
   assign \pe_0_0__o_w.zero  = o_w[17:16];
   assign \pe_0_0__o_w.zero[0]  = o_w[17:16];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_8x8_shared.mesh.tile_2_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_lut_w2_a8_os_8x8_shared.mesh.tile_2_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -22515,6 +22530,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_2_6 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \i_a[0][0].table[5] ;
   wire [10:0] \i_a[0][0].table[6] ;
   wire [10:0] \i_a[0][0].table[7] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -22585,7 +22601,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_2_6 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \pe_0_0__i_a[0].table[5] ;
   wire [10:0] \pe_0_0__i_a[0].table[6] ;
   wire [10:0] \pe_0_0__i_a[0].table[7] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -22650,7 +22665,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_2_6 (rst, pe_0_0__i_w, pe_0_0__i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -22683,12 +22697,12 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_2_6 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.planes  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
@@ -22764,9 +22778,11 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_2_6 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__o_w.scale[0]  = o_w[15:8];
   assign \pe_0_0__o_w.zero  = o_w[17:16];
   assign \pe_0_0__o_w.zero[0]  = o_w[17:16];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_8x8_shared.mesh.tile_2_7 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_w, o_psum, o_ctl, clk);
+module \array_lut_w2_a8_os_8x8_shared.mesh.tile_2_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -22782,272 +22798,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_2_7 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \i_a[0][0].table[5] ;
   wire [10:0] \i_a[0][0].table[6] ;
   wire [10:0] \i_a[0][0].table[7] ;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl[0] ;
-  wire \i_ctl[0].first ;
-  wire \i_ctl[0].group_end ;
-  wire \i_ctl[0].last ;
-  wire \i_ctl[0].load_w ;
-  wire \i_ctl[0].valid ;
-  wire [17:0] i_w;
-  wire [17:0] \i_w[0] ;
-  wire [7:0] \i_w[0].planes ;
-  wire [3:0] \i_w[0].planes[0] ;
-  wire [3:0] \i_w[0].planes[0][0] ;
-  wire [3:0] \i_w[0].planes[1] ;
-  wire [3:0] \i_w[0].planes[1][0] ;
-  wire [7:0] \i_w[0].scale ;
-  wire [7:0] \i_w[0].scale[0] ;
-  wire [1:0] \i_w[0].zero ;
-  wire [1:0] \i_w[0].zero[0] ;
-  wire [87:0] o_a;
-  wire [87:0] \o_a[0] ;
-  wire [87:0] \o_a[0][0] ;
-  wire [87:0] \o_a[0][0].table ;
-  wire [10:0] \o_a[0][0].table[0] ;
-  wire [10:0] \o_a[0][0].table[1] ;
-  wire [10:0] \o_a[0][0].table[2] ;
-  wire [10:0] \o_a[0][0].table[3] ;
-  wire [10:0] \o_a[0][0].table[4] ;
-  wire [10:0] \o_a[0][0].table[5] ;
-  wire [10:0] \o_a[0][0].table[6] ;
-  wire [10:0] \o_a[0][0].table[7] ;
-  output [4:0] o_ctl;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum[0] ;
-  wire [31:0] \o_psum[0][0] ;
-  wire [31:0] \o_psum[0][0][0] ;
-  wire o_valid;
-  wire \o_valid[0] ;
-  output [17:0] o_w;
-  wire [17:0] o_w;
-  wire [17:0] \o_w[0] ;
-  wire [7:0] \o_w[0].planes ;
-  wire [3:0] \o_w[0].planes[0] ;
-  wire [3:0] \o_w[0].planes[0][0] ;
-  wire [3:0] \o_w[0].planes[1] ;
-  wire [3:0] \o_w[0].planes[1][0] ;
-  wire [7:0] \o_w[0].scale ;
-  wire [7:0] \o_w[0].scale[0] ;
-  wire [1:0] \o_w[0].zero ;
-  wire [1:0] \o_w[0].zero[0] ;
-  input [87:0] pe_0_0__i_a;
-  wire [87:0] pe_0_0__i_a;
-  wire [87:0] \pe_0_0__i_a[0] ;
-  wire [87:0] \pe_0_0__i_a[0].table ;
-  wire [10:0] \pe_0_0__i_a[0].table[0] ;
-  wire [10:0] \pe_0_0__i_a[0].table[1] ;
-  wire [10:0] \pe_0_0__i_a[0].table[2] ;
-  wire [10:0] \pe_0_0__i_a[0].table[3] ;
-  wire [10:0] \pe_0_0__i_a[0].table[4] ;
-  wire [10:0] \pe_0_0__i_a[0].table[5] ;
-  wire [10:0] \pe_0_0__i_a[0].table[6] ;
-  wire [10:0] \pe_0_0__i_a[0].table[7] ;
-  input [4:0] pe_0_0__i_ctl;
-  wire [4:0] pe_0_0__i_ctl;
-  wire \pe_0_0__i_ctl.first ;
-  wire \pe_0_0__i_ctl.group_end ;
-  wire \pe_0_0__i_ctl.last ;
-  wire \pe_0_0__i_ctl.load_w ;
-  wire \pe_0_0__i_ctl.valid ;
-  input [17:0] pe_0_0__i_w;
-  wire [17:0] pe_0_0__i_w;
-  wire [7:0] \pe_0_0__i_w.planes ;
-  wire [3:0] \pe_0_0__i_w.planes[0] ;
-  wire [3:0] \pe_0_0__i_w.planes[0][0] ;
-  wire [3:0] \pe_0_0__i_w.planes[1] ;
-  wire [3:0] \pe_0_0__i_w.planes[1][0] ;
-  wire [7:0] \pe_0_0__i_w.scale ;
-  wire [7:0] \pe_0_0__i_w.scale[0] ;
-  wire [1:0] \pe_0_0__i_w.zero ;
-  wire [1:0] \pe_0_0__i_w.zero[0] ;
-  wire [87:0] pe_0_0__o_a;
-  wire [87:0] \pe_0_0__o_a[0] ;
-  wire [87:0] \pe_0_0__o_a[0].table ;
-  wire [10:0] \pe_0_0__o_a[0].table[0] ;
-  wire [10:0] \pe_0_0__o_a[0].table[1] ;
-  wire [10:0] \pe_0_0__o_a[0].table[2] ;
-  wire [10:0] \pe_0_0__o_a[0].table[3] ;
-  wire [10:0] \pe_0_0__o_a[0].table[4] ;
-  wire [10:0] \pe_0_0__o_a[0].table[5] ;
-  wire [10:0] \pe_0_0__o_a[0].table[6] ;
-  wire [10:0] \pe_0_0__o_a[0].table[7] ;
-  wire [4:0] pe_0_0__o_ctl;
-  wire \pe_0_0__o_ctl.first ;
-  wire \pe_0_0__o_ctl.group_end ;
-  wire \pe_0_0__o_ctl.last ;
-  wire \pe_0_0__o_ctl.load_w ;
-  wire \pe_0_0__o_ctl.valid ;
-  wire [31:0] pe_0_0__o_psum;
-  wire [31:0] \pe_0_0__o_psum[0] ;
-  wire pe_0_0__o_valid;
-  wire [17:0] pe_0_0__o_w;
-  wire [7:0] \pe_0_0__o_w.planes ;
-  wire [3:0] \pe_0_0__o_w.planes[0] ;
-  wire [3:0] \pe_0_0__o_w.planes[0][0] ;
-  wire [3:0] \pe_0_0__o_w.planes[1] ;
-  wire [3:0] \pe_0_0__o_w.planes[1][0] ;
-  wire [7:0] \pe_0_0__o_w.scale ;
-  wire [7:0] \pe_0_0__o_w.scale[0] ;
-  wire [1:0] \pe_0_0__o_w.zero ;
-  wire [1:0] \pe_0_0__o_w.zero[0] ;
-  input rst;
-  wire rst;
-  array_lut_w2_a8_os_8x8_shared__pe pe_0_0 (
-    .clk(clk),
-    .i_a(pe_0_0__i_a),
-    .i_ctl(pe_0_0__i_ctl),
-    .i_psum(32'd0),
-    .i_w(pe_0_0__i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_ready(\$1 ),
-    .o_valid(o_valid),
-    .o_w(o_w),
-    .rst(rst)
-  );
-  assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
-  assign i_w = pe_0_0__i_w;
-  assign pe_0_0__o_psum = o_psum;
-  assign pe_0_0__o_valid = o_valid;
-  assign pe_0_0__o_a = o_a;
-  assign pe_0_0__o_ctl = o_ctl;
-  assign pe_0_0__o_w = o_w;
-  assign \pe_0_0__i_a[0]  = pe_0_0__i_a;
-  assign \pe_0_0__i_a[0].table  = pe_0_0__i_a;
-  assign \pe_0_0__i_a[0].table[0]  = pe_0_0__i_a[10:0];
-  assign \pe_0_0__i_a[0].table[1]  = pe_0_0__i_a[21:11];
-  assign \pe_0_0__i_a[0].table[2]  = pe_0_0__i_a[32:22];
-  assign \pe_0_0__i_a[0].table[3]  = pe_0_0__i_a[43:33];
-  assign \pe_0_0__i_a[0].table[4]  = pe_0_0__i_a[54:44];
-  assign \pe_0_0__i_a[0].table[5]  = pe_0_0__i_a[65:55];
-  assign \pe_0_0__i_a[0].table[6]  = pe_0_0__i_a[76:66];
-  assign \pe_0_0__i_a[0].table[7]  = pe_0_0__i_a[87:77];
-  assign \i_a[0]  = pe_0_0__i_a;
-  assign \i_a[0][0]  = pe_0_0__i_a;
-  assign \i_a[0][0].table  = pe_0_0__i_a;
-  assign \i_a[0][0].table[0]  = pe_0_0__i_a[10:0];
-  assign \i_a[0][0].table[1]  = pe_0_0__i_a[21:11];
-  assign \i_a[0][0].table[2]  = pe_0_0__i_a[32:22];
-  assign \i_a[0][0].table[3]  = pe_0_0__i_a[43:33];
-  assign \i_a[0][0].table[4]  = pe_0_0__i_a[54:44];
-  assign \i_a[0][0].table[5]  = pe_0_0__i_a[65:55];
-  assign \i_a[0][0].table[6]  = pe_0_0__i_a[76:66];
-  assign \i_a[0][0].table[7]  = pe_0_0__i_a[87:77];
-  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
-  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
-  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
-  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
-  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
-  assign \pe_0_0__i_w.planes  = pe_0_0__i_w[7:0];
-  assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
-  assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
-  assign \pe_0_0__i_w.planes[1]  = pe_0_0__i_w[7:4];
-  assign \pe_0_0__i_w.planes[1][0]  = pe_0_0__i_w[7:4];
-  assign \pe_0_0__i_w.scale  = pe_0_0__i_w[15:8];
-  assign \pe_0_0__i_w.scale[0]  = pe_0_0__i_w[15:8];
-  assign \pe_0_0__i_w.zero  = pe_0_0__i_w[17:16];
-  assign \pe_0_0__i_w.zero[0]  = pe_0_0__i_w[17:16];
-  assign \i_w[0]  = pe_0_0__i_w;
-  assign \i_w[0].planes  = pe_0_0__i_w[7:0];
-  assign \i_w[0].planes[0]  = pe_0_0__i_w[3:0];
-  assign \i_w[0].planes[0][0]  = pe_0_0__i_w[3:0];
-  assign \i_w[0].planes[1]  = pe_0_0__i_w[7:4];
-  assign \i_w[0].planes[1][0]  = pe_0_0__i_w[7:4];
-  assign \i_w[0].scale  = pe_0_0__i_w[15:8];
-  assign \i_w[0].scale[0]  = pe_0_0__i_w[15:8];
-  assign \i_w[0].zero  = pe_0_0__i_w[17:16];
-  assign \i_w[0].zero[0]  = pe_0_0__i_w[17:16];
-  assign \o_psum[0]  = o_psum;
-  assign \o_psum[0][0]  = o_psum;
-  assign \o_psum[0][0][0]  = o_psum;
-  assign \pe_0_0__o_psum[0]  = o_psum;
-  assign \o_valid[0]  = o_valid;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a;
-  assign \o_a[0][0].table  = o_a;
-  assign \o_a[0][0].table[0]  = o_a[10:0];
-  assign \o_a[0][0].table[1]  = o_a[21:11];
-  assign \o_a[0][0].table[2]  = o_a[32:22];
-  assign \o_a[0][0].table[3]  = o_a[43:33];
-  assign \o_a[0][0].table[4]  = o_a[54:44];
-  assign \o_a[0][0].table[5]  = o_a[65:55];
-  assign \o_a[0][0].table[6]  = o_a[76:66];
-  assign \o_a[0][0].table[7]  = o_a[87:77];
-  assign \pe_0_0__o_a[0]  = o_a;
-  assign \pe_0_0__o_a[0].table  = o_a;
-  assign \pe_0_0__o_a[0].table[0]  = o_a[10:0];
-  assign \pe_0_0__o_a[0].table[1]  = o_a[21:11];
-  assign \pe_0_0__o_a[0].table[2]  = o_a[32:22];
-  assign \pe_0_0__o_a[0].table[3]  = o_a[43:33];
-  assign \pe_0_0__o_a[0].table[4]  = o_a[54:44];
-  assign \pe_0_0__o_a[0].table[5]  = o_a[65:55];
-  assign \pe_0_0__o_a[0].table[6]  = o_a[76:66];
-  assign \pe_0_0__o_a[0].table[7]  = o_a[87:77];
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
-  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
-  assign \pe_0_0__o_ctl.first  = o_ctl[2];
-  assign \pe_0_0__o_ctl.last  = o_ctl[3];
-  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
-  assign \o_w[0]  = o_w;
-  assign \o_w[0].planes  = o_w[7:0];
-  assign \o_w[0].planes[0]  = o_w[3:0];
-  assign \o_w[0].planes[0][0]  = o_w[3:0];
-  assign \o_w[0].planes[1]  = o_w[7:4];
-  assign \o_w[0].planes[1][0]  = o_w[7:4];
-  assign \o_w[0].scale  = o_w[15:8];
-  assign \o_w[0].scale[0]  = o_w[15:8];
-  assign \o_w[0].zero  = o_w[17:16];
-  assign \o_w[0].zero[0]  = o_w[17:16];
-  assign \pe_0_0__o_w.planes  = o_w[7:0];
-  assign \pe_0_0__o_w.planes[0]  = o_w[3:0];
-  assign \pe_0_0__o_w.planes[0][0]  = o_w[3:0];
-  assign \pe_0_0__o_w.planes[1]  = o_w[7:4];
-  assign \pe_0_0__o_w.planes[1][0]  = o_w[7:4];
-  assign \pe_0_0__o_w.scale  = o_w[15:8];
-  assign \pe_0_0__o_w.scale[0]  = o_w[15:8];
-  assign \pe_0_0__o_w.zero  = o_w[17:16];
-  assign \pe_0_0__o_w.zero[0]  = o_w[17:16];
-endmodule
-
-module \array_lut_w2_a8_os_8x8_shared.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_ctl, pe_0_0__i_a, clk);
-  wire \$1 ;
-  input clk;
-  wire clk;
-  wire [87:0] i_a;
-  wire [87:0] \i_a[0] ;
-  wire [87:0] \i_a[0][0] ;
-  wire [87:0] \i_a[0][0].table ;
-  wire [10:0] \i_a[0][0].table[0] ;
-  wire [10:0] \i_a[0][0].table[1] ;
-  wire [10:0] \i_a[0][0].table[2] ;
-  wire [10:0] \i_a[0][0].table[3] ;
-  wire [10:0] \i_a[0][0].table[4] ;
-  wire [10:0] \i_a[0][0].table[5] ;
-  wire [10:0] \i_a[0][0].table[6] ;
-  wire [10:0] \i_a[0][0].table[7] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -23118,7 +22869,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_w,
   wire [10:0] \pe_0_0__i_a[0].table[5] ;
   wire [10:0] \pe_0_0__i_a[0].table[6] ;
   wire [10:0] \pe_0_0__i_a[0].table[7] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -23183,7 +22933,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_w,
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -23216,12 +22965,12 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_w,
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.planes  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
@@ -23297,9 +23046,11 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_w,
   assign \pe_0_0__o_w.scale[0]  = o_w[15:8];
   assign \pe_0_0__o_w.zero  = o_w[17:16];
   assign \pe_0_0__o_w.zero[0]  = o_w[17:16];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_8x8_shared.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_lut_w2_a8_os_8x8_shared.mesh.tile_2_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -23315,6 +23066,274 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \i_a[0][0].table[5] ;
   wire [10:0] \i_a[0][0].table[6] ;
   wire [10:0] \i_a[0][0].table[7] ;
+  input [4:0] i_ctl;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [17:0] i_w;
+  wire [17:0] \i_w[0] ;
+  wire [7:0] \i_w[0].planes ;
+  wire [3:0] \i_w[0].planes[0] ;
+  wire [3:0] \i_w[0].planes[0][0] ;
+  wire [3:0] \i_w[0].planes[1] ;
+  wire [3:0] \i_w[0].planes[1][0] ;
+  wire [7:0] \i_w[0].scale ;
+  wire [7:0] \i_w[0].scale[0] ;
+  wire [1:0] \i_w[0].zero ;
+  wire [1:0] \i_w[0].zero[0] ;
+  wire [87:0] o_a;
+  wire [87:0] \o_a[0] ;
+  wire [87:0] \o_a[0][0] ;
+  wire [87:0] \o_a[0][0].table ;
+  wire [10:0] \o_a[0][0].table[0] ;
+  wire [10:0] \o_a[0][0].table[1] ;
+  wire [10:0] \o_a[0][0].table[2] ;
+  wire [10:0] \o_a[0][0].table[3] ;
+  wire [10:0] \o_a[0][0].table[4] ;
+  wire [10:0] \o_a[0][0].table[5] ;
+  wire [10:0] \o_a[0][0].table[6] ;
+  wire [10:0] \o_a[0][0].table[7] ;
+  output [4:0] o_ctl;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [31:0] o_psum;
+  wire [31:0] o_psum;
+  wire [31:0] \o_psum[0] ;
+  wire [31:0] \o_psum[0][0] ;
+  wire [31:0] \o_psum[0][0][0] ;
+  wire o_valid;
+  wire \o_valid[0] ;
+  output [17:0] o_w;
+  wire [17:0] o_w;
+  wire [17:0] \o_w[0] ;
+  wire [7:0] \o_w[0].planes ;
+  wire [3:0] \o_w[0].planes[0] ;
+  wire [3:0] \o_w[0].planes[0][0] ;
+  wire [3:0] \o_w[0].planes[1] ;
+  wire [3:0] \o_w[0].planes[1][0] ;
+  wire [7:0] \o_w[0].scale ;
+  wire [7:0] \o_w[0].scale[0] ;
+  wire [1:0] \o_w[0].zero ;
+  wire [1:0] \o_w[0].zero[0] ;
+  input [87:0] pe_0_0__i_a;
+  wire [87:0] pe_0_0__i_a;
+  wire [87:0] \pe_0_0__i_a[0] ;
+  wire [87:0] \pe_0_0__i_a[0].table ;
+  wire [10:0] \pe_0_0__i_a[0].table[0] ;
+  wire [10:0] \pe_0_0__i_a[0].table[1] ;
+  wire [10:0] \pe_0_0__i_a[0].table[2] ;
+  wire [10:0] \pe_0_0__i_a[0].table[3] ;
+  wire [10:0] \pe_0_0__i_a[0].table[4] ;
+  wire [10:0] \pe_0_0__i_a[0].table[5] ;
+  wire [10:0] \pe_0_0__i_a[0].table[6] ;
+  wire [10:0] \pe_0_0__i_a[0].table[7] ;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [17:0] pe_0_0__i_w;
+  wire [17:0] pe_0_0__i_w;
+  wire [7:0] \pe_0_0__i_w.planes ;
+  wire [3:0] \pe_0_0__i_w.planes[0] ;
+  wire [3:0] \pe_0_0__i_w.planes[0][0] ;
+  wire [3:0] \pe_0_0__i_w.planes[1] ;
+  wire [3:0] \pe_0_0__i_w.planes[1][0] ;
+  wire [7:0] \pe_0_0__i_w.scale ;
+  wire [7:0] \pe_0_0__i_w.scale[0] ;
+  wire [1:0] \pe_0_0__i_w.zero ;
+  wire [1:0] \pe_0_0__i_w.zero[0] ;
+  wire [87:0] pe_0_0__o_a;
+  wire [87:0] \pe_0_0__o_a[0] ;
+  wire [87:0] \pe_0_0__o_a[0].table ;
+  wire [10:0] \pe_0_0__o_a[0].table[0] ;
+  wire [10:0] \pe_0_0__o_a[0].table[1] ;
+  wire [10:0] \pe_0_0__o_a[0].table[2] ;
+  wire [10:0] \pe_0_0__o_a[0].table[3] ;
+  wire [10:0] \pe_0_0__o_a[0].table[4] ;
+  wire [10:0] \pe_0_0__o_a[0].table[5] ;
+  wire [10:0] \pe_0_0__o_a[0].table[6] ;
+  wire [10:0] \pe_0_0__o_a[0].table[7] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [31:0] pe_0_0__o_psum;
+  wire [31:0] \pe_0_0__o_psum[0] ;
+  wire pe_0_0__o_valid;
+  wire [17:0] pe_0_0__o_w;
+  wire [7:0] \pe_0_0__o_w.planes ;
+  wire [3:0] \pe_0_0__o_w.planes[0] ;
+  wire [3:0] \pe_0_0__o_w.planes[0][0] ;
+  wire [3:0] \pe_0_0__o_w.planes[1] ;
+  wire [3:0] \pe_0_0__o_w.planes[1][0] ;
+  wire [7:0] \pe_0_0__o_w.scale ;
+  wire [7:0] \pe_0_0__o_w.scale[0] ;
+  wire [1:0] \pe_0_0__o_w.zero ;
+  wire [1:0] \pe_0_0__o_w.zero[0] ;
+  input rst;
+  wire rst;
+  array_lut_w2_a8_os_8x8_shared__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(32'd0),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$1 ),
+    .o_valid(o_valid),
+    .o_w(o_w),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_w = pe_0_0__i_w;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_w = o_w;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a;
+  assign \pe_0_0__i_a[0].table  = pe_0_0__i_a;
+  assign \pe_0_0__i_a[0].table[0]  = pe_0_0__i_a[10:0];
+  assign \pe_0_0__i_a[0].table[1]  = pe_0_0__i_a[21:11];
+  assign \pe_0_0__i_a[0].table[2]  = pe_0_0__i_a[32:22];
+  assign \pe_0_0__i_a[0].table[3]  = pe_0_0__i_a[43:33];
+  assign \pe_0_0__i_a[0].table[4]  = pe_0_0__i_a[54:44];
+  assign \pe_0_0__i_a[0].table[5]  = pe_0_0__i_a[65:55];
+  assign \pe_0_0__i_a[0].table[6]  = pe_0_0__i_a[76:66];
+  assign \pe_0_0__i_a[0].table[7]  = pe_0_0__i_a[87:77];
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a;
+  assign \i_a[0][0].table  = pe_0_0__i_a;
+  assign \i_a[0][0].table[0]  = pe_0_0__i_a[10:0];
+  assign \i_a[0][0].table[1]  = pe_0_0__i_a[21:11];
+  assign \i_a[0][0].table[2]  = pe_0_0__i_a[32:22];
+  assign \i_a[0][0].table[3]  = pe_0_0__i_a[43:33];
+  assign \i_a[0][0].table[4]  = pe_0_0__i_a[54:44];
+  assign \i_a[0][0].table[5]  = pe_0_0__i_a[65:55];
+  assign \i_a[0][0].table[6]  = pe_0_0__i_a[76:66];
+  assign \i_a[0][0].table[7]  = pe_0_0__i_a[87:77];
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \pe_0_0__i_w.planes  = pe_0_0__i_w[7:0];
+  assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
+  assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
+  assign \pe_0_0__i_w.planes[1]  = pe_0_0__i_w[7:4];
+  assign \pe_0_0__i_w.planes[1][0]  = pe_0_0__i_w[7:4];
+  assign \pe_0_0__i_w.scale  = pe_0_0__i_w[15:8];
+  assign \pe_0_0__i_w.scale[0]  = pe_0_0__i_w[15:8];
+  assign \pe_0_0__i_w.zero  = pe_0_0__i_w[17:16];
+  assign \pe_0_0__i_w.zero[0]  = pe_0_0__i_w[17:16];
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0].planes  = pe_0_0__i_w[7:0];
+  assign \i_w[0].planes[0]  = pe_0_0__i_w[3:0];
+  assign \i_w[0].planes[0][0]  = pe_0_0__i_w[3:0];
+  assign \i_w[0].planes[1]  = pe_0_0__i_w[7:4];
+  assign \i_w[0].planes[1][0]  = pe_0_0__i_w[7:4];
+  assign \i_w[0].scale  = pe_0_0__i_w[15:8];
+  assign \i_w[0].scale[0]  = pe_0_0__i_w[15:8];
+  assign \i_w[0].zero  = pe_0_0__i_w[17:16];
+  assign \i_w[0].zero[0]  = pe_0_0__i_w[17:16];
+  assign \o_psum[0]  = o_psum;
+  assign \o_psum[0][0]  = o_psum;
+  assign \o_psum[0][0][0]  = o_psum;
+  assign \pe_0_0__o_psum[0]  = o_psum;
+  assign \o_valid[0]  = o_valid;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a;
+  assign \o_a[0][0].table  = o_a;
+  assign \o_a[0][0].table[0]  = o_a[10:0];
+  assign \o_a[0][0].table[1]  = o_a[21:11];
+  assign \o_a[0][0].table[2]  = o_a[32:22];
+  assign \o_a[0][0].table[3]  = o_a[43:33];
+  assign \o_a[0][0].table[4]  = o_a[54:44];
+  assign \o_a[0][0].table[5]  = o_a[65:55];
+  assign \o_a[0][0].table[6]  = o_a[76:66];
+  assign \o_a[0][0].table[7]  = o_a[87:77];
+  assign \pe_0_0__o_a[0]  = o_a;
+  assign \pe_0_0__o_a[0].table  = o_a;
+  assign \pe_0_0__o_a[0].table[0]  = o_a[10:0];
+  assign \pe_0_0__o_a[0].table[1]  = o_a[21:11];
+  assign \pe_0_0__o_a[0].table[2]  = o_a[32:22];
+  assign \pe_0_0__o_a[0].table[3]  = o_a[43:33];
+  assign \pe_0_0__o_a[0].table[4]  = o_a[54:44];
+  assign \pe_0_0__o_a[0].table[5]  = o_a[65:55];
+  assign \pe_0_0__o_a[0].table[6]  = o_a[76:66];
+  assign \pe_0_0__o_a[0].table[7]  = o_a[87:77];
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_w[0]  = o_w;
+  assign \o_w[0].planes  = o_w[7:0];
+  assign \o_w[0].planes[0]  = o_w[3:0];
+  assign \o_w[0].planes[0][0]  = o_w[3:0];
+  assign \o_w[0].planes[1]  = o_w[7:4];
+  assign \o_w[0].planes[1][0]  = o_w[7:4];
+  assign \o_w[0].scale  = o_w[15:8];
+  assign \o_w[0].scale[0]  = o_w[15:8];
+  assign \o_w[0].zero  = o_w[17:16];
+  assign \o_w[0].zero[0]  = o_w[17:16];
+  assign \pe_0_0__o_w.planes  = o_w[7:0];
+  assign \pe_0_0__o_w.planes[0]  = o_w[3:0];
+  assign \pe_0_0__o_w.planes[0][0]  = o_w[3:0];
+  assign \pe_0_0__o_w.planes[1]  = o_w[7:4];
+  assign \pe_0_0__o_w.planes[1][0]  = o_w[7:4];
+  assign \pe_0_0__o_w.scale  = o_w[15:8];
+  assign \pe_0_0__o_w.scale[0]  = o_w[15:8];
+  assign \pe_0_0__o_w.zero  = o_w[17:16];
+  assign \pe_0_0__o_w.zero[0]  = o_w[17:16];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
+endmodule
+
+module \array_lut_w2_a8_os_8x8_shared.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, i_ctl, pe_0_0__i_a, clk);
+  wire \$1 ;
+  input clk;
+  wire clk;
+  wire [87:0] i_a;
+  wire [87:0] \i_a[0] ;
+  wire [87:0] \i_a[0][0] ;
+  wire [87:0] \i_a[0][0].table ;
+  wire [10:0] \i_a[0][0].table[0] ;
+  wire [10:0] \i_a[0][0].table[1] ;
+  wire [10:0] \i_a[0][0].table[2] ;
+  wire [10:0] \i_a[0][0].table[3] ;
+  wire [10:0] \i_a[0][0].table[4] ;
+  wire [10:0] \i_a[0][0].table[5] ;
+  wire [10:0] \i_a[0][0].table[6] ;
+  wire [10:0] \i_a[0][0].table[7] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -23385,7 +23404,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \pe_0_0__i_a[0].table[5] ;
   wire [10:0] \pe_0_0__i_a[0].table[6] ;
   wire [10:0] \pe_0_0__i_a[0].table[7] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -23450,7 +23468,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -23483,12 +23500,12 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.planes  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
@@ -23564,9 +23581,11 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__o_w.scale[0]  = o_w[15:8];
   assign \pe_0_0__o_w.zero  = o_w[17:16];
   assign \pe_0_0__o_w.zero[0]  = o_w[17:16];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_8x8_shared.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_lut_w2_a8_os_8x8_shared.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -23582,6 +23601,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \i_a[0][0].table[5] ;
   wire [10:0] \i_a[0][0].table[6] ;
   wire [10:0] \i_a[0][0].table[7] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -23652,7 +23672,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \pe_0_0__i_a[0].table[5] ;
   wire [10:0] \pe_0_0__i_a[0].table[6] ;
   wire [10:0] \pe_0_0__i_a[0].table[7] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -23717,7 +23736,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -23750,12 +23768,12 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.planes  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
@@ -23831,9 +23849,11 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__o_w.scale[0]  = o_w[15:8];
   assign \pe_0_0__o_w.zero  = o_w[17:16];
   assign \pe_0_0__o_w.zero[0]  = o_w[17:16];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_8x8_shared.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_lut_w2_a8_os_8x8_shared.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -23849,6 +23869,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \i_a[0][0].table[5] ;
   wire [10:0] \i_a[0][0].table[6] ;
   wire [10:0] \i_a[0][0].table[7] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -23919,7 +23940,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \pe_0_0__i_a[0].table[5] ;
   wire [10:0] \pe_0_0__i_a[0].table[6] ;
   wire [10:0] \pe_0_0__i_a[0].table[7] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -23984,7 +24004,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -24017,12 +24036,12 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.planes  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
@@ -24098,9 +24117,11 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__o_w.scale[0]  = o_w[15:8];
   assign \pe_0_0__o_w.zero  = o_w[17:16];
   assign \pe_0_0__o_w.zero[0]  = o_w[17:16];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_8x8_shared.mesh.tile_3_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_lut_w2_a8_os_8x8_shared.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -24116,6 +24137,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_3_4 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \i_a[0][0].table[5] ;
   wire [10:0] \i_a[0][0].table[6] ;
   wire [10:0] \i_a[0][0].table[7] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -24186,7 +24208,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_3_4 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \pe_0_0__i_a[0].table[5] ;
   wire [10:0] \pe_0_0__i_a[0].table[6] ;
   wire [10:0] \pe_0_0__i_a[0].table[7] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -24251,7 +24272,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_3_4 (rst, pe_0_0__i_w, pe_0_0__i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -24284,12 +24304,12 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_3_4 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.planes  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
@@ -24365,9 +24385,11 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_3_4 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__o_w.scale[0]  = o_w[15:8];
   assign \pe_0_0__o_w.zero  = o_w[17:16];
   assign \pe_0_0__o_w.zero[0]  = o_w[17:16];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_8x8_shared.mesh.tile_3_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_lut_w2_a8_os_8x8_shared.mesh.tile_3_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -24383,6 +24405,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_3_5 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \i_a[0][0].table[5] ;
   wire [10:0] \i_a[0][0].table[6] ;
   wire [10:0] \i_a[0][0].table[7] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -24453,7 +24476,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_3_5 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \pe_0_0__i_a[0].table[5] ;
   wire [10:0] \pe_0_0__i_a[0].table[6] ;
   wire [10:0] \pe_0_0__i_a[0].table[7] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -24518,7 +24540,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_3_5 (rst, pe_0_0__i_w, pe_0_0__i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -24551,12 +24572,12 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_3_5 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.planes  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
@@ -24632,9 +24653,11 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_3_5 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__o_w.scale[0]  = o_w[15:8];
   assign \pe_0_0__o_w.zero  = o_w[17:16];
   assign \pe_0_0__o_w.zero[0]  = o_w[17:16];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_8x8_shared.mesh.tile_3_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_lut_w2_a8_os_8x8_shared.mesh.tile_3_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -24650,6 +24673,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_3_6 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \i_a[0][0].table[5] ;
   wire [10:0] \i_a[0][0].table[6] ;
   wire [10:0] \i_a[0][0].table[7] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -24720,7 +24744,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_3_6 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \pe_0_0__i_a[0].table[5] ;
   wire [10:0] \pe_0_0__i_a[0].table[6] ;
   wire [10:0] \pe_0_0__i_a[0].table[7] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -24785,7 +24808,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_3_6 (rst, pe_0_0__i_w, pe_0_0__i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -24818,12 +24840,12 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_3_6 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.planes  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
@@ -24899,9 +24921,11 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_3_6 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__o_w.scale[0]  = o_w[15:8];
   assign \pe_0_0__o_w.zero  = o_w[17:16];
   assign \pe_0_0__o_w.zero[0]  = o_w[17:16];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_8x8_shared.mesh.tile_3_7 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_w, o_psum, o_ctl, clk);
+module \array_lut_w2_a8_os_8x8_shared.mesh.tile_3_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -24917,272 +24941,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_3_7 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \i_a[0][0].table[5] ;
   wire [10:0] \i_a[0][0].table[6] ;
   wire [10:0] \i_a[0][0].table[7] ;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl[0] ;
-  wire \i_ctl[0].first ;
-  wire \i_ctl[0].group_end ;
-  wire \i_ctl[0].last ;
-  wire \i_ctl[0].load_w ;
-  wire \i_ctl[0].valid ;
-  wire [17:0] i_w;
-  wire [17:0] \i_w[0] ;
-  wire [7:0] \i_w[0].planes ;
-  wire [3:0] \i_w[0].planes[0] ;
-  wire [3:0] \i_w[0].planes[0][0] ;
-  wire [3:0] \i_w[0].planes[1] ;
-  wire [3:0] \i_w[0].planes[1][0] ;
-  wire [7:0] \i_w[0].scale ;
-  wire [7:0] \i_w[0].scale[0] ;
-  wire [1:0] \i_w[0].zero ;
-  wire [1:0] \i_w[0].zero[0] ;
-  wire [87:0] o_a;
-  wire [87:0] \o_a[0] ;
-  wire [87:0] \o_a[0][0] ;
-  wire [87:0] \o_a[0][0].table ;
-  wire [10:0] \o_a[0][0].table[0] ;
-  wire [10:0] \o_a[0][0].table[1] ;
-  wire [10:0] \o_a[0][0].table[2] ;
-  wire [10:0] \o_a[0][0].table[3] ;
-  wire [10:0] \o_a[0][0].table[4] ;
-  wire [10:0] \o_a[0][0].table[5] ;
-  wire [10:0] \o_a[0][0].table[6] ;
-  wire [10:0] \o_a[0][0].table[7] ;
-  output [4:0] o_ctl;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum[0] ;
-  wire [31:0] \o_psum[0][0] ;
-  wire [31:0] \o_psum[0][0][0] ;
-  wire o_valid;
-  wire \o_valid[0] ;
-  output [17:0] o_w;
-  wire [17:0] o_w;
-  wire [17:0] \o_w[0] ;
-  wire [7:0] \o_w[0].planes ;
-  wire [3:0] \o_w[0].planes[0] ;
-  wire [3:0] \o_w[0].planes[0][0] ;
-  wire [3:0] \o_w[0].planes[1] ;
-  wire [3:0] \o_w[0].planes[1][0] ;
-  wire [7:0] \o_w[0].scale ;
-  wire [7:0] \o_w[0].scale[0] ;
-  wire [1:0] \o_w[0].zero ;
-  wire [1:0] \o_w[0].zero[0] ;
-  input [87:0] pe_0_0__i_a;
-  wire [87:0] pe_0_0__i_a;
-  wire [87:0] \pe_0_0__i_a[0] ;
-  wire [87:0] \pe_0_0__i_a[0].table ;
-  wire [10:0] \pe_0_0__i_a[0].table[0] ;
-  wire [10:0] \pe_0_0__i_a[0].table[1] ;
-  wire [10:0] \pe_0_0__i_a[0].table[2] ;
-  wire [10:0] \pe_0_0__i_a[0].table[3] ;
-  wire [10:0] \pe_0_0__i_a[0].table[4] ;
-  wire [10:0] \pe_0_0__i_a[0].table[5] ;
-  wire [10:0] \pe_0_0__i_a[0].table[6] ;
-  wire [10:0] \pe_0_0__i_a[0].table[7] ;
-  input [4:0] pe_0_0__i_ctl;
-  wire [4:0] pe_0_0__i_ctl;
-  wire \pe_0_0__i_ctl.first ;
-  wire \pe_0_0__i_ctl.group_end ;
-  wire \pe_0_0__i_ctl.last ;
-  wire \pe_0_0__i_ctl.load_w ;
-  wire \pe_0_0__i_ctl.valid ;
-  input [17:0] pe_0_0__i_w;
-  wire [17:0] pe_0_0__i_w;
-  wire [7:0] \pe_0_0__i_w.planes ;
-  wire [3:0] \pe_0_0__i_w.planes[0] ;
-  wire [3:0] \pe_0_0__i_w.planes[0][0] ;
-  wire [3:0] \pe_0_0__i_w.planes[1] ;
-  wire [3:0] \pe_0_0__i_w.planes[1][0] ;
-  wire [7:0] \pe_0_0__i_w.scale ;
-  wire [7:0] \pe_0_0__i_w.scale[0] ;
-  wire [1:0] \pe_0_0__i_w.zero ;
-  wire [1:0] \pe_0_0__i_w.zero[0] ;
-  wire [87:0] pe_0_0__o_a;
-  wire [87:0] \pe_0_0__o_a[0] ;
-  wire [87:0] \pe_0_0__o_a[0].table ;
-  wire [10:0] \pe_0_0__o_a[0].table[0] ;
-  wire [10:0] \pe_0_0__o_a[0].table[1] ;
-  wire [10:0] \pe_0_0__o_a[0].table[2] ;
-  wire [10:0] \pe_0_0__o_a[0].table[3] ;
-  wire [10:0] \pe_0_0__o_a[0].table[4] ;
-  wire [10:0] \pe_0_0__o_a[0].table[5] ;
-  wire [10:0] \pe_0_0__o_a[0].table[6] ;
-  wire [10:0] \pe_0_0__o_a[0].table[7] ;
-  wire [4:0] pe_0_0__o_ctl;
-  wire \pe_0_0__o_ctl.first ;
-  wire \pe_0_0__o_ctl.group_end ;
-  wire \pe_0_0__o_ctl.last ;
-  wire \pe_0_0__o_ctl.load_w ;
-  wire \pe_0_0__o_ctl.valid ;
-  wire [31:0] pe_0_0__o_psum;
-  wire [31:0] \pe_0_0__o_psum[0] ;
-  wire pe_0_0__o_valid;
-  wire [17:0] pe_0_0__o_w;
-  wire [7:0] \pe_0_0__o_w.planes ;
-  wire [3:0] \pe_0_0__o_w.planes[0] ;
-  wire [3:0] \pe_0_0__o_w.planes[0][0] ;
-  wire [3:0] \pe_0_0__o_w.planes[1] ;
-  wire [3:0] \pe_0_0__o_w.planes[1][0] ;
-  wire [7:0] \pe_0_0__o_w.scale ;
-  wire [7:0] \pe_0_0__o_w.scale[0] ;
-  wire [1:0] \pe_0_0__o_w.zero ;
-  wire [1:0] \pe_0_0__o_w.zero[0] ;
-  input rst;
-  wire rst;
-  array_lut_w2_a8_os_8x8_shared__pe pe_0_0 (
-    .clk(clk),
-    .i_a(pe_0_0__i_a),
-    .i_ctl(pe_0_0__i_ctl),
-    .i_psum(32'd0),
-    .i_w(pe_0_0__i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_ready(\$1 ),
-    .o_valid(o_valid),
-    .o_w(o_w),
-    .rst(rst)
-  );
-  assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
-  assign i_w = pe_0_0__i_w;
-  assign pe_0_0__o_psum = o_psum;
-  assign pe_0_0__o_valid = o_valid;
-  assign pe_0_0__o_a = o_a;
-  assign pe_0_0__o_ctl = o_ctl;
-  assign pe_0_0__o_w = o_w;
-  assign \pe_0_0__i_a[0]  = pe_0_0__i_a;
-  assign \pe_0_0__i_a[0].table  = pe_0_0__i_a;
-  assign \pe_0_0__i_a[0].table[0]  = pe_0_0__i_a[10:0];
-  assign \pe_0_0__i_a[0].table[1]  = pe_0_0__i_a[21:11];
-  assign \pe_0_0__i_a[0].table[2]  = pe_0_0__i_a[32:22];
-  assign \pe_0_0__i_a[0].table[3]  = pe_0_0__i_a[43:33];
-  assign \pe_0_0__i_a[0].table[4]  = pe_0_0__i_a[54:44];
-  assign \pe_0_0__i_a[0].table[5]  = pe_0_0__i_a[65:55];
-  assign \pe_0_0__i_a[0].table[6]  = pe_0_0__i_a[76:66];
-  assign \pe_0_0__i_a[0].table[7]  = pe_0_0__i_a[87:77];
-  assign \i_a[0]  = pe_0_0__i_a;
-  assign \i_a[0][0]  = pe_0_0__i_a;
-  assign \i_a[0][0].table  = pe_0_0__i_a;
-  assign \i_a[0][0].table[0]  = pe_0_0__i_a[10:0];
-  assign \i_a[0][0].table[1]  = pe_0_0__i_a[21:11];
-  assign \i_a[0][0].table[2]  = pe_0_0__i_a[32:22];
-  assign \i_a[0][0].table[3]  = pe_0_0__i_a[43:33];
-  assign \i_a[0][0].table[4]  = pe_0_0__i_a[54:44];
-  assign \i_a[0][0].table[5]  = pe_0_0__i_a[65:55];
-  assign \i_a[0][0].table[6]  = pe_0_0__i_a[76:66];
-  assign \i_a[0][0].table[7]  = pe_0_0__i_a[87:77];
-  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
-  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
-  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
-  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
-  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
-  assign \pe_0_0__i_w.planes  = pe_0_0__i_w[7:0];
-  assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
-  assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
-  assign \pe_0_0__i_w.planes[1]  = pe_0_0__i_w[7:4];
-  assign \pe_0_0__i_w.planes[1][0]  = pe_0_0__i_w[7:4];
-  assign \pe_0_0__i_w.scale  = pe_0_0__i_w[15:8];
-  assign \pe_0_0__i_w.scale[0]  = pe_0_0__i_w[15:8];
-  assign \pe_0_0__i_w.zero  = pe_0_0__i_w[17:16];
-  assign \pe_0_0__i_w.zero[0]  = pe_0_0__i_w[17:16];
-  assign \i_w[0]  = pe_0_0__i_w;
-  assign \i_w[0].planes  = pe_0_0__i_w[7:0];
-  assign \i_w[0].planes[0]  = pe_0_0__i_w[3:0];
-  assign \i_w[0].planes[0][0]  = pe_0_0__i_w[3:0];
-  assign \i_w[0].planes[1]  = pe_0_0__i_w[7:4];
-  assign \i_w[0].planes[1][0]  = pe_0_0__i_w[7:4];
-  assign \i_w[0].scale  = pe_0_0__i_w[15:8];
-  assign \i_w[0].scale[0]  = pe_0_0__i_w[15:8];
-  assign \i_w[0].zero  = pe_0_0__i_w[17:16];
-  assign \i_w[0].zero[0]  = pe_0_0__i_w[17:16];
-  assign \o_psum[0]  = o_psum;
-  assign \o_psum[0][0]  = o_psum;
-  assign \o_psum[0][0][0]  = o_psum;
-  assign \pe_0_0__o_psum[0]  = o_psum;
-  assign \o_valid[0]  = o_valid;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a;
-  assign \o_a[0][0].table  = o_a;
-  assign \o_a[0][0].table[0]  = o_a[10:0];
-  assign \o_a[0][0].table[1]  = o_a[21:11];
-  assign \o_a[0][0].table[2]  = o_a[32:22];
-  assign \o_a[0][0].table[3]  = o_a[43:33];
-  assign \o_a[0][0].table[4]  = o_a[54:44];
-  assign \o_a[0][0].table[5]  = o_a[65:55];
-  assign \o_a[0][0].table[6]  = o_a[76:66];
-  assign \o_a[0][0].table[7]  = o_a[87:77];
-  assign \pe_0_0__o_a[0]  = o_a;
-  assign \pe_0_0__o_a[0].table  = o_a;
-  assign \pe_0_0__o_a[0].table[0]  = o_a[10:0];
-  assign \pe_0_0__o_a[0].table[1]  = o_a[21:11];
-  assign \pe_0_0__o_a[0].table[2]  = o_a[32:22];
-  assign \pe_0_0__o_a[0].table[3]  = o_a[43:33];
-  assign \pe_0_0__o_a[0].table[4]  = o_a[54:44];
-  assign \pe_0_0__o_a[0].table[5]  = o_a[65:55];
-  assign \pe_0_0__o_a[0].table[6]  = o_a[76:66];
-  assign \pe_0_0__o_a[0].table[7]  = o_a[87:77];
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
-  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
-  assign \pe_0_0__o_ctl.first  = o_ctl[2];
-  assign \pe_0_0__o_ctl.last  = o_ctl[3];
-  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
-  assign \o_w[0]  = o_w;
-  assign \o_w[0].planes  = o_w[7:0];
-  assign \o_w[0].planes[0]  = o_w[3:0];
-  assign \o_w[0].planes[0][0]  = o_w[3:0];
-  assign \o_w[0].planes[1]  = o_w[7:4];
-  assign \o_w[0].planes[1][0]  = o_w[7:4];
-  assign \o_w[0].scale  = o_w[15:8];
-  assign \o_w[0].scale[0]  = o_w[15:8];
-  assign \o_w[0].zero  = o_w[17:16];
-  assign \o_w[0].zero[0]  = o_w[17:16];
-  assign \pe_0_0__o_w.planes  = o_w[7:0];
-  assign \pe_0_0__o_w.planes[0]  = o_w[3:0];
-  assign \pe_0_0__o_w.planes[0][0]  = o_w[3:0];
-  assign \pe_0_0__o_w.planes[1]  = o_w[7:4];
-  assign \pe_0_0__o_w.planes[1][0]  = o_w[7:4];
-  assign \pe_0_0__o_w.scale  = o_w[15:8];
-  assign \pe_0_0__o_w.scale[0]  = o_w[15:8];
-  assign \pe_0_0__o_w.zero  = o_w[17:16];
-  assign \pe_0_0__o_w.zero[0]  = o_w[17:16];
-endmodule
-
-module \array_lut_w2_a8_os_8x8_shared.mesh.tile_4_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_ctl, pe_0_0__i_a, clk);
-  wire \$1 ;
-  input clk;
-  wire clk;
-  wire [87:0] i_a;
-  wire [87:0] \i_a[0] ;
-  wire [87:0] \i_a[0][0] ;
-  wire [87:0] \i_a[0][0].table ;
-  wire [10:0] \i_a[0][0].table[0] ;
-  wire [10:0] \i_a[0][0].table[1] ;
-  wire [10:0] \i_a[0][0].table[2] ;
-  wire [10:0] \i_a[0][0].table[3] ;
-  wire [10:0] \i_a[0][0].table[4] ;
-  wire [10:0] \i_a[0][0].table[5] ;
-  wire [10:0] \i_a[0][0].table[6] ;
-  wire [10:0] \i_a[0][0].table[7] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -25253,7 +25012,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_4_0 (rst, pe_0_0__i_w, o_a, o_w,
   wire [10:0] \pe_0_0__i_a[0].table[5] ;
   wire [10:0] \pe_0_0__i_a[0].table[6] ;
   wire [10:0] \pe_0_0__i_a[0].table[7] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -25318,7 +25076,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_4_0 (rst, pe_0_0__i_w, o_a, o_w,
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -25351,12 +25108,12 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_4_0 (rst, pe_0_0__i_w, o_a, o_w,
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.planes  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
@@ -25432,9 +25189,11 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_4_0 (rst, pe_0_0__i_w, o_a, o_w,
   assign \pe_0_0__o_w.scale[0]  = o_w[15:8];
   assign \pe_0_0__o_w.zero  = o_w[17:16];
   assign \pe_0_0__o_w.zero[0]  = o_w[17:16];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_8x8_shared.mesh.tile_4_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_lut_w2_a8_os_8x8_shared.mesh.tile_3_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -25450,6 +25209,274 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_4_1 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \i_a[0][0].table[5] ;
   wire [10:0] \i_a[0][0].table[6] ;
   wire [10:0] \i_a[0][0].table[7] ;
+  input [4:0] i_ctl;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [17:0] i_w;
+  wire [17:0] \i_w[0] ;
+  wire [7:0] \i_w[0].planes ;
+  wire [3:0] \i_w[0].planes[0] ;
+  wire [3:0] \i_w[0].planes[0][0] ;
+  wire [3:0] \i_w[0].planes[1] ;
+  wire [3:0] \i_w[0].planes[1][0] ;
+  wire [7:0] \i_w[0].scale ;
+  wire [7:0] \i_w[0].scale[0] ;
+  wire [1:0] \i_w[0].zero ;
+  wire [1:0] \i_w[0].zero[0] ;
+  wire [87:0] o_a;
+  wire [87:0] \o_a[0] ;
+  wire [87:0] \o_a[0][0] ;
+  wire [87:0] \o_a[0][0].table ;
+  wire [10:0] \o_a[0][0].table[0] ;
+  wire [10:0] \o_a[0][0].table[1] ;
+  wire [10:0] \o_a[0][0].table[2] ;
+  wire [10:0] \o_a[0][0].table[3] ;
+  wire [10:0] \o_a[0][0].table[4] ;
+  wire [10:0] \o_a[0][0].table[5] ;
+  wire [10:0] \o_a[0][0].table[6] ;
+  wire [10:0] \o_a[0][0].table[7] ;
+  output [4:0] o_ctl;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [31:0] o_psum;
+  wire [31:0] o_psum;
+  wire [31:0] \o_psum[0] ;
+  wire [31:0] \o_psum[0][0] ;
+  wire [31:0] \o_psum[0][0][0] ;
+  wire o_valid;
+  wire \o_valid[0] ;
+  output [17:0] o_w;
+  wire [17:0] o_w;
+  wire [17:0] \o_w[0] ;
+  wire [7:0] \o_w[0].planes ;
+  wire [3:0] \o_w[0].planes[0] ;
+  wire [3:0] \o_w[0].planes[0][0] ;
+  wire [3:0] \o_w[0].planes[1] ;
+  wire [3:0] \o_w[0].planes[1][0] ;
+  wire [7:0] \o_w[0].scale ;
+  wire [7:0] \o_w[0].scale[0] ;
+  wire [1:0] \o_w[0].zero ;
+  wire [1:0] \o_w[0].zero[0] ;
+  input [87:0] pe_0_0__i_a;
+  wire [87:0] pe_0_0__i_a;
+  wire [87:0] \pe_0_0__i_a[0] ;
+  wire [87:0] \pe_0_0__i_a[0].table ;
+  wire [10:0] \pe_0_0__i_a[0].table[0] ;
+  wire [10:0] \pe_0_0__i_a[0].table[1] ;
+  wire [10:0] \pe_0_0__i_a[0].table[2] ;
+  wire [10:0] \pe_0_0__i_a[0].table[3] ;
+  wire [10:0] \pe_0_0__i_a[0].table[4] ;
+  wire [10:0] \pe_0_0__i_a[0].table[5] ;
+  wire [10:0] \pe_0_0__i_a[0].table[6] ;
+  wire [10:0] \pe_0_0__i_a[0].table[7] ;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [17:0] pe_0_0__i_w;
+  wire [17:0] pe_0_0__i_w;
+  wire [7:0] \pe_0_0__i_w.planes ;
+  wire [3:0] \pe_0_0__i_w.planes[0] ;
+  wire [3:0] \pe_0_0__i_w.planes[0][0] ;
+  wire [3:0] \pe_0_0__i_w.planes[1] ;
+  wire [3:0] \pe_0_0__i_w.planes[1][0] ;
+  wire [7:0] \pe_0_0__i_w.scale ;
+  wire [7:0] \pe_0_0__i_w.scale[0] ;
+  wire [1:0] \pe_0_0__i_w.zero ;
+  wire [1:0] \pe_0_0__i_w.zero[0] ;
+  wire [87:0] pe_0_0__o_a;
+  wire [87:0] \pe_0_0__o_a[0] ;
+  wire [87:0] \pe_0_0__o_a[0].table ;
+  wire [10:0] \pe_0_0__o_a[0].table[0] ;
+  wire [10:0] \pe_0_0__o_a[0].table[1] ;
+  wire [10:0] \pe_0_0__o_a[0].table[2] ;
+  wire [10:0] \pe_0_0__o_a[0].table[3] ;
+  wire [10:0] \pe_0_0__o_a[0].table[4] ;
+  wire [10:0] \pe_0_0__o_a[0].table[5] ;
+  wire [10:0] \pe_0_0__o_a[0].table[6] ;
+  wire [10:0] \pe_0_0__o_a[0].table[7] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [31:0] pe_0_0__o_psum;
+  wire [31:0] \pe_0_0__o_psum[0] ;
+  wire pe_0_0__o_valid;
+  wire [17:0] pe_0_0__o_w;
+  wire [7:0] \pe_0_0__o_w.planes ;
+  wire [3:0] \pe_0_0__o_w.planes[0] ;
+  wire [3:0] \pe_0_0__o_w.planes[0][0] ;
+  wire [3:0] \pe_0_0__o_w.planes[1] ;
+  wire [3:0] \pe_0_0__o_w.planes[1][0] ;
+  wire [7:0] \pe_0_0__o_w.scale ;
+  wire [7:0] \pe_0_0__o_w.scale[0] ;
+  wire [1:0] \pe_0_0__o_w.zero ;
+  wire [1:0] \pe_0_0__o_w.zero[0] ;
+  input rst;
+  wire rst;
+  array_lut_w2_a8_os_8x8_shared__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(32'd0),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$1 ),
+    .o_valid(o_valid),
+    .o_w(o_w),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_w = pe_0_0__i_w;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_w = o_w;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a;
+  assign \pe_0_0__i_a[0].table  = pe_0_0__i_a;
+  assign \pe_0_0__i_a[0].table[0]  = pe_0_0__i_a[10:0];
+  assign \pe_0_0__i_a[0].table[1]  = pe_0_0__i_a[21:11];
+  assign \pe_0_0__i_a[0].table[2]  = pe_0_0__i_a[32:22];
+  assign \pe_0_0__i_a[0].table[3]  = pe_0_0__i_a[43:33];
+  assign \pe_0_0__i_a[0].table[4]  = pe_0_0__i_a[54:44];
+  assign \pe_0_0__i_a[0].table[5]  = pe_0_0__i_a[65:55];
+  assign \pe_0_0__i_a[0].table[6]  = pe_0_0__i_a[76:66];
+  assign \pe_0_0__i_a[0].table[7]  = pe_0_0__i_a[87:77];
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a;
+  assign \i_a[0][0].table  = pe_0_0__i_a;
+  assign \i_a[0][0].table[0]  = pe_0_0__i_a[10:0];
+  assign \i_a[0][0].table[1]  = pe_0_0__i_a[21:11];
+  assign \i_a[0][0].table[2]  = pe_0_0__i_a[32:22];
+  assign \i_a[0][0].table[3]  = pe_0_0__i_a[43:33];
+  assign \i_a[0][0].table[4]  = pe_0_0__i_a[54:44];
+  assign \i_a[0][0].table[5]  = pe_0_0__i_a[65:55];
+  assign \i_a[0][0].table[6]  = pe_0_0__i_a[76:66];
+  assign \i_a[0][0].table[7]  = pe_0_0__i_a[87:77];
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \pe_0_0__i_w.planes  = pe_0_0__i_w[7:0];
+  assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
+  assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
+  assign \pe_0_0__i_w.planes[1]  = pe_0_0__i_w[7:4];
+  assign \pe_0_0__i_w.planes[1][0]  = pe_0_0__i_w[7:4];
+  assign \pe_0_0__i_w.scale  = pe_0_0__i_w[15:8];
+  assign \pe_0_0__i_w.scale[0]  = pe_0_0__i_w[15:8];
+  assign \pe_0_0__i_w.zero  = pe_0_0__i_w[17:16];
+  assign \pe_0_0__i_w.zero[0]  = pe_0_0__i_w[17:16];
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0].planes  = pe_0_0__i_w[7:0];
+  assign \i_w[0].planes[0]  = pe_0_0__i_w[3:0];
+  assign \i_w[0].planes[0][0]  = pe_0_0__i_w[3:0];
+  assign \i_w[0].planes[1]  = pe_0_0__i_w[7:4];
+  assign \i_w[0].planes[1][0]  = pe_0_0__i_w[7:4];
+  assign \i_w[0].scale  = pe_0_0__i_w[15:8];
+  assign \i_w[0].scale[0]  = pe_0_0__i_w[15:8];
+  assign \i_w[0].zero  = pe_0_0__i_w[17:16];
+  assign \i_w[0].zero[0]  = pe_0_0__i_w[17:16];
+  assign \o_psum[0]  = o_psum;
+  assign \o_psum[0][0]  = o_psum;
+  assign \o_psum[0][0][0]  = o_psum;
+  assign \pe_0_0__o_psum[0]  = o_psum;
+  assign \o_valid[0]  = o_valid;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a;
+  assign \o_a[0][0].table  = o_a;
+  assign \o_a[0][0].table[0]  = o_a[10:0];
+  assign \o_a[0][0].table[1]  = o_a[21:11];
+  assign \o_a[0][0].table[2]  = o_a[32:22];
+  assign \o_a[0][0].table[3]  = o_a[43:33];
+  assign \o_a[0][0].table[4]  = o_a[54:44];
+  assign \o_a[0][0].table[5]  = o_a[65:55];
+  assign \o_a[0][0].table[6]  = o_a[76:66];
+  assign \o_a[0][0].table[7]  = o_a[87:77];
+  assign \pe_0_0__o_a[0]  = o_a;
+  assign \pe_0_0__o_a[0].table  = o_a;
+  assign \pe_0_0__o_a[0].table[0]  = o_a[10:0];
+  assign \pe_0_0__o_a[0].table[1]  = o_a[21:11];
+  assign \pe_0_0__o_a[0].table[2]  = o_a[32:22];
+  assign \pe_0_0__o_a[0].table[3]  = o_a[43:33];
+  assign \pe_0_0__o_a[0].table[4]  = o_a[54:44];
+  assign \pe_0_0__o_a[0].table[5]  = o_a[65:55];
+  assign \pe_0_0__o_a[0].table[6]  = o_a[76:66];
+  assign \pe_0_0__o_a[0].table[7]  = o_a[87:77];
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_w[0]  = o_w;
+  assign \o_w[0].planes  = o_w[7:0];
+  assign \o_w[0].planes[0]  = o_w[3:0];
+  assign \o_w[0].planes[0][0]  = o_w[3:0];
+  assign \o_w[0].planes[1]  = o_w[7:4];
+  assign \o_w[0].planes[1][0]  = o_w[7:4];
+  assign \o_w[0].scale  = o_w[15:8];
+  assign \o_w[0].scale[0]  = o_w[15:8];
+  assign \o_w[0].zero  = o_w[17:16];
+  assign \o_w[0].zero[0]  = o_w[17:16];
+  assign \pe_0_0__o_w.planes  = o_w[7:0];
+  assign \pe_0_0__o_w.planes[0]  = o_w[3:0];
+  assign \pe_0_0__o_w.planes[0][0]  = o_w[3:0];
+  assign \pe_0_0__o_w.planes[1]  = o_w[7:4];
+  assign \pe_0_0__o_w.planes[1][0]  = o_w[7:4];
+  assign \pe_0_0__o_w.scale  = o_w[15:8];
+  assign \pe_0_0__o_w.scale[0]  = o_w[15:8];
+  assign \pe_0_0__o_w.zero  = o_w[17:16];
+  assign \pe_0_0__o_w.zero[0]  = o_w[17:16];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
+endmodule
+
+module \array_lut_w2_a8_os_8x8_shared.mesh.tile_4_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, i_ctl, pe_0_0__i_a, clk);
+  wire \$1 ;
+  input clk;
+  wire clk;
+  wire [87:0] i_a;
+  wire [87:0] \i_a[0] ;
+  wire [87:0] \i_a[0][0] ;
+  wire [87:0] \i_a[0][0].table ;
+  wire [10:0] \i_a[0][0].table[0] ;
+  wire [10:0] \i_a[0][0].table[1] ;
+  wire [10:0] \i_a[0][0].table[2] ;
+  wire [10:0] \i_a[0][0].table[3] ;
+  wire [10:0] \i_a[0][0].table[4] ;
+  wire [10:0] \i_a[0][0].table[5] ;
+  wire [10:0] \i_a[0][0].table[6] ;
+  wire [10:0] \i_a[0][0].table[7] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -25520,7 +25547,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_4_1 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \pe_0_0__i_a[0].table[5] ;
   wire [10:0] \pe_0_0__i_a[0].table[6] ;
   wire [10:0] \pe_0_0__i_a[0].table[7] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -25585,7 +25611,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_4_1 (rst, pe_0_0__i_w, pe_0_0__i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -25618,12 +25643,12 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_4_1 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.planes  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
@@ -25699,9 +25724,11 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_4_1 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__o_w.scale[0]  = o_w[15:8];
   assign \pe_0_0__o_w.zero  = o_w[17:16];
   assign \pe_0_0__o_w.zero[0]  = o_w[17:16];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_8x8_shared.mesh.tile_4_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_lut_w2_a8_os_8x8_shared.mesh.tile_4_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -25717,6 +25744,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_4_2 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \i_a[0][0].table[5] ;
   wire [10:0] \i_a[0][0].table[6] ;
   wire [10:0] \i_a[0][0].table[7] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -25787,7 +25815,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_4_2 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \pe_0_0__i_a[0].table[5] ;
   wire [10:0] \pe_0_0__i_a[0].table[6] ;
   wire [10:0] \pe_0_0__i_a[0].table[7] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -25852,7 +25879,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_4_2 (rst, pe_0_0__i_w, pe_0_0__i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -25885,12 +25911,12 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_4_2 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.planes  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
@@ -25966,9 +25992,11 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_4_2 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__o_w.scale[0]  = o_w[15:8];
   assign \pe_0_0__o_w.zero  = o_w[17:16];
   assign \pe_0_0__o_w.zero[0]  = o_w[17:16];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_8x8_shared.mesh.tile_4_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_lut_w2_a8_os_8x8_shared.mesh.tile_4_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -25984,6 +26012,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_4_3 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \i_a[0][0].table[5] ;
   wire [10:0] \i_a[0][0].table[6] ;
   wire [10:0] \i_a[0][0].table[7] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -26054,7 +26083,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_4_3 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \pe_0_0__i_a[0].table[5] ;
   wire [10:0] \pe_0_0__i_a[0].table[6] ;
   wire [10:0] \pe_0_0__i_a[0].table[7] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -26119,7 +26147,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_4_3 (rst, pe_0_0__i_w, pe_0_0__i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -26152,12 +26179,12 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_4_3 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.planes  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
@@ -26233,9 +26260,11 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_4_3 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__o_w.scale[0]  = o_w[15:8];
   assign \pe_0_0__o_w.zero  = o_w[17:16];
   assign \pe_0_0__o_w.zero[0]  = o_w[17:16];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_8x8_shared.mesh.tile_4_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_lut_w2_a8_os_8x8_shared.mesh.tile_4_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -26251,6 +26280,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_4_4 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \i_a[0][0].table[5] ;
   wire [10:0] \i_a[0][0].table[6] ;
   wire [10:0] \i_a[0][0].table[7] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -26321,7 +26351,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_4_4 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \pe_0_0__i_a[0].table[5] ;
   wire [10:0] \pe_0_0__i_a[0].table[6] ;
   wire [10:0] \pe_0_0__i_a[0].table[7] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -26386,7 +26415,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_4_4 (rst, pe_0_0__i_w, pe_0_0__i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -26419,12 +26447,12 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_4_4 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.planes  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
@@ -26500,9 +26528,11 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_4_4 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__o_w.scale[0]  = o_w[15:8];
   assign \pe_0_0__o_w.zero  = o_w[17:16];
   assign \pe_0_0__o_w.zero[0]  = o_w[17:16];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_8x8_shared.mesh.tile_4_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_lut_w2_a8_os_8x8_shared.mesh.tile_4_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -26518,6 +26548,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_4_5 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \i_a[0][0].table[5] ;
   wire [10:0] \i_a[0][0].table[6] ;
   wire [10:0] \i_a[0][0].table[7] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -26588,7 +26619,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_4_5 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \pe_0_0__i_a[0].table[5] ;
   wire [10:0] \pe_0_0__i_a[0].table[6] ;
   wire [10:0] \pe_0_0__i_a[0].table[7] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -26653,7 +26683,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_4_5 (rst, pe_0_0__i_w, pe_0_0__i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -26686,12 +26715,12 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_4_5 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.planes  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
@@ -26767,9 +26796,11 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_4_5 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__o_w.scale[0]  = o_w[15:8];
   assign \pe_0_0__o_w.zero  = o_w[17:16];
   assign \pe_0_0__o_w.zero[0]  = o_w[17:16];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_8x8_shared.mesh.tile_4_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_lut_w2_a8_os_8x8_shared.mesh.tile_4_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -26785,6 +26816,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_4_6 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \i_a[0][0].table[5] ;
   wire [10:0] \i_a[0][0].table[6] ;
   wire [10:0] \i_a[0][0].table[7] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -26855,7 +26887,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_4_6 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \pe_0_0__i_a[0].table[5] ;
   wire [10:0] \pe_0_0__i_a[0].table[6] ;
   wire [10:0] \pe_0_0__i_a[0].table[7] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -26920,7 +26951,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_4_6 (rst, pe_0_0__i_w, pe_0_0__i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -26953,12 +26983,12 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_4_6 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.planes  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
@@ -27034,9 +27064,11 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_4_6 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__o_w.scale[0]  = o_w[15:8];
   assign \pe_0_0__o_w.zero  = o_w[17:16];
   assign \pe_0_0__o_w.zero[0]  = o_w[17:16];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_8x8_shared.mesh.tile_4_7 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_w, o_psum, o_ctl, clk);
+module \array_lut_w2_a8_os_8x8_shared.mesh.tile_4_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -27052,272 +27084,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_4_7 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \i_a[0][0].table[5] ;
   wire [10:0] \i_a[0][0].table[6] ;
   wire [10:0] \i_a[0][0].table[7] ;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl[0] ;
-  wire \i_ctl[0].first ;
-  wire \i_ctl[0].group_end ;
-  wire \i_ctl[0].last ;
-  wire \i_ctl[0].load_w ;
-  wire \i_ctl[0].valid ;
-  wire [17:0] i_w;
-  wire [17:0] \i_w[0] ;
-  wire [7:0] \i_w[0].planes ;
-  wire [3:0] \i_w[0].planes[0] ;
-  wire [3:0] \i_w[0].planes[0][0] ;
-  wire [3:0] \i_w[0].planes[1] ;
-  wire [3:0] \i_w[0].planes[1][0] ;
-  wire [7:0] \i_w[0].scale ;
-  wire [7:0] \i_w[0].scale[0] ;
-  wire [1:0] \i_w[0].zero ;
-  wire [1:0] \i_w[0].zero[0] ;
-  wire [87:0] o_a;
-  wire [87:0] \o_a[0] ;
-  wire [87:0] \o_a[0][0] ;
-  wire [87:0] \o_a[0][0].table ;
-  wire [10:0] \o_a[0][0].table[0] ;
-  wire [10:0] \o_a[0][0].table[1] ;
-  wire [10:0] \o_a[0][0].table[2] ;
-  wire [10:0] \o_a[0][0].table[3] ;
-  wire [10:0] \o_a[0][0].table[4] ;
-  wire [10:0] \o_a[0][0].table[5] ;
-  wire [10:0] \o_a[0][0].table[6] ;
-  wire [10:0] \o_a[0][0].table[7] ;
-  output [4:0] o_ctl;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum[0] ;
-  wire [31:0] \o_psum[0][0] ;
-  wire [31:0] \o_psum[0][0][0] ;
-  wire o_valid;
-  wire \o_valid[0] ;
-  output [17:0] o_w;
-  wire [17:0] o_w;
-  wire [17:0] \o_w[0] ;
-  wire [7:0] \o_w[0].planes ;
-  wire [3:0] \o_w[0].planes[0] ;
-  wire [3:0] \o_w[0].planes[0][0] ;
-  wire [3:0] \o_w[0].planes[1] ;
-  wire [3:0] \o_w[0].planes[1][0] ;
-  wire [7:0] \o_w[0].scale ;
-  wire [7:0] \o_w[0].scale[0] ;
-  wire [1:0] \o_w[0].zero ;
-  wire [1:0] \o_w[0].zero[0] ;
-  input [87:0] pe_0_0__i_a;
-  wire [87:0] pe_0_0__i_a;
-  wire [87:0] \pe_0_0__i_a[0] ;
-  wire [87:0] \pe_0_0__i_a[0].table ;
-  wire [10:0] \pe_0_0__i_a[0].table[0] ;
-  wire [10:0] \pe_0_0__i_a[0].table[1] ;
-  wire [10:0] \pe_0_0__i_a[0].table[2] ;
-  wire [10:0] \pe_0_0__i_a[0].table[3] ;
-  wire [10:0] \pe_0_0__i_a[0].table[4] ;
-  wire [10:0] \pe_0_0__i_a[0].table[5] ;
-  wire [10:0] \pe_0_0__i_a[0].table[6] ;
-  wire [10:0] \pe_0_0__i_a[0].table[7] ;
-  input [4:0] pe_0_0__i_ctl;
-  wire [4:0] pe_0_0__i_ctl;
-  wire \pe_0_0__i_ctl.first ;
-  wire \pe_0_0__i_ctl.group_end ;
-  wire \pe_0_0__i_ctl.last ;
-  wire \pe_0_0__i_ctl.load_w ;
-  wire \pe_0_0__i_ctl.valid ;
-  input [17:0] pe_0_0__i_w;
-  wire [17:0] pe_0_0__i_w;
-  wire [7:0] \pe_0_0__i_w.planes ;
-  wire [3:0] \pe_0_0__i_w.planes[0] ;
-  wire [3:0] \pe_0_0__i_w.planes[0][0] ;
-  wire [3:0] \pe_0_0__i_w.planes[1] ;
-  wire [3:0] \pe_0_0__i_w.planes[1][0] ;
-  wire [7:0] \pe_0_0__i_w.scale ;
-  wire [7:0] \pe_0_0__i_w.scale[0] ;
-  wire [1:0] \pe_0_0__i_w.zero ;
-  wire [1:0] \pe_0_0__i_w.zero[0] ;
-  wire [87:0] pe_0_0__o_a;
-  wire [87:0] \pe_0_0__o_a[0] ;
-  wire [87:0] \pe_0_0__o_a[0].table ;
-  wire [10:0] \pe_0_0__o_a[0].table[0] ;
-  wire [10:0] \pe_0_0__o_a[0].table[1] ;
-  wire [10:0] \pe_0_0__o_a[0].table[2] ;
-  wire [10:0] \pe_0_0__o_a[0].table[3] ;
-  wire [10:0] \pe_0_0__o_a[0].table[4] ;
-  wire [10:0] \pe_0_0__o_a[0].table[5] ;
-  wire [10:0] \pe_0_0__o_a[0].table[6] ;
-  wire [10:0] \pe_0_0__o_a[0].table[7] ;
-  wire [4:0] pe_0_0__o_ctl;
-  wire \pe_0_0__o_ctl.first ;
-  wire \pe_0_0__o_ctl.group_end ;
-  wire \pe_0_0__o_ctl.last ;
-  wire \pe_0_0__o_ctl.load_w ;
-  wire \pe_0_0__o_ctl.valid ;
-  wire [31:0] pe_0_0__o_psum;
-  wire [31:0] \pe_0_0__o_psum[0] ;
-  wire pe_0_0__o_valid;
-  wire [17:0] pe_0_0__o_w;
-  wire [7:0] \pe_0_0__o_w.planes ;
-  wire [3:0] \pe_0_0__o_w.planes[0] ;
-  wire [3:0] \pe_0_0__o_w.planes[0][0] ;
-  wire [3:0] \pe_0_0__o_w.planes[1] ;
-  wire [3:0] \pe_0_0__o_w.planes[1][0] ;
-  wire [7:0] \pe_0_0__o_w.scale ;
-  wire [7:0] \pe_0_0__o_w.scale[0] ;
-  wire [1:0] \pe_0_0__o_w.zero ;
-  wire [1:0] \pe_0_0__o_w.zero[0] ;
-  input rst;
-  wire rst;
-  array_lut_w2_a8_os_8x8_shared__pe pe_0_0 (
-    .clk(clk),
-    .i_a(pe_0_0__i_a),
-    .i_ctl(pe_0_0__i_ctl),
-    .i_psum(32'd0),
-    .i_w(pe_0_0__i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_ready(\$1 ),
-    .o_valid(o_valid),
-    .o_w(o_w),
-    .rst(rst)
-  );
-  assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
-  assign i_w = pe_0_0__i_w;
-  assign pe_0_0__o_psum = o_psum;
-  assign pe_0_0__o_valid = o_valid;
-  assign pe_0_0__o_a = o_a;
-  assign pe_0_0__o_ctl = o_ctl;
-  assign pe_0_0__o_w = o_w;
-  assign \pe_0_0__i_a[0]  = pe_0_0__i_a;
-  assign \pe_0_0__i_a[0].table  = pe_0_0__i_a;
-  assign \pe_0_0__i_a[0].table[0]  = pe_0_0__i_a[10:0];
-  assign \pe_0_0__i_a[0].table[1]  = pe_0_0__i_a[21:11];
-  assign \pe_0_0__i_a[0].table[2]  = pe_0_0__i_a[32:22];
-  assign \pe_0_0__i_a[0].table[3]  = pe_0_0__i_a[43:33];
-  assign \pe_0_0__i_a[0].table[4]  = pe_0_0__i_a[54:44];
-  assign \pe_0_0__i_a[0].table[5]  = pe_0_0__i_a[65:55];
-  assign \pe_0_0__i_a[0].table[6]  = pe_0_0__i_a[76:66];
-  assign \pe_0_0__i_a[0].table[7]  = pe_0_0__i_a[87:77];
-  assign \i_a[0]  = pe_0_0__i_a;
-  assign \i_a[0][0]  = pe_0_0__i_a;
-  assign \i_a[0][0].table  = pe_0_0__i_a;
-  assign \i_a[0][0].table[0]  = pe_0_0__i_a[10:0];
-  assign \i_a[0][0].table[1]  = pe_0_0__i_a[21:11];
-  assign \i_a[0][0].table[2]  = pe_0_0__i_a[32:22];
-  assign \i_a[0][0].table[3]  = pe_0_0__i_a[43:33];
-  assign \i_a[0][0].table[4]  = pe_0_0__i_a[54:44];
-  assign \i_a[0][0].table[5]  = pe_0_0__i_a[65:55];
-  assign \i_a[0][0].table[6]  = pe_0_0__i_a[76:66];
-  assign \i_a[0][0].table[7]  = pe_0_0__i_a[87:77];
-  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
-  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
-  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
-  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
-  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
-  assign \pe_0_0__i_w.planes  = pe_0_0__i_w[7:0];
-  assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
-  assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
-  assign \pe_0_0__i_w.planes[1]  = pe_0_0__i_w[7:4];
-  assign \pe_0_0__i_w.planes[1][0]  = pe_0_0__i_w[7:4];
-  assign \pe_0_0__i_w.scale  = pe_0_0__i_w[15:8];
-  assign \pe_0_0__i_w.scale[0]  = pe_0_0__i_w[15:8];
-  assign \pe_0_0__i_w.zero  = pe_0_0__i_w[17:16];
-  assign \pe_0_0__i_w.zero[0]  = pe_0_0__i_w[17:16];
-  assign \i_w[0]  = pe_0_0__i_w;
-  assign \i_w[0].planes  = pe_0_0__i_w[7:0];
-  assign \i_w[0].planes[0]  = pe_0_0__i_w[3:0];
-  assign \i_w[0].planes[0][0]  = pe_0_0__i_w[3:0];
-  assign \i_w[0].planes[1]  = pe_0_0__i_w[7:4];
-  assign \i_w[0].planes[1][0]  = pe_0_0__i_w[7:4];
-  assign \i_w[0].scale  = pe_0_0__i_w[15:8];
-  assign \i_w[0].scale[0]  = pe_0_0__i_w[15:8];
-  assign \i_w[0].zero  = pe_0_0__i_w[17:16];
-  assign \i_w[0].zero[0]  = pe_0_0__i_w[17:16];
-  assign \o_psum[0]  = o_psum;
-  assign \o_psum[0][0]  = o_psum;
-  assign \o_psum[0][0][0]  = o_psum;
-  assign \pe_0_0__o_psum[0]  = o_psum;
-  assign \o_valid[0]  = o_valid;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a;
-  assign \o_a[0][0].table  = o_a;
-  assign \o_a[0][0].table[0]  = o_a[10:0];
-  assign \o_a[0][0].table[1]  = o_a[21:11];
-  assign \o_a[0][0].table[2]  = o_a[32:22];
-  assign \o_a[0][0].table[3]  = o_a[43:33];
-  assign \o_a[0][0].table[4]  = o_a[54:44];
-  assign \o_a[0][0].table[5]  = o_a[65:55];
-  assign \o_a[0][0].table[6]  = o_a[76:66];
-  assign \o_a[0][0].table[7]  = o_a[87:77];
-  assign \pe_0_0__o_a[0]  = o_a;
-  assign \pe_0_0__o_a[0].table  = o_a;
-  assign \pe_0_0__o_a[0].table[0]  = o_a[10:0];
-  assign \pe_0_0__o_a[0].table[1]  = o_a[21:11];
-  assign \pe_0_0__o_a[0].table[2]  = o_a[32:22];
-  assign \pe_0_0__o_a[0].table[3]  = o_a[43:33];
-  assign \pe_0_0__o_a[0].table[4]  = o_a[54:44];
-  assign \pe_0_0__o_a[0].table[5]  = o_a[65:55];
-  assign \pe_0_0__o_a[0].table[6]  = o_a[76:66];
-  assign \pe_0_0__o_a[0].table[7]  = o_a[87:77];
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
-  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
-  assign \pe_0_0__o_ctl.first  = o_ctl[2];
-  assign \pe_0_0__o_ctl.last  = o_ctl[3];
-  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
-  assign \o_w[0]  = o_w;
-  assign \o_w[0].planes  = o_w[7:0];
-  assign \o_w[0].planes[0]  = o_w[3:0];
-  assign \o_w[0].planes[0][0]  = o_w[3:0];
-  assign \o_w[0].planes[1]  = o_w[7:4];
-  assign \o_w[0].planes[1][0]  = o_w[7:4];
-  assign \o_w[0].scale  = o_w[15:8];
-  assign \o_w[0].scale[0]  = o_w[15:8];
-  assign \o_w[0].zero  = o_w[17:16];
-  assign \o_w[0].zero[0]  = o_w[17:16];
-  assign \pe_0_0__o_w.planes  = o_w[7:0];
-  assign \pe_0_0__o_w.planes[0]  = o_w[3:0];
-  assign \pe_0_0__o_w.planes[0][0]  = o_w[3:0];
-  assign \pe_0_0__o_w.planes[1]  = o_w[7:4];
-  assign \pe_0_0__o_w.planes[1][0]  = o_w[7:4];
-  assign \pe_0_0__o_w.scale  = o_w[15:8];
-  assign \pe_0_0__o_w.scale[0]  = o_w[15:8];
-  assign \pe_0_0__o_w.zero  = o_w[17:16];
-  assign \pe_0_0__o_w.zero[0]  = o_w[17:16];
-endmodule
-
-module \array_lut_w2_a8_os_8x8_shared.mesh.tile_5_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_ctl, pe_0_0__i_a, clk);
-  wire \$1 ;
-  input clk;
-  wire clk;
-  wire [87:0] i_a;
-  wire [87:0] \i_a[0] ;
-  wire [87:0] \i_a[0][0] ;
-  wire [87:0] \i_a[0][0].table ;
-  wire [10:0] \i_a[0][0].table[0] ;
-  wire [10:0] \i_a[0][0].table[1] ;
-  wire [10:0] \i_a[0][0].table[2] ;
-  wire [10:0] \i_a[0][0].table[3] ;
-  wire [10:0] \i_a[0][0].table[4] ;
-  wire [10:0] \i_a[0][0].table[5] ;
-  wire [10:0] \i_a[0][0].table[6] ;
-  wire [10:0] \i_a[0][0].table[7] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -27388,7 +27155,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_5_0 (rst, pe_0_0__i_w, o_a, o_w,
   wire [10:0] \pe_0_0__i_a[0].table[5] ;
   wire [10:0] \pe_0_0__i_a[0].table[6] ;
   wire [10:0] \pe_0_0__i_a[0].table[7] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -27453,7 +27219,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_5_0 (rst, pe_0_0__i_w, o_a, o_w,
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -27486,12 +27251,12 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_5_0 (rst, pe_0_0__i_w, o_a, o_w,
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.planes  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
@@ -27567,9 +27332,11 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_5_0 (rst, pe_0_0__i_w, o_a, o_w,
   assign \pe_0_0__o_w.scale[0]  = o_w[15:8];
   assign \pe_0_0__o_w.zero  = o_w[17:16];
   assign \pe_0_0__o_w.zero[0]  = o_w[17:16];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_8x8_shared.mesh.tile_5_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_lut_w2_a8_os_8x8_shared.mesh.tile_4_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -27585,6 +27352,274 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_5_1 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \i_a[0][0].table[5] ;
   wire [10:0] \i_a[0][0].table[6] ;
   wire [10:0] \i_a[0][0].table[7] ;
+  input [4:0] i_ctl;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [17:0] i_w;
+  wire [17:0] \i_w[0] ;
+  wire [7:0] \i_w[0].planes ;
+  wire [3:0] \i_w[0].planes[0] ;
+  wire [3:0] \i_w[0].planes[0][0] ;
+  wire [3:0] \i_w[0].planes[1] ;
+  wire [3:0] \i_w[0].planes[1][0] ;
+  wire [7:0] \i_w[0].scale ;
+  wire [7:0] \i_w[0].scale[0] ;
+  wire [1:0] \i_w[0].zero ;
+  wire [1:0] \i_w[0].zero[0] ;
+  wire [87:0] o_a;
+  wire [87:0] \o_a[0] ;
+  wire [87:0] \o_a[0][0] ;
+  wire [87:0] \o_a[0][0].table ;
+  wire [10:0] \o_a[0][0].table[0] ;
+  wire [10:0] \o_a[0][0].table[1] ;
+  wire [10:0] \o_a[0][0].table[2] ;
+  wire [10:0] \o_a[0][0].table[3] ;
+  wire [10:0] \o_a[0][0].table[4] ;
+  wire [10:0] \o_a[0][0].table[5] ;
+  wire [10:0] \o_a[0][0].table[6] ;
+  wire [10:0] \o_a[0][0].table[7] ;
+  output [4:0] o_ctl;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [31:0] o_psum;
+  wire [31:0] o_psum;
+  wire [31:0] \o_psum[0] ;
+  wire [31:0] \o_psum[0][0] ;
+  wire [31:0] \o_psum[0][0][0] ;
+  wire o_valid;
+  wire \o_valid[0] ;
+  output [17:0] o_w;
+  wire [17:0] o_w;
+  wire [17:0] \o_w[0] ;
+  wire [7:0] \o_w[0].planes ;
+  wire [3:0] \o_w[0].planes[0] ;
+  wire [3:0] \o_w[0].planes[0][0] ;
+  wire [3:0] \o_w[0].planes[1] ;
+  wire [3:0] \o_w[0].planes[1][0] ;
+  wire [7:0] \o_w[0].scale ;
+  wire [7:0] \o_w[0].scale[0] ;
+  wire [1:0] \o_w[0].zero ;
+  wire [1:0] \o_w[0].zero[0] ;
+  input [87:0] pe_0_0__i_a;
+  wire [87:0] pe_0_0__i_a;
+  wire [87:0] \pe_0_0__i_a[0] ;
+  wire [87:0] \pe_0_0__i_a[0].table ;
+  wire [10:0] \pe_0_0__i_a[0].table[0] ;
+  wire [10:0] \pe_0_0__i_a[0].table[1] ;
+  wire [10:0] \pe_0_0__i_a[0].table[2] ;
+  wire [10:0] \pe_0_0__i_a[0].table[3] ;
+  wire [10:0] \pe_0_0__i_a[0].table[4] ;
+  wire [10:0] \pe_0_0__i_a[0].table[5] ;
+  wire [10:0] \pe_0_0__i_a[0].table[6] ;
+  wire [10:0] \pe_0_0__i_a[0].table[7] ;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [17:0] pe_0_0__i_w;
+  wire [17:0] pe_0_0__i_w;
+  wire [7:0] \pe_0_0__i_w.planes ;
+  wire [3:0] \pe_0_0__i_w.planes[0] ;
+  wire [3:0] \pe_0_0__i_w.planes[0][0] ;
+  wire [3:0] \pe_0_0__i_w.planes[1] ;
+  wire [3:0] \pe_0_0__i_w.planes[1][0] ;
+  wire [7:0] \pe_0_0__i_w.scale ;
+  wire [7:0] \pe_0_0__i_w.scale[0] ;
+  wire [1:0] \pe_0_0__i_w.zero ;
+  wire [1:0] \pe_0_0__i_w.zero[0] ;
+  wire [87:0] pe_0_0__o_a;
+  wire [87:0] \pe_0_0__o_a[0] ;
+  wire [87:0] \pe_0_0__o_a[0].table ;
+  wire [10:0] \pe_0_0__o_a[0].table[0] ;
+  wire [10:0] \pe_0_0__o_a[0].table[1] ;
+  wire [10:0] \pe_0_0__o_a[0].table[2] ;
+  wire [10:0] \pe_0_0__o_a[0].table[3] ;
+  wire [10:0] \pe_0_0__o_a[0].table[4] ;
+  wire [10:0] \pe_0_0__o_a[0].table[5] ;
+  wire [10:0] \pe_0_0__o_a[0].table[6] ;
+  wire [10:0] \pe_0_0__o_a[0].table[7] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [31:0] pe_0_0__o_psum;
+  wire [31:0] \pe_0_0__o_psum[0] ;
+  wire pe_0_0__o_valid;
+  wire [17:0] pe_0_0__o_w;
+  wire [7:0] \pe_0_0__o_w.planes ;
+  wire [3:0] \pe_0_0__o_w.planes[0] ;
+  wire [3:0] \pe_0_0__o_w.planes[0][0] ;
+  wire [3:0] \pe_0_0__o_w.planes[1] ;
+  wire [3:0] \pe_0_0__o_w.planes[1][0] ;
+  wire [7:0] \pe_0_0__o_w.scale ;
+  wire [7:0] \pe_0_0__o_w.scale[0] ;
+  wire [1:0] \pe_0_0__o_w.zero ;
+  wire [1:0] \pe_0_0__o_w.zero[0] ;
+  input rst;
+  wire rst;
+  array_lut_w2_a8_os_8x8_shared__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(32'd0),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$1 ),
+    .o_valid(o_valid),
+    .o_w(o_w),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_w = pe_0_0__i_w;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_w = o_w;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a;
+  assign \pe_0_0__i_a[0].table  = pe_0_0__i_a;
+  assign \pe_0_0__i_a[0].table[0]  = pe_0_0__i_a[10:0];
+  assign \pe_0_0__i_a[0].table[1]  = pe_0_0__i_a[21:11];
+  assign \pe_0_0__i_a[0].table[2]  = pe_0_0__i_a[32:22];
+  assign \pe_0_0__i_a[0].table[3]  = pe_0_0__i_a[43:33];
+  assign \pe_0_0__i_a[0].table[4]  = pe_0_0__i_a[54:44];
+  assign \pe_0_0__i_a[0].table[5]  = pe_0_0__i_a[65:55];
+  assign \pe_0_0__i_a[0].table[6]  = pe_0_0__i_a[76:66];
+  assign \pe_0_0__i_a[0].table[7]  = pe_0_0__i_a[87:77];
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a;
+  assign \i_a[0][0].table  = pe_0_0__i_a;
+  assign \i_a[0][0].table[0]  = pe_0_0__i_a[10:0];
+  assign \i_a[0][0].table[1]  = pe_0_0__i_a[21:11];
+  assign \i_a[0][0].table[2]  = pe_0_0__i_a[32:22];
+  assign \i_a[0][0].table[3]  = pe_0_0__i_a[43:33];
+  assign \i_a[0][0].table[4]  = pe_0_0__i_a[54:44];
+  assign \i_a[0][0].table[5]  = pe_0_0__i_a[65:55];
+  assign \i_a[0][0].table[6]  = pe_0_0__i_a[76:66];
+  assign \i_a[0][0].table[7]  = pe_0_0__i_a[87:77];
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \pe_0_0__i_w.planes  = pe_0_0__i_w[7:0];
+  assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
+  assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
+  assign \pe_0_0__i_w.planes[1]  = pe_0_0__i_w[7:4];
+  assign \pe_0_0__i_w.planes[1][0]  = pe_0_0__i_w[7:4];
+  assign \pe_0_0__i_w.scale  = pe_0_0__i_w[15:8];
+  assign \pe_0_0__i_w.scale[0]  = pe_0_0__i_w[15:8];
+  assign \pe_0_0__i_w.zero  = pe_0_0__i_w[17:16];
+  assign \pe_0_0__i_w.zero[0]  = pe_0_0__i_w[17:16];
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0].planes  = pe_0_0__i_w[7:0];
+  assign \i_w[0].planes[0]  = pe_0_0__i_w[3:0];
+  assign \i_w[0].planes[0][0]  = pe_0_0__i_w[3:0];
+  assign \i_w[0].planes[1]  = pe_0_0__i_w[7:4];
+  assign \i_w[0].planes[1][0]  = pe_0_0__i_w[7:4];
+  assign \i_w[0].scale  = pe_0_0__i_w[15:8];
+  assign \i_w[0].scale[0]  = pe_0_0__i_w[15:8];
+  assign \i_w[0].zero  = pe_0_0__i_w[17:16];
+  assign \i_w[0].zero[0]  = pe_0_0__i_w[17:16];
+  assign \o_psum[0]  = o_psum;
+  assign \o_psum[0][0]  = o_psum;
+  assign \o_psum[0][0][0]  = o_psum;
+  assign \pe_0_0__o_psum[0]  = o_psum;
+  assign \o_valid[0]  = o_valid;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a;
+  assign \o_a[0][0].table  = o_a;
+  assign \o_a[0][0].table[0]  = o_a[10:0];
+  assign \o_a[0][0].table[1]  = o_a[21:11];
+  assign \o_a[0][0].table[2]  = o_a[32:22];
+  assign \o_a[0][0].table[3]  = o_a[43:33];
+  assign \o_a[0][0].table[4]  = o_a[54:44];
+  assign \o_a[0][0].table[5]  = o_a[65:55];
+  assign \o_a[0][0].table[6]  = o_a[76:66];
+  assign \o_a[0][0].table[7]  = o_a[87:77];
+  assign \pe_0_0__o_a[0]  = o_a;
+  assign \pe_0_0__o_a[0].table  = o_a;
+  assign \pe_0_0__o_a[0].table[0]  = o_a[10:0];
+  assign \pe_0_0__o_a[0].table[1]  = o_a[21:11];
+  assign \pe_0_0__o_a[0].table[2]  = o_a[32:22];
+  assign \pe_0_0__o_a[0].table[3]  = o_a[43:33];
+  assign \pe_0_0__o_a[0].table[4]  = o_a[54:44];
+  assign \pe_0_0__o_a[0].table[5]  = o_a[65:55];
+  assign \pe_0_0__o_a[0].table[6]  = o_a[76:66];
+  assign \pe_0_0__o_a[0].table[7]  = o_a[87:77];
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_w[0]  = o_w;
+  assign \o_w[0].planes  = o_w[7:0];
+  assign \o_w[0].planes[0]  = o_w[3:0];
+  assign \o_w[0].planes[0][0]  = o_w[3:0];
+  assign \o_w[0].planes[1]  = o_w[7:4];
+  assign \o_w[0].planes[1][0]  = o_w[7:4];
+  assign \o_w[0].scale  = o_w[15:8];
+  assign \o_w[0].scale[0]  = o_w[15:8];
+  assign \o_w[0].zero  = o_w[17:16];
+  assign \o_w[0].zero[0]  = o_w[17:16];
+  assign \pe_0_0__o_w.planes  = o_w[7:0];
+  assign \pe_0_0__o_w.planes[0]  = o_w[3:0];
+  assign \pe_0_0__o_w.planes[0][0]  = o_w[3:0];
+  assign \pe_0_0__o_w.planes[1]  = o_w[7:4];
+  assign \pe_0_0__o_w.planes[1][0]  = o_w[7:4];
+  assign \pe_0_0__o_w.scale  = o_w[15:8];
+  assign \pe_0_0__o_w.scale[0]  = o_w[15:8];
+  assign \pe_0_0__o_w.zero  = o_w[17:16];
+  assign \pe_0_0__o_w.zero[0]  = o_w[17:16];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
+endmodule
+
+module \array_lut_w2_a8_os_8x8_shared.mesh.tile_5_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, i_ctl, pe_0_0__i_a, clk);
+  wire \$1 ;
+  input clk;
+  wire clk;
+  wire [87:0] i_a;
+  wire [87:0] \i_a[0] ;
+  wire [87:0] \i_a[0][0] ;
+  wire [87:0] \i_a[0][0].table ;
+  wire [10:0] \i_a[0][0].table[0] ;
+  wire [10:0] \i_a[0][0].table[1] ;
+  wire [10:0] \i_a[0][0].table[2] ;
+  wire [10:0] \i_a[0][0].table[3] ;
+  wire [10:0] \i_a[0][0].table[4] ;
+  wire [10:0] \i_a[0][0].table[5] ;
+  wire [10:0] \i_a[0][0].table[6] ;
+  wire [10:0] \i_a[0][0].table[7] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -27655,7 +27690,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_5_1 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \pe_0_0__i_a[0].table[5] ;
   wire [10:0] \pe_0_0__i_a[0].table[6] ;
   wire [10:0] \pe_0_0__i_a[0].table[7] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -27720,7 +27754,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_5_1 (rst, pe_0_0__i_w, pe_0_0__i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -27753,12 +27786,12 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_5_1 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.planes  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
@@ -27834,9 +27867,11 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_5_1 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__o_w.scale[0]  = o_w[15:8];
   assign \pe_0_0__o_w.zero  = o_w[17:16];
   assign \pe_0_0__o_w.zero[0]  = o_w[17:16];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_8x8_shared.mesh.tile_5_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_lut_w2_a8_os_8x8_shared.mesh.tile_5_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -27852,6 +27887,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_5_2 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \i_a[0][0].table[5] ;
   wire [10:0] \i_a[0][0].table[6] ;
   wire [10:0] \i_a[0][0].table[7] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -27922,7 +27958,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_5_2 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \pe_0_0__i_a[0].table[5] ;
   wire [10:0] \pe_0_0__i_a[0].table[6] ;
   wire [10:0] \pe_0_0__i_a[0].table[7] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -27987,7 +28022,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_5_2 (rst, pe_0_0__i_w, pe_0_0__i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -28020,12 +28054,12 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_5_2 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.planes  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
@@ -28101,9 +28135,11 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_5_2 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__o_w.scale[0]  = o_w[15:8];
   assign \pe_0_0__o_w.zero  = o_w[17:16];
   assign \pe_0_0__o_w.zero[0]  = o_w[17:16];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_8x8_shared.mesh.tile_5_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_lut_w2_a8_os_8x8_shared.mesh.tile_5_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -28119,6 +28155,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_5_3 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \i_a[0][0].table[5] ;
   wire [10:0] \i_a[0][0].table[6] ;
   wire [10:0] \i_a[0][0].table[7] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -28189,7 +28226,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_5_3 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \pe_0_0__i_a[0].table[5] ;
   wire [10:0] \pe_0_0__i_a[0].table[6] ;
   wire [10:0] \pe_0_0__i_a[0].table[7] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -28254,7 +28290,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_5_3 (rst, pe_0_0__i_w, pe_0_0__i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -28287,12 +28322,12 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_5_3 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.planes  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
@@ -28368,9 +28403,11 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_5_3 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__o_w.scale[0]  = o_w[15:8];
   assign \pe_0_0__o_w.zero  = o_w[17:16];
   assign \pe_0_0__o_w.zero[0]  = o_w[17:16];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_8x8_shared.mesh.tile_5_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_lut_w2_a8_os_8x8_shared.mesh.tile_5_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -28386,6 +28423,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_5_4 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \i_a[0][0].table[5] ;
   wire [10:0] \i_a[0][0].table[6] ;
   wire [10:0] \i_a[0][0].table[7] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -28456,7 +28494,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_5_4 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \pe_0_0__i_a[0].table[5] ;
   wire [10:0] \pe_0_0__i_a[0].table[6] ;
   wire [10:0] \pe_0_0__i_a[0].table[7] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -28521,7 +28558,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_5_4 (rst, pe_0_0__i_w, pe_0_0__i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -28554,12 +28590,12 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_5_4 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.planes  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
@@ -28635,9 +28671,11 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_5_4 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__o_w.scale[0]  = o_w[15:8];
   assign \pe_0_0__o_w.zero  = o_w[17:16];
   assign \pe_0_0__o_w.zero[0]  = o_w[17:16];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_8x8_shared.mesh.tile_5_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_lut_w2_a8_os_8x8_shared.mesh.tile_5_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -28653,6 +28691,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_5_5 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \i_a[0][0].table[5] ;
   wire [10:0] \i_a[0][0].table[6] ;
   wire [10:0] \i_a[0][0].table[7] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -28723,7 +28762,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_5_5 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \pe_0_0__i_a[0].table[5] ;
   wire [10:0] \pe_0_0__i_a[0].table[6] ;
   wire [10:0] \pe_0_0__i_a[0].table[7] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -28788,7 +28826,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_5_5 (rst, pe_0_0__i_w, pe_0_0__i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -28821,12 +28858,12 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_5_5 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.planes  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
@@ -28902,9 +28939,11 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_5_5 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__o_w.scale[0]  = o_w[15:8];
   assign \pe_0_0__o_w.zero  = o_w[17:16];
   assign \pe_0_0__o_w.zero[0]  = o_w[17:16];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_8x8_shared.mesh.tile_5_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_lut_w2_a8_os_8x8_shared.mesh.tile_5_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -28920,6 +28959,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_5_6 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \i_a[0][0].table[5] ;
   wire [10:0] \i_a[0][0].table[6] ;
   wire [10:0] \i_a[0][0].table[7] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -28990,7 +29030,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_5_6 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \pe_0_0__i_a[0].table[5] ;
   wire [10:0] \pe_0_0__i_a[0].table[6] ;
   wire [10:0] \pe_0_0__i_a[0].table[7] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -29055,7 +29094,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_5_6 (rst, pe_0_0__i_w, pe_0_0__i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -29088,12 +29126,12 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_5_6 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.planes  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
@@ -29169,9 +29207,11 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_5_6 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__o_w.scale[0]  = o_w[15:8];
   assign \pe_0_0__o_w.zero  = o_w[17:16];
   assign \pe_0_0__o_w.zero[0]  = o_w[17:16];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_8x8_shared.mesh.tile_5_7 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_w, o_psum, o_ctl, clk);
+module \array_lut_w2_a8_os_8x8_shared.mesh.tile_5_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -29187,272 +29227,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_5_7 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \i_a[0][0].table[5] ;
   wire [10:0] \i_a[0][0].table[6] ;
   wire [10:0] \i_a[0][0].table[7] ;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl[0] ;
-  wire \i_ctl[0].first ;
-  wire \i_ctl[0].group_end ;
-  wire \i_ctl[0].last ;
-  wire \i_ctl[0].load_w ;
-  wire \i_ctl[0].valid ;
-  wire [17:0] i_w;
-  wire [17:0] \i_w[0] ;
-  wire [7:0] \i_w[0].planes ;
-  wire [3:0] \i_w[0].planes[0] ;
-  wire [3:0] \i_w[0].planes[0][0] ;
-  wire [3:0] \i_w[0].planes[1] ;
-  wire [3:0] \i_w[0].planes[1][0] ;
-  wire [7:0] \i_w[0].scale ;
-  wire [7:0] \i_w[0].scale[0] ;
-  wire [1:0] \i_w[0].zero ;
-  wire [1:0] \i_w[0].zero[0] ;
-  wire [87:0] o_a;
-  wire [87:0] \o_a[0] ;
-  wire [87:0] \o_a[0][0] ;
-  wire [87:0] \o_a[0][0].table ;
-  wire [10:0] \o_a[0][0].table[0] ;
-  wire [10:0] \o_a[0][0].table[1] ;
-  wire [10:0] \o_a[0][0].table[2] ;
-  wire [10:0] \o_a[0][0].table[3] ;
-  wire [10:0] \o_a[0][0].table[4] ;
-  wire [10:0] \o_a[0][0].table[5] ;
-  wire [10:0] \o_a[0][0].table[6] ;
-  wire [10:0] \o_a[0][0].table[7] ;
-  output [4:0] o_ctl;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum[0] ;
-  wire [31:0] \o_psum[0][0] ;
-  wire [31:0] \o_psum[0][0][0] ;
-  wire o_valid;
-  wire \o_valid[0] ;
-  output [17:0] o_w;
-  wire [17:0] o_w;
-  wire [17:0] \o_w[0] ;
-  wire [7:0] \o_w[0].planes ;
-  wire [3:0] \o_w[0].planes[0] ;
-  wire [3:0] \o_w[0].planes[0][0] ;
-  wire [3:0] \o_w[0].planes[1] ;
-  wire [3:0] \o_w[0].planes[1][0] ;
-  wire [7:0] \o_w[0].scale ;
-  wire [7:0] \o_w[0].scale[0] ;
-  wire [1:0] \o_w[0].zero ;
-  wire [1:0] \o_w[0].zero[0] ;
-  input [87:0] pe_0_0__i_a;
-  wire [87:0] pe_0_0__i_a;
-  wire [87:0] \pe_0_0__i_a[0] ;
-  wire [87:0] \pe_0_0__i_a[0].table ;
-  wire [10:0] \pe_0_0__i_a[0].table[0] ;
-  wire [10:0] \pe_0_0__i_a[0].table[1] ;
-  wire [10:0] \pe_0_0__i_a[0].table[2] ;
-  wire [10:0] \pe_0_0__i_a[0].table[3] ;
-  wire [10:0] \pe_0_0__i_a[0].table[4] ;
-  wire [10:0] \pe_0_0__i_a[0].table[5] ;
-  wire [10:0] \pe_0_0__i_a[0].table[6] ;
-  wire [10:0] \pe_0_0__i_a[0].table[7] ;
-  input [4:0] pe_0_0__i_ctl;
-  wire [4:0] pe_0_0__i_ctl;
-  wire \pe_0_0__i_ctl.first ;
-  wire \pe_0_0__i_ctl.group_end ;
-  wire \pe_0_0__i_ctl.last ;
-  wire \pe_0_0__i_ctl.load_w ;
-  wire \pe_0_0__i_ctl.valid ;
-  input [17:0] pe_0_0__i_w;
-  wire [17:0] pe_0_0__i_w;
-  wire [7:0] \pe_0_0__i_w.planes ;
-  wire [3:0] \pe_0_0__i_w.planes[0] ;
-  wire [3:0] \pe_0_0__i_w.planes[0][0] ;
-  wire [3:0] \pe_0_0__i_w.planes[1] ;
-  wire [3:0] \pe_0_0__i_w.planes[1][0] ;
-  wire [7:0] \pe_0_0__i_w.scale ;
-  wire [7:0] \pe_0_0__i_w.scale[0] ;
-  wire [1:0] \pe_0_0__i_w.zero ;
-  wire [1:0] \pe_0_0__i_w.zero[0] ;
-  wire [87:0] pe_0_0__o_a;
-  wire [87:0] \pe_0_0__o_a[0] ;
-  wire [87:0] \pe_0_0__o_a[0].table ;
-  wire [10:0] \pe_0_0__o_a[0].table[0] ;
-  wire [10:0] \pe_0_0__o_a[0].table[1] ;
-  wire [10:0] \pe_0_0__o_a[0].table[2] ;
-  wire [10:0] \pe_0_0__o_a[0].table[3] ;
-  wire [10:0] \pe_0_0__o_a[0].table[4] ;
-  wire [10:0] \pe_0_0__o_a[0].table[5] ;
-  wire [10:0] \pe_0_0__o_a[0].table[6] ;
-  wire [10:0] \pe_0_0__o_a[0].table[7] ;
-  wire [4:0] pe_0_0__o_ctl;
-  wire \pe_0_0__o_ctl.first ;
-  wire \pe_0_0__o_ctl.group_end ;
-  wire \pe_0_0__o_ctl.last ;
-  wire \pe_0_0__o_ctl.load_w ;
-  wire \pe_0_0__o_ctl.valid ;
-  wire [31:0] pe_0_0__o_psum;
-  wire [31:0] \pe_0_0__o_psum[0] ;
-  wire pe_0_0__o_valid;
-  wire [17:0] pe_0_0__o_w;
-  wire [7:0] \pe_0_0__o_w.planes ;
-  wire [3:0] \pe_0_0__o_w.planes[0] ;
-  wire [3:0] \pe_0_0__o_w.planes[0][0] ;
-  wire [3:0] \pe_0_0__o_w.planes[1] ;
-  wire [3:0] \pe_0_0__o_w.planes[1][0] ;
-  wire [7:0] \pe_0_0__o_w.scale ;
-  wire [7:0] \pe_0_0__o_w.scale[0] ;
-  wire [1:0] \pe_0_0__o_w.zero ;
-  wire [1:0] \pe_0_0__o_w.zero[0] ;
-  input rst;
-  wire rst;
-  array_lut_w2_a8_os_8x8_shared__pe pe_0_0 (
-    .clk(clk),
-    .i_a(pe_0_0__i_a),
-    .i_ctl(pe_0_0__i_ctl),
-    .i_psum(32'd0),
-    .i_w(pe_0_0__i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_ready(\$1 ),
-    .o_valid(o_valid),
-    .o_w(o_w),
-    .rst(rst)
-  );
-  assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
-  assign i_w = pe_0_0__i_w;
-  assign pe_0_0__o_psum = o_psum;
-  assign pe_0_0__o_valid = o_valid;
-  assign pe_0_0__o_a = o_a;
-  assign pe_0_0__o_ctl = o_ctl;
-  assign pe_0_0__o_w = o_w;
-  assign \pe_0_0__i_a[0]  = pe_0_0__i_a;
-  assign \pe_0_0__i_a[0].table  = pe_0_0__i_a;
-  assign \pe_0_0__i_a[0].table[0]  = pe_0_0__i_a[10:0];
-  assign \pe_0_0__i_a[0].table[1]  = pe_0_0__i_a[21:11];
-  assign \pe_0_0__i_a[0].table[2]  = pe_0_0__i_a[32:22];
-  assign \pe_0_0__i_a[0].table[3]  = pe_0_0__i_a[43:33];
-  assign \pe_0_0__i_a[0].table[4]  = pe_0_0__i_a[54:44];
-  assign \pe_0_0__i_a[0].table[5]  = pe_0_0__i_a[65:55];
-  assign \pe_0_0__i_a[0].table[6]  = pe_0_0__i_a[76:66];
-  assign \pe_0_0__i_a[0].table[7]  = pe_0_0__i_a[87:77];
-  assign \i_a[0]  = pe_0_0__i_a;
-  assign \i_a[0][0]  = pe_0_0__i_a;
-  assign \i_a[0][0].table  = pe_0_0__i_a;
-  assign \i_a[0][0].table[0]  = pe_0_0__i_a[10:0];
-  assign \i_a[0][0].table[1]  = pe_0_0__i_a[21:11];
-  assign \i_a[0][0].table[2]  = pe_0_0__i_a[32:22];
-  assign \i_a[0][0].table[3]  = pe_0_0__i_a[43:33];
-  assign \i_a[0][0].table[4]  = pe_0_0__i_a[54:44];
-  assign \i_a[0][0].table[5]  = pe_0_0__i_a[65:55];
-  assign \i_a[0][0].table[6]  = pe_0_0__i_a[76:66];
-  assign \i_a[0][0].table[7]  = pe_0_0__i_a[87:77];
-  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
-  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
-  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
-  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
-  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
-  assign \pe_0_0__i_w.planes  = pe_0_0__i_w[7:0];
-  assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
-  assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
-  assign \pe_0_0__i_w.planes[1]  = pe_0_0__i_w[7:4];
-  assign \pe_0_0__i_w.planes[1][0]  = pe_0_0__i_w[7:4];
-  assign \pe_0_0__i_w.scale  = pe_0_0__i_w[15:8];
-  assign \pe_0_0__i_w.scale[0]  = pe_0_0__i_w[15:8];
-  assign \pe_0_0__i_w.zero  = pe_0_0__i_w[17:16];
-  assign \pe_0_0__i_w.zero[0]  = pe_0_0__i_w[17:16];
-  assign \i_w[0]  = pe_0_0__i_w;
-  assign \i_w[0].planes  = pe_0_0__i_w[7:0];
-  assign \i_w[0].planes[0]  = pe_0_0__i_w[3:0];
-  assign \i_w[0].planes[0][0]  = pe_0_0__i_w[3:0];
-  assign \i_w[0].planes[1]  = pe_0_0__i_w[7:4];
-  assign \i_w[0].planes[1][0]  = pe_0_0__i_w[7:4];
-  assign \i_w[0].scale  = pe_0_0__i_w[15:8];
-  assign \i_w[0].scale[0]  = pe_0_0__i_w[15:8];
-  assign \i_w[0].zero  = pe_0_0__i_w[17:16];
-  assign \i_w[0].zero[0]  = pe_0_0__i_w[17:16];
-  assign \o_psum[0]  = o_psum;
-  assign \o_psum[0][0]  = o_psum;
-  assign \o_psum[0][0][0]  = o_psum;
-  assign \pe_0_0__o_psum[0]  = o_psum;
-  assign \o_valid[0]  = o_valid;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a;
-  assign \o_a[0][0].table  = o_a;
-  assign \o_a[0][0].table[0]  = o_a[10:0];
-  assign \o_a[0][0].table[1]  = o_a[21:11];
-  assign \o_a[0][0].table[2]  = o_a[32:22];
-  assign \o_a[0][0].table[3]  = o_a[43:33];
-  assign \o_a[0][0].table[4]  = o_a[54:44];
-  assign \o_a[0][0].table[5]  = o_a[65:55];
-  assign \o_a[0][0].table[6]  = o_a[76:66];
-  assign \o_a[0][0].table[7]  = o_a[87:77];
-  assign \pe_0_0__o_a[0]  = o_a;
-  assign \pe_0_0__o_a[0].table  = o_a;
-  assign \pe_0_0__o_a[0].table[0]  = o_a[10:0];
-  assign \pe_0_0__o_a[0].table[1]  = o_a[21:11];
-  assign \pe_0_0__o_a[0].table[2]  = o_a[32:22];
-  assign \pe_0_0__o_a[0].table[3]  = o_a[43:33];
-  assign \pe_0_0__o_a[0].table[4]  = o_a[54:44];
-  assign \pe_0_0__o_a[0].table[5]  = o_a[65:55];
-  assign \pe_0_0__o_a[0].table[6]  = o_a[76:66];
-  assign \pe_0_0__o_a[0].table[7]  = o_a[87:77];
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
-  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
-  assign \pe_0_0__o_ctl.first  = o_ctl[2];
-  assign \pe_0_0__o_ctl.last  = o_ctl[3];
-  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
-  assign \o_w[0]  = o_w;
-  assign \o_w[0].planes  = o_w[7:0];
-  assign \o_w[0].planes[0]  = o_w[3:0];
-  assign \o_w[0].planes[0][0]  = o_w[3:0];
-  assign \o_w[0].planes[1]  = o_w[7:4];
-  assign \o_w[0].planes[1][0]  = o_w[7:4];
-  assign \o_w[0].scale  = o_w[15:8];
-  assign \o_w[0].scale[0]  = o_w[15:8];
-  assign \o_w[0].zero  = o_w[17:16];
-  assign \o_w[0].zero[0]  = o_w[17:16];
-  assign \pe_0_0__o_w.planes  = o_w[7:0];
-  assign \pe_0_0__o_w.planes[0]  = o_w[3:0];
-  assign \pe_0_0__o_w.planes[0][0]  = o_w[3:0];
-  assign \pe_0_0__o_w.planes[1]  = o_w[7:4];
-  assign \pe_0_0__o_w.planes[1][0]  = o_w[7:4];
-  assign \pe_0_0__o_w.scale  = o_w[15:8];
-  assign \pe_0_0__o_w.scale[0]  = o_w[15:8];
-  assign \pe_0_0__o_w.zero  = o_w[17:16];
-  assign \pe_0_0__o_w.zero[0]  = o_w[17:16];
-endmodule
-
-module \array_lut_w2_a8_os_8x8_shared.mesh.tile_6_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_ctl, pe_0_0__i_a, clk);
-  wire \$1 ;
-  input clk;
-  wire clk;
-  wire [87:0] i_a;
-  wire [87:0] \i_a[0] ;
-  wire [87:0] \i_a[0][0] ;
-  wire [87:0] \i_a[0][0].table ;
-  wire [10:0] \i_a[0][0].table[0] ;
-  wire [10:0] \i_a[0][0].table[1] ;
-  wire [10:0] \i_a[0][0].table[2] ;
-  wire [10:0] \i_a[0][0].table[3] ;
-  wire [10:0] \i_a[0][0].table[4] ;
-  wire [10:0] \i_a[0][0].table[5] ;
-  wire [10:0] \i_a[0][0].table[6] ;
-  wire [10:0] \i_a[0][0].table[7] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -29523,7 +29298,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_6_0 (rst, pe_0_0__i_w, o_a, o_w,
   wire [10:0] \pe_0_0__i_a[0].table[5] ;
   wire [10:0] \pe_0_0__i_a[0].table[6] ;
   wire [10:0] \pe_0_0__i_a[0].table[7] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -29588,7 +29362,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_6_0 (rst, pe_0_0__i_w, o_a, o_w,
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -29621,12 +29394,12 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_6_0 (rst, pe_0_0__i_w, o_a, o_w,
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.planes  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
@@ -29702,9 +29475,11 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_6_0 (rst, pe_0_0__i_w, o_a, o_w,
   assign \pe_0_0__o_w.scale[0]  = o_w[15:8];
   assign \pe_0_0__o_w.zero  = o_w[17:16];
   assign \pe_0_0__o_w.zero[0]  = o_w[17:16];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_8x8_shared.mesh.tile_6_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_lut_w2_a8_os_8x8_shared.mesh.tile_5_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -29720,6 +29495,274 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_6_1 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \i_a[0][0].table[5] ;
   wire [10:0] \i_a[0][0].table[6] ;
   wire [10:0] \i_a[0][0].table[7] ;
+  input [4:0] i_ctl;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [17:0] i_w;
+  wire [17:0] \i_w[0] ;
+  wire [7:0] \i_w[0].planes ;
+  wire [3:0] \i_w[0].planes[0] ;
+  wire [3:0] \i_w[0].planes[0][0] ;
+  wire [3:0] \i_w[0].planes[1] ;
+  wire [3:0] \i_w[0].planes[1][0] ;
+  wire [7:0] \i_w[0].scale ;
+  wire [7:0] \i_w[0].scale[0] ;
+  wire [1:0] \i_w[0].zero ;
+  wire [1:0] \i_w[0].zero[0] ;
+  wire [87:0] o_a;
+  wire [87:0] \o_a[0] ;
+  wire [87:0] \o_a[0][0] ;
+  wire [87:0] \o_a[0][0].table ;
+  wire [10:0] \o_a[0][0].table[0] ;
+  wire [10:0] \o_a[0][0].table[1] ;
+  wire [10:0] \o_a[0][0].table[2] ;
+  wire [10:0] \o_a[0][0].table[3] ;
+  wire [10:0] \o_a[0][0].table[4] ;
+  wire [10:0] \o_a[0][0].table[5] ;
+  wire [10:0] \o_a[0][0].table[6] ;
+  wire [10:0] \o_a[0][0].table[7] ;
+  output [4:0] o_ctl;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [31:0] o_psum;
+  wire [31:0] o_psum;
+  wire [31:0] \o_psum[0] ;
+  wire [31:0] \o_psum[0][0] ;
+  wire [31:0] \o_psum[0][0][0] ;
+  wire o_valid;
+  wire \o_valid[0] ;
+  output [17:0] o_w;
+  wire [17:0] o_w;
+  wire [17:0] \o_w[0] ;
+  wire [7:0] \o_w[0].planes ;
+  wire [3:0] \o_w[0].planes[0] ;
+  wire [3:0] \o_w[0].planes[0][0] ;
+  wire [3:0] \o_w[0].planes[1] ;
+  wire [3:0] \o_w[0].planes[1][0] ;
+  wire [7:0] \o_w[0].scale ;
+  wire [7:0] \o_w[0].scale[0] ;
+  wire [1:0] \o_w[0].zero ;
+  wire [1:0] \o_w[0].zero[0] ;
+  input [87:0] pe_0_0__i_a;
+  wire [87:0] pe_0_0__i_a;
+  wire [87:0] \pe_0_0__i_a[0] ;
+  wire [87:0] \pe_0_0__i_a[0].table ;
+  wire [10:0] \pe_0_0__i_a[0].table[0] ;
+  wire [10:0] \pe_0_0__i_a[0].table[1] ;
+  wire [10:0] \pe_0_0__i_a[0].table[2] ;
+  wire [10:0] \pe_0_0__i_a[0].table[3] ;
+  wire [10:0] \pe_0_0__i_a[0].table[4] ;
+  wire [10:0] \pe_0_0__i_a[0].table[5] ;
+  wire [10:0] \pe_0_0__i_a[0].table[6] ;
+  wire [10:0] \pe_0_0__i_a[0].table[7] ;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [17:0] pe_0_0__i_w;
+  wire [17:0] pe_0_0__i_w;
+  wire [7:0] \pe_0_0__i_w.planes ;
+  wire [3:0] \pe_0_0__i_w.planes[0] ;
+  wire [3:0] \pe_0_0__i_w.planes[0][0] ;
+  wire [3:0] \pe_0_0__i_w.planes[1] ;
+  wire [3:0] \pe_0_0__i_w.planes[1][0] ;
+  wire [7:0] \pe_0_0__i_w.scale ;
+  wire [7:0] \pe_0_0__i_w.scale[0] ;
+  wire [1:0] \pe_0_0__i_w.zero ;
+  wire [1:0] \pe_0_0__i_w.zero[0] ;
+  wire [87:0] pe_0_0__o_a;
+  wire [87:0] \pe_0_0__o_a[0] ;
+  wire [87:0] \pe_0_0__o_a[0].table ;
+  wire [10:0] \pe_0_0__o_a[0].table[0] ;
+  wire [10:0] \pe_0_0__o_a[0].table[1] ;
+  wire [10:0] \pe_0_0__o_a[0].table[2] ;
+  wire [10:0] \pe_0_0__o_a[0].table[3] ;
+  wire [10:0] \pe_0_0__o_a[0].table[4] ;
+  wire [10:0] \pe_0_0__o_a[0].table[5] ;
+  wire [10:0] \pe_0_0__o_a[0].table[6] ;
+  wire [10:0] \pe_0_0__o_a[0].table[7] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [31:0] pe_0_0__o_psum;
+  wire [31:0] \pe_0_0__o_psum[0] ;
+  wire pe_0_0__o_valid;
+  wire [17:0] pe_0_0__o_w;
+  wire [7:0] \pe_0_0__o_w.planes ;
+  wire [3:0] \pe_0_0__o_w.planes[0] ;
+  wire [3:0] \pe_0_0__o_w.planes[0][0] ;
+  wire [3:0] \pe_0_0__o_w.planes[1] ;
+  wire [3:0] \pe_0_0__o_w.planes[1][0] ;
+  wire [7:0] \pe_0_0__o_w.scale ;
+  wire [7:0] \pe_0_0__o_w.scale[0] ;
+  wire [1:0] \pe_0_0__o_w.zero ;
+  wire [1:0] \pe_0_0__o_w.zero[0] ;
+  input rst;
+  wire rst;
+  array_lut_w2_a8_os_8x8_shared__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(32'd0),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$1 ),
+    .o_valid(o_valid),
+    .o_w(o_w),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_w = pe_0_0__i_w;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_w = o_w;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a;
+  assign \pe_0_0__i_a[0].table  = pe_0_0__i_a;
+  assign \pe_0_0__i_a[0].table[0]  = pe_0_0__i_a[10:0];
+  assign \pe_0_0__i_a[0].table[1]  = pe_0_0__i_a[21:11];
+  assign \pe_0_0__i_a[0].table[2]  = pe_0_0__i_a[32:22];
+  assign \pe_0_0__i_a[0].table[3]  = pe_0_0__i_a[43:33];
+  assign \pe_0_0__i_a[0].table[4]  = pe_0_0__i_a[54:44];
+  assign \pe_0_0__i_a[0].table[5]  = pe_0_0__i_a[65:55];
+  assign \pe_0_0__i_a[0].table[6]  = pe_0_0__i_a[76:66];
+  assign \pe_0_0__i_a[0].table[7]  = pe_0_0__i_a[87:77];
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a;
+  assign \i_a[0][0].table  = pe_0_0__i_a;
+  assign \i_a[0][0].table[0]  = pe_0_0__i_a[10:0];
+  assign \i_a[0][0].table[1]  = pe_0_0__i_a[21:11];
+  assign \i_a[0][0].table[2]  = pe_0_0__i_a[32:22];
+  assign \i_a[0][0].table[3]  = pe_0_0__i_a[43:33];
+  assign \i_a[0][0].table[4]  = pe_0_0__i_a[54:44];
+  assign \i_a[0][0].table[5]  = pe_0_0__i_a[65:55];
+  assign \i_a[0][0].table[6]  = pe_0_0__i_a[76:66];
+  assign \i_a[0][0].table[7]  = pe_0_0__i_a[87:77];
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \pe_0_0__i_w.planes  = pe_0_0__i_w[7:0];
+  assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
+  assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
+  assign \pe_0_0__i_w.planes[1]  = pe_0_0__i_w[7:4];
+  assign \pe_0_0__i_w.planes[1][0]  = pe_0_0__i_w[7:4];
+  assign \pe_0_0__i_w.scale  = pe_0_0__i_w[15:8];
+  assign \pe_0_0__i_w.scale[0]  = pe_0_0__i_w[15:8];
+  assign \pe_0_0__i_w.zero  = pe_0_0__i_w[17:16];
+  assign \pe_0_0__i_w.zero[0]  = pe_0_0__i_w[17:16];
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0].planes  = pe_0_0__i_w[7:0];
+  assign \i_w[0].planes[0]  = pe_0_0__i_w[3:0];
+  assign \i_w[0].planes[0][0]  = pe_0_0__i_w[3:0];
+  assign \i_w[0].planes[1]  = pe_0_0__i_w[7:4];
+  assign \i_w[0].planes[1][0]  = pe_0_0__i_w[7:4];
+  assign \i_w[0].scale  = pe_0_0__i_w[15:8];
+  assign \i_w[0].scale[0]  = pe_0_0__i_w[15:8];
+  assign \i_w[0].zero  = pe_0_0__i_w[17:16];
+  assign \i_w[0].zero[0]  = pe_0_0__i_w[17:16];
+  assign \o_psum[0]  = o_psum;
+  assign \o_psum[0][0]  = o_psum;
+  assign \o_psum[0][0][0]  = o_psum;
+  assign \pe_0_0__o_psum[0]  = o_psum;
+  assign \o_valid[0]  = o_valid;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a;
+  assign \o_a[0][0].table  = o_a;
+  assign \o_a[0][0].table[0]  = o_a[10:0];
+  assign \o_a[0][0].table[1]  = o_a[21:11];
+  assign \o_a[0][0].table[2]  = o_a[32:22];
+  assign \o_a[0][0].table[3]  = o_a[43:33];
+  assign \o_a[0][0].table[4]  = o_a[54:44];
+  assign \o_a[0][0].table[5]  = o_a[65:55];
+  assign \o_a[0][0].table[6]  = o_a[76:66];
+  assign \o_a[0][0].table[7]  = o_a[87:77];
+  assign \pe_0_0__o_a[0]  = o_a;
+  assign \pe_0_0__o_a[0].table  = o_a;
+  assign \pe_0_0__o_a[0].table[0]  = o_a[10:0];
+  assign \pe_0_0__o_a[0].table[1]  = o_a[21:11];
+  assign \pe_0_0__o_a[0].table[2]  = o_a[32:22];
+  assign \pe_0_0__o_a[0].table[3]  = o_a[43:33];
+  assign \pe_0_0__o_a[0].table[4]  = o_a[54:44];
+  assign \pe_0_0__o_a[0].table[5]  = o_a[65:55];
+  assign \pe_0_0__o_a[0].table[6]  = o_a[76:66];
+  assign \pe_0_0__o_a[0].table[7]  = o_a[87:77];
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_w[0]  = o_w;
+  assign \o_w[0].planes  = o_w[7:0];
+  assign \o_w[0].planes[0]  = o_w[3:0];
+  assign \o_w[0].planes[0][0]  = o_w[3:0];
+  assign \o_w[0].planes[1]  = o_w[7:4];
+  assign \o_w[0].planes[1][0]  = o_w[7:4];
+  assign \o_w[0].scale  = o_w[15:8];
+  assign \o_w[0].scale[0]  = o_w[15:8];
+  assign \o_w[0].zero  = o_w[17:16];
+  assign \o_w[0].zero[0]  = o_w[17:16];
+  assign \pe_0_0__o_w.planes  = o_w[7:0];
+  assign \pe_0_0__o_w.planes[0]  = o_w[3:0];
+  assign \pe_0_0__o_w.planes[0][0]  = o_w[3:0];
+  assign \pe_0_0__o_w.planes[1]  = o_w[7:4];
+  assign \pe_0_0__o_w.planes[1][0]  = o_w[7:4];
+  assign \pe_0_0__o_w.scale  = o_w[15:8];
+  assign \pe_0_0__o_w.scale[0]  = o_w[15:8];
+  assign \pe_0_0__o_w.zero  = o_w[17:16];
+  assign \pe_0_0__o_w.zero[0]  = o_w[17:16];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
+endmodule
+
+module \array_lut_w2_a8_os_8x8_shared.mesh.tile_6_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, i_ctl, pe_0_0__i_a, clk);
+  wire \$1 ;
+  input clk;
+  wire clk;
+  wire [87:0] i_a;
+  wire [87:0] \i_a[0] ;
+  wire [87:0] \i_a[0][0] ;
+  wire [87:0] \i_a[0][0].table ;
+  wire [10:0] \i_a[0][0].table[0] ;
+  wire [10:0] \i_a[0][0].table[1] ;
+  wire [10:0] \i_a[0][0].table[2] ;
+  wire [10:0] \i_a[0][0].table[3] ;
+  wire [10:0] \i_a[0][0].table[4] ;
+  wire [10:0] \i_a[0][0].table[5] ;
+  wire [10:0] \i_a[0][0].table[6] ;
+  wire [10:0] \i_a[0][0].table[7] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -29790,7 +29833,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_6_1 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \pe_0_0__i_a[0].table[5] ;
   wire [10:0] \pe_0_0__i_a[0].table[6] ;
   wire [10:0] \pe_0_0__i_a[0].table[7] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -29855,7 +29897,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_6_1 (rst, pe_0_0__i_w, pe_0_0__i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -29888,12 +29929,12 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_6_1 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.planes  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
@@ -29969,9 +30010,11 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_6_1 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__o_w.scale[0]  = o_w[15:8];
   assign \pe_0_0__o_w.zero  = o_w[17:16];
   assign \pe_0_0__o_w.zero[0]  = o_w[17:16];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_8x8_shared.mesh.tile_6_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_lut_w2_a8_os_8x8_shared.mesh.tile_6_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -29987,6 +30030,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_6_2 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \i_a[0][0].table[5] ;
   wire [10:0] \i_a[0][0].table[6] ;
   wire [10:0] \i_a[0][0].table[7] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -30057,7 +30101,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_6_2 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \pe_0_0__i_a[0].table[5] ;
   wire [10:0] \pe_0_0__i_a[0].table[6] ;
   wire [10:0] \pe_0_0__i_a[0].table[7] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -30122,7 +30165,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_6_2 (rst, pe_0_0__i_w, pe_0_0__i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -30155,12 +30197,12 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_6_2 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.planes  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
@@ -30236,9 +30278,11 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_6_2 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__o_w.scale[0]  = o_w[15:8];
   assign \pe_0_0__o_w.zero  = o_w[17:16];
   assign \pe_0_0__o_w.zero[0]  = o_w[17:16];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_8x8_shared.mesh.tile_6_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_lut_w2_a8_os_8x8_shared.mesh.tile_6_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -30254,6 +30298,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_6_3 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \i_a[0][0].table[5] ;
   wire [10:0] \i_a[0][0].table[6] ;
   wire [10:0] \i_a[0][0].table[7] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -30324,7 +30369,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_6_3 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \pe_0_0__i_a[0].table[5] ;
   wire [10:0] \pe_0_0__i_a[0].table[6] ;
   wire [10:0] \pe_0_0__i_a[0].table[7] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -30389,7 +30433,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_6_3 (rst, pe_0_0__i_w, pe_0_0__i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -30422,12 +30465,12 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_6_3 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.planes  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
@@ -30503,9 +30546,11 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_6_3 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__o_w.scale[0]  = o_w[15:8];
   assign \pe_0_0__o_w.zero  = o_w[17:16];
   assign \pe_0_0__o_w.zero[0]  = o_w[17:16];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_8x8_shared.mesh.tile_6_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_lut_w2_a8_os_8x8_shared.mesh.tile_6_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -30521,6 +30566,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_6_4 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \i_a[0][0].table[5] ;
   wire [10:0] \i_a[0][0].table[6] ;
   wire [10:0] \i_a[0][0].table[7] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -30591,7 +30637,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_6_4 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \pe_0_0__i_a[0].table[5] ;
   wire [10:0] \pe_0_0__i_a[0].table[6] ;
   wire [10:0] \pe_0_0__i_a[0].table[7] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -30656,7 +30701,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_6_4 (rst, pe_0_0__i_w, pe_0_0__i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -30689,12 +30733,12 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_6_4 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.planes  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
@@ -30770,9 +30814,11 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_6_4 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__o_w.scale[0]  = o_w[15:8];
   assign \pe_0_0__o_w.zero  = o_w[17:16];
   assign \pe_0_0__o_w.zero[0]  = o_w[17:16];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_8x8_shared.mesh.tile_6_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_lut_w2_a8_os_8x8_shared.mesh.tile_6_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -30788,6 +30834,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_6_5 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \i_a[0][0].table[5] ;
   wire [10:0] \i_a[0][0].table[6] ;
   wire [10:0] \i_a[0][0].table[7] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -30858,7 +30905,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_6_5 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \pe_0_0__i_a[0].table[5] ;
   wire [10:0] \pe_0_0__i_a[0].table[6] ;
   wire [10:0] \pe_0_0__i_a[0].table[7] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -30923,7 +30969,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_6_5 (rst, pe_0_0__i_w, pe_0_0__i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -30956,12 +31001,12 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_6_5 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.planes  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
@@ -31037,9 +31082,11 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_6_5 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__o_w.scale[0]  = o_w[15:8];
   assign \pe_0_0__o_w.zero  = o_w[17:16];
   assign \pe_0_0__o_w.zero[0]  = o_w[17:16];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_8x8_shared.mesh.tile_6_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_lut_w2_a8_os_8x8_shared.mesh.tile_6_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -31055,6 +31102,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_6_6 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \i_a[0][0].table[5] ;
   wire [10:0] \i_a[0][0].table[6] ;
   wire [10:0] \i_a[0][0].table[7] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -31125,7 +31173,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_6_6 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \pe_0_0__i_a[0].table[5] ;
   wire [10:0] \pe_0_0__i_a[0].table[6] ;
   wire [10:0] \pe_0_0__i_a[0].table[7] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -31190,7 +31237,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_6_6 (rst, pe_0_0__i_w, pe_0_0__i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -31223,12 +31269,12 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_6_6 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.planes  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
@@ -31304,9 +31350,11 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_6_6 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__o_w.scale[0]  = o_w[15:8];
   assign \pe_0_0__o_w.zero  = o_w[17:16];
   assign \pe_0_0__o_w.zero[0]  = o_w[17:16];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_8x8_shared.mesh.tile_6_7 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_w, o_psum, o_ctl, clk);
+module \array_lut_w2_a8_os_8x8_shared.mesh.tile_6_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -31322,6 +31370,275 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_6_7 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \i_a[0][0].table[5] ;
   wire [10:0] \i_a[0][0].table[6] ;
   wire [10:0] \i_a[0][0].table[7] ;
+  input [4:0] i_ctl;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [17:0] i_w;
+  wire [17:0] \i_w[0] ;
+  wire [7:0] \i_w[0].planes ;
+  wire [3:0] \i_w[0].planes[0] ;
+  wire [3:0] \i_w[0].planes[0][0] ;
+  wire [3:0] \i_w[0].planes[1] ;
+  wire [3:0] \i_w[0].planes[1][0] ;
+  wire [7:0] \i_w[0].scale ;
+  wire [7:0] \i_w[0].scale[0] ;
+  wire [1:0] \i_w[0].zero ;
+  wire [1:0] \i_w[0].zero[0] ;
+  output [87:0] o_a;
+  wire [87:0] o_a;
+  wire [87:0] \o_a[0] ;
+  wire [87:0] \o_a[0][0] ;
+  wire [87:0] \o_a[0][0].table ;
+  wire [10:0] \o_a[0][0].table[0] ;
+  wire [10:0] \o_a[0][0].table[1] ;
+  wire [10:0] \o_a[0][0].table[2] ;
+  wire [10:0] \o_a[0][0].table[3] ;
+  wire [10:0] \o_a[0][0].table[4] ;
+  wire [10:0] \o_a[0][0].table[5] ;
+  wire [10:0] \o_a[0][0].table[6] ;
+  wire [10:0] \o_a[0][0].table[7] ;
+  output [4:0] o_ctl;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [31:0] o_psum;
+  wire [31:0] o_psum;
+  wire [31:0] \o_psum[0] ;
+  wire [31:0] \o_psum[0][0] ;
+  wire [31:0] \o_psum[0][0][0] ;
+  wire o_valid;
+  wire \o_valid[0] ;
+  output [17:0] o_w;
+  wire [17:0] o_w;
+  wire [17:0] \o_w[0] ;
+  wire [7:0] \o_w[0].planes ;
+  wire [3:0] \o_w[0].planes[0] ;
+  wire [3:0] \o_w[0].planes[0][0] ;
+  wire [3:0] \o_w[0].planes[1] ;
+  wire [3:0] \o_w[0].planes[1][0] ;
+  wire [7:0] \o_w[0].scale ;
+  wire [7:0] \o_w[0].scale[0] ;
+  wire [1:0] \o_w[0].zero ;
+  wire [1:0] \o_w[0].zero[0] ;
+  input [87:0] pe_0_0__i_a;
+  wire [87:0] pe_0_0__i_a;
+  wire [87:0] \pe_0_0__i_a[0] ;
+  wire [87:0] \pe_0_0__i_a[0].table ;
+  wire [10:0] \pe_0_0__i_a[0].table[0] ;
+  wire [10:0] \pe_0_0__i_a[0].table[1] ;
+  wire [10:0] \pe_0_0__i_a[0].table[2] ;
+  wire [10:0] \pe_0_0__i_a[0].table[3] ;
+  wire [10:0] \pe_0_0__i_a[0].table[4] ;
+  wire [10:0] \pe_0_0__i_a[0].table[5] ;
+  wire [10:0] \pe_0_0__i_a[0].table[6] ;
+  wire [10:0] \pe_0_0__i_a[0].table[7] ;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [17:0] pe_0_0__i_w;
+  wire [17:0] pe_0_0__i_w;
+  wire [7:0] \pe_0_0__i_w.planes ;
+  wire [3:0] \pe_0_0__i_w.planes[0] ;
+  wire [3:0] \pe_0_0__i_w.planes[0][0] ;
+  wire [3:0] \pe_0_0__i_w.planes[1] ;
+  wire [3:0] \pe_0_0__i_w.planes[1][0] ;
+  wire [7:0] \pe_0_0__i_w.scale ;
+  wire [7:0] \pe_0_0__i_w.scale[0] ;
+  wire [1:0] \pe_0_0__i_w.zero ;
+  wire [1:0] \pe_0_0__i_w.zero[0] ;
+  wire [87:0] pe_0_0__o_a;
+  wire [87:0] \pe_0_0__o_a[0] ;
+  wire [87:0] \pe_0_0__o_a[0].table ;
+  wire [10:0] \pe_0_0__o_a[0].table[0] ;
+  wire [10:0] \pe_0_0__o_a[0].table[1] ;
+  wire [10:0] \pe_0_0__o_a[0].table[2] ;
+  wire [10:0] \pe_0_0__o_a[0].table[3] ;
+  wire [10:0] \pe_0_0__o_a[0].table[4] ;
+  wire [10:0] \pe_0_0__o_a[0].table[5] ;
+  wire [10:0] \pe_0_0__o_a[0].table[6] ;
+  wire [10:0] \pe_0_0__o_a[0].table[7] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [31:0] pe_0_0__o_psum;
+  wire [31:0] \pe_0_0__o_psum[0] ;
+  wire pe_0_0__o_valid;
+  wire [17:0] pe_0_0__o_w;
+  wire [7:0] \pe_0_0__o_w.planes ;
+  wire [3:0] \pe_0_0__o_w.planes[0] ;
+  wire [3:0] \pe_0_0__o_w.planes[0][0] ;
+  wire [3:0] \pe_0_0__o_w.planes[1] ;
+  wire [3:0] \pe_0_0__o_w.planes[1][0] ;
+  wire [7:0] \pe_0_0__o_w.scale ;
+  wire [7:0] \pe_0_0__o_w.scale[0] ;
+  wire [1:0] \pe_0_0__o_w.zero ;
+  wire [1:0] \pe_0_0__o_w.zero[0] ;
+  input rst;
+  wire rst;
+  array_lut_w2_a8_os_8x8_shared__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(32'd0),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$1 ),
+    .o_valid(o_valid),
+    .o_w(o_w),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_w = pe_0_0__i_w;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_w = o_w;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a;
+  assign \pe_0_0__i_a[0].table  = pe_0_0__i_a;
+  assign \pe_0_0__i_a[0].table[0]  = pe_0_0__i_a[10:0];
+  assign \pe_0_0__i_a[0].table[1]  = pe_0_0__i_a[21:11];
+  assign \pe_0_0__i_a[0].table[2]  = pe_0_0__i_a[32:22];
+  assign \pe_0_0__i_a[0].table[3]  = pe_0_0__i_a[43:33];
+  assign \pe_0_0__i_a[0].table[4]  = pe_0_0__i_a[54:44];
+  assign \pe_0_0__i_a[0].table[5]  = pe_0_0__i_a[65:55];
+  assign \pe_0_0__i_a[0].table[6]  = pe_0_0__i_a[76:66];
+  assign \pe_0_0__i_a[0].table[7]  = pe_0_0__i_a[87:77];
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a;
+  assign \i_a[0][0].table  = pe_0_0__i_a;
+  assign \i_a[0][0].table[0]  = pe_0_0__i_a[10:0];
+  assign \i_a[0][0].table[1]  = pe_0_0__i_a[21:11];
+  assign \i_a[0][0].table[2]  = pe_0_0__i_a[32:22];
+  assign \i_a[0][0].table[3]  = pe_0_0__i_a[43:33];
+  assign \i_a[0][0].table[4]  = pe_0_0__i_a[54:44];
+  assign \i_a[0][0].table[5]  = pe_0_0__i_a[65:55];
+  assign \i_a[0][0].table[6]  = pe_0_0__i_a[76:66];
+  assign \i_a[0][0].table[7]  = pe_0_0__i_a[87:77];
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \pe_0_0__i_w.planes  = pe_0_0__i_w[7:0];
+  assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
+  assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
+  assign \pe_0_0__i_w.planes[1]  = pe_0_0__i_w[7:4];
+  assign \pe_0_0__i_w.planes[1][0]  = pe_0_0__i_w[7:4];
+  assign \pe_0_0__i_w.scale  = pe_0_0__i_w[15:8];
+  assign \pe_0_0__i_w.scale[0]  = pe_0_0__i_w[15:8];
+  assign \pe_0_0__i_w.zero  = pe_0_0__i_w[17:16];
+  assign \pe_0_0__i_w.zero[0]  = pe_0_0__i_w[17:16];
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0].planes  = pe_0_0__i_w[7:0];
+  assign \i_w[0].planes[0]  = pe_0_0__i_w[3:0];
+  assign \i_w[0].planes[0][0]  = pe_0_0__i_w[3:0];
+  assign \i_w[0].planes[1]  = pe_0_0__i_w[7:4];
+  assign \i_w[0].planes[1][0]  = pe_0_0__i_w[7:4];
+  assign \i_w[0].scale  = pe_0_0__i_w[15:8];
+  assign \i_w[0].scale[0]  = pe_0_0__i_w[15:8];
+  assign \i_w[0].zero  = pe_0_0__i_w[17:16];
+  assign \i_w[0].zero[0]  = pe_0_0__i_w[17:16];
+  assign \o_psum[0]  = o_psum;
+  assign \o_psum[0][0]  = o_psum;
+  assign \o_psum[0][0][0]  = o_psum;
+  assign \pe_0_0__o_psum[0]  = o_psum;
+  assign \o_valid[0]  = o_valid;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a;
+  assign \o_a[0][0].table  = o_a;
+  assign \o_a[0][0].table[0]  = o_a[10:0];
+  assign \o_a[0][0].table[1]  = o_a[21:11];
+  assign \o_a[0][0].table[2]  = o_a[32:22];
+  assign \o_a[0][0].table[3]  = o_a[43:33];
+  assign \o_a[0][0].table[4]  = o_a[54:44];
+  assign \o_a[0][0].table[5]  = o_a[65:55];
+  assign \o_a[0][0].table[6]  = o_a[76:66];
+  assign \o_a[0][0].table[7]  = o_a[87:77];
+  assign \pe_0_0__o_a[0]  = o_a;
+  assign \pe_0_0__o_a[0].table  = o_a;
+  assign \pe_0_0__o_a[0].table[0]  = o_a[10:0];
+  assign \pe_0_0__o_a[0].table[1]  = o_a[21:11];
+  assign \pe_0_0__o_a[0].table[2]  = o_a[32:22];
+  assign \pe_0_0__o_a[0].table[3]  = o_a[43:33];
+  assign \pe_0_0__o_a[0].table[4]  = o_a[54:44];
+  assign \pe_0_0__o_a[0].table[5]  = o_a[65:55];
+  assign \pe_0_0__o_a[0].table[6]  = o_a[76:66];
+  assign \pe_0_0__o_a[0].table[7]  = o_a[87:77];
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_w[0]  = o_w;
+  assign \o_w[0].planes  = o_w[7:0];
+  assign \o_w[0].planes[0]  = o_w[3:0];
+  assign \o_w[0].planes[0][0]  = o_w[3:0];
+  assign \o_w[0].planes[1]  = o_w[7:4];
+  assign \o_w[0].planes[1][0]  = o_w[7:4];
+  assign \o_w[0].scale  = o_w[15:8];
+  assign \o_w[0].scale[0]  = o_w[15:8];
+  assign \o_w[0].zero  = o_w[17:16];
+  assign \o_w[0].zero[0]  = o_w[17:16];
+  assign \pe_0_0__o_w.planes  = o_w[7:0];
+  assign \pe_0_0__o_w.planes[0]  = o_w[3:0];
+  assign \pe_0_0__o_w.planes[0][0]  = o_w[3:0];
+  assign \pe_0_0__o_w.planes[1]  = o_w[7:4];
+  assign \pe_0_0__o_w.planes[1][0]  = o_w[7:4];
+  assign \pe_0_0__o_w.scale  = o_w[15:8];
+  assign \pe_0_0__o_w.scale[0]  = o_w[15:8];
+  assign \pe_0_0__o_w.zero  = o_w[17:16];
+  assign \pe_0_0__o_w.zero[0]  = o_w[17:16];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
+endmodule
+
+module \array_lut_w2_a8_os_8x8_shared.mesh.tile_6_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, clk);
+  wire \$1 ;
+  input clk;
+  wire clk;
+  wire [87:0] i_a;
+  wire [87:0] \i_a[0] ;
+  wire [87:0] \i_a[0][0] ;
+  wire [87:0] \i_a[0][0].table ;
+  wire [10:0] \i_a[0][0].table[0] ;
+  wire [10:0] \i_a[0][0].table[1] ;
+  wire [10:0] \i_a[0][0].table[2] ;
+  wire [10:0] \i_a[0][0].table[3] ;
+  wire [10:0] \i_a[0][0].table[4] ;
+  wire [10:0] \i_a[0][0].table[5] ;
+  wire [10:0] \i_a[0][0].table[6] ;
+  wire [10:0] \i_a[0][0].table[7] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -31391,7 +31708,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_6_7 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \pe_0_0__i_a[0].table[5] ;
   wire [10:0] \pe_0_0__i_a[0].table[6] ;
   wire [10:0] \pe_0_0__i_a[0].table[7] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -31456,7 +31772,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_6_7 (rst, pe_0_0__i_w, pe_0_0__i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -31489,12 +31804,12 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_6_7 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.planes  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
@@ -31570,9 +31885,11 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_6_7 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__o_w.scale[0]  = o_w[15:8];
   assign \pe_0_0__o_w.zero  = o_w[17:16];
   assign \pe_0_0__o_w.zero[0]  = o_w[17:16];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_8x8_shared.mesh.tile_7_0 (rst, pe_0_0__i_w, o_a, o_psum, o_ctl, pe_0_0__i_ctl, pe_0_0__i_a, clk);
+module \array_lut_w2_a8_os_8x8_shared.mesh.tile_7_0 (rst, pe_0_0__i_w, o_a, o_psum, o_ctl, i_ctl, pe_0_0__i_a, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -31588,6 +31905,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_7_0 (rst, pe_0_0__i_w, o_a, o_ps
   wire [10:0] \i_a[0][0].table[5] ;
   wire [10:0] \i_a[0][0].table[6] ;
   wire [10:0] \i_a[0][0].table[7] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -31657,7 +31975,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_7_0 (rst, pe_0_0__i_w, o_a, o_ps
   wire [10:0] \pe_0_0__i_a[0].table[5] ;
   wire [10:0] \pe_0_0__i_a[0].table[6] ;
   wire [10:0] \pe_0_0__i_a[0].table[7] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -31722,7 +32039,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_7_0 (rst, pe_0_0__i_w, o_a, o_ps
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -31755,12 +32071,12 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_7_0 (rst, pe_0_0__i_w, o_a, o_ps
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.planes  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
@@ -31836,9 +32152,11 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_7_0 (rst, pe_0_0__i_w, o_a, o_ps
   assign \pe_0_0__o_w.scale[0]  = o_w[15:8];
   assign \pe_0_0__o_w.zero  = o_w[17:16];
   assign \pe_0_0__o_w.zero[0]  = o_w[17:16];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_8x8_shared.mesh.tile_7_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, clk);
+module \array_lut_w2_a8_os_8x8_shared.mesh.tile_7_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -31854,6 +32172,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_7_1 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \i_a[0][0].table[5] ;
   wire [10:0] \i_a[0][0].table[6] ;
   wire [10:0] \i_a[0][0].table[7] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -31923,7 +32242,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_7_1 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \pe_0_0__i_a[0].table[5] ;
   wire [10:0] \pe_0_0__i_a[0].table[6] ;
   wire [10:0] \pe_0_0__i_a[0].table[7] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -31988,7 +32306,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_7_1 (rst, pe_0_0__i_w, pe_0_0__i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -32021,12 +32338,12 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_7_1 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.planes  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
@@ -32102,9 +32419,11 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_7_1 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__o_w.scale[0]  = o_w[15:8];
   assign \pe_0_0__o_w.zero  = o_w[17:16];
   assign \pe_0_0__o_w.zero[0]  = o_w[17:16];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_8x8_shared.mesh.tile_7_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, clk);
+module \array_lut_w2_a8_os_8x8_shared.mesh.tile_7_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -32120,6 +32439,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_7_2 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \i_a[0][0].table[5] ;
   wire [10:0] \i_a[0][0].table[6] ;
   wire [10:0] \i_a[0][0].table[7] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -32189,7 +32509,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_7_2 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \pe_0_0__i_a[0].table[5] ;
   wire [10:0] \pe_0_0__i_a[0].table[6] ;
   wire [10:0] \pe_0_0__i_a[0].table[7] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -32254,7 +32573,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_7_2 (rst, pe_0_0__i_w, pe_0_0__i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -32287,12 +32605,12 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_7_2 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.planes  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
@@ -32368,9 +32686,11 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_7_2 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__o_w.scale[0]  = o_w[15:8];
   assign \pe_0_0__o_w.zero  = o_w[17:16];
   assign \pe_0_0__o_w.zero[0]  = o_w[17:16];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_8x8_shared.mesh.tile_7_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, clk);
+module \array_lut_w2_a8_os_8x8_shared.mesh.tile_7_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -32386,6 +32706,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_7_3 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \i_a[0][0].table[5] ;
   wire [10:0] \i_a[0][0].table[6] ;
   wire [10:0] \i_a[0][0].table[7] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -32455,7 +32776,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_7_3 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \pe_0_0__i_a[0].table[5] ;
   wire [10:0] \pe_0_0__i_a[0].table[6] ;
   wire [10:0] \pe_0_0__i_a[0].table[7] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -32520,7 +32840,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_7_3 (rst, pe_0_0__i_w, pe_0_0__i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -32553,12 +32872,12 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_7_3 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.planes  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
@@ -32634,9 +32953,11 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_7_3 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__o_w.scale[0]  = o_w[15:8];
   assign \pe_0_0__o_w.zero  = o_w[17:16];
   assign \pe_0_0__o_w.zero[0]  = o_w[17:16];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_8x8_shared.mesh.tile_7_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, clk);
+module \array_lut_w2_a8_os_8x8_shared.mesh.tile_7_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -32652,6 +32973,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_7_4 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \i_a[0][0].table[5] ;
   wire [10:0] \i_a[0][0].table[6] ;
   wire [10:0] \i_a[0][0].table[7] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -32721,7 +33043,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_7_4 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \pe_0_0__i_a[0].table[5] ;
   wire [10:0] \pe_0_0__i_a[0].table[6] ;
   wire [10:0] \pe_0_0__i_a[0].table[7] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -32786,7 +33107,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_7_4 (rst, pe_0_0__i_w, pe_0_0__i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -32819,12 +33139,12 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_7_4 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.planes  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
@@ -32900,9 +33220,11 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_7_4 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__o_w.scale[0]  = o_w[15:8];
   assign \pe_0_0__o_w.zero  = o_w[17:16];
   assign \pe_0_0__o_w.zero[0]  = o_w[17:16];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_8x8_shared.mesh.tile_7_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, clk);
+module \array_lut_w2_a8_os_8x8_shared.mesh.tile_7_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -32918,6 +33240,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_7_5 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \i_a[0][0].table[5] ;
   wire [10:0] \i_a[0][0].table[6] ;
   wire [10:0] \i_a[0][0].table[7] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -32987,7 +33310,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_7_5 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \pe_0_0__i_a[0].table[5] ;
   wire [10:0] \pe_0_0__i_a[0].table[6] ;
   wire [10:0] \pe_0_0__i_a[0].table[7] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -33052,7 +33374,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_7_5 (rst, pe_0_0__i_w, pe_0_0__i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -33085,12 +33406,12 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_7_5 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.planes  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
@@ -33166,9 +33487,11 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_7_5 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__o_w.scale[0]  = o_w[15:8];
   assign \pe_0_0__o_w.zero  = o_w[17:16];
   assign \pe_0_0__o_w.zero[0]  = o_w[17:16];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_8x8_shared.mesh.tile_7_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, clk);
+module \array_lut_w2_a8_os_8x8_shared.mesh.tile_7_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -33184,6 +33507,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_7_6 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \i_a[0][0].table[5] ;
   wire [10:0] \i_a[0][0].table[6] ;
   wire [10:0] \i_a[0][0].table[7] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -33253,7 +33577,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_7_6 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \pe_0_0__i_a[0].table[5] ;
   wire [10:0] \pe_0_0__i_a[0].table[6] ;
   wire [10:0] \pe_0_0__i_a[0].table[7] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -33318,7 +33641,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_7_6 (rst, pe_0_0__i_w, pe_0_0__i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -33351,12 +33673,12 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_7_6 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.planes  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
@@ -33432,9 +33754,11 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_7_6 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__o_w.scale[0]  = o_w[15:8];
   assign \pe_0_0__o_w.zero  = o_w[17:16];
   assign \pe_0_0__o_w.zero[0]  = o_w[17:16];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_8x8_shared.mesh.tile_7_7 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_psum, o_ctl, clk);
+module \array_lut_w2_a8_os_8x8_shared.mesh.tile_7_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -33450,6 +33774,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_7_7 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \i_a[0][0].table[5] ;
   wire [10:0] \i_a[0][0].table[6] ;
   wire [10:0] \i_a[0][0].table[7] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -33518,7 +33843,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_7_7 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \pe_0_0__i_a[0].table[5] ;
   wire [10:0] \pe_0_0__i_a[0].table[6] ;
   wire [10:0] \pe_0_0__i_a[0].table[7] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -33583,7 +33907,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_7_7 (rst, pe_0_0__i_w, pe_0_0__i
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -33616,12 +33939,12 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_7_7 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.planes  = pe_0_0__i_w[7:0];
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
@@ -33697,6 +34020,8 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_7_7 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__o_w.scale[0]  = o_w[15:8];
   assign \pe_0_0__o_w.zero  = o_w[17:16];
   assign \pe_0_0__o_w.zero[0]  = o_w[17:16];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 /* Generated by Amaranth Yosys 0.50 (PyPI ver 0.50.0.0.post130, git sha1 b5170e139) */
 

@@ -4,133 +4,139 @@ module array_mixpe_w4a8_os_4x4_shared(a_in__valid, w_in__payload, w_in__valid, y
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   wire \$1 ;
   wire \$10 ;
-  reg [2:0] \$100 ;
-  reg \$101 ;
-  reg [8:0] \$102 ;
-  reg [10:0] \$103 ;
-  reg [9:0] \$104 ;
-  reg [8:0] \$105 ;
-  reg [5:0] \$106 ;
-  reg [8:0] \$107 ;
+  reg [10:0] \$100 ;
+  reg [8:0] \$101 ;
+  reg \$102 ;
+  reg [39:0] \$103 ;
+  reg [2:0] \$104 ;
+  reg [2:0] \$105 ;
+  reg [2:0] \$106 ;
+  reg \$107 ;
   reg [8:0] \$108 ;
-  reg \$109 ;
-  wire [3:0] \$11 ;
-  reg \$110 ;
-  reg [127:0] \$111 ;
-  reg [4:0] \$112 ;
-  reg [4:0] \$113 ;
-  reg [111:0] \$114 ;
-  reg [8:0] \$115 ;
-  reg [10:0] \$116 ;
-  reg [9:0] \$117 ;
-  reg [8:0] \$118 ;
-  reg [10:0] \$119 ;
-  wire [9:0] \$12 ;
-  reg \$120 ;
-  reg \$121 ;
-  reg \$122 ;
-  reg [7:0] \$123 ;
-  reg \$124 ;
-  reg [191:0] \$125 ;
-  reg [8:0] \$126 ;
+  reg [10:0] \$109 ;
+  wire \$11 ;
+  reg [9:0] \$110 ;
+  reg [8:0] \$111 ;
+  reg [5:0] \$112 ;
+  reg [8:0] \$113 ;
+  reg [8:0] \$114 ;
+  reg \$115 ;
+  reg \$116 ;
+  reg [127:0] \$117 ;
+  reg [4:0] \$118 ;
+  reg [4:0] \$119 ;
+  wire [10:0] \$12 ;
+  reg [111:0] \$120 ;
+  reg [8:0] \$121 ;
+  reg [10:0] \$122 ;
+  reg [9:0] \$123 ;
+  reg [8:0] \$124 ;
+  reg [10:0] \$125 ;
+  reg \$126 ;
   reg \$127 ;
-  reg [8:0] \$128 ;
-  reg \$129 ;
+  reg \$128 ;
+  reg [7:0] \$129 ;
   wire \$13 ;
-  wire \$14 ;
-  wire \$15 ;
+  reg \$130 ;
+  reg [191:0] \$131 ;
+  reg [8:0] \$132 ;
+  reg \$133 ;
+  reg [8:0] \$134 ;
+  reg \$135 ;
+  wire [1:0] \$14 ;
+  wire [1:0] \$15 ;
   wire \$16 ;
-  wire \$17 ;
-  wire \$18 ;
+  wire [3:0] \$17 ;
+  wire [9:0] \$18 ;
   wire \$19 ;
   wire \$2 ;
   wire \$20 ;
   wire \$21 ;
-  wire [10:0] \$22 ;
-  wire [11:0] \$23 ;
-  wire [10:0] \$24 ;
-  wire [11:0] \$25 ;
+  wire \$22 ;
+  wire \$23 ;
+  wire \$24 ;
+  wire \$25 ;
   wire \$26 ;
-  wire [9:0] \$27 ;
-  wire [11:0] \$28 ;
-  wire [10:0] \$29 ;
+  wire \$27 ;
+  wire [10:0] \$28 ;
+  wire [11:0] \$29 ;
   wire \$3 ;
-  wire \$30 ;
-  wire \$31 ;
-  wire [11:0] \$32 ;
-  wire \$33 ;
-  wire \$34 ;
-  wire [9:0] \$35 ;
+  wire [10:0] \$30 ;
+  wire [11:0] \$31 ;
+  wire \$32 ;
+  wire [9:0] \$33 ;
+  wire [11:0] \$34 ;
+  wire [10:0] \$35 ;
   wire \$36 ;
   wire \$37 ;
-  wire \$38 ;
+  wire [11:0] \$38 ;
   wire \$39 ;
   wire \$4 ;
   wire \$40 ;
-  wire \$41 ;
-  wire [9:0] \$42 ;
+  wire [9:0] \$41 ;
+  wire \$42 ;
   wire \$43 ;
   wire \$44 ;
   wire \$45 ;
-  wire [9:0] \$46 ;
+  wire \$46 ;
   wire \$47 ;
-  wire \$48 ;
-  wire [40:0] \$49 ;
+  wire [9:0] \$48 ;
+  wire \$49 ;
   wire \$5 ;
   wire \$50 ;
-  wire [3:0] \$51 ;
-  wire [3:0] \$52 ;
+  wire \$51 ;
+  wire [9:0] \$52 ;
   wire \$53 ;
-  wire [3:0] \$54 ;
-  wire [3:0] \$55 ;
+  wire \$54 ;
+  wire [40:0] \$55 ;
   wire \$56 ;
   wire [3:0] \$57 ;
   wire [3:0] \$58 ;
-  wire [9:0] \$59 ;
-  wire [10:0] \$6 ;
-  wire [6:0] \$60 ;
-  wire [6:0] \$61 ;
-  wire [10:0] \$62 ;
-  wire [10:0] \$63 ;
-  wire \$64 ;
-  wire [11:0] \$65 ;
-  wire [9:0] \$66 ;
-  wire [11:0] \$67 ;
-  wire \$68 ;
-  wire [9:0] \$69 ;
+  wire \$59 ;
+  wire \$6 ;
+  wire [3:0] \$60 ;
+  wire [3:0] \$61 ;
+  wire \$62 ;
+  wire [3:0] \$63 ;
+  wire [3:0] \$64 ;
+  wire [9:0] \$65 ;
+  wire [6:0] \$66 ;
+  wire [6:0] \$67 ;
+  wire [10:0] \$68 ;
+  wire [10:0] \$69 ;
   wire \$7 ;
-  wire [9:0] \$70 ;
-  wire \$71 ;
-  wire [10:0] \$72 ;
+  wire \$70 ;
+  wire [11:0] \$71 ;
+  wire [9:0] \$72 ;
   wire [11:0] \$73 ;
-  wire [11:0] \$74 ;
-  wire [11:0] \$75 ;
-  wire \$76 ;
-  wire [9:0] \$77 ;
-  wire \$78 ;
-  wire \$79 ;
-  wire [1:0] \$8 ;
-  wire \$80 ;
-  wire \$81 ;
+  wire \$74 ;
+  wire [9:0] \$75 ;
+  wire [9:0] \$76 ;
+  wire \$77 ;
+  wire [10:0] \$78 ;
+  wire [11:0] \$79 ;
+  wire \$8 ;
+  wire [11:0] \$80 ;
+  wire [11:0] \$81 ;
   wire \$82 ;
-  wire \$83 ;
-  wire [8:0] \$84 ;
+  wire [9:0] \$83 ;
+  wire \$84 ;
   wire \$85 ;
   wire \$86 ;
-  wire [8:0] \$87 ;
+  wire \$87 ;
   wire \$88 ;
-  wire [9:0] \$89 ;
-  wire [1:0] \$9 ;
-  wire \$90 ;
-  reg [8:0] \$91 ;
-  reg [8:0] \$92 ;
-  reg [8:0] \$93 ;
-  reg [10:0] \$94 ;
-  reg [8:0] \$95 ;
-  reg \$96 ;
-  reg [39:0] \$97 ;
-  reg [2:0] \$98 ;
-  reg [2:0] \$99 ;
+  wire \$89 ;
+  wire \$9 ;
+  wire [8:0] \$90 ;
+  wire \$91 ;
+  wire \$92 ;
+  wire [8:0] \$93 ;
+  wire \$94 ;
+  wire [9:0] \$95 ;
+  wire \$96 ;
+  reg [8:0] \$97 ;
+  reg [8:0] \$98 ;
+  reg [8:0] \$99 ;
   wire [7:0] \$signature__addr ;
   wire [7:0] \$signature__addr$24 ;
   wire [7:0] \$signature__addr$48 ;
@@ -767,7 +773,7 @@ module array_mixpe_w4a8_os_4x4_shared(a_in__valid, w_in__payload, w_in__valid, y
   reg [127:0] _0_;
   always @(posedge clk) begin
     if (os_fire) begin
-      _0_ <= a_buf[\$23 [7:0]];
+      _0_ <= a_buf[\$29 [7:0]];
     end
   end
   assign \$signature__data$88  = _0_;
@@ -1309,7 +1315,7 @@ module array_mixpe_w4a8_os_4x4_shared(a_in__valid, w_in__payload, w_in__valid, y
   reg [111:0] _2_;
   always @(posedge clk) begin
     if (os_fire) begin
-      _2_ <= w_buf[\$25 [7:0]];
+      _2_ <= w_buf[\$31 [7:0]];
     end
   end
   assign w_rd__data = _2_;
@@ -1323,176 +1329,182 @@ module array_mixpe_w4a8_os_4x4_shared(a_in__valid, w_in__payload, w_in__valid, y
   assign w_in__ready = \$3  & \$4 ;
   assign \$signature__en$26  = w_in__valid & w_in__ready;
   assign \$5  = ~ busy;
-  assign go = start & \$5 ;
-  assign \$6  = KB - os_kc;
-  assign \$7  = \$6 [8:0] < 9'h100;
-  assign os_len = \$7  ? \$6 [8:0] : 9'h100;
-  assign \$10  = $signed({ 1'h0, os_dq }) > $signed(2'h0);
-  assign \$11  = os_gap_now + 1'h0;
-  assign \$12  = os_len - 1'h1;
-  assign os_is_last = os_beat == \$12 ;
+  assign \$6  = start & \$5 ;
+  assign \$7  = | m;
+  assign \$8  = \$6  & \$7 ;
+  assign \$9  = | n;
+  assign \$10  = \$8  & \$9 ;
+  assign \$11  = | k_beats;
+  assign go = \$10  & \$11 ;
+  assign \$12  = KB - os_kc;
+  assign \$13  = \$12 [8:0] < 9'h100;
+  assign os_len = \$13  ? \$12 [8:0] : 9'h100;
+  assign \$16  = $signed({ 1'h0, os_dq }) > $signed(2'h0);
+  assign \$17  = os_gap_now + 1'h0;
+  assign \$18  = os_len - 1'h1;
+  assign os_is_last = os_beat == \$18 ;
   assign os_group_end = os_group_beat == 5'h1f;
-  assign \$13  = os_m0 < M;
-  assign \$14  = run & \$13 ;
-  assign \$15  = ! os_gap_now;
-  assign \$16  = \$14  & \$15 ;
-  assign \$17  = ~ os_is_last;
-  assign \$18  = ~ os_any_last;
-  assign \$19  = \$17  | \$18 ;
-  assign \$20  = os_since_last >= 3'h4;
-  assign \$21  = \$19  | \$20 ;
-  assign os_fire = \$16  & \$21 ;
-  assign \$22  = os_a_base + os_kc;
-  assign \$23  = \$22  + os_beat;
-  assign \$24  = os_w_base + os_kc;
-  assign \$25  = \$24  + os_beat;
-  assign \$26  = ! os_beat;
-  assign \$27  = edge_m0 + o_row_index;
-  assign \$28  = edge_y_base + \$27 [8:0];
+  assign \$19  = os_m0 < M;
+  assign \$20  = run & \$19 ;
+  assign \$21  = ! os_gap_now;
+  assign \$22  = \$20  & \$21 ;
+  assign \$23  = ~ os_is_last;
+  assign \$24  = ~ os_any_last;
+  assign \$25  = \$23  | \$24 ;
+  assign \$26  = os_since_last >= 3'h4;
+  assign \$27  = \$25  | \$26 ;
+  assign os_fire = \$22  & \$27 ;
+  assign \$28  = os_a_base + os_kc;
+  assign \$29  = \$28  + os_beat;
+  assign \$30  = os_w_base + os_kc;
+  assign \$31  = \$30  + os_beat;
+  assign \$32  = ! os_beat;
+  assign \$33  = edge_m0 + o_row_index;
+  assign \$34  = edge_y_base + \$33 [8:0];
   assign first_chunk = ! edge_k;
-  assign \$29  = edge_k + 9'h100;
-  assign chunk_done = \$29  >= KB;
+  assign \$35  = edge_k + 9'h100;
+  assign chunk_done = \$35  >= KB;
   assign block_done = o_row_index == 2'h3;
-  assign \$30  = run & o_row_valid;
-  assign \$31  = block_done & chunk_done;
-  assign \$32  = edge_n0 + 3'h4;
-  assign \$33  = \$32  >= N;
-  assign \$34  = \$31  & \$33 ;
-  assign \$35  = edge_m0 + 3'h4;
-  assign \$36  = \$35  >= M;
-  assign is_last = \$34  & \$36 ;
-  assign \$37  = ~ y_out__valid;
-  assign \$38  = \$37  | y_out__ready;
-  assign \$39  = raddr < y_end;
-  assign \$40  = \$38  & \$39 ;
-  assign \$41  = a_in__valid & a_in__ready;
-  assign \$42  = a_load_addr + 1'h1;
-  assign \$43  = ~ busy;
-  assign \$44  = start & \$43 ;
-  assign \$45  = w_in__valid & w_in__ready;
-  assign \$46  = w_load_addr + 1'h1;
-  assign \$47  = ~ busy;
-  assign \$48  = start & \$47 ;
-  assign \$49  = cycles + 1'h1;
-  assign \$50  = os_gap_now > 1'h0;
-  assign \$51  = os_gap_now - 1'h1;
-  assign \$52  = \$50  ? \$51  : 4'h0;
-  assign \$53  = os_dq_now > 1'h0;
-  assign \$54  = os_dq_now - 1'h1;
-  assign \$55  = \$53  ? \$54  : 4'h0;
-  assign \$56  = os_since_last < 3'h4;
-  assign \$57  = os_since_last + 1'h1;
-  assign \$58  = \$56  ? \$57  : { 1'h0, os_since_last };
-  assign \$59  = os_beat + 1'h1;
-  assign \$60  = os_group_beat + 1'h1;
-  assign \$61  = os_group_end ? 7'h00 : \$60 ;
-  assign \$62  = os_kc + os_len;
-  assign \$63  = os_kc + os_len;
-  assign \$64  = \$63  >= KB;
-  assign \$65  = os_n0 + 3'h4;
-  assign \$66  = os_w_base + KB;
-  assign \$67  = os_n0 + 3'h4;
-  assign \$68  = \$67  >= N;
-  assign \$69  = os_m0 + 3'h4;
-  assign \$70  = os_a_base + KB;
-  assign \$71  = run & o_row_valid;
-  assign \$72  = edge_k + 9'h100;
-  assign \$73  = edge_n0 + 3'h4;
-  assign \$74  = edge_y_base + M;
-  assign \$75  = edge_n0 + 3'h4;
-  assign \$76  = \$75  >= N;
-  assign \$77  = edge_m0 + 3'h4;
-  assign \$78  = run & o_row_valid;
-  assign \$79  = run & o_row_valid;
-  assign \$80  = \$27 [8:0] < M;
-  assign \$81  = \$79  & \$80 ;
-  assign \$82  = run & o_row_valid;
-  assign \$83  = \$82  & is_last;
-  assign \$84  = o_wr__addr + 1'h1;
-  assign \$85  = \$84  > y_end;
-  assign \$86  = o_wr__en & \$85 ;
-  assign \$87  = o_wr__addr + 1'h1;
-  assign \$88  = run & last_write;
-  assign \$89  = raddr + 1'h1;
-  assign \$90  = raddr == y_end;
+  assign \$36  = run & o_row_valid;
+  assign \$37  = block_done & chunk_done;
+  assign \$38  = edge_n0 + 3'h4;
+  assign \$39  = \$38  >= N;
+  assign \$40  = \$37  & \$39 ;
+  assign \$41  = edge_m0 + 3'h4;
+  assign \$42  = \$41  >= M;
+  assign is_last = \$40  & \$42 ;
+  assign \$43  = ~ y_out__valid;
+  assign \$44  = \$43  | y_out__ready;
+  assign \$45  = raddr < y_end;
+  assign \$46  = \$44  & \$45 ;
+  assign \$47  = a_in__valid & a_in__ready;
+  assign \$48  = a_load_addr + 1'h1;
+  assign \$49  = ~ busy;
+  assign \$50  = start & \$49 ;
+  assign \$51  = w_in__valid & w_in__ready;
+  assign \$52  = w_load_addr + 1'h1;
+  assign \$53  = ~ busy;
+  assign \$54  = start & \$53 ;
+  assign \$55  = cycles + 1'h1;
+  assign \$56  = os_gap_now > 1'h0;
+  assign \$57  = os_gap_now - 1'h1;
+  assign \$58  = \$56  ? \$57  : 4'h0;
+  assign \$59  = os_dq_now > 1'h0;
+  assign \$60  = os_dq_now - 1'h1;
+  assign \$61  = \$59  ? \$60  : 4'h0;
+  assign \$62  = os_since_last < 3'h4;
+  assign \$63  = os_since_last + 1'h1;
+  assign \$64  = \$62  ? \$63  : { 1'h0, os_since_last };
+  assign \$65  = os_beat + 1'h1;
+  assign \$66  = os_group_beat + 1'h1;
+  assign \$67  = os_group_end ? 7'h00 : \$66 ;
+  assign \$68  = os_kc + os_len;
+  assign \$69  = os_kc + os_len;
+  assign \$70  = \$69  >= KB;
+  assign \$71  = os_n0 + 3'h4;
+  assign \$72  = os_w_base + KB;
+  assign \$73  = os_n0 + 3'h4;
+  assign \$74  = \$73  >= N;
+  assign \$75  = os_m0 + 3'h4;
+  assign \$76  = os_a_base + KB;
+  assign \$77  = run & o_row_valid;
+  assign \$78  = edge_k + 9'h100;
+  assign \$79  = edge_n0 + 3'h4;
+  assign \$80  = edge_y_base + M;
+  assign \$81  = edge_n0 + 3'h4;
+  assign \$82  = \$81  >= N;
+  assign \$83  = edge_m0 + 3'h4;
+  assign \$84  = run & o_row_valid;
+  assign \$85  = run & o_row_valid;
+  assign \$86  = \$33 [8:0] < M;
+  assign \$87  = \$85  & \$86 ;
+  assign \$88  = run & o_row_valid;
+  assign \$89  = \$88  & is_last;
+  assign \$90  = o_wr__addr + 1'h1;
+  assign \$91  = \$90  > y_end;
+  assign \$92  = o_wr__en & \$91 ;
+  assign \$93  = o_wr__addr + 1'h1;
+  assign \$94  = run & last_write;
+  assign \$95  = raddr + 1'h1;
+  assign \$96  = raddr == y_end;
   always @(posedge clk)
-    a_load_addr <= \$91 ;
+    a_load_addr <= \$97 ;
   always @(posedge clk)
-    w_load_addr <= \$92 ;
+    w_load_addr <= \$98 ;
   always @(posedge clk)
-    M <= \$93 ;
+    M <= \$99 ;
   always @(posedge clk)
-    N <= \$94 ;
+    N <= \$100 ;
   always @(posedge clk)
-    KB <= \$95 ;
+    KB <= \$101 ;
   always @(posedge clk)
-    run <= \$96 ;
+    run <= \$102 ;
   always @(posedge clk)
-    cycles <= \$97 ;
+    cycles <= \$103 ;
   always @(posedge clk)
-    os_gap <= \$98 ;
+    os_gap <= \$104 ;
   always @(posedge clk)
-    os_dq <= \$99 ;
+    os_dq <= \$105 ;
   always @(posedge clk)
-    os_since_last <= \$100 ;
+    os_since_last <= \$106 ;
   always @(posedge clk)
-    os_prev_issued <= \$101 ;
+    os_prev_issued <= \$107 ;
   always @(posedge clk)
-    os_m0 <= \$102 ;
+    os_m0 <= \$108 ;
   always @(posedge clk)
-    os_n0 <= \$103 ;
+    os_n0 <= \$109 ;
   always @(posedge clk)
-    os_kc <= \$104 ;
+    os_kc <= \$110 ;
   always @(posedge clk)
-    os_beat <= \$105 ;
+    os_beat <= \$111 ;
   always @(posedge clk)
-    os_group_beat <= \$106 ;
+    os_group_beat <= \$112 ;
   always @(posedge clk)
-    os_a_base <= \$107 ;
+    os_a_base <= \$113 ;
   always @(posedge clk)
-    os_w_base <= \$108 ;
+    os_w_base <= \$114 ;
   always @(posedge clk)
-    os_any_last <= \$109 ;
+    os_any_last <= \$115 ;
   always @(posedge clk)
-    os_prev_group_end <= \$110 ;
+    os_prev_group_end <= \$116 ;
   always @(posedge clk)
-    i_a <= \$111 ;
+    i_a <= \$117 ;
   always @(posedge clk)
-    issue_d1 <= \$112 ;
+    issue_d1 <= \$118 ;
   always @(posedge clk)
-    i_ctl <= \$113 ;
+    i_ctl <= \$119 ;
   always @(posedge clk)
-    i_w <= \$114 ;
+    i_w <= \$120 ;
   always @(posedge clk)
-    edge_m0 <= \$115 ;
+    edge_m0 <= \$121 ;
   always @(posedge clk)
-    edge_n0 <= \$116 ;
+    edge_n0 <= \$122 ;
   always @(posedge clk)
-    edge_k <= \$117 ;
+    edge_k <= \$123 ;
   always @(posedge clk)
-    edge_row <= \$118 ;
+    edge_row <= \$124 ;
   always @(posedge clk)
-    edge_y_base <= \$119 ;
+    edge_y_base <= \$125 ;
   always @(posedge clk)
-    s1_valid <= \$120 ;
+    s1_valid <= \$126 ;
   always @(posedge clk)
-    o_wr__en <= \$121 ;
+    o_wr__en <= \$127 ;
   always @(posedge clk)
-    s1_first <= \$122 ;
+    s1_first <= \$128 ;
   always @(posedge clk)
-    o_wr__addr <= \$123 ;
+    o_wr__addr <= \$129 ;
   always @(posedge clk)
-    last_write <= \$124 ;
+    last_write <= \$130 ;
   always @(posedge clk)
-    s1_row <= \$125 ;
+    s1_row <= \$131 ;
   always @(posedge clk)
-    y_end <= \$126 ;
+    y_end <= \$132 ;
   always @(posedge clk)
-    drain <= \$127 ;
+    drain <= \$133 ;
   always @(posedge clk)
-    raddr <= \$128 ;
+    raddr <= \$134 ;
   always @(posedge clk)
-    y_out__valid <= \$129 ;
+    y_out__valid <= \$135 ;
   \array_mixpe_w4a8_os_4x4_shared.mesh  mesh (
     .clk(clk),
     .\i_a$1 (i_a),
@@ -1507,9 +1519,9 @@ module array_mixpe_w4a8_os_4x4_shared(a_in__valid, w_in__payload, w_in__valid, y
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     os_gap_now = os_gap;
     if (os_prev_issued) begin
-      os_gap_now = { \$8 [1], \$8  };
+      os_gap_now = { \$14 [1], \$14  };
       if (os_prev_group_end) begin
-        if (\$10 ) begin
+        if (\$16 ) begin
           os_gap_now = os_dq;
         end
       end
@@ -1520,7 +1532,7 @@ module array_mixpe_w4a8_os_4x4_shared(a_in__valid, w_in__payload, w_in__valid, y
     os_dq_now = os_dq;
     if (os_prev_issued) begin
       if (os_prev_group_end) begin
-        os_dq_now = \$11 [2:0];
+        os_dq_now = \$17 [2:0];
       end
     end
   end
@@ -1530,7 +1542,7 @@ module array_mixpe_w4a8_os_4x4_shared(a_in__valid, w_in__payload, w_in__valid, y
     if (os_fire) begin
       issue[0] = 1'h1;
       issue[1] = 1'h1;
-      issue[2] = \$26 ;
+      issue[2] = \$32 ;
       issue[3] = os_is_last;
       issue[4] = os_group_end;
     end
@@ -1538,8 +1550,8 @@ module array_mixpe_w4a8_os_4x4_shared(a_in__valid, w_in__payload, w_in__valid, y
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     o_rd__addr = 8'h00;
-    if (\$30 ) begin
-      o_rd__addr = \$28 [7:0];
+    if (\$36 ) begin
+      o_rd__addr = \$34 [7:0];
     end
     if (drain) begin
       o_rd__addr = raddr[7:0];
@@ -1548,7 +1560,7 @@ module array_mixpe_w4a8_os_4x4_shared(a_in__valid, w_in__payload, w_in__valid, y
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     o_rd__en = 1'h1;
-    if (\$30 ) begin
+    if (\$36 ) begin
       o_rd__en = 1'h1;
     end
     if (drain) begin
@@ -1559,256 +1571,150 @@ module array_mixpe_w4a8_os_4x4_shared(a_in__valid, w_in__payload, w_in__valid, y
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     fetch = 1'h0;
     if (drain) begin
-      fetch = \$40 ;
+      fetch = \$46 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$91  = a_load_addr;
-    if (\$41 ) begin
-      \$91  = \$42 [8:0];
+    \$97  = a_load_addr;
+    if (\$47 ) begin
+      \$97  = \$48 [8:0];
     end
-    if (\$44 ) begin
-      \$91  = 9'h000;
+    if (\$50 ) begin
+      \$97  = 9'h000;
     end
     if (rst) begin
-      \$91  = 9'h000;
+      \$97  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$92  = w_load_addr;
-    if (\$45 ) begin
-      \$92  = \$46 [8:0];
+    \$98  = w_load_addr;
+    if (\$51 ) begin
+      \$98  = \$52 [8:0];
     end
-    if (\$48 ) begin
-      \$92  = 9'h000;
+    if (\$54 ) begin
+      \$98  = 9'h000;
     end
     if (rst) begin
-      \$92  = 9'h000;
+      \$98  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$93  = M;
+    \$99  = M;
     if (go) begin
-      \$93  = m;
+      \$99  = m;
     end
     if (rst) begin
-      \$93  = 9'h000;
+      \$99  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$94  = N;
+    \$100  = N;
     if (go) begin
-      \$94  = n;
+      \$100  = n;
     end
     if (rst) begin
-      \$94  = 11'h000;
+      \$100  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$95  = KB;
+    \$101  = KB;
     if (go) begin
-      \$95  = k_beats;
+      \$101  = k_beats;
     end
     if (rst) begin
-      \$95  = 9'h000;
+      \$101  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$96  = run;
+    \$102  = run;
     if (go) begin
-      \$96  = 1'h1;
+      \$102  = 1'h1;
     end
-    if (\$88 ) begin
-      \$96  = 1'h0;
+    if (\$94 ) begin
+      \$102  = 1'h0;
     end
     if (rst) begin
-      \$96  = 1'h0;
+      \$102  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$97  = cycles;
+    \$103  = cycles;
     if (go) begin
-      \$97  = 40'h0000000000;
+      \$103  = 40'h0000000000;
     end
     if (run) begin
-      \$97  = \$49 [39:0];
+      \$103  = \$55 [39:0];
     end
     if (rst) begin
-      \$97  = 40'h0000000000;
+      \$103  = 40'h0000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$98  = \$52 [2:0];
+    \$104  = \$58 [2:0];
     if (go) begin
-      \$98  = 3'h0;
+      \$104  = 3'h0;
     end
     if (rst) begin
-      \$98  = 3'h0;
+      \$104  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$99  = \$55 [2:0];
+    \$105  = \$61 [2:0];
     if (go) begin
-      \$99  = 3'h0;
+      \$105  = 3'h0;
     end
     if (rst) begin
-      \$99  = 3'h0;
+      \$105  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$100  = \$58 [2:0];
+    \$106  = \$64 [2:0];
     if (go) begin
-      \$100  = 3'h0;
+      \$106  = 3'h0;
     end
     if (os_fire) begin
       if (os_is_last) begin
-        \$100  = 3'h1;
+        \$106  = 3'h1;
       end
     end
     if (rst) begin
-      \$100  = 3'h0;
+      \$106  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$101  = 1'h0;
+    \$107  = 1'h0;
     if (go) begin
-      \$101  = 1'h0;
+      \$107  = 1'h0;
     end
     if (os_fire) begin
-      \$101  = 1'h1;
+      \$107  = 1'h1;
     end
     if (rst) begin
-      \$101  = 1'h0;
+      \$107  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$102  = os_m0;
-    if (go) begin
-      \$102  = 9'h000;
-    end
-    if (os_fire) begin
-      if (os_is_last) begin
-        if (\$64 ) begin
-          if (\$68 ) begin
-            \$102  = \$69 [8:0];
-          end
-        end
-      end
-    end
-    if (rst) begin
-      \$102  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$103  = os_n0;
-    if (go) begin
-      \$103  = 11'h000;
-    end
-    if (os_fire) begin
-      if (os_is_last) begin
-        if (\$64 ) begin
-          \$103  = \$65 [10:0];
-          if (\$68 ) begin
-            \$103  = 11'h000;
-          end
-        end
-      end
-    end
-    if (rst) begin
-      \$103  = 11'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$104  = os_kc;
-    if (go) begin
-      \$104  = 10'h000;
-    end
-    if (os_fire) begin
-      if (os_is_last) begin
-        \$104  = \$62 [9:0];
-        if (\$64 ) begin
-          \$104  = 10'h000;
-        end
-      end
-    end
-    if (rst) begin
-      \$104  = 10'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$105  = os_beat;
-    if (go) begin
-      \$105  = 9'h000;
-    end
-    if (os_fire) begin
-      \$105  = \$59 [8:0];
-      if (os_is_last) begin
-        \$105  = 9'h000;
-      end
-    end
-    if (rst) begin
-      \$105  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$106  = os_group_beat;
-    if (go) begin
-      \$106  = 6'h00;
-    end
-    if (os_fire) begin
-      \$106  = \$61 [5:0];
-    end
-    if (rst) begin
-      \$106  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$107  = os_a_base;
-    if (go) begin
-      \$107  = 9'h000;
-    end
-    if (os_fire) begin
-      if (os_is_last) begin
-        if (\$64 ) begin
-          if (\$68 ) begin
-            \$107  = \$70 [8:0];
-          end
-        end
-      end
-    end
-    if (rst) begin
-      \$107  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$108  = os_w_base;
+    \$108  = os_m0;
     if (go) begin
       \$108  = 9'h000;
     end
     if (os_fire) begin
       if (os_is_last) begin
-        if (\$64 ) begin
-          \$108  = \$66 [8:0];
-          if (\$68 ) begin
-            \$108  = 9'h000;
+        if (\$70 ) begin
+          if (\$74 ) begin
+            \$108  = \$75 [8:0];
           end
         end
       end
@@ -1819,265 +1725,371 @@ module array_mixpe_w4a8_os_4x4_shared(a_in__valid, w_in__payload, w_in__valid, y
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$109  = os_any_last;
+    \$109  = os_n0;
     if (go) begin
-      \$109  = 1'h0;
+      \$109  = 11'h000;
     end
     if (os_fire) begin
       if (os_is_last) begin
-        \$109  = 1'h1;
+        if (\$70 ) begin
+          \$109  = \$71 [10:0];
+          if (\$74 ) begin
+            \$109  = 11'h000;
+          end
+        end
       end
     end
     if (rst) begin
-      \$109  = 1'h0;
+      \$109  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$110  = os_prev_group_end;
+    \$110  = os_kc;
+    if (go) begin
+      \$110  = 10'h000;
+    end
     if (os_fire) begin
-      \$110  = os_group_end;
+      if (os_is_last) begin
+        \$110  = \$68 [9:0];
+        if (\$70 ) begin
+          \$110  = 10'h000;
+        end
+      end
     end
     if (rst) begin
-      \$110  = 1'h0;
+      \$110  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$111  = \$signature__data$88 ;
-    if (rst) begin
-      \$111  = 128'h00000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$112  = issue;
-    if (rst) begin
-      \$112  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$113  = issue_d1;
-    if (rst) begin
-      \$113  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$114  = w_rd__data;
-    if (rst) begin
-      \$114  = 112'h0000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$115  = edge_m0;
+    \$111  = os_beat;
     if (go) begin
-      \$115  = 9'h000;
+      \$111  = 9'h000;
     end
-    if (\$71 ) begin
-      if (block_done) begin
-        if (chunk_done) begin
-          if (\$76 ) begin
-            \$115  = \$77 [8:0];
+    if (os_fire) begin
+      \$111  = \$65 [8:0];
+      if (os_is_last) begin
+        \$111  = 9'h000;
+      end
+    end
+    if (rst) begin
+      \$111  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$112  = os_group_beat;
+    if (go) begin
+      \$112  = 6'h00;
+    end
+    if (os_fire) begin
+      \$112  = \$67 [5:0];
+    end
+    if (rst) begin
+      \$112  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$113  = os_a_base;
+    if (go) begin
+      \$113  = 9'h000;
+    end
+    if (os_fire) begin
+      if (os_is_last) begin
+        if (\$70 ) begin
+          if (\$74 ) begin
+            \$113  = \$76 [8:0];
           end
         end
       end
     end
     if (rst) begin
-      \$115  = 9'h000;
+      \$113  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$116  = edge_n0;
+    \$114  = os_w_base;
     if (go) begin
-      \$116  = 11'h000;
+      \$114  = 9'h000;
     end
-    if (\$71 ) begin
-      if (block_done) begin
-        if (chunk_done) begin
-          \$116  = \$73 [10:0];
-          if (\$76 ) begin
-            \$116  = 11'h000;
+    if (os_fire) begin
+      if (os_is_last) begin
+        if (\$70 ) begin
+          \$114  = \$72 [8:0];
+          if (\$74 ) begin
+            \$114  = 9'h000;
           end
         end
       end
     end
     if (rst) begin
-      \$116  = 11'h000;
+      \$114  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$117  = edge_k;
+    \$115  = os_any_last;
     if (go) begin
-      \$117  = 10'h000;
+      \$115  = 1'h0;
     end
-    if (\$71 ) begin
-      if (block_done) begin
-        \$117  = \$72 [9:0];
-        if (chunk_done) begin
-          \$117  = 10'h000;
-        end
+    if (os_fire) begin
+      if (os_is_last) begin
+        \$115  = 1'h1;
       end
     end
     if (rst) begin
-      \$117  = 10'h000;
+      \$115  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$118  = edge_row;
-    if (go) begin
-      \$118  = 9'h000;
+    \$116  = os_prev_group_end;
+    if (os_fire) begin
+      \$116  = os_group_end;
     end
     if (rst) begin
-      \$118  = 9'h000;
+      \$116  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$119  = edge_y_base;
-    if (go) begin
-      \$119  = 11'h000;
+    \$117  = \$signature__data$88 ;
+    if (rst) begin
+      \$117  = 128'h00000000000000000000000000000000;
     end
-    if (\$71 ) begin
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$118  = issue;
+    if (rst) begin
+      \$118  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$119  = issue_d1;
+    if (rst) begin
+      \$119  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$120  = w_rd__data;
+    if (rst) begin
+      \$120  = 112'h0000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$121  = edge_m0;
+    if (go) begin
+      \$121  = 9'h000;
+    end
+    if (\$77 ) begin
       if (block_done) begin
         if (chunk_done) begin
-          \$119  = \$74 [10:0];
-          if (\$76 ) begin
-            \$119  = 11'h000;
+          if (\$82 ) begin
+            \$121  = \$83 [8:0];
           end
         end
       end
     end
     if (rst) begin
-      \$119  = 11'h000;
+      \$121  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$120  = \$78 ;
-    if (rst) begin
-      \$120  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$121  = \$81 ;
-    if (rst) begin
-      \$121  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$122  = first_chunk;
-    if (rst) begin
-      \$122  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$123  = \$28 [7:0];
-    if (rst) begin
-      \$123  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$124  = \$83 ;
-    if (rst) begin
-      \$124  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$125 [47:0] = o_row[47:0];
-    \$125 [95:48] = o_row[95:48];
-    \$125 [143:96] = o_row[143:96];
-    \$125 [191:144] = o_row[191:144];
-    if (rst) begin
-      \$125  = 192'h000000000000000000000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$126  = y_end;
-    if (\$86 ) begin
-      \$126  = \$87 ;
-    end
+    \$122  = edge_n0;
     if (go) begin
-      \$126  = 9'h000;
+      \$122  = 11'h000;
     end
-    if (rst) begin
-      \$126  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$127  = drain;
-    if (\$88 ) begin
-      \$127  = 1'h1;
-    end
-    if (drain) begin
-      if (fetch) begin
-      end else if (y_out__ready) begin
-        if (\$90 ) begin
-          \$127  = 1'h0;
+    if (\$77 ) begin
+      if (block_done) begin
+        if (chunk_done) begin
+          \$122  = \$79 [10:0];
+          if (\$82 ) begin
+            \$122  = 11'h000;
+          end
         end
       end
     end
+    if (rst) begin
+      \$122  = 11'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$123  = edge_k;
+    if (go) begin
+      \$123  = 10'h000;
+    end
+    if (\$77 ) begin
+      if (block_done) begin
+        \$123  = \$78 [9:0];
+        if (chunk_done) begin
+          \$123  = 10'h000;
+        end
+      end
+    end
+    if (rst) begin
+      \$123  = 10'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$124  = edge_row;
+    if (go) begin
+      \$124  = 9'h000;
+    end
+    if (rst) begin
+      \$124  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$125  = edge_y_base;
+    if (go) begin
+      \$125  = 11'h000;
+    end
+    if (\$77 ) begin
+      if (block_done) begin
+        if (chunk_done) begin
+          \$125  = \$80 [10:0];
+          if (\$82 ) begin
+            \$125  = 11'h000;
+          end
+        end
+      end
+    end
+    if (rst) begin
+      \$125  = 11'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$126  = \$84 ;
+    if (rst) begin
+      \$126  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$127  = \$87 ;
     if (rst) begin
       \$127  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$128  = raddr;
-    if (drain) begin
-      if (fetch) begin
-        \$128  = \$89 [8:0];
-      end
-    end
-    if (go) begin
-      \$128  = 9'h000;
-    end
+    \$128  = first_chunk;
     if (rst) begin
-      \$128  = 9'h000;
+      \$128  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$129  = y_out__valid;
+    \$129  = \$34 [7:0];
+    if (rst) begin
+      \$129  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$130  = \$89 ;
+    if (rst) begin
+      \$130  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$131 [47:0] = o_row[47:0];
+    \$131 [95:48] = o_row[95:48];
+    \$131 [143:96] = o_row[143:96];
+    \$131 [191:144] = o_row[191:144];
+    if (rst) begin
+      \$131  = 192'h000000000000000000000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$132  = y_end;
+    if (\$92 ) begin
+      \$132  = \$93 ;
+    end
+    if (go) begin
+      \$132  = 9'h000;
+    end
+    if (rst) begin
+      \$132  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$133  = drain;
+    if (\$94 ) begin
+      \$133  = 1'h1;
+    end
     if (drain) begin
       if (fetch) begin
-        \$129  = 1'h1;
       end else if (y_out__ready) begin
-        \$129  = 1'h0;
+        if (\$96 ) begin
+          \$133  = 1'h0;
+        end
+      end
+    end
+    if (rst) begin
+      \$133  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$134  = raddr;
+    if (drain) begin
+      if (fetch) begin
+        \$134  = \$95 [8:0];
       end
     end
     if (go) begin
-      \$129  = 1'h0;
+      \$134  = 9'h000;
     end
     if (rst) begin
-      \$129  = 1'h0;
+      \$134  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$135  = y_out__valid;
+    if (drain) begin
+      if (fetch) begin
+        \$135  = 1'h1;
+      end else if (y_out__ready) begin
+        \$135  = 1'h0;
+      end
+    end
+    if (go) begin
+      \$135  = 1'h0;
+    end
+    if (rst) begin
+      \$135  = 1'h0;
     end
   end
   assign \$signature__addr  = a_load_addr[7:0];
   assign \$signature__data  = a_in__payload;
   assign \$signature__addr$24  = w_load_addr[7:0];
   assign \$signature__data$25  = w_in__payload;
-  assign os_rest = \$6 [8:0];
+  assign os_rest = \$12 [8:0];
   assign os_interval = 1'h1;
-  assign \$signature__addr$48  = \$23 [7:0];
-  assign w_rd__addr = \$25 [7:0];
+  assign \$signature__addr$48  = \$29 [7:0];
+  assign w_rd__addr = \$31 [7:0];
   assign \$signature__en$52  = os_fire;
   assign w_rd__en = os_fire;
   assign issue_d2 = i_ctl;
-  assign edge_row_m = \$27 [8:0];
-  assign edge_addr = \$28 [10:0];
+  assign edge_row_m = \$33 [8:0];
+  assign edge_addr = \$34 [10:0];
   assign s1_addr = o_wr__addr;
   assign o_wr__data = edge_new;
   assign s1_write = o_wr__en;
@@ -2340,8 +2352,8 @@ module array_mixpe_w4a8_os_4x4_shared(a_in__valid, w_in__payload, w_in__valid, y
   assign edge_new[143:96] = s1_row[143:96];
   assign edge_new[95:48] = s1_row[95:48];
   assign edge_new[47:0] = s1_row[47:0];
-  assign \$8  = 2'h0;
-  assign \$9  = 2'h0;
+  assign \$14  = 2'h0;
+  assign \$15  = 2'h0;
 endmodule
 
 module \array_mixpe_w4a8_os_4x4_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$89 , o_row, o_row_valid, o_row_index, clk);
@@ -3558,181 +3570,181 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$89 , o_ro
   );
   \array_mixpe_w4a8_os_4x4_shared.mesh.tile_0_0  tile_0_0 (
     .clk(clk),
+    .i_ctl(i_ctl),
     .o_a(\i_a$4 ),
     .o_ctl(\i_ctl$6 ),
     .o_psum(o_psum),
     .o_valid(o_valid),
     .o_w(i_w),
     .pe_0_0__i_a(\i_a$1 [31:0]),
-    .pe_0_0__i_ctl(i_ctl),
     .pe_0_0__i_w(\i_w$89 [15:0]),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_4x4_shared.mesh.tile_0_1  tile_0_1 (
     .clk(clk),
+    .i_ctl(\i_ctl$6 ),
     .o_a(\i_a$8 ),
     .o_ctl(\i_ctl$10 ),
     .o_psum(\o_psum$109 ),
     .o_valid(\o_valid$111 ),
     .o_w(\i_w$70 ),
     .pe_0_0__i_a(\i_a$4 ),
-    .pe_0_0__i_ctl(\i_ctl$6 ),
     .pe_0_0__i_w(\i_w$106 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_4x4_shared.mesh.tile_0_2  tile_0_2 (
     .clk(clk),
+    .i_ctl(\i_ctl$10 ),
     .o_a(\i_a$12 ),
     .o_ctl(\i_ctl$14 ),
     .o_psum(\o_psum$126 ),
     .o_valid(\o_valid$128 ),
     .o_w(\i_w$76 ),
     .pe_0_0__i_a(\i_a$8 ),
-    .pe_0_0__i_ctl(\i_ctl$10 ),
     .pe_0_0__i_w(\i_w$123 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_4x4_shared.mesh.tile_0_3  tile_0_3 (
     .clk(clk),
+    .i_ctl(\i_ctl$14 ),
     .o_psum(\o_psum$143 ),
     .o_valid(\o_valid$145 ),
     .o_w(\i_w$82 ),
     .pe_0_0__i_a(\i_a$12 ),
-    .pe_0_0__i_ctl(\i_ctl$14 ),
     .pe_0_0__i_w(\i_w$140 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_4x4_shared.mesh.tile_1_0  tile_1_0 (
     .clk(clk),
+    .i_ctl(\i_ctl$18 ),
     .o_a(\i_a$20 ),
     .o_ctl(\i_ctl$22 ),
     .o_psum(\o_psum$94 ),
     .o_valid(\o_valid$95 ),
     .o_w(\i_w$66 ),
     .pe_0_0__i_a(\i_a$16 ),
-    .pe_0_0__i_ctl(\i_ctl$18 ),
     .pe_0_0__i_w(i_w),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_4x4_shared.mesh.tile_1_1  tile_1_1 (
     .clk(clk),
+    .i_ctl(\i_ctl$22 ),
     .o_a(\i_a$24 ),
     .o_ctl(\i_ctl$26 ),
     .o_psum(\o_psum$112 ),
     .o_valid(\o_valid$113 ),
     .o_w(\i_w$72 ),
     .pe_0_0__i_a(\i_a$20 ),
-    .pe_0_0__i_ctl(\i_ctl$22 ),
     .pe_0_0__i_w(\i_w$70 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_4x4_shared.mesh.tile_1_2  tile_1_2 (
     .clk(clk),
+    .i_ctl(\i_ctl$26 ),
     .o_a(\i_a$28 ),
     .o_ctl(\i_ctl$30 ),
     .o_psum(\o_psum$129 ),
     .o_valid(\o_valid$130 ),
     .o_w(\i_w$78 ),
     .pe_0_0__i_a(\i_a$24 ),
-    .pe_0_0__i_ctl(\i_ctl$26 ),
     .pe_0_0__i_w(\i_w$76 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_4x4_shared.mesh.tile_1_3  tile_1_3 (
     .clk(clk),
+    .i_ctl(\i_ctl$30 ),
     .o_psum(\o_psum$146 ),
     .o_valid(\o_valid$147 ),
     .o_w(\i_w$84 ),
     .pe_0_0__i_a(\i_a$28 ),
-    .pe_0_0__i_ctl(\i_ctl$30 ),
     .pe_0_0__i_w(\i_w$82 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_4x4_shared.mesh.tile_2_0  tile_2_0 (
     .clk(clk),
+    .i_ctl(\i_ctl$34 ),
     .o_a(\i_a$36 ),
     .o_ctl(\i_ctl$38 ),
     .o_psum(\o_psum$96 ),
     .o_valid(\o_valid$97 ),
     .o_w(\i_w$68 ),
     .pe_0_0__i_a(\i_a$32 ),
-    .pe_0_0__i_ctl(\i_ctl$34 ),
     .pe_0_0__i_w(\i_w$66 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_4x4_shared.mesh.tile_2_1  tile_2_1 (
     .clk(clk),
+    .i_ctl(\i_ctl$38 ),
     .o_a(\i_a$40 ),
     .o_ctl(\i_ctl$42 ),
     .o_psum(\o_psum$114 ),
     .o_valid(\o_valid$115 ),
     .o_w(\i_w$74 ),
     .pe_0_0__i_a(\i_a$36 ),
-    .pe_0_0__i_ctl(\i_ctl$38 ),
     .pe_0_0__i_w(\i_w$72 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_4x4_shared.mesh.tile_2_2  tile_2_2 (
     .clk(clk),
+    .i_ctl(\i_ctl$42 ),
     .o_a(\i_a$44 ),
     .o_ctl(\i_ctl$46 ),
     .o_psum(\o_psum$131 ),
     .o_valid(\o_valid$132 ),
     .o_w(\i_w$80 ),
     .pe_0_0__i_a(\i_a$40 ),
-    .pe_0_0__i_ctl(\i_ctl$42 ),
     .pe_0_0__i_w(\i_w$78 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_4x4_shared.mesh.tile_2_3  tile_2_3 (
     .clk(clk),
+    .i_ctl(\i_ctl$46 ),
     .o_psum(\o_psum$148 ),
     .o_valid(\o_valid$149 ),
     .o_w(\i_w$86 ),
     .pe_0_0__i_a(\i_a$44 ),
-    .pe_0_0__i_ctl(\i_ctl$46 ),
     .pe_0_0__i_w(\i_w$84 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_4x4_shared.mesh.tile_3_0  tile_3_0 (
     .clk(clk),
+    .i_ctl(\i_ctl$50 ),
     .o_a(\i_a$52 ),
     .o_ctl(\i_ctl$54 ),
     .o_psum(\o_psum$98 ),
     .o_valid(\o_valid$99 ),
     .pe_0_0__i_a(\i_a$48 ),
-    .pe_0_0__i_ctl(\i_ctl$50 ),
     .pe_0_0__i_w(\i_w$68 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_4x4_shared.mesh.tile_3_1  tile_3_1 (
     .clk(clk),
+    .i_ctl(\i_ctl$54 ),
     .o_a(\i_a$56 ),
     .o_ctl(\i_ctl$58 ),
     .o_psum(\o_psum$116 ),
     .o_valid(\o_valid$117 ),
     .pe_0_0__i_a(\i_a$52 ),
-    .pe_0_0__i_ctl(\i_ctl$54 ),
     .pe_0_0__i_w(\i_w$74 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_4x4_shared.mesh.tile_3_2  tile_3_2 (
     .clk(clk),
+    .i_ctl(\i_ctl$58 ),
     .o_a(\i_a$60 ),
     .o_ctl(\i_ctl$62 ),
     .o_psum(\o_psum$133 ),
     .o_valid(\o_valid$134 ),
     .pe_0_0__i_a(\i_a$56 ),
-    .pe_0_0__i_ctl(\i_ctl$58 ),
     .pe_0_0__i_w(\i_w$80 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_4x4_shared.mesh.tile_3_3  tile_3_3 (
     .clk(clk),
+    .i_ctl(\i_ctl$62 ),
     .o_psum(\o_psum$150 ),
     .o_valid(\o_valid$151 ),
     .pe_0_0__i_a(\i_a$60 ),
-    .pe_0_0__i_ctl(\i_ctl$62 ),
     .pe_0_0__i_w(\i_w$86 ),
     .rst(rst)
   );
@@ -6597,7 +6609,7 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.col3_unit0 (rst, i_hand, i_hand_vali
   assign \$33  = { s2_d, 7'h00 };
 endmodule
 
-module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_0_0 (rst, o_a, o_w, o_psum, o_ctl, o_valid, pe_0_0__i_a, pe_0_0__i_ctl, pe_0_0__i_w, clk);
+module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_0_0 (rst, o_a, o_w, o_psum, o_ctl, o_valid, pe_0_0__i_a, i_ctl, pe_0_0__i_w, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -6607,6 +6619,7 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_0_0 (rst, o_a, o_w, o_psum, o_c
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -6661,7 +6674,6 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_0_0 (rst, o_a, o_w, o_psum, o_c
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -6715,7 +6727,6 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_0_0 (rst, o_a, o_w, o_psum, o_c
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -6736,12 +6747,12 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_0_0 (rst, o_a, o_w, o_psum, o_c
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -6795,9 +6806,11 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_0_0 (rst, o_a, o_w, o_psum, o_c
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_0_1 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, pe_0_0__i_w, clk);
+module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_0_1 (rst, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, pe_0_0__i_w, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -6807,6 +6820,7 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_0_1 (rst, pe_0_0__i_a, pe_0_0__
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -6861,7 +6875,6 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_0_1 (rst, pe_0_0__i_a, pe_0_0__
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -6915,7 +6928,6 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_0_1 (rst, pe_0_0__i_a, pe_0_0__
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -6936,12 +6948,12 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_0_1 (rst, pe_0_0__i_a, pe_0_0__
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -6995,9 +7007,11 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_0_1 (rst, pe_0_0__i_a, pe_0_0__
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_0_2 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, pe_0_0__i_w, clk);
+module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_0_2 (rst, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, pe_0_0__i_w, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -7007,6 +7021,7 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_0_2 (rst, pe_0_0__i_a, pe_0_0__
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -7061,7 +7076,6 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_0_2 (rst, pe_0_0__i_a, pe_0_0__
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -7115,7 +7129,6 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_0_2 (rst, pe_0_0__i_a, pe_0_0__
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -7136,12 +7149,12 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_0_2 (rst, pe_0_0__i_a, pe_0_0__
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -7195,9 +7208,11 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_0_2 (rst, pe_0_0__i_a, pe_0_0__
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_0_3 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_w, o_psum, o_valid, pe_0_0__i_w, clk);
+module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_0_3 (rst, pe_0_0__i_a, i_ctl, o_w, o_psum, o_valid, pe_0_0__i_w, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -7207,6 +7222,7 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_0_3 (rst, pe_0_0__i_a, pe_0_0__
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -7259,7 +7275,6 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_0_3 (rst, pe_0_0__i_a, pe_0_0__
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -7313,7 +7328,6 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_0_3 (rst, pe_0_0__i_a, pe_0_0__
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -7334,12 +7348,12 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_0_3 (rst, pe_0_0__i_a, pe_0_0__
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -7393,9 +7407,11 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_0_3 (rst, pe_0_0__i_a, pe_0_0__
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, o_valid, pe_0_0__i_a, pe_0_0__i_ctl, clk);
+module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, o_valid, pe_0_0__i_a, i_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -7405,6 +7421,7 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -7459,7 +7476,6 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -7513,7 +7529,6 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -7534,12 +7549,12 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -7593,9 +7608,11 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
+module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -7605,6 +7622,7 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -7659,7 +7677,6 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -7713,7 +7730,6 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -7734,12 +7750,12 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -7793,9 +7809,11 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
+module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -7805,6 +7823,7 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -7859,7 +7878,6 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -7913,7 +7931,6 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -7934,12 +7951,12 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -7993,9 +8010,11 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_w, o_psum, o_valid, clk);
+module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_w, o_psum, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -8005,6 +8024,7 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -8057,7 +8077,6 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -8111,7 +8130,6 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -8132,12 +8150,12 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -8191,9 +8209,11 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_2_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, o_valid, pe_0_0__i_a, pe_0_0__i_ctl, clk);
+module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_2_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, o_valid, pe_0_0__i_a, i_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -8203,206 +8223,7 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_2_0 (rst, pe_0_0__i_w, o_a, o_w
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl[0] ;
-  wire \i_ctl[0].first ;
-  wire \i_ctl[0].group_end ;
-  wire \i_ctl[0].last ;
-  wire \i_ctl[0].load_w ;
-  wire \i_ctl[0].valid ;
-  wire [15:0] i_w;
-  wire [15:0] \i_w[0] ;
-  wire [15:0] \i_w[0].q ;
-  wire [3:0] \i_w[0].q[0] ;
-  wire [3:0] \i_w[0].q[1] ;
-  wire [3:0] \i_w[0].q[2] ;
-  wire [3:0] \i_w[0].q[3] ;
-  output [31:0] o_a;
-  wire [31:0] o_a;
-  wire [31:0] \o_a[0] ;
-  wire [7:0] \o_a[0][0] ;
-  wire [7:0] \o_a[0][1] ;
-  wire [7:0] \o_a[0][2] ;
-  wire [7:0] \o_a[0][3] ;
-  output [4:0] o_ctl;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [35:0] o_psum;
-  wire [35:0] o_psum;
-  wire [35:0] \o_psum[0] ;
-  wire [35:0] \o_psum[0][0] ;
-  wire [14:0] \o_psum[0][0].a ;
-  wire \o_psum[0][0].first ;
-  wire \o_psum[0][0].last ;
-  wire [18:0] \o_psum[0][0].p ;
-  output o_valid;
-  wire o_valid;
-  wire \o_valid[0] ;
-  output [15:0] o_w;
-  wire [15:0] o_w;
-  wire [15:0] \o_w[0] ;
-  wire [15:0] \o_w[0].q ;
-  wire [3:0] \o_w[0].q[0] ;
-  wire [3:0] \o_w[0].q[1] ;
-  wire [3:0] \o_w[0].q[2] ;
-  wire [3:0] \o_w[0].q[3] ;
-  input [31:0] pe_0_0__i_a;
-  wire [31:0] pe_0_0__i_a;
-  wire [7:0] \pe_0_0__i_a[0] ;
-  wire [7:0] \pe_0_0__i_a[1] ;
-  wire [7:0] \pe_0_0__i_a[2] ;
-  wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
-  wire [4:0] pe_0_0__i_ctl;
-  wire \pe_0_0__i_ctl.first ;
-  wire \pe_0_0__i_ctl.group_end ;
-  wire \pe_0_0__i_ctl.last ;
-  wire \pe_0_0__i_ctl.load_w ;
-  wire \pe_0_0__i_ctl.valid ;
-  input [15:0] pe_0_0__i_w;
-  wire [15:0] pe_0_0__i_w;
-  wire [15:0] \pe_0_0__i_w.q ;
-  wire [3:0] \pe_0_0__i_w.q[0] ;
-  wire [3:0] \pe_0_0__i_w.q[1] ;
-  wire [3:0] \pe_0_0__i_w.q[2] ;
-  wire [3:0] \pe_0_0__i_w.q[3] ;
-  wire [31:0] pe_0_0__o_a;
-  wire [7:0] \pe_0_0__o_a[0] ;
-  wire [7:0] \pe_0_0__o_a[1] ;
-  wire [7:0] \pe_0_0__o_a[2] ;
-  wire [7:0] \pe_0_0__o_a[3] ;
-  wire [4:0] pe_0_0__o_ctl;
-  wire \pe_0_0__o_ctl.first ;
-  wire \pe_0_0__o_ctl.group_end ;
-  wire \pe_0_0__o_ctl.last ;
-  wire \pe_0_0__o_ctl.load_w ;
-  wire \pe_0_0__o_ctl.valid ;
-  wire [35:0] pe_0_0__o_psum;
-  wire [14:0] \pe_0_0__o_psum.a ;
-  wire \pe_0_0__o_psum.first ;
-  wire \pe_0_0__o_psum.last ;
-  wire [18:0] \pe_0_0__o_psum.p ;
-  wire pe_0_0__o_valid;
-  wire [15:0] pe_0_0__o_w;
-  wire [15:0] \pe_0_0__o_w.q ;
-  wire [3:0] \pe_0_0__o_w.q[0] ;
-  wire [3:0] \pe_0_0__o_w.q[1] ;
-  wire [3:0] \pe_0_0__o_w.q[2] ;
-  wire [3:0] \pe_0_0__o_w.q[3] ;
-  input rst;
-  wire rst;
-  array_mixpe_w4a8_os_4x4_shared__pe pe_0_0 (
-    .clk(clk),
-    .i_a(pe_0_0__i_a),
-    .i_ctl(pe_0_0__i_ctl),
-    .i_psum(36'h000000000),
-    .i_w(pe_0_0__i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_ready(\$1 ),
-    .o_valid(o_valid),
-    .o_w(o_w),
-    .rst(rst)
-  );
-  assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
-  assign i_w = pe_0_0__i_w;
-  assign pe_0_0__o_psum = o_psum;
-  assign pe_0_0__o_valid = o_valid;
-  assign pe_0_0__o_a = o_a;
-  assign pe_0_0__o_ctl = o_ctl;
-  assign pe_0_0__o_w = o_w;
-  assign \pe_0_0__i_a[0]  = pe_0_0__i_a[7:0];
-  assign \pe_0_0__i_a[1]  = pe_0_0__i_a[15:8];
-  assign \pe_0_0__i_a[2]  = pe_0_0__i_a[23:16];
-  assign \pe_0_0__i_a[3]  = pe_0_0__i_a[31:24];
-  assign \i_a[0]  = pe_0_0__i_a;
-  assign \i_a[0][0]  = pe_0_0__i_a[7:0];
-  assign \i_a[0][1]  = pe_0_0__i_a[15:8];
-  assign \i_a[0][2]  = pe_0_0__i_a[23:16];
-  assign \i_a[0][3]  = pe_0_0__i_a[31:24];
-  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
-  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
-  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
-  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
-  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
-  assign \pe_0_0__i_w.q  = pe_0_0__i_w;
-  assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
-  assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
-  assign \pe_0_0__i_w.q[2]  = pe_0_0__i_w[11:8];
-  assign \pe_0_0__i_w.q[3]  = pe_0_0__i_w[15:12];
-  assign \i_w[0]  = pe_0_0__i_w;
-  assign \i_w[0].q  = pe_0_0__i_w;
-  assign \i_w[0].q[0]  = pe_0_0__i_w[3:0];
-  assign \i_w[0].q[1]  = pe_0_0__i_w[7:4];
-  assign \i_w[0].q[2]  = pe_0_0__i_w[11:8];
-  assign \i_w[0].q[3]  = pe_0_0__i_w[15:12];
-  assign \o_psum[0]  = o_psum;
-  assign \o_psum[0][0]  = o_psum;
-  assign \o_psum[0][0].p  = o_psum[18:0];
-  assign \o_psum[0][0].a  = o_psum[33:19];
-  assign \o_psum[0][0].first  = o_psum[34];
-  assign \o_psum[0][0].last  = o_psum[35];
-  assign \pe_0_0__o_psum.p  = o_psum[18:0];
-  assign \pe_0_0__o_psum.a  = o_psum[33:19];
-  assign \pe_0_0__o_psum.first  = o_psum[34];
-  assign \pe_0_0__o_psum.last  = o_psum[35];
-  assign \o_valid[0]  = o_valid;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a[7:0];
-  assign \o_a[0][1]  = o_a[15:8];
-  assign \o_a[0][2]  = o_a[23:16];
-  assign \o_a[0][3]  = o_a[31:24];
-  assign \pe_0_0__o_a[0]  = o_a[7:0];
-  assign \pe_0_0__o_a[1]  = o_a[15:8];
-  assign \pe_0_0__o_a[2]  = o_a[23:16];
-  assign \pe_0_0__o_a[3]  = o_a[31:24];
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
-  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
-  assign \pe_0_0__o_ctl.first  = o_ctl[2];
-  assign \pe_0_0__o_ctl.last  = o_ctl[3];
-  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
-  assign \o_w[0]  = o_w;
-  assign \o_w[0].q  = o_w;
-  assign \o_w[0].q[0]  = o_w[3:0];
-  assign \o_w[0].q[1]  = o_w[7:4];
-  assign \o_w[0].q[2]  = o_w[11:8];
-  assign \o_w[0].q[3]  = o_w[15:12];
-  assign \pe_0_0__o_w.q  = o_w;
-  assign \pe_0_0__o_w.q[0]  = o_w[3:0];
-  assign \pe_0_0__o_w.q[1]  = o_w[7:4];
-  assign \pe_0_0__o_w.q[2]  = o_w[11:8];
-  assign \pe_0_0__o_w.q[3]  = o_w[15:12];
-endmodule
-
-module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
-  wire \$1 ;
-  input clk;
-  wire clk;
-  wire [31:0] i_a;
-  wire [31:0] \i_a[0] ;
-  wire [7:0] \i_a[0][0] ;
-  wire [7:0] \i_a[0][1] ;
-  wire [7:0] \i_a[0][2] ;
-  wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -8457,7 +8278,6 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -8511,7 +8331,6 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -8532,12 +8351,12 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -8591,9 +8410,11 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
+module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -8603,6 +8424,7 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -8657,7 +8479,6 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -8711,7 +8532,6 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -8732,12 +8552,12 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -8791,9 +8611,11 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_w, o_psum, o_valid, clk);
+module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -8803,6 +8625,208 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [15:0] i_w;
+  wire [15:0] \i_w[0] ;
+  wire [15:0] \i_w[0].q ;
+  wire [3:0] \i_w[0].q[0] ;
+  wire [3:0] \i_w[0].q[1] ;
+  wire [3:0] \i_w[0].q[2] ;
+  wire [3:0] \i_w[0].q[3] ;
+  output [31:0] o_a;
+  wire [31:0] o_a;
+  wire [31:0] \o_a[0] ;
+  wire [7:0] \o_a[0][0] ;
+  wire [7:0] \o_a[0][1] ;
+  wire [7:0] \o_a[0][2] ;
+  wire [7:0] \o_a[0][3] ;
+  output [4:0] o_ctl;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [35:0] o_psum;
+  wire [35:0] o_psum;
+  wire [35:0] \o_psum[0] ;
+  wire [35:0] \o_psum[0][0] ;
+  wire [14:0] \o_psum[0][0].a ;
+  wire \o_psum[0][0].first ;
+  wire \o_psum[0][0].last ;
+  wire [18:0] \o_psum[0][0].p ;
+  output o_valid;
+  wire o_valid;
+  wire \o_valid[0] ;
+  output [15:0] o_w;
+  wire [15:0] o_w;
+  wire [15:0] \o_w[0] ;
+  wire [15:0] \o_w[0].q ;
+  wire [3:0] \o_w[0].q[0] ;
+  wire [3:0] \o_w[0].q[1] ;
+  wire [3:0] \o_w[0].q[2] ;
+  wire [3:0] \o_w[0].q[3] ;
+  input [31:0] pe_0_0__i_a;
+  wire [31:0] pe_0_0__i_a;
+  wire [7:0] \pe_0_0__i_a[0] ;
+  wire [7:0] \pe_0_0__i_a[1] ;
+  wire [7:0] \pe_0_0__i_a[2] ;
+  wire [7:0] \pe_0_0__i_a[3] ;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [15:0] pe_0_0__i_w;
+  wire [15:0] pe_0_0__i_w;
+  wire [15:0] \pe_0_0__i_w.q ;
+  wire [3:0] \pe_0_0__i_w.q[0] ;
+  wire [3:0] \pe_0_0__i_w.q[1] ;
+  wire [3:0] \pe_0_0__i_w.q[2] ;
+  wire [3:0] \pe_0_0__i_w.q[3] ;
+  wire [31:0] pe_0_0__o_a;
+  wire [7:0] \pe_0_0__o_a[0] ;
+  wire [7:0] \pe_0_0__o_a[1] ;
+  wire [7:0] \pe_0_0__o_a[2] ;
+  wire [7:0] \pe_0_0__o_a[3] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [35:0] pe_0_0__o_psum;
+  wire [14:0] \pe_0_0__o_psum.a ;
+  wire \pe_0_0__o_psum.first ;
+  wire \pe_0_0__o_psum.last ;
+  wire [18:0] \pe_0_0__o_psum.p ;
+  wire pe_0_0__o_valid;
+  wire [15:0] pe_0_0__o_w;
+  wire [15:0] \pe_0_0__o_w.q ;
+  wire [3:0] \pe_0_0__o_w.q[0] ;
+  wire [3:0] \pe_0_0__o_w.q[1] ;
+  wire [3:0] \pe_0_0__o_w.q[2] ;
+  wire [3:0] \pe_0_0__o_w.q[3] ;
+  input rst;
+  wire rst;
+  array_mixpe_w4a8_os_4x4_shared__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(36'h000000000),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$1 ),
+    .o_valid(o_valid),
+    .o_w(o_w),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_w = pe_0_0__i_w;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_w = o_w;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a[7:0];
+  assign \pe_0_0__i_a[1]  = pe_0_0__i_a[15:8];
+  assign \pe_0_0__i_a[2]  = pe_0_0__i_a[23:16];
+  assign \pe_0_0__i_a[3]  = pe_0_0__i_a[31:24];
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a[7:0];
+  assign \i_a[0][1]  = pe_0_0__i_a[15:8];
+  assign \i_a[0][2]  = pe_0_0__i_a[23:16];
+  assign \i_a[0][3]  = pe_0_0__i_a[31:24];
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \pe_0_0__i_w.q  = pe_0_0__i_w;
+  assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
+  assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
+  assign \pe_0_0__i_w.q[2]  = pe_0_0__i_w[11:8];
+  assign \pe_0_0__i_w.q[3]  = pe_0_0__i_w[15:12];
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0].q  = pe_0_0__i_w;
+  assign \i_w[0].q[0]  = pe_0_0__i_w[3:0];
+  assign \i_w[0].q[1]  = pe_0_0__i_w[7:4];
+  assign \i_w[0].q[2]  = pe_0_0__i_w[11:8];
+  assign \i_w[0].q[3]  = pe_0_0__i_w[15:12];
+  assign \o_psum[0]  = o_psum;
+  assign \o_psum[0][0]  = o_psum;
+  assign \o_psum[0][0].p  = o_psum[18:0];
+  assign \o_psum[0][0].a  = o_psum[33:19];
+  assign \o_psum[0][0].first  = o_psum[34];
+  assign \o_psum[0][0].last  = o_psum[35];
+  assign \pe_0_0__o_psum.p  = o_psum[18:0];
+  assign \pe_0_0__o_psum.a  = o_psum[33:19];
+  assign \pe_0_0__o_psum.first  = o_psum[34];
+  assign \pe_0_0__o_psum.last  = o_psum[35];
+  assign \o_valid[0]  = o_valid;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a[7:0];
+  assign \o_a[0][1]  = o_a[15:8];
+  assign \o_a[0][2]  = o_a[23:16];
+  assign \o_a[0][3]  = o_a[31:24];
+  assign \pe_0_0__o_a[0]  = o_a[7:0];
+  assign \pe_0_0__o_a[1]  = o_a[15:8];
+  assign \pe_0_0__o_a[2]  = o_a[23:16];
+  assign \pe_0_0__o_a[3]  = o_a[31:24];
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_w[0]  = o_w;
+  assign \o_w[0].q  = o_w;
+  assign \o_w[0].q[0]  = o_w[3:0];
+  assign \o_w[0].q[1]  = o_w[7:4];
+  assign \o_w[0].q[2]  = o_w[11:8];
+  assign \o_w[0].q[3]  = o_w[15:12];
+  assign \pe_0_0__o_w.q  = o_w;
+  assign \pe_0_0__o_w.q[0]  = o_w[3:0];
+  assign \pe_0_0__o_w.q[1]  = o_w[7:4];
+  assign \pe_0_0__o_w.q[2]  = o_w[11:8];
+  assign \pe_0_0__o_w.q[3]  = o_w[15:12];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
+endmodule
+
+module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_w, o_psum, o_valid, clk);
+  wire \$1 ;
+  input clk;
+  wire clk;
+  wire [31:0] i_a;
+  wire [31:0] \i_a[0] ;
+  wire [7:0] \i_a[0][0] ;
+  wire [7:0] \i_a[0][1] ;
+  wire [7:0] \i_a[0][2] ;
+  wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -8855,7 +8879,6 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -8909,7 +8932,6 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -8930,12 +8952,12 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -8989,9 +9011,11 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_psum, o_ctl, o_valid, pe_0_0__i_a, pe_0_0__i_ctl, clk);
+module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_psum, o_ctl, o_valid, pe_0_0__i_a, i_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -9001,6 +9025,7 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_p
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -9054,7 +9079,6 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_p
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -9108,7 +9132,6 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_p
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -9129,12 +9152,12 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_p
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -9188,9 +9211,11 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_p
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, o_valid, clk);
+module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -9200,6 +9225,7 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -9253,7 +9279,6 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -9307,7 +9332,6 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -9328,12 +9352,12 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -9387,9 +9411,11 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, o_valid, clk);
+module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -9399,6 +9425,7 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -9452,7 +9479,6 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -9506,7 +9532,6 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -9527,12 +9552,12 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -9586,9 +9611,11 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_psum, o_valid, clk);
+module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_psum, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -9598,6 +9625,7 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -9649,7 +9677,6 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -9703,7 +9730,6 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -9724,12 +9750,12 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -9783,6 +9809,8 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 /* Generated by Amaranth Yosys 0.50 (PyPI ver 0.50.0.0.post130, git sha1 b5170e139) */
 

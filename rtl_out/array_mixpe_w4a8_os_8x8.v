@@ -4,133 +4,139 @@ module array_mixpe_w4a8_os_8x8(a_in__valid, w_in__payload, w_in__valid, y_out__r
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   wire \$1 ;
   wire \$10 ;
-  reg [3:0] \$100 ;
-  reg \$101 ;
-  reg [8:0] \$102 ;
-  reg [11:0] \$103 ;
-  reg [9:0] \$104 ;
-  reg [8:0] \$105 ;
-  reg [5:0] \$106 ;
-  reg [8:0] \$107 ;
+  reg [11:0] \$100 ;
+  reg [8:0] \$101 ;
+  reg \$102 ;
+  reg [39:0] \$103 ;
+  reg [3:0] \$104 ;
+  reg [3:0] \$105 ;
+  reg [3:0] \$106 ;
+  reg \$107 ;
   reg [8:0] \$108 ;
-  reg \$109 ;
-  wire [4:0] \$11 ;
-  reg \$110 ;
-  reg [255:0] \$111 ;
-  reg [4:0] \$112 ;
-  reg [4:0] \$113 ;
-  reg [223:0] \$114 ;
-  reg [8:0] \$115 ;
-  reg [11:0] \$116 ;
-  reg [9:0] \$117 ;
-  reg [8:0] \$118 ;
-  reg [11:0] \$119 ;
-  wire [9:0] \$12 ;
-  reg \$120 ;
-  reg \$121 ;
-  reg \$122 ;
-  reg [7:0] \$123 ;
-  reg \$124 ;
-  reg [383:0] \$125 ;
-  reg [8:0] \$126 ;
+  reg [11:0] \$109 ;
+  wire \$11 ;
+  reg [9:0] \$110 ;
+  reg [8:0] \$111 ;
+  reg [5:0] \$112 ;
+  reg [8:0] \$113 ;
+  reg [8:0] \$114 ;
+  reg \$115 ;
+  reg \$116 ;
+  reg [255:0] \$117 ;
+  reg [4:0] \$118 ;
+  reg [4:0] \$119 ;
+  wire [10:0] \$12 ;
+  reg [223:0] \$120 ;
+  reg [8:0] \$121 ;
+  reg [11:0] \$122 ;
+  reg [9:0] \$123 ;
+  reg [8:0] \$124 ;
+  reg [11:0] \$125 ;
+  reg \$126 ;
   reg \$127 ;
-  reg [8:0] \$128 ;
-  reg \$129 ;
+  reg \$128 ;
+  reg [7:0] \$129 ;
   wire \$13 ;
-  wire \$14 ;
-  wire \$15 ;
+  reg \$130 ;
+  reg [383:0] \$131 ;
+  reg [8:0] \$132 ;
+  reg \$133 ;
+  reg [8:0] \$134 ;
+  reg \$135 ;
+  wire [1:0] \$14 ;
+  wire [1:0] \$15 ;
   wire \$16 ;
-  wire \$17 ;
-  wire \$18 ;
+  wire [4:0] \$17 ;
+  wire [9:0] \$18 ;
   wire \$19 ;
   wire \$2 ;
   wire \$20 ;
   wire \$21 ;
-  wire [10:0] \$22 ;
-  wire [11:0] \$23 ;
-  wire [10:0] \$24 ;
-  wire [11:0] \$25 ;
+  wire \$22 ;
+  wire \$23 ;
+  wire \$24 ;
+  wire \$25 ;
   wire \$26 ;
-  wire [9:0] \$27 ;
-  wire [12:0] \$28 ;
-  wire [10:0] \$29 ;
+  wire \$27 ;
+  wire [10:0] \$28 ;
+  wire [11:0] \$29 ;
   wire \$3 ;
-  wire \$30 ;
-  wire \$31 ;
-  wire [12:0] \$32 ;
-  wire \$33 ;
-  wire \$34 ;
-  wire [9:0] \$35 ;
+  wire [10:0] \$30 ;
+  wire [11:0] \$31 ;
+  wire \$32 ;
+  wire [9:0] \$33 ;
+  wire [12:0] \$34 ;
+  wire [10:0] \$35 ;
   wire \$36 ;
   wire \$37 ;
-  wire \$38 ;
+  wire [12:0] \$38 ;
   wire \$39 ;
   wire \$4 ;
   wire \$40 ;
-  wire \$41 ;
-  wire [9:0] \$42 ;
+  wire [9:0] \$41 ;
+  wire \$42 ;
   wire \$43 ;
   wire \$44 ;
   wire \$45 ;
-  wire [9:0] \$46 ;
+  wire \$46 ;
   wire \$47 ;
-  wire \$48 ;
-  wire [40:0] \$49 ;
+  wire [9:0] \$48 ;
+  wire \$49 ;
   wire \$5 ;
   wire \$50 ;
-  wire [4:0] \$51 ;
-  wire [4:0] \$52 ;
+  wire \$51 ;
+  wire [9:0] \$52 ;
   wire \$53 ;
-  wire [4:0] \$54 ;
-  wire [4:0] \$55 ;
+  wire \$54 ;
+  wire [40:0] \$55 ;
   wire \$56 ;
   wire [4:0] \$57 ;
   wire [4:0] \$58 ;
-  wire [9:0] \$59 ;
-  wire [10:0] \$6 ;
-  wire [6:0] \$60 ;
-  wire [6:0] \$61 ;
-  wire [10:0] \$62 ;
-  wire [10:0] \$63 ;
-  wire \$64 ;
-  wire [12:0] \$65 ;
-  wire [9:0] \$66 ;
-  wire [12:0] \$67 ;
-  wire \$68 ;
-  wire [9:0] \$69 ;
+  wire \$59 ;
+  wire \$6 ;
+  wire [4:0] \$60 ;
+  wire [4:0] \$61 ;
+  wire \$62 ;
+  wire [4:0] \$63 ;
+  wire [4:0] \$64 ;
+  wire [9:0] \$65 ;
+  wire [6:0] \$66 ;
+  wire [6:0] \$67 ;
+  wire [10:0] \$68 ;
+  wire [10:0] \$69 ;
   wire \$7 ;
-  wire [9:0] \$70 ;
-  wire \$71 ;
-  wire [10:0] \$72 ;
+  wire \$70 ;
+  wire [12:0] \$71 ;
+  wire [9:0] \$72 ;
   wire [12:0] \$73 ;
-  wire [12:0] \$74 ;
-  wire [12:0] \$75 ;
-  wire \$76 ;
-  wire [9:0] \$77 ;
-  wire \$78 ;
-  wire \$79 ;
-  wire [1:0] \$8 ;
-  wire \$80 ;
-  wire \$81 ;
+  wire \$74 ;
+  wire [9:0] \$75 ;
+  wire [9:0] \$76 ;
+  wire \$77 ;
+  wire [10:0] \$78 ;
+  wire [12:0] \$79 ;
+  wire \$8 ;
+  wire [12:0] \$80 ;
+  wire [12:0] \$81 ;
   wire \$82 ;
-  wire \$83 ;
-  wire [8:0] \$84 ;
+  wire [9:0] \$83 ;
+  wire \$84 ;
   wire \$85 ;
   wire \$86 ;
-  wire [8:0] \$87 ;
+  wire \$87 ;
   wire \$88 ;
-  wire [9:0] \$89 ;
-  wire [1:0] \$9 ;
-  wire \$90 ;
-  reg [8:0] \$91 ;
-  reg [8:0] \$92 ;
-  reg [8:0] \$93 ;
-  reg [11:0] \$94 ;
-  reg [8:0] \$95 ;
-  reg \$96 ;
-  reg [39:0] \$97 ;
-  reg [3:0] \$98 ;
-  reg [3:0] \$99 ;
+  wire \$89 ;
+  wire \$9 ;
+  wire [8:0] \$90 ;
+  wire \$91 ;
+  wire \$92 ;
+  wire [8:0] \$93 ;
+  wire \$94 ;
+  wire [9:0] \$95 ;
+  wire \$96 ;
+  reg [8:0] \$97 ;
+  reg [8:0] \$98 ;
+  reg [8:0] \$99 ;
   wire [7:0] \$signature__addr ;
   wire [7:0] \$signature__addr$24 ;
   wire [7:0] \$signature__addr$48 ;
@@ -999,7 +1005,7 @@ module array_mixpe_w4a8_os_8x8(a_in__valid, w_in__payload, w_in__valid, y_out__r
   reg [255:0] _0_;
   always @(posedge clk) begin
     if (os_fire) begin
-      _0_ <= a_buf[\$23 [7:0]];
+      _0_ <= a_buf[\$29 [7:0]];
     end
   end
   assign \$signature__data$88  = _0_;
@@ -1541,7 +1547,7 @@ module array_mixpe_w4a8_os_8x8(a_in__valid, w_in__payload, w_in__valid, y_out__r
   reg [223:0] _2_;
   always @(posedge clk) begin
     if (os_fire) begin
-      _2_ <= w_buf[\$25 [7:0]];
+      _2_ <= w_buf[\$31 [7:0]];
     end
   end
   assign w_rd__data = _2_;
@@ -1555,181 +1561,187 @@ module array_mixpe_w4a8_os_8x8(a_in__valid, w_in__payload, w_in__valid, y_out__r
   assign w_in__ready = \$3  & \$4 ;
   assign \$signature__en$26  = w_in__valid & w_in__ready;
   assign \$5  = ~ busy;
-  assign go = start & \$5 ;
-  assign \$6  = KB - os_kc;
-  assign \$7  = \$6 [8:0] < 9'h100;
-  assign os_len = \$7  ? \$6 [8:0] : 9'h100;
-  assign \$10  = $signed({ 1'h0, os_dq }) > $signed(2'h0);
-  assign \$11  = os_gap_now + 1'h0;
-  assign \$12  = os_len - 1'h1;
-  assign os_is_last = os_beat == \$12 ;
+  assign \$6  = start & \$5 ;
+  assign \$7  = | m;
+  assign \$8  = \$6  & \$7 ;
+  assign \$9  = | n;
+  assign \$10  = \$8  & \$9 ;
+  assign \$11  = | k_beats;
+  assign go = \$10  & \$11 ;
+  assign \$12  = KB - os_kc;
+  assign \$13  = \$12 [8:0] < 9'h100;
+  assign os_len = \$13  ? \$12 [8:0] : 9'h100;
+  assign \$16  = $signed({ 1'h0, os_dq }) > $signed(2'h0);
+  assign \$17  = os_gap_now + 1'h0;
+  assign \$18  = os_len - 1'h1;
+  assign os_is_last = os_beat == \$18 ;
   assign os_group_end = os_group_beat == 5'h1f;
-  assign \$13  = os_m0 < M;
-  assign \$14  = run & \$13 ;
-  assign \$15  = ! os_gap_now;
-  assign \$16  = \$14  & \$15 ;
-  assign \$17  = ~ os_is_last;
-  assign \$18  = ~ os_any_last;
-  assign \$19  = \$17  | \$18 ;
-  assign \$20  = os_since_last >= 4'h8;
-  assign \$21  = \$19  | \$20 ;
-  assign os_fire = \$16  & \$21 ;
-  assign \$22  = os_a_base + os_kc;
-  assign \$23  = \$22  + os_beat;
-  assign \$24  = os_w_base + os_kc;
-  assign \$25  = \$24  + os_beat;
-  assign \$26  = ! os_beat;
-  assign \$27  = edge_m0 + o_row_index;
-  assign \$28  = edge_y_base + \$27 [8:0];
+  assign \$19  = os_m0 < M;
+  assign \$20  = run & \$19 ;
+  assign \$21  = ! os_gap_now;
+  assign \$22  = \$20  & \$21 ;
+  assign \$23  = ~ os_is_last;
+  assign \$24  = ~ os_any_last;
+  assign \$25  = \$23  | \$24 ;
+  assign \$26  = os_since_last >= 4'h8;
+  assign \$27  = \$25  | \$26 ;
+  assign os_fire = \$22  & \$27 ;
+  assign \$28  = os_a_base + os_kc;
+  assign \$29  = \$28  + os_beat;
+  assign \$30  = os_w_base + os_kc;
+  assign \$31  = \$30  + os_beat;
+  assign \$32  = ! os_beat;
+  assign \$33  = edge_m0 + o_row_index;
+  assign \$34  = edge_y_base + \$33 [8:0];
   assign first_chunk = ! edge_k;
-  assign \$29  = edge_k + 9'h100;
-  assign chunk_done = \$29  >= KB;
+  assign \$35  = edge_k + 9'h100;
+  assign chunk_done = \$35  >= KB;
   assign block_done = o_row_index == 3'h7;
-  assign \$30  = run & o_row_valid;
-  assign \$31  = block_done & chunk_done;
-  assign \$32  = edge_n0 + 4'h8;
-  assign \$33  = \$32  >= N;
-  assign \$34  = \$31  & \$33 ;
-  assign \$35  = edge_m0 + 4'h8;
-  assign \$36  = \$35  >= M;
-  assign is_last = \$34  & \$36 ;
-  assign \$37  = ~ y_out__valid;
-  assign \$38  = \$37  | y_out__ready;
-  assign \$39  = raddr < y_end;
-  assign \$40  = \$38  & \$39 ;
-  assign \$41  = a_in__valid & a_in__ready;
-  assign \$42  = a_load_addr + 1'h1;
-  assign \$43  = ~ busy;
-  assign \$44  = start & \$43 ;
-  assign \$45  = w_in__valid & w_in__ready;
-  assign \$46  = w_load_addr + 1'h1;
-  assign \$47  = ~ busy;
-  assign \$48  = start & \$47 ;
-  assign \$49  = cycles + 1'h1;
-  assign \$50  = os_gap_now > 1'h0;
-  assign \$51  = os_gap_now - 1'h1;
-  assign \$52  = \$50  ? \$51  : 5'h00;
-  assign \$53  = os_dq_now > 1'h0;
-  assign \$54  = os_dq_now - 1'h1;
-  assign \$55  = \$53  ? \$54  : 5'h00;
-  assign \$56  = os_since_last < 4'h8;
-  assign \$57  = os_since_last + 1'h1;
-  assign \$58  = \$56  ? \$57  : { 1'h0, os_since_last };
-  assign \$59  = os_beat + 1'h1;
-  assign \$60  = os_group_beat + 1'h1;
-  assign \$61  = os_group_end ? 7'h00 : \$60 ;
-  assign \$62  = os_kc + os_len;
-  assign \$63  = os_kc + os_len;
-  assign \$64  = \$63  >= KB;
-  assign \$65  = os_n0 + 4'h8;
-  assign \$66  = os_w_base + KB;
-  assign \$67  = os_n0 + 4'h8;
-  assign \$68  = \$67  >= N;
-  assign \$69  = os_m0 + 4'h8;
-  assign \$70  = os_a_base + KB;
-  assign \$71  = run & o_row_valid;
-  assign \$72  = edge_k + 9'h100;
-  assign \$73  = edge_n0 + 4'h8;
-  assign \$74  = edge_y_base + M;
-  assign \$75  = edge_n0 + 4'h8;
-  assign \$76  = \$75  >= N;
-  assign \$77  = edge_m0 + 4'h8;
-  assign \$78  = run & o_row_valid;
-  assign \$79  = run & o_row_valid;
-  assign \$80  = \$27 [8:0] < M;
-  assign \$81  = \$79  & \$80 ;
-  assign \$82  = run & o_row_valid;
-  assign \$83  = \$82  & is_last;
-  assign \$84  = o_wr__addr + 1'h1;
-  assign \$85  = \$84  > y_end;
-  assign \$86  = o_wr__en & \$85 ;
-  assign \$87  = o_wr__addr + 1'h1;
-  assign \$88  = run & last_write;
-  assign \$89  = raddr + 1'h1;
-  assign \$90  = raddr == y_end;
+  assign \$36  = run & o_row_valid;
+  assign \$37  = block_done & chunk_done;
+  assign \$38  = edge_n0 + 4'h8;
+  assign \$39  = \$38  >= N;
+  assign \$40  = \$37  & \$39 ;
+  assign \$41  = edge_m0 + 4'h8;
+  assign \$42  = \$41  >= M;
+  assign is_last = \$40  & \$42 ;
+  assign \$43  = ~ y_out__valid;
+  assign \$44  = \$43  | y_out__ready;
+  assign \$45  = raddr < y_end;
+  assign \$46  = \$44  & \$45 ;
+  assign \$47  = a_in__valid & a_in__ready;
+  assign \$48  = a_load_addr + 1'h1;
+  assign \$49  = ~ busy;
+  assign \$50  = start & \$49 ;
+  assign \$51  = w_in__valid & w_in__ready;
+  assign \$52  = w_load_addr + 1'h1;
+  assign \$53  = ~ busy;
+  assign \$54  = start & \$53 ;
+  assign \$55  = cycles + 1'h1;
+  assign \$56  = os_gap_now > 1'h0;
+  assign \$57  = os_gap_now - 1'h1;
+  assign \$58  = \$56  ? \$57  : 5'h00;
+  assign \$59  = os_dq_now > 1'h0;
+  assign \$60  = os_dq_now - 1'h1;
+  assign \$61  = \$59  ? \$60  : 5'h00;
+  assign \$62  = os_since_last < 4'h8;
+  assign \$63  = os_since_last + 1'h1;
+  assign \$64  = \$62  ? \$63  : { 1'h0, os_since_last };
+  assign \$65  = os_beat + 1'h1;
+  assign \$66  = os_group_beat + 1'h1;
+  assign \$67  = os_group_end ? 7'h00 : \$66 ;
+  assign \$68  = os_kc + os_len;
+  assign \$69  = os_kc + os_len;
+  assign \$70  = \$69  >= KB;
+  assign \$71  = os_n0 + 4'h8;
+  assign \$72  = os_w_base + KB;
+  assign \$73  = os_n0 + 4'h8;
+  assign \$74  = \$73  >= N;
+  assign \$75  = os_m0 + 4'h8;
+  assign \$76  = os_a_base + KB;
+  assign \$77  = run & o_row_valid;
+  assign \$78  = edge_k + 9'h100;
+  assign \$79  = edge_n0 + 4'h8;
+  assign \$80  = edge_y_base + M;
+  assign \$81  = edge_n0 + 4'h8;
+  assign \$82  = \$81  >= N;
+  assign \$83  = edge_m0 + 4'h8;
+  assign \$84  = run & o_row_valid;
+  assign \$85  = run & o_row_valid;
+  assign \$86  = \$33 [8:0] < M;
+  assign \$87  = \$85  & \$86 ;
+  assign \$88  = run & o_row_valid;
+  assign \$89  = \$88  & is_last;
+  assign \$90  = o_wr__addr + 1'h1;
+  assign \$91  = \$90  > y_end;
+  assign \$92  = o_wr__en & \$91 ;
+  assign \$93  = o_wr__addr + 1'h1;
+  assign \$94  = run & last_write;
+  assign \$95  = raddr + 1'h1;
+  assign \$96  = raddr == y_end;
   always @(posedge clk)
-    a_load_addr <= \$91 ;
+    a_load_addr <= \$97 ;
   always @(posedge clk)
-    w_load_addr <= \$92 ;
+    w_load_addr <= \$98 ;
   always @(posedge clk)
-    M <= \$93 ;
+    M <= \$99 ;
   always @(posedge clk)
-    N <= \$94 ;
+    N <= \$100 ;
   always @(posedge clk)
-    KB <= \$95 ;
+    KB <= \$101 ;
   always @(posedge clk)
-    run <= \$96 ;
+    run <= \$102 ;
   always @(posedge clk)
-    cycles <= \$97 ;
+    cycles <= \$103 ;
   always @(posedge clk)
-    os_gap <= \$98 ;
+    os_gap <= \$104 ;
   always @(posedge clk)
-    os_dq <= \$99 ;
+    os_dq <= \$105 ;
   always @(posedge clk)
-    os_since_last <= \$100 ;
+    os_since_last <= \$106 ;
   always @(posedge clk)
-    os_prev_issued <= \$101 ;
+    os_prev_issued <= \$107 ;
   always @(posedge clk)
-    os_m0 <= \$102 ;
+    os_m0 <= \$108 ;
   always @(posedge clk)
-    os_n0 <= \$103 ;
+    os_n0 <= \$109 ;
   always @(posedge clk)
-    os_kc <= \$104 ;
+    os_kc <= \$110 ;
   always @(posedge clk)
-    os_beat <= \$105 ;
+    os_beat <= \$111 ;
   always @(posedge clk)
-    os_group_beat <= \$106 ;
+    os_group_beat <= \$112 ;
   always @(posedge clk)
-    os_a_base <= \$107 ;
+    os_a_base <= \$113 ;
   always @(posedge clk)
-    os_w_base <= \$108 ;
+    os_w_base <= \$114 ;
   always @(posedge clk)
-    os_any_last <= \$109 ;
+    os_any_last <= \$115 ;
   always @(posedge clk)
-    os_prev_group_end <= \$110 ;
+    os_prev_group_end <= \$116 ;
   always @(posedge clk)
-    i_a <= \$111 ;
+    i_a <= \$117 ;
   always @(posedge clk)
-    issue_d1 <= \$112 ;
+    issue_d1 <= \$118 ;
   always @(posedge clk)
-    i_ctl <= \$113 ;
+    i_ctl <= \$119 ;
   always @(posedge clk)
-    i_w <= \$114 ;
+    i_w <= \$120 ;
   always @(posedge clk)
-    edge_m0 <= \$115 ;
+    edge_m0 <= \$121 ;
   always @(posedge clk)
-    edge_n0 <= \$116 ;
+    edge_n0 <= \$122 ;
   always @(posedge clk)
-    edge_k <= \$117 ;
+    edge_k <= \$123 ;
   always @(posedge clk)
-    edge_row <= \$118 ;
+    edge_row <= \$124 ;
   always @(posedge clk)
-    edge_y_base <= \$119 ;
+    edge_y_base <= \$125 ;
   always @(posedge clk)
-    s1_valid <= \$120 ;
+    s1_valid <= \$126 ;
   always @(posedge clk)
-    o_wr__en <= \$121 ;
+    o_wr__en <= \$127 ;
   always @(posedge clk)
-    s1_first <= \$122 ;
+    s1_first <= \$128 ;
   always @(posedge clk)
-    o_wr__addr <= \$123 ;
+    o_wr__addr <= \$129 ;
   always @(posedge clk)
-    last_write <= \$124 ;
+    last_write <= \$130 ;
   always @(posedge clk)
-    s1_row <= \$125 ;
+    s1_row <= \$131 ;
   always @(posedge clk)
-    y_end <= \$126 ;
+    y_end <= \$132 ;
   always @(posedge clk)
-    drain <= \$127 ;
+    drain <= \$133 ;
   always @(posedge clk)
-    raddr <= \$128 ;
+    raddr <= \$134 ;
   always @(posedge clk)
-    y_out__valid <= \$129 ;
+    y_out__valid <= \$135 ;
   \array_mixpe_w4a8_os_8x8.mesh  mesh (
     .clk(clk),
     .\i_a$1 (i_a),
     .i_ctl(i_ctl),
-    .\i_w$257 (i_w),
+    .i_w(i_w),
     .o_row(o_row),
     .o_row_index(o_row_index),
     .o_row_valid(o_row_valid),
@@ -1739,9 +1751,9 @@ module array_mixpe_w4a8_os_8x8(a_in__valid, w_in__payload, w_in__valid, y_out__r
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     os_gap_now = os_gap;
     if (os_prev_issued) begin
-      os_gap_now = { \$8 [1], \$8 [1], \$8  };
+      os_gap_now = { \$14 [1], \$14 [1], \$14  };
       if (os_prev_group_end) begin
-        if (\$10 ) begin
+        if (\$16 ) begin
           os_gap_now = os_dq;
         end
       end
@@ -1752,7 +1764,7 @@ module array_mixpe_w4a8_os_8x8(a_in__valid, w_in__payload, w_in__valid, y_out__r
     os_dq_now = os_dq;
     if (os_prev_issued) begin
       if (os_prev_group_end) begin
-        os_dq_now = \$11 [3:0];
+        os_dq_now = \$17 [3:0];
       end
     end
   end
@@ -1762,7 +1774,7 @@ module array_mixpe_w4a8_os_8x8(a_in__valid, w_in__payload, w_in__valid, y_out__r
     if (os_fire) begin
       issue[0] = 1'h1;
       issue[1] = 1'h1;
-      issue[2] = \$26 ;
+      issue[2] = \$32 ;
       issue[3] = os_is_last;
       issue[4] = os_group_end;
     end
@@ -1770,8 +1782,8 @@ module array_mixpe_w4a8_os_8x8(a_in__valid, w_in__payload, w_in__valid, y_out__r
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     o_rd__addr = 8'h00;
-    if (\$30 ) begin
-      o_rd__addr = \$28 [7:0];
+    if (\$36 ) begin
+      o_rd__addr = \$34 [7:0];
     end
     if (drain) begin
       o_rd__addr = raddr[7:0];
@@ -1780,7 +1792,7 @@ module array_mixpe_w4a8_os_8x8(a_in__valid, w_in__payload, w_in__valid, y_out__r
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     o_rd__en = 1'h1;
-    if (\$30 ) begin
+    if (\$36 ) begin
       o_rd__en = 1'h1;
     end
     if (drain) begin
@@ -1791,256 +1803,150 @@ module array_mixpe_w4a8_os_8x8(a_in__valid, w_in__payload, w_in__valid, y_out__r
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     fetch = 1'h0;
     if (drain) begin
-      fetch = \$40 ;
+      fetch = \$46 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$91  = a_load_addr;
-    if (\$41 ) begin
-      \$91  = \$42 [8:0];
+    \$97  = a_load_addr;
+    if (\$47 ) begin
+      \$97  = \$48 [8:0];
     end
-    if (\$44 ) begin
-      \$91  = 9'h000;
+    if (\$50 ) begin
+      \$97  = 9'h000;
     end
     if (rst) begin
-      \$91  = 9'h000;
+      \$97  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$92  = w_load_addr;
-    if (\$45 ) begin
-      \$92  = \$46 [8:0];
+    \$98  = w_load_addr;
+    if (\$51 ) begin
+      \$98  = \$52 [8:0];
     end
-    if (\$48 ) begin
-      \$92  = 9'h000;
+    if (\$54 ) begin
+      \$98  = 9'h000;
     end
     if (rst) begin
-      \$92  = 9'h000;
+      \$98  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$93  = M;
+    \$99  = M;
     if (go) begin
-      \$93  = m;
+      \$99  = m;
     end
     if (rst) begin
-      \$93  = 9'h000;
+      \$99  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$94  = N;
+    \$100  = N;
     if (go) begin
-      \$94  = n;
+      \$100  = n;
     end
     if (rst) begin
-      \$94  = 12'h000;
+      \$100  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$95  = KB;
+    \$101  = KB;
     if (go) begin
-      \$95  = k_beats;
+      \$101  = k_beats;
     end
     if (rst) begin
-      \$95  = 9'h000;
+      \$101  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$96  = run;
+    \$102  = run;
     if (go) begin
-      \$96  = 1'h1;
+      \$102  = 1'h1;
     end
-    if (\$88 ) begin
-      \$96  = 1'h0;
+    if (\$94 ) begin
+      \$102  = 1'h0;
     end
     if (rst) begin
-      \$96  = 1'h0;
+      \$102  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$97  = cycles;
+    \$103  = cycles;
     if (go) begin
-      \$97  = 40'h0000000000;
+      \$103  = 40'h0000000000;
     end
     if (run) begin
-      \$97  = \$49 [39:0];
+      \$103  = \$55 [39:0];
     end
     if (rst) begin
-      \$97  = 40'h0000000000;
+      \$103  = 40'h0000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$98  = \$52 [3:0];
+    \$104  = \$58 [3:0];
     if (go) begin
-      \$98  = 4'h0;
+      \$104  = 4'h0;
     end
     if (rst) begin
-      \$98  = 4'h0;
+      \$104  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$99  = \$55 [3:0];
+    \$105  = \$61 [3:0];
     if (go) begin
-      \$99  = 4'h0;
+      \$105  = 4'h0;
     end
     if (rst) begin
-      \$99  = 4'h0;
+      \$105  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$100  = \$58 [3:0];
+    \$106  = \$64 [3:0];
     if (go) begin
-      \$100  = 4'h0;
+      \$106  = 4'h0;
     end
     if (os_fire) begin
       if (os_is_last) begin
-        \$100  = 4'h1;
+        \$106  = 4'h1;
       end
     end
     if (rst) begin
-      \$100  = 4'h0;
+      \$106  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$101  = 1'h0;
+    \$107  = 1'h0;
     if (go) begin
-      \$101  = 1'h0;
+      \$107  = 1'h0;
     end
     if (os_fire) begin
-      \$101  = 1'h1;
+      \$107  = 1'h1;
     end
     if (rst) begin
-      \$101  = 1'h0;
+      \$107  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$102  = os_m0;
-    if (go) begin
-      \$102  = 9'h000;
-    end
-    if (os_fire) begin
-      if (os_is_last) begin
-        if (\$64 ) begin
-          if (\$68 ) begin
-            \$102  = \$69 [8:0];
-          end
-        end
-      end
-    end
-    if (rst) begin
-      \$102  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$103  = os_n0;
-    if (go) begin
-      \$103  = 12'h000;
-    end
-    if (os_fire) begin
-      if (os_is_last) begin
-        if (\$64 ) begin
-          \$103  = \$65 [11:0];
-          if (\$68 ) begin
-            \$103  = 12'h000;
-          end
-        end
-      end
-    end
-    if (rst) begin
-      \$103  = 12'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$104  = os_kc;
-    if (go) begin
-      \$104  = 10'h000;
-    end
-    if (os_fire) begin
-      if (os_is_last) begin
-        \$104  = \$62 [9:0];
-        if (\$64 ) begin
-          \$104  = 10'h000;
-        end
-      end
-    end
-    if (rst) begin
-      \$104  = 10'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$105  = os_beat;
-    if (go) begin
-      \$105  = 9'h000;
-    end
-    if (os_fire) begin
-      \$105  = \$59 [8:0];
-      if (os_is_last) begin
-        \$105  = 9'h000;
-      end
-    end
-    if (rst) begin
-      \$105  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$106  = os_group_beat;
-    if (go) begin
-      \$106  = 6'h00;
-    end
-    if (os_fire) begin
-      \$106  = \$61 [5:0];
-    end
-    if (rst) begin
-      \$106  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$107  = os_a_base;
-    if (go) begin
-      \$107  = 9'h000;
-    end
-    if (os_fire) begin
-      if (os_is_last) begin
-        if (\$64 ) begin
-          if (\$68 ) begin
-            \$107  = \$70 [8:0];
-          end
-        end
-      end
-    end
-    if (rst) begin
-      \$107  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$108  = os_w_base;
+    \$108  = os_m0;
     if (go) begin
       \$108  = 9'h000;
     end
     if (os_fire) begin
       if (os_is_last) begin
-        if (\$64 ) begin
-          \$108  = \$66 [8:0];
-          if (\$68 ) begin
-            \$108  = 9'h000;
+        if (\$70 ) begin
+          if (\$74 ) begin
+            \$108  = \$75 [8:0];
           end
         end
       end
@@ -2051,269 +1957,375 @@ module array_mixpe_w4a8_os_8x8(a_in__valid, w_in__payload, w_in__valid, y_out__r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$109  = os_any_last;
+    \$109  = os_n0;
     if (go) begin
-      \$109  = 1'h0;
+      \$109  = 12'h000;
     end
     if (os_fire) begin
       if (os_is_last) begin
-        \$109  = 1'h1;
+        if (\$70 ) begin
+          \$109  = \$71 [11:0];
+          if (\$74 ) begin
+            \$109  = 12'h000;
+          end
+        end
       end
     end
     if (rst) begin
-      \$109  = 1'h0;
+      \$109  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$110  = os_prev_group_end;
+    \$110  = os_kc;
+    if (go) begin
+      \$110  = 10'h000;
+    end
     if (os_fire) begin
-      \$110  = os_group_end;
+      if (os_is_last) begin
+        \$110  = \$68 [9:0];
+        if (\$70 ) begin
+          \$110  = 10'h000;
+        end
+      end
     end
     if (rst) begin
-      \$110  = 1'h0;
+      \$110  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$111  = \$signature__data$88 ;
-    if (rst) begin
-      \$111  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$112  = issue;
-    if (rst) begin
-      \$112  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$113  = issue_d1;
-    if (rst) begin
-      \$113  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$114  = w_rd__data;
-    if (rst) begin
-      \$114  = 224'h00000000000000000000000000000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$115  = edge_m0;
+    \$111  = os_beat;
     if (go) begin
-      \$115  = 9'h000;
+      \$111  = 9'h000;
     end
-    if (\$71 ) begin
-      if (block_done) begin
-        if (chunk_done) begin
-          if (\$76 ) begin
-            \$115  = \$77 [8:0];
+    if (os_fire) begin
+      \$111  = \$65 [8:0];
+      if (os_is_last) begin
+        \$111  = 9'h000;
+      end
+    end
+    if (rst) begin
+      \$111  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$112  = os_group_beat;
+    if (go) begin
+      \$112  = 6'h00;
+    end
+    if (os_fire) begin
+      \$112  = \$67 [5:0];
+    end
+    if (rst) begin
+      \$112  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$113  = os_a_base;
+    if (go) begin
+      \$113  = 9'h000;
+    end
+    if (os_fire) begin
+      if (os_is_last) begin
+        if (\$70 ) begin
+          if (\$74 ) begin
+            \$113  = \$76 [8:0];
           end
         end
       end
     end
     if (rst) begin
-      \$115  = 9'h000;
+      \$113  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$116  = edge_n0;
+    \$114  = os_w_base;
     if (go) begin
-      \$116  = 12'h000;
+      \$114  = 9'h000;
     end
-    if (\$71 ) begin
-      if (block_done) begin
-        if (chunk_done) begin
-          \$116  = \$73 [11:0];
-          if (\$76 ) begin
-            \$116  = 12'h000;
+    if (os_fire) begin
+      if (os_is_last) begin
+        if (\$70 ) begin
+          \$114  = \$72 [8:0];
+          if (\$74 ) begin
+            \$114  = 9'h000;
           end
         end
       end
     end
     if (rst) begin
-      \$116  = 12'h000;
+      \$114  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$117  = edge_k;
+    \$115  = os_any_last;
     if (go) begin
-      \$117  = 10'h000;
+      \$115  = 1'h0;
     end
-    if (\$71 ) begin
-      if (block_done) begin
-        \$117  = \$72 [9:0];
-        if (chunk_done) begin
-          \$117  = 10'h000;
-        end
+    if (os_fire) begin
+      if (os_is_last) begin
+        \$115  = 1'h1;
       end
     end
     if (rst) begin
-      \$117  = 10'h000;
+      \$115  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$118  = edge_row;
-    if (go) begin
-      \$118  = 9'h000;
+    \$116  = os_prev_group_end;
+    if (os_fire) begin
+      \$116  = os_group_end;
     end
     if (rst) begin
-      \$118  = 9'h000;
+      \$116  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$119  = edge_y_base;
-    if (go) begin
-      \$119  = 12'h000;
+    \$117  = \$signature__data$88 ;
+    if (rst) begin
+      \$117  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
     end
-    if (\$71 ) begin
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$118  = issue;
+    if (rst) begin
+      \$118  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$119  = issue_d1;
+    if (rst) begin
+      \$119  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$120  = w_rd__data;
+    if (rst) begin
+      \$120  = 224'h00000000000000000000000000000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$121  = edge_m0;
+    if (go) begin
+      \$121  = 9'h000;
+    end
+    if (\$77 ) begin
       if (block_done) begin
         if (chunk_done) begin
-          \$119  = \$74 [11:0];
-          if (\$76 ) begin
-            \$119  = 12'h000;
+          if (\$82 ) begin
+            \$121  = \$83 [8:0];
           end
         end
       end
     end
     if (rst) begin
-      \$119  = 12'h000;
+      \$121  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$120  = \$78 ;
-    if (rst) begin
-      \$120  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$121  = \$81 ;
-    if (rst) begin
-      \$121  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$122  = first_chunk;
-    if (rst) begin
-      \$122  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$123  = \$28 [7:0];
-    if (rst) begin
-      \$123  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$124  = \$83 ;
-    if (rst) begin
-      \$124  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$125 [47:0] = o_row[47:0];
-    \$125 [95:48] = o_row[95:48];
-    \$125 [143:96] = o_row[143:96];
-    \$125 [191:144] = o_row[191:144];
-    \$125 [239:192] = o_row[239:192];
-    \$125 [287:240] = o_row[287:240];
-    \$125 [335:288] = o_row[335:288];
-    \$125 [383:336] = o_row[383:336];
-    if (rst) begin
-      \$125  = 384'h000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$126  = y_end;
-    if (\$86 ) begin
-      \$126  = \$87 ;
-    end
+    \$122  = edge_n0;
     if (go) begin
-      \$126  = 9'h000;
+      \$122  = 12'h000;
     end
-    if (rst) begin
-      \$126  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$127  = drain;
-    if (\$88 ) begin
-      \$127  = 1'h1;
-    end
-    if (drain) begin
-      if (fetch) begin
-      end else if (y_out__ready) begin
-        if (\$90 ) begin
-          \$127  = 1'h0;
+    if (\$77 ) begin
+      if (block_done) begin
+        if (chunk_done) begin
+          \$122  = \$79 [11:0];
+          if (\$82 ) begin
+            \$122  = 12'h000;
+          end
         end
       end
     end
+    if (rst) begin
+      \$122  = 12'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$123  = edge_k;
+    if (go) begin
+      \$123  = 10'h000;
+    end
+    if (\$77 ) begin
+      if (block_done) begin
+        \$123  = \$78 [9:0];
+        if (chunk_done) begin
+          \$123  = 10'h000;
+        end
+      end
+    end
+    if (rst) begin
+      \$123  = 10'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$124  = edge_row;
+    if (go) begin
+      \$124  = 9'h000;
+    end
+    if (rst) begin
+      \$124  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$125  = edge_y_base;
+    if (go) begin
+      \$125  = 12'h000;
+    end
+    if (\$77 ) begin
+      if (block_done) begin
+        if (chunk_done) begin
+          \$125  = \$80 [11:0];
+          if (\$82 ) begin
+            \$125  = 12'h000;
+          end
+        end
+      end
+    end
+    if (rst) begin
+      \$125  = 12'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$126  = \$84 ;
+    if (rst) begin
+      \$126  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$127  = \$87 ;
     if (rst) begin
       \$127  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$128  = raddr;
-    if (drain) begin
-      if (fetch) begin
-        \$128  = \$89 [8:0];
-      end
-    end
-    if (go) begin
-      \$128  = 9'h000;
-    end
+    \$128  = first_chunk;
     if (rst) begin
-      \$128  = 9'h000;
+      \$128  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$129  = y_out__valid;
+    \$129  = \$34 [7:0];
+    if (rst) begin
+      \$129  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$130  = \$89 ;
+    if (rst) begin
+      \$130  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$131 [47:0] = o_row[47:0];
+    \$131 [95:48] = o_row[95:48];
+    \$131 [143:96] = o_row[143:96];
+    \$131 [191:144] = o_row[191:144];
+    \$131 [239:192] = o_row[239:192];
+    \$131 [287:240] = o_row[287:240];
+    \$131 [335:288] = o_row[335:288];
+    \$131 [383:336] = o_row[383:336];
+    if (rst) begin
+      \$131  = 384'h000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$132  = y_end;
+    if (\$92 ) begin
+      \$132  = \$93 ;
+    end
+    if (go) begin
+      \$132  = 9'h000;
+    end
+    if (rst) begin
+      \$132  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$133  = drain;
+    if (\$94 ) begin
+      \$133  = 1'h1;
+    end
     if (drain) begin
       if (fetch) begin
-        \$129  = 1'h1;
       end else if (y_out__ready) begin
-        \$129  = 1'h0;
+        if (\$96 ) begin
+          \$133  = 1'h0;
+        end
+      end
+    end
+    if (rst) begin
+      \$133  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$134  = raddr;
+    if (drain) begin
+      if (fetch) begin
+        \$134  = \$95 [8:0];
       end
     end
     if (go) begin
-      \$129  = 1'h0;
+      \$134  = 9'h000;
     end
     if (rst) begin
-      \$129  = 1'h0;
+      \$134  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$135  = y_out__valid;
+    if (drain) begin
+      if (fetch) begin
+        \$135  = 1'h1;
+      end else if (y_out__ready) begin
+        \$135  = 1'h0;
+      end
+    end
+    if (go) begin
+      \$135  = 1'h0;
+    end
+    if (rst) begin
+      \$135  = 1'h0;
     end
   end
   assign \$signature__addr  = a_load_addr[7:0];
   assign \$signature__data  = a_in__payload;
   assign \$signature__addr$24  = w_load_addr[7:0];
   assign \$signature__data$25  = w_in__payload;
-  assign os_rest = \$6 [8:0];
+  assign os_rest = \$12 [8:0];
   assign os_interval = 1'h1;
-  assign \$signature__addr$48  = \$23 [7:0];
-  assign w_rd__addr = \$25 [7:0];
+  assign \$signature__addr$48  = \$29 [7:0];
+  assign w_rd__addr = \$31 [7:0];
   assign \$signature__en$52  = os_fire;
   assign w_rd__en = os_fire;
   assign issue_d2 = i_ctl;
-  assign edge_row_m = \$27 [8:0];
-  assign edge_addr = \$28 [11:0];
+  assign edge_row_m = \$33 [8:0];
+  assign edge_addr = \$34 [11:0];
   assign s1_addr = o_wr__addr;
   assign o_wr__data = edge_new;
   assign s1_write = o_wr__en;
@@ -2812,120 +2824,306 @@ module array_mixpe_w4a8_os_8x8(a_in__valid, w_in__payload, w_in__valid, y_out__r
   assign edge_new[143:96] = s1_row[143:96];
   assign edge_new[95:48] = s1_row[95:48];
   assign edge_new[47:0] = s1_row[47:0];
-  assign \$8  = 2'h0;
-  assign \$9  = 2'h0;
+  assign \$14  = 2'h0;
+  assign \$15  = 2'h0;
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_row_valid, o_row_index, o_row, clk);
+module \array_mixpe_w4a8_os_8x8.mesh (rst, o_row_valid, o_row_index, \i_a$1 , i_ctl, i_w, o_row, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$2  = 0;
   wire \$1 ;
-  reg [4:0] \$10 ;
-  reg \$100 ;
-  reg \$101 ;
-  reg \$102 ;
-  reg \$103 ;
-  reg \$104 ;
-  reg \$105 ;
-  reg \$106 ;
-  reg \$107 ;
-  reg \$108 ;
-  reg [31:0] \$11 ;
-  reg [31:0] \$12 ;
-  reg [4:0] \$13 ;
-  reg [4:0] \$14 ;
-  reg [31:0] \$15 ;
-  reg [31:0] \$16 ;
-  reg [31:0] \$17 ;
-  reg [4:0] \$18 ;
-  reg [4:0] \$19 ;
+  wire \$10 ;
+  wire [47:0] \$100 ;
+  wire [47:0] \$101 ;
+  wire [47:0] \$102 ;
+  wire [47:0] \$103 ;
+  wire [47:0] \$104 ;
+  wire [47:0] \$105 ;
+  wire [47:0] \$106 ;
+  wire [47:0] \$107 ;
+  wire [47:0] \$108 ;
+  wire [47:0] \$109 ;
+  wire \$11 ;
+  wire [47:0] \$110 ;
+  wire [47:0] \$111 ;
+  wire [47:0] \$112 ;
+  wire [47:0] \$113 ;
+  wire [47:0] \$114 ;
+  wire [47:0] \$115 ;
+  wire [47:0] \$116 ;
+  wire [47:0] \$117 ;
+  wire [47:0] \$118 ;
+  wire [47:0] \$119 ;
+  wire \$12 ;
+  wire [47:0] \$120 ;
+  wire [47:0] \$121 ;
+  wire [47:0] \$122 ;
+  wire [47:0] \$123 ;
+  wire [47:0] \$124 ;
+  wire [47:0] \$125 ;
+  wire [47:0] \$126 ;
+  wire [47:0] \$127 ;
+  wire [47:0] \$128 ;
+  wire [47:0] \$129 ;
+  wire \$13 ;
+  wire [47:0] \$130 ;
+  wire [47:0] \$131 ;
+  wire [47:0] \$132 ;
+  wire [47:0] \$133 ;
+  wire [47:0] \$134 ;
+  wire [47:0] \$135 ;
+  wire [47:0] \$136 ;
+  wire [47:0] \$137 ;
+  wire [47:0] \$138 ;
+  wire [47:0] \$139 ;
+  wire \$14 ;
+  wire [47:0] \$140 ;
+  wire [47:0] \$141 ;
+  wire [47:0] \$142 ;
+  wire [47:0] \$143 ;
+  wire [47:0] \$144 ;
+  wire [47:0] \$145 ;
+  wire [47:0] \$146 ;
+  wire [47:0] \$147 ;
+  wire [47:0] \$148 ;
+  wire [47:0] \$149 ;
+  wire \$15 ;
+  wire [47:0] \$150 ;
+  wire [47:0] \$151 ;
+  wire [47:0] \$152 ;
+  wire [47:0] \$153 ;
+  wire [47:0] \$154 ;
+  wire [47:0] \$155 ;
+  wire [47:0] \$156 ;
+  wire [47:0] \$157 ;
+  wire [47:0] \$158 ;
+  wire [47:0] \$159 ;
+  wire \$16 ;
+  wire [47:0] \$160 ;
+  wire [47:0] \$161 ;
+  wire [47:0] \$162 ;
+  wire [47:0] \$163 ;
+  wire [47:0] \$164 ;
+  wire [47:0] \$165 ;
+  wire [47:0] \$166 ;
+  wire [47:0] \$167 ;
+  wire [47:0] \$168 ;
+  wire [47:0] \$169 ;
+  wire \$17 ;
+  wire [47:0] \$170 ;
+  wire [47:0] \$171 ;
+  wire [47:0] \$172 ;
+  wire [47:0] \$173 ;
+  wire [47:0] \$174 ;
+  wire [47:0] \$175 ;
+  wire [47:0] \$176 ;
+  wire [47:0] \$177 ;
+  wire [47:0] \$178 ;
+  wire [47:0] \$179 ;
+  wire \$18 ;
+  wire [47:0] \$180 ;
+  wire [47:0] \$181 ;
+  wire [47:0] \$182 ;
+  wire [47:0] \$183 ;
+  wire [47:0] \$184 ;
+  wire [47:0] \$185 ;
+  wire \$186 ;
+  wire \$187 ;
+  wire \$188 ;
+  wire \$189 ;
+  wire \$19 ;
+  wire \$190 ;
+  wire \$191 ;
+  wire \$192 ;
+  wire \$193 ;
+  reg [31:0] \$194 ;
+  reg [4:0] \$195 ;
+  reg [31:0] \$196 ;
+  reg [31:0] \$197 ;
+  reg [4:0] \$198 ;
+  reg [4:0] \$199 ;
   wire \$2 ;
-  reg [4:0] \$20 ;
-  reg [31:0] \$21 ;
-  reg [31:0] \$22 ;
-  reg [31:0] \$23 ;
-  reg [31:0] \$24 ;
-  reg [4:0] \$25 ;
-  reg [4:0] \$26 ;
-  reg [4:0] \$27 ;
-  reg [4:0] \$28 ;
-  reg [31:0] \$29 ;
+  wire \$20 ;
+  reg [31:0] \$200 ;
+  reg [31:0] \$201 ;
+  reg [31:0] \$202 ;
+  reg [4:0] \$203 ;
+  reg [4:0] \$204 ;
+  reg [4:0] \$205 ;
+  reg [31:0] \$206 ;
+  reg [31:0] \$207 ;
+  reg [31:0] \$208 ;
+  reg [31:0] \$209 ;
+  wire \$21 ;
+  reg [4:0] \$210 ;
+  reg [4:0] \$211 ;
+  reg [4:0] \$212 ;
+  reg [4:0] \$213 ;
+  reg [31:0] \$214 ;
+  reg [31:0] \$215 ;
+  reg [31:0] \$216 ;
+  reg [31:0] \$217 ;
+  reg [31:0] \$218 ;
+  reg [4:0] \$219 ;
+  wire \$22 ;
+  reg [4:0] \$220 ;
+  reg [4:0] \$221 ;
+  reg [4:0] \$222 ;
+  reg [4:0] \$223 ;
+  reg [31:0] \$224 ;
+  reg [31:0] \$225 ;
+  reg [31:0] \$226 ;
+  reg [31:0] \$227 ;
+  reg [31:0] \$228 ;
+  reg [31:0] \$229 ;
+  wire \$23 ;
+  reg [4:0] \$230 ;
+  reg [4:0] \$231 ;
+  reg [4:0] \$232 ;
+  reg [4:0] \$233 ;
+  reg [4:0] \$234 ;
+  reg [4:0] \$235 ;
+  reg [31:0] \$236 ;
+  reg [31:0] \$237 ;
+  reg [31:0] \$238 ;
+  reg [31:0] \$239 ;
+  wire \$24 ;
+  reg [31:0] \$240 ;
+  reg [31:0] \$241 ;
+  reg [31:0] \$242 ;
+  reg [4:0] \$243 ;
+  reg [4:0] \$244 ;
+  reg [4:0] \$245 ;
+  reg [4:0] \$246 ;
+  reg [4:0] \$247 ;
+  reg [4:0] \$248 ;
+  reg [4:0] \$249 ;
+  wire \$25 ;
+  reg [27:0] \$250 ;
+  reg [27:0] \$251 ;
+  reg [27:0] \$252 ;
+  reg [27:0] \$253 ;
+  reg [27:0] \$254 ;
+  reg [27:0] \$255 ;
+  reg [27:0] \$256 ;
+  reg [27:0] \$257 ;
+  reg [27:0] \$258 ;
+  reg [27:0] \$259 ;
+  wire \$26 ;
+  reg [27:0] \$260 ;
+  reg [27:0] \$261 ;
+  reg [27:0] \$262 ;
+  reg [27:0] \$263 ;
+  reg [27:0] \$264 ;
+  reg [27:0] \$265 ;
+  reg [27:0] \$266 ;
+  reg [27:0] \$267 ;
+  reg [27:0] \$268 ;
+  reg [27:0] \$269 ;
+  wire \$27 ;
+  reg [27:0] \$270 ;
+  reg [27:0] \$271 ;
+  reg [27:0] \$272 ;
+  reg [27:0] \$273 ;
+  reg [27:0] \$274 ;
+  reg [27:0] \$275 ;
+  reg [27:0] \$276 ;
+  reg [27:0] \$277 ;
+  reg [27:0] \$278 ;
+  reg \$279 ;
+  wire \$28 ;
+  reg \$280 ;
+  reg \$281 ;
+  reg \$282 ;
+  reg \$283 ;
+  reg \$284 ;
+  reg \$285 ;
+  reg \$286 ;
+  reg \$287 ;
+  reg \$288 ;
+  reg \$289 ;
+  wire \$29 ;
+  reg \$290 ;
+  reg \$291 ;
+  reg \$292 ;
+  reg \$293 ;
+  reg \$294 ;
   wire \$3 ;
-  reg [31:0] \$30 ;
-  reg [31:0] \$31 ;
-  reg [31:0] \$32 ;
-  reg [31:0] \$33 ;
-  reg [4:0] \$34 ;
-  reg [4:0] \$35 ;
-  reg [4:0] \$36 ;
-  reg [4:0] \$37 ;
-  reg [4:0] \$38 ;
-  reg [31:0] \$39 ;
+  wire \$30 ;
+  wire \$31 ;
+  wire \$32 ;
+  wire \$33 ;
+  wire \$34 ;
+  wire \$35 ;
+  wire \$36 ;
+  wire \$37 ;
+  wire \$38 ;
+  wire \$39 ;
   wire \$4 ;
-  reg [31:0] \$40 ;
-  reg [31:0] \$41 ;
-  reg [31:0] \$42 ;
-  reg [31:0] \$43 ;
-  reg [31:0] \$44 ;
-  reg [4:0] \$45 ;
-  reg [4:0] \$46 ;
-  reg [4:0] \$47 ;
-  reg [4:0] \$48 ;
-  reg [4:0] \$49 ;
+  wire \$40 ;
+  wire \$41 ;
+  wire \$42 ;
+  wire \$43 ;
+  wire \$44 ;
+  wire \$45 ;
+  wire \$46 ;
+  wire \$47 ;
+  wire \$48 ;
+  wire \$49 ;
   wire \$5 ;
-  reg [4:0] \$50 ;
-  reg [31:0] \$51 ;
-  reg [31:0] \$52 ;
-  reg [31:0] \$53 ;
-  reg [31:0] \$54 ;
-  reg [31:0] \$55 ;
-  reg [31:0] \$56 ;
-  reg [31:0] \$57 ;
-  reg [4:0] \$58 ;
-  reg [4:0] \$59 ;
+  wire \$50 ;
+  wire \$51 ;
+  wire \$52 ;
+  wire \$53 ;
+  wire \$54 ;
+  wire [1:0] \$55 ;
+  wire [1:0] \$56 ;
+  wire [1:0] \$57 ;
+  wire [1:0] \$58 ;
+  wire [2:0] \$59 ;
   wire \$6 ;
-  reg [4:0] \$60 ;
-  reg [4:0] \$61 ;
-  reg [4:0] \$62 ;
-  reg [4:0] \$63 ;
-  reg [4:0] \$64 ;
-  reg [27:0] \$65 ;
-  reg [27:0] \$66 ;
-  reg [27:0] \$67 ;
-  reg [27:0] \$68 ;
-  reg [27:0] \$69 ;
+  wire [2:0] \$60 ;
+  wire [2:0] \$61 ;
+  wire [2:0] \$62 ;
+  wire [2:0] \$63 ;
+  wire [2:0] \$64 ;
+  wire [2:0] \$65 ;
+  wire [47:0] \$66 ;
+  wire [47:0] \$67 ;
+  wire [47:0] \$68 ;
+  wire [47:0] \$69 ;
   wire \$7 ;
-  reg [27:0] \$70 ;
-  reg [27:0] \$71 ;
-  reg [27:0] \$72 ;
-  reg [27:0] \$73 ;
-  reg [27:0] \$74 ;
-  reg [27:0] \$75 ;
-  reg [27:0] \$76 ;
-  reg [27:0] \$77 ;
-  reg [27:0] \$78 ;
-  reg [27:0] \$79 ;
+  wire [47:0] \$70 ;
+  wire [47:0] \$71 ;
+  wire [47:0] \$72 ;
+  wire [47:0] \$73 ;
+  wire [47:0] \$74 ;
+  wire [47:0] \$75 ;
+  wire [47:0] \$76 ;
+  wire [47:0] \$77 ;
+  wire [47:0] \$78 ;
+  wire [47:0] \$79 ;
   wire \$8 ;
-  reg [27:0] \$80 ;
-  reg [27:0] \$81 ;
-  reg [27:0] \$82 ;
-  reg [27:0] \$83 ;
-  reg [27:0] \$84 ;
-  reg [27:0] \$85 ;
-  reg [27:0] \$86 ;
-  reg [27:0] \$87 ;
-  reg [27:0] \$88 ;
-  reg [27:0] \$89 ;
-  reg [31:0] \$9 ;
-  reg [27:0] \$90 ;
-  reg [27:0] \$91 ;
-  reg [27:0] \$92 ;
-  reg \$93 ;
-  reg \$94 ;
-  reg \$95 ;
-  reg \$96 ;
-  reg \$97 ;
-  reg \$98 ;
-  reg \$99 ;
+  wire [47:0] \$80 ;
+  wire [47:0] \$81 ;
+  wire [47:0] \$82 ;
+  wire [47:0] \$83 ;
+  wire [47:0] \$84 ;
+  wire [47:0] \$85 ;
+  wire [47:0] \$86 ;
+  wire [47:0] \$87 ;
+  wire [47:0] \$88 ;
+  wire [47:0] \$89 ;
+  wire \$9 ;
+  wire [47:0] \$90 ;
+  wire [47:0] \$91 ;
+  wire [47:0] \$92 ;
+  wire [47:0] \$93 ;
+  wire [47:0] \$94 ;
+  wire [47:0] \$95 ;
+  wire [47:0] \$96 ;
+  wire [47:0] \$97 ;
+  wire [47:0] \$98 ;
+  wire [47:0] \$99 ;
   (* init = 32'd0 *)
   wire [31:0] a1_d1;
   wire [7:0] \a1_d1[0] ;
@@ -4131,82 +4329,17 @@ module \array_mixpe_w4a8_os_8x8.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_row_vali
   wire \i_ctl[0].last ;
   wire \i_ctl[0].load_w ;
   wire \i_ctl[0].valid ;
-  wire [27:0] i_w;
-  input [223:0] \i_w$257 ;
-  wire [223:0] \i_w$257 ;
-  wire [27:0] \i_w$257[0] ;
-  wire [15:0] \i_w$257[0].q ;
-  wire [3:0] \i_w$257[0].q[0] ;
-  wire [3:0] \i_w$257[0].q[1] ;
-  wire [3:0] \i_w$257[0].q[2] ;
-  wire [3:0] \i_w$257[0].q[3] ;
-  wire [7:0] \i_w$257[0].scale ;
-  wire [3:0] \i_w$257[0].zero ;
-  wire [27:0] \i_w$257[1] ;
-  wire [15:0] \i_w$257[1].q ;
-  wire [3:0] \i_w$257[1].q[0] ;
-  wire [3:0] \i_w$257[1].q[1] ;
-  wire [3:0] \i_w$257[1].q[2] ;
-  wire [3:0] \i_w$257[1].q[3] ;
-  wire [7:0] \i_w$257[1].scale ;
-  wire [3:0] \i_w$257[1].zero ;
-  wire [27:0] \i_w$257[2] ;
-  wire [15:0] \i_w$257[2].q ;
-  wire [3:0] \i_w$257[2].q[0] ;
-  wire [3:0] \i_w$257[2].q[1] ;
-  wire [3:0] \i_w$257[2].q[2] ;
-  wire [3:0] \i_w$257[2].q[3] ;
-  wire [7:0] \i_w$257[2].scale ;
-  wire [3:0] \i_w$257[2].zero ;
-  wire [27:0] \i_w$257[3] ;
-  wire [15:0] \i_w$257[3].q ;
-  wire [3:0] \i_w$257[3].q[0] ;
-  wire [3:0] \i_w$257[3].q[1] ;
-  wire [3:0] \i_w$257[3].q[2] ;
-  wire [3:0] \i_w$257[3].q[3] ;
-  wire [7:0] \i_w$257[3].scale ;
-  wire [3:0] \i_w$257[3].zero ;
-  wire [27:0] \i_w$257[4] ;
-  wire [15:0] \i_w$257[4].q ;
-  wire [3:0] \i_w$257[4].q[0] ;
-  wire [3:0] \i_w$257[4].q[1] ;
-  wire [3:0] \i_w$257[4].q[2] ;
-  wire [3:0] \i_w$257[4].q[3] ;
-  wire [7:0] \i_w$257[4].scale ;
-  wire [3:0] \i_w$257[4].zero ;
-  wire [27:0] \i_w$257[5] ;
-  wire [15:0] \i_w$257[5].q ;
-  wire [3:0] \i_w$257[5].q[0] ;
-  wire [3:0] \i_w$257[5].q[1] ;
-  wire [3:0] \i_w$257[5].q[2] ;
-  wire [3:0] \i_w$257[5].q[3] ;
-  wire [7:0] \i_w$257[5].scale ;
-  wire [3:0] \i_w$257[5].zero ;
-  wire [27:0] \i_w$257[6] ;
-  wire [15:0] \i_w$257[6].q ;
-  wire [3:0] \i_w$257[6].q[0] ;
-  wire [3:0] \i_w$257[6].q[1] ;
-  wire [3:0] \i_w$257[6].q[2] ;
-  wire [3:0] \i_w$257[6].q[3] ;
-  wire [7:0] \i_w$257[6].scale ;
-  wire [3:0] \i_w$257[6].zero ;
-  wire [27:0] \i_w$257[7] ;
-  wire [15:0] \i_w$257[7].q ;
-  wire [3:0] \i_w$257[7].q[0] ;
-  wire [3:0] \i_w$257[7].q[1] ;
-  wire [3:0] \i_w$257[7].q[2] ;
-  wire [3:0] \i_w$257[7].q[3] ;
-  wire [7:0] \i_w$257[7].scale ;
-  wire [3:0] \i_w$257[7].zero ;
-  wire [27:0] \i_w$258 ;
-  wire [27:0] \i_w$258[0] ;
-  wire [15:0] \i_w$258[0].q ;
-  wire [3:0] \i_w$258[0].q[0] ;
-  wire [3:0] \i_w$258[0].q[1] ;
-  wire [3:0] \i_w$258[0].q[2] ;
-  wire [3:0] \i_w$258[0].q[3] ;
-  wire [7:0] \i_w$258[0].scale ;
-  wire [3:0] \i_w$258[0].zero ;
+  input [223:0] i_w;
+  wire [223:0] i_w;
+  wire [27:0] \i_w$259 ;
+  wire [27:0] \i_w$259[0] ;
+  wire [15:0] \i_w$259[0].q ;
+  wire [3:0] \i_w$259[0].q[0] ;
+  wire [3:0] \i_w$259[0].q[1] ;
+  wire [3:0] \i_w$259[0].q[2] ;
+  wire [3:0] \i_w$259[0].q[3] ;
+  wire [7:0] \i_w$259[0].scale ;
+  wire [3:0] \i_w$259[0].zero ;
   wire [27:0] \i_w$260 ;
   wire [27:0] \i_w$260[0] ;
   wire [15:0] \i_w$260[0].q ;
@@ -4261,7 +4394,7 @@ module \array_mixpe_w4a8_os_8x8.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_row_vali
   wire [3:0] \i_w$270[0].q[3] ;
   wire [7:0] \i_w$270[0].scale ;
   wire [3:0] \i_w$270[0].zero ;
-  reg [27:0] \i_w$272  = 28'h0000000;
+  wire [27:0] \i_w$272 ;
   wire [27:0] \i_w$272[0] ;
   wire [15:0] \i_w$272[0].q ;
   wire [3:0] \i_w$272[0].q[0] ;
@@ -4270,15 +4403,7 @@ module \array_mixpe_w4a8_os_8x8.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_row_vali
   wire [3:0] \i_w$272[0].q[3] ;
   wire [7:0] \i_w$272[0].scale ;
   wire [3:0] \i_w$272[0].zero ;
-  wire [27:0] \i_w$274 ;
-  wire [27:0] \i_w$274[0] ;
-  wire [15:0] \i_w$274[0].q ;
-  wire [3:0] \i_w$274[0].q[0] ;
-  wire [3:0] \i_w$274[0].q[1] ;
-  wire [3:0] \i_w$274[0].q[2] ;
-  wire [3:0] \i_w$274[0].q[3] ;
-  wire [7:0] \i_w$274[0].scale ;
-  wire [3:0] \i_w$274[0].zero ;
+  (* init = 28'h0000000 *)
   wire [27:0] \i_w$276 ;
   wire [27:0] \i_w$276[0] ;
   wire [15:0] \i_w$276[0].q ;
@@ -4288,483 +4413,501 @@ module \array_mixpe_w4a8_os_8x8.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_row_vali
   wire [3:0] \i_w$276[0].q[3] ;
   wire [7:0] \i_w$276[0].scale ;
   wire [3:0] \i_w$276[0].zero ;
-  wire [27:0] \i_w$278 ;
-  wire [27:0] \i_w$278[0] ;
-  wire [15:0] \i_w$278[0].q ;
-  wire [3:0] \i_w$278[0].q[0] ;
-  wire [3:0] \i_w$278[0].q[1] ;
-  wire [3:0] \i_w$278[0].q[2] ;
-  wire [3:0] \i_w$278[0].q[3] ;
-  wire [7:0] \i_w$278[0].scale ;
-  wire [3:0] \i_w$278[0].zero ;
-  wire [27:0] \i_w$280 ;
-  wire [27:0] \i_w$280[0] ;
-  wire [15:0] \i_w$280[0].q ;
-  wire [3:0] \i_w$280[0].q[0] ;
-  wire [3:0] \i_w$280[0].q[1] ;
-  wire [3:0] \i_w$280[0].q[2] ;
-  wire [3:0] \i_w$280[0].q[3] ;
-  wire [7:0] \i_w$280[0].scale ;
-  wire [3:0] \i_w$280[0].zero ;
-  wire [27:0] \i_w$282 ;
-  wire [27:0] \i_w$282[0] ;
-  wire [15:0] \i_w$282[0].q ;
-  wire [3:0] \i_w$282[0].q[0] ;
-  wire [3:0] \i_w$282[0].q[1] ;
-  wire [3:0] \i_w$282[0].q[2] ;
-  wire [3:0] \i_w$282[0].q[3] ;
-  wire [7:0] \i_w$282[0].scale ;
-  wire [3:0] \i_w$282[0].zero ;
-  wire [27:0] \i_w$284 ;
-  wire [27:0] \i_w$284[0] ;
-  wire [15:0] \i_w$284[0].q ;
-  wire [3:0] \i_w$284[0].q[0] ;
-  wire [3:0] \i_w$284[0].q[1] ;
-  wire [3:0] \i_w$284[0].q[2] ;
-  wire [3:0] \i_w$284[0].q[3] ;
-  wire [7:0] \i_w$284[0].scale ;
-  wire [3:0] \i_w$284[0].zero ;
-  wire [27:0] \i_w$286 ;
-  wire [27:0] \i_w$286[0] ;
-  wire [15:0] \i_w$286[0].q ;
-  wire [3:0] \i_w$286[0].q[0] ;
-  wire [3:0] \i_w$286[0].q[1] ;
-  wire [3:0] \i_w$286[0].q[2] ;
-  wire [3:0] \i_w$286[0].q[3] ;
-  wire [7:0] \i_w$286[0].scale ;
-  wire [3:0] \i_w$286[0].zero ;
-  reg [27:0] \i_w$288  = 28'h0000000;
-  wire [27:0] \i_w$288[0] ;
-  wire [15:0] \i_w$288[0].q ;
-  wire [3:0] \i_w$288[0].q[0] ;
-  wire [3:0] \i_w$288[0].q[1] ;
-  wire [3:0] \i_w$288[0].q[2] ;
-  wire [3:0] \i_w$288[0].q[3] ;
-  wire [7:0] \i_w$288[0].scale ;
-  wire [3:0] \i_w$288[0].zero ;
-  wire [27:0] \i_w$290 ;
-  wire [27:0] \i_w$290[0] ;
-  wire [15:0] \i_w$290[0].q ;
-  wire [3:0] \i_w$290[0].q[0] ;
-  wire [3:0] \i_w$290[0].q[1] ;
-  wire [3:0] \i_w$290[0].q[2] ;
-  wire [3:0] \i_w$290[0].q[3] ;
-  wire [7:0] \i_w$290[0].scale ;
-  wire [3:0] \i_w$290[0].zero ;
-  wire [27:0] \i_w$292 ;
-  wire [27:0] \i_w$292[0] ;
-  wire [15:0] \i_w$292[0].q ;
-  wire [3:0] \i_w$292[0].q[0] ;
-  wire [3:0] \i_w$292[0].q[1] ;
-  wire [3:0] \i_w$292[0].q[2] ;
-  wire [3:0] \i_w$292[0].q[3] ;
-  wire [7:0] \i_w$292[0].scale ;
-  wire [3:0] \i_w$292[0].zero ;
-  wire [27:0] \i_w$294 ;
-  wire [27:0] \i_w$294[0] ;
-  wire [15:0] \i_w$294[0].q ;
-  wire [3:0] \i_w$294[0].q[0] ;
-  wire [3:0] \i_w$294[0].q[1] ;
-  wire [3:0] \i_w$294[0].q[2] ;
-  wire [3:0] \i_w$294[0].q[3] ;
-  wire [7:0] \i_w$294[0].scale ;
-  wire [3:0] \i_w$294[0].zero ;
-  wire [27:0] \i_w$296 ;
-  wire [27:0] \i_w$296[0] ;
-  wire [15:0] \i_w$296[0].q ;
-  wire [3:0] \i_w$296[0].q[0] ;
-  wire [3:0] \i_w$296[0].q[1] ;
-  wire [3:0] \i_w$296[0].q[2] ;
-  wire [3:0] \i_w$296[0].q[3] ;
-  wire [7:0] \i_w$296[0].scale ;
-  wire [3:0] \i_w$296[0].zero ;
-  wire [27:0] \i_w$298 ;
-  wire [27:0] \i_w$298[0] ;
-  wire [15:0] \i_w$298[0].q ;
-  wire [3:0] \i_w$298[0].q[0] ;
-  wire [3:0] \i_w$298[0].q[1] ;
-  wire [3:0] \i_w$298[0].q[2] ;
-  wire [3:0] \i_w$298[0].q[3] ;
-  wire [7:0] \i_w$298[0].scale ;
-  wire [3:0] \i_w$298[0].zero ;
-  wire [27:0] \i_w$300 ;
-  wire [27:0] \i_w$300[0] ;
-  wire [15:0] \i_w$300[0].q ;
-  wire [3:0] \i_w$300[0].q[0] ;
-  wire [3:0] \i_w$300[0].q[1] ;
-  wire [3:0] \i_w$300[0].q[2] ;
-  wire [3:0] \i_w$300[0].q[3] ;
-  wire [7:0] \i_w$300[0].scale ;
-  wire [3:0] \i_w$300[0].zero ;
-  wire [27:0] \i_w$302 ;
-  wire [27:0] \i_w$302[0] ;
-  wire [15:0] \i_w$302[0].q ;
-  wire [3:0] \i_w$302[0].q[0] ;
-  wire [3:0] \i_w$302[0].q[1] ;
-  wire [3:0] \i_w$302[0].q[2] ;
-  wire [3:0] \i_w$302[0].q[3] ;
-  wire [7:0] \i_w$302[0].scale ;
-  wire [3:0] \i_w$302[0].zero ;
-  reg [27:0] \i_w$304  = 28'h0000000;
-  wire [27:0] \i_w$304[0] ;
-  wire [15:0] \i_w$304[0].q ;
-  wire [3:0] \i_w$304[0].q[0] ;
-  wire [3:0] \i_w$304[0].q[1] ;
-  wire [3:0] \i_w$304[0].q[2] ;
-  wire [3:0] \i_w$304[0].q[3] ;
-  wire [7:0] \i_w$304[0].scale ;
-  wire [3:0] \i_w$304[0].zero ;
-  wire [27:0] \i_w$306 ;
-  wire [27:0] \i_w$306[0] ;
-  wire [15:0] \i_w$306[0].q ;
-  wire [3:0] \i_w$306[0].q[0] ;
-  wire [3:0] \i_w$306[0].q[1] ;
-  wire [3:0] \i_w$306[0].q[2] ;
-  wire [3:0] \i_w$306[0].q[3] ;
-  wire [7:0] \i_w$306[0].scale ;
-  wire [3:0] \i_w$306[0].zero ;
-  wire [27:0] \i_w$308 ;
-  wire [27:0] \i_w$308[0] ;
-  wire [15:0] \i_w$308[0].q ;
-  wire [3:0] \i_w$308[0].q[0] ;
-  wire [3:0] \i_w$308[0].q[1] ;
-  wire [3:0] \i_w$308[0].q[2] ;
-  wire [3:0] \i_w$308[0].q[3] ;
-  wire [7:0] \i_w$308[0].scale ;
-  wire [3:0] \i_w$308[0].zero ;
-  wire [27:0] \i_w$310 ;
-  wire [27:0] \i_w$310[0] ;
-  wire [15:0] \i_w$310[0].q ;
-  wire [3:0] \i_w$310[0].q[0] ;
-  wire [3:0] \i_w$310[0].q[1] ;
-  wire [3:0] \i_w$310[0].q[2] ;
-  wire [3:0] \i_w$310[0].q[3] ;
-  wire [7:0] \i_w$310[0].scale ;
-  wire [3:0] \i_w$310[0].zero ;
-  wire [27:0] \i_w$312 ;
-  wire [27:0] \i_w$312[0] ;
-  wire [15:0] \i_w$312[0].q ;
-  wire [3:0] \i_w$312[0].q[0] ;
-  wire [3:0] \i_w$312[0].q[1] ;
-  wire [3:0] \i_w$312[0].q[2] ;
-  wire [3:0] \i_w$312[0].q[3] ;
-  wire [7:0] \i_w$312[0].scale ;
-  wire [3:0] \i_w$312[0].zero ;
-  wire [27:0] \i_w$314 ;
-  wire [27:0] \i_w$314[0] ;
-  wire [15:0] \i_w$314[0].q ;
-  wire [3:0] \i_w$314[0].q[0] ;
-  wire [3:0] \i_w$314[0].q[1] ;
-  wire [3:0] \i_w$314[0].q[2] ;
-  wire [3:0] \i_w$314[0].q[3] ;
-  wire [7:0] \i_w$314[0].scale ;
-  wire [3:0] \i_w$314[0].zero ;
-  wire [27:0] \i_w$316 ;
-  wire [27:0] \i_w$316[0] ;
-  wire [15:0] \i_w$316[0].q ;
-  wire [3:0] \i_w$316[0].q[0] ;
-  wire [3:0] \i_w$316[0].q[1] ;
-  wire [3:0] \i_w$316[0].q[2] ;
-  wire [3:0] \i_w$316[0].q[3] ;
-  wire [7:0] \i_w$316[0].scale ;
-  wire [3:0] \i_w$316[0].zero ;
-  wire [27:0] \i_w$318 ;
-  wire [27:0] \i_w$318[0] ;
-  wire [15:0] \i_w$318[0].q ;
-  wire [3:0] \i_w$318[0].q[0] ;
-  wire [3:0] \i_w$318[0].q[1] ;
-  wire [3:0] \i_w$318[0].q[2] ;
-  wire [3:0] \i_w$318[0].q[3] ;
-  wire [7:0] \i_w$318[0].scale ;
-  wire [3:0] \i_w$318[0].zero ;
-  reg [27:0] \i_w$320  = 28'h0000000;
-  wire [27:0] \i_w$320[0] ;
-  wire [15:0] \i_w$320[0].q ;
-  wire [3:0] \i_w$320[0].q[0] ;
-  wire [3:0] \i_w$320[0].q[1] ;
-  wire [3:0] \i_w$320[0].q[2] ;
-  wire [3:0] \i_w$320[0].q[3] ;
-  wire [7:0] \i_w$320[0].scale ;
-  wire [3:0] \i_w$320[0].zero ;
-  wire [27:0] \i_w$322 ;
-  wire [27:0] \i_w$322[0] ;
-  wire [15:0] \i_w$322[0].q ;
-  wire [3:0] \i_w$322[0].q[0] ;
-  wire [3:0] \i_w$322[0].q[1] ;
-  wire [3:0] \i_w$322[0].q[2] ;
-  wire [3:0] \i_w$322[0].q[3] ;
-  wire [7:0] \i_w$322[0].scale ;
-  wire [3:0] \i_w$322[0].zero ;
-  wire [27:0] \i_w$324 ;
-  wire [27:0] \i_w$324[0] ;
-  wire [15:0] \i_w$324[0].q ;
-  wire [3:0] \i_w$324[0].q[0] ;
-  wire [3:0] \i_w$324[0].q[1] ;
-  wire [3:0] \i_w$324[0].q[2] ;
-  wire [3:0] \i_w$324[0].q[3] ;
-  wire [7:0] \i_w$324[0].scale ;
-  wire [3:0] \i_w$324[0].zero ;
-  wire [27:0] \i_w$326 ;
-  wire [27:0] \i_w$326[0] ;
-  wire [15:0] \i_w$326[0].q ;
-  wire [3:0] \i_w$326[0].q[0] ;
-  wire [3:0] \i_w$326[0].q[1] ;
-  wire [3:0] \i_w$326[0].q[2] ;
-  wire [3:0] \i_w$326[0].q[3] ;
-  wire [7:0] \i_w$326[0].scale ;
-  wire [3:0] \i_w$326[0].zero ;
-  wire [27:0] \i_w$328 ;
-  wire [27:0] \i_w$328[0] ;
-  wire [15:0] \i_w$328[0].q ;
-  wire [3:0] \i_w$328[0].q[0] ;
-  wire [3:0] \i_w$328[0].q[1] ;
-  wire [3:0] \i_w$328[0].q[2] ;
-  wire [3:0] \i_w$328[0].q[3] ;
-  wire [7:0] \i_w$328[0].scale ;
-  wire [3:0] \i_w$328[0].zero ;
-  wire [27:0] \i_w$330 ;
-  wire [27:0] \i_w$330[0] ;
-  wire [15:0] \i_w$330[0].q ;
-  wire [3:0] \i_w$330[0].q[0] ;
-  wire [3:0] \i_w$330[0].q[1] ;
-  wire [3:0] \i_w$330[0].q[2] ;
-  wire [3:0] \i_w$330[0].q[3] ;
-  wire [7:0] \i_w$330[0].scale ;
-  wire [3:0] \i_w$330[0].zero ;
-  wire [27:0] \i_w$332 ;
-  wire [27:0] \i_w$332[0] ;
-  wire [15:0] \i_w$332[0].q ;
-  wire [3:0] \i_w$332[0].q[0] ;
-  wire [3:0] \i_w$332[0].q[1] ;
-  wire [3:0] \i_w$332[0].q[2] ;
-  wire [3:0] \i_w$332[0].q[3] ;
-  wire [7:0] \i_w$332[0].scale ;
-  wire [3:0] \i_w$332[0].zero ;
-  wire [27:0] \i_w$334 ;
-  wire [27:0] \i_w$334[0] ;
-  wire [15:0] \i_w$334[0].q ;
-  wire [3:0] \i_w$334[0].q[0] ;
-  wire [3:0] \i_w$334[0].q[1] ;
-  wire [3:0] \i_w$334[0].q[2] ;
-  wire [3:0] \i_w$334[0].q[3] ;
-  wire [7:0] \i_w$334[0].scale ;
-  wire [3:0] \i_w$334[0].zero ;
-  reg [27:0] \i_w$336  = 28'h0000000;
-  wire [27:0] \i_w$336[0] ;
-  wire [15:0] \i_w$336[0].q ;
-  wire [3:0] \i_w$336[0].q[0] ;
-  wire [3:0] \i_w$336[0].q[1] ;
-  wire [3:0] \i_w$336[0].q[2] ;
-  wire [3:0] \i_w$336[0].q[3] ;
-  wire [7:0] \i_w$336[0].scale ;
-  wire [3:0] \i_w$336[0].zero ;
-  wire [27:0] \i_w$338 ;
-  wire [27:0] \i_w$338[0] ;
-  wire [15:0] \i_w$338[0].q ;
-  wire [3:0] \i_w$338[0].q[0] ;
-  wire [3:0] \i_w$338[0].q[1] ;
-  wire [3:0] \i_w$338[0].q[2] ;
-  wire [3:0] \i_w$338[0].q[3] ;
-  wire [7:0] \i_w$338[0].scale ;
-  wire [3:0] \i_w$338[0].zero ;
-  wire [27:0] \i_w$340 ;
-  wire [27:0] \i_w$340[0] ;
-  wire [15:0] \i_w$340[0].q ;
-  wire [3:0] \i_w$340[0].q[0] ;
-  wire [3:0] \i_w$340[0].q[1] ;
-  wire [3:0] \i_w$340[0].q[2] ;
-  wire [3:0] \i_w$340[0].q[3] ;
-  wire [7:0] \i_w$340[0].scale ;
-  wire [3:0] \i_w$340[0].zero ;
-  wire [27:0] \i_w$342 ;
-  wire [27:0] \i_w$342[0] ;
-  wire [15:0] \i_w$342[0].q ;
-  wire [3:0] \i_w$342[0].q[0] ;
-  wire [3:0] \i_w$342[0].q[1] ;
-  wire [3:0] \i_w$342[0].q[2] ;
-  wire [3:0] \i_w$342[0].q[3] ;
-  wire [7:0] \i_w$342[0].scale ;
-  wire [3:0] \i_w$342[0].zero ;
-  wire [27:0] \i_w$344 ;
-  wire [27:0] \i_w$344[0] ;
-  wire [15:0] \i_w$344[0].q ;
-  wire [3:0] \i_w$344[0].q[0] ;
-  wire [3:0] \i_w$344[0].q[1] ;
-  wire [3:0] \i_w$344[0].q[2] ;
-  wire [3:0] \i_w$344[0].q[3] ;
-  wire [7:0] \i_w$344[0].scale ;
-  wire [3:0] \i_w$344[0].zero ;
-  wire [27:0] \i_w$346 ;
-  wire [27:0] \i_w$346[0] ;
-  wire [15:0] \i_w$346[0].q ;
-  wire [3:0] \i_w$346[0].q[0] ;
-  wire [3:0] \i_w$346[0].q[1] ;
-  wire [3:0] \i_w$346[0].q[2] ;
-  wire [3:0] \i_w$346[0].q[3] ;
-  wire [7:0] \i_w$346[0].scale ;
-  wire [3:0] \i_w$346[0].zero ;
-  wire [27:0] \i_w$348 ;
-  wire [27:0] \i_w$348[0] ;
-  wire [15:0] \i_w$348[0].q ;
-  wire [3:0] \i_w$348[0].q[0] ;
-  wire [3:0] \i_w$348[0].q[1] ;
-  wire [3:0] \i_w$348[0].q[2] ;
-  wire [3:0] \i_w$348[0].q[3] ;
-  wire [7:0] \i_w$348[0].scale ;
-  wire [3:0] \i_w$348[0].zero ;
-  wire [27:0] \i_w$350 ;
-  wire [27:0] \i_w$350[0] ;
-  wire [15:0] \i_w$350[0].q ;
-  wire [3:0] \i_w$350[0].q[0] ;
-  wire [3:0] \i_w$350[0].q[1] ;
-  wire [3:0] \i_w$350[0].q[2] ;
-  wire [3:0] \i_w$350[0].q[3] ;
-  wire [7:0] \i_w$350[0].scale ;
-  wire [3:0] \i_w$350[0].zero ;
-  reg [27:0] \i_w$352  = 28'h0000000;
-  wire [27:0] \i_w$352[0] ;
-  wire [15:0] \i_w$352[0].q ;
-  wire [3:0] \i_w$352[0].q[0] ;
-  wire [3:0] \i_w$352[0].q[1] ;
-  wire [3:0] \i_w$352[0].q[2] ;
-  wire [3:0] \i_w$352[0].q[3] ;
-  wire [7:0] \i_w$352[0].scale ;
-  wire [3:0] \i_w$352[0].zero ;
-  wire [27:0] \i_w$354 ;
-  wire [27:0] \i_w$354[0] ;
-  wire [15:0] \i_w$354[0].q ;
-  wire [3:0] \i_w$354[0].q[0] ;
-  wire [3:0] \i_w$354[0].q[1] ;
-  wire [3:0] \i_w$354[0].q[2] ;
-  wire [3:0] \i_w$354[0].q[3] ;
-  wire [7:0] \i_w$354[0].scale ;
-  wire [3:0] \i_w$354[0].zero ;
-  wire [27:0] \i_w$356 ;
-  wire [27:0] \i_w$356[0] ;
-  wire [15:0] \i_w$356[0].q ;
-  wire [3:0] \i_w$356[0].q[0] ;
-  wire [3:0] \i_w$356[0].q[1] ;
-  wire [3:0] \i_w$356[0].q[2] ;
-  wire [3:0] \i_w$356[0].q[3] ;
-  wire [7:0] \i_w$356[0].scale ;
-  wire [3:0] \i_w$356[0].zero ;
-  wire [27:0] \i_w$358 ;
-  wire [27:0] \i_w$358[0] ;
-  wire [15:0] \i_w$358[0].q ;
-  wire [3:0] \i_w$358[0].q[0] ;
-  wire [3:0] \i_w$358[0].q[1] ;
-  wire [3:0] \i_w$358[0].q[2] ;
-  wire [3:0] \i_w$358[0].q[3] ;
-  wire [7:0] \i_w$358[0].scale ;
-  wire [3:0] \i_w$358[0].zero ;
-  wire [27:0] \i_w$360 ;
-  wire [27:0] \i_w$360[0] ;
-  wire [15:0] \i_w$360[0].q ;
-  wire [3:0] \i_w$360[0].q[0] ;
-  wire [3:0] \i_w$360[0].q[1] ;
-  wire [3:0] \i_w$360[0].q[2] ;
-  wire [3:0] \i_w$360[0].q[3] ;
-  wire [7:0] \i_w$360[0].scale ;
-  wire [3:0] \i_w$360[0].zero ;
-  wire [27:0] \i_w$362 ;
-  wire [27:0] \i_w$362[0] ;
-  wire [15:0] \i_w$362[0].q ;
-  wire [3:0] \i_w$362[0].q[0] ;
-  wire [3:0] \i_w$362[0].q[1] ;
-  wire [3:0] \i_w$362[0].q[2] ;
-  wire [3:0] \i_w$362[0].q[3] ;
-  wire [7:0] \i_w$362[0].scale ;
-  wire [3:0] \i_w$362[0].zero ;
-  wire [27:0] \i_w$364 ;
-  wire [27:0] \i_w$364[0] ;
-  wire [15:0] \i_w$364[0].q ;
-  wire [3:0] \i_w$364[0].q[0] ;
-  wire [3:0] \i_w$364[0].q[1] ;
-  wire [3:0] \i_w$364[0].q[2] ;
-  wire [3:0] \i_w$364[0].q[3] ;
-  wire [7:0] \i_w$364[0].scale ;
-  wire [3:0] \i_w$364[0].zero ;
-  wire [27:0] \i_w$366 ;
-  wire [27:0] \i_w$366[0] ;
-  wire [15:0] \i_w$366[0].q ;
-  wire [3:0] \i_w$366[0].q[0] ;
-  wire [3:0] \i_w$366[0].q[1] ;
-  wire [3:0] \i_w$366[0].q[2] ;
-  wire [3:0] \i_w$366[0].q[3] ;
-  wire [7:0] \i_w$366[0].scale ;
-  wire [3:0] \i_w$366[0].zero ;
-  reg [27:0] \i_w$368  = 28'h0000000;
-  wire [27:0] \i_w$368[0] ;
-  wire [15:0] \i_w$368[0].q ;
-  wire [3:0] \i_w$368[0].q[0] ;
-  wire [3:0] \i_w$368[0].q[1] ;
-  wire [3:0] \i_w$368[0].q[2] ;
-  wire [3:0] \i_w$368[0].q[3] ;
-  wire [7:0] \i_w$368[0].scale ;
-  wire [3:0] \i_w$368[0].zero ;
-  wire [27:0] \i_w$370 ;
-  wire [27:0] \i_w$370[0] ;
-  wire [15:0] \i_w$370[0].q ;
-  wire [3:0] \i_w$370[0].q[0] ;
-  wire [3:0] \i_w$370[0].q[1] ;
-  wire [3:0] \i_w$370[0].q[2] ;
-  wire [3:0] \i_w$370[0].q[3] ;
-  wire [7:0] \i_w$370[0].scale ;
-  wire [3:0] \i_w$370[0].zero ;
-  wire [27:0] \i_w$372 ;
-  wire [27:0] \i_w$372[0] ;
-  wire [15:0] \i_w$372[0].q ;
-  wire [3:0] \i_w$372[0].q[0] ;
-  wire [3:0] \i_w$372[0].q[1] ;
-  wire [3:0] \i_w$372[0].q[2] ;
-  wire [3:0] \i_w$372[0].q[3] ;
-  wire [7:0] \i_w$372[0].scale ;
-  wire [3:0] \i_w$372[0].zero ;
-  wire [27:0] \i_w$374 ;
-  wire [27:0] \i_w$374[0] ;
-  wire [15:0] \i_w$374[0].q ;
-  wire [3:0] \i_w$374[0].q[0] ;
-  wire [3:0] \i_w$374[0].q[1] ;
-  wire [3:0] \i_w$374[0].q[2] ;
-  wire [3:0] \i_w$374[0].q[3] ;
-  wire [7:0] \i_w$374[0].scale ;
-  wire [3:0] \i_w$374[0].zero ;
-  wire [27:0] \i_w$376 ;
-  wire [27:0] \i_w$376[0] ;
-  wire [15:0] \i_w$376[0].q ;
-  wire [3:0] \i_w$376[0].q[0] ;
-  wire [3:0] \i_w$376[0].q[1] ;
-  wire [3:0] \i_w$376[0].q[2] ;
-  wire [3:0] \i_w$376[0].q[3] ;
-  wire [7:0] \i_w$376[0].scale ;
-  wire [3:0] \i_w$376[0].zero ;
-  wire [27:0] \i_w$378 ;
-  wire [27:0] \i_w$378[0] ;
-  wire [15:0] \i_w$378[0].q ;
-  wire [3:0] \i_w$378[0].q[0] ;
-  wire [3:0] \i_w$378[0].q[1] ;
-  wire [3:0] \i_w$378[0].q[2] ;
-  wire [3:0] \i_w$378[0].q[3] ;
-  wire [7:0] \i_w$378[0].scale ;
-  wire [3:0] \i_w$378[0].zero ;
-  wire [27:0] \i_w$380 ;
-  wire [27:0] \i_w$380[0] ;
-  wire [15:0] \i_w$380[0].q ;
-  wire [3:0] \i_w$380[0].q[0] ;
-  wire [3:0] \i_w$380[0].q[1] ;
-  wire [3:0] \i_w$380[0].q[2] ;
-  wire [3:0] \i_w$380[0].q[3] ;
-  wire [7:0] \i_w$380[0].scale ;
-  wire [3:0] \i_w$380[0].zero ;
-  wire [27:0] \i_w$382 ;
-  wire [27:0] \i_w$382[0] ;
-  wire [15:0] \i_w$382[0].q ;
-  wire [3:0] \i_w$382[0].q[0] ;
-  wire [3:0] \i_w$382[0].q[1] ;
-  wire [3:0] \i_w$382[0].q[2] ;
-  wire [3:0] \i_w$382[0].q[3] ;
-  wire [7:0] \i_w$382[0].scale ;
-  wire [3:0] \i_w$382[0].zero ;
+  wire [27:0] \i_w$277 ;
+  wire [27:0] \i_w$277[0] ;
+  wire [15:0] \i_w$277[0].q ;
+  wire [3:0] \i_w$277[0].q[0] ;
+  wire [3:0] \i_w$277[0].q[1] ;
+  wire [3:0] \i_w$277[0].q[2] ;
+  wire [3:0] \i_w$277[0].q[3] ;
+  wire [7:0] \i_w$277[0].scale ;
+  wire [3:0] \i_w$277[0].zero ;
+  wire [27:0] \i_w$279 ;
+  wire [27:0] \i_w$279[0] ;
+  wire [15:0] \i_w$279[0].q ;
+  wire [3:0] \i_w$279[0].q[0] ;
+  wire [3:0] \i_w$279[0].q[1] ;
+  wire [3:0] \i_w$279[0].q[2] ;
+  wire [3:0] \i_w$279[0].q[3] ;
+  wire [7:0] \i_w$279[0].scale ;
+  wire [3:0] \i_w$279[0].zero ;
+  wire [27:0] \i_w$281 ;
+  wire [27:0] \i_w$281[0] ;
+  wire [15:0] \i_w$281[0].q ;
+  wire [3:0] \i_w$281[0].q[0] ;
+  wire [3:0] \i_w$281[0].q[1] ;
+  wire [3:0] \i_w$281[0].q[2] ;
+  wire [3:0] \i_w$281[0].q[3] ;
+  wire [7:0] \i_w$281[0].scale ;
+  wire [3:0] \i_w$281[0].zero ;
+  wire [27:0] \i_w$283 ;
+  wire [27:0] \i_w$283[0] ;
+  wire [15:0] \i_w$283[0].q ;
+  wire [3:0] \i_w$283[0].q[0] ;
+  wire [3:0] \i_w$283[0].q[1] ;
+  wire [3:0] \i_w$283[0].q[2] ;
+  wire [3:0] \i_w$283[0].q[3] ;
+  wire [7:0] \i_w$283[0].scale ;
+  wire [3:0] \i_w$283[0].zero ;
+  wire [27:0] \i_w$285 ;
+  wire [27:0] \i_w$285[0] ;
+  wire [15:0] \i_w$285[0].q ;
+  wire [3:0] \i_w$285[0].q[0] ;
+  wire [3:0] \i_w$285[0].q[1] ;
+  wire [3:0] \i_w$285[0].q[2] ;
+  wire [3:0] \i_w$285[0].q[3] ;
+  wire [7:0] \i_w$285[0].scale ;
+  wire [3:0] \i_w$285[0].zero ;
+  wire [27:0] \i_w$287 ;
+  wire [27:0] \i_w$287[0] ;
+  wire [15:0] \i_w$287[0].q ;
+  wire [3:0] \i_w$287[0].q[0] ;
+  wire [3:0] \i_w$287[0].q[1] ;
+  wire [3:0] \i_w$287[0].q[2] ;
+  wire [3:0] \i_w$287[0].q[3] ;
+  wire [7:0] \i_w$287[0].scale ;
+  wire [3:0] \i_w$287[0].zero ;
+  wire [27:0] \i_w$289 ;
+  wire [27:0] \i_w$289[0] ;
+  wire [15:0] \i_w$289[0].q ;
+  wire [3:0] \i_w$289[0].q[0] ;
+  wire [3:0] \i_w$289[0].q[1] ;
+  wire [3:0] \i_w$289[0].q[2] ;
+  wire [3:0] \i_w$289[0].q[3] ;
+  wire [7:0] \i_w$289[0].scale ;
+  wire [3:0] \i_w$289[0].zero ;
+  reg [27:0] \i_w$293  = 28'h0000000;
+  wire [27:0] \i_w$293[0] ;
+  wire [15:0] \i_w$293[0].q ;
+  wire [3:0] \i_w$293[0].q[0] ;
+  wire [3:0] \i_w$293[0].q[1] ;
+  wire [3:0] \i_w$293[0].q[2] ;
+  wire [3:0] \i_w$293[0].q[3] ;
+  wire [7:0] \i_w$293[0].scale ;
+  wire [3:0] \i_w$293[0].zero ;
+  wire [27:0] \i_w$295 ;
+  wire [27:0] \i_w$295[0] ;
+  wire [15:0] \i_w$295[0].q ;
+  wire [3:0] \i_w$295[0].q[0] ;
+  wire [3:0] \i_w$295[0].q[1] ;
+  wire [3:0] \i_w$295[0].q[2] ;
+  wire [3:0] \i_w$295[0].q[3] ;
+  wire [7:0] \i_w$295[0].scale ;
+  wire [3:0] \i_w$295[0].zero ;
+  wire [27:0] \i_w$297 ;
+  wire [27:0] \i_w$297[0] ;
+  wire [15:0] \i_w$297[0].q ;
+  wire [3:0] \i_w$297[0].q[0] ;
+  wire [3:0] \i_w$297[0].q[1] ;
+  wire [3:0] \i_w$297[0].q[2] ;
+  wire [3:0] \i_w$297[0].q[3] ;
+  wire [7:0] \i_w$297[0].scale ;
+  wire [3:0] \i_w$297[0].zero ;
+  wire [27:0] \i_w$299 ;
+  wire [27:0] \i_w$299[0] ;
+  wire [15:0] \i_w$299[0].q ;
+  wire [3:0] \i_w$299[0].q[0] ;
+  wire [3:0] \i_w$299[0].q[1] ;
+  wire [3:0] \i_w$299[0].q[2] ;
+  wire [3:0] \i_w$299[0].q[3] ;
+  wire [7:0] \i_w$299[0].scale ;
+  wire [3:0] \i_w$299[0].zero ;
+  wire [27:0] \i_w$301 ;
+  wire [27:0] \i_w$301[0] ;
+  wire [15:0] \i_w$301[0].q ;
+  wire [3:0] \i_w$301[0].q[0] ;
+  wire [3:0] \i_w$301[0].q[1] ;
+  wire [3:0] \i_w$301[0].q[2] ;
+  wire [3:0] \i_w$301[0].q[3] ;
+  wire [7:0] \i_w$301[0].scale ;
+  wire [3:0] \i_w$301[0].zero ;
+  wire [27:0] \i_w$303 ;
+  wire [27:0] \i_w$303[0] ;
+  wire [15:0] \i_w$303[0].q ;
+  wire [3:0] \i_w$303[0].q[0] ;
+  wire [3:0] \i_w$303[0].q[1] ;
+  wire [3:0] \i_w$303[0].q[2] ;
+  wire [3:0] \i_w$303[0].q[3] ;
+  wire [7:0] \i_w$303[0].scale ;
+  wire [3:0] \i_w$303[0].zero ;
+  wire [27:0] \i_w$305 ;
+  wire [27:0] \i_w$305[0] ;
+  wire [15:0] \i_w$305[0].q ;
+  wire [3:0] \i_w$305[0].q[0] ;
+  wire [3:0] \i_w$305[0].q[1] ;
+  wire [3:0] \i_w$305[0].q[2] ;
+  wire [3:0] \i_w$305[0].q[3] ;
+  wire [7:0] \i_w$305[0].scale ;
+  wire [3:0] \i_w$305[0].zero ;
+  wire [27:0] \i_w$307 ;
+  wire [27:0] \i_w$307[0] ;
+  wire [15:0] \i_w$307[0].q ;
+  wire [3:0] \i_w$307[0].q[0] ;
+  wire [3:0] \i_w$307[0].q[1] ;
+  wire [3:0] \i_w$307[0].q[2] ;
+  wire [3:0] \i_w$307[0].q[3] ;
+  wire [7:0] \i_w$307[0].scale ;
+  wire [3:0] \i_w$307[0].zero ;
+  reg [27:0] \i_w$311  = 28'h0000000;
+  wire [27:0] \i_w$311[0] ;
+  wire [15:0] \i_w$311[0].q ;
+  wire [3:0] \i_w$311[0].q[0] ;
+  wire [3:0] \i_w$311[0].q[1] ;
+  wire [3:0] \i_w$311[0].q[2] ;
+  wire [3:0] \i_w$311[0].q[3] ;
+  wire [7:0] \i_w$311[0].scale ;
+  wire [3:0] \i_w$311[0].zero ;
+  wire [27:0] \i_w$313 ;
+  wire [27:0] \i_w$313[0] ;
+  wire [15:0] \i_w$313[0].q ;
+  wire [3:0] \i_w$313[0].q[0] ;
+  wire [3:0] \i_w$313[0].q[1] ;
+  wire [3:0] \i_w$313[0].q[2] ;
+  wire [3:0] \i_w$313[0].q[3] ;
+  wire [7:0] \i_w$313[0].scale ;
+  wire [3:0] \i_w$313[0].zero ;
+  wire [27:0] \i_w$315 ;
+  wire [27:0] \i_w$315[0] ;
+  wire [15:0] \i_w$315[0].q ;
+  wire [3:0] \i_w$315[0].q[0] ;
+  wire [3:0] \i_w$315[0].q[1] ;
+  wire [3:0] \i_w$315[0].q[2] ;
+  wire [3:0] \i_w$315[0].q[3] ;
+  wire [7:0] \i_w$315[0].scale ;
+  wire [3:0] \i_w$315[0].zero ;
+  wire [27:0] \i_w$317 ;
+  wire [27:0] \i_w$317[0] ;
+  wire [15:0] \i_w$317[0].q ;
+  wire [3:0] \i_w$317[0].q[0] ;
+  wire [3:0] \i_w$317[0].q[1] ;
+  wire [3:0] \i_w$317[0].q[2] ;
+  wire [3:0] \i_w$317[0].q[3] ;
+  wire [7:0] \i_w$317[0].scale ;
+  wire [3:0] \i_w$317[0].zero ;
+  wire [27:0] \i_w$319 ;
+  wire [27:0] \i_w$319[0] ;
+  wire [15:0] \i_w$319[0].q ;
+  wire [3:0] \i_w$319[0].q[0] ;
+  wire [3:0] \i_w$319[0].q[1] ;
+  wire [3:0] \i_w$319[0].q[2] ;
+  wire [3:0] \i_w$319[0].q[3] ;
+  wire [7:0] \i_w$319[0].scale ;
+  wire [3:0] \i_w$319[0].zero ;
+  wire [27:0] \i_w$321 ;
+  wire [27:0] \i_w$321[0] ;
+  wire [15:0] \i_w$321[0].q ;
+  wire [3:0] \i_w$321[0].q[0] ;
+  wire [3:0] \i_w$321[0].q[1] ;
+  wire [3:0] \i_w$321[0].q[2] ;
+  wire [3:0] \i_w$321[0].q[3] ;
+  wire [7:0] \i_w$321[0].scale ;
+  wire [3:0] \i_w$321[0].zero ;
+  wire [27:0] \i_w$323 ;
+  wire [27:0] \i_w$323[0] ;
+  wire [15:0] \i_w$323[0].q ;
+  wire [3:0] \i_w$323[0].q[0] ;
+  wire [3:0] \i_w$323[0].q[1] ;
+  wire [3:0] \i_w$323[0].q[2] ;
+  wire [3:0] \i_w$323[0].q[3] ;
+  wire [7:0] \i_w$323[0].scale ;
+  wire [3:0] \i_w$323[0].zero ;
+  wire [27:0] \i_w$325 ;
+  wire [27:0] \i_w$325[0] ;
+  wire [15:0] \i_w$325[0].q ;
+  wire [3:0] \i_w$325[0].q[0] ;
+  wire [3:0] \i_w$325[0].q[1] ;
+  wire [3:0] \i_w$325[0].q[2] ;
+  wire [3:0] \i_w$325[0].q[3] ;
+  wire [7:0] \i_w$325[0].scale ;
+  wire [3:0] \i_w$325[0].zero ;
+  reg [27:0] \i_w$329  = 28'h0000000;
+  wire [27:0] \i_w$329[0] ;
+  wire [15:0] \i_w$329[0].q ;
+  wire [3:0] \i_w$329[0].q[0] ;
+  wire [3:0] \i_w$329[0].q[1] ;
+  wire [3:0] \i_w$329[0].q[2] ;
+  wire [3:0] \i_w$329[0].q[3] ;
+  wire [7:0] \i_w$329[0].scale ;
+  wire [3:0] \i_w$329[0].zero ;
+  wire [27:0] \i_w$331 ;
+  wire [27:0] \i_w$331[0] ;
+  wire [15:0] \i_w$331[0].q ;
+  wire [3:0] \i_w$331[0].q[0] ;
+  wire [3:0] \i_w$331[0].q[1] ;
+  wire [3:0] \i_w$331[0].q[2] ;
+  wire [3:0] \i_w$331[0].q[3] ;
+  wire [7:0] \i_w$331[0].scale ;
+  wire [3:0] \i_w$331[0].zero ;
+  wire [27:0] \i_w$333 ;
+  wire [27:0] \i_w$333[0] ;
+  wire [15:0] \i_w$333[0].q ;
+  wire [3:0] \i_w$333[0].q[0] ;
+  wire [3:0] \i_w$333[0].q[1] ;
+  wire [3:0] \i_w$333[0].q[2] ;
+  wire [3:0] \i_w$333[0].q[3] ;
+  wire [7:0] \i_w$333[0].scale ;
+  wire [3:0] \i_w$333[0].zero ;
+  wire [27:0] \i_w$335 ;
+  wire [27:0] \i_w$335[0] ;
+  wire [15:0] \i_w$335[0].q ;
+  wire [3:0] \i_w$335[0].q[0] ;
+  wire [3:0] \i_w$335[0].q[1] ;
+  wire [3:0] \i_w$335[0].q[2] ;
+  wire [3:0] \i_w$335[0].q[3] ;
+  wire [7:0] \i_w$335[0].scale ;
+  wire [3:0] \i_w$335[0].zero ;
+  wire [27:0] \i_w$337 ;
+  wire [27:0] \i_w$337[0] ;
+  wire [15:0] \i_w$337[0].q ;
+  wire [3:0] \i_w$337[0].q[0] ;
+  wire [3:0] \i_w$337[0].q[1] ;
+  wire [3:0] \i_w$337[0].q[2] ;
+  wire [3:0] \i_w$337[0].q[3] ;
+  wire [7:0] \i_w$337[0].scale ;
+  wire [3:0] \i_w$337[0].zero ;
+  wire [27:0] \i_w$339 ;
+  wire [27:0] \i_w$339[0] ;
+  wire [15:0] \i_w$339[0].q ;
+  wire [3:0] \i_w$339[0].q[0] ;
+  wire [3:0] \i_w$339[0].q[1] ;
+  wire [3:0] \i_w$339[0].q[2] ;
+  wire [3:0] \i_w$339[0].q[3] ;
+  wire [7:0] \i_w$339[0].scale ;
+  wire [3:0] \i_w$339[0].zero ;
+  wire [27:0] \i_w$341 ;
+  wire [27:0] \i_w$341[0] ;
+  wire [15:0] \i_w$341[0].q ;
+  wire [3:0] \i_w$341[0].q[0] ;
+  wire [3:0] \i_w$341[0].q[1] ;
+  wire [3:0] \i_w$341[0].q[2] ;
+  wire [3:0] \i_w$341[0].q[3] ;
+  wire [7:0] \i_w$341[0].scale ;
+  wire [3:0] \i_w$341[0].zero ;
+  wire [27:0] \i_w$343 ;
+  wire [27:0] \i_w$343[0] ;
+  wire [15:0] \i_w$343[0].q ;
+  wire [3:0] \i_w$343[0].q[0] ;
+  wire [3:0] \i_w$343[0].q[1] ;
+  wire [3:0] \i_w$343[0].q[2] ;
+  wire [3:0] \i_w$343[0].q[3] ;
+  wire [7:0] \i_w$343[0].scale ;
+  wire [3:0] \i_w$343[0].zero ;
+  reg [27:0] \i_w$347  = 28'h0000000;
+  wire [27:0] \i_w$347[0] ;
+  wire [15:0] \i_w$347[0].q ;
+  wire [3:0] \i_w$347[0].q[0] ;
+  wire [3:0] \i_w$347[0].q[1] ;
+  wire [3:0] \i_w$347[0].q[2] ;
+  wire [3:0] \i_w$347[0].q[3] ;
+  wire [7:0] \i_w$347[0].scale ;
+  wire [3:0] \i_w$347[0].zero ;
+  wire [27:0] \i_w$349 ;
+  wire [27:0] \i_w$349[0] ;
+  wire [15:0] \i_w$349[0].q ;
+  wire [3:0] \i_w$349[0].q[0] ;
+  wire [3:0] \i_w$349[0].q[1] ;
+  wire [3:0] \i_w$349[0].q[2] ;
+  wire [3:0] \i_w$349[0].q[3] ;
+  wire [7:0] \i_w$349[0].scale ;
+  wire [3:0] \i_w$349[0].zero ;
+  wire [27:0] \i_w$351 ;
+  wire [27:0] \i_w$351[0] ;
+  wire [15:0] \i_w$351[0].q ;
+  wire [3:0] \i_w$351[0].q[0] ;
+  wire [3:0] \i_w$351[0].q[1] ;
+  wire [3:0] \i_w$351[0].q[2] ;
+  wire [3:0] \i_w$351[0].q[3] ;
+  wire [7:0] \i_w$351[0].scale ;
+  wire [3:0] \i_w$351[0].zero ;
+  wire [27:0] \i_w$353 ;
+  wire [27:0] \i_w$353[0] ;
+  wire [15:0] \i_w$353[0].q ;
+  wire [3:0] \i_w$353[0].q[0] ;
+  wire [3:0] \i_w$353[0].q[1] ;
+  wire [3:0] \i_w$353[0].q[2] ;
+  wire [3:0] \i_w$353[0].q[3] ;
+  wire [7:0] \i_w$353[0].scale ;
+  wire [3:0] \i_w$353[0].zero ;
+  wire [27:0] \i_w$355 ;
+  wire [27:0] \i_w$355[0] ;
+  wire [15:0] \i_w$355[0].q ;
+  wire [3:0] \i_w$355[0].q[0] ;
+  wire [3:0] \i_w$355[0].q[1] ;
+  wire [3:0] \i_w$355[0].q[2] ;
+  wire [3:0] \i_w$355[0].q[3] ;
+  wire [7:0] \i_w$355[0].scale ;
+  wire [3:0] \i_w$355[0].zero ;
+  wire [27:0] \i_w$357 ;
+  wire [27:0] \i_w$357[0] ;
+  wire [15:0] \i_w$357[0].q ;
+  wire [3:0] \i_w$357[0].q[0] ;
+  wire [3:0] \i_w$357[0].q[1] ;
+  wire [3:0] \i_w$357[0].q[2] ;
+  wire [3:0] \i_w$357[0].q[3] ;
+  wire [7:0] \i_w$357[0].scale ;
+  wire [3:0] \i_w$357[0].zero ;
+  wire [27:0] \i_w$359 ;
+  wire [27:0] \i_w$359[0] ;
+  wire [15:0] \i_w$359[0].q ;
+  wire [3:0] \i_w$359[0].q[0] ;
+  wire [3:0] \i_w$359[0].q[1] ;
+  wire [3:0] \i_w$359[0].q[2] ;
+  wire [3:0] \i_w$359[0].q[3] ;
+  wire [7:0] \i_w$359[0].scale ;
+  wire [3:0] \i_w$359[0].zero ;
+  wire [27:0] \i_w$361 ;
+  wire [27:0] \i_w$361[0] ;
+  wire [15:0] \i_w$361[0].q ;
+  wire [3:0] \i_w$361[0].q[0] ;
+  wire [3:0] \i_w$361[0].q[1] ;
+  wire [3:0] \i_w$361[0].q[2] ;
+  wire [3:0] \i_w$361[0].q[3] ;
+  wire [7:0] \i_w$361[0].scale ;
+  wire [3:0] \i_w$361[0].zero ;
+  reg [27:0] \i_w$365  = 28'h0000000;
+  wire [27:0] \i_w$365[0] ;
+  wire [15:0] \i_w$365[0].q ;
+  wire [3:0] \i_w$365[0].q[0] ;
+  wire [3:0] \i_w$365[0].q[1] ;
+  wire [3:0] \i_w$365[0].q[2] ;
+  wire [3:0] \i_w$365[0].q[3] ;
+  wire [7:0] \i_w$365[0].scale ;
+  wire [3:0] \i_w$365[0].zero ;
+  wire [27:0] \i_w$367 ;
+  wire [27:0] \i_w$367[0] ;
+  wire [15:0] \i_w$367[0].q ;
+  wire [3:0] \i_w$367[0].q[0] ;
+  wire [3:0] \i_w$367[0].q[1] ;
+  wire [3:0] \i_w$367[0].q[2] ;
+  wire [3:0] \i_w$367[0].q[3] ;
+  wire [7:0] \i_w$367[0].scale ;
+  wire [3:0] \i_w$367[0].zero ;
+  wire [27:0] \i_w$369 ;
+  wire [27:0] \i_w$369[0] ;
+  wire [15:0] \i_w$369[0].q ;
+  wire [3:0] \i_w$369[0].q[0] ;
+  wire [3:0] \i_w$369[0].q[1] ;
+  wire [3:0] \i_w$369[0].q[2] ;
+  wire [3:0] \i_w$369[0].q[3] ;
+  wire [7:0] \i_w$369[0].scale ;
+  wire [3:0] \i_w$369[0].zero ;
+  wire [27:0] \i_w$371 ;
+  wire [27:0] \i_w$371[0] ;
+  wire [15:0] \i_w$371[0].q ;
+  wire [3:0] \i_w$371[0].q[0] ;
+  wire [3:0] \i_w$371[0].q[1] ;
+  wire [3:0] \i_w$371[0].q[2] ;
+  wire [3:0] \i_w$371[0].q[3] ;
+  wire [7:0] \i_w$371[0].scale ;
+  wire [3:0] \i_w$371[0].zero ;
+  wire [27:0] \i_w$373 ;
+  wire [27:0] \i_w$373[0] ;
+  wire [15:0] \i_w$373[0].q ;
+  wire [3:0] \i_w$373[0].q[0] ;
+  wire [3:0] \i_w$373[0].q[1] ;
+  wire [3:0] \i_w$373[0].q[2] ;
+  wire [3:0] \i_w$373[0].q[3] ;
+  wire [7:0] \i_w$373[0].scale ;
+  wire [3:0] \i_w$373[0].zero ;
+  wire [27:0] \i_w$375 ;
+  wire [27:0] \i_w$375[0] ;
+  wire [15:0] \i_w$375[0].q ;
+  wire [3:0] \i_w$375[0].q[0] ;
+  wire [3:0] \i_w$375[0].q[1] ;
+  wire [3:0] \i_w$375[0].q[2] ;
+  wire [3:0] \i_w$375[0].q[3] ;
+  wire [7:0] \i_w$375[0].scale ;
+  wire [3:0] \i_w$375[0].zero ;
+  wire [27:0] \i_w$377 ;
+  wire [27:0] \i_w$377[0] ;
+  wire [15:0] \i_w$377[0].q ;
+  wire [3:0] \i_w$377[0].q[0] ;
+  wire [3:0] \i_w$377[0].q[1] ;
+  wire [3:0] \i_w$377[0].q[2] ;
+  wire [3:0] \i_w$377[0].q[3] ;
+  wire [7:0] \i_w$377[0].scale ;
+  wire [3:0] \i_w$377[0].zero ;
+  wire [27:0] \i_w$379 ;
+  wire [27:0] \i_w$379[0] ;
+  wire [15:0] \i_w$379[0].q ;
+  wire [3:0] \i_w$379[0].q[0] ;
+  wire [3:0] \i_w$379[0].q[1] ;
+  wire [3:0] \i_w$379[0].q[2] ;
+  wire [3:0] \i_w$379[0].q[3] ;
+  wire [7:0] \i_w$379[0].scale ;
+  wire [3:0] \i_w$379[0].zero ;
+  reg [27:0] \i_w$383  = 28'h0000000;
+  wire [27:0] \i_w$383[0] ;
+  wire [15:0] \i_w$383[0].q ;
+  wire [3:0] \i_w$383[0].q[0] ;
+  wire [3:0] \i_w$383[0].q[1] ;
+  wire [3:0] \i_w$383[0].q[2] ;
+  wire [3:0] \i_w$383[0].q[3] ;
+  wire [7:0] \i_w$383[0].scale ;
+  wire [3:0] \i_w$383[0].zero ;
+  wire [27:0] \i_w$385 ;
+  wire [27:0] \i_w$385[0] ;
+  wire [15:0] \i_w$385[0].q ;
+  wire [3:0] \i_w$385[0].q[0] ;
+  wire [3:0] \i_w$385[0].q[1] ;
+  wire [3:0] \i_w$385[0].q[2] ;
+  wire [3:0] \i_w$385[0].q[3] ;
+  wire [7:0] \i_w$385[0].scale ;
+  wire [3:0] \i_w$385[0].zero ;
+  wire [27:0] \i_w$387 ;
+  wire [27:0] \i_w$387[0] ;
+  wire [15:0] \i_w$387[0].q ;
+  wire [3:0] \i_w$387[0].q[0] ;
+  wire [3:0] \i_w$387[0].q[1] ;
+  wire [3:0] \i_w$387[0].q[2] ;
+  wire [3:0] \i_w$387[0].q[3] ;
+  wire [7:0] \i_w$387[0].scale ;
+  wire [3:0] \i_w$387[0].zero ;
+  wire [27:0] \i_w$389 ;
+  wire [27:0] \i_w$389[0] ;
+  wire [15:0] \i_w$389[0].q ;
+  wire [3:0] \i_w$389[0].q[0] ;
+  wire [3:0] \i_w$389[0].q[1] ;
+  wire [3:0] \i_w$389[0].q[2] ;
+  wire [3:0] \i_w$389[0].q[3] ;
+  wire [7:0] \i_w$389[0].scale ;
+  wire [3:0] \i_w$389[0].zero ;
+  wire [27:0] \i_w$391 ;
+  wire [27:0] \i_w$391[0] ;
+  wire [15:0] \i_w$391[0].q ;
+  wire [3:0] \i_w$391[0].q[0] ;
+  wire [3:0] \i_w$391[0].q[1] ;
+  wire [3:0] \i_w$391[0].q[2] ;
+  wire [3:0] \i_w$391[0].q[3] ;
+  wire [7:0] \i_w$391[0].scale ;
+  wire [3:0] \i_w$391[0].zero ;
+  wire [27:0] \i_w$393 ;
+  wire [27:0] \i_w$393[0] ;
+  wire [15:0] \i_w$393[0].q ;
+  wire [3:0] \i_w$393[0].q[0] ;
+  wire [3:0] \i_w$393[0].q[1] ;
+  wire [3:0] \i_w$393[0].q[2] ;
+  wire [3:0] \i_w$393[0].q[3] ;
+  wire [7:0] \i_w$393[0].scale ;
+  wire [3:0] \i_w$393[0].zero ;
+  wire [27:0] \i_w$395 ;
+  wire [27:0] \i_w$395[0] ;
+  wire [15:0] \i_w$395[0].q ;
+  wire [3:0] \i_w$395[0].q[0] ;
+  wire [3:0] \i_w$395[0].q[1] ;
+  wire [3:0] \i_w$395[0].q[2] ;
+  wire [3:0] \i_w$395[0].q[3] ;
+  wire [7:0] \i_w$395[0].scale ;
+  wire [3:0] \i_w$395[0].zero ;
+  wire [27:0] \i_w$397 ;
+  wire [27:0] \i_w$397[0] ;
+  wire [15:0] \i_w$397[0].q ;
+  wire [3:0] \i_w$397[0].q[0] ;
+  wire [3:0] \i_w$397[0].q[1] ;
+  wire [3:0] \i_w$397[0].q[2] ;
+  wire [3:0] \i_w$397[0].q[3] ;
+  wire [7:0] \i_w$397[0].scale ;
+  wire [3:0] \i_w$397[0].zero ;
   wire [27:0] \i_w[0] ;
   wire [15:0] \i_w[0].q ;
   wire [3:0] \i_w[0].q[0] ;
@@ -4773,6 +4916,62 @@ module \array_mixpe_w4a8_os_8x8.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_row_vali
   wire [3:0] \i_w[0].q[3] ;
   wire [7:0] \i_w[0].scale ;
   wire [3:0] \i_w[0].zero ;
+  wire [27:0] \i_w[1] ;
+  wire [15:0] \i_w[1].q ;
+  wire [3:0] \i_w[1].q[0] ;
+  wire [3:0] \i_w[1].q[1] ;
+  wire [3:0] \i_w[1].q[2] ;
+  wire [3:0] \i_w[1].q[3] ;
+  wire [7:0] \i_w[1].scale ;
+  wire [3:0] \i_w[1].zero ;
+  wire [27:0] \i_w[2] ;
+  wire [15:0] \i_w[2].q ;
+  wire [3:0] \i_w[2].q[0] ;
+  wire [3:0] \i_w[2].q[1] ;
+  wire [3:0] \i_w[2].q[2] ;
+  wire [3:0] \i_w[2].q[3] ;
+  wire [7:0] \i_w[2].scale ;
+  wire [3:0] \i_w[2].zero ;
+  wire [27:0] \i_w[3] ;
+  wire [15:0] \i_w[3].q ;
+  wire [3:0] \i_w[3].q[0] ;
+  wire [3:0] \i_w[3].q[1] ;
+  wire [3:0] \i_w[3].q[2] ;
+  wire [3:0] \i_w[3].q[3] ;
+  wire [7:0] \i_w[3].scale ;
+  wire [3:0] \i_w[3].zero ;
+  wire [27:0] \i_w[4] ;
+  wire [15:0] \i_w[4].q ;
+  wire [3:0] \i_w[4].q[0] ;
+  wire [3:0] \i_w[4].q[1] ;
+  wire [3:0] \i_w[4].q[2] ;
+  wire [3:0] \i_w[4].q[3] ;
+  wire [7:0] \i_w[4].scale ;
+  wire [3:0] \i_w[4].zero ;
+  wire [27:0] \i_w[5] ;
+  wire [15:0] \i_w[5].q ;
+  wire [3:0] \i_w[5].q[0] ;
+  wire [3:0] \i_w[5].q[1] ;
+  wire [3:0] \i_w[5].q[2] ;
+  wire [3:0] \i_w[5].q[3] ;
+  wire [7:0] \i_w[5].scale ;
+  wire [3:0] \i_w[5].zero ;
+  wire [27:0] \i_w[6] ;
+  wire [15:0] \i_w[6].q ;
+  wire [3:0] \i_w[6].q[0] ;
+  wire [3:0] \i_w[6].q[1] ;
+  wire [3:0] \i_w[6].q[2] ;
+  wire [3:0] \i_w[6].q[3] ;
+  wire [7:0] \i_w[6].scale ;
+  wire [3:0] \i_w[6].zero ;
+  wire [27:0] \i_w[7] ;
+  wire [15:0] \i_w[7].q ;
+  wire [3:0] \i_w[7].q[0] ;
+  wire [3:0] \i_w[7].q[1] ;
+  wire [3:0] \i_w[7].q[2] ;
+  wire [3:0] \i_w[7].q[3] ;
+  wire [7:0] \i_w[7].scale ;
+  wire [3:0] \i_w[7].zero ;
   wire [31:0] o_a;
   wire [31:0] \o_a$101 ;
   wire [31:0] \o_a$101[0] ;
@@ -5425,41 +5624,6 @@ module \array_mixpe_w4a8_os_8x8.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_row_vali
   wire \o_ctl$51[0].last ;
   wire \o_ctl$51[0].load_w ;
   wire \o_ctl$51[0].valid ;
-  wire [4:0] \o_ctl$525 ;
-  wire [4:0] \o_ctl$525[0] ;
-  wire \o_ctl$525[0].first ;
-  wire \o_ctl$525[0].group_end ;
-  wire \o_ctl$525[0].last ;
-  wire \o_ctl$525[0].load_w ;
-  wire \o_ctl$525[0].valid ;
-  wire [4:0] \o_ctl$527 ;
-  wire [4:0] \o_ctl$527[0] ;
-  wire \o_ctl$527[0].first ;
-  wire \o_ctl$527[0].group_end ;
-  wire \o_ctl$527[0].last ;
-  wire \o_ctl$527[0].load_w ;
-  wire \o_ctl$527[0].valid ;
-  wire [4:0] \o_ctl$529 ;
-  wire [4:0] \o_ctl$529[0] ;
-  wire \o_ctl$529[0].first ;
-  wire \o_ctl$529[0].group_end ;
-  wire \o_ctl$529[0].last ;
-  wire \o_ctl$529[0].load_w ;
-  wire \o_ctl$529[0].valid ;
-  wire [4:0] \o_ctl$531 ;
-  wire [4:0] \o_ctl$531[0] ;
-  wire \o_ctl$531[0].first ;
-  wire \o_ctl$531[0].group_end ;
-  wire \o_ctl$531[0].last ;
-  wire \o_ctl$531[0].load_w ;
-  wire \o_ctl$531[0].valid ;
-  wire [4:0] \o_ctl$533 ;
-  wire [4:0] \o_ctl$533[0] ;
-  wire \o_ctl$533[0].first ;
-  wire \o_ctl$533[0].group_end ;
-  wire \o_ctl$533[0].last ;
-  wire \o_ctl$533[0].load_w ;
-  wire \o_ctl$533[0].valid ;
   wire [4:0] \o_ctl$535 ;
   wire [4:0] \o_ctl$535[0] ;
   wire \o_ctl$535[0].first ;
@@ -5481,6 +5645,41 @@ module \array_mixpe_w4a8_os_8x8.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_row_vali
   wire \o_ctl$539[0].last ;
   wire \o_ctl$539[0].load_w ;
   wire \o_ctl$539[0].valid ;
+  wire [4:0] \o_ctl$541 ;
+  wire [4:0] \o_ctl$541[0] ;
+  wire \o_ctl$541[0].first ;
+  wire \o_ctl$541[0].group_end ;
+  wire \o_ctl$541[0].last ;
+  wire \o_ctl$541[0].load_w ;
+  wire \o_ctl$541[0].valid ;
+  wire [4:0] \o_ctl$543 ;
+  wire [4:0] \o_ctl$543[0] ;
+  wire \o_ctl$543[0].first ;
+  wire \o_ctl$543[0].group_end ;
+  wire \o_ctl$543[0].last ;
+  wire \o_ctl$543[0].load_w ;
+  wire \o_ctl$543[0].valid ;
+  wire [4:0] \o_ctl$545 ;
+  wire [4:0] \o_ctl$545[0] ;
+  wire \o_ctl$545[0].first ;
+  wire \o_ctl$545[0].group_end ;
+  wire \o_ctl$545[0].last ;
+  wire \o_ctl$545[0].load_w ;
+  wire \o_ctl$545[0].valid ;
+  wire [4:0] \o_ctl$547 ;
+  wire [4:0] \o_ctl$547[0] ;
+  wire \o_ctl$547[0].first ;
+  wire \o_ctl$547[0].group_end ;
+  wire \o_ctl$547[0].last ;
+  wire \o_ctl$547[0].load_w ;
+  wire \o_ctl$547[0].valid ;
+  wire [4:0] \o_ctl$549 ;
+  wire [4:0] \o_ctl$549[0] ;
+  wire \o_ctl$549[0].first ;
+  wire \o_ctl$549[0].group_end ;
+  wire \o_ctl$549[0].last ;
+  wire \o_ctl$549[0].load_w ;
+  wire \o_ctl$549[0].valid ;
   wire [4:0] \o_ctl$55 ;
   wire [4:0] \o_ctl$55[0] ;
   wire \o_ctl$55[0].first ;
@@ -5558,75 +5757,15 @@ module \array_mixpe_w4a8_os_8x8.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_row_vali
   wire \o_ctl[0].load_w ;
   wire \o_ctl[0].valid ;
   wire [47:0] o_psum;
-  wire [47:0] \o_psum$389 ;
-  wire [47:0] \o_psum$389[0] ;
-  wire [47:0] \o_psum$389[0][0] ;
-  wire [47:0] \o_psum$390 ;
-  wire [47:0] \o_psum$390[0] ;
-  wire [47:0] \o_psum$390[0][0] ;
-  wire [47:0] \o_psum$391 ;
-  wire [47:0] \o_psum$391[0] ;
-  wire [47:0] \o_psum$391[0][0] ;
-  wire [47:0] \o_psum$392 ;
-  wire [47:0] \o_psum$392[0] ;
-  wire [47:0] \o_psum$392[0][0] ;
-  wire [47:0] \o_psum$393 ;
-  wire [47:0] \o_psum$393[0] ;
-  wire [47:0] \o_psum$393[0][0] ;
-  wire [47:0] \o_psum$394 ;
-  wire [47:0] \o_psum$394[0] ;
-  wire [47:0] \o_psum$394[0][0] ;
-  wire [47:0] \o_psum$395 ;
-  wire [47:0] \o_psum$395[0] ;
-  wire [47:0] \o_psum$395[0][0] ;
-  wire [47:0] \o_psum$397 ;
-  wire [47:0] \o_psum$397[0] ;
-  wire [47:0] \o_psum$397[0][0] ;
-  wire [47:0] \o_psum$398 ;
-  wire [47:0] \o_psum$398[0] ;
-  wire [47:0] \o_psum$398[0][0] ;
-  wire [47:0] \o_psum$399 ;
-  wire [47:0] \o_psum$399[0] ;
-  wire [47:0] \o_psum$399[0][0] ;
-  wire [47:0] \o_psum$400 ;
-  wire [47:0] \o_psum$400[0] ;
-  wire [47:0] \o_psum$400[0][0] ;
-  wire [47:0] \o_psum$401 ;
-  wire [47:0] \o_psum$401[0] ;
-  wire [47:0] \o_psum$401[0][0] ;
-  wire [47:0] \o_psum$402 ;
-  wire [47:0] \o_psum$402[0] ;
-  wire [47:0] \o_psum$402[0][0] ;
-  wire [47:0] \o_psum$403 ;
-  wire [47:0] \o_psum$403[0] ;
-  wire [47:0] \o_psum$403[0][0] ;
-  wire [47:0] \o_psum$404 ;
-  wire [47:0] \o_psum$404[0] ;
-  wire [47:0] \o_psum$404[0][0] ;
-  wire [47:0] \o_psum$406 ;
-  wire [47:0] \o_psum$406[0] ;
-  wire [47:0] \o_psum$406[0][0] ;
-  wire [47:0] \o_psum$407 ;
-  wire [47:0] \o_psum$407[0] ;
-  wire [47:0] \o_psum$407[0][0] ;
-  wire [47:0] \o_psum$408 ;
-  wire [47:0] \o_psum$408[0] ;
-  wire [47:0] \o_psum$408[0][0] ;
-  wire [47:0] \o_psum$409 ;
-  wire [47:0] \o_psum$409[0] ;
-  wire [47:0] \o_psum$409[0][0] ;
-  wire [47:0] \o_psum$410 ;
-  wire [47:0] \o_psum$410[0] ;
-  wire [47:0] \o_psum$410[0][0] ;
-  wire [47:0] \o_psum$411 ;
-  wire [47:0] \o_psum$411[0] ;
-  wire [47:0] \o_psum$411[0][0] ;
   wire [47:0] \o_psum$412 ;
   wire [47:0] \o_psum$412[0] ;
   wire [47:0] \o_psum$412[0][0] ;
   wire [47:0] \o_psum$413 ;
   wire [47:0] \o_psum$413[0] ;
   wire [47:0] \o_psum$413[0][0] ;
+  wire [47:0] \o_psum$414 ;
+  wire [47:0] \o_psum$414[0] ;
+  wire [47:0] \o_psum$414[0][0] ;
   wire [47:0] \o_psum$415 ;
   wire [47:0] \o_psum$415[0] ;
   wire [47:0] \o_psum$415[0][0] ;
@@ -5651,6 +5790,9 @@ module \array_mixpe_w4a8_os_8x8.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_row_vali
   wire [47:0] \o_psum$422 ;
   wire [47:0] \o_psum$422[0] ;
   wire [47:0] \o_psum$422[0][0] ;
+  wire [47:0] \o_psum$423 ;
+  wire [47:0] \o_psum$423[0] ;
+  wire [47:0] \o_psum$423[0][0] ;
   wire [47:0] \o_psum$424 ;
   wire [47:0] \o_psum$424[0] ;
   wire [47:0] \o_psum$424[0][0] ;
@@ -5675,6 +5817,9 @@ module \array_mixpe_w4a8_os_8x8.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_row_vali
   wire [47:0] \o_psum$431 ;
   wire [47:0] \o_psum$431[0] ;
   wire [47:0] \o_psum$431[0][0] ;
+  wire [47:0] \o_psum$432 ;
+  wire [47:0] \o_psum$432[0] ;
+  wire [47:0] \o_psum$432[0][0] ;
   wire [47:0] \o_psum$433 ;
   wire [47:0] \o_psum$433[0] ;
   wire [47:0] \o_psum$433[0][0] ;
@@ -5699,6 +5844,9 @@ module \array_mixpe_w4a8_os_8x8.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_row_vali
   wire [47:0] \o_psum$440 ;
   wire [47:0] \o_psum$440[0] ;
   wire [47:0] \o_psum$440[0][0] ;
+  wire [47:0] \o_psum$441 ;
+  wire [47:0] \o_psum$441[0] ;
+  wire [47:0] \o_psum$441[0][0] ;
   wire [47:0] \o_psum$442 ;
   wire [47:0] \o_psum$442[0] ;
   wire [47:0] \o_psum$442[0][0] ;
@@ -5723,6 +5871,9 @@ module \array_mixpe_w4a8_os_8x8.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_row_vali
   wire [47:0] \o_psum$449 ;
   wire [47:0] \o_psum$449[0] ;
   wire [47:0] \o_psum$449[0][0] ;
+  wire [47:0] \o_psum$450 ;
+  wire [47:0] \o_psum$450[0] ;
+  wire [47:0] \o_psum$450[0][0] ;
   wire [47:0] \o_psum$451 ;
   wire [47:0] \o_psum$451[0] ;
   wire [47:0] \o_psum$451[0][0] ;
@@ -5747,10 +5898,58 @@ module \array_mixpe_w4a8_os_8x8.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_row_vali
   wire [47:0] \o_psum$458 ;
   wire [47:0] \o_psum$458[0] ;
   wire [47:0] \o_psum$458[0][0] ;
+  wire [47:0] \o_psum$459 ;
+  wire [47:0] \o_psum$459[0] ;
+  wire [47:0] \o_psum$459[0][0] ;
+  wire [47:0] \o_psum$460 ;
+  wire [47:0] \o_psum$460[0] ;
+  wire [47:0] \o_psum$460[0][0] ;
+  wire [47:0] \o_psum$461 ;
+  wire [47:0] \o_psum$461[0] ;
+  wire [47:0] \o_psum$461[0][0] ;
+  wire [47:0] \o_psum$462 ;
+  wire [47:0] \o_psum$462[0] ;
+  wire [47:0] \o_psum$462[0][0] ;
+  wire [47:0] \o_psum$463 ;
+  wire [47:0] \o_psum$463[0] ;
+  wire [47:0] \o_psum$463[0][0] ;
+  wire [47:0] \o_psum$464 ;
+  wire [47:0] \o_psum$464[0] ;
+  wire [47:0] \o_psum$464[0][0] ;
+  wire [47:0] \o_psum$465 ;
+  wire [47:0] \o_psum$465[0] ;
+  wire [47:0] \o_psum$465[0][0] ;
+  wire [47:0] \o_psum$466 ;
+  wire [47:0] \o_psum$466[0] ;
+  wire [47:0] \o_psum$466[0][0] ;
+  wire [47:0] \o_psum$467 ;
+  wire [47:0] \o_psum$467[0] ;
+  wire [47:0] \o_psum$467[0][0] ;
+  wire [47:0] \o_psum$468 ;
+  wire [47:0] \o_psum$468[0] ;
+  wire [47:0] \o_psum$468[0][0] ;
+  wire [47:0] \o_psum$469 ;
+  wire [47:0] \o_psum$469[0] ;
+  wire [47:0] \o_psum$469[0][0] ;
+  wire [47:0] \o_psum$470 ;
+  wire [47:0] \o_psum$470[0] ;
+  wire [47:0] \o_psum$470[0][0] ;
+  wire [47:0] \o_psum$471 ;
+  wire [47:0] \o_psum$471[0] ;
+  wire [47:0] \o_psum$471[0][0] ;
+  wire [47:0] \o_psum$472 ;
+  wire [47:0] \o_psum$472[0] ;
+  wire [47:0] \o_psum$472[0][0] ;
+  wire [47:0] \o_psum$473 ;
+  wire [47:0] \o_psum$473[0] ;
+  wire [47:0] \o_psum$473[0][0] ;
+  wire [47:0] \o_psum$474 ;
+  wire [47:0] \o_psum$474[0] ;
+  wire [47:0] \o_psum$474[0][0] ;
   wire [47:0] \o_psum[0] ;
   wire [47:0] \o_psum[0][0] ;
   output [383:0] o_row;
-  reg [383:0] o_row;
+  wire [383:0] o_row;
   wire [47:0] \o_row[0] ;
   wire [47:0] \o_row[1] ;
   wire [47:0] \o_row[2] ;
@@ -5760,19 +5959,10 @@ module \array_mixpe_w4a8_os_8x8.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_row_vali
   wire [47:0] \o_row[6] ;
   wire [47:0] \o_row[7] ;
   output [2:0] o_row_index;
-  reg [2:0] o_row_index;
+  wire [2:0] o_row_index;
   output o_row_valid;
-  reg o_row_valid;
+  wire o_row_valid;
   wire [27:0] o_w;
-  wire [27:0] \o_w$261 ;
-  wire [27:0] \o_w$261[0] ;
-  wire [15:0] \o_w$261[0].q ;
-  wire [3:0] \o_w$261[0].q[0] ;
-  wire [3:0] \o_w$261[0].q[1] ;
-  wire [3:0] \o_w$261[0].q[2] ;
-  wire [3:0] \o_w$261[0].q[3] ;
-  wire [7:0] \o_w$261[0].scale ;
-  wire [3:0] \o_w$261[0].zero ;
   wire [27:0] \o_w$263 ;
   wire [27:0] \o_w$263[0] ;
   wire [15:0] \o_w$263[0].q ;
@@ -5818,447 +6008,456 @@ module \array_mixpe_w4a8_os_8x8.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_row_vali
   wire [3:0] \o_w$271[0].q[3] ;
   wire [7:0] \o_w$271[0].scale ;
   wire [3:0] \o_w$271[0].zero ;
-  wire [27:0] \o_w$275 ;
-  wire [27:0] \o_w$275[0] ;
-  wire [15:0] \o_w$275[0].q ;
-  wire [3:0] \o_w$275[0].q[0] ;
-  wire [3:0] \o_w$275[0].q[1] ;
-  wire [3:0] \o_w$275[0].q[2] ;
-  wire [3:0] \o_w$275[0].q[3] ;
-  wire [7:0] \o_w$275[0].scale ;
-  wire [3:0] \o_w$275[0].zero ;
-  wire [27:0] \o_w$277 ;
-  wire [27:0] \o_w$277[0] ;
-  wire [15:0] \o_w$277[0].q ;
-  wire [3:0] \o_w$277[0].q[0] ;
-  wire [3:0] \o_w$277[0].q[1] ;
-  wire [3:0] \o_w$277[0].q[2] ;
-  wire [3:0] \o_w$277[0].q[3] ;
-  wire [7:0] \o_w$277[0].scale ;
-  wire [3:0] \o_w$277[0].zero ;
-  wire [27:0] \o_w$279 ;
-  wire [27:0] \o_w$279[0] ;
-  wire [15:0] \o_w$279[0].q ;
-  wire [3:0] \o_w$279[0].q[0] ;
-  wire [3:0] \o_w$279[0].q[1] ;
-  wire [3:0] \o_w$279[0].q[2] ;
-  wire [3:0] \o_w$279[0].q[3] ;
-  wire [7:0] \o_w$279[0].scale ;
-  wire [3:0] \o_w$279[0].zero ;
-  wire [27:0] \o_w$281 ;
-  wire [27:0] \o_w$281[0] ;
-  wire [15:0] \o_w$281[0].q ;
-  wire [3:0] \o_w$281[0].q[0] ;
-  wire [3:0] \o_w$281[0].q[1] ;
-  wire [3:0] \o_w$281[0].q[2] ;
-  wire [3:0] \o_w$281[0].q[3] ;
-  wire [7:0] \o_w$281[0].scale ;
-  wire [3:0] \o_w$281[0].zero ;
-  wire [27:0] \o_w$283 ;
-  wire [27:0] \o_w$283[0] ;
-  wire [15:0] \o_w$283[0].q ;
-  wire [3:0] \o_w$283[0].q[0] ;
-  wire [3:0] \o_w$283[0].q[1] ;
-  wire [3:0] \o_w$283[0].q[2] ;
-  wire [3:0] \o_w$283[0].q[3] ;
-  wire [7:0] \o_w$283[0].scale ;
-  wire [3:0] \o_w$283[0].zero ;
-  wire [27:0] \o_w$285 ;
-  wire [27:0] \o_w$285[0] ;
-  wire [15:0] \o_w$285[0].q ;
-  wire [3:0] \o_w$285[0].q[0] ;
-  wire [3:0] \o_w$285[0].q[1] ;
-  wire [3:0] \o_w$285[0].q[2] ;
-  wire [3:0] \o_w$285[0].q[3] ;
-  wire [7:0] \o_w$285[0].scale ;
-  wire [3:0] \o_w$285[0].zero ;
-  wire [27:0] \o_w$287 ;
-  wire [27:0] \o_w$287[0] ;
-  wire [15:0] \o_w$287[0].q ;
-  wire [3:0] \o_w$287[0].q[0] ;
-  wire [3:0] \o_w$287[0].q[1] ;
-  wire [3:0] \o_w$287[0].q[2] ;
-  wire [3:0] \o_w$287[0].q[3] ;
-  wire [7:0] \o_w$287[0].scale ;
-  wire [3:0] \o_w$287[0].zero ;
-  wire [27:0] \o_w$291 ;
-  wire [27:0] \o_w$291[0] ;
-  wire [15:0] \o_w$291[0].q ;
-  wire [3:0] \o_w$291[0].q[0] ;
-  wire [3:0] \o_w$291[0].q[1] ;
-  wire [3:0] \o_w$291[0].q[2] ;
-  wire [3:0] \o_w$291[0].q[3] ;
-  wire [7:0] \o_w$291[0].scale ;
-  wire [3:0] \o_w$291[0].zero ;
-  wire [27:0] \o_w$293 ;
-  wire [27:0] \o_w$293[0] ;
-  wire [15:0] \o_w$293[0].q ;
-  wire [3:0] \o_w$293[0].q[0] ;
-  wire [3:0] \o_w$293[0].q[1] ;
-  wire [3:0] \o_w$293[0].q[2] ;
-  wire [3:0] \o_w$293[0].q[3] ;
-  wire [7:0] \o_w$293[0].scale ;
-  wire [3:0] \o_w$293[0].zero ;
-  wire [27:0] \o_w$295 ;
-  wire [27:0] \o_w$295[0] ;
-  wire [15:0] \o_w$295[0].q ;
-  wire [3:0] \o_w$295[0].q[0] ;
-  wire [3:0] \o_w$295[0].q[1] ;
-  wire [3:0] \o_w$295[0].q[2] ;
-  wire [3:0] \o_w$295[0].q[3] ;
-  wire [7:0] \o_w$295[0].scale ;
-  wire [3:0] \o_w$295[0].zero ;
-  wire [27:0] \o_w$297 ;
-  wire [27:0] \o_w$297[0] ;
-  wire [15:0] \o_w$297[0].q ;
-  wire [3:0] \o_w$297[0].q[0] ;
-  wire [3:0] \o_w$297[0].q[1] ;
-  wire [3:0] \o_w$297[0].q[2] ;
-  wire [3:0] \o_w$297[0].q[3] ;
-  wire [7:0] \o_w$297[0].scale ;
-  wire [3:0] \o_w$297[0].zero ;
-  wire [27:0] \o_w$299 ;
-  wire [27:0] \o_w$299[0] ;
-  wire [15:0] \o_w$299[0].q ;
-  wire [3:0] \o_w$299[0].q[0] ;
-  wire [3:0] \o_w$299[0].q[1] ;
-  wire [3:0] \o_w$299[0].q[2] ;
-  wire [3:0] \o_w$299[0].q[3] ;
-  wire [7:0] \o_w$299[0].scale ;
-  wire [3:0] \o_w$299[0].zero ;
-  wire [27:0] \o_w$301 ;
-  wire [27:0] \o_w$301[0] ;
-  wire [15:0] \o_w$301[0].q ;
-  wire [3:0] \o_w$301[0].q[0] ;
-  wire [3:0] \o_w$301[0].q[1] ;
-  wire [3:0] \o_w$301[0].q[2] ;
-  wire [3:0] \o_w$301[0].q[3] ;
-  wire [7:0] \o_w$301[0].scale ;
-  wire [3:0] \o_w$301[0].zero ;
-  wire [27:0] \o_w$303 ;
-  wire [27:0] \o_w$303[0] ;
-  wire [15:0] \o_w$303[0].q ;
-  wire [3:0] \o_w$303[0].q[0] ;
-  wire [3:0] \o_w$303[0].q[1] ;
-  wire [3:0] \o_w$303[0].q[2] ;
-  wire [3:0] \o_w$303[0].q[3] ;
-  wire [7:0] \o_w$303[0].scale ;
-  wire [3:0] \o_w$303[0].zero ;
-  wire [27:0] \o_w$307 ;
-  wire [27:0] \o_w$307[0] ;
-  wire [15:0] \o_w$307[0].q ;
-  wire [3:0] \o_w$307[0].q[0] ;
-  wire [3:0] \o_w$307[0].q[1] ;
-  wire [3:0] \o_w$307[0].q[2] ;
-  wire [3:0] \o_w$307[0].q[3] ;
-  wire [7:0] \o_w$307[0].scale ;
-  wire [3:0] \o_w$307[0].zero ;
-  wire [27:0] \o_w$309 ;
-  wire [27:0] \o_w$309[0] ;
-  wire [15:0] \o_w$309[0].q ;
-  wire [3:0] \o_w$309[0].q[0] ;
-  wire [3:0] \o_w$309[0].q[1] ;
-  wire [3:0] \o_w$309[0].q[2] ;
-  wire [3:0] \o_w$309[0].q[3] ;
-  wire [7:0] \o_w$309[0].scale ;
-  wire [3:0] \o_w$309[0].zero ;
-  wire [27:0] \o_w$311 ;
-  wire [27:0] \o_w$311[0] ;
-  wire [15:0] \o_w$311[0].q ;
-  wire [3:0] \o_w$311[0].q[0] ;
-  wire [3:0] \o_w$311[0].q[1] ;
-  wire [3:0] \o_w$311[0].q[2] ;
-  wire [3:0] \o_w$311[0].q[3] ;
-  wire [7:0] \o_w$311[0].scale ;
-  wire [3:0] \o_w$311[0].zero ;
-  wire [27:0] \o_w$313 ;
-  wire [27:0] \o_w$313[0] ;
-  wire [15:0] \o_w$313[0].q ;
-  wire [3:0] \o_w$313[0].q[0] ;
-  wire [3:0] \o_w$313[0].q[1] ;
-  wire [3:0] \o_w$313[0].q[2] ;
-  wire [3:0] \o_w$313[0].q[3] ;
-  wire [7:0] \o_w$313[0].scale ;
-  wire [3:0] \o_w$313[0].zero ;
-  wire [27:0] \o_w$315 ;
-  wire [27:0] \o_w$315[0] ;
-  wire [15:0] \o_w$315[0].q ;
-  wire [3:0] \o_w$315[0].q[0] ;
-  wire [3:0] \o_w$315[0].q[1] ;
-  wire [3:0] \o_w$315[0].q[2] ;
-  wire [3:0] \o_w$315[0].q[3] ;
-  wire [7:0] \o_w$315[0].scale ;
-  wire [3:0] \o_w$315[0].zero ;
-  wire [27:0] \o_w$317 ;
-  wire [27:0] \o_w$317[0] ;
-  wire [15:0] \o_w$317[0].q ;
-  wire [3:0] \o_w$317[0].q[0] ;
-  wire [3:0] \o_w$317[0].q[1] ;
-  wire [3:0] \o_w$317[0].q[2] ;
-  wire [3:0] \o_w$317[0].q[3] ;
-  wire [7:0] \o_w$317[0].scale ;
-  wire [3:0] \o_w$317[0].zero ;
-  wire [27:0] \o_w$319 ;
-  wire [27:0] \o_w$319[0] ;
-  wire [15:0] \o_w$319[0].q ;
-  wire [3:0] \o_w$319[0].q[0] ;
-  wire [3:0] \o_w$319[0].q[1] ;
-  wire [3:0] \o_w$319[0].q[2] ;
-  wire [3:0] \o_w$319[0].q[3] ;
-  wire [7:0] \o_w$319[0].scale ;
-  wire [3:0] \o_w$319[0].zero ;
-  wire [27:0] \o_w$323 ;
-  wire [27:0] \o_w$323[0] ;
-  wire [15:0] \o_w$323[0].q ;
-  wire [3:0] \o_w$323[0].q[0] ;
-  wire [3:0] \o_w$323[0].q[1] ;
-  wire [3:0] \o_w$323[0].q[2] ;
-  wire [3:0] \o_w$323[0].q[3] ;
-  wire [7:0] \o_w$323[0].scale ;
-  wire [3:0] \o_w$323[0].zero ;
-  wire [27:0] \o_w$325 ;
-  wire [27:0] \o_w$325[0] ;
-  wire [15:0] \o_w$325[0].q ;
-  wire [3:0] \o_w$325[0].q[0] ;
-  wire [3:0] \o_w$325[0].q[1] ;
-  wire [3:0] \o_w$325[0].q[2] ;
-  wire [3:0] \o_w$325[0].q[3] ;
-  wire [7:0] \o_w$325[0].scale ;
-  wire [3:0] \o_w$325[0].zero ;
-  wire [27:0] \o_w$327 ;
-  wire [27:0] \o_w$327[0] ;
-  wire [15:0] \o_w$327[0].q ;
-  wire [3:0] \o_w$327[0].q[0] ;
-  wire [3:0] \o_w$327[0].q[1] ;
-  wire [3:0] \o_w$327[0].q[2] ;
-  wire [3:0] \o_w$327[0].q[3] ;
-  wire [7:0] \o_w$327[0].scale ;
-  wire [3:0] \o_w$327[0].zero ;
-  wire [27:0] \o_w$329 ;
-  wire [27:0] \o_w$329[0] ;
-  wire [15:0] \o_w$329[0].q ;
-  wire [3:0] \o_w$329[0].q[0] ;
-  wire [3:0] \o_w$329[0].q[1] ;
-  wire [3:0] \o_w$329[0].q[2] ;
-  wire [3:0] \o_w$329[0].q[3] ;
-  wire [7:0] \o_w$329[0].scale ;
-  wire [3:0] \o_w$329[0].zero ;
-  wire [27:0] \o_w$331 ;
-  wire [27:0] \o_w$331[0] ;
-  wire [15:0] \o_w$331[0].q ;
-  wire [3:0] \o_w$331[0].q[0] ;
-  wire [3:0] \o_w$331[0].q[1] ;
-  wire [3:0] \o_w$331[0].q[2] ;
-  wire [3:0] \o_w$331[0].q[3] ;
-  wire [7:0] \o_w$331[0].scale ;
-  wire [3:0] \o_w$331[0].zero ;
-  wire [27:0] \o_w$333 ;
-  wire [27:0] \o_w$333[0] ;
-  wire [15:0] \o_w$333[0].q ;
-  wire [3:0] \o_w$333[0].q[0] ;
-  wire [3:0] \o_w$333[0].q[1] ;
-  wire [3:0] \o_w$333[0].q[2] ;
-  wire [3:0] \o_w$333[0].q[3] ;
-  wire [7:0] \o_w$333[0].scale ;
-  wire [3:0] \o_w$333[0].zero ;
-  wire [27:0] \o_w$335 ;
-  wire [27:0] \o_w$335[0] ;
-  wire [15:0] \o_w$335[0].q ;
-  wire [3:0] \o_w$335[0].q[0] ;
-  wire [3:0] \o_w$335[0].q[1] ;
-  wire [3:0] \o_w$335[0].q[2] ;
-  wire [3:0] \o_w$335[0].q[3] ;
-  wire [7:0] \o_w$335[0].scale ;
-  wire [3:0] \o_w$335[0].zero ;
-  wire [27:0] \o_w$339 ;
-  wire [27:0] \o_w$339[0] ;
-  wire [15:0] \o_w$339[0].q ;
-  wire [3:0] \o_w$339[0].q[0] ;
-  wire [3:0] \o_w$339[0].q[1] ;
-  wire [3:0] \o_w$339[0].q[2] ;
-  wire [3:0] \o_w$339[0].q[3] ;
-  wire [7:0] \o_w$339[0].scale ;
-  wire [3:0] \o_w$339[0].zero ;
-  wire [27:0] \o_w$341 ;
-  wire [27:0] \o_w$341[0] ;
-  wire [15:0] \o_w$341[0].q ;
-  wire [3:0] \o_w$341[0].q[0] ;
-  wire [3:0] \o_w$341[0].q[1] ;
-  wire [3:0] \o_w$341[0].q[2] ;
-  wire [3:0] \o_w$341[0].q[3] ;
-  wire [7:0] \o_w$341[0].scale ;
-  wire [3:0] \o_w$341[0].zero ;
-  wire [27:0] \o_w$343 ;
-  wire [27:0] \o_w$343[0] ;
-  wire [15:0] \o_w$343[0].q ;
-  wire [3:0] \o_w$343[0].q[0] ;
-  wire [3:0] \o_w$343[0].q[1] ;
-  wire [3:0] \o_w$343[0].q[2] ;
-  wire [3:0] \o_w$343[0].q[3] ;
-  wire [7:0] \o_w$343[0].scale ;
-  wire [3:0] \o_w$343[0].zero ;
-  wire [27:0] \o_w$345 ;
-  wire [27:0] \o_w$345[0] ;
-  wire [15:0] \o_w$345[0].q ;
-  wire [3:0] \o_w$345[0].q[0] ;
-  wire [3:0] \o_w$345[0].q[1] ;
-  wire [3:0] \o_w$345[0].q[2] ;
-  wire [3:0] \o_w$345[0].q[3] ;
-  wire [7:0] \o_w$345[0].scale ;
-  wire [3:0] \o_w$345[0].zero ;
-  wire [27:0] \o_w$347 ;
-  wire [27:0] \o_w$347[0] ;
-  wire [15:0] \o_w$347[0].q ;
-  wire [3:0] \o_w$347[0].q[0] ;
-  wire [3:0] \o_w$347[0].q[1] ;
-  wire [3:0] \o_w$347[0].q[2] ;
-  wire [3:0] \o_w$347[0].q[3] ;
-  wire [7:0] \o_w$347[0].scale ;
-  wire [3:0] \o_w$347[0].zero ;
-  wire [27:0] \o_w$349 ;
-  wire [27:0] \o_w$349[0] ;
-  wire [15:0] \o_w$349[0].q ;
-  wire [3:0] \o_w$349[0].q[0] ;
-  wire [3:0] \o_w$349[0].q[1] ;
-  wire [3:0] \o_w$349[0].q[2] ;
-  wire [3:0] \o_w$349[0].q[3] ;
-  wire [7:0] \o_w$349[0].scale ;
-  wire [3:0] \o_w$349[0].zero ;
-  wire [27:0] \o_w$351 ;
-  wire [27:0] \o_w$351[0] ;
-  wire [15:0] \o_w$351[0].q ;
-  wire [3:0] \o_w$351[0].q[0] ;
-  wire [3:0] \o_w$351[0].q[1] ;
-  wire [3:0] \o_w$351[0].q[2] ;
-  wire [3:0] \o_w$351[0].q[3] ;
-  wire [7:0] \o_w$351[0].scale ;
-  wire [3:0] \o_w$351[0].zero ;
-  wire [27:0] \o_w$355 ;
-  wire [27:0] \o_w$355[0] ;
-  wire [15:0] \o_w$355[0].q ;
-  wire [3:0] \o_w$355[0].q[0] ;
-  wire [3:0] \o_w$355[0].q[1] ;
-  wire [3:0] \o_w$355[0].q[2] ;
-  wire [3:0] \o_w$355[0].q[3] ;
-  wire [7:0] \o_w$355[0].scale ;
-  wire [3:0] \o_w$355[0].zero ;
-  wire [27:0] \o_w$357 ;
-  wire [27:0] \o_w$357[0] ;
-  wire [15:0] \o_w$357[0].q ;
-  wire [3:0] \o_w$357[0].q[0] ;
-  wire [3:0] \o_w$357[0].q[1] ;
-  wire [3:0] \o_w$357[0].q[2] ;
-  wire [3:0] \o_w$357[0].q[3] ;
-  wire [7:0] \o_w$357[0].scale ;
-  wire [3:0] \o_w$357[0].zero ;
-  wire [27:0] \o_w$359 ;
-  wire [27:0] \o_w$359[0] ;
-  wire [15:0] \o_w$359[0].q ;
-  wire [3:0] \o_w$359[0].q[0] ;
-  wire [3:0] \o_w$359[0].q[1] ;
-  wire [3:0] \o_w$359[0].q[2] ;
-  wire [3:0] \o_w$359[0].q[3] ;
-  wire [7:0] \o_w$359[0].scale ;
-  wire [3:0] \o_w$359[0].zero ;
-  wire [27:0] \o_w$361 ;
-  wire [27:0] \o_w$361[0] ;
-  wire [15:0] \o_w$361[0].q ;
-  wire [3:0] \o_w$361[0].q[0] ;
-  wire [3:0] \o_w$361[0].q[1] ;
-  wire [3:0] \o_w$361[0].q[2] ;
-  wire [3:0] \o_w$361[0].q[3] ;
-  wire [7:0] \o_w$361[0].scale ;
-  wire [3:0] \o_w$361[0].zero ;
-  wire [27:0] \o_w$363 ;
-  wire [27:0] \o_w$363[0] ;
-  wire [15:0] \o_w$363[0].q ;
-  wire [3:0] \o_w$363[0].q[0] ;
-  wire [3:0] \o_w$363[0].q[1] ;
-  wire [3:0] \o_w$363[0].q[2] ;
-  wire [3:0] \o_w$363[0].q[3] ;
-  wire [7:0] \o_w$363[0].scale ;
-  wire [3:0] \o_w$363[0].zero ;
-  wire [27:0] \o_w$365 ;
-  wire [27:0] \o_w$365[0] ;
-  wire [15:0] \o_w$365[0].q ;
-  wire [3:0] \o_w$365[0].q[0] ;
-  wire [3:0] \o_w$365[0].q[1] ;
-  wire [3:0] \o_w$365[0].q[2] ;
-  wire [3:0] \o_w$365[0].q[3] ;
-  wire [7:0] \o_w$365[0].scale ;
-  wire [3:0] \o_w$365[0].zero ;
-  wire [27:0] \o_w$367 ;
-  wire [27:0] \o_w$367[0] ;
-  wire [15:0] \o_w$367[0].q ;
-  wire [3:0] \o_w$367[0].q[0] ;
-  wire [3:0] \o_w$367[0].q[1] ;
-  wire [3:0] \o_w$367[0].q[2] ;
-  wire [3:0] \o_w$367[0].q[3] ;
-  wire [7:0] \o_w$367[0].scale ;
-  wire [3:0] \o_w$367[0].zero ;
-  wire [27:0] \o_w$371 ;
-  wire [27:0] \o_w$371[0] ;
-  wire [15:0] \o_w$371[0].q ;
-  wire [3:0] \o_w$371[0].q[0] ;
-  wire [3:0] \o_w$371[0].q[1] ;
-  wire [3:0] \o_w$371[0].q[2] ;
-  wire [3:0] \o_w$371[0].q[3] ;
-  wire [7:0] \o_w$371[0].scale ;
-  wire [3:0] \o_w$371[0].zero ;
-  wire [27:0] \o_w$373 ;
-  wire [27:0] \o_w$373[0] ;
-  wire [15:0] \o_w$373[0].q ;
-  wire [3:0] \o_w$373[0].q[0] ;
-  wire [3:0] \o_w$373[0].q[1] ;
-  wire [3:0] \o_w$373[0].q[2] ;
-  wire [3:0] \o_w$373[0].q[3] ;
-  wire [7:0] \o_w$373[0].scale ;
-  wire [3:0] \o_w$373[0].zero ;
-  wire [27:0] \o_w$375 ;
-  wire [27:0] \o_w$375[0] ;
-  wire [15:0] \o_w$375[0].q ;
-  wire [3:0] \o_w$375[0].q[0] ;
-  wire [3:0] \o_w$375[0].q[1] ;
-  wire [3:0] \o_w$375[0].q[2] ;
-  wire [3:0] \o_w$375[0].q[3] ;
-  wire [7:0] \o_w$375[0].scale ;
-  wire [3:0] \o_w$375[0].zero ;
-  wire [27:0] \o_w$377 ;
-  wire [27:0] \o_w$377[0] ;
-  wire [15:0] \o_w$377[0].q ;
-  wire [3:0] \o_w$377[0].q[0] ;
-  wire [3:0] \o_w$377[0].q[1] ;
-  wire [3:0] \o_w$377[0].q[2] ;
-  wire [3:0] \o_w$377[0].q[3] ;
-  wire [7:0] \o_w$377[0].scale ;
-  wire [3:0] \o_w$377[0].zero ;
-  wire [27:0] \o_w$379 ;
-  wire [27:0] \o_w$379[0] ;
-  wire [15:0] \o_w$379[0].q ;
-  wire [3:0] \o_w$379[0].q[0] ;
-  wire [3:0] \o_w$379[0].q[1] ;
-  wire [3:0] \o_w$379[0].q[2] ;
-  wire [3:0] \o_w$379[0].q[3] ;
-  wire [7:0] \o_w$379[0].scale ;
-  wire [3:0] \o_w$379[0].zero ;
-  wire [27:0] \o_w$381 ;
-  wire [27:0] \o_w$381[0] ;
-  wire [15:0] \o_w$381[0].q ;
-  wire [3:0] \o_w$381[0].q[0] ;
-  wire [3:0] \o_w$381[0].q[1] ;
-  wire [3:0] \o_w$381[0].q[2] ;
-  wire [3:0] \o_w$381[0].q[3] ;
-  wire [7:0] \o_w$381[0].scale ;
-  wire [3:0] \o_w$381[0].zero ;
-  wire [27:0] \o_w$383 ;
-  wire [27:0] \o_w$383[0] ;
-  wire [15:0] \o_w$383[0].q ;
-  wire [3:0] \o_w$383[0].q[0] ;
-  wire [3:0] \o_w$383[0].q[1] ;
-  wire [3:0] \o_w$383[0].q[2] ;
-  wire [3:0] \o_w$383[0].q[3] ;
-  wire [7:0] \o_w$383[0].scale ;
-  wire [3:0] \o_w$383[0].zero ;
+  wire [27:0] \o_w$273 ;
+  wire [27:0] \o_w$273[0] ;
+  wire [15:0] \o_w$273[0].q ;
+  wire [3:0] \o_w$273[0].q[0] ;
+  wire [3:0] \o_w$273[0].q[1] ;
+  wire [3:0] \o_w$273[0].q[2] ;
+  wire [3:0] \o_w$273[0].q[3] ;
+  wire [7:0] \o_w$273[0].scale ;
+  wire [3:0] \o_w$273[0].zero ;
+  wire [27:0] \o_w$278 ;
+  wire [27:0] \o_w$278[0] ;
+  wire [15:0] \o_w$278[0].q ;
+  wire [3:0] \o_w$278[0].q[0] ;
+  wire [3:0] \o_w$278[0].q[1] ;
+  wire [3:0] \o_w$278[0].q[2] ;
+  wire [3:0] \o_w$278[0].q[3] ;
+  wire [7:0] \o_w$278[0].scale ;
+  wire [3:0] \o_w$278[0].zero ;
+  wire [27:0] \o_w$280 ;
+  wire [27:0] \o_w$280[0] ;
+  wire [15:0] \o_w$280[0].q ;
+  wire [3:0] \o_w$280[0].q[0] ;
+  wire [3:0] \o_w$280[0].q[1] ;
+  wire [3:0] \o_w$280[0].q[2] ;
+  wire [3:0] \o_w$280[0].q[3] ;
+  wire [7:0] \o_w$280[0].scale ;
+  wire [3:0] \o_w$280[0].zero ;
+  wire [27:0] \o_w$282 ;
+  wire [27:0] \o_w$282[0] ;
+  wire [15:0] \o_w$282[0].q ;
+  wire [3:0] \o_w$282[0].q[0] ;
+  wire [3:0] \o_w$282[0].q[1] ;
+  wire [3:0] \o_w$282[0].q[2] ;
+  wire [3:0] \o_w$282[0].q[3] ;
+  wire [7:0] \o_w$282[0].scale ;
+  wire [3:0] \o_w$282[0].zero ;
+  wire [27:0] \o_w$284 ;
+  wire [27:0] \o_w$284[0] ;
+  wire [15:0] \o_w$284[0].q ;
+  wire [3:0] \o_w$284[0].q[0] ;
+  wire [3:0] \o_w$284[0].q[1] ;
+  wire [3:0] \o_w$284[0].q[2] ;
+  wire [3:0] \o_w$284[0].q[3] ;
+  wire [7:0] \o_w$284[0].scale ;
+  wire [3:0] \o_w$284[0].zero ;
+  wire [27:0] \o_w$286 ;
+  wire [27:0] \o_w$286[0] ;
+  wire [15:0] \o_w$286[0].q ;
+  wire [3:0] \o_w$286[0].q[0] ;
+  wire [3:0] \o_w$286[0].q[1] ;
+  wire [3:0] \o_w$286[0].q[2] ;
+  wire [3:0] \o_w$286[0].q[3] ;
+  wire [7:0] \o_w$286[0].scale ;
+  wire [3:0] \o_w$286[0].zero ;
+  wire [27:0] \o_w$288 ;
+  wire [27:0] \o_w$288[0] ;
+  wire [15:0] \o_w$288[0].q ;
+  wire [3:0] \o_w$288[0].q[0] ;
+  wire [3:0] \o_w$288[0].q[1] ;
+  wire [3:0] \o_w$288[0].q[2] ;
+  wire [3:0] \o_w$288[0].q[3] ;
+  wire [7:0] \o_w$288[0].scale ;
+  wire [3:0] \o_w$288[0].zero ;
+  wire [27:0] \o_w$290 ;
+  wire [27:0] \o_w$290[0] ;
+  wire [15:0] \o_w$290[0].q ;
+  wire [3:0] \o_w$290[0].q[0] ;
+  wire [3:0] \o_w$290[0].q[1] ;
+  wire [3:0] \o_w$290[0].q[2] ;
+  wire [3:0] \o_w$290[0].q[3] ;
+  wire [7:0] \o_w$290[0].scale ;
+  wire [3:0] \o_w$290[0].zero ;
+  wire [27:0] \o_w$296 ;
+  wire [27:0] \o_w$296[0] ;
+  wire [15:0] \o_w$296[0].q ;
+  wire [3:0] \o_w$296[0].q[0] ;
+  wire [3:0] \o_w$296[0].q[1] ;
+  wire [3:0] \o_w$296[0].q[2] ;
+  wire [3:0] \o_w$296[0].q[3] ;
+  wire [7:0] \o_w$296[0].scale ;
+  wire [3:0] \o_w$296[0].zero ;
+  wire [27:0] \o_w$298 ;
+  wire [27:0] \o_w$298[0] ;
+  wire [15:0] \o_w$298[0].q ;
+  wire [3:0] \o_w$298[0].q[0] ;
+  wire [3:0] \o_w$298[0].q[1] ;
+  wire [3:0] \o_w$298[0].q[2] ;
+  wire [3:0] \o_w$298[0].q[3] ;
+  wire [7:0] \o_w$298[0].scale ;
+  wire [3:0] \o_w$298[0].zero ;
+  wire [27:0] \o_w$300 ;
+  wire [27:0] \o_w$300[0] ;
+  wire [15:0] \o_w$300[0].q ;
+  wire [3:0] \o_w$300[0].q[0] ;
+  wire [3:0] \o_w$300[0].q[1] ;
+  wire [3:0] \o_w$300[0].q[2] ;
+  wire [3:0] \o_w$300[0].q[3] ;
+  wire [7:0] \o_w$300[0].scale ;
+  wire [3:0] \o_w$300[0].zero ;
+  wire [27:0] \o_w$302 ;
+  wire [27:0] \o_w$302[0] ;
+  wire [15:0] \o_w$302[0].q ;
+  wire [3:0] \o_w$302[0].q[0] ;
+  wire [3:0] \o_w$302[0].q[1] ;
+  wire [3:0] \o_w$302[0].q[2] ;
+  wire [3:0] \o_w$302[0].q[3] ;
+  wire [7:0] \o_w$302[0].scale ;
+  wire [3:0] \o_w$302[0].zero ;
+  wire [27:0] \o_w$304 ;
+  wire [27:0] \o_w$304[0] ;
+  wire [15:0] \o_w$304[0].q ;
+  wire [3:0] \o_w$304[0].q[0] ;
+  wire [3:0] \o_w$304[0].q[1] ;
+  wire [3:0] \o_w$304[0].q[2] ;
+  wire [3:0] \o_w$304[0].q[3] ;
+  wire [7:0] \o_w$304[0].scale ;
+  wire [3:0] \o_w$304[0].zero ;
+  wire [27:0] \o_w$306 ;
+  wire [27:0] \o_w$306[0] ;
+  wire [15:0] \o_w$306[0].q ;
+  wire [3:0] \o_w$306[0].q[0] ;
+  wire [3:0] \o_w$306[0].q[1] ;
+  wire [3:0] \o_w$306[0].q[2] ;
+  wire [3:0] \o_w$306[0].q[3] ;
+  wire [7:0] \o_w$306[0].scale ;
+  wire [3:0] \o_w$306[0].zero ;
+  wire [27:0] \o_w$308 ;
+  wire [27:0] \o_w$308[0] ;
+  wire [15:0] \o_w$308[0].q ;
+  wire [3:0] \o_w$308[0].q[0] ;
+  wire [3:0] \o_w$308[0].q[1] ;
+  wire [3:0] \o_w$308[0].q[2] ;
+  wire [3:0] \o_w$308[0].q[3] ;
+  wire [7:0] \o_w$308[0].scale ;
+  wire [3:0] \o_w$308[0].zero ;
+  wire [27:0] \o_w$314 ;
+  wire [27:0] \o_w$314[0] ;
+  wire [15:0] \o_w$314[0].q ;
+  wire [3:0] \o_w$314[0].q[0] ;
+  wire [3:0] \o_w$314[0].q[1] ;
+  wire [3:0] \o_w$314[0].q[2] ;
+  wire [3:0] \o_w$314[0].q[3] ;
+  wire [7:0] \o_w$314[0].scale ;
+  wire [3:0] \o_w$314[0].zero ;
+  wire [27:0] \o_w$316 ;
+  wire [27:0] \o_w$316[0] ;
+  wire [15:0] \o_w$316[0].q ;
+  wire [3:0] \o_w$316[0].q[0] ;
+  wire [3:0] \o_w$316[0].q[1] ;
+  wire [3:0] \o_w$316[0].q[2] ;
+  wire [3:0] \o_w$316[0].q[3] ;
+  wire [7:0] \o_w$316[0].scale ;
+  wire [3:0] \o_w$316[0].zero ;
+  wire [27:0] \o_w$318 ;
+  wire [27:0] \o_w$318[0] ;
+  wire [15:0] \o_w$318[0].q ;
+  wire [3:0] \o_w$318[0].q[0] ;
+  wire [3:0] \o_w$318[0].q[1] ;
+  wire [3:0] \o_w$318[0].q[2] ;
+  wire [3:0] \o_w$318[0].q[3] ;
+  wire [7:0] \o_w$318[0].scale ;
+  wire [3:0] \o_w$318[0].zero ;
+  wire [27:0] \o_w$320 ;
+  wire [27:0] \o_w$320[0] ;
+  wire [15:0] \o_w$320[0].q ;
+  wire [3:0] \o_w$320[0].q[0] ;
+  wire [3:0] \o_w$320[0].q[1] ;
+  wire [3:0] \o_w$320[0].q[2] ;
+  wire [3:0] \o_w$320[0].q[3] ;
+  wire [7:0] \o_w$320[0].scale ;
+  wire [3:0] \o_w$320[0].zero ;
+  wire [27:0] \o_w$322 ;
+  wire [27:0] \o_w$322[0] ;
+  wire [15:0] \o_w$322[0].q ;
+  wire [3:0] \o_w$322[0].q[0] ;
+  wire [3:0] \o_w$322[0].q[1] ;
+  wire [3:0] \o_w$322[0].q[2] ;
+  wire [3:0] \o_w$322[0].q[3] ;
+  wire [7:0] \o_w$322[0].scale ;
+  wire [3:0] \o_w$322[0].zero ;
+  wire [27:0] \o_w$324 ;
+  wire [27:0] \o_w$324[0] ;
+  wire [15:0] \o_w$324[0].q ;
+  wire [3:0] \o_w$324[0].q[0] ;
+  wire [3:0] \o_w$324[0].q[1] ;
+  wire [3:0] \o_w$324[0].q[2] ;
+  wire [3:0] \o_w$324[0].q[3] ;
+  wire [7:0] \o_w$324[0].scale ;
+  wire [3:0] \o_w$324[0].zero ;
+  wire [27:0] \o_w$326 ;
+  wire [27:0] \o_w$326[0] ;
+  wire [15:0] \o_w$326[0].q ;
+  wire [3:0] \o_w$326[0].q[0] ;
+  wire [3:0] \o_w$326[0].q[1] ;
+  wire [3:0] \o_w$326[0].q[2] ;
+  wire [3:0] \o_w$326[0].q[3] ;
+  wire [7:0] \o_w$326[0].scale ;
+  wire [3:0] \o_w$326[0].zero ;
+  wire [27:0] \o_w$332 ;
+  wire [27:0] \o_w$332[0] ;
+  wire [15:0] \o_w$332[0].q ;
+  wire [3:0] \o_w$332[0].q[0] ;
+  wire [3:0] \o_w$332[0].q[1] ;
+  wire [3:0] \o_w$332[0].q[2] ;
+  wire [3:0] \o_w$332[0].q[3] ;
+  wire [7:0] \o_w$332[0].scale ;
+  wire [3:0] \o_w$332[0].zero ;
+  wire [27:0] \o_w$334 ;
+  wire [27:0] \o_w$334[0] ;
+  wire [15:0] \o_w$334[0].q ;
+  wire [3:0] \o_w$334[0].q[0] ;
+  wire [3:0] \o_w$334[0].q[1] ;
+  wire [3:0] \o_w$334[0].q[2] ;
+  wire [3:0] \o_w$334[0].q[3] ;
+  wire [7:0] \o_w$334[0].scale ;
+  wire [3:0] \o_w$334[0].zero ;
+  wire [27:0] \o_w$336 ;
+  wire [27:0] \o_w$336[0] ;
+  wire [15:0] \o_w$336[0].q ;
+  wire [3:0] \o_w$336[0].q[0] ;
+  wire [3:0] \o_w$336[0].q[1] ;
+  wire [3:0] \o_w$336[0].q[2] ;
+  wire [3:0] \o_w$336[0].q[3] ;
+  wire [7:0] \o_w$336[0].scale ;
+  wire [3:0] \o_w$336[0].zero ;
+  wire [27:0] \o_w$338 ;
+  wire [27:0] \o_w$338[0] ;
+  wire [15:0] \o_w$338[0].q ;
+  wire [3:0] \o_w$338[0].q[0] ;
+  wire [3:0] \o_w$338[0].q[1] ;
+  wire [3:0] \o_w$338[0].q[2] ;
+  wire [3:0] \o_w$338[0].q[3] ;
+  wire [7:0] \o_w$338[0].scale ;
+  wire [3:0] \o_w$338[0].zero ;
+  wire [27:0] \o_w$340 ;
+  wire [27:0] \o_w$340[0] ;
+  wire [15:0] \o_w$340[0].q ;
+  wire [3:0] \o_w$340[0].q[0] ;
+  wire [3:0] \o_w$340[0].q[1] ;
+  wire [3:0] \o_w$340[0].q[2] ;
+  wire [3:0] \o_w$340[0].q[3] ;
+  wire [7:0] \o_w$340[0].scale ;
+  wire [3:0] \o_w$340[0].zero ;
+  wire [27:0] \o_w$342 ;
+  wire [27:0] \o_w$342[0] ;
+  wire [15:0] \o_w$342[0].q ;
+  wire [3:0] \o_w$342[0].q[0] ;
+  wire [3:0] \o_w$342[0].q[1] ;
+  wire [3:0] \o_w$342[0].q[2] ;
+  wire [3:0] \o_w$342[0].q[3] ;
+  wire [7:0] \o_w$342[0].scale ;
+  wire [3:0] \o_w$342[0].zero ;
+  wire [27:0] \o_w$344 ;
+  wire [27:0] \o_w$344[0] ;
+  wire [15:0] \o_w$344[0].q ;
+  wire [3:0] \o_w$344[0].q[0] ;
+  wire [3:0] \o_w$344[0].q[1] ;
+  wire [3:0] \o_w$344[0].q[2] ;
+  wire [3:0] \o_w$344[0].q[3] ;
+  wire [7:0] \o_w$344[0].scale ;
+  wire [3:0] \o_w$344[0].zero ;
+  wire [27:0] \o_w$350 ;
+  wire [27:0] \o_w$350[0] ;
+  wire [15:0] \o_w$350[0].q ;
+  wire [3:0] \o_w$350[0].q[0] ;
+  wire [3:0] \o_w$350[0].q[1] ;
+  wire [3:0] \o_w$350[0].q[2] ;
+  wire [3:0] \o_w$350[0].q[3] ;
+  wire [7:0] \o_w$350[0].scale ;
+  wire [3:0] \o_w$350[0].zero ;
+  wire [27:0] \o_w$352 ;
+  wire [27:0] \o_w$352[0] ;
+  wire [15:0] \o_w$352[0].q ;
+  wire [3:0] \o_w$352[0].q[0] ;
+  wire [3:0] \o_w$352[0].q[1] ;
+  wire [3:0] \o_w$352[0].q[2] ;
+  wire [3:0] \o_w$352[0].q[3] ;
+  wire [7:0] \o_w$352[0].scale ;
+  wire [3:0] \o_w$352[0].zero ;
+  wire [27:0] \o_w$354 ;
+  wire [27:0] \o_w$354[0] ;
+  wire [15:0] \o_w$354[0].q ;
+  wire [3:0] \o_w$354[0].q[0] ;
+  wire [3:0] \o_w$354[0].q[1] ;
+  wire [3:0] \o_w$354[0].q[2] ;
+  wire [3:0] \o_w$354[0].q[3] ;
+  wire [7:0] \o_w$354[0].scale ;
+  wire [3:0] \o_w$354[0].zero ;
+  wire [27:0] \o_w$356 ;
+  wire [27:0] \o_w$356[0] ;
+  wire [15:0] \o_w$356[0].q ;
+  wire [3:0] \o_w$356[0].q[0] ;
+  wire [3:0] \o_w$356[0].q[1] ;
+  wire [3:0] \o_w$356[0].q[2] ;
+  wire [3:0] \o_w$356[0].q[3] ;
+  wire [7:0] \o_w$356[0].scale ;
+  wire [3:0] \o_w$356[0].zero ;
+  wire [27:0] \o_w$358 ;
+  wire [27:0] \o_w$358[0] ;
+  wire [15:0] \o_w$358[0].q ;
+  wire [3:0] \o_w$358[0].q[0] ;
+  wire [3:0] \o_w$358[0].q[1] ;
+  wire [3:0] \o_w$358[0].q[2] ;
+  wire [3:0] \o_w$358[0].q[3] ;
+  wire [7:0] \o_w$358[0].scale ;
+  wire [3:0] \o_w$358[0].zero ;
+  wire [27:0] \o_w$360 ;
+  wire [27:0] \o_w$360[0] ;
+  wire [15:0] \o_w$360[0].q ;
+  wire [3:0] \o_w$360[0].q[0] ;
+  wire [3:0] \o_w$360[0].q[1] ;
+  wire [3:0] \o_w$360[0].q[2] ;
+  wire [3:0] \o_w$360[0].q[3] ;
+  wire [7:0] \o_w$360[0].scale ;
+  wire [3:0] \o_w$360[0].zero ;
+  wire [27:0] \o_w$362 ;
+  wire [27:0] \o_w$362[0] ;
+  wire [15:0] \o_w$362[0].q ;
+  wire [3:0] \o_w$362[0].q[0] ;
+  wire [3:0] \o_w$362[0].q[1] ;
+  wire [3:0] \o_w$362[0].q[2] ;
+  wire [3:0] \o_w$362[0].q[3] ;
+  wire [7:0] \o_w$362[0].scale ;
+  wire [3:0] \o_w$362[0].zero ;
+  wire [27:0] \o_w$368 ;
+  wire [27:0] \o_w$368[0] ;
+  wire [15:0] \o_w$368[0].q ;
+  wire [3:0] \o_w$368[0].q[0] ;
+  wire [3:0] \o_w$368[0].q[1] ;
+  wire [3:0] \o_w$368[0].q[2] ;
+  wire [3:0] \o_w$368[0].q[3] ;
+  wire [7:0] \o_w$368[0].scale ;
+  wire [3:0] \o_w$368[0].zero ;
+  wire [27:0] \o_w$370 ;
+  wire [27:0] \o_w$370[0] ;
+  wire [15:0] \o_w$370[0].q ;
+  wire [3:0] \o_w$370[0].q[0] ;
+  wire [3:0] \o_w$370[0].q[1] ;
+  wire [3:0] \o_w$370[0].q[2] ;
+  wire [3:0] \o_w$370[0].q[3] ;
+  wire [7:0] \o_w$370[0].scale ;
+  wire [3:0] \o_w$370[0].zero ;
+  wire [27:0] \o_w$372 ;
+  wire [27:0] \o_w$372[0] ;
+  wire [15:0] \o_w$372[0].q ;
+  wire [3:0] \o_w$372[0].q[0] ;
+  wire [3:0] \o_w$372[0].q[1] ;
+  wire [3:0] \o_w$372[0].q[2] ;
+  wire [3:0] \o_w$372[0].q[3] ;
+  wire [7:0] \o_w$372[0].scale ;
+  wire [3:0] \o_w$372[0].zero ;
+  wire [27:0] \o_w$374 ;
+  wire [27:0] \o_w$374[0] ;
+  wire [15:0] \o_w$374[0].q ;
+  wire [3:0] \o_w$374[0].q[0] ;
+  wire [3:0] \o_w$374[0].q[1] ;
+  wire [3:0] \o_w$374[0].q[2] ;
+  wire [3:0] \o_w$374[0].q[3] ;
+  wire [7:0] \o_w$374[0].scale ;
+  wire [3:0] \o_w$374[0].zero ;
+  wire [27:0] \o_w$376 ;
+  wire [27:0] \o_w$376[0] ;
+  wire [15:0] \o_w$376[0].q ;
+  wire [3:0] \o_w$376[0].q[0] ;
+  wire [3:0] \o_w$376[0].q[1] ;
+  wire [3:0] \o_w$376[0].q[2] ;
+  wire [3:0] \o_w$376[0].q[3] ;
+  wire [7:0] \o_w$376[0].scale ;
+  wire [3:0] \o_w$376[0].zero ;
+  wire [27:0] \o_w$378 ;
+  wire [27:0] \o_w$378[0] ;
+  wire [15:0] \o_w$378[0].q ;
+  wire [3:0] \o_w$378[0].q[0] ;
+  wire [3:0] \o_w$378[0].q[1] ;
+  wire [3:0] \o_w$378[0].q[2] ;
+  wire [3:0] \o_w$378[0].q[3] ;
+  wire [7:0] \o_w$378[0].scale ;
+  wire [3:0] \o_w$378[0].zero ;
+  wire [27:0] \o_w$380 ;
+  wire [27:0] \o_w$380[0] ;
+  wire [15:0] \o_w$380[0].q ;
+  wire [3:0] \o_w$380[0].q[0] ;
+  wire [3:0] \o_w$380[0].q[1] ;
+  wire [3:0] \o_w$380[0].q[2] ;
+  wire [3:0] \o_w$380[0].q[3] ;
+  wire [7:0] \o_w$380[0].scale ;
+  wire [3:0] \o_w$380[0].zero ;
+  wire [27:0] \o_w$386 ;
+  wire [27:0] \o_w$386[0] ;
+  wire [15:0] \o_w$386[0].q ;
+  wire [3:0] \o_w$386[0].q[0] ;
+  wire [3:0] \o_w$386[0].q[1] ;
+  wire [3:0] \o_w$386[0].q[2] ;
+  wire [3:0] \o_w$386[0].q[3] ;
+  wire [7:0] \o_w$386[0].scale ;
+  wire [3:0] \o_w$386[0].zero ;
+  wire [27:0] \o_w$388 ;
+  wire [27:0] \o_w$388[0] ;
+  wire [15:0] \o_w$388[0].q ;
+  wire [3:0] \o_w$388[0].q[0] ;
+  wire [3:0] \o_w$388[0].q[1] ;
+  wire [3:0] \o_w$388[0].q[2] ;
+  wire [3:0] \o_w$388[0].q[3] ;
+  wire [7:0] \o_w$388[0].scale ;
+  wire [3:0] \o_w$388[0].zero ;
+  wire [27:0] \o_w$390 ;
+  wire [27:0] \o_w$390[0] ;
+  wire [15:0] \o_w$390[0].q ;
+  wire [3:0] \o_w$390[0].q[0] ;
+  wire [3:0] \o_w$390[0].q[1] ;
+  wire [3:0] \o_w$390[0].q[2] ;
+  wire [3:0] \o_w$390[0].q[3] ;
+  wire [7:0] \o_w$390[0].scale ;
+  wire [3:0] \o_w$390[0].zero ;
+  wire [27:0] \o_w$392 ;
+  wire [27:0] \o_w$392[0] ;
+  wire [15:0] \o_w$392[0].q ;
+  wire [3:0] \o_w$392[0].q[0] ;
+  wire [3:0] \o_w$392[0].q[1] ;
+  wire [3:0] \o_w$392[0].q[2] ;
+  wire [3:0] \o_w$392[0].q[3] ;
+  wire [7:0] \o_w$392[0].scale ;
+  wire [3:0] \o_w$392[0].zero ;
+  wire [27:0] \o_w$394 ;
+  wire [27:0] \o_w$394[0] ;
+  wire [15:0] \o_w$394[0].q ;
+  wire [3:0] \o_w$394[0].q[0] ;
+  wire [3:0] \o_w$394[0].q[1] ;
+  wire [3:0] \o_w$394[0].q[2] ;
+  wire [3:0] \o_w$394[0].q[3] ;
+  wire [7:0] \o_w$394[0].scale ;
+  wire [3:0] \o_w$394[0].zero ;
+  wire [27:0] \o_w$396 ;
+  wire [27:0] \o_w$396[0] ;
+  wire [15:0] \o_w$396[0].q ;
+  wire [3:0] \o_w$396[0].q[0] ;
+  wire [3:0] \o_w$396[0].q[1] ;
+  wire [3:0] \o_w$396[0].q[2] ;
+  wire [3:0] \o_w$396[0].q[3] ;
+  wire [7:0] \o_w$396[0].scale ;
+  wire [3:0] \o_w$396[0].zero ;
+  wire [27:0] \o_w$398 ;
+  wire [27:0] \o_w$398[0] ;
+  wire [15:0] \o_w$398[0].q ;
+  wire [3:0] \o_w$398[0].q[0] ;
+  wire [3:0] \o_w$398[0].q[1] ;
+  wire [3:0] \o_w$398[0].q[2] ;
+  wire [3:0] \o_w$398[0].q[3] ;
+  wire [7:0] \o_w$398[0].scale ;
+  wire [3:0] \o_w$398[0].zero ;
   wire [27:0] \o_w[0] ;
   wire [15:0] \o_w[0].q ;
   wire [3:0] \o_w[0].q[0] ;
@@ -6283,1973 +6482,2097 @@ module \array_mixpe_w4a8_os_8x8.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_row_vali
   reg row6_done_d2 = 1'h0;
   reg row7_done_d1 = 1'h0;
   reg row7_done_d2 = 1'h0;
+  wire [7:0] row_sel;
   input rst;
   wire rst;
+  wire [27:0] w0_eff;
+  wire [15:0] \w0_eff.q ;
+  wire [3:0] \w0_eff.q[0] ;
+  wire [3:0] \w0_eff.q[1] ;
+  wire [3:0] \w0_eff.q[2] ;
+  wire [3:0] \w0_eff.q[3] ;
+  wire [7:0] \w0_eff.scale ;
+  wire [3:0] \w0_eff.zero ;
+  reg [27:0] w0_held = 28'h0000000;
+  wire [15:0] \w0_held.q ;
+  wire [3:0] \w0_held.q[0] ;
+  wire [3:0] \w0_held.q[1] ;
+  wire [3:0] \w0_held.q[2] ;
+  wire [3:0] \w0_held.q[3] ;
+  wire [7:0] \w0_held.scale ;
+  wire [3:0] \w0_held.zero ;
+  wire [27:0] w1_eff;
+  wire [15:0] \w1_eff.q ;
+  wire [3:0] \w1_eff.q[0] ;
+  wire [3:0] \w1_eff.q[1] ;
+  wire [3:0] \w1_eff.q[2] ;
+  wire [3:0] \w1_eff.q[3] ;
+  wire [7:0] \w1_eff.scale ;
+  wire [3:0] \w1_eff.zero ;
+  reg [27:0] w1_held = 28'h0000000;
+  wire [15:0] \w1_held.q ;
+  wire [3:0] \w1_held.q[0] ;
+  wire [3:0] \w1_held.q[1] ;
+  wire [3:0] \w1_held.q[2] ;
+  wire [3:0] \w1_held.q[3] ;
+  wire [7:0] \w1_held.scale ;
+  wire [3:0] \w1_held.zero ;
+  wire [27:0] w2_eff;
+  wire [15:0] \w2_eff.q ;
+  wire [3:0] \w2_eff.q[0] ;
+  wire [3:0] \w2_eff.q[1] ;
+  wire [3:0] \w2_eff.q[2] ;
+  wire [3:0] \w2_eff.q[3] ;
+  wire [7:0] \w2_eff.scale ;
+  wire [3:0] \w2_eff.zero ;
+  reg [27:0] w2_held = 28'h0000000;
+  wire [15:0] \w2_held.q ;
+  wire [3:0] \w2_held.q[0] ;
+  wire [3:0] \w2_held.q[1] ;
+  wire [3:0] \w2_held.q[2] ;
+  wire [3:0] \w2_held.q[3] ;
+  wire [7:0] \w2_held.scale ;
+  wire [3:0] \w2_held.zero ;
   (* init = 28'h0000000 *)
-  wire [27:0] w1_d1;
-  wire [15:0] \w1_d1.q ;
-  wire [3:0] \w1_d1.q[0] ;
-  wire [3:0] \w1_d1.q[1] ;
-  wire [3:0] \w1_d1.q[2] ;
-  wire [3:0] \w1_d1.q[3] ;
-  wire [7:0] \w1_d1.scale ;
-  wire [3:0] \w1_d1.zero ;
-  reg [27:0] w2_d1 = 28'h0000000;
-  wire [15:0] \w2_d1.q ;
-  wire [3:0] \w2_d1.q[0] ;
-  wire [3:0] \w2_d1.q[1] ;
-  wire [3:0] \w2_d1.q[2] ;
-  wire [3:0] \w2_d1.q[3] ;
-  wire [7:0] \w2_d1.scale ;
-  wire [3:0] \w2_d1.zero ;
+  wire [27:0] w2_held_d1;
+  wire [15:0] \w2_held_d1.q ;
+  wire [3:0] \w2_held_d1.q[0] ;
+  wire [3:0] \w2_held_d1.q[1] ;
+  wire [3:0] \w2_held_d1.q[2] ;
+  wire [3:0] \w2_held_d1.q[3] ;
+  wire [7:0] \w2_held_d1.scale ;
+  wire [3:0] \w2_held_d1.zero ;
+  wire [27:0] w3_eff;
+  wire [15:0] \w3_eff.q ;
+  wire [3:0] \w3_eff.q[0] ;
+  wire [3:0] \w3_eff.q[1] ;
+  wire [3:0] \w3_eff.q[2] ;
+  wire [3:0] \w3_eff.q[3] ;
+  wire [7:0] \w3_eff.scale ;
+  wire [3:0] \w3_eff.zero ;
+  reg [27:0] w3_held = 28'h0000000;
+  wire [15:0] \w3_held.q ;
+  wire [3:0] \w3_held.q[0] ;
+  wire [3:0] \w3_held.q[1] ;
+  wire [3:0] \w3_held.q[2] ;
+  wire [3:0] \w3_held.q[3] ;
+  wire [7:0] \w3_held.scale ;
+  wire [3:0] \w3_held.zero ;
+  reg [27:0] w3_held_d1 = 28'h0000000;
+  wire [15:0] \w3_held_d1.q ;
+  wire [3:0] \w3_held_d1.q[0] ;
+  wire [3:0] \w3_held_d1.q[1] ;
+  wire [3:0] \w3_held_d1.q[2] ;
+  wire [3:0] \w3_held_d1.q[3] ;
+  wire [7:0] \w3_held_d1.scale ;
+  wire [3:0] \w3_held_d1.zero ;
   (* init = 28'h0000000 *)
-  wire [27:0] w2_d2;
-  wire [15:0] \w2_d2.q ;
-  wire [3:0] \w2_d2.q[0] ;
-  wire [3:0] \w2_d2.q[1] ;
-  wire [3:0] \w2_d2.q[2] ;
-  wire [3:0] \w2_d2.q[3] ;
-  wire [7:0] \w2_d2.scale ;
-  wire [3:0] \w2_d2.zero ;
-  reg [27:0] w3_d1 = 28'h0000000;
-  wire [15:0] \w3_d1.q ;
-  wire [3:0] \w3_d1.q[0] ;
-  wire [3:0] \w3_d1.q[1] ;
-  wire [3:0] \w3_d1.q[2] ;
-  wire [3:0] \w3_d1.q[3] ;
-  wire [7:0] \w3_d1.scale ;
-  wire [3:0] \w3_d1.zero ;
-  reg [27:0] w3_d2 = 28'h0000000;
-  wire [15:0] \w3_d2.q ;
-  wire [3:0] \w3_d2.q[0] ;
-  wire [3:0] \w3_d2.q[1] ;
-  wire [3:0] \w3_d2.q[2] ;
-  wire [3:0] \w3_d2.q[3] ;
-  wire [7:0] \w3_d2.scale ;
-  wire [3:0] \w3_d2.zero ;
+  wire [27:0] w3_held_d2;
+  wire [15:0] \w3_held_d2.q ;
+  wire [3:0] \w3_held_d2.q[0] ;
+  wire [3:0] \w3_held_d2.q[1] ;
+  wire [3:0] \w3_held_d2.q[2] ;
+  wire [3:0] \w3_held_d2.q[3] ;
+  wire [7:0] \w3_held_d2.scale ;
+  wire [3:0] \w3_held_d2.zero ;
+  wire [27:0] w4_eff;
+  wire [15:0] \w4_eff.q ;
+  wire [3:0] \w4_eff.q[0] ;
+  wire [3:0] \w4_eff.q[1] ;
+  wire [3:0] \w4_eff.q[2] ;
+  wire [3:0] \w4_eff.q[3] ;
+  wire [7:0] \w4_eff.scale ;
+  wire [3:0] \w4_eff.zero ;
+  reg [27:0] w4_held = 28'h0000000;
+  wire [15:0] \w4_held.q ;
+  wire [3:0] \w4_held.q[0] ;
+  wire [3:0] \w4_held.q[1] ;
+  wire [3:0] \w4_held.q[2] ;
+  wire [3:0] \w4_held.q[3] ;
+  wire [7:0] \w4_held.scale ;
+  wire [3:0] \w4_held.zero ;
+  reg [27:0] w4_held_d1 = 28'h0000000;
+  wire [15:0] \w4_held_d1.q ;
+  wire [3:0] \w4_held_d1.q[0] ;
+  wire [3:0] \w4_held_d1.q[1] ;
+  wire [3:0] \w4_held_d1.q[2] ;
+  wire [3:0] \w4_held_d1.q[3] ;
+  wire [7:0] \w4_held_d1.scale ;
+  wire [3:0] \w4_held_d1.zero ;
+  reg [27:0] w4_held_d2 = 28'h0000000;
+  wire [15:0] \w4_held_d2.q ;
+  wire [3:0] \w4_held_d2.q[0] ;
+  wire [3:0] \w4_held_d2.q[1] ;
+  wire [3:0] \w4_held_d2.q[2] ;
+  wire [3:0] \w4_held_d2.q[3] ;
+  wire [7:0] \w4_held_d2.scale ;
+  wire [3:0] \w4_held_d2.zero ;
   (* init = 28'h0000000 *)
-  wire [27:0] w3_d3;
-  wire [15:0] \w3_d3.q ;
-  wire [3:0] \w3_d3.q[0] ;
-  wire [3:0] \w3_d3.q[1] ;
-  wire [3:0] \w3_d3.q[2] ;
-  wire [3:0] \w3_d3.q[3] ;
-  wire [7:0] \w3_d3.scale ;
-  wire [3:0] \w3_d3.zero ;
-  reg [27:0] w4_d1 = 28'h0000000;
-  wire [15:0] \w4_d1.q ;
-  wire [3:0] \w4_d1.q[0] ;
-  wire [3:0] \w4_d1.q[1] ;
-  wire [3:0] \w4_d1.q[2] ;
-  wire [3:0] \w4_d1.q[3] ;
-  wire [7:0] \w4_d1.scale ;
-  wire [3:0] \w4_d1.zero ;
-  reg [27:0] w4_d2 = 28'h0000000;
-  wire [15:0] \w4_d2.q ;
-  wire [3:0] \w4_d2.q[0] ;
-  wire [3:0] \w4_d2.q[1] ;
-  wire [3:0] \w4_d2.q[2] ;
-  wire [3:0] \w4_d2.q[3] ;
-  wire [7:0] \w4_d2.scale ;
-  wire [3:0] \w4_d2.zero ;
-  reg [27:0] w4_d3 = 28'h0000000;
-  wire [15:0] \w4_d3.q ;
-  wire [3:0] \w4_d3.q[0] ;
-  wire [3:0] \w4_d3.q[1] ;
-  wire [3:0] \w4_d3.q[2] ;
-  wire [3:0] \w4_d3.q[3] ;
-  wire [7:0] \w4_d3.scale ;
-  wire [3:0] \w4_d3.zero ;
+  wire [27:0] w4_held_d3;
+  wire [15:0] \w4_held_d3.q ;
+  wire [3:0] \w4_held_d3.q[0] ;
+  wire [3:0] \w4_held_d3.q[1] ;
+  wire [3:0] \w4_held_d3.q[2] ;
+  wire [3:0] \w4_held_d3.q[3] ;
+  wire [7:0] \w4_held_d3.scale ;
+  wire [3:0] \w4_held_d3.zero ;
+  wire [27:0] w5_eff;
+  wire [15:0] \w5_eff.q ;
+  wire [3:0] \w5_eff.q[0] ;
+  wire [3:0] \w5_eff.q[1] ;
+  wire [3:0] \w5_eff.q[2] ;
+  wire [3:0] \w5_eff.q[3] ;
+  wire [7:0] \w5_eff.scale ;
+  wire [3:0] \w5_eff.zero ;
+  reg [27:0] w5_held = 28'h0000000;
+  wire [15:0] \w5_held.q ;
+  wire [3:0] \w5_held.q[0] ;
+  wire [3:0] \w5_held.q[1] ;
+  wire [3:0] \w5_held.q[2] ;
+  wire [3:0] \w5_held.q[3] ;
+  wire [7:0] \w5_held.scale ;
+  wire [3:0] \w5_held.zero ;
+  reg [27:0] w5_held_d1 = 28'h0000000;
+  wire [15:0] \w5_held_d1.q ;
+  wire [3:0] \w5_held_d1.q[0] ;
+  wire [3:0] \w5_held_d1.q[1] ;
+  wire [3:0] \w5_held_d1.q[2] ;
+  wire [3:0] \w5_held_d1.q[3] ;
+  wire [7:0] \w5_held_d1.scale ;
+  wire [3:0] \w5_held_d1.zero ;
+  reg [27:0] w5_held_d2 = 28'h0000000;
+  wire [15:0] \w5_held_d2.q ;
+  wire [3:0] \w5_held_d2.q[0] ;
+  wire [3:0] \w5_held_d2.q[1] ;
+  wire [3:0] \w5_held_d2.q[2] ;
+  wire [3:0] \w5_held_d2.q[3] ;
+  wire [7:0] \w5_held_d2.scale ;
+  wire [3:0] \w5_held_d2.zero ;
+  reg [27:0] w5_held_d3 = 28'h0000000;
+  wire [15:0] \w5_held_d3.q ;
+  wire [3:0] \w5_held_d3.q[0] ;
+  wire [3:0] \w5_held_d3.q[1] ;
+  wire [3:0] \w5_held_d3.q[2] ;
+  wire [3:0] \w5_held_d3.q[3] ;
+  wire [7:0] \w5_held_d3.scale ;
+  wire [3:0] \w5_held_d3.zero ;
   (* init = 28'h0000000 *)
-  wire [27:0] w4_d4;
-  wire [15:0] \w4_d4.q ;
-  wire [3:0] \w4_d4.q[0] ;
-  wire [3:0] \w4_d4.q[1] ;
-  wire [3:0] \w4_d4.q[2] ;
-  wire [3:0] \w4_d4.q[3] ;
-  wire [7:0] \w4_d4.scale ;
-  wire [3:0] \w4_d4.zero ;
-  reg [27:0] w5_d1 = 28'h0000000;
-  wire [15:0] \w5_d1.q ;
-  wire [3:0] \w5_d1.q[0] ;
-  wire [3:0] \w5_d1.q[1] ;
-  wire [3:0] \w5_d1.q[2] ;
-  wire [3:0] \w5_d1.q[3] ;
-  wire [7:0] \w5_d1.scale ;
-  wire [3:0] \w5_d1.zero ;
-  reg [27:0] w5_d2 = 28'h0000000;
-  wire [15:0] \w5_d2.q ;
-  wire [3:0] \w5_d2.q[0] ;
-  wire [3:0] \w5_d2.q[1] ;
-  wire [3:0] \w5_d2.q[2] ;
-  wire [3:0] \w5_d2.q[3] ;
-  wire [7:0] \w5_d2.scale ;
-  wire [3:0] \w5_d2.zero ;
-  reg [27:0] w5_d3 = 28'h0000000;
-  wire [15:0] \w5_d3.q ;
-  wire [3:0] \w5_d3.q[0] ;
-  wire [3:0] \w5_d3.q[1] ;
-  wire [3:0] \w5_d3.q[2] ;
-  wire [3:0] \w5_d3.q[3] ;
-  wire [7:0] \w5_d3.scale ;
-  wire [3:0] \w5_d3.zero ;
-  reg [27:0] w5_d4 = 28'h0000000;
-  wire [15:0] \w5_d4.q ;
-  wire [3:0] \w5_d4.q[0] ;
-  wire [3:0] \w5_d4.q[1] ;
-  wire [3:0] \w5_d4.q[2] ;
-  wire [3:0] \w5_d4.q[3] ;
-  wire [7:0] \w5_d4.scale ;
-  wire [3:0] \w5_d4.zero ;
+  wire [27:0] w5_held_d4;
+  wire [15:0] \w5_held_d4.q ;
+  wire [3:0] \w5_held_d4.q[0] ;
+  wire [3:0] \w5_held_d4.q[1] ;
+  wire [3:0] \w5_held_d4.q[2] ;
+  wire [3:0] \w5_held_d4.q[3] ;
+  wire [7:0] \w5_held_d4.scale ;
+  wire [3:0] \w5_held_d4.zero ;
+  wire [27:0] w6_eff;
+  wire [15:0] \w6_eff.q ;
+  wire [3:0] \w6_eff.q[0] ;
+  wire [3:0] \w6_eff.q[1] ;
+  wire [3:0] \w6_eff.q[2] ;
+  wire [3:0] \w6_eff.q[3] ;
+  wire [7:0] \w6_eff.scale ;
+  wire [3:0] \w6_eff.zero ;
+  reg [27:0] w6_held = 28'h0000000;
+  wire [15:0] \w6_held.q ;
+  wire [3:0] \w6_held.q[0] ;
+  wire [3:0] \w6_held.q[1] ;
+  wire [3:0] \w6_held.q[2] ;
+  wire [3:0] \w6_held.q[3] ;
+  wire [7:0] \w6_held.scale ;
+  wire [3:0] \w6_held.zero ;
+  reg [27:0] w6_held_d1 = 28'h0000000;
+  wire [15:0] \w6_held_d1.q ;
+  wire [3:0] \w6_held_d1.q[0] ;
+  wire [3:0] \w6_held_d1.q[1] ;
+  wire [3:0] \w6_held_d1.q[2] ;
+  wire [3:0] \w6_held_d1.q[3] ;
+  wire [7:0] \w6_held_d1.scale ;
+  wire [3:0] \w6_held_d1.zero ;
+  reg [27:0] w6_held_d2 = 28'h0000000;
+  wire [15:0] \w6_held_d2.q ;
+  wire [3:0] \w6_held_d2.q[0] ;
+  wire [3:0] \w6_held_d2.q[1] ;
+  wire [3:0] \w6_held_d2.q[2] ;
+  wire [3:0] \w6_held_d2.q[3] ;
+  wire [7:0] \w6_held_d2.scale ;
+  wire [3:0] \w6_held_d2.zero ;
+  reg [27:0] w6_held_d3 = 28'h0000000;
+  wire [15:0] \w6_held_d3.q ;
+  wire [3:0] \w6_held_d3.q[0] ;
+  wire [3:0] \w6_held_d3.q[1] ;
+  wire [3:0] \w6_held_d3.q[2] ;
+  wire [3:0] \w6_held_d3.q[3] ;
+  wire [7:0] \w6_held_d3.scale ;
+  wire [3:0] \w6_held_d3.zero ;
+  reg [27:0] w6_held_d4 = 28'h0000000;
+  wire [15:0] \w6_held_d4.q ;
+  wire [3:0] \w6_held_d4.q[0] ;
+  wire [3:0] \w6_held_d4.q[1] ;
+  wire [3:0] \w6_held_d4.q[2] ;
+  wire [3:0] \w6_held_d4.q[3] ;
+  wire [7:0] \w6_held_d4.scale ;
+  wire [3:0] \w6_held_d4.zero ;
   (* init = 28'h0000000 *)
-  wire [27:0] w5_d5;
-  wire [15:0] \w5_d5.q ;
-  wire [3:0] \w5_d5.q[0] ;
-  wire [3:0] \w5_d5.q[1] ;
-  wire [3:0] \w5_d5.q[2] ;
-  wire [3:0] \w5_d5.q[3] ;
-  wire [7:0] \w5_d5.scale ;
-  wire [3:0] \w5_d5.zero ;
-  reg [27:0] w6_d1 = 28'h0000000;
-  wire [15:0] \w6_d1.q ;
-  wire [3:0] \w6_d1.q[0] ;
-  wire [3:0] \w6_d1.q[1] ;
-  wire [3:0] \w6_d1.q[2] ;
-  wire [3:0] \w6_d1.q[3] ;
-  wire [7:0] \w6_d1.scale ;
-  wire [3:0] \w6_d1.zero ;
-  reg [27:0] w6_d2 = 28'h0000000;
-  wire [15:0] \w6_d2.q ;
-  wire [3:0] \w6_d2.q[0] ;
-  wire [3:0] \w6_d2.q[1] ;
-  wire [3:0] \w6_d2.q[2] ;
-  wire [3:0] \w6_d2.q[3] ;
-  wire [7:0] \w6_d2.scale ;
-  wire [3:0] \w6_d2.zero ;
-  reg [27:0] w6_d3 = 28'h0000000;
-  wire [15:0] \w6_d3.q ;
-  wire [3:0] \w6_d3.q[0] ;
-  wire [3:0] \w6_d3.q[1] ;
-  wire [3:0] \w6_d3.q[2] ;
-  wire [3:0] \w6_d3.q[3] ;
-  wire [7:0] \w6_d3.scale ;
-  wire [3:0] \w6_d3.zero ;
-  reg [27:0] w6_d4 = 28'h0000000;
-  wire [15:0] \w6_d4.q ;
-  wire [3:0] \w6_d4.q[0] ;
-  wire [3:0] \w6_d4.q[1] ;
-  wire [3:0] \w6_d4.q[2] ;
-  wire [3:0] \w6_d4.q[3] ;
-  wire [7:0] \w6_d4.scale ;
-  wire [3:0] \w6_d4.zero ;
-  reg [27:0] w6_d5 = 28'h0000000;
-  wire [15:0] \w6_d5.q ;
-  wire [3:0] \w6_d5.q[0] ;
-  wire [3:0] \w6_d5.q[1] ;
-  wire [3:0] \w6_d5.q[2] ;
-  wire [3:0] \w6_d5.q[3] ;
-  wire [7:0] \w6_d5.scale ;
-  wire [3:0] \w6_d5.zero ;
+  wire [27:0] w6_held_d5;
+  wire [15:0] \w6_held_d5.q ;
+  wire [3:0] \w6_held_d5.q[0] ;
+  wire [3:0] \w6_held_d5.q[1] ;
+  wire [3:0] \w6_held_d5.q[2] ;
+  wire [3:0] \w6_held_d5.q[3] ;
+  wire [7:0] \w6_held_d5.scale ;
+  wire [3:0] \w6_held_d5.zero ;
+  wire [27:0] w7_eff;
+  wire [15:0] \w7_eff.q ;
+  wire [3:0] \w7_eff.q[0] ;
+  wire [3:0] \w7_eff.q[1] ;
+  wire [3:0] \w7_eff.q[2] ;
+  wire [3:0] \w7_eff.q[3] ;
+  wire [7:0] \w7_eff.scale ;
+  wire [3:0] \w7_eff.zero ;
+  reg [27:0] w7_held = 28'h0000000;
+  wire [15:0] \w7_held.q ;
+  wire [3:0] \w7_held.q[0] ;
+  wire [3:0] \w7_held.q[1] ;
+  wire [3:0] \w7_held.q[2] ;
+  wire [3:0] \w7_held.q[3] ;
+  wire [7:0] \w7_held.scale ;
+  wire [3:0] \w7_held.zero ;
+  reg [27:0] w7_held_d1 = 28'h0000000;
+  wire [15:0] \w7_held_d1.q ;
+  wire [3:0] \w7_held_d1.q[0] ;
+  wire [3:0] \w7_held_d1.q[1] ;
+  wire [3:0] \w7_held_d1.q[2] ;
+  wire [3:0] \w7_held_d1.q[3] ;
+  wire [7:0] \w7_held_d1.scale ;
+  wire [3:0] \w7_held_d1.zero ;
+  reg [27:0] w7_held_d2 = 28'h0000000;
+  wire [15:0] \w7_held_d2.q ;
+  wire [3:0] \w7_held_d2.q[0] ;
+  wire [3:0] \w7_held_d2.q[1] ;
+  wire [3:0] \w7_held_d2.q[2] ;
+  wire [3:0] \w7_held_d2.q[3] ;
+  wire [7:0] \w7_held_d2.scale ;
+  wire [3:0] \w7_held_d2.zero ;
+  reg [27:0] w7_held_d3 = 28'h0000000;
+  wire [15:0] \w7_held_d3.q ;
+  wire [3:0] \w7_held_d3.q[0] ;
+  wire [3:0] \w7_held_d3.q[1] ;
+  wire [3:0] \w7_held_d3.q[2] ;
+  wire [3:0] \w7_held_d3.q[3] ;
+  wire [7:0] \w7_held_d3.scale ;
+  wire [3:0] \w7_held_d3.zero ;
+  reg [27:0] w7_held_d4 = 28'h0000000;
+  wire [15:0] \w7_held_d4.q ;
+  wire [3:0] \w7_held_d4.q[0] ;
+  wire [3:0] \w7_held_d4.q[1] ;
+  wire [3:0] \w7_held_d4.q[2] ;
+  wire [3:0] \w7_held_d4.q[3] ;
+  wire [7:0] \w7_held_d4.scale ;
+  wire [3:0] \w7_held_d4.zero ;
+  reg [27:0] w7_held_d5 = 28'h0000000;
+  wire [15:0] \w7_held_d5.q ;
+  wire [3:0] \w7_held_d5.q[0] ;
+  wire [3:0] \w7_held_d5.q[1] ;
+  wire [3:0] \w7_held_d5.q[2] ;
+  wire [3:0] \w7_held_d5.q[3] ;
+  wire [7:0] \w7_held_d5.scale ;
+  wire [3:0] \w7_held_d5.zero ;
   (* init = 28'h0000000 *)
-  wire [27:0] w6_d6;
-  wire [15:0] \w6_d6.q ;
-  wire [3:0] \w6_d6.q[0] ;
-  wire [3:0] \w6_d6.q[1] ;
-  wire [3:0] \w6_d6.q[2] ;
-  wire [3:0] \w6_d6.q[3] ;
-  wire [7:0] \w6_d6.scale ;
-  wire [3:0] \w6_d6.zero ;
-  reg [27:0] w7_d1 = 28'h0000000;
-  wire [15:0] \w7_d1.q ;
-  wire [3:0] \w7_d1.q[0] ;
-  wire [3:0] \w7_d1.q[1] ;
-  wire [3:0] \w7_d1.q[2] ;
-  wire [3:0] \w7_d1.q[3] ;
-  wire [7:0] \w7_d1.scale ;
-  wire [3:0] \w7_d1.zero ;
-  reg [27:0] w7_d2 = 28'h0000000;
-  wire [15:0] \w7_d2.q ;
-  wire [3:0] \w7_d2.q[0] ;
-  wire [3:0] \w7_d2.q[1] ;
-  wire [3:0] \w7_d2.q[2] ;
-  wire [3:0] \w7_d2.q[3] ;
-  wire [7:0] \w7_d2.scale ;
-  wire [3:0] \w7_d2.zero ;
-  reg [27:0] w7_d3 = 28'h0000000;
-  wire [15:0] \w7_d3.q ;
-  wire [3:0] \w7_d3.q[0] ;
-  wire [3:0] \w7_d3.q[1] ;
-  wire [3:0] \w7_d3.q[2] ;
-  wire [3:0] \w7_d3.q[3] ;
-  wire [7:0] \w7_d3.scale ;
-  wire [3:0] \w7_d3.zero ;
-  reg [27:0] w7_d4 = 28'h0000000;
-  wire [15:0] \w7_d4.q ;
-  wire [3:0] \w7_d4.q[0] ;
-  wire [3:0] \w7_d4.q[1] ;
-  wire [3:0] \w7_d4.q[2] ;
-  wire [3:0] \w7_d4.q[3] ;
-  wire [7:0] \w7_d4.scale ;
-  wire [3:0] \w7_d4.zero ;
-  reg [27:0] w7_d5 = 28'h0000000;
-  wire [15:0] \w7_d5.q ;
-  wire [3:0] \w7_d5.q[0] ;
-  wire [3:0] \w7_d5.q[1] ;
-  wire [3:0] \w7_d5.q[2] ;
-  wire [3:0] \w7_d5.q[3] ;
-  wire [7:0] \w7_d5.scale ;
-  wire [3:0] \w7_d5.zero ;
-  reg [27:0] w7_d6 = 28'h0000000;
-  wire [15:0] \w7_d6.q ;
-  wire [3:0] \w7_d6.q[0] ;
-  wire [3:0] \w7_d6.q[1] ;
-  wire [3:0] \w7_d6.q[2] ;
-  wire [3:0] \w7_d6.q[3] ;
-  wire [7:0] \w7_d6.scale ;
-  wire [3:0] \w7_d6.zero ;
-  (* init = 28'h0000000 *)
-  wire [27:0] w7_d7;
-  wire [15:0] \w7_d7.q ;
-  wire [3:0] \w7_d7.q[0] ;
-  wire [3:0] \w7_d7.q[1] ;
-  wire [3:0] \w7_d7.q[2] ;
-  wire [3:0] \w7_d7.q[3] ;
-  wire [7:0] \w7_d7.scale ;
-  wire [3:0] \w7_d7.zero ;
-  assign \$1  = \o_ctl$525 [0] & \o_ctl$525 [3];
-  assign \$2  = \o_ctl$527 [0] & \o_ctl$527 [3];
-  assign \$3  = \o_ctl$529 [0] & \o_ctl$529 [3];
-  assign \$4  = \o_ctl$531 [0] & \o_ctl$531 [3];
-  assign \$5  = \o_ctl$533 [0] & \o_ctl$533 [3];
-  assign \$6  = \o_ctl$535 [0] & \o_ctl$535 [3];
-  assign \$7  = \o_ctl$537 [0] & \o_ctl$537 [3];
-  assign \$8  = \o_ctl$539 [0] & \o_ctl$539 [3];
+  wire [27:0] w7_held_d6;
+  wire [15:0] \w7_held_d6.q ;
+  wire [3:0] \w7_held_d6.q[0] ;
+  wire [3:0] \w7_held_d6.q[1] ;
+  wire [3:0] \w7_held_d6.q[2] ;
+  wire [3:0] \w7_held_d6.q[3] ;
+  wire [7:0] \w7_held_d6.scale ;
+  wire [3:0] \w7_held_d6.zero ;
+  assign w0_eff = i_ctl[1] ? i_w[27:0] : w0_held;
+  assign w1_eff = i_ctl[1] ? i_w[55:28] : w1_held;
+  assign w2_eff = i_ctl[1] ? i_w[83:56] : w2_held;
+  assign w3_eff = i_ctl[1] ? i_w[111:84] : w3_held;
+  assign w4_eff = i_ctl[1] ? i_w[139:112] : w4_held;
+  assign w5_eff = i_ctl[1] ? i_w[167:140] : w5_held;
+  assign w6_eff = i_ctl[1] ? i_w[195:168] : w6_held;
+  assign w7_eff = i_ctl[1] ? i_w[223:196] : w7_held;
+  assign \$4  = ~ \$3 ;
+  assign \$5  = row6_done_d2 & \$4 ;
+  assign \$7  = \$6  | row6_done_d2;
+  assign \$8  = ~ \$7 ;
+  assign \$9  = row5_done_d2 & \$8 ;
+  assign \$11  = \$10  | row6_done_d2;
+  assign \$12  = \$11  | row5_done_d2;
+  assign \$13  = ~ \$12 ;
+  assign \$14  = row4_done_d2 & \$13 ;
+  assign \$16  = \$15  | row6_done_d2;
+  assign \$17  = \$16  | row5_done_d2;
+  assign \$18  = \$17  | row4_done_d2;
+  assign \$19  = ~ \$18 ;
+  assign \$20  = row3_done_d2 & \$19 ;
+  assign \$22  = \$21  | row6_done_d2;
+  assign \$23  = \$22  | row5_done_d2;
+  assign \$24  = \$23  | row4_done_d2;
+  assign \$25  = \$24  | row3_done_d2;
+  assign \$26  = ~ \$25 ;
+  assign \$27  = row2_done_d2 & \$26 ;
+  assign \$29  = \$28  | row6_done_d2;
+  assign \$30  = \$29  | row5_done_d2;
+  assign \$31  = \$30  | row4_done_d2;
+  assign \$32  = \$31  | row3_done_d2;
+  assign \$33  = \$32  | row2_done_d2;
+  assign \$34  = ~ \$33 ;
+  assign \$35  = row1_done_d2 & \$34 ;
+  assign \$37  = \$36  | row6_done_d2;
+  assign \$38  = \$37  | row5_done_d2;
+  assign \$39  = \$38  | row4_done_d2;
+  assign \$40  = \$39  | row3_done_d2;
+  assign \$41  = \$40  | row2_done_d2;
+  assign \$42  = \$41  | row1_done_d2;
+  assign \$43  = ~ \$42 ;
+  assign \$44  = row0_done_d2 & \$43 ;
+  assign \$46  = \$45  | row6_done_d2;
+  assign \$47  = \$46  | row5_done_d2;
+  assign \$48  = \$47  | row4_done_d2;
+  assign \$49  = \$48  | row3_done_d2;
+  assign \$50  = \$49  | row2_done_d2;
+  assign \$51  = \$50  | row1_done_d2;
+  assign o_row_valid = \$51  | row0_done_d2;
+  assign \$53  = row_sel[1] ? 1'h1 : 1'h0;
+  assign \$55  = row_sel[2] ? 2'h2 : 2'h0;
+  assign \$56  = { 1'h0, \$54  } | \$55 ;
+  assign \$57  = row_sel[3] ? 2'h3 : 2'h0;
+  assign \$58  = \$56  | \$57 ;
+  assign \$59  = row_sel[4] ? 3'h4 : 3'h0;
+  assign \$60  = { 1'h0, \$58  } | \$59 ;
+  assign \$61  = row_sel[5] ? 3'h5 : 3'h0;
+  assign \$62  = \$60  | \$61 ;
+  assign \$63  = row_sel[6] ? 3'h6 : 3'h0;
+  assign \$64  = \$62  | \$63 ;
+  assign \$65  = row_sel[7] ? 3'h7 : 3'h0;
+  assign o_row_index = \$64  | \$65 ;
+  assign \$66  = o_psum & { row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0] };
+  assign \$67  = \o_psum$412  & { row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1] };
+  assign \$68  = \$66  | \$67 ;
+  assign \$69  = \o_psum$413  & { row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2] };
+  assign \$70  = \$68  | \$69 ;
+  assign \$71  = \o_psum$414  & { row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3] };
+  assign \$72  = \$70  | \$71 ;
+  assign \$73  = \o_psum$415  & { row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4] };
+  assign \$74  = \$72  | \$73 ;
+  assign \$75  = \o_psum$416  & { row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5] };
+  assign \$76  = \$74  | \$75 ;
+  assign \$77  = \o_psum$417  & { row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6] };
+  assign \$78  = \$76  | \$77 ;
+  assign \$79  = \o_psum$418  & { row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7] };
+  assign \$80  = \$78  | \$79 ;
+  assign \$81  = \o_psum$419  & { row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0] };
+  assign \$82  = \o_psum$420  & { row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1] };
+  assign \$83  = \$81  | \$82 ;
+  assign \$84  = \o_psum$421  & { row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2] };
+  assign \$85  = \$83  | \$84 ;
+  assign \$86  = \o_psum$422  & { row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3] };
+  assign \$87  = \$85  | \$86 ;
+  assign \$88  = \o_psum$423  & { row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4] };
+  assign \$89  = \$87  | \$88 ;
+  assign \$90  = \o_psum$424  & { row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5] };
+  assign \$91  = \$89  | \$90 ;
+  assign \$92  = \o_psum$425  & { row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6] };
+  assign \$93  = \$91  | \$92 ;
+  assign \$94  = \o_psum$426  & { row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7] };
+  assign \$95  = \$93  | \$94 ;
+  assign \$96  = \o_psum$427  & { row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0] };
+  assign \$97  = \o_psum$428  & { row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1] };
+  assign \$98  = \$96  | \$97 ;
+  assign \$99  = \o_psum$429  & { row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2] };
+  assign \$100  = \$98  | \$99 ;
+  assign \$101  = \o_psum$430  & { row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3] };
+  assign \$102  = \$100  | \$101 ;
+  assign \$103  = \o_psum$431  & { row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4] };
+  assign \$104  = \$102  | \$103 ;
+  assign \$105  = \o_psum$432  & { row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5] };
+  assign \$106  = \$104  | \$105 ;
+  assign \$107  = \o_psum$433  & { row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6] };
+  assign \$108  = \$106  | \$107 ;
+  assign \$109  = \o_psum$434  & { row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7] };
+  assign \$110  = \$108  | \$109 ;
+  assign \$111  = \o_psum$435  & { row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0] };
+  assign \$112  = \o_psum$436  & { row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1] };
+  assign \$113  = \$111  | \$112 ;
+  assign \$114  = \o_psum$437  & { row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2] };
+  assign \$115  = \$113  | \$114 ;
+  assign \$116  = \o_psum$438  & { row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3] };
+  assign \$117  = \$115  | \$116 ;
+  assign \$118  = \o_psum$439  & { row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4] };
+  assign \$119  = \$117  | \$118 ;
+  assign \$120  = \o_psum$440  & { row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5] };
+  assign \$121  = \$119  | \$120 ;
+  assign \$122  = \o_psum$441  & { row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6] };
+  assign \$123  = \$121  | \$122 ;
+  assign \$124  = \o_psum$442  & { row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7] };
+  assign \$125  = \$123  | \$124 ;
+  assign \$126  = \o_psum$443  & { row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0] };
+  assign \$127  = \o_psum$444  & { row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1] };
+  assign \$128  = \$126  | \$127 ;
+  assign \$129  = \o_psum$445  & { row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2] };
+  assign \$130  = \$128  | \$129 ;
+  assign \$131  = \o_psum$446  & { row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3] };
+  assign \$132  = \$130  | \$131 ;
+  assign \$133  = \o_psum$447  & { row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4] };
+  assign \$134  = \$132  | \$133 ;
+  assign \$135  = \o_psum$448  & { row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5] };
+  assign \$136  = \$134  | \$135 ;
+  assign \$137  = \o_psum$449  & { row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6] };
+  assign \$138  = \$136  | \$137 ;
+  assign \$139  = \o_psum$450  & { row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7] };
+  assign \$140  = \$138  | \$139 ;
+  assign \$141  = \o_psum$451  & { row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0] };
+  assign \$142  = \o_psum$452  & { row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1] };
+  assign \$143  = \$141  | \$142 ;
+  assign \$144  = \o_psum$453  & { row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2] };
+  assign \$145  = \$143  | \$144 ;
+  assign \$146  = \o_psum$454  & { row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3] };
+  assign \$147  = \$145  | \$146 ;
+  assign \$148  = \o_psum$455  & { row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4] };
+  assign \$149  = \$147  | \$148 ;
+  assign \$150  = \o_psum$456  & { row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5] };
+  assign \$151  = \$149  | \$150 ;
+  assign \$152  = \o_psum$457  & { row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6] };
+  assign \$153  = \$151  | \$152 ;
+  assign \$154  = \o_psum$458  & { row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7] };
+  assign \$155  = \$153  | \$154 ;
+  assign \$156  = \o_psum$459  & { row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0] };
+  assign \$157  = \o_psum$460  & { row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1] };
+  assign \$158  = \$156  | \$157 ;
+  assign \$159  = \o_psum$461  & { row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2] };
+  assign \$160  = \$158  | \$159 ;
+  assign \$161  = \o_psum$462  & { row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3] };
+  assign \$162  = \$160  | \$161 ;
+  assign \$163  = \o_psum$463  & { row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4] };
+  assign \$164  = \$162  | \$163 ;
+  assign \$165  = \o_psum$464  & { row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5] };
+  assign \$166  = \$164  | \$165 ;
+  assign \$167  = \o_psum$465  & { row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6] };
+  assign \$168  = \$166  | \$167 ;
+  assign \$169  = \o_psum$466  & { row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7] };
+  assign \$170  = \$168  | \$169 ;
+  assign \$171  = \o_psum$467  & { row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0] };
+  assign \$172  = \o_psum$468  & { row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1] };
+  assign \$173  = \$171  | \$172 ;
+  assign \$174  = \o_psum$469  & { row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2] };
+  assign \$175  = \$173  | \$174 ;
+  assign \$176  = \o_psum$470  & { row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3] };
+  assign \$177  = \$175  | \$176 ;
+  assign \$178  = \o_psum$471  & { row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4] };
+  assign \$179  = \$177  | \$178 ;
+  assign \$180  = \o_psum$472  & { row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5] };
+  assign \$181  = \$179  | \$180 ;
+  assign \$182  = \o_psum$473  & { row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6] };
+  assign \$183  = \$181  | \$182 ;
+  assign \$184  = \o_psum$474  & { row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7] };
+  assign \$185  = \$183  | \$184 ;
+  assign \$186  = \o_ctl$535 [0] & \o_ctl$535 [3];
+  assign \$187  = \o_ctl$537 [0] & \o_ctl$537 [3];
+  assign \$188  = \o_ctl$539 [0] & \o_ctl$539 [3];
+  assign \$189  = \o_ctl$541 [0] & \o_ctl$541 [3];
+  assign \$190  = \o_ctl$543 [0] & \o_ctl$543 [3];
+  assign \$191  = \o_ctl$545 [0] & \o_ctl$545 [3];
+  assign \$192  = \o_ctl$547 [0] & \o_ctl$547 [3];
+  assign \$193  = \o_ctl$549 [0] & \o_ctl$549 [3];
   always @(posedge clk)
-    \i_a$32  <= \$9 ;
+    \i_a$32  <= \$194 ;
   always @(posedge clk)
-    \i_ctl$34  <= \$10 ;
+    \i_ctl$34  <= \$195 ;
   always @(posedge clk)
-    a2_d1 <= \$11 ;
+    a2_d1 <= \$196 ;
   always @(posedge clk)
-    \i_a$64  <= \$12 ;
+    \i_a$64  <= \$197 ;
   always @(posedge clk)
-    ctl2_d1 <= \$13 ;
+    ctl2_d1 <= \$198 ;
   always @(posedge clk)
-    \i_ctl$66  <= \$14 ;
+    \i_ctl$66  <= \$199 ;
   always @(posedge clk)
-    a3_d1 <= \$15 ;
+    a3_d1 <= \$200 ;
   always @(posedge clk)
-    a3_d2 <= \$16 ;
+    a3_d2 <= \$201 ;
   always @(posedge clk)
-    \i_a$96  <= \$17 ;
+    \i_a$96  <= \$202 ;
   always @(posedge clk)
-    ctl3_d1 <= \$18 ;
+    ctl3_d1 <= \$203 ;
   always @(posedge clk)
-    ctl3_d2 <= \$19 ;
+    ctl3_d2 <= \$204 ;
   always @(posedge clk)
-    \i_ctl$98  <= \$20 ;
+    \i_ctl$98  <= \$205 ;
   always @(posedge clk)
-    a4_d1 <= \$21 ;
+    a4_d1 <= \$206 ;
   always @(posedge clk)
-    a4_d2 <= \$22 ;
+    a4_d2 <= \$207 ;
   always @(posedge clk)
-    a4_d3 <= \$23 ;
+    a4_d3 <= \$208 ;
   always @(posedge clk)
-    \i_a$128  <= \$24 ;
+    \i_a$128  <= \$209 ;
   always @(posedge clk)
-    ctl4_d1 <= \$25 ;
+    ctl4_d1 <= \$210 ;
   always @(posedge clk)
-    ctl4_d2 <= \$26 ;
+    ctl4_d2 <= \$211 ;
   always @(posedge clk)
-    ctl4_d3 <= \$27 ;
+    ctl4_d3 <= \$212 ;
   always @(posedge clk)
-    \i_ctl$130  <= \$28 ;
+    \i_ctl$130  <= \$213 ;
   always @(posedge clk)
-    a5_d1 <= \$29 ;
+    a5_d1 <= \$214 ;
   always @(posedge clk)
-    a5_d2 <= \$30 ;
+    a5_d2 <= \$215 ;
   always @(posedge clk)
-    a5_d3 <= \$31 ;
+    a5_d3 <= \$216 ;
   always @(posedge clk)
-    a5_d4 <= \$32 ;
+    a5_d4 <= \$217 ;
   always @(posedge clk)
-    \i_a$160  <= \$33 ;
+    \i_a$160  <= \$218 ;
   always @(posedge clk)
-    ctl5_d1 <= \$34 ;
+    ctl5_d1 <= \$219 ;
   always @(posedge clk)
-    ctl5_d2 <= \$35 ;
+    ctl5_d2 <= \$220 ;
   always @(posedge clk)
-    ctl5_d3 <= \$36 ;
+    ctl5_d3 <= \$221 ;
   always @(posedge clk)
-    ctl5_d4 <= \$37 ;
+    ctl5_d4 <= \$222 ;
   always @(posedge clk)
-    \i_ctl$162  <= \$38 ;
+    \i_ctl$162  <= \$223 ;
   always @(posedge clk)
-    a6_d1 <= \$39 ;
+    a6_d1 <= \$224 ;
   always @(posedge clk)
-    a6_d2 <= \$40 ;
+    a6_d2 <= \$225 ;
   always @(posedge clk)
-    a6_d3 <= \$41 ;
+    a6_d3 <= \$226 ;
   always @(posedge clk)
-    a6_d4 <= \$42 ;
+    a6_d4 <= \$227 ;
   always @(posedge clk)
-    a6_d5 <= \$43 ;
+    a6_d5 <= \$228 ;
   always @(posedge clk)
-    \i_a$192  <= \$44 ;
+    \i_a$192  <= \$229 ;
   always @(posedge clk)
-    ctl6_d1 <= \$45 ;
+    ctl6_d1 <= \$230 ;
   always @(posedge clk)
-    ctl6_d2 <= \$46 ;
+    ctl6_d2 <= \$231 ;
   always @(posedge clk)
-    ctl6_d3 <= \$47 ;
+    ctl6_d3 <= \$232 ;
   always @(posedge clk)
-    ctl6_d4 <= \$48 ;
+    ctl6_d4 <= \$233 ;
   always @(posedge clk)
-    ctl6_d5 <= \$49 ;
+    ctl6_d5 <= \$234 ;
   always @(posedge clk)
-    \i_ctl$194  <= \$50 ;
+    \i_ctl$194  <= \$235 ;
   always @(posedge clk)
-    a7_d1 <= \$51 ;
+    a7_d1 <= \$236 ;
   always @(posedge clk)
-    a7_d2 <= \$52 ;
+    a7_d2 <= \$237 ;
   always @(posedge clk)
-    a7_d3 <= \$53 ;
+    a7_d3 <= \$238 ;
   always @(posedge clk)
-    a7_d4 <= \$54 ;
+    a7_d4 <= \$239 ;
   always @(posedge clk)
-    a7_d5 <= \$55 ;
+    a7_d5 <= \$240 ;
   always @(posedge clk)
-    a7_d6 <= \$56 ;
+    a7_d6 <= \$241 ;
   always @(posedge clk)
-    \i_a$224  <= \$57 ;
+    \i_a$224  <= \$242 ;
   always @(posedge clk)
-    ctl7_d1 <= \$58 ;
+    ctl7_d1 <= \$243 ;
   always @(posedge clk)
-    ctl7_d2 <= \$59 ;
+    ctl7_d2 <= \$244 ;
   always @(posedge clk)
-    ctl7_d3 <= \$60 ;
+    ctl7_d3 <= \$245 ;
   always @(posedge clk)
-    ctl7_d4 <= \$61 ;
+    ctl7_d4 <= \$246 ;
   always @(posedge clk)
-    ctl7_d5 <= \$62 ;
+    ctl7_d5 <= \$247 ;
   always @(posedge clk)
-    ctl7_d6 <= \$63 ;
+    ctl7_d6 <= \$248 ;
   always @(posedge clk)
-    \i_ctl$226  <= \$64 ;
+    \i_ctl$226  <= \$249 ;
   always @(posedge clk)
-    \i_w$272  <= \$65 ;
+    w0_held <= \$250 ;
   always @(posedge clk)
-    w2_d1 <= \$66 ;
+    w1_held <= \$251 ;
   always @(posedge clk)
-    \i_w$288  <= \$67 ;
+    w2_held <= \$252 ;
   always @(posedge clk)
-    w3_d1 <= \$68 ;
+    \i_w$293  <= \$253 ;
   always @(posedge clk)
-    w3_d2 <= \$69 ;
+    w3_held <= \$254 ;
   always @(posedge clk)
-    \i_w$304  <= \$70 ;
+    w3_held_d1 <= \$255 ;
   always @(posedge clk)
-    w4_d1 <= \$71 ;
+    \i_w$311  <= \$256 ;
   always @(posedge clk)
-    w4_d2 <= \$72 ;
+    w4_held <= \$257 ;
   always @(posedge clk)
-    w4_d3 <= \$73 ;
+    w4_held_d1 <= \$258 ;
   always @(posedge clk)
-    \i_w$320  <= \$74 ;
+    w4_held_d2 <= \$259 ;
   always @(posedge clk)
-    w5_d1 <= \$75 ;
+    \i_w$329  <= \$260 ;
   always @(posedge clk)
-    w5_d2 <= \$76 ;
+    w5_held <= \$261 ;
   always @(posedge clk)
-    w5_d3 <= \$77 ;
+    w5_held_d1 <= \$262 ;
   always @(posedge clk)
-    w5_d4 <= \$78 ;
+    w5_held_d2 <= \$263 ;
   always @(posedge clk)
-    \i_w$336  <= \$79 ;
+    w5_held_d3 <= \$264 ;
   always @(posedge clk)
-    w6_d1 <= \$80 ;
+    \i_w$347  <= \$265 ;
   always @(posedge clk)
-    w6_d2 <= \$81 ;
+    w6_held <= \$266 ;
   always @(posedge clk)
-    w6_d3 <= \$82 ;
+    w6_held_d1 <= \$267 ;
   always @(posedge clk)
-    w6_d4 <= \$83 ;
+    w6_held_d2 <= \$268 ;
   always @(posedge clk)
-    w6_d5 <= \$84 ;
+    w6_held_d3 <= \$269 ;
   always @(posedge clk)
-    \i_w$352  <= \$85 ;
+    w6_held_d4 <= \$270 ;
   always @(posedge clk)
-    w7_d1 <= \$86 ;
+    \i_w$365  <= \$271 ;
   always @(posedge clk)
-    w7_d2 <= \$87 ;
+    w7_held <= \$272 ;
   always @(posedge clk)
-    w7_d3 <= \$88 ;
+    w7_held_d1 <= \$273 ;
   always @(posedge clk)
-    w7_d4 <= \$89 ;
+    w7_held_d2 <= \$274 ;
   always @(posedge clk)
-    w7_d5 <= \$90 ;
+    w7_held_d3 <= \$275 ;
   always @(posedge clk)
-    w7_d6 <= \$91 ;
+    w7_held_d4 <= \$276 ;
   always @(posedge clk)
-    \i_w$368  <= \$92 ;
+    w7_held_d5 <= \$277 ;
   always @(posedge clk)
-    row0_done_d1 <= \$93 ;
+    \i_w$383  <= \$278 ;
   always @(posedge clk)
-    row0_done_d2 <= \$94 ;
+    row0_done_d1 <= \$279 ;
   always @(posedge clk)
-    row1_done_d1 <= \$95 ;
+    row0_done_d2 <= \$280 ;
   always @(posedge clk)
-    row1_done_d2 <= \$96 ;
+    row1_done_d1 <= \$281 ;
   always @(posedge clk)
-    row2_done_d1 <= \$97 ;
+    row1_done_d2 <= \$282 ;
   always @(posedge clk)
-    row2_done_d2 <= \$98 ;
+    row2_done_d1 <= \$283 ;
   always @(posedge clk)
-    row3_done_d1 <= \$99 ;
+    row2_done_d2 <= \$284 ;
   always @(posedge clk)
-    row3_done_d2 <= \$100 ;
+    row3_done_d1 <= \$285 ;
   always @(posedge clk)
-    row4_done_d1 <= \$101 ;
+    row3_done_d2 <= \$286 ;
   always @(posedge clk)
-    row4_done_d2 <= \$102 ;
+    row4_done_d1 <= \$287 ;
   always @(posedge clk)
-    row5_done_d1 <= \$103 ;
+    row4_done_d2 <= \$288 ;
   always @(posedge clk)
-    row5_done_d2 <= \$104 ;
+    row5_done_d1 <= \$289 ;
   always @(posedge clk)
-    row6_done_d1 <= \$105 ;
+    row5_done_d2 <= \$290 ;
   always @(posedge clk)
-    row6_done_d2 <= \$106 ;
+    row6_done_d1 <= \$291 ;
   always @(posedge clk)
-    row7_done_d1 <= \$107 ;
+    row6_done_d2 <= \$292 ;
   always @(posedge clk)
-    row7_done_d2 <= \$108 ;
+    row7_done_d1 <= \$293 ;
+  always @(posedge clk)
+    row7_done_d2 <= \$294 ;
   \array_mixpe_w4a8_os_8x8.mesh.tile_0_0  tile_0_0 (
     .clk(clk),
+    .i_ctl(i_ctl),
     .o_a(\i_a$4 ),
     .o_ctl(\i_ctl$6 ),
     .o_psum(o_psum),
-    .o_w(\i_w$258 ),
+    .o_w(\i_w$260 ),
     .pe_0_0__i_a(\i_a$1 [31:0]),
-    .pe_0_0__i_ctl(i_ctl),
-    .pe_0_0__i_w(\i_w$257 [27:0]),
+    .pe_0_0__i_w(w0_eff),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_0_1  tile_0_1 (
     .clk(clk),
+    .i_ctl(\i_ctl$6 ),
     .o_a(\i_a$8 ),
     .o_ctl(\i_ctl$10 ),
-    .o_psum(\o_psum$389 ),
-    .o_w(\i_w$274 ),
+    .o_psum(\o_psum$419 ),
+    .o_w(\i_w$277 ),
     .pe_0_0__i_a(\i_a$4 ),
-    .pe_0_0__i_ctl(\i_ctl$6 ),
-    .pe_0_0__i_w(\i_w$272 ),
+    .pe_0_0__i_w(w1_held),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_0_2  tile_0_2 (
     .clk(clk),
+    .i_ctl(\i_ctl$10 ),
     .o_a(\i_a$12 ),
     .o_ctl(\i_ctl$14 ),
-    .o_psum(\o_psum$390 ),
-    .o_w(\i_w$290 ),
+    .o_psum(\o_psum$427 ),
+    .o_w(\i_w$295 ),
     .pe_0_0__i_a(\i_a$8 ),
-    .pe_0_0__i_ctl(\i_ctl$10 ),
-    .pe_0_0__i_w(\i_w$288 ),
+    .pe_0_0__i_w(\i_w$293 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_0_3  tile_0_3 (
     .clk(clk),
+    .i_ctl(\i_ctl$14 ),
     .o_a(\i_a$16 ),
     .o_ctl(\i_ctl$18 ),
-    .o_psum(\o_psum$391 ),
-    .o_w(\i_w$306 ),
+    .o_psum(\o_psum$435 ),
+    .o_w(\i_w$313 ),
     .pe_0_0__i_a(\i_a$12 ),
-    .pe_0_0__i_ctl(\i_ctl$14 ),
-    .pe_0_0__i_w(\i_w$304 ),
+    .pe_0_0__i_w(\i_w$311 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_0_4  tile_0_4 (
     .clk(clk),
+    .i_ctl(\i_ctl$18 ),
     .o_a(\i_a$20 ),
     .o_ctl(\i_ctl$22 ),
-    .o_psum(\o_psum$392 ),
-    .o_w(\i_w$322 ),
+    .o_psum(\o_psum$443 ),
+    .o_w(\i_w$331 ),
     .pe_0_0__i_a(\i_a$16 ),
-    .pe_0_0__i_ctl(\i_ctl$18 ),
-    .pe_0_0__i_w(\i_w$320 ),
+    .pe_0_0__i_w(\i_w$329 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_0_5  tile_0_5 (
     .clk(clk),
+    .i_ctl(\i_ctl$22 ),
     .o_a(\i_a$24 ),
     .o_ctl(\i_ctl$26 ),
-    .o_psum(\o_psum$393 ),
-    .o_w(\i_w$338 ),
+    .o_psum(\o_psum$451 ),
+    .o_w(\i_w$349 ),
     .pe_0_0__i_a(\i_a$20 ),
-    .pe_0_0__i_ctl(\i_ctl$22 ),
-    .pe_0_0__i_w(\i_w$336 ),
+    .pe_0_0__i_w(\i_w$347 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_0_6  tile_0_6 (
     .clk(clk),
+    .i_ctl(\i_ctl$26 ),
     .o_a(\i_a$28 ),
     .o_ctl(\i_ctl$30 ),
-    .o_psum(\o_psum$394 ),
-    .o_w(\i_w$354 ),
+    .o_psum(\o_psum$459 ),
+    .o_w(\i_w$367 ),
     .pe_0_0__i_a(\i_a$24 ),
-    .pe_0_0__i_ctl(\i_ctl$26 ),
-    .pe_0_0__i_w(\i_w$352 ),
+    .pe_0_0__i_w(\i_w$365 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_0_7  tile_0_7 (
     .clk(clk),
-    .o_ctl(\o_ctl$525 ),
-    .o_psum(\o_psum$395 ),
-    .o_w(\i_w$370 ),
+    .i_ctl(\i_ctl$30 ),
+    .o_ctl(\o_ctl$535 ),
+    .o_psum(\o_psum$467 ),
+    .o_w(\i_w$385 ),
     .pe_0_0__i_a(\i_a$28 ),
-    .pe_0_0__i_ctl(\i_ctl$30 ),
-    .pe_0_0__i_w(\i_w$368 ),
+    .pe_0_0__i_w(\i_w$383 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_1_0  tile_1_0 (
     .clk(clk),
+    .i_ctl(\i_ctl$34 ),
     .o_a(\i_a$36 ),
     .o_ctl(\i_ctl$38 ),
-    .o_psum(\o_psum$397 ),
-    .o_w(\i_w$260 ),
+    .o_psum(\o_psum$412 ),
+    .o_w(\i_w$262 ),
     .pe_0_0__i_a(\i_a$32 ),
-    .pe_0_0__i_ctl(\i_ctl$34 ),
-    .pe_0_0__i_w(\i_w$258 ),
+    .pe_0_0__i_w(\i_w$260 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_1_1  tile_1_1 (
     .clk(clk),
+    .i_ctl(\i_ctl$38 ),
     .o_a(\i_a$40 ),
     .o_ctl(\i_ctl$42 ),
-    .o_psum(\o_psum$398 ),
-    .o_w(\i_w$276 ),
+    .o_psum(\o_psum$420 ),
+    .o_w(\i_w$279 ),
     .pe_0_0__i_a(\i_a$36 ),
-    .pe_0_0__i_ctl(\i_ctl$38 ),
-    .pe_0_0__i_w(\i_w$274 ),
+    .pe_0_0__i_w(\i_w$277 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_1_2  tile_1_2 (
     .clk(clk),
+    .i_ctl(\i_ctl$42 ),
     .o_a(\i_a$44 ),
     .o_ctl(\i_ctl$46 ),
-    .o_psum(\o_psum$399 ),
-    .o_w(\i_w$292 ),
+    .o_psum(\o_psum$428 ),
+    .o_w(\i_w$297 ),
     .pe_0_0__i_a(\i_a$40 ),
-    .pe_0_0__i_ctl(\i_ctl$42 ),
-    .pe_0_0__i_w(\i_w$290 ),
+    .pe_0_0__i_w(\i_w$295 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_1_3  tile_1_3 (
     .clk(clk),
+    .i_ctl(\i_ctl$46 ),
     .o_a(\i_a$48 ),
     .o_ctl(\i_ctl$50 ),
-    .o_psum(\o_psum$400 ),
-    .o_w(\i_w$308 ),
+    .o_psum(\o_psum$436 ),
+    .o_w(\i_w$315 ),
     .pe_0_0__i_a(\i_a$44 ),
-    .pe_0_0__i_ctl(\i_ctl$46 ),
-    .pe_0_0__i_w(\i_w$306 ),
+    .pe_0_0__i_w(\i_w$313 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_1_4  tile_1_4 (
     .clk(clk),
+    .i_ctl(\i_ctl$50 ),
     .o_a(\i_a$52 ),
     .o_ctl(\i_ctl$54 ),
-    .o_psum(\o_psum$401 ),
-    .o_w(\i_w$324 ),
+    .o_psum(\o_psum$444 ),
+    .o_w(\i_w$333 ),
     .pe_0_0__i_a(\i_a$48 ),
-    .pe_0_0__i_ctl(\i_ctl$50 ),
-    .pe_0_0__i_w(\i_w$322 ),
+    .pe_0_0__i_w(\i_w$331 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_1_5  tile_1_5 (
     .clk(clk),
+    .i_ctl(\i_ctl$54 ),
     .o_a(\i_a$56 ),
     .o_ctl(\i_ctl$58 ),
-    .o_psum(\o_psum$402 ),
-    .o_w(\i_w$340 ),
+    .o_psum(\o_psum$452 ),
+    .o_w(\i_w$351 ),
     .pe_0_0__i_a(\i_a$52 ),
-    .pe_0_0__i_ctl(\i_ctl$54 ),
-    .pe_0_0__i_w(\i_w$338 ),
+    .pe_0_0__i_w(\i_w$349 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_1_6  tile_1_6 (
     .clk(clk),
+    .i_ctl(\i_ctl$58 ),
     .o_a(\i_a$60 ),
     .o_ctl(\i_ctl$62 ),
-    .o_psum(\o_psum$403 ),
-    .o_w(\i_w$356 ),
+    .o_psum(\o_psum$460 ),
+    .o_w(\i_w$369 ),
     .pe_0_0__i_a(\i_a$56 ),
-    .pe_0_0__i_ctl(\i_ctl$58 ),
-    .pe_0_0__i_w(\i_w$354 ),
+    .pe_0_0__i_w(\i_w$367 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_1_7  tile_1_7 (
     .clk(clk),
-    .o_ctl(\o_ctl$527 ),
-    .o_psum(\o_psum$404 ),
-    .o_w(\i_w$372 ),
+    .i_ctl(\i_ctl$62 ),
+    .o_ctl(\o_ctl$537 ),
+    .o_psum(\o_psum$468 ),
+    .o_w(\i_w$387 ),
     .pe_0_0__i_a(\i_a$60 ),
-    .pe_0_0__i_ctl(\i_ctl$62 ),
-    .pe_0_0__i_w(\i_w$370 ),
+    .pe_0_0__i_w(\i_w$385 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_2_0  tile_2_0 (
     .clk(clk),
+    .i_ctl(\i_ctl$66 ),
     .o_a(\i_a$68 ),
     .o_ctl(\i_ctl$70 ),
-    .o_psum(\o_psum$406 ),
-    .o_w(\i_w$262 ),
+    .o_psum(\o_psum$413 ),
+    .o_w(\i_w$264 ),
     .pe_0_0__i_a(\i_a$64 ),
-    .pe_0_0__i_ctl(\i_ctl$66 ),
-    .pe_0_0__i_w(\i_w$260 ),
+    .pe_0_0__i_w(\i_w$262 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_2_1  tile_2_1 (
     .clk(clk),
+    .i_ctl(\i_ctl$70 ),
     .o_a(\i_a$72 ),
     .o_ctl(\i_ctl$74 ),
-    .o_psum(\o_psum$407 ),
-    .o_w(\i_w$278 ),
+    .o_psum(\o_psum$421 ),
+    .o_w(\i_w$281 ),
     .pe_0_0__i_a(\i_a$68 ),
-    .pe_0_0__i_ctl(\i_ctl$70 ),
-    .pe_0_0__i_w(\i_w$276 ),
+    .pe_0_0__i_w(\i_w$279 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_2_2  tile_2_2 (
     .clk(clk),
+    .i_ctl(\i_ctl$74 ),
     .o_a(\i_a$76 ),
     .o_ctl(\i_ctl$78 ),
-    .o_psum(\o_psum$408 ),
-    .o_w(\i_w$294 ),
+    .o_psum(\o_psum$429 ),
+    .o_w(\i_w$299 ),
     .pe_0_0__i_a(\i_a$72 ),
-    .pe_0_0__i_ctl(\i_ctl$74 ),
-    .pe_0_0__i_w(\i_w$292 ),
+    .pe_0_0__i_w(\i_w$297 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_2_3  tile_2_3 (
     .clk(clk),
+    .i_ctl(\i_ctl$78 ),
     .o_a(\i_a$80 ),
     .o_ctl(\i_ctl$82 ),
-    .o_psum(\o_psum$409 ),
-    .o_w(\i_w$310 ),
+    .o_psum(\o_psum$437 ),
+    .o_w(\i_w$317 ),
     .pe_0_0__i_a(\i_a$76 ),
-    .pe_0_0__i_ctl(\i_ctl$78 ),
-    .pe_0_0__i_w(\i_w$308 ),
+    .pe_0_0__i_w(\i_w$315 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_2_4  tile_2_4 (
     .clk(clk),
+    .i_ctl(\i_ctl$82 ),
     .o_a(\i_a$84 ),
     .o_ctl(\i_ctl$86 ),
-    .o_psum(\o_psum$410 ),
-    .o_w(\i_w$326 ),
+    .o_psum(\o_psum$445 ),
+    .o_w(\i_w$335 ),
     .pe_0_0__i_a(\i_a$80 ),
-    .pe_0_0__i_ctl(\i_ctl$82 ),
-    .pe_0_0__i_w(\i_w$324 ),
+    .pe_0_0__i_w(\i_w$333 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_2_5  tile_2_5 (
     .clk(clk),
+    .i_ctl(\i_ctl$86 ),
     .o_a(\i_a$88 ),
     .o_ctl(\i_ctl$90 ),
-    .o_psum(\o_psum$411 ),
-    .o_w(\i_w$342 ),
+    .o_psum(\o_psum$453 ),
+    .o_w(\i_w$353 ),
     .pe_0_0__i_a(\i_a$84 ),
-    .pe_0_0__i_ctl(\i_ctl$86 ),
-    .pe_0_0__i_w(\i_w$340 ),
+    .pe_0_0__i_w(\i_w$351 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_2_6  tile_2_6 (
     .clk(clk),
+    .i_ctl(\i_ctl$90 ),
     .o_a(\i_a$92 ),
     .o_ctl(\i_ctl$94 ),
-    .o_psum(\o_psum$412 ),
-    .o_w(\i_w$358 ),
+    .o_psum(\o_psum$461 ),
+    .o_w(\i_w$371 ),
     .pe_0_0__i_a(\i_a$88 ),
-    .pe_0_0__i_ctl(\i_ctl$90 ),
-    .pe_0_0__i_w(\i_w$356 ),
+    .pe_0_0__i_w(\i_w$369 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_2_7  tile_2_7 (
     .clk(clk),
-    .o_ctl(\o_ctl$529 ),
-    .o_psum(\o_psum$413 ),
-    .o_w(\i_w$374 ),
+    .i_ctl(\i_ctl$94 ),
+    .o_ctl(\o_ctl$539 ),
+    .o_psum(\o_psum$469 ),
+    .o_w(\i_w$389 ),
     .pe_0_0__i_a(\i_a$92 ),
-    .pe_0_0__i_ctl(\i_ctl$94 ),
-    .pe_0_0__i_w(\i_w$372 ),
+    .pe_0_0__i_w(\i_w$387 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_3_0  tile_3_0 (
     .clk(clk),
+    .i_ctl(\i_ctl$98 ),
     .o_a(\i_a$100 ),
     .o_ctl(\i_ctl$102 ),
-    .o_psum(\o_psum$415 ),
-    .o_w(\i_w$264 ),
+    .o_psum(\o_psum$414 ),
+    .o_w(\i_w$266 ),
     .pe_0_0__i_a(\i_a$96 ),
-    .pe_0_0__i_ctl(\i_ctl$98 ),
-    .pe_0_0__i_w(\i_w$262 ),
+    .pe_0_0__i_w(\i_w$264 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_3_1  tile_3_1 (
     .clk(clk),
+    .i_ctl(\i_ctl$102 ),
     .o_a(\i_a$104 ),
     .o_ctl(\i_ctl$106 ),
-    .o_psum(\o_psum$416 ),
-    .o_w(\i_w$280 ),
+    .o_psum(\o_psum$422 ),
+    .o_w(\i_w$283 ),
     .pe_0_0__i_a(\i_a$100 ),
-    .pe_0_0__i_ctl(\i_ctl$102 ),
-    .pe_0_0__i_w(\i_w$278 ),
+    .pe_0_0__i_w(\i_w$281 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_3_2  tile_3_2 (
     .clk(clk),
+    .i_ctl(\i_ctl$106 ),
     .o_a(\i_a$108 ),
     .o_ctl(\i_ctl$110 ),
-    .o_psum(\o_psum$417 ),
-    .o_w(\i_w$296 ),
+    .o_psum(\o_psum$430 ),
+    .o_w(\i_w$301 ),
     .pe_0_0__i_a(\i_a$104 ),
-    .pe_0_0__i_ctl(\i_ctl$106 ),
-    .pe_0_0__i_w(\i_w$294 ),
+    .pe_0_0__i_w(\i_w$299 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_3_3  tile_3_3 (
     .clk(clk),
+    .i_ctl(\i_ctl$110 ),
     .o_a(\i_a$112 ),
     .o_ctl(\i_ctl$114 ),
-    .o_psum(\o_psum$418 ),
-    .o_w(\i_w$312 ),
+    .o_psum(\o_psum$438 ),
+    .o_w(\i_w$319 ),
     .pe_0_0__i_a(\i_a$108 ),
-    .pe_0_0__i_ctl(\i_ctl$110 ),
-    .pe_0_0__i_w(\i_w$310 ),
+    .pe_0_0__i_w(\i_w$317 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_3_4  tile_3_4 (
     .clk(clk),
+    .i_ctl(\i_ctl$114 ),
     .o_a(\i_a$116 ),
     .o_ctl(\i_ctl$118 ),
-    .o_psum(\o_psum$419 ),
-    .o_w(\i_w$328 ),
+    .o_psum(\o_psum$446 ),
+    .o_w(\i_w$337 ),
     .pe_0_0__i_a(\i_a$112 ),
-    .pe_0_0__i_ctl(\i_ctl$114 ),
-    .pe_0_0__i_w(\i_w$326 ),
+    .pe_0_0__i_w(\i_w$335 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_3_5  tile_3_5 (
     .clk(clk),
+    .i_ctl(\i_ctl$118 ),
     .o_a(\i_a$120 ),
     .o_ctl(\i_ctl$122 ),
-    .o_psum(\o_psum$420 ),
-    .o_w(\i_w$344 ),
+    .o_psum(\o_psum$454 ),
+    .o_w(\i_w$355 ),
     .pe_0_0__i_a(\i_a$116 ),
-    .pe_0_0__i_ctl(\i_ctl$118 ),
-    .pe_0_0__i_w(\i_w$342 ),
+    .pe_0_0__i_w(\i_w$353 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_3_6  tile_3_6 (
     .clk(clk),
+    .i_ctl(\i_ctl$122 ),
     .o_a(\i_a$124 ),
     .o_ctl(\i_ctl$126 ),
-    .o_psum(\o_psum$421 ),
-    .o_w(\i_w$360 ),
+    .o_psum(\o_psum$462 ),
+    .o_w(\i_w$373 ),
     .pe_0_0__i_a(\i_a$120 ),
-    .pe_0_0__i_ctl(\i_ctl$122 ),
-    .pe_0_0__i_w(\i_w$358 ),
+    .pe_0_0__i_w(\i_w$371 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_3_7  tile_3_7 (
     .clk(clk),
-    .o_ctl(\o_ctl$531 ),
-    .o_psum(\o_psum$422 ),
-    .o_w(\i_w$376 ),
+    .i_ctl(\i_ctl$126 ),
+    .o_ctl(\o_ctl$541 ),
+    .o_psum(\o_psum$470 ),
+    .o_w(\i_w$391 ),
     .pe_0_0__i_a(\i_a$124 ),
-    .pe_0_0__i_ctl(\i_ctl$126 ),
-    .pe_0_0__i_w(\i_w$374 ),
+    .pe_0_0__i_w(\i_w$389 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_4_0  tile_4_0 (
     .clk(clk),
+    .i_ctl(\i_ctl$130 ),
     .o_a(\i_a$132 ),
     .o_ctl(\i_ctl$134 ),
-    .o_psum(\o_psum$424 ),
-    .o_w(\i_w$266 ),
+    .o_psum(\o_psum$415 ),
+    .o_w(\i_w$268 ),
     .pe_0_0__i_a(\i_a$128 ),
-    .pe_0_0__i_ctl(\i_ctl$130 ),
-    .pe_0_0__i_w(\i_w$264 ),
+    .pe_0_0__i_w(\i_w$266 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_4_1  tile_4_1 (
     .clk(clk),
+    .i_ctl(\i_ctl$134 ),
     .o_a(\i_a$136 ),
     .o_ctl(\i_ctl$138 ),
-    .o_psum(\o_psum$425 ),
-    .o_w(\i_w$282 ),
+    .o_psum(\o_psum$423 ),
+    .o_w(\i_w$285 ),
     .pe_0_0__i_a(\i_a$132 ),
-    .pe_0_0__i_ctl(\i_ctl$134 ),
-    .pe_0_0__i_w(\i_w$280 ),
+    .pe_0_0__i_w(\i_w$283 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_4_2  tile_4_2 (
     .clk(clk),
+    .i_ctl(\i_ctl$138 ),
     .o_a(\i_a$140 ),
     .o_ctl(\i_ctl$142 ),
-    .o_psum(\o_psum$426 ),
-    .o_w(\i_w$298 ),
+    .o_psum(\o_psum$431 ),
+    .o_w(\i_w$303 ),
     .pe_0_0__i_a(\i_a$136 ),
-    .pe_0_0__i_ctl(\i_ctl$138 ),
-    .pe_0_0__i_w(\i_w$296 ),
+    .pe_0_0__i_w(\i_w$301 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_4_3  tile_4_3 (
     .clk(clk),
+    .i_ctl(\i_ctl$142 ),
     .o_a(\i_a$144 ),
     .o_ctl(\i_ctl$146 ),
-    .o_psum(\o_psum$427 ),
-    .o_w(\i_w$314 ),
+    .o_psum(\o_psum$439 ),
+    .o_w(\i_w$321 ),
     .pe_0_0__i_a(\i_a$140 ),
-    .pe_0_0__i_ctl(\i_ctl$142 ),
-    .pe_0_0__i_w(\i_w$312 ),
+    .pe_0_0__i_w(\i_w$319 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_4_4  tile_4_4 (
     .clk(clk),
+    .i_ctl(\i_ctl$146 ),
     .o_a(\i_a$148 ),
     .o_ctl(\i_ctl$150 ),
-    .o_psum(\o_psum$428 ),
-    .o_w(\i_w$330 ),
+    .o_psum(\o_psum$447 ),
+    .o_w(\i_w$339 ),
     .pe_0_0__i_a(\i_a$144 ),
-    .pe_0_0__i_ctl(\i_ctl$146 ),
-    .pe_0_0__i_w(\i_w$328 ),
+    .pe_0_0__i_w(\i_w$337 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_4_5  tile_4_5 (
     .clk(clk),
+    .i_ctl(\i_ctl$150 ),
     .o_a(\i_a$152 ),
     .o_ctl(\i_ctl$154 ),
-    .o_psum(\o_psum$429 ),
-    .o_w(\i_w$346 ),
+    .o_psum(\o_psum$455 ),
+    .o_w(\i_w$357 ),
     .pe_0_0__i_a(\i_a$148 ),
-    .pe_0_0__i_ctl(\i_ctl$150 ),
-    .pe_0_0__i_w(\i_w$344 ),
+    .pe_0_0__i_w(\i_w$355 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_4_6  tile_4_6 (
     .clk(clk),
+    .i_ctl(\i_ctl$154 ),
     .o_a(\i_a$156 ),
     .o_ctl(\i_ctl$158 ),
-    .o_psum(\o_psum$430 ),
-    .o_w(\i_w$362 ),
+    .o_psum(\o_psum$463 ),
+    .o_w(\i_w$375 ),
     .pe_0_0__i_a(\i_a$152 ),
-    .pe_0_0__i_ctl(\i_ctl$154 ),
-    .pe_0_0__i_w(\i_w$360 ),
+    .pe_0_0__i_w(\i_w$373 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_4_7  tile_4_7 (
     .clk(clk),
-    .o_ctl(\o_ctl$533 ),
-    .o_psum(\o_psum$431 ),
-    .o_w(\i_w$378 ),
+    .i_ctl(\i_ctl$158 ),
+    .o_ctl(\o_ctl$543 ),
+    .o_psum(\o_psum$471 ),
+    .o_w(\i_w$393 ),
     .pe_0_0__i_a(\i_a$156 ),
-    .pe_0_0__i_ctl(\i_ctl$158 ),
-    .pe_0_0__i_w(\i_w$376 ),
+    .pe_0_0__i_w(\i_w$391 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_5_0  tile_5_0 (
     .clk(clk),
+    .i_ctl(\i_ctl$162 ),
     .o_a(\i_a$164 ),
     .o_ctl(\i_ctl$166 ),
-    .o_psum(\o_psum$433 ),
-    .o_w(\i_w$268 ),
+    .o_psum(\o_psum$416 ),
+    .o_w(\i_w$270 ),
     .pe_0_0__i_a(\i_a$160 ),
-    .pe_0_0__i_ctl(\i_ctl$162 ),
-    .pe_0_0__i_w(\i_w$266 ),
+    .pe_0_0__i_w(\i_w$268 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_5_1  tile_5_1 (
     .clk(clk),
+    .i_ctl(\i_ctl$166 ),
     .o_a(\i_a$168 ),
     .o_ctl(\i_ctl$170 ),
-    .o_psum(\o_psum$434 ),
-    .o_w(\i_w$284 ),
+    .o_psum(\o_psum$424 ),
+    .o_w(\i_w$287 ),
     .pe_0_0__i_a(\i_a$164 ),
-    .pe_0_0__i_ctl(\i_ctl$166 ),
-    .pe_0_0__i_w(\i_w$282 ),
+    .pe_0_0__i_w(\i_w$285 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_5_2  tile_5_2 (
     .clk(clk),
+    .i_ctl(\i_ctl$170 ),
     .o_a(\i_a$172 ),
     .o_ctl(\i_ctl$174 ),
-    .o_psum(\o_psum$435 ),
-    .o_w(\i_w$300 ),
+    .o_psum(\o_psum$432 ),
+    .o_w(\i_w$305 ),
     .pe_0_0__i_a(\i_a$168 ),
-    .pe_0_0__i_ctl(\i_ctl$170 ),
-    .pe_0_0__i_w(\i_w$298 ),
+    .pe_0_0__i_w(\i_w$303 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_5_3  tile_5_3 (
     .clk(clk),
+    .i_ctl(\i_ctl$174 ),
     .o_a(\i_a$176 ),
     .o_ctl(\i_ctl$178 ),
-    .o_psum(\o_psum$436 ),
-    .o_w(\i_w$316 ),
+    .o_psum(\o_psum$440 ),
+    .o_w(\i_w$323 ),
     .pe_0_0__i_a(\i_a$172 ),
-    .pe_0_0__i_ctl(\i_ctl$174 ),
-    .pe_0_0__i_w(\i_w$314 ),
+    .pe_0_0__i_w(\i_w$321 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_5_4  tile_5_4 (
     .clk(clk),
+    .i_ctl(\i_ctl$178 ),
     .o_a(\i_a$180 ),
     .o_ctl(\i_ctl$182 ),
-    .o_psum(\o_psum$437 ),
-    .o_w(\i_w$332 ),
+    .o_psum(\o_psum$448 ),
+    .o_w(\i_w$341 ),
     .pe_0_0__i_a(\i_a$176 ),
-    .pe_0_0__i_ctl(\i_ctl$178 ),
-    .pe_0_0__i_w(\i_w$330 ),
+    .pe_0_0__i_w(\i_w$339 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_5_5  tile_5_5 (
     .clk(clk),
+    .i_ctl(\i_ctl$182 ),
     .o_a(\i_a$184 ),
     .o_ctl(\i_ctl$186 ),
-    .o_psum(\o_psum$438 ),
-    .o_w(\i_w$348 ),
+    .o_psum(\o_psum$456 ),
+    .o_w(\i_w$359 ),
     .pe_0_0__i_a(\i_a$180 ),
-    .pe_0_0__i_ctl(\i_ctl$182 ),
-    .pe_0_0__i_w(\i_w$346 ),
+    .pe_0_0__i_w(\i_w$357 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_5_6  tile_5_6 (
     .clk(clk),
+    .i_ctl(\i_ctl$186 ),
     .o_a(\i_a$188 ),
     .o_ctl(\i_ctl$190 ),
-    .o_psum(\o_psum$439 ),
-    .o_w(\i_w$364 ),
+    .o_psum(\o_psum$464 ),
+    .o_w(\i_w$377 ),
     .pe_0_0__i_a(\i_a$184 ),
-    .pe_0_0__i_ctl(\i_ctl$186 ),
-    .pe_0_0__i_w(\i_w$362 ),
+    .pe_0_0__i_w(\i_w$375 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_5_7  tile_5_7 (
     .clk(clk),
-    .o_ctl(\o_ctl$535 ),
-    .o_psum(\o_psum$440 ),
-    .o_w(\i_w$380 ),
+    .i_ctl(\i_ctl$190 ),
+    .o_ctl(\o_ctl$545 ),
+    .o_psum(\o_psum$472 ),
+    .o_w(\i_w$395 ),
     .pe_0_0__i_a(\i_a$188 ),
-    .pe_0_0__i_ctl(\i_ctl$190 ),
-    .pe_0_0__i_w(\i_w$378 ),
+    .pe_0_0__i_w(\i_w$393 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_6_0  tile_6_0 (
     .clk(clk),
+    .i_ctl(\i_ctl$194 ),
     .o_a(\i_a$196 ),
     .o_ctl(\i_ctl$198 ),
-    .o_psum(\o_psum$442 ),
-    .o_w(\i_w$270 ),
+    .o_psum(\o_psum$417 ),
+    .o_w(\i_w$272 ),
     .pe_0_0__i_a(\i_a$192 ),
-    .pe_0_0__i_ctl(\i_ctl$194 ),
-    .pe_0_0__i_w(\i_w$268 ),
+    .pe_0_0__i_w(\i_w$270 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_6_1  tile_6_1 (
     .clk(clk),
+    .i_ctl(\i_ctl$198 ),
     .o_a(\i_a$200 ),
     .o_ctl(\i_ctl$202 ),
-    .o_psum(\o_psum$443 ),
-    .o_w(\i_w$286 ),
+    .o_psum(\o_psum$425 ),
+    .o_w(\i_w$289 ),
     .pe_0_0__i_a(\i_a$196 ),
-    .pe_0_0__i_ctl(\i_ctl$198 ),
-    .pe_0_0__i_w(\i_w$284 ),
+    .pe_0_0__i_w(\i_w$287 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_6_2  tile_6_2 (
     .clk(clk),
+    .i_ctl(\i_ctl$202 ),
     .o_a(\i_a$204 ),
     .o_ctl(\i_ctl$206 ),
-    .o_psum(\o_psum$444 ),
-    .o_w(\i_w$302 ),
+    .o_psum(\o_psum$433 ),
+    .o_w(\i_w$307 ),
     .pe_0_0__i_a(\i_a$200 ),
-    .pe_0_0__i_ctl(\i_ctl$202 ),
-    .pe_0_0__i_w(\i_w$300 ),
+    .pe_0_0__i_w(\i_w$305 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_6_3  tile_6_3 (
     .clk(clk),
+    .i_ctl(\i_ctl$206 ),
     .o_a(\i_a$208 ),
     .o_ctl(\i_ctl$210 ),
-    .o_psum(\o_psum$445 ),
-    .o_w(\i_w$318 ),
+    .o_psum(\o_psum$441 ),
+    .o_w(\i_w$325 ),
     .pe_0_0__i_a(\i_a$204 ),
-    .pe_0_0__i_ctl(\i_ctl$206 ),
-    .pe_0_0__i_w(\i_w$316 ),
+    .pe_0_0__i_w(\i_w$323 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_6_4  tile_6_4 (
     .clk(clk),
+    .i_ctl(\i_ctl$210 ),
     .o_a(\i_a$212 ),
     .o_ctl(\i_ctl$214 ),
-    .o_psum(\o_psum$446 ),
-    .o_w(\i_w$334 ),
+    .o_psum(\o_psum$449 ),
+    .o_w(\i_w$343 ),
     .pe_0_0__i_a(\i_a$208 ),
-    .pe_0_0__i_ctl(\i_ctl$210 ),
-    .pe_0_0__i_w(\i_w$332 ),
+    .pe_0_0__i_w(\i_w$341 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_6_5  tile_6_5 (
     .clk(clk),
+    .i_ctl(\i_ctl$214 ),
     .o_a(\i_a$216 ),
     .o_ctl(\i_ctl$218 ),
-    .o_psum(\o_psum$447 ),
-    .o_w(\i_w$350 ),
+    .o_psum(\o_psum$457 ),
+    .o_w(\i_w$361 ),
     .pe_0_0__i_a(\i_a$212 ),
-    .pe_0_0__i_ctl(\i_ctl$214 ),
-    .pe_0_0__i_w(\i_w$348 ),
+    .pe_0_0__i_w(\i_w$359 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_6_6  tile_6_6 (
     .clk(clk),
+    .i_ctl(\i_ctl$218 ),
     .o_a(\i_a$220 ),
     .o_ctl(\i_ctl$222 ),
-    .o_psum(\o_psum$448 ),
-    .o_w(\i_w$366 ),
+    .o_psum(\o_psum$465 ),
+    .o_w(\i_w$379 ),
     .pe_0_0__i_a(\i_a$216 ),
-    .pe_0_0__i_ctl(\i_ctl$218 ),
-    .pe_0_0__i_w(\i_w$364 ),
+    .pe_0_0__i_w(\i_w$377 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_6_7  tile_6_7 (
     .clk(clk),
-    .o_ctl(\o_ctl$537 ),
-    .o_psum(\o_psum$449 ),
-    .o_w(\i_w$382 ),
+    .i_ctl(\i_ctl$222 ),
+    .o_ctl(\o_ctl$547 ),
+    .o_psum(\o_psum$473 ),
+    .o_w(\i_w$397 ),
     .pe_0_0__i_a(\i_a$220 ),
-    .pe_0_0__i_ctl(\i_ctl$222 ),
-    .pe_0_0__i_w(\i_w$380 ),
+    .pe_0_0__i_w(\i_w$395 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_7_0  tile_7_0 (
     .clk(clk),
+    .i_ctl(\i_ctl$226 ),
     .o_a(\i_a$228 ),
     .o_ctl(\i_ctl$230 ),
-    .o_psum(\o_psum$451 ),
+    .o_psum(\o_psum$418 ),
     .pe_0_0__i_a(\i_a$224 ),
-    .pe_0_0__i_ctl(\i_ctl$226 ),
-    .pe_0_0__i_w(\i_w$270 ),
+    .pe_0_0__i_w(\i_w$272 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_7_1  tile_7_1 (
     .clk(clk),
+    .i_ctl(\i_ctl$230 ),
     .o_a(\i_a$232 ),
     .o_ctl(\i_ctl$234 ),
-    .o_psum(\o_psum$452 ),
+    .o_psum(\o_psum$426 ),
     .pe_0_0__i_a(\i_a$228 ),
-    .pe_0_0__i_ctl(\i_ctl$230 ),
-    .pe_0_0__i_w(\i_w$286 ),
+    .pe_0_0__i_w(\i_w$289 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_7_2  tile_7_2 (
     .clk(clk),
+    .i_ctl(\i_ctl$234 ),
     .o_a(\i_a$236 ),
     .o_ctl(\i_ctl$238 ),
-    .o_psum(\o_psum$453 ),
+    .o_psum(\o_psum$434 ),
     .pe_0_0__i_a(\i_a$232 ),
-    .pe_0_0__i_ctl(\i_ctl$234 ),
-    .pe_0_0__i_w(\i_w$302 ),
+    .pe_0_0__i_w(\i_w$307 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_7_3  tile_7_3 (
     .clk(clk),
+    .i_ctl(\i_ctl$238 ),
     .o_a(\i_a$240 ),
     .o_ctl(\i_ctl$242 ),
-    .o_psum(\o_psum$454 ),
+    .o_psum(\o_psum$442 ),
     .pe_0_0__i_a(\i_a$236 ),
-    .pe_0_0__i_ctl(\i_ctl$238 ),
-    .pe_0_0__i_w(\i_w$318 ),
+    .pe_0_0__i_w(\i_w$325 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_7_4  tile_7_4 (
     .clk(clk),
+    .i_ctl(\i_ctl$242 ),
     .o_a(\i_a$244 ),
     .o_ctl(\i_ctl$246 ),
-    .o_psum(\o_psum$455 ),
+    .o_psum(\o_psum$450 ),
     .pe_0_0__i_a(\i_a$240 ),
-    .pe_0_0__i_ctl(\i_ctl$242 ),
-    .pe_0_0__i_w(\i_w$334 ),
+    .pe_0_0__i_w(\i_w$343 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_7_5  tile_7_5 (
     .clk(clk),
+    .i_ctl(\i_ctl$246 ),
     .o_a(\i_a$248 ),
     .o_ctl(\i_ctl$250 ),
-    .o_psum(\o_psum$456 ),
+    .o_psum(\o_psum$458 ),
     .pe_0_0__i_a(\i_a$244 ),
-    .pe_0_0__i_ctl(\i_ctl$246 ),
-    .pe_0_0__i_w(\i_w$350 ),
+    .pe_0_0__i_w(\i_w$361 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_7_6  tile_7_6 (
     .clk(clk),
+    .i_ctl(\i_ctl$250 ),
     .o_a(\i_a$252 ),
     .o_ctl(\i_ctl$254 ),
-    .o_psum(\o_psum$457 ),
+    .o_psum(\o_psum$466 ),
     .pe_0_0__i_a(\i_a$248 ),
-    .pe_0_0__i_ctl(\i_ctl$250 ),
-    .pe_0_0__i_w(\i_w$366 ),
+    .pe_0_0__i_w(\i_w$379 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8.mesh.tile_7_7  tile_7_7 (
     .clk(clk),
-    .o_ctl(\o_ctl$539 ),
-    .o_psum(\o_psum$458 ),
+    .i_ctl(\i_ctl$254 ),
+    .o_ctl(\o_ctl$549 ),
+    .o_psum(\o_psum$474 ),
     .pe_0_0__i_a(\i_a$252 ),
-    .pe_0_0__i_ctl(\i_ctl$254 ),
-    .pe_0_0__i_w(\i_w$382 ),
+    .pe_0_0__i_w(\i_w$397 ),
     .rst(rst)
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    o_row_valid = 1'h0;
-    if (row0_done_d2) begin
-      o_row_valid = 1'h1;
-    end
-    if (row1_done_d2) begin
-      o_row_valid = 1'h1;
-    end
-    if (row2_done_d2) begin
-      o_row_valid = 1'h1;
-    end
-    if (row3_done_d2) begin
-      o_row_valid = 1'h1;
-    end
-    if (row4_done_d2) begin
-      o_row_valid = 1'h1;
-    end
-    if (row5_done_d2) begin
-      o_row_valid = 1'h1;
-    end
-    if (row6_done_d2) begin
-      o_row_valid = 1'h1;
-    end
-    if (row7_done_d2) begin
-      o_row_valid = 1'h1;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    o_row_index = 3'h0;
-    if (row0_done_d2) begin
-      o_row_index = 3'h0;
-    end
-    if (row1_done_d2) begin
-      o_row_index = 3'h1;
-    end
-    if (row2_done_d2) begin
-      o_row_index = 3'h2;
-    end
-    if (row3_done_d2) begin
-      o_row_index = 3'h3;
-    end
-    if (row4_done_d2) begin
-      o_row_index = 3'h4;
-    end
-    if (row5_done_d2) begin
-      o_row_index = 3'h5;
-    end
-    if (row6_done_d2) begin
-      o_row_index = 3'h6;
-    end
-    if (row7_done_d2) begin
-      o_row_index = 3'h7;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    o_row = 384'h000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
-    if (row0_done_d2) begin
-      o_row[47:0] = o_psum;
-      o_row[95:48] = \o_psum$389 ;
-      o_row[143:96] = \o_psum$390 ;
-      o_row[191:144] = \o_psum$391 ;
-      o_row[239:192] = \o_psum$392 ;
-      o_row[287:240] = \o_psum$393 ;
-      o_row[335:288] = \o_psum$394 ;
-      o_row[383:336] = \o_psum$395 ;
-    end
-    if (row1_done_d2) begin
-      o_row[47:0] = \o_psum$397 ;
-      o_row[95:48] = \o_psum$398 ;
-      o_row[143:96] = \o_psum$399 ;
-      o_row[191:144] = \o_psum$400 ;
-      o_row[239:192] = \o_psum$401 ;
-      o_row[287:240] = \o_psum$402 ;
-      o_row[335:288] = \o_psum$403 ;
-      o_row[383:336] = \o_psum$404 ;
-    end
-    if (row2_done_d2) begin
-      o_row[47:0] = \o_psum$406 ;
-      o_row[95:48] = \o_psum$407 ;
-      o_row[143:96] = \o_psum$408 ;
-      o_row[191:144] = \o_psum$409 ;
-      o_row[239:192] = \o_psum$410 ;
-      o_row[287:240] = \o_psum$411 ;
-      o_row[335:288] = \o_psum$412 ;
-      o_row[383:336] = \o_psum$413 ;
-    end
-    if (row3_done_d2) begin
-      o_row[47:0] = \o_psum$415 ;
-      o_row[95:48] = \o_psum$416 ;
-      o_row[143:96] = \o_psum$417 ;
-      o_row[191:144] = \o_psum$418 ;
-      o_row[239:192] = \o_psum$419 ;
-      o_row[287:240] = \o_psum$420 ;
-      o_row[335:288] = \o_psum$421 ;
-      o_row[383:336] = \o_psum$422 ;
-    end
-    if (row4_done_d2) begin
-      o_row[47:0] = \o_psum$424 ;
-      o_row[95:48] = \o_psum$425 ;
-      o_row[143:96] = \o_psum$426 ;
-      o_row[191:144] = \o_psum$427 ;
-      o_row[239:192] = \o_psum$428 ;
-      o_row[287:240] = \o_psum$429 ;
-      o_row[335:288] = \o_psum$430 ;
-      o_row[383:336] = \o_psum$431 ;
-    end
-    if (row5_done_d2) begin
-      o_row[47:0] = \o_psum$433 ;
-      o_row[95:48] = \o_psum$434 ;
-      o_row[143:96] = \o_psum$435 ;
-      o_row[191:144] = \o_psum$436 ;
-      o_row[239:192] = \o_psum$437 ;
-      o_row[287:240] = \o_psum$438 ;
-      o_row[335:288] = \o_psum$439 ;
-      o_row[383:336] = \o_psum$440 ;
-    end
-    if (row6_done_d2) begin
-      o_row[47:0] = \o_psum$442 ;
-      o_row[95:48] = \o_psum$443 ;
-      o_row[143:96] = \o_psum$444 ;
-      o_row[191:144] = \o_psum$445 ;
-      o_row[239:192] = \o_psum$446 ;
-      o_row[287:240] = \o_psum$447 ;
-      o_row[335:288] = \o_psum$448 ;
-      o_row[383:336] = \o_psum$449 ;
-    end
-    if (row7_done_d2) begin
-      o_row[47:0] = \o_psum$451 ;
-      o_row[95:48] = \o_psum$452 ;
-      o_row[143:96] = \o_psum$453 ;
-      o_row[191:144] = \o_psum$454 ;
-      o_row[239:192] = \o_psum$455 ;
-      o_row[287:240] = \o_psum$456 ;
-      o_row[335:288] = \o_psum$457 ;
-      o_row[383:336] = \o_psum$458 ;
+    \$194  = \i_a$1 [63:32];
+    if (rst) begin
+      \$194  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$9  = \i_a$1 [63:32];
+    \$195  = i_ctl;
     if (rst) begin
-      \$9  = 32'd0;
+      \$195  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$10  = i_ctl;
+    \$196  = \i_a$1 [95:64];
     if (rst) begin
-      \$10  = 5'h00;
+      \$196  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$11  = \i_a$1 [95:64];
+    \$197  = a2_d1;
     if (rst) begin
-      \$11  = 32'd0;
+      \$197  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$12  = a2_d1;
+    \$198  = i_ctl;
     if (rst) begin
-      \$12  = 32'd0;
+      \$198  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$13  = i_ctl;
+    \$199  = ctl2_d1;
     if (rst) begin
-      \$13  = 5'h00;
+      \$199  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$14  = ctl2_d1;
+    \$200  = \i_a$1 [127:96];
     if (rst) begin
-      \$14  = 5'h00;
+      \$200  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$15  = \i_a$1 [127:96];
+    \$201  = a3_d1;
     if (rst) begin
-      \$15  = 32'd0;
+      \$201  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$16  = a3_d1;
+    \$202  = a3_d2;
     if (rst) begin
-      \$16  = 32'd0;
+      \$202  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$17  = a3_d2;
+    \$203  = i_ctl;
     if (rst) begin
-      \$17  = 32'd0;
+      \$203  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$18  = i_ctl;
+    \$204  = ctl3_d1;
     if (rst) begin
-      \$18  = 5'h00;
+      \$204  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$19  = ctl3_d1;
+    \$205  = ctl3_d2;
     if (rst) begin
-      \$19  = 5'h00;
+      \$205  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$20  = ctl3_d2;
+    \$206  = \i_a$1 [159:128];
     if (rst) begin
-      \$20  = 5'h00;
+      \$206  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$21  = \i_a$1 [159:128];
+    \$207  = a4_d1;
     if (rst) begin
-      \$21  = 32'd0;
+      \$207  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$22  = a4_d1;
+    \$208  = a4_d2;
     if (rst) begin
-      \$22  = 32'd0;
+      \$208  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$23  = a4_d2;
+    \$209  = a4_d3;
     if (rst) begin
-      \$23  = 32'd0;
+      \$209  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$24  = a4_d3;
+    \$210  = i_ctl;
     if (rst) begin
-      \$24  = 32'd0;
+      \$210  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$25  = i_ctl;
+    \$211  = ctl4_d1;
     if (rst) begin
-      \$25  = 5'h00;
+      \$211  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$26  = ctl4_d1;
+    \$212  = ctl4_d2;
     if (rst) begin
-      \$26  = 5'h00;
+      \$212  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$27  = ctl4_d2;
+    \$213  = ctl4_d3;
     if (rst) begin
-      \$27  = 5'h00;
+      \$213  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$28  = ctl4_d3;
+    \$214  = \i_a$1 [191:160];
     if (rst) begin
-      \$28  = 5'h00;
+      \$214  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$29  = \i_a$1 [191:160];
+    \$215  = a5_d1;
     if (rst) begin
-      \$29  = 32'd0;
+      \$215  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$30  = a5_d1;
+    \$216  = a5_d2;
     if (rst) begin
-      \$30  = 32'd0;
+      \$216  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$31  = a5_d2;
+    \$217  = a5_d3;
     if (rst) begin
-      \$31  = 32'd0;
+      \$217  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$32  = a5_d3;
+    \$218  = a5_d4;
     if (rst) begin
-      \$32  = 32'd0;
+      \$218  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$33  = a5_d4;
+    \$219  = i_ctl;
     if (rst) begin
-      \$33  = 32'd0;
+      \$219  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$34  = i_ctl;
+    \$220  = ctl5_d1;
     if (rst) begin
-      \$34  = 5'h00;
+      \$220  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$35  = ctl5_d1;
+    \$221  = ctl5_d2;
     if (rst) begin
-      \$35  = 5'h00;
+      \$221  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$36  = ctl5_d2;
+    \$222  = ctl5_d3;
     if (rst) begin
-      \$36  = 5'h00;
+      \$222  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$37  = ctl5_d3;
+    \$223  = ctl5_d4;
     if (rst) begin
-      \$37  = 5'h00;
+      \$223  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$38  = ctl5_d4;
+    \$224  = \i_a$1 [223:192];
     if (rst) begin
-      \$38  = 5'h00;
+      \$224  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$39  = \i_a$1 [223:192];
+    \$225  = a6_d1;
     if (rst) begin
-      \$39  = 32'd0;
+      \$225  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$40  = a6_d1;
+    \$226  = a6_d2;
     if (rst) begin
-      \$40  = 32'd0;
+      \$226  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$41  = a6_d2;
+    \$227  = a6_d3;
     if (rst) begin
-      \$41  = 32'd0;
+      \$227  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$42  = a6_d3;
+    \$228  = a6_d4;
     if (rst) begin
-      \$42  = 32'd0;
+      \$228  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$43  = a6_d4;
+    \$229  = a6_d5;
     if (rst) begin
-      \$43  = 32'd0;
+      \$229  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$44  = a6_d5;
+    \$230  = i_ctl;
     if (rst) begin
-      \$44  = 32'd0;
+      \$230  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$45  = i_ctl;
+    \$231  = ctl6_d1;
     if (rst) begin
-      \$45  = 5'h00;
+      \$231  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$46  = ctl6_d1;
+    \$232  = ctl6_d2;
     if (rst) begin
-      \$46  = 5'h00;
+      \$232  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$47  = ctl6_d2;
+    \$233  = ctl6_d3;
     if (rst) begin
-      \$47  = 5'h00;
+      \$233  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$48  = ctl6_d3;
+    \$234  = ctl6_d4;
     if (rst) begin
-      \$48  = 5'h00;
+      \$234  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$49  = ctl6_d4;
+    \$235  = ctl6_d5;
     if (rst) begin
-      \$49  = 5'h00;
+      \$235  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$50  = ctl6_d5;
+    \$236  = \i_a$1 [255:224];
     if (rst) begin
-      \$50  = 5'h00;
+      \$236  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$51  = \i_a$1 [255:224];
+    \$237  = a7_d1;
     if (rst) begin
-      \$51  = 32'd0;
+      \$237  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$52  = a7_d1;
+    \$238  = a7_d2;
     if (rst) begin
-      \$52  = 32'd0;
+      \$238  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$53  = a7_d2;
+    \$239  = a7_d3;
     if (rst) begin
-      \$53  = 32'd0;
+      \$239  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$54  = a7_d3;
+    \$240  = a7_d4;
     if (rst) begin
-      \$54  = 32'd0;
+      \$240  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$55  = a7_d4;
+    \$241  = a7_d5;
     if (rst) begin
-      \$55  = 32'd0;
+      \$241  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$56  = a7_d5;
+    \$242  = a7_d6;
     if (rst) begin
-      \$56  = 32'd0;
+      \$242  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$57  = a7_d6;
+    \$243  = i_ctl;
     if (rst) begin
-      \$57  = 32'd0;
+      \$243  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$58  = i_ctl;
+    \$244  = ctl7_d1;
     if (rst) begin
-      \$58  = 5'h00;
+      \$244  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$59  = ctl7_d1;
+    \$245  = ctl7_d2;
     if (rst) begin
-      \$59  = 5'h00;
+      \$245  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$60  = ctl7_d2;
+    \$246  = ctl7_d3;
     if (rst) begin
-      \$60  = 5'h00;
+      \$246  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$61  = ctl7_d3;
+    \$247  = ctl7_d4;
     if (rst) begin
-      \$61  = 5'h00;
+      \$247  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$62  = ctl7_d4;
+    \$248  = ctl7_d5;
     if (rst) begin
-      \$62  = 5'h00;
+      \$248  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$63  = ctl7_d5;
+    \$249  = ctl7_d6;
     if (rst) begin
-      \$63  = 5'h00;
+      \$249  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$64  = ctl7_d6;
+    \$250  = w0_eff;
     if (rst) begin
-      \$64  = 5'h00;
+      \$250  = 28'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$65  = \i_w$257 [55:28];
+    \$251  = w1_eff;
     if (rst) begin
-      \$65  = 28'h0000000;
+      \$251  = 28'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$66  = \i_w$257 [83:56];
+    \$252  = w2_eff;
     if (rst) begin
-      \$66  = 28'h0000000;
+      \$252  = 28'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$67  = w2_d1;
+    \$253  = w2_held;
     if (rst) begin
-      \$67  = 28'h0000000;
+      \$253  = 28'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$68  = \i_w$257 [111:84];
+    \$254  = w3_eff;
     if (rst) begin
-      \$68  = 28'h0000000;
+      \$254  = 28'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$69  = w3_d1;
+    \$255  = w3_held;
     if (rst) begin
-      \$69  = 28'h0000000;
+      \$255  = 28'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$70  = w3_d2;
+    \$256  = w3_held_d1;
     if (rst) begin
-      \$70  = 28'h0000000;
+      \$256  = 28'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$71  = \i_w$257 [139:112];
+    \$257  = w4_eff;
     if (rst) begin
-      \$71  = 28'h0000000;
+      \$257  = 28'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$72  = w4_d1;
+    \$258  = w4_held;
     if (rst) begin
-      \$72  = 28'h0000000;
+      \$258  = 28'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$73  = w4_d2;
+    \$259  = w4_held_d1;
     if (rst) begin
-      \$73  = 28'h0000000;
+      \$259  = 28'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$74  = w4_d3;
+    \$260  = w4_held_d2;
     if (rst) begin
-      \$74  = 28'h0000000;
+      \$260  = 28'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$75  = \i_w$257 [167:140];
+    \$261  = w5_eff;
     if (rst) begin
-      \$75  = 28'h0000000;
+      \$261  = 28'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$76  = w5_d1;
+    \$262  = w5_held;
     if (rst) begin
-      \$76  = 28'h0000000;
+      \$262  = 28'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$77  = w5_d2;
+    \$263  = w5_held_d1;
     if (rst) begin
-      \$77  = 28'h0000000;
+      \$263  = 28'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$78  = w5_d3;
+    \$264  = w5_held_d2;
     if (rst) begin
-      \$78  = 28'h0000000;
+      \$264  = 28'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$79  = w5_d4;
+    \$265  = w5_held_d3;
     if (rst) begin
-      \$79  = 28'h0000000;
+      \$265  = 28'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$80  = \i_w$257 [195:168];
+    \$266  = w6_eff;
     if (rst) begin
-      \$80  = 28'h0000000;
+      \$266  = 28'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$81  = w6_d1;
+    \$267  = w6_held;
     if (rst) begin
-      \$81  = 28'h0000000;
+      \$267  = 28'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$82  = w6_d2;
+    \$268  = w6_held_d1;
     if (rst) begin
-      \$82  = 28'h0000000;
+      \$268  = 28'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$83  = w6_d3;
+    \$269  = w6_held_d2;
     if (rst) begin
-      \$83  = 28'h0000000;
+      \$269  = 28'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$84  = w6_d4;
+    \$270  = w6_held_d3;
     if (rst) begin
-      \$84  = 28'h0000000;
+      \$270  = 28'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$85  = w6_d5;
+    \$271  = w6_held_d4;
     if (rst) begin
-      \$85  = 28'h0000000;
+      \$271  = 28'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$86  = \i_w$257 [223:196];
+    \$272  = w7_eff;
     if (rst) begin
-      \$86  = 28'h0000000;
+      \$272  = 28'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$87  = w7_d1;
+    \$273  = w7_held;
     if (rst) begin
-      \$87  = 28'h0000000;
+      \$273  = 28'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$88  = w7_d2;
+    \$274  = w7_held_d1;
     if (rst) begin
-      \$88  = 28'h0000000;
+      \$274  = 28'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$89  = w7_d3;
+    \$275  = w7_held_d2;
     if (rst) begin
-      \$89  = 28'h0000000;
+      \$275  = 28'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$90  = w7_d4;
+    \$276  = w7_held_d3;
     if (rst) begin
-      \$90  = 28'h0000000;
+      \$276  = 28'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$91  = w7_d5;
+    \$277  = w7_held_d4;
     if (rst) begin
-      \$91  = 28'h0000000;
+      \$277  = 28'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$92  = w7_d6;
+    \$278  = w7_held_d5;
     if (rst) begin
-      \$92  = 28'h0000000;
+      \$278  = 28'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$93  = \$1 ;
+    \$279  = \$186 ;
     if (rst) begin
-      \$93  = 1'h0;
+      \$279  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$94  = row0_done_d1;
+    \$280  = row0_done_d1;
     if (rst) begin
-      \$94  = 1'h0;
+      \$280  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$95  = \$2 ;
+    \$281  = \$187 ;
     if (rst) begin
-      \$95  = 1'h0;
+      \$281  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$96  = row1_done_d1;
+    \$282  = row1_done_d1;
     if (rst) begin
-      \$96  = 1'h0;
+      \$282  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$97  = \$3 ;
+    \$283  = \$188 ;
     if (rst) begin
-      \$97  = 1'h0;
+      \$283  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$98  = row2_done_d1;
+    \$284  = row2_done_d1;
     if (rst) begin
-      \$98  = 1'h0;
+      \$284  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$99  = \$4 ;
+    \$285  = \$189 ;
     if (rst) begin
-      \$99  = 1'h0;
+      \$285  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$100  = row3_done_d1;
+    \$286  = row3_done_d1;
     if (rst) begin
-      \$100  = 1'h0;
+      \$286  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$101  = \$5 ;
+    \$287  = \$190 ;
     if (rst) begin
-      \$101  = 1'h0;
+      \$287  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$102  = row4_done_d1;
+    \$288  = row4_done_d1;
     if (rst) begin
-      \$102  = 1'h0;
+      \$288  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$103  = \$6 ;
+    \$289  = \$191 ;
     if (rst) begin
-      \$103  = 1'h0;
+      \$289  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$104  = row5_done_d1;
+    \$290  = row5_done_d1;
     if (rst) begin
-      \$104  = 1'h0;
+      \$290  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$105  = \$7 ;
+    \$291  = \$192 ;
     if (rst) begin
-      \$105  = 1'h0;
+      \$291  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$106  = row6_done_d1;
+    \$292  = row6_done_d1;
     if (rst) begin
-      \$106  = 1'h0;
+      \$292  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$107  = \$8 ;
+    \$293  = \$193 ;
     if (rst) begin
-      \$107  = 1'h0;
+      \$293  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$108  = row7_done_d1;
+    \$294  = row7_done_d1;
     if (rst) begin
-      \$108  = 1'h0;
+      \$294  = 1'h0;
     end
   end
   assign i_a = \i_a$1 [31:0];
@@ -8380,70 +8703,70 @@ module \array_mixpe_w4a8_os_8x8.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_row_vali
   assign \o_ctl$251  = \i_ctl$250 ;
   assign \o_a$253  = \i_a$252 ;
   assign \o_ctl$255  = \i_ctl$254 ;
-  assign i_w = \i_w$257 [27:0];
-  assign o_w = \i_w$258 ;
-  assign \o_w$261  = \i_w$260 ;
+  assign \i_w$259  = w0_eff;
+  assign o_w = \i_w$260 ;
   assign \o_w$263  = \i_w$262 ;
   assign \o_w$265  = \i_w$264 ;
   assign \o_w$267  = \i_w$266 ;
   assign \o_w$269  = \i_w$268 ;
   assign \o_w$271  = \i_w$270 ;
-  assign w1_d1 = \i_w$272 ;
-  assign \o_w$275  = \i_w$274 ;
-  assign \o_w$277  = \i_w$276 ;
-  assign \o_w$279  = \i_w$278 ;
-  assign \o_w$281  = \i_w$280 ;
-  assign \o_w$283  = \i_w$282 ;
-  assign \o_w$285  = \i_w$284 ;
-  assign \o_w$287  = \i_w$286 ;
-  assign w2_d2 = \i_w$288 ;
-  assign \o_w$291  = \i_w$290 ;
-  assign \o_w$293  = \i_w$292 ;
-  assign \o_w$295  = \i_w$294 ;
-  assign \o_w$297  = \i_w$296 ;
-  assign \o_w$299  = \i_w$298 ;
-  assign \o_w$301  = \i_w$300 ;
-  assign \o_w$303  = \i_w$302 ;
-  assign w3_d3 = \i_w$304 ;
-  assign \o_w$307  = \i_w$306 ;
-  assign \o_w$309  = \i_w$308 ;
-  assign \o_w$311  = \i_w$310 ;
-  assign \o_w$313  = \i_w$312 ;
-  assign \o_w$315  = \i_w$314 ;
-  assign \o_w$317  = \i_w$316 ;
-  assign \o_w$319  = \i_w$318 ;
-  assign w4_d4 = \i_w$320 ;
-  assign \o_w$323  = \i_w$322 ;
-  assign \o_w$325  = \i_w$324 ;
-  assign \o_w$327  = \i_w$326 ;
-  assign \o_w$329  = \i_w$328 ;
-  assign \o_w$331  = \i_w$330 ;
-  assign \o_w$333  = \i_w$332 ;
-  assign \o_w$335  = \i_w$334 ;
-  assign w5_d5 = \i_w$336 ;
-  assign \o_w$339  = \i_w$338 ;
-  assign \o_w$341  = \i_w$340 ;
-  assign \o_w$343  = \i_w$342 ;
-  assign \o_w$345  = \i_w$344 ;
-  assign \o_w$347  = \i_w$346 ;
-  assign \o_w$349  = \i_w$348 ;
-  assign \o_w$351  = \i_w$350 ;
-  assign w6_d6 = \i_w$352 ;
-  assign \o_w$355  = \i_w$354 ;
-  assign \o_w$357  = \i_w$356 ;
-  assign \o_w$359  = \i_w$358 ;
-  assign \o_w$361  = \i_w$360 ;
-  assign \o_w$363  = \i_w$362 ;
-  assign \o_w$365  = \i_w$364 ;
-  assign \o_w$367  = \i_w$366 ;
-  assign w7_d7 = \i_w$368 ;
-  assign \o_w$371  = \i_w$370 ;
-  assign \o_w$373  = \i_w$372 ;
-  assign \o_w$375  = \i_w$374 ;
-  assign \o_w$377  = \i_w$376 ;
-  assign \o_w$379  = \i_w$378 ;
-  assign \o_w$381  = \i_w$380 ;
-  assign \o_w$383  = \i_w$382 ;
+  assign \o_w$273  = \i_w$272 ;
+  assign \i_w$276  = w1_held;
+  assign \o_w$278  = \i_w$277 ;
+  assign \o_w$280  = \i_w$279 ;
+  assign \o_w$282  = \i_w$281 ;
+  assign \o_w$284  = \i_w$283 ;
+  assign \o_w$286  = \i_w$285 ;
+  assign \o_w$288  = \i_w$287 ;
+  assign \o_w$290  = \i_w$289 ;
+  assign w2_held_d1 = \i_w$293 ;
+  assign \o_w$296  = \i_w$295 ;
+  assign \o_w$298  = \i_w$297 ;
+  assign \o_w$300  = \i_w$299 ;
+  assign \o_w$302  = \i_w$301 ;
+  assign \o_w$304  = \i_w$303 ;
+  assign \o_w$306  = \i_w$305 ;
+  assign \o_w$308  = \i_w$307 ;
+  assign w3_held_d2 = \i_w$311 ;
+  assign \o_w$314  = \i_w$313 ;
+  assign \o_w$316  = \i_w$315 ;
+  assign \o_w$318  = \i_w$317 ;
+  assign \o_w$320  = \i_w$319 ;
+  assign \o_w$322  = \i_w$321 ;
+  assign \o_w$324  = \i_w$323 ;
+  assign \o_w$326  = \i_w$325 ;
+  assign w4_held_d3 = \i_w$329 ;
+  assign \o_w$332  = \i_w$331 ;
+  assign \o_w$334  = \i_w$333 ;
+  assign \o_w$336  = \i_w$335 ;
+  assign \o_w$338  = \i_w$337 ;
+  assign \o_w$340  = \i_w$339 ;
+  assign \o_w$342  = \i_w$341 ;
+  assign \o_w$344  = \i_w$343 ;
+  assign w5_held_d4 = \i_w$347 ;
+  assign \o_w$350  = \i_w$349 ;
+  assign \o_w$352  = \i_w$351 ;
+  assign \o_w$354  = \i_w$353 ;
+  assign \o_w$356  = \i_w$355 ;
+  assign \o_w$358  = \i_w$357 ;
+  assign \o_w$360  = \i_w$359 ;
+  assign \o_w$362  = \i_w$361 ;
+  assign w6_held_d5 = \i_w$365 ;
+  assign \o_w$368  = \i_w$367 ;
+  assign \o_w$370  = \i_w$369 ;
+  assign \o_w$372  = \i_w$371 ;
+  assign \o_w$374  = \i_w$373 ;
+  assign \o_w$376  = \i_w$375 ;
+  assign \o_w$378  = \i_w$377 ;
+  assign \o_w$380  = \i_w$379 ;
+  assign w7_held_d6 = \i_w$383 ;
+  assign \o_w$386  = \i_w$385 ;
+  assign \o_w$388  = \i_w$387 ;
+  assign \o_w$390  = \i_w$389 ;
+  assign \o_w$392  = \i_w$391 ;
+  assign \o_w$394  = \i_w$393 ;
+  assign \o_w$396  = \i_w$395 ;
+  assign \o_w$398  = \i_w$397 ;
   assign \i_a[0]  = \i_a$1 [31:0];
   assign \i_a[0][0]  = \i_a$1 [7:0];
   assign \i_a[0][1]  = \i_a$1 [15:8];
@@ -9872,94 +10195,92 @@ module \array_mixpe_w4a8_os_8x8.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_row_vali
   assign \o_ctl$255[0].first  = \i_ctl$254 [2];
   assign \o_ctl$255[0].last  = \i_ctl$254 [3];
   assign \o_ctl$255[0].group_end  = \i_ctl$254 [4];
-  assign \i_w[0]  = \i_w$257 [27:0];
-  assign \i_w[0].q  = \i_w$257 [15:0];
-  assign \i_w[0].q[0]  = \i_w$257 [3:0];
-  assign \i_w[0].q[1]  = \i_w$257 [7:4];
-  assign \i_w[0].q[2]  = \i_w$257 [11:8];
-  assign \i_w[0].q[3]  = \i_w$257 [15:12];
-  assign \i_w[0].zero  = \i_w$257 [19:16];
-  assign \i_w[0].scale  = \i_w$257 [27:20];
-  assign \i_w$257[0]  = \i_w$257 [27:0];
-  assign \i_w$257[0].q  = \i_w$257 [15:0];
-  assign \i_w$257[0].q[0]  = \i_w$257 [3:0];
-  assign \i_w$257[0].q[1]  = \i_w$257 [7:4];
-  assign \i_w$257[0].q[2]  = \i_w$257 [11:8];
-  assign \i_w$257[0].q[3]  = \i_w$257 [15:12];
-  assign \i_w$257[0].zero  = \i_w$257 [19:16];
-  assign \i_w$257[0].scale  = \i_w$257 [27:20];
-  assign \i_w$257[1]  = \i_w$257 [55:28];
-  assign \i_w$257[1].q  = \i_w$257 [43:28];
-  assign \i_w$257[1].q[0]  = \i_w$257 [31:28];
-  assign \i_w$257[1].q[1]  = \i_w$257 [35:32];
-  assign \i_w$257[1].q[2]  = \i_w$257 [39:36];
-  assign \i_w$257[1].q[3]  = \i_w$257 [43:40];
-  assign \i_w$257[1].zero  = \i_w$257 [47:44];
-  assign \i_w$257[1].scale  = \i_w$257 [55:48];
-  assign \i_w$257[2]  = \i_w$257 [83:56];
-  assign \i_w$257[2].q  = \i_w$257 [71:56];
-  assign \i_w$257[2].q[0]  = \i_w$257 [59:56];
-  assign \i_w$257[2].q[1]  = \i_w$257 [63:60];
-  assign \i_w$257[2].q[2]  = \i_w$257 [67:64];
-  assign \i_w$257[2].q[3]  = \i_w$257 [71:68];
-  assign \i_w$257[2].zero  = \i_w$257 [75:72];
-  assign \i_w$257[2].scale  = \i_w$257 [83:76];
-  assign \i_w$257[3]  = \i_w$257 [111:84];
-  assign \i_w$257[3].q  = \i_w$257 [99:84];
-  assign \i_w$257[3].q[0]  = \i_w$257 [87:84];
-  assign \i_w$257[3].q[1]  = \i_w$257 [91:88];
-  assign \i_w$257[3].q[2]  = \i_w$257 [95:92];
-  assign \i_w$257[3].q[3]  = \i_w$257 [99:96];
-  assign \i_w$257[3].zero  = \i_w$257 [103:100];
-  assign \i_w$257[3].scale  = \i_w$257 [111:104];
-  assign \i_w$257[4]  = \i_w$257 [139:112];
-  assign \i_w$257[4].q  = \i_w$257 [127:112];
-  assign \i_w$257[4].q[0]  = \i_w$257 [115:112];
-  assign \i_w$257[4].q[1]  = \i_w$257 [119:116];
-  assign \i_w$257[4].q[2]  = \i_w$257 [123:120];
-  assign \i_w$257[4].q[3]  = \i_w$257 [127:124];
-  assign \i_w$257[4].zero  = \i_w$257 [131:128];
-  assign \i_w$257[4].scale  = \i_w$257 [139:132];
-  assign \i_w$257[5]  = \i_w$257 [167:140];
-  assign \i_w$257[5].q  = \i_w$257 [155:140];
-  assign \i_w$257[5].q[0]  = \i_w$257 [143:140];
-  assign \i_w$257[5].q[1]  = \i_w$257 [147:144];
-  assign \i_w$257[5].q[2]  = \i_w$257 [151:148];
-  assign \i_w$257[5].q[3]  = \i_w$257 [155:152];
-  assign \i_w$257[5].zero  = \i_w$257 [159:156];
-  assign \i_w$257[5].scale  = \i_w$257 [167:160];
-  assign \i_w$257[6]  = \i_w$257 [195:168];
-  assign \i_w$257[6].q  = \i_w$257 [183:168];
-  assign \i_w$257[6].q[0]  = \i_w$257 [171:168];
-  assign \i_w$257[6].q[1]  = \i_w$257 [175:172];
-  assign \i_w$257[6].q[2]  = \i_w$257 [179:176];
-  assign \i_w$257[6].q[3]  = \i_w$257 [183:180];
-  assign \i_w$257[6].zero  = \i_w$257 [187:184];
-  assign \i_w$257[6].scale  = \i_w$257 [195:188];
-  assign \i_w$257[7]  = \i_w$257 [223:196];
-  assign \i_w$257[7].q  = \i_w$257 [211:196];
-  assign \i_w$257[7].q[0]  = \i_w$257 [199:196];
-  assign \i_w$257[7].q[1]  = \i_w$257 [203:200];
-  assign \i_w$257[7].q[2]  = \i_w$257 [207:204];
-  assign \i_w$257[7].q[3]  = \i_w$257 [211:208];
-  assign \i_w$257[7].zero  = \i_w$257 [215:212];
-  assign \i_w$257[7].scale  = \i_w$257 [223:216];
-  assign \i_w$258[0]  = \i_w$258 ;
-  assign \i_w$258[0].q  = \i_w$258 [15:0];
-  assign \i_w$258[0].q[0]  = \i_w$258 [3:0];
-  assign \i_w$258[0].q[1]  = \i_w$258 [7:4];
-  assign \i_w$258[0].q[2]  = \i_w$258 [11:8];
-  assign \i_w$258[0].q[3]  = \i_w$258 [15:12];
-  assign \i_w$258[0].zero  = \i_w$258 [19:16];
-  assign \i_w$258[0].scale  = \i_w$258 [27:20];
-  assign \o_w[0]  = \i_w$258 ;
-  assign \o_w[0].q  = \i_w$258 [15:0];
-  assign \o_w[0].q[0]  = \i_w$258 [3:0];
-  assign \o_w[0].q[1]  = \i_w$258 [7:4];
-  assign \o_w[0].q[2]  = \i_w$258 [11:8];
-  assign \o_w[0].q[3]  = \i_w$258 [15:12];
-  assign \o_w[0].zero  = \i_w$258 [19:16];
-  assign \o_w[0].scale  = \i_w$258 [27:20];
+  assign \w0_eff.q  = w0_eff[15:0];
+  assign \w0_eff.q[0]  = w0_eff[3:0];
+  assign \w0_eff.q[1]  = w0_eff[7:4];
+  assign \w0_eff.q[2]  = w0_eff[11:8];
+  assign \w0_eff.q[3]  = w0_eff[15:12];
+  assign \w0_eff.zero  = w0_eff[19:16];
+  assign \w0_eff.scale  = w0_eff[27:20];
+  assign \w0_held.q  = w0_held[15:0];
+  assign \w0_held.q[0]  = w0_held[3:0];
+  assign \w0_held.q[1]  = w0_held[7:4];
+  assign \w0_held.q[2]  = w0_held[11:8];
+  assign \w0_held.q[3]  = w0_held[15:12];
+  assign \w0_held.zero  = w0_held[19:16];
+  assign \w0_held.scale  = w0_held[27:20];
+  assign \i_w[0]  = i_w[27:0];
+  assign \i_w[0].q  = i_w[15:0];
+  assign \i_w[0].q[0]  = i_w[3:0];
+  assign \i_w[0].q[1]  = i_w[7:4];
+  assign \i_w[0].q[2]  = i_w[11:8];
+  assign \i_w[0].q[3]  = i_w[15:12];
+  assign \i_w[0].zero  = i_w[19:16];
+  assign \i_w[0].scale  = i_w[27:20];
+  assign \i_w[1]  = i_w[55:28];
+  assign \i_w[1].q  = i_w[43:28];
+  assign \i_w[1].q[0]  = i_w[31:28];
+  assign \i_w[1].q[1]  = i_w[35:32];
+  assign \i_w[1].q[2]  = i_w[39:36];
+  assign \i_w[1].q[3]  = i_w[43:40];
+  assign \i_w[1].zero  = i_w[47:44];
+  assign \i_w[1].scale  = i_w[55:48];
+  assign \i_w[2]  = i_w[83:56];
+  assign \i_w[2].q  = i_w[71:56];
+  assign \i_w[2].q[0]  = i_w[59:56];
+  assign \i_w[2].q[1]  = i_w[63:60];
+  assign \i_w[2].q[2]  = i_w[67:64];
+  assign \i_w[2].q[3]  = i_w[71:68];
+  assign \i_w[2].zero  = i_w[75:72];
+  assign \i_w[2].scale  = i_w[83:76];
+  assign \i_w[3]  = i_w[111:84];
+  assign \i_w[3].q  = i_w[99:84];
+  assign \i_w[3].q[0]  = i_w[87:84];
+  assign \i_w[3].q[1]  = i_w[91:88];
+  assign \i_w[3].q[2]  = i_w[95:92];
+  assign \i_w[3].q[3]  = i_w[99:96];
+  assign \i_w[3].zero  = i_w[103:100];
+  assign \i_w[3].scale  = i_w[111:104];
+  assign \i_w[4]  = i_w[139:112];
+  assign \i_w[4].q  = i_w[127:112];
+  assign \i_w[4].q[0]  = i_w[115:112];
+  assign \i_w[4].q[1]  = i_w[119:116];
+  assign \i_w[4].q[2]  = i_w[123:120];
+  assign \i_w[4].q[3]  = i_w[127:124];
+  assign \i_w[4].zero  = i_w[131:128];
+  assign \i_w[4].scale  = i_w[139:132];
+  assign \i_w[5]  = i_w[167:140];
+  assign \i_w[5].q  = i_w[155:140];
+  assign \i_w[5].q[0]  = i_w[143:140];
+  assign \i_w[5].q[1]  = i_w[147:144];
+  assign \i_w[5].q[2]  = i_w[151:148];
+  assign \i_w[5].q[3]  = i_w[155:152];
+  assign \i_w[5].zero  = i_w[159:156];
+  assign \i_w[5].scale  = i_w[167:160];
+  assign \i_w[6]  = i_w[195:168];
+  assign \i_w[6].q  = i_w[183:168];
+  assign \i_w[6].q[0]  = i_w[171:168];
+  assign \i_w[6].q[1]  = i_w[175:172];
+  assign \i_w[6].q[2]  = i_w[179:176];
+  assign \i_w[6].q[3]  = i_w[183:180];
+  assign \i_w[6].zero  = i_w[187:184];
+  assign \i_w[6].scale  = i_w[195:188];
+  assign \i_w[7]  = i_w[223:196];
+  assign \i_w[7].q  = i_w[211:196];
+  assign \i_w[7].q[0]  = i_w[199:196];
+  assign \i_w[7].q[1]  = i_w[203:200];
+  assign \i_w[7].q[2]  = i_w[207:204];
+  assign \i_w[7].q[3]  = i_w[211:208];
+  assign \i_w[7].zero  = i_w[215:212];
+  assign \i_w[7].scale  = i_w[223:216];
+  assign \i_w$259[0]  = w0_eff;
+  assign \i_w$259[0].q  = w0_eff[15:0];
+  assign \i_w$259[0].q[0]  = w0_eff[3:0];
+  assign \i_w$259[0].q[1]  = w0_eff[7:4];
+  assign \i_w$259[0].q[2]  = w0_eff[11:8];
+  assign \i_w$259[0].q[3]  = w0_eff[15:12];
+  assign \i_w$259[0].zero  = w0_eff[19:16];
+  assign \i_w$259[0].scale  = w0_eff[27:20];
   assign \i_w$260[0]  = \i_w$260 ;
   assign \i_w$260[0].q  = \i_w$260 [15:0];
   assign \i_w$260[0].q[0]  = \i_w$260 [3:0];
@@ -9968,14 +10289,14 @@ module \array_mixpe_w4a8_os_8x8.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_row_vali
   assign \i_w$260[0].q[3]  = \i_w$260 [15:12];
   assign \i_w$260[0].zero  = \i_w$260 [19:16];
   assign \i_w$260[0].scale  = \i_w$260 [27:20];
-  assign \o_w$261[0]  = \i_w$260 ;
-  assign \o_w$261[0].q  = \i_w$260 [15:0];
-  assign \o_w$261[0].q[0]  = \i_w$260 [3:0];
-  assign \o_w$261[0].q[1]  = \i_w$260 [7:4];
-  assign \o_w$261[0].q[2]  = \i_w$260 [11:8];
-  assign \o_w$261[0].q[3]  = \i_w$260 [15:12];
-  assign \o_w$261[0].zero  = \i_w$260 [19:16];
-  assign \o_w$261[0].scale  = \i_w$260 [27:20];
+  assign \o_w[0]  = \i_w$260 ;
+  assign \o_w[0].q  = \i_w$260 [15:0];
+  assign \o_w[0].q[0]  = \i_w$260 [3:0];
+  assign \o_w[0].q[1]  = \i_w$260 [7:4];
+  assign \o_w[0].q[2]  = \i_w$260 [11:8];
+  assign \o_w[0].q[3]  = \i_w$260 [15:12];
+  assign \o_w[0].zero  = \i_w$260 [19:16];
+  assign \o_w[0].scale  = \i_w$260 [27:20];
   assign \i_w$262[0]  = \i_w$262 ;
   assign \i_w$262[0].q  = \i_w$262 [15:0];
   assign \i_w$262[0].q[0]  = \i_w$262 [3:0];
@@ -10064,887 +10385,994 @@ module \array_mixpe_w4a8_os_8x8.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_row_vali
   assign \i_w$272[0].q[3]  = \i_w$272 [15:12];
   assign \i_w$272[0].zero  = \i_w$272 [19:16];
   assign \i_w$272[0].scale  = \i_w$272 [27:20];
-  assign \w1_d1.q  = \i_w$272 [15:0];
-  assign \w1_d1.q[0]  = \i_w$272 [3:0];
-  assign \w1_d1.q[1]  = \i_w$272 [7:4];
-  assign \w1_d1.q[2]  = \i_w$272 [11:8];
-  assign \w1_d1.q[3]  = \i_w$272 [15:12];
-  assign \w1_d1.zero  = \i_w$272 [19:16];
-  assign \w1_d1.scale  = \i_w$272 [27:20];
-  assign \i_w$274[0]  = \i_w$274 ;
-  assign \i_w$274[0].q  = \i_w$274 [15:0];
-  assign \i_w$274[0].q[0]  = \i_w$274 [3:0];
-  assign \i_w$274[0].q[1]  = \i_w$274 [7:4];
-  assign \i_w$274[0].q[2]  = \i_w$274 [11:8];
-  assign \i_w$274[0].q[3]  = \i_w$274 [15:12];
-  assign \i_w$274[0].zero  = \i_w$274 [19:16];
-  assign \i_w$274[0].scale  = \i_w$274 [27:20];
-  assign \o_w$275[0]  = \i_w$274 ;
-  assign \o_w$275[0].q  = \i_w$274 [15:0];
-  assign \o_w$275[0].q[0]  = \i_w$274 [3:0];
-  assign \o_w$275[0].q[1]  = \i_w$274 [7:4];
-  assign \o_w$275[0].q[2]  = \i_w$274 [11:8];
-  assign \o_w$275[0].q[3]  = \i_w$274 [15:12];
-  assign \o_w$275[0].zero  = \i_w$274 [19:16];
-  assign \o_w$275[0].scale  = \i_w$274 [27:20];
-  assign \i_w$276[0]  = \i_w$276 ;
-  assign \i_w$276[0].q  = \i_w$276 [15:0];
-  assign \i_w$276[0].q[0]  = \i_w$276 [3:0];
-  assign \i_w$276[0].q[1]  = \i_w$276 [7:4];
-  assign \i_w$276[0].q[2]  = \i_w$276 [11:8];
-  assign \i_w$276[0].q[3]  = \i_w$276 [15:12];
-  assign \i_w$276[0].zero  = \i_w$276 [19:16];
-  assign \i_w$276[0].scale  = \i_w$276 [27:20];
-  assign \o_w$277[0]  = \i_w$276 ;
-  assign \o_w$277[0].q  = \i_w$276 [15:0];
-  assign \o_w$277[0].q[0]  = \i_w$276 [3:0];
-  assign \o_w$277[0].q[1]  = \i_w$276 [7:4];
-  assign \o_w$277[0].q[2]  = \i_w$276 [11:8];
-  assign \o_w$277[0].q[3]  = \i_w$276 [15:12];
-  assign \o_w$277[0].zero  = \i_w$276 [19:16];
-  assign \o_w$277[0].scale  = \i_w$276 [27:20];
-  assign \i_w$278[0]  = \i_w$278 ;
-  assign \i_w$278[0].q  = \i_w$278 [15:0];
-  assign \i_w$278[0].q[0]  = \i_w$278 [3:0];
-  assign \i_w$278[0].q[1]  = \i_w$278 [7:4];
-  assign \i_w$278[0].q[2]  = \i_w$278 [11:8];
-  assign \i_w$278[0].q[3]  = \i_w$278 [15:12];
-  assign \i_w$278[0].zero  = \i_w$278 [19:16];
-  assign \i_w$278[0].scale  = \i_w$278 [27:20];
-  assign \o_w$279[0]  = \i_w$278 ;
-  assign \o_w$279[0].q  = \i_w$278 [15:0];
-  assign \o_w$279[0].q[0]  = \i_w$278 [3:0];
-  assign \o_w$279[0].q[1]  = \i_w$278 [7:4];
-  assign \o_w$279[0].q[2]  = \i_w$278 [11:8];
-  assign \o_w$279[0].q[3]  = \i_w$278 [15:12];
-  assign \o_w$279[0].zero  = \i_w$278 [19:16];
-  assign \o_w$279[0].scale  = \i_w$278 [27:20];
-  assign \i_w$280[0]  = \i_w$280 ;
-  assign \i_w$280[0].q  = \i_w$280 [15:0];
-  assign \i_w$280[0].q[0]  = \i_w$280 [3:0];
-  assign \i_w$280[0].q[1]  = \i_w$280 [7:4];
-  assign \i_w$280[0].q[2]  = \i_w$280 [11:8];
-  assign \i_w$280[0].q[3]  = \i_w$280 [15:12];
-  assign \i_w$280[0].zero  = \i_w$280 [19:16];
-  assign \i_w$280[0].scale  = \i_w$280 [27:20];
-  assign \o_w$281[0]  = \i_w$280 ;
-  assign \o_w$281[0].q  = \i_w$280 [15:0];
-  assign \o_w$281[0].q[0]  = \i_w$280 [3:0];
-  assign \o_w$281[0].q[1]  = \i_w$280 [7:4];
-  assign \o_w$281[0].q[2]  = \i_w$280 [11:8];
-  assign \o_w$281[0].q[3]  = \i_w$280 [15:12];
-  assign \o_w$281[0].zero  = \i_w$280 [19:16];
-  assign \o_w$281[0].scale  = \i_w$280 [27:20];
-  assign \i_w$282[0]  = \i_w$282 ;
-  assign \i_w$282[0].q  = \i_w$282 [15:0];
-  assign \i_w$282[0].q[0]  = \i_w$282 [3:0];
-  assign \i_w$282[0].q[1]  = \i_w$282 [7:4];
-  assign \i_w$282[0].q[2]  = \i_w$282 [11:8];
-  assign \i_w$282[0].q[3]  = \i_w$282 [15:12];
-  assign \i_w$282[0].zero  = \i_w$282 [19:16];
-  assign \i_w$282[0].scale  = \i_w$282 [27:20];
-  assign \o_w$283[0]  = \i_w$282 ;
-  assign \o_w$283[0].q  = \i_w$282 [15:0];
-  assign \o_w$283[0].q[0]  = \i_w$282 [3:0];
-  assign \o_w$283[0].q[1]  = \i_w$282 [7:4];
-  assign \o_w$283[0].q[2]  = \i_w$282 [11:8];
-  assign \o_w$283[0].q[3]  = \i_w$282 [15:12];
-  assign \o_w$283[0].zero  = \i_w$282 [19:16];
-  assign \o_w$283[0].scale  = \i_w$282 [27:20];
-  assign \i_w$284[0]  = \i_w$284 ;
-  assign \i_w$284[0].q  = \i_w$284 [15:0];
-  assign \i_w$284[0].q[0]  = \i_w$284 [3:0];
-  assign \i_w$284[0].q[1]  = \i_w$284 [7:4];
-  assign \i_w$284[0].q[2]  = \i_w$284 [11:8];
-  assign \i_w$284[0].q[3]  = \i_w$284 [15:12];
-  assign \i_w$284[0].zero  = \i_w$284 [19:16];
-  assign \i_w$284[0].scale  = \i_w$284 [27:20];
-  assign \o_w$285[0]  = \i_w$284 ;
-  assign \o_w$285[0].q  = \i_w$284 [15:0];
-  assign \o_w$285[0].q[0]  = \i_w$284 [3:0];
-  assign \o_w$285[0].q[1]  = \i_w$284 [7:4];
-  assign \o_w$285[0].q[2]  = \i_w$284 [11:8];
-  assign \o_w$285[0].q[3]  = \i_w$284 [15:12];
-  assign \o_w$285[0].zero  = \i_w$284 [19:16];
-  assign \o_w$285[0].scale  = \i_w$284 [27:20];
-  assign \i_w$286[0]  = \i_w$286 ;
-  assign \i_w$286[0].q  = \i_w$286 [15:0];
-  assign \i_w$286[0].q[0]  = \i_w$286 [3:0];
-  assign \i_w$286[0].q[1]  = \i_w$286 [7:4];
-  assign \i_w$286[0].q[2]  = \i_w$286 [11:8];
-  assign \i_w$286[0].q[3]  = \i_w$286 [15:12];
-  assign \i_w$286[0].zero  = \i_w$286 [19:16];
-  assign \i_w$286[0].scale  = \i_w$286 [27:20];
-  assign \o_w$287[0]  = \i_w$286 ;
-  assign \o_w$287[0].q  = \i_w$286 [15:0];
-  assign \o_w$287[0].q[0]  = \i_w$286 [3:0];
-  assign \o_w$287[0].q[1]  = \i_w$286 [7:4];
-  assign \o_w$287[0].q[2]  = \i_w$286 [11:8];
-  assign \o_w$287[0].q[3]  = \i_w$286 [15:12];
-  assign \o_w$287[0].zero  = \i_w$286 [19:16];
-  assign \o_w$287[0].scale  = \i_w$286 [27:20];
-  assign \i_w$288[0]  = \i_w$288 ;
-  assign \i_w$288[0].q  = \i_w$288 [15:0];
-  assign \i_w$288[0].q[0]  = \i_w$288 [3:0];
-  assign \i_w$288[0].q[1]  = \i_w$288 [7:4];
-  assign \i_w$288[0].q[2]  = \i_w$288 [11:8];
-  assign \i_w$288[0].q[3]  = \i_w$288 [15:12];
-  assign \i_w$288[0].zero  = \i_w$288 [19:16];
-  assign \i_w$288[0].scale  = \i_w$288 [27:20];
-  assign \w2_d2.q  = \i_w$288 [15:0];
-  assign \w2_d2.q[0]  = \i_w$288 [3:0];
-  assign \w2_d2.q[1]  = \i_w$288 [7:4];
-  assign \w2_d2.q[2]  = \i_w$288 [11:8];
-  assign \w2_d2.q[3]  = \i_w$288 [15:12];
-  assign \w2_d2.zero  = \i_w$288 [19:16];
-  assign \w2_d2.scale  = \i_w$288 [27:20];
-  assign \i_w$290[0]  = \i_w$290 ;
-  assign \i_w$290[0].q  = \i_w$290 [15:0];
-  assign \i_w$290[0].q[0]  = \i_w$290 [3:0];
-  assign \i_w$290[0].q[1]  = \i_w$290 [7:4];
-  assign \i_w$290[0].q[2]  = \i_w$290 [11:8];
-  assign \i_w$290[0].q[3]  = \i_w$290 [15:12];
-  assign \i_w$290[0].zero  = \i_w$290 [19:16];
-  assign \i_w$290[0].scale  = \i_w$290 [27:20];
-  assign \o_w$291[0]  = \i_w$290 ;
-  assign \o_w$291[0].q  = \i_w$290 [15:0];
-  assign \o_w$291[0].q[0]  = \i_w$290 [3:0];
-  assign \o_w$291[0].q[1]  = \i_w$290 [7:4];
-  assign \o_w$291[0].q[2]  = \i_w$290 [11:8];
-  assign \o_w$291[0].q[3]  = \i_w$290 [15:12];
-  assign \o_w$291[0].zero  = \i_w$290 [19:16];
-  assign \o_w$291[0].scale  = \i_w$290 [27:20];
-  assign \i_w$292[0]  = \i_w$292 ;
-  assign \i_w$292[0].q  = \i_w$292 [15:0];
-  assign \i_w$292[0].q[0]  = \i_w$292 [3:0];
-  assign \i_w$292[0].q[1]  = \i_w$292 [7:4];
-  assign \i_w$292[0].q[2]  = \i_w$292 [11:8];
-  assign \i_w$292[0].q[3]  = \i_w$292 [15:12];
-  assign \i_w$292[0].zero  = \i_w$292 [19:16];
-  assign \i_w$292[0].scale  = \i_w$292 [27:20];
-  assign \o_w$293[0]  = \i_w$292 ;
-  assign \o_w$293[0].q  = \i_w$292 [15:0];
-  assign \o_w$293[0].q[0]  = \i_w$292 [3:0];
-  assign \o_w$293[0].q[1]  = \i_w$292 [7:4];
-  assign \o_w$293[0].q[2]  = \i_w$292 [11:8];
-  assign \o_w$293[0].q[3]  = \i_w$292 [15:12];
-  assign \o_w$293[0].zero  = \i_w$292 [19:16];
-  assign \o_w$293[0].scale  = \i_w$292 [27:20];
-  assign \i_w$294[0]  = \i_w$294 ;
-  assign \i_w$294[0].q  = \i_w$294 [15:0];
-  assign \i_w$294[0].q[0]  = \i_w$294 [3:0];
-  assign \i_w$294[0].q[1]  = \i_w$294 [7:4];
-  assign \i_w$294[0].q[2]  = \i_w$294 [11:8];
-  assign \i_w$294[0].q[3]  = \i_w$294 [15:12];
-  assign \i_w$294[0].zero  = \i_w$294 [19:16];
-  assign \i_w$294[0].scale  = \i_w$294 [27:20];
-  assign \o_w$295[0]  = \i_w$294 ;
-  assign \o_w$295[0].q  = \i_w$294 [15:0];
-  assign \o_w$295[0].q[0]  = \i_w$294 [3:0];
-  assign \o_w$295[0].q[1]  = \i_w$294 [7:4];
-  assign \o_w$295[0].q[2]  = \i_w$294 [11:8];
-  assign \o_w$295[0].q[3]  = \i_w$294 [15:12];
-  assign \o_w$295[0].zero  = \i_w$294 [19:16];
-  assign \o_w$295[0].scale  = \i_w$294 [27:20];
-  assign \i_w$296[0]  = \i_w$296 ;
-  assign \i_w$296[0].q  = \i_w$296 [15:0];
-  assign \i_w$296[0].q[0]  = \i_w$296 [3:0];
-  assign \i_w$296[0].q[1]  = \i_w$296 [7:4];
-  assign \i_w$296[0].q[2]  = \i_w$296 [11:8];
-  assign \i_w$296[0].q[3]  = \i_w$296 [15:12];
-  assign \i_w$296[0].zero  = \i_w$296 [19:16];
-  assign \i_w$296[0].scale  = \i_w$296 [27:20];
-  assign \o_w$297[0]  = \i_w$296 ;
-  assign \o_w$297[0].q  = \i_w$296 [15:0];
-  assign \o_w$297[0].q[0]  = \i_w$296 [3:0];
-  assign \o_w$297[0].q[1]  = \i_w$296 [7:4];
-  assign \o_w$297[0].q[2]  = \i_w$296 [11:8];
-  assign \o_w$297[0].q[3]  = \i_w$296 [15:12];
-  assign \o_w$297[0].zero  = \i_w$296 [19:16];
-  assign \o_w$297[0].scale  = \i_w$296 [27:20];
-  assign \i_w$298[0]  = \i_w$298 ;
-  assign \i_w$298[0].q  = \i_w$298 [15:0];
-  assign \i_w$298[0].q[0]  = \i_w$298 [3:0];
-  assign \i_w$298[0].q[1]  = \i_w$298 [7:4];
-  assign \i_w$298[0].q[2]  = \i_w$298 [11:8];
-  assign \i_w$298[0].q[3]  = \i_w$298 [15:12];
-  assign \i_w$298[0].zero  = \i_w$298 [19:16];
-  assign \i_w$298[0].scale  = \i_w$298 [27:20];
-  assign \o_w$299[0]  = \i_w$298 ;
-  assign \o_w$299[0].q  = \i_w$298 [15:0];
-  assign \o_w$299[0].q[0]  = \i_w$298 [3:0];
-  assign \o_w$299[0].q[1]  = \i_w$298 [7:4];
-  assign \o_w$299[0].q[2]  = \i_w$298 [11:8];
-  assign \o_w$299[0].q[3]  = \i_w$298 [15:12];
-  assign \o_w$299[0].zero  = \i_w$298 [19:16];
-  assign \o_w$299[0].scale  = \i_w$298 [27:20];
-  assign \i_w$300[0]  = \i_w$300 ;
-  assign \i_w$300[0].q  = \i_w$300 [15:0];
-  assign \i_w$300[0].q[0]  = \i_w$300 [3:0];
-  assign \i_w$300[0].q[1]  = \i_w$300 [7:4];
-  assign \i_w$300[0].q[2]  = \i_w$300 [11:8];
-  assign \i_w$300[0].q[3]  = \i_w$300 [15:12];
-  assign \i_w$300[0].zero  = \i_w$300 [19:16];
-  assign \i_w$300[0].scale  = \i_w$300 [27:20];
-  assign \o_w$301[0]  = \i_w$300 ;
-  assign \o_w$301[0].q  = \i_w$300 [15:0];
-  assign \o_w$301[0].q[0]  = \i_w$300 [3:0];
-  assign \o_w$301[0].q[1]  = \i_w$300 [7:4];
-  assign \o_w$301[0].q[2]  = \i_w$300 [11:8];
-  assign \o_w$301[0].q[3]  = \i_w$300 [15:12];
-  assign \o_w$301[0].zero  = \i_w$300 [19:16];
-  assign \o_w$301[0].scale  = \i_w$300 [27:20];
-  assign \i_w$302[0]  = \i_w$302 ;
-  assign \i_w$302[0].q  = \i_w$302 [15:0];
-  assign \i_w$302[0].q[0]  = \i_w$302 [3:0];
-  assign \i_w$302[0].q[1]  = \i_w$302 [7:4];
-  assign \i_w$302[0].q[2]  = \i_w$302 [11:8];
-  assign \i_w$302[0].q[3]  = \i_w$302 [15:12];
-  assign \i_w$302[0].zero  = \i_w$302 [19:16];
-  assign \i_w$302[0].scale  = \i_w$302 [27:20];
-  assign \o_w$303[0]  = \i_w$302 ;
-  assign \o_w$303[0].q  = \i_w$302 [15:0];
-  assign \o_w$303[0].q[0]  = \i_w$302 [3:0];
-  assign \o_w$303[0].q[1]  = \i_w$302 [7:4];
-  assign \o_w$303[0].q[2]  = \i_w$302 [11:8];
-  assign \o_w$303[0].q[3]  = \i_w$302 [15:12];
-  assign \o_w$303[0].zero  = \i_w$302 [19:16];
-  assign \o_w$303[0].scale  = \i_w$302 [27:20];
-  assign \i_w$304[0]  = \i_w$304 ;
-  assign \i_w$304[0].q  = \i_w$304 [15:0];
-  assign \i_w$304[0].q[0]  = \i_w$304 [3:0];
-  assign \i_w$304[0].q[1]  = \i_w$304 [7:4];
-  assign \i_w$304[0].q[2]  = \i_w$304 [11:8];
-  assign \i_w$304[0].q[3]  = \i_w$304 [15:12];
-  assign \i_w$304[0].zero  = \i_w$304 [19:16];
-  assign \i_w$304[0].scale  = \i_w$304 [27:20];
-  assign \w3_d3.q  = \i_w$304 [15:0];
-  assign \w3_d3.q[0]  = \i_w$304 [3:0];
-  assign \w3_d3.q[1]  = \i_w$304 [7:4];
-  assign \w3_d3.q[2]  = \i_w$304 [11:8];
-  assign \w3_d3.q[3]  = \i_w$304 [15:12];
-  assign \w3_d3.zero  = \i_w$304 [19:16];
-  assign \w3_d3.scale  = \i_w$304 [27:20];
-  assign \i_w$306[0]  = \i_w$306 ;
-  assign \i_w$306[0].q  = \i_w$306 [15:0];
-  assign \i_w$306[0].q[0]  = \i_w$306 [3:0];
-  assign \i_w$306[0].q[1]  = \i_w$306 [7:4];
-  assign \i_w$306[0].q[2]  = \i_w$306 [11:8];
-  assign \i_w$306[0].q[3]  = \i_w$306 [15:12];
-  assign \i_w$306[0].zero  = \i_w$306 [19:16];
-  assign \i_w$306[0].scale  = \i_w$306 [27:20];
-  assign \o_w$307[0]  = \i_w$306 ;
-  assign \o_w$307[0].q  = \i_w$306 [15:0];
-  assign \o_w$307[0].q[0]  = \i_w$306 [3:0];
-  assign \o_w$307[0].q[1]  = \i_w$306 [7:4];
-  assign \o_w$307[0].q[2]  = \i_w$306 [11:8];
-  assign \o_w$307[0].q[3]  = \i_w$306 [15:12];
-  assign \o_w$307[0].zero  = \i_w$306 [19:16];
-  assign \o_w$307[0].scale  = \i_w$306 [27:20];
-  assign \i_w$308[0]  = \i_w$308 ;
-  assign \i_w$308[0].q  = \i_w$308 [15:0];
-  assign \i_w$308[0].q[0]  = \i_w$308 [3:0];
-  assign \i_w$308[0].q[1]  = \i_w$308 [7:4];
-  assign \i_w$308[0].q[2]  = \i_w$308 [11:8];
-  assign \i_w$308[0].q[3]  = \i_w$308 [15:12];
-  assign \i_w$308[0].zero  = \i_w$308 [19:16];
-  assign \i_w$308[0].scale  = \i_w$308 [27:20];
-  assign \o_w$309[0]  = \i_w$308 ;
-  assign \o_w$309[0].q  = \i_w$308 [15:0];
-  assign \o_w$309[0].q[0]  = \i_w$308 [3:0];
-  assign \o_w$309[0].q[1]  = \i_w$308 [7:4];
-  assign \o_w$309[0].q[2]  = \i_w$308 [11:8];
-  assign \o_w$309[0].q[3]  = \i_w$308 [15:12];
-  assign \o_w$309[0].zero  = \i_w$308 [19:16];
-  assign \o_w$309[0].scale  = \i_w$308 [27:20];
-  assign \i_w$310[0]  = \i_w$310 ;
-  assign \i_w$310[0].q  = \i_w$310 [15:0];
-  assign \i_w$310[0].q[0]  = \i_w$310 [3:0];
-  assign \i_w$310[0].q[1]  = \i_w$310 [7:4];
-  assign \i_w$310[0].q[2]  = \i_w$310 [11:8];
-  assign \i_w$310[0].q[3]  = \i_w$310 [15:12];
-  assign \i_w$310[0].zero  = \i_w$310 [19:16];
-  assign \i_w$310[0].scale  = \i_w$310 [27:20];
-  assign \o_w$311[0]  = \i_w$310 ;
-  assign \o_w$311[0].q  = \i_w$310 [15:0];
-  assign \o_w$311[0].q[0]  = \i_w$310 [3:0];
-  assign \o_w$311[0].q[1]  = \i_w$310 [7:4];
-  assign \o_w$311[0].q[2]  = \i_w$310 [11:8];
-  assign \o_w$311[0].q[3]  = \i_w$310 [15:12];
-  assign \o_w$311[0].zero  = \i_w$310 [19:16];
-  assign \o_w$311[0].scale  = \i_w$310 [27:20];
-  assign \i_w$312[0]  = \i_w$312 ;
-  assign \i_w$312[0].q  = \i_w$312 [15:0];
-  assign \i_w$312[0].q[0]  = \i_w$312 [3:0];
-  assign \i_w$312[0].q[1]  = \i_w$312 [7:4];
-  assign \i_w$312[0].q[2]  = \i_w$312 [11:8];
-  assign \i_w$312[0].q[3]  = \i_w$312 [15:12];
-  assign \i_w$312[0].zero  = \i_w$312 [19:16];
-  assign \i_w$312[0].scale  = \i_w$312 [27:20];
-  assign \o_w$313[0]  = \i_w$312 ;
-  assign \o_w$313[0].q  = \i_w$312 [15:0];
-  assign \o_w$313[0].q[0]  = \i_w$312 [3:0];
-  assign \o_w$313[0].q[1]  = \i_w$312 [7:4];
-  assign \o_w$313[0].q[2]  = \i_w$312 [11:8];
-  assign \o_w$313[0].q[3]  = \i_w$312 [15:12];
-  assign \o_w$313[0].zero  = \i_w$312 [19:16];
-  assign \o_w$313[0].scale  = \i_w$312 [27:20];
-  assign \i_w$314[0]  = \i_w$314 ;
-  assign \i_w$314[0].q  = \i_w$314 [15:0];
-  assign \i_w$314[0].q[0]  = \i_w$314 [3:0];
-  assign \i_w$314[0].q[1]  = \i_w$314 [7:4];
-  assign \i_w$314[0].q[2]  = \i_w$314 [11:8];
-  assign \i_w$314[0].q[3]  = \i_w$314 [15:12];
-  assign \i_w$314[0].zero  = \i_w$314 [19:16];
-  assign \i_w$314[0].scale  = \i_w$314 [27:20];
-  assign \o_w$315[0]  = \i_w$314 ;
-  assign \o_w$315[0].q  = \i_w$314 [15:0];
-  assign \o_w$315[0].q[0]  = \i_w$314 [3:0];
-  assign \o_w$315[0].q[1]  = \i_w$314 [7:4];
-  assign \o_w$315[0].q[2]  = \i_w$314 [11:8];
-  assign \o_w$315[0].q[3]  = \i_w$314 [15:12];
-  assign \o_w$315[0].zero  = \i_w$314 [19:16];
-  assign \o_w$315[0].scale  = \i_w$314 [27:20];
-  assign \i_w$316[0]  = \i_w$316 ;
-  assign \i_w$316[0].q  = \i_w$316 [15:0];
-  assign \i_w$316[0].q[0]  = \i_w$316 [3:0];
-  assign \i_w$316[0].q[1]  = \i_w$316 [7:4];
-  assign \i_w$316[0].q[2]  = \i_w$316 [11:8];
-  assign \i_w$316[0].q[3]  = \i_w$316 [15:12];
-  assign \i_w$316[0].zero  = \i_w$316 [19:16];
-  assign \i_w$316[0].scale  = \i_w$316 [27:20];
-  assign \o_w$317[0]  = \i_w$316 ;
-  assign \o_w$317[0].q  = \i_w$316 [15:0];
-  assign \o_w$317[0].q[0]  = \i_w$316 [3:0];
-  assign \o_w$317[0].q[1]  = \i_w$316 [7:4];
-  assign \o_w$317[0].q[2]  = \i_w$316 [11:8];
-  assign \o_w$317[0].q[3]  = \i_w$316 [15:12];
-  assign \o_w$317[0].zero  = \i_w$316 [19:16];
-  assign \o_w$317[0].scale  = \i_w$316 [27:20];
-  assign \i_w$318[0]  = \i_w$318 ;
-  assign \i_w$318[0].q  = \i_w$318 [15:0];
-  assign \i_w$318[0].q[0]  = \i_w$318 [3:0];
-  assign \i_w$318[0].q[1]  = \i_w$318 [7:4];
-  assign \i_w$318[0].q[2]  = \i_w$318 [11:8];
-  assign \i_w$318[0].q[3]  = \i_w$318 [15:12];
-  assign \i_w$318[0].zero  = \i_w$318 [19:16];
-  assign \i_w$318[0].scale  = \i_w$318 [27:20];
-  assign \o_w$319[0]  = \i_w$318 ;
-  assign \o_w$319[0].q  = \i_w$318 [15:0];
-  assign \o_w$319[0].q[0]  = \i_w$318 [3:0];
-  assign \o_w$319[0].q[1]  = \i_w$318 [7:4];
-  assign \o_w$319[0].q[2]  = \i_w$318 [11:8];
-  assign \o_w$319[0].q[3]  = \i_w$318 [15:12];
-  assign \o_w$319[0].zero  = \i_w$318 [19:16];
-  assign \o_w$319[0].scale  = \i_w$318 [27:20];
-  assign \i_w$320[0]  = \i_w$320 ;
-  assign \i_w$320[0].q  = \i_w$320 [15:0];
-  assign \i_w$320[0].q[0]  = \i_w$320 [3:0];
-  assign \i_w$320[0].q[1]  = \i_w$320 [7:4];
-  assign \i_w$320[0].q[2]  = \i_w$320 [11:8];
-  assign \i_w$320[0].q[3]  = \i_w$320 [15:12];
-  assign \i_w$320[0].zero  = \i_w$320 [19:16];
-  assign \i_w$320[0].scale  = \i_w$320 [27:20];
-  assign \w4_d4.q  = \i_w$320 [15:0];
-  assign \w4_d4.q[0]  = \i_w$320 [3:0];
-  assign \w4_d4.q[1]  = \i_w$320 [7:4];
-  assign \w4_d4.q[2]  = \i_w$320 [11:8];
-  assign \w4_d4.q[3]  = \i_w$320 [15:12];
-  assign \w4_d4.zero  = \i_w$320 [19:16];
-  assign \w4_d4.scale  = \i_w$320 [27:20];
-  assign \i_w$322[0]  = \i_w$322 ;
-  assign \i_w$322[0].q  = \i_w$322 [15:0];
-  assign \i_w$322[0].q[0]  = \i_w$322 [3:0];
-  assign \i_w$322[0].q[1]  = \i_w$322 [7:4];
-  assign \i_w$322[0].q[2]  = \i_w$322 [11:8];
-  assign \i_w$322[0].q[3]  = \i_w$322 [15:12];
-  assign \i_w$322[0].zero  = \i_w$322 [19:16];
-  assign \i_w$322[0].scale  = \i_w$322 [27:20];
-  assign \o_w$323[0]  = \i_w$322 ;
-  assign \o_w$323[0].q  = \i_w$322 [15:0];
-  assign \o_w$323[0].q[0]  = \i_w$322 [3:0];
-  assign \o_w$323[0].q[1]  = \i_w$322 [7:4];
-  assign \o_w$323[0].q[2]  = \i_w$322 [11:8];
-  assign \o_w$323[0].q[3]  = \i_w$322 [15:12];
-  assign \o_w$323[0].zero  = \i_w$322 [19:16];
-  assign \o_w$323[0].scale  = \i_w$322 [27:20];
-  assign \i_w$324[0]  = \i_w$324 ;
-  assign \i_w$324[0].q  = \i_w$324 [15:0];
-  assign \i_w$324[0].q[0]  = \i_w$324 [3:0];
-  assign \i_w$324[0].q[1]  = \i_w$324 [7:4];
-  assign \i_w$324[0].q[2]  = \i_w$324 [11:8];
-  assign \i_w$324[0].q[3]  = \i_w$324 [15:12];
-  assign \i_w$324[0].zero  = \i_w$324 [19:16];
-  assign \i_w$324[0].scale  = \i_w$324 [27:20];
-  assign \o_w$325[0]  = \i_w$324 ;
-  assign \o_w$325[0].q  = \i_w$324 [15:0];
-  assign \o_w$325[0].q[0]  = \i_w$324 [3:0];
-  assign \o_w$325[0].q[1]  = \i_w$324 [7:4];
-  assign \o_w$325[0].q[2]  = \i_w$324 [11:8];
-  assign \o_w$325[0].q[3]  = \i_w$324 [15:12];
-  assign \o_w$325[0].zero  = \i_w$324 [19:16];
-  assign \o_w$325[0].scale  = \i_w$324 [27:20];
-  assign \i_w$326[0]  = \i_w$326 ;
-  assign \i_w$326[0].q  = \i_w$326 [15:0];
-  assign \i_w$326[0].q[0]  = \i_w$326 [3:0];
-  assign \i_w$326[0].q[1]  = \i_w$326 [7:4];
-  assign \i_w$326[0].q[2]  = \i_w$326 [11:8];
-  assign \i_w$326[0].q[3]  = \i_w$326 [15:12];
-  assign \i_w$326[0].zero  = \i_w$326 [19:16];
-  assign \i_w$326[0].scale  = \i_w$326 [27:20];
-  assign \o_w$327[0]  = \i_w$326 ;
-  assign \o_w$327[0].q  = \i_w$326 [15:0];
-  assign \o_w$327[0].q[0]  = \i_w$326 [3:0];
-  assign \o_w$327[0].q[1]  = \i_w$326 [7:4];
-  assign \o_w$327[0].q[2]  = \i_w$326 [11:8];
-  assign \o_w$327[0].q[3]  = \i_w$326 [15:12];
-  assign \o_w$327[0].zero  = \i_w$326 [19:16];
-  assign \o_w$327[0].scale  = \i_w$326 [27:20];
-  assign \i_w$328[0]  = \i_w$328 ;
-  assign \i_w$328[0].q  = \i_w$328 [15:0];
-  assign \i_w$328[0].q[0]  = \i_w$328 [3:0];
-  assign \i_w$328[0].q[1]  = \i_w$328 [7:4];
-  assign \i_w$328[0].q[2]  = \i_w$328 [11:8];
-  assign \i_w$328[0].q[3]  = \i_w$328 [15:12];
-  assign \i_w$328[0].zero  = \i_w$328 [19:16];
-  assign \i_w$328[0].scale  = \i_w$328 [27:20];
-  assign \o_w$329[0]  = \i_w$328 ;
-  assign \o_w$329[0].q  = \i_w$328 [15:0];
-  assign \o_w$329[0].q[0]  = \i_w$328 [3:0];
-  assign \o_w$329[0].q[1]  = \i_w$328 [7:4];
-  assign \o_w$329[0].q[2]  = \i_w$328 [11:8];
-  assign \o_w$329[0].q[3]  = \i_w$328 [15:12];
-  assign \o_w$329[0].zero  = \i_w$328 [19:16];
-  assign \o_w$329[0].scale  = \i_w$328 [27:20];
-  assign \i_w$330[0]  = \i_w$330 ;
-  assign \i_w$330[0].q  = \i_w$330 [15:0];
-  assign \i_w$330[0].q[0]  = \i_w$330 [3:0];
-  assign \i_w$330[0].q[1]  = \i_w$330 [7:4];
-  assign \i_w$330[0].q[2]  = \i_w$330 [11:8];
-  assign \i_w$330[0].q[3]  = \i_w$330 [15:12];
-  assign \i_w$330[0].zero  = \i_w$330 [19:16];
-  assign \i_w$330[0].scale  = \i_w$330 [27:20];
-  assign \o_w$331[0]  = \i_w$330 ;
-  assign \o_w$331[0].q  = \i_w$330 [15:0];
-  assign \o_w$331[0].q[0]  = \i_w$330 [3:0];
-  assign \o_w$331[0].q[1]  = \i_w$330 [7:4];
-  assign \o_w$331[0].q[2]  = \i_w$330 [11:8];
-  assign \o_w$331[0].q[3]  = \i_w$330 [15:12];
-  assign \o_w$331[0].zero  = \i_w$330 [19:16];
-  assign \o_w$331[0].scale  = \i_w$330 [27:20];
-  assign \i_w$332[0]  = \i_w$332 ;
-  assign \i_w$332[0].q  = \i_w$332 [15:0];
-  assign \i_w$332[0].q[0]  = \i_w$332 [3:0];
-  assign \i_w$332[0].q[1]  = \i_w$332 [7:4];
-  assign \i_w$332[0].q[2]  = \i_w$332 [11:8];
-  assign \i_w$332[0].q[3]  = \i_w$332 [15:12];
-  assign \i_w$332[0].zero  = \i_w$332 [19:16];
-  assign \i_w$332[0].scale  = \i_w$332 [27:20];
-  assign \o_w$333[0]  = \i_w$332 ;
-  assign \o_w$333[0].q  = \i_w$332 [15:0];
-  assign \o_w$333[0].q[0]  = \i_w$332 [3:0];
-  assign \o_w$333[0].q[1]  = \i_w$332 [7:4];
-  assign \o_w$333[0].q[2]  = \i_w$332 [11:8];
-  assign \o_w$333[0].q[3]  = \i_w$332 [15:12];
-  assign \o_w$333[0].zero  = \i_w$332 [19:16];
-  assign \o_w$333[0].scale  = \i_w$332 [27:20];
-  assign \i_w$334[0]  = \i_w$334 ;
-  assign \i_w$334[0].q  = \i_w$334 [15:0];
-  assign \i_w$334[0].q[0]  = \i_w$334 [3:0];
-  assign \i_w$334[0].q[1]  = \i_w$334 [7:4];
-  assign \i_w$334[0].q[2]  = \i_w$334 [11:8];
-  assign \i_w$334[0].q[3]  = \i_w$334 [15:12];
-  assign \i_w$334[0].zero  = \i_w$334 [19:16];
-  assign \i_w$334[0].scale  = \i_w$334 [27:20];
-  assign \o_w$335[0]  = \i_w$334 ;
-  assign \o_w$335[0].q  = \i_w$334 [15:0];
-  assign \o_w$335[0].q[0]  = \i_w$334 [3:0];
-  assign \o_w$335[0].q[1]  = \i_w$334 [7:4];
-  assign \o_w$335[0].q[2]  = \i_w$334 [11:8];
-  assign \o_w$335[0].q[3]  = \i_w$334 [15:12];
-  assign \o_w$335[0].zero  = \i_w$334 [19:16];
-  assign \o_w$335[0].scale  = \i_w$334 [27:20];
-  assign \i_w$336[0]  = \i_w$336 ;
-  assign \i_w$336[0].q  = \i_w$336 [15:0];
-  assign \i_w$336[0].q[0]  = \i_w$336 [3:0];
-  assign \i_w$336[0].q[1]  = \i_w$336 [7:4];
-  assign \i_w$336[0].q[2]  = \i_w$336 [11:8];
-  assign \i_w$336[0].q[3]  = \i_w$336 [15:12];
-  assign \i_w$336[0].zero  = \i_w$336 [19:16];
-  assign \i_w$336[0].scale  = \i_w$336 [27:20];
-  assign \w5_d5.q  = \i_w$336 [15:0];
-  assign \w5_d5.q[0]  = \i_w$336 [3:0];
-  assign \w5_d5.q[1]  = \i_w$336 [7:4];
-  assign \w5_d5.q[2]  = \i_w$336 [11:8];
-  assign \w5_d5.q[3]  = \i_w$336 [15:12];
-  assign \w5_d5.zero  = \i_w$336 [19:16];
-  assign \w5_d5.scale  = \i_w$336 [27:20];
-  assign \i_w$338[0]  = \i_w$338 ;
-  assign \i_w$338[0].q  = \i_w$338 [15:0];
-  assign \i_w$338[0].q[0]  = \i_w$338 [3:0];
-  assign \i_w$338[0].q[1]  = \i_w$338 [7:4];
-  assign \i_w$338[0].q[2]  = \i_w$338 [11:8];
-  assign \i_w$338[0].q[3]  = \i_w$338 [15:12];
-  assign \i_w$338[0].zero  = \i_w$338 [19:16];
-  assign \i_w$338[0].scale  = \i_w$338 [27:20];
-  assign \o_w$339[0]  = \i_w$338 ;
-  assign \o_w$339[0].q  = \i_w$338 [15:0];
-  assign \o_w$339[0].q[0]  = \i_w$338 [3:0];
-  assign \o_w$339[0].q[1]  = \i_w$338 [7:4];
-  assign \o_w$339[0].q[2]  = \i_w$338 [11:8];
-  assign \o_w$339[0].q[3]  = \i_w$338 [15:12];
-  assign \o_w$339[0].zero  = \i_w$338 [19:16];
-  assign \o_w$339[0].scale  = \i_w$338 [27:20];
-  assign \i_w$340[0]  = \i_w$340 ;
-  assign \i_w$340[0].q  = \i_w$340 [15:0];
-  assign \i_w$340[0].q[0]  = \i_w$340 [3:0];
-  assign \i_w$340[0].q[1]  = \i_w$340 [7:4];
-  assign \i_w$340[0].q[2]  = \i_w$340 [11:8];
-  assign \i_w$340[0].q[3]  = \i_w$340 [15:12];
-  assign \i_w$340[0].zero  = \i_w$340 [19:16];
-  assign \i_w$340[0].scale  = \i_w$340 [27:20];
-  assign \o_w$341[0]  = \i_w$340 ;
-  assign \o_w$341[0].q  = \i_w$340 [15:0];
-  assign \o_w$341[0].q[0]  = \i_w$340 [3:0];
-  assign \o_w$341[0].q[1]  = \i_w$340 [7:4];
-  assign \o_w$341[0].q[2]  = \i_w$340 [11:8];
-  assign \o_w$341[0].q[3]  = \i_w$340 [15:12];
-  assign \o_w$341[0].zero  = \i_w$340 [19:16];
-  assign \o_w$341[0].scale  = \i_w$340 [27:20];
-  assign \i_w$342[0]  = \i_w$342 ;
-  assign \i_w$342[0].q  = \i_w$342 [15:0];
-  assign \i_w$342[0].q[0]  = \i_w$342 [3:0];
-  assign \i_w$342[0].q[1]  = \i_w$342 [7:4];
-  assign \i_w$342[0].q[2]  = \i_w$342 [11:8];
-  assign \i_w$342[0].q[3]  = \i_w$342 [15:12];
-  assign \i_w$342[0].zero  = \i_w$342 [19:16];
-  assign \i_w$342[0].scale  = \i_w$342 [27:20];
-  assign \o_w$343[0]  = \i_w$342 ;
-  assign \o_w$343[0].q  = \i_w$342 [15:0];
-  assign \o_w$343[0].q[0]  = \i_w$342 [3:0];
-  assign \o_w$343[0].q[1]  = \i_w$342 [7:4];
-  assign \o_w$343[0].q[2]  = \i_w$342 [11:8];
-  assign \o_w$343[0].q[3]  = \i_w$342 [15:12];
-  assign \o_w$343[0].zero  = \i_w$342 [19:16];
-  assign \o_w$343[0].scale  = \i_w$342 [27:20];
-  assign \i_w$344[0]  = \i_w$344 ;
-  assign \i_w$344[0].q  = \i_w$344 [15:0];
-  assign \i_w$344[0].q[0]  = \i_w$344 [3:0];
-  assign \i_w$344[0].q[1]  = \i_w$344 [7:4];
-  assign \i_w$344[0].q[2]  = \i_w$344 [11:8];
-  assign \i_w$344[0].q[3]  = \i_w$344 [15:12];
-  assign \i_w$344[0].zero  = \i_w$344 [19:16];
-  assign \i_w$344[0].scale  = \i_w$344 [27:20];
-  assign \o_w$345[0]  = \i_w$344 ;
-  assign \o_w$345[0].q  = \i_w$344 [15:0];
-  assign \o_w$345[0].q[0]  = \i_w$344 [3:0];
-  assign \o_w$345[0].q[1]  = \i_w$344 [7:4];
-  assign \o_w$345[0].q[2]  = \i_w$344 [11:8];
-  assign \o_w$345[0].q[3]  = \i_w$344 [15:12];
-  assign \o_w$345[0].zero  = \i_w$344 [19:16];
-  assign \o_w$345[0].scale  = \i_w$344 [27:20];
-  assign \i_w$346[0]  = \i_w$346 ;
-  assign \i_w$346[0].q  = \i_w$346 [15:0];
-  assign \i_w$346[0].q[0]  = \i_w$346 [3:0];
-  assign \i_w$346[0].q[1]  = \i_w$346 [7:4];
-  assign \i_w$346[0].q[2]  = \i_w$346 [11:8];
-  assign \i_w$346[0].q[3]  = \i_w$346 [15:12];
-  assign \i_w$346[0].zero  = \i_w$346 [19:16];
-  assign \i_w$346[0].scale  = \i_w$346 [27:20];
-  assign \o_w$347[0]  = \i_w$346 ;
-  assign \o_w$347[0].q  = \i_w$346 [15:0];
-  assign \o_w$347[0].q[0]  = \i_w$346 [3:0];
-  assign \o_w$347[0].q[1]  = \i_w$346 [7:4];
-  assign \o_w$347[0].q[2]  = \i_w$346 [11:8];
-  assign \o_w$347[0].q[3]  = \i_w$346 [15:12];
-  assign \o_w$347[0].zero  = \i_w$346 [19:16];
-  assign \o_w$347[0].scale  = \i_w$346 [27:20];
-  assign \i_w$348[0]  = \i_w$348 ;
-  assign \i_w$348[0].q  = \i_w$348 [15:0];
-  assign \i_w$348[0].q[0]  = \i_w$348 [3:0];
-  assign \i_w$348[0].q[1]  = \i_w$348 [7:4];
-  assign \i_w$348[0].q[2]  = \i_w$348 [11:8];
-  assign \i_w$348[0].q[3]  = \i_w$348 [15:12];
-  assign \i_w$348[0].zero  = \i_w$348 [19:16];
-  assign \i_w$348[0].scale  = \i_w$348 [27:20];
-  assign \o_w$349[0]  = \i_w$348 ;
-  assign \o_w$349[0].q  = \i_w$348 [15:0];
-  assign \o_w$349[0].q[0]  = \i_w$348 [3:0];
-  assign \o_w$349[0].q[1]  = \i_w$348 [7:4];
-  assign \o_w$349[0].q[2]  = \i_w$348 [11:8];
-  assign \o_w$349[0].q[3]  = \i_w$348 [15:12];
-  assign \o_w$349[0].zero  = \i_w$348 [19:16];
-  assign \o_w$349[0].scale  = \i_w$348 [27:20];
-  assign \i_w$350[0]  = \i_w$350 ;
-  assign \i_w$350[0].q  = \i_w$350 [15:0];
-  assign \i_w$350[0].q[0]  = \i_w$350 [3:0];
-  assign \i_w$350[0].q[1]  = \i_w$350 [7:4];
-  assign \i_w$350[0].q[2]  = \i_w$350 [11:8];
-  assign \i_w$350[0].q[3]  = \i_w$350 [15:12];
-  assign \i_w$350[0].zero  = \i_w$350 [19:16];
-  assign \i_w$350[0].scale  = \i_w$350 [27:20];
-  assign \o_w$351[0]  = \i_w$350 ;
-  assign \o_w$351[0].q  = \i_w$350 [15:0];
-  assign \o_w$351[0].q[0]  = \i_w$350 [3:0];
-  assign \o_w$351[0].q[1]  = \i_w$350 [7:4];
-  assign \o_w$351[0].q[2]  = \i_w$350 [11:8];
-  assign \o_w$351[0].q[3]  = \i_w$350 [15:12];
-  assign \o_w$351[0].zero  = \i_w$350 [19:16];
-  assign \o_w$351[0].scale  = \i_w$350 [27:20];
-  assign \i_w$352[0]  = \i_w$352 ;
-  assign \i_w$352[0].q  = \i_w$352 [15:0];
-  assign \i_w$352[0].q[0]  = \i_w$352 [3:0];
-  assign \i_w$352[0].q[1]  = \i_w$352 [7:4];
-  assign \i_w$352[0].q[2]  = \i_w$352 [11:8];
-  assign \i_w$352[0].q[3]  = \i_w$352 [15:12];
-  assign \i_w$352[0].zero  = \i_w$352 [19:16];
-  assign \i_w$352[0].scale  = \i_w$352 [27:20];
-  assign \w6_d6.q  = \i_w$352 [15:0];
-  assign \w6_d6.q[0]  = \i_w$352 [3:0];
-  assign \w6_d6.q[1]  = \i_w$352 [7:4];
-  assign \w6_d6.q[2]  = \i_w$352 [11:8];
-  assign \w6_d6.q[3]  = \i_w$352 [15:12];
-  assign \w6_d6.zero  = \i_w$352 [19:16];
-  assign \w6_d6.scale  = \i_w$352 [27:20];
-  assign \i_w$354[0]  = \i_w$354 ;
-  assign \i_w$354[0].q  = \i_w$354 [15:0];
-  assign \i_w$354[0].q[0]  = \i_w$354 [3:0];
-  assign \i_w$354[0].q[1]  = \i_w$354 [7:4];
-  assign \i_w$354[0].q[2]  = \i_w$354 [11:8];
-  assign \i_w$354[0].q[3]  = \i_w$354 [15:12];
-  assign \i_w$354[0].zero  = \i_w$354 [19:16];
-  assign \i_w$354[0].scale  = \i_w$354 [27:20];
-  assign \o_w$355[0]  = \i_w$354 ;
-  assign \o_w$355[0].q  = \i_w$354 [15:0];
-  assign \o_w$355[0].q[0]  = \i_w$354 [3:0];
-  assign \o_w$355[0].q[1]  = \i_w$354 [7:4];
-  assign \o_w$355[0].q[2]  = \i_w$354 [11:8];
-  assign \o_w$355[0].q[3]  = \i_w$354 [15:12];
-  assign \o_w$355[0].zero  = \i_w$354 [19:16];
-  assign \o_w$355[0].scale  = \i_w$354 [27:20];
-  assign \i_w$356[0]  = \i_w$356 ;
-  assign \i_w$356[0].q  = \i_w$356 [15:0];
-  assign \i_w$356[0].q[0]  = \i_w$356 [3:0];
-  assign \i_w$356[0].q[1]  = \i_w$356 [7:4];
-  assign \i_w$356[0].q[2]  = \i_w$356 [11:8];
-  assign \i_w$356[0].q[3]  = \i_w$356 [15:12];
-  assign \i_w$356[0].zero  = \i_w$356 [19:16];
-  assign \i_w$356[0].scale  = \i_w$356 [27:20];
-  assign \o_w$357[0]  = \i_w$356 ;
-  assign \o_w$357[0].q  = \i_w$356 [15:0];
-  assign \o_w$357[0].q[0]  = \i_w$356 [3:0];
-  assign \o_w$357[0].q[1]  = \i_w$356 [7:4];
-  assign \o_w$357[0].q[2]  = \i_w$356 [11:8];
-  assign \o_w$357[0].q[3]  = \i_w$356 [15:12];
-  assign \o_w$357[0].zero  = \i_w$356 [19:16];
-  assign \o_w$357[0].scale  = \i_w$356 [27:20];
-  assign \i_w$358[0]  = \i_w$358 ;
-  assign \i_w$358[0].q  = \i_w$358 [15:0];
-  assign \i_w$358[0].q[0]  = \i_w$358 [3:0];
-  assign \i_w$358[0].q[1]  = \i_w$358 [7:4];
-  assign \i_w$358[0].q[2]  = \i_w$358 [11:8];
-  assign \i_w$358[0].q[3]  = \i_w$358 [15:12];
-  assign \i_w$358[0].zero  = \i_w$358 [19:16];
-  assign \i_w$358[0].scale  = \i_w$358 [27:20];
-  assign \o_w$359[0]  = \i_w$358 ;
-  assign \o_w$359[0].q  = \i_w$358 [15:0];
-  assign \o_w$359[0].q[0]  = \i_w$358 [3:0];
-  assign \o_w$359[0].q[1]  = \i_w$358 [7:4];
-  assign \o_w$359[0].q[2]  = \i_w$358 [11:8];
-  assign \o_w$359[0].q[3]  = \i_w$358 [15:12];
-  assign \o_w$359[0].zero  = \i_w$358 [19:16];
-  assign \o_w$359[0].scale  = \i_w$358 [27:20];
-  assign \i_w$360[0]  = \i_w$360 ;
-  assign \i_w$360[0].q  = \i_w$360 [15:0];
-  assign \i_w$360[0].q[0]  = \i_w$360 [3:0];
-  assign \i_w$360[0].q[1]  = \i_w$360 [7:4];
-  assign \i_w$360[0].q[2]  = \i_w$360 [11:8];
-  assign \i_w$360[0].q[3]  = \i_w$360 [15:12];
-  assign \i_w$360[0].zero  = \i_w$360 [19:16];
-  assign \i_w$360[0].scale  = \i_w$360 [27:20];
-  assign \o_w$361[0]  = \i_w$360 ;
-  assign \o_w$361[0].q  = \i_w$360 [15:0];
-  assign \o_w$361[0].q[0]  = \i_w$360 [3:0];
-  assign \o_w$361[0].q[1]  = \i_w$360 [7:4];
-  assign \o_w$361[0].q[2]  = \i_w$360 [11:8];
-  assign \o_w$361[0].q[3]  = \i_w$360 [15:12];
-  assign \o_w$361[0].zero  = \i_w$360 [19:16];
-  assign \o_w$361[0].scale  = \i_w$360 [27:20];
-  assign \i_w$362[0]  = \i_w$362 ;
-  assign \i_w$362[0].q  = \i_w$362 [15:0];
-  assign \i_w$362[0].q[0]  = \i_w$362 [3:0];
-  assign \i_w$362[0].q[1]  = \i_w$362 [7:4];
-  assign \i_w$362[0].q[2]  = \i_w$362 [11:8];
-  assign \i_w$362[0].q[3]  = \i_w$362 [15:12];
-  assign \i_w$362[0].zero  = \i_w$362 [19:16];
-  assign \i_w$362[0].scale  = \i_w$362 [27:20];
-  assign \o_w$363[0]  = \i_w$362 ;
-  assign \o_w$363[0].q  = \i_w$362 [15:0];
-  assign \o_w$363[0].q[0]  = \i_w$362 [3:0];
-  assign \o_w$363[0].q[1]  = \i_w$362 [7:4];
-  assign \o_w$363[0].q[2]  = \i_w$362 [11:8];
-  assign \o_w$363[0].q[3]  = \i_w$362 [15:12];
-  assign \o_w$363[0].zero  = \i_w$362 [19:16];
-  assign \o_w$363[0].scale  = \i_w$362 [27:20];
-  assign \i_w$364[0]  = \i_w$364 ;
-  assign \i_w$364[0].q  = \i_w$364 [15:0];
-  assign \i_w$364[0].q[0]  = \i_w$364 [3:0];
-  assign \i_w$364[0].q[1]  = \i_w$364 [7:4];
-  assign \i_w$364[0].q[2]  = \i_w$364 [11:8];
-  assign \i_w$364[0].q[3]  = \i_w$364 [15:12];
-  assign \i_w$364[0].zero  = \i_w$364 [19:16];
-  assign \i_w$364[0].scale  = \i_w$364 [27:20];
-  assign \o_w$365[0]  = \i_w$364 ;
-  assign \o_w$365[0].q  = \i_w$364 [15:0];
-  assign \o_w$365[0].q[0]  = \i_w$364 [3:0];
-  assign \o_w$365[0].q[1]  = \i_w$364 [7:4];
-  assign \o_w$365[0].q[2]  = \i_w$364 [11:8];
-  assign \o_w$365[0].q[3]  = \i_w$364 [15:12];
-  assign \o_w$365[0].zero  = \i_w$364 [19:16];
-  assign \o_w$365[0].scale  = \i_w$364 [27:20];
-  assign \i_w$366[0]  = \i_w$366 ;
-  assign \i_w$366[0].q  = \i_w$366 [15:0];
-  assign \i_w$366[0].q[0]  = \i_w$366 [3:0];
-  assign \i_w$366[0].q[1]  = \i_w$366 [7:4];
-  assign \i_w$366[0].q[2]  = \i_w$366 [11:8];
-  assign \i_w$366[0].q[3]  = \i_w$366 [15:12];
-  assign \i_w$366[0].zero  = \i_w$366 [19:16];
-  assign \i_w$366[0].scale  = \i_w$366 [27:20];
-  assign \o_w$367[0]  = \i_w$366 ;
-  assign \o_w$367[0].q  = \i_w$366 [15:0];
-  assign \o_w$367[0].q[0]  = \i_w$366 [3:0];
-  assign \o_w$367[0].q[1]  = \i_w$366 [7:4];
-  assign \o_w$367[0].q[2]  = \i_w$366 [11:8];
-  assign \o_w$367[0].q[3]  = \i_w$366 [15:12];
-  assign \o_w$367[0].zero  = \i_w$366 [19:16];
-  assign \o_w$367[0].scale  = \i_w$366 [27:20];
-  assign \i_w$368[0]  = \i_w$368 ;
-  assign \i_w$368[0].q  = \i_w$368 [15:0];
-  assign \i_w$368[0].q[0]  = \i_w$368 [3:0];
-  assign \i_w$368[0].q[1]  = \i_w$368 [7:4];
-  assign \i_w$368[0].q[2]  = \i_w$368 [11:8];
-  assign \i_w$368[0].q[3]  = \i_w$368 [15:12];
-  assign \i_w$368[0].zero  = \i_w$368 [19:16];
-  assign \i_w$368[0].scale  = \i_w$368 [27:20];
-  assign \w7_d7.q  = \i_w$368 [15:0];
-  assign \w7_d7.q[0]  = \i_w$368 [3:0];
-  assign \w7_d7.q[1]  = \i_w$368 [7:4];
-  assign \w7_d7.q[2]  = \i_w$368 [11:8];
-  assign \w7_d7.q[3]  = \i_w$368 [15:12];
-  assign \w7_d7.zero  = \i_w$368 [19:16];
-  assign \w7_d7.scale  = \i_w$368 [27:20];
-  assign \i_w$370[0]  = \i_w$370 ;
-  assign \i_w$370[0].q  = \i_w$370 [15:0];
-  assign \i_w$370[0].q[0]  = \i_w$370 [3:0];
-  assign \i_w$370[0].q[1]  = \i_w$370 [7:4];
-  assign \i_w$370[0].q[2]  = \i_w$370 [11:8];
-  assign \i_w$370[0].q[3]  = \i_w$370 [15:12];
-  assign \i_w$370[0].zero  = \i_w$370 [19:16];
-  assign \i_w$370[0].scale  = \i_w$370 [27:20];
-  assign \o_w$371[0]  = \i_w$370 ;
-  assign \o_w$371[0].q  = \i_w$370 [15:0];
-  assign \o_w$371[0].q[0]  = \i_w$370 [3:0];
-  assign \o_w$371[0].q[1]  = \i_w$370 [7:4];
-  assign \o_w$371[0].q[2]  = \i_w$370 [11:8];
-  assign \o_w$371[0].q[3]  = \i_w$370 [15:12];
-  assign \o_w$371[0].zero  = \i_w$370 [19:16];
-  assign \o_w$371[0].scale  = \i_w$370 [27:20];
-  assign \i_w$372[0]  = \i_w$372 ;
-  assign \i_w$372[0].q  = \i_w$372 [15:0];
-  assign \i_w$372[0].q[0]  = \i_w$372 [3:0];
-  assign \i_w$372[0].q[1]  = \i_w$372 [7:4];
-  assign \i_w$372[0].q[2]  = \i_w$372 [11:8];
-  assign \i_w$372[0].q[3]  = \i_w$372 [15:12];
-  assign \i_w$372[0].zero  = \i_w$372 [19:16];
-  assign \i_w$372[0].scale  = \i_w$372 [27:20];
-  assign \o_w$373[0]  = \i_w$372 ;
-  assign \o_w$373[0].q  = \i_w$372 [15:0];
-  assign \o_w$373[0].q[0]  = \i_w$372 [3:0];
-  assign \o_w$373[0].q[1]  = \i_w$372 [7:4];
-  assign \o_w$373[0].q[2]  = \i_w$372 [11:8];
-  assign \o_w$373[0].q[3]  = \i_w$372 [15:12];
-  assign \o_w$373[0].zero  = \i_w$372 [19:16];
-  assign \o_w$373[0].scale  = \i_w$372 [27:20];
-  assign \i_w$374[0]  = \i_w$374 ;
-  assign \i_w$374[0].q  = \i_w$374 [15:0];
-  assign \i_w$374[0].q[0]  = \i_w$374 [3:0];
-  assign \i_w$374[0].q[1]  = \i_w$374 [7:4];
-  assign \i_w$374[0].q[2]  = \i_w$374 [11:8];
-  assign \i_w$374[0].q[3]  = \i_w$374 [15:12];
-  assign \i_w$374[0].zero  = \i_w$374 [19:16];
-  assign \i_w$374[0].scale  = \i_w$374 [27:20];
-  assign \o_w$375[0]  = \i_w$374 ;
-  assign \o_w$375[0].q  = \i_w$374 [15:0];
-  assign \o_w$375[0].q[0]  = \i_w$374 [3:0];
-  assign \o_w$375[0].q[1]  = \i_w$374 [7:4];
-  assign \o_w$375[0].q[2]  = \i_w$374 [11:8];
-  assign \o_w$375[0].q[3]  = \i_w$374 [15:12];
-  assign \o_w$375[0].zero  = \i_w$374 [19:16];
-  assign \o_w$375[0].scale  = \i_w$374 [27:20];
-  assign \i_w$376[0]  = \i_w$376 ;
-  assign \i_w$376[0].q  = \i_w$376 [15:0];
-  assign \i_w$376[0].q[0]  = \i_w$376 [3:0];
-  assign \i_w$376[0].q[1]  = \i_w$376 [7:4];
-  assign \i_w$376[0].q[2]  = \i_w$376 [11:8];
-  assign \i_w$376[0].q[3]  = \i_w$376 [15:12];
-  assign \i_w$376[0].zero  = \i_w$376 [19:16];
-  assign \i_w$376[0].scale  = \i_w$376 [27:20];
-  assign \o_w$377[0]  = \i_w$376 ;
-  assign \o_w$377[0].q  = \i_w$376 [15:0];
-  assign \o_w$377[0].q[0]  = \i_w$376 [3:0];
-  assign \o_w$377[0].q[1]  = \i_w$376 [7:4];
-  assign \o_w$377[0].q[2]  = \i_w$376 [11:8];
-  assign \o_w$377[0].q[3]  = \i_w$376 [15:12];
-  assign \o_w$377[0].zero  = \i_w$376 [19:16];
-  assign \o_w$377[0].scale  = \i_w$376 [27:20];
-  assign \i_w$378[0]  = \i_w$378 ;
-  assign \i_w$378[0].q  = \i_w$378 [15:0];
-  assign \i_w$378[0].q[0]  = \i_w$378 [3:0];
-  assign \i_w$378[0].q[1]  = \i_w$378 [7:4];
-  assign \i_w$378[0].q[2]  = \i_w$378 [11:8];
-  assign \i_w$378[0].q[3]  = \i_w$378 [15:12];
-  assign \i_w$378[0].zero  = \i_w$378 [19:16];
-  assign \i_w$378[0].scale  = \i_w$378 [27:20];
-  assign \o_w$379[0]  = \i_w$378 ;
-  assign \o_w$379[0].q  = \i_w$378 [15:0];
-  assign \o_w$379[0].q[0]  = \i_w$378 [3:0];
-  assign \o_w$379[0].q[1]  = \i_w$378 [7:4];
-  assign \o_w$379[0].q[2]  = \i_w$378 [11:8];
-  assign \o_w$379[0].q[3]  = \i_w$378 [15:12];
-  assign \o_w$379[0].zero  = \i_w$378 [19:16];
-  assign \o_w$379[0].scale  = \i_w$378 [27:20];
-  assign \i_w$380[0]  = \i_w$380 ;
-  assign \i_w$380[0].q  = \i_w$380 [15:0];
-  assign \i_w$380[0].q[0]  = \i_w$380 [3:0];
-  assign \i_w$380[0].q[1]  = \i_w$380 [7:4];
-  assign \i_w$380[0].q[2]  = \i_w$380 [11:8];
-  assign \i_w$380[0].q[3]  = \i_w$380 [15:12];
-  assign \i_w$380[0].zero  = \i_w$380 [19:16];
-  assign \i_w$380[0].scale  = \i_w$380 [27:20];
-  assign \o_w$381[0]  = \i_w$380 ;
-  assign \o_w$381[0].q  = \i_w$380 [15:0];
-  assign \o_w$381[0].q[0]  = \i_w$380 [3:0];
-  assign \o_w$381[0].q[1]  = \i_w$380 [7:4];
-  assign \o_w$381[0].q[2]  = \i_w$380 [11:8];
-  assign \o_w$381[0].q[3]  = \i_w$380 [15:12];
-  assign \o_w$381[0].zero  = \i_w$380 [19:16];
-  assign \o_w$381[0].scale  = \i_w$380 [27:20];
-  assign \i_w$382[0]  = \i_w$382 ;
-  assign \i_w$382[0].q  = \i_w$382 [15:0];
-  assign \i_w$382[0].q[0]  = \i_w$382 [3:0];
-  assign \i_w$382[0].q[1]  = \i_w$382 [7:4];
-  assign \i_w$382[0].q[2]  = \i_w$382 [11:8];
-  assign \i_w$382[0].q[3]  = \i_w$382 [15:12];
-  assign \i_w$382[0].zero  = \i_w$382 [19:16];
-  assign \i_w$382[0].scale  = \i_w$382 [27:20];
-  assign \o_w$383[0]  = \i_w$382 ;
-  assign \o_w$383[0].q  = \i_w$382 [15:0];
-  assign \o_w$383[0].q[0]  = \i_w$382 [3:0];
-  assign \o_w$383[0].q[1]  = \i_w$382 [7:4];
-  assign \o_w$383[0].q[2]  = \i_w$382 [11:8];
-  assign \o_w$383[0].q[3]  = \i_w$382 [15:12];
-  assign \o_w$383[0].zero  = \i_w$382 [19:16];
-  assign \o_w$383[0].scale  = \i_w$382 [27:20];
+  assign \o_w$273[0]  = \i_w$272 ;
+  assign \o_w$273[0].q  = \i_w$272 [15:0];
+  assign \o_w$273[0].q[0]  = \i_w$272 [3:0];
+  assign \o_w$273[0].q[1]  = \i_w$272 [7:4];
+  assign \o_w$273[0].q[2]  = \i_w$272 [11:8];
+  assign \o_w$273[0].q[3]  = \i_w$272 [15:12];
+  assign \o_w$273[0].zero  = \i_w$272 [19:16];
+  assign \o_w$273[0].scale  = \i_w$272 [27:20];
+  assign \w1_eff.q  = w1_eff[15:0];
+  assign \w1_eff.q[0]  = w1_eff[3:0];
+  assign \w1_eff.q[1]  = w1_eff[7:4];
+  assign \w1_eff.q[2]  = w1_eff[11:8];
+  assign \w1_eff.q[3]  = w1_eff[15:12];
+  assign \w1_eff.zero  = w1_eff[19:16];
+  assign \w1_eff.scale  = w1_eff[27:20];
+  assign \w1_held.q  = w1_held[15:0];
+  assign \w1_held.q[0]  = w1_held[3:0];
+  assign \w1_held.q[1]  = w1_held[7:4];
+  assign \w1_held.q[2]  = w1_held[11:8];
+  assign \w1_held.q[3]  = w1_held[15:12];
+  assign \w1_held.zero  = w1_held[19:16];
+  assign \w1_held.scale  = w1_held[27:20];
+  assign \i_w$276[0]  = w1_held;
+  assign \i_w$276[0].q  = w1_held[15:0];
+  assign \i_w$276[0].q[0]  = w1_held[3:0];
+  assign \i_w$276[0].q[1]  = w1_held[7:4];
+  assign \i_w$276[0].q[2]  = w1_held[11:8];
+  assign \i_w$276[0].q[3]  = w1_held[15:12];
+  assign \i_w$276[0].zero  = w1_held[19:16];
+  assign \i_w$276[0].scale  = w1_held[27:20];
+  assign \i_w$277[0]  = \i_w$277 ;
+  assign \i_w$277[0].q  = \i_w$277 [15:0];
+  assign \i_w$277[0].q[0]  = \i_w$277 [3:0];
+  assign \i_w$277[0].q[1]  = \i_w$277 [7:4];
+  assign \i_w$277[0].q[2]  = \i_w$277 [11:8];
+  assign \i_w$277[0].q[3]  = \i_w$277 [15:12];
+  assign \i_w$277[0].zero  = \i_w$277 [19:16];
+  assign \i_w$277[0].scale  = \i_w$277 [27:20];
+  assign \o_w$278[0]  = \i_w$277 ;
+  assign \o_w$278[0].q  = \i_w$277 [15:0];
+  assign \o_w$278[0].q[0]  = \i_w$277 [3:0];
+  assign \o_w$278[0].q[1]  = \i_w$277 [7:4];
+  assign \o_w$278[0].q[2]  = \i_w$277 [11:8];
+  assign \o_w$278[0].q[3]  = \i_w$277 [15:12];
+  assign \o_w$278[0].zero  = \i_w$277 [19:16];
+  assign \o_w$278[0].scale  = \i_w$277 [27:20];
+  assign \i_w$279[0]  = \i_w$279 ;
+  assign \i_w$279[0].q  = \i_w$279 [15:0];
+  assign \i_w$279[0].q[0]  = \i_w$279 [3:0];
+  assign \i_w$279[0].q[1]  = \i_w$279 [7:4];
+  assign \i_w$279[0].q[2]  = \i_w$279 [11:8];
+  assign \i_w$279[0].q[3]  = \i_w$279 [15:12];
+  assign \i_w$279[0].zero  = \i_w$279 [19:16];
+  assign \i_w$279[0].scale  = \i_w$279 [27:20];
+  assign \o_w$280[0]  = \i_w$279 ;
+  assign \o_w$280[0].q  = \i_w$279 [15:0];
+  assign \o_w$280[0].q[0]  = \i_w$279 [3:0];
+  assign \o_w$280[0].q[1]  = \i_w$279 [7:4];
+  assign \o_w$280[0].q[2]  = \i_w$279 [11:8];
+  assign \o_w$280[0].q[3]  = \i_w$279 [15:12];
+  assign \o_w$280[0].zero  = \i_w$279 [19:16];
+  assign \o_w$280[0].scale  = \i_w$279 [27:20];
+  assign \i_w$281[0]  = \i_w$281 ;
+  assign \i_w$281[0].q  = \i_w$281 [15:0];
+  assign \i_w$281[0].q[0]  = \i_w$281 [3:0];
+  assign \i_w$281[0].q[1]  = \i_w$281 [7:4];
+  assign \i_w$281[0].q[2]  = \i_w$281 [11:8];
+  assign \i_w$281[0].q[3]  = \i_w$281 [15:12];
+  assign \i_w$281[0].zero  = \i_w$281 [19:16];
+  assign \i_w$281[0].scale  = \i_w$281 [27:20];
+  assign \o_w$282[0]  = \i_w$281 ;
+  assign \o_w$282[0].q  = \i_w$281 [15:0];
+  assign \o_w$282[0].q[0]  = \i_w$281 [3:0];
+  assign \o_w$282[0].q[1]  = \i_w$281 [7:4];
+  assign \o_w$282[0].q[2]  = \i_w$281 [11:8];
+  assign \o_w$282[0].q[3]  = \i_w$281 [15:12];
+  assign \o_w$282[0].zero  = \i_w$281 [19:16];
+  assign \o_w$282[0].scale  = \i_w$281 [27:20];
+  assign \i_w$283[0]  = \i_w$283 ;
+  assign \i_w$283[0].q  = \i_w$283 [15:0];
+  assign \i_w$283[0].q[0]  = \i_w$283 [3:0];
+  assign \i_w$283[0].q[1]  = \i_w$283 [7:4];
+  assign \i_w$283[0].q[2]  = \i_w$283 [11:8];
+  assign \i_w$283[0].q[3]  = \i_w$283 [15:12];
+  assign \i_w$283[0].zero  = \i_w$283 [19:16];
+  assign \i_w$283[0].scale  = \i_w$283 [27:20];
+  assign \o_w$284[0]  = \i_w$283 ;
+  assign \o_w$284[0].q  = \i_w$283 [15:0];
+  assign \o_w$284[0].q[0]  = \i_w$283 [3:0];
+  assign \o_w$284[0].q[1]  = \i_w$283 [7:4];
+  assign \o_w$284[0].q[2]  = \i_w$283 [11:8];
+  assign \o_w$284[0].q[3]  = \i_w$283 [15:12];
+  assign \o_w$284[0].zero  = \i_w$283 [19:16];
+  assign \o_w$284[0].scale  = \i_w$283 [27:20];
+  assign \i_w$285[0]  = \i_w$285 ;
+  assign \i_w$285[0].q  = \i_w$285 [15:0];
+  assign \i_w$285[0].q[0]  = \i_w$285 [3:0];
+  assign \i_w$285[0].q[1]  = \i_w$285 [7:4];
+  assign \i_w$285[0].q[2]  = \i_w$285 [11:8];
+  assign \i_w$285[0].q[3]  = \i_w$285 [15:12];
+  assign \i_w$285[0].zero  = \i_w$285 [19:16];
+  assign \i_w$285[0].scale  = \i_w$285 [27:20];
+  assign \o_w$286[0]  = \i_w$285 ;
+  assign \o_w$286[0].q  = \i_w$285 [15:0];
+  assign \o_w$286[0].q[0]  = \i_w$285 [3:0];
+  assign \o_w$286[0].q[1]  = \i_w$285 [7:4];
+  assign \o_w$286[0].q[2]  = \i_w$285 [11:8];
+  assign \o_w$286[0].q[3]  = \i_w$285 [15:12];
+  assign \o_w$286[0].zero  = \i_w$285 [19:16];
+  assign \o_w$286[0].scale  = \i_w$285 [27:20];
+  assign \i_w$287[0]  = \i_w$287 ;
+  assign \i_w$287[0].q  = \i_w$287 [15:0];
+  assign \i_w$287[0].q[0]  = \i_w$287 [3:0];
+  assign \i_w$287[0].q[1]  = \i_w$287 [7:4];
+  assign \i_w$287[0].q[2]  = \i_w$287 [11:8];
+  assign \i_w$287[0].q[3]  = \i_w$287 [15:12];
+  assign \i_w$287[0].zero  = \i_w$287 [19:16];
+  assign \i_w$287[0].scale  = \i_w$287 [27:20];
+  assign \o_w$288[0]  = \i_w$287 ;
+  assign \o_w$288[0].q  = \i_w$287 [15:0];
+  assign \o_w$288[0].q[0]  = \i_w$287 [3:0];
+  assign \o_w$288[0].q[1]  = \i_w$287 [7:4];
+  assign \o_w$288[0].q[2]  = \i_w$287 [11:8];
+  assign \o_w$288[0].q[3]  = \i_w$287 [15:12];
+  assign \o_w$288[0].zero  = \i_w$287 [19:16];
+  assign \o_w$288[0].scale  = \i_w$287 [27:20];
+  assign \i_w$289[0]  = \i_w$289 ;
+  assign \i_w$289[0].q  = \i_w$289 [15:0];
+  assign \i_w$289[0].q[0]  = \i_w$289 [3:0];
+  assign \i_w$289[0].q[1]  = \i_w$289 [7:4];
+  assign \i_w$289[0].q[2]  = \i_w$289 [11:8];
+  assign \i_w$289[0].q[3]  = \i_w$289 [15:12];
+  assign \i_w$289[0].zero  = \i_w$289 [19:16];
+  assign \i_w$289[0].scale  = \i_w$289 [27:20];
+  assign \o_w$290[0]  = \i_w$289 ;
+  assign \o_w$290[0].q  = \i_w$289 [15:0];
+  assign \o_w$290[0].q[0]  = \i_w$289 [3:0];
+  assign \o_w$290[0].q[1]  = \i_w$289 [7:4];
+  assign \o_w$290[0].q[2]  = \i_w$289 [11:8];
+  assign \o_w$290[0].q[3]  = \i_w$289 [15:12];
+  assign \o_w$290[0].zero  = \i_w$289 [19:16];
+  assign \o_w$290[0].scale  = \i_w$289 [27:20];
+  assign \w2_eff.q  = w2_eff[15:0];
+  assign \w2_eff.q[0]  = w2_eff[3:0];
+  assign \w2_eff.q[1]  = w2_eff[7:4];
+  assign \w2_eff.q[2]  = w2_eff[11:8];
+  assign \w2_eff.q[3]  = w2_eff[15:12];
+  assign \w2_eff.zero  = w2_eff[19:16];
+  assign \w2_eff.scale  = w2_eff[27:20];
+  assign \w2_held.q  = w2_held[15:0];
+  assign \w2_held.q[0]  = w2_held[3:0];
+  assign \w2_held.q[1]  = w2_held[7:4];
+  assign \w2_held.q[2]  = w2_held[11:8];
+  assign \w2_held.q[3]  = w2_held[15:12];
+  assign \w2_held.zero  = w2_held[19:16];
+  assign \w2_held.scale  = w2_held[27:20];
+  assign \i_w$293[0]  = \i_w$293 ;
+  assign \i_w$293[0].q  = \i_w$293 [15:0];
+  assign \i_w$293[0].q[0]  = \i_w$293 [3:0];
+  assign \i_w$293[0].q[1]  = \i_w$293 [7:4];
+  assign \i_w$293[0].q[2]  = \i_w$293 [11:8];
+  assign \i_w$293[0].q[3]  = \i_w$293 [15:12];
+  assign \i_w$293[0].zero  = \i_w$293 [19:16];
+  assign \i_w$293[0].scale  = \i_w$293 [27:20];
+  assign \w2_held_d1.q  = \i_w$293 [15:0];
+  assign \w2_held_d1.q[0]  = \i_w$293 [3:0];
+  assign \w2_held_d1.q[1]  = \i_w$293 [7:4];
+  assign \w2_held_d1.q[2]  = \i_w$293 [11:8];
+  assign \w2_held_d1.q[3]  = \i_w$293 [15:12];
+  assign \w2_held_d1.zero  = \i_w$293 [19:16];
+  assign \w2_held_d1.scale  = \i_w$293 [27:20];
+  assign \i_w$295[0]  = \i_w$295 ;
+  assign \i_w$295[0].q  = \i_w$295 [15:0];
+  assign \i_w$295[0].q[0]  = \i_w$295 [3:0];
+  assign \i_w$295[0].q[1]  = \i_w$295 [7:4];
+  assign \i_w$295[0].q[2]  = \i_w$295 [11:8];
+  assign \i_w$295[0].q[3]  = \i_w$295 [15:12];
+  assign \i_w$295[0].zero  = \i_w$295 [19:16];
+  assign \i_w$295[0].scale  = \i_w$295 [27:20];
+  assign \o_w$296[0]  = \i_w$295 ;
+  assign \o_w$296[0].q  = \i_w$295 [15:0];
+  assign \o_w$296[0].q[0]  = \i_w$295 [3:0];
+  assign \o_w$296[0].q[1]  = \i_w$295 [7:4];
+  assign \o_w$296[0].q[2]  = \i_w$295 [11:8];
+  assign \o_w$296[0].q[3]  = \i_w$295 [15:12];
+  assign \o_w$296[0].zero  = \i_w$295 [19:16];
+  assign \o_w$296[0].scale  = \i_w$295 [27:20];
+  assign \i_w$297[0]  = \i_w$297 ;
+  assign \i_w$297[0].q  = \i_w$297 [15:0];
+  assign \i_w$297[0].q[0]  = \i_w$297 [3:0];
+  assign \i_w$297[0].q[1]  = \i_w$297 [7:4];
+  assign \i_w$297[0].q[2]  = \i_w$297 [11:8];
+  assign \i_w$297[0].q[3]  = \i_w$297 [15:12];
+  assign \i_w$297[0].zero  = \i_w$297 [19:16];
+  assign \i_w$297[0].scale  = \i_w$297 [27:20];
+  assign \o_w$298[0]  = \i_w$297 ;
+  assign \o_w$298[0].q  = \i_w$297 [15:0];
+  assign \o_w$298[0].q[0]  = \i_w$297 [3:0];
+  assign \o_w$298[0].q[1]  = \i_w$297 [7:4];
+  assign \o_w$298[0].q[2]  = \i_w$297 [11:8];
+  assign \o_w$298[0].q[3]  = \i_w$297 [15:12];
+  assign \o_w$298[0].zero  = \i_w$297 [19:16];
+  assign \o_w$298[0].scale  = \i_w$297 [27:20];
+  assign \i_w$299[0]  = \i_w$299 ;
+  assign \i_w$299[0].q  = \i_w$299 [15:0];
+  assign \i_w$299[0].q[0]  = \i_w$299 [3:0];
+  assign \i_w$299[0].q[1]  = \i_w$299 [7:4];
+  assign \i_w$299[0].q[2]  = \i_w$299 [11:8];
+  assign \i_w$299[0].q[3]  = \i_w$299 [15:12];
+  assign \i_w$299[0].zero  = \i_w$299 [19:16];
+  assign \i_w$299[0].scale  = \i_w$299 [27:20];
+  assign \o_w$300[0]  = \i_w$299 ;
+  assign \o_w$300[0].q  = \i_w$299 [15:0];
+  assign \o_w$300[0].q[0]  = \i_w$299 [3:0];
+  assign \o_w$300[0].q[1]  = \i_w$299 [7:4];
+  assign \o_w$300[0].q[2]  = \i_w$299 [11:8];
+  assign \o_w$300[0].q[3]  = \i_w$299 [15:12];
+  assign \o_w$300[0].zero  = \i_w$299 [19:16];
+  assign \o_w$300[0].scale  = \i_w$299 [27:20];
+  assign \i_w$301[0]  = \i_w$301 ;
+  assign \i_w$301[0].q  = \i_w$301 [15:0];
+  assign \i_w$301[0].q[0]  = \i_w$301 [3:0];
+  assign \i_w$301[0].q[1]  = \i_w$301 [7:4];
+  assign \i_w$301[0].q[2]  = \i_w$301 [11:8];
+  assign \i_w$301[0].q[3]  = \i_w$301 [15:12];
+  assign \i_w$301[0].zero  = \i_w$301 [19:16];
+  assign \i_w$301[0].scale  = \i_w$301 [27:20];
+  assign \o_w$302[0]  = \i_w$301 ;
+  assign \o_w$302[0].q  = \i_w$301 [15:0];
+  assign \o_w$302[0].q[0]  = \i_w$301 [3:0];
+  assign \o_w$302[0].q[1]  = \i_w$301 [7:4];
+  assign \o_w$302[0].q[2]  = \i_w$301 [11:8];
+  assign \o_w$302[0].q[3]  = \i_w$301 [15:12];
+  assign \o_w$302[0].zero  = \i_w$301 [19:16];
+  assign \o_w$302[0].scale  = \i_w$301 [27:20];
+  assign \i_w$303[0]  = \i_w$303 ;
+  assign \i_w$303[0].q  = \i_w$303 [15:0];
+  assign \i_w$303[0].q[0]  = \i_w$303 [3:0];
+  assign \i_w$303[0].q[1]  = \i_w$303 [7:4];
+  assign \i_w$303[0].q[2]  = \i_w$303 [11:8];
+  assign \i_w$303[0].q[3]  = \i_w$303 [15:12];
+  assign \i_w$303[0].zero  = \i_w$303 [19:16];
+  assign \i_w$303[0].scale  = \i_w$303 [27:20];
+  assign \o_w$304[0]  = \i_w$303 ;
+  assign \o_w$304[0].q  = \i_w$303 [15:0];
+  assign \o_w$304[0].q[0]  = \i_w$303 [3:0];
+  assign \o_w$304[0].q[1]  = \i_w$303 [7:4];
+  assign \o_w$304[0].q[2]  = \i_w$303 [11:8];
+  assign \o_w$304[0].q[3]  = \i_w$303 [15:12];
+  assign \o_w$304[0].zero  = \i_w$303 [19:16];
+  assign \o_w$304[0].scale  = \i_w$303 [27:20];
+  assign \i_w$305[0]  = \i_w$305 ;
+  assign \i_w$305[0].q  = \i_w$305 [15:0];
+  assign \i_w$305[0].q[0]  = \i_w$305 [3:0];
+  assign \i_w$305[0].q[1]  = \i_w$305 [7:4];
+  assign \i_w$305[0].q[2]  = \i_w$305 [11:8];
+  assign \i_w$305[0].q[3]  = \i_w$305 [15:12];
+  assign \i_w$305[0].zero  = \i_w$305 [19:16];
+  assign \i_w$305[0].scale  = \i_w$305 [27:20];
+  assign \o_w$306[0]  = \i_w$305 ;
+  assign \o_w$306[0].q  = \i_w$305 [15:0];
+  assign \o_w$306[0].q[0]  = \i_w$305 [3:0];
+  assign \o_w$306[0].q[1]  = \i_w$305 [7:4];
+  assign \o_w$306[0].q[2]  = \i_w$305 [11:8];
+  assign \o_w$306[0].q[3]  = \i_w$305 [15:12];
+  assign \o_w$306[0].zero  = \i_w$305 [19:16];
+  assign \o_w$306[0].scale  = \i_w$305 [27:20];
+  assign \i_w$307[0]  = \i_w$307 ;
+  assign \i_w$307[0].q  = \i_w$307 [15:0];
+  assign \i_w$307[0].q[0]  = \i_w$307 [3:0];
+  assign \i_w$307[0].q[1]  = \i_w$307 [7:4];
+  assign \i_w$307[0].q[2]  = \i_w$307 [11:8];
+  assign \i_w$307[0].q[3]  = \i_w$307 [15:12];
+  assign \i_w$307[0].zero  = \i_w$307 [19:16];
+  assign \i_w$307[0].scale  = \i_w$307 [27:20];
+  assign \o_w$308[0]  = \i_w$307 ;
+  assign \o_w$308[0].q  = \i_w$307 [15:0];
+  assign \o_w$308[0].q[0]  = \i_w$307 [3:0];
+  assign \o_w$308[0].q[1]  = \i_w$307 [7:4];
+  assign \o_w$308[0].q[2]  = \i_w$307 [11:8];
+  assign \o_w$308[0].q[3]  = \i_w$307 [15:12];
+  assign \o_w$308[0].zero  = \i_w$307 [19:16];
+  assign \o_w$308[0].scale  = \i_w$307 [27:20];
+  assign \w3_eff.q  = w3_eff[15:0];
+  assign \w3_eff.q[0]  = w3_eff[3:0];
+  assign \w3_eff.q[1]  = w3_eff[7:4];
+  assign \w3_eff.q[2]  = w3_eff[11:8];
+  assign \w3_eff.q[3]  = w3_eff[15:12];
+  assign \w3_eff.zero  = w3_eff[19:16];
+  assign \w3_eff.scale  = w3_eff[27:20];
+  assign \w3_held.q  = w3_held[15:0];
+  assign \w3_held.q[0]  = w3_held[3:0];
+  assign \w3_held.q[1]  = w3_held[7:4];
+  assign \w3_held.q[2]  = w3_held[11:8];
+  assign \w3_held.q[3]  = w3_held[15:12];
+  assign \w3_held.zero  = w3_held[19:16];
+  assign \w3_held.scale  = w3_held[27:20];
+  assign \i_w$311[0]  = \i_w$311 ;
+  assign \i_w$311[0].q  = \i_w$311 [15:0];
+  assign \i_w$311[0].q[0]  = \i_w$311 [3:0];
+  assign \i_w$311[0].q[1]  = \i_w$311 [7:4];
+  assign \i_w$311[0].q[2]  = \i_w$311 [11:8];
+  assign \i_w$311[0].q[3]  = \i_w$311 [15:12];
+  assign \i_w$311[0].zero  = \i_w$311 [19:16];
+  assign \i_w$311[0].scale  = \i_w$311 [27:20];
+  assign \w3_held_d2.q  = \i_w$311 [15:0];
+  assign \w3_held_d2.q[0]  = \i_w$311 [3:0];
+  assign \w3_held_d2.q[1]  = \i_w$311 [7:4];
+  assign \w3_held_d2.q[2]  = \i_w$311 [11:8];
+  assign \w3_held_d2.q[3]  = \i_w$311 [15:12];
+  assign \w3_held_d2.zero  = \i_w$311 [19:16];
+  assign \w3_held_d2.scale  = \i_w$311 [27:20];
+  assign \i_w$313[0]  = \i_w$313 ;
+  assign \i_w$313[0].q  = \i_w$313 [15:0];
+  assign \i_w$313[0].q[0]  = \i_w$313 [3:0];
+  assign \i_w$313[0].q[1]  = \i_w$313 [7:4];
+  assign \i_w$313[0].q[2]  = \i_w$313 [11:8];
+  assign \i_w$313[0].q[3]  = \i_w$313 [15:12];
+  assign \i_w$313[0].zero  = \i_w$313 [19:16];
+  assign \i_w$313[0].scale  = \i_w$313 [27:20];
+  assign \o_w$314[0]  = \i_w$313 ;
+  assign \o_w$314[0].q  = \i_w$313 [15:0];
+  assign \o_w$314[0].q[0]  = \i_w$313 [3:0];
+  assign \o_w$314[0].q[1]  = \i_w$313 [7:4];
+  assign \o_w$314[0].q[2]  = \i_w$313 [11:8];
+  assign \o_w$314[0].q[3]  = \i_w$313 [15:12];
+  assign \o_w$314[0].zero  = \i_w$313 [19:16];
+  assign \o_w$314[0].scale  = \i_w$313 [27:20];
+  assign \i_w$315[0]  = \i_w$315 ;
+  assign \i_w$315[0].q  = \i_w$315 [15:0];
+  assign \i_w$315[0].q[0]  = \i_w$315 [3:0];
+  assign \i_w$315[0].q[1]  = \i_w$315 [7:4];
+  assign \i_w$315[0].q[2]  = \i_w$315 [11:8];
+  assign \i_w$315[0].q[3]  = \i_w$315 [15:12];
+  assign \i_w$315[0].zero  = \i_w$315 [19:16];
+  assign \i_w$315[0].scale  = \i_w$315 [27:20];
+  assign \o_w$316[0]  = \i_w$315 ;
+  assign \o_w$316[0].q  = \i_w$315 [15:0];
+  assign \o_w$316[0].q[0]  = \i_w$315 [3:0];
+  assign \o_w$316[0].q[1]  = \i_w$315 [7:4];
+  assign \o_w$316[0].q[2]  = \i_w$315 [11:8];
+  assign \o_w$316[0].q[3]  = \i_w$315 [15:12];
+  assign \o_w$316[0].zero  = \i_w$315 [19:16];
+  assign \o_w$316[0].scale  = \i_w$315 [27:20];
+  assign \i_w$317[0]  = \i_w$317 ;
+  assign \i_w$317[0].q  = \i_w$317 [15:0];
+  assign \i_w$317[0].q[0]  = \i_w$317 [3:0];
+  assign \i_w$317[0].q[1]  = \i_w$317 [7:4];
+  assign \i_w$317[0].q[2]  = \i_w$317 [11:8];
+  assign \i_w$317[0].q[3]  = \i_w$317 [15:12];
+  assign \i_w$317[0].zero  = \i_w$317 [19:16];
+  assign \i_w$317[0].scale  = \i_w$317 [27:20];
+  assign \o_w$318[0]  = \i_w$317 ;
+  assign \o_w$318[0].q  = \i_w$317 [15:0];
+  assign \o_w$318[0].q[0]  = \i_w$317 [3:0];
+  assign \o_w$318[0].q[1]  = \i_w$317 [7:4];
+  assign \o_w$318[0].q[2]  = \i_w$317 [11:8];
+  assign \o_w$318[0].q[3]  = \i_w$317 [15:12];
+  assign \o_w$318[0].zero  = \i_w$317 [19:16];
+  assign \o_w$318[0].scale  = \i_w$317 [27:20];
+  assign \i_w$319[0]  = \i_w$319 ;
+  assign \i_w$319[0].q  = \i_w$319 [15:0];
+  assign \i_w$319[0].q[0]  = \i_w$319 [3:0];
+  assign \i_w$319[0].q[1]  = \i_w$319 [7:4];
+  assign \i_w$319[0].q[2]  = \i_w$319 [11:8];
+  assign \i_w$319[0].q[3]  = \i_w$319 [15:12];
+  assign \i_w$319[0].zero  = \i_w$319 [19:16];
+  assign \i_w$319[0].scale  = \i_w$319 [27:20];
+  assign \o_w$320[0]  = \i_w$319 ;
+  assign \o_w$320[0].q  = \i_w$319 [15:0];
+  assign \o_w$320[0].q[0]  = \i_w$319 [3:0];
+  assign \o_w$320[0].q[1]  = \i_w$319 [7:4];
+  assign \o_w$320[0].q[2]  = \i_w$319 [11:8];
+  assign \o_w$320[0].q[3]  = \i_w$319 [15:12];
+  assign \o_w$320[0].zero  = \i_w$319 [19:16];
+  assign \o_w$320[0].scale  = \i_w$319 [27:20];
+  assign \i_w$321[0]  = \i_w$321 ;
+  assign \i_w$321[0].q  = \i_w$321 [15:0];
+  assign \i_w$321[0].q[0]  = \i_w$321 [3:0];
+  assign \i_w$321[0].q[1]  = \i_w$321 [7:4];
+  assign \i_w$321[0].q[2]  = \i_w$321 [11:8];
+  assign \i_w$321[0].q[3]  = \i_w$321 [15:12];
+  assign \i_w$321[0].zero  = \i_w$321 [19:16];
+  assign \i_w$321[0].scale  = \i_w$321 [27:20];
+  assign \o_w$322[0]  = \i_w$321 ;
+  assign \o_w$322[0].q  = \i_w$321 [15:0];
+  assign \o_w$322[0].q[0]  = \i_w$321 [3:0];
+  assign \o_w$322[0].q[1]  = \i_w$321 [7:4];
+  assign \o_w$322[0].q[2]  = \i_w$321 [11:8];
+  assign \o_w$322[0].q[3]  = \i_w$321 [15:12];
+  assign \o_w$322[0].zero  = \i_w$321 [19:16];
+  assign \o_w$322[0].scale  = \i_w$321 [27:20];
+  assign \i_w$323[0]  = \i_w$323 ;
+  assign \i_w$323[0].q  = \i_w$323 [15:0];
+  assign \i_w$323[0].q[0]  = \i_w$323 [3:0];
+  assign \i_w$323[0].q[1]  = \i_w$323 [7:4];
+  assign \i_w$323[0].q[2]  = \i_w$323 [11:8];
+  assign \i_w$323[0].q[3]  = \i_w$323 [15:12];
+  assign \i_w$323[0].zero  = \i_w$323 [19:16];
+  assign \i_w$323[0].scale  = \i_w$323 [27:20];
+  assign \o_w$324[0]  = \i_w$323 ;
+  assign \o_w$324[0].q  = \i_w$323 [15:0];
+  assign \o_w$324[0].q[0]  = \i_w$323 [3:0];
+  assign \o_w$324[0].q[1]  = \i_w$323 [7:4];
+  assign \o_w$324[0].q[2]  = \i_w$323 [11:8];
+  assign \o_w$324[0].q[3]  = \i_w$323 [15:12];
+  assign \o_w$324[0].zero  = \i_w$323 [19:16];
+  assign \o_w$324[0].scale  = \i_w$323 [27:20];
+  assign \i_w$325[0]  = \i_w$325 ;
+  assign \i_w$325[0].q  = \i_w$325 [15:0];
+  assign \i_w$325[0].q[0]  = \i_w$325 [3:0];
+  assign \i_w$325[0].q[1]  = \i_w$325 [7:4];
+  assign \i_w$325[0].q[2]  = \i_w$325 [11:8];
+  assign \i_w$325[0].q[3]  = \i_w$325 [15:12];
+  assign \i_w$325[0].zero  = \i_w$325 [19:16];
+  assign \i_w$325[0].scale  = \i_w$325 [27:20];
+  assign \o_w$326[0]  = \i_w$325 ;
+  assign \o_w$326[0].q  = \i_w$325 [15:0];
+  assign \o_w$326[0].q[0]  = \i_w$325 [3:0];
+  assign \o_w$326[0].q[1]  = \i_w$325 [7:4];
+  assign \o_w$326[0].q[2]  = \i_w$325 [11:8];
+  assign \o_w$326[0].q[3]  = \i_w$325 [15:12];
+  assign \o_w$326[0].zero  = \i_w$325 [19:16];
+  assign \o_w$326[0].scale  = \i_w$325 [27:20];
+  assign \w4_eff.q  = w4_eff[15:0];
+  assign \w4_eff.q[0]  = w4_eff[3:0];
+  assign \w4_eff.q[1]  = w4_eff[7:4];
+  assign \w4_eff.q[2]  = w4_eff[11:8];
+  assign \w4_eff.q[3]  = w4_eff[15:12];
+  assign \w4_eff.zero  = w4_eff[19:16];
+  assign \w4_eff.scale  = w4_eff[27:20];
+  assign \w4_held.q  = w4_held[15:0];
+  assign \w4_held.q[0]  = w4_held[3:0];
+  assign \w4_held.q[1]  = w4_held[7:4];
+  assign \w4_held.q[2]  = w4_held[11:8];
+  assign \w4_held.q[3]  = w4_held[15:12];
+  assign \w4_held.zero  = w4_held[19:16];
+  assign \w4_held.scale  = w4_held[27:20];
+  assign \i_w$329[0]  = \i_w$329 ;
+  assign \i_w$329[0].q  = \i_w$329 [15:0];
+  assign \i_w$329[0].q[0]  = \i_w$329 [3:0];
+  assign \i_w$329[0].q[1]  = \i_w$329 [7:4];
+  assign \i_w$329[0].q[2]  = \i_w$329 [11:8];
+  assign \i_w$329[0].q[3]  = \i_w$329 [15:12];
+  assign \i_w$329[0].zero  = \i_w$329 [19:16];
+  assign \i_w$329[0].scale  = \i_w$329 [27:20];
+  assign \w4_held_d3.q  = \i_w$329 [15:0];
+  assign \w4_held_d3.q[0]  = \i_w$329 [3:0];
+  assign \w4_held_d3.q[1]  = \i_w$329 [7:4];
+  assign \w4_held_d3.q[2]  = \i_w$329 [11:8];
+  assign \w4_held_d3.q[3]  = \i_w$329 [15:12];
+  assign \w4_held_d3.zero  = \i_w$329 [19:16];
+  assign \w4_held_d3.scale  = \i_w$329 [27:20];
+  assign \i_w$331[0]  = \i_w$331 ;
+  assign \i_w$331[0].q  = \i_w$331 [15:0];
+  assign \i_w$331[0].q[0]  = \i_w$331 [3:0];
+  assign \i_w$331[0].q[1]  = \i_w$331 [7:4];
+  assign \i_w$331[0].q[2]  = \i_w$331 [11:8];
+  assign \i_w$331[0].q[3]  = \i_w$331 [15:12];
+  assign \i_w$331[0].zero  = \i_w$331 [19:16];
+  assign \i_w$331[0].scale  = \i_w$331 [27:20];
+  assign \o_w$332[0]  = \i_w$331 ;
+  assign \o_w$332[0].q  = \i_w$331 [15:0];
+  assign \o_w$332[0].q[0]  = \i_w$331 [3:0];
+  assign \o_w$332[0].q[1]  = \i_w$331 [7:4];
+  assign \o_w$332[0].q[2]  = \i_w$331 [11:8];
+  assign \o_w$332[0].q[3]  = \i_w$331 [15:12];
+  assign \o_w$332[0].zero  = \i_w$331 [19:16];
+  assign \o_w$332[0].scale  = \i_w$331 [27:20];
+  assign \i_w$333[0]  = \i_w$333 ;
+  assign \i_w$333[0].q  = \i_w$333 [15:0];
+  assign \i_w$333[0].q[0]  = \i_w$333 [3:0];
+  assign \i_w$333[0].q[1]  = \i_w$333 [7:4];
+  assign \i_w$333[0].q[2]  = \i_w$333 [11:8];
+  assign \i_w$333[0].q[3]  = \i_w$333 [15:12];
+  assign \i_w$333[0].zero  = \i_w$333 [19:16];
+  assign \i_w$333[0].scale  = \i_w$333 [27:20];
+  assign \o_w$334[0]  = \i_w$333 ;
+  assign \o_w$334[0].q  = \i_w$333 [15:0];
+  assign \o_w$334[0].q[0]  = \i_w$333 [3:0];
+  assign \o_w$334[0].q[1]  = \i_w$333 [7:4];
+  assign \o_w$334[0].q[2]  = \i_w$333 [11:8];
+  assign \o_w$334[0].q[3]  = \i_w$333 [15:12];
+  assign \o_w$334[0].zero  = \i_w$333 [19:16];
+  assign \o_w$334[0].scale  = \i_w$333 [27:20];
+  assign \i_w$335[0]  = \i_w$335 ;
+  assign \i_w$335[0].q  = \i_w$335 [15:0];
+  assign \i_w$335[0].q[0]  = \i_w$335 [3:0];
+  assign \i_w$335[0].q[1]  = \i_w$335 [7:4];
+  assign \i_w$335[0].q[2]  = \i_w$335 [11:8];
+  assign \i_w$335[0].q[3]  = \i_w$335 [15:12];
+  assign \i_w$335[0].zero  = \i_w$335 [19:16];
+  assign \i_w$335[0].scale  = \i_w$335 [27:20];
+  assign \o_w$336[0]  = \i_w$335 ;
+  assign \o_w$336[0].q  = \i_w$335 [15:0];
+  assign \o_w$336[0].q[0]  = \i_w$335 [3:0];
+  assign \o_w$336[0].q[1]  = \i_w$335 [7:4];
+  assign \o_w$336[0].q[2]  = \i_w$335 [11:8];
+  assign \o_w$336[0].q[3]  = \i_w$335 [15:12];
+  assign \o_w$336[0].zero  = \i_w$335 [19:16];
+  assign \o_w$336[0].scale  = \i_w$335 [27:20];
+  assign \i_w$337[0]  = \i_w$337 ;
+  assign \i_w$337[0].q  = \i_w$337 [15:0];
+  assign \i_w$337[0].q[0]  = \i_w$337 [3:0];
+  assign \i_w$337[0].q[1]  = \i_w$337 [7:4];
+  assign \i_w$337[0].q[2]  = \i_w$337 [11:8];
+  assign \i_w$337[0].q[3]  = \i_w$337 [15:12];
+  assign \i_w$337[0].zero  = \i_w$337 [19:16];
+  assign \i_w$337[0].scale  = \i_w$337 [27:20];
+  assign \o_w$338[0]  = \i_w$337 ;
+  assign \o_w$338[0].q  = \i_w$337 [15:0];
+  assign \o_w$338[0].q[0]  = \i_w$337 [3:0];
+  assign \o_w$338[0].q[1]  = \i_w$337 [7:4];
+  assign \o_w$338[0].q[2]  = \i_w$337 [11:8];
+  assign \o_w$338[0].q[3]  = \i_w$337 [15:12];
+  assign \o_w$338[0].zero  = \i_w$337 [19:16];
+  assign \o_w$338[0].scale  = \i_w$337 [27:20];
+  assign \i_w$339[0]  = \i_w$339 ;
+  assign \i_w$339[0].q  = \i_w$339 [15:0];
+  assign \i_w$339[0].q[0]  = \i_w$339 [3:0];
+  assign \i_w$339[0].q[1]  = \i_w$339 [7:4];
+  assign \i_w$339[0].q[2]  = \i_w$339 [11:8];
+  assign \i_w$339[0].q[3]  = \i_w$339 [15:12];
+  assign \i_w$339[0].zero  = \i_w$339 [19:16];
+  assign \i_w$339[0].scale  = \i_w$339 [27:20];
+  assign \o_w$340[0]  = \i_w$339 ;
+  assign \o_w$340[0].q  = \i_w$339 [15:0];
+  assign \o_w$340[0].q[0]  = \i_w$339 [3:0];
+  assign \o_w$340[0].q[1]  = \i_w$339 [7:4];
+  assign \o_w$340[0].q[2]  = \i_w$339 [11:8];
+  assign \o_w$340[0].q[3]  = \i_w$339 [15:12];
+  assign \o_w$340[0].zero  = \i_w$339 [19:16];
+  assign \o_w$340[0].scale  = \i_w$339 [27:20];
+  assign \i_w$341[0]  = \i_w$341 ;
+  assign \i_w$341[0].q  = \i_w$341 [15:0];
+  assign \i_w$341[0].q[0]  = \i_w$341 [3:0];
+  assign \i_w$341[0].q[1]  = \i_w$341 [7:4];
+  assign \i_w$341[0].q[2]  = \i_w$341 [11:8];
+  assign \i_w$341[0].q[3]  = \i_w$341 [15:12];
+  assign \i_w$341[0].zero  = \i_w$341 [19:16];
+  assign \i_w$341[0].scale  = \i_w$341 [27:20];
+  assign \o_w$342[0]  = \i_w$341 ;
+  assign \o_w$342[0].q  = \i_w$341 [15:0];
+  assign \o_w$342[0].q[0]  = \i_w$341 [3:0];
+  assign \o_w$342[0].q[1]  = \i_w$341 [7:4];
+  assign \o_w$342[0].q[2]  = \i_w$341 [11:8];
+  assign \o_w$342[0].q[3]  = \i_w$341 [15:12];
+  assign \o_w$342[0].zero  = \i_w$341 [19:16];
+  assign \o_w$342[0].scale  = \i_w$341 [27:20];
+  assign \i_w$343[0]  = \i_w$343 ;
+  assign \i_w$343[0].q  = \i_w$343 [15:0];
+  assign \i_w$343[0].q[0]  = \i_w$343 [3:0];
+  assign \i_w$343[0].q[1]  = \i_w$343 [7:4];
+  assign \i_w$343[0].q[2]  = \i_w$343 [11:8];
+  assign \i_w$343[0].q[3]  = \i_w$343 [15:12];
+  assign \i_w$343[0].zero  = \i_w$343 [19:16];
+  assign \i_w$343[0].scale  = \i_w$343 [27:20];
+  assign \o_w$344[0]  = \i_w$343 ;
+  assign \o_w$344[0].q  = \i_w$343 [15:0];
+  assign \o_w$344[0].q[0]  = \i_w$343 [3:0];
+  assign \o_w$344[0].q[1]  = \i_w$343 [7:4];
+  assign \o_w$344[0].q[2]  = \i_w$343 [11:8];
+  assign \o_w$344[0].q[3]  = \i_w$343 [15:12];
+  assign \o_w$344[0].zero  = \i_w$343 [19:16];
+  assign \o_w$344[0].scale  = \i_w$343 [27:20];
+  assign \w5_eff.q  = w5_eff[15:0];
+  assign \w5_eff.q[0]  = w5_eff[3:0];
+  assign \w5_eff.q[1]  = w5_eff[7:4];
+  assign \w5_eff.q[2]  = w5_eff[11:8];
+  assign \w5_eff.q[3]  = w5_eff[15:12];
+  assign \w5_eff.zero  = w5_eff[19:16];
+  assign \w5_eff.scale  = w5_eff[27:20];
+  assign \w5_held.q  = w5_held[15:0];
+  assign \w5_held.q[0]  = w5_held[3:0];
+  assign \w5_held.q[1]  = w5_held[7:4];
+  assign \w5_held.q[2]  = w5_held[11:8];
+  assign \w5_held.q[3]  = w5_held[15:12];
+  assign \w5_held.zero  = w5_held[19:16];
+  assign \w5_held.scale  = w5_held[27:20];
+  assign \i_w$347[0]  = \i_w$347 ;
+  assign \i_w$347[0].q  = \i_w$347 [15:0];
+  assign \i_w$347[0].q[0]  = \i_w$347 [3:0];
+  assign \i_w$347[0].q[1]  = \i_w$347 [7:4];
+  assign \i_w$347[0].q[2]  = \i_w$347 [11:8];
+  assign \i_w$347[0].q[3]  = \i_w$347 [15:12];
+  assign \i_w$347[0].zero  = \i_w$347 [19:16];
+  assign \i_w$347[0].scale  = \i_w$347 [27:20];
+  assign \w5_held_d4.q  = \i_w$347 [15:0];
+  assign \w5_held_d4.q[0]  = \i_w$347 [3:0];
+  assign \w5_held_d4.q[1]  = \i_w$347 [7:4];
+  assign \w5_held_d4.q[2]  = \i_w$347 [11:8];
+  assign \w5_held_d4.q[3]  = \i_w$347 [15:12];
+  assign \w5_held_d4.zero  = \i_w$347 [19:16];
+  assign \w5_held_d4.scale  = \i_w$347 [27:20];
+  assign \i_w$349[0]  = \i_w$349 ;
+  assign \i_w$349[0].q  = \i_w$349 [15:0];
+  assign \i_w$349[0].q[0]  = \i_w$349 [3:0];
+  assign \i_w$349[0].q[1]  = \i_w$349 [7:4];
+  assign \i_w$349[0].q[2]  = \i_w$349 [11:8];
+  assign \i_w$349[0].q[3]  = \i_w$349 [15:12];
+  assign \i_w$349[0].zero  = \i_w$349 [19:16];
+  assign \i_w$349[0].scale  = \i_w$349 [27:20];
+  assign \o_w$350[0]  = \i_w$349 ;
+  assign \o_w$350[0].q  = \i_w$349 [15:0];
+  assign \o_w$350[0].q[0]  = \i_w$349 [3:0];
+  assign \o_w$350[0].q[1]  = \i_w$349 [7:4];
+  assign \o_w$350[0].q[2]  = \i_w$349 [11:8];
+  assign \o_w$350[0].q[3]  = \i_w$349 [15:12];
+  assign \o_w$350[0].zero  = \i_w$349 [19:16];
+  assign \o_w$350[0].scale  = \i_w$349 [27:20];
+  assign \i_w$351[0]  = \i_w$351 ;
+  assign \i_w$351[0].q  = \i_w$351 [15:0];
+  assign \i_w$351[0].q[0]  = \i_w$351 [3:0];
+  assign \i_w$351[0].q[1]  = \i_w$351 [7:4];
+  assign \i_w$351[0].q[2]  = \i_w$351 [11:8];
+  assign \i_w$351[0].q[3]  = \i_w$351 [15:12];
+  assign \i_w$351[0].zero  = \i_w$351 [19:16];
+  assign \i_w$351[0].scale  = \i_w$351 [27:20];
+  assign \o_w$352[0]  = \i_w$351 ;
+  assign \o_w$352[0].q  = \i_w$351 [15:0];
+  assign \o_w$352[0].q[0]  = \i_w$351 [3:0];
+  assign \o_w$352[0].q[1]  = \i_w$351 [7:4];
+  assign \o_w$352[0].q[2]  = \i_w$351 [11:8];
+  assign \o_w$352[0].q[3]  = \i_w$351 [15:12];
+  assign \o_w$352[0].zero  = \i_w$351 [19:16];
+  assign \o_w$352[0].scale  = \i_w$351 [27:20];
+  assign \i_w$353[0]  = \i_w$353 ;
+  assign \i_w$353[0].q  = \i_w$353 [15:0];
+  assign \i_w$353[0].q[0]  = \i_w$353 [3:0];
+  assign \i_w$353[0].q[1]  = \i_w$353 [7:4];
+  assign \i_w$353[0].q[2]  = \i_w$353 [11:8];
+  assign \i_w$353[0].q[3]  = \i_w$353 [15:12];
+  assign \i_w$353[0].zero  = \i_w$353 [19:16];
+  assign \i_w$353[0].scale  = \i_w$353 [27:20];
+  assign \o_w$354[0]  = \i_w$353 ;
+  assign \o_w$354[0].q  = \i_w$353 [15:0];
+  assign \o_w$354[0].q[0]  = \i_w$353 [3:0];
+  assign \o_w$354[0].q[1]  = \i_w$353 [7:4];
+  assign \o_w$354[0].q[2]  = \i_w$353 [11:8];
+  assign \o_w$354[0].q[3]  = \i_w$353 [15:12];
+  assign \o_w$354[0].zero  = \i_w$353 [19:16];
+  assign \o_w$354[0].scale  = \i_w$353 [27:20];
+  assign \i_w$355[0]  = \i_w$355 ;
+  assign \i_w$355[0].q  = \i_w$355 [15:0];
+  assign \i_w$355[0].q[0]  = \i_w$355 [3:0];
+  assign \i_w$355[0].q[1]  = \i_w$355 [7:4];
+  assign \i_w$355[0].q[2]  = \i_w$355 [11:8];
+  assign \i_w$355[0].q[3]  = \i_w$355 [15:12];
+  assign \i_w$355[0].zero  = \i_w$355 [19:16];
+  assign \i_w$355[0].scale  = \i_w$355 [27:20];
+  assign \o_w$356[0]  = \i_w$355 ;
+  assign \o_w$356[0].q  = \i_w$355 [15:0];
+  assign \o_w$356[0].q[0]  = \i_w$355 [3:0];
+  assign \o_w$356[0].q[1]  = \i_w$355 [7:4];
+  assign \o_w$356[0].q[2]  = \i_w$355 [11:8];
+  assign \o_w$356[0].q[3]  = \i_w$355 [15:12];
+  assign \o_w$356[0].zero  = \i_w$355 [19:16];
+  assign \o_w$356[0].scale  = \i_w$355 [27:20];
+  assign \i_w$357[0]  = \i_w$357 ;
+  assign \i_w$357[0].q  = \i_w$357 [15:0];
+  assign \i_w$357[0].q[0]  = \i_w$357 [3:0];
+  assign \i_w$357[0].q[1]  = \i_w$357 [7:4];
+  assign \i_w$357[0].q[2]  = \i_w$357 [11:8];
+  assign \i_w$357[0].q[3]  = \i_w$357 [15:12];
+  assign \i_w$357[0].zero  = \i_w$357 [19:16];
+  assign \i_w$357[0].scale  = \i_w$357 [27:20];
+  assign \o_w$358[0]  = \i_w$357 ;
+  assign \o_w$358[0].q  = \i_w$357 [15:0];
+  assign \o_w$358[0].q[0]  = \i_w$357 [3:0];
+  assign \o_w$358[0].q[1]  = \i_w$357 [7:4];
+  assign \o_w$358[0].q[2]  = \i_w$357 [11:8];
+  assign \o_w$358[0].q[3]  = \i_w$357 [15:12];
+  assign \o_w$358[0].zero  = \i_w$357 [19:16];
+  assign \o_w$358[0].scale  = \i_w$357 [27:20];
+  assign \i_w$359[0]  = \i_w$359 ;
+  assign \i_w$359[0].q  = \i_w$359 [15:0];
+  assign \i_w$359[0].q[0]  = \i_w$359 [3:0];
+  assign \i_w$359[0].q[1]  = \i_w$359 [7:4];
+  assign \i_w$359[0].q[2]  = \i_w$359 [11:8];
+  assign \i_w$359[0].q[3]  = \i_w$359 [15:12];
+  assign \i_w$359[0].zero  = \i_w$359 [19:16];
+  assign \i_w$359[0].scale  = \i_w$359 [27:20];
+  assign \o_w$360[0]  = \i_w$359 ;
+  assign \o_w$360[0].q  = \i_w$359 [15:0];
+  assign \o_w$360[0].q[0]  = \i_w$359 [3:0];
+  assign \o_w$360[0].q[1]  = \i_w$359 [7:4];
+  assign \o_w$360[0].q[2]  = \i_w$359 [11:8];
+  assign \o_w$360[0].q[3]  = \i_w$359 [15:12];
+  assign \o_w$360[0].zero  = \i_w$359 [19:16];
+  assign \o_w$360[0].scale  = \i_w$359 [27:20];
+  assign \i_w$361[0]  = \i_w$361 ;
+  assign \i_w$361[0].q  = \i_w$361 [15:0];
+  assign \i_w$361[0].q[0]  = \i_w$361 [3:0];
+  assign \i_w$361[0].q[1]  = \i_w$361 [7:4];
+  assign \i_w$361[0].q[2]  = \i_w$361 [11:8];
+  assign \i_w$361[0].q[3]  = \i_w$361 [15:12];
+  assign \i_w$361[0].zero  = \i_w$361 [19:16];
+  assign \i_w$361[0].scale  = \i_w$361 [27:20];
+  assign \o_w$362[0]  = \i_w$361 ;
+  assign \o_w$362[0].q  = \i_w$361 [15:0];
+  assign \o_w$362[0].q[0]  = \i_w$361 [3:0];
+  assign \o_w$362[0].q[1]  = \i_w$361 [7:4];
+  assign \o_w$362[0].q[2]  = \i_w$361 [11:8];
+  assign \o_w$362[0].q[3]  = \i_w$361 [15:12];
+  assign \o_w$362[0].zero  = \i_w$361 [19:16];
+  assign \o_w$362[0].scale  = \i_w$361 [27:20];
+  assign \w6_eff.q  = w6_eff[15:0];
+  assign \w6_eff.q[0]  = w6_eff[3:0];
+  assign \w6_eff.q[1]  = w6_eff[7:4];
+  assign \w6_eff.q[2]  = w6_eff[11:8];
+  assign \w6_eff.q[3]  = w6_eff[15:12];
+  assign \w6_eff.zero  = w6_eff[19:16];
+  assign \w6_eff.scale  = w6_eff[27:20];
+  assign \w6_held.q  = w6_held[15:0];
+  assign \w6_held.q[0]  = w6_held[3:0];
+  assign \w6_held.q[1]  = w6_held[7:4];
+  assign \w6_held.q[2]  = w6_held[11:8];
+  assign \w6_held.q[3]  = w6_held[15:12];
+  assign \w6_held.zero  = w6_held[19:16];
+  assign \w6_held.scale  = w6_held[27:20];
+  assign \i_w$365[0]  = \i_w$365 ;
+  assign \i_w$365[0].q  = \i_w$365 [15:0];
+  assign \i_w$365[0].q[0]  = \i_w$365 [3:0];
+  assign \i_w$365[0].q[1]  = \i_w$365 [7:4];
+  assign \i_w$365[0].q[2]  = \i_w$365 [11:8];
+  assign \i_w$365[0].q[3]  = \i_w$365 [15:12];
+  assign \i_w$365[0].zero  = \i_w$365 [19:16];
+  assign \i_w$365[0].scale  = \i_w$365 [27:20];
+  assign \w6_held_d5.q  = \i_w$365 [15:0];
+  assign \w6_held_d5.q[0]  = \i_w$365 [3:0];
+  assign \w6_held_d5.q[1]  = \i_w$365 [7:4];
+  assign \w6_held_d5.q[2]  = \i_w$365 [11:8];
+  assign \w6_held_d5.q[3]  = \i_w$365 [15:12];
+  assign \w6_held_d5.zero  = \i_w$365 [19:16];
+  assign \w6_held_d5.scale  = \i_w$365 [27:20];
+  assign \i_w$367[0]  = \i_w$367 ;
+  assign \i_w$367[0].q  = \i_w$367 [15:0];
+  assign \i_w$367[0].q[0]  = \i_w$367 [3:0];
+  assign \i_w$367[0].q[1]  = \i_w$367 [7:4];
+  assign \i_w$367[0].q[2]  = \i_w$367 [11:8];
+  assign \i_w$367[0].q[3]  = \i_w$367 [15:12];
+  assign \i_w$367[0].zero  = \i_w$367 [19:16];
+  assign \i_w$367[0].scale  = \i_w$367 [27:20];
+  assign \o_w$368[0]  = \i_w$367 ;
+  assign \o_w$368[0].q  = \i_w$367 [15:0];
+  assign \o_w$368[0].q[0]  = \i_w$367 [3:0];
+  assign \o_w$368[0].q[1]  = \i_w$367 [7:4];
+  assign \o_w$368[0].q[2]  = \i_w$367 [11:8];
+  assign \o_w$368[0].q[3]  = \i_w$367 [15:12];
+  assign \o_w$368[0].zero  = \i_w$367 [19:16];
+  assign \o_w$368[0].scale  = \i_w$367 [27:20];
+  assign \i_w$369[0]  = \i_w$369 ;
+  assign \i_w$369[0].q  = \i_w$369 [15:0];
+  assign \i_w$369[0].q[0]  = \i_w$369 [3:0];
+  assign \i_w$369[0].q[1]  = \i_w$369 [7:4];
+  assign \i_w$369[0].q[2]  = \i_w$369 [11:8];
+  assign \i_w$369[0].q[3]  = \i_w$369 [15:12];
+  assign \i_w$369[0].zero  = \i_w$369 [19:16];
+  assign \i_w$369[0].scale  = \i_w$369 [27:20];
+  assign \o_w$370[0]  = \i_w$369 ;
+  assign \o_w$370[0].q  = \i_w$369 [15:0];
+  assign \o_w$370[0].q[0]  = \i_w$369 [3:0];
+  assign \o_w$370[0].q[1]  = \i_w$369 [7:4];
+  assign \o_w$370[0].q[2]  = \i_w$369 [11:8];
+  assign \o_w$370[0].q[3]  = \i_w$369 [15:12];
+  assign \o_w$370[0].zero  = \i_w$369 [19:16];
+  assign \o_w$370[0].scale  = \i_w$369 [27:20];
+  assign \i_w$371[0]  = \i_w$371 ;
+  assign \i_w$371[0].q  = \i_w$371 [15:0];
+  assign \i_w$371[0].q[0]  = \i_w$371 [3:0];
+  assign \i_w$371[0].q[1]  = \i_w$371 [7:4];
+  assign \i_w$371[0].q[2]  = \i_w$371 [11:8];
+  assign \i_w$371[0].q[3]  = \i_w$371 [15:12];
+  assign \i_w$371[0].zero  = \i_w$371 [19:16];
+  assign \i_w$371[0].scale  = \i_w$371 [27:20];
+  assign \o_w$372[0]  = \i_w$371 ;
+  assign \o_w$372[0].q  = \i_w$371 [15:0];
+  assign \o_w$372[0].q[0]  = \i_w$371 [3:0];
+  assign \o_w$372[0].q[1]  = \i_w$371 [7:4];
+  assign \o_w$372[0].q[2]  = \i_w$371 [11:8];
+  assign \o_w$372[0].q[3]  = \i_w$371 [15:12];
+  assign \o_w$372[0].zero  = \i_w$371 [19:16];
+  assign \o_w$372[0].scale  = \i_w$371 [27:20];
+  assign \i_w$373[0]  = \i_w$373 ;
+  assign \i_w$373[0].q  = \i_w$373 [15:0];
+  assign \i_w$373[0].q[0]  = \i_w$373 [3:0];
+  assign \i_w$373[0].q[1]  = \i_w$373 [7:4];
+  assign \i_w$373[0].q[2]  = \i_w$373 [11:8];
+  assign \i_w$373[0].q[3]  = \i_w$373 [15:12];
+  assign \i_w$373[0].zero  = \i_w$373 [19:16];
+  assign \i_w$373[0].scale  = \i_w$373 [27:20];
+  assign \o_w$374[0]  = \i_w$373 ;
+  assign \o_w$374[0].q  = \i_w$373 [15:0];
+  assign \o_w$374[0].q[0]  = \i_w$373 [3:0];
+  assign \o_w$374[0].q[1]  = \i_w$373 [7:4];
+  assign \o_w$374[0].q[2]  = \i_w$373 [11:8];
+  assign \o_w$374[0].q[3]  = \i_w$373 [15:12];
+  assign \o_w$374[0].zero  = \i_w$373 [19:16];
+  assign \o_w$374[0].scale  = \i_w$373 [27:20];
+  assign \i_w$375[0]  = \i_w$375 ;
+  assign \i_w$375[0].q  = \i_w$375 [15:0];
+  assign \i_w$375[0].q[0]  = \i_w$375 [3:0];
+  assign \i_w$375[0].q[1]  = \i_w$375 [7:4];
+  assign \i_w$375[0].q[2]  = \i_w$375 [11:8];
+  assign \i_w$375[0].q[3]  = \i_w$375 [15:12];
+  assign \i_w$375[0].zero  = \i_w$375 [19:16];
+  assign \i_w$375[0].scale  = \i_w$375 [27:20];
+  assign \o_w$376[0]  = \i_w$375 ;
+  assign \o_w$376[0].q  = \i_w$375 [15:0];
+  assign \o_w$376[0].q[0]  = \i_w$375 [3:0];
+  assign \o_w$376[0].q[1]  = \i_w$375 [7:4];
+  assign \o_w$376[0].q[2]  = \i_w$375 [11:8];
+  assign \o_w$376[0].q[3]  = \i_w$375 [15:12];
+  assign \o_w$376[0].zero  = \i_w$375 [19:16];
+  assign \o_w$376[0].scale  = \i_w$375 [27:20];
+  assign \i_w$377[0]  = \i_w$377 ;
+  assign \i_w$377[0].q  = \i_w$377 [15:0];
+  assign \i_w$377[0].q[0]  = \i_w$377 [3:0];
+  assign \i_w$377[0].q[1]  = \i_w$377 [7:4];
+  assign \i_w$377[0].q[2]  = \i_w$377 [11:8];
+  assign \i_w$377[0].q[3]  = \i_w$377 [15:12];
+  assign \i_w$377[0].zero  = \i_w$377 [19:16];
+  assign \i_w$377[0].scale  = \i_w$377 [27:20];
+  assign \o_w$378[0]  = \i_w$377 ;
+  assign \o_w$378[0].q  = \i_w$377 [15:0];
+  assign \o_w$378[0].q[0]  = \i_w$377 [3:0];
+  assign \o_w$378[0].q[1]  = \i_w$377 [7:4];
+  assign \o_w$378[0].q[2]  = \i_w$377 [11:8];
+  assign \o_w$378[0].q[3]  = \i_w$377 [15:12];
+  assign \o_w$378[0].zero  = \i_w$377 [19:16];
+  assign \o_w$378[0].scale  = \i_w$377 [27:20];
+  assign \i_w$379[0]  = \i_w$379 ;
+  assign \i_w$379[0].q  = \i_w$379 [15:0];
+  assign \i_w$379[0].q[0]  = \i_w$379 [3:0];
+  assign \i_w$379[0].q[1]  = \i_w$379 [7:4];
+  assign \i_w$379[0].q[2]  = \i_w$379 [11:8];
+  assign \i_w$379[0].q[3]  = \i_w$379 [15:12];
+  assign \i_w$379[0].zero  = \i_w$379 [19:16];
+  assign \i_w$379[0].scale  = \i_w$379 [27:20];
+  assign \o_w$380[0]  = \i_w$379 ;
+  assign \o_w$380[0].q  = \i_w$379 [15:0];
+  assign \o_w$380[0].q[0]  = \i_w$379 [3:0];
+  assign \o_w$380[0].q[1]  = \i_w$379 [7:4];
+  assign \o_w$380[0].q[2]  = \i_w$379 [11:8];
+  assign \o_w$380[0].q[3]  = \i_w$379 [15:12];
+  assign \o_w$380[0].zero  = \i_w$379 [19:16];
+  assign \o_w$380[0].scale  = \i_w$379 [27:20];
+  assign \w7_eff.q  = w7_eff[15:0];
+  assign \w7_eff.q[0]  = w7_eff[3:0];
+  assign \w7_eff.q[1]  = w7_eff[7:4];
+  assign \w7_eff.q[2]  = w7_eff[11:8];
+  assign \w7_eff.q[3]  = w7_eff[15:12];
+  assign \w7_eff.zero  = w7_eff[19:16];
+  assign \w7_eff.scale  = w7_eff[27:20];
+  assign \w7_held.q  = w7_held[15:0];
+  assign \w7_held.q[0]  = w7_held[3:0];
+  assign \w7_held.q[1]  = w7_held[7:4];
+  assign \w7_held.q[2]  = w7_held[11:8];
+  assign \w7_held.q[3]  = w7_held[15:12];
+  assign \w7_held.zero  = w7_held[19:16];
+  assign \w7_held.scale  = w7_held[27:20];
+  assign \i_w$383[0]  = \i_w$383 ;
+  assign \i_w$383[0].q  = \i_w$383 [15:0];
+  assign \i_w$383[0].q[0]  = \i_w$383 [3:0];
+  assign \i_w$383[0].q[1]  = \i_w$383 [7:4];
+  assign \i_w$383[0].q[2]  = \i_w$383 [11:8];
+  assign \i_w$383[0].q[3]  = \i_w$383 [15:12];
+  assign \i_w$383[0].zero  = \i_w$383 [19:16];
+  assign \i_w$383[0].scale  = \i_w$383 [27:20];
+  assign \w7_held_d6.q  = \i_w$383 [15:0];
+  assign \w7_held_d6.q[0]  = \i_w$383 [3:0];
+  assign \w7_held_d6.q[1]  = \i_w$383 [7:4];
+  assign \w7_held_d6.q[2]  = \i_w$383 [11:8];
+  assign \w7_held_d6.q[3]  = \i_w$383 [15:12];
+  assign \w7_held_d6.zero  = \i_w$383 [19:16];
+  assign \w7_held_d6.scale  = \i_w$383 [27:20];
+  assign \i_w$385[0]  = \i_w$385 ;
+  assign \i_w$385[0].q  = \i_w$385 [15:0];
+  assign \i_w$385[0].q[0]  = \i_w$385 [3:0];
+  assign \i_w$385[0].q[1]  = \i_w$385 [7:4];
+  assign \i_w$385[0].q[2]  = \i_w$385 [11:8];
+  assign \i_w$385[0].q[3]  = \i_w$385 [15:12];
+  assign \i_w$385[0].zero  = \i_w$385 [19:16];
+  assign \i_w$385[0].scale  = \i_w$385 [27:20];
+  assign \o_w$386[0]  = \i_w$385 ;
+  assign \o_w$386[0].q  = \i_w$385 [15:0];
+  assign \o_w$386[0].q[0]  = \i_w$385 [3:0];
+  assign \o_w$386[0].q[1]  = \i_w$385 [7:4];
+  assign \o_w$386[0].q[2]  = \i_w$385 [11:8];
+  assign \o_w$386[0].q[3]  = \i_w$385 [15:12];
+  assign \o_w$386[0].zero  = \i_w$385 [19:16];
+  assign \o_w$386[0].scale  = \i_w$385 [27:20];
+  assign \i_w$387[0]  = \i_w$387 ;
+  assign \i_w$387[0].q  = \i_w$387 [15:0];
+  assign \i_w$387[0].q[0]  = \i_w$387 [3:0];
+  assign \i_w$387[0].q[1]  = \i_w$387 [7:4];
+  assign \i_w$387[0].q[2]  = \i_w$387 [11:8];
+  assign \i_w$387[0].q[3]  = \i_w$387 [15:12];
+  assign \i_w$387[0].zero  = \i_w$387 [19:16];
+  assign \i_w$387[0].scale  = \i_w$387 [27:20];
+  assign \o_w$388[0]  = \i_w$387 ;
+  assign \o_w$388[0].q  = \i_w$387 [15:0];
+  assign \o_w$388[0].q[0]  = \i_w$387 [3:0];
+  assign \o_w$388[0].q[1]  = \i_w$387 [7:4];
+  assign \o_w$388[0].q[2]  = \i_w$387 [11:8];
+  assign \o_w$388[0].q[3]  = \i_w$387 [15:12];
+  assign \o_w$388[0].zero  = \i_w$387 [19:16];
+  assign \o_w$388[0].scale  = \i_w$387 [27:20];
+  assign \i_w$389[0]  = \i_w$389 ;
+  assign \i_w$389[0].q  = \i_w$389 [15:0];
+  assign \i_w$389[0].q[0]  = \i_w$389 [3:0];
+  assign \i_w$389[0].q[1]  = \i_w$389 [7:4];
+  assign \i_w$389[0].q[2]  = \i_w$389 [11:8];
+  assign \i_w$389[0].q[3]  = \i_w$389 [15:12];
+  assign \i_w$389[0].zero  = \i_w$389 [19:16];
+  assign \i_w$389[0].scale  = \i_w$389 [27:20];
+  assign \o_w$390[0]  = \i_w$389 ;
+  assign \o_w$390[0].q  = \i_w$389 [15:0];
+  assign \o_w$390[0].q[0]  = \i_w$389 [3:0];
+  assign \o_w$390[0].q[1]  = \i_w$389 [7:4];
+  assign \o_w$390[0].q[2]  = \i_w$389 [11:8];
+  assign \o_w$390[0].q[3]  = \i_w$389 [15:12];
+  assign \o_w$390[0].zero  = \i_w$389 [19:16];
+  assign \o_w$390[0].scale  = \i_w$389 [27:20];
+  assign \i_w$391[0]  = \i_w$391 ;
+  assign \i_w$391[0].q  = \i_w$391 [15:0];
+  assign \i_w$391[0].q[0]  = \i_w$391 [3:0];
+  assign \i_w$391[0].q[1]  = \i_w$391 [7:4];
+  assign \i_w$391[0].q[2]  = \i_w$391 [11:8];
+  assign \i_w$391[0].q[3]  = \i_w$391 [15:12];
+  assign \i_w$391[0].zero  = \i_w$391 [19:16];
+  assign \i_w$391[0].scale  = \i_w$391 [27:20];
+  assign \o_w$392[0]  = \i_w$391 ;
+  assign \o_w$392[0].q  = \i_w$391 [15:0];
+  assign \o_w$392[0].q[0]  = \i_w$391 [3:0];
+  assign \o_w$392[0].q[1]  = \i_w$391 [7:4];
+  assign \o_w$392[0].q[2]  = \i_w$391 [11:8];
+  assign \o_w$392[0].q[3]  = \i_w$391 [15:12];
+  assign \o_w$392[0].zero  = \i_w$391 [19:16];
+  assign \o_w$392[0].scale  = \i_w$391 [27:20];
+  assign \i_w$393[0]  = \i_w$393 ;
+  assign \i_w$393[0].q  = \i_w$393 [15:0];
+  assign \i_w$393[0].q[0]  = \i_w$393 [3:0];
+  assign \i_w$393[0].q[1]  = \i_w$393 [7:4];
+  assign \i_w$393[0].q[2]  = \i_w$393 [11:8];
+  assign \i_w$393[0].q[3]  = \i_w$393 [15:12];
+  assign \i_w$393[0].zero  = \i_w$393 [19:16];
+  assign \i_w$393[0].scale  = \i_w$393 [27:20];
+  assign \o_w$394[0]  = \i_w$393 ;
+  assign \o_w$394[0].q  = \i_w$393 [15:0];
+  assign \o_w$394[0].q[0]  = \i_w$393 [3:0];
+  assign \o_w$394[0].q[1]  = \i_w$393 [7:4];
+  assign \o_w$394[0].q[2]  = \i_w$393 [11:8];
+  assign \o_w$394[0].q[3]  = \i_w$393 [15:12];
+  assign \o_w$394[0].zero  = \i_w$393 [19:16];
+  assign \o_w$394[0].scale  = \i_w$393 [27:20];
+  assign \i_w$395[0]  = \i_w$395 ;
+  assign \i_w$395[0].q  = \i_w$395 [15:0];
+  assign \i_w$395[0].q[0]  = \i_w$395 [3:0];
+  assign \i_w$395[0].q[1]  = \i_w$395 [7:4];
+  assign \i_w$395[0].q[2]  = \i_w$395 [11:8];
+  assign \i_w$395[0].q[3]  = \i_w$395 [15:12];
+  assign \i_w$395[0].zero  = \i_w$395 [19:16];
+  assign \i_w$395[0].scale  = \i_w$395 [27:20];
+  assign \o_w$396[0]  = \i_w$395 ;
+  assign \o_w$396[0].q  = \i_w$395 [15:0];
+  assign \o_w$396[0].q[0]  = \i_w$395 [3:0];
+  assign \o_w$396[0].q[1]  = \i_w$395 [7:4];
+  assign \o_w$396[0].q[2]  = \i_w$395 [11:8];
+  assign \o_w$396[0].q[3]  = \i_w$395 [15:12];
+  assign \o_w$396[0].zero  = \i_w$395 [19:16];
+  assign \o_w$396[0].scale  = \i_w$395 [27:20];
+  assign \i_w$397[0]  = \i_w$397 ;
+  assign \i_w$397[0].q  = \i_w$397 [15:0];
+  assign \i_w$397[0].q[0]  = \i_w$397 [3:0];
+  assign \i_w$397[0].q[1]  = \i_w$397 [7:4];
+  assign \i_w$397[0].q[2]  = \i_w$397 [11:8];
+  assign \i_w$397[0].q[3]  = \i_w$397 [15:12];
+  assign \i_w$397[0].zero  = \i_w$397 [19:16];
+  assign \i_w$397[0].scale  = \i_w$397 [27:20];
+  assign \o_w$398[0]  = \i_w$397 ;
+  assign \o_w$398[0].q  = \i_w$397 [15:0];
+  assign \o_w$398[0].q[0]  = \i_w$397 [3:0];
+  assign \o_w$398[0].q[1]  = \i_w$397 [7:4];
+  assign \o_w$398[0].q[2]  = \i_w$397 [11:8];
+  assign \o_w$398[0].q[3]  = \i_w$397 [15:12];
+  assign \o_w$398[0].zero  = \i_w$397 [19:16];
+  assign \o_w$398[0].scale  = \i_w$397 [27:20];
   assign \o_row[0]  = o_row[47:0];
   assign \o_row[1]  = o_row[95:48];
   assign \o_row[2]  = o_row[143:96];
@@ -10955,52 +11383,12 @@ module \array_mixpe_w4a8_os_8x8.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_row_vali
   assign \o_row[7]  = o_row[383:336];
   assign \o_psum[0]  = o_psum;
   assign \o_psum[0][0]  = o_psum;
-  assign \o_psum$389[0]  = \o_psum$389 ;
-  assign \o_psum$389[0][0]  = \o_psum$389 ;
-  assign \o_psum$390[0]  = \o_psum$390 ;
-  assign \o_psum$390[0][0]  = \o_psum$390 ;
-  assign \o_psum$391[0]  = \o_psum$391 ;
-  assign \o_psum$391[0][0]  = \o_psum$391 ;
-  assign \o_psum$392[0]  = \o_psum$392 ;
-  assign \o_psum$392[0][0]  = \o_psum$392 ;
-  assign \o_psum$393[0]  = \o_psum$393 ;
-  assign \o_psum$393[0][0]  = \o_psum$393 ;
-  assign \o_psum$394[0]  = \o_psum$394 ;
-  assign \o_psum$394[0][0]  = \o_psum$394 ;
-  assign \o_psum$395[0]  = \o_psum$395 ;
-  assign \o_psum$395[0][0]  = \o_psum$395 ;
-  assign \o_psum$397[0]  = \o_psum$397 ;
-  assign \o_psum$397[0][0]  = \o_psum$397 ;
-  assign \o_psum$398[0]  = \o_psum$398 ;
-  assign \o_psum$398[0][0]  = \o_psum$398 ;
-  assign \o_psum$399[0]  = \o_psum$399 ;
-  assign \o_psum$399[0][0]  = \o_psum$399 ;
-  assign \o_psum$400[0]  = \o_psum$400 ;
-  assign \o_psum$400[0][0]  = \o_psum$400 ;
-  assign \o_psum$401[0]  = \o_psum$401 ;
-  assign \o_psum$401[0][0]  = \o_psum$401 ;
-  assign \o_psum$402[0]  = \o_psum$402 ;
-  assign \o_psum$402[0][0]  = \o_psum$402 ;
-  assign \o_psum$403[0]  = \o_psum$403 ;
-  assign \o_psum$403[0][0]  = \o_psum$403 ;
-  assign \o_psum$404[0]  = \o_psum$404 ;
-  assign \o_psum$404[0][0]  = \o_psum$404 ;
-  assign \o_psum$406[0]  = \o_psum$406 ;
-  assign \o_psum$406[0][0]  = \o_psum$406 ;
-  assign \o_psum$407[0]  = \o_psum$407 ;
-  assign \o_psum$407[0][0]  = \o_psum$407 ;
-  assign \o_psum$408[0]  = \o_psum$408 ;
-  assign \o_psum$408[0][0]  = \o_psum$408 ;
-  assign \o_psum$409[0]  = \o_psum$409 ;
-  assign \o_psum$409[0][0]  = \o_psum$409 ;
-  assign \o_psum$410[0]  = \o_psum$410 ;
-  assign \o_psum$410[0][0]  = \o_psum$410 ;
-  assign \o_psum$411[0]  = \o_psum$411 ;
-  assign \o_psum$411[0][0]  = \o_psum$411 ;
   assign \o_psum$412[0]  = \o_psum$412 ;
   assign \o_psum$412[0][0]  = \o_psum$412 ;
   assign \o_psum$413[0]  = \o_psum$413 ;
   assign \o_psum$413[0][0]  = \o_psum$413 ;
+  assign \o_psum$414[0]  = \o_psum$414 ;
+  assign \o_psum$414[0][0]  = \o_psum$414 ;
   assign \o_psum$415[0]  = \o_psum$415 ;
   assign \o_psum$415[0][0]  = \o_psum$415 ;
   assign \o_psum$416[0]  = \o_psum$416 ;
@@ -11017,6 +11405,8 @@ module \array_mixpe_w4a8_os_8x8.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_row_vali
   assign \o_psum$421[0][0]  = \o_psum$421 ;
   assign \o_psum$422[0]  = \o_psum$422 ;
   assign \o_psum$422[0][0]  = \o_psum$422 ;
+  assign \o_psum$423[0]  = \o_psum$423 ;
+  assign \o_psum$423[0][0]  = \o_psum$423 ;
   assign \o_psum$424[0]  = \o_psum$424 ;
   assign \o_psum$424[0][0]  = \o_psum$424 ;
   assign \o_psum$425[0]  = \o_psum$425 ;
@@ -11033,6 +11423,8 @@ module \array_mixpe_w4a8_os_8x8.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_row_vali
   assign \o_psum$430[0][0]  = \o_psum$430 ;
   assign \o_psum$431[0]  = \o_psum$431 ;
   assign \o_psum$431[0][0]  = \o_psum$431 ;
+  assign \o_psum$432[0]  = \o_psum$432 ;
+  assign \o_psum$432[0][0]  = \o_psum$432 ;
   assign \o_psum$433[0]  = \o_psum$433 ;
   assign \o_psum$433[0][0]  = \o_psum$433 ;
   assign \o_psum$434[0]  = \o_psum$434 ;
@@ -11049,6 +11441,8 @@ module \array_mixpe_w4a8_os_8x8.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_row_vali
   assign \o_psum$439[0][0]  = \o_psum$439 ;
   assign \o_psum$440[0]  = \o_psum$440 ;
   assign \o_psum$440[0][0]  = \o_psum$440 ;
+  assign \o_psum$441[0]  = \o_psum$441 ;
+  assign \o_psum$441[0][0]  = \o_psum$441 ;
   assign \o_psum$442[0]  = \o_psum$442 ;
   assign \o_psum$442[0][0]  = \o_psum$442 ;
   assign \o_psum$443[0]  = \o_psum$443 ;
@@ -11065,6 +11459,8 @@ module \array_mixpe_w4a8_os_8x8.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_row_vali
   assign \o_psum$448[0][0]  = \o_psum$448 ;
   assign \o_psum$449[0]  = \o_psum$449 ;
   assign \o_psum$449[0][0]  = \o_psum$449 ;
+  assign \o_psum$450[0]  = \o_psum$450 ;
+  assign \o_psum$450[0][0]  = \o_psum$450 ;
   assign \o_psum$451[0]  = \o_psum$451 ;
   assign \o_psum$451[0][0]  = \o_psum$451 ;
   assign \o_psum$452[0]  = \o_psum$452 ;
@@ -11081,6 +11477,38 @@ module \array_mixpe_w4a8_os_8x8.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_row_vali
   assign \o_psum$457[0][0]  = \o_psum$457 ;
   assign \o_psum$458[0]  = \o_psum$458 ;
   assign \o_psum$458[0][0]  = \o_psum$458 ;
+  assign \o_psum$459[0]  = \o_psum$459 ;
+  assign \o_psum$459[0][0]  = \o_psum$459 ;
+  assign \o_psum$460[0]  = \o_psum$460 ;
+  assign \o_psum$460[0][0]  = \o_psum$460 ;
+  assign \o_psum$461[0]  = \o_psum$461 ;
+  assign \o_psum$461[0][0]  = \o_psum$461 ;
+  assign \o_psum$462[0]  = \o_psum$462 ;
+  assign \o_psum$462[0][0]  = \o_psum$462 ;
+  assign \o_psum$463[0]  = \o_psum$463 ;
+  assign \o_psum$463[0][0]  = \o_psum$463 ;
+  assign \o_psum$464[0]  = \o_psum$464 ;
+  assign \o_psum$464[0][0]  = \o_psum$464 ;
+  assign \o_psum$465[0]  = \o_psum$465 ;
+  assign \o_psum$465[0][0]  = \o_psum$465 ;
+  assign \o_psum$466[0]  = \o_psum$466 ;
+  assign \o_psum$466[0][0]  = \o_psum$466 ;
+  assign \o_psum$467[0]  = \o_psum$467 ;
+  assign \o_psum$467[0][0]  = \o_psum$467 ;
+  assign \o_psum$468[0]  = \o_psum$468 ;
+  assign \o_psum$468[0][0]  = \o_psum$468 ;
+  assign \o_psum$469[0]  = \o_psum$469 ;
+  assign \o_psum$469[0][0]  = \o_psum$469 ;
+  assign \o_psum$470[0]  = \o_psum$470 ;
+  assign \o_psum$470[0][0]  = \o_psum$470 ;
+  assign \o_psum$471[0]  = \o_psum$471 ;
+  assign \o_psum$471[0][0]  = \o_psum$471 ;
+  assign \o_psum$472[0]  = \o_psum$472 ;
+  assign \o_psum$472[0][0]  = \o_psum$472 ;
+  assign \o_psum$473[0]  = \o_psum$473 ;
+  assign \o_psum$473[0][0]  = \o_psum$473 ;
+  assign \o_psum$474[0]  = \o_psum$474 ;
+  assign \o_psum$474[0][0]  = \o_psum$474 ;
   assign \a2_d1[0]  = a2_d1[7:0];
   assign \a2_d1[1]  = a2_d1[15:8];
   assign \a2_d1[2]  = a2_d1[23:16];
@@ -11270,183 +11698,111 @@ module \array_mixpe_w4a8_os_8x8.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_row_vali
   assign \ctl7_d6.first  = ctl7_d6[2];
   assign \ctl7_d6.last  = ctl7_d6[3];
   assign \ctl7_d6.group_end  = ctl7_d6[4];
-  assign \w2_d1.q  = w2_d1[15:0];
-  assign \w2_d1.q[0]  = w2_d1[3:0];
-  assign \w2_d1.q[1]  = w2_d1[7:4];
-  assign \w2_d1.q[2]  = w2_d1[11:8];
-  assign \w2_d1.q[3]  = w2_d1[15:12];
-  assign \w2_d1.zero  = w2_d1[19:16];
-  assign \w2_d1.scale  = w2_d1[27:20];
-  assign \w3_d1.q  = w3_d1[15:0];
-  assign \w3_d1.q[0]  = w3_d1[3:0];
-  assign \w3_d1.q[1]  = w3_d1[7:4];
-  assign \w3_d1.q[2]  = w3_d1[11:8];
-  assign \w3_d1.q[3]  = w3_d1[15:12];
-  assign \w3_d1.zero  = w3_d1[19:16];
-  assign \w3_d1.scale  = w3_d1[27:20];
-  assign \w3_d2.q  = w3_d2[15:0];
-  assign \w3_d2.q[0]  = w3_d2[3:0];
-  assign \w3_d2.q[1]  = w3_d2[7:4];
-  assign \w3_d2.q[2]  = w3_d2[11:8];
-  assign \w3_d2.q[3]  = w3_d2[15:12];
-  assign \w3_d2.zero  = w3_d2[19:16];
-  assign \w3_d2.scale  = w3_d2[27:20];
-  assign \w4_d1.q  = w4_d1[15:0];
-  assign \w4_d1.q[0]  = w4_d1[3:0];
-  assign \w4_d1.q[1]  = w4_d1[7:4];
-  assign \w4_d1.q[2]  = w4_d1[11:8];
-  assign \w4_d1.q[3]  = w4_d1[15:12];
-  assign \w4_d1.zero  = w4_d1[19:16];
-  assign \w4_d1.scale  = w4_d1[27:20];
-  assign \w4_d2.q  = w4_d2[15:0];
-  assign \w4_d2.q[0]  = w4_d2[3:0];
-  assign \w4_d2.q[1]  = w4_d2[7:4];
-  assign \w4_d2.q[2]  = w4_d2[11:8];
-  assign \w4_d2.q[3]  = w4_d2[15:12];
-  assign \w4_d2.zero  = w4_d2[19:16];
-  assign \w4_d2.scale  = w4_d2[27:20];
-  assign \w4_d3.q  = w4_d3[15:0];
-  assign \w4_d3.q[0]  = w4_d3[3:0];
-  assign \w4_d3.q[1]  = w4_d3[7:4];
-  assign \w4_d3.q[2]  = w4_d3[11:8];
-  assign \w4_d3.q[3]  = w4_d3[15:12];
-  assign \w4_d3.zero  = w4_d3[19:16];
-  assign \w4_d3.scale  = w4_d3[27:20];
-  assign \w5_d1.q  = w5_d1[15:0];
-  assign \w5_d1.q[0]  = w5_d1[3:0];
-  assign \w5_d1.q[1]  = w5_d1[7:4];
-  assign \w5_d1.q[2]  = w5_d1[11:8];
-  assign \w5_d1.q[3]  = w5_d1[15:12];
-  assign \w5_d1.zero  = w5_d1[19:16];
-  assign \w5_d1.scale  = w5_d1[27:20];
-  assign \w5_d2.q  = w5_d2[15:0];
-  assign \w5_d2.q[0]  = w5_d2[3:0];
-  assign \w5_d2.q[1]  = w5_d2[7:4];
-  assign \w5_d2.q[2]  = w5_d2[11:8];
-  assign \w5_d2.q[3]  = w5_d2[15:12];
-  assign \w5_d2.zero  = w5_d2[19:16];
-  assign \w5_d2.scale  = w5_d2[27:20];
-  assign \w5_d3.q  = w5_d3[15:0];
-  assign \w5_d3.q[0]  = w5_d3[3:0];
-  assign \w5_d3.q[1]  = w5_d3[7:4];
-  assign \w5_d3.q[2]  = w5_d3[11:8];
-  assign \w5_d3.q[3]  = w5_d3[15:12];
-  assign \w5_d3.zero  = w5_d3[19:16];
-  assign \w5_d3.scale  = w5_d3[27:20];
-  assign \w5_d4.q  = w5_d4[15:0];
-  assign \w5_d4.q[0]  = w5_d4[3:0];
-  assign \w5_d4.q[1]  = w5_d4[7:4];
-  assign \w5_d4.q[2]  = w5_d4[11:8];
-  assign \w5_d4.q[3]  = w5_d4[15:12];
-  assign \w5_d4.zero  = w5_d4[19:16];
-  assign \w5_d4.scale  = w5_d4[27:20];
-  assign \w6_d1.q  = w6_d1[15:0];
-  assign \w6_d1.q[0]  = w6_d1[3:0];
-  assign \w6_d1.q[1]  = w6_d1[7:4];
-  assign \w6_d1.q[2]  = w6_d1[11:8];
-  assign \w6_d1.q[3]  = w6_d1[15:12];
-  assign \w6_d1.zero  = w6_d1[19:16];
-  assign \w6_d1.scale  = w6_d1[27:20];
-  assign \w6_d2.q  = w6_d2[15:0];
-  assign \w6_d2.q[0]  = w6_d2[3:0];
-  assign \w6_d2.q[1]  = w6_d2[7:4];
-  assign \w6_d2.q[2]  = w6_d2[11:8];
-  assign \w6_d2.q[3]  = w6_d2[15:12];
-  assign \w6_d2.zero  = w6_d2[19:16];
-  assign \w6_d2.scale  = w6_d2[27:20];
-  assign \w6_d3.q  = w6_d3[15:0];
-  assign \w6_d3.q[0]  = w6_d3[3:0];
-  assign \w6_d3.q[1]  = w6_d3[7:4];
-  assign \w6_d3.q[2]  = w6_d3[11:8];
-  assign \w6_d3.q[3]  = w6_d3[15:12];
-  assign \w6_d3.zero  = w6_d3[19:16];
-  assign \w6_d3.scale  = w6_d3[27:20];
-  assign \w6_d4.q  = w6_d4[15:0];
-  assign \w6_d4.q[0]  = w6_d4[3:0];
-  assign \w6_d4.q[1]  = w6_d4[7:4];
-  assign \w6_d4.q[2]  = w6_d4[11:8];
-  assign \w6_d4.q[3]  = w6_d4[15:12];
-  assign \w6_d4.zero  = w6_d4[19:16];
-  assign \w6_d4.scale  = w6_d4[27:20];
-  assign \w6_d5.q  = w6_d5[15:0];
-  assign \w6_d5.q[0]  = w6_d5[3:0];
-  assign \w6_d5.q[1]  = w6_d5[7:4];
-  assign \w6_d5.q[2]  = w6_d5[11:8];
-  assign \w6_d5.q[3]  = w6_d5[15:12];
-  assign \w6_d5.zero  = w6_d5[19:16];
-  assign \w6_d5.scale  = w6_d5[27:20];
-  assign \w7_d1.q  = w7_d1[15:0];
-  assign \w7_d1.q[0]  = w7_d1[3:0];
-  assign \w7_d1.q[1]  = w7_d1[7:4];
-  assign \w7_d1.q[2]  = w7_d1[11:8];
-  assign \w7_d1.q[3]  = w7_d1[15:12];
-  assign \w7_d1.zero  = w7_d1[19:16];
-  assign \w7_d1.scale  = w7_d1[27:20];
-  assign \w7_d2.q  = w7_d2[15:0];
-  assign \w7_d2.q[0]  = w7_d2[3:0];
-  assign \w7_d2.q[1]  = w7_d2[7:4];
-  assign \w7_d2.q[2]  = w7_d2[11:8];
-  assign \w7_d2.q[3]  = w7_d2[15:12];
-  assign \w7_d2.zero  = w7_d2[19:16];
-  assign \w7_d2.scale  = w7_d2[27:20];
-  assign \w7_d3.q  = w7_d3[15:0];
-  assign \w7_d3.q[0]  = w7_d3[3:0];
-  assign \w7_d3.q[1]  = w7_d3[7:4];
-  assign \w7_d3.q[2]  = w7_d3[11:8];
-  assign \w7_d3.q[3]  = w7_d3[15:12];
-  assign \w7_d3.zero  = w7_d3[19:16];
-  assign \w7_d3.scale  = w7_d3[27:20];
-  assign \w7_d4.q  = w7_d4[15:0];
-  assign \w7_d4.q[0]  = w7_d4[3:0];
-  assign \w7_d4.q[1]  = w7_d4[7:4];
-  assign \w7_d4.q[2]  = w7_d4[11:8];
-  assign \w7_d4.q[3]  = w7_d4[15:12];
-  assign \w7_d4.zero  = w7_d4[19:16];
-  assign \w7_d4.scale  = w7_d4[27:20];
-  assign \w7_d5.q  = w7_d5[15:0];
-  assign \w7_d5.q[0]  = w7_d5[3:0];
-  assign \w7_d5.q[1]  = w7_d5[7:4];
-  assign \w7_d5.q[2]  = w7_d5[11:8];
-  assign \w7_d5.q[3]  = w7_d5[15:12];
-  assign \w7_d5.zero  = w7_d5[19:16];
-  assign \w7_d5.scale  = w7_d5[27:20];
-  assign \w7_d6.q  = w7_d6[15:0];
-  assign \w7_d6.q[0]  = w7_d6[3:0];
-  assign \w7_d6.q[1]  = w7_d6[7:4];
-  assign \w7_d6.q[2]  = w7_d6[11:8];
-  assign \w7_d6.q[3]  = w7_d6[15:12];
-  assign \w7_d6.zero  = w7_d6[19:16];
-  assign \w7_d6.scale  = w7_d6[27:20];
-  assign \o_ctl$525[0]  = \o_ctl$525 ;
-  assign \o_ctl$525[0].valid  = \o_ctl$525 [0];
-  assign \o_ctl$525[0].load_w  = \o_ctl$525 [1];
-  assign \o_ctl$525[0].first  = \o_ctl$525 [2];
-  assign \o_ctl$525[0].last  = \o_ctl$525 [3];
-  assign \o_ctl$525[0].group_end  = \o_ctl$525 [4];
-  assign \o_ctl$527[0]  = \o_ctl$527 ;
-  assign \o_ctl$527[0].valid  = \o_ctl$527 [0];
-  assign \o_ctl$527[0].load_w  = \o_ctl$527 [1];
-  assign \o_ctl$527[0].first  = \o_ctl$527 [2];
-  assign \o_ctl$527[0].last  = \o_ctl$527 [3];
-  assign \o_ctl$527[0].group_end  = \o_ctl$527 [4];
-  assign \o_ctl$529[0]  = \o_ctl$529 ;
-  assign \o_ctl$529[0].valid  = \o_ctl$529 [0];
-  assign \o_ctl$529[0].load_w  = \o_ctl$529 [1];
-  assign \o_ctl$529[0].first  = \o_ctl$529 [2];
-  assign \o_ctl$529[0].last  = \o_ctl$529 [3];
-  assign \o_ctl$529[0].group_end  = \o_ctl$529 [4];
-  assign \o_ctl$531[0]  = \o_ctl$531 ;
-  assign \o_ctl$531[0].valid  = \o_ctl$531 [0];
-  assign \o_ctl$531[0].load_w  = \o_ctl$531 [1];
-  assign \o_ctl$531[0].first  = \o_ctl$531 [2];
-  assign \o_ctl$531[0].last  = \o_ctl$531 [3];
-  assign \o_ctl$531[0].group_end  = \o_ctl$531 [4];
-  assign \o_ctl$533[0]  = \o_ctl$533 ;
-  assign \o_ctl$533[0].valid  = \o_ctl$533 [0];
-  assign \o_ctl$533[0].load_w  = \o_ctl$533 [1];
-  assign \o_ctl$533[0].first  = \o_ctl$533 [2];
-  assign \o_ctl$533[0].last  = \o_ctl$533 [3];
-  assign \o_ctl$533[0].group_end  = \o_ctl$533 [4];
+  assign \w3_held_d1.q  = w3_held_d1[15:0];
+  assign \w3_held_d1.q[0]  = w3_held_d1[3:0];
+  assign \w3_held_d1.q[1]  = w3_held_d1[7:4];
+  assign \w3_held_d1.q[2]  = w3_held_d1[11:8];
+  assign \w3_held_d1.q[3]  = w3_held_d1[15:12];
+  assign \w3_held_d1.zero  = w3_held_d1[19:16];
+  assign \w3_held_d1.scale  = w3_held_d1[27:20];
+  assign \w4_held_d1.q  = w4_held_d1[15:0];
+  assign \w4_held_d1.q[0]  = w4_held_d1[3:0];
+  assign \w4_held_d1.q[1]  = w4_held_d1[7:4];
+  assign \w4_held_d1.q[2]  = w4_held_d1[11:8];
+  assign \w4_held_d1.q[3]  = w4_held_d1[15:12];
+  assign \w4_held_d1.zero  = w4_held_d1[19:16];
+  assign \w4_held_d1.scale  = w4_held_d1[27:20];
+  assign \w4_held_d2.q  = w4_held_d2[15:0];
+  assign \w4_held_d2.q[0]  = w4_held_d2[3:0];
+  assign \w4_held_d2.q[1]  = w4_held_d2[7:4];
+  assign \w4_held_d2.q[2]  = w4_held_d2[11:8];
+  assign \w4_held_d2.q[3]  = w4_held_d2[15:12];
+  assign \w4_held_d2.zero  = w4_held_d2[19:16];
+  assign \w4_held_d2.scale  = w4_held_d2[27:20];
+  assign \w5_held_d1.q  = w5_held_d1[15:0];
+  assign \w5_held_d1.q[0]  = w5_held_d1[3:0];
+  assign \w5_held_d1.q[1]  = w5_held_d1[7:4];
+  assign \w5_held_d1.q[2]  = w5_held_d1[11:8];
+  assign \w5_held_d1.q[3]  = w5_held_d1[15:12];
+  assign \w5_held_d1.zero  = w5_held_d1[19:16];
+  assign \w5_held_d1.scale  = w5_held_d1[27:20];
+  assign \w5_held_d2.q  = w5_held_d2[15:0];
+  assign \w5_held_d2.q[0]  = w5_held_d2[3:0];
+  assign \w5_held_d2.q[1]  = w5_held_d2[7:4];
+  assign \w5_held_d2.q[2]  = w5_held_d2[11:8];
+  assign \w5_held_d2.q[3]  = w5_held_d2[15:12];
+  assign \w5_held_d2.zero  = w5_held_d2[19:16];
+  assign \w5_held_d2.scale  = w5_held_d2[27:20];
+  assign \w5_held_d3.q  = w5_held_d3[15:0];
+  assign \w5_held_d3.q[0]  = w5_held_d3[3:0];
+  assign \w5_held_d3.q[1]  = w5_held_d3[7:4];
+  assign \w5_held_d3.q[2]  = w5_held_d3[11:8];
+  assign \w5_held_d3.q[3]  = w5_held_d3[15:12];
+  assign \w5_held_d3.zero  = w5_held_d3[19:16];
+  assign \w5_held_d3.scale  = w5_held_d3[27:20];
+  assign \w6_held_d1.q  = w6_held_d1[15:0];
+  assign \w6_held_d1.q[0]  = w6_held_d1[3:0];
+  assign \w6_held_d1.q[1]  = w6_held_d1[7:4];
+  assign \w6_held_d1.q[2]  = w6_held_d1[11:8];
+  assign \w6_held_d1.q[3]  = w6_held_d1[15:12];
+  assign \w6_held_d1.zero  = w6_held_d1[19:16];
+  assign \w6_held_d1.scale  = w6_held_d1[27:20];
+  assign \w6_held_d2.q  = w6_held_d2[15:0];
+  assign \w6_held_d2.q[0]  = w6_held_d2[3:0];
+  assign \w6_held_d2.q[1]  = w6_held_d2[7:4];
+  assign \w6_held_d2.q[2]  = w6_held_d2[11:8];
+  assign \w6_held_d2.q[3]  = w6_held_d2[15:12];
+  assign \w6_held_d2.zero  = w6_held_d2[19:16];
+  assign \w6_held_d2.scale  = w6_held_d2[27:20];
+  assign \w6_held_d3.q  = w6_held_d3[15:0];
+  assign \w6_held_d3.q[0]  = w6_held_d3[3:0];
+  assign \w6_held_d3.q[1]  = w6_held_d3[7:4];
+  assign \w6_held_d3.q[2]  = w6_held_d3[11:8];
+  assign \w6_held_d3.q[3]  = w6_held_d3[15:12];
+  assign \w6_held_d3.zero  = w6_held_d3[19:16];
+  assign \w6_held_d3.scale  = w6_held_d3[27:20];
+  assign \w6_held_d4.q  = w6_held_d4[15:0];
+  assign \w6_held_d4.q[0]  = w6_held_d4[3:0];
+  assign \w6_held_d4.q[1]  = w6_held_d4[7:4];
+  assign \w6_held_d4.q[2]  = w6_held_d4[11:8];
+  assign \w6_held_d4.q[3]  = w6_held_d4[15:12];
+  assign \w6_held_d4.zero  = w6_held_d4[19:16];
+  assign \w6_held_d4.scale  = w6_held_d4[27:20];
+  assign \w7_held_d1.q  = w7_held_d1[15:0];
+  assign \w7_held_d1.q[0]  = w7_held_d1[3:0];
+  assign \w7_held_d1.q[1]  = w7_held_d1[7:4];
+  assign \w7_held_d1.q[2]  = w7_held_d1[11:8];
+  assign \w7_held_d1.q[3]  = w7_held_d1[15:12];
+  assign \w7_held_d1.zero  = w7_held_d1[19:16];
+  assign \w7_held_d1.scale  = w7_held_d1[27:20];
+  assign \w7_held_d2.q  = w7_held_d2[15:0];
+  assign \w7_held_d2.q[0]  = w7_held_d2[3:0];
+  assign \w7_held_d2.q[1]  = w7_held_d2[7:4];
+  assign \w7_held_d2.q[2]  = w7_held_d2[11:8];
+  assign \w7_held_d2.q[3]  = w7_held_d2[15:12];
+  assign \w7_held_d2.zero  = w7_held_d2[19:16];
+  assign \w7_held_d2.scale  = w7_held_d2[27:20];
+  assign \w7_held_d3.q  = w7_held_d3[15:0];
+  assign \w7_held_d3.q[0]  = w7_held_d3[3:0];
+  assign \w7_held_d3.q[1]  = w7_held_d3[7:4];
+  assign \w7_held_d3.q[2]  = w7_held_d3[11:8];
+  assign \w7_held_d3.q[3]  = w7_held_d3[15:12];
+  assign \w7_held_d3.zero  = w7_held_d3[19:16];
+  assign \w7_held_d3.scale  = w7_held_d3[27:20];
+  assign \w7_held_d4.q  = w7_held_d4[15:0];
+  assign \w7_held_d4.q[0]  = w7_held_d4[3:0];
+  assign \w7_held_d4.q[1]  = w7_held_d4[7:4];
+  assign \w7_held_d4.q[2]  = w7_held_d4[11:8];
+  assign \w7_held_d4.q[3]  = w7_held_d4[15:12];
+  assign \w7_held_d4.zero  = w7_held_d4[19:16];
+  assign \w7_held_d4.scale  = w7_held_d4[27:20];
+  assign \w7_held_d5.q  = w7_held_d5[15:0];
+  assign \w7_held_d5.q[0]  = w7_held_d5[3:0];
+  assign \w7_held_d5.q[1]  = w7_held_d5[7:4];
+  assign \w7_held_d5.q[2]  = w7_held_d5[11:8];
+  assign \w7_held_d5.q[3]  = w7_held_d5[15:12];
+  assign \w7_held_d5.zero  = w7_held_d5[19:16];
+  assign \w7_held_d5.scale  = w7_held_d5[27:20];
   assign \o_ctl$535[0]  = \o_ctl$535 ;
   assign \o_ctl$535[0].valid  = \o_ctl$535 [0];
   assign \o_ctl$535[0].load_w  = \o_ctl$535 [1];
@@ -11465,9 +11821,67 @@ module \array_mixpe_w4a8_os_8x8.mesh (rst, \i_a$1 , i_ctl, \i_w$257 , o_row_vali
   assign \o_ctl$539[0].first  = \o_ctl$539 [2];
   assign \o_ctl$539[0].last  = \o_ctl$539 [3];
   assign \o_ctl$539[0].group_end  = \o_ctl$539 [4];
+  assign \o_ctl$541[0]  = \o_ctl$541 ;
+  assign \o_ctl$541[0].valid  = \o_ctl$541 [0];
+  assign \o_ctl$541[0].load_w  = \o_ctl$541 [1];
+  assign \o_ctl$541[0].first  = \o_ctl$541 [2];
+  assign \o_ctl$541[0].last  = \o_ctl$541 [3];
+  assign \o_ctl$541[0].group_end  = \o_ctl$541 [4];
+  assign \o_ctl$543[0]  = \o_ctl$543 ;
+  assign \o_ctl$543[0].valid  = \o_ctl$543 [0];
+  assign \o_ctl$543[0].load_w  = \o_ctl$543 [1];
+  assign \o_ctl$543[0].first  = \o_ctl$543 [2];
+  assign \o_ctl$543[0].last  = \o_ctl$543 [3];
+  assign \o_ctl$543[0].group_end  = \o_ctl$543 [4];
+  assign \o_ctl$545[0]  = \o_ctl$545 ;
+  assign \o_ctl$545[0].valid  = \o_ctl$545 [0];
+  assign \o_ctl$545[0].load_w  = \o_ctl$545 [1];
+  assign \o_ctl$545[0].first  = \o_ctl$545 [2];
+  assign \o_ctl$545[0].last  = \o_ctl$545 [3];
+  assign \o_ctl$545[0].group_end  = \o_ctl$545 [4];
+  assign \o_ctl$547[0]  = \o_ctl$547 ;
+  assign \o_ctl$547[0].valid  = \o_ctl$547 [0];
+  assign \o_ctl$547[0].load_w  = \o_ctl$547 [1];
+  assign \o_ctl$547[0].first  = \o_ctl$547 [2];
+  assign \o_ctl$547[0].last  = \o_ctl$547 [3];
+  assign \o_ctl$547[0].group_end  = \o_ctl$547 [4];
+  assign \o_ctl$549[0]  = \o_ctl$549 ;
+  assign \o_ctl$549[0].valid  = \o_ctl$549 [0];
+  assign \o_ctl$549[0].load_w  = \o_ctl$549 [1];
+  assign \o_ctl$549[0].first  = \o_ctl$549 [2];
+  assign \o_ctl$549[0].last  = \o_ctl$549 [3];
+  assign \o_ctl$549[0].group_end  = \o_ctl$549 [4];
+  assign o_row[383:336] = \$185 ;
+  assign o_row[335:288] = \$170 ;
+  assign o_row[287:240] = \$155 ;
+  assign o_row[239:192] = \$140 ;
+  assign o_row[191:144] = \$125 ;
+  assign o_row[143:96] = \$110 ;
+  assign o_row[95:48] = \$95 ;
+  assign o_row[47:0] = \$80 ;
+  assign row_sel[0] = \$44 ;
+  assign row_sel[1] = \$35 ;
+  assign row_sel[2] = \$27 ;
+  assign row_sel[3] = \$20 ;
+  assign row_sel[4] = \$14 ;
+  assign row_sel[5] = \$9 ;
+  assign row_sel[6] = \$5 ;
+  assign row_sel[7] = \$2 ;
+  assign \$1  = 1'h1;
+  assign \$2  = row7_done_d2;
+  assign \$3  = row7_done_d2;
+  assign \$6  = row7_done_d2;
+  assign \$10  = row7_done_d2;
+  assign \$15  = row7_done_d2;
+  assign \$21  = row7_done_d2;
+  assign \$28  = row7_done_d2;
+  assign \$36  = row7_done_d2;
+  assign \$45  = row7_done_d2;
+  assign \$52  = 1'h0;
+  assign \$54  = \$53 ;
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_0_0 (rst, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, pe_0_0__i_ctl, pe_0_0__i_w, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_0_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, i_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -11477,6 +11891,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_0_0 (rst, o_a, o_w, o_psum, o_ctl, pe_
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -11530,7 +11945,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_0_0 (rst, o_a, o_w, o_psum, o_ctl, pe_
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -11584,7 +11998,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_0_0 (rst, o_a, o_w, o_psum, o_ctl, pe_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -11605,12 +12018,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_0_0 (rst, o_a, o_w, o_psum, o_ctl, pe_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -11664,9 +12077,11 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_0_0 (rst, o_a, o_w, o_psum, o_ctl, pe_
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_0_1 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_0_1 (rst, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -11676,6 +12091,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_0_1 (rst, pe_0_0__i_a, pe_0_0__i_ctl, 
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -11729,7 +12145,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_0_1 (rst, pe_0_0__i_a, pe_0_0__i_ctl, 
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -11783,7 +12198,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_0_1 (rst, pe_0_0__i_a, pe_0_0__i_ctl, 
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -11804,12 +12218,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_0_1 (rst, pe_0_0__i_a, pe_0_0__i_ctl, 
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -11863,9 +12277,11 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_0_1 (rst, pe_0_0__i_a, pe_0_0__i_ctl, 
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_0_2 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_0_2 (rst, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -11875,6 +12291,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_0_2 (rst, pe_0_0__i_a, pe_0_0__i_ctl, 
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -11928,7 +12345,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_0_2 (rst, pe_0_0__i_a, pe_0_0__i_ctl, 
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -11982,7 +12398,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_0_2 (rst, pe_0_0__i_a, pe_0_0__i_ctl, 
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -12003,12 +12418,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_0_2 (rst, pe_0_0__i_a, pe_0_0__i_ctl, 
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -12062,9 +12477,11 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_0_2 (rst, pe_0_0__i_a, pe_0_0__i_ctl, 
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_0_3 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_0_3 (rst, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -12074,6 +12491,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_0_3 (rst, pe_0_0__i_a, pe_0_0__i_ctl, 
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -12127,7 +12545,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_0_3 (rst, pe_0_0__i_a, pe_0_0__i_ctl, 
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -12181,7 +12598,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_0_3 (rst, pe_0_0__i_a, pe_0_0__i_ctl, 
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -12202,12 +12618,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_0_3 (rst, pe_0_0__i_a, pe_0_0__i_ctl, 
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -12261,9 +12677,11 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_0_3 (rst, pe_0_0__i_a, pe_0_0__i_ctl, 
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_0_4 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_0_4 (rst, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -12273,6 +12691,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_0_4 (rst, pe_0_0__i_a, pe_0_0__i_ctl, 
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -12326,7 +12745,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_0_4 (rst, pe_0_0__i_a, pe_0_0__i_ctl, 
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -12380,7 +12798,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_0_4 (rst, pe_0_0__i_a, pe_0_0__i_ctl, 
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -12401,12 +12818,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_0_4 (rst, pe_0_0__i_a, pe_0_0__i_ctl, 
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -12460,9 +12877,11 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_0_4 (rst, pe_0_0__i_a, pe_0_0__i_ctl, 
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_0_5 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_0_5 (rst, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -12472,6 +12891,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_0_5 (rst, pe_0_0__i_a, pe_0_0__i_ctl, 
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -12525,7 +12945,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_0_5 (rst, pe_0_0__i_a, pe_0_0__i_ctl, 
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -12579,7 +12998,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_0_5 (rst, pe_0_0__i_a, pe_0_0__i_ctl, 
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -12600,12 +13018,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_0_5 (rst, pe_0_0__i_a, pe_0_0__i_ctl, 
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -12659,9 +13077,11 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_0_5 (rst, pe_0_0__i_a, pe_0_0__i_ctl, 
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_0_6 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_0_6 (rst, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -12671,6 +13091,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_0_6 (rst, pe_0_0__i_a, pe_0_0__i_ctl, 
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -12724,7 +13145,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_0_6 (rst, pe_0_0__i_a, pe_0_0__i_ctl, 
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -12778,7 +13198,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_0_6 (rst, pe_0_0__i_a, pe_0_0__i_ctl, 
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -12799,12 +13218,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_0_6 (rst, pe_0_0__i_a, pe_0_0__i_ctl, 
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -12858,9 +13277,11 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_0_6 (rst, pe_0_0__i_a, pe_0_0__i_ctl, 
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_0_7 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_0_7 (rst, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -12870,6 +13291,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_0_7 (rst, pe_0_0__i_a, pe_0_0__i_ctl, 
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -12922,7 +13344,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_0_7 (rst, pe_0_0__i_a, pe_0_0__i_ctl, 
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -12976,7 +13397,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_0_7 (rst, pe_0_0__i_a, pe_0_0__i_ctl, 
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -12997,12 +13417,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_0_7 (rst, pe_0_0__i_a, pe_0_0__i_ctl, 
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -13056,9 +13476,11 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_0_7 (rst, pe_0_0__i_a, pe_0_0__i_ctl, 
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, pe_0_0__i_ctl, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, i_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -13068,6 +13490,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w, o_psu
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -13121,7 +13544,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w, o_psu
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -13175,7 +13597,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w, o_psu
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -13196,12 +13617,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w, o_psu
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -13255,9 +13676,11 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w, o_psu
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -13267,6 +13690,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -13320,7 +13744,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -13374,7 +13797,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -13395,12 +13817,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -13454,9 +13876,11 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -13466,6 +13890,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -13519,7 +13944,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -13573,7 +13997,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -13594,12 +14017,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -13653,9 +14076,11 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -13665,6 +14090,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -13718,7 +14144,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -13772,7 +14197,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -13793,12 +14217,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -13852,9 +14276,11 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_1_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_1_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -13864,6 +14290,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_1_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -13917,7 +14344,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_1_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -13971,7 +14397,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_1_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -13992,12 +14417,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_1_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -14051,9 +14476,11 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_1_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_1_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_1_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -14063,6 +14490,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_1_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -14116,7 +14544,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_1_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -14170,7 +14597,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_1_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -14191,12 +14617,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_1_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -14250,9 +14676,11 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_1_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_1_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_1_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -14262,6 +14690,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_1_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -14315,7 +14744,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_1_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -14369,7 +14797,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_1_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -14390,12 +14817,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_1_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -14449,9 +14876,11 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_1_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_1_7 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_w, o_psum, o_ctl, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_1_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -14461,6 +14890,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_1_7 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -14513,7 +14943,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_1_7 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -14567,7 +14996,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_1_7 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -14588,12 +15016,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_1_7 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -14647,9 +15075,11 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_1_7 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_2_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, pe_0_0__i_ctl, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_2_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, i_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -14659,205 +15089,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_2_0 (rst, pe_0_0__i_w, o_a, o_w, o_psu
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl[0] ;
-  wire \i_ctl[0].first ;
-  wire \i_ctl[0].group_end ;
-  wire \i_ctl[0].last ;
-  wire \i_ctl[0].load_w ;
-  wire \i_ctl[0].valid ;
-  wire [27:0] i_w;
-  wire [27:0] \i_w[0] ;
-  wire [15:0] \i_w[0].q ;
-  wire [3:0] \i_w[0].q[0] ;
-  wire [3:0] \i_w[0].q[1] ;
-  wire [3:0] \i_w[0].q[2] ;
-  wire [3:0] \i_w[0].q[3] ;
-  wire [7:0] \i_w[0].scale ;
-  wire [3:0] \i_w[0].zero ;
-  output [31:0] o_a;
-  wire [31:0] o_a;
-  wire [31:0] \o_a[0] ;
-  wire [7:0] \o_a[0][0] ;
-  wire [7:0] \o_a[0][1] ;
-  wire [7:0] \o_a[0][2] ;
-  wire [7:0] \o_a[0][3] ;
-  output [4:0] o_ctl;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [47:0] o_psum;
-  wire [47:0] o_psum;
-  wire [47:0] \o_psum[0] ;
-  wire [47:0] \o_psum[0][0] ;
-  wire o_valid;
-  wire \o_valid[0] ;
-  output [27:0] o_w;
-  wire [27:0] o_w;
-  wire [27:0] \o_w[0] ;
-  wire [15:0] \o_w[0].q ;
-  wire [3:0] \o_w[0].q[0] ;
-  wire [3:0] \o_w[0].q[1] ;
-  wire [3:0] \o_w[0].q[2] ;
-  wire [3:0] \o_w[0].q[3] ;
-  wire [7:0] \o_w[0].scale ;
-  wire [3:0] \o_w[0].zero ;
-  input [31:0] pe_0_0__i_a;
-  wire [31:0] pe_0_0__i_a;
-  wire [7:0] \pe_0_0__i_a[0] ;
-  wire [7:0] \pe_0_0__i_a[1] ;
-  wire [7:0] \pe_0_0__i_a[2] ;
-  wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
-  wire [4:0] pe_0_0__i_ctl;
-  wire \pe_0_0__i_ctl.first ;
-  wire \pe_0_0__i_ctl.group_end ;
-  wire \pe_0_0__i_ctl.last ;
-  wire \pe_0_0__i_ctl.load_w ;
-  wire \pe_0_0__i_ctl.valid ;
-  input [27:0] pe_0_0__i_w;
-  wire [27:0] pe_0_0__i_w;
-  wire [15:0] \pe_0_0__i_w.q ;
-  wire [3:0] \pe_0_0__i_w.q[0] ;
-  wire [3:0] \pe_0_0__i_w.q[1] ;
-  wire [3:0] \pe_0_0__i_w.q[2] ;
-  wire [3:0] \pe_0_0__i_w.q[3] ;
-  wire [7:0] \pe_0_0__i_w.scale ;
-  wire [3:0] \pe_0_0__i_w.zero ;
-  wire [31:0] pe_0_0__o_a;
-  wire [7:0] \pe_0_0__o_a[0] ;
-  wire [7:0] \pe_0_0__o_a[1] ;
-  wire [7:0] \pe_0_0__o_a[2] ;
-  wire [7:0] \pe_0_0__o_a[3] ;
-  wire [4:0] pe_0_0__o_ctl;
-  wire \pe_0_0__o_ctl.first ;
-  wire \pe_0_0__o_ctl.group_end ;
-  wire \pe_0_0__o_ctl.last ;
-  wire \pe_0_0__o_ctl.load_w ;
-  wire \pe_0_0__o_ctl.valid ;
-  wire [47:0] pe_0_0__o_psum;
-  wire pe_0_0__o_valid;
-  wire [27:0] pe_0_0__o_w;
-  wire [15:0] \pe_0_0__o_w.q ;
-  wire [3:0] \pe_0_0__o_w.q[0] ;
-  wire [3:0] \pe_0_0__o_w.q[1] ;
-  wire [3:0] \pe_0_0__o_w.q[2] ;
-  wire [3:0] \pe_0_0__o_w.q[3] ;
-  wire [7:0] \pe_0_0__o_w.scale ;
-  wire [3:0] \pe_0_0__o_w.zero ;
-  input rst;
-  wire rst;
-  array_mixpe_w4a8_os_8x8__pe pe_0_0 (
-    .clk(clk),
-    .i_a(pe_0_0__i_a),
-    .i_ctl(pe_0_0__i_ctl),
-    .i_psum(48'h000000000000),
-    .i_w(pe_0_0__i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_ready(\$1 ),
-    .o_valid(o_valid),
-    .o_w(o_w),
-    .rst(rst)
-  );
-  assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
-  assign i_w = pe_0_0__i_w;
-  assign pe_0_0__o_psum = o_psum;
-  assign pe_0_0__o_valid = o_valid;
-  assign pe_0_0__o_a = o_a;
-  assign pe_0_0__o_ctl = o_ctl;
-  assign pe_0_0__o_w = o_w;
-  assign \pe_0_0__i_a[0]  = pe_0_0__i_a[7:0];
-  assign \pe_0_0__i_a[1]  = pe_0_0__i_a[15:8];
-  assign \pe_0_0__i_a[2]  = pe_0_0__i_a[23:16];
-  assign \pe_0_0__i_a[3]  = pe_0_0__i_a[31:24];
-  assign \i_a[0]  = pe_0_0__i_a;
-  assign \i_a[0][0]  = pe_0_0__i_a[7:0];
-  assign \i_a[0][1]  = pe_0_0__i_a[15:8];
-  assign \i_a[0][2]  = pe_0_0__i_a[23:16];
-  assign \i_a[0][3]  = pe_0_0__i_a[31:24];
-  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
-  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
-  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
-  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
-  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
-  assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
-  assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
-  assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
-  assign \pe_0_0__i_w.q[2]  = pe_0_0__i_w[11:8];
-  assign \pe_0_0__i_w.q[3]  = pe_0_0__i_w[15:12];
-  assign \pe_0_0__i_w.zero  = pe_0_0__i_w[19:16];
-  assign \pe_0_0__i_w.scale  = pe_0_0__i_w[27:20];
-  assign \i_w[0]  = pe_0_0__i_w;
-  assign \i_w[0].q  = pe_0_0__i_w[15:0];
-  assign \i_w[0].q[0]  = pe_0_0__i_w[3:0];
-  assign \i_w[0].q[1]  = pe_0_0__i_w[7:4];
-  assign \i_w[0].q[2]  = pe_0_0__i_w[11:8];
-  assign \i_w[0].q[3]  = pe_0_0__i_w[15:12];
-  assign \i_w[0].zero  = pe_0_0__i_w[19:16];
-  assign \i_w[0].scale  = pe_0_0__i_w[27:20];
-  assign \o_psum[0]  = o_psum;
-  assign \o_psum[0][0]  = o_psum;
-  assign \o_valid[0]  = o_valid;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a[7:0];
-  assign \o_a[0][1]  = o_a[15:8];
-  assign \o_a[0][2]  = o_a[23:16];
-  assign \o_a[0][3]  = o_a[31:24];
-  assign \pe_0_0__o_a[0]  = o_a[7:0];
-  assign \pe_0_0__o_a[1]  = o_a[15:8];
-  assign \pe_0_0__o_a[2]  = o_a[23:16];
-  assign \pe_0_0__o_a[3]  = o_a[31:24];
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
-  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
-  assign \pe_0_0__o_ctl.first  = o_ctl[2];
-  assign \pe_0_0__o_ctl.last  = o_ctl[3];
-  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
-  assign \o_w[0]  = o_w;
-  assign \o_w[0].q  = o_w[15:0];
-  assign \o_w[0].q[0]  = o_w[3:0];
-  assign \o_w[0].q[1]  = o_w[7:4];
-  assign \o_w[0].q[2]  = o_w[11:8];
-  assign \o_w[0].q[3]  = o_w[15:12];
-  assign \o_w[0].zero  = o_w[19:16];
-  assign \o_w[0].scale  = o_w[27:20];
-  assign \pe_0_0__o_w.q  = o_w[15:0];
-  assign \pe_0_0__o_w.q[0]  = o_w[3:0];
-  assign \pe_0_0__o_w.q[1]  = o_w[7:4];
-  assign \pe_0_0__o_w.q[2]  = o_w[11:8];
-  assign \pe_0_0__o_w.q[3]  = o_w[15:12];
-  assign \pe_0_0__o_w.zero  = o_w[19:16];
-  assign \pe_0_0__o_w.scale  = o_w[27:20];
-endmodule
-
-module \array_mixpe_w4a8_os_8x8.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
-  wire \$1 ;
-  input clk;
-  wire clk;
-  wire [31:0] i_a;
-  wire [31:0] \i_a[0] ;
-  wire [7:0] \i_a[0][0] ;
-  wire [7:0] \i_a[0][1] ;
-  wire [7:0] \i_a[0][2] ;
-  wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -14911,7 +15143,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -14965,7 +15196,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -14986,12 +15216,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -15045,9 +15275,11 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -15057,6 +15289,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -15110,7 +15343,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -15164,7 +15396,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -15185,12 +15416,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -15244,9 +15475,11 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -15256,6 +15489,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -15309,7 +15543,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -15363,7 +15596,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -15384,12 +15616,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -15443,9 +15675,11 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_2_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -15455,6 +15689,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_2_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -15508,7 +15743,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_2_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -15562,7 +15796,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_2_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -15583,12 +15816,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_2_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -15642,9 +15875,11 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_2_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_2_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_2_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -15654,6 +15889,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_2_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -15707,7 +15943,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_2_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -15761,7 +15996,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_2_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -15782,12 +16016,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_2_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -15841,9 +16075,11 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_2_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_2_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_2_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -15853,6 +16089,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_2_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -15906,7 +16143,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_2_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -15960,7 +16196,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_2_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -15981,12 +16216,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_2_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -16040,9 +16275,11 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_2_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_2_7 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_w, o_psum, o_ctl, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_2_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -16052,204 +16289,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_2_7 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl[0] ;
-  wire \i_ctl[0].first ;
-  wire \i_ctl[0].group_end ;
-  wire \i_ctl[0].last ;
-  wire \i_ctl[0].load_w ;
-  wire \i_ctl[0].valid ;
-  wire [27:0] i_w;
-  wire [27:0] \i_w[0] ;
-  wire [15:0] \i_w[0].q ;
-  wire [3:0] \i_w[0].q[0] ;
-  wire [3:0] \i_w[0].q[1] ;
-  wire [3:0] \i_w[0].q[2] ;
-  wire [3:0] \i_w[0].q[3] ;
-  wire [7:0] \i_w[0].scale ;
-  wire [3:0] \i_w[0].zero ;
-  wire [31:0] o_a;
-  wire [31:0] \o_a[0] ;
-  wire [7:0] \o_a[0][0] ;
-  wire [7:0] \o_a[0][1] ;
-  wire [7:0] \o_a[0][2] ;
-  wire [7:0] \o_a[0][3] ;
-  output [4:0] o_ctl;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [47:0] o_psum;
-  wire [47:0] o_psum;
-  wire [47:0] \o_psum[0] ;
-  wire [47:0] \o_psum[0][0] ;
-  wire o_valid;
-  wire \o_valid[0] ;
-  output [27:0] o_w;
-  wire [27:0] o_w;
-  wire [27:0] \o_w[0] ;
-  wire [15:0] \o_w[0].q ;
-  wire [3:0] \o_w[0].q[0] ;
-  wire [3:0] \o_w[0].q[1] ;
-  wire [3:0] \o_w[0].q[2] ;
-  wire [3:0] \o_w[0].q[3] ;
-  wire [7:0] \o_w[0].scale ;
-  wire [3:0] \o_w[0].zero ;
-  input [31:0] pe_0_0__i_a;
-  wire [31:0] pe_0_0__i_a;
-  wire [7:0] \pe_0_0__i_a[0] ;
-  wire [7:0] \pe_0_0__i_a[1] ;
-  wire [7:0] \pe_0_0__i_a[2] ;
-  wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
-  wire [4:0] pe_0_0__i_ctl;
-  wire \pe_0_0__i_ctl.first ;
-  wire \pe_0_0__i_ctl.group_end ;
-  wire \pe_0_0__i_ctl.last ;
-  wire \pe_0_0__i_ctl.load_w ;
-  wire \pe_0_0__i_ctl.valid ;
-  input [27:0] pe_0_0__i_w;
-  wire [27:0] pe_0_0__i_w;
-  wire [15:0] \pe_0_0__i_w.q ;
-  wire [3:0] \pe_0_0__i_w.q[0] ;
-  wire [3:0] \pe_0_0__i_w.q[1] ;
-  wire [3:0] \pe_0_0__i_w.q[2] ;
-  wire [3:0] \pe_0_0__i_w.q[3] ;
-  wire [7:0] \pe_0_0__i_w.scale ;
-  wire [3:0] \pe_0_0__i_w.zero ;
-  wire [31:0] pe_0_0__o_a;
-  wire [7:0] \pe_0_0__o_a[0] ;
-  wire [7:0] \pe_0_0__o_a[1] ;
-  wire [7:0] \pe_0_0__o_a[2] ;
-  wire [7:0] \pe_0_0__o_a[3] ;
-  wire [4:0] pe_0_0__o_ctl;
-  wire \pe_0_0__o_ctl.first ;
-  wire \pe_0_0__o_ctl.group_end ;
-  wire \pe_0_0__o_ctl.last ;
-  wire \pe_0_0__o_ctl.load_w ;
-  wire \pe_0_0__o_ctl.valid ;
-  wire [47:0] pe_0_0__o_psum;
-  wire pe_0_0__o_valid;
-  wire [27:0] pe_0_0__o_w;
-  wire [15:0] \pe_0_0__o_w.q ;
-  wire [3:0] \pe_0_0__o_w.q[0] ;
-  wire [3:0] \pe_0_0__o_w.q[1] ;
-  wire [3:0] \pe_0_0__o_w.q[2] ;
-  wire [3:0] \pe_0_0__o_w.q[3] ;
-  wire [7:0] \pe_0_0__o_w.scale ;
-  wire [3:0] \pe_0_0__o_w.zero ;
-  input rst;
-  wire rst;
-  array_mixpe_w4a8_os_8x8__pe pe_0_0 (
-    .clk(clk),
-    .i_a(pe_0_0__i_a),
-    .i_ctl(pe_0_0__i_ctl),
-    .i_psum(48'h000000000000),
-    .i_w(pe_0_0__i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_ready(\$1 ),
-    .o_valid(o_valid),
-    .o_w(o_w),
-    .rst(rst)
-  );
-  assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
-  assign i_w = pe_0_0__i_w;
-  assign pe_0_0__o_psum = o_psum;
-  assign pe_0_0__o_valid = o_valid;
-  assign pe_0_0__o_a = o_a;
-  assign pe_0_0__o_ctl = o_ctl;
-  assign pe_0_0__o_w = o_w;
-  assign \pe_0_0__i_a[0]  = pe_0_0__i_a[7:0];
-  assign \pe_0_0__i_a[1]  = pe_0_0__i_a[15:8];
-  assign \pe_0_0__i_a[2]  = pe_0_0__i_a[23:16];
-  assign \pe_0_0__i_a[3]  = pe_0_0__i_a[31:24];
-  assign \i_a[0]  = pe_0_0__i_a;
-  assign \i_a[0][0]  = pe_0_0__i_a[7:0];
-  assign \i_a[0][1]  = pe_0_0__i_a[15:8];
-  assign \i_a[0][2]  = pe_0_0__i_a[23:16];
-  assign \i_a[0][3]  = pe_0_0__i_a[31:24];
-  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
-  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
-  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
-  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
-  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
-  assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
-  assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
-  assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
-  assign \pe_0_0__i_w.q[2]  = pe_0_0__i_w[11:8];
-  assign \pe_0_0__i_w.q[3]  = pe_0_0__i_w[15:12];
-  assign \pe_0_0__i_w.zero  = pe_0_0__i_w[19:16];
-  assign \pe_0_0__i_w.scale  = pe_0_0__i_w[27:20];
-  assign \i_w[0]  = pe_0_0__i_w;
-  assign \i_w[0].q  = pe_0_0__i_w[15:0];
-  assign \i_w[0].q[0]  = pe_0_0__i_w[3:0];
-  assign \i_w[0].q[1]  = pe_0_0__i_w[7:4];
-  assign \i_w[0].q[2]  = pe_0_0__i_w[11:8];
-  assign \i_w[0].q[3]  = pe_0_0__i_w[15:12];
-  assign \i_w[0].zero  = pe_0_0__i_w[19:16];
-  assign \i_w[0].scale  = pe_0_0__i_w[27:20];
-  assign \o_psum[0]  = o_psum;
-  assign \o_psum[0][0]  = o_psum;
-  assign \o_valid[0]  = o_valid;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a[7:0];
-  assign \o_a[0][1]  = o_a[15:8];
-  assign \o_a[0][2]  = o_a[23:16];
-  assign \o_a[0][3]  = o_a[31:24];
-  assign \pe_0_0__o_a[0]  = o_a[7:0];
-  assign \pe_0_0__o_a[1]  = o_a[15:8];
-  assign \pe_0_0__o_a[2]  = o_a[23:16];
-  assign \pe_0_0__o_a[3]  = o_a[31:24];
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
-  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
-  assign \pe_0_0__o_ctl.first  = o_ctl[2];
-  assign \pe_0_0__o_ctl.last  = o_ctl[3];
-  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
-  assign \o_w[0]  = o_w;
-  assign \o_w[0].q  = o_w[15:0];
-  assign \o_w[0].q[0]  = o_w[3:0];
-  assign \o_w[0].q[1]  = o_w[7:4];
-  assign \o_w[0].q[2]  = o_w[11:8];
-  assign \o_w[0].q[3]  = o_w[15:12];
-  assign \o_w[0].zero  = o_w[19:16];
-  assign \o_w[0].scale  = o_w[27:20];
-  assign \pe_0_0__o_w.q  = o_w[15:0];
-  assign \pe_0_0__o_w.q[0]  = o_w[3:0];
-  assign \pe_0_0__o_w.q[1]  = o_w[7:4];
-  assign \pe_0_0__o_w.q[2]  = o_w[11:8];
-  assign \pe_0_0__o_w.q[3]  = o_w[15:12];
-  assign \pe_0_0__o_w.zero  = o_w[19:16];
-  assign \pe_0_0__o_w.scale  = o_w[27:20];
-endmodule
-
-module \array_mixpe_w4a8_os_8x8.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, pe_0_0__i_ctl, clk);
-  wire \$1 ;
-  input clk;
-  wire clk;
-  wire [31:0] i_a;
-  wire [31:0] \i_a[0] ;
-  wire [7:0] \i_a[0][0] ;
-  wire [7:0] \i_a[0][1] ;
-  wire [7:0] \i_a[0][2] ;
-  wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -16303,7 +16343,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_w, o_psu
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -16357,7 +16396,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_w, o_psu
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -16378,12 +16416,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_w, o_psu
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -16437,9 +16475,11 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_w, o_psu
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_2_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -16449,6 +16489,206 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [27:0] i_w;
+  wire [27:0] \i_w[0] ;
+  wire [15:0] \i_w[0].q ;
+  wire [3:0] \i_w[0].q[0] ;
+  wire [3:0] \i_w[0].q[1] ;
+  wire [3:0] \i_w[0].q[2] ;
+  wire [3:0] \i_w[0].q[3] ;
+  wire [7:0] \i_w[0].scale ;
+  wire [3:0] \i_w[0].zero ;
+  wire [31:0] o_a;
+  wire [31:0] \o_a[0] ;
+  wire [7:0] \o_a[0][0] ;
+  wire [7:0] \o_a[0][1] ;
+  wire [7:0] \o_a[0][2] ;
+  wire [7:0] \o_a[0][3] ;
+  output [4:0] o_ctl;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [47:0] o_psum;
+  wire [47:0] o_psum;
+  wire [47:0] \o_psum[0] ;
+  wire [47:0] \o_psum[0][0] ;
+  wire o_valid;
+  wire \o_valid[0] ;
+  output [27:0] o_w;
+  wire [27:0] o_w;
+  wire [27:0] \o_w[0] ;
+  wire [15:0] \o_w[0].q ;
+  wire [3:0] \o_w[0].q[0] ;
+  wire [3:0] \o_w[0].q[1] ;
+  wire [3:0] \o_w[0].q[2] ;
+  wire [3:0] \o_w[0].q[3] ;
+  wire [7:0] \o_w[0].scale ;
+  wire [3:0] \o_w[0].zero ;
+  input [31:0] pe_0_0__i_a;
+  wire [31:0] pe_0_0__i_a;
+  wire [7:0] \pe_0_0__i_a[0] ;
+  wire [7:0] \pe_0_0__i_a[1] ;
+  wire [7:0] \pe_0_0__i_a[2] ;
+  wire [7:0] \pe_0_0__i_a[3] ;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [27:0] pe_0_0__i_w;
+  wire [27:0] pe_0_0__i_w;
+  wire [15:0] \pe_0_0__i_w.q ;
+  wire [3:0] \pe_0_0__i_w.q[0] ;
+  wire [3:0] \pe_0_0__i_w.q[1] ;
+  wire [3:0] \pe_0_0__i_w.q[2] ;
+  wire [3:0] \pe_0_0__i_w.q[3] ;
+  wire [7:0] \pe_0_0__i_w.scale ;
+  wire [3:0] \pe_0_0__i_w.zero ;
+  wire [31:0] pe_0_0__o_a;
+  wire [7:0] \pe_0_0__o_a[0] ;
+  wire [7:0] \pe_0_0__o_a[1] ;
+  wire [7:0] \pe_0_0__o_a[2] ;
+  wire [7:0] \pe_0_0__o_a[3] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [47:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
+  wire [27:0] pe_0_0__o_w;
+  wire [15:0] \pe_0_0__o_w.q ;
+  wire [3:0] \pe_0_0__o_w.q[0] ;
+  wire [3:0] \pe_0_0__o_w.q[1] ;
+  wire [3:0] \pe_0_0__o_w.q[2] ;
+  wire [3:0] \pe_0_0__o_w.q[3] ;
+  wire [7:0] \pe_0_0__o_w.scale ;
+  wire [3:0] \pe_0_0__o_w.zero ;
+  input rst;
+  wire rst;
+  array_mixpe_w4a8_os_8x8__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(48'h000000000000),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$1 ),
+    .o_valid(o_valid),
+    .o_w(o_w),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_w = pe_0_0__i_w;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_w = o_w;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a[7:0];
+  assign \pe_0_0__i_a[1]  = pe_0_0__i_a[15:8];
+  assign \pe_0_0__i_a[2]  = pe_0_0__i_a[23:16];
+  assign \pe_0_0__i_a[3]  = pe_0_0__i_a[31:24];
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a[7:0];
+  assign \i_a[0][1]  = pe_0_0__i_a[15:8];
+  assign \i_a[0][2]  = pe_0_0__i_a[23:16];
+  assign \i_a[0][3]  = pe_0_0__i_a[31:24];
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
+  assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
+  assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
+  assign \pe_0_0__i_w.q[2]  = pe_0_0__i_w[11:8];
+  assign \pe_0_0__i_w.q[3]  = pe_0_0__i_w[15:12];
+  assign \pe_0_0__i_w.zero  = pe_0_0__i_w[19:16];
+  assign \pe_0_0__i_w.scale  = pe_0_0__i_w[27:20];
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0].q  = pe_0_0__i_w[15:0];
+  assign \i_w[0].q[0]  = pe_0_0__i_w[3:0];
+  assign \i_w[0].q[1]  = pe_0_0__i_w[7:4];
+  assign \i_w[0].q[2]  = pe_0_0__i_w[11:8];
+  assign \i_w[0].q[3]  = pe_0_0__i_w[15:12];
+  assign \i_w[0].zero  = pe_0_0__i_w[19:16];
+  assign \i_w[0].scale  = pe_0_0__i_w[27:20];
+  assign \o_psum[0]  = o_psum;
+  assign \o_psum[0][0]  = o_psum;
+  assign \o_valid[0]  = o_valid;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a[7:0];
+  assign \o_a[0][1]  = o_a[15:8];
+  assign \o_a[0][2]  = o_a[23:16];
+  assign \o_a[0][3]  = o_a[31:24];
+  assign \pe_0_0__o_a[0]  = o_a[7:0];
+  assign \pe_0_0__o_a[1]  = o_a[15:8];
+  assign \pe_0_0__o_a[2]  = o_a[23:16];
+  assign \pe_0_0__o_a[3]  = o_a[31:24];
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_w[0]  = o_w;
+  assign \o_w[0].q  = o_w[15:0];
+  assign \o_w[0].q[0]  = o_w[3:0];
+  assign \o_w[0].q[1]  = o_w[7:4];
+  assign \o_w[0].q[2]  = o_w[11:8];
+  assign \o_w[0].q[3]  = o_w[15:12];
+  assign \o_w[0].zero  = o_w[19:16];
+  assign \o_w[0].scale  = o_w[27:20];
+  assign \pe_0_0__o_w.q  = o_w[15:0];
+  assign \pe_0_0__o_w.q[0]  = o_w[3:0];
+  assign \pe_0_0__o_w.q[1]  = o_w[7:4];
+  assign \pe_0_0__o_w.q[2]  = o_w[11:8];
+  assign \pe_0_0__o_w.q[3]  = o_w[15:12];
+  assign \pe_0_0__o_w.zero  = o_w[19:16];
+  assign \pe_0_0__o_w.scale  = o_w[27:20];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
+endmodule
+
+module \array_mixpe_w4a8_os_8x8.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, i_ctl, clk);
+  wire \$1 ;
+  input clk;
+  wire clk;
+  wire [31:0] i_a;
+  wire [31:0] \i_a[0] ;
+  wire [7:0] \i_a[0][0] ;
+  wire [7:0] \i_a[0][1] ;
+  wire [7:0] \i_a[0][2] ;
+  wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -16502,7 +16742,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -16556,7 +16795,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -16577,12 +16815,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -16636,9 +16874,11 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -16648,6 +16888,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -16701,7 +16942,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -16755,7 +16995,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -16776,12 +17015,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -16835,9 +17074,11 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -16847,6 +17088,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -16900,7 +17142,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -16954,7 +17195,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -16975,12 +17215,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -17034,9 +17274,11 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_3_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -17046,6 +17288,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_3_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -17099,7 +17342,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_3_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -17153,7 +17395,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_3_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -17174,12 +17415,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_3_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -17233,9 +17474,11 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_3_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_3_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_3_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -17245,6 +17488,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_3_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -17298,7 +17542,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_3_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -17352,7 +17595,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_3_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -17373,12 +17615,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_3_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -17432,9 +17674,11 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_3_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_3_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_3_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -17444,6 +17688,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_3_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -17497,7 +17742,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_3_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -17551,7 +17795,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_3_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -17572,12 +17815,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_3_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -17631,9 +17874,11 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_3_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_3_7 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_w, o_psum, o_ctl, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_3_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -17643,204 +17888,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_3_7 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl[0] ;
-  wire \i_ctl[0].first ;
-  wire \i_ctl[0].group_end ;
-  wire \i_ctl[0].last ;
-  wire \i_ctl[0].load_w ;
-  wire \i_ctl[0].valid ;
-  wire [27:0] i_w;
-  wire [27:0] \i_w[0] ;
-  wire [15:0] \i_w[0].q ;
-  wire [3:0] \i_w[0].q[0] ;
-  wire [3:0] \i_w[0].q[1] ;
-  wire [3:0] \i_w[0].q[2] ;
-  wire [3:0] \i_w[0].q[3] ;
-  wire [7:0] \i_w[0].scale ;
-  wire [3:0] \i_w[0].zero ;
-  wire [31:0] o_a;
-  wire [31:0] \o_a[0] ;
-  wire [7:0] \o_a[0][0] ;
-  wire [7:0] \o_a[0][1] ;
-  wire [7:0] \o_a[0][2] ;
-  wire [7:0] \o_a[0][3] ;
-  output [4:0] o_ctl;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [47:0] o_psum;
-  wire [47:0] o_psum;
-  wire [47:0] \o_psum[0] ;
-  wire [47:0] \o_psum[0][0] ;
-  wire o_valid;
-  wire \o_valid[0] ;
-  output [27:0] o_w;
-  wire [27:0] o_w;
-  wire [27:0] \o_w[0] ;
-  wire [15:0] \o_w[0].q ;
-  wire [3:0] \o_w[0].q[0] ;
-  wire [3:0] \o_w[0].q[1] ;
-  wire [3:0] \o_w[0].q[2] ;
-  wire [3:0] \o_w[0].q[3] ;
-  wire [7:0] \o_w[0].scale ;
-  wire [3:0] \o_w[0].zero ;
-  input [31:0] pe_0_0__i_a;
-  wire [31:0] pe_0_0__i_a;
-  wire [7:0] \pe_0_0__i_a[0] ;
-  wire [7:0] \pe_0_0__i_a[1] ;
-  wire [7:0] \pe_0_0__i_a[2] ;
-  wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
-  wire [4:0] pe_0_0__i_ctl;
-  wire \pe_0_0__i_ctl.first ;
-  wire \pe_0_0__i_ctl.group_end ;
-  wire \pe_0_0__i_ctl.last ;
-  wire \pe_0_0__i_ctl.load_w ;
-  wire \pe_0_0__i_ctl.valid ;
-  input [27:0] pe_0_0__i_w;
-  wire [27:0] pe_0_0__i_w;
-  wire [15:0] \pe_0_0__i_w.q ;
-  wire [3:0] \pe_0_0__i_w.q[0] ;
-  wire [3:0] \pe_0_0__i_w.q[1] ;
-  wire [3:0] \pe_0_0__i_w.q[2] ;
-  wire [3:0] \pe_0_0__i_w.q[3] ;
-  wire [7:0] \pe_0_0__i_w.scale ;
-  wire [3:0] \pe_0_0__i_w.zero ;
-  wire [31:0] pe_0_0__o_a;
-  wire [7:0] \pe_0_0__o_a[0] ;
-  wire [7:0] \pe_0_0__o_a[1] ;
-  wire [7:0] \pe_0_0__o_a[2] ;
-  wire [7:0] \pe_0_0__o_a[3] ;
-  wire [4:0] pe_0_0__o_ctl;
-  wire \pe_0_0__o_ctl.first ;
-  wire \pe_0_0__o_ctl.group_end ;
-  wire \pe_0_0__o_ctl.last ;
-  wire \pe_0_0__o_ctl.load_w ;
-  wire \pe_0_0__o_ctl.valid ;
-  wire [47:0] pe_0_0__o_psum;
-  wire pe_0_0__o_valid;
-  wire [27:0] pe_0_0__o_w;
-  wire [15:0] \pe_0_0__o_w.q ;
-  wire [3:0] \pe_0_0__o_w.q[0] ;
-  wire [3:0] \pe_0_0__o_w.q[1] ;
-  wire [3:0] \pe_0_0__o_w.q[2] ;
-  wire [3:0] \pe_0_0__o_w.q[3] ;
-  wire [7:0] \pe_0_0__o_w.scale ;
-  wire [3:0] \pe_0_0__o_w.zero ;
-  input rst;
-  wire rst;
-  array_mixpe_w4a8_os_8x8__pe pe_0_0 (
-    .clk(clk),
-    .i_a(pe_0_0__i_a),
-    .i_ctl(pe_0_0__i_ctl),
-    .i_psum(48'h000000000000),
-    .i_w(pe_0_0__i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_ready(\$1 ),
-    .o_valid(o_valid),
-    .o_w(o_w),
-    .rst(rst)
-  );
-  assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
-  assign i_w = pe_0_0__i_w;
-  assign pe_0_0__o_psum = o_psum;
-  assign pe_0_0__o_valid = o_valid;
-  assign pe_0_0__o_a = o_a;
-  assign pe_0_0__o_ctl = o_ctl;
-  assign pe_0_0__o_w = o_w;
-  assign \pe_0_0__i_a[0]  = pe_0_0__i_a[7:0];
-  assign \pe_0_0__i_a[1]  = pe_0_0__i_a[15:8];
-  assign \pe_0_0__i_a[2]  = pe_0_0__i_a[23:16];
-  assign \pe_0_0__i_a[3]  = pe_0_0__i_a[31:24];
-  assign \i_a[0]  = pe_0_0__i_a;
-  assign \i_a[0][0]  = pe_0_0__i_a[7:0];
-  assign \i_a[0][1]  = pe_0_0__i_a[15:8];
-  assign \i_a[0][2]  = pe_0_0__i_a[23:16];
-  assign \i_a[0][3]  = pe_0_0__i_a[31:24];
-  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
-  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
-  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
-  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
-  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
-  assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
-  assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
-  assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
-  assign \pe_0_0__i_w.q[2]  = pe_0_0__i_w[11:8];
-  assign \pe_0_0__i_w.q[3]  = pe_0_0__i_w[15:12];
-  assign \pe_0_0__i_w.zero  = pe_0_0__i_w[19:16];
-  assign \pe_0_0__i_w.scale  = pe_0_0__i_w[27:20];
-  assign \i_w[0]  = pe_0_0__i_w;
-  assign \i_w[0].q  = pe_0_0__i_w[15:0];
-  assign \i_w[0].q[0]  = pe_0_0__i_w[3:0];
-  assign \i_w[0].q[1]  = pe_0_0__i_w[7:4];
-  assign \i_w[0].q[2]  = pe_0_0__i_w[11:8];
-  assign \i_w[0].q[3]  = pe_0_0__i_w[15:12];
-  assign \i_w[0].zero  = pe_0_0__i_w[19:16];
-  assign \i_w[0].scale  = pe_0_0__i_w[27:20];
-  assign \o_psum[0]  = o_psum;
-  assign \o_psum[0][0]  = o_psum;
-  assign \o_valid[0]  = o_valid;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a[7:0];
-  assign \o_a[0][1]  = o_a[15:8];
-  assign \o_a[0][2]  = o_a[23:16];
-  assign \o_a[0][3]  = o_a[31:24];
-  assign \pe_0_0__o_a[0]  = o_a[7:0];
-  assign \pe_0_0__o_a[1]  = o_a[15:8];
-  assign \pe_0_0__o_a[2]  = o_a[23:16];
-  assign \pe_0_0__o_a[3]  = o_a[31:24];
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
-  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
-  assign \pe_0_0__o_ctl.first  = o_ctl[2];
-  assign \pe_0_0__o_ctl.last  = o_ctl[3];
-  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
-  assign \o_w[0]  = o_w;
-  assign \o_w[0].q  = o_w[15:0];
-  assign \o_w[0].q[0]  = o_w[3:0];
-  assign \o_w[0].q[1]  = o_w[7:4];
-  assign \o_w[0].q[2]  = o_w[11:8];
-  assign \o_w[0].q[3]  = o_w[15:12];
-  assign \o_w[0].zero  = o_w[19:16];
-  assign \o_w[0].scale  = o_w[27:20];
-  assign \pe_0_0__o_w.q  = o_w[15:0];
-  assign \pe_0_0__o_w.q[0]  = o_w[3:0];
-  assign \pe_0_0__o_w.q[1]  = o_w[7:4];
-  assign \pe_0_0__o_w.q[2]  = o_w[11:8];
-  assign \pe_0_0__o_w.q[3]  = o_w[15:12];
-  assign \pe_0_0__o_w.zero  = o_w[19:16];
-  assign \pe_0_0__o_w.scale  = o_w[27:20];
-endmodule
-
-module \array_mixpe_w4a8_os_8x8.mesh.tile_4_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, pe_0_0__i_ctl, clk);
-  wire \$1 ;
-  input clk;
-  wire clk;
-  wire [31:0] i_a;
-  wire [31:0] \i_a[0] ;
-  wire [7:0] \i_a[0][0] ;
-  wire [7:0] \i_a[0][1] ;
-  wire [7:0] \i_a[0][2] ;
-  wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -17894,7 +17942,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_4_0 (rst, pe_0_0__i_w, o_a, o_w, o_psu
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -17948,7 +17995,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_4_0 (rst, pe_0_0__i_w, o_a, o_w, o_psu
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -17969,12 +18015,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_4_0 (rst, pe_0_0__i_w, o_a, o_w, o_psu
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -18028,9 +18074,11 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_4_0 (rst, pe_0_0__i_w, o_a, o_w, o_psu
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_4_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_3_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -18040,6 +18088,206 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_4_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [27:0] i_w;
+  wire [27:0] \i_w[0] ;
+  wire [15:0] \i_w[0].q ;
+  wire [3:0] \i_w[0].q[0] ;
+  wire [3:0] \i_w[0].q[1] ;
+  wire [3:0] \i_w[0].q[2] ;
+  wire [3:0] \i_w[0].q[3] ;
+  wire [7:0] \i_w[0].scale ;
+  wire [3:0] \i_w[0].zero ;
+  wire [31:0] o_a;
+  wire [31:0] \o_a[0] ;
+  wire [7:0] \o_a[0][0] ;
+  wire [7:0] \o_a[0][1] ;
+  wire [7:0] \o_a[0][2] ;
+  wire [7:0] \o_a[0][3] ;
+  output [4:0] o_ctl;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [47:0] o_psum;
+  wire [47:0] o_psum;
+  wire [47:0] \o_psum[0] ;
+  wire [47:0] \o_psum[0][0] ;
+  wire o_valid;
+  wire \o_valid[0] ;
+  output [27:0] o_w;
+  wire [27:0] o_w;
+  wire [27:0] \o_w[0] ;
+  wire [15:0] \o_w[0].q ;
+  wire [3:0] \o_w[0].q[0] ;
+  wire [3:0] \o_w[0].q[1] ;
+  wire [3:0] \o_w[0].q[2] ;
+  wire [3:0] \o_w[0].q[3] ;
+  wire [7:0] \o_w[0].scale ;
+  wire [3:0] \o_w[0].zero ;
+  input [31:0] pe_0_0__i_a;
+  wire [31:0] pe_0_0__i_a;
+  wire [7:0] \pe_0_0__i_a[0] ;
+  wire [7:0] \pe_0_0__i_a[1] ;
+  wire [7:0] \pe_0_0__i_a[2] ;
+  wire [7:0] \pe_0_0__i_a[3] ;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [27:0] pe_0_0__i_w;
+  wire [27:0] pe_0_0__i_w;
+  wire [15:0] \pe_0_0__i_w.q ;
+  wire [3:0] \pe_0_0__i_w.q[0] ;
+  wire [3:0] \pe_0_0__i_w.q[1] ;
+  wire [3:0] \pe_0_0__i_w.q[2] ;
+  wire [3:0] \pe_0_0__i_w.q[3] ;
+  wire [7:0] \pe_0_0__i_w.scale ;
+  wire [3:0] \pe_0_0__i_w.zero ;
+  wire [31:0] pe_0_0__o_a;
+  wire [7:0] \pe_0_0__o_a[0] ;
+  wire [7:0] \pe_0_0__o_a[1] ;
+  wire [7:0] \pe_0_0__o_a[2] ;
+  wire [7:0] \pe_0_0__o_a[3] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [47:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
+  wire [27:0] pe_0_0__o_w;
+  wire [15:0] \pe_0_0__o_w.q ;
+  wire [3:0] \pe_0_0__o_w.q[0] ;
+  wire [3:0] \pe_0_0__o_w.q[1] ;
+  wire [3:0] \pe_0_0__o_w.q[2] ;
+  wire [3:0] \pe_0_0__o_w.q[3] ;
+  wire [7:0] \pe_0_0__o_w.scale ;
+  wire [3:0] \pe_0_0__o_w.zero ;
+  input rst;
+  wire rst;
+  array_mixpe_w4a8_os_8x8__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(48'h000000000000),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$1 ),
+    .o_valid(o_valid),
+    .o_w(o_w),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_w = pe_0_0__i_w;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_w = o_w;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a[7:0];
+  assign \pe_0_0__i_a[1]  = pe_0_0__i_a[15:8];
+  assign \pe_0_0__i_a[2]  = pe_0_0__i_a[23:16];
+  assign \pe_0_0__i_a[3]  = pe_0_0__i_a[31:24];
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a[7:0];
+  assign \i_a[0][1]  = pe_0_0__i_a[15:8];
+  assign \i_a[0][2]  = pe_0_0__i_a[23:16];
+  assign \i_a[0][3]  = pe_0_0__i_a[31:24];
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
+  assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
+  assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
+  assign \pe_0_0__i_w.q[2]  = pe_0_0__i_w[11:8];
+  assign \pe_0_0__i_w.q[3]  = pe_0_0__i_w[15:12];
+  assign \pe_0_0__i_w.zero  = pe_0_0__i_w[19:16];
+  assign \pe_0_0__i_w.scale  = pe_0_0__i_w[27:20];
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0].q  = pe_0_0__i_w[15:0];
+  assign \i_w[0].q[0]  = pe_0_0__i_w[3:0];
+  assign \i_w[0].q[1]  = pe_0_0__i_w[7:4];
+  assign \i_w[0].q[2]  = pe_0_0__i_w[11:8];
+  assign \i_w[0].q[3]  = pe_0_0__i_w[15:12];
+  assign \i_w[0].zero  = pe_0_0__i_w[19:16];
+  assign \i_w[0].scale  = pe_0_0__i_w[27:20];
+  assign \o_psum[0]  = o_psum;
+  assign \o_psum[0][0]  = o_psum;
+  assign \o_valid[0]  = o_valid;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a[7:0];
+  assign \o_a[0][1]  = o_a[15:8];
+  assign \o_a[0][2]  = o_a[23:16];
+  assign \o_a[0][3]  = o_a[31:24];
+  assign \pe_0_0__o_a[0]  = o_a[7:0];
+  assign \pe_0_0__o_a[1]  = o_a[15:8];
+  assign \pe_0_0__o_a[2]  = o_a[23:16];
+  assign \pe_0_0__o_a[3]  = o_a[31:24];
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_w[0]  = o_w;
+  assign \o_w[0].q  = o_w[15:0];
+  assign \o_w[0].q[0]  = o_w[3:0];
+  assign \o_w[0].q[1]  = o_w[7:4];
+  assign \o_w[0].q[2]  = o_w[11:8];
+  assign \o_w[0].q[3]  = o_w[15:12];
+  assign \o_w[0].zero  = o_w[19:16];
+  assign \o_w[0].scale  = o_w[27:20];
+  assign \pe_0_0__o_w.q  = o_w[15:0];
+  assign \pe_0_0__o_w.q[0]  = o_w[3:0];
+  assign \pe_0_0__o_w.q[1]  = o_w[7:4];
+  assign \pe_0_0__o_w.q[2]  = o_w[11:8];
+  assign \pe_0_0__o_w.q[3]  = o_w[15:12];
+  assign \pe_0_0__o_w.zero  = o_w[19:16];
+  assign \pe_0_0__o_w.scale  = o_w[27:20];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
+endmodule
+
+module \array_mixpe_w4a8_os_8x8.mesh.tile_4_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, i_ctl, clk);
+  wire \$1 ;
+  input clk;
+  wire clk;
+  wire [31:0] i_a;
+  wire [31:0] \i_a[0] ;
+  wire [7:0] \i_a[0][0] ;
+  wire [7:0] \i_a[0][1] ;
+  wire [7:0] \i_a[0][2] ;
+  wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -18093,7 +18341,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_4_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -18147,7 +18394,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_4_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -18168,12 +18414,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_4_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -18227,9 +18473,11 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_4_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_4_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_4_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -18239,6 +18487,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_4_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -18292,7 +18541,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_4_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -18346,7 +18594,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_4_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -18367,12 +18614,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_4_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -18426,9 +18673,11 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_4_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_4_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_4_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -18438,6 +18687,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_4_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -18491,7 +18741,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_4_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -18545,7 +18794,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_4_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -18566,12 +18814,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_4_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -18625,9 +18873,11 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_4_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_4_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_4_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -18637,6 +18887,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_4_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -18690,7 +18941,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_4_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -18744,7 +18994,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_4_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -18765,12 +19014,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_4_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -18824,9 +19073,11 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_4_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_4_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_4_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -18836,6 +19087,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_4_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -18889,7 +19141,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_4_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -18943,7 +19194,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_4_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -18964,12 +19214,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_4_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -19023,9 +19273,11 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_4_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_4_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_4_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -19035,6 +19287,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_4_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -19088,7 +19341,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_4_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -19142,7 +19394,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_4_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -19163,12 +19414,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_4_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -19222,9 +19473,11 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_4_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_4_7 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_w, o_psum, o_ctl, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_4_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -19234,204 +19487,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_4_7 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl[0] ;
-  wire \i_ctl[0].first ;
-  wire \i_ctl[0].group_end ;
-  wire \i_ctl[0].last ;
-  wire \i_ctl[0].load_w ;
-  wire \i_ctl[0].valid ;
-  wire [27:0] i_w;
-  wire [27:0] \i_w[0] ;
-  wire [15:0] \i_w[0].q ;
-  wire [3:0] \i_w[0].q[0] ;
-  wire [3:0] \i_w[0].q[1] ;
-  wire [3:0] \i_w[0].q[2] ;
-  wire [3:0] \i_w[0].q[3] ;
-  wire [7:0] \i_w[0].scale ;
-  wire [3:0] \i_w[0].zero ;
-  wire [31:0] o_a;
-  wire [31:0] \o_a[0] ;
-  wire [7:0] \o_a[0][0] ;
-  wire [7:0] \o_a[0][1] ;
-  wire [7:0] \o_a[0][2] ;
-  wire [7:0] \o_a[0][3] ;
-  output [4:0] o_ctl;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [47:0] o_psum;
-  wire [47:0] o_psum;
-  wire [47:0] \o_psum[0] ;
-  wire [47:0] \o_psum[0][0] ;
-  wire o_valid;
-  wire \o_valid[0] ;
-  output [27:0] o_w;
-  wire [27:0] o_w;
-  wire [27:0] \o_w[0] ;
-  wire [15:0] \o_w[0].q ;
-  wire [3:0] \o_w[0].q[0] ;
-  wire [3:0] \o_w[0].q[1] ;
-  wire [3:0] \o_w[0].q[2] ;
-  wire [3:0] \o_w[0].q[3] ;
-  wire [7:0] \o_w[0].scale ;
-  wire [3:0] \o_w[0].zero ;
-  input [31:0] pe_0_0__i_a;
-  wire [31:0] pe_0_0__i_a;
-  wire [7:0] \pe_0_0__i_a[0] ;
-  wire [7:0] \pe_0_0__i_a[1] ;
-  wire [7:0] \pe_0_0__i_a[2] ;
-  wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
-  wire [4:0] pe_0_0__i_ctl;
-  wire \pe_0_0__i_ctl.first ;
-  wire \pe_0_0__i_ctl.group_end ;
-  wire \pe_0_0__i_ctl.last ;
-  wire \pe_0_0__i_ctl.load_w ;
-  wire \pe_0_0__i_ctl.valid ;
-  input [27:0] pe_0_0__i_w;
-  wire [27:0] pe_0_0__i_w;
-  wire [15:0] \pe_0_0__i_w.q ;
-  wire [3:0] \pe_0_0__i_w.q[0] ;
-  wire [3:0] \pe_0_0__i_w.q[1] ;
-  wire [3:0] \pe_0_0__i_w.q[2] ;
-  wire [3:0] \pe_0_0__i_w.q[3] ;
-  wire [7:0] \pe_0_0__i_w.scale ;
-  wire [3:0] \pe_0_0__i_w.zero ;
-  wire [31:0] pe_0_0__o_a;
-  wire [7:0] \pe_0_0__o_a[0] ;
-  wire [7:0] \pe_0_0__o_a[1] ;
-  wire [7:0] \pe_0_0__o_a[2] ;
-  wire [7:0] \pe_0_0__o_a[3] ;
-  wire [4:0] pe_0_0__o_ctl;
-  wire \pe_0_0__o_ctl.first ;
-  wire \pe_0_0__o_ctl.group_end ;
-  wire \pe_0_0__o_ctl.last ;
-  wire \pe_0_0__o_ctl.load_w ;
-  wire \pe_0_0__o_ctl.valid ;
-  wire [47:0] pe_0_0__o_psum;
-  wire pe_0_0__o_valid;
-  wire [27:0] pe_0_0__o_w;
-  wire [15:0] \pe_0_0__o_w.q ;
-  wire [3:0] \pe_0_0__o_w.q[0] ;
-  wire [3:0] \pe_0_0__o_w.q[1] ;
-  wire [3:0] \pe_0_0__o_w.q[2] ;
-  wire [3:0] \pe_0_0__o_w.q[3] ;
-  wire [7:0] \pe_0_0__o_w.scale ;
-  wire [3:0] \pe_0_0__o_w.zero ;
-  input rst;
-  wire rst;
-  array_mixpe_w4a8_os_8x8__pe pe_0_0 (
-    .clk(clk),
-    .i_a(pe_0_0__i_a),
-    .i_ctl(pe_0_0__i_ctl),
-    .i_psum(48'h000000000000),
-    .i_w(pe_0_0__i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_ready(\$1 ),
-    .o_valid(o_valid),
-    .o_w(o_w),
-    .rst(rst)
-  );
-  assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
-  assign i_w = pe_0_0__i_w;
-  assign pe_0_0__o_psum = o_psum;
-  assign pe_0_0__o_valid = o_valid;
-  assign pe_0_0__o_a = o_a;
-  assign pe_0_0__o_ctl = o_ctl;
-  assign pe_0_0__o_w = o_w;
-  assign \pe_0_0__i_a[0]  = pe_0_0__i_a[7:0];
-  assign \pe_0_0__i_a[1]  = pe_0_0__i_a[15:8];
-  assign \pe_0_0__i_a[2]  = pe_0_0__i_a[23:16];
-  assign \pe_0_0__i_a[3]  = pe_0_0__i_a[31:24];
-  assign \i_a[0]  = pe_0_0__i_a;
-  assign \i_a[0][0]  = pe_0_0__i_a[7:0];
-  assign \i_a[0][1]  = pe_0_0__i_a[15:8];
-  assign \i_a[0][2]  = pe_0_0__i_a[23:16];
-  assign \i_a[0][3]  = pe_0_0__i_a[31:24];
-  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
-  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
-  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
-  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
-  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
-  assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
-  assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
-  assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
-  assign \pe_0_0__i_w.q[2]  = pe_0_0__i_w[11:8];
-  assign \pe_0_0__i_w.q[3]  = pe_0_0__i_w[15:12];
-  assign \pe_0_0__i_w.zero  = pe_0_0__i_w[19:16];
-  assign \pe_0_0__i_w.scale  = pe_0_0__i_w[27:20];
-  assign \i_w[0]  = pe_0_0__i_w;
-  assign \i_w[0].q  = pe_0_0__i_w[15:0];
-  assign \i_w[0].q[0]  = pe_0_0__i_w[3:0];
-  assign \i_w[0].q[1]  = pe_0_0__i_w[7:4];
-  assign \i_w[0].q[2]  = pe_0_0__i_w[11:8];
-  assign \i_w[0].q[3]  = pe_0_0__i_w[15:12];
-  assign \i_w[0].zero  = pe_0_0__i_w[19:16];
-  assign \i_w[0].scale  = pe_0_0__i_w[27:20];
-  assign \o_psum[0]  = o_psum;
-  assign \o_psum[0][0]  = o_psum;
-  assign \o_valid[0]  = o_valid;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a[7:0];
-  assign \o_a[0][1]  = o_a[15:8];
-  assign \o_a[0][2]  = o_a[23:16];
-  assign \o_a[0][3]  = o_a[31:24];
-  assign \pe_0_0__o_a[0]  = o_a[7:0];
-  assign \pe_0_0__o_a[1]  = o_a[15:8];
-  assign \pe_0_0__o_a[2]  = o_a[23:16];
-  assign \pe_0_0__o_a[3]  = o_a[31:24];
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
-  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
-  assign \pe_0_0__o_ctl.first  = o_ctl[2];
-  assign \pe_0_0__o_ctl.last  = o_ctl[3];
-  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
-  assign \o_w[0]  = o_w;
-  assign \o_w[0].q  = o_w[15:0];
-  assign \o_w[0].q[0]  = o_w[3:0];
-  assign \o_w[0].q[1]  = o_w[7:4];
-  assign \o_w[0].q[2]  = o_w[11:8];
-  assign \o_w[0].q[3]  = o_w[15:12];
-  assign \o_w[0].zero  = o_w[19:16];
-  assign \o_w[0].scale  = o_w[27:20];
-  assign \pe_0_0__o_w.q  = o_w[15:0];
-  assign \pe_0_0__o_w.q[0]  = o_w[3:0];
-  assign \pe_0_0__o_w.q[1]  = o_w[7:4];
-  assign \pe_0_0__o_w.q[2]  = o_w[11:8];
-  assign \pe_0_0__o_w.q[3]  = o_w[15:12];
-  assign \pe_0_0__o_w.zero  = o_w[19:16];
-  assign \pe_0_0__o_w.scale  = o_w[27:20];
-endmodule
-
-module \array_mixpe_w4a8_os_8x8.mesh.tile_5_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, pe_0_0__i_ctl, clk);
-  wire \$1 ;
-  input clk;
-  wire clk;
-  wire [31:0] i_a;
-  wire [31:0] \i_a[0] ;
-  wire [7:0] \i_a[0][0] ;
-  wire [7:0] \i_a[0][1] ;
-  wire [7:0] \i_a[0][2] ;
-  wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -19485,7 +19541,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_5_0 (rst, pe_0_0__i_w, o_a, o_w, o_psu
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -19539,7 +19594,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_5_0 (rst, pe_0_0__i_w, o_a, o_w, o_psu
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -19560,12 +19614,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_5_0 (rst, pe_0_0__i_w, o_a, o_w, o_psu
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -19619,9 +19673,11 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_5_0 (rst, pe_0_0__i_w, o_a, o_w, o_psu
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_5_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_4_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -19631,6 +19687,206 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_5_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [27:0] i_w;
+  wire [27:0] \i_w[0] ;
+  wire [15:0] \i_w[0].q ;
+  wire [3:0] \i_w[0].q[0] ;
+  wire [3:0] \i_w[0].q[1] ;
+  wire [3:0] \i_w[0].q[2] ;
+  wire [3:0] \i_w[0].q[3] ;
+  wire [7:0] \i_w[0].scale ;
+  wire [3:0] \i_w[0].zero ;
+  wire [31:0] o_a;
+  wire [31:0] \o_a[0] ;
+  wire [7:0] \o_a[0][0] ;
+  wire [7:0] \o_a[0][1] ;
+  wire [7:0] \o_a[0][2] ;
+  wire [7:0] \o_a[0][3] ;
+  output [4:0] o_ctl;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [47:0] o_psum;
+  wire [47:0] o_psum;
+  wire [47:0] \o_psum[0] ;
+  wire [47:0] \o_psum[0][0] ;
+  wire o_valid;
+  wire \o_valid[0] ;
+  output [27:0] o_w;
+  wire [27:0] o_w;
+  wire [27:0] \o_w[0] ;
+  wire [15:0] \o_w[0].q ;
+  wire [3:0] \o_w[0].q[0] ;
+  wire [3:0] \o_w[0].q[1] ;
+  wire [3:0] \o_w[0].q[2] ;
+  wire [3:0] \o_w[0].q[3] ;
+  wire [7:0] \o_w[0].scale ;
+  wire [3:0] \o_w[0].zero ;
+  input [31:0] pe_0_0__i_a;
+  wire [31:0] pe_0_0__i_a;
+  wire [7:0] \pe_0_0__i_a[0] ;
+  wire [7:0] \pe_0_0__i_a[1] ;
+  wire [7:0] \pe_0_0__i_a[2] ;
+  wire [7:0] \pe_0_0__i_a[3] ;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [27:0] pe_0_0__i_w;
+  wire [27:0] pe_0_0__i_w;
+  wire [15:0] \pe_0_0__i_w.q ;
+  wire [3:0] \pe_0_0__i_w.q[0] ;
+  wire [3:0] \pe_0_0__i_w.q[1] ;
+  wire [3:0] \pe_0_0__i_w.q[2] ;
+  wire [3:0] \pe_0_0__i_w.q[3] ;
+  wire [7:0] \pe_0_0__i_w.scale ;
+  wire [3:0] \pe_0_0__i_w.zero ;
+  wire [31:0] pe_0_0__o_a;
+  wire [7:0] \pe_0_0__o_a[0] ;
+  wire [7:0] \pe_0_0__o_a[1] ;
+  wire [7:0] \pe_0_0__o_a[2] ;
+  wire [7:0] \pe_0_0__o_a[3] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [47:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
+  wire [27:0] pe_0_0__o_w;
+  wire [15:0] \pe_0_0__o_w.q ;
+  wire [3:0] \pe_0_0__o_w.q[0] ;
+  wire [3:0] \pe_0_0__o_w.q[1] ;
+  wire [3:0] \pe_0_0__o_w.q[2] ;
+  wire [3:0] \pe_0_0__o_w.q[3] ;
+  wire [7:0] \pe_0_0__o_w.scale ;
+  wire [3:0] \pe_0_0__o_w.zero ;
+  input rst;
+  wire rst;
+  array_mixpe_w4a8_os_8x8__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(48'h000000000000),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$1 ),
+    .o_valid(o_valid),
+    .o_w(o_w),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_w = pe_0_0__i_w;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_w = o_w;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a[7:0];
+  assign \pe_0_0__i_a[1]  = pe_0_0__i_a[15:8];
+  assign \pe_0_0__i_a[2]  = pe_0_0__i_a[23:16];
+  assign \pe_0_0__i_a[3]  = pe_0_0__i_a[31:24];
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a[7:0];
+  assign \i_a[0][1]  = pe_0_0__i_a[15:8];
+  assign \i_a[0][2]  = pe_0_0__i_a[23:16];
+  assign \i_a[0][3]  = pe_0_0__i_a[31:24];
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
+  assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
+  assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
+  assign \pe_0_0__i_w.q[2]  = pe_0_0__i_w[11:8];
+  assign \pe_0_0__i_w.q[3]  = pe_0_0__i_w[15:12];
+  assign \pe_0_0__i_w.zero  = pe_0_0__i_w[19:16];
+  assign \pe_0_0__i_w.scale  = pe_0_0__i_w[27:20];
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0].q  = pe_0_0__i_w[15:0];
+  assign \i_w[0].q[0]  = pe_0_0__i_w[3:0];
+  assign \i_w[0].q[1]  = pe_0_0__i_w[7:4];
+  assign \i_w[0].q[2]  = pe_0_0__i_w[11:8];
+  assign \i_w[0].q[3]  = pe_0_0__i_w[15:12];
+  assign \i_w[0].zero  = pe_0_0__i_w[19:16];
+  assign \i_w[0].scale  = pe_0_0__i_w[27:20];
+  assign \o_psum[0]  = o_psum;
+  assign \o_psum[0][0]  = o_psum;
+  assign \o_valid[0]  = o_valid;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a[7:0];
+  assign \o_a[0][1]  = o_a[15:8];
+  assign \o_a[0][2]  = o_a[23:16];
+  assign \o_a[0][3]  = o_a[31:24];
+  assign \pe_0_0__o_a[0]  = o_a[7:0];
+  assign \pe_0_0__o_a[1]  = o_a[15:8];
+  assign \pe_0_0__o_a[2]  = o_a[23:16];
+  assign \pe_0_0__o_a[3]  = o_a[31:24];
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_w[0]  = o_w;
+  assign \o_w[0].q  = o_w[15:0];
+  assign \o_w[0].q[0]  = o_w[3:0];
+  assign \o_w[0].q[1]  = o_w[7:4];
+  assign \o_w[0].q[2]  = o_w[11:8];
+  assign \o_w[0].q[3]  = o_w[15:12];
+  assign \o_w[0].zero  = o_w[19:16];
+  assign \o_w[0].scale  = o_w[27:20];
+  assign \pe_0_0__o_w.q  = o_w[15:0];
+  assign \pe_0_0__o_w.q[0]  = o_w[3:0];
+  assign \pe_0_0__o_w.q[1]  = o_w[7:4];
+  assign \pe_0_0__o_w.q[2]  = o_w[11:8];
+  assign \pe_0_0__o_w.q[3]  = o_w[15:12];
+  assign \pe_0_0__o_w.zero  = o_w[19:16];
+  assign \pe_0_0__o_w.scale  = o_w[27:20];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
+endmodule
+
+module \array_mixpe_w4a8_os_8x8.mesh.tile_5_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, i_ctl, clk);
+  wire \$1 ;
+  input clk;
+  wire clk;
+  wire [31:0] i_a;
+  wire [31:0] \i_a[0] ;
+  wire [7:0] \i_a[0][0] ;
+  wire [7:0] \i_a[0][1] ;
+  wire [7:0] \i_a[0][2] ;
+  wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -19684,7 +19940,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_5_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -19738,7 +19993,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_5_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -19759,12 +20013,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_5_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -19818,9 +20072,11 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_5_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_5_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_5_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -19830,6 +20086,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_5_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -19883,7 +20140,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_5_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -19937,7 +20193,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_5_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -19958,12 +20213,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_5_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -20017,9 +20272,11 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_5_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_5_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_5_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -20029,6 +20286,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_5_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -20082,7 +20340,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_5_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -20136,7 +20393,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_5_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -20157,12 +20413,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_5_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -20216,9 +20472,11 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_5_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_5_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_5_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -20228,6 +20486,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_5_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -20281,7 +20540,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_5_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -20335,7 +20593,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_5_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -20356,12 +20613,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_5_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -20415,9 +20672,11 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_5_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_5_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_5_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -20427,6 +20686,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_5_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -20480,7 +20740,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_5_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -20534,7 +20793,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_5_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -20555,12 +20813,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_5_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -20614,9 +20872,11 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_5_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_5_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_5_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -20626,6 +20886,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_5_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -20679,7 +20940,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_5_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -20733,7 +20993,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_5_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -20754,12 +21013,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_5_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -20813,9 +21072,11 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_5_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_5_7 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_w, o_psum, o_ctl, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_5_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -20825,204 +21086,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_5_7 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl[0] ;
-  wire \i_ctl[0].first ;
-  wire \i_ctl[0].group_end ;
-  wire \i_ctl[0].last ;
-  wire \i_ctl[0].load_w ;
-  wire \i_ctl[0].valid ;
-  wire [27:0] i_w;
-  wire [27:0] \i_w[0] ;
-  wire [15:0] \i_w[0].q ;
-  wire [3:0] \i_w[0].q[0] ;
-  wire [3:0] \i_w[0].q[1] ;
-  wire [3:0] \i_w[0].q[2] ;
-  wire [3:0] \i_w[0].q[3] ;
-  wire [7:0] \i_w[0].scale ;
-  wire [3:0] \i_w[0].zero ;
-  wire [31:0] o_a;
-  wire [31:0] \o_a[0] ;
-  wire [7:0] \o_a[0][0] ;
-  wire [7:0] \o_a[0][1] ;
-  wire [7:0] \o_a[0][2] ;
-  wire [7:0] \o_a[0][3] ;
-  output [4:0] o_ctl;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [47:0] o_psum;
-  wire [47:0] o_psum;
-  wire [47:0] \o_psum[0] ;
-  wire [47:0] \o_psum[0][0] ;
-  wire o_valid;
-  wire \o_valid[0] ;
-  output [27:0] o_w;
-  wire [27:0] o_w;
-  wire [27:0] \o_w[0] ;
-  wire [15:0] \o_w[0].q ;
-  wire [3:0] \o_w[0].q[0] ;
-  wire [3:0] \o_w[0].q[1] ;
-  wire [3:0] \o_w[0].q[2] ;
-  wire [3:0] \o_w[0].q[3] ;
-  wire [7:0] \o_w[0].scale ;
-  wire [3:0] \o_w[0].zero ;
-  input [31:0] pe_0_0__i_a;
-  wire [31:0] pe_0_0__i_a;
-  wire [7:0] \pe_0_0__i_a[0] ;
-  wire [7:0] \pe_0_0__i_a[1] ;
-  wire [7:0] \pe_0_0__i_a[2] ;
-  wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
-  wire [4:0] pe_0_0__i_ctl;
-  wire \pe_0_0__i_ctl.first ;
-  wire \pe_0_0__i_ctl.group_end ;
-  wire \pe_0_0__i_ctl.last ;
-  wire \pe_0_0__i_ctl.load_w ;
-  wire \pe_0_0__i_ctl.valid ;
-  input [27:0] pe_0_0__i_w;
-  wire [27:0] pe_0_0__i_w;
-  wire [15:0] \pe_0_0__i_w.q ;
-  wire [3:0] \pe_0_0__i_w.q[0] ;
-  wire [3:0] \pe_0_0__i_w.q[1] ;
-  wire [3:0] \pe_0_0__i_w.q[2] ;
-  wire [3:0] \pe_0_0__i_w.q[3] ;
-  wire [7:0] \pe_0_0__i_w.scale ;
-  wire [3:0] \pe_0_0__i_w.zero ;
-  wire [31:0] pe_0_0__o_a;
-  wire [7:0] \pe_0_0__o_a[0] ;
-  wire [7:0] \pe_0_0__o_a[1] ;
-  wire [7:0] \pe_0_0__o_a[2] ;
-  wire [7:0] \pe_0_0__o_a[3] ;
-  wire [4:0] pe_0_0__o_ctl;
-  wire \pe_0_0__o_ctl.first ;
-  wire \pe_0_0__o_ctl.group_end ;
-  wire \pe_0_0__o_ctl.last ;
-  wire \pe_0_0__o_ctl.load_w ;
-  wire \pe_0_0__o_ctl.valid ;
-  wire [47:0] pe_0_0__o_psum;
-  wire pe_0_0__o_valid;
-  wire [27:0] pe_0_0__o_w;
-  wire [15:0] \pe_0_0__o_w.q ;
-  wire [3:0] \pe_0_0__o_w.q[0] ;
-  wire [3:0] \pe_0_0__o_w.q[1] ;
-  wire [3:0] \pe_0_0__o_w.q[2] ;
-  wire [3:0] \pe_0_0__o_w.q[3] ;
-  wire [7:0] \pe_0_0__o_w.scale ;
-  wire [3:0] \pe_0_0__o_w.zero ;
-  input rst;
-  wire rst;
-  array_mixpe_w4a8_os_8x8__pe pe_0_0 (
-    .clk(clk),
-    .i_a(pe_0_0__i_a),
-    .i_ctl(pe_0_0__i_ctl),
-    .i_psum(48'h000000000000),
-    .i_w(pe_0_0__i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_ready(\$1 ),
-    .o_valid(o_valid),
-    .o_w(o_w),
-    .rst(rst)
-  );
-  assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
-  assign i_w = pe_0_0__i_w;
-  assign pe_0_0__o_psum = o_psum;
-  assign pe_0_0__o_valid = o_valid;
-  assign pe_0_0__o_a = o_a;
-  assign pe_0_0__o_ctl = o_ctl;
-  assign pe_0_0__o_w = o_w;
-  assign \pe_0_0__i_a[0]  = pe_0_0__i_a[7:0];
-  assign \pe_0_0__i_a[1]  = pe_0_0__i_a[15:8];
-  assign \pe_0_0__i_a[2]  = pe_0_0__i_a[23:16];
-  assign \pe_0_0__i_a[3]  = pe_0_0__i_a[31:24];
-  assign \i_a[0]  = pe_0_0__i_a;
-  assign \i_a[0][0]  = pe_0_0__i_a[7:0];
-  assign \i_a[0][1]  = pe_0_0__i_a[15:8];
-  assign \i_a[0][2]  = pe_0_0__i_a[23:16];
-  assign \i_a[0][3]  = pe_0_0__i_a[31:24];
-  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
-  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
-  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
-  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
-  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
-  assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
-  assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
-  assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
-  assign \pe_0_0__i_w.q[2]  = pe_0_0__i_w[11:8];
-  assign \pe_0_0__i_w.q[3]  = pe_0_0__i_w[15:12];
-  assign \pe_0_0__i_w.zero  = pe_0_0__i_w[19:16];
-  assign \pe_0_0__i_w.scale  = pe_0_0__i_w[27:20];
-  assign \i_w[0]  = pe_0_0__i_w;
-  assign \i_w[0].q  = pe_0_0__i_w[15:0];
-  assign \i_w[0].q[0]  = pe_0_0__i_w[3:0];
-  assign \i_w[0].q[1]  = pe_0_0__i_w[7:4];
-  assign \i_w[0].q[2]  = pe_0_0__i_w[11:8];
-  assign \i_w[0].q[3]  = pe_0_0__i_w[15:12];
-  assign \i_w[0].zero  = pe_0_0__i_w[19:16];
-  assign \i_w[0].scale  = pe_0_0__i_w[27:20];
-  assign \o_psum[0]  = o_psum;
-  assign \o_psum[0][0]  = o_psum;
-  assign \o_valid[0]  = o_valid;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a[7:0];
-  assign \o_a[0][1]  = o_a[15:8];
-  assign \o_a[0][2]  = o_a[23:16];
-  assign \o_a[0][3]  = o_a[31:24];
-  assign \pe_0_0__o_a[0]  = o_a[7:0];
-  assign \pe_0_0__o_a[1]  = o_a[15:8];
-  assign \pe_0_0__o_a[2]  = o_a[23:16];
-  assign \pe_0_0__o_a[3]  = o_a[31:24];
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
-  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
-  assign \pe_0_0__o_ctl.first  = o_ctl[2];
-  assign \pe_0_0__o_ctl.last  = o_ctl[3];
-  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
-  assign \o_w[0]  = o_w;
-  assign \o_w[0].q  = o_w[15:0];
-  assign \o_w[0].q[0]  = o_w[3:0];
-  assign \o_w[0].q[1]  = o_w[7:4];
-  assign \o_w[0].q[2]  = o_w[11:8];
-  assign \o_w[0].q[3]  = o_w[15:12];
-  assign \o_w[0].zero  = o_w[19:16];
-  assign \o_w[0].scale  = o_w[27:20];
-  assign \pe_0_0__o_w.q  = o_w[15:0];
-  assign \pe_0_0__o_w.q[0]  = o_w[3:0];
-  assign \pe_0_0__o_w.q[1]  = o_w[7:4];
-  assign \pe_0_0__o_w.q[2]  = o_w[11:8];
-  assign \pe_0_0__o_w.q[3]  = o_w[15:12];
-  assign \pe_0_0__o_w.zero  = o_w[19:16];
-  assign \pe_0_0__o_w.scale  = o_w[27:20];
-endmodule
-
-module \array_mixpe_w4a8_os_8x8.mesh.tile_6_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, pe_0_0__i_ctl, clk);
-  wire \$1 ;
-  input clk;
-  wire clk;
-  wire [31:0] i_a;
-  wire [31:0] \i_a[0] ;
-  wire [7:0] \i_a[0][0] ;
-  wire [7:0] \i_a[0][1] ;
-  wire [7:0] \i_a[0][2] ;
-  wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -21076,7 +21140,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_6_0 (rst, pe_0_0__i_w, o_a, o_w, o_psu
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -21130,7 +21193,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_6_0 (rst, pe_0_0__i_w, o_a, o_w, o_psu
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -21151,12 +21213,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_6_0 (rst, pe_0_0__i_w, o_a, o_w, o_psu
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -21210,9 +21272,11 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_6_0 (rst, pe_0_0__i_w, o_a, o_w, o_psu
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_6_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_5_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -21222,6 +21286,206 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_6_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [27:0] i_w;
+  wire [27:0] \i_w[0] ;
+  wire [15:0] \i_w[0].q ;
+  wire [3:0] \i_w[0].q[0] ;
+  wire [3:0] \i_w[0].q[1] ;
+  wire [3:0] \i_w[0].q[2] ;
+  wire [3:0] \i_w[0].q[3] ;
+  wire [7:0] \i_w[0].scale ;
+  wire [3:0] \i_w[0].zero ;
+  wire [31:0] o_a;
+  wire [31:0] \o_a[0] ;
+  wire [7:0] \o_a[0][0] ;
+  wire [7:0] \o_a[0][1] ;
+  wire [7:0] \o_a[0][2] ;
+  wire [7:0] \o_a[0][3] ;
+  output [4:0] o_ctl;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [47:0] o_psum;
+  wire [47:0] o_psum;
+  wire [47:0] \o_psum[0] ;
+  wire [47:0] \o_psum[0][0] ;
+  wire o_valid;
+  wire \o_valid[0] ;
+  output [27:0] o_w;
+  wire [27:0] o_w;
+  wire [27:0] \o_w[0] ;
+  wire [15:0] \o_w[0].q ;
+  wire [3:0] \o_w[0].q[0] ;
+  wire [3:0] \o_w[0].q[1] ;
+  wire [3:0] \o_w[0].q[2] ;
+  wire [3:0] \o_w[0].q[3] ;
+  wire [7:0] \o_w[0].scale ;
+  wire [3:0] \o_w[0].zero ;
+  input [31:0] pe_0_0__i_a;
+  wire [31:0] pe_0_0__i_a;
+  wire [7:0] \pe_0_0__i_a[0] ;
+  wire [7:0] \pe_0_0__i_a[1] ;
+  wire [7:0] \pe_0_0__i_a[2] ;
+  wire [7:0] \pe_0_0__i_a[3] ;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [27:0] pe_0_0__i_w;
+  wire [27:0] pe_0_0__i_w;
+  wire [15:0] \pe_0_0__i_w.q ;
+  wire [3:0] \pe_0_0__i_w.q[0] ;
+  wire [3:0] \pe_0_0__i_w.q[1] ;
+  wire [3:0] \pe_0_0__i_w.q[2] ;
+  wire [3:0] \pe_0_0__i_w.q[3] ;
+  wire [7:0] \pe_0_0__i_w.scale ;
+  wire [3:0] \pe_0_0__i_w.zero ;
+  wire [31:0] pe_0_0__o_a;
+  wire [7:0] \pe_0_0__o_a[0] ;
+  wire [7:0] \pe_0_0__o_a[1] ;
+  wire [7:0] \pe_0_0__o_a[2] ;
+  wire [7:0] \pe_0_0__o_a[3] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [47:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
+  wire [27:0] pe_0_0__o_w;
+  wire [15:0] \pe_0_0__o_w.q ;
+  wire [3:0] \pe_0_0__o_w.q[0] ;
+  wire [3:0] \pe_0_0__o_w.q[1] ;
+  wire [3:0] \pe_0_0__o_w.q[2] ;
+  wire [3:0] \pe_0_0__o_w.q[3] ;
+  wire [7:0] \pe_0_0__o_w.scale ;
+  wire [3:0] \pe_0_0__o_w.zero ;
+  input rst;
+  wire rst;
+  array_mixpe_w4a8_os_8x8__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(48'h000000000000),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$1 ),
+    .o_valid(o_valid),
+    .o_w(o_w),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_w = pe_0_0__i_w;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_w = o_w;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a[7:0];
+  assign \pe_0_0__i_a[1]  = pe_0_0__i_a[15:8];
+  assign \pe_0_0__i_a[2]  = pe_0_0__i_a[23:16];
+  assign \pe_0_0__i_a[3]  = pe_0_0__i_a[31:24];
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a[7:0];
+  assign \i_a[0][1]  = pe_0_0__i_a[15:8];
+  assign \i_a[0][2]  = pe_0_0__i_a[23:16];
+  assign \i_a[0][3]  = pe_0_0__i_a[31:24];
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
+  assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
+  assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
+  assign \pe_0_0__i_w.q[2]  = pe_0_0__i_w[11:8];
+  assign \pe_0_0__i_w.q[3]  = pe_0_0__i_w[15:12];
+  assign \pe_0_0__i_w.zero  = pe_0_0__i_w[19:16];
+  assign \pe_0_0__i_w.scale  = pe_0_0__i_w[27:20];
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0].q  = pe_0_0__i_w[15:0];
+  assign \i_w[0].q[0]  = pe_0_0__i_w[3:0];
+  assign \i_w[0].q[1]  = pe_0_0__i_w[7:4];
+  assign \i_w[0].q[2]  = pe_0_0__i_w[11:8];
+  assign \i_w[0].q[3]  = pe_0_0__i_w[15:12];
+  assign \i_w[0].zero  = pe_0_0__i_w[19:16];
+  assign \i_w[0].scale  = pe_0_0__i_w[27:20];
+  assign \o_psum[0]  = o_psum;
+  assign \o_psum[0][0]  = o_psum;
+  assign \o_valid[0]  = o_valid;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a[7:0];
+  assign \o_a[0][1]  = o_a[15:8];
+  assign \o_a[0][2]  = o_a[23:16];
+  assign \o_a[0][3]  = o_a[31:24];
+  assign \pe_0_0__o_a[0]  = o_a[7:0];
+  assign \pe_0_0__o_a[1]  = o_a[15:8];
+  assign \pe_0_0__o_a[2]  = o_a[23:16];
+  assign \pe_0_0__o_a[3]  = o_a[31:24];
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_w[0]  = o_w;
+  assign \o_w[0].q  = o_w[15:0];
+  assign \o_w[0].q[0]  = o_w[3:0];
+  assign \o_w[0].q[1]  = o_w[7:4];
+  assign \o_w[0].q[2]  = o_w[11:8];
+  assign \o_w[0].q[3]  = o_w[15:12];
+  assign \o_w[0].zero  = o_w[19:16];
+  assign \o_w[0].scale  = o_w[27:20];
+  assign \pe_0_0__o_w.q  = o_w[15:0];
+  assign \pe_0_0__o_w.q[0]  = o_w[3:0];
+  assign \pe_0_0__o_w.q[1]  = o_w[7:4];
+  assign \pe_0_0__o_w.q[2]  = o_w[11:8];
+  assign \pe_0_0__o_w.q[3]  = o_w[15:12];
+  assign \pe_0_0__o_w.zero  = o_w[19:16];
+  assign \pe_0_0__o_w.scale  = o_w[27:20];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
+endmodule
+
+module \array_mixpe_w4a8_os_8x8.mesh.tile_6_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, pe_0_0__i_a, i_ctl, clk);
+  wire \$1 ;
+  input clk;
+  wire clk;
+  wire [31:0] i_a;
+  wire [31:0] \i_a[0] ;
+  wire [7:0] \i_a[0][0] ;
+  wire [7:0] \i_a[0][1] ;
+  wire [7:0] \i_a[0][2] ;
+  wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -21275,7 +21539,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_6_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -21329,7 +21592,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_6_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -21350,12 +21612,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_6_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -21409,9 +21671,11 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_6_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_6_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_6_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -21421,6 +21685,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_6_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -21474,7 +21739,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_6_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -21528,7 +21792,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_6_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -21549,12 +21812,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_6_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -21608,9 +21871,11 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_6_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_6_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_6_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -21620,6 +21885,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_6_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -21673,7 +21939,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_6_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -21727,7 +21992,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_6_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -21748,12 +22012,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_6_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -21807,9 +22071,11 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_6_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_6_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_6_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -21819,6 +22085,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_6_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -21872,7 +22139,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_6_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -21926,7 +22192,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_6_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -21947,12 +22212,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_6_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -22006,9 +22271,11 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_6_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_6_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_6_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -22018,6 +22285,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_6_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -22071,7 +22339,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_6_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -22125,7 +22392,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_6_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -22146,12 +22412,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_6_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -22205,9 +22471,11 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_6_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_6_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_6_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -22217,6 +22485,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_6_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -22270,7 +22539,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_6_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -22324,7 +22592,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_6_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -22345,12 +22612,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_6_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -22404,9 +22671,11 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_6_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_6_7 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_w, o_psum, o_ctl, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_6_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -22416,6 +22685,207 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_6_7 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [27:0] i_w;
+  wire [27:0] \i_w[0] ;
+  wire [15:0] \i_w[0].q ;
+  wire [3:0] \i_w[0].q[0] ;
+  wire [3:0] \i_w[0].q[1] ;
+  wire [3:0] \i_w[0].q[2] ;
+  wire [3:0] \i_w[0].q[3] ;
+  wire [7:0] \i_w[0].scale ;
+  wire [3:0] \i_w[0].zero ;
+  output [31:0] o_a;
+  wire [31:0] o_a;
+  wire [31:0] \o_a[0] ;
+  wire [7:0] \o_a[0][0] ;
+  wire [7:0] \o_a[0][1] ;
+  wire [7:0] \o_a[0][2] ;
+  wire [7:0] \o_a[0][3] ;
+  output [4:0] o_ctl;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [47:0] o_psum;
+  wire [47:0] o_psum;
+  wire [47:0] \o_psum[0] ;
+  wire [47:0] \o_psum[0][0] ;
+  wire o_valid;
+  wire \o_valid[0] ;
+  output [27:0] o_w;
+  wire [27:0] o_w;
+  wire [27:0] \o_w[0] ;
+  wire [15:0] \o_w[0].q ;
+  wire [3:0] \o_w[0].q[0] ;
+  wire [3:0] \o_w[0].q[1] ;
+  wire [3:0] \o_w[0].q[2] ;
+  wire [3:0] \o_w[0].q[3] ;
+  wire [7:0] \o_w[0].scale ;
+  wire [3:0] \o_w[0].zero ;
+  input [31:0] pe_0_0__i_a;
+  wire [31:0] pe_0_0__i_a;
+  wire [7:0] \pe_0_0__i_a[0] ;
+  wire [7:0] \pe_0_0__i_a[1] ;
+  wire [7:0] \pe_0_0__i_a[2] ;
+  wire [7:0] \pe_0_0__i_a[3] ;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [27:0] pe_0_0__i_w;
+  wire [27:0] pe_0_0__i_w;
+  wire [15:0] \pe_0_0__i_w.q ;
+  wire [3:0] \pe_0_0__i_w.q[0] ;
+  wire [3:0] \pe_0_0__i_w.q[1] ;
+  wire [3:0] \pe_0_0__i_w.q[2] ;
+  wire [3:0] \pe_0_0__i_w.q[3] ;
+  wire [7:0] \pe_0_0__i_w.scale ;
+  wire [3:0] \pe_0_0__i_w.zero ;
+  wire [31:0] pe_0_0__o_a;
+  wire [7:0] \pe_0_0__o_a[0] ;
+  wire [7:0] \pe_0_0__o_a[1] ;
+  wire [7:0] \pe_0_0__o_a[2] ;
+  wire [7:0] \pe_0_0__o_a[3] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [47:0] pe_0_0__o_psum;
+  wire pe_0_0__o_valid;
+  wire [27:0] pe_0_0__o_w;
+  wire [15:0] \pe_0_0__o_w.q ;
+  wire [3:0] \pe_0_0__o_w.q[0] ;
+  wire [3:0] \pe_0_0__o_w.q[1] ;
+  wire [3:0] \pe_0_0__o_w.q[2] ;
+  wire [3:0] \pe_0_0__o_w.q[3] ;
+  wire [7:0] \pe_0_0__o_w.scale ;
+  wire [3:0] \pe_0_0__o_w.zero ;
+  input rst;
+  wire rst;
+  array_mixpe_w4a8_os_8x8__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(48'h000000000000),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$1 ),
+    .o_valid(o_valid),
+    .o_w(o_w),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_w = pe_0_0__i_w;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_w = o_w;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a[7:0];
+  assign \pe_0_0__i_a[1]  = pe_0_0__i_a[15:8];
+  assign \pe_0_0__i_a[2]  = pe_0_0__i_a[23:16];
+  assign \pe_0_0__i_a[3]  = pe_0_0__i_a[31:24];
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a[7:0];
+  assign \i_a[0][1]  = pe_0_0__i_a[15:8];
+  assign \i_a[0][2]  = pe_0_0__i_a[23:16];
+  assign \i_a[0][3]  = pe_0_0__i_a[31:24];
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
+  assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
+  assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
+  assign \pe_0_0__i_w.q[2]  = pe_0_0__i_w[11:8];
+  assign \pe_0_0__i_w.q[3]  = pe_0_0__i_w[15:12];
+  assign \pe_0_0__i_w.zero  = pe_0_0__i_w[19:16];
+  assign \pe_0_0__i_w.scale  = pe_0_0__i_w[27:20];
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0].q  = pe_0_0__i_w[15:0];
+  assign \i_w[0].q[0]  = pe_0_0__i_w[3:0];
+  assign \i_w[0].q[1]  = pe_0_0__i_w[7:4];
+  assign \i_w[0].q[2]  = pe_0_0__i_w[11:8];
+  assign \i_w[0].q[3]  = pe_0_0__i_w[15:12];
+  assign \i_w[0].zero  = pe_0_0__i_w[19:16];
+  assign \i_w[0].scale  = pe_0_0__i_w[27:20];
+  assign \o_psum[0]  = o_psum;
+  assign \o_psum[0][0]  = o_psum;
+  assign \o_valid[0]  = o_valid;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a[7:0];
+  assign \o_a[0][1]  = o_a[15:8];
+  assign \o_a[0][2]  = o_a[23:16];
+  assign \o_a[0][3]  = o_a[31:24];
+  assign \pe_0_0__o_a[0]  = o_a[7:0];
+  assign \pe_0_0__o_a[1]  = o_a[15:8];
+  assign \pe_0_0__o_a[2]  = o_a[23:16];
+  assign \pe_0_0__o_a[3]  = o_a[31:24];
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_w[0]  = o_w;
+  assign \o_w[0].q  = o_w[15:0];
+  assign \o_w[0].q[0]  = o_w[3:0];
+  assign \o_w[0].q[1]  = o_w[7:4];
+  assign \o_w[0].q[2]  = o_w[11:8];
+  assign \o_w[0].q[3]  = o_w[15:12];
+  assign \o_w[0].zero  = o_w[19:16];
+  assign \o_w[0].scale  = o_w[27:20];
+  assign \pe_0_0__o_w.q  = o_w[15:0];
+  assign \pe_0_0__o_w.q[0]  = o_w[3:0];
+  assign \pe_0_0__o_w.q[1]  = o_w[7:4];
+  assign \pe_0_0__o_w.q[2]  = o_w[11:8];
+  assign \pe_0_0__o_w.q[3]  = o_w[15:12];
+  assign \pe_0_0__o_w.zero  = o_w[19:16];
+  assign \pe_0_0__o_w.scale  = o_w[27:20];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
+endmodule
+
+module \array_mixpe_w4a8_os_8x8.mesh.tile_6_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, clk);
+  wire \$1 ;
+  input clk;
+  wire clk;
+  wire [31:0] i_a;
+  wire [31:0] \i_a[0] ;
+  wire [7:0] \i_a[0][0] ;
+  wire [7:0] \i_a[0][1] ;
+  wire [7:0] \i_a[0][2] ;
+  wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -22468,7 +22938,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_6_7 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -22522,7 +22991,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_6_7 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -22543,12 +23011,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_6_7 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -22602,9 +23070,11 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_6_7 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_7_0 (rst, pe_0_0__i_w, o_a, o_psum, o_ctl, pe_0_0__i_a, pe_0_0__i_ctl, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_7_0 (rst, pe_0_0__i_w, o_a, o_psum, o_ctl, pe_0_0__i_a, i_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -22614,6 +23084,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_7_0 (rst, pe_0_0__i_w, o_a, o_psum, o_
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -22666,7 +23137,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_7_0 (rst, pe_0_0__i_w, o_a, o_psum, o_
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -22720,7 +23190,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_7_0 (rst, pe_0_0__i_w, o_a, o_psum, o_
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -22741,12 +23210,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_7_0 (rst, pe_0_0__i_w, o_a, o_psum, o_
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -22800,9 +23269,11 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_7_0 (rst, pe_0_0__i_w, o_a, o_psum, o_
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_7_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_7_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -22812,6 +23283,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_7_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -22864,7 +23336,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_7_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -22918,7 +23389,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_7_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -22939,12 +23409,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_7_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -22998,9 +23468,11 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_7_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_7_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_7_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -23010,6 +23482,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_7_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -23062,7 +23535,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_7_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -23116,7 +23588,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_7_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -23137,12 +23608,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_7_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -23196,9 +23667,11 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_7_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_7_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_7_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -23208,6 +23681,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_7_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -23260,7 +23734,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_7_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -23314,7 +23787,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_7_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -23335,12 +23807,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_7_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -23394,9 +23866,11 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_7_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_7_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_7_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -23406,6 +23880,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_7_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -23458,7 +23933,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_7_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -23512,7 +23986,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_7_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -23533,12 +24006,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_7_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -23592,9 +24065,11 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_7_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_7_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_7_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -23604,6 +24079,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_7_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -23656,7 +24132,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_7_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -23710,7 +24185,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_7_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -23731,12 +24205,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_7_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -23790,9 +24264,11 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_7_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_7_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_7_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -23802,6 +24278,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_7_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -23854,7 +24331,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_7_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -23908,7 +24384,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_7_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -23929,12 +24404,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_7_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -23988,9 +24463,11 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_7_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8.mesh.tile_7_7 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_psum, o_ctl, clk);
+module \array_mixpe_w4a8_os_8x8.mesh.tile_7_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_psum, o_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -24000,6 +24477,7 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_7_7 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -24051,7 +24529,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_7_7 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -24105,7 +24582,6 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_7_7 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -24126,12 +24602,12 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_7_7 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w[15:0];
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -24185,6 +24661,8 @@ module \array_mixpe_w4a8_os_8x8.mesh.tile_7_7 (rst, pe_0_0__i_w, pe_0_0__i_a, pe
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
   assign \pe_0_0__o_w.zero  = o_w[19:16];
   assign \pe_0_0__o_w.scale  = o_w[27:20];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 /* Generated by Amaranth Yosys 0.50 (PyPI ver 0.50.0.0.post130, git sha1 b5170e139) */
 

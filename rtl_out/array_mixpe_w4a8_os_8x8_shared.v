@@ -4,133 +4,139 @@ module array_mixpe_w4a8_os_8x8_shared(a_in__valid, w_in__payload, w_in__valid, y
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   wire \$1 ;
   wire \$10 ;
-  reg [3:0] \$100 ;
-  reg \$101 ;
-  reg [8:0] \$102 ;
-  reg [11:0] \$103 ;
-  reg [9:0] \$104 ;
-  reg [8:0] \$105 ;
-  reg [5:0] \$106 ;
-  reg [8:0] \$107 ;
+  reg [11:0] \$100 ;
+  reg [8:0] \$101 ;
+  reg \$102 ;
+  reg [39:0] \$103 ;
+  reg [3:0] \$104 ;
+  reg [3:0] \$105 ;
+  reg [3:0] \$106 ;
+  reg \$107 ;
   reg [8:0] \$108 ;
-  reg \$109 ;
-  wire [4:0] \$11 ;
-  reg \$110 ;
-  reg [255:0] \$111 ;
-  reg [4:0] \$112 ;
-  reg [4:0] \$113 ;
-  reg [223:0] \$114 ;
-  reg [8:0] \$115 ;
-  reg [11:0] \$116 ;
-  reg [9:0] \$117 ;
-  reg [8:0] \$118 ;
-  reg [11:0] \$119 ;
-  wire [9:0] \$12 ;
-  reg \$120 ;
-  reg \$121 ;
-  reg \$122 ;
-  reg [7:0] \$123 ;
-  reg \$124 ;
-  reg [383:0] \$125 ;
-  reg [8:0] \$126 ;
+  reg [11:0] \$109 ;
+  wire \$11 ;
+  reg [9:0] \$110 ;
+  reg [8:0] \$111 ;
+  reg [5:0] \$112 ;
+  reg [8:0] \$113 ;
+  reg [8:0] \$114 ;
+  reg \$115 ;
+  reg \$116 ;
+  reg [255:0] \$117 ;
+  reg [4:0] \$118 ;
+  reg [4:0] \$119 ;
+  wire [10:0] \$12 ;
+  reg [223:0] \$120 ;
+  reg [8:0] \$121 ;
+  reg [11:0] \$122 ;
+  reg [9:0] \$123 ;
+  reg [8:0] \$124 ;
+  reg [11:0] \$125 ;
+  reg \$126 ;
   reg \$127 ;
-  reg [8:0] \$128 ;
-  reg \$129 ;
+  reg \$128 ;
+  reg [7:0] \$129 ;
   wire \$13 ;
-  wire \$14 ;
-  wire \$15 ;
+  reg \$130 ;
+  reg [383:0] \$131 ;
+  reg [8:0] \$132 ;
+  reg \$133 ;
+  reg [8:0] \$134 ;
+  reg \$135 ;
+  wire [1:0] \$14 ;
+  wire [1:0] \$15 ;
   wire \$16 ;
-  wire \$17 ;
-  wire \$18 ;
+  wire [4:0] \$17 ;
+  wire [9:0] \$18 ;
   wire \$19 ;
   wire \$2 ;
   wire \$20 ;
   wire \$21 ;
-  wire [10:0] \$22 ;
-  wire [11:0] \$23 ;
-  wire [10:0] \$24 ;
-  wire [11:0] \$25 ;
+  wire \$22 ;
+  wire \$23 ;
+  wire \$24 ;
+  wire \$25 ;
   wire \$26 ;
-  wire [9:0] \$27 ;
-  wire [12:0] \$28 ;
-  wire [10:0] \$29 ;
+  wire \$27 ;
+  wire [10:0] \$28 ;
+  wire [11:0] \$29 ;
   wire \$3 ;
-  wire \$30 ;
-  wire \$31 ;
-  wire [12:0] \$32 ;
-  wire \$33 ;
-  wire \$34 ;
-  wire [9:0] \$35 ;
+  wire [10:0] \$30 ;
+  wire [11:0] \$31 ;
+  wire \$32 ;
+  wire [9:0] \$33 ;
+  wire [12:0] \$34 ;
+  wire [10:0] \$35 ;
   wire \$36 ;
   wire \$37 ;
-  wire \$38 ;
+  wire [12:0] \$38 ;
   wire \$39 ;
   wire \$4 ;
   wire \$40 ;
-  wire \$41 ;
-  wire [9:0] \$42 ;
+  wire [9:0] \$41 ;
+  wire \$42 ;
   wire \$43 ;
   wire \$44 ;
   wire \$45 ;
-  wire [9:0] \$46 ;
+  wire \$46 ;
   wire \$47 ;
-  wire \$48 ;
-  wire [40:0] \$49 ;
+  wire [9:0] \$48 ;
+  wire \$49 ;
   wire \$5 ;
   wire \$50 ;
-  wire [4:0] \$51 ;
-  wire [4:0] \$52 ;
+  wire \$51 ;
+  wire [9:0] \$52 ;
   wire \$53 ;
-  wire [4:0] \$54 ;
-  wire [4:0] \$55 ;
+  wire \$54 ;
+  wire [40:0] \$55 ;
   wire \$56 ;
   wire [4:0] \$57 ;
   wire [4:0] \$58 ;
-  wire [9:0] \$59 ;
-  wire [10:0] \$6 ;
-  wire [6:0] \$60 ;
-  wire [6:0] \$61 ;
-  wire [10:0] \$62 ;
-  wire [10:0] \$63 ;
-  wire \$64 ;
-  wire [12:0] \$65 ;
-  wire [9:0] \$66 ;
-  wire [12:0] \$67 ;
-  wire \$68 ;
-  wire [9:0] \$69 ;
+  wire \$59 ;
+  wire \$6 ;
+  wire [4:0] \$60 ;
+  wire [4:0] \$61 ;
+  wire \$62 ;
+  wire [4:0] \$63 ;
+  wire [4:0] \$64 ;
+  wire [9:0] \$65 ;
+  wire [6:0] \$66 ;
+  wire [6:0] \$67 ;
+  wire [10:0] \$68 ;
+  wire [10:0] \$69 ;
   wire \$7 ;
-  wire [9:0] \$70 ;
-  wire \$71 ;
-  wire [10:0] \$72 ;
+  wire \$70 ;
+  wire [12:0] \$71 ;
+  wire [9:0] \$72 ;
   wire [12:0] \$73 ;
-  wire [12:0] \$74 ;
-  wire [12:0] \$75 ;
-  wire \$76 ;
-  wire [9:0] \$77 ;
-  wire \$78 ;
-  wire \$79 ;
-  wire [1:0] \$8 ;
-  wire \$80 ;
-  wire \$81 ;
+  wire \$74 ;
+  wire [9:0] \$75 ;
+  wire [9:0] \$76 ;
+  wire \$77 ;
+  wire [10:0] \$78 ;
+  wire [12:0] \$79 ;
+  wire \$8 ;
+  wire [12:0] \$80 ;
+  wire [12:0] \$81 ;
   wire \$82 ;
-  wire \$83 ;
-  wire [8:0] \$84 ;
+  wire [9:0] \$83 ;
+  wire \$84 ;
   wire \$85 ;
   wire \$86 ;
-  wire [8:0] \$87 ;
+  wire \$87 ;
   wire \$88 ;
-  wire [9:0] \$89 ;
-  wire [1:0] \$9 ;
-  wire \$90 ;
-  reg [8:0] \$91 ;
-  reg [8:0] \$92 ;
-  reg [8:0] \$93 ;
-  reg [11:0] \$94 ;
-  reg [8:0] \$95 ;
-  reg \$96 ;
-  reg [39:0] \$97 ;
-  reg [3:0] \$98 ;
-  reg [3:0] \$99 ;
+  wire \$89 ;
+  wire \$9 ;
+  wire [8:0] \$90 ;
+  wire \$91 ;
+  wire \$92 ;
+  wire [8:0] \$93 ;
+  wire \$94 ;
+  wire [9:0] \$95 ;
+  wire \$96 ;
+  reg [8:0] \$97 ;
+  reg [8:0] \$98 ;
+  reg [8:0] \$99 ;
   wire [7:0] \$signature__addr ;
   wire [7:0] \$signature__addr$24 ;
   wire [7:0] \$signature__addr$48 ;
@@ -999,7 +1005,7 @@ module array_mixpe_w4a8_os_8x8_shared(a_in__valid, w_in__payload, w_in__valid, y
   reg [255:0] _0_;
   always @(posedge clk) begin
     if (os_fire) begin
-      _0_ <= a_buf[\$23 [7:0]];
+      _0_ <= a_buf[\$29 [7:0]];
     end
   end
   assign \$signature__data$88  = _0_;
@@ -1541,7 +1547,7 @@ module array_mixpe_w4a8_os_8x8_shared(a_in__valid, w_in__payload, w_in__valid, y
   reg [223:0] _2_;
   always @(posedge clk) begin
     if (os_fire) begin
-      _2_ <= w_buf[\$25 [7:0]];
+      _2_ <= w_buf[\$31 [7:0]];
     end
   end
   assign w_rd__data = _2_;
@@ -1555,176 +1561,182 @@ module array_mixpe_w4a8_os_8x8_shared(a_in__valid, w_in__payload, w_in__valid, y
   assign w_in__ready = \$3  & \$4 ;
   assign \$signature__en$26  = w_in__valid & w_in__ready;
   assign \$5  = ~ busy;
-  assign go = start & \$5 ;
-  assign \$6  = KB - os_kc;
-  assign \$7  = \$6 [8:0] < 9'h100;
-  assign os_len = \$7  ? \$6 [8:0] : 9'h100;
-  assign \$10  = $signed({ 1'h0, os_dq }) > $signed(2'h0);
-  assign \$11  = os_gap_now + 1'h0;
-  assign \$12  = os_len - 1'h1;
-  assign os_is_last = os_beat == \$12 ;
+  assign \$6  = start & \$5 ;
+  assign \$7  = | m;
+  assign \$8  = \$6  & \$7 ;
+  assign \$9  = | n;
+  assign \$10  = \$8  & \$9 ;
+  assign \$11  = | k_beats;
+  assign go = \$10  & \$11 ;
+  assign \$12  = KB - os_kc;
+  assign \$13  = \$12 [8:0] < 9'h100;
+  assign os_len = \$13  ? \$12 [8:0] : 9'h100;
+  assign \$16  = $signed({ 1'h0, os_dq }) > $signed(2'h0);
+  assign \$17  = os_gap_now + 1'h0;
+  assign \$18  = os_len - 1'h1;
+  assign os_is_last = os_beat == \$18 ;
   assign os_group_end = os_group_beat == 5'h1f;
-  assign \$13  = os_m0 < M;
-  assign \$14  = run & \$13 ;
-  assign \$15  = ! os_gap_now;
-  assign \$16  = \$14  & \$15 ;
-  assign \$17  = ~ os_is_last;
-  assign \$18  = ~ os_any_last;
-  assign \$19  = \$17  | \$18 ;
-  assign \$20  = os_since_last >= 4'h8;
-  assign \$21  = \$19  | \$20 ;
-  assign os_fire = \$16  & \$21 ;
-  assign \$22  = os_a_base + os_kc;
-  assign \$23  = \$22  + os_beat;
-  assign \$24  = os_w_base + os_kc;
-  assign \$25  = \$24  + os_beat;
-  assign \$26  = ! os_beat;
-  assign \$27  = edge_m0 + o_row_index;
-  assign \$28  = edge_y_base + \$27 [8:0];
+  assign \$19  = os_m0 < M;
+  assign \$20  = run & \$19 ;
+  assign \$21  = ! os_gap_now;
+  assign \$22  = \$20  & \$21 ;
+  assign \$23  = ~ os_is_last;
+  assign \$24  = ~ os_any_last;
+  assign \$25  = \$23  | \$24 ;
+  assign \$26  = os_since_last >= 4'h8;
+  assign \$27  = \$25  | \$26 ;
+  assign os_fire = \$22  & \$27 ;
+  assign \$28  = os_a_base + os_kc;
+  assign \$29  = \$28  + os_beat;
+  assign \$30  = os_w_base + os_kc;
+  assign \$31  = \$30  + os_beat;
+  assign \$32  = ! os_beat;
+  assign \$33  = edge_m0 + o_row_index;
+  assign \$34  = edge_y_base + \$33 [8:0];
   assign first_chunk = ! edge_k;
-  assign \$29  = edge_k + 9'h100;
-  assign chunk_done = \$29  >= KB;
+  assign \$35  = edge_k + 9'h100;
+  assign chunk_done = \$35  >= KB;
   assign block_done = o_row_index == 3'h7;
-  assign \$30  = run & o_row_valid;
-  assign \$31  = block_done & chunk_done;
-  assign \$32  = edge_n0 + 4'h8;
-  assign \$33  = \$32  >= N;
-  assign \$34  = \$31  & \$33 ;
-  assign \$35  = edge_m0 + 4'h8;
-  assign \$36  = \$35  >= M;
-  assign is_last = \$34  & \$36 ;
-  assign \$37  = ~ y_out__valid;
-  assign \$38  = \$37  | y_out__ready;
-  assign \$39  = raddr < y_end;
-  assign \$40  = \$38  & \$39 ;
-  assign \$41  = a_in__valid & a_in__ready;
-  assign \$42  = a_load_addr + 1'h1;
-  assign \$43  = ~ busy;
-  assign \$44  = start & \$43 ;
-  assign \$45  = w_in__valid & w_in__ready;
-  assign \$46  = w_load_addr + 1'h1;
-  assign \$47  = ~ busy;
-  assign \$48  = start & \$47 ;
-  assign \$49  = cycles + 1'h1;
-  assign \$50  = os_gap_now > 1'h0;
-  assign \$51  = os_gap_now - 1'h1;
-  assign \$52  = \$50  ? \$51  : 5'h00;
-  assign \$53  = os_dq_now > 1'h0;
-  assign \$54  = os_dq_now - 1'h1;
-  assign \$55  = \$53  ? \$54  : 5'h00;
-  assign \$56  = os_since_last < 4'h8;
-  assign \$57  = os_since_last + 1'h1;
-  assign \$58  = \$56  ? \$57  : { 1'h0, os_since_last };
-  assign \$59  = os_beat + 1'h1;
-  assign \$60  = os_group_beat + 1'h1;
-  assign \$61  = os_group_end ? 7'h00 : \$60 ;
-  assign \$62  = os_kc + os_len;
-  assign \$63  = os_kc + os_len;
-  assign \$64  = \$63  >= KB;
-  assign \$65  = os_n0 + 4'h8;
-  assign \$66  = os_w_base + KB;
-  assign \$67  = os_n0 + 4'h8;
-  assign \$68  = \$67  >= N;
-  assign \$69  = os_m0 + 4'h8;
-  assign \$70  = os_a_base + KB;
-  assign \$71  = run & o_row_valid;
-  assign \$72  = edge_k + 9'h100;
-  assign \$73  = edge_n0 + 4'h8;
-  assign \$74  = edge_y_base + M;
-  assign \$75  = edge_n0 + 4'h8;
-  assign \$76  = \$75  >= N;
-  assign \$77  = edge_m0 + 4'h8;
-  assign \$78  = run & o_row_valid;
-  assign \$79  = run & o_row_valid;
-  assign \$80  = \$27 [8:0] < M;
-  assign \$81  = \$79  & \$80 ;
-  assign \$82  = run & o_row_valid;
-  assign \$83  = \$82  & is_last;
-  assign \$84  = o_wr__addr + 1'h1;
-  assign \$85  = \$84  > y_end;
-  assign \$86  = o_wr__en & \$85 ;
-  assign \$87  = o_wr__addr + 1'h1;
-  assign \$88  = run & last_write;
-  assign \$89  = raddr + 1'h1;
-  assign \$90  = raddr == y_end;
+  assign \$36  = run & o_row_valid;
+  assign \$37  = block_done & chunk_done;
+  assign \$38  = edge_n0 + 4'h8;
+  assign \$39  = \$38  >= N;
+  assign \$40  = \$37  & \$39 ;
+  assign \$41  = edge_m0 + 4'h8;
+  assign \$42  = \$41  >= M;
+  assign is_last = \$40  & \$42 ;
+  assign \$43  = ~ y_out__valid;
+  assign \$44  = \$43  | y_out__ready;
+  assign \$45  = raddr < y_end;
+  assign \$46  = \$44  & \$45 ;
+  assign \$47  = a_in__valid & a_in__ready;
+  assign \$48  = a_load_addr + 1'h1;
+  assign \$49  = ~ busy;
+  assign \$50  = start & \$49 ;
+  assign \$51  = w_in__valid & w_in__ready;
+  assign \$52  = w_load_addr + 1'h1;
+  assign \$53  = ~ busy;
+  assign \$54  = start & \$53 ;
+  assign \$55  = cycles + 1'h1;
+  assign \$56  = os_gap_now > 1'h0;
+  assign \$57  = os_gap_now - 1'h1;
+  assign \$58  = \$56  ? \$57  : 5'h00;
+  assign \$59  = os_dq_now > 1'h0;
+  assign \$60  = os_dq_now - 1'h1;
+  assign \$61  = \$59  ? \$60  : 5'h00;
+  assign \$62  = os_since_last < 4'h8;
+  assign \$63  = os_since_last + 1'h1;
+  assign \$64  = \$62  ? \$63  : { 1'h0, os_since_last };
+  assign \$65  = os_beat + 1'h1;
+  assign \$66  = os_group_beat + 1'h1;
+  assign \$67  = os_group_end ? 7'h00 : \$66 ;
+  assign \$68  = os_kc + os_len;
+  assign \$69  = os_kc + os_len;
+  assign \$70  = \$69  >= KB;
+  assign \$71  = os_n0 + 4'h8;
+  assign \$72  = os_w_base + KB;
+  assign \$73  = os_n0 + 4'h8;
+  assign \$74  = \$73  >= N;
+  assign \$75  = os_m0 + 4'h8;
+  assign \$76  = os_a_base + KB;
+  assign \$77  = run & o_row_valid;
+  assign \$78  = edge_k + 9'h100;
+  assign \$79  = edge_n0 + 4'h8;
+  assign \$80  = edge_y_base + M;
+  assign \$81  = edge_n0 + 4'h8;
+  assign \$82  = \$81  >= N;
+  assign \$83  = edge_m0 + 4'h8;
+  assign \$84  = run & o_row_valid;
+  assign \$85  = run & o_row_valid;
+  assign \$86  = \$33 [8:0] < M;
+  assign \$87  = \$85  & \$86 ;
+  assign \$88  = run & o_row_valid;
+  assign \$89  = \$88  & is_last;
+  assign \$90  = o_wr__addr + 1'h1;
+  assign \$91  = \$90  > y_end;
+  assign \$92  = o_wr__en & \$91 ;
+  assign \$93  = o_wr__addr + 1'h1;
+  assign \$94  = run & last_write;
+  assign \$95  = raddr + 1'h1;
+  assign \$96  = raddr == y_end;
   always @(posedge clk)
-    a_load_addr <= \$91 ;
+    a_load_addr <= \$97 ;
   always @(posedge clk)
-    w_load_addr <= \$92 ;
+    w_load_addr <= \$98 ;
   always @(posedge clk)
-    M <= \$93 ;
+    M <= \$99 ;
   always @(posedge clk)
-    N <= \$94 ;
+    N <= \$100 ;
   always @(posedge clk)
-    KB <= \$95 ;
+    KB <= \$101 ;
   always @(posedge clk)
-    run <= \$96 ;
+    run <= \$102 ;
   always @(posedge clk)
-    cycles <= \$97 ;
+    cycles <= \$103 ;
   always @(posedge clk)
-    os_gap <= \$98 ;
+    os_gap <= \$104 ;
   always @(posedge clk)
-    os_dq <= \$99 ;
+    os_dq <= \$105 ;
   always @(posedge clk)
-    os_since_last <= \$100 ;
+    os_since_last <= \$106 ;
   always @(posedge clk)
-    os_prev_issued <= \$101 ;
+    os_prev_issued <= \$107 ;
   always @(posedge clk)
-    os_m0 <= \$102 ;
+    os_m0 <= \$108 ;
   always @(posedge clk)
-    os_n0 <= \$103 ;
+    os_n0 <= \$109 ;
   always @(posedge clk)
-    os_kc <= \$104 ;
+    os_kc <= \$110 ;
   always @(posedge clk)
-    os_beat <= \$105 ;
+    os_beat <= \$111 ;
   always @(posedge clk)
-    os_group_beat <= \$106 ;
+    os_group_beat <= \$112 ;
   always @(posedge clk)
-    os_a_base <= \$107 ;
+    os_a_base <= \$113 ;
   always @(posedge clk)
-    os_w_base <= \$108 ;
+    os_w_base <= \$114 ;
   always @(posedge clk)
-    os_any_last <= \$109 ;
+    os_any_last <= \$115 ;
   always @(posedge clk)
-    os_prev_group_end <= \$110 ;
+    os_prev_group_end <= \$116 ;
   always @(posedge clk)
-    i_a <= \$111 ;
+    i_a <= \$117 ;
   always @(posedge clk)
-    issue_d1 <= \$112 ;
+    issue_d1 <= \$118 ;
   always @(posedge clk)
-    i_ctl <= \$113 ;
+    i_ctl <= \$119 ;
   always @(posedge clk)
-    i_w <= \$114 ;
+    i_w <= \$120 ;
   always @(posedge clk)
-    edge_m0 <= \$115 ;
+    edge_m0 <= \$121 ;
   always @(posedge clk)
-    edge_n0 <= \$116 ;
+    edge_n0 <= \$122 ;
   always @(posedge clk)
-    edge_k <= \$117 ;
+    edge_k <= \$123 ;
   always @(posedge clk)
-    edge_row <= \$118 ;
+    edge_row <= \$124 ;
   always @(posedge clk)
-    edge_y_base <= \$119 ;
+    edge_y_base <= \$125 ;
   always @(posedge clk)
-    s1_valid <= \$120 ;
+    s1_valid <= \$126 ;
   always @(posedge clk)
-    o_wr__en <= \$121 ;
+    o_wr__en <= \$127 ;
   always @(posedge clk)
-    s1_first <= \$122 ;
+    s1_first <= \$128 ;
   always @(posedge clk)
-    o_wr__addr <= \$123 ;
+    o_wr__addr <= \$129 ;
   always @(posedge clk)
-    last_write <= \$124 ;
+    last_write <= \$130 ;
   always @(posedge clk)
-    s1_row <= \$125 ;
+    s1_row <= \$131 ;
   always @(posedge clk)
-    y_end <= \$126 ;
+    y_end <= \$132 ;
   always @(posedge clk)
-    drain <= \$127 ;
+    drain <= \$133 ;
   always @(posedge clk)
-    raddr <= \$128 ;
+    raddr <= \$134 ;
   always @(posedge clk)
-    y_out__valid <= \$129 ;
+    y_out__valid <= \$135 ;
   \array_mixpe_w4a8_os_8x8_shared.mesh  mesh (
     .clk(clk),
     .\i_a$1 (i_a),
@@ -1739,9 +1751,9 @@ module array_mixpe_w4a8_os_8x8_shared(a_in__valid, w_in__payload, w_in__valid, y
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     os_gap_now = os_gap;
     if (os_prev_issued) begin
-      os_gap_now = { \$8 [1], \$8 [1], \$8  };
+      os_gap_now = { \$14 [1], \$14 [1], \$14  };
       if (os_prev_group_end) begin
-        if (\$10 ) begin
+        if (\$16 ) begin
           os_gap_now = os_dq;
         end
       end
@@ -1752,7 +1764,7 @@ module array_mixpe_w4a8_os_8x8_shared(a_in__valid, w_in__payload, w_in__valid, y
     os_dq_now = os_dq;
     if (os_prev_issued) begin
       if (os_prev_group_end) begin
-        os_dq_now = \$11 [3:0];
+        os_dq_now = \$17 [3:0];
       end
     end
   end
@@ -1762,7 +1774,7 @@ module array_mixpe_w4a8_os_8x8_shared(a_in__valid, w_in__payload, w_in__valid, y
     if (os_fire) begin
       issue[0] = 1'h1;
       issue[1] = 1'h1;
-      issue[2] = \$26 ;
+      issue[2] = \$32 ;
       issue[3] = os_is_last;
       issue[4] = os_group_end;
     end
@@ -1770,8 +1782,8 @@ module array_mixpe_w4a8_os_8x8_shared(a_in__valid, w_in__payload, w_in__valid, y
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     o_rd__addr = 8'h00;
-    if (\$30 ) begin
-      o_rd__addr = \$28 [7:0];
+    if (\$36 ) begin
+      o_rd__addr = \$34 [7:0];
     end
     if (drain) begin
       o_rd__addr = raddr[7:0];
@@ -1780,7 +1792,7 @@ module array_mixpe_w4a8_os_8x8_shared(a_in__valid, w_in__payload, w_in__valid, y
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     o_rd__en = 1'h1;
-    if (\$30 ) begin
+    if (\$36 ) begin
       o_rd__en = 1'h1;
     end
     if (drain) begin
@@ -1791,256 +1803,150 @@ module array_mixpe_w4a8_os_8x8_shared(a_in__valid, w_in__payload, w_in__valid, y
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     fetch = 1'h0;
     if (drain) begin
-      fetch = \$40 ;
+      fetch = \$46 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$91  = a_load_addr;
-    if (\$41 ) begin
-      \$91  = \$42 [8:0];
+    \$97  = a_load_addr;
+    if (\$47 ) begin
+      \$97  = \$48 [8:0];
     end
-    if (\$44 ) begin
-      \$91  = 9'h000;
+    if (\$50 ) begin
+      \$97  = 9'h000;
     end
     if (rst) begin
-      \$91  = 9'h000;
+      \$97  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$92  = w_load_addr;
-    if (\$45 ) begin
-      \$92  = \$46 [8:0];
+    \$98  = w_load_addr;
+    if (\$51 ) begin
+      \$98  = \$52 [8:0];
     end
-    if (\$48 ) begin
-      \$92  = 9'h000;
+    if (\$54 ) begin
+      \$98  = 9'h000;
     end
     if (rst) begin
-      \$92  = 9'h000;
+      \$98  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$93  = M;
+    \$99  = M;
     if (go) begin
-      \$93  = m;
+      \$99  = m;
     end
     if (rst) begin
-      \$93  = 9'h000;
+      \$99  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$94  = N;
+    \$100  = N;
     if (go) begin
-      \$94  = n;
+      \$100  = n;
     end
     if (rst) begin
-      \$94  = 12'h000;
+      \$100  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$95  = KB;
+    \$101  = KB;
     if (go) begin
-      \$95  = k_beats;
+      \$101  = k_beats;
     end
     if (rst) begin
-      \$95  = 9'h000;
+      \$101  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$96  = run;
+    \$102  = run;
     if (go) begin
-      \$96  = 1'h1;
+      \$102  = 1'h1;
     end
-    if (\$88 ) begin
-      \$96  = 1'h0;
+    if (\$94 ) begin
+      \$102  = 1'h0;
     end
     if (rst) begin
-      \$96  = 1'h0;
+      \$102  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$97  = cycles;
+    \$103  = cycles;
     if (go) begin
-      \$97  = 40'h0000000000;
+      \$103  = 40'h0000000000;
     end
     if (run) begin
-      \$97  = \$49 [39:0];
+      \$103  = \$55 [39:0];
     end
     if (rst) begin
-      \$97  = 40'h0000000000;
+      \$103  = 40'h0000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$98  = \$52 [3:0];
+    \$104  = \$58 [3:0];
     if (go) begin
-      \$98  = 4'h0;
+      \$104  = 4'h0;
     end
     if (rst) begin
-      \$98  = 4'h0;
+      \$104  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$99  = \$55 [3:0];
+    \$105  = \$61 [3:0];
     if (go) begin
-      \$99  = 4'h0;
+      \$105  = 4'h0;
     end
     if (rst) begin
-      \$99  = 4'h0;
+      \$105  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$100  = \$58 [3:0];
+    \$106  = \$64 [3:0];
     if (go) begin
-      \$100  = 4'h0;
+      \$106  = 4'h0;
     end
     if (os_fire) begin
       if (os_is_last) begin
-        \$100  = 4'h1;
+        \$106  = 4'h1;
       end
     end
     if (rst) begin
-      \$100  = 4'h0;
+      \$106  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$101  = 1'h0;
+    \$107  = 1'h0;
     if (go) begin
-      \$101  = 1'h0;
+      \$107  = 1'h0;
     end
     if (os_fire) begin
-      \$101  = 1'h1;
+      \$107  = 1'h1;
     end
     if (rst) begin
-      \$101  = 1'h0;
+      \$107  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$102  = os_m0;
-    if (go) begin
-      \$102  = 9'h000;
-    end
-    if (os_fire) begin
-      if (os_is_last) begin
-        if (\$64 ) begin
-          if (\$68 ) begin
-            \$102  = \$69 [8:0];
-          end
-        end
-      end
-    end
-    if (rst) begin
-      \$102  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$103  = os_n0;
-    if (go) begin
-      \$103  = 12'h000;
-    end
-    if (os_fire) begin
-      if (os_is_last) begin
-        if (\$64 ) begin
-          \$103  = \$65 [11:0];
-          if (\$68 ) begin
-            \$103  = 12'h000;
-          end
-        end
-      end
-    end
-    if (rst) begin
-      \$103  = 12'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$104  = os_kc;
-    if (go) begin
-      \$104  = 10'h000;
-    end
-    if (os_fire) begin
-      if (os_is_last) begin
-        \$104  = \$62 [9:0];
-        if (\$64 ) begin
-          \$104  = 10'h000;
-        end
-      end
-    end
-    if (rst) begin
-      \$104  = 10'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$105  = os_beat;
-    if (go) begin
-      \$105  = 9'h000;
-    end
-    if (os_fire) begin
-      \$105  = \$59 [8:0];
-      if (os_is_last) begin
-        \$105  = 9'h000;
-      end
-    end
-    if (rst) begin
-      \$105  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$106  = os_group_beat;
-    if (go) begin
-      \$106  = 6'h00;
-    end
-    if (os_fire) begin
-      \$106  = \$61 [5:0];
-    end
-    if (rst) begin
-      \$106  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$107  = os_a_base;
-    if (go) begin
-      \$107  = 9'h000;
-    end
-    if (os_fire) begin
-      if (os_is_last) begin
-        if (\$64 ) begin
-          if (\$68 ) begin
-            \$107  = \$70 [8:0];
-          end
-        end
-      end
-    end
-    if (rst) begin
-      \$107  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$108  = os_w_base;
+    \$108  = os_m0;
     if (go) begin
       \$108  = 9'h000;
     end
     if (os_fire) begin
       if (os_is_last) begin
-        if (\$64 ) begin
-          \$108  = \$66 [8:0];
-          if (\$68 ) begin
-            \$108  = 9'h000;
+        if (\$70 ) begin
+          if (\$74 ) begin
+            \$108  = \$75 [8:0];
           end
         end
       end
@@ -2051,269 +1957,375 @@ module array_mixpe_w4a8_os_8x8_shared(a_in__valid, w_in__payload, w_in__valid, y
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$109  = os_any_last;
+    \$109  = os_n0;
     if (go) begin
-      \$109  = 1'h0;
+      \$109  = 12'h000;
     end
     if (os_fire) begin
       if (os_is_last) begin
-        \$109  = 1'h1;
+        if (\$70 ) begin
+          \$109  = \$71 [11:0];
+          if (\$74 ) begin
+            \$109  = 12'h000;
+          end
+        end
       end
     end
     if (rst) begin
-      \$109  = 1'h0;
+      \$109  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$110  = os_prev_group_end;
+    \$110  = os_kc;
+    if (go) begin
+      \$110  = 10'h000;
+    end
     if (os_fire) begin
-      \$110  = os_group_end;
+      if (os_is_last) begin
+        \$110  = \$68 [9:0];
+        if (\$70 ) begin
+          \$110  = 10'h000;
+        end
+      end
     end
     if (rst) begin
-      \$110  = 1'h0;
+      \$110  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$111  = \$signature__data$88 ;
-    if (rst) begin
-      \$111  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$112  = issue;
-    if (rst) begin
-      \$112  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$113  = issue_d1;
-    if (rst) begin
-      \$113  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$114  = w_rd__data;
-    if (rst) begin
-      \$114  = 224'h00000000000000000000000000000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$115  = edge_m0;
+    \$111  = os_beat;
     if (go) begin
-      \$115  = 9'h000;
+      \$111  = 9'h000;
     end
-    if (\$71 ) begin
-      if (block_done) begin
-        if (chunk_done) begin
-          if (\$76 ) begin
-            \$115  = \$77 [8:0];
+    if (os_fire) begin
+      \$111  = \$65 [8:0];
+      if (os_is_last) begin
+        \$111  = 9'h000;
+      end
+    end
+    if (rst) begin
+      \$111  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$112  = os_group_beat;
+    if (go) begin
+      \$112  = 6'h00;
+    end
+    if (os_fire) begin
+      \$112  = \$67 [5:0];
+    end
+    if (rst) begin
+      \$112  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$113  = os_a_base;
+    if (go) begin
+      \$113  = 9'h000;
+    end
+    if (os_fire) begin
+      if (os_is_last) begin
+        if (\$70 ) begin
+          if (\$74 ) begin
+            \$113  = \$76 [8:0];
           end
         end
       end
     end
     if (rst) begin
-      \$115  = 9'h000;
+      \$113  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$116  = edge_n0;
+    \$114  = os_w_base;
     if (go) begin
-      \$116  = 12'h000;
+      \$114  = 9'h000;
     end
-    if (\$71 ) begin
-      if (block_done) begin
-        if (chunk_done) begin
-          \$116  = \$73 [11:0];
-          if (\$76 ) begin
-            \$116  = 12'h000;
+    if (os_fire) begin
+      if (os_is_last) begin
+        if (\$70 ) begin
+          \$114  = \$72 [8:0];
+          if (\$74 ) begin
+            \$114  = 9'h000;
           end
         end
       end
     end
     if (rst) begin
-      \$116  = 12'h000;
+      \$114  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$117  = edge_k;
+    \$115  = os_any_last;
     if (go) begin
-      \$117  = 10'h000;
+      \$115  = 1'h0;
     end
-    if (\$71 ) begin
-      if (block_done) begin
-        \$117  = \$72 [9:0];
-        if (chunk_done) begin
-          \$117  = 10'h000;
-        end
+    if (os_fire) begin
+      if (os_is_last) begin
+        \$115  = 1'h1;
       end
     end
     if (rst) begin
-      \$117  = 10'h000;
+      \$115  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$118  = edge_row;
-    if (go) begin
-      \$118  = 9'h000;
+    \$116  = os_prev_group_end;
+    if (os_fire) begin
+      \$116  = os_group_end;
     end
     if (rst) begin
-      \$118  = 9'h000;
+      \$116  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$119  = edge_y_base;
-    if (go) begin
-      \$119  = 12'h000;
+    \$117  = \$signature__data$88 ;
+    if (rst) begin
+      \$117  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
     end
-    if (\$71 ) begin
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$118  = issue;
+    if (rst) begin
+      \$118  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$119  = issue_d1;
+    if (rst) begin
+      \$119  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$120  = w_rd__data;
+    if (rst) begin
+      \$120  = 224'h00000000000000000000000000000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$121  = edge_m0;
+    if (go) begin
+      \$121  = 9'h000;
+    end
+    if (\$77 ) begin
       if (block_done) begin
         if (chunk_done) begin
-          \$119  = \$74 [11:0];
-          if (\$76 ) begin
-            \$119  = 12'h000;
+          if (\$82 ) begin
+            \$121  = \$83 [8:0];
           end
         end
       end
     end
     if (rst) begin
-      \$119  = 12'h000;
+      \$121  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$120  = \$78 ;
-    if (rst) begin
-      \$120  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$121  = \$81 ;
-    if (rst) begin
-      \$121  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$122  = first_chunk;
-    if (rst) begin
-      \$122  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$123  = \$28 [7:0];
-    if (rst) begin
-      \$123  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$124  = \$83 ;
-    if (rst) begin
-      \$124  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$125 [47:0] = o_row[47:0];
-    \$125 [95:48] = o_row[95:48];
-    \$125 [143:96] = o_row[143:96];
-    \$125 [191:144] = o_row[191:144];
-    \$125 [239:192] = o_row[239:192];
-    \$125 [287:240] = o_row[287:240];
-    \$125 [335:288] = o_row[335:288];
-    \$125 [383:336] = o_row[383:336];
-    if (rst) begin
-      \$125  = 384'h000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$126  = y_end;
-    if (\$86 ) begin
-      \$126  = \$87 ;
-    end
+    \$122  = edge_n0;
     if (go) begin
-      \$126  = 9'h000;
+      \$122  = 12'h000;
     end
-    if (rst) begin
-      \$126  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$127  = drain;
-    if (\$88 ) begin
-      \$127  = 1'h1;
-    end
-    if (drain) begin
-      if (fetch) begin
-      end else if (y_out__ready) begin
-        if (\$90 ) begin
-          \$127  = 1'h0;
+    if (\$77 ) begin
+      if (block_done) begin
+        if (chunk_done) begin
+          \$122  = \$79 [11:0];
+          if (\$82 ) begin
+            \$122  = 12'h000;
+          end
         end
       end
     end
+    if (rst) begin
+      \$122  = 12'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$123  = edge_k;
+    if (go) begin
+      \$123  = 10'h000;
+    end
+    if (\$77 ) begin
+      if (block_done) begin
+        \$123  = \$78 [9:0];
+        if (chunk_done) begin
+          \$123  = 10'h000;
+        end
+      end
+    end
+    if (rst) begin
+      \$123  = 10'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$124  = edge_row;
+    if (go) begin
+      \$124  = 9'h000;
+    end
+    if (rst) begin
+      \$124  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$125  = edge_y_base;
+    if (go) begin
+      \$125  = 12'h000;
+    end
+    if (\$77 ) begin
+      if (block_done) begin
+        if (chunk_done) begin
+          \$125  = \$80 [11:0];
+          if (\$82 ) begin
+            \$125  = 12'h000;
+          end
+        end
+      end
+    end
+    if (rst) begin
+      \$125  = 12'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$126  = \$84 ;
+    if (rst) begin
+      \$126  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$127  = \$87 ;
     if (rst) begin
       \$127  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$128  = raddr;
-    if (drain) begin
-      if (fetch) begin
-        \$128  = \$89 [8:0];
-      end
-    end
-    if (go) begin
-      \$128  = 9'h000;
-    end
+    \$128  = first_chunk;
     if (rst) begin
-      \$128  = 9'h000;
+      \$128  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$129  = y_out__valid;
+    \$129  = \$34 [7:0];
+    if (rst) begin
+      \$129  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$130  = \$89 ;
+    if (rst) begin
+      \$130  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$131 [47:0] = o_row[47:0];
+    \$131 [95:48] = o_row[95:48];
+    \$131 [143:96] = o_row[143:96];
+    \$131 [191:144] = o_row[191:144];
+    \$131 [239:192] = o_row[239:192];
+    \$131 [287:240] = o_row[287:240];
+    \$131 [335:288] = o_row[335:288];
+    \$131 [383:336] = o_row[383:336];
+    if (rst) begin
+      \$131  = 384'h000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$132  = y_end;
+    if (\$92 ) begin
+      \$132  = \$93 ;
+    end
+    if (go) begin
+      \$132  = 9'h000;
+    end
+    if (rst) begin
+      \$132  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$133  = drain;
+    if (\$94 ) begin
+      \$133  = 1'h1;
+    end
     if (drain) begin
       if (fetch) begin
-        \$129  = 1'h1;
       end else if (y_out__ready) begin
-        \$129  = 1'h0;
+        if (\$96 ) begin
+          \$133  = 1'h0;
+        end
+      end
+    end
+    if (rst) begin
+      \$133  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$134  = raddr;
+    if (drain) begin
+      if (fetch) begin
+        \$134  = \$95 [8:0];
       end
     end
     if (go) begin
-      \$129  = 1'h0;
+      \$134  = 9'h000;
     end
     if (rst) begin
-      \$129  = 1'h0;
+      \$134  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$135  = y_out__valid;
+    if (drain) begin
+      if (fetch) begin
+        \$135  = 1'h1;
+      end else if (y_out__ready) begin
+        \$135  = 1'h0;
+      end
+    end
+    if (go) begin
+      \$135  = 1'h0;
+    end
+    if (rst) begin
+      \$135  = 1'h0;
     end
   end
   assign \$signature__addr  = a_load_addr[7:0];
   assign \$signature__data  = a_in__payload;
   assign \$signature__addr$24  = w_load_addr[7:0];
   assign \$signature__data$25  = w_in__payload;
-  assign os_rest = \$6 [8:0];
+  assign os_rest = \$12 [8:0];
   assign os_interval = 1'h1;
-  assign \$signature__addr$48  = \$23 [7:0];
-  assign w_rd__addr = \$25 [7:0];
+  assign \$signature__addr$48  = \$29 [7:0];
+  assign w_rd__addr = \$31 [7:0];
   assign \$signature__en$52  = os_fire;
   assign w_rd__en = os_fire;
   assign issue_d2 = i_ctl;
-  assign edge_row_m = \$27 [8:0];
-  assign edge_addr = \$28 [11:0];
+  assign edge_row_m = \$33 [8:0];
+  assign edge_addr = \$34 [11:0];
   assign s1_addr = o_wr__addr;
   assign o_wr__data = edge_new;
   assign s1_write = o_wr__en;
@@ -2812,8 +2824,8 @@ module array_mixpe_w4a8_os_8x8_shared(a_in__valid, w_in__payload, w_in__valid, y
   assign edge_new[143:96] = s1_row[143:96];
   assign edge_new[95:48] = s1_row[95:48];
   assign edge_new[47:0] = s1_row[47:0];
-  assign \$8  = 2'h0;
-  assign \$9  = 2'h0;
+  assign \$14  = 2'h0;
+  assign \$15  = 2'h0;
 endmodule
 
 module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$369 , o_row, o_row_valid, o_row_index, clk);
@@ -7536,745 +7548,745 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$369 , o_r
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_0_0  tile_0_0 (
     .clk(clk),
+    .i_ctl(i_ctl),
     .o_a(\i_a$4 ),
     .o_ctl(\i_ctl$6 ),
     .o_psum(o_psum),
     .o_valid(o_valid),
     .o_w(i_w),
     .pe_0_0__i_a(\i_a$1 [31:0]),
-    .pe_0_0__i_ctl(i_ctl),
     .pe_0_0__i_w(\i_w$369 [15:0]),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_0_1  tile_0_1 (
     .clk(clk),
+    .i_ctl(\i_ctl$6 ),
     .o_a(\i_a$8 ),
     .o_ctl(\i_ctl$10 ),
     .o_psum(\o_psum$397 ),
     .o_valid(\o_valid$399 ),
     .o_w(\i_w$270 ),
     .pe_0_0__i_a(\i_a$4 ),
-    .pe_0_0__i_ctl(\i_ctl$6 ),
     .pe_0_0__i_w(\i_w$394 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_0_2  tile_0_2 (
     .clk(clk),
+    .i_ctl(\i_ctl$10 ),
     .o_a(\i_a$12 ),
     .o_ctl(\i_ctl$14 ),
     .o_psum(\o_psum$422 ),
     .o_valid(\o_valid$424 ),
     .o_w(\i_w$284 ),
     .pe_0_0__i_a(\i_a$8 ),
-    .pe_0_0__i_ctl(\i_ctl$10 ),
     .pe_0_0__i_w(\i_w$419 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_0_3  tile_0_3 (
     .clk(clk),
+    .i_ctl(\i_ctl$14 ),
     .o_a(\i_a$16 ),
     .o_ctl(\i_ctl$18 ),
     .o_psum(\o_psum$447 ),
     .o_valid(\o_valid$449 ),
     .o_w(\i_w$298 ),
     .pe_0_0__i_a(\i_a$12 ),
-    .pe_0_0__i_ctl(\i_ctl$14 ),
     .pe_0_0__i_w(\i_w$444 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_0_4  tile_0_4 (
     .clk(clk),
+    .i_ctl(\i_ctl$18 ),
     .o_a(\i_a$20 ),
     .o_ctl(\i_ctl$22 ),
     .o_psum(\o_psum$472 ),
     .o_valid(\o_valid$474 ),
     .o_w(\i_w$312 ),
     .pe_0_0__i_a(\i_a$16 ),
-    .pe_0_0__i_ctl(\i_ctl$18 ),
     .pe_0_0__i_w(\i_w$469 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_0_5  tile_0_5 (
     .clk(clk),
+    .i_ctl(\i_ctl$22 ),
     .o_a(\i_a$24 ),
     .o_ctl(\i_ctl$26 ),
     .o_psum(\o_psum$497 ),
     .o_valid(\o_valid$499 ),
     .o_w(\i_w$326 ),
     .pe_0_0__i_a(\i_a$20 ),
-    .pe_0_0__i_ctl(\i_ctl$22 ),
     .pe_0_0__i_w(\i_w$494 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_0_6  tile_0_6 (
     .clk(clk),
+    .i_ctl(\i_ctl$26 ),
     .o_a(\i_a$28 ),
     .o_ctl(\i_ctl$30 ),
     .o_psum(\o_psum$522 ),
     .o_valid(\o_valid$524 ),
     .o_w(\i_w$340 ),
     .pe_0_0__i_a(\i_a$24 ),
-    .pe_0_0__i_ctl(\i_ctl$26 ),
     .pe_0_0__i_w(\i_w$519 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_0_7  tile_0_7 (
     .clk(clk),
+    .i_ctl(\i_ctl$30 ),
     .o_psum(\o_psum$547 ),
     .o_valid(\o_valid$549 ),
     .o_w(\i_w$354 ),
     .pe_0_0__i_a(\i_a$28 ),
-    .pe_0_0__i_ctl(\i_ctl$30 ),
     .pe_0_0__i_w(\i_w$544 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_1_0  tile_1_0 (
     .clk(clk),
+    .i_ctl(\i_ctl$34 ),
     .o_a(\i_a$36 ),
     .o_ctl(\i_ctl$38 ),
     .o_psum(\o_psum$374 ),
     .o_valid(\o_valid$375 ),
     .o_w(\i_w$258 ),
     .pe_0_0__i_a(\i_a$32 ),
-    .pe_0_0__i_ctl(\i_ctl$34 ),
     .pe_0_0__i_w(i_w),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_1_1  tile_1_1 (
     .clk(clk),
+    .i_ctl(\i_ctl$38 ),
     .o_a(\i_a$40 ),
     .o_ctl(\i_ctl$42 ),
     .o_psum(\o_psum$400 ),
     .o_valid(\o_valid$401 ),
     .o_w(\i_w$272 ),
     .pe_0_0__i_a(\i_a$36 ),
-    .pe_0_0__i_ctl(\i_ctl$38 ),
     .pe_0_0__i_w(\i_w$270 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_1_2  tile_1_2 (
     .clk(clk),
+    .i_ctl(\i_ctl$42 ),
     .o_a(\i_a$44 ),
     .o_ctl(\i_ctl$46 ),
     .o_psum(\o_psum$425 ),
     .o_valid(\o_valid$426 ),
     .o_w(\i_w$286 ),
     .pe_0_0__i_a(\i_a$40 ),
-    .pe_0_0__i_ctl(\i_ctl$42 ),
     .pe_0_0__i_w(\i_w$284 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_1_3  tile_1_3 (
     .clk(clk),
+    .i_ctl(\i_ctl$46 ),
     .o_a(\i_a$48 ),
     .o_ctl(\i_ctl$50 ),
     .o_psum(\o_psum$450 ),
     .o_valid(\o_valid$451 ),
     .o_w(\i_w$300 ),
     .pe_0_0__i_a(\i_a$44 ),
-    .pe_0_0__i_ctl(\i_ctl$46 ),
     .pe_0_0__i_w(\i_w$298 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_1_4  tile_1_4 (
     .clk(clk),
+    .i_ctl(\i_ctl$50 ),
     .o_a(\i_a$52 ),
     .o_ctl(\i_ctl$54 ),
     .o_psum(\o_psum$475 ),
     .o_valid(\o_valid$476 ),
     .o_w(\i_w$314 ),
     .pe_0_0__i_a(\i_a$48 ),
-    .pe_0_0__i_ctl(\i_ctl$50 ),
     .pe_0_0__i_w(\i_w$312 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_1_5  tile_1_5 (
     .clk(clk),
+    .i_ctl(\i_ctl$54 ),
     .o_a(\i_a$56 ),
     .o_ctl(\i_ctl$58 ),
     .o_psum(\o_psum$500 ),
     .o_valid(\o_valid$501 ),
     .o_w(\i_w$328 ),
     .pe_0_0__i_a(\i_a$52 ),
-    .pe_0_0__i_ctl(\i_ctl$54 ),
     .pe_0_0__i_w(\i_w$326 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_1_6  tile_1_6 (
     .clk(clk),
+    .i_ctl(\i_ctl$58 ),
     .o_a(\i_a$60 ),
     .o_ctl(\i_ctl$62 ),
     .o_psum(\o_psum$525 ),
     .o_valid(\o_valid$526 ),
     .o_w(\i_w$342 ),
     .pe_0_0__i_a(\i_a$56 ),
-    .pe_0_0__i_ctl(\i_ctl$58 ),
     .pe_0_0__i_w(\i_w$340 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_1_7  tile_1_7 (
     .clk(clk),
+    .i_ctl(\i_ctl$62 ),
     .o_psum(\o_psum$550 ),
     .o_valid(\o_valid$551 ),
     .o_w(\i_w$356 ),
     .pe_0_0__i_a(\i_a$60 ),
-    .pe_0_0__i_ctl(\i_ctl$62 ),
     .pe_0_0__i_w(\i_w$354 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_2_0  tile_2_0 (
     .clk(clk),
+    .i_ctl(\i_ctl$66 ),
     .o_a(\i_a$68 ),
     .o_ctl(\i_ctl$70 ),
     .o_psum(\o_psum$376 ),
     .o_valid(\o_valid$377 ),
     .o_w(\i_w$260 ),
     .pe_0_0__i_a(\i_a$64 ),
-    .pe_0_0__i_ctl(\i_ctl$66 ),
     .pe_0_0__i_w(\i_w$258 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_2_1  tile_2_1 (
     .clk(clk),
+    .i_ctl(\i_ctl$70 ),
     .o_a(\i_a$72 ),
     .o_ctl(\i_ctl$74 ),
     .o_psum(\o_psum$402 ),
     .o_valid(\o_valid$403 ),
     .o_w(\i_w$274 ),
     .pe_0_0__i_a(\i_a$68 ),
-    .pe_0_0__i_ctl(\i_ctl$70 ),
     .pe_0_0__i_w(\i_w$272 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_2_2  tile_2_2 (
     .clk(clk),
+    .i_ctl(\i_ctl$74 ),
     .o_a(\i_a$76 ),
     .o_ctl(\i_ctl$78 ),
     .o_psum(\o_psum$427 ),
     .o_valid(\o_valid$428 ),
     .o_w(\i_w$288 ),
     .pe_0_0__i_a(\i_a$72 ),
-    .pe_0_0__i_ctl(\i_ctl$74 ),
     .pe_0_0__i_w(\i_w$286 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_2_3  tile_2_3 (
     .clk(clk),
+    .i_ctl(\i_ctl$78 ),
     .o_a(\i_a$80 ),
     .o_ctl(\i_ctl$82 ),
     .o_psum(\o_psum$452 ),
     .o_valid(\o_valid$453 ),
     .o_w(\i_w$302 ),
     .pe_0_0__i_a(\i_a$76 ),
-    .pe_0_0__i_ctl(\i_ctl$78 ),
     .pe_0_0__i_w(\i_w$300 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_2_4  tile_2_4 (
     .clk(clk),
+    .i_ctl(\i_ctl$82 ),
     .o_a(\i_a$84 ),
     .o_ctl(\i_ctl$86 ),
     .o_psum(\o_psum$477 ),
     .o_valid(\o_valid$478 ),
     .o_w(\i_w$316 ),
     .pe_0_0__i_a(\i_a$80 ),
-    .pe_0_0__i_ctl(\i_ctl$82 ),
     .pe_0_0__i_w(\i_w$314 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_2_5  tile_2_5 (
     .clk(clk),
+    .i_ctl(\i_ctl$86 ),
     .o_a(\i_a$88 ),
     .o_ctl(\i_ctl$90 ),
     .o_psum(\o_psum$502 ),
     .o_valid(\o_valid$503 ),
     .o_w(\i_w$330 ),
     .pe_0_0__i_a(\i_a$84 ),
-    .pe_0_0__i_ctl(\i_ctl$86 ),
     .pe_0_0__i_w(\i_w$328 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_2_6  tile_2_6 (
     .clk(clk),
+    .i_ctl(\i_ctl$90 ),
     .o_a(\i_a$92 ),
     .o_ctl(\i_ctl$94 ),
     .o_psum(\o_psum$527 ),
     .o_valid(\o_valid$528 ),
     .o_w(\i_w$344 ),
     .pe_0_0__i_a(\i_a$88 ),
-    .pe_0_0__i_ctl(\i_ctl$90 ),
     .pe_0_0__i_w(\i_w$342 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_2_7  tile_2_7 (
     .clk(clk),
+    .i_ctl(\i_ctl$94 ),
     .o_psum(\o_psum$552 ),
     .o_valid(\o_valid$553 ),
     .o_w(\i_w$358 ),
     .pe_0_0__i_a(\i_a$92 ),
-    .pe_0_0__i_ctl(\i_ctl$94 ),
     .pe_0_0__i_w(\i_w$356 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_3_0  tile_3_0 (
     .clk(clk),
+    .i_ctl(\i_ctl$98 ),
     .o_a(\i_a$100 ),
     .o_ctl(\i_ctl$102 ),
     .o_psum(\o_psum$378 ),
     .o_valid(\o_valid$379 ),
     .o_w(\i_w$262 ),
     .pe_0_0__i_a(\i_a$96 ),
-    .pe_0_0__i_ctl(\i_ctl$98 ),
     .pe_0_0__i_w(\i_w$260 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_3_1  tile_3_1 (
     .clk(clk),
+    .i_ctl(\i_ctl$102 ),
     .o_a(\i_a$104 ),
     .o_ctl(\i_ctl$106 ),
     .o_psum(\o_psum$404 ),
     .o_valid(\o_valid$405 ),
     .o_w(\i_w$276 ),
     .pe_0_0__i_a(\i_a$100 ),
-    .pe_0_0__i_ctl(\i_ctl$102 ),
     .pe_0_0__i_w(\i_w$274 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_3_2  tile_3_2 (
     .clk(clk),
+    .i_ctl(\i_ctl$106 ),
     .o_a(\i_a$108 ),
     .o_ctl(\i_ctl$110 ),
     .o_psum(\o_psum$429 ),
     .o_valid(\o_valid$430 ),
     .o_w(\i_w$290 ),
     .pe_0_0__i_a(\i_a$104 ),
-    .pe_0_0__i_ctl(\i_ctl$106 ),
     .pe_0_0__i_w(\i_w$288 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_3_3  tile_3_3 (
     .clk(clk),
+    .i_ctl(\i_ctl$110 ),
     .o_a(\i_a$112 ),
     .o_ctl(\i_ctl$114 ),
     .o_psum(\o_psum$454 ),
     .o_valid(\o_valid$455 ),
     .o_w(\i_w$304 ),
     .pe_0_0__i_a(\i_a$108 ),
-    .pe_0_0__i_ctl(\i_ctl$110 ),
     .pe_0_0__i_w(\i_w$302 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_3_4  tile_3_4 (
     .clk(clk),
+    .i_ctl(\i_ctl$114 ),
     .o_a(\i_a$116 ),
     .o_ctl(\i_ctl$118 ),
     .o_psum(\o_psum$479 ),
     .o_valid(\o_valid$480 ),
     .o_w(\i_w$318 ),
     .pe_0_0__i_a(\i_a$112 ),
-    .pe_0_0__i_ctl(\i_ctl$114 ),
     .pe_0_0__i_w(\i_w$316 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_3_5  tile_3_5 (
     .clk(clk),
+    .i_ctl(\i_ctl$118 ),
     .o_a(\i_a$120 ),
     .o_ctl(\i_ctl$122 ),
     .o_psum(\o_psum$504 ),
     .o_valid(\o_valid$505 ),
     .o_w(\i_w$332 ),
     .pe_0_0__i_a(\i_a$116 ),
-    .pe_0_0__i_ctl(\i_ctl$118 ),
     .pe_0_0__i_w(\i_w$330 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_3_6  tile_3_6 (
     .clk(clk),
+    .i_ctl(\i_ctl$122 ),
     .o_a(\i_a$124 ),
     .o_ctl(\i_ctl$126 ),
     .o_psum(\o_psum$529 ),
     .o_valid(\o_valid$530 ),
     .o_w(\i_w$346 ),
     .pe_0_0__i_a(\i_a$120 ),
-    .pe_0_0__i_ctl(\i_ctl$122 ),
     .pe_0_0__i_w(\i_w$344 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_3_7  tile_3_7 (
     .clk(clk),
+    .i_ctl(\i_ctl$126 ),
     .o_psum(\o_psum$554 ),
     .o_valid(\o_valid$555 ),
     .o_w(\i_w$360 ),
     .pe_0_0__i_a(\i_a$124 ),
-    .pe_0_0__i_ctl(\i_ctl$126 ),
     .pe_0_0__i_w(\i_w$358 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_4_0  tile_4_0 (
     .clk(clk),
+    .i_ctl(\i_ctl$130 ),
     .o_a(\i_a$132 ),
     .o_ctl(\i_ctl$134 ),
     .o_psum(\o_psum$380 ),
     .o_valid(\o_valid$381 ),
     .o_w(\i_w$264 ),
     .pe_0_0__i_a(\i_a$128 ),
-    .pe_0_0__i_ctl(\i_ctl$130 ),
     .pe_0_0__i_w(\i_w$262 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_4_1  tile_4_1 (
     .clk(clk),
+    .i_ctl(\i_ctl$134 ),
     .o_a(\i_a$136 ),
     .o_ctl(\i_ctl$138 ),
     .o_psum(\o_psum$406 ),
     .o_valid(\o_valid$407 ),
     .o_w(\i_w$278 ),
     .pe_0_0__i_a(\i_a$132 ),
-    .pe_0_0__i_ctl(\i_ctl$134 ),
     .pe_0_0__i_w(\i_w$276 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_4_2  tile_4_2 (
     .clk(clk),
+    .i_ctl(\i_ctl$138 ),
     .o_a(\i_a$140 ),
     .o_ctl(\i_ctl$142 ),
     .o_psum(\o_psum$431 ),
     .o_valid(\o_valid$432 ),
     .o_w(\i_w$292 ),
     .pe_0_0__i_a(\i_a$136 ),
-    .pe_0_0__i_ctl(\i_ctl$138 ),
     .pe_0_0__i_w(\i_w$290 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_4_3  tile_4_3 (
     .clk(clk),
+    .i_ctl(\i_ctl$142 ),
     .o_a(\i_a$144 ),
     .o_ctl(\i_ctl$146 ),
     .o_psum(\o_psum$456 ),
     .o_valid(\o_valid$457 ),
     .o_w(\i_w$306 ),
     .pe_0_0__i_a(\i_a$140 ),
-    .pe_0_0__i_ctl(\i_ctl$142 ),
     .pe_0_0__i_w(\i_w$304 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_4_4  tile_4_4 (
     .clk(clk),
+    .i_ctl(\i_ctl$146 ),
     .o_a(\i_a$148 ),
     .o_ctl(\i_ctl$150 ),
     .o_psum(\o_psum$481 ),
     .o_valid(\o_valid$482 ),
     .o_w(\i_w$320 ),
     .pe_0_0__i_a(\i_a$144 ),
-    .pe_0_0__i_ctl(\i_ctl$146 ),
     .pe_0_0__i_w(\i_w$318 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_4_5  tile_4_5 (
     .clk(clk),
+    .i_ctl(\i_ctl$150 ),
     .o_a(\i_a$152 ),
     .o_ctl(\i_ctl$154 ),
     .o_psum(\o_psum$506 ),
     .o_valid(\o_valid$507 ),
     .o_w(\i_w$334 ),
     .pe_0_0__i_a(\i_a$148 ),
-    .pe_0_0__i_ctl(\i_ctl$150 ),
     .pe_0_0__i_w(\i_w$332 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_4_6  tile_4_6 (
     .clk(clk),
+    .i_ctl(\i_ctl$154 ),
     .o_a(\i_a$156 ),
     .o_ctl(\i_ctl$158 ),
     .o_psum(\o_psum$531 ),
     .o_valid(\o_valid$532 ),
     .o_w(\i_w$348 ),
     .pe_0_0__i_a(\i_a$152 ),
-    .pe_0_0__i_ctl(\i_ctl$154 ),
     .pe_0_0__i_w(\i_w$346 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_4_7  tile_4_7 (
     .clk(clk),
+    .i_ctl(\i_ctl$158 ),
     .o_psum(\o_psum$556 ),
     .o_valid(\o_valid$557 ),
     .o_w(\i_w$362 ),
     .pe_0_0__i_a(\i_a$156 ),
-    .pe_0_0__i_ctl(\i_ctl$158 ),
     .pe_0_0__i_w(\i_w$360 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_5_0  tile_5_0 (
     .clk(clk),
+    .i_ctl(\i_ctl$162 ),
     .o_a(\i_a$164 ),
     .o_ctl(\i_ctl$166 ),
     .o_psum(\o_psum$382 ),
     .o_valid(\o_valid$383 ),
     .o_w(\i_w$266 ),
     .pe_0_0__i_a(\i_a$160 ),
-    .pe_0_0__i_ctl(\i_ctl$162 ),
     .pe_0_0__i_w(\i_w$264 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_5_1  tile_5_1 (
     .clk(clk),
+    .i_ctl(\i_ctl$166 ),
     .o_a(\i_a$168 ),
     .o_ctl(\i_ctl$170 ),
     .o_psum(\o_psum$408 ),
     .o_valid(\o_valid$409 ),
     .o_w(\i_w$280 ),
     .pe_0_0__i_a(\i_a$164 ),
-    .pe_0_0__i_ctl(\i_ctl$166 ),
     .pe_0_0__i_w(\i_w$278 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_5_2  tile_5_2 (
     .clk(clk),
+    .i_ctl(\i_ctl$170 ),
     .o_a(\i_a$172 ),
     .o_ctl(\i_ctl$174 ),
     .o_psum(\o_psum$433 ),
     .o_valid(\o_valid$434 ),
     .o_w(\i_w$294 ),
     .pe_0_0__i_a(\i_a$168 ),
-    .pe_0_0__i_ctl(\i_ctl$170 ),
     .pe_0_0__i_w(\i_w$292 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_5_3  tile_5_3 (
     .clk(clk),
+    .i_ctl(\i_ctl$174 ),
     .o_a(\i_a$176 ),
     .o_ctl(\i_ctl$178 ),
     .o_psum(\o_psum$458 ),
     .o_valid(\o_valid$459 ),
     .o_w(\i_w$308 ),
     .pe_0_0__i_a(\i_a$172 ),
-    .pe_0_0__i_ctl(\i_ctl$174 ),
     .pe_0_0__i_w(\i_w$306 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_5_4  tile_5_4 (
     .clk(clk),
+    .i_ctl(\i_ctl$178 ),
     .o_a(\i_a$180 ),
     .o_ctl(\i_ctl$182 ),
     .o_psum(\o_psum$483 ),
     .o_valid(\o_valid$484 ),
     .o_w(\i_w$322 ),
     .pe_0_0__i_a(\i_a$176 ),
-    .pe_0_0__i_ctl(\i_ctl$178 ),
     .pe_0_0__i_w(\i_w$320 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_5_5  tile_5_5 (
     .clk(clk),
+    .i_ctl(\i_ctl$182 ),
     .o_a(\i_a$184 ),
     .o_ctl(\i_ctl$186 ),
     .o_psum(\o_psum$508 ),
     .o_valid(\o_valid$509 ),
     .o_w(\i_w$336 ),
     .pe_0_0__i_a(\i_a$180 ),
-    .pe_0_0__i_ctl(\i_ctl$182 ),
     .pe_0_0__i_w(\i_w$334 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_5_6  tile_5_6 (
     .clk(clk),
+    .i_ctl(\i_ctl$186 ),
     .o_a(\i_a$188 ),
     .o_ctl(\i_ctl$190 ),
     .o_psum(\o_psum$533 ),
     .o_valid(\o_valid$534 ),
     .o_w(\i_w$350 ),
     .pe_0_0__i_a(\i_a$184 ),
-    .pe_0_0__i_ctl(\i_ctl$186 ),
     .pe_0_0__i_w(\i_w$348 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_5_7  tile_5_7 (
     .clk(clk),
+    .i_ctl(\i_ctl$190 ),
     .o_psum(\o_psum$558 ),
     .o_valid(\o_valid$559 ),
     .o_w(\i_w$364 ),
     .pe_0_0__i_a(\i_a$188 ),
-    .pe_0_0__i_ctl(\i_ctl$190 ),
     .pe_0_0__i_w(\i_w$362 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_6_0  tile_6_0 (
     .clk(clk),
+    .i_ctl(\i_ctl$194 ),
     .o_a(\i_a$196 ),
     .o_ctl(\i_ctl$198 ),
     .o_psum(\o_psum$384 ),
     .o_valid(\o_valid$385 ),
     .o_w(\i_w$268 ),
     .pe_0_0__i_a(\i_a$192 ),
-    .pe_0_0__i_ctl(\i_ctl$194 ),
     .pe_0_0__i_w(\i_w$266 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_6_1  tile_6_1 (
     .clk(clk),
+    .i_ctl(\i_ctl$198 ),
     .o_a(\i_a$200 ),
     .o_ctl(\i_ctl$202 ),
     .o_psum(\o_psum$410 ),
     .o_valid(\o_valid$411 ),
     .o_w(\i_w$282 ),
     .pe_0_0__i_a(\i_a$196 ),
-    .pe_0_0__i_ctl(\i_ctl$198 ),
     .pe_0_0__i_w(\i_w$280 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_6_2  tile_6_2 (
     .clk(clk),
+    .i_ctl(\i_ctl$202 ),
     .o_a(\i_a$204 ),
     .o_ctl(\i_ctl$206 ),
     .o_psum(\o_psum$435 ),
     .o_valid(\o_valid$436 ),
     .o_w(\i_w$296 ),
     .pe_0_0__i_a(\i_a$200 ),
-    .pe_0_0__i_ctl(\i_ctl$202 ),
     .pe_0_0__i_w(\i_w$294 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_6_3  tile_6_3 (
     .clk(clk),
+    .i_ctl(\i_ctl$206 ),
     .o_a(\i_a$208 ),
     .o_ctl(\i_ctl$210 ),
     .o_psum(\o_psum$460 ),
     .o_valid(\o_valid$461 ),
     .o_w(\i_w$310 ),
     .pe_0_0__i_a(\i_a$204 ),
-    .pe_0_0__i_ctl(\i_ctl$206 ),
     .pe_0_0__i_w(\i_w$308 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_6_4  tile_6_4 (
     .clk(clk),
+    .i_ctl(\i_ctl$210 ),
     .o_a(\i_a$212 ),
     .o_ctl(\i_ctl$214 ),
     .o_psum(\o_psum$485 ),
     .o_valid(\o_valid$486 ),
     .o_w(\i_w$324 ),
     .pe_0_0__i_a(\i_a$208 ),
-    .pe_0_0__i_ctl(\i_ctl$210 ),
     .pe_0_0__i_w(\i_w$322 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_6_5  tile_6_5 (
     .clk(clk),
+    .i_ctl(\i_ctl$214 ),
     .o_a(\i_a$216 ),
     .o_ctl(\i_ctl$218 ),
     .o_psum(\o_psum$510 ),
     .o_valid(\o_valid$511 ),
     .o_w(\i_w$338 ),
     .pe_0_0__i_a(\i_a$212 ),
-    .pe_0_0__i_ctl(\i_ctl$214 ),
     .pe_0_0__i_w(\i_w$336 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_6_6  tile_6_6 (
     .clk(clk),
+    .i_ctl(\i_ctl$218 ),
     .o_a(\i_a$220 ),
     .o_ctl(\i_ctl$222 ),
     .o_psum(\o_psum$535 ),
     .o_valid(\o_valid$536 ),
     .o_w(\i_w$352 ),
     .pe_0_0__i_a(\i_a$216 ),
-    .pe_0_0__i_ctl(\i_ctl$218 ),
     .pe_0_0__i_w(\i_w$350 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_6_7  tile_6_7 (
     .clk(clk),
+    .i_ctl(\i_ctl$222 ),
     .o_psum(\o_psum$560 ),
     .o_valid(\o_valid$561 ),
     .o_w(\i_w$366 ),
     .pe_0_0__i_a(\i_a$220 ),
-    .pe_0_0__i_ctl(\i_ctl$222 ),
     .pe_0_0__i_w(\i_w$364 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_7_0  tile_7_0 (
     .clk(clk),
+    .i_ctl(\i_ctl$226 ),
     .o_a(\i_a$228 ),
     .o_ctl(\i_ctl$230 ),
     .o_psum(\o_psum$386 ),
     .o_valid(\o_valid$387 ),
     .pe_0_0__i_a(\i_a$224 ),
-    .pe_0_0__i_ctl(\i_ctl$226 ),
     .pe_0_0__i_w(\i_w$268 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_7_1  tile_7_1 (
     .clk(clk),
+    .i_ctl(\i_ctl$230 ),
     .o_a(\i_a$232 ),
     .o_ctl(\i_ctl$234 ),
     .o_psum(\o_psum$412 ),
     .o_valid(\o_valid$413 ),
     .pe_0_0__i_a(\i_a$228 ),
-    .pe_0_0__i_ctl(\i_ctl$230 ),
     .pe_0_0__i_w(\i_w$282 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_7_2  tile_7_2 (
     .clk(clk),
+    .i_ctl(\i_ctl$234 ),
     .o_a(\i_a$236 ),
     .o_ctl(\i_ctl$238 ),
     .o_psum(\o_psum$437 ),
     .o_valid(\o_valid$438 ),
     .pe_0_0__i_a(\i_a$232 ),
-    .pe_0_0__i_ctl(\i_ctl$234 ),
     .pe_0_0__i_w(\i_w$296 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_7_3  tile_7_3 (
     .clk(clk),
+    .i_ctl(\i_ctl$238 ),
     .o_a(\i_a$240 ),
     .o_ctl(\i_ctl$242 ),
     .o_psum(\o_psum$462 ),
     .o_valid(\o_valid$463 ),
     .pe_0_0__i_a(\i_a$236 ),
-    .pe_0_0__i_ctl(\i_ctl$238 ),
     .pe_0_0__i_w(\i_w$310 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_7_4  tile_7_4 (
     .clk(clk),
+    .i_ctl(\i_ctl$242 ),
     .o_a(\i_a$244 ),
     .o_ctl(\i_ctl$246 ),
     .o_psum(\o_psum$487 ),
     .o_valid(\o_valid$488 ),
     .pe_0_0__i_a(\i_a$240 ),
-    .pe_0_0__i_ctl(\i_ctl$242 ),
     .pe_0_0__i_w(\i_w$324 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_7_5  tile_7_5 (
     .clk(clk),
+    .i_ctl(\i_ctl$246 ),
     .o_a(\i_a$248 ),
     .o_ctl(\i_ctl$250 ),
     .o_psum(\o_psum$512 ),
     .o_valid(\o_valid$513 ),
     .pe_0_0__i_a(\i_a$244 ),
-    .pe_0_0__i_ctl(\i_ctl$246 ),
     .pe_0_0__i_w(\i_w$338 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_7_6  tile_7_6 (
     .clk(clk),
+    .i_ctl(\i_ctl$250 ),
     .o_a(\i_a$252 ),
     .o_ctl(\i_ctl$254 ),
     .o_psum(\o_psum$537 ),
     .o_valid(\o_valid$538 ),
     .pe_0_0__i_a(\i_a$248 ),
-    .pe_0_0__i_ctl(\i_ctl$250 ),
     .pe_0_0__i_w(\i_w$352 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_7_7  tile_7_7 (
     .clk(clk),
+    .i_ctl(\i_ctl$254 ),
     .o_psum(\o_psum$562 ),
     .o_valid(\o_valid$563 ),
     .pe_0_0__i_a(\i_a$252 ),
-    .pe_0_0__i_ctl(\i_ctl$254 ),
     .pe_0_0__i_w(\i_w$366 ),
     .rst(rst)
   );
@@ -17961,7 +17973,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.col7_unit0 (rst, i_hand, i_hand_vali
   assign \$33  = { s2_d, 7'h00 };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_0_0 (rst, o_a, o_w, o_psum, o_ctl, o_valid, pe_0_0__i_a, pe_0_0__i_ctl, pe_0_0__i_w, clk);
+module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_0_0 (rst, o_a, o_w, o_psum, o_ctl, o_valid, pe_0_0__i_a, i_ctl, pe_0_0__i_w, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -17971,6 +17983,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_0_0 (rst, o_a, o_w, o_psum, o_c
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -18025,7 +18038,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_0_0 (rst, o_a, o_w, o_psum, o_c
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -18079,7 +18091,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_0_0 (rst, o_a, o_w, o_psum, o_c
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -18100,12 +18111,12 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_0_0 (rst, o_a, o_w, o_psum, o_c
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -18159,9 +18170,11 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_0_0 (rst, o_a, o_w, o_psum, o_c
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_0_1 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, pe_0_0__i_w, clk);
+module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_0_1 (rst, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, pe_0_0__i_w, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -18171,6 +18184,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_0_1 (rst, pe_0_0__i_a, pe_0_0__
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -18225,7 +18239,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_0_1 (rst, pe_0_0__i_a, pe_0_0__
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -18279,7 +18292,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_0_1 (rst, pe_0_0__i_a, pe_0_0__
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -18300,12 +18312,12 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_0_1 (rst, pe_0_0__i_a, pe_0_0__
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -18359,9 +18371,11 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_0_1 (rst, pe_0_0__i_a, pe_0_0__
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_0_2 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, pe_0_0__i_w, clk);
+module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_0_2 (rst, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, pe_0_0__i_w, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -18371,6 +18385,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_0_2 (rst, pe_0_0__i_a, pe_0_0__
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -18425,7 +18440,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_0_2 (rst, pe_0_0__i_a, pe_0_0__
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -18479,7 +18493,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_0_2 (rst, pe_0_0__i_a, pe_0_0__
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -18500,12 +18513,12 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_0_2 (rst, pe_0_0__i_a, pe_0_0__
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -18559,9 +18572,11 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_0_2 (rst, pe_0_0__i_a, pe_0_0__
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_0_3 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, pe_0_0__i_w, clk);
+module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_0_3 (rst, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, pe_0_0__i_w, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -18571,6 +18586,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_0_3 (rst, pe_0_0__i_a, pe_0_0__
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -18625,7 +18641,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_0_3 (rst, pe_0_0__i_a, pe_0_0__
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -18679,7 +18694,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_0_3 (rst, pe_0_0__i_a, pe_0_0__
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -18700,12 +18714,12 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_0_3 (rst, pe_0_0__i_a, pe_0_0__
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -18759,9 +18773,11 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_0_3 (rst, pe_0_0__i_a, pe_0_0__
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_0_4 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, pe_0_0__i_w, clk);
+module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_0_4 (rst, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, pe_0_0__i_w, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -18771,6 +18787,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_0_4 (rst, pe_0_0__i_a, pe_0_0__
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -18825,7 +18842,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_0_4 (rst, pe_0_0__i_a, pe_0_0__
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -18879,7 +18895,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_0_4 (rst, pe_0_0__i_a, pe_0_0__
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -18900,12 +18915,12 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_0_4 (rst, pe_0_0__i_a, pe_0_0__
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -18959,9 +18974,11 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_0_4 (rst, pe_0_0__i_a, pe_0_0__
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_0_5 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, pe_0_0__i_w, clk);
+module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_0_5 (rst, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, pe_0_0__i_w, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -18971,6 +18988,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_0_5 (rst, pe_0_0__i_a, pe_0_0__
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -19025,7 +19043,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_0_5 (rst, pe_0_0__i_a, pe_0_0__
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -19079,7 +19096,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_0_5 (rst, pe_0_0__i_a, pe_0_0__
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -19100,12 +19116,12 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_0_5 (rst, pe_0_0__i_a, pe_0_0__
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -19159,9 +19175,11 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_0_5 (rst, pe_0_0__i_a, pe_0_0__
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_0_6 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, pe_0_0__i_w, clk);
+module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_0_6 (rst, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, pe_0_0__i_w, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -19171,6 +19189,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_0_6 (rst, pe_0_0__i_a, pe_0_0__
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -19225,7 +19244,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_0_6 (rst, pe_0_0__i_a, pe_0_0__
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -19279,7 +19297,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_0_6 (rst, pe_0_0__i_a, pe_0_0__
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -19300,12 +19317,12 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_0_6 (rst, pe_0_0__i_a, pe_0_0__
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -19359,9 +19376,11 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_0_6 (rst, pe_0_0__i_a, pe_0_0__
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_0_7 (rst, pe_0_0__i_a, pe_0_0__i_ctl, o_w, o_psum, o_valid, pe_0_0__i_w, clk);
+module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_0_7 (rst, pe_0_0__i_a, i_ctl, o_w, o_psum, o_valid, pe_0_0__i_w, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -19371,6 +19390,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_0_7 (rst, pe_0_0__i_a, pe_0_0__
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -19423,7 +19443,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_0_7 (rst, pe_0_0__i_a, pe_0_0__
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -19477,7 +19496,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_0_7 (rst, pe_0_0__i_a, pe_0_0__
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -19498,12 +19516,12 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_0_7 (rst, pe_0_0__i_a, pe_0_0__
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -19557,9 +19575,11 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_0_7 (rst, pe_0_0__i_a, pe_0_0__
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, o_valid, pe_0_0__i_a, pe_0_0__i_ctl, clk);
+module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, o_valid, pe_0_0__i_a, i_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -19569,6 +19589,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -19623,7 +19644,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -19677,7 +19697,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -19698,12 +19717,12 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -19757,9 +19776,11 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
+module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -19769,6 +19790,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -19823,7 +19845,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -19877,7 +19898,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -19898,12 +19918,12 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -19957,9 +19977,11 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
+module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -19969,6 +19991,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -20023,7 +20046,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -20077,7 +20099,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -20098,12 +20119,12 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -20157,9 +20178,11 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
+module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -20169,6 +20192,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -20223,7 +20247,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -20277,7 +20300,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -20298,12 +20320,12 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -20357,9 +20379,11 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_1_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
+module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_1_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -20369,6 +20393,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_1_4 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -20423,7 +20448,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_1_4 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -20477,7 +20501,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_1_4 (rst, pe_0_0__i_w, pe_0_0__
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -20498,12 +20521,12 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_1_4 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -20557,9 +20580,11 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_1_4 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_1_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
+module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_1_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -20569,6 +20594,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_1_5 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -20623,7 +20649,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_1_5 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -20677,7 +20702,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_1_5 (rst, pe_0_0__i_w, pe_0_0__
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -20698,12 +20722,12 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_1_5 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -20757,9 +20781,11 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_1_5 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_1_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
+module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_1_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -20769,6 +20795,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_1_6 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -20823,7 +20850,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_1_6 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -20877,7 +20903,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_1_6 (rst, pe_0_0__i_w, pe_0_0__
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -20898,12 +20923,12 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_1_6 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -20957,9 +20982,11 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_1_6 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_1_7 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_w, o_psum, o_valid, clk);
+module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_1_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_w, o_psum, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -20969,6 +20996,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_1_7 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -21021,7 +21049,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_1_7 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -21075,7 +21102,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_1_7 (rst, pe_0_0__i_w, pe_0_0__
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -21096,12 +21122,12 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_1_7 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -21155,9 +21181,11 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_1_7 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_2_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, o_valid, pe_0_0__i_a, pe_0_0__i_ctl, clk);
+module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_2_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, o_valid, pe_0_0__i_a, i_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -21167,206 +21195,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_2_0 (rst, pe_0_0__i_w, o_a, o_w
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl[0] ;
-  wire \i_ctl[0].first ;
-  wire \i_ctl[0].group_end ;
-  wire \i_ctl[0].last ;
-  wire \i_ctl[0].load_w ;
-  wire \i_ctl[0].valid ;
-  wire [15:0] i_w;
-  wire [15:0] \i_w[0] ;
-  wire [15:0] \i_w[0].q ;
-  wire [3:0] \i_w[0].q[0] ;
-  wire [3:0] \i_w[0].q[1] ;
-  wire [3:0] \i_w[0].q[2] ;
-  wire [3:0] \i_w[0].q[3] ;
-  output [31:0] o_a;
-  wire [31:0] o_a;
-  wire [31:0] \o_a[0] ;
-  wire [7:0] \o_a[0][0] ;
-  wire [7:0] \o_a[0][1] ;
-  wire [7:0] \o_a[0][2] ;
-  wire [7:0] \o_a[0][3] ;
-  output [4:0] o_ctl;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [35:0] o_psum;
-  wire [35:0] o_psum;
-  wire [35:0] \o_psum[0] ;
-  wire [35:0] \o_psum[0][0] ;
-  wire [14:0] \o_psum[0][0].a ;
-  wire \o_psum[0][0].first ;
-  wire \o_psum[0][0].last ;
-  wire [18:0] \o_psum[0][0].p ;
-  output o_valid;
-  wire o_valid;
-  wire \o_valid[0] ;
-  output [15:0] o_w;
-  wire [15:0] o_w;
-  wire [15:0] \o_w[0] ;
-  wire [15:0] \o_w[0].q ;
-  wire [3:0] \o_w[0].q[0] ;
-  wire [3:0] \o_w[0].q[1] ;
-  wire [3:0] \o_w[0].q[2] ;
-  wire [3:0] \o_w[0].q[3] ;
-  input [31:0] pe_0_0__i_a;
-  wire [31:0] pe_0_0__i_a;
-  wire [7:0] \pe_0_0__i_a[0] ;
-  wire [7:0] \pe_0_0__i_a[1] ;
-  wire [7:0] \pe_0_0__i_a[2] ;
-  wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
-  wire [4:0] pe_0_0__i_ctl;
-  wire \pe_0_0__i_ctl.first ;
-  wire \pe_0_0__i_ctl.group_end ;
-  wire \pe_0_0__i_ctl.last ;
-  wire \pe_0_0__i_ctl.load_w ;
-  wire \pe_0_0__i_ctl.valid ;
-  input [15:0] pe_0_0__i_w;
-  wire [15:0] pe_0_0__i_w;
-  wire [15:0] \pe_0_0__i_w.q ;
-  wire [3:0] \pe_0_0__i_w.q[0] ;
-  wire [3:0] \pe_0_0__i_w.q[1] ;
-  wire [3:0] \pe_0_0__i_w.q[2] ;
-  wire [3:0] \pe_0_0__i_w.q[3] ;
-  wire [31:0] pe_0_0__o_a;
-  wire [7:0] \pe_0_0__o_a[0] ;
-  wire [7:0] \pe_0_0__o_a[1] ;
-  wire [7:0] \pe_0_0__o_a[2] ;
-  wire [7:0] \pe_0_0__o_a[3] ;
-  wire [4:0] pe_0_0__o_ctl;
-  wire \pe_0_0__o_ctl.first ;
-  wire \pe_0_0__o_ctl.group_end ;
-  wire \pe_0_0__o_ctl.last ;
-  wire \pe_0_0__o_ctl.load_w ;
-  wire \pe_0_0__o_ctl.valid ;
-  wire [35:0] pe_0_0__o_psum;
-  wire [14:0] \pe_0_0__o_psum.a ;
-  wire \pe_0_0__o_psum.first ;
-  wire \pe_0_0__o_psum.last ;
-  wire [18:0] \pe_0_0__o_psum.p ;
-  wire pe_0_0__o_valid;
-  wire [15:0] pe_0_0__o_w;
-  wire [15:0] \pe_0_0__o_w.q ;
-  wire [3:0] \pe_0_0__o_w.q[0] ;
-  wire [3:0] \pe_0_0__o_w.q[1] ;
-  wire [3:0] \pe_0_0__o_w.q[2] ;
-  wire [3:0] \pe_0_0__o_w.q[3] ;
-  input rst;
-  wire rst;
-  array_mixpe_w4a8_os_8x8_shared__pe pe_0_0 (
-    .clk(clk),
-    .i_a(pe_0_0__i_a),
-    .i_ctl(pe_0_0__i_ctl),
-    .i_psum(36'h000000000),
-    .i_w(pe_0_0__i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_ready(\$1 ),
-    .o_valid(o_valid),
-    .o_w(o_w),
-    .rst(rst)
-  );
-  assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
-  assign i_w = pe_0_0__i_w;
-  assign pe_0_0__o_psum = o_psum;
-  assign pe_0_0__o_valid = o_valid;
-  assign pe_0_0__o_a = o_a;
-  assign pe_0_0__o_ctl = o_ctl;
-  assign pe_0_0__o_w = o_w;
-  assign \pe_0_0__i_a[0]  = pe_0_0__i_a[7:0];
-  assign \pe_0_0__i_a[1]  = pe_0_0__i_a[15:8];
-  assign \pe_0_0__i_a[2]  = pe_0_0__i_a[23:16];
-  assign \pe_0_0__i_a[3]  = pe_0_0__i_a[31:24];
-  assign \i_a[0]  = pe_0_0__i_a;
-  assign \i_a[0][0]  = pe_0_0__i_a[7:0];
-  assign \i_a[0][1]  = pe_0_0__i_a[15:8];
-  assign \i_a[0][2]  = pe_0_0__i_a[23:16];
-  assign \i_a[0][3]  = pe_0_0__i_a[31:24];
-  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
-  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
-  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
-  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
-  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
-  assign \pe_0_0__i_w.q  = pe_0_0__i_w;
-  assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
-  assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
-  assign \pe_0_0__i_w.q[2]  = pe_0_0__i_w[11:8];
-  assign \pe_0_0__i_w.q[3]  = pe_0_0__i_w[15:12];
-  assign \i_w[0]  = pe_0_0__i_w;
-  assign \i_w[0].q  = pe_0_0__i_w;
-  assign \i_w[0].q[0]  = pe_0_0__i_w[3:0];
-  assign \i_w[0].q[1]  = pe_0_0__i_w[7:4];
-  assign \i_w[0].q[2]  = pe_0_0__i_w[11:8];
-  assign \i_w[0].q[3]  = pe_0_0__i_w[15:12];
-  assign \o_psum[0]  = o_psum;
-  assign \o_psum[0][0]  = o_psum;
-  assign \o_psum[0][0].p  = o_psum[18:0];
-  assign \o_psum[0][0].a  = o_psum[33:19];
-  assign \o_psum[0][0].first  = o_psum[34];
-  assign \o_psum[0][0].last  = o_psum[35];
-  assign \pe_0_0__o_psum.p  = o_psum[18:0];
-  assign \pe_0_0__o_psum.a  = o_psum[33:19];
-  assign \pe_0_0__o_psum.first  = o_psum[34];
-  assign \pe_0_0__o_psum.last  = o_psum[35];
-  assign \o_valid[0]  = o_valid;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a[7:0];
-  assign \o_a[0][1]  = o_a[15:8];
-  assign \o_a[0][2]  = o_a[23:16];
-  assign \o_a[0][3]  = o_a[31:24];
-  assign \pe_0_0__o_a[0]  = o_a[7:0];
-  assign \pe_0_0__o_a[1]  = o_a[15:8];
-  assign \pe_0_0__o_a[2]  = o_a[23:16];
-  assign \pe_0_0__o_a[3]  = o_a[31:24];
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
-  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
-  assign \pe_0_0__o_ctl.first  = o_ctl[2];
-  assign \pe_0_0__o_ctl.last  = o_ctl[3];
-  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
-  assign \o_w[0]  = o_w;
-  assign \o_w[0].q  = o_w;
-  assign \o_w[0].q[0]  = o_w[3:0];
-  assign \o_w[0].q[1]  = o_w[7:4];
-  assign \o_w[0].q[2]  = o_w[11:8];
-  assign \o_w[0].q[3]  = o_w[15:12];
-  assign \pe_0_0__o_w.q  = o_w;
-  assign \pe_0_0__o_w.q[0]  = o_w[3:0];
-  assign \pe_0_0__o_w.q[1]  = o_w[7:4];
-  assign \pe_0_0__o_w.q[2]  = o_w[11:8];
-  assign \pe_0_0__o_w.q[3]  = o_w[15:12];
-endmodule
-
-module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
-  wire \$1 ;
-  input clk;
-  wire clk;
-  wire [31:0] i_a;
-  wire [31:0] \i_a[0] ;
-  wire [7:0] \i_a[0][0] ;
-  wire [7:0] \i_a[0][1] ;
-  wire [7:0] \i_a[0][2] ;
-  wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -21421,7 +21250,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -21475,7 +21303,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -21496,12 +21323,12 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -21555,9 +21382,11 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
+module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -21567,6 +21396,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -21621,7 +21451,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -21675,7 +21504,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -21696,12 +21524,12 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -21755,9 +21583,11 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
+module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -21767,6 +21597,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -21821,7 +21652,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -21875,7 +21705,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -21896,12 +21725,12 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -21955,9 +21784,11 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_2_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
+module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -21967,6 +21798,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_2_4 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -22021,7 +21853,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_2_4 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -22075,7 +21906,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_2_4 (rst, pe_0_0__i_w, pe_0_0__
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -22096,12 +21926,12 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_2_4 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -22155,9 +21985,11 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_2_4 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_2_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
+module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_2_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -22167,6 +21999,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_2_5 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -22221,7 +22054,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_2_5 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -22275,7 +22107,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_2_5 (rst, pe_0_0__i_w, pe_0_0__
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -22296,12 +22127,12 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_2_5 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -22355,9 +22186,11 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_2_5 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_2_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
+module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_2_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -22367,6 +22200,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_2_6 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -22421,7 +22255,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_2_6 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -22475,7 +22308,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_2_6 (rst, pe_0_0__i_w, pe_0_0__
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -22496,12 +22328,12 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_2_6 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -22555,9 +22387,11 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_2_6 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_2_7 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_w, o_psum, o_valid, clk);
+module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_2_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -22567,204 +22401,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_2_7 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl[0] ;
-  wire \i_ctl[0].first ;
-  wire \i_ctl[0].group_end ;
-  wire \i_ctl[0].last ;
-  wire \i_ctl[0].load_w ;
-  wire \i_ctl[0].valid ;
-  wire [15:0] i_w;
-  wire [15:0] \i_w[0] ;
-  wire [15:0] \i_w[0].q ;
-  wire [3:0] \i_w[0].q[0] ;
-  wire [3:0] \i_w[0].q[1] ;
-  wire [3:0] \i_w[0].q[2] ;
-  wire [3:0] \i_w[0].q[3] ;
-  wire [31:0] o_a;
-  wire [31:0] \o_a[0] ;
-  wire [7:0] \o_a[0][0] ;
-  wire [7:0] \o_a[0][1] ;
-  wire [7:0] \o_a[0][2] ;
-  wire [7:0] \o_a[0][3] ;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [35:0] o_psum;
-  wire [35:0] o_psum;
-  wire [35:0] \o_psum[0] ;
-  wire [35:0] \o_psum[0][0] ;
-  wire [14:0] \o_psum[0][0].a ;
-  wire \o_psum[0][0].first ;
-  wire \o_psum[0][0].last ;
-  wire [18:0] \o_psum[0][0].p ;
-  output o_valid;
-  wire o_valid;
-  wire \o_valid[0] ;
-  output [15:0] o_w;
-  wire [15:0] o_w;
-  wire [15:0] \o_w[0] ;
-  wire [15:0] \o_w[0].q ;
-  wire [3:0] \o_w[0].q[0] ;
-  wire [3:0] \o_w[0].q[1] ;
-  wire [3:0] \o_w[0].q[2] ;
-  wire [3:0] \o_w[0].q[3] ;
-  input [31:0] pe_0_0__i_a;
-  wire [31:0] pe_0_0__i_a;
-  wire [7:0] \pe_0_0__i_a[0] ;
-  wire [7:0] \pe_0_0__i_a[1] ;
-  wire [7:0] \pe_0_0__i_a[2] ;
-  wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
-  wire [4:0] pe_0_0__i_ctl;
-  wire \pe_0_0__i_ctl.first ;
-  wire \pe_0_0__i_ctl.group_end ;
-  wire \pe_0_0__i_ctl.last ;
-  wire \pe_0_0__i_ctl.load_w ;
-  wire \pe_0_0__i_ctl.valid ;
-  input [15:0] pe_0_0__i_w;
-  wire [15:0] pe_0_0__i_w;
-  wire [15:0] \pe_0_0__i_w.q ;
-  wire [3:0] \pe_0_0__i_w.q[0] ;
-  wire [3:0] \pe_0_0__i_w.q[1] ;
-  wire [3:0] \pe_0_0__i_w.q[2] ;
-  wire [3:0] \pe_0_0__i_w.q[3] ;
-  wire [31:0] pe_0_0__o_a;
-  wire [7:0] \pe_0_0__o_a[0] ;
-  wire [7:0] \pe_0_0__o_a[1] ;
-  wire [7:0] \pe_0_0__o_a[2] ;
-  wire [7:0] \pe_0_0__o_a[3] ;
-  wire [4:0] pe_0_0__o_ctl;
-  wire \pe_0_0__o_ctl.first ;
-  wire \pe_0_0__o_ctl.group_end ;
-  wire \pe_0_0__o_ctl.last ;
-  wire \pe_0_0__o_ctl.load_w ;
-  wire \pe_0_0__o_ctl.valid ;
-  wire [35:0] pe_0_0__o_psum;
-  wire [14:0] \pe_0_0__o_psum.a ;
-  wire \pe_0_0__o_psum.first ;
-  wire \pe_0_0__o_psum.last ;
-  wire [18:0] \pe_0_0__o_psum.p ;
-  wire pe_0_0__o_valid;
-  wire [15:0] pe_0_0__o_w;
-  wire [15:0] \pe_0_0__o_w.q ;
-  wire [3:0] \pe_0_0__o_w.q[0] ;
-  wire [3:0] \pe_0_0__o_w.q[1] ;
-  wire [3:0] \pe_0_0__o_w.q[2] ;
-  wire [3:0] \pe_0_0__o_w.q[3] ;
-  input rst;
-  wire rst;
-  array_mixpe_w4a8_os_8x8_shared__pe pe_0_0 (
-    .clk(clk),
-    .i_a(pe_0_0__i_a),
-    .i_ctl(pe_0_0__i_ctl),
-    .i_psum(36'h000000000),
-    .i_w(pe_0_0__i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_ready(\$1 ),
-    .o_valid(o_valid),
-    .o_w(o_w),
-    .rst(rst)
-  );
-  assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
-  assign i_w = pe_0_0__i_w;
-  assign pe_0_0__o_psum = o_psum;
-  assign pe_0_0__o_valid = o_valid;
-  assign pe_0_0__o_a = o_a;
-  assign pe_0_0__o_ctl = o_ctl;
-  assign pe_0_0__o_w = o_w;
-  assign \pe_0_0__i_a[0]  = pe_0_0__i_a[7:0];
-  assign \pe_0_0__i_a[1]  = pe_0_0__i_a[15:8];
-  assign \pe_0_0__i_a[2]  = pe_0_0__i_a[23:16];
-  assign \pe_0_0__i_a[3]  = pe_0_0__i_a[31:24];
-  assign \i_a[0]  = pe_0_0__i_a;
-  assign \i_a[0][0]  = pe_0_0__i_a[7:0];
-  assign \i_a[0][1]  = pe_0_0__i_a[15:8];
-  assign \i_a[0][2]  = pe_0_0__i_a[23:16];
-  assign \i_a[0][3]  = pe_0_0__i_a[31:24];
-  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
-  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
-  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
-  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
-  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
-  assign \pe_0_0__i_w.q  = pe_0_0__i_w;
-  assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
-  assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
-  assign \pe_0_0__i_w.q[2]  = pe_0_0__i_w[11:8];
-  assign \pe_0_0__i_w.q[3]  = pe_0_0__i_w[15:12];
-  assign \i_w[0]  = pe_0_0__i_w;
-  assign \i_w[0].q  = pe_0_0__i_w;
-  assign \i_w[0].q[0]  = pe_0_0__i_w[3:0];
-  assign \i_w[0].q[1]  = pe_0_0__i_w[7:4];
-  assign \i_w[0].q[2]  = pe_0_0__i_w[11:8];
-  assign \i_w[0].q[3]  = pe_0_0__i_w[15:12];
-  assign \o_psum[0]  = o_psum;
-  assign \o_psum[0][0]  = o_psum;
-  assign \o_psum[0][0].p  = o_psum[18:0];
-  assign \o_psum[0][0].a  = o_psum[33:19];
-  assign \o_psum[0][0].first  = o_psum[34];
-  assign \o_psum[0][0].last  = o_psum[35];
-  assign \pe_0_0__o_psum.p  = o_psum[18:0];
-  assign \pe_0_0__o_psum.a  = o_psum[33:19];
-  assign \pe_0_0__o_psum.first  = o_psum[34];
-  assign \pe_0_0__o_psum.last  = o_psum[35];
-  assign \o_valid[0]  = o_valid;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a[7:0];
-  assign \o_a[0][1]  = o_a[15:8];
-  assign \o_a[0][2]  = o_a[23:16];
-  assign \o_a[0][3]  = o_a[31:24];
-  assign \pe_0_0__o_a[0]  = o_a[7:0];
-  assign \pe_0_0__o_a[1]  = o_a[15:8];
-  assign \pe_0_0__o_a[2]  = o_a[23:16];
-  assign \pe_0_0__o_a[3]  = o_a[31:24];
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
-  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
-  assign \pe_0_0__o_ctl.first  = o_ctl[2];
-  assign \pe_0_0__o_ctl.last  = o_ctl[3];
-  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
-  assign \o_w[0]  = o_w;
-  assign \o_w[0].q  = o_w;
-  assign \o_w[0].q[0]  = o_w[3:0];
-  assign \o_w[0].q[1]  = o_w[7:4];
-  assign \o_w[0].q[2]  = o_w[11:8];
-  assign \o_w[0].q[3]  = o_w[15:12];
-  assign \pe_0_0__o_w.q  = o_w;
-  assign \pe_0_0__o_w.q[0]  = o_w[3:0];
-  assign \pe_0_0__o_w.q[1]  = o_w[7:4];
-  assign \pe_0_0__o_w.q[2]  = o_w[11:8];
-  assign \pe_0_0__o_w.q[3]  = o_w[15:12];
-endmodule
-
-module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, o_valid, pe_0_0__i_a, pe_0_0__i_ctl, clk);
-  wire \$1 ;
-  input clk;
-  wire clk;
-  wire [31:0] i_a;
-  wire [31:0] \i_a[0] ;
-  wire [7:0] \i_a[0][0] ;
-  wire [7:0] \i_a[0][1] ;
-  wire [7:0] \i_a[0][2] ;
-  wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -22819,7 +22456,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_w
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -22873,7 +22509,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_w
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -22894,12 +22529,12 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_w
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -22953,9 +22588,11 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_w
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
+module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_2_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_w, o_psum, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -22965,6 +22602,206 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [15:0] i_w;
+  wire [15:0] \i_w[0] ;
+  wire [15:0] \i_w[0].q ;
+  wire [3:0] \i_w[0].q[0] ;
+  wire [3:0] \i_w[0].q[1] ;
+  wire [3:0] \i_w[0].q[2] ;
+  wire [3:0] \i_w[0].q[3] ;
+  wire [31:0] o_a;
+  wire [31:0] \o_a[0] ;
+  wire [7:0] \o_a[0][0] ;
+  wire [7:0] \o_a[0][1] ;
+  wire [7:0] \o_a[0][2] ;
+  wire [7:0] \o_a[0][3] ;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [35:0] o_psum;
+  wire [35:0] o_psum;
+  wire [35:0] \o_psum[0] ;
+  wire [35:0] \o_psum[0][0] ;
+  wire [14:0] \o_psum[0][0].a ;
+  wire \o_psum[0][0].first ;
+  wire \o_psum[0][0].last ;
+  wire [18:0] \o_psum[0][0].p ;
+  output o_valid;
+  wire o_valid;
+  wire \o_valid[0] ;
+  output [15:0] o_w;
+  wire [15:0] o_w;
+  wire [15:0] \o_w[0] ;
+  wire [15:0] \o_w[0].q ;
+  wire [3:0] \o_w[0].q[0] ;
+  wire [3:0] \o_w[0].q[1] ;
+  wire [3:0] \o_w[0].q[2] ;
+  wire [3:0] \o_w[0].q[3] ;
+  input [31:0] pe_0_0__i_a;
+  wire [31:0] pe_0_0__i_a;
+  wire [7:0] \pe_0_0__i_a[0] ;
+  wire [7:0] \pe_0_0__i_a[1] ;
+  wire [7:0] \pe_0_0__i_a[2] ;
+  wire [7:0] \pe_0_0__i_a[3] ;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [15:0] pe_0_0__i_w;
+  wire [15:0] pe_0_0__i_w;
+  wire [15:0] \pe_0_0__i_w.q ;
+  wire [3:0] \pe_0_0__i_w.q[0] ;
+  wire [3:0] \pe_0_0__i_w.q[1] ;
+  wire [3:0] \pe_0_0__i_w.q[2] ;
+  wire [3:0] \pe_0_0__i_w.q[3] ;
+  wire [31:0] pe_0_0__o_a;
+  wire [7:0] \pe_0_0__o_a[0] ;
+  wire [7:0] \pe_0_0__o_a[1] ;
+  wire [7:0] \pe_0_0__o_a[2] ;
+  wire [7:0] \pe_0_0__o_a[3] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [35:0] pe_0_0__o_psum;
+  wire [14:0] \pe_0_0__o_psum.a ;
+  wire \pe_0_0__o_psum.first ;
+  wire \pe_0_0__o_psum.last ;
+  wire [18:0] \pe_0_0__o_psum.p ;
+  wire pe_0_0__o_valid;
+  wire [15:0] pe_0_0__o_w;
+  wire [15:0] \pe_0_0__o_w.q ;
+  wire [3:0] \pe_0_0__o_w.q[0] ;
+  wire [3:0] \pe_0_0__o_w.q[1] ;
+  wire [3:0] \pe_0_0__o_w.q[2] ;
+  wire [3:0] \pe_0_0__o_w.q[3] ;
+  input rst;
+  wire rst;
+  array_mixpe_w4a8_os_8x8_shared__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(36'h000000000),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$1 ),
+    .o_valid(o_valid),
+    .o_w(o_w),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_w = pe_0_0__i_w;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_w = o_w;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a[7:0];
+  assign \pe_0_0__i_a[1]  = pe_0_0__i_a[15:8];
+  assign \pe_0_0__i_a[2]  = pe_0_0__i_a[23:16];
+  assign \pe_0_0__i_a[3]  = pe_0_0__i_a[31:24];
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a[7:0];
+  assign \i_a[0][1]  = pe_0_0__i_a[15:8];
+  assign \i_a[0][2]  = pe_0_0__i_a[23:16];
+  assign \i_a[0][3]  = pe_0_0__i_a[31:24];
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \pe_0_0__i_w.q  = pe_0_0__i_w;
+  assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
+  assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
+  assign \pe_0_0__i_w.q[2]  = pe_0_0__i_w[11:8];
+  assign \pe_0_0__i_w.q[3]  = pe_0_0__i_w[15:12];
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0].q  = pe_0_0__i_w;
+  assign \i_w[0].q[0]  = pe_0_0__i_w[3:0];
+  assign \i_w[0].q[1]  = pe_0_0__i_w[7:4];
+  assign \i_w[0].q[2]  = pe_0_0__i_w[11:8];
+  assign \i_w[0].q[3]  = pe_0_0__i_w[15:12];
+  assign \o_psum[0]  = o_psum;
+  assign \o_psum[0][0]  = o_psum;
+  assign \o_psum[0][0].p  = o_psum[18:0];
+  assign \o_psum[0][0].a  = o_psum[33:19];
+  assign \o_psum[0][0].first  = o_psum[34];
+  assign \o_psum[0][0].last  = o_psum[35];
+  assign \pe_0_0__o_psum.p  = o_psum[18:0];
+  assign \pe_0_0__o_psum.a  = o_psum[33:19];
+  assign \pe_0_0__o_psum.first  = o_psum[34];
+  assign \pe_0_0__o_psum.last  = o_psum[35];
+  assign \o_valid[0]  = o_valid;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a[7:0];
+  assign \o_a[0][1]  = o_a[15:8];
+  assign \o_a[0][2]  = o_a[23:16];
+  assign \o_a[0][3]  = o_a[31:24];
+  assign \pe_0_0__o_a[0]  = o_a[7:0];
+  assign \pe_0_0__o_a[1]  = o_a[15:8];
+  assign \pe_0_0__o_a[2]  = o_a[23:16];
+  assign \pe_0_0__o_a[3]  = o_a[31:24];
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_w[0]  = o_w;
+  assign \o_w[0].q  = o_w;
+  assign \o_w[0].q[0]  = o_w[3:0];
+  assign \o_w[0].q[1]  = o_w[7:4];
+  assign \o_w[0].q[2]  = o_w[11:8];
+  assign \o_w[0].q[3]  = o_w[15:12];
+  assign \pe_0_0__o_w.q  = o_w;
+  assign \pe_0_0__o_w.q[0]  = o_w[3:0];
+  assign \pe_0_0__o_w.q[1]  = o_w[7:4];
+  assign \pe_0_0__o_w.q[2]  = o_w[11:8];
+  assign \pe_0_0__o_w.q[3]  = o_w[15:12];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
+endmodule
+
+module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, o_valid, pe_0_0__i_a, i_ctl, clk);
+  wire \$1 ;
+  input clk;
+  wire clk;
+  wire [31:0] i_a;
+  wire [31:0] \i_a[0] ;
+  wire [7:0] \i_a[0][0] ;
+  wire [7:0] \i_a[0][1] ;
+  wire [7:0] \i_a[0][2] ;
+  wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -23019,7 +22856,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -23073,7 +22909,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -23094,12 +22929,12 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -23153,9 +22988,11 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
+module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -23165,6 +23002,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -23219,7 +23057,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -23273,7 +23110,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -23294,12 +23130,12 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -23353,9 +23189,11 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
+module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -23365,6 +23203,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -23419,7 +23258,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -23473,7 +23311,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -23494,12 +23331,12 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -23553,9 +23390,11 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_3_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
+module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -23565,6 +23404,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_3_4 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -23619,7 +23459,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_3_4 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -23673,7 +23512,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_3_4 (rst, pe_0_0__i_w, pe_0_0__
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -23694,12 +23532,12 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_3_4 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -23753,9 +23591,11 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_3_4 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_3_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
+module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_3_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -23765,6 +23605,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_3_5 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -23819,7 +23660,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_3_5 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -23873,7 +23713,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_3_5 (rst, pe_0_0__i_w, pe_0_0__
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -23894,12 +23733,12 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_3_5 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -23953,9 +23792,11 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_3_5 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_3_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
+module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_3_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -23965,6 +23806,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_3_6 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -24019,7 +23861,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_3_6 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -24073,7 +23914,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_3_6 (rst, pe_0_0__i_w, pe_0_0__
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -24094,12 +23934,12 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_3_6 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -24153,9 +23993,11 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_3_6 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_3_7 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_w, o_psum, o_valid, clk);
+module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_3_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -24165,204 +24007,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_3_7 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl[0] ;
-  wire \i_ctl[0].first ;
-  wire \i_ctl[0].group_end ;
-  wire \i_ctl[0].last ;
-  wire \i_ctl[0].load_w ;
-  wire \i_ctl[0].valid ;
-  wire [15:0] i_w;
-  wire [15:0] \i_w[0] ;
-  wire [15:0] \i_w[0].q ;
-  wire [3:0] \i_w[0].q[0] ;
-  wire [3:0] \i_w[0].q[1] ;
-  wire [3:0] \i_w[0].q[2] ;
-  wire [3:0] \i_w[0].q[3] ;
-  wire [31:0] o_a;
-  wire [31:0] \o_a[0] ;
-  wire [7:0] \o_a[0][0] ;
-  wire [7:0] \o_a[0][1] ;
-  wire [7:0] \o_a[0][2] ;
-  wire [7:0] \o_a[0][3] ;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [35:0] o_psum;
-  wire [35:0] o_psum;
-  wire [35:0] \o_psum[0] ;
-  wire [35:0] \o_psum[0][0] ;
-  wire [14:0] \o_psum[0][0].a ;
-  wire \o_psum[0][0].first ;
-  wire \o_psum[0][0].last ;
-  wire [18:0] \o_psum[0][0].p ;
-  output o_valid;
-  wire o_valid;
-  wire \o_valid[0] ;
-  output [15:0] o_w;
-  wire [15:0] o_w;
-  wire [15:0] \o_w[0] ;
-  wire [15:0] \o_w[0].q ;
-  wire [3:0] \o_w[0].q[0] ;
-  wire [3:0] \o_w[0].q[1] ;
-  wire [3:0] \o_w[0].q[2] ;
-  wire [3:0] \o_w[0].q[3] ;
-  input [31:0] pe_0_0__i_a;
-  wire [31:0] pe_0_0__i_a;
-  wire [7:0] \pe_0_0__i_a[0] ;
-  wire [7:0] \pe_0_0__i_a[1] ;
-  wire [7:0] \pe_0_0__i_a[2] ;
-  wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
-  wire [4:0] pe_0_0__i_ctl;
-  wire \pe_0_0__i_ctl.first ;
-  wire \pe_0_0__i_ctl.group_end ;
-  wire \pe_0_0__i_ctl.last ;
-  wire \pe_0_0__i_ctl.load_w ;
-  wire \pe_0_0__i_ctl.valid ;
-  input [15:0] pe_0_0__i_w;
-  wire [15:0] pe_0_0__i_w;
-  wire [15:0] \pe_0_0__i_w.q ;
-  wire [3:0] \pe_0_0__i_w.q[0] ;
-  wire [3:0] \pe_0_0__i_w.q[1] ;
-  wire [3:0] \pe_0_0__i_w.q[2] ;
-  wire [3:0] \pe_0_0__i_w.q[3] ;
-  wire [31:0] pe_0_0__o_a;
-  wire [7:0] \pe_0_0__o_a[0] ;
-  wire [7:0] \pe_0_0__o_a[1] ;
-  wire [7:0] \pe_0_0__o_a[2] ;
-  wire [7:0] \pe_0_0__o_a[3] ;
-  wire [4:0] pe_0_0__o_ctl;
-  wire \pe_0_0__o_ctl.first ;
-  wire \pe_0_0__o_ctl.group_end ;
-  wire \pe_0_0__o_ctl.last ;
-  wire \pe_0_0__o_ctl.load_w ;
-  wire \pe_0_0__o_ctl.valid ;
-  wire [35:0] pe_0_0__o_psum;
-  wire [14:0] \pe_0_0__o_psum.a ;
-  wire \pe_0_0__o_psum.first ;
-  wire \pe_0_0__o_psum.last ;
-  wire [18:0] \pe_0_0__o_psum.p ;
-  wire pe_0_0__o_valid;
-  wire [15:0] pe_0_0__o_w;
-  wire [15:0] \pe_0_0__o_w.q ;
-  wire [3:0] \pe_0_0__o_w.q[0] ;
-  wire [3:0] \pe_0_0__o_w.q[1] ;
-  wire [3:0] \pe_0_0__o_w.q[2] ;
-  wire [3:0] \pe_0_0__o_w.q[3] ;
-  input rst;
-  wire rst;
-  array_mixpe_w4a8_os_8x8_shared__pe pe_0_0 (
-    .clk(clk),
-    .i_a(pe_0_0__i_a),
-    .i_ctl(pe_0_0__i_ctl),
-    .i_psum(36'h000000000),
-    .i_w(pe_0_0__i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_ready(\$1 ),
-    .o_valid(o_valid),
-    .o_w(o_w),
-    .rst(rst)
-  );
-  assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
-  assign i_w = pe_0_0__i_w;
-  assign pe_0_0__o_psum = o_psum;
-  assign pe_0_0__o_valid = o_valid;
-  assign pe_0_0__o_a = o_a;
-  assign pe_0_0__o_ctl = o_ctl;
-  assign pe_0_0__o_w = o_w;
-  assign \pe_0_0__i_a[0]  = pe_0_0__i_a[7:0];
-  assign \pe_0_0__i_a[1]  = pe_0_0__i_a[15:8];
-  assign \pe_0_0__i_a[2]  = pe_0_0__i_a[23:16];
-  assign \pe_0_0__i_a[3]  = pe_0_0__i_a[31:24];
-  assign \i_a[0]  = pe_0_0__i_a;
-  assign \i_a[0][0]  = pe_0_0__i_a[7:0];
-  assign \i_a[0][1]  = pe_0_0__i_a[15:8];
-  assign \i_a[0][2]  = pe_0_0__i_a[23:16];
-  assign \i_a[0][3]  = pe_0_0__i_a[31:24];
-  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
-  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
-  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
-  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
-  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
-  assign \pe_0_0__i_w.q  = pe_0_0__i_w;
-  assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
-  assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
-  assign \pe_0_0__i_w.q[2]  = pe_0_0__i_w[11:8];
-  assign \pe_0_0__i_w.q[3]  = pe_0_0__i_w[15:12];
-  assign \i_w[0]  = pe_0_0__i_w;
-  assign \i_w[0].q  = pe_0_0__i_w;
-  assign \i_w[0].q[0]  = pe_0_0__i_w[3:0];
-  assign \i_w[0].q[1]  = pe_0_0__i_w[7:4];
-  assign \i_w[0].q[2]  = pe_0_0__i_w[11:8];
-  assign \i_w[0].q[3]  = pe_0_0__i_w[15:12];
-  assign \o_psum[0]  = o_psum;
-  assign \o_psum[0][0]  = o_psum;
-  assign \o_psum[0][0].p  = o_psum[18:0];
-  assign \o_psum[0][0].a  = o_psum[33:19];
-  assign \o_psum[0][0].first  = o_psum[34];
-  assign \o_psum[0][0].last  = o_psum[35];
-  assign \pe_0_0__o_psum.p  = o_psum[18:0];
-  assign \pe_0_0__o_psum.a  = o_psum[33:19];
-  assign \pe_0_0__o_psum.first  = o_psum[34];
-  assign \pe_0_0__o_psum.last  = o_psum[35];
-  assign \o_valid[0]  = o_valid;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a[7:0];
-  assign \o_a[0][1]  = o_a[15:8];
-  assign \o_a[0][2]  = o_a[23:16];
-  assign \o_a[0][3]  = o_a[31:24];
-  assign \pe_0_0__o_a[0]  = o_a[7:0];
-  assign \pe_0_0__o_a[1]  = o_a[15:8];
-  assign \pe_0_0__o_a[2]  = o_a[23:16];
-  assign \pe_0_0__o_a[3]  = o_a[31:24];
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
-  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
-  assign \pe_0_0__o_ctl.first  = o_ctl[2];
-  assign \pe_0_0__o_ctl.last  = o_ctl[3];
-  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
-  assign \o_w[0]  = o_w;
-  assign \o_w[0].q  = o_w;
-  assign \o_w[0].q[0]  = o_w[3:0];
-  assign \o_w[0].q[1]  = o_w[7:4];
-  assign \o_w[0].q[2]  = o_w[11:8];
-  assign \o_w[0].q[3]  = o_w[15:12];
-  assign \pe_0_0__o_w.q  = o_w;
-  assign \pe_0_0__o_w.q[0]  = o_w[3:0];
-  assign \pe_0_0__o_w.q[1]  = o_w[7:4];
-  assign \pe_0_0__o_w.q[2]  = o_w[11:8];
-  assign \pe_0_0__o_w.q[3]  = o_w[15:12];
-endmodule
-
-module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_4_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, o_valid, pe_0_0__i_a, pe_0_0__i_ctl, clk);
-  wire \$1 ;
-  input clk;
-  wire clk;
-  wire [31:0] i_a;
-  wire [31:0] \i_a[0] ;
-  wire [7:0] \i_a[0][0] ;
-  wire [7:0] \i_a[0][1] ;
-  wire [7:0] \i_a[0][2] ;
-  wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -24417,7 +24062,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_4_0 (rst, pe_0_0__i_w, o_a, o_w
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -24471,7 +24115,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_4_0 (rst, pe_0_0__i_w, o_a, o_w
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -24492,12 +24135,12 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_4_0 (rst, pe_0_0__i_w, o_a, o_w
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -24551,9 +24194,11 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_4_0 (rst, pe_0_0__i_w, o_a, o_w
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_4_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
+module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_3_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_w, o_psum, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -24563,6 +24208,206 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_4_1 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [15:0] i_w;
+  wire [15:0] \i_w[0] ;
+  wire [15:0] \i_w[0].q ;
+  wire [3:0] \i_w[0].q[0] ;
+  wire [3:0] \i_w[0].q[1] ;
+  wire [3:0] \i_w[0].q[2] ;
+  wire [3:0] \i_w[0].q[3] ;
+  wire [31:0] o_a;
+  wire [31:0] \o_a[0] ;
+  wire [7:0] \o_a[0][0] ;
+  wire [7:0] \o_a[0][1] ;
+  wire [7:0] \o_a[0][2] ;
+  wire [7:0] \o_a[0][3] ;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [35:0] o_psum;
+  wire [35:0] o_psum;
+  wire [35:0] \o_psum[0] ;
+  wire [35:0] \o_psum[0][0] ;
+  wire [14:0] \o_psum[0][0].a ;
+  wire \o_psum[0][0].first ;
+  wire \o_psum[0][0].last ;
+  wire [18:0] \o_psum[0][0].p ;
+  output o_valid;
+  wire o_valid;
+  wire \o_valid[0] ;
+  output [15:0] o_w;
+  wire [15:0] o_w;
+  wire [15:0] \o_w[0] ;
+  wire [15:0] \o_w[0].q ;
+  wire [3:0] \o_w[0].q[0] ;
+  wire [3:0] \o_w[0].q[1] ;
+  wire [3:0] \o_w[0].q[2] ;
+  wire [3:0] \o_w[0].q[3] ;
+  input [31:0] pe_0_0__i_a;
+  wire [31:0] pe_0_0__i_a;
+  wire [7:0] \pe_0_0__i_a[0] ;
+  wire [7:0] \pe_0_0__i_a[1] ;
+  wire [7:0] \pe_0_0__i_a[2] ;
+  wire [7:0] \pe_0_0__i_a[3] ;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [15:0] pe_0_0__i_w;
+  wire [15:0] pe_0_0__i_w;
+  wire [15:0] \pe_0_0__i_w.q ;
+  wire [3:0] \pe_0_0__i_w.q[0] ;
+  wire [3:0] \pe_0_0__i_w.q[1] ;
+  wire [3:0] \pe_0_0__i_w.q[2] ;
+  wire [3:0] \pe_0_0__i_w.q[3] ;
+  wire [31:0] pe_0_0__o_a;
+  wire [7:0] \pe_0_0__o_a[0] ;
+  wire [7:0] \pe_0_0__o_a[1] ;
+  wire [7:0] \pe_0_0__o_a[2] ;
+  wire [7:0] \pe_0_0__o_a[3] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [35:0] pe_0_0__o_psum;
+  wire [14:0] \pe_0_0__o_psum.a ;
+  wire \pe_0_0__o_psum.first ;
+  wire \pe_0_0__o_psum.last ;
+  wire [18:0] \pe_0_0__o_psum.p ;
+  wire pe_0_0__o_valid;
+  wire [15:0] pe_0_0__o_w;
+  wire [15:0] \pe_0_0__o_w.q ;
+  wire [3:0] \pe_0_0__o_w.q[0] ;
+  wire [3:0] \pe_0_0__o_w.q[1] ;
+  wire [3:0] \pe_0_0__o_w.q[2] ;
+  wire [3:0] \pe_0_0__o_w.q[3] ;
+  input rst;
+  wire rst;
+  array_mixpe_w4a8_os_8x8_shared__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(36'h000000000),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$1 ),
+    .o_valid(o_valid),
+    .o_w(o_w),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_w = pe_0_0__i_w;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_w = o_w;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a[7:0];
+  assign \pe_0_0__i_a[1]  = pe_0_0__i_a[15:8];
+  assign \pe_0_0__i_a[2]  = pe_0_0__i_a[23:16];
+  assign \pe_0_0__i_a[3]  = pe_0_0__i_a[31:24];
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a[7:0];
+  assign \i_a[0][1]  = pe_0_0__i_a[15:8];
+  assign \i_a[0][2]  = pe_0_0__i_a[23:16];
+  assign \i_a[0][3]  = pe_0_0__i_a[31:24];
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \pe_0_0__i_w.q  = pe_0_0__i_w;
+  assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
+  assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
+  assign \pe_0_0__i_w.q[2]  = pe_0_0__i_w[11:8];
+  assign \pe_0_0__i_w.q[3]  = pe_0_0__i_w[15:12];
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0].q  = pe_0_0__i_w;
+  assign \i_w[0].q[0]  = pe_0_0__i_w[3:0];
+  assign \i_w[0].q[1]  = pe_0_0__i_w[7:4];
+  assign \i_w[0].q[2]  = pe_0_0__i_w[11:8];
+  assign \i_w[0].q[3]  = pe_0_0__i_w[15:12];
+  assign \o_psum[0]  = o_psum;
+  assign \o_psum[0][0]  = o_psum;
+  assign \o_psum[0][0].p  = o_psum[18:0];
+  assign \o_psum[0][0].a  = o_psum[33:19];
+  assign \o_psum[0][0].first  = o_psum[34];
+  assign \o_psum[0][0].last  = o_psum[35];
+  assign \pe_0_0__o_psum.p  = o_psum[18:0];
+  assign \pe_0_0__o_psum.a  = o_psum[33:19];
+  assign \pe_0_0__o_psum.first  = o_psum[34];
+  assign \pe_0_0__o_psum.last  = o_psum[35];
+  assign \o_valid[0]  = o_valid;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a[7:0];
+  assign \o_a[0][1]  = o_a[15:8];
+  assign \o_a[0][2]  = o_a[23:16];
+  assign \o_a[0][3]  = o_a[31:24];
+  assign \pe_0_0__o_a[0]  = o_a[7:0];
+  assign \pe_0_0__o_a[1]  = o_a[15:8];
+  assign \pe_0_0__o_a[2]  = o_a[23:16];
+  assign \pe_0_0__o_a[3]  = o_a[31:24];
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_w[0]  = o_w;
+  assign \o_w[0].q  = o_w;
+  assign \o_w[0].q[0]  = o_w[3:0];
+  assign \o_w[0].q[1]  = o_w[7:4];
+  assign \o_w[0].q[2]  = o_w[11:8];
+  assign \o_w[0].q[3]  = o_w[15:12];
+  assign \pe_0_0__o_w.q  = o_w;
+  assign \pe_0_0__o_w.q[0]  = o_w[3:0];
+  assign \pe_0_0__o_w.q[1]  = o_w[7:4];
+  assign \pe_0_0__o_w.q[2]  = o_w[11:8];
+  assign \pe_0_0__o_w.q[3]  = o_w[15:12];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
+endmodule
+
+module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_4_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, o_valid, pe_0_0__i_a, i_ctl, clk);
+  wire \$1 ;
+  input clk;
+  wire clk;
+  wire [31:0] i_a;
+  wire [31:0] \i_a[0] ;
+  wire [7:0] \i_a[0][0] ;
+  wire [7:0] \i_a[0][1] ;
+  wire [7:0] \i_a[0][2] ;
+  wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -24617,7 +24462,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_4_1 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -24671,7 +24515,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_4_1 (rst, pe_0_0__i_w, pe_0_0__
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -24692,12 +24535,12 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_4_1 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -24751,9 +24594,11 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_4_1 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_4_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
+module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_4_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -24763,6 +24608,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_4_2 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -24817,7 +24663,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_4_2 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -24871,7 +24716,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_4_2 (rst, pe_0_0__i_w, pe_0_0__
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -24892,12 +24736,12 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_4_2 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -24951,9 +24795,11 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_4_2 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_4_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
+module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_4_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -24963,6 +24809,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_4_3 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -25017,7 +24864,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_4_3 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -25071,7 +24917,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_4_3 (rst, pe_0_0__i_w, pe_0_0__
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -25092,12 +24937,12 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_4_3 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -25151,9 +24996,11 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_4_3 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_4_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
+module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_4_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -25163,6 +25010,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_4_4 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -25217,7 +25065,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_4_4 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -25271,7 +25118,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_4_4 (rst, pe_0_0__i_w, pe_0_0__
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -25292,12 +25138,12 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_4_4 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -25351,9 +25197,11 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_4_4 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_4_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
+module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_4_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -25363,6 +25211,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_4_5 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -25417,7 +25266,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_4_5 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -25471,7 +25319,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_4_5 (rst, pe_0_0__i_w, pe_0_0__
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -25492,12 +25339,12 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_4_5 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -25551,9 +25398,11 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_4_5 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_4_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
+module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_4_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -25563,6 +25412,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_4_6 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -25617,7 +25467,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_4_6 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -25671,7 +25520,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_4_6 (rst, pe_0_0__i_w, pe_0_0__
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -25692,12 +25540,12 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_4_6 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -25751,9 +25599,11 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_4_6 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_4_7 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_w, o_psum, o_valid, clk);
+module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_4_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -25763,204 +25613,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_4_7 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl[0] ;
-  wire \i_ctl[0].first ;
-  wire \i_ctl[0].group_end ;
-  wire \i_ctl[0].last ;
-  wire \i_ctl[0].load_w ;
-  wire \i_ctl[0].valid ;
-  wire [15:0] i_w;
-  wire [15:0] \i_w[0] ;
-  wire [15:0] \i_w[0].q ;
-  wire [3:0] \i_w[0].q[0] ;
-  wire [3:0] \i_w[0].q[1] ;
-  wire [3:0] \i_w[0].q[2] ;
-  wire [3:0] \i_w[0].q[3] ;
-  wire [31:0] o_a;
-  wire [31:0] \o_a[0] ;
-  wire [7:0] \o_a[0][0] ;
-  wire [7:0] \o_a[0][1] ;
-  wire [7:0] \o_a[0][2] ;
-  wire [7:0] \o_a[0][3] ;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [35:0] o_psum;
-  wire [35:0] o_psum;
-  wire [35:0] \o_psum[0] ;
-  wire [35:0] \o_psum[0][0] ;
-  wire [14:0] \o_psum[0][0].a ;
-  wire \o_psum[0][0].first ;
-  wire \o_psum[0][0].last ;
-  wire [18:0] \o_psum[0][0].p ;
-  output o_valid;
-  wire o_valid;
-  wire \o_valid[0] ;
-  output [15:0] o_w;
-  wire [15:0] o_w;
-  wire [15:0] \o_w[0] ;
-  wire [15:0] \o_w[0].q ;
-  wire [3:0] \o_w[0].q[0] ;
-  wire [3:0] \o_w[0].q[1] ;
-  wire [3:0] \o_w[0].q[2] ;
-  wire [3:0] \o_w[0].q[3] ;
-  input [31:0] pe_0_0__i_a;
-  wire [31:0] pe_0_0__i_a;
-  wire [7:0] \pe_0_0__i_a[0] ;
-  wire [7:0] \pe_0_0__i_a[1] ;
-  wire [7:0] \pe_0_0__i_a[2] ;
-  wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
-  wire [4:0] pe_0_0__i_ctl;
-  wire \pe_0_0__i_ctl.first ;
-  wire \pe_0_0__i_ctl.group_end ;
-  wire \pe_0_0__i_ctl.last ;
-  wire \pe_0_0__i_ctl.load_w ;
-  wire \pe_0_0__i_ctl.valid ;
-  input [15:0] pe_0_0__i_w;
-  wire [15:0] pe_0_0__i_w;
-  wire [15:0] \pe_0_0__i_w.q ;
-  wire [3:0] \pe_0_0__i_w.q[0] ;
-  wire [3:0] \pe_0_0__i_w.q[1] ;
-  wire [3:0] \pe_0_0__i_w.q[2] ;
-  wire [3:0] \pe_0_0__i_w.q[3] ;
-  wire [31:0] pe_0_0__o_a;
-  wire [7:0] \pe_0_0__o_a[0] ;
-  wire [7:0] \pe_0_0__o_a[1] ;
-  wire [7:0] \pe_0_0__o_a[2] ;
-  wire [7:0] \pe_0_0__o_a[3] ;
-  wire [4:0] pe_0_0__o_ctl;
-  wire \pe_0_0__o_ctl.first ;
-  wire \pe_0_0__o_ctl.group_end ;
-  wire \pe_0_0__o_ctl.last ;
-  wire \pe_0_0__o_ctl.load_w ;
-  wire \pe_0_0__o_ctl.valid ;
-  wire [35:0] pe_0_0__o_psum;
-  wire [14:0] \pe_0_0__o_psum.a ;
-  wire \pe_0_0__o_psum.first ;
-  wire \pe_0_0__o_psum.last ;
-  wire [18:0] \pe_0_0__o_psum.p ;
-  wire pe_0_0__o_valid;
-  wire [15:0] pe_0_0__o_w;
-  wire [15:0] \pe_0_0__o_w.q ;
-  wire [3:0] \pe_0_0__o_w.q[0] ;
-  wire [3:0] \pe_0_0__o_w.q[1] ;
-  wire [3:0] \pe_0_0__o_w.q[2] ;
-  wire [3:0] \pe_0_0__o_w.q[3] ;
-  input rst;
-  wire rst;
-  array_mixpe_w4a8_os_8x8_shared__pe pe_0_0 (
-    .clk(clk),
-    .i_a(pe_0_0__i_a),
-    .i_ctl(pe_0_0__i_ctl),
-    .i_psum(36'h000000000),
-    .i_w(pe_0_0__i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_ready(\$1 ),
-    .o_valid(o_valid),
-    .o_w(o_w),
-    .rst(rst)
-  );
-  assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
-  assign i_w = pe_0_0__i_w;
-  assign pe_0_0__o_psum = o_psum;
-  assign pe_0_0__o_valid = o_valid;
-  assign pe_0_0__o_a = o_a;
-  assign pe_0_0__o_ctl = o_ctl;
-  assign pe_0_0__o_w = o_w;
-  assign \pe_0_0__i_a[0]  = pe_0_0__i_a[7:0];
-  assign \pe_0_0__i_a[1]  = pe_0_0__i_a[15:8];
-  assign \pe_0_0__i_a[2]  = pe_0_0__i_a[23:16];
-  assign \pe_0_0__i_a[3]  = pe_0_0__i_a[31:24];
-  assign \i_a[0]  = pe_0_0__i_a;
-  assign \i_a[0][0]  = pe_0_0__i_a[7:0];
-  assign \i_a[0][1]  = pe_0_0__i_a[15:8];
-  assign \i_a[0][2]  = pe_0_0__i_a[23:16];
-  assign \i_a[0][3]  = pe_0_0__i_a[31:24];
-  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
-  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
-  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
-  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
-  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
-  assign \pe_0_0__i_w.q  = pe_0_0__i_w;
-  assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
-  assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
-  assign \pe_0_0__i_w.q[2]  = pe_0_0__i_w[11:8];
-  assign \pe_0_0__i_w.q[3]  = pe_0_0__i_w[15:12];
-  assign \i_w[0]  = pe_0_0__i_w;
-  assign \i_w[0].q  = pe_0_0__i_w;
-  assign \i_w[0].q[0]  = pe_0_0__i_w[3:0];
-  assign \i_w[0].q[1]  = pe_0_0__i_w[7:4];
-  assign \i_w[0].q[2]  = pe_0_0__i_w[11:8];
-  assign \i_w[0].q[3]  = pe_0_0__i_w[15:12];
-  assign \o_psum[0]  = o_psum;
-  assign \o_psum[0][0]  = o_psum;
-  assign \o_psum[0][0].p  = o_psum[18:0];
-  assign \o_psum[0][0].a  = o_psum[33:19];
-  assign \o_psum[0][0].first  = o_psum[34];
-  assign \o_psum[0][0].last  = o_psum[35];
-  assign \pe_0_0__o_psum.p  = o_psum[18:0];
-  assign \pe_0_0__o_psum.a  = o_psum[33:19];
-  assign \pe_0_0__o_psum.first  = o_psum[34];
-  assign \pe_0_0__o_psum.last  = o_psum[35];
-  assign \o_valid[0]  = o_valid;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a[7:0];
-  assign \o_a[0][1]  = o_a[15:8];
-  assign \o_a[0][2]  = o_a[23:16];
-  assign \o_a[0][3]  = o_a[31:24];
-  assign \pe_0_0__o_a[0]  = o_a[7:0];
-  assign \pe_0_0__o_a[1]  = o_a[15:8];
-  assign \pe_0_0__o_a[2]  = o_a[23:16];
-  assign \pe_0_0__o_a[3]  = o_a[31:24];
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
-  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
-  assign \pe_0_0__o_ctl.first  = o_ctl[2];
-  assign \pe_0_0__o_ctl.last  = o_ctl[3];
-  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
-  assign \o_w[0]  = o_w;
-  assign \o_w[0].q  = o_w;
-  assign \o_w[0].q[0]  = o_w[3:0];
-  assign \o_w[0].q[1]  = o_w[7:4];
-  assign \o_w[0].q[2]  = o_w[11:8];
-  assign \o_w[0].q[3]  = o_w[15:12];
-  assign \pe_0_0__o_w.q  = o_w;
-  assign \pe_0_0__o_w.q[0]  = o_w[3:0];
-  assign \pe_0_0__o_w.q[1]  = o_w[7:4];
-  assign \pe_0_0__o_w.q[2]  = o_w[11:8];
-  assign \pe_0_0__o_w.q[3]  = o_w[15:12];
-endmodule
-
-module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_5_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, o_valid, pe_0_0__i_a, pe_0_0__i_ctl, clk);
-  wire \$1 ;
-  input clk;
-  wire clk;
-  wire [31:0] i_a;
-  wire [31:0] \i_a[0] ;
-  wire [7:0] \i_a[0][0] ;
-  wire [7:0] \i_a[0][1] ;
-  wire [7:0] \i_a[0][2] ;
-  wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -26015,7 +25668,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_5_0 (rst, pe_0_0__i_w, o_a, o_w
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -26069,7 +25721,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_5_0 (rst, pe_0_0__i_w, o_a, o_w
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -26090,12 +25741,12 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_5_0 (rst, pe_0_0__i_w, o_a, o_w
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -26149,9 +25800,11 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_5_0 (rst, pe_0_0__i_w, o_a, o_w
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_5_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
+module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_4_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_w, o_psum, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -26161,6 +25814,206 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_5_1 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [15:0] i_w;
+  wire [15:0] \i_w[0] ;
+  wire [15:0] \i_w[0].q ;
+  wire [3:0] \i_w[0].q[0] ;
+  wire [3:0] \i_w[0].q[1] ;
+  wire [3:0] \i_w[0].q[2] ;
+  wire [3:0] \i_w[0].q[3] ;
+  wire [31:0] o_a;
+  wire [31:0] \o_a[0] ;
+  wire [7:0] \o_a[0][0] ;
+  wire [7:0] \o_a[0][1] ;
+  wire [7:0] \o_a[0][2] ;
+  wire [7:0] \o_a[0][3] ;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [35:0] o_psum;
+  wire [35:0] o_psum;
+  wire [35:0] \o_psum[0] ;
+  wire [35:0] \o_psum[0][0] ;
+  wire [14:0] \o_psum[0][0].a ;
+  wire \o_psum[0][0].first ;
+  wire \o_psum[0][0].last ;
+  wire [18:0] \o_psum[0][0].p ;
+  output o_valid;
+  wire o_valid;
+  wire \o_valid[0] ;
+  output [15:0] o_w;
+  wire [15:0] o_w;
+  wire [15:0] \o_w[0] ;
+  wire [15:0] \o_w[0].q ;
+  wire [3:0] \o_w[0].q[0] ;
+  wire [3:0] \o_w[0].q[1] ;
+  wire [3:0] \o_w[0].q[2] ;
+  wire [3:0] \o_w[0].q[3] ;
+  input [31:0] pe_0_0__i_a;
+  wire [31:0] pe_0_0__i_a;
+  wire [7:0] \pe_0_0__i_a[0] ;
+  wire [7:0] \pe_0_0__i_a[1] ;
+  wire [7:0] \pe_0_0__i_a[2] ;
+  wire [7:0] \pe_0_0__i_a[3] ;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [15:0] pe_0_0__i_w;
+  wire [15:0] pe_0_0__i_w;
+  wire [15:0] \pe_0_0__i_w.q ;
+  wire [3:0] \pe_0_0__i_w.q[0] ;
+  wire [3:0] \pe_0_0__i_w.q[1] ;
+  wire [3:0] \pe_0_0__i_w.q[2] ;
+  wire [3:0] \pe_0_0__i_w.q[3] ;
+  wire [31:0] pe_0_0__o_a;
+  wire [7:0] \pe_0_0__o_a[0] ;
+  wire [7:0] \pe_0_0__o_a[1] ;
+  wire [7:0] \pe_0_0__o_a[2] ;
+  wire [7:0] \pe_0_0__o_a[3] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [35:0] pe_0_0__o_psum;
+  wire [14:0] \pe_0_0__o_psum.a ;
+  wire \pe_0_0__o_psum.first ;
+  wire \pe_0_0__o_psum.last ;
+  wire [18:0] \pe_0_0__o_psum.p ;
+  wire pe_0_0__o_valid;
+  wire [15:0] pe_0_0__o_w;
+  wire [15:0] \pe_0_0__o_w.q ;
+  wire [3:0] \pe_0_0__o_w.q[0] ;
+  wire [3:0] \pe_0_0__o_w.q[1] ;
+  wire [3:0] \pe_0_0__o_w.q[2] ;
+  wire [3:0] \pe_0_0__o_w.q[3] ;
+  input rst;
+  wire rst;
+  array_mixpe_w4a8_os_8x8_shared__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(36'h000000000),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$1 ),
+    .o_valid(o_valid),
+    .o_w(o_w),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_w = pe_0_0__i_w;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_w = o_w;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a[7:0];
+  assign \pe_0_0__i_a[1]  = pe_0_0__i_a[15:8];
+  assign \pe_0_0__i_a[2]  = pe_0_0__i_a[23:16];
+  assign \pe_0_0__i_a[3]  = pe_0_0__i_a[31:24];
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a[7:0];
+  assign \i_a[0][1]  = pe_0_0__i_a[15:8];
+  assign \i_a[0][2]  = pe_0_0__i_a[23:16];
+  assign \i_a[0][3]  = pe_0_0__i_a[31:24];
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \pe_0_0__i_w.q  = pe_0_0__i_w;
+  assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
+  assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
+  assign \pe_0_0__i_w.q[2]  = pe_0_0__i_w[11:8];
+  assign \pe_0_0__i_w.q[3]  = pe_0_0__i_w[15:12];
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0].q  = pe_0_0__i_w;
+  assign \i_w[0].q[0]  = pe_0_0__i_w[3:0];
+  assign \i_w[0].q[1]  = pe_0_0__i_w[7:4];
+  assign \i_w[0].q[2]  = pe_0_0__i_w[11:8];
+  assign \i_w[0].q[3]  = pe_0_0__i_w[15:12];
+  assign \o_psum[0]  = o_psum;
+  assign \o_psum[0][0]  = o_psum;
+  assign \o_psum[0][0].p  = o_psum[18:0];
+  assign \o_psum[0][0].a  = o_psum[33:19];
+  assign \o_psum[0][0].first  = o_psum[34];
+  assign \o_psum[0][0].last  = o_psum[35];
+  assign \pe_0_0__o_psum.p  = o_psum[18:0];
+  assign \pe_0_0__o_psum.a  = o_psum[33:19];
+  assign \pe_0_0__o_psum.first  = o_psum[34];
+  assign \pe_0_0__o_psum.last  = o_psum[35];
+  assign \o_valid[0]  = o_valid;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a[7:0];
+  assign \o_a[0][1]  = o_a[15:8];
+  assign \o_a[0][2]  = o_a[23:16];
+  assign \o_a[0][3]  = o_a[31:24];
+  assign \pe_0_0__o_a[0]  = o_a[7:0];
+  assign \pe_0_0__o_a[1]  = o_a[15:8];
+  assign \pe_0_0__o_a[2]  = o_a[23:16];
+  assign \pe_0_0__o_a[3]  = o_a[31:24];
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_w[0]  = o_w;
+  assign \o_w[0].q  = o_w;
+  assign \o_w[0].q[0]  = o_w[3:0];
+  assign \o_w[0].q[1]  = o_w[7:4];
+  assign \o_w[0].q[2]  = o_w[11:8];
+  assign \o_w[0].q[3]  = o_w[15:12];
+  assign \pe_0_0__o_w.q  = o_w;
+  assign \pe_0_0__o_w.q[0]  = o_w[3:0];
+  assign \pe_0_0__o_w.q[1]  = o_w[7:4];
+  assign \pe_0_0__o_w.q[2]  = o_w[11:8];
+  assign \pe_0_0__o_w.q[3]  = o_w[15:12];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
+endmodule
+
+module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_5_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, o_valid, pe_0_0__i_a, i_ctl, clk);
+  wire \$1 ;
+  input clk;
+  wire clk;
+  wire [31:0] i_a;
+  wire [31:0] \i_a[0] ;
+  wire [7:0] \i_a[0][0] ;
+  wire [7:0] \i_a[0][1] ;
+  wire [7:0] \i_a[0][2] ;
+  wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -26215,7 +26068,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_5_1 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -26269,7 +26121,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_5_1 (rst, pe_0_0__i_w, pe_0_0__
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -26290,12 +26141,12 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_5_1 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -26349,9 +26200,11 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_5_1 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_5_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
+module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_5_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -26361,6 +26214,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_5_2 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -26415,7 +26269,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_5_2 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -26469,7 +26322,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_5_2 (rst, pe_0_0__i_w, pe_0_0__
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -26490,12 +26342,12 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_5_2 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -26549,9 +26401,11 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_5_2 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_5_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
+module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_5_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -26561,6 +26415,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_5_3 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -26615,7 +26470,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_5_3 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -26669,7 +26523,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_5_3 (rst, pe_0_0__i_w, pe_0_0__
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -26690,12 +26543,12 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_5_3 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -26749,9 +26602,11 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_5_3 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_5_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
+module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_5_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -26761,6 +26616,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_5_4 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -26815,7 +26671,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_5_4 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -26869,7 +26724,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_5_4 (rst, pe_0_0__i_w, pe_0_0__
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -26890,12 +26744,12 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_5_4 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -26949,9 +26803,11 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_5_4 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_5_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
+module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_5_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -26961,6 +26817,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_5_5 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -27015,7 +26872,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_5_5 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -27069,7 +26925,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_5_5 (rst, pe_0_0__i_w, pe_0_0__
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -27090,12 +26945,12 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_5_5 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -27149,9 +27004,11 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_5_5 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_5_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
+module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_5_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -27161,6 +27018,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_5_6 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -27215,7 +27073,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_5_6 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -27269,7 +27126,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_5_6 (rst, pe_0_0__i_w, pe_0_0__
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -27290,12 +27146,12 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_5_6 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -27349,9 +27205,11 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_5_6 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_5_7 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_w, o_psum, o_valid, clk);
+module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_5_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -27361,204 +27219,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_5_7 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
-  wire [4:0] i_ctl;
-  wire [4:0] \i_ctl[0] ;
-  wire \i_ctl[0].first ;
-  wire \i_ctl[0].group_end ;
-  wire \i_ctl[0].last ;
-  wire \i_ctl[0].load_w ;
-  wire \i_ctl[0].valid ;
-  wire [15:0] i_w;
-  wire [15:0] \i_w[0] ;
-  wire [15:0] \i_w[0].q ;
-  wire [3:0] \i_w[0].q[0] ;
-  wire [3:0] \i_w[0].q[1] ;
-  wire [3:0] \i_w[0].q[2] ;
-  wire [3:0] \i_w[0].q[3] ;
-  wire [31:0] o_a;
-  wire [31:0] \o_a[0] ;
-  wire [7:0] \o_a[0][0] ;
-  wire [7:0] \o_a[0][1] ;
-  wire [7:0] \o_a[0][2] ;
-  wire [7:0] \o_a[0][3] ;
-  wire [4:0] o_ctl;
-  wire [4:0] \o_ctl[0] ;
-  wire \o_ctl[0].first ;
-  wire \o_ctl[0].group_end ;
-  wire \o_ctl[0].last ;
-  wire \o_ctl[0].load_w ;
-  wire \o_ctl[0].valid ;
-  output [35:0] o_psum;
-  wire [35:0] o_psum;
-  wire [35:0] \o_psum[0] ;
-  wire [35:0] \o_psum[0][0] ;
-  wire [14:0] \o_psum[0][0].a ;
-  wire \o_psum[0][0].first ;
-  wire \o_psum[0][0].last ;
-  wire [18:0] \o_psum[0][0].p ;
-  output o_valid;
-  wire o_valid;
-  wire \o_valid[0] ;
-  output [15:0] o_w;
-  wire [15:0] o_w;
-  wire [15:0] \o_w[0] ;
-  wire [15:0] \o_w[0].q ;
-  wire [3:0] \o_w[0].q[0] ;
-  wire [3:0] \o_w[0].q[1] ;
-  wire [3:0] \o_w[0].q[2] ;
-  wire [3:0] \o_w[0].q[3] ;
-  input [31:0] pe_0_0__i_a;
-  wire [31:0] pe_0_0__i_a;
-  wire [7:0] \pe_0_0__i_a[0] ;
-  wire [7:0] \pe_0_0__i_a[1] ;
-  wire [7:0] \pe_0_0__i_a[2] ;
-  wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
-  wire [4:0] pe_0_0__i_ctl;
-  wire \pe_0_0__i_ctl.first ;
-  wire \pe_0_0__i_ctl.group_end ;
-  wire \pe_0_0__i_ctl.last ;
-  wire \pe_0_0__i_ctl.load_w ;
-  wire \pe_0_0__i_ctl.valid ;
-  input [15:0] pe_0_0__i_w;
-  wire [15:0] pe_0_0__i_w;
-  wire [15:0] \pe_0_0__i_w.q ;
-  wire [3:0] \pe_0_0__i_w.q[0] ;
-  wire [3:0] \pe_0_0__i_w.q[1] ;
-  wire [3:0] \pe_0_0__i_w.q[2] ;
-  wire [3:0] \pe_0_0__i_w.q[3] ;
-  wire [31:0] pe_0_0__o_a;
-  wire [7:0] \pe_0_0__o_a[0] ;
-  wire [7:0] \pe_0_0__o_a[1] ;
-  wire [7:0] \pe_0_0__o_a[2] ;
-  wire [7:0] \pe_0_0__o_a[3] ;
-  wire [4:0] pe_0_0__o_ctl;
-  wire \pe_0_0__o_ctl.first ;
-  wire \pe_0_0__o_ctl.group_end ;
-  wire \pe_0_0__o_ctl.last ;
-  wire \pe_0_0__o_ctl.load_w ;
-  wire \pe_0_0__o_ctl.valid ;
-  wire [35:0] pe_0_0__o_psum;
-  wire [14:0] \pe_0_0__o_psum.a ;
-  wire \pe_0_0__o_psum.first ;
-  wire \pe_0_0__o_psum.last ;
-  wire [18:0] \pe_0_0__o_psum.p ;
-  wire pe_0_0__o_valid;
-  wire [15:0] pe_0_0__o_w;
-  wire [15:0] \pe_0_0__o_w.q ;
-  wire [3:0] \pe_0_0__o_w.q[0] ;
-  wire [3:0] \pe_0_0__o_w.q[1] ;
-  wire [3:0] \pe_0_0__o_w.q[2] ;
-  wire [3:0] \pe_0_0__o_w.q[3] ;
-  input rst;
-  wire rst;
-  array_mixpe_w4a8_os_8x8_shared__pe pe_0_0 (
-    .clk(clk),
-    .i_a(pe_0_0__i_a),
-    .i_ctl(pe_0_0__i_ctl),
-    .i_psum(36'h000000000),
-    .i_w(pe_0_0__i_w),
-    .o_a(o_a),
-    .o_ctl(o_ctl),
-    .o_psum(o_psum),
-    .o_ready(\$1 ),
-    .o_valid(o_valid),
-    .o_w(o_w),
-    .rst(rst)
-  );
-  assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
-  assign i_w = pe_0_0__i_w;
-  assign pe_0_0__o_psum = o_psum;
-  assign pe_0_0__o_valid = o_valid;
-  assign pe_0_0__o_a = o_a;
-  assign pe_0_0__o_ctl = o_ctl;
-  assign pe_0_0__o_w = o_w;
-  assign \pe_0_0__i_a[0]  = pe_0_0__i_a[7:0];
-  assign \pe_0_0__i_a[1]  = pe_0_0__i_a[15:8];
-  assign \pe_0_0__i_a[2]  = pe_0_0__i_a[23:16];
-  assign \pe_0_0__i_a[3]  = pe_0_0__i_a[31:24];
-  assign \i_a[0]  = pe_0_0__i_a;
-  assign \i_a[0][0]  = pe_0_0__i_a[7:0];
-  assign \i_a[0][1]  = pe_0_0__i_a[15:8];
-  assign \i_a[0][2]  = pe_0_0__i_a[23:16];
-  assign \i_a[0][3]  = pe_0_0__i_a[31:24];
-  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
-  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
-  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
-  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
-  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
-  assign \pe_0_0__i_w.q  = pe_0_0__i_w;
-  assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
-  assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
-  assign \pe_0_0__i_w.q[2]  = pe_0_0__i_w[11:8];
-  assign \pe_0_0__i_w.q[3]  = pe_0_0__i_w[15:12];
-  assign \i_w[0]  = pe_0_0__i_w;
-  assign \i_w[0].q  = pe_0_0__i_w;
-  assign \i_w[0].q[0]  = pe_0_0__i_w[3:0];
-  assign \i_w[0].q[1]  = pe_0_0__i_w[7:4];
-  assign \i_w[0].q[2]  = pe_0_0__i_w[11:8];
-  assign \i_w[0].q[3]  = pe_0_0__i_w[15:12];
-  assign \o_psum[0]  = o_psum;
-  assign \o_psum[0][0]  = o_psum;
-  assign \o_psum[0][0].p  = o_psum[18:0];
-  assign \o_psum[0][0].a  = o_psum[33:19];
-  assign \o_psum[0][0].first  = o_psum[34];
-  assign \o_psum[0][0].last  = o_psum[35];
-  assign \pe_0_0__o_psum.p  = o_psum[18:0];
-  assign \pe_0_0__o_psum.a  = o_psum[33:19];
-  assign \pe_0_0__o_psum.first  = o_psum[34];
-  assign \pe_0_0__o_psum.last  = o_psum[35];
-  assign \o_valid[0]  = o_valid;
-  assign \o_a[0]  = o_a;
-  assign \o_a[0][0]  = o_a[7:0];
-  assign \o_a[0][1]  = o_a[15:8];
-  assign \o_a[0][2]  = o_a[23:16];
-  assign \o_a[0][3]  = o_a[31:24];
-  assign \pe_0_0__o_a[0]  = o_a[7:0];
-  assign \pe_0_0__o_a[1]  = o_a[15:8];
-  assign \pe_0_0__o_a[2]  = o_a[23:16];
-  assign \pe_0_0__o_a[3]  = o_a[31:24];
-  assign \o_ctl[0]  = o_ctl;
-  assign \o_ctl[0].valid  = o_ctl[0];
-  assign \o_ctl[0].load_w  = o_ctl[1];
-  assign \o_ctl[0].first  = o_ctl[2];
-  assign \o_ctl[0].last  = o_ctl[3];
-  assign \o_ctl[0].group_end  = o_ctl[4];
-  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
-  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
-  assign \pe_0_0__o_ctl.first  = o_ctl[2];
-  assign \pe_0_0__o_ctl.last  = o_ctl[3];
-  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
-  assign \o_w[0]  = o_w;
-  assign \o_w[0].q  = o_w;
-  assign \o_w[0].q[0]  = o_w[3:0];
-  assign \o_w[0].q[1]  = o_w[7:4];
-  assign \o_w[0].q[2]  = o_w[11:8];
-  assign \o_w[0].q[3]  = o_w[15:12];
-  assign \pe_0_0__o_w.q  = o_w;
-  assign \pe_0_0__o_w.q[0]  = o_w[3:0];
-  assign \pe_0_0__o_w.q[1]  = o_w[7:4];
-  assign \pe_0_0__o_w.q[2]  = o_w[11:8];
-  assign \pe_0_0__o_w.q[3]  = o_w[15:12];
-endmodule
-
-module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_6_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, o_valid, pe_0_0__i_a, pe_0_0__i_ctl, clk);
-  wire \$1 ;
-  input clk;
-  wire clk;
-  wire [31:0] i_a;
-  wire [31:0] \i_a[0] ;
-  wire [7:0] \i_a[0][0] ;
-  wire [7:0] \i_a[0][1] ;
-  wire [7:0] \i_a[0][2] ;
-  wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -27613,7 +27274,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_6_0 (rst, pe_0_0__i_w, o_a, o_w
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -27667,7 +27327,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_6_0 (rst, pe_0_0__i_w, o_a, o_w
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -27688,12 +27347,12 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_6_0 (rst, pe_0_0__i_w, o_a, o_w
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -27747,9 +27406,11 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_6_0 (rst, pe_0_0__i_w, o_a, o_w
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_6_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
+module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_5_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_w, o_psum, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -27759,6 +27420,206 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_6_1 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [15:0] i_w;
+  wire [15:0] \i_w[0] ;
+  wire [15:0] \i_w[0].q ;
+  wire [3:0] \i_w[0].q[0] ;
+  wire [3:0] \i_w[0].q[1] ;
+  wire [3:0] \i_w[0].q[2] ;
+  wire [3:0] \i_w[0].q[3] ;
+  wire [31:0] o_a;
+  wire [31:0] \o_a[0] ;
+  wire [7:0] \o_a[0][0] ;
+  wire [7:0] \o_a[0][1] ;
+  wire [7:0] \o_a[0][2] ;
+  wire [7:0] \o_a[0][3] ;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [35:0] o_psum;
+  wire [35:0] o_psum;
+  wire [35:0] \o_psum[0] ;
+  wire [35:0] \o_psum[0][0] ;
+  wire [14:0] \o_psum[0][0].a ;
+  wire \o_psum[0][0].first ;
+  wire \o_psum[0][0].last ;
+  wire [18:0] \o_psum[0][0].p ;
+  output o_valid;
+  wire o_valid;
+  wire \o_valid[0] ;
+  output [15:0] o_w;
+  wire [15:0] o_w;
+  wire [15:0] \o_w[0] ;
+  wire [15:0] \o_w[0].q ;
+  wire [3:0] \o_w[0].q[0] ;
+  wire [3:0] \o_w[0].q[1] ;
+  wire [3:0] \o_w[0].q[2] ;
+  wire [3:0] \o_w[0].q[3] ;
+  input [31:0] pe_0_0__i_a;
+  wire [31:0] pe_0_0__i_a;
+  wire [7:0] \pe_0_0__i_a[0] ;
+  wire [7:0] \pe_0_0__i_a[1] ;
+  wire [7:0] \pe_0_0__i_a[2] ;
+  wire [7:0] \pe_0_0__i_a[3] ;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [15:0] pe_0_0__i_w;
+  wire [15:0] pe_0_0__i_w;
+  wire [15:0] \pe_0_0__i_w.q ;
+  wire [3:0] \pe_0_0__i_w.q[0] ;
+  wire [3:0] \pe_0_0__i_w.q[1] ;
+  wire [3:0] \pe_0_0__i_w.q[2] ;
+  wire [3:0] \pe_0_0__i_w.q[3] ;
+  wire [31:0] pe_0_0__o_a;
+  wire [7:0] \pe_0_0__o_a[0] ;
+  wire [7:0] \pe_0_0__o_a[1] ;
+  wire [7:0] \pe_0_0__o_a[2] ;
+  wire [7:0] \pe_0_0__o_a[3] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [35:0] pe_0_0__o_psum;
+  wire [14:0] \pe_0_0__o_psum.a ;
+  wire \pe_0_0__o_psum.first ;
+  wire \pe_0_0__o_psum.last ;
+  wire [18:0] \pe_0_0__o_psum.p ;
+  wire pe_0_0__o_valid;
+  wire [15:0] pe_0_0__o_w;
+  wire [15:0] \pe_0_0__o_w.q ;
+  wire [3:0] \pe_0_0__o_w.q[0] ;
+  wire [3:0] \pe_0_0__o_w.q[1] ;
+  wire [3:0] \pe_0_0__o_w.q[2] ;
+  wire [3:0] \pe_0_0__o_w.q[3] ;
+  input rst;
+  wire rst;
+  array_mixpe_w4a8_os_8x8_shared__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(36'h000000000),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$1 ),
+    .o_valid(o_valid),
+    .o_w(o_w),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_w = pe_0_0__i_w;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_w = o_w;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a[7:0];
+  assign \pe_0_0__i_a[1]  = pe_0_0__i_a[15:8];
+  assign \pe_0_0__i_a[2]  = pe_0_0__i_a[23:16];
+  assign \pe_0_0__i_a[3]  = pe_0_0__i_a[31:24];
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a[7:0];
+  assign \i_a[0][1]  = pe_0_0__i_a[15:8];
+  assign \i_a[0][2]  = pe_0_0__i_a[23:16];
+  assign \i_a[0][3]  = pe_0_0__i_a[31:24];
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \pe_0_0__i_w.q  = pe_0_0__i_w;
+  assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
+  assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
+  assign \pe_0_0__i_w.q[2]  = pe_0_0__i_w[11:8];
+  assign \pe_0_0__i_w.q[3]  = pe_0_0__i_w[15:12];
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0].q  = pe_0_0__i_w;
+  assign \i_w[0].q[0]  = pe_0_0__i_w[3:0];
+  assign \i_w[0].q[1]  = pe_0_0__i_w[7:4];
+  assign \i_w[0].q[2]  = pe_0_0__i_w[11:8];
+  assign \i_w[0].q[3]  = pe_0_0__i_w[15:12];
+  assign \o_psum[0]  = o_psum;
+  assign \o_psum[0][0]  = o_psum;
+  assign \o_psum[0][0].p  = o_psum[18:0];
+  assign \o_psum[0][0].a  = o_psum[33:19];
+  assign \o_psum[0][0].first  = o_psum[34];
+  assign \o_psum[0][0].last  = o_psum[35];
+  assign \pe_0_0__o_psum.p  = o_psum[18:0];
+  assign \pe_0_0__o_psum.a  = o_psum[33:19];
+  assign \pe_0_0__o_psum.first  = o_psum[34];
+  assign \pe_0_0__o_psum.last  = o_psum[35];
+  assign \o_valid[0]  = o_valid;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a[7:0];
+  assign \o_a[0][1]  = o_a[15:8];
+  assign \o_a[0][2]  = o_a[23:16];
+  assign \o_a[0][3]  = o_a[31:24];
+  assign \pe_0_0__o_a[0]  = o_a[7:0];
+  assign \pe_0_0__o_a[1]  = o_a[15:8];
+  assign \pe_0_0__o_a[2]  = o_a[23:16];
+  assign \pe_0_0__o_a[3]  = o_a[31:24];
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_w[0]  = o_w;
+  assign \o_w[0].q  = o_w;
+  assign \o_w[0].q[0]  = o_w[3:0];
+  assign \o_w[0].q[1]  = o_w[7:4];
+  assign \o_w[0].q[2]  = o_w[11:8];
+  assign \o_w[0].q[3]  = o_w[15:12];
+  assign \pe_0_0__o_w.q  = o_w;
+  assign \pe_0_0__o_w.q[0]  = o_w[3:0];
+  assign \pe_0_0__o_w.q[1]  = o_w[7:4];
+  assign \pe_0_0__o_w.q[2]  = o_w[11:8];
+  assign \pe_0_0__o_w.q[3]  = o_w[15:12];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
+endmodule
+
+module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_6_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, o_valid, pe_0_0__i_a, i_ctl, clk);
+  wire \$1 ;
+  input clk;
+  wire clk;
+  wire [31:0] i_a;
+  wire [31:0] \i_a[0] ;
+  wire [7:0] \i_a[0][0] ;
+  wire [7:0] \i_a[0][1] ;
+  wire [7:0] \i_a[0][2] ;
+  wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -27813,7 +27674,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_6_1 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -27867,7 +27727,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_6_1 (rst, pe_0_0__i_w, pe_0_0__
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -27888,12 +27747,12 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_6_1 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -27947,9 +27806,11 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_6_1 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_6_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
+module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_6_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -27959,6 +27820,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_6_2 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -28013,7 +27875,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_6_2 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -28067,7 +27928,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_6_2 (rst, pe_0_0__i_w, pe_0_0__
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -28088,12 +27948,12 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_6_2 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -28147,9 +28007,11 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_6_2 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_6_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
+module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_6_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -28159,6 +28021,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_6_3 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -28213,7 +28076,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_6_3 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -28267,7 +28129,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_6_3 (rst, pe_0_0__i_w, pe_0_0__
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -28288,12 +28149,12 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_6_3 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -28347,9 +28208,11 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_6_3 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_6_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
+module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_6_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -28359,6 +28222,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_6_4 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -28413,7 +28277,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_6_4 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -28467,7 +28330,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_6_4 (rst, pe_0_0__i_w, pe_0_0__
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -28488,12 +28350,12 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_6_4 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -28547,9 +28409,11 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_6_4 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_6_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
+module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_6_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -28559,6 +28423,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_6_5 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -28613,7 +28478,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_6_5 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -28667,7 +28531,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_6_5 (rst, pe_0_0__i_w, pe_0_0__
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -28688,12 +28551,12 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_6_5 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -28747,9 +28610,11 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_6_5 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_6_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
+module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_6_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -28759,6 +28624,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_6_6 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -28813,7 +28679,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_6_6 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -28867,7 +28732,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_6_6 (rst, pe_0_0__i_w, pe_0_0__
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -28888,12 +28752,12 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_6_6 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -28947,9 +28811,11 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_6_6 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_6_7 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_w, o_psum, o_valid, clk);
+module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_6_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -28959,6 +28825,208 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_6_7 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
+  wire [4:0] i_ctl;
+  wire [4:0] \i_ctl[0] ;
+  wire \i_ctl[0].first ;
+  wire \i_ctl[0].group_end ;
+  wire \i_ctl[0].last ;
+  wire \i_ctl[0].load_w ;
+  wire \i_ctl[0].valid ;
+  wire [15:0] i_w;
+  wire [15:0] \i_w[0] ;
+  wire [15:0] \i_w[0].q ;
+  wire [3:0] \i_w[0].q[0] ;
+  wire [3:0] \i_w[0].q[1] ;
+  wire [3:0] \i_w[0].q[2] ;
+  wire [3:0] \i_w[0].q[3] ;
+  output [31:0] o_a;
+  wire [31:0] o_a;
+  wire [31:0] \o_a[0] ;
+  wire [7:0] \o_a[0][0] ;
+  wire [7:0] \o_a[0][1] ;
+  wire [7:0] \o_a[0][2] ;
+  wire [7:0] \o_a[0][3] ;
+  output [4:0] o_ctl;
+  wire [4:0] o_ctl;
+  wire [4:0] \o_ctl[0] ;
+  wire \o_ctl[0].first ;
+  wire \o_ctl[0].group_end ;
+  wire \o_ctl[0].last ;
+  wire \o_ctl[0].load_w ;
+  wire \o_ctl[0].valid ;
+  output [35:0] o_psum;
+  wire [35:0] o_psum;
+  wire [35:0] \o_psum[0] ;
+  wire [35:0] \o_psum[0][0] ;
+  wire [14:0] \o_psum[0][0].a ;
+  wire \o_psum[0][0].first ;
+  wire \o_psum[0][0].last ;
+  wire [18:0] \o_psum[0][0].p ;
+  output o_valid;
+  wire o_valid;
+  wire \o_valid[0] ;
+  output [15:0] o_w;
+  wire [15:0] o_w;
+  wire [15:0] \o_w[0] ;
+  wire [15:0] \o_w[0].q ;
+  wire [3:0] \o_w[0].q[0] ;
+  wire [3:0] \o_w[0].q[1] ;
+  wire [3:0] \o_w[0].q[2] ;
+  wire [3:0] \o_w[0].q[3] ;
+  input [31:0] pe_0_0__i_a;
+  wire [31:0] pe_0_0__i_a;
+  wire [7:0] \pe_0_0__i_a[0] ;
+  wire [7:0] \pe_0_0__i_a[1] ;
+  wire [7:0] \pe_0_0__i_a[2] ;
+  wire [7:0] \pe_0_0__i_a[3] ;
+  wire [4:0] pe_0_0__i_ctl;
+  wire \pe_0_0__i_ctl.first ;
+  wire \pe_0_0__i_ctl.group_end ;
+  wire \pe_0_0__i_ctl.last ;
+  wire \pe_0_0__i_ctl.load_w ;
+  wire \pe_0_0__i_ctl.valid ;
+  input [15:0] pe_0_0__i_w;
+  wire [15:0] pe_0_0__i_w;
+  wire [15:0] \pe_0_0__i_w.q ;
+  wire [3:0] \pe_0_0__i_w.q[0] ;
+  wire [3:0] \pe_0_0__i_w.q[1] ;
+  wire [3:0] \pe_0_0__i_w.q[2] ;
+  wire [3:0] \pe_0_0__i_w.q[3] ;
+  wire [31:0] pe_0_0__o_a;
+  wire [7:0] \pe_0_0__o_a[0] ;
+  wire [7:0] \pe_0_0__o_a[1] ;
+  wire [7:0] \pe_0_0__o_a[2] ;
+  wire [7:0] \pe_0_0__o_a[3] ;
+  wire [4:0] pe_0_0__o_ctl;
+  wire \pe_0_0__o_ctl.first ;
+  wire \pe_0_0__o_ctl.group_end ;
+  wire \pe_0_0__o_ctl.last ;
+  wire \pe_0_0__o_ctl.load_w ;
+  wire \pe_0_0__o_ctl.valid ;
+  wire [35:0] pe_0_0__o_psum;
+  wire [14:0] \pe_0_0__o_psum.a ;
+  wire \pe_0_0__o_psum.first ;
+  wire \pe_0_0__o_psum.last ;
+  wire [18:0] \pe_0_0__o_psum.p ;
+  wire pe_0_0__o_valid;
+  wire [15:0] pe_0_0__o_w;
+  wire [15:0] \pe_0_0__o_w.q ;
+  wire [3:0] \pe_0_0__o_w.q[0] ;
+  wire [3:0] \pe_0_0__o_w.q[1] ;
+  wire [3:0] \pe_0_0__o_w.q[2] ;
+  wire [3:0] \pe_0_0__o_w.q[3] ;
+  input rst;
+  wire rst;
+  array_mixpe_w4a8_os_8x8_shared__pe pe_0_0 (
+    .clk(clk),
+    .i_a(pe_0_0__i_a),
+    .i_ctl(pe_0_0__i_ctl),
+    .i_psum(36'h000000000),
+    .i_w(pe_0_0__i_w),
+    .o_a(o_a),
+    .o_ctl(o_ctl),
+    .o_psum(o_psum),
+    .o_ready(\$1 ),
+    .o_valid(o_valid),
+    .o_w(o_w),
+    .rst(rst)
+  );
+  assign i_a = pe_0_0__i_a;
+  assign i_w = pe_0_0__i_w;
+  assign pe_0_0__o_psum = o_psum;
+  assign pe_0_0__o_valid = o_valid;
+  assign pe_0_0__o_a = o_a;
+  assign pe_0_0__o_ctl = o_ctl;
+  assign pe_0_0__o_w = o_w;
+  assign \pe_0_0__i_a[0]  = pe_0_0__i_a[7:0];
+  assign \pe_0_0__i_a[1]  = pe_0_0__i_a[15:8];
+  assign \pe_0_0__i_a[2]  = pe_0_0__i_a[23:16];
+  assign \pe_0_0__i_a[3]  = pe_0_0__i_a[31:24];
+  assign \i_a[0]  = pe_0_0__i_a;
+  assign \i_a[0][0]  = pe_0_0__i_a[7:0];
+  assign \i_a[0][1]  = pe_0_0__i_a[15:8];
+  assign \i_a[0][2]  = pe_0_0__i_a[23:16];
+  assign \i_a[0][3]  = pe_0_0__i_a[31:24];
+  assign \pe_0_0__i_ctl.valid  = pe_0_0__i_ctl[0];
+  assign \pe_0_0__i_ctl.load_w  = pe_0_0__i_ctl[1];
+  assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
+  assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
+  assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
+  assign \pe_0_0__i_w.q  = pe_0_0__i_w;
+  assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
+  assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
+  assign \pe_0_0__i_w.q[2]  = pe_0_0__i_w[11:8];
+  assign \pe_0_0__i_w.q[3]  = pe_0_0__i_w[15:12];
+  assign \i_w[0]  = pe_0_0__i_w;
+  assign \i_w[0].q  = pe_0_0__i_w;
+  assign \i_w[0].q[0]  = pe_0_0__i_w[3:0];
+  assign \i_w[0].q[1]  = pe_0_0__i_w[7:4];
+  assign \i_w[0].q[2]  = pe_0_0__i_w[11:8];
+  assign \i_w[0].q[3]  = pe_0_0__i_w[15:12];
+  assign \o_psum[0]  = o_psum;
+  assign \o_psum[0][0]  = o_psum;
+  assign \o_psum[0][0].p  = o_psum[18:0];
+  assign \o_psum[0][0].a  = o_psum[33:19];
+  assign \o_psum[0][0].first  = o_psum[34];
+  assign \o_psum[0][0].last  = o_psum[35];
+  assign \pe_0_0__o_psum.p  = o_psum[18:0];
+  assign \pe_0_0__o_psum.a  = o_psum[33:19];
+  assign \pe_0_0__o_psum.first  = o_psum[34];
+  assign \pe_0_0__o_psum.last  = o_psum[35];
+  assign \o_valid[0]  = o_valid;
+  assign \o_a[0]  = o_a;
+  assign \o_a[0][0]  = o_a[7:0];
+  assign \o_a[0][1]  = o_a[15:8];
+  assign \o_a[0][2]  = o_a[23:16];
+  assign \o_a[0][3]  = o_a[31:24];
+  assign \pe_0_0__o_a[0]  = o_a[7:0];
+  assign \pe_0_0__o_a[1]  = o_a[15:8];
+  assign \pe_0_0__o_a[2]  = o_a[23:16];
+  assign \pe_0_0__o_a[3]  = o_a[31:24];
+  assign \o_ctl[0]  = o_ctl;
+  assign \o_ctl[0].valid  = o_ctl[0];
+  assign \o_ctl[0].load_w  = o_ctl[1];
+  assign \o_ctl[0].first  = o_ctl[2];
+  assign \o_ctl[0].last  = o_ctl[3];
+  assign \o_ctl[0].group_end  = o_ctl[4];
+  assign \pe_0_0__o_ctl.valid  = o_ctl[0];
+  assign \pe_0_0__o_ctl.load_w  = o_ctl[1];
+  assign \pe_0_0__o_ctl.first  = o_ctl[2];
+  assign \pe_0_0__o_ctl.last  = o_ctl[3];
+  assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
+  assign \o_w[0]  = o_w;
+  assign \o_w[0].q  = o_w;
+  assign \o_w[0].q[0]  = o_w[3:0];
+  assign \o_w[0].q[1]  = o_w[7:4];
+  assign \o_w[0].q[2]  = o_w[11:8];
+  assign \o_w[0].q[3]  = o_w[15:12];
+  assign \pe_0_0__o_w.q  = o_w;
+  assign \pe_0_0__o_w.q[0]  = o_w[3:0];
+  assign \pe_0_0__o_w.q[1]  = o_w[7:4];
+  assign \pe_0_0__o_w.q[2]  = o_w[11:8];
+  assign \pe_0_0__o_w.q[3]  = o_w[15:12];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
+endmodule
+
+module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_6_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_w, o_psum, o_valid, clk);
+  wire \$1 ;
+  input clk;
+  wire clk;
+  wire [31:0] i_a;
+  wire [31:0] \i_a[0] ;
+  wire [7:0] \i_a[0][0] ;
+  wire [7:0] \i_a[0][1] ;
+  wire [7:0] \i_a[0][2] ;
+  wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -29011,7 +29079,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_6_7 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -29065,7 +29132,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_6_7 (rst, pe_0_0__i_w, pe_0_0__
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -29086,12 +29152,12 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_6_7 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -29145,9 +29211,11 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_6_7 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_7_0 (rst, pe_0_0__i_w, o_a, o_psum, o_ctl, o_valid, pe_0_0__i_a, pe_0_0__i_ctl, clk);
+module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_7_0 (rst, pe_0_0__i_w, o_a, o_psum, o_ctl, o_valid, pe_0_0__i_a, i_ctl, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -29157,6 +29225,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_7_0 (rst, pe_0_0__i_w, o_a, o_p
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -29210,7 +29279,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_7_0 (rst, pe_0_0__i_w, o_a, o_p
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -29264,7 +29332,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_7_0 (rst, pe_0_0__i_w, o_a, o_p
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -29285,12 +29352,12 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_7_0 (rst, pe_0_0__i_w, o_a, o_p
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -29344,9 +29411,11 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_7_0 (rst, pe_0_0__i_w, o_a, o_p
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_7_1 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, o_valid, clk);
+module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_7_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -29356,6 +29425,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_7_1 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -29409,7 +29479,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_7_1 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -29463,7 +29532,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_7_1 (rst, pe_0_0__i_w, pe_0_0__
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -29484,12 +29552,12 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_7_1 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -29543,9 +29611,11 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_7_1 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_7_2 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, o_valid, clk);
+module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_7_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -29555,6 +29625,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_7_2 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -29608,7 +29679,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_7_2 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -29662,7 +29732,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_7_2 (rst, pe_0_0__i_w, pe_0_0__
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -29683,12 +29752,12 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_7_2 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -29742,9 +29811,11 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_7_2 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_7_3 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, o_valid, clk);
+module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_7_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -29754,6 +29825,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_7_3 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -29807,7 +29879,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_7_3 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -29861,7 +29932,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_7_3 (rst, pe_0_0__i_w, pe_0_0__
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -29882,12 +29952,12 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_7_3 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -29941,9 +30011,11 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_7_3 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_7_4 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, o_valid, clk);
+module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_7_4 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -29953,6 +30025,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_7_4 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -30006,7 +30079,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_7_4 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -30060,7 +30132,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_7_4 (rst, pe_0_0__i_w, pe_0_0__
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -30081,12 +30152,12 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_7_4 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -30140,9 +30211,11 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_7_4 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_7_5 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, o_valid, clk);
+module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_7_5 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -30152,6 +30225,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_7_5 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -30205,7 +30279,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_7_5 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -30259,7 +30332,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_7_5 (rst, pe_0_0__i_w, pe_0_0__
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -30280,12 +30352,12 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_7_5 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -30339,9 +30411,11 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_7_5 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_7_6 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_a, o_psum, o_ctl, o_valid, clk);
+module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_7_6 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -30351,6 +30425,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_7_6 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -30404,7 +30479,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_7_6 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -30458,7 +30532,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_7_6 (rst, pe_0_0__i_w, pe_0_0__
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -30479,12 +30552,12 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_7_6 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -30538,9 +30611,11 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_7_6 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_7_7 (rst, pe_0_0__i_w, pe_0_0__i_a, pe_0_0__i_ctl, o_psum, o_valid, clk);
+module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_7_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_psum, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -30550,6 +30625,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_7_7 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \i_a[0][1] ;
   wire [7:0] \i_a[0][2] ;
   wire [7:0] \i_a[0][3] ;
+  input [4:0] i_ctl;
   wire [4:0] i_ctl;
   wire [4:0] \i_ctl[0] ;
   wire \i_ctl[0].first ;
@@ -30601,7 +30677,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_7_7 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \pe_0_0__i_a[1] ;
   wire [7:0] \pe_0_0__i_a[2] ;
   wire [7:0] \pe_0_0__i_a[3] ;
-  input [4:0] pe_0_0__i_ctl;
   wire [4:0] pe_0_0__i_ctl;
   wire \pe_0_0__i_ctl.first ;
   wire \pe_0_0__i_ctl.group_end ;
@@ -30655,7 +30730,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_7_7 (rst, pe_0_0__i_w, pe_0_0__
     .rst(rst)
   );
   assign i_a = pe_0_0__i_a;
-  assign i_ctl = pe_0_0__i_ctl;
   assign i_w = pe_0_0__i_w;
   assign pe_0_0__o_psum = o_psum;
   assign pe_0_0__o_valid = o_valid;
@@ -30676,12 +30750,12 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_7_7 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__i_ctl.first  = pe_0_0__i_ctl[2];
   assign \pe_0_0__i_ctl.last  = pe_0_0__i_ctl[3];
   assign \pe_0_0__i_ctl.group_end  = pe_0_0__i_ctl[4];
-  assign \i_ctl[0]  = pe_0_0__i_ctl;
-  assign \i_ctl[0].valid  = pe_0_0__i_ctl[0];
-  assign \i_ctl[0].load_w  = pe_0_0__i_ctl[1];
-  assign \i_ctl[0].first  = pe_0_0__i_ctl[2];
-  assign \i_ctl[0].last  = pe_0_0__i_ctl[3];
-  assign \i_ctl[0].group_end  = pe_0_0__i_ctl[4];
+  assign \i_ctl[0]  = i_ctl;
+  assign \i_ctl[0].valid  = i_ctl[0];
+  assign \i_ctl[0].load_w  = i_ctl[1];
+  assign \i_ctl[0].first  = i_ctl[2];
+  assign \i_ctl[0].last  = i_ctl[3];
+  assign \i_ctl[0].group_end  = i_ctl[4];
   assign \pe_0_0__i_w.q  = pe_0_0__i_w;
   assign \pe_0_0__i_w.q[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.q[1]  = pe_0_0__i_w[7:4];
@@ -30735,6 +30809,8 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_7_7 (rst, pe_0_0__i_w, pe_0_0__
   assign \pe_0_0__o_w.q[1]  = o_w[7:4];
   assign \pe_0_0__o_w.q[2]  = o_w[11:8];
   assign \pe_0_0__o_w.q[3]  = o_w[15:12];
+  assign pe_0_0__i_ctl[1] = 1'h1;
+  assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 /* Generated by Amaranth Yosys 0.50 (PyPI ver 0.50.0.0.post130, git sha1 b5170e139) */
 

@@ -11,18 +11,19 @@ module int_mac_w8a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_val
   reg \$15 ;
   reg [31:0] \$16 ;
   reg [31:0] \$17 ;
-  wire [31:0] \$2 ;
+  wire [15:0] \$2 ;
   wire [15:0] \$3 ;
-  wire [15:0] \$4 ;
-  wire [16:0] \$5 ;
+  wire [16:0] \$4 ;
+  wire [15:0] \$5 ;
   wire [15:0] \$6 ;
-  wire [15:0] \$7 ;
-  wire [16:0] \$8 ;
-  wire [17:0] \$9 ;
+  wire [16:0] \$7 ;
+  wire [17:0] \$8 ;
+  wire [31:0] \$9 ;
   reg [31:0] acc = 32'd0;
   wire [31:0] acc_next;
   input clk;
   wire clk;
+  wire [31:0] dot_ext;
   input [31:0] i_a;
   wire [31:0] i_a;
   wire [7:0] \i_a[0] ;
@@ -83,15 +84,15 @@ module int_mac_w8a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_val
   wire [7:0] \w_sel[3] ;
   assign \$1  = i_ctl[0] & i_ctl[3];
   assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \$2  = i_ctl[2] ? i_psum : acc;
-  assign \$3  = $signed(i_a[7:0]) * $signed(w_sel[7:0]);
-  assign \$4  = $signed(i_a[15:8]) * $signed(w_sel[15:8]);
-  assign \$5  = $signed(\$3 ) + $signed(\$4 );
-  assign \$6  = $signed(i_a[23:16]) * $signed(w_sel[23:16]);
-  assign \$7  = $signed(i_a[31:24]) * $signed(w_sel[31:24]);
-  assign \$8  = $signed(\$6 ) + $signed(\$7 );
-  assign \$9  = $signed(\$5 ) + $signed(\$8 );
-  assign \$10  = $signed(\$2 ) + $signed(\$9 );
+  assign \$2  = $signed(i_a[7:0]) * $signed(w_sel[7:0]);
+  assign \$3  = $signed(i_a[15:8]) * $signed(w_sel[15:8]);
+  assign \$4  = $signed(\$2 ) + $signed(\$3 );
+  assign \$5  = $signed(i_a[23:16]) * $signed(w_sel[23:16]);
+  assign \$6  = $signed(i_a[31:24]) * $signed(w_sel[31:24]);
+  assign \$7  = $signed(\$5 ) + $signed(\$6 );
+  assign \$8  = $signed(\$4 ) + $signed(\$7 );
+  assign \$9  = i_ctl[2] ? i_psum : acc;
+  assign \$10  = \$9  + { \$8 [17], \$8 [17], \$8 [17], \$8 [17], \$8 [17], \$8 [17], \$8 [17], \$8 [17], \$8 [17], \$8 [17], \$8 [17], \$8 [17], \$8 [17], \$8 [17], \$8  };
   always @(posedge clk)
     o_a <= \$11 ;
   always @(posedge clk)
@@ -167,6 +168,7 @@ module int_mac_w8a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_val
     end
   end
   assign acc_next = \$10 [31:0];
+  assign dot_ext = { \$8 [17], \$8 [17], \$8 [17], \$8 [17], \$8 [17], \$8 [17], \$8 [17], \$8 [17], \$8 [17], \$8 [17], \$8 [17], \$8 [17], \$8 [17], \$8 [17], \$8  };
   assign o_ready = 1'h1;
   assign \i_a[0]  = i_a[7:0];
   assign \i_a[1]  = i_a[15:8];

@@ -5,8 +5,8 @@ module int_mac_w8a8_l1(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   wire \$1 ;
   reg [23:0] \$10 ;
   reg [23:0] \$11 ;
-  wire [23:0] \$2 ;
-  wire [15:0] \$3 ;
+  wire [15:0] \$2 ;
+  wire [23:0] \$3 ;
   wire [24:0] \$4 ;
   reg [7:0] \$5 ;
   reg [7:0] \$6 ;
@@ -17,6 +17,7 @@ module int_mac_w8a8_l1(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   wire [23:0] acc_next;
   input clk;
   wire clk;
+  wire [23:0] dot_ext;
   input [7:0] i_a;
   wire [7:0] i_a;
   wire [7:0] \i_a[0] ;
@@ -59,9 +60,9 @@ module int_mac_w8a8_l1(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   wire [7:0] \w_sel[0] ;
   assign \$1  = i_ctl[0] & i_ctl[3];
   assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \$2  = i_ctl[2] ? i_psum : acc;
-  assign \$3  = $signed(i_a) * $signed(w_sel);
-  assign \$4  = $signed(\$2 ) + $signed(\$3 );
+  assign \$2  = $signed(i_a) * $signed(w_sel);
+  assign \$3  = i_ctl[2] ? i_psum : acc;
+  assign \$4  = \$3  + { \$2 [15], \$2 [15], \$2 [15], \$2 [15], \$2 [15], \$2 [15], \$2 [15], \$2 [15], \$2  };
   always @(posedge clk)
     o_a <= \$5 ;
   always @(posedge clk)
@@ -137,6 +138,7 @@ module int_mac_w8a8_l1(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
     end
   end
   assign acc_next = \$4 [23:0];
+  assign dot_ext = { \$2 [15], \$2 [15], \$2 [15], \$2 [15], \$2 [15], \$2 [15], \$2 [15], \$2 [15], \$2  };
   assign o_ready = 1'h1;
   assign \i_a[0]  = i_a;
   assign \i_w[0]  = i_w;

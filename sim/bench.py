@@ -5,6 +5,11 @@ Measured, never asserted in tests: ``make sim`` wall time (target < 15 min on 2 
 simulator (for the accelerators also while the array computes alone), Verilog generation time
 (each accelerator preset: target < 60 s), cost-model speed (one GEMM evaluation, and a sweep of
 10^5 design points), and the numerical error of the W4A16 datapaths against the exact result.
+
+``--reference`` adds the iCE40 resources of the generated INT8 16x16 output-stationary mesh next
+to the hand-written one (:mod:`mpgemm.hw.flow.reference`; two Yosys runs of 6 to 7 minutes
+each); ``--reference-only`` runs just that and merges it into an existing ``--out`` file
+(``make bench-reference``).
 """
 
 import json
@@ -147,6 +152,28 @@ def bench_array_generation() -> dict:
     return out
 
 
+def bench_mesh_reference(out_dir: Path, jobs: int = 2) -> dict:
+    """iCE40 SB_LUT4 and flip-flops (``SB_DFF*``) of the generated INT8 16x16 output-stationary
+    mesh and of the hand-written reference, and whether the generated one's LUT4 + FF is within
+    the reference's (the issue's bar). Yosys' logs and the full report go to ``out_dir``."""
+    from mpgemm.hw.flow.reference import measure
+
+    report = measure(out_dir, 16, 16, jobs=jobs)
+    designs = {name: {key: d[key] for key in ("lut4", "ff", "lut4_plus_ff", "carry", "seconds")}
+               for name, d in report["designs"].items()}
+    return {"rows": 16, "cols": 16, "yosys": report["yosys"], "flow": report["flow"],
+            **designs, "difference": report["difference"],
+            "generated_within_reference": report["generated_within_reference"],
+            "wall_seconds": report["wall_seconds"]}
+
+
+def _print_reference(section: dict) -> None:
+    gen, ref = section["generated"], section["handwritten"]
+    print(f"INT8 16x16 OS mesh on iCE40: generated {gen['lut4']:,} LUT4 + {gen['ff']:,} FF = "
+          f"{gen['lut4_plus_ff']:,}, hand-written {ref['lut4']:,} + {ref['ff']:,} = "
+          f"{ref['lut4_plus_ff']:,} ({section['wall_seconds']:.0f} s)")
+
+
 def main(argv: list[str] | None = None) -> int:
     import argparse
 
@@ -154,9 +181,26 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default=str(ROOT / "reports" / "bench.json"))
     ap.add_argument("--skip-test", action="store_true", help="do not time the full test suite")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--reference", action="store_true",
+                    help="also synthesise the generated and the hand-written INT8 16x16 mesh "
+                    "for iCE40 (about 7 minutes with -j 2, 12 with -j 1)")
+    ap.add_argument("--reference-only", action="store_true",
+                    help="only that comparison, merged into the --out file if it exists")
+    ap.add_argument("-j", "--jobs", type=int, choices=(1, 2), default=2,
+                    help="Yosys runs at once for the reference comparison (default 2)")
     args = ap.parse_args(argv)
     py = sys.executable
-    result: dict = {"python": sys.version.split()[0], "cpus": os.cpu_count()}
+    reference_dir = ROOT / "build" / "bench_reference"
+    result: dict
+    if args.reference_only:
+        out = Path(args.out)
+        result = json.loads(out.read_text()) if out.exists() else {}
+        result["mesh_reference"] = bench_mesh_reference(reference_dir, args.jobs)
+        _print_reference(result["mesh_reference"])
+        atomic_write_text(out, json.dumps(result, indent=2) + "\n")
+        print(f"wrote {out}")
+        return 0
+    result = {"python": sys.version.split()[0], "cpus": os.cpu_count()}
 
     t, rc, _ = _timed([py, "-m", "mpgemm.hw.flow.generate", "--out",
                        str(ROOT / "build" / "bench_rtl")])
@@ -183,6 +227,10 @@ def main(argv: list[str] | None = None) -> int:
     print("W4A16 GEMV relative error: " + ", ".join(
         f"{name} {value:.2e}" for name, value in result["fp16_error"].items()
         if name != "gemv"))
+
+    if args.reference:
+        result["mesh_reference"] = bench_mesh_reference(reference_dir, args.jobs)
+        _print_reference(result["mesh_reference"])
 
     result["costmodel"] = bench_costmodel()
     print(f"cost model: {result['costmodel']['evaluate_one_gemm_us']:.1f} us per GEMM, "

@@ -79,7 +79,7 @@ def test_broken_array_fails_simulation(tmp_path, seed, monkeypatch):
 
 def _break_adder(text: str) -> str:
     """Turn the integer MAC's accumulate adder into a subtractor."""
-    needle = "assign \\$4  = $signed(\\$2 ) + $signed(\\$3 );"
+    needle = "assign \\$4  = \\$3  + { \\$2 [15],"
     assert needle in text, "the accumulate adder moved: update this test's needle"
     return text.replace(needle, needle.replace(" + ", " - "))
 

@@ -6,15 +6,20 @@ its operands in the same cycle, ``r + c`` (output-stationary) or ``r * L + c``
 cycles after they enter; its results leave aligned again.
 
 Output-stationary: ``i_a`` (one activation beat per row), ``i_w`` (one weight beat per column)
-and ``i_ctl`` (one control word for the whole beat) enter together; a finished output row
-``r`` leaves on ``o_row`` with ``o_row_valid`` and ``o_row_index = r`` the PE's worst-case
-result latency after its last column took the output's last beat, rows one cycle apart.
+and ``i_ctl`` (one control word for the whole beat) enter together; each column's weight
+register, which ``load_w`` loads as in the PE contract, sits at the top edge, and the PEs
+receive the weight each beat uses. A finished output row ``r`` leaves on ``o_row`` with
+``o_row_valid`` and ``o_row_index = r`` the PE's worst-case result latency after its last
+column took the output's last beat, rows one cycle apart.
 Weight-stationary: ``i_wrow`` loads the shadow registers of array row ``i_wrow_sel``
 (``i_wrow_en``); the next beat with ``load_w`` moves each PE's shadow weight into the PE as it
 passes (the double buffer); every beat's column sums leave together on ``o_row``.
 """
 
-from amaranth import Module, Signal
+import operator
+from functools import reduce
+
+from amaranth import Const, Module, Mux, Signal, Value
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -35,6 +40,11 @@ def delayed(m: Module, value, cycles: int, name: str):
         m.d.sync += reg.eq(value)
         value = reg
     return value
+
+
+def _or(values):
+    """The bitwise OR of ``values``."""
+    return reduce(operator.or_, values)
 
 
 def mesh_signature(config: ArrayConfig) -> wiring.Signature:
@@ -103,28 +113,26 @@ class Mesh(wiring.Component):
 
     def _os(self, m: Module, tiles) -> None:
         c = self.config
-        tr, tc = c.tile_rows, c.tile_cols
-        nr, nc = c.tiles
+        tc = c.tile_cols
+        nr = c.tiles[0]
+        weight = layout_of(c.pe.ports.weight)
         for k in range(c.cols):
             j, kk = divmod(k, tc)
-            m.d.comb += tiles[0][j].i_w[kk].eq(delayed(m, self.i_w[k], k, f"w{k}"))
+            # Every PE of column k sees the column's weight stream and the beats' load_w with
+            # the same delay, so each one's weight register would hold the same value, later.
+            # The choice between i_w and the held weight is made once here, at the top edge,
+            # and the effective weight streams down (the tile ties its PEs' load_w high): one
+            # held weight per column instead of a weight register and a multiplexer per PE.
+            held = Signal(weight, name=f"w{k}_held")
+            w_eff = Signal(weight, name=f"w{k}_eff")
+            m.d.comb += w_eff.eq(Mux(self.i_ctl.load_w, self.i_w[k], held))
+            m.d.sync += held.eq(w_eff)
+            # `held` (w_eff one cycle ago) doubles as the first register of the column's skew.
+            skewed = w_eff if k == 0 else delayed(m, held, k - 1, f"w{k}_held")
+            m.d.comb += tiles[0][j].i_w[kk].eq(skewed)
             for i in range(1, nr):
                 m.d.comb += tiles[i][j].i_w[kk].eq(tiles[i - 1][j].o_w[kk])
-        # Row r is complete when its last column's result has appeared: the worst-case result
-        # latency after that column took the output's last beat (a bit-serial PE's latency
-        # depends on each column's weight data type, so the first column can finish last).
-        # The rows of one output block finish one cycle apart: one row leaves per cycle.
-        last_j = (c.cols - 1) // tc
-        latency = c.pe.timing().latency
-        for r in range(c.rows):
-            i, rr = divmod(r, tr)
-            ctl = tiles[i][last_j].o_ctl[rr]  # the last column's beat, one cycle later
-            done = delayed(m, ctl.valid & ctl.last, latency - 1, f"row{r}_done")
-            with m.If(done):
-                m.d.comb += [self.o_row_valid.eq(1), self.o_row_index.eq(r)]
-                for k in range(c.cols):
-                    j, kk = divmod(k, tc)
-                    m.d.comb += self.o_row[k].eq(tiles[i][j].o_psum[rr][kk])
+        self._row_readout(m, tiles, c.pe.timing().latency)
 
     def _os_shared(self, m: Module, tiles) -> None:
         """Output-stationary with units shared along the columns (:mod:`.shared`).
@@ -168,20 +176,38 @@ class Mesh(wiring.Component):
 
     def _row_readout(self, m: Module, tiles, latency: int) -> None:
         """Output-stationary results read row by row from the PEs' ``o_psum``: row ``r`` is
-        complete ``latency`` (the grid PE's worst case) after its last column took the
-        output's last beat; the rows of an output block finish one cycle apart."""
+        complete when its last column's result has appeared, ``latency`` (the grid PE's worst
+        case) after that column took the output's last beat (a bit-serial PE's latency depends
+        on each column's weight data type, so the first column can finish last). The rows of
+        one output block finish one cycle apart: one row leaves per cycle."""
         c = self.config
         tr, tc = c.tile_rows, c.tile_cols
         last_j = (c.cols - 1) // tc
+        done = []
         for r in range(c.rows):
             i, rr = divmod(r, tr)
             ctl = tiles[i][last_j].o_ctl[rr]  # the last column's beat, one cycle later
-            done = delayed(m, ctl.valid & ctl.last, latency - 1, f"row{r}_done")
-            with m.If(done):
-                m.d.comb += [self.o_row_valid.eq(1), self.o_row_index.eq(r)]
-                for k in range(c.cols):
-                    j, kk = divmod(k, tc)
-                    m.d.comb += self.o_row[k].eq(tiles[i][j].o_psum[rr][kk])
+            done.append(delayed(m, ctl.valid & ctl.last, latency - 1, f"row{r}_done"))
+        # The row select is one-hot and the rows are AND-ORed: on LUT4s cheaper and shallower
+        # than a chain of 2:1 multiplexers per output bit. Should rows finish in the same
+        # cycle (the accelerator never issues beats so), the highest one wins.
+        sel = Signal(c.rows, name="row_sel")
+        higher = Const(0, 1)  # some row above r is done
+        for r in reversed(range(c.rows)):
+            m.d.comb += sel[r].eq(done[r] & ~higher)
+            higher = higher | done[r]
+        m.d.comb += [
+            self.o_row_valid.eq(higher),
+            self.o_row_index.eq(_or(Mux(sel[r], r, 0) for r in range(c.rows))),
+        ]
+        for k in range(c.cols):
+            j, kk = divmod(k, tc)
+            rows = []
+            for r in range(c.rows):
+                i, rr = divmod(r, tr)
+                psum = Value.cast(tiles[i][j].o_psum[rr][kk]).as_unsigned()
+                rows.append(psum & sel[r].replicate(len(psum)))
+            m.d.comb += self.o_row[k].eq(_or(rows))
 
     def _foot_units(self, m: Module, tiles, unit_of) -> None:
         c = self.config

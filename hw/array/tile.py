@@ -23,9 +23,10 @@ def tile_signature(config: ArrayConfig) -> wiring.Signature:
 
     Both dataflows: ``i_a``/``i_ctl`` per row at the left, ``o_a``/``o_ctl`` at the right.
     Output-stationary: ``i_w`` per column at the top, ``o_w`` at the bottom, every PE's result
-    (``o_psum[r][c]``, ``o_valid[r]`` bit ``c``). Weight-stationary: every PE's weight operand
-    ``i_w[r][c]`` (from the shadow registers), ``i_psum`` per column at the top, the bottom
-    row's ``o_psum``/``o_valid``.
+    (``o_psum[r][c]``, ``o_valid[r]`` bit ``c``); ``i_w`` is the weight each beat uses, as
+    every PE runs with ``load_w`` high (the mesh resolves ``load_w`` once per column).
+    Weight-stationary: every PE's weight operand ``i_w[r][c]`` (from the shadow registers),
+    ``i_psum`` per column at the top, the bottom row's ``o_psum``/``o_valid``.
     """
     rows, cols = config.tile_rows, config.tile_cols
     p = config.grid_ports
@@ -97,9 +98,12 @@ class Tile(wiring.Component):
                                                                    pe[r][k - 1].o_ctl)
                 m.d.comb += [p.i_a.eq(left[0]), p.i_ctl.eq(left[1])]
                 if os:
-                    # Weights stream down; each PE starts its output from zero.
+                    # Weights stream down; each PE starts its output from zero. The weights
+                    # that stream are the ones the beats use (the mesh applies load_w at its
+                    # top edge), so every PE takes i_w and its weight register goes unused.
                     up = self.i_w[k] if r == 0 else pe[r - 1][k].o_w
-                    m.d.comb += [p.i_w.eq(up), self.o_psum[r][k].eq(p.o_psum),
+                    m.d.comb += [p.i_w.eq(up), p.i_ctl.load_w.eq(1),
+                                 self.o_psum[r][k].eq(p.o_psum),
                                  self.o_valid[r][k].eq(p.o_valid)]
                 else:
                     # Weights come from the shadow registers; partial sums flow down.
