@@ -4998,21 +4998,25 @@ endmodule
 module \array_mixpe_w4a16_os_4x4_shared.mesh.col0_unit0 (rst, i_hand, i_hand_valid, i_zero, i_scale, o_y, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$11  = 0;
   reg [31:0] \$1 ;
-  reg [1:0] \$10 ;
-  reg \$11 ;
-  reg [31:0] \$12 ;
-  reg [31:0] \$13 ;
-  reg [31:0] \$14 ;
-  reg [31:0] \$15 ;
+  reg [31:0] \$10 ;
+  reg [15:0] \$11 ;
+  reg \$12 ;
+  reg \$13 ;
+  reg [1:0] \$14 ;
+  reg \$15 ;
   reg [31:0] \$16 ;
-  reg [1:0] \$17 ;
+  reg [31:0] \$17 ;
+  reg [31:0] \$18 ;
+  reg [31:0] \$19 ;
   wire \$2 ;
+  reg [31:0] \$20 ;
+  reg [1:0] \$21 ;
   wire \$3 ;
   wire \$4 ;
-  reg \$5 ;
-  reg [31:0] \$6 ;
-  reg [15:0] \$7 ;
-  reg \$8 ;
+  wire \$5 ;
+  wire \$6 ;
+  wire \$7 ;
+  wire \$8 ;
   reg \$9 ;
   wire \$auto$rtlil.cc:2739:Not$8 ;
   reg \$signal  = 1'h0;
@@ -5087,32 +5091,36 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col0_unit0 (rst, i_hand, i_hand_val
   assign \$2  = | i_hand_valid;
   assign \$3  = | i_hand_valid;
   assign \$4  = \$signal$29  & s2_last;
+  assign \$5  = ! s2_index;
+  assign \$6  = s2_index == 1'h1;
+  assign \$7  = s2_index == 2'h2;
+  assign \$8  = s2_index == 2'h3;
   always @(posedge clk)
-    \$signal$29  <= \$5 ;
+    \$signal$29  <= \$9 ;
   always @(posedge clk)
-    \a$12  <= \$6 ;
+    \a$12  <= \$10 ;
   always @(posedge clk)
-    \b$14  <= \$7 ;
+    \b$14  <= \$11 ;
   always @(posedge clk)
-    \$signal  <= \$8 ;
+    \$signal  <= \$12 ;
   always @(posedge clk)
-    s2_last <= \$9 ;
+    s2_last <= \$13 ;
   always @(posedge clk)
-    s2_index <= \$10 ;
+    s2_index <= \$14 ;
   always @(posedge clk)
-    o_valid <= \$11 ;
+    o_valid <= \$15 ;
   always @(posedge clk)
-    y0 <= \$12 ;
+    y0 <= \$16 ;
   always @(posedge clk)
-    y1 <= \$13 ;
+    y1 <= \$17 ;
   always @(posedge clk)
-    y2 <= \$14 ;
+    y2 <= \$18 ;
   always @(posedge clk)
-    y3 <= \$15 ;
+    y3 <= \$19 ;
   always @(posedge clk)
-    o_y <= \$16 ;
+    o_y <= \$20 ;
   always @(posedge clk)
-    o_index <= \$17 ;
+    o_index <= \$21 ;
   assign \$auto$rtlil.cc:2739:Not$8  = ~ y[31];
   \array_mixpe_w4a16_os_4x4_shared.mesh.col0_unit0.out_add  out_add (
     .a(\a$16 ),
@@ -5125,7 +5133,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col0_unit0 (rst, i_hand, i_hand_val
     .p(\b$23 )
   );
   \array_mixpe_w4a16_os_4x4_shared.mesh.col0_unit0.zero_scale  zero_scale (
-    .\port$3165$0 (i_zero),
+    .\port$3193$0 (i_zero),
     .s(hand[63:32]),
     .y(y)
   );
@@ -5182,138 +5190,73 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col0_unit0 (rst, i_hand, i_hand_val
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
-    \$5  = \$2 ;
-    if (rst) begin
-      \$5  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
-    \$6  = \a$12 ;
-    if (\$3 ) begin
-      \$6  = \d$10 ;
-    end
-    if (rst) begin
-      \$6  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
-    \$7  = \b$14 ;
-    if (\$3 ) begin
-      \$7  = i_scale;
-    end
-    if (rst) begin
-      \$7  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
-    \$8  = \$signal ;
-    if (\$3 ) begin
-      \$8  = hand[64];
-    end
-    if (rst) begin
-      \$8  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
-    \$9  = s2_last;
-    if (\$3 ) begin
-      \$9  = hand[65];
-    end
+    \$9  = \$2 ;
     if (rst) begin
       \$9  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
-    \$10  = s2_index;
+    \$10  = \a$12 ;
     if (\$3 ) begin
-      \$10  = index;
+      \$10  = \d$10 ;
     end
     if (rst) begin
-      \$10  = 2'h0;
+      \$10  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
-    \$11  = \$4 ;
+    \$11  = \b$14 ;
+    if (\$3 ) begin
+      \$11  = i_scale;
+    end
     if (rst) begin
-      \$11  = 1'h0;
+      \$11  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
-    \$12  = y0;
+    \$12  = \$signal ;
+    if (\$3 ) begin
+      \$12  = hand[64];
+    end
+    if (rst) begin
+      \$12  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
+    \$13  = s2_last;
+    if (\$3 ) begin
+      \$13  = hand[65];
+    end
+    if (rst) begin
+      \$13  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
+    \$14  = s2_index;
+    if (\$3 ) begin
+      \$14  = index;
+    end
+    if (rst) begin
+      \$14  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
+    \$15  = \$4 ;
+    if (rst) begin
+      \$15  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
+    \$16  = y0;
     if (\$signal$29 ) begin
-      casez (s2_index)
-        2'h0:
-            \$12  = \y$25 ;
-      endcase
-    end
-    if (rst) begin
-      \$12  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
-    \$13  = y1;
-    if (\$signal$29 ) begin
-      casez (s2_index)
-        2'h0:
-            /* empty */;
-        2'h1:
-            \$13  = \y$25 ;
-      endcase
-    end
-    if (rst) begin
-      \$13  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
-    \$14  = y2;
-    if (\$signal$29 ) begin
-      casez (s2_index)
-        2'h0:
-            /* empty */;
-        2'h1:
-            /* empty */;
-        2'h2:
-            \$14  = \y$25 ;
-      endcase
-    end
-    if (rst) begin
-      \$14  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
-    \$15  = y3;
-    if (\$signal$29 ) begin
-      (* full_case = 32'd1 *)
-      casez (s2_index)
-        2'h0:
-            /* empty */;
-        2'h1:
-            /* empty */;
-        2'h2:
-            /* empty */;
-        2'h3:
-            \$15  = \y$25 ;
-      endcase
-    end
-    if (rst) begin
-      \$15  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
-    \$16  = o_y;
-    if (\$signal$29 ) begin
-      if (s2_last) begin
+      if (\$5 ) begin
         \$16  = \y$25 ;
       end
     end
@@ -5323,14 +5266,62 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col0_unit0 (rst, i_hand, i_hand_val
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
-    \$17  = o_index;
+    \$17  = y1;
     if (\$signal$29 ) begin
-      if (s2_last) begin
-        \$17  = s2_index;
+      if (\$6 ) begin
+        \$17  = \y$25 ;
       end
     end
     if (rst) begin
-      \$17  = 2'h0;
+      \$17  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
+    \$18  = y2;
+    if (\$signal$29 ) begin
+      if (\$7 ) begin
+        \$18  = \y$25 ;
+      end
+    end
+    if (rst) begin
+      \$18  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
+    \$19  = y3;
+    if (\$signal$29 ) begin
+      if (\$8 ) begin
+        \$19  = \y$25 ;
+      end
+    end
+    if (rst) begin
+      \$19  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
+    \$20  = o_y;
+    if (\$signal$29 ) begin
+      if (s2_last) begin
+        \$20  = \y$25 ;
+      end
+    end
+    if (rst) begin
+      \$20  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
+    \$21  = o_index;
+    if (\$signal$29 ) begin
+      if (s2_last) begin
+        \$21  = s2_index;
+      end
+    end
+    if (rst) begin
+      \$21  = 2'h0;
     end
   end
   assign d = { 1'h0, i_zero };
@@ -6102,7 +6093,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col0_unit0.scale_mul (b, p, a);
   assign \$19  = { \$18 [24], \$18 [24], \$18 [24], \$18 [24], \$18 [24], \$18 [24], \$18 [24], \$18 [24], \$18 , 23'h000000 };
 endmodule
 
-module \array_mixpe_w4a16_os_4x4_shared.mesh.col0_unit0.zero_scale (s, y, \port$3165$0 );
+module \array_mixpe_w4a16_os_4x4_shared.mesh.col0_unit0.zero_scale (s, y, \port$3193$0 );
   reg \$auto$verilog_backend.cc:2355:dump_module$14  = 0;
   wire \$1 ;
   wire [10:0] \$10 ;
@@ -6153,8 +6144,8 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col0_unit0.zero_scale (s, y, \port$
   wire [4:0] d;
   wire [4:0] dmag;
   wire [9:0] exp;
-  input [3:0] \port$3165$0 ;
-  wire [3:0] \port$3165$0 ;
+  input [3:0] \port$3193$0 ;
+  wire [3:0] \port$3193$0 ;
   wire [28:0] prod;
   wire [20:0] rp_eb;
   wire rp_lost;
@@ -6175,9 +6166,9 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col0_unit0.zero_scale (s, y, \port$
   assign s_e = \$1  ? 8'h01 : s[30:23];
   assign \$2  = ! s[30:23];
   assign \$3  = ~ \$2 ;
-  assign \$4  = $signed({ 1'h0, \port$3165$0  }) < $signed(1'h0);
-  assign \$5  = - \port$3165$0 ;
-  assign \$6  = \$4  ? \$5  : { 2'h0, \port$3165$0  };
+  assign \$4  = $signed({ 1'h0, \port$3193$0  }) < $signed(1'h0);
+  assign \$5  = - \port$3193$0 ;
+  assign \$6  = \$4  ? \$5  : { 2'h0, \port$3193$0  };
   assign prod = \$6 [4:0] * { \$3 , s[22:0] };
   assign \$7  = s_e - 7'h7f;
   assign exp = $signed(\$7 ) - $signed(6'h17);
@@ -6201,11 +6192,11 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col0_unit0.zero_scale (s, y, \port$
   assign \$24  = $signed(\$19 ) + $signed({ 1'h0, \$23  });
   assign \$25  = ! prod;
   assign \$26  = \$24 [44:0] >= 31'h7f800000;
-  assign \$27  = $signed({ 1'h0, \port$3165$0  }) < $signed(1'h0);
+  assign \$27  = $signed({ 1'h0, \port$3193$0  }) < $signed(1'h0);
   assign \$28  = s[31] ^ \$27 ;
-  assign \$29  = $signed({ 1'h0, \port$3165$0  }) < $signed(1'h0);
+  assign \$29  = $signed({ 1'h0, \port$3193$0  }) < $signed(1'h0);
   assign \$30  = s[31] ^ \$29 ;
-  assign \$31  = $signed({ 1'h0, \port$3165$0  }) < $signed(1'h0);
+  assign \$31  = $signed({ 1'h0, \port$3193$0  }) < $signed(1'h0);
   assign \$32  = s[31] ^ \$31 ;
   assign \$33  = s[30:23] == 8'hff;
   assign \$34  = | s[22:0];
@@ -6213,13 +6204,13 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col0_unit0.zero_scale (s, y, \port$
   assign \$36  = s[30:23] == 8'hff;
   assign \$37  = ! s[22:0];
   assign \$38  = \$36  & \$37 ;
-  assign \$39  = ! \port$3165$0 ;
+  assign \$39  = ! \port$3193$0 ;
   assign \$40  = \$38  & \$39 ;
   assign \$41  = \$35  | \$40 ;
   assign \$42  = s[30:23] == 8'hff;
   assign \$43  = ! s[22:0];
   assign \$44  = \$42  & \$43 ;
-  assign \$45  = $signed({ 1'h0, \port$3165$0  }) < $signed(1'h0);
+  assign \$45  = $signed({ 1'h0, \port$3193$0  }) < $signed(1'h0);
   assign \$46  = s[31] ^ \$45 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
@@ -6348,7 +6339,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col0_unit0.zero_scale (s, y, \port$
   end
   assign s_sig = { \$3 , s[22:0] };
   assign dmag = \$6 [4:0];
-  assign d = { 1'h0, \port$3165$0  };
+  assign d = { 1'h0, \port$3193$0  };
   assign rp_ls = \$8 [4:0];
   assign rp_norm = \$9 [28:0];
   assign rp_eb = { \$11 [11], \$11 [11], \$11 [11], \$11 [11], \$11 [11], \$11 [11], \$11 [11], \$11 [11], \$11 [11], \$11  };
@@ -6790,21 +6781,25 @@ endmodule
 module \array_mixpe_w4a16_os_4x4_shared.mesh.col1_unit0 (rst, i_hand, i_hand_valid, i_zero, i_scale, o_y, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$16  = 0;
   reg [31:0] \$1 ;
-  reg [1:0] \$10 ;
-  reg \$11 ;
-  reg [31:0] \$12 ;
-  reg [31:0] \$13 ;
-  reg [31:0] \$14 ;
-  reg [31:0] \$15 ;
+  reg [31:0] \$10 ;
+  reg [15:0] \$11 ;
+  reg \$12 ;
+  reg \$13 ;
+  reg [1:0] \$14 ;
+  reg \$15 ;
   reg [31:0] \$16 ;
-  reg [1:0] \$17 ;
+  reg [31:0] \$17 ;
+  reg [31:0] \$18 ;
+  reg [31:0] \$19 ;
   wire \$2 ;
+  reg [31:0] \$20 ;
+  reg [1:0] \$21 ;
   wire \$3 ;
   wire \$4 ;
-  reg \$5 ;
-  reg [31:0] \$6 ;
-  reg [15:0] \$7 ;
-  reg \$8 ;
+  wire \$5 ;
+  wire \$6 ;
+  wire \$7 ;
+  wire \$8 ;
   reg \$9 ;
   wire \$auto$rtlil.cc:2739:Not$6 ;
   reg \$signal  = 1'h0;
@@ -6879,32 +6874,36 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col1_unit0 (rst, i_hand, i_hand_val
   assign \$2  = | i_hand_valid;
   assign \$3  = | i_hand_valid;
   assign \$4  = \$signal$29  & s2_last;
+  assign \$5  = ! s2_index;
+  assign \$6  = s2_index == 1'h1;
+  assign \$7  = s2_index == 2'h2;
+  assign \$8  = s2_index == 2'h3;
   always @(posedge clk)
-    \$signal$29  <= \$5 ;
+    \$signal$29  <= \$9 ;
   always @(posedge clk)
-    \a$12  <= \$6 ;
+    \a$12  <= \$10 ;
   always @(posedge clk)
-    \b$14  <= \$7 ;
+    \b$14  <= \$11 ;
   always @(posedge clk)
-    \$signal  <= \$8 ;
+    \$signal  <= \$12 ;
   always @(posedge clk)
-    s2_last <= \$9 ;
+    s2_last <= \$13 ;
   always @(posedge clk)
-    s2_index <= \$10 ;
+    s2_index <= \$14 ;
   always @(posedge clk)
-    o_valid <= \$11 ;
+    o_valid <= \$15 ;
   always @(posedge clk)
-    y0 <= \$12 ;
+    y0 <= \$16 ;
   always @(posedge clk)
-    y1 <= \$13 ;
+    y1 <= \$17 ;
   always @(posedge clk)
-    y2 <= \$14 ;
+    y2 <= \$18 ;
   always @(posedge clk)
-    y3 <= \$15 ;
+    y3 <= \$19 ;
   always @(posedge clk)
-    o_y <= \$16 ;
+    o_y <= \$20 ;
   always @(posedge clk)
-    o_index <= \$17 ;
+    o_index <= \$21 ;
   assign \$auto$rtlil.cc:2739:Not$6  = ~ y[31];
   \array_mixpe_w4a16_os_4x4_shared.mesh.col1_unit0.out_add  out_add (
     .a(\a$16 ),
@@ -6917,7 +6916,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col1_unit0 (rst, i_hand, i_hand_val
     .p(\b$23 )
   );
   \array_mixpe_w4a16_os_4x4_shared.mesh.col1_unit0.zero_scale  zero_scale (
-    .\port$3181$0 (i_zero),
+    .\port$3209$0 (i_zero),
     .s(hand[63:32]),
     .y(y)
   );
@@ -6974,138 +6973,73 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col1_unit0 (rst, i_hand, i_hand_val
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
-    \$5  = \$2 ;
-    if (rst) begin
-      \$5  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
-    \$6  = \a$12 ;
-    if (\$3 ) begin
-      \$6  = \d$10 ;
-    end
-    if (rst) begin
-      \$6  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
-    \$7  = \b$14 ;
-    if (\$3 ) begin
-      \$7  = i_scale;
-    end
-    if (rst) begin
-      \$7  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
-    \$8  = \$signal ;
-    if (\$3 ) begin
-      \$8  = hand[64];
-    end
-    if (rst) begin
-      \$8  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
-    \$9  = s2_last;
-    if (\$3 ) begin
-      \$9  = hand[65];
-    end
+    \$9  = \$2 ;
     if (rst) begin
       \$9  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
-    \$10  = s2_index;
+    \$10  = \a$12 ;
     if (\$3 ) begin
-      \$10  = index;
+      \$10  = \d$10 ;
     end
     if (rst) begin
-      \$10  = 2'h0;
+      \$10  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
-    \$11  = \$4 ;
+    \$11  = \b$14 ;
+    if (\$3 ) begin
+      \$11  = i_scale;
+    end
     if (rst) begin
-      \$11  = 1'h0;
+      \$11  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
-    \$12  = y0;
+    \$12  = \$signal ;
+    if (\$3 ) begin
+      \$12  = hand[64];
+    end
+    if (rst) begin
+      \$12  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
+    \$13  = s2_last;
+    if (\$3 ) begin
+      \$13  = hand[65];
+    end
+    if (rst) begin
+      \$13  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
+    \$14  = s2_index;
+    if (\$3 ) begin
+      \$14  = index;
+    end
+    if (rst) begin
+      \$14  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
+    \$15  = \$4 ;
+    if (rst) begin
+      \$15  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
+    \$16  = y0;
     if (\$signal$29 ) begin
-      casez (s2_index)
-        2'h0:
-            \$12  = \y$25 ;
-      endcase
-    end
-    if (rst) begin
-      \$12  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
-    \$13  = y1;
-    if (\$signal$29 ) begin
-      casez (s2_index)
-        2'h0:
-            /* empty */;
-        2'h1:
-            \$13  = \y$25 ;
-      endcase
-    end
-    if (rst) begin
-      \$13  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
-    \$14  = y2;
-    if (\$signal$29 ) begin
-      casez (s2_index)
-        2'h0:
-            /* empty */;
-        2'h1:
-            /* empty */;
-        2'h2:
-            \$14  = \y$25 ;
-      endcase
-    end
-    if (rst) begin
-      \$14  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
-    \$15  = y3;
-    if (\$signal$29 ) begin
-      (* full_case = 32'd1 *)
-      casez (s2_index)
-        2'h0:
-            /* empty */;
-        2'h1:
-            /* empty */;
-        2'h2:
-            /* empty */;
-        2'h3:
-            \$15  = \y$25 ;
-      endcase
-    end
-    if (rst) begin
-      \$15  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
-    \$16  = o_y;
-    if (\$signal$29 ) begin
-      if (s2_last) begin
+      if (\$5 ) begin
         \$16  = \y$25 ;
       end
     end
@@ -7115,14 +7049,62 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col1_unit0 (rst, i_hand, i_hand_val
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
-    \$17  = o_index;
+    \$17  = y1;
     if (\$signal$29 ) begin
-      if (s2_last) begin
-        \$17  = s2_index;
+      if (\$6 ) begin
+        \$17  = \y$25 ;
       end
     end
     if (rst) begin
-      \$17  = 2'h0;
+      \$17  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
+    \$18  = y2;
+    if (\$signal$29 ) begin
+      if (\$7 ) begin
+        \$18  = \y$25 ;
+      end
+    end
+    if (rst) begin
+      \$18  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
+    \$19  = y3;
+    if (\$signal$29 ) begin
+      if (\$8 ) begin
+        \$19  = \y$25 ;
+      end
+    end
+    if (rst) begin
+      \$19  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
+    \$20  = o_y;
+    if (\$signal$29 ) begin
+      if (s2_last) begin
+        \$20  = \y$25 ;
+      end
+    end
+    if (rst) begin
+      \$20  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
+    \$21  = o_index;
+    if (\$signal$29 ) begin
+      if (s2_last) begin
+        \$21  = s2_index;
+      end
+    end
+    if (rst) begin
+      \$21  = 2'h0;
     end
   end
   assign d = { 1'h0, i_zero };
@@ -7894,7 +7876,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col1_unit0.scale_mul (b, p, a);
   assign \$19  = { \$18 [24], \$18 [24], \$18 [24], \$18 [24], \$18 [24], \$18 [24], \$18 [24], \$18 [24], \$18 , 23'h000000 };
 endmodule
 
-module \array_mixpe_w4a16_os_4x4_shared.mesh.col1_unit0.zero_scale (s, y, \port$3181$0 );
+module \array_mixpe_w4a16_os_4x4_shared.mesh.col1_unit0.zero_scale (s, y, \port$3209$0 );
   reg \$auto$verilog_backend.cc:2355:dump_module$19  = 0;
   wire \$1 ;
   wire [10:0] \$10 ;
@@ -7945,8 +7927,8 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col1_unit0.zero_scale (s, y, \port$
   wire [4:0] d;
   wire [4:0] dmag;
   wire [9:0] exp;
-  input [3:0] \port$3181$0 ;
-  wire [3:0] \port$3181$0 ;
+  input [3:0] \port$3209$0 ;
+  wire [3:0] \port$3209$0 ;
   wire [28:0] prod;
   wire [20:0] rp_eb;
   wire rp_lost;
@@ -7967,9 +7949,9 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col1_unit0.zero_scale (s, y, \port$
   assign s_e = \$1  ? 8'h01 : s[30:23];
   assign \$2  = ! s[30:23];
   assign \$3  = ~ \$2 ;
-  assign \$4  = $signed({ 1'h0, \port$3181$0  }) < $signed(1'h0);
-  assign \$5  = - \port$3181$0 ;
-  assign \$6  = \$4  ? \$5  : { 2'h0, \port$3181$0  };
+  assign \$4  = $signed({ 1'h0, \port$3209$0  }) < $signed(1'h0);
+  assign \$5  = - \port$3209$0 ;
+  assign \$6  = \$4  ? \$5  : { 2'h0, \port$3209$0  };
   assign prod = \$6 [4:0] * { \$3 , s[22:0] };
   assign \$7  = s_e - 7'h7f;
   assign exp = $signed(\$7 ) - $signed(6'h17);
@@ -7993,11 +7975,11 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col1_unit0.zero_scale (s, y, \port$
   assign \$24  = $signed(\$19 ) + $signed({ 1'h0, \$23  });
   assign \$25  = ! prod;
   assign \$26  = \$24 [44:0] >= 31'h7f800000;
-  assign \$27  = $signed({ 1'h0, \port$3181$0  }) < $signed(1'h0);
+  assign \$27  = $signed({ 1'h0, \port$3209$0  }) < $signed(1'h0);
   assign \$28  = s[31] ^ \$27 ;
-  assign \$29  = $signed({ 1'h0, \port$3181$0  }) < $signed(1'h0);
+  assign \$29  = $signed({ 1'h0, \port$3209$0  }) < $signed(1'h0);
   assign \$30  = s[31] ^ \$29 ;
-  assign \$31  = $signed({ 1'h0, \port$3181$0  }) < $signed(1'h0);
+  assign \$31  = $signed({ 1'h0, \port$3209$0  }) < $signed(1'h0);
   assign \$32  = s[31] ^ \$31 ;
   assign \$33  = s[30:23] == 8'hff;
   assign \$34  = | s[22:0];
@@ -8005,13 +7987,13 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col1_unit0.zero_scale (s, y, \port$
   assign \$36  = s[30:23] == 8'hff;
   assign \$37  = ! s[22:0];
   assign \$38  = \$36  & \$37 ;
-  assign \$39  = ! \port$3181$0 ;
+  assign \$39  = ! \port$3209$0 ;
   assign \$40  = \$38  & \$39 ;
   assign \$41  = \$35  | \$40 ;
   assign \$42  = s[30:23] == 8'hff;
   assign \$43  = ! s[22:0];
   assign \$44  = \$42  & \$43 ;
-  assign \$45  = $signed({ 1'h0, \port$3181$0  }) < $signed(1'h0);
+  assign \$45  = $signed({ 1'h0, \port$3209$0  }) < $signed(1'h0);
   assign \$46  = s[31] ^ \$45 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
@@ -8140,7 +8122,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col1_unit0.zero_scale (s, y, \port$
   end
   assign s_sig = { \$3 , s[22:0] };
   assign dmag = \$6 [4:0];
-  assign d = { 1'h0, \port$3181$0  };
+  assign d = { 1'h0, \port$3209$0  };
   assign rp_ls = \$8 [4:0];
   assign rp_norm = \$9 [28:0];
   assign rp_eb = { \$11 [11], \$11 [11], \$11 [11], \$11 [11], \$11 [11], \$11 [11], \$11 [11], \$11 [11], \$11 [11], \$11  };
@@ -8582,21 +8564,25 @@ endmodule
 module \array_mixpe_w4a16_os_4x4_shared.mesh.col2_unit0 (rst, i_hand, i_hand_valid, i_zero, i_scale, o_y, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$21  = 0;
   reg [31:0] \$1 ;
-  reg [1:0] \$10 ;
-  reg \$11 ;
-  reg [31:0] \$12 ;
-  reg [31:0] \$13 ;
-  reg [31:0] \$14 ;
-  reg [31:0] \$15 ;
+  reg [31:0] \$10 ;
+  reg [15:0] \$11 ;
+  reg \$12 ;
+  reg \$13 ;
+  reg [1:0] \$14 ;
+  reg \$15 ;
   reg [31:0] \$16 ;
-  reg [1:0] \$17 ;
+  reg [31:0] \$17 ;
+  reg [31:0] \$18 ;
+  reg [31:0] \$19 ;
   wire \$2 ;
+  reg [31:0] \$20 ;
+  reg [1:0] \$21 ;
   wire \$3 ;
   wire \$4 ;
-  reg \$5 ;
-  reg [31:0] \$6 ;
-  reg [15:0] \$7 ;
-  reg \$8 ;
+  wire \$5 ;
+  wire \$6 ;
+  wire \$7 ;
+  wire \$8 ;
   reg \$9 ;
   wire \$auto$rtlil.cc:2739:Not$4 ;
   reg \$signal  = 1'h0;
@@ -8671,32 +8657,36 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col2_unit0 (rst, i_hand, i_hand_val
   assign \$2  = | i_hand_valid;
   assign \$3  = | i_hand_valid;
   assign \$4  = \$signal$29  & s2_last;
+  assign \$5  = ! s2_index;
+  assign \$6  = s2_index == 1'h1;
+  assign \$7  = s2_index == 2'h2;
+  assign \$8  = s2_index == 2'h3;
   always @(posedge clk)
-    \$signal$29  <= \$5 ;
+    \$signal$29  <= \$9 ;
   always @(posedge clk)
-    \a$12  <= \$6 ;
+    \a$12  <= \$10 ;
   always @(posedge clk)
-    \b$14  <= \$7 ;
+    \b$14  <= \$11 ;
   always @(posedge clk)
-    \$signal  <= \$8 ;
+    \$signal  <= \$12 ;
   always @(posedge clk)
-    s2_last <= \$9 ;
+    s2_last <= \$13 ;
   always @(posedge clk)
-    s2_index <= \$10 ;
+    s2_index <= \$14 ;
   always @(posedge clk)
-    o_valid <= \$11 ;
+    o_valid <= \$15 ;
   always @(posedge clk)
-    y0 <= \$12 ;
+    y0 <= \$16 ;
   always @(posedge clk)
-    y1 <= \$13 ;
+    y1 <= \$17 ;
   always @(posedge clk)
-    y2 <= \$14 ;
+    y2 <= \$18 ;
   always @(posedge clk)
-    y3 <= \$15 ;
+    y3 <= \$19 ;
   always @(posedge clk)
-    o_y <= \$16 ;
+    o_y <= \$20 ;
   always @(posedge clk)
-    o_index <= \$17 ;
+    o_index <= \$21 ;
   assign \$auto$rtlil.cc:2739:Not$4  = ~ y[31];
   \array_mixpe_w4a16_os_4x4_shared.mesh.col2_unit0.out_add  out_add (
     .a(\a$16 ),
@@ -8709,7 +8699,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col2_unit0 (rst, i_hand, i_hand_val
     .p(\b$23 )
   );
   \array_mixpe_w4a16_os_4x4_shared.mesh.col2_unit0.zero_scale  zero_scale (
-    .\port$3199$0 (i_zero),
+    .\port$3227$0 (i_zero),
     .s(hand[63:32]),
     .y(y)
   );
@@ -8766,138 +8756,73 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col2_unit0 (rst, i_hand, i_hand_val
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$21 ) begin end
-    \$5  = \$2 ;
-    if (rst) begin
-      \$5  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$21 ) begin end
-    \$6  = \a$12 ;
-    if (\$3 ) begin
-      \$6  = \d$10 ;
-    end
-    if (rst) begin
-      \$6  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$21 ) begin end
-    \$7  = \b$14 ;
-    if (\$3 ) begin
-      \$7  = i_scale;
-    end
-    if (rst) begin
-      \$7  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$21 ) begin end
-    \$8  = \$signal ;
-    if (\$3 ) begin
-      \$8  = hand[64];
-    end
-    if (rst) begin
-      \$8  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$21 ) begin end
-    \$9  = s2_last;
-    if (\$3 ) begin
-      \$9  = hand[65];
-    end
+    \$9  = \$2 ;
     if (rst) begin
       \$9  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$21 ) begin end
-    \$10  = s2_index;
+    \$10  = \a$12 ;
     if (\$3 ) begin
-      \$10  = index;
+      \$10  = \d$10 ;
     end
     if (rst) begin
-      \$10  = 2'h0;
+      \$10  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$21 ) begin end
-    \$11  = \$4 ;
+    \$11  = \b$14 ;
+    if (\$3 ) begin
+      \$11  = i_scale;
+    end
     if (rst) begin
-      \$11  = 1'h0;
+      \$11  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$21 ) begin end
-    \$12  = y0;
+    \$12  = \$signal ;
+    if (\$3 ) begin
+      \$12  = hand[64];
+    end
+    if (rst) begin
+      \$12  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$21 ) begin end
+    \$13  = s2_last;
+    if (\$3 ) begin
+      \$13  = hand[65];
+    end
+    if (rst) begin
+      \$13  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$21 ) begin end
+    \$14  = s2_index;
+    if (\$3 ) begin
+      \$14  = index;
+    end
+    if (rst) begin
+      \$14  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$21 ) begin end
+    \$15  = \$4 ;
+    if (rst) begin
+      \$15  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$21 ) begin end
+    \$16  = y0;
     if (\$signal$29 ) begin
-      casez (s2_index)
-        2'h0:
-            \$12  = \y$25 ;
-      endcase
-    end
-    if (rst) begin
-      \$12  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$21 ) begin end
-    \$13  = y1;
-    if (\$signal$29 ) begin
-      casez (s2_index)
-        2'h0:
-            /* empty */;
-        2'h1:
-            \$13  = \y$25 ;
-      endcase
-    end
-    if (rst) begin
-      \$13  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$21 ) begin end
-    \$14  = y2;
-    if (\$signal$29 ) begin
-      casez (s2_index)
-        2'h0:
-            /* empty */;
-        2'h1:
-            /* empty */;
-        2'h2:
-            \$14  = \y$25 ;
-      endcase
-    end
-    if (rst) begin
-      \$14  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$21 ) begin end
-    \$15  = y3;
-    if (\$signal$29 ) begin
-      (* full_case = 32'd1 *)
-      casez (s2_index)
-        2'h0:
-            /* empty */;
-        2'h1:
-            /* empty */;
-        2'h2:
-            /* empty */;
-        2'h3:
-            \$15  = \y$25 ;
-      endcase
-    end
-    if (rst) begin
-      \$15  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$21 ) begin end
-    \$16  = o_y;
-    if (\$signal$29 ) begin
-      if (s2_last) begin
+      if (\$5 ) begin
         \$16  = \y$25 ;
       end
     end
@@ -8907,14 +8832,62 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col2_unit0 (rst, i_hand, i_hand_val
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$21 ) begin end
-    \$17  = o_index;
+    \$17  = y1;
     if (\$signal$29 ) begin
-      if (s2_last) begin
-        \$17  = s2_index;
+      if (\$6 ) begin
+        \$17  = \y$25 ;
       end
     end
     if (rst) begin
-      \$17  = 2'h0;
+      \$17  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$21 ) begin end
+    \$18  = y2;
+    if (\$signal$29 ) begin
+      if (\$7 ) begin
+        \$18  = \y$25 ;
+      end
+    end
+    if (rst) begin
+      \$18  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$21 ) begin end
+    \$19  = y3;
+    if (\$signal$29 ) begin
+      if (\$8 ) begin
+        \$19  = \y$25 ;
+      end
+    end
+    if (rst) begin
+      \$19  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$21 ) begin end
+    \$20  = o_y;
+    if (\$signal$29 ) begin
+      if (s2_last) begin
+        \$20  = \y$25 ;
+      end
+    end
+    if (rst) begin
+      \$20  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$21 ) begin end
+    \$21  = o_index;
+    if (\$signal$29 ) begin
+      if (s2_last) begin
+        \$21  = s2_index;
+      end
+    end
+    if (rst) begin
+      \$21  = 2'h0;
     end
   end
   assign d = { 1'h0, i_zero };
@@ -9686,7 +9659,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col2_unit0.scale_mul (b, p, a);
   assign \$19  = { \$18 [24], \$18 [24], \$18 [24], \$18 [24], \$18 [24], \$18 [24], \$18 [24], \$18 [24], \$18 , 23'h000000 };
 endmodule
 
-module \array_mixpe_w4a16_os_4x4_shared.mesh.col2_unit0.zero_scale (s, y, \port$3199$0 );
+module \array_mixpe_w4a16_os_4x4_shared.mesh.col2_unit0.zero_scale (s, y, \port$3227$0 );
   reg \$auto$verilog_backend.cc:2355:dump_module$24  = 0;
   wire \$1 ;
   wire [10:0] \$10 ;
@@ -9737,8 +9710,8 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col2_unit0.zero_scale (s, y, \port$
   wire [4:0] d;
   wire [4:0] dmag;
   wire [9:0] exp;
-  input [3:0] \port$3199$0 ;
-  wire [3:0] \port$3199$0 ;
+  input [3:0] \port$3227$0 ;
+  wire [3:0] \port$3227$0 ;
   wire [28:0] prod;
   wire [20:0] rp_eb;
   wire rp_lost;
@@ -9759,9 +9732,9 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col2_unit0.zero_scale (s, y, \port$
   assign s_e = \$1  ? 8'h01 : s[30:23];
   assign \$2  = ! s[30:23];
   assign \$3  = ~ \$2 ;
-  assign \$4  = $signed({ 1'h0, \port$3199$0  }) < $signed(1'h0);
-  assign \$5  = - \port$3199$0 ;
-  assign \$6  = \$4  ? \$5  : { 2'h0, \port$3199$0  };
+  assign \$4  = $signed({ 1'h0, \port$3227$0  }) < $signed(1'h0);
+  assign \$5  = - \port$3227$0 ;
+  assign \$6  = \$4  ? \$5  : { 2'h0, \port$3227$0  };
   assign prod = \$6 [4:0] * { \$3 , s[22:0] };
   assign \$7  = s_e - 7'h7f;
   assign exp = $signed(\$7 ) - $signed(6'h17);
@@ -9785,11 +9758,11 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col2_unit0.zero_scale (s, y, \port$
   assign \$24  = $signed(\$19 ) + $signed({ 1'h0, \$23  });
   assign \$25  = ! prod;
   assign \$26  = \$24 [44:0] >= 31'h7f800000;
-  assign \$27  = $signed({ 1'h0, \port$3199$0  }) < $signed(1'h0);
+  assign \$27  = $signed({ 1'h0, \port$3227$0  }) < $signed(1'h0);
   assign \$28  = s[31] ^ \$27 ;
-  assign \$29  = $signed({ 1'h0, \port$3199$0  }) < $signed(1'h0);
+  assign \$29  = $signed({ 1'h0, \port$3227$0  }) < $signed(1'h0);
   assign \$30  = s[31] ^ \$29 ;
-  assign \$31  = $signed({ 1'h0, \port$3199$0  }) < $signed(1'h0);
+  assign \$31  = $signed({ 1'h0, \port$3227$0  }) < $signed(1'h0);
   assign \$32  = s[31] ^ \$31 ;
   assign \$33  = s[30:23] == 8'hff;
   assign \$34  = | s[22:0];
@@ -9797,13 +9770,13 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col2_unit0.zero_scale (s, y, \port$
   assign \$36  = s[30:23] == 8'hff;
   assign \$37  = ! s[22:0];
   assign \$38  = \$36  & \$37 ;
-  assign \$39  = ! \port$3199$0 ;
+  assign \$39  = ! \port$3227$0 ;
   assign \$40  = \$38  & \$39 ;
   assign \$41  = \$35  | \$40 ;
   assign \$42  = s[30:23] == 8'hff;
   assign \$43  = ! s[22:0];
   assign \$44  = \$42  & \$43 ;
-  assign \$45  = $signed({ 1'h0, \port$3199$0  }) < $signed(1'h0);
+  assign \$45  = $signed({ 1'h0, \port$3227$0  }) < $signed(1'h0);
   assign \$46  = s[31] ^ \$45 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
@@ -9932,7 +9905,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col2_unit0.zero_scale (s, y, \port$
   end
   assign s_sig = { \$3 , s[22:0] };
   assign dmag = \$6 [4:0];
-  assign d = { 1'h0, \port$3199$0  };
+  assign d = { 1'h0, \port$3227$0  };
   assign rp_ls = \$8 [4:0];
   assign rp_norm = \$9 [28:0];
   assign rp_eb = { \$11 [11], \$11 [11], \$11 [11], \$11 [11], \$11 [11], \$11 [11], \$11 [11], \$11 [11], \$11 [11], \$11  };
@@ -10374,21 +10347,25 @@ endmodule
 module \array_mixpe_w4a16_os_4x4_shared.mesh.col3_unit0 (rst, i_hand, i_hand_valid, i_zero, i_scale, o_valid, o_y, o_index, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$26  = 0;
   reg [31:0] \$1 ;
-  reg [1:0] \$10 ;
-  reg \$11 ;
-  reg [31:0] \$12 ;
-  reg [31:0] \$13 ;
-  reg [31:0] \$14 ;
-  reg [31:0] \$15 ;
+  reg [31:0] \$10 ;
+  reg [15:0] \$11 ;
+  reg \$12 ;
+  reg \$13 ;
+  reg [1:0] \$14 ;
+  reg \$15 ;
   reg [31:0] \$16 ;
-  reg [1:0] \$17 ;
+  reg [31:0] \$17 ;
+  reg [31:0] \$18 ;
+  reg [31:0] \$19 ;
   wire \$2 ;
+  reg [31:0] \$20 ;
+  reg [1:0] \$21 ;
   wire \$3 ;
   wire \$4 ;
-  reg \$5 ;
-  reg [31:0] \$6 ;
-  reg [15:0] \$7 ;
-  reg \$8 ;
+  wire \$5 ;
+  wire \$6 ;
+  wire \$7 ;
+  wire \$8 ;
   reg \$9 ;
   wire \$auto$rtlil.cc:2739:Not$2 ;
   reg \$signal  = 1'h0;
@@ -10465,32 +10442,36 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col3_unit0 (rst, i_hand, i_hand_val
   assign \$2  = | i_hand_valid;
   assign \$3  = | i_hand_valid;
   assign \$4  = \$signal$29  & s2_last;
+  assign \$5  = ! s2_index;
+  assign \$6  = s2_index == 1'h1;
+  assign \$7  = s2_index == 2'h2;
+  assign \$8  = s2_index == 2'h3;
   always @(posedge clk)
-    \$signal$29  <= \$5 ;
+    \$signal$29  <= \$9 ;
   always @(posedge clk)
-    \a$12  <= \$6 ;
+    \a$12  <= \$10 ;
   always @(posedge clk)
-    \b$14  <= \$7 ;
+    \b$14  <= \$11 ;
   always @(posedge clk)
-    \$signal  <= \$8 ;
+    \$signal  <= \$12 ;
   always @(posedge clk)
-    s2_last <= \$9 ;
+    s2_last <= \$13 ;
   always @(posedge clk)
-    s2_index <= \$10 ;
+    s2_index <= \$14 ;
   always @(posedge clk)
-    o_valid <= \$11 ;
+    o_valid <= \$15 ;
   always @(posedge clk)
-    y0 <= \$12 ;
+    y0 <= \$16 ;
   always @(posedge clk)
-    y1 <= \$13 ;
+    y1 <= \$17 ;
   always @(posedge clk)
-    y2 <= \$14 ;
+    y2 <= \$18 ;
   always @(posedge clk)
-    y3 <= \$15 ;
+    y3 <= \$19 ;
   always @(posedge clk)
-    o_y <= \$16 ;
+    o_y <= \$20 ;
   always @(posedge clk)
-    o_index <= \$17 ;
+    o_index <= \$21 ;
   assign \$auto$rtlil.cc:2739:Not$2  = ~ y[31];
   \array_mixpe_w4a16_os_4x4_shared.mesh.col3_unit0.out_add  out_add (
     .a(\a$16 ),
@@ -10503,7 +10484,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col3_unit0 (rst, i_hand, i_hand_val
     .p(\b$23 )
   );
   \array_mixpe_w4a16_os_4x4_shared.mesh.col3_unit0.zero_scale  zero_scale (
-    .\port$3221$0 (i_zero),
+    .\port$3249$0 (i_zero),
     .s(hand[63:32]),
     .y(y)
   );
@@ -10560,138 +10541,73 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col3_unit0 (rst, i_hand, i_hand_val
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
-    \$5  = \$2 ;
-    if (rst) begin
-      \$5  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
-    \$6  = \a$12 ;
-    if (\$3 ) begin
-      \$6  = \d$10 ;
-    end
-    if (rst) begin
-      \$6  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
-    \$7  = \b$14 ;
-    if (\$3 ) begin
-      \$7  = i_scale;
-    end
-    if (rst) begin
-      \$7  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
-    \$8  = \$signal ;
-    if (\$3 ) begin
-      \$8  = hand[64];
-    end
-    if (rst) begin
-      \$8  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
-    \$9  = s2_last;
-    if (\$3 ) begin
-      \$9  = hand[65];
-    end
+    \$9  = \$2 ;
     if (rst) begin
       \$9  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
-    \$10  = s2_index;
+    \$10  = \a$12 ;
     if (\$3 ) begin
-      \$10  = index;
+      \$10  = \d$10 ;
     end
     if (rst) begin
-      \$10  = 2'h0;
+      \$10  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
-    \$11  = \$4 ;
+    \$11  = \b$14 ;
+    if (\$3 ) begin
+      \$11  = i_scale;
+    end
     if (rst) begin
-      \$11  = 1'h0;
+      \$11  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
-    \$12  = y0;
+    \$12  = \$signal ;
+    if (\$3 ) begin
+      \$12  = hand[64];
+    end
+    if (rst) begin
+      \$12  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
+    \$13  = s2_last;
+    if (\$3 ) begin
+      \$13  = hand[65];
+    end
+    if (rst) begin
+      \$13  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
+    \$14  = s2_index;
+    if (\$3 ) begin
+      \$14  = index;
+    end
+    if (rst) begin
+      \$14  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
+    \$15  = \$4 ;
+    if (rst) begin
+      \$15  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
+    \$16  = y0;
     if (\$signal$29 ) begin
-      casez (s2_index)
-        2'h0:
-            \$12  = \y$25 ;
-      endcase
-    end
-    if (rst) begin
-      \$12  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
-    \$13  = y1;
-    if (\$signal$29 ) begin
-      casez (s2_index)
-        2'h0:
-            /* empty */;
-        2'h1:
-            \$13  = \y$25 ;
-      endcase
-    end
-    if (rst) begin
-      \$13  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
-    \$14  = y2;
-    if (\$signal$29 ) begin
-      casez (s2_index)
-        2'h0:
-            /* empty */;
-        2'h1:
-            /* empty */;
-        2'h2:
-            \$14  = \y$25 ;
-      endcase
-    end
-    if (rst) begin
-      \$14  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
-    \$15  = y3;
-    if (\$signal$29 ) begin
-      (* full_case = 32'd1 *)
-      casez (s2_index)
-        2'h0:
-            /* empty */;
-        2'h1:
-            /* empty */;
-        2'h2:
-            /* empty */;
-        2'h3:
-            \$15  = \y$25 ;
-      endcase
-    end
-    if (rst) begin
-      \$15  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
-    \$16  = o_y;
-    if (\$signal$29 ) begin
-      if (s2_last) begin
+      if (\$5 ) begin
         \$16  = \y$25 ;
       end
     end
@@ -10701,14 +10617,62 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col3_unit0 (rst, i_hand, i_hand_val
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
-    \$17  = o_index;
+    \$17  = y1;
     if (\$signal$29 ) begin
-      if (s2_last) begin
-        \$17  = s2_index;
+      if (\$6 ) begin
+        \$17  = \y$25 ;
       end
     end
     if (rst) begin
-      \$17  = 2'h0;
+      \$17  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
+    \$18  = y2;
+    if (\$signal$29 ) begin
+      if (\$7 ) begin
+        \$18  = \y$25 ;
+      end
+    end
+    if (rst) begin
+      \$18  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
+    \$19  = y3;
+    if (\$signal$29 ) begin
+      if (\$8 ) begin
+        \$19  = \y$25 ;
+      end
+    end
+    if (rst) begin
+      \$19  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
+    \$20  = o_y;
+    if (\$signal$29 ) begin
+      if (s2_last) begin
+        \$20  = \y$25 ;
+      end
+    end
+    if (rst) begin
+      \$20  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
+    \$21  = o_index;
+    if (\$signal$29 ) begin
+      if (s2_last) begin
+        \$21  = s2_index;
+      end
+    end
+    if (rst) begin
+      \$21  = 2'h0;
     end
   end
   assign d = { 1'h0, i_zero };
@@ -11480,7 +11444,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col3_unit0.scale_mul (b, p, a);
   assign \$19  = { \$18 [24], \$18 [24], \$18 [24], \$18 [24], \$18 [24], \$18 [24], \$18 [24], \$18 [24], \$18 , 23'h000000 };
 endmodule
 
-module \array_mixpe_w4a16_os_4x4_shared.mesh.col3_unit0.zero_scale (s, y, \port$3221$0 );
+module \array_mixpe_w4a16_os_4x4_shared.mesh.col3_unit0.zero_scale (s, y, \port$3249$0 );
   reg \$auto$verilog_backend.cc:2355:dump_module$29  = 0;
   wire \$1 ;
   wire [10:0] \$10 ;
@@ -11531,8 +11495,8 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col3_unit0.zero_scale (s, y, \port$
   wire [4:0] d;
   wire [4:0] dmag;
   wire [9:0] exp;
-  input [3:0] \port$3221$0 ;
-  wire [3:0] \port$3221$0 ;
+  input [3:0] \port$3249$0 ;
+  wire [3:0] \port$3249$0 ;
   wire [28:0] prod;
   wire [20:0] rp_eb;
   wire rp_lost;
@@ -11553,9 +11517,9 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col3_unit0.zero_scale (s, y, \port$
   assign s_e = \$1  ? 8'h01 : s[30:23];
   assign \$2  = ! s[30:23];
   assign \$3  = ~ \$2 ;
-  assign \$4  = $signed({ 1'h0, \port$3221$0  }) < $signed(1'h0);
-  assign \$5  = - \port$3221$0 ;
-  assign \$6  = \$4  ? \$5  : { 2'h0, \port$3221$0  };
+  assign \$4  = $signed({ 1'h0, \port$3249$0  }) < $signed(1'h0);
+  assign \$5  = - \port$3249$0 ;
+  assign \$6  = \$4  ? \$5  : { 2'h0, \port$3249$0  };
   assign prod = \$6 [4:0] * { \$3 , s[22:0] };
   assign \$7  = s_e - 7'h7f;
   assign exp = $signed(\$7 ) - $signed(6'h17);
@@ -11579,11 +11543,11 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col3_unit0.zero_scale (s, y, \port$
   assign \$24  = $signed(\$19 ) + $signed({ 1'h0, \$23  });
   assign \$25  = ! prod;
   assign \$26  = \$24 [44:0] >= 31'h7f800000;
-  assign \$27  = $signed({ 1'h0, \port$3221$0  }) < $signed(1'h0);
+  assign \$27  = $signed({ 1'h0, \port$3249$0  }) < $signed(1'h0);
   assign \$28  = s[31] ^ \$27 ;
-  assign \$29  = $signed({ 1'h0, \port$3221$0  }) < $signed(1'h0);
+  assign \$29  = $signed({ 1'h0, \port$3249$0  }) < $signed(1'h0);
   assign \$30  = s[31] ^ \$29 ;
-  assign \$31  = $signed({ 1'h0, \port$3221$0  }) < $signed(1'h0);
+  assign \$31  = $signed({ 1'h0, \port$3249$0  }) < $signed(1'h0);
   assign \$32  = s[31] ^ \$31 ;
   assign \$33  = s[30:23] == 8'hff;
   assign \$34  = | s[22:0];
@@ -11591,13 +11555,13 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col3_unit0.zero_scale (s, y, \port$
   assign \$36  = s[30:23] == 8'hff;
   assign \$37  = ! s[22:0];
   assign \$38  = \$36  & \$37 ;
-  assign \$39  = ! \port$3221$0 ;
+  assign \$39  = ! \port$3249$0 ;
   assign \$40  = \$38  & \$39 ;
   assign \$41  = \$35  | \$40 ;
   assign \$42  = s[30:23] == 8'hff;
   assign \$43  = ! s[22:0];
   assign \$44  = \$42  & \$43 ;
-  assign \$45  = $signed({ 1'h0, \port$3221$0  }) < $signed(1'h0);
+  assign \$45  = $signed({ 1'h0, \port$3249$0  }) < $signed(1'h0);
   assign \$46  = s[31] ^ \$45 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
@@ -11726,7 +11690,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col3_unit0.zero_scale (s, y, \port$
   end
   assign s_sig = { \$3 , s[22:0] };
   assign dmag = \$6 [4:0];
-  assign d = { 1'h0, \port$3221$0  };
+  assign d = { 1'h0, \port$3249$0  };
   assign rp_ls = \$8 [4:0];
   assign rp_norm = \$9 [28:0];
   assign rp_eb = { \$11 [11], \$11 [11], \$11 [11], \$11 [11], \$11 [11], \$11 [11], \$11 [11], \$11 [11], \$11 [11], \$11  };

@@ -5033,20 +5033,24 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.col0_unit0 (rst, i_hand, i_hand_vali
   wire [15:0] \$4 ;
   wire \$40 ;
   wire \$41 ;
-  reg \$42 ;
-  reg [18:0] \$43 ;
-  reg [7:0] \$44 ;
-  reg \$45 ;
+  wire \$42 ;
+  wire \$43 ;
+  wire \$44 ;
+  wire \$45 ;
   reg \$46 ;
-  reg [1:0] \$47 ;
-  reg \$48 ;
-  reg [47:0] \$49 ;
+  reg [18:0] \$47 ;
+  reg [7:0] \$48 ;
+  reg \$49 ;
   wire [16:0] \$5 ;
-  reg [47:0] \$50 ;
-  reg [47:0] \$51 ;
-  reg [47:0] \$52 ;
+  reg \$50 ;
+  reg [1:0] \$51 ;
+  reg \$52 ;
   reg [47:0] \$53 ;
-  reg [1:0] \$54 ;
+  reg [47:0] \$54 ;
+  reg [47:0] \$55 ;
+  reg [47:0] \$56 ;
+  reg [47:0] \$57 ;
+  reg [1:0] \$58 ;
   wire [17:0] \$6 ;
   wire [17:0] \$7 ;
   wire [17:0] \$8 ;
@@ -5105,30 +5109,36 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.col0_unit0 (rst, i_hand, i_hand_vali
   reg [47:0] y1 = 48'h000000000000;
   reg [47:0] y2 = 48'h000000000000;
   reg [47:0] y3 = 48'h000000000000;
+  assign \$42  = ! s2_index;
+  assign \$43  = s2_index == 1'h1;
+  assign \$44  = s2_index == 2'h2;
+  assign \$45  = s2_index == 2'h3;
   always @(posedge clk)
-    s2_d <= \$43 ;
+    \$signal$17  <= \$46 ;
   always @(posedge clk)
-    s2_scale <= \$44 ;
+    s2_d <= \$47 ;
   always @(posedge clk)
-    \$signal  <= \$45 ;
+    s2_scale <= \$48 ;
   always @(posedge clk)
-    s2_last <= \$46 ;
+    \$signal  <= \$49 ;
   always @(posedge clk)
-    s2_index <= \$47 ;
+    s2_last <= \$50 ;
   always @(posedge clk)
-    o_valid <= \$48 ;
+    s2_index <= \$51 ;
   always @(posedge clk)
-    y0 <= \$49 ;
+    o_valid <= \$52 ;
   always @(posedge clk)
-    y1 <= \$50 ;
+    y0 <= \$53 ;
   always @(posedge clk)
-    y2 <= \$51 ;
+    y1 <= \$54 ;
   always @(posedge clk)
-    y3 <= \$52 ;
+    y2 <= \$55 ;
   always @(posedge clk)
-    o_y <= \$53 ;
+    y3 <= \$56 ;
   always @(posedge clk)
-    o_index <= \$54 ;
+    o_y <= \$57 ;
+  always @(posedge clk)
+    o_index <= \$58 ;
   assign \$2  = i_zero[0] ? \$1  : 16'h0000;
   assign \$4  = i_zero[1] ? \$3  : 16'h0000;
   assign \$5  = $signed(\$2 ) + $signed(\$4 );
@@ -5157,168 +5167,6 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.col0_unit0 (rst, i_hand, i_hand_vali
   assign \$39  = | i_hand_valid;
   assign \$40  = | i_hand_valid;
   assign \$41  = \$signal$17  & s2_last;
-  always @(posedge clk)
-    \$signal$17  <= \$42 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$43  = s2_d;
-    if (\$40 ) begin
-      \$43  = \$12 [18:0];
-    end
-    if (rst) begin
-      \$43  = 19'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$44  = s2_scale;
-    if (\$40 ) begin
-      \$44  = i_scale;
-    end
-    if (rst) begin
-      \$44  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$45  = \$signal ;
-    if (\$40 ) begin
-      \$45  = hand[34];
-    end
-    if (rst) begin
-      \$45  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$46  = s2_last;
-    if (\$40 ) begin
-      \$46  = hand[35];
-    end
-    if (rst) begin
-      \$46  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$47  = s2_index;
-    if (\$40 ) begin
-      \$47  = index;
-    end
-    if (rst) begin
-      \$47  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$48  = \$41 ;
-    if (rst) begin
-      \$48  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$49  = y0;
-    if (\$signal$17 ) begin
-      casez (s2_index)
-        2'h0:
-            \$49  = \$38 [47:0];
-      endcase
-    end
-    if (rst) begin
-      \$49  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$50  = y1;
-    if (\$signal$17 ) begin
-      casez (s2_index)
-        2'h0:
-            /* empty */;
-        2'h1:
-            \$50  = \$38 [47:0];
-      endcase
-    end
-    if (rst) begin
-      \$50  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$51  = y2;
-    if (\$signal$17 ) begin
-      casez (s2_index)
-        2'h0:
-            /* empty */;
-        2'h1:
-            /* empty */;
-        2'h2:
-            \$51  = \$38 [47:0];
-      endcase
-    end
-    if (rst) begin
-      \$51  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$52  = y3;
-    if (\$signal$17 ) begin
-      (* full_case = 32'd1 *)
-      casez (s2_index)
-        2'h0:
-            /* empty */;
-        2'h1:
-            /* empty */;
-        2'h2:
-            /* empty */;
-        2'h3:
-            \$52  = \$38 [47:0];
-      endcase
-    end
-    if (rst) begin
-      \$52  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$53  = o_y;
-    if (\$signal$17 ) begin
-      if (s2_last) begin
-        \$53  = \$38 [47:0];
-      end
-    end
-    if (rst) begin
-      \$53  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$54  = o_index;
-    if (\$signal$17 ) begin
-      if (s2_last) begin
-        \$54  = s2_index;
-      end
-    end
-    if (rst) begin
-      \$54  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    (* full_case = 32'd1 *)
-    casez (s2_index)
-      2'h0:
-          \$13  = y0;
-      2'h1:
-          \$13  = y1;
-      2'h2:
-          \$13  = y2;
-      2'h3:
-          \$13  = y3;
-    endcase
-  end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     hand = 36'h000000000;
@@ -5353,10 +5201,153 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.col0_unit0 (rst, i_hand, i_hand_vali
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$42  = \$39 ;
+    \$46  = \$39 ;
     if (rst) begin
-      \$42  = 1'h0;
+      \$46  = 1'h0;
     end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$47  = s2_d;
+    if (\$40 ) begin
+      \$47  = \$12 [18:0];
+    end
+    if (rst) begin
+      \$47  = 19'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$48  = s2_scale;
+    if (\$40 ) begin
+      \$48  = i_scale;
+    end
+    if (rst) begin
+      \$48  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$49  = \$signal ;
+    if (\$40 ) begin
+      \$49  = hand[34];
+    end
+    if (rst) begin
+      \$49  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$50  = s2_last;
+    if (\$40 ) begin
+      \$50  = hand[35];
+    end
+    if (rst) begin
+      \$50  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$51  = s2_index;
+    if (\$40 ) begin
+      \$51  = index;
+    end
+    if (rst) begin
+      \$51  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$52  = \$41 ;
+    if (rst) begin
+      \$52  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$53  = y0;
+    if (\$signal$17 ) begin
+      if (\$42 ) begin
+        \$53  = \$38 [47:0];
+      end
+    end
+    if (rst) begin
+      \$53  = 48'h000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$54  = y1;
+    if (\$signal$17 ) begin
+      if (\$43 ) begin
+        \$54  = \$38 [47:0];
+      end
+    end
+    if (rst) begin
+      \$54  = 48'h000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$55  = y2;
+    if (\$signal$17 ) begin
+      if (\$44 ) begin
+        \$55  = \$38 [47:0];
+      end
+    end
+    if (rst) begin
+      \$55  = 48'h000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$56  = y3;
+    if (\$signal$17 ) begin
+      if (\$45 ) begin
+        \$56  = \$38 [47:0];
+      end
+    end
+    if (rst) begin
+      \$56  = 48'h000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$57  = o_y;
+    if (\$signal$17 ) begin
+      if (s2_last) begin
+        \$57  = \$38 [47:0];
+      end
+    end
+    if (rst) begin
+      \$57  = 48'h000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$58  = o_index;
+    if (\$signal$17 ) begin
+      if (s2_last) begin
+        \$58  = s2_index;
+      end
+    end
+    if (rst) begin
+      \$58  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    (* full_case = 32'd1 *)
+    casez (s2_index)
+      2'h0:
+          \$13  = y0;
+      2'h1:
+          \$13  = y1;
+      2'h2:
+          \$13  = y2;
+      2'h3:
+          \$13  = y3;
+    endcase
   end
   assign d = \$12 [18:0];
   assign y = \$38 [47:0];
@@ -5436,20 +5427,24 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.col1_unit0 (rst, i_hand, i_hand_vali
   wire [15:0] \$4 ;
   wire \$40 ;
   wire \$41 ;
-  reg \$42 ;
-  reg [18:0] \$43 ;
-  reg [7:0] \$44 ;
-  reg \$45 ;
+  wire \$42 ;
+  wire \$43 ;
+  wire \$44 ;
+  wire \$45 ;
   reg \$46 ;
-  reg [1:0] \$47 ;
-  reg \$48 ;
-  reg [47:0] \$49 ;
+  reg [18:0] \$47 ;
+  reg [7:0] \$48 ;
+  reg \$49 ;
   wire [16:0] \$5 ;
-  reg [47:0] \$50 ;
-  reg [47:0] \$51 ;
-  reg [47:0] \$52 ;
+  reg \$50 ;
+  reg [1:0] \$51 ;
+  reg \$52 ;
   reg [47:0] \$53 ;
-  reg [1:0] \$54 ;
+  reg [47:0] \$54 ;
+  reg [47:0] \$55 ;
+  reg [47:0] \$56 ;
+  reg [47:0] \$57 ;
+  reg [1:0] \$58 ;
   wire [17:0] \$6 ;
   wire [17:0] \$7 ;
   wire [17:0] \$8 ;
@@ -5508,30 +5503,36 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.col1_unit0 (rst, i_hand, i_hand_vali
   reg [47:0] y1 = 48'h000000000000;
   reg [47:0] y2 = 48'h000000000000;
   reg [47:0] y3 = 48'h000000000000;
+  assign \$42  = ! s2_index;
+  assign \$43  = s2_index == 1'h1;
+  assign \$44  = s2_index == 2'h2;
+  assign \$45  = s2_index == 2'h3;
   always @(posedge clk)
-    s2_d <= \$43 ;
+    \$signal$17  <= \$46 ;
   always @(posedge clk)
-    s2_scale <= \$44 ;
+    s2_d <= \$47 ;
   always @(posedge clk)
-    \$signal  <= \$45 ;
+    s2_scale <= \$48 ;
   always @(posedge clk)
-    s2_last <= \$46 ;
+    \$signal  <= \$49 ;
   always @(posedge clk)
-    s2_index <= \$47 ;
+    s2_last <= \$50 ;
   always @(posedge clk)
-    o_valid <= \$48 ;
+    s2_index <= \$51 ;
   always @(posedge clk)
-    y0 <= \$49 ;
+    o_valid <= \$52 ;
   always @(posedge clk)
-    y1 <= \$50 ;
+    y0 <= \$53 ;
   always @(posedge clk)
-    y2 <= \$51 ;
+    y1 <= \$54 ;
   always @(posedge clk)
-    y3 <= \$52 ;
+    y2 <= \$55 ;
   always @(posedge clk)
-    o_y <= \$53 ;
+    y3 <= \$56 ;
   always @(posedge clk)
-    o_index <= \$54 ;
+    o_y <= \$57 ;
+  always @(posedge clk)
+    o_index <= \$58 ;
   assign \$2  = i_zero[0] ? \$1  : 16'h0000;
   assign \$4  = i_zero[1] ? \$3  : 16'h0000;
   assign \$5  = $signed(\$2 ) + $signed(\$4 );
@@ -5560,168 +5561,6 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.col1_unit0 (rst, i_hand, i_hand_vali
   assign \$39  = | i_hand_valid;
   assign \$40  = | i_hand_valid;
   assign \$41  = \$signal$17  & s2_last;
-  always @(posedge clk)
-    \$signal$17  <= \$42 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$43  = s2_d;
-    if (\$40 ) begin
-      \$43  = \$12 [18:0];
-    end
-    if (rst) begin
-      \$43  = 19'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$44  = s2_scale;
-    if (\$40 ) begin
-      \$44  = i_scale;
-    end
-    if (rst) begin
-      \$44  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$45  = \$signal ;
-    if (\$40 ) begin
-      \$45  = hand[34];
-    end
-    if (rst) begin
-      \$45  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$46  = s2_last;
-    if (\$40 ) begin
-      \$46  = hand[35];
-    end
-    if (rst) begin
-      \$46  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$47  = s2_index;
-    if (\$40 ) begin
-      \$47  = index;
-    end
-    if (rst) begin
-      \$47  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$48  = \$41 ;
-    if (rst) begin
-      \$48  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$49  = y0;
-    if (\$signal$17 ) begin
-      casez (s2_index)
-        2'h0:
-            \$49  = \$38 [47:0];
-      endcase
-    end
-    if (rst) begin
-      \$49  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$50  = y1;
-    if (\$signal$17 ) begin
-      casez (s2_index)
-        2'h0:
-            /* empty */;
-        2'h1:
-            \$50  = \$38 [47:0];
-      endcase
-    end
-    if (rst) begin
-      \$50  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$51  = y2;
-    if (\$signal$17 ) begin
-      casez (s2_index)
-        2'h0:
-            /* empty */;
-        2'h1:
-            /* empty */;
-        2'h2:
-            \$51  = \$38 [47:0];
-      endcase
-    end
-    if (rst) begin
-      \$51  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$52  = y3;
-    if (\$signal$17 ) begin
-      (* full_case = 32'd1 *)
-      casez (s2_index)
-        2'h0:
-            /* empty */;
-        2'h1:
-            /* empty */;
-        2'h2:
-            /* empty */;
-        2'h3:
-            \$52  = \$38 [47:0];
-      endcase
-    end
-    if (rst) begin
-      \$52  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$53  = o_y;
-    if (\$signal$17 ) begin
-      if (s2_last) begin
-        \$53  = \$38 [47:0];
-      end
-    end
-    if (rst) begin
-      \$53  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$54  = o_index;
-    if (\$signal$17 ) begin
-      if (s2_last) begin
-        \$54  = s2_index;
-      end
-    end
-    if (rst) begin
-      \$54  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    (* full_case = 32'd1 *)
-    casez (s2_index)
-      2'h0:
-          \$13  = y0;
-      2'h1:
-          \$13  = y1;
-      2'h2:
-          \$13  = y2;
-      2'h3:
-          \$13  = y3;
-    endcase
-  end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
     hand = 36'h000000000;
@@ -5756,10 +5595,153 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.col1_unit0 (rst, i_hand, i_hand_vali
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$42  = \$39 ;
+    \$46  = \$39 ;
     if (rst) begin
-      \$42  = 1'h0;
+      \$46  = 1'h0;
     end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$47  = s2_d;
+    if (\$40 ) begin
+      \$47  = \$12 [18:0];
+    end
+    if (rst) begin
+      \$47  = 19'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$48  = s2_scale;
+    if (\$40 ) begin
+      \$48  = i_scale;
+    end
+    if (rst) begin
+      \$48  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$49  = \$signal ;
+    if (\$40 ) begin
+      \$49  = hand[34];
+    end
+    if (rst) begin
+      \$49  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$50  = s2_last;
+    if (\$40 ) begin
+      \$50  = hand[35];
+    end
+    if (rst) begin
+      \$50  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$51  = s2_index;
+    if (\$40 ) begin
+      \$51  = index;
+    end
+    if (rst) begin
+      \$51  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$52  = \$41 ;
+    if (rst) begin
+      \$52  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$53  = y0;
+    if (\$signal$17 ) begin
+      if (\$42 ) begin
+        \$53  = \$38 [47:0];
+      end
+    end
+    if (rst) begin
+      \$53  = 48'h000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$54  = y1;
+    if (\$signal$17 ) begin
+      if (\$43 ) begin
+        \$54  = \$38 [47:0];
+      end
+    end
+    if (rst) begin
+      \$54  = 48'h000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$55  = y2;
+    if (\$signal$17 ) begin
+      if (\$44 ) begin
+        \$55  = \$38 [47:0];
+      end
+    end
+    if (rst) begin
+      \$55  = 48'h000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$56  = y3;
+    if (\$signal$17 ) begin
+      if (\$45 ) begin
+        \$56  = \$38 [47:0];
+      end
+    end
+    if (rst) begin
+      \$56  = 48'h000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$57  = o_y;
+    if (\$signal$17 ) begin
+      if (s2_last) begin
+        \$57  = \$38 [47:0];
+      end
+    end
+    if (rst) begin
+      \$57  = 48'h000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$58  = o_index;
+    if (\$signal$17 ) begin
+      if (s2_last) begin
+        \$58  = s2_index;
+      end
+    end
+    if (rst) begin
+      \$58  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    (* full_case = 32'd1 *)
+    casez (s2_index)
+      2'h0:
+          \$13  = y0;
+      2'h1:
+          \$13  = y1;
+      2'h2:
+          \$13  = y2;
+      2'h3:
+          \$13  = y3;
+    endcase
   end
   assign d = \$12 [18:0];
   assign y = \$38 [47:0];
@@ -5839,20 +5821,24 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.col2_unit0 (rst, i_hand, i_hand_vali
   wire [15:0] \$4 ;
   wire \$40 ;
   wire \$41 ;
-  reg \$42 ;
-  reg [18:0] \$43 ;
-  reg [7:0] \$44 ;
-  reg \$45 ;
+  wire \$42 ;
+  wire \$43 ;
+  wire \$44 ;
+  wire \$45 ;
   reg \$46 ;
-  reg [1:0] \$47 ;
-  reg \$48 ;
-  reg [47:0] \$49 ;
+  reg [18:0] \$47 ;
+  reg [7:0] \$48 ;
+  reg \$49 ;
   wire [16:0] \$5 ;
-  reg [47:0] \$50 ;
-  reg [47:0] \$51 ;
-  reg [47:0] \$52 ;
+  reg \$50 ;
+  reg [1:0] \$51 ;
+  reg \$52 ;
   reg [47:0] \$53 ;
-  reg [1:0] \$54 ;
+  reg [47:0] \$54 ;
+  reg [47:0] \$55 ;
+  reg [47:0] \$56 ;
+  reg [47:0] \$57 ;
+  reg [1:0] \$58 ;
   wire [17:0] \$6 ;
   wire [17:0] \$7 ;
   wire [17:0] \$8 ;
@@ -5911,30 +5897,36 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.col2_unit0 (rst, i_hand, i_hand_vali
   reg [47:0] y1 = 48'h000000000000;
   reg [47:0] y2 = 48'h000000000000;
   reg [47:0] y3 = 48'h000000000000;
+  assign \$42  = ! s2_index;
+  assign \$43  = s2_index == 1'h1;
+  assign \$44  = s2_index == 2'h2;
+  assign \$45  = s2_index == 2'h3;
   always @(posedge clk)
-    s2_d <= \$43 ;
+    \$signal$17  <= \$46 ;
   always @(posedge clk)
-    s2_scale <= \$44 ;
+    s2_d <= \$47 ;
   always @(posedge clk)
-    \$signal  <= \$45 ;
+    s2_scale <= \$48 ;
   always @(posedge clk)
-    s2_last <= \$46 ;
+    \$signal  <= \$49 ;
   always @(posedge clk)
-    s2_index <= \$47 ;
+    s2_last <= \$50 ;
   always @(posedge clk)
-    o_valid <= \$48 ;
+    s2_index <= \$51 ;
   always @(posedge clk)
-    y0 <= \$49 ;
+    o_valid <= \$52 ;
   always @(posedge clk)
-    y1 <= \$50 ;
+    y0 <= \$53 ;
   always @(posedge clk)
-    y2 <= \$51 ;
+    y1 <= \$54 ;
   always @(posedge clk)
-    y3 <= \$52 ;
+    y2 <= \$55 ;
   always @(posedge clk)
-    o_y <= \$53 ;
+    y3 <= \$56 ;
   always @(posedge clk)
-    o_index <= \$54 ;
+    o_y <= \$57 ;
+  always @(posedge clk)
+    o_index <= \$58 ;
   assign \$2  = i_zero[0] ? \$1  : 16'h0000;
   assign \$4  = i_zero[1] ? \$3  : 16'h0000;
   assign \$5  = $signed(\$2 ) + $signed(\$4 );
@@ -5963,168 +5955,6 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.col2_unit0 (rst, i_hand, i_hand_vali
   assign \$39  = | i_hand_valid;
   assign \$40  = | i_hand_valid;
   assign \$41  = \$signal$17  & s2_last;
-  always @(posedge clk)
-    \$signal$17  <= \$42 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$43  = s2_d;
-    if (\$40 ) begin
-      \$43  = \$12 [18:0];
-    end
-    if (rst) begin
-      \$43  = 19'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$44  = s2_scale;
-    if (\$40 ) begin
-      \$44  = i_scale;
-    end
-    if (rst) begin
-      \$44  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$45  = \$signal ;
-    if (\$40 ) begin
-      \$45  = hand[34];
-    end
-    if (rst) begin
-      \$45  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$46  = s2_last;
-    if (\$40 ) begin
-      \$46  = hand[35];
-    end
-    if (rst) begin
-      \$46  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$47  = s2_index;
-    if (\$40 ) begin
-      \$47  = index;
-    end
-    if (rst) begin
-      \$47  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$48  = \$41 ;
-    if (rst) begin
-      \$48  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$49  = y0;
-    if (\$signal$17 ) begin
-      casez (s2_index)
-        2'h0:
-            \$49  = \$38 [47:0];
-      endcase
-    end
-    if (rst) begin
-      \$49  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$50  = y1;
-    if (\$signal$17 ) begin
-      casez (s2_index)
-        2'h0:
-            /* empty */;
-        2'h1:
-            \$50  = \$38 [47:0];
-      endcase
-    end
-    if (rst) begin
-      \$50  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$51  = y2;
-    if (\$signal$17 ) begin
-      casez (s2_index)
-        2'h0:
-            /* empty */;
-        2'h1:
-            /* empty */;
-        2'h2:
-            \$51  = \$38 [47:0];
-      endcase
-    end
-    if (rst) begin
-      \$51  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$52  = y3;
-    if (\$signal$17 ) begin
-      (* full_case = 32'd1 *)
-      casez (s2_index)
-        2'h0:
-            /* empty */;
-        2'h1:
-            /* empty */;
-        2'h2:
-            /* empty */;
-        2'h3:
-            \$52  = \$38 [47:0];
-      endcase
-    end
-    if (rst) begin
-      \$52  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$53  = o_y;
-    if (\$signal$17 ) begin
-      if (s2_last) begin
-        \$53  = \$38 [47:0];
-      end
-    end
-    if (rst) begin
-      \$53  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$54  = o_index;
-    if (\$signal$17 ) begin
-      if (s2_last) begin
-        \$54  = s2_index;
-      end
-    end
-    if (rst) begin
-      \$54  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    (* full_case = 32'd1 *)
-    casez (s2_index)
-      2'h0:
-          \$13  = y0;
-      2'h1:
-          \$13  = y1;
-      2'h2:
-          \$13  = y2;
-      2'h3:
-          \$13  = y3;
-    endcase
-  end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
     hand = 36'h000000000;
@@ -6159,10 +5989,153 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.col2_unit0 (rst, i_hand, i_hand_vali
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$42  = \$39 ;
+    \$46  = \$39 ;
     if (rst) begin
-      \$42  = 1'h0;
+      \$46  = 1'h0;
     end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$47  = s2_d;
+    if (\$40 ) begin
+      \$47  = \$12 [18:0];
+    end
+    if (rst) begin
+      \$47  = 19'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$48  = s2_scale;
+    if (\$40 ) begin
+      \$48  = i_scale;
+    end
+    if (rst) begin
+      \$48  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$49  = \$signal ;
+    if (\$40 ) begin
+      \$49  = hand[34];
+    end
+    if (rst) begin
+      \$49  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$50  = s2_last;
+    if (\$40 ) begin
+      \$50  = hand[35];
+    end
+    if (rst) begin
+      \$50  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$51  = s2_index;
+    if (\$40 ) begin
+      \$51  = index;
+    end
+    if (rst) begin
+      \$51  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$52  = \$41 ;
+    if (rst) begin
+      \$52  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$53  = y0;
+    if (\$signal$17 ) begin
+      if (\$42 ) begin
+        \$53  = \$38 [47:0];
+      end
+    end
+    if (rst) begin
+      \$53  = 48'h000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$54  = y1;
+    if (\$signal$17 ) begin
+      if (\$43 ) begin
+        \$54  = \$38 [47:0];
+      end
+    end
+    if (rst) begin
+      \$54  = 48'h000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$55  = y2;
+    if (\$signal$17 ) begin
+      if (\$44 ) begin
+        \$55  = \$38 [47:0];
+      end
+    end
+    if (rst) begin
+      \$55  = 48'h000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$56  = y3;
+    if (\$signal$17 ) begin
+      if (\$45 ) begin
+        \$56  = \$38 [47:0];
+      end
+    end
+    if (rst) begin
+      \$56  = 48'h000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$57  = o_y;
+    if (\$signal$17 ) begin
+      if (s2_last) begin
+        \$57  = \$38 [47:0];
+      end
+    end
+    if (rst) begin
+      \$57  = 48'h000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$58  = o_index;
+    if (\$signal$17 ) begin
+      if (s2_last) begin
+        \$58  = s2_index;
+      end
+    end
+    if (rst) begin
+      \$58  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    (* full_case = 32'd1 *)
+    casez (s2_index)
+      2'h0:
+          \$13  = y0;
+      2'h1:
+          \$13  = y1;
+      2'h2:
+          \$13  = y2;
+      2'h3:
+          \$13  = y3;
+    endcase
   end
   assign d = \$12 [18:0];
   assign y = \$38 [47:0];
@@ -6242,20 +6215,24 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.col3_unit0 (rst, i_hand, i_hand_vali
   wire [15:0] \$4 ;
   wire \$40 ;
   wire \$41 ;
-  reg \$42 ;
-  reg [18:0] \$43 ;
-  reg [7:0] \$44 ;
-  reg \$45 ;
+  wire \$42 ;
+  wire \$43 ;
+  wire \$44 ;
+  wire \$45 ;
   reg \$46 ;
-  reg [1:0] \$47 ;
-  reg \$48 ;
-  reg [47:0] \$49 ;
+  reg [18:0] \$47 ;
+  reg [7:0] \$48 ;
+  reg \$49 ;
   wire [16:0] \$5 ;
-  reg [47:0] \$50 ;
-  reg [47:0] \$51 ;
-  reg [47:0] \$52 ;
+  reg \$50 ;
+  reg [1:0] \$51 ;
+  reg \$52 ;
   reg [47:0] \$53 ;
-  reg [1:0] \$54 ;
+  reg [47:0] \$54 ;
+  reg [47:0] \$55 ;
+  reg [47:0] \$56 ;
+  reg [47:0] \$57 ;
+  reg [1:0] \$58 ;
   wire [17:0] \$6 ;
   wire [17:0] \$7 ;
   wire [17:0] \$8 ;
@@ -6316,30 +6293,36 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.col3_unit0 (rst, i_hand, i_hand_vali
   reg [47:0] y1 = 48'h000000000000;
   reg [47:0] y2 = 48'h000000000000;
   reg [47:0] y3 = 48'h000000000000;
+  assign \$42  = ! s2_index;
+  assign \$43  = s2_index == 1'h1;
+  assign \$44  = s2_index == 2'h2;
+  assign \$45  = s2_index == 2'h3;
   always @(posedge clk)
-    s2_d <= \$43 ;
+    \$signal$17  <= \$46 ;
   always @(posedge clk)
-    s2_scale <= \$44 ;
+    s2_d <= \$47 ;
   always @(posedge clk)
-    \$signal  <= \$45 ;
+    s2_scale <= \$48 ;
   always @(posedge clk)
-    s2_last <= \$46 ;
+    \$signal  <= \$49 ;
   always @(posedge clk)
-    s2_index <= \$47 ;
+    s2_last <= \$50 ;
   always @(posedge clk)
-    o_valid <= \$48 ;
+    s2_index <= \$51 ;
   always @(posedge clk)
-    y0 <= \$49 ;
+    o_valid <= \$52 ;
   always @(posedge clk)
-    y1 <= \$50 ;
+    y0 <= \$53 ;
   always @(posedge clk)
-    y2 <= \$51 ;
+    y1 <= \$54 ;
   always @(posedge clk)
-    y3 <= \$52 ;
+    y2 <= \$55 ;
   always @(posedge clk)
-    o_y <= \$53 ;
+    y3 <= \$56 ;
   always @(posedge clk)
-    o_index <= \$54 ;
+    o_y <= \$57 ;
+  always @(posedge clk)
+    o_index <= \$58 ;
   assign \$2  = i_zero[0] ? \$1  : 16'h0000;
   assign \$4  = i_zero[1] ? \$3  : 16'h0000;
   assign \$5  = $signed(\$2 ) + $signed(\$4 );
@@ -6368,168 +6351,6 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.col3_unit0 (rst, i_hand, i_hand_vali
   assign \$39  = | i_hand_valid;
   assign \$40  = | i_hand_valid;
   assign \$41  = \$signal$17  & s2_last;
-  always @(posedge clk)
-    \$signal$17  <= \$42 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$43  = s2_d;
-    if (\$40 ) begin
-      \$43  = \$12 [18:0];
-    end
-    if (rst) begin
-      \$43  = 19'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$44  = s2_scale;
-    if (\$40 ) begin
-      \$44  = i_scale;
-    end
-    if (rst) begin
-      \$44  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$45  = \$signal ;
-    if (\$40 ) begin
-      \$45  = hand[34];
-    end
-    if (rst) begin
-      \$45  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$46  = s2_last;
-    if (\$40 ) begin
-      \$46  = hand[35];
-    end
-    if (rst) begin
-      \$46  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$47  = s2_index;
-    if (\$40 ) begin
-      \$47  = index;
-    end
-    if (rst) begin
-      \$47  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$48  = \$41 ;
-    if (rst) begin
-      \$48  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$49  = y0;
-    if (\$signal$17 ) begin
-      casez (s2_index)
-        2'h0:
-            \$49  = \$38 [47:0];
-      endcase
-    end
-    if (rst) begin
-      \$49  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$50  = y1;
-    if (\$signal$17 ) begin
-      casez (s2_index)
-        2'h0:
-            /* empty */;
-        2'h1:
-            \$50  = \$38 [47:0];
-      endcase
-    end
-    if (rst) begin
-      \$50  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$51  = y2;
-    if (\$signal$17 ) begin
-      casez (s2_index)
-        2'h0:
-            /* empty */;
-        2'h1:
-            /* empty */;
-        2'h2:
-            \$51  = \$38 [47:0];
-      endcase
-    end
-    if (rst) begin
-      \$51  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$52  = y3;
-    if (\$signal$17 ) begin
-      (* full_case = 32'd1 *)
-      casez (s2_index)
-        2'h0:
-            /* empty */;
-        2'h1:
-            /* empty */;
-        2'h2:
-            /* empty */;
-        2'h3:
-            \$52  = \$38 [47:0];
-      endcase
-    end
-    if (rst) begin
-      \$52  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$53  = o_y;
-    if (\$signal$17 ) begin
-      if (s2_last) begin
-        \$53  = \$38 [47:0];
-      end
-    end
-    if (rst) begin
-      \$53  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$54  = o_index;
-    if (\$signal$17 ) begin
-      if (s2_last) begin
-        \$54  = s2_index;
-      end
-    end
-    if (rst) begin
-      \$54  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    (* full_case = 32'd1 *)
-    casez (s2_index)
-      2'h0:
-          \$13  = y0;
-      2'h1:
-          \$13  = y1;
-      2'h2:
-          \$13  = y2;
-      2'h3:
-          \$13  = y3;
-    endcase
-  end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
     hand = 36'h000000000;
@@ -6564,10 +6385,153 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.col3_unit0 (rst, i_hand, i_hand_vali
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$42  = \$39 ;
+    \$46  = \$39 ;
     if (rst) begin
-      \$42  = 1'h0;
+      \$46  = 1'h0;
     end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$47  = s2_d;
+    if (\$40 ) begin
+      \$47  = \$12 [18:0];
+    end
+    if (rst) begin
+      \$47  = 19'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$48  = s2_scale;
+    if (\$40 ) begin
+      \$48  = i_scale;
+    end
+    if (rst) begin
+      \$48  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$49  = \$signal ;
+    if (\$40 ) begin
+      \$49  = hand[34];
+    end
+    if (rst) begin
+      \$49  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$50  = s2_last;
+    if (\$40 ) begin
+      \$50  = hand[35];
+    end
+    if (rst) begin
+      \$50  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$51  = s2_index;
+    if (\$40 ) begin
+      \$51  = index;
+    end
+    if (rst) begin
+      \$51  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$52  = \$41 ;
+    if (rst) begin
+      \$52  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$53  = y0;
+    if (\$signal$17 ) begin
+      if (\$42 ) begin
+        \$53  = \$38 [47:0];
+      end
+    end
+    if (rst) begin
+      \$53  = 48'h000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$54  = y1;
+    if (\$signal$17 ) begin
+      if (\$43 ) begin
+        \$54  = \$38 [47:0];
+      end
+    end
+    if (rst) begin
+      \$54  = 48'h000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$55  = y2;
+    if (\$signal$17 ) begin
+      if (\$44 ) begin
+        \$55  = \$38 [47:0];
+      end
+    end
+    if (rst) begin
+      \$55  = 48'h000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$56  = y3;
+    if (\$signal$17 ) begin
+      if (\$45 ) begin
+        \$56  = \$38 [47:0];
+      end
+    end
+    if (rst) begin
+      \$56  = 48'h000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$57  = o_y;
+    if (\$signal$17 ) begin
+      if (s2_last) begin
+        \$57  = \$38 [47:0];
+      end
+    end
+    if (rst) begin
+      \$57  = 48'h000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$58  = o_index;
+    if (\$signal$17 ) begin
+      if (s2_last) begin
+        \$58  = s2_index;
+      end
+    end
+    if (rst) begin
+      \$58  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    (* full_case = 32'd1 *)
+    casez (s2_index)
+      2'h0:
+          \$13  = y0;
+      2'h1:
+          \$13  = y1;
+      2'h2:
+          \$13  = y2;
+      2'h3:
+          \$13  = y3;
+    endcase
   end
   assign d = \$12 [18:0];
   assign y = \$38 [47:0];

@@ -13313,25 +13313,33 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.col0_unit0 (rst, i_hand, i_hand_vali
   wire [15:0] \$4 ;
   wire \$40 ;
   wire \$41 ;
-  reg \$42 ;
-  reg [18:0] \$43 ;
-  reg [7:0] \$44 ;
-  reg \$45 ;
-  reg \$46 ;
-  reg [2:0] \$47 ;
-  reg \$48 ;
-  reg [47:0] \$49 ;
+  wire \$42 ;
+  wire \$43 ;
+  wire \$44 ;
+  wire \$45 ;
+  wire \$46 ;
+  wire \$47 ;
+  wire \$48 ;
+  wire \$49 ;
   wire [16:0] \$5 ;
-  reg [47:0] \$50 ;
-  reg [47:0] \$51 ;
-  reg [47:0] \$52 ;
-  reg [47:0] \$53 ;
-  reg [47:0] \$54 ;
-  reg [47:0] \$55 ;
-  reg [47:0] \$56 ;
+  reg \$50 ;
+  reg [18:0] \$51 ;
+  reg [7:0] \$52 ;
+  reg \$53 ;
+  reg \$54 ;
+  reg [2:0] \$55 ;
+  reg \$56 ;
   reg [47:0] \$57 ;
-  reg [2:0] \$58 ;
+  reg [47:0] \$58 ;
+  reg [47:0] \$59 ;
   wire [17:0] \$6 ;
+  reg [47:0] \$60 ;
+  reg [47:0] \$61 ;
+  reg [47:0] \$62 ;
+  reg [47:0] \$63 ;
+  reg [47:0] \$64 ;
+  reg [47:0] \$65 ;
+  reg [2:0] \$66 ;
   wire [17:0] \$7 ;
   wire [17:0] \$8 ;
   wire [17:0] \$9 ;
@@ -13413,40 +13421,56 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.col0_unit0 (rst, i_hand, i_hand_vali
   reg [47:0] y5 = 48'h000000000000;
   reg [47:0] y6 = 48'h000000000000;
   reg [47:0] y7 = 48'h000000000000;
+  assign \$34  = s2_scale[7] ? \$33  : 26'h0000000;
+  assign \$35  = $signed(\$32 ) + $signed(\$34 );
+  assign \$36  = $signed(\$30 ) + $signed(\$35 );
+  assign \$37  = $signed(\$25 ) + $signed(\$36 );
+  assign \$38  = $signed(\$14 ) + $signed(\$37 );
+  assign \$39  = | i_hand_valid;
+  assign \$40  = | i_hand_valid;
+  assign \$41  = \$signal$21  & s2_last;
+  assign \$42  = ! s2_index;
+  assign \$43  = s2_index == 1'h1;
+  assign \$44  = s2_index == 2'h2;
+  assign \$45  = s2_index == 2'h3;
+  assign \$46  = s2_index == 3'h4;
+  assign \$47  = s2_index == 3'h5;
+  assign \$48  = s2_index == 3'h6;
+  assign \$49  = s2_index == 3'h7;
   always @(posedge clk)
-    \$signal$21  <= \$42 ;
+    \$signal$21  <= \$50 ;
   always @(posedge clk)
-    s2_d <= \$43 ;
+    s2_d <= \$51 ;
   always @(posedge clk)
-    s2_scale <= \$44 ;
+    s2_scale <= \$52 ;
   always @(posedge clk)
-    \$signal  <= \$45 ;
+    \$signal  <= \$53 ;
   always @(posedge clk)
-    s2_last <= \$46 ;
+    s2_last <= \$54 ;
   always @(posedge clk)
-    s2_index <= \$47 ;
+    s2_index <= \$55 ;
   always @(posedge clk)
-    o_valid <= \$48 ;
+    o_valid <= \$56 ;
   always @(posedge clk)
-    y0 <= \$49 ;
+    y0 <= \$57 ;
   always @(posedge clk)
-    y1 <= \$50 ;
+    y1 <= \$58 ;
   always @(posedge clk)
-    y2 <= \$51 ;
+    y2 <= \$59 ;
   always @(posedge clk)
-    y3 <= \$52 ;
+    y3 <= \$60 ;
   always @(posedge clk)
-    y4 <= \$53 ;
+    y4 <= \$61 ;
   always @(posedge clk)
-    y5 <= \$54 ;
+    y5 <= \$62 ;
   always @(posedge clk)
-    y6 <= \$55 ;
+    y6 <= \$63 ;
   always @(posedge clk)
-    y7 <= \$56 ;
+    y7 <= \$64 ;
   always @(posedge clk)
-    o_y <= \$57 ;
+    o_y <= \$65 ;
   always @(posedge clk)
-    o_index <= \$58 ;
+    o_index <= \$66 ;
   assign \$2  = i_zero[0] ? \$1  : 16'h0000;
   assign \$4  = i_zero[1] ? \$3  : 16'h0000;
   assign \$5  = $signed(\$2 ) + $signed(\$4 );
@@ -13467,14 +13491,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.col0_unit0 (rst, i_hand, i_hand_vali
   assign \$29  = s2_scale[5] ? \$28  : 26'h0000000;
   assign \$30  = $signed(\$27 ) + $signed(\$29 );
   assign \$32  = s2_scale[6] ? \$31  : 26'h0000000;
-  assign \$34  = s2_scale[7] ? \$33  : 26'h0000000;
-  assign \$35  = $signed(\$32 ) + $signed(\$34 );
-  assign \$36  = $signed(\$30 ) + $signed(\$35 );
-  assign \$37  = $signed(\$25 ) + $signed(\$36 );
-  assign \$38  = $signed(\$14 ) + $signed(\$37 );
-  assign \$39  = | i_hand_valid;
-  assign \$40  = | i_hand_valid;
-  assign \$41  = \$signal$21  & s2_last;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     hand = 36'h000000000;
@@ -13533,234 +13549,73 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.col0_unit0 (rst, i_hand, i_hand_vali
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$42  = \$39 ;
+    \$50  = \$39 ;
     if (rst) begin
-      \$42  = 1'h0;
+      \$50  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$43  = s2_d;
+    \$51  = s2_d;
     if (\$40 ) begin
-      \$43  = \$12 [18:0];
+      \$51  = \$12 [18:0];
     end
     if (rst) begin
-      \$43  = 19'h00000;
+      \$51  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$44  = s2_scale;
+    \$52  = s2_scale;
     if (\$40 ) begin
-      \$44  = i_scale;
+      \$52  = i_scale;
     end
     if (rst) begin
-      \$44  = 8'h00;
+      \$52  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$45  = \$signal ;
+    \$53  = \$signal ;
     if (\$40 ) begin
-      \$45  = hand[34];
+      \$53  = hand[34];
     end
     if (rst) begin
-      \$45  = 1'h0;
+      \$53  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$46  = s2_last;
+    \$54  = s2_last;
     if (\$40 ) begin
-      \$46  = hand[35];
+      \$54  = hand[35];
     end
     if (rst) begin
-      \$46  = 1'h0;
+      \$54  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$47  = s2_index;
+    \$55  = s2_index;
     if (\$40 ) begin
-      \$47  = index;
+      \$55  = index;
     end
     if (rst) begin
-      \$47  = 3'h0;
+      \$55  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$48  = \$41 ;
+    \$56  = \$41 ;
     if (rst) begin
-      \$48  = 1'h0;
+      \$56  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$49  = y0;
+    \$57  = y0;
     if (\$signal$21 ) begin
-      casez (s2_index)
-        3'h0:
-            \$49  = \$38 [47:0];
-      endcase
-    end
-    if (rst) begin
-      \$49  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$50  = y1;
-    if (\$signal$21 ) begin
-      casez (s2_index)
-        3'h0:
-            /* empty */;
-        3'h1:
-            \$50  = \$38 [47:0];
-      endcase
-    end
-    if (rst) begin
-      \$50  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$51  = y2;
-    if (\$signal$21 ) begin
-      casez (s2_index)
-        3'h0:
-            /* empty */;
-        3'h1:
-            /* empty */;
-        3'h2:
-            \$51  = \$38 [47:0];
-      endcase
-    end
-    if (rst) begin
-      \$51  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$52  = y3;
-    if (\$signal$21 ) begin
-      casez (s2_index)
-        3'h0:
-            /* empty */;
-        3'h1:
-            /* empty */;
-        3'h2:
-            /* empty */;
-        3'h3:
-            \$52  = \$38 [47:0];
-      endcase
-    end
-    if (rst) begin
-      \$52  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$53  = y4;
-    if (\$signal$21 ) begin
-      casez (s2_index)
-        3'h0:
-            /* empty */;
-        3'h1:
-            /* empty */;
-        3'h2:
-            /* empty */;
-        3'h3:
-            /* empty */;
-        3'h4:
-            \$53  = \$38 [47:0];
-      endcase
-    end
-    if (rst) begin
-      \$53  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$54  = y5;
-    if (\$signal$21 ) begin
-      casez (s2_index)
-        3'h0:
-            /* empty */;
-        3'h1:
-            /* empty */;
-        3'h2:
-            /* empty */;
-        3'h3:
-            /* empty */;
-        3'h4:
-            /* empty */;
-        3'h5:
-            \$54  = \$38 [47:0];
-      endcase
-    end
-    if (rst) begin
-      \$54  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$55  = y6;
-    if (\$signal$21 ) begin
-      casez (s2_index)
-        3'h0:
-            /* empty */;
-        3'h1:
-            /* empty */;
-        3'h2:
-            /* empty */;
-        3'h3:
-            /* empty */;
-        3'h4:
-            /* empty */;
-        3'h5:
-            /* empty */;
-        3'h6:
-            \$55  = \$38 [47:0];
-      endcase
-    end
-    if (rst) begin
-      \$55  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$56  = y7;
-    if (\$signal$21 ) begin
-      (* full_case = 32'd1 *)
-      casez (s2_index)
-        3'h0:
-            /* empty */;
-        3'h1:
-            /* empty */;
-        3'h2:
-            /* empty */;
-        3'h3:
-            /* empty */;
-        3'h4:
-            /* empty */;
-        3'h5:
-            /* empty */;
-        3'h6:
-            /* empty */;
-        3'h7:
-            \$56  = \$38 [47:0];
-      endcase
-    end
-    if (rst) begin
-      \$56  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$57  = o_y;
-    if (\$signal$21 ) begin
-      if (s2_last) begin
+      if (\$42 ) begin
         \$57  = \$38 [47:0];
       end
     end
@@ -13770,14 +13625,110 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.col0_unit0 (rst, i_hand, i_hand_vali
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$58  = o_index;
+    \$58  = y1;
     if (\$signal$21 ) begin
-      if (s2_last) begin
-        \$58  = s2_index;
+      if (\$43 ) begin
+        \$58  = \$38 [47:0];
       end
     end
     if (rst) begin
-      \$58  = 3'h0;
+      \$58  = 48'h000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$59  = y2;
+    if (\$signal$21 ) begin
+      if (\$44 ) begin
+        \$59  = \$38 [47:0];
+      end
+    end
+    if (rst) begin
+      \$59  = 48'h000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$60  = y3;
+    if (\$signal$21 ) begin
+      if (\$45 ) begin
+        \$60  = \$38 [47:0];
+      end
+    end
+    if (rst) begin
+      \$60  = 48'h000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$61  = y4;
+    if (\$signal$21 ) begin
+      if (\$46 ) begin
+        \$61  = \$38 [47:0];
+      end
+    end
+    if (rst) begin
+      \$61  = 48'h000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$62  = y5;
+    if (\$signal$21 ) begin
+      if (\$47 ) begin
+        \$62  = \$38 [47:0];
+      end
+    end
+    if (rst) begin
+      \$62  = 48'h000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$63  = y6;
+    if (\$signal$21 ) begin
+      if (\$48 ) begin
+        \$63  = \$38 [47:0];
+      end
+    end
+    if (rst) begin
+      \$63  = 48'h000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$64  = y7;
+    if (\$signal$21 ) begin
+      if (\$49 ) begin
+        \$64  = \$38 [47:0];
+      end
+    end
+    if (rst) begin
+      \$64  = 48'h000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$65  = o_y;
+    if (\$signal$21 ) begin
+      if (s2_last) begin
+        \$65  = \$38 [47:0];
+      end
+    end
+    if (rst) begin
+      \$65  = 48'h000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$66  = o_index;
+    if (\$signal$21 ) begin
+      if (s2_last) begin
+        \$66  = s2_index;
+      end
+    end
+    if (rst) begin
+      \$66  = 3'h0;
     end
   end
   always @* begin
@@ -13900,25 +13851,33 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.col1_unit0 (rst, i_hand, i_hand_vali
   wire [15:0] \$4 ;
   wire \$40 ;
   wire \$41 ;
-  reg \$42 ;
-  reg [18:0] \$43 ;
-  reg [7:0] \$44 ;
-  reg \$45 ;
-  reg \$46 ;
-  reg [2:0] \$47 ;
-  reg \$48 ;
-  reg [47:0] \$49 ;
+  wire \$42 ;
+  wire \$43 ;
+  wire \$44 ;
+  wire \$45 ;
+  wire \$46 ;
+  wire \$47 ;
+  wire \$48 ;
+  wire \$49 ;
   wire [16:0] \$5 ;
-  reg [47:0] \$50 ;
-  reg [47:0] \$51 ;
-  reg [47:0] \$52 ;
-  reg [47:0] \$53 ;
-  reg [47:0] \$54 ;
-  reg [47:0] \$55 ;
-  reg [47:0] \$56 ;
+  reg \$50 ;
+  reg [18:0] \$51 ;
+  reg [7:0] \$52 ;
+  reg \$53 ;
+  reg \$54 ;
+  reg [2:0] \$55 ;
+  reg \$56 ;
   reg [47:0] \$57 ;
-  reg [2:0] \$58 ;
+  reg [47:0] \$58 ;
+  reg [47:0] \$59 ;
   wire [17:0] \$6 ;
+  reg [47:0] \$60 ;
+  reg [47:0] \$61 ;
+  reg [47:0] \$62 ;
+  reg [47:0] \$63 ;
+  reg [47:0] \$64 ;
+  reg [47:0] \$65 ;
+  reg [2:0] \$66 ;
   wire [17:0] \$7 ;
   wire [17:0] \$8 ;
   wire [17:0] \$9 ;
@@ -14000,40 +13959,56 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.col1_unit0 (rst, i_hand, i_hand_vali
   reg [47:0] y5 = 48'h000000000000;
   reg [47:0] y6 = 48'h000000000000;
   reg [47:0] y7 = 48'h000000000000;
+  assign \$34  = s2_scale[7] ? \$33  : 26'h0000000;
+  assign \$35  = $signed(\$32 ) + $signed(\$34 );
+  assign \$36  = $signed(\$30 ) + $signed(\$35 );
+  assign \$37  = $signed(\$25 ) + $signed(\$36 );
+  assign \$38  = $signed(\$14 ) + $signed(\$37 );
+  assign \$39  = | i_hand_valid;
+  assign \$40  = | i_hand_valid;
+  assign \$41  = \$signal$21  & s2_last;
+  assign \$42  = ! s2_index;
+  assign \$43  = s2_index == 1'h1;
+  assign \$44  = s2_index == 2'h2;
+  assign \$45  = s2_index == 2'h3;
+  assign \$46  = s2_index == 3'h4;
+  assign \$47  = s2_index == 3'h5;
+  assign \$48  = s2_index == 3'h6;
+  assign \$49  = s2_index == 3'h7;
   always @(posedge clk)
-    \$signal$21  <= \$42 ;
+    \$signal$21  <= \$50 ;
   always @(posedge clk)
-    s2_d <= \$43 ;
+    s2_d <= \$51 ;
   always @(posedge clk)
-    s2_scale <= \$44 ;
+    s2_scale <= \$52 ;
   always @(posedge clk)
-    \$signal  <= \$45 ;
+    \$signal  <= \$53 ;
   always @(posedge clk)
-    s2_last <= \$46 ;
+    s2_last <= \$54 ;
   always @(posedge clk)
-    s2_index <= \$47 ;
+    s2_index <= \$55 ;
   always @(posedge clk)
-    o_valid <= \$48 ;
+    o_valid <= \$56 ;
   always @(posedge clk)
-    y0 <= \$49 ;
+    y0 <= \$57 ;
   always @(posedge clk)
-    y1 <= \$50 ;
+    y1 <= \$58 ;
   always @(posedge clk)
-    y2 <= \$51 ;
+    y2 <= \$59 ;
   always @(posedge clk)
-    y3 <= \$52 ;
+    y3 <= \$60 ;
   always @(posedge clk)
-    y4 <= \$53 ;
+    y4 <= \$61 ;
   always @(posedge clk)
-    y5 <= \$54 ;
+    y5 <= \$62 ;
   always @(posedge clk)
-    y6 <= \$55 ;
+    y6 <= \$63 ;
   always @(posedge clk)
-    y7 <= \$56 ;
+    y7 <= \$64 ;
   always @(posedge clk)
-    o_y <= \$57 ;
+    o_y <= \$65 ;
   always @(posedge clk)
-    o_index <= \$58 ;
+    o_index <= \$66 ;
   assign \$2  = i_zero[0] ? \$1  : 16'h0000;
   assign \$4  = i_zero[1] ? \$3  : 16'h0000;
   assign \$5  = $signed(\$2 ) + $signed(\$4 );
@@ -14054,14 +14029,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.col1_unit0 (rst, i_hand, i_hand_vali
   assign \$29  = s2_scale[5] ? \$28  : 26'h0000000;
   assign \$30  = $signed(\$27 ) + $signed(\$29 );
   assign \$32  = s2_scale[6] ? \$31  : 26'h0000000;
-  assign \$34  = s2_scale[7] ? \$33  : 26'h0000000;
-  assign \$35  = $signed(\$32 ) + $signed(\$34 );
-  assign \$36  = $signed(\$30 ) + $signed(\$35 );
-  assign \$37  = $signed(\$25 ) + $signed(\$36 );
-  assign \$38  = $signed(\$14 ) + $signed(\$37 );
-  assign \$39  = | i_hand_valid;
-  assign \$40  = | i_hand_valid;
-  assign \$41  = \$signal$21  & s2_last;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
     hand = 36'h000000000;
@@ -14120,234 +14087,73 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.col1_unit0 (rst, i_hand, i_hand_vali
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$42  = \$39 ;
+    \$50  = \$39 ;
     if (rst) begin
-      \$42  = 1'h0;
+      \$50  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$43  = s2_d;
+    \$51  = s2_d;
     if (\$40 ) begin
-      \$43  = \$12 [18:0];
+      \$51  = \$12 [18:0];
     end
     if (rst) begin
-      \$43  = 19'h00000;
+      \$51  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$44  = s2_scale;
+    \$52  = s2_scale;
     if (\$40 ) begin
-      \$44  = i_scale;
+      \$52  = i_scale;
     end
     if (rst) begin
-      \$44  = 8'h00;
+      \$52  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$45  = \$signal ;
+    \$53  = \$signal ;
     if (\$40 ) begin
-      \$45  = hand[34];
+      \$53  = hand[34];
     end
     if (rst) begin
-      \$45  = 1'h0;
+      \$53  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$46  = s2_last;
+    \$54  = s2_last;
     if (\$40 ) begin
-      \$46  = hand[35];
+      \$54  = hand[35];
     end
     if (rst) begin
-      \$46  = 1'h0;
+      \$54  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$47  = s2_index;
+    \$55  = s2_index;
     if (\$40 ) begin
-      \$47  = index;
+      \$55  = index;
     end
     if (rst) begin
-      \$47  = 3'h0;
+      \$55  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$48  = \$41 ;
+    \$56  = \$41 ;
     if (rst) begin
-      \$48  = 1'h0;
+      \$56  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$49  = y0;
+    \$57  = y0;
     if (\$signal$21 ) begin
-      casez (s2_index)
-        3'h0:
-            \$49  = \$38 [47:0];
-      endcase
-    end
-    if (rst) begin
-      \$49  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$50  = y1;
-    if (\$signal$21 ) begin
-      casez (s2_index)
-        3'h0:
-            /* empty */;
-        3'h1:
-            \$50  = \$38 [47:0];
-      endcase
-    end
-    if (rst) begin
-      \$50  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$51  = y2;
-    if (\$signal$21 ) begin
-      casez (s2_index)
-        3'h0:
-            /* empty */;
-        3'h1:
-            /* empty */;
-        3'h2:
-            \$51  = \$38 [47:0];
-      endcase
-    end
-    if (rst) begin
-      \$51  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$52  = y3;
-    if (\$signal$21 ) begin
-      casez (s2_index)
-        3'h0:
-            /* empty */;
-        3'h1:
-            /* empty */;
-        3'h2:
-            /* empty */;
-        3'h3:
-            \$52  = \$38 [47:0];
-      endcase
-    end
-    if (rst) begin
-      \$52  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$53  = y4;
-    if (\$signal$21 ) begin
-      casez (s2_index)
-        3'h0:
-            /* empty */;
-        3'h1:
-            /* empty */;
-        3'h2:
-            /* empty */;
-        3'h3:
-            /* empty */;
-        3'h4:
-            \$53  = \$38 [47:0];
-      endcase
-    end
-    if (rst) begin
-      \$53  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$54  = y5;
-    if (\$signal$21 ) begin
-      casez (s2_index)
-        3'h0:
-            /* empty */;
-        3'h1:
-            /* empty */;
-        3'h2:
-            /* empty */;
-        3'h3:
-            /* empty */;
-        3'h4:
-            /* empty */;
-        3'h5:
-            \$54  = \$38 [47:0];
-      endcase
-    end
-    if (rst) begin
-      \$54  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$55  = y6;
-    if (\$signal$21 ) begin
-      casez (s2_index)
-        3'h0:
-            /* empty */;
-        3'h1:
-            /* empty */;
-        3'h2:
-            /* empty */;
-        3'h3:
-            /* empty */;
-        3'h4:
-            /* empty */;
-        3'h5:
-            /* empty */;
-        3'h6:
-            \$55  = \$38 [47:0];
-      endcase
-    end
-    if (rst) begin
-      \$55  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$56  = y7;
-    if (\$signal$21 ) begin
-      (* full_case = 32'd1 *)
-      casez (s2_index)
-        3'h0:
-            /* empty */;
-        3'h1:
-            /* empty */;
-        3'h2:
-            /* empty */;
-        3'h3:
-            /* empty */;
-        3'h4:
-            /* empty */;
-        3'h5:
-            /* empty */;
-        3'h6:
-            /* empty */;
-        3'h7:
-            \$56  = \$38 [47:0];
-      endcase
-    end
-    if (rst) begin
-      \$56  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$57  = o_y;
-    if (\$signal$21 ) begin
-      if (s2_last) begin
+      if (\$42 ) begin
         \$57  = \$38 [47:0];
       end
     end
@@ -14357,14 +14163,110 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.col1_unit0 (rst, i_hand, i_hand_vali
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$58  = o_index;
+    \$58  = y1;
     if (\$signal$21 ) begin
-      if (s2_last) begin
-        \$58  = s2_index;
+      if (\$43 ) begin
+        \$58  = \$38 [47:0];
       end
     end
     if (rst) begin
-      \$58  = 3'h0;
+      \$58  = 48'h000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$59  = y2;
+    if (\$signal$21 ) begin
+      if (\$44 ) begin
+        \$59  = \$38 [47:0];
+      end
+    end
+    if (rst) begin
+      \$59  = 48'h000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$60  = y3;
+    if (\$signal$21 ) begin
+      if (\$45 ) begin
+        \$60  = \$38 [47:0];
+      end
+    end
+    if (rst) begin
+      \$60  = 48'h000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$61  = y4;
+    if (\$signal$21 ) begin
+      if (\$46 ) begin
+        \$61  = \$38 [47:0];
+      end
+    end
+    if (rst) begin
+      \$61  = 48'h000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$62  = y5;
+    if (\$signal$21 ) begin
+      if (\$47 ) begin
+        \$62  = \$38 [47:0];
+      end
+    end
+    if (rst) begin
+      \$62  = 48'h000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$63  = y6;
+    if (\$signal$21 ) begin
+      if (\$48 ) begin
+        \$63  = \$38 [47:0];
+      end
+    end
+    if (rst) begin
+      \$63  = 48'h000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$64  = y7;
+    if (\$signal$21 ) begin
+      if (\$49 ) begin
+        \$64  = \$38 [47:0];
+      end
+    end
+    if (rst) begin
+      \$64  = 48'h000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$65  = o_y;
+    if (\$signal$21 ) begin
+      if (s2_last) begin
+        \$65  = \$38 [47:0];
+      end
+    end
+    if (rst) begin
+      \$65  = 48'h000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$66  = o_index;
+    if (\$signal$21 ) begin
+      if (s2_last) begin
+        \$66  = s2_index;
+      end
+    end
+    if (rst) begin
+      \$66  = 3'h0;
     end
   end
   always @* begin
@@ -14487,25 +14389,33 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.col2_unit0 (rst, i_hand, i_hand_vali
   wire [15:0] \$4 ;
   wire \$40 ;
   wire \$41 ;
-  reg \$42 ;
-  reg [18:0] \$43 ;
-  reg [7:0] \$44 ;
-  reg \$45 ;
-  reg \$46 ;
-  reg [2:0] \$47 ;
-  reg \$48 ;
-  reg [47:0] \$49 ;
+  wire \$42 ;
+  wire \$43 ;
+  wire \$44 ;
+  wire \$45 ;
+  wire \$46 ;
+  wire \$47 ;
+  wire \$48 ;
+  wire \$49 ;
   wire [16:0] \$5 ;
-  reg [47:0] \$50 ;
-  reg [47:0] \$51 ;
-  reg [47:0] \$52 ;
-  reg [47:0] \$53 ;
-  reg [47:0] \$54 ;
-  reg [47:0] \$55 ;
-  reg [47:0] \$56 ;
+  reg \$50 ;
+  reg [18:0] \$51 ;
+  reg [7:0] \$52 ;
+  reg \$53 ;
+  reg \$54 ;
+  reg [2:0] \$55 ;
+  reg \$56 ;
   reg [47:0] \$57 ;
-  reg [2:0] \$58 ;
+  reg [47:0] \$58 ;
+  reg [47:0] \$59 ;
   wire [17:0] \$6 ;
+  reg [47:0] \$60 ;
+  reg [47:0] \$61 ;
+  reg [47:0] \$62 ;
+  reg [47:0] \$63 ;
+  reg [47:0] \$64 ;
+  reg [47:0] \$65 ;
+  reg [2:0] \$66 ;
   wire [17:0] \$7 ;
   wire [17:0] \$8 ;
   wire [17:0] \$9 ;
@@ -14587,40 +14497,56 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.col2_unit0 (rst, i_hand, i_hand_vali
   reg [47:0] y5 = 48'h000000000000;
   reg [47:0] y6 = 48'h000000000000;
   reg [47:0] y7 = 48'h000000000000;
+  assign \$34  = s2_scale[7] ? \$33  : 26'h0000000;
+  assign \$35  = $signed(\$32 ) + $signed(\$34 );
+  assign \$36  = $signed(\$30 ) + $signed(\$35 );
+  assign \$37  = $signed(\$25 ) + $signed(\$36 );
+  assign \$38  = $signed(\$14 ) + $signed(\$37 );
+  assign \$39  = | i_hand_valid;
+  assign \$40  = | i_hand_valid;
+  assign \$41  = \$signal$21  & s2_last;
+  assign \$42  = ! s2_index;
+  assign \$43  = s2_index == 1'h1;
+  assign \$44  = s2_index == 2'h2;
+  assign \$45  = s2_index == 2'h3;
+  assign \$46  = s2_index == 3'h4;
+  assign \$47  = s2_index == 3'h5;
+  assign \$48  = s2_index == 3'h6;
+  assign \$49  = s2_index == 3'h7;
   always @(posedge clk)
-    \$signal$21  <= \$42 ;
+    \$signal$21  <= \$50 ;
   always @(posedge clk)
-    s2_d <= \$43 ;
+    s2_d <= \$51 ;
   always @(posedge clk)
-    s2_scale <= \$44 ;
+    s2_scale <= \$52 ;
   always @(posedge clk)
-    \$signal  <= \$45 ;
+    \$signal  <= \$53 ;
   always @(posedge clk)
-    s2_last <= \$46 ;
+    s2_last <= \$54 ;
   always @(posedge clk)
-    s2_index <= \$47 ;
+    s2_index <= \$55 ;
   always @(posedge clk)
-    o_valid <= \$48 ;
+    o_valid <= \$56 ;
   always @(posedge clk)
-    y0 <= \$49 ;
+    y0 <= \$57 ;
   always @(posedge clk)
-    y1 <= \$50 ;
+    y1 <= \$58 ;
   always @(posedge clk)
-    y2 <= \$51 ;
+    y2 <= \$59 ;
   always @(posedge clk)
-    y3 <= \$52 ;
+    y3 <= \$60 ;
   always @(posedge clk)
-    y4 <= \$53 ;
+    y4 <= \$61 ;
   always @(posedge clk)
-    y5 <= \$54 ;
+    y5 <= \$62 ;
   always @(posedge clk)
-    y6 <= \$55 ;
+    y6 <= \$63 ;
   always @(posedge clk)
-    y7 <= \$56 ;
+    y7 <= \$64 ;
   always @(posedge clk)
-    o_y <= \$57 ;
+    o_y <= \$65 ;
   always @(posedge clk)
-    o_index <= \$58 ;
+    o_index <= \$66 ;
   assign \$2  = i_zero[0] ? \$1  : 16'h0000;
   assign \$4  = i_zero[1] ? \$3  : 16'h0000;
   assign \$5  = $signed(\$2 ) + $signed(\$4 );
@@ -14641,14 +14567,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.col2_unit0 (rst, i_hand, i_hand_vali
   assign \$29  = s2_scale[5] ? \$28  : 26'h0000000;
   assign \$30  = $signed(\$27 ) + $signed(\$29 );
   assign \$32  = s2_scale[6] ? \$31  : 26'h0000000;
-  assign \$34  = s2_scale[7] ? \$33  : 26'h0000000;
-  assign \$35  = $signed(\$32 ) + $signed(\$34 );
-  assign \$36  = $signed(\$30 ) + $signed(\$35 );
-  assign \$37  = $signed(\$25 ) + $signed(\$36 );
-  assign \$38  = $signed(\$14 ) + $signed(\$37 );
-  assign \$39  = | i_hand_valid;
-  assign \$40  = | i_hand_valid;
-  assign \$41  = \$signal$21  & s2_last;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
     hand = 36'h000000000;
@@ -14707,234 +14625,73 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.col2_unit0 (rst, i_hand, i_hand_vali
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$42  = \$39 ;
+    \$50  = \$39 ;
     if (rst) begin
-      \$42  = 1'h0;
+      \$50  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$43  = s2_d;
+    \$51  = s2_d;
     if (\$40 ) begin
-      \$43  = \$12 [18:0];
+      \$51  = \$12 [18:0];
     end
     if (rst) begin
-      \$43  = 19'h00000;
+      \$51  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$44  = s2_scale;
+    \$52  = s2_scale;
     if (\$40 ) begin
-      \$44  = i_scale;
+      \$52  = i_scale;
     end
     if (rst) begin
-      \$44  = 8'h00;
+      \$52  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$45  = \$signal ;
+    \$53  = \$signal ;
     if (\$40 ) begin
-      \$45  = hand[34];
+      \$53  = hand[34];
     end
     if (rst) begin
-      \$45  = 1'h0;
+      \$53  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$46  = s2_last;
+    \$54  = s2_last;
     if (\$40 ) begin
-      \$46  = hand[35];
+      \$54  = hand[35];
     end
     if (rst) begin
-      \$46  = 1'h0;
+      \$54  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$47  = s2_index;
+    \$55  = s2_index;
     if (\$40 ) begin
-      \$47  = index;
+      \$55  = index;
     end
     if (rst) begin
-      \$47  = 3'h0;
+      \$55  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$48  = \$41 ;
+    \$56  = \$41 ;
     if (rst) begin
-      \$48  = 1'h0;
+      \$56  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$49  = y0;
+    \$57  = y0;
     if (\$signal$21 ) begin
-      casez (s2_index)
-        3'h0:
-            \$49  = \$38 [47:0];
-      endcase
-    end
-    if (rst) begin
-      \$49  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$50  = y1;
-    if (\$signal$21 ) begin
-      casez (s2_index)
-        3'h0:
-            /* empty */;
-        3'h1:
-            \$50  = \$38 [47:0];
-      endcase
-    end
-    if (rst) begin
-      \$50  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$51  = y2;
-    if (\$signal$21 ) begin
-      casez (s2_index)
-        3'h0:
-            /* empty */;
-        3'h1:
-            /* empty */;
-        3'h2:
-            \$51  = \$38 [47:0];
-      endcase
-    end
-    if (rst) begin
-      \$51  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$52  = y3;
-    if (\$signal$21 ) begin
-      casez (s2_index)
-        3'h0:
-            /* empty */;
-        3'h1:
-            /* empty */;
-        3'h2:
-            /* empty */;
-        3'h3:
-            \$52  = \$38 [47:0];
-      endcase
-    end
-    if (rst) begin
-      \$52  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$53  = y4;
-    if (\$signal$21 ) begin
-      casez (s2_index)
-        3'h0:
-            /* empty */;
-        3'h1:
-            /* empty */;
-        3'h2:
-            /* empty */;
-        3'h3:
-            /* empty */;
-        3'h4:
-            \$53  = \$38 [47:0];
-      endcase
-    end
-    if (rst) begin
-      \$53  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$54  = y5;
-    if (\$signal$21 ) begin
-      casez (s2_index)
-        3'h0:
-            /* empty */;
-        3'h1:
-            /* empty */;
-        3'h2:
-            /* empty */;
-        3'h3:
-            /* empty */;
-        3'h4:
-            /* empty */;
-        3'h5:
-            \$54  = \$38 [47:0];
-      endcase
-    end
-    if (rst) begin
-      \$54  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$55  = y6;
-    if (\$signal$21 ) begin
-      casez (s2_index)
-        3'h0:
-            /* empty */;
-        3'h1:
-            /* empty */;
-        3'h2:
-            /* empty */;
-        3'h3:
-            /* empty */;
-        3'h4:
-            /* empty */;
-        3'h5:
-            /* empty */;
-        3'h6:
-            \$55  = \$38 [47:0];
-      endcase
-    end
-    if (rst) begin
-      \$55  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$56  = y7;
-    if (\$signal$21 ) begin
-      (* full_case = 32'd1 *)
-      casez (s2_index)
-        3'h0:
-            /* empty */;
-        3'h1:
-            /* empty */;
-        3'h2:
-            /* empty */;
-        3'h3:
-            /* empty */;
-        3'h4:
-            /* empty */;
-        3'h5:
-            /* empty */;
-        3'h6:
-            /* empty */;
-        3'h7:
-            \$56  = \$38 [47:0];
-      endcase
-    end
-    if (rst) begin
-      \$56  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$57  = o_y;
-    if (\$signal$21 ) begin
-      if (s2_last) begin
+      if (\$42 ) begin
         \$57  = \$38 [47:0];
       end
     end
@@ -14944,14 +14701,110 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.col2_unit0 (rst, i_hand, i_hand_vali
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$58  = o_index;
+    \$58  = y1;
     if (\$signal$21 ) begin
-      if (s2_last) begin
-        \$58  = s2_index;
+      if (\$43 ) begin
+        \$58  = \$38 [47:0];
       end
     end
     if (rst) begin
-      \$58  = 3'h0;
+      \$58  = 48'h000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$59  = y2;
+    if (\$signal$21 ) begin
+      if (\$44 ) begin
+        \$59  = \$38 [47:0];
+      end
+    end
+    if (rst) begin
+      \$59  = 48'h000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$60  = y3;
+    if (\$signal$21 ) begin
+      if (\$45 ) begin
+        \$60  = \$38 [47:0];
+      end
+    end
+    if (rst) begin
+      \$60  = 48'h000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$61  = y4;
+    if (\$signal$21 ) begin
+      if (\$46 ) begin
+        \$61  = \$38 [47:0];
+      end
+    end
+    if (rst) begin
+      \$61  = 48'h000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$62  = y5;
+    if (\$signal$21 ) begin
+      if (\$47 ) begin
+        \$62  = \$38 [47:0];
+      end
+    end
+    if (rst) begin
+      \$62  = 48'h000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$63  = y6;
+    if (\$signal$21 ) begin
+      if (\$48 ) begin
+        \$63  = \$38 [47:0];
+      end
+    end
+    if (rst) begin
+      \$63  = 48'h000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$64  = y7;
+    if (\$signal$21 ) begin
+      if (\$49 ) begin
+        \$64  = \$38 [47:0];
+      end
+    end
+    if (rst) begin
+      \$64  = 48'h000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$65  = o_y;
+    if (\$signal$21 ) begin
+      if (s2_last) begin
+        \$65  = \$38 [47:0];
+      end
+    end
+    if (rst) begin
+      \$65  = 48'h000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$66  = o_index;
+    if (\$signal$21 ) begin
+      if (s2_last) begin
+        \$66  = s2_index;
+      end
+    end
+    if (rst) begin
+      \$66  = 3'h0;
     end
   end
   always @* begin
@@ -15074,25 +14927,33 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.col3_unit0 (rst, i_hand, i_hand_vali
   wire [15:0] \$4 ;
   wire \$40 ;
   wire \$41 ;
-  reg \$42 ;
-  reg [18:0] \$43 ;
-  reg [7:0] \$44 ;
-  reg \$45 ;
-  reg \$46 ;
-  reg [2:0] \$47 ;
-  reg \$48 ;
-  reg [47:0] \$49 ;
+  wire \$42 ;
+  wire \$43 ;
+  wire \$44 ;
+  wire \$45 ;
+  wire \$46 ;
+  wire \$47 ;
+  wire \$48 ;
+  wire \$49 ;
   wire [16:0] \$5 ;
-  reg [47:0] \$50 ;
-  reg [47:0] \$51 ;
-  reg [47:0] \$52 ;
-  reg [47:0] \$53 ;
-  reg [47:0] \$54 ;
-  reg [47:0] \$55 ;
-  reg [47:0] \$56 ;
+  reg \$50 ;
+  reg [18:0] \$51 ;
+  reg [7:0] \$52 ;
+  reg \$53 ;
+  reg \$54 ;
+  reg [2:0] \$55 ;
+  reg \$56 ;
   reg [47:0] \$57 ;
-  reg [2:0] \$58 ;
+  reg [47:0] \$58 ;
+  reg [47:0] \$59 ;
   wire [17:0] \$6 ;
+  reg [47:0] \$60 ;
+  reg [47:0] \$61 ;
+  reg [47:0] \$62 ;
+  reg [47:0] \$63 ;
+  reg [47:0] \$64 ;
+  reg [47:0] \$65 ;
+  reg [2:0] \$66 ;
   wire [17:0] \$7 ;
   wire [17:0] \$8 ;
   wire [17:0] \$9 ;
@@ -15174,40 +15035,56 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.col3_unit0 (rst, i_hand, i_hand_vali
   reg [47:0] y5 = 48'h000000000000;
   reg [47:0] y6 = 48'h000000000000;
   reg [47:0] y7 = 48'h000000000000;
+  assign \$34  = s2_scale[7] ? \$33  : 26'h0000000;
+  assign \$35  = $signed(\$32 ) + $signed(\$34 );
+  assign \$36  = $signed(\$30 ) + $signed(\$35 );
+  assign \$37  = $signed(\$25 ) + $signed(\$36 );
+  assign \$38  = $signed(\$14 ) + $signed(\$37 );
+  assign \$39  = | i_hand_valid;
+  assign \$40  = | i_hand_valid;
+  assign \$41  = \$signal$21  & s2_last;
+  assign \$42  = ! s2_index;
+  assign \$43  = s2_index == 1'h1;
+  assign \$44  = s2_index == 2'h2;
+  assign \$45  = s2_index == 2'h3;
+  assign \$46  = s2_index == 3'h4;
+  assign \$47  = s2_index == 3'h5;
+  assign \$48  = s2_index == 3'h6;
+  assign \$49  = s2_index == 3'h7;
   always @(posedge clk)
-    \$signal$21  <= \$42 ;
+    \$signal$21  <= \$50 ;
   always @(posedge clk)
-    s2_d <= \$43 ;
+    s2_d <= \$51 ;
   always @(posedge clk)
-    s2_scale <= \$44 ;
+    s2_scale <= \$52 ;
   always @(posedge clk)
-    \$signal  <= \$45 ;
+    \$signal  <= \$53 ;
   always @(posedge clk)
-    s2_last <= \$46 ;
+    s2_last <= \$54 ;
   always @(posedge clk)
-    s2_index <= \$47 ;
+    s2_index <= \$55 ;
   always @(posedge clk)
-    o_valid <= \$48 ;
+    o_valid <= \$56 ;
   always @(posedge clk)
-    y0 <= \$49 ;
+    y0 <= \$57 ;
   always @(posedge clk)
-    y1 <= \$50 ;
+    y1 <= \$58 ;
   always @(posedge clk)
-    y2 <= \$51 ;
+    y2 <= \$59 ;
   always @(posedge clk)
-    y3 <= \$52 ;
+    y3 <= \$60 ;
   always @(posedge clk)
-    y4 <= \$53 ;
+    y4 <= \$61 ;
   always @(posedge clk)
-    y5 <= \$54 ;
+    y5 <= \$62 ;
   always @(posedge clk)
-    y6 <= \$55 ;
+    y6 <= \$63 ;
   always @(posedge clk)
-    y7 <= \$56 ;
+    y7 <= \$64 ;
   always @(posedge clk)
-    o_y <= \$57 ;
+    o_y <= \$65 ;
   always @(posedge clk)
-    o_index <= \$58 ;
+    o_index <= \$66 ;
   assign \$2  = i_zero[0] ? \$1  : 16'h0000;
   assign \$4  = i_zero[1] ? \$3  : 16'h0000;
   assign \$5  = $signed(\$2 ) + $signed(\$4 );
@@ -15228,14 +15105,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.col3_unit0 (rst, i_hand, i_hand_vali
   assign \$29  = s2_scale[5] ? \$28  : 26'h0000000;
   assign \$30  = $signed(\$27 ) + $signed(\$29 );
   assign \$32  = s2_scale[6] ? \$31  : 26'h0000000;
-  assign \$34  = s2_scale[7] ? \$33  : 26'h0000000;
-  assign \$35  = $signed(\$32 ) + $signed(\$34 );
-  assign \$36  = $signed(\$30 ) + $signed(\$35 );
-  assign \$37  = $signed(\$25 ) + $signed(\$36 );
-  assign \$38  = $signed(\$14 ) + $signed(\$37 );
-  assign \$39  = | i_hand_valid;
-  assign \$40  = | i_hand_valid;
-  assign \$41  = \$signal$21  & s2_last;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
     hand = 36'h000000000;
@@ -15294,234 +15163,73 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.col3_unit0 (rst, i_hand, i_hand_vali
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$42  = \$39 ;
+    \$50  = \$39 ;
     if (rst) begin
-      \$42  = 1'h0;
+      \$50  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$43  = s2_d;
+    \$51  = s2_d;
     if (\$40 ) begin
-      \$43  = \$12 [18:0];
+      \$51  = \$12 [18:0];
     end
     if (rst) begin
-      \$43  = 19'h00000;
+      \$51  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$44  = s2_scale;
+    \$52  = s2_scale;
     if (\$40 ) begin
-      \$44  = i_scale;
+      \$52  = i_scale;
     end
     if (rst) begin
-      \$44  = 8'h00;
+      \$52  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$45  = \$signal ;
+    \$53  = \$signal ;
     if (\$40 ) begin
-      \$45  = hand[34];
+      \$53  = hand[34];
     end
     if (rst) begin
-      \$45  = 1'h0;
+      \$53  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$46  = s2_last;
+    \$54  = s2_last;
     if (\$40 ) begin
-      \$46  = hand[35];
+      \$54  = hand[35];
     end
     if (rst) begin
-      \$46  = 1'h0;
+      \$54  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$47  = s2_index;
+    \$55  = s2_index;
     if (\$40 ) begin
-      \$47  = index;
+      \$55  = index;
     end
     if (rst) begin
-      \$47  = 3'h0;
+      \$55  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$48  = \$41 ;
+    \$56  = \$41 ;
     if (rst) begin
-      \$48  = 1'h0;
+      \$56  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$49  = y0;
+    \$57  = y0;
     if (\$signal$21 ) begin
-      casez (s2_index)
-        3'h0:
-            \$49  = \$38 [47:0];
-      endcase
-    end
-    if (rst) begin
-      \$49  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$50  = y1;
-    if (\$signal$21 ) begin
-      casez (s2_index)
-        3'h0:
-            /* empty */;
-        3'h1:
-            \$50  = \$38 [47:0];
-      endcase
-    end
-    if (rst) begin
-      \$50  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$51  = y2;
-    if (\$signal$21 ) begin
-      casez (s2_index)
-        3'h0:
-            /* empty */;
-        3'h1:
-            /* empty */;
-        3'h2:
-            \$51  = \$38 [47:0];
-      endcase
-    end
-    if (rst) begin
-      \$51  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$52  = y3;
-    if (\$signal$21 ) begin
-      casez (s2_index)
-        3'h0:
-            /* empty */;
-        3'h1:
-            /* empty */;
-        3'h2:
-            /* empty */;
-        3'h3:
-            \$52  = \$38 [47:0];
-      endcase
-    end
-    if (rst) begin
-      \$52  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$53  = y4;
-    if (\$signal$21 ) begin
-      casez (s2_index)
-        3'h0:
-            /* empty */;
-        3'h1:
-            /* empty */;
-        3'h2:
-            /* empty */;
-        3'h3:
-            /* empty */;
-        3'h4:
-            \$53  = \$38 [47:0];
-      endcase
-    end
-    if (rst) begin
-      \$53  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$54  = y5;
-    if (\$signal$21 ) begin
-      casez (s2_index)
-        3'h0:
-            /* empty */;
-        3'h1:
-            /* empty */;
-        3'h2:
-            /* empty */;
-        3'h3:
-            /* empty */;
-        3'h4:
-            /* empty */;
-        3'h5:
-            \$54  = \$38 [47:0];
-      endcase
-    end
-    if (rst) begin
-      \$54  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$55  = y6;
-    if (\$signal$21 ) begin
-      casez (s2_index)
-        3'h0:
-            /* empty */;
-        3'h1:
-            /* empty */;
-        3'h2:
-            /* empty */;
-        3'h3:
-            /* empty */;
-        3'h4:
-            /* empty */;
-        3'h5:
-            /* empty */;
-        3'h6:
-            \$55  = \$38 [47:0];
-      endcase
-    end
-    if (rst) begin
-      \$55  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$56  = y7;
-    if (\$signal$21 ) begin
-      (* full_case = 32'd1 *)
-      casez (s2_index)
-        3'h0:
-            /* empty */;
-        3'h1:
-            /* empty */;
-        3'h2:
-            /* empty */;
-        3'h3:
-            /* empty */;
-        3'h4:
-            /* empty */;
-        3'h5:
-            /* empty */;
-        3'h6:
-            /* empty */;
-        3'h7:
-            \$56  = \$38 [47:0];
-      endcase
-    end
-    if (rst) begin
-      \$56  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$57  = o_y;
-    if (\$signal$21 ) begin
-      if (s2_last) begin
+      if (\$42 ) begin
         \$57  = \$38 [47:0];
       end
     end
@@ -15531,14 +15239,110 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.col3_unit0 (rst, i_hand, i_hand_vali
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$58  = o_index;
+    \$58  = y1;
     if (\$signal$21 ) begin
-      if (s2_last) begin
-        \$58  = s2_index;
+      if (\$43 ) begin
+        \$58  = \$38 [47:0];
       end
     end
     if (rst) begin
-      \$58  = 3'h0;
+      \$58  = 48'h000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$59  = y2;
+    if (\$signal$21 ) begin
+      if (\$44 ) begin
+        \$59  = \$38 [47:0];
+      end
+    end
+    if (rst) begin
+      \$59  = 48'h000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$60  = y3;
+    if (\$signal$21 ) begin
+      if (\$45 ) begin
+        \$60  = \$38 [47:0];
+      end
+    end
+    if (rst) begin
+      \$60  = 48'h000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$61  = y4;
+    if (\$signal$21 ) begin
+      if (\$46 ) begin
+        \$61  = \$38 [47:0];
+      end
+    end
+    if (rst) begin
+      \$61  = 48'h000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$62  = y5;
+    if (\$signal$21 ) begin
+      if (\$47 ) begin
+        \$62  = \$38 [47:0];
+      end
+    end
+    if (rst) begin
+      \$62  = 48'h000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$63  = y6;
+    if (\$signal$21 ) begin
+      if (\$48 ) begin
+        \$63  = \$38 [47:0];
+      end
+    end
+    if (rst) begin
+      \$63  = 48'h000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$64  = y7;
+    if (\$signal$21 ) begin
+      if (\$49 ) begin
+        \$64  = \$38 [47:0];
+      end
+    end
+    if (rst) begin
+      \$64  = 48'h000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$65  = o_y;
+    if (\$signal$21 ) begin
+      if (s2_last) begin
+        \$65  = \$38 [47:0];
+      end
+    end
+    if (rst) begin
+      \$65  = 48'h000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$66  = o_index;
+    if (\$signal$21 ) begin
+      if (s2_last) begin
+        \$66  = s2_index;
+      end
+    end
+    if (rst) begin
+      \$66  = 3'h0;
     end
   end
   always @* begin
@@ -15661,25 +15465,33 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.col4_unit0 (rst, i_hand, i_hand_vali
   wire [15:0] \$4 ;
   wire \$40 ;
   wire \$41 ;
-  reg \$42 ;
-  reg [18:0] \$43 ;
-  reg [7:0] \$44 ;
-  reg \$45 ;
-  reg \$46 ;
-  reg [2:0] \$47 ;
-  reg \$48 ;
-  reg [47:0] \$49 ;
+  wire \$42 ;
+  wire \$43 ;
+  wire \$44 ;
+  wire \$45 ;
+  wire \$46 ;
+  wire \$47 ;
+  wire \$48 ;
+  wire \$49 ;
   wire [16:0] \$5 ;
-  reg [47:0] \$50 ;
-  reg [47:0] \$51 ;
-  reg [47:0] \$52 ;
-  reg [47:0] \$53 ;
-  reg [47:0] \$54 ;
-  reg [47:0] \$55 ;
-  reg [47:0] \$56 ;
+  reg \$50 ;
+  reg [18:0] \$51 ;
+  reg [7:0] \$52 ;
+  reg \$53 ;
+  reg \$54 ;
+  reg [2:0] \$55 ;
+  reg \$56 ;
   reg [47:0] \$57 ;
-  reg [2:0] \$58 ;
+  reg [47:0] \$58 ;
+  reg [47:0] \$59 ;
   wire [17:0] \$6 ;
+  reg [47:0] \$60 ;
+  reg [47:0] \$61 ;
+  reg [47:0] \$62 ;
+  reg [47:0] \$63 ;
+  reg [47:0] \$64 ;
+  reg [47:0] \$65 ;
+  reg [2:0] \$66 ;
   wire [17:0] \$7 ;
   wire [17:0] \$8 ;
   wire [17:0] \$9 ;
@@ -15761,40 +15573,56 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.col4_unit0 (rst, i_hand, i_hand_vali
   reg [47:0] y5 = 48'h000000000000;
   reg [47:0] y6 = 48'h000000000000;
   reg [47:0] y7 = 48'h000000000000;
+  assign \$34  = s2_scale[7] ? \$33  : 26'h0000000;
+  assign \$35  = $signed(\$32 ) + $signed(\$34 );
+  assign \$36  = $signed(\$30 ) + $signed(\$35 );
+  assign \$37  = $signed(\$25 ) + $signed(\$36 );
+  assign \$38  = $signed(\$14 ) + $signed(\$37 );
+  assign \$39  = | i_hand_valid;
+  assign \$40  = | i_hand_valid;
+  assign \$41  = \$signal$21  & s2_last;
+  assign \$42  = ! s2_index;
+  assign \$43  = s2_index == 1'h1;
+  assign \$44  = s2_index == 2'h2;
+  assign \$45  = s2_index == 2'h3;
+  assign \$46  = s2_index == 3'h4;
+  assign \$47  = s2_index == 3'h5;
+  assign \$48  = s2_index == 3'h6;
+  assign \$49  = s2_index == 3'h7;
   always @(posedge clk)
-    \$signal$21  <= \$42 ;
+    \$signal$21  <= \$50 ;
   always @(posedge clk)
-    s2_d <= \$43 ;
+    s2_d <= \$51 ;
   always @(posedge clk)
-    s2_scale <= \$44 ;
+    s2_scale <= \$52 ;
   always @(posedge clk)
-    \$signal  <= \$45 ;
+    \$signal  <= \$53 ;
   always @(posedge clk)
-    s2_last <= \$46 ;
+    s2_last <= \$54 ;
   always @(posedge clk)
-    s2_index <= \$47 ;
+    s2_index <= \$55 ;
   always @(posedge clk)
-    o_valid <= \$48 ;
+    o_valid <= \$56 ;
   always @(posedge clk)
-    y0 <= \$49 ;
+    y0 <= \$57 ;
   always @(posedge clk)
-    y1 <= \$50 ;
+    y1 <= \$58 ;
   always @(posedge clk)
-    y2 <= \$51 ;
+    y2 <= \$59 ;
   always @(posedge clk)
-    y3 <= \$52 ;
+    y3 <= \$60 ;
   always @(posedge clk)
-    y4 <= \$53 ;
+    y4 <= \$61 ;
   always @(posedge clk)
-    y5 <= \$54 ;
+    y5 <= \$62 ;
   always @(posedge clk)
-    y6 <= \$55 ;
+    y6 <= \$63 ;
   always @(posedge clk)
-    y7 <= \$56 ;
+    y7 <= \$64 ;
   always @(posedge clk)
-    o_y <= \$57 ;
+    o_y <= \$65 ;
   always @(posedge clk)
-    o_index <= \$58 ;
+    o_index <= \$66 ;
   assign \$2  = i_zero[0] ? \$1  : 16'h0000;
   assign \$4  = i_zero[1] ? \$3  : 16'h0000;
   assign \$5  = $signed(\$2 ) + $signed(\$4 );
@@ -15815,14 +15643,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.col4_unit0 (rst, i_hand, i_hand_vali
   assign \$29  = s2_scale[5] ? \$28  : 26'h0000000;
   assign \$30  = $signed(\$27 ) + $signed(\$29 );
   assign \$32  = s2_scale[6] ? \$31  : 26'h0000000;
-  assign \$34  = s2_scale[7] ? \$33  : 26'h0000000;
-  assign \$35  = $signed(\$32 ) + $signed(\$34 );
-  assign \$36  = $signed(\$30 ) + $signed(\$35 );
-  assign \$37  = $signed(\$25 ) + $signed(\$36 );
-  assign \$38  = $signed(\$14 ) + $signed(\$37 );
-  assign \$39  = | i_hand_valid;
-  assign \$40  = | i_hand_valid;
-  assign \$41  = \$signal$21  & s2_last;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
     hand = 36'h000000000;
@@ -15881,234 +15701,73 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.col4_unit0 (rst, i_hand, i_hand_vali
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$42  = \$39 ;
+    \$50  = \$39 ;
     if (rst) begin
-      \$42  = 1'h0;
+      \$50  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$43  = s2_d;
+    \$51  = s2_d;
     if (\$40 ) begin
-      \$43  = \$12 [18:0];
+      \$51  = \$12 [18:0];
     end
     if (rst) begin
-      \$43  = 19'h00000;
+      \$51  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$44  = s2_scale;
+    \$52  = s2_scale;
     if (\$40 ) begin
-      \$44  = i_scale;
+      \$52  = i_scale;
     end
     if (rst) begin
-      \$44  = 8'h00;
+      \$52  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$45  = \$signal ;
+    \$53  = \$signal ;
     if (\$40 ) begin
-      \$45  = hand[34];
+      \$53  = hand[34];
     end
     if (rst) begin
-      \$45  = 1'h0;
+      \$53  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$46  = s2_last;
+    \$54  = s2_last;
     if (\$40 ) begin
-      \$46  = hand[35];
+      \$54  = hand[35];
     end
     if (rst) begin
-      \$46  = 1'h0;
+      \$54  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$47  = s2_index;
+    \$55  = s2_index;
     if (\$40 ) begin
-      \$47  = index;
+      \$55  = index;
     end
     if (rst) begin
-      \$47  = 3'h0;
+      \$55  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$48  = \$41 ;
+    \$56  = \$41 ;
     if (rst) begin
-      \$48  = 1'h0;
+      \$56  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$49  = y0;
+    \$57  = y0;
     if (\$signal$21 ) begin
-      casez (s2_index)
-        3'h0:
-            \$49  = \$38 [47:0];
-      endcase
-    end
-    if (rst) begin
-      \$49  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$50  = y1;
-    if (\$signal$21 ) begin
-      casez (s2_index)
-        3'h0:
-            /* empty */;
-        3'h1:
-            \$50  = \$38 [47:0];
-      endcase
-    end
-    if (rst) begin
-      \$50  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$51  = y2;
-    if (\$signal$21 ) begin
-      casez (s2_index)
-        3'h0:
-            /* empty */;
-        3'h1:
-            /* empty */;
-        3'h2:
-            \$51  = \$38 [47:0];
-      endcase
-    end
-    if (rst) begin
-      \$51  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$52  = y3;
-    if (\$signal$21 ) begin
-      casez (s2_index)
-        3'h0:
-            /* empty */;
-        3'h1:
-            /* empty */;
-        3'h2:
-            /* empty */;
-        3'h3:
-            \$52  = \$38 [47:0];
-      endcase
-    end
-    if (rst) begin
-      \$52  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$53  = y4;
-    if (\$signal$21 ) begin
-      casez (s2_index)
-        3'h0:
-            /* empty */;
-        3'h1:
-            /* empty */;
-        3'h2:
-            /* empty */;
-        3'h3:
-            /* empty */;
-        3'h4:
-            \$53  = \$38 [47:0];
-      endcase
-    end
-    if (rst) begin
-      \$53  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$54  = y5;
-    if (\$signal$21 ) begin
-      casez (s2_index)
-        3'h0:
-            /* empty */;
-        3'h1:
-            /* empty */;
-        3'h2:
-            /* empty */;
-        3'h3:
-            /* empty */;
-        3'h4:
-            /* empty */;
-        3'h5:
-            \$54  = \$38 [47:0];
-      endcase
-    end
-    if (rst) begin
-      \$54  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$55  = y6;
-    if (\$signal$21 ) begin
-      casez (s2_index)
-        3'h0:
-            /* empty */;
-        3'h1:
-            /* empty */;
-        3'h2:
-            /* empty */;
-        3'h3:
-            /* empty */;
-        3'h4:
-            /* empty */;
-        3'h5:
-            /* empty */;
-        3'h6:
-            \$55  = \$38 [47:0];
-      endcase
-    end
-    if (rst) begin
-      \$55  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$56  = y7;
-    if (\$signal$21 ) begin
-      (* full_case = 32'd1 *)
-      casez (s2_index)
-        3'h0:
-            /* empty */;
-        3'h1:
-            /* empty */;
-        3'h2:
-            /* empty */;
-        3'h3:
-            /* empty */;
-        3'h4:
-            /* empty */;
-        3'h5:
-            /* empty */;
-        3'h6:
-            /* empty */;
-        3'h7:
-            \$56  = \$38 [47:0];
-      endcase
-    end
-    if (rst) begin
-      \$56  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$57  = o_y;
-    if (\$signal$21 ) begin
-      if (s2_last) begin
+      if (\$42 ) begin
         \$57  = \$38 [47:0];
       end
     end
@@ -16118,14 +15777,110 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.col4_unit0 (rst, i_hand, i_hand_vali
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$58  = o_index;
+    \$58  = y1;
     if (\$signal$21 ) begin
-      if (s2_last) begin
-        \$58  = s2_index;
+      if (\$43 ) begin
+        \$58  = \$38 [47:0];
       end
     end
     if (rst) begin
-      \$58  = 3'h0;
+      \$58  = 48'h000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
+    \$59  = y2;
+    if (\$signal$21 ) begin
+      if (\$44 ) begin
+        \$59  = \$38 [47:0];
+      end
+    end
+    if (rst) begin
+      \$59  = 48'h000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
+    \$60  = y3;
+    if (\$signal$21 ) begin
+      if (\$45 ) begin
+        \$60  = \$38 [47:0];
+      end
+    end
+    if (rst) begin
+      \$60  = 48'h000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
+    \$61  = y4;
+    if (\$signal$21 ) begin
+      if (\$46 ) begin
+        \$61  = \$38 [47:0];
+      end
+    end
+    if (rst) begin
+      \$61  = 48'h000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
+    \$62  = y5;
+    if (\$signal$21 ) begin
+      if (\$47 ) begin
+        \$62  = \$38 [47:0];
+      end
+    end
+    if (rst) begin
+      \$62  = 48'h000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
+    \$63  = y6;
+    if (\$signal$21 ) begin
+      if (\$48 ) begin
+        \$63  = \$38 [47:0];
+      end
+    end
+    if (rst) begin
+      \$63  = 48'h000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
+    \$64  = y7;
+    if (\$signal$21 ) begin
+      if (\$49 ) begin
+        \$64  = \$38 [47:0];
+      end
+    end
+    if (rst) begin
+      \$64  = 48'h000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
+    \$65  = o_y;
+    if (\$signal$21 ) begin
+      if (s2_last) begin
+        \$65  = \$38 [47:0];
+      end
+    end
+    if (rst) begin
+      \$65  = 48'h000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
+    \$66  = o_index;
+    if (\$signal$21 ) begin
+      if (s2_last) begin
+        \$66  = s2_index;
+      end
+    end
+    if (rst) begin
+      \$66  = 3'h0;
     end
   end
   always @* begin
@@ -16248,25 +16003,33 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.col5_unit0 (rst, i_hand, i_hand_vali
   wire [15:0] \$4 ;
   wire \$40 ;
   wire \$41 ;
-  reg \$42 ;
-  reg [18:0] \$43 ;
-  reg [7:0] \$44 ;
-  reg \$45 ;
-  reg \$46 ;
-  reg [2:0] \$47 ;
-  reg \$48 ;
-  reg [47:0] \$49 ;
+  wire \$42 ;
+  wire \$43 ;
+  wire \$44 ;
+  wire \$45 ;
+  wire \$46 ;
+  wire \$47 ;
+  wire \$48 ;
+  wire \$49 ;
   wire [16:0] \$5 ;
-  reg [47:0] \$50 ;
-  reg [47:0] \$51 ;
-  reg [47:0] \$52 ;
-  reg [47:0] \$53 ;
-  reg [47:0] \$54 ;
-  reg [47:0] \$55 ;
-  reg [47:0] \$56 ;
+  reg \$50 ;
+  reg [18:0] \$51 ;
+  reg [7:0] \$52 ;
+  reg \$53 ;
+  reg \$54 ;
+  reg [2:0] \$55 ;
+  reg \$56 ;
   reg [47:0] \$57 ;
-  reg [2:0] \$58 ;
+  reg [47:0] \$58 ;
+  reg [47:0] \$59 ;
   wire [17:0] \$6 ;
+  reg [47:0] \$60 ;
+  reg [47:0] \$61 ;
+  reg [47:0] \$62 ;
+  reg [47:0] \$63 ;
+  reg [47:0] \$64 ;
+  reg [47:0] \$65 ;
+  reg [2:0] \$66 ;
   wire [17:0] \$7 ;
   wire [17:0] \$8 ;
   wire [17:0] \$9 ;
@@ -16348,40 +16111,56 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.col5_unit0 (rst, i_hand, i_hand_vali
   reg [47:0] y5 = 48'h000000000000;
   reg [47:0] y6 = 48'h000000000000;
   reg [47:0] y7 = 48'h000000000000;
+  assign \$34  = s2_scale[7] ? \$33  : 26'h0000000;
+  assign \$35  = $signed(\$32 ) + $signed(\$34 );
+  assign \$36  = $signed(\$30 ) + $signed(\$35 );
+  assign \$37  = $signed(\$25 ) + $signed(\$36 );
+  assign \$38  = $signed(\$14 ) + $signed(\$37 );
+  assign \$39  = | i_hand_valid;
+  assign \$40  = | i_hand_valid;
+  assign \$41  = \$signal$21  & s2_last;
+  assign \$42  = ! s2_index;
+  assign \$43  = s2_index == 1'h1;
+  assign \$44  = s2_index == 2'h2;
+  assign \$45  = s2_index == 2'h3;
+  assign \$46  = s2_index == 3'h4;
+  assign \$47  = s2_index == 3'h5;
+  assign \$48  = s2_index == 3'h6;
+  assign \$49  = s2_index == 3'h7;
   always @(posedge clk)
-    \$signal$21  <= \$42 ;
+    \$signal$21  <= \$50 ;
   always @(posedge clk)
-    s2_d <= \$43 ;
+    s2_d <= \$51 ;
   always @(posedge clk)
-    s2_scale <= \$44 ;
+    s2_scale <= \$52 ;
   always @(posedge clk)
-    \$signal  <= \$45 ;
+    \$signal  <= \$53 ;
   always @(posedge clk)
-    s2_last <= \$46 ;
+    s2_last <= \$54 ;
   always @(posedge clk)
-    s2_index <= \$47 ;
+    s2_index <= \$55 ;
   always @(posedge clk)
-    o_valid <= \$48 ;
+    o_valid <= \$56 ;
   always @(posedge clk)
-    y0 <= \$49 ;
+    y0 <= \$57 ;
   always @(posedge clk)
-    y1 <= \$50 ;
+    y1 <= \$58 ;
   always @(posedge clk)
-    y2 <= \$51 ;
+    y2 <= \$59 ;
   always @(posedge clk)
-    y3 <= \$52 ;
+    y3 <= \$60 ;
   always @(posedge clk)
-    y4 <= \$53 ;
+    y4 <= \$61 ;
   always @(posedge clk)
-    y5 <= \$54 ;
+    y5 <= \$62 ;
   always @(posedge clk)
-    y6 <= \$55 ;
+    y6 <= \$63 ;
   always @(posedge clk)
-    y7 <= \$56 ;
+    y7 <= \$64 ;
   always @(posedge clk)
-    o_y <= \$57 ;
+    o_y <= \$65 ;
   always @(posedge clk)
-    o_index <= \$58 ;
+    o_index <= \$66 ;
   assign \$2  = i_zero[0] ? \$1  : 16'h0000;
   assign \$4  = i_zero[1] ? \$3  : 16'h0000;
   assign \$5  = $signed(\$2 ) + $signed(\$4 );
@@ -16402,14 +16181,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.col5_unit0 (rst, i_hand, i_hand_vali
   assign \$29  = s2_scale[5] ? \$28  : 26'h0000000;
   assign \$30  = $signed(\$27 ) + $signed(\$29 );
   assign \$32  = s2_scale[6] ? \$31  : 26'h0000000;
-  assign \$34  = s2_scale[7] ? \$33  : 26'h0000000;
-  assign \$35  = $signed(\$32 ) + $signed(\$34 );
-  assign \$36  = $signed(\$30 ) + $signed(\$35 );
-  assign \$37  = $signed(\$25 ) + $signed(\$36 );
-  assign \$38  = $signed(\$14 ) + $signed(\$37 );
-  assign \$39  = | i_hand_valid;
-  assign \$40  = | i_hand_valid;
-  assign \$41  = \$signal$21  & s2_last;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
     hand = 36'h000000000;
@@ -16468,234 +16239,73 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.col5_unit0 (rst, i_hand, i_hand_vali
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$42  = \$39 ;
+    \$50  = \$39 ;
     if (rst) begin
-      \$42  = 1'h0;
+      \$50  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$43  = s2_d;
+    \$51  = s2_d;
     if (\$40 ) begin
-      \$43  = \$12 [18:0];
+      \$51  = \$12 [18:0];
     end
     if (rst) begin
-      \$43  = 19'h00000;
+      \$51  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$44  = s2_scale;
+    \$52  = s2_scale;
     if (\$40 ) begin
-      \$44  = i_scale;
+      \$52  = i_scale;
     end
     if (rst) begin
-      \$44  = 8'h00;
+      \$52  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$45  = \$signal ;
+    \$53  = \$signal ;
     if (\$40 ) begin
-      \$45  = hand[34];
+      \$53  = hand[34];
     end
     if (rst) begin
-      \$45  = 1'h0;
+      \$53  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$46  = s2_last;
+    \$54  = s2_last;
     if (\$40 ) begin
-      \$46  = hand[35];
+      \$54  = hand[35];
     end
     if (rst) begin
-      \$46  = 1'h0;
+      \$54  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$47  = s2_index;
+    \$55  = s2_index;
     if (\$40 ) begin
-      \$47  = index;
+      \$55  = index;
     end
     if (rst) begin
-      \$47  = 3'h0;
+      \$55  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$48  = \$41 ;
+    \$56  = \$41 ;
     if (rst) begin
-      \$48  = 1'h0;
+      \$56  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$49  = y0;
+    \$57  = y0;
     if (\$signal$21 ) begin
-      casez (s2_index)
-        3'h0:
-            \$49  = \$38 [47:0];
-      endcase
-    end
-    if (rst) begin
-      \$49  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$50  = y1;
-    if (\$signal$21 ) begin
-      casez (s2_index)
-        3'h0:
-            /* empty */;
-        3'h1:
-            \$50  = \$38 [47:0];
-      endcase
-    end
-    if (rst) begin
-      \$50  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$51  = y2;
-    if (\$signal$21 ) begin
-      casez (s2_index)
-        3'h0:
-            /* empty */;
-        3'h1:
-            /* empty */;
-        3'h2:
-            \$51  = \$38 [47:0];
-      endcase
-    end
-    if (rst) begin
-      \$51  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$52  = y3;
-    if (\$signal$21 ) begin
-      casez (s2_index)
-        3'h0:
-            /* empty */;
-        3'h1:
-            /* empty */;
-        3'h2:
-            /* empty */;
-        3'h3:
-            \$52  = \$38 [47:0];
-      endcase
-    end
-    if (rst) begin
-      \$52  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$53  = y4;
-    if (\$signal$21 ) begin
-      casez (s2_index)
-        3'h0:
-            /* empty */;
-        3'h1:
-            /* empty */;
-        3'h2:
-            /* empty */;
-        3'h3:
-            /* empty */;
-        3'h4:
-            \$53  = \$38 [47:0];
-      endcase
-    end
-    if (rst) begin
-      \$53  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$54  = y5;
-    if (\$signal$21 ) begin
-      casez (s2_index)
-        3'h0:
-            /* empty */;
-        3'h1:
-            /* empty */;
-        3'h2:
-            /* empty */;
-        3'h3:
-            /* empty */;
-        3'h4:
-            /* empty */;
-        3'h5:
-            \$54  = \$38 [47:0];
-      endcase
-    end
-    if (rst) begin
-      \$54  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$55  = y6;
-    if (\$signal$21 ) begin
-      casez (s2_index)
-        3'h0:
-            /* empty */;
-        3'h1:
-            /* empty */;
-        3'h2:
-            /* empty */;
-        3'h3:
-            /* empty */;
-        3'h4:
-            /* empty */;
-        3'h5:
-            /* empty */;
-        3'h6:
-            \$55  = \$38 [47:0];
-      endcase
-    end
-    if (rst) begin
-      \$55  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$56  = y7;
-    if (\$signal$21 ) begin
-      (* full_case = 32'd1 *)
-      casez (s2_index)
-        3'h0:
-            /* empty */;
-        3'h1:
-            /* empty */;
-        3'h2:
-            /* empty */;
-        3'h3:
-            /* empty */;
-        3'h4:
-            /* empty */;
-        3'h5:
-            /* empty */;
-        3'h6:
-            /* empty */;
-        3'h7:
-            \$56  = \$38 [47:0];
-      endcase
-    end
-    if (rst) begin
-      \$56  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$57  = o_y;
-    if (\$signal$21 ) begin
-      if (s2_last) begin
+      if (\$42 ) begin
         \$57  = \$38 [47:0];
       end
     end
@@ -16705,14 +16315,110 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.col5_unit0 (rst, i_hand, i_hand_vali
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$58  = o_index;
+    \$58  = y1;
     if (\$signal$21 ) begin
-      if (s2_last) begin
-        \$58  = s2_index;
+      if (\$43 ) begin
+        \$58  = \$38 [47:0];
       end
     end
     if (rst) begin
-      \$58  = 3'h0;
+      \$58  = 48'h000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
+    \$59  = y2;
+    if (\$signal$21 ) begin
+      if (\$44 ) begin
+        \$59  = \$38 [47:0];
+      end
+    end
+    if (rst) begin
+      \$59  = 48'h000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
+    \$60  = y3;
+    if (\$signal$21 ) begin
+      if (\$45 ) begin
+        \$60  = \$38 [47:0];
+      end
+    end
+    if (rst) begin
+      \$60  = 48'h000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
+    \$61  = y4;
+    if (\$signal$21 ) begin
+      if (\$46 ) begin
+        \$61  = \$38 [47:0];
+      end
+    end
+    if (rst) begin
+      \$61  = 48'h000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
+    \$62  = y5;
+    if (\$signal$21 ) begin
+      if (\$47 ) begin
+        \$62  = \$38 [47:0];
+      end
+    end
+    if (rst) begin
+      \$62  = 48'h000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
+    \$63  = y6;
+    if (\$signal$21 ) begin
+      if (\$48 ) begin
+        \$63  = \$38 [47:0];
+      end
+    end
+    if (rst) begin
+      \$63  = 48'h000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
+    \$64  = y7;
+    if (\$signal$21 ) begin
+      if (\$49 ) begin
+        \$64  = \$38 [47:0];
+      end
+    end
+    if (rst) begin
+      \$64  = 48'h000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
+    \$65  = o_y;
+    if (\$signal$21 ) begin
+      if (s2_last) begin
+        \$65  = \$38 [47:0];
+      end
+    end
+    if (rst) begin
+      \$65  = 48'h000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
+    \$66  = o_index;
+    if (\$signal$21 ) begin
+      if (s2_last) begin
+        \$66  = s2_index;
+      end
+    end
+    if (rst) begin
+      \$66  = 3'h0;
     end
   end
   always @* begin
@@ -16835,25 +16541,33 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.col6_unit0 (rst, i_hand, i_hand_vali
   wire [15:0] \$4 ;
   wire \$40 ;
   wire \$41 ;
-  reg \$42 ;
-  reg [18:0] \$43 ;
-  reg [7:0] \$44 ;
-  reg \$45 ;
-  reg \$46 ;
-  reg [2:0] \$47 ;
-  reg \$48 ;
-  reg [47:0] \$49 ;
+  wire \$42 ;
+  wire \$43 ;
+  wire \$44 ;
+  wire \$45 ;
+  wire \$46 ;
+  wire \$47 ;
+  wire \$48 ;
+  wire \$49 ;
   wire [16:0] \$5 ;
-  reg [47:0] \$50 ;
-  reg [47:0] \$51 ;
-  reg [47:0] \$52 ;
-  reg [47:0] \$53 ;
-  reg [47:0] \$54 ;
-  reg [47:0] \$55 ;
-  reg [47:0] \$56 ;
+  reg \$50 ;
+  reg [18:0] \$51 ;
+  reg [7:0] \$52 ;
+  reg \$53 ;
+  reg \$54 ;
+  reg [2:0] \$55 ;
+  reg \$56 ;
   reg [47:0] \$57 ;
-  reg [2:0] \$58 ;
+  reg [47:0] \$58 ;
+  reg [47:0] \$59 ;
   wire [17:0] \$6 ;
+  reg [47:0] \$60 ;
+  reg [47:0] \$61 ;
+  reg [47:0] \$62 ;
+  reg [47:0] \$63 ;
+  reg [47:0] \$64 ;
+  reg [47:0] \$65 ;
+  reg [2:0] \$66 ;
   wire [17:0] \$7 ;
   wire [17:0] \$8 ;
   wire [17:0] \$9 ;
@@ -16935,40 +16649,56 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.col6_unit0 (rst, i_hand, i_hand_vali
   reg [47:0] y5 = 48'h000000000000;
   reg [47:0] y6 = 48'h000000000000;
   reg [47:0] y7 = 48'h000000000000;
+  assign \$34  = s2_scale[7] ? \$33  : 26'h0000000;
+  assign \$35  = $signed(\$32 ) + $signed(\$34 );
+  assign \$36  = $signed(\$30 ) + $signed(\$35 );
+  assign \$37  = $signed(\$25 ) + $signed(\$36 );
+  assign \$38  = $signed(\$14 ) + $signed(\$37 );
+  assign \$39  = | i_hand_valid;
+  assign \$40  = | i_hand_valid;
+  assign \$41  = \$signal$21  & s2_last;
+  assign \$42  = ! s2_index;
+  assign \$43  = s2_index == 1'h1;
+  assign \$44  = s2_index == 2'h2;
+  assign \$45  = s2_index == 2'h3;
+  assign \$46  = s2_index == 3'h4;
+  assign \$47  = s2_index == 3'h5;
+  assign \$48  = s2_index == 3'h6;
+  assign \$49  = s2_index == 3'h7;
   always @(posedge clk)
-    \$signal$21  <= \$42 ;
+    \$signal$21  <= \$50 ;
   always @(posedge clk)
-    s2_d <= \$43 ;
+    s2_d <= \$51 ;
   always @(posedge clk)
-    s2_scale <= \$44 ;
+    s2_scale <= \$52 ;
   always @(posedge clk)
-    \$signal  <= \$45 ;
+    \$signal  <= \$53 ;
   always @(posedge clk)
-    s2_last <= \$46 ;
+    s2_last <= \$54 ;
   always @(posedge clk)
-    s2_index <= \$47 ;
+    s2_index <= \$55 ;
   always @(posedge clk)
-    o_valid <= \$48 ;
+    o_valid <= \$56 ;
   always @(posedge clk)
-    y0 <= \$49 ;
+    y0 <= \$57 ;
   always @(posedge clk)
-    y1 <= \$50 ;
+    y1 <= \$58 ;
   always @(posedge clk)
-    y2 <= \$51 ;
+    y2 <= \$59 ;
   always @(posedge clk)
-    y3 <= \$52 ;
+    y3 <= \$60 ;
   always @(posedge clk)
-    y4 <= \$53 ;
+    y4 <= \$61 ;
   always @(posedge clk)
-    y5 <= \$54 ;
+    y5 <= \$62 ;
   always @(posedge clk)
-    y6 <= \$55 ;
+    y6 <= \$63 ;
   always @(posedge clk)
-    y7 <= \$56 ;
+    y7 <= \$64 ;
   always @(posedge clk)
-    o_y <= \$57 ;
+    o_y <= \$65 ;
   always @(posedge clk)
-    o_index <= \$58 ;
+    o_index <= \$66 ;
   assign \$2  = i_zero[0] ? \$1  : 16'h0000;
   assign \$4  = i_zero[1] ? \$3  : 16'h0000;
   assign \$5  = $signed(\$2 ) + $signed(\$4 );
@@ -16989,14 +16719,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.col6_unit0 (rst, i_hand, i_hand_vali
   assign \$29  = s2_scale[5] ? \$28  : 26'h0000000;
   assign \$30  = $signed(\$27 ) + $signed(\$29 );
   assign \$32  = s2_scale[6] ? \$31  : 26'h0000000;
-  assign \$34  = s2_scale[7] ? \$33  : 26'h0000000;
-  assign \$35  = $signed(\$32 ) + $signed(\$34 );
-  assign \$36  = $signed(\$30 ) + $signed(\$35 );
-  assign \$37  = $signed(\$25 ) + $signed(\$36 );
-  assign \$38  = $signed(\$14 ) + $signed(\$37 );
-  assign \$39  = | i_hand_valid;
-  assign \$40  = | i_hand_valid;
-  assign \$41  = \$signal$21  & s2_last;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
     hand = 36'h000000000;
@@ -17055,234 +16777,73 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.col6_unit0 (rst, i_hand, i_hand_vali
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$42  = \$39 ;
+    \$50  = \$39 ;
     if (rst) begin
-      \$42  = 1'h0;
+      \$50  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$43  = s2_d;
+    \$51  = s2_d;
     if (\$40 ) begin
-      \$43  = \$12 [18:0];
+      \$51  = \$12 [18:0];
     end
     if (rst) begin
-      \$43  = 19'h00000;
+      \$51  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$44  = s2_scale;
+    \$52  = s2_scale;
     if (\$40 ) begin
-      \$44  = i_scale;
+      \$52  = i_scale;
     end
     if (rst) begin
-      \$44  = 8'h00;
+      \$52  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$45  = \$signal ;
+    \$53  = \$signal ;
     if (\$40 ) begin
-      \$45  = hand[34];
+      \$53  = hand[34];
     end
     if (rst) begin
-      \$45  = 1'h0;
+      \$53  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$46  = s2_last;
+    \$54  = s2_last;
     if (\$40 ) begin
-      \$46  = hand[35];
+      \$54  = hand[35];
     end
     if (rst) begin
-      \$46  = 1'h0;
+      \$54  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$47  = s2_index;
+    \$55  = s2_index;
     if (\$40 ) begin
-      \$47  = index;
+      \$55  = index;
     end
     if (rst) begin
-      \$47  = 3'h0;
+      \$55  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$48  = \$41 ;
+    \$56  = \$41 ;
     if (rst) begin
-      \$48  = 1'h0;
+      \$56  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$49  = y0;
+    \$57  = y0;
     if (\$signal$21 ) begin
-      casez (s2_index)
-        3'h0:
-            \$49  = \$38 [47:0];
-      endcase
-    end
-    if (rst) begin
-      \$49  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$50  = y1;
-    if (\$signal$21 ) begin
-      casez (s2_index)
-        3'h0:
-            /* empty */;
-        3'h1:
-            \$50  = \$38 [47:0];
-      endcase
-    end
-    if (rst) begin
-      \$50  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$51  = y2;
-    if (\$signal$21 ) begin
-      casez (s2_index)
-        3'h0:
-            /* empty */;
-        3'h1:
-            /* empty */;
-        3'h2:
-            \$51  = \$38 [47:0];
-      endcase
-    end
-    if (rst) begin
-      \$51  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$52  = y3;
-    if (\$signal$21 ) begin
-      casez (s2_index)
-        3'h0:
-            /* empty */;
-        3'h1:
-            /* empty */;
-        3'h2:
-            /* empty */;
-        3'h3:
-            \$52  = \$38 [47:0];
-      endcase
-    end
-    if (rst) begin
-      \$52  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$53  = y4;
-    if (\$signal$21 ) begin
-      casez (s2_index)
-        3'h0:
-            /* empty */;
-        3'h1:
-            /* empty */;
-        3'h2:
-            /* empty */;
-        3'h3:
-            /* empty */;
-        3'h4:
-            \$53  = \$38 [47:0];
-      endcase
-    end
-    if (rst) begin
-      \$53  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$54  = y5;
-    if (\$signal$21 ) begin
-      casez (s2_index)
-        3'h0:
-            /* empty */;
-        3'h1:
-            /* empty */;
-        3'h2:
-            /* empty */;
-        3'h3:
-            /* empty */;
-        3'h4:
-            /* empty */;
-        3'h5:
-            \$54  = \$38 [47:0];
-      endcase
-    end
-    if (rst) begin
-      \$54  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$55  = y6;
-    if (\$signal$21 ) begin
-      casez (s2_index)
-        3'h0:
-            /* empty */;
-        3'h1:
-            /* empty */;
-        3'h2:
-            /* empty */;
-        3'h3:
-            /* empty */;
-        3'h4:
-            /* empty */;
-        3'h5:
-            /* empty */;
-        3'h6:
-            \$55  = \$38 [47:0];
-      endcase
-    end
-    if (rst) begin
-      \$55  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$56  = y7;
-    if (\$signal$21 ) begin
-      (* full_case = 32'd1 *)
-      casez (s2_index)
-        3'h0:
-            /* empty */;
-        3'h1:
-            /* empty */;
-        3'h2:
-            /* empty */;
-        3'h3:
-            /* empty */;
-        3'h4:
-            /* empty */;
-        3'h5:
-            /* empty */;
-        3'h6:
-            /* empty */;
-        3'h7:
-            \$56  = \$38 [47:0];
-      endcase
-    end
-    if (rst) begin
-      \$56  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$57  = o_y;
-    if (\$signal$21 ) begin
-      if (s2_last) begin
+      if (\$42 ) begin
         \$57  = \$38 [47:0];
       end
     end
@@ -17292,14 +16853,110 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.col6_unit0 (rst, i_hand, i_hand_vali
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$58  = o_index;
+    \$58  = y1;
     if (\$signal$21 ) begin
-      if (s2_last) begin
-        \$58  = s2_index;
+      if (\$43 ) begin
+        \$58  = \$38 [47:0];
       end
     end
     if (rst) begin
-      \$58  = 3'h0;
+      \$58  = 48'h000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$59  = y2;
+    if (\$signal$21 ) begin
+      if (\$44 ) begin
+        \$59  = \$38 [47:0];
+      end
+    end
+    if (rst) begin
+      \$59  = 48'h000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$60  = y3;
+    if (\$signal$21 ) begin
+      if (\$45 ) begin
+        \$60  = \$38 [47:0];
+      end
+    end
+    if (rst) begin
+      \$60  = 48'h000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$61  = y4;
+    if (\$signal$21 ) begin
+      if (\$46 ) begin
+        \$61  = \$38 [47:0];
+      end
+    end
+    if (rst) begin
+      \$61  = 48'h000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$62  = y5;
+    if (\$signal$21 ) begin
+      if (\$47 ) begin
+        \$62  = \$38 [47:0];
+      end
+    end
+    if (rst) begin
+      \$62  = 48'h000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$63  = y6;
+    if (\$signal$21 ) begin
+      if (\$48 ) begin
+        \$63  = \$38 [47:0];
+      end
+    end
+    if (rst) begin
+      \$63  = 48'h000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$64  = y7;
+    if (\$signal$21 ) begin
+      if (\$49 ) begin
+        \$64  = \$38 [47:0];
+      end
+    end
+    if (rst) begin
+      \$64  = 48'h000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$65  = o_y;
+    if (\$signal$21 ) begin
+      if (s2_last) begin
+        \$65  = \$38 [47:0];
+      end
+    end
+    if (rst) begin
+      \$65  = 48'h000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$66  = o_index;
+    if (\$signal$21 ) begin
+      if (s2_last) begin
+        \$66  = s2_index;
+      end
+    end
+    if (rst) begin
+      \$66  = 3'h0;
     end
   end
   always @* begin
@@ -17422,25 +17079,33 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.col7_unit0 (rst, i_hand, i_hand_vali
   wire [15:0] \$4 ;
   wire \$40 ;
   wire \$41 ;
-  reg \$42 ;
-  reg [18:0] \$43 ;
-  reg [7:0] \$44 ;
-  reg \$45 ;
-  reg \$46 ;
-  reg [2:0] \$47 ;
-  reg \$48 ;
-  reg [47:0] \$49 ;
+  wire \$42 ;
+  wire \$43 ;
+  wire \$44 ;
+  wire \$45 ;
+  wire \$46 ;
+  wire \$47 ;
+  wire \$48 ;
+  wire \$49 ;
   wire [16:0] \$5 ;
-  reg [47:0] \$50 ;
-  reg [47:0] \$51 ;
-  reg [47:0] \$52 ;
-  reg [47:0] \$53 ;
-  reg [47:0] \$54 ;
-  reg [47:0] \$55 ;
-  reg [47:0] \$56 ;
+  reg \$50 ;
+  reg [18:0] \$51 ;
+  reg [7:0] \$52 ;
+  reg \$53 ;
+  reg \$54 ;
+  reg [2:0] \$55 ;
+  reg \$56 ;
   reg [47:0] \$57 ;
-  reg [2:0] \$58 ;
+  reg [47:0] \$58 ;
+  reg [47:0] \$59 ;
   wire [17:0] \$6 ;
+  reg [47:0] \$60 ;
+  reg [47:0] \$61 ;
+  reg [47:0] \$62 ;
+  reg [47:0] \$63 ;
+  reg [47:0] \$64 ;
+  reg [47:0] \$65 ;
+  reg [2:0] \$66 ;
   wire [17:0] \$7 ;
   wire [17:0] \$8 ;
   wire [17:0] \$9 ;
@@ -17524,40 +17189,56 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.col7_unit0 (rst, i_hand, i_hand_vali
   reg [47:0] y5 = 48'h000000000000;
   reg [47:0] y6 = 48'h000000000000;
   reg [47:0] y7 = 48'h000000000000;
+  assign \$34  = s2_scale[7] ? \$33  : 26'h0000000;
+  assign \$35  = $signed(\$32 ) + $signed(\$34 );
+  assign \$36  = $signed(\$30 ) + $signed(\$35 );
+  assign \$37  = $signed(\$25 ) + $signed(\$36 );
+  assign \$38  = $signed(\$14 ) + $signed(\$37 );
+  assign \$39  = | i_hand_valid;
+  assign \$40  = | i_hand_valid;
+  assign \$41  = \$signal$21  & s2_last;
+  assign \$42  = ! s2_index;
+  assign \$43  = s2_index == 1'h1;
+  assign \$44  = s2_index == 2'h2;
+  assign \$45  = s2_index == 2'h3;
+  assign \$46  = s2_index == 3'h4;
+  assign \$47  = s2_index == 3'h5;
+  assign \$48  = s2_index == 3'h6;
+  assign \$49  = s2_index == 3'h7;
   always @(posedge clk)
-    \$signal$21  <= \$42 ;
+    \$signal$21  <= \$50 ;
   always @(posedge clk)
-    s2_d <= \$43 ;
+    s2_d <= \$51 ;
   always @(posedge clk)
-    s2_scale <= \$44 ;
+    s2_scale <= \$52 ;
   always @(posedge clk)
-    \$signal  <= \$45 ;
+    \$signal  <= \$53 ;
   always @(posedge clk)
-    s2_last <= \$46 ;
+    s2_last <= \$54 ;
   always @(posedge clk)
-    s2_index <= \$47 ;
+    s2_index <= \$55 ;
   always @(posedge clk)
-    o_valid <= \$48 ;
+    o_valid <= \$56 ;
   always @(posedge clk)
-    y0 <= \$49 ;
+    y0 <= \$57 ;
   always @(posedge clk)
-    y1 <= \$50 ;
+    y1 <= \$58 ;
   always @(posedge clk)
-    y2 <= \$51 ;
+    y2 <= \$59 ;
   always @(posedge clk)
-    y3 <= \$52 ;
+    y3 <= \$60 ;
   always @(posedge clk)
-    y4 <= \$53 ;
+    y4 <= \$61 ;
   always @(posedge clk)
-    y5 <= \$54 ;
+    y5 <= \$62 ;
   always @(posedge clk)
-    y6 <= \$55 ;
+    y6 <= \$63 ;
   always @(posedge clk)
-    y7 <= \$56 ;
+    y7 <= \$64 ;
   always @(posedge clk)
-    o_y <= \$57 ;
+    o_y <= \$65 ;
   always @(posedge clk)
-    o_index <= \$58 ;
+    o_index <= \$66 ;
   assign \$2  = i_zero[0] ? \$1  : 16'h0000;
   assign \$4  = i_zero[1] ? \$3  : 16'h0000;
   assign \$5  = $signed(\$2 ) + $signed(\$4 );
@@ -17578,14 +17259,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.col7_unit0 (rst, i_hand, i_hand_vali
   assign \$29  = s2_scale[5] ? \$28  : 26'h0000000;
   assign \$30  = $signed(\$27 ) + $signed(\$29 );
   assign \$32  = s2_scale[6] ? \$31  : 26'h0000000;
-  assign \$34  = s2_scale[7] ? \$33  : 26'h0000000;
-  assign \$35  = $signed(\$32 ) + $signed(\$34 );
-  assign \$36  = $signed(\$30 ) + $signed(\$35 );
-  assign \$37  = $signed(\$25 ) + $signed(\$36 );
-  assign \$38  = $signed(\$14 ) + $signed(\$37 );
-  assign \$39  = | i_hand_valid;
-  assign \$40  = | i_hand_valid;
-  assign \$41  = \$signal$21  & s2_last;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
     hand = 36'h000000000;
@@ -17644,234 +17317,73 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.col7_unit0 (rst, i_hand, i_hand_vali
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$42  = \$39 ;
+    \$50  = \$39 ;
     if (rst) begin
-      \$42  = 1'h0;
+      \$50  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$43  = s2_d;
+    \$51  = s2_d;
     if (\$40 ) begin
-      \$43  = \$12 [18:0];
+      \$51  = \$12 [18:0];
     end
     if (rst) begin
-      \$43  = 19'h00000;
+      \$51  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$44  = s2_scale;
+    \$52  = s2_scale;
     if (\$40 ) begin
-      \$44  = i_scale;
+      \$52  = i_scale;
     end
     if (rst) begin
-      \$44  = 8'h00;
+      \$52  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$45  = \$signal ;
+    \$53  = \$signal ;
     if (\$40 ) begin
-      \$45  = hand[34];
+      \$53  = hand[34];
     end
     if (rst) begin
-      \$45  = 1'h0;
+      \$53  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$46  = s2_last;
+    \$54  = s2_last;
     if (\$40 ) begin
-      \$46  = hand[35];
+      \$54  = hand[35];
     end
     if (rst) begin
-      \$46  = 1'h0;
+      \$54  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$47  = s2_index;
+    \$55  = s2_index;
     if (\$40 ) begin
-      \$47  = index;
+      \$55  = index;
     end
     if (rst) begin
-      \$47  = 3'h0;
+      \$55  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$48  = \$41 ;
+    \$56  = \$41 ;
     if (rst) begin
-      \$48  = 1'h0;
+      \$56  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$49  = y0;
+    \$57  = y0;
     if (\$signal$21 ) begin
-      casez (s2_index)
-        3'h0:
-            \$49  = \$38 [47:0];
-      endcase
-    end
-    if (rst) begin
-      \$49  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$50  = y1;
-    if (\$signal$21 ) begin
-      casez (s2_index)
-        3'h0:
-            /* empty */;
-        3'h1:
-            \$50  = \$38 [47:0];
-      endcase
-    end
-    if (rst) begin
-      \$50  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$51  = y2;
-    if (\$signal$21 ) begin
-      casez (s2_index)
-        3'h0:
-            /* empty */;
-        3'h1:
-            /* empty */;
-        3'h2:
-            \$51  = \$38 [47:0];
-      endcase
-    end
-    if (rst) begin
-      \$51  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$52  = y3;
-    if (\$signal$21 ) begin
-      casez (s2_index)
-        3'h0:
-            /* empty */;
-        3'h1:
-            /* empty */;
-        3'h2:
-            /* empty */;
-        3'h3:
-            \$52  = \$38 [47:0];
-      endcase
-    end
-    if (rst) begin
-      \$52  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$53  = y4;
-    if (\$signal$21 ) begin
-      casez (s2_index)
-        3'h0:
-            /* empty */;
-        3'h1:
-            /* empty */;
-        3'h2:
-            /* empty */;
-        3'h3:
-            /* empty */;
-        3'h4:
-            \$53  = \$38 [47:0];
-      endcase
-    end
-    if (rst) begin
-      \$53  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$54  = y5;
-    if (\$signal$21 ) begin
-      casez (s2_index)
-        3'h0:
-            /* empty */;
-        3'h1:
-            /* empty */;
-        3'h2:
-            /* empty */;
-        3'h3:
-            /* empty */;
-        3'h4:
-            /* empty */;
-        3'h5:
-            \$54  = \$38 [47:0];
-      endcase
-    end
-    if (rst) begin
-      \$54  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$55  = y6;
-    if (\$signal$21 ) begin
-      casez (s2_index)
-        3'h0:
-            /* empty */;
-        3'h1:
-            /* empty */;
-        3'h2:
-            /* empty */;
-        3'h3:
-            /* empty */;
-        3'h4:
-            /* empty */;
-        3'h5:
-            /* empty */;
-        3'h6:
-            \$55  = \$38 [47:0];
-      endcase
-    end
-    if (rst) begin
-      \$55  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$56  = y7;
-    if (\$signal$21 ) begin
-      (* full_case = 32'd1 *)
-      casez (s2_index)
-        3'h0:
-            /* empty */;
-        3'h1:
-            /* empty */;
-        3'h2:
-            /* empty */;
-        3'h3:
-            /* empty */;
-        3'h4:
-            /* empty */;
-        3'h5:
-            /* empty */;
-        3'h6:
-            /* empty */;
-        3'h7:
-            \$56  = \$38 [47:0];
-      endcase
-    end
-    if (rst) begin
-      \$56  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$57  = o_y;
-    if (\$signal$21 ) begin
-      if (s2_last) begin
+      if (\$42 ) begin
         \$57  = \$38 [47:0];
       end
     end
@@ -17881,14 +17393,110 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.col7_unit0 (rst, i_hand, i_hand_vali
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$58  = o_index;
+    \$58  = y1;
     if (\$signal$21 ) begin
-      if (s2_last) begin
-        \$58  = s2_index;
+      if (\$43 ) begin
+        \$58  = \$38 [47:0];
       end
     end
     if (rst) begin
-      \$58  = 3'h0;
+      \$58  = 48'h000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    \$59  = y2;
+    if (\$signal$21 ) begin
+      if (\$44 ) begin
+        \$59  = \$38 [47:0];
+      end
+    end
+    if (rst) begin
+      \$59  = 48'h000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    \$60  = y3;
+    if (\$signal$21 ) begin
+      if (\$45 ) begin
+        \$60  = \$38 [47:0];
+      end
+    end
+    if (rst) begin
+      \$60  = 48'h000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    \$61  = y4;
+    if (\$signal$21 ) begin
+      if (\$46 ) begin
+        \$61  = \$38 [47:0];
+      end
+    end
+    if (rst) begin
+      \$61  = 48'h000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    \$62  = y5;
+    if (\$signal$21 ) begin
+      if (\$47 ) begin
+        \$62  = \$38 [47:0];
+      end
+    end
+    if (rst) begin
+      \$62  = 48'h000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    \$63  = y6;
+    if (\$signal$21 ) begin
+      if (\$48 ) begin
+        \$63  = \$38 [47:0];
+      end
+    end
+    if (rst) begin
+      \$63  = 48'h000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    \$64  = y7;
+    if (\$signal$21 ) begin
+      if (\$49 ) begin
+        \$64  = \$38 [47:0];
+      end
+    end
+    if (rst) begin
+      \$64  = 48'h000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    \$65  = o_y;
+    if (\$signal$21 ) begin
+      if (s2_last) begin
+        \$65  = \$38 [47:0];
+      end
+    end
+    if (rst) begin
+      \$65  = 48'h000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    \$66  = o_index;
+    if (\$signal$21 ) begin
+      if (s2_last) begin
+        \$66  = s2_index;
+      end
+    end
+    if (rst) begin
+      \$66  = 3'h0;
     end
   end
   always @* begin

@@ -274,7 +274,10 @@ class MixPEColumnDequant(wiring.Component):
         y = dequant_scale(m, c, s2_d, s2_scale, Mux(s2_first, 0, acc[s2_index]))
         m.d.sync += self.o_valid.eq(s2_valid & s2_last)
         with m.If(s2_valid):
-            m.d.sync += acc[s2_index].eq(y)
+            # One write enable per row (an indexed write would give partial case statements).
+            for r in range(rows):
+                with m.If(s2_index == r):
+                    m.d.sync += acc[r].eq(y)
             with m.If(s2_last):
                 m.d.sync += [self.o_y.eq(y), self.o_index.eq(s2_index)]
         return m
