@@ -229,13 +229,16 @@ def gemm_activity(accel: AccelConfig, m: int, n: int, k: int) -> GemmActivity:
     s = accel.shape(m, n, k)
     arr = accel.array
     R, C = arr.rows, arr.cols
-    slots = cycles.compute_slots
     if arr.dataflow == "os":
+        # One activation word per beat of every output block. (The schedule's compute_slots
+        # are cycles: a multi-cycle beat, bit-serial or bit-plane, counts once here.)
+        slots = s.m_tiles * s.n_tiles * s.k_beats
         # Every chunk of every output block sends its R rows to the edge, padding rows too.
         rows_out = s.m_tiles * s.n_tiles * s.chunks * R
         rows_written = m * s.n_tiles * s.chunks
         w_reads, shadow_loads = slots, 0
     else:
+        slots = cycles.compute_slots
         # Every activation row of every fold leaves the bottom of the columns once; each fold
         # loads all R shadow rows (a short last fold's extra rows with zeros).
         rows_out = rows_written = cycles.tiles * m

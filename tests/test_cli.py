@@ -5,7 +5,7 @@ import json
 import pytest
 
 from mpgemm.costmodel import GemmWorkload, compare_arrays, evaluate
-from mpgemm.hw.array.presets import ARRAY_PRESETS
+from mpgemm.hw.array.presets import ARRAY_PRESETS, PAPER_ARRAYS
 from mpgemm.hw.flow.cli import main
 from mpgemm.hw.flow.generate import RTL_DIR
 from mpgemm.pe_designs.presets import PRESETS
@@ -188,6 +188,19 @@ def test_compare_arrays_json_matches_the_python_api(capsys):
         assert data["rows"][0]["copies"] == 1.0
         key = "scaled_macs_per_cycle" if mode == "throughput" else "scaled_area_um2"
         assert all(r[key] == pytest.approx(data["target"]) for r in data["rows"])
+
+
+def test_compare_arrays_takes_the_papers_shapes(capsys):
+    # The papers' arrays are cost-model configs (PAPER_ARRAYS), named like the presets.
+    code, out, err = run(capsys, "compare-arrays", "--presets", "int8_32x32,mixpe_w4a8_64x64",
+                         "--M", "64", "--N", "64", "--K", "512", "--mode", "area", "--json")
+    assert code == 0 and err == ""
+    rows = json.loads(out, parse_constant=_no_nan)["rows"]
+    direct = compare_arrays({n: PAPER_ARRAYS[n] for n in ("int8_32x32", "mixpe_w4a8_64x64")},
+                            64, 64, 512, mode="area")
+    assert [(r["rows"], r["cols"]) for r in rows] == [(32, 32), (64, 64)]
+    for row, want in zip(rows, direct, strict=True):
+        assert row["scaled_macs_per_cycle"] == pytest.approx(want.scaled_macs_per_cycle)
 
 
 def test_compare_arrays_table_lists_skipped_presets(capsys):

@@ -296,6 +296,26 @@ def test_padding_beats_are_charged():
         report.pe_beats * pe_cost(config.pe).energy_per_beat_pj)
 
 
+@pytest.mark.parametrize("name", ["array_bitserial_int4_a8_os_4x4", "array_lut_w2_a8_os_4x4",
+                                  "array_bitserial_mix_fp16_os_8x8"])
+def test_a_multi_cycle_beat_is_charged_once(name):
+    # Bit-serial and bit-plane PEs spend several cycles on a beat; the PE model's beat energy
+    # covers all of them, so the array charges it once per beat, not once per cycle: on a
+    # GEMM that fills the array, the PEs' energy per MAC is the PE model's.
+    config = ARRAY_PRESETS[name]
+    arr, pe = config.array, config.pe
+    step = pe.timing(pe.weight_formats[0]).cycles
+    assert step > 1
+    m, n, k = 2 * arr.rows, arr.cols, 2 * (pe.group_size or 4 * arr.lanes)
+    report = gemm_energy(config, m, n, k)
+    assert report.pe_beats == report.useful_pe_beats == m * n * k // arr.lanes
+    # (the schedule counts the PEs' busy cycles, the last beat's own after the first)
+    slots = report.pe_beats // (arr.rows * arr.cols)
+    assert gemm_cycles(config, m, n, k).compute_slots == step * slots - step + 1
+    assert report.energy_by_group_pj["pes"] / (m * n * k) == approx(
+        pe_cost(pe).energy_per_mac_pj)
+
+
 @pytest.mark.parametrize("name", list(ARRAY_PRESETS))
 def test_energy_parts_add_up(name):
     config = ARRAY_PRESETS[name]

@@ -189,7 +189,7 @@ def _size(option: str, text: str) -> int:
 def _cmd_compare_arrays(args) -> int:
     from mpgemm.costmodel import TECH_28NM, TECH_45NM, accel_cost, compare_arrays, gemm_energy
     from mpgemm.costmodel.accel import COMPARE_MODES, render_rows
-    from mpgemm.hw.array.presets import ARRAY_PRESETS
+    from mpgemm.hw.array.presets import ARRAY_PRESETS, PAPER_ARRAYS
 
     missing = [d for d in ("M", "N", "K") if getattr(args, d) is None]
     if missing:
@@ -209,10 +209,11 @@ def _cmd_compare_arrays(args) -> int:
             raise CliError(f"--target must be a number, not {args.target!r}") from None
     if args.presets:
         names = args.presets.split(",")
-        unknown = [x for x in names if x not in ARRAY_PRESETS]
+        known = {**ARRAY_PRESETS, **PAPER_ARRAYS}
+        unknown = [x for x in names if x not in known]
         if unknown:
             raise CliError(f"unknown array preset(s) {', '.join(map(repr, unknown))}; "
-                           f"allowed: {', '.join(ARRAY_PRESETS)}")
+                           f"allowed: {', '.join(known)}")
         skipped: dict[str, str] = {}
     else:
         # Every preset that runs this GEMM; the others are listed with the reason.
@@ -227,7 +228,7 @@ def _cmd_compare_arrays(args) -> int:
         if not names:
             raise CliError(f"no array preset runs M={m}, N={n}, K={k} (e.g. "
                            f"{next(iter(skipped))}: {next(iter(skipped.values()))})")
-    designs = {x: ARRAY_PRESETS[x] for x in names}
+    designs = {x: {**ARRAY_PRESETS, **PAPER_ARRAYS}[x] for x in names}
     rows = compare_arrays(designs, m, n, k, mode=args.mode, target=target, tech=tech)
     goal = rows[0].scaled_macs_per_cycle if args.mode == "throughput" else rows[0].scaled_area_um2
     if args.json:
@@ -299,8 +300,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("compare-arrays", help="accelerator presets side by side on one GEMM, "
                                               "at equal throughput or equal area")
-    p.add_argument("--presets", help="comma-separated array presets (default: every one that "
-                                     "runs the GEMM)")
+    p.add_argument("--presets", help="comma-separated array presets, or the papers' array "
+                                     "shapes (cost model only, e.g. mixpe_w4a8_64x64,int8_32x32; "
+                                     "default: every array preset that runs the GEMM)")
     # Sizes, mode and target are checked by the command, so that a mistake is one line.
     p.add_argument("--M")
     p.add_argument("--N")
