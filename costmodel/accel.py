@@ -91,10 +91,11 @@ else. A ``"shared"`` MixPE array (:mod:`mpgemm.hw.array.shared`) prices its grid
 :func:`~.mixpe.shared_parts` and adds the column dequantizers (category ``"shared"``, ``cols x
 ceil(rows / beats_per_group)`` units, one action per group hand-off), the groups' zero points
 and scales captured and delayed to them, and the column results' de-skew instead of the row
-mux. Still to come: the LUT tensor core's table precompute shared along a row (``count =
-rows`` with an action per beat issued);
-BitMoD's weight encoder per tile is ``count`` = the mesh's tiles with an action per weight word
-read. The report, the comparison and the CLI read groups generically.
+mux. A dequantize-then-MAC or bit-serial one prices its grid PEs without the dequantizer or
+weight encoder and adds one per column (``column_dequantizers``, ``column_encoders``: an
+action per beat issued) and the rows' wait registers (``head_wait``); a LUT one adds a table
+precompute per row (``row_tables``). The report, the comparison and the CLI read groups
+generically.
 """
 
 import functools
@@ -105,12 +106,15 @@ from types import MappingProxyType
 from typing import Any
 
 from mpgemm.hw.array.config import AccelConfig, GemmShape
+from mpgemm.pe_designs.bitserial import BitSerialConfig
 from mpgemm.pe_designs.lut import LutConfig
 from mpgemm.pe_designs.mac import DequantMacConfig
 from mpgemm.pe_designs.mixpe import MixPEConfig
 from mpgemm.sim.golden.contract import PEConfig
 
 from .array import ArrayCycles, gemm_cycles
+from .bitserial import beat_energy_pj as bitserial_beat_energy_pj
+from .bitserial import shared_parts as bitserial_shared_parts
 from .components import FP32_FIELDS, fp_adder, int_adder, mux2, register, sram_access
 from .cost import ComponentCost
 from .lut import shared_parts as lut_shared_parts
@@ -536,6 +540,8 @@ def _groups(accel: AccelConfig, tech: Technology) -> tuple[UnitGroup, ...]:
     shared = arr.organisation == "shared"
     if shared and isinstance(pe, DequantMacConfig):
         groups = _column_head_groups(accel, tech, logic, reg)
+    elif shared and isinstance(pe, BitSerialConfig):
+        groups = _column_encoder_groups(accel, tech, logic, reg)
     elif shared and isinstance(pe, LutConfig):
         groups = _row_head_groups(accel, tech, logic)
     elif shared:
@@ -596,7 +602,7 @@ def _groups(accel: AccelConfig, tech: Technology) -> tuple[UnitGroup, ...]:
 
     # The edge: (os) the row of the block that has finished, chosen among R; the stage-1
     # register of the row with its address and flags; the adders of later chunks.
-    if os and not shared:
+    if os and arr.column_units == 0:   # foot units give the rows themselves
         groups.append(UnitGroup(
             "row_mux", "edge", C, logic(mux2(psum * (R - 1), tech)), "row select",
             lambda a: a.rows_out * C, f"an {R}:1 mux of {psum}-bit results per column"))
@@ -658,6 +664,38 @@ def _column_head_groups(accel: AccelConfig, tech: Technology, logic, reg) -> lis
                   reg(act + PE_CONTROL_BITS), "stage shift",
                   lambda a: a.slots * R * arr.head_cycles,
                   "activation and control words waiting for the column heads"),
+    ]
+
+
+def _column_encoder_groups(accel: AccelConfig, tech: Technology, logic,
+                           reg) -> list[UnitGroup]:
+    """The grid and the column heads of a ``"shared"`` bit-serial array: grid PEs taking
+    integer weights, one weight encoder per column (BitMoD's, which the standalone PE has
+    per PE) with its output register, and the register each row's activation and control
+    words wait to meet the encoders' output."""
+    arr = accel.array
+    pe = arr.pe
+    assert isinstance(pe, BitSerialConfig)
+    R, C = arr.rows, arr.cols
+    grid, head = bitserial_shared_parts(pe, tech)
+    grid_area = sum(c.area_um2 for c in grid.values())
+    grid_energy = bitserial_beat_energy_pj(pe, grid, pe.weight_formats[0])
+    act = pe.ports.act.width
+    return [
+        UnitGroup("pes", "pes", arr.pes,
+                  ComponentCost(grid_area, grid_energy * tech.pnr_energy_factor), "beat",
+                  lambda a: a.pe_beats,
+                  f"{R} x {C} bit-serial grid PEs taking integer weights, the weight "
+                  f"encoders moved to the column tops"),
+        UnitGroup("column_encoders", "shared", C,
+                  logic(sum(head.values(), ComponentCost.zero())), "beat",
+                  lambda a: a.slots * C,
+                  f"{pe.lanes} lanes of weight encoding ({'/'.join(pe.weight_formats)}) with "
+                  f"the output register, one per column"),
+        UnitGroup("head_wait", "registers", R * arr.head_cycles,
+                  reg(act + PE_CONTROL_BITS), "stage shift",
+                  lambda a: a.slots * R * arr.head_cycles,
+                  "activation and control words waiting for the column encoders"),
     ]
 
 

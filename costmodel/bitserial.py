@@ -4,10 +4,15 @@ Registered as the family's cost model (``BITSERIAL``, ``Family.cost``). Area is 
 the datapath the generator builds; energy per beat counts every term cycle of the slowest
 configured format (``config.timing().cycles``: the worst case, so a mixture of data types is
 not under-costed) plus the bit-serial dequantization of a group, ``scale_bits`` shift-and-add
-cycles, spread over the ``group_size / lanes`` beats of the group.
+cycles, spread over the ``group_size / lanes`` beats of the group. The weight encoder (each
+lane's code turned into its integer weight) works once per beat.
+
+:func:`shared_parts` prices a ``"shared"`` array's grid PE and column encoder
+(:mod:`mpgemm.hw.array.shared`), used by :mod:`.accel`.
 """
 
 from mpgemm.pe_designs.bitserial import BitSerialConfig
+from mpgemm.sim.golden.formats import get_weight_format
 from mpgemm.sim.golden.terms import is_sparse
 
 from .components import (
@@ -23,7 +28,29 @@ from .pe import PE_CONTROL_BITS, PECost, PEModel, _adder_tree, check_typed_group
 from .tech import Technology
 from .workload import GemmWorkload
 
-__all__ = ["BITSERIAL"]
+__all__ = ["BITSERIAL", "shared_parts", "beat_energy_pj"]
+
+
+def _weight_encoder(config: BitSerialConfig, tech: Technology) -> ComponentCost:
+    """``pe_designs.bitserial.rtl.encode_lane`` for every lane: per format a slice (signed
+    integers, ternary: wiring), the zero point's subtractor (unsigned integers) or a table of
+    the format's values (FP4/FP3, and per special value for BitMoD's), priced as the
+    multiplexer tree it is written as with its first level folded (a select between two
+    constants is a constant, a wire or an inverter: ``entries / 2 - 1`` multiplexers per
+    bit; synthesis folds more, so an upper bound), then the data type's select among the
+    formats."""
+    w = config.w_int_bits
+    lane = ComponentCost.zero()
+    for fmt in config.weight_formats:
+        bits = get_weight_format(fmt).bits
+        if fmt.startswith("uint"):
+            lane += int_adder(bits + 1, tech)
+        elif not (fmt.startswith("int") or fmt == "ternary"):
+            entries = (4 if fmt.startswith("bitmod") else 1) << bits
+            lane += mux2(w, tech) * (entries // 2 - 1)
+    if len(config.weight_formats) > 1:
+        lane += mux2(w, tech) * (len(config.weight_formats) - 1)
+    return lane * config.lanes
 
 
 def _bitserial_model(config: BitSerialConfig, tech: Technology) -> dict[str, ComponentCost]:
@@ -93,7 +120,43 @@ def _bitserial_model(config: BitSerialConfig, tech: Technology) -> dict[str, Com
         out["dequant_fp32_adder"] = ComponentCost(adder.area_um2, adder.energy_pj * dequant_share)
     for name, c in plumbing.items():
         out[name] = ComponentCost(c.area_um2, c.energy_pj * cycles)
+    out["weight_encoder"] = _weight_encoder(config, tech)   # once per beat
     return out
+
+
+def shared_parts(config: BitSerialConfig, tech: Technology
+                 ) -> tuple[dict[str, ComponentCost], dict[str, ComponentCost]]:
+    """``(grid_pe, column_encoder)`` of a ``"shared"`` bit-serial array: the breakdown of one
+    grid PE (``BitSerialPE(config, encoded_input=True)``, energies as in the standalone
+    breakdown) and of one column encoder (``BitSerialColumnEncoder``, energies per beat).
+
+    The grid PE is the standalone PE without its weight encoder, its contract registers
+    holding the grid's weight word (integer weights, scale, data type) instead of the codes
+    with their zero point and special value. The encoder is the standalone PE's, with the
+    register of the grid's weight word behind it.
+    """
+    cycles = config.timing().cycles
+    act, wgt = config.ports.act.width, config.shared_ports.weight.width
+    grid = {k: c for k, c in _bitserial_model(config, tech).items() if k != "weight_encoder"}
+    forwarding = register(act + wgt + PE_CONTROL_BITS, tech)
+    weight = register(wgt, tech) + mux2(wgt, tech)
+    grid["forwarding_registers"] = ComponentCost(forwarding.area_um2,
+                                                 forwarding.energy_pj * cycles)
+    grid["weight_register"] = ComponentCost(weight.area_um2, weight.energy_pj * cycles)
+    head = {"weight_encoder": _weight_encoder(config, tech),
+            "output_register": register(wgt, tech)}
+    return grid, head
+
+
+def beat_energy_pj(config: BitSerialConfig, breakdown: dict[str, ComponentCost],
+                   fmt: str) -> float:
+    """Energy of one beat of ``fmt`` weights from a breakdown of this module (before the
+    place-and-route factor): the per-term-cycle entries scaled from the worst case to the
+    format's terms, the per-group and per-beat entries as they are."""
+    once = _PER_GROUP + _PER_BEAT
+    per_cycle = sum(c.energy_pj for k, c in breakdown.items() if k not in once)
+    per_beat = sum(c.energy_pj for k, c in breakdown.items() if k in once)
+    return per_cycle * config.timing(fmt).cycles / config.timing().cycles + per_beat
 
 
 def _check_bitserial(config: BitSerialConfig, workload: GemmWorkload) -> None:
@@ -102,6 +165,8 @@ def _check_bitserial(config: BitSerialConfig, workload: GemmWorkload) -> None:
 
 #: Breakdown entries spent once per group rather than once per term cycle.
 _PER_GROUP = ("dequantizer", "dequant_fp32_adder")
+#: ... and once per beat.
+_PER_BEAT = ("weight_encoder",)
 
 
 def _bitserial_beat_cost(config: BitSerialConfig, workload: GemmWorkload,
@@ -109,15 +174,13 @@ def _bitserial_beat_cost(config: BitSerialConfig, workload: GemmWorkload,
     """Timing and energy of the workload's own data type: its term cycles, not the worst case.
 
     The breakdown's per-cycle entries were costed at ``config.timing().cycles`` cycles; they
-    scale to the format's cycles, the per-group dequantization does not.
+    scale to the format's cycles, the per-group dequantization and per-beat encoding do not.
     """
     fmt = workload.weight_format
-    cycles = config.timing(fmt).cycles
-    per_cycle = sum(c.energy_pj for k, c in pe.breakdown.items() if k not in _PER_GROUP)
-    per_group = sum(c.energy_pj for k, c in pe.breakdown.items() if k in _PER_GROUP)
-    factor = pe.energy_per_beat_pj / (per_cycle + per_group) if per_cycle + per_group else 1.0
-    energy = (per_cycle * cycles / config.timing().cycles + per_group) * factor
-    return cycles, config.timing(fmt).latency, energy
+    total = sum(c.energy_pj for c in pe.breakdown.values())
+    factor = pe.energy_per_beat_pj / total if total else 1.0
+    energy = beat_energy_pj(config, dict(pe.breakdown), fmt) * factor
+    return config.timing(fmt).cycles, config.timing(fmt).latency, energy
 
 
 # FP-activation PEs build their two FP32 adders as submodules (integer ones none).

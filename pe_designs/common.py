@@ -205,8 +205,16 @@ class PEConfigBase(ABC):
     def shared_head_cycles(self) -> int:
         """Register stages a ``"shared"`` array's column heads (units at the top of each
         column that prepare the weights for the grid) add before the grid; the grid PE's
-        latency is the PE's minus these, so results appear when the PE's would."""
+        latency is :attr:`shared_latency` minus these (by default the PE's latency: the heads
+        are the PE's own first stages, and results appear when the PE's would)."""
         return 0
+
+    @property
+    def shared_latency(self) -> int:
+        """Worst-case cycles from a beat reaching a ``"shared"`` array's column (its heads, if
+        any) to the result: the PE's own latency where the heads take stages of the PE (the
+        default), more where they add registers in front of it."""
+        return self.timing().latency
 
     @property
     def shared_ports(self) -> PEPorts | None:

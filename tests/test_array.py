@@ -9,9 +9,11 @@ import gc
 import json
 import warnings
 from dataclasses import replace
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from amaranth import Const
 from amaranth.hdl import UnusedElaboratable
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
@@ -23,6 +25,8 @@ from mpgemm.hw.array.accel import Accelerator
 from mpgemm.hw.array.config import AccelConfig, ArrayConfig, accel_from_dict
 from mpgemm.hw.array.presets import ARRAY_PRESETS
 from mpgemm.hw.contract import layout_of
+from mpgemm.pe_designs.bitserial import BitSerialConfig
+from mpgemm.pe_designs.bitserial import rtl as bitserial_rtl
 from mpgemm.pe_designs.lut import rtl as lut_rtl
 from mpgemm.pe_designs.mixpe.rtl import MixPEColumnDequant
 from mpgemm.pe_designs.presets import PRESETS
@@ -435,6 +439,68 @@ def test_column_unit_rejects_rows_that_collide():
         with pytest.raises(ValueError, match="rows must be 1 to beats_per_group=4"):
             MixPEColumnDequant(MIXPE, 5)
         gc.collect()
+
+
+# --- shared organisation: bit-serial weight encoders at the top of the columns -------------
+
+@pytest.mark.parametrize("pe, rows, cols", [
+    (BITSERIAL_MIX, 2, 3),                                              # BitMoD's 4 types
+    (PRESETS["bitserial_all_a8"], 2, 2),                                # zero points, ternary
+    (replace(PRESETS["bitserial_int4_bitplane_a8"], group_size=32), 3, 1),  # bit-plane terms
+], ids=["mix_a16_signed_scale", "all_formats_a8", "int4_bitplane"])
+def test_shared_bitserial_end_to_end(pe, rows, cols):
+    """BitMoD's weight encoder once per column, at its top: the standalone array's results
+    (golden model) and cycle formula, whose result latency has the encoder's register."""
+    config = shared(pe, rows, cols)
+    assert config.array.head_cycles == 1 and config.array.column_units == 0
+    assert config.array.pe_latency == pe.timing().latency + 1
+    check_gemms(config, seed=61, n_random=1)
+
+
+@pytest.mark.sim
+def test_shared_bitserial_fp16_end_to_end():
+    check_gemms(shared(replace(PRESETS["bitserial_mix_fp16"], group_size=32), 2, 2), seed=62,
+                n_random=0)
+
+
+def test_shared_bitserial_grid_takes_integer_weights():
+    """The grid PEs' weight word: integer weights, the scale and the data type (the zero point
+    and special value stay in the encoder); one cycle more than the standalone array."""
+    pe = PRESETS["bitserial_all_a8"]
+    array = ArrayConfig(pe=pe, rows=2, cols=2, organisation="shared")
+    assert [n for n, _ in array.grid_ports.weight.fields] == ["w_int", "scale", "dtype"]
+    assert [n for n, _ in pe.ports.weight.fields] == ["code", "scale", "zero", "dtype",
+                                                       "special"]
+    alone = accel(pe=BITSERIAL_MIX, rows=2, cols=3, a_depth=128, w_depth=128)
+    both = shared(BITSERIAL_MIX, 2, 3)
+    d = np.random.default_rng(0).integers(0, 4, (4, 7))
+    for m in (1, 5):
+        assert (gemm_cycles(both, m, 7, 128, dtypes=d).total
+                == gemm_cycles(alone, m, 7, 128, dtypes=d).total + 1)
+
+
+def _encoder_without_special(real):
+    def encode(m, config, w, dtype, lane):
+        view = SimpleNamespace(code=w.code, zero=getattr(w, "zero", None), special=Const(0, 2))
+        return real(m, config, view, dtype, lane)
+    return encode
+
+
+@pytest.mark.parametrize("mutant", ["rows_do_not_wait", "results_read_early",
+                                    "encoder_drops_special"])
+def test_broken_shared_bitserial_arrays_fail(monkeypatch, mutant):
+    """Rows meeting the previous beat's weights, rows read before the grid PEs' results, an
+    encoder that reads every BitMoD special value as the first: all caught."""
+    if mutant == "rows_do_not_wait":
+        monkeypatch.setattr(ArrayConfig, "head_cycles", property(lambda self: 0))
+    elif mutant == "results_read_early":
+        monkeypatch.setattr(BitSerialConfig, "shared_latency",
+                            property(lambda self: self.timing().latency))
+    else:
+        monkeypatch.setattr(bitserial_rtl, "encode_lane",
+                            _encoder_without_special(bitserial_rtl.encode_lane))
+    with pytest.raises(AssertionError):
+        check_gemms(shared(BITSERIAL_MIX, 2, 2), seed=63, n_random=0)
 
 
 # --- the checks fail when the hardware is wrong --------------------------------------------

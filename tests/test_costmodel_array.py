@@ -519,3 +519,46 @@ def test_lut_row_tables():
     assert shared.group("row_tables").count == 2
     assert shared.group("pes").unit.area_um2 < alone.group("pes").unit.area_um2
     assert shared.area_um2 < alone.area_um2
+
+
+def _bitserial_pair(pe, rows=8, cols=8):
+    return (AccelConfig(array=ArrayConfig(pe=pe, rows=rows, cols=cols)),
+            AccelConfig(array=ArrayConfig(pe=pe, rows=rows, cols=cols, organisation="shared")))
+
+
+def test_weight_encoder_once_per_column():
+    """BitMoD's weight encoder at the top of each column instead of in every PE: for its
+    mixture of INT8, INT6 and FP4/FP3 tables, a grid PE plus its share of a column encoder
+    is cheaper than a standalone PE, the array is smaller and spends less energy, and the
+    GEMM takes the encoder's register, one cycle, longer."""
+    pe = PRESETS["bitserial_mix_a16"]
+    alone, shared = _bitserial_pair(pe)
+    a, s = accel_cost(alone), accel_cost(shared)
+    encoders = s.group("column_encoders")
+    assert encoders.count == 8 and encoders.category == "shared"
+    assert s.group("head_wait").count == 8
+    assert "column_encoders" not in {g.name for g in a.groups}
+    grid = s.group("pes").unit.area_um2
+    assert grid < pe_cost(pe).area_um2
+    assert grid + encoders.unit.area_um2 / 8 < pe_cost(pe).area_um2
+    assert s.area_um2 < a.area_um2
+    # The encoder a column has is the one each standalone PE has, and a register.
+    assert encoders.unit.area_um2 > pe_cost(pe).breakdown["weight_encoder"].area_um2
+    ea, es = gemm_energy(alone, 8, 8, 256), gemm_energy(shared, 8, 8, 256)
+    assert es.energy_pj < ea.energy_pj
+    assert es.latency_cycles == ea.latency_cycles + 1
+    acts = gemm_activity(shared, 8, 8, 256)
+    assert encoders.per_gemm(acts) == acts.slots * 8
+
+
+def test_weight_encoder_cost_follows_the_formats():
+    """More data types, more tables: the encoder of every format costs more than BitMoD's
+    four; INT4 alone is a slice of the code (no logic), so sharing it saves nothing and the
+    shared array pays for the encoders' registers and the rows' wait."""
+    mix, every = PRESETS["bitserial_mix_a16"], PRESETS["bitserial_all_a8"]
+    enc = {p: pe_cost(p).breakdown["weight_encoder"].area_um2 for p in (mix, every)}
+    assert 0 < enc[mix] < enc[every]
+    int4 = PRESETS["bitserial_int4_a8"]
+    assert pe_cost(int4).breakdown["weight_encoder"].area_um2 == 0
+    alone, shared = _bitserial_pair(int4)
+    assert accel_cost(shared).area_um2 > accel_cost(alone).area_um2

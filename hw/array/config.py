@@ -90,8 +90,10 @@ class ArrayConfig:
         one): MixPE's grid PEs keep the lanes and group sums and hand each group to a
         dequantizer at the foot of their column, one per ``beats_per_group`` rows
         (:attr:`column_units`); a dequantize-then-MAC array dequantizes each column's weights
-        once at its top and its grid is of FP16 MACs. Output-stationary only. Results, golden
-        model and cycle counts are the same.
+        once at its top and its grid is of FP16 MACs; a bit-serial array encodes each column's
+        weights once at its top (BitMoD's weight encoder) and its grid PEs take integer
+        weights. Output-stationary only. Results and golden model are the same, and so is
+        the cycle formula, with :attr:`pe_latency` (one more for the bit-serial encoders).
     """
 
     kind: ClassVar[str] = "array"
@@ -169,8 +171,13 @@ class ArrayConfig:
 
     @property
     def pe_latency(self) -> int:
-        """``L``: cycles from a PE's beat to its result (every weight format alike)."""
-        return self.pe.timing().latency
+        """``L``: cycles from a PE's beat to its result (every weight format alike); in a
+        ``"shared"`` array from the beat reaching its column's head, which is the PE's own
+        latency unless the heads add registers in front of an unchanged grid PE (the PE's
+        ``shared_latency``: a bit-serial array's weight encoders)."""
+        if self.organisation == "standalone":
+            return self.pe.timing().latency
+        return self.pe.shared_latency
 
     @property
     def pes(self) -> int:

@@ -137,11 +137,11 @@ class Mesh(wiring.Component):
     def _os_shared(self, m: Module, tiles) -> None:
         """Output-stationary with units shared along the columns (:mod:`.shared`).
 
-        Column heads (dequantize-then-MAC): column ``k``'s weight word passes its skew, then
-        the head's ``head_cycles`` registers into the grid; the rows entered as many cycles
-        late (:meth:`elaborate`), so every PE meets its operands when a standalone PE would
-        and results leave as from :meth:`_os`, the grid PE's latency after the last column's
-        beat.
+        Column heads (dequantize-then-MAC, bit-serial): column ``k``'s weight word passes its
+        skew, then the head's ``head_cycles`` registers into the grid; the rows entered as
+        many cycles late (:meth:`elaborate`), so every PE meets its operands as a standalone
+        PE would, ``head_cycles`` later, and results leave as from :meth:`_os`, the grid PE's
+        latency (``pe_latency - head_cycles``) after the last column's beat.
 
         Foot units (MixPE): the grid PEs take only the weight fields they use every beat; the
         rest of the weight word (the zero point and scale) is captured as a group's last beat

@@ -63,6 +63,10 @@ ARRAY_PRESETS = {
     # FP4 and FP3 weights (groups of 128, signed INT8 scale).
     "array_bitserial_int4_a8_os_4x4": _accel("bitserial_int4_a8", 4, 4, "os"),
     "array_bitserial_mix_fp16_os_8x8": _accel("bitserial_mix_fp16", 8, 8, "os"),
+    # ... and with one weight encoder per column (BitMoD: per tile) instead of per PE, over
+    # INT16 activations (an integer datapath that Icarus runs fast enough).
+    "array_bitserial_mix_a16_os_4x4_shared": _accel("bitserial_mix_a16", 4, 4, "os",
+                                                    organisation="shared"),
 }
 
 #: name -> the simulator `make sim` uses for it. Verilator's C++ build of an array takes minutes

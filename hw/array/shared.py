@@ -21,6 +21,15 @@ Dequantize-then-MAC: in an output-stationary column every row sees the same weig
 column (the PE's own stage-0 register moves there, and the rows' activations wait one register
 more to meet them) and the grid is of FP16 MACs.
 
+Bit-serial (BitMoD): every row of an output-stationary column gets the same weight codes, so
+:class:`~mpgemm.pe_designs.bitserial.rtl.BitSerialColumnEncoder` turns them into integer
+weights once at the top of the column (BitMoD's weight encoder, one per tile rather than per
+PE: the data type's table, the zero point, the special value), registered, and the grid PEs
+(``BitSerialPE(config, encoded_input=True)``) keep the term walk, the group accumulator and
+the bit-serial dequantizer. Unlike the dequantize-then-MAC head, the encoder's register is
+not one the PE had (a grid PE still latches its integer weights for the beat's terms), so the
+results come one cycle later (the PE config's ``shared_latency``).
+
 LUT tensor core (arrays of 1 x 1 tiles): a row's table is the same for every column, so
 :class:`~mpgemm.pe_designs.lut.rtl.LutRowTable` builds it once at the row's left edge, in the
 cycle the beat enters the row, and the grid PEs latch it and pass it right instead of the
@@ -31,6 +40,8 @@ price. A 2 x 64 shared array is the paper's M2 N64 K4 tile.
 from dataclasses import dataclass
 from typing import Any
 
+from mpgemm.pe_designs.bitserial.config import BitSerialConfig
+from mpgemm.pe_designs.bitserial.rtl import BitSerialColumnEncoder, BitSerialPE
 from mpgemm.pe_designs.lut.config import LutConfig
 from mpgemm.pe_designs.lut.rtl import LutRowTable, LutTilePE
 from mpgemm.pe_designs.mac.config import DequantMacConfig
@@ -65,6 +76,10 @@ def _fp16_mac_of(pe: DequantMacConfig) -> Fp16MacPE:
     return Fp16MacPE(pe.mac)
 
 
+def _bitserial_of(pe: BitSerialConfig) -> BitSerialPE:
+    return BitSerialPE(pe, encoded_input=True)
+
+
 def _lut_of(pe: LutConfig) -> LutTilePE:
     return LutTilePE(pe, table_input=True)
 
@@ -75,6 +90,8 @@ SHARED = {
     # Dequantize-then-MAC, output-stationary: every row of a column gets the same weights, so
     # they are dequantized once, at the top, and the grid is of FP16 MACs.
     "dequant_mac": SharedOrganisation(grid=_fp16_mac_of, column_head=DequantColumnHead),
+    # Bit-serial (BitMoD), output-stationary: the weight encoder once per column, at the top.
+    "bitserial": SharedOrganisation(grid=_bitserial_of, column_head=BitSerialColumnEncoder),
     # LUT tensor core: each row's table is built once, at the left, and travels along the row.
     "lut": SharedOrganisation(grid=_lut_of, row_head=LutRowTable),
 }

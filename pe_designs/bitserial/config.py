@@ -197,6 +197,38 @@ class BitSerialConfig(PEConfigBase):
         return ("os",)
 
     @property
+    def organisations(self) -> tuple[str, ...]:
+        # "shared": an output-stationary column streams the same weights past every row, so
+        # one weight encoder at the top of the column serves all of them (BitMoD: one
+        # encoder per tile).
+        return ("standalone", "shared")
+
+    @property
+    def shared_head_cycles(self) -> int:
+        """The column's encoder registers its integer weights: one stage."""
+        return 1
+
+    @property
+    def shared_latency(self) -> int:
+        """The encoder's register comes before a grid PE that still latches the integer
+        weights on each beat (it holds them for the beat's terms, its row skewed from the
+        others): a ``"shared"`` array's results come one cycle after a standalone one's."""
+        return self.timing().latency + self.shared_head_cycles
+
+    @property
+    def shared_ports(self) -> PEPorts:
+        """The grid PE of a ``"shared"`` array takes ``{w_int: lanes integer weights, scale,
+        dtype (several formats)}``: the codes encoded, without the zero point and special
+        value that only the encoder reads."""
+        weight: dict[str, Field] = {"w_int": Array(Bits(self.w_int_bits, signed=True),
+                                                   self.lanes),
+                                    "scale": Bits(self.scale_bits)}
+        if self.dtype_bits:
+            weight["dtype"] = Bits(self.dtype_bits)
+        p = self.ports
+        return PEPorts(act=p.act, weight=Struct(weight), psum=p.psum)
+
+    @property
     def ports(self) -> PEPorts:
         """``i_w`` is ``{code: lanes codes, scale, zero (unsigned formats), dtype (several
         formats), special (BitMoD formats)}``; FP activations are bit patterns."""

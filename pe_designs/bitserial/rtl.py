@@ -27,20 +27,27 @@ accepted. An output closes on a ``last`` beat that is also ``group_end``; ``i_ps
 on the group's ``first`` beat, which must be the group's first; a group keeps one data type,
 zero point and special value, and its scale is read from its ``group_end`` beat. Data-type codes
 past the last format behave as the first format.
+
+Turning a code into its integer weight (the data type's table, the zero point, the special
+value) is BitMoD's weight encoder: a standalone PE encodes every beat itself; a ``"shared"``
+array (:mod:`mpgemm.hw.array.shared`) encodes each column's beats once, at its top
+(:class:`BitSerialColumnEncoder`), and its grid PEs (``BitSerialPE(config,
+encoded_input=True)``) take the integer weights.
 """
 
 from amaranth import Array, Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
 
 from mpgemm.hw.arith import adder_tree
-from mpgemm.hw.contract import contract_plumbing, pe_signature
+from mpgemm.hw.contract import contract_plumbing, layout_of, pe_signature
 from mpgemm.hw.fp import FP32, FPAdd, round_pack, unpack
 from mpgemm.sim.golden import terms as T
 from mpgemm.sim.golden.formats import get_weight_format
 
 from .config import BitSerialConfig
 
-__all__ = ['BitSerialPE']
+__all__ = ['BitSerialPE', 'BitSerialColumnEncoder', 'encode_lane']
 
 
 def _by_dtype(values: list, index):
@@ -55,35 +62,81 @@ def _by_dtype(values: list, index):
     return Array(padded)[index]
 
 
-class BitSerialPE(wiring.Component):
-    """Bit-serial PE implementing the PE contract (see the module docstring)."""
+def _w_int(m, config: BitSerialConfig, fmt: str, code, w):
+    """Integer weight of ``code`` read as ``fmt`` (combinational)."""
+    c = config
+    out = Signal(signed(c.w_int_bits), name=f"wint_{fmt}")
+    fobj = get_weight_format(fmt)
+    if fmt.startswith("int") or fmt == "ternary":
+        m.d.comb += out.eq(code[:fobj.bits].as_signed())
+    elif fmt.startswith("uint"):
+        m.d.comb += out.eq(code[:fobj.bits] - w.zero[:fobj.bits])
+    else:
+        # FP codes: a small table from the single format definition in sim.golden.
+        specials = range(4) if fmt.startswith("bitmod") else range(1)
+        table = Array(
+            Const(T.weight_int(fmt, cd, special=sp), signed(c.w_int_bits))
+            for sp in specials for cd in range(1 << fobj.bits))
+        index = code[:fobj.bits]
+        if fmt.startswith("bitmod"):
+            index = Cat(code[:fobj.bits], w.special)
+        m.d.comb += out.eq(table[index])
+    return out
+
+
+def encode_lane(m, config: BitSerialConfig, w, dtype, lane: int):
+    """The weight encoder of one lane (combinational): the integer weight ``w_in<lane>`` of
+    code ``w.code[lane]`` in the beat's data type ``dtype``, with the group's zero point and
+    special value from the weight word ``w``. A standalone PE encodes every beat itself; a
+    ``"shared"`` array encodes once per column (:class:`BitSerialColumnEncoder`)."""
+    cands = [_w_int(m, config, f, w.code[lane], w) for f in config.weight_formats]
+    sel = Signal(signed(config.w_int_bits), name=f"w_in{lane}")
+    m.d.comb += sel.eq(_by_dtype(cands, dtype))
+    return sel
+
+
+class BitSerialColumnEncoder(wiring.Component):
+    """The weight encoder of a ``"shared"`` bit-serial array, one at the top of each
+    output-stationary column (BitMoD has one per tile, not per PE): ``o_w`` (the grid PEs'
+    weight word, :attr:`BitSerialConfig.shared_ports`) is ``i_w`` with each lane's code, read
+    in the group's data type with its zero point and special value, turned into its integer
+    weight (:func:`encode_lane`), registered; the scale and data type pass through the same
+    register (the grid PEs' dequantizers and term walks use them)."""
 
     def __init__(self, config: BitSerialConfig):
         if not isinstance(config, BitSerialConfig):
             raise TypeError(f"config must be a BitSerialConfig, not {config!r}")
         self.config = config
-        super().__init__(pe_signature(config.ports))
+        super().__init__({"i_w": In(layout_of(config.ports.weight)),
+                          "o_w": Out(layout_of(config.shared_ports.weight))})
 
-    def _w_int(self, m, fmt: str, code, w):
-        """Integer weight of ``code`` read as ``fmt`` (combinational)."""
+    def elaborate(self, platform):
+        m = Module()
         c = self.config
-        out = Signal(signed(c.w_int_bits), name=f"wint_{fmt}")
-        fobj = get_weight_format(fmt)
-        if fmt.startswith("int") or fmt == "ternary":
-            m.d.comb += out.eq(code[:fobj.bits].as_signed())
-        elif fmt.startswith("uint"):
-            m.d.comb += out.eq(code[:fobj.bits] - w.zero[:fobj.bits])
-        else:
-            # FP codes: a small table from the single format definition in sim.golden.
-            specials = range(4) if fmt.startswith("bitmod") else range(1)
-            table = Array(
-                Const(T.weight_int(fmt, cd, special=sp), signed(c.w_int_bits))
-                for sp in specials for cd in range(1 << fobj.bits))
-            index = code[:fobj.bits]
-            if fmt.startswith("bitmod"):
-                index = Cat(code[:fobj.bits], w.special)
-            m.d.comb += out.eq(table[index])
-        return out
+        dtype = self.i_w.dtype if c.dtype_bits else Const(0, 1)
+        for l in range(c.lanes):
+            m.d.sync += self.o_w.w_int[l].eq(encode_lane(m, c, self.i_w, dtype, l))
+        m.d.sync += self.o_w.scale.eq(self.i_w.scale)
+        if c.dtype_bits:
+            m.d.sync += self.o_w.dtype.eq(self.i_w.dtype)
+        return m
+
+
+class BitSerialPE(wiring.Component):
+    """Bit-serial PE implementing the PE contract (see the module docstring).
+
+    ``encoded_input=True``: the grid PE of a ``"shared"`` array (ports
+    ``config.shared_ports``), whose weight word carries each lane's integer weight from the
+    column's :class:`BitSerialColumnEncoder` instead of the code; the term walk, group
+    accumulator and bit-serial dequantizer are the standalone PE's.
+    """
+
+    def __init__(self, config: BitSerialConfig, *, encoded_input: bool = False):
+        if not isinstance(config, BitSerialConfig):
+            raise TypeError(f"config must be a BitSerialConfig, not {config!r}")
+        self.config = config
+        self.encoded_input = encoded_input
+        super().__init__(pe_signature(config.shared_ports if encoded_input else config.ports))
 
     def elaborate(self, platform):
         m = Module()
@@ -117,9 +170,8 @@ class BitSerialPE(wiring.Component):
 
         in_dtype = w.dtype if c.dtype_bits else Const(0, 1)
         for l in range(lanes):
-            cands = [self._w_int(m, f, w.code[l], w) for f in c.weight_formats]
-            sel = Signal(signed(c.w_int_bits), name=f"w_in{l}")
-            m.d.comb += sel.eq(_by_dtype(cands, in_dtype))
+            # Encoded input: the column's encoder did this a register earlier.
+            sel = w.w_int[l] if self.encoded_input else encode_lane(m, c, w, in_dtype, l)
             with m.If(accept):
                 m.d.sync += w_int[l].eq(sel)
                 if sparse:

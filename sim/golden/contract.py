@@ -139,6 +139,10 @@ class PEConfig(Protocol):
         """Register stages of a ``"shared"`` array's column heads (0 without them)."""
 
     @property
+    def shared_latency(self) -> int:
+        """Worst-case cycles from a beat reaching a ``"shared"`` array's column to its result."""
+
+    @property
     def shared_unit_rows(self) -> int | None:
         """Rows one foot-of-column unit of a ``"shared"`` array serves (None: no such units)."""
 
