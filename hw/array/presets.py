@@ -108,10 +108,12 @@ PAPER_ARRAYS = {
     "fp16_32x28": _paper(PE_PRESETS["fp16_mac"], 32, 28),
     "mixpe_w4a16_32x32": _paper(replace(PE_PRESETS["mixpe_w4a16"], lanes=1), 32, 32,
                                 organisation="shared"),
-    "bitmod_4x4_tiles_of_8x8": _paper(PE_PRESETS["bitserial_mix_fp16"], 32, 32, tile=8),
+    "bitmod_4x4_tiles_of_8x8": _paper(PE_PRESETS["bitserial_mix_fp16"], 32, 32, tile=8,
+                                      organisation="shared"),
     # BitMoD's Table X compares one tile of each at about equal area (28 nm): an 8 x 8 tile
     # of its 4-lane PEs (97,090 um^2) against a 6 x 8 tile of FP16 MACs (95,498 um^2).
-    "bitmod_tile_8x8": _paper(PE_PRESETS["bitserial_mix_fp16"], 8, 8, tile=8),
+    "bitmod_tile_8x8": _paper(PE_PRESETS["bitserial_mix_fp16"], 8, 8, tile=8,
+                              organisation="shared"),
     "fp16_tile_6x8": _paper(PE_PRESETS["fp16_mac"], 6, 8),
     # The LUT tensor core's elongated M2 N64 K4 tile (W2A8), and an INT8 MAC array of the same
     # 128 PEs as the MAC-based baseline.
