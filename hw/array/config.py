@@ -120,9 +120,11 @@ class ArrayConfig:
                              f"tile of the {self.pe.kind} family")
         check_choice("organisation", self.organisation, ORGANISATIONS)
         if self.organisation not in self.pe.organisations:
+            why = self.pe.shared_unavailable if self.organisation == "shared" else None
             raise ValueError(f"organisation={self.organisation!r} is not built for the "
                              f"{self.pe.kind} PE (its organisations: "
-                             f"{', '.join(map(repr, self.pe.organisations))})")
+                             f"{', '.join(map(repr, self.pe.organisations))})"
+                             + (f": {why}" if why else ""))
         if self.organisation == "shared" and self.dataflow != "os":
             raise ValueError(f"organisation='shared' is built output-stationary only, not "
                              f"with dataflow={self.dataflow!r}")
