@@ -90,8 +90,9 @@ class ArrayConfig:
         one): MixPE's grid PEs keep the lanes and group sums and hand each group to a
         dequantizer at the foot of their column, one per ``beats_per_group`` rows
         (:attr:`column_units`); a dequantize-then-MAC array dequantizes each column's weights
-        once at its top and its grid is of FP16 MACs. Output-stationary only. Results, golden
-        model and cycle counts are the same.
+        once at its top and its grid is of FP16 MACs; a LUT array (integer activations) builds
+        each row's table at its left edge and dequantizes each column's groups at its foot.
+        Output-stationary only. Results, golden model and cycle counts are the same.
     """
 
     kind: ClassVar[str] = "array"
