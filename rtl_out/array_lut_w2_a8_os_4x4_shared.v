@@ -5703,61 +5703,80 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.col0_unit0 (rst, i_hand, i_hand_valid
   reg \$auto$verilog_backend.cc:2355:dump_module$3  = 0;
   wire [2:0] \$1 ;
   wire [20:0] \$10 ;
-  reg \$100 ;
-  reg [1:0] \$101 ;
+  wire [1:0] \$100 ;
+  wire \$101 ;
   reg \$102 ;
-  reg [1:0] \$103 ;
-  reg \$104 ;
-  reg [1:0] \$105 ;
+  reg [18:0] \$103 ;
+  reg [7:0] \$104 ;
+  reg \$105 ;
   reg \$106 ;
   reg [1:0] \$107 ;
   reg \$108 ;
-  reg [1:0] \$109 ;
+  reg [31:0] \$109 ;
   wire [21:0] \$11 ;
-  reg \$110 ;
-  reg [1:0] \$111 ;
-  reg \$112 ;
-  reg [31:0] \$113 ;
+  reg [31:0] \$110 ;
+  reg [31:0] \$111 ;
+  reg [31:0] \$112 ;
+  reg \$113 ;
   reg [1:0] \$114 ;
+  reg \$115 ;
+  reg [1:0] \$116 ;
+  reg \$117 ;
+  reg [1:0] \$118 ;
+  reg \$119 ;
   wire [18:0] \$12 ;
-  reg [31:0] \$13 ;
+  reg [1:0] \$120 ;
+  reg \$121 ;
+  reg [1:0] \$122 ;
+  reg \$123 ;
+  reg [1:0] \$124 ;
+  reg \$125 ;
+  reg [1:0] \$126 ;
+  reg \$127 ;
+  reg [1:0] \$128 ;
+  reg \$129 ;
+  wire \$13 ;
+  reg [1:0] \$130 ;
+  reg \$131 ;
+  reg [31:0] \$132 ;
+  reg [1:0] \$133 ;
   wire [31:0] \$14 ;
-  wire [19:0] \$15 ;
-  wire [19:0] \$16 ;
-  wire [19:0] \$17 ;
-  wire [19:0] \$18 ;
-  wire [20:0] \$19 ;
+  wire \$15 ;
+  wire [31:0] \$16 ;
+  wire [31:0] \$17 ;
+  wire \$18 ;
+  wire [31:0] \$19 ;
   wire [16:0] \$2 ;
-  wire [21:0] \$20 ;
-  wire [21:0] \$21 ;
-  wire [21:0] \$22 ;
-  wire [21:0] \$23 ;
-  wire [22:0] \$24 ;
-  wire [23:0] \$25 ;
-  wire [25:0] \$26 ;
-  wire [25:0] \$27 ;
-  wire [25:0] \$28 ;
-  wire [25:0] \$29 ;
+  wire [31:0] \$20 ;
+  wire \$21 ;
+  wire [31:0] \$22 ;
+  wire [31:0] \$23 ;
+  wire [19:0] \$24 ;
+  wire [19:0] \$25 ;
+  wire [19:0] \$26 ;
+  wire [19:0] \$27 ;
+  wire [20:0] \$28 ;
+  wire [21:0] \$29 ;
   wire [16:0] \$3 ;
-  wire [26:0] \$30 ;
-  wire [25:0] \$31 ;
-  wire [25:0] \$32 ;
-  wire [25:0] \$33 ;
-  wire [25:0] \$34 ;
-  wire [26:0] \$35 ;
-  wire [27:0] \$36 ;
-  wire [28:0] \$37 ;
-  wire [32:0] \$38 ;
-  wire \$39 ;
+  wire [21:0] \$30 ;
+  wire [21:0] \$31 ;
+  wire [21:0] \$32 ;
+  wire [22:0] \$33 ;
+  wire [23:0] \$34 ;
+  wire [25:0] \$35 ;
+  wire [25:0] \$36 ;
+  wire [25:0] \$37 ;
+  wire [25:0] \$38 ;
+  wire [26:0] \$39 ;
   wire [16:0] \$4 ;
-  wire \$40 ;
-  wire \$41 ;
-  wire \$42 ;
-  wire \$43 ;
-  wire \$44 ;
-  wire \$45 ;
-  wire \$46 ;
-  wire \$47 ;
+  wire [25:0] \$40 ;
+  wire [25:0] \$41 ;
+  wire [25:0] \$42 ;
+  wire [25:0] \$43 ;
+  wire [26:0] \$44 ;
+  wire [27:0] \$45 ;
+  wire [28:0] \$46 ;
+  wire [32:0] \$47 ;
   wire \$48 ;
   wire \$49 ;
   wire [16:0] \$5 ;
@@ -5776,47 +5795,47 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.col0_unit0 (rst, i_hand, i_hand_valid
   wire \$61 ;
   wire \$62 ;
   wire \$63 ;
-  wire [1:0] \$64 ;
+  wire \$64 ;
   wire \$65 ;
-  wire [1:0] \$66 ;
-  wire \$67 ;
-  wire [1:0] \$68 ;
-  wire \$69 ;
+  wire \$66 ;
+  wire [31:0] \$67 ;
+  wire \$68 ;
+  wire [31:0] \$69 ;
   wire [18:0] \$7 ;
-  wire [1:0] \$70 ;
+  wire [31:0] \$70 ;
   wire \$71 ;
-  wire [1:0] \$72 ;
-  wire \$73 ;
-  wire [1:0] \$74 ;
-  wire \$75 ;
-  wire [1:0] \$76 ;
+  wire [31:0] \$72 ;
+  wire [31:0] \$73 ;
+  wire \$74 ;
+  wire [31:0] \$75 ;
+  wire [31:0] \$76 ;
   wire \$77 ;
-  wire [1:0] \$78 ;
+  wire \$78 ;
   wire \$79 ;
   wire [18:0] \$8 ;
-  wire [1:0] \$80 ;
+  wire \$80 ;
   wire \$81 ;
-  reg [31:0] \$82 ;
-  reg \$83 ;
-  reg [18:0] \$84 ;
-  reg [7:0] \$85 ;
-  reg \$86 ;
-  reg \$87 ;
-  reg [1:0] \$88 ;
-  reg \$89 ;
+  wire \$82 ;
+  wire \$83 ;
+  wire [1:0] \$84 ;
+  wire \$85 ;
+  wire [1:0] \$86 ;
+  wire \$87 ;
+  wire [1:0] \$88 ;
+  wire \$89 ;
   wire [19:0] \$9 ;
-  reg [31:0] \$90 ;
-  reg [31:0] \$91 ;
-  reg [31:0] \$92 ;
-  reg [31:0] \$93 ;
-  reg \$94 ;
-  reg [1:0] \$95 ;
-  reg \$96 ;
-  reg [1:0] \$97 ;
-  reg \$98 ;
-  reg [1:0] \$99 ;
+  wire [1:0] \$90 ;
+  wire \$91 ;
+  wire [1:0] \$92 ;
+  wire \$93 ;
+  wire [1:0] \$94 ;
+  wire \$95 ;
+  wire [1:0] \$96 ;
+  wire \$97 ;
+  wire [1:0] \$98 ;
+  wire \$99 ;
   reg \$signal  = 1'h0;
-  reg \$signal$19  = 1'h0;
+  reg \$signal$20  = 1'h0;
   wire [2:0] c;
   input clk;
   wire clk;
@@ -5903,6 +5922,8 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.col0_unit0 (rst, i_hand, i_hand_valid
   reg [31:0] y1 = 32'd0;
   reg [31:0] y2 = 32'd0;
   reg [31:0] y3 = 32'd0;
+  wire [31:0] y_base;
+  reg [31:0] y_out;
   assign corr_uint2 = 2'h3 - \$1 ;
   assign \$3  = corr_uint2[0] ? \$2  : 17'h00000;
   assign \$5  = corr_uint2[1] ? \$4  : 17'h00000;
@@ -5911,131 +5932,125 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.col0_unit0 (rst, i_hand, i_hand_valid
   assign \$9  = - $signed(\$8 );
   assign \$10  = $signed(\$6 ) + $signed(\$9 );
   assign \$11  = $signed(hand[16:0]) + $signed(\$10 );
-  assign \$14  = \$signal  ? 32'd0 : \$13 ;
-  assign \$16  = s2_scale[0] ? \$15  : 20'h00000;
-  assign \$18  = s2_scale[1] ? \$17  : 20'h00000;
-  assign \$19  = $signed(\$16 ) + $signed(\$18 );
-  assign \$21  = s2_scale[2] ? \$20  : 22'h000000;
-  assign \$23  = s2_scale[3] ? \$22  : 22'h000000;
-  assign \$24  = $signed(\$21 ) + $signed(\$23 );
-  assign \$25  = $signed(\$19 ) + $signed(\$24 );
-  assign \$27  = s2_scale[4] ? \$26  : 26'h0000000;
-  assign \$29  = s2_scale[5] ? \$28  : 26'h0000000;
-  assign \$30  = $signed(\$27 ) + $signed(\$29 );
-  assign \$32  = s2_scale[6] ? \$31  : 26'h0000000;
-  assign \$34  = s2_scale[7] ? \$33  : 26'h0000000;
-  assign \$35  = $signed(\$32 ) + $signed(\$34 );
-  assign \$36  = $signed(\$30 ) + $signed(\$35 );
-  assign \$37  = $signed(\$25 ) + $signed(\$36 );
-  assign \$38  = $signed(\$14 ) + $signed(\$37 );
-  assign \$39  = \$signal$19  & s2_last;
-  assign \$41  = \$signal$19  & s2_last;
-  assign \$43  = \$signal$19  & s2_last;
-  assign \$45  = \$signal$19  & s2_last;
-  assign \$47  = \$signal$19  & s2_last;
-  assign \$49  = \$signal$19  & s2_last;
-  assign \$51  = \$signal$19  & s2_last;
-  assign \$53  = \$signal$19  & s2_last;
-  assign \$55  = \$signal$19  & s2_last;
-  assign \$57  = | i_hand_valid;
-  assign \$58  = | i_hand_valid;
-  assign \$59  = ! s2_index;
-  assign \$60  = s2_index == 1'h1;
-  assign \$61  = s2_index == 2'h2;
-  assign \$62  = s2_index == 2'h3;
-  assign \$80  = out9_enter ? s2_index : 2'h0;
+  assign \$13  = ! s2_index;
+  assign \$14  = \$13  ? y0 : 32'd0;
+  assign \$15  = s2_index == 1'h1;
+  assign \$16  = \$15  ? y1 : 32'd0;
+  assign \$17  = \$14  | \$16 ;
+  assign \$18  = s2_index == 2'h2;
+  assign \$19  = \$18  ? y2 : 32'd0;
+  assign \$20  = \$17  | \$19 ;
+  assign \$21  = s2_index == 2'h3;
+  assign \$22  = \$21  ? y3 : 32'd0;
+  assign y_base = \$20  | \$22 ;
+  assign \$23  = \$signal  ? 32'd0 : y_base;
+  assign \$25  = s2_scale[0] ? \$24  : 20'h00000;
+  assign \$27  = s2_scale[1] ? \$26  : 20'h00000;
+  assign \$28  = $signed(\$25 ) + $signed(\$27 );
+  assign \$30  = s2_scale[2] ? \$29  : 22'h000000;
+  assign \$32  = s2_scale[3] ? \$31  : 22'h000000;
+  assign \$33  = $signed(\$30 ) + $signed(\$32 );
+  assign \$34  = $signed(\$28 ) + $signed(\$33 );
+  assign \$36  = s2_scale[4] ? \$35  : 26'h0000000;
+  assign \$38  = s2_scale[5] ? \$37  : 26'h0000000;
+  assign \$39  = $signed(\$36 ) + $signed(\$38 );
+  assign \$41  = s2_scale[6] ? \$40  : 26'h0000000;
+  assign \$43  = s2_scale[7] ? \$42  : 26'h0000000;
+  assign \$44  = $signed(\$41 ) + $signed(\$43 );
+  assign \$45  = $signed(\$39 ) + $signed(\$44 );
+  assign \$46  = $signed(\$34 ) + $signed(\$45 );
+  assign \$47  = $signed(\$23 ) + $signed(\$46 );
+  assign \$48  = \$signal$20  & s2_last;
+  assign \$50  = \$signal$20  & s2_last;
+  assign \$52  = \$signal$20  & s2_last;
+  assign \$54  = \$signal$20  & s2_last;
+  assign \$56  = \$signal$20  & s2_last;
+  assign \$58  = \$signal$20  & s2_last;
+  assign \$60  = \$signal$20  & s2_last;
+  assign \$62  = \$signal$20  & s2_last;
+  assign \$64  = \$signal$20  & s2_last;
+  assign \$66  = ! out1_row;
+  assign \$67  = \$66  ? y0 : 32'd0;
+  assign \$68  = out1_row == 1'h1;
+  assign \$69  = \$68  ? y1 : 32'd0;
+  assign \$70  = \$67  | \$69 ;
+  assign \$71  = out1_row == 2'h2;
+  assign \$72  = \$71  ? y2 : 32'd0;
+  assign \$73  = \$70  | \$72 ;
+  assign \$74  = out1_row == 2'h3;
+  assign \$75  = \$74  ? y3 : 32'd0;
+  assign \$76  = \$73  | \$75 ;
+  assign \$77  = | i_hand_valid;
+  assign \$78  = | i_hand_valid;
+  assign \$79  = ! s2_index;
+  assign \$80  = s2_index == 1'h1;
+  assign \$81  = s2_index == 2'h2;
+  assign \$82  = s2_index == 2'h3;
+  assign \$100  = out9_enter ? s2_index : 2'h0;
   always @(posedge clk)
-    \$signal$19  <= \$83 ;
+    \$signal$20  <= \$102 ;
   always @(posedge clk)
-    s2_d <= \$84 ;
+    s2_d <= \$103 ;
   always @(posedge clk)
-    s2_scale <= \$85 ;
+    s2_scale <= \$104 ;
   always @(posedge clk)
-    \$signal  <= \$86 ;
+    \$signal  <= \$105 ;
   always @(posedge clk)
-    s2_last <= \$87 ;
+    s2_last <= \$106 ;
   always @(posedge clk)
-    s2_index <= \$88 ;
+    s2_index <= \$107 ;
   always @(posedge clk)
-    s2_dtype <= \$89 ;
+    s2_dtype <= \$108 ;
   always @(posedge clk)
-    y0 <= \$90 ;
+    y0 <= \$109 ;
   always @(posedge clk)
-    y1 <= \$91 ;
+    y1 <= \$110 ;
   always @(posedge clk)
-    y2 <= \$92 ;
+    y2 <= \$111 ;
   always @(posedge clk)
-    y3 <= \$93 ;
+    y3 <= \$112 ;
   always @(posedge clk)
-    out1_done <= \$94 ;
+    out1_done <= \$113 ;
   always @(posedge clk)
-    out1_row <= \$95 ;
+    out1_row <= \$114 ;
   always @(posedge clk)
-    out2_done <= \$96 ;
+    out2_done <= \$115 ;
   always @(posedge clk)
-    out2_row <= \$97 ;
+    out2_row <= \$116 ;
   always @(posedge clk)
-    out3_done <= \$98 ;
+    out3_done <= \$117 ;
   always @(posedge clk)
-    out3_row <= \$99 ;
+    out3_row <= \$118 ;
   always @(posedge clk)
-    out4_done <= \$100 ;
+    out4_done <= \$119 ;
   always @(posedge clk)
-    out4_row <= \$101 ;
+    out4_row <= \$120 ;
   always @(posedge clk)
-    out5_done <= \$102 ;
+    out5_done <= \$121 ;
   always @(posedge clk)
-    out5_row <= \$103 ;
+    out5_row <= \$122 ;
   always @(posedge clk)
-    out6_done <= \$104 ;
+    out6_done <= \$123 ;
   always @(posedge clk)
-    out6_row <= \$105 ;
+    out6_row <= \$124 ;
   always @(posedge clk)
-    out7_done <= \$106 ;
+    out7_done <= \$125 ;
   always @(posedge clk)
-    out7_row <= \$107 ;
+    out7_row <= \$126 ;
   always @(posedge clk)
-    out8_done <= \$108 ;
+    out8_done <= \$127 ;
   always @(posedge clk)
-    out8_row <= \$109 ;
+    out8_row <= \$128 ;
   always @(posedge clk)
-    out9_done <= \$110 ;
+    out9_done <= \$129 ;
   always @(posedge clk)
-    out9_row <= \$111 ;
+    out9_row <= \$130 ;
   always @(posedge clk)
-    o_valid <= \$112 ;
+    o_valid <= \$131 ;
   always @(posedge clk)
-    o_y <= \$113 ;
+    o_y <= \$132 ;
   always @(posedge clk)
-    o_index <= \$114 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    (* full_case = 32'd1 *)
-    casez (s2_index)
-      2'h0:
-          \$13  = y0;
-      2'h1:
-          \$13  = y1;
-      2'h2:
-          \$13  = y2;
-      2'h3:
-          \$13  = y3;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    (* full_case = 32'd1 *)
-    casez (out1_row)
-      2'h0:
-          \$82  = y0;
-      2'h1:
-          \$82  = y1;
-      2'h2:
-          \$82  = y2;
-      2'h3:
-          \$82  = y3;
-    endcase
-  end
+    o_index <= \$133 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     hand = 35'h000000000;
@@ -6070,275 +6085,282 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.col0_unit0 (rst, i_hand, i_hand_valid
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$83  = \$57 ;
-    if (rst) begin
-      \$83  = 1'h0;
+    y_out = 32'd0;
+    if (out1_done) begin
+      y_out = \$76 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$84  = s2_d;
-    if (\$58 ) begin
-      \$84  = d;
-    end
-    if (rst) begin
-      \$84  = 19'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$85  = s2_scale;
-    if (\$58 ) begin
-      \$85  = i_scale;
-    end
-    if (rst) begin
-      \$85  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$86  = \$signal ;
-    if (\$58 ) begin
-      \$86  = hand[33];
-    end
-    if (rst) begin
-      \$86  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$87  = s2_last;
-    if (\$58 ) begin
-      \$87  = hand[34];
-    end
-    if (rst) begin
-      \$87  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$88  = s2_index;
-    if (\$58 ) begin
-      \$88  = index;
-    end
-    if (rst) begin
-      \$88  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$89  = s2_dtype;
-    if (\$58 ) begin
-      \$89  = 1'h0;
-    end
-    if (rst) begin
-      \$89  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$90  = y0;
-    if (\$signal$19 ) begin
-      if (\$59 ) begin
-        \$90  = \$38 [31:0];
-      end
-    end
-    if (rst) begin
-      \$90  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$91  = y1;
-    if (\$signal$19 ) begin
-      if (\$60 ) begin
-        \$91  = \$38 [31:0];
-      end
-    end
-    if (rst) begin
-      \$91  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$92  = y2;
-    if (\$signal$19 ) begin
-      if (\$61 ) begin
-        \$92  = \$38 [31:0];
-      end
-    end
-    if (rst) begin
-      \$92  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$93  = y3;
-    if (\$signal$19 ) begin
-      if (\$62 ) begin
-        \$93  = \$38 [31:0];
-      end
-    end
-    if (rst) begin
-      \$93  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$94  = \$63 ;
-    if (rst) begin
-      \$94  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$95  = \$64 ;
-    if (rst) begin
-      \$95  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$96  = \$65 ;
-    if (rst) begin
-      \$96  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$97  = \$66 ;
-    if (rst) begin
-      \$97  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$98  = \$67 ;
-    if (rst) begin
-      \$98  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$99  = \$68 ;
-    if (rst) begin
-      \$99  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$100  = \$69 ;
-    if (rst) begin
-      \$100  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$101  = \$70 ;
-    if (rst) begin
-      \$101  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$102  = \$71 ;
+    \$102  = \$77 ;
     if (rst) begin
       \$102  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$103  = \$72 ;
+    \$103  = s2_d;
+    if (\$78 ) begin
+      \$103  = d;
+    end
     if (rst) begin
-      \$103  = 2'h0;
+      \$103  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$104  = \$73 ;
+    \$104  = s2_scale;
+    if (\$78 ) begin
+      \$104  = i_scale;
+    end
     if (rst) begin
-      \$104  = 1'h0;
+      \$104  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$105  = \$74 ;
+    \$105  = \$signal ;
+    if (\$78 ) begin
+      \$105  = hand[33];
+    end
     if (rst) begin
-      \$105  = 2'h0;
+      \$105  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$106  = \$75 ;
+    \$106  = s2_last;
+    if (\$78 ) begin
+      \$106  = hand[34];
+    end
     if (rst) begin
       \$106  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$107  = \$76 ;
+    \$107  = s2_index;
+    if (\$78 ) begin
+      \$107  = index;
+    end
     if (rst) begin
       \$107  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$108  = \$77 ;
+    \$108  = s2_dtype;
+    if (\$78 ) begin
+      \$108  = 1'h0;
+    end
     if (rst) begin
       \$108  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$109  = \$78 ;
+    \$109  = y0;
+    if (\$signal$20 ) begin
+      if (\$79 ) begin
+        \$109  = \$47 [31:0];
+      end
+    end
     if (rst) begin
-      \$109  = 2'h0;
+      \$109  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$110  = \$79 ;
+    \$110  = y1;
+    if (\$signal$20 ) begin
+      if (\$80 ) begin
+        \$110  = \$47 [31:0];
+      end
+    end
     if (rst) begin
-      \$110  = 1'h0;
+      \$110  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$111  = \$80 ;
+    \$111  = y2;
+    if (\$signal$20 ) begin
+      if (\$81 ) begin
+        \$111  = \$47 [31:0];
+      end
+    end
     if (rst) begin
-      \$111  = 2'h0;
+      \$111  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$112  = \$81 ;
+    \$112  = y3;
+    if (\$signal$20 ) begin
+      if (\$82 ) begin
+        \$112  = \$47 [31:0];
+      end
+    end
     if (rst) begin
-      \$112  = 1'h0;
+      \$112  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$113  = o_y;
-    if (out1_done) begin
-      \$113  = \$82 ;
-    end
+    \$113  = \$83 ;
     if (rst) begin
-      \$113  = 32'd0;
+      \$113  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$114  = o_index;
-    if (out1_done) begin
-      \$114  = out1_row;
-    end
+    \$114  = \$84 ;
     if (rst) begin
       \$114  = 2'h0;
     end
   end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$115  = \$85 ;
+    if (rst) begin
+      \$115  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$116  = \$86 ;
+    if (rst) begin
+      \$116  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$117  = \$87 ;
+    if (rst) begin
+      \$117  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$118  = \$88 ;
+    if (rst) begin
+      \$118  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$119  = \$89 ;
+    if (rst) begin
+      \$119  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$120  = \$90 ;
+    if (rst) begin
+      \$120  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$121  = \$91 ;
+    if (rst) begin
+      \$121  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$122  = \$92 ;
+    if (rst) begin
+      \$122  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$123  = \$93 ;
+    if (rst) begin
+      \$123  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$124  = \$94 ;
+    if (rst) begin
+      \$124  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$125  = \$95 ;
+    if (rst) begin
+      \$125  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$126  = \$96 ;
+    if (rst) begin
+      \$126  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$127  = \$97 ;
+    if (rst) begin
+      \$127  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$128  = \$98 ;
+    if (rst) begin
+      \$128  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$129  = \$99 ;
+    if (rst) begin
+      \$129  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$130  = \$100 ;
+    if (rst) begin
+      \$130  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$131  = \$101 ;
+    if (rst) begin
+      \$131  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$132  = o_y;
+    if (out1_done) begin
+      \$132  = y_out;
+    end
+    if (rst) begin
+      \$132  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$133  = o_index;
+    if (out1_done) begin
+      \$133  = out1_row;
+    end
+    if (rst) begin
+      \$133  = 2'h0;
+    end
+  end
   assign c = corr_uint2[2:0];
   assign num = \$11 [18:0];
-  assign y = \$38 [31:0];
+  assign y = \$47 [31:0];
   assign \hand.acc  = hand[16:0];
   assign \hand.act_sum  = hand[32:17];
   assign \hand.first  = hand[33];
@@ -6372,111 +6394,130 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.col0_unit0 (rst, i_hand, i_hand_valid
   assign \$7  = { hand[32], hand[32:17], 2'h0 };
   assign \$12  = { \$11 [18], \$11 [18:1] };
   assign d = \$12 ;
-  assign \$15  = { s2_d[18], s2_d };
-  assign \$17  = { s2_d, 1'h0 };
-  assign \$20  = { s2_d[18], s2_d, 2'h0 };
-  assign \$22  = { s2_d, 3'h0 };
-  assign \$26  = { s2_d[18], s2_d[18], s2_d[18], s2_d, 4'h0 };
-  assign \$28  = { s2_d[18], s2_d[18], s2_d, 5'h00 };
-  assign \$31  = { s2_d[18], s2_d, 6'h00 };
-  assign \$33  = { s2_d, 7'h00 };
-  assign \$40  = 1'h0;
+  assign \$24  = { s2_d[18], s2_d };
+  assign \$26  = { s2_d, 1'h0 };
+  assign \$29  = { s2_d[18], s2_d, 2'h0 };
+  assign \$31  = { s2_d, 3'h0 };
+  assign \$35  = { s2_d[18], s2_d[18], s2_d[18], s2_d, 4'h0 };
+  assign \$37  = { s2_d[18], s2_d[18], s2_d, 5'h00 };
+  assign \$40  = { s2_d[18], s2_d, 6'h00 };
+  assign \$42  = { s2_d, 7'h00 };
+  assign \$49  = 1'h0;
   assign out1_enter = 1'h0;
-  assign \$42  = 1'h0;
+  assign \$51  = 1'h0;
   assign out2_enter = 1'h0;
-  assign \$44  = 1'h0;
+  assign \$53  = 1'h0;
   assign out3_enter = 1'h0;
-  assign \$46  = 1'h0;
+  assign \$55  = 1'h0;
   assign out4_enter = 1'h0;
-  assign \$48  = 1'h0;
+  assign \$57  = 1'h0;
   assign out5_enter = 1'h0;
-  assign \$50  = 1'h0;
+  assign \$59  = 1'h0;
   assign out6_enter = 1'h0;
-  assign \$52  = 1'h0;
+  assign \$61  = 1'h0;
   assign out7_enter = 1'h0;
-  assign \$54  = 1'h0;
+  assign \$63  = 1'h0;
   assign out8_enter = 1'h0;
-  assign \$56  = 1'h1;
-  assign out9_enter = \$55 ;
-  assign \$63  = out2_done;
-  assign \$64  = out2_row;
-  assign \$65  = out3_done;
-  assign \$66  = out3_row;
-  assign \$67  = out4_done;
-  assign \$68  = out4_row;
-  assign \$69  = out5_done;
-  assign \$70  = out5_row;
-  assign \$71  = out6_done;
-  assign \$72  = out6_row;
-  assign \$73  = out7_done;
-  assign \$74  = out7_row;
-  assign \$75  = out8_done;
-  assign \$76  = out8_row;
-  assign \$77  = out9_done;
-  assign \$78  = out9_row;
-  assign \$79  = \$55 ;
-  assign \$81  = out1_done;
+  assign \$65  = 1'h1;
+  assign out9_enter = \$64 ;
+  assign \$83  = out2_done;
+  assign \$84  = out2_row;
+  assign \$85  = out3_done;
+  assign \$86  = out3_row;
+  assign \$87  = out4_done;
+  assign \$88  = out4_row;
+  assign \$89  = out5_done;
+  assign \$90  = out5_row;
+  assign \$91  = out6_done;
+  assign \$92  = out6_row;
+  assign \$93  = out7_done;
+  assign \$94  = out7_row;
+  assign \$95  = out8_done;
+  assign \$96  = out8_row;
+  assign \$97  = out9_done;
+  assign \$98  = out9_row;
+  assign \$99  = \$64 ;
+  assign \$101  = out1_done;
 endmodule
 
 module \array_lut_w2_a8_os_4x4_shared.mesh.col1_unit0 (rst, i_hand, i_hand_valid, i_scale, i_zero, o_y, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$4  = 0;
   wire [2:0] \$1 ;
   wire [20:0] \$10 ;
-  reg \$100 ;
-  reg [1:0] \$101 ;
+  wire [1:0] \$100 ;
+  wire \$101 ;
   reg \$102 ;
-  reg [1:0] \$103 ;
-  reg \$104 ;
-  reg [1:0] \$105 ;
+  reg [18:0] \$103 ;
+  reg [7:0] \$104 ;
+  reg \$105 ;
   reg \$106 ;
   reg [1:0] \$107 ;
   reg \$108 ;
-  reg [1:0] \$109 ;
+  reg [31:0] \$109 ;
   wire [21:0] \$11 ;
-  reg \$110 ;
-  reg [1:0] \$111 ;
-  reg \$112 ;
-  reg [31:0] \$113 ;
+  reg [31:0] \$110 ;
+  reg [31:0] \$111 ;
+  reg [31:0] \$112 ;
+  reg \$113 ;
   reg [1:0] \$114 ;
+  reg \$115 ;
+  reg [1:0] \$116 ;
+  reg \$117 ;
+  reg [1:0] \$118 ;
+  reg \$119 ;
   wire [18:0] \$12 ;
-  reg [31:0] \$13 ;
+  reg [1:0] \$120 ;
+  reg \$121 ;
+  reg [1:0] \$122 ;
+  reg \$123 ;
+  reg [1:0] \$124 ;
+  reg \$125 ;
+  reg [1:0] \$126 ;
+  reg \$127 ;
+  reg [1:0] \$128 ;
+  reg \$129 ;
+  wire \$13 ;
+  reg [1:0] \$130 ;
+  reg \$131 ;
+  reg [31:0] \$132 ;
+  reg [1:0] \$133 ;
   wire [31:0] \$14 ;
-  wire [19:0] \$15 ;
-  wire [19:0] \$16 ;
-  wire [19:0] \$17 ;
-  wire [19:0] \$18 ;
-  wire [20:0] \$19 ;
+  wire \$15 ;
+  wire [31:0] \$16 ;
+  wire [31:0] \$17 ;
+  wire \$18 ;
+  wire [31:0] \$19 ;
   wire [16:0] \$2 ;
-  wire [21:0] \$20 ;
-  wire [21:0] \$21 ;
-  wire [21:0] \$22 ;
-  wire [21:0] \$23 ;
-  wire [22:0] \$24 ;
-  wire [23:0] \$25 ;
-  wire [25:0] \$26 ;
-  wire [25:0] \$27 ;
-  wire [25:0] \$28 ;
-  wire [25:0] \$29 ;
+  wire [31:0] \$20 ;
+  wire \$21 ;
+  wire [31:0] \$22 ;
+  wire [31:0] \$23 ;
+  wire [19:0] \$24 ;
+  wire [19:0] \$25 ;
+  wire [19:0] \$26 ;
+  wire [19:0] \$27 ;
+  wire [20:0] \$28 ;
+  wire [21:0] \$29 ;
   wire [16:0] \$3 ;
-  wire [26:0] \$30 ;
-  wire [25:0] \$31 ;
-  wire [25:0] \$32 ;
-  wire [25:0] \$33 ;
-  wire [25:0] \$34 ;
-  wire [26:0] \$35 ;
-  wire [27:0] \$36 ;
-  wire [28:0] \$37 ;
-  wire [32:0] \$38 ;
-  wire \$39 ;
+  wire [21:0] \$30 ;
+  wire [21:0] \$31 ;
+  wire [21:0] \$32 ;
+  wire [22:0] \$33 ;
+  wire [23:0] \$34 ;
+  wire [25:0] \$35 ;
+  wire [25:0] \$36 ;
+  wire [25:0] \$37 ;
+  wire [25:0] \$38 ;
+  wire [26:0] \$39 ;
   wire [16:0] \$4 ;
-  wire \$40 ;
-  wire \$41 ;
-  wire \$42 ;
-  wire \$43 ;
-  wire \$44 ;
-  wire \$45 ;
-  wire \$46 ;
-  wire \$47 ;
+  wire [25:0] \$40 ;
+  wire [25:0] \$41 ;
+  wire [25:0] \$42 ;
+  wire [25:0] \$43 ;
+  wire [26:0] \$44 ;
+  wire [27:0] \$45 ;
+  wire [28:0] \$46 ;
+  wire [32:0] \$47 ;
   wire \$48 ;
   wire \$49 ;
   wire [16:0] \$5 ;
@@ -6495,47 +6536,47 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.col1_unit0 (rst, i_hand, i_hand_valid
   wire \$61 ;
   wire \$62 ;
   wire \$63 ;
-  wire [1:0] \$64 ;
+  wire \$64 ;
   wire \$65 ;
-  wire [1:0] \$66 ;
-  wire \$67 ;
-  wire [1:0] \$68 ;
-  wire \$69 ;
+  wire \$66 ;
+  wire [31:0] \$67 ;
+  wire \$68 ;
+  wire [31:0] \$69 ;
   wire [18:0] \$7 ;
-  wire [1:0] \$70 ;
+  wire [31:0] \$70 ;
   wire \$71 ;
-  wire [1:0] \$72 ;
-  wire \$73 ;
-  wire [1:0] \$74 ;
-  wire \$75 ;
-  wire [1:0] \$76 ;
+  wire [31:0] \$72 ;
+  wire [31:0] \$73 ;
+  wire \$74 ;
+  wire [31:0] \$75 ;
+  wire [31:0] \$76 ;
   wire \$77 ;
-  wire [1:0] \$78 ;
+  wire \$78 ;
   wire \$79 ;
   wire [18:0] \$8 ;
-  wire [1:0] \$80 ;
+  wire \$80 ;
   wire \$81 ;
-  reg [31:0] \$82 ;
-  reg \$83 ;
-  reg [18:0] \$84 ;
-  reg [7:0] \$85 ;
-  reg \$86 ;
-  reg \$87 ;
-  reg [1:0] \$88 ;
-  reg \$89 ;
+  wire \$82 ;
+  wire \$83 ;
+  wire [1:0] \$84 ;
+  wire \$85 ;
+  wire [1:0] \$86 ;
+  wire \$87 ;
+  wire [1:0] \$88 ;
+  wire \$89 ;
   wire [19:0] \$9 ;
-  reg [31:0] \$90 ;
-  reg [31:0] \$91 ;
-  reg [31:0] \$92 ;
-  reg [31:0] \$93 ;
-  reg \$94 ;
-  reg [1:0] \$95 ;
-  reg \$96 ;
-  reg [1:0] \$97 ;
-  reg \$98 ;
-  reg [1:0] \$99 ;
+  wire [1:0] \$90 ;
+  wire \$91 ;
+  wire [1:0] \$92 ;
+  wire \$93 ;
+  wire [1:0] \$94 ;
+  wire \$95 ;
+  wire [1:0] \$96 ;
+  wire \$97 ;
+  wire [1:0] \$98 ;
+  wire \$99 ;
   reg \$signal  = 1'h0;
-  reg \$signal$19  = 1'h0;
+  reg \$signal$20  = 1'h0;
   wire [2:0] c;
   input clk;
   wire clk;
@@ -6622,6 +6663,8 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.col1_unit0 (rst, i_hand, i_hand_valid
   reg [31:0] y1 = 32'd0;
   reg [31:0] y2 = 32'd0;
   reg [31:0] y3 = 32'd0;
+  wire [31:0] y_base;
+  reg [31:0] y_out;
   assign corr_uint2 = 2'h3 - \$1 ;
   assign \$3  = corr_uint2[0] ? \$2  : 17'h00000;
   assign \$5  = corr_uint2[1] ? \$4  : 17'h00000;
@@ -6630,131 +6673,125 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.col1_unit0 (rst, i_hand, i_hand_valid
   assign \$9  = - $signed(\$8 );
   assign \$10  = $signed(\$6 ) + $signed(\$9 );
   assign \$11  = $signed(hand[16:0]) + $signed(\$10 );
-  assign \$14  = \$signal  ? 32'd0 : \$13 ;
-  assign \$16  = s2_scale[0] ? \$15  : 20'h00000;
-  assign \$18  = s2_scale[1] ? \$17  : 20'h00000;
-  assign \$19  = $signed(\$16 ) + $signed(\$18 );
-  assign \$21  = s2_scale[2] ? \$20  : 22'h000000;
-  assign \$23  = s2_scale[3] ? \$22  : 22'h000000;
-  assign \$24  = $signed(\$21 ) + $signed(\$23 );
-  assign \$25  = $signed(\$19 ) + $signed(\$24 );
-  assign \$27  = s2_scale[4] ? \$26  : 26'h0000000;
-  assign \$29  = s2_scale[5] ? \$28  : 26'h0000000;
-  assign \$30  = $signed(\$27 ) + $signed(\$29 );
-  assign \$32  = s2_scale[6] ? \$31  : 26'h0000000;
-  assign \$34  = s2_scale[7] ? \$33  : 26'h0000000;
-  assign \$35  = $signed(\$32 ) + $signed(\$34 );
-  assign \$36  = $signed(\$30 ) + $signed(\$35 );
-  assign \$37  = $signed(\$25 ) + $signed(\$36 );
-  assign \$38  = $signed(\$14 ) + $signed(\$37 );
-  assign \$39  = \$signal$19  & s2_last;
-  assign \$41  = \$signal$19  & s2_last;
-  assign \$43  = \$signal$19  & s2_last;
-  assign \$45  = \$signal$19  & s2_last;
-  assign \$47  = \$signal$19  & s2_last;
-  assign \$49  = \$signal$19  & s2_last;
-  assign \$51  = \$signal$19  & s2_last;
-  assign \$53  = \$signal$19  & s2_last;
-  assign \$55  = \$signal$19  & s2_last;
-  assign \$57  = | i_hand_valid;
-  assign \$58  = | i_hand_valid;
-  assign \$59  = ! s2_index;
-  assign \$60  = s2_index == 1'h1;
-  assign \$61  = s2_index == 2'h2;
-  assign \$62  = s2_index == 2'h3;
-  assign \$80  = out9_enter ? s2_index : 2'h0;
+  assign \$13  = ! s2_index;
+  assign \$14  = \$13  ? y0 : 32'd0;
+  assign \$15  = s2_index == 1'h1;
+  assign \$16  = \$15  ? y1 : 32'd0;
+  assign \$17  = \$14  | \$16 ;
+  assign \$18  = s2_index == 2'h2;
+  assign \$19  = \$18  ? y2 : 32'd0;
+  assign \$20  = \$17  | \$19 ;
+  assign \$21  = s2_index == 2'h3;
+  assign \$22  = \$21  ? y3 : 32'd0;
+  assign y_base = \$20  | \$22 ;
+  assign \$23  = \$signal  ? 32'd0 : y_base;
+  assign \$25  = s2_scale[0] ? \$24  : 20'h00000;
+  assign \$27  = s2_scale[1] ? \$26  : 20'h00000;
+  assign \$28  = $signed(\$25 ) + $signed(\$27 );
+  assign \$30  = s2_scale[2] ? \$29  : 22'h000000;
+  assign \$32  = s2_scale[3] ? \$31  : 22'h000000;
+  assign \$33  = $signed(\$30 ) + $signed(\$32 );
+  assign \$34  = $signed(\$28 ) + $signed(\$33 );
+  assign \$36  = s2_scale[4] ? \$35  : 26'h0000000;
+  assign \$38  = s2_scale[5] ? \$37  : 26'h0000000;
+  assign \$39  = $signed(\$36 ) + $signed(\$38 );
+  assign \$41  = s2_scale[6] ? \$40  : 26'h0000000;
+  assign \$43  = s2_scale[7] ? \$42  : 26'h0000000;
+  assign \$44  = $signed(\$41 ) + $signed(\$43 );
+  assign \$45  = $signed(\$39 ) + $signed(\$44 );
+  assign \$46  = $signed(\$34 ) + $signed(\$45 );
+  assign \$47  = $signed(\$23 ) + $signed(\$46 );
+  assign \$48  = \$signal$20  & s2_last;
+  assign \$50  = \$signal$20  & s2_last;
+  assign \$52  = \$signal$20  & s2_last;
+  assign \$54  = \$signal$20  & s2_last;
+  assign \$56  = \$signal$20  & s2_last;
+  assign \$58  = \$signal$20  & s2_last;
+  assign \$60  = \$signal$20  & s2_last;
+  assign \$62  = \$signal$20  & s2_last;
+  assign \$64  = \$signal$20  & s2_last;
+  assign \$66  = ! out1_row;
+  assign \$67  = \$66  ? y0 : 32'd0;
+  assign \$68  = out1_row == 1'h1;
+  assign \$69  = \$68  ? y1 : 32'd0;
+  assign \$70  = \$67  | \$69 ;
+  assign \$71  = out1_row == 2'h2;
+  assign \$72  = \$71  ? y2 : 32'd0;
+  assign \$73  = \$70  | \$72 ;
+  assign \$74  = out1_row == 2'h3;
+  assign \$75  = \$74  ? y3 : 32'd0;
+  assign \$76  = \$73  | \$75 ;
+  assign \$77  = | i_hand_valid;
+  assign \$78  = | i_hand_valid;
+  assign \$79  = ! s2_index;
+  assign \$80  = s2_index == 1'h1;
+  assign \$81  = s2_index == 2'h2;
+  assign \$82  = s2_index == 2'h3;
+  assign \$100  = out9_enter ? s2_index : 2'h0;
   always @(posedge clk)
-    \$signal$19  <= \$83 ;
+    \$signal$20  <= \$102 ;
   always @(posedge clk)
-    s2_d <= \$84 ;
+    s2_d <= \$103 ;
   always @(posedge clk)
-    s2_scale <= \$85 ;
+    s2_scale <= \$104 ;
   always @(posedge clk)
-    \$signal  <= \$86 ;
+    \$signal  <= \$105 ;
   always @(posedge clk)
-    s2_last <= \$87 ;
+    s2_last <= \$106 ;
   always @(posedge clk)
-    s2_index <= \$88 ;
+    s2_index <= \$107 ;
   always @(posedge clk)
-    s2_dtype <= \$89 ;
+    s2_dtype <= \$108 ;
   always @(posedge clk)
-    y0 <= \$90 ;
+    y0 <= \$109 ;
   always @(posedge clk)
-    y1 <= \$91 ;
+    y1 <= \$110 ;
   always @(posedge clk)
-    y2 <= \$92 ;
+    y2 <= \$111 ;
   always @(posedge clk)
-    y3 <= \$93 ;
+    y3 <= \$112 ;
   always @(posedge clk)
-    out1_done <= \$94 ;
+    out1_done <= \$113 ;
   always @(posedge clk)
-    out1_row <= \$95 ;
+    out1_row <= \$114 ;
   always @(posedge clk)
-    out2_done <= \$96 ;
+    out2_done <= \$115 ;
   always @(posedge clk)
-    out2_row <= \$97 ;
+    out2_row <= \$116 ;
   always @(posedge clk)
-    out3_done <= \$98 ;
+    out3_done <= \$117 ;
   always @(posedge clk)
-    out3_row <= \$99 ;
+    out3_row <= \$118 ;
   always @(posedge clk)
-    out4_done <= \$100 ;
+    out4_done <= \$119 ;
   always @(posedge clk)
-    out4_row <= \$101 ;
+    out4_row <= \$120 ;
   always @(posedge clk)
-    out5_done <= \$102 ;
+    out5_done <= \$121 ;
   always @(posedge clk)
-    out5_row <= \$103 ;
+    out5_row <= \$122 ;
   always @(posedge clk)
-    out6_done <= \$104 ;
+    out6_done <= \$123 ;
   always @(posedge clk)
-    out6_row <= \$105 ;
+    out6_row <= \$124 ;
   always @(posedge clk)
-    out7_done <= \$106 ;
+    out7_done <= \$125 ;
   always @(posedge clk)
-    out7_row <= \$107 ;
+    out7_row <= \$126 ;
   always @(posedge clk)
-    out8_done <= \$108 ;
+    out8_done <= \$127 ;
   always @(posedge clk)
-    out8_row <= \$109 ;
+    out8_row <= \$128 ;
   always @(posedge clk)
-    out9_done <= \$110 ;
+    out9_done <= \$129 ;
   always @(posedge clk)
-    out9_row <= \$111 ;
+    out9_row <= \$130 ;
   always @(posedge clk)
-    o_valid <= \$112 ;
+    o_valid <= \$131 ;
   always @(posedge clk)
-    o_y <= \$113 ;
+    o_y <= \$132 ;
   always @(posedge clk)
-    o_index <= \$114 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    (* full_case = 32'd1 *)
-    casez (s2_index)
-      2'h0:
-          \$13  = y0;
-      2'h1:
-          \$13  = y1;
-      2'h2:
-          \$13  = y2;
-      2'h3:
-          \$13  = y3;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    (* full_case = 32'd1 *)
-    casez (out1_row)
-      2'h0:
-          \$82  = y0;
-      2'h1:
-          \$82  = y1;
-      2'h2:
-          \$82  = y2;
-      2'h3:
-          \$82  = y3;
-    endcase
-  end
+    o_index <= \$133 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
     hand = 35'h000000000;
@@ -6789,275 +6826,282 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.col1_unit0 (rst, i_hand, i_hand_valid
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$83  = \$57 ;
-    if (rst) begin
-      \$83  = 1'h0;
+    y_out = 32'd0;
+    if (out1_done) begin
+      y_out = \$76 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$84  = s2_d;
-    if (\$58 ) begin
-      \$84  = d;
-    end
-    if (rst) begin
-      \$84  = 19'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$85  = s2_scale;
-    if (\$58 ) begin
-      \$85  = i_scale;
-    end
-    if (rst) begin
-      \$85  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$86  = \$signal ;
-    if (\$58 ) begin
-      \$86  = hand[33];
-    end
-    if (rst) begin
-      \$86  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$87  = s2_last;
-    if (\$58 ) begin
-      \$87  = hand[34];
-    end
-    if (rst) begin
-      \$87  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$88  = s2_index;
-    if (\$58 ) begin
-      \$88  = index;
-    end
-    if (rst) begin
-      \$88  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$89  = s2_dtype;
-    if (\$58 ) begin
-      \$89  = 1'h0;
-    end
-    if (rst) begin
-      \$89  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$90  = y0;
-    if (\$signal$19 ) begin
-      if (\$59 ) begin
-        \$90  = \$38 [31:0];
-      end
-    end
-    if (rst) begin
-      \$90  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$91  = y1;
-    if (\$signal$19 ) begin
-      if (\$60 ) begin
-        \$91  = \$38 [31:0];
-      end
-    end
-    if (rst) begin
-      \$91  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$92  = y2;
-    if (\$signal$19 ) begin
-      if (\$61 ) begin
-        \$92  = \$38 [31:0];
-      end
-    end
-    if (rst) begin
-      \$92  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$93  = y3;
-    if (\$signal$19 ) begin
-      if (\$62 ) begin
-        \$93  = \$38 [31:0];
-      end
-    end
-    if (rst) begin
-      \$93  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$94  = \$63 ;
-    if (rst) begin
-      \$94  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$95  = \$64 ;
-    if (rst) begin
-      \$95  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$96  = \$65 ;
-    if (rst) begin
-      \$96  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$97  = \$66 ;
-    if (rst) begin
-      \$97  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$98  = \$67 ;
-    if (rst) begin
-      \$98  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$99  = \$68 ;
-    if (rst) begin
-      \$99  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$100  = \$69 ;
-    if (rst) begin
-      \$100  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$101  = \$70 ;
-    if (rst) begin
-      \$101  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$102  = \$71 ;
+    \$102  = \$77 ;
     if (rst) begin
       \$102  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$103  = \$72 ;
+    \$103  = s2_d;
+    if (\$78 ) begin
+      \$103  = d;
+    end
     if (rst) begin
-      \$103  = 2'h0;
+      \$103  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$104  = \$73 ;
+    \$104  = s2_scale;
+    if (\$78 ) begin
+      \$104  = i_scale;
+    end
     if (rst) begin
-      \$104  = 1'h0;
+      \$104  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$105  = \$74 ;
+    \$105  = \$signal ;
+    if (\$78 ) begin
+      \$105  = hand[33];
+    end
     if (rst) begin
-      \$105  = 2'h0;
+      \$105  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$106  = \$75 ;
+    \$106  = s2_last;
+    if (\$78 ) begin
+      \$106  = hand[34];
+    end
     if (rst) begin
       \$106  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$107  = \$76 ;
+    \$107  = s2_index;
+    if (\$78 ) begin
+      \$107  = index;
+    end
     if (rst) begin
       \$107  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$108  = \$77 ;
+    \$108  = s2_dtype;
+    if (\$78 ) begin
+      \$108  = 1'h0;
+    end
     if (rst) begin
       \$108  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$109  = \$78 ;
+    \$109  = y0;
+    if (\$signal$20 ) begin
+      if (\$79 ) begin
+        \$109  = \$47 [31:0];
+      end
+    end
     if (rst) begin
-      \$109  = 2'h0;
+      \$109  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$110  = \$79 ;
+    \$110  = y1;
+    if (\$signal$20 ) begin
+      if (\$80 ) begin
+        \$110  = \$47 [31:0];
+      end
+    end
     if (rst) begin
-      \$110  = 1'h0;
+      \$110  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$111  = \$80 ;
+    \$111  = y2;
+    if (\$signal$20 ) begin
+      if (\$81 ) begin
+        \$111  = \$47 [31:0];
+      end
+    end
     if (rst) begin
-      \$111  = 2'h0;
+      \$111  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$112  = \$81 ;
+    \$112  = y3;
+    if (\$signal$20 ) begin
+      if (\$82 ) begin
+        \$112  = \$47 [31:0];
+      end
+    end
     if (rst) begin
-      \$112  = 1'h0;
+      \$112  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$113  = o_y;
-    if (out1_done) begin
-      \$113  = \$82 ;
-    end
+    \$113  = \$83 ;
     if (rst) begin
-      \$113  = 32'd0;
+      \$113  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$114  = o_index;
-    if (out1_done) begin
-      \$114  = out1_row;
-    end
+    \$114  = \$84 ;
     if (rst) begin
       \$114  = 2'h0;
     end
   end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$115  = \$85 ;
+    if (rst) begin
+      \$115  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$116  = \$86 ;
+    if (rst) begin
+      \$116  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$117  = \$87 ;
+    if (rst) begin
+      \$117  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$118  = \$88 ;
+    if (rst) begin
+      \$118  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$119  = \$89 ;
+    if (rst) begin
+      \$119  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$120  = \$90 ;
+    if (rst) begin
+      \$120  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$121  = \$91 ;
+    if (rst) begin
+      \$121  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$122  = \$92 ;
+    if (rst) begin
+      \$122  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$123  = \$93 ;
+    if (rst) begin
+      \$123  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$124  = \$94 ;
+    if (rst) begin
+      \$124  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$125  = \$95 ;
+    if (rst) begin
+      \$125  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$126  = \$96 ;
+    if (rst) begin
+      \$126  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$127  = \$97 ;
+    if (rst) begin
+      \$127  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$128  = \$98 ;
+    if (rst) begin
+      \$128  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$129  = \$99 ;
+    if (rst) begin
+      \$129  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$130  = \$100 ;
+    if (rst) begin
+      \$130  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$131  = \$101 ;
+    if (rst) begin
+      \$131  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$132  = o_y;
+    if (out1_done) begin
+      \$132  = y_out;
+    end
+    if (rst) begin
+      \$132  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$133  = o_index;
+    if (out1_done) begin
+      \$133  = out1_row;
+    end
+    if (rst) begin
+      \$133  = 2'h0;
+    end
+  end
   assign c = corr_uint2[2:0];
   assign num = \$11 [18:0];
-  assign y = \$38 [31:0];
+  assign y = \$47 [31:0];
   assign \hand.acc  = hand[16:0];
   assign \hand.act_sum  = hand[32:17];
   assign \hand.first  = hand[33];
@@ -7091,111 +7135,130 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.col1_unit0 (rst, i_hand, i_hand_valid
   assign \$7  = { hand[32], hand[32:17], 2'h0 };
   assign \$12  = { \$11 [18], \$11 [18:1] };
   assign d = \$12 ;
-  assign \$15  = { s2_d[18], s2_d };
-  assign \$17  = { s2_d, 1'h0 };
-  assign \$20  = { s2_d[18], s2_d, 2'h0 };
-  assign \$22  = { s2_d, 3'h0 };
-  assign \$26  = { s2_d[18], s2_d[18], s2_d[18], s2_d, 4'h0 };
-  assign \$28  = { s2_d[18], s2_d[18], s2_d, 5'h00 };
-  assign \$31  = { s2_d[18], s2_d, 6'h00 };
-  assign \$33  = { s2_d, 7'h00 };
-  assign \$40  = 1'h0;
+  assign \$24  = { s2_d[18], s2_d };
+  assign \$26  = { s2_d, 1'h0 };
+  assign \$29  = { s2_d[18], s2_d, 2'h0 };
+  assign \$31  = { s2_d, 3'h0 };
+  assign \$35  = { s2_d[18], s2_d[18], s2_d[18], s2_d, 4'h0 };
+  assign \$37  = { s2_d[18], s2_d[18], s2_d, 5'h00 };
+  assign \$40  = { s2_d[18], s2_d, 6'h00 };
+  assign \$42  = { s2_d, 7'h00 };
+  assign \$49  = 1'h0;
   assign out1_enter = 1'h0;
-  assign \$42  = 1'h0;
+  assign \$51  = 1'h0;
   assign out2_enter = 1'h0;
-  assign \$44  = 1'h0;
+  assign \$53  = 1'h0;
   assign out3_enter = 1'h0;
-  assign \$46  = 1'h0;
+  assign \$55  = 1'h0;
   assign out4_enter = 1'h0;
-  assign \$48  = 1'h0;
+  assign \$57  = 1'h0;
   assign out5_enter = 1'h0;
-  assign \$50  = 1'h0;
+  assign \$59  = 1'h0;
   assign out6_enter = 1'h0;
-  assign \$52  = 1'h0;
+  assign \$61  = 1'h0;
   assign out7_enter = 1'h0;
-  assign \$54  = 1'h0;
+  assign \$63  = 1'h0;
   assign out8_enter = 1'h0;
-  assign \$56  = 1'h1;
-  assign out9_enter = \$55 ;
-  assign \$63  = out2_done;
-  assign \$64  = out2_row;
-  assign \$65  = out3_done;
-  assign \$66  = out3_row;
-  assign \$67  = out4_done;
-  assign \$68  = out4_row;
-  assign \$69  = out5_done;
-  assign \$70  = out5_row;
-  assign \$71  = out6_done;
-  assign \$72  = out6_row;
-  assign \$73  = out7_done;
-  assign \$74  = out7_row;
-  assign \$75  = out8_done;
-  assign \$76  = out8_row;
-  assign \$77  = out9_done;
-  assign \$78  = out9_row;
-  assign \$79  = \$55 ;
-  assign \$81  = out1_done;
+  assign \$65  = 1'h1;
+  assign out9_enter = \$64 ;
+  assign \$83  = out2_done;
+  assign \$84  = out2_row;
+  assign \$85  = out3_done;
+  assign \$86  = out3_row;
+  assign \$87  = out4_done;
+  assign \$88  = out4_row;
+  assign \$89  = out5_done;
+  assign \$90  = out5_row;
+  assign \$91  = out6_done;
+  assign \$92  = out6_row;
+  assign \$93  = out7_done;
+  assign \$94  = out7_row;
+  assign \$95  = out8_done;
+  assign \$96  = out8_row;
+  assign \$97  = out9_done;
+  assign \$98  = out9_row;
+  assign \$99  = \$64 ;
+  assign \$101  = out1_done;
 endmodule
 
 module \array_lut_w2_a8_os_4x4_shared.mesh.col2_unit0 (rst, i_hand, i_hand_valid, i_scale, i_zero, o_y, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$5  = 0;
   wire [2:0] \$1 ;
   wire [20:0] \$10 ;
-  reg \$100 ;
-  reg [1:0] \$101 ;
+  wire [1:0] \$100 ;
+  wire \$101 ;
   reg \$102 ;
-  reg [1:0] \$103 ;
-  reg \$104 ;
-  reg [1:0] \$105 ;
+  reg [18:0] \$103 ;
+  reg [7:0] \$104 ;
+  reg \$105 ;
   reg \$106 ;
   reg [1:0] \$107 ;
   reg \$108 ;
-  reg [1:0] \$109 ;
+  reg [31:0] \$109 ;
   wire [21:0] \$11 ;
-  reg \$110 ;
-  reg [1:0] \$111 ;
-  reg \$112 ;
-  reg [31:0] \$113 ;
+  reg [31:0] \$110 ;
+  reg [31:0] \$111 ;
+  reg [31:0] \$112 ;
+  reg \$113 ;
   reg [1:0] \$114 ;
+  reg \$115 ;
+  reg [1:0] \$116 ;
+  reg \$117 ;
+  reg [1:0] \$118 ;
+  reg \$119 ;
   wire [18:0] \$12 ;
-  reg [31:0] \$13 ;
+  reg [1:0] \$120 ;
+  reg \$121 ;
+  reg [1:0] \$122 ;
+  reg \$123 ;
+  reg [1:0] \$124 ;
+  reg \$125 ;
+  reg [1:0] \$126 ;
+  reg \$127 ;
+  reg [1:0] \$128 ;
+  reg \$129 ;
+  wire \$13 ;
+  reg [1:0] \$130 ;
+  reg \$131 ;
+  reg [31:0] \$132 ;
+  reg [1:0] \$133 ;
   wire [31:0] \$14 ;
-  wire [19:0] \$15 ;
-  wire [19:0] \$16 ;
-  wire [19:0] \$17 ;
-  wire [19:0] \$18 ;
-  wire [20:0] \$19 ;
+  wire \$15 ;
+  wire [31:0] \$16 ;
+  wire [31:0] \$17 ;
+  wire \$18 ;
+  wire [31:0] \$19 ;
   wire [16:0] \$2 ;
-  wire [21:0] \$20 ;
-  wire [21:0] \$21 ;
-  wire [21:0] \$22 ;
-  wire [21:0] \$23 ;
-  wire [22:0] \$24 ;
-  wire [23:0] \$25 ;
-  wire [25:0] \$26 ;
-  wire [25:0] \$27 ;
-  wire [25:0] \$28 ;
-  wire [25:0] \$29 ;
+  wire [31:0] \$20 ;
+  wire \$21 ;
+  wire [31:0] \$22 ;
+  wire [31:0] \$23 ;
+  wire [19:0] \$24 ;
+  wire [19:0] \$25 ;
+  wire [19:0] \$26 ;
+  wire [19:0] \$27 ;
+  wire [20:0] \$28 ;
+  wire [21:0] \$29 ;
   wire [16:0] \$3 ;
-  wire [26:0] \$30 ;
-  wire [25:0] \$31 ;
-  wire [25:0] \$32 ;
-  wire [25:0] \$33 ;
-  wire [25:0] \$34 ;
-  wire [26:0] \$35 ;
-  wire [27:0] \$36 ;
-  wire [28:0] \$37 ;
-  wire [32:0] \$38 ;
-  wire \$39 ;
+  wire [21:0] \$30 ;
+  wire [21:0] \$31 ;
+  wire [21:0] \$32 ;
+  wire [22:0] \$33 ;
+  wire [23:0] \$34 ;
+  wire [25:0] \$35 ;
+  wire [25:0] \$36 ;
+  wire [25:0] \$37 ;
+  wire [25:0] \$38 ;
+  wire [26:0] \$39 ;
   wire [16:0] \$4 ;
-  wire \$40 ;
-  wire \$41 ;
-  wire \$42 ;
-  wire \$43 ;
-  wire \$44 ;
-  wire \$45 ;
-  wire \$46 ;
-  wire \$47 ;
+  wire [25:0] \$40 ;
+  wire [25:0] \$41 ;
+  wire [25:0] \$42 ;
+  wire [25:0] \$43 ;
+  wire [26:0] \$44 ;
+  wire [27:0] \$45 ;
+  wire [28:0] \$46 ;
+  wire [32:0] \$47 ;
   wire \$48 ;
   wire \$49 ;
   wire [16:0] \$5 ;
@@ -7214,47 +7277,47 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.col2_unit0 (rst, i_hand, i_hand_valid
   wire \$61 ;
   wire \$62 ;
   wire \$63 ;
-  wire [1:0] \$64 ;
+  wire \$64 ;
   wire \$65 ;
-  wire [1:0] \$66 ;
-  wire \$67 ;
-  wire [1:0] \$68 ;
-  wire \$69 ;
+  wire \$66 ;
+  wire [31:0] \$67 ;
+  wire \$68 ;
+  wire [31:0] \$69 ;
   wire [18:0] \$7 ;
-  wire [1:0] \$70 ;
+  wire [31:0] \$70 ;
   wire \$71 ;
-  wire [1:0] \$72 ;
-  wire \$73 ;
-  wire [1:0] \$74 ;
-  wire \$75 ;
-  wire [1:0] \$76 ;
+  wire [31:0] \$72 ;
+  wire [31:0] \$73 ;
+  wire \$74 ;
+  wire [31:0] \$75 ;
+  wire [31:0] \$76 ;
   wire \$77 ;
-  wire [1:0] \$78 ;
+  wire \$78 ;
   wire \$79 ;
   wire [18:0] \$8 ;
-  wire [1:0] \$80 ;
+  wire \$80 ;
   wire \$81 ;
-  reg [31:0] \$82 ;
-  reg \$83 ;
-  reg [18:0] \$84 ;
-  reg [7:0] \$85 ;
-  reg \$86 ;
-  reg \$87 ;
-  reg [1:0] \$88 ;
-  reg \$89 ;
+  wire \$82 ;
+  wire \$83 ;
+  wire [1:0] \$84 ;
+  wire \$85 ;
+  wire [1:0] \$86 ;
+  wire \$87 ;
+  wire [1:0] \$88 ;
+  wire \$89 ;
   wire [19:0] \$9 ;
-  reg [31:0] \$90 ;
-  reg [31:0] \$91 ;
-  reg [31:0] \$92 ;
-  reg [31:0] \$93 ;
-  reg \$94 ;
-  reg [1:0] \$95 ;
-  reg \$96 ;
-  reg [1:0] \$97 ;
-  reg \$98 ;
-  reg [1:0] \$99 ;
+  wire [1:0] \$90 ;
+  wire \$91 ;
+  wire [1:0] \$92 ;
+  wire \$93 ;
+  wire [1:0] \$94 ;
+  wire \$95 ;
+  wire [1:0] \$96 ;
+  wire \$97 ;
+  wire [1:0] \$98 ;
+  wire \$99 ;
   reg \$signal  = 1'h0;
-  reg \$signal$19  = 1'h0;
+  reg \$signal$20  = 1'h0;
   wire [2:0] c;
   input clk;
   wire clk;
@@ -7341,6 +7404,8 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.col2_unit0 (rst, i_hand, i_hand_valid
   reg [31:0] y1 = 32'd0;
   reg [31:0] y2 = 32'd0;
   reg [31:0] y3 = 32'd0;
+  wire [31:0] y_base;
+  reg [31:0] y_out;
   assign corr_uint2 = 2'h3 - \$1 ;
   assign \$3  = corr_uint2[0] ? \$2  : 17'h00000;
   assign \$5  = corr_uint2[1] ? \$4  : 17'h00000;
@@ -7349,131 +7414,125 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.col2_unit0 (rst, i_hand, i_hand_valid
   assign \$9  = - $signed(\$8 );
   assign \$10  = $signed(\$6 ) + $signed(\$9 );
   assign \$11  = $signed(hand[16:0]) + $signed(\$10 );
-  assign \$14  = \$signal  ? 32'd0 : \$13 ;
-  assign \$16  = s2_scale[0] ? \$15  : 20'h00000;
-  assign \$18  = s2_scale[1] ? \$17  : 20'h00000;
-  assign \$19  = $signed(\$16 ) + $signed(\$18 );
-  assign \$21  = s2_scale[2] ? \$20  : 22'h000000;
-  assign \$23  = s2_scale[3] ? \$22  : 22'h000000;
-  assign \$24  = $signed(\$21 ) + $signed(\$23 );
-  assign \$25  = $signed(\$19 ) + $signed(\$24 );
-  assign \$27  = s2_scale[4] ? \$26  : 26'h0000000;
-  assign \$29  = s2_scale[5] ? \$28  : 26'h0000000;
-  assign \$30  = $signed(\$27 ) + $signed(\$29 );
-  assign \$32  = s2_scale[6] ? \$31  : 26'h0000000;
-  assign \$34  = s2_scale[7] ? \$33  : 26'h0000000;
-  assign \$35  = $signed(\$32 ) + $signed(\$34 );
-  assign \$36  = $signed(\$30 ) + $signed(\$35 );
-  assign \$37  = $signed(\$25 ) + $signed(\$36 );
-  assign \$38  = $signed(\$14 ) + $signed(\$37 );
-  assign \$39  = \$signal$19  & s2_last;
-  assign \$41  = \$signal$19  & s2_last;
-  assign \$43  = \$signal$19  & s2_last;
-  assign \$45  = \$signal$19  & s2_last;
-  assign \$47  = \$signal$19  & s2_last;
-  assign \$49  = \$signal$19  & s2_last;
-  assign \$51  = \$signal$19  & s2_last;
-  assign \$53  = \$signal$19  & s2_last;
-  assign \$55  = \$signal$19  & s2_last;
-  assign \$57  = | i_hand_valid;
-  assign \$58  = | i_hand_valid;
-  assign \$59  = ! s2_index;
-  assign \$60  = s2_index == 1'h1;
-  assign \$61  = s2_index == 2'h2;
-  assign \$62  = s2_index == 2'h3;
-  assign \$80  = out9_enter ? s2_index : 2'h0;
+  assign \$13  = ! s2_index;
+  assign \$14  = \$13  ? y0 : 32'd0;
+  assign \$15  = s2_index == 1'h1;
+  assign \$16  = \$15  ? y1 : 32'd0;
+  assign \$17  = \$14  | \$16 ;
+  assign \$18  = s2_index == 2'h2;
+  assign \$19  = \$18  ? y2 : 32'd0;
+  assign \$20  = \$17  | \$19 ;
+  assign \$21  = s2_index == 2'h3;
+  assign \$22  = \$21  ? y3 : 32'd0;
+  assign y_base = \$20  | \$22 ;
+  assign \$23  = \$signal  ? 32'd0 : y_base;
+  assign \$25  = s2_scale[0] ? \$24  : 20'h00000;
+  assign \$27  = s2_scale[1] ? \$26  : 20'h00000;
+  assign \$28  = $signed(\$25 ) + $signed(\$27 );
+  assign \$30  = s2_scale[2] ? \$29  : 22'h000000;
+  assign \$32  = s2_scale[3] ? \$31  : 22'h000000;
+  assign \$33  = $signed(\$30 ) + $signed(\$32 );
+  assign \$34  = $signed(\$28 ) + $signed(\$33 );
+  assign \$36  = s2_scale[4] ? \$35  : 26'h0000000;
+  assign \$38  = s2_scale[5] ? \$37  : 26'h0000000;
+  assign \$39  = $signed(\$36 ) + $signed(\$38 );
+  assign \$41  = s2_scale[6] ? \$40  : 26'h0000000;
+  assign \$43  = s2_scale[7] ? \$42  : 26'h0000000;
+  assign \$44  = $signed(\$41 ) + $signed(\$43 );
+  assign \$45  = $signed(\$39 ) + $signed(\$44 );
+  assign \$46  = $signed(\$34 ) + $signed(\$45 );
+  assign \$47  = $signed(\$23 ) + $signed(\$46 );
+  assign \$48  = \$signal$20  & s2_last;
+  assign \$50  = \$signal$20  & s2_last;
+  assign \$52  = \$signal$20  & s2_last;
+  assign \$54  = \$signal$20  & s2_last;
+  assign \$56  = \$signal$20  & s2_last;
+  assign \$58  = \$signal$20  & s2_last;
+  assign \$60  = \$signal$20  & s2_last;
+  assign \$62  = \$signal$20  & s2_last;
+  assign \$64  = \$signal$20  & s2_last;
+  assign \$66  = ! out1_row;
+  assign \$67  = \$66  ? y0 : 32'd0;
+  assign \$68  = out1_row == 1'h1;
+  assign \$69  = \$68  ? y1 : 32'd0;
+  assign \$70  = \$67  | \$69 ;
+  assign \$71  = out1_row == 2'h2;
+  assign \$72  = \$71  ? y2 : 32'd0;
+  assign \$73  = \$70  | \$72 ;
+  assign \$74  = out1_row == 2'h3;
+  assign \$75  = \$74  ? y3 : 32'd0;
+  assign \$76  = \$73  | \$75 ;
+  assign \$77  = | i_hand_valid;
+  assign \$78  = | i_hand_valid;
+  assign \$79  = ! s2_index;
+  assign \$80  = s2_index == 1'h1;
+  assign \$81  = s2_index == 2'h2;
+  assign \$82  = s2_index == 2'h3;
+  assign \$100  = out9_enter ? s2_index : 2'h0;
   always @(posedge clk)
-    \$signal$19  <= \$83 ;
+    \$signal$20  <= \$102 ;
   always @(posedge clk)
-    s2_d <= \$84 ;
+    s2_d <= \$103 ;
   always @(posedge clk)
-    s2_scale <= \$85 ;
+    s2_scale <= \$104 ;
   always @(posedge clk)
-    \$signal  <= \$86 ;
+    \$signal  <= \$105 ;
   always @(posedge clk)
-    s2_last <= \$87 ;
+    s2_last <= \$106 ;
   always @(posedge clk)
-    s2_index <= \$88 ;
+    s2_index <= \$107 ;
   always @(posedge clk)
-    s2_dtype <= \$89 ;
+    s2_dtype <= \$108 ;
   always @(posedge clk)
-    y0 <= \$90 ;
+    y0 <= \$109 ;
   always @(posedge clk)
-    y1 <= \$91 ;
+    y1 <= \$110 ;
   always @(posedge clk)
-    y2 <= \$92 ;
+    y2 <= \$111 ;
   always @(posedge clk)
-    y3 <= \$93 ;
+    y3 <= \$112 ;
   always @(posedge clk)
-    out1_done <= \$94 ;
+    out1_done <= \$113 ;
   always @(posedge clk)
-    out1_row <= \$95 ;
+    out1_row <= \$114 ;
   always @(posedge clk)
-    out2_done <= \$96 ;
+    out2_done <= \$115 ;
   always @(posedge clk)
-    out2_row <= \$97 ;
+    out2_row <= \$116 ;
   always @(posedge clk)
-    out3_done <= \$98 ;
+    out3_done <= \$117 ;
   always @(posedge clk)
-    out3_row <= \$99 ;
+    out3_row <= \$118 ;
   always @(posedge clk)
-    out4_done <= \$100 ;
+    out4_done <= \$119 ;
   always @(posedge clk)
-    out4_row <= \$101 ;
+    out4_row <= \$120 ;
   always @(posedge clk)
-    out5_done <= \$102 ;
+    out5_done <= \$121 ;
   always @(posedge clk)
-    out5_row <= \$103 ;
+    out5_row <= \$122 ;
   always @(posedge clk)
-    out6_done <= \$104 ;
+    out6_done <= \$123 ;
   always @(posedge clk)
-    out6_row <= \$105 ;
+    out6_row <= \$124 ;
   always @(posedge clk)
-    out7_done <= \$106 ;
+    out7_done <= \$125 ;
   always @(posedge clk)
-    out7_row <= \$107 ;
+    out7_row <= \$126 ;
   always @(posedge clk)
-    out8_done <= \$108 ;
+    out8_done <= \$127 ;
   always @(posedge clk)
-    out8_row <= \$109 ;
+    out8_row <= \$128 ;
   always @(posedge clk)
-    out9_done <= \$110 ;
+    out9_done <= \$129 ;
   always @(posedge clk)
-    out9_row <= \$111 ;
+    out9_row <= \$130 ;
   always @(posedge clk)
-    o_valid <= \$112 ;
+    o_valid <= \$131 ;
   always @(posedge clk)
-    o_y <= \$113 ;
+    o_y <= \$132 ;
   always @(posedge clk)
-    o_index <= \$114 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    (* full_case = 32'd1 *)
-    casez (s2_index)
-      2'h0:
-          \$13  = y0;
-      2'h1:
-          \$13  = y1;
-      2'h2:
-          \$13  = y2;
-      2'h3:
-          \$13  = y3;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    (* full_case = 32'd1 *)
-    casez (out1_row)
-      2'h0:
-          \$82  = y0;
-      2'h1:
-          \$82  = y1;
-      2'h2:
-          \$82  = y2;
-      2'h3:
-          \$82  = y3;
-    endcase
-  end
+    o_index <= \$133 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
     hand = 35'h000000000;
@@ -7508,275 +7567,282 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.col2_unit0 (rst, i_hand, i_hand_valid
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$83  = \$57 ;
-    if (rst) begin
-      \$83  = 1'h0;
+    y_out = 32'd0;
+    if (out1_done) begin
+      y_out = \$76 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$84  = s2_d;
-    if (\$58 ) begin
-      \$84  = d;
-    end
-    if (rst) begin
-      \$84  = 19'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$85  = s2_scale;
-    if (\$58 ) begin
-      \$85  = i_scale;
-    end
-    if (rst) begin
-      \$85  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$86  = \$signal ;
-    if (\$58 ) begin
-      \$86  = hand[33];
-    end
-    if (rst) begin
-      \$86  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$87  = s2_last;
-    if (\$58 ) begin
-      \$87  = hand[34];
-    end
-    if (rst) begin
-      \$87  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$88  = s2_index;
-    if (\$58 ) begin
-      \$88  = index;
-    end
-    if (rst) begin
-      \$88  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$89  = s2_dtype;
-    if (\$58 ) begin
-      \$89  = 1'h0;
-    end
-    if (rst) begin
-      \$89  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$90  = y0;
-    if (\$signal$19 ) begin
-      if (\$59 ) begin
-        \$90  = \$38 [31:0];
-      end
-    end
-    if (rst) begin
-      \$90  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$91  = y1;
-    if (\$signal$19 ) begin
-      if (\$60 ) begin
-        \$91  = \$38 [31:0];
-      end
-    end
-    if (rst) begin
-      \$91  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$92  = y2;
-    if (\$signal$19 ) begin
-      if (\$61 ) begin
-        \$92  = \$38 [31:0];
-      end
-    end
-    if (rst) begin
-      \$92  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$93  = y3;
-    if (\$signal$19 ) begin
-      if (\$62 ) begin
-        \$93  = \$38 [31:0];
-      end
-    end
-    if (rst) begin
-      \$93  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$94  = \$63 ;
-    if (rst) begin
-      \$94  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$95  = \$64 ;
-    if (rst) begin
-      \$95  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$96  = \$65 ;
-    if (rst) begin
-      \$96  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$97  = \$66 ;
-    if (rst) begin
-      \$97  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$98  = \$67 ;
-    if (rst) begin
-      \$98  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$99  = \$68 ;
-    if (rst) begin
-      \$99  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$100  = \$69 ;
-    if (rst) begin
-      \$100  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$101  = \$70 ;
-    if (rst) begin
-      \$101  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$102  = \$71 ;
+    \$102  = \$77 ;
     if (rst) begin
       \$102  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$103  = \$72 ;
+    \$103  = s2_d;
+    if (\$78 ) begin
+      \$103  = d;
+    end
     if (rst) begin
-      \$103  = 2'h0;
+      \$103  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$104  = \$73 ;
+    \$104  = s2_scale;
+    if (\$78 ) begin
+      \$104  = i_scale;
+    end
     if (rst) begin
-      \$104  = 1'h0;
+      \$104  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$105  = \$74 ;
+    \$105  = \$signal ;
+    if (\$78 ) begin
+      \$105  = hand[33];
+    end
     if (rst) begin
-      \$105  = 2'h0;
+      \$105  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$106  = \$75 ;
+    \$106  = s2_last;
+    if (\$78 ) begin
+      \$106  = hand[34];
+    end
     if (rst) begin
       \$106  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$107  = \$76 ;
+    \$107  = s2_index;
+    if (\$78 ) begin
+      \$107  = index;
+    end
     if (rst) begin
       \$107  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$108  = \$77 ;
+    \$108  = s2_dtype;
+    if (\$78 ) begin
+      \$108  = 1'h0;
+    end
     if (rst) begin
       \$108  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$109  = \$78 ;
+    \$109  = y0;
+    if (\$signal$20 ) begin
+      if (\$79 ) begin
+        \$109  = \$47 [31:0];
+      end
+    end
     if (rst) begin
-      \$109  = 2'h0;
+      \$109  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$110  = \$79 ;
+    \$110  = y1;
+    if (\$signal$20 ) begin
+      if (\$80 ) begin
+        \$110  = \$47 [31:0];
+      end
+    end
     if (rst) begin
-      \$110  = 1'h0;
+      \$110  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$111  = \$80 ;
+    \$111  = y2;
+    if (\$signal$20 ) begin
+      if (\$81 ) begin
+        \$111  = \$47 [31:0];
+      end
+    end
     if (rst) begin
-      \$111  = 2'h0;
+      \$111  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$112  = \$81 ;
+    \$112  = y3;
+    if (\$signal$20 ) begin
+      if (\$82 ) begin
+        \$112  = \$47 [31:0];
+      end
+    end
     if (rst) begin
-      \$112  = 1'h0;
+      \$112  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$113  = o_y;
-    if (out1_done) begin
-      \$113  = \$82 ;
-    end
+    \$113  = \$83 ;
     if (rst) begin
-      \$113  = 32'd0;
+      \$113  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$114  = o_index;
-    if (out1_done) begin
-      \$114  = out1_row;
-    end
+    \$114  = \$84 ;
     if (rst) begin
       \$114  = 2'h0;
     end
   end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$115  = \$85 ;
+    if (rst) begin
+      \$115  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$116  = \$86 ;
+    if (rst) begin
+      \$116  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$117  = \$87 ;
+    if (rst) begin
+      \$117  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$118  = \$88 ;
+    if (rst) begin
+      \$118  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$119  = \$89 ;
+    if (rst) begin
+      \$119  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$120  = \$90 ;
+    if (rst) begin
+      \$120  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$121  = \$91 ;
+    if (rst) begin
+      \$121  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$122  = \$92 ;
+    if (rst) begin
+      \$122  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$123  = \$93 ;
+    if (rst) begin
+      \$123  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$124  = \$94 ;
+    if (rst) begin
+      \$124  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$125  = \$95 ;
+    if (rst) begin
+      \$125  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$126  = \$96 ;
+    if (rst) begin
+      \$126  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$127  = \$97 ;
+    if (rst) begin
+      \$127  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$128  = \$98 ;
+    if (rst) begin
+      \$128  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$129  = \$99 ;
+    if (rst) begin
+      \$129  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$130  = \$100 ;
+    if (rst) begin
+      \$130  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$131  = \$101 ;
+    if (rst) begin
+      \$131  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$132  = o_y;
+    if (out1_done) begin
+      \$132  = y_out;
+    end
+    if (rst) begin
+      \$132  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$133  = o_index;
+    if (out1_done) begin
+      \$133  = out1_row;
+    end
+    if (rst) begin
+      \$133  = 2'h0;
+    end
+  end
   assign c = corr_uint2[2:0];
   assign num = \$11 [18:0];
-  assign y = \$38 [31:0];
+  assign y = \$47 [31:0];
   assign \hand.acc  = hand[16:0];
   assign \hand.act_sum  = hand[32:17];
   assign \hand.first  = hand[33];
@@ -7810,111 +7876,130 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.col2_unit0 (rst, i_hand, i_hand_valid
   assign \$7  = { hand[32], hand[32:17], 2'h0 };
   assign \$12  = { \$11 [18], \$11 [18:1] };
   assign d = \$12 ;
-  assign \$15  = { s2_d[18], s2_d };
-  assign \$17  = { s2_d, 1'h0 };
-  assign \$20  = { s2_d[18], s2_d, 2'h0 };
-  assign \$22  = { s2_d, 3'h0 };
-  assign \$26  = { s2_d[18], s2_d[18], s2_d[18], s2_d, 4'h0 };
-  assign \$28  = { s2_d[18], s2_d[18], s2_d, 5'h00 };
-  assign \$31  = { s2_d[18], s2_d, 6'h00 };
-  assign \$33  = { s2_d, 7'h00 };
-  assign \$40  = 1'h0;
+  assign \$24  = { s2_d[18], s2_d };
+  assign \$26  = { s2_d, 1'h0 };
+  assign \$29  = { s2_d[18], s2_d, 2'h0 };
+  assign \$31  = { s2_d, 3'h0 };
+  assign \$35  = { s2_d[18], s2_d[18], s2_d[18], s2_d, 4'h0 };
+  assign \$37  = { s2_d[18], s2_d[18], s2_d, 5'h00 };
+  assign \$40  = { s2_d[18], s2_d, 6'h00 };
+  assign \$42  = { s2_d, 7'h00 };
+  assign \$49  = 1'h0;
   assign out1_enter = 1'h0;
-  assign \$42  = 1'h0;
+  assign \$51  = 1'h0;
   assign out2_enter = 1'h0;
-  assign \$44  = 1'h0;
+  assign \$53  = 1'h0;
   assign out3_enter = 1'h0;
-  assign \$46  = 1'h0;
+  assign \$55  = 1'h0;
   assign out4_enter = 1'h0;
-  assign \$48  = 1'h0;
+  assign \$57  = 1'h0;
   assign out5_enter = 1'h0;
-  assign \$50  = 1'h0;
+  assign \$59  = 1'h0;
   assign out6_enter = 1'h0;
-  assign \$52  = 1'h0;
+  assign \$61  = 1'h0;
   assign out7_enter = 1'h0;
-  assign \$54  = 1'h0;
+  assign \$63  = 1'h0;
   assign out8_enter = 1'h0;
-  assign \$56  = 1'h1;
-  assign out9_enter = \$55 ;
-  assign \$63  = out2_done;
-  assign \$64  = out2_row;
-  assign \$65  = out3_done;
-  assign \$66  = out3_row;
-  assign \$67  = out4_done;
-  assign \$68  = out4_row;
-  assign \$69  = out5_done;
-  assign \$70  = out5_row;
-  assign \$71  = out6_done;
-  assign \$72  = out6_row;
-  assign \$73  = out7_done;
-  assign \$74  = out7_row;
-  assign \$75  = out8_done;
-  assign \$76  = out8_row;
-  assign \$77  = out9_done;
-  assign \$78  = out9_row;
-  assign \$79  = \$55 ;
-  assign \$81  = out1_done;
+  assign \$65  = 1'h1;
+  assign out9_enter = \$64 ;
+  assign \$83  = out2_done;
+  assign \$84  = out2_row;
+  assign \$85  = out3_done;
+  assign \$86  = out3_row;
+  assign \$87  = out4_done;
+  assign \$88  = out4_row;
+  assign \$89  = out5_done;
+  assign \$90  = out5_row;
+  assign \$91  = out6_done;
+  assign \$92  = out6_row;
+  assign \$93  = out7_done;
+  assign \$94  = out7_row;
+  assign \$95  = out8_done;
+  assign \$96  = out8_row;
+  assign \$97  = out9_done;
+  assign \$98  = out9_row;
+  assign \$99  = \$64 ;
+  assign \$101  = out1_done;
 endmodule
 
 module \array_lut_w2_a8_os_4x4_shared.mesh.col3_unit0 (rst, i_hand, i_hand_valid, i_scale, i_zero, o_valid, o_y, o_index, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$6  = 0;
   wire [2:0] \$1 ;
   wire [20:0] \$10 ;
-  reg \$100 ;
-  reg [1:0] \$101 ;
+  wire [1:0] \$100 ;
+  wire \$101 ;
   reg \$102 ;
-  reg [1:0] \$103 ;
-  reg \$104 ;
-  reg [1:0] \$105 ;
+  reg [18:0] \$103 ;
+  reg [7:0] \$104 ;
+  reg \$105 ;
   reg \$106 ;
   reg [1:0] \$107 ;
   reg \$108 ;
-  reg [1:0] \$109 ;
+  reg [31:0] \$109 ;
   wire [21:0] \$11 ;
-  reg \$110 ;
-  reg [1:0] \$111 ;
-  reg \$112 ;
-  reg [31:0] \$113 ;
+  reg [31:0] \$110 ;
+  reg [31:0] \$111 ;
+  reg [31:0] \$112 ;
+  reg \$113 ;
   reg [1:0] \$114 ;
+  reg \$115 ;
+  reg [1:0] \$116 ;
+  reg \$117 ;
+  reg [1:0] \$118 ;
+  reg \$119 ;
   wire [18:0] \$12 ;
-  reg [31:0] \$13 ;
+  reg [1:0] \$120 ;
+  reg \$121 ;
+  reg [1:0] \$122 ;
+  reg \$123 ;
+  reg [1:0] \$124 ;
+  reg \$125 ;
+  reg [1:0] \$126 ;
+  reg \$127 ;
+  reg [1:0] \$128 ;
+  reg \$129 ;
+  wire \$13 ;
+  reg [1:0] \$130 ;
+  reg \$131 ;
+  reg [31:0] \$132 ;
+  reg [1:0] \$133 ;
   wire [31:0] \$14 ;
-  wire [19:0] \$15 ;
-  wire [19:0] \$16 ;
-  wire [19:0] \$17 ;
-  wire [19:0] \$18 ;
-  wire [20:0] \$19 ;
+  wire \$15 ;
+  wire [31:0] \$16 ;
+  wire [31:0] \$17 ;
+  wire \$18 ;
+  wire [31:0] \$19 ;
   wire [16:0] \$2 ;
-  wire [21:0] \$20 ;
-  wire [21:0] \$21 ;
-  wire [21:0] \$22 ;
-  wire [21:0] \$23 ;
-  wire [22:0] \$24 ;
-  wire [23:0] \$25 ;
-  wire [25:0] \$26 ;
-  wire [25:0] \$27 ;
-  wire [25:0] \$28 ;
-  wire [25:0] \$29 ;
+  wire [31:0] \$20 ;
+  wire \$21 ;
+  wire [31:0] \$22 ;
+  wire [31:0] \$23 ;
+  wire [19:0] \$24 ;
+  wire [19:0] \$25 ;
+  wire [19:0] \$26 ;
+  wire [19:0] \$27 ;
+  wire [20:0] \$28 ;
+  wire [21:0] \$29 ;
   wire [16:0] \$3 ;
-  wire [26:0] \$30 ;
-  wire [25:0] \$31 ;
-  wire [25:0] \$32 ;
-  wire [25:0] \$33 ;
-  wire [25:0] \$34 ;
-  wire [26:0] \$35 ;
-  wire [27:0] \$36 ;
-  wire [28:0] \$37 ;
-  wire [32:0] \$38 ;
-  wire \$39 ;
+  wire [21:0] \$30 ;
+  wire [21:0] \$31 ;
+  wire [21:0] \$32 ;
+  wire [22:0] \$33 ;
+  wire [23:0] \$34 ;
+  wire [25:0] \$35 ;
+  wire [25:0] \$36 ;
+  wire [25:0] \$37 ;
+  wire [25:0] \$38 ;
+  wire [26:0] \$39 ;
   wire [16:0] \$4 ;
-  wire \$40 ;
-  wire \$41 ;
-  wire \$42 ;
-  wire \$43 ;
-  wire \$44 ;
-  wire \$45 ;
-  wire \$46 ;
-  wire \$47 ;
+  wire [25:0] \$40 ;
+  wire [25:0] \$41 ;
+  wire [25:0] \$42 ;
+  wire [25:0] \$43 ;
+  wire [26:0] \$44 ;
+  wire [27:0] \$45 ;
+  wire [28:0] \$46 ;
+  wire [32:0] \$47 ;
   wire \$48 ;
   wire \$49 ;
   wire [16:0] \$5 ;
@@ -7933,47 +8018,47 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.col3_unit0 (rst, i_hand, i_hand_valid
   wire \$61 ;
   wire \$62 ;
   wire \$63 ;
-  wire [1:0] \$64 ;
+  wire \$64 ;
   wire \$65 ;
-  wire [1:0] \$66 ;
-  wire \$67 ;
-  wire [1:0] \$68 ;
-  wire \$69 ;
+  wire \$66 ;
+  wire [31:0] \$67 ;
+  wire \$68 ;
+  wire [31:0] \$69 ;
   wire [18:0] \$7 ;
-  wire [1:0] \$70 ;
+  wire [31:0] \$70 ;
   wire \$71 ;
-  wire [1:0] \$72 ;
-  wire \$73 ;
-  wire [1:0] \$74 ;
-  wire \$75 ;
-  wire [1:0] \$76 ;
+  wire [31:0] \$72 ;
+  wire [31:0] \$73 ;
+  wire \$74 ;
+  wire [31:0] \$75 ;
+  wire [31:0] \$76 ;
   wire \$77 ;
-  wire [1:0] \$78 ;
+  wire \$78 ;
   wire \$79 ;
   wire [18:0] \$8 ;
-  wire [1:0] \$80 ;
+  wire \$80 ;
   wire \$81 ;
-  reg [31:0] \$82 ;
-  reg \$83 ;
-  reg [18:0] \$84 ;
-  reg [7:0] \$85 ;
-  reg \$86 ;
-  reg \$87 ;
-  reg [1:0] \$88 ;
-  reg \$89 ;
+  wire \$82 ;
+  wire \$83 ;
+  wire [1:0] \$84 ;
+  wire \$85 ;
+  wire [1:0] \$86 ;
+  wire \$87 ;
+  wire [1:0] \$88 ;
+  wire \$89 ;
   wire [19:0] \$9 ;
-  reg [31:0] \$90 ;
-  reg [31:0] \$91 ;
-  reg [31:0] \$92 ;
-  reg [31:0] \$93 ;
-  reg \$94 ;
-  reg [1:0] \$95 ;
-  reg \$96 ;
-  reg [1:0] \$97 ;
-  reg \$98 ;
-  reg [1:0] \$99 ;
+  wire [1:0] \$90 ;
+  wire \$91 ;
+  wire [1:0] \$92 ;
+  wire \$93 ;
+  wire [1:0] \$94 ;
+  wire \$95 ;
+  wire [1:0] \$96 ;
+  wire \$97 ;
+  wire [1:0] \$98 ;
+  wire \$99 ;
   reg \$signal  = 1'h0;
-  reg \$signal$19  = 1'h0;
+  reg \$signal$20  = 1'h0;
   wire [2:0] c;
   input clk;
   wire clk;
@@ -8062,6 +8147,8 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.col3_unit0 (rst, i_hand, i_hand_valid
   reg [31:0] y1 = 32'd0;
   reg [31:0] y2 = 32'd0;
   reg [31:0] y3 = 32'd0;
+  wire [31:0] y_base;
+  reg [31:0] y_out;
   assign corr_uint2 = 2'h3 - \$1 ;
   assign \$3  = corr_uint2[0] ? \$2  : 17'h00000;
   assign \$5  = corr_uint2[1] ? \$4  : 17'h00000;
@@ -8070,131 +8157,125 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.col3_unit0 (rst, i_hand, i_hand_valid
   assign \$9  = - $signed(\$8 );
   assign \$10  = $signed(\$6 ) + $signed(\$9 );
   assign \$11  = $signed(hand[16:0]) + $signed(\$10 );
-  assign \$14  = \$signal  ? 32'd0 : \$13 ;
-  assign \$16  = s2_scale[0] ? \$15  : 20'h00000;
-  assign \$18  = s2_scale[1] ? \$17  : 20'h00000;
-  assign \$19  = $signed(\$16 ) + $signed(\$18 );
-  assign \$21  = s2_scale[2] ? \$20  : 22'h000000;
-  assign \$23  = s2_scale[3] ? \$22  : 22'h000000;
-  assign \$24  = $signed(\$21 ) + $signed(\$23 );
-  assign \$25  = $signed(\$19 ) + $signed(\$24 );
-  assign \$27  = s2_scale[4] ? \$26  : 26'h0000000;
-  assign \$29  = s2_scale[5] ? \$28  : 26'h0000000;
-  assign \$30  = $signed(\$27 ) + $signed(\$29 );
-  assign \$32  = s2_scale[6] ? \$31  : 26'h0000000;
-  assign \$34  = s2_scale[7] ? \$33  : 26'h0000000;
-  assign \$35  = $signed(\$32 ) + $signed(\$34 );
-  assign \$36  = $signed(\$30 ) + $signed(\$35 );
-  assign \$37  = $signed(\$25 ) + $signed(\$36 );
-  assign \$38  = $signed(\$14 ) + $signed(\$37 );
-  assign \$39  = \$signal$19  & s2_last;
-  assign \$41  = \$signal$19  & s2_last;
-  assign \$43  = \$signal$19  & s2_last;
-  assign \$45  = \$signal$19  & s2_last;
-  assign \$47  = \$signal$19  & s2_last;
-  assign \$49  = \$signal$19  & s2_last;
-  assign \$51  = \$signal$19  & s2_last;
-  assign \$53  = \$signal$19  & s2_last;
-  assign \$55  = \$signal$19  & s2_last;
-  assign \$57  = | i_hand_valid;
-  assign \$58  = | i_hand_valid;
-  assign \$59  = ! s2_index;
-  assign \$60  = s2_index == 1'h1;
-  assign \$61  = s2_index == 2'h2;
-  assign \$62  = s2_index == 2'h3;
-  assign \$80  = out9_enter ? s2_index : 2'h0;
+  assign \$13  = ! s2_index;
+  assign \$14  = \$13  ? y0 : 32'd0;
+  assign \$15  = s2_index == 1'h1;
+  assign \$16  = \$15  ? y1 : 32'd0;
+  assign \$17  = \$14  | \$16 ;
+  assign \$18  = s2_index == 2'h2;
+  assign \$19  = \$18  ? y2 : 32'd0;
+  assign \$20  = \$17  | \$19 ;
+  assign \$21  = s2_index == 2'h3;
+  assign \$22  = \$21  ? y3 : 32'd0;
+  assign y_base = \$20  | \$22 ;
+  assign \$23  = \$signal  ? 32'd0 : y_base;
+  assign \$25  = s2_scale[0] ? \$24  : 20'h00000;
+  assign \$27  = s2_scale[1] ? \$26  : 20'h00000;
+  assign \$28  = $signed(\$25 ) + $signed(\$27 );
+  assign \$30  = s2_scale[2] ? \$29  : 22'h000000;
+  assign \$32  = s2_scale[3] ? \$31  : 22'h000000;
+  assign \$33  = $signed(\$30 ) + $signed(\$32 );
+  assign \$34  = $signed(\$28 ) + $signed(\$33 );
+  assign \$36  = s2_scale[4] ? \$35  : 26'h0000000;
+  assign \$38  = s2_scale[5] ? \$37  : 26'h0000000;
+  assign \$39  = $signed(\$36 ) + $signed(\$38 );
+  assign \$41  = s2_scale[6] ? \$40  : 26'h0000000;
+  assign \$43  = s2_scale[7] ? \$42  : 26'h0000000;
+  assign \$44  = $signed(\$41 ) + $signed(\$43 );
+  assign \$45  = $signed(\$39 ) + $signed(\$44 );
+  assign \$46  = $signed(\$34 ) + $signed(\$45 );
+  assign \$47  = $signed(\$23 ) + $signed(\$46 );
+  assign \$48  = \$signal$20  & s2_last;
+  assign \$50  = \$signal$20  & s2_last;
+  assign \$52  = \$signal$20  & s2_last;
+  assign \$54  = \$signal$20  & s2_last;
+  assign \$56  = \$signal$20  & s2_last;
+  assign \$58  = \$signal$20  & s2_last;
+  assign \$60  = \$signal$20  & s2_last;
+  assign \$62  = \$signal$20  & s2_last;
+  assign \$64  = \$signal$20  & s2_last;
+  assign \$66  = ! out1_row;
+  assign \$67  = \$66  ? y0 : 32'd0;
+  assign \$68  = out1_row == 1'h1;
+  assign \$69  = \$68  ? y1 : 32'd0;
+  assign \$70  = \$67  | \$69 ;
+  assign \$71  = out1_row == 2'h2;
+  assign \$72  = \$71  ? y2 : 32'd0;
+  assign \$73  = \$70  | \$72 ;
+  assign \$74  = out1_row == 2'h3;
+  assign \$75  = \$74  ? y3 : 32'd0;
+  assign \$76  = \$73  | \$75 ;
+  assign \$77  = | i_hand_valid;
+  assign \$78  = | i_hand_valid;
+  assign \$79  = ! s2_index;
+  assign \$80  = s2_index == 1'h1;
+  assign \$81  = s2_index == 2'h2;
+  assign \$82  = s2_index == 2'h3;
+  assign \$100  = out9_enter ? s2_index : 2'h0;
   always @(posedge clk)
-    \$signal$19  <= \$83 ;
+    \$signal$20  <= \$102 ;
   always @(posedge clk)
-    s2_d <= \$84 ;
+    s2_d <= \$103 ;
   always @(posedge clk)
-    s2_scale <= \$85 ;
+    s2_scale <= \$104 ;
   always @(posedge clk)
-    \$signal  <= \$86 ;
+    \$signal  <= \$105 ;
   always @(posedge clk)
-    s2_last <= \$87 ;
+    s2_last <= \$106 ;
   always @(posedge clk)
-    s2_index <= \$88 ;
+    s2_index <= \$107 ;
   always @(posedge clk)
-    s2_dtype <= \$89 ;
+    s2_dtype <= \$108 ;
   always @(posedge clk)
-    y0 <= \$90 ;
+    y0 <= \$109 ;
   always @(posedge clk)
-    y1 <= \$91 ;
+    y1 <= \$110 ;
   always @(posedge clk)
-    y2 <= \$92 ;
+    y2 <= \$111 ;
   always @(posedge clk)
-    y3 <= \$93 ;
+    y3 <= \$112 ;
   always @(posedge clk)
-    out1_done <= \$94 ;
+    out1_done <= \$113 ;
   always @(posedge clk)
-    out1_row <= \$95 ;
+    out1_row <= \$114 ;
   always @(posedge clk)
-    out2_done <= \$96 ;
+    out2_done <= \$115 ;
   always @(posedge clk)
-    out2_row <= \$97 ;
+    out2_row <= \$116 ;
   always @(posedge clk)
-    out3_done <= \$98 ;
+    out3_done <= \$117 ;
   always @(posedge clk)
-    out3_row <= \$99 ;
+    out3_row <= \$118 ;
   always @(posedge clk)
-    out4_done <= \$100 ;
+    out4_done <= \$119 ;
   always @(posedge clk)
-    out4_row <= \$101 ;
+    out4_row <= \$120 ;
   always @(posedge clk)
-    out5_done <= \$102 ;
+    out5_done <= \$121 ;
   always @(posedge clk)
-    out5_row <= \$103 ;
+    out5_row <= \$122 ;
   always @(posedge clk)
-    out6_done <= \$104 ;
+    out6_done <= \$123 ;
   always @(posedge clk)
-    out6_row <= \$105 ;
+    out6_row <= \$124 ;
   always @(posedge clk)
-    out7_done <= \$106 ;
+    out7_done <= \$125 ;
   always @(posedge clk)
-    out7_row <= \$107 ;
+    out7_row <= \$126 ;
   always @(posedge clk)
-    out8_done <= \$108 ;
+    out8_done <= \$127 ;
   always @(posedge clk)
-    out8_row <= \$109 ;
+    out8_row <= \$128 ;
   always @(posedge clk)
-    out9_done <= \$110 ;
+    out9_done <= \$129 ;
   always @(posedge clk)
-    out9_row <= \$111 ;
+    out9_row <= \$130 ;
   always @(posedge clk)
-    o_valid <= \$112 ;
+    o_valid <= \$131 ;
   always @(posedge clk)
-    o_y <= \$113 ;
+    o_y <= \$132 ;
   always @(posedge clk)
-    o_index <= \$114 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    (* full_case = 32'd1 *)
-    casez (s2_index)
-      2'h0:
-          \$13  = y0;
-      2'h1:
-          \$13  = y1;
-      2'h2:
-          \$13  = y2;
-      2'h3:
-          \$13  = y3;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    (* full_case = 32'd1 *)
-    casez (out1_row)
-      2'h0:
-          \$82  = y0;
-      2'h1:
-          \$82  = y1;
-      2'h2:
-          \$82  = y2;
-      2'h3:
-          \$82  = y3;
-    endcase
-  end
+    o_index <= \$133 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
     hand = 35'h000000000;
@@ -8229,275 +8310,282 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.col3_unit0 (rst, i_hand, i_hand_valid
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$83  = \$57 ;
-    if (rst) begin
-      \$83  = 1'h0;
+    y_out = 32'd0;
+    if (out1_done) begin
+      y_out = \$76 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$84  = s2_d;
-    if (\$58 ) begin
-      \$84  = d;
-    end
-    if (rst) begin
-      \$84  = 19'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$85  = s2_scale;
-    if (\$58 ) begin
-      \$85  = i_scale;
-    end
-    if (rst) begin
-      \$85  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$86  = \$signal ;
-    if (\$58 ) begin
-      \$86  = hand[33];
-    end
-    if (rst) begin
-      \$86  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$87  = s2_last;
-    if (\$58 ) begin
-      \$87  = hand[34];
-    end
-    if (rst) begin
-      \$87  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$88  = s2_index;
-    if (\$58 ) begin
-      \$88  = index;
-    end
-    if (rst) begin
-      \$88  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$89  = s2_dtype;
-    if (\$58 ) begin
-      \$89  = 1'h0;
-    end
-    if (rst) begin
-      \$89  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$90  = y0;
-    if (\$signal$19 ) begin
-      if (\$59 ) begin
-        \$90  = \$38 [31:0];
-      end
-    end
-    if (rst) begin
-      \$90  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$91  = y1;
-    if (\$signal$19 ) begin
-      if (\$60 ) begin
-        \$91  = \$38 [31:0];
-      end
-    end
-    if (rst) begin
-      \$91  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$92  = y2;
-    if (\$signal$19 ) begin
-      if (\$61 ) begin
-        \$92  = \$38 [31:0];
-      end
-    end
-    if (rst) begin
-      \$92  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$93  = y3;
-    if (\$signal$19 ) begin
-      if (\$62 ) begin
-        \$93  = \$38 [31:0];
-      end
-    end
-    if (rst) begin
-      \$93  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$94  = \$63 ;
-    if (rst) begin
-      \$94  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$95  = \$64 ;
-    if (rst) begin
-      \$95  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$96  = \$65 ;
-    if (rst) begin
-      \$96  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$97  = \$66 ;
-    if (rst) begin
-      \$97  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$98  = \$67 ;
-    if (rst) begin
-      \$98  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$99  = \$68 ;
-    if (rst) begin
-      \$99  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$100  = \$69 ;
-    if (rst) begin
-      \$100  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$101  = \$70 ;
-    if (rst) begin
-      \$101  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$102  = \$71 ;
+    \$102  = \$77 ;
     if (rst) begin
       \$102  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$103  = \$72 ;
+    \$103  = s2_d;
+    if (\$78 ) begin
+      \$103  = d;
+    end
     if (rst) begin
-      \$103  = 2'h0;
+      \$103  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$104  = \$73 ;
+    \$104  = s2_scale;
+    if (\$78 ) begin
+      \$104  = i_scale;
+    end
     if (rst) begin
-      \$104  = 1'h0;
+      \$104  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$105  = \$74 ;
+    \$105  = \$signal ;
+    if (\$78 ) begin
+      \$105  = hand[33];
+    end
     if (rst) begin
-      \$105  = 2'h0;
+      \$105  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$106  = \$75 ;
+    \$106  = s2_last;
+    if (\$78 ) begin
+      \$106  = hand[34];
+    end
     if (rst) begin
       \$106  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$107  = \$76 ;
+    \$107  = s2_index;
+    if (\$78 ) begin
+      \$107  = index;
+    end
     if (rst) begin
       \$107  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$108  = \$77 ;
+    \$108  = s2_dtype;
+    if (\$78 ) begin
+      \$108  = 1'h0;
+    end
     if (rst) begin
       \$108  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$109  = \$78 ;
+    \$109  = y0;
+    if (\$signal$20 ) begin
+      if (\$79 ) begin
+        \$109  = \$47 [31:0];
+      end
+    end
     if (rst) begin
-      \$109  = 2'h0;
+      \$109  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$110  = \$79 ;
+    \$110  = y1;
+    if (\$signal$20 ) begin
+      if (\$80 ) begin
+        \$110  = \$47 [31:0];
+      end
+    end
     if (rst) begin
-      \$110  = 1'h0;
+      \$110  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$111  = \$80 ;
+    \$111  = y2;
+    if (\$signal$20 ) begin
+      if (\$81 ) begin
+        \$111  = \$47 [31:0];
+      end
+    end
     if (rst) begin
-      \$111  = 2'h0;
+      \$111  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$112  = \$81 ;
+    \$112  = y3;
+    if (\$signal$20 ) begin
+      if (\$82 ) begin
+        \$112  = \$47 [31:0];
+      end
+    end
     if (rst) begin
-      \$112  = 1'h0;
+      \$112  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$113  = o_y;
-    if (out1_done) begin
-      \$113  = \$82 ;
-    end
+    \$113  = \$83 ;
     if (rst) begin
-      \$113  = 32'd0;
+      \$113  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$114  = o_index;
-    if (out1_done) begin
-      \$114  = out1_row;
-    end
+    \$114  = \$84 ;
     if (rst) begin
       \$114  = 2'h0;
     end
   end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$115  = \$85 ;
+    if (rst) begin
+      \$115  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$116  = \$86 ;
+    if (rst) begin
+      \$116  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$117  = \$87 ;
+    if (rst) begin
+      \$117  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$118  = \$88 ;
+    if (rst) begin
+      \$118  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$119  = \$89 ;
+    if (rst) begin
+      \$119  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$120  = \$90 ;
+    if (rst) begin
+      \$120  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$121  = \$91 ;
+    if (rst) begin
+      \$121  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$122  = \$92 ;
+    if (rst) begin
+      \$122  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$123  = \$93 ;
+    if (rst) begin
+      \$123  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$124  = \$94 ;
+    if (rst) begin
+      \$124  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$125  = \$95 ;
+    if (rst) begin
+      \$125  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$126  = \$96 ;
+    if (rst) begin
+      \$126  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$127  = \$97 ;
+    if (rst) begin
+      \$127  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$128  = \$98 ;
+    if (rst) begin
+      \$128  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$129  = \$99 ;
+    if (rst) begin
+      \$129  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$130  = \$100 ;
+    if (rst) begin
+      \$130  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$131  = \$101 ;
+    if (rst) begin
+      \$131  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$132  = o_y;
+    if (out1_done) begin
+      \$132  = y_out;
+    end
+    if (rst) begin
+      \$132  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$133  = o_index;
+    if (out1_done) begin
+      \$133  = out1_row;
+    end
+    if (rst) begin
+      \$133  = 2'h0;
+    end
+  end
   assign c = corr_uint2[2:0];
   assign num = \$11 [18:0];
-  assign y = \$38 [31:0];
+  assign y = \$47 [31:0];
   assign \hand.acc  = hand[16:0];
   assign \hand.act_sum  = hand[32:17];
   assign \hand.first  = hand[33];
@@ -8531,50 +8619,50 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.col3_unit0 (rst, i_hand, i_hand_valid
   assign \$7  = { hand[32], hand[32:17], 2'h0 };
   assign \$12  = { \$11 [18], \$11 [18:1] };
   assign d = \$12 ;
-  assign \$15  = { s2_d[18], s2_d };
-  assign \$17  = { s2_d, 1'h0 };
-  assign \$20  = { s2_d[18], s2_d, 2'h0 };
-  assign \$22  = { s2_d, 3'h0 };
-  assign \$26  = { s2_d[18], s2_d[18], s2_d[18], s2_d, 4'h0 };
-  assign \$28  = { s2_d[18], s2_d[18], s2_d, 5'h00 };
-  assign \$31  = { s2_d[18], s2_d, 6'h00 };
-  assign \$33  = { s2_d, 7'h00 };
-  assign \$40  = 1'h0;
+  assign \$24  = { s2_d[18], s2_d };
+  assign \$26  = { s2_d, 1'h0 };
+  assign \$29  = { s2_d[18], s2_d, 2'h0 };
+  assign \$31  = { s2_d, 3'h0 };
+  assign \$35  = { s2_d[18], s2_d[18], s2_d[18], s2_d, 4'h0 };
+  assign \$37  = { s2_d[18], s2_d[18], s2_d, 5'h00 };
+  assign \$40  = { s2_d[18], s2_d, 6'h00 };
+  assign \$42  = { s2_d, 7'h00 };
+  assign \$49  = 1'h0;
   assign out1_enter = 1'h0;
-  assign \$42  = 1'h0;
+  assign \$51  = 1'h0;
   assign out2_enter = 1'h0;
-  assign \$44  = 1'h0;
+  assign \$53  = 1'h0;
   assign out3_enter = 1'h0;
-  assign \$46  = 1'h0;
+  assign \$55  = 1'h0;
   assign out4_enter = 1'h0;
-  assign \$48  = 1'h0;
+  assign \$57  = 1'h0;
   assign out5_enter = 1'h0;
-  assign \$50  = 1'h0;
+  assign \$59  = 1'h0;
   assign out6_enter = 1'h0;
-  assign \$52  = 1'h0;
+  assign \$61  = 1'h0;
   assign out7_enter = 1'h0;
-  assign \$54  = 1'h0;
+  assign \$63  = 1'h0;
   assign out8_enter = 1'h0;
-  assign \$56  = 1'h1;
-  assign out9_enter = \$55 ;
-  assign \$63  = out2_done;
-  assign \$64  = out2_row;
-  assign \$65  = out3_done;
-  assign \$66  = out3_row;
-  assign \$67  = out4_done;
-  assign \$68  = out4_row;
-  assign \$69  = out5_done;
-  assign \$70  = out5_row;
-  assign \$71  = out6_done;
-  assign \$72  = out6_row;
-  assign \$73  = out7_done;
-  assign \$74  = out7_row;
-  assign \$75  = out8_done;
-  assign \$76  = out8_row;
-  assign \$77  = out9_done;
-  assign \$78  = out9_row;
-  assign \$79  = \$55 ;
-  assign \$81  = out1_done;
+  assign \$65  = 1'h1;
+  assign out9_enter = \$64 ;
+  assign \$83  = out2_done;
+  assign \$84  = out2_row;
+  assign \$85  = out3_done;
+  assign \$86  = out3_row;
+  assign \$87  = out4_done;
+  assign \$88  = out4_row;
+  assign \$89  = out5_done;
+  assign \$90  = out5_row;
+  assign \$91  = out6_done;
+  assign \$92  = out6_row;
+  assign \$93  = out7_done;
+  assign \$94  = out7_row;
+  assign \$95  = out8_done;
+  assign \$96  = out8_row;
+  assign \$97  = out9_done;
+  assign \$98  = out9_row;
+  assign \$99  = \$64 ;
+  assign \$101  = out1_done;
 endmodule
 
 module \array_lut_w2_a8_os_4x4_shared.mesh.row0_head (load, o_table, a);

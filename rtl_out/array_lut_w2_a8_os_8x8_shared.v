@@ -15583,82 +15583,125 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.col0_unit0 (rst, i_hand, i_hand_valid
   reg \$auto$verilog_backend.cc:2355:dump_module$3  = 0;
   wire [2:0] \$1 ;
   wire [20:0] \$10 ;
-  reg [31:0] \$100 ;
-  reg [31:0] \$101 ;
-  reg \$102 ;
-  reg [2:0] \$103 ;
-  reg \$104 ;
-  reg [2:0] \$105 ;
-  reg \$106 ;
-  reg [2:0] \$107 ;
-  reg \$108 ;
-  reg [2:0] \$109 ;
+  wire [31:0] \$100 ;
+  wire \$101 ;
+  wire \$102 ;
+  wire \$103 ;
+  wire \$104 ;
+  wire \$105 ;
+  wire \$106 ;
+  wire \$107 ;
+  wire \$108 ;
+  wire \$109 ;
   wire [21:0] \$11 ;
-  reg \$110 ;
-  reg [2:0] \$111 ;
-  reg \$112 ;
-  reg [2:0] \$113 ;
-  reg \$114 ;
-  reg [2:0] \$115 ;
-  reg \$116 ;
-  reg [2:0] \$117 ;
-  reg \$118 ;
-  reg [2:0] \$119 ;
+  wire \$110 ;
+  wire \$111 ;
+  wire [2:0] \$112 ;
+  wire \$113 ;
+  wire [2:0] \$114 ;
+  wire \$115 ;
+  wire [2:0] \$116 ;
+  wire \$117 ;
+  wire [2:0] \$118 ;
+  wire \$119 ;
   wire [18:0] \$12 ;
-  reg \$120 ;
-  reg [31:0] \$121 ;
-  reg [2:0] \$122 ;
-  reg [31:0] \$13 ;
+  wire [2:0] \$120 ;
+  wire \$121 ;
+  wire [2:0] \$122 ;
+  wire \$123 ;
+  wire [2:0] \$124 ;
+  wire \$125 ;
+  wire [2:0] \$126 ;
+  wire \$127 ;
+  wire [2:0] \$128 ;
+  wire \$129 ;
+  wire \$13 ;
+  reg \$130 ;
+  reg [18:0] \$131 ;
+  reg [7:0] \$132 ;
+  reg \$133 ;
+  reg \$134 ;
+  reg [2:0] \$135 ;
+  reg \$136 ;
+  reg [31:0] \$137 ;
+  reg [31:0] \$138 ;
+  reg [31:0] \$139 ;
   wire [31:0] \$14 ;
-  wire [19:0] \$15 ;
-  wire [19:0] \$16 ;
-  wire [19:0] \$17 ;
-  wire [19:0] \$18 ;
-  wire [20:0] \$19 ;
+  reg [31:0] \$140 ;
+  reg [31:0] \$141 ;
+  reg [31:0] \$142 ;
+  reg [31:0] \$143 ;
+  reg [31:0] \$144 ;
+  reg \$145 ;
+  reg [2:0] \$146 ;
+  reg \$147 ;
+  reg [2:0] \$148 ;
+  reg \$149 ;
+  wire \$15 ;
+  reg [2:0] \$150 ;
+  reg \$151 ;
+  reg [2:0] \$152 ;
+  reg \$153 ;
+  reg [2:0] \$154 ;
+  reg \$155 ;
+  reg [2:0] \$156 ;
+  reg \$157 ;
+  reg [2:0] \$158 ;
+  reg \$159 ;
+  wire [31:0] \$16 ;
+  reg [2:0] \$160 ;
+  reg \$161 ;
+  reg [2:0] \$162 ;
+  reg \$163 ;
+  reg [31:0] \$164 ;
+  reg [2:0] \$165 ;
+  wire [31:0] \$17 ;
+  wire \$18 ;
+  wire [31:0] \$19 ;
   wire [16:0] \$2 ;
-  wire [21:0] \$20 ;
-  wire [21:0] \$21 ;
-  wire [21:0] \$22 ;
-  wire [21:0] \$23 ;
-  wire [22:0] \$24 ;
-  wire [23:0] \$25 ;
-  wire [25:0] \$26 ;
-  wire [25:0] \$27 ;
-  wire [25:0] \$28 ;
-  wire [25:0] \$29 ;
+  wire [31:0] \$20 ;
+  wire \$21 ;
+  wire [31:0] \$22 ;
+  wire [31:0] \$23 ;
+  wire \$24 ;
+  wire [31:0] \$25 ;
+  wire [31:0] \$26 ;
+  wire \$27 ;
+  wire [31:0] \$28 ;
+  wire [31:0] \$29 ;
   wire [16:0] \$3 ;
-  wire [26:0] \$30 ;
-  wire [25:0] \$31 ;
-  wire [25:0] \$32 ;
-  wire [25:0] \$33 ;
-  wire [25:0] \$34 ;
-  wire [26:0] \$35 ;
-  wire [27:0] \$36 ;
-  wire [28:0] \$37 ;
-  wire [32:0] \$38 ;
-  wire \$39 ;
+  wire \$30 ;
+  wire [31:0] \$31 ;
+  wire [31:0] \$32 ;
+  wire \$33 ;
+  wire [31:0] \$34 ;
+  wire [31:0] \$35 ;
+  wire [19:0] \$36 ;
+  wire [19:0] \$37 ;
+  wire [19:0] \$38 ;
+  wire [19:0] \$39 ;
   wire [16:0] \$4 ;
-  wire \$40 ;
-  wire \$41 ;
-  wire \$42 ;
-  wire \$43 ;
-  wire \$44 ;
-  wire \$45 ;
-  wire \$46 ;
-  wire \$47 ;
-  wire \$48 ;
-  wire \$49 ;
+  wire [20:0] \$40 ;
+  wire [21:0] \$41 ;
+  wire [21:0] \$42 ;
+  wire [21:0] \$43 ;
+  wire [21:0] \$44 ;
+  wire [22:0] \$45 ;
+  wire [23:0] \$46 ;
+  wire [25:0] \$47 ;
+  wire [25:0] \$48 ;
+  wire [25:0] \$49 ;
   wire [16:0] \$5 ;
-  wire \$50 ;
-  wire \$51 ;
-  wire \$52 ;
-  wire \$53 ;
-  wire \$54 ;
-  wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
+  wire [25:0] \$50 ;
+  wire [26:0] \$51 ;
+  wire [25:0] \$52 ;
+  wire [25:0] \$53 ;
+  wire [25:0] \$54 ;
+  wire [25:0] \$55 ;
+  wire [26:0] \$56 ;
+  wire [27:0] \$57 ;
+  wire [28:0] \$58 ;
+  wire [32:0] \$59 ;
   wire [17:0] \$6 ;
   wire \$60 ;
   wire \$61 ;
@@ -15668,43 +15711,43 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.col0_unit0 (rst, i_hand, i_hand_valid
   wire \$65 ;
   wire \$66 ;
   wire \$67 ;
-  wire [2:0] \$68 ;
+  wire \$68 ;
   wire \$69 ;
   wire [18:0] \$7 ;
-  wire [2:0] \$70 ;
+  wire \$70 ;
   wire \$71 ;
-  wire [2:0] \$72 ;
+  wire \$72 ;
   wire \$73 ;
-  wire [2:0] \$74 ;
+  wire \$74 ;
   wire \$75 ;
-  wire [2:0] \$76 ;
+  wire \$76 ;
   wire \$77 ;
-  wire [2:0] \$78 ;
-  wire \$79 ;
+  wire \$78 ;
+  wire [31:0] \$79 ;
   wire [18:0] \$8 ;
-  wire [2:0] \$80 ;
-  wire \$81 ;
-  wire [2:0] \$82 ;
+  wire \$80 ;
+  wire [31:0] \$81 ;
+  wire [31:0] \$82 ;
   wire \$83 ;
-  wire [2:0] \$84 ;
-  wire \$85 ;
-  reg [31:0] \$86 ;
-  reg \$87 ;
-  reg [18:0] \$88 ;
-  reg [7:0] \$89 ;
+  wire [31:0] \$84 ;
+  wire [31:0] \$85 ;
+  wire \$86 ;
+  wire [31:0] \$87 ;
+  wire [31:0] \$88 ;
+  wire \$89 ;
   wire [19:0] \$9 ;
-  reg \$90 ;
-  reg \$91 ;
-  reg [2:0] \$92 ;
-  reg \$93 ;
-  reg [31:0] \$94 ;
-  reg [31:0] \$95 ;
-  reg [31:0] \$96 ;
-  reg [31:0] \$97 ;
-  reg [31:0] \$98 ;
-  reg [31:0] \$99 ;
+  wire [31:0] \$90 ;
+  wire [31:0] \$91 ;
+  wire \$92 ;
+  wire [31:0] \$93 ;
+  wire [31:0] \$94 ;
+  wire \$95 ;
+  wire [31:0] \$96 ;
+  wire [31:0] \$97 ;
+  wire \$98 ;
+  wire [31:0] \$99 ;
   reg \$signal  = 1'h0;
-  reg \$signal$23  = 1'h0;
+  reg \$signal$24  = 1'h0;
   wire [2:0] c;
   input clk;
   wire clk;
@@ -15815,6 +15858,8 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.col0_unit0 (rst, i_hand, i_hand_valid
   reg [31:0] y5 = 32'd0;
   reg [31:0] y6 = 32'd0;
   reg [31:0] y7 = 32'd0;
+  wire [31:0] y_base;
+  reg [31:0] y_out;
   assign corr_uint2 = 2'h3 - \$1 ;
   assign \$3  = corr_uint2[0] ? \$2  : 17'h00000;
   assign \$5  = corr_uint2[1] ? \$4  : 17'h00000;
@@ -15823,159 +15868,161 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.col0_unit0 (rst, i_hand, i_hand_valid
   assign \$9  = - $signed(\$8 );
   assign \$10  = $signed(\$6 ) + $signed(\$9 );
   assign \$11  = $signed(hand[16:0]) + $signed(\$10 );
-  assign \$14  = \$signal  ? 32'd0 : \$13 ;
-  assign \$16  = s2_scale[0] ? \$15  : 20'h00000;
-  assign \$18  = s2_scale[1] ? \$17  : 20'h00000;
-  assign \$19  = $signed(\$16 ) + $signed(\$18 );
-  assign \$21  = s2_scale[2] ? \$20  : 22'h000000;
-  assign \$23  = s2_scale[3] ? \$22  : 22'h000000;
-  assign \$24  = $signed(\$21 ) + $signed(\$23 );
-  assign \$25  = $signed(\$19 ) + $signed(\$24 );
-  assign \$27  = s2_scale[4] ? \$26  : 26'h0000000;
-  assign \$29  = s2_scale[5] ? \$28  : 26'h0000000;
-  assign \$30  = $signed(\$27 ) + $signed(\$29 );
-  assign \$32  = s2_scale[6] ? \$31  : 26'h0000000;
-  assign \$34  = s2_scale[7] ? \$33  : 26'h0000000;
-  assign \$35  = $signed(\$32 ) + $signed(\$34 );
-  assign \$36  = $signed(\$30 ) + $signed(\$35 );
-  assign \$37  = $signed(\$25 ) + $signed(\$36 );
-  assign \$38  = $signed(\$14 ) + $signed(\$37 );
-  assign \$39  = \$signal$23  & s2_last;
-  assign \$41  = \$signal$23  & s2_last;
-  assign \$43  = \$signal$23  & s2_last;
-  assign \$45  = \$signal$23  & s2_last;
-  assign \$47  = \$signal$23  & s2_last;
-  assign \$49  = \$signal$23  & s2_last;
-  assign \$51  = \$signal$23  & s2_last;
-  assign \$53  = \$signal$23  & s2_last;
-  assign \$55  = \$signal$23  & s2_last;
-  assign \$57  = | i_hand_valid;
-  assign \$58  = | i_hand_valid;
-  assign \$59  = ! s2_index;
-  assign \$60  = s2_index == 1'h1;
-  assign \$61  = s2_index == 2'h2;
-  assign \$62  = s2_index == 2'h3;
-  assign \$63  = s2_index == 3'h4;
-  assign \$64  = s2_index == 3'h5;
-  assign \$65  = s2_index == 3'h6;
-  assign \$66  = s2_index == 3'h7;
-  assign \$84  = out9_enter ? s2_index : 3'h0;
+  assign \$13  = ! s2_index;
+  assign \$14  = \$13  ? y0 : 32'd0;
+  assign \$15  = s2_index == 1'h1;
+  assign \$16  = \$15  ? y1 : 32'd0;
+  assign \$17  = \$14  | \$16 ;
+  assign \$18  = s2_index == 2'h2;
+  assign \$19  = \$18  ? y2 : 32'd0;
+  assign \$20  = \$17  | \$19 ;
+  assign \$21  = s2_index == 2'h3;
+  assign \$22  = \$21  ? y3 : 32'd0;
+  assign \$23  = \$20  | \$22 ;
+  assign \$24  = s2_index == 3'h4;
+  assign \$25  = \$24  ? y4 : 32'd0;
+  assign \$26  = \$23  | \$25 ;
+  assign \$27  = s2_index == 3'h5;
+  assign \$28  = \$27  ? y5 : 32'd0;
+  assign \$29  = \$26  | \$28 ;
+  assign \$30  = s2_index == 3'h6;
+  assign \$31  = \$30  ? y6 : 32'd0;
+  assign \$32  = \$29  | \$31 ;
+  assign \$33  = s2_index == 3'h7;
+  assign \$34  = \$33  ? y7 : 32'd0;
+  assign y_base = \$32  | \$34 ;
+  assign \$35  = \$signal  ? 32'd0 : y_base;
+  assign \$37  = s2_scale[0] ? \$36  : 20'h00000;
+  assign \$39  = s2_scale[1] ? \$38  : 20'h00000;
+  assign \$40  = $signed(\$37 ) + $signed(\$39 );
+  assign \$42  = s2_scale[2] ? \$41  : 22'h000000;
+  assign \$44  = s2_scale[3] ? \$43  : 22'h000000;
+  assign \$45  = $signed(\$42 ) + $signed(\$44 );
+  assign \$46  = $signed(\$40 ) + $signed(\$45 );
+  assign \$48  = s2_scale[4] ? \$47  : 26'h0000000;
+  assign \$50  = s2_scale[5] ? \$49  : 26'h0000000;
+  assign \$51  = $signed(\$48 ) + $signed(\$50 );
+  assign \$53  = s2_scale[6] ? \$52  : 26'h0000000;
+  assign \$55  = s2_scale[7] ? \$54  : 26'h0000000;
+  assign \$56  = $signed(\$53 ) + $signed(\$55 );
+  assign \$57  = $signed(\$51 ) + $signed(\$56 );
+  assign \$58  = $signed(\$46 ) + $signed(\$57 );
+  assign \$59  = $signed(\$35 ) + $signed(\$58 );
+  assign \$60  = \$signal$24  & s2_last;
+  assign \$62  = \$signal$24  & s2_last;
+  assign \$64  = \$signal$24  & s2_last;
+  assign \$66  = \$signal$24  & s2_last;
+  assign \$68  = \$signal$24  & s2_last;
+  assign \$70  = \$signal$24  & s2_last;
+  assign \$72  = \$signal$24  & s2_last;
+  assign \$74  = \$signal$24  & s2_last;
+  assign \$76  = \$signal$24  & s2_last;
+  assign \$78  = ! out1_row;
+  assign \$79  = \$78  ? y0 : 32'd0;
+  assign \$80  = out1_row == 1'h1;
+  assign \$81  = \$80  ? y1 : 32'd0;
+  assign \$82  = \$79  | \$81 ;
+  assign \$83  = out1_row == 2'h2;
+  assign \$84  = \$83  ? y2 : 32'd0;
+  assign \$85  = \$82  | \$84 ;
+  assign \$86  = out1_row == 2'h3;
+  assign \$87  = \$86  ? y3 : 32'd0;
+  assign \$88  = \$85  | \$87 ;
+  assign \$89  = out1_row == 3'h4;
+  assign \$90  = \$89  ? y4 : 32'd0;
+  assign \$91  = \$88  | \$90 ;
+  assign \$92  = out1_row == 3'h5;
+  assign \$93  = \$92  ? y5 : 32'd0;
+  assign \$94  = \$91  | \$93 ;
+  assign \$95  = out1_row == 3'h6;
+  assign \$96  = \$95  ? y6 : 32'd0;
+  assign \$97  = \$94  | \$96 ;
+  assign \$98  = out1_row == 3'h7;
+  assign \$99  = \$98  ? y7 : 32'd0;
+  assign \$100  = \$97  | \$99 ;
+  assign \$101  = | i_hand_valid;
+  assign \$102  = | i_hand_valid;
+  assign \$103  = ! s2_index;
+  assign \$104  = s2_index == 1'h1;
+  assign \$105  = s2_index == 2'h2;
+  assign \$106  = s2_index == 2'h3;
+  assign \$107  = s2_index == 3'h4;
+  assign \$108  = s2_index == 3'h5;
+  assign \$109  = s2_index == 3'h6;
+  assign \$110  = s2_index == 3'h7;
+  assign \$128  = out9_enter ? s2_index : 3'h0;
   always @(posedge clk)
-    \$signal$23  <= \$87 ;
+    \$signal$24  <= \$130 ;
   always @(posedge clk)
-    s2_d <= \$88 ;
+    s2_d <= \$131 ;
   always @(posedge clk)
-    s2_scale <= \$89 ;
+    s2_scale <= \$132 ;
   always @(posedge clk)
-    \$signal  <= \$90 ;
+    \$signal  <= \$133 ;
   always @(posedge clk)
-    s2_last <= \$91 ;
+    s2_last <= \$134 ;
   always @(posedge clk)
-    s2_index <= \$92 ;
+    s2_index <= \$135 ;
   always @(posedge clk)
-    s2_dtype <= \$93 ;
+    s2_dtype <= \$136 ;
   always @(posedge clk)
-    y0 <= \$94 ;
+    y0 <= \$137 ;
   always @(posedge clk)
-    y1 <= \$95 ;
+    y1 <= \$138 ;
   always @(posedge clk)
-    y2 <= \$96 ;
+    y2 <= \$139 ;
   always @(posedge clk)
-    y3 <= \$97 ;
+    y3 <= \$140 ;
   always @(posedge clk)
-    y4 <= \$98 ;
+    y4 <= \$141 ;
   always @(posedge clk)
-    y5 <= \$99 ;
+    y5 <= \$142 ;
   always @(posedge clk)
-    y6 <= \$100 ;
+    y6 <= \$143 ;
   always @(posedge clk)
-    y7 <= \$101 ;
+    y7 <= \$144 ;
   always @(posedge clk)
-    out1_done <= \$102 ;
+    out1_done <= \$145 ;
   always @(posedge clk)
-    out1_row <= \$103 ;
+    out1_row <= \$146 ;
   always @(posedge clk)
-    out2_done <= \$104 ;
+    out2_done <= \$147 ;
   always @(posedge clk)
-    out2_row <= \$105 ;
+    out2_row <= \$148 ;
   always @(posedge clk)
-    out3_done <= \$106 ;
+    out3_done <= \$149 ;
   always @(posedge clk)
-    out3_row <= \$107 ;
+    out3_row <= \$150 ;
   always @(posedge clk)
-    out4_done <= \$108 ;
+    out4_done <= \$151 ;
   always @(posedge clk)
-    out4_row <= \$109 ;
+    out4_row <= \$152 ;
   always @(posedge clk)
-    out5_done <= \$110 ;
+    out5_done <= \$153 ;
   always @(posedge clk)
-    out5_row <= \$111 ;
+    out5_row <= \$154 ;
   always @(posedge clk)
-    out6_done <= \$112 ;
+    out6_done <= \$155 ;
   always @(posedge clk)
-    out6_row <= \$113 ;
+    out6_row <= \$156 ;
   always @(posedge clk)
-    out7_done <= \$114 ;
+    out7_done <= \$157 ;
   always @(posedge clk)
-    out7_row <= \$115 ;
+    out7_row <= \$158 ;
   always @(posedge clk)
-    out8_done <= \$116 ;
+    out8_done <= \$159 ;
   always @(posedge clk)
-    out8_row <= \$117 ;
+    out8_row <= \$160 ;
   always @(posedge clk)
-    out9_done <= \$118 ;
+    out9_done <= \$161 ;
   always @(posedge clk)
-    out9_row <= \$119 ;
+    out9_row <= \$162 ;
   always @(posedge clk)
-    o_valid <= \$120 ;
+    o_valid <= \$163 ;
   always @(posedge clk)
-    o_y <= \$121 ;
+    o_y <= \$164 ;
   always @(posedge clk)
-    o_index <= \$122 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    (* full_case = 32'd1 *)
-    casez (s2_index)
-      3'h0:
-          \$13  = y0;
-      3'h1:
-          \$13  = y1;
-      3'h2:
-          \$13  = y2;
-      3'h3:
-          \$13  = y3;
-      3'h4:
-          \$13  = y4;
-      3'h5:
-          \$13  = y5;
-      3'h6:
-          \$13  = y6;
-      3'h7:
-          \$13  = y7;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    (* full_case = 32'd1 *)
-    casez (out1_row)
-      3'h0:
-          \$86  = y0;
-      3'h1:
-          \$86  = y1;
-      3'h2:
-          \$86  = y2;
-      3'h3:
-          \$86  = y3;
-      3'h4:
-          \$86  = y4;
-      3'h5:
-          \$86  = y5;
-      3'h6:
-          \$86  = y6;
-      3'h7:
-          \$86  = y7;
-    endcase
-  end
+    o_index <= \$165 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     hand = 35'h000000000;
@@ -16034,323 +16081,330 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.col0_unit0 (rst, i_hand, i_hand_valid
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$87  = \$57 ;
-    if (rst) begin
-      \$87  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$88  = s2_d;
-    if (\$58 ) begin
-      \$88  = d;
-    end
-    if (rst) begin
-      \$88  = 19'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$89  = s2_scale;
-    if (\$58 ) begin
-      \$89  = i_scale;
-    end
-    if (rst) begin
-      \$89  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$90  = \$signal ;
-    if (\$58 ) begin
-      \$90  = hand[33];
-    end
-    if (rst) begin
-      \$90  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$91  = s2_last;
-    if (\$58 ) begin
-      \$91  = hand[34];
-    end
-    if (rst) begin
-      \$91  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$92  = s2_index;
-    if (\$58 ) begin
-      \$92  = index;
-    end
-    if (rst) begin
-      \$92  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$93  = s2_dtype;
-    if (\$58 ) begin
-      \$93  = 1'h0;
-    end
-    if (rst) begin
-      \$93  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$94  = y0;
-    if (\$signal$23 ) begin
-      if (\$59 ) begin
-        \$94  = \$38 [31:0];
-      end
-    end
-    if (rst) begin
-      \$94  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$95  = y1;
-    if (\$signal$23 ) begin
-      if (\$60 ) begin
-        \$95  = \$38 [31:0];
-      end
-    end
-    if (rst) begin
-      \$95  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$96  = y2;
-    if (\$signal$23 ) begin
-      if (\$61 ) begin
-        \$96  = \$38 [31:0];
-      end
-    end
-    if (rst) begin
-      \$96  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$97  = y3;
-    if (\$signal$23 ) begin
-      if (\$62 ) begin
-        \$97  = \$38 [31:0];
-      end
-    end
-    if (rst) begin
-      \$97  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$98  = y4;
-    if (\$signal$23 ) begin
-      if (\$63 ) begin
-        \$98  = \$38 [31:0];
-      end
-    end
-    if (rst) begin
-      \$98  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$99  = y5;
-    if (\$signal$23 ) begin
-      if (\$64 ) begin
-        \$99  = \$38 [31:0];
-      end
-    end
-    if (rst) begin
-      \$99  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$100  = y6;
-    if (\$signal$23 ) begin
-      if (\$65 ) begin
-        \$100  = \$38 [31:0];
-      end
-    end
-    if (rst) begin
-      \$100  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$101  = y7;
-    if (\$signal$23 ) begin
-      if (\$66 ) begin
-        \$101  = \$38 [31:0];
-      end
-    end
-    if (rst) begin
-      \$101  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$102  = \$67 ;
-    if (rst) begin
-      \$102  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$103  = \$68 ;
-    if (rst) begin
-      \$103  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$104  = \$69 ;
-    if (rst) begin
-      \$104  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$105  = \$70 ;
-    if (rst) begin
-      \$105  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$106  = \$71 ;
-    if (rst) begin
-      \$106  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$107  = \$72 ;
-    if (rst) begin
-      \$107  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$108  = \$73 ;
-    if (rst) begin
-      \$108  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$109  = \$74 ;
-    if (rst) begin
-      \$109  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$110  = \$75 ;
-    if (rst) begin
-      \$110  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$111  = \$76 ;
-    if (rst) begin
-      \$111  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$112  = \$77 ;
-    if (rst) begin
-      \$112  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$113  = \$78 ;
-    if (rst) begin
-      \$113  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$114  = \$79 ;
-    if (rst) begin
-      \$114  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$115  = \$80 ;
-    if (rst) begin
-      \$115  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$116  = \$81 ;
-    if (rst) begin
-      \$116  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$117  = \$82 ;
-    if (rst) begin
-      \$117  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$118  = \$83 ;
-    if (rst) begin
-      \$118  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$119  = \$84 ;
-    if (rst) begin
-      \$119  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$120  = \$85 ;
-    if (rst) begin
-      \$120  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$121  = o_y;
+    y_out = 32'd0;
     if (out1_done) begin
-      \$121  = \$86 ;
-    end
-    if (rst) begin
-      \$121  = 32'd0;
+      y_out = \$100 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$122  = o_index;
-    if (out1_done) begin
-      \$122  = out1_row;
+    \$130  = \$101 ;
+    if (rst) begin
+      \$130  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$131  = s2_d;
+    if (\$102 ) begin
+      \$131  = d;
     end
     if (rst) begin
-      \$122  = 3'h0;
+      \$131  = 19'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$132  = s2_scale;
+    if (\$102 ) begin
+      \$132  = i_scale;
+    end
+    if (rst) begin
+      \$132  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$133  = \$signal ;
+    if (\$102 ) begin
+      \$133  = hand[33];
+    end
+    if (rst) begin
+      \$133  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$134  = s2_last;
+    if (\$102 ) begin
+      \$134  = hand[34];
+    end
+    if (rst) begin
+      \$134  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$135  = s2_index;
+    if (\$102 ) begin
+      \$135  = index;
+    end
+    if (rst) begin
+      \$135  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$136  = s2_dtype;
+    if (\$102 ) begin
+      \$136  = 1'h0;
+    end
+    if (rst) begin
+      \$136  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$137  = y0;
+    if (\$signal$24 ) begin
+      if (\$103 ) begin
+        \$137  = \$59 [31:0];
+      end
+    end
+    if (rst) begin
+      \$137  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$138  = y1;
+    if (\$signal$24 ) begin
+      if (\$104 ) begin
+        \$138  = \$59 [31:0];
+      end
+    end
+    if (rst) begin
+      \$138  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$139  = y2;
+    if (\$signal$24 ) begin
+      if (\$105 ) begin
+        \$139  = \$59 [31:0];
+      end
+    end
+    if (rst) begin
+      \$139  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$140  = y3;
+    if (\$signal$24 ) begin
+      if (\$106 ) begin
+        \$140  = \$59 [31:0];
+      end
+    end
+    if (rst) begin
+      \$140  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$141  = y4;
+    if (\$signal$24 ) begin
+      if (\$107 ) begin
+        \$141  = \$59 [31:0];
+      end
+    end
+    if (rst) begin
+      \$141  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$142  = y5;
+    if (\$signal$24 ) begin
+      if (\$108 ) begin
+        \$142  = \$59 [31:0];
+      end
+    end
+    if (rst) begin
+      \$142  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$143  = y6;
+    if (\$signal$24 ) begin
+      if (\$109 ) begin
+        \$143  = \$59 [31:0];
+      end
+    end
+    if (rst) begin
+      \$143  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$144  = y7;
+    if (\$signal$24 ) begin
+      if (\$110 ) begin
+        \$144  = \$59 [31:0];
+      end
+    end
+    if (rst) begin
+      \$144  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$145  = \$111 ;
+    if (rst) begin
+      \$145  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$146  = \$112 ;
+    if (rst) begin
+      \$146  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$147  = \$113 ;
+    if (rst) begin
+      \$147  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$148  = \$114 ;
+    if (rst) begin
+      \$148  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$149  = \$115 ;
+    if (rst) begin
+      \$149  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$150  = \$116 ;
+    if (rst) begin
+      \$150  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$151  = \$117 ;
+    if (rst) begin
+      \$151  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$152  = \$118 ;
+    if (rst) begin
+      \$152  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$153  = \$119 ;
+    if (rst) begin
+      \$153  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$154  = \$120 ;
+    if (rst) begin
+      \$154  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$155  = \$121 ;
+    if (rst) begin
+      \$155  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$156  = \$122 ;
+    if (rst) begin
+      \$156  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$157  = \$123 ;
+    if (rst) begin
+      \$157  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$158  = \$124 ;
+    if (rst) begin
+      \$158  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$159  = \$125 ;
+    if (rst) begin
+      \$159  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$160  = \$126 ;
+    if (rst) begin
+      \$160  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$161  = \$127 ;
+    if (rst) begin
+      \$161  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$162  = \$128 ;
+    if (rst) begin
+      \$162  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$163  = \$129 ;
+    if (rst) begin
+      \$163  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$164  = o_y;
+    if (out1_done) begin
+      \$164  = y_out;
+    end
+    if (rst) begin
+      \$164  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$165  = o_index;
+    if (out1_done) begin
+      \$165  = out1_row;
+    end
+    if (rst) begin
+      \$165  = 3'h0;
     end
   end
   assign c = corr_uint2[2:0];
   assign num = \$11 [18:0];
-  assign y = \$38 [31:0];
+  assign y = \$59 [31:0];
   assign \hand.acc  = hand[16:0];
   assign \hand.act_sum  = hand[32:17];
   assign \hand.first  = hand[33];
@@ -16404,132 +16458,175 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.col0_unit0 (rst, i_hand, i_hand_valid
   assign \$7  = { hand[32], hand[32:17], 2'h0 };
   assign \$12  = { \$11 [18], \$11 [18:1] };
   assign d = \$12 ;
-  assign \$15  = { s2_d[18], s2_d };
-  assign \$17  = { s2_d, 1'h0 };
-  assign \$20  = { s2_d[18], s2_d, 2'h0 };
-  assign \$22  = { s2_d, 3'h0 };
-  assign \$26  = { s2_d[18], s2_d[18], s2_d[18], s2_d, 4'h0 };
-  assign \$28  = { s2_d[18], s2_d[18], s2_d, 5'h00 };
-  assign \$31  = { s2_d[18], s2_d, 6'h00 };
-  assign \$33  = { s2_d, 7'h00 };
-  assign \$40  = 1'h0;
+  assign \$36  = { s2_d[18], s2_d };
+  assign \$38  = { s2_d, 1'h0 };
+  assign \$41  = { s2_d[18], s2_d, 2'h0 };
+  assign \$43  = { s2_d, 3'h0 };
+  assign \$47  = { s2_d[18], s2_d[18], s2_d[18], s2_d, 4'h0 };
+  assign \$49  = { s2_d[18], s2_d[18], s2_d, 5'h00 };
+  assign \$52  = { s2_d[18], s2_d, 6'h00 };
+  assign \$54  = { s2_d, 7'h00 };
+  assign \$61  = 1'h0;
   assign out1_enter = 1'h0;
-  assign \$42  = 1'h0;
+  assign \$63  = 1'h0;
   assign out2_enter = 1'h0;
-  assign \$44  = 1'h0;
+  assign \$65  = 1'h0;
   assign out3_enter = 1'h0;
-  assign \$46  = 1'h0;
+  assign \$67  = 1'h0;
   assign out4_enter = 1'h0;
-  assign \$48  = 1'h0;
+  assign \$69  = 1'h0;
   assign out5_enter = 1'h0;
-  assign \$50  = 1'h0;
+  assign \$71  = 1'h0;
   assign out6_enter = 1'h0;
-  assign \$52  = 1'h0;
+  assign \$73  = 1'h0;
   assign out7_enter = 1'h0;
-  assign \$54  = 1'h0;
+  assign \$75  = 1'h0;
   assign out8_enter = 1'h0;
-  assign \$56  = 1'h1;
-  assign out9_enter = \$55 ;
-  assign \$67  = out2_done;
-  assign \$68  = out2_row;
-  assign \$69  = out3_done;
-  assign \$70  = out3_row;
-  assign \$71  = out4_done;
-  assign \$72  = out4_row;
-  assign \$73  = out5_done;
-  assign \$74  = out5_row;
-  assign \$75  = out6_done;
-  assign \$76  = out6_row;
-  assign \$77  = out7_done;
-  assign \$78  = out7_row;
-  assign \$79  = out8_done;
-  assign \$80  = out8_row;
-  assign \$81  = out9_done;
-  assign \$82  = out9_row;
-  assign \$83  = \$55 ;
-  assign \$85  = out1_done;
+  assign \$77  = 1'h1;
+  assign out9_enter = \$76 ;
+  assign \$111  = out2_done;
+  assign \$112  = out2_row;
+  assign \$113  = out3_done;
+  assign \$114  = out3_row;
+  assign \$115  = out4_done;
+  assign \$116  = out4_row;
+  assign \$117  = out5_done;
+  assign \$118  = out5_row;
+  assign \$119  = out6_done;
+  assign \$120  = out6_row;
+  assign \$121  = out7_done;
+  assign \$122  = out7_row;
+  assign \$123  = out8_done;
+  assign \$124  = out8_row;
+  assign \$125  = out9_done;
+  assign \$126  = out9_row;
+  assign \$127  = \$76 ;
+  assign \$129  = out1_done;
 endmodule
 
 module \array_lut_w2_a8_os_8x8_shared.mesh.col1_unit0 (rst, i_hand, i_hand_valid, i_scale, i_zero, o_y, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$4  = 0;
   wire [2:0] \$1 ;
   wire [20:0] \$10 ;
-  reg [31:0] \$100 ;
-  reg [31:0] \$101 ;
-  reg \$102 ;
-  reg [2:0] \$103 ;
-  reg \$104 ;
-  reg [2:0] \$105 ;
-  reg \$106 ;
-  reg [2:0] \$107 ;
-  reg \$108 ;
-  reg [2:0] \$109 ;
+  wire [31:0] \$100 ;
+  wire \$101 ;
+  wire \$102 ;
+  wire \$103 ;
+  wire \$104 ;
+  wire \$105 ;
+  wire \$106 ;
+  wire \$107 ;
+  wire \$108 ;
+  wire \$109 ;
   wire [21:0] \$11 ;
-  reg \$110 ;
-  reg [2:0] \$111 ;
-  reg \$112 ;
-  reg [2:0] \$113 ;
-  reg \$114 ;
-  reg [2:0] \$115 ;
-  reg \$116 ;
-  reg [2:0] \$117 ;
-  reg \$118 ;
-  reg [2:0] \$119 ;
+  wire \$110 ;
+  wire \$111 ;
+  wire [2:0] \$112 ;
+  wire \$113 ;
+  wire [2:0] \$114 ;
+  wire \$115 ;
+  wire [2:0] \$116 ;
+  wire \$117 ;
+  wire [2:0] \$118 ;
+  wire \$119 ;
   wire [18:0] \$12 ;
-  reg \$120 ;
-  reg [31:0] \$121 ;
-  reg [2:0] \$122 ;
-  reg [31:0] \$13 ;
+  wire [2:0] \$120 ;
+  wire \$121 ;
+  wire [2:0] \$122 ;
+  wire \$123 ;
+  wire [2:0] \$124 ;
+  wire \$125 ;
+  wire [2:0] \$126 ;
+  wire \$127 ;
+  wire [2:0] \$128 ;
+  wire \$129 ;
+  wire \$13 ;
+  reg \$130 ;
+  reg [18:0] \$131 ;
+  reg [7:0] \$132 ;
+  reg \$133 ;
+  reg \$134 ;
+  reg [2:0] \$135 ;
+  reg \$136 ;
+  reg [31:0] \$137 ;
+  reg [31:0] \$138 ;
+  reg [31:0] \$139 ;
   wire [31:0] \$14 ;
-  wire [19:0] \$15 ;
-  wire [19:0] \$16 ;
-  wire [19:0] \$17 ;
-  wire [19:0] \$18 ;
-  wire [20:0] \$19 ;
+  reg [31:0] \$140 ;
+  reg [31:0] \$141 ;
+  reg [31:0] \$142 ;
+  reg [31:0] \$143 ;
+  reg [31:0] \$144 ;
+  reg \$145 ;
+  reg [2:0] \$146 ;
+  reg \$147 ;
+  reg [2:0] \$148 ;
+  reg \$149 ;
+  wire \$15 ;
+  reg [2:0] \$150 ;
+  reg \$151 ;
+  reg [2:0] \$152 ;
+  reg \$153 ;
+  reg [2:0] \$154 ;
+  reg \$155 ;
+  reg [2:0] \$156 ;
+  reg \$157 ;
+  reg [2:0] \$158 ;
+  reg \$159 ;
+  wire [31:0] \$16 ;
+  reg [2:0] \$160 ;
+  reg \$161 ;
+  reg [2:0] \$162 ;
+  reg \$163 ;
+  reg [31:0] \$164 ;
+  reg [2:0] \$165 ;
+  wire [31:0] \$17 ;
+  wire \$18 ;
+  wire [31:0] \$19 ;
   wire [16:0] \$2 ;
-  wire [21:0] \$20 ;
-  wire [21:0] \$21 ;
-  wire [21:0] \$22 ;
-  wire [21:0] \$23 ;
-  wire [22:0] \$24 ;
-  wire [23:0] \$25 ;
-  wire [25:0] \$26 ;
-  wire [25:0] \$27 ;
-  wire [25:0] \$28 ;
-  wire [25:0] \$29 ;
+  wire [31:0] \$20 ;
+  wire \$21 ;
+  wire [31:0] \$22 ;
+  wire [31:0] \$23 ;
+  wire \$24 ;
+  wire [31:0] \$25 ;
+  wire [31:0] \$26 ;
+  wire \$27 ;
+  wire [31:0] \$28 ;
+  wire [31:0] \$29 ;
   wire [16:0] \$3 ;
-  wire [26:0] \$30 ;
-  wire [25:0] \$31 ;
-  wire [25:0] \$32 ;
-  wire [25:0] \$33 ;
-  wire [25:0] \$34 ;
-  wire [26:0] \$35 ;
-  wire [27:0] \$36 ;
-  wire [28:0] \$37 ;
-  wire [32:0] \$38 ;
-  wire \$39 ;
+  wire \$30 ;
+  wire [31:0] \$31 ;
+  wire [31:0] \$32 ;
+  wire \$33 ;
+  wire [31:0] \$34 ;
+  wire [31:0] \$35 ;
+  wire [19:0] \$36 ;
+  wire [19:0] \$37 ;
+  wire [19:0] \$38 ;
+  wire [19:0] \$39 ;
   wire [16:0] \$4 ;
-  wire \$40 ;
-  wire \$41 ;
-  wire \$42 ;
-  wire \$43 ;
-  wire \$44 ;
-  wire \$45 ;
-  wire \$46 ;
-  wire \$47 ;
-  wire \$48 ;
-  wire \$49 ;
+  wire [20:0] \$40 ;
+  wire [21:0] \$41 ;
+  wire [21:0] \$42 ;
+  wire [21:0] \$43 ;
+  wire [21:0] \$44 ;
+  wire [22:0] \$45 ;
+  wire [23:0] \$46 ;
+  wire [25:0] \$47 ;
+  wire [25:0] \$48 ;
+  wire [25:0] \$49 ;
   wire [16:0] \$5 ;
-  wire \$50 ;
-  wire \$51 ;
-  wire \$52 ;
-  wire \$53 ;
-  wire \$54 ;
-  wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
+  wire [25:0] \$50 ;
+  wire [26:0] \$51 ;
+  wire [25:0] \$52 ;
+  wire [25:0] \$53 ;
+  wire [25:0] \$54 ;
+  wire [25:0] \$55 ;
+  wire [26:0] \$56 ;
+  wire [27:0] \$57 ;
+  wire [28:0] \$58 ;
+  wire [32:0] \$59 ;
   wire [17:0] \$6 ;
   wire \$60 ;
   wire \$61 ;
@@ -16539,43 +16636,43 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.col1_unit0 (rst, i_hand, i_hand_valid
   wire \$65 ;
   wire \$66 ;
   wire \$67 ;
-  wire [2:0] \$68 ;
+  wire \$68 ;
   wire \$69 ;
   wire [18:0] \$7 ;
-  wire [2:0] \$70 ;
+  wire \$70 ;
   wire \$71 ;
-  wire [2:0] \$72 ;
+  wire \$72 ;
   wire \$73 ;
-  wire [2:0] \$74 ;
+  wire \$74 ;
   wire \$75 ;
-  wire [2:0] \$76 ;
+  wire \$76 ;
   wire \$77 ;
-  wire [2:0] \$78 ;
-  wire \$79 ;
+  wire \$78 ;
+  wire [31:0] \$79 ;
   wire [18:0] \$8 ;
-  wire [2:0] \$80 ;
-  wire \$81 ;
-  wire [2:0] \$82 ;
+  wire \$80 ;
+  wire [31:0] \$81 ;
+  wire [31:0] \$82 ;
   wire \$83 ;
-  wire [2:0] \$84 ;
-  wire \$85 ;
-  reg [31:0] \$86 ;
-  reg \$87 ;
-  reg [18:0] \$88 ;
-  reg [7:0] \$89 ;
+  wire [31:0] \$84 ;
+  wire [31:0] \$85 ;
+  wire \$86 ;
+  wire [31:0] \$87 ;
+  wire [31:0] \$88 ;
+  wire \$89 ;
   wire [19:0] \$9 ;
-  reg \$90 ;
-  reg \$91 ;
-  reg [2:0] \$92 ;
-  reg \$93 ;
-  reg [31:0] \$94 ;
-  reg [31:0] \$95 ;
-  reg [31:0] \$96 ;
-  reg [31:0] \$97 ;
-  reg [31:0] \$98 ;
-  reg [31:0] \$99 ;
+  wire [31:0] \$90 ;
+  wire [31:0] \$91 ;
+  wire \$92 ;
+  wire [31:0] \$93 ;
+  wire [31:0] \$94 ;
+  wire \$95 ;
+  wire [31:0] \$96 ;
+  wire [31:0] \$97 ;
+  wire \$98 ;
+  wire [31:0] \$99 ;
   reg \$signal  = 1'h0;
-  reg \$signal$23  = 1'h0;
+  reg \$signal$24  = 1'h0;
   wire [2:0] c;
   input clk;
   wire clk;
@@ -16686,6 +16783,8 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.col1_unit0 (rst, i_hand, i_hand_valid
   reg [31:0] y5 = 32'd0;
   reg [31:0] y6 = 32'd0;
   reg [31:0] y7 = 32'd0;
+  wire [31:0] y_base;
+  reg [31:0] y_out;
   assign corr_uint2 = 2'h3 - \$1 ;
   assign \$3  = corr_uint2[0] ? \$2  : 17'h00000;
   assign \$5  = corr_uint2[1] ? \$4  : 17'h00000;
@@ -16694,159 +16793,161 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.col1_unit0 (rst, i_hand, i_hand_valid
   assign \$9  = - $signed(\$8 );
   assign \$10  = $signed(\$6 ) + $signed(\$9 );
   assign \$11  = $signed(hand[16:0]) + $signed(\$10 );
-  assign \$14  = \$signal  ? 32'd0 : \$13 ;
-  assign \$16  = s2_scale[0] ? \$15  : 20'h00000;
-  assign \$18  = s2_scale[1] ? \$17  : 20'h00000;
-  assign \$19  = $signed(\$16 ) + $signed(\$18 );
-  assign \$21  = s2_scale[2] ? \$20  : 22'h000000;
-  assign \$23  = s2_scale[3] ? \$22  : 22'h000000;
-  assign \$24  = $signed(\$21 ) + $signed(\$23 );
-  assign \$25  = $signed(\$19 ) + $signed(\$24 );
-  assign \$27  = s2_scale[4] ? \$26  : 26'h0000000;
-  assign \$29  = s2_scale[5] ? \$28  : 26'h0000000;
-  assign \$30  = $signed(\$27 ) + $signed(\$29 );
-  assign \$32  = s2_scale[6] ? \$31  : 26'h0000000;
-  assign \$34  = s2_scale[7] ? \$33  : 26'h0000000;
-  assign \$35  = $signed(\$32 ) + $signed(\$34 );
-  assign \$36  = $signed(\$30 ) + $signed(\$35 );
-  assign \$37  = $signed(\$25 ) + $signed(\$36 );
-  assign \$38  = $signed(\$14 ) + $signed(\$37 );
-  assign \$39  = \$signal$23  & s2_last;
-  assign \$41  = \$signal$23  & s2_last;
-  assign \$43  = \$signal$23  & s2_last;
-  assign \$45  = \$signal$23  & s2_last;
-  assign \$47  = \$signal$23  & s2_last;
-  assign \$49  = \$signal$23  & s2_last;
-  assign \$51  = \$signal$23  & s2_last;
-  assign \$53  = \$signal$23  & s2_last;
-  assign \$55  = \$signal$23  & s2_last;
-  assign \$57  = | i_hand_valid;
-  assign \$58  = | i_hand_valid;
-  assign \$59  = ! s2_index;
-  assign \$60  = s2_index == 1'h1;
-  assign \$61  = s2_index == 2'h2;
-  assign \$62  = s2_index == 2'h3;
-  assign \$63  = s2_index == 3'h4;
-  assign \$64  = s2_index == 3'h5;
-  assign \$65  = s2_index == 3'h6;
-  assign \$66  = s2_index == 3'h7;
-  assign \$84  = out9_enter ? s2_index : 3'h0;
+  assign \$13  = ! s2_index;
+  assign \$14  = \$13  ? y0 : 32'd0;
+  assign \$15  = s2_index == 1'h1;
+  assign \$16  = \$15  ? y1 : 32'd0;
+  assign \$17  = \$14  | \$16 ;
+  assign \$18  = s2_index == 2'h2;
+  assign \$19  = \$18  ? y2 : 32'd0;
+  assign \$20  = \$17  | \$19 ;
+  assign \$21  = s2_index == 2'h3;
+  assign \$22  = \$21  ? y3 : 32'd0;
+  assign \$23  = \$20  | \$22 ;
+  assign \$24  = s2_index == 3'h4;
+  assign \$25  = \$24  ? y4 : 32'd0;
+  assign \$26  = \$23  | \$25 ;
+  assign \$27  = s2_index == 3'h5;
+  assign \$28  = \$27  ? y5 : 32'd0;
+  assign \$29  = \$26  | \$28 ;
+  assign \$30  = s2_index == 3'h6;
+  assign \$31  = \$30  ? y6 : 32'd0;
+  assign \$32  = \$29  | \$31 ;
+  assign \$33  = s2_index == 3'h7;
+  assign \$34  = \$33  ? y7 : 32'd0;
+  assign y_base = \$32  | \$34 ;
+  assign \$35  = \$signal  ? 32'd0 : y_base;
+  assign \$37  = s2_scale[0] ? \$36  : 20'h00000;
+  assign \$39  = s2_scale[1] ? \$38  : 20'h00000;
+  assign \$40  = $signed(\$37 ) + $signed(\$39 );
+  assign \$42  = s2_scale[2] ? \$41  : 22'h000000;
+  assign \$44  = s2_scale[3] ? \$43  : 22'h000000;
+  assign \$45  = $signed(\$42 ) + $signed(\$44 );
+  assign \$46  = $signed(\$40 ) + $signed(\$45 );
+  assign \$48  = s2_scale[4] ? \$47  : 26'h0000000;
+  assign \$50  = s2_scale[5] ? \$49  : 26'h0000000;
+  assign \$51  = $signed(\$48 ) + $signed(\$50 );
+  assign \$53  = s2_scale[6] ? \$52  : 26'h0000000;
+  assign \$55  = s2_scale[7] ? \$54  : 26'h0000000;
+  assign \$56  = $signed(\$53 ) + $signed(\$55 );
+  assign \$57  = $signed(\$51 ) + $signed(\$56 );
+  assign \$58  = $signed(\$46 ) + $signed(\$57 );
+  assign \$59  = $signed(\$35 ) + $signed(\$58 );
+  assign \$60  = \$signal$24  & s2_last;
+  assign \$62  = \$signal$24  & s2_last;
+  assign \$64  = \$signal$24  & s2_last;
+  assign \$66  = \$signal$24  & s2_last;
+  assign \$68  = \$signal$24  & s2_last;
+  assign \$70  = \$signal$24  & s2_last;
+  assign \$72  = \$signal$24  & s2_last;
+  assign \$74  = \$signal$24  & s2_last;
+  assign \$76  = \$signal$24  & s2_last;
+  assign \$78  = ! out1_row;
+  assign \$79  = \$78  ? y0 : 32'd0;
+  assign \$80  = out1_row == 1'h1;
+  assign \$81  = \$80  ? y1 : 32'd0;
+  assign \$82  = \$79  | \$81 ;
+  assign \$83  = out1_row == 2'h2;
+  assign \$84  = \$83  ? y2 : 32'd0;
+  assign \$85  = \$82  | \$84 ;
+  assign \$86  = out1_row == 2'h3;
+  assign \$87  = \$86  ? y3 : 32'd0;
+  assign \$88  = \$85  | \$87 ;
+  assign \$89  = out1_row == 3'h4;
+  assign \$90  = \$89  ? y4 : 32'd0;
+  assign \$91  = \$88  | \$90 ;
+  assign \$92  = out1_row == 3'h5;
+  assign \$93  = \$92  ? y5 : 32'd0;
+  assign \$94  = \$91  | \$93 ;
+  assign \$95  = out1_row == 3'h6;
+  assign \$96  = \$95  ? y6 : 32'd0;
+  assign \$97  = \$94  | \$96 ;
+  assign \$98  = out1_row == 3'h7;
+  assign \$99  = \$98  ? y7 : 32'd0;
+  assign \$100  = \$97  | \$99 ;
+  assign \$101  = | i_hand_valid;
+  assign \$102  = | i_hand_valid;
+  assign \$103  = ! s2_index;
+  assign \$104  = s2_index == 1'h1;
+  assign \$105  = s2_index == 2'h2;
+  assign \$106  = s2_index == 2'h3;
+  assign \$107  = s2_index == 3'h4;
+  assign \$108  = s2_index == 3'h5;
+  assign \$109  = s2_index == 3'h6;
+  assign \$110  = s2_index == 3'h7;
+  assign \$128  = out9_enter ? s2_index : 3'h0;
   always @(posedge clk)
-    \$signal$23  <= \$87 ;
+    \$signal$24  <= \$130 ;
   always @(posedge clk)
-    s2_d <= \$88 ;
+    s2_d <= \$131 ;
   always @(posedge clk)
-    s2_scale <= \$89 ;
+    s2_scale <= \$132 ;
   always @(posedge clk)
-    \$signal  <= \$90 ;
+    \$signal  <= \$133 ;
   always @(posedge clk)
-    s2_last <= \$91 ;
+    s2_last <= \$134 ;
   always @(posedge clk)
-    s2_index <= \$92 ;
+    s2_index <= \$135 ;
   always @(posedge clk)
-    s2_dtype <= \$93 ;
+    s2_dtype <= \$136 ;
   always @(posedge clk)
-    y0 <= \$94 ;
+    y0 <= \$137 ;
   always @(posedge clk)
-    y1 <= \$95 ;
+    y1 <= \$138 ;
   always @(posedge clk)
-    y2 <= \$96 ;
+    y2 <= \$139 ;
   always @(posedge clk)
-    y3 <= \$97 ;
+    y3 <= \$140 ;
   always @(posedge clk)
-    y4 <= \$98 ;
+    y4 <= \$141 ;
   always @(posedge clk)
-    y5 <= \$99 ;
+    y5 <= \$142 ;
   always @(posedge clk)
-    y6 <= \$100 ;
+    y6 <= \$143 ;
   always @(posedge clk)
-    y7 <= \$101 ;
+    y7 <= \$144 ;
   always @(posedge clk)
-    out1_done <= \$102 ;
+    out1_done <= \$145 ;
   always @(posedge clk)
-    out1_row <= \$103 ;
+    out1_row <= \$146 ;
   always @(posedge clk)
-    out2_done <= \$104 ;
+    out2_done <= \$147 ;
   always @(posedge clk)
-    out2_row <= \$105 ;
+    out2_row <= \$148 ;
   always @(posedge clk)
-    out3_done <= \$106 ;
+    out3_done <= \$149 ;
   always @(posedge clk)
-    out3_row <= \$107 ;
+    out3_row <= \$150 ;
   always @(posedge clk)
-    out4_done <= \$108 ;
+    out4_done <= \$151 ;
   always @(posedge clk)
-    out4_row <= \$109 ;
+    out4_row <= \$152 ;
   always @(posedge clk)
-    out5_done <= \$110 ;
+    out5_done <= \$153 ;
   always @(posedge clk)
-    out5_row <= \$111 ;
+    out5_row <= \$154 ;
   always @(posedge clk)
-    out6_done <= \$112 ;
+    out6_done <= \$155 ;
   always @(posedge clk)
-    out6_row <= \$113 ;
+    out6_row <= \$156 ;
   always @(posedge clk)
-    out7_done <= \$114 ;
+    out7_done <= \$157 ;
   always @(posedge clk)
-    out7_row <= \$115 ;
+    out7_row <= \$158 ;
   always @(posedge clk)
-    out8_done <= \$116 ;
+    out8_done <= \$159 ;
   always @(posedge clk)
-    out8_row <= \$117 ;
+    out8_row <= \$160 ;
   always @(posedge clk)
-    out9_done <= \$118 ;
+    out9_done <= \$161 ;
   always @(posedge clk)
-    out9_row <= \$119 ;
+    out9_row <= \$162 ;
   always @(posedge clk)
-    o_valid <= \$120 ;
+    o_valid <= \$163 ;
   always @(posedge clk)
-    o_y <= \$121 ;
+    o_y <= \$164 ;
   always @(posedge clk)
-    o_index <= \$122 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    (* full_case = 32'd1 *)
-    casez (s2_index)
-      3'h0:
-          \$13  = y0;
-      3'h1:
-          \$13  = y1;
-      3'h2:
-          \$13  = y2;
-      3'h3:
-          \$13  = y3;
-      3'h4:
-          \$13  = y4;
-      3'h5:
-          \$13  = y5;
-      3'h6:
-          \$13  = y6;
-      3'h7:
-          \$13  = y7;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    (* full_case = 32'd1 *)
-    casez (out1_row)
-      3'h0:
-          \$86  = y0;
-      3'h1:
-          \$86  = y1;
-      3'h2:
-          \$86  = y2;
-      3'h3:
-          \$86  = y3;
-      3'h4:
-          \$86  = y4;
-      3'h5:
-          \$86  = y5;
-      3'h6:
-          \$86  = y6;
-      3'h7:
-          \$86  = y7;
-    endcase
-  end
+    o_index <= \$165 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
     hand = 35'h000000000;
@@ -16905,323 +17006,330 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.col1_unit0 (rst, i_hand, i_hand_valid
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$87  = \$57 ;
-    if (rst) begin
-      \$87  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$88  = s2_d;
-    if (\$58 ) begin
-      \$88  = d;
-    end
-    if (rst) begin
-      \$88  = 19'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$89  = s2_scale;
-    if (\$58 ) begin
-      \$89  = i_scale;
-    end
-    if (rst) begin
-      \$89  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$90  = \$signal ;
-    if (\$58 ) begin
-      \$90  = hand[33];
-    end
-    if (rst) begin
-      \$90  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$91  = s2_last;
-    if (\$58 ) begin
-      \$91  = hand[34];
-    end
-    if (rst) begin
-      \$91  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$92  = s2_index;
-    if (\$58 ) begin
-      \$92  = index;
-    end
-    if (rst) begin
-      \$92  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$93  = s2_dtype;
-    if (\$58 ) begin
-      \$93  = 1'h0;
-    end
-    if (rst) begin
-      \$93  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$94  = y0;
-    if (\$signal$23 ) begin
-      if (\$59 ) begin
-        \$94  = \$38 [31:0];
-      end
-    end
-    if (rst) begin
-      \$94  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$95  = y1;
-    if (\$signal$23 ) begin
-      if (\$60 ) begin
-        \$95  = \$38 [31:0];
-      end
-    end
-    if (rst) begin
-      \$95  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$96  = y2;
-    if (\$signal$23 ) begin
-      if (\$61 ) begin
-        \$96  = \$38 [31:0];
-      end
-    end
-    if (rst) begin
-      \$96  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$97  = y3;
-    if (\$signal$23 ) begin
-      if (\$62 ) begin
-        \$97  = \$38 [31:0];
-      end
-    end
-    if (rst) begin
-      \$97  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$98  = y4;
-    if (\$signal$23 ) begin
-      if (\$63 ) begin
-        \$98  = \$38 [31:0];
-      end
-    end
-    if (rst) begin
-      \$98  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$99  = y5;
-    if (\$signal$23 ) begin
-      if (\$64 ) begin
-        \$99  = \$38 [31:0];
-      end
-    end
-    if (rst) begin
-      \$99  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$100  = y6;
-    if (\$signal$23 ) begin
-      if (\$65 ) begin
-        \$100  = \$38 [31:0];
-      end
-    end
-    if (rst) begin
-      \$100  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$101  = y7;
-    if (\$signal$23 ) begin
-      if (\$66 ) begin
-        \$101  = \$38 [31:0];
-      end
-    end
-    if (rst) begin
-      \$101  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$102  = \$67 ;
-    if (rst) begin
-      \$102  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$103  = \$68 ;
-    if (rst) begin
-      \$103  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$104  = \$69 ;
-    if (rst) begin
-      \$104  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$105  = \$70 ;
-    if (rst) begin
-      \$105  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$106  = \$71 ;
-    if (rst) begin
-      \$106  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$107  = \$72 ;
-    if (rst) begin
-      \$107  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$108  = \$73 ;
-    if (rst) begin
-      \$108  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$109  = \$74 ;
-    if (rst) begin
-      \$109  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$110  = \$75 ;
-    if (rst) begin
-      \$110  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$111  = \$76 ;
-    if (rst) begin
-      \$111  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$112  = \$77 ;
-    if (rst) begin
-      \$112  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$113  = \$78 ;
-    if (rst) begin
-      \$113  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$114  = \$79 ;
-    if (rst) begin
-      \$114  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$115  = \$80 ;
-    if (rst) begin
-      \$115  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$116  = \$81 ;
-    if (rst) begin
-      \$116  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$117  = \$82 ;
-    if (rst) begin
-      \$117  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$118  = \$83 ;
-    if (rst) begin
-      \$118  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$119  = \$84 ;
-    if (rst) begin
-      \$119  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$120  = \$85 ;
-    if (rst) begin
-      \$120  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$121  = o_y;
+    y_out = 32'd0;
     if (out1_done) begin
-      \$121  = \$86 ;
-    end
-    if (rst) begin
-      \$121  = 32'd0;
+      y_out = \$100 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$122  = o_index;
-    if (out1_done) begin
-      \$122  = out1_row;
+    \$130  = \$101 ;
+    if (rst) begin
+      \$130  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$131  = s2_d;
+    if (\$102 ) begin
+      \$131  = d;
     end
     if (rst) begin
-      \$122  = 3'h0;
+      \$131  = 19'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$132  = s2_scale;
+    if (\$102 ) begin
+      \$132  = i_scale;
+    end
+    if (rst) begin
+      \$132  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$133  = \$signal ;
+    if (\$102 ) begin
+      \$133  = hand[33];
+    end
+    if (rst) begin
+      \$133  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$134  = s2_last;
+    if (\$102 ) begin
+      \$134  = hand[34];
+    end
+    if (rst) begin
+      \$134  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$135  = s2_index;
+    if (\$102 ) begin
+      \$135  = index;
+    end
+    if (rst) begin
+      \$135  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$136  = s2_dtype;
+    if (\$102 ) begin
+      \$136  = 1'h0;
+    end
+    if (rst) begin
+      \$136  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$137  = y0;
+    if (\$signal$24 ) begin
+      if (\$103 ) begin
+        \$137  = \$59 [31:0];
+      end
+    end
+    if (rst) begin
+      \$137  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$138  = y1;
+    if (\$signal$24 ) begin
+      if (\$104 ) begin
+        \$138  = \$59 [31:0];
+      end
+    end
+    if (rst) begin
+      \$138  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$139  = y2;
+    if (\$signal$24 ) begin
+      if (\$105 ) begin
+        \$139  = \$59 [31:0];
+      end
+    end
+    if (rst) begin
+      \$139  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$140  = y3;
+    if (\$signal$24 ) begin
+      if (\$106 ) begin
+        \$140  = \$59 [31:0];
+      end
+    end
+    if (rst) begin
+      \$140  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$141  = y4;
+    if (\$signal$24 ) begin
+      if (\$107 ) begin
+        \$141  = \$59 [31:0];
+      end
+    end
+    if (rst) begin
+      \$141  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$142  = y5;
+    if (\$signal$24 ) begin
+      if (\$108 ) begin
+        \$142  = \$59 [31:0];
+      end
+    end
+    if (rst) begin
+      \$142  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$143  = y6;
+    if (\$signal$24 ) begin
+      if (\$109 ) begin
+        \$143  = \$59 [31:0];
+      end
+    end
+    if (rst) begin
+      \$143  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$144  = y7;
+    if (\$signal$24 ) begin
+      if (\$110 ) begin
+        \$144  = \$59 [31:0];
+      end
+    end
+    if (rst) begin
+      \$144  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$145  = \$111 ;
+    if (rst) begin
+      \$145  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$146  = \$112 ;
+    if (rst) begin
+      \$146  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$147  = \$113 ;
+    if (rst) begin
+      \$147  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$148  = \$114 ;
+    if (rst) begin
+      \$148  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$149  = \$115 ;
+    if (rst) begin
+      \$149  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$150  = \$116 ;
+    if (rst) begin
+      \$150  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$151  = \$117 ;
+    if (rst) begin
+      \$151  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$152  = \$118 ;
+    if (rst) begin
+      \$152  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$153  = \$119 ;
+    if (rst) begin
+      \$153  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$154  = \$120 ;
+    if (rst) begin
+      \$154  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$155  = \$121 ;
+    if (rst) begin
+      \$155  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$156  = \$122 ;
+    if (rst) begin
+      \$156  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$157  = \$123 ;
+    if (rst) begin
+      \$157  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$158  = \$124 ;
+    if (rst) begin
+      \$158  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$159  = \$125 ;
+    if (rst) begin
+      \$159  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$160  = \$126 ;
+    if (rst) begin
+      \$160  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$161  = \$127 ;
+    if (rst) begin
+      \$161  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$162  = \$128 ;
+    if (rst) begin
+      \$162  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$163  = \$129 ;
+    if (rst) begin
+      \$163  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$164  = o_y;
+    if (out1_done) begin
+      \$164  = y_out;
+    end
+    if (rst) begin
+      \$164  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$165  = o_index;
+    if (out1_done) begin
+      \$165  = out1_row;
+    end
+    if (rst) begin
+      \$165  = 3'h0;
     end
   end
   assign c = corr_uint2[2:0];
   assign num = \$11 [18:0];
-  assign y = \$38 [31:0];
+  assign y = \$59 [31:0];
   assign \hand.acc  = hand[16:0];
   assign \hand.act_sum  = hand[32:17];
   assign \hand.first  = hand[33];
@@ -17275,132 +17383,175 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.col1_unit0 (rst, i_hand, i_hand_valid
   assign \$7  = { hand[32], hand[32:17], 2'h0 };
   assign \$12  = { \$11 [18], \$11 [18:1] };
   assign d = \$12 ;
-  assign \$15  = { s2_d[18], s2_d };
-  assign \$17  = { s2_d, 1'h0 };
-  assign \$20  = { s2_d[18], s2_d, 2'h0 };
-  assign \$22  = { s2_d, 3'h0 };
-  assign \$26  = { s2_d[18], s2_d[18], s2_d[18], s2_d, 4'h0 };
-  assign \$28  = { s2_d[18], s2_d[18], s2_d, 5'h00 };
-  assign \$31  = { s2_d[18], s2_d, 6'h00 };
-  assign \$33  = { s2_d, 7'h00 };
-  assign \$40  = 1'h0;
+  assign \$36  = { s2_d[18], s2_d };
+  assign \$38  = { s2_d, 1'h0 };
+  assign \$41  = { s2_d[18], s2_d, 2'h0 };
+  assign \$43  = { s2_d, 3'h0 };
+  assign \$47  = { s2_d[18], s2_d[18], s2_d[18], s2_d, 4'h0 };
+  assign \$49  = { s2_d[18], s2_d[18], s2_d, 5'h00 };
+  assign \$52  = { s2_d[18], s2_d, 6'h00 };
+  assign \$54  = { s2_d, 7'h00 };
+  assign \$61  = 1'h0;
   assign out1_enter = 1'h0;
-  assign \$42  = 1'h0;
+  assign \$63  = 1'h0;
   assign out2_enter = 1'h0;
-  assign \$44  = 1'h0;
+  assign \$65  = 1'h0;
   assign out3_enter = 1'h0;
-  assign \$46  = 1'h0;
+  assign \$67  = 1'h0;
   assign out4_enter = 1'h0;
-  assign \$48  = 1'h0;
+  assign \$69  = 1'h0;
   assign out5_enter = 1'h0;
-  assign \$50  = 1'h0;
+  assign \$71  = 1'h0;
   assign out6_enter = 1'h0;
-  assign \$52  = 1'h0;
+  assign \$73  = 1'h0;
   assign out7_enter = 1'h0;
-  assign \$54  = 1'h0;
+  assign \$75  = 1'h0;
   assign out8_enter = 1'h0;
-  assign \$56  = 1'h1;
-  assign out9_enter = \$55 ;
-  assign \$67  = out2_done;
-  assign \$68  = out2_row;
-  assign \$69  = out3_done;
-  assign \$70  = out3_row;
-  assign \$71  = out4_done;
-  assign \$72  = out4_row;
-  assign \$73  = out5_done;
-  assign \$74  = out5_row;
-  assign \$75  = out6_done;
-  assign \$76  = out6_row;
-  assign \$77  = out7_done;
-  assign \$78  = out7_row;
-  assign \$79  = out8_done;
-  assign \$80  = out8_row;
-  assign \$81  = out9_done;
-  assign \$82  = out9_row;
-  assign \$83  = \$55 ;
-  assign \$85  = out1_done;
+  assign \$77  = 1'h1;
+  assign out9_enter = \$76 ;
+  assign \$111  = out2_done;
+  assign \$112  = out2_row;
+  assign \$113  = out3_done;
+  assign \$114  = out3_row;
+  assign \$115  = out4_done;
+  assign \$116  = out4_row;
+  assign \$117  = out5_done;
+  assign \$118  = out5_row;
+  assign \$119  = out6_done;
+  assign \$120  = out6_row;
+  assign \$121  = out7_done;
+  assign \$122  = out7_row;
+  assign \$123  = out8_done;
+  assign \$124  = out8_row;
+  assign \$125  = out9_done;
+  assign \$126  = out9_row;
+  assign \$127  = \$76 ;
+  assign \$129  = out1_done;
 endmodule
 
 module \array_lut_w2_a8_os_8x8_shared.mesh.col2_unit0 (rst, i_hand, i_hand_valid, i_scale, i_zero, o_y, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$5  = 0;
   wire [2:0] \$1 ;
   wire [20:0] \$10 ;
-  reg [31:0] \$100 ;
-  reg [31:0] \$101 ;
-  reg \$102 ;
-  reg [2:0] \$103 ;
-  reg \$104 ;
-  reg [2:0] \$105 ;
-  reg \$106 ;
-  reg [2:0] \$107 ;
-  reg \$108 ;
-  reg [2:0] \$109 ;
+  wire [31:0] \$100 ;
+  wire \$101 ;
+  wire \$102 ;
+  wire \$103 ;
+  wire \$104 ;
+  wire \$105 ;
+  wire \$106 ;
+  wire \$107 ;
+  wire \$108 ;
+  wire \$109 ;
   wire [21:0] \$11 ;
-  reg \$110 ;
-  reg [2:0] \$111 ;
-  reg \$112 ;
-  reg [2:0] \$113 ;
-  reg \$114 ;
-  reg [2:0] \$115 ;
-  reg \$116 ;
-  reg [2:0] \$117 ;
-  reg \$118 ;
-  reg [2:0] \$119 ;
+  wire \$110 ;
+  wire \$111 ;
+  wire [2:0] \$112 ;
+  wire \$113 ;
+  wire [2:0] \$114 ;
+  wire \$115 ;
+  wire [2:0] \$116 ;
+  wire \$117 ;
+  wire [2:0] \$118 ;
+  wire \$119 ;
   wire [18:0] \$12 ;
-  reg \$120 ;
-  reg [31:0] \$121 ;
-  reg [2:0] \$122 ;
-  reg [31:0] \$13 ;
+  wire [2:0] \$120 ;
+  wire \$121 ;
+  wire [2:0] \$122 ;
+  wire \$123 ;
+  wire [2:0] \$124 ;
+  wire \$125 ;
+  wire [2:0] \$126 ;
+  wire \$127 ;
+  wire [2:0] \$128 ;
+  wire \$129 ;
+  wire \$13 ;
+  reg \$130 ;
+  reg [18:0] \$131 ;
+  reg [7:0] \$132 ;
+  reg \$133 ;
+  reg \$134 ;
+  reg [2:0] \$135 ;
+  reg \$136 ;
+  reg [31:0] \$137 ;
+  reg [31:0] \$138 ;
+  reg [31:0] \$139 ;
   wire [31:0] \$14 ;
-  wire [19:0] \$15 ;
-  wire [19:0] \$16 ;
-  wire [19:0] \$17 ;
-  wire [19:0] \$18 ;
-  wire [20:0] \$19 ;
+  reg [31:0] \$140 ;
+  reg [31:0] \$141 ;
+  reg [31:0] \$142 ;
+  reg [31:0] \$143 ;
+  reg [31:0] \$144 ;
+  reg \$145 ;
+  reg [2:0] \$146 ;
+  reg \$147 ;
+  reg [2:0] \$148 ;
+  reg \$149 ;
+  wire \$15 ;
+  reg [2:0] \$150 ;
+  reg \$151 ;
+  reg [2:0] \$152 ;
+  reg \$153 ;
+  reg [2:0] \$154 ;
+  reg \$155 ;
+  reg [2:0] \$156 ;
+  reg \$157 ;
+  reg [2:0] \$158 ;
+  reg \$159 ;
+  wire [31:0] \$16 ;
+  reg [2:0] \$160 ;
+  reg \$161 ;
+  reg [2:0] \$162 ;
+  reg \$163 ;
+  reg [31:0] \$164 ;
+  reg [2:0] \$165 ;
+  wire [31:0] \$17 ;
+  wire \$18 ;
+  wire [31:0] \$19 ;
   wire [16:0] \$2 ;
-  wire [21:0] \$20 ;
-  wire [21:0] \$21 ;
-  wire [21:0] \$22 ;
-  wire [21:0] \$23 ;
-  wire [22:0] \$24 ;
-  wire [23:0] \$25 ;
-  wire [25:0] \$26 ;
-  wire [25:0] \$27 ;
-  wire [25:0] \$28 ;
-  wire [25:0] \$29 ;
+  wire [31:0] \$20 ;
+  wire \$21 ;
+  wire [31:0] \$22 ;
+  wire [31:0] \$23 ;
+  wire \$24 ;
+  wire [31:0] \$25 ;
+  wire [31:0] \$26 ;
+  wire \$27 ;
+  wire [31:0] \$28 ;
+  wire [31:0] \$29 ;
   wire [16:0] \$3 ;
-  wire [26:0] \$30 ;
-  wire [25:0] \$31 ;
-  wire [25:0] \$32 ;
-  wire [25:0] \$33 ;
-  wire [25:0] \$34 ;
-  wire [26:0] \$35 ;
-  wire [27:0] \$36 ;
-  wire [28:0] \$37 ;
-  wire [32:0] \$38 ;
-  wire \$39 ;
+  wire \$30 ;
+  wire [31:0] \$31 ;
+  wire [31:0] \$32 ;
+  wire \$33 ;
+  wire [31:0] \$34 ;
+  wire [31:0] \$35 ;
+  wire [19:0] \$36 ;
+  wire [19:0] \$37 ;
+  wire [19:0] \$38 ;
+  wire [19:0] \$39 ;
   wire [16:0] \$4 ;
-  wire \$40 ;
-  wire \$41 ;
-  wire \$42 ;
-  wire \$43 ;
-  wire \$44 ;
-  wire \$45 ;
-  wire \$46 ;
-  wire \$47 ;
-  wire \$48 ;
-  wire \$49 ;
+  wire [20:0] \$40 ;
+  wire [21:0] \$41 ;
+  wire [21:0] \$42 ;
+  wire [21:0] \$43 ;
+  wire [21:0] \$44 ;
+  wire [22:0] \$45 ;
+  wire [23:0] \$46 ;
+  wire [25:0] \$47 ;
+  wire [25:0] \$48 ;
+  wire [25:0] \$49 ;
   wire [16:0] \$5 ;
-  wire \$50 ;
-  wire \$51 ;
-  wire \$52 ;
-  wire \$53 ;
-  wire \$54 ;
-  wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
+  wire [25:0] \$50 ;
+  wire [26:0] \$51 ;
+  wire [25:0] \$52 ;
+  wire [25:0] \$53 ;
+  wire [25:0] \$54 ;
+  wire [25:0] \$55 ;
+  wire [26:0] \$56 ;
+  wire [27:0] \$57 ;
+  wire [28:0] \$58 ;
+  wire [32:0] \$59 ;
   wire [17:0] \$6 ;
   wire \$60 ;
   wire \$61 ;
@@ -17410,43 +17561,43 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.col2_unit0 (rst, i_hand, i_hand_valid
   wire \$65 ;
   wire \$66 ;
   wire \$67 ;
-  wire [2:0] \$68 ;
+  wire \$68 ;
   wire \$69 ;
   wire [18:0] \$7 ;
-  wire [2:0] \$70 ;
+  wire \$70 ;
   wire \$71 ;
-  wire [2:0] \$72 ;
+  wire \$72 ;
   wire \$73 ;
-  wire [2:0] \$74 ;
+  wire \$74 ;
   wire \$75 ;
-  wire [2:0] \$76 ;
+  wire \$76 ;
   wire \$77 ;
-  wire [2:0] \$78 ;
-  wire \$79 ;
+  wire \$78 ;
+  wire [31:0] \$79 ;
   wire [18:0] \$8 ;
-  wire [2:0] \$80 ;
-  wire \$81 ;
-  wire [2:0] \$82 ;
+  wire \$80 ;
+  wire [31:0] \$81 ;
+  wire [31:0] \$82 ;
   wire \$83 ;
-  wire [2:0] \$84 ;
-  wire \$85 ;
-  reg [31:0] \$86 ;
-  reg \$87 ;
-  reg [18:0] \$88 ;
-  reg [7:0] \$89 ;
+  wire [31:0] \$84 ;
+  wire [31:0] \$85 ;
+  wire \$86 ;
+  wire [31:0] \$87 ;
+  wire [31:0] \$88 ;
+  wire \$89 ;
   wire [19:0] \$9 ;
-  reg \$90 ;
-  reg \$91 ;
-  reg [2:0] \$92 ;
-  reg \$93 ;
-  reg [31:0] \$94 ;
-  reg [31:0] \$95 ;
-  reg [31:0] \$96 ;
-  reg [31:0] \$97 ;
-  reg [31:0] \$98 ;
-  reg [31:0] \$99 ;
+  wire [31:0] \$90 ;
+  wire [31:0] \$91 ;
+  wire \$92 ;
+  wire [31:0] \$93 ;
+  wire [31:0] \$94 ;
+  wire \$95 ;
+  wire [31:0] \$96 ;
+  wire [31:0] \$97 ;
+  wire \$98 ;
+  wire [31:0] \$99 ;
   reg \$signal  = 1'h0;
-  reg \$signal$23  = 1'h0;
+  reg \$signal$24  = 1'h0;
   wire [2:0] c;
   input clk;
   wire clk;
@@ -17557,6 +17708,8 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.col2_unit0 (rst, i_hand, i_hand_valid
   reg [31:0] y5 = 32'd0;
   reg [31:0] y6 = 32'd0;
   reg [31:0] y7 = 32'd0;
+  wire [31:0] y_base;
+  reg [31:0] y_out;
   assign corr_uint2 = 2'h3 - \$1 ;
   assign \$3  = corr_uint2[0] ? \$2  : 17'h00000;
   assign \$5  = corr_uint2[1] ? \$4  : 17'h00000;
@@ -17565,159 +17718,161 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.col2_unit0 (rst, i_hand, i_hand_valid
   assign \$9  = - $signed(\$8 );
   assign \$10  = $signed(\$6 ) + $signed(\$9 );
   assign \$11  = $signed(hand[16:0]) + $signed(\$10 );
-  assign \$14  = \$signal  ? 32'd0 : \$13 ;
-  assign \$16  = s2_scale[0] ? \$15  : 20'h00000;
-  assign \$18  = s2_scale[1] ? \$17  : 20'h00000;
-  assign \$19  = $signed(\$16 ) + $signed(\$18 );
-  assign \$21  = s2_scale[2] ? \$20  : 22'h000000;
-  assign \$23  = s2_scale[3] ? \$22  : 22'h000000;
-  assign \$24  = $signed(\$21 ) + $signed(\$23 );
-  assign \$25  = $signed(\$19 ) + $signed(\$24 );
-  assign \$27  = s2_scale[4] ? \$26  : 26'h0000000;
-  assign \$29  = s2_scale[5] ? \$28  : 26'h0000000;
-  assign \$30  = $signed(\$27 ) + $signed(\$29 );
-  assign \$32  = s2_scale[6] ? \$31  : 26'h0000000;
-  assign \$34  = s2_scale[7] ? \$33  : 26'h0000000;
-  assign \$35  = $signed(\$32 ) + $signed(\$34 );
-  assign \$36  = $signed(\$30 ) + $signed(\$35 );
-  assign \$37  = $signed(\$25 ) + $signed(\$36 );
-  assign \$38  = $signed(\$14 ) + $signed(\$37 );
-  assign \$39  = \$signal$23  & s2_last;
-  assign \$41  = \$signal$23  & s2_last;
-  assign \$43  = \$signal$23  & s2_last;
-  assign \$45  = \$signal$23  & s2_last;
-  assign \$47  = \$signal$23  & s2_last;
-  assign \$49  = \$signal$23  & s2_last;
-  assign \$51  = \$signal$23  & s2_last;
-  assign \$53  = \$signal$23  & s2_last;
-  assign \$55  = \$signal$23  & s2_last;
-  assign \$57  = | i_hand_valid;
-  assign \$58  = | i_hand_valid;
-  assign \$59  = ! s2_index;
-  assign \$60  = s2_index == 1'h1;
-  assign \$61  = s2_index == 2'h2;
-  assign \$62  = s2_index == 2'h3;
-  assign \$63  = s2_index == 3'h4;
-  assign \$64  = s2_index == 3'h5;
-  assign \$65  = s2_index == 3'h6;
-  assign \$66  = s2_index == 3'h7;
-  assign \$84  = out9_enter ? s2_index : 3'h0;
+  assign \$13  = ! s2_index;
+  assign \$14  = \$13  ? y0 : 32'd0;
+  assign \$15  = s2_index == 1'h1;
+  assign \$16  = \$15  ? y1 : 32'd0;
+  assign \$17  = \$14  | \$16 ;
+  assign \$18  = s2_index == 2'h2;
+  assign \$19  = \$18  ? y2 : 32'd0;
+  assign \$20  = \$17  | \$19 ;
+  assign \$21  = s2_index == 2'h3;
+  assign \$22  = \$21  ? y3 : 32'd0;
+  assign \$23  = \$20  | \$22 ;
+  assign \$24  = s2_index == 3'h4;
+  assign \$25  = \$24  ? y4 : 32'd0;
+  assign \$26  = \$23  | \$25 ;
+  assign \$27  = s2_index == 3'h5;
+  assign \$28  = \$27  ? y5 : 32'd0;
+  assign \$29  = \$26  | \$28 ;
+  assign \$30  = s2_index == 3'h6;
+  assign \$31  = \$30  ? y6 : 32'd0;
+  assign \$32  = \$29  | \$31 ;
+  assign \$33  = s2_index == 3'h7;
+  assign \$34  = \$33  ? y7 : 32'd0;
+  assign y_base = \$32  | \$34 ;
+  assign \$35  = \$signal  ? 32'd0 : y_base;
+  assign \$37  = s2_scale[0] ? \$36  : 20'h00000;
+  assign \$39  = s2_scale[1] ? \$38  : 20'h00000;
+  assign \$40  = $signed(\$37 ) + $signed(\$39 );
+  assign \$42  = s2_scale[2] ? \$41  : 22'h000000;
+  assign \$44  = s2_scale[3] ? \$43  : 22'h000000;
+  assign \$45  = $signed(\$42 ) + $signed(\$44 );
+  assign \$46  = $signed(\$40 ) + $signed(\$45 );
+  assign \$48  = s2_scale[4] ? \$47  : 26'h0000000;
+  assign \$50  = s2_scale[5] ? \$49  : 26'h0000000;
+  assign \$51  = $signed(\$48 ) + $signed(\$50 );
+  assign \$53  = s2_scale[6] ? \$52  : 26'h0000000;
+  assign \$55  = s2_scale[7] ? \$54  : 26'h0000000;
+  assign \$56  = $signed(\$53 ) + $signed(\$55 );
+  assign \$57  = $signed(\$51 ) + $signed(\$56 );
+  assign \$58  = $signed(\$46 ) + $signed(\$57 );
+  assign \$59  = $signed(\$35 ) + $signed(\$58 );
+  assign \$60  = \$signal$24  & s2_last;
+  assign \$62  = \$signal$24  & s2_last;
+  assign \$64  = \$signal$24  & s2_last;
+  assign \$66  = \$signal$24  & s2_last;
+  assign \$68  = \$signal$24  & s2_last;
+  assign \$70  = \$signal$24  & s2_last;
+  assign \$72  = \$signal$24  & s2_last;
+  assign \$74  = \$signal$24  & s2_last;
+  assign \$76  = \$signal$24  & s2_last;
+  assign \$78  = ! out1_row;
+  assign \$79  = \$78  ? y0 : 32'd0;
+  assign \$80  = out1_row == 1'h1;
+  assign \$81  = \$80  ? y1 : 32'd0;
+  assign \$82  = \$79  | \$81 ;
+  assign \$83  = out1_row == 2'h2;
+  assign \$84  = \$83  ? y2 : 32'd0;
+  assign \$85  = \$82  | \$84 ;
+  assign \$86  = out1_row == 2'h3;
+  assign \$87  = \$86  ? y3 : 32'd0;
+  assign \$88  = \$85  | \$87 ;
+  assign \$89  = out1_row == 3'h4;
+  assign \$90  = \$89  ? y4 : 32'd0;
+  assign \$91  = \$88  | \$90 ;
+  assign \$92  = out1_row == 3'h5;
+  assign \$93  = \$92  ? y5 : 32'd0;
+  assign \$94  = \$91  | \$93 ;
+  assign \$95  = out1_row == 3'h6;
+  assign \$96  = \$95  ? y6 : 32'd0;
+  assign \$97  = \$94  | \$96 ;
+  assign \$98  = out1_row == 3'h7;
+  assign \$99  = \$98  ? y7 : 32'd0;
+  assign \$100  = \$97  | \$99 ;
+  assign \$101  = | i_hand_valid;
+  assign \$102  = | i_hand_valid;
+  assign \$103  = ! s2_index;
+  assign \$104  = s2_index == 1'h1;
+  assign \$105  = s2_index == 2'h2;
+  assign \$106  = s2_index == 2'h3;
+  assign \$107  = s2_index == 3'h4;
+  assign \$108  = s2_index == 3'h5;
+  assign \$109  = s2_index == 3'h6;
+  assign \$110  = s2_index == 3'h7;
+  assign \$128  = out9_enter ? s2_index : 3'h0;
   always @(posedge clk)
-    \$signal$23  <= \$87 ;
+    \$signal$24  <= \$130 ;
   always @(posedge clk)
-    s2_d <= \$88 ;
+    s2_d <= \$131 ;
   always @(posedge clk)
-    s2_scale <= \$89 ;
+    s2_scale <= \$132 ;
   always @(posedge clk)
-    \$signal  <= \$90 ;
+    \$signal  <= \$133 ;
   always @(posedge clk)
-    s2_last <= \$91 ;
+    s2_last <= \$134 ;
   always @(posedge clk)
-    s2_index <= \$92 ;
+    s2_index <= \$135 ;
   always @(posedge clk)
-    s2_dtype <= \$93 ;
+    s2_dtype <= \$136 ;
   always @(posedge clk)
-    y0 <= \$94 ;
+    y0 <= \$137 ;
   always @(posedge clk)
-    y1 <= \$95 ;
+    y1 <= \$138 ;
   always @(posedge clk)
-    y2 <= \$96 ;
+    y2 <= \$139 ;
   always @(posedge clk)
-    y3 <= \$97 ;
+    y3 <= \$140 ;
   always @(posedge clk)
-    y4 <= \$98 ;
+    y4 <= \$141 ;
   always @(posedge clk)
-    y5 <= \$99 ;
+    y5 <= \$142 ;
   always @(posedge clk)
-    y6 <= \$100 ;
+    y6 <= \$143 ;
   always @(posedge clk)
-    y7 <= \$101 ;
+    y7 <= \$144 ;
   always @(posedge clk)
-    out1_done <= \$102 ;
+    out1_done <= \$145 ;
   always @(posedge clk)
-    out1_row <= \$103 ;
+    out1_row <= \$146 ;
   always @(posedge clk)
-    out2_done <= \$104 ;
+    out2_done <= \$147 ;
   always @(posedge clk)
-    out2_row <= \$105 ;
+    out2_row <= \$148 ;
   always @(posedge clk)
-    out3_done <= \$106 ;
+    out3_done <= \$149 ;
   always @(posedge clk)
-    out3_row <= \$107 ;
+    out3_row <= \$150 ;
   always @(posedge clk)
-    out4_done <= \$108 ;
+    out4_done <= \$151 ;
   always @(posedge clk)
-    out4_row <= \$109 ;
+    out4_row <= \$152 ;
   always @(posedge clk)
-    out5_done <= \$110 ;
+    out5_done <= \$153 ;
   always @(posedge clk)
-    out5_row <= \$111 ;
+    out5_row <= \$154 ;
   always @(posedge clk)
-    out6_done <= \$112 ;
+    out6_done <= \$155 ;
   always @(posedge clk)
-    out6_row <= \$113 ;
+    out6_row <= \$156 ;
   always @(posedge clk)
-    out7_done <= \$114 ;
+    out7_done <= \$157 ;
   always @(posedge clk)
-    out7_row <= \$115 ;
+    out7_row <= \$158 ;
   always @(posedge clk)
-    out8_done <= \$116 ;
+    out8_done <= \$159 ;
   always @(posedge clk)
-    out8_row <= \$117 ;
+    out8_row <= \$160 ;
   always @(posedge clk)
-    out9_done <= \$118 ;
+    out9_done <= \$161 ;
   always @(posedge clk)
-    out9_row <= \$119 ;
+    out9_row <= \$162 ;
   always @(posedge clk)
-    o_valid <= \$120 ;
+    o_valid <= \$163 ;
   always @(posedge clk)
-    o_y <= \$121 ;
+    o_y <= \$164 ;
   always @(posedge clk)
-    o_index <= \$122 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    (* full_case = 32'd1 *)
-    casez (s2_index)
-      3'h0:
-          \$13  = y0;
-      3'h1:
-          \$13  = y1;
-      3'h2:
-          \$13  = y2;
-      3'h3:
-          \$13  = y3;
-      3'h4:
-          \$13  = y4;
-      3'h5:
-          \$13  = y5;
-      3'h6:
-          \$13  = y6;
-      3'h7:
-          \$13  = y7;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    (* full_case = 32'd1 *)
-    casez (out1_row)
-      3'h0:
-          \$86  = y0;
-      3'h1:
-          \$86  = y1;
-      3'h2:
-          \$86  = y2;
-      3'h3:
-          \$86  = y3;
-      3'h4:
-          \$86  = y4;
-      3'h5:
-          \$86  = y5;
-      3'h6:
-          \$86  = y6;
-      3'h7:
-          \$86  = y7;
-    endcase
-  end
+    o_index <= \$165 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
     hand = 35'h000000000;
@@ -17776,323 +17931,330 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.col2_unit0 (rst, i_hand, i_hand_valid
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$87  = \$57 ;
-    if (rst) begin
-      \$87  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$88  = s2_d;
-    if (\$58 ) begin
-      \$88  = d;
-    end
-    if (rst) begin
-      \$88  = 19'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$89  = s2_scale;
-    if (\$58 ) begin
-      \$89  = i_scale;
-    end
-    if (rst) begin
-      \$89  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$90  = \$signal ;
-    if (\$58 ) begin
-      \$90  = hand[33];
-    end
-    if (rst) begin
-      \$90  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$91  = s2_last;
-    if (\$58 ) begin
-      \$91  = hand[34];
-    end
-    if (rst) begin
-      \$91  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$92  = s2_index;
-    if (\$58 ) begin
-      \$92  = index;
-    end
-    if (rst) begin
-      \$92  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$93  = s2_dtype;
-    if (\$58 ) begin
-      \$93  = 1'h0;
-    end
-    if (rst) begin
-      \$93  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$94  = y0;
-    if (\$signal$23 ) begin
-      if (\$59 ) begin
-        \$94  = \$38 [31:0];
-      end
-    end
-    if (rst) begin
-      \$94  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$95  = y1;
-    if (\$signal$23 ) begin
-      if (\$60 ) begin
-        \$95  = \$38 [31:0];
-      end
-    end
-    if (rst) begin
-      \$95  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$96  = y2;
-    if (\$signal$23 ) begin
-      if (\$61 ) begin
-        \$96  = \$38 [31:0];
-      end
-    end
-    if (rst) begin
-      \$96  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$97  = y3;
-    if (\$signal$23 ) begin
-      if (\$62 ) begin
-        \$97  = \$38 [31:0];
-      end
-    end
-    if (rst) begin
-      \$97  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$98  = y4;
-    if (\$signal$23 ) begin
-      if (\$63 ) begin
-        \$98  = \$38 [31:0];
-      end
-    end
-    if (rst) begin
-      \$98  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$99  = y5;
-    if (\$signal$23 ) begin
-      if (\$64 ) begin
-        \$99  = \$38 [31:0];
-      end
-    end
-    if (rst) begin
-      \$99  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$100  = y6;
-    if (\$signal$23 ) begin
-      if (\$65 ) begin
-        \$100  = \$38 [31:0];
-      end
-    end
-    if (rst) begin
-      \$100  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$101  = y7;
-    if (\$signal$23 ) begin
-      if (\$66 ) begin
-        \$101  = \$38 [31:0];
-      end
-    end
-    if (rst) begin
-      \$101  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$102  = \$67 ;
-    if (rst) begin
-      \$102  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$103  = \$68 ;
-    if (rst) begin
-      \$103  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$104  = \$69 ;
-    if (rst) begin
-      \$104  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$105  = \$70 ;
-    if (rst) begin
-      \$105  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$106  = \$71 ;
-    if (rst) begin
-      \$106  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$107  = \$72 ;
-    if (rst) begin
-      \$107  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$108  = \$73 ;
-    if (rst) begin
-      \$108  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$109  = \$74 ;
-    if (rst) begin
-      \$109  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$110  = \$75 ;
-    if (rst) begin
-      \$110  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$111  = \$76 ;
-    if (rst) begin
-      \$111  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$112  = \$77 ;
-    if (rst) begin
-      \$112  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$113  = \$78 ;
-    if (rst) begin
-      \$113  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$114  = \$79 ;
-    if (rst) begin
-      \$114  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$115  = \$80 ;
-    if (rst) begin
-      \$115  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$116  = \$81 ;
-    if (rst) begin
-      \$116  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$117  = \$82 ;
-    if (rst) begin
-      \$117  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$118  = \$83 ;
-    if (rst) begin
-      \$118  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$119  = \$84 ;
-    if (rst) begin
-      \$119  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$120  = \$85 ;
-    if (rst) begin
-      \$120  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$121  = o_y;
+    y_out = 32'd0;
     if (out1_done) begin
-      \$121  = \$86 ;
-    end
-    if (rst) begin
-      \$121  = 32'd0;
+      y_out = \$100 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$122  = o_index;
-    if (out1_done) begin
-      \$122  = out1_row;
+    \$130  = \$101 ;
+    if (rst) begin
+      \$130  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$131  = s2_d;
+    if (\$102 ) begin
+      \$131  = d;
     end
     if (rst) begin
-      \$122  = 3'h0;
+      \$131  = 19'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$132  = s2_scale;
+    if (\$102 ) begin
+      \$132  = i_scale;
+    end
+    if (rst) begin
+      \$132  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$133  = \$signal ;
+    if (\$102 ) begin
+      \$133  = hand[33];
+    end
+    if (rst) begin
+      \$133  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$134  = s2_last;
+    if (\$102 ) begin
+      \$134  = hand[34];
+    end
+    if (rst) begin
+      \$134  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$135  = s2_index;
+    if (\$102 ) begin
+      \$135  = index;
+    end
+    if (rst) begin
+      \$135  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$136  = s2_dtype;
+    if (\$102 ) begin
+      \$136  = 1'h0;
+    end
+    if (rst) begin
+      \$136  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$137  = y0;
+    if (\$signal$24 ) begin
+      if (\$103 ) begin
+        \$137  = \$59 [31:0];
+      end
+    end
+    if (rst) begin
+      \$137  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$138  = y1;
+    if (\$signal$24 ) begin
+      if (\$104 ) begin
+        \$138  = \$59 [31:0];
+      end
+    end
+    if (rst) begin
+      \$138  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$139  = y2;
+    if (\$signal$24 ) begin
+      if (\$105 ) begin
+        \$139  = \$59 [31:0];
+      end
+    end
+    if (rst) begin
+      \$139  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$140  = y3;
+    if (\$signal$24 ) begin
+      if (\$106 ) begin
+        \$140  = \$59 [31:0];
+      end
+    end
+    if (rst) begin
+      \$140  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$141  = y4;
+    if (\$signal$24 ) begin
+      if (\$107 ) begin
+        \$141  = \$59 [31:0];
+      end
+    end
+    if (rst) begin
+      \$141  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$142  = y5;
+    if (\$signal$24 ) begin
+      if (\$108 ) begin
+        \$142  = \$59 [31:0];
+      end
+    end
+    if (rst) begin
+      \$142  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$143  = y6;
+    if (\$signal$24 ) begin
+      if (\$109 ) begin
+        \$143  = \$59 [31:0];
+      end
+    end
+    if (rst) begin
+      \$143  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$144  = y7;
+    if (\$signal$24 ) begin
+      if (\$110 ) begin
+        \$144  = \$59 [31:0];
+      end
+    end
+    if (rst) begin
+      \$144  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$145  = \$111 ;
+    if (rst) begin
+      \$145  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$146  = \$112 ;
+    if (rst) begin
+      \$146  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$147  = \$113 ;
+    if (rst) begin
+      \$147  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$148  = \$114 ;
+    if (rst) begin
+      \$148  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$149  = \$115 ;
+    if (rst) begin
+      \$149  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$150  = \$116 ;
+    if (rst) begin
+      \$150  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$151  = \$117 ;
+    if (rst) begin
+      \$151  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$152  = \$118 ;
+    if (rst) begin
+      \$152  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$153  = \$119 ;
+    if (rst) begin
+      \$153  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$154  = \$120 ;
+    if (rst) begin
+      \$154  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$155  = \$121 ;
+    if (rst) begin
+      \$155  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$156  = \$122 ;
+    if (rst) begin
+      \$156  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$157  = \$123 ;
+    if (rst) begin
+      \$157  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$158  = \$124 ;
+    if (rst) begin
+      \$158  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$159  = \$125 ;
+    if (rst) begin
+      \$159  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$160  = \$126 ;
+    if (rst) begin
+      \$160  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$161  = \$127 ;
+    if (rst) begin
+      \$161  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$162  = \$128 ;
+    if (rst) begin
+      \$162  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$163  = \$129 ;
+    if (rst) begin
+      \$163  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$164  = o_y;
+    if (out1_done) begin
+      \$164  = y_out;
+    end
+    if (rst) begin
+      \$164  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$165  = o_index;
+    if (out1_done) begin
+      \$165  = out1_row;
+    end
+    if (rst) begin
+      \$165  = 3'h0;
     end
   end
   assign c = corr_uint2[2:0];
   assign num = \$11 [18:0];
-  assign y = \$38 [31:0];
+  assign y = \$59 [31:0];
   assign \hand.acc  = hand[16:0];
   assign \hand.act_sum  = hand[32:17];
   assign \hand.first  = hand[33];
@@ -18146,132 +18308,175 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.col2_unit0 (rst, i_hand, i_hand_valid
   assign \$7  = { hand[32], hand[32:17], 2'h0 };
   assign \$12  = { \$11 [18], \$11 [18:1] };
   assign d = \$12 ;
-  assign \$15  = { s2_d[18], s2_d };
-  assign \$17  = { s2_d, 1'h0 };
-  assign \$20  = { s2_d[18], s2_d, 2'h0 };
-  assign \$22  = { s2_d, 3'h0 };
-  assign \$26  = { s2_d[18], s2_d[18], s2_d[18], s2_d, 4'h0 };
-  assign \$28  = { s2_d[18], s2_d[18], s2_d, 5'h00 };
-  assign \$31  = { s2_d[18], s2_d, 6'h00 };
-  assign \$33  = { s2_d, 7'h00 };
-  assign \$40  = 1'h0;
+  assign \$36  = { s2_d[18], s2_d };
+  assign \$38  = { s2_d, 1'h0 };
+  assign \$41  = { s2_d[18], s2_d, 2'h0 };
+  assign \$43  = { s2_d, 3'h0 };
+  assign \$47  = { s2_d[18], s2_d[18], s2_d[18], s2_d, 4'h0 };
+  assign \$49  = { s2_d[18], s2_d[18], s2_d, 5'h00 };
+  assign \$52  = { s2_d[18], s2_d, 6'h00 };
+  assign \$54  = { s2_d, 7'h00 };
+  assign \$61  = 1'h0;
   assign out1_enter = 1'h0;
-  assign \$42  = 1'h0;
+  assign \$63  = 1'h0;
   assign out2_enter = 1'h0;
-  assign \$44  = 1'h0;
+  assign \$65  = 1'h0;
   assign out3_enter = 1'h0;
-  assign \$46  = 1'h0;
+  assign \$67  = 1'h0;
   assign out4_enter = 1'h0;
-  assign \$48  = 1'h0;
+  assign \$69  = 1'h0;
   assign out5_enter = 1'h0;
-  assign \$50  = 1'h0;
+  assign \$71  = 1'h0;
   assign out6_enter = 1'h0;
-  assign \$52  = 1'h0;
+  assign \$73  = 1'h0;
   assign out7_enter = 1'h0;
-  assign \$54  = 1'h0;
+  assign \$75  = 1'h0;
   assign out8_enter = 1'h0;
-  assign \$56  = 1'h1;
-  assign out9_enter = \$55 ;
-  assign \$67  = out2_done;
-  assign \$68  = out2_row;
-  assign \$69  = out3_done;
-  assign \$70  = out3_row;
-  assign \$71  = out4_done;
-  assign \$72  = out4_row;
-  assign \$73  = out5_done;
-  assign \$74  = out5_row;
-  assign \$75  = out6_done;
-  assign \$76  = out6_row;
-  assign \$77  = out7_done;
-  assign \$78  = out7_row;
-  assign \$79  = out8_done;
-  assign \$80  = out8_row;
-  assign \$81  = out9_done;
-  assign \$82  = out9_row;
-  assign \$83  = \$55 ;
-  assign \$85  = out1_done;
+  assign \$77  = 1'h1;
+  assign out9_enter = \$76 ;
+  assign \$111  = out2_done;
+  assign \$112  = out2_row;
+  assign \$113  = out3_done;
+  assign \$114  = out3_row;
+  assign \$115  = out4_done;
+  assign \$116  = out4_row;
+  assign \$117  = out5_done;
+  assign \$118  = out5_row;
+  assign \$119  = out6_done;
+  assign \$120  = out6_row;
+  assign \$121  = out7_done;
+  assign \$122  = out7_row;
+  assign \$123  = out8_done;
+  assign \$124  = out8_row;
+  assign \$125  = out9_done;
+  assign \$126  = out9_row;
+  assign \$127  = \$76 ;
+  assign \$129  = out1_done;
 endmodule
 
 module \array_lut_w2_a8_os_8x8_shared.mesh.col3_unit0 (rst, i_hand, i_hand_valid, i_scale, i_zero, o_y, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$6  = 0;
   wire [2:0] \$1 ;
   wire [20:0] \$10 ;
-  reg [31:0] \$100 ;
-  reg [31:0] \$101 ;
-  reg \$102 ;
-  reg [2:0] \$103 ;
-  reg \$104 ;
-  reg [2:0] \$105 ;
-  reg \$106 ;
-  reg [2:0] \$107 ;
-  reg \$108 ;
-  reg [2:0] \$109 ;
+  wire [31:0] \$100 ;
+  wire \$101 ;
+  wire \$102 ;
+  wire \$103 ;
+  wire \$104 ;
+  wire \$105 ;
+  wire \$106 ;
+  wire \$107 ;
+  wire \$108 ;
+  wire \$109 ;
   wire [21:0] \$11 ;
-  reg \$110 ;
-  reg [2:0] \$111 ;
-  reg \$112 ;
-  reg [2:0] \$113 ;
-  reg \$114 ;
-  reg [2:0] \$115 ;
-  reg \$116 ;
-  reg [2:0] \$117 ;
-  reg \$118 ;
-  reg [2:0] \$119 ;
+  wire \$110 ;
+  wire \$111 ;
+  wire [2:0] \$112 ;
+  wire \$113 ;
+  wire [2:0] \$114 ;
+  wire \$115 ;
+  wire [2:0] \$116 ;
+  wire \$117 ;
+  wire [2:0] \$118 ;
+  wire \$119 ;
   wire [18:0] \$12 ;
-  reg \$120 ;
-  reg [31:0] \$121 ;
-  reg [2:0] \$122 ;
-  reg [31:0] \$13 ;
+  wire [2:0] \$120 ;
+  wire \$121 ;
+  wire [2:0] \$122 ;
+  wire \$123 ;
+  wire [2:0] \$124 ;
+  wire \$125 ;
+  wire [2:0] \$126 ;
+  wire \$127 ;
+  wire [2:0] \$128 ;
+  wire \$129 ;
+  wire \$13 ;
+  reg \$130 ;
+  reg [18:0] \$131 ;
+  reg [7:0] \$132 ;
+  reg \$133 ;
+  reg \$134 ;
+  reg [2:0] \$135 ;
+  reg \$136 ;
+  reg [31:0] \$137 ;
+  reg [31:0] \$138 ;
+  reg [31:0] \$139 ;
   wire [31:0] \$14 ;
-  wire [19:0] \$15 ;
-  wire [19:0] \$16 ;
-  wire [19:0] \$17 ;
-  wire [19:0] \$18 ;
-  wire [20:0] \$19 ;
+  reg [31:0] \$140 ;
+  reg [31:0] \$141 ;
+  reg [31:0] \$142 ;
+  reg [31:0] \$143 ;
+  reg [31:0] \$144 ;
+  reg \$145 ;
+  reg [2:0] \$146 ;
+  reg \$147 ;
+  reg [2:0] \$148 ;
+  reg \$149 ;
+  wire \$15 ;
+  reg [2:0] \$150 ;
+  reg \$151 ;
+  reg [2:0] \$152 ;
+  reg \$153 ;
+  reg [2:0] \$154 ;
+  reg \$155 ;
+  reg [2:0] \$156 ;
+  reg \$157 ;
+  reg [2:0] \$158 ;
+  reg \$159 ;
+  wire [31:0] \$16 ;
+  reg [2:0] \$160 ;
+  reg \$161 ;
+  reg [2:0] \$162 ;
+  reg \$163 ;
+  reg [31:0] \$164 ;
+  reg [2:0] \$165 ;
+  wire [31:0] \$17 ;
+  wire \$18 ;
+  wire [31:0] \$19 ;
   wire [16:0] \$2 ;
-  wire [21:0] \$20 ;
-  wire [21:0] \$21 ;
-  wire [21:0] \$22 ;
-  wire [21:0] \$23 ;
-  wire [22:0] \$24 ;
-  wire [23:0] \$25 ;
-  wire [25:0] \$26 ;
-  wire [25:0] \$27 ;
-  wire [25:0] \$28 ;
-  wire [25:0] \$29 ;
+  wire [31:0] \$20 ;
+  wire \$21 ;
+  wire [31:0] \$22 ;
+  wire [31:0] \$23 ;
+  wire \$24 ;
+  wire [31:0] \$25 ;
+  wire [31:0] \$26 ;
+  wire \$27 ;
+  wire [31:0] \$28 ;
+  wire [31:0] \$29 ;
   wire [16:0] \$3 ;
-  wire [26:0] \$30 ;
-  wire [25:0] \$31 ;
-  wire [25:0] \$32 ;
-  wire [25:0] \$33 ;
-  wire [25:0] \$34 ;
-  wire [26:0] \$35 ;
-  wire [27:0] \$36 ;
-  wire [28:0] \$37 ;
-  wire [32:0] \$38 ;
-  wire \$39 ;
+  wire \$30 ;
+  wire [31:0] \$31 ;
+  wire [31:0] \$32 ;
+  wire \$33 ;
+  wire [31:0] \$34 ;
+  wire [31:0] \$35 ;
+  wire [19:0] \$36 ;
+  wire [19:0] \$37 ;
+  wire [19:0] \$38 ;
+  wire [19:0] \$39 ;
   wire [16:0] \$4 ;
-  wire \$40 ;
-  wire \$41 ;
-  wire \$42 ;
-  wire \$43 ;
-  wire \$44 ;
-  wire \$45 ;
-  wire \$46 ;
-  wire \$47 ;
-  wire \$48 ;
-  wire \$49 ;
+  wire [20:0] \$40 ;
+  wire [21:0] \$41 ;
+  wire [21:0] \$42 ;
+  wire [21:0] \$43 ;
+  wire [21:0] \$44 ;
+  wire [22:0] \$45 ;
+  wire [23:0] \$46 ;
+  wire [25:0] \$47 ;
+  wire [25:0] \$48 ;
+  wire [25:0] \$49 ;
   wire [16:0] \$5 ;
-  wire \$50 ;
-  wire \$51 ;
-  wire \$52 ;
-  wire \$53 ;
-  wire \$54 ;
-  wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
+  wire [25:0] \$50 ;
+  wire [26:0] \$51 ;
+  wire [25:0] \$52 ;
+  wire [25:0] \$53 ;
+  wire [25:0] \$54 ;
+  wire [25:0] \$55 ;
+  wire [26:0] \$56 ;
+  wire [27:0] \$57 ;
+  wire [28:0] \$58 ;
+  wire [32:0] \$59 ;
   wire [17:0] \$6 ;
   wire \$60 ;
   wire \$61 ;
@@ -18281,43 +18486,43 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.col3_unit0 (rst, i_hand, i_hand_valid
   wire \$65 ;
   wire \$66 ;
   wire \$67 ;
-  wire [2:0] \$68 ;
+  wire \$68 ;
   wire \$69 ;
   wire [18:0] \$7 ;
-  wire [2:0] \$70 ;
+  wire \$70 ;
   wire \$71 ;
-  wire [2:0] \$72 ;
+  wire \$72 ;
   wire \$73 ;
-  wire [2:0] \$74 ;
+  wire \$74 ;
   wire \$75 ;
-  wire [2:0] \$76 ;
+  wire \$76 ;
   wire \$77 ;
-  wire [2:0] \$78 ;
-  wire \$79 ;
+  wire \$78 ;
+  wire [31:0] \$79 ;
   wire [18:0] \$8 ;
-  wire [2:0] \$80 ;
-  wire \$81 ;
-  wire [2:0] \$82 ;
+  wire \$80 ;
+  wire [31:0] \$81 ;
+  wire [31:0] \$82 ;
   wire \$83 ;
-  wire [2:0] \$84 ;
-  wire \$85 ;
-  reg [31:0] \$86 ;
-  reg \$87 ;
-  reg [18:0] \$88 ;
-  reg [7:0] \$89 ;
+  wire [31:0] \$84 ;
+  wire [31:0] \$85 ;
+  wire \$86 ;
+  wire [31:0] \$87 ;
+  wire [31:0] \$88 ;
+  wire \$89 ;
   wire [19:0] \$9 ;
-  reg \$90 ;
-  reg \$91 ;
-  reg [2:0] \$92 ;
-  reg \$93 ;
-  reg [31:0] \$94 ;
-  reg [31:0] \$95 ;
-  reg [31:0] \$96 ;
-  reg [31:0] \$97 ;
-  reg [31:0] \$98 ;
-  reg [31:0] \$99 ;
+  wire [31:0] \$90 ;
+  wire [31:0] \$91 ;
+  wire \$92 ;
+  wire [31:0] \$93 ;
+  wire [31:0] \$94 ;
+  wire \$95 ;
+  wire [31:0] \$96 ;
+  wire [31:0] \$97 ;
+  wire \$98 ;
+  wire [31:0] \$99 ;
   reg \$signal  = 1'h0;
-  reg \$signal$23  = 1'h0;
+  reg \$signal$24  = 1'h0;
   wire [2:0] c;
   input clk;
   wire clk;
@@ -18428,6 +18633,8 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.col3_unit0 (rst, i_hand, i_hand_valid
   reg [31:0] y5 = 32'd0;
   reg [31:0] y6 = 32'd0;
   reg [31:0] y7 = 32'd0;
+  wire [31:0] y_base;
+  reg [31:0] y_out;
   assign corr_uint2 = 2'h3 - \$1 ;
   assign \$3  = corr_uint2[0] ? \$2  : 17'h00000;
   assign \$5  = corr_uint2[1] ? \$4  : 17'h00000;
@@ -18436,159 +18643,161 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.col3_unit0 (rst, i_hand, i_hand_valid
   assign \$9  = - $signed(\$8 );
   assign \$10  = $signed(\$6 ) + $signed(\$9 );
   assign \$11  = $signed(hand[16:0]) + $signed(\$10 );
-  assign \$14  = \$signal  ? 32'd0 : \$13 ;
-  assign \$16  = s2_scale[0] ? \$15  : 20'h00000;
-  assign \$18  = s2_scale[1] ? \$17  : 20'h00000;
-  assign \$19  = $signed(\$16 ) + $signed(\$18 );
-  assign \$21  = s2_scale[2] ? \$20  : 22'h000000;
-  assign \$23  = s2_scale[3] ? \$22  : 22'h000000;
-  assign \$24  = $signed(\$21 ) + $signed(\$23 );
-  assign \$25  = $signed(\$19 ) + $signed(\$24 );
-  assign \$27  = s2_scale[4] ? \$26  : 26'h0000000;
-  assign \$29  = s2_scale[5] ? \$28  : 26'h0000000;
-  assign \$30  = $signed(\$27 ) + $signed(\$29 );
-  assign \$32  = s2_scale[6] ? \$31  : 26'h0000000;
-  assign \$34  = s2_scale[7] ? \$33  : 26'h0000000;
-  assign \$35  = $signed(\$32 ) + $signed(\$34 );
-  assign \$36  = $signed(\$30 ) + $signed(\$35 );
-  assign \$37  = $signed(\$25 ) + $signed(\$36 );
-  assign \$38  = $signed(\$14 ) + $signed(\$37 );
-  assign \$39  = \$signal$23  & s2_last;
-  assign \$41  = \$signal$23  & s2_last;
-  assign \$43  = \$signal$23  & s2_last;
-  assign \$45  = \$signal$23  & s2_last;
-  assign \$47  = \$signal$23  & s2_last;
-  assign \$49  = \$signal$23  & s2_last;
-  assign \$51  = \$signal$23  & s2_last;
-  assign \$53  = \$signal$23  & s2_last;
-  assign \$55  = \$signal$23  & s2_last;
-  assign \$57  = | i_hand_valid;
-  assign \$58  = | i_hand_valid;
-  assign \$59  = ! s2_index;
-  assign \$60  = s2_index == 1'h1;
-  assign \$61  = s2_index == 2'h2;
-  assign \$62  = s2_index == 2'h3;
-  assign \$63  = s2_index == 3'h4;
-  assign \$64  = s2_index == 3'h5;
-  assign \$65  = s2_index == 3'h6;
-  assign \$66  = s2_index == 3'h7;
-  assign \$84  = out9_enter ? s2_index : 3'h0;
+  assign \$13  = ! s2_index;
+  assign \$14  = \$13  ? y0 : 32'd0;
+  assign \$15  = s2_index == 1'h1;
+  assign \$16  = \$15  ? y1 : 32'd0;
+  assign \$17  = \$14  | \$16 ;
+  assign \$18  = s2_index == 2'h2;
+  assign \$19  = \$18  ? y2 : 32'd0;
+  assign \$20  = \$17  | \$19 ;
+  assign \$21  = s2_index == 2'h3;
+  assign \$22  = \$21  ? y3 : 32'd0;
+  assign \$23  = \$20  | \$22 ;
+  assign \$24  = s2_index == 3'h4;
+  assign \$25  = \$24  ? y4 : 32'd0;
+  assign \$26  = \$23  | \$25 ;
+  assign \$27  = s2_index == 3'h5;
+  assign \$28  = \$27  ? y5 : 32'd0;
+  assign \$29  = \$26  | \$28 ;
+  assign \$30  = s2_index == 3'h6;
+  assign \$31  = \$30  ? y6 : 32'd0;
+  assign \$32  = \$29  | \$31 ;
+  assign \$33  = s2_index == 3'h7;
+  assign \$34  = \$33  ? y7 : 32'd0;
+  assign y_base = \$32  | \$34 ;
+  assign \$35  = \$signal  ? 32'd0 : y_base;
+  assign \$37  = s2_scale[0] ? \$36  : 20'h00000;
+  assign \$39  = s2_scale[1] ? \$38  : 20'h00000;
+  assign \$40  = $signed(\$37 ) + $signed(\$39 );
+  assign \$42  = s2_scale[2] ? \$41  : 22'h000000;
+  assign \$44  = s2_scale[3] ? \$43  : 22'h000000;
+  assign \$45  = $signed(\$42 ) + $signed(\$44 );
+  assign \$46  = $signed(\$40 ) + $signed(\$45 );
+  assign \$48  = s2_scale[4] ? \$47  : 26'h0000000;
+  assign \$50  = s2_scale[5] ? \$49  : 26'h0000000;
+  assign \$51  = $signed(\$48 ) + $signed(\$50 );
+  assign \$53  = s2_scale[6] ? \$52  : 26'h0000000;
+  assign \$55  = s2_scale[7] ? \$54  : 26'h0000000;
+  assign \$56  = $signed(\$53 ) + $signed(\$55 );
+  assign \$57  = $signed(\$51 ) + $signed(\$56 );
+  assign \$58  = $signed(\$46 ) + $signed(\$57 );
+  assign \$59  = $signed(\$35 ) + $signed(\$58 );
+  assign \$60  = \$signal$24  & s2_last;
+  assign \$62  = \$signal$24  & s2_last;
+  assign \$64  = \$signal$24  & s2_last;
+  assign \$66  = \$signal$24  & s2_last;
+  assign \$68  = \$signal$24  & s2_last;
+  assign \$70  = \$signal$24  & s2_last;
+  assign \$72  = \$signal$24  & s2_last;
+  assign \$74  = \$signal$24  & s2_last;
+  assign \$76  = \$signal$24  & s2_last;
+  assign \$78  = ! out1_row;
+  assign \$79  = \$78  ? y0 : 32'd0;
+  assign \$80  = out1_row == 1'h1;
+  assign \$81  = \$80  ? y1 : 32'd0;
+  assign \$82  = \$79  | \$81 ;
+  assign \$83  = out1_row == 2'h2;
+  assign \$84  = \$83  ? y2 : 32'd0;
+  assign \$85  = \$82  | \$84 ;
+  assign \$86  = out1_row == 2'h3;
+  assign \$87  = \$86  ? y3 : 32'd0;
+  assign \$88  = \$85  | \$87 ;
+  assign \$89  = out1_row == 3'h4;
+  assign \$90  = \$89  ? y4 : 32'd0;
+  assign \$91  = \$88  | \$90 ;
+  assign \$92  = out1_row == 3'h5;
+  assign \$93  = \$92  ? y5 : 32'd0;
+  assign \$94  = \$91  | \$93 ;
+  assign \$95  = out1_row == 3'h6;
+  assign \$96  = \$95  ? y6 : 32'd0;
+  assign \$97  = \$94  | \$96 ;
+  assign \$98  = out1_row == 3'h7;
+  assign \$99  = \$98  ? y7 : 32'd0;
+  assign \$100  = \$97  | \$99 ;
+  assign \$101  = | i_hand_valid;
+  assign \$102  = | i_hand_valid;
+  assign \$103  = ! s2_index;
+  assign \$104  = s2_index == 1'h1;
+  assign \$105  = s2_index == 2'h2;
+  assign \$106  = s2_index == 2'h3;
+  assign \$107  = s2_index == 3'h4;
+  assign \$108  = s2_index == 3'h5;
+  assign \$109  = s2_index == 3'h6;
+  assign \$110  = s2_index == 3'h7;
+  assign \$128  = out9_enter ? s2_index : 3'h0;
   always @(posedge clk)
-    \$signal$23  <= \$87 ;
+    \$signal$24  <= \$130 ;
   always @(posedge clk)
-    s2_d <= \$88 ;
+    s2_d <= \$131 ;
   always @(posedge clk)
-    s2_scale <= \$89 ;
+    s2_scale <= \$132 ;
   always @(posedge clk)
-    \$signal  <= \$90 ;
+    \$signal  <= \$133 ;
   always @(posedge clk)
-    s2_last <= \$91 ;
+    s2_last <= \$134 ;
   always @(posedge clk)
-    s2_index <= \$92 ;
+    s2_index <= \$135 ;
   always @(posedge clk)
-    s2_dtype <= \$93 ;
+    s2_dtype <= \$136 ;
   always @(posedge clk)
-    y0 <= \$94 ;
+    y0 <= \$137 ;
   always @(posedge clk)
-    y1 <= \$95 ;
+    y1 <= \$138 ;
   always @(posedge clk)
-    y2 <= \$96 ;
+    y2 <= \$139 ;
   always @(posedge clk)
-    y3 <= \$97 ;
+    y3 <= \$140 ;
   always @(posedge clk)
-    y4 <= \$98 ;
+    y4 <= \$141 ;
   always @(posedge clk)
-    y5 <= \$99 ;
+    y5 <= \$142 ;
   always @(posedge clk)
-    y6 <= \$100 ;
+    y6 <= \$143 ;
   always @(posedge clk)
-    y7 <= \$101 ;
+    y7 <= \$144 ;
   always @(posedge clk)
-    out1_done <= \$102 ;
+    out1_done <= \$145 ;
   always @(posedge clk)
-    out1_row <= \$103 ;
+    out1_row <= \$146 ;
   always @(posedge clk)
-    out2_done <= \$104 ;
+    out2_done <= \$147 ;
   always @(posedge clk)
-    out2_row <= \$105 ;
+    out2_row <= \$148 ;
   always @(posedge clk)
-    out3_done <= \$106 ;
+    out3_done <= \$149 ;
   always @(posedge clk)
-    out3_row <= \$107 ;
+    out3_row <= \$150 ;
   always @(posedge clk)
-    out4_done <= \$108 ;
+    out4_done <= \$151 ;
   always @(posedge clk)
-    out4_row <= \$109 ;
+    out4_row <= \$152 ;
   always @(posedge clk)
-    out5_done <= \$110 ;
+    out5_done <= \$153 ;
   always @(posedge clk)
-    out5_row <= \$111 ;
+    out5_row <= \$154 ;
   always @(posedge clk)
-    out6_done <= \$112 ;
+    out6_done <= \$155 ;
   always @(posedge clk)
-    out6_row <= \$113 ;
+    out6_row <= \$156 ;
   always @(posedge clk)
-    out7_done <= \$114 ;
+    out7_done <= \$157 ;
   always @(posedge clk)
-    out7_row <= \$115 ;
+    out7_row <= \$158 ;
   always @(posedge clk)
-    out8_done <= \$116 ;
+    out8_done <= \$159 ;
   always @(posedge clk)
-    out8_row <= \$117 ;
+    out8_row <= \$160 ;
   always @(posedge clk)
-    out9_done <= \$118 ;
+    out9_done <= \$161 ;
   always @(posedge clk)
-    out9_row <= \$119 ;
+    out9_row <= \$162 ;
   always @(posedge clk)
-    o_valid <= \$120 ;
+    o_valid <= \$163 ;
   always @(posedge clk)
-    o_y <= \$121 ;
+    o_y <= \$164 ;
   always @(posedge clk)
-    o_index <= \$122 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    (* full_case = 32'd1 *)
-    casez (s2_index)
-      3'h0:
-          \$13  = y0;
-      3'h1:
-          \$13  = y1;
-      3'h2:
-          \$13  = y2;
-      3'h3:
-          \$13  = y3;
-      3'h4:
-          \$13  = y4;
-      3'h5:
-          \$13  = y5;
-      3'h6:
-          \$13  = y6;
-      3'h7:
-          \$13  = y7;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    (* full_case = 32'd1 *)
-    casez (out1_row)
-      3'h0:
-          \$86  = y0;
-      3'h1:
-          \$86  = y1;
-      3'h2:
-          \$86  = y2;
-      3'h3:
-          \$86  = y3;
-      3'h4:
-          \$86  = y4;
-      3'h5:
-          \$86  = y5;
-      3'h6:
-          \$86  = y6;
-      3'h7:
-          \$86  = y7;
-    endcase
-  end
+    o_index <= \$165 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
     hand = 35'h000000000;
@@ -18647,323 +18856,330 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.col3_unit0 (rst, i_hand, i_hand_valid
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$87  = \$57 ;
-    if (rst) begin
-      \$87  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$88  = s2_d;
-    if (\$58 ) begin
-      \$88  = d;
-    end
-    if (rst) begin
-      \$88  = 19'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$89  = s2_scale;
-    if (\$58 ) begin
-      \$89  = i_scale;
-    end
-    if (rst) begin
-      \$89  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$90  = \$signal ;
-    if (\$58 ) begin
-      \$90  = hand[33];
-    end
-    if (rst) begin
-      \$90  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$91  = s2_last;
-    if (\$58 ) begin
-      \$91  = hand[34];
-    end
-    if (rst) begin
-      \$91  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$92  = s2_index;
-    if (\$58 ) begin
-      \$92  = index;
-    end
-    if (rst) begin
-      \$92  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$93  = s2_dtype;
-    if (\$58 ) begin
-      \$93  = 1'h0;
-    end
-    if (rst) begin
-      \$93  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$94  = y0;
-    if (\$signal$23 ) begin
-      if (\$59 ) begin
-        \$94  = \$38 [31:0];
-      end
-    end
-    if (rst) begin
-      \$94  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$95  = y1;
-    if (\$signal$23 ) begin
-      if (\$60 ) begin
-        \$95  = \$38 [31:0];
-      end
-    end
-    if (rst) begin
-      \$95  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$96  = y2;
-    if (\$signal$23 ) begin
-      if (\$61 ) begin
-        \$96  = \$38 [31:0];
-      end
-    end
-    if (rst) begin
-      \$96  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$97  = y3;
-    if (\$signal$23 ) begin
-      if (\$62 ) begin
-        \$97  = \$38 [31:0];
-      end
-    end
-    if (rst) begin
-      \$97  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$98  = y4;
-    if (\$signal$23 ) begin
-      if (\$63 ) begin
-        \$98  = \$38 [31:0];
-      end
-    end
-    if (rst) begin
-      \$98  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$99  = y5;
-    if (\$signal$23 ) begin
-      if (\$64 ) begin
-        \$99  = \$38 [31:0];
-      end
-    end
-    if (rst) begin
-      \$99  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$100  = y6;
-    if (\$signal$23 ) begin
-      if (\$65 ) begin
-        \$100  = \$38 [31:0];
-      end
-    end
-    if (rst) begin
-      \$100  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$101  = y7;
-    if (\$signal$23 ) begin
-      if (\$66 ) begin
-        \$101  = \$38 [31:0];
-      end
-    end
-    if (rst) begin
-      \$101  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$102  = \$67 ;
-    if (rst) begin
-      \$102  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$103  = \$68 ;
-    if (rst) begin
-      \$103  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$104  = \$69 ;
-    if (rst) begin
-      \$104  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$105  = \$70 ;
-    if (rst) begin
-      \$105  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$106  = \$71 ;
-    if (rst) begin
-      \$106  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$107  = \$72 ;
-    if (rst) begin
-      \$107  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$108  = \$73 ;
-    if (rst) begin
-      \$108  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$109  = \$74 ;
-    if (rst) begin
-      \$109  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$110  = \$75 ;
-    if (rst) begin
-      \$110  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$111  = \$76 ;
-    if (rst) begin
-      \$111  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$112  = \$77 ;
-    if (rst) begin
-      \$112  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$113  = \$78 ;
-    if (rst) begin
-      \$113  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$114  = \$79 ;
-    if (rst) begin
-      \$114  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$115  = \$80 ;
-    if (rst) begin
-      \$115  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$116  = \$81 ;
-    if (rst) begin
-      \$116  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$117  = \$82 ;
-    if (rst) begin
-      \$117  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$118  = \$83 ;
-    if (rst) begin
-      \$118  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$119  = \$84 ;
-    if (rst) begin
-      \$119  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$120  = \$85 ;
-    if (rst) begin
-      \$120  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$121  = o_y;
+    y_out = 32'd0;
     if (out1_done) begin
-      \$121  = \$86 ;
-    end
-    if (rst) begin
-      \$121  = 32'd0;
+      y_out = \$100 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$122  = o_index;
-    if (out1_done) begin
-      \$122  = out1_row;
+    \$130  = \$101 ;
+    if (rst) begin
+      \$130  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$131  = s2_d;
+    if (\$102 ) begin
+      \$131  = d;
     end
     if (rst) begin
-      \$122  = 3'h0;
+      \$131  = 19'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$132  = s2_scale;
+    if (\$102 ) begin
+      \$132  = i_scale;
+    end
+    if (rst) begin
+      \$132  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$133  = \$signal ;
+    if (\$102 ) begin
+      \$133  = hand[33];
+    end
+    if (rst) begin
+      \$133  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$134  = s2_last;
+    if (\$102 ) begin
+      \$134  = hand[34];
+    end
+    if (rst) begin
+      \$134  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$135  = s2_index;
+    if (\$102 ) begin
+      \$135  = index;
+    end
+    if (rst) begin
+      \$135  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$136  = s2_dtype;
+    if (\$102 ) begin
+      \$136  = 1'h0;
+    end
+    if (rst) begin
+      \$136  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$137  = y0;
+    if (\$signal$24 ) begin
+      if (\$103 ) begin
+        \$137  = \$59 [31:0];
+      end
+    end
+    if (rst) begin
+      \$137  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$138  = y1;
+    if (\$signal$24 ) begin
+      if (\$104 ) begin
+        \$138  = \$59 [31:0];
+      end
+    end
+    if (rst) begin
+      \$138  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$139  = y2;
+    if (\$signal$24 ) begin
+      if (\$105 ) begin
+        \$139  = \$59 [31:0];
+      end
+    end
+    if (rst) begin
+      \$139  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$140  = y3;
+    if (\$signal$24 ) begin
+      if (\$106 ) begin
+        \$140  = \$59 [31:0];
+      end
+    end
+    if (rst) begin
+      \$140  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$141  = y4;
+    if (\$signal$24 ) begin
+      if (\$107 ) begin
+        \$141  = \$59 [31:0];
+      end
+    end
+    if (rst) begin
+      \$141  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$142  = y5;
+    if (\$signal$24 ) begin
+      if (\$108 ) begin
+        \$142  = \$59 [31:0];
+      end
+    end
+    if (rst) begin
+      \$142  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$143  = y6;
+    if (\$signal$24 ) begin
+      if (\$109 ) begin
+        \$143  = \$59 [31:0];
+      end
+    end
+    if (rst) begin
+      \$143  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$144  = y7;
+    if (\$signal$24 ) begin
+      if (\$110 ) begin
+        \$144  = \$59 [31:0];
+      end
+    end
+    if (rst) begin
+      \$144  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$145  = \$111 ;
+    if (rst) begin
+      \$145  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$146  = \$112 ;
+    if (rst) begin
+      \$146  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$147  = \$113 ;
+    if (rst) begin
+      \$147  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$148  = \$114 ;
+    if (rst) begin
+      \$148  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$149  = \$115 ;
+    if (rst) begin
+      \$149  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$150  = \$116 ;
+    if (rst) begin
+      \$150  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$151  = \$117 ;
+    if (rst) begin
+      \$151  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$152  = \$118 ;
+    if (rst) begin
+      \$152  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$153  = \$119 ;
+    if (rst) begin
+      \$153  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$154  = \$120 ;
+    if (rst) begin
+      \$154  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$155  = \$121 ;
+    if (rst) begin
+      \$155  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$156  = \$122 ;
+    if (rst) begin
+      \$156  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$157  = \$123 ;
+    if (rst) begin
+      \$157  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$158  = \$124 ;
+    if (rst) begin
+      \$158  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$159  = \$125 ;
+    if (rst) begin
+      \$159  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$160  = \$126 ;
+    if (rst) begin
+      \$160  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$161  = \$127 ;
+    if (rst) begin
+      \$161  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$162  = \$128 ;
+    if (rst) begin
+      \$162  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$163  = \$129 ;
+    if (rst) begin
+      \$163  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$164  = o_y;
+    if (out1_done) begin
+      \$164  = y_out;
+    end
+    if (rst) begin
+      \$164  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$165  = o_index;
+    if (out1_done) begin
+      \$165  = out1_row;
+    end
+    if (rst) begin
+      \$165  = 3'h0;
     end
   end
   assign c = corr_uint2[2:0];
   assign num = \$11 [18:0];
-  assign y = \$38 [31:0];
+  assign y = \$59 [31:0];
   assign \hand.acc  = hand[16:0];
   assign \hand.act_sum  = hand[32:17];
   assign \hand.first  = hand[33];
@@ -19017,132 +19233,175 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.col3_unit0 (rst, i_hand, i_hand_valid
   assign \$7  = { hand[32], hand[32:17], 2'h0 };
   assign \$12  = { \$11 [18], \$11 [18:1] };
   assign d = \$12 ;
-  assign \$15  = { s2_d[18], s2_d };
-  assign \$17  = { s2_d, 1'h0 };
-  assign \$20  = { s2_d[18], s2_d, 2'h0 };
-  assign \$22  = { s2_d, 3'h0 };
-  assign \$26  = { s2_d[18], s2_d[18], s2_d[18], s2_d, 4'h0 };
-  assign \$28  = { s2_d[18], s2_d[18], s2_d, 5'h00 };
-  assign \$31  = { s2_d[18], s2_d, 6'h00 };
-  assign \$33  = { s2_d, 7'h00 };
-  assign \$40  = 1'h0;
+  assign \$36  = { s2_d[18], s2_d };
+  assign \$38  = { s2_d, 1'h0 };
+  assign \$41  = { s2_d[18], s2_d, 2'h0 };
+  assign \$43  = { s2_d, 3'h0 };
+  assign \$47  = { s2_d[18], s2_d[18], s2_d[18], s2_d, 4'h0 };
+  assign \$49  = { s2_d[18], s2_d[18], s2_d, 5'h00 };
+  assign \$52  = { s2_d[18], s2_d, 6'h00 };
+  assign \$54  = { s2_d, 7'h00 };
+  assign \$61  = 1'h0;
   assign out1_enter = 1'h0;
-  assign \$42  = 1'h0;
+  assign \$63  = 1'h0;
   assign out2_enter = 1'h0;
-  assign \$44  = 1'h0;
+  assign \$65  = 1'h0;
   assign out3_enter = 1'h0;
-  assign \$46  = 1'h0;
+  assign \$67  = 1'h0;
   assign out4_enter = 1'h0;
-  assign \$48  = 1'h0;
+  assign \$69  = 1'h0;
   assign out5_enter = 1'h0;
-  assign \$50  = 1'h0;
+  assign \$71  = 1'h0;
   assign out6_enter = 1'h0;
-  assign \$52  = 1'h0;
+  assign \$73  = 1'h0;
   assign out7_enter = 1'h0;
-  assign \$54  = 1'h0;
+  assign \$75  = 1'h0;
   assign out8_enter = 1'h0;
-  assign \$56  = 1'h1;
-  assign out9_enter = \$55 ;
-  assign \$67  = out2_done;
-  assign \$68  = out2_row;
-  assign \$69  = out3_done;
-  assign \$70  = out3_row;
-  assign \$71  = out4_done;
-  assign \$72  = out4_row;
-  assign \$73  = out5_done;
-  assign \$74  = out5_row;
-  assign \$75  = out6_done;
-  assign \$76  = out6_row;
-  assign \$77  = out7_done;
-  assign \$78  = out7_row;
-  assign \$79  = out8_done;
-  assign \$80  = out8_row;
-  assign \$81  = out9_done;
-  assign \$82  = out9_row;
-  assign \$83  = \$55 ;
-  assign \$85  = out1_done;
+  assign \$77  = 1'h1;
+  assign out9_enter = \$76 ;
+  assign \$111  = out2_done;
+  assign \$112  = out2_row;
+  assign \$113  = out3_done;
+  assign \$114  = out3_row;
+  assign \$115  = out4_done;
+  assign \$116  = out4_row;
+  assign \$117  = out5_done;
+  assign \$118  = out5_row;
+  assign \$119  = out6_done;
+  assign \$120  = out6_row;
+  assign \$121  = out7_done;
+  assign \$122  = out7_row;
+  assign \$123  = out8_done;
+  assign \$124  = out8_row;
+  assign \$125  = out9_done;
+  assign \$126  = out9_row;
+  assign \$127  = \$76 ;
+  assign \$129  = out1_done;
 endmodule
 
 module \array_lut_w2_a8_os_8x8_shared.mesh.col4_unit0 (rst, i_hand, i_hand_valid, i_scale, i_zero, o_y, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$7  = 0;
   wire [2:0] \$1 ;
   wire [20:0] \$10 ;
-  reg [31:0] \$100 ;
-  reg [31:0] \$101 ;
-  reg \$102 ;
-  reg [2:0] \$103 ;
-  reg \$104 ;
-  reg [2:0] \$105 ;
-  reg \$106 ;
-  reg [2:0] \$107 ;
-  reg \$108 ;
-  reg [2:0] \$109 ;
+  wire [31:0] \$100 ;
+  wire \$101 ;
+  wire \$102 ;
+  wire \$103 ;
+  wire \$104 ;
+  wire \$105 ;
+  wire \$106 ;
+  wire \$107 ;
+  wire \$108 ;
+  wire \$109 ;
   wire [21:0] \$11 ;
-  reg \$110 ;
-  reg [2:0] \$111 ;
-  reg \$112 ;
-  reg [2:0] \$113 ;
-  reg \$114 ;
-  reg [2:0] \$115 ;
-  reg \$116 ;
-  reg [2:0] \$117 ;
-  reg \$118 ;
-  reg [2:0] \$119 ;
+  wire \$110 ;
+  wire \$111 ;
+  wire [2:0] \$112 ;
+  wire \$113 ;
+  wire [2:0] \$114 ;
+  wire \$115 ;
+  wire [2:0] \$116 ;
+  wire \$117 ;
+  wire [2:0] \$118 ;
+  wire \$119 ;
   wire [18:0] \$12 ;
-  reg \$120 ;
-  reg [31:0] \$121 ;
-  reg [2:0] \$122 ;
-  reg [31:0] \$13 ;
+  wire [2:0] \$120 ;
+  wire \$121 ;
+  wire [2:0] \$122 ;
+  wire \$123 ;
+  wire [2:0] \$124 ;
+  wire \$125 ;
+  wire [2:0] \$126 ;
+  wire \$127 ;
+  wire [2:0] \$128 ;
+  wire \$129 ;
+  wire \$13 ;
+  reg \$130 ;
+  reg [18:0] \$131 ;
+  reg [7:0] \$132 ;
+  reg \$133 ;
+  reg \$134 ;
+  reg [2:0] \$135 ;
+  reg \$136 ;
+  reg [31:0] \$137 ;
+  reg [31:0] \$138 ;
+  reg [31:0] \$139 ;
   wire [31:0] \$14 ;
-  wire [19:0] \$15 ;
-  wire [19:0] \$16 ;
-  wire [19:0] \$17 ;
-  wire [19:0] \$18 ;
-  wire [20:0] \$19 ;
+  reg [31:0] \$140 ;
+  reg [31:0] \$141 ;
+  reg [31:0] \$142 ;
+  reg [31:0] \$143 ;
+  reg [31:0] \$144 ;
+  reg \$145 ;
+  reg [2:0] \$146 ;
+  reg \$147 ;
+  reg [2:0] \$148 ;
+  reg \$149 ;
+  wire \$15 ;
+  reg [2:0] \$150 ;
+  reg \$151 ;
+  reg [2:0] \$152 ;
+  reg \$153 ;
+  reg [2:0] \$154 ;
+  reg \$155 ;
+  reg [2:0] \$156 ;
+  reg \$157 ;
+  reg [2:0] \$158 ;
+  reg \$159 ;
+  wire [31:0] \$16 ;
+  reg [2:0] \$160 ;
+  reg \$161 ;
+  reg [2:0] \$162 ;
+  reg \$163 ;
+  reg [31:0] \$164 ;
+  reg [2:0] \$165 ;
+  wire [31:0] \$17 ;
+  wire \$18 ;
+  wire [31:0] \$19 ;
   wire [16:0] \$2 ;
-  wire [21:0] \$20 ;
-  wire [21:0] \$21 ;
-  wire [21:0] \$22 ;
-  wire [21:0] \$23 ;
-  wire [22:0] \$24 ;
-  wire [23:0] \$25 ;
-  wire [25:0] \$26 ;
-  wire [25:0] \$27 ;
-  wire [25:0] \$28 ;
-  wire [25:0] \$29 ;
+  wire [31:0] \$20 ;
+  wire \$21 ;
+  wire [31:0] \$22 ;
+  wire [31:0] \$23 ;
+  wire \$24 ;
+  wire [31:0] \$25 ;
+  wire [31:0] \$26 ;
+  wire \$27 ;
+  wire [31:0] \$28 ;
+  wire [31:0] \$29 ;
   wire [16:0] \$3 ;
-  wire [26:0] \$30 ;
-  wire [25:0] \$31 ;
-  wire [25:0] \$32 ;
-  wire [25:0] \$33 ;
-  wire [25:0] \$34 ;
-  wire [26:0] \$35 ;
-  wire [27:0] \$36 ;
-  wire [28:0] \$37 ;
-  wire [32:0] \$38 ;
-  wire \$39 ;
+  wire \$30 ;
+  wire [31:0] \$31 ;
+  wire [31:0] \$32 ;
+  wire \$33 ;
+  wire [31:0] \$34 ;
+  wire [31:0] \$35 ;
+  wire [19:0] \$36 ;
+  wire [19:0] \$37 ;
+  wire [19:0] \$38 ;
+  wire [19:0] \$39 ;
   wire [16:0] \$4 ;
-  wire \$40 ;
-  wire \$41 ;
-  wire \$42 ;
-  wire \$43 ;
-  wire \$44 ;
-  wire \$45 ;
-  wire \$46 ;
-  wire \$47 ;
-  wire \$48 ;
-  wire \$49 ;
+  wire [20:0] \$40 ;
+  wire [21:0] \$41 ;
+  wire [21:0] \$42 ;
+  wire [21:0] \$43 ;
+  wire [21:0] \$44 ;
+  wire [22:0] \$45 ;
+  wire [23:0] \$46 ;
+  wire [25:0] \$47 ;
+  wire [25:0] \$48 ;
+  wire [25:0] \$49 ;
   wire [16:0] \$5 ;
-  wire \$50 ;
-  wire \$51 ;
-  wire \$52 ;
-  wire \$53 ;
-  wire \$54 ;
-  wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
+  wire [25:0] \$50 ;
+  wire [26:0] \$51 ;
+  wire [25:0] \$52 ;
+  wire [25:0] \$53 ;
+  wire [25:0] \$54 ;
+  wire [25:0] \$55 ;
+  wire [26:0] \$56 ;
+  wire [27:0] \$57 ;
+  wire [28:0] \$58 ;
+  wire [32:0] \$59 ;
   wire [17:0] \$6 ;
   wire \$60 ;
   wire \$61 ;
@@ -19152,43 +19411,43 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.col4_unit0 (rst, i_hand, i_hand_valid
   wire \$65 ;
   wire \$66 ;
   wire \$67 ;
-  wire [2:0] \$68 ;
+  wire \$68 ;
   wire \$69 ;
   wire [18:0] \$7 ;
-  wire [2:0] \$70 ;
+  wire \$70 ;
   wire \$71 ;
-  wire [2:0] \$72 ;
+  wire \$72 ;
   wire \$73 ;
-  wire [2:0] \$74 ;
+  wire \$74 ;
   wire \$75 ;
-  wire [2:0] \$76 ;
+  wire \$76 ;
   wire \$77 ;
-  wire [2:0] \$78 ;
-  wire \$79 ;
+  wire \$78 ;
+  wire [31:0] \$79 ;
   wire [18:0] \$8 ;
-  wire [2:0] \$80 ;
-  wire \$81 ;
-  wire [2:0] \$82 ;
+  wire \$80 ;
+  wire [31:0] \$81 ;
+  wire [31:0] \$82 ;
   wire \$83 ;
-  wire [2:0] \$84 ;
-  wire \$85 ;
-  reg [31:0] \$86 ;
-  reg \$87 ;
-  reg [18:0] \$88 ;
-  reg [7:0] \$89 ;
+  wire [31:0] \$84 ;
+  wire [31:0] \$85 ;
+  wire \$86 ;
+  wire [31:0] \$87 ;
+  wire [31:0] \$88 ;
+  wire \$89 ;
   wire [19:0] \$9 ;
-  reg \$90 ;
-  reg \$91 ;
-  reg [2:0] \$92 ;
-  reg \$93 ;
-  reg [31:0] \$94 ;
-  reg [31:0] \$95 ;
-  reg [31:0] \$96 ;
-  reg [31:0] \$97 ;
-  reg [31:0] \$98 ;
-  reg [31:0] \$99 ;
+  wire [31:0] \$90 ;
+  wire [31:0] \$91 ;
+  wire \$92 ;
+  wire [31:0] \$93 ;
+  wire [31:0] \$94 ;
+  wire \$95 ;
+  wire [31:0] \$96 ;
+  wire [31:0] \$97 ;
+  wire \$98 ;
+  wire [31:0] \$99 ;
   reg \$signal  = 1'h0;
-  reg \$signal$23  = 1'h0;
+  reg \$signal$24  = 1'h0;
   wire [2:0] c;
   input clk;
   wire clk;
@@ -19299,6 +19558,8 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.col4_unit0 (rst, i_hand, i_hand_valid
   reg [31:0] y5 = 32'd0;
   reg [31:0] y6 = 32'd0;
   reg [31:0] y7 = 32'd0;
+  wire [31:0] y_base;
+  reg [31:0] y_out;
   assign corr_uint2 = 2'h3 - \$1 ;
   assign \$3  = corr_uint2[0] ? \$2  : 17'h00000;
   assign \$5  = corr_uint2[1] ? \$4  : 17'h00000;
@@ -19307,159 +19568,161 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.col4_unit0 (rst, i_hand, i_hand_valid
   assign \$9  = - $signed(\$8 );
   assign \$10  = $signed(\$6 ) + $signed(\$9 );
   assign \$11  = $signed(hand[16:0]) + $signed(\$10 );
-  assign \$14  = \$signal  ? 32'd0 : \$13 ;
-  assign \$16  = s2_scale[0] ? \$15  : 20'h00000;
-  assign \$18  = s2_scale[1] ? \$17  : 20'h00000;
-  assign \$19  = $signed(\$16 ) + $signed(\$18 );
-  assign \$21  = s2_scale[2] ? \$20  : 22'h000000;
-  assign \$23  = s2_scale[3] ? \$22  : 22'h000000;
-  assign \$24  = $signed(\$21 ) + $signed(\$23 );
-  assign \$25  = $signed(\$19 ) + $signed(\$24 );
-  assign \$27  = s2_scale[4] ? \$26  : 26'h0000000;
-  assign \$29  = s2_scale[5] ? \$28  : 26'h0000000;
-  assign \$30  = $signed(\$27 ) + $signed(\$29 );
-  assign \$32  = s2_scale[6] ? \$31  : 26'h0000000;
-  assign \$34  = s2_scale[7] ? \$33  : 26'h0000000;
-  assign \$35  = $signed(\$32 ) + $signed(\$34 );
-  assign \$36  = $signed(\$30 ) + $signed(\$35 );
-  assign \$37  = $signed(\$25 ) + $signed(\$36 );
-  assign \$38  = $signed(\$14 ) + $signed(\$37 );
-  assign \$39  = \$signal$23  & s2_last;
-  assign \$41  = \$signal$23  & s2_last;
-  assign \$43  = \$signal$23  & s2_last;
-  assign \$45  = \$signal$23  & s2_last;
-  assign \$47  = \$signal$23  & s2_last;
-  assign \$49  = \$signal$23  & s2_last;
-  assign \$51  = \$signal$23  & s2_last;
-  assign \$53  = \$signal$23  & s2_last;
-  assign \$55  = \$signal$23  & s2_last;
-  assign \$57  = | i_hand_valid;
-  assign \$58  = | i_hand_valid;
-  assign \$59  = ! s2_index;
-  assign \$60  = s2_index == 1'h1;
-  assign \$61  = s2_index == 2'h2;
-  assign \$62  = s2_index == 2'h3;
-  assign \$63  = s2_index == 3'h4;
-  assign \$64  = s2_index == 3'h5;
-  assign \$65  = s2_index == 3'h6;
-  assign \$66  = s2_index == 3'h7;
-  assign \$84  = out9_enter ? s2_index : 3'h0;
+  assign \$13  = ! s2_index;
+  assign \$14  = \$13  ? y0 : 32'd0;
+  assign \$15  = s2_index == 1'h1;
+  assign \$16  = \$15  ? y1 : 32'd0;
+  assign \$17  = \$14  | \$16 ;
+  assign \$18  = s2_index == 2'h2;
+  assign \$19  = \$18  ? y2 : 32'd0;
+  assign \$20  = \$17  | \$19 ;
+  assign \$21  = s2_index == 2'h3;
+  assign \$22  = \$21  ? y3 : 32'd0;
+  assign \$23  = \$20  | \$22 ;
+  assign \$24  = s2_index == 3'h4;
+  assign \$25  = \$24  ? y4 : 32'd0;
+  assign \$26  = \$23  | \$25 ;
+  assign \$27  = s2_index == 3'h5;
+  assign \$28  = \$27  ? y5 : 32'd0;
+  assign \$29  = \$26  | \$28 ;
+  assign \$30  = s2_index == 3'h6;
+  assign \$31  = \$30  ? y6 : 32'd0;
+  assign \$32  = \$29  | \$31 ;
+  assign \$33  = s2_index == 3'h7;
+  assign \$34  = \$33  ? y7 : 32'd0;
+  assign y_base = \$32  | \$34 ;
+  assign \$35  = \$signal  ? 32'd0 : y_base;
+  assign \$37  = s2_scale[0] ? \$36  : 20'h00000;
+  assign \$39  = s2_scale[1] ? \$38  : 20'h00000;
+  assign \$40  = $signed(\$37 ) + $signed(\$39 );
+  assign \$42  = s2_scale[2] ? \$41  : 22'h000000;
+  assign \$44  = s2_scale[3] ? \$43  : 22'h000000;
+  assign \$45  = $signed(\$42 ) + $signed(\$44 );
+  assign \$46  = $signed(\$40 ) + $signed(\$45 );
+  assign \$48  = s2_scale[4] ? \$47  : 26'h0000000;
+  assign \$50  = s2_scale[5] ? \$49  : 26'h0000000;
+  assign \$51  = $signed(\$48 ) + $signed(\$50 );
+  assign \$53  = s2_scale[6] ? \$52  : 26'h0000000;
+  assign \$55  = s2_scale[7] ? \$54  : 26'h0000000;
+  assign \$56  = $signed(\$53 ) + $signed(\$55 );
+  assign \$57  = $signed(\$51 ) + $signed(\$56 );
+  assign \$58  = $signed(\$46 ) + $signed(\$57 );
+  assign \$59  = $signed(\$35 ) + $signed(\$58 );
+  assign \$60  = \$signal$24  & s2_last;
+  assign \$62  = \$signal$24  & s2_last;
+  assign \$64  = \$signal$24  & s2_last;
+  assign \$66  = \$signal$24  & s2_last;
+  assign \$68  = \$signal$24  & s2_last;
+  assign \$70  = \$signal$24  & s2_last;
+  assign \$72  = \$signal$24  & s2_last;
+  assign \$74  = \$signal$24  & s2_last;
+  assign \$76  = \$signal$24  & s2_last;
+  assign \$78  = ! out1_row;
+  assign \$79  = \$78  ? y0 : 32'd0;
+  assign \$80  = out1_row == 1'h1;
+  assign \$81  = \$80  ? y1 : 32'd0;
+  assign \$82  = \$79  | \$81 ;
+  assign \$83  = out1_row == 2'h2;
+  assign \$84  = \$83  ? y2 : 32'd0;
+  assign \$85  = \$82  | \$84 ;
+  assign \$86  = out1_row == 2'h3;
+  assign \$87  = \$86  ? y3 : 32'd0;
+  assign \$88  = \$85  | \$87 ;
+  assign \$89  = out1_row == 3'h4;
+  assign \$90  = \$89  ? y4 : 32'd0;
+  assign \$91  = \$88  | \$90 ;
+  assign \$92  = out1_row == 3'h5;
+  assign \$93  = \$92  ? y5 : 32'd0;
+  assign \$94  = \$91  | \$93 ;
+  assign \$95  = out1_row == 3'h6;
+  assign \$96  = \$95  ? y6 : 32'd0;
+  assign \$97  = \$94  | \$96 ;
+  assign \$98  = out1_row == 3'h7;
+  assign \$99  = \$98  ? y7 : 32'd0;
+  assign \$100  = \$97  | \$99 ;
+  assign \$101  = | i_hand_valid;
+  assign \$102  = | i_hand_valid;
+  assign \$103  = ! s2_index;
+  assign \$104  = s2_index == 1'h1;
+  assign \$105  = s2_index == 2'h2;
+  assign \$106  = s2_index == 2'h3;
+  assign \$107  = s2_index == 3'h4;
+  assign \$108  = s2_index == 3'h5;
+  assign \$109  = s2_index == 3'h6;
+  assign \$110  = s2_index == 3'h7;
+  assign \$128  = out9_enter ? s2_index : 3'h0;
   always @(posedge clk)
-    \$signal$23  <= \$87 ;
+    \$signal$24  <= \$130 ;
   always @(posedge clk)
-    s2_d <= \$88 ;
+    s2_d <= \$131 ;
   always @(posedge clk)
-    s2_scale <= \$89 ;
+    s2_scale <= \$132 ;
   always @(posedge clk)
-    \$signal  <= \$90 ;
+    \$signal  <= \$133 ;
   always @(posedge clk)
-    s2_last <= \$91 ;
+    s2_last <= \$134 ;
   always @(posedge clk)
-    s2_index <= \$92 ;
+    s2_index <= \$135 ;
   always @(posedge clk)
-    s2_dtype <= \$93 ;
+    s2_dtype <= \$136 ;
   always @(posedge clk)
-    y0 <= \$94 ;
+    y0 <= \$137 ;
   always @(posedge clk)
-    y1 <= \$95 ;
+    y1 <= \$138 ;
   always @(posedge clk)
-    y2 <= \$96 ;
+    y2 <= \$139 ;
   always @(posedge clk)
-    y3 <= \$97 ;
+    y3 <= \$140 ;
   always @(posedge clk)
-    y4 <= \$98 ;
+    y4 <= \$141 ;
   always @(posedge clk)
-    y5 <= \$99 ;
+    y5 <= \$142 ;
   always @(posedge clk)
-    y6 <= \$100 ;
+    y6 <= \$143 ;
   always @(posedge clk)
-    y7 <= \$101 ;
+    y7 <= \$144 ;
   always @(posedge clk)
-    out1_done <= \$102 ;
+    out1_done <= \$145 ;
   always @(posedge clk)
-    out1_row <= \$103 ;
+    out1_row <= \$146 ;
   always @(posedge clk)
-    out2_done <= \$104 ;
+    out2_done <= \$147 ;
   always @(posedge clk)
-    out2_row <= \$105 ;
+    out2_row <= \$148 ;
   always @(posedge clk)
-    out3_done <= \$106 ;
+    out3_done <= \$149 ;
   always @(posedge clk)
-    out3_row <= \$107 ;
+    out3_row <= \$150 ;
   always @(posedge clk)
-    out4_done <= \$108 ;
+    out4_done <= \$151 ;
   always @(posedge clk)
-    out4_row <= \$109 ;
+    out4_row <= \$152 ;
   always @(posedge clk)
-    out5_done <= \$110 ;
+    out5_done <= \$153 ;
   always @(posedge clk)
-    out5_row <= \$111 ;
+    out5_row <= \$154 ;
   always @(posedge clk)
-    out6_done <= \$112 ;
+    out6_done <= \$155 ;
   always @(posedge clk)
-    out6_row <= \$113 ;
+    out6_row <= \$156 ;
   always @(posedge clk)
-    out7_done <= \$114 ;
+    out7_done <= \$157 ;
   always @(posedge clk)
-    out7_row <= \$115 ;
+    out7_row <= \$158 ;
   always @(posedge clk)
-    out8_done <= \$116 ;
+    out8_done <= \$159 ;
   always @(posedge clk)
-    out8_row <= \$117 ;
+    out8_row <= \$160 ;
   always @(posedge clk)
-    out9_done <= \$118 ;
+    out9_done <= \$161 ;
   always @(posedge clk)
-    out9_row <= \$119 ;
+    out9_row <= \$162 ;
   always @(posedge clk)
-    o_valid <= \$120 ;
+    o_valid <= \$163 ;
   always @(posedge clk)
-    o_y <= \$121 ;
+    o_y <= \$164 ;
   always @(posedge clk)
-    o_index <= \$122 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    (* full_case = 32'd1 *)
-    casez (s2_index)
-      3'h0:
-          \$13  = y0;
-      3'h1:
-          \$13  = y1;
-      3'h2:
-          \$13  = y2;
-      3'h3:
-          \$13  = y3;
-      3'h4:
-          \$13  = y4;
-      3'h5:
-          \$13  = y5;
-      3'h6:
-          \$13  = y6;
-      3'h7:
-          \$13  = y7;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    (* full_case = 32'd1 *)
-    casez (out1_row)
-      3'h0:
-          \$86  = y0;
-      3'h1:
-          \$86  = y1;
-      3'h2:
-          \$86  = y2;
-      3'h3:
-          \$86  = y3;
-      3'h4:
-          \$86  = y4;
-      3'h5:
-          \$86  = y5;
-      3'h6:
-          \$86  = y6;
-      3'h7:
-          \$86  = y7;
-    endcase
-  end
+    o_index <= \$165 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
     hand = 35'h000000000;
@@ -19518,323 +19781,330 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.col4_unit0 (rst, i_hand, i_hand_valid
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$87  = \$57 ;
-    if (rst) begin
-      \$87  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$88  = s2_d;
-    if (\$58 ) begin
-      \$88  = d;
-    end
-    if (rst) begin
-      \$88  = 19'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$89  = s2_scale;
-    if (\$58 ) begin
-      \$89  = i_scale;
-    end
-    if (rst) begin
-      \$89  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$90  = \$signal ;
-    if (\$58 ) begin
-      \$90  = hand[33];
-    end
-    if (rst) begin
-      \$90  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$91  = s2_last;
-    if (\$58 ) begin
-      \$91  = hand[34];
-    end
-    if (rst) begin
-      \$91  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$92  = s2_index;
-    if (\$58 ) begin
-      \$92  = index;
-    end
-    if (rst) begin
-      \$92  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$93  = s2_dtype;
-    if (\$58 ) begin
-      \$93  = 1'h0;
-    end
-    if (rst) begin
-      \$93  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$94  = y0;
-    if (\$signal$23 ) begin
-      if (\$59 ) begin
-        \$94  = \$38 [31:0];
-      end
-    end
-    if (rst) begin
-      \$94  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$95  = y1;
-    if (\$signal$23 ) begin
-      if (\$60 ) begin
-        \$95  = \$38 [31:0];
-      end
-    end
-    if (rst) begin
-      \$95  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$96  = y2;
-    if (\$signal$23 ) begin
-      if (\$61 ) begin
-        \$96  = \$38 [31:0];
-      end
-    end
-    if (rst) begin
-      \$96  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$97  = y3;
-    if (\$signal$23 ) begin
-      if (\$62 ) begin
-        \$97  = \$38 [31:0];
-      end
-    end
-    if (rst) begin
-      \$97  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$98  = y4;
-    if (\$signal$23 ) begin
-      if (\$63 ) begin
-        \$98  = \$38 [31:0];
-      end
-    end
-    if (rst) begin
-      \$98  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$99  = y5;
-    if (\$signal$23 ) begin
-      if (\$64 ) begin
-        \$99  = \$38 [31:0];
-      end
-    end
-    if (rst) begin
-      \$99  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$100  = y6;
-    if (\$signal$23 ) begin
-      if (\$65 ) begin
-        \$100  = \$38 [31:0];
-      end
-    end
-    if (rst) begin
-      \$100  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$101  = y7;
-    if (\$signal$23 ) begin
-      if (\$66 ) begin
-        \$101  = \$38 [31:0];
-      end
-    end
-    if (rst) begin
-      \$101  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$102  = \$67 ;
-    if (rst) begin
-      \$102  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$103  = \$68 ;
-    if (rst) begin
-      \$103  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$104  = \$69 ;
-    if (rst) begin
-      \$104  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$105  = \$70 ;
-    if (rst) begin
-      \$105  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$106  = \$71 ;
-    if (rst) begin
-      \$106  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$107  = \$72 ;
-    if (rst) begin
-      \$107  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$108  = \$73 ;
-    if (rst) begin
-      \$108  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$109  = \$74 ;
-    if (rst) begin
-      \$109  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$110  = \$75 ;
-    if (rst) begin
-      \$110  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$111  = \$76 ;
-    if (rst) begin
-      \$111  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$112  = \$77 ;
-    if (rst) begin
-      \$112  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$113  = \$78 ;
-    if (rst) begin
-      \$113  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$114  = \$79 ;
-    if (rst) begin
-      \$114  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$115  = \$80 ;
-    if (rst) begin
-      \$115  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$116  = \$81 ;
-    if (rst) begin
-      \$116  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$117  = \$82 ;
-    if (rst) begin
-      \$117  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$118  = \$83 ;
-    if (rst) begin
-      \$118  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$119  = \$84 ;
-    if (rst) begin
-      \$119  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$120  = \$85 ;
-    if (rst) begin
-      \$120  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$121  = o_y;
+    y_out = 32'd0;
     if (out1_done) begin
-      \$121  = \$86 ;
-    end
-    if (rst) begin
-      \$121  = 32'd0;
+      y_out = \$100 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$122  = o_index;
-    if (out1_done) begin
-      \$122  = out1_row;
+    \$130  = \$101 ;
+    if (rst) begin
+      \$130  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
+    \$131  = s2_d;
+    if (\$102 ) begin
+      \$131  = d;
     end
     if (rst) begin
-      \$122  = 3'h0;
+      \$131  = 19'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
+    \$132  = s2_scale;
+    if (\$102 ) begin
+      \$132  = i_scale;
+    end
+    if (rst) begin
+      \$132  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
+    \$133  = \$signal ;
+    if (\$102 ) begin
+      \$133  = hand[33];
+    end
+    if (rst) begin
+      \$133  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
+    \$134  = s2_last;
+    if (\$102 ) begin
+      \$134  = hand[34];
+    end
+    if (rst) begin
+      \$134  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
+    \$135  = s2_index;
+    if (\$102 ) begin
+      \$135  = index;
+    end
+    if (rst) begin
+      \$135  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
+    \$136  = s2_dtype;
+    if (\$102 ) begin
+      \$136  = 1'h0;
+    end
+    if (rst) begin
+      \$136  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
+    \$137  = y0;
+    if (\$signal$24 ) begin
+      if (\$103 ) begin
+        \$137  = \$59 [31:0];
+      end
+    end
+    if (rst) begin
+      \$137  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
+    \$138  = y1;
+    if (\$signal$24 ) begin
+      if (\$104 ) begin
+        \$138  = \$59 [31:0];
+      end
+    end
+    if (rst) begin
+      \$138  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
+    \$139  = y2;
+    if (\$signal$24 ) begin
+      if (\$105 ) begin
+        \$139  = \$59 [31:0];
+      end
+    end
+    if (rst) begin
+      \$139  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
+    \$140  = y3;
+    if (\$signal$24 ) begin
+      if (\$106 ) begin
+        \$140  = \$59 [31:0];
+      end
+    end
+    if (rst) begin
+      \$140  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
+    \$141  = y4;
+    if (\$signal$24 ) begin
+      if (\$107 ) begin
+        \$141  = \$59 [31:0];
+      end
+    end
+    if (rst) begin
+      \$141  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
+    \$142  = y5;
+    if (\$signal$24 ) begin
+      if (\$108 ) begin
+        \$142  = \$59 [31:0];
+      end
+    end
+    if (rst) begin
+      \$142  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
+    \$143  = y6;
+    if (\$signal$24 ) begin
+      if (\$109 ) begin
+        \$143  = \$59 [31:0];
+      end
+    end
+    if (rst) begin
+      \$143  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
+    \$144  = y7;
+    if (\$signal$24 ) begin
+      if (\$110 ) begin
+        \$144  = \$59 [31:0];
+      end
+    end
+    if (rst) begin
+      \$144  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
+    \$145  = \$111 ;
+    if (rst) begin
+      \$145  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
+    \$146  = \$112 ;
+    if (rst) begin
+      \$146  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
+    \$147  = \$113 ;
+    if (rst) begin
+      \$147  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
+    \$148  = \$114 ;
+    if (rst) begin
+      \$148  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
+    \$149  = \$115 ;
+    if (rst) begin
+      \$149  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
+    \$150  = \$116 ;
+    if (rst) begin
+      \$150  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
+    \$151  = \$117 ;
+    if (rst) begin
+      \$151  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
+    \$152  = \$118 ;
+    if (rst) begin
+      \$152  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
+    \$153  = \$119 ;
+    if (rst) begin
+      \$153  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
+    \$154  = \$120 ;
+    if (rst) begin
+      \$154  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
+    \$155  = \$121 ;
+    if (rst) begin
+      \$155  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
+    \$156  = \$122 ;
+    if (rst) begin
+      \$156  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
+    \$157  = \$123 ;
+    if (rst) begin
+      \$157  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
+    \$158  = \$124 ;
+    if (rst) begin
+      \$158  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
+    \$159  = \$125 ;
+    if (rst) begin
+      \$159  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
+    \$160  = \$126 ;
+    if (rst) begin
+      \$160  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
+    \$161  = \$127 ;
+    if (rst) begin
+      \$161  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
+    \$162  = \$128 ;
+    if (rst) begin
+      \$162  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
+    \$163  = \$129 ;
+    if (rst) begin
+      \$163  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
+    \$164  = o_y;
+    if (out1_done) begin
+      \$164  = y_out;
+    end
+    if (rst) begin
+      \$164  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
+    \$165  = o_index;
+    if (out1_done) begin
+      \$165  = out1_row;
+    end
+    if (rst) begin
+      \$165  = 3'h0;
     end
   end
   assign c = corr_uint2[2:0];
   assign num = \$11 [18:0];
-  assign y = \$38 [31:0];
+  assign y = \$59 [31:0];
   assign \hand.acc  = hand[16:0];
   assign \hand.act_sum  = hand[32:17];
   assign \hand.first  = hand[33];
@@ -19888,132 +20158,175 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.col4_unit0 (rst, i_hand, i_hand_valid
   assign \$7  = { hand[32], hand[32:17], 2'h0 };
   assign \$12  = { \$11 [18], \$11 [18:1] };
   assign d = \$12 ;
-  assign \$15  = { s2_d[18], s2_d };
-  assign \$17  = { s2_d, 1'h0 };
-  assign \$20  = { s2_d[18], s2_d, 2'h0 };
-  assign \$22  = { s2_d, 3'h0 };
-  assign \$26  = { s2_d[18], s2_d[18], s2_d[18], s2_d, 4'h0 };
-  assign \$28  = { s2_d[18], s2_d[18], s2_d, 5'h00 };
-  assign \$31  = { s2_d[18], s2_d, 6'h00 };
-  assign \$33  = { s2_d, 7'h00 };
-  assign \$40  = 1'h0;
+  assign \$36  = { s2_d[18], s2_d };
+  assign \$38  = { s2_d, 1'h0 };
+  assign \$41  = { s2_d[18], s2_d, 2'h0 };
+  assign \$43  = { s2_d, 3'h0 };
+  assign \$47  = { s2_d[18], s2_d[18], s2_d[18], s2_d, 4'h0 };
+  assign \$49  = { s2_d[18], s2_d[18], s2_d, 5'h00 };
+  assign \$52  = { s2_d[18], s2_d, 6'h00 };
+  assign \$54  = { s2_d, 7'h00 };
+  assign \$61  = 1'h0;
   assign out1_enter = 1'h0;
-  assign \$42  = 1'h0;
+  assign \$63  = 1'h0;
   assign out2_enter = 1'h0;
-  assign \$44  = 1'h0;
+  assign \$65  = 1'h0;
   assign out3_enter = 1'h0;
-  assign \$46  = 1'h0;
+  assign \$67  = 1'h0;
   assign out4_enter = 1'h0;
-  assign \$48  = 1'h0;
+  assign \$69  = 1'h0;
   assign out5_enter = 1'h0;
-  assign \$50  = 1'h0;
+  assign \$71  = 1'h0;
   assign out6_enter = 1'h0;
-  assign \$52  = 1'h0;
+  assign \$73  = 1'h0;
   assign out7_enter = 1'h0;
-  assign \$54  = 1'h0;
+  assign \$75  = 1'h0;
   assign out8_enter = 1'h0;
-  assign \$56  = 1'h1;
-  assign out9_enter = \$55 ;
-  assign \$67  = out2_done;
-  assign \$68  = out2_row;
-  assign \$69  = out3_done;
-  assign \$70  = out3_row;
-  assign \$71  = out4_done;
-  assign \$72  = out4_row;
-  assign \$73  = out5_done;
-  assign \$74  = out5_row;
-  assign \$75  = out6_done;
-  assign \$76  = out6_row;
-  assign \$77  = out7_done;
-  assign \$78  = out7_row;
-  assign \$79  = out8_done;
-  assign \$80  = out8_row;
-  assign \$81  = out9_done;
-  assign \$82  = out9_row;
-  assign \$83  = \$55 ;
-  assign \$85  = out1_done;
+  assign \$77  = 1'h1;
+  assign out9_enter = \$76 ;
+  assign \$111  = out2_done;
+  assign \$112  = out2_row;
+  assign \$113  = out3_done;
+  assign \$114  = out3_row;
+  assign \$115  = out4_done;
+  assign \$116  = out4_row;
+  assign \$117  = out5_done;
+  assign \$118  = out5_row;
+  assign \$119  = out6_done;
+  assign \$120  = out6_row;
+  assign \$121  = out7_done;
+  assign \$122  = out7_row;
+  assign \$123  = out8_done;
+  assign \$124  = out8_row;
+  assign \$125  = out9_done;
+  assign \$126  = out9_row;
+  assign \$127  = \$76 ;
+  assign \$129  = out1_done;
 endmodule
 
 module \array_lut_w2_a8_os_8x8_shared.mesh.col5_unit0 (rst, i_hand, i_hand_valid, i_scale, i_zero, o_y, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$8  = 0;
   wire [2:0] \$1 ;
   wire [20:0] \$10 ;
-  reg [31:0] \$100 ;
-  reg [31:0] \$101 ;
-  reg \$102 ;
-  reg [2:0] \$103 ;
-  reg \$104 ;
-  reg [2:0] \$105 ;
-  reg \$106 ;
-  reg [2:0] \$107 ;
-  reg \$108 ;
-  reg [2:0] \$109 ;
+  wire [31:0] \$100 ;
+  wire \$101 ;
+  wire \$102 ;
+  wire \$103 ;
+  wire \$104 ;
+  wire \$105 ;
+  wire \$106 ;
+  wire \$107 ;
+  wire \$108 ;
+  wire \$109 ;
   wire [21:0] \$11 ;
-  reg \$110 ;
-  reg [2:0] \$111 ;
-  reg \$112 ;
-  reg [2:0] \$113 ;
-  reg \$114 ;
-  reg [2:0] \$115 ;
-  reg \$116 ;
-  reg [2:0] \$117 ;
-  reg \$118 ;
-  reg [2:0] \$119 ;
+  wire \$110 ;
+  wire \$111 ;
+  wire [2:0] \$112 ;
+  wire \$113 ;
+  wire [2:0] \$114 ;
+  wire \$115 ;
+  wire [2:0] \$116 ;
+  wire \$117 ;
+  wire [2:0] \$118 ;
+  wire \$119 ;
   wire [18:0] \$12 ;
-  reg \$120 ;
-  reg [31:0] \$121 ;
-  reg [2:0] \$122 ;
-  reg [31:0] \$13 ;
+  wire [2:0] \$120 ;
+  wire \$121 ;
+  wire [2:0] \$122 ;
+  wire \$123 ;
+  wire [2:0] \$124 ;
+  wire \$125 ;
+  wire [2:0] \$126 ;
+  wire \$127 ;
+  wire [2:0] \$128 ;
+  wire \$129 ;
+  wire \$13 ;
+  reg \$130 ;
+  reg [18:0] \$131 ;
+  reg [7:0] \$132 ;
+  reg \$133 ;
+  reg \$134 ;
+  reg [2:0] \$135 ;
+  reg \$136 ;
+  reg [31:0] \$137 ;
+  reg [31:0] \$138 ;
+  reg [31:0] \$139 ;
   wire [31:0] \$14 ;
-  wire [19:0] \$15 ;
-  wire [19:0] \$16 ;
-  wire [19:0] \$17 ;
-  wire [19:0] \$18 ;
-  wire [20:0] \$19 ;
+  reg [31:0] \$140 ;
+  reg [31:0] \$141 ;
+  reg [31:0] \$142 ;
+  reg [31:0] \$143 ;
+  reg [31:0] \$144 ;
+  reg \$145 ;
+  reg [2:0] \$146 ;
+  reg \$147 ;
+  reg [2:0] \$148 ;
+  reg \$149 ;
+  wire \$15 ;
+  reg [2:0] \$150 ;
+  reg \$151 ;
+  reg [2:0] \$152 ;
+  reg \$153 ;
+  reg [2:0] \$154 ;
+  reg \$155 ;
+  reg [2:0] \$156 ;
+  reg \$157 ;
+  reg [2:0] \$158 ;
+  reg \$159 ;
+  wire [31:0] \$16 ;
+  reg [2:0] \$160 ;
+  reg \$161 ;
+  reg [2:0] \$162 ;
+  reg \$163 ;
+  reg [31:0] \$164 ;
+  reg [2:0] \$165 ;
+  wire [31:0] \$17 ;
+  wire \$18 ;
+  wire [31:0] \$19 ;
   wire [16:0] \$2 ;
-  wire [21:0] \$20 ;
-  wire [21:0] \$21 ;
-  wire [21:0] \$22 ;
-  wire [21:0] \$23 ;
-  wire [22:0] \$24 ;
-  wire [23:0] \$25 ;
-  wire [25:0] \$26 ;
-  wire [25:0] \$27 ;
-  wire [25:0] \$28 ;
-  wire [25:0] \$29 ;
+  wire [31:0] \$20 ;
+  wire \$21 ;
+  wire [31:0] \$22 ;
+  wire [31:0] \$23 ;
+  wire \$24 ;
+  wire [31:0] \$25 ;
+  wire [31:0] \$26 ;
+  wire \$27 ;
+  wire [31:0] \$28 ;
+  wire [31:0] \$29 ;
   wire [16:0] \$3 ;
-  wire [26:0] \$30 ;
-  wire [25:0] \$31 ;
-  wire [25:0] \$32 ;
-  wire [25:0] \$33 ;
-  wire [25:0] \$34 ;
-  wire [26:0] \$35 ;
-  wire [27:0] \$36 ;
-  wire [28:0] \$37 ;
-  wire [32:0] \$38 ;
-  wire \$39 ;
+  wire \$30 ;
+  wire [31:0] \$31 ;
+  wire [31:0] \$32 ;
+  wire \$33 ;
+  wire [31:0] \$34 ;
+  wire [31:0] \$35 ;
+  wire [19:0] \$36 ;
+  wire [19:0] \$37 ;
+  wire [19:0] \$38 ;
+  wire [19:0] \$39 ;
   wire [16:0] \$4 ;
-  wire \$40 ;
-  wire \$41 ;
-  wire \$42 ;
-  wire \$43 ;
-  wire \$44 ;
-  wire \$45 ;
-  wire \$46 ;
-  wire \$47 ;
-  wire \$48 ;
-  wire \$49 ;
+  wire [20:0] \$40 ;
+  wire [21:0] \$41 ;
+  wire [21:0] \$42 ;
+  wire [21:0] \$43 ;
+  wire [21:0] \$44 ;
+  wire [22:0] \$45 ;
+  wire [23:0] \$46 ;
+  wire [25:0] \$47 ;
+  wire [25:0] \$48 ;
+  wire [25:0] \$49 ;
   wire [16:0] \$5 ;
-  wire \$50 ;
-  wire \$51 ;
-  wire \$52 ;
-  wire \$53 ;
-  wire \$54 ;
-  wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
+  wire [25:0] \$50 ;
+  wire [26:0] \$51 ;
+  wire [25:0] \$52 ;
+  wire [25:0] \$53 ;
+  wire [25:0] \$54 ;
+  wire [25:0] \$55 ;
+  wire [26:0] \$56 ;
+  wire [27:0] \$57 ;
+  wire [28:0] \$58 ;
+  wire [32:0] \$59 ;
   wire [17:0] \$6 ;
   wire \$60 ;
   wire \$61 ;
@@ -20023,43 +20336,43 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.col5_unit0 (rst, i_hand, i_hand_valid
   wire \$65 ;
   wire \$66 ;
   wire \$67 ;
-  wire [2:0] \$68 ;
+  wire \$68 ;
   wire \$69 ;
   wire [18:0] \$7 ;
-  wire [2:0] \$70 ;
+  wire \$70 ;
   wire \$71 ;
-  wire [2:0] \$72 ;
+  wire \$72 ;
   wire \$73 ;
-  wire [2:0] \$74 ;
+  wire \$74 ;
   wire \$75 ;
-  wire [2:0] \$76 ;
+  wire \$76 ;
   wire \$77 ;
-  wire [2:0] \$78 ;
-  wire \$79 ;
+  wire \$78 ;
+  wire [31:0] \$79 ;
   wire [18:0] \$8 ;
-  wire [2:0] \$80 ;
-  wire \$81 ;
-  wire [2:0] \$82 ;
+  wire \$80 ;
+  wire [31:0] \$81 ;
+  wire [31:0] \$82 ;
   wire \$83 ;
-  wire [2:0] \$84 ;
-  wire \$85 ;
-  reg [31:0] \$86 ;
-  reg \$87 ;
-  reg [18:0] \$88 ;
-  reg [7:0] \$89 ;
+  wire [31:0] \$84 ;
+  wire [31:0] \$85 ;
+  wire \$86 ;
+  wire [31:0] \$87 ;
+  wire [31:0] \$88 ;
+  wire \$89 ;
   wire [19:0] \$9 ;
-  reg \$90 ;
-  reg \$91 ;
-  reg [2:0] \$92 ;
-  reg \$93 ;
-  reg [31:0] \$94 ;
-  reg [31:0] \$95 ;
-  reg [31:0] \$96 ;
-  reg [31:0] \$97 ;
-  reg [31:0] \$98 ;
-  reg [31:0] \$99 ;
+  wire [31:0] \$90 ;
+  wire [31:0] \$91 ;
+  wire \$92 ;
+  wire [31:0] \$93 ;
+  wire [31:0] \$94 ;
+  wire \$95 ;
+  wire [31:0] \$96 ;
+  wire [31:0] \$97 ;
+  wire \$98 ;
+  wire [31:0] \$99 ;
   reg \$signal  = 1'h0;
-  reg \$signal$23  = 1'h0;
+  reg \$signal$24  = 1'h0;
   wire [2:0] c;
   input clk;
   wire clk;
@@ -20170,6 +20483,8 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.col5_unit0 (rst, i_hand, i_hand_valid
   reg [31:0] y5 = 32'd0;
   reg [31:0] y6 = 32'd0;
   reg [31:0] y7 = 32'd0;
+  wire [31:0] y_base;
+  reg [31:0] y_out;
   assign corr_uint2 = 2'h3 - \$1 ;
   assign \$3  = corr_uint2[0] ? \$2  : 17'h00000;
   assign \$5  = corr_uint2[1] ? \$4  : 17'h00000;
@@ -20178,159 +20493,161 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.col5_unit0 (rst, i_hand, i_hand_valid
   assign \$9  = - $signed(\$8 );
   assign \$10  = $signed(\$6 ) + $signed(\$9 );
   assign \$11  = $signed(hand[16:0]) + $signed(\$10 );
-  assign \$14  = \$signal  ? 32'd0 : \$13 ;
-  assign \$16  = s2_scale[0] ? \$15  : 20'h00000;
-  assign \$18  = s2_scale[1] ? \$17  : 20'h00000;
-  assign \$19  = $signed(\$16 ) + $signed(\$18 );
-  assign \$21  = s2_scale[2] ? \$20  : 22'h000000;
-  assign \$23  = s2_scale[3] ? \$22  : 22'h000000;
-  assign \$24  = $signed(\$21 ) + $signed(\$23 );
-  assign \$25  = $signed(\$19 ) + $signed(\$24 );
-  assign \$27  = s2_scale[4] ? \$26  : 26'h0000000;
-  assign \$29  = s2_scale[5] ? \$28  : 26'h0000000;
-  assign \$30  = $signed(\$27 ) + $signed(\$29 );
-  assign \$32  = s2_scale[6] ? \$31  : 26'h0000000;
-  assign \$34  = s2_scale[7] ? \$33  : 26'h0000000;
-  assign \$35  = $signed(\$32 ) + $signed(\$34 );
-  assign \$36  = $signed(\$30 ) + $signed(\$35 );
-  assign \$37  = $signed(\$25 ) + $signed(\$36 );
-  assign \$38  = $signed(\$14 ) + $signed(\$37 );
-  assign \$39  = \$signal$23  & s2_last;
-  assign \$41  = \$signal$23  & s2_last;
-  assign \$43  = \$signal$23  & s2_last;
-  assign \$45  = \$signal$23  & s2_last;
-  assign \$47  = \$signal$23  & s2_last;
-  assign \$49  = \$signal$23  & s2_last;
-  assign \$51  = \$signal$23  & s2_last;
-  assign \$53  = \$signal$23  & s2_last;
-  assign \$55  = \$signal$23  & s2_last;
-  assign \$57  = | i_hand_valid;
-  assign \$58  = | i_hand_valid;
-  assign \$59  = ! s2_index;
-  assign \$60  = s2_index == 1'h1;
-  assign \$61  = s2_index == 2'h2;
-  assign \$62  = s2_index == 2'h3;
-  assign \$63  = s2_index == 3'h4;
-  assign \$64  = s2_index == 3'h5;
-  assign \$65  = s2_index == 3'h6;
-  assign \$66  = s2_index == 3'h7;
-  assign \$84  = out9_enter ? s2_index : 3'h0;
+  assign \$13  = ! s2_index;
+  assign \$14  = \$13  ? y0 : 32'd0;
+  assign \$15  = s2_index == 1'h1;
+  assign \$16  = \$15  ? y1 : 32'd0;
+  assign \$17  = \$14  | \$16 ;
+  assign \$18  = s2_index == 2'h2;
+  assign \$19  = \$18  ? y2 : 32'd0;
+  assign \$20  = \$17  | \$19 ;
+  assign \$21  = s2_index == 2'h3;
+  assign \$22  = \$21  ? y3 : 32'd0;
+  assign \$23  = \$20  | \$22 ;
+  assign \$24  = s2_index == 3'h4;
+  assign \$25  = \$24  ? y4 : 32'd0;
+  assign \$26  = \$23  | \$25 ;
+  assign \$27  = s2_index == 3'h5;
+  assign \$28  = \$27  ? y5 : 32'd0;
+  assign \$29  = \$26  | \$28 ;
+  assign \$30  = s2_index == 3'h6;
+  assign \$31  = \$30  ? y6 : 32'd0;
+  assign \$32  = \$29  | \$31 ;
+  assign \$33  = s2_index == 3'h7;
+  assign \$34  = \$33  ? y7 : 32'd0;
+  assign y_base = \$32  | \$34 ;
+  assign \$35  = \$signal  ? 32'd0 : y_base;
+  assign \$37  = s2_scale[0] ? \$36  : 20'h00000;
+  assign \$39  = s2_scale[1] ? \$38  : 20'h00000;
+  assign \$40  = $signed(\$37 ) + $signed(\$39 );
+  assign \$42  = s2_scale[2] ? \$41  : 22'h000000;
+  assign \$44  = s2_scale[3] ? \$43  : 22'h000000;
+  assign \$45  = $signed(\$42 ) + $signed(\$44 );
+  assign \$46  = $signed(\$40 ) + $signed(\$45 );
+  assign \$48  = s2_scale[4] ? \$47  : 26'h0000000;
+  assign \$50  = s2_scale[5] ? \$49  : 26'h0000000;
+  assign \$51  = $signed(\$48 ) + $signed(\$50 );
+  assign \$53  = s2_scale[6] ? \$52  : 26'h0000000;
+  assign \$55  = s2_scale[7] ? \$54  : 26'h0000000;
+  assign \$56  = $signed(\$53 ) + $signed(\$55 );
+  assign \$57  = $signed(\$51 ) + $signed(\$56 );
+  assign \$58  = $signed(\$46 ) + $signed(\$57 );
+  assign \$59  = $signed(\$35 ) + $signed(\$58 );
+  assign \$60  = \$signal$24  & s2_last;
+  assign \$62  = \$signal$24  & s2_last;
+  assign \$64  = \$signal$24  & s2_last;
+  assign \$66  = \$signal$24  & s2_last;
+  assign \$68  = \$signal$24  & s2_last;
+  assign \$70  = \$signal$24  & s2_last;
+  assign \$72  = \$signal$24  & s2_last;
+  assign \$74  = \$signal$24  & s2_last;
+  assign \$76  = \$signal$24  & s2_last;
+  assign \$78  = ! out1_row;
+  assign \$79  = \$78  ? y0 : 32'd0;
+  assign \$80  = out1_row == 1'h1;
+  assign \$81  = \$80  ? y1 : 32'd0;
+  assign \$82  = \$79  | \$81 ;
+  assign \$83  = out1_row == 2'h2;
+  assign \$84  = \$83  ? y2 : 32'd0;
+  assign \$85  = \$82  | \$84 ;
+  assign \$86  = out1_row == 2'h3;
+  assign \$87  = \$86  ? y3 : 32'd0;
+  assign \$88  = \$85  | \$87 ;
+  assign \$89  = out1_row == 3'h4;
+  assign \$90  = \$89  ? y4 : 32'd0;
+  assign \$91  = \$88  | \$90 ;
+  assign \$92  = out1_row == 3'h5;
+  assign \$93  = \$92  ? y5 : 32'd0;
+  assign \$94  = \$91  | \$93 ;
+  assign \$95  = out1_row == 3'h6;
+  assign \$96  = \$95  ? y6 : 32'd0;
+  assign \$97  = \$94  | \$96 ;
+  assign \$98  = out1_row == 3'h7;
+  assign \$99  = \$98  ? y7 : 32'd0;
+  assign \$100  = \$97  | \$99 ;
+  assign \$101  = | i_hand_valid;
+  assign \$102  = | i_hand_valid;
+  assign \$103  = ! s2_index;
+  assign \$104  = s2_index == 1'h1;
+  assign \$105  = s2_index == 2'h2;
+  assign \$106  = s2_index == 2'h3;
+  assign \$107  = s2_index == 3'h4;
+  assign \$108  = s2_index == 3'h5;
+  assign \$109  = s2_index == 3'h6;
+  assign \$110  = s2_index == 3'h7;
+  assign \$128  = out9_enter ? s2_index : 3'h0;
   always @(posedge clk)
-    \$signal$23  <= \$87 ;
+    \$signal$24  <= \$130 ;
   always @(posedge clk)
-    s2_d <= \$88 ;
+    s2_d <= \$131 ;
   always @(posedge clk)
-    s2_scale <= \$89 ;
+    s2_scale <= \$132 ;
   always @(posedge clk)
-    \$signal  <= \$90 ;
+    \$signal  <= \$133 ;
   always @(posedge clk)
-    s2_last <= \$91 ;
+    s2_last <= \$134 ;
   always @(posedge clk)
-    s2_index <= \$92 ;
+    s2_index <= \$135 ;
   always @(posedge clk)
-    s2_dtype <= \$93 ;
+    s2_dtype <= \$136 ;
   always @(posedge clk)
-    y0 <= \$94 ;
+    y0 <= \$137 ;
   always @(posedge clk)
-    y1 <= \$95 ;
+    y1 <= \$138 ;
   always @(posedge clk)
-    y2 <= \$96 ;
+    y2 <= \$139 ;
   always @(posedge clk)
-    y3 <= \$97 ;
+    y3 <= \$140 ;
   always @(posedge clk)
-    y4 <= \$98 ;
+    y4 <= \$141 ;
   always @(posedge clk)
-    y5 <= \$99 ;
+    y5 <= \$142 ;
   always @(posedge clk)
-    y6 <= \$100 ;
+    y6 <= \$143 ;
   always @(posedge clk)
-    y7 <= \$101 ;
+    y7 <= \$144 ;
   always @(posedge clk)
-    out1_done <= \$102 ;
+    out1_done <= \$145 ;
   always @(posedge clk)
-    out1_row <= \$103 ;
+    out1_row <= \$146 ;
   always @(posedge clk)
-    out2_done <= \$104 ;
+    out2_done <= \$147 ;
   always @(posedge clk)
-    out2_row <= \$105 ;
+    out2_row <= \$148 ;
   always @(posedge clk)
-    out3_done <= \$106 ;
+    out3_done <= \$149 ;
   always @(posedge clk)
-    out3_row <= \$107 ;
+    out3_row <= \$150 ;
   always @(posedge clk)
-    out4_done <= \$108 ;
+    out4_done <= \$151 ;
   always @(posedge clk)
-    out4_row <= \$109 ;
+    out4_row <= \$152 ;
   always @(posedge clk)
-    out5_done <= \$110 ;
+    out5_done <= \$153 ;
   always @(posedge clk)
-    out5_row <= \$111 ;
+    out5_row <= \$154 ;
   always @(posedge clk)
-    out6_done <= \$112 ;
+    out6_done <= \$155 ;
   always @(posedge clk)
-    out6_row <= \$113 ;
+    out6_row <= \$156 ;
   always @(posedge clk)
-    out7_done <= \$114 ;
+    out7_done <= \$157 ;
   always @(posedge clk)
-    out7_row <= \$115 ;
+    out7_row <= \$158 ;
   always @(posedge clk)
-    out8_done <= \$116 ;
+    out8_done <= \$159 ;
   always @(posedge clk)
-    out8_row <= \$117 ;
+    out8_row <= \$160 ;
   always @(posedge clk)
-    out9_done <= \$118 ;
+    out9_done <= \$161 ;
   always @(posedge clk)
-    out9_row <= \$119 ;
+    out9_row <= \$162 ;
   always @(posedge clk)
-    o_valid <= \$120 ;
+    o_valid <= \$163 ;
   always @(posedge clk)
-    o_y <= \$121 ;
+    o_y <= \$164 ;
   always @(posedge clk)
-    o_index <= \$122 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    (* full_case = 32'd1 *)
-    casez (s2_index)
-      3'h0:
-          \$13  = y0;
-      3'h1:
-          \$13  = y1;
-      3'h2:
-          \$13  = y2;
-      3'h3:
-          \$13  = y3;
-      3'h4:
-          \$13  = y4;
-      3'h5:
-          \$13  = y5;
-      3'h6:
-          \$13  = y6;
-      3'h7:
-          \$13  = y7;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    (* full_case = 32'd1 *)
-    casez (out1_row)
-      3'h0:
-          \$86  = y0;
-      3'h1:
-          \$86  = y1;
-      3'h2:
-          \$86  = y2;
-      3'h3:
-          \$86  = y3;
-      3'h4:
-          \$86  = y4;
-      3'h5:
-          \$86  = y5;
-      3'h6:
-          \$86  = y6;
-      3'h7:
-          \$86  = y7;
-    endcase
-  end
+    o_index <= \$165 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
     hand = 35'h000000000;
@@ -20389,323 +20706,330 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.col5_unit0 (rst, i_hand, i_hand_valid
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$87  = \$57 ;
-    if (rst) begin
-      \$87  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$88  = s2_d;
-    if (\$58 ) begin
-      \$88  = d;
-    end
-    if (rst) begin
-      \$88  = 19'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$89  = s2_scale;
-    if (\$58 ) begin
-      \$89  = i_scale;
-    end
-    if (rst) begin
-      \$89  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$90  = \$signal ;
-    if (\$58 ) begin
-      \$90  = hand[33];
-    end
-    if (rst) begin
-      \$90  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$91  = s2_last;
-    if (\$58 ) begin
-      \$91  = hand[34];
-    end
-    if (rst) begin
-      \$91  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$92  = s2_index;
-    if (\$58 ) begin
-      \$92  = index;
-    end
-    if (rst) begin
-      \$92  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$93  = s2_dtype;
-    if (\$58 ) begin
-      \$93  = 1'h0;
-    end
-    if (rst) begin
-      \$93  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$94  = y0;
-    if (\$signal$23 ) begin
-      if (\$59 ) begin
-        \$94  = \$38 [31:0];
-      end
-    end
-    if (rst) begin
-      \$94  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$95  = y1;
-    if (\$signal$23 ) begin
-      if (\$60 ) begin
-        \$95  = \$38 [31:0];
-      end
-    end
-    if (rst) begin
-      \$95  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$96  = y2;
-    if (\$signal$23 ) begin
-      if (\$61 ) begin
-        \$96  = \$38 [31:0];
-      end
-    end
-    if (rst) begin
-      \$96  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$97  = y3;
-    if (\$signal$23 ) begin
-      if (\$62 ) begin
-        \$97  = \$38 [31:0];
-      end
-    end
-    if (rst) begin
-      \$97  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$98  = y4;
-    if (\$signal$23 ) begin
-      if (\$63 ) begin
-        \$98  = \$38 [31:0];
-      end
-    end
-    if (rst) begin
-      \$98  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$99  = y5;
-    if (\$signal$23 ) begin
-      if (\$64 ) begin
-        \$99  = \$38 [31:0];
-      end
-    end
-    if (rst) begin
-      \$99  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$100  = y6;
-    if (\$signal$23 ) begin
-      if (\$65 ) begin
-        \$100  = \$38 [31:0];
-      end
-    end
-    if (rst) begin
-      \$100  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$101  = y7;
-    if (\$signal$23 ) begin
-      if (\$66 ) begin
-        \$101  = \$38 [31:0];
-      end
-    end
-    if (rst) begin
-      \$101  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$102  = \$67 ;
-    if (rst) begin
-      \$102  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$103  = \$68 ;
-    if (rst) begin
-      \$103  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$104  = \$69 ;
-    if (rst) begin
-      \$104  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$105  = \$70 ;
-    if (rst) begin
-      \$105  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$106  = \$71 ;
-    if (rst) begin
-      \$106  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$107  = \$72 ;
-    if (rst) begin
-      \$107  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$108  = \$73 ;
-    if (rst) begin
-      \$108  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$109  = \$74 ;
-    if (rst) begin
-      \$109  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$110  = \$75 ;
-    if (rst) begin
-      \$110  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$111  = \$76 ;
-    if (rst) begin
-      \$111  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$112  = \$77 ;
-    if (rst) begin
-      \$112  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$113  = \$78 ;
-    if (rst) begin
-      \$113  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$114  = \$79 ;
-    if (rst) begin
-      \$114  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$115  = \$80 ;
-    if (rst) begin
-      \$115  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$116  = \$81 ;
-    if (rst) begin
-      \$116  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$117  = \$82 ;
-    if (rst) begin
-      \$117  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$118  = \$83 ;
-    if (rst) begin
-      \$118  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$119  = \$84 ;
-    if (rst) begin
-      \$119  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$120  = \$85 ;
-    if (rst) begin
-      \$120  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$121  = o_y;
+    y_out = 32'd0;
     if (out1_done) begin
-      \$121  = \$86 ;
-    end
-    if (rst) begin
-      \$121  = 32'd0;
+      y_out = \$100 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$122  = o_index;
-    if (out1_done) begin
-      \$122  = out1_row;
+    \$130  = \$101 ;
+    if (rst) begin
+      \$130  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
+    \$131  = s2_d;
+    if (\$102 ) begin
+      \$131  = d;
     end
     if (rst) begin
-      \$122  = 3'h0;
+      \$131  = 19'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
+    \$132  = s2_scale;
+    if (\$102 ) begin
+      \$132  = i_scale;
+    end
+    if (rst) begin
+      \$132  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
+    \$133  = \$signal ;
+    if (\$102 ) begin
+      \$133  = hand[33];
+    end
+    if (rst) begin
+      \$133  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
+    \$134  = s2_last;
+    if (\$102 ) begin
+      \$134  = hand[34];
+    end
+    if (rst) begin
+      \$134  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
+    \$135  = s2_index;
+    if (\$102 ) begin
+      \$135  = index;
+    end
+    if (rst) begin
+      \$135  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
+    \$136  = s2_dtype;
+    if (\$102 ) begin
+      \$136  = 1'h0;
+    end
+    if (rst) begin
+      \$136  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
+    \$137  = y0;
+    if (\$signal$24 ) begin
+      if (\$103 ) begin
+        \$137  = \$59 [31:0];
+      end
+    end
+    if (rst) begin
+      \$137  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
+    \$138  = y1;
+    if (\$signal$24 ) begin
+      if (\$104 ) begin
+        \$138  = \$59 [31:0];
+      end
+    end
+    if (rst) begin
+      \$138  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
+    \$139  = y2;
+    if (\$signal$24 ) begin
+      if (\$105 ) begin
+        \$139  = \$59 [31:0];
+      end
+    end
+    if (rst) begin
+      \$139  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
+    \$140  = y3;
+    if (\$signal$24 ) begin
+      if (\$106 ) begin
+        \$140  = \$59 [31:0];
+      end
+    end
+    if (rst) begin
+      \$140  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
+    \$141  = y4;
+    if (\$signal$24 ) begin
+      if (\$107 ) begin
+        \$141  = \$59 [31:0];
+      end
+    end
+    if (rst) begin
+      \$141  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
+    \$142  = y5;
+    if (\$signal$24 ) begin
+      if (\$108 ) begin
+        \$142  = \$59 [31:0];
+      end
+    end
+    if (rst) begin
+      \$142  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
+    \$143  = y6;
+    if (\$signal$24 ) begin
+      if (\$109 ) begin
+        \$143  = \$59 [31:0];
+      end
+    end
+    if (rst) begin
+      \$143  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
+    \$144  = y7;
+    if (\$signal$24 ) begin
+      if (\$110 ) begin
+        \$144  = \$59 [31:0];
+      end
+    end
+    if (rst) begin
+      \$144  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
+    \$145  = \$111 ;
+    if (rst) begin
+      \$145  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
+    \$146  = \$112 ;
+    if (rst) begin
+      \$146  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
+    \$147  = \$113 ;
+    if (rst) begin
+      \$147  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
+    \$148  = \$114 ;
+    if (rst) begin
+      \$148  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
+    \$149  = \$115 ;
+    if (rst) begin
+      \$149  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
+    \$150  = \$116 ;
+    if (rst) begin
+      \$150  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
+    \$151  = \$117 ;
+    if (rst) begin
+      \$151  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
+    \$152  = \$118 ;
+    if (rst) begin
+      \$152  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
+    \$153  = \$119 ;
+    if (rst) begin
+      \$153  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
+    \$154  = \$120 ;
+    if (rst) begin
+      \$154  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
+    \$155  = \$121 ;
+    if (rst) begin
+      \$155  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
+    \$156  = \$122 ;
+    if (rst) begin
+      \$156  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
+    \$157  = \$123 ;
+    if (rst) begin
+      \$157  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
+    \$158  = \$124 ;
+    if (rst) begin
+      \$158  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
+    \$159  = \$125 ;
+    if (rst) begin
+      \$159  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
+    \$160  = \$126 ;
+    if (rst) begin
+      \$160  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
+    \$161  = \$127 ;
+    if (rst) begin
+      \$161  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
+    \$162  = \$128 ;
+    if (rst) begin
+      \$162  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
+    \$163  = \$129 ;
+    if (rst) begin
+      \$163  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
+    \$164  = o_y;
+    if (out1_done) begin
+      \$164  = y_out;
+    end
+    if (rst) begin
+      \$164  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
+    \$165  = o_index;
+    if (out1_done) begin
+      \$165  = out1_row;
+    end
+    if (rst) begin
+      \$165  = 3'h0;
     end
   end
   assign c = corr_uint2[2:0];
   assign num = \$11 [18:0];
-  assign y = \$38 [31:0];
+  assign y = \$59 [31:0];
   assign \hand.acc  = hand[16:0];
   assign \hand.act_sum  = hand[32:17];
   assign \hand.first  = hand[33];
@@ -20759,132 +21083,175 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.col5_unit0 (rst, i_hand, i_hand_valid
   assign \$7  = { hand[32], hand[32:17], 2'h0 };
   assign \$12  = { \$11 [18], \$11 [18:1] };
   assign d = \$12 ;
-  assign \$15  = { s2_d[18], s2_d };
-  assign \$17  = { s2_d, 1'h0 };
-  assign \$20  = { s2_d[18], s2_d, 2'h0 };
-  assign \$22  = { s2_d, 3'h0 };
-  assign \$26  = { s2_d[18], s2_d[18], s2_d[18], s2_d, 4'h0 };
-  assign \$28  = { s2_d[18], s2_d[18], s2_d, 5'h00 };
-  assign \$31  = { s2_d[18], s2_d, 6'h00 };
-  assign \$33  = { s2_d, 7'h00 };
-  assign \$40  = 1'h0;
+  assign \$36  = { s2_d[18], s2_d };
+  assign \$38  = { s2_d, 1'h0 };
+  assign \$41  = { s2_d[18], s2_d, 2'h0 };
+  assign \$43  = { s2_d, 3'h0 };
+  assign \$47  = { s2_d[18], s2_d[18], s2_d[18], s2_d, 4'h0 };
+  assign \$49  = { s2_d[18], s2_d[18], s2_d, 5'h00 };
+  assign \$52  = { s2_d[18], s2_d, 6'h00 };
+  assign \$54  = { s2_d, 7'h00 };
+  assign \$61  = 1'h0;
   assign out1_enter = 1'h0;
-  assign \$42  = 1'h0;
+  assign \$63  = 1'h0;
   assign out2_enter = 1'h0;
-  assign \$44  = 1'h0;
+  assign \$65  = 1'h0;
   assign out3_enter = 1'h0;
-  assign \$46  = 1'h0;
+  assign \$67  = 1'h0;
   assign out4_enter = 1'h0;
-  assign \$48  = 1'h0;
+  assign \$69  = 1'h0;
   assign out5_enter = 1'h0;
-  assign \$50  = 1'h0;
+  assign \$71  = 1'h0;
   assign out6_enter = 1'h0;
-  assign \$52  = 1'h0;
+  assign \$73  = 1'h0;
   assign out7_enter = 1'h0;
-  assign \$54  = 1'h0;
+  assign \$75  = 1'h0;
   assign out8_enter = 1'h0;
-  assign \$56  = 1'h1;
-  assign out9_enter = \$55 ;
-  assign \$67  = out2_done;
-  assign \$68  = out2_row;
-  assign \$69  = out3_done;
-  assign \$70  = out3_row;
-  assign \$71  = out4_done;
-  assign \$72  = out4_row;
-  assign \$73  = out5_done;
-  assign \$74  = out5_row;
-  assign \$75  = out6_done;
-  assign \$76  = out6_row;
-  assign \$77  = out7_done;
-  assign \$78  = out7_row;
-  assign \$79  = out8_done;
-  assign \$80  = out8_row;
-  assign \$81  = out9_done;
-  assign \$82  = out9_row;
-  assign \$83  = \$55 ;
-  assign \$85  = out1_done;
+  assign \$77  = 1'h1;
+  assign out9_enter = \$76 ;
+  assign \$111  = out2_done;
+  assign \$112  = out2_row;
+  assign \$113  = out3_done;
+  assign \$114  = out3_row;
+  assign \$115  = out4_done;
+  assign \$116  = out4_row;
+  assign \$117  = out5_done;
+  assign \$118  = out5_row;
+  assign \$119  = out6_done;
+  assign \$120  = out6_row;
+  assign \$121  = out7_done;
+  assign \$122  = out7_row;
+  assign \$123  = out8_done;
+  assign \$124  = out8_row;
+  assign \$125  = out9_done;
+  assign \$126  = out9_row;
+  assign \$127  = \$76 ;
+  assign \$129  = out1_done;
 endmodule
 
 module \array_lut_w2_a8_os_8x8_shared.mesh.col6_unit0 (rst, i_hand, i_hand_valid, i_scale, i_zero, o_y, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$9  = 0;
   wire [2:0] \$1 ;
   wire [20:0] \$10 ;
-  reg [31:0] \$100 ;
-  reg [31:0] \$101 ;
-  reg \$102 ;
-  reg [2:0] \$103 ;
-  reg \$104 ;
-  reg [2:0] \$105 ;
-  reg \$106 ;
-  reg [2:0] \$107 ;
-  reg \$108 ;
-  reg [2:0] \$109 ;
+  wire [31:0] \$100 ;
+  wire \$101 ;
+  wire \$102 ;
+  wire \$103 ;
+  wire \$104 ;
+  wire \$105 ;
+  wire \$106 ;
+  wire \$107 ;
+  wire \$108 ;
+  wire \$109 ;
   wire [21:0] \$11 ;
-  reg \$110 ;
-  reg [2:0] \$111 ;
-  reg \$112 ;
-  reg [2:0] \$113 ;
-  reg \$114 ;
-  reg [2:0] \$115 ;
-  reg \$116 ;
-  reg [2:0] \$117 ;
-  reg \$118 ;
-  reg [2:0] \$119 ;
+  wire \$110 ;
+  wire \$111 ;
+  wire [2:0] \$112 ;
+  wire \$113 ;
+  wire [2:0] \$114 ;
+  wire \$115 ;
+  wire [2:0] \$116 ;
+  wire \$117 ;
+  wire [2:0] \$118 ;
+  wire \$119 ;
   wire [18:0] \$12 ;
-  reg \$120 ;
-  reg [31:0] \$121 ;
-  reg [2:0] \$122 ;
-  reg [31:0] \$13 ;
+  wire [2:0] \$120 ;
+  wire \$121 ;
+  wire [2:0] \$122 ;
+  wire \$123 ;
+  wire [2:0] \$124 ;
+  wire \$125 ;
+  wire [2:0] \$126 ;
+  wire \$127 ;
+  wire [2:0] \$128 ;
+  wire \$129 ;
+  wire \$13 ;
+  reg \$130 ;
+  reg [18:0] \$131 ;
+  reg [7:0] \$132 ;
+  reg \$133 ;
+  reg \$134 ;
+  reg [2:0] \$135 ;
+  reg \$136 ;
+  reg [31:0] \$137 ;
+  reg [31:0] \$138 ;
+  reg [31:0] \$139 ;
   wire [31:0] \$14 ;
-  wire [19:0] \$15 ;
-  wire [19:0] \$16 ;
-  wire [19:0] \$17 ;
-  wire [19:0] \$18 ;
-  wire [20:0] \$19 ;
+  reg [31:0] \$140 ;
+  reg [31:0] \$141 ;
+  reg [31:0] \$142 ;
+  reg [31:0] \$143 ;
+  reg [31:0] \$144 ;
+  reg \$145 ;
+  reg [2:0] \$146 ;
+  reg \$147 ;
+  reg [2:0] \$148 ;
+  reg \$149 ;
+  wire \$15 ;
+  reg [2:0] \$150 ;
+  reg \$151 ;
+  reg [2:0] \$152 ;
+  reg \$153 ;
+  reg [2:0] \$154 ;
+  reg \$155 ;
+  reg [2:0] \$156 ;
+  reg \$157 ;
+  reg [2:0] \$158 ;
+  reg \$159 ;
+  wire [31:0] \$16 ;
+  reg [2:0] \$160 ;
+  reg \$161 ;
+  reg [2:0] \$162 ;
+  reg \$163 ;
+  reg [31:0] \$164 ;
+  reg [2:0] \$165 ;
+  wire [31:0] \$17 ;
+  wire \$18 ;
+  wire [31:0] \$19 ;
   wire [16:0] \$2 ;
-  wire [21:0] \$20 ;
-  wire [21:0] \$21 ;
-  wire [21:0] \$22 ;
-  wire [21:0] \$23 ;
-  wire [22:0] \$24 ;
-  wire [23:0] \$25 ;
-  wire [25:0] \$26 ;
-  wire [25:0] \$27 ;
-  wire [25:0] \$28 ;
-  wire [25:0] \$29 ;
+  wire [31:0] \$20 ;
+  wire \$21 ;
+  wire [31:0] \$22 ;
+  wire [31:0] \$23 ;
+  wire \$24 ;
+  wire [31:0] \$25 ;
+  wire [31:0] \$26 ;
+  wire \$27 ;
+  wire [31:0] \$28 ;
+  wire [31:0] \$29 ;
   wire [16:0] \$3 ;
-  wire [26:0] \$30 ;
-  wire [25:0] \$31 ;
-  wire [25:0] \$32 ;
-  wire [25:0] \$33 ;
-  wire [25:0] \$34 ;
-  wire [26:0] \$35 ;
-  wire [27:0] \$36 ;
-  wire [28:0] \$37 ;
-  wire [32:0] \$38 ;
-  wire \$39 ;
+  wire \$30 ;
+  wire [31:0] \$31 ;
+  wire [31:0] \$32 ;
+  wire \$33 ;
+  wire [31:0] \$34 ;
+  wire [31:0] \$35 ;
+  wire [19:0] \$36 ;
+  wire [19:0] \$37 ;
+  wire [19:0] \$38 ;
+  wire [19:0] \$39 ;
   wire [16:0] \$4 ;
-  wire \$40 ;
-  wire \$41 ;
-  wire \$42 ;
-  wire \$43 ;
-  wire \$44 ;
-  wire \$45 ;
-  wire \$46 ;
-  wire \$47 ;
-  wire \$48 ;
-  wire \$49 ;
+  wire [20:0] \$40 ;
+  wire [21:0] \$41 ;
+  wire [21:0] \$42 ;
+  wire [21:0] \$43 ;
+  wire [21:0] \$44 ;
+  wire [22:0] \$45 ;
+  wire [23:0] \$46 ;
+  wire [25:0] \$47 ;
+  wire [25:0] \$48 ;
+  wire [25:0] \$49 ;
   wire [16:0] \$5 ;
-  wire \$50 ;
-  wire \$51 ;
-  wire \$52 ;
-  wire \$53 ;
-  wire \$54 ;
-  wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
+  wire [25:0] \$50 ;
+  wire [26:0] \$51 ;
+  wire [25:0] \$52 ;
+  wire [25:0] \$53 ;
+  wire [25:0] \$54 ;
+  wire [25:0] \$55 ;
+  wire [26:0] \$56 ;
+  wire [27:0] \$57 ;
+  wire [28:0] \$58 ;
+  wire [32:0] \$59 ;
   wire [17:0] \$6 ;
   wire \$60 ;
   wire \$61 ;
@@ -20894,43 +21261,43 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.col6_unit0 (rst, i_hand, i_hand_valid
   wire \$65 ;
   wire \$66 ;
   wire \$67 ;
-  wire [2:0] \$68 ;
+  wire \$68 ;
   wire \$69 ;
   wire [18:0] \$7 ;
-  wire [2:0] \$70 ;
+  wire \$70 ;
   wire \$71 ;
-  wire [2:0] \$72 ;
+  wire \$72 ;
   wire \$73 ;
-  wire [2:0] \$74 ;
+  wire \$74 ;
   wire \$75 ;
-  wire [2:0] \$76 ;
+  wire \$76 ;
   wire \$77 ;
-  wire [2:0] \$78 ;
-  wire \$79 ;
+  wire \$78 ;
+  wire [31:0] \$79 ;
   wire [18:0] \$8 ;
-  wire [2:0] \$80 ;
-  wire \$81 ;
-  wire [2:0] \$82 ;
+  wire \$80 ;
+  wire [31:0] \$81 ;
+  wire [31:0] \$82 ;
   wire \$83 ;
-  wire [2:0] \$84 ;
-  wire \$85 ;
-  reg [31:0] \$86 ;
-  reg \$87 ;
-  reg [18:0] \$88 ;
-  reg [7:0] \$89 ;
+  wire [31:0] \$84 ;
+  wire [31:0] \$85 ;
+  wire \$86 ;
+  wire [31:0] \$87 ;
+  wire [31:0] \$88 ;
+  wire \$89 ;
   wire [19:0] \$9 ;
-  reg \$90 ;
-  reg \$91 ;
-  reg [2:0] \$92 ;
-  reg \$93 ;
-  reg [31:0] \$94 ;
-  reg [31:0] \$95 ;
-  reg [31:0] \$96 ;
-  reg [31:0] \$97 ;
-  reg [31:0] \$98 ;
-  reg [31:0] \$99 ;
+  wire [31:0] \$90 ;
+  wire [31:0] \$91 ;
+  wire \$92 ;
+  wire [31:0] \$93 ;
+  wire [31:0] \$94 ;
+  wire \$95 ;
+  wire [31:0] \$96 ;
+  wire [31:0] \$97 ;
+  wire \$98 ;
+  wire [31:0] \$99 ;
   reg \$signal  = 1'h0;
-  reg \$signal$23  = 1'h0;
+  reg \$signal$24  = 1'h0;
   wire [2:0] c;
   input clk;
   wire clk;
@@ -21041,6 +21408,8 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.col6_unit0 (rst, i_hand, i_hand_valid
   reg [31:0] y5 = 32'd0;
   reg [31:0] y6 = 32'd0;
   reg [31:0] y7 = 32'd0;
+  wire [31:0] y_base;
+  reg [31:0] y_out;
   assign corr_uint2 = 2'h3 - \$1 ;
   assign \$3  = corr_uint2[0] ? \$2  : 17'h00000;
   assign \$5  = corr_uint2[1] ? \$4  : 17'h00000;
@@ -21049,159 +21418,161 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.col6_unit0 (rst, i_hand, i_hand_valid
   assign \$9  = - $signed(\$8 );
   assign \$10  = $signed(\$6 ) + $signed(\$9 );
   assign \$11  = $signed(hand[16:0]) + $signed(\$10 );
-  assign \$14  = \$signal  ? 32'd0 : \$13 ;
-  assign \$16  = s2_scale[0] ? \$15  : 20'h00000;
-  assign \$18  = s2_scale[1] ? \$17  : 20'h00000;
-  assign \$19  = $signed(\$16 ) + $signed(\$18 );
-  assign \$21  = s2_scale[2] ? \$20  : 22'h000000;
-  assign \$23  = s2_scale[3] ? \$22  : 22'h000000;
-  assign \$24  = $signed(\$21 ) + $signed(\$23 );
-  assign \$25  = $signed(\$19 ) + $signed(\$24 );
-  assign \$27  = s2_scale[4] ? \$26  : 26'h0000000;
-  assign \$29  = s2_scale[5] ? \$28  : 26'h0000000;
-  assign \$30  = $signed(\$27 ) + $signed(\$29 );
-  assign \$32  = s2_scale[6] ? \$31  : 26'h0000000;
-  assign \$34  = s2_scale[7] ? \$33  : 26'h0000000;
-  assign \$35  = $signed(\$32 ) + $signed(\$34 );
-  assign \$36  = $signed(\$30 ) + $signed(\$35 );
-  assign \$37  = $signed(\$25 ) + $signed(\$36 );
-  assign \$38  = $signed(\$14 ) + $signed(\$37 );
-  assign \$39  = \$signal$23  & s2_last;
-  assign \$41  = \$signal$23  & s2_last;
-  assign \$43  = \$signal$23  & s2_last;
-  assign \$45  = \$signal$23  & s2_last;
-  assign \$47  = \$signal$23  & s2_last;
-  assign \$49  = \$signal$23  & s2_last;
-  assign \$51  = \$signal$23  & s2_last;
-  assign \$53  = \$signal$23  & s2_last;
-  assign \$55  = \$signal$23  & s2_last;
-  assign \$57  = | i_hand_valid;
-  assign \$58  = | i_hand_valid;
-  assign \$59  = ! s2_index;
-  assign \$60  = s2_index == 1'h1;
-  assign \$61  = s2_index == 2'h2;
-  assign \$62  = s2_index == 2'h3;
-  assign \$63  = s2_index == 3'h4;
-  assign \$64  = s2_index == 3'h5;
-  assign \$65  = s2_index == 3'h6;
-  assign \$66  = s2_index == 3'h7;
-  assign \$84  = out9_enter ? s2_index : 3'h0;
+  assign \$13  = ! s2_index;
+  assign \$14  = \$13  ? y0 : 32'd0;
+  assign \$15  = s2_index == 1'h1;
+  assign \$16  = \$15  ? y1 : 32'd0;
+  assign \$17  = \$14  | \$16 ;
+  assign \$18  = s2_index == 2'h2;
+  assign \$19  = \$18  ? y2 : 32'd0;
+  assign \$20  = \$17  | \$19 ;
+  assign \$21  = s2_index == 2'h3;
+  assign \$22  = \$21  ? y3 : 32'd0;
+  assign \$23  = \$20  | \$22 ;
+  assign \$24  = s2_index == 3'h4;
+  assign \$25  = \$24  ? y4 : 32'd0;
+  assign \$26  = \$23  | \$25 ;
+  assign \$27  = s2_index == 3'h5;
+  assign \$28  = \$27  ? y5 : 32'd0;
+  assign \$29  = \$26  | \$28 ;
+  assign \$30  = s2_index == 3'h6;
+  assign \$31  = \$30  ? y6 : 32'd0;
+  assign \$32  = \$29  | \$31 ;
+  assign \$33  = s2_index == 3'h7;
+  assign \$34  = \$33  ? y7 : 32'd0;
+  assign y_base = \$32  | \$34 ;
+  assign \$35  = \$signal  ? 32'd0 : y_base;
+  assign \$37  = s2_scale[0] ? \$36  : 20'h00000;
+  assign \$39  = s2_scale[1] ? \$38  : 20'h00000;
+  assign \$40  = $signed(\$37 ) + $signed(\$39 );
+  assign \$42  = s2_scale[2] ? \$41  : 22'h000000;
+  assign \$44  = s2_scale[3] ? \$43  : 22'h000000;
+  assign \$45  = $signed(\$42 ) + $signed(\$44 );
+  assign \$46  = $signed(\$40 ) + $signed(\$45 );
+  assign \$48  = s2_scale[4] ? \$47  : 26'h0000000;
+  assign \$50  = s2_scale[5] ? \$49  : 26'h0000000;
+  assign \$51  = $signed(\$48 ) + $signed(\$50 );
+  assign \$53  = s2_scale[6] ? \$52  : 26'h0000000;
+  assign \$55  = s2_scale[7] ? \$54  : 26'h0000000;
+  assign \$56  = $signed(\$53 ) + $signed(\$55 );
+  assign \$57  = $signed(\$51 ) + $signed(\$56 );
+  assign \$58  = $signed(\$46 ) + $signed(\$57 );
+  assign \$59  = $signed(\$35 ) + $signed(\$58 );
+  assign \$60  = \$signal$24  & s2_last;
+  assign \$62  = \$signal$24  & s2_last;
+  assign \$64  = \$signal$24  & s2_last;
+  assign \$66  = \$signal$24  & s2_last;
+  assign \$68  = \$signal$24  & s2_last;
+  assign \$70  = \$signal$24  & s2_last;
+  assign \$72  = \$signal$24  & s2_last;
+  assign \$74  = \$signal$24  & s2_last;
+  assign \$76  = \$signal$24  & s2_last;
+  assign \$78  = ! out1_row;
+  assign \$79  = \$78  ? y0 : 32'd0;
+  assign \$80  = out1_row == 1'h1;
+  assign \$81  = \$80  ? y1 : 32'd0;
+  assign \$82  = \$79  | \$81 ;
+  assign \$83  = out1_row == 2'h2;
+  assign \$84  = \$83  ? y2 : 32'd0;
+  assign \$85  = \$82  | \$84 ;
+  assign \$86  = out1_row == 2'h3;
+  assign \$87  = \$86  ? y3 : 32'd0;
+  assign \$88  = \$85  | \$87 ;
+  assign \$89  = out1_row == 3'h4;
+  assign \$90  = \$89  ? y4 : 32'd0;
+  assign \$91  = \$88  | \$90 ;
+  assign \$92  = out1_row == 3'h5;
+  assign \$93  = \$92  ? y5 : 32'd0;
+  assign \$94  = \$91  | \$93 ;
+  assign \$95  = out1_row == 3'h6;
+  assign \$96  = \$95  ? y6 : 32'd0;
+  assign \$97  = \$94  | \$96 ;
+  assign \$98  = out1_row == 3'h7;
+  assign \$99  = \$98  ? y7 : 32'd0;
+  assign \$100  = \$97  | \$99 ;
+  assign \$101  = | i_hand_valid;
+  assign \$102  = | i_hand_valid;
+  assign \$103  = ! s2_index;
+  assign \$104  = s2_index == 1'h1;
+  assign \$105  = s2_index == 2'h2;
+  assign \$106  = s2_index == 2'h3;
+  assign \$107  = s2_index == 3'h4;
+  assign \$108  = s2_index == 3'h5;
+  assign \$109  = s2_index == 3'h6;
+  assign \$110  = s2_index == 3'h7;
+  assign \$128  = out9_enter ? s2_index : 3'h0;
   always @(posedge clk)
-    \$signal$23  <= \$87 ;
+    \$signal$24  <= \$130 ;
   always @(posedge clk)
-    s2_d <= \$88 ;
+    s2_d <= \$131 ;
   always @(posedge clk)
-    s2_scale <= \$89 ;
+    s2_scale <= \$132 ;
   always @(posedge clk)
-    \$signal  <= \$90 ;
+    \$signal  <= \$133 ;
   always @(posedge clk)
-    s2_last <= \$91 ;
+    s2_last <= \$134 ;
   always @(posedge clk)
-    s2_index <= \$92 ;
+    s2_index <= \$135 ;
   always @(posedge clk)
-    s2_dtype <= \$93 ;
+    s2_dtype <= \$136 ;
   always @(posedge clk)
-    y0 <= \$94 ;
+    y0 <= \$137 ;
   always @(posedge clk)
-    y1 <= \$95 ;
+    y1 <= \$138 ;
   always @(posedge clk)
-    y2 <= \$96 ;
+    y2 <= \$139 ;
   always @(posedge clk)
-    y3 <= \$97 ;
+    y3 <= \$140 ;
   always @(posedge clk)
-    y4 <= \$98 ;
+    y4 <= \$141 ;
   always @(posedge clk)
-    y5 <= \$99 ;
+    y5 <= \$142 ;
   always @(posedge clk)
-    y6 <= \$100 ;
+    y6 <= \$143 ;
   always @(posedge clk)
-    y7 <= \$101 ;
+    y7 <= \$144 ;
   always @(posedge clk)
-    out1_done <= \$102 ;
+    out1_done <= \$145 ;
   always @(posedge clk)
-    out1_row <= \$103 ;
+    out1_row <= \$146 ;
   always @(posedge clk)
-    out2_done <= \$104 ;
+    out2_done <= \$147 ;
   always @(posedge clk)
-    out2_row <= \$105 ;
+    out2_row <= \$148 ;
   always @(posedge clk)
-    out3_done <= \$106 ;
+    out3_done <= \$149 ;
   always @(posedge clk)
-    out3_row <= \$107 ;
+    out3_row <= \$150 ;
   always @(posedge clk)
-    out4_done <= \$108 ;
+    out4_done <= \$151 ;
   always @(posedge clk)
-    out4_row <= \$109 ;
+    out4_row <= \$152 ;
   always @(posedge clk)
-    out5_done <= \$110 ;
+    out5_done <= \$153 ;
   always @(posedge clk)
-    out5_row <= \$111 ;
+    out5_row <= \$154 ;
   always @(posedge clk)
-    out6_done <= \$112 ;
+    out6_done <= \$155 ;
   always @(posedge clk)
-    out6_row <= \$113 ;
+    out6_row <= \$156 ;
   always @(posedge clk)
-    out7_done <= \$114 ;
+    out7_done <= \$157 ;
   always @(posedge clk)
-    out7_row <= \$115 ;
+    out7_row <= \$158 ;
   always @(posedge clk)
-    out8_done <= \$116 ;
+    out8_done <= \$159 ;
   always @(posedge clk)
-    out8_row <= \$117 ;
+    out8_row <= \$160 ;
   always @(posedge clk)
-    out9_done <= \$118 ;
+    out9_done <= \$161 ;
   always @(posedge clk)
-    out9_row <= \$119 ;
+    out9_row <= \$162 ;
   always @(posedge clk)
-    o_valid <= \$120 ;
+    o_valid <= \$163 ;
   always @(posedge clk)
-    o_y <= \$121 ;
+    o_y <= \$164 ;
   always @(posedge clk)
-    o_index <= \$122 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    (* full_case = 32'd1 *)
-    casez (s2_index)
-      3'h0:
-          \$13  = y0;
-      3'h1:
-          \$13  = y1;
-      3'h2:
-          \$13  = y2;
-      3'h3:
-          \$13  = y3;
-      3'h4:
-          \$13  = y4;
-      3'h5:
-          \$13  = y5;
-      3'h6:
-          \$13  = y6;
-      3'h7:
-          \$13  = y7;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    (* full_case = 32'd1 *)
-    casez (out1_row)
-      3'h0:
-          \$86  = y0;
-      3'h1:
-          \$86  = y1;
-      3'h2:
-          \$86  = y2;
-      3'h3:
-          \$86  = y3;
-      3'h4:
-          \$86  = y4;
-      3'h5:
-          \$86  = y5;
-      3'h6:
-          \$86  = y6;
-      3'h7:
-          \$86  = y7;
-    endcase
-  end
+    o_index <= \$165 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
     hand = 35'h000000000;
@@ -21260,323 +21631,330 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.col6_unit0 (rst, i_hand, i_hand_valid
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$87  = \$57 ;
-    if (rst) begin
-      \$87  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$88  = s2_d;
-    if (\$58 ) begin
-      \$88  = d;
-    end
-    if (rst) begin
-      \$88  = 19'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$89  = s2_scale;
-    if (\$58 ) begin
-      \$89  = i_scale;
-    end
-    if (rst) begin
-      \$89  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$90  = \$signal ;
-    if (\$58 ) begin
-      \$90  = hand[33];
-    end
-    if (rst) begin
-      \$90  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$91  = s2_last;
-    if (\$58 ) begin
-      \$91  = hand[34];
-    end
-    if (rst) begin
-      \$91  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$92  = s2_index;
-    if (\$58 ) begin
-      \$92  = index;
-    end
-    if (rst) begin
-      \$92  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$93  = s2_dtype;
-    if (\$58 ) begin
-      \$93  = 1'h0;
-    end
-    if (rst) begin
-      \$93  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$94  = y0;
-    if (\$signal$23 ) begin
-      if (\$59 ) begin
-        \$94  = \$38 [31:0];
-      end
-    end
-    if (rst) begin
-      \$94  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$95  = y1;
-    if (\$signal$23 ) begin
-      if (\$60 ) begin
-        \$95  = \$38 [31:0];
-      end
-    end
-    if (rst) begin
-      \$95  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$96  = y2;
-    if (\$signal$23 ) begin
-      if (\$61 ) begin
-        \$96  = \$38 [31:0];
-      end
-    end
-    if (rst) begin
-      \$96  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$97  = y3;
-    if (\$signal$23 ) begin
-      if (\$62 ) begin
-        \$97  = \$38 [31:0];
-      end
-    end
-    if (rst) begin
-      \$97  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$98  = y4;
-    if (\$signal$23 ) begin
-      if (\$63 ) begin
-        \$98  = \$38 [31:0];
-      end
-    end
-    if (rst) begin
-      \$98  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$99  = y5;
-    if (\$signal$23 ) begin
-      if (\$64 ) begin
-        \$99  = \$38 [31:0];
-      end
-    end
-    if (rst) begin
-      \$99  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$100  = y6;
-    if (\$signal$23 ) begin
-      if (\$65 ) begin
-        \$100  = \$38 [31:0];
-      end
-    end
-    if (rst) begin
-      \$100  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$101  = y7;
-    if (\$signal$23 ) begin
-      if (\$66 ) begin
-        \$101  = \$38 [31:0];
-      end
-    end
-    if (rst) begin
-      \$101  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$102  = \$67 ;
-    if (rst) begin
-      \$102  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$103  = \$68 ;
-    if (rst) begin
-      \$103  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$104  = \$69 ;
-    if (rst) begin
-      \$104  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$105  = \$70 ;
-    if (rst) begin
-      \$105  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$106  = \$71 ;
-    if (rst) begin
-      \$106  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$107  = \$72 ;
-    if (rst) begin
-      \$107  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$108  = \$73 ;
-    if (rst) begin
-      \$108  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$109  = \$74 ;
-    if (rst) begin
-      \$109  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$110  = \$75 ;
-    if (rst) begin
-      \$110  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$111  = \$76 ;
-    if (rst) begin
-      \$111  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$112  = \$77 ;
-    if (rst) begin
-      \$112  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$113  = \$78 ;
-    if (rst) begin
-      \$113  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$114  = \$79 ;
-    if (rst) begin
-      \$114  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$115  = \$80 ;
-    if (rst) begin
-      \$115  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$116  = \$81 ;
-    if (rst) begin
-      \$116  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$117  = \$82 ;
-    if (rst) begin
-      \$117  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$118  = \$83 ;
-    if (rst) begin
-      \$118  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$119  = \$84 ;
-    if (rst) begin
-      \$119  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$120  = \$85 ;
-    if (rst) begin
-      \$120  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$121  = o_y;
+    y_out = 32'd0;
     if (out1_done) begin
-      \$121  = \$86 ;
-    end
-    if (rst) begin
-      \$121  = 32'd0;
+      y_out = \$100 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$122  = o_index;
-    if (out1_done) begin
-      \$122  = out1_row;
+    \$130  = \$101 ;
+    if (rst) begin
+      \$130  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$131  = s2_d;
+    if (\$102 ) begin
+      \$131  = d;
     end
     if (rst) begin
-      \$122  = 3'h0;
+      \$131  = 19'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$132  = s2_scale;
+    if (\$102 ) begin
+      \$132  = i_scale;
+    end
+    if (rst) begin
+      \$132  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$133  = \$signal ;
+    if (\$102 ) begin
+      \$133  = hand[33];
+    end
+    if (rst) begin
+      \$133  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$134  = s2_last;
+    if (\$102 ) begin
+      \$134  = hand[34];
+    end
+    if (rst) begin
+      \$134  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$135  = s2_index;
+    if (\$102 ) begin
+      \$135  = index;
+    end
+    if (rst) begin
+      \$135  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$136  = s2_dtype;
+    if (\$102 ) begin
+      \$136  = 1'h0;
+    end
+    if (rst) begin
+      \$136  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$137  = y0;
+    if (\$signal$24 ) begin
+      if (\$103 ) begin
+        \$137  = \$59 [31:0];
+      end
+    end
+    if (rst) begin
+      \$137  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$138  = y1;
+    if (\$signal$24 ) begin
+      if (\$104 ) begin
+        \$138  = \$59 [31:0];
+      end
+    end
+    if (rst) begin
+      \$138  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$139  = y2;
+    if (\$signal$24 ) begin
+      if (\$105 ) begin
+        \$139  = \$59 [31:0];
+      end
+    end
+    if (rst) begin
+      \$139  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$140  = y3;
+    if (\$signal$24 ) begin
+      if (\$106 ) begin
+        \$140  = \$59 [31:0];
+      end
+    end
+    if (rst) begin
+      \$140  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$141  = y4;
+    if (\$signal$24 ) begin
+      if (\$107 ) begin
+        \$141  = \$59 [31:0];
+      end
+    end
+    if (rst) begin
+      \$141  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$142  = y5;
+    if (\$signal$24 ) begin
+      if (\$108 ) begin
+        \$142  = \$59 [31:0];
+      end
+    end
+    if (rst) begin
+      \$142  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$143  = y6;
+    if (\$signal$24 ) begin
+      if (\$109 ) begin
+        \$143  = \$59 [31:0];
+      end
+    end
+    if (rst) begin
+      \$143  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$144  = y7;
+    if (\$signal$24 ) begin
+      if (\$110 ) begin
+        \$144  = \$59 [31:0];
+      end
+    end
+    if (rst) begin
+      \$144  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$145  = \$111 ;
+    if (rst) begin
+      \$145  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$146  = \$112 ;
+    if (rst) begin
+      \$146  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$147  = \$113 ;
+    if (rst) begin
+      \$147  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$148  = \$114 ;
+    if (rst) begin
+      \$148  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$149  = \$115 ;
+    if (rst) begin
+      \$149  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$150  = \$116 ;
+    if (rst) begin
+      \$150  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$151  = \$117 ;
+    if (rst) begin
+      \$151  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$152  = \$118 ;
+    if (rst) begin
+      \$152  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$153  = \$119 ;
+    if (rst) begin
+      \$153  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$154  = \$120 ;
+    if (rst) begin
+      \$154  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$155  = \$121 ;
+    if (rst) begin
+      \$155  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$156  = \$122 ;
+    if (rst) begin
+      \$156  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$157  = \$123 ;
+    if (rst) begin
+      \$157  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$158  = \$124 ;
+    if (rst) begin
+      \$158  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$159  = \$125 ;
+    if (rst) begin
+      \$159  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$160  = \$126 ;
+    if (rst) begin
+      \$160  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$161  = \$127 ;
+    if (rst) begin
+      \$161  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$162  = \$128 ;
+    if (rst) begin
+      \$162  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$163  = \$129 ;
+    if (rst) begin
+      \$163  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$164  = o_y;
+    if (out1_done) begin
+      \$164  = y_out;
+    end
+    if (rst) begin
+      \$164  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$165  = o_index;
+    if (out1_done) begin
+      \$165  = out1_row;
+    end
+    if (rst) begin
+      \$165  = 3'h0;
     end
   end
   assign c = corr_uint2[2:0];
   assign num = \$11 [18:0];
-  assign y = \$38 [31:0];
+  assign y = \$59 [31:0];
   assign \hand.acc  = hand[16:0];
   assign \hand.act_sum  = hand[32:17];
   assign \hand.first  = hand[33];
@@ -21630,132 +22008,175 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.col6_unit0 (rst, i_hand, i_hand_valid
   assign \$7  = { hand[32], hand[32:17], 2'h0 };
   assign \$12  = { \$11 [18], \$11 [18:1] };
   assign d = \$12 ;
-  assign \$15  = { s2_d[18], s2_d };
-  assign \$17  = { s2_d, 1'h0 };
-  assign \$20  = { s2_d[18], s2_d, 2'h0 };
-  assign \$22  = { s2_d, 3'h0 };
-  assign \$26  = { s2_d[18], s2_d[18], s2_d[18], s2_d, 4'h0 };
-  assign \$28  = { s2_d[18], s2_d[18], s2_d, 5'h00 };
-  assign \$31  = { s2_d[18], s2_d, 6'h00 };
-  assign \$33  = { s2_d, 7'h00 };
-  assign \$40  = 1'h0;
+  assign \$36  = { s2_d[18], s2_d };
+  assign \$38  = { s2_d, 1'h0 };
+  assign \$41  = { s2_d[18], s2_d, 2'h0 };
+  assign \$43  = { s2_d, 3'h0 };
+  assign \$47  = { s2_d[18], s2_d[18], s2_d[18], s2_d, 4'h0 };
+  assign \$49  = { s2_d[18], s2_d[18], s2_d, 5'h00 };
+  assign \$52  = { s2_d[18], s2_d, 6'h00 };
+  assign \$54  = { s2_d, 7'h00 };
+  assign \$61  = 1'h0;
   assign out1_enter = 1'h0;
-  assign \$42  = 1'h0;
+  assign \$63  = 1'h0;
   assign out2_enter = 1'h0;
-  assign \$44  = 1'h0;
+  assign \$65  = 1'h0;
   assign out3_enter = 1'h0;
-  assign \$46  = 1'h0;
+  assign \$67  = 1'h0;
   assign out4_enter = 1'h0;
-  assign \$48  = 1'h0;
+  assign \$69  = 1'h0;
   assign out5_enter = 1'h0;
-  assign \$50  = 1'h0;
+  assign \$71  = 1'h0;
   assign out6_enter = 1'h0;
-  assign \$52  = 1'h0;
+  assign \$73  = 1'h0;
   assign out7_enter = 1'h0;
-  assign \$54  = 1'h0;
+  assign \$75  = 1'h0;
   assign out8_enter = 1'h0;
-  assign \$56  = 1'h1;
-  assign out9_enter = \$55 ;
-  assign \$67  = out2_done;
-  assign \$68  = out2_row;
-  assign \$69  = out3_done;
-  assign \$70  = out3_row;
-  assign \$71  = out4_done;
-  assign \$72  = out4_row;
-  assign \$73  = out5_done;
-  assign \$74  = out5_row;
-  assign \$75  = out6_done;
-  assign \$76  = out6_row;
-  assign \$77  = out7_done;
-  assign \$78  = out7_row;
-  assign \$79  = out8_done;
-  assign \$80  = out8_row;
-  assign \$81  = out9_done;
-  assign \$82  = out9_row;
-  assign \$83  = \$55 ;
-  assign \$85  = out1_done;
+  assign \$77  = 1'h1;
+  assign out9_enter = \$76 ;
+  assign \$111  = out2_done;
+  assign \$112  = out2_row;
+  assign \$113  = out3_done;
+  assign \$114  = out3_row;
+  assign \$115  = out4_done;
+  assign \$116  = out4_row;
+  assign \$117  = out5_done;
+  assign \$118  = out5_row;
+  assign \$119  = out6_done;
+  assign \$120  = out6_row;
+  assign \$121  = out7_done;
+  assign \$122  = out7_row;
+  assign \$123  = out8_done;
+  assign \$124  = out8_row;
+  assign \$125  = out9_done;
+  assign \$126  = out9_row;
+  assign \$127  = \$76 ;
+  assign \$129  = out1_done;
 endmodule
 
 module \array_lut_w2_a8_os_8x8_shared.mesh.col7_unit0 (rst, i_hand, i_hand_valid, i_scale, i_zero, o_valid, o_y, o_index, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$10  = 0;
   wire [2:0] \$1 ;
   wire [20:0] \$10 ;
-  reg [31:0] \$100 ;
-  reg [31:0] \$101 ;
-  reg \$102 ;
-  reg [2:0] \$103 ;
-  reg \$104 ;
-  reg [2:0] \$105 ;
-  reg \$106 ;
-  reg [2:0] \$107 ;
-  reg \$108 ;
-  reg [2:0] \$109 ;
+  wire [31:0] \$100 ;
+  wire \$101 ;
+  wire \$102 ;
+  wire \$103 ;
+  wire \$104 ;
+  wire \$105 ;
+  wire \$106 ;
+  wire \$107 ;
+  wire \$108 ;
+  wire \$109 ;
   wire [21:0] \$11 ;
-  reg \$110 ;
-  reg [2:0] \$111 ;
-  reg \$112 ;
-  reg [2:0] \$113 ;
-  reg \$114 ;
-  reg [2:0] \$115 ;
-  reg \$116 ;
-  reg [2:0] \$117 ;
-  reg \$118 ;
-  reg [2:0] \$119 ;
+  wire \$110 ;
+  wire \$111 ;
+  wire [2:0] \$112 ;
+  wire \$113 ;
+  wire [2:0] \$114 ;
+  wire \$115 ;
+  wire [2:0] \$116 ;
+  wire \$117 ;
+  wire [2:0] \$118 ;
+  wire \$119 ;
   wire [18:0] \$12 ;
-  reg \$120 ;
-  reg [31:0] \$121 ;
-  reg [2:0] \$122 ;
-  reg [31:0] \$13 ;
+  wire [2:0] \$120 ;
+  wire \$121 ;
+  wire [2:0] \$122 ;
+  wire \$123 ;
+  wire [2:0] \$124 ;
+  wire \$125 ;
+  wire [2:0] \$126 ;
+  wire \$127 ;
+  wire [2:0] \$128 ;
+  wire \$129 ;
+  wire \$13 ;
+  reg \$130 ;
+  reg [18:0] \$131 ;
+  reg [7:0] \$132 ;
+  reg \$133 ;
+  reg \$134 ;
+  reg [2:0] \$135 ;
+  reg \$136 ;
+  reg [31:0] \$137 ;
+  reg [31:0] \$138 ;
+  reg [31:0] \$139 ;
   wire [31:0] \$14 ;
-  wire [19:0] \$15 ;
-  wire [19:0] \$16 ;
-  wire [19:0] \$17 ;
-  wire [19:0] \$18 ;
-  wire [20:0] \$19 ;
+  reg [31:0] \$140 ;
+  reg [31:0] \$141 ;
+  reg [31:0] \$142 ;
+  reg [31:0] \$143 ;
+  reg [31:0] \$144 ;
+  reg \$145 ;
+  reg [2:0] \$146 ;
+  reg \$147 ;
+  reg [2:0] \$148 ;
+  reg \$149 ;
+  wire \$15 ;
+  reg [2:0] \$150 ;
+  reg \$151 ;
+  reg [2:0] \$152 ;
+  reg \$153 ;
+  reg [2:0] \$154 ;
+  reg \$155 ;
+  reg [2:0] \$156 ;
+  reg \$157 ;
+  reg [2:0] \$158 ;
+  reg \$159 ;
+  wire [31:0] \$16 ;
+  reg [2:0] \$160 ;
+  reg \$161 ;
+  reg [2:0] \$162 ;
+  reg \$163 ;
+  reg [31:0] \$164 ;
+  reg [2:0] \$165 ;
+  wire [31:0] \$17 ;
+  wire \$18 ;
+  wire [31:0] \$19 ;
   wire [16:0] \$2 ;
-  wire [21:0] \$20 ;
-  wire [21:0] \$21 ;
-  wire [21:0] \$22 ;
-  wire [21:0] \$23 ;
-  wire [22:0] \$24 ;
-  wire [23:0] \$25 ;
-  wire [25:0] \$26 ;
-  wire [25:0] \$27 ;
-  wire [25:0] \$28 ;
-  wire [25:0] \$29 ;
+  wire [31:0] \$20 ;
+  wire \$21 ;
+  wire [31:0] \$22 ;
+  wire [31:0] \$23 ;
+  wire \$24 ;
+  wire [31:0] \$25 ;
+  wire [31:0] \$26 ;
+  wire \$27 ;
+  wire [31:0] \$28 ;
+  wire [31:0] \$29 ;
   wire [16:0] \$3 ;
-  wire [26:0] \$30 ;
-  wire [25:0] \$31 ;
-  wire [25:0] \$32 ;
-  wire [25:0] \$33 ;
-  wire [25:0] \$34 ;
-  wire [26:0] \$35 ;
-  wire [27:0] \$36 ;
-  wire [28:0] \$37 ;
-  wire [32:0] \$38 ;
-  wire \$39 ;
+  wire \$30 ;
+  wire [31:0] \$31 ;
+  wire [31:0] \$32 ;
+  wire \$33 ;
+  wire [31:0] \$34 ;
+  wire [31:0] \$35 ;
+  wire [19:0] \$36 ;
+  wire [19:0] \$37 ;
+  wire [19:0] \$38 ;
+  wire [19:0] \$39 ;
   wire [16:0] \$4 ;
-  wire \$40 ;
-  wire \$41 ;
-  wire \$42 ;
-  wire \$43 ;
-  wire \$44 ;
-  wire \$45 ;
-  wire \$46 ;
-  wire \$47 ;
-  wire \$48 ;
-  wire \$49 ;
+  wire [20:0] \$40 ;
+  wire [21:0] \$41 ;
+  wire [21:0] \$42 ;
+  wire [21:0] \$43 ;
+  wire [21:0] \$44 ;
+  wire [22:0] \$45 ;
+  wire [23:0] \$46 ;
+  wire [25:0] \$47 ;
+  wire [25:0] \$48 ;
+  wire [25:0] \$49 ;
   wire [16:0] \$5 ;
-  wire \$50 ;
-  wire \$51 ;
-  wire \$52 ;
-  wire \$53 ;
-  wire \$54 ;
-  wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
+  wire [25:0] \$50 ;
+  wire [26:0] \$51 ;
+  wire [25:0] \$52 ;
+  wire [25:0] \$53 ;
+  wire [25:0] \$54 ;
+  wire [25:0] \$55 ;
+  wire [26:0] \$56 ;
+  wire [27:0] \$57 ;
+  wire [28:0] \$58 ;
+  wire [32:0] \$59 ;
   wire [17:0] \$6 ;
   wire \$60 ;
   wire \$61 ;
@@ -21765,43 +22186,43 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.col7_unit0 (rst, i_hand, i_hand_valid
   wire \$65 ;
   wire \$66 ;
   wire \$67 ;
-  wire [2:0] \$68 ;
+  wire \$68 ;
   wire \$69 ;
   wire [18:0] \$7 ;
-  wire [2:0] \$70 ;
+  wire \$70 ;
   wire \$71 ;
-  wire [2:0] \$72 ;
+  wire \$72 ;
   wire \$73 ;
-  wire [2:0] \$74 ;
+  wire \$74 ;
   wire \$75 ;
-  wire [2:0] \$76 ;
+  wire \$76 ;
   wire \$77 ;
-  wire [2:0] \$78 ;
-  wire \$79 ;
+  wire \$78 ;
+  wire [31:0] \$79 ;
   wire [18:0] \$8 ;
-  wire [2:0] \$80 ;
-  wire \$81 ;
-  wire [2:0] \$82 ;
+  wire \$80 ;
+  wire [31:0] \$81 ;
+  wire [31:0] \$82 ;
   wire \$83 ;
-  wire [2:0] \$84 ;
-  wire \$85 ;
-  reg [31:0] \$86 ;
-  reg \$87 ;
-  reg [18:0] \$88 ;
-  reg [7:0] \$89 ;
+  wire [31:0] \$84 ;
+  wire [31:0] \$85 ;
+  wire \$86 ;
+  wire [31:0] \$87 ;
+  wire [31:0] \$88 ;
+  wire \$89 ;
   wire [19:0] \$9 ;
-  reg \$90 ;
-  reg \$91 ;
-  reg [2:0] \$92 ;
-  reg \$93 ;
-  reg [31:0] \$94 ;
-  reg [31:0] \$95 ;
-  reg [31:0] \$96 ;
-  reg [31:0] \$97 ;
-  reg [31:0] \$98 ;
-  reg [31:0] \$99 ;
+  wire [31:0] \$90 ;
+  wire [31:0] \$91 ;
+  wire \$92 ;
+  wire [31:0] \$93 ;
+  wire [31:0] \$94 ;
+  wire \$95 ;
+  wire [31:0] \$96 ;
+  wire [31:0] \$97 ;
+  wire \$98 ;
+  wire [31:0] \$99 ;
   reg \$signal  = 1'h0;
-  reg \$signal$23  = 1'h0;
+  reg \$signal$24  = 1'h0;
   wire [2:0] c;
   input clk;
   wire clk;
@@ -21914,6 +22335,8 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.col7_unit0 (rst, i_hand, i_hand_valid
   reg [31:0] y5 = 32'd0;
   reg [31:0] y6 = 32'd0;
   reg [31:0] y7 = 32'd0;
+  wire [31:0] y_base;
+  reg [31:0] y_out;
   assign corr_uint2 = 2'h3 - \$1 ;
   assign \$3  = corr_uint2[0] ? \$2  : 17'h00000;
   assign \$5  = corr_uint2[1] ? \$4  : 17'h00000;
@@ -21922,159 +22345,161 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.col7_unit0 (rst, i_hand, i_hand_valid
   assign \$9  = - $signed(\$8 );
   assign \$10  = $signed(\$6 ) + $signed(\$9 );
   assign \$11  = $signed(hand[16:0]) + $signed(\$10 );
-  assign \$14  = \$signal  ? 32'd0 : \$13 ;
-  assign \$16  = s2_scale[0] ? \$15  : 20'h00000;
-  assign \$18  = s2_scale[1] ? \$17  : 20'h00000;
-  assign \$19  = $signed(\$16 ) + $signed(\$18 );
-  assign \$21  = s2_scale[2] ? \$20  : 22'h000000;
-  assign \$23  = s2_scale[3] ? \$22  : 22'h000000;
-  assign \$24  = $signed(\$21 ) + $signed(\$23 );
-  assign \$25  = $signed(\$19 ) + $signed(\$24 );
-  assign \$27  = s2_scale[4] ? \$26  : 26'h0000000;
-  assign \$29  = s2_scale[5] ? \$28  : 26'h0000000;
-  assign \$30  = $signed(\$27 ) + $signed(\$29 );
-  assign \$32  = s2_scale[6] ? \$31  : 26'h0000000;
-  assign \$34  = s2_scale[7] ? \$33  : 26'h0000000;
-  assign \$35  = $signed(\$32 ) + $signed(\$34 );
-  assign \$36  = $signed(\$30 ) + $signed(\$35 );
-  assign \$37  = $signed(\$25 ) + $signed(\$36 );
-  assign \$38  = $signed(\$14 ) + $signed(\$37 );
-  assign \$39  = \$signal$23  & s2_last;
-  assign \$41  = \$signal$23  & s2_last;
-  assign \$43  = \$signal$23  & s2_last;
-  assign \$45  = \$signal$23  & s2_last;
-  assign \$47  = \$signal$23  & s2_last;
-  assign \$49  = \$signal$23  & s2_last;
-  assign \$51  = \$signal$23  & s2_last;
-  assign \$53  = \$signal$23  & s2_last;
-  assign \$55  = \$signal$23  & s2_last;
-  assign \$57  = | i_hand_valid;
-  assign \$58  = | i_hand_valid;
-  assign \$59  = ! s2_index;
-  assign \$60  = s2_index == 1'h1;
-  assign \$61  = s2_index == 2'h2;
-  assign \$62  = s2_index == 2'h3;
-  assign \$63  = s2_index == 3'h4;
-  assign \$64  = s2_index == 3'h5;
-  assign \$65  = s2_index == 3'h6;
-  assign \$66  = s2_index == 3'h7;
-  assign \$84  = out9_enter ? s2_index : 3'h0;
+  assign \$13  = ! s2_index;
+  assign \$14  = \$13  ? y0 : 32'd0;
+  assign \$15  = s2_index == 1'h1;
+  assign \$16  = \$15  ? y1 : 32'd0;
+  assign \$17  = \$14  | \$16 ;
+  assign \$18  = s2_index == 2'h2;
+  assign \$19  = \$18  ? y2 : 32'd0;
+  assign \$20  = \$17  | \$19 ;
+  assign \$21  = s2_index == 2'h3;
+  assign \$22  = \$21  ? y3 : 32'd0;
+  assign \$23  = \$20  | \$22 ;
+  assign \$24  = s2_index == 3'h4;
+  assign \$25  = \$24  ? y4 : 32'd0;
+  assign \$26  = \$23  | \$25 ;
+  assign \$27  = s2_index == 3'h5;
+  assign \$28  = \$27  ? y5 : 32'd0;
+  assign \$29  = \$26  | \$28 ;
+  assign \$30  = s2_index == 3'h6;
+  assign \$31  = \$30  ? y6 : 32'd0;
+  assign \$32  = \$29  | \$31 ;
+  assign \$33  = s2_index == 3'h7;
+  assign \$34  = \$33  ? y7 : 32'd0;
+  assign y_base = \$32  | \$34 ;
+  assign \$35  = \$signal  ? 32'd0 : y_base;
+  assign \$37  = s2_scale[0] ? \$36  : 20'h00000;
+  assign \$39  = s2_scale[1] ? \$38  : 20'h00000;
+  assign \$40  = $signed(\$37 ) + $signed(\$39 );
+  assign \$42  = s2_scale[2] ? \$41  : 22'h000000;
+  assign \$44  = s2_scale[3] ? \$43  : 22'h000000;
+  assign \$45  = $signed(\$42 ) + $signed(\$44 );
+  assign \$46  = $signed(\$40 ) + $signed(\$45 );
+  assign \$48  = s2_scale[4] ? \$47  : 26'h0000000;
+  assign \$50  = s2_scale[5] ? \$49  : 26'h0000000;
+  assign \$51  = $signed(\$48 ) + $signed(\$50 );
+  assign \$53  = s2_scale[6] ? \$52  : 26'h0000000;
+  assign \$55  = s2_scale[7] ? \$54  : 26'h0000000;
+  assign \$56  = $signed(\$53 ) + $signed(\$55 );
+  assign \$57  = $signed(\$51 ) + $signed(\$56 );
+  assign \$58  = $signed(\$46 ) + $signed(\$57 );
+  assign \$59  = $signed(\$35 ) + $signed(\$58 );
+  assign \$60  = \$signal$24  & s2_last;
+  assign \$62  = \$signal$24  & s2_last;
+  assign \$64  = \$signal$24  & s2_last;
+  assign \$66  = \$signal$24  & s2_last;
+  assign \$68  = \$signal$24  & s2_last;
+  assign \$70  = \$signal$24  & s2_last;
+  assign \$72  = \$signal$24  & s2_last;
+  assign \$74  = \$signal$24  & s2_last;
+  assign \$76  = \$signal$24  & s2_last;
+  assign \$78  = ! out1_row;
+  assign \$79  = \$78  ? y0 : 32'd0;
+  assign \$80  = out1_row == 1'h1;
+  assign \$81  = \$80  ? y1 : 32'd0;
+  assign \$82  = \$79  | \$81 ;
+  assign \$83  = out1_row == 2'h2;
+  assign \$84  = \$83  ? y2 : 32'd0;
+  assign \$85  = \$82  | \$84 ;
+  assign \$86  = out1_row == 2'h3;
+  assign \$87  = \$86  ? y3 : 32'd0;
+  assign \$88  = \$85  | \$87 ;
+  assign \$89  = out1_row == 3'h4;
+  assign \$90  = \$89  ? y4 : 32'd0;
+  assign \$91  = \$88  | \$90 ;
+  assign \$92  = out1_row == 3'h5;
+  assign \$93  = \$92  ? y5 : 32'd0;
+  assign \$94  = \$91  | \$93 ;
+  assign \$95  = out1_row == 3'h6;
+  assign \$96  = \$95  ? y6 : 32'd0;
+  assign \$97  = \$94  | \$96 ;
+  assign \$98  = out1_row == 3'h7;
+  assign \$99  = \$98  ? y7 : 32'd0;
+  assign \$100  = \$97  | \$99 ;
+  assign \$101  = | i_hand_valid;
+  assign \$102  = | i_hand_valid;
+  assign \$103  = ! s2_index;
+  assign \$104  = s2_index == 1'h1;
+  assign \$105  = s2_index == 2'h2;
+  assign \$106  = s2_index == 2'h3;
+  assign \$107  = s2_index == 3'h4;
+  assign \$108  = s2_index == 3'h5;
+  assign \$109  = s2_index == 3'h6;
+  assign \$110  = s2_index == 3'h7;
+  assign \$128  = out9_enter ? s2_index : 3'h0;
   always @(posedge clk)
-    \$signal$23  <= \$87 ;
+    \$signal$24  <= \$130 ;
   always @(posedge clk)
-    s2_d <= \$88 ;
+    s2_d <= \$131 ;
   always @(posedge clk)
-    s2_scale <= \$89 ;
+    s2_scale <= \$132 ;
   always @(posedge clk)
-    \$signal  <= \$90 ;
+    \$signal  <= \$133 ;
   always @(posedge clk)
-    s2_last <= \$91 ;
+    s2_last <= \$134 ;
   always @(posedge clk)
-    s2_index <= \$92 ;
+    s2_index <= \$135 ;
   always @(posedge clk)
-    s2_dtype <= \$93 ;
+    s2_dtype <= \$136 ;
   always @(posedge clk)
-    y0 <= \$94 ;
+    y0 <= \$137 ;
   always @(posedge clk)
-    y1 <= \$95 ;
+    y1 <= \$138 ;
   always @(posedge clk)
-    y2 <= \$96 ;
+    y2 <= \$139 ;
   always @(posedge clk)
-    y3 <= \$97 ;
+    y3 <= \$140 ;
   always @(posedge clk)
-    y4 <= \$98 ;
+    y4 <= \$141 ;
   always @(posedge clk)
-    y5 <= \$99 ;
+    y5 <= \$142 ;
   always @(posedge clk)
-    y6 <= \$100 ;
+    y6 <= \$143 ;
   always @(posedge clk)
-    y7 <= \$101 ;
+    y7 <= \$144 ;
   always @(posedge clk)
-    out1_done <= \$102 ;
+    out1_done <= \$145 ;
   always @(posedge clk)
-    out1_row <= \$103 ;
+    out1_row <= \$146 ;
   always @(posedge clk)
-    out2_done <= \$104 ;
+    out2_done <= \$147 ;
   always @(posedge clk)
-    out2_row <= \$105 ;
+    out2_row <= \$148 ;
   always @(posedge clk)
-    out3_done <= \$106 ;
+    out3_done <= \$149 ;
   always @(posedge clk)
-    out3_row <= \$107 ;
+    out3_row <= \$150 ;
   always @(posedge clk)
-    out4_done <= \$108 ;
+    out4_done <= \$151 ;
   always @(posedge clk)
-    out4_row <= \$109 ;
+    out4_row <= \$152 ;
   always @(posedge clk)
-    out5_done <= \$110 ;
+    out5_done <= \$153 ;
   always @(posedge clk)
-    out5_row <= \$111 ;
+    out5_row <= \$154 ;
   always @(posedge clk)
-    out6_done <= \$112 ;
+    out6_done <= \$155 ;
   always @(posedge clk)
-    out6_row <= \$113 ;
+    out6_row <= \$156 ;
   always @(posedge clk)
-    out7_done <= \$114 ;
+    out7_done <= \$157 ;
   always @(posedge clk)
-    out7_row <= \$115 ;
+    out7_row <= \$158 ;
   always @(posedge clk)
-    out8_done <= \$116 ;
+    out8_done <= \$159 ;
   always @(posedge clk)
-    out8_row <= \$117 ;
+    out8_row <= \$160 ;
   always @(posedge clk)
-    out9_done <= \$118 ;
+    out9_done <= \$161 ;
   always @(posedge clk)
-    out9_row <= \$119 ;
+    out9_row <= \$162 ;
   always @(posedge clk)
-    o_valid <= \$120 ;
+    o_valid <= \$163 ;
   always @(posedge clk)
-    o_y <= \$121 ;
+    o_y <= \$164 ;
   always @(posedge clk)
-    o_index <= \$122 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    (* full_case = 32'd1 *)
-    casez (s2_index)
-      3'h0:
-          \$13  = y0;
-      3'h1:
-          \$13  = y1;
-      3'h2:
-          \$13  = y2;
-      3'h3:
-          \$13  = y3;
-      3'h4:
-          \$13  = y4;
-      3'h5:
-          \$13  = y5;
-      3'h6:
-          \$13  = y6;
-      3'h7:
-          \$13  = y7;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    (* full_case = 32'd1 *)
-    casez (out1_row)
-      3'h0:
-          \$86  = y0;
-      3'h1:
-          \$86  = y1;
-      3'h2:
-          \$86  = y2;
-      3'h3:
-          \$86  = y3;
-      3'h4:
-          \$86  = y4;
-      3'h5:
-          \$86  = y5;
-      3'h6:
-          \$86  = y6;
-      3'h7:
-          \$86  = y7;
-    endcase
-  end
+    o_index <= \$165 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
     hand = 35'h000000000;
@@ -22133,323 +22558,330 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.col7_unit0 (rst, i_hand, i_hand_valid
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$87  = \$57 ;
-    if (rst) begin
-      \$87  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$88  = s2_d;
-    if (\$58 ) begin
-      \$88  = d;
-    end
-    if (rst) begin
-      \$88  = 19'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$89  = s2_scale;
-    if (\$58 ) begin
-      \$89  = i_scale;
-    end
-    if (rst) begin
-      \$89  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$90  = \$signal ;
-    if (\$58 ) begin
-      \$90  = hand[33];
-    end
-    if (rst) begin
-      \$90  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$91  = s2_last;
-    if (\$58 ) begin
-      \$91  = hand[34];
-    end
-    if (rst) begin
-      \$91  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$92  = s2_index;
-    if (\$58 ) begin
-      \$92  = index;
-    end
-    if (rst) begin
-      \$92  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$93  = s2_dtype;
-    if (\$58 ) begin
-      \$93  = 1'h0;
-    end
-    if (rst) begin
-      \$93  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$94  = y0;
-    if (\$signal$23 ) begin
-      if (\$59 ) begin
-        \$94  = \$38 [31:0];
-      end
-    end
-    if (rst) begin
-      \$94  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$95  = y1;
-    if (\$signal$23 ) begin
-      if (\$60 ) begin
-        \$95  = \$38 [31:0];
-      end
-    end
-    if (rst) begin
-      \$95  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$96  = y2;
-    if (\$signal$23 ) begin
-      if (\$61 ) begin
-        \$96  = \$38 [31:0];
-      end
-    end
-    if (rst) begin
-      \$96  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$97  = y3;
-    if (\$signal$23 ) begin
-      if (\$62 ) begin
-        \$97  = \$38 [31:0];
-      end
-    end
-    if (rst) begin
-      \$97  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$98  = y4;
-    if (\$signal$23 ) begin
-      if (\$63 ) begin
-        \$98  = \$38 [31:0];
-      end
-    end
-    if (rst) begin
-      \$98  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$99  = y5;
-    if (\$signal$23 ) begin
-      if (\$64 ) begin
-        \$99  = \$38 [31:0];
-      end
-    end
-    if (rst) begin
-      \$99  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$100  = y6;
-    if (\$signal$23 ) begin
-      if (\$65 ) begin
-        \$100  = \$38 [31:0];
-      end
-    end
-    if (rst) begin
-      \$100  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$101  = y7;
-    if (\$signal$23 ) begin
-      if (\$66 ) begin
-        \$101  = \$38 [31:0];
-      end
-    end
-    if (rst) begin
-      \$101  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$102  = \$67 ;
-    if (rst) begin
-      \$102  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$103  = \$68 ;
-    if (rst) begin
-      \$103  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$104  = \$69 ;
-    if (rst) begin
-      \$104  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$105  = \$70 ;
-    if (rst) begin
-      \$105  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$106  = \$71 ;
-    if (rst) begin
-      \$106  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$107  = \$72 ;
-    if (rst) begin
-      \$107  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$108  = \$73 ;
-    if (rst) begin
-      \$108  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$109  = \$74 ;
-    if (rst) begin
-      \$109  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$110  = \$75 ;
-    if (rst) begin
-      \$110  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$111  = \$76 ;
-    if (rst) begin
-      \$111  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$112  = \$77 ;
-    if (rst) begin
-      \$112  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$113  = \$78 ;
-    if (rst) begin
-      \$113  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$114  = \$79 ;
-    if (rst) begin
-      \$114  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$115  = \$80 ;
-    if (rst) begin
-      \$115  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$116  = \$81 ;
-    if (rst) begin
-      \$116  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$117  = \$82 ;
-    if (rst) begin
-      \$117  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$118  = \$83 ;
-    if (rst) begin
-      \$118  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$119  = \$84 ;
-    if (rst) begin
-      \$119  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$120  = \$85 ;
-    if (rst) begin
-      \$120  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$121  = o_y;
+    y_out = 32'd0;
     if (out1_done) begin
-      \$121  = \$86 ;
-    end
-    if (rst) begin
-      \$121  = 32'd0;
+      y_out = \$100 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$122  = o_index;
-    if (out1_done) begin
-      \$122  = out1_row;
+    \$130  = \$101 ;
+    if (rst) begin
+      \$130  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    \$131  = s2_d;
+    if (\$102 ) begin
+      \$131  = d;
     end
     if (rst) begin
-      \$122  = 3'h0;
+      \$131  = 19'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    \$132  = s2_scale;
+    if (\$102 ) begin
+      \$132  = i_scale;
+    end
+    if (rst) begin
+      \$132  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    \$133  = \$signal ;
+    if (\$102 ) begin
+      \$133  = hand[33];
+    end
+    if (rst) begin
+      \$133  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    \$134  = s2_last;
+    if (\$102 ) begin
+      \$134  = hand[34];
+    end
+    if (rst) begin
+      \$134  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    \$135  = s2_index;
+    if (\$102 ) begin
+      \$135  = index;
+    end
+    if (rst) begin
+      \$135  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    \$136  = s2_dtype;
+    if (\$102 ) begin
+      \$136  = 1'h0;
+    end
+    if (rst) begin
+      \$136  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    \$137  = y0;
+    if (\$signal$24 ) begin
+      if (\$103 ) begin
+        \$137  = \$59 [31:0];
+      end
+    end
+    if (rst) begin
+      \$137  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    \$138  = y1;
+    if (\$signal$24 ) begin
+      if (\$104 ) begin
+        \$138  = \$59 [31:0];
+      end
+    end
+    if (rst) begin
+      \$138  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    \$139  = y2;
+    if (\$signal$24 ) begin
+      if (\$105 ) begin
+        \$139  = \$59 [31:0];
+      end
+    end
+    if (rst) begin
+      \$139  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    \$140  = y3;
+    if (\$signal$24 ) begin
+      if (\$106 ) begin
+        \$140  = \$59 [31:0];
+      end
+    end
+    if (rst) begin
+      \$140  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    \$141  = y4;
+    if (\$signal$24 ) begin
+      if (\$107 ) begin
+        \$141  = \$59 [31:0];
+      end
+    end
+    if (rst) begin
+      \$141  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    \$142  = y5;
+    if (\$signal$24 ) begin
+      if (\$108 ) begin
+        \$142  = \$59 [31:0];
+      end
+    end
+    if (rst) begin
+      \$142  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    \$143  = y6;
+    if (\$signal$24 ) begin
+      if (\$109 ) begin
+        \$143  = \$59 [31:0];
+      end
+    end
+    if (rst) begin
+      \$143  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    \$144  = y7;
+    if (\$signal$24 ) begin
+      if (\$110 ) begin
+        \$144  = \$59 [31:0];
+      end
+    end
+    if (rst) begin
+      \$144  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    \$145  = \$111 ;
+    if (rst) begin
+      \$145  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    \$146  = \$112 ;
+    if (rst) begin
+      \$146  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    \$147  = \$113 ;
+    if (rst) begin
+      \$147  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    \$148  = \$114 ;
+    if (rst) begin
+      \$148  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    \$149  = \$115 ;
+    if (rst) begin
+      \$149  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    \$150  = \$116 ;
+    if (rst) begin
+      \$150  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    \$151  = \$117 ;
+    if (rst) begin
+      \$151  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    \$152  = \$118 ;
+    if (rst) begin
+      \$152  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    \$153  = \$119 ;
+    if (rst) begin
+      \$153  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    \$154  = \$120 ;
+    if (rst) begin
+      \$154  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    \$155  = \$121 ;
+    if (rst) begin
+      \$155  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    \$156  = \$122 ;
+    if (rst) begin
+      \$156  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    \$157  = \$123 ;
+    if (rst) begin
+      \$157  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    \$158  = \$124 ;
+    if (rst) begin
+      \$158  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    \$159  = \$125 ;
+    if (rst) begin
+      \$159  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    \$160  = \$126 ;
+    if (rst) begin
+      \$160  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    \$161  = \$127 ;
+    if (rst) begin
+      \$161  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    \$162  = \$128 ;
+    if (rst) begin
+      \$162  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    \$163  = \$129 ;
+    if (rst) begin
+      \$163  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    \$164  = o_y;
+    if (out1_done) begin
+      \$164  = y_out;
+    end
+    if (rst) begin
+      \$164  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    \$165  = o_index;
+    if (out1_done) begin
+      \$165  = out1_row;
+    end
+    if (rst) begin
+      \$165  = 3'h0;
     end
   end
   assign c = corr_uint2[2:0];
   assign num = \$11 [18:0];
-  assign y = \$38 [31:0];
+  assign y = \$59 [31:0];
   assign \hand.acc  = hand[16:0];
   assign \hand.act_sum  = hand[32:17];
   assign \hand.first  = hand[33];
@@ -22503,50 +22935,50 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.col7_unit0 (rst, i_hand, i_hand_valid
   assign \$7  = { hand[32], hand[32:17], 2'h0 };
   assign \$12  = { \$11 [18], \$11 [18:1] };
   assign d = \$12 ;
-  assign \$15  = { s2_d[18], s2_d };
-  assign \$17  = { s2_d, 1'h0 };
-  assign \$20  = { s2_d[18], s2_d, 2'h0 };
-  assign \$22  = { s2_d, 3'h0 };
-  assign \$26  = { s2_d[18], s2_d[18], s2_d[18], s2_d, 4'h0 };
-  assign \$28  = { s2_d[18], s2_d[18], s2_d, 5'h00 };
-  assign \$31  = { s2_d[18], s2_d, 6'h00 };
-  assign \$33  = { s2_d, 7'h00 };
-  assign \$40  = 1'h0;
+  assign \$36  = { s2_d[18], s2_d };
+  assign \$38  = { s2_d, 1'h0 };
+  assign \$41  = { s2_d[18], s2_d, 2'h0 };
+  assign \$43  = { s2_d, 3'h0 };
+  assign \$47  = { s2_d[18], s2_d[18], s2_d[18], s2_d, 4'h0 };
+  assign \$49  = { s2_d[18], s2_d[18], s2_d, 5'h00 };
+  assign \$52  = { s2_d[18], s2_d, 6'h00 };
+  assign \$54  = { s2_d, 7'h00 };
+  assign \$61  = 1'h0;
   assign out1_enter = 1'h0;
-  assign \$42  = 1'h0;
+  assign \$63  = 1'h0;
   assign out2_enter = 1'h0;
-  assign \$44  = 1'h0;
+  assign \$65  = 1'h0;
   assign out3_enter = 1'h0;
-  assign \$46  = 1'h0;
+  assign \$67  = 1'h0;
   assign out4_enter = 1'h0;
-  assign \$48  = 1'h0;
+  assign \$69  = 1'h0;
   assign out5_enter = 1'h0;
-  assign \$50  = 1'h0;
+  assign \$71  = 1'h0;
   assign out6_enter = 1'h0;
-  assign \$52  = 1'h0;
+  assign \$73  = 1'h0;
   assign out7_enter = 1'h0;
-  assign \$54  = 1'h0;
+  assign \$75  = 1'h0;
   assign out8_enter = 1'h0;
-  assign \$56  = 1'h1;
-  assign out9_enter = \$55 ;
-  assign \$67  = out2_done;
-  assign \$68  = out2_row;
-  assign \$69  = out3_done;
-  assign \$70  = out3_row;
-  assign \$71  = out4_done;
-  assign \$72  = out4_row;
-  assign \$73  = out5_done;
-  assign \$74  = out5_row;
-  assign \$75  = out6_done;
-  assign \$76  = out6_row;
-  assign \$77  = out7_done;
-  assign \$78  = out7_row;
-  assign \$79  = out8_done;
-  assign \$80  = out8_row;
-  assign \$81  = out9_done;
-  assign \$82  = out9_row;
-  assign \$83  = \$55 ;
-  assign \$85  = out1_done;
+  assign \$77  = 1'h1;
+  assign out9_enter = \$76 ;
+  assign \$111  = out2_done;
+  assign \$112  = out2_row;
+  assign \$113  = out3_done;
+  assign \$114  = out3_row;
+  assign \$115  = out4_done;
+  assign \$116  = out4_row;
+  assign \$117  = out5_done;
+  assign \$118  = out5_row;
+  assign \$119  = out6_done;
+  assign \$120  = out6_row;
+  assign \$121  = out7_done;
+  assign \$122  = out7_row;
+  assign \$123  = out8_done;
+  assign \$124  = out8_row;
+  assign \$125  = out9_done;
+  assign \$126  = out9_row;
+  assign \$127  = \$76 ;
+  assign \$129  = out1_done;
 endmodule
 
 module \array_lut_w2_a8_os_8x8_shared.mesh.row0_head (load, o_table, a);

@@ -35,7 +35,7 @@ group's ``first`` beat, and a group keeps one data type and one zero point per c
 array replicates this tile along K (chaining ``o_psum`` into the next tile's ``i_psum``).
 """
 
-from amaranth import Array, Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth import Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -675,9 +675,9 @@ class LutColumnDequant(wiring.Component):
             s2_valid, s2_first, s2_last = valid, hand.first, hand.last
             s2_d, s2_scale, s2_index, s2_dtype = d, scale, index, dtype
         acc_shape = signed(c.acc_bits)
-        ys = Array(Signal(acc_shape, name=f"y{r}") for r in range(rows))
+        ys = [Signal(acc_shape, name=f"y{r}") for r in range(rows)]
         y = Signal(acc_shape, name="y")
-        m.d.comb += y.eq(Mux(s2_first, 0, ys[s2_index])
+        m.d.comb += y.eq(Mux(s2_first, 0, _pick(m, ys, s2_index, "y_base"))
                          + shift_add(s2_d, s2_scale, top_negative=c.scale_signed))
         with m.If(s2_valid):
             # One write enable per row (an indexed write would give partial case statements).
@@ -712,5 +712,19 @@ class LutColumnDequant(wiring.Component):
             m.d.sync += [self.o_y.eq(y), self.o_index.eq(s2_index)]
         if chain_done:
             with m.If(late):
-                m.d.sync += [self.o_y.eq(ys[chain_row[0]]), self.o_index.eq(chain_row[0])]
+                m.d.sync += [self.o_y.eq(_pick(m, ys, chain_row[0], "y_out")),
+                             self.o_index.eq(chain_row[0])]
         return m
+
+
+def _pick(m, values, index, name: str):
+    """``values[index]`` as a one-hot AND-OR of continuous assignments: an indexed read is a
+    case statement, which Icarus does not evaluate at time 0, so a row accumulator that is
+    never written (its results all zero) would read as X."""
+    out = Signal.like(values[0], name=name)
+    terms = [Mux(index == r, v.as_unsigned(), 0) for r, v in enumerate(values)]
+    total = terms[0]
+    for t in terms[1:]:
+        total = total | t
+    m.d.comb += out.eq(total)
+    return out
