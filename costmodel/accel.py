@@ -93,9 +93,10 @@ ceil(rows / beats_per_group)`` units, one action per group hand-off), the groups
 and scales captured and delayed to them, and the column results' de-skew instead of the row
 mux. A dequantize-then-MAC or bit-serial one prices its grid PEs without the dequantizer or
 weight encoder and adds one per column (``column_dequantizers``, ``column_encoders``: an
-action per beat issued) and the rows' wait registers (``head_wait``); a LUT one adds a table
-precompute per row (``row_tables``). The report, the comparison and the CLI read groups
-generically.
+action per beat issued) and the rows' wait registers (``head_wait``); a ``"shared"`` LUT
+array adds its row tables (``count = rows``, an action per beat issued) and the same column
+units as MixPE, priced with :func:`~.lut.shared_parts`. The report, the comparison and the
+CLI read groups generically.
 """
 
 import functools
@@ -543,10 +544,11 @@ def _groups(accel: AccelConfig, tech: Technology) -> tuple[UnitGroup, ...]:
     elif shared and isinstance(pe, BitSerialConfig):
         groups = _column_encoder_groups(accel, tech, logic, reg)
     elif shared and isinstance(pe, LutConfig):
-        groups = _row_head_groups(accel, tech, logic)
+        groups = _row_head_groups(accel, tech, logic, reg)
+        wgt = arr.grid_ports.weight.width   # the skew carries what the grid PEs take
     elif shared:
         groups = _shared_groups(accel, tech, logic, reg)
-        wgt = arr.grid_ports.weight.width   # the skew carries what the grid PEs take
+        wgt = arr.grid_ports.weight.width
     else:
         pecost = pe_cost(pe, tech)
         groups = [UnitGroup(
@@ -699,14 +701,17 @@ def _column_encoder_groups(accel: AccelConfig, tech: Technology, logic,
     ]
 
 
-def _row_head_groups(accel: AccelConfig, tech: Technology, logic) -> list[UnitGroup]:
-    """The grid and the row heads of a ``"shared"`` array of 1 x 1 LUT tiles: the grid PEs
-    without their table precompute (and forwarding the table), one precompute per row."""
+def _row_head_groups(accel: AccelConfig, tech: Technology, logic, reg) -> list[UnitGroup]:
+    """The grid, the row heads and the column feet of a ``"shared"`` array of 1 x 1 LUT tiles:
+    the grid PEs without their table precompute (and forwarding the table) and without their
+    dequantizer, one precompute per row, and a dequantizer per ``shared_unit_rows`` rows at
+    the foot of each column (:func:`_foot_groups`)."""
     arr = accel.array
     pe = arr.pe
     assert isinstance(pe, LutConfig)
     R, C = arr.rows, arr.cols
-    grid, head = lut_shared_parts(pe, tech)
+    served = _served_rows(accel)
+    grid, head, _ = lut_shared_parts(pe, served[0], tech)
     grid_total = sum(grid.values(), ComponentCost.zero())
     head_total = sum(head.values(), ComponentCost.zero())
     return [
@@ -714,11 +719,15 @@ def _row_head_groups(accel: AccelConfig, tech: Technology, logic) -> list[UnitGr
                   ComponentCost(grid_total.area_um2,
                                 grid_total.energy_pj * tech.pnr_energy_factor), "beat",
                   lambda a: a.pe_beats,
-                  f"{R} x {C} LUT PEs latching their row's table instead of building it"),
+                  f"{R} x {C} LUT PEs latching their row's table instead of building it, "
+                  f"the dequantizer moved to the columns"),
         UnitGroup("row_tables", "shared", R, logic(head_total), "beat",
                   lambda a: a.slots * R,
                   "one table precompute per row, at its left edge, once per beat"),
-    ]
+    ] + _foot_groups(accel, logic, reg,
+                     lambda rows: sum(lut_shared_parts(pe, rows, tech)[2].values(),
+                                      ComponentCost.zero()),
+                     "one-pass dequantizers (D = ((acc << p) + c sum a) >> h, y += sD)")
 
 
 def _handoffs(activity: GemmActivity, *, bpg: int, share: float) -> int:
@@ -726,38 +735,38 @@ def _handoffs(activity: GemmActivity, *, bpg: int, share: float) -> int:
     return round(activity.pe_beats // bpg * share)
 
 
-def _shared_groups(accel: AccelConfig, tech: Technology, logic, reg) -> list[UnitGroup]:
-    """The grid PEs and the units a ``"shared"`` MixPE array adds
-    (:mod:`mpgemm.hw.array.shared`): a dequantizer per ``beats_per_group`` rows at the foot of
-    each column, the groups' zero points and scales captured and delayed to them, the column
-    results' de-skew."""
+def _served_rows(accel: AccelConfig) -> list[int]:
+    """Rows each of a column's foot units serves (the last one the remainder)."""
+    arr = accel.array
+    serves = arr.pe.shared_unit_rows
+    assert serves is not None
+    return [min(serves, arr.rows - u * serves) for u in range(arr.column_units)]
+
+
+def _foot_groups(accel: AccelConfig, logic, reg, unit_of: Callable[[int], ComponentCost],
+                 what: str) -> list[UnitGroup]:
+    """The units at the foot of a ``"shared"`` array's columns (:meth:`mpgemm.hw.array.mesh.
+    Mesh._foot_units`): ``column_units`` per column, ``unit_of(rows)`` one serving ``rows``
+    rows (energy per hand-off), the groups' weight fields the grid does not take (zero
+    points and scales) captured per column and delayed to each unit, and the column
+    results' de-skew (instead of the row mux)."""
     arr = accel.array
     pe = arr.pe
-    assert isinstance(pe, MixPEConfig)
     R, C = arr.rows, arr.cols
     bpg = pe.beats_per_group
-    pnr = tech.pnr_energy_factor
+    assert bpg is not None
     units = arr.column_units
-    served = [min(bpg, R - u * bpg) for u in range(units)]
-    grid, _ = shared_parts(pe, served[0], tech)
-    grid_total = sum(grid.values(), ComponentCost.zero())
-    # As pe_cost prices a PE: energies after place and route.
-    groups = [UnitGroup(
-        "pes", "pes", arr.pes, ComponentCost(grid_total.area_um2, grid_total.energy_pj * pnr),
-        "beat", lambda a: a.pe_beats,
-        f"{R} x {C} {pe.kind} grid PEs: lanes and group sums, the dequantizer moved to the "
-        f"columns")]
+    served = _served_rows(accel)
+    groups = []
     for rows in sorted(set(served), reverse=True):
         n_units = C * served.count(rows)
-        unit = sum(shared_parts(pe, rows, tech)[1].values(), ComponentCost.zero())
         # Every grid PE hands off once per group; a unit dequantizes its rows' hand-offs.
         groups.append(UnitGroup(
-            f"column_dequantizers_{rows}_rows", "shared", n_units, logic(unit), "group",
-            functools.partial(_handoffs, bpg=bpg, share=n_units * rows / (R * C)),
-            f"{n_units} dequantizers (D = P - zA, y += sD) serving {rows} rows each, "
-            f"{units} per column"))
+            f"column_dequantizers_{rows}_rows", "shared", n_units, logic(unit_of(rows)),
+            "group", functools.partial(_handoffs, bpg=bpg, share=n_units * rows / (R * C)),
+            f"{n_units} {what} serving {rows} rows each, {units} per column"))
     meta = pe.ports.weight.width - arr.grid_ports.weight.width
-    delays = sum(k + u * bpg for k in range(C) for u in range(units))
+    delays = sum(k + u * served[0] for k in range(C) for u in range(units))
     bits = meta * (C + delays)
     groups.append(UnitGroup(
         "group_metadata", "shared", bits, reg(1), "bit-cycle", lambda a: a.cycles.total * bits,
@@ -769,6 +778,29 @@ def _shared_groups(accel: AccelConfig, tech: Technology, logic, reg) -> list[Uni
         "deskew", "registers", tri, reg(psum), "stage shift", lambda a: a.rows_out * tri,
         f"column results ({psum} bits), column c delayed C - 1 - c"))
     return groups
+
+
+def _shared_groups(accel: AccelConfig, tech: Technology, logic, reg) -> list[UnitGroup]:
+    """The grid PEs and the units a ``"shared"`` MixPE array adds
+    (:mod:`mpgemm.hw.array.shared`): a dequantizer per ``beats_per_group`` rows at the foot of
+    each column (:func:`_foot_groups`)."""
+    arr = accel.array
+    pe = arr.pe
+    assert isinstance(pe, MixPEConfig)
+    R, C = arr.rows, arr.cols
+    pnr = tech.pnr_energy_factor
+    served = _served_rows(accel)
+    grid, _ = shared_parts(pe, served[0], tech)
+    grid_total = sum(grid.values(), ComponentCost.zero())
+    # As pe_cost prices a PE: energies after place and route.
+    return [UnitGroup(
+        "pes", "pes", arr.pes, ComponentCost(grid_total.area_um2, grid_total.energy_pj * pnr),
+        "beat", lambda a: a.pe_beats,
+        f"{R} x {C} {pe.kind} grid PEs: lanes and group sums, the dequantizer moved to the "
+        f"columns")] + _foot_groups(
+        accel, logic, reg,
+        lambda rows: sum(shared_parts(pe, rows, tech)[1].values(), ComponentCost.zero()),
+        "dequantizers (D = P - zA, y += sD)")
 
 
 def _buffers(accel: AccelConfig, tech: Technology) -> tuple[BufferCost, ...]:

@@ -28,7 +28,14 @@ from .components import (
     mux2,
     register,
 )
-from .pe import PECost, PEModel, _contract_plumbing, check_typed_grouped_workload
+from .pe import (
+    PE_CONTROL_BITS,
+    PECost,
+    PEModel,
+    _contract_plumbing,
+    _shift_add,
+    check_typed_grouped_workload,
+)
 from .tech import Technology
 from .workload import GemmWorkload
 
@@ -160,23 +167,69 @@ def _lut_model(config: LutConfig, tech: Technology) -> dict[str, ComponentCost]:
     return out
 
 
-def shared_parts(config: LutConfig, tech: Technology) -> tuple[dict[str, ComponentCost],
-                                                                 dict[str, ComponentCost]]:
-    """``(grid_pe, row_head)`` of a ``"shared"`` array of 1 x 1 LUT tiles
-    (:mod:`mpgemm.hw.array.shared`): the grid PE is the tile without its table precompute
-    and operand isolation, which move to the row's head (:class:`LutRowTable`, energies per
-    beat), and its forwarding registers carry the table instead of the activations."""
+def shared_parts(config: LutConfig, served_rows: int, tech: Technology) -> tuple[
+        dict[str, ComponentCost], dict[str, ComponentCost], dict[str, ComponentCost]]:
+    """``(grid_pe, row_head, column_unit)`` of a ``"shared"`` array of 1 x 1 LUT tiles
+    (:mod:`mpgemm.hw.array.shared`): one grid PE (energies per beat), one row's table
+    precompute (:class:`LutRowTable`, energies per beat) and one column dequantizer serving
+    ``served_rows`` rows (:class:`LutColumnDequant`, energies per group hand-off).
+
+    The grid PE is the tile without its table precompute and operand isolation (moved to the
+    row head) and without its dequantizer, correction constants and ``i_psum`` copies (moved
+    to the column unit); it forwards the table instead of the activations and takes of the
+    weight word only the planes and data type (the scale and zero point bypass the grid); it
+    adds the hand-off register and the group's first flag. The column unit does a group in one
+    pass: a select among its rows' hand-offs, the correction ``(acc << p) + c * sum a`` as a
+    shift-and-add over ``c``'s bits and one subtractor for ``c``, the stage register, the
+    scale as a shift-and-add over its bits and the output adder, one accumulator per served
+    row, and the countdown of the outputs waiting for the tile's latency.
+    """
     whole = _lut_model(config, tech)
     moved = ("precompute_fp16_adders", "table_precompute", "operand_isolation")
+    dropped = _PER_GROUP + ("psum_registers", "forwarding_registers", "weight_register")
     head = {name: whole[name] for name in moved if name in whole}
-    grid = {name: c for name, c in whole.items() if name not in moved}
-    fwd = grid["forwarding_registers"]
-    act, table = config.ports.act.width, config.table_port.width * config.rows
-    per_bit = register(1, tech)
-    grid["forwarding_registers"] = ComponentCost(
-        fwd.area_um2 + per_bit.area_um2 * (table - act),
-        fwd.energy_pj + per_bit.energy_pj * (table - act) * config.timing().cycles)
-    return grid, head
+    grid = {name: c for name, c in whole.items() if name not in moved + dropped}
+    cycles = config.timing().cycles
+    once = 1.0 / config.beats_per_group
+    ports = config.shared_ports
+    table, wgt, hand = ports.act.width, ports.weight.width, ports.psum.width
+
+    def per(c: ComponentCost, times: float) -> ComponentCost:
+        return ComponentCost(c.area_um2, c.energy_pj * times)
+
+    grid.update({
+        "forwarding_registers": per(register(table + wgt + PE_CONTROL_BITS, tech), cycles),
+        "weight_register": per(register(wgt, tech) + mux2(wgt, tech), cycles),
+        "handoff_register": per(register(hand, tech), once),
+        "group_first_flag": per(register(1, tech), once),
+    })
+
+    acc, dq, sb = config.acc_bits, config.dq_bits, config.scale_bits
+    index = max(served_rows - 1, 0).bit_length()
+    rows = served_rows
+    wait = max(config.shared_unit_waits)
+    if config.corr_bits:
+        correction = (_shift_add(config.act_sum_bits, config.corr_bits, tech, True)
+                      + int_adder(dq, tech) + mux2(dq, tech))
+        constant = int_adder(config.corr_bits + 1, tech) if config.has_zero \
+            else ComponentCost.zero()
+    else:
+        correction = constant = ComponentCost.zero()
+    unit = {
+        "handoff_select": mux2(hand + index, tech) * max(rows - 1, 0),
+        "correction_constant": constant,
+        "correction": correction,
+        "stage2_register": (register(dq + sb + index + 3 + config.dtype_bits, tech)
+                            if config.dq_cycles >= 2 else ComponentCost.zero()),
+        "scale_and_accumulate": (_shift_add(dq, sb, tech, config.scale_signed)
+                                 + int_adder(acc, tech) + mux2(acc, tech)),
+        "row_accumulators": (register(acc, tech) + mux2(acc, tech)) * rows
+                            + mux2(acc, tech) * max(rows - 1, 0),
+        "output_wait": ((register(1 + index, tech) + mux2(index, tech)) * wait
+                        + mux2(acc, tech) * rows) if wait else ComponentCost.zero(),
+        "output_register": register(acc + index + 1, tech),
+    }
+    return grid, head, unit
 
 
 def _check_lut(config: LutConfig, workload: GemmWorkload) -> None:

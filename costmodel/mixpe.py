@@ -32,6 +32,7 @@ from .pe import (
     _adder_tree,
     _check_int_operand,
     _contract_plumbing,
+    _shift_add,
     check_grouped_workload,
     dequantizer,
 )
@@ -42,16 +43,6 @@ __all__ = ["MIXPE", "shared_parts"]
 
 #: Breakdown entries by name (the per-beat or the per-group ones).
 _Costs = dict[str, ComponentCost]
-
-def _shift_add(x_bits: int, n_terms: int, tech: Technology,
-               top_negative: bool = False) -> ComponentCost:
-    """``hw.arith.shift_add``: ``n_terms`` gated copies of an ``x_bits`` operand, term ``j``
-    shifted by ``j``, summed in a balanced tree (each sum one bit wider than its wider
-    operand); a two's complement code's top term is negated first."""
-    negate = int_adder(x_bits + n_terms, tech) if top_negative else ComponentCost.zero()
-    return (mux2(x_bits, tech) * n_terms + negate
-            + _adder_tree([x_bits + j for j in range(n_terms)], tech))
-
 
 def _fp32_normaliser(sum_bits: int, tech: Technology) -> ComponentCost:
     """``hw.fp.round_pack`` of a signed ``sum_bits`` lane sum into FP32: the magnitude, a

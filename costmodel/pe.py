@@ -234,6 +234,16 @@ def _adder_tree(widths: list[int], tech: Technology) -> ComponentCost:
     return cost
 
 
+def _shift_add(x_bits: int, n_terms: int, tech: Technology,
+               top_negative: bool = False) -> ComponentCost:
+    """``hw.arith.shift_add``: ``n_terms`` gated copies of an ``x_bits`` operand, term ``j``
+    shifted by ``j``, summed in a balanced tree (each sum one bit wider than its wider
+    operand); a two's complement code's top term is negated first."""
+    negate = int_adder(x_bits + n_terms, tech) if top_negative else ComponentCost.zero()
+    return (mux2(x_bits, tech) * n_terms + negate
+            + _adder_tree([x_bits + j for j in range(n_terms)], tech))
+
+
 def _contract_plumbing(config: PEConfig, tech: Technology) -> dict[str, ComponentCost]:
     """The PE contract's registers, common to every family.
 

@@ -196,6 +196,13 @@ class PEConfigBase(ABC):
         return ("standalone",)
 
     @property
+    def shared_unavailable(self) -> str | None:
+        """Why this config lacks the ``"shared"`` organisation its family builds for other
+        configs (naming the parameter, its value and what is allowed), for the array config's
+        error; None when it has it or the family has none."""
+        return None
+
+    @property
     def shared_unit_rows(self) -> int | None:
         """Rows of an output-stationary column that one unit at the foot of a ``"shared"``
         array's column serves (None: the organisation has no such units)."""

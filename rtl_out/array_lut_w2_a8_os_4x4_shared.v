@@ -2460,133 +2460,61 @@ module array_lut_w2_a8_os_4x4_shared(a_in__valid, w_in__payload, w_in__valid, y_
   assign \$15  = 3'h1;
 endmodule
 
-module \array_lut_w2_a8_os_4x4_shared.mesh (rst, o_row_valid, o_row_index, \i_a$1 , i_ctl, \i_w$101 , o_row, clk);
+module \array_lut_w2_a8_os_4x4_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$101 , o_row, o_row_valid, o_row_index, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$2  = 0;
-  wire \$1 ;
-  wire \$10 ;
-  reg \$100 ;
-  reg \$101 ;
-  reg \$102 ;
-  reg \$103 ;
-  reg \$104 ;
-  reg \$105 ;
-  reg \$106 ;
-  reg \$107 ;
-  reg \$108 ;
-  reg \$109 ;
-  wire \$11 ;
-  reg \$110 ;
-  reg \$111 ;
-  reg \$112 ;
-  reg \$113 ;
-  reg \$114 ;
-  reg \$115 ;
-  reg \$116 ;
-  reg \$117 ;
-  reg \$118 ;
-  reg \$119 ;
-  wire \$12 ;
-  reg \$120 ;
-  reg \$121 ;
-  reg \$122 ;
-  reg \$123 ;
-  reg \$124 ;
-  reg \$125 ;
-  wire \$13 ;
-  wire \$14 ;
-  wire \$15 ;
-  wire \$16 ;
-  wire \$17 ;
-  wire \$18 ;
-  wire \$19 ;
+  wire [2:0] \$1 ;
+  reg [31:0] \$10 ;
+  reg [4:0] \$11 ;
+  reg [31:0] \$12 ;
+  reg [31:0] \$13 ;
+  reg [4:0] \$14 ;
+  reg [4:0] \$15 ;
+  reg [31:0] \$16 ;
+  reg [31:0] \$17 ;
+  reg [31:0] \$18 ;
+  reg [4:0] \$19 ;
   wire \$2 ;
-  wire \$20 ;
-  wire [1:0] \$21 ;
-  wire [1:0] \$22 ;
-  wire [1:0] \$23 ;
-  wire [31:0] \$24 ;
-  wire [31:0] \$25 ;
-  wire [31:0] \$26 ;
-  wire [31:0] \$27 ;
-  wire [31:0] \$28 ;
-  wire [31:0] \$29 ;
+  reg [4:0] \$20 ;
+  reg [4:0] \$21 ;
+  reg [7:0] \$22 ;
+  reg [1:0] \$23 ;
+  reg [31:0] \$24 ;
+  reg [31:0] \$25 ;
+  reg [31:0] \$26 ;
+  reg [7:0] \$27 ;
+  reg [7:0] \$28 ;
+  reg [1:0] \$29 ;
   wire \$3 ;
-  wire [31:0] \$30 ;
-  wire [31:0] \$31 ;
-  wire [31:0] \$32 ;
-  wire [31:0] \$33 ;
-  wire [31:0] \$34 ;
-  wire [31:0] \$35 ;
-  wire [31:0] \$36 ;
-  wire [31:0] \$37 ;
-  wire [31:0] \$38 ;
-  wire [31:0] \$39 ;
+  reg [7:0] \$30 ;
+  reg [1:0] \$31 ;
+  reg [31:0] \$32 ;
+  reg [31:0] \$33 ;
+  reg [7:0] \$34 ;
+  reg [7:0] \$35 ;
+  reg [7:0] \$36 ;
+  reg [1:0] \$37 ;
+  reg [7:0] \$38 ;
+  reg [7:0] \$39 ;
   wire \$4 ;
-  wire [31:0] \$40 ;
-  wire [31:0] \$41 ;
-  wire [31:0] \$42 ;
-  wire [31:0] \$43 ;
-  wire [31:0] \$44 ;
-  wire [31:0] \$45 ;
-  wire [31:0] \$46 ;
-  wire [31:0] \$47 ;
-  wire [31:0] \$48 ;
-  wire [31:0] \$49 ;
+  reg [1:0] \$40 ;
+  reg [1:0] \$41 ;
+  reg [31:0] \$42 ;
+  reg [7:0] \$43 ;
+  reg [7:0] \$44 ;
+  reg [7:0] \$45 ;
+  reg [7:0] \$46 ;
+  reg [1:0] \$47 ;
+  reg [7:0] \$48 ;
+  reg [7:0] \$49 ;
   wire \$5 ;
-  wire [31:0] \$50 ;
-  wire [31:0] \$51 ;
-  wire \$52 ;
-  wire \$53 ;
-  wire \$54 ;
-  wire \$55 ;
-  reg [31:0] \$56 ;
-  reg [4:0] \$57 ;
-  reg [31:0] \$58 ;
-  reg [31:0] \$59 ;
+  reg [7:0] \$50 ;
+  reg [1:0] \$51 ;
+  reg [1:0] \$52 ;
+  reg [1:0] \$53 ;
   wire \$6 ;
-  reg [4:0] \$60 ;
-  reg [4:0] \$61 ;
-  reg [31:0] \$62 ;
-  reg [31:0] \$63 ;
-  reg [31:0] \$64 ;
-  reg [4:0] \$65 ;
-  reg [4:0] \$66 ;
-  reg [4:0] \$67 ;
-  reg [17:0] \$68 ;
-  reg [17:0] \$69 ;
   wire \$7 ;
-  reg [17:0] \$70 ;
-  reg [17:0] \$71 ;
-  reg [17:0] \$72 ;
-  reg [17:0] \$73 ;
-  reg \$74 ;
-  reg \$75 ;
-  reg \$76 ;
-  reg \$77 ;
-  reg \$78 ;
-  reg \$79 ;
   wire \$8 ;
-  reg \$80 ;
-  reg \$81 ;
-  reg \$82 ;
-  reg \$83 ;
-  reg \$84 ;
-  reg \$85 ;
-  reg \$86 ;
-  reg \$87 ;
-  reg \$88 ;
-  reg \$89 ;
   wire \$9 ;
-  reg \$90 ;
-  reg \$91 ;
-  reg \$92 ;
-  reg \$93 ;
-  reg \$94 ;
-  reg \$95 ;
-  reg \$96 ;
-  reg \$97 ;
-  reg \$98 ;
-  reg \$99 ;
   (* init = 32'd0 *)
   wire [31:0] a1_d1;
   wire [31:0] \a1_d1[0] ;
@@ -3024,22 +2952,114 @@ module \array_lut_w2_a8_os_4x4_shared.mesh (rst, o_row_valid, o_row_index, \i_a$
   wire \i_ctl.last ;
   wire \i_ctl.load_w ;
   wire \i_ctl.valid ;
+  wire [139:0] i_hand;
+  wire [139:0] \i_hand$120 ;
+  wire [34:0] \i_hand$120[0] ;
+  wire [16:0] \i_hand$120[0].acc ;
+  wire [15:0] \i_hand$120[0].act_sum ;
+  wire \i_hand$120[0].first ;
+  wire \i_hand$120[0].last ;
+  wire [34:0] \i_hand$120[1] ;
+  wire [16:0] \i_hand$120[1].acc ;
+  wire [15:0] \i_hand$120[1].act_sum ;
+  wire \i_hand$120[1].first ;
+  wire \i_hand$120[1].last ;
+  wire [34:0] \i_hand$120[2] ;
+  wire [16:0] \i_hand$120[2].acc ;
+  wire [15:0] \i_hand$120[2].act_sum ;
+  wire \i_hand$120[2].first ;
+  wire \i_hand$120[2].last ;
+  wire [34:0] \i_hand$120[3] ;
+  wire [16:0] \i_hand$120[3].acc ;
+  wire [15:0] \i_hand$120[3].act_sum ;
+  wire \i_hand$120[3].first ;
+  wire \i_hand$120[3].last ;
+  wire [139:0] \i_hand$137 ;
+  wire [34:0] \i_hand$137[0] ;
+  wire [16:0] \i_hand$137[0].acc ;
+  wire [15:0] \i_hand$137[0].act_sum ;
+  wire \i_hand$137[0].first ;
+  wire \i_hand$137[0].last ;
+  wire [34:0] \i_hand$137[1] ;
+  wire [16:0] \i_hand$137[1].acc ;
+  wire [15:0] \i_hand$137[1].act_sum ;
+  wire \i_hand$137[1].first ;
+  wire \i_hand$137[1].last ;
+  wire [34:0] \i_hand$137[2] ;
+  wire [16:0] \i_hand$137[2].acc ;
+  wire [15:0] \i_hand$137[2].act_sum ;
+  wire \i_hand$137[2].first ;
+  wire \i_hand$137[2].last ;
+  wire [34:0] \i_hand$137[3] ;
+  wire [16:0] \i_hand$137[3].acc ;
+  wire [15:0] \i_hand$137[3].act_sum ;
+  wire \i_hand$137[3].first ;
+  wire \i_hand$137[3].last ;
+  wire [139:0] \i_hand$154 ;
+  wire [34:0] \i_hand$154[0] ;
+  wire [16:0] \i_hand$154[0].acc ;
+  wire [15:0] \i_hand$154[0].act_sum ;
+  wire \i_hand$154[0].first ;
+  wire \i_hand$154[0].last ;
+  wire [34:0] \i_hand$154[1] ;
+  wire [16:0] \i_hand$154[1].acc ;
+  wire [15:0] \i_hand$154[1].act_sum ;
+  wire \i_hand$154[1].first ;
+  wire \i_hand$154[1].last ;
+  wire [34:0] \i_hand$154[2] ;
+  wire [16:0] \i_hand$154[2].acc ;
+  wire [15:0] \i_hand$154[2].act_sum ;
+  wire \i_hand$154[2].first ;
+  wire \i_hand$154[2].last ;
+  wire [34:0] \i_hand$154[3] ;
+  wire [16:0] \i_hand$154[3].acc ;
+  wire [15:0] \i_hand$154[3].act_sum ;
+  wire \i_hand$154[3].first ;
+  wire \i_hand$154[3].last ;
+  wire [34:0] \i_hand[0] ;
+  wire [16:0] \i_hand[0].acc ;
+  wire [15:0] \i_hand[0].act_sum ;
+  wire \i_hand[0].first ;
+  wire \i_hand[0].last ;
+  wire [34:0] \i_hand[1] ;
+  wire [16:0] \i_hand[1].acc ;
+  wire [15:0] \i_hand[1].act_sum ;
+  wire \i_hand[1].first ;
+  wire \i_hand[1].last ;
+  wire [34:0] \i_hand[2] ;
+  wire [16:0] \i_hand[2].acc ;
+  wire [15:0] \i_hand[2].act_sum ;
+  wire \i_hand[2].first ;
+  wire \i_hand[2].last ;
+  wire [34:0] \i_hand[3] ;
+  wire [16:0] \i_hand[3].acc ;
+  wire [15:0] \i_hand[3].act_sum ;
+  wire \i_hand[3].first ;
+  wire \i_hand[3].last ;
+  wire [3:0] i_hand_valid;
+  wire [3:0] \i_hand_valid$122 ;
+  wire [3:0] \i_hand_valid$139 ;
+  wire [3:0] \i_hand_valid$156 ;
+  reg [7:0] i_scale = 8'h00;
+  reg [7:0] \i_scale$130  = 8'h00;
+  wire [7:0] \i_scale$130[0] ;
+  reg [7:0] \i_scale$147  = 8'h00;
+  wire [7:0] \i_scale$147[0] ;
+  reg [7:0] \i_scale$164  = 8'h00;
+  wire [7:0] \i_scale$164[0] ;
+  wire [7:0] \i_scale[0] ;
   wire i_valid;
   wire \i_valid$21 ;
   wire \i_valid$40 ;
   wire \i_valid$59 ;
-  wire [17:0] i_w;
-  wire [17:0] \i_w$100 ;
-  wire [17:0] \i_w$100[0] ;
+  wire [7:0] i_w;
+  wire [7:0] \i_w$100 ;
+  wire [7:0] \i_w$100[0] ;
   wire [7:0] \i_w$100[0].planes ;
   wire [3:0] \i_w$100[0].planes[0] ;
   wire [3:0] \i_w$100[0].planes[0][0] ;
   wire [3:0] \i_w$100[0].planes[1] ;
   wire [3:0] \i_w$100[0].planes[1][0] ;
-  wire [7:0] \i_w$100[0].scale ;
-  wire [7:0] \i_w$100[0].scale[0] ;
-  wire [1:0] \i_w$100[0].zero ;
-  wire [1:0] \i_w$100[0].zero[0] ;
   input [71:0] \i_w$101 ;
   wire [71:0] \i_w$101 ;
   wire [17:0] \i_w$101[0] ;
@@ -3082,170 +3102,118 @@ module \array_lut_w2_a8_os_4x4_shared.mesh (rst, o_row_valid, o_row_index, \i_a$
   wire [7:0] \i_w$101[3].scale[0] ;
   wire [1:0] \i_w$101[3].zero ;
   wire [1:0] \i_w$101[3].zero[0] ;
-  reg [17:0] \i_w$102  = 18'h00000;
-  wire [17:0] \i_w$102[0] ;
-  wire [7:0] \i_w$102[0].planes ;
-  wire [3:0] \i_w$102[0].planes[0] ;
-  wire [3:0] \i_w$102[0].planes[0][0] ;
-  wire [3:0] \i_w$102[0].planes[1] ;
-  wire [3:0] \i_w$102[0].planes[1][0] ;
-  wire [7:0] \i_w$102[0].scale ;
-  wire [7:0] \i_w$102[0].scale[0] ;
-  wire [1:0] \i_w$102[0].zero ;
-  wire [1:0] \i_w$102[0].zero[0] ;
-  reg [17:0] \i_w$104  = 18'h00000;
-  wire [17:0] \i_w$104[0] ;
-  wire [7:0] \i_w$104[0].planes ;
-  wire [3:0] \i_w$104[0].planes[0] ;
-  wire [3:0] \i_w$104[0].planes[0][0] ;
-  wire [3:0] \i_w$104[0].planes[1] ;
-  wire [3:0] \i_w$104[0].planes[1][0] ;
-  wire [7:0] \i_w$104[0].scale ;
-  wire [7:0] \i_w$104[0].scale[0] ;
-  wire [1:0] \i_w$104[0].zero ;
-  wire [1:0] \i_w$104[0].zero[0] ;
-  reg [17:0] \i_w$106  = 18'h00000;
-  wire [17:0] \i_w$106[0] ;
-  wire [7:0] \i_w$106[0].planes ;
-  wire [3:0] \i_w$106[0].planes[0] ;
-  wire [3:0] \i_w$106[0].planes[0][0] ;
-  wire [3:0] \i_w$106[0].planes[1] ;
-  wire [3:0] \i_w$106[0].planes[1][0] ;
-  wire [7:0] \i_w$106[0].scale ;
-  wire [7:0] \i_w$106[0].scale[0] ;
-  wire [1:0] \i_w$106[0].zero ;
-  wire [1:0] \i_w$106[0].zero[0] ;
-  wire [17:0] \i_w$78 ;
-  wire [17:0] \i_w$78[0] ;
+  reg [7:0] \i_w$118  = 8'h00;
+  wire [7:0] \i_w$118[0] ;
+  wire [7:0] \i_w$118[0].planes ;
+  wire [3:0] \i_w$118[0].planes[0] ;
+  wire [3:0] \i_w$118[0].planes[0][0] ;
+  wire [3:0] \i_w$118[0].planes[1] ;
+  wire [3:0] \i_w$118[0].planes[1][0] ;
+  reg [7:0] \i_w$135  = 8'h00;
+  wire [7:0] \i_w$135[0] ;
+  wire [7:0] \i_w$135[0].planes ;
+  wire [3:0] \i_w$135[0].planes[0] ;
+  wire [3:0] \i_w$135[0].planes[0][0] ;
+  wire [3:0] \i_w$135[0].planes[1] ;
+  wire [3:0] \i_w$135[0].planes[1][0] ;
+  reg [7:0] \i_w$152  = 8'h00;
+  wire [7:0] \i_w$152[0] ;
+  wire [7:0] \i_w$152[0].planes ;
+  wire [3:0] \i_w$152[0].planes[0] ;
+  wire [3:0] \i_w$152[0].planes[0][0] ;
+  wire [3:0] \i_w$152[0].planes[1] ;
+  wire [3:0] \i_w$152[0].planes[1][0] ;
+  wire [7:0] \i_w$78 ;
+  wire [7:0] \i_w$78[0] ;
   wire [7:0] \i_w$78[0].planes ;
   wire [3:0] \i_w$78[0].planes[0] ;
   wire [3:0] \i_w$78[0].planes[0][0] ;
   wire [3:0] \i_w$78[0].planes[1] ;
   wire [3:0] \i_w$78[0].planes[1][0] ;
-  wire [7:0] \i_w$78[0].scale ;
-  wire [7:0] \i_w$78[0].scale[0] ;
-  wire [1:0] \i_w$78[0].zero ;
-  wire [1:0] \i_w$78[0].zero[0] ;
-  wire [17:0] \i_w$80 ;
-  wire [17:0] \i_w$80[0] ;
+  wire [7:0] \i_w$80 ;
+  wire [7:0] \i_w$80[0] ;
   wire [7:0] \i_w$80[0].planes ;
   wire [3:0] \i_w$80[0].planes[0] ;
   wire [3:0] \i_w$80[0].planes[0][0] ;
   wire [3:0] \i_w$80[0].planes[1] ;
   wire [3:0] \i_w$80[0].planes[1][0] ;
-  wire [7:0] \i_w$80[0].scale ;
-  wire [7:0] \i_w$80[0].scale[0] ;
-  wire [1:0] \i_w$80[0].zero ;
-  wire [1:0] \i_w$80[0].zero[0] ;
-  wire [17:0] \i_w$82 ;
-  wire [17:0] \i_w$82[0] ;
+  wire [7:0] \i_w$82 ;
+  wire [7:0] \i_w$82[0] ;
   wire [7:0] \i_w$82[0].planes ;
   wire [3:0] \i_w$82[0].planes[0] ;
   wire [3:0] \i_w$82[0].planes[0][0] ;
   wire [3:0] \i_w$82[0].planes[1] ;
   wire [3:0] \i_w$82[0].planes[1][0] ;
-  wire [7:0] \i_w$82[0].scale ;
-  wire [7:0] \i_w$82[0].scale[0] ;
-  wire [1:0] \i_w$82[0].zero ;
-  wire [1:0] \i_w$82[0].zero[0] ;
-  wire [17:0] \i_w$84 ;
-  wire [17:0] \i_w$84[0] ;
+  wire [7:0] \i_w$84 ;
+  wire [7:0] \i_w$84[0] ;
   wire [7:0] \i_w$84[0].planes ;
   wire [3:0] \i_w$84[0].planes[0] ;
   wire [3:0] \i_w$84[0].planes[0][0] ;
   wire [3:0] \i_w$84[0].planes[1] ;
   wire [3:0] \i_w$84[0].planes[1][0] ;
-  wire [7:0] \i_w$84[0].scale ;
-  wire [7:0] \i_w$84[0].scale[0] ;
-  wire [1:0] \i_w$84[0].zero ;
-  wire [1:0] \i_w$84[0].zero[0] ;
-  wire [17:0] \i_w$86 ;
-  wire [17:0] \i_w$86[0] ;
+  wire [7:0] \i_w$86 ;
+  wire [7:0] \i_w$86[0] ;
   wire [7:0] \i_w$86[0].planes ;
   wire [3:0] \i_w$86[0].planes[0] ;
   wire [3:0] \i_w$86[0].planes[0][0] ;
   wire [3:0] \i_w$86[0].planes[1] ;
   wire [3:0] \i_w$86[0].planes[1][0] ;
-  wire [7:0] \i_w$86[0].scale ;
-  wire [7:0] \i_w$86[0].scale[0] ;
-  wire [1:0] \i_w$86[0].zero ;
-  wire [1:0] \i_w$86[0].zero[0] ;
-  wire [17:0] \i_w$88 ;
-  wire [17:0] \i_w$88[0] ;
+  wire [7:0] \i_w$88 ;
+  wire [7:0] \i_w$88[0] ;
   wire [7:0] \i_w$88[0].planes ;
   wire [3:0] \i_w$88[0].planes[0] ;
   wire [3:0] \i_w$88[0].planes[0][0] ;
   wire [3:0] \i_w$88[0].planes[1] ;
   wire [3:0] \i_w$88[0].planes[1][0] ;
-  wire [7:0] \i_w$88[0].scale ;
-  wire [7:0] \i_w$88[0].scale[0] ;
-  wire [1:0] \i_w$88[0].zero ;
-  wire [1:0] \i_w$88[0].zero[0] ;
-  wire [17:0] \i_w$90 ;
-  wire [17:0] \i_w$90[0] ;
+  wire [7:0] \i_w$90 ;
+  wire [7:0] \i_w$90[0] ;
   wire [7:0] \i_w$90[0].planes ;
   wire [3:0] \i_w$90[0].planes[0] ;
   wire [3:0] \i_w$90[0].planes[0][0] ;
   wire [3:0] \i_w$90[0].planes[1] ;
   wire [3:0] \i_w$90[0].planes[1][0] ;
-  wire [7:0] \i_w$90[0].scale ;
-  wire [7:0] \i_w$90[0].scale[0] ;
-  wire [1:0] \i_w$90[0].zero ;
-  wire [1:0] \i_w$90[0].zero[0] ;
-  wire [17:0] \i_w$92 ;
-  wire [17:0] \i_w$92[0] ;
+  wire [7:0] \i_w$92 ;
+  wire [7:0] \i_w$92[0] ;
   wire [7:0] \i_w$92[0].planes ;
   wire [3:0] \i_w$92[0].planes[0] ;
   wire [3:0] \i_w$92[0].planes[0][0] ;
   wire [3:0] \i_w$92[0].planes[1] ;
   wire [3:0] \i_w$92[0].planes[1][0] ;
-  wire [7:0] \i_w$92[0].scale ;
-  wire [7:0] \i_w$92[0].scale[0] ;
-  wire [1:0] \i_w$92[0].zero ;
-  wire [1:0] \i_w$92[0].zero[0] ;
-  wire [17:0] \i_w$94 ;
-  wire [17:0] \i_w$94[0] ;
+  wire [7:0] \i_w$94 ;
+  wire [7:0] \i_w$94[0] ;
   wire [7:0] \i_w$94[0].planes ;
   wire [3:0] \i_w$94[0].planes[0] ;
   wire [3:0] \i_w$94[0].planes[0][0] ;
   wire [3:0] \i_w$94[0].planes[1] ;
   wire [3:0] \i_w$94[0].planes[1][0] ;
-  wire [7:0] \i_w$94[0].scale ;
-  wire [7:0] \i_w$94[0].scale[0] ;
-  wire [1:0] \i_w$94[0].zero ;
-  wire [1:0] \i_w$94[0].zero[0] ;
-  wire [17:0] \i_w$96 ;
-  wire [17:0] \i_w$96[0] ;
+  wire [7:0] \i_w$96 ;
+  wire [7:0] \i_w$96[0] ;
   wire [7:0] \i_w$96[0].planes ;
   wire [3:0] \i_w$96[0].planes[0] ;
   wire [3:0] \i_w$96[0].planes[0][0] ;
   wire [3:0] \i_w$96[0].planes[1] ;
   wire [3:0] \i_w$96[0].planes[1][0] ;
-  wire [7:0] \i_w$96[0].scale ;
-  wire [7:0] \i_w$96[0].scale[0] ;
-  wire [1:0] \i_w$96[0].zero ;
-  wire [1:0] \i_w$96[0].zero[0] ;
-  wire [17:0] \i_w$98 ;
-  wire [17:0] \i_w$98[0] ;
+  wire [7:0] \i_w$98 ;
+  wire [7:0] \i_w$98[0] ;
   wire [7:0] \i_w$98[0].planes ;
   wire [3:0] \i_w$98[0].planes[0] ;
   wire [3:0] \i_w$98[0].planes[0][0] ;
   wire [3:0] \i_w$98[0].planes[1] ;
   wire [3:0] \i_w$98[0].planes[1][0] ;
-  wire [7:0] \i_w$98[0].scale ;
-  wire [7:0] \i_w$98[0].scale[0] ;
-  wire [1:0] \i_w$98[0].zero ;
-  wire [1:0] \i_w$98[0].zero[0] ;
-  wire [17:0] \i_w[0] ;
+  wire [7:0] \i_w[0] ;
   wire [7:0] \i_w[0].planes ;
   wire [3:0] \i_w[0].planes[0] ;
   wire [3:0] \i_w[0].planes[0][0] ;
   wire [3:0] \i_w[0].planes[1] ;
   wire [3:0] \i_w[0].planes[1][0] ;
-  wire [7:0] \i_w[0].scale ;
-  wire [7:0] \i_w[0].scale[0] ;
-  wire [1:0] \i_w[0].zero ;
-  wire [1:0] \i_w[0].zero[0] ;
+  reg [1:0] i_zero = 2'h0;
+  reg [1:0] \i_zero$132  = 2'h0;
+  wire [1:0] \i_zero$132[0] ;
+  reg [1:0] \i_zero$149  = 2'h0;
+  wire [1:0] \i_zero$149[0] ;
+  reg [1:0] \i_zero$166  = 2'h0;
+  wire [1:0] \i_zero$166[0] ;
+  wire [1:0] \i_zero[0] ;
   wire [87:0] o_a;
   wire [87:0] \o_a$12 ;
   wire [87:0] \o_a$12[0] ;
@@ -3392,41 +3360,13 @@ module \array_lut_w2_a8_os_4x4_shared.mesh (rst, o_row_valid, o_row_index, \i_a$
   wire [10:0] \o_a[0][0].table[7] ;
   wire [4:0] o_ctl;
   wire [4:0] \o_ctl$14 ;
-  wire [4:0] \o_ctl$144 ;
-  wire [4:0] \o_ctl$144[0] ;
-  wire \o_ctl$144[0].first ;
-  wire \o_ctl$144[0].group_end ;
-  wire \o_ctl$144[0].last ;
-  wire \o_ctl$144[0].load_w ;
-  wire \o_ctl$144[0].valid ;
   wire [4:0] \o_ctl$14[0] ;
   wire \o_ctl$14[0].first ;
   wire \o_ctl$14[0].group_end ;
   wire \o_ctl$14[0].last ;
   wire \o_ctl$14[0].load_w ;
   wire \o_ctl$14[0].valid ;
-  wire [4:0] \o_ctl$157 ;
-  wire [4:0] \o_ctl$157[0] ;
-  wire \o_ctl$157[0].first ;
-  wire \o_ctl$157[0].group_end ;
-  wire \o_ctl$157[0].last ;
-  wire \o_ctl$157[0].load_w ;
-  wire \o_ctl$157[0].valid ;
-  wire [4:0] \o_ctl$170 ;
-  wire [4:0] \o_ctl$170[0] ;
-  wire \o_ctl$170[0].first ;
-  wire \o_ctl$170[0].group_end ;
-  wire \o_ctl$170[0].last ;
-  wire \o_ctl$170[0].load_w ;
-  wire \o_ctl$170[0].valid ;
   wire [4:0] \o_ctl$18 ;
-  wire [4:0] \o_ctl$183 ;
-  wire [4:0] \o_ctl$183[0] ;
-  wire \o_ctl$183[0].first ;
-  wire \o_ctl$183[0].group_end ;
-  wire \o_ctl$183[0].last ;
-  wire \o_ctl$183[0].load_w ;
-  wire \o_ctl$183[0].valid ;
   wire [4:0] \o_ctl$18[0] ;
   wire \o_ctl$18[0].first ;
   wire \o_ctl$18[0].group_end ;
@@ -3502,70 +3442,119 @@ module \array_lut_w2_a8_os_4x4_shared.mesh (rst, o_row_valid, o_row_index, \i_a$
   wire \o_ctl[0].last ;
   wire \o_ctl[0].load_w ;
   wire \o_ctl[0].valid ;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum$117 ;
-  wire [31:0] \o_psum$117[0] ;
-  wire [31:0] \o_psum$117[0][0] ;
-  wire [31:0] \o_psum$117[0][0][0] ;
-  wire [31:0] \o_psum$118 ;
-  wire [31:0] \o_psum$118[0] ;
-  wire [31:0] \o_psum$118[0][0] ;
-  wire [31:0] \o_psum$118[0][0][0] ;
-  wire [31:0] \o_psum$119 ;
-  wire [31:0] \o_psum$119[0] ;
-  wire [31:0] \o_psum$119[0][0] ;
-  wire [31:0] \o_psum$119[0][0][0] ;
-  wire [31:0] \o_psum$120 ;
-  wire [31:0] \o_psum$120[0] ;
-  wire [31:0] \o_psum$120[0][0] ;
-  wire [31:0] \o_psum$120[0][0][0] ;
-  wire [31:0] \o_psum$121 ;
-  wire [31:0] \o_psum$121[0] ;
-  wire [31:0] \o_psum$121[0][0] ;
-  wire [31:0] \o_psum$121[0][0][0] ;
-  wire [31:0] \o_psum$122 ;
-  wire [31:0] \o_psum$122[0] ;
-  wire [31:0] \o_psum$122[0][0] ;
-  wire [31:0] \o_psum$122[0][0][0] ;
-  wire [31:0] \o_psum$123 ;
-  wire [31:0] \o_psum$123[0] ;
-  wire [31:0] \o_psum$123[0][0] ;
-  wire [31:0] \o_psum$123[0][0][0] ;
-  wire [31:0] \o_psum$124 ;
-  wire [31:0] \o_psum$124[0] ;
-  wire [31:0] \o_psum$124[0][0] ;
-  wire [31:0] \o_psum$124[0][0][0] ;
-  wire [31:0] \o_psum$125 ;
-  wire [31:0] \o_psum$125[0] ;
-  wire [31:0] \o_psum$125[0][0] ;
-  wire [31:0] \o_psum$125[0][0][0] ;
-  wire [31:0] \o_psum$126 ;
-  wire [31:0] \o_psum$126[0] ;
-  wire [31:0] \o_psum$126[0][0] ;
-  wire [31:0] \o_psum$126[0][0][0] ;
-  wire [31:0] \o_psum$127 ;
-  wire [31:0] \o_psum$127[0] ;
-  wire [31:0] \o_psum$127[0][0] ;
-  wire [31:0] \o_psum$127[0][0][0] ;
-  wire [31:0] \o_psum$128 ;
-  wire [31:0] \o_psum$128[0] ;
-  wire [31:0] \o_psum$128[0][0] ;
-  wire [31:0] \o_psum$128[0][0][0] ;
-  wire [31:0] \o_psum$129 ;
-  wire [31:0] \o_psum$129[0] ;
-  wire [31:0] \o_psum$129[0][0] ;
-  wire [31:0] \o_psum$129[0][0][0] ;
-  wire [31:0] \o_psum$130 ;
-  wire [31:0] \o_psum$130[0] ;
-  wire [31:0] \o_psum$130[0][0] ;
-  wire [31:0] \o_psum$130[0][0][0] ;
-  wire [31:0] \o_psum$131 ;
-  wire [31:0] \o_psum$131[0] ;
-  wire [31:0] \o_psum$131[0][0] ;
-  wire [31:0] \o_psum$131[0][0][0] ;
-  wire [31:0] \o_psum[0] ;
-  wire [31:0] \o_psum[0][0] ;
-  wire [31:0] \o_psum[0][0][0] ;
+  wire [1:0] o_index;
+  wire [34:0] o_psum;
+  wire [34:0] \o_psum$106 ;
+  wire [34:0] \o_psum$106[0] ;
+  wire [34:0] \o_psum$106[0][0] ;
+  wire [16:0] \o_psum$106[0][0].acc ;
+  wire [15:0] \o_psum$106[0][0].act_sum ;
+  wire \o_psum$106[0][0].first ;
+  wire \o_psum$106[0][0].last ;
+  wire [34:0] \o_psum$108 ;
+  wire [34:0] \o_psum$108[0] ;
+  wire [34:0] \o_psum$108[0][0] ;
+  wire [16:0] \o_psum$108[0][0].acc ;
+  wire [15:0] \o_psum$108[0][0].act_sum ;
+  wire \o_psum$108[0][0].first ;
+  wire \o_psum$108[0][0].last ;
+  wire [34:0] \o_psum$110 ;
+  wire [34:0] \o_psum$110[0] ;
+  wire [34:0] \o_psum$110[0][0] ;
+  wire [16:0] \o_psum$110[0][0].acc ;
+  wire [15:0] \o_psum$110[0][0].act_sum ;
+  wire \o_psum$110[0][0].first ;
+  wire \o_psum$110[0][0].last ;
+  wire [34:0] \o_psum$121 ;
+  wire [34:0] \o_psum$121[0] ;
+  wire [34:0] \o_psum$121[0][0] ;
+  wire [16:0] \o_psum$121[0][0].acc ;
+  wire [15:0] \o_psum$121[0][0].act_sum ;
+  wire \o_psum$121[0][0].first ;
+  wire \o_psum$121[0][0].last ;
+  wire [34:0] \o_psum$124 ;
+  wire [34:0] \o_psum$124[0] ;
+  wire [34:0] \o_psum$124[0][0] ;
+  wire [16:0] \o_psum$124[0][0].acc ;
+  wire [15:0] \o_psum$124[0][0].act_sum ;
+  wire \o_psum$124[0][0].first ;
+  wire \o_psum$124[0][0].last ;
+  wire [34:0] \o_psum$126 ;
+  wire [34:0] \o_psum$126[0] ;
+  wire [34:0] \o_psum$126[0][0] ;
+  wire [16:0] \o_psum$126[0][0].acc ;
+  wire [15:0] \o_psum$126[0][0].act_sum ;
+  wire \o_psum$126[0][0].first ;
+  wire \o_psum$126[0][0].last ;
+  wire [34:0] \o_psum$128 ;
+  wire [34:0] \o_psum$128[0] ;
+  wire [34:0] \o_psum$128[0][0] ;
+  wire [16:0] \o_psum$128[0][0].acc ;
+  wire [15:0] \o_psum$128[0][0].act_sum ;
+  wire \o_psum$128[0][0].first ;
+  wire \o_psum$128[0][0].last ;
+  wire [34:0] \o_psum$138 ;
+  wire [34:0] \o_psum$138[0] ;
+  wire [34:0] \o_psum$138[0][0] ;
+  wire [16:0] \o_psum$138[0][0].acc ;
+  wire [15:0] \o_psum$138[0][0].act_sum ;
+  wire \o_psum$138[0][0].first ;
+  wire \o_psum$138[0][0].last ;
+  wire [34:0] \o_psum$141 ;
+  wire [34:0] \o_psum$141[0] ;
+  wire [34:0] \o_psum$141[0][0] ;
+  wire [16:0] \o_psum$141[0][0].acc ;
+  wire [15:0] \o_psum$141[0][0].act_sum ;
+  wire \o_psum$141[0][0].first ;
+  wire \o_psum$141[0][0].last ;
+  wire [34:0] \o_psum$143 ;
+  wire [34:0] \o_psum$143[0] ;
+  wire [34:0] \o_psum$143[0][0] ;
+  wire [16:0] \o_psum$143[0][0].acc ;
+  wire [15:0] \o_psum$143[0][0].act_sum ;
+  wire \o_psum$143[0][0].first ;
+  wire \o_psum$143[0][0].last ;
+  wire [34:0] \o_psum$145 ;
+  wire [34:0] \o_psum$145[0] ;
+  wire [34:0] \o_psum$145[0][0] ;
+  wire [16:0] \o_psum$145[0][0].acc ;
+  wire [15:0] \o_psum$145[0][0].act_sum ;
+  wire \o_psum$145[0][0].first ;
+  wire \o_psum$145[0][0].last ;
+  wire [34:0] \o_psum$155 ;
+  wire [34:0] \o_psum$155[0] ;
+  wire [34:0] \o_psum$155[0][0] ;
+  wire [16:0] \o_psum$155[0][0].acc ;
+  wire [15:0] \o_psum$155[0][0].act_sum ;
+  wire \o_psum$155[0][0].first ;
+  wire \o_psum$155[0][0].last ;
+  wire [34:0] \o_psum$158 ;
+  wire [34:0] \o_psum$158[0] ;
+  wire [34:0] \o_psum$158[0][0] ;
+  wire [16:0] \o_psum$158[0][0].acc ;
+  wire [15:0] \o_psum$158[0][0].act_sum ;
+  wire \o_psum$158[0][0].first ;
+  wire \o_psum$158[0][0].last ;
+  wire [34:0] \o_psum$160 ;
+  wire [34:0] \o_psum$160[0] ;
+  wire [34:0] \o_psum$160[0][0] ;
+  wire [16:0] \o_psum$160[0][0].acc ;
+  wire [15:0] \o_psum$160[0][0].act_sum ;
+  wire \o_psum$160[0][0].first ;
+  wire \o_psum$160[0][0].last ;
+  wire [34:0] \o_psum$162 ;
+  wire [34:0] \o_psum$162[0] ;
+  wire [34:0] \o_psum$162[0][0] ;
+  wire [16:0] \o_psum$162[0][0].acc ;
+  wire [15:0] \o_psum$162[0][0].act_sum ;
+  wire \o_psum$162[0][0].first ;
+  wire \o_psum$162[0][0].last ;
+  wire [34:0] \o_psum[0] ;
+  wire [34:0] \o_psum[0][0] ;
+  wire [16:0] \o_psum[0][0].acc ;
+  wire [15:0] \o_psum[0][0].act_sum ;
+  wire \o_psum[0][0].first ;
+  wire \o_psum[0][0].last ;
   output [127:0] o_row;
   wire [127:0] o_row;
   wire [31:0] \o_row[0] ;
@@ -3577,9 +3566,9 @@ module \array_lut_w2_a8_os_4x4_shared.mesh (rst, o_row_valid, o_row_index, \i_a$
   wire [31:0] \o_row[3] ;
   wire [31:0] \o_row[3][0] ;
   output [1:0] o_row_index;
-  wire [1:0] o_row_index;
+  reg [1:0] o_row_index;
   output o_row_valid;
-  wire o_row_valid;
+  reg o_row_valid;
   wire [87:0] o_table;
   wire [87:0] \o_table$24 ;
   wire [87:0] \o_table$24.table ;
@@ -3620,445 +3609,361 @@ module \array_lut_w2_a8_os_4x4_shared.mesh (rst, o_row_valid, o_row_index, \i_a$
   wire [10:0] \o_table.table[5] ;
   wire [10:0] \o_table.table[6] ;
   wire [10:0] \o_table.table[7] ;
-  wire [17:0] o_w;
-  wire [17:0] \o_w$79 ;
-  wire [17:0] \o_w$79[0] ;
+  wire o_valid;
+  wire \o_valid$107 ;
+  wire \o_valid$107[0] ;
+  wire \o_valid$109 ;
+  wire \o_valid$109[0] ;
+  wire \o_valid$111 ;
+  wire \o_valid$111[0] ;
+  wire \o_valid$123 ;
+  wire \o_valid$123[0] ;
+  wire \o_valid$125 ;
+  wire \o_valid$125[0] ;
+  wire \o_valid$127 ;
+  wire \o_valid$127[0] ;
+  wire \o_valid$129 ;
+  wire \o_valid$129[0] ;
+  wire \o_valid$140 ;
+  wire \o_valid$140[0] ;
+  wire \o_valid$142 ;
+  wire \o_valid$142[0] ;
+  wire \o_valid$144 ;
+  wire \o_valid$144[0] ;
+  wire \o_valid$146 ;
+  wire \o_valid$146[0] ;
+  wire \o_valid$157 ;
+  wire \o_valid$157[0] ;
+  wire \o_valid$159 ;
+  wire \o_valid$159[0] ;
+  wire \o_valid$161 ;
+  wire \o_valid$161[0] ;
+  wire \o_valid$163 ;
+  wire \o_valid$163[0] ;
+  wire \o_valid$169 ;
+  wire \o_valid[0] ;
+  wire [7:0] o_w;
+  wire [7:0] \o_w$79 ;
+  wire [7:0] \o_w$79[0] ;
   wire [7:0] \o_w$79[0].planes ;
   wire [3:0] \o_w$79[0].planes[0] ;
   wire [3:0] \o_w$79[0].planes[0][0] ;
   wire [3:0] \o_w$79[0].planes[1] ;
   wire [3:0] \o_w$79[0].planes[1][0] ;
-  wire [7:0] \o_w$79[0].scale ;
-  wire [7:0] \o_w$79[0].scale[0] ;
-  wire [1:0] \o_w$79[0].zero ;
-  wire [1:0] \o_w$79[0].zero[0] ;
-  wire [17:0] \o_w$81 ;
-  wire [17:0] \o_w$81[0] ;
+  wire [7:0] \o_w$81 ;
+  wire [7:0] \o_w$81[0] ;
   wire [7:0] \o_w$81[0].planes ;
   wire [3:0] \o_w$81[0].planes[0] ;
   wire [3:0] \o_w$81[0].planes[0][0] ;
   wire [3:0] \o_w$81[0].planes[1] ;
   wire [3:0] \o_w$81[0].planes[1][0] ;
-  wire [7:0] \o_w$81[0].scale ;
-  wire [7:0] \o_w$81[0].scale[0] ;
-  wire [1:0] \o_w$81[0].zero ;
-  wire [1:0] \o_w$81[0].zero[0] ;
-  wire [17:0] \o_w$83 ;
-  wire [17:0] \o_w$83[0] ;
+  wire [7:0] \o_w$83 ;
+  wire [7:0] \o_w$83[0] ;
   wire [7:0] \o_w$83[0].planes ;
   wire [3:0] \o_w$83[0].planes[0] ;
   wire [3:0] \o_w$83[0].planes[0][0] ;
   wire [3:0] \o_w$83[0].planes[1] ;
   wire [3:0] \o_w$83[0].planes[1][0] ;
-  wire [7:0] \o_w$83[0].scale ;
-  wire [7:0] \o_w$83[0].scale[0] ;
-  wire [1:0] \o_w$83[0].zero ;
-  wire [1:0] \o_w$83[0].zero[0] ;
-  wire [17:0] \o_w$85 ;
-  wire [17:0] \o_w$85[0] ;
+  wire [7:0] \o_w$85 ;
+  wire [7:0] \o_w$85[0] ;
   wire [7:0] \o_w$85[0].planes ;
   wire [3:0] \o_w$85[0].planes[0] ;
   wire [3:0] \o_w$85[0].planes[0][0] ;
   wire [3:0] \o_w$85[0].planes[1] ;
   wire [3:0] \o_w$85[0].planes[1][0] ;
-  wire [7:0] \o_w$85[0].scale ;
-  wire [7:0] \o_w$85[0].scale[0] ;
-  wire [1:0] \o_w$85[0].zero ;
-  wire [1:0] \o_w$85[0].zero[0] ;
-  wire [17:0] \o_w$87 ;
-  wire [17:0] \o_w$87[0] ;
+  wire [7:0] \o_w$87 ;
+  wire [7:0] \o_w$87[0] ;
   wire [7:0] \o_w$87[0].planes ;
   wire [3:0] \o_w$87[0].planes[0] ;
   wire [3:0] \o_w$87[0].planes[0][0] ;
   wire [3:0] \o_w$87[0].planes[1] ;
   wire [3:0] \o_w$87[0].planes[1][0] ;
-  wire [7:0] \o_w$87[0].scale ;
-  wire [7:0] \o_w$87[0].scale[0] ;
-  wire [1:0] \o_w$87[0].zero ;
-  wire [1:0] \o_w$87[0].zero[0] ;
-  wire [17:0] \o_w$89 ;
-  wire [17:0] \o_w$89[0] ;
+  wire [7:0] \o_w$89 ;
+  wire [7:0] \o_w$89[0] ;
   wire [7:0] \o_w$89[0].planes ;
   wire [3:0] \o_w$89[0].planes[0] ;
   wire [3:0] \o_w$89[0].planes[0][0] ;
   wire [3:0] \o_w$89[0].planes[1] ;
   wire [3:0] \o_w$89[0].planes[1][0] ;
-  wire [7:0] \o_w$89[0].scale ;
-  wire [7:0] \o_w$89[0].scale[0] ;
-  wire [1:0] \o_w$89[0].zero ;
-  wire [1:0] \o_w$89[0].zero[0] ;
-  wire [17:0] \o_w$91 ;
-  wire [17:0] \o_w$91[0] ;
+  wire [7:0] \o_w$91 ;
+  wire [7:0] \o_w$91[0] ;
   wire [7:0] \o_w$91[0].planes ;
   wire [3:0] \o_w$91[0].planes[0] ;
   wire [3:0] \o_w$91[0].planes[0][0] ;
   wire [3:0] \o_w$91[0].planes[1] ;
   wire [3:0] \o_w$91[0].planes[1][0] ;
-  wire [7:0] \o_w$91[0].scale ;
-  wire [7:0] \o_w$91[0].scale[0] ;
-  wire [1:0] \o_w$91[0].zero ;
-  wire [1:0] \o_w$91[0].zero[0] ;
-  wire [17:0] \o_w$93 ;
-  wire [17:0] \o_w$93[0] ;
+  wire [7:0] \o_w$93 ;
+  wire [7:0] \o_w$93[0] ;
   wire [7:0] \o_w$93[0].planes ;
   wire [3:0] \o_w$93[0].planes[0] ;
   wire [3:0] \o_w$93[0].planes[0][0] ;
   wire [3:0] \o_w$93[0].planes[1] ;
   wire [3:0] \o_w$93[0].planes[1][0] ;
-  wire [7:0] \o_w$93[0].scale ;
-  wire [7:0] \o_w$93[0].scale[0] ;
-  wire [1:0] \o_w$93[0].zero ;
-  wire [1:0] \o_w$93[0].zero[0] ;
-  wire [17:0] \o_w$95 ;
-  wire [17:0] \o_w$95[0] ;
+  wire [7:0] \o_w$95 ;
+  wire [7:0] \o_w$95[0] ;
   wire [7:0] \o_w$95[0].planes ;
   wire [3:0] \o_w$95[0].planes[0] ;
   wire [3:0] \o_w$95[0].planes[0][0] ;
   wire [3:0] \o_w$95[0].planes[1] ;
   wire [3:0] \o_w$95[0].planes[1][0] ;
-  wire [7:0] \o_w$95[0].scale ;
-  wire [7:0] \o_w$95[0].scale[0] ;
-  wire [1:0] \o_w$95[0].zero ;
-  wire [1:0] \o_w$95[0].zero[0] ;
-  wire [17:0] \o_w$97 ;
-  wire [17:0] \o_w$97[0] ;
+  wire [7:0] \o_w$97 ;
+  wire [7:0] \o_w$97[0] ;
   wire [7:0] \o_w$97[0].planes ;
   wire [3:0] \o_w$97[0].planes[0] ;
   wire [3:0] \o_w$97[0].planes[0][0] ;
   wire [3:0] \o_w$97[0].planes[1] ;
   wire [3:0] \o_w$97[0].planes[1][0] ;
-  wire [7:0] \o_w$97[0].scale ;
-  wire [7:0] \o_w$97[0].scale[0] ;
-  wire [1:0] \o_w$97[0].zero ;
-  wire [1:0] \o_w$97[0].zero[0] ;
-  wire [17:0] \o_w$99 ;
-  wire [17:0] \o_w$99[0] ;
+  wire [7:0] \o_w$99 ;
+  wire [7:0] \o_w$99[0] ;
   wire [7:0] \o_w$99[0].planes ;
   wire [3:0] \o_w$99[0].planes[0] ;
   wire [3:0] \o_w$99[0].planes[0][0] ;
   wire [3:0] \o_w$99[0].planes[1] ;
   wire [3:0] \o_w$99[0].planes[1][0] ;
-  wire [7:0] \o_w$99[0].scale ;
-  wire [7:0] \o_w$99[0].scale[0] ;
-  wire [1:0] \o_w$99[0].zero ;
-  wire [1:0] \o_w$99[0].zero[0] ;
-  wire [17:0] \o_w[0] ;
+  wire [7:0] \o_w[0] ;
   wire [7:0] \o_w[0].planes ;
   wire [3:0] \o_w[0].planes[0] ;
   wire [3:0] \o_w[0].planes[0][0] ;
   wire [3:0] \o_w[0].planes[1] ;
   wire [3:0] \o_w[0].planes[1][0] ;
-  wire [7:0] \o_w[0].scale ;
-  wire [7:0] \o_w[0].scale[0] ;
-  wire [1:0] \o_w[0].zero ;
-  wire [1:0] \o_w[0].zero[0] ;
-  reg row0_done_d1 = 1'h0;
-  reg row0_done_d10 = 1'h0;
-  reg row0_done_d11 = 1'h0;
-  reg row0_done_d12 = 1'h0;
-  reg row0_done_d13 = 1'h0;
-  reg row0_done_d2 = 1'h0;
-  reg row0_done_d3 = 1'h0;
-  reg row0_done_d4 = 1'h0;
-  reg row0_done_d5 = 1'h0;
-  reg row0_done_d6 = 1'h0;
-  reg row0_done_d7 = 1'h0;
-  reg row0_done_d8 = 1'h0;
-  reg row0_done_d9 = 1'h0;
-  reg row1_done_d1 = 1'h0;
-  reg row1_done_d10 = 1'h0;
-  reg row1_done_d11 = 1'h0;
-  reg row1_done_d12 = 1'h0;
-  reg row1_done_d13 = 1'h0;
-  reg row1_done_d2 = 1'h0;
-  reg row1_done_d3 = 1'h0;
-  reg row1_done_d4 = 1'h0;
-  reg row1_done_d5 = 1'h0;
-  reg row1_done_d6 = 1'h0;
-  reg row1_done_d7 = 1'h0;
-  reg row1_done_d8 = 1'h0;
-  reg row1_done_d9 = 1'h0;
-  reg row2_done_d1 = 1'h0;
-  reg row2_done_d10 = 1'h0;
-  reg row2_done_d11 = 1'h0;
-  reg row2_done_d12 = 1'h0;
-  reg row2_done_d13 = 1'h0;
-  reg row2_done_d2 = 1'h0;
-  reg row2_done_d3 = 1'h0;
-  reg row2_done_d4 = 1'h0;
-  reg row2_done_d5 = 1'h0;
-  reg row2_done_d6 = 1'h0;
-  reg row2_done_d7 = 1'h0;
-  reg row2_done_d8 = 1'h0;
-  reg row2_done_d9 = 1'h0;
-  reg row3_done_d1 = 1'h0;
-  reg row3_done_d10 = 1'h0;
-  reg row3_done_d11 = 1'h0;
-  reg row3_done_d12 = 1'h0;
-  reg row3_done_d13 = 1'h0;
-  reg row3_done_d2 = 1'h0;
-  reg row3_done_d3 = 1'h0;
-  reg row3_done_d4 = 1'h0;
-  reg row3_done_d5 = 1'h0;
-  reg row3_done_d6 = 1'h0;
-  reg row3_done_d7 = 1'h0;
-  reg row3_done_d8 = 1'h0;
-  reg row3_done_d9 = 1'h0;
-  wire [3:0] row_sel;
+  wire [31:0] o_y;
+  wire [31:0] \o_y$182 ;
+  wire [31:0] \o_y$182[0] ;
+  wire [31:0] \o_y$187 ;
+  wire [31:0] \o_y$187[0] ;
+  wire [31:0] \o_y$193 ;
+  wire [31:0] \o_y$193[0] ;
+  wire [31:0] \o_y[0] ;
   input rst;
   wire rst;
-  (* init = 18'h00000 *)
-  wire [17:0] w1_d1;
-  wire [7:0] \w1_d1.planes ;
-  wire [3:0] \w1_d1.planes[0] ;
-  wire [3:0] \w1_d1.planes[0][0] ;
-  wire [3:0] \w1_d1.planes[1] ;
-  wire [3:0] \w1_d1.planes[1][0] ;
-  wire [7:0] \w1_d1.scale ;
-  wire [7:0] \w1_d1.scale[0] ;
-  wire [1:0] \w1_d1.zero ;
-  wire [1:0] \w1_d1.zero[0] ;
-  reg [17:0] w2_d1 = 18'h00000;
-  wire [7:0] \w2_d1.planes ;
-  wire [3:0] \w2_d1.planes[0] ;
-  wire [3:0] \w2_d1.planes[0][0] ;
-  wire [3:0] \w2_d1.planes[1] ;
-  wire [3:0] \w2_d1.planes[1][0] ;
-  wire [7:0] \w2_d1.scale ;
-  wire [7:0] \w2_d1.scale[0] ;
-  wire [1:0] \w2_d1.zero ;
-  wire [1:0] \w2_d1.zero[0] ;
-  (* init = 18'h00000 *)
-  wire [17:0] w2_d2;
-  wire [7:0] \w2_d2.planes ;
-  wire [3:0] \w2_d2.planes[0] ;
-  wire [3:0] \w2_d2.planes[0][0] ;
-  wire [3:0] \w2_d2.planes[1] ;
-  wire [3:0] \w2_d2.planes[1][0] ;
-  wire [7:0] \w2_d2.scale ;
-  wire [7:0] \w2_d2.scale[0] ;
-  wire [1:0] \w2_d2.zero ;
-  wire [1:0] \w2_d2.zero[0] ;
-  reg [17:0] w3_d1 = 18'h00000;
-  wire [7:0] \w3_d1.planes ;
-  wire [3:0] \w3_d1.planes[0] ;
-  wire [3:0] \w3_d1.planes[0][0] ;
-  wire [3:0] \w3_d1.planes[1] ;
-  wire [3:0] \w3_d1.planes[1][0] ;
-  wire [7:0] \w3_d1.scale ;
-  wire [7:0] \w3_d1.scale[0] ;
-  wire [1:0] \w3_d1.zero ;
-  wire [1:0] \w3_d1.zero[0] ;
-  reg [17:0] w3_d2 = 18'h00000;
-  wire [7:0] \w3_d2.planes ;
-  wire [3:0] \w3_d2.planes[0] ;
-  wire [3:0] \w3_d2.planes[0][0] ;
-  wire [3:0] \w3_d2.planes[1] ;
-  wire [3:0] \w3_d2.planes[1][0] ;
-  wire [7:0] \w3_d2.scale ;
-  wire [7:0] \w3_d2.scale[0] ;
-  wire [1:0] \w3_d2.zero ;
-  wire [1:0] \w3_d2.zero[0] ;
-  (* init = 18'h00000 *)
-  wire [17:0] w3_d3;
-  wire [7:0] \w3_d3.planes ;
-  wire [3:0] \w3_d3.planes[0] ;
-  wire [3:0] \w3_d3.planes[0][0] ;
-  wire [3:0] \w3_d3.planes[1] ;
-  wire [3:0] \w3_d3.planes[1][0] ;
-  wire [7:0] \w3_d3.scale ;
-  wire [7:0] \w3_d3.scale[0] ;
-  wire [1:0] \w3_d3.zero ;
-  wire [1:0] \w3_d3.zero[0] ;
-  assign \$4  = ~ \$3 ;
-  assign \$5  = row2_done_d13 & \$4 ;
-  assign \$7  = \$6  | row2_done_d13;
-  assign \$8  = ~ \$7 ;
-  assign \$9  = row1_done_d13 & \$8 ;
-  assign \$11  = \$10  | row2_done_d13;
-  assign \$12  = \$11  | row1_done_d13;
-  assign \$13  = ~ \$12 ;
-  assign \$14  = row0_done_d13 & \$13 ;
-  assign \$16  = \$15  | row2_done_d13;
-  assign \$17  = \$16  | row1_done_d13;
-  assign o_row_valid = \$17  | row0_done_d13;
-  assign \$19  = row_sel[1] ? 1'h1 : 1'h0;
-  assign \$21  = row_sel[2] ? 2'h2 : 2'h0;
-  assign \$22  = { 1'h0, \$20  } | \$21 ;
-  assign \$23  = row_sel[3] ? 2'h3 : 2'h0;
-  assign o_row_index = \$22  | \$23 ;
-  assign \$24  = o_psum & { row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0] };
-  assign \$25  = \o_psum$117  & { row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1] };
-  assign \$26  = \$24  | \$25 ;
-  assign \$27  = \o_psum$118  & { row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2] };
-  assign \$28  = \$26  | \$27 ;
-  assign \$29  = \o_psum$119  & { row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3] };
-  assign \$30  = \$28  | \$29 ;
-  assign \$31  = \o_psum$120  & { row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0] };
-  assign \$32  = \o_psum$121  & { row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1] };
-  assign \$33  = \$31  | \$32 ;
-  assign \$34  = \o_psum$122  & { row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2] };
-  assign \$35  = \$33  | \$34 ;
-  assign \$36  = \o_psum$123  & { row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3] };
-  assign \$37  = \$35  | \$36 ;
-  assign \$38  = \o_psum$124  & { row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0] };
-  assign \$39  = \o_psum$125  & { row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1] };
-  assign \$40  = \$38  | \$39 ;
-  assign \$41  = \o_psum$126  & { row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2] };
-  assign \$42  = \$40  | \$41 ;
-  assign \$43  = \o_psum$127  & { row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3] };
-  assign \$44  = \$42  | \$43 ;
-  assign \$45  = \o_psum$128  & { row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0] };
-  assign \$46  = \o_psum$129  & { row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1] };
-  assign \$47  = \$45  | \$46 ;
-  assign \$48  = \o_psum$130  & { row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2] };
-  assign \$49  = \$47  | \$48 ;
-  assign \$50  = \o_psum$131  & { row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3] };
-  assign \$51  = \$49  | \$50 ;
-  assign \$52  = \o_ctl$144 [0] & \o_ctl$144 [3];
-  assign \$53  = \o_ctl$157 [0] & \o_ctl$157 [3];
-  assign \$54  = \o_ctl$170 [0] & \o_ctl$170 [3];
-  assign \$55  = \o_ctl$183 [0] & \o_ctl$183 [3];
+  (* init = 8'h00 *)
+  wire [7:0] w0_scale_held;
+  wire [7:0] \w0_scale_held[0] ;
+  (* init = 2'h0 *)
+  wire [1:0] w0_zero_held;
+  wire [1:0] \w0_zero_held[0] ;
+  (* init = 8'h00 *)
+  wire [7:0] w1_planes_d1;
+  wire [3:0] \w1_planes_d1[0] ;
+  wire [3:0] \w1_planes_d1[0][0] ;
+  wire [3:0] \w1_planes_d1[1] ;
+  wire [3:0] \w1_planes_d1[1][0] ;
+  reg [7:0] w1_scale_held = 8'h00;
+  wire [7:0] \w1_scale_held[0] ;
+  (* init = 8'h00 *)
+  wire [7:0] w1_scale_u0_d1;
+  wire [7:0] \w1_scale_u0_d1[0] ;
+  reg [1:0] w1_zero_held = 2'h0;
+  wire [1:0] \w1_zero_held[0] ;
+  (* init = 2'h0 *)
+  wire [1:0] w1_zero_u0_d1;
+  wire [1:0] \w1_zero_u0_d1[0] ;
+  reg [7:0] w2_planes_d1 = 8'h00;
+  wire [3:0] \w2_planes_d1[0] ;
+  wire [3:0] \w2_planes_d1[0][0] ;
+  wire [3:0] \w2_planes_d1[1] ;
+  wire [3:0] \w2_planes_d1[1][0] ;
+  (* init = 8'h00 *)
+  wire [7:0] w2_planes_d2;
+  wire [3:0] \w2_planes_d2[0] ;
+  wire [3:0] \w2_planes_d2[0][0] ;
+  wire [3:0] \w2_planes_d2[1] ;
+  wire [3:0] \w2_planes_d2[1][0] ;
+  reg [7:0] w2_scale_held = 8'h00;
+  wire [7:0] \w2_scale_held[0] ;
+  reg [7:0] w2_scale_u0_d1 = 8'h00;
+  wire [7:0] \w2_scale_u0_d1[0] ;
+  (* init = 8'h00 *)
+  wire [7:0] w2_scale_u0_d2;
+  wire [7:0] \w2_scale_u0_d2[0] ;
+  reg [1:0] w2_zero_held = 2'h0;
+  wire [1:0] \w2_zero_held[0] ;
+  reg [1:0] w2_zero_u0_d1 = 2'h0;
+  wire [1:0] \w2_zero_u0_d1[0] ;
+  (* init = 2'h0 *)
+  wire [1:0] w2_zero_u0_d2;
+  wire [1:0] \w2_zero_u0_d2[0] ;
+  reg [7:0] w3_planes_d1 = 8'h00;
+  wire [3:0] \w3_planes_d1[0] ;
+  wire [3:0] \w3_planes_d1[0][0] ;
+  wire [3:0] \w3_planes_d1[1] ;
+  wire [3:0] \w3_planes_d1[1][0] ;
+  reg [7:0] w3_planes_d2 = 8'h00;
+  wire [3:0] \w3_planes_d2[0] ;
+  wire [3:0] \w3_planes_d2[0][0] ;
+  wire [3:0] \w3_planes_d2[1] ;
+  wire [3:0] \w3_planes_d2[1][0] ;
+  (* init = 8'h00 *)
+  wire [7:0] w3_planes_d3;
+  wire [3:0] \w3_planes_d3[0] ;
+  wire [3:0] \w3_planes_d3[0][0] ;
+  wire [3:0] \w3_planes_d3[1] ;
+  wire [3:0] \w3_planes_d3[1][0] ;
+  reg [7:0] w3_scale_held = 8'h00;
+  wire [7:0] \w3_scale_held[0] ;
+  reg [7:0] w3_scale_u0_d1 = 8'h00;
+  wire [7:0] \w3_scale_u0_d1[0] ;
+  reg [7:0] w3_scale_u0_d2 = 8'h00;
+  wire [7:0] \w3_scale_u0_d2[0] ;
+  (* init = 8'h00 *)
+  wire [7:0] w3_scale_u0_d3;
+  wire [7:0] \w3_scale_u0_d3[0] ;
+  reg [1:0] w3_zero_held = 2'h0;
+  wire [1:0] \w3_zero_held[0] ;
+  reg [1:0] w3_zero_u0_d1 = 2'h0;
+  wire [1:0] \w3_zero_u0_d1[0] ;
+  reg [1:0] w3_zero_u0_d2 = 2'h0;
+  wire [1:0] \w3_zero_u0_d2[0] ;
+  (* init = 2'h0 *)
+  wire [1:0] w3_zero_u0_d3;
+  wire [1:0] \w3_zero_u0_d3[0] ;
+  reg [31:0] y0_d1 = 32'd0;
+  wire [31:0] \y0_d1[0] ;
+  reg [31:0] y0_d2 = 32'd0;
+  wire [31:0] \y0_d2[0] ;
+  reg [31:0] y0_d3 = 32'd0;
+  wire [31:0] \y0_d3[0] ;
+  reg [31:0] y1_d1 = 32'd0;
+  wire [31:0] \y1_d1[0] ;
+  reg [31:0] y1_d2 = 32'd0;
+  wire [31:0] \y1_d2[0] ;
+  reg [31:0] y2_d1 = 32'd0;
+  wire [31:0] \y2_d1[0] ;
+  always @(posedge clk)
+    i_zero <= \$23 ;
+  always @(posedge clk)
+    y0_d1 <= \$24 ;
+  always @(posedge clk)
+    y0_d2 <= \$25 ;
+  always @(posedge clk)
+    y0_d3 <= \$26 ;
   always @(posedge clk)
-    \i_a$19  <= \$56 ;
+    \i_w$118  <= \$27 ;
   always @(posedge clk)
-    ctl1_d1 <= \$57 ;
+    w1_scale_held <= \$28 ;
   always @(posedge clk)
-    a2_d1 <= \$58 ;
+    w1_zero_held <= \$29 ;
   always @(posedge clk)
-    \i_a$38  <= \$59 ;
+    \i_scale$130  <= \$30 ;
   always @(posedge clk)
-    ctl2_d1 <= \$60 ;
+    \i_zero$132  <= \$31 ;
   always @(posedge clk)
-    ctl2_d2 <= \$61 ;
+    y1_d1 <= \$32 ;
   always @(posedge clk)
-    a3_d1 <= \$62 ;
+    y1_d2 <= \$33 ;
   always @(posedge clk)
-    a3_d2 <= \$63 ;
+    w2_planes_d1 <= \$34 ;
   always @(posedge clk)
-    \i_a$57  <= \$64 ;
+    \i_w$135  <= \$35 ;
   always @(posedge clk)
-    ctl3_d1 <= \$65 ;
+    w2_scale_held <= \$36 ;
   always @(posedge clk)
-    ctl3_d2 <= \$66 ;
+    w2_zero_held <= \$37 ;
   always @(posedge clk)
-    ctl3_d3 <= \$67 ;
+    w2_scale_u0_d1 <= \$38 ;
   always @(posedge clk)
-    \i_w$102  <= \$68 ;
+    \i_scale$147  <= \$39 ;
   always @(posedge clk)
-    w2_d1 <= \$69 ;
+    w2_zero_u0_d1 <= \$40 ;
   always @(posedge clk)
-    \i_w$104  <= \$70 ;
+    \i_zero$149  <= \$41 ;
   always @(posedge clk)
-    w3_d1 <= \$71 ;
+    y2_d1 <= \$42 ;
   always @(posedge clk)
-    w3_d2 <= \$72 ;
+    w3_planes_d1 <= \$43 ;
   always @(posedge clk)
-    \i_w$106  <= \$73 ;
+    w3_planes_d2 <= \$44 ;
   always @(posedge clk)
-    row0_done_d1 <= \$74 ;
+    \i_w$152  <= \$45 ;
   always @(posedge clk)
-    row0_done_d2 <= \$75 ;
+    w3_scale_held <= \$46 ;
   always @(posedge clk)
-    row0_done_d3 <= \$76 ;
+    w3_zero_held <= \$47 ;
   always @(posedge clk)
-    row0_done_d4 <= \$77 ;
+    w3_scale_u0_d1 <= \$48 ;
   always @(posedge clk)
-    row0_done_d5 <= \$78 ;
+    w3_scale_u0_d2 <= \$49 ;
   always @(posedge clk)
-    row0_done_d6 <= \$79 ;
+    \i_scale$164  <= \$50 ;
   always @(posedge clk)
-    row0_done_d7 <= \$80 ;
+    w3_zero_u0_d1 <= \$51 ;
   always @(posedge clk)
-    row0_done_d8 <= \$81 ;
+    w3_zero_u0_d2 <= \$52 ;
   always @(posedge clk)
-    row0_done_d9 <= \$82 ;
+    \i_zero$166  <= \$53 ;
+  assign \$1  = 1'h0 + o_index;
+  assign \$2  = i_ctl[0] & i_ctl[4];
+  assign \$3  = i_ctl[0] & i_ctl[4];
+  assign \$4  = i_ctl[0] & i_ctl[4];
+  assign \$5  = i_ctl[0] & i_ctl[4];
+  assign \$6  = i_ctl[0] & i_ctl[4];
+  assign \$7  = i_ctl[0] & i_ctl[4];
+  assign \$8  = i_ctl[0] & i_ctl[4];
+  assign \$9  = i_ctl[0] & i_ctl[4];
   always @(posedge clk)
-    row0_done_d10 <= \$83 ;
+    \i_a$19  <= \$10 ;
   always @(posedge clk)
-    row0_done_d11 <= \$84 ;
+    ctl1_d1 <= \$11 ;
   always @(posedge clk)
-    row0_done_d12 <= \$85 ;
+    a2_d1 <= \$12 ;
   always @(posedge clk)
-    row0_done_d13 <= \$86 ;
+    \i_a$38  <= \$13 ;
   always @(posedge clk)
-    row1_done_d1 <= \$87 ;
+    ctl2_d1 <= \$14 ;
   always @(posedge clk)
-    row1_done_d2 <= \$88 ;
+    ctl2_d2 <= \$15 ;
   always @(posedge clk)
-    row1_done_d3 <= \$89 ;
+    a3_d1 <= \$16 ;
   always @(posedge clk)
-    row1_done_d4 <= \$90 ;
+    a3_d2 <= \$17 ;
   always @(posedge clk)
-    row1_done_d5 <= \$91 ;
+    \i_a$57  <= \$18 ;
   always @(posedge clk)
-    row1_done_d6 <= \$92 ;
+    ctl3_d1 <= \$19 ;
   always @(posedge clk)
-    row1_done_d7 <= \$93 ;
+    ctl3_d2 <= \$20 ;
   always @(posedge clk)
-    row1_done_d8 <= \$94 ;
+    ctl3_d3 <= \$21 ;
   always @(posedge clk)
-    row1_done_d9 <= \$95 ;
-  always @(posedge clk)
-    row1_done_d10 <= \$96 ;
-  always @(posedge clk)
-    row1_done_d11 <= \$97 ;
-  always @(posedge clk)
-    row1_done_d12 <= \$98 ;
-  always @(posedge clk)
-    row1_done_d13 <= \$99 ;
-  always @(posedge clk)
-    row2_done_d1 <= \$100 ;
-  always @(posedge clk)
-    row2_done_d2 <= \$101 ;
-  always @(posedge clk)
-    row2_done_d3 <= \$102 ;
-  always @(posedge clk)
-    row2_done_d4 <= \$103 ;
-  always @(posedge clk)
-    row2_done_d5 <= \$104 ;
-  always @(posedge clk)
-    row2_done_d6 <= \$105 ;
-  always @(posedge clk)
-    row2_done_d7 <= \$106 ;
-  always @(posedge clk)
-    row2_done_d8 <= \$107 ;
-  always @(posedge clk)
-    row2_done_d9 <= \$108 ;
-  always @(posedge clk)
-    row2_done_d10 <= \$109 ;
-  always @(posedge clk)
-    row2_done_d11 <= \$110 ;
-  always @(posedge clk)
-    row2_done_d12 <= \$111 ;
-  always @(posedge clk)
-    row2_done_d13 <= \$112 ;
-  always @(posedge clk)
-    row3_done_d1 <= \$113 ;
-  always @(posedge clk)
-    row3_done_d2 <= \$114 ;
-  always @(posedge clk)
-    row3_done_d3 <= \$115 ;
-  always @(posedge clk)
-    row3_done_d4 <= \$116 ;
-  always @(posedge clk)
-    row3_done_d5 <= \$117 ;
-  always @(posedge clk)
-    row3_done_d6 <= \$118 ;
-  always @(posedge clk)
-    row3_done_d7 <= \$119 ;
-  always @(posedge clk)
-    row3_done_d8 <= \$120 ;
-  always @(posedge clk)
-    row3_done_d9 <= \$121 ;
-  always @(posedge clk)
-    row3_done_d10 <= \$122 ;
-  always @(posedge clk)
-    row3_done_d11 <= \$123 ;
-  always @(posedge clk)
-    row3_done_d12 <= \$124 ;
-  always @(posedge clk)
-    row3_done_d13 <= \$125 ;
+    i_scale <= \$22 ;
+  \array_lut_w2_a8_os_4x4_shared.mesh.col0_unit0  col0_unit0 (
+    .clk(clk),
+    .i_hand(i_hand),
+    .i_hand_valid(i_hand_valid),
+    .i_scale(i_scale),
+    .i_zero(i_zero),
+    .o_y(\o_y$182 ),
+    .rst(rst)
+  );
+  \array_lut_w2_a8_os_4x4_shared.mesh.col1_unit0  col1_unit0 (
+    .clk(clk),
+    .i_hand(\i_hand$120 ),
+    .i_hand_valid(\i_hand_valid$122 ),
+    .i_scale(\i_scale$130 ),
+    .i_zero(\i_zero$132 ),
+    .o_y(\o_y$187 ),
+    .rst(rst)
+  );
+  \array_lut_w2_a8_os_4x4_shared.mesh.col2_unit0  col2_unit0 (
+    .clk(clk),
+    .i_hand(\i_hand$137 ),
+    .i_hand_valid(\i_hand_valid$139 ),
+    .i_scale(\i_scale$147 ),
+    .i_zero(\i_zero$149 ),
+    .o_y(\o_y$193 ),
+    .rst(rst)
+  );
+  \array_lut_w2_a8_os_4x4_shared.mesh.col3_unit0  col3_unit0 (
+    .clk(clk),
+    .i_hand(\i_hand$154 ),
+    .i_hand_valid(\i_hand_valid$156 ),
+    .i_scale(\i_scale$164 ),
+    .i_zero(\i_zero$166 ),
+    .o_index(o_index),
+    .o_valid(\o_valid$169 ),
+    .o_y(o_y),
+    .rst(rst)
+  );
   \array_lut_w2_a8_os_4x4_shared.mesh.row0_head  row0_head (
     .a(\i_a$1 [31:0]),
     .load(i_ctl[0]),
@@ -4085,9 +3990,10 @@ module \array_lut_w2_a8_os_4x4_shared.mesh (rst, o_row_valid, o_row_index, \i_a$
     .o_a(\i_a$7 ),
     .o_ctl(\i_ctl$9 ),
     .o_psum(o_psum),
+    .o_valid(o_valid),
     .o_w(i_w),
     .pe_0_0__i_a(\i_a$4 ),
-    .pe_0_0__i_w(\i_w$101 [17:0]),
+    .pe_0_0__i_w(\i_w$101 [7:0]),
     .rst(rst)
   );
   \array_lut_w2_a8_os_4x4_shared.mesh.tile_0_1  tile_0_1 (
@@ -4095,10 +4001,11 @@ module \array_lut_w2_a8_os_4x4_shared.mesh (rst, o_row_valid, o_row_index, \i_a$
     .i_ctl(\i_ctl$9 ),
     .o_a(\i_a$11 ),
     .o_ctl(\i_ctl$13 ),
-    .o_psum(\o_psum$120 ),
+    .o_psum(\o_psum$121 ),
+    .o_valid(\o_valid$123 ),
     .o_w(\i_w$82 ),
     .pe_0_0__i_a(\i_a$7 ),
-    .pe_0_0__i_w(\i_w$102 ),
+    .pe_0_0__i_w(\i_w$118 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_4x4_shared.mesh.tile_0_2  tile_0_2 (
@@ -4106,20 +4013,21 @@ module \array_lut_w2_a8_os_4x4_shared.mesh (rst, o_row_valid, o_row_index, \i_a$
     .i_ctl(\i_ctl$13 ),
     .o_a(\i_a$15 ),
     .o_ctl(\i_ctl$17 ),
-    .o_psum(\o_psum$124 ),
+    .o_psum(\o_psum$138 ),
+    .o_valid(\o_valid$140 ),
     .o_w(\i_w$88 ),
     .pe_0_0__i_a(\i_a$11 ),
-    .pe_0_0__i_w(\i_w$104 ),
+    .pe_0_0__i_w(\i_w$135 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_4x4_shared.mesh.tile_0_3  tile_0_3 (
     .clk(clk),
     .i_ctl(\i_ctl$17 ),
-    .o_ctl(\o_ctl$144 ),
-    .o_psum(\o_psum$128 ),
+    .o_psum(\o_psum$155 ),
+    .o_valid(\o_valid$157 ),
     .o_w(\i_w$94 ),
     .pe_0_0__i_a(\i_a$15 ),
-    .pe_0_0__i_w(\i_w$106 ),
+    .pe_0_0__i_w(\i_w$152 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_4x4_shared.mesh.tile_1_0  tile_1_0 (
@@ -4127,7 +4035,8 @@ module \array_lut_w2_a8_os_4x4_shared.mesh (rst, o_row_valid, o_row_index, \i_a$
     .i_ctl(ctl1_d1),
     .o_a(\i_a$26 ),
     .o_ctl(\i_ctl$28 ),
-    .o_psum(\o_psum$117 ),
+    .o_psum(\o_psum$106 ),
+    .o_valid(\o_valid$107 ),
     .o_w(\i_w$78 ),
     .pe_0_0__i_a(\i_a$23 ),
     .pe_0_0__i_w(i_w),
@@ -4138,7 +4047,8 @@ module \array_lut_w2_a8_os_4x4_shared.mesh (rst, o_row_valid, o_row_index, \i_a$
     .i_ctl(\i_ctl$28 ),
     .o_a(\i_a$30 ),
     .o_ctl(\i_ctl$32 ),
-    .o_psum(\o_psum$121 ),
+    .o_psum(\o_psum$124 ),
+    .o_valid(\o_valid$125 ),
     .o_w(\i_w$84 ),
     .pe_0_0__i_a(\i_a$26 ),
     .pe_0_0__i_w(\i_w$82 ),
@@ -4149,7 +4059,8 @@ module \array_lut_w2_a8_os_4x4_shared.mesh (rst, o_row_valid, o_row_index, \i_a$
     .i_ctl(\i_ctl$32 ),
     .o_a(\i_a$34 ),
     .o_ctl(\i_ctl$36 ),
-    .o_psum(\o_psum$125 ),
+    .o_psum(\o_psum$141 ),
+    .o_valid(\o_valid$142 ),
     .o_w(\i_w$90 ),
     .pe_0_0__i_a(\i_a$30 ),
     .pe_0_0__i_w(\i_w$88 ),
@@ -4158,8 +4069,8 @@ module \array_lut_w2_a8_os_4x4_shared.mesh (rst, o_row_valid, o_row_index, \i_a$
   \array_lut_w2_a8_os_4x4_shared.mesh.tile_1_3  tile_1_3 (
     .clk(clk),
     .i_ctl(\i_ctl$36 ),
-    .o_ctl(\o_ctl$157 ),
-    .o_psum(\o_psum$129 ),
+    .o_psum(\o_psum$158 ),
+    .o_valid(\o_valid$159 ),
     .o_w(\i_w$96 ),
     .pe_0_0__i_a(\i_a$34 ),
     .pe_0_0__i_w(\i_w$94 ),
@@ -4170,7 +4081,8 @@ module \array_lut_w2_a8_os_4x4_shared.mesh (rst, o_row_valid, o_row_index, \i_a$
     .i_ctl(ctl2_d2),
     .o_a(\i_a$45 ),
     .o_ctl(\i_ctl$47 ),
-    .o_psum(\o_psum$118 ),
+    .o_psum(\o_psum$108 ),
+    .o_valid(\o_valid$109 ),
     .o_w(\i_w$80 ),
     .pe_0_0__i_a(\i_a$42 ),
     .pe_0_0__i_w(\i_w$78 ),
@@ -4181,7 +4093,8 @@ module \array_lut_w2_a8_os_4x4_shared.mesh (rst, o_row_valid, o_row_index, \i_a$
     .i_ctl(\i_ctl$47 ),
     .o_a(\i_a$49 ),
     .o_ctl(\i_ctl$51 ),
-    .o_psum(\o_psum$122 ),
+    .o_psum(\o_psum$126 ),
+    .o_valid(\o_valid$127 ),
     .o_w(\i_w$86 ),
     .pe_0_0__i_a(\i_a$45 ),
     .pe_0_0__i_w(\i_w$84 ),
@@ -4192,7 +4105,8 @@ module \array_lut_w2_a8_os_4x4_shared.mesh (rst, o_row_valid, o_row_index, \i_a$
     .i_ctl(\i_ctl$51 ),
     .o_a(\i_a$53 ),
     .o_ctl(\i_ctl$55 ),
-    .o_psum(\o_psum$126 ),
+    .o_psum(\o_psum$143 ),
+    .o_valid(\o_valid$144 ),
     .o_w(\i_w$92 ),
     .pe_0_0__i_a(\i_a$49 ),
     .pe_0_0__i_w(\i_w$90 ),
@@ -4201,8 +4115,8 @@ module \array_lut_w2_a8_os_4x4_shared.mesh (rst, o_row_valid, o_row_index, \i_a$
   \array_lut_w2_a8_os_4x4_shared.mesh.tile_2_3  tile_2_3 (
     .clk(clk),
     .i_ctl(\i_ctl$55 ),
-    .o_ctl(\o_ctl$170 ),
-    .o_psum(\o_psum$130 ),
+    .o_psum(\o_psum$160 ),
+    .o_valid(\o_valid$161 ),
     .o_w(\i_w$98 ),
     .pe_0_0__i_a(\i_a$53 ),
     .pe_0_0__i_w(\i_w$96 ),
@@ -4213,7 +4127,8 @@ module \array_lut_w2_a8_os_4x4_shared.mesh (rst, o_row_valid, o_row_index, \i_a$
     .i_ctl(ctl3_d3),
     .o_a(\i_a$64 ),
     .o_ctl(\i_ctl$66 ),
-    .o_psum(\o_psum$119 ),
+    .o_psum(\o_psum$110 ),
+    .o_valid(\o_valid$111 ),
     .pe_0_0__i_a(\i_a$61 ),
     .pe_0_0__i_w(\i_w$80 ),
     .rst(rst)
@@ -4223,7 +4138,8 @@ module \array_lut_w2_a8_os_4x4_shared.mesh (rst, o_row_valid, o_row_index, \i_a$
     .i_ctl(\i_ctl$66 ),
     .o_a(\i_a$68 ),
     .o_ctl(\i_ctl$70 ),
-    .o_psum(\o_psum$123 ),
+    .o_psum(\o_psum$128 ),
+    .o_valid(\o_valid$129 ),
     .pe_0_0__i_a(\i_a$64 ),
     .pe_0_0__i_w(\i_w$86 ),
     .rst(rst)
@@ -4233,7 +4149,8 @@ module \array_lut_w2_a8_os_4x4_shared.mesh (rst, o_row_valid, o_row_index, \i_a$
     .i_ctl(\i_ctl$70 ),
     .o_a(\i_a$72 ),
     .o_ctl(\i_ctl$74 ),
-    .o_psum(\o_psum$127 ),
+    .o_psum(\o_psum$145 ),
+    .o_valid(\o_valid$146 ),
     .pe_0_0__i_a(\i_a$68 ),
     .pe_0_0__i_w(\i_w$92 ),
     .rst(rst)
@@ -4241,500 +4158,356 @@ module \array_lut_w2_a8_os_4x4_shared.mesh (rst, o_row_valid, o_row_index, \i_a$
   \array_lut_w2_a8_os_4x4_shared.mesh.tile_3_3  tile_3_3 (
     .clk(clk),
     .i_ctl(\i_ctl$74 ),
-    .o_ctl(\o_ctl$183 ),
-    .o_psum(\o_psum$131 ),
+    .o_psum(\o_psum$162 ),
+    .o_valid(\o_valid$163 ),
     .pe_0_0__i_a(\i_a$72 ),
     .pe_0_0__i_w(\i_w$98 ),
     .rst(rst)
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$56  = \i_a$1 [63:32];
-    if (rst) begin
-      \$56  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$57  = i_ctl;
-    if (rst) begin
-      \$57  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$58  = \i_a$1 [95:64];
-    if (rst) begin
-      \$58  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$59  = a2_d1;
-    if (rst) begin
-      \$59  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$60  = i_ctl;
-    if (rst) begin
-      \$60  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$61  = ctl2_d1;
-    if (rst) begin
-      \$61  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$62  = \i_a$1 [127:96];
-    if (rst) begin
-      \$62  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$63  = a3_d1;
-    if (rst) begin
-      \$63  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$64  = a3_d2;
-    if (rst) begin
-      \$64  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$65  = i_ctl;
-    if (rst) begin
-      \$65  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$66  = ctl3_d1;
-    if (rst) begin
-      \$66  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$67  = ctl3_d2;
-    if (rst) begin
-      \$67  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$68  = \i_w$101 [35:18];
-    if (rst) begin
-      \$68  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$69  = \i_w$101 [53:36];
-    if (rst) begin
-      \$69  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$70  = w2_d1;
-    if (rst) begin
-      \$70  = 18'h00000;
+    \$23  = i_zero;
+    if (\$3 ) begin
+      \$23  = \i_w$101 [17:16];
     end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$71  = \i_w$101 [71:54];
-    if (rst) begin
-      \$71  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$72  = w3_d1;
-    if (rst) begin
-      \$72  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$73  = w3_d2;
     if (rst) begin
-      \$73  = 18'h00000;
+      \$23  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$74  = \$52 ;
+    \$24  = \o_y$182 ;
     if (rst) begin
-      \$74  = 1'h0;
+      \$24  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$75  = row0_done_d1;
+    \$25  = y0_d1;
     if (rst) begin
-      \$75  = 1'h0;
+      \$25  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$76  = row0_done_d2;
+    \$26  = y0_d2;
     if (rst) begin
-      \$76  = 1'h0;
+      \$26  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$77  = row0_done_d3;
+    \$27  = \i_w$101 [25:18];
     if (rst) begin
-      \$77  = 1'h0;
+      \$27  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$78  = row0_done_d4;
-    if (rst) begin
-      \$78  = 1'h0;
+    \$28  = w1_scale_held;
+    if (\$4 ) begin
+      \$28  = \i_w$101 [33:26];
     end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$79  = row0_done_d5;
     if (rst) begin
-      \$79  = 1'h0;
+      \$28  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$80  = row0_done_d6;
-    if (rst) begin
-      \$80  = 1'h0;
+    \$29  = w1_zero_held;
+    if (\$5 ) begin
+      \$29  = \i_w$101 [35:34];
     end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$81  = row0_done_d7;
     if (rst) begin
-      \$81  = 1'h0;
+      \$29  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$82  = row0_done_d8;
+    \$30  = w1_scale_held;
     if (rst) begin
-      \$82  = 1'h0;
+      \$30  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$83  = row0_done_d9;
+    \$31  = w1_zero_held;
     if (rst) begin
-      \$83  = 1'h0;
+      \$31  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$84  = row0_done_d10;
+    \$32  = \o_y$187 ;
     if (rst) begin
-      \$84  = 1'h0;
+      \$32  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$85  = row0_done_d11;
+    \$33  = y1_d1;
     if (rst) begin
-      \$85  = 1'h0;
+      \$33  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$86  = row0_done_d12;
+    \$34  = \i_w$101 [43:36];
     if (rst) begin
-      \$86  = 1'h0;
+      \$34  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$87  = \$53 ;
+    \$35  = w2_planes_d1;
     if (rst) begin
-      \$87  = 1'h0;
+      \$35  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$88  = row1_done_d1;
-    if (rst) begin
-      \$88  = 1'h0;
+    \$36  = w2_scale_held;
+    if (\$6 ) begin
+      \$36  = \i_w$101 [51:44];
     end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$89  = row1_done_d2;
     if (rst) begin
-      \$89  = 1'h0;
+      \$36  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$90  = row1_done_d3;
-    if (rst) begin
-      \$90  = 1'h0;
+    \$37  = w2_zero_held;
+    if (\$7 ) begin
+      \$37  = \i_w$101 [53:52];
     end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$91  = row1_done_d4;
     if (rst) begin
-      \$91  = 1'h0;
+      \$37  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$92  = row1_done_d5;
+    \$38  = w2_scale_held;
     if (rst) begin
-      \$92  = 1'h0;
+      \$38  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$93  = row1_done_d6;
+    \$39  = w2_scale_u0_d1;
     if (rst) begin
-      \$93  = 1'h0;
+      \$39  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$94  = row1_done_d7;
+    \$40  = w2_zero_held;
     if (rst) begin
-      \$94  = 1'h0;
+      \$40  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$95  = row1_done_d8;
+    \$41  = w2_zero_u0_d1;
     if (rst) begin
-      \$95  = 1'h0;
+      \$41  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$96  = row1_done_d9;
+    \$42  = \o_y$193 ;
     if (rst) begin
-      \$96  = 1'h0;
+      \$42  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$97  = row1_done_d10;
+    \$43  = \i_w$101 [61:54];
     if (rst) begin
-      \$97  = 1'h0;
+      \$43  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$98  = row1_done_d11;
+    \$44  = w3_planes_d1;
     if (rst) begin
-      \$98  = 1'h0;
+      \$44  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$99  = row1_done_d12;
+    \$45  = w3_planes_d2;
     if (rst) begin
-      \$99  = 1'h0;
+      \$45  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$100  = \$54 ;
-    if (rst) begin
-      \$100  = 1'h0;
+    \$46  = w3_scale_held;
+    if (\$8 ) begin
+      \$46  = \i_w$101 [69:62];
     end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$101  = row2_done_d1;
     if (rst) begin
-      \$101  = 1'h0;
+      \$46  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$102  = row2_done_d2;
-    if (rst) begin
-      \$102  = 1'h0;
+    \$47  = w3_zero_held;
+    if (\$9 ) begin
+      \$47  = \i_w$101 [71:70];
     end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$103  = row2_done_d3;
     if (rst) begin
-      \$103  = 1'h0;
+      \$47  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$104  = row2_done_d4;
+    \$48  = w3_scale_held;
     if (rst) begin
-      \$104  = 1'h0;
+      \$48  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$105  = row2_done_d5;
+    \$49  = w3_scale_u0_d1;
     if (rst) begin
-      \$105  = 1'h0;
+      \$49  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$106  = row2_done_d6;
+    \$50  = w3_scale_u0_d2;
     if (rst) begin
-      \$106  = 1'h0;
+      \$50  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$107  = row2_done_d7;
+    \$51  = w3_zero_held;
     if (rst) begin
-      \$107  = 1'h0;
+      \$51  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$108  = row2_done_d8;
+    \$52  = w3_zero_u0_d1;
     if (rst) begin
-      \$108  = 1'h0;
+      \$52  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$109  = row2_done_d9;
+    \$53  = w3_zero_u0_d2;
     if (rst) begin
-      \$109  = 1'h0;
+      \$53  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$110  = row2_done_d10;
-    if (rst) begin
-      \$110  = 1'h0;
+    o_row_valid = 1'h0;
+    if (\o_valid$169 ) begin
+      o_row_valid = 1'h1;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$111  = row2_done_d11;
-    if (rst) begin
-      \$111  = 1'h0;
+    o_row_index = 2'h0;
+    if (\o_valid$169 ) begin
+      o_row_index = \$1 [1:0];
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$112  = row2_done_d12;
+    \$10  = \i_a$1 [63:32];
     if (rst) begin
-      \$112  = 1'h0;
+      \$10  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$113  = \$55 ;
+    \$11  = i_ctl;
     if (rst) begin
-      \$113  = 1'h0;
+      \$11  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$114  = row3_done_d1;
+    \$12  = \i_a$1 [95:64];
     if (rst) begin
-      \$114  = 1'h0;
+      \$12  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$115  = row3_done_d2;
+    \$13  = a2_d1;
     if (rst) begin
-      \$115  = 1'h0;
+      \$13  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$116  = row3_done_d3;
+    \$14  = i_ctl;
     if (rst) begin
-      \$116  = 1'h0;
+      \$14  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$117  = row3_done_d4;
+    \$15  = ctl2_d1;
     if (rst) begin
-      \$117  = 1'h0;
+      \$15  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$118  = row3_done_d5;
+    \$16  = \i_a$1 [127:96];
     if (rst) begin
-      \$118  = 1'h0;
+      \$16  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$119  = row3_done_d6;
+    \$17  = a3_d1;
     if (rst) begin
-      \$119  = 1'h0;
+      \$17  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$120  = row3_done_d7;
+    \$18  = a3_d2;
     if (rst) begin
-      \$120  = 1'h0;
+      \$18  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$121  = row3_done_d8;
+    \$19  = i_ctl;
     if (rst) begin
-      \$121  = 1'h0;
+      \$19  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$122  = row3_done_d9;
+    \$20  = ctl3_d1;
     if (rst) begin
-      \$122  = 1'h0;
+      \$20  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$123  = row3_done_d10;
+    \$21  = ctl3_d2;
     if (rst) begin
-      \$123  = 1'h0;
+      \$21  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$124  = row3_done_d11;
-    if (rst) begin
-      \$124  = 1'h0;
+    \$22  = i_scale;
+    if (\$2 ) begin
+      \$22  = \i_w$101 [15:8];
     end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$125  = row3_done_d12;
     if (rst) begin
-      \$125  = 1'h0;
+      \$22  = 8'h00;
     end
   end
   assign i_a = \i_a$1 [31:0];
@@ -4789,10 +4562,18 @@ module \array_lut_w2_a8_os_4x4_shared.mesh (rst, o_row_valid, o_row_index, \i_a$
   assign \o_w$95  = \i_w$94 ;
   assign \o_w$97  = \i_w$96 ;
   assign \o_w$99  = \i_w$98 ;
-  assign \i_w$100  = \i_w$101 [17:0];
-  assign w1_d1 = \i_w$102 ;
-  assign w2_d2 = \i_w$104 ;
-  assign w3_d3 = \i_w$106 ;
+  assign \i_w$100  = \i_w$101 [7:0];
+  assign w0_scale_held = i_scale;
+  assign w0_zero_held = i_zero;
+  assign w1_planes_d1 = \i_w$118 ;
+  assign w1_scale_u0_d1 = \i_scale$130 ;
+  assign w1_zero_u0_d1 = \i_zero$132 ;
+  assign w2_planes_d2 = \i_w$135 ;
+  assign w2_scale_u0_d2 = \i_scale$147 ;
+  assign w2_zero_u0_d2 = \i_zero$149 ;
+  assign w3_planes_d3 = \i_w$152 ;
+  assign w3_scale_u0_d3 = \i_scale$164 ;
+  assign w3_zero_u0_d3 = \i_zero$166 ;
   assign \i_a[0]  = \i_a$1 [7:0];
   assign \i_a[1]  = \i_a$1 [15:8];
   assign \i_a[2]  = \i_a$1 [23:16];
@@ -5381,255 +5162,155 @@ module \array_lut_w2_a8_os_4x4_shared.mesh (rst, o_row_valid, o_row_index, \i_a$
   assign \o_ctl$75[0].last  = \i_ctl$74 [3];
   assign \o_ctl$75[0].group_end  = \i_ctl$74 [4];
   assign \i_w[0]  = i_w;
-  assign \i_w[0].planes  = i_w[7:0];
+  assign \i_w[0].planes  = i_w;
   assign \i_w[0].planes[0]  = i_w[3:0];
   assign \i_w[0].planes[0][0]  = i_w[3:0];
   assign \i_w[0].planes[1]  = i_w[7:4];
   assign \i_w[0].planes[1][0]  = i_w[7:4];
-  assign \i_w[0].scale  = i_w[15:8];
-  assign \i_w[0].scale[0]  = i_w[15:8];
-  assign \i_w[0].zero  = i_w[17:16];
-  assign \i_w[0].zero[0]  = i_w[17:16];
   assign \o_w[0]  = i_w;
-  assign \o_w[0].planes  = i_w[7:0];
+  assign \o_w[0].planes  = i_w;
   assign \o_w[0].planes[0]  = i_w[3:0];
   assign \o_w[0].planes[0][0]  = i_w[3:0];
   assign \o_w[0].planes[1]  = i_w[7:4];
   assign \o_w[0].planes[1][0]  = i_w[7:4];
-  assign \o_w[0].scale  = i_w[15:8];
-  assign \o_w[0].scale[0]  = i_w[15:8];
-  assign \o_w[0].zero  = i_w[17:16];
-  assign \o_w[0].zero[0]  = i_w[17:16];
   assign \i_w$78[0]  = \i_w$78 ;
-  assign \i_w$78[0].planes  = \i_w$78 [7:0];
+  assign \i_w$78[0].planes  = \i_w$78 ;
   assign \i_w$78[0].planes[0]  = \i_w$78 [3:0];
   assign \i_w$78[0].planes[0][0]  = \i_w$78 [3:0];
   assign \i_w$78[0].planes[1]  = \i_w$78 [7:4];
   assign \i_w$78[0].planes[1][0]  = \i_w$78 [7:4];
-  assign \i_w$78[0].scale  = \i_w$78 [15:8];
-  assign \i_w$78[0].scale[0]  = \i_w$78 [15:8];
-  assign \i_w$78[0].zero  = \i_w$78 [17:16];
-  assign \i_w$78[0].zero[0]  = \i_w$78 [17:16];
   assign \o_w$79[0]  = \i_w$78 ;
-  assign \o_w$79[0].planes  = \i_w$78 [7:0];
+  assign \o_w$79[0].planes  = \i_w$78 ;
   assign \o_w$79[0].planes[0]  = \i_w$78 [3:0];
   assign \o_w$79[0].planes[0][0]  = \i_w$78 [3:0];
   assign \o_w$79[0].planes[1]  = \i_w$78 [7:4];
   assign \o_w$79[0].planes[1][0]  = \i_w$78 [7:4];
-  assign \o_w$79[0].scale  = \i_w$78 [15:8];
-  assign \o_w$79[0].scale[0]  = \i_w$78 [15:8];
-  assign \o_w$79[0].zero  = \i_w$78 [17:16];
-  assign \o_w$79[0].zero[0]  = \i_w$78 [17:16];
   assign \i_w$80[0]  = \i_w$80 ;
-  assign \i_w$80[0].planes  = \i_w$80 [7:0];
+  assign \i_w$80[0].planes  = \i_w$80 ;
   assign \i_w$80[0].planes[0]  = \i_w$80 [3:0];
   assign \i_w$80[0].planes[0][0]  = \i_w$80 [3:0];
   assign \i_w$80[0].planes[1]  = \i_w$80 [7:4];
   assign \i_w$80[0].planes[1][0]  = \i_w$80 [7:4];
-  assign \i_w$80[0].scale  = \i_w$80 [15:8];
-  assign \i_w$80[0].scale[0]  = \i_w$80 [15:8];
-  assign \i_w$80[0].zero  = \i_w$80 [17:16];
-  assign \i_w$80[0].zero[0]  = \i_w$80 [17:16];
   assign \o_w$81[0]  = \i_w$80 ;
-  assign \o_w$81[0].planes  = \i_w$80 [7:0];
+  assign \o_w$81[0].planes  = \i_w$80 ;
   assign \o_w$81[0].planes[0]  = \i_w$80 [3:0];
   assign \o_w$81[0].planes[0][0]  = \i_w$80 [3:0];
   assign \o_w$81[0].planes[1]  = \i_w$80 [7:4];
   assign \o_w$81[0].planes[1][0]  = \i_w$80 [7:4];
-  assign \o_w$81[0].scale  = \i_w$80 [15:8];
-  assign \o_w$81[0].scale[0]  = \i_w$80 [15:8];
-  assign \o_w$81[0].zero  = \i_w$80 [17:16];
-  assign \o_w$81[0].zero[0]  = \i_w$80 [17:16];
   assign \i_w$82[0]  = \i_w$82 ;
-  assign \i_w$82[0].planes  = \i_w$82 [7:0];
+  assign \i_w$82[0].planes  = \i_w$82 ;
   assign \i_w$82[0].planes[0]  = \i_w$82 [3:0];
   assign \i_w$82[0].planes[0][0]  = \i_w$82 [3:0];
   assign \i_w$82[0].planes[1]  = \i_w$82 [7:4];
   assign \i_w$82[0].planes[1][0]  = \i_w$82 [7:4];
-  assign \i_w$82[0].scale  = \i_w$82 [15:8];
-  assign \i_w$82[0].scale[0]  = \i_w$82 [15:8];
-  assign \i_w$82[0].zero  = \i_w$82 [17:16];
-  assign \i_w$82[0].zero[0]  = \i_w$82 [17:16];
   assign \o_w$83[0]  = \i_w$82 ;
-  assign \o_w$83[0].planes  = \i_w$82 [7:0];
+  assign \o_w$83[0].planes  = \i_w$82 ;
   assign \o_w$83[0].planes[0]  = \i_w$82 [3:0];
   assign \o_w$83[0].planes[0][0]  = \i_w$82 [3:0];
   assign \o_w$83[0].planes[1]  = \i_w$82 [7:4];
   assign \o_w$83[0].planes[1][0]  = \i_w$82 [7:4];
-  assign \o_w$83[0].scale  = \i_w$82 [15:8];
-  assign \o_w$83[0].scale[0]  = \i_w$82 [15:8];
-  assign \o_w$83[0].zero  = \i_w$82 [17:16];
-  assign \o_w$83[0].zero[0]  = \i_w$82 [17:16];
   assign \i_w$84[0]  = \i_w$84 ;
-  assign \i_w$84[0].planes  = \i_w$84 [7:0];
+  assign \i_w$84[0].planes  = \i_w$84 ;
   assign \i_w$84[0].planes[0]  = \i_w$84 [3:0];
   assign \i_w$84[0].planes[0][0]  = \i_w$84 [3:0];
   assign \i_w$84[0].planes[1]  = \i_w$84 [7:4];
   assign \i_w$84[0].planes[1][0]  = \i_w$84 [7:4];
-  assign \i_w$84[0].scale  = \i_w$84 [15:8];
-  assign \i_w$84[0].scale[0]  = \i_w$84 [15:8];
-  assign \i_w$84[0].zero  = \i_w$84 [17:16];
-  assign \i_w$84[0].zero[0]  = \i_w$84 [17:16];
   assign \o_w$85[0]  = \i_w$84 ;
-  assign \o_w$85[0].planes  = \i_w$84 [7:0];
+  assign \o_w$85[0].planes  = \i_w$84 ;
   assign \o_w$85[0].planes[0]  = \i_w$84 [3:0];
   assign \o_w$85[0].planes[0][0]  = \i_w$84 [3:0];
   assign \o_w$85[0].planes[1]  = \i_w$84 [7:4];
   assign \o_w$85[0].planes[1][0]  = \i_w$84 [7:4];
-  assign \o_w$85[0].scale  = \i_w$84 [15:8];
-  assign \o_w$85[0].scale[0]  = \i_w$84 [15:8];
-  assign \o_w$85[0].zero  = \i_w$84 [17:16];
-  assign \o_w$85[0].zero[0]  = \i_w$84 [17:16];
   assign \i_w$86[0]  = \i_w$86 ;
-  assign \i_w$86[0].planes  = \i_w$86 [7:0];
+  assign \i_w$86[0].planes  = \i_w$86 ;
   assign \i_w$86[0].planes[0]  = \i_w$86 [3:0];
   assign \i_w$86[0].planes[0][0]  = \i_w$86 [3:0];
   assign \i_w$86[0].planes[1]  = \i_w$86 [7:4];
   assign \i_w$86[0].planes[1][0]  = \i_w$86 [7:4];
-  assign \i_w$86[0].scale  = \i_w$86 [15:8];
-  assign \i_w$86[0].scale[0]  = \i_w$86 [15:8];
-  assign \i_w$86[0].zero  = \i_w$86 [17:16];
-  assign \i_w$86[0].zero[0]  = \i_w$86 [17:16];
   assign \o_w$87[0]  = \i_w$86 ;
-  assign \o_w$87[0].planes  = \i_w$86 [7:0];
+  assign \o_w$87[0].planes  = \i_w$86 ;
   assign \o_w$87[0].planes[0]  = \i_w$86 [3:0];
   assign \o_w$87[0].planes[0][0]  = \i_w$86 [3:0];
   assign \o_w$87[0].planes[1]  = \i_w$86 [7:4];
   assign \o_w$87[0].planes[1][0]  = \i_w$86 [7:4];
-  assign \o_w$87[0].scale  = \i_w$86 [15:8];
-  assign \o_w$87[0].scale[0]  = \i_w$86 [15:8];
-  assign \o_w$87[0].zero  = \i_w$86 [17:16];
-  assign \o_w$87[0].zero[0]  = \i_w$86 [17:16];
   assign \i_w$88[0]  = \i_w$88 ;
-  assign \i_w$88[0].planes  = \i_w$88 [7:0];
+  assign \i_w$88[0].planes  = \i_w$88 ;
   assign \i_w$88[0].planes[0]  = \i_w$88 [3:0];
   assign \i_w$88[0].planes[0][0]  = \i_w$88 [3:0];
   assign \i_w$88[0].planes[1]  = \i_w$88 [7:4];
   assign \i_w$88[0].planes[1][0]  = \i_w$88 [7:4];
-  assign \i_w$88[0].scale  = \i_w$88 [15:8];
-  assign \i_w$88[0].scale[0]  = \i_w$88 [15:8];
-  assign \i_w$88[0].zero  = \i_w$88 [17:16];
-  assign \i_w$88[0].zero[0]  = \i_w$88 [17:16];
   assign \o_w$89[0]  = \i_w$88 ;
-  assign \o_w$89[0].planes  = \i_w$88 [7:0];
+  assign \o_w$89[0].planes  = \i_w$88 ;
   assign \o_w$89[0].planes[0]  = \i_w$88 [3:0];
   assign \o_w$89[0].planes[0][0]  = \i_w$88 [3:0];
   assign \o_w$89[0].planes[1]  = \i_w$88 [7:4];
   assign \o_w$89[0].planes[1][0]  = \i_w$88 [7:4];
-  assign \o_w$89[0].scale  = \i_w$88 [15:8];
-  assign \o_w$89[0].scale[0]  = \i_w$88 [15:8];
-  assign \o_w$89[0].zero  = \i_w$88 [17:16];
-  assign \o_w$89[0].zero[0]  = \i_w$88 [17:16];
   assign \i_w$90[0]  = \i_w$90 ;
-  assign \i_w$90[0].planes  = \i_w$90 [7:0];
+  assign \i_w$90[0].planes  = \i_w$90 ;
   assign \i_w$90[0].planes[0]  = \i_w$90 [3:0];
   assign \i_w$90[0].planes[0][0]  = \i_w$90 [3:0];
   assign \i_w$90[0].planes[1]  = \i_w$90 [7:4];
   assign \i_w$90[0].planes[1][0]  = \i_w$90 [7:4];
-  assign \i_w$90[0].scale  = \i_w$90 [15:8];
-  assign \i_w$90[0].scale[0]  = \i_w$90 [15:8];
-  assign \i_w$90[0].zero  = \i_w$90 [17:16];
-  assign \i_w$90[0].zero[0]  = \i_w$90 [17:16];
   assign \o_w$91[0]  = \i_w$90 ;
-  assign \o_w$91[0].planes  = \i_w$90 [7:0];
+  assign \o_w$91[0].planes  = \i_w$90 ;
   assign \o_w$91[0].planes[0]  = \i_w$90 [3:0];
   assign \o_w$91[0].planes[0][0]  = \i_w$90 [3:0];
   assign \o_w$91[0].planes[1]  = \i_w$90 [7:4];
   assign \o_w$91[0].planes[1][0]  = \i_w$90 [7:4];
-  assign \o_w$91[0].scale  = \i_w$90 [15:8];
-  assign \o_w$91[0].scale[0]  = \i_w$90 [15:8];
-  assign \o_w$91[0].zero  = \i_w$90 [17:16];
-  assign \o_w$91[0].zero[0]  = \i_w$90 [17:16];
   assign \i_w$92[0]  = \i_w$92 ;
-  assign \i_w$92[0].planes  = \i_w$92 [7:0];
+  assign \i_w$92[0].planes  = \i_w$92 ;
   assign \i_w$92[0].planes[0]  = \i_w$92 [3:0];
   assign \i_w$92[0].planes[0][0]  = \i_w$92 [3:0];
   assign \i_w$92[0].planes[1]  = \i_w$92 [7:4];
   assign \i_w$92[0].planes[1][0]  = \i_w$92 [7:4];
-  assign \i_w$92[0].scale  = \i_w$92 [15:8];
-  assign \i_w$92[0].scale[0]  = \i_w$92 [15:8];
-  assign \i_w$92[0].zero  = \i_w$92 [17:16];
-  assign \i_w$92[0].zero[0]  = \i_w$92 [17:16];
   assign \o_w$93[0]  = \i_w$92 ;
-  assign \o_w$93[0].planes  = \i_w$92 [7:0];
+  assign \o_w$93[0].planes  = \i_w$92 ;
   assign \o_w$93[0].planes[0]  = \i_w$92 [3:0];
   assign \o_w$93[0].planes[0][0]  = \i_w$92 [3:0];
   assign \o_w$93[0].planes[1]  = \i_w$92 [7:4];
   assign \o_w$93[0].planes[1][0]  = \i_w$92 [7:4];
-  assign \o_w$93[0].scale  = \i_w$92 [15:8];
-  assign \o_w$93[0].scale[0]  = \i_w$92 [15:8];
-  assign \o_w$93[0].zero  = \i_w$92 [17:16];
-  assign \o_w$93[0].zero[0]  = \i_w$92 [17:16];
   assign \i_w$94[0]  = \i_w$94 ;
-  assign \i_w$94[0].planes  = \i_w$94 [7:0];
+  assign \i_w$94[0].planes  = \i_w$94 ;
   assign \i_w$94[0].planes[0]  = \i_w$94 [3:0];
   assign \i_w$94[0].planes[0][0]  = \i_w$94 [3:0];
   assign \i_w$94[0].planes[1]  = \i_w$94 [7:4];
   assign \i_w$94[0].planes[1][0]  = \i_w$94 [7:4];
-  assign \i_w$94[0].scale  = \i_w$94 [15:8];
-  assign \i_w$94[0].scale[0]  = \i_w$94 [15:8];
-  assign \i_w$94[0].zero  = \i_w$94 [17:16];
-  assign \i_w$94[0].zero[0]  = \i_w$94 [17:16];
   assign \o_w$95[0]  = \i_w$94 ;
-  assign \o_w$95[0].planes  = \i_w$94 [7:0];
+  assign \o_w$95[0].planes  = \i_w$94 ;
   assign \o_w$95[0].planes[0]  = \i_w$94 [3:0];
   assign \o_w$95[0].planes[0][0]  = \i_w$94 [3:0];
   assign \o_w$95[0].planes[1]  = \i_w$94 [7:4];
   assign \o_w$95[0].planes[1][0]  = \i_w$94 [7:4];
-  assign \o_w$95[0].scale  = \i_w$94 [15:8];
-  assign \o_w$95[0].scale[0]  = \i_w$94 [15:8];
-  assign \o_w$95[0].zero  = \i_w$94 [17:16];
-  assign \o_w$95[0].zero[0]  = \i_w$94 [17:16];
   assign \i_w$96[0]  = \i_w$96 ;
-  assign \i_w$96[0].planes  = \i_w$96 [7:0];
+  assign \i_w$96[0].planes  = \i_w$96 ;
   assign \i_w$96[0].planes[0]  = \i_w$96 [3:0];
   assign \i_w$96[0].planes[0][0]  = \i_w$96 [3:0];
   assign \i_w$96[0].planes[1]  = \i_w$96 [7:4];
   assign \i_w$96[0].planes[1][0]  = \i_w$96 [7:4];
-  assign \i_w$96[0].scale  = \i_w$96 [15:8];
-  assign \i_w$96[0].scale[0]  = \i_w$96 [15:8];
-  assign \i_w$96[0].zero  = \i_w$96 [17:16];
-  assign \i_w$96[0].zero[0]  = \i_w$96 [17:16];
   assign \o_w$97[0]  = \i_w$96 ;
-  assign \o_w$97[0].planes  = \i_w$96 [7:0];
+  assign \o_w$97[0].planes  = \i_w$96 ;
   assign \o_w$97[0].planes[0]  = \i_w$96 [3:0];
   assign \o_w$97[0].planes[0][0]  = \i_w$96 [3:0];
   assign \o_w$97[0].planes[1]  = \i_w$96 [7:4];
   assign \o_w$97[0].planes[1][0]  = \i_w$96 [7:4];
-  assign \o_w$97[0].scale  = \i_w$96 [15:8];
-  assign \o_w$97[0].scale[0]  = \i_w$96 [15:8];
-  assign \o_w$97[0].zero  = \i_w$96 [17:16];
-  assign \o_w$97[0].zero[0]  = \i_w$96 [17:16];
   assign \i_w$98[0]  = \i_w$98 ;
-  assign \i_w$98[0].planes  = \i_w$98 [7:0];
+  assign \i_w$98[0].planes  = \i_w$98 ;
   assign \i_w$98[0].planes[0]  = \i_w$98 [3:0];
   assign \i_w$98[0].planes[0][0]  = \i_w$98 [3:0];
   assign \i_w$98[0].planes[1]  = \i_w$98 [7:4];
   assign \i_w$98[0].planes[1][0]  = \i_w$98 [7:4];
-  assign \i_w$98[0].scale  = \i_w$98 [15:8];
-  assign \i_w$98[0].scale[0]  = \i_w$98 [15:8];
-  assign \i_w$98[0].zero  = \i_w$98 [17:16];
-  assign \i_w$98[0].zero[0]  = \i_w$98 [17:16];
   assign \o_w$99[0]  = \i_w$98 ;
-  assign \o_w$99[0].planes  = \i_w$98 [7:0];
+  assign \o_w$99[0].planes  = \i_w$98 ;
   assign \o_w$99[0].planes[0]  = \i_w$98 [3:0];
   assign \o_w$99[0].planes[0][0]  = \i_w$98 [3:0];
   assign \o_w$99[0].planes[1]  = \i_w$98 [7:4];
   assign \o_w$99[0].planes[1][0]  = \i_w$98 [7:4];
-  assign \o_w$99[0].scale  = \i_w$98 [15:8];
-  assign \o_w$99[0].scale[0]  = \i_w$98 [15:8];
-  assign \o_w$99[0].zero  = \i_w$98 [17:16];
-  assign \o_w$99[0].zero[0]  = \i_w$98 [17:16];
-  assign \i_w$100[0]  = \i_w$101 [17:0];
+  assign \i_w$100[0]  = \i_w$101 [7:0];
   assign \i_w$100[0].planes  = \i_w$101 [7:0];
   assign \i_w$100[0].planes[0]  = \i_w$101 [3:0];
   assign \i_w$100[0].planes[0][0]  = \i_w$101 [3:0];
   assign \i_w$100[0].planes[1]  = \i_w$101 [7:4];
   assign \i_w$100[0].planes[1][0]  = \i_w$101 [7:4];
-  assign \i_w$100[0].scale  = \i_w$101 [15:8];
-  assign \i_w$100[0].scale[0]  = \i_w$101 [15:8];
-  assign \i_w$100[0].zero  = \i_w$101 [17:16];
-  assign \i_w$100[0].zero[0]  = \i_w$101 [17:16];
   assign \i_w$101[0]  = \i_w$101 [17:0];
   assign \i_w$101[0].planes  = \i_w$101 [7:0];
   assign \i_w$101[0].planes[0]  = \i_w$101 [3:0];
@@ -5670,63 +5351,58 @@ module \array_lut_w2_a8_os_4x4_shared.mesh (rst, o_row_valid, o_row_index, \i_a$
   assign \i_w$101[3].scale[0]  = \i_w$101 [69:62];
   assign \i_w$101[3].zero  = \i_w$101 [71:70];
   assign \i_w$101[3].zero[0]  = \i_w$101 [71:70];
-  assign \i_w$102[0]  = \i_w$102 ;
-  assign \i_w$102[0].planes  = \i_w$102 [7:0];
-  assign \i_w$102[0].planes[0]  = \i_w$102 [3:0];
-  assign \i_w$102[0].planes[0][0]  = \i_w$102 [3:0];
-  assign \i_w$102[0].planes[1]  = \i_w$102 [7:4];
-  assign \i_w$102[0].planes[1][0]  = \i_w$102 [7:4];
-  assign \i_w$102[0].scale  = \i_w$102 [15:8];
-  assign \i_w$102[0].scale[0]  = \i_w$102 [15:8];
-  assign \i_w$102[0].zero  = \i_w$102 [17:16];
-  assign \i_w$102[0].zero[0]  = \i_w$102 [17:16];
-  assign \w1_d1.planes  = \i_w$102 [7:0];
-  assign \w1_d1.planes[0]  = \i_w$102 [3:0];
-  assign \w1_d1.planes[0][0]  = \i_w$102 [3:0];
-  assign \w1_d1.planes[1]  = \i_w$102 [7:4];
-  assign \w1_d1.planes[1][0]  = \i_w$102 [7:4];
-  assign \w1_d1.scale  = \i_w$102 [15:8];
-  assign \w1_d1.scale[0]  = \i_w$102 [15:8];
-  assign \w1_d1.zero  = \i_w$102 [17:16];
-  assign \w1_d1.zero[0]  = \i_w$102 [17:16];
-  assign \i_w$104[0]  = \i_w$104 ;
-  assign \i_w$104[0].planes  = \i_w$104 [7:0];
-  assign \i_w$104[0].planes[0]  = \i_w$104 [3:0];
-  assign \i_w$104[0].planes[0][0]  = \i_w$104 [3:0];
-  assign \i_w$104[0].planes[1]  = \i_w$104 [7:4];
-  assign \i_w$104[0].planes[1][0]  = \i_w$104 [7:4];
-  assign \i_w$104[0].scale  = \i_w$104 [15:8];
-  assign \i_w$104[0].scale[0]  = \i_w$104 [15:8];
-  assign \i_w$104[0].zero  = \i_w$104 [17:16];
-  assign \i_w$104[0].zero[0]  = \i_w$104 [17:16];
-  assign \w2_d2.planes  = \i_w$104 [7:0];
-  assign \w2_d2.planes[0]  = \i_w$104 [3:0];
-  assign \w2_d2.planes[0][0]  = \i_w$104 [3:0];
-  assign \w2_d2.planes[1]  = \i_w$104 [7:4];
-  assign \w2_d2.planes[1][0]  = \i_w$104 [7:4];
-  assign \w2_d2.scale  = \i_w$104 [15:8];
-  assign \w2_d2.scale[0]  = \i_w$104 [15:8];
-  assign \w2_d2.zero  = \i_w$104 [17:16];
-  assign \w2_d2.zero[0]  = \i_w$104 [17:16];
-  assign \i_w$106[0]  = \i_w$106 ;
-  assign \i_w$106[0].planes  = \i_w$106 [7:0];
-  assign \i_w$106[0].planes[0]  = \i_w$106 [3:0];
-  assign \i_w$106[0].planes[0][0]  = \i_w$106 [3:0];
-  assign \i_w$106[0].planes[1]  = \i_w$106 [7:4];
-  assign \i_w$106[0].planes[1][0]  = \i_w$106 [7:4];
-  assign \i_w$106[0].scale  = \i_w$106 [15:8];
-  assign \i_w$106[0].scale[0]  = \i_w$106 [15:8];
-  assign \i_w$106[0].zero  = \i_w$106 [17:16];
-  assign \i_w$106[0].zero[0]  = \i_w$106 [17:16];
-  assign \w3_d3.planes  = \i_w$106 [7:0];
-  assign \w3_d3.planes[0]  = \i_w$106 [3:0];
-  assign \w3_d3.planes[0][0]  = \i_w$106 [3:0];
-  assign \w3_d3.planes[1]  = \i_w$106 [7:4];
-  assign \w3_d3.planes[1][0]  = \i_w$106 [7:4];
-  assign \w3_d3.scale  = \i_w$106 [15:8];
-  assign \w3_d3.scale[0]  = \i_w$106 [15:8];
-  assign \w3_d3.zero  = \i_w$106 [17:16];
-  assign \w3_d3.zero[0]  = \i_w$106 [17:16];
+  assign \i_hand[0]  = i_hand[34:0];
+  assign \i_hand[0].acc  = i_hand[16:0];
+  assign \i_hand[0].act_sum  = i_hand[32:17];
+  assign \i_hand[0].first  = i_hand[33];
+  assign \i_hand[0].last  = i_hand[34];
+  assign \i_hand[1]  = i_hand[69:35];
+  assign \i_hand[1].acc  = i_hand[51:35];
+  assign \i_hand[1].act_sum  = i_hand[67:52];
+  assign \i_hand[1].first  = i_hand[68];
+  assign \i_hand[1].last  = i_hand[69];
+  assign \i_hand[2]  = i_hand[104:70];
+  assign \i_hand[2].acc  = i_hand[86:70];
+  assign \i_hand[2].act_sum  = i_hand[102:87];
+  assign \i_hand[2].first  = i_hand[103];
+  assign \i_hand[2].last  = i_hand[104];
+  assign \i_hand[3]  = i_hand[139:105];
+  assign \i_hand[3].acc  = i_hand[121:105];
+  assign \i_hand[3].act_sum  = i_hand[137:122];
+  assign \i_hand[3].first  = i_hand[138];
+  assign \i_hand[3].last  = i_hand[139];
+  assign \o_psum[0]  = o_psum;
+  assign \o_psum[0][0]  = o_psum;
+  assign \o_psum[0][0].acc  = o_psum[16:0];
+  assign \o_psum[0][0].act_sum  = o_psum[32:17];
+  assign \o_psum[0][0].first  = o_psum[33];
+  assign \o_psum[0][0].last  = o_psum[34];
+  assign \o_valid[0]  = o_valid;
+  assign \o_psum$106[0]  = \o_psum$106 ;
+  assign \o_psum$106[0][0]  = \o_psum$106 ;
+  assign \o_psum$106[0][0].acc  = \o_psum$106 [16:0];
+  assign \o_psum$106[0][0].act_sum  = \o_psum$106 [32:17];
+  assign \o_psum$106[0][0].first  = \o_psum$106 [33];
+  assign \o_psum$106[0][0].last  = \o_psum$106 [34];
+  assign \o_valid$107[0]  = \o_valid$107 ;
+  assign \o_psum$108[0]  = \o_psum$108 ;
+  assign \o_psum$108[0][0]  = \o_psum$108 ;
+  assign \o_psum$108[0][0].acc  = \o_psum$108 [16:0];
+  assign \o_psum$108[0][0].act_sum  = \o_psum$108 [32:17];
+  assign \o_psum$108[0][0].first  = \o_psum$108 [33];
+  assign \o_psum$108[0][0].last  = \o_psum$108 [34];
+  assign \o_valid$109[0]  = \o_valid$109 ;
+  assign \o_psum$110[0]  = \o_psum$110 ;
+  assign \o_psum$110[0][0]  = \o_psum$110 ;
+  assign \o_psum$110[0][0].acc  = \o_psum$110 [16:0];
+  assign \o_psum$110[0][0].act_sum  = \o_psum$110 [32:17];
+  assign \o_psum$110[0][0].first  = \o_psum$110 [33];
+  assign \o_psum$110[0][0].last  = \o_psum$110 [34];
+  assign \o_valid$111[0]  = \o_valid$111 ;
+  assign \i_scale[0]  = i_scale;
+  assign \w0_scale_held[0]  = i_scale;
+  assign \i_zero[0]  = i_zero;
+  assign \w0_zero_held[0]  = i_zero;
   assign \o_row[0]  = o_row[31:0];
   assign \o_row[0][0]  = o_row[31:0];
   assign \o_row[1]  = o_row[63:32];
@@ -5735,54 +5411,196 @@ module \array_lut_w2_a8_os_4x4_shared.mesh (rst, o_row_valid, o_row_index, \i_a$
   assign \o_row[2][0]  = o_row[95:64];
   assign \o_row[3]  = o_row[127:96];
   assign \o_row[3][0]  = o_row[127:96];
-  assign \o_psum[0]  = o_psum;
-  assign \o_psum[0][0]  = o_psum;
-  assign \o_psum[0][0][0]  = o_psum;
-  assign \o_psum$117[0]  = \o_psum$117 ;
-  assign \o_psum$117[0][0]  = \o_psum$117 ;
-  assign \o_psum$117[0][0][0]  = \o_psum$117 ;
-  assign \o_psum$118[0]  = \o_psum$118 ;
-  assign \o_psum$118[0][0]  = \o_psum$118 ;
-  assign \o_psum$118[0][0][0]  = \o_psum$118 ;
-  assign \o_psum$119[0]  = \o_psum$119 ;
-  assign \o_psum$119[0][0]  = \o_psum$119 ;
-  assign \o_psum$119[0][0][0]  = \o_psum$119 ;
-  assign \o_psum$120[0]  = \o_psum$120 ;
-  assign \o_psum$120[0][0]  = \o_psum$120 ;
-  assign \o_psum$120[0][0][0]  = \o_psum$120 ;
+  assign \y0_d3[0]  = y0_d3;
+  assign \i_w$118[0]  = \i_w$118 ;
+  assign \i_w$118[0].planes  = \i_w$118 ;
+  assign \i_w$118[0].planes[0]  = \i_w$118 [3:0];
+  assign \i_w$118[0].planes[0][0]  = \i_w$118 [3:0];
+  assign \i_w$118[0].planes[1]  = \i_w$118 [7:4];
+  assign \i_w$118[0].planes[1][0]  = \i_w$118 [7:4];
+  assign \w1_planes_d1[0]  = \i_w$118 [3:0];
+  assign \w1_planes_d1[0][0]  = \i_w$118 [3:0];
+  assign \w1_planes_d1[1]  = \i_w$118 [7:4];
+  assign \w1_planes_d1[1][0]  = \i_w$118 [7:4];
+  assign \i_hand$120[0]  = \i_hand$120 [34:0];
+  assign \i_hand$120[0].acc  = \i_hand$120 [16:0];
+  assign \i_hand$120[0].act_sum  = \i_hand$120 [32:17];
+  assign \i_hand$120[0].first  = \i_hand$120 [33];
+  assign \i_hand$120[0].last  = \i_hand$120 [34];
+  assign \i_hand$120[1]  = \i_hand$120 [69:35];
+  assign \i_hand$120[1].acc  = \i_hand$120 [51:35];
+  assign \i_hand$120[1].act_sum  = \i_hand$120 [67:52];
+  assign \i_hand$120[1].first  = \i_hand$120 [68];
+  assign \i_hand$120[1].last  = \i_hand$120 [69];
+  assign \i_hand$120[2]  = \i_hand$120 [104:70];
+  assign \i_hand$120[2].acc  = \i_hand$120 [86:70];
+  assign \i_hand$120[2].act_sum  = \i_hand$120 [102:87];
+  assign \i_hand$120[2].first  = \i_hand$120 [103];
+  assign \i_hand$120[2].last  = \i_hand$120 [104];
+  assign \i_hand$120[3]  = \i_hand$120 [139:105];
+  assign \i_hand$120[3].acc  = \i_hand$120 [121:105];
+  assign \i_hand$120[3].act_sum  = \i_hand$120 [137:122];
+  assign \i_hand$120[3].first  = \i_hand$120 [138];
+  assign \i_hand$120[3].last  = \i_hand$120 [139];
   assign \o_psum$121[0]  = \o_psum$121 ;
   assign \o_psum$121[0][0]  = \o_psum$121 ;
-  assign \o_psum$121[0][0][0]  = \o_psum$121 ;
-  assign \o_psum$122[0]  = \o_psum$122 ;
-  assign \o_psum$122[0][0]  = \o_psum$122 ;
-  assign \o_psum$122[0][0][0]  = \o_psum$122 ;
-  assign \o_psum$123[0]  = \o_psum$123 ;
-  assign \o_psum$123[0][0]  = \o_psum$123 ;
-  assign \o_psum$123[0][0][0]  = \o_psum$123 ;
+  assign \o_psum$121[0][0].acc  = \o_psum$121 [16:0];
+  assign \o_psum$121[0][0].act_sum  = \o_psum$121 [32:17];
+  assign \o_psum$121[0][0].first  = \o_psum$121 [33];
+  assign \o_psum$121[0][0].last  = \o_psum$121 [34];
+  assign \o_valid$123[0]  = \o_valid$123 ;
   assign \o_psum$124[0]  = \o_psum$124 ;
   assign \o_psum$124[0][0]  = \o_psum$124 ;
-  assign \o_psum$124[0][0][0]  = \o_psum$124 ;
-  assign \o_psum$125[0]  = \o_psum$125 ;
-  assign \o_psum$125[0][0]  = \o_psum$125 ;
-  assign \o_psum$125[0][0][0]  = \o_psum$125 ;
+  assign \o_psum$124[0][0].acc  = \o_psum$124 [16:0];
+  assign \o_psum$124[0][0].act_sum  = \o_psum$124 [32:17];
+  assign \o_psum$124[0][0].first  = \o_psum$124 [33];
+  assign \o_psum$124[0][0].last  = \o_psum$124 [34];
+  assign \o_valid$125[0]  = \o_valid$125 ;
   assign \o_psum$126[0]  = \o_psum$126 ;
   assign \o_psum$126[0][0]  = \o_psum$126 ;
-  assign \o_psum$126[0][0][0]  = \o_psum$126 ;
-  assign \o_psum$127[0]  = \o_psum$127 ;
-  assign \o_psum$127[0][0]  = \o_psum$127 ;
-  assign \o_psum$127[0][0][0]  = \o_psum$127 ;
+  assign \o_psum$126[0][0].acc  = \o_psum$126 [16:0];
+  assign \o_psum$126[0][0].act_sum  = \o_psum$126 [32:17];
+  assign \o_psum$126[0][0].first  = \o_psum$126 [33];
+  assign \o_psum$126[0][0].last  = \o_psum$126 [34];
+  assign \o_valid$127[0]  = \o_valid$127 ;
   assign \o_psum$128[0]  = \o_psum$128 ;
   assign \o_psum$128[0][0]  = \o_psum$128 ;
-  assign \o_psum$128[0][0][0]  = \o_psum$128 ;
-  assign \o_psum$129[0]  = \o_psum$129 ;
-  assign \o_psum$129[0][0]  = \o_psum$129 ;
-  assign \o_psum$129[0][0][0]  = \o_psum$129 ;
-  assign \o_psum$130[0]  = \o_psum$130 ;
-  assign \o_psum$130[0][0]  = \o_psum$130 ;
-  assign \o_psum$130[0][0][0]  = \o_psum$130 ;
-  assign \o_psum$131[0]  = \o_psum$131 ;
-  assign \o_psum$131[0][0]  = \o_psum$131 ;
-  assign \o_psum$131[0][0][0]  = \o_psum$131 ;
+  assign \o_psum$128[0][0].acc  = \o_psum$128 [16:0];
+  assign \o_psum$128[0][0].act_sum  = \o_psum$128 [32:17];
+  assign \o_psum$128[0][0].first  = \o_psum$128 [33];
+  assign \o_psum$128[0][0].last  = \o_psum$128 [34];
+  assign \o_valid$129[0]  = \o_valid$129 ;
+  assign \i_scale$130[0]  = \i_scale$130 ;
+  assign \w1_scale_u0_d1[0]  = \i_scale$130 ;
+  assign \i_zero$132[0]  = \i_zero$132 ;
+  assign \w1_zero_u0_d1[0]  = \i_zero$132 ;
+  assign \y1_d2[0]  = y1_d2;
+  assign \i_w$135[0]  = \i_w$135 ;
+  assign \i_w$135[0].planes  = \i_w$135 ;
+  assign \i_w$135[0].planes[0]  = \i_w$135 [3:0];
+  assign \i_w$135[0].planes[0][0]  = \i_w$135 [3:0];
+  assign \i_w$135[0].planes[1]  = \i_w$135 [7:4];
+  assign \i_w$135[0].planes[1][0]  = \i_w$135 [7:4];
+  assign \w2_planes_d2[0]  = \i_w$135 [3:0];
+  assign \w2_planes_d2[0][0]  = \i_w$135 [3:0];
+  assign \w2_planes_d2[1]  = \i_w$135 [7:4];
+  assign \w2_planes_d2[1][0]  = \i_w$135 [7:4];
+  assign \i_hand$137[0]  = \i_hand$137 [34:0];
+  assign \i_hand$137[0].acc  = \i_hand$137 [16:0];
+  assign \i_hand$137[0].act_sum  = \i_hand$137 [32:17];
+  assign \i_hand$137[0].first  = \i_hand$137 [33];
+  assign \i_hand$137[0].last  = \i_hand$137 [34];
+  assign \i_hand$137[1]  = \i_hand$137 [69:35];
+  assign \i_hand$137[1].acc  = \i_hand$137 [51:35];
+  assign \i_hand$137[1].act_sum  = \i_hand$137 [67:52];
+  assign \i_hand$137[1].first  = \i_hand$137 [68];
+  assign \i_hand$137[1].last  = \i_hand$137 [69];
+  assign \i_hand$137[2]  = \i_hand$137 [104:70];
+  assign \i_hand$137[2].acc  = \i_hand$137 [86:70];
+  assign \i_hand$137[2].act_sum  = \i_hand$137 [102:87];
+  assign \i_hand$137[2].first  = \i_hand$137 [103];
+  assign \i_hand$137[2].last  = \i_hand$137 [104];
+  assign \i_hand$137[3]  = \i_hand$137 [139:105];
+  assign \i_hand$137[3].acc  = \i_hand$137 [121:105];
+  assign \i_hand$137[3].act_sum  = \i_hand$137 [137:122];
+  assign \i_hand$137[3].first  = \i_hand$137 [138];
+  assign \i_hand$137[3].last  = \i_hand$137 [139];
+  assign \o_psum$138[0]  = \o_psum$138 ;
+  assign \o_psum$138[0][0]  = \o_psum$138 ;
+  assign \o_psum$138[0][0].acc  = \o_psum$138 [16:0];
+  assign \o_psum$138[0][0].act_sum  = \o_psum$138 [32:17];
+  assign \o_psum$138[0][0].first  = \o_psum$138 [33];
+  assign \o_psum$138[0][0].last  = \o_psum$138 [34];
+  assign \o_valid$140[0]  = \o_valid$140 ;
+  assign \o_psum$141[0]  = \o_psum$141 ;
+  assign \o_psum$141[0][0]  = \o_psum$141 ;
+  assign \o_psum$141[0][0].acc  = \o_psum$141 [16:0];
+  assign \o_psum$141[0][0].act_sum  = \o_psum$141 [32:17];
+  assign \o_psum$141[0][0].first  = \o_psum$141 [33];
+  assign \o_psum$141[0][0].last  = \o_psum$141 [34];
+  assign \o_valid$142[0]  = \o_valid$142 ;
+  assign \o_psum$143[0]  = \o_psum$143 ;
+  assign \o_psum$143[0][0]  = \o_psum$143 ;
+  assign \o_psum$143[0][0].acc  = \o_psum$143 [16:0];
+  assign \o_psum$143[0][0].act_sum  = \o_psum$143 [32:17];
+  assign \o_psum$143[0][0].first  = \o_psum$143 [33];
+  assign \o_psum$143[0][0].last  = \o_psum$143 [34];
+  assign \o_valid$144[0]  = \o_valid$144 ;
+  assign \o_psum$145[0]  = \o_psum$145 ;
+  assign \o_psum$145[0][0]  = \o_psum$145 ;
+  assign \o_psum$145[0][0].acc  = \o_psum$145 [16:0];
+  assign \o_psum$145[0][0].act_sum  = \o_psum$145 [32:17];
+  assign \o_psum$145[0][0].first  = \o_psum$145 [33];
+  assign \o_psum$145[0][0].last  = \o_psum$145 [34];
+  assign \o_valid$146[0]  = \o_valid$146 ;
+  assign \i_scale$147[0]  = \i_scale$147 ;
+  assign \w2_scale_u0_d2[0]  = \i_scale$147 ;
+  assign \i_zero$149[0]  = \i_zero$149 ;
+  assign \w2_zero_u0_d2[0]  = \i_zero$149 ;
+  assign \y2_d1[0]  = y2_d1;
+  assign \i_w$152[0]  = \i_w$152 ;
+  assign \i_w$152[0].planes  = \i_w$152 ;
+  assign \i_w$152[0].planes[0]  = \i_w$152 [3:0];
+  assign \i_w$152[0].planes[0][0]  = \i_w$152 [3:0];
+  assign \i_w$152[0].planes[1]  = \i_w$152 [7:4];
+  assign \i_w$152[0].planes[1][0]  = \i_w$152 [7:4];
+  assign \w3_planes_d3[0]  = \i_w$152 [3:0];
+  assign \w3_planes_d3[0][0]  = \i_w$152 [3:0];
+  assign \w3_planes_d3[1]  = \i_w$152 [7:4];
+  assign \w3_planes_d3[1][0]  = \i_w$152 [7:4];
+  assign \i_hand$154[0]  = \i_hand$154 [34:0];
+  assign \i_hand$154[0].acc  = \i_hand$154 [16:0];
+  assign \i_hand$154[0].act_sum  = \i_hand$154 [32:17];
+  assign \i_hand$154[0].first  = \i_hand$154 [33];
+  assign \i_hand$154[0].last  = \i_hand$154 [34];
+  assign \i_hand$154[1]  = \i_hand$154 [69:35];
+  assign \i_hand$154[1].acc  = \i_hand$154 [51:35];
+  assign \i_hand$154[1].act_sum  = \i_hand$154 [67:52];
+  assign \i_hand$154[1].first  = \i_hand$154 [68];
+  assign \i_hand$154[1].last  = \i_hand$154 [69];
+  assign \i_hand$154[2]  = \i_hand$154 [104:70];
+  assign \i_hand$154[2].acc  = \i_hand$154 [86:70];
+  assign \i_hand$154[2].act_sum  = \i_hand$154 [102:87];
+  assign \i_hand$154[2].first  = \i_hand$154 [103];
+  assign \i_hand$154[2].last  = \i_hand$154 [104];
+  assign \i_hand$154[3]  = \i_hand$154 [139:105];
+  assign \i_hand$154[3].acc  = \i_hand$154 [121:105];
+  assign \i_hand$154[3].act_sum  = \i_hand$154 [137:122];
+  assign \i_hand$154[3].first  = \i_hand$154 [138];
+  assign \i_hand$154[3].last  = \i_hand$154 [139];
+  assign \o_psum$155[0]  = \o_psum$155 ;
+  assign \o_psum$155[0][0]  = \o_psum$155 ;
+  assign \o_psum$155[0][0].acc  = \o_psum$155 [16:0];
+  assign \o_psum$155[0][0].act_sum  = \o_psum$155 [32:17];
+  assign \o_psum$155[0][0].first  = \o_psum$155 [33];
+  assign \o_psum$155[0][0].last  = \o_psum$155 [34];
+  assign \o_valid$157[0]  = \o_valid$157 ;
+  assign \o_psum$158[0]  = \o_psum$158 ;
+  assign \o_psum$158[0][0]  = \o_psum$158 ;
+  assign \o_psum$158[0][0].acc  = \o_psum$158 [16:0];
+  assign \o_psum$158[0][0].act_sum  = \o_psum$158 [32:17];
+  assign \o_psum$158[0][0].first  = \o_psum$158 [33];
+  assign \o_psum$158[0][0].last  = \o_psum$158 [34];
+  assign \o_valid$159[0]  = \o_valid$159 ;
+  assign \o_psum$160[0]  = \o_psum$160 ;
+  assign \o_psum$160[0][0]  = \o_psum$160 ;
+  assign \o_psum$160[0][0].acc  = \o_psum$160 [16:0];
+  assign \o_psum$160[0][0].act_sum  = \o_psum$160 [32:17];
+  assign \o_psum$160[0][0].first  = \o_psum$160 [33];
+  assign \o_psum$160[0][0].last  = \o_psum$160 [34];
+  assign \o_valid$161[0]  = \o_valid$161 ;
+  assign \o_psum$162[0]  = \o_psum$162 ;
+  assign \o_psum$162[0][0]  = \o_psum$162 ;
+  assign \o_psum$162[0][0].acc  = \o_psum$162 [16:0];
+  assign \o_psum$162[0][0].act_sum  = \o_psum$162 [32:17];
+  assign \o_psum$162[0][0].first  = \o_psum$162 [33];
+  assign \o_psum$162[0][0].last  = \o_psum$162 [34];
+  assign \o_valid$163[0]  = \o_valid$163 ;
+  assign \i_scale$164[0]  = \i_scale$164 ;
+  assign \w3_scale_u0_d3[0]  = \i_scale$164 ;
+  assign \i_zero$166[0]  = \i_zero$166 ;
+  assign \w3_zero_u0_d3[0]  = \i_zero$166 ;
+  assign \o_y[0]  = o_y;
   assign \a2_d1[0]  = a2_d1;
   assign \a2_d1[0][0]  = a2_d1[7:0];
   assign \a2_d1[0][1]  = a2_d1[15:8];
@@ -5813,73 +5631,3038 @@ module \array_lut_w2_a8_os_4x4_shared.mesh (rst, o_row_valid, o_row_index, \i_a$
   assign \ctl3_d2.first  = ctl3_d2[2];
   assign \ctl3_d2.last  = ctl3_d2[3];
   assign \ctl3_d2.group_end  = ctl3_d2[4];
-  assign \w2_d1.planes  = w2_d1[7:0];
-  assign \w2_d1.planes[0]  = w2_d1[3:0];
-  assign \w2_d1.planes[0][0]  = w2_d1[3:0];
-  assign \w2_d1.planes[1]  = w2_d1[7:4];
-  assign \w2_d1.planes[1][0]  = w2_d1[7:4];
-  assign \w2_d1.scale  = w2_d1[15:8];
-  assign \w2_d1.scale[0]  = w2_d1[15:8];
-  assign \w2_d1.zero  = w2_d1[17:16];
-  assign \w2_d1.zero[0]  = w2_d1[17:16];
-  assign \w3_d1.planes  = w3_d1[7:0];
-  assign \w3_d1.planes[0]  = w3_d1[3:0];
-  assign \w3_d1.planes[0][0]  = w3_d1[3:0];
-  assign \w3_d1.planes[1]  = w3_d1[7:4];
-  assign \w3_d1.planes[1][0]  = w3_d1[7:4];
-  assign \w3_d1.scale  = w3_d1[15:8];
-  assign \w3_d1.scale[0]  = w3_d1[15:8];
-  assign \w3_d1.zero  = w3_d1[17:16];
-  assign \w3_d1.zero[0]  = w3_d1[17:16];
-  assign \w3_d2.planes  = w3_d2[7:0];
-  assign \w3_d2.planes[0]  = w3_d2[3:0];
-  assign \w3_d2.planes[0][0]  = w3_d2[3:0];
-  assign \w3_d2.planes[1]  = w3_d2[7:4];
-  assign \w3_d2.planes[1][0]  = w3_d2[7:4];
-  assign \w3_d2.scale  = w3_d2[15:8];
-  assign \w3_d2.scale[0]  = w3_d2[15:8];
-  assign \w3_d2.zero  = w3_d2[17:16];
-  assign \w3_d2.zero[0]  = w3_d2[17:16];
-  assign \o_ctl$144[0]  = \o_ctl$144 ;
-  assign \o_ctl$144[0].valid  = \o_ctl$144 [0];
-  assign \o_ctl$144[0].load_w  = \o_ctl$144 [1];
-  assign \o_ctl$144[0].first  = \o_ctl$144 [2];
-  assign \o_ctl$144[0].last  = \o_ctl$144 [3];
-  assign \o_ctl$144[0].group_end  = \o_ctl$144 [4];
-  assign \o_ctl$157[0]  = \o_ctl$157 ;
-  assign \o_ctl$157[0].valid  = \o_ctl$157 [0];
-  assign \o_ctl$157[0].load_w  = \o_ctl$157 [1];
-  assign \o_ctl$157[0].first  = \o_ctl$157 [2];
-  assign \o_ctl$157[0].last  = \o_ctl$157 [3];
-  assign \o_ctl$157[0].group_end  = \o_ctl$157 [4];
-  assign \o_ctl$170[0]  = \o_ctl$170 ;
-  assign \o_ctl$170[0].valid  = \o_ctl$170 [0];
-  assign \o_ctl$170[0].load_w  = \o_ctl$170 [1];
-  assign \o_ctl$170[0].first  = \o_ctl$170 [2];
-  assign \o_ctl$170[0].last  = \o_ctl$170 [3];
-  assign \o_ctl$170[0].group_end  = \o_ctl$170 [4];
-  assign \o_ctl$183[0]  = \o_ctl$183 ;
-  assign \o_ctl$183[0].valid  = \o_ctl$183 [0];
-  assign \o_ctl$183[0].load_w  = \o_ctl$183 [1];
-  assign \o_ctl$183[0].first  = \o_ctl$183 [2];
-  assign \o_ctl$183[0].last  = \o_ctl$183 [3];
-  assign \o_ctl$183[0].group_end  = \o_ctl$183 [4];
-  assign o_row[127:96] = \$51 ;
-  assign o_row[95:64] = \$44 ;
-  assign o_row[63:32] = \$37 ;
-  assign o_row[31:0] = \$30 ;
-  assign row_sel[0] = \$14 ;
-  assign row_sel[1] = \$9 ;
-  assign row_sel[2] = \$5 ;
-  assign row_sel[3] = \$2 ;
-  assign \$1  = 1'h1;
-  assign \$2  = row3_done_d13;
-  assign \$3  = row3_done_d13;
-  assign \$6  = row3_done_d13;
-  assign \$10  = row3_done_d13;
-  assign \$15  = row3_done_d13;
-  assign \$18  = 1'h0;
-  assign \$20  = \$19 ;
+  assign \y0_d1[0]  = y0_d1;
+  assign \o_y$182[0]  = \o_y$182 ;
+  assign \y0_d2[0]  = y0_d2;
+  assign \w1_scale_held[0]  = w1_scale_held;
+  assign \w1_zero_held[0]  = w1_zero_held;
+  assign \y1_d1[0]  = y1_d1;
+  assign \o_y$187[0]  = \o_y$187 ;
+  assign \w2_planes_d1[0]  = w2_planes_d1[3:0];
+  assign \w2_planes_d1[0][0]  = w2_planes_d1[3:0];
+  assign \w2_planes_d1[1]  = w2_planes_d1[7:4];
+  assign \w2_planes_d1[1][0]  = w2_planes_d1[7:4];
+  assign \w2_scale_held[0]  = w2_scale_held;
+  assign \w2_zero_held[0]  = w2_zero_held;
+  assign \w2_scale_u0_d1[0]  = w2_scale_u0_d1;
+  assign \w2_zero_u0_d1[0]  = w2_zero_u0_d1;
+  assign \o_y$193[0]  = \o_y$193 ;
+  assign \w3_planes_d1[0]  = w3_planes_d1[3:0];
+  assign \w3_planes_d1[0][0]  = w3_planes_d1[3:0];
+  assign \w3_planes_d1[1]  = w3_planes_d1[7:4];
+  assign \w3_planes_d1[1][0]  = w3_planes_d1[7:4];
+  assign \w3_planes_d2[0]  = w3_planes_d2[3:0];
+  assign \w3_planes_d2[0][0]  = w3_planes_d2[3:0];
+  assign \w3_planes_d2[1]  = w3_planes_d2[7:4];
+  assign \w3_planes_d2[1][0]  = w3_planes_d2[7:4];
+  assign \w3_scale_held[0]  = w3_scale_held;
+  assign \w3_zero_held[0]  = w3_zero_held;
+  assign \w3_scale_u0_d1[0]  = w3_scale_u0_d1;
+  assign \w3_scale_u0_d2[0]  = w3_scale_u0_d2;
+  assign \w3_zero_u0_d1[0]  = w3_zero_u0_d1;
+  assign \w3_zero_u0_d2[0]  = w3_zero_u0_d2;
+  assign \i_hand_valid$156 [3] = \o_valid$163 ;
+  assign \i_hand_valid$156 [2] = \o_valid$161 ;
+  assign \i_hand_valid$156 [1] = \o_valid$159 ;
+  assign \i_hand_valid$156 [0] = \o_valid$157 ;
+  assign \i_hand$154 [139:105] = \o_psum$162 ;
+  assign \i_hand$154 [104:70] = \o_psum$160 ;
+  assign \i_hand$154 [69:35] = \o_psum$158 ;
+  assign \i_hand$154 [34:0] = \o_psum$155 ;
+  assign \i_hand_valid$139 [3] = \o_valid$146 ;
+  assign \i_hand_valid$139 [2] = \o_valid$144 ;
+  assign \i_hand_valid$139 [1] = \o_valid$142 ;
+  assign \i_hand_valid$139 [0] = \o_valid$140 ;
+  assign \i_hand$137 [139:105] = \o_psum$145 ;
+  assign \i_hand$137 [104:70] = \o_psum$143 ;
+  assign \i_hand$137 [69:35] = \o_psum$141 ;
+  assign \i_hand$137 [34:0] = \o_psum$138 ;
+  assign \i_hand_valid$122 [3] = \o_valid$129 ;
+  assign \i_hand_valid$122 [2] = \o_valid$127 ;
+  assign \i_hand_valid$122 [1] = \o_valid$125 ;
+  assign \i_hand_valid$122 [0] = \o_valid$123 ;
+  assign \i_hand$120 [139:105] = \o_psum$128 ;
+  assign \i_hand$120 [104:70] = \o_psum$126 ;
+  assign \i_hand$120 [69:35] = \o_psum$124 ;
+  assign \i_hand$120 [34:0] = \o_psum$121 ;
+  assign o_row[127:96] = o_y;
+  assign o_row[95:64] = y2_d1;
+  assign o_row[63:32] = y1_d2;
+  assign o_row[31:0] = y0_d3;
+  assign i_hand_valid[3] = \o_valid$111 ;
+  assign i_hand_valid[2] = \o_valid$109 ;
+  assign i_hand_valid[1] = \o_valid$107 ;
+  assign i_hand_valid[0] = o_valid;
+  assign i_hand[139:105] = \o_psum$110 ;
+  assign i_hand[104:70] = \o_psum$108 ;
+  assign i_hand[69:35] = \o_psum$106 ;
+  assign i_hand[34:0] = o_psum;
+endmodule
+
+module \array_lut_w2_a8_os_4x4_shared.mesh.col0_unit0 (rst, i_hand, i_hand_valid, i_scale, i_zero, o_y, clk);
+  reg \$auto$verilog_backend.cc:2355:dump_module$3  = 0;
+  wire [2:0] \$1 ;
+  wire [20:0] \$10 ;
+  wire [1:0] \$100 ;
+  wire \$101 ;
+  reg \$102 ;
+  reg [18:0] \$103 ;
+  reg [7:0] \$104 ;
+  reg \$105 ;
+  reg \$106 ;
+  reg [1:0] \$107 ;
+  reg \$108 ;
+  reg [31:0] \$109 ;
+  wire [21:0] \$11 ;
+  reg [31:0] \$110 ;
+  reg [31:0] \$111 ;
+  reg [31:0] \$112 ;
+  reg \$113 ;
+  reg [1:0] \$114 ;
+  reg \$115 ;
+  reg [1:0] \$116 ;
+  reg \$117 ;
+  reg [1:0] \$118 ;
+  reg \$119 ;
+  wire [18:0] \$12 ;
+  reg [1:0] \$120 ;
+  reg \$121 ;
+  reg [1:0] \$122 ;
+  reg \$123 ;
+  reg [1:0] \$124 ;
+  reg \$125 ;
+  reg [1:0] \$126 ;
+  reg \$127 ;
+  reg [1:0] \$128 ;
+  reg \$129 ;
+  wire \$13 ;
+  reg [1:0] \$130 ;
+  reg \$131 ;
+  reg [31:0] \$132 ;
+  reg [1:0] \$133 ;
+  wire [31:0] \$14 ;
+  wire \$15 ;
+  wire [31:0] \$16 ;
+  wire [31:0] \$17 ;
+  wire \$18 ;
+  wire [31:0] \$19 ;
+  wire [16:0] \$2 ;
+  wire [31:0] \$20 ;
+  wire \$21 ;
+  wire [31:0] \$22 ;
+  wire [31:0] \$23 ;
+  wire [19:0] \$24 ;
+  wire [19:0] \$25 ;
+  wire [19:0] \$26 ;
+  wire [19:0] \$27 ;
+  wire [20:0] \$28 ;
+  wire [21:0] \$29 ;
+  wire [16:0] \$3 ;
+  wire [21:0] \$30 ;
+  wire [21:0] \$31 ;
+  wire [21:0] \$32 ;
+  wire [22:0] \$33 ;
+  wire [23:0] \$34 ;
+  wire [25:0] \$35 ;
+  wire [25:0] \$36 ;
+  wire [25:0] \$37 ;
+  wire [25:0] \$38 ;
+  wire [26:0] \$39 ;
+  wire [16:0] \$4 ;
+  wire [25:0] \$40 ;
+  wire [25:0] \$41 ;
+  wire [25:0] \$42 ;
+  wire [25:0] \$43 ;
+  wire [26:0] \$44 ;
+  wire [27:0] \$45 ;
+  wire [28:0] \$46 ;
+  wire [32:0] \$47 ;
+  wire \$48 ;
+  wire \$49 ;
+  wire [16:0] \$5 ;
+  wire \$50 ;
+  wire \$51 ;
+  wire \$52 ;
+  wire \$53 ;
+  wire \$54 ;
+  wire \$55 ;
+  wire \$56 ;
+  wire \$57 ;
+  wire \$58 ;
+  wire \$59 ;
+  wire [17:0] \$6 ;
+  wire \$60 ;
+  wire \$61 ;
+  wire \$62 ;
+  wire \$63 ;
+  wire \$64 ;
+  wire \$65 ;
+  wire \$66 ;
+  wire [31:0] \$67 ;
+  wire \$68 ;
+  wire [31:0] \$69 ;
+  wire [18:0] \$7 ;
+  wire [31:0] \$70 ;
+  wire \$71 ;
+  wire [31:0] \$72 ;
+  wire [31:0] \$73 ;
+  wire \$74 ;
+  wire [31:0] \$75 ;
+  wire [31:0] \$76 ;
+  wire \$77 ;
+  wire \$78 ;
+  wire \$79 ;
+  wire [18:0] \$8 ;
+  wire \$80 ;
+  wire \$81 ;
+  wire \$82 ;
+  wire \$83 ;
+  wire [1:0] \$84 ;
+  wire \$85 ;
+  wire [1:0] \$86 ;
+  wire \$87 ;
+  wire [1:0] \$88 ;
+  wire \$89 ;
+  wire [19:0] \$9 ;
+  wire [1:0] \$90 ;
+  wire \$91 ;
+  wire [1:0] \$92 ;
+  wire \$93 ;
+  wire [1:0] \$94 ;
+  wire \$95 ;
+  wire [1:0] \$96 ;
+  wire \$97 ;
+  wire [1:0] \$98 ;
+  wire \$99 ;
+  reg \$signal  = 1'h0;
+  reg \$signal$20  = 1'h0;
+  wire [2:0] c;
+  input clk;
+  wire clk;
+  wire [3:0] corr_uint2;
+  wire [18:0] d;
+  reg [34:0] hand;
+  wire [16:0] \hand.acc ;
+  wire [15:0] \hand.act_sum ;
+  wire \hand.first ;
+  wire \hand.last ;
+  input [139:0] i_hand;
+  wire [139:0] i_hand;
+  wire [34:0] \i_hand[0] ;
+  wire [16:0] \i_hand[0].acc ;
+  wire [15:0] \i_hand[0].act_sum ;
+  wire \i_hand[0].first ;
+  wire \i_hand[0].last ;
+  wire [34:0] \i_hand[1] ;
+  wire [16:0] \i_hand[1].acc ;
+  wire [15:0] \i_hand[1].act_sum ;
+  wire \i_hand[1].first ;
+  wire \i_hand[1].last ;
+  wire [34:0] \i_hand[2] ;
+  wire [16:0] \i_hand[2].acc ;
+  wire [15:0] \i_hand[2].act_sum ;
+  wire \i_hand[2].first ;
+  wire \i_hand[2].last ;
+  wire [34:0] \i_hand[3] ;
+  wire [16:0] \i_hand[3].acc ;
+  wire [15:0] \i_hand[3].act_sum ;
+  wire \i_hand[3].first ;
+  wire \i_hand[3].last ;
+  input [3:0] i_hand_valid;
+  wire [3:0] i_hand_valid;
+  input [7:0] i_scale;
+  wire [7:0] i_scale;
+  wire [7:0] \i_scale[0] ;
+  input [1:0] i_zero;
+  wire [1:0] i_zero;
+  wire [1:0] \i_zero[0] ;
+  reg [1:0] index;
+  wire [18:0] num;
+  reg [1:0] o_index = 2'h0;
+  reg o_valid = 1'h0;
+  output [31:0] o_y;
+  reg [31:0] o_y = 32'd0;
+  wire [31:0] \o_y[0] ;
+  reg out1_done = 1'h0;
+  wire out1_enter;
+  reg [1:0] out1_row = 2'h0;
+  reg out2_done = 1'h0;
+  wire out2_enter;
+  reg [1:0] out2_row = 2'h0;
+  reg out3_done = 1'h0;
+  wire out3_enter;
+  reg [1:0] out3_row = 2'h0;
+  reg out4_done = 1'h0;
+  wire out4_enter;
+  reg [1:0] out4_row = 2'h0;
+  reg out5_done = 1'h0;
+  wire out5_enter;
+  reg [1:0] out5_row = 2'h0;
+  reg out6_done = 1'h0;
+  wire out6_enter;
+  reg [1:0] out6_row = 2'h0;
+  reg out7_done = 1'h0;
+  wire out7_enter;
+  reg [1:0] out7_row = 2'h0;
+  reg out8_done = 1'h0;
+  wire out8_enter;
+  reg [1:0] out8_row = 2'h0;
+  reg out9_done = 1'h0;
+  wire out9_enter;
+  reg [1:0] out9_row = 2'h0;
+  input rst;
+  wire rst;
+  reg [18:0] s2_d = 19'h00000;
+  reg s2_dtype = 1'h0;
+  reg [1:0] s2_index = 2'h0;
+  reg s2_last = 1'h0;
+  reg [7:0] s2_scale = 8'h00;
+  wire [31:0] y;
+  reg [31:0] y0 = 32'd0;
+  reg [31:0] y1 = 32'd0;
+  reg [31:0] y2 = 32'd0;
+  reg [31:0] y3 = 32'd0;
+  wire [31:0] y_base;
+  reg [31:0] y_out;
+  assign corr_uint2 = 2'h3 - \$1 ;
+  assign \$3  = corr_uint2[0] ? \$2  : 17'h00000;
+  assign \$5  = corr_uint2[1] ? \$4  : 17'h00000;
+  assign \$6  = $signed(\$3 ) + $signed(\$5 );
+  assign \$8  = corr_uint2[2] ? \$7  : 19'h00000;
+  assign \$9  = - $signed(\$8 );
+  assign \$10  = $signed(\$6 ) + $signed(\$9 );
+  assign \$11  = $signed(hand[16:0]) + $signed(\$10 );
+  assign \$13  = ! s2_index;
+  assign \$14  = \$13  ? y0 : 32'd0;
+  assign \$15  = s2_index == 1'h1;
+  assign \$16  = \$15  ? y1 : 32'd0;
+  assign \$17  = \$14  | \$16 ;
+  assign \$18  = s2_index == 2'h2;
+  assign \$19  = \$18  ? y2 : 32'd0;
+  assign \$20  = \$17  | \$19 ;
+  assign \$21  = s2_index == 2'h3;
+  assign \$22  = \$21  ? y3 : 32'd0;
+  assign y_base = \$20  | \$22 ;
+  assign \$23  = \$signal  ? 32'd0 : y_base;
+  assign \$25  = s2_scale[0] ? \$24  : 20'h00000;
+  assign \$27  = s2_scale[1] ? \$26  : 20'h00000;
+  assign \$28  = $signed(\$25 ) + $signed(\$27 );
+  assign \$30  = s2_scale[2] ? \$29  : 22'h000000;
+  assign \$32  = s2_scale[3] ? \$31  : 22'h000000;
+  assign \$33  = $signed(\$30 ) + $signed(\$32 );
+  assign \$34  = $signed(\$28 ) + $signed(\$33 );
+  assign \$36  = s2_scale[4] ? \$35  : 26'h0000000;
+  assign \$38  = s2_scale[5] ? \$37  : 26'h0000000;
+  assign \$39  = $signed(\$36 ) + $signed(\$38 );
+  assign \$41  = s2_scale[6] ? \$40  : 26'h0000000;
+  assign \$43  = s2_scale[7] ? \$42  : 26'h0000000;
+  assign \$44  = $signed(\$41 ) + $signed(\$43 );
+  assign \$45  = $signed(\$39 ) + $signed(\$44 );
+  assign \$46  = $signed(\$34 ) + $signed(\$45 );
+  assign \$47  = $signed(\$23 ) + $signed(\$46 );
+  assign \$48  = \$signal$20  & s2_last;
+  assign \$50  = \$signal$20  & s2_last;
+  assign \$52  = \$signal$20  & s2_last;
+  assign \$54  = \$signal$20  & s2_last;
+  assign \$56  = \$signal$20  & s2_last;
+  assign \$58  = \$signal$20  & s2_last;
+  assign \$60  = \$signal$20  & s2_last;
+  assign \$62  = \$signal$20  & s2_last;
+  assign \$64  = \$signal$20  & s2_last;
+  assign \$66  = ! out1_row;
+  assign \$67  = \$66  ? y0 : 32'd0;
+  assign \$68  = out1_row == 1'h1;
+  assign \$69  = \$68  ? y1 : 32'd0;
+  assign \$70  = \$67  | \$69 ;
+  assign \$71  = out1_row == 2'h2;
+  assign \$72  = \$71  ? y2 : 32'd0;
+  assign \$73  = \$70  | \$72 ;
+  assign \$74  = out1_row == 2'h3;
+  assign \$75  = \$74  ? y3 : 32'd0;
+  assign \$76  = \$73  | \$75 ;
+  assign \$77  = | i_hand_valid;
+  assign \$78  = | i_hand_valid;
+  assign \$79  = ! s2_index;
+  assign \$80  = s2_index == 1'h1;
+  assign \$81  = s2_index == 2'h2;
+  assign \$82  = s2_index == 2'h3;
+  assign \$100  = out9_enter ? s2_index : 2'h0;
+  always @(posedge clk)
+    \$signal$20  <= \$102 ;
+  always @(posedge clk)
+    s2_d <= \$103 ;
+  always @(posedge clk)
+    s2_scale <= \$104 ;
+  always @(posedge clk)
+    \$signal  <= \$105 ;
+  always @(posedge clk)
+    s2_last <= \$106 ;
+  always @(posedge clk)
+    s2_index <= \$107 ;
+  always @(posedge clk)
+    s2_dtype <= \$108 ;
+  always @(posedge clk)
+    y0 <= \$109 ;
+  always @(posedge clk)
+    y1 <= \$110 ;
+  always @(posedge clk)
+    y2 <= \$111 ;
+  always @(posedge clk)
+    y3 <= \$112 ;
+  always @(posedge clk)
+    out1_done <= \$113 ;
+  always @(posedge clk)
+    out1_row <= \$114 ;
+  always @(posedge clk)
+    out2_done <= \$115 ;
+  always @(posedge clk)
+    out2_row <= \$116 ;
+  always @(posedge clk)
+    out3_done <= \$117 ;
+  always @(posedge clk)
+    out3_row <= \$118 ;
+  always @(posedge clk)
+    out4_done <= \$119 ;
+  always @(posedge clk)
+    out4_row <= \$120 ;
+  always @(posedge clk)
+    out5_done <= \$121 ;
+  always @(posedge clk)
+    out5_row <= \$122 ;
+  always @(posedge clk)
+    out6_done <= \$123 ;
+  always @(posedge clk)
+    out6_row <= \$124 ;
+  always @(posedge clk)
+    out7_done <= \$125 ;
+  always @(posedge clk)
+    out7_row <= \$126 ;
+  always @(posedge clk)
+    out8_done <= \$127 ;
+  always @(posedge clk)
+    out8_row <= \$128 ;
+  always @(posedge clk)
+    out9_done <= \$129 ;
+  always @(posedge clk)
+    out9_row <= \$130 ;
+  always @(posedge clk)
+    o_valid <= \$131 ;
+  always @(posedge clk)
+    o_y <= \$132 ;
+  always @(posedge clk)
+    o_index <= \$133 ;
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    hand = 35'h000000000;
+    if (i_hand_valid[0]) begin
+      hand = i_hand[34:0];
+    end
+    if (i_hand_valid[1]) begin
+      hand = i_hand[69:35];
+    end
+    if (i_hand_valid[2]) begin
+      hand = i_hand[104:70];
+    end
+    if (i_hand_valid[3]) begin
+      hand = i_hand[139:105];
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    index = 2'h0;
+    if (i_hand_valid[0]) begin
+      index = 2'h0;
+    end
+    if (i_hand_valid[1]) begin
+      index = 2'h1;
+    end
+    if (i_hand_valid[2]) begin
+      index = 2'h2;
+    end
+    if (i_hand_valid[3]) begin
+      index = 2'h3;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    y_out = 32'd0;
+    if (out1_done) begin
+      y_out = \$76 ;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$102  = \$77 ;
+    if (rst) begin
+      \$102  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$103  = s2_d;
+    if (\$78 ) begin
+      \$103  = d;
+    end
+    if (rst) begin
+      \$103  = 19'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$104  = s2_scale;
+    if (\$78 ) begin
+      \$104  = i_scale;
+    end
+    if (rst) begin
+      \$104  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$105  = \$signal ;
+    if (\$78 ) begin
+      \$105  = hand[33];
+    end
+    if (rst) begin
+      \$105  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$106  = s2_last;
+    if (\$78 ) begin
+      \$106  = hand[34];
+    end
+    if (rst) begin
+      \$106  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$107  = s2_index;
+    if (\$78 ) begin
+      \$107  = index;
+    end
+    if (rst) begin
+      \$107  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$108  = s2_dtype;
+    if (\$78 ) begin
+      \$108  = 1'h0;
+    end
+    if (rst) begin
+      \$108  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$109  = y0;
+    if (\$signal$20 ) begin
+      if (\$79 ) begin
+        \$109  = \$47 [31:0];
+      end
+    end
+    if (rst) begin
+      \$109  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$110  = y1;
+    if (\$signal$20 ) begin
+      if (\$80 ) begin
+        \$110  = \$47 [31:0];
+      end
+    end
+    if (rst) begin
+      \$110  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$111  = y2;
+    if (\$signal$20 ) begin
+      if (\$81 ) begin
+        \$111  = \$47 [31:0];
+      end
+    end
+    if (rst) begin
+      \$111  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$112  = y3;
+    if (\$signal$20 ) begin
+      if (\$82 ) begin
+        \$112  = \$47 [31:0];
+      end
+    end
+    if (rst) begin
+      \$112  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$113  = \$83 ;
+    if (rst) begin
+      \$113  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$114  = \$84 ;
+    if (rst) begin
+      \$114  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$115  = \$85 ;
+    if (rst) begin
+      \$115  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$116  = \$86 ;
+    if (rst) begin
+      \$116  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$117  = \$87 ;
+    if (rst) begin
+      \$117  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$118  = \$88 ;
+    if (rst) begin
+      \$118  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$119  = \$89 ;
+    if (rst) begin
+      \$119  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$120  = \$90 ;
+    if (rst) begin
+      \$120  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$121  = \$91 ;
+    if (rst) begin
+      \$121  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$122  = \$92 ;
+    if (rst) begin
+      \$122  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$123  = \$93 ;
+    if (rst) begin
+      \$123  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$124  = \$94 ;
+    if (rst) begin
+      \$124  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$125  = \$95 ;
+    if (rst) begin
+      \$125  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$126  = \$96 ;
+    if (rst) begin
+      \$126  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$127  = \$97 ;
+    if (rst) begin
+      \$127  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$128  = \$98 ;
+    if (rst) begin
+      \$128  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$129  = \$99 ;
+    if (rst) begin
+      \$129  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$130  = \$100 ;
+    if (rst) begin
+      \$130  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$131  = \$101 ;
+    if (rst) begin
+      \$131  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$132  = o_y;
+    if (out1_done) begin
+      \$132  = y_out;
+    end
+    if (rst) begin
+      \$132  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$133  = o_index;
+    if (out1_done) begin
+      \$133  = out1_row;
+    end
+    if (rst) begin
+      \$133  = 2'h0;
+    end
+  end
+  assign c = corr_uint2[2:0];
+  assign num = \$11 [18:0];
+  assign y = \$47 [31:0];
+  assign \hand.acc  = hand[16:0];
+  assign \hand.act_sum  = hand[32:17];
+  assign \hand.first  = hand[33];
+  assign \hand.last  = hand[34];
+  assign \i_hand[0]  = i_hand[34:0];
+  assign \i_hand[0].acc  = i_hand[16:0];
+  assign \i_hand[0].act_sum  = i_hand[32:17];
+  assign \i_hand[0].first  = i_hand[33];
+  assign \i_hand[0].last  = i_hand[34];
+  assign \i_hand[1]  = i_hand[69:35];
+  assign \i_hand[1].acc  = i_hand[51:35];
+  assign \i_hand[1].act_sum  = i_hand[67:52];
+  assign \i_hand[1].first  = i_hand[68];
+  assign \i_hand[1].last  = i_hand[69];
+  assign \i_hand[2]  = i_hand[104:70];
+  assign \i_hand[2].acc  = i_hand[86:70];
+  assign \i_hand[2].act_sum  = i_hand[102:87];
+  assign \i_hand[2].first  = i_hand[103];
+  assign \i_hand[2].last  = i_hand[104];
+  assign \i_hand[3]  = i_hand[139:105];
+  assign \i_hand[3].acc  = i_hand[121:105];
+  assign \i_hand[3].act_sum  = i_hand[137:122];
+  assign \i_hand[3].first  = i_hand[138];
+  assign \i_hand[3].last  = i_hand[139];
+  assign \i_zero[0]  = i_zero;
+  assign \i_scale[0]  = i_scale;
+  assign \o_y[0]  = o_y;
+  assign \$1  = { i_zero, 1'h0 };
+  assign \$2  = { hand[32], hand[32:17] };
+  assign \$4  = { hand[32:17], 1'h0 };
+  assign \$7  = { hand[32], hand[32:17], 2'h0 };
+  assign \$12  = { \$11 [18], \$11 [18:1] };
+  assign d = \$12 ;
+  assign \$24  = { s2_d[18], s2_d };
+  assign \$26  = { s2_d, 1'h0 };
+  assign \$29  = { s2_d[18], s2_d, 2'h0 };
+  assign \$31  = { s2_d, 3'h0 };
+  assign \$35  = { s2_d[18], s2_d[18], s2_d[18], s2_d, 4'h0 };
+  assign \$37  = { s2_d[18], s2_d[18], s2_d, 5'h00 };
+  assign \$40  = { s2_d[18], s2_d, 6'h00 };
+  assign \$42  = { s2_d, 7'h00 };
+  assign \$49  = 1'h0;
+  assign out1_enter = 1'h0;
+  assign \$51  = 1'h0;
+  assign out2_enter = 1'h0;
+  assign \$53  = 1'h0;
+  assign out3_enter = 1'h0;
+  assign \$55  = 1'h0;
+  assign out4_enter = 1'h0;
+  assign \$57  = 1'h0;
+  assign out5_enter = 1'h0;
+  assign \$59  = 1'h0;
+  assign out6_enter = 1'h0;
+  assign \$61  = 1'h0;
+  assign out7_enter = 1'h0;
+  assign \$63  = 1'h0;
+  assign out8_enter = 1'h0;
+  assign \$65  = 1'h1;
+  assign out9_enter = \$64 ;
+  assign \$83  = out2_done;
+  assign \$84  = out2_row;
+  assign \$85  = out3_done;
+  assign \$86  = out3_row;
+  assign \$87  = out4_done;
+  assign \$88  = out4_row;
+  assign \$89  = out5_done;
+  assign \$90  = out5_row;
+  assign \$91  = out6_done;
+  assign \$92  = out6_row;
+  assign \$93  = out7_done;
+  assign \$94  = out7_row;
+  assign \$95  = out8_done;
+  assign \$96  = out8_row;
+  assign \$97  = out9_done;
+  assign \$98  = out9_row;
+  assign \$99  = \$64 ;
+  assign \$101  = out1_done;
+endmodule
+
+module \array_lut_w2_a8_os_4x4_shared.mesh.col1_unit0 (rst, i_hand, i_hand_valid, i_scale, i_zero, o_y, clk);
+  reg \$auto$verilog_backend.cc:2355:dump_module$4  = 0;
+  wire [2:0] \$1 ;
+  wire [20:0] \$10 ;
+  wire [1:0] \$100 ;
+  wire \$101 ;
+  reg \$102 ;
+  reg [18:0] \$103 ;
+  reg [7:0] \$104 ;
+  reg \$105 ;
+  reg \$106 ;
+  reg [1:0] \$107 ;
+  reg \$108 ;
+  reg [31:0] \$109 ;
+  wire [21:0] \$11 ;
+  reg [31:0] \$110 ;
+  reg [31:0] \$111 ;
+  reg [31:0] \$112 ;
+  reg \$113 ;
+  reg [1:0] \$114 ;
+  reg \$115 ;
+  reg [1:0] \$116 ;
+  reg \$117 ;
+  reg [1:0] \$118 ;
+  reg \$119 ;
+  wire [18:0] \$12 ;
+  reg [1:0] \$120 ;
+  reg \$121 ;
+  reg [1:0] \$122 ;
+  reg \$123 ;
+  reg [1:0] \$124 ;
+  reg \$125 ;
+  reg [1:0] \$126 ;
+  reg \$127 ;
+  reg [1:0] \$128 ;
+  reg \$129 ;
+  wire \$13 ;
+  reg [1:0] \$130 ;
+  reg \$131 ;
+  reg [31:0] \$132 ;
+  reg [1:0] \$133 ;
+  wire [31:0] \$14 ;
+  wire \$15 ;
+  wire [31:0] \$16 ;
+  wire [31:0] \$17 ;
+  wire \$18 ;
+  wire [31:0] \$19 ;
+  wire [16:0] \$2 ;
+  wire [31:0] \$20 ;
+  wire \$21 ;
+  wire [31:0] \$22 ;
+  wire [31:0] \$23 ;
+  wire [19:0] \$24 ;
+  wire [19:0] \$25 ;
+  wire [19:0] \$26 ;
+  wire [19:0] \$27 ;
+  wire [20:0] \$28 ;
+  wire [21:0] \$29 ;
+  wire [16:0] \$3 ;
+  wire [21:0] \$30 ;
+  wire [21:0] \$31 ;
+  wire [21:0] \$32 ;
+  wire [22:0] \$33 ;
+  wire [23:0] \$34 ;
+  wire [25:0] \$35 ;
+  wire [25:0] \$36 ;
+  wire [25:0] \$37 ;
+  wire [25:0] \$38 ;
+  wire [26:0] \$39 ;
+  wire [16:0] \$4 ;
+  wire [25:0] \$40 ;
+  wire [25:0] \$41 ;
+  wire [25:0] \$42 ;
+  wire [25:0] \$43 ;
+  wire [26:0] \$44 ;
+  wire [27:0] \$45 ;
+  wire [28:0] \$46 ;
+  wire [32:0] \$47 ;
+  wire \$48 ;
+  wire \$49 ;
+  wire [16:0] \$5 ;
+  wire \$50 ;
+  wire \$51 ;
+  wire \$52 ;
+  wire \$53 ;
+  wire \$54 ;
+  wire \$55 ;
+  wire \$56 ;
+  wire \$57 ;
+  wire \$58 ;
+  wire \$59 ;
+  wire [17:0] \$6 ;
+  wire \$60 ;
+  wire \$61 ;
+  wire \$62 ;
+  wire \$63 ;
+  wire \$64 ;
+  wire \$65 ;
+  wire \$66 ;
+  wire [31:0] \$67 ;
+  wire \$68 ;
+  wire [31:0] \$69 ;
+  wire [18:0] \$7 ;
+  wire [31:0] \$70 ;
+  wire \$71 ;
+  wire [31:0] \$72 ;
+  wire [31:0] \$73 ;
+  wire \$74 ;
+  wire [31:0] \$75 ;
+  wire [31:0] \$76 ;
+  wire \$77 ;
+  wire \$78 ;
+  wire \$79 ;
+  wire [18:0] \$8 ;
+  wire \$80 ;
+  wire \$81 ;
+  wire \$82 ;
+  wire \$83 ;
+  wire [1:0] \$84 ;
+  wire \$85 ;
+  wire [1:0] \$86 ;
+  wire \$87 ;
+  wire [1:0] \$88 ;
+  wire \$89 ;
+  wire [19:0] \$9 ;
+  wire [1:0] \$90 ;
+  wire \$91 ;
+  wire [1:0] \$92 ;
+  wire \$93 ;
+  wire [1:0] \$94 ;
+  wire \$95 ;
+  wire [1:0] \$96 ;
+  wire \$97 ;
+  wire [1:0] \$98 ;
+  wire \$99 ;
+  reg \$signal  = 1'h0;
+  reg \$signal$20  = 1'h0;
+  wire [2:0] c;
+  input clk;
+  wire clk;
+  wire [3:0] corr_uint2;
+  wire [18:0] d;
+  reg [34:0] hand;
+  wire [16:0] \hand.acc ;
+  wire [15:0] \hand.act_sum ;
+  wire \hand.first ;
+  wire \hand.last ;
+  input [139:0] i_hand;
+  wire [139:0] i_hand;
+  wire [34:0] \i_hand[0] ;
+  wire [16:0] \i_hand[0].acc ;
+  wire [15:0] \i_hand[0].act_sum ;
+  wire \i_hand[0].first ;
+  wire \i_hand[0].last ;
+  wire [34:0] \i_hand[1] ;
+  wire [16:0] \i_hand[1].acc ;
+  wire [15:0] \i_hand[1].act_sum ;
+  wire \i_hand[1].first ;
+  wire \i_hand[1].last ;
+  wire [34:0] \i_hand[2] ;
+  wire [16:0] \i_hand[2].acc ;
+  wire [15:0] \i_hand[2].act_sum ;
+  wire \i_hand[2].first ;
+  wire \i_hand[2].last ;
+  wire [34:0] \i_hand[3] ;
+  wire [16:0] \i_hand[3].acc ;
+  wire [15:0] \i_hand[3].act_sum ;
+  wire \i_hand[3].first ;
+  wire \i_hand[3].last ;
+  input [3:0] i_hand_valid;
+  wire [3:0] i_hand_valid;
+  input [7:0] i_scale;
+  wire [7:0] i_scale;
+  wire [7:0] \i_scale[0] ;
+  input [1:0] i_zero;
+  wire [1:0] i_zero;
+  wire [1:0] \i_zero[0] ;
+  reg [1:0] index;
+  wire [18:0] num;
+  reg [1:0] o_index = 2'h0;
+  reg o_valid = 1'h0;
+  output [31:0] o_y;
+  reg [31:0] o_y = 32'd0;
+  wire [31:0] \o_y[0] ;
+  reg out1_done = 1'h0;
+  wire out1_enter;
+  reg [1:0] out1_row = 2'h0;
+  reg out2_done = 1'h0;
+  wire out2_enter;
+  reg [1:0] out2_row = 2'h0;
+  reg out3_done = 1'h0;
+  wire out3_enter;
+  reg [1:0] out3_row = 2'h0;
+  reg out4_done = 1'h0;
+  wire out4_enter;
+  reg [1:0] out4_row = 2'h0;
+  reg out5_done = 1'h0;
+  wire out5_enter;
+  reg [1:0] out5_row = 2'h0;
+  reg out6_done = 1'h0;
+  wire out6_enter;
+  reg [1:0] out6_row = 2'h0;
+  reg out7_done = 1'h0;
+  wire out7_enter;
+  reg [1:0] out7_row = 2'h0;
+  reg out8_done = 1'h0;
+  wire out8_enter;
+  reg [1:0] out8_row = 2'h0;
+  reg out9_done = 1'h0;
+  wire out9_enter;
+  reg [1:0] out9_row = 2'h0;
+  input rst;
+  wire rst;
+  reg [18:0] s2_d = 19'h00000;
+  reg s2_dtype = 1'h0;
+  reg [1:0] s2_index = 2'h0;
+  reg s2_last = 1'h0;
+  reg [7:0] s2_scale = 8'h00;
+  wire [31:0] y;
+  reg [31:0] y0 = 32'd0;
+  reg [31:0] y1 = 32'd0;
+  reg [31:0] y2 = 32'd0;
+  reg [31:0] y3 = 32'd0;
+  wire [31:0] y_base;
+  reg [31:0] y_out;
+  assign corr_uint2 = 2'h3 - \$1 ;
+  assign \$3  = corr_uint2[0] ? \$2  : 17'h00000;
+  assign \$5  = corr_uint2[1] ? \$4  : 17'h00000;
+  assign \$6  = $signed(\$3 ) + $signed(\$5 );
+  assign \$8  = corr_uint2[2] ? \$7  : 19'h00000;
+  assign \$9  = - $signed(\$8 );
+  assign \$10  = $signed(\$6 ) + $signed(\$9 );
+  assign \$11  = $signed(hand[16:0]) + $signed(\$10 );
+  assign \$13  = ! s2_index;
+  assign \$14  = \$13  ? y0 : 32'd0;
+  assign \$15  = s2_index == 1'h1;
+  assign \$16  = \$15  ? y1 : 32'd0;
+  assign \$17  = \$14  | \$16 ;
+  assign \$18  = s2_index == 2'h2;
+  assign \$19  = \$18  ? y2 : 32'd0;
+  assign \$20  = \$17  | \$19 ;
+  assign \$21  = s2_index == 2'h3;
+  assign \$22  = \$21  ? y3 : 32'd0;
+  assign y_base = \$20  | \$22 ;
+  assign \$23  = \$signal  ? 32'd0 : y_base;
+  assign \$25  = s2_scale[0] ? \$24  : 20'h00000;
+  assign \$27  = s2_scale[1] ? \$26  : 20'h00000;
+  assign \$28  = $signed(\$25 ) + $signed(\$27 );
+  assign \$30  = s2_scale[2] ? \$29  : 22'h000000;
+  assign \$32  = s2_scale[3] ? \$31  : 22'h000000;
+  assign \$33  = $signed(\$30 ) + $signed(\$32 );
+  assign \$34  = $signed(\$28 ) + $signed(\$33 );
+  assign \$36  = s2_scale[4] ? \$35  : 26'h0000000;
+  assign \$38  = s2_scale[5] ? \$37  : 26'h0000000;
+  assign \$39  = $signed(\$36 ) + $signed(\$38 );
+  assign \$41  = s2_scale[6] ? \$40  : 26'h0000000;
+  assign \$43  = s2_scale[7] ? \$42  : 26'h0000000;
+  assign \$44  = $signed(\$41 ) + $signed(\$43 );
+  assign \$45  = $signed(\$39 ) + $signed(\$44 );
+  assign \$46  = $signed(\$34 ) + $signed(\$45 );
+  assign \$47  = $signed(\$23 ) + $signed(\$46 );
+  assign \$48  = \$signal$20  & s2_last;
+  assign \$50  = \$signal$20  & s2_last;
+  assign \$52  = \$signal$20  & s2_last;
+  assign \$54  = \$signal$20  & s2_last;
+  assign \$56  = \$signal$20  & s2_last;
+  assign \$58  = \$signal$20  & s2_last;
+  assign \$60  = \$signal$20  & s2_last;
+  assign \$62  = \$signal$20  & s2_last;
+  assign \$64  = \$signal$20  & s2_last;
+  assign \$66  = ! out1_row;
+  assign \$67  = \$66  ? y0 : 32'd0;
+  assign \$68  = out1_row == 1'h1;
+  assign \$69  = \$68  ? y1 : 32'd0;
+  assign \$70  = \$67  | \$69 ;
+  assign \$71  = out1_row == 2'h2;
+  assign \$72  = \$71  ? y2 : 32'd0;
+  assign \$73  = \$70  | \$72 ;
+  assign \$74  = out1_row == 2'h3;
+  assign \$75  = \$74  ? y3 : 32'd0;
+  assign \$76  = \$73  | \$75 ;
+  assign \$77  = | i_hand_valid;
+  assign \$78  = | i_hand_valid;
+  assign \$79  = ! s2_index;
+  assign \$80  = s2_index == 1'h1;
+  assign \$81  = s2_index == 2'h2;
+  assign \$82  = s2_index == 2'h3;
+  assign \$100  = out9_enter ? s2_index : 2'h0;
+  always @(posedge clk)
+    \$signal$20  <= \$102 ;
+  always @(posedge clk)
+    s2_d <= \$103 ;
+  always @(posedge clk)
+    s2_scale <= \$104 ;
+  always @(posedge clk)
+    \$signal  <= \$105 ;
+  always @(posedge clk)
+    s2_last <= \$106 ;
+  always @(posedge clk)
+    s2_index <= \$107 ;
+  always @(posedge clk)
+    s2_dtype <= \$108 ;
+  always @(posedge clk)
+    y0 <= \$109 ;
+  always @(posedge clk)
+    y1 <= \$110 ;
+  always @(posedge clk)
+    y2 <= \$111 ;
+  always @(posedge clk)
+    y3 <= \$112 ;
+  always @(posedge clk)
+    out1_done <= \$113 ;
+  always @(posedge clk)
+    out1_row <= \$114 ;
+  always @(posedge clk)
+    out2_done <= \$115 ;
+  always @(posedge clk)
+    out2_row <= \$116 ;
+  always @(posedge clk)
+    out3_done <= \$117 ;
+  always @(posedge clk)
+    out3_row <= \$118 ;
+  always @(posedge clk)
+    out4_done <= \$119 ;
+  always @(posedge clk)
+    out4_row <= \$120 ;
+  always @(posedge clk)
+    out5_done <= \$121 ;
+  always @(posedge clk)
+    out5_row <= \$122 ;
+  always @(posedge clk)
+    out6_done <= \$123 ;
+  always @(posedge clk)
+    out6_row <= \$124 ;
+  always @(posedge clk)
+    out7_done <= \$125 ;
+  always @(posedge clk)
+    out7_row <= \$126 ;
+  always @(posedge clk)
+    out8_done <= \$127 ;
+  always @(posedge clk)
+    out8_row <= \$128 ;
+  always @(posedge clk)
+    out9_done <= \$129 ;
+  always @(posedge clk)
+    out9_row <= \$130 ;
+  always @(posedge clk)
+    o_valid <= \$131 ;
+  always @(posedge clk)
+    o_y <= \$132 ;
+  always @(posedge clk)
+    o_index <= \$133 ;
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    hand = 35'h000000000;
+    if (i_hand_valid[0]) begin
+      hand = i_hand[34:0];
+    end
+    if (i_hand_valid[1]) begin
+      hand = i_hand[69:35];
+    end
+    if (i_hand_valid[2]) begin
+      hand = i_hand[104:70];
+    end
+    if (i_hand_valid[3]) begin
+      hand = i_hand[139:105];
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    index = 2'h0;
+    if (i_hand_valid[0]) begin
+      index = 2'h0;
+    end
+    if (i_hand_valid[1]) begin
+      index = 2'h1;
+    end
+    if (i_hand_valid[2]) begin
+      index = 2'h2;
+    end
+    if (i_hand_valid[3]) begin
+      index = 2'h3;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    y_out = 32'd0;
+    if (out1_done) begin
+      y_out = \$76 ;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$102  = \$77 ;
+    if (rst) begin
+      \$102  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$103  = s2_d;
+    if (\$78 ) begin
+      \$103  = d;
+    end
+    if (rst) begin
+      \$103  = 19'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$104  = s2_scale;
+    if (\$78 ) begin
+      \$104  = i_scale;
+    end
+    if (rst) begin
+      \$104  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$105  = \$signal ;
+    if (\$78 ) begin
+      \$105  = hand[33];
+    end
+    if (rst) begin
+      \$105  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$106  = s2_last;
+    if (\$78 ) begin
+      \$106  = hand[34];
+    end
+    if (rst) begin
+      \$106  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$107  = s2_index;
+    if (\$78 ) begin
+      \$107  = index;
+    end
+    if (rst) begin
+      \$107  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$108  = s2_dtype;
+    if (\$78 ) begin
+      \$108  = 1'h0;
+    end
+    if (rst) begin
+      \$108  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$109  = y0;
+    if (\$signal$20 ) begin
+      if (\$79 ) begin
+        \$109  = \$47 [31:0];
+      end
+    end
+    if (rst) begin
+      \$109  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$110  = y1;
+    if (\$signal$20 ) begin
+      if (\$80 ) begin
+        \$110  = \$47 [31:0];
+      end
+    end
+    if (rst) begin
+      \$110  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$111  = y2;
+    if (\$signal$20 ) begin
+      if (\$81 ) begin
+        \$111  = \$47 [31:0];
+      end
+    end
+    if (rst) begin
+      \$111  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$112  = y3;
+    if (\$signal$20 ) begin
+      if (\$82 ) begin
+        \$112  = \$47 [31:0];
+      end
+    end
+    if (rst) begin
+      \$112  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$113  = \$83 ;
+    if (rst) begin
+      \$113  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$114  = \$84 ;
+    if (rst) begin
+      \$114  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$115  = \$85 ;
+    if (rst) begin
+      \$115  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$116  = \$86 ;
+    if (rst) begin
+      \$116  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$117  = \$87 ;
+    if (rst) begin
+      \$117  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$118  = \$88 ;
+    if (rst) begin
+      \$118  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$119  = \$89 ;
+    if (rst) begin
+      \$119  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$120  = \$90 ;
+    if (rst) begin
+      \$120  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$121  = \$91 ;
+    if (rst) begin
+      \$121  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$122  = \$92 ;
+    if (rst) begin
+      \$122  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$123  = \$93 ;
+    if (rst) begin
+      \$123  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$124  = \$94 ;
+    if (rst) begin
+      \$124  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$125  = \$95 ;
+    if (rst) begin
+      \$125  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$126  = \$96 ;
+    if (rst) begin
+      \$126  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$127  = \$97 ;
+    if (rst) begin
+      \$127  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$128  = \$98 ;
+    if (rst) begin
+      \$128  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$129  = \$99 ;
+    if (rst) begin
+      \$129  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$130  = \$100 ;
+    if (rst) begin
+      \$130  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$131  = \$101 ;
+    if (rst) begin
+      \$131  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$132  = o_y;
+    if (out1_done) begin
+      \$132  = y_out;
+    end
+    if (rst) begin
+      \$132  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$133  = o_index;
+    if (out1_done) begin
+      \$133  = out1_row;
+    end
+    if (rst) begin
+      \$133  = 2'h0;
+    end
+  end
+  assign c = corr_uint2[2:0];
+  assign num = \$11 [18:0];
+  assign y = \$47 [31:0];
+  assign \hand.acc  = hand[16:0];
+  assign \hand.act_sum  = hand[32:17];
+  assign \hand.first  = hand[33];
+  assign \hand.last  = hand[34];
+  assign \i_hand[0]  = i_hand[34:0];
+  assign \i_hand[0].acc  = i_hand[16:0];
+  assign \i_hand[0].act_sum  = i_hand[32:17];
+  assign \i_hand[0].first  = i_hand[33];
+  assign \i_hand[0].last  = i_hand[34];
+  assign \i_hand[1]  = i_hand[69:35];
+  assign \i_hand[1].acc  = i_hand[51:35];
+  assign \i_hand[1].act_sum  = i_hand[67:52];
+  assign \i_hand[1].first  = i_hand[68];
+  assign \i_hand[1].last  = i_hand[69];
+  assign \i_hand[2]  = i_hand[104:70];
+  assign \i_hand[2].acc  = i_hand[86:70];
+  assign \i_hand[2].act_sum  = i_hand[102:87];
+  assign \i_hand[2].first  = i_hand[103];
+  assign \i_hand[2].last  = i_hand[104];
+  assign \i_hand[3]  = i_hand[139:105];
+  assign \i_hand[3].acc  = i_hand[121:105];
+  assign \i_hand[3].act_sum  = i_hand[137:122];
+  assign \i_hand[3].first  = i_hand[138];
+  assign \i_hand[3].last  = i_hand[139];
+  assign \i_zero[0]  = i_zero;
+  assign \i_scale[0]  = i_scale;
+  assign \o_y[0]  = o_y;
+  assign \$1  = { i_zero, 1'h0 };
+  assign \$2  = { hand[32], hand[32:17] };
+  assign \$4  = { hand[32:17], 1'h0 };
+  assign \$7  = { hand[32], hand[32:17], 2'h0 };
+  assign \$12  = { \$11 [18], \$11 [18:1] };
+  assign d = \$12 ;
+  assign \$24  = { s2_d[18], s2_d };
+  assign \$26  = { s2_d, 1'h0 };
+  assign \$29  = { s2_d[18], s2_d, 2'h0 };
+  assign \$31  = { s2_d, 3'h0 };
+  assign \$35  = { s2_d[18], s2_d[18], s2_d[18], s2_d, 4'h0 };
+  assign \$37  = { s2_d[18], s2_d[18], s2_d, 5'h00 };
+  assign \$40  = { s2_d[18], s2_d, 6'h00 };
+  assign \$42  = { s2_d, 7'h00 };
+  assign \$49  = 1'h0;
+  assign out1_enter = 1'h0;
+  assign \$51  = 1'h0;
+  assign out2_enter = 1'h0;
+  assign \$53  = 1'h0;
+  assign out3_enter = 1'h0;
+  assign \$55  = 1'h0;
+  assign out4_enter = 1'h0;
+  assign \$57  = 1'h0;
+  assign out5_enter = 1'h0;
+  assign \$59  = 1'h0;
+  assign out6_enter = 1'h0;
+  assign \$61  = 1'h0;
+  assign out7_enter = 1'h0;
+  assign \$63  = 1'h0;
+  assign out8_enter = 1'h0;
+  assign \$65  = 1'h1;
+  assign out9_enter = \$64 ;
+  assign \$83  = out2_done;
+  assign \$84  = out2_row;
+  assign \$85  = out3_done;
+  assign \$86  = out3_row;
+  assign \$87  = out4_done;
+  assign \$88  = out4_row;
+  assign \$89  = out5_done;
+  assign \$90  = out5_row;
+  assign \$91  = out6_done;
+  assign \$92  = out6_row;
+  assign \$93  = out7_done;
+  assign \$94  = out7_row;
+  assign \$95  = out8_done;
+  assign \$96  = out8_row;
+  assign \$97  = out9_done;
+  assign \$98  = out9_row;
+  assign \$99  = \$64 ;
+  assign \$101  = out1_done;
+endmodule
+
+module \array_lut_w2_a8_os_4x4_shared.mesh.col2_unit0 (rst, i_hand, i_hand_valid, i_scale, i_zero, o_y, clk);
+  reg \$auto$verilog_backend.cc:2355:dump_module$5  = 0;
+  wire [2:0] \$1 ;
+  wire [20:0] \$10 ;
+  wire [1:0] \$100 ;
+  wire \$101 ;
+  reg \$102 ;
+  reg [18:0] \$103 ;
+  reg [7:0] \$104 ;
+  reg \$105 ;
+  reg \$106 ;
+  reg [1:0] \$107 ;
+  reg \$108 ;
+  reg [31:0] \$109 ;
+  wire [21:0] \$11 ;
+  reg [31:0] \$110 ;
+  reg [31:0] \$111 ;
+  reg [31:0] \$112 ;
+  reg \$113 ;
+  reg [1:0] \$114 ;
+  reg \$115 ;
+  reg [1:0] \$116 ;
+  reg \$117 ;
+  reg [1:0] \$118 ;
+  reg \$119 ;
+  wire [18:0] \$12 ;
+  reg [1:0] \$120 ;
+  reg \$121 ;
+  reg [1:0] \$122 ;
+  reg \$123 ;
+  reg [1:0] \$124 ;
+  reg \$125 ;
+  reg [1:0] \$126 ;
+  reg \$127 ;
+  reg [1:0] \$128 ;
+  reg \$129 ;
+  wire \$13 ;
+  reg [1:0] \$130 ;
+  reg \$131 ;
+  reg [31:0] \$132 ;
+  reg [1:0] \$133 ;
+  wire [31:0] \$14 ;
+  wire \$15 ;
+  wire [31:0] \$16 ;
+  wire [31:0] \$17 ;
+  wire \$18 ;
+  wire [31:0] \$19 ;
+  wire [16:0] \$2 ;
+  wire [31:0] \$20 ;
+  wire \$21 ;
+  wire [31:0] \$22 ;
+  wire [31:0] \$23 ;
+  wire [19:0] \$24 ;
+  wire [19:0] \$25 ;
+  wire [19:0] \$26 ;
+  wire [19:0] \$27 ;
+  wire [20:0] \$28 ;
+  wire [21:0] \$29 ;
+  wire [16:0] \$3 ;
+  wire [21:0] \$30 ;
+  wire [21:0] \$31 ;
+  wire [21:0] \$32 ;
+  wire [22:0] \$33 ;
+  wire [23:0] \$34 ;
+  wire [25:0] \$35 ;
+  wire [25:0] \$36 ;
+  wire [25:0] \$37 ;
+  wire [25:0] \$38 ;
+  wire [26:0] \$39 ;
+  wire [16:0] \$4 ;
+  wire [25:0] \$40 ;
+  wire [25:0] \$41 ;
+  wire [25:0] \$42 ;
+  wire [25:0] \$43 ;
+  wire [26:0] \$44 ;
+  wire [27:0] \$45 ;
+  wire [28:0] \$46 ;
+  wire [32:0] \$47 ;
+  wire \$48 ;
+  wire \$49 ;
+  wire [16:0] \$5 ;
+  wire \$50 ;
+  wire \$51 ;
+  wire \$52 ;
+  wire \$53 ;
+  wire \$54 ;
+  wire \$55 ;
+  wire \$56 ;
+  wire \$57 ;
+  wire \$58 ;
+  wire \$59 ;
+  wire [17:0] \$6 ;
+  wire \$60 ;
+  wire \$61 ;
+  wire \$62 ;
+  wire \$63 ;
+  wire \$64 ;
+  wire \$65 ;
+  wire \$66 ;
+  wire [31:0] \$67 ;
+  wire \$68 ;
+  wire [31:0] \$69 ;
+  wire [18:0] \$7 ;
+  wire [31:0] \$70 ;
+  wire \$71 ;
+  wire [31:0] \$72 ;
+  wire [31:0] \$73 ;
+  wire \$74 ;
+  wire [31:0] \$75 ;
+  wire [31:0] \$76 ;
+  wire \$77 ;
+  wire \$78 ;
+  wire \$79 ;
+  wire [18:0] \$8 ;
+  wire \$80 ;
+  wire \$81 ;
+  wire \$82 ;
+  wire \$83 ;
+  wire [1:0] \$84 ;
+  wire \$85 ;
+  wire [1:0] \$86 ;
+  wire \$87 ;
+  wire [1:0] \$88 ;
+  wire \$89 ;
+  wire [19:0] \$9 ;
+  wire [1:0] \$90 ;
+  wire \$91 ;
+  wire [1:0] \$92 ;
+  wire \$93 ;
+  wire [1:0] \$94 ;
+  wire \$95 ;
+  wire [1:0] \$96 ;
+  wire \$97 ;
+  wire [1:0] \$98 ;
+  wire \$99 ;
+  reg \$signal  = 1'h0;
+  reg \$signal$20  = 1'h0;
+  wire [2:0] c;
+  input clk;
+  wire clk;
+  wire [3:0] corr_uint2;
+  wire [18:0] d;
+  reg [34:0] hand;
+  wire [16:0] \hand.acc ;
+  wire [15:0] \hand.act_sum ;
+  wire \hand.first ;
+  wire \hand.last ;
+  input [139:0] i_hand;
+  wire [139:0] i_hand;
+  wire [34:0] \i_hand[0] ;
+  wire [16:0] \i_hand[0].acc ;
+  wire [15:0] \i_hand[0].act_sum ;
+  wire \i_hand[0].first ;
+  wire \i_hand[0].last ;
+  wire [34:0] \i_hand[1] ;
+  wire [16:0] \i_hand[1].acc ;
+  wire [15:0] \i_hand[1].act_sum ;
+  wire \i_hand[1].first ;
+  wire \i_hand[1].last ;
+  wire [34:0] \i_hand[2] ;
+  wire [16:0] \i_hand[2].acc ;
+  wire [15:0] \i_hand[2].act_sum ;
+  wire \i_hand[2].first ;
+  wire \i_hand[2].last ;
+  wire [34:0] \i_hand[3] ;
+  wire [16:0] \i_hand[3].acc ;
+  wire [15:0] \i_hand[3].act_sum ;
+  wire \i_hand[3].first ;
+  wire \i_hand[3].last ;
+  input [3:0] i_hand_valid;
+  wire [3:0] i_hand_valid;
+  input [7:0] i_scale;
+  wire [7:0] i_scale;
+  wire [7:0] \i_scale[0] ;
+  input [1:0] i_zero;
+  wire [1:0] i_zero;
+  wire [1:0] \i_zero[0] ;
+  reg [1:0] index;
+  wire [18:0] num;
+  reg [1:0] o_index = 2'h0;
+  reg o_valid = 1'h0;
+  output [31:0] o_y;
+  reg [31:0] o_y = 32'd0;
+  wire [31:0] \o_y[0] ;
+  reg out1_done = 1'h0;
+  wire out1_enter;
+  reg [1:0] out1_row = 2'h0;
+  reg out2_done = 1'h0;
+  wire out2_enter;
+  reg [1:0] out2_row = 2'h0;
+  reg out3_done = 1'h0;
+  wire out3_enter;
+  reg [1:0] out3_row = 2'h0;
+  reg out4_done = 1'h0;
+  wire out4_enter;
+  reg [1:0] out4_row = 2'h0;
+  reg out5_done = 1'h0;
+  wire out5_enter;
+  reg [1:0] out5_row = 2'h0;
+  reg out6_done = 1'h0;
+  wire out6_enter;
+  reg [1:0] out6_row = 2'h0;
+  reg out7_done = 1'h0;
+  wire out7_enter;
+  reg [1:0] out7_row = 2'h0;
+  reg out8_done = 1'h0;
+  wire out8_enter;
+  reg [1:0] out8_row = 2'h0;
+  reg out9_done = 1'h0;
+  wire out9_enter;
+  reg [1:0] out9_row = 2'h0;
+  input rst;
+  wire rst;
+  reg [18:0] s2_d = 19'h00000;
+  reg s2_dtype = 1'h0;
+  reg [1:0] s2_index = 2'h0;
+  reg s2_last = 1'h0;
+  reg [7:0] s2_scale = 8'h00;
+  wire [31:0] y;
+  reg [31:0] y0 = 32'd0;
+  reg [31:0] y1 = 32'd0;
+  reg [31:0] y2 = 32'd0;
+  reg [31:0] y3 = 32'd0;
+  wire [31:0] y_base;
+  reg [31:0] y_out;
+  assign corr_uint2 = 2'h3 - \$1 ;
+  assign \$3  = corr_uint2[0] ? \$2  : 17'h00000;
+  assign \$5  = corr_uint2[1] ? \$4  : 17'h00000;
+  assign \$6  = $signed(\$3 ) + $signed(\$5 );
+  assign \$8  = corr_uint2[2] ? \$7  : 19'h00000;
+  assign \$9  = - $signed(\$8 );
+  assign \$10  = $signed(\$6 ) + $signed(\$9 );
+  assign \$11  = $signed(hand[16:0]) + $signed(\$10 );
+  assign \$13  = ! s2_index;
+  assign \$14  = \$13  ? y0 : 32'd0;
+  assign \$15  = s2_index == 1'h1;
+  assign \$16  = \$15  ? y1 : 32'd0;
+  assign \$17  = \$14  | \$16 ;
+  assign \$18  = s2_index == 2'h2;
+  assign \$19  = \$18  ? y2 : 32'd0;
+  assign \$20  = \$17  | \$19 ;
+  assign \$21  = s2_index == 2'h3;
+  assign \$22  = \$21  ? y3 : 32'd0;
+  assign y_base = \$20  | \$22 ;
+  assign \$23  = \$signal  ? 32'd0 : y_base;
+  assign \$25  = s2_scale[0] ? \$24  : 20'h00000;
+  assign \$27  = s2_scale[1] ? \$26  : 20'h00000;
+  assign \$28  = $signed(\$25 ) + $signed(\$27 );
+  assign \$30  = s2_scale[2] ? \$29  : 22'h000000;
+  assign \$32  = s2_scale[3] ? \$31  : 22'h000000;
+  assign \$33  = $signed(\$30 ) + $signed(\$32 );
+  assign \$34  = $signed(\$28 ) + $signed(\$33 );
+  assign \$36  = s2_scale[4] ? \$35  : 26'h0000000;
+  assign \$38  = s2_scale[5] ? \$37  : 26'h0000000;
+  assign \$39  = $signed(\$36 ) + $signed(\$38 );
+  assign \$41  = s2_scale[6] ? \$40  : 26'h0000000;
+  assign \$43  = s2_scale[7] ? \$42  : 26'h0000000;
+  assign \$44  = $signed(\$41 ) + $signed(\$43 );
+  assign \$45  = $signed(\$39 ) + $signed(\$44 );
+  assign \$46  = $signed(\$34 ) + $signed(\$45 );
+  assign \$47  = $signed(\$23 ) + $signed(\$46 );
+  assign \$48  = \$signal$20  & s2_last;
+  assign \$50  = \$signal$20  & s2_last;
+  assign \$52  = \$signal$20  & s2_last;
+  assign \$54  = \$signal$20  & s2_last;
+  assign \$56  = \$signal$20  & s2_last;
+  assign \$58  = \$signal$20  & s2_last;
+  assign \$60  = \$signal$20  & s2_last;
+  assign \$62  = \$signal$20  & s2_last;
+  assign \$64  = \$signal$20  & s2_last;
+  assign \$66  = ! out1_row;
+  assign \$67  = \$66  ? y0 : 32'd0;
+  assign \$68  = out1_row == 1'h1;
+  assign \$69  = \$68  ? y1 : 32'd0;
+  assign \$70  = \$67  | \$69 ;
+  assign \$71  = out1_row == 2'h2;
+  assign \$72  = \$71  ? y2 : 32'd0;
+  assign \$73  = \$70  | \$72 ;
+  assign \$74  = out1_row == 2'h3;
+  assign \$75  = \$74  ? y3 : 32'd0;
+  assign \$76  = \$73  | \$75 ;
+  assign \$77  = | i_hand_valid;
+  assign \$78  = | i_hand_valid;
+  assign \$79  = ! s2_index;
+  assign \$80  = s2_index == 1'h1;
+  assign \$81  = s2_index == 2'h2;
+  assign \$82  = s2_index == 2'h3;
+  assign \$100  = out9_enter ? s2_index : 2'h0;
+  always @(posedge clk)
+    \$signal$20  <= \$102 ;
+  always @(posedge clk)
+    s2_d <= \$103 ;
+  always @(posedge clk)
+    s2_scale <= \$104 ;
+  always @(posedge clk)
+    \$signal  <= \$105 ;
+  always @(posedge clk)
+    s2_last <= \$106 ;
+  always @(posedge clk)
+    s2_index <= \$107 ;
+  always @(posedge clk)
+    s2_dtype <= \$108 ;
+  always @(posedge clk)
+    y0 <= \$109 ;
+  always @(posedge clk)
+    y1 <= \$110 ;
+  always @(posedge clk)
+    y2 <= \$111 ;
+  always @(posedge clk)
+    y3 <= \$112 ;
+  always @(posedge clk)
+    out1_done <= \$113 ;
+  always @(posedge clk)
+    out1_row <= \$114 ;
+  always @(posedge clk)
+    out2_done <= \$115 ;
+  always @(posedge clk)
+    out2_row <= \$116 ;
+  always @(posedge clk)
+    out3_done <= \$117 ;
+  always @(posedge clk)
+    out3_row <= \$118 ;
+  always @(posedge clk)
+    out4_done <= \$119 ;
+  always @(posedge clk)
+    out4_row <= \$120 ;
+  always @(posedge clk)
+    out5_done <= \$121 ;
+  always @(posedge clk)
+    out5_row <= \$122 ;
+  always @(posedge clk)
+    out6_done <= \$123 ;
+  always @(posedge clk)
+    out6_row <= \$124 ;
+  always @(posedge clk)
+    out7_done <= \$125 ;
+  always @(posedge clk)
+    out7_row <= \$126 ;
+  always @(posedge clk)
+    out8_done <= \$127 ;
+  always @(posedge clk)
+    out8_row <= \$128 ;
+  always @(posedge clk)
+    out9_done <= \$129 ;
+  always @(posedge clk)
+    out9_row <= \$130 ;
+  always @(posedge clk)
+    o_valid <= \$131 ;
+  always @(posedge clk)
+    o_y <= \$132 ;
+  always @(posedge clk)
+    o_index <= \$133 ;
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    hand = 35'h000000000;
+    if (i_hand_valid[0]) begin
+      hand = i_hand[34:0];
+    end
+    if (i_hand_valid[1]) begin
+      hand = i_hand[69:35];
+    end
+    if (i_hand_valid[2]) begin
+      hand = i_hand[104:70];
+    end
+    if (i_hand_valid[3]) begin
+      hand = i_hand[139:105];
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    index = 2'h0;
+    if (i_hand_valid[0]) begin
+      index = 2'h0;
+    end
+    if (i_hand_valid[1]) begin
+      index = 2'h1;
+    end
+    if (i_hand_valid[2]) begin
+      index = 2'h2;
+    end
+    if (i_hand_valid[3]) begin
+      index = 2'h3;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    y_out = 32'd0;
+    if (out1_done) begin
+      y_out = \$76 ;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$102  = \$77 ;
+    if (rst) begin
+      \$102  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$103  = s2_d;
+    if (\$78 ) begin
+      \$103  = d;
+    end
+    if (rst) begin
+      \$103  = 19'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$104  = s2_scale;
+    if (\$78 ) begin
+      \$104  = i_scale;
+    end
+    if (rst) begin
+      \$104  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$105  = \$signal ;
+    if (\$78 ) begin
+      \$105  = hand[33];
+    end
+    if (rst) begin
+      \$105  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$106  = s2_last;
+    if (\$78 ) begin
+      \$106  = hand[34];
+    end
+    if (rst) begin
+      \$106  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$107  = s2_index;
+    if (\$78 ) begin
+      \$107  = index;
+    end
+    if (rst) begin
+      \$107  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$108  = s2_dtype;
+    if (\$78 ) begin
+      \$108  = 1'h0;
+    end
+    if (rst) begin
+      \$108  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$109  = y0;
+    if (\$signal$20 ) begin
+      if (\$79 ) begin
+        \$109  = \$47 [31:0];
+      end
+    end
+    if (rst) begin
+      \$109  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$110  = y1;
+    if (\$signal$20 ) begin
+      if (\$80 ) begin
+        \$110  = \$47 [31:0];
+      end
+    end
+    if (rst) begin
+      \$110  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$111  = y2;
+    if (\$signal$20 ) begin
+      if (\$81 ) begin
+        \$111  = \$47 [31:0];
+      end
+    end
+    if (rst) begin
+      \$111  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$112  = y3;
+    if (\$signal$20 ) begin
+      if (\$82 ) begin
+        \$112  = \$47 [31:0];
+      end
+    end
+    if (rst) begin
+      \$112  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$113  = \$83 ;
+    if (rst) begin
+      \$113  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$114  = \$84 ;
+    if (rst) begin
+      \$114  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$115  = \$85 ;
+    if (rst) begin
+      \$115  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$116  = \$86 ;
+    if (rst) begin
+      \$116  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$117  = \$87 ;
+    if (rst) begin
+      \$117  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$118  = \$88 ;
+    if (rst) begin
+      \$118  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$119  = \$89 ;
+    if (rst) begin
+      \$119  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$120  = \$90 ;
+    if (rst) begin
+      \$120  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$121  = \$91 ;
+    if (rst) begin
+      \$121  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$122  = \$92 ;
+    if (rst) begin
+      \$122  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$123  = \$93 ;
+    if (rst) begin
+      \$123  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$124  = \$94 ;
+    if (rst) begin
+      \$124  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$125  = \$95 ;
+    if (rst) begin
+      \$125  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$126  = \$96 ;
+    if (rst) begin
+      \$126  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$127  = \$97 ;
+    if (rst) begin
+      \$127  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$128  = \$98 ;
+    if (rst) begin
+      \$128  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$129  = \$99 ;
+    if (rst) begin
+      \$129  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$130  = \$100 ;
+    if (rst) begin
+      \$130  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$131  = \$101 ;
+    if (rst) begin
+      \$131  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$132  = o_y;
+    if (out1_done) begin
+      \$132  = y_out;
+    end
+    if (rst) begin
+      \$132  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$133  = o_index;
+    if (out1_done) begin
+      \$133  = out1_row;
+    end
+    if (rst) begin
+      \$133  = 2'h0;
+    end
+  end
+  assign c = corr_uint2[2:0];
+  assign num = \$11 [18:0];
+  assign y = \$47 [31:0];
+  assign \hand.acc  = hand[16:0];
+  assign \hand.act_sum  = hand[32:17];
+  assign \hand.first  = hand[33];
+  assign \hand.last  = hand[34];
+  assign \i_hand[0]  = i_hand[34:0];
+  assign \i_hand[0].acc  = i_hand[16:0];
+  assign \i_hand[0].act_sum  = i_hand[32:17];
+  assign \i_hand[0].first  = i_hand[33];
+  assign \i_hand[0].last  = i_hand[34];
+  assign \i_hand[1]  = i_hand[69:35];
+  assign \i_hand[1].acc  = i_hand[51:35];
+  assign \i_hand[1].act_sum  = i_hand[67:52];
+  assign \i_hand[1].first  = i_hand[68];
+  assign \i_hand[1].last  = i_hand[69];
+  assign \i_hand[2]  = i_hand[104:70];
+  assign \i_hand[2].acc  = i_hand[86:70];
+  assign \i_hand[2].act_sum  = i_hand[102:87];
+  assign \i_hand[2].first  = i_hand[103];
+  assign \i_hand[2].last  = i_hand[104];
+  assign \i_hand[3]  = i_hand[139:105];
+  assign \i_hand[3].acc  = i_hand[121:105];
+  assign \i_hand[3].act_sum  = i_hand[137:122];
+  assign \i_hand[3].first  = i_hand[138];
+  assign \i_hand[3].last  = i_hand[139];
+  assign \i_zero[0]  = i_zero;
+  assign \i_scale[0]  = i_scale;
+  assign \o_y[0]  = o_y;
+  assign \$1  = { i_zero, 1'h0 };
+  assign \$2  = { hand[32], hand[32:17] };
+  assign \$4  = { hand[32:17], 1'h0 };
+  assign \$7  = { hand[32], hand[32:17], 2'h0 };
+  assign \$12  = { \$11 [18], \$11 [18:1] };
+  assign d = \$12 ;
+  assign \$24  = { s2_d[18], s2_d };
+  assign \$26  = { s2_d, 1'h0 };
+  assign \$29  = { s2_d[18], s2_d, 2'h0 };
+  assign \$31  = { s2_d, 3'h0 };
+  assign \$35  = { s2_d[18], s2_d[18], s2_d[18], s2_d, 4'h0 };
+  assign \$37  = { s2_d[18], s2_d[18], s2_d, 5'h00 };
+  assign \$40  = { s2_d[18], s2_d, 6'h00 };
+  assign \$42  = { s2_d, 7'h00 };
+  assign \$49  = 1'h0;
+  assign out1_enter = 1'h0;
+  assign \$51  = 1'h0;
+  assign out2_enter = 1'h0;
+  assign \$53  = 1'h0;
+  assign out3_enter = 1'h0;
+  assign \$55  = 1'h0;
+  assign out4_enter = 1'h0;
+  assign \$57  = 1'h0;
+  assign out5_enter = 1'h0;
+  assign \$59  = 1'h0;
+  assign out6_enter = 1'h0;
+  assign \$61  = 1'h0;
+  assign out7_enter = 1'h0;
+  assign \$63  = 1'h0;
+  assign out8_enter = 1'h0;
+  assign \$65  = 1'h1;
+  assign out9_enter = \$64 ;
+  assign \$83  = out2_done;
+  assign \$84  = out2_row;
+  assign \$85  = out3_done;
+  assign \$86  = out3_row;
+  assign \$87  = out4_done;
+  assign \$88  = out4_row;
+  assign \$89  = out5_done;
+  assign \$90  = out5_row;
+  assign \$91  = out6_done;
+  assign \$92  = out6_row;
+  assign \$93  = out7_done;
+  assign \$94  = out7_row;
+  assign \$95  = out8_done;
+  assign \$96  = out8_row;
+  assign \$97  = out9_done;
+  assign \$98  = out9_row;
+  assign \$99  = \$64 ;
+  assign \$101  = out1_done;
+endmodule
+
+module \array_lut_w2_a8_os_4x4_shared.mesh.col3_unit0 (rst, i_hand, i_hand_valid, i_scale, i_zero, o_valid, o_y, o_index, clk);
+  reg \$auto$verilog_backend.cc:2355:dump_module$6  = 0;
+  wire [2:0] \$1 ;
+  wire [20:0] \$10 ;
+  wire [1:0] \$100 ;
+  wire \$101 ;
+  reg \$102 ;
+  reg [18:0] \$103 ;
+  reg [7:0] \$104 ;
+  reg \$105 ;
+  reg \$106 ;
+  reg [1:0] \$107 ;
+  reg \$108 ;
+  reg [31:0] \$109 ;
+  wire [21:0] \$11 ;
+  reg [31:0] \$110 ;
+  reg [31:0] \$111 ;
+  reg [31:0] \$112 ;
+  reg \$113 ;
+  reg [1:0] \$114 ;
+  reg \$115 ;
+  reg [1:0] \$116 ;
+  reg \$117 ;
+  reg [1:0] \$118 ;
+  reg \$119 ;
+  wire [18:0] \$12 ;
+  reg [1:0] \$120 ;
+  reg \$121 ;
+  reg [1:0] \$122 ;
+  reg \$123 ;
+  reg [1:0] \$124 ;
+  reg \$125 ;
+  reg [1:0] \$126 ;
+  reg \$127 ;
+  reg [1:0] \$128 ;
+  reg \$129 ;
+  wire \$13 ;
+  reg [1:0] \$130 ;
+  reg \$131 ;
+  reg [31:0] \$132 ;
+  reg [1:0] \$133 ;
+  wire [31:0] \$14 ;
+  wire \$15 ;
+  wire [31:0] \$16 ;
+  wire [31:0] \$17 ;
+  wire \$18 ;
+  wire [31:0] \$19 ;
+  wire [16:0] \$2 ;
+  wire [31:0] \$20 ;
+  wire \$21 ;
+  wire [31:0] \$22 ;
+  wire [31:0] \$23 ;
+  wire [19:0] \$24 ;
+  wire [19:0] \$25 ;
+  wire [19:0] \$26 ;
+  wire [19:0] \$27 ;
+  wire [20:0] \$28 ;
+  wire [21:0] \$29 ;
+  wire [16:0] \$3 ;
+  wire [21:0] \$30 ;
+  wire [21:0] \$31 ;
+  wire [21:0] \$32 ;
+  wire [22:0] \$33 ;
+  wire [23:0] \$34 ;
+  wire [25:0] \$35 ;
+  wire [25:0] \$36 ;
+  wire [25:0] \$37 ;
+  wire [25:0] \$38 ;
+  wire [26:0] \$39 ;
+  wire [16:0] \$4 ;
+  wire [25:0] \$40 ;
+  wire [25:0] \$41 ;
+  wire [25:0] \$42 ;
+  wire [25:0] \$43 ;
+  wire [26:0] \$44 ;
+  wire [27:0] \$45 ;
+  wire [28:0] \$46 ;
+  wire [32:0] \$47 ;
+  wire \$48 ;
+  wire \$49 ;
+  wire [16:0] \$5 ;
+  wire \$50 ;
+  wire \$51 ;
+  wire \$52 ;
+  wire \$53 ;
+  wire \$54 ;
+  wire \$55 ;
+  wire \$56 ;
+  wire \$57 ;
+  wire \$58 ;
+  wire \$59 ;
+  wire [17:0] \$6 ;
+  wire \$60 ;
+  wire \$61 ;
+  wire \$62 ;
+  wire \$63 ;
+  wire \$64 ;
+  wire \$65 ;
+  wire \$66 ;
+  wire [31:0] \$67 ;
+  wire \$68 ;
+  wire [31:0] \$69 ;
+  wire [18:0] \$7 ;
+  wire [31:0] \$70 ;
+  wire \$71 ;
+  wire [31:0] \$72 ;
+  wire [31:0] \$73 ;
+  wire \$74 ;
+  wire [31:0] \$75 ;
+  wire [31:0] \$76 ;
+  wire \$77 ;
+  wire \$78 ;
+  wire \$79 ;
+  wire [18:0] \$8 ;
+  wire \$80 ;
+  wire \$81 ;
+  wire \$82 ;
+  wire \$83 ;
+  wire [1:0] \$84 ;
+  wire \$85 ;
+  wire [1:0] \$86 ;
+  wire \$87 ;
+  wire [1:0] \$88 ;
+  wire \$89 ;
+  wire [19:0] \$9 ;
+  wire [1:0] \$90 ;
+  wire \$91 ;
+  wire [1:0] \$92 ;
+  wire \$93 ;
+  wire [1:0] \$94 ;
+  wire \$95 ;
+  wire [1:0] \$96 ;
+  wire \$97 ;
+  wire [1:0] \$98 ;
+  wire \$99 ;
+  reg \$signal  = 1'h0;
+  reg \$signal$20  = 1'h0;
+  wire [2:0] c;
+  input clk;
+  wire clk;
+  wire [3:0] corr_uint2;
+  wire [18:0] d;
+  reg [34:0] hand;
+  wire [16:0] \hand.acc ;
+  wire [15:0] \hand.act_sum ;
+  wire \hand.first ;
+  wire \hand.last ;
+  input [139:0] i_hand;
+  wire [139:0] i_hand;
+  wire [34:0] \i_hand[0] ;
+  wire [16:0] \i_hand[0].acc ;
+  wire [15:0] \i_hand[0].act_sum ;
+  wire \i_hand[0].first ;
+  wire \i_hand[0].last ;
+  wire [34:0] \i_hand[1] ;
+  wire [16:0] \i_hand[1].acc ;
+  wire [15:0] \i_hand[1].act_sum ;
+  wire \i_hand[1].first ;
+  wire \i_hand[1].last ;
+  wire [34:0] \i_hand[2] ;
+  wire [16:0] \i_hand[2].acc ;
+  wire [15:0] \i_hand[2].act_sum ;
+  wire \i_hand[2].first ;
+  wire \i_hand[2].last ;
+  wire [34:0] \i_hand[3] ;
+  wire [16:0] \i_hand[3].acc ;
+  wire [15:0] \i_hand[3].act_sum ;
+  wire \i_hand[3].first ;
+  wire \i_hand[3].last ;
+  input [3:0] i_hand_valid;
+  wire [3:0] i_hand_valid;
+  input [7:0] i_scale;
+  wire [7:0] i_scale;
+  wire [7:0] \i_scale[0] ;
+  input [1:0] i_zero;
+  wire [1:0] i_zero;
+  wire [1:0] \i_zero[0] ;
+  reg [1:0] index;
+  wire [18:0] num;
+  output [1:0] o_index;
+  reg [1:0] o_index = 2'h0;
+  output o_valid;
+  reg o_valid = 1'h0;
+  output [31:0] o_y;
+  reg [31:0] o_y = 32'd0;
+  wire [31:0] \o_y[0] ;
+  reg out1_done = 1'h0;
+  wire out1_enter;
+  reg [1:0] out1_row = 2'h0;
+  reg out2_done = 1'h0;
+  wire out2_enter;
+  reg [1:0] out2_row = 2'h0;
+  reg out3_done = 1'h0;
+  wire out3_enter;
+  reg [1:0] out3_row = 2'h0;
+  reg out4_done = 1'h0;
+  wire out4_enter;
+  reg [1:0] out4_row = 2'h0;
+  reg out5_done = 1'h0;
+  wire out5_enter;
+  reg [1:0] out5_row = 2'h0;
+  reg out6_done = 1'h0;
+  wire out6_enter;
+  reg [1:0] out6_row = 2'h0;
+  reg out7_done = 1'h0;
+  wire out7_enter;
+  reg [1:0] out7_row = 2'h0;
+  reg out8_done = 1'h0;
+  wire out8_enter;
+  reg [1:0] out8_row = 2'h0;
+  reg out9_done = 1'h0;
+  wire out9_enter;
+  reg [1:0] out9_row = 2'h0;
+  input rst;
+  wire rst;
+  reg [18:0] s2_d = 19'h00000;
+  reg s2_dtype = 1'h0;
+  reg [1:0] s2_index = 2'h0;
+  reg s2_last = 1'h0;
+  reg [7:0] s2_scale = 8'h00;
+  wire [31:0] y;
+  reg [31:0] y0 = 32'd0;
+  reg [31:0] y1 = 32'd0;
+  reg [31:0] y2 = 32'd0;
+  reg [31:0] y3 = 32'd0;
+  wire [31:0] y_base;
+  reg [31:0] y_out;
+  assign corr_uint2 = 2'h3 - \$1 ;
+  assign \$3  = corr_uint2[0] ? \$2  : 17'h00000;
+  assign \$5  = corr_uint2[1] ? \$4  : 17'h00000;
+  assign \$6  = $signed(\$3 ) + $signed(\$5 );
+  assign \$8  = corr_uint2[2] ? \$7  : 19'h00000;
+  assign \$9  = - $signed(\$8 );
+  assign \$10  = $signed(\$6 ) + $signed(\$9 );
+  assign \$11  = $signed(hand[16:0]) + $signed(\$10 );
+  assign \$13  = ! s2_index;
+  assign \$14  = \$13  ? y0 : 32'd0;
+  assign \$15  = s2_index == 1'h1;
+  assign \$16  = \$15  ? y1 : 32'd0;
+  assign \$17  = \$14  | \$16 ;
+  assign \$18  = s2_index == 2'h2;
+  assign \$19  = \$18  ? y2 : 32'd0;
+  assign \$20  = \$17  | \$19 ;
+  assign \$21  = s2_index == 2'h3;
+  assign \$22  = \$21  ? y3 : 32'd0;
+  assign y_base = \$20  | \$22 ;
+  assign \$23  = \$signal  ? 32'd0 : y_base;
+  assign \$25  = s2_scale[0] ? \$24  : 20'h00000;
+  assign \$27  = s2_scale[1] ? \$26  : 20'h00000;
+  assign \$28  = $signed(\$25 ) + $signed(\$27 );
+  assign \$30  = s2_scale[2] ? \$29  : 22'h000000;
+  assign \$32  = s2_scale[3] ? \$31  : 22'h000000;
+  assign \$33  = $signed(\$30 ) + $signed(\$32 );
+  assign \$34  = $signed(\$28 ) + $signed(\$33 );
+  assign \$36  = s2_scale[4] ? \$35  : 26'h0000000;
+  assign \$38  = s2_scale[5] ? \$37  : 26'h0000000;
+  assign \$39  = $signed(\$36 ) + $signed(\$38 );
+  assign \$41  = s2_scale[6] ? \$40  : 26'h0000000;
+  assign \$43  = s2_scale[7] ? \$42  : 26'h0000000;
+  assign \$44  = $signed(\$41 ) + $signed(\$43 );
+  assign \$45  = $signed(\$39 ) + $signed(\$44 );
+  assign \$46  = $signed(\$34 ) + $signed(\$45 );
+  assign \$47  = $signed(\$23 ) + $signed(\$46 );
+  assign \$48  = \$signal$20  & s2_last;
+  assign \$50  = \$signal$20  & s2_last;
+  assign \$52  = \$signal$20  & s2_last;
+  assign \$54  = \$signal$20  & s2_last;
+  assign \$56  = \$signal$20  & s2_last;
+  assign \$58  = \$signal$20  & s2_last;
+  assign \$60  = \$signal$20  & s2_last;
+  assign \$62  = \$signal$20  & s2_last;
+  assign \$64  = \$signal$20  & s2_last;
+  assign \$66  = ! out1_row;
+  assign \$67  = \$66  ? y0 : 32'd0;
+  assign \$68  = out1_row == 1'h1;
+  assign \$69  = \$68  ? y1 : 32'd0;
+  assign \$70  = \$67  | \$69 ;
+  assign \$71  = out1_row == 2'h2;
+  assign \$72  = \$71  ? y2 : 32'd0;
+  assign \$73  = \$70  | \$72 ;
+  assign \$74  = out1_row == 2'h3;
+  assign \$75  = \$74  ? y3 : 32'd0;
+  assign \$76  = \$73  | \$75 ;
+  assign \$77  = | i_hand_valid;
+  assign \$78  = | i_hand_valid;
+  assign \$79  = ! s2_index;
+  assign \$80  = s2_index == 1'h1;
+  assign \$81  = s2_index == 2'h2;
+  assign \$82  = s2_index == 2'h3;
+  assign \$100  = out9_enter ? s2_index : 2'h0;
+  always @(posedge clk)
+    \$signal$20  <= \$102 ;
+  always @(posedge clk)
+    s2_d <= \$103 ;
+  always @(posedge clk)
+    s2_scale <= \$104 ;
+  always @(posedge clk)
+    \$signal  <= \$105 ;
+  always @(posedge clk)
+    s2_last <= \$106 ;
+  always @(posedge clk)
+    s2_index <= \$107 ;
+  always @(posedge clk)
+    s2_dtype <= \$108 ;
+  always @(posedge clk)
+    y0 <= \$109 ;
+  always @(posedge clk)
+    y1 <= \$110 ;
+  always @(posedge clk)
+    y2 <= \$111 ;
+  always @(posedge clk)
+    y3 <= \$112 ;
+  always @(posedge clk)
+    out1_done <= \$113 ;
+  always @(posedge clk)
+    out1_row <= \$114 ;
+  always @(posedge clk)
+    out2_done <= \$115 ;
+  always @(posedge clk)
+    out2_row <= \$116 ;
+  always @(posedge clk)
+    out3_done <= \$117 ;
+  always @(posedge clk)
+    out3_row <= \$118 ;
+  always @(posedge clk)
+    out4_done <= \$119 ;
+  always @(posedge clk)
+    out4_row <= \$120 ;
+  always @(posedge clk)
+    out5_done <= \$121 ;
+  always @(posedge clk)
+    out5_row <= \$122 ;
+  always @(posedge clk)
+    out6_done <= \$123 ;
+  always @(posedge clk)
+    out6_row <= \$124 ;
+  always @(posedge clk)
+    out7_done <= \$125 ;
+  always @(posedge clk)
+    out7_row <= \$126 ;
+  always @(posedge clk)
+    out8_done <= \$127 ;
+  always @(posedge clk)
+    out8_row <= \$128 ;
+  always @(posedge clk)
+    out9_done <= \$129 ;
+  always @(posedge clk)
+    out9_row <= \$130 ;
+  always @(posedge clk)
+    o_valid <= \$131 ;
+  always @(posedge clk)
+    o_y <= \$132 ;
+  always @(posedge clk)
+    o_index <= \$133 ;
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    hand = 35'h000000000;
+    if (i_hand_valid[0]) begin
+      hand = i_hand[34:0];
+    end
+    if (i_hand_valid[1]) begin
+      hand = i_hand[69:35];
+    end
+    if (i_hand_valid[2]) begin
+      hand = i_hand[104:70];
+    end
+    if (i_hand_valid[3]) begin
+      hand = i_hand[139:105];
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    index = 2'h0;
+    if (i_hand_valid[0]) begin
+      index = 2'h0;
+    end
+    if (i_hand_valid[1]) begin
+      index = 2'h1;
+    end
+    if (i_hand_valid[2]) begin
+      index = 2'h2;
+    end
+    if (i_hand_valid[3]) begin
+      index = 2'h3;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    y_out = 32'd0;
+    if (out1_done) begin
+      y_out = \$76 ;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$102  = \$77 ;
+    if (rst) begin
+      \$102  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$103  = s2_d;
+    if (\$78 ) begin
+      \$103  = d;
+    end
+    if (rst) begin
+      \$103  = 19'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$104  = s2_scale;
+    if (\$78 ) begin
+      \$104  = i_scale;
+    end
+    if (rst) begin
+      \$104  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$105  = \$signal ;
+    if (\$78 ) begin
+      \$105  = hand[33];
+    end
+    if (rst) begin
+      \$105  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$106  = s2_last;
+    if (\$78 ) begin
+      \$106  = hand[34];
+    end
+    if (rst) begin
+      \$106  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$107  = s2_index;
+    if (\$78 ) begin
+      \$107  = index;
+    end
+    if (rst) begin
+      \$107  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$108  = s2_dtype;
+    if (\$78 ) begin
+      \$108  = 1'h0;
+    end
+    if (rst) begin
+      \$108  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$109  = y0;
+    if (\$signal$20 ) begin
+      if (\$79 ) begin
+        \$109  = \$47 [31:0];
+      end
+    end
+    if (rst) begin
+      \$109  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$110  = y1;
+    if (\$signal$20 ) begin
+      if (\$80 ) begin
+        \$110  = \$47 [31:0];
+      end
+    end
+    if (rst) begin
+      \$110  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$111  = y2;
+    if (\$signal$20 ) begin
+      if (\$81 ) begin
+        \$111  = \$47 [31:0];
+      end
+    end
+    if (rst) begin
+      \$111  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$112  = y3;
+    if (\$signal$20 ) begin
+      if (\$82 ) begin
+        \$112  = \$47 [31:0];
+      end
+    end
+    if (rst) begin
+      \$112  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$113  = \$83 ;
+    if (rst) begin
+      \$113  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$114  = \$84 ;
+    if (rst) begin
+      \$114  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$115  = \$85 ;
+    if (rst) begin
+      \$115  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$116  = \$86 ;
+    if (rst) begin
+      \$116  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$117  = \$87 ;
+    if (rst) begin
+      \$117  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$118  = \$88 ;
+    if (rst) begin
+      \$118  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$119  = \$89 ;
+    if (rst) begin
+      \$119  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$120  = \$90 ;
+    if (rst) begin
+      \$120  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$121  = \$91 ;
+    if (rst) begin
+      \$121  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$122  = \$92 ;
+    if (rst) begin
+      \$122  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$123  = \$93 ;
+    if (rst) begin
+      \$123  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$124  = \$94 ;
+    if (rst) begin
+      \$124  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$125  = \$95 ;
+    if (rst) begin
+      \$125  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$126  = \$96 ;
+    if (rst) begin
+      \$126  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$127  = \$97 ;
+    if (rst) begin
+      \$127  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$128  = \$98 ;
+    if (rst) begin
+      \$128  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$129  = \$99 ;
+    if (rst) begin
+      \$129  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$130  = \$100 ;
+    if (rst) begin
+      \$130  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$131  = \$101 ;
+    if (rst) begin
+      \$131  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$132  = o_y;
+    if (out1_done) begin
+      \$132  = y_out;
+    end
+    if (rst) begin
+      \$132  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$133  = o_index;
+    if (out1_done) begin
+      \$133  = out1_row;
+    end
+    if (rst) begin
+      \$133  = 2'h0;
+    end
+  end
+  assign c = corr_uint2[2:0];
+  assign num = \$11 [18:0];
+  assign y = \$47 [31:0];
+  assign \hand.acc  = hand[16:0];
+  assign \hand.act_sum  = hand[32:17];
+  assign \hand.first  = hand[33];
+  assign \hand.last  = hand[34];
+  assign \i_hand[0]  = i_hand[34:0];
+  assign \i_hand[0].acc  = i_hand[16:0];
+  assign \i_hand[0].act_sum  = i_hand[32:17];
+  assign \i_hand[0].first  = i_hand[33];
+  assign \i_hand[0].last  = i_hand[34];
+  assign \i_hand[1]  = i_hand[69:35];
+  assign \i_hand[1].acc  = i_hand[51:35];
+  assign \i_hand[1].act_sum  = i_hand[67:52];
+  assign \i_hand[1].first  = i_hand[68];
+  assign \i_hand[1].last  = i_hand[69];
+  assign \i_hand[2]  = i_hand[104:70];
+  assign \i_hand[2].acc  = i_hand[86:70];
+  assign \i_hand[2].act_sum  = i_hand[102:87];
+  assign \i_hand[2].first  = i_hand[103];
+  assign \i_hand[2].last  = i_hand[104];
+  assign \i_hand[3]  = i_hand[139:105];
+  assign \i_hand[3].acc  = i_hand[121:105];
+  assign \i_hand[3].act_sum  = i_hand[137:122];
+  assign \i_hand[3].first  = i_hand[138];
+  assign \i_hand[3].last  = i_hand[139];
+  assign \i_zero[0]  = i_zero;
+  assign \i_scale[0]  = i_scale;
+  assign \o_y[0]  = o_y;
+  assign \$1  = { i_zero, 1'h0 };
+  assign \$2  = { hand[32], hand[32:17] };
+  assign \$4  = { hand[32:17], 1'h0 };
+  assign \$7  = { hand[32], hand[32:17], 2'h0 };
+  assign \$12  = { \$11 [18], \$11 [18:1] };
+  assign d = \$12 ;
+  assign \$24  = { s2_d[18], s2_d };
+  assign \$26  = { s2_d, 1'h0 };
+  assign \$29  = { s2_d[18], s2_d, 2'h0 };
+  assign \$31  = { s2_d, 3'h0 };
+  assign \$35  = { s2_d[18], s2_d[18], s2_d[18], s2_d, 4'h0 };
+  assign \$37  = { s2_d[18], s2_d[18], s2_d, 5'h00 };
+  assign \$40  = { s2_d[18], s2_d, 6'h00 };
+  assign \$42  = { s2_d, 7'h00 };
+  assign \$49  = 1'h0;
+  assign out1_enter = 1'h0;
+  assign \$51  = 1'h0;
+  assign out2_enter = 1'h0;
+  assign \$53  = 1'h0;
+  assign out3_enter = 1'h0;
+  assign \$55  = 1'h0;
+  assign out4_enter = 1'h0;
+  assign \$57  = 1'h0;
+  assign out5_enter = 1'h0;
+  assign \$59  = 1'h0;
+  assign out6_enter = 1'h0;
+  assign \$61  = 1'h0;
+  assign out7_enter = 1'h0;
+  assign \$63  = 1'h0;
+  assign out8_enter = 1'h0;
+  assign \$65  = 1'h1;
+  assign out9_enter = \$64 ;
+  assign \$83  = out2_done;
+  assign \$84  = out2_row;
+  assign \$85  = out3_done;
+  assign \$86  = out3_row;
+  assign \$87  = out4_done;
+  assign \$88  = out4_row;
+  assign \$89  = out5_done;
+  assign \$90  = out5_row;
+  assign \$91  = out6_done;
+  assign \$92  = out6_row;
+  assign \$93  = out7_done;
+  assign \$94  = out7_row;
+  assign \$95  = out8_done;
+  assign \$96  = out8_row;
+  assign \$97  = out9_done;
+  assign \$98  = out9_row;
+  assign \$99  = \$64 ;
+  assign \$101  = out1_done;
 endmodule
 
 module \array_lut_w2_a8_os_4x4_shared.mesh.row0_head (load, o_table, a);
@@ -6590,7 +9373,7 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.row3_head.precompute (load, \table , 
   assign \table [10:0] = \$13 [10:0];
 endmodule
 
-module \array_lut_w2_a8_os_4x4_shared.mesh.tile_0_0 (rst, o_a, o_w, o_psum, o_ctl, i_ctl, pe_0_0__i_w, pe_0_0__i_a, clk);
+module \array_lut_w2_a8_os_4x4_shared.mesh.tile_0_0 (rst, o_a, o_w, o_psum, o_ctl, o_valid, i_ctl, pe_0_0__i_w, pe_0_0__i_a, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -6614,17 +9397,13 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_0_0 (rst, o_a, o_w, o_psum, o_ct
   wire \i_ctl[0].last ;
   wire \i_ctl[0].load_w ;
   wire \i_ctl[0].valid ;
-  wire [17:0] i_w;
-  wire [17:0] \i_w[0] ;
+  wire [7:0] i_w;
+  wire [7:0] \i_w[0] ;
   wire [7:0] \i_w[0].planes ;
   wire [3:0] \i_w[0].planes[0] ;
   wire [3:0] \i_w[0].planes[0][0] ;
   wire [3:0] \i_w[0].planes[1] ;
   wire [3:0] \i_w[0].planes[1][0] ;
-  wire [7:0] \i_w[0].scale ;
-  wire [7:0] \i_w[0].scale[0] ;
-  wire [1:0] \i_w[0].zero ;
-  wire [1:0] \i_w[0].zero[0] ;
   output [87:0] o_a;
   wire [87:0] o_a;
   wire [87:0] \o_a[0] ;
@@ -6646,25 +9425,25 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_0_0 (rst, o_a, o_w, o_psum, o_ct
   wire \o_ctl[0].last ;
   wire \o_ctl[0].load_w ;
   wire \o_ctl[0].valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum[0] ;
-  wire [31:0] \o_psum[0][0] ;
-  wire [31:0] \o_psum[0][0][0] ;
+  output [34:0] o_psum;
+  wire [34:0] o_psum;
+  wire [34:0] \o_psum[0] ;
+  wire [34:0] \o_psum[0][0] ;
+  wire [16:0] \o_psum[0][0].acc ;
+  wire [15:0] \o_psum[0][0].act_sum ;
+  wire \o_psum[0][0].first ;
+  wire \o_psum[0][0].last ;
+  output o_valid;
   wire o_valid;
   wire \o_valid[0] ;
-  output [17:0] o_w;
-  wire [17:0] o_w;
-  wire [17:0] \o_w[0] ;
+  output [7:0] o_w;
+  wire [7:0] o_w;
+  wire [7:0] \o_w[0] ;
   wire [7:0] \o_w[0].planes ;
   wire [3:0] \o_w[0].planes[0] ;
   wire [3:0] \o_w[0].planes[0][0] ;
   wire [3:0] \o_w[0].planes[1] ;
   wire [3:0] \o_w[0].planes[1][0] ;
-  wire [7:0] \o_w[0].scale ;
-  wire [7:0] \o_w[0].scale[0] ;
-  wire [1:0] \o_w[0].zero ;
-  wire [1:0] \o_w[0].zero[0] ;
   input [87:0] pe_0_0__i_a;
   wire [87:0] pe_0_0__i_a;
   wire [87:0] \pe_0_0__i_a[0] ;
@@ -6683,17 +9462,13 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_0_0 (rst, o_a, o_w, o_psum, o_ct
   wire \pe_0_0__i_ctl.last ;
   wire \pe_0_0__i_ctl.load_w ;
   wire \pe_0_0__i_ctl.valid ;
-  input [17:0] pe_0_0__i_w;
-  wire [17:0] pe_0_0__i_w;
+  input [7:0] pe_0_0__i_w;
+  wire [7:0] pe_0_0__i_w;
   wire [7:0] \pe_0_0__i_w.planes ;
   wire [3:0] \pe_0_0__i_w.planes[0] ;
   wire [3:0] \pe_0_0__i_w.planes[0][0] ;
   wire [3:0] \pe_0_0__i_w.planes[1] ;
   wire [3:0] \pe_0_0__i_w.planes[1][0] ;
-  wire [7:0] \pe_0_0__i_w.scale ;
-  wire [7:0] \pe_0_0__i_w.scale[0] ;
-  wire [1:0] \pe_0_0__i_w.zero ;
-  wire [1:0] \pe_0_0__i_w.zero[0] ;
   wire [87:0] pe_0_0__o_a;
   wire [87:0] \pe_0_0__o_a[0] ;
   wire [87:0] \pe_0_0__o_a[0].table ;
@@ -6711,26 +9486,25 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_0_0 (rst, o_a, o_w, o_psum, o_ct
   wire \pe_0_0__o_ctl.last ;
   wire \pe_0_0__o_ctl.load_w ;
   wire \pe_0_0__o_ctl.valid ;
-  wire [31:0] pe_0_0__o_psum;
-  wire [31:0] \pe_0_0__o_psum[0] ;
+  wire [34:0] pe_0_0__o_psum;
+  wire [16:0] \pe_0_0__o_psum.acc ;
+  wire [15:0] \pe_0_0__o_psum.act_sum ;
+  wire \pe_0_0__o_psum.first ;
+  wire \pe_0_0__o_psum.last ;
   wire pe_0_0__o_valid;
-  wire [17:0] pe_0_0__o_w;
+  wire [7:0] pe_0_0__o_w;
   wire [7:0] \pe_0_0__o_w.planes ;
   wire [3:0] \pe_0_0__o_w.planes[0] ;
   wire [3:0] \pe_0_0__o_w.planes[0][0] ;
   wire [3:0] \pe_0_0__o_w.planes[1] ;
   wire [3:0] \pe_0_0__o_w.planes[1][0] ;
-  wire [7:0] \pe_0_0__o_w.scale ;
-  wire [7:0] \pe_0_0__o_w.scale[0] ;
-  wire [1:0] \pe_0_0__o_w.zero ;
-  wire [1:0] \pe_0_0__o_w.zero[0] ;
   input rst;
   wire rst;
   array_lut_w2_a8_os_4x4_shared__pe pe_0_0 (
     .clk(clk),
     .i_a(pe_0_0__i_a),
     .i_ctl(pe_0_0__i_ctl),
-    .i_psum(32'd0),
+    .i_psum(35'h000000000),
     .i_w(pe_0_0__i_w),
     .o_a(o_a),
     .o_ctl(o_ctl),
@@ -6779,29 +9553,27 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_0_0 (rst, o_a, o_w, o_psum, o_ct
   assign \i_ctl[0].first  = i_ctl[2];
   assign \i_ctl[0].last  = i_ctl[3];
   assign \i_ctl[0].group_end  = i_ctl[4];
-  assign \pe_0_0__i_w.planes  = pe_0_0__i_w[7:0];
+  assign \pe_0_0__i_w.planes  = pe_0_0__i_w;
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[1]  = pe_0_0__i_w[7:4];
   assign \pe_0_0__i_w.planes[1][0]  = pe_0_0__i_w[7:4];
-  assign \pe_0_0__i_w.scale  = pe_0_0__i_w[15:8];
-  assign \pe_0_0__i_w.scale[0]  = pe_0_0__i_w[15:8];
-  assign \pe_0_0__i_w.zero  = pe_0_0__i_w[17:16];
-  assign \pe_0_0__i_w.zero[0]  = pe_0_0__i_w[17:16];
   assign \i_w[0]  = pe_0_0__i_w;
-  assign \i_w[0].planes  = pe_0_0__i_w[7:0];
+  assign \i_w[0].planes  = pe_0_0__i_w;
   assign \i_w[0].planes[0]  = pe_0_0__i_w[3:0];
   assign \i_w[0].planes[0][0]  = pe_0_0__i_w[3:0];
   assign \i_w[0].planes[1]  = pe_0_0__i_w[7:4];
   assign \i_w[0].planes[1][0]  = pe_0_0__i_w[7:4];
-  assign \i_w[0].scale  = pe_0_0__i_w[15:8];
-  assign \i_w[0].scale[0]  = pe_0_0__i_w[15:8];
-  assign \i_w[0].zero  = pe_0_0__i_w[17:16];
-  assign \i_w[0].zero[0]  = pe_0_0__i_w[17:16];
   assign \o_psum[0]  = o_psum;
   assign \o_psum[0][0]  = o_psum;
-  assign \o_psum[0][0][0]  = o_psum;
-  assign \pe_0_0__o_psum[0]  = o_psum;
+  assign \o_psum[0][0].acc  = o_psum[16:0];
+  assign \o_psum[0][0].act_sum  = o_psum[32:17];
+  assign \o_psum[0][0].first  = o_psum[33];
+  assign \o_psum[0][0].last  = o_psum[34];
+  assign \pe_0_0__o_psum.acc  = o_psum[16:0];
+  assign \pe_0_0__o_psum.act_sum  = o_psum[32:17];
+  assign \pe_0_0__o_psum.first  = o_psum[33];
+  assign \pe_0_0__o_psum.last  = o_psum[34];
   assign \o_valid[0]  = o_valid;
   assign \o_a[0]  = o_a;
   assign \o_a[0][0]  = o_a;
@@ -6836,29 +9608,21 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_0_0 (rst, o_a, o_w, o_psum, o_ct
   assign \pe_0_0__o_ctl.last  = o_ctl[3];
   assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
   assign \o_w[0]  = o_w;
-  assign \o_w[0].planes  = o_w[7:0];
+  assign \o_w[0].planes  = o_w;
   assign \o_w[0].planes[0]  = o_w[3:0];
   assign \o_w[0].planes[0][0]  = o_w[3:0];
   assign \o_w[0].planes[1]  = o_w[7:4];
   assign \o_w[0].planes[1][0]  = o_w[7:4];
-  assign \o_w[0].scale  = o_w[15:8];
-  assign \o_w[0].scale[0]  = o_w[15:8];
-  assign \o_w[0].zero  = o_w[17:16];
-  assign \o_w[0].zero[0]  = o_w[17:16];
-  assign \pe_0_0__o_w.planes  = o_w[7:0];
+  assign \pe_0_0__o_w.planes  = o_w;
   assign \pe_0_0__o_w.planes[0]  = o_w[3:0];
   assign \pe_0_0__o_w.planes[0][0]  = o_w[3:0];
   assign \pe_0_0__o_w.planes[1]  = o_w[7:4];
   assign \pe_0_0__o_w.planes[1][0]  = o_w[7:4];
-  assign \pe_0_0__o_w.scale  = o_w[15:8];
-  assign \pe_0_0__o_w.scale[0]  = o_w[15:8];
-  assign \pe_0_0__o_w.zero  = o_w[17:16];
-  assign \pe_0_0__o_w.zero[0]  = o_w[17:16];
   assign pe_0_0__i_ctl[1] = 1'h1;
   assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_4x4_shared.mesh.tile_0_1 (rst, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
+module \array_lut_w2_a8_os_4x4_shared.mesh.tile_0_1 (rst, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, pe_0_0__i_w, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -6882,17 +9646,13 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_0_1 (rst, pe_0_0__i_a, i_ctl, o_
   wire \i_ctl[0].last ;
   wire \i_ctl[0].load_w ;
   wire \i_ctl[0].valid ;
-  wire [17:0] i_w;
-  wire [17:0] \i_w[0] ;
+  wire [7:0] i_w;
+  wire [7:0] \i_w[0] ;
   wire [7:0] \i_w[0].planes ;
   wire [3:0] \i_w[0].planes[0] ;
   wire [3:0] \i_w[0].planes[0][0] ;
   wire [3:0] \i_w[0].planes[1] ;
   wire [3:0] \i_w[0].planes[1][0] ;
-  wire [7:0] \i_w[0].scale ;
-  wire [7:0] \i_w[0].scale[0] ;
-  wire [1:0] \i_w[0].zero ;
-  wire [1:0] \i_w[0].zero[0] ;
   output [87:0] o_a;
   wire [87:0] o_a;
   wire [87:0] \o_a[0] ;
@@ -6914,25 +9674,25 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_0_1 (rst, pe_0_0__i_a, i_ctl, o_
   wire \o_ctl[0].last ;
   wire \o_ctl[0].load_w ;
   wire \o_ctl[0].valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum[0] ;
-  wire [31:0] \o_psum[0][0] ;
-  wire [31:0] \o_psum[0][0][0] ;
+  output [34:0] o_psum;
+  wire [34:0] o_psum;
+  wire [34:0] \o_psum[0] ;
+  wire [34:0] \o_psum[0][0] ;
+  wire [16:0] \o_psum[0][0].acc ;
+  wire [15:0] \o_psum[0][0].act_sum ;
+  wire \o_psum[0][0].first ;
+  wire \o_psum[0][0].last ;
+  output o_valid;
   wire o_valid;
   wire \o_valid[0] ;
-  output [17:0] o_w;
-  wire [17:0] o_w;
-  wire [17:0] \o_w[0] ;
+  output [7:0] o_w;
+  wire [7:0] o_w;
+  wire [7:0] \o_w[0] ;
   wire [7:0] \o_w[0].planes ;
   wire [3:0] \o_w[0].planes[0] ;
   wire [3:0] \o_w[0].planes[0][0] ;
   wire [3:0] \o_w[0].planes[1] ;
   wire [3:0] \o_w[0].planes[1][0] ;
-  wire [7:0] \o_w[0].scale ;
-  wire [7:0] \o_w[0].scale[0] ;
-  wire [1:0] \o_w[0].zero ;
-  wire [1:0] \o_w[0].zero[0] ;
   input [87:0] pe_0_0__i_a;
   wire [87:0] pe_0_0__i_a;
   wire [87:0] \pe_0_0__i_a[0] ;
@@ -6951,17 +9711,13 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_0_1 (rst, pe_0_0__i_a, i_ctl, o_
   wire \pe_0_0__i_ctl.last ;
   wire \pe_0_0__i_ctl.load_w ;
   wire \pe_0_0__i_ctl.valid ;
-  input [17:0] pe_0_0__i_w;
-  wire [17:0] pe_0_0__i_w;
+  input [7:0] pe_0_0__i_w;
+  wire [7:0] pe_0_0__i_w;
   wire [7:0] \pe_0_0__i_w.planes ;
   wire [3:0] \pe_0_0__i_w.planes[0] ;
   wire [3:0] \pe_0_0__i_w.planes[0][0] ;
   wire [3:0] \pe_0_0__i_w.planes[1] ;
   wire [3:0] \pe_0_0__i_w.planes[1][0] ;
-  wire [7:0] \pe_0_0__i_w.scale ;
-  wire [7:0] \pe_0_0__i_w.scale[0] ;
-  wire [1:0] \pe_0_0__i_w.zero ;
-  wire [1:0] \pe_0_0__i_w.zero[0] ;
   wire [87:0] pe_0_0__o_a;
   wire [87:0] \pe_0_0__o_a[0] ;
   wire [87:0] \pe_0_0__o_a[0].table ;
@@ -6979,26 +9735,25 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_0_1 (rst, pe_0_0__i_a, i_ctl, o_
   wire \pe_0_0__o_ctl.last ;
   wire \pe_0_0__o_ctl.load_w ;
   wire \pe_0_0__o_ctl.valid ;
-  wire [31:0] pe_0_0__o_psum;
-  wire [31:0] \pe_0_0__o_psum[0] ;
+  wire [34:0] pe_0_0__o_psum;
+  wire [16:0] \pe_0_0__o_psum.acc ;
+  wire [15:0] \pe_0_0__o_psum.act_sum ;
+  wire \pe_0_0__o_psum.first ;
+  wire \pe_0_0__o_psum.last ;
   wire pe_0_0__o_valid;
-  wire [17:0] pe_0_0__o_w;
+  wire [7:0] pe_0_0__o_w;
   wire [7:0] \pe_0_0__o_w.planes ;
   wire [3:0] \pe_0_0__o_w.planes[0] ;
   wire [3:0] \pe_0_0__o_w.planes[0][0] ;
   wire [3:0] \pe_0_0__o_w.planes[1] ;
   wire [3:0] \pe_0_0__o_w.planes[1][0] ;
-  wire [7:0] \pe_0_0__o_w.scale ;
-  wire [7:0] \pe_0_0__o_w.scale[0] ;
-  wire [1:0] \pe_0_0__o_w.zero ;
-  wire [1:0] \pe_0_0__o_w.zero[0] ;
   input rst;
   wire rst;
   array_lut_w2_a8_os_4x4_shared__pe pe_0_0 (
     .clk(clk),
     .i_a(pe_0_0__i_a),
     .i_ctl(pe_0_0__i_ctl),
-    .i_psum(32'd0),
+    .i_psum(35'h000000000),
     .i_w(pe_0_0__i_w),
     .o_a(o_a),
     .o_ctl(o_ctl),
@@ -7047,29 +9802,27 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_0_1 (rst, pe_0_0__i_a, i_ctl, o_
   assign \i_ctl[0].first  = i_ctl[2];
   assign \i_ctl[0].last  = i_ctl[3];
   assign \i_ctl[0].group_end  = i_ctl[4];
-  assign \pe_0_0__i_w.planes  = pe_0_0__i_w[7:0];
+  assign \pe_0_0__i_w.planes  = pe_0_0__i_w;
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[1]  = pe_0_0__i_w[7:4];
   assign \pe_0_0__i_w.planes[1][0]  = pe_0_0__i_w[7:4];
-  assign \pe_0_0__i_w.scale  = pe_0_0__i_w[15:8];
-  assign \pe_0_0__i_w.scale[0]  = pe_0_0__i_w[15:8];
-  assign \pe_0_0__i_w.zero  = pe_0_0__i_w[17:16];
-  assign \pe_0_0__i_w.zero[0]  = pe_0_0__i_w[17:16];
   assign \i_w[0]  = pe_0_0__i_w;
-  assign \i_w[0].planes  = pe_0_0__i_w[7:0];
+  assign \i_w[0].planes  = pe_0_0__i_w;
   assign \i_w[0].planes[0]  = pe_0_0__i_w[3:0];
   assign \i_w[0].planes[0][0]  = pe_0_0__i_w[3:0];
   assign \i_w[0].planes[1]  = pe_0_0__i_w[7:4];
   assign \i_w[0].planes[1][0]  = pe_0_0__i_w[7:4];
-  assign \i_w[0].scale  = pe_0_0__i_w[15:8];
-  assign \i_w[0].scale[0]  = pe_0_0__i_w[15:8];
-  assign \i_w[0].zero  = pe_0_0__i_w[17:16];
-  assign \i_w[0].zero[0]  = pe_0_0__i_w[17:16];
   assign \o_psum[0]  = o_psum;
   assign \o_psum[0][0]  = o_psum;
-  assign \o_psum[0][0][0]  = o_psum;
-  assign \pe_0_0__o_psum[0]  = o_psum;
+  assign \o_psum[0][0].acc  = o_psum[16:0];
+  assign \o_psum[0][0].act_sum  = o_psum[32:17];
+  assign \o_psum[0][0].first  = o_psum[33];
+  assign \o_psum[0][0].last  = o_psum[34];
+  assign \pe_0_0__o_psum.acc  = o_psum[16:0];
+  assign \pe_0_0__o_psum.act_sum  = o_psum[32:17];
+  assign \pe_0_0__o_psum.first  = o_psum[33];
+  assign \pe_0_0__o_psum.last  = o_psum[34];
   assign \o_valid[0]  = o_valid;
   assign \o_a[0]  = o_a;
   assign \o_a[0][0]  = o_a;
@@ -7104,29 +9857,21 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_0_1 (rst, pe_0_0__i_a, i_ctl, o_
   assign \pe_0_0__o_ctl.last  = o_ctl[3];
   assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
   assign \o_w[0]  = o_w;
-  assign \o_w[0].planes  = o_w[7:0];
+  assign \o_w[0].planes  = o_w;
   assign \o_w[0].planes[0]  = o_w[3:0];
   assign \o_w[0].planes[0][0]  = o_w[3:0];
   assign \o_w[0].planes[1]  = o_w[7:4];
   assign \o_w[0].planes[1][0]  = o_w[7:4];
-  assign \o_w[0].scale  = o_w[15:8];
-  assign \o_w[0].scale[0]  = o_w[15:8];
-  assign \o_w[0].zero  = o_w[17:16];
-  assign \o_w[0].zero[0]  = o_w[17:16];
-  assign \pe_0_0__o_w.planes  = o_w[7:0];
+  assign \pe_0_0__o_w.planes  = o_w;
   assign \pe_0_0__o_w.planes[0]  = o_w[3:0];
   assign \pe_0_0__o_w.planes[0][0]  = o_w[3:0];
   assign \pe_0_0__o_w.planes[1]  = o_w[7:4];
   assign \pe_0_0__o_w.planes[1][0]  = o_w[7:4];
-  assign \pe_0_0__o_w.scale  = o_w[15:8];
-  assign \pe_0_0__o_w.scale[0]  = o_w[15:8];
-  assign \pe_0_0__o_w.zero  = o_w[17:16];
-  assign \pe_0_0__o_w.zero[0]  = o_w[17:16];
   assign pe_0_0__i_ctl[1] = 1'h1;
   assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_4x4_shared.mesh.tile_0_2 (rst, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
+module \array_lut_w2_a8_os_4x4_shared.mesh.tile_0_2 (rst, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, pe_0_0__i_w, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -7150,17 +9895,13 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_0_2 (rst, pe_0_0__i_a, i_ctl, o_
   wire \i_ctl[0].last ;
   wire \i_ctl[0].load_w ;
   wire \i_ctl[0].valid ;
-  wire [17:0] i_w;
-  wire [17:0] \i_w[0] ;
+  wire [7:0] i_w;
+  wire [7:0] \i_w[0] ;
   wire [7:0] \i_w[0].planes ;
   wire [3:0] \i_w[0].planes[0] ;
   wire [3:0] \i_w[0].planes[0][0] ;
   wire [3:0] \i_w[0].planes[1] ;
   wire [3:0] \i_w[0].planes[1][0] ;
-  wire [7:0] \i_w[0].scale ;
-  wire [7:0] \i_w[0].scale[0] ;
-  wire [1:0] \i_w[0].zero ;
-  wire [1:0] \i_w[0].zero[0] ;
   output [87:0] o_a;
   wire [87:0] o_a;
   wire [87:0] \o_a[0] ;
@@ -7182,25 +9923,25 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_0_2 (rst, pe_0_0__i_a, i_ctl, o_
   wire \o_ctl[0].last ;
   wire \o_ctl[0].load_w ;
   wire \o_ctl[0].valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum[0] ;
-  wire [31:0] \o_psum[0][0] ;
-  wire [31:0] \o_psum[0][0][0] ;
+  output [34:0] o_psum;
+  wire [34:0] o_psum;
+  wire [34:0] \o_psum[0] ;
+  wire [34:0] \o_psum[0][0] ;
+  wire [16:0] \o_psum[0][0].acc ;
+  wire [15:0] \o_psum[0][0].act_sum ;
+  wire \o_psum[0][0].first ;
+  wire \o_psum[0][0].last ;
+  output o_valid;
   wire o_valid;
   wire \o_valid[0] ;
-  output [17:0] o_w;
-  wire [17:0] o_w;
-  wire [17:0] \o_w[0] ;
+  output [7:0] o_w;
+  wire [7:0] o_w;
+  wire [7:0] \o_w[0] ;
   wire [7:0] \o_w[0].planes ;
   wire [3:0] \o_w[0].planes[0] ;
   wire [3:0] \o_w[0].planes[0][0] ;
   wire [3:0] \o_w[0].planes[1] ;
   wire [3:0] \o_w[0].planes[1][0] ;
-  wire [7:0] \o_w[0].scale ;
-  wire [7:0] \o_w[0].scale[0] ;
-  wire [1:0] \o_w[0].zero ;
-  wire [1:0] \o_w[0].zero[0] ;
   input [87:0] pe_0_0__i_a;
   wire [87:0] pe_0_0__i_a;
   wire [87:0] \pe_0_0__i_a[0] ;
@@ -7219,17 +9960,13 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_0_2 (rst, pe_0_0__i_a, i_ctl, o_
   wire \pe_0_0__i_ctl.last ;
   wire \pe_0_0__i_ctl.load_w ;
   wire \pe_0_0__i_ctl.valid ;
-  input [17:0] pe_0_0__i_w;
-  wire [17:0] pe_0_0__i_w;
+  input [7:0] pe_0_0__i_w;
+  wire [7:0] pe_0_0__i_w;
   wire [7:0] \pe_0_0__i_w.planes ;
   wire [3:0] \pe_0_0__i_w.planes[0] ;
   wire [3:0] \pe_0_0__i_w.planes[0][0] ;
   wire [3:0] \pe_0_0__i_w.planes[1] ;
   wire [3:0] \pe_0_0__i_w.planes[1][0] ;
-  wire [7:0] \pe_0_0__i_w.scale ;
-  wire [7:0] \pe_0_0__i_w.scale[0] ;
-  wire [1:0] \pe_0_0__i_w.zero ;
-  wire [1:0] \pe_0_0__i_w.zero[0] ;
   wire [87:0] pe_0_0__o_a;
   wire [87:0] \pe_0_0__o_a[0] ;
   wire [87:0] \pe_0_0__o_a[0].table ;
@@ -7247,26 +9984,25 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_0_2 (rst, pe_0_0__i_a, i_ctl, o_
   wire \pe_0_0__o_ctl.last ;
   wire \pe_0_0__o_ctl.load_w ;
   wire \pe_0_0__o_ctl.valid ;
-  wire [31:0] pe_0_0__o_psum;
-  wire [31:0] \pe_0_0__o_psum[0] ;
+  wire [34:0] pe_0_0__o_psum;
+  wire [16:0] \pe_0_0__o_psum.acc ;
+  wire [15:0] \pe_0_0__o_psum.act_sum ;
+  wire \pe_0_0__o_psum.first ;
+  wire \pe_0_0__o_psum.last ;
   wire pe_0_0__o_valid;
-  wire [17:0] pe_0_0__o_w;
+  wire [7:0] pe_0_0__o_w;
   wire [7:0] \pe_0_0__o_w.planes ;
   wire [3:0] \pe_0_0__o_w.planes[0] ;
   wire [3:0] \pe_0_0__o_w.planes[0][0] ;
   wire [3:0] \pe_0_0__o_w.planes[1] ;
   wire [3:0] \pe_0_0__o_w.planes[1][0] ;
-  wire [7:0] \pe_0_0__o_w.scale ;
-  wire [7:0] \pe_0_0__o_w.scale[0] ;
-  wire [1:0] \pe_0_0__o_w.zero ;
-  wire [1:0] \pe_0_0__o_w.zero[0] ;
   input rst;
   wire rst;
   array_lut_w2_a8_os_4x4_shared__pe pe_0_0 (
     .clk(clk),
     .i_a(pe_0_0__i_a),
     .i_ctl(pe_0_0__i_ctl),
-    .i_psum(32'd0),
+    .i_psum(35'h000000000),
     .i_w(pe_0_0__i_w),
     .o_a(o_a),
     .o_ctl(o_ctl),
@@ -7315,29 +10051,27 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_0_2 (rst, pe_0_0__i_a, i_ctl, o_
   assign \i_ctl[0].first  = i_ctl[2];
   assign \i_ctl[0].last  = i_ctl[3];
   assign \i_ctl[0].group_end  = i_ctl[4];
-  assign \pe_0_0__i_w.planes  = pe_0_0__i_w[7:0];
+  assign \pe_0_0__i_w.planes  = pe_0_0__i_w;
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[1]  = pe_0_0__i_w[7:4];
   assign \pe_0_0__i_w.planes[1][0]  = pe_0_0__i_w[7:4];
-  assign \pe_0_0__i_w.scale  = pe_0_0__i_w[15:8];
-  assign \pe_0_0__i_w.scale[0]  = pe_0_0__i_w[15:8];
-  assign \pe_0_0__i_w.zero  = pe_0_0__i_w[17:16];
-  assign \pe_0_0__i_w.zero[0]  = pe_0_0__i_w[17:16];
   assign \i_w[0]  = pe_0_0__i_w;
-  assign \i_w[0].planes  = pe_0_0__i_w[7:0];
+  assign \i_w[0].planes  = pe_0_0__i_w;
   assign \i_w[0].planes[0]  = pe_0_0__i_w[3:0];
   assign \i_w[0].planes[0][0]  = pe_0_0__i_w[3:0];
   assign \i_w[0].planes[1]  = pe_0_0__i_w[7:4];
   assign \i_w[0].planes[1][0]  = pe_0_0__i_w[7:4];
-  assign \i_w[0].scale  = pe_0_0__i_w[15:8];
-  assign \i_w[0].scale[0]  = pe_0_0__i_w[15:8];
-  assign \i_w[0].zero  = pe_0_0__i_w[17:16];
-  assign \i_w[0].zero[0]  = pe_0_0__i_w[17:16];
   assign \o_psum[0]  = o_psum;
   assign \o_psum[0][0]  = o_psum;
-  assign \o_psum[0][0][0]  = o_psum;
-  assign \pe_0_0__o_psum[0]  = o_psum;
+  assign \o_psum[0][0].acc  = o_psum[16:0];
+  assign \o_psum[0][0].act_sum  = o_psum[32:17];
+  assign \o_psum[0][0].first  = o_psum[33];
+  assign \o_psum[0][0].last  = o_psum[34];
+  assign \pe_0_0__o_psum.acc  = o_psum[16:0];
+  assign \pe_0_0__o_psum.act_sum  = o_psum[32:17];
+  assign \pe_0_0__o_psum.first  = o_psum[33];
+  assign \pe_0_0__o_psum.last  = o_psum[34];
   assign \o_valid[0]  = o_valid;
   assign \o_a[0]  = o_a;
   assign \o_a[0][0]  = o_a;
@@ -7372,29 +10106,21 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_0_2 (rst, pe_0_0__i_a, i_ctl, o_
   assign \pe_0_0__o_ctl.last  = o_ctl[3];
   assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
   assign \o_w[0]  = o_w;
-  assign \o_w[0].planes  = o_w[7:0];
+  assign \o_w[0].planes  = o_w;
   assign \o_w[0].planes[0]  = o_w[3:0];
   assign \o_w[0].planes[0][0]  = o_w[3:0];
   assign \o_w[0].planes[1]  = o_w[7:4];
   assign \o_w[0].planes[1][0]  = o_w[7:4];
-  assign \o_w[0].scale  = o_w[15:8];
-  assign \o_w[0].scale[0]  = o_w[15:8];
-  assign \o_w[0].zero  = o_w[17:16];
-  assign \o_w[0].zero[0]  = o_w[17:16];
-  assign \pe_0_0__o_w.planes  = o_w[7:0];
+  assign \pe_0_0__o_w.planes  = o_w;
   assign \pe_0_0__o_w.planes[0]  = o_w[3:0];
   assign \pe_0_0__o_w.planes[0][0]  = o_w[3:0];
   assign \pe_0_0__o_w.planes[1]  = o_w[7:4];
   assign \pe_0_0__o_w.planes[1][0]  = o_w[7:4];
-  assign \pe_0_0__o_w.scale  = o_w[15:8];
-  assign \pe_0_0__o_w.scale[0]  = o_w[15:8];
-  assign \pe_0_0__o_w.zero  = o_w[17:16];
-  assign \pe_0_0__o_w.zero[0]  = o_w[17:16];
   assign pe_0_0__i_ctl[1] = 1'h1;
   assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_4x4_shared.mesh.tile_0_3 (rst, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, pe_0_0__i_w, clk);
+module \array_lut_w2_a8_os_4x4_shared.mesh.tile_0_3 (rst, pe_0_0__i_a, i_ctl, o_w, o_psum, o_valid, pe_0_0__i_w, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -7418,17 +10144,13 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_0_3 (rst, pe_0_0__i_a, i_ctl, o_
   wire \i_ctl[0].last ;
   wire \i_ctl[0].load_w ;
   wire \i_ctl[0].valid ;
-  wire [17:0] i_w;
-  wire [17:0] \i_w[0] ;
+  wire [7:0] i_w;
+  wire [7:0] \i_w[0] ;
   wire [7:0] \i_w[0].planes ;
   wire [3:0] \i_w[0].planes[0] ;
   wire [3:0] \i_w[0].planes[0][0] ;
   wire [3:0] \i_w[0].planes[1] ;
   wire [3:0] \i_w[0].planes[1][0] ;
-  wire [7:0] \i_w[0].scale ;
-  wire [7:0] \i_w[0].scale[0] ;
-  wire [1:0] \i_w[0].zero ;
-  wire [1:0] \i_w[0].zero[0] ;
   wire [87:0] o_a;
   wire [87:0] \o_a[0] ;
   wire [87:0] \o_a[0][0] ;
@@ -7441,7 +10163,6 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_0_3 (rst, pe_0_0__i_a, i_ctl, o_
   wire [10:0] \o_a[0][0].table[5] ;
   wire [10:0] \o_a[0][0].table[6] ;
   wire [10:0] \o_a[0][0].table[7] ;
-  output [4:0] o_ctl;
   wire [4:0] o_ctl;
   wire [4:0] \o_ctl[0] ;
   wire \o_ctl[0].first ;
@@ -7449,25 +10170,25 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_0_3 (rst, pe_0_0__i_a, i_ctl, o_
   wire \o_ctl[0].last ;
   wire \o_ctl[0].load_w ;
   wire \o_ctl[0].valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum[0] ;
-  wire [31:0] \o_psum[0][0] ;
-  wire [31:0] \o_psum[0][0][0] ;
+  output [34:0] o_psum;
+  wire [34:0] o_psum;
+  wire [34:0] \o_psum[0] ;
+  wire [34:0] \o_psum[0][0] ;
+  wire [16:0] \o_psum[0][0].acc ;
+  wire [15:0] \o_psum[0][0].act_sum ;
+  wire \o_psum[0][0].first ;
+  wire \o_psum[0][0].last ;
+  output o_valid;
   wire o_valid;
   wire \o_valid[0] ;
-  output [17:0] o_w;
-  wire [17:0] o_w;
-  wire [17:0] \o_w[0] ;
+  output [7:0] o_w;
+  wire [7:0] o_w;
+  wire [7:0] \o_w[0] ;
   wire [7:0] \o_w[0].planes ;
   wire [3:0] \o_w[0].planes[0] ;
   wire [3:0] \o_w[0].planes[0][0] ;
   wire [3:0] \o_w[0].planes[1] ;
   wire [3:0] \o_w[0].planes[1][0] ;
-  wire [7:0] \o_w[0].scale ;
-  wire [7:0] \o_w[0].scale[0] ;
-  wire [1:0] \o_w[0].zero ;
-  wire [1:0] \o_w[0].zero[0] ;
   input [87:0] pe_0_0__i_a;
   wire [87:0] pe_0_0__i_a;
   wire [87:0] \pe_0_0__i_a[0] ;
@@ -7486,17 +10207,13 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_0_3 (rst, pe_0_0__i_a, i_ctl, o_
   wire \pe_0_0__i_ctl.last ;
   wire \pe_0_0__i_ctl.load_w ;
   wire \pe_0_0__i_ctl.valid ;
-  input [17:0] pe_0_0__i_w;
-  wire [17:0] pe_0_0__i_w;
+  input [7:0] pe_0_0__i_w;
+  wire [7:0] pe_0_0__i_w;
   wire [7:0] \pe_0_0__i_w.planes ;
   wire [3:0] \pe_0_0__i_w.planes[0] ;
   wire [3:0] \pe_0_0__i_w.planes[0][0] ;
   wire [3:0] \pe_0_0__i_w.planes[1] ;
   wire [3:0] \pe_0_0__i_w.planes[1][0] ;
-  wire [7:0] \pe_0_0__i_w.scale ;
-  wire [7:0] \pe_0_0__i_w.scale[0] ;
-  wire [1:0] \pe_0_0__i_w.zero ;
-  wire [1:0] \pe_0_0__i_w.zero[0] ;
   wire [87:0] pe_0_0__o_a;
   wire [87:0] \pe_0_0__o_a[0] ;
   wire [87:0] \pe_0_0__o_a[0].table ;
@@ -7514,26 +10231,25 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_0_3 (rst, pe_0_0__i_a, i_ctl, o_
   wire \pe_0_0__o_ctl.last ;
   wire \pe_0_0__o_ctl.load_w ;
   wire \pe_0_0__o_ctl.valid ;
-  wire [31:0] pe_0_0__o_psum;
-  wire [31:0] \pe_0_0__o_psum[0] ;
+  wire [34:0] pe_0_0__o_psum;
+  wire [16:0] \pe_0_0__o_psum.acc ;
+  wire [15:0] \pe_0_0__o_psum.act_sum ;
+  wire \pe_0_0__o_psum.first ;
+  wire \pe_0_0__o_psum.last ;
   wire pe_0_0__o_valid;
-  wire [17:0] pe_0_0__o_w;
+  wire [7:0] pe_0_0__o_w;
   wire [7:0] \pe_0_0__o_w.planes ;
   wire [3:0] \pe_0_0__o_w.planes[0] ;
   wire [3:0] \pe_0_0__o_w.planes[0][0] ;
   wire [3:0] \pe_0_0__o_w.planes[1] ;
   wire [3:0] \pe_0_0__o_w.planes[1][0] ;
-  wire [7:0] \pe_0_0__o_w.scale ;
-  wire [7:0] \pe_0_0__o_w.scale[0] ;
-  wire [1:0] \pe_0_0__o_w.zero ;
-  wire [1:0] \pe_0_0__o_w.zero[0] ;
   input rst;
   wire rst;
   array_lut_w2_a8_os_4x4_shared__pe pe_0_0 (
     .clk(clk),
     .i_a(pe_0_0__i_a),
     .i_ctl(pe_0_0__i_ctl),
-    .i_psum(32'd0),
+    .i_psum(35'h000000000),
     .i_w(pe_0_0__i_w),
     .o_a(o_a),
     .o_ctl(o_ctl),
@@ -7582,29 +10298,27 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_0_3 (rst, pe_0_0__i_a, i_ctl, o_
   assign \i_ctl[0].first  = i_ctl[2];
   assign \i_ctl[0].last  = i_ctl[3];
   assign \i_ctl[0].group_end  = i_ctl[4];
-  assign \pe_0_0__i_w.planes  = pe_0_0__i_w[7:0];
+  assign \pe_0_0__i_w.planes  = pe_0_0__i_w;
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[1]  = pe_0_0__i_w[7:4];
   assign \pe_0_0__i_w.planes[1][0]  = pe_0_0__i_w[7:4];
-  assign \pe_0_0__i_w.scale  = pe_0_0__i_w[15:8];
-  assign \pe_0_0__i_w.scale[0]  = pe_0_0__i_w[15:8];
-  assign \pe_0_0__i_w.zero  = pe_0_0__i_w[17:16];
-  assign \pe_0_0__i_w.zero[0]  = pe_0_0__i_w[17:16];
   assign \i_w[0]  = pe_0_0__i_w;
-  assign \i_w[0].planes  = pe_0_0__i_w[7:0];
+  assign \i_w[0].planes  = pe_0_0__i_w;
   assign \i_w[0].planes[0]  = pe_0_0__i_w[3:0];
   assign \i_w[0].planes[0][0]  = pe_0_0__i_w[3:0];
   assign \i_w[0].planes[1]  = pe_0_0__i_w[7:4];
   assign \i_w[0].planes[1][0]  = pe_0_0__i_w[7:4];
-  assign \i_w[0].scale  = pe_0_0__i_w[15:8];
-  assign \i_w[0].scale[0]  = pe_0_0__i_w[15:8];
-  assign \i_w[0].zero  = pe_0_0__i_w[17:16];
-  assign \i_w[0].zero[0]  = pe_0_0__i_w[17:16];
   assign \o_psum[0]  = o_psum;
   assign \o_psum[0][0]  = o_psum;
-  assign \o_psum[0][0][0]  = o_psum;
-  assign \pe_0_0__o_psum[0]  = o_psum;
+  assign \o_psum[0][0].acc  = o_psum[16:0];
+  assign \o_psum[0][0].act_sum  = o_psum[32:17];
+  assign \o_psum[0][0].first  = o_psum[33];
+  assign \o_psum[0][0].last  = o_psum[34];
+  assign \pe_0_0__o_psum.acc  = o_psum[16:0];
+  assign \pe_0_0__o_psum.act_sum  = o_psum[32:17];
+  assign \pe_0_0__o_psum.first  = o_psum[33];
+  assign \pe_0_0__o_psum.last  = o_psum[34];
   assign \o_valid[0]  = o_valid;
   assign \o_a[0]  = o_a;
   assign \o_a[0][0]  = o_a;
@@ -7639,29 +10353,21 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_0_3 (rst, pe_0_0__i_a, i_ctl, o_
   assign \pe_0_0__o_ctl.last  = o_ctl[3];
   assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
   assign \o_w[0]  = o_w;
-  assign \o_w[0].planes  = o_w[7:0];
+  assign \o_w[0].planes  = o_w;
   assign \o_w[0].planes[0]  = o_w[3:0];
   assign \o_w[0].planes[0][0]  = o_w[3:0];
   assign \o_w[0].planes[1]  = o_w[7:4];
   assign \o_w[0].planes[1][0]  = o_w[7:4];
-  assign \o_w[0].scale  = o_w[15:8];
-  assign \o_w[0].scale[0]  = o_w[15:8];
-  assign \o_w[0].zero  = o_w[17:16];
-  assign \o_w[0].zero[0]  = o_w[17:16];
-  assign \pe_0_0__o_w.planes  = o_w[7:0];
+  assign \pe_0_0__o_w.planes  = o_w;
   assign \pe_0_0__o_w.planes[0]  = o_w[3:0];
   assign \pe_0_0__o_w.planes[0][0]  = o_w[3:0];
   assign \pe_0_0__o_w.planes[1]  = o_w[7:4];
   assign \pe_0_0__o_w.planes[1][0]  = o_w[7:4];
-  assign \pe_0_0__o_w.scale  = o_w[15:8];
-  assign \pe_0_0__o_w.scale[0]  = o_w[15:8];
-  assign \pe_0_0__o_w.zero  = o_w[17:16];
-  assign \pe_0_0__o_w.zero[0]  = o_w[17:16];
   assign pe_0_0__i_ctl[1] = 1'h1;
   assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_4x4_shared.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, i_ctl, pe_0_0__i_a, clk);
+module \array_lut_w2_a8_os_4x4_shared.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, o_valid, i_ctl, pe_0_0__i_a, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -7685,17 +10391,13 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w,
   wire \i_ctl[0].last ;
   wire \i_ctl[0].load_w ;
   wire \i_ctl[0].valid ;
-  wire [17:0] i_w;
-  wire [17:0] \i_w[0] ;
+  wire [7:0] i_w;
+  wire [7:0] \i_w[0] ;
   wire [7:0] \i_w[0].planes ;
   wire [3:0] \i_w[0].planes[0] ;
   wire [3:0] \i_w[0].planes[0][0] ;
   wire [3:0] \i_w[0].planes[1] ;
   wire [3:0] \i_w[0].planes[1][0] ;
-  wire [7:0] \i_w[0].scale ;
-  wire [7:0] \i_w[0].scale[0] ;
-  wire [1:0] \i_w[0].zero ;
-  wire [1:0] \i_w[0].zero[0] ;
   output [87:0] o_a;
   wire [87:0] o_a;
   wire [87:0] \o_a[0] ;
@@ -7717,25 +10419,25 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w,
   wire \o_ctl[0].last ;
   wire \o_ctl[0].load_w ;
   wire \o_ctl[0].valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum[0] ;
-  wire [31:0] \o_psum[0][0] ;
-  wire [31:0] \o_psum[0][0][0] ;
+  output [34:0] o_psum;
+  wire [34:0] o_psum;
+  wire [34:0] \o_psum[0] ;
+  wire [34:0] \o_psum[0][0] ;
+  wire [16:0] \o_psum[0][0].acc ;
+  wire [15:0] \o_psum[0][0].act_sum ;
+  wire \o_psum[0][0].first ;
+  wire \o_psum[0][0].last ;
+  output o_valid;
   wire o_valid;
   wire \o_valid[0] ;
-  output [17:0] o_w;
-  wire [17:0] o_w;
-  wire [17:0] \o_w[0] ;
+  output [7:0] o_w;
+  wire [7:0] o_w;
+  wire [7:0] \o_w[0] ;
   wire [7:0] \o_w[0].planes ;
   wire [3:0] \o_w[0].planes[0] ;
   wire [3:0] \o_w[0].planes[0][0] ;
   wire [3:0] \o_w[0].planes[1] ;
   wire [3:0] \o_w[0].planes[1][0] ;
-  wire [7:0] \o_w[0].scale ;
-  wire [7:0] \o_w[0].scale[0] ;
-  wire [1:0] \o_w[0].zero ;
-  wire [1:0] \o_w[0].zero[0] ;
   input [87:0] pe_0_0__i_a;
   wire [87:0] pe_0_0__i_a;
   wire [87:0] \pe_0_0__i_a[0] ;
@@ -7754,17 +10456,13 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w,
   wire \pe_0_0__i_ctl.last ;
   wire \pe_0_0__i_ctl.load_w ;
   wire \pe_0_0__i_ctl.valid ;
-  input [17:0] pe_0_0__i_w;
-  wire [17:0] pe_0_0__i_w;
+  input [7:0] pe_0_0__i_w;
+  wire [7:0] pe_0_0__i_w;
   wire [7:0] \pe_0_0__i_w.planes ;
   wire [3:0] \pe_0_0__i_w.planes[0] ;
   wire [3:0] \pe_0_0__i_w.planes[0][0] ;
   wire [3:0] \pe_0_0__i_w.planes[1] ;
   wire [3:0] \pe_0_0__i_w.planes[1][0] ;
-  wire [7:0] \pe_0_0__i_w.scale ;
-  wire [7:0] \pe_0_0__i_w.scale[0] ;
-  wire [1:0] \pe_0_0__i_w.zero ;
-  wire [1:0] \pe_0_0__i_w.zero[0] ;
   wire [87:0] pe_0_0__o_a;
   wire [87:0] \pe_0_0__o_a[0] ;
   wire [87:0] \pe_0_0__o_a[0].table ;
@@ -7782,26 +10480,25 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w,
   wire \pe_0_0__o_ctl.last ;
   wire \pe_0_0__o_ctl.load_w ;
   wire \pe_0_0__o_ctl.valid ;
-  wire [31:0] pe_0_0__o_psum;
-  wire [31:0] \pe_0_0__o_psum[0] ;
+  wire [34:0] pe_0_0__o_psum;
+  wire [16:0] \pe_0_0__o_psum.acc ;
+  wire [15:0] \pe_0_0__o_psum.act_sum ;
+  wire \pe_0_0__o_psum.first ;
+  wire \pe_0_0__o_psum.last ;
   wire pe_0_0__o_valid;
-  wire [17:0] pe_0_0__o_w;
+  wire [7:0] pe_0_0__o_w;
   wire [7:0] \pe_0_0__o_w.planes ;
   wire [3:0] \pe_0_0__o_w.planes[0] ;
   wire [3:0] \pe_0_0__o_w.planes[0][0] ;
   wire [3:0] \pe_0_0__o_w.planes[1] ;
   wire [3:0] \pe_0_0__o_w.planes[1][0] ;
-  wire [7:0] \pe_0_0__o_w.scale ;
-  wire [7:0] \pe_0_0__o_w.scale[0] ;
-  wire [1:0] \pe_0_0__o_w.zero ;
-  wire [1:0] \pe_0_0__o_w.zero[0] ;
   input rst;
   wire rst;
   array_lut_w2_a8_os_4x4_shared__pe pe_0_0 (
     .clk(clk),
     .i_a(pe_0_0__i_a),
     .i_ctl(pe_0_0__i_ctl),
-    .i_psum(32'd0),
+    .i_psum(35'h000000000),
     .i_w(pe_0_0__i_w),
     .o_a(o_a),
     .o_ctl(o_ctl),
@@ -7850,29 +10547,27 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w,
   assign \i_ctl[0].first  = i_ctl[2];
   assign \i_ctl[0].last  = i_ctl[3];
   assign \i_ctl[0].group_end  = i_ctl[4];
-  assign \pe_0_0__i_w.planes  = pe_0_0__i_w[7:0];
+  assign \pe_0_0__i_w.planes  = pe_0_0__i_w;
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[1]  = pe_0_0__i_w[7:4];
   assign \pe_0_0__i_w.planes[1][0]  = pe_0_0__i_w[7:4];
-  assign \pe_0_0__i_w.scale  = pe_0_0__i_w[15:8];
-  assign \pe_0_0__i_w.scale[0]  = pe_0_0__i_w[15:8];
-  assign \pe_0_0__i_w.zero  = pe_0_0__i_w[17:16];
-  assign \pe_0_0__i_w.zero[0]  = pe_0_0__i_w[17:16];
   assign \i_w[0]  = pe_0_0__i_w;
-  assign \i_w[0].planes  = pe_0_0__i_w[7:0];
+  assign \i_w[0].planes  = pe_0_0__i_w;
   assign \i_w[0].planes[0]  = pe_0_0__i_w[3:0];
   assign \i_w[0].planes[0][0]  = pe_0_0__i_w[3:0];
   assign \i_w[0].planes[1]  = pe_0_0__i_w[7:4];
   assign \i_w[0].planes[1][0]  = pe_0_0__i_w[7:4];
-  assign \i_w[0].scale  = pe_0_0__i_w[15:8];
-  assign \i_w[0].scale[0]  = pe_0_0__i_w[15:8];
-  assign \i_w[0].zero  = pe_0_0__i_w[17:16];
-  assign \i_w[0].zero[0]  = pe_0_0__i_w[17:16];
   assign \o_psum[0]  = o_psum;
   assign \o_psum[0][0]  = o_psum;
-  assign \o_psum[0][0][0]  = o_psum;
-  assign \pe_0_0__o_psum[0]  = o_psum;
+  assign \o_psum[0][0].acc  = o_psum[16:0];
+  assign \o_psum[0][0].act_sum  = o_psum[32:17];
+  assign \o_psum[0][0].first  = o_psum[33];
+  assign \o_psum[0][0].last  = o_psum[34];
+  assign \pe_0_0__o_psum.acc  = o_psum[16:0];
+  assign \pe_0_0__o_psum.act_sum  = o_psum[32:17];
+  assign \pe_0_0__o_psum.first  = o_psum[33];
+  assign \pe_0_0__o_psum.last  = o_psum[34];
   assign \o_valid[0]  = o_valid;
   assign \o_a[0]  = o_a;
   assign \o_a[0][0]  = o_a;
@@ -7907,29 +10602,21 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_1_0 (rst, pe_0_0__i_w, o_a, o_w,
   assign \pe_0_0__o_ctl.last  = o_ctl[3];
   assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
   assign \o_w[0]  = o_w;
-  assign \o_w[0].planes  = o_w[7:0];
+  assign \o_w[0].planes  = o_w;
   assign \o_w[0].planes[0]  = o_w[3:0];
   assign \o_w[0].planes[0][0]  = o_w[3:0];
   assign \o_w[0].planes[1]  = o_w[7:4];
   assign \o_w[0].planes[1][0]  = o_w[7:4];
-  assign \o_w[0].scale  = o_w[15:8];
-  assign \o_w[0].scale[0]  = o_w[15:8];
-  assign \o_w[0].zero  = o_w[17:16];
-  assign \o_w[0].zero[0]  = o_w[17:16];
-  assign \pe_0_0__o_w.planes  = o_w[7:0];
+  assign \pe_0_0__o_w.planes  = o_w;
   assign \pe_0_0__o_w.planes[0]  = o_w[3:0];
   assign \pe_0_0__o_w.planes[0][0]  = o_w[3:0];
   assign \pe_0_0__o_w.planes[1]  = o_w[7:4];
   assign \pe_0_0__o_w.planes[1][0]  = o_w[7:4];
-  assign \pe_0_0__o_w.scale  = o_w[15:8];
-  assign \pe_0_0__o_w.scale[0]  = o_w[15:8];
-  assign \pe_0_0__o_w.zero  = o_w[17:16];
-  assign \pe_0_0__o_w.zero[0]  = o_w[17:16];
   assign pe_0_0__i_ctl[1] = 1'h1;
   assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_4x4_shared.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_lut_w2_a8_os_4x4_shared.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -7953,17 +10640,13 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__i
   wire \i_ctl[0].last ;
   wire \i_ctl[0].load_w ;
   wire \i_ctl[0].valid ;
-  wire [17:0] i_w;
-  wire [17:0] \i_w[0] ;
+  wire [7:0] i_w;
+  wire [7:0] \i_w[0] ;
   wire [7:0] \i_w[0].planes ;
   wire [3:0] \i_w[0].planes[0] ;
   wire [3:0] \i_w[0].planes[0][0] ;
   wire [3:0] \i_w[0].planes[1] ;
   wire [3:0] \i_w[0].planes[1][0] ;
-  wire [7:0] \i_w[0].scale ;
-  wire [7:0] \i_w[0].scale[0] ;
-  wire [1:0] \i_w[0].zero ;
-  wire [1:0] \i_w[0].zero[0] ;
   output [87:0] o_a;
   wire [87:0] o_a;
   wire [87:0] \o_a[0] ;
@@ -7985,25 +10668,25 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__i
   wire \o_ctl[0].last ;
   wire \o_ctl[0].load_w ;
   wire \o_ctl[0].valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum[0] ;
-  wire [31:0] \o_psum[0][0] ;
-  wire [31:0] \o_psum[0][0][0] ;
+  output [34:0] o_psum;
+  wire [34:0] o_psum;
+  wire [34:0] \o_psum[0] ;
+  wire [34:0] \o_psum[0][0] ;
+  wire [16:0] \o_psum[0][0].acc ;
+  wire [15:0] \o_psum[0][0].act_sum ;
+  wire \o_psum[0][0].first ;
+  wire \o_psum[0][0].last ;
+  output o_valid;
   wire o_valid;
   wire \o_valid[0] ;
-  output [17:0] o_w;
-  wire [17:0] o_w;
-  wire [17:0] \o_w[0] ;
+  output [7:0] o_w;
+  wire [7:0] o_w;
+  wire [7:0] \o_w[0] ;
   wire [7:0] \o_w[0].planes ;
   wire [3:0] \o_w[0].planes[0] ;
   wire [3:0] \o_w[0].planes[0][0] ;
   wire [3:0] \o_w[0].planes[1] ;
   wire [3:0] \o_w[0].planes[1][0] ;
-  wire [7:0] \o_w[0].scale ;
-  wire [7:0] \o_w[0].scale[0] ;
-  wire [1:0] \o_w[0].zero ;
-  wire [1:0] \o_w[0].zero[0] ;
   input [87:0] pe_0_0__i_a;
   wire [87:0] pe_0_0__i_a;
   wire [87:0] \pe_0_0__i_a[0] ;
@@ -8022,17 +10705,13 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__i
   wire \pe_0_0__i_ctl.last ;
   wire \pe_0_0__i_ctl.load_w ;
   wire \pe_0_0__i_ctl.valid ;
-  input [17:0] pe_0_0__i_w;
-  wire [17:0] pe_0_0__i_w;
+  input [7:0] pe_0_0__i_w;
+  wire [7:0] pe_0_0__i_w;
   wire [7:0] \pe_0_0__i_w.planes ;
   wire [3:0] \pe_0_0__i_w.planes[0] ;
   wire [3:0] \pe_0_0__i_w.planes[0][0] ;
   wire [3:0] \pe_0_0__i_w.planes[1] ;
   wire [3:0] \pe_0_0__i_w.planes[1][0] ;
-  wire [7:0] \pe_0_0__i_w.scale ;
-  wire [7:0] \pe_0_0__i_w.scale[0] ;
-  wire [1:0] \pe_0_0__i_w.zero ;
-  wire [1:0] \pe_0_0__i_w.zero[0] ;
   wire [87:0] pe_0_0__o_a;
   wire [87:0] \pe_0_0__o_a[0] ;
   wire [87:0] \pe_0_0__o_a[0].table ;
@@ -8050,26 +10729,25 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__i
   wire \pe_0_0__o_ctl.last ;
   wire \pe_0_0__o_ctl.load_w ;
   wire \pe_0_0__o_ctl.valid ;
-  wire [31:0] pe_0_0__o_psum;
-  wire [31:0] \pe_0_0__o_psum[0] ;
+  wire [34:0] pe_0_0__o_psum;
+  wire [16:0] \pe_0_0__o_psum.acc ;
+  wire [15:0] \pe_0_0__o_psum.act_sum ;
+  wire \pe_0_0__o_psum.first ;
+  wire \pe_0_0__o_psum.last ;
   wire pe_0_0__o_valid;
-  wire [17:0] pe_0_0__o_w;
+  wire [7:0] pe_0_0__o_w;
   wire [7:0] \pe_0_0__o_w.planes ;
   wire [3:0] \pe_0_0__o_w.planes[0] ;
   wire [3:0] \pe_0_0__o_w.planes[0][0] ;
   wire [3:0] \pe_0_0__o_w.planes[1] ;
   wire [3:0] \pe_0_0__o_w.planes[1][0] ;
-  wire [7:0] \pe_0_0__o_w.scale ;
-  wire [7:0] \pe_0_0__o_w.scale[0] ;
-  wire [1:0] \pe_0_0__o_w.zero ;
-  wire [1:0] \pe_0_0__o_w.zero[0] ;
   input rst;
   wire rst;
   array_lut_w2_a8_os_4x4_shared__pe pe_0_0 (
     .clk(clk),
     .i_a(pe_0_0__i_a),
     .i_ctl(pe_0_0__i_ctl),
-    .i_psum(32'd0),
+    .i_psum(35'h000000000),
     .i_w(pe_0_0__i_w),
     .o_a(o_a),
     .o_ctl(o_ctl),
@@ -8118,29 +10796,27 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__i
   assign \i_ctl[0].first  = i_ctl[2];
   assign \i_ctl[0].last  = i_ctl[3];
   assign \i_ctl[0].group_end  = i_ctl[4];
-  assign \pe_0_0__i_w.planes  = pe_0_0__i_w[7:0];
+  assign \pe_0_0__i_w.planes  = pe_0_0__i_w;
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[1]  = pe_0_0__i_w[7:4];
   assign \pe_0_0__i_w.planes[1][0]  = pe_0_0__i_w[7:4];
-  assign \pe_0_0__i_w.scale  = pe_0_0__i_w[15:8];
-  assign \pe_0_0__i_w.scale[0]  = pe_0_0__i_w[15:8];
-  assign \pe_0_0__i_w.zero  = pe_0_0__i_w[17:16];
-  assign \pe_0_0__i_w.zero[0]  = pe_0_0__i_w[17:16];
   assign \i_w[0]  = pe_0_0__i_w;
-  assign \i_w[0].planes  = pe_0_0__i_w[7:0];
+  assign \i_w[0].planes  = pe_0_0__i_w;
   assign \i_w[0].planes[0]  = pe_0_0__i_w[3:0];
   assign \i_w[0].planes[0][0]  = pe_0_0__i_w[3:0];
   assign \i_w[0].planes[1]  = pe_0_0__i_w[7:4];
   assign \i_w[0].planes[1][0]  = pe_0_0__i_w[7:4];
-  assign \i_w[0].scale  = pe_0_0__i_w[15:8];
-  assign \i_w[0].scale[0]  = pe_0_0__i_w[15:8];
-  assign \i_w[0].zero  = pe_0_0__i_w[17:16];
-  assign \i_w[0].zero[0]  = pe_0_0__i_w[17:16];
   assign \o_psum[0]  = o_psum;
   assign \o_psum[0][0]  = o_psum;
-  assign \o_psum[0][0][0]  = o_psum;
-  assign \pe_0_0__o_psum[0]  = o_psum;
+  assign \o_psum[0][0].acc  = o_psum[16:0];
+  assign \o_psum[0][0].act_sum  = o_psum[32:17];
+  assign \o_psum[0][0].first  = o_psum[33];
+  assign \o_psum[0][0].last  = o_psum[34];
+  assign \pe_0_0__o_psum.acc  = o_psum[16:0];
+  assign \pe_0_0__o_psum.act_sum  = o_psum[32:17];
+  assign \pe_0_0__o_psum.first  = o_psum[33];
+  assign \pe_0_0__o_psum.last  = o_psum[34];
   assign \o_valid[0]  = o_valid;
   assign \o_a[0]  = o_a;
   assign \o_a[0][0]  = o_a;
@@ -8175,29 +10851,21 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_1_1 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__o_ctl.last  = o_ctl[3];
   assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
   assign \o_w[0]  = o_w;
-  assign \o_w[0].planes  = o_w[7:0];
+  assign \o_w[0].planes  = o_w;
   assign \o_w[0].planes[0]  = o_w[3:0];
   assign \o_w[0].planes[0][0]  = o_w[3:0];
   assign \o_w[0].planes[1]  = o_w[7:4];
   assign \o_w[0].planes[1][0]  = o_w[7:4];
-  assign \o_w[0].scale  = o_w[15:8];
-  assign \o_w[0].scale[0]  = o_w[15:8];
-  assign \o_w[0].zero  = o_w[17:16];
-  assign \o_w[0].zero[0]  = o_w[17:16];
-  assign \pe_0_0__o_w.planes  = o_w[7:0];
+  assign \pe_0_0__o_w.planes  = o_w;
   assign \pe_0_0__o_w.planes[0]  = o_w[3:0];
   assign \pe_0_0__o_w.planes[0][0]  = o_w[3:0];
   assign \pe_0_0__o_w.planes[1]  = o_w[7:4];
   assign \pe_0_0__o_w.planes[1][0]  = o_w[7:4];
-  assign \pe_0_0__o_w.scale  = o_w[15:8];
-  assign \pe_0_0__o_w.scale[0]  = o_w[15:8];
-  assign \pe_0_0__o_w.zero  = o_w[17:16];
-  assign \pe_0_0__o_w.zero[0]  = o_w[17:16];
   assign pe_0_0__i_ctl[1] = 1'h1;
   assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_4x4_shared.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_lut_w2_a8_os_4x4_shared.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -8221,17 +10889,13 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__i
   wire \i_ctl[0].last ;
   wire \i_ctl[0].load_w ;
   wire \i_ctl[0].valid ;
-  wire [17:0] i_w;
-  wire [17:0] \i_w[0] ;
+  wire [7:0] i_w;
+  wire [7:0] \i_w[0] ;
   wire [7:0] \i_w[0].planes ;
   wire [3:0] \i_w[0].planes[0] ;
   wire [3:0] \i_w[0].planes[0][0] ;
   wire [3:0] \i_w[0].planes[1] ;
   wire [3:0] \i_w[0].planes[1][0] ;
-  wire [7:0] \i_w[0].scale ;
-  wire [7:0] \i_w[0].scale[0] ;
-  wire [1:0] \i_w[0].zero ;
-  wire [1:0] \i_w[0].zero[0] ;
   output [87:0] o_a;
   wire [87:0] o_a;
   wire [87:0] \o_a[0] ;
@@ -8253,25 +10917,25 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__i
   wire \o_ctl[0].last ;
   wire \o_ctl[0].load_w ;
   wire \o_ctl[0].valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum[0] ;
-  wire [31:0] \o_psum[0][0] ;
-  wire [31:0] \o_psum[0][0][0] ;
+  output [34:0] o_psum;
+  wire [34:0] o_psum;
+  wire [34:0] \o_psum[0] ;
+  wire [34:0] \o_psum[0][0] ;
+  wire [16:0] \o_psum[0][0].acc ;
+  wire [15:0] \o_psum[0][0].act_sum ;
+  wire \o_psum[0][0].first ;
+  wire \o_psum[0][0].last ;
+  output o_valid;
   wire o_valid;
   wire \o_valid[0] ;
-  output [17:0] o_w;
-  wire [17:0] o_w;
-  wire [17:0] \o_w[0] ;
+  output [7:0] o_w;
+  wire [7:0] o_w;
+  wire [7:0] \o_w[0] ;
   wire [7:0] \o_w[0].planes ;
   wire [3:0] \o_w[0].planes[0] ;
   wire [3:0] \o_w[0].planes[0][0] ;
   wire [3:0] \o_w[0].planes[1] ;
   wire [3:0] \o_w[0].planes[1][0] ;
-  wire [7:0] \o_w[0].scale ;
-  wire [7:0] \o_w[0].scale[0] ;
-  wire [1:0] \o_w[0].zero ;
-  wire [1:0] \o_w[0].zero[0] ;
   input [87:0] pe_0_0__i_a;
   wire [87:0] pe_0_0__i_a;
   wire [87:0] \pe_0_0__i_a[0] ;
@@ -8290,17 +10954,13 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__i
   wire \pe_0_0__i_ctl.last ;
   wire \pe_0_0__i_ctl.load_w ;
   wire \pe_0_0__i_ctl.valid ;
-  input [17:0] pe_0_0__i_w;
-  wire [17:0] pe_0_0__i_w;
+  input [7:0] pe_0_0__i_w;
+  wire [7:0] pe_0_0__i_w;
   wire [7:0] \pe_0_0__i_w.planes ;
   wire [3:0] \pe_0_0__i_w.planes[0] ;
   wire [3:0] \pe_0_0__i_w.planes[0][0] ;
   wire [3:0] \pe_0_0__i_w.planes[1] ;
   wire [3:0] \pe_0_0__i_w.planes[1][0] ;
-  wire [7:0] \pe_0_0__i_w.scale ;
-  wire [7:0] \pe_0_0__i_w.scale[0] ;
-  wire [1:0] \pe_0_0__i_w.zero ;
-  wire [1:0] \pe_0_0__i_w.zero[0] ;
   wire [87:0] pe_0_0__o_a;
   wire [87:0] \pe_0_0__o_a[0] ;
   wire [87:0] \pe_0_0__o_a[0].table ;
@@ -8318,26 +10978,25 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__i
   wire \pe_0_0__o_ctl.last ;
   wire \pe_0_0__o_ctl.load_w ;
   wire \pe_0_0__o_ctl.valid ;
-  wire [31:0] pe_0_0__o_psum;
-  wire [31:0] \pe_0_0__o_psum[0] ;
+  wire [34:0] pe_0_0__o_psum;
+  wire [16:0] \pe_0_0__o_psum.acc ;
+  wire [15:0] \pe_0_0__o_psum.act_sum ;
+  wire \pe_0_0__o_psum.first ;
+  wire \pe_0_0__o_psum.last ;
   wire pe_0_0__o_valid;
-  wire [17:0] pe_0_0__o_w;
+  wire [7:0] pe_0_0__o_w;
   wire [7:0] \pe_0_0__o_w.planes ;
   wire [3:0] \pe_0_0__o_w.planes[0] ;
   wire [3:0] \pe_0_0__o_w.planes[0][0] ;
   wire [3:0] \pe_0_0__o_w.planes[1] ;
   wire [3:0] \pe_0_0__o_w.planes[1][0] ;
-  wire [7:0] \pe_0_0__o_w.scale ;
-  wire [7:0] \pe_0_0__o_w.scale[0] ;
-  wire [1:0] \pe_0_0__o_w.zero ;
-  wire [1:0] \pe_0_0__o_w.zero[0] ;
   input rst;
   wire rst;
   array_lut_w2_a8_os_4x4_shared__pe pe_0_0 (
     .clk(clk),
     .i_a(pe_0_0__i_a),
     .i_ctl(pe_0_0__i_ctl),
-    .i_psum(32'd0),
+    .i_psum(35'h000000000),
     .i_w(pe_0_0__i_w),
     .o_a(o_a),
     .o_ctl(o_ctl),
@@ -8386,29 +11045,27 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__i
   assign \i_ctl[0].first  = i_ctl[2];
   assign \i_ctl[0].last  = i_ctl[3];
   assign \i_ctl[0].group_end  = i_ctl[4];
-  assign \pe_0_0__i_w.planes  = pe_0_0__i_w[7:0];
+  assign \pe_0_0__i_w.planes  = pe_0_0__i_w;
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[1]  = pe_0_0__i_w[7:4];
   assign \pe_0_0__i_w.planes[1][0]  = pe_0_0__i_w[7:4];
-  assign \pe_0_0__i_w.scale  = pe_0_0__i_w[15:8];
-  assign \pe_0_0__i_w.scale[0]  = pe_0_0__i_w[15:8];
-  assign \pe_0_0__i_w.zero  = pe_0_0__i_w[17:16];
-  assign \pe_0_0__i_w.zero[0]  = pe_0_0__i_w[17:16];
   assign \i_w[0]  = pe_0_0__i_w;
-  assign \i_w[0].planes  = pe_0_0__i_w[7:0];
+  assign \i_w[0].planes  = pe_0_0__i_w;
   assign \i_w[0].planes[0]  = pe_0_0__i_w[3:0];
   assign \i_w[0].planes[0][0]  = pe_0_0__i_w[3:0];
   assign \i_w[0].planes[1]  = pe_0_0__i_w[7:4];
   assign \i_w[0].planes[1][0]  = pe_0_0__i_w[7:4];
-  assign \i_w[0].scale  = pe_0_0__i_w[15:8];
-  assign \i_w[0].scale[0]  = pe_0_0__i_w[15:8];
-  assign \i_w[0].zero  = pe_0_0__i_w[17:16];
-  assign \i_w[0].zero[0]  = pe_0_0__i_w[17:16];
   assign \o_psum[0]  = o_psum;
   assign \o_psum[0][0]  = o_psum;
-  assign \o_psum[0][0][0]  = o_psum;
-  assign \pe_0_0__o_psum[0]  = o_psum;
+  assign \o_psum[0][0].acc  = o_psum[16:0];
+  assign \o_psum[0][0].act_sum  = o_psum[32:17];
+  assign \o_psum[0][0].first  = o_psum[33];
+  assign \o_psum[0][0].last  = o_psum[34];
+  assign \pe_0_0__o_psum.acc  = o_psum[16:0];
+  assign \pe_0_0__o_psum.act_sum  = o_psum[32:17];
+  assign \pe_0_0__o_psum.first  = o_psum[33];
+  assign \pe_0_0__o_psum.last  = o_psum[34];
   assign \o_valid[0]  = o_valid;
   assign \o_a[0]  = o_a;
   assign \o_a[0][0]  = o_a;
@@ -8443,29 +11100,21 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__o_ctl.last  = o_ctl[3];
   assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
   assign \o_w[0]  = o_w;
-  assign \o_w[0].planes  = o_w[7:0];
+  assign \o_w[0].planes  = o_w;
   assign \o_w[0].planes[0]  = o_w[3:0];
   assign \o_w[0].planes[0][0]  = o_w[3:0];
   assign \o_w[0].planes[1]  = o_w[7:4];
   assign \o_w[0].planes[1][0]  = o_w[7:4];
-  assign \o_w[0].scale  = o_w[15:8];
-  assign \o_w[0].scale[0]  = o_w[15:8];
-  assign \o_w[0].zero  = o_w[17:16];
-  assign \o_w[0].zero[0]  = o_w[17:16];
-  assign \pe_0_0__o_w.planes  = o_w[7:0];
+  assign \pe_0_0__o_w.planes  = o_w;
   assign \pe_0_0__o_w.planes[0]  = o_w[3:0];
   assign \pe_0_0__o_w.planes[0][0]  = o_w[3:0];
   assign \pe_0_0__o_w.planes[1]  = o_w[7:4];
   assign \pe_0_0__o_w.planes[1][0]  = o_w[7:4];
-  assign \pe_0_0__o_w.scale  = o_w[15:8];
-  assign \pe_0_0__o_w.scale[0]  = o_w[15:8];
-  assign \pe_0_0__o_w.zero  = o_w[17:16];
-  assign \pe_0_0__o_w.zero[0]  = o_w[17:16];
   assign pe_0_0__i_ctl[1] = 1'h1;
   assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_4x4_shared.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, clk);
+module \array_lut_w2_a8_os_4x4_shared.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_w, o_psum, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -8489,17 +11138,13 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__i
   wire \i_ctl[0].last ;
   wire \i_ctl[0].load_w ;
   wire \i_ctl[0].valid ;
-  wire [17:0] i_w;
-  wire [17:0] \i_w[0] ;
+  wire [7:0] i_w;
+  wire [7:0] \i_w[0] ;
   wire [7:0] \i_w[0].planes ;
   wire [3:0] \i_w[0].planes[0] ;
   wire [3:0] \i_w[0].planes[0][0] ;
   wire [3:0] \i_w[0].planes[1] ;
   wire [3:0] \i_w[0].planes[1][0] ;
-  wire [7:0] \i_w[0].scale ;
-  wire [7:0] \i_w[0].scale[0] ;
-  wire [1:0] \i_w[0].zero ;
-  wire [1:0] \i_w[0].zero[0] ;
   wire [87:0] o_a;
   wire [87:0] \o_a[0] ;
   wire [87:0] \o_a[0][0] ;
@@ -8512,7 +11157,6 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \o_a[0][0].table[5] ;
   wire [10:0] \o_a[0][0].table[6] ;
   wire [10:0] \o_a[0][0].table[7] ;
-  output [4:0] o_ctl;
   wire [4:0] o_ctl;
   wire [4:0] \o_ctl[0] ;
   wire \o_ctl[0].first ;
@@ -8520,25 +11164,25 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__i
   wire \o_ctl[0].last ;
   wire \o_ctl[0].load_w ;
   wire \o_ctl[0].valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum[0] ;
-  wire [31:0] \o_psum[0][0] ;
-  wire [31:0] \o_psum[0][0][0] ;
+  output [34:0] o_psum;
+  wire [34:0] o_psum;
+  wire [34:0] \o_psum[0] ;
+  wire [34:0] \o_psum[0][0] ;
+  wire [16:0] \o_psum[0][0].acc ;
+  wire [15:0] \o_psum[0][0].act_sum ;
+  wire \o_psum[0][0].first ;
+  wire \o_psum[0][0].last ;
+  output o_valid;
   wire o_valid;
   wire \o_valid[0] ;
-  output [17:0] o_w;
-  wire [17:0] o_w;
-  wire [17:0] \o_w[0] ;
+  output [7:0] o_w;
+  wire [7:0] o_w;
+  wire [7:0] \o_w[0] ;
   wire [7:0] \o_w[0].planes ;
   wire [3:0] \o_w[0].planes[0] ;
   wire [3:0] \o_w[0].planes[0][0] ;
   wire [3:0] \o_w[0].planes[1] ;
   wire [3:0] \o_w[0].planes[1][0] ;
-  wire [7:0] \o_w[0].scale ;
-  wire [7:0] \o_w[0].scale[0] ;
-  wire [1:0] \o_w[0].zero ;
-  wire [1:0] \o_w[0].zero[0] ;
   input [87:0] pe_0_0__i_a;
   wire [87:0] pe_0_0__i_a;
   wire [87:0] \pe_0_0__i_a[0] ;
@@ -8557,17 +11201,13 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__i
   wire \pe_0_0__i_ctl.last ;
   wire \pe_0_0__i_ctl.load_w ;
   wire \pe_0_0__i_ctl.valid ;
-  input [17:0] pe_0_0__i_w;
-  wire [17:0] pe_0_0__i_w;
+  input [7:0] pe_0_0__i_w;
+  wire [7:0] pe_0_0__i_w;
   wire [7:0] \pe_0_0__i_w.planes ;
   wire [3:0] \pe_0_0__i_w.planes[0] ;
   wire [3:0] \pe_0_0__i_w.planes[0][0] ;
   wire [3:0] \pe_0_0__i_w.planes[1] ;
   wire [3:0] \pe_0_0__i_w.planes[1][0] ;
-  wire [7:0] \pe_0_0__i_w.scale ;
-  wire [7:0] \pe_0_0__i_w.scale[0] ;
-  wire [1:0] \pe_0_0__i_w.zero ;
-  wire [1:0] \pe_0_0__i_w.zero[0] ;
   wire [87:0] pe_0_0__o_a;
   wire [87:0] \pe_0_0__o_a[0] ;
   wire [87:0] \pe_0_0__o_a[0].table ;
@@ -8585,26 +11225,25 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__i
   wire \pe_0_0__o_ctl.last ;
   wire \pe_0_0__o_ctl.load_w ;
   wire \pe_0_0__o_ctl.valid ;
-  wire [31:0] pe_0_0__o_psum;
-  wire [31:0] \pe_0_0__o_psum[0] ;
+  wire [34:0] pe_0_0__o_psum;
+  wire [16:0] \pe_0_0__o_psum.acc ;
+  wire [15:0] \pe_0_0__o_psum.act_sum ;
+  wire \pe_0_0__o_psum.first ;
+  wire \pe_0_0__o_psum.last ;
   wire pe_0_0__o_valid;
-  wire [17:0] pe_0_0__o_w;
+  wire [7:0] pe_0_0__o_w;
   wire [7:0] \pe_0_0__o_w.planes ;
   wire [3:0] \pe_0_0__o_w.planes[0] ;
   wire [3:0] \pe_0_0__o_w.planes[0][0] ;
   wire [3:0] \pe_0_0__o_w.planes[1] ;
   wire [3:0] \pe_0_0__o_w.planes[1][0] ;
-  wire [7:0] \pe_0_0__o_w.scale ;
-  wire [7:0] \pe_0_0__o_w.scale[0] ;
-  wire [1:0] \pe_0_0__o_w.zero ;
-  wire [1:0] \pe_0_0__o_w.zero[0] ;
   input rst;
   wire rst;
   array_lut_w2_a8_os_4x4_shared__pe pe_0_0 (
     .clk(clk),
     .i_a(pe_0_0__i_a),
     .i_ctl(pe_0_0__i_ctl),
-    .i_psum(32'd0),
+    .i_psum(35'h000000000),
     .i_w(pe_0_0__i_w),
     .o_a(o_a),
     .o_ctl(o_ctl),
@@ -8653,29 +11292,27 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__i
   assign \i_ctl[0].first  = i_ctl[2];
   assign \i_ctl[0].last  = i_ctl[3];
   assign \i_ctl[0].group_end  = i_ctl[4];
-  assign \pe_0_0__i_w.planes  = pe_0_0__i_w[7:0];
+  assign \pe_0_0__i_w.planes  = pe_0_0__i_w;
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[1]  = pe_0_0__i_w[7:4];
   assign \pe_0_0__i_w.planes[1][0]  = pe_0_0__i_w[7:4];
-  assign \pe_0_0__i_w.scale  = pe_0_0__i_w[15:8];
-  assign \pe_0_0__i_w.scale[0]  = pe_0_0__i_w[15:8];
-  assign \pe_0_0__i_w.zero  = pe_0_0__i_w[17:16];
-  assign \pe_0_0__i_w.zero[0]  = pe_0_0__i_w[17:16];
   assign \i_w[0]  = pe_0_0__i_w;
-  assign \i_w[0].planes  = pe_0_0__i_w[7:0];
+  assign \i_w[0].planes  = pe_0_0__i_w;
   assign \i_w[0].planes[0]  = pe_0_0__i_w[3:0];
   assign \i_w[0].planes[0][0]  = pe_0_0__i_w[3:0];
   assign \i_w[0].planes[1]  = pe_0_0__i_w[7:4];
   assign \i_w[0].planes[1][0]  = pe_0_0__i_w[7:4];
-  assign \i_w[0].scale  = pe_0_0__i_w[15:8];
-  assign \i_w[0].scale[0]  = pe_0_0__i_w[15:8];
-  assign \i_w[0].zero  = pe_0_0__i_w[17:16];
-  assign \i_w[0].zero[0]  = pe_0_0__i_w[17:16];
   assign \o_psum[0]  = o_psum;
   assign \o_psum[0][0]  = o_psum;
-  assign \o_psum[0][0][0]  = o_psum;
-  assign \pe_0_0__o_psum[0]  = o_psum;
+  assign \o_psum[0][0].acc  = o_psum[16:0];
+  assign \o_psum[0][0].act_sum  = o_psum[32:17];
+  assign \o_psum[0][0].first  = o_psum[33];
+  assign \o_psum[0][0].last  = o_psum[34];
+  assign \pe_0_0__o_psum.acc  = o_psum[16:0];
+  assign \pe_0_0__o_psum.act_sum  = o_psum[32:17];
+  assign \pe_0_0__o_psum.first  = o_psum[33];
+  assign \pe_0_0__o_psum.last  = o_psum[34];
   assign \o_valid[0]  = o_valid;
   assign \o_a[0]  = o_a;
   assign \o_a[0][0]  = o_a;
@@ -8710,29 +11347,21 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__o_ctl.last  = o_ctl[3];
   assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
   assign \o_w[0]  = o_w;
-  assign \o_w[0].planes  = o_w[7:0];
+  assign \o_w[0].planes  = o_w;
   assign \o_w[0].planes[0]  = o_w[3:0];
   assign \o_w[0].planes[0][0]  = o_w[3:0];
   assign \o_w[0].planes[1]  = o_w[7:4];
   assign \o_w[0].planes[1][0]  = o_w[7:4];
-  assign \o_w[0].scale  = o_w[15:8];
-  assign \o_w[0].scale[0]  = o_w[15:8];
-  assign \o_w[0].zero  = o_w[17:16];
-  assign \o_w[0].zero[0]  = o_w[17:16];
-  assign \pe_0_0__o_w.planes  = o_w[7:0];
+  assign \pe_0_0__o_w.planes  = o_w;
   assign \pe_0_0__o_w.planes[0]  = o_w[3:0];
   assign \pe_0_0__o_w.planes[0][0]  = o_w[3:0];
   assign \pe_0_0__o_w.planes[1]  = o_w[7:4];
   assign \pe_0_0__o_w.planes[1][0]  = o_w[7:4];
-  assign \pe_0_0__o_w.scale  = o_w[15:8];
-  assign \pe_0_0__o_w.scale[0]  = o_w[15:8];
-  assign \pe_0_0__o_w.zero  = o_w[17:16];
-  assign \pe_0_0__o_w.zero[0]  = o_w[17:16];
   assign pe_0_0__i_ctl[1] = 1'h1;
   assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_4x4_shared.mesh.tile_2_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, i_ctl, pe_0_0__i_a, clk);
+module \array_lut_w2_a8_os_4x4_shared.mesh.tile_2_0 (rst, pe_0_0__i_w, o_a, o_w, o_psum, o_ctl, o_valid, i_ctl, pe_0_0__i_a, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -8756,17 +11385,13 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_2_0 (rst, pe_0_0__i_w, o_a, o_w,
   wire \i_ctl[0].last ;
   wire \i_ctl[0].load_w ;
   wire \i_ctl[0].valid ;
-  wire [17:0] i_w;
-  wire [17:0] \i_w[0] ;
+  wire [7:0] i_w;
+  wire [7:0] \i_w[0] ;
   wire [7:0] \i_w[0].planes ;
   wire [3:0] \i_w[0].planes[0] ;
   wire [3:0] \i_w[0].planes[0][0] ;
   wire [3:0] \i_w[0].planes[1] ;
   wire [3:0] \i_w[0].planes[1][0] ;
-  wire [7:0] \i_w[0].scale ;
-  wire [7:0] \i_w[0].scale[0] ;
-  wire [1:0] \i_w[0].zero ;
-  wire [1:0] \i_w[0].zero[0] ;
   output [87:0] o_a;
   wire [87:0] o_a;
   wire [87:0] \o_a[0] ;
@@ -8788,25 +11413,25 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_2_0 (rst, pe_0_0__i_w, o_a, o_w,
   wire \o_ctl[0].last ;
   wire \o_ctl[0].load_w ;
   wire \o_ctl[0].valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum[0] ;
-  wire [31:0] \o_psum[0][0] ;
-  wire [31:0] \o_psum[0][0][0] ;
+  output [34:0] o_psum;
+  wire [34:0] o_psum;
+  wire [34:0] \o_psum[0] ;
+  wire [34:0] \o_psum[0][0] ;
+  wire [16:0] \o_psum[0][0].acc ;
+  wire [15:0] \o_psum[0][0].act_sum ;
+  wire \o_psum[0][0].first ;
+  wire \o_psum[0][0].last ;
+  output o_valid;
   wire o_valid;
   wire \o_valid[0] ;
-  output [17:0] o_w;
-  wire [17:0] o_w;
-  wire [17:0] \o_w[0] ;
+  output [7:0] o_w;
+  wire [7:0] o_w;
+  wire [7:0] \o_w[0] ;
   wire [7:0] \o_w[0].planes ;
   wire [3:0] \o_w[0].planes[0] ;
   wire [3:0] \o_w[0].planes[0][0] ;
   wire [3:0] \o_w[0].planes[1] ;
   wire [3:0] \o_w[0].planes[1][0] ;
-  wire [7:0] \o_w[0].scale ;
-  wire [7:0] \o_w[0].scale[0] ;
-  wire [1:0] \o_w[0].zero ;
-  wire [1:0] \o_w[0].zero[0] ;
   input [87:0] pe_0_0__i_a;
   wire [87:0] pe_0_0__i_a;
   wire [87:0] \pe_0_0__i_a[0] ;
@@ -8825,17 +11450,13 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_2_0 (rst, pe_0_0__i_w, o_a, o_w,
   wire \pe_0_0__i_ctl.last ;
   wire \pe_0_0__i_ctl.load_w ;
   wire \pe_0_0__i_ctl.valid ;
-  input [17:0] pe_0_0__i_w;
-  wire [17:0] pe_0_0__i_w;
+  input [7:0] pe_0_0__i_w;
+  wire [7:0] pe_0_0__i_w;
   wire [7:0] \pe_0_0__i_w.planes ;
   wire [3:0] \pe_0_0__i_w.planes[0] ;
   wire [3:0] \pe_0_0__i_w.planes[0][0] ;
   wire [3:0] \pe_0_0__i_w.planes[1] ;
   wire [3:0] \pe_0_0__i_w.planes[1][0] ;
-  wire [7:0] \pe_0_0__i_w.scale ;
-  wire [7:0] \pe_0_0__i_w.scale[0] ;
-  wire [1:0] \pe_0_0__i_w.zero ;
-  wire [1:0] \pe_0_0__i_w.zero[0] ;
   wire [87:0] pe_0_0__o_a;
   wire [87:0] \pe_0_0__o_a[0] ;
   wire [87:0] \pe_0_0__o_a[0].table ;
@@ -8853,26 +11474,25 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_2_0 (rst, pe_0_0__i_w, o_a, o_w,
   wire \pe_0_0__o_ctl.last ;
   wire \pe_0_0__o_ctl.load_w ;
   wire \pe_0_0__o_ctl.valid ;
-  wire [31:0] pe_0_0__o_psum;
-  wire [31:0] \pe_0_0__o_psum[0] ;
+  wire [34:0] pe_0_0__o_psum;
+  wire [16:0] \pe_0_0__o_psum.acc ;
+  wire [15:0] \pe_0_0__o_psum.act_sum ;
+  wire \pe_0_0__o_psum.first ;
+  wire \pe_0_0__o_psum.last ;
   wire pe_0_0__o_valid;
-  wire [17:0] pe_0_0__o_w;
+  wire [7:0] pe_0_0__o_w;
   wire [7:0] \pe_0_0__o_w.planes ;
   wire [3:0] \pe_0_0__o_w.planes[0] ;
   wire [3:0] \pe_0_0__o_w.planes[0][0] ;
   wire [3:0] \pe_0_0__o_w.planes[1] ;
   wire [3:0] \pe_0_0__o_w.planes[1][0] ;
-  wire [7:0] \pe_0_0__o_w.scale ;
-  wire [7:0] \pe_0_0__o_w.scale[0] ;
-  wire [1:0] \pe_0_0__o_w.zero ;
-  wire [1:0] \pe_0_0__o_w.zero[0] ;
   input rst;
   wire rst;
   array_lut_w2_a8_os_4x4_shared__pe pe_0_0 (
     .clk(clk),
     .i_a(pe_0_0__i_a),
     .i_ctl(pe_0_0__i_ctl),
-    .i_psum(32'd0),
+    .i_psum(35'h000000000),
     .i_w(pe_0_0__i_w),
     .o_a(o_a),
     .o_ctl(o_ctl),
@@ -8921,29 +11541,27 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_2_0 (rst, pe_0_0__i_w, o_a, o_w,
   assign \i_ctl[0].first  = i_ctl[2];
   assign \i_ctl[0].last  = i_ctl[3];
   assign \i_ctl[0].group_end  = i_ctl[4];
-  assign \pe_0_0__i_w.planes  = pe_0_0__i_w[7:0];
+  assign \pe_0_0__i_w.planes  = pe_0_0__i_w;
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[1]  = pe_0_0__i_w[7:4];
   assign \pe_0_0__i_w.planes[1][0]  = pe_0_0__i_w[7:4];
-  assign \pe_0_0__i_w.scale  = pe_0_0__i_w[15:8];
-  assign \pe_0_0__i_w.scale[0]  = pe_0_0__i_w[15:8];
-  assign \pe_0_0__i_w.zero  = pe_0_0__i_w[17:16];
-  assign \pe_0_0__i_w.zero[0]  = pe_0_0__i_w[17:16];
   assign \i_w[0]  = pe_0_0__i_w;
-  assign \i_w[0].planes  = pe_0_0__i_w[7:0];
+  assign \i_w[0].planes  = pe_0_0__i_w;
   assign \i_w[0].planes[0]  = pe_0_0__i_w[3:0];
   assign \i_w[0].planes[0][0]  = pe_0_0__i_w[3:0];
   assign \i_w[0].planes[1]  = pe_0_0__i_w[7:4];
   assign \i_w[0].planes[1][0]  = pe_0_0__i_w[7:4];
-  assign \i_w[0].scale  = pe_0_0__i_w[15:8];
-  assign \i_w[0].scale[0]  = pe_0_0__i_w[15:8];
-  assign \i_w[0].zero  = pe_0_0__i_w[17:16];
-  assign \i_w[0].zero[0]  = pe_0_0__i_w[17:16];
   assign \o_psum[0]  = o_psum;
   assign \o_psum[0][0]  = o_psum;
-  assign \o_psum[0][0][0]  = o_psum;
-  assign \pe_0_0__o_psum[0]  = o_psum;
+  assign \o_psum[0][0].acc  = o_psum[16:0];
+  assign \o_psum[0][0].act_sum  = o_psum[32:17];
+  assign \o_psum[0][0].first  = o_psum[33];
+  assign \o_psum[0][0].last  = o_psum[34];
+  assign \pe_0_0__o_psum.acc  = o_psum[16:0];
+  assign \pe_0_0__o_psum.act_sum  = o_psum[32:17];
+  assign \pe_0_0__o_psum.first  = o_psum[33];
+  assign \pe_0_0__o_psum.last  = o_psum[34];
   assign \o_valid[0]  = o_valid;
   assign \o_a[0]  = o_a;
   assign \o_a[0][0]  = o_a;
@@ -8978,29 +11596,21 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_2_0 (rst, pe_0_0__i_w, o_a, o_w,
   assign \pe_0_0__o_ctl.last  = o_ctl[3];
   assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
   assign \o_w[0]  = o_w;
-  assign \o_w[0].planes  = o_w[7:0];
+  assign \o_w[0].planes  = o_w;
   assign \o_w[0].planes[0]  = o_w[3:0];
   assign \o_w[0].planes[0][0]  = o_w[3:0];
   assign \o_w[0].planes[1]  = o_w[7:4];
   assign \o_w[0].planes[1][0]  = o_w[7:4];
-  assign \o_w[0].scale  = o_w[15:8];
-  assign \o_w[0].scale[0]  = o_w[15:8];
-  assign \o_w[0].zero  = o_w[17:16];
-  assign \o_w[0].zero[0]  = o_w[17:16];
-  assign \pe_0_0__o_w.planes  = o_w[7:0];
+  assign \pe_0_0__o_w.planes  = o_w;
   assign \pe_0_0__o_w.planes[0]  = o_w[3:0];
   assign \pe_0_0__o_w.planes[0][0]  = o_w[3:0];
   assign \pe_0_0__o_w.planes[1]  = o_w[7:4];
   assign \pe_0_0__o_w.planes[1][0]  = o_w[7:4];
-  assign \pe_0_0__o_w.scale  = o_w[15:8];
-  assign \pe_0_0__o_w.scale[0]  = o_w[15:8];
-  assign \pe_0_0__o_w.zero  = o_w[17:16];
-  assign \pe_0_0__o_w.zero[0]  = o_w[17:16];
   assign pe_0_0__i_ctl[1] = 1'h1;
   assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_4x4_shared.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_lut_w2_a8_os_4x4_shared.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -9024,17 +11634,13 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__i
   wire \i_ctl[0].last ;
   wire \i_ctl[0].load_w ;
   wire \i_ctl[0].valid ;
-  wire [17:0] i_w;
-  wire [17:0] \i_w[0] ;
+  wire [7:0] i_w;
+  wire [7:0] \i_w[0] ;
   wire [7:0] \i_w[0].planes ;
   wire [3:0] \i_w[0].planes[0] ;
   wire [3:0] \i_w[0].planes[0][0] ;
   wire [3:0] \i_w[0].planes[1] ;
   wire [3:0] \i_w[0].planes[1][0] ;
-  wire [7:0] \i_w[0].scale ;
-  wire [7:0] \i_w[0].scale[0] ;
-  wire [1:0] \i_w[0].zero ;
-  wire [1:0] \i_w[0].zero[0] ;
   output [87:0] o_a;
   wire [87:0] o_a;
   wire [87:0] \o_a[0] ;
@@ -9056,25 +11662,25 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__i
   wire \o_ctl[0].last ;
   wire \o_ctl[0].load_w ;
   wire \o_ctl[0].valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum[0] ;
-  wire [31:0] \o_psum[0][0] ;
-  wire [31:0] \o_psum[0][0][0] ;
+  output [34:0] o_psum;
+  wire [34:0] o_psum;
+  wire [34:0] \o_psum[0] ;
+  wire [34:0] \o_psum[0][0] ;
+  wire [16:0] \o_psum[0][0].acc ;
+  wire [15:0] \o_psum[0][0].act_sum ;
+  wire \o_psum[0][0].first ;
+  wire \o_psum[0][0].last ;
+  output o_valid;
   wire o_valid;
   wire \o_valid[0] ;
-  output [17:0] o_w;
-  wire [17:0] o_w;
-  wire [17:0] \o_w[0] ;
+  output [7:0] o_w;
+  wire [7:0] o_w;
+  wire [7:0] \o_w[0] ;
   wire [7:0] \o_w[0].planes ;
   wire [3:0] \o_w[0].planes[0] ;
   wire [3:0] \o_w[0].planes[0][0] ;
   wire [3:0] \o_w[0].planes[1] ;
   wire [3:0] \o_w[0].planes[1][0] ;
-  wire [7:0] \o_w[0].scale ;
-  wire [7:0] \o_w[0].scale[0] ;
-  wire [1:0] \o_w[0].zero ;
-  wire [1:0] \o_w[0].zero[0] ;
   input [87:0] pe_0_0__i_a;
   wire [87:0] pe_0_0__i_a;
   wire [87:0] \pe_0_0__i_a[0] ;
@@ -9093,17 +11699,13 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__i
   wire \pe_0_0__i_ctl.last ;
   wire \pe_0_0__i_ctl.load_w ;
   wire \pe_0_0__i_ctl.valid ;
-  input [17:0] pe_0_0__i_w;
-  wire [17:0] pe_0_0__i_w;
+  input [7:0] pe_0_0__i_w;
+  wire [7:0] pe_0_0__i_w;
   wire [7:0] \pe_0_0__i_w.planes ;
   wire [3:0] \pe_0_0__i_w.planes[0] ;
   wire [3:0] \pe_0_0__i_w.planes[0][0] ;
   wire [3:0] \pe_0_0__i_w.planes[1] ;
   wire [3:0] \pe_0_0__i_w.planes[1][0] ;
-  wire [7:0] \pe_0_0__i_w.scale ;
-  wire [7:0] \pe_0_0__i_w.scale[0] ;
-  wire [1:0] \pe_0_0__i_w.zero ;
-  wire [1:0] \pe_0_0__i_w.zero[0] ;
   wire [87:0] pe_0_0__o_a;
   wire [87:0] \pe_0_0__o_a[0] ;
   wire [87:0] \pe_0_0__o_a[0].table ;
@@ -9121,26 +11723,25 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__i
   wire \pe_0_0__o_ctl.last ;
   wire \pe_0_0__o_ctl.load_w ;
   wire \pe_0_0__o_ctl.valid ;
-  wire [31:0] pe_0_0__o_psum;
-  wire [31:0] \pe_0_0__o_psum[0] ;
+  wire [34:0] pe_0_0__o_psum;
+  wire [16:0] \pe_0_0__o_psum.acc ;
+  wire [15:0] \pe_0_0__o_psum.act_sum ;
+  wire \pe_0_0__o_psum.first ;
+  wire \pe_0_0__o_psum.last ;
   wire pe_0_0__o_valid;
-  wire [17:0] pe_0_0__o_w;
+  wire [7:0] pe_0_0__o_w;
   wire [7:0] \pe_0_0__o_w.planes ;
   wire [3:0] \pe_0_0__o_w.planes[0] ;
   wire [3:0] \pe_0_0__o_w.planes[0][0] ;
   wire [3:0] \pe_0_0__o_w.planes[1] ;
   wire [3:0] \pe_0_0__o_w.planes[1][0] ;
-  wire [7:0] \pe_0_0__o_w.scale ;
-  wire [7:0] \pe_0_0__o_w.scale[0] ;
-  wire [1:0] \pe_0_0__o_w.zero ;
-  wire [1:0] \pe_0_0__o_w.zero[0] ;
   input rst;
   wire rst;
   array_lut_w2_a8_os_4x4_shared__pe pe_0_0 (
     .clk(clk),
     .i_a(pe_0_0__i_a),
     .i_ctl(pe_0_0__i_ctl),
-    .i_psum(32'd0),
+    .i_psum(35'h000000000),
     .i_w(pe_0_0__i_w),
     .o_a(o_a),
     .o_ctl(o_ctl),
@@ -9189,29 +11790,27 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__i
   assign \i_ctl[0].first  = i_ctl[2];
   assign \i_ctl[0].last  = i_ctl[3];
   assign \i_ctl[0].group_end  = i_ctl[4];
-  assign \pe_0_0__i_w.planes  = pe_0_0__i_w[7:0];
+  assign \pe_0_0__i_w.planes  = pe_0_0__i_w;
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[1]  = pe_0_0__i_w[7:4];
   assign \pe_0_0__i_w.planes[1][0]  = pe_0_0__i_w[7:4];
-  assign \pe_0_0__i_w.scale  = pe_0_0__i_w[15:8];
-  assign \pe_0_0__i_w.scale[0]  = pe_0_0__i_w[15:8];
-  assign \pe_0_0__i_w.zero  = pe_0_0__i_w[17:16];
-  assign \pe_0_0__i_w.zero[0]  = pe_0_0__i_w[17:16];
   assign \i_w[0]  = pe_0_0__i_w;
-  assign \i_w[0].planes  = pe_0_0__i_w[7:0];
+  assign \i_w[0].planes  = pe_0_0__i_w;
   assign \i_w[0].planes[0]  = pe_0_0__i_w[3:0];
   assign \i_w[0].planes[0][0]  = pe_0_0__i_w[3:0];
   assign \i_w[0].planes[1]  = pe_0_0__i_w[7:4];
   assign \i_w[0].planes[1][0]  = pe_0_0__i_w[7:4];
-  assign \i_w[0].scale  = pe_0_0__i_w[15:8];
-  assign \i_w[0].scale[0]  = pe_0_0__i_w[15:8];
-  assign \i_w[0].zero  = pe_0_0__i_w[17:16];
-  assign \i_w[0].zero[0]  = pe_0_0__i_w[17:16];
   assign \o_psum[0]  = o_psum;
   assign \o_psum[0][0]  = o_psum;
-  assign \o_psum[0][0][0]  = o_psum;
-  assign \pe_0_0__o_psum[0]  = o_psum;
+  assign \o_psum[0][0].acc  = o_psum[16:0];
+  assign \o_psum[0][0].act_sum  = o_psum[32:17];
+  assign \o_psum[0][0].first  = o_psum[33];
+  assign \o_psum[0][0].last  = o_psum[34];
+  assign \pe_0_0__o_psum.acc  = o_psum[16:0];
+  assign \pe_0_0__o_psum.act_sum  = o_psum[32:17];
+  assign \pe_0_0__o_psum.first  = o_psum[33];
+  assign \pe_0_0__o_psum.last  = o_psum[34];
   assign \o_valid[0]  = o_valid;
   assign \o_a[0]  = o_a;
   assign \o_a[0][0]  = o_a;
@@ -9246,29 +11845,21 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_2_1 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__o_ctl.last  = o_ctl[3];
   assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
   assign \o_w[0]  = o_w;
-  assign \o_w[0].planes  = o_w[7:0];
+  assign \o_w[0].planes  = o_w;
   assign \o_w[0].planes[0]  = o_w[3:0];
   assign \o_w[0].planes[0][0]  = o_w[3:0];
   assign \o_w[0].planes[1]  = o_w[7:4];
   assign \o_w[0].planes[1][0]  = o_w[7:4];
-  assign \o_w[0].scale  = o_w[15:8];
-  assign \o_w[0].scale[0]  = o_w[15:8];
-  assign \o_w[0].zero  = o_w[17:16];
-  assign \o_w[0].zero[0]  = o_w[17:16];
-  assign \pe_0_0__o_w.planes  = o_w[7:0];
+  assign \pe_0_0__o_w.planes  = o_w;
   assign \pe_0_0__o_w.planes[0]  = o_w[3:0];
   assign \pe_0_0__o_w.planes[0][0]  = o_w[3:0];
   assign \pe_0_0__o_w.planes[1]  = o_w[7:4];
   assign \pe_0_0__o_w.planes[1][0]  = o_w[7:4];
-  assign \pe_0_0__o_w.scale  = o_w[15:8];
-  assign \pe_0_0__o_w.scale[0]  = o_w[15:8];
-  assign \pe_0_0__o_w.zero  = o_w[17:16];
-  assign \pe_0_0__o_w.zero[0]  = o_w[17:16];
   assign pe_0_0__i_ctl[1] = 1'h1;
   assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_4x4_shared.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, clk);
+module \array_lut_w2_a8_os_4x4_shared.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_w, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -9292,17 +11883,13 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__i
   wire \i_ctl[0].last ;
   wire \i_ctl[0].load_w ;
   wire \i_ctl[0].valid ;
-  wire [17:0] i_w;
-  wire [17:0] \i_w[0] ;
+  wire [7:0] i_w;
+  wire [7:0] \i_w[0] ;
   wire [7:0] \i_w[0].planes ;
   wire [3:0] \i_w[0].planes[0] ;
   wire [3:0] \i_w[0].planes[0][0] ;
   wire [3:0] \i_w[0].planes[1] ;
   wire [3:0] \i_w[0].planes[1][0] ;
-  wire [7:0] \i_w[0].scale ;
-  wire [7:0] \i_w[0].scale[0] ;
-  wire [1:0] \i_w[0].zero ;
-  wire [1:0] \i_w[0].zero[0] ;
   output [87:0] o_a;
   wire [87:0] o_a;
   wire [87:0] \o_a[0] ;
@@ -9324,25 +11911,25 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__i
   wire \o_ctl[0].last ;
   wire \o_ctl[0].load_w ;
   wire \o_ctl[0].valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum[0] ;
-  wire [31:0] \o_psum[0][0] ;
-  wire [31:0] \o_psum[0][0][0] ;
+  output [34:0] o_psum;
+  wire [34:0] o_psum;
+  wire [34:0] \o_psum[0] ;
+  wire [34:0] \o_psum[0][0] ;
+  wire [16:0] \o_psum[0][0].acc ;
+  wire [15:0] \o_psum[0][0].act_sum ;
+  wire \o_psum[0][0].first ;
+  wire \o_psum[0][0].last ;
+  output o_valid;
   wire o_valid;
   wire \o_valid[0] ;
-  output [17:0] o_w;
-  wire [17:0] o_w;
-  wire [17:0] \o_w[0] ;
+  output [7:0] o_w;
+  wire [7:0] o_w;
+  wire [7:0] \o_w[0] ;
   wire [7:0] \o_w[0].planes ;
   wire [3:0] \o_w[0].planes[0] ;
   wire [3:0] \o_w[0].planes[0][0] ;
   wire [3:0] \o_w[0].planes[1] ;
   wire [3:0] \o_w[0].planes[1][0] ;
-  wire [7:0] \o_w[0].scale ;
-  wire [7:0] \o_w[0].scale[0] ;
-  wire [1:0] \o_w[0].zero ;
-  wire [1:0] \o_w[0].zero[0] ;
   input [87:0] pe_0_0__i_a;
   wire [87:0] pe_0_0__i_a;
   wire [87:0] \pe_0_0__i_a[0] ;
@@ -9361,17 +11948,13 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__i
   wire \pe_0_0__i_ctl.last ;
   wire \pe_0_0__i_ctl.load_w ;
   wire \pe_0_0__i_ctl.valid ;
-  input [17:0] pe_0_0__i_w;
-  wire [17:0] pe_0_0__i_w;
+  input [7:0] pe_0_0__i_w;
+  wire [7:0] pe_0_0__i_w;
   wire [7:0] \pe_0_0__i_w.planes ;
   wire [3:0] \pe_0_0__i_w.planes[0] ;
   wire [3:0] \pe_0_0__i_w.planes[0][0] ;
   wire [3:0] \pe_0_0__i_w.planes[1] ;
   wire [3:0] \pe_0_0__i_w.planes[1][0] ;
-  wire [7:0] \pe_0_0__i_w.scale ;
-  wire [7:0] \pe_0_0__i_w.scale[0] ;
-  wire [1:0] \pe_0_0__i_w.zero ;
-  wire [1:0] \pe_0_0__i_w.zero[0] ;
   wire [87:0] pe_0_0__o_a;
   wire [87:0] \pe_0_0__o_a[0] ;
   wire [87:0] \pe_0_0__o_a[0].table ;
@@ -9389,26 +11972,25 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__i
   wire \pe_0_0__o_ctl.last ;
   wire \pe_0_0__o_ctl.load_w ;
   wire \pe_0_0__o_ctl.valid ;
-  wire [31:0] pe_0_0__o_psum;
-  wire [31:0] \pe_0_0__o_psum[0] ;
+  wire [34:0] pe_0_0__o_psum;
+  wire [16:0] \pe_0_0__o_psum.acc ;
+  wire [15:0] \pe_0_0__o_psum.act_sum ;
+  wire \pe_0_0__o_psum.first ;
+  wire \pe_0_0__o_psum.last ;
   wire pe_0_0__o_valid;
-  wire [17:0] pe_0_0__o_w;
+  wire [7:0] pe_0_0__o_w;
   wire [7:0] \pe_0_0__o_w.planes ;
   wire [3:0] \pe_0_0__o_w.planes[0] ;
   wire [3:0] \pe_0_0__o_w.planes[0][0] ;
   wire [3:0] \pe_0_0__o_w.planes[1] ;
   wire [3:0] \pe_0_0__o_w.planes[1][0] ;
-  wire [7:0] \pe_0_0__o_w.scale ;
-  wire [7:0] \pe_0_0__o_w.scale[0] ;
-  wire [1:0] \pe_0_0__o_w.zero ;
-  wire [1:0] \pe_0_0__o_w.zero[0] ;
   input rst;
   wire rst;
   array_lut_w2_a8_os_4x4_shared__pe pe_0_0 (
     .clk(clk),
     .i_a(pe_0_0__i_a),
     .i_ctl(pe_0_0__i_ctl),
-    .i_psum(32'd0),
+    .i_psum(35'h000000000),
     .i_w(pe_0_0__i_w),
     .o_a(o_a),
     .o_ctl(o_ctl),
@@ -9457,29 +12039,27 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__i
   assign \i_ctl[0].first  = i_ctl[2];
   assign \i_ctl[0].last  = i_ctl[3];
   assign \i_ctl[0].group_end  = i_ctl[4];
-  assign \pe_0_0__i_w.planes  = pe_0_0__i_w[7:0];
+  assign \pe_0_0__i_w.planes  = pe_0_0__i_w;
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[1]  = pe_0_0__i_w[7:4];
   assign \pe_0_0__i_w.planes[1][0]  = pe_0_0__i_w[7:4];
-  assign \pe_0_0__i_w.scale  = pe_0_0__i_w[15:8];
-  assign \pe_0_0__i_w.scale[0]  = pe_0_0__i_w[15:8];
-  assign \pe_0_0__i_w.zero  = pe_0_0__i_w[17:16];
-  assign \pe_0_0__i_w.zero[0]  = pe_0_0__i_w[17:16];
   assign \i_w[0]  = pe_0_0__i_w;
-  assign \i_w[0].planes  = pe_0_0__i_w[7:0];
+  assign \i_w[0].planes  = pe_0_0__i_w;
   assign \i_w[0].planes[0]  = pe_0_0__i_w[3:0];
   assign \i_w[0].planes[0][0]  = pe_0_0__i_w[3:0];
   assign \i_w[0].planes[1]  = pe_0_0__i_w[7:4];
   assign \i_w[0].planes[1][0]  = pe_0_0__i_w[7:4];
-  assign \i_w[0].scale  = pe_0_0__i_w[15:8];
-  assign \i_w[0].scale[0]  = pe_0_0__i_w[15:8];
-  assign \i_w[0].zero  = pe_0_0__i_w[17:16];
-  assign \i_w[0].zero[0]  = pe_0_0__i_w[17:16];
   assign \o_psum[0]  = o_psum;
   assign \o_psum[0][0]  = o_psum;
-  assign \o_psum[0][0][0]  = o_psum;
-  assign \pe_0_0__o_psum[0]  = o_psum;
+  assign \o_psum[0][0].acc  = o_psum[16:0];
+  assign \o_psum[0][0].act_sum  = o_psum[32:17];
+  assign \o_psum[0][0].first  = o_psum[33];
+  assign \o_psum[0][0].last  = o_psum[34];
+  assign \pe_0_0__o_psum.acc  = o_psum[16:0];
+  assign \pe_0_0__o_psum.act_sum  = o_psum[32:17];
+  assign \pe_0_0__o_psum.first  = o_psum[33];
+  assign \pe_0_0__o_psum.last  = o_psum[34];
   assign \o_valid[0]  = o_valid;
   assign \o_a[0]  = o_a;
   assign \o_a[0][0]  = o_a;
@@ -9514,29 +12094,21 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__o_ctl.last  = o_ctl[3];
   assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
   assign \o_w[0]  = o_w;
-  assign \o_w[0].planes  = o_w[7:0];
+  assign \o_w[0].planes  = o_w;
   assign \o_w[0].planes[0]  = o_w[3:0];
   assign \o_w[0].planes[0][0]  = o_w[3:0];
   assign \o_w[0].planes[1]  = o_w[7:4];
   assign \o_w[0].planes[1][0]  = o_w[7:4];
-  assign \o_w[0].scale  = o_w[15:8];
-  assign \o_w[0].scale[0]  = o_w[15:8];
-  assign \o_w[0].zero  = o_w[17:16];
-  assign \o_w[0].zero[0]  = o_w[17:16];
-  assign \pe_0_0__o_w.planes  = o_w[7:0];
+  assign \pe_0_0__o_w.planes  = o_w;
   assign \pe_0_0__o_w.planes[0]  = o_w[3:0];
   assign \pe_0_0__o_w.planes[0][0]  = o_w[3:0];
   assign \pe_0_0__o_w.planes[1]  = o_w[7:4];
   assign \pe_0_0__o_w.planes[1][0]  = o_w[7:4];
-  assign \pe_0_0__o_w.scale  = o_w[15:8];
-  assign \pe_0_0__o_w.scale[0]  = o_w[15:8];
-  assign \pe_0_0__o_w.zero  = o_w[17:16];
-  assign \pe_0_0__o_w.zero[0]  = o_w[17:16];
   assign pe_0_0__i_ctl[1] = 1'h1;
   assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_4x4_shared.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, clk);
+module \array_lut_w2_a8_os_4x4_shared.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_w, o_psum, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -9560,17 +12132,13 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__i
   wire \i_ctl[0].last ;
   wire \i_ctl[0].load_w ;
   wire \i_ctl[0].valid ;
-  wire [17:0] i_w;
-  wire [17:0] \i_w[0] ;
+  wire [7:0] i_w;
+  wire [7:0] \i_w[0] ;
   wire [7:0] \i_w[0].planes ;
   wire [3:0] \i_w[0].planes[0] ;
   wire [3:0] \i_w[0].planes[0][0] ;
   wire [3:0] \i_w[0].planes[1] ;
   wire [3:0] \i_w[0].planes[1][0] ;
-  wire [7:0] \i_w[0].scale ;
-  wire [7:0] \i_w[0].scale[0] ;
-  wire [1:0] \i_w[0].zero ;
-  wire [1:0] \i_w[0].zero[0] ;
   wire [87:0] o_a;
   wire [87:0] \o_a[0] ;
   wire [87:0] \o_a[0][0] ;
@@ -9583,7 +12151,6 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \o_a[0][0].table[5] ;
   wire [10:0] \o_a[0][0].table[6] ;
   wire [10:0] \o_a[0][0].table[7] ;
-  output [4:0] o_ctl;
   wire [4:0] o_ctl;
   wire [4:0] \o_ctl[0] ;
   wire \o_ctl[0].first ;
@@ -9591,25 +12158,25 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__i
   wire \o_ctl[0].last ;
   wire \o_ctl[0].load_w ;
   wire \o_ctl[0].valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum[0] ;
-  wire [31:0] \o_psum[0][0] ;
-  wire [31:0] \o_psum[0][0][0] ;
+  output [34:0] o_psum;
+  wire [34:0] o_psum;
+  wire [34:0] \o_psum[0] ;
+  wire [34:0] \o_psum[0][0] ;
+  wire [16:0] \o_psum[0][0].acc ;
+  wire [15:0] \o_psum[0][0].act_sum ;
+  wire \o_psum[0][0].first ;
+  wire \o_psum[0][0].last ;
+  output o_valid;
   wire o_valid;
   wire \o_valid[0] ;
-  output [17:0] o_w;
-  wire [17:0] o_w;
-  wire [17:0] \o_w[0] ;
+  output [7:0] o_w;
+  wire [7:0] o_w;
+  wire [7:0] \o_w[0] ;
   wire [7:0] \o_w[0].planes ;
   wire [3:0] \o_w[0].planes[0] ;
   wire [3:0] \o_w[0].planes[0][0] ;
   wire [3:0] \o_w[0].planes[1] ;
   wire [3:0] \o_w[0].planes[1][0] ;
-  wire [7:0] \o_w[0].scale ;
-  wire [7:0] \o_w[0].scale[0] ;
-  wire [1:0] \o_w[0].zero ;
-  wire [1:0] \o_w[0].zero[0] ;
   input [87:0] pe_0_0__i_a;
   wire [87:0] pe_0_0__i_a;
   wire [87:0] \pe_0_0__i_a[0] ;
@@ -9628,17 +12195,13 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__i
   wire \pe_0_0__i_ctl.last ;
   wire \pe_0_0__i_ctl.load_w ;
   wire \pe_0_0__i_ctl.valid ;
-  input [17:0] pe_0_0__i_w;
-  wire [17:0] pe_0_0__i_w;
+  input [7:0] pe_0_0__i_w;
+  wire [7:0] pe_0_0__i_w;
   wire [7:0] \pe_0_0__i_w.planes ;
   wire [3:0] \pe_0_0__i_w.planes[0] ;
   wire [3:0] \pe_0_0__i_w.planes[0][0] ;
   wire [3:0] \pe_0_0__i_w.planes[1] ;
   wire [3:0] \pe_0_0__i_w.planes[1][0] ;
-  wire [7:0] \pe_0_0__i_w.scale ;
-  wire [7:0] \pe_0_0__i_w.scale[0] ;
-  wire [1:0] \pe_0_0__i_w.zero ;
-  wire [1:0] \pe_0_0__i_w.zero[0] ;
   wire [87:0] pe_0_0__o_a;
   wire [87:0] \pe_0_0__o_a[0] ;
   wire [87:0] \pe_0_0__o_a[0].table ;
@@ -9656,26 +12219,25 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__i
   wire \pe_0_0__o_ctl.last ;
   wire \pe_0_0__o_ctl.load_w ;
   wire \pe_0_0__o_ctl.valid ;
-  wire [31:0] pe_0_0__o_psum;
-  wire [31:0] \pe_0_0__o_psum[0] ;
+  wire [34:0] pe_0_0__o_psum;
+  wire [16:0] \pe_0_0__o_psum.acc ;
+  wire [15:0] \pe_0_0__o_psum.act_sum ;
+  wire \pe_0_0__o_psum.first ;
+  wire \pe_0_0__o_psum.last ;
   wire pe_0_0__o_valid;
-  wire [17:0] pe_0_0__o_w;
+  wire [7:0] pe_0_0__o_w;
   wire [7:0] \pe_0_0__o_w.planes ;
   wire [3:0] \pe_0_0__o_w.planes[0] ;
   wire [3:0] \pe_0_0__o_w.planes[0][0] ;
   wire [3:0] \pe_0_0__o_w.planes[1] ;
   wire [3:0] \pe_0_0__o_w.planes[1][0] ;
-  wire [7:0] \pe_0_0__o_w.scale ;
-  wire [7:0] \pe_0_0__o_w.scale[0] ;
-  wire [1:0] \pe_0_0__o_w.zero ;
-  wire [1:0] \pe_0_0__o_w.zero[0] ;
   input rst;
   wire rst;
   array_lut_w2_a8_os_4x4_shared__pe pe_0_0 (
     .clk(clk),
     .i_a(pe_0_0__i_a),
     .i_ctl(pe_0_0__i_ctl),
-    .i_psum(32'd0),
+    .i_psum(35'h000000000),
     .i_w(pe_0_0__i_w),
     .o_a(o_a),
     .o_ctl(o_ctl),
@@ -9724,29 +12286,27 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__i
   assign \i_ctl[0].first  = i_ctl[2];
   assign \i_ctl[0].last  = i_ctl[3];
   assign \i_ctl[0].group_end  = i_ctl[4];
-  assign \pe_0_0__i_w.planes  = pe_0_0__i_w[7:0];
+  assign \pe_0_0__i_w.planes  = pe_0_0__i_w;
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[1]  = pe_0_0__i_w[7:4];
   assign \pe_0_0__i_w.planes[1][0]  = pe_0_0__i_w[7:4];
-  assign \pe_0_0__i_w.scale  = pe_0_0__i_w[15:8];
-  assign \pe_0_0__i_w.scale[0]  = pe_0_0__i_w[15:8];
-  assign \pe_0_0__i_w.zero  = pe_0_0__i_w[17:16];
-  assign \pe_0_0__i_w.zero[0]  = pe_0_0__i_w[17:16];
   assign \i_w[0]  = pe_0_0__i_w;
-  assign \i_w[0].planes  = pe_0_0__i_w[7:0];
+  assign \i_w[0].planes  = pe_0_0__i_w;
   assign \i_w[0].planes[0]  = pe_0_0__i_w[3:0];
   assign \i_w[0].planes[0][0]  = pe_0_0__i_w[3:0];
   assign \i_w[0].planes[1]  = pe_0_0__i_w[7:4];
   assign \i_w[0].planes[1][0]  = pe_0_0__i_w[7:4];
-  assign \i_w[0].scale  = pe_0_0__i_w[15:8];
-  assign \i_w[0].scale[0]  = pe_0_0__i_w[15:8];
-  assign \i_w[0].zero  = pe_0_0__i_w[17:16];
-  assign \i_w[0].zero[0]  = pe_0_0__i_w[17:16];
   assign \o_psum[0]  = o_psum;
   assign \o_psum[0][0]  = o_psum;
-  assign \o_psum[0][0][0]  = o_psum;
-  assign \pe_0_0__o_psum[0]  = o_psum;
+  assign \o_psum[0][0].acc  = o_psum[16:0];
+  assign \o_psum[0][0].act_sum  = o_psum[32:17];
+  assign \o_psum[0][0].first  = o_psum[33];
+  assign \o_psum[0][0].last  = o_psum[34];
+  assign \pe_0_0__o_psum.acc  = o_psum[16:0];
+  assign \pe_0_0__o_psum.act_sum  = o_psum[32:17];
+  assign \pe_0_0__o_psum.first  = o_psum[33];
+  assign \pe_0_0__o_psum.last  = o_psum[34];
   assign \o_valid[0]  = o_valid;
   assign \o_a[0]  = o_a;
   assign \o_a[0][0]  = o_a;
@@ -9781,29 +12341,21 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__o_ctl.last  = o_ctl[3];
   assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
   assign \o_w[0]  = o_w;
-  assign \o_w[0].planes  = o_w[7:0];
+  assign \o_w[0].planes  = o_w;
   assign \o_w[0].planes[0]  = o_w[3:0];
   assign \o_w[0].planes[0][0]  = o_w[3:0];
   assign \o_w[0].planes[1]  = o_w[7:4];
   assign \o_w[0].planes[1][0]  = o_w[7:4];
-  assign \o_w[0].scale  = o_w[15:8];
-  assign \o_w[0].scale[0]  = o_w[15:8];
-  assign \o_w[0].zero  = o_w[17:16];
-  assign \o_w[0].zero[0]  = o_w[17:16];
-  assign \pe_0_0__o_w.planes  = o_w[7:0];
+  assign \pe_0_0__o_w.planes  = o_w;
   assign \pe_0_0__o_w.planes[0]  = o_w[3:0];
   assign \pe_0_0__o_w.planes[0][0]  = o_w[3:0];
   assign \pe_0_0__o_w.planes[1]  = o_w[7:4];
   assign \pe_0_0__o_w.planes[1][0]  = o_w[7:4];
-  assign \pe_0_0__o_w.scale  = o_w[15:8];
-  assign \pe_0_0__o_w.scale[0]  = o_w[15:8];
-  assign \pe_0_0__o_w.zero  = o_w[17:16];
-  assign \pe_0_0__o_w.zero[0]  = o_w[17:16];
   assign pe_0_0__i_ctl[1] = 1'h1;
   assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_4x4_shared.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_psum, o_ctl, i_ctl, pe_0_0__i_a, clk);
+module \array_lut_w2_a8_os_4x4_shared.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_psum, o_ctl, o_valid, i_ctl, pe_0_0__i_a, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -9827,17 +12379,13 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_ps
   wire \i_ctl[0].last ;
   wire \i_ctl[0].load_w ;
   wire \i_ctl[0].valid ;
-  wire [17:0] i_w;
-  wire [17:0] \i_w[0] ;
+  wire [7:0] i_w;
+  wire [7:0] \i_w[0] ;
   wire [7:0] \i_w[0].planes ;
   wire [3:0] \i_w[0].planes[0] ;
   wire [3:0] \i_w[0].planes[0][0] ;
   wire [3:0] \i_w[0].planes[1] ;
   wire [3:0] \i_w[0].planes[1][0] ;
-  wire [7:0] \i_w[0].scale ;
-  wire [7:0] \i_w[0].scale[0] ;
-  wire [1:0] \i_w[0].zero ;
-  wire [1:0] \i_w[0].zero[0] ;
   output [87:0] o_a;
   wire [87:0] o_a;
   wire [87:0] \o_a[0] ;
@@ -9859,24 +12407,24 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_ps
   wire \o_ctl[0].last ;
   wire \o_ctl[0].load_w ;
   wire \o_ctl[0].valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum[0] ;
-  wire [31:0] \o_psum[0][0] ;
-  wire [31:0] \o_psum[0][0][0] ;
+  output [34:0] o_psum;
+  wire [34:0] o_psum;
+  wire [34:0] \o_psum[0] ;
+  wire [34:0] \o_psum[0][0] ;
+  wire [16:0] \o_psum[0][0].acc ;
+  wire [15:0] \o_psum[0][0].act_sum ;
+  wire \o_psum[0][0].first ;
+  wire \o_psum[0][0].last ;
+  output o_valid;
   wire o_valid;
   wire \o_valid[0] ;
-  wire [17:0] o_w;
-  wire [17:0] \o_w[0] ;
+  wire [7:0] o_w;
+  wire [7:0] \o_w[0] ;
   wire [7:0] \o_w[0].planes ;
   wire [3:0] \o_w[0].planes[0] ;
   wire [3:0] \o_w[0].planes[0][0] ;
   wire [3:0] \o_w[0].planes[1] ;
   wire [3:0] \o_w[0].planes[1][0] ;
-  wire [7:0] \o_w[0].scale ;
-  wire [7:0] \o_w[0].scale[0] ;
-  wire [1:0] \o_w[0].zero ;
-  wire [1:0] \o_w[0].zero[0] ;
   input [87:0] pe_0_0__i_a;
   wire [87:0] pe_0_0__i_a;
   wire [87:0] \pe_0_0__i_a[0] ;
@@ -9895,17 +12443,13 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_ps
   wire \pe_0_0__i_ctl.last ;
   wire \pe_0_0__i_ctl.load_w ;
   wire \pe_0_0__i_ctl.valid ;
-  input [17:0] pe_0_0__i_w;
-  wire [17:0] pe_0_0__i_w;
+  input [7:0] pe_0_0__i_w;
+  wire [7:0] pe_0_0__i_w;
   wire [7:0] \pe_0_0__i_w.planes ;
   wire [3:0] \pe_0_0__i_w.planes[0] ;
   wire [3:0] \pe_0_0__i_w.planes[0][0] ;
   wire [3:0] \pe_0_0__i_w.planes[1] ;
   wire [3:0] \pe_0_0__i_w.planes[1][0] ;
-  wire [7:0] \pe_0_0__i_w.scale ;
-  wire [7:0] \pe_0_0__i_w.scale[0] ;
-  wire [1:0] \pe_0_0__i_w.zero ;
-  wire [1:0] \pe_0_0__i_w.zero[0] ;
   wire [87:0] pe_0_0__o_a;
   wire [87:0] \pe_0_0__o_a[0] ;
   wire [87:0] \pe_0_0__o_a[0].table ;
@@ -9923,26 +12467,25 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_ps
   wire \pe_0_0__o_ctl.last ;
   wire \pe_0_0__o_ctl.load_w ;
   wire \pe_0_0__o_ctl.valid ;
-  wire [31:0] pe_0_0__o_psum;
-  wire [31:0] \pe_0_0__o_psum[0] ;
+  wire [34:0] pe_0_0__o_psum;
+  wire [16:0] \pe_0_0__o_psum.acc ;
+  wire [15:0] \pe_0_0__o_psum.act_sum ;
+  wire \pe_0_0__o_psum.first ;
+  wire \pe_0_0__o_psum.last ;
   wire pe_0_0__o_valid;
-  wire [17:0] pe_0_0__o_w;
+  wire [7:0] pe_0_0__o_w;
   wire [7:0] \pe_0_0__o_w.planes ;
   wire [3:0] \pe_0_0__o_w.planes[0] ;
   wire [3:0] \pe_0_0__o_w.planes[0][0] ;
   wire [3:0] \pe_0_0__o_w.planes[1] ;
   wire [3:0] \pe_0_0__o_w.planes[1][0] ;
-  wire [7:0] \pe_0_0__o_w.scale ;
-  wire [7:0] \pe_0_0__o_w.scale[0] ;
-  wire [1:0] \pe_0_0__o_w.zero ;
-  wire [1:0] \pe_0_0__o_w.zero[0] ;
   input rst;
   wire rst;
   array_lut_w2_a8_os_4x4_shared__pe pe_0_0 (
     .clk(clk),
     .i_a(pe_0_0__i_a),
     .i_ctl(pe_0_0__i_ctl),
-    .i_psum(32'd0),
+    .i_psum(35'h000000000),
     .i_w(pe_0_0__i_w),
     .o_a(o_a),
     .o_ctl(o_ctl),
@@ -9991,29 +12534,27 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_ps
   assign \i_ctl[0].first  = i_ctl[2];
   assign \i_ctl[0].last  = i_ctl[3];
   assign \i_ctl[0].group_end  = i_ctl[4];
-  assign \pe_0_0__i_w.planes  = pe_0_0__i_w[7:0];
+  assign \pe_0_0__i_w.planes  = pe_0_0__i_w;
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[1]  = pe_0_0__i_w[7:4];
   assign \pe_0_0__i_w.planes[1][0]  = pe_0_0__i_w[7:4];
-  assign \pe_0_0__i_w.scale  = pe_0_0__i_w[15:8];
-  assign \pe_0_0__i_w.scale[0]  = pe_0_0__i_w[15:8];
-  assign \pe_0_0__i_w.zero  = pe_0_0__i_w[17:16];
-  assign \pe_0_0__i_w.zero[0]  = pe_0_0__i_w[17:16];
   assign \i_w[0]  = pe_0_0__i_w;
-  assign \i_w[0].planes  = pe_0_0__i_w[7:0];
+  assign \i_w[0].planes  = pe_0_0__i_w;
   assign \i_w[0].planes[0]  = pe_0_0__i_w[3:0];
   assign \i_w[0].planes[0][0]  = pe_0_0__i_w[3:0];
   assign \i_w[0].planes[1]  = pe_0_0__i_w[7:4];
   assign \i_w[0].planes[1][0]  = pe_0_0__i_w[7:4];
-  assign \i_w[0].scale  = pe_0_0__i_w[15:8];
-  assign \i_w[0].scale[0]  = pe_0_0__i_w[15:8];
-  assign \i_w[0].zero  = pe_0_0__i_w[17:16];
-  assign \i_w[0].zero[0]  = pe_0_0__i_w[17:16];
   assign \o_psum[0]  = o_psum;
   assign \o_psum[0][0]  = o_psum;
-  assign \o_psum[0][0][0]  = o_psum;
-  assign \pe_0_0__o_psum[0]  = o_psum;
+  assign \o_psum[0][0].acc  = o_psum[16:0];
+  assign \o_psum[0][0].act_sum  = o_psum[32:17];
+  assign \o_psum[0][0].first  = o_psum[33];
+  assign \o_psum[0][0].last  = o_psum[34];
+  assign \pe_0_0__o_psum.acc  = o_psum[16:0];
+  assign \pe_0_0__o_psum.act_sum  = o_psum[32:17];
+  assign \pe_0_0__o_psum.first  = o_psum[33];
+  assign \pe_0_0__o_psum.last  = o_psum[34];
   assign \o_valid[0]  = o_valid;
   assign \o_a[0]  = o_a;
   assign \o_a[0][0]  = o_a;
@@ -10048,29 +12589,21 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_3_0 (rst, pe_0_0__i_w, o_a, o_ps
   assign \pe_0_0__o_ctl.last  = o_ctl[3];
   assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
   assign \o_w[0]  = o_w;
-  assign \o_w[0].planes  = o_w[7:0];
+  assign \o_w[0].planes  = o_w;
   assign \o_w[0].planes[0]  = o_w[3:0];
   assign \o_w[0].planes[0][0]  = o_w[3:0];
   assign \o_w[0].planes[1]  = o_w[7:4];
   assign \o_w[0].planes[1][0]  = o_w[7:4];
-  assign \o_w[0].scale  = o_w[15:8];
-  assign \o_w[0].scale[0]  = o_w[15:8];
-  assign \o_w[0].zero  = o_w[17:16];
-  assign \o_w[0].zero[0]  = o_w[17:16];
-  assign \pe_0_0__o_w.planes  = o_w[7:0];
+  assign \pe_0_0__o_w.planes  = o_w;
   assign \pe_0_0__o_w.planes[0]  = o_w[3:0];
   assign \pe_0_0__o_w.planes[0][0]  = o_w[3:0];
   assign \pe_0_0__o_w.planes[1]  = o_w[7:4];
   assign \pe_0_0__o_w.planes[1][0]  = o_w[7:4];
-  assign \pe_0_0__o_w.scale  = o_w[15:8];
-  assign \pe_0_0__o_w.scale[0]  = o_w[15:8];
-  assign \pe_0_0__o_w.zero  = o_w[17:16];
-  assign \pe_0_0__o_w.zero[0]  = o_w[17:16];
   assign pe_0_0__i_ctl[1] = 1'h1;
   assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_4x4_shared.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_psum, o_ctl, clk);
+module \array_lut_w2_a8_os_4x4_shared.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -10094,17 +12627,13 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__i
   wire \i_ctl[0].last ;
   wire \i_ctl[0].load_w ;
   wire \i_ctl[0].valid ;
-  wire [17:0] i_w;
-  wire [17:0] \i_w[0] ;
+  wire [7:0] i_w;
+  wire [7:0] \i_w[0] ;
   wire [7:0] \i_w[0].planes ;
   wire [3:0] \i_w[0].planes[0] ;
   wire [3:0] \i_w[0].planes[0][0] ;
   wire [3:0] \i_w[0].planes[1] ;
   wire [3:0] \i_w[0].planes[1][0] ;
-  wire [7:0] \i_w[0].scale ;
-  wire [7:0] \i_w[0].scale[0] ;
-  wire [1:0] \i_w[0].zero ;
-  wire [1:0] \i_w[0].zero[0] ;
   output [87:0] o_a;
   wire [87:0] o_a;
   wire [87:0] \o_a[0] ;
@@ -10126,24 +12655,24 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__i
   wire \o_ctl[0].last ;
   wire \o_ctl[0].load_w ;
   wire \o_ctl[0].valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum[0] ;
-  wire [31:0] \o_psum[0][0] ;
-  wire [31:0] \o_psum[0][0][0] ;
+  output [34:0] o_psum;
+  wire [34:0] o_psum;
+  wire [34:0] \o_psum[0] ;
+  wire [34:0] \o_psum[0][0] ;
+  wire [16:0] \o_psum[0][0].acc ;
+  wire [15:0] \o_psum[0][0].act_sum ;
+  wire \o_psum[0][0].first ;
+  wire \o_psum[0][0].last ;
+  output o_valid;
   wire o_valid;
   wire \o_valid[0] ;
-  wire [17:0] o_w;
-  wire [17:0] \o_w[0] ;
+  wire [7:0] o_w;
+  wire [7:0] \o_w[0] ;
   wire [7:0] \o_w[0].planes ;
   wire [3:0] \o_w[0].planes[0] ;
   wire [3:0] \o_w[0].planes[0][0] ;
   wire [3:0] \o_w[0].planes[1] ;
   wire [3:0] \o_w[0].planes[1][0] ;
-  wire [7:0] \o_w[0].scale ;
-  wire [7:0] \o_w[0].scale[0] ;
-  wire [1:0] \o_w[0].zero ;
-  wire [1:0] \o_w[0].zero[0] ;
   input [87:0] pe_0_0__i_a;
   wire [87:0] pe_0_0__i_a;
   wire [87:0] \pe_0_0__i_a[0] ;
@@ -10162,17 +12691,13 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__i
   wire \pe_0_0__i_ctl.last ;
   wire \pe_0_0__i_ctl.load_w ;
   wire \pe_0_0__i_ctl.valid ;
-  input [17:0] pe_0_0__i_w;
-  wire [17:0] pe_0_0__i_w;
+  input [7:0] pe_0_0__i_w;
+  wire [7:0] pe_0_0__i_w;
   wire [7:0] \pe_0_0__i_w.planes ;
   wire [3:0] \pe_0_0__i_w.planes[0] ;
   wire [3:0] \pe_0_0__i_w.planes[0][0] ;
   wire [3:0] \pe_0_0__i_w.planes[1] ;
   wire [3:0] \pe_0_0__i_w.planes[1][0] ;
-  wire [7:0] \pe_0_0__i_w.scale ;
-  wire [7:0] \pe_0_0__i_w.scale[0] ;
-  wire [1:0] \pe_0_0__i_w.zero ;
-  wire [1:0] \pe_0_0__i_w.zero[0] ;
   wire [87:0] pe_0_0__o_a;
   wire [87:0] \pe_0_0__o_a[0] ;
   wire [87:0] \pe_0_0__o_a[0].table ;
@@ -10190,26 +12715,25 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__i
   wire \pe_0_0__o_ctl.last ;
   wire \pe_0_0__o_ctl.load_w ;
   wire \pe_0_0__o_ctl.valid ;
-  wire [31:0] pe_0_0__o_psum;
-  wire [31:0] \pe_0_0__o_psum[0] ;
+  wire [34:0] pe_0_0__o_psum;
+  wire [16:0] \pe_0_0__o_psum.acc ;
+  wire [15:0] \pe_0_0__o_psum.act_sum ;
+  wire \pe_0_0__o_psum.first ;
+  wire \pe_0_0__o_psum.last ;
   wire pe_0_0__o_valid;
-  wire [17:0] pe_0_0__o_w;
+  wire [7:0] pe_0_0__o_w;
   wire [7:0] \pe_0_0__o_w.planes ;
   wire [3:0] \pe_0_0__o_w.planes[0] ;
   wire [3:0] \pe_0_0__o_w.planes[0][0] ;
   wire [3:0] \pe_0_0__o_w.planes[1] ;
   wire [3:0] \pe_0_0__o_w.planes[1][0] ;
-  wire [7:0] \pe_0_0__o_w.scale ;
-  wire [7:0] \pe_0_0__o_w.scale[0] ;
-  wire [1:0] \pe_0_0__o_w.zero ;
-  wire [1:0] \pe_0_0__o_w.zero[0] ;
   input rst;
   wire rst;
   array_lut_w2_a8_os_4x4_shared__pe pe_0_0 (
     .clk(clk),
     .i_a(pe_0_0__i_a),
     .i_ctl(pe_0_0__i_ctl),
-    .i_psum(32'd0),
+    .i_psum(35'h000000000),
     .i_w(pe_0_0__i_w),
     .o_a(o_a),
     .o_ctl(o_ctl),
@@ -10258,29 +12782,27 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__i
   assign \i_ctl[0].first  = i_ctl[2];
   assign \i_ctl[0].last  = i_ctl[3];
   assign \i_ctl[0].group_end  = i_ctl[4];
-  assign \pe_0_0__i_w.planes  = pe_0_0__i_w[7:0];
+  assign \pe_0_0__i_w.planes  = pe_0_0__i_w;
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[1]  = pe_0_0__i_w[7:4];
   assign \pe_0_0__i_w.planes[1][0]  = pe_0_0__i_w[7:4];
-  assign \pe_0_0__i_w.scale  = pe_0_0__i_w[15:8];
-  assign \pe_0_0__i_w.scale[0]  = pe_0_0__i_w[15:8];
-  assign \pe_0_0__i_w.zero  = pe_0_0__i_w[17:16];
-  assign \pe_0_0__i_w.zero[0]  = pe_0_0__i_w[17:16];
   assign \i_w[0]  = pe_0_0__i_w;
-  assign \i_w[0].planes  = pe_0_0__i_w[7:0];
+  assign \i_w[0].planes  = pe_0_0__i_w;
   assign \i_w[0].planes[0]  = pe_0_0__i_w[3:0];
   assign \i_w[0].planes[0][0]  = pe_0_0__i_w[3:0];
   assign \i_w[0].planes[1]  = pe_0_0__i_w[7:4];
   assign \i_w[0].planes[1][0]  = pe_0_0__i_w[7:4];
-  assign \i_w[0].scale  = pe_0_0__i_w[15:8];
-  assign \i_w[0].scale[0]  = pe_0_0__i_w[15:8];
-  assign \i_w[0].zero  = pe_0_0__i_w[17:16];
-  assign \i_w[0].zero[0]  = pe_0_0__i_w[17:16];
   assign \o_psum[0]  = o_psum;
   assign \o_psum[0][0]  = o_psum;
-  assign \o_psum[0][0][0]  = o_psum;
-  assign \pe_0_0__o_psum[0]  = o_psum;
+  assign \o_psum[0][0].acc  = o_psum[16:0];
+  assign \o_psum[0][0].act_sum  = o_psum[32:17];
+  assign \o_psum[0][0].first  = o_psum[33];
+  assign \o_psum[0][0].last  = o_psum[34];
+  assign \pe_0_0__o_psum.acc  = o_psum[16:0];
+  assign \pe_0_0__o_psum.act_sum  = o_psum[32:17];
+  assign \pe_0_0__o_psum.first  = o_psum[33];
+  assign \pe_0_0__o_psum.last  = o_psum[34];
   assign \o_valid[0]  = o_valid;
   assign \o_a[0]  = o_a;
   assign \o_a[0][0]  = o_a;
@@ -10315,29 +12837,21 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_3_1 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__o_ctl.last  = o_ctl[3];
   assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
   assign \o_w[0]  = o_w;
-  assign \o_w[0].planes  = o_w[7:0];
+  assign \o_w[0].planes  = o_w;
   assign \o_w[0].planes[0]  = o_w[3:0];
   assign \o_w[0].planes[0][0]  = o_w[3:0];
   assign \o_w[0].planes[1]  = o_w[7:4];
   assign \o_w[0].planes[1][0]  = o_w[7:4];
-  assign \o_w[0].scale  = o_w[15:8];
-  assign \o_w[0].scale[0]  = o_w[15:8];
-  assign \o_w[0].zero  = o_w[17:16];
-  assign \o_w[0].zero[0]  = o_w[17:16];
-  assign \pe_0_0__o_w.planes  = o_w[7:0];
+  assign \pe_0_0__o_w.planes  = o_w;
   assign \pe_0_0__o_w.planes[0]  = o_w[3:0];
   assign \pe_0_0__o_w.planes[0][0]  = o_w[3:0];
   assign \pe_0_0__o_w.planes[1]  = o_w[7:4];
   assign \pe_0_0__o_w.planes[1][0]  = o_w[7:4];
-  assign \pe_0_0__o_w.scale  = o_w[15:8];
-  assign \pe_0_0__o_w.scale[0]  = o_w[15:8];
-  assign \pe_0_0__o_w.zero  = o_w[17:16];
-  assign \pe_0_0__o_w.zero[0]  = o_w[17:16];
   assign pe_0_0__i_ctl[1] = 1'h1;
   assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_4x4_shared.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_psum, o_ctl, clk);
+module \array_lut_w2_a8_os_4x4_shared.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_a, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -10361,17 +12875,13 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__i
   wire \i_ctl[0].last ;
   wire \i_ctl[0].load_w ;
   wire \i_ctl[0].valid ;
-  wire [17:0] i_w;
-  wire [17:0] \i_w[0] ;
+  wire [7:0] i_w;
+  wire [7:0] \i_w[0] ;
   wire [7:0] \i_w[0].planes ;
   wire [3:0] \i_w[0].planes[0] ;
   wire [3:0] \i_w[0].planes[0][0] ;
   wire [3:0] \i_w[0].planes[1] ;
   wire [3:0] \i_w[0].planes[1][0] ;
-  wire [7:0] \i_w[0].scale ;
-  wire [7:0] \i_w[0].scale[0] ;
-  wire [1:0] \i_w[0].zero ;
-  wire [1:0] \i_w[0].zero[0] ;
   output [87:0] o_a;
   wire [87:0] o_a;
   wire [87:0] \o_a[0] ;
@@ -10393,24 +12903,24 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__i
   wire \o_ctl[0].last ;
   wire \o_ctl[0].load_w ;
   wire \o_ctl[0].valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum[0] ;
-  wire [31:0] \o_psum[0][0] ;
-  wire [31:0] \o_psum[0][0][0] ;
+  output [34:0] o_psum;
+  wire [34:0] o_psum;
+  wire [34:0] \o_psum[0] ;
+  wire [34:0] \o_psum[0][0] ;
+  wire [16:0] \o_psum[0][0].acc ;
+  wire [15:0] \o_psum[0][0].act_sum ;
+  wire \o_psum[0][0].first ;
+  wire \o_psum[0][0].last ;
+  output o_valid;
   wire o_valid;
   wire \o_valid[0] ;
-  wire [17:0] o_w;
-  wire [17:0] \o_w[0] ;
+  wire [7:0] o_w;
+  wire [7:0] \o_w[0] ;
   wire [7:0] \o_w[0].planes ;
   wire [3:0] \o_w[0].planes[0] ;
   wire [3:0] \o_w[0].planes[0][0] ;
   wire [3:0] \o_w[0].planes[1] ;
   wire [3:0] \o_w[0].planes[1][0] ;
-  wire [7:0] \o_w[0].scale ;
-  wire [7:0] \o_w[0].scale[0] ;
-  wire [1:0] \o_w[0].zero ;
-  wire [1:0] \o_w[0].zero[0] ;
   input [87:0] pe_0_0__i_a;
   wire [87:0] pe_0_0__i_a;
   wire [87:0] \pe_0_0__i_a[0] ;
@@ -10429,17 +12939,13 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__i
   wire \pe_0_0__i_ctl.last ;
   wire \pe_0_0__i_ctl.load_w ;
   wire \pe_0_0__i_ctl.valid ;
-  input [17:0] pe_0_0__i_w;
-  wire [17:0] pe_0_0__i_w;
+  input [7:0] pe_0_0__i_w;
+  wire [7:0] pe_0_0__i_w;
   wire [7:0] \pe_0_0__i_w.planes ;
   wire [3:0] \pe_0_0__i_w.planes[0] ;
   wire [3:0] \pe_0_0__i_w.planes[0][0] ;
   wire [3:0] \pe_0_0__i_w.planes[1] ;
   wire [3:0] \pe_0_0__i_w.planes[1][0] ;
-  wire [7:0] \pe_0_0__i_w.scale ;
-  wire [7:0] \pe_0_0__i_w.scale[0] ;
-  wire [1:0] \pe_0_0__i_w.zero ;
-  wire [1:0] \pe_0_0__i_w.zero[0] ;
   wire [87:0] pe_0_0__o_a;
   wire [87:0] \pe_0_0__o_a[0] ;
   wire [87:0] \pe_0_0__o_a[0].table ;
@@ -10457,26 +12963,25 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__i
   wire \pe_0_0__o_ctl.last ;
   wire \pe_0_0__o_ctl.load_w ;
   wire \pe_0_0__o_ctl.valid ;
-  wire [31:0] pe_0_0__o_psum;
-  wire [31:0] \pe_0_0__o_psum[0] ;
+  wire [34:0] pe_0_0__o_psum;
+  wire [16:0] \pe_0_0__o_psum.acc ;
+  wire [15:0] \pe_0_0__o_psum.act_sum ;
+  wire \pe_0_0__o_psum.first ;
+  wire \pe_0_0__o_psum.last ;
   wire pe_0_0__o_valid;
-  wire [17:0] pe_0_0__o_w;
+  wire [7:0] pe_0_0__o_w;
   wire [7:0] \pe_0_0__o_w.planes ;
   wire [3:0] \pe_0_0__o_w.planes[0] ;
   wire [3:0] \pe_0_0__o_w.planes[0][0] ;
   wire [3:0] \pe_0_0__o_w.planes[1] ;
   wire [3:0] \pe_0_0__o_w.planes[1][0] ;
-  wire [7:0] \pe_0_0__o_w.scale ;
-  wire [7:0] \pe_0_0__o_w.scale[0] ;
-  wire [1:0] \pe_0_0__o_w.zero ;
-  wire [1:0] \pe_0_0__o_w.zero[0] ;
   input rst;
   wire rst;
   array_lut_w2_a8_os_4x4_shared__pe pe_0_0 (
     .clk(clk),
     .i_a(pe_0_0__i_a),
     .i_ctl(pe_0_0__i_ctl),
-    .i_psum(32'd0),
+    .i_psum(35'h000000000),
     .i_w(pe_0_0__i_w),
     .o_a(o_a),
     .o_ctl(o_ctl),
@@ -10525,29 +13030,27 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__i
   assign \i_ctl[0].first  = i_ctl[2];
   assign \i_ctl[0].last  = i_ctl[3];
   assign \i_ctl[0].group_end  = i_ctl[4];
-  assign \pe_0_0__i_w.planes  = pe_0_0__i_w[7:0];
+  assign \pe_0_0__i_w.planes  = pe_0_0__i_w;
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[1]  = pe_0_0__i_w[7:4];
   assign \pe_0_0__i_w.planes[1][0]  = pe_0_0__i_w[7:4];
-  assign \pe_0_0__i_w.scale  = pe_0_0__i_w[15:8];
-  assign \pe_0_0__i_w.scale[0]  = pe_0_0__i_w[15:8];
-  assign \pe_0_0__i_w.zero  = pe_0_0__i_w[17:16];
-  assign \pe_0_0__i_w.zero[0]  = pe_0_0__i_w[17:16];
   assign \i_w[0]  = pe_0_0__i_w;
-  assign \i_w[0].planes  = pe_0_0__i_w[7:0];
+  assign \i_w[0].planes  = pe_0_0__i_w;
   assign \i_w[0].planes[0]  = pe_0_0__i_w[3:0];
   assign \i_w[0].planes[0][0]  = pe_0_0__i_w[3:0];
   assign \i_w[0].planes[1]  = pe_0_0__i_w[7:4];
   assign \i_w[0].planes[1][0]  = pe_0_0__i_w[7:4];
-  assign \i_w[0].scale  = pe_0_0__i_w[15:8];
-  assign \i_w[0].scale[0]  = pe_0_0__i_w[15:8];
-  assign \i_w[0].zero  = pe_0_0__i_w[17:16];
-  assign \i_w[0].zero[0]  = pe_0_0__i_w[17:16];
   assign \o_psum[0]  = o_psum;
   assign \o_psum[0][0]  = o_psum;
-  assign \o_psum[0][0][0]  = o_psum;
-  assign \pe_0_0__o_psum[0]  = o_psum;
+  assign \o_psum[0][0].acc  = o_psum[16:0];
+  assign \o_psum[0][0].act_sum  = o_psum[32:17];
+  assign \o_psum[0][0].first  = o_psum[33];
+  assign \o_psum[0][0].last  = o_psum[34];
+  assign \pe_0_0__o_psum.acc  = o_psum[16:0];
+  assign \pe_0_0__o_psum.act_sum  = o_psum[32:17];
+  assign \pe_0_0__o_psum.first  = o_psum[33];
+  assign \pe_0_0__o_psum.last  = o_psum[34];
   assign \o_valid[0]  = o_valid;
   assign \o_a[0]  = o_a;
   assign \o_a[0][0]  = o_a;
@@ -10582,29 +13085,21 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__o_ctl.last  = o_ctl[3];
   assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
   assign \o_w[0]  = o_w;
-  assign \o_w[0].planes  = o_w[7:0];
+  assign \o_w[0].planes  = o_w;
   assign \o_w[0].planes[0]  = o_w[3:0];
   assign \o_w[0].planes[0][0]  = o_w[3:0];
   assign \o_w[0].planes[1]  = o_w[7:4];
   assign \o_w[0].planes[1][0]  = o_w[7:4];
-  assign \o_w[0].scale  = o_w[15:8];
-  assign \o_w[0].scale[0]  = o_w[15:8];
-  assign \o_w[0].zero  = o_w[17:16];
-  assign \o_w[0].zero[0]  = o_w[17:16];
-  assign \pe_0_0__o_w.planes  = o_w[7:0];
+  assign \pe_0_0__o_w.planes  = o_w;
   assign \pe_0_0__o_w.planes[0]  = o_w[3:0];
   assign \pe_0_0__o_w.planes[0][0]  = o_w[3:0];
   assign \pe_0_0__o_w.planes[1]  = o_w[7:4];
   assign \pe_0_0__o_w.planes[1][0]  = o_w[7:4];
-  assign \pe_0_0__o_w.scale  = o_w[15:8];
-  assign \pe_0_0__o_w.scale[0]  = o_w[15:8];
-  assign \pe_0_0__o_w.zero  = o_w[17:16];
-  assign \pe_0_0__o_w.zero[0]  = o_w[17:16];
   assign pe_0_0__i_ctl[1] = 1'h1;
   assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_4x4_shared.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_psum, o_ctl, clk);
+module \array_lut_w2_a8_os_4x4_shared.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_psum, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -10628,17 +13123,13 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__i
   wire \i_ctl[0].last ;
   wire \i_ctl[0].load_w ;
   wire \i_ctl[0].valid ;
-  wire [17:0] i_w;
-  wire [17:0] \i_w[0] ;
+  wire [7:0] i_w;
+  wire [7:0] \i_w[0] ;
   wire [7:0] \i_w[0].planes ;
   wire [3:0] \i_w[0].planes[0] ;
   wire [3:0] \i_w[0].planes[0][0] ;
   wire [3:0] \i_w[0].planes[1] ;
   wire [3:0] \i_w[0].planes[1][0] ;
-  wire [7:0] \i_w[0].scale ;
-  wire [7:0] \i_w[0].scale[0] ;
-  wire [1:0] \i_w[0].zero ;
-  wire [1:0] \i_w[0].zero[0] ;
   wire [87:0] o_a;
   wire [87:0] \o_a[0] ;
   wire [87:0] \o_a[0][0] ;
@@ -10651,7 +13142,6 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \o_a[0][0].table[5] ;
   wire [10:0] \o_a[0][0].table[6] ;
   wire [10:0] \o_a[0][0].table[7] ;
-  output [4:0] o_ctl;
   wire [4:0] o_ctl;
   wire [4:0] \o_ctl[0] ;
   wire \o_ctl[0].first ;
@@ -10659,24 +13149,24 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__i
   wire \o_ctl[0].last ;
   wire \o_ctl[0].load_w ;
   wire \o_ctl[0].valid ;
-  output [31:0] o_psum;
-  wire [31:0] o_psum;
-  wire [31:0] \o_psum[0] ;
-  wire [31:0] \o_psum[0][0] ;
-  wire [31:0] \o_psum[0][0][0] ;
+  output [34:0] o_psum;
+  wire [34:0] o_psum;
+  wire [34:0] \o_psum[0] ;
+  wire [34:0] \o_psum[0][0] ;
+  wire [16:0] \o_psum[0][0].acc ;
+  wire [15:0] \o_psum[0][0].act_sum ;
+  wire \o_psum[0][0].first ;
+  wire \o_psum[0][0].last ;
+  output o_valid;
   wire o_valid;
   wire \o_valid[0] ;
-  wire [17:0] o_w;
-  wire [17:0] \o_w[0] ;
+  wire [7:0] o_w;
+  wire [7:0] \o_w[0] ;
   wire [7:0] \o_w[0].planes ;
   wire [3:0] \o_w[0].planes[0] ;
   wire [3:0] \o_w[0].planes[0][0] ;
   wire [3:0] \o_w[0].planes[1] ;
   wire [3:0] \o_w[0].planes[1][0] ;
-  wire [7:0] \o_w[0].scale ;
-  wire [7:0] \o_w[0].scale[0] ;
-  wire [1:0] \o_w[0].zero ;
-  wire [1:0] \o_w[0].zero[0] ;
   input [87:0] pe_0_0__i_a;
   wire [87:0] pe_0_0__i_a;
   wire [87:0] \pe_0_0__i_a[0] ;
@@ -10695,17 +13185,13 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__i
   wire \pe_0_0__i_ctl.last ;
   wire \pe_0_0__i_ctl.load_w ;
   wire \pe_0_0__i_ctl.valid ;
-  input [17:0] pe_0_0__i_w;
-  wire [17:0] pe_0_0__i_w;
+  input [7:0] pe_0_0__i_w;
+  wire [7:0] pe_0_0__i_w;
   wire [7:0] \pe_0_0__i_w.planes ;
   wire [3:0] \pe_0_0__i_w.planes[0] ;
   wire [3:0] \pe_0_0__i_w.planes[0][0] ;
   wire [3:0] \pe_0_0__i_w.planes[1] ;
   wire [3:0] \pe_0_0__i_w.planes[1][0] ;
-  wire [7:0] \pe_0_0__i_w.scale ;
-  wire [7:0] \pe_0_0__i_w.scale[0] ;
-  wire [1:0] \pe_0_0__i_w.zero ;
-  wire [1:0] \pe_0_0__i_w.zero[0] ;
   wire [87:0] pe_0_0__o_a;
   wire [87:0] \pe_0_0__o_a[0] ;
   wire [87:0] \pe_0_0__o_a[0].table ;
@@ -10723,26 +13209,25 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__i
   wire \pe_0_0__o_ctl.last ;
   wire \pe_0_0__o_ctl.load_w ;
   wire \pe_0_0__o_ctl.valid ;
-  wire [31:0] pe_0_0__o_psum;
-  wire [31:0] \pe_0_0__o_psum[0] ;
+  wire [34:0] pe_0_0__o_psum;
+  wire [16:0] \pe_0_0__o_psum.acc ;
+  wire [15:0] \pe_0_0__o_psum.act_sum ;
+  wire \pe_0_0__o_psum.first ;
+  wire \pe_0_0__o_psum.last ;
   wire pe_0_0__o_valid;
-  wire [17:0] pe_0_0__o_w;
+  wire [7:0] pe_0_0__o_w;
   wire [7:0] \pe_0_0__o_w.planes ;
   wire [3:0] \pe_0_0__o_w.planes[0] ;
   wire [3:0] \pe_0_0__o_w.planes[0][0] ;
   wire [3:0] \pe_0_0__o_w.planes[1] ;
   wire [3:0] \pe_0_0__o_w.planes[1][0] ;
-  wire [7:0] \pe_0_0__o_w.scale ;
-  wire [7:0] \pe_0_0__o_w.scale[0] ;
-  wire [1:0] \pe_0_0__o_w.zero ;
-  wire [1:0] \pe_0_0__o_w.zero[0] ;
   input rst;
   wire rst;
   array_lut_w2_a8_os_4x4_shared__pe pe_0_0 (
     .clk(clk),
     .i_a(pe_0_0__i_a),
     .i_ctl(pe_0_0__i_ctl),
-    .i_psum(32'd0),
+    .i_psum(35'h000000000),
     .i_w(pe_0_0__i_w),
     .o_a(o_a),
     .o_ctl(o_ctl),
@@ -10791,29 +13276,27 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__i
   assign \i_ctl[0].first  = i_ctl[2];
   assign \i_ctl[0].last  = i_ctl[3];
   assign \i_ctl[0].group_end  = i_ctl[4];
-  assign \pe_0_0__i_w.planes  = pe_0_0__i_w[7:0];
+  assign \pe_0_0__i_w.planes  = pe_0_0__i_w;
   assign \pe_0_0__i_w.planes[0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[0][0]  = pe_0_0__i_w[3:0];
   assign \pe_0_0__i_w.planes[1]  = pe_0_0__i_w[7:4];
   assign \pe_0_0__i_w.planes[1][0]  = pe_0_0__i_w[7:4];
-  assign \pe_0_0__i_w.scale  = pe_0_0__i_w[15:8];
-  assign \pe_0_0__i_w.scale[0]  = pe_0_0__i_w[15:8];
-  assign \pe_0_0__i_w.zero  = pe_0_0__i_w[17:16];
-  assign \pe_0_0__i_w.zero[0]  = pe_0_0__i_w[17:16];
   assign \i_w[0]  = pe_0_0__i_w;
-  assign \i_w[0].planes  = pe_0_0__i_w[7:0];
+  assign \i_w[0].planes  = pe_0_0__i_w;
   assign \i_w[0].planes[0]  = pe_0_0__i_w[3:0];
   assign \i_w[0].planes[0][0]  = pe_0_0__i_w[3:0];
   assign \i_w[0].planes[1]  = pe_0_0__i_w[7:4];
   assign \i_w[0].planes[1][0]  = pe_0_0__i_w[7:4];
-  assign \i_w[0].scale  = pe_0_0__i_w[15:8];
-  assign \i_w[0].scale[0]  = pe_0_0__i_w[15:8];
-  assign \i_w[0].zero  = pe_0_0__i_w[17:16];
-  assign \i_w[0].zero[0]  = pe_0_0__i_w[17:16];
   assign \o_psum[0]  = o_psum;
   assign \o_psum[0][0]  = o_psum;
-  assign \o_psum[0][0][0]  = o_psum;
-  assign \pe_0_0__o_psum[0]  = o_psum;
+  assign \o_psum[0][0].acc  = o_psum[16:0];
+  assign \o_psum[0][0].act_sum  = o_psum[32:17];
+  assign \o_psum[0][0].first  = o_psum[33];
+  assign \o_psum[0][0].last  = o_psum[34];
+  assign \pe_0_0__o_psum.acc  = o_psum[16:0];
+  assign \pe_0_0__o_psum.act_sum  = o_psum[32:17];
+  assign \pe_0_0__o_psum.first  = o_psum[33];
+  assign \pe_0_0__o_psum.last  = o_psum[34];
   assign \o_valid[0]  = o_valid;
   assign \o_a[0]  = o_a;
   assign \o_a[0][0]  = o_a;
@@ -10848,24 +13331,16 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__i
   assign \pe_0_0__o_ctl.last  = o_ctl[3];
   assign \pe_0_0__o_ctl.group_end  = o_ctl[4];
   assign \o_w[0]  = o_w;
-  assign \o_w[0].planes  = o_w[7:0];
+  assign \o_w[0].planes  = o_w;
   assign \o_w[0].planes[0]  = o_w[3:0];
   assign \o_w[0].planes[0][0]  = o_w[3:0];
   assign \o_w[0].planes[1]  = o_w[7:4];
   assign \o_w[0].planes[1][0]  = o_w[7:4];
-  assign \o_w[0].scale  = o_w[15:8];
-  assign \o_w[0].scale[0]  = o_w[15:8];
-  assign \o_w[0].zero  = o_w[17:16];
-  assign \o_w[0].zero[0]  = o_w[17:16];
-  assign \pe_0_0__o_w.planes  = o_w[7:0];
+  assign \pe_0_0__o_w.planes  = o_w;
   assign \pe_0_0__o_w.planes[0]  = o_w[3:0];
   assign \pe_0_0__o_w.planes[0][0]  = o_w[3:0];
   assign \pe_0_0__o_w.planes[1]  = o_w[7:4];
   assign \pe_0_0__o_w.planes[1][0]  = o_w[7:4];
-  assign \pe_0_0__o_w.scale  = o_w[15:8];
-  assign \pe_0_0__o_w.scale[0]  = o_w[15:8];
-  assign \pe_0_0__o_w.zero  = o_w[17:16];
-  assign \pe_0_0__o_w.zero[0]  = o_w[17:16];
   assign pe_0_0__i_ctl[1] = 1'h1;
   assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
@@ -10877,134 +13352,60 @@ module array_lut_w2_a8_os_4x4_shared__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w,
   wire \$10 ;
   wire \$11 ;
   wire \$12 ;
-  wire [3:0] \$127 ;
-  wire \$13 ;
-  wire [3:0] \$130 ;
-  wire [3:0] \$133 ;
-  wire [3:0] \$138 ;
-  wire [19:0] \$14 ;
-  wire [6:0] \$143 ;
-  wire [19:0] \$15 ;
-  wire [19:0] \$16 ;
-  wire [17:0] \$17 ;
-  wire \$18 ;
-  wire [4:0] \$19 ;
+  wire [16:0] \$13 ;
+  wire [3:0] \$14 ;
+  wire [3:0] \$15 ;
+  wire [3:0] \$16 ;
+  wire [2:0] \$17 ;
+  wire [3:0] \$18 ;
+  wire \$19 ;
   wire \$2 ;
-  wire [4:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire \$23 ;
-  wire \$24 ;
-  wire \$25 ;
-  wire \$26 ;
-  wire \$27 ;
-  wire \$28 ;
-  wire \$29 ;
+  wire [11:0] \$20 ;
+  wire [13:0] \$21 ;
+  wire [13:0] \$22 ;
+  wire [17:0] \$23 ;
+  reg [87:0] \$24 ;
+  reg [7:0] \$25 ;
+  reg [4:0] \$26 ;
+  reg [7:0] \$27 ;
+  reg [7:0] \$28 ;
+  reg \$29 ;
   wire \$3 ;
-  wire \$30 ;
-  wire [16:0] \$31 ;
-  wire [3:0] \$32 ;
-  wire [3:0] \$33 ;
-  wire [3:0] \$34 ;
-  wire [2:0] \$35 ;
-  wire [3:0] \$36 ;
-  wire \$37 ;
-  wire [11:0] \$38 ;
-  wire [13:0] \$39 ;
+  reg [1:0] \$30 ;
+  reg \$31 ;
+  reg \$32 ;
+  reg \$33 ;
+  reg [87:0] \$34 ;
+  reg [15:0] \$35 ;
+  reg [16:0] \$36 ;
+  reg \$37 ;
+  reg \$38 ;
+  reg [34:0] \$39 ;
   wire [2:0] \$4 ;
-  wire [13:0] \$40 ;
-  wire [17:0] \$41 ;
-  wire [4:0] \$42 ;
-  wire [2:0] \$43 ;
-  wire [30:0] \$44 ;
-  wire [18:0] \$45 ;
-  wire [25:0] \$46 ;
-  wire \$47 ;
-  wire \$48 ;
-  wire [31:0] \$49 ;
   wire [1:0] \$5 ;
-  wire \$50 ;
-  wire \$51 ;
-  wire \$52 ;
-  wire [27:0] \$53 ;
-  wire [27:0] \$54 ;
-  wire [27:0] \$55 ;
-  wire [32:0] \$56 ;
-  reg [87:0] \$57 ;
-  reg [17:0] \$58 ;
-  reg [4:0] \$59 ;
+  wire [3:0] \$59 ;
   wire \$6 ;
-  reg [17:0] \$60 ;
-  reg [7:0] \$61 ;
-  reg \$62 ;
-  reg [1:0] \$63 ;
-  reg \$64 ;
-  reg \$65 ;
-  reg \$66 ;
-  reg [7:0] \$67 ;
-  reg \$68 ;
-  reg \$69 ;
+  wire [3:0] \$62 ;
+  wire [3:0] \$65 ;
   wire \$7 ;
-  reg [1:0] \$70 ;
-  reg [87:0] \$71 ;
-  reg [15:0] \$72 ;
-  reg [16:0] \$73 ;
-  reg \$74 ;
-  reg [31:0] \$75 ;
-  reg [2:0] \$76 ;
-  reg \$77 ;
-  reg [15:0] \$78 ;
-  reg [18:0] \$79 ;
+  wire [3:0] \$70 ;
+  wire [6:0] \$75 ;
   wire \$8 ;
-  reg \$80 ;
-  reg [3:0] \$81 ;
-  reg [3:0] \$82 ;
-  reg [31:0] \$83 ;
-  reg [31:0] \$84 ;
-  reg [7:0] \$85 ;
-  reg \$86 ;
-  reg [31:0] \$87 ;
-  reg \$88 ;
   wire \$9 ;
-  reg \$signal  = 1'h0;
-  reg [1:0] \$signal$25  = 2'h0;
-  wire [1:0] \$signal$25[0] ;
-  reg \$signal$47  = 1'h0;
-  reg \$signal$49  = 1'h0;
   wire accept;
   wire [15:0] act_next0;
   reg [15:0] act_sum0 = 16'h0000;
   wire active;
   wire [13:0] addend0_0;
   reg beat_group_end = 1'h0;
-  reg beat_h = 1'h0;
   reg beat_last = 1'h0;
-  reg [7:0] beat_scale = 8'h00;
-  wire [7:0] \beat_scale[0] ;
-  wire [2:0] c0;
   input clk;
   wire clk;
-  wire [3:0] corr_uint2;
-  wire [18:0] dq_ash0_0;
-  reg [3:0] dq_bit = 4'h0;
-  reg [2:0] dq_c0 = 3'h0;
-  reg [18:0] dq_d0_0 = 19'h00000;
-  wire [18:0] dq_dh0_0;
-  reg dq_h = 1'h0;
-  reg [3:0] dq_left = 4'h0;
-  reg [31:0] dq_psum = 32'd0;
-  wire [31:0] \dq_psum[0] ;
-  reg [7:0] dq_scale = 8'h00;
-  wire [7:0] \dq_scale[0] ;
-  wire [26:0] dq_sh0_0;
-  reg [15:0] dq_sum_a0 = 16'h0000;
   reg dtype = 1'h0;
   wire [10:0] entry0_0;
   reg [16:0] grp0_0 = 17'h00000;
   reg grp_first = 1'h0;
   wire [16:0] grp_next0_0;
-  reg [31:0] grp_psum = 32'd0;
-  wire [31:0] \grp_psum[0] ;
   wire handoff;
   input [87:0] i_a;
   wire [87:0] i_a;
@@ -11025,21 +13426,19 @@ module array_lut_w2_a8_os_4x4_shared__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w,
   wire \i_ctl.last ;
   wire \i_ctl.load_w ;
   wire \i_ctl.valid ;
-  input [31:0] i_psum;
-  wire [31:0] i_psum;
-  wire [31:0] \i_psum[0] ;
-  input [17:0] i_w;
-  wire [17:0] i_w;
+  input [34:0] i_psum;
+  wire [34:0] i_psum;
+  wire [16:0] \i_psum.acc ;
+  wire [15:0] \i_psum.act_sum ;
+  wire \i_psum.first ;
+  wire \i_psum.last ;
+  input [7:0] i_w;
+  wire [7:0] i_w;
   wire [7:0] \i_w.planes ;
   wire [3:0] \i_w.planes[0] ;
   wire [3:0] \i_w.planes[0][0] ;
   wire [3:0] \i_w.planes[1] ;
   wire [3:0] \i_w.planes[1][0] ;
-  wire [7:0] \i_w.scale ;
-  wire [7:0] \i_w.scale[0] ;
-  wire [1:0] \i_w.zero ;
-  wire [1:0] \i_w.zero[0] ;
-  wire in_corr;
   wire last_plane;
   wire [2:0] low0;
   wire neg0;
@@ -11062,28 +13461,23 @@ module array_lut_w2_a8_os_4x4_shared__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w,
   wire \o_ctl.last ;
   wire \o_ctl.load_w ;
   wire \o_ctl.valid ;
-  output [31:0] o_psum;
-  reg [31:0] o_psum = 32'd0;
-  wire [31:0] \o_psum[0] ;
+  output [34:0] o_psum;
+  reg [34:0] o_psum = 35'h000000000;
+  wire [16:0] \o_psum.acc ;
+  wire [15:0] \o_psum.act_sum ;
+  wire \o_psum.first ;
+  wire \o_psum.last ;
   output o_ready;
   wire o_ready;
   output o_valid;
   reg o_valid = 1'h0;
-  output [17:0] o_w;
-  reg [17:0] o_w = 18'h00000;
+  output [7:0] o_w;
+  reg [7:0] o_w = 8'h00;
   wire [7:0] \o_w.planes ;
   wire [3:0] \o_w.planes[0] ;
   wire [3:0] \o_w.planes[0][0] ;
   wire [3:0] \o_w.planes[1] ;
   wire [3:0] \o_w.planes[1][0] ;
-  wire [7:0] \o_w.scale ;
-  wire [7:0] \o_w.scale[0] ;
-  wire [1:0] \o_w.zero ;
-  wire [1:0] \o_w.zero[0] ;
-  reg [31:0] out_acc = 32'd0;
-  wire [31:0] \out_acc[0] ;
-  wire [31:0] out_next;
-  wire [31:0] \out_next[0] ;
   wire plane_neg;
   reg [7:0] planes = 8'h00;
   wire [3:0] \planes[0] ;
@@ -11094,7 +13488,6 @@ module array_lut_w2_a8_os_4x4_shared__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w,
   reg [1:0] remaining = 2'h0;
   input rst;
   wire rst;
-  wire [2:0] sbit;
   (* init = 1'h0 *)
   wire shift0_0;
   wire [12:0] shifted0_0;
@@ -11110,509 +13503,248 @@ module array_lut_w2_a8_os_4x4_shared__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w,
   wire [10:0] \table0.table[5] ;
   wire [10:0] \table0.table[6] ;
   wire [10:0] \table0.table[7] ;
-  reg [17:0] w_reg = 18'h00000;
+  reg [7:0] w_reg = 8'h00;
   wire [7:0] \w_reg.planes ;
   wire [3:0] \w_reg.planes[0] ;
   wire [3:0] \w_reg.planes[0][0] ;
   wire [3:0] \w_reg.planes[1] ;
   wire [3:0] \w_reg.planes[1][0] ;
-  wire [7:0] \w_reg.scale ;
-  wire [7:0] \w_reg.scale[0] ;
-  wire [1:0] \w_reg.zero ;
-  wire [1:0] \w_reg.zero[0] ;
-  wire [17:0] w_sel;
+  wire [7:0] w_sel;
   wire [7:0] \w_sel.planes ;
   wire [3:0] \w_sel.planes[0] ;
   wire [3:0] \w_sel.planes[0][0] ;
   wire [3:0] \w_sel.planes[1] ;
   wire [3:0] \w_sel.planes[1][0] ;
-  wire [7:0] \w_sel.scale ;
-  wire [7:0] \w_sel.scale[0] ;
-  wire [1:0] \w_sel.zero ;
-  wire [1:0] \w_sel.zero[0] ;
-  assign \$12  = \$10  & \$11 ;
-  assign \$13  = dq_bit == 2'h2;
-  assign \$14  = $signed(dq_d0_0) - $signed(\$44 [18:0]);
-  assign \$15  = $signed(dq_d0_0) + $signed(\$44 [18:0]);
-  assign \$16  = \$13  ? \$14  : \$15 ;
-  assign \$17  = $signed(\$41 [16:0]) << \$signal ;
-  assign \$18  = | dq_left;
-  assign \$19  = dq_left - 1'h1;
-  assign \$20  = dq_bit + 1'h1;
-  assign \$21  = ~ in_corr;
-  assign \$22  = dq_left == 1'h1;
-  assign \$23  = \$22  & \$signal$47 ;
-  assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \$24  = remaining <= 1'h1;
-  assign \$25  = ~ stall;
-  assign o_ready = \$24  & \$25 ;
-  assign accept = i_ctl[0] & o_ready;
-  assign active = | remaining;
-  assign \$26  = remaining == 1'h1;
-  assign \$27  = ~ stall;
-  assign last_plane = \$26  & \$27 ;
-  assign \$28  = remaining == 1'h1;
-  assign \$29  = \$28  & beat_group_end;
-  assign \$30  = dq_left > 1'h1;
-  assign stall = \$29  & \$30 ;
-  assign handoff = last_plane & beat_group_end;
-  assign \$31  = $signed(act_sum0) + $signed(table0[87:77]);
-  assign \$127  = step * 3'h4;
-  assign \$32  = planes >> \$127 ;
-  assign \$130  = step * 3'h4;
-  assign \$33  = planes >> \$130 ;
-  assign \$133  = step * 3'h4;
-  assign \$34  = planes >> \$133 ;
-  assign \$35  = ~ \$34 [2:0];
-  assign low0 = \$32 [3] ? \$33 [2:0] : \$35 ;
-  assign \$138  = step * 3'h4;
-  assign \$36  = planes >> \$138 ;
-  assign \$37  = ~ \$36 [3];
-  assign \$143  = low0 * 4'hb;
-  assign entry0_0 = table0 >> \$143 ;
-  assign \$38  = $signed(entry0_0) << step;
-  assign \$39  = - $signed(\$38 );
-  assign \$40  = \$36 [3] ? { \$38 [11], \$38 [11], \$38  } : \$39 ;
-  assign addend0_0 = active ? \$40  : 14'h0000;
-  assign \$41  = $signed(grp0_0) + $signed(addend0_0);
-  assign in_corr = dq_bit < 2'h3;
-  assign \$42  = dq_bit - 2'h3;
-  assign corr_uint2 = 2'h3 - \$43 ;
-  assign \$44  = $signed(dq_sum_a0) << dq_bit;
-  assign dq_dh0_0 = dq_h ? \$45  : dq_d0_0;
-  assign \$46  = $signed(dq_dh0_0) << \$42 [2:0];
-  assign \$47  = dq_bit == 2'h3;
-  assign \$48  = \$47  & \$signal$49 ;
-  assign \$49  = \$48  ? dq_psum : out_acc;
-  assign \$50  = ~ in_corr;
-  assign \$51  = dq_scale >> \$42 [2:0];
-  assign \$52  = \$50  & \$51 ;
-  assign \$53  = - $signed(\$46 );
-  assign \$55  = \$52  ? \$54  : 28'h0000000;
-  assign \$56  = $signed(\$49 ) + $signed(\$55 );
   always @(posedge clk)
-    o_a <= \$57 ;
+    beat_group_end <= \$32 ;
   always @(posedge clk)
-    o_w <= \$58 ;
+    beat_last <= \$33 ;
   always @(posedge clk)
-    o_ctl <= \$59 ;
+    table0 <= \$34 ;
   always @(posedge clk)
-    w_reg <= \$60 ;
+    act_sum0 <= \$35 ;
   always @(posedge clk)
-    planes <= \$61 ;
+    grp0_0 <= \$36 ;
   always @(posedge clk)
-    dtype <= \$62 ;
+    grp_first <= \$37 ;
   always @(posedge clk)
-    remaining <= \$63 ;
+    o_valid <= \$38 ;
   always @(posedge clk)
-    step <= \$64 ;
-  always @(posedge clk)
-    beat_group_end <= \$65 ;
-  always @(posedge clk)
-    beat_last <= \$66 ;
-  always @(posedge clk)
-    beat_scale <= \$67 ;
-  always @(posedge clk)
-    \$signal  <= \$68 ;
-  always @(posedge clk)
-    beat_h <= \$69 ;
-  always @(posedge clk)
-    \$signal$25  <= \$70 ;
-  always @(posedge clk)
-    table0 <= \$71 ;
-  always @(posedge clk)
-    act_sum0 <= \$72 ;
-  always @(posedge clk)
-    grp0_0 <= \$73 ;
-  always @(posedge clk)
-    grp_first <= \$74 ;
-  always @(posedge clk)
-    grp_psum <= \$75 ;
-  always @(posedge clk)
-    dq_c0 <= \$76 ;
-  always @(posedge clk)
-    dq_h <= \$77 ;
-  always @(posedge clk)
-    dq_sum_a0 <= \$78 ;
-  always @(posedge clk)
-    dq_d0_0 <= \$79 ;
-  always @(posedge clk)
-    o_valid <= \$80 ;
-  always @(posedge clk)
-    dq_left <= \$81 ;
-  always @(posedge clk)
-    dq_bit <= \$82 ;
-  always @(posedge clk)
-    out_acc <= \$83 ;
-  always @(posedge clk)
-    o_psum <= \$84 ;
-  always @(posedge clk)
-    dq_scale <= \$85 ;
-  always @(posedge clk)
-    \$signal$49  <= \$86 ;
-  always @(posedge clk)
-    dq_psum <= \$87 ;
-  always @(posedge clk)
-    \$signal$47  <= \$88 ;
+    o_psum <= \$39 ;
   assign \$1  = | remaining;
-  assign \$2  = ~ stall;
-  assign \$3  = \$1  & \$2 ;
   assign \$4  = remaining - 1'h1;
   assign \$5  = step + 1'h1;
-  assign \$6  = ~ stall;
-  assign \$7  = active & \$6 ;
   assign \$8  = accept & i_ctl[2];
-  assign \$9  = | dq_left;
-  assign \$10  = \$9  & in_corr;
-  assign \$11  = dq_c0 >> dq_bit;
+  assign w_sel = i_ctl[1] ? i_w : w_reg;
+  assign \$9  = remaining <= 1'h1;
+  assign accept = i_ctl[0] & o_ready;
+  assign active = | remaining;
+  assign \$11  = remaining == 1'h1;
+  assign handoff = last_plane & beat_group_end;
+  assign \$13  = $signed(act_sum0) + $signed(table0[87:77]);
+  assign \$59  = step * 3'h4;
+  assign \$14  = planes >> \$59 ;
+  assign \$62  = step * 3'h4;
+  assign \$15  = planes >> \$62 ;
+  assign \$65  = step * 3'h4;
+  assign \$16  = planes >> \$65 ;
+  assign \$17  = ~ \$16 [2:0];
+  assign low0 = \$14 [3] ? \$15 [2:0] : \$17 ;
+  assign \$70  = step * 3'h4;
+  assign \$18  = planes >> \$70 ;
+  assign \$19  = ~ \$18 [3];
+  assign \$75  = low0 * 4'hb;
+  assign entry0_0 = table0 >> \$75 ;
+  assign \$20  = $signed(entry0_0) << step;
+  assign \$21  = - $signed(\$20 );
+  assign \$22  = \$18 [3] ? { \$20 [11], \$20 [11], \$20  } : \$21 ;
+  assign addend0_0 = active ? \$22  : 14'h0000;
+  assign \$23  = $signed(grp0_0) + $signed(addend0_0);
+  always @(posedge clk)
+    o_a <= \$24 ;
+  always @(posedge clk)
+    o_w <= \$25 ;
+  always @(posedge clk)
+    o_ctl <= \$26 ;
+  always @(posedge clk)
+    w_reg <= \$27 ;
+  always @(posedge clk)
+    planes <= \$28 ;
+  always @(posedge clk)
+    dtype <= \$29 ;
+  always @(posedge clk)
+    remaining <= \$30 ;
+  always @(posedge clk)
+    step <= \$31 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$57  = i_a;
-    if (rst) begin
-      \$57  = 88'h0000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$58  = i_w;
-    if (rst) begin
-      \$58  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$59  = i_ctl;
-    if (rst) begin
-      \$59  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$60  = w_reg;
-    if (i_ctl[1]) begin
-      \$60  = i_w;
-    end
-    if (rst) begin
-      \$60  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$61  = planes;
+    \$33  = beat_last;
     if (accept) begin
-      \$61  = w_sel[7:0];
+      \$33  = i_ctl[3];
     end
     if (rst) begin
-      \$61  = 8'h00;
+      \$33  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$62  = dtype;
+    \$34  = table0;
     if (accept) begin
-      \$62  = 1'h0;
+      \$34  = i_a;
     end
     if (rst) begin
-      \$62  = 1'h0;
+      \$34  = 88'h0000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$63  = remaining;
-    if (accept) begin
-      \$63  = 2'h2;
-    end else if (\$3 ) begin
-      \$63  = \$4 [1:0];
-    end
-    if (rst) begin
-      \$63  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$64  = step;
-    if (accept) begin
-      \$64  = 1'h0;
-    end else if (\$3 ) begin
-      \$64  = \$5 [0];
-    end
-    if (rst) begin
-      \$64  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$65  = beat_group_end;
-    if (accept) begin
-      \$65  = i_ctl[4];
-    end
-    if (rst) begin
-      \$65  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$66  = beat_last;
-    if (accept) begin
-      \$66  = i_ctl[3];
-    end
-    if (rst) begin
-      \$66  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$67  = beat_scale;
-    if (accept) begin
-      \$67  = w_sel[15:8];
-    end
-    if (rst) begin
-      \$67  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$68  = \$signal ;
-    if (accept) begin
-      \$68  = 1'h0;
-    end
-    if (rst) begin
-      \$68  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$69  = beat_h;
-    if (accept) begin
-      \$69  = 1'h1;
-    end
-    if (rst) begin
-      \$69  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$70  = \$signal$25 ;
-    if (accept) begin
-      \$70  = w_sel[17:16];
-    end
-    if (rst) begin
-      \$70  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$71  = table0;
-    if (accept) begin
-      \$71  = i_a;
-    end
-    if (rst) begin
-      \$71  = 88'h0000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$72  = act_sum0;
+    \$35  = act_sum0;
     if (handoff) begin
-      \$72  = 16'h0000;
+      \$35  = 16'h0000;
     end else if (last_plane) begin
-      \$72  = \$31 [15:0];
+      \$35  = \$13 [15:0];
     end
     if (rst) begin
-      \$72  = 16'h0000;
+      \$35  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$73  = grp0_0;
+    \$36  = grp0_0;
     if (handoff) begin
-      \$73  = 17'h00000;
+      \$36  = 17'h00000;
     end else if (\$7 ) begin
-      \$73  = \$41 [16:0];
+      \$36  = \$23 [16:0];
     end
     if (rst) begin
-      \$73  = 17'h00000;
+      \$36  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$74  = grp_first;
+    \$37  = grp_first;
     if (handoff) begin
-      \$74  = 1'h0;
+      \$37  = 1'h0;
     end
     if (\$8 ) begin
-      \$74  = 1'h1;
+      \$37  = 1'h1;
     end
     if (rst) begin
-      \$74  = 1'h0;
+      \$37  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$75  = grp_psum;
-    if (\$8 ) begin
-      \$75  = i_psum;
-    end
+    \$38  = handoff;
     if (rst) begin
-      \$75  = 32'd0;
+      \$38  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$76  = dq_c0;
+    \$39  = o_psum;
     if (handoff) begin
-      \$76  = corr_uint2[2:0];
+      \$39 [16:0] = \$23 [16:0];
+      \$39 [33] = grp_first;
+      \$39 [34] = beat_last;
+      \$39 [32:17] = \$13 [15:0];
     end
     if (rst) begin
-      \$76  = 3'h0;
+      \$39  = 35'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$77  = dq_h;
-    if (handoff) begin
-      \$77  = beat_h;
-    end
+    \$24  = i_a;
     if (rst) begin
-      \$77  = 1'h0;
+      \$24  = 88'h0000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$78  = dq_sum_a0;
-    if (handoff) begin
-      \$78  = \$31 [15:0];
-    end
+    \$25  = i_w;
     if (rst) begin
-      \$78  = 16'h0000;
+      \$25  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$79  = dq_d0_0;
-    if (\$12 ) begin
-      \$79  = \$16 [18:0];
-    end
-    if (handoff) begin
-      \$79  = { \$17 [17], \$17  };
-    end
+    \$26  = i_ctl;
     if (rst) begin
-      \$79  = 19'h00000;
+      \$26  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$80  = 1'h0;
-    if (\$18 ) begin
-      if (\$23 ) begin
-        \$80  = 1'h1;
-      end
+    \$27  = w_reg;
+    if (i_ctl[1]) begin
+      \$27  = i_w;
     end
     if (rst) begin
-      \$80  = 1'h0;
+      \$27  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$81  = dq_left;
-    if (\$18 ) begin
-      \$81  = \$19 [3:0];
-    end
-    if (handoff) begin
-      \$81  = 4'hb;
+    \$28  = planes;
+    if (accept) begin
+      \$28  = w_sel;
     end
     if (rst) begin
-      \$81  = 4'h0;
+      \$28  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$82  = dq_bit;
-    if (\$18 ) begin
-      \$82  = \$20 [3:0];
-    end
-    if (handoff) begin
-      \$82  = 4'h0;
+    \$29  = dtype;
+    if (accept) begin
+      \$29  = 1'h0;
     end
     if (rst) begin
-      \$82  = 4'h0;
+      \$29  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$83  = out_acc;
-    if (\$18 ) begin
-      if (\$21 ) begin
-        \$83  = \$56 [31:0];
-      end
+    \$30  = remaining;
+    if (accept) begin
+      \$30  = 2'h2;
+    end else if (\$3 ) begin
+      \$30  = \$4 [1:0];
     end
     if (rst) begin
-      \$83  = 32'd0;
+      \$30  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$84  = o_psum;
-    if (\$18 ) begin
-      if (\$23 ) begin
-        \$84  = \$56 [31:0];
-      end
+    \$31  = step;
+    if (accept) begin
+      \$31  = 1'h0;
+    end else if (\$3 ) begin
+      \$31  = \$5 [0];
     end
     if (rst) begin
-      \$84  = 32'd0;
+      \$31  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$85  = dq_scale;
-    if (handoff) begin
-      \$85  = beat_scale;
+    \$32  = beat_group_end;
+    if (accept) begin
+      \$32  = i_ctl[4];
     end
     if (rst) begin
-      \$85  = 8'h00;
+      \$32  = 1'h0;
     end
   end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$86  = \$signal$49 ;
-    if (handoff) begin
-      \$86  = grp_first;
-    end
-    if (rst) begin
-      \$86  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$87  = dq_psum;
-    if (handoff) begin
-      \$87  = grp_psum;
-    end
-    if (rst) begin
-      \$87  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$88  = \$signal$47 ;
-    if (handoff) begin
-      \$88  = beat_last;
-    end
-    if (rst) begin
-      \$88  = 1'h0;
-    end
-  end
-  assign act_next0 = \$31 [15:0];
-  assign grp_next0_0 = \$41 [16:0];
-  assign c0 = corr_uint2[2:0];
-  assign dq_ash0_0 = \$44 [18:0];
-  assign out_next = \$56 [31:0];
+  assign stall = 1'h0;
+  assign act_next0 = \$13 [15:0];
+  assign grp_next0_0 = \$23 [16:0];
   assign ready = o_ready;
   assign plane_neg = 1'h0;
   assign shift0_0 = step;
-  assign shifted0_0 = { \$38 [11], \$38  };
-  assign sbit = \$42 [2:0];
-  assign dq_sh0_0 = { \$46 [25], \$46  };
+  assign shifted0_0 = { \$20 [11], \$20  };
   assign \i_a[0]  = i_a;
   assign \i_a[0].table  = i_a;
   assign \i_a[0].table[0]  = i_a[10:0];
@@ -11623,16 +13755,15 @@ module array_lut_w2_a8_os_4x4_shared__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w,
   assign \i_a[0].table[5]  = i_a[65:55];
   assign \i_a[0].table[6]  = i_a[76:66];
   assign \i_a[0].table[7]  = i_a[87:77];
-  assign \i_w.planes  = i_w[7:0];
+  assign \i_w.planes  = i_w;
   assign \i_w.planes[0]  = i_w[3:0];
   assign \i_w.planes[0][0]  = i_w[3:0];
   assign \i_w.planes[1]  = i_w[7:4];
   assign \i_w.planes[1][0]  = i_w[7:4];
-  assign \i_w.scale  = i_w[15:8];
-  assign \i_w.scale[0]  = i_w[15:8];
-  assign \i_w.zero  = i_w[17:16];
-  assign \i_w.zero[0]  = i_w[17:16];
-  assign \i_psum[0]  = i_psum;
+  assign \i_psum.acc  = i_psum[16:0];
+  assign \i_psum.act_sum  = i_psum[32:17];
+  assign \i_psum.first  = i_psum[33];
+  assign \i_psum.last  = i_psum[34];
   assign \i_ctl.valid  = i_ctl[0];
   assign \i_ctl.load_w  = i_ctl[1];
   assign \i_ctl.first  = i_ctl[2];
@@ -11648,45 +13779,34 @@ module array_lut_w2_a8_os_4x4_shared__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w,
   assign \o_a[0].table[5]  = o_a[65:55];
   assign \o_a[0].table[6]  = o_a[76:66];
   assign \o_a[0].table[7]  = o_a[87:77];
-  assign \o_w.planes  = o_w[7:0];
+  assign \o_w.planes  = o_w;
   assign \o_w.planes[0]  = o_w[3:0];
   assign \o_w.planes[0][0]  = o_w[3:0];
   assign \o_w.planes[1]  = o_w[7:4];
   assign \o_w.planes[1][0]  = o_w[7:4];
-  assign \o_w.scale  = o_w[15:8];
-  assign \o_w.scale[0]  = o_w[15:8];
-  assign \o_w.zero  = o_w[17:16];
-  assign \o_w.zero[0]  = o_w[17:16];
-  assign \o_psum[0]  = o_psum;
+  assign \o_psum.acc  = o_psum[16:0];
+  assign \o_psum.act_sum  = o_psum[32:17];
+  assign \o_psum.first  = o_psum[33];
+  assign \o_psum.last  = o_psum[34];
   assign \o_ctl.valid  = o_ctl[0];
   assign \o_ctl.load_w  = o_ctl[1];
   assign \o_ctl.first  = o_ctl[2];
   assign \o_ctl.last  = o_ctl[3];
   assign \o_ctl.group_end  = o_ctl[4];
-  assign \w_reg.planes  = w_reg[7:0];
+  assign \w_reg.planes  = w_reg;
   assign \w_reg.planes[0]  = w_reg[3:0];
   assign \w_reg.planes[0][0]  = w_reg[3:0];
   assign \w_reg.planes[1]  = w_reg[7:4];
   assign \w_reg.planes[1][0]  = w_reg[7:4];
-  assign \w_reg.scale  = w_reg[15:8];
-  assign \w_reg.scale[0]  = w_reg[15:8];
-  assign \w_reg.zero  = w_reg[17:16];
-  assign \w_reg.zero[0]  = w_reg[17:16];
   assign \planes[0]  = planes[3:0];
   assign \planes[0][0]  = planes[3:0];
   assign \planes[1]  = planes[7:4];
   assign \planes[1][0]  = planes[7:4];
-  assign \w_sel.planes  = w_sel[7:0];
+  assign \w_sel.planes  = w_sel;
   assign \w_sel.planes[0]  = w_sel[3:0];
   assign \w_sel.planes[0][0]  = w_sel[3:0];
   assign \w_sel.planes[1]  = w_sel[7:4];
   assign \w_sel.planes[1][0]  = w_sel[7:4];
-  assign \w_sel.scale  = w_sel[15:8];
-  assign \w_sel.scale[0]  = w_sel[15:8];
-  assign \w_sel.zero  = w_sel[17:16];
-  assign \w_sel.zero[0]  = w_sel[17:16];
-  assign \beat_scale[0]  = beat_scale;
-  assign \$signal$25[0]  = \$signal$25 ;
   assign \table0.table  = table0;
   assign \table0.table[0]  = table0[10:0];
   assign \table0.table[1]  = table0[21:11];
@@ -11696,13 +13816,13 @@ module array_lut_w2_a8_os_4x4_shared__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w,
   assign \table0.table[5]  = table0[65:55];
   assign \table0.table[6]  = table0[76:66];
   assign \table0.table[7]  = table0[87:77];
-  assign \grp_psum[0]  = grp_psum;
-  assign \out_acc[0]  = out_acc;
-  assign \out_next[0]  = \$56 [31:0];
-  assign \dq_scale[0]  = dq_scale;
-  assign \dq_psum[0]  = dq_psum;
-  assign neg0 = \$37 ;
-  assign \$43  = { \$signal$25 , 1'h0 };
-  assign \$45  = { dq_d0_0[18], dq_d0_0[18:1] };
-  assign \$54  = { \$46 [25], \$46 [25], \$46  };
+  assign \$2  = 1'h1;
+  assign \$3  = \$1 ;
+  assign \$6  = 1'h1;
+  assign \$7  = active;
+  assign \$10  = 1'h1;
+  assign o_ready = \$9 ;
+  assign \$12  = 1'h1;
+  assign last_plane = \$11 ;
+  assign neg0 = \$19 ;
 endmodule

@@ -362,14 +362,17 @@ LUT1 = replace(PRESETS["lut_w2_a8"], rows=1, cols=1)
 
 
 @pytest.mark.sim
-@pytest.mark.parametrize("organisation", ["standalone", "shared"])
-@pytest.mark.parametrize("pe, rows, cols", [
-    (LUT1, 2, 3), (replace(PRESETS["lut_all_a8"], rows=1, cols=1), 2, 2),
-    (replace(PRESETS["lut_w2_fp16"], rows=1, cols=1), 2, 2),
-], ids=["w2a8", "all_formats", "fp16_int8_tables"])
+@pytest.mark.parametrize("pe, rows, cols, organisation", [
+    (LUT1, 2, 3, "standalone"), (LUT1, 2, 3, "shared"),
+    (replace(PRESETS["lut_all_a8"], rows=1, cols=1), 2, 2, "standalone"),
+    (replace(PRESETS["lut_all_a8"], rows=1, cols=1), 2, 2, "shared"),
+    (replace(PRESETS["lut_w2_fp16"], rows=1, cols=1), 2, 2, "standalone"),
+], ids=["w2a8-standalone", "w2a8-shared", "all_formats-standalone", "all_formats-shared",
+        "fp16_int8_tables-standalone"])
 def test_lut_arrays_end_to_end(pe, rows, cols, organisation):
-    """Arrays of 1 x 1 LUT tiles, each with its own table or with the row's table built once
-    at the left edge: bit-exact, and the cycles of the per-column data types."""
+    """Arrays of 1 x 1 LUT tiles, each with its own table and dequantizer, or with the row's
+    table built once at the left edge and the groups dequantized at the columns' feet
+    (integer activations): bit-exact, and the cycles of the per-column data types."""
     config = AccelConfig(array=ArrayConfig(pe=pe, rows=rows, cols=cols,
                                            organisation=organisation),
                          a_depth=256, w_depth=256, o_depth=64)
@@ -388,6 +391,95 @@ def test_lut_row_tables_must_be_combinational(monkeypatch):
                          a_depth=256, w_depth=256, o_depth=64)
     with pytest.raises(AssertionError):
         check_gemms(config, seed=55, n_random=0)
+
+
+#: Short groups and scales so that a column needs several dequantizers: W2 with zero points
+#: (dq_cycles 5, 4 rows per unit), binary weights without a correction (dq_cycles 2, one row
+#: per unit; y leaves as computed) and with a 1-bit scale (dq_cycles 1: no stage register).
+LUT_W2_G12 = replace(LUT1, group_size=12, scale_bits=2, acc_bits=24)
+LUT_BIN_G8 = replace(LUT1, weight_formats=("binary",), group_size=8, scale_bits=2,
+                     acc_bits=24)
+
+
+@pytest.mark.parametrize("pe, rows, cols, units", [
+    (LUT1, 3, 2, 1),                                                     # 62 rows per unit
+    (LUT_W2_G12, 5, 2, 2),                                               # 4 + 1 rows
+    (replace(LUT_W2_G12, weight_formats=("int2",), scale_signed=True), 3, 2, 1),
+    (replace(LUT_W2_G12, weight_formats=("uint2", "int3"), group_size=16), 3, 2, 1),
+    (LUT_BIN_G8, 3, 2, 3),
+    (replace(LUT_BIN_G8, scale_bits=1), 2, 2, 2),
+], ids=["one_unit", "two_units", "signed_scale", "two_formats", "binary_three_units",
+        "one_cycle_dequant"])
+def test_shared_lut_end_to_end(pe, rows, cols, units):
+    """The standalone array's results and cycles (golden model and cycle formula unchanged)
+    with ``column_units`` dequantizers per column at its foot; the shapes include M = 1 and
+    edge tiles on every loop."""
+    config = shared(pe, rows, cols, a_depth=256, w_depth=256)
+    assert config.array.column_units == units
+    assert config.array.grid_ports.weight.width < pe.ports.weight.width  # no scale, zero
+    check_gemms(config, seed=61, n_random=1)
+
+
+@pytest.mark.parametrize("mutant", ["metadata_early", "one_unit_only", "result_early"])
+def test_broken_shared_lut_arrays_fail(monkeypatch, mutant):
+    """The zero point and scale reaching the units a cycle early (the last of a unit's 4 rows
+    hands off as the next group's arrive: shared_unit_rows is tight), one unit serving rows
+    whose hand-offs coincide, and results given a cycle before the tile would give them: all
+    caught."""
+    config = shared(LUT_W2_G12, 5, 2, a_depth=256, w_depth=256)
+    if mutant == "metadata_early":
+        real = mesh_mod.delayed
+
+        def early(m, value, cycles, name):
+            return real(m, value, max(cycles - ("_u" in name), 0), name)
+        monkeypatch.setattr(mesh_mod, "delayed", early)
+    elif mutant == "one_unit_only":
+        monkeypatch.setattr(type(LUT_W2_G12), "shared_unit_rows", property(lambda self: 5))
+    else:
+        real_waits = type(LUT_W2_G12).shared_unit_waits
+        monkeypatch.setattr(type(LUT_W2_G12), "shared_unit_waits",
+                            property(lambda self: tuple(w - 1 for w in real_waits.fget(self))))
+    with pytest.raises(AssertionError):
+        check_gemms(config, seed=62, n_random=0)
+
+
+def test_shared_lut_configs():
+    """What the shared LUT array is built for, and the errors naming the parameter."""
+    grid = ArrayConfig(pe=LUT1, rows=2, cols=2, organisation="shared").grid_ports
+    assert [n for n, _ in grid.weight.fields] == ["planes"]
+    assert [n for n, _ in grid.psum.fields] == ["acc", "act_sum", "first", "last"]
+    assert LUT1.shared_unit_rows == 31 * 2 and LUT1.shared_unit_waits == (LUT1.dq_cycles - 2,)
+    fp16 = replace(PRESETS["lut_w2_fp16"], rows=1, cols=1)
+    assert fp16.organisations == ("standalone",) and fp16.shared_unit_rows is None
+    with pytest.raises(ValueError) as e:
+        ArrayConfig(pe=fp16, organisation="shared")
+    assert str(e.value) == (
+        "organisation='shared' is not built for the lut PE (its organisations: 'standalone'): "
+        "its column dequantizer takes integer activations: act_format must be one of 'int8', "
+        "'int16', not 'fp16'")
+    one_beat = replace(LUT1, weight_formats=("int8",), symmetric=False, group_size=4,
+                       scale_bits=1, acc_bits=40)
+    with pytest.raises(ValueError, match="organisation='shared' is not built for the lut PE "
+                                         r"\(its organisations: 'standalone'\): group_size=4 "
+                                         "leaves no row a column dequantizer can serve: use "
+                                         "group_size >= 8"):
+        ArrayConfig(pe=one_beat, organisation="shared")
+    # Binary (1 plane) and uint8 (8 planes): a binary group's result waits 16 cycles in its
+    # row's accumulator, and the row's next hand-off can come a group of binary beats later.
+    mixed = replace(LUT1, weight_formats=("binary", "uint8"), group_size=64, scale_bits=2,
+                    acc_bits=40)
+    assert mixed.shared_unit_waits == (16, 9) and "shared" in mixed.organisations
+    assert replace(mixed, group_size=60).shared_unavailable == (
+        "group_size=60 is too short for a column dequantizer to keep a result until the "
+        "slowest format's latency: use group_size >= 64")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UnusedElaboratable)
+        with pytest.raises(ValueError, match="rows must be 1 to shared_unit_rows=4"):
+            lut_rtl.LutColumnDequant(LUT_W2_G12, 5)
+        with pytest.raises(ValueError, match="config has no 'shared' organisation: its column "
+                                             "dequantizer takes integer activations"):
+            lut_rtl.LutColumnDequant(fp16, 1)
+        gc.collect()
 
 
 def test_lut_tiles_larger_than_one_pe_have_no_array():

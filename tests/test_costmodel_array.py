@@ -230,6 +230,8 @@ def test_area_grows_with_the_array_and_the_pes_dominate():
         pes = cost.group("pes").area_um2
         if config.array.organisation == "standalone":
             assert pes == approx(config.array.pes * pe_cost(config.pe).area_um2)
+        # A shared array's row, column and foot units are PE work moved out of the grid.
+        pes += cost.area_by_category_um2().get("shared") or 0
         assert pes < cost.area_um2 < 2 * pes, name
     small = accel_cost(accel(rows=4, cols=4)).area_um2
     big = accel_cost(accel(rows=8, cols=8)).area_um2
@@ -508,17 +510,44 @@ def test_dequantizing_once_per_column():
                                                                         256).latency_cycles
 
 
-def test_lut_row_tables():
-    """A shared LUT array: one table precompute per row instead of per PE; the grid PEs
-    forward tables (wider than the activations), so the saving is the adders less those
-    registers."""
+def test_lut_row_tables_and_column_dequantizers():
+    """A shared LUT array: one table precompute per row and one dequantizer per column
+    instead of one of each per PE. The grid PE is the standalone PE less both; an 8 x 8 array
+    shrinks and spends less energy per MAC, in the same cycles."""
     pe = replace(PRESETS["lut_w2_a8"], rows=1, cols=1)
-    alone = accel_cost(AccelConfig(array=ArrayConfig(pe=pe, rows=2, cols=64)))
-    shared = accel_cost(AccelConfig(array=ArrayConfig(pe=pe, rows=2, cols=64,
-                                                      organisation="shared")))
-    assert shared.group("row_tables").count == 2
-    assert shared.group("pes").unit.area_um2 < alone.group("pes").unit.area_um2
+    alone_cfg = AccelConfig(array=ArrayConfig(pe=pe, rows=8, cols=8))
+    shared_cfg = AccelConfig(array=ArrayConfig(pe=pe, rows=8, cols=8, organisation="shared"))
+    alone, shared = accel_cost(alone_cfg), accel_cost(shared_cfg)
+    assert shared.group("row_tables").count == 8
+    units = [g for g in shared.groups if g.name.startswith("column_dequantizers")]
+    assert [(g.name, g.count) for g in units] == [("column_dequantizers_8_rows", 8)]
+    # The grid PE loses the precompute and the dequantizer: what the row and column units
+    # add back is less than what the 64 PEs lose.
+    pe_saving = alone.group("pes").area_um2 - shared.group("pes").area_um2
+    added = shared.group("row_tables").area_um2 + sum(g.area_um2 for g in units)
+    assert 0 < added < pe_saving
     assert shared.area_um2 < alone.area_um2
+    ea, es = gemm_energy(alone_cfg, 8, 8, 1024), gemm_energy(shared_cfg, 8, 8, 1024)
+    assert es.latency_cycles == ea.latency_cycles
+    assert es.energy_per_mac_pj < ea.energy_per_mac_pj
+    # One unit action per group hand-off of every grid PE (32 beats per group).
+    acts = gemm_activity(shared_cfg, 8, 8, 1024)
+    assert sum(g.per_gemm(acts) for g in units) == acts.pe_beats // 32
+
+
+def test_lut_column_units_follow_the_group_length():
+    """Short groups: one unit per ``shared_unit_rows`` rows, the last serving the rest; a
+    2 x 64 array (the paper's tile shape) has one unit per column serving both rows, and its
+    columns' results wait in a de-skew triangle as long as the array is wide."""
+    pe = replace(PRESETS["lut_w2_a8"], rows=1, cols=1, group_size=12, scale_bits=2,
+                 acc_bits=24)                                    # 4 rows per unit
+    cost = accel_cost(AccelConfig(array=ArrayConfig(pe=pe, rows=5, cols=3,
+                                                    organisation="shared")))
+    units = {g.name: g.count for g in cost.groups if g.name.startswith("column_dequant")}
+    assert units == {"column_dequantizers_4_rows": 3, "column_dequantizers_1_rows": 3}
+    wide = accel_cost(ARRAY_PRESETS["array_lut_w2_a8_os_2x64_shared"])
+    assert wide.group("column_dequantizers_2_rows").count == 64
+    assert wide.group("deskew").count == 64 * 63 // 2
 
 
 def _bitserial_pair(pe, rows=8, cols=8):

@@ -92,8 +92,10 @@ class ArrayConfig:
         (:attr:`column_units`); a dequantize-then-MAC array dequantizes each column's weights
         once at its top and its grid is of FP16 MACs; a bit-serial array encodes each column's
         weights once at its top (BitMoD's weight encoder) and its grid PEs take integer
-        weights. Output-stationary only. Results and golden model are the same, and so is
-        the cycle formula, with :attr:`pe_latency` (one more for the bit-serial encoders).
+        weights; a LUT array (integer activations) builds each row's table at its left edge
+        and dequantizes each column's groups at its foot. Output-stationary only. Results and
+        golden model are the same, and so is the cycle formula, with :attr:`pe_latency` (one
+        more for the bit-serial encoders).
     """
 
     kind: ClassVar[str] = "array"
@@ -122,9 +124,11 @@ class ArrayConfig:
                              f"tile of the {self.pe.kind} family")
         check_choice("organisation", self.organisation, ORGANISATIONS)
         if self.organisation not in self.pe.organisations:
+            why = self.pe.shared_unavailable if self.organisation == "shared" else None
             raise ValueError(f"organisation={self.organisation!r} is not built for the "
                              f"{self.pe.kind} PE (its organisations: "
-                             f"{', '.join(map(repr, self.pe.organisations))})")
+                             f"{', '.join(map(repr, self.pe.organisations))})"
+                             + (f": {why}" if why else ""))
         if self.organisation == "shared" and self.dataflow != "os":
             raise ValueError(f"organisation='shared' is built output-stationary only, not "
                              f"with dataflow={self.dataflow!r}")

@@ -30,11 +30,21 @@ the bit-serial dequantizer. Unlike the dequantize-then-MAC head, the encoder's r
 not one the PE had (a grid PE still latches its integer weights for the beat's terms), so the
 results come one cycle later (the PE config's ``shared_latency``).
 
-LUT tensor core (arrays of 1 x 1 tiles): a row's table is the same for every column, so
-:class:`~mpgemm.pe_designs.lut.rtl.LutRowTable` builds it once at the row's left edge, in the
-cycle the beat enters the row, and the grid PEs latch it and pass it right instead of the
-activations: the paper's table broadcast along N, one register per PE as the systolic array's
-price. A 2 x 64 shared array is the paper's M2 N64 K4 tile.
+LUT tensor core (arrays of 1 x 1 tiles), integer activations: a row's table is the same for
+every column, so :class:`~mpgemm.pe_designs.lut.rtl.LutRowTable` builds it once at the row's
+left edge, in the cycle the beat enters the row, and the grid PEs latch it and pass it right
+instead of the activations: the paper's table broadcast along N, one register per PE as the
+systolic array's price. Dequantization happens outside the tile, as in the paper: the grid PEs
+(:class:`~mpgemm.pe_designs.lut.rtl.LutTilePE` with ``shared=True``) keep the look-ups and the
+exact plane and activation sums and hand each group off; at the foot of each column
+:class:`~mpgemm.pe_designs.lut.rtl.LutColumnDequant` units correct and scale it. The tile's own
+dequantizer is bit-serial (``dq_cycles`` per group) and busy a small part of a group; the
+column's rows close their groups one cycle apart, so a bit-serial unit could serve only one of
+them without delaying results. The column unit instead does a group in one pass and takes a
+hand-off every cycle: one unit serves ``(beats_per_group - 1) x`` plane-cycles rows (62 for W2
+groups of 128), one per column for every preset. The scale and zero point bypass the grid as
+MixPE's do. A 2 x 64 shared array is the paper's M2 N64 K4 tile. FP16 activations round once
+per scale bit, which a one-pass unit cannot reproduce cheaply: their arrays are standalone.
 """
 
 from dataclasses import dataclass
@@ -43,7 +53,7 @@ from typing import Any
 from mpgemm.pe_designs.bitserial.config import BitSerialConfig
 from mpgemm.pe_designs.bitserial.rtl import BitSerialColumnEncoder, BitSerialPE
 from mpgemm.pe_designs.lut.config import LutConfig
-from mpgemm.pe_designs.lut.rtl import LutRowTable, LutTilePE
+from mpgemm.pe_designs.lut.rtl import LutColumnDequant, LutRowTable, LutTilePE
 from mpgemm.pe_designs.mac.config import DequantMacConfig
 from mpgemm.pe_designs.mac.rtl import DequantColumnHead, Fp16MacPE
 from mpgemm.pe_designs.mixpe.rtl import MixPEColumnDequant, MixPEDot
@@ -81,7 +91,7 @@ def _bitserial_of(pe: BitSerialConfig) -> BitSerialPE:
 
 
 def _lut_of(pe: LutConfig) -> LutTilePE:
-    return LutTilePE(pe, table_input=True)
+    return LutTilePE(pe, shared=True)
 
 
 #: PE kind -> its shared organisation.
@@ -92,8 +102,9 @@ SHARED = {
     "dequant_mac": SharedOrganisation(grid=_fp16_mac_of, column_head=DequantColumnHead),
     # Bit-serial (BitMoD), output-stationary: the weight encoder once per column, at the top.
     "bitserial": SharedOrganisation(grid=_bitserial_of, column_head=BitSerialColumnEncoder),
-    # LUT tensor core: each row's table is built once, at the left, and travels along the row.
-    "lut": SharedOrganisation(grid=_lut_of, row_head=LutRowTable),
+    # LUT tensor core: each row's table is built once, at the left, and travels along the row;
+    # each column's groups are dequantized at its foot.
+    "lut": SharedOrganisation(grid=_lut_of, column_unit=LutColumnDequant, row_head=LutRowTable),
 }
 
 

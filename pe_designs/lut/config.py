@@ -285,8 +285,64 @@ class LutConfig(PEConfigBase):
     @property
     def organisations(self) -> tuple[str, ...]:
         # "shared": each array row's table is precomputed once, at the row's left edge, and
-        # travels along the row (the paper's table broadcast along N).
-        return ("standalone", "shared") if self.dataflows else ("standalone",)
+        # travels along the row (the paper's table broadcast along N); the grid PEs hand each
+        # group's sums to dequantizers at the foot of the columns ("outside the tile").
+        if self.dataflows and self.shared_unavailable is None:
+            return ("standalone", "shared")
+        return ("standalone",)
+
+    @property
+    def shared_unavailable(self) -> str | None:
+        if not self.dataflows:
+            return None
+        if self.is_fp:
+            # The column unit dequantizes a group in one pass; FP16 activations round once
+            # per scale bit (sim.golden.bitserial.bitserial_fp_dequant), which would take a
+            # chain of scale_bits FP32 adders there.
+            return (f"its column dequantizer takes integer activations: act_format must be "
+                    f"one of {', '.join(repr(f) for f in LUT_ACT_FORMATS if f != 'fp16')}, "
+                    f"not {self.act_format!r}")
+        if self._unit_rows < 1:
+            return (f"group_size={self.group_size} leaves no row a column dequantizer can "
+                    f"serve: use group_size >= {2 * self.table_k}")
+        # A row's result waits in the unit's accumulator until the slowest format's latency;
+        # the row's next hand-off, at least a group of the fastest format later, overwrites it.
+        fastest = min(self.timing(f).cycles for f in self.weight_formats)
+        need = max(self.shared_unit_waits)
+        if self.beats_per_group * fastest < need:
+            beats = -(-need // fastest)
+            return (f"group_size={self.group_size} is too short for a column dequantizer to "
+                    f"keep a result until the slowest format's latency: use group_size >= "
+                    f"{beats * self.table_k}")
+        return None
+
+    @property
+    def shared_unit_waits(self) -> tuple[int, ...]:
+        """Per weight format, cycles a column dequantizer holds a result after computing it
+        (it computes in ``min(dq_cycles, 2)`` cycles and gives it when the tile would, the
+        slowest format's latency after the beat; a faster format hands off earlier)."""
+        cycles = [self.timing(f).cycles for f in self.weight_formats]
+        return tuple(self.dq_cycles - min(self.dq_cycles, 2) + max(cycles) - b for b in cycles)
+
+    @property
+    def _unit_rows(self) -> int:
+        fastest = min(self.timing(f).cycles for f in self.weight_formats)
+        return (self.beats_per_group - 1) * fastest
+
+    @property
+    def shared_unit_rows(self) -> int | None:
+        """Rows one column dequantizer of a ``"shared"`` array serves: ``(beats_per_group - 1)
+        x`` the fastest format's plane cycles.
+
+        A column's rows hand a group off one cycle apart, and a row's next hand-off comes a
+        whole group later (at least ``beats_per_group`` beats of that many cycles), so the
+        unit, which takes a hand-off per cycle, never sees two at once. One beat less: the
+        group's zero point and scale reach the unit as the group's last beat enters the
+        column (:meth:`mpgemm.hw.array.mesh.Mesh._foot_units`) and must still be there
+        when the last served row hands off, that beat's planes later."""
+        if "shared" not in self.organisations:
+            return None
+        return self._unit_rows
 
     @property
     def table_port(self) -> Struct:
@@ -299,12 +355,32 @@ class LutConfig(PEConfigBase):
         return Struct(fields)
 
     @property
+    def handoff_fields(self) -> dict[str, Field]:
+        """What a ``"shared"`` array's grid PE hands its column dequantizer per group: the
+        plane sum ``acc``, the row's activation sum ``act_sum`` (when a correction constant
+        can be non-zero), the group's ``dtype`` (several formats), ``first`` (the group opens
+        an output) and ``last`` (it closes one)."""
+        fields: dict[str, Field] = {"acc": Bits(self.group_acc_bits, signed=True)}
+        if self.corr_bits:
+            fields["act_sum"] = Bits(self.act_sum_bits, signed=True)
+        if self.dtype_bits:
+            fields["dtype"] = Bits(self.dtype_bits)
+        fields["first"] = Bits(1)
+        fields["last"] = Bits(1)
+        return fields
+
+    @property
     def shared_ports(self) -> PEPorts:
         """The grid PE of a ``"shared"`` array takes a table per row instead of activations
-        (and forwards it to its right-hand neighbour)."""
-        ports = self.ports
-        return PEPorts(act=Array(self.table_port, self.rows), weight=ports.weight,
-                       psum=ports.psum)
+        (and forwards it to its right-hand neighbour) and of the weight word only the planes
+        and data type (the scale and zero point go to the column's dequantizer); its
+        ``o_psum`` is the group hand-off (:attr:`handoff_fields`), ``o_valid`` one cycle per
+        group."""
+        weight = self.ports.weight
+        assert isinstance(weight, Struct)
+        grid = {name: f for name, f in weight.fields if name in ("planes", "dtype")}
+        return PEPorts(act=Array(self.table_port, self.rows), weight=Struct(grid),
+                       psum=Struct(self.handoff_fields))
 
     # --- ports -------------------------------------------------------------------------------
 

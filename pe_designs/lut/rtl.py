@@ -39,6 +39,7 @@ from amaranth import Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
+from mpgemm.hw.arith import shift_add
 from mpgemm.hw.contract import contract_plumbing, layout_of, pe_signature
 from mpgemm.hw.fp import FP16, FP32, FPAdd, round_pack, unpack
 from mpgemm.sim.golden import lut as L
@@ -46,7 +47,7 @@ from mpgemm.sim.golden import lut as L
 from ..bitserial.rtl import _by_dtype
 from .config import LutConfig
 
-__all__ = ['LutPrecompute', 'LutTilePE', 'LutRowTable']
+__all__ = ['LutPrecompute', 'LutTilePE', 'LutRowTable', 'LutColumnDequant']
 
 
 def _fp16_to_fp32(m, x, shift, negate, name: str):
@@ -214,35 +215,46 @@ class LutPrecompute(wiring.Component):
         return q
 
 
+def _correction(m, cfg: LutConfig, fmt: str, zero):
+    """The correction constant ``c`` of ``fmt`` for one column (``sim.golden.lut``), its
+    ``max(corr_bits, 1)`` low bits (two's complement)."""
+    cw = max(cfg.corr_bits, 1)
+    cval = Signal(signed(cw + 1), name=f"corr_{fmt}")
+    _, c0, _ = L.correction(fmt, 0, cfg.symmetric)
+    if L.is_unsigned(fmt):
+        z = zero[:L.n_planes(fmt)]
+        # c = (2^B - 1) - 2z symmetrized, -z plain: one subtractor per column.
+        m.d.comb += cval.eq(c0 - (z << 1) if cfg.symmetric else -z)
+    else:
+        m.d.comb += cval.eq(c0)
+    return cval[:cw]
+
+
 class LutTilePE(wiring.Component):
     """LUT tensor core tile implementing the PE contract (see the module docstring).
 
-    ``table_input=True``: the grid PE of a ``"shared"`` array (ports ``config.shared_ports``):
-    ``i_a`` brings each row's table, precomputed at the array's edge, instead of its
-    activations; the tile latches it when it accepts a beat, as its own precompute unit would,
-    and forwards it on ``o_a``.
+    ``shared=True``: the grid PE of a ``"shared"`` array of 1 x 1 tiles (ports
+    ``config.shared_ports``). ``i_a`` brings each row's table, precomputed at the array's edge,
+    instead of its activations; the tile latches it when it accepts a beat, as its own
+    precompute unit would, and forwards it on ``o_a``. It has no dequantizer: the beat that
+    closes a group hands the group's sums (``config.handoff_fields``) to ``o_psum`` with
+    ``o_valid`` high for one cycle, in the cycle after its last plane, and the column's
+    :class:`LutColumnDequant` dequantizes them. ``i_w`` is only the planes and data type, and
+    ``i_psum`` is unused (an output-stationary array starts every output from zero).
     """
 
-    def __init__(self, config: LutConfig, *, table_input: bool = False):
+    def __init__(self, config: LutConfig, *, shared: bool = False):
         if not isinstance(config, LutConfig):
             raise TypeError(f"config must be a LutConfig, not {config!r}")
+        if shared and "shared" not in config.organisations:
+            raise ValueError(f"shared=True needs a config with the 'shared' organisation: "
+                             f"{config.shared_unavailable or 'a 1 x 1 tile'}")
         self.config = config
-        self.table_input = table_input
-        super().__init__(pe_signature(config.shared_ports if table_input else config.ports))
+        self.shared = shared
+        super().__init__(pe_signature(config.shared_ports if shared else config.ports))
 
     def _correction(self, m, fmt: str, zero):
-        """The correction constant ``c`` of ``fmt`` for one column (``sim.golden.lut``)."""
-        cfg = self.config
-        cw = max(cfg.corr_bits, 1)
-        cval = Signal(signed(cw + 1), name=f"corr_{fmt}")
-        _, c0, _ = L.correction(fmt, 0, cfg.symmetric)
-        if L.is_unsigned(fmt):
-            z = zero[:L.n_planes(fmt)]
-            # c = (2^B - 1) - 2z symmetrized, -z plain: one subtractor per column.
-            m.d.comb += cval.eq(c0 - (z << 1) if cfg.symmetric else -z)
-        else:
-            m.d.comb += cval.eq(c0)
-        return cval[:cw]
+        return _correction(m, self.config, fmt, zero)
 
     def elaborate(self, platform):
         m = Module()
@@ -258,7 +270,7 @@ class LutTilePE(wiring.Component):
         step = Signal(range(max(c.timing().cycles, 2)))
         ready = Signal()
         stall = Signal()
-        dq_left = Signal(range(c.dq_cycles + 1))
+        dq_left = None if self.shared else Signal(range(c.dq_cycles + 1))
         idle_or_last = (remaining <= 1) if c.timing().cycles > 1 else Const(1, 1)
         m.d.comb += [ready.eq(idle_or_last & ~stall), self.o_ready.eq(ready)]
         accept = Signal()
@@ -269,8 +281,8 @@ class LutTilePE(wiring.Component):
         planes = Signal(w.planes.shape())
         beat_group_end = Signal()
         beat_last = Signal()
-        beat_scale = Signal(w.scale.shape())
-        beat_zero = Signal(w.zero.shape()) if c.has_zero else None
+        beat_scale = None if self.shared else Signal(w.scale.shape())
+        beat_zero = Signal(w.zero.shape()) if c.has_zero and not self.shared else None
         cycles_of = [Const(c.timing(f).cycles, remaining.shape()) for f in c.weight_formats]
         # The format's doubling (p) and halving (h) flags, latched with the beat: selected from
         # the incoming dtype, so that no combinational block depends on registers alone
@@ -285,10 +297,13 @@ class LutTilePE(wiring.Component):
                 step.eq(0),
                 beat_group_end.eq(self.i_ctl.group_end),
                 beat_last.eq(self.i_ctl.last),
-                beat_scale.eq(w.scale),
-                beat_p.eq(_by_dtype([Const(p, 1) for p, _, _ in flags], in_dtype)),
-                beat_h.eq(_by_dtype([Const(h, 1) for _, _, h in flags], in_dtype)),
             ]
+            if beat_scale is not None:   # not self.shared: the dequantizer's
+                m.d.sync += [
+                    beat_scale.eq(w.scale),
+                    beat_p.eq(_by_dtype([Const(p, 1) for p, _, _ in flags], in_dtype)),
+                    beat_h.eq(_by_dtype([Const(h, 1) for _, _, h in flags], in_dtype)),
+                ]
             if beat_zero is not None:    # c.has_zero
                 m.d.sync += beat_zero.eq(w.zero)
         with m.Elif((remaining != 0) & ~stall):
@@ -299,14 +314,17 @@ class LutTilePE(wiring.Component):
         m.d.comb += [
             active.eq(remaining != 0),
             last_plane.eq((remaining == 1) & ~stall),
-            stall.eq((remaining == 1) & beat_group_end & (dq_left > 1)),
+            # Only the PE's own dequantizer can be busy (the array's never is: the config
+            # checks that a group outlasts it).
+            stall.eq((remaining == 1) & beat_group_end & (dq_left > 1) if dq_left is not None
+                     else 0),
             handoff.eq(last_plane & beat_group_end),
         ]
 
         # --- precompute: one table per row, filled when a beat is accepted --------------------
         tables, eshift = [], []
         for r in range(rows):
-            if self.table_input:
+            if self.shared:
                 pre = Signal.like(self.i_a[r], name=f"table{r}")
                 with m.If(accept):
                     m.d.sync += pre.eq(self.i_a[r])
@@ -393,6 +411,10 @@ class LutTilePE(wiring.Component):
                     m.d.sync += grp[r][n].eq(nxt)
 
         # --- output base (i_psum of a group's first beat) -------------------------------------
+        if self.shared:
+            self._handoff(m, handoff=handoff, accept=accept, grp_next=grp_next,
+                          act_next=act_next, dtype=dtype, beat_last=beat_last)
+            return m
         psum_shape = self.i_psum.shape()
         grp_first = Signal()
         grp_psum = Signal(psum_shape)
@@ -406,6 +428,24 @@ class LutTilePE(wiring.Component):
                           beat_scale=beat_scale, beat_p=beat_p, beat_h=beat_h,
                           beat_last=beat_last, grp_first=grp_first, grp_psum=grp_psum)
         return m
+
+    def _handoff(self, m, *, handoff, accept, grp_next, act_next, dtype, beat_last):
+        """The grid PE of a ``"shared"`` array: the closing beat's sums to ``o_psum``."""
+        c = self.config
+        grp_first = Signal()
+        with m.If(handoff):
+            m.d.sync += grp_first.eq(0)
+        with m.If(accept & self.i_ctl.first):
+            m.d.sync += grp_first.eq(1)
+        hand = self.o_psum
+        m.d.sync += self.o_valid.eq(handoff)
+        with m.If(handoff):
+            m.d.sync += [hand.acc.eq(grp_next[0][0]), hand.first.eq(grp_first),
+                         hand.last.eq(beat_last)]
+            if c.corr_bits:
+                m.d.sync += hand.act_sum.eq(act_next[0])
+            if c.dtype_bits:
+                m.d.sync += hand.dtype.eq(dtype)
 
     def _dequantizer(self, m, *, handoff, dq_left, grp_next, act_next, dtype, beat_zero,
                      beat_scale, beat_p, beat_h, beat_last, grp_first, grp_psum):
@@ -538,3 +578,153 @@ class LutRowTable(wiring.Component):
         if self.config.table_format == "int8":
             m.d.comb += self.o_table.exp.eq(pre.exp)
         return m
+
+
+class LutColumnDequant(wiring.Component):
+    """The dequantizer of a ``"shared"`` array of 1 x 1 LUT tiles, at the foot of a column,
+    serving ``rows`` consecutive grid PEs of the column (at most ``shared_unit_rows``: rows
+    whose hand-offs never coincide).
+
+    Ports: ``i_hand[r]``/``i_hand_valid[r]`` served row ``r``'s group hand-off
+    (:attr:`LutConfig.handoff_fields`); ``i_scale`` and ``i_zero`` (unsigned formats) the
+    group's scale and zero point, as in the weight word, valid in each hand-off's cycle;
+    ``o_y``/``o_valid`` an output closed by a ``last`` group, with ``o_index`` its served row.
+
+    Where the tile's own dequantizer is bit-serial (a correction bit, then a scale bit, per
+    cycle: ``dq_cycles`` per group in every PE), this one does a group in one pass, so that it
+    can take a hand-off every cycle: ``D = ((acc << p) + c * sum a) >> h`` (``c`` from the
+    data type and zero point, by shift-and-add over ``c``'s bits), registered, then ``y = (first
+    ? 0 : Y[r]) + s * D`` (shift-and-add over the scale's bits, a signed scale's top bit
+    subtracting) into one accumulator per served row. Integer arithmetic, wrapping at
+    ``acc_bits``: the same sum the bit-serial dequantizer forms term by term, so the result is
+    bit for bit the tile's. ``y`` is ready one or two cycles after the hand-off; the row's
+    accumulator holds it (the row's next hand-off is at least a group away, longer than the
+    tile's dequantization) and the output is read from it ``dq_cycles`` cycles after the
+    hand-off, when the tile's would appear.
+    """
+
+    def __init__(self, config: LutConfig, rows: int):
+        if not isinstance(config, LutConfig):
+            raise TypeError(f"config must be a LutConfig, not {config!r}")
+        serves = config.shared_unit_rows
+        if serves is None:
+            raise ValueError(f"config has no 'shared' organisation: "
+                             f"{config.shared_unavailable or 'a 1 x 1 tile'}")
+        if not isinstance(rows, int) or not 1 <= rows <= serves:
+            raise ValueError(f"rows must be 1 to shared_unit_rows={serves} (hand-offs of more "
+                             f"rows could coincide), not {rows!r}")
+        self.config, self.rows = config, rows
+        hand = data.StructLayout({n: layout_of(f) for n, f in config.handoff_fields.items()})
+        weight = config.ports.weight
+        ports = {"i_hand": In(data.ArrayLayout(hand, rows)), "i_hand_valid": In(rows),
+                 "i_scale": In(layout_of(weight["scale"]))}   # type: ignore[index]
+        if config.has_zero:
+            ports["i_zero"] = In(layout_of(weight["zero"]))   # type: ignore[index]
+        ports |= {"o_y": Out(layout_of(config.ports.psum)), "o_valid": Out(1),
+                  "o_index": Out(range(rows))}
+        super().__init__(ports)
+
+    def elaborate(self, platform):
+        m = Module()
+        c, rows = self.config, self.rows
+        # At most one served row hands off per cycle: select it.
+        hand = Signal.like(self.i_hand[0], name="hand")
+        index = Signal(range(rows), name="index")
+        m.d.comb += [hand.eq(0), index.eq(0)]
+        for r in range(rows):
+            with m.If(self.i_hand_valid[r]):
+                m.d.comb += [hand.eq(self.i_hand[r]), index.eq(r)]
+        valid = self.i_hand_valid.any()
+        dtype = hand.dtype if c.dtype_bits else Const(0, 1)
+
+        # --- D = ((acc << p) + c * sum a) >> h ---------------------------------------------------
+        flags = [L.correction(f, 0, c.symmetric) for f in c.weight_formats]
+        num = Signal(signed(c.dq_bits), name="num")
+        acc = hand.acc
+        if any(p for p, _, _ in flags):
+            acc = Mux(_by_dtype([Const(p, 1) for p, _, _ in flags], dtype), acc << 1, acc)
+        if c.corr_bits:
+            zero = self.i_zero[0] if c.has_zero else None
+            cn = Signal(c.corr_bits, name="c")
+            m.d.comb += cn.eq(_by_dtype([_correction(m, c, f, zero) for f in c.weight_formats],
+                                        dtype))
+            m.d.comb += num.eq(acc + shift_add(hand.act_sum, cn, top_negative=True))
+        else:
+            m.d.comb += num.eq(acc)
+        d = Signal(signed(c.dq_bits), name="d")
+        if any(h for _, _, h in flags):
+            # Exact: the golden model checks that the halved sum is even.
+            h = _by_dtype([Const(h, 1) for _, _, h in flags], dtype)
+            m.d.comb += d.eq(Mux(h, num >> 1, num))
+        else:
+            m.d.comb += d.eq(num)
+
+        # --- y = base + s * D, registered between the two when there are cycles to spare ------
+        scale = self.i_scale[0]
+        if c.dq_cycles >= 2:
+            s2_valid, s2_first, s2_last = Signal(), Signal(), Signal()
+            s2_d = Signal.like(d, name="s2_d")
+            s2_scale = Signal.like(scale, name="s2_scale")
+            s2_index = Signal(range(rows))
+            s2_dtype = Signal.like(dtype, name="s2_dtype")
+            m.d.sync += s2_valid.eq(valid)
+            with m.If(valid):
+                m.d.sync += [s2_d.eq(d), s2_scale.eq(scale), s2_first.eq(hand.first),
+                             s2_last.eq(hand.last), s2_index.eq(index), s2_dtype.eq(dtype)]
+        else:
+            s2_valid, s2_first, s2_last = valid, hand.first, hand.last
+            s2_d, s2_scale, s2_index, s2_dtype = d, scale, index, dtype
+        acc_shape = signed(c.acc_bits)
+        ys = [Signal(acc_shape, name=f"y{r}") for r in range(rows)]
+        y = Signal(acc_shape, name="y")
+        m.d.comb += y.eq(Mux(s2_first, 0, _pick(m, ys, s2_index, "y_base"))
+                         + shift_add(s2_d, s2_scale, top_negative=c.scale_signed))
+        with m.If(s2_valid):
+            # One write enable per row (an indexed write would give partial case statements).
+            for r in range(rows):
+                with m.If(s2_index == r):
+                    m.d.sync += ys[r].eq(y)
+
+        # --- the output, when the tile's would appear --------------------------------------------
+        # An array reads a row at the slowest format's latency: a group of a format with
+        # fewer planes hands off earlier and waits longer. Its result is y's own (no wait), or
+        # is read from the row's accumulator, which keeps it (:attr:`LutConfig.
+        # shared_unavailable` checks that the row's next hand-off comes later).
+        waits = c.shared_unit_waits
+        done = s2_valid & s2_last
+        wait = _by_dtype([Const(w, range(max(waits) + 1)) for w in waits], s2_dtype)
+        # A countdown chain: an output in stage j loads o_y in j - 1 cycles. Outputs leave
+        # one per cycle (the array never finishes two rows at once), so they never meet.
+        chain_done = [Signal(name=f"out{j}_done") for j in range(1, max(waits) + 1)]
+        chain_row = [Signal(range(rows), name=f"out{j}_row") for j in range(1, max(waits) + 1)]
+        for j in range(1, max(waits) + 1):
+            enter = Signal(name=f"out{j}_enter")
+            m.d.comb += enter.eq(done & (wait == j))
+            later = j < max(waits)
+            m.d.sync += [
+                chain_done[j - 1].eq(enter | (chain_done[j] if later else 0)),
+                chain_row[j - 1].eq(Mux(enter, s2_index, chain_row[j] if later else 0)),
+            ]
+        now = done & (wait == 0) if min(waits) == 0 else Const(0, 1)
+        late = chain_done[0] if chain_done else Const(0, 1)
+        m.d.sync += self.o_valid.eq(now | late)
+        with m.If(now):
+            m.d.sync += [self.o_y.eq(y), self.o_index.eq(s2_index)]
+        if chain_done:
+            with m.If(late):
+                m.d.sync += [self.o_y.eq(_pick(m, ys, chain_row[0], "y_out")),
+                             self.o_index.eq(chain_row[0])]
+        return m
+
+
+def _pick(m, values, index, name: str):
+    """``values[index]`` as a one-hot AND-OR of continuous assignments: an indexed read is a
+    case statement, which Icarus does not evaluate at time 0, so a row accumulator that is
+    never written (its results all zero) would read as X."""
+    out = Signal.like(values[0], name=name)
+    terms = [Mux(index == r, v.as_unsigned(), 0) for r, v in enumerate(values)]
+    total = terms[0]
+    for t in terms[1:]:
+        total = total | t
+    m.d.comb += out.eq(total)
+    return out

@@ -131,6 +131,11 @@ class PEConfig(Protocol):
         """Array organisations the PE is built into (``"standalone"``, ``"shared"``)."""
 
     @property
+    def shared_unavailable(self) -> str | None:
+        """Why this config has no ``"shared"`` organisation although its family has one (the
+        parameter, its value and what is allowed), or None."""
+
+    @property
     def shared_ports(self) -> PEPorts | None:
         """Ports of the grid PE of a ``"shared"`` array (None without one)."""
 
