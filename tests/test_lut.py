@@ -517,7 +517,7 @@ def test_area_trends_match_yosys(tmp_path):
     cells, flops, transistors, areas = {}, {}, {}, {}
     for name, config in designs.items():
         report = synth_design(tmp_path / "rtl" / f"{name}.v", name, tmp_path / "synth",
-                              ice40_pnr=False)["generic"]
+                              fpga=False)["generic"]
         cells[name], flops[name] = report["cells"], report["flip_flops"]
         transistors[name] = report["transistors"]
         areas[name] = pe_cost(config).area_um2

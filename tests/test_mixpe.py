@@ -367,7 +367,7 @@ def test_area_trends_match_yosys(tmp_path):
     cells, areas = {}, {}
     for name, config in designs.items():
         report = synth_design(tmp_path / "rtl" / f"{name}.v", name, tmp_path / "synth",
-                              ice40_pnr=False)["generic"]
+                              fpga=False)["generic"]
         cells[name] = report["cells"]
         areas[name] = pe_cost(config).area_um2
     print("Yosys generic cells", cells, "cost-model area um2",

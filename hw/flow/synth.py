@@ -682,6 +682,7 @@ def synth_design(
     ecp5_pnr: bool | None = None,
     ecp5_timeout_s: float = ECP5_TIMEOUT_S,
     ecp5_pnr_max_lut4: int | None = ECP5_PNR_MAX_LUT4,
+    fpga: bool = True,
 ) -> dict[str, Any]:
     """Synthesize one design for the generic, iCE40, Xilinx and ECP5 targets and write its report.
 
@@ -716,6 +717,9 @@ def synth_design(
     ecp5_pnr_max_lut4 : int, optional
         Designs with more ECP5 LUT4s are not placed (``status: "skipped"`` and the reason);
         None places every design.
+    fpga : bool
+        False: the generic flow only (``ice40``, ``xilinx`` and ``ecp5`` are None), for a quick
+        count of cells and flip-flops.
 
     Returns
     -------
@@ -760,10 +764,11 @@ def synth_design(
     start = time.monotonic()
     try:
         generic = _generic(yosys, work, src, top)
-        ice40 = _ice40(yosys, work, src, top, pnr=ice40_pnr, nextpnr_timeout_s=nextpnr_timeout_s)
-        xilinx = _xilinx(yosys, work, src, top)
+        ice40 = _ice40(yosys, work, src, top, pnr=ice40_pnr,
+                       nextpnr_timeout_s=nextpnr_timeout_s) if fpga else None
+        xilinx = _xilinx(yosys, work, src, top) if fpga else None
         ecp5_report = _ecp5(yosys, work, src, top, pnr=ecp5_pnr, timeout_s=ecp5_timeout_s,
-                            max_lut4=ecp5_pnr_max_lut4) if ecp5 else None
+                            max_lut4=ecp5_pnr_max_lut4) if ecp5 and fpga else None
     finally:
         shutil.rmtree(work / "tmp", ignore_errors=True)
     nextpnr = find_nextpnr_ice40()
@@ -776,9 +781,9 @@ def synth_design(
             "yosys": yosys.version,
             "yosys_backend": yosys.backend,
             "nextpnr_ice40": _tool_version([nextpnr], "--version")
-            if nextpnr and ice40_pnr else None,
+            if nextpnr and ice40_pnr and fpga else None,
             "nextpnr_ecp5": _tool_version(nextpnr_ecp5, "--version")
-            if nextpnr_ecp5 and ecp5 and ecp5_pnr else None,
+            if nextpnr_ecp5 and ecp5 and ecp5_pnr and fpga else None,
         },
         "generic": generic,
         "ice40": ice40,
