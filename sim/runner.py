@@ -22,8 +22,9 @@ from mpgemm.hw.array.config import AccelConfig
 from mpgemm.hw.flow.fileio import atomic_write_text
 from mpgemm.hw.flow.generate import RTL_DIR, load_manifest
 
-__all__ = ["SIMULATORS", "SIM_CHOICES", "ARRAY_SHAPES", "STREAMS", "is_accel", "simulator_for",
-            "DesignResult", "run_design", "run_all", "main"]
+__all__ = ["SIMULATORS", "SIM_CHOICES", "ARRAY_SHAPES", "STREAMS", "VERILATOR_FLAGS",
+           "VERILATOR_MAKE_VARS", "is_accel", "simulator_for", "verilator_commands",
+           "DesignResult", "run_design", "run_all", "main"]
 
 ROOT = Path(__file__).resolve().parent.parent
 BUILD_DIR = ROOT / "build" / "sim"
@@ -35,6 +36,20 @@ SIM_CHOICES = (*SIMULATORS, "auto")
 ARRAY_SHAPES = 4
 #: Stimulus streams of the testbench (``MPGEMM_STREAM``, see :mod:`sim.cocotb.tb_pe`).
 STREAMS = ("spaced", "packed")
+
+#: Verilator options added to cocotb's. cocotb's runner always passes ``--public-flat-rw``,
+#: which makes every signal of every module readable and writable through VPI and so keeps
+#: Verilator from inlining, merging or dropping any of them. Our testbenches touch the top
+#: module's ports only: :func:`run_design` drops the flag and makes just those public (a
+#: control file from :func:`public_ports_vlt`; with no public signal at all Verilator's VPI
+#: shows no root handle). On top of that: ``-O3`` (Verilator's own optimisations, all of them)
+#: and ``--x-assign fast --x-initial fast`` (no randomisation code for X; Amaranth's registers
+#: all have reset values and the testbench resets the design).
+VERILATOR_FLAGS = ("-O3", "--x-assign", "fast", "--x-initial", "fast")
+#: Make variables for the C++ build of the Verilated model: g++ -O2 instead of -Os on the
+#: per-cycle code only (``OPT_FAST``); the constructors and initialisation (``OPT_SLOW``) stay
+#: unoptimised, which keeps the build of a large netlist short.
+VERILATOR_MAKE_VARS = ("OPT_FAST=-O2",)
 
 
 @dataclass(frozen=True)
@@ -90,6 +105,107 @@ def simulator_for(entry: dict, simulator: str) -> str:
     return chosen if chosen in SIMULATORS else "icarus"
 
 
+def verilator_commands(commands: list[list[str]]) -> list[list[str]]:
+    """cocotb's Verilator build commands (``verilator ...``, then ``make ...``) without
+    ``--public-flat-rw``, with :data:`VERILATOR_FLAGS` and :data:`VERILATOR_MAKE_VARS`."""
+    if len(commands) != 2 or "--public-flat-rw" not in commands[0] or commands[1][0] != "make":
+        raise RuntimeError("cocotb's Verilator build commands changed; update "
+                           f"sim.runner.verilator_commands: {commands}")
+    verilate, make = commands
+    # The flags go before the sources (the last arguments), after cocotb's own.
+    i = next(j for j, a in enumerate(verilate) if a.endswith("verilator.cpp"))
+    verilate = [a for a in verilate[:i] if a != "--public-flat-rw"] + list(VERILATOR_FLAGS) \
+        + verilate[i:]
+    return [verilate, [*make, *VERILATOR_MAKE_VARS]]
+
+
+def public_ports_vlt(top: str, ports: list[str]) -> str:
+    """A Verilator control file that makes the ports of module ``top`` readable and writable
+    through VPI (``*``: every signal of ``top``)."""
+    lines = ["`verilator_config"]
+    lines += [f'public_flat_rw -module "{top}" -var "{p}"' for p in ports]
+    return "\n".join(lines) + "\n"
+
+
+def _runner(simulator: str):
+    """cocotb's runner for ``simulator``; for Verilator one that builds with
+    :func:`verilator_commands`."""
+    from cocotb_tools.runner import Verilator, get_runner
+
+    if simulator != "verilator":
+        return get_runner(simulator)
+
+    class LeanVerilator(Verilator):
+        def _build_command(self):
+            return verilator_commands(super()._build_command())
+
+        def _execute_cmds(self, cmds, cwd, stdout=None):
+            # The build (verilate, make): compile with the run-time library's objects of an
+            # earlier build of the same set-up (see runtime_cache). The test: as cocotb does.
+            if len(cmds) != 2 or cmds[1][:1] != ["make"]:
+                return super()._execute_cmds(cmds, cwd, stdout)
+            verilate, make = cmds
+            super()._execute_cmds([verilate], cwd, stdout)
+            cache = runtime_cache(self.build_dir.parent, make, self.env)
+            seed_runtime(cache, self.build_dir)
+            super()._execute_cmds([make], cwd, stdout)
+            store_runtime(cache, self.build_dir)
+
+    return LeanVerilator()
+
+
+#: Verilator's run-time library as compiled into every model (``VM_GLOBAL_FAST`` of the
+#: generated makefile): the same objects for every design, about 11 CPU seconds of g++ each
+#: time. Design-independent: they include no generated header.
+RUNTIME_OBJECTS = ("verilated.o", "verilated_dpi.o", "verilated_vpi.o", "verilated_threads.o")
+
+
+def runtime_cache(root: Path, make: list[str], env: Mapping[str, str]) -> Path:
+    """The folder under ``root`` for run-time objects built by ``make`` (a cocotb build
+    command) in ``env``: keyed by the make arguments (but the model's folder), the compiler
+    and Verilator settings of the environment, and the library sources' sizes and times."""
+    import hashlib
+
+    args = [a for i, a in enumerate(make) if not (i > 0 and make[i - 1] == "-C") and a != "-C"]
+    key = [*args, *(f"{k}={env.get(k, '')}" for k in ("VERILATOR_ROOT", "MAKEFLAGS", "CXX",
+                                                       "CXXFLAGS", "CPPFLAGS", "PATH"))]
+    root_dir = env.get("VERILATOR_ROOT")
+    if root_dir:
+        for obj in RUNTIME_OBJECTS:
+            src = Path(root_dir) / "include" / obj.replace(".o", ".cpp")
+            if src.exists():
+                st = src.stat()
+                key.append(f"{src}:{st.st_size}:{st.st_mtime_ns}")
+    digest = hashlib.sha256("\0".join(key).encode()).hexdigest()[:16]
+    return Path(root) / ".verilated-runtime" / digest
+
+
+def seed_runtime(cache: Path, build_dir: Path) -> int:
+    """Copy the cached run-time objects into a freshly verilated ``build_dir`` (newer than their
+    sources, so make keeps them); returns how many."""
+    import shutil
+
+    n = 0
+    for obj in RUNTIME_OBJECTS:
+        if (cache / obj).exists():
+            shutil.copyfile(cache / obj, build_dir / obj)
+            n += 1
+    return n
+
+
+def store_runtime(cache: Path, build_dir: Path) -> None:
+    """Keep ``build_dir``'s run-time objects for later builds (atomically: two builds may
+    finish at once)."""
+    import shutil
+
+    cache.mkdir(parents=True, exist_ok=True)
+    for obj in RUNTIME_OBJECTS:
+        if (build_dir / obj).exists() and not (cache / obj).exists():
+            tmp = cache / f".{obj}.{os.getpid()}"
+            shutil.copyfile(build_dir / obj, tmp)
+            os.replace(tmp, cache / obj)
+
+
 def _check_simulator(simulator: str) -> None:
     if simulator not in SIMULATORS:
         raise ValueError(f"simulator must be one of {', '.join(SIMULATORS)}, not {simulator!r}")
@@ -104,7 +220,6 @@ def run_design(name: str, entry: dict, rtl_dir: str | Path = RTL_DIR, *,
     ``MPGEMM_GAPS``) or, for an accelerator, the end-to-end GEMM testbench (``shapes`` random
     GEMM shapes on top of the fixed ones)."""
     from cocotb_tools.check_results import get_results
-    from cocotb_tools.runner import get_runner
 
     from mpgemm.hw.flow.lint import waiver_flags
     from mpgemm.hw.flow.tools import require_tool, verilator_env
@@ -121,11 +236,17 @@ def run_design(name: str, entry: dict, rtl_dir: str | Path = RTL_DIR, *,
     build_dir = Path(build_root) / simulator / name
     build_dir.mkdir(parents=True, exist_ok=True)
     source = Path(rtl_dir) / entry["file"]
-    runner = get_runner(simulator)
+    runner = _runner(simulator)
     build_args = waiver_flags() if simulator == "verilator" else []
+    sources = [source]
+    if simulator == "verilator":
+        vlt = build_dir / "public_ports.vlt"
+        ports = [p["name"] for p in entry.get("ports", ())] or ["*"]
+        vlt.write_text(public_ports_vlt(entry["top"], ports))
+        sources.insert(0, vlt)
     t0 = time.perf_counter()
     runner.build(
-        sources=[source],
+        sources=sources,
         hdl_toplevel=entry["top"],
         build_dir=build_dir,
         build_args=build_args,

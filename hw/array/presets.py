@@ -69,14 +69,18 @@ ARRAY_PRESETS = {
                                                     organisation="shared"),
 }
 
-#: name -> the simulator `make sim` uses for it. Verilator's C++ build of an array takes minutes
-#: (2 to 5 on the 2-core machine), Icarus compiles in seconds and runs a small array at 50 to
-#: 2,000 cycles/s, and the end-to-end test needs a few thousand cycles: Verilator only where
-#: Icarus would take longer than the build (the 16x16 array, whose speed is also a benchmark,
-#: and the 8x8 arrays of the larger FP PEs).
+#: name -> the simulator `make sim` uses for it. Verilator's C++ build of an array takes 30 to 60
+#: CPU seconds (sim.runner builds with only the top ports public, and reuses Verilator's run-time
+#: objects across designs), Icarus compiles in seconds and runs a small array at 20 to 2,000
+#: cycles/s, and the end-to-end test needs a few thousand cycles: Verilator only where Icarus
+#: would take longer than the build (the 16x16 array, whose speed is also a benchmark, the 8x8
+#: arrays of the larger FP PEs, the 2x64 LUT array, and the W4A16 MixPE arrays, which Icarus
+#: runs at about 25 cycles/s: 130 to 150 s).
 SIMULATOR = {name: "verilator" if name in ("array_int_mac_os_16x16", "array_dequant_mac_ws_8x8",
                                            "array_bitserial_mix_fp16_os_8x8",
-                                           "array_lut_w2_a8_os_2x64_shared")
+                                           "array_lut_w2_a8_os_2x64_shared",
+                                           "array_mixpe_w4a16_os_4x4",
+                                           "array_mixpe_w4a16_os_4x4_shared")
              else "icarus" for name in ARRAY_PRESETS}
 
 
