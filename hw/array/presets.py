@@ -69,9 +69,9 @@ ARRAY_PRESETS = {
                                                     organisation="shared"),
 }
 
-#: name -> the simulator `make sim` uses for it. Verilator's C++ build of an array takes 30 to 60
-#: CPU seconds (sim.runner builds with only the top ports public, and reuses Verilator's run-time
-#: objects across designs), Icarus compiles in seconds and runs a small array at 20 to 2,000
+#: name -> the simulator `make sim` uses for it. Verilator's C++ build of a 4x4 to 16x16 array
+#: takes 30 to 60 CPU seconds (sim.runner builds with only the top ports public, and reuses
+#: Verilator's run-time objects across designs; the 2x64 LUT array's 15 MB of C++ minutes), Icarus compiles in seconds and runs a small array at 20 to 2,000
 #: cycles/s, and the end-to-end test needs a few thousand cycles: Verilator only where Icarus
 #: would take longer than the build (the 16x16 array, whose speed is also a benchmark, the 8x8
 #: arrays of the larger FP PEs, the 2x64 LUT array, and the W4A16 MixPE arrays, which Icarus
