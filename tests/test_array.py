@@ -496,6 +496,11 @@ def test_shared_lut_configs():
     mixed = replace(LUT1, weight_formats=("binary", "uint8"), group_size=64, scale_bits=2,
                     acc_bits=40)
     assert mixed.shared_unit_waits == (16, 9) and "shared" in mixed.organisations
+    # Binary hands a group off 7 cycles before uint8: a zero point and scale delayed to a
+    # unit of the last columns cannot be there for 15 rows of both (foot_metadata_delay).
+    assert ArrayConfig(pe=mixed, rows=9, cols=64, organisation="shared").column_units == 1
+    with pytest.raises(ValueError, match="cannot wait for all 15 rows of a column unit"):
+        ArrayConfig(pe=mixed, rows=15, cols=64, organisation="shared")
     assert replace(mixed, group_size=60).shared_unavailable == (
         "group_size=60 is too short for a column dequantizer to keep a result until the "
         "slowest format's latency: use group_size >= 64")

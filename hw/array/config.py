@@ -132,6 +132,8 @@ class ArrayConfig:
         if self.organisation == "shared" and self.dataflow != "os":
             raise ValueError(f"organisation='shared' is built output-stationary only, not "
                              f"with dataflow={self.dataflow!r}")
+        if self.column_units:
+            self._check_foot()
         if self.dataflow not in self.pe.dataflows:
             have = ", ".join(map(repr, self.pe.dataflows)) or "none yet"
             raise ValueError(f"dataflow={self.dataflow!r} is not built for the {self.pe.kind} "
@@ -205,6 +207,26 @@ class ArrayConfig:
         g, x, _, _ = self._foot_timing()
         return tuple(max(0, self.cols - k + x - g) for k in range(self.cols))
 
+    def _check_foot(self) -> None:
+        """The foot units' timing holds for every column and unit (it does when a group of the
+        fastest format outlasts the difference between the formats' latencies)."""
+        _, _, h_min, h_max = self._foot_timing()
+        waits = self.pe.shared_unit_waits
+        for k, d in enumerate(self.foot_read_delays):
+            if d > self.cols - 1 - k + min(waits):
+                raise ValueError(f"group_size={self.pe.group_size} is too short for a "
+                                 f"{self.cols}-column shared array: column {k}'s result "
+                                 f"would be read before its slowest format gives it")
+        serves = self.pe.shared_unit_rows
+        for u in range(self.column_units):
+            rows = min(self.rows, (u + 1) * serves) - u * serves
+            g, _, _, _ = self._foot_timing()
+            if rows - 1 + h_max - h_min >= g and self.cols - 1 + u * serves + rows - 1 \
+                    + h_max - g > 0:
+                raise ValueError(f"group_size={self.pe.group_size} is too short for a "
+                                 f"shared array: a zero point and scale cannot wait for "
+                                 f"all {rows} rows of a column unit")
+
     def foot_metadata_delay(self, col: int, unit: int) -> int:
         """Registers between the zero point and scale captured as a group's last beat enters
         the mesh and unit ``unit`` of column ``col``.
@@ -218,9 +240,7 @@ class ArrayConfig:
         serves = self.pe.shared_unit_rows
         first = unit * serves
         last = min(self.rows, first + serves) - 1
-        d = max(0, last + col + h_max - g)
-        assert d <= first + col + h_min - 1, "foot unit serves rows it cannot"
-        return d
+        return max(0, last + col + h_max - g)
 
     @property
     def pe_latency(self) -> int:
