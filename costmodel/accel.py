@@ -19,13 +19,15 @@ latency ``L`` weight-stationary) and the PE's port widths ``act``, ``wgt``, ``ps
 * ``shadow`` (weight-stationary): ``R C`` weight registers with a load enable; action: a
   weight loaded.
 * ``deskew`` (weight-stationary): ``C(C-1)/2`` stages of ``psum`` bits (column ``c`` waits
-  ``C - 1 - c`` cycles); action: a result moving one stage.
+  ``C - 1 - c`` cycles); action: a result moving one stage. A ``"shared"`` array with foot
+  units has only the registers of the columns it reads early
+  (:attr:`~mpgemm.hw.array.config.ArrayConfig.foot_read_delays`).
 * ``a_pipeline``, ``w_pipeline`` (output-stationary), ``ctl_pipeline``: the register stage
   after the buffer reads (``R`` activation and ``C`` weight registers) and the issued control
   word's two stages; action: a beat issued. ``shadow_select_pipeline`` (weight-stationary): the
   delayed shadow-row enable and select; action: a shadow row loaded.
 * ``row_mux`` (``edge``, output-stationary): ``C`` ``R``:1 muxes of ``psum`` bits that pick the
-  finished row; ``stage1``: the edge's row register with its address and flags;
+  finished row (of the PEs' results, or of a shared array's foot units' row accumulators); ``stage1``: the edge's row register with its address and flags;
   ``edge_adders`` (only when :attr:`AccelConfig.edge_adds`): ``C`` integer adders of
   ``out_width`` bits, or FP32 adders, each with the first-chunk select; action: a row leaving
   the mesh (per column for the muxes and adders).
