@@ -19,13 +19,15 @@ latency ``L`` weight-stationary) and the PE's port widths ``act``, ``wgt``, ``ps
 * ``shadow`` (weight-stationary): ``R C`` weight registers with a load enable; action: a
   weight loaded.
 * ``deskew`` (weight-stationary): ``C(C-1)/2`` stages of ``psum`` bits (column ``c`` waits
-  ``C - 1 - c`` cycles); action: a result moving one stage.
+  ``C - 1 - c`` cycles); action: a result moving one stage. A ``"shared"`` array with foot
+  units has only the registers of the columns it reads early
+  (:attr:`~mpgemm.hw.array.config.ArrayConfig.foot_read_delays`).
 * ``a_pipeline``, ``w_pipeline`` (output-stationary), ``ctl_pipeline``: the register stage
   after the buffer reads (``R`` activation and ``C`` weight registers) and the issued control
   word's two stages; action: a beat issued. ``shadow_select_pipeline`` (weight-stationary): the
   delayed shadow-row enable and select; action: a shadow row loaded.
 * ``row_mux`` (``edge``, output-stationary): ``C`` ``R``:1 muxes of ``psum`` bits that pick the
-  finished row; ``stage1``: the edge's row register with its address and flags;
+  finished row (of the PEs' results, or of a shared array's foot units' row accumulators); ``stage1``: the edge's row register with its address and flags;
   ``edge_adders`` (only when :attr:`AccelConfig.edge_adds`): ``C`` integer adders of
   ``out_width`` bits, or FP32 adders, each with the first-chunk select; action: a row leaving
   the mesh (per column for the muxes and adders).
@@ -604,7 +606,7 @@ def _groups(accel: AccelConfig, tech: Technology) -> tuple[UnitGroup, ...]:
 
     # The edge: (os) the row of the block that has finished, chosen among R; the stage-1
     # register of the row with its address and flags; the adders of later chunks.
-    if os and arr.column_units == 0:   # foot units give the rows themselves
+    if os:   # of the PEs' results, or of a shared array's foot units' row accumulators
         groups.append(UnitGroup(
             "row_mux", "edge", C, logic(mux2(psum * (R - 1), tech)), "row select",
             lambda a: a.rows_out * C, f"an {R}:1 mux of {psum}-bit results per column"))
@@ -725,7 +727,8 @@ def _row_head_groups(accel: AccelConfig, tech: Technology, logic, reg) -> list[U
                   lambda a: a.slots * R,
                   "one table precompute per row, at its left edge, once per beat"),
     ] + _foot_groups(accel, logic, reg,
-                     lambda rows: sum(lut_shared_parts(pe, rows, tech)[2].values(),
+                     lambda rows: sum(lut_shared_parts(pe, rows, tech,
+                                                       read_out=False)[2].values(),
                                       ComponentCost.zero()),
                      "one-pass dequantizers (D = ((acc << p) + c sum a) >> h, y += sD)")
 
@@ -748,8 +751,8 @@ def _foot_groups(accel: AccelConfig, logic, reg, unit_of: Callable[[int], Compon
     """The units at the foot of a ``"shared"`` array's columns (:meth:`mpgemm.hw.array.mesh.
     Mesh._foot_units`): ``column_units`` per column, ``unit_of(rows)`` one serving ``rows``
     rows (energy per hand-off), the groups' weight fields the grid does not take (zero
-    points and scales) captured per column and delayed to each unit, and the column
-    results' de-skew (instead of the row mux)."""
+    points and scales) captured per column and delayed to each unit, and the registers of the
+    columns whose rows are read early (:attr:`ArrayConfig.foot_read_delays`)."""
     arr = accel.array
     pe = arr.pe
     R, C = arr.rows, arr.cols
@@ -766,17 +769,23 @@ def _foot_groups(accel: AccelConfig, logic, reg, unit_of: Callable[[int], Compon
             "group", functools.partial(_handoffs, bpg=bpg, share=n_units * rows / (R * C)),
             f"{n_units} {what} serving {rows} rows each, {units} per column"))
     meta = pe.ports.weight.width - arr.grid_ports.weight.width
-    delays = sum(k + u * served[0] for k in range(C) for u in range(units))
+    delays = sum(arr.foot_metadata_delay(k, u) for k in range(C) for u in range(units))
     bits = meta * (C + delays)
     groups.append(UnitGroup(
         "group_metadata", "shared", bits, reg(1), "bit-cycle", lambda a: a.cycles.total * bits,
         f"each group's zero point and scale ({meta} bits): captured per column, delayed "
-        f"to each unit"))
-    tri = C * (C - 1) // 2
+        f"to each unit ({delays} stages in all)"))
+    # The rows are read from the units' row accumulators by the row mux (_groups); a column
+    # whose accumulator could be overwritten by the standalone read-out time is read d
+    # cycles early and its result carried in d registers.
+    early = sum(arr.foot_read_delays)
     psum = pe.ports.psum.width
-    groups.append(UnitGroup(
-        "deskew", "registers", tri, reg(psum), "stage shift", lambda a: a.rows_out * tri,
-        f"column results ({psum} bits), column c delayed C - 1 - c"))
+    if early:
+        groups.append(UnitGroup(
+            "deskew", "registers", early, reg(psum), "stage shift",
+            lambda a: a.rows_out * early,
+            f"column results ({psum} bits) read early, column c carried "
+            f"max(0, C - c + X - G) registers"))
     return groups
 
 
@@ -799,7 +808,8 @@ def _shared_groups(accel: AccelConfig, tech: Technology, logic, reg) -> list[Uni
         f"{R} x {C} {pe.kind} grid PEs: lanes and group sums, the dequantizer moved to the "
         f"columns")] + _foot_groups(
         accel, logic, reg,
-        lambda rows: sum(shared_parts(pe, rows, tech)[1].values(), ComponentCost.zero()),
+        lambda rows: sum(shared_parts(pe, rows, tech, read_out=False)[1].values(),
+                         ComponentCost.zero()),
         "dequantizers (D = P - zA, y += sD)")
 
 

@@ -167,7 +167,8 @@ def _lut_model(config: LutConfig, tech: Technology) -> dict[str, ComponentCost]:
     return out
 
 
-def shared_parts(config: LutConfig, served_rows: int, tech: Technology) -> tuple[
+def shared_parts(config: LutConfig, served_rows: int, tech: Technology, *,
+                 read_out: bool = True) -> tuple[
         dict[str, ComponentCost], dict[str, ComponentCost], dict[str, ComponentCost]]:
     """``(grid_pe, row_head, column_unit)`` of a ``"shared"`` array of 1 x 1 LUT tiles
     (:mod:`mpgemm.hw.array.shared`): one grid PE (energies per beat), one row's table
@@ -182,7 +183,9 @@ def shared_parts(config: LutConfig, served_rows: int, tech: Technology) -> tuple
     pass: a select among its rows' hand-offs, the correction ``(acc << p) + c * sum a`` as a
     shift-and-add over ``c``'s bits and one subtractor for ``c``, the stage register, the
     scale as a shift-and-add over its bits and the output adder, one accumulator per served
-    row, and the countdown of the outputs waiting for the tile's latency.
+    row, and the countdown of the outputs waiting for the tile's latency. ``read_out=False``:
+    without the countdown and the output register (an array reads the row accumulators,
+    ``LutColumnDequant(..., read_out=False)``).
     """
     whole = _lut_model(config, tech)
     moved = ("precompute_fp16_adders", "table_precompute", "operand_isolation")
@@ -225,10 +228,11 @@ def shared_parts(config: LutConfig, served_rows: int, tech: Technology) -> tuple
                                  + int_adder(acc, tech) + mux2(acc, tech)),
         "row_accumulators": (register(acc, tech) + mux2(acc, tech)) * rows
                             + mux2(acc, tech) * max(rows - 1, 0),
-        "output_wait": ((register(1 + index, tech) + mux2(index, tech)) * wait
-                        + mux2(acc, tech) * rows) if wait else ComponentCost.zero(),
-        "output_register": register(acc + index + 1, tech),
     }
+    if read_out:
+        unit["output_wait"] = ((register(1 + index, tech) + mux2(index, tech)) * wait
+                               + mux2(acc, tech) * rows) if wait else ComponentCost.zero()
+        unit["output_register"] = register(acc + index + 1, tech)
     return grid, head, unit
 
 

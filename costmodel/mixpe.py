@@ -140,8 +140,8 @@ def _per_group(c: ComponentCost, share: float) -> ComponentCost:
     return ComponentCost(c.area_um2, c.energy_pj * share)
 
 
-def shared_parts(config: MixPEConfig, served_rows: int,
-                 tech: Technology) -> tuple[_Costs, _Costs]:
+def shared_parts(config: MixPEConfig, served_rows: int, tech: Technology, *,
+                 read_out: bool = True) -> tuple[_Costs, _Costs]:
     """``(grid_pe, column_unit)`` of a ``"shared"`` MixPE array (:mod:`mpgemm.hw.array.shared`):
     the breakdown of one grid PE (``MixPEDot``, energies per beat) and of one column
     dequantizer serving ``served_rows`` rows (``MixPEColumnDequant``, energies per group
@@ -153,7 +153,9 @@ def shared_parts(config: MixPEConfig, served_rows: int,
     hand-offs instead of the stage-1 register (it works on the PE's hand-off register), a
     stage-2 register with the row index instead of the start value, and one output
     accumulator per served row (with a write enable, read through a select) and an output
-    register, where the standalone PE has one of each.
+    register, where the standalone PE has one of each. ``read_out=False``: without the
+    output register (an array reads the row accumulators, ``MixPEColumnDequant(...,
+    read_out=False)``).
     """
     per_beat, _ = (_fp_datapath if config.is_fp else _int_datapath)(config, tech)
     p_bits, a_bits = config.handoff_bits
@@ -191,8 +193,9 @@ def shared_parts(config: MixPEConfig, served_rows: int,
         "scale_and_accumulate": scale + mux2(acc, tech),
         "row_accumulators": (register(acc, tech) + mux2(acc, tech)) * rows
                             + mux2(acc, tech) * max(rows - 1, 0),
-        "output_register": register(acc + index + 1, tech),
     }
+    if read_out:
+        unit["output_register"] = register(acc + index + 1, tech)
     return grid, unit
 
 

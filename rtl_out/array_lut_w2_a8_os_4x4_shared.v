@@ -2460,61 +2460,149 @@ module array_lut_w2_a8_os_4x4_shared(a_in__valid, w_in__payload, w_in__valid, y_
   assign \$15  = 3'h1;
 endmodule
 
-module \array_lut_w2_a8_os_4x4_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$101 , o_row, o_row_valid, o_row_index, clk);
+module \array_lut_w2_a8_os_4x4_shared.mesh (rst, o_row_valid, o_row_index, \i_a$1 , i_ctl, \i_w$101 , o_row, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$2  = 0;
-  wire [2:0] \$1 ;
-  reg [31:0] \$10 ;
-  reg [4:0] \$11 ;
-  reg [31:0] \$12 ;
-  reg [31:0] \$13 ;
-  reg [4:0] \$14 ;
-  reg [4:0] \$15 ;
-  reg [31:0] \$16 ;
-  reg [31:0] \$17 ;
-  reg [31:0] \$18 ;
-  reg [4:0] \$19 ;
+  wire \$1 ;
+  wire \$10 ;
+  reg \$100 ;
+  reg \$101 ;
+  reg \$102 ;
+  reg \$103 ;
+  reg \$104 ;
+  reg \$105 ;
+  reg \$106 ;
+  reg \$107 ;
+  reg \$108 ;
+  reg \$109 ;
+  wire \$11 ;
+  reg \$110 ;
+  reg \$111 ;
+  reg \$112 ;
+  reg \$113 ;
+  reg \$114 ;
+  reg \$115 ;
+  reg \$116 ;
+  reg \$117 ;
+  reg \$118 ;
+  reg \$119 ;
+  wire \$12 ;
+  reg \$120 ;
+  reg \$121 ;
+  reg \$122 ;
+  reg \$123 ;
+  reg \$124 ;
+  reg \$125 ;
+  reg \$126 ;
+  reg \$127 ;
+  reg \$128 ;
+  reg \$129 ;
+  wire \$13 ;
+  reg \$130 ;
+  reg \$131 ;
+  reg \$132 ;
+  reg \$133 ;
+  reg \$134 ;
+  reg \$135 ;
+  reg \$136 ;
+  reg \$137 ;
+  reg \$138 ;
+  reg \$139 ;
+  wire \$14 ;
+  reg \$140 ;
+  reg \$141 ;
+  wire \$15 ;
+  wire \$16 ;
+  wire \$17 ;
+  wire \$18 ;
+  wire \$19 ;
   wire \$2 ;
-  reg [4:0] \$20 ;
-  reg [4:0] \$21 ;
-  reg [7:0] \$22 ;
-  reg [1:0] \$23 ;
-  reg [31:0] \$24 ;
-  reg [31:0] \$25 ;
-  reg [31:0] \$26 ;
-  reg [7:0] \$27 ;
-  reg [7:0] \$28 ;
-  reg [1:0] \$29 ;
+  wire \$20 ;
+  wire [1:0] \$21 ;
+  wire [1:0] \$22 ;
+  wire [1:0] \$23 ;
+  wire [31:0] \$24 ;
+  wire [31:0] \$25 ;
+  wire [31:0] \$26 ;
+  wire [31:0] \$27 ;
+  wire [31:0] \$28 ;
+  wire [31:0] \$29 ;
   wire \$3 ;
-  reg [7:0] \$30 ;
-  reg [1:0] \$31 ;
-  reg [31:0] \$32 ;
-  reg [31:0] \$33 ;
-  reg [7:0] \$34 ;
-  reg [7:0] \$35 ;
-  reg [7:0] \$36 ;
-  reg [1:0] \$37 ;
-  reg [7:0] \$38 ;
-  reg [7:0] \$39 ;
+  wire [31:0] \$30 ;
+  wire [31:0] \$31 ;
+  wire [31:0] \$32 ;
+  wire [31:0] \$33 ;
+  wire [31:0] \$34 ;
+  wire [31:0] \$35 ;
+  wire [31:0] \$36 ;
+  wire [31:0] \$37 ;
+  wire [31:0] \$38 ;
+  wire [31:0] \$39 ;
   wire \$4 ;
-  reg [1:0] \$40 ;
-  reg [1:0] \$41 ;
-  reg [31:0] \$42 ;
-  reg [7:0] \$43 ;
-  reg [7:0] \$44 ;
-  reg [7:0] \$45 ;
-  reg [7:0] \$46 ;
-  reg [1:0] \$47 ;
-  reg [7:0] \$48 ;
-  reg [7:0] \$49 ;
+  wire [31:0] \$40 ;
+  wire [31:0] \$41 ;
+  wire [31:0] \$42 ;
+  wire [31:0] \$43 ;
+  wire [31:0] \$44 ;
+  wire [31:0] \$45 ;
+  wire [31:0] \$46 ;
+  wire [31:0] \$47 ;
+  wire [31:0] \$48 ;
+  wire [31:0] \$49 ;
   wire \$5 ;
-  reg [7:0] \$50 ;
-  reg [1:0] \$51 ;
-  reg [1:0] \$52 ;
-  reg [1:0] \$53 ;
+  wire [31:0] \$50 ;
+  wire [31:0] \$51 ;
+  wire \$52 ;
+  wire \$53 ;
+  wire \$54 ;
+  wire \$55 ;
+  wire \$56 ;
+  wire \$57 ;
+  wire \$58 ;
+  wire \$59 ;
   wire \$6 ;
+  wire \$60 ;
+  wire \$61 ;
+  wire \$62 ;
+  wire \$63 ;
+  reg [31:0] \$64 ;
+  reg [4:0] \$65 ;
+  reg [31:0] \$66 ;
+  reg [31:0] \$67 ;
+  reg [4:0] \$68 ;
+  reg [4:0] \$69 ;
   wire \$7 ;
+  reg [31:0] \$70 ;
+  reg [31:0] \$71 ;
+  reg [31:0] \$72 ;
+  reg [4:0] \$73 ;
+  reg [4:0] \$74 ;
+  reg [4:0] \$75 ;
+  reg [7:0] \$76 ;
+  reg [1:0] \$77 ;
+  reg [7:0] \$78 ;
+  reg [7:0] \$79 ;
   wire \$8 ;
+  reg [1:0] \$80 ;
+  reg [7:0] \$81 ;
+  reg [7:0] \$82 ;
+  reg [7:0] \$83 ;
+  reg [1:0] \$84 ;
+  reg [7:0] \$85 ;
+  reg [7:0] \$86 ;
+  reg [7:0] \$87 ;
+  reg [7:0] \$88 ;
+  reg [1:0] \$89 ;
   wire \$9 ;
+  reg \$90 ;
+  reg \$91 ;
+  reg \$92 ;
+  reg \$93 ;
+  reg \$94 ;
+  reg \$95 ;
+  reg \$96 ;
+  reg \$97 ;
+  reg \$98 ;
+  reg \$99 ;
   (* init = 32'd0 *)
   wire [31:0] a1_d1;
   wire [31:0] \a1_d1[0] ;
@@ -2953,69 +3041,69 @@ module \array_lut_w2_a8_os_4x4_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$101 , o_ro
   wire \i_ctl.load_w ;
   wire \i_ctl.valid ;
   wire [139:0] i_hand;
-  wire [139:0] \i_hand$120 ;
-  wire [34:0] \i_hand$120[0] ;
-  wire [16:0] \i_hand$120[0].acc ;
-  wire [15:0] \i_hand$120[0].act_sum ;
-  wire \i_hand$120[0].first ;
-  wire \i_hand$120[0].last ;
-  wire [34:0] \i_hand$120[1] ;
-  wire [16:0] \i_hand$120[1].acc ;
-  wire [15:0] \i_hand$120[1].act_sum ;
-  wire \i_hand$120[1].first ;
-  wire \i_hand$120[1].last ;
-  wire [34:0] \i_hand$120[2] ;
-  wire [16:0] \i_hand$120[2].acc ;
-  wire [15:0] \i_hand$120[2].act_sum ;
-  wire \i_hand$120[2].first ;
-  wire \i_hand$120[2].last ;
-  wire [34:0] \i_hand$120[3] ;
-  wire [16:0] \i_hand$120[3].acc ;
-  wire [15:0] \i_hand$120[3].act_sum ;
-  wire \i_hand$120[3].first ;
-  wire \i_hand$120[3].last ;
-  wire [139:0] \i_hand$137 ;
-  wire [34:0] \i_hand$137[0] ;
-  wire [16:0] \i_hand$137[0].acc ;
-  wire [15:0] \i_hand$137[0].act_sum ;
-  wire \i_hand$137[0].first ;
-  wire \i_hand$137[0].last ;
-  wire [34:0] \i_hand$137[1] ;
-  wire [16:0] \i_hand$137[1].acc ;
-  wire [15:0] \i_hand$137[1].act_sum ;
-  wire \i_hand$137[1].first ;
-  wire \i_hand$137[1].last ;
-  wire [34:0] \i_hand$137[2] ;
-  wire [16:0] \i_hand$137[2].acc ;
-  wire [15:0] \i_hand$137[2].act_sum ;
-  wire \i_hand$137[2].first ;
-  wire \i_hand$137[2].last ;
-  wire [34:0] \i_hand$137[3] ;
-  wire [16:0] \i_hand$137[3].acc ;
-  wire [15:0] \i_hand$137[3].act_sum ;
-  wire \i_hand$137[3].first ;
-  wire \i_hand$137[3].last ;
-  wire [139:0] \i_hand$154 ;
-  wire [34:0] \i_hand$154[0] ;
-  wire [16:0] \i_hand$154[0].acc ;
-  wire [15:0] \i_hand$154[0].act_sum ;
-  wire \i_hand$154[0].first ;
-  wire \i_hand$154[0].last ;
-  wire [34:0] \i_hand$154[1] ;
-  wire [16:0] \i_hand$154[1].acc ;
-  wire [15:0] \i_hand$154[1].act_sum ;
-  wire \i_hand$154[1].first ;
-  wire \i_hand$154[1].last ;
-  wire [34:0] \i_hand$154[2] ;
-  wire [16:0] \i_hand$154[2].acc ;
-  wire [15:0] \i_hand$154[2].act_sum ;
-  wire \i_hand$154[2].first ;
-  wire \i_hand$154[2].last ;
-  wire [34:0] \i_hand$154[3] ;
-  wire [16:0] \i_hand$154[3].acc ;
-  wire [15:0] \i_hand$154[3].act_sum ;
-  wire \i_hand$154[3].first ;
-  wire \i_hand$154[3].last ;
+  wire [139:0] \i_hand$118 ;
+  wire [34:0] \i_hand$118[0] ;
+  wire [16:0] \i_hand$118[0].acc ;
+  wire [15:0] \i_hand$118[0].act_sum ;
+  wire \i_hand$118[0].first ;
+  wire \i_hand$118[0].last ;
+  wire [34:0] \i_hand$118[1] ;
+  wire [16:0] \i_hand$118[1].acc ;
+  wire [15:0] \i_hand$118[1].act_sum ;
+  wire \i_hand$118[1].first ;
+  wire \i_hand$118[1].last ;
+  wire [34:0] \i_hand$118[2] ;
+  wire [16:0] \i_hand$118[2].acc ;
+  wire [15:0] \i_hand$118[2].act_sum ;
+  wire \i_hand$118[2].first ;
+  wire \i_hand$118[2].last ;
+  wire [34:0] \i_hand$118[3] ;
+  wire [16:0] \i_hand$118[3].acc ;
+  wire [15:0] \i_hand$118[3].act_sum ;
+  wire \i_hand$118[3].first ;
+  wire \i_hand$118[3].last ;
+  wire [139:0] \i_hand$134 ;
+  wire [34:0] \i_hand$134[0] ;
+  wire [16:0] \i_hand$134[0].acc ;
+  wire [15:0] \i_hand$134[0].act_sum ;
+  wire \i_hand$134[0].first ;
+  wire \i_hand$134[0].last ;
+  wire [34:0] \i_hand$134[1] ;
+  wire [16:0] \i_hand$134[1].acc ;
+  wire [15:0] \i_hand$134[1].act_sum ;
+  wire \i_hand$134[1].first ;
+  wire \i_hand$134[1].last ;
+  wire [34:0] \i_hand$134[2] ;
+  wire [16:0] \i_hand$134[2].acc ;
+  wire [15:0] \i_hand$134[2].act_sum ;
+  wire \i_hand$134[2].first ;
+  wire \i_hand$134[2].last ;
+  wire [34:0] \i_hand$134[3] ;
+  wire [16:0] \i_hand$134[3].acc ;
+  wire [15:0] \i_hand$134[3].act_sum ;
+  wire \i_hand$134[3].first ;
+  wire \i_hand$134[3].last ;
+  wire [139:0] \i_hand$150 ;
+  wire [34:0] \i_hand$150[0] ;
+  wire [16:0] \i_hand$150[0].acc ;
+  wire [15:0] \i_hand$150[0].act_sum ;
+  wire \i_hand$150[0].first ;
+  wire \i_hand$150[0].last ;
+  wire [34:0] \i_hand$150[1] ;
+  wire [16:0] \i_hand$150[1].acc ;
+  wire [15:0] \i_hand$150[1].act_sum ;
+  wire \i_hand$150[1].first ;
+  wire \i_hand$150[1].last ;
+  wire [34:0] \i_hand$150[2] ;
+  wire [16:0] \i_hand$150[2].acc ;
+  wire [15:0] \i_hand$150[2].act_sum ;
+  wire \i_hand$150[2].first ;
+  wire \i_hand$150[2].last ;
+  wire [34:0] \i_hand$150[3] ;
+  wire [16:0] \i_hand$150[3].acc ;
+  wire [15:0] \i_hand$150[3].act_sum ;
+  wire \i_hand$150[3].first ;
+  wire \i_hand$150[3].last ;
   wire [34:0] \i_hand[0] ;
   wire [16:0] \i_hand[0].acc ;
   wire [15:0] \i_hand[0].act_sum ;
@@ -3037,16 +3125,16 @@ module \array_lut_w2_a8_os_4x4_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$101 , o_ro
   wire \i_hand[3].first ;
   wire \i_hand[3].last ;
   wire [3:0] i_hand_valid;
-  wire [3:0] \i_hand_valid$122 ;
-  wire [3:0] \i_hand_valid$139 ;
-  wire [3:0] \i_hand_valid$156 ;
+  wire [3:0] \i_hand_valid$120 ;
+  wire [3:0] \i_hand_valid$136 ;
+  wire [3:0] \i_hand_valid$152 ;
   reg [7:0] i_scale = 8'h00;
-  reg [7:0] \i_scale$130  = 8'h00;
-  wire [7:0] \i_scale$130[0] ;
-  reg [7:0] \i_scale$147  = 8'h00;
-  wire [7:0] \i_scale$147[0] ;
-  reg [7:0] \i_scale$164  = 8'h00;
-  wire [7:0] \i_scale$164[0] ;
+  reg [7:0] \i_scale$128  = 8'h00;
+  wire [7:0] \i_scale$128[0] ;
+  reg [7:0] \i_scale$144  = 8'h00;
+  wire [7:0] \i_scale$144[0] ;
+  reg [7:0] \i_scale$160  = 8'h00;
+  wire [7:0] \i_scale$160[0] ;
   wire [7:0] \i_scale[0] ;
   wire i_valid;
   wire \i_valid$21 ;
@@ -3102,27 +3190,27 @@ module \array_lut_w2_a8_os_4x4_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$101 , o_ro
   wire [7:0] \i_w$101[3].scale[0] ;
   wire [1:0] \i_w$101[3].zero ;
   wire [1:0] \i_w$101[3].zero[0] ;
-  reg [7:0] \i_w$118  = 8'h00;
-  wire [7:0] \i_w$118[0] ;
-  wire [7:0] \i_w$118[0].planes ;
-  wire [3:0] \i_w$118[0].planes[0] ;
-  wire [3:0] \i_w$118[0].planes[0][0] ;
-  wire [3:0] \i_w$118[0].planes[1] ;
-  wire [3:0] \i_w$118[0].planes[1][0] ;
-  reg [7:0] \i_w$135  = 8'h00;
-  wire [7:0] \i_w$135[0] ;
-  wire [7:0] \i_w$135[0].planes ;
-  wire [3:0] \i_w$135[0].planes[0] ;
-  wire [3:0] \i_w$135[0].planes[0][0] ;
-  wire [3:0] \i_w$135[0].planes[1] ;
-  wire [3:0] \i_w$135[0].planes[1][0] ;
-  reg [7:0] \i_w$152  = 8'h00;
-  wire [7:0] \i_w$152[0] ;
-  wire [7:0] \i_w$152[0].planes ;
-  wire [3:0] \i_w$152[0].planes[0] ;
-  wire [3:0] \i_w$152[0].planes[0][0] ;
-  wire [3:0] \i_w$152[0].planes[1] ;
-  wire [3:0] \i_w$152[0].planes[1][0] ;
+  reg [7:0] \i_w$116  = 8'h00;
+  wire [7:0] \i_w$116[0] ;
+  wire [7:0] \i_w$116[0].planes ;
+  wire [3:0] \i_w$116[0].planes[0] ;
+  wire [3:0] \i_w$116[0].planes[0][0] ;
+  wire [3:0] \i_w$116[0].planes[1] ;
+  wire [3:0] \i_w$116[0].planes[1][0] ;
+  reg [7:0] \i_w$132  = 8'h00;
+  wire [7:0] \i_w$132[0] ;
+  wire [7:0] \i_w$132[0].planes ;
+  wire [3:0] \i_w$132[0].planes[0] ;
+  wire [3:0] \i_w$132[0].planes[0][0] ;
+  wire [3:0] \i_w$132[0].planes[1] ;
+  wire [3:0] \i_w$132[0].planes[1][0] ;
+  reg [7:0] \i_w$148  = 8'h00;
+  wire [7:0] \i_w$148[0] ;
+  wire [7:0] \i_w$148[0].planes ;
+  wire [3:0] \i_w$148[0].planes[0] ;
+  wire [3:0] \i_w$148[0].planes[0][0] ;
+  wire [3:0] \i_w$148[0].planes[1] ;
+  wire [3:0] \i_w$148[0].planes[1][0] ;
   wire [7:0] \i_w$78 ;
   wire [7:0] \i_w$78[0] ;
   wire [7:0] \i_w$78[0].planes ;
@@ -3207,12 +3295,12 @@ module \array_lut_w2_a8_os_4x4_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$101 , o_ro
   wire [3:0] \i_w[0].planes[1] ;
   wire [3:0] \i_w[0].planes[1][0] ;
   reg [1:0] i_zero = 2'h0;
-  reg [1:0] \i_zero$132  = 2'h0;
-  wire [1:0] \i_zero$132[0] ;
-  reg [1:0] \i_zero$149  = 2'h0;
-  wire [1:0] \i_zero$149[0] ;
-  reg [1:0] \i_zero$166  = 2'h0;
-  wire [1:0] \i_zero$166[0] ;
+  reg [1:0] \i_zero$130  = 2'h0;
+  wire [1:0] \i_zero$130[0] ;
+  reg [1:0] \i_zero$146  = 2'h0;
+  wire [1:0] \i_zero$146[0] ;
+  reg [1:0] \i_zero$162  = 2'h0;
+  wire [1:0] \i_zero$162[0] ;
   wire [1:0] \i_zero[0] ;
   wire [87:0] o_a;
   wire [87:0] \o_a$12 ;
@@ -3358,6 +3446,42 @@ module \array_lut_w2_a8_os_4x4_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$101 , o_ro
   wire [10:0] \o_a[0][0].table[5] ;
   wire [10:0] \o_a[0][0].table[6] ;
   wire [10:0] \o_a[0][0].table[7] ;
+  wire [127:0] o_acc;
+  wire [127:0] \o_acc$173 ;
+  wire [31:0] \o_acc$173[0] ;
+  wire [31:0] \o_acc$173[0][0] ;
+  wire [31:0] \o_acc$173[1] ;
+  wire [31:0] \o_acc$173[1][0] ;
+  wire [31:0] \o_acc$173[2] ;
+  wire [31:0] \o_acc$173[2][0] ;
+  wire [31:0] \o_acc$173[3] ;
+  wire [31:0] \o_acc$173[3][0] ;
+  wire [127:0] \o_acc$174 ;
+  wire [31:0] \o_acc$174[0] ;
+  wire [31:0] \o_acc$174[0][0] ;
+  wire [31:0] \o_acc$174[1] ;
+  wire [31:0] \o_acc$174[1][0] ;
+  wire [31:0] \o_acc$174[2] ;
+  wire [31:0] \o_acc$174[2][0] ;
+  wire [31:0] \o_acc$174[3] ;
+  wire [31:0] \o_acc$174[3][0] ;
+  wire [127:0] \o_acc$175 ;
+  wire [31:0] \o_acc$175[0] ;
+  wire [31:0] \o_acc$175[0][0] ;
+  wire [31:0] \o_acc$175[1] ;
+  wire [31:0] \o_acc$175[1][0] ;
+  wire [31:0] \o_acc$175[2] ;
+  wire [31:0] \o_acc$175[2][0] ;
+  wire [31:0] \o_acc$175[3] ;
+  wire [31:0] \o_acc$175[3][0] ;
+  wire [31:0] \o_acc[0] ;
+  wire [31:0] \o_acc[0][0] ;
+  wire [31:0] \o_acc[1] ;
+  wire [31:0] \o_acc[1][0] ;
+  wire [31:0] \o_acc[2] ;
+  wire [31:0] \o_acc[2][0] ;
+  wire [31:0] \o_acc[3] ;
+  wire [31:0] \o_acc[3][0] ;
   wire [4:0] o_ctl;
   wire [4:0] \o_ctl$14 ;
   wire [4:0] \o_ctl$14[0] ;
@@ -3367,12 +3491,40 @@ module \array_lut_w2_a8_os_4x4_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$101 , o_ro
   wire \o_ctl$14[0].load_w ;
   wire \o_ctl$14[0].valid ;
   wire [4:0] \o_ctl$18 ;
+  wire [4:0] \o_ctl$188 ;
+  wire [4:0] \o_ctl$188[0] ;
+  wire \o_ctl$188[0].first ;
+  wire \o_ctl$188[0].group_end ;
+  wire \o_ctl$188[0].last ;
+  wire \o_ctl$188[0].load_w ;
+  wire \o_ctl$188[0].valid ;
   wire [4:0] \o_ctl$18[0] ;
   wire \o_ctl$18[0].first ;
   wire \o_ctl$18[0].group_end ;
   wire \o_ctl$18[0].last ;
   wire \o_ctl$18[0].load_w ;
   wire \o_ctl$18[0].valid ;
+  wire [4:0] \o_ctl$201 ;
+  wire [4:0] \o_ctl$201[0] ;
+  wire \o_ctl$201[0].first ;
+  wire \o_ctl$201[0].group_end ;
+  wire \o_ctl$201[0].last ;
+  wire \o_ctl$201[0].load_w ;
+  wire \o_ctl$201[0].valid ;
+  wire [4:0] \o_ctl$214 ;
+  wire [4:0] \o_ctl$214[0] ;
+  wire \o_ctl$214[0].first ;
+  wire \o_ctl$214[0].group_end ;
+  wire \o_ctl$214[0].last ;
+  wire \o_ctl$214[0].load_w ;
+  wire \o_ctl$214[0].valid ;
+  wire [4:0] \o_ctl$227 ;
+  wire [4:0] \o_ctl$227[0] ;
+  wire \o_ctl$227[0].first ;
+  wire \o_ctl$227[0].group_end ;
+  wire \o_ctl$227[0].last ;
+  wire \o_ctl$227[0].load_w ;
+  wire \o_ctl$227[0].valid ;
   wire [4:0] \o_ctl$29 ;
   wire [4:0] \o_ctl$29[0] ;
   wire \o_ctl$29[0].first ;
@@ -3442,7 +3594,6 @@ module \array_lut_w2_a8_os_4x4_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$101 , o_ro
   wire \o_ctl[0].last ;
   wire \o_ctl[0].load_w ;
   wire \o_ctl[0].valid ;
-  wire [1:0] o_index;
   wire [34:0] o_psum;
   wire [34:0] \o_psum$106 ;
   wire [34:0] \o_psum$106[0] ;
@@ -3465,13 +3616,20 @@ module \array_lut_w2_a8_os_4x4_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$101 , o_ro
   wire [15:0] \o_psum$110[0][0].act_sum ;
   wire \o_psum$110[0][0].first ;
   wire \o_psum$110[0][0].last ;
-  wire [34:0] \o_psum$121 ;
-  wire [34:0] \o_psum$121[0] ;
-  wire [34:0] \o_psum$121[0][0] ;
-  wire [16:0] \o_psum$121[0][0].acc ;
-  wire [15:0] \o_psum$121[0][0].act_sum ;
-  wire \o_psum$121[0][0].first ;
-  wire \o_psum$121[0][0].last ;
+  wire [34:0] \o_psum$119 ;
+  wire [34:0] \o_psum$119[0] ;
+  wire [34:0] \o_psum$119[0][0] ;
+  wire [16:0] \o_psum$119[0][0].acc ;
+  wire [15:0] \o_psum$119[0][0].act_sum ;
+  wire \o_psum$119[0][0].first ;
+  wire \o_psum$119[0][0].last ;
+  wire [34:0] \o_psum$122 ;
+  wire [34:0] \o_psum$122[0] ;
+  wire [34:0] \o_psum$122[0][0] ;
+  wire [16:0] \o_psum$122[0][0].acc ;
+  wire [15:0] \o_psum$122[0][0].act_sum ;
+  wire \o_psum$122[0][0].first ;
+  wire \o_psum$122[0][0].last ;
   wire [34:0] \o_psum$124 ;
   wire [34:0] \o_psum$124[0] ;
   wire [34:0] \o_psum$124[0][0] ;
@@ -3486,13 +3644,13 @@ module \array_lut_w2_a8_os_4x4_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$101 , o_ro
   wire [15:0] \o_psum$126[0][0].act_sum ;
   wire \o_psum$126[0][0].first ;
   wire \o_psum$126[0][0].last ;
-  wire [34:0] \o_psum$128 ;
-  wire [34:0] \o_psum$128[0] ;
-  wire [34:0] \o_psum$128[0][0] ;
-  wire [16:0] \o_psum$128[0][0].acc ;
-  wire [15:0] \o_psum$128[0][0].act_sum ;
-  wire \o_psum$128[0][0].first ;
-  wire \o_psum$128[0][0].last ;
+  wire [34:0] \o_psum$135 ;
+  wire [34:0] \o_psum$135[0] ;
+  wire [34:0] \o_psum$135[0][0] ;
+  wire [16:0] \o_psum$135[0][0].acc ;
+  wire [15:0] \o_psum$135[0][0].act_sum ;
+  wire \o_psum$135[0][0].first ;
+  wire \o_psum$135[0][0].last ;
   wire [34:0] \o_psum$138 ;
   wire [34:0] \o_psum$138[0] ;
   wire [34:0] \o_psum$138[0][0] ;
@@ -3500,34 +3658,41 @@ module \array_lut_w2_a8_os_4x4_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$101 , o_ro
   wire [15:0] \o_psum$138[0][0].act_sum ;
   wire \o_psum$138[0][0].first ;
   wire \o_psum$138[0][0].last ;
-  wire [34:0] \o_psum$141 ;
-  wire [34:0] \o_psum$141[0] ;
-  wire [34:0] \o_psum$141[0][0] ;
-  wire [16:0] \o_psum$141[0][0].acc ;
-  wire [15:0] \o_psum$141[0][0].act_sum ;
-  wire \o_psum$141[0][0].first ;
-  wire \o_psum$141[0][0].last ;
-  wire [34:0] \o_psum$143 ;
-  wire [34:0] \o_psum$143[0] ;
-  wire [34:0] \o_psum$143[0][0] ;
-  wire [16:0] \o_psum$143[0][0].acc ;
-  wire [15:0] \o_psum$143[0][0].act_sum ;
-  wire \o_psum$143[0][0].first ;
-  wire \o_psum$143[0][0].last ;
-  wire [34:0] \o_psum$145 ;
-  wire [34:0] \o_psum$145[0] ;
-  wire [34:0] \o_psum$145[0][0] ;
-  wire [16:0] \o_psum$145[0][0].acc ;
-  wire [15:0] \o_psum$145[0][0].act_sum ;
-  wire \o_psum$145[0][0].first ;
-  wire \o_psum$145[0][0].last ;
-  wire [34:0] \o_psum$155 ;
-  wire [34:0] \o_psum$155[0] ;
-  wire [34:0] \o_psum$155[0][0] ;
-  wire [16:0] \o_psum$155[0][0].acc ;
-  wire [15:0] \o_psum$155[0][0].act_sum ;
-  wire \o_psum$155[0][0].first ;
-  wire \o_psum$155[0][0].last ;
+  wire [34:0] \o_psum$140 ;
+  wire [34:0] \o_psum$140[0] ;
+  wire [34:0] \o_psum$140[0][0] ;
+  wire [16:0] \o_psum$140[0][0].acc ;
+  wire [15:0] \o_psum$140[0][0].act_sum ;
+  wire \o_psum$140[0][0].first ;
+  wire \o_psum$140[0][0].last ;
+  wire [34:0] \o_psum$142 ;
+  wire [34:0] \o_psum$142[0] ;
+  wire [34:0] \o_psum$142[0][0] ;
+  wire [16:0] \o_psum$142[0][0].acc ;
+  wire [15:0] \o_psum$142[0][0].act_sum ;
+  wire \o_psum$142[0][0].first ;
+  wire \o_psum$142[0][0].last ;
+  wire [34:0] \o_psum$151 ;
+  wire [34:0] \o_psum$151[0] ;
+  wire [34:0] \o_psum$151[0][0] ;
+  wire [16:0] \o_psum$151[0][0].acc ;
+  wire [15:0] \o_psum$151[0][0].act_sum ;
+  wire \o_psum$151[0][0].first ;
+  wire \o_psum$151[0][0].last ;
+  wire [34:0] \o_psum$154 ;
+  wire [34:0] \o_psum$154[0] ;
+  wire [34:0] \o_psum$154[0][0] ;
+  wire [16:0] \o_psum$154[0][0].acc ;
+  wire [15:0] \o_psum$154[0][0].act_sum ;
+  wire \o_psum$154[0][0].first ;
+  wire \o_psum$154[0][0].last ;
+  wire [34:0] \o_psum$156 ;
+  wire [34:0] \o_psum$156[0] ;
+  wire [34:0] \o_psum$156[0][0] ;
+  wire [16:0] \o_psum$156[0][0].acc ;
+  wire [15:0] \o_psum$156[0][0].act_sum ;
+  wire \o_psum$156[0][0].first ;
+  wire \o_psum$156[0][0].last ;
   wire [34:0] \o_psum$158 ;
   wire [34:0] \o_psum$158[0] ;
   wire [34:0] \o_psum$158[0][0] ;
@@ -3535,20 +3700,6 @@ module \array_lut_w2_a8_os_4x4_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$101 , o_ro
   wire [15:0] \o_psum$158[0][0].act_sum ;
   wire \o_psum$158[0][0].first ;
   wire \o_psum$158[0][0].last ;
-  wire [34:0] \o_psum$160 ;
-  wire [34:0] \o_psum$160[0] ;
-  wire [34:0] \o_psum$160[0][0] ;
-  wire [16:0] \o_psum$160[0][0].acc ;
-  wire [15:0] \o_psum$160[0][0].act_sum ;
-  wire \o_psum$160[0][0].first ;
-  wire \o_psum$160[0][0].last ;
-  wire [34:0] \o_psum$162 ;
-  wire [34:0] \o_psum$162[0] ;
-  wire [34:0] \o_psum$162[0][0] ;
-  wire [16:0] \o_psum$162[0][0].acc ;
-  wire [15:0] \o_psum$162[0][0].act_sum ;
-  wire \o_psum$162[0][0].first ;
-  wire \o_psum$162[0][0].last ;
   wire [34:0] \o_psum[0] ;
   wire [34:0] \o_psum[0][0] ;
   wire [16:0] \o_psum[0][0].acc ;
@@ -3566,9 +3717,9 @@ module \array_lut_w2_a8_os_4x4_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$101 , o_ro
   wire [31:0] \o_row[3] ;
   wire [31:0] \o_row[3][0] ;
   output [1:0] o_row_index;
-  reg [1:0] o_row_index;
+  wire [1:0] o_row_index;
   output o_row_valid;
-  reg o_row_valid;
+  wire o_row_valid;
   wire [87:0] o_table;
   wire [87:0] \o_table$24 ;
   wire [87:0] \o_table$24.table ;
@@ -3616,31 +3767,30 @@ module \array_lut_w2_a8_os_4x4_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$101 , o_ro
   wire \o_valid$109[0] ;
   wire \o_valid$111 ;
   wire \o_valid$111[0] ;
+  wire \o_valid$121 ;
+  wire \o_valid$121[0] ;
   wire \o_valid$123 ;
   wire \o_valid$123[0] ;
   wire \o_valid$125 ;
   wire \o_valid$125[0] ;
   wire \o_valid$127 ;
   wire \o_valid$127[0] ;
-  wire \o_valid$129 ;
-  wire \o_valid$129[0] ;
-  wire \o_valid$140 ;
-  wire \o_valid$140[0] ;
-  wire \o_valid$142 ;
-  wire \o_valid$142[0] ;
-  wire \o_valid$144 ;
-  wire \o_valid$144[0] ;
-  wire \o_valid$146 ;
-  wire \o_valid$146[0] ;
+  wire \o_valid$137 ;
+  wire \o_valid$137[0] ;
+  wire \o_valid$139 ;
+  wire \o_valid$139[0] ;
+  wire \o_valid$141 ;
+  wire \o_valid$141[0] ;
+  wire \o_valid$143 ;
+  wire \o_valid$143[0] ;
+  wire \o_valid$153 ;
+  wire \o_valid$153[0] ;
+  wire \o_valid$155 ;
+  wire \o_valid$155[0] ;
   wire \o_valid$157 ;
   wire \o_valid$157[0] ;
   wire \o_valid$159 ;
   wire \o_valid$159[0] ;
-  wire \o_valid$161 ;
-  wire \o_valid$161[0] ;
-  wire \o_valid$163 ;
-  wire \o_valid$163[0] ;
-  wire \o_valid$169 ;
   wire \o_valid[0] ;
   wire [7:0] o_w;
   wire [7:0] \o_w$79 ;
@@ -3726,14 +3876,59 @@ module \array_lut_w2_a8_os_4x4_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$101 , o_ro
   wire [3:0] \o_w[0].planes[0][0] ;
   wire [3:0] \o_w[0].planes[1] ;
   wire [3:0] \o_w[0].planes[1][0] ;
-  wire [31:0] o_y;
-  wire [31:0] \o_y$182 ;
-  wire [31:0] \o_y$182[0] ;
-  wire [31:0] \o_y$187 ;
-  wire [31:0] \o_y$187[0] ;
-  wire [31:0] \o_y$193 ;
-  wire [31:0] \o_y$193[0] ;
-  wire [31:0] \o_y[0] ;
+  reg row0_done_t10 = 1'h0;
+  reg row0_done_t11 = 1'h0;
+  reg row0_done_t12 = 1'h0;
+  reg row0_done_t13 = 1'h0;
+  reg row0_done_t14 = 1'h0;
+  reg row0_done_t15 = 1'h0;
+  reg row0_done_t16 = 1'h0;
+  reg row0_done_t17 = 1'h0;
+  reg row0_done_t5 = 1'h0;
+  reg row0_done_t6 = 1'h0;
+  reg row0_done_t7 = 1'h0;
+  reg row0_done_t8 = 1'h0;
+  reg row0_done_t9 = 1'h0;
+  reg row1_done_t10 = 1'h0;
+  reg row1_done_t11 = 1'h0;
+  reg row1_done_t12 = 1'h0;
+  reg row1_done_t13 = 1'h0;
+  reg row1_done_t14 = 1'h0;
+  reg row1_done_t15 = 1'h0;
+  reg row1_done_t16 = 1'h0;
+  reg row1_done_t17 = 1'h0;
+  reg row1_done_t5 = 1'h0;
+  reg row1_done_t6 = 1'h0;
+  reg row1_done_t7 = 1'h0;
+  reg row1_done_t8 = 1'h0;
+  reg row1_done_t9 = 1'h0;
+  reg row2_done_t10 = 1'h0;
+  reg row2_done_t11 = 1'h0;
+  reg row2_done_t12 = 1'h0;
+  reg row2_done_t13 = 1'h0;
+  reg row2_done_t14 = 1'h0;
+  reg row2_done_t15 = 1'h0;
+  reg row2_done_t16 = 1'h0;
+  reg row2_done_t17 = 1'h0;
+  reg row2_done_t5 = 1'h0;
+  reg row2_done_t6 = 1'h0;
+  reg row2_done_t7 = 1'h0;
+  reg row2_done_t8 = 1'h0;
+  reg row2_done_t9 = 1'h0;
+  reg row3_done_t10 = 1'h0;
+  reg row3_done_t11 = 1'h0;
+  reg row3_done_t12 = 1'h0;
+  reg row3_done_t13 = 1'h0;
+  reg row3_done_t14 = 1'h0;
+  reg row3_done_t15 = 1'h0;
+  reg row3_done_t16 = 1'h0;
+  reg row3_done_t17 = 1'h0;
+  reg row3_done_t5 = 1'h0;
+  reg row3_done_t6 = 1'h0;
+  reg row3_done_t7 = 1'h0;
+  reg row3_done_t8 = 1'h0;
+  reg row3_done_t9 = 1'h0;
+  wire [3:0] row_sel;
   input rst;
   wire rst;
   (* init = 8'h00 *)
@@ -3748,16 +3943,12 @@ module \array_lut_w2_a8_os_4x4_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$101 , o_ro
   wire [3:0] \w1_planes_d1[0][0] ;
   wire [3:0] \w1_planes_d1[1] ;
   wire [3:0] \w1_planes_d1[1][0] ;
-  reg [7:0] w1_scale_held = 8'h00;
-  wire [7:0] \w1_scale_held[0] ;
   (* init = 8'h00 *)
-  wire [7:0] w1_scale_u0_d1;
-  wire [7:0] \w1_scale_u0_d1[0] ;
-  reg [1:0] w1_zero_held = 2'h0;
-  wire [1:0] \w1_zero_held[0] ;
+  wire [7:0] w1_scale_held;
+  wire [7:0] \w1_scale_held[0] ;
   (* init = 2'h0 *)
-  wire [1:0] w1_zero_u0_d1;
-  wire [1:0] \w1_zero_u0_d1[0] ;
+  wire [1:0] w1_zero_held;
+  wire [1:0] \w1_zero_held[0] ;
   reg [7:0] w2_planes_d1 = 8'h00;
   wire [3:0] \w2_planes_d1[0] ;
   wire [3:0] \w2_planes_d1[0][0] ;
@@ -3769,20 +3960,12 @@ module \array_lut_w2_a8_os_4x4_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$101 , o_ro
   wire [3:0] \w2_planes_d2[0][0] ;
   wire [3:0] \w2_planes_d2[1] ;
   wire [3:0] \w2_planes_d2[1][0] ;
-  reg [7:0] w2_scale_held = 8'h00;
-  wire [7:0] \w2_scale_held[0] ;
-  reg [7:0] w2_scale_u0_d1 = 8'h00;
-  wire [7:0] \w2_scale_u0_d1[0] ;
   (* init = 8'h00 *)
-  wire [7:0] w2_scale_u0_d2;
-  wire [7:0] \w2_scale_u0_d2[0] ;
-  reg [1:0] w2_zero_held = 2'h0;
-  wire [1:0] \w2_zero_held[0] ;
-  reg [1:0] w2_zero_u0_d1 = 2'h0;
-  wire [1:0] \w2_zero_u0_d1[0] ;
+  wire [7:0] w2_scale_held;
+  wire [7:0] \w2_scale_held[0] ;
   (* init = 2'h0 *)
-  wire [1:0] w2_zero_u0_d2;
-  wire [1:0] \w2_zero_u0_d2[0] ;
+  wire [1:0] w2_zero_held;
+  wire [1:0] \w2_zero_held[0] ;
   reg [7:0] w3_planes_d1 = 8'h00;
   wire [3:0] \w3_planes_d1[0] ;
   wire [3:0] \w3_planes_d1[0][0] ;
@@ -3799,169 +3982,259 @@ module \array_lut_w2_a8_os_4x4_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$101 , o_ro
   wire [3:0] \w3_planes_d3[0][0] ;
   wire [3:0] \w3_planes_d3[1] ;
   wire [3:0] \w3_planes_d3[1][0] ;
-  reg [7:0] w3_scale_held = 8'h00;
-  wire [7:0] \w3_scale_held[0] ;
-  reg [7:0] w3_scale_u0_d1 = 8'h00;
-  wire [7:0] \w3_scale_u0_d1[0] ;
-  reg [7:0] w3_scale_u0_d2 = 8'h00;
-  wire [7:0] \w3_scale_u0_d2[0] ;
   (* init = 8'h00 *)
-  wire [7:0] w3_scale_u0_d3;
-  wire [7:0] \w3_scale_u0_d3[0] ;
-  reg [1:0] w3_zero_held = 2'h0;
-  wire [1:0] \w3_zero_held[0] ;
-  reg [1:0] w3_zero_u0_d1 = 2'h0;
-  wire [1:0] \w3_zero_u0_d1[0] ;
-  reg [1:0] w3_zero_u0_d2 = 2'h0;
-  wire [1:0] \w3_zero_u0_d2[0] ;
+  wire [7:0] w3_scale_held;
+  wire [7:0] \w3_scale_held[0] ;
   (* init = 2'h0 *)
-  wire [1:0] w3_zero_u0_d3;
-  wire [1:0] \w3_zero_u0_d3[0] ;
-  reg [31:0] y0_d1 = 32'd0;
-  wire [31:0] \y0_d1[0] ;
-  reg [31:0] y0_d2 = 32'd0;
-  wire [31:0] \y0_d2[0] ;
-  reg [31:0] y0_d3 = 32'd0;
-  wire [31:0] \y0_d3[0] ;
-  reg [31:0] y1_d1 = 32'd0;
-  wire [31:0] \y1_d1[0] ;
-  reg [31:0] y1_d2 = 32'd0;
-  wire [31:0] \y1_d2[0] ;
-  reg [31:0] y2_d1 = 32'd0;
-  wire [31:0] \y2_d1[0] ;
+  wire [1:0] w3_zero_held;
+  wire [1:0] \w3_zero_held[0] ;
+  assign \$4  = ~ \$3 ;
+  assign \$5  = row2_done_t17 & \$4 ;
+  assign \$7  = \$6  | row2_done_t17;
+  assign \$8  = ~ \$7 ;
+  assign \$9  = row1_done_t17 & \$8 ;
+  assign \$11  = \$10  | row2_done_t17;
+  assign \$12  = \$11  | row1_done_t17;
+  assign \$13  = ~ \$12 ;
+  assign \$14  = row0_done_t17 & \$13 ;
+  assign \$16  = \$15  | row2_done_t17;
+  assign \$17  = \$16  | row1_done_t17;
+  assign o_row_valid = \$17  | row0_done_t17;
+  assign \$19  = row_sel[1] ? 1'h1 : 1'h0;
+  assign \$21  = row_sel[2] ? 2'h2 : 2'h0;
+  assign \$22  = { 1'h0, \$20  } | \$21 ;
+  assign \$23  = row_sel[3] ? 2'h3 : 2'h0;
+  assign o_row_index = \$22  | \$23 ;
+  assign \$24  = o_acc[31:0] & { row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0] };
+  assign \$25  = o_acc[63:32] & { row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1] };
+  assign \$26  = \$24  | \$25 ;
+  assign \$27  = o_acc[95:64] & { row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2] };
+  assign \$28  = \$26  | \$27 ;
+  assign \$29  = o_acc[127:96] & { row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3] };
+  assign \$30  = \$28  | \$29 ;
+  assign \$31  = \o_acc$173 [31:0] & { row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0] };
+  assign \$32  = \o_acc$173 [63:32] & { row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1] };
+  assign \$33  = \$31  | \$32 ;
+  assign \$34  = \o_acc$173 [95:64] & { row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2] };
+  assign \$35  = \$33  | \$34 ;
+  assign \$36  = \o_acc$173 [127:96] & { row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3] };
+  assign \$37  = \$35  | \$36 ;
+  assign \$38  = \o_acc$174 [31:0] & { row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0] };
+  assign \$39  = \o_acc$174 [63:32] & { row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1] };
+  assign \$40  = \$38  | \$39 ;
+  assign \$41  = \o_acc$174 [95:64] & { row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2] };
+  assign \$42  = \$40  | \$41 ;
+  assign \$43  = \o_acc$174 [127:96] & { row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3] };
+  assign \$44  = \$42  | \$43 ;
+  assign \$45  = \o_acc$175 [31:0] & { row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0] };
+  assign \$46  = \o_acc$175 [63:32] & { row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1] };
+  assign \$47  = \$45  | \$46 ;
+  assign \$48  = \o_acc$175 [95:64] & { row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2] };
+  assign \$49  = \$47  | \$48 ;
+  assign \$50  = \o_acc$175 [127:96] & { row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3] };
+  assign \$51  = \$49  | \$50 ;
+  assign \$52  = i_ctl[0] & i_ctl[4];
+  assign \$53  = i_ctl[0] & i_ctl[4];
+  assign \$54  = i_ctl[0] & i_ctl[4];
+  assign \$55  = i_ctl[0] & i_ctl[4];
+  assign \$56  = i_ctl[0] & i_ctl[4];
+  assign \$57  = i_ctl[0] & i_ctl[4];
+  assign \$58  = i_ctl[0] & i_ctl[4];
+  assign \$59  = i_ctl[0] & i_ctl[4];
+  assign \$60  = \o_ctl$188 [0] & \o_ctl$188 [3];
+  assign \$61  = \o_ctl$201 [0] & \o_ctl$201 [3];
+  assign \$62  = \o_ctl$214 [0] & \o_ctl$214 [3];
+  assign \$63  = \o_ctl$227 [0] & \o_ctl$227 [3];
   always @(posedge clk)
-    i_zero <= \$23 ;
+    \i_a$19  <= \$64 ;
   always @(posedge clk)
-    y0_d1 <= \$24 ;
+    ctl1_d1 <= \$65 ;
   always @(posedge clk)
-    y0_d2 <= \$25 ;
+    a2_d1 <= \$66 ;
   always @(posedge clk)
-    y0_d3 <= \$26 ;
+    \i_a$38  <= \$67 ;
   always @(posedge clk)
-    \i_w$118  <= \$27 ;
+    ctl2_d1 <= \$68 ;
   always @(posedge clk)
-    w1_scale_held <= \$28 ;
+    ctl2_d2 <= \$69 ;
   always @(posedge clk)
-    w1_zero_held <= \$29 ;
+    a3_d1 <= \$70 ;
   always @(posedge clk)
-    \i_scale$130  <= \$30 ;
+    a3_d2 <= \$71 ;
   always @(posedge clk)
-    \i_zero$132  <= \$31 ;
+    \i_a$57  <= \$72 ;
   always @(posedge clk)
-    y1_d1 <= \$32 ;
+    ctl3_d1 <= \$73 ;
   always @(posedge clk)
-    y1_d2 <= \$33 ;
+    ctl3_d2 <= \$74 ;
   always @(posedge clk)
-    w2_planes_d1 <= \$34 ;
+    ctl3_d3 <= \$75 ;
   always @(posedge clk)
-    \i_w$135  <= \$35 ;
+    i_scale <= \$76 ;
   always @(posedge clk)
-    w2_scale_held <= \$36 ;
+    i_zero <= \$77 ;
   always @(posedge clk)
-    w2_zero_held <= \$37 ;
+    \i_w$116  <= \$78 ;
   always @(posedge clk)
-    w2_scale_u0_d1 <= \$38 ;
+    \i_scale$128  <= \$79 ;
   always @(posedge clk)
-    \i_scale$147  <= \$39 ;
+    \i_zero$130  <= \$80 ;
   always @(posedge clk)
-    w2_zero_u0_d1 <= \$40 ;
+    w2_planes_d1 <= \$81 ;
   always @(posedge clk)
-    \i_zero$149  <= \$41 ;
+    \i_w$132  <= \$82 ;
   always @(posedge clk)
-    y2_d1 <= \$42 ;
+    \i_scale$144  <= \$83 ;
   always @(posedge clk)
-    w3_planes_d1 <= \$43 ;
+    \i_zero$146  <= \$84 ;
   always @(posedge clk)
-    w3_planes_d2 <= \$44 ;
+    w3_planes_d1 <= \$85 ;
   always @(posedge clk)
-    \i_w$152  <= \$45 ;
+    w3_planes_d2 <= \$86 ;
   always @(posedge clk)
-    w3_scale_held <= \$46 ;
+    \i_w$148  <= \$87 ;
   always @(posedge clk)
-    w3_zero_held <= \$47 ;
+    \i_scale$160  <= \$88 ;
   always @(posedge clk)
-    w3_scale_u0_d1 <= \$48 ;
+    \i_zero$162  <= \$89 ;
   always @(posedge clk)
-    w3_scale_u0_d2 <= \$49 ;
+    row0_done_t5 <= \$90 ;
   always @(posedge clk)
-    \i_scale$164  <= \$50 ;
+    row0_done_t6 <= \$91 ;
   always @(posedge clk)
-    w3_zero_u0_d1 <= \$51 ;
+    row0_done_t7 <= \$92 ;
   always @(posedge clk)
-    w3_zero_u0_d2 <= \$52 ;
+    row0_done_t8 <= \$93 ;
   always @(posedge clk)
-    \i_zero$166  <= \$53 ;
-  assign \$1  = 1'h0 + o_index;
-  assign \$2  = i_ctl[0] & i_ctl[4];
-  assign \$3  = i_ctl[0] & i_ctl[4];
-  assign \$4  = i_ctl[0] & i_ctl[4];
-  assign \$5  = i_ctl[0] & i_ctl[4];
-  assign \$6  = i_ctl[0] & i_ctl[4];
-  assign \$7  = i_ctl[0] & i_ctl[4];
-  assign \$8  = i_ctl[0] & i_ctl[4];
-  assign \$9  = i_ctl[0] & i_ctl[4];
+    row0_done_t9 <= \$94 ;
   always @(posedge clk)
-    \i_a$19  <= \$10 ;
+    row0_done_t10 <= \$95 ;
   always @(posedge clk)
-    ctl1_d1 <= \$11 ;
+    row0_done_t11 <= \$96 ;
   always @(posedge clk)
-    a2_d1 <= \$12 ;
+    row0_done_t12 <= \$97 ;
   always @(posedge clk)
-    \i_a$38  <= \$13 ;
+    row0_done_t13 <= \$98 ;
   always @(posedge clk)
-    ctl2_d1 <= \$14 ;
+    row0_done_t14 <= \$99 ;
   always @(posedge clk)
-    ctl2_d2 <= \$15 ;
+    row0_done_t15 <= \$100 ;
   always @(posedge clk)
-    a3_d1 <= \$16 ;
+    row0_done_t16 <= \$101 ;
   always @(posedge clk)
-    a3_d2 <= \$17 ;
+    row0_done_t17 <= \$102 ;
   always @(posedge clk)
-    \i_a$57  <= \$18 ;
+    row1_done_t5 <= \$103 ;
   always @(posedge clk)
-    ctl3_d1 <= \$19 ;
+    row1_done_t6 <= \$104 ;
   always @(posedge clk)
-    ctl3_d2 <= \$20 ;
+    row1_done_t7 <= \$105 ;
   always @(posedge clk)
-    ctl3_d3 <= \$21 ;
+    row1_done_t8 <= \$106 ;
   always @(posedge clk)
-    i_scale <= \$22 ;
+    row1_done_t9 <= \$107 ;
+  always @(posedge clk)
+    row1_done_t10 <= \$108 ;
+  always @(posedge clk)
+    row1_done_t11 <= \$109 ;
+  always @(posedge clk)
+    row1_done_t12 <= \$110 ;
+  always @(posedge clk)
+    row1_done_t13 <= \$111 ;
+  always @(posedge clk)
+    row1_done_t14 <= \$112 ;
+  always @(posedge clk)
+    row1_done_t15 <= \$113 ;
+  always @(posedge clk)
+    row1_done_t16 <= \$114 ;
+  always @(posedge clk)
+    row1_done_t17 <= \$115 ;
+  always @(posedge clk)
+    row2_done_t5 <= \$116 ;
+  always @(posedge clk)
+    row2_done_t6 <= \$117 ;
+  always @(posedge clk)
+    row2_done_t7 <= \$118 ;
+  always @(posedge clk)
+    row2_done_t8 <= \$119 ;
+  always @(posedge clk)
+    row2_done_t9 <= \$120 ;
+  always @(posedge clk)
+    row2_done_t10 <= \$121 ;
+  always @(posedge clk)
+    row2_done_t11 <= \$122 ;
+  always @(posedge clk)
+    row2_done_t12 <= \$123 ;
+  always @(posedge clk)
+    row2_done_t13 <= \$124 ;
+  always @(posedge clk)
+    row2_done_t14 <= \$125 ;
+  always @(posedge clk)
+    row2_done_t15 <= \$126 ;
+  always @(posedge clk)
+    row2_done_t16 <= \$127 ;
+  always @(posedge clk)
+    row2_done_t17 <= \$128 ;
+  always @(posedge clk)
+    row3_done_t5 <= \$129 ;
+  always @(posedge clk)
+    row3_done_t6 <= \$130 ;
+  always @(posedge clk)
+    row3_done_t7 <= \$131 ;
+  always @(posedge clk)
+    row3_done_t8 <= \$132 ;
+  always @(posedge clk)
+    row3_done_t9 <= \$133 ;
+  always @(posedge clk)
+    row3_done_t10 <= \$134 ;
+  always @(posedge clk)
+    row3_done_t11 <= \$135 ;
+  always @(posedge clk)
+    row3_done_t12 <= \$136 ;
+  always @(posedge clk)
+    row3_done_t13 <= \$137 ;
+  always @(posedge clk)
+    row3_done_t14 <= \$138 ;
+  always @(posedge clk)
+    row3_done_t15 <= \$139 ;
+  always @(posedge clk)
+    row3_done_t16 <= \$140 ;
+  always @(posedge clk)
+    row3_done_t17 <= \$141 ;
   \array_lut_w2_a8_os_4x4_shared.mesh.col0_unit0  col0_unit0 (
     .clk(clk),
     .i_hand(i_hand),
     .i_hand_valid(i_hand_valid),
     .i_scale(i_scale),
     .i_zero(i_zero),
-    .o_y(\o_y$182 ),
+    .o_acc(o_acc),
     .rst(rst)
   );
   \array_lut_w2_a8_os_4x4_shared.mesh.col1_unit0  col1_unit0 (
     .clk(clk),
-    .i_hand(\i_hand$120 ),
-    .i_hand_valid(\i_hand_valid$122 ),
-    .i_scale(\i_scale$130 ),
-    .i_zero(\i_zero$132 ),
-    .o_y(\o_y$187 ),
+    .i_hand(\i_hand$118 ),
+    .i_hand_valid(\i_hand_valid$120 ),
+    .i_scale(\i_scale$128 ),
+    .i_zero(\i_zero$130 ),
+    .o_acc(\o_acc$173 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_4x4_shared.mesh.col2_unit0  col2_unit0 (
     .clk(clk),
-    .i_hand(\i_hand$137 ),
-    .i_hand_valid(\i_hand_valid$139 ),
-    .i_scale(\i_scale$147 ),
-    .i_zero(\i_zero$149 ),
-    .o_y(\o_y$193 ),
+    .i_hand(\i_hand$134 ),
+    .i_hand_valid(\i_hand_valid$136 ),
+    .i_scale(\i_scale$144 ),
+    .i_zero(\i_zero$146 ),
+    .o_acc(\o_acc$174 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_4x4_shared.mesh.col3_unit0  col3_unit0 (
     .clk(clk),
-    .i_hand(\i_hand$154 ),
-    .i_hand_valid(\i_hand_valid$156 ),
-    .i_scale(\i_scale$164 ),
-    .i_zero(\i_zero$166 ),
-    .o_index(o_index),
-    .o_valid(\o_valid$169 ),
-    .o_y(o_y),
+    .i_hand(\i_hand$150 ),
+    .i_hand_valid(\i_hand_valid$152 ),
+    .i_scale(\i_scale$160 ),
+    .i_zero(\i_zero$162 ),
+    .o_acc(\o_acc$175 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_4x4_shared.mesh.row0_head  row0_head (
@@ -4001,11 +4274,11 @@ module \array_lut_w2_a8_os_4x4_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$101 , o_ro
     .i_ctl(\i_ctl$9 ),
     .o_a(\i_a$11 ),
     .o_ctl(\i_ctl$13 ),
-    .o_psum(\o_psum$121 ),
-    .o_valid(\o_valid$123 ),
+    .o_psum(\o_psum$119 ),
+    .o_valid(\o_valid$121 ),
     .o_w(\i_w$82 ),
     .pe_0_0__i_a(\i_a$7 ),
-    .pe_0_0__i_w(\i_w$118 ),
+    .pe_0_0__i_w(\i_w$116 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_4x4_shared.mesh.tile_0_2  tile_0_2 (
@@ -4013,21 +4286,22 @@ module \array_lut_w2_a8_os_4x4_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$101 , o_ro
     .i_ctl(\i_ctl$13 ),
     .o_a(\i_a$15 ),
     .o_ctl(\i_ctl$17 ),
-    .o_psum(\o_psum$138 ),
-    .o_valid(\o_valid$140 ),
+    .o_psum(\o_psum$135 ),
+    .o_valid(\o_valid$137 ),
     .o_w(\i_w$88 ),
     .pe_0_0__i_a(\i_a$11 ),
-    .pe_0_0__i_w(\i_w$135 ),
+    .pe_0_0__i_w(\i_w$132 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_4x4_shared.mesh.tile_0_3  tile_0_3 (
     .clk(clk),
     .i_ctl(\i_ctl$17 ),
-    .o_psum(\o_psum$155 ),
-    .o_valid(\o_valid$157 ),
+    .o_ctl(\o_ctl$188 ),
+    .o_psum(\o_psum$151 ),
+    .o_valid(\o_valid$153 ),
     .o_w(\i_w$94 ),
     .pe_0_0__i_a(\i_a$15 ),
-    .pe_0_0__i_w(\i_w$152 ),
+    .pe_0_0__i_w(\i_w$148 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_4x4_shared.mesh.tile_1_0  tile_1_0 (
@@ -4047,8 +4321,8 @@ module \array_lut_w2_a8_os_4x4_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$101 , o_ro
     .i_ctl(\i_ctl$28 ),
     .o_a(\i_a$30 ),
     .o_ctl(\i_ctl$32 ),
-    .o_psum(\o_psum$124 ),
-    .o_valid(\o_valid$125 ),
+    .o_psum(\o_psum$122 ),
+    .o_valid(\o_valid$123 ),
     .o_w(\i_w$84 ),
     .pe_0_0__i_a(\i_a$26 ),
     .pe_0_0__i_w(\i_w$82 ),
@@ -4059,8 +4333,8 @@ module \array_lut_w2_a8_os_4x4_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$101 , o_ro
     .i_ctl(\i_ctl$32 ),
     .o_a(\i_a$34 ),
     .o_ctl(\i_ctl$36 ),
-    .o_psum(\o_psum$141 ),
-    .o_valid(\o_valid$142 ),
+    .o_psum(\o_psum$138 ),
+    .o_valid(\o_valid$139 ),
     .o_w(\i_w$90 ),
     .pe_0_0__i_a(\i_a$30 ),
     .pe_0_0__i_w(\i_w$88 ),
@@ -4069,8 +4343,9 @@ module \array_lut_w2_a8_os_4x4_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$101 , o_ro
   \array_lut_w2_a8_os_4x4_shared.mesh.tile_1_3  tile_1_3 (
     .clk(clk),
     .i_ctl(\i_ctl$36 ),
-    .o_psum(\o_psum$158 ),
-    .o_valid(\o_valid$159 ),
+    .o_ctl(\o_ctl$201 ),
+    .o_psum(\o_psum$154 ),
+    .o_valid(\o_valid$155 ),
     .o_w(\i_w$96 ),
     .pe_0_0__i_a(\i_a$34 ),
     .pe_0_0__i_w(\i_w$94 ),
@@ -4093,8 +4368,8 @@ module \array_lut_w2_a8_os_4x4_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$101 , o_ro
     .i_ctl(\i_ctl$47 ),
     .o_a(\i_a$49 ),
     .o_ctl(\i_ctl$51 ),
-    .o_psum(\o_psum$126 ),
-    .o_valid(\o_valid$127 ),
+    .o_psum(\o_psum$124 ),
+    .o_valid(\o_valid$125 ),
     .o_w(\i_w$86 ),
     .pe_0_0__i_a(\i_a$45 ),
     .pe_0_0__i_w(\i_w$84 ),
@@ -4105,8 +4380,8 @@ module \array_lut_w2_a8_os_4x4_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$101 , o_ro
     .i_ctl(\i_ctl$51 ),
     .o_a(\i_a$53 ),
     .o_ctl(\i_ctl$55 ),
-    .o_psum(\o_psum$143 ),
-    .o_valid(\o_valid$144 ),
+    .o_psum(\o_psum$140 ),
+    .o_valid(\o_valid$141 ),
     .o_w(\i_w$92 ),
     .pe_0_0__i_a(\i_a$49 ),
     .pe_0_0__i_w(\i_w$90 ),
@@ -4115,8 +4390,9 @@ module \array_lut_w2_a8_os_4x4_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$101 , o_ro
   \array_lut_w2_a8_os_4x4_shared.mesh.tile_2_3  tile_2_3 (
     .clk(clk),
     .i_ctl(\i_ctl$55 ),
-    .o_psum(\o_psum$160 ),
-    .o_valid(\o_valid$161 ),
+    .o_ctl(\o_ctl$214 ),
+    .o_psum(\o_psum$156 ),
+    .o_valid(\o_valid$157 ),
     .o_w(\i_w$98 ),
     .pe_0_0__i_a(\i_a$53 ),
     .pe_0_0__i_w(\i_w$96 ),
@@ -4138,8 +4414,8 @@ module \array_lut_w2_a8_os_4x4_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$101 , o_ro
     .i_ctl(\i_ctl$66 ),
     .o_a(\i_a$68 ),
     .o_ctl(\i_ctl$70 ),
-    .o_psum(\o_psum$128 ),
-    .o_valid(\o_valid$129 ),
+    .o_psum(\o_psum$126 ),
+    .o_valid(\o_valid$127 ),
     .pe_0_0__i_a(\i_a$64 ),
     .pe_0_0__i_w(\i_w$86 ),
     .rst(rst)
@@ -4149,8 +4425,8 @@ module \array_lut_w2_a8_os_4x4_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$101 , o_ro
     .i_ctl(\i_ctl$70 ),
     .o_a(\i_a$72 ),
     .o_ctl(\i_ctl$74 ),
-    .o_psum(\o_psum$145 ),
-    .o_valid(\o_valid$146 ),
+    .o_psum(\o_psum$142 ),
+    .o_valid(\o_valid$143 ),
     .pe_0_0__i_a(\i_a$68 ),
     .pe_0_0__i_w(\i_w$92 ),
     .rst(rst)
@@ -4158,356 +4434,581 @@ module \array_lut_w2_a8_os_4x4_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$101 , o_ro
   \array_lut_w2_a8_os_4x4_shared.mesh.tile_3_3  tile_3_3 (
     .clk(clk),
     .i_ctl(\i_ctl$74 ),
-    .o_psum(\o_psum$162 ),
-    .o_valid(\o_valid$163 ),
+    .o_ctl(\o_ctl$227 ),
+    .o_psum(\o_psum$158 ),
+    .o_valid(\o_valid$159 ),
     .pe_0_0__i_a(\i_a$72 ),
     .pe_0_0__i_w(\i_w$98 ),
     .rst(rst)
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$23  = i_zero;
-    if (\$3 ) begin
-      \$23  = \i_w$101 [17:16];
+    \$64  = \i_a$1 [63:32];
+    if (rst) begin
+      \$64  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$65  = i_ctl;
+    if (rst) begin
+      \$65  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$66  = \i_a$1 [95:64];
+    if (rst) begin
+      \$66  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$67  = a2_d1;
+    if (rst) begin
+      \$67  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$68  = i_ctl;
+    if (rst) begin
+      \$68  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$69  = ctl2_d1;
+    if (rst) begin
+      \$69  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$70  = \i_a$1 [127:96];
+    if (rst) begin
+      \$70  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$71  = a3_d1;
+    if (rst) begin
+      \$71  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$72  = a3_d2;
+    if (rst) begin
+      \$72  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$73  = i_ctl;
+    if (rst) begin
+      \$73  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$74  = ctl3_d1;
+    if (rst) begin
+      \$74  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$75  = ctl3_d2;
+    if (rst) begin
+      \$75  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$76  = i_scale;
+    if (\$52 ) begin
+      \$76  = \i_w$101 [15:8];
     end
     if (rst) begin
-      \$23  = 2'h0;
+      \$76  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$24  = \o_y$182 ;
-    if (rst) begin
-      \$24  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$25  = y0_d1;
-    if (rst) begin
-      \$25  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$26  = y0_d2;
-    if (rst) begin
-      \$26  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$27  = \i_w$101 [25:18];
-    if (rst) begin
-      \$27  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$28  = w1_scale_held;
-    if (\$4 ) begin
-      \$28  = \i_w$101 [33:26];
+    \$77  = i_zero;
+    if (\$53 ) begin
+      \$77  = \i_w$101 [17:16];
     end
     if (rst) begin
-      \$28  = 8'h00;
+      \$77  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$29  = w1_zero_held;
-    if (\$5 ) begin
-      \$29  = \i_w$101 [35:34];
+    \$78  = \i_w$101 [25:18];
+    if (rst) begin
+      \$78  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$79  = \i_scale$128 ;
+    if (\$54 ) begin
+      \$79  = \i_w$101 [33:26];
     end
     if (rst) begin
-      \$29  = 2'h0;
+      \$79  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$30  = w1_scale_held;
-    if (rst) begin
-      \$30  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$31  = w1_zero_held;
-    if (rst) begin
-      \$31  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$32  = \o_y$187 ;
-    if (rst) begin
-      \$32  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$33  = y1_d1;
-    if (rst) begin
-      \$33  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$34  = \i_w$101 [43:36];
-    if (rst) begin
-      \$34  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$35  = w2_planes_d1;
-    if (rst) begin
-      \$35  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$36  = w2_scale_held;
-    if (\$6 ) begin
-      \$36  = \i_w$101 [51:44];
+    \$80  = \i_zero$130 ;
+    if (\$55 ) begin
+      \$80  = \i_w$101 [35:34];
     end
     if (rst) begin
-      \$36  = 8'h00;
+      \$80  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$37  = w2_zero_held;
-    if (\$7 ) begin
-      \$37  = \i_w$101 [53:52];
+    \$81  = \i_w$101 [43:36];
+    if (rst) begin
+      \$81  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$82  = w2_planes_d1;
+    if (rst) begin
+      \$82  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$83  = \i_scale$144 ;
+    if (\$56 ) begin
+      \$83  = \i_w$101 [51:44];
     end
     if (rst) begin
-      \$37  = 2'h0;
+      \$83  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$38  = w2_scale_held;
-    if (rst) begin
-      \$38  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$39  = w2_scale_u0_d1;
-    if (rst) begin
-      \$39  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$40  = w2_zero_held;
-    if (rst) begin
-      \$40  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$41  = w2_zero_u0_d1;
-    if (rst) begin
-      \$41  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$42  = \o_y$193 ;
-    if (rst) begin
-      \$42  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$43  = \i_w$101 [61:54];
-    if (rst) begin
-      \$43  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$44  = w3_planes_d1;
-    if (rst) begin
-      \$44  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$45  = w3_planes_d2;
-    if (rst) begin
-      \$45  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$46  = w3_scale_held;
-    if (\$8 ) begin
-      \$46  = \i_w$101 [69:62];
+    \$84  = \i_zero$146 ;
+    if (\$57 ) begin
+      \$84  = \i_w$101 [53:52];
     end
     if (rst) begin
-      \$46  = 8'h00;
+      \$84  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$47  = w3_zero_held;
-    if (\$9 ) begin
-      \$47  = \i_w$101 [71:70];
+    \$85  = \i_w$101 [61:54];
+    if (rst) begin
+      \$85  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$86  = w3_planes_d1;
+    if (rst) begin
+      \$86  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$87  = w3_planes_d2;
+    if (rst) begin
+      \$87  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$88  = \i_scale$160 ;
+    if (\$58 ) begin
+      \$88  = \i_w$101 [69:62];
     end
     if (rst) begin
-      \$47  = 2'h0;
+      \$88  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$48  = w3_scale_held;
-    if (rst) begin
-      \$48  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$49  = w3_scale_u0_d1;
-    if (rst) begin
-      \$49  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$50  = w3_scale_u0_d2;
-    if (rst) begin
-      \$50  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$51  = w3_zero_held;
-    if (rst) begin
-      \$51  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$52  = w3_zero_u0_d1;
-    if (rst) begin
-      \$52  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$53  = w3_zero_u0_d2;
-    if (rst) begin
-      \$53  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    o_row_valid = 1'h0;
-    if (\o_valid$169 ) begin
-      o_row_valid = 1'h1;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    o_row_index = 2'h0;
-    if (\o_valid$169 ) begin
-      o_row_index = \$1 [1:0];
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$10  = \i_a$1 [63:32];
-    if (rst) begin
-      \$10  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$11  = i_ctl;
-    if (rst) begin
-      \$11  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$12  = \i_a$1 [95:64];
-    if (rst) begin
-      \$12  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$13  = a2_d1;
-    if (rst) begin
-      \$13  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$14  = i_ctl;
-    if (rst) begin
-      \$14  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$15  = ctl2_d1;
-    if (rst) begin
-      \$15  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$16  = \i_a$1 [127:96];
-    if (rst) begin
-      \$16  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$17  = a3_d1;
-    if (rst) begin
-      \$17  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$18  = a3_d2;
-    if (rst) begin
-      \$18  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$19  = i_ctl;
-    if (rst) begin
-      \$19  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$20  = ctl3_d1;
-    if (rst) begin
-      \$20  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$21  = ctl3_d2;
-    if (rst) begin
-      \$21  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$22  = i_scale;
-    if (\$2 ) begin
-      \$22  = \i_w$101 [15:8];
+    \$89  = \i_zero$162 ;
+    if (\$59 ) begin
+      \$89  = \i_w$101 [71:70];
     end
     if (rst) begin
-      \$22  = 8'h00;
+      \$89  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$90  = \$60 ;
+    if (rst) begin
+      \$90  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$91  = row0_done_t5;
+    if (rst) begin
+      \$91  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$92  = row0_done_t6;
+    if (rst) begin
+      \$92  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$93  = row0_done_t7;
+    if (rst) begin
+      \$93  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$94  = row0_done_t8;
+    if (rst) begin
+      \$94  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$95  = row0_done_t9;
+    if (rst) begin
+      \$95  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$96  = row0_done_t10;
+    if (rst) begin
+      \$96  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$97  = row0_done_t11;
+    if (rst) begin
+      \$97  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$98  = row0_done_t12;
+    if (rst) begin
+      \$98  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$99  = row0_done_t13;
+    if (rst) begin
+      \$99  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$100  = row0_done_t14;
+    if (rst) begin
+      \$100  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$101  = row0_done_t15;
+    if (rst) begin
+      \$101  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$102  = row0_done_t16;
+    if (rst) begin
+      \$102  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$103  = \$61 ;
+    if (rst) begin
+      \$103  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$104  = row1_done_t5;
+    if (rst) begin
+      \$104  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$105  = row1_done_t6;
+    if (rst) begin
+      \$105  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$106  = row1_done_t7;
+    if (rst) begin
+      \$106  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$107  = row1_done_t8;
+    if (rst) begin
+      \$107  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$108  = row1_done_t9;
+    if (rst) begin
+      \$108  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$109  = row1_done_t10;
+    if (rst) begin
+      \$109  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$110  = row1_done_t11;
+    if (rst) begin
+      \$110  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$111  = row1_done_t12;
+    if (rst) begin
+      \$111  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$112  = row1_done_t13;
+    if (rst) begin
+      \$112  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$113  = row1_done_t14;
+    if (rst) begin
+      \$113  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$114  = row1_done_t15;
+    if (rst) begin
+      \$114  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$115  = row1_done_t16;
+    if (rst) begin
+      \$115  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$116  = \$62 ;
+    if (rst) begin
+      \$116  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$117  = row2_done_t5;
+    if (rst) begin
+      \$117  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$118  = row2_done_t6;
+    if (rst) begin
+      \$118  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$119  = row2_done_t7;
+    if (rst) begin
+      \$119  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$120  = row2_done_t8;
+    if (rst) begin
+      \$120  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$121  = row2_done_t9;
+    if (rst) begin
+      \$121  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$122  = row2_done_t10;
+    if (rst) begin
+      \$122  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$123  = row2_done_t11;
+    if (rst) begin
+      \$123  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$124  = row2_done_t12;
+    if (rst) begin
+      \$124  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$125  = row2_done_t13;
+    if (rst) begin
+      \$125  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$126  = row2_done_t14;
+    if (rst) begin
+      \$126  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$127  = row2_done_t15;
+    if (rst) begin
+      \$127  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$128  = row2_done_t16;
+    if (rst) begin
+      \$128  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$129  = \$63 ;
+    if (rst) begin
+      \$129  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$130  = row3_done_t5;
+    if (rst) begin
+      \$130  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$131  = row3_done_t6;
+    if (rst) begin
+      \$131  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$132  = row3_done_t7;
+    if (rst) begin
+      \$132  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$133  = row3_done_t8;
+    if (rst) begin
+      \$133  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$134  = row3_done_t9;
+    if (rst) begin
+      \$134  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$135  = row3_done_t10;
+    if (rst) begin
+      \$135  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$136  = row3_done_t11;
+    if (rst) begin
+      \$136  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$137  = row3_done_t12;
+    if (rst) begin
+      \$137  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$138  = row3_done_t13;
+    if (rst) begin
+      \$138  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$139  = row3_done_t14;
+    if (rst) begin
+      \$139  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$140  = row3_done_t15;
+    if (rst) begin
+      \$140  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$141  = row3_done_t16;
+    if (rst) begin
+      \$141  = 1'h0;
     end
   end
   assign i_a = \i_a$1 [31:0];
@@ -4565,15 +5066,15 @@ module \array_lut_w2_a8_os_4x4_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$101 , o_ro
   assign \i_w$100  = \i_w$101 [7:0];
   assign w0_scale_held = i_scale;
   assign w0_zero_held = i_zero;
-  assign w1_planes_d1 = \i_w$118 ;
-  assign w1_scale_u0_d1 = \i_scale$130 ;
-  assign w1_zero_u0_d1 = \i_zero$132 ;
-  assign w2_planes_d2 = \i_w$135 ;
-  assign w2_scale_u0_d2 = \i_scale$147 ;
-  assign w2_zero_u0_d2 = \i_zero$149 ;
-  assign w3_planes_d3 = \i_w$152 ;
-  assign w3_scale_u0_d3 = \i_scale$164 ;
-  assign w3_zero_u0_d3 = \i_zero$166 ;
+  assign w1_planes_d1 = \i_w$116 ;
+  assign w1_scale_held = \i_scale$128 ;
+  assign w1_zero_held = \i_zero$130 ;
+  assign w2_planes_d2 = \i_w$132 ;
+  assign w2_scale_held = \i_scale$144 ;
+  assign w2_zero_held = \i_zero$146 ;
+  assign w3_planes_d3 = \i_w$148 ;
+  assign w3_scale_held = \i_scale$160 ;
+  assign w3_zero_held = \i_zero$162 ;
   assign \i_a[0]  = \i_a$1 [7:0];
   assign \i_a[1]  = \i_a$1 [15:8];
   assign \i_a[2]  = \i_a$1 [23:16];
@@ -5403,51 +5904,49 @@ module \array_lut_w2_a8_os_4x4_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$101 , o_ro
   assign \w0_scale_held[0]  = i_scale;
   assign \i_zero[0]  = i_zero;
   assign \w0_zero_held[0]  = i_zero;
-  assign \o_row[0]  = o_row[31:0];
-  assign \o_row[0][0]  = o_row[31:0];
-  assign \o_row[1]  = o_row[63:32];
-  assign \o_row[1][0]  = o_row[63:32];
-  assign \o_row[2]  = o_row[95:64];
-  assign \o_row[2][0]  = o_row[95:64];
-  assign \o_row[3]  = o_row[127:96];
-  assign \o_row[3][0]  = o_row[127:96];
-  assign \y0_d3[0]  = y0_d3;
-  assign \i_w$118[0]  = \i_w$118 ;
-  assign \i_w$118[0].planes  = \i_w$118 ;
-  assign \i_w$118[0].planes[0]  = \i_w$118 [3:0];
-  assign \i_w$118[0].planes[0][0]  = \i_w$118 [3:0];
-  assign \i_w$118[0].planes[1]  = \i_w$118 [7:4];
-  assign \i_w$118[0].planes[1][0]  = \i_w$118 [7:4];
-  assign \w1_planes_d1[0]  = \i_w$118 [3:0];
-  assign \w1_planes_d1[0][0]  = \i_w$118 [3:0];
-  assign \w1_planes_d1[1]  = \i_w$118 [7:4];
-  assign \w1_planes_d1[1][0]  = \i_w$118 [7:4];
-  assign \i_hand$120[0]  = \i_hand$120 [34:0];
-  assign \i_hand$120[0].acc  = \i_hand$120 [16:0];
-  assign \i_hand$120[0].act_sum  = \i_hand$120 [32:17];
-  assign \i_hand$120[0].first  = \i_hand$120 [33];
-  assign \i_hand$120[0].last  = \i_hand$120 [34];
-  assign \i_hand$120[1]  = \i_hand$120 [69:35];
-  assign \i_hand$120[1].acc  = \i_hand$120 [51:35];
-  assign \i_hand$120[1].act_sum  = \i_hand$120 [67:52];
-  assign \i_hand$120[1].first  = \i_hand$120 [68];
-  assign \i_hand$120[1].last  = \i_hand$120 [69];
-  assign \i_hand$120[2]  = \i_hand$120 [104:70];
-  assign \i_hand$120[2].acc  = \i_hand$120 [86:70];
-  assign \i_hand$120[2].act_sum  = \i_hand$120 [102:87];
-  assign \i_hand$120[2].first  = \i_hand$120 [103];
-  assign \i_hand$120[2].last  = \i_hand$120 [104];
-  assign \i_hand$120[3]  = \i_hand$120 [139:105];
-  assign \i_hand$120[3].acc  = \i_hand$120 [121:105];
-  assign \i_hand$120[3].act_sum  = \i_hand$120 [137:122];
-  assign \i_hand$120[3].first  = \i_hand$120 [138];
-  assign \i_hand$120[3].last  = \i_hand$120 [139];
-  assign \o_psum$121[0]  = \o_psum$121 ;
-  assign \o_psum$121[0][0]  = \o_psum$121 ;
-  assign \o_psum$121[0][0].acc  = \o_psum$121 [16:0];
-  assign \o_psum$121[0][0].act_sum  = \o_psum$121 [32:17];
-  assign \o_psum$121[0][0].first  = \o_psum$121 [33];
-  assign \o_psum$121[0][0].last  = \o_psum$121 [34];
+  assign \i_w$116[0]  = \i_w$116 ;
+  assign \i_w$116[0].planes  = \i_w$116 ;
+  assign \i_w$116[0].planes[0]  = \i_w$116 [3:0];
+  assign \i_w$116[0].planes[0][0]  = \i_w$116 [3:0];
+  assign \i_w$116[0].planes[1]  = \i_w$116 [7:4];
+  assign \i_w$116[0].planes[1][0]  = \i_w$116 [7:4];
+  assign \w1_planes_d1[0]  = \i_w$116 [3:0];
+  assign \w1_planes_d1[0][0]  = \i_w$116 [3:0];
+  assign \w1_planes_d1[1]  = \i_w$116 [7:4];
+  assign \w1_planes_d1[1][0]  = \i_w$116 [7:4];
+  assign \i_hand$118[0]  = \i_hand$118 [34:0];
+  assign \i_hand$118[0].acc  = \i_hand$118 [16:0];
+  assign \i_hand$118[0].act_sum  = \i_hand$118 [32:17];
+  assign \i_hand$118[0].first  = \i_hand$118 [33];
+  assign \i_hand$118[0].last  = \i_hand$118 [34];
+  assign \i_hand$118[1]  = \i_hand$118 [69:35];
+  assign \i_hand$118[1].acc  = \i_hand$118 [51:35];
+  assign \i_hand$118[1].act_sum  = \i_hand$118 [67:52];
+  assign \i_hand$118[1].first  = \i_hand$118 [68];
+  assign \i_hand$118[1].last  = \i_hand$118 [69];
+  assign \i_hand$118[2]  = \i_hand$118 [104:70];
+  assign \i_hand$118[2].acc  = \i_hand$118 [86:70];
+  assign \i_hand$118[2].act_sum  = \i_hand$118 [102:87];
+  assign \i_hand$118[2].first  = \i_hand$118 [103];
+  assign \i_hand$118[2].last  = \i_hand$118 [104];
+  assign \i_hand$118[3]  = \i_hand$118 [139:105];
+  assign \i_hand$118[3].acc  = \i_hand$118 [121:105];
+  assign \i_hand$118[3].act_sum  = \i_hand$118 [137:122];
+  assign \i_hand$118[3].first  = \i_hand$118 [138];
+  assign \i_hand$118[3].last  = \i_hand$118 [139];
+  assign \o_psum$119[0]  = \o_psum$119 ;
+  assign \o_psum$119[0][0]  = \o_psum$119 ;
+  assign \o_psum$119[0][0].acc  = \o_psum$119 [16:0];
+  assign \o_psum$119[0][0].act_sum  = \o_psum$119 [32:17];
+  assign \o_psum$119[0][0].first  = \o_psum$119 [33];
+  assign \o_psum$119[0][0].last  = \o_psum$119 [34];
+  assign \o_valid$121[0]  = \o_valid$121 ;
+  assign \o_psum$122[0]  = \o_psum$122 ;
+  assign \o_psum$122[0][0]  = \o_psum$122 ;
+  assign \o_psum$122[0][0].acc  = \o_psum$122 [16:0];
+  assign \o_psum$122[0][0].act_sum  = \o_psum$122 [32:17];
+  assign \o_psum$122[0][0].first  = \o_psum$122 [33];
+  assign \o_psum$122[0][0].last  = \o_psum$122 [34];
   assign \o_valid$123[0]  = \o_valid$123 ;
   assign \o_psum$124[0]  = \o_psum$124 ;
   assign \o_psum$124[0][0]  = \o_psum$124 ;
@@ -5463,117 +5962,122 @@ module \array_lut_w2_a8_os_4x4_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$101 , o_ro
   assign \o_psum$126[0][0].first  = \o_psum$126 [33];
   assign \o_psum$126[0][0].last  = \o_psum$126 [34];
   assign \o_valid$127[0]  = \o_valid$127 ;
-  assign \o_psum$128[0]  = \o_psum$128 ;
-  assign \o_psum$128[0][0]  = \o_psum$128 ;
-  assign \o_psum$128[0][0].acc  = \o_psum$128 [16:0];
-  assign \o_psum$128[0][0].act_sum  = \o_psum$128 [32:17];
-  assign \o_psum$128[0][0].first  = \o_psum$128 [33];
-  assign \o_psum$128[0][0].last  = \o_psum$128 [34];
-  assign \o_valid$129[0]  = \o_valid$129 ;
-  assign \i_scale$130[0]  = \i_scale$130 ;
-  assign \w1_scale_u0_d1[0]  = \i_scale$130 ;
-  assign \i_zero$132[0]  = \i_zero$132 ;
-  assign \w1_zero_u0_d1[0]  = \i_zero$132 ;
-  assign \y1_d2[0]  = y1_d2;
-  assign \i_w$135[0]  = \i_w$135 ;
-  assign \i_w$135[0].planes  = \i_w$135 ;
-  assign \i_w$135[0].planes[0]  = \i_w$135 [3:0];
-  assign \i_w$135[0].planes[0][0]  = \i_w$135 [3:0];
-  assign \i_w$135[0].planes[1]  = \i_w$135 [7:4];
-  assign \i_w$135[0].planes[1][0]  = \i_w$135 [7:4];
-  assign \w2_planes_d2[0]  = \i_w$135 [3:0];
-  assign \w2_planes_d2[0][0]  = \i_w$135 [3:0];
-  assign \w2_planes_d2[1]  = \i_w$135 [7:4];
-  assign \w2_planes_d2[1][0]  = \i_w$135 [7:4];
-  assign \i_hand$137[0]  = \i_hand$137 [34:0];
-  assign \i_hand$137[0].acc  = \i_hand$137 [16:0];
-  assign \i_hand$137[0].act_sum  = \i_hand$137 [32:17];
-  assign \i_hand$137[0].first  = \i_hand$137 [33];
-  assign \i_hand$137[0].last  = \i_hand$137 [34];
-  assign \i_hand$137[1]  = \i_hand$137 [69:35];
-  assign \i_hand$137[1].acc  = \i_hand$137 [51:35];
-  assign \i_hand$137[1].act_sum  = \i_hand$137 [67:52];
-  assign \i_hand$137[1].first  = \i_hand$137 [68];
-  assign \i_hand$137[1].last  = \i_hand$137 [69];
-  assign \i_hand$137[2]  = \i_hand$137 [104:70];
-  assign \i_hand$137[2].acc  = \i_hand$137 [86:70];
-  assign \i_hand$137[2].act_sum  = \i_hand$137 [102:87];
-  assign \i_hand$137[2].first  = \i_hand$137 [103];
-  assign \i_hand$137[2].last  = \i_hand$137 [104];
-  assign \i_hand$137[3]  = \i_hand$137 [139:105];
-  assign \i_hand$137[3].acc  = \i_hand$137 [121:105];
-  assign \i_hand$137[3].act_sum  = \i_hand$137 [137:122];
-  assign \i_hand$137[3].first  = \i_hand$137 [138];
-  assign \i_hand$137[3].last  = \i_hand$137 [139];
+  assign \i_scale$128[0]  = \i_scale$128 ;
+  assign \w1_scale_held[0]  = \i_scale$128 ;
+  assign \i_zero$130[0]  = \i_zero$130 ;
+  assign \w1_zero_held[0]  = \i_zero$130 ;
+  assign \i_w$132[0]  = \i_w$132 ;
+  assign \i_w$132[0].planes  = \i_w$132 ;
+  assign \i_w$132[0].planes[0]  = \i_w$132 [3:0];
+  assign \i_w$132[0].planes[0][0]  = \i_w$132 [3:0];
+  assign \i_w$132[0].planes[1]  = \i_w$132 [7:4];
+  assign \i_w$132[0].planes[1][0]  = \i_w$132 [7:4];
+  assign \w2_planes_d2[0]  = \i_w$132 [3:0];
+  assign \w2_planes_d2[0][0]  = \i_w$132 [3:0];
+  assign \w2_planes_d2[1]  = \i_w$132 [7:4];
+  assign \w2_planes_d2[1][0]  = \i_w$132 [7:4];
+  assign \i_hand$134[0]  = \i_hand$134 [34:0];
+  assign \i_hand$134[0].acc  = \i_hand$134 [16:0];
+  assign \i_hand$134[0].act_sum  = \i_hand$134 [32:17];
+  assign \i_hand$134[0].first  = \i_hand$134 [33];
+  assign \i_hand$134[0].last  = \i_hand$134 [34];
+  assign \i_hand$134[1]  = \i_hand$134 [69:35];
+  assign \i_hand$134[1].acc  = \i_hand$134 [51:35];
+  assign \i_hand$134[1].act_sum  = \i_hand$134 [67:52];
+  assign \i_hand$134[1].first  = \i_hand$134 [68];
+  assign \i_hand$134[1].last  = \i_hand$134 [69];
+  assign \i_hand$134[2]  = \i_hand$134 [104:70];
+  assign \i_hand$134[2].acc  = \i_hand$134 [86:70];
+  assign \i_hand$134[2].act_sum  = \i_hand$134 [102:87];
+  assign \i_hand$134[2].first  = \i_hand$134 [103];
+  assign \i_hand$134[2].last  = \i_hand$134 [104];
+  assign \i_hand$134[3]  = \i_hand$134 [139:105];
+  assign \i_hand$134[3].acc  = \i_hand$134 [121:105];
+  assign \i_hand$134[3].act_sum  = \i_hand$134 [137:122];
+  assign \i_hand$134[3].first  = \i_hand$134 [138];
+  assign \i_hand$134[3].last  = \i_hand$134 [139];
+  assign \o_psum$135[0]  = \o_psum$135 ;
+  assign \o_psum$135[0][0]  = \o_psum$135 ;
+  assign \o_psum$135[0][0].acc  = \o_psum$135 [16:0];
+  assign \o_psum$135[0][0].act_sum  = \o_psum$135 [32:17];
+  assign \o_psum$135[0][0].first  = \o_psum$135 [33];
+  assign \o_psum$135[0][0].last  = \o_psum$135 [34];
+  assign \o_valid$137[0]  = \o_valid$137 ;
   assign \o_psum$138[0]  = \o_psum$138 ;
   assign \o_psum$138[0][0]  = \o_psum$138 ;
   assign \o_psum$138[0][0].acc  = \o_psum$138 [16:0];
   assign \o_psum$138[0][0].act_sum  = \o_psum$138 [32:17];
   assign \o_psum$138[0][0].first  = \o_psum$138 [33];
   assign \o_psum$138[0][0].last  = \o_psum$138 [34];
-  assign \o_valid$140[0]  = \o_valid$140 ;
-  assign \o_psum$141[0]  = \o_psum$141 ;
-  assign \o_psum$141[0][0]  = \o_psum$141 ;
-  assign \o_psum$141[0][0].acc  = \o_psum$141 [16:0];
-  assign \o_psum$141[0][0].act_sum  = \o_psum$141 [32:17];
-  assign \o_psum$141[0][0].first  = \o_psum$141 [33];
-  assign \o_psum$141[0][0].last  = \o_psum$141 [34];
-  assign \o_valid$142[0]  = \o_valid$142 ;
-  assign \o_psum$143[0]  = \o_psum$143 ;
-  assign \o_psum$143[0][0]  = \o_psum$143 ;
-  assign \o_psum$143[0][0].acc  = \o_psum$143 [16:0];
-  assign \o_psum$143[0][0].act_sum  = \o_psum$143 [32:17];
-  assign \o_psum$143[0][0].first  = \o_psum$143 [33];
-  assign \o_psum$143[0][0].last  = \o_psum$143 [34];
-  assign \o_valid$144[0]  = \o_valid$144 ;
-  assign \o_psum$145[0]  = \o_psum$145 ;
-  assign \o_psum$145[0][0]  = \o_psum$145 ;
-  assign \o_psum$145[0][0].acc  = \o_psum$145 [16:0];
-  assign \o_psum$145[0][0].act_sum  = \o_psum$145 [32:17];
-  assign \o_psum$145[0][0].first  = \o_psum$145 [33];
-  assign \o_psum$145[0][0].last  = \o_psum$145 [34];
-  assign \o_valid$146[0]  = \o_valid$146 ;
-  assign \i_scale$147[0]  = \i_scale$147 ;
-  assign \w2_scale_u0_d2[0]  = \i_scale$147 ;
-  assign \i_zero$149[0]  = \i_zero$149 ;
-  assign \w2_zero_u0_d2[0]  = \i_zero$149 ;
-  assign \y2_d1[0]  = y2_d1;
-  assign \i_w$152[0]  = \i_w$152 ;
-  assign \i_w$152[0].planes  = \i_w$152 ;
-  assign \i_w$152[0].planes[0]  = \i_w$152 [3:0];
-  assign \i_w$152[0].planes[0][0]  = \i_w$152 [3:0];
-  assign \i_w$152[0].planes[1]  = \i_w$152 [7:4];
-  assign \i_w$152[0].planes[1][0]  = \i_w$152 [7:4];
-  assign \w3_planes_d3[0]  = \i_w$152 [3:0];
-  assign \w3_planes_d3[0][0]  = \i_w$152 [3:0];
-  assign \w3_planes_d3[1]  = \i_w$152 [7:4];
-  assign \w3_planes_d3[1][0]  = \i_w$152 [7:4];
-  assign \i_hand$154[0]  = \i_hand$154 [34:0];
-  assign \i_hand$154[0].acc  = \i_hand$154 [16:0];
-  assign \i_hand$154[0].act_sum  = \i_hand$154 [32:17];
-  assign \i_hand$154[0].first  = \i_hand$154 [33];
-  assign \i_hand$154[0].last  = \i_hand$154 [34];
-  assign \i_hand$154[1]  = \i_hand$154 [69:35];
-  assign \i_hand$154[1].acc  = \i_hand$154 [51:35];
-  assign \i_hand$154[1].act_sum  = \i_hand$154 [67:52];
-  assign \i_hand$154[1].first  = \i_hand$154 [68];
-  assign \i_hand$154[1].last  = \i_hand$154 [69];
-  assign \i_hand$154[2]  = \i_hand$154 [104:70];
-  assign \i_hand$154[2].acc  = \i_hand$154 [86:70];
-  assign \i_hand$154[2].act_sum  = \i_hand$154 [102:87];
-  assign \i_hand$154[2].first  = \i_hand$154 [103];
-  assign \i_hand$154[2].last  = \i_hand$154 [104];
-  assign \i_hand$154[3]  = \i_hand$154 [139:105];
-  assign \i_hand$154[3].acc  = \i_hand$154 [121:105];
-  assign \i_hand$154[3].act_sum  = \i_hand$154 [137:122];
-  assign \i_hand$154[3].first  = \i_hand$154 [138];
-  assign \i_hand$154[3].last  = \i_hand$154 [139];
-  assign \o_psum$155[0]  = \o_psum$155 ;
-  assign \o_psum$155[0][0]  = \o_psum$155 ;
-  assign \o_psum$155[0][0].acc  = \o_psum$155 [16:0];
-  assign \o_psum$155[0][0].act_sum  = \o_psum$155 [32:17];
-  assign \o_psum$155[0][0].first  = \o_psum$155 [33];
-  assign \o_psum$155[0][0].last  = \o_psum$155 [34];
+  assign \o_valid$139[0]  = \o_valid$139 ;
+  assign \o_psum$140[0]  = \o_psum$140 ;
+  assign \o_psum$140[0][0]  = \o_psum$140 ;
+  assign \o_psum$140[0][0].acc  = \o_psum$140 [16:0];
+  assign \o_psum$140[0][0].act_sum  = \o_psum$140 [32:17];
+  assign \o_psum$140[0][0].first  = \o_psum$140 [33];
+  assign \o_psum$140[0][0].last  = \o_psum$140 [34];
+  assign \o_valid$141[0]  = \o_valid$141 ;
+  assign \o_psum$142[0]  = \o_psum$142 ;
+  assign \o_psum$142[0][0]  = \o_psum$142 ;
+  assign \o_psum$142[0][0].acc  = \o_psum$142 [16:0];
+  assign \o_psum$142[0][0].act_sum  = \o_psum$142 [32:17];
+  assign \o_psum$142[0][0].first  = \o_psum$142 [33];
+  assign \o_psum$142[0][0].last  = \o_psum$142 [34];
+  assign \o_valid$143[0]  = \o_valid$143 ;
+  assign \i_scale$144[0]  = \i_scale$144 ;
+  assign \w2_scale_held[0]  = \i_scale$144 ;
+  assign \i_zero$146[0]  = \i_zero$146 ;
+  assign \w2_zero_held[0]  = \i_zero$146 ;
+  assign \i_w$148[0]  = \i_w$148 ;
+  assign \i_w$148[0].planes  = \i_w$148 ;
+  assign \i_w$148[0].planes[0]  = \i_w$148 [3:0];
+  assign \i_w$148[0].planes[0][0]  = \i_w$148 [3:0];
+  assign \i_w$148[0].planes[1]  = \i_w$148 [7:4];
+  assign \i_w$148[0].planes[1][0]  = \i_w$148 [7:4];
+  assign \w3_planes_d3[0]  = \i_w$148 [3:0];
+  assign \w3_planes_d3[0][0]  = \i_w$148 [3:0];
+  assign \w3_planes_d3[1]  = \i_w$148 [7:4];
+  assign \w3_planes_d3[1][0]  = \i_w$148 [7:4];
+  assign \i_hand$150[0]  = \i_hand$150 [34:0];
+  assign \i_hand$150[0].acc  = \i_hand$150 [16:0];
+  assign \i_hand$150[0].act_sum  = \i_hand$150 [32:17];
+  assign \i_hand$150[0].first  = \i_hand$150 [33];
+  assign \i_hand$150[0].last  = \i_hand$150 [34];
+  assign \i_hand$150[1]  = \i_hand$150 [69:35];
+  assign \i_hand$150[1].acc  = \i_hand$150 [51:35];
+  assign \i_hand$150[1].act_sum  = \i_hand$150 [67:52];
+  assign \i_hand$150[1].first  = \i_hand$150 [68];
+  assign \i_hand$150[1].last  = \i_hand$150 [69];
+  assign \i_hand$150[2]  = \i_hand$150 [104:70];
+  assign \i_hand$150[2].acc  = \i_hand$150 [86:70];
+  assign \i_hand$150[2].act_sum  = \i_hand$150 [102:87];
+  assign \i_hand$150[2].first  = \i_hand$150 [103];
+  assign \i_hand$150[2].last  = \i_hand$150 [104];
+  assign \i_hand$150[3]  = \i_hand$150 [139:105];
+  assign \i_hand$150[3].acc  = \i_hand$150 [121:105];
+  assign \i_hand$150[3].act_sum  = \i_hand$150 [137:122];
+  assign \i_hand$150[3].first  = \i_hand$150 [138];
+  assign \i_hand$150[3].last  = \i_hand$150 [139];
+  assign \o_psum$151[0]  = \o_psum$151 ;
+  assign \o_psum$151[0][0]  = \o_psum$151 ;
+  assign \o_psum$151[0][0].acc  = \o_psum$151 [16:0];
+  assign \o_psum$151[0][0].act_sum  = \o_psum$151 [32:17];
+  assign \o_psum$151[0][0].first  = \o_psum$151 [33];
+  assign \o_psum$151[0][0].last  = \o_psum$151 [34];
+  assign \o_valid$153[0]  = \o_valid$153 ;
+  assign \o_psum$154[0]  = \o_psum$154 ;
+  assign \o_psum$154[0][0]  = \o_psum$154 ;
+  assign \o_psum$154[0][0].acc  = \o_psum$154 [16:0];
+  assign \o_psum$154[0][0].act_sum  = \o_psum$154 [32:17];
+  assign \o_psum$154[0][0].first  = \o_psum$154 [33];
+  assign \o_psum$154[0][0].last  = \o_psum$154 [34];
+  assign \o_valid$155[0]  = \o_valid$155 ;
+  assign \o_psum$156[0]  = \o_psum$156 ;
+  assign \o_psum$156[0][0]  = \o_psum$156 ;
+  assign \o_psum$156[0][0].acc  = \o_psum$156 [16:0];
+  assign \o_psum$156[0][0].act_sum  = \o_psum$156 [32:17];
+  assign \o_psum$156[0][0].first  = \o_psum$156 [33];
+  assign \o_psum$156[0][0].last  = \o_psum$156 [34];
   assign \o_valid$157[0]  = \o_valid$157 ;
   assign \o_psum$158[0]  = \o_psum$158 ;
   assign \o_psum$158[0][0]  = \o_psum$158 ;
@@ -5582,25 +6086,50 @@ module \array_lut_w2_a8_os_4x4_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$101 , o_ro
   assign \o_psum$158[0][0].first  = \o_psum$158 [33];
   assign \o_psum$158[0][0].last  = \o_psum$158 [34];
   assign \o_valid$159[0]  = \o_valid$159 ;
-  assign \o_psum$160[0]  = \o_psum$160 ;
-  assign \o_psum$160[0][0]  = \o_psum$160 ;
-  assign \o_psum$160[0][0].acc  = \o_psum$160 [16:0];
-  assign \o_psum$160[0][0].act_sum  = \o_psum$160 [32:17];
-  assign \o_psum$160[0][0].first  = \o_psum$160 [33];
-  assign \o_psum$160[0][0].last  = \o_psum$160 [34];
-  assign \o_valid$161[0]  = \o_valid$161 ;
-  assign \o_psum$162[0]  = \o_psum$162 ;
-  assign \o_psum$162[0][0]  = \o_psum$162 ;
-  assign \o_psum$162[0][0].acc  = \o_psum$162 [16:0];
-  assign \o_psum$162[0][0].act_sum  = \o_psum$162 [32:17];
-  assign \o_psum$162[0][0].first  = \o_psum$162 [33];
-  assign \o_psum$162[0][0].last  = \o_psum$162 [34];
-  assign \o_valid$163[0]  = \o_valid$163 ;
-  assign \i_scale$164[0]  = \i_scale$164 ;
-  assign \w3_scale_u0_d3[0]  = \i_scale$164 ;
-  assign \i_zero$166[0]  = \i_zero$166 ;
-  assign \w3_zero_u0_d3[0]  = \i_zero$166 ;
-  assign \o_y[0]  = o_y;
+  assign \i_scale$160[0]  = \i_scale$160 ;
+  assign \w3_scale_held[0]  = \i_scale$160 ;
+  assign \i_zero$162[0]  = \i_zero$162 ;
+  assign \w3_zero_held[0]  = \i_zero$162 ;
+  assign \o_row[0]  = o_row[31:0];
+  assign \o_row[0][0]  = o_row[31:0];
+  assign \o_row[1]  = o_row[63:32];
+  assign \o_row[1][0]  = o_row[63:32];
+  assign \o_row[2]  = o_row[95:64];
+  assign \o_row[2][0]  = o_row[95:64];
+  assign \o_row[3]  = o_row[127:96];
+  assign \o_row[3][0]  = o_row[127:96];
+  assign \o_acc[0]  = o_acc[31:0];
+  assign \o_acc[0][0]  = o_acc[31:0];
+  assign \o_acc[1]  = o_acc[63:32];
+  assign \o_acc[1][0]  = o_acc[63:32];
+  assign \o_acc[2]  = o_acc[95:64];
+  assign \o_acc[2][0]  = o_acc[95:64];
+  assign \o_acc[3]  = o_acc[127:96];
+  assign \o_acc[3][0]  = o_acc[127:96];
+  assign \o_acc$173[0]  = \o_acc$173 [31:0];
+  assign \o_acc$173[0][0]  = \o_acc$173 [31:0];
+  assign \o_acc$173[1]  = \o_acc$173 [63:32];
+  assign \o_acc$173[1][0]  = \o_acc$173 [63:32];
+  assign \o_acc$173[2]  = \o_acc$173 [95:64];
+  assign \o_acc$173[2][0]  = \o_acc$173 [95:64];
+  assign \o_acc$173[3]  = \o_acc$173 [127:96];
+  assign \o_acc$173[3][0]  = \o_acc$173 [127:96];
+  assign \o_acc$174[0]  = \o_acc$174 [31:0];
+  assign \o_acc$174[0][0]  = \o_acc$174 [31:0];
+  assign \o_acc$174[1]  = \o_acc$174 [63:32];
+  assign \o_acc$174[1][0]  = \o_acc$174 [63:32];
+  assign \o_acc$174[2]  = \o_acc$174 [95:64];
+  assign \o_acc$174[2][0]  = \o_acc$174 [95:64];
+  assign \o_acc$174[3]  = \o_acc$174 [127:96];
+  assign \o_acc$174[3][0]  = \o_acc$174 [127:96];
+  assign \o_acc$175[0]  = \o_acc$175 [31:0];
+  assign \o_acc$175[0][0]  = \o_acc$175 [31:0];
+  assign \o_acc$175[1]  = \o_acc$175 [63:32];
+  assign \o_acc$175[1][0]  = \o_acc$175 [63:32];
+  assign \o_acc$175[2]  = \o_acc$175 [95:64];
+  assign \o_acc$175[2][0]  = \o_acc$175 [95:64];
+  assign \o_acc$175[3]  = \o_acc$175 [127:96];
+  assign \o_acc$175[3][0]  = \o_acc$175 [127:96];
   assign \a2_d1[0]  = a2_d1;
   assign \a2_d1[0][0]  = a2_d1[7:0];
   assign \a2_d1[0][1]  = a2_d1[15:8];
@@ -5631,22 +6160,10 @@ module \array_lut_w2_a8_os_4x4_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$101 , o_ro
   assign \ctl3_d2.first  = ctl3_d2[2];
   assign \ctl3_d2.last  = ctl3_d2[3];
   assign \ctl3_d2.group_end  = ctl3_d2[4];
-  assign \y0_d1[0]  = y0_d1;
-  assign \o_y$182[0]  = \o_y$182 ;
-  assign \y0_d2[0]  = y0_d2;
-  assign \w1_scale_held[0]  = w1_scale_held;
-  assign \w1_zero_held[0]  = w1_zero_held;
-  assign \y1_d1[0]  = y1_d1;
-  assign \o_y$187[0]  = \o_y$187 ;
   assign \w2_planes_d1[0]  = w2_planes_d1[3:0];
   assign \w2_planes_d1[0][0]  = w2_planes_d1[3:0];
   assign \w2_planes_d1[1]  = w2_planes_d1[7:4];
   assign \w2_planes_d1[1][0]  = w2_planes_d1[7:4];
-  assign \w2_scale_held[0]  = w2_scale_held;
-  assign \w2_zero_held[0]  = w2_zero_held;
-  assign \w2_scale_u0_d1[0]  = w2_scale_u0_d1;
-  assign \w2_zero_u0_d1[0]  = w2_zero_u0_d1;
-  assign \o_y$193[0]  = \o_y$193 ;
   assign \w3_planes_d1[0]  = w3_planes_d1[3:0];
   assign \w3_planes_d1[0][0]  = w3_planes_d1[3:0];
   assign \w3_planes_d1[1]  = w3_planes_d1[7:4];
@@ -5655,40 +6172,62 @@ module \array_lut_w2_a8_os_4x4_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$101 , o_ro
   assign \w3_planes_d2[0][0]  = w3_planes_d2[3:0];
   assign \w3_planes_d2[1]  = w3_planes_d2[7:4];
   assign \w3_planes_d2[1][0]  = w3_planes_d2[7:4];
-  assign \w3_scale_held[0]  = w3_scale_held;
-  assign \w3_zero_held[0]  = w3_zero_held;
-  assign \w3_scale_u0_d1[0]  = w3_scale_u0_d1;
-  assign \w3_scale_u0_d2[0]  = w3_scale_u0_d2;
-  assign \w3_zero_u0_d1[0]  = w3_zero_u0_d1;
-  assign \w3_zero_u0_d2[0]  = w3_zero_u0_d2;
-  assign \i_hand_valid$156 [3] = \o_valid$163 ;
-  assign \i_hand_valid$156 [2] = \o_valid$161 ;
-  assign \i_hand_valid$156 [1] = \o_valid$159 ;
-  assign \i_hand_valid$156 [0] = \o_valid$157 ;
-  assign \i_hand$154 [139:105] = \o_psum$162 ;
-  assign \i_hand$154 [104:70] = \o_psum$160 ;
-  assign \i_hand$154 [69:35] = \o_psum$158 ;
-  assign \i_hand$154 [34:0] = \o_psum$155 ;
-  assign \i_hand_valid$139 [3] = \o_valid$146 ;
-  assign \i_hand_valid$139 [2] = \o_valid$144 ;
-  assign \i_hand_valid$139 [1] = \o_valid$142 ;
-  assign \i_hand_valid$139 [0] = \o_valid$140 ;
-  assign \i_hand$137 [139:105] = \o_psum$145 ;
-  assign \i_hand$137 [104:70] = \o_psum$143 ;
-  assign \i_hand$137 [69:35] = \o_psum$141 ;
-  assign \i_hand$137 [34:0] = \o_psum$138 ;
-  assign \i_hand_valid$122 [3] = \o_valid$129 ;
-  assign \i_hand_valid$122 [2] = \o_valid$127 ;
-  assign \i_hand_valid$122 [1] = \o_valid$125 ;
-  assign \i_hand_valid$122 [0] = \o_valid$123 ;
-  assign \i_hand$120 [139:105] = \o_psum$128 ;
-  assign \i_hand$120 [104:70] = \o_psum$126 ;
-  assign \i_hand$120 [69:35] = \o_psum$124 ;
-  assign \i_hand$120 [34:0] = \o_psum$121 ;
-  assign o_row[127:96] = o_y;
-  assign o_row[95:64] = y2_d1;
-  assign o_row[63:32] = y1_d2;
-  assign o_row[31:0] = y0_d3;
+  assign \o_ctl$188[0]  = \o_ctl$188 ;
+  assign \o_ctl$188[0].valid  = \o_ctl$188 [0];
+  assign \o_ctl$188[0].load_w  = \o_ctl$188 [1];
+  assign \o_ctl$188[0].first  = \o_ctl$188 [2];
+  assign \o_ctl$188[0].last  = \o_ctl$188 [3];
+  assign \o_ctl$188[0].group_end  = \o_ctl$188 [4];
+  assign \o_ctl$201[0]  = \o_ctl$201 ;
+  assign \o_ctl$201[0].valid  = \o_ctl$201 [0];
+  assign \o_ctl$201[0].load_w  = \o_ctl$201 [1];
+  assign \o_ctl$201[0].first  = \o_ctl$201 [2];
+  assign \o_ctl$201[0].last  = \o_ctl$201 [3];
+  assign \o_ctl$201[0].group_end  = \o_ctl$201 [4];
+  assign \o_ctl$214[0]  = \o_ctl$214 ;
+  assign \o_ctl$214[0].valid  = \o_ctl$214 [0];
+  assign \o_ctl$214[0].load_w  = \o_ctl$214 [1];
+  assign \o_ctl$214[0].first  = \o_ctl$214 [2];
+  assign \o_ctl$214[0].last  = \o_ctl$214 [3];
+  assign \o_ctl$214[0].group_end  = \o_ctl$214 [4];
+  assign \o_ctl$227[0]  = \o_ctl$227 ;
+  assign \o_ctl$227[0].valid  = \o_ctl$227 [0];
+  assign \o_ctl$227[0].load_w  = \o_ctl$227 [1];
+  assign \o_ctl$227[0].first  = \o_ctl$227 [2];
+  assign \o_ctl$227[0].last  = \o_ctl$227 [3];
+  assign \o_ctl$227[0].group_end  = \o_ctl$227 [4];
+  assign o_row[127:96] = \$51 ;
+  assign o_row[95:64] = \$44 ;
+  assign o_row[63:32] = \$37 ;
+  assign o_row[31:0] = \$30 ;
+  assign row_sel[0] = \$14 ;
+  assign row_sel[1] = \$9 ;
+  assign row_sel[2] = \$5 ;
+  assign row_sel[3] = \$2 ;
+  assign \i_hand_valid$152 [3] = \o_valid$159 ;
+  assign \i_hand_valid$152 [2] = \o_valid$157 ;
+  assign \i_hand_valid$152 [1] = \o_valid$155 ;
+  assign \i_hand_valid$152 [0] = \o_valid$153 ;
+  assign \i_hand$150 [139:105] = \o_psum$158 ;
+  assign \i_hand$150 [104:70] = \o_psum$156 ;
+  assign \i_hand$150 [69:35] = \o_psum$154 ;
+  assign \i_hand$150 [34:0] = \o_psum$151 ;
+  assign \i_hand_valid$136 [3] = \o_valid$143 ;
+  assign \i_hand_valid$136 [2] = \o_valid$141 ;
+  assign \i_hand_valid$136 [1] = \o_valid$139 ;
+  assign \i_hand_valid$136 [0] = \o_valid$137 ;
+  assign \i_hand$134 [139:105] = \o_psum$142 ;
+  assign \i_hand$134 [104:70] = \o_psum$140 ;
+  assign \i_hand$134 [69:35] = \o_psum$138 ;
+  assign \i_hand$134 [34:0] = \o_psum$135 ;
+  assign \i_hand_valid$120 [3] = \o_valid$127 ;
+  assign \i_hand_valid$120 [2] = \o_valid$125 ;
+  assign \i_hand_valid$120 [1] = \o_valid$123 ;
+  assign \i_hand_valid$120 [0] = \o_valid$121 ;
+  assign \i_hand$118 [139:105] = \o_psum$126 ;
+  assign \i_hand$118 [104:70] = \o_psum$124 ;
+  assign \i_hand$118 [69:35] = \o_psum$122 ;
+  assign \i_hand$118 [34:0] = \o_psum$119 ;
   assign i_hand_valid[3] = \o_valid$111 ;
   assign i_hand_valid[2] = \o_valid$109 ;
   assign i_hand_valid[1] = \o_valid$107 ;
@@ -5697,49 +6236,23 @@ module \array_lut_w2_a8_os_4x4_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$101 , o_ro
   assign i_hand[104:70] = \o_psum$108 ;
   assign i_hand[69:35] = \o_psum$106 ;
   assign i_hand[34:0] = o_psum;
+  assign \$1  = 1'h1;
+  assign \$2  = row3_done_t17;
+  assign \$3  = row3_done_t17;
+  assign \$6  = row3_done_t17;
+  assign \$10  = row3_done_t17;
+  assign \$15  = row3_done_t17;
+  assign \$18  = 1'h0;
+  assign \$20  = \$19 ;
 endmodule
 
-module \array_lut_w2_a8_os_4x4_shared.mesh.col0_unit0 (rst, i_hand, i_hand_valid, i_scale, i_zero, o_y, clk);
+module \array_lut_w2_a8_os_4x4_shared.mesh.col0_unit0 (rst, i_hand, i_hand_valid, i_scale, i_zero, o_acc, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$3  = 0;
   wire [2:0] \$1 ;
   wire [20:0] \$10 ;
-  wire [1:0] \$100 ;
-  wire \$101 ;
-  reg \$102 ;
-  reg [18:0] \$103 ;
-  reg [7:0] \$104 ;
-  reg \$105 ;
-  reg \$106 ;
-  reg [1:0] \$107 ;
-  reg \$108 ;
-  reg [31:0] \$109 ;
   wire [21:0] \$11 ;
-  reg [31:0] \$110 ;
-  reg [31:0] \$111 ;
-  reg [31:0] \$112 ;
-  reg \$113 ;
-  reg [1:0] \$114 ;
-  reg \$115 ;
-  reg [1:0] \$116 ;
-  reg \$117 ;
-  reg [1:0] \$118 ;
-  reg \$119 ;
   wire [18:0] \$12 ;
-  reg [1:0] \$120 ;
-  reg \$121 ;
-  reg [1:0] \$122 ;
-  reg \$123 ;
-  reg [1:0] \$124 ;
-  reg \$125 ;
-  reg [1:0] \$126 ;
-  reg \$127 ;
-  reg [1:0] \$128 ;
-  reg \$129 ;
   wire \$13 ;
-  reg [1:0] \$130 ;
-  reg \$131 ;
-  reg [31:0] \$132 ;
-  reg [1:0] \$133 ;
   wire [31:0] \$14 ;
   wire \$15 ;
   wire [31:0] \$16 ;
@@ -5784,58 +6297,23 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.col0_unit0 (rst, i_hand, i_hand_valid
   wire \$51 ;
   wire \$52 ;
   wire \$53 ;
-  wire \$54 ;
-  wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
+  reg \$54 ;
+  reg [18:0] \$55 ;
+  reg [7:0] \$56 ;
+  reg \$57 ;
+  reg \$58 ;
+  reg [1:0] \$59 ;
   wire [17:0] \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire \$62 ;
-  wire \$63 ;
-  wire \$64 ;
-  wire \$65 ;
-  wire \$66 ;
-  wire [31:0] \$67 ;
-  wire \$68 ;
-  wire [31:0] \$69 ;
+  reg \$60 ;
+  reg [31:0] \$61 ;
+  reg [31:0] \$62 ;
+  reg [31:0] \$63 ;
+  reg [31:0] \$64 ;
   wire [18:0] \$7 ;
-  wire [31:0] \$70 ;
-  wire \$71 ;
-  wire [31:0] \$72 ;
-  wire [31:0] \$73 ;
-  wire \$74 ;
-  wire [31:0] \$75 ;
-  wire [31:0] \$76 ;
-  wire \$77 ;
-  wire \$78 ;
-  wire \$79 ;
   wire [18:0] \$8 ;
-  wire \$80 ;
-  wire \$81 ;
-  wire \$82 ;
-  wire \$83 ;
-  wire [1:0] \$84 ;
-  wire \$85 ;
-  wire [1:0] \$86 ;
-  wire \$87 ;
-  wire [1:0] \$88 ;
-  wire \$89 ;
   wire [19:0] \$9 ;
-  wire [1:0] \$90 ;
-  wire \$91 ;
-  wire [1:0] \$92 ;
-  wire \$93 ;
-  wire [1:0] \$94 ;
-  wire \$95 ;
-  wire [1:0] \$96 ;
-  wire \$97 ;
-  wire [1:0] \$98 ;
-  wire \$99 ;
   reg \$signal  = 1'h0;
-  reg \$signal$20  = 1'h0;
+  reg \$signal$22  = 1'h0;
   wire [2:0] c;
   input clk;
   wire clk;
@@ -5878,38 +6356,16 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.col0_unit0 (rst, i_hand, i_hand_valid
   wire [1:0] \i_zero[0] ;
   reg [1:0] index;
   wire [18:0] num;
-  reg [1:0] o_index = 2'h0;
-  reg o_valid = 1'h0;
-  output [31:0] o_y;
-  reg [31:0] o_y = 32'd0;
-  wire [31:0] \o_y[0] ;
-  reg out1_done = 1'h0;
-  wire out1_enter;
-  reg [1:0] out1_row = 2'h0;
-  reg out2_done = 1'h0;
-  wire out2_enter;
-  reg [1:0] out2_row = 2'h0;
-  reg out3_done = 1'h0;
-  wire out3_enter;
-  reg [1:0] out3_row = 2'h0;
-  reg out4_done = 1'h0;
-  wire out4_enter;
-  reg [1:0] out4_row = 2'h0;
-  reg out5_done = 1'h0;
-  wire out5_enter;
-  reg [1:0] out5_row = 2'h0;
-  reg out6_done = 1'h0;
-  wire out6_enter;
-  reg [1:0] out6_row = 2'h0;
-  reg out7_done = 1'h0;
-  wire out7_enter;
-  reg [1:0] out7_row = 2'h0;
-  reg out8_done = 1'h0;
-  wire out8_enter;
-  reg [1:0] out8_row = 2'h0;
-  reg out9_done = 1'h0;
-  wire out9_enter;
-  reg [1:0] out9_row = 2'h0;
+  output [127:0] o_acc;
+  wire [127:0] o_acc;
+  wire [31:0] \o_acc[0] ;
+  wire [31:0] \o_acc[0][0] ;
+  wire [31:0] \o_acc[1] ;
+  wire [31:0] \o_acc[1][0] ;
+  wire [31:0] \o_acc[2] ;
+  wire [31:0] \o_acc[2][0] ;
+  wire [31:0] \o_acc[3] ;
+  wire [31:0] \o_acc[3][0] ;
   input rst;
   wire rst;
   reg [18:0] s2_d = 19'h00000;
@@ -5923,7 +6379,45 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.col0_unit0 (rst, i_hand, i_hand_valid
   reg [31:0] y2 = 32'd0;
   reg [31:0] y3 = 32'd0;
   wire [31:0] y_base;
-  reg [31:0] y_out;
+  assign \$33  = $signed(\$30 ) + $signed(\$32 );
+  assign \$34  = $signed(\$28 ) + $signed(\$33 );
+  assign \$36  = s2_scale[4] ? \$35  : 26'h0000000;
+  assign \$38  = s2_scale[5] ? \$37  : 26'h0000000;
+  assign \$39  = $signed(\$36 ) + $signed(\$38 );
+  assign \$41  = s2_scale[6] ? \$40  : 26'h0000000;
+  assign \$43  = s2_scale[7] ? \$42  : 26'h0000000;
+  assign \$44  = $signed(\$41 ) + $signed(\$43 );
+  assign \$45  = $signed(\$39 ) + $signed(\$44 );
+  assign \$46  = $signed(\$34 ) + $signed(\$45 );
+  assign \$47  = $signed(\$23 ) + $signed(\$46 );
+  assign \$48  = | i_hand_valid;
+  assign \$49  = | i_hand_valid;
+  assign \$50  = ! s2_index;
+  assign \$51  = s2_index == 1'h1;
+  assign \$52  = s2_index == 2'h2;
+  assign \$53  = s2_index == 2'h3;
+  always @(posedge clk)
+    \$signal$22  <= \$54 ;
+  always @(posedge clk)
+    s2_d <= \$55 ;
+  always @(posedge clk)
+    s2_scale <= \$56 ;
+  always @(posedge clk)
+    \$signal  <= \$57 ;
+  always @(posedge clk)
+    s2_last <= \$58 ;
+  always @(posedge clk)
+    s2_index <= \$59 ;
+  always @(posedge clk)
+    s2_dtype <= \$60 ;
+  always @(posedge clk)
+    y0 <= \$61 ;
+  always @(posedge clk)
+    y1 <= \$62 ;
+  always @(posedge clk)
+    y2 <= \$63 ;
+  always @(posedge clk)
+    y3 <= \$64 ;
   assign corr_uint2 = 2'h3 - \$1 ;
   assign \$3  = corr_uint2[0] ? \$2  : 17'h00000;
   assign \$5  = corr_uint2[1] ? \$4  : 17'h00000;
@@ -5949,108 +6443,6 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.col0_unit0 (rst, i_hand, i_hand_valid
   assign \$28  = $signed(\$25 ) + $signed(\$27 );
   assign \$30  = s2_scale[2] ? \$29  : 22'h000000;
   assign \$32  = s2_scale[3] ? \$31  : 22'h000000;
-  assign \$33  = $signed(\$30 ) + $signed(\$32 );
-  assign \$34  = $signed(\$28 ) + $signed(\$33 );
-  assign \$36  = s2_scale[4] ? \$35  : 26'h0000000;
-  assign \$38  = s2_scale[5] ? \$37  : 26'h0000000;
-  assign \$39  = $signed(\$36 ) + $signed(\$38 );
-  assign \$41  = s2_scale[6] ? \$40  : 26'h0000000;
-  assign \$43  = s2_scale[7] ? \$42  : 26'h0000000;
-  assign \$44  = $signed(\$41 ) + $signed(\$43 );
-  assign \$45  = $signed(\$39 ) + $signed(\$44 );
-  assign \$46  = $signed(\$34 ) + $signed(\$45 );
-  assign \$47  = $signed(\$23 ) + $signed(\$46 );
-  assign \$48  = \$signal$20  & s2_last;
-  assign \$50  = \$signal$20  & s2_last;
-  assign \$52  = \$signal$20  & s2_last;
-  assign \$54  = \$signal$20  & s2_last;
-  assign \$56  = \$signal$20  & s2_last;
-  assign \$58  = \$signal$20  & s2_last;
-  assign \$60  = \$signal$20  & s2_last;
-  assign \$62  = \$signal$20  & s2_last;
-  assign \$64  = \$signal$20  & s2_last;
-  assign \$66  = ! out1_row;
-  assign \$67  = \$66  ? y0 : 32'd0;
-  assign \$68  = out1_row == 1'h1;
-  assign \$69  = \$68  ? y1 : 32'd0;
-  assign \$70  = \$67  | \$69 ;
-  assign \$71  = out1_row == 2'h2;
-  assign \$72  = \$71  ? y2 : 32'd0;
-  assign \$73  = \$70  | \$72 ;
-  assign \$74  = out1_row == 2'h3;
-  assign \$75  = \$74  ? y3 : 32'd0;
-  assign \$76  = \$73  | \$75 ;
-  assign \$77  = | i_hand_valid;
-  assign \$78  = | i_hand_valid;
-  assign \$79  = ! s2_index;
-  assign \$80  = s2_index == 1'h1;
-  assign \$81  = s2_index == 2'h2;
-  assign \$82  = s2_index == 2'h3;
-  assign \$100  = out9_enter ? s2_index : 2'h0;
-  always @(posedge clk)
-    \$signal$20  <= \$102 ;
-  always @(posedge clk)
-    s2_d <= \$103 ;
-  always @(posedge clk)
-    s2_scale <= \$104 ;
-  always @(posedge clk)
-    \$signal  <= \$105 ;
-  always @(posedge clk)
-    s2_last <= \$106 ;
-  always @(posedge clk)
-    s2_index <= \$107 ;
-  always @(posedge clk)
-    s2_dtype <= \$108 ;
-  always @(posedge clk)
-    y0 <= \$109 ;
-  always @(posedge clk)
-    y1 <= \$110 ;
-  always @(posedge clk)
-    y2 <= \$111 ;
-  always @(posedge clk)
-    y3 <= \$112 ;
-  always @(posedge clk)
-    out1_done <= \$113 ;
-  always @(posedge clk)
-    out1_row <= \$114 ;
-  always @(posedge clk)
-    out2_done <= \$115 ;
-  always @(posedge clk)
-    out2_row <= \$116 ;
-  always @(posedge clk)
-    out3_done <= \$117 ;
-  always @(posedge clk)
-    out3_row <= \$118 ;
-  always @(posedge clk)
-    out4_done <= \$119 ;
-  always @(posedge clk)
-    out4_row <= \$120 ;
-  always @(posedge clk)
-    out5_done <= \$121 ;
-  always @(posedge clk)
-    out5_row <= \$122 ;
-  always @(posedge clk)
-    out6_done <= \$123 ;
-  always @(posedge clk)
-    out6_row <= \$124 ;
-  always @(posedge clk)
-    out7_done <= \$125 ;
-  always @(posedge clk)
-    out7_row <= \$126 ;
-  always @(posedge clk)
-    out8_done <= \$127 ;
-  always @(posedge clk)
-    out8_row <= \$128 ;
-  always @(posedge clk)
-    out9_done <= \$129 ;
-  always @(posedge clk)
-    out9_row <= \$130 ;
-  always @(posedge clk)
-    o_valid <= \$131 ;
-  always @(posedge clk)
-    o_y <= \$132 ;
-  always @(posedge clk)
-    o_index <= \$133 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     hand = 35'h000000000;
@@ -6085,277 +6477,117 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.col0_unit0 (rst, i_hand, i_hand_valid
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    y_out = 32'd0;
-    if (out1_done) begin
-      y_out = \$76 ;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$102  = \$77 ;
+    \$54  = \$48 ;
     if (rst) begin
-      \$102  = 1'h0;
+      \$54  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$103  = s2_d;
-    if (\$78 ) begin
-      \$103  = d;
+    \$55  = s2_d;
+    if (\$49 ) begin
+      \$55  = d;
     end
     if (rst) begin
-      \$103  = 19'h00000;
+      \$55  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$104  = s2_scale;
-    if (\$78 ) begin
-      \$104  = i_scale;
+    \$56  = s2_scale;
+    if (\$49 ) begin
+      \$56  = i_scale;
     end
     if (rst) begin
-      \$104  = 8'h00;
+      \$56  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$105  = \$signal ;
-    if (\$78 ) begin
-      \$105  = hand[33];
+    \$57  = \$signal ;
+    if (\$49 ) begin
+      \$57  = hand[33];
     end
     if (rst) begin
-      \$105  = 1'h0;
+      \$57  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$106  = s2_last;
-    if (\$78 ) begin
-      \$106  = hand[34];
+    \$58  = s2_last;
+    if (\$49 ) begin
+      \$58  = hand[34];
     end
     if (rst) begin
-      \$106  = 1'h0;
+      \$58  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$107  = s2_index;
-    if (\$78 ) begin
-      \$107  = index;
+    \$59  = s2_index;
+    if (\$49 ) begin
+      \$59  = index;
     end
     if (rst) begin
-      \$107  = 2'h0;
+      \$59  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$108  = s2_dtype;
-    if (\$78 ) begin
-      \$108  = 1'h0;
+    \$60  = s2_dtype;
+    if (\$49 ) begin
+      \$60  = 1'h0;
     end
     if (rst) begin
-      \$108  = 1'h0;
+      \$60  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$109  = y0;
-    if (\$signal$20 ) begin
-      if (\$79 ) begin
-        \$109  = \$47 [31:0];
+    \$61  = y0;
+    if (\$signal$22 ) begin
+      if (\$50 ) begin
+        \$61  = \$47 [31:0];
       end
     end
     if (rst) begin
-      \$109  = 32'd0;
+      \$61  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$110  = y1;
-    if (\$signal$20 ) begin
-      if (\$80 ) begin
-        \$110  = \$47 [31:0];
+    \$62  = y1;
+    if (\$signal$22 ) begin
+      if (\$51 ) begin
+        \$62  = \$47 [31:0];
       end
     end
     if (rst) begin
-      \$110  = 32'd0;
+      \$62  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$111  = y2;
-    if (\$signal$20 ) begin
-      if (\$81 ) begin
-        \$111  = \$47 [31:0];
+    \$63  = y2;
+    if (\$signal$22 ) begin
+      if (\$52 ) begin
+        \$63  = \$47 [31:0];
       end
     end
     if (rst) begin
-      \$111  = 32'd0;
+      \$63  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$112  = y3;
-    if (\$signal$20 ) begin
-      if (\$82 ) begin
-        \$112  = \$47 [31:0];
+    \$64  = y3;
+    if (\$signal$22 ) begin
+      if (\$53 ) begin
+        \$64  = \$47 [31:0];
       end
     end
     if (rst) begin
-      \$112  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$113  = \$83 ;
-    if (rst) begin
-      \$113  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$114  = \$84 ;
-    if (rst) begin
-      \$114  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$115  = \$85 ;
-    if (rst) begin
-      \$115  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$116  = \$86 ;
-    if (rst) begin
-      \$116  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$117  = \$87 ;
-    if (rst) begin
-      \$117  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$118  = \$88 ;
-    if (rst) begin
-      \$118  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$119  = \$89 ;
-    if (rst) begin
-      \$119  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$120  = \$90 ;
-    if (rst) begin
-      \$120  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$121  = \$91 ;
-    if (rst) begin
-      \$121  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$122  = \$92 ;
-    if (rst) begin
-      \$122  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$123  = \$93 ;
-    if (rst) begin
-      \$123  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$124  = \$94 ;
-    if (rst) begin
-      \$124  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$125  = \$95 ;
-    if (rst) begin
-      \$125  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$126  = \$96 ;
-    if (rst) begin
-      \$126  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$127  = \$97 ;
-    if (rst) begin
-      \$127  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$128  = \$98 ;
-    if (rst) begin
-      \$128  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$129  = \$99 ;
-    if (rst) begin
-      \$129  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$130  = \$100 ;
-    if (rst) begin
-      \$130  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$131  = \$101 ;
-    if (rst) begin
-      \$131  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$132  = o_y;
-    if (out1_done) begin
-      \$132  = y_out;
-    end
-    if (rst) begin
-      \$132  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$133  = o_index;
-    if (out1_done) begin
-      \$133  = out1_row;
-    end
-    if (rst) begin
-      \$133  = 2'h0;
+      \$64  = 32'd0;
     end
   end
   assign c = corr_uint2[2:0];
@@ -6386,8 +6618,19 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.col0_unit0 (rst, i_hand, i_hand_valid
   assign \i_hand[3].first  = i_hand[138];
   assign \i_hand[3].last  = i_hand[139];
   assign \i_zero[0]  = i_zero;
+  assign \o_acc[0]  = o_acc[31:0];
+  assign \o_acc[0][0]  = o_acc[31:0];
+  assign \o_acc[1]  = o_acc[63:32];
+  assign \o_acc[1][0]  = o_acc[63:32];
+  assign \o_acc[2]  = o_acc[95:64];
+  assign \o_acc[2][0]  = o_acc[95:64];
+  assign \o_acc[3]  = o_acc[127:96];
+  assign \o_acc[3][0]  = o_acc[127:96];
   assign \i_scale[0]  = i_scale;
-  assign \o_y[0]  = o_y;
+  assign o_acc[127:96] = y3;
+  assign o_acc[95:64] = y2;
+  assign o_acc[63:32] = y1;
+  assign o_acc[31:0] = y0;
   assign \$1  = { i_zero, 1'h0 };
   assign \$2  = { hand[32], hand[32:17] };
   assign \$4  = { hand[32:17], 1'h0 };
@@ -6402,85 +6645,15 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.col0_unit0 (rst, i_hand, i_hand_valid
   assign \$37  = { s2_d[18], s2_d[18], s2_d, 5'h00 };
   assign \$40  = { s2_d[18], s2_d, 6'h00 };
   assign \$42  = { s2_d, 7'h00 };
-  assign \$49  = 1'h0;
-  assign out1_enter = 1'h0;
-  assign \$51  = 1'h0;
-  assign out2_enter = 1'h0;
-  assign \$53  = 1'h0;
-  assign out3_enter = 1'h0;
-  assign \$55  = 1'h0;
-  assign out4_enter = 1'h0;
-  assign \$57  = 1'h0;
-  assign out5_enter = 1'h0;
-  assign \$59  = 1'h0;
-  assign out6_enter = 1'h0;
-  assign \$61  = 1'h0;
-  assign out7_enter = 1'h0;
-  assign \$63  = 1'h0;
-  assign out8_enter = 1'h0;
-  assign \$65  = 1'h1;
-  assign out9_enter = \$64 ;
-  assign \$83  = out2_done;
-  assign \$84  = out2_row;
-  assign \$85  = out3_done;
-  assign \$86  = out3_row;
-  assign \$87  = out4_done;
-  assign \$88  = out4_row;
-  assign \$89  = out5_done;
-  assign \$90  = out5_row;
-  assign \$91  = out6_done;
-  assign \$92  = out6_row;
-  assign \$93  = out7_done;
-  assign \$94  = out7_row;
-  assign \$95  = out8_done;
-  assign \$96  = out8_row;
-  assign \$97  = out9_done;
-  assign \$98  = out9_row;
-  assign \$99  = \$64 ;
-  assign \$101  = out1_done;
 endmodule
 
-module \array_lut_w2_a8_os_4x4_shared.mesh.col1_unit0 (rst, i_hand, i_hand_valid, i_scale, i_zero, o_y, clk);
+module \array_lut_w2_a8_os_4x4_shared.mesh.col1_unit0 (rst, i_hand, i_hand_valid, i_scale, i_zero, o_acc, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$4  = 0;
   wire [2:0] \$1 ;
   wire [20:0] \$10 ;
-  wire [1:0] \$100 ;
-  wire \$101 ;
-  reg \$102 ;
-  reg [18:0] \$103 ;
-  reg [7:0] \$104 ;
-  reg \$105 ;
-  reg \$106 ;
-  reg [1:0] \$107 ;
-  reg \$108 ;
-  reg [31:0] \$109 ;
   wire [21:0] \$11 ;
-  reg [31:0] \$110 ;
-  reg [31:0] \$111 ;
-  reg [31:0] \$112 ;
-  reg \$113 ;
-  reg [1:0] \$114 ;
-  reg \$115 ;
-  reg [1:0] \$116 ;
-  reg \$117 ;
-  reg [1:0] \$118 ;
-  reg \$119 ;
   wire [18:0] \$12 ;
-  reg [1:0] \$120 ;
-  reg \$121 ;
-  reg [1:0] \$122 ;
-  reg \$123 ;
-  reg [1:0] \$124 ;
-  reg \$125 ;
-  reg [1:0] \$126 ;
-  reg \$127 ;
-  reg [1:0] \$128 ;
-  reg \$129 ;
   wire \$13 ;
-  reg [1:0] \$130 ;
-  reg \$131 ;
-  reg [31:0] \$132 ;
-  reg [1:0] \$133 ;
   wire [31:0] \$14 ;
   wire \$15 ;
   wire [31:0] \$16 ;
@@ -6525,58 +6698,23 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.col1_unit0 (rst, i_hand, i_hand_valid
   wire \$51 ;
   wire \$52 ;
   wire \$53 ;
-  wire \$54 ;
-  wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
+  reg \$54 ;
+  reg [18:0] \$55 ;
+  reg [7:0] \$56 ;
+  reg \$57 ;
+  reg \$58 ;
+  reg [1:0] \$59 ;
   wire [17:0] \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire \$62 ;
-  wire \$63 ;
-  wire \$64 ;
-  wire \$65 ;
-  wire \$66 ;
-  wire [31:0] \$67 ;
-  wire \$68 ;
-  wire [31:0] \$69 ;
+  reg \$60 ;
+  reg [31:0] \$61 ;
+  reg [31:0] \$62 ;
+  reg [31:0] \$63 ;
+  reg [31:0] \$64 ;
   wire [18:0] \$7 ;
-  wire [31:0] \$70 ;
-  wire \$71 ;
-  wire [31:0] \$72 ;
-  wire [31:0] \$73 ;
-  wire \$74 ;
-  wire [31:0] \$75 ;
-  wire [31:0] \$76 ;
-  wire \$77 ;
-  wire \$78 ;
-  wire \$79 ;
   wire [18:0] \$8 ;
-  wire \$80 ;
-  wire \$81 ;
-  wire \$82 ;
-  wire \$83 ;
-  wire [1:0] \$84 ;
-  wire \$85 ;
-  wire [1:0] \$86 ;
-  wire \$87 ;
-  wire [1:0] \$88 ;
-  wire \$89 ;
   wire [19:0] \$9 ;
-  wire [1:0] \$90 ;
-  wire \$91 ;
-  wire [1:0] \$92 ;
-  wire \$93 ;
-  wire [1:0] \$94 ;
-  wire \$95 ;
-  wire [1:0] \$96 ;
-  wire \$97 ;
-  wire [1:0] \$98 ;
-  wire \$99 ;
   reg \$signal  = 1'h0;
-  reg \$signal$20  = 1'h0;
+  reg \$signal$22  = 1'h0;
   wire [2:0] c;
   input clk;
   wire clk;
@@ -6619,38 +6757,16 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.col1_unit0 (rst, i_hand, i_hand_valid
   wire [1:0] \i_zero[0] ;
   reg [1:0] index;
   wire [18:0] num;
-  reg [1:0] o_index = 2'h0;
-  reg o_valid = 1'h0;
-  output [31:0] o_y;
-  reg [31:0] o_y = 32'd0;
-  wire [31:0] \o_y[0] ;
-  reg out1_done = 1'h0;
-  wire out1_enter;
-  reg [1:0] out1_row = 2'h0;
-  reg out2_done = 1'h0;
-  wire out2_enter;
-  reg [1:0] out2_row = 2'h0;
-  reg out3_done = 1'h0;
-  wire out3_enter;
-  reg [1:0] out3_row = 2'h0;
-  reg out4_done = 1'h0;
-  wire out4_enter;
-  reg [1:0] out4_row = 2'h0;
-  reg out5_done = 1'h0;
-  wire out5_enter;
-  reg [1:0] out5_row = 2'h0;
-  reg out6_done = 1'h0;
-  wire out6_enter;
-  reg [1:0] out6_row = 2'h0;
-  reg out7_done = 1'h0;
-  wire out7_enter;
-  reg [1:0] out7_row = 2'h0;
-  reg out8_done = 1'h0;
-  wire out8_enter;
-  reg [1:0] out8_row = 2'h0;
-  reg out9_done = 1'h0;
-  wire out9_enter;
-  reg [1:0] out9_row = 2'h0;
+  output [127:0] o_acc;
+  wire [127:0] o_acc;
+  wire [31:0] \o_acc[0] ;
+  wire [31:0] \o_acc[0][0] ;
+  wire [31:0] \o_acc[1] ;
+  wire [31:0] \o_acc[1][0] ;
+  wire [31:0] \o_acc[2] ;
+  wire [31:0] \o_acc[2][0] ;
+  wire [31:0] \o_acc[3] ;
+  wire [31:0] \o_acc[3][0] ;
   input rst;
   wire rst;
   reg [18:0] s2_d = 19'h00000;
@@ -6664,7 +6780,45 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.col1_unit0 (rst, i_hand, i_hand_valid
   reg [31:0] y2 = 32'd0;
   reg [31:0] y3 = 32'd0;
   wire [31:0] y_base;
-  reg [31:0] y_out;
+  assign \$33  = $signed(\$30 ) + $signed(\$32 );
+  assign \$34  = $signed(\$28 ) + $signed(\$33 );
+  assign \$36  = s2_scale[4] ? \$35  : 26'h0000000;
+  assign \$38  = s2_scale[5] ? \$37  : 26'h0000000;
+  assign \$39  = $signed(\$36 ) + $signed(\$38 );
+  assign \$41  = s2_scale[6] ? \$40  : 26'h0000000;
+  assign \$43  = s2_scale[7] ? \$42  : 26'h0000000;
+  assign \$44  = $signed(\$41 ) + $signed(\$43 );
+  assign \$45  = $signed(\$39 ) + $signed(\$44 );
+  assign \$46  = $signed(\$34 ) + $signed(\$45 );
+  assign \$47  = $signed(\$23 ) + $signed(\$46 );
+  assign \$48  = | i_hand_valid;
+  assign \$49  = | i_hand_valid;
+  assign \$50  = ! s2_index;
+  assign \$51  = s2_index == 1'h1;
+  assign \$52  = s2_index == 2'h2;
+  assign \$53  = s2_index == 2'h3;
+  always @(posedge clk)
+    \$signal$22  <= \$54 ;
+  always @(posedge clk)
+    s2_d <= \$55 ;
+  always @(posedge clk)
+    s2_scale <= \$56 ;
+  always @(posedge clk)
+    \$signal  <= \$57 ;
+  always @(posedge clk)
+    s2_last <= \$58 ;
+  always @(posedge clk)
+    s2_index <= \$59 ;
+  always @(posedge clk)
+    s2_dtype <= \$60 ;
+  always @(posedge clk)
+    y0 <= \$61 ;
+  always @(posedge clk)
+    y1 <= \$62 ;
+  always @(posedge clk)
+    y2 <= \$63 ;
+  always @(posedge clk)
+    y3 <= \$64 ;
   assign corr_uint2 = 2'h3 - \$1 ;
   assign \$3  = corr_uint2[0] ? \$2  : 17'h00000;
   assign \$5  = corr_uint2[1] ? \$4  : 17'h00000;
@@ -6690,108 +6844,6 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.col1_unit0 (rst, i_hand, i_hand_valid
   assign \$28  = $signed(\$25 ) + $signed(\$27 );
   assign \$30  = s2_scale[2] ? \$29  : 22'h000000;
   assign \$32  = s2_scale[3] ? \$31  : 22'h000000;
-  assign \$33  = $signed(\$30 ) + $signed(\$32 );
-  assign \$34  = $signed(\$28 ) + $signed(\$33 );
-  assign \$36  = s2_scale[4] ? \$35  : 26'h0000000;
-  assign \$38  = s2_scale[5] ? \$37  : 26'h0000000;
-  assign \$39  = $signed(\$36 ) + $signed(\$38 );
-  assign \$41  = s2_scale[6] ? \$40  : 26'h0000000;
-  assign \$43  = s2_scale[7] ? \$42  : 26'h0000000;
-  assign \$44  = $signed(\$41 ) + $signed(\$43 );
-  assign \$45  = $signed(\$39 ) + $signed(\$44 );
-  assign \$46  = $signed(\$34 ) + $signed(\$45 );
-  assign \$47  = $signed(\$23 ) + $signed(\$46 );
-  assign \$48  = \$signal$20  & s2_last;
-  assign \$50  = \$signal$20  & s2_last;
-  assign \$52  = \$signal$20  & s2_last;
-  assign \$54  = \$signal$20  & s2_last;
-  assign \$56  = \$signal$20  & s2_last;
-  assign \$58  = \$signal$20  & s2_last;
-  assign \$60  = \$signal$20  & s2_last;
-  assign \$62  = \$signal$20  & s2_last;
-  assign \$64  = \$signal$20  & s2_last;
-  assign \$66  = ! out1_row;
-  assign \$67  = \$66  ? y0 : 32'd0;
-  assign \$68  = out1_row == 1'h1;
-  assign \$69  = \$68  ? y1 : 32'd0;
-  assign \$70  = \$67  | \$69 ;
-  assign \$71  = out1_row == 2'h2;
-  assign \$72  = \$71  ? y2 : 32'd0;
-  assign \$73  = \$70  | \$72 ;
-  assign \$74  = out1_row == 2'h3;
-  assign \$75  = \$74  ? y3 : 32'd0;
-  assign \$76  = \$73  | \$75 ;
-  assign \$77  = | i_hand_valid;
-  assign \$78  = | i_hand_valid;
-  assign \$79  = ! s2_index;
-  assign \$80  = s2_index == 1'h1;
-  assign \$81  = s2_index == 2'h2;
-  assign \$82  = s2_index == 2'h3;
-  assign \$100  = out9_enter ? s2_index : 2'h0;
-  always @(posedge clk)
-    \$signal$20  <= \$102 ;
-  always @(posedge clk)
-    s2_d <= \$103 ;
-  always @(posedge clk)
-    s2_scale <= \$104 ;
-  always @(posedge clk)
-    \$signal  <= \$105 ;
-  always @(posedge clk)
-    s2_last <= \$106 ;
-  always @(posedge clk)
-    s2_index <= \$107 ;
-  always @(posedge clk)
-    s2_dtype <= \$108 ;
-  always @(posedge clk)
-    y0 <= \$109 ;
-  always @(posedge clk)
-    y1 <= \$110 ;
-  always @(posedge clk)
-    y2 <= \$111 ;
-  always @(posedge clk)
-    y3 <= \$112 ;
-  always @(posedge clk)
-    out1_done <= \$113 ;
-  always @(posedge clk)
-    out1_row <= \$114 ;
-  always @(posedge clk)
-    out2_done <= \$115 ;
-  always @(posedge clk)
-    out2_row <= \$116 ;
-  always @(posedge clk)
-    out3_done <= \$117 ;
-  always @(posedge clk)
-    out3_row <= \$118 ;
-  always @(posedge clk)
-    out4_done <= \$119 ;
-  always @(posedge clk)
-    out4_row <= \$120 ;
-  always @(posedge clk)
-    out5_done <= \$121 ;
-  always @(posedge clk)
-    out5_row <= \$122 ;
-  always @(posedge clk)
-    out6_done <= \$123 ;
-  always @(posedge clk)
-    out6_row <= \$124 ;
-  always @(posedge clk)
-    out7_done <= \$125 ;
-  always @(posedge clk)
-    out7_row <= \$126 ;
-  always @(posedge clk)
-    out8_done <= \$127 ;
-  always @(posedge clk)
-    out8_row <= \$128 ;
-  always @(posedge clk)
-    out9_done <= \$129 ;
-  always @(posedge clk)
-    out9_row <= \$130 ;
-  always @(posedge clk)
-    o_valid <= \$131 ;
-  always @(posedge clk)
-    o_y <= \$132 ;
-  always @(posedge clk)
-    o_index <= \$133 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
     hand = 35'h000000000;
@@ -6826,277 +6878,117 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.col1_unit0 (rst, i_hand, i_hand_valid
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    y_out = 32'd0;
-    if (out1_done) begin
-      y_out = \$76 ;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$102  = \$77 ;
+    \$54  = \$48 ;
     if (rst) begin
-      \$102  = 1'h0;
+      \$54  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$103  = s2_d;
-    if (\$78 ) begin
-      \$103  = d;
+    \$55  = s2_d;
+    if (\$49 ) begin
+      \$55  = d;
     end
     if (rst) begin
-      \$103  = 19'h00000;
+      \$55  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$104  = s2_scale;
-    if (\$78 ) begin
-      \$104  = i_scale;
+    \$56  = s2_scale;
+    if (\$49 ) begin
+      \$56  = i_scale;
     end
     if (rst) begin
-      \$104  = 8'h00;
+      \$56  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$105  = \$signal ;
-    if (\$78 ) begin
-      \$105  = hand[33];
+    \$57  = \$signal ;
+    if (\$49 ) begin
+      \$57  = hand[33];
     end
     if (rst) begin
-      \$105  = 1'h0;
+      \$57  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$106  = s2_last;
-    if (\$78 ) begin
-      \$106  = hand[34];
+    \$58  = s2_last;
+    if (\$49 ) begin
+      \$58  = hand[34];
     end
     if (rst) begin
-      \$106  = 1'h0;
+      \$58  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$107  = s2_index;
-    if (\$78 ) begin
-      \$107  = index;
+    \$59  = s2_index;
+    if (\$49 ) begin
+      \$59  = index;
     end
     if (rst) begin
-      \$107  = 2'h0;
+      \$59  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$108  = s2_dtype;
-    if (\$78 ) begin
-      \$108  = 1'h0;
+    \$60  = s2_dtype;
+    if (\$49 ) begin
+      \$60  = 1'h0;
     end
     if (rst) begin
-      \$108  = 1'h0;
+      \$60  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$109  = y0;
-    if (\$signal$20 ) begin
-      if (\$79 ) begin
-        \$109  = \$47 [31:0];
+    \$61  = y0;
+    if (\$signal$22 ) begin
+      if (\$50 ) begin
+        \$61  = \$47 [31:0];
       end
     end
     if (rst) begin
-      \$109  = 32'd0;
+      \$61  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$110  = y1;
-    if (\$signal$20 ) begin
-      if (\$80 ) begin
-        \$110  = \$47 [31:0];
+    \$62  = y1;
+    if (\$signal$22 ) begin
+      if (\$51 ) begin
+        \$62  = \$47 [31:0];
       end
     end
     if (rst) begin
-      \$110  = 32'd0;
+      \$62  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$111  = y2;
-    if (\$signal$20 ) begin
-      if (\$81 ) begin
-        \$111  = \$47 [31:0];
+    \$63  = y2;
+    if (\$signal$22 ) begin
+      if (\$52 ) begin
+        \$63  = \$47 [31:0];
       end
     end
     if (rst) begin
-      \$111  = 32'd0;
+      \$63  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$112  = y3;
-    if (\$signal$20 ) begin
-      if (\$82 ) begin
-        \$112  = \$47 [31:0];
+    \$64  = y3;
+    if (\$signal$22 ) begin
+      if (\$53 ) begin
+        \$64  = \$47 [31:0];
       end
     end
     if (rst) begin
-      \$112  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$113  = \$83 ;
-    if (rst) begin
-      \$113  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$114  = \$84 ;
-    if (rst) begin
-      \$114  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$115  = \$85 ;
-    if (rst) begin
-      \$115  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$116  = \$86 ;
-    if (rst) begin
-      \$116  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$117  = \$87 ;
-    if (rst) begin
-      \$117  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$118  = \$88 ;
-    if (rst) begin
-      \$118  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$119  = \$89 ;
-    if (rst) begin
-      \$119  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$120  = \$90 ;
-    if (rst) begin
-      \$120  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$121  = \$91 ;
-    if (rst) begin
-      \$121  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$122  = \$92 ;
-    if (rst) begin
-      \$122  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$123  = \$93 ;
-    if (rst) begin
-      \$123  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$124  = \$94 ;
-    if (rst) begin
-      \$124  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$125  = \$95 ;
-    if (rst) begin
-      \$125  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$126  = \$96 ;
-    if (rst) begin
-      \$126  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$127  = \$97 ;
-    if (rst) begin
-      \$127  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$128  = \$98 ;
-    if (rst) begin
-      \$128  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$129  = \$99 ;
-    if (rst) begin
-      \$129  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$130  = \$100 ;
-    if (rst) begin
-      \$130  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$131  = \$101 ;
-    if (rst) begin
-      \$131  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$132  = o_y;
-    if (out1_done) begin
-      \$132  = y_out;
-    end
-    if (rst) begin
-      \$132  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$133  = o_index;
-    if (out1_done) begin
-      \$133  = out1_row;
-    end
-    if (rst) begin
-      \$133  = 2'h0;
+      \$64  = 32'd0;
     end
   end
   assign c = corr_uint2[2:0];
@@ -7127,8 +7019,19 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.col1_unit0 (rst, i_hand, i_hand_valid
   assign \i_hand[3].first  = i_hand[138];
   assign \i_hand[3].last  = i_hand[139];
   assign \i_zero[0]  = i_zero;
+  assign \o_acc[0]  = o_acc[31:0];
+  assign \o_acc[0][0]  = o_acc[31:0];
+  assign \o_acc[1]  = o_acc[63:32];
+  assign \o_acc[1][0]  = o_acc[63:32];
+  assign \o_acc[2]  = o_acc[95:64];
+  assign \o_acc[2][0]  = o_acc[95:64];
+  assign \o_acc[3]  = o_acc[127:96];
+  assign \o_acc[3][0]  = o_acc[127:96];
   assign \i_scale[0]  = i_scale;
-  assign \o_y[0]  = o_y;
+  assign o_acc[127:96] = y3;
+  assign o_acc[95:64] = y2;
+  assign o_acc[63:32] = y1;
+  assign o_acc[31:0] = y0;
   assign \$1  = { i_zero, 1'h0 };
   assign \$2  = { hand[32], hand[32:17] };
   assign \$4  = { hand[32:17], 1'h0 };
@@ -7143,85 +7046,15 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.col1_unit0 (rst, i_hand, i_hand_valid
   assign \$37  = { s2_d[18], s2_d[18], s2_d, 5'h00 };
   assign \$40  = { s2_d[18], s2_d, 6'h00 };
   assign \$42  = { s2_d, 7'h00 };
-  assign \$49  = 1'h0;
-  assign out1_enter = 1'h0;
-  assign \$51  = 1'h0;
-  assign out2_enter = 1'h0;
-  assign \$53  = 1'h0;
-  assign out3_enter = 1'h0;
-  assign \$55  = 1'h0;
-  assign out4_enter = 1'h0;
-  assign \$57  = 1'h0;
-  assign out5_enter = 1'h0;
-  assign \$59  = 1'h0;
-  assign out6_enter = 1'h0;
-  assign \$61  = 1'h0;
-  assign out7_enter = 1'h0;
-  assign \$63  = 1'h0;
-  assign out8_enter = 1'h0;
-  assign \$65  = 1'h1;
-  assign out9_enter = \$64 ;
-  assign \$83  = out2_done;
-  assign \$84  = out2_row;
-  assign \$85  = out3_done;
-  assign \$86  = out3_row;
-  assign \$87  = out4_done;
-  assign \$88  = out4_row;
-  assign \$89  = out5_done;
-  assign \$90  = out5_row;
-  assign \$91  = out6_done;
-  assign \$92  = out6_row;
-  assign \$93  = out7_done;
-  assign \$94  = out7_row;
-  assign \$95  = out8_done;
-  assign \$96  = out8_row;
-  assign \$97  = out9_done;
-  assign \$98  = out9_row;
-  assign \$99  = \$64 ;
-  assign \$101  = out1_done;
 endmodule
 
-module \array_lut_w2_a8_os_4x4_shared.mesh.col2_unit0 (rst, i_hand, i_hand_valid, i_scale, i_zero, o_y, clk);
+module \array_lut_w2_a8_os_4x4_shared.mesh.col2_unit0 (rst, i_hand, i_hand_valid, i_scale, i_zero, o_acc, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$5  = 0;
   wire [2:0] \$1 ;
   wire [20:0] \$10 ;
-  wire [1:0] \$100 ;
-  wire \$101 ;
-  reg \$102 ;
-  reg [18:0] \$103 ;
-  reg [7:0] \$104 ;
-  reg \$105 ;
-  reg \$106 ;
-  reg [1:0] \$107 ;
-  reg \$108 ;
-  reg [31:0] \$109 ;
   wire [21:0] \$11 ;
-  reg [31:0] \$110 ;
-  reg [31:0] \$111 ;
-  reg [31:0] \$112 ;
-  reg \$113 ;
-  reg [1:0] \$114 ;
-  reg \$115 ;
-  reg [1:0] \$116 ;
-  reg \$117 ;
-  reg [1:0] \$118 ;
-  reg \$119 ;
   wire [18:0] \$12 ;
-  reg [1:0] \$120 ;
-  reg \$121 ;
-  reg [1:0] \$122 ;
-  reg \$123 ;
-  reg [1:0] \$124 ;
-  reg \$125 ;
-  reg [1:0] \$126 ;
-  reg \$127 ;
-  reg [1:0] \$128 ;
-  reg \$129 ;
   wire \$13 ;
-  reg [1:0] \$130 ;
-  reg \$131 ;
-  reg [31:0] \$132 ;
-  reg [1:0] \$133 ;
   wire [31:0] \$14 ;
   wire \$15 ;
   wire [31:0] \$16 ;
@@ -7266,58 +7099,23 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.col2_unit0 (rst, i_hand, i_hand_valid
   wire \$51 ;
   wire \$52 ;
   wire \$53 ;
-  wire \$54 ;
-  wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
+  reg \$54 ;
+  reg [18:0] \$55 ;
+  reg [7:0] \$56 ;
+  reg \$57 ;
+  reg \$58 ;
+  reg [1:0] \$59 ;
   wire [17:0] \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire \$62 ;
-  wire \$63 ;
-  wire \$64 ;
-  wire \$65 ;
-  wire \$66 ;
-  wire [31:0] \$67 ;
-  wire \$68 ;
-  wire [31:0] \$69 ;
+  reg \$60 ;
+  reg [31:0] \$61 ;
+  reg [31:0] \$62 ;
+  reg [31:0] \$63 ;
+  reg [31:0] \$64 ;
   wire [18:0] \$7 ;
-  wire [31:0] \$70 ;
-  wire \$71 ;
-  wire [31:0] \$72 ;
-  wire [31:0] \$73 ;
-  wire \$74 ;
-  wire [31:0] \$75 ;
-  wire [31:0] \$76 ;
-  wire \$77 ;
-  wire \$78 ;
-  wire \$79 ;
   wire [18:0] \$8 ;
-  wire \$80 ;
-  wire \$81 ;
-  wire \$82 ;
-  wire \$83 ;
-  wire [1:0] \$84 ;
-  wire \$85 ;
-  wire [1:0] \$86 ;
-  wire \$87 ;
-  wire [1:0] \$88 ;
-  wire \$89 ;
   wire [19:0] \$9 ;
-  wire [1:0] \$90 ;
-  wire \$91 ;
-  wire [1:0] \$92 ;
-  wire \$93 ;
-  wire [1:0] \$94 ;
-  wire \$95 ;
-  wire [1:0] \$96 ;
-  wire \$97 ;
-  wire [1:0] \$98 ;
-  wire \$99 ;
   reg \$signal  = 1'h0;
-  reg \$signal$20  = 1'h0;
+  reg \$signal$22  = 1'h0;
   wire [2:0] c;
   input clk;
   wire clk;
@@ -7360,38 +7158,16 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.col2_unit0 (rst, i_hand, i_hand_valid
   wire [1:0] \i_zero[0] ;
   reg [1:0] index;
   wire [18:0] num;
-  reg [1:0] o_index = 2'h0;
-  reg o_valid = 1'h0;
-  output [31:0] o_y;
-  reg [31:0] o_y = 32'd0;
-  wire [31:0] \o_y[0] ;
-  reg out1_done = 1'h0;
-  wire out1_enter;
-  reg [1:0] out1_row = 2'h0;
-  reg out2_done = 1'h0;
-  wire out2_enter;
-  reg [1:0] out2_row = 2'h0;
-  reg out3_done = 1'h0;
-  wire out3_enter;
-  reg [1:0] out3_row = 2'h0;
-  reg out4_done = 1'h0;
-  wire out4_enter;
-  reg [1:0] out4_row = 2'h0;
-  reg out5_done = 1'h0;
-  wire out5_enter;
-  reg [1:0] out5_row = 2'h0;
-  reg out6_done = 1'h0;
-  wire out6_enter;
-  reg [1:0] out6_row = 2'h0;
-  reg out7_done = 1'h0;
-  wire out7_enter;
-  reg [1:0] out7_row = 2'h0;
-  reg out8_done = 1'h0;
-  wire out8_enter;
-  reg [1:0] out8_row = 2'h0;
-  reg out9_done = 1'h0;
-  wire out9_enter;
-  reg [1:0] out9_row = 2'h0;
+  output [127:0] o_acc;
+  wire [127:0] o_acc;
+  wire [31:0] \o_acc[0] ;
+  wire [31:0] \o_acc[0][0] ;
+  wire [31:0] \o_acc[1] ;
+  wire [31:0] \o_acc[1][0] ;
+  wire [31:0] \o_acc[2] ;
+  wire [31:0] \o_acc[2][0] ;
+  wire [31:0] \o_acc[3] ;
+  wire [31:0] \o_acc[3][0] ;
   input rst;
   wire rst;
   reg [18:0] s2_d = 19'h00000;
@@ -7405,7 +7181,45 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.col2_unit0 (rst, i_hand, i_hand_valid
   reg [31:0] y2 = 32'd0;
   reg [31:0] y3 = 32'd0;
   wire [31:0] y_base;
-  reg [31:0] y_out;
+  assign \$33  = $signed(\$30 ) + $signed(\$32 );
+  assign \$34  = $signed(\$28 ) + $signed(\$33 );
+  assign \$36  = s2_scale[4] ? \$35  : 26'h0000000;
+  assign \$38  = s2_scale[5] ? \$37  : 26'h0000000;
+  assign \$39  = $signed(\$36 ) + $signed(\$38 );
+  assign \$41  = s2_scale[6] ? \$40  : 26'h0000000;
+  assign \$43  = s2_scale[7] ? \$42  : 26'h0000000;
+  assign \$44  = $signed(\$41 ) + $signed(\$43 );
+  assign \$45  = $signed(\$39 ) + $signed(\$44 );
+  assign \$46  = $signed(\$34 ) + $signed(\$45 );
+  assign \$47  = $signed(\$23 ) + $signed(\$46 );
+  assign \$48  = | i_hand_valid;
+  assign \$49  = | i_hand_valid;
+  assign \$50  = ! s2_index;
+  assign \$51  = s2_index == 1'h1;
+  assign \$52  = s2_index == 2'h2;
+  assign \$53  = s2_index == 2'h3;
+  always @(posedge clk)
+    \$signal$22  <= \$54 ;
+  always @(posedge clk)
+    s2_d <= \$55 ;
+  always @(posedge clk)
+    s2_scale <= \$56 ;
+  always @(posedge clk)
+    \$signal  <= \$57 ;
+  always @(posedge clk)
+    s2_last <= \$58 ;
+  always @(posedge clk)
+    s2_index <= \$59 ;
+  always @(posedge clk)
+    s2_dtype <= \$60 ;
+  always @(posedge clk)
+    y0 <= \$61 ;
+  always @(posedge clk)
+    y1 <= \$62 ;
+  always @(posedge clk)
+    y2 <= \$63 ;
+  always @(posedge clk)
+    y3 <= \$64 ;
   assign corr_uint2 = 2'h3 - \$1 ;
   assign \$3  = corr_uint2[0] ? \$2  : 17'h00000;
   assign \$5  = corr_uint2[1] ? \$4  : 17'h00000;
@@ -7431,108 +7245,6 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.col2_unit0 (rst, i_hand, i_hand_valid
   assign \$28  = $signed(\$25 ) + $signed(\$27 );
   assign \$30  = s2_scale[2] ? \$29  : 22'h000000;
   assign \$32  = s2_scale[3] ? \$31  : 22'h000000;
-  assign \$33  = $signed(\$30 ) + $signed(\$32 );
-  assign \$34  = $signed(\$28 ) + $signed(\$33 );
-  assign \$36  = s2_scale[4] ? \$35  : 26'h0000000;
-  assign \$38  = s2_scale[5] ? \$37  : 26'h0000000;
-  assign \$39  = $signed(\$36 ) + $signed(\$38 );
-  assign \$41  = s2_scale[6] ? \$40  : 26'h0000000;
-  assign \$43  = s2_scale[7] ? \$42  : 26'h0000000;
-  assign \$44  = $signed(\$41 ) + $signed(\$43 );
-  assign \$45  = $signed(\$39 ) + $signed(\$44 );
-  assign \$46  = $signed(\$34 ) + $signed(\$45 );
-  assign \$47  = $signed(\$23 ) + $signed(\$46 );
-  assign \$48  = \$signal$20  & s2_last;
-  assign \$50  = \$signal$20  & s2_last;
-  assign \$52  = \$signal$20  & s2_last;
-  assign \$54  = \$signal$20  & s2_last;
-  assign \$56  = \$signal$20  & s2_last;
-  assign \$58  = \$signal$20  & s2_last;
-  assign \$60  = \$signal$20  & s2_last;
-  assign \$62  = \$signal$20  & s2_last;
-  assign \$64  = \$signal$20  & s2_last;
-  assign \$66  = ! out1_row;
-  assign \$67  = \$66  ? y0 : 32'd0;
-  assign \$68  = out1_row == 1'h1;
-  assign \$69  = \$68  ? y1 : 32'd0;
-  assign \$70  = \$67  | \$69 ;
-  assign \$71  = out1_row == 2'h2;
-  assign \$72  = \$71  ? y2 : 32'd0;
-  assign \$73  = \$70  | \$72 ;
-  assign \$74  = out1_row == 2'h3;
-  assign \$75  = \$74  ? y3 : 32'd0;
-  assign \$76  = \$73  | \$75 ;
-  assign \$77  = | i_hand_valid;
-  assign \$78  = | i_hand_valid;
-  assign \$79  = ! s2_index;
-  assign \$80  = s2_index == 1'h1;
-  assign \$81  = s2_index == 2'h2;
-  assign \$82  = s2_index == 2'h3;
-  assign \$100  = out9_enter ? s2_index : 2'h0;
-  always @(posedge clk)
-    \$signal$20  <= \$102 ;
-  always @(posedge clk)
-    s2_d <= \$103 ;
-  always @(posedge clk)
-    s2_scale <= \$104 ;
-  always @(posedge clk)
-    \$signal  <= \$105 ;
-  always @(posedge clk)
-    s2_last <= \$106 ;
-  always @(posedge clk)
-    s2_index <= \$107 ;
-  always @(posedge clk)
-    s2_dtype <= \$108 ;
-  always @(posedge clk)
-    y0 <= \$109 ;
-  always @(posedge clk)
-    y1 <= \$110 ;
-  always @(posedge clk)
-    y2 <= \$111 ;
-  always @(posedge clk)
-    y3 <= \$112 ;
-  always @(posedge clk)
-    out1_done <= \$113 ;
-  always @(posedge clk)
-    out1_row <= \$114 ;
-  always @(posedge clk)
-    out2_done <= \$115 ;
-  always @(posedge clk)
-    out2_row <= \$116 ;
-  always @(posedge clk)
-    out3_done <= \$117 ;
-  always @(posedge clk)
-    out3_row <= \$118 ;
-  always @(posedge clk)
-    out4_done <= \$119 ;
-  always @(posedge clk)
-    out4_row <= \$120 ;
-  always @(posedge clk)
-    out5_done <= \$121 ;
-  always @(posedge clk)
-    out5_row <= \$122 ;
-  always @(posedge clk)
-    out6_done <= \$123 ;
-  always @(posedge clk)
-    out6_row <= \$124 ;
-  always @(posedge clk)
-    out7_done <= \$125 ;
-  always @(posedge clk)
-    out7_row <= \$126 ;
-  always @(posedge clk)
-    out8_done <= \$127 ;
-  always @(posedge clk)
-    out8_row <= \$128 ;
-  always @(posedge clk)
-    out9_done <= \$129 ;
-  always @(posedge clk)
-    out9_row <= \$130 ;
-  always @(posedge clk)
-    o_valid <= \$131 ;
-  always @(posedge clk)
-    o_y <= \$132 ;
-  always @(posedge clk)
-    o_index <= \$133 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
     hand = 35'h000000000;
@@ -7567,277 +7279,117 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.col2_unit0 (rst, i_hand, i_hand_valid
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    y_out = 32'd0;
-    if (out1_done) begin
-      y_out = \$76 ;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$102  = \$77 ;
+    \$54  = \$48 ;
     if (rst) begin
-      \$102  = 1'h0;
+      \$54  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$103  = s2_d;
-    if (\$78 ) begin
-      \$103  = d;
+    \$55  = s2_d;
+    if (\$49 ) begin
+      \$55  = d;
     end
     if (rst) begin
-      \$103  = 19'h00000;
+      \$55  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$104  = s2_scale;
-    if (\$78 ) begin
-      \$104  = i_scale;
+    \$56  = s2_scale;
+    if (\$49 ) begin
+      \$56  = i_scale;
     end
     if (rst) begin
-      \$104  = 8'h00;
+      \$56  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$105  = \$signal ;
-    if (\$78 ) begin
-      \$105  = hand[33];
+    \$57  = \$signal ;
+    if (\$49 ) begin
+      \$57  = hand[33];
     end
     if (rst) begin
-      \$105  = 1'h0;
+      \$57  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$106  = s2_last;
-    if (\$78 ) begin
-      \$106  = hand[34];
+    \$58  = s2_last;
+    if (\$49 ) begin
+      \$58  = hand[34];
     end
     if (rst) begin
-      \$106  = 1'h0;
+      \$58  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$107  = s2_index;
-    if (\$78 ) begin
-      \$107  = index;
+    \$59  = s2_index;
+    if (\$49 ) begin
+      \$59  = index;
     end
     if (rst) begin
-      \$107  = 2'h0;
+      \$59  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$108  = s2_dtype;
-    if (\$78 ) begin
-      \$108  = 1'h0;
+    \$60  = s2_dtype;
+    if (\$49 ) begin
+      \$60  = 1'h0;
     end
     if (rst) begin
-      \$108  = 1'h0;
+      \$60  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$109  = y0;
-    if (\$signal$20 ) begin
-      if (\$79 ) begin
-        \$109  = \$47 [31:0];
+    \$61  = y0;
+    if (\$signal$22 ) begin
+      if (\$50 ) begin
+        \$61  = \$47 [31:0];
       end
     end
     if (rst) begin
-      \$109  = 32'd0;
+      \$61  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$110  = y1;
-    if (\$signal$20 ) begin
-      if (\$80 ) begin
-        \$110  = \$47 [31:0];
+    \$62  = y1;
+    if (\$signal$22 ) begin
+      if (\$51 ) begin
+        \$62  = \$47 [31:0];
       end
     end
     if (rst) begin
-      \$110  = 32'd0;
+      \$62  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$111  = y2;
-    if (\$signal$20 ) begin
-      if (\$81 ) begin
-        \$111  = \$47 [31:0];
+    \$63  = y2;
+    if (\$signal$22 ) begin
+      if (\$52 ) begin
+        \$63  = \$47 [31:0];
       end
     end
     if (rst) begin
-      \$111  = 32'd0;
+      \$63  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$112  = y3;
-    if (\$signal$20 ) begin
-      if (\$82 ) begin
-        \$112  = \$47 [31:0];
+    \$64  = y3;
+    if (\$signal$22 ) begin
+      if (\$53 ) begin
+        \$64  = \$47 [31:0];
       end
     end
     if (rst) begin
-      \$112  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$113  = \$83 ;
-    if (rst) begin
-      \$113  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$114  = \$84 ;
-    if (rst) begin
-      \$114  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$115  = \$85 ;
-    if (rst) begin
-      \$115  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$116  = \$86 ;
-    if (rst) begin
-      \$116  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$117  = \$87 ;
-    if (rst) begin
-      \$117  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$118  = \$88 ;
-    if (rst) begin
-      \$118  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$119  = \$89 ;
-    if (rst) begin
-      \$119  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$120  = \$90 ;
-    if (rst) begin
-      \$120  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$121  = \$91 ;
-    if (rst) begin
-      \$121  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$122  = \$92 ;
-    if (rst) begin
-      \$122  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$123  = \$93 ;
-    if (rst) begin
-      \$123  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$124  = \$94 ;
-    if (rst) begin
-      \$124  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$125  = \$95 ;
-    if (rst) begin
-      \$125  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$126  = \$96 ;
-    if (rst) begin
-      \$126  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$127  = \$97 ;
-    if (rst) begin
-      \$127  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$128  = \$98 ;
-    if (rst) begin
-      \$128  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$129  = \$99 ;
-    if (rst) begin
-      \$129  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$130  = \$100 ;
-    if (rst) begin
-      \$130  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$131  = \$101 ;
-    if (rst) begin
-      \$131  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$132  = o_y;
-    if (out1_done) begin
-      \$132  = y_out;
-    end
-    if (rst) begin
-      \$132  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$133  = o_index;
-    if (out1_done) begin
-      \$133  = out1_row;
-    end
-    if (rst) begin
-      \$133  = 2'h0;
+      \$64  = 32'd0;
     end
   end
   assign c = corr_uint2[2:0];
@@ -7868,8 +7420,19 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.col2_unit0 (rst, i_hand, i_hand_valid
   assign \i_hand[3].first  = i_hand[138];
   assign \i_hand[3].last  = i_hand[139];
   assign \i_zero[0]  = i_zero;
+  assign \o_acc[0]  = o_acc[31:0];
+  assign \o_acc[0][0]  = o_acc[31:0];
+  assign \o_acc[1]  = o_acc[63:32];
+  assign \o_acc[1][0]  = o_acc[63:32];
+  assign \o_acc[2]  = o_acc[95:64];
+  assign \o_acc[2][0]  = o_acc[95:64];
+  assign \o_acc[3]  = o_acc[127:96];
+  assign \o_acc[3][0]  = o_acc[127:96];
   assign \i_scale[0]  = i_scale;
-  assign \o_y[0]  = o_y;
+  assign o_acc[127:96] = y3;
+  assign o_acc[95:64] = y2;
+  assign o_acc[63:32] = y1;
+  assign o_acc[31:0] = y0;
   assign \$1  = { i_zero, 1'h0 };
   assign \$2  = { hand[32], hand[32:17] };
   assign \$4  = { hand[32:17], 1'h0 };
@@ -7884,85 +7447,15 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.col2_unit0 (rst, i_hand, i_hand_valid
   assign \$37  = { s2_d[18], s2_d[18], s2_d, 5'h00 };
   assign \$40  = { s2_d[18], s2_d, 6'h00 };
   assign \$42  = { s2_d, 7'h00 };
-  assign \$49  = 1'h0;
-  assign out1_enter = 1'h0;
-  assign \$51  = 1'h0;
-  assign out2_enter = 1'h0;
-  assign \$53  = 1'h0;
-  assign out3_enter = 1'h0;
-  assign \$55  = 1'h0;
-  assign out4_enter = 1'h0;
-  assign \$57  = 1'h0;
-  assign out5_enter = 1'h0;
-  assign \$59  = 1'h0;
-  assign out6_enter = 1'h0;
-  assign \$61  = 1'h0;
-  assign out7_enter = 1'h0;
-  assign \$63  = 1'h0;
-  assign out8_enter = 1'h0;
-  assign \$65  = 1'h1;
-  assign out9_enter = \$64 ;
-  assign \$83  = out2_done;
-  assign \$84  = out2_row;
-  assign \$85  = out3_done;
-  assign \$86  = out3_row;
-  assign \$87  = out4_done;
-  assign \$88  = out4_row;
-  assign \$89  = out5_done;
-  assign \$90  = out5_row;
-  assign \$91  = out6_done;
-  assign \$92  = out6_row;
-  assign \$93  = out7_done;
-  assign \$94  = out7_row;
-  assign \$95  = out8_done;
-  assign \$96  = out8_row;
-  assign \$97  = out9_done;
-  assign \$98  = out9_row;
-  assign \$99  = \$64 ;
-  assign \$101  = out1_done;
 endmodule
 
-module \array_lut_w2_a8_os_4x4_shared.mesh.col3_unit0 (rst, i_hand, i_hand_valid, i_scale, i_zero, o_valid, o_y, o_index, clk);
+module \array_lut_w2_a8_os_4x4_shared.mesh.col3_unit0 (rst, i_hand, i_hand_valid, i_scale, i_zero, o_acc, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$6  = 0;
   wire [2:0] \$1 ;
   wire [20:0] \$10 ;
-  wire [1:0] \$100 ;
-  wire \$101 ;
-  reg \$102 ;
-  reg [18:0] \$103 ;
-  reg [7:0] \$104 ;
-  reg \$105 ;
-  reg \$106 ;
-  reg [1:0] \$107 ;
-  reg \$108 ;
-  reg [31:0] \$109 ;
   wire [21:0] \$11 ;
-  reg [31:0] \$110 ;
-  reg [31:0] \$111 ;
-  reg [31:0] \$112 ;
-  reg \$113 ;
-  reg [1:0] \$114 ;
-  reg \$115 ;
-  reg [1:0] \$116 ;
-  reg \$117 ;
-  reg [1:0] \$118 ;
-  reg \$119 ;
   wire [18:0] \$12 ;
-  reg [1:0] \$120 ;
-  reg \$121 ;
-  reg [1:0] \$122 ;
-  reg \$123 ;
-  reg [1:0] \$124 ;
-  reg \$125 ;
-  reg [1:0] \$126 ;
-  reg \$127 ;
-  reg [1:0] \$128 ;
-  reg \$129 ;
   wire \$13 ;
-  reg [1:0] \$130 ;
-  reg \$131 ;
-  reg [31:0] \$132 ;
-  reg [1:0] \$133 ;
   wire [31:0] \$14 ;
   wire \$15 ;
   wire [31:0] \$16 ;
@@ -8007,58 +7500,23 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.col3_unit0 (rst, i_hand, i_hand_valid
   wire \$51 ;
   wire \$52 ;
   wire \$53 ;
-  wire \$54 ;
-  wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
+  reg \$54 ;
+  reg [18:0] \$55 ;
+  reg [7:0] \$56 ;
+  reg \$57 ;
+  reg \$58 ;
+  reg [1:0] \$59 ;
   wire [17:0] \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire \$62 ;
-  wire \$63 ;
-  wire \$64 ;
-  wire \$65 ;
-  wire \$66 ;
-  wire [31:0] \$67 ;
-  wire \$68 ;
-  wire [31:0] \$69 ;
+  reg \$60 ;
+  reg [31:0] \$61 ;
+  reg [31:0] \$62 ;
+  reg [31:0] \$63 ;
+  reg [31:0] \$64 ;
   wire [18:0] \$7 ;
-  wire [31:0] \$70 ;
-  wire \$71 ;
-  wire [31:0] \$72 ;
-  wire [31:0] \$73 ;
-  wire \$74 ;
-  wire [31:0] \$75 ;
-  wire [31:0] \$76 ;
-  wire \$77 ;
-  wire \$78 ;
-  wire \$79 ;
   wire [18:0] \$8 ;
-  wire \$80 ;
-  wire \$81 ;
-  wire \$82 ;
-  wire \$83 ;
-  wire [1:0] \$84 ;
-  wire \$85 ;
-  wire [1:0] \$86 ;
-  wire \$87 ;
-  wire [1:0] \$88 ;
-  wire \$89 ;
   wire [19:0] \$9 ;
-  wire [1:0] \$90 ;
-  wire \$91 ;
-  wire [1:0] \$92 ;
-  wire \$93 ;
-  wire [1:0] \$94 ;
-  wire \$95 ;
-  wire [1:0] \$96 ;
-  wire \$97 ;
-  wire [1:0] \$98 ;
-  wire \$99 ;
   reg \$signal  = 1'h0;
-  reg \$signal$20  = 1'h0;
+  reg \$signal$22  = 1'h0;
   wire [2:0] c;
   input clk;
   wire clk;
@@ -8101,40 +7559,16 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.col3_unit0 (rst, i_hand, i_hand_valid
   wire [1:0] \i_zero[0] ;
   reg [1:0] index;
   wire [18:0] num;
-  output [1:0] o_index;
-  reg [1:0] o_index = 2'h0;
-  output o_valid;
-  reg o_valid = 1'h0;
-  output [31:0] o_y;
-  reg [31:0] o_y = 32'd0;
-  wire [31:0] \o_y[0] ;
-  reg out1_done = 1'h0;
-  wire out1_enter;
-  reg [1:0] out1_row = 2'h0;
-  reg out2_done = 1'h0;
-  wire out2_enter;
-  reg [1:0] out2_row = 2'h0;
-  reg out3_done = 1'h0;
-  wire out3_enter;
-  reg [1:0] out3_row = 2'h0;
-  reg out4_done = 1'h0;
-  wire out4_enter;
-  reg [1:0] out4_row = 2'h0;
-  reg out5_done = 1'h0;
-  wire out5_enter;
-  reg [1:0] out5_row = 2'h0;
-  reg out6_done = 1'h0;
-  wire out6_enter;
-  reg [1:0] out6_row = 2'h0;
-  reg out7_done = 1'h0;
-  wire out7_enter;
-  reg [1:0] out7_row = 2'h0;
-  reg out8_done = 1'h0;
-  wire out8_enter;
-  reg [1:0] out8_row = 2'h0;
-  reg out9_done = 1'h0;
-  wire out9_enter;
-  reg [1:0] out9_row = 2'h0;
+  output [127:0] o_acc;
+  wire [127:0] o_acc;
+  wire [31:0] \o_acc[0] ;
+  wire [31:0] \o_acc[0][0] ;
+  wire [31:0] \o_acc[1] ;
+  wire [31:0] \o_acc[1][0] ;
+  wire [31:0] \o_acc[2] ;
+  wire [31:0] \o_acc[2][0] ;
+  wire [31:0] \o_acc[3] ;
+  wire [31:0] \o_acc[3][0] ;
   input rst;
   wire rst;
   reg [18:0] s2_d = 19'h00000;
@@ -8148,7 +7582,45 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.col3_unit0 (rst, i_hand, i_hand_valid
   reg [31:0] y2 = 32'd0;
   reg [31:0] y3 = 32'd0;
   wire [31:0] y_base;
-  reg [31:0] y_out;
+  assign \$33  = $signed(\$30 ) + $signed(\$32 );
+  assign \$34  = $signed(\$28 ) + $signed(\$33 );
+  assign \$36  = s2_scale[4] ? \$35  : 26'h0000000;
+  assign \$38  = s2_scale[5] ? \$37  : 26'h0000000;
+  assign \$39  = $signed(\$36 ) + $signed(\$38 );
+  assign \$41  = s2_scale[6] ? \$40  : 26'h0000000;
+  assign \$43  = s2_scale[7] ? \$42  : 26'h0000000;
+  assign \$44  = $signed(\$41 ) + $signed(\$43 );
+  assign \$45  = $signed(\$39 ) + $signed(\$44 );
+  assign \$46  = $signed(\$34 ) + $signed(\$45 );
+  assign \$47  = $signed(\$23 ) + $signed(\$46 );
+  assign \$48  = | i_hand_valid;
+  assign \$49  = | i_hand_valid;
+  assign \$50  = ! s2_index;
+  assign \$51  = s2_index == 1'h1;
+  assign \$52  = s2_index == 2'h2;
+  assign \$53  = s2_index == 2'h3;
+  always @(posedge clk)
+    \$signal$22  <= \$54 ;
+  always @(posedge clk)
+    s2_d <= \$55 ;
+  always @(posedge clk)
+    s2_scale <= \$56 ;
+  always @(posedge clk)
+    \$signal  <= \$57 ;
+  always @(posedge clk)
+    s2_last <= \$58 ;
+  always @(posedge clk)
+    s2_index <= \$59 ;
+  always @(posedge clk)
+    s2_dtype <= \$60 ;
+  always @(posedge clk)
+    y0 <= \$61 ;
+  always @(posedge clk)
+    y1 <= \$62 ;
+  always @(posedge clk)
+    y2 <= \$63 ;
+  always @(posedge clk)
+    y3 <= \$64 ;
   assign corr_uint2 = 2'h3 - \$1 ;
   assign \$3  = corr_uint2[0] ? \$2  : 17'h00000;
   assign \$5  = corr_uint2[1] ? \$4  : 17'h00000;
@@ -8174,108 +7646,6 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.col3_unit0 (rst, i_hand, i_hand_valid
   assign \$28  = $signed(\$25 ) + $signed(\$27 );
   assign \$30  = s2_scale[2] ? \$29  : 22'h000000;
   assign \$32  = s2_scale[3] ? \$31  : 22'h000000;
-  assign \$33  = $signed(\$30 ) + $signed(\$32 );
-  assign \$34  = $signed(\$28 ) + $signed(\$33 );
-  assign \$36  = s2_scale[4] ? \$35  : 26'h0000000;
-  assign \$38  = s2_scale[5] ? \$37  : 26'h0000000;
-  assign \$39  = $signed(\$36 ) + $signed(\$38 );
-  assign \$41  = s2_scale[6] ? \$40  : 26'h0000000;
-  assign \$43  = s2_scale[7] ? \$42  : 26'h0000000;
-  assign \$44  = $signed(\$41 ) + $signed(\$43 );
-  assign \$45  = $signed(\$39 ) + $signed(\$44 );
-  assign \$46  = $signed(\$34 ) + $signed(\$45 );
-  assign \$47  = $signed(\$23 ) + $signed(\$46 );
-  assign \$48  = \$signal$20  & s2_last;
-  assign \$50  = \$signal$20  & s2_last;
-  assign \$52  = \$signal$20  & s2_last;
-  assign \$54  = \$signal$20  & s2_last;
-  assign \$56  = \$signal$20  & s2_last;
-  assign \$58  = \$signal$20  & s2_last;
-  assign \$60  = \$signal$20  & s2_last;
-  assign \$62  = \$signal$20  & s2_last;
-  assign \$64  = \$signal$20  & s2_last;
-  assign \$66  = ! out1_row;
-  assign \$67  = \$66  ? y0 : 32'd0;
-  assign \$68  = out1_row == 1'h1;
-  assign \$69  = \$68  ? y1 : 32'd0;
-  assign \$70  = \$67  | \$69 ;
-  assign \$71  = out1_row == 2'h2;
-  assign \$72  = \$71  ? y2 : 32'd0;
-  assign \$73  = \$70  | \$72 ;
-  assign \$74  = out1_row == 2'h3;
-  assign \$75  = \$74  ? y3 : 32'd0;
-  assign \$76  = \$73  | \$75 ;
-  assign \$77  = | i_hand_valid;
-  assign \$78  = | i_hand_valid;
-  assign \$79  = ! s2_index;
-  assign \$80  = s2_index == 1'h1;
-  assign \$81  = s2_index == 2'h2;
-  assign \$82  = s2_index == 2'h3;
-  assign \$100  = out9_enter ? s2_index : 2'h0;
-  always @(posedge clk)
-    \$signal$20  <= \$102 ;
-  always @(posedge clk)
-    s2_d <= \$103 ;
-  always @(posedge clk)
-    s2_scale <= \$104 ;
-  always @(posedge clk)
-    \$signal  <= \$105 ;
-  always @(posedge clk)
-    s2_last <= \$106 ;
-  always @(posedge clk)
-    s2_index <= \$107 ;
-  always @(posedge clk)
-    s2_dtype <= \$108 ;
-  always @(posedge clk)
-    y0 <= \$109 ;
-  always @(posedge clk)
-    y1 <= \$110 ;
-  always @(posedge clk)
-    y2 <= \$111 ;
-  always @(posedge clk)
-    y3 <= \$112 ;
-  always @(posedge clk)
-    out1_done <= \$113 ;
-  always @(posedge clk)
-    out1_row <= \$114 ;
-  always @(posedge clk)
-    out2_done <= \$115 ;
-  always @(posedge clk)
-    out2_row <= \$116 ;
-  always @(posedge clk)
-    out3_done <= \$117 ;
-  always @(posedge clk)
-    out3_row <= \$118 ;
-  always @(posedge clk)
-    out4_done <= \$119 ;
-  always @(posedge clk)
-    out4_row <= \$120 ;
-  always @(posedge clk)
-    out5_done <= \$121 ;
-  always @(posedge clk)
-    out5_row <= \$122 ;
-  always @(posedge clk)
-    out6_done <= \$123 ;
-  always @(posedge clk)
-    out6_row <= \$124 ;
-  always @(posedge clk)
-    out7_done <= \$125 ;
-  always @(posedge clk)
-    out7_row <= \$126 ;
-  always @(posedge clk)
-    out8_done <= \$127 ;
-  always @(posedge clk)
-    out8_row <= \$128 ;
-  always @(posedge clk)
-    out9_done <= \$129 ;
-  always @(posedge clk)
-    out9_row <= \$130 ;
-  always @(posedge clk)
-    o_valid <= \$131 ;
-  always @(posedge clk)
-    o_y <= \$132 ;
-  always @(posedge clk)
-    o_index <= \$133 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
     hand = 35'h000000000;
@@ -8310,277 +7680,117 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.col3_unit0 (rst, i_hand, i_hand_valid
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    y_out = 32'd0;
-    if (out1_done) begin
-      y_out = \$76 ;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$102  = \$77 ;
+    \$54  = \$48 ;
     if (rst) begin
-      \$102  = 1'h0;
+      \$54  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$103  = s2_d;
-    if (\$78 ) begin
-      \$103  = d;
+    \$55  = s2_d;
+    if (\$49 ) begin
+      \$55  = d;
     end
     if (rst) begin
-      \$103  = 19'h00000;
+      \$55  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$104  = s2_scale;
-    if (\$78 ) begin
-      \$104  = i_scale;
+    \$56  = s2_scale;
+    if (\$49 ) begin
+      \$56  = i_scale;
     end
     if (rst) begin
-      \$104  = 8'h00;
+      \$56  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$105  = \$signal ;
-    if (\$78 ) begin
-      \$105  = hand[33];
+    \$57  = \$signal ;
+    if (\$49 ) begin
+      \$57  = hand[33];
     end
     if (rst) begin
-      \$105  = 1'h0;
+      \$57  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$106  = s2_last;
-    if (\$78 ) begin
-      \$106  = hand[34];
+    \$58  = s2_last;
+    if (\$49 ) begin
+      \$58  = hand[34];
     end
     if (rst) begin
-      \$106  = 1'h0;
+      \$58  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$107  = s2_index;
-    if (\$78 ) begin
-      \$107  = index;
+    \$59  = s2_index;
+    if (\$49 ) begin
+      \$59  = index;
     end
     if (rst) begin
-      \$107  = 2'h0;
+      \$59  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$108  = s2_dtype;
-    if (\$78 ) begin
-      \$108  = 1'h0;
+    \$60  = s2_dtype;
+    if (\$49 ) begin
+      \$60  = 1'h0;
     end
     if (rst) begin
-      \$108  = 1'h0;
+      \$60  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$109  = y0;
-    if (\$signal$20 ) begin
-      if (\$79 ) begin
-        \$109  = \$47 [31:0];
+    \$61  = y0;
+    if (\$signal$22 ) begin
+      if (\$50 ) begin
+        \$61  = \$47 [31:0];
       end
     end
     if (rst) begin
-      \$109  = 32'd0;
+      \$61  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$110  = y1;
-    if (\$signal$20 ) begin
-      if (\$80 ) begin
-        \$110  = \$47 [31:0];
+    \$62  = y1;
+    if (\$signal$22 ) begin
+      if (\$51 ) begin
+        \$62  = \$47 [31:0];
       end
     end
     if (rst) begin
-      \$110  = 32'd0;
+      \$62  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$111  = y2;
-    if (\$signal$20 ) begin
-      if (\$81 ) begin
-        \$111  = \$47 [31:0];
+    \$63  = y2;
+    if (\$signal$22 ) begin
+      if (\$52 ) begin
+        \$63  = \$47 [31:0];
       end
     end
     if (rst) begin
-      \$111  = 32'd0;
+      \$63  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$112  = y3;
-    if (\$signal$20 ) begin
-      if (\$82 ) begin
-        \$112  = \$47 [31:0];
+    \$64  = y3;
+    if (\$signal$22 ) begin
+      if (\$53 ) begin
+        \$64  = \$47 [31:0];
       end
     end
     if (rst) begin
-      \$112  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$113  = \$83 ;
-    if (rst) begin
-      \$113  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$114  = \$84 ;
-    if (rst) begin
-      \$114  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$115  = \$85 ;
-    if (rst) begin
-      \$115  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$116  = \$86 ;
-    if (rst) begin
-      \$116  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$117  = \$87 ;
-    if (rst) begin
-      \$117  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$118  = \$88 ;
-    if (rst) begin
-      \$118  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$119  = \$89 ;
-    if (rst) begin
-      \$119  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$120  = \$90 ;
-    if (rst) begin
-      \$120  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$121  = \$91 ;
-    if (rst) begin
-      \$121  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$122  = \$92 ;
-    if (rst) begin
-      \$122  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$123  = \$93 ;
-    if (rst) begin
-      \$123  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$124  = \$94 ;
-    if (rst) begin
-      \$124  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$125  = \$95 ;
-    if (rst) begin
-      \$125  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$126  = \$96 ;
-    if (rst) begin
-      \$126  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$127  = \$97 ;
-    if (rst) begin
-      \$127  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$128  = \$98 ;
-    if (rst) begin
-      \$128  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$129  = \$99 ;
-    if (rst) begin
-      \$129  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$130  = \$100 ;
-    if (rst) begin
-      \$130  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$131  = \$101 ;
-    if (rst) begin
-      \$131  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$132  = o_y;
-    if (out1_done) begin
-      \$132  = y_out;
-    end
-    if (rst) begin
-      \$132  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$133  = o_index;
-    if (out1_done) begin
-      \$133  = out1_row;
-    end
-    if (rst) begin
-      \$133  = 2'h0;
+      \$64  = 32'd0;
     end
   end
   assign c = corr_uint2[2:0];
@@ -8611,8 +7821,19 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.col3_unit0 (rst, i_hand, i_hand_valid
   assign \i_hand[3].first  = i_hand[138];
   assign \i_hand[3].last  = i_hand[139];
   assign \i_zero[0]  = i_zero;
+  assign \o_acc[0]  = o_acc[31:0];
+  assign \o_acc[0][0]  = o_acc[31:0];
+  assign \o_acc[1]  = o_acc[63:32];
+  assign \o_acc[1][0]  = o_acc[63:32];
+  assign \o_acc[2]  = o_acc[95:64];
+  assign \o_acc[2][0]  = o_acc[95:64];
+  assign \o_acc[3]  = o_acc[127:96];
+  assign \o_acc[3][0]  = o_acc[127:96];
   assign \i_scale[0]  = i_scale;
-  assign \o_y[0]  = o_y;
+  assign o_acc[127:96] = y3;
+  assign o_acc[95:64] = y2;
+  assign o_acc[63:32] = y1;
+  assign o_acc[31:0] = y0;
   assign \$1  = { i_zero, 1'h0 };
   assign \$2  = { hand[32], hand[32:17] };
   assign \$4  = { hand[32:17], 1'h0 };
@@ -8627,42 +7848,6 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.col3_unit0 (rst, i_hand, i_hand_valid
   assign \$37  = { s2_d[18], s2_d[18], s2_d, 5'h00 };
   assign \$40  = { s2_d[18], s2_d, 6'h00 };
   assign \$42  = { s2_d, 7'h00 };
-  assign \$49  = 1'h0;
-  assign out1_enter = 1'h0;
-  assign \$51  = 1'h0;
-  assign out2_enter = 1'h0;
-  assign \$53  = 1'h0;
-  assign out3_enter = 1'h0;
-  assign \$55  = 1'h0;
-  assign out4_enter = 1'h0;
-  assign \$57  = 1'h0;
-  assign out5_enter = 1'h0;
-  assign \$59  = 1'h0;
-  assign out6_enter = 1'h0;
-  assign \$61  = 1'h0;
-  assign out7_enter = 1'h0;
-  assign \$63  = 1'h0;
-  assign out8_enter = 1'h0;
-  assign \$65  = 1'h1;
-  assign out9_enter = \$64 ;
-  assign \$83  = out2_done;
-  assign \$84  = out2_row;
-  assign \$85  = out3_done;
-  assign \$86  = out3_row;
-  assign \$87  = out4_done;
-  assign \$88  = out4_row;
-  assign \$89  = out5_done;
-  assign \$90  = out5_row;
-  assign \$91  = out6_done;
-  assign \$92  = out6_row;
-  assign \$93  = out7_done;
-  assign \$94  = out7_row;
-  assign \$95  = out8_done;
-  assign \$96  = out8_row;
-  assign \$97  = out9_done;
-  assign \$98  = out9_row;
-  assign \$99  = \$64 ;
-  assign \$101  = out1_done;
 endmodule
 
 module \array_lut_w2_a8_os_4x4_shared.mesh.row0_head (load, o_table, a);
@@ -10120,7 +9305,7 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_0_2 (rst, pe_0_0__i_a, i_ctl, o_
   assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_4x4_shared.mesh.tile_0_3 (rst, pe_0_0__i_a, i_ctl, o_w, o_psum, o_valid, pe_0_0__i_w, clk);
+module \array_lut_w2_a8_os_4x4_shared.mesh.tile_0_3 (rst, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, o_valid, pe_0_0__i_w, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -10163,6 +9348,7 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_0_3 (rst, pe_0_0__i_a, i_ctl, o_
   wire [10:0] \o_a[0][0].table[5] ;
   wire [10:0] \o_a[0][0].table[6] ;
   wire [10:0] \o_a[0][0].table[7] ;
+  output [4:0] o_ctl;
   wire [4:0] o_ctl;
   wire [4:0] \o_ctl[0] ;
   wire \o_ctl[0].first ;
@@ -11114,7 +10300,7 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__i
   assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_4x4_shared.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_w, o_psum, o_valid, clk);
+module \array_lut_w2_a8_os_4x4_shared.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -11157,6 +10343,7 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \o_a[0][0].table[5] ;
   wire [10:0] \o_a[0][0].table[6] ;
   wire [10:0] \o_a[0][0].table[7] ;
+  output [4:0] o_ctl;
   wire [4:0] o_ctl;
   wire [4:0] \o_ctl[0] ;
   wire \o_ctl[0].first ;
@@ -12108,7 +11295,7 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__i
   assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_4x4_shared.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_w, o_psum, o_valid, clk);
+module \array_lut_w2_a8_os_4x4_shared.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -12151,6 +11338,7 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \o_a[0][0].table[5] ;
   wire [10:0] \o_a[0][0].table[6] ;
   wire [10:0] \o_a[0][0].table[7] ;
+  output [4:0] o_ctl;
   wire [4:0] o_ctl;
   wire [4:0] \o_ctl[0] ;
   wire \o_ctl[0].first ;
@@ -13099,7 +12287,7 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__i
   assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_4x4_shared.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_psum, o_valid, clk);
+module \array_lut_w2_a8_os_4x4_shared.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -13142,6 +12330,7 @@ module \array_lut_w2_a8_os_4x4_shared.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \o_a[0][0].table[5] ;
   wire [10:0] \o_a[0][0].table[6] ;
   wire [10:0] \o_a[0][0].table[7] ;
+  output [4:0] o_ctl;
   wire [4:0] o_ctl;
   wire [4:0] \o_ctl[0] ;
   wire \o_ctl[0].first ;

@@ -3036,209 +3036,421 @@ module array_lut_w2_a8_os_8x8_shared(a_in__valid, w_in__payload, w_in__valid, y_
   assign \$15  = 3'h1;
 endmodule
 
-module \array_lut_w2_a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$393 , o_row, o_row_valid, o_row_index, clk);
+module \array_lut_w2_a8_os_8x8_shared.mesh (rst, o_row_valid, o_row_index, \i_a$1 , i_ctl, \i_w$393 , o_row, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$2  = 0;
-  wire [3:0] \$1 ;
+  wire \$1 ;
   wire \$10 ;
-  reg [1:0] \$100 ;
-  reg [1:0] \$101 ;
-  reg [31:0] \$102 ;
-  reg [31:0] \$103 ;
-  reg [31:0] \$104 ;
-  reg [31:0] \$105 ;
-  reg [31:0] \$106 ;
-  reg [7:0] \$107 ;
-  reg [7:0] \$108 ;
-  reg [7:0] \$109 ;
+  wire [31:0] \$100 ;
+  wire [31:0] \$101 ;
+  wire [31:0] \$102 ;
+  wire [31:0] \$103 ;
+  wire [31:0] \$104 ;
+  wire [31:0] \$105 ;
+  wire [31:0] \$106 ;
+  wire [31:0] \$107 ;
+  wire [31:0] \$108 ;
+  wire [31:0] \$109 ;
   wire \$11 ;
-  reg [7:0] \$110 ;
-  reg [1:0] \$111 ;
-  reg [7:0] \$112 ;
-  reg [7:0] \$113 ;
-  reg [7:0] \$114 ;
-  reg [1:0] \$115 ;
-  reg [1:0] \$116 ;
-  reg [1:0] \$117 ;
-  reg [31:0] \$118 ;
-  reg [31:0] \$119 ;
+  wire [31:0] \$110 ;
+  wire [31:0] \$111 ;
+  wire [31:0] \$112 ;
+  wire [31:0] \$113 ;
+  wire [31:0] \$114 ;
+  wire [31:0] \$115 ;
+  wire [31:0] \$116 ;
+  wire [31:0] \$117 ;
+  wire [31:0] \$118 ;
+  wire [31:0] \$119 ;
   wire \$12 ;
-  reg [31:0] \$120 ;
-  reg [31:0] \$121 ;
-  reg [7:0] \$122 ;
-  reg [7:0] \$123 ;
-  reg [7:0] \$124 ;
-  reg [7:0] \$125 ;
-  reg [7:0] \$126 ;
-  reg [1:0] \$127 ;
-  reg [7:0] \$128 ;
-  reg [7:0] \$129 ;
+  wire [31:0] \$120 ;
+  wire [31:0] \$121 ;
+  wire [31:0] \$122 ;
+  wire [31:0] \$123 ;
+  wire [31:0] \$124 ;
+  wire [31:0] \$125 ;
+  wire [31:0] \$126 ;
+  wire [31:0] \$127 ;
+  wire [31:0] \$128 ;
+  wire [31:0] \$129 ;
   wire \$13 ;
-  reg [7:0] \$130 ;
-  reg [7:0] \$131 ;
-  reg [1:0] \$132 ;
-  reg [1:0] \$133 ;
-  reg [1:0] \$134 ;
-  reg [1:0] \$135 ;
-  reg [31:0] \$136 ;
-  reg [31:0] \$137 ;
-  reg [31:0] \$138 ;
-  reg [7:0] \$139 ;
+  wire [31:0] \$130 ;
+  wire [31:0] \$131 ;
+  wire [31:0] \$132 ;
+  wire [31:0] \$133 ;
+  wire [31:0] \$134 ;
+  wire [31:0] \$135 ;
+  wire [31:0] \$136 ;
+  wire [31:0] \$137 ;
+  wire [31:0] \$138 ;
+  wire [31:0] \$139 ;
   wire \$14 ;
-  reg [7:0] \$140 ;
-  reg [7:0] \$141 ;
-  reg [7:0] \$142 ;
-  reg [7:0] \$143 ;
-  reg [7:0] \$144 ;
-  reg [1:0] \$145 ;
-  reg [7:0] \$146 ;
-  reg [7:0] \$147 ;
-  reg [7:0] \$148 ;
-  reg [7:0] \$149 ;
+  wire [31:0] \$140 ;
+  wire [31:0] \$141 ;
+  wire [31:0] \$142 ;
+  wire [31:0] \$143 ;
+  wire [31:0] \$144 ;
+  wire [31:0] \$145 ;
+  wire [31:0] \$146 ;
+  wire [31:0] \$147 ;
+  wire [31:0] \$148 ;
+  wire [31:0] \$149 ;
   wire \$15 ;
-  reg [7:0] \$150 ;
-  reg [1:0] \$151 ;
-  reg [1:0] \$152 ;
-  reg [1:0] \$153 ;
-  reg [1:0] \$154 ;
-  reg [1:0] \$155 ;
-  reg [31:0] \$156 ;
-  reg [31:0] \$157 ;
-  reg [7:0] \$158 ;
-  reg [7:0] \$159 ;
+  wire [31:0] \$150 ;
+  wire [31:0] \$151 ;
+  wire [31:0] \$152 ;
+  wire [31:0] \$153 ;
+  wire [31:0] \$154 ;
+  wire [31:0] \$155 ;
+  wire [31:0] \$156 ;
+  wire [31:0] \$157 ;
+  wire [31:0] \$158 ;
+  wire [31:0] \$159 ;
   wire \$16 ;
-  reg [7:0] \$160 ;
-  reg [7:0] \$161 ;
-  reg [7:0] \$162 ;
-  reg [7:0] \$163 ;
-  reg [7:0] \$164 ;
-  reg [1:0] \$165 ;
-  reg [7:0] \$166 ;
-  reg [7:0] \$167 ;
-  reg [7:0] \$168 ;
-  reg [7:0] \$169 ;
+  wire [31:0] \$160 ;
+  wire [31:0] \$161 ;
+  wire [31:0] \$162 ;
+  wire [31:0] \$163 ;
+  wire [31:0] \$164 ;
+  wire [31:0] \$165 ;
+  wire [31:0] \$166 ;
+  wire [31:0] \$167 ;
+  wire [31:0] \$168 ;
+  wire [31:0] \$169 ;
   wire \$17 ;
-  reg [7:0] \$170 ;
-  reg [7:0] \$171 ;
-  reg [1:0] \$172 ;
-  reg [1:0] \$173 ;
-  reg [1:0] \$174 ;
-  reg [1:0] \$175 ;
-  reg [1:0] \$176 ;
-  reg [1:0] \$177 ;
-  reg [31:0] \$178 ;
-  reg [7:0] \$179 ;
-  reg [31:0] \$18 ;
-  reg [7:0] \$180 ;
-  reg [7:0] \$181 ;
-  reg [7:0] \$182 ;
-  reg [7:0] \$183 ;
-  reg [7:0] \$184 ;
-  reg [7:0] \$185 ;
-  reg [7:0] \$186 ;
-  reg [1:0] \$187 ;
-  reg [7:0] \$188 ;
-  reg [7:0] \$189 ;
-  reg [4:0] \$19 ;
-  reg [7:0] \$190 ;
-  reg [7:0] \$191 ;
-  reg [7:0] \$192 ;
-  reg [7:0] \$193 ;
-  reg [7:0] \$194 ;
-  reg [1:0] \$195 ;
-  reg [1:0] \$196 ;
-  reg [1:0] \$197 ;
-  reg [1:0] \$198 ;
-  reg [1:0] \$199 ;
+  wire [31:0] \$170 ;
+  wire [31:0] \$171 ;
+  wire [31:0] \$172 ;
+  wire [31:0] \$173 ;
+  wire [31:0] \$174 ;
+  wire [31:0] \$175 ;
+  wire [31:0] \$176 ;
+  wire [31:0] \$177 ;
+  wire [31:0] \$178 ;
+  wire [31:0] \$179 ;
+  wire \$18 ;
+  wire [31:0] \$180 ;
+  wire [31:0] \$181 ;
+  wire [31:0] \$182 ;
+  wire [31:0] \$183 ;
+  wire [31:0] \$184 ;
+  wire [31:0] \$185 ;
+  wire \$186 ;
+  wire \$187 ;
+  wire \$188 ;
+  wire \$189 ;
+  wire \$19 ;
+  wire \$190 ;
+  wire \$191 ;
+  wire \$192 ;
+  wire \$193 ;
+  wire \$194 ;
+  wire \$195 ;
+  wire \$196 ;
+  wire \$197 ;
+  wire \$198 ;
+  wire \$199 ;
   wire \$2 ;
-  reg [31:0] \$20 ;
-  reg [1:0] \$200 ;
-  reg [1:0] \$201 ;
-  reg [31:0] \$21 ;
-  reg [4:0] \$22 ;
-  reg [4:0] \$23 ;
-  reg [31:0] \$24 ;
-  reg [31:0] \$25 ;
-  reg [31:0] \$26 ;
-  reg [4:0] \$27 ;
-  reg [4:0] \$28 ;
-  reg [4:0] \$29 ;
+  wire \$20 ;
+  wire \$200 ;
+  wire \$201 ;
+  wire \$202 ;
+  wire \$203 ;
+  wire \$204 ;
+  wire \$205 ;
+  wire \$206 ;
+  wire \$207 ;
+  wire \$208 ;
+  wire \$209 ;
+  wire \$21 ;
+  reg [31:0] \$210 ;
+  reg [4:0] \$211 ;
+  reg [31:0] \$212 ;
+  reg [31:0] \$213 ;
+  reg [4:0] \$214 ;
+  reg [4:0] \$215 ;
+  reg [31:0] \$216 ;
+  reg [31:0] \$217 ;
+  reg [31:0] \$218 ;
+  reg [4:0] \$219 ;
+  wire \$22 ;
+  reg [4:0] \$220 ;
+  reg [4:0] \$221 ;
+  reg [31:0] \$222 ;
+  reg [31:0] \$223 ;
+  reg [31:0] \$224 ;
+  reg [31:0] \$225 ;
+  reg [4:0] \$226 ;
+  reg [4:0] \$227 ;
+  reg [4:0] \$228 ;
+  reg [4:0] \$229 ;
+  wire \$23 ;
+  reg [31:0] \$230 ;
+  reg [31:0] \$231 ;
+  reg [31:0] \$232 ;
+  reg [31:0] \$233 ;
+  reg [31:0] \$234 ;
+  reg [4:0] \$235 ;
+  reg [4:0] \$236 ;
+  reg [4:0] \$237 ;
+  reg [4:0] \$238 ;
+  reg [4:0] \$239 ;
+  wire \$24 ;
+  reg [31:0] \$240 ;
+  reg [31:0] \$241 ;
+  reg [31:0] \$242 ;
+  reg [31:0] \$243 ;
+  reg [31:0] \$244 ;
+  reg [31:0] \$245 ;
+  reg [4:0] \$246 ;
+  reg [4:0] \$247 ;
+  reg [4:0] \$248 ;
+  reg [4:0] \$249 ;
+  wire \$25 ;
+  reg [4:0] \$250 ;
+  reg [4:0] \$251 ;
+  reg [31:0] \$252 ;
+  reg [31:0] \$253 ;
+  reg [31:0] \$254 ;
+  reg [31:0] \$255 ;
+  reg [31:0] \$256 ;
+  reg [31:0] \$257 ;
+  reg [31:0] \$258 ;
+  reg [4:0] \$259 ;
+  wire \$26 ;
+  reg [4:0] \$260 ;
+  reg [4:0] \$261 ;
+  reg [4:0] \$262 ;
+  reg [4:0] \$263 ;
+  reg [4:0] \$264 ;
+  reg [4:0] \$265 ;
+  reg [7:0] \$266 ;
+  reg [1:0] \$267 ;
+  reg [7:0] \$268 ;
+  reg [7:0] \$269 ;
+  wire \$27 ;
+  reg [1:0] \$270 ;
+  reg [7:0] \$271 ;
+  reg [7:0] \$272 ;
+  reg [7:0] \$273 ;
+  reg [1:0] \$274 ;
+  reg [7:0] \$275 ;
+  reg [7:0] \$276 ;
+  reg [7:0] \$277 ;
+  reg [7:0] \$278 ;
+  reg [1:0] \$279 ;
+  wire \$28 ;
+  reg [7:0] \$280 ;
+  reg [7:0] \$281 ;
+  reg [7:0] \$282 ;
+  reg [7:0] \$283 ;
+  reg [7:0] \$284 ;
+  reg [1:0] \$285 ;
+  reg [7:0] \$286 ;
+  reg [7:0] \$287 ;
+  reg [7:0] \$288 ;
+  reg [7:0] \$289 ;
+  wire \$29 ;
+  reg [7:0] \$290 ;
+  reg [7:0] \$291 ;
+  reg [1:0] \$292 ;
+  reg [7:0] \$293 ;
+  reg [7:0] \$294 ;
+  reg [7:0] \$295 ;
+  reg [7:0] \$296 ;
+  reg [7:0] \$297 ;
+  reg [7:0] \$298 ;
+  reg [7:0] \$299 ;
   wire \$3 ;
-  reg [31:0] \$30 ;
-  reg [31:0] \$31 ;
-  reg [31:0] \$32 ;
-  reg [31:0] \$33 ;
-  reg [4:0] \$34 ;
-  reg [4:0] \$35 ;
-  reg [4:0] \$36 ;
-  reg [4:0] \$37 ;
-  reg [31:0] \$38 ;
-  reg [31:0] \$39 ;
+  wire \$30 ;
+  reg [1:0] \$300 ;
+  reg [7:0] \$301 ;
+  reg [7:0] \$302 ;
+  reg [7:0] \$303 ;
+  reg [7:0] \$304 ;
+  reg [7:0] \$305 ;
+  reg [7:0] \$306 ;
+  reg [7:0] \$307 ;
+  reg [7:0] \$308 ;
+  reg [1:0] \$309 ;
+  wire \$31 ;
+  reg \$310 ;
+  reg \$311 ;
+  reg \$312 ;
+  reg \$313 ;
+  reg \$314 ;
+  reg \$315 ;
+  reg \$316 ;
+  reg \$317 ;
+  reg \$318 ;
+  reg \$319 ;
+  wire \$32 ;
+  reg \$320 ;
+  reg \$321 ;
+  reg \$322 ;
+  reg \$323 ;
+  reg \$324 ;
+  reg \$325 ;
+  reg \$326 ;
+  reg \$327 ;
+  reg \$328 ;
+  reg \$329 ;
+  wire \$33 ;
+  reg \$330 ;
+  reg \$331 ;
+  reg \$332 ;
+  reg \$333 ;
+  reg \$334 ;
+  reg \$335 ;
+  reg \$336 ;
+  reg \$337 ;
+  reg \$338 ;
+  reg \$339 ;
+  wire \$34 ;
+  reg \$340 ;
+  reg \$341 ;
+  reg \$342 ;
+  reg \$343 ;
+  reg \$344 ;
+  reg \$345 ;
+  reg \$346 ;
+  reg \$347 ;
+  reg \$348 ;
+  reg \$349 ;
+  wire \$35 ;
+  reg \$350 ;
+  reg \$351 ;
+  reg \$352 ;
+  reg \$353 ;
+  reg \$354 ;
+  reg \$355 ;
+  reg \$356 ;
+  reg \$357 ;
+  reg \$358 ;
+  reg \$359 ;
+  wire \$36 ;
+  reg \$360 ;
+  reg \$361 ;
+  reg \$362 ;
+  reg \$363 ;
+  reg \$364 ;
+  reg \$365 ;
+  reg \$366 ;
+  reg \$367 ;
+  reg \$368 ;
+  reg \$369 ;
+  wire \$37 ;
+  reg \$370 ;
+  reg \$371 ;
+  reg \$372 ;
+  reg \$373 ;
+  reg \$374 ;
+  reg \$375 ;
+  reg \$376 ;
+  reg \$377 ;
+  reg \$378 ;
+  reg \$379 ;
+  wire \$38 ;
+  reg \$380 ;
+  reg \$381 ;
+  reg \$382 ;
+  reg \$383 ;
+  reg \$384 ;
+  reg \$385 ;
+  reg \$386 ;
+  reg \$387 ;
+  reg \$388 ;
+  reg \$389 ;
+  wire \$39 ;
+  reg \$390 ;
+  reg \$391 ;
+  reg \$392 ;
+  reg \$393 ;
+  reg \$394 ;
+  reg \$395 ;
+  reg \$396 ;
+  reg \$397 ;
+  reg \$398 ;
+  reg \$399 ;
   wire \$4 ;
-  reg [31:0] \$40 ;
-  reg [31:0] \$41 ;
-  reg [31:0] \$42 ;
-  reg [4:0] \$43 ;
-  reg [4:0] \$44 ;
-  reg [4:0] \$45 ;
-  reg [4:0] \$46 ;
-  reg [4:0] \$47 ;
-  reg [31:0] \$48 ;
-  reg [31:0] \$49 ;
+  wire \$40 ;
+  reg \$400 ;
+  reg \$401 ;
+  reg \$402 ;
+  reg \$403 ;
+  reg \$404 ;
+  reg \$405 ;
+  reg \$406 ;
+  reg \$407 ;
+  reg \$408 ;
+  reg \$409 ;
+  wire \$41 ;
+  reg \$410 ;
+  reg \$411 ;
+  reg \$412 ;
+  reg \$413 ;
+  wire \$42 ;
+  wire \$43 ;
+  wire \$44 ;
+  wire \$45 ;
+  wire \$46 ;
+  wire \$47 ;
+  wire \$48 ;
+  wire \$49 ;
   wire \$5 ;
-  reg [31:0] \$50 ;
-  reg [31:0] \$51 ;
-  reg [31:0] \$52 ;
-  reg [31:0] \$53 ;
-  reg [4:0] \$54 ;
-  reg [4:0] \$55 ;
-  reg [4:0] \$56 ;
-  reg [4:0] \$57 ;
-  reg [4:0] \$58 ;
-  reg [4:0] \$59 ;
+  wire \$50 ;
+  wire \$51 ;
+  wire \$52 ;
+  wire \$53 ;
+  wire \$54 ;
+  wire [1:0] \$55 ;
+  wire [1:0] \$56 ;
+  wire [1:0] \$57 ;
+  wire [1:0] \$58 ;
+  wire [2:0] \$59 ;
   wire \$6 ;
-  reg [31:0] \$60 ;
-  reg [31:0] \$61 ;
-  reg [31:0] \$62 ;
-  reg [31:0] \$63 ;
-  reg [31:0] \$64 ;
-  reg [31:0] \$65 ;
-  reg [31:0] \$66 ;
-  reg [4:0] \$67 ;
-  reg [4:0] \$68 ;
-  reg [4:0] \$69 ;
+  wire [2:0] \$60 ;
+  wire [2:0] \$61 ;
+  wire [2:0] \$62 ;
+  wire [2:0] \$63 ;
+  wire [2:0] \$64 ;
+  wire [2:0] \$65 ;
+  wire [31:0] \$66 ;
+  wire [31:0] \$67 ;
+  wire [31:0] \$68 ;
+  wire [31:0] \$69 ;
   wire \$7 ;
-  reg [4:0] \$70 ;
-  reg [4:0] \$71 ;
-  reg [4:0] \$72 ;
-  reg [4:0] \$73 ;
-  reg [7:0] \$74 ;
-  reg [1:0] \$75 ;
-  reg [31:0] \$76 ;
-  reg [31:0] \$77 ;
-  reg [31:0] \$78 ;
-  reg [31:0] \$79 ;
+  wire [31:0] \$70 ;
+  wire [31:0] \$71 ;
+  wire [31:0] \$72 ;
+  wire [31:0] \$73 ;
+  wire [31:0] \$74 ;
+  wire [31:0] \$75 ;
+  wire [31:0] \$76 ;
+  wire [31:0] \$77 ;
+  wire [31:0] \$78 ;
+  wire [31:0] \$79 ;
   wire \$8 ;
-  reg [31:0] \$80 ;
-  reg [31:0] \$81 ;
-  reg [31:0] \$82 ;
-  reg [7:0] \$83 ;
-  reg [7:0] \$84 ;
-  reg [1:0] \$85 ;
-  reg [7:0] \$86 ;
-  reg [1:0] \$87 ;
-  reg [31:0] \$88 ;
-  reg [31:0] \$89 ;
+  wire [31:0] \$80 ;
+  wire [31:0] \$81 ;
+  wire [31:0] \$82 ;
+  wire [31:0] \$83 ;
+  wire [31:0] \$84 ;
+  wire [31:0] \$85 ;
+  wire [31:0] \$86 ;
+  wire [31:0] \$87 ;
+  wire [31:0] \$88 ;
+  wire [31:0] \$89 ;
   wire \$9 ;
-  reg [31:0] \$90 ;
-  reg [31:0] \$91 ;
-  reg [31:0] \$92 ;
-  reg [31:0] \$93 ;
-  reg [7:0] \$94 ;
-  reg [7:0] \$95 ;
-  reg [7:0] \$96 ;
-  reg [1:0] \$97 ;
-  reg [7:0] \$98 ;
-  reg [7:0] \$99 ;
+  wire [31:0] \$90 ;
+  wire [31:0] \$91 ;
+  wire [31:0] \$92 ;
+  wire [31:0] \$93 ;
+  wire [31:0] \$94 ;
+  wire [31:0] \$95 ;
+  wire [31:0] \$96 ;
+  wire [31:0] \$97 ;
+  wire [31:0] \$98 ;
+  wire [31:0] \$99 ;
   (* init = 32'd0 *)
   wire [31:0] a1_d1;
   wire [31:0] \a1_d1[0] ;
@@ -4905,293 +5117,293 @@ module \array_lut_w2_a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$393 , o_ro
   wire \i_ctl.load_w ;
   wire \i_ctl.valid ;
   wire [279:0] i_hand;
-  wire [279:0] \i_hand$420 ;
-  wire [34:0] \i_hand$420[0] ;
-  wire [16:0] \i_hand$420[0].acc ;
-  wire [15:0] \i_hand$420[0].act_sum ;
-  wire \i_hand$420[0].first ;
-  wire \i_hand$420[0].last ;
-  wire [34:0] \i_hand$420[1] ;
-  wire [16:0] \i_hand$420[1].acc ;
-  wire [15:0] \i_hand$420[1].act_sum ;
-  wire \i_hand$420[1].first ;
-  wire \i_hand$420[1].last ;
-  wire [34:0] \i_hand$420[2] ;
-  wire [16:0] \i_hand$420[2].acc ;
-  wire [15:0] \i_hand$420[2].act_sum ;
-  wire \i_hand$420[2].first ;
-  wire \i_hand$420[2].last ;
-  wire [34:0] \i_hand$420[3] ;
-  wire [16:0] \i_hand$420[3].acc ;
-  wire [15:0] \i_hand$420[3].act_sum ;
-  wire \i_hand$420[3].first ;
-  wire \i_hand$420[3].last ;
-  wire [34:0] \i_hand$420[4] ;
-  wire [16:0] \i_hand$420[4].acc ;
-  wire [15:0] \i_hand$420[4].act_sum ;
-  wire \i_hand$420[4].first ;
-  wire \i_hand$420[4].last ;
-  wire [34:0] \i_hand$420[5] ;
-  wire [16:0] \i_hand$420[5].acc ;
-  wire [15:0] \i_hand$420[5].act_sum ;
-  wire \i_hand$420[5].first ;
-  wire \i_hand$420[5].last ;
-  wire [34:0] \i_hand$420[6] ;
-  wire [16:0] \i_hand$420[6].acc ;
-  wire [15:0] \i_hand$420[6].act_sum ;
-  wire \i_hand$420[6].first ;
-  wire \i_hand$420[6].last ;
-  wire [34:0] \i_hand$420[7] ;
-  wire [16:0] \i_hand$420[7].acc ;
-  wire [15:0] \i_hand$420[7].act_sum ;
-  wire \i_hand$420[7].first ;
-  wire \i_hand$420[7].last ;
-  wire [279:0] \i_hand$445 ;
-  wire [34:0] \i_hand$445[0] ;
-  wire [16:0] \i_hand$445[0].acc ;
-  wire [15:0] \i_hand$445[0].act_sum ;
-  wire \i_hand$445[0].first ;
-  wire \i_hand$445[0].last ;
-  wire [34:0] \i_hand$445[1] ;
-  wire [16:0] \i_hand$445[1].acc ;
-  wire [15:0] \i_hand$445[1].act_sum ;
-  wire \i_hand$445[1].first ;
-  wire \i_hand$445[1].last ;
-  wire [34:0] \i_hand$445[2] ;
-  wire [16:0] \i_hand$445[2].acc ;
-  wire [15:0] \i_hand$445[2].act_sum ;
-  wire \i_hand$445[2].first ;
-  wire \i_hand$445[2].last ;
-  wire [34:0] \i_hand$445[3] ;
-  wire [16:0] \i_hand$445[3].acc ;
-  wire [15:0] \i_hand$445[3].act_sum ;
-  wire \i_hand$445[3].first ;
-  wire \i_hand$445[3].last ;
-  wire [34:0] \i_hand$445[4] ;
-  wire [16:0] \i_hand$445[4].acc ;
-  wire [15:0] \i_hand$445[4].act_sum ;
-  wire \i_hand$445[4].first ;
-  wire \i_hand$445[4].last ;
-  wire [34:0] \i_hand$445[5] ;
-  wire [16:0] \i_hand$445[5].acc ;
-  wire [15:0] \i_hand$445[5].act_sum ;
-  wire \i_hand$445[5].first ;
-  wire \i_hand$445[5].last ;
-  wire [34:0] \i_hand$445[6] ;
-  wire [16:0] \i_hand$445[6].acc ;
-  wire [15:0] \i_hand$445[6].act_sum ;
-  wire \i_hand$445[6].first ;
-  wire \i_hand$445[6].last ;
-  wire [34:0] \i_hand$445[7] ;
-  wire [16:0] \i_hand$445[7].acc ;
-  wire [15:0] \i_hand$445[7].act_sum ;
-  wire \i_hand$445[7].first ;
-  wire \i_hand$445[7].last ;
-  wire [279:0] \i_hand$470 ;
-  wire [34:0] \i_hand$470[0] ;
-  wire [16:0] \i_hand$470[0].acc ;
-  wire [15:0] \i_hand$470[0].act_sum ;
-  wire \i_hand$470[0].first ;
-  wire \i_hand$470[0].last ;
-  wire [34:0] \i_hand$470[1] ;
-  wire [16:0] \i_hand$470[1].acc ;
-  wire [15:0] \i_hand$470[1].act_sum ;
-  wire \i_hand$470[1].first ;
-  wire \i_hand$470[1].last ;
-  wire [34:0] \i_hand$470[2] ;
-  wire [16:0] \i_hand$470[2].acc ;
-  wire [15:0] \i_hand$470[2].act_sum ;
-  wire \i_hand$470[2].first ;
-  wire \i_hand$470[2].last ;
-  wire [34:0] \i_hand$470[3] ;
-  wire [16:0] \i_hand$470[3].acc ;
-  wire [15:0] \i_hand$470[3].act_sum ;
-  wire \i_hand$470[3].first ;
-  wire \i_hand$470[3].last ;
-  wire [34:0] \i_hand$470[4] ;
-  wire [16:0] \i_hand$470[4].acc ;
-  wire [15:0] \i_hand$470[4].act_sum ;
-  wire \i_hand$470[4].first ;
-  wire \i_hand$470[4].last ;
-  wire [34:0] \i_hand$470[5] ;
-  wire [16:0] \i_hand$470[5].acc ;
-  wire [15:0] \i_hand$470[5].act_sum ;
-  wire \i_hand$470[5].first ;
-  wire \i_hand$470[5].last ;
-  wire [34:0] \i_hand$470[6] ;
-  wire [16:0] \i_hand$470[6].acc ;
-  wire [15:0] \i_hand$470[6].act_sum ;
-  wire \i_hand$470[6].first ;
-  wire \i_hand$470[6].last ;
-  wire [34:0] \i_hand$470[7] ;
-  wire [16:0] \i_hand$470[7].acc ;
-  wire [15:0] \i_hand$470[7].act_sum ;
-  wire \i_hand$470[7].first ;
-  wire \i_hand$470[7].last ;
-  wire [279:0] \i_hand$495 ;
-  wire [34:0] \i_hand$495[0] ;
-  wire [16:0] \i_hand$495[0].acc ;
-  wire [15:0] \i_hand$495[0].act_sum ;
-  wire \i_hand$495[0].first ;
-  wire \i_hand$495[0].last ;
-  wire [34:0] \i_hand$495[1] ;
-  wire [16:0] \i_hand$495[1].acc ;
-  wire [15:0] \i_hand$495[1].act_sum ;
-  wire \i_hand$495[1].first ;
-  wire \i_hand$495[1].last ;
-  wire [34:0] \i_hand$495[2] ;
-  wire [16:0] \i_hand$495[2].acc ;
-  wire [15:0] \i_hand$495[2].act_sum ;
-  wire \i_hand$495[2].first ;
-  wire \i_hand$495[2].last ;
-  wire [34:0] \i_hand$495[3] ;
-  wire [16:0] \i_hand$495[3].acc ;
-  wire [15:0] \i_hand$495[3].act_sum ;
-  wire \i_hand$495[3].first ;
-  wire \i_hand$495[3].last ;
-  wire [34:0] \i_hand$495[4] ;
-  wire [16:0] \i_hand$495[4].acc ;
-  wire [15:0] \i_hand$495[4].act_sum ;
-  wire \i_hand$495[4].first ;
-  wire \i_hand$495[4].last ;
-  wire [34:0] \i_hand$495[5] ;
-  wire [16:0] \i_hand$495[5].acc ;
-  wire [15:0] \i_hand$495[5].act_sum ;
-  wire \i_hand$495[5].first ;
-  wire \i_hand$495[5].last ;
-  wire [34:0] \i_hand$495[6] ;
-  wire [16:0] \i_hand$495[6].acc ;
-  wire [15:0] \i_hand$495[6].act_sum ;
-  wire \i_hand$495[6].first ;
-  wire \i_hand$495[6].last ;
-  wire [34:0] \i_hand$495[7] ;
-  wire [16:0] \i_hand$495[7].acc ;
-  wire [15:0] \i_hand$495[7].act_sum ;
-  wire \i_hand$495[7].first ;
-  wire \i_hand$495[7].last ;
-  wire [279:0] \i_hand$520 ;
-  wire [34:0] \i_hand$520[0] ;
-  wire [16:0] \i_hand$520[0].acc ;
-  wire [15:0] \i_hand$520[0].act_sum ;
-  wire \i_hand$520[0].first ;
-  wire \i_hand$520[0].last ;
-  wire [34:0] \i_hand$520[1] ;
-  wire [16:0] \i_hand$520[1].acc ;
-  wire [15:0] \i_hand$520[1].act_sum ;
-  wire \i_hand$520[1].first ;
-  wire \i_hand$520[1].last ;
-  wire [34:0] \i_hand$520[2] ;
-  wire [16:0] \i_hand$520[2].acc ;
-  wire [15:0] \i_hand$520[2].act_sum ;
-  wire \i_hand$520[2].first ;
-  wire \i_hand$520[2].last ;
-  wire [34:0] \i_hand$520[3] ;
-  wire [16:0] \i_hand$520[3].acc ;
-  wire [15:0] \i_hand$520[3].act_sum ;
-  wire \i_hand$520[3].first ;
-  wire \i_hand$520[3].last ;
-  wire [34:0] \i_hand$520[4] ;
-  wire [16:0] \i_hand$520[4].acc ;
-  wire [15:0] \i_hand$520[4].act_sum ;
-  wire \i_hand$520[4].first ;
-  wire \i_hand$520[4].last ;
-  wire [34:0] \i_hand$520[5] ;
-  wire [16:0] \i_hand$520[5].acc ;
-  wire [15:0] \i_hand$520[5].act_sum ;
-  wire \i_hand$520[5].first ;
-  wire \i_hand$520[5].last ;
-  wire [34:0] \i_hand$520[6] ;
-  wire [16:0] \i_hand$520[6].acc ;
-  wire [15:0] \i_hand$520[6].act_sum ;
-  wire \i_hand$520[6].first ;
-  wire \i_hand$520[6].last ;
-  wire [34:0] \i_hand$520[7] ;
-  wire [16:0] \i_hand$520[7].acc ;
-  wire [15:0] \i_hand$520[7].act_sum ;
-  wire \i_hand$520[7].first ;
-  wire \i_hand$520[7].last ;
-  wire [279:0] \i_hand$545 ;
-  wire [34:0] \i_hand$545[0] ;
-  wire [16:0] \i_hand$545[0].acc ;
-  wire [15:0] \i_hand$545[0].act_sum ;
-  wire \i_hand$545[0].first ;
-  wire \i_hand$545[0].last ;
-  wire [34:0] \i_hand$545[1] ;
-  wire [16:0] \i_hand$545[1].acc ;
-  wire [15:0] \i_hand$545[1].act_sum ;
-  wire \i_hand$545[1].first ;
-  wire \i_hand$545[1].last ;
-  wire [34:0] \i_hand$545[2] ;
-  wire [16:0] \i_hand$545[2].acc ;
-  wire [15:0] \i_hand$545[2].act_sum ;
-  wire \i_hand$545[2].first ;
-  wire \i_hand$545[2].last ;
-  wire [34:0] \i_hand$545[3] ;
-  wire [16:0] \i_hand$545[3].acc ;
-  wire [15:0] \i_hand$545[3].act_sum ;
-  wire \i_hand$545[3].first ;
-  wire \i_hand$545[3].last ;
-  wire [34:0] \i_hand$545[4] ;
-  wire [16:0] \i_hand$545[4].acc ;
-  wire [15:0] \i_hand$545[4].act_sum ;
-  wire \i_hand$545[4].first ;
-  wire \i_hand$545[4].last ;
-  wire [34:0] \i_hand$545[5] ;
-  wire [16:0] \i_hand$545[5].acc ;
-  wire [15:0] \i_hand$545[5].act_sum ;
-  wire \i_hand$545[5].first ;
-  wire \i_hand$545[5].last ;
-  wire [34:0] \i_hand$545[6] ;
-  wire [16:0] \i_hand$545[6].acc ;
-  wire [15:0] \i_hand$545[6].act_sum ;
-  wire \i_hand$545[6].first ;
-  wire \i_hand$545[6].last ;
-  wire [34:0] \i_hand$545[7] ;
-  wire [16:0] \i_hand$545[7].acc ;
-  wire [15:0] \i_hand$545[7].act_sum ;
-  wire \i_hand$545[7].first ;
-  wire \i_hand$545[7].last ;
-  wire [279:0] \i_hand$570 ;
-  wire [34:0] \i_hand$570[0] ;
-  wire [16:0] \i_hand$570[0].acc ;
-  wire [15:0] \i_hand$570[0].act_sum ;
-  wire \i_hand$570[0].first ;
-  wire \i_hand$570[0].last ;
-  wire [34:0] \i_hand$570[1] ;
-  wire [16:0] \i_hand$570[1].acc ;
-  wire [15:0] \i_hand$570[1].act_sum ;
-  wire \i_hand$570[1].first ;
-  wire \i_hand$570[1].last ;
-  wire [34:0] \i_hand$570[2] ;
-  wire [16:0] \i_hand$570[2].acc ;
-  wire [15:0] \i_hand$570[2].act_sum ;
-  wire \i_hand$570[2].first ;
-  wire \i_hand$570[2].last ;
-  wire [34:0] \i_hand$570[3] ;
-  wire [16:0] \i_hand$570[3].acc ;
-  wire [15:0] \i_hand$570[3].act_sum ;
-  wire \i_hand$570[3].first ;
-  wire \i_hand$570[3].last ;
-  wire [34:0] \i_hand$570[4] ;
-  wire [16:0] \i_hand$570[4].acc ;
-  wire [15:0] \i_hand$570[4].act_sum ;
-  wire \i_hand$570[4].first ;
-  wire \i_hand$570[4].last ;
-  wire [34:0] \i_hand$570[5] ;
-  wire [16:0] \i_hand$570[5].acc ;
-  wire [15:0] \i_hand$570[5].act_sum ;
-  wire \i_hand$570[5].first ;
-  wire \i_hand$570[5].last ;
-  wire [34:0] \i_hand$570[6] ;
-  wire [16:0] \i_hand$570[6].acc ;
-  wire [15:0] \i_hand$570[6].act_sum ;
-  wire \i_hand$570[6].first ;
-  wire \i_hand$570[6].last ;
-  wire [34:0] \i_hand$570[7] ;
-  wire [16:0] \i_hand$570[7].acc ;
-  wire [15:0] \i_hand$570[7].act_sum ;
-  wire \i_hand$570[7].first ;
-  wire \i_hand$570[7].last ;
+  wire [279:0] \i_hand$418 ;
+  wire [34:0] \i_hand$418[0] ;
+  wire [16:0] \i_hand$418[0].acc ;
+  wire [15:0] \i_hand$418[0].act_sum ;
+  wire \i_hand$418[0].first ;
+  wire \i_hand$418[0].last ;
+  wire [34:0] \i_hand$418[1] ;
+  wire [16:0] \i_hand$418[1].acc ;
+  wire [15:0] \i_hand$418[1].act_sum ;
+  wire \i_hand$418[1].first ;
+  wire \i_hand$418[1].last ;
+  wire [34:0] \i_hand$418[2] ;
+  wire [16:0] \i_hand$418[2].acc ;
+  wire [15:0] \i_hand$418[2].act_sum ;
+  wire \i_hand$418[2].first ;
+  wire \i_hand$418[2].last ;
+  wire [34:0] \i_hand$418[3] ;
+  wire [16:0] \i_hand$418[3].acc ;
+  wire [15:0] \i_hand$418[3].act_sum ;
+  wire \i_hand$418[3].first ;
+  wire \i_hand$418[3].last ;
+  wire [34:0] \i_hand$418[4] ;
+  wire [16:0] \i_hand$418[4].acc ;
+  wire [15:0] \i_hand$418[4].act_sum ;
+  wire \i_hand$418[4].first ;
+  wire \i_hand$418[4].last ;
+  wire [34:0] \i_hand$418[5] ;
+  wire [16:0] \i_hand$418[5].acc ;
+  wire [15:0] \i_hand$418[5].act_sum ;
+  wire \i_hand$418[5].first ;
+  wire \i_hand$418[5].last ;
+  wire [34:0] \i_hand$418[6] ;
+  wire [16:0] \i_hand$418[6].acc ;
+  wire [15:0] \i_hand$418[6].act_sum ;
+  wire \i_hand$418[6].first ;
+  wire \i_hand$418[6].last ;
+  wire [34:0] \i_hand$418[7] ;
+  wire [16:0] \i_hand$418[7].acc ;
+  wire [15:0] \i_hand$418[7].act_sum ;
+  wire \i_hand$418[7].first ;
+  wire \i_hand$418[7].last ;
+  wire [279:0] \i_hand$442 ;
+  wire [34:0] \i_hand$442[0] ;
+  wire [16:0] \i_hand$442[0].acc ;
+  wire [15:0] \i_hand$442[0].act_sum ;
+  wire \i_hand$442[0].first ;
+  wire \i_hand$442[0].last ;
+  wire [34:0] \i_hand$442[1] ;
+  wire [16:0] \i_hand$442[1].acc ;
+  wire [15:0] \i_hand$442[1].act_sum ;
+  wire \i_hand$442[1].first ;
+  wire \i_hand$442[1].last ;
+  wire [34:0] \i_hand$442[2] ;
+  wire [16:0] \i_hand$442[2].acc ;
+  wire [15:0] \i_hand$442[2].act_sum ;
+  wire \i_hand$442[2].first ;
+  wire \i_hand$442[2].last ;
+  wire [34:0] \i_hand$442[3] ;
+  wire [16:0] \i_hand$442[3].acc ;
+  wire [15:0] \i_hand$442[3].act_sum ;
+  wire \i_hand$442[3].first ;
+  wire \i_hand$442[3].last ;
+  wire [34:0] \i_hand$442[4] ;
+  wire [16:0] \i_hand$442[4].acc ;
+  wire [15:0] \i_hand$442[4].act_sum ;
+  wire \i_hand$442[4].first ;
+  wire \i_hand$442[4].last ;
+  wire [34:0] \i_hand$442[5] ;
+  wire [16:0] \i_hand$442[5].acc ;
+  wire [15:0] \i_hand$442[5].act_sum ;
+  wire \i_hand$442[5].first ;
+  wire \i_hand$442[5].last ;
+  wire [34:0] \i_hand$442[6] ;
+  wire [16:0] \i_hand$442[6].acc ;
+  wire [15:0] \i_hand$442[6].act_sum ;
+  wire \i_hand$442[6].first ;
+  wire \i_hand$442[6].last ;
+  wire [34:0] \i_hand$442[7] ;
+  wire [16:0] \i_hand$442[7].acc ;
+  wire [15:0] \i_hand$442[7].act_sum ;
+  wire \i_hand$442[7].first ;
+  wire \i_hand$442[7].last ;
+  wire [279:0] \i_hand$466 ;
+  wire [34:0] \i_hand$466[0] ;
+  wire [16:0] \i_hand$466[0].acc ;
+  wire [15:0] \i_hand$466[0].act_sum ;
+  wire \i_hand$466[0].first ;
+  wire \i_hand$466[0].last ;
+  wire [34:0] \i_hand$466[1] ;
+  wire [16:0] \i_hand$466[1].acc ;
+  wire [15:0] \i_hand$466[1].act_sum ;
+  wire \i_hand$466[1].first ;
+  wire \i_hand$466[1].last ;
+  wire [34:0] \i_hand$466[2] ;
+  wire [16:0] \i_hand$466[2].acc ;
+  wire [15:0] \i_hand$466[2].act_sum ;
+  wire \i_hand$466[2].first ;
+  wire \i_hand$466[2].last ;
+  wire [34:0] \i_hand$466[3] ;
+  wire [16:0] \i_hand$466[3].acc ;
+  wire [15:0] \i_hand$466[3].act_sum ;
+  wire \i_hand$466[3].first ;
+  wire \i_hand$466[3].last ;
+  wire [34:0] \i_hand$466[4] ;
+  wire [16:0] \i_hand$466[4].acc ;
+  wire [15:0] \i_hand$466[4].act_sum ;
+  wire \i_hand$466[4].first ;
+  wire \i_hand$466[4].last ;
+  wire [34:0] \i_hand$466[5] ;
+  wire [16:0] \i_hand$466[5].acc ;
+  wire [15:0] \i_hand$466[5].act_sum ;
+  wire \i_hand$466[5].first ;
+  wire \i_hand$466[5].last ;
+  wire [34:0] \i_hand$466[6] ;
+  wire [16:0] \i_hand$466[6].acc ;
+  wire [15:0] \i_hand$466[6].act_sum ;
+  wire \i_hand$466[6].first ;
+  wire \i_hand$466[6].last ;
+  wire [34:0] \i_hand$466[7] ;
+  wire [16:0] \i_hand$466[7].acc ;
+  wire [15:0] \i_hand$466[7].act_sum ;
+  wire \i_hand$466[7].first ;
+  wire \i_hand$466[7].last ;
+  wire [279:0] \i_hand$490 ;
+  wire [34:0] \i_hand$490[0] ;
+  wire [16:0] \i_hand$490[0].acc ;
+  wire [15:0] \i_hand$490[0].act_sum ;
+  wire \i_hand$490[0].first ;
+  wire \i_hand$490[0].last ;
+  wire [34:0] \i_hand$490[1] ;
+  wire [16:0] \i_hand$490[1].acc ;
+  wire [15:0] \i_hand$490[1].act_sum ;
+  wire \i_hand$490[1].first ;
+  wire \i_hand$490[1].last ;
+  wire [34:0] \i_hand$490[2] ;
+  wire [16:0] \i_hand$490[2].acc ;
+  wire [15:0] \i_hand$490[2].act_sum ;
+  wire \i_hand$490[2].first ;
+  wire \i_hand$490[2].last ;
+  wire [34:0] \i_hand$490[3] ;
+  wire [16:0] \i_hand$490[3].acc ;
+  wire [15:0] \i_hand$490[3].act_sum ;
+  wire \i_hand$490[3].first ;
+  wire \i_hand$490[3].last ;
+  wire [34:0] \i_hand$490[4] ;
+  wire [16:0] \i_hand$490[4].acc ;
+  wire [15:0] \i_hand$490[4].act_sum ;
+  wire \i_hand$490[4].first ;
+  wire \i_hand$490[4].last ;
+  wire [34:0] \i_hand$490[5] ;
+  wire [16:0] \i_hand$490[5].acc ;
+  wire [15:0] \i_hand$490[5].act_sum ;
+  wire \i_hand$490[5].first ;
+  wire \i_hand$490[5].last ;
+  wire [34:0] \i_hand$490[6] ;
+  wire [16:0] \i_hand$490[6].acc ;
+  wire [15:0] \i_hand$490[6].act_sum ;
+  wire \i_hand$490[6].first ;
+  wire \i_hand$490[6].last ;
+  wire [34:0] \i_hand$490[7] ;
+  wire [16:0] \i_hand$490[7].acc ;
+  wire [15:0] \i_hand$490[7].act_sum ;
+  wire \i_hand$490[7].first ;
+  wire \i_hand$490[7].last ;
+  wire [279:0] \i_hand$514 ;
+  wire [34:0] \i_hand$514[0] ;
+  wire [16:0] \i_hand$514[0].acc ;
+  wire [15:0] \i_hand$514[0].act_sum ;
+  wire \i_hand$514[0].first ;
+  wire \i_hand$514[0].last ;
+  wire [34:0] \i_hand$514[1] ;
+  wire [16:0] \i_hand$514[1].acc ;
+  wire [15:0] \i_hand$514[1].act_sum ;
+  wire \i_hand$514[1].first ;
+  wire \i_hand$514[1].last ;
+  wire [34:0] \i_hand$514[2] ;
+  wire [16:0] \i_hand$514[2].acc ;
+  wire [15:0] \i_hand$514[2].act_sum ;
+  wire \i_hand$514[2].first ;
+  wire \i_hand$514[2].last ;
+  wire [34:0] \i_hand$514[3] ;
+  wire [16:0] \i_hand$514[3].acc ;
+  wire [15:0] \i_hand$514[3].act_sum ;
+  wire \i_hand$514[3].first ;
+  wire \i_hand$514[3].last ;
+  wire [34:0] \i_hand$514[4] ;
+  wire [16:0] \i_hand$514[4].acc ;
+  wire [15:0] \i_hand$514[4].act_sum ;
+  wire \i_hand$514[4].first ;
+  wire \i_hand$514[4].last ;
+  wire [34:0] \i_hand$514[5] ;
+  wire [16:0] \i_hand$514[5].acc ;
+  wire [15:0] \i_hand$514[5].act_sum ;
+  wire \i_hand$514[5].first ;
+  wire \i_hand$514[5].last ;
+  wire [34:0] \i_hand$514[6] ;
+  wire [16:0] \i_hand$514[6].acc ;
+  wire [15:0] \i_hand$514[6].act_sum ;
+  wire \i_hand$514[6].first ;
+  wire \i_hand$514[6].last ;
+  wire [34:0] \i_hand$514[7] ;
+  wire [16:0] \i_hand$514[7].acc ;
+  wire [15:0] \i_hand$514[7].act_sum ;
+  wire \i_hand$514[7].first ;
+  wire \i_hand$514[7].last ;
+  wire [279:0] \i_hand$538 ;
+  wire [34:0] \i_hand$538[0] ;
+  wire [16:0] \i_hand$538[0].acc ;
+  wire [15:0] \i_hand$538[0].act_sum ;
+  wire \i_hand$538[0].first ;
+  wire \i_hand$538[0].last ;
+  wire [34:0] \i_hand$538[1] ;
+  wire [16:0] \i_hand$538[1].acc ;
+  wire [15:0] \i_hand$538[1].act_sum ;
+  wire \i_hand$538[1].first ;
+  wire \i_hand$538[1].last ;
+  wire [34:0] \i_hand$538[2] ;
+  wire [16:0] \i_hand$538[2].acc ;
+  wire [15:0] \i_hand$538[2].act_sum ;
+  wire \i_hand$538[2].first ;
+  wire \i_hand$538[2].last ;
+  wire [34:0] \i_hand$538[3] ;
+  wire [16:0] \i_hand$538[3].acc ;
+  wire [15:0] \i_hand$538[3].act_sum ;
+  wire \i_hand$538[3].first ;
+  wire \i_hand$538[3].last ;
+  wire [34:0] \i_hand$538[4] ;
+  wire [16:0] \i_hand$538[4].acc ;
+  wire [15:0] \i_hand$538[4].act_sum ;
+  wire \i_hand$538[4].first ;
+  wire \i_hand$538[4].last ;
+  wire [34:0] \i_hand$538[5] ;
+  wire [16:0] \i_hand$538[5].acc ;
+  wire [15:0] \i_hand$538[5].act_sum ;
+  wire \i_hand$538[5].first ;
+  wire \i_hand$538[5].last ;
+  wire [34:0] \i_hand$538[6] ;
+  wire [16:0] \i_hand$538[6].acc ;
+  wire [15:0] \i_hand$538[6].act_sum ;
+  wire \i_hand$538[6].first ;
+  wire \i_hand$538[6].last ;
+  wire [34:0] \i_hand$538[7] ;
+  wire [16:0] \i_hand$538[7].acc ;
+  wire [15:0] \i_hand$538[7].act_sum ;
+  wire \i_hand$538[7].first ;
+  wire \i_hand$538[7].last ;
+  wire [279:0] \i_hand$562 ;
+  wire [34:0] \i_hand$562[0] ;
+  wire [16:0] \i_hand$562[0].acc ;
+  wire [15:0] \i_hand$562[0].act_sum ;
+  wire \i_hand$562[0].first ;
+  wire \i_hand$562[0].last ;
+  wire [34:0] \i_hand$562[1] ;
+  wire [16:0] \i_hand$562[1].acc ;
+  wire [15:0] \i_hand$562[1].act_sum ;
+  wire \i_hand$562[1].first ;
+  wire \i_hand$562[1].last ;
+  wire [34:0] \i_hand$562[2] ;
+  wire [16:0] \i_hand$562[2].acc ;
+  wire [15:0] \i_hand$562[2].act_sum ;
+  wire \i_hand$562[2].first ;
+  wire \i_hand$562[2].last ;
+  wire [34:0] \i_hand$562[3] ;
+  wire [16:0] \i_hand$562[3].acc ;
+  wire [15:0] \i_hand$562[3].act_sum ;
+  wire \i_hand$562[3].first ;
+  wire \i_hand$562[3].last ;
+  wire [34:0] \i_hand$562[4] ;
+  wire [16:0] \i_hand$562[4].acc ;
+  wire [15:0] \i_hand$562[4].act_sum ;
+  wire \i_hand$562[4].first ;
+  wire \i_hand$562[4].last ;
+  wire [34:0] \i_hand$562[5] ;
+  wire [16:0] \i_hand$562[5].acc ;
+  wire [15:0] \i_hand$562[5].act_sum ;
+  wire \i_hand$562[5].first ;
+  wire \i_hand$562[5].last ;
+  wire [34:0] \i_hand$562[6] ;
+  wire [16:0] \i_hand$562[6].acc ;
+  wire [15:0] \i_hand$562[6].act_sum ;
+  wire \i_hand$562[6].first ;
+  wire \i_hand$562[6].last ;
+  wire [34:0] \i_hand$562[7] ;
+  wire [16:0] \i_hand$562[7].acc ;
+  wire [15:0] \i_hand$562[7].act_sum ;
+  wire \i_hand$562[7].first ;
+  wire \i_hand$562[7].last ;
   wire [34:0] \i_hand[0] ;
   wire [16:0] \i_hand[0].acc ;
   wire [15:0] \i_hand[0].act_sum ;
@@ -5233,28 +5445,28 @@ module \array_lut_w2_a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$393 , o_ro
   wire \i_hand[7].first ;
   wire \i_hand[7].last ;
   wire [7:0] i_hand_valid;
-  wire [7:0] \i_hand_valid$422 ;
-  wire [7:0] \i_hand_valid$447 ;
-  wire [7:0] \i_hand_valid$472 ;
-  wire [7:0] \i_hand_valid$497 ;
-  wire [7:0] \i_hand_valid$522 ;
-  wire [7:0] \i_hand_valid$547 ;
-  wire [7:0] \i_hand_valid$572 ;
+  wire [7:0] \i_hand_valid$420 ;
+  wire [7:0] \i_hand_valid$444 ;
+  wire [7:0] \i_hand_valid$468 ;
+  wire [7:0] \i_hand_valid$492 ;
+  wire [7:0] \i_hand_valid$516 ;
+  wire [7:0] \i_hand_valid$540 ;
+  wire [7:0] \i_hand_valid$564 ;
   reg [7:0] i_scale = 8'h00;
-  reg [7:0] \i_scale$438  = 8'h00;
-  wire [7:0] \i_scale$438[0] ;
-  reg [7:0] \i_scale$463  = 8'h00;
-  wire [7:0] \i_scale$463[0] ;
-  reg [7:0] \i_scale$488  = 8'h00;
-  wire [7:0] \i_scale$488[0] ;
-  reg [7:0] \i_scale$513  = 8'h00;
-  wire [7:0] \i_scale$513[0] ;
-  reg [7:0] \i_scale$538  = 8'h00;
-  wire [7:0] \i_scale$538[0] ;
-  reg [7:0] \i_scale$563  = 8'h00;
-  wire [7:0] \i_scale$563[0] ;
-  reg [7:0] \i_scale$588  = 8'h00;
-  wire [7:0] \i_scale$588[0] ;
+  reg [7:0] \i_scale$436  = 8'h00;
+  wire [7:0] \i_scale$436[0] ;
+  reg [7:0] \i_scale$460  = 8'h00;
+  wire [7:0] \i_scale$460[0] ;
+  reg [7:0] \i_scale$484  = 8'h00;
+  wire [7:0] \i_scale$484[0] ;
+  reg [7:0] \i_scale$508  = 8'h00;
+  wire [7:0] \i_scale$508[0] ;
+  reg [7:0] \i_scale$532  = 8'h00;
+  wire [7:0] \i_scale$532[0] ;
+  reg [7:0] \i_scale$556  = 8'h00;
+  wire [7:0] \i_scale$556[0] ;
+  reg [7:0] \i_scale$580  = 8'h00;
+  wire [7:0] \i_scale$580[0] ;
   wire [7:0] \i_scale[0] ;
   wire i_valid;
   wire \i_valid$107 ;
@@ -5739,55 +5951,55 @@ module \array_lut_w2_a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$393 , o_ro
   wire [7:0] \i_w$393[7].scale[0] ;
   wire [1:0] \i_w$393[7].zero ;
   wire [1:0] \i_w$393[7].zero[0] ;
-  reg [7:0] \i_w$418  = 8'h00;
-  wire [7:0] \i_w$418[0] ;
-  wire [7:0] \i_w$418[0].planes ;
-  wire [3:0] \i_w$418[0].planes[0] ;
-  wire [3:0] \i_w$418[0].planes[0][0] ;
-  wire [3:0] \i_w$418[0].planes[1] ;
-  wire [3:0] \i_w$418[0].planes[1][0] ;
-  reg [7:0] \i_w$443  = 8'h00;
-  wire [7:0] \i_w$443[0] ;
-  wire [7:0] \i_w$443[0].planes ;
-  wire [3:0] \i_w$443[0].planes[0] ;
-  wire [3:0] \i_w$443[0].planes[0][0] ;
-  wire [3:0] \i_w$443[0].planes[1] ;
-  wire [3:0] \i_w$443[0].planes[1][0] ;
-  reg [7:0] \i_w$468  = 8'h00;
-  wire [7:0] \i_w$468[0] ;
-  wire [7:0] \i_w$468[0].planes ;
-  wire [3:0] \i_w$468[0].planes[0] ;
-  wire [3:0] \i_w$468[0].planes[0][0] ;
-  wire [3:0] \i_w$468[0].planes[1] ;
-  wire [3:0] \i_w$468[0].planes[1][0] ;
-  reg [7:0] \i_w$493  = 8'h00;
-  wire [7:0] \i_w$493[0] ;
-  wire [7:0] \i_w$493[0].planes ;
-  wire [3:0] \i_w$493[0].planes[0] ;
-  wire [3:0] \i_w$493[0].planes[0][0] ;
-  wire [3:0] \i_w$493[0].planes[1] ;
-  wire [3:0] \i_w$493[0].planes[1][0] ;
-  reg [7:0] \i_w$518  = 8'h00;
-  wire [7:0] \i_w$518[0] ;
-  wire [7:0] \i_w$518[0].planes ;
-  wire [3:0] \i_w$518[0].planes[0] ;
-  wire [3:0] \i_w$518[0].planes[0][0] ;
-  wire [3:0] \i_w$518[0].planes[1] ;
-  wire [3:0] \i_w$518[0].planes[1][0] ;
-  reg [7:0] \i_w$543  = 8'h00;
-  wire [7:0] \i_w$543[0] ;
-  wire [7:0] \i_w$543[0].planes ;
-  wire [3:0] \i_w$543[0].planes[0] ;
-  wire [3:0] \i_w$543[0].planes[0][0] ;
-  wire [3:0] \i_w$543[0].planes[1] ;
-  wire [3:0] \i_w$543[0].planes[1][0] ;
-  reg [7:0] \i_w$568  = 8'h00;
-  wire [7:0] \i_w$568[0] ;
-  wire [7:0] \i_w$568[0].planes ;
-  wire [3:0] \i_w$568[0].planes[0] ;
-  wire [3:0] \i_w$568[0].planes[0][0] ;
-  wire [3:0] \i_w$568[0].planes[1] ;
-  wire [3:0] \i_w$568[0].planes[1][0] ;
+  reg [7:0] \i_w$416  = 8'h00;
+  wire [7:0] \i_w$416[0] ;
+  wire [7:0] \i_w$416[0].planes ;
+  wire [3:0] \i_w$416[0].planes[0] ;
+  wire [3:0] \i_w$416[0].planes[0][0] ;
+  wire [3:0] \i_w$416[0].planes[1] ;
+  wire [3:0] \i_w$416[0].planes[1][0] ;
+  reg [7:0] \i_w$440  = 8'h00;
+  wire [7:0] \i_w$440[0] ;
+  wire [7:0] \i_w$440[0].planes ;
+  wire [3:0] \i_w$440[0].planes[0] ;
+  wire [3:0] \i_w$440[0].planes[0][0] ;
+  wire [3:0] \i_w$440[0].planes[1] ;
+  wire [3:0] \i_w$440[0].planes[1][0] ;
+  reg [7:0] \i_w$464  = 8'h00;
+  wire [7:0] \i_w$464[0] ;
+  wire [7:0] \i_w$464[0].planes ;
+  wire [3:0] \i_w$464[0].planes[0] ;
+  wire [3:0] \i_w$464[0].planes[0][0] ;
+  wire [3:0] \i_w$464[0].planes[1] ;
+  wire [3:0] \i_w$464[0].planes[1][0] ;
+  reg [7:0] \i_w$488  = 8'h00;
+  wire [7:0] \i_w$488[0] ;
+  wire [7:0] \i_w$488[0].planes ;
+  wire [3:0] \i_w$488[0].planes[0] ;
+  wire [3:0] \i_w$488[0].planes[0][0] ;
+  wire [3:0] \i_w$488[0].planes[1] ;
+  wire [3:0] \i_w$488[0].planes[1][0] ;
+  reg [7:0] \i_w$512  = 8'h00;
+  wire [7:0] \i_w$512[0] ;
+  wire [7:0] \i_w$512[0].planes ;
+  wire [3:0] \i_w$512[0].planes[0] ;
+  wire [3:0] \i_w$512[0].planes[0][0] ;
+  wire [3:0] \i_w$512[0].planes[1] ;
+  wire [3:0] \i_w$512[0].planes[1][0] ;
+  reg [7:0] \i_w$536  = 8'h00;
+  wire [7:0] \i_w$536[0] ;
+  wire [7:0] \i_w$536[0].planes ;
+  wire [3:0] \i_w$536[0].planes[0] ;
+  wire [3:0] \i_w$536[0].planes[0][0] ;
+  wire [3:0] \i_w$536[0].planes[1] ;
+  wire [3:0] \i_w$536[0].planes[1][0] ;
+  reg [7:0] \i_w$560  = 8'h00;
+  wire [7:0] \i_w$560[0] ;
+  wire [7:0] \i_w$560[0].planes ;
+  wire [3:0] \i_w$560[0].planes[0] ;
+  wire [3:0] \i_w$560[0].planes[0][0] ;
+  wire [3:0] \i_w$560[0].planes[1] ;
+  wire [3:0] \i_w$560[0].planes[1][0] ;
   wire [7:0] \i_w[0] ;
   wire [7:0] \i_w[0].planes ;
   wire [3:0] \i_w[0].planes[0] ;
@@ -5795,20 +6007,20 @@ module \array_lut_w2_a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$393 , o_ro
   wire [3:0] \i_w[0].planes[1] ;
   wire [3:0] \i_w[0].planes[1][0] ;
   reg [1:0] i_zero = 2'h0;
-  reg [1:0] \i_zero$440  = 2'h0;
-  wire [1:0] \i_zero$440[0] ;
-  reg [1:0] \i_zero$465  = 2'h0;
-  wire [1:0] \i_zero$465[0] ;
-  reg [1:0] \i_zero$490  = 2'h0;
-  wire [1:0] \i_zero$490[0] ;
-  reg [1:0] \i_zero$515  = 2'h0;
-  wire [1:0] \i_zero$515[0] ;
-  reg [1:0] \i_zero$540  = 2'h0;
-  wire [1:0] \i_zero$540[0] ;
-  reg [1:0] \i_zero$565  = 2'h0;
-  wire [1:0] \i_zero$565[0] ;
-  reg [1:0] \i_zero$590  = 2'h0;
-  wire [1:0] \i_zero$590[0] ;
+  reg [1:0] \i_zero$438  = 2'h0;
+  wire [1:0] \i_zero$438[0] ;
+  reg [1:0] \i_zero$462  = 2'h0;
+  wire [1:0] \i_zero$462[0] ;
+  reg [1:0] \i_zero$486  = 2'h0;
+  wire [1:0] \i_zero$486[0] ;
+  reg [1:0] \i_zero$510  = 2'h0;
+  wire [1:0] \i_zero$510[0] ;
+  reg [1:0] \i_zero$534  = 2'h0;
+  wire [1:0] \i_zero$534[0] ;
+  reg [1:0] \i_zero$558  = 2'h0;
+  wire [1:0] \i_zero$558[0] ;
+  reg [1:0] \i_zero$582  = 2'h0;
+  wire [1:0] \i_zero$582[0] ;
   wire [1:0] \i_zero[0] ;
   wire [87:0] o_a;
   wire [87:0] \o_a$102 ;
@@ -6482,6 +6694,142 @@ module \array_lut_w2_a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$393 , o_ro
   wire [10:0] \o_a[0][0].table[5] ;
   wire [10:0] \o_a[0][0].table[6] ;
   wire [10:0] \o_a[0][0].table[7] ;
+  wire [255:0] o_acc;
+  wire [255:0] \o_acc$597 ;
+  wire [31:0] \o_acc$597[0] ;
+  wire [31:0] \o_acc$597[0][0] ;
+  wire [31:0] \o_acc$597[1] ;
+  wire [31:0] \o_acc$597[1][0] ;
+  wire [31:0] \o_acc$597[2] ;
+  wire [31:0] \o_acc$597[2][0] ;
+  wire [31:0] \o_acc$597[3] ;
+  wire [31:0] \o_acc$597[3][0] ;
+  wire [31:0] \o_acc$597[4] ;
+  wire [31:0] \o_acc$597[4][0] ;
+  wire [31:0] \o_acc$597[5] ;
+  wire [31:0] \o_acc$597[5][0] ;
+  wire [31:0] \o_acc$597[6] ;
+  wire [31:0] \o_acc$597[6][0] ;
+  wire [31:0] \o_acc$597[7] ;
+  wire [31:0] \o_acc$597[7][0] ;
+  wire [255:0] \o_acc$598 ;
+  wire [31:0] \o_acc$598[0] ;
+  wire [31:0] \o_acc$598[0][0] ;
+  wire [31:0] \o_acc$598[1] ;
+  wire [31:0] \o_acc$598[1][0] ;
+  wire [31:0] \o_acc$598[2] ;
+  wire [31:0] \o_acc$598[2][0] ;
+  wire [31:0] \o_acc$598[3] ;
+  wire [31:0] \o_acc$598[3][0] ;
+  wire [31:0] \o_acc$598[4] ;
+  wire [31:0] \o_acc$598[4][0] ;
+  wire [31:0] \o_acc$598[5] ;
+  wire [31:0] \o_acc$598[5][0] ;
+  wire [31:0] \o_acc$598[6] ;
+  wire [31:0] \o_acc$598[6][0] ;
+  wire [31:0] \o_acc$598[7] ;
+  wire [31:0] \o_acc$598[7][0] ;
+  wire [255:0] \o_acc$599 ;
+  wire [31:0] \o_acc$599[0] ;
+  wire [31:0] \o_acc$599[0][0] ;
+  wire [31:0] \o_acc$599[1] ;
+  wire [31:0] \o_acc$599[1][0] ;
+  wire [31:0] \o_acc$599[2] ;
+  wire [31:0] \o_acc$599[2][0] ;
+  wire [31:0] \o_acc$599[3] ;
+  wire [31:0] \o_acc$599[3][0] ;
+  wire [31:0] \o_acc$599[4] ;
+  wire [31:0] \o_acc$599[4][0] ;
+  wire [31:0] \o_acc$599[5] ;
+  wire [31:0] \o_acc$599[5][0] ;
+  wire [31:0] \o_acc$599[6] ;
+  wire [31:0] \o_acc$599[6][0] ;
+  wire [31:0] \o_acc$599[7] ;
+  wire [31:0] \o_acc$599[7][0] ;
+  wire [255:0] \o_acc$600 ;
+  wire [31:0] \o_acc$600[0] ;
+  wire [31:0] \o_acc$600[0][0] ;
+  wire [31:0] \o_acc$600[1] ;
+  wire [31:0] \o_acc$600[1][0] ;
+  wire [31:0] \o_acc$600[2] ;
+  wire [31:0] \o_acc$600[2][0] ;
+  wire [31:0] \o_acc$600[3] ;
+  wire [31:0] \o_acc$600[3][0] ;
+  wire [31:0] \o_acc$600[4] ;
+  wire [31:0] \o_acc$600[4][0] ;
+  wire [31:0] \o_acc$600[5] ;
+  wire [31:0] \o_acc$600[5][0] ;
+  wire [31:0] \o_acc$600[6] ;
+  wire [31:0] \o_acc$600[6][0] ;
+  wire [31:0] \o_acc$600[7] ;
+  wire [31:0] \o_acc$600[7][0] ;
+  wire [255:0] \o_acc$601 ;
+  wire [31:0] \o_acc$601[0] ;
+  wire [31:0] \o_acc$601[0][0] ;
+  wire [31:0] \o_acc$601[1] ;
+  wire [31:0] \o_acc$601[1][0] ;
+  wire [31:0] \o_acc$601[2] ;
+  wire [31:0] \o_acc$601[2][0] ;
+  wire [31:0] \o_acc$601[3] ;
+  wire [31:0] \o_acc$601[3][0] ;
+  wire [31:0] \o_acc$601[4] ;
+  wire [31:0] \o_acc$601[4][0] ;
+  wire [31:0] \o_acc$601[5] ;
+  wire [31:0] \o_acc$601[5][0] ;
+  wire [31:0] \o_acc$601[6] ;
+  wire [31:0] \o_acc$601[6][0] ;
+  wire [31:0] \o_acc$601[7] ;
+  wire [31:0] \o_acc$601[7][0] ;
+  wire [255:0] \o_acc$602 ;
+  wire [31:0] \o_acc$602[0] ;
+  wire [31:0] \o_acc$602[0][0] ;
+  wire [31:0] \o_acc$602[1] ;
+  wire [31:0] \o_acc$602[1][0] ;
+  wire [31:0] \o_acc$602[2] ;
+  wire [31:0] \o_acc$602[2][0] ;
+  wire [31:0] \o_acc$602[3] ;
+  wire [31:0] \o_acc$602[3][0] ;
+  wire [31:0] \o_acc$602[4] ;
+  wire [31:0] \o_acc$602[4][0] ;
+  wire [31:0] \o_acc$602[5] ;
+  wire [31:0] \o_acc$602[5][0] ;
+  wire [31:0] \o_acc$602[6] ;
+  wire [31:0] \o_acc$602[6][0] ;
+  wire [31:0] \o_acc$602[7] ;
+  wire [31:0] \o_acc$602[7][0] ;
+  wire [255:0] \o_acc$603 ;
+  wire [31:0] \o_acc$603[0] ;
+  wire [31:0] \o_acc$603[0][0] ;
+  wire [31:0] \o_acc$603[1] ;
+  wire [31:0] \o_acc$603[1][0] ;
+  wire [31:0] \o_acc$603[2] ;
+  wire [31:0] \o_acc$603[2][0] ;
+  wire [31:0] \o_acc$603[3] ;
+  wire [31:0] \o_acc$603[3][0] ;
+  wire [31:0] \o_acc$603[4] ;
+  wire [31:0] \o_acc$603[4][0] ;
+  wire [31:0] \o_acc$603[5] ;
+  wire [31:0] \o_acc$603[5][0] ;
+  wire [31:0] \o_acc$603[6] ;
+  wire [31:0] \o_acc$603[6][0] ;
+  wire [31:0] \o_acc$603[7] ;
+  wire [31:0] \o_acc$603[7][0] ;
+  wire [31:0] \o_acc[0] ;
+  wire [31:0] \o_acc[0][0] ;
+  wire [31:0] \o_acc[1] ;
+  wire [31:0] \o_acc[1][0] ;
+  wire [31:0] \o_acc[2] ;
+  wire [31:0] \o_acc[2][0] ;
+  wire [31:0] \o_acc[3] ;
+  wire [31:0] \o_acc[3][0] ;
+  wire [31:0] \o_acc[4] ;
+  wire [31:0] \o_acc[4][0] ;
+  wire [31:0] \o_acc[5] ;
+  wire [31:0] \o_acc[5][0] ;
+  wire [31:0] \o_acc[6] ;
+  wire [31:0] \o_acc[6][0] ;
+  wire [31:0] \o_acc[7] ;
+  wire [31:0] \o_acc[7][0] ;
   wire [4:0] o_ctl;
   wire [4:0] \o_ctl$100 ;
   wire [4:0] \o_ctl$100[0] ;
@@ -6826,13 +7174,69 @@ module \array_lut_w2_a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$393 , o_ro
   wire \o_ctl$65[0].last ;
   wire \o_ctl$65[0].load_w ;
   wire \o_ctl$65[0].valid ;
+  wire [4:0] \o_ctl$670 ;
+  wire [4:0] \o_ctl$670[0] ;
+  wire \o_ctl$670[0].first ;
+  wire \o_ctl$670[0].group_end ;
+  wire \o_ctl$670[0].last ;
+  wire \o_ctl$670[0].load_w ;
+  wire \o_ctl$670[0].valid ;
+  wire [4:0] \o_ctl$683 ;
+  wire [4:0] \o_ctl$683[0] ;
+  wire \o_ctl$683[0].first ;
+  wire \o_ctl$683[0].group_end ;
+  wire \o_ctl$683[0].last ;
+  wire \o_ctl$683[0].load_w ;
+  wire \o_ctl$683[0].valid ;
   wire [4:0] \o_ctl$69 ;
+  wire [4:0] \o_ctl$696 ;
+  wire [4:0] \o_ctl$696[0] ;
+  wire \o_ctl$696[0].first ;
+  wire \o_ctl$696[0].group_end ;
+  wire \o_ctl$696[0].last ;
+  wire \o_ctl$696[0].load_w ;
+  wire \o_ctl$696[0].valid ;
   wire [4:0] \o_ctl$69[0] ;
   wire \o_ctl$69[0].first ;
   wire \o_ctl$69[0].group_end ;
   wire \o_ctl$69[0].last ;
   wire \o_ctl$69[0].load_w ;
   wire \o_ctl$69[0].valid ;
+  wire [4:0] \o_ctl$709 ;
+  wire [4:0] \o_ctl$709[0] ;
+  wire \o_ctl$709[0].first ;
+  wire \o_ctl$709[0].group_end ;
+  wire \o_ctl$709[0].last ;
+  wire \o_ctl$709[0].load_w ;
+  wire \o_ctl$709[0].valid ;
+  wire [4:0] \o_ctl$722 ;
+  wire [4:0] \o_ctl$722[0] ;
+  wire \o_ctl$722[0].first ;
+  wire \o_ctl$722[0].group_end ;
+  wire \o_ctl$722[0].last ;
+  wire \o_ctl$722[0].load_w ;
+  wire \o_ctl$722[0].valid ;
+  wire [4:0] \o_ctl$735 ;
+  wire [4:0] \o_ctl$735[0] ;
+  wire \o_ctl$735[0].first ;
+  wire \o_ctl$735[0].group_end ;
+  wire \o_ctl$735[0].last ;
+  wire \o_ctl$735[0].load_w ;
+  wire \o_ctl$735[0].valid ;
+  wire [4:0] \o_ctl$748 ;
+  wire [4:0] \o_ctl$748[0] ;
+  wire \o_ctl$748[0].first ;
+  wire \o_ctl$748[0].group_end ;
+  wire \o_ctl$748[0].last ;
+  wire \o_ctl$748[0].load_w ;
+  wire \o_ctl$748[0].valid ;
+  wire [4:0] \o_ctl$761 ;
+  wire [4:0] \o_ctl$761[0] ;
+  wire \o_ctl$761[0].first ;
+  wire \o_ctl$761[0].group_end ;
+  wire \o_ctl$761[0].last ;
+  wire \o_ctl$761[0].load_w ;
+  wire \o_ctl$761[0].valid ;
   wire [4:0] \o_ctl$80 ;
   wire [4:0] \o_ctl$80[0] ;
   wire \o_ctl$80[0].first ;
@@ -6874,7 +7278,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$393 , o_ro
   wire \o_ctl[0].last ;
   wire \o_ctl[0].load_w ;
   wire \o_ctl[0].valid ;
-  wire [2:0] o_index;
   wire [34:0] o_psum;
   wire [34:0] \o_psum$398 ;
   wire [34:0] \o_psum$398[0] ;
@@ -6925,13 +7328,20 @@ module \array_lut_w2_a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$393 , o_ro
   wire [15:0] \o_psum$410[0][0].act_sum ;
   wire \o_psum$410[0][0].first ;
   wire \o_psum$410[0][0].last ;
-  wire [34:0] \o_psum$421 ;
-  wire [34:0] \o_psum$421[0] ;
-  wire [34:0] \o_psum$421[0][0] ;
-  wire [16:0] \o_psum$421[0][0].acc ;
-  wire [15:0] \o_psum$421[0][0].act_sum ;
-  wire \o_psum$421[0][0].first ;
-  wire \o_psum$421[0][0].last ;
+  wire [34:0] \o_psum$419 ;
+  wire [34:0] \o_psum$419[0] ;
+  wire [34:0] \o_psum$419[0][0] ;
+  wire [16:0] \o_psum$419[0][0].acc ;
+  wire [15:0] \o_psum$419[0][0].act_sum ;
+  wire \o_psum$419[0][0].first ;
+  wire \o_psum$419[0][0].last ;
+  wire [34:0] \o_psum$422 ;
+  wire [34:0] \o_psum$422[0] ;
+  wire [34:0] \o_psum$422[0][0] ;
+  wire [16:0] \o_psum$422[0][0].acc ;
+  wire [15:0] \o_psum$422[0][0].act_sum ;
+  wire \o_psum$422[0][0].first ;
+  wire \o_psum$422[0][0].last ;
   wire [34:0] \o_psum$424 ;
   wire [34:0] \o_psum$424[0] ;
   wire [34:0] \o_psum$424[0][0] ;
@@ -6974,13 +7384,13 @@ module \array_lut_w2_a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$393 , o_ro
   wire [15:0] \o_psum$434[0][0].act_sum ;
   wire \o_psum$434[0][0].first ;
   wire \o_psum$434[0][0].last ;
-  wire [34:0] \o_psum$436 ;
-  wire [34:0] \o_psum$436[0] ;
-  wire [34:0] \o_psum$436[0][0] ;
-  wire [16:0] \o_psum$436[0][0].acc ;
-  wire [15:0] \o_psum$436[0][0].act_sum ;
-  wire \o_psum$436[0][0].first ;
-  wire \o_psum$436[0][0].last ;
+  wire [34:0] \o_psum$443 ;
+  wire [34:0] \o_psum$443[0] ;
+  wire [34:0] \o_psum$443[0][0] ;
+  wire [16:0] \o_psum$443[0][0].acc ;
+  wire [15:0] \o_psum$443[0][0].act_sum ;
+  wire \o_psum$443[0][0].first ;
+  wire \o_psum$443[0][0].last ;
   wire [34:0] \o_psum$446 ;
   wire [34:0] \o_psum$446[0] ;
   wire [34:0] \o_psum$446[0][0] ;
@@ -6988,62 +7398,69 @@ module \array_lut_w2_a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$393 , o_ro
   wire [15:0] \o_psum$446[0][0].act_sum ;
   wire \o_psum$446[0][0].first ;
   wire \o_psum$446[0][0].last ;
-  wire [34:0] \o_psum$449 ;
-  wire [34:0] \o_psum$449[0] ;
-  wire [34:0] \o_psum$449[0][0] ;
-  wire [16:0] \o_psum$449[0][0].acc ;
-  wire [15:0] \o_psum$449[0][0].act_sum ;
-  wire \o_psum$449[0][0].first ;
-  wire \o_psum$449[0][0].last ;
-  wire [34:0] \o_psum$451 ;
-  wire [34:0] \o_psum$451[0] ;
-  wire [34:0] \o_psum$451[0][0] ;
-  wire [16:0] \o_psum$451[0][0].acc ;
-  wire [15:0] \o_psum$451[0][0].act_sum ;
-  wire \o_psum$451[0][0].first ;
-  wire \o_psum$451[0][0].last ;
-  wire [34:0] \o_psum$453 ;
-  wire [34:0] \o_psum$453[0] ;
-  wire [34:0] \o_psum$453[0][0] ;
-  wire [16:0] \o_psum$453[0][0].acc ;
-  wire [15:0] \o_psum$453[0][0].act_sum ;
-  wire \o_psum$453[0][0].first ;
-  wire \o_psum$453[0][0].last ;
-  wire [34:0] \o_psum$455 ;
-  wire [34:0] \o_psum$455[0] ;
-  wire [34:0] \o_psum$455[0][0] ;
-  wire [16:0] \o_psum$455[0][0].acc ;
-  wire [15:0] \o_psum$455[0][0].act_sum ;
-  wire \o_psum$455[0][0].first ;
-  wire \o_psum$455[0][0].last ;
-  wire [34:0] \o_psum$457 ;
-  wire [34:0] \o_psum$457[0] ;
-  wire [34:0] \o_psum$457[0][0] ;
-  wire [16:0] \o_psum$457[0][0].acc ;
-  wire [15:0] \o_psum$457[0][0].act_sum ;
-  wire \o_psum$457[0][0].first ;
-  wire \o_psum$457[0][0].last ;
-  wire [34:0] \o_psum$459 ;
-  wire [34:0] \o_psum$459[0] ;
-  wire [34:0] \o_psum$459[0][0] ;
-  wire [16:0] \o_psum$459[0][0].acc ;
-  wire [15:0] \o_psum$459[0][0].act_sum ;
-  wire \o_psum$459[0][0].first ;
-  wire \o_psum$459[0][0].last ;
-  wire [34:0] \o_psum$461 ;
-  wire [34:0] \o_psum$461[0] ;
-  wire [34:0] \o_psum$461[0][0] ;
-  wire [16:0] \o_psum$461[0][0].acc ;
-  wire [15:0] \o_psum$461[0][0].act_sum ;
-  wire \o_psum$461[0][0].first ;
-  wire \o_psum$461[0][0].last ;
-  wire [34:0] \o_psum$471 ;
-  wire [34:0] \o_psum$471[0] ;
-  wire [34:0] \o_psum$471[0][0] ;
-  wire [16:0] \o_psum$471[0][0].acc ;
-  wire [15:0] \o_psum$471[0][0].act_sum ;
-  wire \o_psum$471[0][0].first ;
-  wire \o_psum$471[0][0].last ;
+  wire [34:0] \o_psum$448 ;
+  wire [34:0] \o_psum$448[0] ;
+  wire [34:0] \o_psum$448[0][0] ;
+  wire [16:0] \o_psum$448[0][0].acc ;
+  wire [15:0] \o_psum$448[0][0].act_sum ;
+  wire \o_psum$448[0][0].first ;
+  wire \o_psum$448[0][0].last ;
+  wire [34:0] \o_psum$450 ;
+  wire [34:0] \o_psum$450[0] ;
+  wire [34:0] \o_psum$450[0][0] ;
+  wire [16:0] \o_psum$450[0][0].acc ;
+  wire [15:0] \o_psum$450[0][0].act_sum ;
+  wire \o_psum$450[0][0].first ;
+  wire \o_psum$450[0][0].last ;
+  wire [34:0] \o_psum$452 ;
+  wire [34:0] \o_psum$452[0] ;
+  wire [34:0] \o_psum$452[0][0] ;
+  wire [16:0] \o_psum$452[0][0].acc ;
+  wire [15:0] \o_psum$452[0][0].act_sum ;
+  wire \o_psum$452[0][0].first ;
+  wire \o_psum$452[0][0].last ;
+  wire [34:0] \o_psum$454 ;
+  wire [34:0] \o_psum$454[0] ;
+  wire [34:0] \o_psum$454[0][0] ;
+  wire [16:0] \o_psum$454[0][0].acc ;
+  wire [15:0] \o_psum$454[0][0].act_sum ;
+  wire \o_psum$454[0][0].first ;
+  wire \o_psum$454[0][0].last ;
+  wire [34:0] \o_psum$456 ;
+  wire [34:0] \o_psum$456[0] ;
+  wire [34:0] \o_psum$456[0][0] ;
+  wire [16:0] \o_psum$456[0][0].acc ;
+  wire [15:0] \o_psum$456[0][0].act_sum ;
+  wire \o_psum$456[0][0].first ;
+  wire \o_psum$456[0][0].last ;
+  wire [34:0] \o_psum$458 ;
+  wire [34:0] \o_psum$458[0] ;
+  wire [34:0] \o_psum$458[0][0] ;
+  wire [16:0] \o_psum$458[0][0].acc ;
+  wire [15:0] \o_psum$458[0][0].act_sum ;
+  wire \o_psum$458[0][0].first ;
+  wire \o_psum$458[0][0].last ;
+  wire [34:0] \o_psum$467 ;
+  wire [34:0] \o_psum$467[0] ;
+  wire [34:0] \o_psum$467[0][0] ;
+  wire [16:0] \o_psum$467[0][0].acc ;
+  wire [15:0] \o_psum$467[0][0].act_sum ;
+  wire \o_psum$467[0][0].first ;
+  wire \o_psum$467[0][0].last ;
+  wire [34:0] \o_psum$470 ;
+  wire [34:0] \o_psum$470[0] ;
+  wire [34:0] \o_psum$470[0][0] ;
+  wire [16:0] \o_psum$470[0][0].acc ;
+  wire [15:0] \o_psum$470[0][0].act_sum ;
+  wire \o_psum$470[0][0].first ;
+  wire \o_psum$470[0][0].last ;
+  wire [34:0] \o_psum$472 ;
+  wire [34:0] \o_psum$472[0] ;
+  wire [34:0] \o_psum$472[0][0] ;
+  wire [16:0] \o_psum$472[0][0].acc ;
+  wire [15:0] \o_psum$472[0][0].act_sum ;
+  wire \o_psum$472[0][0].first ;
+  wire \o_psum$472[0][0].last ;
   wire [34:0] \o_psum$474 ;
   wire [34:0] \o_psum$474[0] ;
   wire [34:0] \o_psum$474[0][0] ;
@@ -7079,20 +7496,20 @@ module \array_lut_w2_a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$393 , o_ro
   wire [15:0] \o_psum$482[0][0].act_sum ;
   wire \o_psum$482[0][0].first ;
   wire \o_psum$482[0][0].last ;
-  wire [34:0] \o_psum$484 ;
-  wire [34:0] \o_psum$484[0] ;
-  wire [34:0] \o_psum$484[0][0] ;
-  wire [16:0] \o_psum$484[0][0].acc ;
-  wire [15:0] \o_psum$484[0][0].act_sum ;
-  wire \o_psum$484[0][0].first ;
-  wire \o_psum$484[0][0].last ;
-  wire [34:0] \o_psum$486 ;
-  wire [34:0] \o_psum$486[0] ;
-  wire [34:0] \o_psum$486[0][0] ;
-  wire [16:0] \o_psum$486[0][0].acc ;
-  wire [15:0] \o_psum$486[0][0].act_sum ;
-  wire \o_psum$486[0][0].first ;
-  wire \o_psum$486[0][0].last ;
+  wire [34:0] \o_psum$491 ;
+  wire [34:0] \o_psum$491[0] ;
+  wire [34:0] \o_psum$491[0][0] ;
+  wire [16:0] \o_psum$491[0][0].acc ;
+  wire [15:0] \o_psum$491[0][0].act_sum ;
+  wire \o_psum$491[0][0].first ;
+  wire \o_psum$491[0][0].last ;
+  wire [34:0] \o_psum$494 ;
+  wire [34:0] \o_psum$494[0] ;
+  wire [34:0] \o_psum$494[0][0] ;
+  wire [16:0] \o_psum$494[0][0].acc ;
+  wire [15:0] \o_psum$494[0][0].act_sum ;
+  wire \o_psum$494[0][0].first ;
+  wire \o_psum$494[0][0].last ;
   wire [34:0] \o_psum$496 ;
   wire [34:0] \o_psum$496[0] ;
   wire [34:0] \o_psum$496[0][0] ;
@@ -7100,62 +7517,69 @@ module \array_lut_w2_a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$393 , o_ro
   wire [15:0] \o_psum$496[0][0].act_sum ;
   wire \o_psum$496[0][0].first ;
   wire \o_psum$496[0][0].last ;
-  wire [34:0] \o_psum$499 ;
-  wire [34:0] \o_psum$499[0] ;
-  wire [34:0] \o_psum$499[0][0] ;
-  wire [16:0] \o_psum$499[0][0].acc ;
-  wire [15:0] \o_psum$499[0][0].act_sum ;
-  wire \o_psum$499[0][0].first ;
-  wire \o_psum$499[0][0].last ;
-  wire [34:0] \o_psum$501 ;
-  wire [34:0] \o_psum$501[0] ;
-  wire [34:0] \o_psum$501[0][0] ;
-  wire [16:0] \o_psum$501[0][0].acc ;
-  wire [15:0] \o_psum$501[0][0].act_sum ;
-  wire \o_psum$501[0][0].first ;
-  wire \o_psum$501[0][0].last ;
-  wire [34:0] \o_psum$503 ;
-  wire [34:0] \o_psum$503[0] ;
-  wire [34:0] \o_psum$503[0][0] ;
-  wire [16:0] \o_psum$503[0][0].acc ;
-  wire [15:0] \o_psum$503[0][0].act_sum ;
-  wire \o_psum$503[0][0].first ;
-  wire \o_psum$503[0][0].last ;
-  wire [34:0] \o_psum$505 ;
-  wire [34:0] \o_psum$505[0] ;
-  wire [34:0] \o_psum$505[0][0] ;
-  wire [16:0] \o_psum$505[0][0].acc ;
-  wire [15:0] \o_psum$505[0][0].act_sum ;
-  wire \o_psum$505[0][0].first ;
-  wire \o_psum$505[0][0].last ;
-  wire [34:0] \o_psum$507 ;
-  wire [34:0] \o_psum$507[0] ;
-  wire [34:0] \o_psum$507[0][0] ;
-  wire [16:0] \o_psum$507[0][0].acc ;
-  wire [15:0] \o_psum$507[0][0].act_sum ;
-  wire \o_psum$507[0][0].first ;
-  wire \o_psum$507[0][0].last ;
-  wire [34:0] \o_psum$509 ;
-  wire [34:0] \o_psum$509[0] ;
-  wire [34:0] \o_psum$509[0][0] ;
-  wire [16:0] \o_psum$509[0][0].acc ;
-  wire [15:0] \o_psum$509[0][0].act_sum ;
-  wire \o_psum$509[0][0].first ;
-  wire \o_psum$509[0][0].last ;
-  wire [34:0] \o_psum$511 ;
-  wire [34:0] \o_psum$511[0] ;
-  wire [34:0] \o_psum$511[0][0] ;
-  wire [16:0] \o_psum$511[0][0].acc ;
-  wire [15:0] \o_psum$511[0][0].act_sum ;
-  wire \o_psum$511[0][0].first ;
-  wire \o_psum$511[0][0].last ;
-  wire [34:0] \o_psum$521 ;
-  wire [34:0] \o_psum$521[0] ;
-  wire [34:0] \o_psum$521[0][0] ;
-  wire [16:0] \o_psum$521[0][0].acc ;
-  wire [15:0] \o_psum$521[0][0].act_sum ;
-  wire \o_psum$521[0][0].first ;
-  wire \o_psum$521[0][0].last ;
+  wire [34:0] \o_psum$498 ;
+  wire [34:0] \o_psum$498[0] ;
+  wire [34:0] \o_psum$498[0][0] ;
+  wire [16:0] \o_psum$498[0][0].acc ;
+  wire [15:0] \o_psum$498[0][0].act_sum ;
+  wire \o_psum$498[0][0].first ;
+  wire \o_psum$498[0][0].last ;
+  wire [34:0] \o_psum$500 ;
+  wire [34:0] \o_psum$500[0] ;
+  wire [34:0] \o_psum$500[0][0] ;
+  wire [16:0] \o_psum$500[0][0].acc ;
+  wire [15:0] \o_psum$500[0][0].act_sum ;
+  wire \o_psum$500[0][0].first ;
+  wire \o_psum$500[0][0].last ;
+  wire [34:0] \o_psum$502 ;
+  wire [34:0] \o_psum$502[0] ;
+  wire [34:0] \o_psum$502[0][0] ;
+  wire [16:0] \o_psum$502[0][0].acc ;
+  wire [15:0] \o_psum$502[0][0].act_sum ;
+  wire \o_psum$502[0][0].first ;
+  wire \o_psum$502[0][0].last ;
+  wire [34:0] \o_psum$504 ;
+  wire [34:0] \o_psum$504[0] ;
+  wire [34:0] \o_psum$504[0][0] ;
+  wire [16:0] \o_psum$504[0][0].acc ;
+  wire [15:0] \o_psum$504[0][0].act_sum ;
+  wire \o_psum$504[0][0].first ;
+  wire \o_psum$504[0][0].last ;
+  wire [34:0] \o_psum$506 ;
+  wire [34:0] \o_psum$506[0] ;
+  wire [34:0] \o_psum$506[0][0] ;
+  wire [16:0] \o_psum$506[0][0].acc ;
+  wire [15:0] \o_psum$506[0][0].act_sum ;
+  wire \o_psum$506[0][0].first ;
+  wire \o_psum$506[0][0].last ;
+  wire [34:0] \o_psum$515 ;
+  wire [34:0] \o_psum$515[0] ;
+  wire [34:0] \o_psum$515[0][0] ;
+  wire [16:0] \o_psum$515[0][0].acc ;
+  wire [15:0] \o_psum$515[0][0].act_sum ;
+  wire \o_psum$515[0][0].first ;
+  wire \o_psum$515[0][0].last ;
+  wire [34:0] \o_psum$518 ;
+  wire [34:0] \o_psum$518[0] ;
+  wire [34:0] \o_psum$518[0][0] ;
+  wire [16:0] \o_psum$518[0][0].acc ;
+  wire [15:0] \o_psum$518[0][0].act_sum ;
+  wire \o_psum$518[0][0].first ;
+  wire \o_psum$518[0][0].last ;
+  wire [34:0] \o_psum$520 ;
+  wire [34:0] \o_psum$520[0] ;
+  wire [34:0] \o_psum$520[0][0] ;
+  wire [16:0] \o_psum$520[0][0].acc ;
+  wire [15:0] \o_psum$520[0][0].act_sum ;
+  wire \o_psum$520[0][0].first ;
+  wire \o_psum$520[0][0].last ;
+  wire [34:0] \o_psum$522 ;
+  wire [34:0] \o_psum$522[0] ;
+  wire [34:0] \o_psum$522[0][0] ;
+  wire [16:0] \o_psum$522[0][0].acc ;
+  wire [15:0] \o_psum$522[0][0].act_sum ;
+  wire \o_psum$522[0][0].first ;
+  wire \o_psum$522[0][0].last ;
   wire [34:0] \o_psum$524 ;
   wire [34:0] \o_psum$524[0] ;
   wire [34:0] \o_psum$524[0][0] ;
@@ -7184,27 +7608,27 @@ module \array_lut_w2_a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$393 , o_ro
   wire [15:0] \o_psum$530[0][0].act_sum ;
   wire \o_psum$530[0][0].first ;
   wire \o_psum$530[0][0].last ;
-  wire [34:0] \o_psum$532 ;
-  wire [34:0] \o_psum$532[0] ;
-  wire [34:0] \o_psum$532[0][0] ;
-  wire [16:0] \o_psum$532[0][0].acc ;
-  wire [15:0] \o_psum$532[0][0].act_sum ;
-  wire \o_psum$532[0][0].first ;
-  wire \o_psum$532[0][0].last ;
-  wire [34:0] \o_psum$534 ;
-  wire [34:0] \o_psum$534[0] ;
-  wire [34:0] \o_psum$534[0][0] ;
-  wire [16:0] \o_psum$534[0][0].acc ;
-  wire [15:0] \o_psum$534[0][0].act_sum ;
-  wire \o_psum$534[0][0].first ;
-  wire \o_psum$534[0][0].last ;
-  wire [34:0] \o_psum$536 ;
-  wire [34:0] \o_psum$536[0] ;
-  wire [34:0] \o_psum$536[0][0] ;
-  wire [16:0] \o_psum$536[0][0].acc ;
-  wire [15:0] \o_psum$536[0][0].act_sum ;
-  wire \o_psum$536[0][0].first ;
-  wire \o_psum$536[0][0].last ;
+  wire [34:0] \o_psum$539 ;
+  wire [34:0] \o_psum$539[0] ;
+  wire [34:0] \o_psum$539[0][0] ;
+  wire [16:0] \o_psum$539[0][0].acc ;
+  wire [15:0] \o_psum$539[0][0].act_sum ;
+  wire \o_psum$539[0][0].first ;
+  wire \o_psum$539[0][0].last ;
+  wire [34:0] \o_psum$542 ;
+  wire [34:0] \o_psum$542[0] ;
+  wire [34:0] \o_psum$542[0][0] ;
+  wire [16:0] \o_psum$542[0][0].acc ;
+  wire [15:0] \o_psum$542[0][0].act_sum ;
+  wire \o_psum$542[0][0].first ;
+  wire \o_psum$542[0][0].last ;
+  wire [34:0] \o_psum$544 ;
+  wire [34:0] \o_psum$544[0] ;
+  wire [34:0] \o_psum$544[0][0] ;
+  wire [16:0] \o_psum$544[0][0].acc ;
+  wire [15:0] \o_psum$544[0][0].act_sum ;
+  wire \o_psum$544[0][0].first ;
+  wire \o_psum$544[0][0].last ;
   wire [34:0] \o_psum$546 ;
   wire [34:0] \o_psum$546[0] ;
   wire [34:0] \o_psum$546[0][0] ;
@@ -7212,62 +7636,69 @@ module \array_lut_w2_a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$393 , o_ro
   wire [15:0] \o_psum$546[0][0].act_sum ;
   wire \o_psum$546[0][0].first ;
   wire \o_psum$546[0][0].last ;
-  wire [34:0] \o_psum$549 ;
-  wire [34:0] \o_psum$549[0] ;
-  wire [34:0] \o_psum$549[0][0] ;
-  wire [16:0] \o_psum$549[0][0].acc ;
-  wire [15:0] \o_psum$549[0][0].act_sum ;
-  wire \o_psum$549[0][0].first ;
-  wire \o_psum$549[0][0].last ;
-  wire [34:0] \o_psum$551 ;
-  wire [34:0] \o_psum$551[0] ;
-  wire [34:0] \o_psum$551[0][0] ;
-  wire [16:0] \o_psum$551[0][0].acc ;
-  wire [15:0] \o_psum$551[0][0].act_sum ;
-  wire \o_psum$551[0][0].first ;
-  wire \o_psum$551[0][0].last ;
-  wire [34:0] \o_psum$553 ;
-  wire [34:0] \o_psum$553[0] ;
-  wire [34:0] \o_psum$553[0][0] ;
-  wire [16:0] \o_psum$553[0][0].acc ;
-  wire [15:0] \o_psum$553[0][0].act_sum ;
-  wire \o_psum$553[0][0].first ;
-  wire \o_psum$553[0][0].last ;
-  wire [34:0] \o_psum$555 ;
-  wire [34:0] \o_psum$555[0] ;
-  wire [34:0] \o_psum$555[0][0] ;
-  wire [16:0] \o_psum$555[0][0].acc ;
-  wire [15:0] \o_psum$555[0][0].act_sum ;
-  wire \o_psum$555[0][0].first ;
-  wire \o_psum$555[0][0].last ;
-  wire [34:0] \o_psum$557 ;
-  wire [34:0] \o_psum$557[0] ;
-  wire [34:0] \o_psum$557[0][0] ;
-  wire [16:0] \o_psum$557[0][0].acc ;
-  wire [15:0] \o_psum$557[0][0].act_sum ;
-  wire \o_psum$557[0][0].first ;
-  wire \o_psum$557[0][0].last ;
-  wire [34:0] \o_psum$559 ;
-  wire [34:0] \o_psum$559[0] ;
-  wire [34:0] \o_psum$559[0][0] ;
-  wire [16:0] \o_psum$559[0][0].acc ;
-  wire [15:0] \o_psum$559[0][0].act_sum ;
-  wire \o_psum$559[0][0].first ;
-  wire \o_psum$559[0][0].last ;
-  wire [34:0] \o_psum$561 ;
-  wire [34:0] \o_psum$561[0] ;
-  wire [34:0] \o_psum$561[0][0] ;
-  wire [16:0] \o_psum$561[0][0].acc ;
-  wire [15:0] \o_psum$561[0][0].act_sum ;
-  wire \o_psum$561[0][0].first ;
-  wire \o_psum$561[0][0].last ;
-  wire [34:0] \o_psum$571 ;
-  wire [34:0] \o_psum$571[0] ;
-  wire [34:0] \o_psum$571[0][0] ;
-  wire [16:0] \o_psum$571[0][0].acc ;
-  wire [15:0] \o_psum$571[0][0].act_sum ;
-  wire \o_psum$571[0][0].first ;
-  wire \o_psum$571[0][0].last ;
+  wire [34:0] \o_psum$548 ;
+  wire [34:0] \o_psum$548[0] ;
+  wire [34:0] \o_psum$548[0][0] ;
+  wire [16:0] \o_psum$548[0][0].acc ;
+  wire [15:0] \o_psum$548[0][0].act_sum ;
+  wire \o_psum$548[0][0].first ;
+  wire \o_psum$548[0][0].last ;
+  wire [34:0] \o_psum$550 ;
+  wire [34:0] \o_psum$550[0] ;
+  wire [34:0] \o_psum$550[0][0] ;
+  wire [16:0] \o_psum$550[0][0].acc ;
+  wire [15:0] \o_psum$550[0][0].act_sum ;
+  wire \o_psum$550[0][0].first ;
+  wire \o_psum$550[0][0].last ;
+  wire [34:0] \o_psum$552 ;
+  wire [34:0] \o_psum$552[0] ;
+  wire [34:0] \o_psum$552[0][0] ;
+  wire [16:0] \o_psum$552[0][0].acc ;
+  wire [15:0] \o_psum$552[0][0].act_sum ;
+  wire \o_psum$552[0][0].first ;
+  wire \o_psum$552[0][0].last ;
+  wire [34:0] \o_psum$554 ;
+  wire [34:0] \o_psum$554[0] ;
+  wire [34:0] \o_psum$554[0][0] ;
+  wire [16:0] \o_psum$554[0][0].acc ;
+  wire [15:0] \o_psum$554[0][0].act_sum ;
+  wire \o_psum$554[0][0].first ;
+  wire \o_psum$554[0][0].last ;
+  wire [34:0] \o_psum$563 ;
+  wire [34:0] \o_psum$563[0] ;
+  wire [34:0] \o_psum$563[0][0] ;
+  wire [16:0] \o_psum$563[0][0].acc ;
+  wire [15:0] \o_psum$563[0][0].act_sum ;
+  wire \o_psum$563[0][0].first ;
+  wire \o_psum$563[0][0].last ;
+  wire [34:0] \o_psum$566 ;
+  wire [34:0] \o_psum$566[0] ;
+  wire [34:0] \o_psum$566[0][0] ;
+  wire [16:0] \o_psum$566[0][0].acc ;
+  wire [15:0] \o_psum$566[0][0].act_sum ;
+  wire \o_psum$566[0][0].first ;
+  wire \o_psum$566[0][0].last ;
+  wire [34:0] \o_psum$568 ;
+  wire [34:0] \o_psum$568[0] ;
+  wire [34:0] \o_psum$568[0][0] ;
+  wire [16:0] \o_psum$568[0][0].acc ;
+  wire [15:0] \o_psum$568[0][0].act_sum ;
+  wire \o_psum$568[0][0].first ;
+  wire \o_psum$568[0][0].last ;
+  wire [34:0] \o_psum$570 ;
+  wire [34:0] \o_psum$570[0] ;
+  wire [34:0] \o_psum$570[0][0] ;
+  wire [16:0] \o_psum$570[0][0].acc ;
+  wire [15:0] \o_psum$570[0][0].act_sum ;
+  wire \o_psum$570[0][0].first ;
+  wire \o_psum$570[0][0].last ;
+  wire [34:0] \o_psum$572 ;
+  wire [34:0] \o_psum$572[0] ;
+  wire [34:0] \o_psum$572[0][0] ;
+  wire [16:0] \o_psum$572[0][0].acc ;
+  wire [15:0] \o_psum$572[0][0].act_sum ;
+  wire \o_psum$572[0][0].first ;
+  wire \o_psum$572[0][0].last ;
   wire [34:0] \o_psum$574 ;
   wire [34:0] \o_psum$574[0] ;
   wire [34:0] \o_psum$574[0][0] ;
@@ -7289,34 +7720,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$393 , o_ro
   wire [15:0] \o_psum$578[0][0].act_sum ;
   wire \o_psum$578[0][0].first ;
   wire \o_psum$578[0][0].last ;
-  wire [34:0] \o_psum$580 ;
-  wire [34:0] \o_psum$580[0] ;
-  wire [34:0] \o_psum$580[0][0] ;
-  wire [16:0] \o_psum$580[0][0].acc ;
-  wire [15:0] \o_psum$580[0][0].act_sum ;
-  wire \o_psum$580[0][0].first ;
-  wire \o_psum$580[0][0].last ;
-  wire [34:0] \o_psum$582 ;
-  wire [34:0] \o_psum$582[0] ;
-  wire [34:0] \o_psum$582[0][0] ;
-  wire [16:0] \o_psum$582[0][0].acc ;
-  wire [15:0] \o_psum$582[0][0].act_sum ;
-  wire \o_psum$582[0][0].first ;
-  wire \o_psum$582[0][0].last ;
-  wire [34:0] \o_psum$584 ;
-  wire [34:0] \o_psum$584[0] ;
-  wire [34:0] \o_psum$584[0][0] ;
-  wire [16:0] \o_psum$584[0][0].acc ;
-  wire [15:0] \o_psum$584[0][0].act_sum ;
-  wire \o_psum$584[0][0].first ;
-  wire \o_psum$584[0][0].last ;
-  wire [34:0] \o_psum$586 ;
-  wire [34:0] \o_psum$586[0] ;
-  wire [34:0] \o_psum$586[0][0] ;
-  wire [16:0] \o_psum$586[0][0].acc ;
-  wire [15:0] \o_psum$586[0][0].act_sum ;
-  wire \o_psum$586[0][0].first ;
-  wire \o_psum$586[0][0].last ;
   wire [34:0] \o_psum[0] ;
   wire [34:0] \o_psum[0][0] ;
   wire [16:0] \o_psum[0][0].acc ;
@@ -7342,9 +7745,9 @@ module \array_lut_w2_a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$393 , o_ro
   wire [31:0] \o_row[7] ;
   wire [31:0] \o_row[7][0] ;
   output [2:0] o_row_index;
-  reg [2:0] o_row_index;
+  wire [2:0] o_row_index;
   output o_row_valid;
-  reg o_row_valid;
+  wire o_row_valid;
   wire [87:0] o_table;
   wire [87:0] \o_table$110 ;
   wire [87:0] \o_table$110.table ;
@@ -7440,6 +7843,8 @@ module \array_lut_w2_a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$393 , o_ro
   wire \o_valid$409[0] ;
   wire \o_valid$411 ;
   wire \o_valid$411[0] ;
+  wire \o_valid$421 ;
+  wire \o_valid$421[0] ;
   wire \o_valid$423 ;
   wire \o_valid$423[0] ;
   wire \o_valid$425 ;
@@ -7454,24 +7859,26 @@ module \array_lut_w2_a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$393 , o_ro
   wire \o_valid$433[0] ;
   wire \o_valid$435 ;
   wire \o_valid$435[0] ;
-  wire \o_valid$437 ;
-  wire \o_valid$437[0] ;
-  wire \o_valid$448 ;
-  wire \o_valid$448[0] ;
-  wire \o_valid$450 ;
-  wire \o_valid$450[0] ;
-  wire \o_valid$452 ;
-  wire \o_valid$452[0] ;
-  wire \o_valid$454 ;
-  wire \o_valid$454[0] ;
-  wire \o_valid$456 ;
-  wire \o_valid$456[0] ;
-  wire \o_valid$458 ;
-  wire \o_valid$458[0] ;
-  wire \o_valid$460 ;
-  wire \o_valid$460[0] ;
-  wire \o_valid$462 ;
-  wire \o_valid$462[0] ;
+  wire \o_valid$445 ;
+  wire \o_valid$445[0] ;
+  wire \o_valid$447 ;
+  wire \o_valid$447[0] ;
+  wire \o_valid$449 ;
+  wire \o_valid$449[0] ;
+  wire \o_valid$451 ;
+  wire \o_valid$451[0] ;
+  wire \o_valid$453 ;
+  wire \o_valid$453[0] ;
+  wire \o_valid$455 ;
+  wire \o_valid$455[0] ;
+  wire \o_valid$457 ;
+  wire \o_valid$457[0] ;
+  wire \o_valid$459 ;
+  wire \o_valid$459[0] ;
+  wire \o_valid$469 ;
+  wire \o_valid$469[0] ;
+  wire \o_valid$471 ;
+  wire \o_valid$471[0] ;
   wire \o_valid$473 ;
   wire \o_valid$473[0] ;
   wire \o_valid$475 ;
@@ -7484,26 +7891,28 @@ module \array_lut_w2_a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$393 , o_ro
   wire \o_valid$481[0] ;
   wire \o_valid$483 ;
   wire \o_valid$483[0] ;
-  wire \o_valid$485 ;
-  wire \o_valid$485[0] ;
-  wire \o_valid$487 ;
-  wire \o_valid$487[0] ;
-  wire \o_valid$498 ;
-  wire \o_valid$498[0] ;
-  wire \o_valid$500 ;
-  wire \o_valid$500[0] ;
-  wire \o_valid$502 ;
-  wire \o_valid$502[0] ;
-  wire \o_valid$504 ;
-  wire \o_valid$504[0] ;
-  wire \o_valid$506 ;
-  wire \o_valid$506[0] ;
-  wire \o_valid$508 ;
-  wire \o_valid$508[0] ;
-  wire \o_valid$510 ;
-  wire \o_valid$510[0] ;
-  wire \o_valid$512 ;
-  wire \o_valid$512[0] ;
+  wire \o_valid$493 ;
+  wire \o_valid$493[0] ;
+  wire \o_valid$495 ;
+  wire \o_valid$495[0] ;
+  wire \o_valid$497 ;
+  wire \o_valid$497[0] ;
+  wire \o_valid$499 ;
+  wire \o_valid$499[0] ;
+  wire \o_valid$501 ;
+  wire \o_valid$501[0] ;
+  wire \o_valid$503 ;
+  wire \o_valid$503[0] ;
+  wire \o_valid$505 ;
+  wire \o_valid$505[0] ;
+  wire \o_valid$507 ;
+  wire \o_valid$507[0] ;
+  wire \o_valid$517 ;
+  wire \o_valid$517[0] ;
+  wire \o_valid$519 ;
+  wire \o_valid$519[0] ;
+  wire \o_valid$521 ;
+  wire \o_valid$521[0] ;
   wire \o_valid$523 ;
   wire \o_valid$523[0] ;
   wire \o_valid$525 ;
@@ -7514,28 +7923,30 @@ module \array_lut_w2_a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$393 , o_ro
   wire \o_valid$529[0] ;
   wire \o_valid$531 ;
   wire \o_valid$531[0] ;
-  wire \o_valid$533 ;
-  wire \o_valid$533[0] ;
-  wire \o_valid$535 ;
-  wire \o_valid$535[0] ;
-  wire \o_valid$537 ;
-  wire \o_valid$537[0] ;
-  wire \o_valid$548 ;
-  wire \o_valid$548[0] ;
-  wire \o_valid$550 ;
-  wire \o_valid$550[0] ;
-  wire \o_valid$552 ;
-  wire \o_valid$552[0] ;
-  wire \o_valid$554 ;
-  wire \o_valid$554[0] ;
-  wire \o_valid$556 ;
-  wire \o_valid$556[0] ;
-  wire \o_valid$558 ;
-  wire \o_valid$558[0] ;
-  wire \o_valid$560 ;
-  wire \o_valid$560[0] ;
-  wire \o_valid$562 ;
-  wire \o_valid$562[0] ;
+  wire \o_valid$541 ;
+  wire \o_valid$541[0] ;
+  wire \o_valid$543 ;
+  wire \o_valid$543[0] ;
+  wire \o_valid$545 ;
+  wire \o_valid$545[0] ;
+  wire \o_valid$547 ;
+  wire \o_valid$547[0] ;
+  wire \o_valid$549 ;
+  wire \o_valid$549[0] ;
+  wire \o_valid$551 ;
+  wire \o_valid$551[0] ;
+  wire \o_valid$553 ;
+  wire \o_valid$553[0] ;
+  wire \o_valid$555 ;
+  wire \o_valid$555[0] ;
+  wire \o_valid$565 ;
+  wire \o_valid$565[0] ;
+  wire \o_valid$567 ;
+  wire \o_valid$567[0] ;
+  wire \o_valid$569 ;
+  wire \o_valid$569[0] ;
+  wire \o_valid$571 ;
+  wire \o_valid$571[0] ;
   wire \o_valid$573 ;
   wire \o_valid$573[0] ;
   wire \o_valid$575 ;
@@ -7544,15 +7955,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$393 , o_ro
   wire \o_valid$577[0] ;
   wire \o_valid$579 ;
   wire \o_valid$579[0] ;
-  wire \o_valid$581 ;
-  wire \o_valid$581[0] ;
-  wire \o_valid$583 ;
-  wire \o_valid$583[0] ;
-  wire \o_valid$585 ;
-  wire \o_valid$585[0] ;
-  wire \o_valid$587 ;
-  wire \o_valid$587[0] ;
-  wire \o_valid$593 ;
   wire \o_valid[0] ;
   wire [7:0] o_w;
   wire [7:0] \o_w$283 ;
@@ -7946,22 +8348,111 @@ module \array_lut_w2_a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$393 , o_ro
   wire [3:0] \o_w[0].planes[0][0] ;
   wire [3:0] \o_w[0].planes[1] ;
   wire [3:0] \o_w[0].planes[1][0] ;
-  wire [31:0] o_y;
-  wire [31:0] \o_y$642 ;
-  wire [31:0] \o_y$642[0] ;
-  wire [31:0] \o_y$651 ;
-  wire [31:0] \o_y$651[0] ;
-  wire [31:0] \o_y$662 ;
-  wire [31:0] \o_y$662[0] ;
-  wire [31:0] \o_y$675 ;
-  wire [31:0] \o_y$675[0] ;
-  wire [31:0] \o_y$690 ;
-  wire [31:0] \o_y$690[0] ;
-  wire [31:0] \o_y$707 ;
-  wire [31:0] \o_y$707[0] ;
-  wire [31:0] \o_y$725 ;
-  wire [31:0] \o_y$725[0] ;
-  wire [31:0] \o_y[0] ;
+  reg row0_done_t10 = 1'h0;
+  reg row0_done_t11 = 1'h0;
+  reg row0_done_t12 = 1'h0;
+  reg row0_done_t13 = 1'h0;
+  reg row0_done_t14 = 1'h0;
+  reg row0_done_t15 = 1'h0;
+  reg row0_done_t16 = 1'h0;
+  reg row0_done_t17 = 1'h0;
+  reg row0_done_t18 = 1'h0;
+  reg row0_done_t19 = 1'h0;
+  reg row0_done_t20 = 1'h0;
+  reg row0_done_t21 = 1'h0;
+  reg row0_done_t9 = 1'h0;
+  reg row1_done_t10 = 1'h0;
+  reg row1_done_t11 = 1'h0;
+  reg row1_done_t12 = 1'h0;
+  reg row1_done_t13 = 1'h0;
+  reg row1_done_t14 = 1'h0;
+  reg row1_done_t15 = 1'h0;
+  reg row1_done_t16 = 1'h0;
+  reg row1_done_t17 = 1'h0;
+  reg row1_done_t18 = 1'h0;
+  reg row1_done_t19 = 1'h0;
+  reg row1_done_t20 = 1'h0;
+  reg row1_done_t21 = 1'h0;
+  reg row1_done_t9 = 1'h0;
+  reg row2_done_t10 = 1'h0;
+  reg row2_done_t11 = 1'h0;
+  reg row2_done_t12 = 1'h0;
+  reg row2_done_t13 = 1'h0;
+  reg row2_done_t14 = 1'h0;
+  reg row2_done_t15 = 1'h0;
+  reg row2_done_t16 = 1'h0;
+  reg row2_done_t17 = 1'h0;
+  reg row2_done_t18 = 1'h0;
+  reg row2_done_t19 = 1'h0;
+  reg row2_done_t20 = 1'h0;
+  reg row2_done_t21 = 1'h0;
+  reg row2_done_t9 = 1'h0;
+  reg row3_done_t10 = 1'h0;
+  reg row3_done_t11 = 1'h0;
+  reg row3_done_t12 = 1'h0;
+  reg row3_done_t13 = 1'h0;
+  reg row3_done_t14 = 1'h0;
+  reg row3_done_t15 = 1'h0;
+  reg row3_done_t16 = 1'h0;
+  reg row3_done_t17 = 1'h0;
+  reg row3_done_t18 = 1'h0;
+  reg row3_done_t19 = 1'h0;
+  reg row3_done_t20 = 1'h0;
+  reg row3_done_t21 = 1'h0;
+  reg row3_done_t9 = 1'h0;
+  reg row4_done_t10 = 1'h0;
+  reg row4_done_t11 = 1'h0;
+  reg row4_done_t12 = 1'h0;
+  reg row4_done_t13 = 1'h0;
+  reg row4_done_t14 = 1'h0;
+  reg row4_done_t15 = 1'h0;
+  reg row4_done_t16 = 1'h0;
+  reg row4_done_t17 = 1'h0;
+  reg row4_done_t18 = 1'h0;
+  reg row4_done_t19 = 1'h0;
+  reg row4_done_t20 = 1'h0;
+  reg row4_done_t21 = 1'h0;
+  reg row4_done_t9 = 1'h0;
+  reg row5_done_t10 = 1'h0;
+  reg row5_done_t11 = 1'h0;
+  reg row5_done_t12 = 1'h0;
+  reg row5_done_t13 = 1'h0;
+  reg row5_done_t14 = 1'h0;
+  reg row5_done_t15 = 1'h0;
+  reg row5_done_t16 = 1'h0;
+  reg row5_done_t17 = 1'h0;
+  reg row5_done_t18 = 1'h0;
+  reg row5_done_t19 = 1'h0;
+  reg row5_done_t20 = 1'h0;
+  reg row5_done_t21 = 1'h0;
+  reg row5_done_t9 = 1'h0;
+  reg row6_done_t10 = 1'h0;
+  reg row6_done_t11 = 1'h0;
+  reg row6_done_t12 = 1'h0;
+  reg row6_done_t13 = 1'h0;
+  reg row6_done_t14 = 1'h0;
+  reg row6_done_t15 = 1'h0;
+  reg row6_done_t16 = 1'h0;
+  reg row6_done_t17 = 1'h0;
+  reg row6_done_t18 = 1'h0;
+  reg row6_done_t19 = 1'h0;
+  reg row6_done_t20 = 1'h0;
+  reg row6_done_t21 = 1'h0;
+  reg row6_done_t9 = 1'h0;
+  reg row7_done_t10 = 1'h0;
+  reg row7_done_t11 = 1'h0;
+  reg row7_done_t12 = 1'h0;
+  reg row7_done_t13 = 1'h0;
+  reg row7_done_t14 = 1'h0;
+  reg row7_done_t15 = 1'h0;
+  reg row7_done_t16 = 1'h0;
+  reg row7_done_t17 = 1'h0;
+  reg row7_done_t18 = 1'h0;
+  reg row7_done_t19 = 1'h0;
+  reg row7_done_t20 = 1'h0;
+  reg row7_done_t21 = 1'h0;
+  reg row7_done_t9 = 1'h0;
+  wire [7:0] row_sel;
   input rst;
   wire rst;
   (* init = 8'h00 *)
@@ -7976,16 +8467,12 @@ module \array_lut_w2_a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$393 , o_ro
   wire [3:0] \w1_planes_d1[0][0] ;
   wire [3:0] \w1_planes_d1[1] ;
   wire [3:0] \w1_planes_d1[1][0] ;
-  reg [7:0] w1_scale_held = 8'h00;
-  wire [7:0] \w1_scale_held[0] ;
   (* init = 8'h00 *)
-  wire [7:0] w1_scale_u0_d1;
-  wire [7:0] \w1_scale_u0_d1[0] ;
-  reg [1:0] w1_zero_held = 2'h0;
-  wire [1:0] \w1_zero_held[0] ;
+  wire [7:0] w1_scale_held;
+  wire [7:0] \w1_scale_held[0] ;
   (* init = 2'h0 *)
-  wire [1:0] w1_zero_u0_d1;
-  wire [1:0] \w1_zero_u0_d1[0] ;
+  wire [1:0] w1_zero_held;
+  wire [1:0] \w1_zero_held[0] ;
   reg [7:0] w2_planes_d1 = 8'h00;
   wire [3:0] \w2_planes_d1[0] ;
   wire [3:0] \w2_planes_d1[0][0] ;
@@ -7997,20 +8484,12 @@ module \array_lut_w2_a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$393 , o_ro
   wire [3:0] \w2_planes_d2[0][0] ;
   wire [3:0] \w2_planes_d2[1] ;
   wire [3:0] \w2_planes_d2[1][0] ;
-  reg [7:0] w2_scale_held = 8'h00;
-  wire [7:0] \w2_scale_held[0] ;
-  reg [7:0] w2_scale_u0_d1 = 8'h00;
-  wire [7:0] \w2_scale_u0_d1[0] ;
   (* init = 8'h00 *)
-  wire [7:0] w2_scale_u0_d2;
-  wire [7:0] \w2_scale_u0_d2[0] ;
-  reg [1:0] w2_zero_held = 2'h0;
-  wire [1:0] \w2_zero_held[0] ;
-  reg [1:0] w2_zero_u0_d1 = 2'h0;
-  wire [1:0] \w2_zero_u0_d1[0] ;
+  wire [7:0] w2_scale_held;
+  wire [7:0] \w2_scale_held[0] ;
   (* init = 2'h0 *)
-  wire [1:0] w2_zero_u0_d2;
-  wire [1:0] \w2_zero_u0_d2[0] ;
+  wire [1:0] w2_zero_held;
+  wire [1:0] \w2_zero_held[0] ;
   reg [7:0] w3_planes_d1 = 8'h00;
   wire [3:0] \w3_planes_d1[0] ;
   wire [3:0] \w3_planes_d1[0][0] ;
@@ -8027,24 +8506,12 @@ module \array_lut_w2_a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$393 , o_ro
   wire [3:0] \w3_planes_d3[0][0] ;
   wire [3:0] \w3_planes_d3[1] ;
   wire [3:0] \w3_planes_d3[1][0] ;
-  reg [7:0] w3_scale_held = 8'h00;
-  wire [7:0] \w3_scale_held[0] ;
-  reg [7:0] w3_scale_u0_d1 = 8'h00;
-  wire [7:0] \w3_scale_u0_d1[0] ;
-  reg [7:0] w3_scale_u0_d2 = 8'h00;
-  wire [7:0] \w3_scale_u0_d2[0] ;
   (* init = 8'h00 *)
-  wire [7:0] w3_scale_u0_d3;
-  wire [7:0] \w3_scale_u0_d3[0] ;
-  reg [1:0] w3_zero_held = 2'h0;
-  wire [1:0] \w3_zero_held[0] ;
-  reg [1:0] w3_zero_u0_d1 = 2'h0;
-  wire [1:0] \w3_zero_u0_d1[0] ;
-  reg [1:0] w3_zero_u0_d2 = 2'h0;
-  wire [1:0] \w3_zero_u0_d2[0] ;
+  wire [7:0] w3_scale_held;
+  wire [7:0] \w3_scale_held[0] ;
   (* init = 2'h0 *)
-  wire [1:0] w3_zero_u0_d3;
-  wire [1:0] \w3_zero_u0_d3[0] ;
+  wire [1:0] w3_zero_held;
+  wire [1:0] \w3_zero_held[0] ;
   reg [7:0] w4_planes_d1 = 8'h00;
   wire [3:0] \w4_planes_d1[0] ;
   wire [3:0] \w4_planes_d1[0][0] ;
@@ -8066,28 +8533,12 @@ module \array_lut_w2_a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$393 , o_ro
   wire [3:0] \w4_planes_d4[0][0] ;
   wire [3:0] \w4_planes_d4[1] ;
   wire [3:0] \w4_planes_d4[1][0] ;
-  reg [7:0] w4_scale_held = 8'h00;
-  wire [7:0] \w4_scale_held[0] ;
-  reg [7:0] w4_scale_u0_d1 = 8'h00;
-  wire [7:0] \w4_scale_u0_d1[0] ;
-  reg [7:0] w4_scale_u0_d2 = 8'h00;
-  wire [7:0] \w4_scale_u0_d2[0] ;
-  reg [7:0] w4_scale_u0_d3 = 8'h00;
-  wire [7:0] \w4_scale_u0_d3[0] ;
   (* init = 8'h00 *)
-  wire [7:0] w4_scale_u0_d4;
-  wire [7:0] \w4_scale_u0_d4[0] ;
-  reg [1:0] w4_zero_held = 2'h0;
-  wire [1:0] \w4_zero_held[0] ;
-  reg [1:0] w4_zero_u0_d1 = 2'h0;
-  wire [1:0] \w4_zero_u0_d1[0] ;
-  reg [1:0] w4_zero_u0_d2 = 2'h0;
-  wire [1:0] \w4_zero_u0_d2[0] ;
-  reg [1:0] w4_zero_u0_d3 = 2'h0;
-  wire [1:0] \w4_zero_u0_d3[0] ;
+  wire [7:0] w4_scale_held;
+  wire [7:0] \w4_scale_held[0] ;
   (* init = 2'h0 *)
-  wire [1:0] w4_zero_u0_d4;
-  wire [1:0] \w4_zero_u0_d4[0] ;
+  wire [1:0] w4_zero_held;
+  wire [1:0] \w4_zero_held[0] ;
   reg [7:0] w5_planes_d1 = 8'h00;
   wire [3:0] \w5_planes_d1[0] ;
   wire [3:0] \w5_planes_d1[0][0] ;
@@ -8114,32 +8565,12 @@ module \array_lut_w2_a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$393 , o_ro
   wire [3:0] \w5_planes_d5[0][0] ;
   wire [3:0] \w5_planes_d5[1] ;
   wire [3:0] \w5_planes_d5[1][0] ;
-  reg [7:0] w5_scale_held = 8'h00;
-  wire [7:0] \w5_scale_held[0] ;
-  reg [7:0] w5_scale_u0_d1 = 8'h00;
-  wire [7:0] \w5_scale_u0_d1[0] ;
-  reg [7:0] w5_scale_u0_d2 = 8'h00;
-  wire [7:0] \w5_scale_u0_d2[0] ;
-  reg [7:0] w5_scale_u0_d3 = 8'h00;
-  wire [7:0] \w5_scale_u0_d3[0] ;
-  reg [7:0] w5_scale_u0_d4 = 8'h00;
-  wire [7:0] \w5_scale_u0_d4[0] ;
   (* init = 8'h00 *)
-  wire [7:0] w5_scale_u0_d5;
-  wire [7:0] \w5_scale_u0_d5[0] ;
-  reg [1:0] w5_zero_held = 2'h0;
-  wire [1:0] \w5_zero_held[0] ;
-  reg [1:0] w5_zero_u0_d1 = 2'h0;
-  wire [1:0] \w5_zero_u0_d1[0] ;
-  reg [1:0] w5_zero_u0_d2 = 2'h0;
-  wire [1:0] \w5_zero_u0_d2[0] ;
-  reg [1:0] w5_zero_u0_d3 = 2'h0;
-  wire [1:0] \w5_zero_u0_d3[0] ;
-  reg [1:0] w5_zero_u0_d4 = 2'h0;
-  wire [1:0] \w5_zero_u0_d4[0] ;
+  wire [7:0] w5_scale_held;
+  wire [7:0] \w5_scale_held[0] ;
   (* init = 2'h0 *)
-  wire [1:0] w5_zero_u0_d5;
-  wire [1:0] \w5_zero_u0_d5[0] ;
+  wire [1:0] w5_zero_held;
+  wire [1:0] \w5_zero_held[0] ;
   reg [7:0] w6_planes_d1 = 8'h00;
   wire [3:0] \w6_planes_d1[0] ;
   wire [3:0] \w6_planes_d1[0][0] ;
@@ -8171,36 +8602,12 @@ module \array_lut_w2_a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$393 , o_ro
   wire [3:0] \w6_planes_d6[0][0] ;
   wire [3:0] \w6_planes_d6[1] ;
   wire [3:0] \w6_planes_d6[1][0] ;
-  reg [7:0] w6_scale_held = 8'h00;
-  wire [7:0] \w6_scale_held[0] ;
-  reg [7:0] w6_scale_u0_d1 = 8'h00;
-  wire [7:0] \w6_scale_u0_d1[0] ;
-  reg [7:0] w6_scale_u0_d2 = 8'h00;
-  wire [7:0] \w6_scale_u0_d2[0] ;
-  reg [7:0] w6_scale_u0_d3 = 8'h00;
-  wire [7:0] \w6_scale_u0_d3[0] ;
-  reg [7:0] w6_scale_u0_d4 = 8'h00;
-  wire [7:0] \w6_scale_u0_d4[0] ;
-  reg [7:0] w6_scale_u0_d5 = 8'h00;
-  wire [7:0] \w6_scale_u0_d5[0] ;
   (* init = 8'h00 *)
-  wire [7:0] w6_scale_u0_d6;
-  wire [7:0] \w6_scale_u0_d6[0] ;
-  reg [1:0] w6_zero_held = 2'h0;
-  wire [1:0] \w6_zero_held[0] ;
-  reg [1:0] w6_zero_u0_d1 = 2'h0;
-  wire [1:0] \w6_zero_u0_d1[0] ;
-  reg [1:0] w6_zero_u0_d2 = 2'h0;
-  wire [1:0] \w6_zero_u0_d2[0] ;
-  reg [1:0] w6_zero_u0_d3 = 2'h0;
-  wire [1:0] \w6_zero_u0_d3[0] ;
-  reg [1:0] w6_zero_u0_d4 = 2'h0;
-  wire [1:0] \w6_zero_u0_d4[0] ;
-  reg [1:0] w6_zero_u0_d5 = 2'h0;
-  wire [1:0] \w6_zero_u0_d5[0] ;
+  wire [7:0] w6_scale_held;
+  wire [7:0] \w6_scale_held[0] ;
   (* init = 2'h0 *)
-  wire [1:0] w6_zero_u0_d6;
-  wire [1:0] \w6_zero_u0_d6[0] ;
+  wire [1:0] w6_zero_held;
+  wire [1:0] \w6_zero_held[0] ;
   reg [7:0] w7_planes_d1 = 8'h00;
   wire [3:0] \w7_planes_d1[0] ;
   wire [3:0] \w7_planes_d1[0][0] ;
@@ -8237,553 +8644,689 @@ module \array_lut_w2_a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$393 , o_ro
   wire [3:0] \w7_planes_d7[0][0] ;
   wire [3:0] \w7_planes_d7[1] ;
   wire [3:0] \w7_planes_d7[1][0] ;
-  reg [7:0] w7_scale_held = 8'h00;
-  wire [7:0] \w7_scale_held[0] ;
-  reg [7:0] w7_scale_u0_d1 = 8'h00;
-  wire [7:0] \w7_scale_u0_d1[0] ;
-  reg [7:0] w7_scale_u0_d2 = 8'h00;
-  wire [7:0] \w7_scale_u0_d2[0] ;
-  reg [7:0] w7_scale_u0_d3 = 8'h00;
-  wire [7:0] \w7_scale_u0_d3[0] ;
-  reg [7:0] w7_scale_u0_d4 = 8'h00;
-  wire [7:0] \w7_scale_u0_d4[0] ;
-  reg [7:0] w7_scale_u0_d5 = 8'h00;
-  wire [7:0] \w7_scale_u0_d5[0] ;
-  reg [7:0] w7_scale_u0_d6 = 8'h00;
-  wire [7:0] \w7_scale_u0_d6[0] ;
   (* init = 8'h00 *)
-  wire [7:0] w7_scale_u0_d7;
-  wire [7:0] \w7_scale_u0_d7[0] ;
-  reg [1:0] w7_zero_held = 2'h0;
-  wire [1:0] \w7_zero_held[0] ;
-  reg [1:0] w7_zero_u0_d1 = 2'h0;
-  wire [1:0] \w7_zero_u0_d1[0] ;
-  reg [1:0] w7_zero_u0_d2 = 2'h0;
-  wire [1:0] \w7_zero_u0_d2[0] ;
-  reg [1:0] w7_zero_u0_d3 = 2'h0;
-  wire [1:0] \w7_zero_u0_d3[0] ;
-  reg [1:0] w7_zero_u0_d4 = 2'h0;
-  wire [1:0] \w7_zero_u0_d4[0] ;
-  reg [1:0] w7_zero_u0_d5 = 2'h0;
-  wire [1:0] \w7_zero_u0_d5[0] ;
-  reg [1:0] w7_zero_u0_d6 = 2'h0;
-  wire [1:0] \w7_zero_u0_d6[0] ;
+  wire [7:0] w7_scale_held;
+  wire [7:0] \w7_scale_held[0] ;
   (* init = 2'h0 *)
-  wire [1:0] w7_zero_u0_d7;
-  wire [1:0] \w7_zero_u0_d7[0] ;
-  reg [31:0] y0_d1 = 32'd0;
-  wire [31:0] \y0_d1[0] ;
-  reg [31:0] y0_d2 = 32'd0;
-  wire [31:0] \y0_d2[0] ;
-  reg [31:0] y0_d3 = 32'd0;
-  wire [31:0] \y0_d3[0] ;
-  reg [31:0] y0_d4 = 32'd0;
-  wire [31:0] \y0_d4[0] ;
-  reg [31:0] y0_d5 = 32'd0;
-  wire [31:0] \y0_d5[0] ;
-  reg [31:0] y0_d6 = 32'd0;
-  wire [31:0] \y0_d6[0] ;
-  reg [31:0] y0_d7 = 32'd0;
-  wire [31:0] \y0_d7[0] ;
-  reg [31:0] y1_d1 = 32'd0;
-  wire [31:0] \y1_d1[0] ;
-  reg [31:0] y1_d2 = 32'd0;
-  wire [31:0] \y1_d2[0] ;
-  reg [31:0] y1_d3 = 32'd0;
-  wire [31:0] \y1_d3[0] ;
-  reg [31:0] y1_d4 = 32'd0;
-  wire [31:0] \y1_d4[0] ;
-  reg [31:0] y1_d5 = 32'd0;
-  wire [31:0] \y1_d5[0] ;
-  reg [31:0] y1_d6 = 32'd0;
-  wire [31:0] \y1_d6[0] ;
-  reg [31:0] y2_d1 = 32'd0;
-  wire [31:0] \y2_d1[0] ;
-  reg [31:0] y2_d2 = 32'd0;
-  wire [31:0] \y2_d2[0] ;
-  reg [31:0] y2_d3 = 32'd0;
-  wire [31:0] \y2_d3[0] ;
-  reg [31:0] y2_d4 = 32'd0;
-  wire [31:0] \y2_d4[0] ;
-  reg [31:0] y2_d5 = 32'd0;
-  wire [31:0] \y2_d5[0] ;
-  reg [31:0] y3_d1 = 32'd0;
-  wire [31:0] \y3_d1[0] ;
-  reg [31:0] y3_d2 = 32'd0;
-  wire [31:0] \y3_d2[0] ;
-  reg [31:0] y3_d3 = 32'd0;
-  wire [31:0] \y3_d3[0] ;
-  reg [31:0] y3_d4 = 32'd0;
-  wire [31:0] \y3_d4[0] ;
-  reg [31:0] y4_d1 = 32'd0;
-  wire [31:0] \y4_d1[0] ;
-  reg [31:0] y4_d2 = 32'd0;
-  wire [31:0] \y4_d2[0] ;
-  reg [31:0] y4_d3 = 32'd0;
-  wire [31:0] \y4_d3[0] ;
-  reg [31:0] y5_d1 = 32'd0;
-  wire [31:0] \y5_d1[0] ;
-  reg [31:0] y5_d2 = 32'd0;
-  wire [31:0] \y5_d2[0] ;
-  reg [31:0] y6_d1 = 32'd0;
-  wire [31:0] \y6_d1[0] ;
-  assign \$1  = 1'h0 + o_index;
-  assign \$2  = i_ctl[0] & i_ctl[4];
-  assign \$3  = i_ctl[0] & i_ctl[4];
-  assign \$4  = i_ctl[0] & i_ctl[4];
-  assign \$5  = i_ctl[0] & i_ctl[4];
-  assign \$6  = i_ctl[0] & i_ctl[4];
-  assign \$7  = i_ctl[0] & i_ctl[4];
-  assign \$8  = i_ctl[0] & i_ctl[4];
-  assign \$9  = i_ctl[0] & i_ctl[4];
-  assign \$10  = i_ctl[0] & i_ctl[4];
-  assign \$11  = i_ctl[0] & i_ctl[4];
-  assign \$12  = i_ctl[0] & i_ctl[4];
-  assign \$13  = i_ctl[0] & i_ctl[4];
-  assign \$14  = i_ctl[0] & i_ctl[4];
-  assign \$15  = i_ctl[0] & i_ctl[4];
-  assign \$16  = i_ctl[0] & i_ctl[4];
-  assign \$17  = i_ctl[0] & i_ctl[4];
+  wire [1:0] w7_zero_held;
+  wire [1:0] \w7_zero_held[0] ;
   always @(posedge clk)
-    \i_a$35  <= \$18 ;
+    row6_done_t9 <= \$388 ;
   always @(posedge clk)
-    ctl1_d1 <= \$19 ;
+    row6_done_t10 <= \$389 ;
+  always @(posedge clk)
+    row6_done_t11 <= \$390 ;
+  always @(posedge clk)
+    row6_done_t12 <= \$391 ;
+  always @(posedge clk)
+    row6_done_t13 <= \$392 ;
+  always @(posedge clk)
+    row6_done_t14 <= \$393 ;
+  always @(posedge clk)
+    row6_done_t15 <= \$394 ;
+  always @(posedge clk)
+    row6_done_t16 <= \$395 ;
+  always @(posedge clk)
+    row6_done_t17 <= \$396 ;
+  always @(posedge clk)
+    row6_done_t18 <= \$397 ;
+  always @(posedge clk)
+    row6_done_t19 <= \$398 ;
+  always @(posedge clk)
+    row6_done_t20 <= \$399 ;
+  always @(posedge clk)
+    row6_done_t21 <= \$400 ;
+  always @(posedge clk)
+    row7_done_t9 <= \$401 ;
+  always @(posedge clk)
+    row7_done_t10 <= \$402 ;
+  always @(posedge clk)
+    row7_done_t11 <= \$403 ;
+  always @(posedge clk)
+    row7_done_t12 <= \$404 ;
+  always @(posedge clk)
+    row7_done_t13 <= \$405 ;
+  always @(posedge clk)
+    row7_done_t14 <= \$406 ;
+  always @(posedge clk)
+    row7_done_t15 <= \$407 ;
+  always @(posedge clk)
+    row7_done_t16 <= \$408 ;
+  always @(posedge clk)
+    row7_done_t17 <= \$409 ;
+  always @(posedge clk)
+    row7_done_t18 <= \$410 ;
+  always @(posedge clk)
+    row7_done_t19 <= \$411 ;
+  always @(posedge clk)
+    row7_done_t20 <= \$412 ;
+  always @(posedge clk)
+    row7_done_t21 <= \$413 ;
+  assign \$4  = ~ \$3 ;
+  assign \$5  = row6_done_t21 & \$4 ;
+  assign \$7  = \$6  | row6_done_t21;
+  assign \$8  = ~ \$7 ;
+  assign \$9  = row5_done_t21 & \$8 ;
+  assign \$11  = \$10  | row6_done_t21;
+  assign \$12  = \$11  | row5_done_t21;
+  assign \$13  = ~ \$12 ;
+  assign \$14  = row4_done_t21 & \$13 ;
+  assign \$16  = \$15  | row6_done_t21;
+  assign \$17  = \$16  | row5_done_t21;
+  assign \$18  = \$17  | row4_done_t21;
+  assign \$19  = ~ \$18 ;
+  assign \$20  = row3_done_t21 & \$19 ;
+  assign \$22  = \$21  | row6_done_t21;
+  assign \$23  = \$22  | row5_done_t21;
+  assign \$24  = \$23  | row4_done_t21;
+  assign \$25  = \$24  | row3_done_t21;
+  assign \$26  = ~ \$25 ;
+  assign \$27  = row2_done_t21 & \$26 ;
+  assign \$29  = \$28  | row6_done_t21;
+  assign \$30  = \$29  | row5_done_t21;
+  assign \$31  = \$30  | row4_done_t21;
+  assign \$32  = \$31  | row3_done_t21;
+  assign \$33  = \$32  | row2_done_t21;
+  assign \$34  = ~ \$33 ;
+  assign \$35  = row1_done_t21 & \$34 ;
+  assign \$37  = \$36  | row6_done_t21;
+  assign \$38  = \$37  | row5_done_t21;
+  assign \$39  = \$38  | row4_done_t21;
+  assign \$40  = \$39  | row3_done_t21;
+  assign \$41  = \$40  | row2_done_t21;
+  assign \$42  = \$41  | row1_done_t21;
+  assign \$43  = ~ \$42 ;
+  assign \$44  = row0_done_t21 & \$43 ;
+  assign \$46  = \$45  | row6_done_t21;
+  assign \$47  = \$46  | row5_done_t21;
+  assign \$48  = \$47  | row4_done_t21;
+  assign \$49  = \$48  | row3_done_t21;
+  assign \$50  = \$49  | row2_done_t21;
+  assign \$51  = \$50  | row1_done_t21;
+  assign o_row_valid = \$51  | row0_done_t21;
+  assign \$53  = row_sel[1] ? 1'h1 : 1'h0;
+  assign \$55  = row_sel[2] ? 2'h2 : 2'h0;
+  assign \$56  = { 1'h0, \$54  } | \$55 ;
+  assign \$57  = row_sel[3] ? 2'h3 : 2'h0;
+  assign \$58  = \$56  | \$57 ;
+  assign \$59  = row_sel[4] ? 3'h4 : 3'h0;
+  assign \$60  = { 1'h0, \$58  } | \$59 ;
+  assign \$61  = row_sel[5] ? 3'h5 : 3'h0;
+  assign \$62  = \$60  | \$61 ;
+  assign \$63  = row_sel[6] ? 3'h6 : 3'h0;
+  assign \$64  = \$62  | \$63 ;
+  assign \$65  = row_sel[7] ? 3'h7 : 3'h0;
+  assign o_row_index = \$64  | \$65 ;
+  assign \$66  = o_acc[31:0] & { row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0] };
+  assign \$67  = o_acc[63:32] & { row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1] };
+  assign \$68  = \$66  | \$67 ;
+  assign \$69  = o_acc[95:64] & { row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2] };
+  assign \$70  = \$68  | \$69 ;
+  assign \$71  = o_acc[127:96] & { row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3] };
+  assign \$72  = \$70  | \$71 ;
+  assign \$73  = o_acc[159:128] & { row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4] };
+  assign \$74  = \$72  | \$73 ;
+  assign \$75  = o_acc[191:160] & { row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5] };
+  assign \$76  = \$74  | \$75 ;
+  assign \$77  = o_acc[223:192] & { row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6] };
+  assign \$78  = \$76  | \$77 ;
+  assign \$79  = o_acc[255:224] & { row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7] };
+  assign \$80  = \$78  | \$79 ;
+  assign \$81  = \o_acc$597 [31:0] & { row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0] };
+  assign \$82  = \o_acc$597 [63:32] & { row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1] };
+  assign \$83  = \$81  | \$82 ;
+  assign \$84  = \o_acc$597 [95:64] & { row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2] };
+  assign \$85  = \$83  | \$84 ;
+  assign \$86  = \o_acc$597 [127:96] & { row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3] };
+  assign \$87  = \$85  | \$86 ;
+  assign \$88  = \o_acc$597 [159:128] & { row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4] };
+  assign \$89  = \$87  | \$88 ;
+  assign \$90  = \o_acc$597 [191:160] & { row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5] };
+  assign \$91  = \$89  | \$90 ;
+  assign \$92  = \o_acc$597 [223:192] & { row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6] };
+  assign \$93  = \$91  | \$92 ;
+  assign \$94  = \o_acc$597 [255:224] & { row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7] };
+  assign \$95  = \$93  | \$94 ;
+  assign \$96  = \o_acc$598 [31:0] & { row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0] };
+  assign \$97  = \o_acc$598 [63:32] & { row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1] };
+  assign \$98  = \$96  | \$97 ;
+  assign \$99  = \o_acc$598 [95:64] & { row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2] };
+  assign \$100  = \$98  | \$99 ;
+  assign \$101  = \o_acc$598 [127:96] & { row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3] };
+  assign \$102  = \$100  | \$101 ;
+  assign \$103  = \o_acc$598 [159:128] & { row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4] };
+  assign \$104  = \$102  | \$103 ;
+  assign \$105  = \o_acc$598 [191:160] & { row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5] };
+  assign \$106  = \$104  | \$105 ;
+  assign \$107  = \o_acc$598 [223:192] & { row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6] };
+  assign \$108  = \$106  | \$107 ;
+  assign \$109  = \o_acc$598 [255:224] & { row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7] };
+  assign \$110  = \$108  | \$109 ;
+  assign \$111  = \o_acc$599 [31:0] & { row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0] };
+  assign \$112  = \o_acc$599 [63:32] & { row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1] };
+  assign \$113  = \$111  | \$112 ;
+  assign \$114  = \o_acc$599 [95:64] & { row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2] };
+  assign \$115  = \$113  | \$114 ;
+  assign \$116  = \o_acc$599 [127:96] & { row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3] };
+  assign \$117  = \$115  | \$116 ;
+  assign \$118  = \o_acc$599 [159:128] & { row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4] };
+  assign \$119  = \$117  | \$118 ;
+  assign \$120  = \o_acc$599 [191:160] & { row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5] };
+  assign \$121  = \$119  | \$120 ;
+  assign \$122  = \o_acc$599 [223:192] & { row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6] };
+  assign \$123  = \$121  | \$122 ;
+  assign \$124  = \o_acc$599 [255:224] & { row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7] };
+  assign \$125  = \$123  | \$124 ;
+  assign \$126  = \o_acc$600 [31:0] & { row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0] };
+  assign \$127  = \o_acc$600 [63:32] & { row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1] };
+  assign \$128  = \$126  | \$127 ;
+  assign \$129  = \o_acc$600 [95:64] & { row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2] };
+  assign \$130  = \$128  | \$129 ;
+  assign \$131  = \o_acc$600 [127:96] & { row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3] };
+  assign \$132  = \$130  | \$131 ;
+  assign \$133  = \o_acc$600 [159:128] & { row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4] };
+  assign \$134  = \$132  | \$133 ;
+  assign \$135  = \o_acc$600 [191:160] & { row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5] };
+  assign \$136  = \$134  | \$135 ;
+  assign \$137  = \o_acc$600 [223:192] & { row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6] };
+  assign \$138  = \$136  | \$137 ;
+  assign \$139  = \o_acc$600 [255:224] & { row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7] };
+  assign \$140  = \$138  | \$139 ;
+  assign \$141  = \o_acc$601 [31:0] & { row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0] };
+  assign \$142  = \o_acc$601 [63:32] & { row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1] };
+  assign \$143  = \$141  | \$142 ;
+  assign \$144  = \o_acc$601 [95:64] & { row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2] };
+  assign \$145  = \$143  | \$144 ;
+  assign \$146  = \o_acc$601 [127:96] & { row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3] };
+  assign \$147  = \$145  | \$146 ;
+  assign \$148  = \o_acc$601 [159:128] & { row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4] };
+  assign \$149  = \$147  | \$148 ;
+  assign \$150  = \o_acc$601 [191:160] & { row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5] };
+  assign \$151  = \$149  | \$150 ;
+  assign \$152  = \o_acc$601 [223:192] & { row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6] };
+  assign \$153  = \$151  | \$152 ;
+  assign \$154  = \o_acc$601 [255:224] & { row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7] };
+  assign \$155  = \$153  | \$154 ;
+  assign \$156  = \o_acc$602 [31:0] & { row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0] };
+  assign \$157  = \o_acc$602 [63:32] & { row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1] };
+  assign \$158  = \$156  | \$157 ;
+  assign \$159  = \o_acc$602 [95:64] & { row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2] };
+  assign \$160  = \$158  | \$159 ;
+  assign \$161  = \o_acc$602 [127:96] & { row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3] };
+  assign \$162  = \$160  | \$161 ;
+  assign \$163  = \o_acc$602 [159:128] & { row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4] };
+  assign \$164  = \$162  | \$163 ;
+  assign \$165  = \o_acc$602 [191:160] & { row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5] };
+  assign \$166  = \$164  | \$165 ;
+  assign \$167  = \o_acc$602 [223:192] & { row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6] };
+  assign \$168  = \$166  | \$167 ;
+  assign \$169  = \o_acc$602 [255:224] & { row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7] };
+  assign \$170  = \$168  | \$169 ;
+  assign \$171  = \o_acc$603 [31:0] & { row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0] };
+  assign \$172  = \o_acc$603 [63:32] & { row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1] };
+  assign \$173  = \$171  | \$172 ;
+  assign \$174  = \o_acc$603 [95:64] & { row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2] };
+  assign \$175  = \$173  | \$174 ;
+  assign \$176  = \o_acc$603 [127:96] & { row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3] };
+  assign \$177  = \$175  | \$176 ;
+  assign \$178  = \o_acc$603 [159:128] & { row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4] };
+  assign \$179  = \$177  | \$178 ;
+  assign \$180  = \o_acc$603 [191:160] & { row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5] };
+  assign \$181  = \$179  | \$180 ;
+  assign \$182  = \o_acc$603 [223:192] & { row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6] };
+  assign \$183  = \$181  | \$182 ;
+  assign \$184  = \o_acc$603 [255:224] & { row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7] };
+  assign \$185  = \$183  | \$184 ;
+  assign \$186  = i_ctl[0] & i_ctl[4];
+  assign \$187  = i_ctl[0] & i_ctl[4];
+  assign \$188  = i_ctl[0] & i_ctl[4];
+  assign \$189  = i_ctl[0] & i_ctl[4];
+  assign \$190  = i_ctl[0] & i_ctl[4];
+  assign \$191  = i_ctl[0] & i_ctl[4];
+  assign \$192  = i_ctl[0] & i_ctl[4];
+  assign \$193  = i_ctl[0] & i_ctl[4];
+  assign \$194  = i_ctl[0] & i_ctl[4];
+  assign \$195  = i_ctl[0] & i_ctl[4];
+  assign \$196  = i_ctl[0] & i_ctl[4];
+  assign \$197  = i_ctl[0] & i_ctl[4];
+  assign \$198  = i_ctl[0] & i_ctl[4];
+  assign \$199  = i_ctl[0] & i_ctl[4];
+  assign \$200  = i_ctl[0] & i_ctl[4];
+  assign \$201  = i_ctl[0] & i_ctl[4];
+  assign \$202  = \o_ctl$670 [0] & \o_ctl$670 [3];
+  assign \$203  = \o_ctl$683 [0] & \o_ctl$683 [3];
+  assign \$204  = \o_ctl$696 [0] & \o_ctl$696 [3];
+  assign \$205  = \o_ctl$709 [0] & \o_ctl$709 [3];
+  assign \$206  = \o_ctl$722 [0] & \o_ctl$722 [3];
+  assign \$207  = \o_ctl$735 [0] & \o_ctl$735 [3];
+  assign \$208  = \o_ctl$748 [0] & \o_ctl$748 [3];
+  assign \$209  = \o_ctl$761 [0] & \o_ctl$761 [3];
+  always @(posedge clk)
+    \i_a$35  <= \$210 ;
+  always @(posedge clk)
+    ctl1_d1 <= \$211 ;
+  always @(posedge clk)
+    a2_d1 <= \$212 ;
+  always @(posedge clk)
+    \i_a$70  <= \$213 ;
+  always @(posedge clk)
+    ctl2_d1 <= \$214 ;
+  always @(posedge clk)
+    ctl2_d2 <= \$215 ;
+  always @(posedge clk)
+    a3_d1 <= \$216 ;
+  always @(posedge clk)
+    a3_d2 <= \$217 ;
+  always @(posedge clk)
+    \i_a$105  <= \$218 ;
+  always @(posedge clk)
+    ctl3_d1 <= \$219 ;
+  always @(posedge clk)
+    ctl3_d2 <= \$220 ;
+  always @(posedge clk)
+    ctl3_d3 <= \$221 ;
+  always @(posedge clk)
+    a4_d1 <= \$222 ;
+  always @(posedge clk)
+    a4_d2 <= \$223 ;
+  always @(posedge clk)
+    a4_d3 <= \$224 ;
+  always @(posedge clk)
+    \i_a$140  <= \$225 ;
+  always @(posedge clk)
+    ctl4_d1 <= \$226 ;
+  always @(posedge clk)
+    ctl4_d2 <= \$227 ;
+  always @(posedge clk)
+    ctl4_d3 <= \$228 ;
+  always @(posedge clk)
+    ctl4_d4 <= \$229 ;
+  always @(posedge clk)
+    a5_d1 <= \$230 ;
+  always @(posedge clk)
+    a5_d2 <= \$231 ;
+  always @(posedge clk)
+    a5_d3 <= \$232 ;
+  always @(posedge clk)
+    a5_d4 <= \$233 ;
+  always @(posedge clk)
+    \i_a$175  <= \$234 ;
+  always @(posedge clk)
+    ctl5_d1 <= \$235 ;
+  always @(posedge clk)
+    ctl5_d2 <= \$236 ;
   always @(posedge clk)
-    a2_d1 <= \$20 ;
+    ctl5_d3 <= \$237 ;
   always @(posedge clk)
-    \i_a$70  <= \$21 ;
+    ctl5_d4 <= \$238 ;
   always @(posedge clk)
-    ctl2_d1 <= \$22 ;
+    ctl5_d5 <= \$239 ;
   always @(posedge clk)
-    ctl2_d2 <= \$23 ;
+    a6_d1 <= \$240 ;
   always @(posedge clk)
-    a3_d1 <= \$24 ;
+    a6_d2 <= \$241 ;
   always @(posedge clk)
-    a3_d2 <= \$25 ;
+    a6_d3 <= \$242 ;
   always @(posedge clk)
-    \i_a$105  <= \$26 ;
+    a6_d4 <= \$243 ;
   always @(posedge clk)
-    ctl3_d1 <= \$27 ;
+    a6_d5 <= \$244 ;
   always @(posedge clk)
-    ctl3_d2 <= \$28 ;
+    \i_a$210  <= \$245 ;
   always @(posedge clk)
-    ctl3_d3 <= \$29 ;
+    ctl6_d1 <= \$246 ;
   always @(posedge clk)
-    a4_d1 <= \$30 ;
+    ctl6_d2 <= \$247 ;
   always @(posedge clk)
-    a4_d2 <= \$31 ;
+    ctl6_d3 <= \$248 ;
   always @(posedge clk)
-    a4_d3 <= \$32 ;
+    ctl6_d4 <= \$249 ;
   always @(posedge clk)
-    \i_a$140  <= \$33 ;
+    ctl6_d5 <= \$250 ;
   always @(posedge clk)
-    ctl4_d1 <= \$34 ;
+    ctl6_d6 <= \$251 ;
   always @(posedge clk)
-    ctl4_d2 <= \$35 ;
+    a7_d1 <= \$252 ;
   always @(posedge clk)
-    ctl4_d3 <= \$36 ;
+    a7_d2 <= \$253 ;
   always @(posedge clk)
-    ctl4_d4 <= \$37 ;
+    a7_d3 <= \$254 ;
   always @(posedge clk)
-    a5_d1 <= \$38 ;
+    a7_d4 <= \$255 ;
   always @(posedge clk)
-    a5_d2 <= \$39 ;
+    a7_d5 <= \$256 ;
   always @(posedge clk)
-    a5_d3 <= \$40 ;
+    a7_d6 <= \$257 ;
   always @(posedge clk)
-    a5_d4 <= \$41 ;
+    \i_a$245  <= \$258 ;
   always @(posedge clk)
-    \i_a$175  <= \$42 ;
+    ctl7_d1 <= \$259 ;
   always @(posedge clk)
-    ctl5_d1 <= \$43 ;
+    ctl7_d2 <= \$260 ;
   always @(posedge clk)
-    ctl5_d2 <= \$44 ;
+    ctl7_d3 <= \$261 ;
   always @(posedge clk)
-    ctl5_d3 <= \$45 ;
+    ctl7_d4 <= \$262 ;
   always @(posedge clk)
-    ctl5_d4 <= \$46 ;
+    ctl7_d5 <= \$263 ;
   always @(posedge clk)
-    ctl5_d5 <= \$47 ;
+    ctl7_d6 <= \$264 ;
   always @(posedge clk)
-    a6_d1 <= \$48 ;
+    ctl7_d7 <= \$265 ;
   always @(posedge clk)
-    a6_d2 <= \$49 ;
+    i_scale <= \$266 ;
   always @(posedge clk)
-    a6_d3 <= \$50 ;
+    i_zero <= \$267 ;
   always @(posedge clk)
-    a6_d4 <= \$51 ;
+    \i_w$416  <= \$268 ;
   always @(posedge clk)
-    a6_d5 <= \$52 ;
+    \i_scale$436  <= \$269 ;
   always @(posedge clk)
-    \i_a$210  <= \$53 ;
+    \i_zero$438  <= \$270 ;
   always @(posedge clk)
-    ctl6_d1 <= \$54 ;
+    w2_planes_d1 <= \$271 ;
   always @(posedge clk)
-    ctl6_d2 <= \$55 ;
+    \i_w$440  <= \$272 ;
   always @(posedge clk)
-    ctl6_d3 <= \$56 ;
+    \i_scale$460  <= \$273 ;
   always @(posedge clk)
-    ctl6_d4 <= \$57 ;
+    \i_zero$462  <= \$274 ;
   always @(posedge clk)
-    ctl6_d5 <= \$58 ;
+    w3_planes_d1 <= \$275 ;
   always @(posedge clk)
-    ctl6_d6 <= \$59 ;
+    w3_planes_d2 <= \$276 ;
   always @(posedge clk)
-    a7_d1 <= \$60 ;
+    \i_w$464  <= \$277 ;
   always @(posedge clk)
-    a7_d2 <= \$61 ;
+    \i_scale$484  <= \$278 ;
   always @(posedge clk)
-    a7_d3 <= \$62 ;
+    \i_zero$486  <= \$279 ;
   always @(posedge clk)
-    a7_d4 <= \$63 ;
+    w4_planes_d1 <= \$280 ;
   always @(posedge clk)
-    a7_d5 <= \$64 ;
+    w4_planes_d2 <= \$281 ;
   always @(posedge clk)
-    a7_d6 <= \$65 ;
+    w4_planes_d3 <= \$282 ;
   always @(posedge clk)
-    \i_a$245  <= \$66 ;
+    \i_w$488  <= \$283 ;
   always @(posedge clk)
-    ctl7_d1 <= \$67 ;
+    \i_scale$508  <= \$284 ;
   always @(posedge clk)
-    ctl7_d2 <= \$68 ;
+    \i_zero$510  <= \$285 ;
   always @(posedge clk)
-    ctl7_d3 <= \$69 ;
+    w5_planes_d1 <= \$286 ;
   always @(posedge clk)
-    ctl7_d4 <= \$70 ;
+    w5_planes_d2 <= \$287 ;
   always @(posedge clk)
-    ctl7_d5 <= \$71 ;
+    w5_planes_d3 <= \$288 ;
   always @(posedge clk)
-    ctl7_d6 <= \$72 ;
+    w5_planes_d4 <= \$289 ;
   always @(posedge clk)
-    ctl7_d7 <= \$73 ;
+    \i_w$512  <= \$290 ;
   always @(posedge clk)
-    i_scale <= \$74 ;
+    \i_scale$532  <= \$291 ;
   always @(posedge clk)
-    i_zero <= \$75 ;
+    \i_zero$534  <= \$292 ;
   always @(posedge clk)
-    y0_d1 <= \$76 ;
+    w6_planes_d1 <= \$293 ;
   always @(posedge clk)
-    y0_d2 <= \$77 ;
+    w6_planes_d2 <= \$294 ;
   always @(posedge clk)
-    y0_d3 <= \$78 ;
+    w6_planes_d3 <= \$295 ;
   always @(posedge clk)
-    y0_d4 <= \$79 ;
+    w6_planes_d4 <= \$296 ;
   always @(posedge clk)
-    y0_d5 <= \$80 ;
+    w6_planes_d5 <= \$297 ;
   always @(posedge clk)
-    y0_d6 <= \$81 ;
+    \i_w$536  <= \$298 ;
   always @(posedge clk)
-    y0_d7 <= \$82 ;
+    \i_scale$556  <= \$299 ;
   always @(posedge clk)
-    \i_w$418  <= \$83 ;
+    \i_zero$558  <= \$300 ;
   always @(posedge clk)
-    w1_scale_held <= \$84 ;
+    w7_planes_d1 <= \$301 ;
   always @(posedge clk)
-    w1_zero_held <= \$85 ;
+    w7_planes_d2 <= \$302 ;
   always @(posedge clk)
-    \i_scale$438  <= \$86 ;
+    w7_planes_d3 <= \$303 ;
   always @(posedge clk)
-    \i_zero$440  <= \$87 ;
+    w7_planes_d4 <= \$304 ;
   always @(posedge clk)
-    y1_d1 <= \$88 ;
+    w7_planes_d5 <= \$305 ;
   always @(posedge clk)
-    y1_d2 <= \$89 ;
+    w7_planes_d6 <= \$306 ;
   always @(posedge clk)
-    y1_d3 <= \$90 ;
+    \i_w$560  <= \$307 ;
   always @(posedge clk)
-    y1_d4 <= \$91 ;
+    \i_scale$580  <= \$308 ;
   always @(posedge clk)
-    y1_d5 <= \$92 ;
+    \i_zero$582  <= \$309 ;
   always @(posedge clk)
-    y1_d6 <= \$93 ;
+    row0_done_t9 <= \$310 ;
   always @(posedge clk)
-    w2_planes_d1 <= \$94 ;
+    row0_done_t10 <= \$311 ;
   always @(posedge clk)
-    \i_w$443  <= \$95 ;
+    row0_done_t11 <= \$312 ;
   always @(posedge clk)
-    w2_scale_held <= \$96 ;
+    row0_done_t12 <= \$313 ;
   always @(posedge clk)
-    w2_zero_held <= \$97 ;
+    row0_done_t13 <= \$314 ;
   always @(posedge clk)
-    w2_scale_u0_d1 <= \$98 ;
+    row0_done_t14 <= \$315 ;
   always @(posedge clk)
-    \i_scale$463  <= \$99 ;
+    row0_done_t15 <= \$316 ;
   always @(posedge clk)
-    w2_zero_u0_d1 <= \$100 ;
+    row0_done_t16 <= \$317 ;
   always @(posedge clk)
-    \i_zero$465  <= \$101 ;
+    row0_done_t17 <= \$318 ;
   always @(posedge clk)
-    y2_d1 <= \$102 ;
+    row0_done_t18 <= \$319 ;
   always @(posedge clk)
-    y2_d2 <= \$103 ;
+    row0_done_t19 <= \$320 ;
   always @(posedge clk)
-    y2_d3 <= \$104 ;
+    row0_done_t20 <= \$321 ;
   always @(posedge clk)
-    y2_d4 <= \$105 ;
+    row0_done_t21 <= \$322 ;
   always @(posedge clk)
-    y2_d5 <= \$106 ;
+    row1_done_t9 <= \$323 ;
   always @(posedge clk)
-    w3_planes_d1 <= \$107 ;
+    row1_done_t10 <= \$324 ;
   always @(posedge clk)
-    w3_planes_d2 <= \$108 ;
+    row1_done_t11 <= \$325 ;
   always @(posedge clk)
-    \i_w$468  <= \$109 ;
+    row1_done_t12 <= \$326 ;
   always @(posedge clk)
-    w3_scale_held <= \$110 ;
+    row1_done_t13 <= \$327 ;
   always @(posedge clk)
-    w3_zero_held <= \$111 ;
+    row1_done_t14 <= \$328 ;
   always @(posedge clk)
-    w3_scale_u0_d1 <= \$112 ;
+    row1_done_t15 <= \$329 ;
   always @(posedge clk)
-    w3_scale_u0_d2 <= \$113 ;
+    row1_done_t16 <= \$330 ;
   always @(posedge clk)
-    \i_scale$488  <= \$114 ;
+    row1_done_t17 <= \$331 ;
   always @(posedge clk)
-    w3_zero_u0_d1 <= \$115 ;
+    row1_done_t18 <= \$332 ;
   always @(posedge clk)
-    w3_zero_u0_d2 <= \$116 ;
+    row1_done_t19 <= \$333 ;
   always @(posedge clk)
-    \i_zero$490  <= \$117 ;
+    row1_done_t20 <= \$334 ;
   always @(posedge clk)
-    y3_d1 <= \$118 ;
+    row1_done_t21 <= \$335 ;
   always @(posedge clk)
-    y3_d2 <= \$119 ;
+    row2_done_t9 <= \$336 ;
   always @(posedge clk)
-    y3_d3 <= \$120 ;
+    row2_done_t10 <= \$337 ;
   always @(posedge clk)
-    y3_d4 <= \$121 ;
+    row2_done_t11 <= \$338 ;
   always @(posedge clk)
-    w4_planes_d1 <= \$122 ;
+    row2_done_t12 <= \$339 ;
   always @(posedge clk)
-    w4_planes_d2 <= \$123 ;
+    row2_done_t13 <= \$340 ;
   always @(posedge clk)
-    w4_planes_d3 <= \$124 ;
+    row2_done_t14 <= \$341 ;
   always @(posedge clk)
-    \i_w$493  <= \$125 ;
+    row2_done_t15 <= \$342 ;
   always @(posedge clk)
-    w4_scale_held <= \$126 ;
+    row2_done_t16 <= \$343 ;
   always @(posedge clk)
-    w4_zero_held <= \$127 ;
+    row2_done_t17 <= \$344 ;
   always @(posedge clk)
-    w4_scale_u0_d1 <= \$128 ;
+    row2_done_t18 <= \$345 ;
   always @(posedge clk)
-    w4_scale_u0_d2 <= \$129 ;
+    row2_done_t19 <= \$346 ;
   always @(posedge clk)
-    w4_scale_u0_d3 <= \$130 ;
+    row2_done_t20 <= \$347 ;
   always @(posedge clk)
-    \i_scale$513  <= \$131 ;
+    row2_done_t21 <= \$348 ;
   always @(posedge clk)
-    w4_zero_u0_d1 <= \$132 ;
+    row3_done_t9 <= \$349 ;
   always @(posedge clk)
-    w4_zero_u0_d2 <= \$133 ;
+    row3_done_t10 <= \$350 ;
   always @(posedge clk)
-    w4_zero_u0_d3 <= \$134 ;
+    row3_done_t11 <= \$351 ;
   always @(posedge clk)
-    \i_zero$515  <= \$135 ;
+    row3_done_t12 <= \$352 ;
   always @(posedge clk)
-    y4_d1 <= \$136 ;
+    row3_done_t13 <= \$353 ;
   always @(posedge clk)
-    y4_d2 <= \$137 ;
+    row3_done_t14 <= \$354 ;
   always @(posedge clk)
-    y4_d3 <= \$138 ;
+    row3_done_t15 <= \$355 ;
   always @(posedge clk)
-    w5_planes_d1 <= \$139 ;
+    row3_done_t16 <= \$356 ;
   always @(posedge clk)
-    w5_planes_d2 <= \$140 ;
+    row3_done_t17 <= \$357 ;
   always @(posedge clk)
-    w5_planes_d3 <= \$141 ;
+    row3_done_t18 <= \$358 ;
   always @(posedge clk)
-    w5_planes_d4 <= \$142 ;
+    row3_done_t19 <= \$359 ;
   always @(posedge clk)
-    \i_w$518  <= \$143 ;
+    row3_done_t20 <= \$360 ;
   always @(posedge clk)
-    w5_scale_held <= \$144 ;
+    row3_done_t21 <= \$361 ;
   always @(posedge clk)
-    w5_zero_held <= \$145 ;
+    row4_done_t9 <= \$362 ;
   always @(posedge clk)
-    w5_scale_u0_d1 <= \$146 ;
+    row4_done_t10 <= \$363 ;
   always @(posedge clk)
-    w5_scale_u0_d2 <= \$147 ;
+    row4_done_t11 <= \$364 ;
   always @(posedge clk)
-    w5_scale_u0_d3 <= \$148 ;
+    row4_done_t12 <= \$365 ;
   always @(posedge clk)
-    w5_scale_u0_d4 <= \$149 ;
+    row4_done_t13 <= \$366 ;
   always @(posedge clk)
-    \i_scale$538  <= \$150 ;
+    row4_done_t14 <= \$367 ;
   always @(posedge clk)
-    w5_zero_u0_d1 <= \$151 ;
+    row4_done_t15 <= \$368 ;
   always @(posedge clk)
-    w5_zero_u0_d2 <= \$152 ;
+    row4_done_t16 <= \$369 ;
   always @(posedge clk)
-    w5_zero_u0_d3 <= \$153 ;
+    row4_done_t17 <= \$370 ;
   always @(posedge clk)
-    w5_zero_u0_d4 <= \$154 ;
+    row4_done_t18 <= \$371 ;
   always @(posedge clk)
-    \i_zero$540  <= \$155 ;
+    row4_done_t19 <= \$372 ;
   always @(posedge clk)
-    y5_d1 <= \$156 ;
+    row4_done_t20 <= \$373 ;
   always @(posedge clk)
-    y5_d2 <= \$157 ;
+    row4_done_t21 <= \$374 ;
   always @(posedge clk)
-    w6_planes_d1 <= \$158 ;
+    row5_done_t9 <= \$375 ;
   always @(posedge clk)
-    w6_planes_d2 <= \$159 ;
+    row5_done_t10 <= \$376 ;
   always @(posedge clk)
-    w6_planes_d3 <= \$160 ;
+    row5_done_t11 <= \$377 ;
   always @(posedge clk)
-    w6_planes_d4 <= \$161 ;
+    row5_done_t12 <= \$378 ;
   always @(posedge clk)
-    w6_planes_d5 <= \$162 ;
+    row5_done_t13 <= \$379 ;
   always @(posedge clk)
-    \i_w$543  <= \$163 ;
+    row5_done_t14 <= \$380 ;
   always @(posedge clk)
-    w6_scale_held <= \$164 ;
+    row5_done_t15 <= \$381 ;
   always @(posedge clk)
-    w6_zero_held <= \$165 ;
+    row5_done_t16 <= \$382 ;
   always @(posedge clk)
-    w6_scale_u0_d1 <= \$166 ;
+    row5_done_t17 <= \$383 ;
   always @(posedge clk)
-    w6_scale_u0_d2 <= \$167 ;
+    row5_done_t18 <= \$384 ;
   always @(posedge clk)
-    w6_scale_u0_d3 <= \$168 ;
+    row5_done_t19 <= \$385 ;
   always @(posedge clk)
-    w6_scale_u0_d4 <= \$169 ;
+    row5_done_t20 <= \$386 ;
   always @(posedge clk)
-    w6_scale_u0_d5 <= \$170 ;
-  always @(posedge clk)
-    \i_scale$563  <= \$171 ;
-  always @(posedge clk)
-    w6_zero_u0_d1 <= \$172 ;
-  always @(posedge clk)
-    w6_zero_u0_d2 <= \$173 ;
-  always @(posedge clk)
-    w6_zero_u0_d3 <= \$174 ;
-  always @(posedge clk)
-    w6_zero_u0_d4 <= \$175 ;
-  always @(posedge clk)
-    w6_zero_u0_d5 <= \$176 ;
-  always @(posedge clk)
-    \i_zero$565  <= \$177 ;
-  always @(posedge clk)
-    y6_d1 <= \$178 ;
-  always @(posedge clk)
-    w7_planes_d1 <= \$179 ;
-  always @(posedge clk)
-    w7_planes_d2 <= \$180 ;
-  always @(posedge clk)
-    w7_planes_d3 <= \$181 ;
-  always @(posedge clk)
-    w7_planes_d4 <= \$182 ;
-  always @(posedge clk)
-    w7_planes_d5 <= \$183 ;
-  always @(posedge clk)
-    w7_planes_d6 <= \$184 ;
-  always @(posedge clk)
-    \i_w$568  <= \$185 ;
-  always @(posedge clk)
-    w7_scale_held <= \$186 ;
-  always @(posedge clk)
-    w7_zero_held <= \$187 ;
-  always @(posedge clk)
-    w7_scale_u0_d1 <= \$188 ;
-  always @(posedge clk)
-    w7_scale_u0_d2 <= \$189 ;
-  always @(posedge clk)
-    w7_scale_u0_d3 <= \$190 ;
-  always @(posedge clk)
-    w7_scale_u0_d4 <= \$191 ;
-  always @(posedge clk)
-    w7_scale_u0_d5 <= \$192 ;
-  always @(posedge clk)
-    w7_scale_u0_d6 <= \$193 ;
-  always @(posedge clk)
-    \i_scale$588  <= \$194 ;
-  always @(posedge clk)
-    w7_zero_u0_d1 <= \$195 ;
-  always @(posedge clk)
-    w7_zero_u0_d2 <= \$196 ;
-  always @(posedge clk)
-    w7_zero_u0_d3 <= \$197 ;
-  always @(posedge clk)
-    w7_zero_u0_d4 <= \$198 ;
-  always @(posedge clk)
-    w7_zero_u0_d5 <= \$199 ;
-  always @(posedge clk)
-    w7_zero_u0_d6 <= \$200 ;
-  always @(posedge clk)
-    \i_zero$590  <= \$201 ;
+    row5_done_t21 <= \$387 ;
   \array_lut_w2_a8_os_8x8_shared.mesh.col0_unit0  col0_unit0 (
     .clk(clk),
     .i_hand(i_hand),
     .i_hand_valid(i_hand_valid),
     .i_scale(i_scale),
     .i_zero(i_zero),
-    .o_y(\o_y$642 ),
+    .o_acc(o_acc),
     .rst(rst)
   );
   \array_lut_w2_a8_os_8x8_shared.mesh.col1_unit0  col1_unit0 (
     .clk(clk),
-    .i_hand(\i_hand$420 ),
-    .i_hand_valid(\i_hand_valid$422 ),
-    .i_scale(\i_scale$438 ),
-    .i_zero(\i_zero$440 ),
-    .o_y(\o_y$651 ),
+    .i_hand(\i_hand$418 ),
+    .i_hand_valid(\i_hand_valid$420 ),
+    .i_scale(\i_scale$436 ),
+    .i_zero(\i_zero$438 ),
+    .o_acc(\o_acc$597 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_8x8_shared.mesh.col2_unit0  col2_unit0 (
     .clk(clk),
-    .i_hand(\i_hand$445 ),
-    .i_hand_valid(\i_hand_valid$447 ),
-    .i_scale(\i_scale$463 ),
-    .i_zero(\i_zero$465 ),
-    .o_y(\o_y$662 ),
+    .i_hand(\i_hand$442 ),
+    .i_hand_valid(\i_hand_valid$444 ),
+    .i_scale(\i_scale$460 ),
+    .i_zero(\i_zero$462 ),
+    .o_acc(\o_acc$598 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_8x8_shared.mesh.col3_unit0  col3_unit0 (
     .clk(clk),
-    .i_hand(\i_hand$470 ),
-    .i_hand_valid(\i_hand_valid$472 ),
-    .i_scale(\i_scale$488 ),
-    .i_zero(\i_zero$490 ),
-    .o_y(\o_y$675 ),
+    .i_hand(\i_hand$466 ),
+    .i_hand_valid(\i_hand_valid$468 ),
+    .i_scale(\i_scale$484 ),
+    .i_zero(\i_zero$486 ),
+    .o_acc(\o_acc$599 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_8x8_shared.mesh.col4_unit0  col4_unit0 (
     .clk(clk),
-    .i_hand(\i_hand$495 ),
-    .i_hand_valid(\i_hand_valid$497 ),
-    .i_scale(\i_scale$513 ),
-    .i_zero(\i_zero$515 ),
-    .o_y(\o_y$690 ),
+    .i_hand(\i_hand$490 ),
+    .i_hand_valid(\i_hand_valid$492 ),
+    .i_scale(\i_scale$508 ),
+    .i_zero(\i_zero$510 ),
+    .o_acc(\o_acc$600 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_8x8_shared.mesh.col5_unit0  col5_unit0 (
     .clk(clk),
-    .i_hand(\i_hand$520 ),
-    .i_hand_valid(\i_hand_valid$522 ),
-    .i_scale(\i_scale$538 ),
-    .i_zero(\i_zero$540 ),
-    .o_y(\o_y$707 ),
+    .i_hand(\i_hand$514 ),
+    .i_hand_valid(\i_hand_valid$516 ),
+    .i_scale(\i_scale$532 ),
+    .i_zero(\i_zero$534 ),
+    .o_acc(\o_acc$601 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_8x8_shared.mesh.col6_unit0  col6_unit0 (
     .clk(clk),
-    .i_hand(\i_hand$545 ),
-    .i_hand_valid(\i_hand_valid$547 ),
-    .i_scale(\i_scale$563 ),
-    .i_zero(\i_zero$565 ),
-    .o_y(\o_y$725 ),
+    .i_hand(\i_hand$538 ),
+    .i_hand_valid(\i_hand_valid$540 ),
+    .i_scale(\i_scale$556 ),
+    .i_zero(\i_zero$558 ),
+    .o_acc(\o_acc$602 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_8x8_shared.mesh.col7_unit0  col7_unit0 (
     .clk(clk),
-    .i_hand(\i_hand$570 ),
-    .i_hand_valid(\i_hand_valid$572 ),
-    .i_scale(\i_scale$588 ),
-    .i_zero(\i_zero$590 ),
-    .o_index(o_index),
-    .o_valid(\o_valid$593 ),
-    .o_y(o_y),
+    .i_hand(\i_hand$562 ),
+    .i_hand_valid(\i_hand_valid$564 ),
+    .i_scale(\i_scale$580 ),
+    .i_zero(\i_zero$582 ),
+    .o_acc(\o_acc$603 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_8x8_shared.mesh.row0_head  row0_head (
@@ -8843,11 +9386,11 @@ module \array_lut_w2_a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$393 , o_ro
     .i_ctl(\i_ctl$9 ),
     .o_a(\i_a$11 ),
     .o_ctl(\i_ctl$13 ),
-    .o_psum(\o_psum$421 ),
-    .o_valid(\o_valid$423 ),
+    .o_psum(\o_psum$419 ),
+    .o_valid(\o_valid$421 ),
     .o_w(\i_w$294 ),
     .pe_0_0__i_a(\i_a$7 ),
-    .pe_0_0__i_w(\i_w$418 ),
+    .pe_0_0__i_w(\i_w$416 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_8x8_shared.mesh.tile_0_2  tile_0_2 (
@@ -8855,11 +9398,11 @@ module \array_lut_w2_a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$393 , o_ro
     .i_ctl(\i_ctl$13 ),
     .o_a(\i_a$15 ),
     .o_ctl(\i_ctl$17 ),
-    .o_psum(\o_psum$446 ),
-    .o_valid(\o_valid$448 ),
+    .o_psum(\o_psum$443 ),
+    .o_valid(\o_valid$445 ),
     .o_w(\i_w$308 ),
     .pe_0_0__i_a(\i_a$11 ),
-    .pe_0_0__i_w(\i_w$443 ),
+    .pe_0_0__i_w(\i_w$440 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_8x8_shared.mesh.tile_0_3  tile_0_3 (
@@ -8867,11 +9410,11 @@ module \array_lut_w2_a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$393 , o_ro
     .i_ctl(\i_ctl$17 ),
     .o_a(\i_a$19 ),
     .o_ctl(\i_ctl$21 ),
-    .o_psum(\o_psum$471 ),
-    .o_valid(\o_valid$473 ),
+    .o_psum(\o_psum$467 ),
+    .o_valid(\o_valid$469 ),
     .o_w(\i_w$322 ),
     .pe_0_0__i_a(\i_a$15 ),
-    .pe_0_0__i_w(\i_w$468 ),
+    .pe_0_0__i_w(\i_w$464 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_8x8_shared.mesh.tile_0_4  tile_0_4 (
@@ -8879,11 +9422,11 @@ module \array_lut_w2_a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$393 , o_ro
     .i_ctl(\i_ctl$21 ),
     .o_a(\i_a$23 ),
     .o_ctl(\i_ctl$25 ),
-    .o_psum(\o_psum$496 ),
-    .o_valid(\o_valid$498 ),
+    .o_psum(\o_psum$491 ),
+    .o_valid(\o_valid$493 ),
     .o_w(\i_w$336 ),
     .pe_0_0__i_a(\i_a$19 ),
-    .pe_0_0__i_w(\i_w$493 ),
+    .pe_0_0__i_w(\i_w$488 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_8x8_shared.mesh.tile_0_5  tile_0_5 (
@@ -8891,11 +9434,11 @@ module \array_lut_w2_a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$393 , o_ro
     .i_ctl(\i_ctl$25 ),
     .o_a(\i_a$27 ),
     .o_ctl(\i_ctl$29 ),
-    .o_psum(\o_psum$521 ),
-    .o_valid(\o_valid$523 ),
+    .o_psum(\o_psum$515 ),
+    .o_valid(\o_valid$517 ),
     .o_w(\i_w$350 ),
     .pe_0_0__i_a(\i_a$23 ),
-    .pe_0_0__i_w(\i_w$518 ),
+    .pe_0_0__i_w(\i_w$512 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_8x8_shared.mesh.tile_0_6  tile_0_6 (
@@ -8903,21 +9446,22 @@ module \array_lut_w2_a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$393 , o_ro
     .i_ctl(\i_ctl$29 ),
     .o_a(\i_a$31 ),
     .o_ctl(\i_ctl$33 ),
-    .o_psum(\o_psum$546 ),
-    .o_valid(\o_valid$548 ),
+    .o_psum(\o_psum$539 ),
+    .o_valid(\o_valid$541 ),
     .o_w(\i_w$364 ),
     .pe_0_0__i_a(\i_a$27 ),
-    .pe_0_0__i_w(\i_w$543 ),
+    .pe_0_0__i_w(\i_w$536 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_8x8_shared.mesh.tile_0_7  tile_0_7 (
     .clk(clk),
     .i_ctl(\i_ctl$33 ),
-    .o_psum(\o_psum$571 ),
-    .o_valid(\o_valid$573 ),
+    .o_ctl(\o_ctl$670 ),
+    .o_psum(\o_psum$563 ),
+    .o_valid(\o_valid$565 ),
     .o_w(\i_w$378 ),
     .pe_0_0__i_a(\i_a$31 ),
-    .pe_0_0__i_w(\i_w$568 ),
+    .pe_0_0__i_w(\i_w$560 ),
     .rst(rst)
   );
   \array_lut_w2_a8_os_8x8_shared.mesh.tile_1_0  tile_1_0 (
@@ -8937,8 +9481,8 @@ module \array_lut_w2_a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$393 , o_ro
     .i_ctl(\i_ctl$44 ),
     .o_a(\i_a$46 ),
     .o_ctl(\i_ctl$48 ),
-    .o_psum(\o_psum$424 ),
-    .o_valid(\o_valid$425 ),
+    .o_psum(\o_psum$422 ),
+    .o_valid(\o_valid$423 ),
     .o_w(\i_w$296 ),
     .pe_0_0__i_a(\i_a$42 ),
     .pe_0_0__i_w(\i_w$294 ),
@@ -8949,8 +9493,8 @@ module \array_lut_w2_a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$393 , o_ro
     .i_ctl(\i_ctl$48 ),
     .o_a(\i_a$50 ),
     .o_ctl(\i_ctl$52 ),
-    .o_psum(\o_psum$449 ),
-    .o_valid(\o_valid$450 ),
+    .o_psum(\o_psum$446 ),
+    .o_valid(\o_valid$447 ),
     .o_w(\i_w$310 ),
     .pe_0_0__i_a(\i_a$46 ),
     .pe_0_0__i_w(\i_w$308 ),
@@ -8961,8 +9505,8 @@ module \array_lut_w2_a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$393 , o_ro
     .i_ctl(\i_ctl$52 ),
     .o_a(\i_a$54 ),
     .o_ctl(\i_ctl$56 ),
-    .o_psum(\o_psum$474 ),
-    .o_valid(\o_valid$475 ),
+    .o_psum(\o_psum$470 ),
+    .o_valid(\o_valid$471 ),
     .o_w(\i_w$324 ),
     .pe_0_0__i_a(\i_a$50 ),
     .pe_0_0__i_w(\i_w$322 ),
@@ -8973,8 +9517,8 @@ module \array_lut_w2_a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$393 , o_ro
     .i_ctl(\i_ctl$56 ),
     .o_a(\i_a$58 ),
     .o_ctl(\i_ctl$60 ),
-    .o_psum(\o_psum$499 ),
-    .o_valid(\o_valid$500 ),
+    .o_psum(\o_psum$494 ),
+    .o_valid(\o_valid$495 ),
     .o_w(\i_w$338 ),
     .pe_0_0__i_a(\i_a$54 ),
     .pe_0_0__i_w(\i_w$336 ),
@@ -8985,8 +9529,8 @@ module \array_lut_w2_a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$393 , o_ro
     .i_ctl(\i_ctl$60 ),
     .o_a(\i_a$62 ),
     .o_ctl(\i_ctl$64 ),
-    .o_psum(\o_psum$524 ),
-    .o_valid(\o_valid$525 ),
+    .o_psum(\o_psum$518 ),
+    .o_valid(\o_valid$519 ),
     .o_w(\i_w$352 ),
     .pe_0_0__i_a(\i_a$58 ),
     .pe_0_0__i_w(\i_w$350 ),
@@ -8997,8 +9541,8 @@ module \array_lut_w2_a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$393 , o_ro
     .i_ctl(\i_ctl$64 ),
     .o_a(\i_a$66 ),
     .o_ctl(\i_ctl$68 ),
-    .o_psum(\o_psum$549 ),
-    .o_valid(\o_valid$550 ),
+    .o_psum(\o_psum$542 ),
+    .o_valid(\o_valid$543 ),
     .o_w(\i_w$366 ),
     .pe_0_0__i_a(\i_a$62 ),
     .pe_0_0__i_w(\i_w$364 ),
@@ -9007,8 +9551,9 @@ module \array_lut_w2_a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$393 , o_ro
   \array_lut_w2_a8_os_8x8_shared.mesh.tile_1_7  tile_1_7 (
     .clk(clk),
     .i_ctl(\i_ctl$68 ),
-    .o_psum(\o_psum$574 ),
-    .o_valid(\o_valid$575 ),
+    .o_ctl(\o_ctl$683 ),
+    .o_psum(\o_psum$566 ),
+    .o_valid(\o_valid$567 ),
     .o_w(\i_w$380 ),
     .pe_0_0__i_a(\i_a$66 ),
     .pe_0_0__i_w(\i_w$378 ),
@@ -9031,8 +9576,8 @@ module \array_lut_w2_a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$393 , o_ro
     .i_ctl(\i_ctl$79 ),
     .o_a(\i_a$81 ),
     .o_ctl(\i_ctl$83 ),
-    .o_psum(\o_psum$426 ),
-    .o_valid(\o_valid$427 ),
+    .o_psum(\o_psum$424 ),
+    .o_valid(\o_valid$425 ),
     .o_w(\i_w$298 ),
     .pe_0_0__i_a(\i_a$77 ),
     .pe_0_0__i_w(\i_w$296 ),
@@ -9043,8 +9588,8 @@ module \array_lut_w2_a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$393 , o_ro
     .i_ctl(\i_ctl$83 ),
     .o_a(\i_a$85 ),
     .o_ctl(\i_ctl$87 ),
-    .o_psum(\o_psum$451 ),
-    .o_valid(\o_valid$452 ),
+    .o_psum(\o_psum$448 ),
+    .o_valid(\o_valid$449 ),
     .o_w(\i_w$312 ),
     .pe_0_0__i_a(\i_a$81 ),
     .pe_0_0__i_w(\i_w$310 ),
@@ -9055,8 +9600,8 @@ module \array_lut_w2_a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$393 , o_ro
     .i_ctl(\i_ctl$87 ),
     .o_a(\i_a$89 ),
     .o_ctl(\i_ctl$91 ),
-    .o_psum(\o_psum$476 ),
-    .o_valid(\o_valid$477 ),
+    .o_psum(\o_psum$472 ),
+    .o_valid(\o_valid$473 ),
     .o_w(\i_w$326 ),
     .pe_0_0__i_a(\i_a$85 ),
     .pe_0_0__i_w(\i_w$324 ),
@@ -9067,8 +9612,8 @@ module \array_lut_w2_a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$393 , o_ro
     .i_ctl(\i_ctl$91 ),
     .o_a(\i_a$93 ),
     .o_ctl(\i_ctl$95 ),
-    .o_psum(\o_psum$501 ),
-    .o_valid(\o_valid$502 ),
+    .o_psum(\o_psum$496 ),
+    .o_valid(\o_valid$497 ),
     .o_w(\i_w$340 ),
     .pe_0_0__i_a(\i_a$89 ),
     .pe_0_0__i_w(\i_w$338 ),
@@ -9079,8 +9624,8 @@ module \array_lut_w2_a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$393 , o_ro
     .i_ctl(\i_ctl$95 ),
     .o_a(\i_a$97 ),
     .o_ctl(\i_ctl$99 ),
-    .o_psum(\o_psum$526 ),
-    .o_valid(\o_valid$527 ),
+    .o_psum(\o_psum$520 ),
+    .o_valid(\o_valid$521 ),
     .o_w(\i_w$354 ),
     .pe_0_0__i_a(\i_a$93 ),
     .pe_0_0__i_w(\i_w$352 ),
@@ -9091,8 +9636,8 @@ module \array_lut_w2_a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$393 , o_ro
     .i_ctl(\i_ctl$99 ),
     .o_a(\i_a$101 ),
     .o_ctl(\i_ctl$103 ),
-    .o_psum(\o_psum$551 ),
-    .o_valid(\o_valid$552 ),
+    .o_psum(\o_psum$544 ),
+    .o_valid(\o_valid$545 ),
     .o_w(\i_w$368 ),
     .pe_0_0__i_a(\i_a$97 ),
     .pe_0_0__i_w(\i_w$366 ),
@@ -9101,8 +9646,9 @@ module \array_lut_w2_a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$393 , o_ro
   \array_lut_w2_a8_os_8x8_shared.mesh.tile_2_7  tile_2_7 (
     .clk(clk),
     .i_ctl(\i_ctl$103 ),
-    .o_psum(\o_psum$576 ),
-    .o_valid(\o_valid$577 ),
+    .o_ctl(\o_ctl$696 ),
+    .o_psum(\o_psum$568 ),
+    .o_valid(\o_valid$569 ),
     .o_w(\i_w$382 ),
     .pe_0_0__i_a(\i_a$101 ),
     .pe_0_0__i_w(\i_w$380 ),
@@ -9125,8 +9671,8 @@ module \array_lut_w2_a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$393 , o_ro
     .i_ctl(\i_ctl$114 ),
     .o_a(\i_a$116 ),
     .o_ctl(\i_ctl$118 ),
-    .o_psum(\o_psum$428 ),
-    .o_valid(\o_valid$429 ),
+    .o_psum(\o_psum$426 ),
+    .o_valid(\o_valid$427 ),
     .o_w(\i_w$300 ),
     .pe_0_0__i_a(\i_a$112 ),
     .pe_0_0__i_w(\i_w$298 ),
@@ -9137,8 +9683,8 @@ module \array_lut_w2_a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$393 , o_ro
     .i_ctl(\i_ctl$118 ),
     .o_a(\i_a$120 ),
     .o_ctl(\i_ctl$122 ),
-    .o_psum(\o_psum$453 ),
-    .o_valid(\o_valid$454 ),
+    .o_psum(\o_psum$450 ),
+    .o_valid(\o_valid$451 ),
     .o_w(\i_w$314 ),
     .pe_0_0__i_a(\i_a$116 ),
     .pe_0_0__i_w(\i_w$312 ),
@@ -9149,8 +9695,8 @@ module \array_lut_w2_a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$393 , o_ro
     .i_ctl(\i_ctl$122 ),
     .o_a(\i_a$124 ),
     .o_ctl(\i_ctl$126 ),
-    .o_psum(\o_psum$478 ),
-    .o_valid(\o_valid$479 ),
+    .o_psum(\o_psum$474 ),
+    .o_valid(\o_valid$475 ),
     .o_w(\i_w$328 ),
     .pe_0_0__i_a(\i_a$120 ),
     .pe_0_0__i_w(\i_w$326 ),
@@ -9161,8 +9707,8 @@ module \array_lut_w2_a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$393 , o_ro
     .i_ctl(\i_ctl$126 ),
     .o_a(\i_a$128 ),
     .o_ctl(\i_ctl$130 ),
-    .o_psum(\o_psum$503 ),
-    .o_valid(\o_valid$504 ),
+    .o_psum(\o_psum$498 ),
+    .o_valid(\o_valid$499 ),
     .o_w(\i_w$342 ),
     .pe_0_0__i_a(\i_a$124 ),
     .pe_0_0__i_w(\i_w$340 ),
@@ -9173,8 +9719,8 @@ module \array_lut_w2_a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$393 , o_ro
     .i_ctl(\i_ctl$130 ),
     .o_a(\i_a$132 ),
     .o_ctl(\i_ctl$134 ),
-    .o_psum(\o_psum$528 ),
-    .o_valid(\o_valid$529 ),
+    .o_psum(\o_psum$522 ),
+    .o_valid(\o_valid$523 ),
     .o_w(\i_w$356 ),
     .pe_0_0__i_a(\i_a$128 ),
     .pe_0_0__i_w(\i_w$354 ),
@@ -9185,8 +9731,8 @@ module \array_lut_w2_a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$393 , o_ro
     .i_ctl(\i_ctl$134 ),
     .o_a(\i_a$136 ),
     .o_ctl(\i_ctl$138 ),
-    .o_psum(\o_psum$553 ),
-    .o_valid(\o_valid$554 ),
+    .o_psum(\o_psum$546 ),
+    .o_valid(\o_valid$547 ),
     .o_w(\i_w$370 ),
     .pe_0_0__i_a(\i_a$132 ),
     .pe_0_0__i_w(\i_w$368 ),
@@ -9195,8 +9741,9 @@ module \array_lut_w2_a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$393 , o_ro
   \array_lut_w2_a8_os_8x8_shared.mesh.tile_3_7  tile_3_7 (
     .clk(clk),
     .i_ctl(\i_ctl$138 ),
-    .o_psum(\o_psum$578 ),
-    .o_valid(\o_valid$579 ),
+    .o_ctl(\o_ctl$709 ),
+    .o_psum(\o_psum$570 ),
+    .o_valid(\o_valid$571 ),
     .o_w(\i_w$384 ),
     .pe_0_0__i_a(\i_a$136 ),
     .pe_0_0__i_w(\i_w$382 ),
@@ -9219,8 +9766,8 @@ module \array_lut_w2_a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$393 , o_ro
     .i_ctl(\i_ctl$149 ),
     .o_a(\i_a$151 ),
     .o_ctl(\i_ctl$153 ),
-    .o_psum(\o_psum$430 ),
-    .o_valid(\o_valid$431 ),
+    .o_psum(\o_psum$428 ),
+    .o_valid(\o_valid$429 ),
     .o_w(\i_w$302 ),
     .pe_0_0__i_a(\i_a$147 ),
     .pe_0_0__i_w(\i_w$300 ),
@@ -9231,8 +9778,8 @@ module \array_lut_w2_a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$393 , o_ro
     .i_ctl(\i_ctl$153 ),
     .o_a(\i_a$155 ),
     .o_ctl(\i_ctl$157 ),
-    .o_psum(\o_psum$455 ),
-    .o_valid(\o_valid$456 ),
+    .o_psum(\o_psum$452 ),
+    .o_valid(\o_valid$453 ),
     .o_w(\i_w$316 ),
     .pe_0_0__i_a(\i_a$151 ),
     .pe_0_0__i_w(\i_w$314 ),
@@ -9243,8 +9790,8 @@ module \array_lut_w2_a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$393 , o_ro
     .i_ctl(\i_ctl$157 ),
     .o_a(\i_a$159 ),
     .o_ctl(\i_ctl$161 ),
-    .o_psum(\o_psum$480 ),
-    .o_valid(\o_valid$481 ),
+    .o_psum(\o_psum$476 ),
+    .o_valid(\o_valid$477 ),
     .o_w(\i_w$330 ),
     .pe_0_0__i_a(\i_a$155 ),
     .pe_0_0__i_w(\i_w$328 ),
@@ -9255,8 +9802,8 @@ module \array_lut_w2_a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$393 , o_ro
     .i_ctl(\i_ctl$161 ),
     .o_a(\i_a$163 ),
     .o_ctl(\i_ctl$165 ),
-    .o_psum(\o_psum$505 ),
-    .o_valid(\o_valid$506 ),
+    .o_psum(\o_psum$500 ),
+    .o_valid(\o_valid$501 ),
     .o_w(\i_w$344 ),
     .pe_0_0__i_a(\i_a$159 ),
     .pe_0_0__i_w(\i_w$342 ),
@@ -9267,8 +9814,8 @@ module \array_lut_w2_a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$393 , o_ro
     .i_ctl(\i_ctl$165 ),
     .o_a(\i_a$167 ),
     .o_ctl(\i_ctl$169 ),
-    .o_psum(\o_psum$530 ),
-    .o_valid(\o_valid$531 ),
+    .o_psum(\o_psum$524 ),
+    .o_valid(\o_valid$525 ),
     .o_w(\i_w$358 ),
     .pe_0_0__i_a(\i_a$163 ),
     .pe_0_0__i_w(\i_w$356 ),
@@ -9279,8 +9826,8 @@ module \array_lut_w2_a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$393 , o_ro
     .i_ctl(\i_ctl$169 ),
     .o_a(\i_a$171 ),
     .o_ctl(\i_ctl$173 ),
-    .o_psum(\o_psum$555 ),
-    .o_valid(\o_valid$556 ),
+    .o_psum(\o_psum$548 ),
+    .o_valid(\o_valid$549 ),
     .o_w(\i_w$372 ),
     .pe_0_0__i_a(\i_a$167 ),
     .pe_0_0__i_w(\i_w$370 ),
@@ -9289,8 +9836,9 @@ module \array_lut_w2_a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$393 , o_ro
   \array_lut_w2_a8_os_8x8_shared.mesh.tile_4_7  tile_4_7 (
     .clk(clk),
     .i_ctl(\i_ctl$173 ),
-    .o_psum(\o_psum$580 ),
-    .o_valid(\o_valid$581 ),
+    .o_ctl(\o_ctl$722 ),
+    .o_psum(\o_psum$572 ),
+    .o_valid(\o_valid$573 ),
     .o_w(\i_w$386 ),
     .pe_0_0__i_a(\i_a$171 ),
     .pe_0_0__i_w(\i_w$384 ),
@@ -9313,8 +9861,8 @@ module \array_lut_w2_a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$393 , o_ro
     .i_ctl(\i_ctl$184 ),
     .o_a(\i_a$186 ),
     .o_ctl(\i_ctl$188 ),
-    .o_psum(\o_psum$432 ),
-    .o_valid(\o_valid$433 ),
+    .o_psum(\o_psum$430 ),
+    .o_valid(\o_valid$431 ),
     .o_w(\i_w$304 ),
     .pe_0_0__i_a(\i_a$182 ),
     .pe_0_0__i_w(\i_w$302 ),
@@ -9325,8 +9873,8 @@ module \array_lut_w2_a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$393 , o_ro
     .i_ctl(\i_ctl$188 ),
     .o_a(\i_a$190 ),
     .o_ctl(\i_ctl$192 ),
-    .o_psum(\o_psum$457 ),
-    .o_valid(\o_valid$458 ),
+    .o_psum(\o_psum$454 ),
+    .o_valid(\o_valid$455 ),
     .o_w(\i_w$318 ),
     .pe_0_0__i_a(\i_a$186 ),
     .pe_0_0__i_w(\i_w$316 ),
@@ -9337,8 +9885,8 @@ module \array_lut_w2_a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$393 , o_ro
     .i_ctl(\i_ctl$192 ),
     .o_a(\i_a$194 ),
     .o_ctl(\i_ctl$196 ),
-    .o_psum(\o_psum$482 ),
-    .o_valid(\o_valid$483 ),
+    .o_psum(\o_psum$478 ),
+    .o_valid(\o_valid$479 ),
     .o_w(\i_w$332 ),
     .pe_0_0__i_a(\i_a$190 ),
     .pe_0_0__i_w(\i_w$330 ),
@@ -9349,8 +9897,8 @@ module \array_lut_w2_a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$393 , o_ro
     .i_ctl(\i_ctl$196 ),
     .o_a(\i_a$198 ),
     .o_ctl(\i_ctl$200 ),
-    .o_psum(\o_psum$507 ),
-    .o_valid(\o_valid$508 ),
+    .o_psum(\o_psum$502 ),
+    .o_valid(\o_valid$503 ),
     .o_w(\i_w$346 ),
     .pe_0_0__i_a(\i_a$194 ),
     .pe_0_0__i_w(\i_w$344 ),
@@ -9361,8 +9909,8 @@ module \array_lut_w2_a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$393 , o_ro
     .i_ctl(\i_ctl$200 ),
     .o_a(\i_a$202 ),
     .o_ctl(\i_ctl$204 ),
-    .o_psum(\o_psum$532 ),
-    .o_valid(\o_valid$533 ),
+    .o_psum(\o_psum$526 ),
+    .o_valid(\o_valid$527 ),
     .o_w(\i_w$360 ),
     .pe_0_0__i_a(\i_a$198 ),
     .pe_0_0__i_w(\i_w$358 ),
@@ -9373,8 +9921,8 @@ module \array_lut_w2_a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$393 , o_ro
     .i_ctl(\i_ctl$204 ),
     .o_a(\i_a$206 ),
     .o_ctl(\i_ctl$208 ),
-    .o_psum(\o_psum$557 ),
-    .o_valid(\o_valid$558 ),
+    .o_psum(\o_psum$550 ),
+    .o_valid(\o_valid$551 ),
     .o_w(\i_w$374 ),
     .pe_0_0__i_a(\i_a$202 ),
     .pe_0_0__i_w(\i_w$372 ),
@@ -9383,8 +9931,9 @@ module \array_lut_w2_a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$393 , o_ro
   \array_lut_w2_a8_os_8x8_shared.mesh.tile_5_7  tile_5_7 (
     .clk(clk),
     .i_ctl(\i_ctl$208 ),
-    .o_psum(\o_psum$582 ),
-    .o_valid(\o_valid$583 ),
+    .o_ctl(\o_ctl$735 ),
+    .o_psum(\o_psum$574 ),
+    .o_valid(\o_valid$575 ),
     .o_w(\i_w$388 ),
     .pe_0_0__i_a(\i_a$206 ),
     .pe_0_0__i_w(\i_w$386 ),
@@ -9407,8 +9956,8 @@ module \array_lut_w2_a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$393 , o_ro
     .i_ctl(\i_ctl$219 ),
     .o_a(\i_a$221 ),
     .o_ctl(\i_ctl$223 ),
-    .o_psum(\o_psum$434 ),
-    .o_valid(\o_valid$435 ),
+    .o_psum(\o_psum$432 ),
+    .o_valid(\o_valid$433 ),
     .o_w(\i_w$306 ),
     .pe_0_0__i_a(\i_a$217 ),
     .pe_0_0__i_w(\i_w$304 ),
@@ -9419,8 +9968,8 @@ module \array_lut_w2_a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$393 , o_ro
     .i_ctl(\i_ctl$223 ),
     .o_a(\i_a$225 ),
     .o_ctl(\i_ctl$227 ),
-    .o_psum(\o_psum$459 ),
-    .o_valid(\o_valid$460 ),
+    .o_psum(\o_psum$456 ),
+    .o_valid(\o_valid$457 ),
     .o_w(\i_w$320 ),
     .pe_0_0__i_a(\i_a$221 ),
     .pe_0_0__i_w(\i_w$318 ),
@@ -9431,8 +9980,8 @@ module \array_lut_w2_a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$393 , o_ro
     .i_ctl(\i_ctl$227 ),
     .o_a(\i_a$229 ),
     .o_ctl(\i_ctl$231 ),
-    .o_psum(\o_psum$484 ),
-    .o_valid(\o_valid$485 ),
+    .o_psum(\o_psum$480 ),
+    .o_valid(\o_valid$481 ),
     .o_w(\i_w$334 ),
     .pe_0_0__i_a(\i_a$225 ),
     .pe_0_0__i_w(\i_w$332 ),
@@ -9443,8 +9992,8 @@ module \array_lut_w2_a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$393 , o_ro
     .i_ctl(\i_ctl$231 ),
     .o_a(\i_a$233 ),
     .o_ctl(\i_ctl$235 ),
-    .o_psum(\o_psum$509 ),
-    .o_valid(\o_valid$510 ),
+    .o_psum(\o_psum$504 ),
+    .o_valid(\o_valid$505 ),
     .o_w(\i_w$348 ),
     .pe_0_0__i_a(\i_a$229 ),
     .pe_0_0__i_w(\i_w$346 ),
@@ -9455,8 +10004,8 @@ module \array_lut_w2_a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$393 , o_ro
     .i_ctl(\i_ctl$235 ),
     .o_a(\i_a$237 ),
     .o_ctl(\i_ctl$239 ),
-    .o_psum(\o_psum$534 ),
-    .o_valid(\o_valid$535 ),
+    .o_psum(\o_psum$528 ),
+    .o_valid(\o_valid$529 ),
     .o_w(\i_w$362 ),
     .pe_0_0__i_a(\i_a$233 ),
     .pe_0_0__i_w(\i_w$360 ),
@@ -9467,8 +10016,8 @@ module \array_lut_w2_a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$393 , o_ro
     .i_ctl(\i_ctl$239 ),
     .o_a(\i_a$241 ),
     .o_ctl(\i_ctl$243 ),
-    .o_psum(\o_psum$559 ),
-    .o_valid(\o_valid$560 ),
+    .o_psum(\o_psum$552 ),
+    .o_valid(\o_valid$553 ),
     .o_w(\i_w$376 ),
     .pe_0_0__i_a(\i_a$237 ),
     .pe_0_0__i_w(\i_w$374 ),
@@ -9477,8 +10026,9 @@ module \array_lut_w2_a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$393 , o_ro
   \array_lut_w2_a8_os_8x8_shared.mesh.tile_6_7  tile_6_7 (
     .clk(clk),
     .i_ctl(\i_ctl$243 ),
-    .o_psum(\o_psum$584 ),
-    .o_valid(\o_valid$585 ),
+    .o_ctl(\o_ctl$748 ),
+    .o_psum(\o_psum$576 ),
+    .o_valid(\o_valid$577 ),
     .o_w(\i_w$390 ),
     .pe_0_0__i_a(\i_a$241 ),
     .pe_0_0__i_w(\i_w$388 ),
@@ -9500,8 +10050,8 @@ module \array_lut_w2_a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$393 , o_ro
     .i_ctl(\i_ctl$254 ),
     .o_a(\i_a$256 ),
     .o_ctl(\i_ctl$258 ),
-    .o_psum(\o_psum$436 ),
-    .o_valid(\o_valid$437 ),
+    .o_psum(\o_psum$434 ),
+    .o_valid(\o_valid$435 ),
     .pe_0_0__i_a(\i_a$252 ),
     .pe_0_0__i_w(\i_w$306 ),
     .rst(rst)
@@ -9511,8 +10061,8 @@ module \array_lut_w2_a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$393 , o_ro
     .i_ctl(\i_ctl$258 ),
     .o_a(\i_a$260 ),
     .o_ctl(\i_ctl$262 ),
-    .o_psum(\o_psum$461 ),
-    .o_valid(\o_valid$462 ),
+    .o_psum(\o_psum$458 ),
+    .o_valid(\o_valid$459 ),
     .pe_0_0__i_a(\i_a$256 ),
     .pe_0_0__i_w(\i_w$320 ),
     .rst(rst)
@@ -9522,8 +10072,8 @@ module \array_lut_w2_a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$393 , o_ro
     .i_ctl(\i_ctl$262 ),
     .o_a(\i_a$264 ),
     .o_ctl(\i_ctl$266 ),
-    .o_psum(\o_psum$486 ),
-    .o_valid(\o_valid$487 ),
+    .o_psum(\o_psum$482 ),
+    .o_valid(\o_valid$483 ),
     .pe_0_0__i_a(\i_a$260 ),
     .pe_0_0__i_w(\i_w$334 ),
     .rst(rst)
@@ -9533,8 +10083,8 @@ module \array_lut_w2_a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$393 , o_ro
     .i_ctl(\i_ctl$266 ),
     .o_a(\i_a$268 ),
     .o_ctl(\i_ctl$270 ),
-    .o_psum(\o_psum$511 ),
-    .o_valid(\o_valid$512 ),
+    .o_psum(\o_psum$506 ),
+    .o_valid(\o_valid$507 ),
     .pe_0_0__i_a(\i_a$264 ),
     .pe_0_0__i_w(\i_w$348 ),
     .rst(rst)
@@ -9544,8 +10094,8 @@ module \array_lut_w2_a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$393 , o_ro
     .i_ctl(\i_ctl$270 ),
     .o_a(\i_a$272 ),
     .o_ctl(\i_ctl$274 ),
-    .o_psum(\o_psum$536 ),
-    .o_valid(\o_valid$537 ),
+    .o_psum(\o_psum$530 ),
+    .o_valid(\o_valid$531 ),
     .pe_0_0__i_a(\i_a$268 ),
     .pe_0_0__i_w(\i_w$362 ),
     .rst(rst)
@@ -9555,8 +10105,8 @@ module \array_lut_w2_a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$393 , o_ro
     .i_ctl(\i_ctl$274 ),
     .o_a(\i_a$276 ),
     .o_ctl(\i_ctl$278 ),
-    .o_psum(\o_psum$561 ),
-    .o_valid(\o_valid$562 ),
+    .o_psum(\o_psum$554 ),
+    .o_valid(\o_valid$555 ),
     .pe_0_0__i_a(\i_a$272 ),
     .pe_0_0__i_w(\i_w$376 ),
     .rst(rst)
@@ -9564,1360 +10114,1487 @@ module \array_lut_w2_a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$393 , o_ro
   \array_lut_w2_a8_os_8x8_shared.mesh.tile_7_7  tile_7_7 (
     .clk(clk),
     .i_ctl(\i_ctl$278 ),
-    .o_psum(\o_psum$586 ),
-    .o_valid(\o_valid$587 ),
+    .o_ctl(\o_ctl$761 ),
+    .o_psum(\o_psum$578 ),
+    .o_valid(\o_valid$579 ),
     .pe_0_0__i_a(\i_a$276 ),
     .pe_0_0__i_w(\i_w$390 ),
     .rst(rst)
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    o_row_valid = 1'h0;
-    if (\o_valid$593 ) begin
-      o_row_valid = 1'h1;
+    \$389  = row6_done_t9;
+    if (rst) begin
+      \$389  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$390  = row6_done_t10;
+    if (rst) begin
+      \$390  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$391  = row6_done_t11;
+    if (rst) begin
+      \$391  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$392  = row6_done_t12;
+    if (rst) begin
+      \$392  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$393  = row6_done_t13;
+    if (rst) begin
+      \$393  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$394  = row6_done_t14;
+    if (rst) begin
+      \$394  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    o_row_index = 3'h0;
-    if (\o_valid$593 ) begin
-      o_row_index = \$1 [2:0];
+    \$395  = row6_done_t15;
+    if (rst) begin
+      \$395  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$18  = \i_a$1 [63:32];
+    \$396  = row6_done_t16;
     if (rst) begin
-      \$18  = 32'd0;
+      \$396  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$19  = i_ctl;
+    \$397  = row6_done_t17;
     if (rst) begin
-      \$19  = 5'h00;
+      \$397  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$20  = \i_a$1 [95:64];
+    \$398  = row6_done_t18;
     if (rst) begin
-      \$20  = 32'd0;
+      \$398  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$21  = a2_d1;
+    \$399  = row6_done_t19;
     if (rst) begin
-      \$21  = 32'd0;
+      \$399  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$22  = i_ctl;
+    \$400  = row6_done_t20;
     if (rst) begin
-      \$22  = 5'h00;
+      \$400  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$23  = ctl2_d1;
+    \$401  = \$209 ;
     if (rst) begin
-      \$23  = 5'h00;
+      \$401  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$24  = \i_a$1 [127:96];
+    \$402  = row7_done_t9;
     if (rst) begin
-      \$24  = 32'd0;
+      \$402  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$25  = a3_d1;
+    \$403  = row7_done_t10;
     if (rst) begin
-      \$25  = 32'd0;
+      \$403  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$26  = a3_d2;
+    \$404  = row7_done_t11;
     if (rst) begin
-      \$26  = 32'd0;
+      \$404  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$27  = i_ctl;
+    \$405  = row7_done_t12;
     if (rst) begin
-      \$27  = 5'h00;
+      \$405  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$28  = ctl3_d1;
+    \$406  = row7_done_t13;
     if (rst) begin
-      \$28  = 5'h00;
+      \$406  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$29  = ctl3_d2;
+    \$407  = row7_done_t14;
     if (rst) begin
-      \$29  = 5'h00;
+      \$407  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$30  = \i_a$1 [159:128];
+    \$408  = row7_done_t15;
     if (rst) begin
-      \$30  = 32'd0;
+      \$408  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$31  = a4_d1;
+    \$409  = row7_done_t16;
     if (rst) begin
-      \$31  = 32'd0;
+      \$409  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$32  = a4_d2;
+    \$410  = row7_done_t17;
     if (rst) begin
-      \$32  = 32'd0;
+      \$410  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$33  = a4_d3;
+    \$411  = row7_done_t18;
     if (rst) begin
-      \$33  = 32'd0;
+      \$411  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$34  = i_ctl;
+    \$412  = row7_done_t19;
     if (rst) begin
-      \$34  = 5'h00;
+      \$412  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$35  = ctl4_d1;
+    \$413  = row7_done_t20;
     if (rst) begin
-      \$35  = 5'h00;
+      \$413  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$36  = ctl4_d2;
+    \$210  = \i_a$1 [63:32];
     if (rst) begin
-      \$36  = 5'h00;
+      \$210  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$37  = ctl4_d3;
+    \$211  = i_ctl;
     if (rst) begin
-      \$37  = 5'h00;
+      \$211  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$38  = \i_a$1 [191:160];
+    \$212  = \i_a$1 [95:64];
     if (rst) begin
-      \$38  = 32'd0;
+      \$212  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$39  = a5_d1;
+    \$213  = a2_d1;
     if (rst) begin
-      \$39  = 32'd0;
+      \$213  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$40  = a5_d2;
+    \$214  = i_ctl;
     if (rst) begin
-      \$40  = 32'd0;
+      \$214  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$41  = a5_d3;
+    \$215  = ctl2_d1;
     if (rst) begin
-      \$41  = 32'd0;
+      \$215  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$42  = a5_d4;
+    \$216  = \i_a$1 [127:96];
     if (rst) begin
-      \$42  = 32'd0;
+      \$216  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$43  = i_ctl;
+    \$217  = a3_d1;
     if (rst) begin
-      \$43  = 5'h00;
+      \$217  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$44  = ctl5_d1;
+    \$218  = a3_d2;
     if (rst) begin
-      \$44  = 5'h00;
+      \$218  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$45  = ctl5_d2;
+    \$219  = i_ctl;
     if (rst) begin
-      \$45  = 5'h00;
+      \$219  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$46  = ctl5_d3;
+    \$220  = ctl3_d1;
     if (rst) begin
-      \$46  = 5'h00;
+      \$220  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$47  = ctl5_d4;
+    \$221  = ctl3_d2;
     if (rst) begin
-      \$47  = 5'h00;
+      \$221  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$48  = \i_a$1 [223:192];
+    \$222  = \i_a$1 [159:128];
     if (rst) begin
-      \$48  = 32'd0;
+      \$222  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$49  = a6_d1;
+    \$223  = a4_d1;
     if (rst) begin
-      \$49  = 32'd0;
+      \$223  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$50  = a6_d2;
+    \$224  = a4_d2;
     if (rst) begin
-      \$50  = 32'd0;
+      \$224  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$51  = a6_d3;
+    \$225  = a4_d3;
     if (rst) begin
-      \$51  = 32'd0;
+      \$225  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$52  = a6_d4;
+    \$226  = i_ctl;
     if (rst) begin
-      \$52  = 32'd0;
+      \$226  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$53  = a6_d5;
+    \$227  = ctl4_d1;
     if (rst) begin
-      \$53  = 32'd0;
+      \$227  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$54  = i_ctl;
+    \$228  = ctl4_d2;
     if (rst) begin
-      \$54  = 5'h00;
+      \$228  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$55  = ctl6_d1;
+    \$229  = ctl4_d3;
     if (rst) begin
-      \$55  = 5'h00;
+      \$229  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$56  = ctl6_d2;
+    \$230  = \i_a$1 [191:160];
     if (rst) begin
-      \$56  = 5'h00;
+      \$230  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$57  = ctl6_d3;
+    \$231  = a5_d1;
     if (rst) begin
-      \$57  = 5'h00;
+      \$231  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$58  = ctl6_d4;
+    \$232  = a5_d2;
     if (rst) begin
-      \$58  = 5'h00;
+      \$232  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$59  = ctl6_d5;
+    \$233  = a5_d3;
     if (rst) begin
-      \$59  = 5'h00;
+      \$233  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$60  = \i_a$1 [255:224];
+    \$234  = a5_d4;
     if (rst) begin
-      \$60  = 32'd0;
+      \$234  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$61  = a7_d1;
+    \$235  = i_ctl;
     if (rst) begin
-      \$61  = 32'd0;
+      \$235  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$62  = a7_d2;
+    \$236  = ctl5_d1;
     if (rst) begin
-      \$62  = 32'd0;
+      \$236  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$63  = a7_d3;
+    \$237  = ctl5_d2;
     if (rst) begin
-      \$63  = 32'd0;
+      \$237  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$64  = a7_d4;
+    \$238  = ctl5_d3;
     if (rst) begin
-      \$64  = 32'd0;
+      \$238  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$65  = a7_d5;
+    \$239  = ctl5_d4;
     if (rst) begin
-      \$65  = 32'd0;
+      \$239  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$66  = a7_d6;
+    \$240  = \i_a$1 [223:192];
     if (rst) begin
-      \$66  = 32'd0;
+      \$240  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$67  = i_ctl;
+    \$241  = a6_d1;
     if (rst) begin
-      \$67  = 5'h00;
+      \$241  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$68  = ctl7_d1;
+    \$242  = a6_d2;
     if (rst) begin
-      \$68  = 5'h00;
+      \$242  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$69  = ctl7_d2;
+    \$243  = a6_d3;
     if (rst) begin
-      \$69  = 5'h00;
+      \$243  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$70  = ctl7_d3;
+    \$244  = a6_d4;
     if (rst) begin
-      \$70  = 5'h00;
+      \$244  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$71  = ctl7_d4;
+    \$245  = a6_d5;
     if (rst) begin
-      \$71  = 5'h00;
+      \$245  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$72  = ctl7_d5;
+    \$246  = i_ctl;
     if (rst) begin
-      \$72  = 5'h00;
+      \$246  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$73  = ctl7_d6;
+    \$247  = ctl6_d1;
     if (rst) begin
-      \$73  = 5'h00;
+      \$247  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$74  = i_scale;
-    if (\$2 ) begin
-      \$74  = \i_w$393 [15:8];
+    \$248  = ctl6_d2;
+    if (rst) begin
+      \$248  = 5'h00;
     end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$249  = ctl6_d3;
     if (rst) begin
-      \$74  = 8'h00;
+      \$249  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$75  = i_zero;
-    if (\$3 ) begin
-      \$75  = \i_w$393 [17:16];
+    \$250  = ctl6_d4;
+    if (rst) begin
+      \$250  = 5'h00;
     end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$251  = ctl6_d5;
     if (rst) begin
-      \$75  = 2'h0;
+      \$251  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$76  = \o_y$642 ;
+    \$252  = \i_a$1 [255:224];
     if (rst) begin
-      \$76  = 32'd0;
+      \$252  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$77  = y0_d1;
+    \$253  = a7_d1;
     if (rst) begin
-      \$77  = 32'd0;
+      \$253  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$78  = y0_d2;
+    \$254  = a7_d2;
     if (rst) begin
-      \$78  = 32'd0;
+      \$254  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$79  = y0_d3;
+    \$255  = a7_d3;
     if (rst) begin
-      \$79  = 32'd0;
+      \$255  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$80  = y0_d4;
+    \$256  = a7_d4;
     if (rst) begin
-      \$80  = 32'd0;
+      \$256  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$81  = y0_d5;
+    \$257  = a7_d5;
     if (rst) begin
-      \$81  = 32'd0;
+      \$257  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$82  = y0_d6;
+    \$258  = a7_d6;
     if (rst) begin
-      \$82  = 32'd0;
+      \$258  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$83  = \i_w$393 [25:18];
+    \$259  = i_ctl;
     if (rst) begin
-      \$83  = 8'h00;
+      \$259  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$84  = w1_scale_held;
-    if (\$4 ) begin
-      \$84  = \i_w$393 [33:26];
+    \$260  = ctl7_d1;
+    if (rst) begin
+      \$260  = 5'h00;
     end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$261  = ctl7_d2;
     if (rst) begin
-      \$84  = 8'h00;
+      \$261  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$85  = w1_zero_held;
-    if (\$5 ) begin
-      \$85  = \i_w$393 [35:34];
+    \$262  = ctl7_d3;
+    if (rst) begin
+      \$262  = 5'h00;
     end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$263  = ctl7_d4;
     if (rst) begin
-      \$85  = 2'h0;
+      \$263  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$86  = w1_scale_held;
+    \$264  = ctl7_d5;
     if (rst) begin
-      \$86  = 8'h00;
+      \$264  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$87  = w1_zero_held;
+    \$265  = ctl7_d6;
     if (rst) begin
-      \$87  = 2'h0;
+      \$265  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$88  = \o_y$651 ;
+    \$266  = i_scale;
+    if (\$186 ) begin
+      \$266  = \i_w$393 [15:8];
+    end
     if (rst) begin
-      \$88  = 32'd0;
+      \$266  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$89  = y1_d1;
+    \$267  = i_zero;
+    if (\$187 ) begin
+      \$267  = \i_w$393 [17:16];
+    end
     if (rst) begin
-      \$89  = 32'd0;
+      \$267  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$90  = y1_d2;
+    \$268  = \i_w$393 [25:18];
     if (rst) begin
-      \$90  = 32'd0;
+      \$268  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$91  = y1_d3;
+    \$269  = \i_scale$436 ;
+    if (\$188 ) begin
+      \$269  = \i_w$393 [33:26];
+    end
     if (rst) begin
-      \$91  = 32'd0;
+      \$269  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$92  = y1_d4;
+    \$270  = \i_zero$438 ;
+    if (\$189 ) begin
+      \$270  = \i_w$393 [35:34];
+    end
     if (rst) begin
-      \$92  = 32'd0;
+      \$270  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$93  = y1_d5;
+    \$271  = \i_w$393 [43:36];
     if (rst) begin
-      \$93  = 32'd0;
+      \$271  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$94  = \i_w$393 [43:36];
+    \$272  = w2_planes_d1;
     if (rst) begin
-      \$94  = 8'h00;
+      \$272  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$95  = w2_planes_d1;
+    \$273  = \i_scale$460 ;
+    if (\$190 ) begin
+      \$273  = \i_w$393 [51:44];
+    end
     if (rst) begin
-      \$95  = 8'h00;
+      \$273  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$96  = w2_scale_held;
-    if (\$6 ) begin
-      \$96  = \i_w$393 [51:44];
+    \$274  = \i_zero$462 ;
+    if (\$191 ) begin
+      \$274  = \i_w$393 [53:52];
     end
     if (rst) begin
-      \$96  = 8'h00;
+      \$274  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$97  = w2_zero_held;
-    if (\$7 ) begin
-      \$97  = \i_w$393 [53:52];
+    \$275  = \i_w$393 [61:54];
+    if (rst) begin
+      \$275  = 8'h00;
     end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$276  = w3_planes_d1;
     if (rst) begin
-      \$97  = 2'h0;
+      \$276  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$98  = w2_scale_held;
+    \$277  = w3_planes_d2;
     if (rst) begin
-      \$98  = 8'h00;
+      \$277  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$99  = w2_scale_u0_d1;
+    \$278  = \i_scale$484 ;
+    if (\$192 ) begin
+      \$278  = \i_w$393 [69:62];
+    end
     if (rst) begin
-      \$99  = 8'h00;
+      \$278  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$100  = w2_zero_held;
+    \$279  = \i_zero$486 ;
+    if (\$193 ) begin
+      \$279  = \i_w$393 [71:70];
+    end
     if (rst) begin
-      \$100  = 2'h0;
+      \$279  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$101  = w2_zero_u0_d1;
+    \$280  = \i_w$393 [79:72];
     if (rst) begin
-      \$101  = 2'h0;
+      \$280  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$102  = \o_y$662 ;
+    \$281  = w4_planes_d1;
     if (rst) begin
-      \$102  = 32'd0;
+      \$281  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$103  = y2_d1;
+    \$282  = w4_planes_d2;
     if (rst) begin
-      \$103  = 32'd0;
+      \$282  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$104  = y2_d2;
+    \$283  = w4_planes_d3;
     if (rst) begin
-      \$104  = 32'd0;
+      \$283  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$105  = y2_d3;
+    \$284  = \i_scale$508 ;
+    if (\$194 ) begin
+      \$284  = \i_w$393 [87:80];
+    end
     if (rst) begin
-      \$105  = 32'd0;
+      \$284  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$106  = y2_d4;
+    \$285  = \i_zero$510 ;
+    if (\$195 ) begin
+      \$285  = \i_w$393 [89:88];
+    end
     if (rst) begin
-      \$106  = 32'd0;
+      \$285  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$107  = \i_w$393 [61:54];
+    \$286  = \i_w$393 [97:90];
     if (rst) begin
-      \$107  = 8'h00;
+      \$286  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$108  = w3_planes_d1;
+    \$287  = w5_planes_d1;
     if (rst) begin
-      \$108  = 8'h00;
+      \$287  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$109  = w3_planes_d2;
+    \$288  = w5_planes_d2;
     if (rst) begin
-      \$109  = 8'h00;
+      \$288  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$110  = w3_scale_held;
-    if (\$8 ) begin
-      \$110  = \i_w$393 [69:62];
+    \$289  = w5_planes_d3;
+    if (rst) begin
+      \$289  = 8'h00;
     end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$290  = w5_planes_d4;
     if (rst) begin
-      \$110  = 8'h00;
+      \$290  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$111  = w3_zero_held;
-    if (\$9 ) begin
-      \$111  = \i_w$393 [71:70];
+    \$291  = \i_scale$532 ;
+    if (\$196 ) begin
+      \$291  = \i_w$393 [105:98];
     end
     if (rst) begin
-      \$111  = 2'h0;
+      \$291  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$112  = w3_scale_held;
+    \$292  = \i_zero$534 ;
+    if (\$197 ) begin
+      \$292  = \i_w$393 [107:106];
+    end
     if (rst) begin
-      \$112  = 8'h00;
+      \$292  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$113  = w3_scale_u0_d1;
+    \$293  = \i_w$393 [115:108];
     if (rst) begin
-      \$113  = 8'h00;
+      \$293  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$114  = w3_scale_u0_d2;
+    \$294  = w6_planes_d1;
     if (rst) begin
-      \$114  = 8'h00;
+      \$294  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$115  = w3_zero_held;
+    \$295  = w6_planes_d2;
     if (rst) begin
-      \$115  = 2'h0;
+      \$295  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$116  = w3_zero_u0_d1;
+    \$296  = w6_planes_d3;
     if (rst) begin
-      \$116  = 2'h0;
+      \$296  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$117  = w3_zero_u0_d2;
+    \$297  = w6_planes_d4;
     if (rst) begin
-      \$117  = 2'h0;
+      \$297  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$118  = \o_y$675 ;
+    \$298  = w6_planes_d5;
     if (rst) begin
-      \$118  = 32'd0;
+      \$298  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$119  = y3_d1;
+    \$299  = \i_scale$556 ;
+    if (\$198 ) begin
+      \$299  = \i_w$393 [123:116];
+    end
     if (rst) begin
-      \$119  = 32'd0;
+      \$299  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$120  = y3_d2;
+    \$300  = \i_zero$558 ;
+    if (\$199 ) begin
+      \$300  = \i_w$393 [125:124];
+    end
     if (rst) begin
-      \$120  = 32'd0;
+      \$300  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$121  = y3_d3;
+    \$301  = \i_w$393 [133:126];
     if (rst) begin
-      \$121  = 32'd0;
+      \$301  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$122  = \i_w$393 [79:72];
+    \$302  = w7_planes_d1;
     if (rst) begin
-      \$122  = 8'h00;
+      \$302  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$123  = w4_planes_d1;
+    \$303  = w7_planes_d2;
     if (rst) begin
-      \$123  = 8'h00;
+      \$303  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$124  = w4_planes_d2;
+    \$304  = w7_planes_d3;
     if (rst) begin
-      \$124  = 8'h00;
+      \$304  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$125  = w4_planes_d3;
+    \$305  = w7_planes_d4;
     if (rst) begin
-      \$125  = 8'h00;
+      \$305  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$126  = w4_scale_held;
-    if (\$10 ) begin
-      \$126  = \i_w$393 [87:80];
+    \$306  = w7_planes_d5;
+    if (rst) begin
+      \$306  = 8'h00;
     end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$307  = w7_planes_d6;
     if (rst) begin
-      \$126  = 8'h00;
+      \$307  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$127  = w4_zero_held;
-    if (\$11 ) begin
-      \$127  = \i_w$393 [89:88];
+    \$308  = \i_scale$580 ;
+    if (\$200 ) begin
+      \$308  = \i_w$393 [141:134];
     end
     if (rst) begin
-      \$127  = 2'h0;
+      \$308  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$128  = w4_scale_held;
+    \$309  = \i_zero$582 ;
+    if (\$201 ) begin
+      \$309  = \i_w$393 [143:142];
+    end
     if (rst) begin
-      \$128  = 8'h00;
+      \$309  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$129  = w4_scale_u0_d1;
+    \$310  = \$202 ;
     if (rst) begin
-      \$129  = 8'h00;
+      \$310  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$130  = w4_scale_u0_d2;
+    \$311  = row0_done_t9;
     if (rst) begin
-      \$130  = 8'h00;
+      \$311  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$131  = w4_scale_u0_d3;
+    \$312  = row0_done_t10;
     if (rst) begin
-      \$131  = 8'h00;
+      \$312  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$132  = w4_zero_held;
+    \$313  = row0_done_t11;
     if (rst) begin
-      \$132  = 2'h0;
+      \$313  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$133  = w4_zero_u0_d1;
+    \$314  = row0_done_t12;
     if (rst) begin
-      \$133  = 2'h0;
+      \$314  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$134  = w4_zero_u0_d2;
+    \$315  = row0_done_t13;
     if (rst) begin
-      \$134  = 2'h0;
+      \$315  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$135  = w4_zero_u0_d3;
+    \$316  = row0_done_t14;
     if (rst) begin
-      \$135  = 2'h0;
+      \$316  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$136  = \o_y$690 ;
+    \$317  = row0_done_t15;
     if (rst) begin
-      \$136  = 32'd0;
+      \$317  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$137  = y4_d1;
+    \$318  = row0_done_t16;
     if (rst) begin
-      \$137  = 32'd0;
+      \$318  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$138  = y4_d2;
+    \$319  = row0_done_t17;
     if (rst) begin
-      \$138  = 32'd0;
+      \$319  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$139  = \i_w$393 [97:90];
+    \$320  = row0_done_t18;
     if (rst) begin
-      \$139  = 8'h00;
+      \$320  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$140  = w5_planes_d1;
+    \$321  = row0_done_t19;
     if (rst) begin
-      \$140  = 8'h00;
+      \$321  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$141  = w5_planes_d2;
+    \$322  = row0_done_t20;
     if (rst) begin
-      \$141  = 8'h00;
+      \$322  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$142  = w5_planes_d3;
+    \$323  = \$203 ;
     if (rst) begin
-      \$142  = 8'h00;
+      \$323  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$143  = w5_planes_d4;
+    \$324  = row1_done_t9;
     if (rst) begin
-      \$143  = 8'h00;
+      \$324  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$144  = w5_scale_held;
-    if (\$12 ) begin
-      \$144  = \i_w$393 [105:98];
+    \$325  = row1_done_t10;
+    if (rst) begin
+      \$325  = 1'h0;
     end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$326  = row1_done_t11;
     if (rst) begin
-      \$144  = 8'h00;
+      \$326  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$145  = w5_zero_held;
-    if (\$13 ) begin
-      \$145  = \i_w$393 [107:106];
+    \$327  = row1_done_t12;
+    if (rst) begin
+      \$327  = 1'h0;
     end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$328  = row1_done_t13;
     if (rst) begin
-      \$145  = 2'h0;
+      \$328  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$146  = w5_scale_held;
+    \$329  = row1_done_t14;
     if (rst) begin
-      \$146  = 8'h00;
+      \$329  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$147  = w5_scale_u0_d1;
+    \$330  = row1_done_t15;
     if (rst) begin
-      \$147  = 8'h00;
+      \$330  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$148  = w5_scale_u0_d2;
+    \$331  = row1_done_t16;
     if (rst) begin
-      \$148  = 8'h00;
+      \$331  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$149  = w5_scale_u0_d3;
+    \$332  = row1_done_t17;
     if (rst) begin
-      \$149  = 8'h00;
+      \$332  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$150  = w5_scale_u0_d4;
+    \$333  = row1_done_t18;
     if (rst) begin
-      \$150  = 8'h00;
+      \$333  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$151  = w5_zero_held;
+    \$334  = row1_done_t19;
     if (rst) begin
-      \$151  = 2'h0;
+      \$334  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$152  = w5_zero_u0_d1;
+    \$335  = row1_done_t20;
     if (rst) begin
-      \$152  = 2'h0;
+      \$335  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$153  = w5_zero_u0_d2;
+    \$336  = \$204 ;
     if (rst) begin
-      \$153  = 2'h0;
+      \$336  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$154  = w5_zero_u0_d3;
+    \$337  = row2_done_t9;
     if (rst) begin
-      \$154  = 2'h0;
+      \$337  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$155  = w5_zero_u0_d4;
+    \$338  = row2_done_t10;
     if (rst) begin
-      \$155  = 2'h0;
+      \$338  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$156  = \o_y$707 ;
+    \$339  = row2_done_t11;
     if (rst) begin
-      \$156  = 32'd0;
+      \$339  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$157  = y5_d1;
+    \$340  = row2_done_t12;
     if (rst) begin
-      \$157  = 32'd0;
+      \$340  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$158  = \i_w$393 [115:108];
+    \$341  = row2_done_t13;
     if (rst) begin
-      \$158  = 8'h00;
+      \$341  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$159  = w6_planes_d1;
+    \$342  = row2_done_t14;
     if (rst) begin
-      \$159  = 8'h00;
+      \$342  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$160  = w6_planes_d2;
+    \$343  = row2_done_t15;
     if (rst) begin
-      \$160  = 8'h00;
+      \$343  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$161  = w6_planes_d3;
+    \$344  = row2_done_t16;
     if (rst) begin
-      \$161  = 8'h00;
+      \$344  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$162  = w6_planes_d4;
+    \$345  = row2_done_t17;
     if (rst) begin
-      \$162  = 8'h00;
+      \$345  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$163  = w6_planes_d5;
+    \$346  = row2_done_t18;
     if (rst) begin
-      \$163  = 8'h00;
+      \$346  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$164  = w6_scale_held;
-    if (\$14 ) begin
-      \$164  = \i_w$393 [123:116];
+    \$347  = row2_done_t19;
+    if (rst) begin
+      \$347  = 1'h0;
     end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$348  = row2_done_t20;
     if (rst) begin
-      \$164  = 8'h00;
+      \$348  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$165  = w6_zero_held;
-    if (\$15 ) begin
-      \$165  = \i_w$393 [125:124];
+    \$349  = \$205 ;
+    if (rst) begin
+      \$349  = 1'h0;
     end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$350  = row3_done_t9;
     if (rst) begin
-      \$165  = 2'h0;
+      \$350  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$166  = w6_scale_held;
+    \$351  = row3_done_t10;
     if (rst) begin
-      \$166  = 8'h00;
+      \$351  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$167  = w6_scale_u0_d1;
+    \$352  = row3_done_t11;
     if (rst) begin
-      \$167  = 8'h00;
+      \$352  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$168  = w6_scale_u0_d2;
+    \$353  = row3_done_t12;
     if (rst) begin
-      \$168  = 8'h00;
+      \$353  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$169  = w6_scale_u0_d3;
+    \$354  = row3_done_t13;
     if (rst) begin
-      \$169  = 8'h00;
+      \$354  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$170  = w6_scale_u0_d4;
+    \$355  = row3_done_t14;
     if (rst) begin
-      \$170  = 8'h00;
+      \$355  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$171  = w6_scale_u0_d5;
+    \$356  = row3_done_t15;
     if (rst) begin
-      \$171  = 8'h00;
+      \$356  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$172  = w6_zero_held;
+    \$357  = row3_done_t16;
     if (rst) begin
-      \$172  = 2'h0;
+      \$357  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$173  = w6_zero_u0_d1;
+    \$358  = row3_done_t17;
     if (rst) begin
-      \$173  = 2'h0;
+      \$358  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$174  = w6_zero_u0_d2;
+    \$359  = row3_done_t18;
     if (rst) begin
-      \$174  = 2'h0;
+      \$359  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$175  = w6_zero_u0_d3;
+    \$360  = row3_done_t19;
     if (rst) begin
-      \$175  = 2'h0;
+      \$360  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$176  = w6_zero_u0_d4;
+    \$361  = row3_done_t20;
     if (rst) begin
-      \$176  = 2'h0;
+      \$361  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$177  = w6_zero_u0_d5;
+    \$362  = \$206 ;
     if (rst) begin
-      \$177  = 2'h0;
+      \$362  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$178  = \o_y$725 ;
+    \$363  = row4_done_t9;
     if (rst) begin
-      \$178  = 32'd0;
+      \$363  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$179  = \i_w$393 [133:126];
+    \$364  = row4_done_t10;
     if (rst) begin
-      \$179  = 8'h00;
+      \$364  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$180  = w7_planes_d1;
+    \$365  = row4_done_t11;
     if (rst) begin
-      \$180  = 8'h00;
+      \$365  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$181  = w7_planes_d2;
+    \$366  = row4_done_t12;
     if (rst) begin
-      \$181  = 8'h00;
+      \$366  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$182  = w7_planes_d3;
+    \$367  = row4_done_t13;
     if (rst) begin
-      \$182  = 8'h00;
+      \$367  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$183  = w7_planes_d4;
+    \$368  = row4_done_t14;
     if (rst) begin
-      \$183  = 8'h00;
+      \$368  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$184  = w7_planes_d5;
+    \$369  = row4_done_t15;
     if (rst) begin
-      \$184  = 8'h00;
+      \$369  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$185  = w7_planes_d6;
+    \$370  = row4_done_t16;
     if (rst) begin
-      \$185  = 8'h00;
+      \$370  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$186  = w7_scale_held;
-    if (\$16 ) begin
-      \$186  = \i_w$393 [141:134];
+    \$371  = row4_done_t17;
+    if (rst) begin
+      \$371  = 1'h0;
     end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$372  = row4_done_t18;
     if (rst) begin
-      \$186  = 8'h00;
+      \$372  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$187  = w7_zero_held;
-    if (\$17 ) begin
-      \$187  = \i_w$393 [143:142];
+    \$373  = row4_done_t19;
+    if (rst) begin
+      \$373  = 1'h0;
     end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$374  = row4_done_t20;
     if (rst) begin
-      \$187  = 2'h0;
+      \$374  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$188  = w7_scale_held;
+    \$375  = \$207 ;
     if (rst) begin
-      \$188  = 8'h00;
+      \$375  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$189  = w7_scale_u0_d1;
+    \$376  = row5_done_t9;
     if (rst) begin
-      \$189  = 8'h00;
+      \$376  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$190  = w7_scale_u0_d2;
+    \$377  = row5_done_t10;
     if (rst) begin
-      \$190  = 8'h00;
+      \$377  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$191  = w7_scale_u0_d3;
+    \$378  = row5_done_t11;
     if (rst) begin
-      \$191  = 8'h00;
+      \$378  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$192  = w7_scale_u0_d4;
+    \$379  = row5_done_t12;
     if (rst) begin
-      \$192  = 8'h00;
+      \$379  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$193  = w7_scale_u0_d5;
+    \$380  = row5_done_t13;
     if (rst) begin
-      \$193  = 8'h00;
+      \$380  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$194  = w7_scale_u0_d6;
+    \$381  = row5_done_t14;
     if (rst) begin
-      \$194  = 8'h00;
+      \$381  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$195  = w7_zero_held;
+    \$382  = row5_done_t15;
     if (rst) begin
-      \$195  = 2'h0;
+      \$382  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$196  = w7_zero_u0_d1;
+    \$383  = row5_done_t16;
     if (rst) begin
-      \$196  = 2'h0;
+      \$383  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$197  = w7_zero_u0_d2;
+    \$384  = row5_done_t17;
     if (rst) begin
-      \$197  = 2'h0;
+      \$384  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$198  = w7_zero_u0_d3;
+    \$385  = row5_done_t18;
     if (rst) begin
-      \$198  = 2'h0;
+      \$385  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$199  = w7_zero_u0_d4;
+    \$386  = row5_done_t19;
     if (rst) begin
-      \$199  = 2'h0;
+      \$386  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$200  = w7_zero_u0_d5;
+    \$387  = row5_done_t20;
     if (rst) begin
-      \$200  = 2'h0;
+      \$387  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$201  = w7_zero_u0_d6;
+    \$388  = \$208 ;
     if (rst) begin
-      \$201  = 2'h0;
+      \$388  = 1'h0;
     end
   end
   assign i_a = \i_a$1 [31:0];
@@ -11123,27 +11800,27 @@ module \array_lut_w2_a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$393 , o_ro
   assign \i_w$392  = \i_w$393 [7:0];
   assign w0_scale_held = i_scale;
   assign w0_zero_held = i_zero;
-  assign w1_planes_d1 = \i_w$418 ;
-  assign w1_scale_u0_d1 = \i_scale$438 ;
-  assign w1_zero_u0_d1 = \i_zero$440 ;
-  assign w2_planes_d2 = \i_w$443 ;
-  assign w2_scale_u0_d2 = \i_scale$463 ;
-  assign w2_zero_u0_d2 = \i_zero$465 ;
-  assign w3_planes_d3 = \i_w$468 ;
-  assign w3_scale_u0_d3 = \i_scale$488 ;
-  assign w3_zero_u0_d3 = \i_zero$490 ;
-  assign w4_planes_d4 = \i_w$493 ;
-  assign w4_scale_u0_d4 = \i_scale$513 ;
-  assign w4_zero_u0_d4 = \i_zero$515 ;
-  assign w5_planes_d5 = \i_w$518 ;
-  assign w5_scale_u0_d5 = \i_scale$538 ;
-  assign w5_zero_u0_d5 = \i_zero$540 ;
-  assign w6_planes_d6 = \i_w$543 ;
-  assign w6_scale_u0_d6 = \i_scale$563 ;
-  assign w6_zero_u0_d6 = \i_zero$565 ;
-  assign w7_planes_d7 = \i_w$568 ;
-  assign w7_scale_u0_d7 = \i_scale$588 ;
-  assign w7_zero_u0_d7 = \i_zero$590 ;
+  assign w1_planes_d1 = \i_w$416 ;
+  assign w1_scale_held = \i_scale$436 ;
+  assign w1_zero_held = \i_zero$438 ;
+  assign w2_planes_d2 = \i_w$440 ;
+  assign w2_scale_held = \i_scale$460 ;
+  assign w2_zero_held = \i_zero$462 ;
+  assign w3_planes_d3 = \i_w$464 ;
+  assign w3_scale_held = \i_scale$484 ;
+  assign w3_zero_held = \i_zero$486 ;
+  assign w4_planes_d4 = \i_w$488 ;
+  assign w4_scale_held = \i_scale$508 ;
+  assign w4_zero_held = \i_zero$510 ;
+  assign w5_planes_d5 = \i_w$512 ;
+  assign w5_scale_held = \i_scale$532 ;
+  assign w5_zero_held = \i_zero$534 ;
+  assign w6_planes_d6 = \i_w$536 ;
+  assign w6_scale_held = \i_scale$556 ;
+  assign w6_zero_held = \i_zero$558 ;
+  assign w7_planes_d7 = \i_w$560 ;
+  assign w7_scale_held = \i_scale$580 ;
+  assign w7_zero_held = \i_zero$582 ;
   assign \i_a[0]  = \i_a$1 [7:0];
   assign \i_a[1]  = \i_a$1 [15:8];
   assign \i_a[2]  = \i_a$1 [23:16];
@@ -14269,79 +14946,69 @@ module \array_lut_w2_a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$393 , o_ro
   assign \w0_scale_held[0]  = i_scale;
   assign \i_zero[0]  = i_zero;
   assign \w0_zero_held[0]  = i_zero;
-  assign \o_row[0]  = o_row[31:0];
-  assign \o_row[0][0]  = o_row[31:0];
-  assign \o_row[1]  = o_row[63:32];
-  assign \o_row[1][0]  = o_row[63:32];
-  assign \o_row[2]  = o_row[95:64];
-  assign \o_row[2][0]  = o_row[95:64];
-  assign \o_row[3]  = o_row[127:96];
-  assign \o_row[3][0]  = o_row[127:96];
-  assign \o_row[4]  = o_row[159:128];
-  assign \o_row[4][0]  = o_row[159:128];
-  assign \o_row[5]  = o_row[191:160];
-  assign \o_row[5][0]  = o_row[191:160];
-  assign \o_row[6]  = o_row[223:192];
-  assign \o_row[6][0]  = o_row[223:192];
-  assign \o_row[7]  = o_row[255:224];
-  assign \o_row[7][0]  = o_row[255:224];
-  assign \y0_d7[0]  = y0_d7;
-  assign \i_w$418[0]  = \i_w$418 ;
-  assign \i_w$418[0].planes  = \i_w$418 ;
-  assign \i_w$418[0].planes[0]  = \i_w$418 [3:0];
-  assign \i_w$418[0].planes[0][0]  = \i_w$418 [3:0];
-  assign \i_w$418[0].planes[1]  = \i_w$418 [7:4];
-  assign \i_w$418[0].planes[1][0]  = \i_w$418 [7:4];
-  assign \w1_planes_d1[0]  = \i_w$418 [3:0];
-  assign \w1_planes_d1[0][0]  = \i_w$418 [3:0];
-  assign \w1_planes_d1[1]  = \i_w$418 [7:4];
-  assign \w1_planes_d1[1][0]  = \i_w$418 [7:4];
-  assign \i_hand$420[0]  = \i_hand$420 [34:0];
-  assign \i_hand$420[0].acc  = \i_hand$420 [16:0];
-  assign \i_hand$420[0].act_sum  = \i_hand$420 [32:17];
-  assign \i_hand$420[0].first  = \i_hand$420 [33];
-  assign \i_hand$420[0].last  = \i_hand$420 [34];
-  assign \i_hand$420[1]  = \i_hand$420 [69:35];
-  assign \i_hand$420[1].acc  = \i_hand$420 [51:35];
-  assign \i_hand$420[1].act_sum  = \i_hand$420 [67:52];
-  assign \i_hand$420[1].first  = \i_hand$420 [68];
-  assign \i_hand$420[1].last  = \i_hand$420 [69];
-  assign \i_hand$420[2]  = \i_hand$420 [104:70];
-  assign \i_hand$420[2].acc  = \i_hand$420 [86:70];
-  assign \i_hand$420[2].act_sum  = \i_hand$420 [102:87];
-  assign \i_hand$420[2].first  = \i_hand$420 [103];
-  assign \i_hand$420[2].last  = \i_hand$420 [104];
-  assign \i_hand$420[3]  = \i_hand$420 [139:105];
-  assign \i_hand$420[3].acc  = \i_hand$420 [121:105];
-  assign \i_hand$420[3].act_sum  = \i_hand$420 [137:122];
-  assign \i_hand$420[3].first  = \i_hand$420 [138];
-  assign \i_hand$420[3].last  = \i_hand$420 [139];
-  assign \i_hand$420[4]  = \i_hand$420 [174:140];
-  assign \i_hand$420[4].acc  = \i_hand$420 [156:140];
-  assign \i_hand$420[4].act_sum  = \i_hand$420 [172:157];
-  assign \i_hand$420[4].first  = \i_hand$420 [173];
-  assign \i_hand$420[4].last  = \i_hand$420 [174];
-  assign \i_hand$420[5]  = \i_hand$420 [209:175];
-  assign \i_hand$420[5].acc  = \i_hand$420 [191:175];
-  assign \i_hand$420[5].act_sum  = \i_hand$420 [207:192];
-  assign \i_hand$420[5].first  = \i_hand$420 [208];
-  assign \i_hand$420[5].last  = \i_hand$420 [209];
-  assign \i_hand$420[6]  = \i_hand$420 [244:210];
-  assign \i_hand$420[6].acc  = \i_hand$420 [226:210];
-  assign \i_hand$420[6].act_sum  = \i_hand$420 [242:227];
-  assign \i_hand$420[6].first  = \i_hand$420 [243];
-  assign \i_hand$420[6].last  = \i_hand$420 [244];
-  assign \i_hand$420[7]  = \i_hand$420 [279:245];
-  assign \i_hand$420[7].acc  = \i_hand$420 [261:245];
-  assign \i_hand$420[7].act_sum  = \i_hand$420 [277:262];
-  assign \i_hand$420[7].first  = \i_hand$420 [278];
-  assign \i_hand$420[7].last  = \i_hand$420 [279];
-  assign \o_psum$421[0]  = \o_psum$421 ;
-  assign \o_psum$421[0][0]  = \o_psum$421 ;
-  assign \o_psum$421[0][0].acc  = \o_psum$421 [16:0];
-  assign \o_psum$421[0][0].act_sum  = \o_psum$421 [32:17];
-  assign \o_psum$421[0][0].first  = \o_psum$421 [33];
-  assign \o_psum$421[0][0].last  = \o_psum$421 [34];
+  assign \i_w$416[0]  = \i_w$416 ;
+  assign \i_w$416[0].planes  = \i_w$416 ;
+  assign \i_w$416[0].planes[0]  = \i_w$416 [3:0];
+  assign \i_w$416[0].planes[0][0]  = \i_w$416 [3:0];
+  assign \i_w$416[0].planes[1]  = \i_w$416 [7:4];
+  assign \i_w$416[0].planes[1][0]  = \i_w$416 [7:4];
+  assign \w1_planes_d1[0]  = \i_w$416 [3:0];
+  assign \w1_planes_d1[0][0]  = \i_w$416 [3:0];
+  assign \w1_planes_d1[1]  = \i_w$416 [7:4];
+  assign \w1_planes_d1[1][0]  = \i_w$416 [7:4];
+  assign \i_hand$418[0]  = \i_hand$418 [34:0];
+  assign \i_hand$418[0].acc  = \i_hand$418 [16:0];
+  assign \i_hand$418[0].act_sum  = \i_hand$418 [32:17];
+  assign \i_hand$418[0].first  = \i_hand$418 [33];
+  assign \i_hand$418[0].last  = \i_hand$418 [34];
+  assign \i_hand$418[1]  = \i_hand$418 [69:35];
+  assign \i_hand$418[1].acc  = \i_hand$418 [51:35];
+  assign \i_hand$418[1].act_sum  = \i_hand$418 [67:52];
+  assign \i_hand$418[1].first  = \i_hand$418 [68];
+  assign \i_hand$418[1].last  = \i_hand$418 [69];
+  assign \i_hand$418[2]  = \i_hand$418 [104:70];
+  assign \i_hand$418[2].acc  = \i_hand$418 [86:70];
+  assign \i_hand$418[2].act_sum  = \i_hand$418 [102:87];
+  assign \i_hand$418[2].first  = \i_hand$418 [103];
+  assign \i_hand$418[2].last  = \i_hand$418 [104];
+  assign \i_hand$418[3]  = \i_hand$418 [139:105];
+  assign \i_hand$418[3].acc  = \i_hand$418 [121:105];
+  assign \i_hand$418[3].act_sum  = \i_hand$418 [137:122];
+  assign \i_hand$418[3].first  = \i_hand$418 [138];
+  assign \i_hand$418[3].last  = \i_hand$418 [139];
+  assign \i_hand$418[4]  = \i_hand$418 [174:140];
+  assign \i_hand$418[4].acc  = \i_hand$418 [156:140];
+  assign \i_hand$418[4].act_sum  = \i_hand$418 [172:157];
+  assign \i_hand$418[4].first  = \i_hand$418 [173];
+  assign \i_hand$418[4].last  = \i_hand$418 [174];
+  assign \i_hand$418[5]  = \i_hand$418 [209:175];
+  assign \i_hand$418[5].acc  = \i_hand$418 [191:175];
+  assign \i_hand$418[5].act_sum  = \i_hand$418 [207:192];
+  assign \i_hand$418[5].first  = \i_hand$418 [208];
+  assign \i_hand$418[5].last  = \i_hand$418 [209];
+  assign \i_hand$418[6]  = \i_hand$418 [244:210];
+  assign \i_hand$418[6].acc  = \i_hand$418 [226:210];
+  assign \i_hand$418[6].act_sum  = \i_hand$418 [242:227];
+  assign \i_hand$418[6].first  = \i_hand$418 [243];
+  assign \i_hand$418[6].last  = \i_hand$418 [244];
+  assign \i_hand$418[7]  = \i_hand$418 [279:245];
+  assign \i_hand$418[7].acc  = \i_hand$418 [261:245];
+  assign \i_hand$418[7].act_sum  = \i_hand$418 [277:262];
+  assign \i_hand$418[7].first  = \i_hand$418 [278];
+  assign \i_hand$418[7].last  = \i_hand$418 [279];
+  assign \o_psum$419[0]  = \o_psum$419 ;
+  assign \o_psum$419[0][0]  = \o_psum$419 ;
+  assign \o_psum$419[0][0].acc  = \o_psum$419 [16:0];
+  assign \o_psum$419[0][0].act_sum  = \o_psum$419 [32:17];
+  assign \o_psum$419[0][0].first  = \o_psum$419 [33];
+  assign \o_psum$419[0][0].last  = \o_psum$419 [34];
+  assign \o_valid$421[0]  = \o_valid$421 ;
+  assign \o_psum$422[0]  = \o_psum$422 ;
+  assign \o_psum$422[0][0]  = \o_psum$422 ;
+  assign \o_psum$422[0][0].acc  = \o_psum$422 [16:0];
+  assign \o_psum$422[0][0].act_sum  = \o_psum$422 [32:17];
+  assign \o_psum$422[0][0].first  = \o_psum$422 [33];
+  assign \o_psum$422[0][0].last  = \o_psum$422 [34];
   assign \o_valid$423[0]  = \o_valid$423 ;
   assign \o_psum$424[0]  = \o_psum$424 ;
   assign \o_psum$424[0][0]  = \o_psum$424 ;
@@ -14385,185 +15052,190 @@ module \array_lut_w2_a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$393 , o_ro
   assign \o_psum$434[0][0].first  = \o_psum$434 [33];
   assign \o_psum$434[0][0].last  = \o_psum$434 [34];
   assign \o_valid$435[0]  = \o_valid$435 ;
-  assign \o_psum$436[0]  = \o_psum$436 ;
-  assign \o_psum$436[0][0]  = \o_psum$436 ;
-  assign \o_psum$436[0][0].acc  = \o_psum$436 [16:0];
-  assign \o_psum$436[0][0].act_sum  = \o_psum$436 [32:17];
-  assign \o_psum$436[0][0].first  = \o_psum$436 [33];
-  assign \o_psum$436[0][0].last  = \o_psum$436 [34];
-  assign \o_valid$437[0]  = \o_valid$437 ;
-  assign \i_scale$438[0]  = \i_scale$438 ;
-  assign \w1_scale_u0_d1[0]  = \i_scale$438 ;
-  assign \i_zero$440[0]  = \i_zero$440 ;
-  assign \w1_zero_u0_d1[0]  = \i_zero$440 ;
-  assign \y1_d6[0]  = y1_d6;
-  assign \i_w$443[0]  = \i_w$443 ;
-  assign \i_w$443[0].planes  = \i_w$443 ;
-  assign \i_w$443[0].planes[0]  = \i_w$443 [3:0];
-  assign \i_w$443[0].planes[0][0]  = \i_w$443 [3:0];
-  assign \i_w$443[0].planes[1]  = \i_w$443 [7:4];
-  assign \i_w$443[0].planes[1][0]  = \i_w$443 [7:4];
-  assign \w2_planes_d2[0]  = \i_w$443 [3:0];
-  assign \w2_planes_d2[0][0]  = \i_w$443 [3:0];
-  assign \w2_planes_d2[1]  = \i_w$443 [7:4];
-  assign \w2_planes_d2[1][0]  = \i_w$443 [7:4];
-  assign \i_hand$445[0]  = \i_hand$445 [34:0];
-  assign \i_hand$445[0].acc  = \i_hand$445 [16:0];
-  assign \i_hand$445[0].act_sum  = \i_hand$445 [32:17];
-  assign \i_hand$445[0].first  = \i_hand$445 [33];
-  assign \i_hand$445[0].last  = \i_hand$445 [34];
-  assign \i_hand$445[1]  = \i_hand$445 [69:35];
-  assign \i_hand$445[1].acc  = \i_hand$445 [51:35];
-  assign \i_hand$445[1].act_sum  = \i_hand$445 [67:52];
-  assign \i_hand$445[1].first  = \i_hand$445 [68];
-  assign \i_hand$445[1].last  = \i_hand$445 [69];
-  assign \i_hand$445[2]  = \i_hand$445 [104:70];
-  assign \i_hand$445[2].acc  = \i_hand$445 [86:70];
-  assign \i_hand$445[2].act_sum  = \i_hand$445 [102:87];
-  assign \i_hand$445[2].first  = \i_hand$445 [103];
-  assign \i_hand$445[2].last  = \i_hand$445 [104];
-  assign \i_hand$445[3]  = \i_hand$445 [139:105];
-  assign \i_hand$445[3].acc  = \i_hand$445 [121:105];
-  assign \i_hand$445[3].act_sum  = \i_hand$445 [137:122];
-  assign \i_hand$445[3].first  = \i_hand$445 [138];
-  assign \i_hand$445[3].last  = \i_hand$445 [139];
-  assign \i_hand$445[4]  = \i_hand$445 [174:140];
-  assign \i_hand$445[4].acc  = \i_hand$445 [156:140];
-  assign \i_hand$445[4].act_sum  = \i_hand$445 [172:157];
-  assign \i_hand$445[4].first  = \i_hand$445 [173];
-  assign \i_hand$445[4].last  = \i_hand$445 [174];
-  assign \i_hand$445[5]  = \i_hand$445 [209:175];
-  assign \i_hand$445[5].acc  = \i_hand$445 [191:175];
-  assign \i_hand$445[5].act_sum  = \i_hand$445 [207:192];
-  assign \i_hand$445[5].first  = \i_hand$445 [208];
-  assign \i_hand$445[5].last  = \i_hand$445 [209];
-  assign \i_hand$445[6]  = \i_hand$445 [244:210];
-  assign \i_hand$445[6].acc  = \i_hand$445 [226:210];
-  assign \i_hand$445[6].act_sum  = \i_hand$445 [242:227];
-  assign \i_hand$445[6].first  = \i_hand$445 [243];
-  assign \i_hand$445[6].last  = \i_hand$445 [244];
-  assign \i_hand$445[7]  = \i_hand$445 [279:245];
-  assign \i_hand$445[7].acc  = \i_hand$445 [261:245];
-  assign \i_hand$445[7].act_sum  = \i_hand$445 [277:262];
-  assign \i_hand$445[7].first  = \i_hand$445 [278];
-  assign \i_hand$445[7].last  = \i_hand$445 [279];
+  assign \i_scale$436[0]  = \i_scale$436 ;
+  assign \w1_scale_held[0]  = \i_scale$436 ;
+  assign \i_zero$438[0]  = \i_zero$438 ;
+  assign \w1_zero_held[0]  = \i_zero$438 ;
+  assign \i_w$440[0]  = \i_w$440 ;
+  assign \i_w$440[0].planes  = \i_w$440 ;
+  assign \i_w$440[0].planes[0]  = \i_w$440 [3:0];
+  assign \i_w$440[0].planes[0][0]  = \i_w$440 [3:0];
+  assign \i_w$440[0].planes[1]  = \i_w$440 [7:4];
+  assign \i_w$440[0].planes[1][0]  = \i_w$440 [7:4];
+  assign \w2_planes_d2[0]  = \i_w$440 [3:0];
+  assign \w2_planes_d2[0][0]  = \i_w$440 [3:0];
+  assign \w2_planes_d2[1]  = \i_w$440 [7:4];
+  assign \w2_planes_d2[1][0]  = \i_w$440 [7:4];
+  assign \i_hand$442[0]  = \i_hand$442 [34:0];
+  assign \i_hand$442[0].acc  = \i_hand$442 [16:0];
+  assign \i_hand$442[0].act_sum  = \i_hand$442 [32:17];
+  assign \i_hand$442[0].first  = \i_hand$442 [33];
+  assign \i_hand$442[0].last  = \i_hand$442 [34];
+  assign \i_hand$442[1]  = \i_hand$442 [69:35];
+  assign \i_hand$442[1].acc  = \i_hand$442 [51:35];
+  assign \i_hand$442[1].act_sum  = \i_hand$442 [67:52];
+  assign \i_hand$442[1].first  = \i_hand$442 [68];
+  assign \i_hand$442[1].last  = \i_hand$442 [69];
+  assign \i_hand$442[2]  = \i_hand$442 [104:70];
+  assign \i_hand$442[2].acc  = \i_hand$442 [86:70];
+  assign \i_hand$442[2].act_sum  = \i_hand$442 [102:87];
+  assign \i_hand$442[2].first  = \i_hand$442 [103];
+  assign \i_hand$442[2].last  = \i_hand$442 [104];
+  assign \i_hand$442[3]  = \i_hand$442 [139:105];
+  assign \i_hand$442[3].acc  = \i_hand$442 [121:105];
+  assign \i_hand$442[3].act_sum  = \i_hand$442 [137:122];
+  assign \i_hand$442[3].first  = \i_hand$442 [138];
+  assign \i_hand$442[3].last  = \i_hand$442 [139];
+  assign \i_hand$442[4]  = \i_hand$442 [174:140];
+  assign \i_hand$442[4].acc  = \i_hand$442 [156:140];
+  assign \i_hand$442[4].act_sum  = \i_hand$442 [172:157];
+  assign \i_hand$442[4].first  = \i_hand$442 [173];
+  assign \i_hand$442[4].last  = \i_hand$442 [174];
+  assign \i_hand$442[5]  = \i_hand$442 [209:175];
+  assign \i_hand$442[5].acc  = \i_hand$442 [191:175];
+  assign \i_hand$442[5].act_sum  = \i_hand$442 [207:192];
+  assign \i_hand$442[5].first  = \i_hand$442 [208];
+  assign \i_hand$442[5].last  = \i_hand$442 [209];
+  assign \i_hand$442[6]  = \i_hand$442 [244:210];
+  assign \i_hand$442[6].acc  = \i_hand$442 [226:210];
+  assign \i_hand$442[6].act_sum  = \i_hand$442 [242:227];
+  assign \i_hand$442[6].first  = \i_hand$442 [243];
+  assign \i_hand$442[6].last  = \i_hand$442 [244];
+  assign \i_hand$442[7]  = \i_hand$442 [279:245];
+  assign \i_hand$442[7].acc  = \i_hand$442 [261:245];
+  assign \i_hand$442[7].act_sum  = \i_hand$442 [277:262];
+  assign \i_hand$442[7].first  = \i_hand$442 [278];
+  assign \i_hand$442[7].last  = \i_hand$442 [279];
+  assign \o_psum$443[0]  = \o_psum$443 ;
+  assign \o_psum$443[0][0]  = \o_psum$443 ;
+  assign \o_psum$443[0][0].acc  = \o_psum$443 [16:0];
+  assign \o_psum$443[0][0].act_sum  = \o_psum$443 [32:17];
+  assign \o_psum$443[0][0].first  = \o_psum$443 [33];
+  assign \o_psum$443[0][0].last  = \o_psum$443 [34];
+  assign \o_valid$445[0]  = \o_valid$445 ;
   assign \o_psum$446[0]  = \o_psum$446 ;
   assign \o_psum$446[0][0]  = \o_psum$446 ;
   assign \o_psum$446[0][0].acc  = \o_psum$446 [16:0];
   assign \o_psum$446[0][0].act_sum  = \o_psum$446 [32:17];
   assign \o_psum$446[0][0].first  = \o_psum$446 [33];
   assign \o_psum$446[0][0].last  = \o_psum$446 [34];
-  assign \o_valid$448[0]  = \o_valid$448 ;
-  assign \o_psum$449[0]  = \o_psum$449 ;
-  assign \o_psum$449[0][0]  = \o_psum$449 ;
-  assign \o_psum$449[0][0].acc  = \o_psum$449 [16:0];
-  assign \o_psum$449[0][0].act_sum  = \o_psum$449 [32:17];
-  assign \o_psum$449[0][0].first  = \o_psum$449 [33];
-  assign \o_psum$449[0][0].last  = \o_psum$449 [34];
-  assign \o_valid$450[0]  = \o_valid$450 ;
-  assign \o_psum$451[0]  = \o_psum$451 ;
-  assign \o_psum$451[0][0]  = \o_psum$451 ;
-  assign \o_psum$451[0][0].acc  = \o_psum$451 [16:0];
-  assign \o_psum$451[0][0].act_sum  = \o_psum$451 [32:17];
-  assign \o_psum$451[0][0].first  = \o_psum$451 [33];
-  assign \o_psum$451[0][0].last  = \o_psum$451 [34];
-  assign \o_valid$452[0]  = \o_valid$452 ;
-  assign \o_psum$453[0]  = \o_psum$453 ;
-  assign \o_psum$453[0][0]  = \o_psum$453 ;
-  assign \o_psum$453[0][0].acc  = \o_psum$453 [16:0];
-  assign \o_psum$453[0][0].act_sum  = \o_psum$453 [32:17];
-  assign \o_psum$453[0][0].first  = \o_psum$453 [33];
-  assign \o_psum$453[0][0].last  = \o_psum$453 [34];
-  assign \o_valid$454[0]  = \o_valid$454 ;
-  assign \o_psum$455[0]  = \o_psum$455 ;
-  assign \o_psum$455[0][0]  = \o_psum$455 ;
-  assign \o_psum$455[0][0].acc  = \o_psum$455 [16:0];
-  assign \o_psum$455[0][0].act_sum  = \o_psum$455 [32:17];
-  assign \o_psum$455[0][0].first  = \o_psum$455 [33];
-  assign \o_psum$455[0][0].last  = \o_psum$455 [34];
-  assign \o_valid$456[0]  = \o_valid$456 ;
-  assign \o_psum$457[0]  = \o_psum$457 ;
-  assign \o_psum$457[0][0]  = \o_psum$457 ;
-  assign \o_psum$457[0][0].acc  = \o_psum$457 [16:0];
-  assign \o_psum$457[0][0].act_sum  = \o_psum$457 [32:17];
-  assign \o_psum$457[0][0].first  = \o_psum$457 [33];
-  assign \o_psum$457[0][0].last  = \o_psum$457 [34];
-  assign \o_valid$458[0]  = \o_valid$458 ;
-  assign \o_psum$459[0]  = \o_psum$459 ;
-  assign \o_psum$459[0][0]  = \o_psum$459 ;
-  assign \o_psum$459[0][0].acc  = \o_psum$459 [16:0];
-  assign \o_psum$459[0][0].act_sum  = \o_psum$459 [32:17];
-  assign \o_psum$459[0][0].first  = \o_psum$459 [33];
-  assign \o_psum$459[0][0].last  = \o_psum$459 [34];
-  assign \o_valid$460[0]  = \o_valid$460 ;
-  assign \o_psum$461[0]  = \o_psum$461 ;
-  assign \o_psum$461[0][0]  = \o_psum$461 ;
-  assign \o_psum$461[0][0].acc  = \o_psum$461 [16:0];
-  assign \o_psum$461[0][0].act_sum  = \o_psum$461 [32:17];
-  assign \o_psum$461[0][0].first  = \o_psum$461 [33];
-  assign \o_psum$461[0][0].last  = \o_psum$461 [34];
-  assign \o_valid$462[0]  = \o_valid$462 ;
-  assign \i_scale$463[0]  = \i_scale$463 ;
-  assign \w2_scale_u0_d2[0]  = \i_scale$463 ;
-  assign \i_zero$465[0]  = \i_zero$465 ;
-  assign \w2_zero_u0_d2[0]  = \i_zero$465 ;
-  assign \y2_d5[0]  = y2_d5;
-  assign \i_w$468[0]  = \i_w$468 ;
-  assign \i_w$468[0].planes  = \i_w$468 ;
-  assign \i_w$468[0].planes[0]  = \i_w$468 [3:0];
-  assign \i_w$468[0].planes[0][0]  = \i_w$468 [3:0];
-  assign \i_w$468[0].planes[1]  = \i_w$468 [7:4];
-  assign \i_w$468[0].planes[1][0]  = \i_w$468 [7:4];
-  assign \w3_planes_d3[0]  = \i_w$468 [3:0];
-  assign \w3_planes_d3[0][0]  = \i_w$468 [3:0];
-  assign \w3_planes_d3[1]  = \i_w$468 [7:4];
-  assign \w3_planes_d3[1][0]  = \i_w$468 [7:4];
-  assign \i_hand$470[0]  = \i_hand$470 [34:0];
-  assign \i_hand$470[0].acc  = \i_hand$470 [16:0];
-  assign \i_hand$470[0].act_sum  = \i_hand$470 [32:17];
-  assign \i_hand$470[0].first  = \i_hand$470 [33];
-  assign \i_hand$470[0].last  = \i_hand$470 [34];
-  assign \i_hand$470[1]  = \i_hand$470 [69:35];
-  assign \i_hand$470[1].acc  = \i_hand$470 [51:35];
-  assign \i_hand$470[1].act_sum  = \i_hand$470 [67:52];
-  assign \i_hand$470[1].first  = \i_hand$470 [68];
-  assign \i_hand$470[1].last  = \i_hand$470 [69];
-  assign \i_hand$470[2]  = \i_hand$470 [104:70];
-  assign \i_hand$470[2].acc  = \i_hand$470 [86:70];
-  assign \i_hand$470[2].act_sum  = \i_hand$470 [102:87];
-  assign \i_hand$470[2].first  = \i_hand$470 [103];
-  assign \i_hand$470[2].last  = \i_hand$470 [104];
-  assign \i_hand$470[3]  = \i_hand$470 [139:105];
-  assign \i_hand$470[3].acc  = \i_hand$470 [121:105];
-  assign \i_hand$470[3].act_sum  = \i_hand$470 [137:122];
-  assign \i_hand$470[3].first  = \i_hand$470 [138];
-  assign \i_hand$470[3].last  = \i_hand$470 [139];
-  assign \i_hand$470[4]  = \i_hand$470 [174:140];
-  assign \i_hand$470[4].acc  = \i_hand$470 [156:140];
-  assign \i_hand$470[4].act_sum  = \i_hand$470 [172:157];
-  assign \i_hand$470[4].first  = \i_hand$470 [173];
-  assign \i_hand$470[4].last  = \i_hand$470 [174];
-  assign \i_hand$470[5]  = \i_hand$470 [209:175];
-  assign \i_hand$470[5].acc  = \i_hand$470 [191:175];
-  assign \i_hand$470[5].act_sum  = \i_hand$470 [207:192];
-  assign \i_hand$470[5].first  = \i_hand$470 [208];
-  assign \i_hand$470[5].last  = \i_hand$470 [209];
-  assign \i_hand$470[6]  = \i_hand$470 [244:210];
-  assign \i_hand$470[6].acc  = \i_hand$470 [226:210];
-  assign \i_hand$470[6].act_sum  = \i_hand$470 [242:227];
-  assign \i_hand$470[6].first  = \i_hand$470 [243];
-  assign \i_hand$470[6].last  = \i_hand$470 [244];
-  assign \i_hand$470[7]  = \i_hand$470 [279:245];
-  assign \i_hand$470[7].acc  = \i_hand$470 [261:245];
-  assign \i_hand$470[7].act_sum  = \i_hand$470 [277:262];
-  assign \i_hand$470[7].first  = \i_hand$470 [278];
-  assign \i_hand$470[7].last  = \i_hand$470 [279];
-  assign \o_psum$471[0]  = \o_psum$471 ;
-  assign \o_psum$471[0][0]  = \o_psum$471 ;
-  assign \o_psum$471[0][0].acc  = \o_psum$471 [16:0];
-  assign \o_psum$471[0][0].act_sum  = \o_psum$471 [32:17];
-  assign \o_psum$471[0][0].first  = \o_psum$471 [33];
-  assign \o_psum$471[0][0].last  = \o_psum$471 [34];
+  assign \o_valid$447[0]  = \o_valid$447 ;
+  assign \o_psum$448[0]  = \o_psum$448 ;
+  assign \o_psum$448[0][0]  = \o_psum$448 ;
+  assign \o_psum$448[0][0].acc  = \o_psum$448 [16:0];
+  assign \o_psum$448[0][0].act_sum  = \o_psum$448 [32:17];
+  assign \o_psum$448[0][0].first  = \o_psum$448 [33];
+  assign \o_psum$448[0][0].last  = \o_psum$448 [34];
+  assign \o_valid$449[0]  = \o_valid$449 ;
+  assign \o_psum$450[0]  = \o_psum$450 ;
+  assign \o_psum$450[0][0]  = \o_psum$450 ;
+  assign \o_psum$450[0][0].acc  = \o_psum$450 [16:0];
+  assign \o_psum$450[0][0].act_sum  = \o_psum$450 [32:17];
+  assign \o_psum$450[0][0].first  = \o_psum$450 [33];
+  assign \o_psum$450[0][0].last  = \o_psum$450 [34];
+  assign \o_valid$451[0]  = \o_valid$451 ;
+  assign \o_psum$452[0]  = \o_psum$452 ;
+  assign \o_psum$452[0][0]  = \o_psum$452 ;
+  assign \o_psum$452[0][0].acc  = \o_psum$452 [16:0];
+  assign \o_psum$452[0][0].act_sum  = \o_psum$452 [32:17];
+  assign \o_psum$452[0][0].first  = \o_psum$452 [33];
+  assign \o_psum$452[0][0].last  = \o_psum$452 [34];
+  assign \o_valid$453[0]  = \o_valid$453 ;
+  assign \o_psum$454[0]  = \o_psum$454 ;
+  assign \o_psum$454[0][0]  = \o_psum$454 ;
+  assign \o_psum$454[0][0].acc  = \o_psum$454 [16:0];
+  assign \o_psum$454[0][0].act_sum  = \o_psum$454 [32:17];
+  assign \o_psum$454[0][0].first  = \o_psum$454 [33];
+  assign \o_psum$454[0][0].last  = \o_psum$454 [34];
+  assign \o_valid$455[0]  = \o_valid$455 ;
+  assign \o_psum$456[0]  = \o_psum$456 ;
+  assign \o_psum$456[0][0]  = \o_psum$456 ;
+  assign \o_psum$456[0][0].acc  = \o_psum$456 [16:0];
+  assign \o_psum$456[0][0].act_sum  = \o_psum$456 [32:17];
+  assign \o_psum$456[0][0].first  = \o_psum$456 [33];
+  assign \o_psum$456[0][0].last  = \o_psum$456 [34];
+  assign \o_valid$457[0]  = \o_valid$457 ;
+  assign \o_psum$458[0]  = \o_psum$458 ;
+  assign \o_psum$458[0][0]  = \o_psum$458 ;
+  assign \o_psum$458[0][0].acc  = \o_psum$458 [16:0];
+  assign \o_psum$458[0][0].act_sum  = \o_psum$458 [32:17];
+  assign \o_psum$458[0][0].first  = \o_psum$458 [33];
+  assign \o_psum$458[0][0].last  = \o_psum$458 [34];
+  assign \o_valid$459[0]  = \o_valid$459 ;
+  assign \i_scale$460[0]  = \i_scale$460 ;
+  assign \w2_scale_held[0]  = \i_scale$460 ;
+  assign \i_zero$462[0]  = \i_zero$462 ;
+  assign \w2_zero_held[0]  = \i_zero$462 ;
+  assign \i_w$464[0]  = \i_w$464 ;
+  assign \i_w$464[0].planes  = \i_w$464 ;
+  assign \i_w$464[0].planes[0]  = \i_w$464 [3:0];
+  assign \i_w$464[0].planes[0][0]  = \i_w$464 [3:0];
+  assign \i_w$464[0].planes[1]  = \i_w$464 [7:4];
+  assign \i_w$464[0].planes[1][0]  = \i_w$464 [7:4];
+  assign \w3_planes_d3[0]  = \i_w$464 [3:0];
+  assign \w3_planes_d3[0][0]  = \i_w$464 [3:0];
+  assign \w3_planes_d3[1]  = \i_w$464 [7:4];
+  assign \w3_planes_d3[1][0]  = \i_w$464 [7:4];
+  assign \i_hand$466[0]  = \i_hand$466 [34:0];
+  assign \i_hand$466[0].acc  = \i_hand$466 [16:0];
+  assign \i_hand$466[0].act_sum  = \i_hand$466 [32:17];
+  assign \i_hand$466[0].first  = \i_hand$466 [33];
+  assign \i_hand$466[0].last  = \i_hand$466 [34];
+  assign \i_hand$466[1]  = \i_hand$466 [69:35];
+  assign \i_hand$466[1].acc  = \i_hand$466 [51:35];
+  assign \i_hand$466[1].act_sum  = \i_hand$466 [67:52];
+  assign \i_hand$466[1].first  = \i_hand$466 [68];
+  assign \i_hand$466[1].last  = \i_hand$466 [69];
+  assign \i_hand$466[2]  = \i_hand$466 [104:70];
+  assign \i_hand$466[2].acc  = \i_hand$466 [86:70];
+  assign \i_hand$466[2].act_sum  = \i_hand$466 [102:87];
+  assign \i_hand$466[2].first  = \i_hand$466 [103];
+  assign \i_hand$466[2].last  = \i_hand$466 [104];
+  assign \i_hand$466[3]  = \i_hand$466 [139:105];
+  assign \i_hand$466[3].acc  = \i_hand$466 [121:105];
+  assign \i_hand$466[3].act_sum  = \i_hand$466 [137:122];
+  assign \i_hand$466[3].first  = \i_hand$466 [138];
+  assign \i_hand$466[3].last  = \i_hand$466 [139];
+  assign \i_hand$466[4]  = \i_hand$466 [174:140];
+  assign \i_hand$466[4].acc  = \i_hand$466 [156:140];
+  assign \i_hand$466[4].act_sum  = \i_hand$466 [172:157];
+  assign \i_hand$466[4].first  = \i_hand$466 [173];
+  assign \i_hand$466[4].last  = \i_hand$466 [174];
+  assign \i_hand$466[5]  = \i_hand$466 [209:175];
+  assign \i_hand$466[5].acc  = \i_hand$466 [191:175];
+  assign \i_hand$466[5].act_sum  = \i_hand$466 [207:192];
+  assign \i_hand$466[5].first  = \i_hand$466 [208];
+  assign \i_hand$466[5].last  = \i_hand$466 [209];
+  assign \i_hand$466[6]  = \i_hand$466 [244:210];
+  assign \i_hand$466[6].acc  = \i_hand$466 [226:210];
+  assign \i_hand$466[6].act_sum  = \i_hand$466 [242:227];
+  assign \i_hand$466[6].first  = \i_hand$466 [243];
+  assign \i_hand$466[6].last  = \i_hand$466 [244];
+  assign \i_hand$466[7]  = \i_hand$466 [279:245];
+  assign \i_hand$466[7].acc  = \i_hand$466 [261:245];
+  assign \i_hand$466[7].act_sum  = \i_hand$466 [277:262];
+  assign \i_hand$466[7].first  = \i_hand$466 [278];
+  assign \i_hand$466[7].last  = \i_hand$466 [279];
+  assign \o_psum$467[0]  = \o_psum$467 ;
+  assign \o_psum$467[0][0]  = \o_psum$467 ;
+  assign \o_psum$467[0][0].acc  = \o_psum$467 [16:0];
+  assign \o_psum$467[0][0].act_sum  = \o_psum$467 [32:17];
+  assign \o_psum$467[0][0].first  = \o_psum$467 [33];
+  assign \o_psum$467[0][0].last  = \o_psum$467 [34];
+  assign \o_valid$469[0]  = \o_valid$469 ;
+  assign \o_psum$470[0]  = \o_psum$470 ;
+  assign \o_psum$470[0][0]  = \o_psum$470 ;
+  assign \o_psum$470[0][0].acc  = \o_psum$470 [16:0];
+  assign \o_psum$470[0][0].act_sum  = \o_psum$470 [32:17];
+  assign \o_psum$470[0][0].first  = \o_psum$470 [33];
+  assign \o_psum$470[0][0].last  = \o_psum$470 [34];
+  assign \o_valid$471[0]  = \o_valid$471 ;
+  assign \o_psum$472[0]  = \o_psum$472 ;
+  assign \o_psum$472[0][0]  = \o_psum$472 ;
+  assign \o_psum$472[0][0].acc  = \o_psum$472 [16:0];
+  assign \o_psum$472[0][0].act_sum  = \o_psum$472 [32:17];
+  assign \o_psum$472[0][0].first  = \o_psum$472 [33];
+  assign \o_psum$472[0][0].last  = \o_psum$472 [34];
   assign \o_valid$473[0]  = \o_valid$473 ;
   assign \o_psum$474[0]  = \o_psum$474 ;
   assign \o_psum$474[0][0]  = \o_psum$474 ;
@@ -14600,192 +15272,197 @@ module \array_lut_w2_a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$393 , o_ro
   assign \o_psum$482[0][0].first  = \o_psum$482 [33];
   assign \o_psum$482[0][0].last  = \o_psum$482 [34];
   assign \o_valid$483[0]  = \o_valid$483 ;
-  assign \o_psum$484[0]  = \o_psum$484 ;
-  assign \o_psum$484[0][0]  = \o_psum$484 ;
-  assign \o_psum$484[0][0].acc  = \o_psum$484 [16:0];
-  assign \o_psum$484[0][0].act_sum  = \o_psum$484 [32:17];
-  assign \o_psum$484[0][0].first  = \o_psum$484 [33];
-  assign \o_psum$484[0][0].last  = \o_psum$484 [34];
-  assign \o_valid$485[0]  = \o_valid$485 ;
-  assign \o_psum$486[0]  = \o_psum$486 ;
-  assign \o_psum$486[0][0]  = \o_psum$486 ;
-  assign \o_psum$486[0][0].acc  = \o_psum$486 [16:0];
-  assign \o_psum$486[0][0].act_sum  = \o_psum$486 [32:17];
-  assign \o_psum$486[0][0].first  = \o_psum$486 [33];
-  assign \o_psum$486[0][0].last  = \o_psum$486 [34];
-  assign \o_valid$487[0]  = \o_valid$487 ;
-  assign \i_scale$488[0]  = \i_scale$488 ;
-  assign \w3_scale_u0_d3[0]  = \i_scale$488 ;
-  assign \i_zero$490[0]  = \i_zero$490 ;
-  assign \w3_zero_u0_d3[0]  = \i_zero$490 ;
-  assign \y3_d4[0]  = y3_d4;
-  assign \i_w$493[0]  = \i_w$493 ;
-  assign \i_w$493[0].planes  = \i_w$493 ;
-  assign \i_w$493[0].planes[0]  = \i_w$493 [3:0];
-  assign \i_w$493[0].planes[0][0]  = \i_w$493 [3:0];
-  assign \i_w$493[0].planes[1]  = \i_w$493 [7:4];
-  assign \i_w$493[0].planes[1][0]  = \i_w$493 [7:4];
-  assign \w4_planes_d4[0]  = \i_w$493 [3:0];
-  assign \w4_planes_d4[0][0]  = \i_w$493 [3:0];
-  assign \w4_planes_d4[1]  = \i_w$493 [7:4];
-  assign \w4_planes_d4[1][0]  = \i_w$493 [7:4];
-  assign \i_hand$495[0]  = \i_hand$495 [34:0];
-  assign \i_hand$495[0].acc  = \i_hand$495 [16:0];
-  assign \i_hand$495[0].act_sum  = \i_hand$495 [32:17];
-  assign \i_hand$495[0].first  = \i_hand$495 [33];
-  assign \i_hand$495[0].last  = \i_hand$495 [34];
-  assign \i_hand$495[1]  = \i_hand$495 [69:35];
-  assign \i_hand$495[1].acc  = \i_hand$495 [51:35];
-  assign \i_hand$495[1].act_sum  = \i_hand$495 [67:52];
-  assign \i_hand$495[1].first  = \i_hand$495 [68];
-  assign \i_hand$495[1].last  = \i_hand$495 [69];
-  assign \i_hand$495[2]  = \i_hand$495 [104:70];
-  assign \i_hand$495[2].acc  = \i_hand$495 [86:70];
-  assign \i_hand$495[2].act_sum  = \i_hand$495 [102:87];
-  assign \i_hand$495[2].first  = \i_hand$495 [103];
-  assign \i_hand$495[2].last  = \i_hand$495 [104];
-  assign \i_hand$495[3]  = \i_hand$495 [139:105];
-  assign \i_hand$495[3].acc  = \i_hand$495 [121:105];
-  assign \i_hand$495[3].act_sum  = \i_hand$495 [137:122];
-  assign \i_hand$495[3].first  = \i_hand$495 [138];
-  assign \i_hand$495[3].last  = \i_hand$495 [139];
-  assign \i_hand$495[4]  = \i_hand$495 [174:140];
-  assign \i_hand$495[4].acc  = \i_hand$495 [156:140];
-  assign \i_hand$495[4].act_sum  = \i_hand$495 [172:157];
-  assign \i_hand$495[4].first  = \i_hand$495 [173];
-  assign \i_hand$495[4].last  = \i_hand$495 [174];
-  assign \i_hand$495[5]  = \i_hand$495 [209:175];
-  assign \i_hand$495[5].acc  = \i_hand$495 [191:175];
-  assign \i_hand$495[5].act_sum  = \i_hand$495 [207:192];
-  assign \i_hand$495[5].first  = \i_hand$495 [208];
-  assign \i_hand$495[5].last  = \i_hand$495 [209];
-  assign \i_hand$495[6]  = \i_hand$495 [244:210];
-  assign \i_hand$495[6].acc  = \i_hand$495 [226:210];
-  assign \i_hand$495[6].act_sum  = \i_hand$495 [242:227];
-  assign \i_hand$495[6].first  = \i_hand$495 [243];
-  assign \i_hand$495[6].last  = \i_hand$495 [244];
-  assign \i_hand$495[7]  = \i_hand$495 [279:245];
-  assign \i_hand$495[7].acc  = \i_hand$495 [261:245];
-  assign \i_hand$495[7].act_sum  = \i_hand$495 [277:262];
-  assign \i_hand$495[7].first  = \i_hand$495 [278];
-  assign \i_hand$495[7].last  = \i_hand$495 [279];
+  assign \i_scale$484[0]  = \i_scale$484 ;
+  assign \w3_scale_held[0]  = \i_scale$484 ;
+  assign \i_zero$486[0]  = \i_zero$486 ;
+  assign \w3_zero_held[0]  = \i_zero$486 ;
+  assign \i_w$488[0]  = \i_w$488 ;
+  assign \i_w$488[0].planes  = \i_w$488 ;
+  assign \i_w$488[0].planes[0]  = \i_w$488 [3:0];
+  assign \i_w$488[0].planes[0][0]  = \i_w$488 [3:0];
+  assign \i_w$488[0].planes[1]  = \i_w$488 [7:4];
+  assign \i_w$488[0].planes[1][0]  = \i_w$488 [7:4];
+  assign \w4_planes_d4[0]  = \i_w$488 [3:0];
+  assign \w4_planes_d4[0][0]  = \i_w$488 [3:0];
+  assign \w4_planes_d4[1]  = \i_w$488 [7:4];
+  assign \w4_planes_d4[1][0]  = \i_w$488 [7:4];
+  assign \i_hand$490[0]  = \i_hand$490 [34:0];
+  assign \i_hand$490[0].acc  = \i_hand$490 [16:0];
+  assign \i_hand$490[0].act_sum  = \i_hand$490 [32:17];
+  assign \i_hand$490[0].first  = \i_hand$490 [33];
+  assign \i_hand$490[0].last  = \i_hand$490 [34];
+  assign \i_hand$490[1]  = \i_hand$490 [69:35];
+  assign \i_hand$490[1].acc  = \i_hand$490 [51:35];
+  assign \i_hand$490[1].act_sum  = \i_hand$490 [67:52];
+  assign \i_hand$490[1].first  = \i_hand$490 [68];
+  assign \i_hand$490[1].last  = \i_hand$490 [69];
+  assign \i_hand$490[2]  = \i_hand$490 [104:70];
+  assign \i_hand$490[2].acc  = \i_hand$490 [86:70];
+  assign \i_hand$490[2].act_sum  = \i_hand$490 [102:87];
+  assign \i_hand$490[2].first  = \i_hand$490 [103];
+  assign \i_hand$490[2].last  = \i_hand$490 [104];
+  assign \i_hand$490[3]  = \i_hand$490 [139:105];
+  assign \i_hand$490[3].acc  = \i_hand$490 [121:105];
+  assign \i_hand$490[3].act_sum  = \i_hand$490 [137:122];
+  assign \i_hand$490[3].first  = \i_hand$490 [138];
+  assign \i_hand$490[3].last  = \i_hand$490 [139];
+  assign \i_hand$490[4]  = \i_hand$490 [174:140];
+  assign \i_hand$490[4].acc  = \i_hand$490 [156:140];
+  assign \i_hand$490[4].act_sum  = \i_hand$490 [172:157];
+  assign \i_hand$490[4].first  = \i_hand$490 [173];
+  assign \i_hand$490[4].last  = \i_hand$490 [174];
+  assign \i_hand$490[5]  = \i_hand$490 [209:175];
+  assign \i_hand$490[5].acc  = \i_hand$490 [191:175];
+  assign \i_hand$490[5].act_sum  = \i_hand$490 [207:192];
+  assign \i_hand$490[5].first  = \i_hand$490 [208];
+  assign \i_hand$490[5].last  = \i_hand$490 [209];
+  assign \i_hand$490[6]  = \i_hand$490 [244:210];
+  assign \i_hand$490[6].acc  = \i_hand$490 [226:210];
+  assign \i_hand$490[6].act_sum  = \i_hand$490 [242:227];
+  assign \i_hand$490[6].first  = \i_hand$490 [243];
+  assign \i_hand$490[6].last  = \i_hand$490 [244];
+  assign \i_hand$490[7]  = \i_hand$490 [279:245];
+  assign \i_hand$490[7].acc  = \i_hand$490 [261:245];
+  assign \i_hand$490[7].act_sum  = \i_hand$490 [277:262];
+  assign \i_hand$490[7].first  = \i_hand$490 [278];
+  assign \i_hand$490[7].last  = \i_hand$490 [279];
+  assign \o_psum$491[0]  = \o_psum$491 ;
+  assign \o_psum$491[0][0]  = \o_psum$491 ;
+  assign \o_psum$491[0][0].acc  = \o_psum$491 [16:0];
+  assign \o_psum$491[0][0].act_sum  = \o_psum$491 [32:17];
+  assign \o_psum$491[0][0].first  = \o_psum$491 [33];
+  assign \o_psum$491[0][0].last  = \o_psum$491 [34];
+  assign \o_valid$493[0]  = \o_valid$493 ;
+  assign \o_psum$494[0]  = \o_psum$494 ;
+  assign \o_psum$494[0][0]  = \o_psum$494 ;
+  assign \o_psum$494[0][0].acc  = \o_psum$494 [16:0];
+  assign \o_psum$494[0][0].act_sum  = \o_psum$494 [32:17];
+  assign \o_psum$494[0][0].first  = \o_psum$494 [33];
+  assign \o_psum$494[0][0].last  = \o_psum$494 [34];
+  assign \o_valid$495[0]  = \o_valid$495 ;
   assign \o_psum$496[0]  = \o_psum$496 ;
   assign \o_psum$496[0][0]  = \o_psum$496 ;
   assign \o_psum$496[0][0].acc  = \o_psum$496 [16:0];
   assign \o_psum$496[0][0].act_sum  = \o_psum$496 [32:17];
   assign \o_psum$496[0][0].first  = \o_psum$496 [33];
   assign \o_psum$496[0][0].last  = \o_psum$496 [34];
-  assign \o_valid$498[0]  = \o_valid$498 ;
-  assign \o_psum$499[0]  = \o_psum$499 ;
-  assign \o_psum$499[0][0]  = \o_psum$499 ;
-  assign \o_psum$499[0][0].acc  = \o_psum$499 [16:0];
-  assign \o_psum$499[0][0].act_sum  = \o_psum$499 [32:17];
-  assign \o_psum$499[0][0].first  = \o_psum$499 [33];
-  assign \o_psum$499[0][0].last  = \o_psum$499 [34];
-  assign \o_valid$500[0]  = \o_valid$500 ;
-  assign \o_psum$501[0]  = \o_psum$501 ;
-  assign \o_psum$501[0][0]  = \o_psum$501 ;
-  assign \o_psum$501[0][0].acc  = \o_psum$501 [16:0];
-  assign \o_psum$501[0][0].act_sum  = \o_psum$501 [32:17];
-  assign \o_psum$501[0][0].first  = \o_psum$501 [33];
-  assign \o_psum$501[0][0].last  = \o_psum$501 [34];
-  assign \o_valid$502[0]  = \o_valid$502 ;
-  assign \o_psum$503[0]  = \o_psum$503 ;
-  assign \o_psum$503[0][0]  = \o_psum$503 ;
-  assign \o_psum$503[0][0].acc  = \o_psum$503 [16:0];
-  assign \o_psum$503[0][0].act_sum  = \o_psum$503 [32:17];
-  assign \o_psum$503[0][0].first  = \o_psum$503 [33];
-  assign \o_psum$503[0][0].last  = \o_psum$503 [34];
-  assign \o_valid$504[0]  = \o_valid$504 ;
-  assign \o_psum$505[0]  = \o_psum$505 ;
-  assign \o_psum$505[0][0]  = \o_psum$505 ;
-  assign \o_psum$505[0][0].acc  = \o_psum$505 [16:0];
-  assign \o_psum$505[0][0].act_sum  = \o_psum$505 [32:17];
-  assign \o_psum$505[0][0].first  = \o_psum$505 [33];
-  assign \o_psum$505[0][0].last  = \o_psum$505 [34];
-  assign \o_valid$506[0]  = \o_valid$506 ;
-  assign \o_psum$507[0]  = \o_psum$507 ;
-  assign \o_psum$507[0][0]  = \o_psum$507 ;
-  assign \o_psum$507[0][0].acc  = \o_psum$507 [16:0];
-  assign \o_psum$507[0][0].act_sum  = \o_psum$507 [32:17];
-  assign \o_psum$507[0][0].first  = \o_psum$507 [33];
-  assign \o_psum$507[0][0].last  = \o_psum$507 [34];
-  assign \o_valid$508[0]  = \o_valid$508 ;
-  assign \o_psum$509[0]  = \o_psum$509 ;
-  assign \o_psum$509[0][0]  = \o_psum$509 ;
-  assign \o_psum$509[0][0].acc  = \o_psum$509 [16:0];
-  assign \o_psum$509[0][0].act_sum  = \o_psum$509 [32:17];
-  assign \o_psum$509[0][0].first  = \o_psum$509 [33];
-  assign \o_psum$509[0][0].last  = \o_psum$509 [34];
-  assign \o_valid$510[0]  = \o_valid$510 ;
-  assign \o_psum$511[0]  = \o_psum$511 ;
-  assign \o_psum$511[0][0]  = \o_psum$511 ;
-  assign \o_psum$511[0][0].acc  = \o_psum$511 [16:0];
-  assign \o_psum$511[0][0].act_sum  = \o_psum$511 [32:17];
-  assign \o_psum$511[0][0].first  = \o_psum$511 [33];
-  assign \o_psum$511[0][0].last  = \o_psum$511 [34];
-  assign \o_valid$512[0]  = \o_valid$512 ;
-  assign \i_scale$513[0]  = \i_scale$513 ;
-  assign \w4_scale_u0_d4[0]  = \i_scale$513 ;
-  assign \i_zero$515[0]  = \i_zero$515 ;
-  assign \w4_zero_u0_d4[0]  = \i_zero$515 ;
-  assign \y4_d3[0]  = y4_d3;
-  assign \i_w$518[0]  = \i_w$518 ;
-  assign \i_w$518[0].planes  = \i_w$518 ;
-  assign \i_w$518[0].planes[0]  = \i_w$518 [3:0];
-  assign \i_w$518[0].planes[0][0]  = \i_w$518 [3:0];
-  assign \i_w$518[0].planes[1]  = \i_w$518 [7:4];
-  assign \i_w$518[0].planes[1][0]  = \i_w$518 [7:4];
-  assign \w5_planes_d5[0]  = \i_w$518 [3:0];
-  assign \w5_planes_d5[0][0]  = \i_w$518 [3:0];
-  assign \w5_planes_d5[1]  = \i_w$518 [7:4];
-  assign \w5_planes_d5[1][0]  = \i_w$518 [7:4];
-  assign \i_hand$520[0]  = \i_hand$520 [34:0];
-  assign \i_hand$520[0].acc  = \i_hand$520 [16:0];
-  assign \i_hand$520[0].act_sum  = \i_hand$520 [32:17];
-  assign \i_hand$520[0].first  = \i_hand$520 [33];
-  assign \i_hand$520[0].last  = \i_hand$520 [34];
-  assign \i_hand$520[1]  = \i_hand$520 [69:35];
-  assign \i_hand$520[1].acc  = \i_hand$520 [51:35];
-  assign \i_hand$520[1].act_sum  = \i_hand$520 [67:52];
-  assign \i_hand$520[1].first  = \i_hand$520 [68];
-  assign \i_hand$520[1].last  = \i_hand$520 [69];
-  assign \i_hand$520[2]  = \i_hand$520 [104:70];
-  assign \i_hand$520[2].acc  = \i_hand$520 [86:70];
-  assign \i_hand$520[2].act_sum  = \i_hand$520 [102:87];
-  assign \i_hand$520[2].first  = \i_hand$520 [103];
-  assign \i_hand$520[2].last  = \i_hand$520 [104];
-  assign \i_hand$520[3]  = \i_hand$520 [139:105];
-  assign \i_hand$520[3].acc  = \i_hand$520 [121:105];
-  assign \i_hand$520[3].act_sum  = \i_hand$520 [137:122];
-  assign \i_hand$520[3].first  = \i_hand$520 [138];
-  assign \i_hand$520[3].last  = \i_hand$520 [139];
-  assign \i_hand$520[4]  = \i_hand$520 [174:140];
-  assign \i_hand$520[4].acc  = \i_hand$520 [156:140];
-  assign \i_hand$520[4].act_sum  = \i_hand$520 [172:157];
-  assign \i_hand$520[4].first  = \i_hand$520 [173];
-  assign \i_hand$520[4].last  = \i_hand$520 [174];
-  assign \i_hand$520[5]  = \i_hand$520 [209:175];
-  assign \i_hand$520[5].acc  = \i_hand$520 [191:175];
-  assign \i_hand$520[5].act_sum  = \i_hand$520 [207:192];
-  assign \i_hand$520[5].first  = \i_hand$520 [208];
-  assign \i_hand$520[5].last  = \i_hand$520 [209];
-  assign \i_hand$520[6]  = \i_hand$520 [244:210];
-  assign \i_hand$520[6].acc  = \i_hand$520 [226:210];
-  assign \i_hand$520[6].act_sum  = \i_hand$520 [242:227];
-  assign \i_hand$520[6].first  = \i_hand$520 [243];
-  assign \i_hand$520[6].last  = \i_hand$520 [244];
-  assign \i_hand$520[7]  = \i_hand$520 [279:245];
-  assign \i_hand$520[7].acc  = \i_hand$520 [261:245];
-  assign \i_hand$520[7].act_sum  = \i_hand$520 [277:262];
-  assign \i_hand$520[7].first  = \i_hand$520 [278];
-  assign \i_hand$520[7].last  = \i_hand$520 [279];
-  assign \o_psum$521[0]  = \o_psum$521 ;
-  assign \o_psum$521[0][0]  = \o_psum$521 ;
-  assign \o_psum$521[0][0].acc  = \o_psum$521 [16:0];
-  assign \o_psum$521[0][0].act_sum  = \o_psum$521 [32:17];
-  assign \o_psum$521[0][0].first  = \o_psum$521 [33];
-  assign \o_psum$521[0][0].last  = \o_psum$521 [34];
+  assign \o_valid$497[0]  = \o_valid$497 ;
+  assign \o_psum$498[0]  = \o_psum$498 ;
+  assign \o_psum$498[0][0]  = \o_psum$498 ;
+  assign \o_psum$498[0][0].acc  = \o_psum$498 [16:0];
+  assign \o_psum$498[0][0].act_sum  = \o_psum$498 [32:17];
+  assign \o_psum$498[0][0].first  = \o_psum$498 [33];
+  assign \o_psum$498[0][0].last  = \o_psum$498 [34];
+  assign \o_valid$499[0]  = \o_valid$499 ;
+  assign \o_psum$500[0]  = \o_psum$500 ;
+  assign \o_psum$500[0][0]  = \o_psum$500 ;
+  assign \o_psum$500[0][0].acc  = \o_psum$500 [16:0];
+  assign \o_psum$500[0][0].act_sum  = \o_psum$500 [32:17];
+  assign \o_psum$500[0][0].first  = \o_psum$500 [33];
+  assign \o_psum$500[0][0].last  = \o_psum$500 [34];
+  assign \o_valid$501[0]  = \o_valid$501 ;
+  assign \o_psum$502[0]  = \o_psum$502 ;
+  assign \o_psum$502[0][0]  = \o_psum$502 ;
+  assign \o_psum$502[0][0].acc  = \o_psum$502 [16:0];
+  assign \o_psum$502[0][0].act_sum  = \o_psum$502 [32:17];
+  assign \o_psum$502[0][0].first  = \o_psum$502 [33];
+  assign \o_psum$502[0][0].last  = \o_psum$502 [34];
+  assign \o_valid$503[0]  = \o_valid$503 ;
+  assign \o_psum$504[0]  = \o_psum$504 ;
+  assign \o_psum$504[0][0]  = \o_psum$504 ;
+  assign \o_psum$504[0][0].acc  = \o_psum$504 [16:0];
+  assign \o_psum$504[0][0].act_sum  = \o_psum$504 [32:17];
+  assign \o_psum$504[0][0].first  = \o_psum$504 [33];
+  assign \o_psum$504[0][0].last  = \o_psum$504 [34];
+  assign \o_valid$505[0]  = \o_valid$505 ;
+  assign \o_psum$506[0]  = \o_psum$506 ;
+  assign \o_psum$506[0][0]  = \o_psum$506 ;
+  assign \o_psum$506[0][0].acc  = \o_psum$506 [16:0];
+  assign \o_psum$506[0][0].act_sum  = \o_psum$506 [32:17];
+  assign \o_psum$506[0][0].first  = \o_psum$506 [33];
+  assign \o_psum$506[0][0].last  = \o_psum$506 [34];
+  assign \o_valid$507[0]  = \o_valid$507 ;
+  assign \i_scale$508[0]  = \i_scale$508 ;
+  assign \w4_scale_held[0]  = \i_scale$508 ;
+  assign \i_zero$510[0]  = \i_zero$510 ;
+  assign \w4_zero_held[0]  = \i_zero$510 ;
+  assign \i_w$512[0]  = \i_w$512 ;
+  assign \i_w$512[0].planes  = \i_w$512 ;
+  assign \i_w$512[0].planes[0]  = \i_w$512 [3:0];
+  assign \i_w$512[0].planes[0][0]  = \i_w$512 [3:0];
+  assign \i_w$512[0].planes[1]  = \i_w$512 [7:4];
+  assign \i_w$512[0].planes[1][0]  = \i_w$512 [7:4];
+  assign \w5_planes_d5[0]  = \i_w$512 [3:0];
+  assign \w5_planes_d5[0][0]  = \i_w$512 [3:0];
+  assign \w5_planes_d5[1]  = \i_w$512 [7:4];
+  assign \w5_planes_d5[1][0]  = \i_w$512 [7:4];
+  assign \i_hand$514[0]  = \i_hand$514 [34:0];
+  assign \i_hand$514[0].acc  = \i_hand$514 [16:0];
+  assign \i_hand$514[0].act_sum  = \i_hand$514 [32:17];
+  assign \i_hand$514[0].first  = \i_hand$514 [33];
+  assign \i_hand$514[0].last  = \i_hand$514 [34];
+  assign \i_hand$514[1]  = \i_hand$514 [69:35];
+  assign \i_hand$514[1].acc  = \i_hand$514 [51:35];
+  assign \i_hand$514[1].act_sum  = \i_hand$514 [67:52];
+  assign \i_hand$514[1].first  = \i_hand$514 [68];
+  assign \i_hand$514[1].last  = \i_hand$514 [69];
+  assign \i_hand$514[2]  = \i_hand$514 [104:70];
+  assign \i_hand$514[2].acc  = \i_hand$514 [86:70];
+  assign \i_hand$514[2].act_sum  = \i_hand$514 [102:87];
+  assign \i_hand$514[2].first  = \i_hand$514 [103];
+  assign \i_hand$514[2].last  = \i_hand$514 [104];
+  assign \i_hand$514[3]  = \i_hand$514 [139:105];
+  assign \i_hand$514[3].acc  = \i_hand$514 [121:105];
+  assign \i_hand$514[3].act_sum  = \i_hand$514 [137:122];
+  assign \i_hand$514[3].first  = \i_hand$514 [138];
+  assign \i_hand$514[3].last  = \i_hand$514 [139];
+  assign \i_hand$514[4]  = \i_hand$514 [174:140];
+  assign \i_hand$514[4].acc  = \i_hand$514 [156:140];
+  assign \i_hand$514[4].act_sum  = \i_hand$514 [172:157];
+  assign \i_hand$514[4].first  = \i_hand$514 [173];
+  assign \i_hand$514[4].last  = \i_hand$514 [174];
+  assign \i_hand$514[5]  = \i_hand$514 [209:175];
+  assign \i_hand$514[5].acc  = \i_hand$514 [191:175];
+  assign \i_hand$514[5].act_sum  = \i_hand$514 [207:192];
+  assign \i_hand$514[5].first  = \i_hand$514 [208];
+  assign \i_hand$514[5].last  = \i_hand$514 [209];
+  assign \i_hand$514[6]  = \i_hand$514 [244:210];
+  assign \i_hand$514[6].acc  = \i_hand$514 [226:210];
+  assign \i_hand$514[6].act_sum  = \i_hand$514 [242:227];
+  assign \i_hand$514[6].first  = \i_hand$514 [243];
+  assign \i_hand$514[6].last  = \i_hand$514 [244];
+  assign \i_hand$514[7]  = \i_hand$514 [279:245];
+  assign \i_hand$514[7].acc  = \i_hand$514 [261:245];
+  assign \i_hand$514[7].act_sum  = \i_hand$514 [277:262];
+  assign \i_hand$514[7].first  = \i_hand$514 [278];
+  assign \i_hand$514[7].last  = \i_hand$514 [279];
+  assign \o_psum$515[0]  = \o_psum$515 ;
+  assign \o_psum$515[0][0]  = \o_psum$515 ;
+  assign \o_psum$515[0][0].acc  = \o_psum$515 [16:0];
+  assign \o_psum$515[0][0].act_sum  = \o_psum$515 [32:17];
+  assign \o_psum$515[0][0].first  = \o_psum$515 [33];
+  assign \o_psum$515[0][0].last  = \o_psum$515 [34];
+  assign \o_valid$517[0]  = \o_valid$517 ;
+  assign \o_psum$518[0]  = \o_psum$518 ;
+  assign \o_psum$518[0][0]  = \o_psum$518 ;
+  assign \o_psum$518[0][0].acc  = \o_psum$518 [16:0];
+  assign \o_psum$518[0][0].act_sum  = \o_psum$518 [32:17];
+  assign \o_psum$518[0][0].first  = \o_psum$518 [33];
+  assign \o_psum$518[0][0].last  = \o_psum$518 [34];
+  assign \o_valid$519[0]  = \o_valid$519 ;
+  assign \o_psum$520[0]  = \o_psum$520 ;
+  assign \o_psum$520[0][0]  = \o_psum$520 ;
+  assign \o_psum$520[0][0].acc  = \o_psum$520 [16:0];
+  assign \o_psum$520[0][0].act_sum  = \o_psum$520 [32:17];
+  assign \o_psum$520[0][0].first  = \o_psum$520 [33];
+  assign \o_psum$520[0][0].last  = \o_psum$520 [34];
+  assign \o_valid$521[0]  = \o_valid$521 ;
+  assign \o_psum$522[0]  = \o_psum$522 ;
+  assign \o_psum$522[0][0]  = \o_psum$522 ;
+  assign \o_psum$522[0][0].acc  = \o_psum$522 [16:0];
+  assign \o_psum$522[0][0].act_sum  = \o_psum$522 [32:17];
+  assign \o_psum$522[0][0].first  = \o_psum$522 [33];
+  assign \o_psum$522[0][0].last  = \o_psum$522 [34];
   assign \o_valid$523[0]  = \o_valid$523 ;
   assign \o_psum$524[0]  = \o_psum$524 ;
   assign \o_psum$524[0][0]  = \o_psum$524 ;
@@ -14815,199 +15492,204 @@ module \array_lut_w2_a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$393 , o_ro
   assign \o_psum$530[0][0].first  = \o_psum$530 [33];
   assign \o_psum$530[0][0].last  = \o_psum$530 [34];
   assign \o_valid$531[0]  = \o_valid$531 ;
-  assign \o_psum$532[0]  = \o_psum$532 ;
-  assign \o_psum$532[0][0]  = \o_psum$532 ;
-  assign \o_psum$532[0][0].acc  = \o_psum$532 [16:0];
-  assign \o_psum$532[0][0].act_sum  = \o_psum$532 [32:17];
-  assign \o_psum$532[0][0].first  = \o_psum$532 [33];
-  assign \o_psum$532[0][0].last  = \o_psum$532 [34];
-  assign \o_valid$533[0]  = \o_valid$533 ;
-  assign \o_psum$534[0]  = \o_psum$534 ;
-  assign \o_psum$534[0][0]  = \o_psum$534 ;
-  assign \o_psum$534[0][0].acc  = \o_psum$534 [16:0];
-  assign \o_psum$534[0][0].act_sum  = \o_psum$534 [32:17];
-  assign \o_psum$534[0][0].first  = \o_psum$534 [33];
-  assign \o_psum$534[0][0].last  = \o_psum$534 [34];
-  assign \o_valid$535[0]  = \o_valid$535 ;
-  assign \o_psum$536[0]  = \o_psum$536 ;
-  assign \o_psum$536[0][0]  = \o_psum$536 ;
-  assign \o_psum$536[0][0].acc  = \o_psum$536 [16:0];
-  assign \o_psum$536[0][0].act_sum  = \o_psum$536 [32:17];
-  assign \o_psum$536[0][0].first  = \o_psum$536 [33];
-  assign \o_psum$536[0][0].last  = \o_psum$536 [34];
-  assign \o_valid$537[0]  = \o_valid$537 ;
-  assign \i_scale$538[0]  = \i_scale$538 ;
-  assign \w5_scale_u0_d5[0]  = \i_scale$538 ;
-  assign \i_zero$540[0]  = \i_zero$540 ;
-  assign \w5_zero_u0_d5[0]  = \i_zero$540 ;
-  assign \y5_d2[0]  = y5_d2;
-  assign \i_w$543[0]  = \i_w$543 ;
-  assign \i_w$543[0].planes  = \i_w$543 ;
-  assign \i_w$543[0].planes[0]  = \i_w$543 [3:0];
-  assign \i_w$543[0].planes[0][0]  = \i_w$543 [3:0];
-  assign \i_w$543[0].planes[1]  = \i_w$543 [7:4];
-  assign \i_w$543[0].planes[1][0]  = \i_w$543 [7:4];
-  assign \w6_planes_d6[0]  = \i_w$543 [3:0];
-  assign \w6_planes_d6[0][0]  = \i_w$543 [3:0];
-  assign \w6_planes_d6[1]  = \i_w$543 [7:4];
-  assign \w6_planes_d6[1][0]  = \i_w$543 [7:4];
-  assign \i_hand$545[0]  = \i_hand$545 [34:0];
-  assign \i_hand$545[0].acc  = \i_hand$545 [16:0];
-  assign \i_hand$545[0].act_sum  = \i_hand$545 [32:17];
-  assign \i_hand$545[0].first  = \i_hand$545 [33];
-  assign \i_hand$545[0].last  = \i_hand$545 [34];
-  assign \i_hand$545[1]  = \i_hand$545 [69:35];
-  assign \i_hand$545[1].acc  = \i_hand$545 [51:35];
-  assign \i_hand$545[1].act_sum  = \i_hand$545 [67:52];
-  assign \i_hand$545[1].first  = \i_hand$545 [68];
-  assign \i_hand$545[1].last  = \i_hand$545 [69];
-  assign \i_hand$545[2]  = \i_hand$545 [104:70];
-  assign \i_hand$545[2].acc  = \i_hand$545 [86:70];
-  assign \i_hand$545[2].act_sum  = \i_hand$545 [102:87];
-  assign \i_hand$545[2].first  = \i_hand$545 [103];
-  assign \i_hand$545[2].last  = \i_hand$545 [104];
-  assign \i_hand$545[3]  = \i_hand$545 [139:105];
-  assign \i_hand$545[3].acc  = \i_hand$545 [121:105];
-  assign \i_hand$545[3].act_sum  = \i_hand$545 [137:122];
-  assign \i_hand$545[3].first  = \i_hand$545 [138];
-  assign \i_hand$545[3].last  = \i_hand$545 [139];
-  assign \i_hand$545[4]  = \i_hand$545 [174:140];
-  assign \i_hand$545[4].acc  = \i_hand$545 [156:140];
-  assign \i_hand$545[4].act_sum  = \i_hand$545 [172:157];
-  assign \i_hand$545[4].first  = \i_hand$545 [173];
-  assign \i_hand$545[4].last  = \i_hand$545 [174];
-  assign \i_hand$545[5]  = \i_hand$545 [209:175];
-  assign \i_hand$545[5].acc  = \i_hand$545 [191:175];
-  assign \i_hand$545[5].act_sum  = \i_hand$545 [207:192];
-  assign \i_hand$545[5].first  = \i_hand$545 [208];
-  assign \i_hand$545[5].last  = \i_hand$545 [209];
-  assign \i_hand$545[6]  = \i_hand$545 [244:210];
-  assign \i_hand$545[6].acc  = \i_hand$545 [226:210];
-  assign \i_hand$545[6].act_sum  = \i_hand$545 [242:227];
-  assign \i_hand$545[6].first  = \i_hand$545 [243];
-  assign \i_hand$545[6].last  = \i_hand$545 [244];
-  assign \i_hand$545[7]  = \i_hand$545 [279:245];
-  assign \i_hand$545[7].acc  = \i_hand$545 [261:245];
-  assign \i_hand$545[7].act_sum  = \i_hand$545 [277:262];
-  assign \i_hand$545[7].first  = \i_hand$545 [278];
-  assign \i_hand$545[7].last  = \i_hand$545 [279];
+  assign \i_scale$532[0]  = \i_scale$532 ;
+  assign \w5_scale_held[0]  = \i_scale$532 ;
+  assign \i_zero$534[0]  = \i_zero$534 ;
+  assign \w5_zero_held[0]  = \i_zero$534 ;
+  assign \i_w$536[0]  = \i_w$536 ;
+  assign \i_w$536[0].planes  = \i_w$536 ;
+  assign \i_w$536[0].planes[0]  = \i_w$536 [3:0];
+  assign \i_w$536[0].planes[0][0]  = \i_w$536 [3:0];
+  assign \i_w$536[0].planes[1]  = \i_w$536 [7:4];
+  assign \i_w$536[0].planes[1][0]  = \i_w$536 [7:4];
+  assign \w6_planes_d6[0]  = \i_w$536 [3:0];
+  assign \w6_planes_d6[0][0]  = \i_w$536 [3:0];
+  assign \w6_planes_d6[1]  = \i_w$536 [7:4];
+  assign \w6_planes_d6[1][0]  = \i_w$536 [7:4];
+  assign \i_hand$538[0]  = \i_hand$538 [34:0];
+  assign \i_hand$538[0].acc  = \i_hand$538 [16:0];
+  assign \i_hand$538[0].act_sum  = \i_hand$538 [32:17];
+  assign \i_hand$538[0].first  = \i_hand$538 [33];
+  assign \i_hand$538[0].last  = \i_hand$538 [34];
+  assign \i_hand$538[1]  = \i_hand$538 [69:35];
+  assign \i_hand$538[1].acc  = \i_hand$538 [51:35];
+  assign \i_hand$538[1].act_sum  = \i_hand$538 [67:52];
+  assign \i_hand$538[1].first  = \i_hand$538 [68];
+  assign \i_hand$538[1].last  = \i_hand$538 [69];
+  assign \i_hand$538[2]  = \i_hand$538 [104:70];
+  assign \i_hand$538[2].acc  = \i_hand$538 [86:70];
+  assign \i_hand$538[2].act_sum  = \i_hand$538 [102:87];
+  assign \i_hand$538[2].first  = \i_hand$538 [103];
+  assign \i_hand$538[2].last  = \i_hand$538 [104];
+  assign \i_hand$538[3]  = \i_hand$538 [139:105];
+  assign \i_hand$538[3].acc  = \i_hand$538 [121:105];
+  assign \i_hand$538[3].act_sum  = \i_hand$538 [137:122];
+  assign \i_hand$538[3].first  = \i_hand$538 [138];
+  assign \i_hand$538[3].last  = \i_hand$538 [139];
+  assign \i_hand$538[4]  = \i_hand$538 [174:140];
+  assign \i_hand$538[4].acc  = \i_hand$538 [156:140];
+  assign \i_hand$538[4].act_sum  = \i_hand$538 [172:157];
+  assign \i_hand$538[4].first  = \i_hand$538 [173];
+  assign \i_hand$538[4].last  = \i_hand$538 [174];
+  assign \i_hand$538[5]  = \i_hand$538 [209:175];
+  assign \i_hand$538[5].acc  = \i_hand$538 [191:175];
+  assign \i_hand$538[5].act_sum  = \i_hand$538 [207:192];
+  assign \i_hand$538[5].first  = \i_hand$538 [208];
+  assign \i_hand$538[5].last  = \i_hand$538 [209];
+  assign \i_hand$538[6]  = \i_hand$538 [244:210];
+  assign \i_hand$538[6].acc  = \i_hand$538 [226:210];
+  assign \i_hand$538[6].act_sum  = \i_hand$538 [242:227];
+  assign \i_hand$538[6].first  = \i_hand$538 [243];
+  assign \i_hand$538[6].last  = \i_hand$538 [244];
+  assign \i_hand$538[7]  = \i_hand$538 [279:245];
+  assign \i_hand$538[7].acc  = \i_hand$538 [261:245];
+  assign \i_hand$538[7].act_sum  = \i_hand$538 [277:262];
+  assign \i_hand$538[7].first  = \i_hand$538 [278];
+  assign \i_hand$538[7].last  = \i_hand$538 [279];
+  assign \o_psum$539[0]  = \o_psum$539 ;
+  assign \o_psum$539[0][0]  = \o_psum$539 ;
+  assign \o_psum$539[0][0].acc  = \o_psum$539 [16:0];
+  assign \o_psum$539[0][0].act_sum  = \o_psum$539 [32:17];
+  assign \o_psum$539[0][0].first  = \o_psum$539 [33];
+  assign \o_psum$539[0][0].last  = \o_psum$539 [34];
+  assign \o_valid$541[0]  = \o_valid$541 ;
+  assign \o_psum$542[0]  = \o_psum$542 ;
+  assign \o_psum$542[0][0]  = \o_psum$542 ;
+  assign \o_psum$542[0][0].acc  = \o_psum$542 [16:0];
+  assign \o_psum$542[0][0].act_sum  = \o_psum$542 [32:17];
+  assign \o_psum$542[0][0].first  = \o_psum$542 [33];
+  assign \o_psum$542[0][0].last  = \o_psum$542 [34];
+  assign \o_valid$543[0]  = \o_valid$543 ;
+  assign \o_psum$544[0]  = \o_psum$544 ;
+  assign \o_psum$544[0][0]  = \o_psum$544 ;
+  assign \o_psum$544[0][0].acc  = \o_psum$544 [16:0];
+  assign \o_psum$544[0][0].act_sum  = \o_psum$544 [32:17];
+  assign \o_psum$544[0][0].first  = \o_psum$544 [33];
+  assign \o_psum$544[0][0].last  = \o_psum$544 [34];
+  assign \o_valid$545[0]  = \o_valid$545 ;
   assign \o_psum$546[0]  = \o_psum$546 ;
   assign \o_psum$546[0][0]  = \o_psum$546 ;
   assign \o_psum$546[0][0].acc  = \o_psum$546 [16:0];
   assign \o_psum$546[0][0].act_sum  = \o_psum$546 [32:17];
   assign \o_psum$546[0][0].first  = \o_psum$546 [33];
   assign \o_psum$546[0][0].last  = \o_psum$546 [34];
-  assign \o_valid$548[0]  = \o_valid$548 ;
-  assign \o_psum$549[0]  = \o_psum$549 ;
-  assign \o_psum$549[0][0]  = \o_psum$549 ;
-  assign \o_psum$549[0][0].acc  = \o_psum$549 [16:0];
-  assign \o_psum$549[0][0].act_sum  = \o_psum$549 [32:17];
-  assign \o_psum$549[0][0].first  = \o_psum$549 [33];
-  assign \o_psum$549[0][0].last  = \o_psum$549 [34];
-  assign \o_valid$550[0]  = \o_valid$550 ;
-  assign \o_psum$551[0]  = \o_psum$551 ;
-  assign \o_psum$551[0][0]  = \o_psum$551 ;
-  assign \o_psum$551[0][0].acc  = \o_psum$551 [16:0];
-  assign \o_psum$551[0][0].act_sum  = \o_psum$551 [32:17];
-  assign \o_psum$551[0][0].first  = \o_psum$551 [33];
-  assign \o_psum$551[0][0].last  = \o_psum$551 [34];
-  assign \o_valid$552[0]  = \o_valid$552 ;
-  assign \o_psum$553[0]  = \o_psum$553 ;
-  assign \o_psum$553[0][0]  = \o_psum$553 ;
-  assign \o_psum$553[0][0].acc  = \o_psum$553 [16:0];
-  assign \o_psum$553[0][0].act_sum  = \o_psum$553 [32:17];
-  assign \o_psum$553[0][0].first  = \o_psum$553 [33];
-  assign \o_psum$553[0][0].last  = \o_psum$553 [34];
-  assign \o_valid$554[0]  = \o_valid$554 ;
-  assign \o_psum$555[0]  = \o_psum$555 ;
-  assign \o_psum$555[0][0]  = \o_psum$555 ;
-  assign \o_psum$555[0][0].acc  = \o_psum$555 [16:0];
-  assign \o_psum$555[0][0].act_sum  = \o_psum$555 [32:17];
-  assign \o_psum$555[0][0].first  = \o_psum$555 [33];
-  assign \o_psum$555[0][0].last  = \o_psum$555 [34];
-  assign \o_valid$556[0]  = \o_valid$556 ;
-  assign \o_psum$557[0]  = \o_psum$557 ;
-  assign \o_psum$557[0][0]  = \o_psum$557 ;
-  assign \o_psum$557[0][0].acc  = \o_psum$557 [16:0];
-  assign \o_psum$557[0][0].act_sum  = \o_psum$557 [32:17];
-  assign \o_psum$557[0][0].first  = \o_psum$557 [33];
-  assign \o_psum$557[0][0].last  = \o_psum$557 [34];
-  assign \o_valid$558[0]  = \o_valid$558 ;
-  assign \o_psum$559[0]  = \o_psum$559 ;
-  assign \o_psum$559[0][0]  = \o_psum$559 ;
-  assign \o_psum$559[0][0].acc  = \o_psum$559 [16:0];
-  assign \o_psum$559[0][0].act_sum  = \o_psum$559 [32:17];
-  assign \o_psum$559[0][0].first  = \o_psum$559 [33];
-  assign \o_psum$559[0][0].last  = \o_psum$559 [34];
-  assign \o_valid$560[0]  = \o_valid$560 ;
-  assign \o_psum$561[0]  = \o_psum$561 ;
-  assign \o_psum$561[0][0]  = \o_psum$561 ;
-  assign \o_psum$561[0][0].acc  = \o_psum$561 [16:0];
-  assign \o_psum$561[0][0].act_sum  = \o_psum$561 [32:17];
-  assign \o_psum$561[0][0].first  = \o_psum$561 [33];
-  assign \o_psum$561[0][0].last  = \o_psum$561 [34];
-  assign \o_valid$562[0]  = \o_valid$562 ;
-  assign \i_scale$563[0]  = \i_scale$563 ;
-  assign \w6_scale_u0_d6[0]  = \i_scale$563 ;
-  assign \i_zero$565[0]  = \i_zero$565 ;
-  assign \w6_zero_u0_d6[0]  = \i_zero$565 ;
-  assign \y6_d1[0]  = y6_d1;
-  assign \i_w$568[0]  = \i_w$568 ;
-  assign \i_w$568[0].planes  = \i_w$568 ;
-  assign \i_w$568[0].planes[0]  = \i_w$568 [3:0];
-  assign \i_w$568[0].planes[0][0]  = \i_w$568 [3:0];
-  assign \i_w$568[0].planes[1]  = \i_w$568 [7:4];
-  assign \i_w$568[0].planes[1][0]  = \i_w$568 [7:4];
-  assign \w7_planes_d7[0]  = \i_w$568 [3:0];
-  assign \w7_planes_d7[0][0]  = \i_w$568 [3:0];
-  assign \w7_planes_d7[1]  = \i_w$568 [7:4];
-  assign \w7_planes_d7[1][0]  = \i_w$568 [7:4];
-  assign \i_hand$570[0]  = \i_hand$570 [34:0];
-  assign \i_hand$570[0].acc  = \i_hand$570 [16:0];
-  assign \i_hand$570[0].act_sum  = \i_hand$570 [32:17];
-  assign \i_hand$570[0].first  = \i_hand$570 [33];
-  assign \i_hand$570[0].last  = \i_hand$570 [34];
-  assign \i_hand$570[1]  = \i_hand$570 [69:35];
-  assign \i_hand$570[1].acc  = \i_hand$570 [51:35];
-  assign \i_hand$570[1].act_sum  = \i_hand$570 [67:52];
-  assign \i_hand$570[1].first  = \i_hand$570 [68];
-  assign \i_hand$570[1].last  = \i_hand$570 [69];
-  assign \i_hand$570[2]  = \i_hand$570 [104:70];
-  assign \i_hand$570[2].acc  = \i_hand$570 [86:70];
-  assign \i_hand$570[2].act_sum  = \i_hand$570 [102:87];
-  assign \i_hand$570[2].first  = \i_hand$570 [103];
-  assign \i_hand$570[2].last  = \i_hand$570 [104];
-  assign \i_hand$570[3]  = \i_hand$570 [139:105];
-  assign \i_hand$570[3].acc  = \i_hand$570 [121:105];
-  assign \i_hand$570[3].act_sum  = \i_hand$570 [137:122];
-  assign \i_hand$570[3].first  = \i_hand$570 [138];
-  assign \i_hand$570[3].last  = \i_hand$570 [139];
-  assign \i_hand$570[4]  = \i_hand$570 [174:140];
-  assign \i_hand$570[4].acc  = \i_hand$570 [156:140];
-  assign \i_hand$570[4].act_sum  = \i_hand$570 [172:157];
-  assign \i_hand$570[4].first  = \i_hand$570 [173];
-  assign \i_hand$570[4].last  = \i_hand$570 [174];
-  assign \i_hand$570[5]  = \i_hand$570 [209:175];
-  assign \i_hand$570[5].acc  = \i_hand$570 [191:175];
-  assign \i_hand$570[5].act_sum  = \i_hand$570 [207:192];
-  assign \i_hand$570[5].first  = \i_hand$570 [208];
-  assign \i_hand$570[5].last  = \i_hand$570 [209];
-  assign \i_hand$570[6]  = \i_hand$570 [244:210];
-  assign \i_hand$570[6].acc  = \i_hand$570 [226:210];
-  assign \i_hand$570[6].act_sum  = \i_hand$570 [242:227];
-  assign \i_hand$570[6].first  = \i_hand$570 [243];
-  assign \i_hand$570[6].last  = \i_hand$570 [244];
-  assign \i_hand$570[7]  = \i_hand$570 [279:245];
-  assign \i_hand$570[7].acc  = \i_hand$570 [261:245];
-  assign \i_hand$570[7].act_sum  = \i_hand$570 [277:262];
-  assign \i_hand$570[7].first  = \i_hand$570 [278];
-  assign \i_hand$570[7].last  = \i_hand$570 [279];
-  assign \o_psum$571[0]  = \o_psum$571 ;
-  assign \o_psum$571[0][0]  = \o_psum$571 ;
-  assign \o_psum$571[0][0].acc  = \o_psum$571 [16:0];
-  assign \o_psum$571[0][0].act_sum  = \o_psum$571 [32:17];
-  assign \o_psum$571[0][0].first  = \o_psum$571 [33];
-  assign \o_psum$571[0][0].last  = \o_psum$571 [34];
+  assign \o_valid$547[0]  = \o_valid$547 ;
+  assign \o_psum$548[0]  = \o_psum$548 ;
+  assign \o_psum$548[0][0]  = \o_psum$548 ;
+  assign \o_psum$548[0][0].acc  = \o_psum$548 [16:0];
+  assign \o_psum$548[0][0].act_sum  = \o_psum$548 [32:17];
+  assign \o_psum$548[0][0].first  = \o_psum$548 [33];
+  assign \o_psum$548[0][0].last  = \o_psum$548 [34];
+  assign \o_valid$549[0]  = \o_valid$549 ;
+  assign \o_psum$550[0]  = \o_psum$550 ;
+  assign \o_psum$550[0][0]  = \o_psum$550 ;
+  assign \o_psum$550[0][0].acc  = \o_psum$550 [16:0];
+  assign \o_psum$550[0][0].act_sum  = \o_psum$550 [32:17];
+  assign \o_psum$550[0][0].first  = \o_psum$550 [33];
+  assign \o_psum$550[0][0].last  = \o_psum$550 [34];
+  assign \o_valid$551[0]  = \o_valid$551 ;
+  assign \o_psum$552[0]  = \o_psum$552 ;
+  assign \o_psum$552[0][0]  = \o_psum$552 ;
+  assign \o_psum$552[0][0].acc  = \o_psum$552 [16:0];
+  assign \o_psum$552[0][0].act_sum  = \o_psum$552 [32:17];
+  assign \o_psum$552[0][0].first  = \o_psum$552 [33];
+  assign \o_psum$552[0][0].last  = \o_psum$552 [34];
+  assign \o_valid$553[0]  = \o_valid$553 ;
+  assign \o_psum$554[0]  = \o_psum$554 ;
+  assign \o_psum$554[0][0]  = \o_psum$554 ;
+  assign \o_psum$554[0][0].acc  = \o_psum$554 [16:0];
+  assign \o_psum$554[0][0].act_sum  = \o_psum$554 [32:17];
+  assign \o_psum$554[0][0].first  = \o_psum$554 [33];
+  assign \o_psum$554[0][0].last  = \o_psum$554 [34];
+  assign \o_valid$555[0]  = \o_valid$555 ;
+  assign \i_scale$556[0]  = \i_scale$556 ;
+  assign \w6_scale_held[0]  = \i_scale$556 ;
+  assign \i_zero$558[0]  = \i_zero$558 ;
+  assign \w6_zero_held[0]  = \i_zero$558 ;
+  assign \i_w$560[0]  = \i_w$560 ;
+  assign \i_w$560[0].planes  = \i_w$560 ;
+  assign \i_w$560[0].planes[0]  = \i_w$560 [3:0];
+  assign \i_w$560[0].planes[0][0]  = \i_w$560 [3:0];
+  assign \i_w$560[0].planes[1]  = \i_w$560 [7:4];
+  assign \i_w$560[0].planes[1][0]  = \i_w$560 [7:4];
+  assign \w7_planes_d7[0]  = \i_w$560 [3:0];
+  assign \w7_planes_d7[0][0]  = \i_w$560 [3:0];
+  assign \w7_planes_d7[1]  = \i_w$560 [7:4];
+  assign \w7_planes_d7[1][0]  = \i_w$560 [7:4];
+  assign \i_hand$562[0]  = \i_hand$562 [34:0];
+  assign \i_hand$562[0].acc  = \i_hand$562 [16:0];
+  assign \i_hand$562[0].act_sum  = \i_hand$562 [32:17];
+  assign \i_hand$562[0].first  = \i_hand$562 [33];
+  assign \i_hand$562[0].last  = \i_hand$562 [34];
+  assign \i_hand$562[1]  = \i_hand$562 [69:35];
+  assign \i_hand$562[1].acc  = \i_hand$562 [51:35];
+  assign \i_hand$562[1].act_sum  = \i_hand$562 [67:52];
+  assign \i_hand$562[1].first  = \i_hand$562 [68];
+  assign \i_hand$562[1].last  = \i_hand$562 [69];
+  assign \i_hand$562[2]  = \i_hand$562 [104:70];
+  assign \i_hand$562[2].acc  = \i_hand$562 [86:70];
+  assign \i_hand$562[2].act_sum  = \i_hand$562 [102:87];
+  assign \i_hand$562[2].first  = \i_hand$562 [103];
+  assign \i_hand$562[2].last  = \i_hand$562 [104];
+  assign \i_hand$562[3]  = \i_hand$562 [139:105];
+  assign \i_hand$562[3].acc  = \i_hand$562 [121:105];
+  assign \i_hand$562[3].act_sum  = \i_hand$562 [137:122];
+  assign \i_hand$562[3].first  = \i_hand$562 [138];
+  assign \i_hand$562[3].last  = \i_hand$562 [139];
+  assign \i_hand$562[4]  = \i_hand$562 [174:140];
+  assign \i_hand$562[4].acc  = \i_hand$562 [156:140];
+  assign \i_hand$562[4].act_sum  = \i_hand$562 [172:157];
+  assign \i_hand$562[4].first  = \i_hand$562 [173];
+  assign \i_hand$562[4].last  = \i_hand$562 [174];
+  assign \i_hand$562[5]  = \i_hand$562 [209:175];
+  assign \i_hand$562[5].acc  = \i_hand$562 [191:175];
+  assign \i_hand$562[5].act_sum  = \i_hand$562 [207:192];
+  assign \i_hand$562[5].first  = \i_hand$562 [208];
+  assign \i_hand$562[5].last  = \i_hand$562 [209];
+  assign \i_hand$562[6]  = \i_hand$562 [244:210];
+  assign \i_hand$562[6].acc  = \i_hand$562 [226:210];
+  assign \i_hand$562[6].act_sum  = \i_hand$562 [242:227];
+  assign \i_hand$562[6].first  = \i_hand$562 [243];
+  assign \i_hand$562[6].last  = \i_hand$562 [244];
+  assign \i_hand$562[7]  = \i_hand$562 [279:245];
+  assign \i_hand$562[7].acc  = \i_hand$562 [261:245];
+  assign \i_hand$562[7].act_sum  = \i_hand$562 [277:262];
+  assign \i_hand$562[7].first  = \i_hand$562 [278];
+  assign \i_hand$562[7].last  = \i_hand$562 [279];
+  assign \o_psum$563[0]  = \o_psum$563 ;
+  assign \o_psum$563[0][0]  = \o_psum$563 ;
+  assign \o_psum$563[0][0].acc  = \o_psum$563 [16:0];
+  assign \o_psum$563[0][0].act_sum  = \o_psum$563 [32:17];
+  assign \o_psum$563[0][0].first  = \o_psum$563 [33];
+  assign \o_psum$563[0][0].last  = \o_psum$563 [34];
+  assign \o_valid$565[0]  = \o_valid$565 ;
+  assign \o_psum$566[0]  = \o_psum$566 ;
+  assign \o_psum$566[0][0]  = \o_psum$566 ;
+  assign \o_psum$566[0][0].acc  = \o_psum$566 [16:0];
+  assign \o_psum$566[0][0].act_sum  = \o_psum$566 [32:17];
+  assign \o_psum$566[0][0].first  = \o_psum$566 [33];
+  assign \o_psum$566[0][0].last  = \o_psum$566 [34];
+  assign \o_valid$567[0]  = \o_valid$567 ;
+  assign \o_psum$568[0]  = \o_psum$568 ;
+  assign \o_psum$568[0][0]  = \o_psum$568 ;
+  assign \o_psum$568[0][0].acc  = \o_psum$568 [16:0];
+  assign \o_psum$568[0][0].act_sum  = \o_psum$568 [32:17];
+  assign \o_psum$568[0][0].first  = \o_psum$568 [33];
+  assign \o_psum$568[0][0].last  = \o_psum$568 [34];
+  assign \o_valid$569[0]  = \o_valid$569 ;
+  assign \o_psum$570[0]  = \o_psum$570 ;
+  assign \o_psum$570[0][0]  = \o_psum$570 ;
+  assign \o_psum$570[0][0].acc  = \o_psum$570 [16:0];
+  assign \o_psum$570[0][0].act_sum  = \o_psum$570 [32:17];
+  assign \o_psum$570[0][0].first  = \o_psum$570 [33];
+  assign \o_psum$570[0][0].last  = \o_psum$570 [34];
+  assign \o_valid$571[0]  = \o_valid$571 ;
+  assign \o_psum$572[0]  = \o_psum$572 ;
+  assign \o_psum$572[0][0]  = \o_psum$572 ;
+  assign \o_psum$572[0][0].acc  = \o_psum$572 [16:0];
+  assign \o_psum$572[0][0].act_sum  = \o_psum$572 [32:17];
+  assign \o_psum$572[0][0].first  = \o_psum$572 [33];
+  assign \o_psum$572[0][0].last  = \o_psum$572 [34];
   assign \o_valid$573[0]  = \o_valid$573 ;
   assign \o_psum$574[0]  = \o_psum$574 ;
   assign \o_psum$574[0][0]  = \o_psum$574 ;
@@ -15030,39 +15712,154 @@ module \array_lut_w2_a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$393 , o_ro
   assign \o_psum$578[0][0].first  = \o_psum$578 [33];
   assign \o_psum$578[0][0].last  = \o_psum$578 [34];
   assign \o_valid$579[0]  = \o_valid$579 ;
-  assign \o_psum$580[0]  = \o_psum$580 ;
-  assign \o_psum$580[0][0]  = \o_psum$580 ;
-  assign \o_psum$580[0][0].acc  = \o_psum$580 [16:0];
-  assign \o_psum$580[0][0].act_sum  = \o_psum$580 [32:17];
-  assign \o_psum$580[0][0].first  = \o_psum$580 [33];
-  assign \o_psum$580[0][0].last  = \o_psum$580 [34];
-  assign \o_valid$581[0]  = \o_valid$581 ;
-  assign \o_psum$582[0]  = \o_psum$582 ;
-  assign \o_psum$582[0][0]  = \o_psum$582 ;
-  assign \o_psum$582[0][0].acc  = \o_psum$582 [16:0];
-  assign \o_psum$582[0][0].act_sum  = \o_psum$582 [32:17];
-  assign \o_psum$582[0][0].first  = \o_psum$582 [33];
-  assign \o_psum$582[0][0].last  = \o_psum$582 [34];
-  assign \o_valid$583[0]  = \o_valid$583 ;
-  assign \o_psum$584[0]  = \o_psum$584 ;
-  assign \o_psum$584[0][0]  = \o_psum$584 ;
-  assign \o_psum$584[0][0].acc  = \o_psum$584 [16:0];
-  assign \o_psum$584[0][0].act_sum  = \o_psum$584 [32:17];
-  assign \o_psum$584[0][0].first  = \o_psum$584 [33];
-  assign \o_psum$584[0][0].last  = \o_psum$584 [34];
-  assign \o_valid$585[0]  = \o_valid$585 ;
-  assign \o_psum$586[0]  = \o_psum$586 ;
-  assign \o_psum$586[0][0]  = \o_psum$586 ;
-  assign \o_psum$586[0][0].acc  = \o_psum$586 [16:0];
-  assign \o_psum$586[0][0].act_sum  = \o_psum$586 [32:17];
-  assign \o_psum$586[0][0].first  = \o_psum$586 [33];
-  assign \o_psum$586[0][0].last  = \o_psum$586 [34];
-  assign \o_valid$587[0]  = \o_valid$587 ;
-  assign \i_scale$588[0]  = \i_scale$588 ;
-  assign \w7_scale_u0_d7[0]  = \i_scale$588 ;
-  assign \i_zero$590[0]  = \i_zero$590 ;
-  assign \w7_zero_u0_d7[0]  = \i_zero$590 ;
-  assign \o_y[0]  = o_y;
+  assign \i_scale$580[0]  = \i_scale$580 ;
+  assign \w7_scale_held[0]  = \i_scale$580 ;
+  assign \i_zero$582[0]  = \i_zero$582 ;
+  assign \w7_zero_held[0]  = \i_zero$582 ;
+  assign \o_row[0]  = o_row[31:0];
+  assign \o_row[0][0]  = o_row[31:0];
+  assign \o_row[1]  = o_row[63:32];
+  assign \o_row[1][0]  = o_row[63:32];
+  assign \o_row[2]  = o_row[95:64];
+  assign \o_row[2][0]  = o_row[95:64];
+  assign \o_row[3]  = o_row[127:96];
+  assign \o_row[3][0]  = o_row[127:96];
+  assign \o_row[4]  = o_row[159:128];
+  assign \o_row[4][0]  = o_row[159:128];
+  assign \o_row[5]  = o_row[191:160];
+  assign \o_row[5][0]  = o_row[191:160];
+  assign \o_row[6]  = o_row[223:192];
+  assign \o_row[6][0]  = o_row[223:192];
+  assign \o_row[7]  = o_row[255:224];
+  assign \o_row[7][0]  = o_row[255:224];
+  assign \o_acc[0]  = o_acc[31:0];
+  assign \o_acc[0][0]  = o_acc[31:0];
+  assign \o_acc[1]  = o_acc[63:32];
+  assign \o_acc[1][0]  = o_acc[63:32];
+  assign \o_acc[2]  = o_acc[95:64];
+  assign \o_acc[2][0]  = o_acc[95:64];
+  assign \o_acc[3]  = o_acc[127:96];
+  assign \o_acc[3][0]  = o_acc[127:96];
+  assign \o_acc[4]  = o_acc[159:128];
+  assign \o_acc[4][0]  = o_acc[159:128];
+  assign \o_acc[5]  = o_acc[191:160];
+  assign \o_acc[5][0]  = o_acc[191:160];
+  assign \o_acc[6]  = o_acc[223:192];
+  assign \o_acc[6][0]  = o_acc[223:192];
+  assign \o_acc[7]  = o_acc[255:224];
+  assign \o_acc[7][0]  = o_acc[255:224];
+  assign \o_acc$597[0]  = \o_acc$597 [31:0];
+  assign \o_acc$597[0][0]  = \o_acc$597 [31:0];
+  assign \o_acc$597[1]  = \o_acc$597 [63:32];
+  assign \o_acc$597[1][0]  = \o_acc$597 [63:32];
+  assign \o_acc$597[2]  = \o_acc$597 [95:64];
+  assign \o_acc$597[2][0]  = \o_acc$597 [95:64];
+  assign \o_acc$597[3]  = \o_acc$597 [127:96];
+  assign \o_acc$597[3][0]  = \o_acc$597 [127:96];
+  assign \o_acc$597[4]  = \o_acc$597 [159:128];
+  assign \o_acc$597[4][0]  = \o_acc$597 [159:128];
+  assign \o_acc$597[5]  = \o_acc$597 [191:160];
+  assign \o_acc$597[5][0]  = \o_acc$597 [191:160];
+  assign \o_acc$597[6]  = \o_acc$597 [223:192];
+  assign \o_acc$597[6][0]  = \o_acc$597 [223:192];
+  assign \o_acc$597[7]  = \o_acc$597 [255:224];
+  assign \o_acc$597[7][0]  = \o_acc$597 [255:224];
+  assign \o_acc$598[0]  = \o_acc$598 [31:0];
+  assign \o_acc$598[0][0]  = \o_acc$598 [31:0];
+  assign \o_acc$598[1]  = \o_acc$598 [63:32];
+  assign \o_acc$598[1][0]  = \o_acc$598 [63:32];
+  assign \o_acc$598[2]  = \o_acc$598 [95:64];
+  assign \o_acc$598[2][0]  = \o_acc$598 [95:64];
+  assign \o_acc$598[3]  = \o_acc$598 [127:96];
+  assign \o_acc$598[3][0]  = \o_acc$598 [127:96];
+  assign \o_acc$598[4]  = \o_acc$598 [159:128];
+  assign \o_acc$598[4][0]  = \o_acc$598 [159:128];
+  assign \o_acc$598[5]  = \o_acc$598 [191:160];
+  assign \o_acc$598[5][0]  = \o_acc$598 [191:160];
+  assign \o_acc$598[6]  = \o_acc$598 [223:192];
+  assign \o_acc$598[6][0]  = \o_acc$598 [223:192];
+  assign \o_acc$598[7]  = \o_acc$598 [255:224];
+  assign \o_acc$598[7][0]  = \o_acc$598 [255:224];
+  assign \o_acc$599[0]  = \o_acc$599 [31:0];
+  assign \o_acc$599[0][0]  = \o_acc$599 [31:0];
+  assign \o_acc$599[1]  = \o_acc$599 [63:32];
+  assign \o_acc$599[1][0]  = \o_acc$599 [63:32];
+  assign \o_acc$599[2]  = \o_acc$599 [95:64];
+  assign \o_acc$599[2][0]  = \o_acc$599 [95:64];
+  assign \o_acc$599[3]  = \o_acc$599 [127:96];
+  assign \o_acc$599[3][0]  = \o_acc$599 [127:96];
+  assign \o_acc$599[4]  = \o_acc$599 [159:128];
+  assign \o_acc$599[4][0]  = \o_acc$599 [159:128];
+  assign \o_acc$599[5]  = \o_acc$599 [191:160];
+  assign \o_acc$599[5][0]  = \o_acc$599 [191:160];
+  assign \o_acc$599[6]  = \o_acc$599 [223:192];
+  assign \o_acc$599[6][0]  = \o_acc$599 [223:192];
+  assign \o_acc$599[7]  = \o_acc$599 [255:224];
+  assign \o_acc$599[7][0]  = \o_acc$599 [255:224];
+  assign \o_acc$600[0]  = \o_acc$600 [31:0];
+  assign \o_acc$600[0][0]  = \o_acc$600 [31:0];
+  assign \o_acc$600[1]  = \o_acc$600 [63:32];
+  assign \o_acc$600[1][0]  = \o_acc$600 [63:32];
+  assign \o_acc$600[2]  = \o_acc$600 [95:64];
+  assign \o_acc$600[2][0]  = \o_acc$600 [95:64];
+  assign \o_acc$600[3]  = \o_acc$600 [127:96];
+  assign \o_acc$600[3][0]  = \o_acc$600 [127:96];
+  assign \o_acc$600[4]  = \o_acc$600 [159:128];
+  assign \o_acc$600[4][0]  = \o_acc$600 [159:128];
+  assign \o_acc$600[5]  = \o_acc$600 [191:160];
+  assign \o_acc$600[5][0]  = \o_acc$600 [191:160];
+  assign \o_acc$600[6]  = \o_acc$600 [223:192];
+  assign \o_acc$600[6][0]  = \o_acc$600 [223:192];
+  assign \o_acc$600[7]  = \o_acc$600 [255:224];
+  assign \o_acc$600[7][0]  = \o_acc$600 [255:224];
+  assign \o_acc$601[0]  = \o_acc$601 [31:0];
+  assign \o_acc$601[0][0]  = \o_acc$601 [31:0];
+  assign \o_acc$601[1]  = \o_acc$601 [63:32];
+  assign \o_acc$601[1][0]  = \o_acc$601 [63:32];
+  assign \o_acc$601[2]  = \o_acc$601 [95:64];
+  assign \o_acc$601[2][0]  = \o_acc$601 [95:64];
+  assign \o_acc$601[3]  = \o_acc$601 [127:96];
+  assign \o_acc$601[3][0]  = \o_acc$601 [127:96];
+  assign \o_acc$601[4]  = \o_acc$601 [159:128];
+  assign \o_acc$601[4][0]  = \o_acc$601 [159:128];
+  assign \o_acc$601[5]  = \o_acc$601 [191:160];
+  assign \o_acc$601[5][0]  = \o_acc$601 [191:160];
+  assign \o_acc$601[6]  = \o_acc$601 [223:192];
+  assign \o_acc$601[6][0]  = \o_acc$601 [223:192];
+  assign \o_acc$601[7]  = \o_acc$601 [255:224];
+  assign \o_acc$601[7][0]  = \o_acc$601 [255:224];
+  assign \o_acc$602[0]  = \o_acc$602 [31:0];
+  assign \o_acc$602[0][0]  = \o_acc$602 [31:0];
+  assign \o_acc$602[1]  = \o_acc$602 [63:32];
+  assign \o_acc$602[1][0]  = \o_acc$602 [63:32];
+  assign \o_acc$602[2]  = \o_acc$602 [95:64];
+  assign \o_acc$602[2][0]  = \o_acc$602 [95:64];
+  assign \o_acc$602[3]  = \o_acc$602 [127:96];
+  assign \o_acc$602[3][0]  = \o_acc$602 [127:96];
+  assign \o_acc$602[4]  = \o_acc$602 [159:128];
+  assign \o_acc$602[4][0]  = \o_acc$602 [159:128];
+  assign \o_acc$602[5]  = \o_acc$602 [191:160];
+  assign \o_acc$602[5][0]  = \o_acc$602 [191:160];
+  assign \o_acc$602[6]  = \o_acc$602 [223:192];
+  assign \o_acc$602[6][0]  = \o_acc$602 [223:192];
+  assign \o_acc$602[7]  = \o_acc$602 [255:224];
+  assign \o_acc$602[7][0]  = \o_acc$602 [255:224];
+  assign \o_acc$603[0]  = \o_acc$603 [31:0];
+  assign \o_acc$603[0][0]  = \o_acc$603 [31:0];
+  assign \o_acc$603[1]  = \o_acc$603 [63:32];
+  assign \o_acc$603[1][0]  = \o_acc$603 [63:32];
+  assign \o_acc$603[2]  = \o_acc$603 [95:64];
+  assign \o_acc$603[2][0]  = \o_acc$603 [95:64];
+  assign \o_acc$603[3]  = \o_acc$603 [127:96];
+  assign \o_acc$603[3][0]  = \o_acc$603 [127:96];
+  assign \o_acc$603[4]  = \o_acc$603 [159:128];
+  assign \o_acc$603[4][0]  = \o_acc$603 [159:128];
+  assign \o_acc$603[5]  = \o_acc$603 [191:160];
+  assign \o_acc$603[5][0]  = \o_acc$603 [191:160];
+  assign \o_acc$603[6]  = \o_acc$603 [223:192];
+  assign \o_acc$603[6][0]  = \o_acc$603 [223:192];
+  assign \o_acc$603[7]  = \o_acc$603 [255:224];
+  assign \o_acc$603[7][0]  = \o_acc$603 [255:224];
   assign \a2_d1[0]  = a2_d1;
   assign \a2_d1[0][0]  = a2_d1[7:0];
   assign \a2_d1[0][1]  = a2_d1[15:8];
@@ -15273,34 +16070,10 @@ module \array_lut_w2_a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$393 , o_ro
   assign \ctl7_d6.first  = ctl7_d6[2];
   assign \ctl7_d6.last  = ctl7_d6[3];
   assign \ctl7_d6.group_end  = ctl7_d6[4];
-  assign \y0_d1[0]  = y0_d1;
-  assign \o_y$642[0]  = \o_y$642 ;
-  assign \y0_d2[0]  = y0_d2;
-  assign \y0_d3[0]  = y0_d3;
-  assign \y0_d4[0]  = y0_d4;
-  assign \y0_d5[0]  = y0_d5;
-  assign \y0_d6[0]  = y0_d6;
-  assign \w1_scale_held[0]  = w1_scale_held;
-  assign \w1_zero_held[0]  = w1_zero_held;
-  assign \y1_d1[0]  = y1_d1;
-  assign \o_y$651[0]  = \o_y$651 ;
-  assign \y1_d2[0]  = y1_d2;
-  assign \y1_d3[0]  = y1_d3;
-  assign \y1_d4[0]  = y1_d4;
-  assign \y1_d5[0]  = y1_d5;
   assign \w2_planes_d1[0]  = w2_planes_d1[3:0];
   assign \w2_planes_d1[0][0]  = w2_planes_d1[3:0];
   assign \w2_planes_d1[1]  = w2_planes_d1[7:4];
   assign \w2_planes_d1[1][0]  = w2_planes_d1[7:4];
-  assign \w2_scale_held[0]  = w2_scale_held;
-  assign \w2_zero_held[0]  = w2_zero_held;
-  assign \w2_scale_u0_d1[0]  = w2_scale_u0_d1;
-  assign \w2_zero_u0_d1[0]  = w2_zero_u0_d1;
-  assign \y2_d1[0]  = y2_d1;
-  assign \o_y$662[0]  = \o_y$662 ;
-  assign \y2_d2[0]  = y2_d2;
-  assign \y2_d3[0]  = y2_d3;
-  assign \y2_d4[0]  = y2_d4;
   assign \w3_planes_d1[0]  = w3_planes_d1[3:0];
   assign \w3_planes_d1[0][0]  = w3_planes_d1[3:0];
   assign \w3_planes_d1[1]  = w3_planes_d1[7:4];
@@ -15309,16 +16082,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$393 , o_ro
   assign \w3_planes_d2[0][0]  = w3_planes_d2[3:0];
   assign \w3_planes_d2[1]  = w3_planes_d2[7:4];
   assign \w3_planes_d2[1][0]  = w3_planes_d2[7:4];
-  assign \w3_scale_held[0]  = w3_scale_held;
-  assign \w3_zero_held[0]  = w3_zero_held;
-  assign \w3_scale_u0_d1[0]  = w3_scale_u0_d1;
-  assign \w3_scale_u0_d2[0]  = w3_scale_u0_d2;
-  assign \w3_zero_u0_d1[0]  = w3_zero_u0_d1;
-  assign \w3_zero_u0_d2[0]  = w3_zero_u0_d2;
-  assign \y3_d1[0]  = y3_d1;
-  assign \o_y$675[0]  = \o_y$675 ;
-  assign \y3_d2[0]  = y3_d2;
-  assign \y3_d3[0]  = y3_d3;
   assign \w4_planes_d1[0]  = w4_planes_d1[3:0];
   assign \w4_planes_d1[0][0]  = w4_planes_d1[3:0];
   assign \w4_planes_d1[1]  = w4_planes_d1[7:4];
@@ -15331,17 +16094,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$393 , o_ro
   assign \w4_planes_d3[0][0]  = w4_planes_d3[3:0];
   assign \w4_planes_d3[1]  = w4_planes_d3[7:4];
   assign \w4_planes_d3[1][0]  = w4_planes_d3[7:4];
-  assign \w4_scale_held[0]  = w4_scale_held;
-  assign \w4_zero_held[0]  = w4_zero_held;
-  assign \w4_scale_u0_d1[0]  = w4_scale_u0_d1;
-  assign \w4_scale_u0_d2[0]  = w4_scale_u0_d2;
-  assign \w4_scale_u0_d3[0]  = w4_scale_u0_d3;
-  assign \w4_zero_u0_d1[0]  = w4_zero_u0_d1;
-  assign \w4_zero_u0_d2[0]  = w4_zero_u0_d2;
-  assign \w4_zero_u0_d3[0]  = w4_zero_u0_d3;
-  assign \y4_d1[0]  = y4_d1;
-  assign \o_y$690[0]  = \o_y$690 ;
-  assign \y4_d2[0]  = y4_d2;
   assign \w5_planes_d1[0]  = w5_planes_d1[3:0];
   assign \w5_planes_d1[0][0]  = w5_planes_d1[3:0];
   assign \w5_planes_d1[1]  = w5_planes_d1[7:4];
@@ -15358,18 +16110,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$393 , o_ro
   assign \w5_planes_d4[0][0]  = w5_planes_d4[3:0];
   assign \w5_planes_d4[1]  = w5_planes_d4[7:4];
   assign \w5_planes_d4[1][0]  = w5_planes_d4[7:4];
-  assign \w5_scale_held[0]  = w5_scale_held;
-  assign \w5_zero_held[0]  = w5_zero_held;
-  assign \w5_scale_u0_d1[0]  = w5_scale_u0_d1;
-  assign \w5_scale_u0_d2[0]  = w5_scale_u0_d2;
-  assign \w5_scale_u0_d3[0]  = w5_scale_u0_d3;
-  assign \w5_scale_u0_d4[0]  = w5_scale_u0_d4;
-  assign \w5_zero_u0_d1[0]  = w5_zero_u0_d1;
-  assign \w5_zero_u0_d2[0]  = w5_zero_u0_d2;
-  assign \w5_zero_u0_d3[0]  = w5_zero_u0_d3;
-  assign \w5_zero_u0_d4[0]  = w5_zero_u0_d4;
-  assign \y5_d1[0]  = y5_d1;
-  assign \o_y$707[0]  = \o_y$707 ;
   assign \w6_planes_d1[0]  = w6_planes_d1[3:0];
   assign \w6_planes_d1[0][0]  = w6_planes_d1[3:0];
   assign \w6_planes_d1[1]  = w6_planes_d1[7:4];
@@ -15390,19 +16130,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$393 , o_ro
   assign \w6_planes_d5[0][0]  = w6_planes_d5[3:0];
   assign \w6_planes_d5[1]  = w6_planes_d5[7:4];
   assign \w6_planes_d5[1][0]  = w6_planes_d5[7:4];
-  assign \w6_scale_held[0]  = w6_scale_held;
-  assign \w6_zero_held[0]  = w6_zero_held;
-  assign \w6_scale_u0_d1[0]  = w6_scale_u0_d1;
-  assign \w6_scale_u0_d2[0]  = w6_scale_u0_d2;
-  assign \w6_scale_u0_d3[0]  = w6_scale_u0_d3;
-  assign \w6_scale_u0_d4[0]  = w6_scale_u0_d4;
-  assign \w6_scale_u0_d5[0]  = w6_scale_u0_d5;
-  assign \w6_zero_u0_d1[0]  = w6_zero_u0_d1;
-  assign \w6_zero_u0_d2[0]  = w6_zero_u0_d2;
-  assign \w6_zero_u0_d3[0]  = w6_zero_u0_d3;
-  assign \w6_zero_u0_d4[0]  = w6_zero_u0_d4;
-  assign \w6_zero_u0_d5[0]  = w6_zero_u0_d5;
-  assign \o_y$725[0]  = \o_y$725 ;
   assign \w7_planes_d1[0]  = w7_planes_d1[3:0];
   assign \w7_planes_d1[0][0]  = w7_planes_d1[3:0];
   assign \w7_planes_d1[1]  = w7_planes_d1[7:4];
@@ -15427,140 +16154,182 @@ module \array_lut_w2_a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$393 , o_ro
   assign \w7_planes_d6[0][0]  = w7_planes_d6[3:0];
   assign \w7_planes_d6[1]  = w7_planes_d6[7:4];
   assign \w7_planes_d6[1][0]  = w7_planes_d6[7:4];
-  assign \w7_scale_held[0]  = w7_scale_held;
-  assign \w7_zero_held[0]  = w7_zero_held;
-  assign \w7_scale_u0_d1[0]  = w7_scale_u0_d1;
-  assign \w7_scale_u0_d2[0]  = w7_scale_u0_d2;
-  assign \w7_scale_u0_d3[0]  = w7_scale_u0_d3;
-  assign \w7_scale_u0_d4[0]  = w7_scale_u0_d4;
-  assign \w7_scale_u0_d5[0]  = w7_scale_u0_d5;
-  assign \w7_scale_u0_d6[0]  = w7_scale_u0_d6;
-  assign \w7_zero_u0_d1[0]  = w7_zero_u0_d1;
-  assign \w7_zero_u0_d2[0]  = w7_zero_u0_d2;
-  assign \w7_zero_u0_d3[0]  = w7_zero_u0_d3;
-  assign \w7_zero_u0_d4[0]  = w7_zero_u0_d4;
-  assign \w7_zero_u0_d5[0]  = w7_zero_u0_d5;
-  assign \w7_zero_u0_d6[0]  = w7_zero_u0_d6;
-  assign \i_hand_valid$572 [7] = \o_valid$587 ;
-  assign \i_hand_valid$572 [6] = \o_valid$585 ;
-  assign \i_hand_valid$572 [5] = \o_valid$583 ;
-  assign \i_hand_valid$572 [4] = \o_valid$581 ;
-  assign \i_hand_valid$572 [3] = \o_valid$579 ;
-  assign \i_hand_valid$572 [2] = \o_valid$577 ;
-  assign \i_hand_valid$572 [1] = \o_valid$575 ;
-  assign \i_hand_valid$572 [0] = \o_valid$573 ;
-  assign \i_hand$570 [279:245] = \o_psum$586 ;
-  assign \i_hand$570 [244:210] = \o_psum$584 ;
-  assign \i_hand$570 [209:175] = \o_psum$582 ;
-  assign \i_hand$570 [174:140] = \o_psum$580 ;
-  assign \i_hand$570 [139:105] = \o_psum$578 ;
-  assign \i_hand$570 [104:70] = \o_psum$576 ;
-  assign \i_hand$570 [69:35] = \o_psum$574 ;
-  assign \i_hand$570 [34:0] = \o_psum$571 ;
-  assign \i_hand_valid$547 [7] = \o_valid$562 ;
-  assign \i_hand_valid$547 [6] = \o_valid$560 ;
-  assign \i_hand_valid$547 [5] = \o_valid$558 ;
-  assign \i_hand_valid$547 [4] = \o_valid$556 ;
-  assign \i_hand_valid$547 [3] = \o_valid$554 ;
-  assign \i_hand_valid$547 [2] = \o_valid$552 ;
-  assign \i_hand_valid$547 [1] = \o_valid$550 ;
-  assign \i_hand_valid$547 [0] = \o_valid$548 ;
-  assign \i_hand$545 [279:245] = \o_psum$561 ;
-  assign \i_hand$545 [244:210] = \o_psum$559 ;
-  assign \i_hand$545 [209:175] = \o_psum$557 ;
-  assign \i_hand$545 [174:140] = \o_psum$555 ;
-  assign \i_hand$545 [139:105] = \o_psum$553 ;
-  assign \i_hand$545 [104:70] = \o_psum$551 ;
-  assign \i_hand$545 [69:35] = \o_psum$549 ;
-  assign \i_hand$545 [34:0] = \o_psum$546 ;
-  assign \i_hand_valid$522 [7] = \o_valid$537 ;
-  assign \i_hand_valid$522 [6] = \o_valid$535 ;
-  assign \i_hand_valid$522 [5] = \o_valid$533 ;
-  assign \i_hand_valid$522 [4] = \o_valid$531 ;
-  assign \i_hand_valid$522 [3] = \o_valid$529 ;
-  assign \i_hand_valid$522 [2] = \o_valid$527 ;
-  assign \i_hand_valid$522 [1] = \o_valid$525 ;
-  assign \i_hand_valid$522 [0] = \o_valid$523 ;
-  assign \i_hand$520 [279:245] = \o_psum$536 ;
-  assign \i_hand$520 [244:210] = \o_psum$534 ;
-  assign \i_hand$520 [209:175] = \o_psum$532 ;
-  assign \i_hand$520 [174:140] = \o_psum$530 ;
-  assign \i_hand$520 [139:105] = \o_psum$528 ;
-  assign \i_hand$520 [104:70] = \o_psum$526 ;
-  assign \i_hand$520 [69:35] = \o_psum$524 ;
-  assign \i_hand$520 [34:0] = \o_psum$521 ;
-  assign \i_hand_valid$497 [7] = \o_valid$512 ;
-  assign \i_hand_valid$497 [6] = \o_valid$510 ;
-  assign \i_hand_valid$497 [5] = \o_valid$508 ;
-  assign \i_hand_valid$497 [4] = \o_valid$506 ;
-  assign \i_hand_valid$497 [3] = \o_valid$504 ;
-  assign \i_hand_valid$497 [2] = \o_valid$502 ;
-  assign \i_hand_valid$497 [1] = \o_valid$500 ;
-  assign \i_hand_valid$497 [0] = \o_valid$498 ;
-  assign \i_hand$495 [279:245] = \o_psum$511 ;
-  assign \i_hand$495 [244:210] = \o_psum$509 ;
-  assign \i_hand$495 [209:175] = \o_psum$507 ;
-  assign \i_hand$495 [174:140] = \o_psum$505 ;
-  assign \i_hand$495 [139:105] = \o_psum$503 ;
-  assign \i_hand$495 [104:70] = \o_psum$501 ;
-  assign \i_hand$495 [69:35] = \o_psum$499 ;
-  assign \i_hand$495 [34:0] = \o_psum$496 ;
-  assign \i_hand_valid$472 [7] = \o_valid$487 ;
-  assign \i_hand_valid$472 [6] = \o_valid$485 ;
-  assign \i_hand_valid$472 [5] = \o_valid$483 ;
-  assign \i_hand_valid$472 [4] = \o_valid$481 ;
-  assign \i_hand_valid$472 [3] = \o_valid$479 ;
-  assign \i_hand_valid$472 [2] = \o_valid$477 ;
-  assign \i_hand_valid$472 [1] = \o_valid$475 ;
-  assign \i_hand_valid$472 [0] = \o_valid$473 ;
-  assign \i_hand$470 [279:245] = \o_psum$486 ;
-  assign \i_hand$470 [244:210] = \o_psum$484 ;
-  assign \i_hand$470 [209:175] = \o_psum$482 ;
-  assign \i_hand$470 [174:140] = \o_psum$480 ;
-  assign \i_hand$470 [139:105] = \o_psum$478 ;
-  assign \i_hand$470 [104:70] = \o_psum$476 ;
-  assign \i_hand$470 [69:35] = \o_psum$474 ;
-  assign \i_hand$470 [34:0] = \o_psum$471 ;
-  assign \i_hand_valid$447 [7] = \o_valid$462 ;
-  assign \i_hand_valid$447 [6] = \o_valid$460 ;
-  assign \i_hand_valid$447 [5] = \o_valid$458 ;
-  assign \i_hand_valid$447 [4] = \o_valid$456 ;
-  assign \i_hand_valid$447 [3] = \o_valid$454 ;
-  assign \i_hand_valid$447 [2] = \o_valid$452 ;
-  assign \i_hand_valid$447 [1] = \o_valid$450 ;
-  assign \i_hand_valid$447 [0] = \o_valid$448 ;
-  assign \i_hand$445 [279:245] = \o_psum$461 ;
-  assign \i_hand$445 [244:210] = \o_psum$459 ;
-  assign \i_hand$445 [209:175] = \o_psum$457 ;
-  assign \i_hand$445 [174:140] = \o_psum$455 ;
-  assign \i_hand$445 [139:105] = \o_psum$453 ;
-  assign \i_hand$445 [104:70] = \o_psum$451 ;
-  assign \i_hand$445 [69:35] = \o_psum$449 ;
-  assign \i_hand$445 [34:0] = \o_psum$446 ;
-  assign \i_hand_valid$422 [7] = \o_valid$437 ;
-  assign \i_hand_valid$422 [6] = \o_valid$435 ;
-  assign \i_hand_valid$422 [5] = \o_valid$433 ;
-  assign \i_hand_valid$422 [4] = \o_valid$431 ;
-  assign \i_hand_valid$422 [3] = \o_valid$429 ;
-  assign \i_hand_valid$422 [2] = \o_valid$427 ;
-  assign \i_hand_valid$422 [1] = \o_valid$425 ;
-  assign \i_hand_valid$422 [0] = \o_valid$423 ;
-  assign \i_hand$420 [279:245] = \o_psum$436 ;
-  assign \i_hand$420 [244:210] = \o_psum$434 ;
-  assign \i_hand$420 [209:175] = \o_psum$432 ;
-  assign \i_hand$420 [174:140] = \o_psum$430 ;
-  assign \i_hand$420 [139:105] = \o_psum$428 ;
-  assign \i_hand$420 [104:70] = \o_psum$426 ;
-  assign \i_hand$420 [69:35] = \o_psum$424 ;
-  assign \i_hand$420 [34:0] = \o_psum$421 ;
-  assign o_row[255:224] = o_y;
-  assign o_row[223:192] = y6_d1;
-  assign o_row[191:160] = y5_d2;
-  assign o_row[159:128] = y4_d3;
-  assign o_row[127:96] = y3_d4;
-  assign o_row[95:64] = y2_d5;
-  assign o_row[63:32] = y1_d6;
-  assign o_row[31:0] = y0_d7;
+  assign \o_ctl$670[0]  = \o_ctl$670 ;
+  assign \o_ctl$670[0].valid  = \o_ctl$670 [0];
+  assign \o_ctl$670[0].load_w  = \o_ctl$670 [1];
+  assign \o_ctl$670[0].first  = \o_ctl$670 [2];
+  assign \o_ctl$670[0].last  = \o_ctl$670 [3];
+  assign \o_ctl$670[0].group_end  = \o_ctl$670 [4];
+  assign \o_ctl$683[0]  = \o_ctl$683 ;
+  assign \o_ctl$683[0].valid  = \o_ctl$683 [0];
+  assign \o_ctl$683[0].load_w  = \o_ctl$683 [1];
+  assign \o_ctl$683[0].first  = \o_ctl$683 [2];
+  assign \o_ctl$683[0].last  = \o_ctl$683 [3];
+  assign \o_ctl$683[0].group_end  = \o_ctl$683 [4];
+  assign \o_ctl$696[0]  = \o_ctl$696 ;
+  assign \o_ctl$696[0].valid  = \o_ctl$696 [0];
+  assign \o_ctl$696[0].load_w  = \o_ctl$696 [1];
+  assign \o_ctl$696[0].first  = \o_ctl$696 [2];
+  assign \o_ctl$696[0].last  = \o_ctl$696 [3];
+  assign \o_ctl$696[0].group_end  = \o_ctl$696 [4];
+  assign \o_ctl$709[0]  = \o_ctl$709 ;
+  assign \o_ctl$709[0].valid  = \o_ctl$709 [0];
+  assign \o_ctl$709[0].load_w  = \o_ctl$709 [1];
+  assign \o_ctl$709[0].first  = \o_ctl$709 [2];
+  assign \o_ctl$709[0].last  = \o_ctl$709 [3];
+  assign \o_ctl$709[0].group_end  = \o_ctl$709 [4];
+  assign \o_ctl$722[0]  = \o_ctl$722 ;
+  assign \o_ctl$722[0].valid  = \o_ctl$722 [0];
+  assign \o_ctl$722[0].load_w  = \o_ctl$722 [1];
+  assign \o_ctl$722[0].first  = \o_ctl$722 [2];
+  assign \o_ctl$722[0].last  = \o_ctl$722 [3];
+  assign \o_ctl$722[0].group_end  = \o_ctl$722 [4];
+  assign \o_ctl$735[0]  = \o_ctl$735 ;
+  assign \o_ctl$735[0].valid  = \o_ctl$735 [0];
+  assign \o_ctl$735[0].load_w  = \o_ctl$735 [1];
+  assign \o_ctl$735[0].first  = \o_ctl$735 [2];
+  assign \o_ctl$735[0].last  = \o_ctl$735 [3];
+  assign \o_ctl$735[0].group_end  = \o_ctl$735 [4];
+  assign \o_ctl$748[0]  = \o_ctl$748 ;
+  assign \o_ctl$748[0].valid  = \o_ctl$748 [0];
+  assign \o_ctl$748[0].load_w  = \o_ctl$748 [1];
+  assign \o_ctl$748[0].first  = \o_ctl$748 [2];
+  assign \o_ctl$748[0].last  = \o_ctl$748 [3];
+  assign \o_ctl$748[0].group_end  = \o_ctl$748 [4];
+  assign \o_ctl$761[0]  = \o_ctl$761 ;
+  assign \o_ctl$761[0].valid  = \o_ctl$761 [0];
+  assign \o_ctl$761[0].load_w  = \o_ctl$761 [1];
+  assign \o_ctl$761[0].first  = \o_ctl$761 [2];
+  assign \o_ctl$761[0].last  = \o_ctl$761 [3];
+  assign \o_ctl$761[0].group_end  = \o_ctl$761 [4];
+  assign o_row[255:224] = \$185 ;
+  assign o_row[223:192] = \$170 ;
+  assign o_row[191:160] = \$155 ;
+  assign o_row[159:128] = \$140 ;
+  assign o_row[127:96] = \$125 ;
+  assign o_row[95:64] = \$110 ;
+  assign o_row[63:32] = \$95 ;
+  assign o_row[31:0] = \$80 ;
+  assign row_sel[0] = \$44 ;
+  assign row_sel[1] = \$35 ;
+  assign row_sel[2] = \$27 ;
+  assign row_sel[3] = \$20 ;
+  assign row_sel[4] = \$14 ;
+  assign row_sel[5] = \$9 ;
+  assign row_sel[6] = \$5 ;
+  assign row_sel[7] = \$2 ;
+  assign \i_hand_valid$564 [7] = \o_valid$579 ;
+  assign \i_hand_valid$564 [6] = \o_valid$577 ;
+  assign \i_hand_valid$564 [5] = \o_valid$575 ;
+  assign \i_hand_valid$564 [4] = \o_valid$573 ;
+  assign \i_hand_valid$564 [3] = \o_valid$571 ;
+  assign \i_hand_valid$564 [2] = \o_valid$569 ;
+  assign \i_hand_valid$564 [1] = \o_valid$567 ;
+  assign \i_hand_valid$564 [0] = \o_valid$565 ;
+  assign \i_hand$562 [279:245] = \o_psum$578 ;
+  assign \i_hand$562 [244:210] = \o_psum$576 ;
+  assign \i_hand$562 [209:175] = \o_psum$574 ;
+  assign \i_hand$562 [174:140] = \o_psum$572 ;
+  assign \i_hand$562 [139:105] = \o_psum$570 ;
+  assign \i_hand$562 [104:70] = \o_psum$568 ;
+  assign \i_hand$562 [69:35] = \o_psum$566 ;
+  assign \i_hand$562 [34:0] = \o_psum$563 ;
+  assign \i_hand_valid$540 [7] = \o_valid$555 ;
+  assign \i_hand_valid$540 [6] = \o_valid$553 ;
+  assign \i_hand_valid$540 [5] = \o_valid$551 ;
+  assign \i_hand_valid$540 [4] = \o_valid$549 ;
+  assign \i_hand_valid$540 [3] = \o_valid$547 ;
+  assign \i_hand_valid$540 [2] = \o_valid$545 ;
+  assign \i_hand_valid$540 [1] = \o_valid$543 ;
+  assign \i_hand_valid$540 [0] = \o_valid$541 ;
+  assign \i_hand$538 [279:245] = \o_psum$554 ;
+  assign \i_hand$538 [244:210] = \o_psum$552 ;
+  assign \i_hand$538 [209:175] = \o_psum$550 ;
+  assign \i_hand$538 [174:140] = \o_psum$548 ;
+  assign \i_hand$538 [139:105] = \o_psum$546 ;
+  assign \i_hand$538 [104:70] = \o_psum$544 ;
+  assign \i_hand$538 [69:35] = \o_psum$542 ;
+  assign \i_hand$538 [34:0] = \o_psum$539 ;
+  assign \i_hand_valid$516 [7] = \o_valid$531 ;
+  assign \i_hand_valid$516 [6] = \o_valid$529 ;
+  assign \i_hand_valid$516 [5] = \o_valid$527 ;
+  assign \i_hand_valid$516 [4] = \o_valid$525 ;
+  assign \i_hand_valid$516 [3] = \o_valid$523 ;
+  assign \i_hand_valid$516 [2] = \o_valid$521 ;
+  assign \i_hand_valid$516 [1] = \o_valid$519 ;
+  assign \i_hand_valid$516 [0] = \o_valid$517 ;
+  assign \i_hand$514 [279:245] = \o_psum$530 ;
+  assign \i_hand$514 [244:210] = \o_psum$528 ;
+  assign \i_hand$514 [209:175] = \o_psum$526 ;
+  assign \i_hand$514 [174:140] = \o_psum$524 ;
+  assign \i_hand$514 [139:105] = \o_psum$522 ;
+  assign \i_hand$514 [104:70] = \o_psum$520 ;
+  assign \i_hand$514 [69:35] = \o_psum$518 ;
+  assign \i_hand$514 [34:0] = \o_psum$515 ;
+  assign \i_hand_valid$492 [7] = \o_valid$507 ;
+  assign \i_hand_valid$492 [6] = \o_valid$505 ;
+  assign \i_hand_valid$492 [5] = \o_valid$503 ;
+  assign \i_hand_valid$492 [4] = \o_valid$501 ;
+  assign \i_hand_valid$492 [3] = \o_valid$499 ;
+  assign \i_hand_valid$492 [2] = \o_valid$497 ;
+  assign \i_hand_valid$492 [1] = \o_valid$495 ;
+  assign \i_hand_valid$492 [0] = \o_valid$493 ;
+  assign \i_hand$490 [279:245] = \o_psum$506 ;
+  assign \i_hand$490 [244:210] = \o_psum$504 ;
+  assign \i_hand$490 [209:175] = \o_psum$502 ;
+  assign \i_hand$490 [174:140] = \o_psum$500 ;
+  assign \i_hand$490 [139:105] = \o_psum$498 ;
+  assign \i_hand$490 [104:70] = \o_psum$496 ;
+  assign \i_hand$490 [69:35] = \o_psum$494 ;
+  assign \i_hand$490 [34:0] = \o_psum$491 ;
+  assign \i_hand_valid$468 [7] = \o_valid$483 ;
+  assign \i_hand_valid$468 [6] = \o_valid$481 ;
+  assign \i_hand_valid$468 [5] = \o_valid$479 ;
+  assign \i_hand_valid$468 [4] = \o_valid$477 ;
+  assign \i_hand_valid$468 [3] = \o_valid$475 ;
+  assign \i_hand_valid$468 [2] = \o_valid$473 ;
+  assign \i_hand_valid$468 [1] = \o_valid$471 ;
+  assign \i_hand_valid$468 [0] = \o_valid$469 ;
+  assign \i_hand$466 [279:245] = \o_psum$482 ;
+  assign \i_hand$466 [244:210] = \o_psum$480 ;
+  assign \i_hand$466 [209:175] = \o_psum$478 ;
+  assign \i_hand$466 [174:140] = \o_psum$476 ;
+  assign \i_hand$466 [139:105] = \o_psum$474 ;
+  assign \i_hand$466 [104:70] = \o_psum$472 ;
+  assign \i_hand$466 [69:35] = \o_psum$470 ;
+  assign \i_hand$466 [34:0] = \o_psum$467 ;
+  assign \i_hand_valid$444 [7] = \o_valid$459 ;
+  assign \i_hand_valid$444 [6] = \o_valid$457 ;
+  assign \i_hand_valid$444 [5] = \o_valid$455 ;
+  assign \i_hand_valid$444 [4] = \o_valid$453 ;
+  assign \i_hand_valid$444 [3] = \o_valid$451 ;
+  assign \i_hand_valid$444 [2] = \o_valid$449 ;
+  assign \i_hand_valid$444 [1] = \o_valid$447 ;
+  assign \i_hand_valid$444 [0] = \o_valid$445 ;
+  assign \i_hand$442 [279:245] = \o_psum$458 ;
+  assign \i_hand$442 [244:210] = \o_psum$456 ;
+  assign \i_hand$442 [209:175] = \o_psum$454 ;
+  assign \i_hand$442 [174:140] = \o_psum$452 ;
+  assign \i_hand$442 [139:105] = \o_psum$450 ;
+  assign \i_hand$442 [104:70] = \o_psum$448 ;
+  assign \i_hand$442 [69:35] = \o_psum$446 ;
+  assign \i_hand$442 [34:0] = \o_psum$443 ;
+  assign \i_hand_valid$420 [7] = \o_valid$435 ;
+  assign \i_hand_valid$420 [6] = \o_valid$433 ;
+  assign \i_hand_valid$420 [5] = \o_valid$431 ;
+  assign \i_hand_valid$420 [4] = \o_valid$429 ;
+  assign \i_hand_valid$420 [3] = \o_valid$427 ;
+  assign \i_hand_valid$420 [2] = \o_valid$425 ;
+  assign \i_hand_valid$420 [1] = \o_valid$423 ;
+  assign \i_hand_valid$420 [0] = \o_valid$421 ;
+  assign \i_hand$418 [279:245] = \o_psum$434 ;
+  assign \i_hand$418 [244:210] = \o_psum$432 ;
+  assign \i_hand$418 [209:175] = \o_psum$430 ;
+  assign \i_hand$418 [174:140] = \o_psum$428 ;
+  assign \i_hand$418 [139:105] = \o_psum$426 ;
+  assign \i_hand$418 [104:70] = \o_psum$424 ;
+  assign \i_hand$418 [69:35] = \o_psum$422 ;
+  assign \i_hand$418 [34:0] = \o_psum$419 ;
   assign i_hand_valid[7] = \o_valid$411 ;
   assign i_hand_valid[6] = \o_valid$409 ;
   assign i_hand_valid[5] = \o_valid$407 ;
@@ -15577,84 +16346,30 @@ module \array_lut_w2_a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$393 , o_ro
   assign i_hand[104:70] = \o_psum$400 ;
   assign i_hand[69:35] = \o_psum$398 ;
   assign i_hand[34:0] = o_psum;
+  assign \$1  = 1'h1;
+  assign \$2  = row7_done_t21;
+  assign \$3  = row7_done_t21;
+  assign \$6  = row7_done_t21;
+  assign \$10  = row7_done_t21;
+  assign \$15  = row7_done_t21;
+  assign \$21  = row7_done_t21;
+  assign \$28  = row7_done_t21;
+  assign \$36  = row7_done_t21;
+  assign \$45  = row7_done_t21;
+  assign \$52  = 1'h0;
+  assign \$54  = \$53 ;
 endmodule
 
-module \array_lut_w2_a8_os_8x8_shared.mesh.col0_unit0 (rst, i_hand, i_hand_valid, i_scale, i_zero, o_y, clk);
+module \array_lut_w2_a8_os_8x8_shared.mesh.col0_unit0 (rst, i_hand, i_hand_valid, i_scale, i_zero, o_acc, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$3  = 0;
   wire [2:0] \$1 ;
   wire [20:0] \$10 ;
-  wire [31:0] \$100 ;
-  wire \$101 ;
-  wire \$102 ;
-  wire \$103 ;
-  wire \$104 ;
-  wire \$105 ;
-  wire \$106 ;
-  wire \$107 ;
-  wire \$108 ;
-  wire \$109 ;
   wire [21:0] \$11 ;
-  wire \$110 ;
-  wire \$111 ;
-  wire [2:0] \$112 ;
-  wire \$113 ;
-  wire [2:0] \$114 ;
-  wire \$115 ;
-  wire [2:0] \$116 ;
-  wire \$117 ;
-  wire [2:0] \$118 ;
-  wire \$119 ;
   wire [18:0] \$12 ;
-  wire [2:0] \$120 ;
-  wire \$121 ;
-  wire [2:0] \$122 ;
-  wire \$123 ;
-  wire [2:0] \$124 ;
-  wire \$125 ;
-  wire [2:0] \$126 ;
-  wire \$127 ;
-  wire [2:0] \$128 ;
-  wire \$129 ;
   wire \$13 ;
-  reg \$130 ;
-  reg [18:0] \$131 ;
-  reg [7:0] \$132 ;
-  reg \$133 ;
-  reg \$134 ;
-  reg [2:0] \$135 ;
-  reg \$136 ;
-  reg [31:0] \$137 ;
-  reg [31:0] \$138 ;
-  reg [31:0] \$139 ;
   wire [31:0] \$14 ;
-  reg [31:0] \$140 ;
-  reg [31:0] \$141 ;
-  reg [31:0] \$142 ;
-  reg [31:0] \$143 ;
-  reg [31:0] \$144 ;
-  reg \$145 ;
-  reg [2:0] \$146 ;
-  reg \$147 ;
-  reg [2:0] \$148 ;
-  reg \$149 ;
   wire \$15 ;
-  reg [2:0] \$150 ;
-  reg \$151 ;
-  reg [2:0] \$152 ;
-  reg \$153 ;
-  reg [2:0] \$154 ;
-  reg \$155 ;
-  reg [2:0] \$156 ;
-  reg \$157 ;
-  reg [2:0] \$158 ;
-  reg \$159 ;
   wire [31:0] \$16 ;
-  reg [2:0] \$160 ;
-  reg \$161 ;
-  reg [2:0] \$162 ;
-  reg \$163 ;
-  reg [31:0] \$164 ;
-  reg [2:0] \$165 ;
   wire [31:0] \$17 ;
   wire \$18 ;
   wire [31:0] \$19 ;
@@ -15714,40 +16429,25 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.col0_unit0 (rst, i_hand, i_hand_valid
   wire \$68 ;
   wire \$69 ;
   wire [18:0] \$7 ;
-  wire \$70 ;
-  wire \$71 ;
-  wire \$72 ;
-  wire \$73 ;
-  wire \$74 ;
-  wire \$75 ;
-  wire \$76 ;
-  wire \$77 ;
-  wire \$78 ;
-  wire [31:0] \$79 ;
+  reg \$70 ;
+  reg [18:0] \$71 ;
+  reg [7:0] \$72 ;
+  reg \$73 ;
+  reg \$74 ;
+  reg [2:0] \$75 ;
+  reg \$76 ;
+  reg [31:0] \$77 ;
+  reg [31:0] \$78 ;
+  reg [31:0] \$79 ;
   wire [18:0] \$8 ;
-  wire \$80 ;
-  wire [31:0] \$81 ;
-  wire [31:0] \$82 ;
-  wire \$83 ;
-  wire [31:0] \$84 ;
-  wire [31:0] \$85 ;
-  wire \$86 ;
-  wire [31:0] \$87 ;
-  wire [31:0] \$88 ;
-  wire \$89 ;
+  reg [31:0] \$80 ;
+  reg [31:0] \$81 ;
+  reg [31:0] \$82 ;
+  reg [31:0] \$83 ;
+  reg [31:0] \$84 ;
   wire [19:0] \$9 ;
-  wire [31:0] \$90 ;
-  wire [31:0] \$91 ;
-  wire \$92 ;
-  wire [31:0] \$93 ;
-  wire [31:0] \$94 ;
-  wire \$95 ;
-  wire [31:0] \$96 ;
-  wire [31:0] \$97 ;
-  wire \$98 ;
-  wire [31:0] \$99 ;
   reg \$signal  = 1'h0;
-  reg \$signal$24  = 1'h0;
+  reg \$signal$26  = 1'h0;
   wire [2:0] c;
   input clk;
   wire clk;
@@ -15810,38 +16510,24 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.col0_unit0 (rst, i_hand, i_hand_valid
   wire [1:0] \i_zero[0] ;
   reg [2:0] index;
   wire [18:0] num;
-  reg [2:0] o_index = 3'h0;
-  reg o_valid = 1'h0;
-  output [31:0] o_y;
-  reg [31:0] o_y = 32'd0;
-  wire [31:0] \o_y[0] ;
-  reg out1_done = 1'h0;
-  wire out1_enter;
-  reg [2:0] out1_row = 3'h0;
-  reg out2_done = 1'h0;
-  wire out2_enter;
-  reg [2:0] out2_row = 3'h0;
-  reg out3_done = 1'h0;
-  wire out3_enter;
-  reg [2:0] out3_row = 3'h0;
-  reg out4_done = 1'h0;
-  wire out4_enter;
-  reg [2:0] out4_row = 3'h0;
-  reg out5_done = 1'h0;
-  wire out5_enter;
-  reg [2:0] out5_row = 3'h0;
-  reg out6_done = 1'h0;
-  wire out6_enter;
-  reg [2:0] out6_row = 3'h0;
-  reg out7_done = 1'h0;
-  wire out7_enter;
-  reg [2:0] out7_row = 3'h0;
-  reg out8_done = 1'h0;
-  wire out8_enter;
-  reg [2:0] out8_row = 3'h0;
-  reg out9_done = 1'h0;
-  wire out9_enter;
-  reg [2:0] out9_row = 3'h0;
+  output [255:0] o_acc;
+  wire [255:0] o_acc;
+  wire [31:0] \o_acc[0] ;
+  wire [31:0] \o_acc[0][0] ;
+  wire [31:0] \o_acc[1] ;
+  wire [31:0] \o_acc[1][0] ;
+  wire [31:0] \o_acc[2] ;
+  wire [31:0] \o_acc[2][0] ;
+  wire [31:0] \o_acc[3] ;
+  wire [31:0] \o_acc[3][0] ;
+  wire [31:0] \o_acc[4] ;
+  wire [31:0] \o_acc[4][0] ;
+  wire [31:0] \o_acc[5] ;
+  wire [31:0] \o_acc[5][0] ;
+  wire [31:0] \o_acc[6] ;
+  wire [31:0] \o_acc[6][0] ;
+  wire [31:0] \o_acc[7] ;
+  wire [31:0] \o_acc[7][0] ;
   input rst;
   wire rst;
   reg [18:0] s2_d = 19'h00000;
@@ -15859,16 +16545,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.col0_unit0 (rst, i_hand, i_hand_valid
   reg [31:0] y6 = 32'd0;
   reg [31:0] y7 = 32'd0;
   wire [31:0] y_base;
-  reg [31:0] y_out;
-  assign corr_uint2 = 2'h3 - \$1 ;
-  assign \$3  = corr_uint2[0] ? \$2  : 17'h00000;
-  assign \$5  = corr_uint2[1] ? \$4  : 17'h00000;
-  assign \$6  = $signed(\$3 ) + $signed(\$5 );
-  assign \$8  = corr_uint2[2] ? \$7  : 19'h00000;
-  assign \$9  = - $signed(\$8 );
-  assign \$10  = $signed(\$6 ) + $signed(\$9 );
-  assign \$11  = $signed(hand[16:0]) + $signed(\$10 );
-  assign \$13  = ! s2_index;
   assign \$14  = \$13  ? y0 : 32'd0;
   assign \$15  = s2_index == 1'h1;
   assign \$16  = \$15  ? y1 : 32'd0;
@@ -15908,121 +16584,55 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.col0_unit0 (rst, i_hand, i_hand_valid
   assign \$57  = $signed(\$51 ) + $signed(\$56 );
   assign \$58  = $signed(\$46 ) + $signed(\$57 );
   assign \$59  = $signed(\$35 ) + $signed(\$58 );
-  assign \$60  = \$signal$24  & s2_last;
-  assign \$62  = \$signal$24  & s2_last;
-  assign \$64  = \$signal$24  & s2_last;
-  assign \$66  = \$signal$24  & s2_last;
-  assign \$68  = \$signal$24  & s2_last;
-  assign \$70  = \$signal$24  & s2_last;
-  assign \$72  = \$signal$24  & s2_last;
-  assign \$74  = \$signal$24  & s2_last;
-  assign \$76  = \$signal$24  & s2_last;
-  assign \$78  = ! out1_row;
-  assign \$79  = \$78  ? y0 : 32'd0;
-  assign \$80  = out1_row == 1'h1;
-  assign \$81  = \$80  ? y1 : 32'd0;
-  assign \$82  = \$79  | \$81 ;
-  assign \$83  = out1_row == 2'h2;
-  assign \$84  = \$83  ? y2 : 32'd0;
-  assign \$85  = \$82  | \$84 ;
-  assign \$86  = out1_row == 2'h3;
-  assign \$87  = \$86  ? y3 : 32'd0;
-  assign \$88  = \$85  | \$87 ;
-  assign \$89  = out1_row == 3'h4;
-  assign \$90  = \$89  ? y4 : 32'd0;
-  assign \$91  = \$88  | \$90 ;
-  assign \$92  = out1_row == 3'h5;
-  assign \$93  = \$92  ? y5 : 32'd0;
-  assign \$94  = \$91  | \$93 ;
-  assign \$95  = out1_row == 3'h6;
-  assign \$96  = \$95  ? y6 : 32'd0;
-  assign \$97  = \$94  | \$96 ;
-  assign \$98  = out1_row == 3'h7;
-  assign \$99  = \$98  ? y7 : 32'd0;
-  assign \$100  = \$97  | \$99 ;
-  assign \$101  = | i_hand_valid;
-  assign \$102  = | i_hand_valid;
-  assign \$103  = ! s2_index;
-  assign \$104  = s2_index == 1'h1;
-  assign \$105  = s2_index == 2'h2;
-  assign \$106  = s2_index == 2'h3;
-  assign \$107  = s2_index == 3'h4;
-  assign \$108  = s2_index == 3'h5;
-  assign \$109  = s2_index == 3'h6;
-  assign \$110  = s2_index == 3'h7;
-  assign \$128  = out9_enter ? s2_index : 3'h0;
+  assign \$60  = | i_hand_valid;
+  assign \$61  = | i_hand_valid;
+  assign \$62  = ! s2_index;
+  assign \$63  = s2_index == 1'h1;
+  assign \$64  = s2_index == 2'h2;
+  assign \$65  = s2_index == 2'h3;
+  assign \$66  = s2_index == 3'h4;
+  assign \$67  = s2_index == 3'h5;
+  assign \$68  = s2_index == 3'h6;
+  assign \$69  = s2_index == 3'h7;
   always @(posedge clk)
-    \$signal$24  <= \$130 ;
+    \$signal$26  <= \$70 ;
   always @(posedge clk)
-    s2_d <= \$131 ;
+    s2_d <= \$71 ;
   always @(posedge clk)
-    s2_scale <= \$132 ;
+    s2_scale <= \$72 ;
   always @(posedge clk)
-    \$signal  <= \$133 ;
+    \$signal  <= \$73 ;
   always @(posedge clk)
-    s2_last <= \$134 ;
+    s2_last <= \$74 ;
   always @(posedge clk)
-    s2_index <= \$135 ;
+    s2_index <= \$75 ;
   always @(posedge clk)
-    s2_dtype <= \$136 ;
+    s2_dtype <= \$76 ;
   always @(posedge clk)
-    y0 <= \$137 ;
+    y0 <= \$77 ;
   always @(posedge clk)
-    y1 <= \$138 ;
+    y1 <= \$78 ;
   always @(posedge clk)
-    y2 <= \$139 ;
+    y2 <= \$79 ;
   always @(posedge clk)
-    y3 <= \$140 ;
+    y3 <= \$80 ;
   always @(posedge clk)
-    y4 <= \$141 ;
+    y4 <= \$81 ;
   always @(posedge clk)
-    y5 <= \$142 ;
+    y5 <= \$82 ;
   always @(posedge clk)
-    y6 <= \$143 ;
+    y6 <= \$83 ;
   always @(posedge clk)
-    y7 <= \$144 ;
-  always @(posedge clk)
-    out1_done <= \$145 ;
-  always @(posedge clk)
-    out1_row <= \$146 ;
-  always @(posedge clk)
-    out2_done <= \$147 ;
-  always @(posedge clk)
-    out2_row <= \$148 ;
-  always @(posedge clk)
-    out3_done <= \$149 ;
-  always @(posedge clk)
-    out3_row <= \$150 ;
-  always @(posedge clk)
-    out4_done <= \$151 ;
-  always @(posedge clk)
-    out4_row <= \$152 ;
-  always @(posedge clk)
-    out5_done <= \$153 ;
-  always @(posedge clk)
-    out5_row <= \$154 ;
-  always @(posedge clk)
-    out6_done <= \$155 ;
-  always @(posedge clk)
-    out6_row <= \$156 ;
-  always @(posedge clk)
-    out7_done <= \$157 ;
-  always @(posedge clk)
-    out7_row <= \$158 ;
-  always @(posedge clk)
-    out8_done <= \$159 ;
-  always @(posedge clk)
-    out8_row <= \$160 ;
-  always @(posedge clk)
-    out9_done <= \$161 ;
-  always @(posedge clk)
-    out9_row <= \$162 ;
-  always @(posedge clk)
-    o_valid <= \$163 ;
-  always @(posedge clk)
-    o_y <= \$164 ;
-  always @(posedge clk)
-    o_index <= \$165 ;
+    y7 <= \$84 ;
+  assign corr_uint2 = 2'h3 - \$1 ;
+  assign \$3  = corr_uint2[0] ? \$2  : 17'h00000;
+  assign \$5  = corr_uint2[1] ? \$4  : 17'h00000;
+  assign \$6  = $signed(\$3 ) + $signed(\$5 );
+  assign \$8  = corr_uint2[2] ? \$7  : 19'h00000;
+  assign \$9  = - $signed(\$8 );
+  assign \$10  = $signed(\$6 ) + $signed(\$9 );
+  assign \$11  = $signed(hand[16:0]) + $signed(\$10 );
+  assign \$13  = ! s2_index;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     hand = 35'h000000000;
@@ -16081,325 +16691,165 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.col0_unit0 (rst, i_hand, i_hand_valid
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    y_out = 32'd0;
-    if (out1_done) begin
-      y_out = \$100 ;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$130  = \$101 ;
+    \$70  = \$60 ;
     if (rst) begin
-      \$130  = 1'h0;
+      \$70  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$131  = s2_d;
-    if (\$102 ) begin
-      \$131  = d;
+    \$71  = s2_d;
+    if (\$61 ) begin
+      \$71  = d;
     end
     if (rst) begin
-      \$131  = 19'h00000;
+      \$71  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$132  = s2_scale;
-    if (\$102 ) begin
-      \$132  = i_scale;
+    \$72  = s2_scale;
+    if (\$61 ) begin
+      \$72  = i_scale;
     end
     if (rst) begin
-      \$132  = 8'h00;
+      \$72  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$133  = \$signal ;
-    if (\$102 ) begin
-      \$133  = hand[33];
+    \$73  = \$signal ;
+    if (\$61 ) begin
+      \$73  = hand[33];
     end
     if (rst) begin
-      \$133  = 1'h0;
+      \$73  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$134  = s2_last;
-    if (\$102 ) begin
-      \$134  = hand[34];
+    \$74  = s2_last;
+    if (\$61 ) begin
+      \$74  = hand[34];
     end
     if (rst) begin
-      \$134  = 1'h0;
+      \$74  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$135  = s2_index;
-    if (\$102 ) begin
-      \$135  = index;
+    \$75  = s2_index;
+    if (\$61 ) begin
+      \$75  = index;
     end
     if (rst) begin
-      \$135  = 3'h0;
+      \$75  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$136  = s2_dtype;
-    if (\$102 ) begin
-      \$136  = 1'h0;
+    \$76  = s2_dtype;
+    if (\$61 ) begin
+      \$76  = 1'h0;
     end
     if (rst) begin
-      \$136  = 1'h0;
+      \$76  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$137  = y0;
-    if (\$signal$24 ) begin
-      if (\$103 ) begin
-        \$137  = \$59 [31:0];
+    \$77  = y0;
+    if (\$signal$26 ) begin
+      if (\$62 ) begin
+        \$77  = \$59 [31:0];
       end
     end
     if (rst) begin
-      \$137  = 32'd0;
+      \$77  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$138  = y1;
-    if (\$signal$24 ) begin
-      if (\$104 ) begin
-        \$138  = \$59 [31:0];
+    \$78  = y1;
+    if (\$signal$26 ) begin
+      if (\$63 ) begin
+        \$78  = \$59 [31:0];
       end
     end
     if (rst) begin
-      \$138  = 32'd0;
+      \$78  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$139  = y2;
-    if (\$signal$24 ) begin
-      if (\$105 ) begin
-        \$139  = \$59 [31:0];
+    \$79  = y2;
+    if (\$signal$26 ) begin
+      if (\$64 ) begin
+        \$79  = \$59 [31:0];
       end
     end
     if (rst) begin
-      \$139  = 32'd0;
+      \$79  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$140  = y3;
-    if (\$signal$24 ) begin
-      if (\$106 ) begin
-        \$140  = \$59 [31:0];
+    \$80  = y3;
+    if (\$signal$26 ) begin
+      if (\$65 ) begin
+        \$80  = \$59 [31:0];
       end
     end
     if (rst) begin
-      \$140  = 32'd0;
+      \$80  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$141  = y4;
-    if (\$signal$24 ) begin
-      if (\$107 ) begin
-        \$141  = \$59 [31:0];
+    \$81  = y4;
+    if (\$signal$26 ) begin
+      if (\$66 ) begin
+        \$81  = \$59 [31:0];
       end
     end
     if (rst) begin
-      \$141  = 32'd0;
+      \$81  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$142  = y5;
-    if (\$signal$24 ) begin
-      if (\$108 ) begin
-        \$142  = \$59 [31:0];
+    \$82  = y5;
+    if (\$signal$26 ) begin
+      if (\$67 ) begin
+        \$82  = \$59 [31:0];
       end
     end
     if (rst) begin
-      \$142  = 32'd0;
+      \$82  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$143  = y6;
-    if (\$signal$24 ) begin
-      if (\$109 ) begin
-        \$143  = \$59 [31:0];
+    \$83  = y6;
+    if (\$signal$26 ) begin
+      if (\$68 ) begin
+        \$83  = \$59 [31:0];
       end
     end
     if (rst) begin
-      \$143  = 32'd0;
+      \$83  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$144  = y7;
-    if (\$signal$24 ) begin
-      if (\$110 ) begin
-        \$144  = \$59 [31:0];
+    \$84  = y7;
+    if (\$signal$26 ) begin
+      if (\$69 ) begin
+        \$84  = \$59 [31:0];
       end
     end
     if (rst) begin
-      \$144  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$145  = \$111 ;
-    if (rst) begin
-      \$145  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$146  = \$112 ;
-    if (rst) begin
-      \$146  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$147  = \$113 ;
-    if (rst) begin
-      \$147  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$148  = \$114 ;
-    if (rst) begin
-      \$148  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$149  = \$115 ;
-    if (rst) begin
-      \$149  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$150  = \$116 ;
-    if (rst) begin
-      \$150  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$151  = \$117 ;
-    if (rst) begin
-      \$151  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$152  = \$118 ;
-    if (rst) begin
-      \$152  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$153  = \$119 ;
-    if (rst) begin
-      \$153  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$154  = \$120 ;
-    if (rst) begin
-      \$154  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$155  = \$121 ;
-    if (rst) begin
-      \$155  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$156  = \$122 ;
-    if (rst) begin
-      \$156  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$157  = \$123 ;
-    if (rst) begin
-      \$157  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$158  = \$124 ;
-    if (rst) begin
-      \$158  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$159  = \$125 ;
-    if (rst) begin
-      \$159  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$160  = \$126 ;
-    if (rst) begin
-      \$160  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$161  = \$127 ;
-    if (rst) begin
-      \$161  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$162  = \$128 ;
-    if (rst) begin
-      \$162  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$163  = \$129 ;
-    if (rst) begin
-      \$163  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$164  = o_y;
-    if (out1_done) begin
-      \$164  = y_out;
-    end
-    if (rst) begin
-      \$164  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$165  = o_index;
-    if (out1_done) begin
-      \$165  = out1_row;
-    end
-    if (rst) begin
-      \$165  = 3'h0;
+      \$84  = 32'd0;
     end
   end
   assign c = corr_uint2[2:0];
@@ -16450,8 +16900,31 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.col0_unit0 (rst, i_hand, i_hand_valid
   assign \i_hand[7].first  = i_hand[278];
   assign \i_hand[7].last  = i_hand[279];
   assign \i_zero[0]  = i_zero;
+  assign \o_acc[0]  = o_acc[31:0];
+  assign \o_acc[0][0]  = o_acc[31:0];
+  assign \o_acc[1]  = o_acc[63:32];
+  assign \o_acc[1][0]  = o_acc[63:32];
+  assign \o_acc[2]  = o_acc[95:64];
+  assign \o_acc[2][0]  = o_acc[95:64];
+  assign \o_acc[3]  = o_acc[127:96];
+  assign \o_acc[3][0]  = o_acc[127:96];
+  assign \o_acc[4]  = o_acc[159:128];
+  assign \o_acc[4][0]  = o_acc[159:128];
+  assign \o_acc[5]  = o_acc[191:160];
+  assign \o_acc[5][0]  = o_acc[191:160];
+  assign \o_acc[6]  = o_acc[223:192];
+  assign \o_acc[6][0]  = o_acc[223:192];
+  assign \o_acc[7]  = o_acc[255:224];
+  assign \o_acc[7][0]  = o_acc[255:224];
   assign \i_scale[0]  = i_scale;
-  assign \o_y[0]  = o_y;
+  assign o_acc[255:224] = y7;
+  assign o_acc[223:192] = y6;
+  assign o_acc[191:160] = y5;
+  assign o_acc[159:128] = y4;
+  assign o_acc[127:96] = y3;
+  assign o_acc[95:64] = y2;
+  assign o_acc[63:32] = y1;
+  assign o_acc[31:0] = y0;
   assign \$1  = { i_zero, 1'h0 };
   assign \$2  = { hand[32], hand[32:17] };
   assign \$4  = { hand[32:17], 1'h0 };
@@ -16466,120 +16939,18 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.col0_unit0 (rst, i_hand, i_hand_valid
   assign \$49  = { s2_d[18], s2_d[18], s2_d, 5'h00 };
   assign \$52  = { s2_d[18], s2_d, 6'h00 };
   assign \$54  = { s2_d, 7'h00 };
-  assign \$61  = 1'h0;
-  assign out1_enter = 1'h0;
-  assign \$63  = 1'h0;
-  assign out2_enter = 1'h0;
-  assign \$65  = 1'h0;
-  assign out3_enter = 1'h0;
-  assign \$67  = 1'h0;
-  assign out4_enter = 1'h0;
-  assign \$69  = 1'h0;
-  assign out5_enter = 1'h0;
-  assign \$71  = 1'h0;
-  assign out6_enter = 1'h0;
-  assign \$73  = 1'h0;
-  assign out7_enter = 1'h0;
-  assign \$75  = 1'h0;
-  assign out8_enter = 1'h0;
-  assign \$77  = 1'h1;
-  assign out9_enter = \$76 ;
-  assign \$111  = out2_done;
-  assign \$112  = out2_row;
-  assign \$113  = out3_done;
-  assign \$114  = out3_row;
-  assign \$115  = out4_done;
-  assign \$116  = out4_row;
-  assign \$117  = out5_done;
-  assign \$118  = out5_row;
-  assign \$119  = out6_done;
-  assign \$120  = out6_row;
-  assign \$121  = out7_done;
-  assign \$122  = out7_row;
-  assign \$123  = out8_done;
-  assign \$124  = out8_row;
-  assign \$125  = out9_done;
-  assign \$126  = out9_row;
-  assign \$127  = \$76 ;
-  assign \$129  = out1_done;
 endmodule
 
-module \array_lut_w2_a8_os_8x8_shared.mesh.col1_unit0 (rst, i_hand, i_hand_valid, i_scale, i_zero, o_y, clk);
+module \array_lut_w2_a8_os_8x8_shared.mesh.col1_unit0 (rst, i_hand, i_hand_valid, i_scale, i_zero, o_acc, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$4  = 0;
   wire [2:0] \$1 ;
   wire [20:0] \$10 ;
-  wire [31:0] \$100 ;
-  wire \$101 ;
-  wire \$102 ;
-  wire \$103 ;
-  wire \$104 ;
-  wire \$105 ;
-  wire \$106 ;
-  wire \$107 ;
-  wire \$108 ;
-  wire \$109 ;
   wire [21:0] \$11 ;
-  wire \$110 ;
-  wire \$111 ;
-  wire [2:0] \$112 ;
-  wire \$113 ;
-  wire [2:0] \$114 ;
-  wire \$115 ;
-  wire [2:0] \$116 ;
-  wire \$117 ;
-  wire [2:0] \$118 ;
-  wire \$119 ;
   wire [18:0] \$12 ;
-  wire [2:0] \$120 ;
-  wire \$121 ;
-  wire [2:0] \$122 ;
-  wire \$123 ;
-  wire [2:0] \$124 ;
-  wire \$125 ;
-  wire [2:0] \$126 ;
-  wire \$127 ;
-  wire [2:0] \$128 ;
-  wire \$129 ;
   wire \$13 ;
-  reg \$130 ;
-  reg [18:0] \$131 ;
-  reg [7:0] \$132 ;
-  reg \$133 ;
-  reg \$134 ;
-  reg [2:0] \$135 ;
-  reg \$136 ;
-  reg [31:0] \$137 ;
-  reg [31:0] \$138 ;
-  reg [31:0] \$139 ;
   wire [31:0] \$14 ;
-  reg [31:0] \$140 ;
-  reg [31:0] \$141 ;
-  reg [31:0] \$142 ;
-  reg [31:0] \$143 ;
-  reg [31:0] \$144 ;
-  reg \$145 ;
-  reg [2:0] \$146 ;
-  reg \$147 ;
-  reg [2:0] \$148 ;
-  reg \$149 ;
   wire \$15 ;
-  reg [2:0] \$150 ;
-  reg \$151 ;
-  reg [2:0] \$152 ;
-  reg \$153 ;
-  reg [2:0] \$154 ;
-  reg \$155 ;
-  reg [2:0] \$156 ;
-  reg \$157 ;
-  reg [2:0] \$158 ;
-  reg \$159 ;
   wire [31:0] \$16 ;
-  reg [2:0] \$160 ;
-  reg \$161 ;
-  reg [2:0] \$162 ;
-  reg \$163 ;
-  reg [31:0] \$164 ;
-  reg [2:0] \$165 ;
   wire [31:0] \$17 ;
   wire \$18 ;
   wire [31:0] \$19 ;
@@ -16639,40 +17010,25 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.col1_unit0 (rst, i_hand, i_hand_valid
   wire \$68 ;
   wire \$69 ;
   wire [18:0] \$7 ;
-  wire \$70 ;
-  wire \$71 ;
-  wire \$72 ;
-  wire \$73 ;
-  wire \$74 ;
-  wire \$75 ;
-  wire \$76 ;
-  wire \$77 ;
-  wire \$78 ;
-  wire [31:0] \$79 ;
+  reg \$70 ;
+  reg [18:0] \$71 ;
+  reg [7:0] \$72 ;
+  reg \$73 ;
+  reg \$74 ;
+  reg [2:0] \$75 ;
+  reg \$76 ;
+  reg [31:0] \$77 ;
+  reg [31:0] \$78 ;
+  reg [31:0] \$79 ;
   wire [18:0] \$8 ;
-  wire \$80 ;
-  wire [31:0] \$81 ;
-  wire [31:0] \$82 ;
-  wire \$83 ;
-  wire [31:0] \$84 ;
-  wire [31:0] \$85 ;
-  wire \$86 ;
-  wire [31:0] \$87 ;
-  wire [31:0] \$88 ;
-  wire \$89 ;
+  reg [31:0] \$80 ;
+  reg [31:0] \$81 ;
+  reg [31:0] \$82 ;
+  reg [31:0] \$83 ;
+  reg [31:0] \$84 ;
   wire [19:0] \$9 ;
-  wire [31:0] \$90 ;
-  wire [31:0] \$91 ;
-  wire \$92 ;
-  wire [31:0] \$93 ;
-  wire [31:0] \$94 ;
-  wire \$95 ;
-  wire [31:0] \$96 ;
-  wire [31:0] \$97 ;
-  wire \$98 ;
-  wire [31:0] \$99 ;
   reg \$signal  = 1'h0;
-  reg \$signal$24  = 1'h0;
+  reg \$signal$26  = 1'h0;
   wire [2:0] c;
   input clk;
   wire clk;
@@ -16735,38 +17091,24 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.col1_unit0 (rst, i_hand, i_hand_valid
   wire [1:0] \i_zero[0] ;
   reg [2:0] index;
   wire [18:0] num;
-  reg [2:0] o_index = 3'h0;
-  reg o_valid = 1'h0;
-  output [31:0] o_y;
-  reg [31:0] o_y = 32'd0;
-  wire [31:0] \o_y[0] ;
-  reg out1_done = 1'h0;
-  wire out1_enter;
-  reg [2:0] out1_row = 3'h0;
-  reg out2_done = 1'h0;
-  wire out2_enter;
-  reg [2:0] out2_row = 3'h0;
-  reg out3_done = 1'h0;
-  wire out3_enter;
-  reg [2:0] out3_row = 3'h0;
-  reg out4_done = 1'h0;
-  wire out4_enter;
-  reg [2:0] out4_row = 3'h0;
-  reg out5_done = 1'h0;
-  wire out5_enter;
-  reg [2:0] out5_row = 3'h0;
-  reg out6_done = 1'h0;
-  wire out6_enter;
-  reg [2:0] out6_row = 3'h0;
-  reg out7_done = 1'h0;
-  wire out7_enter;
-  reg [2:0] out7_row = 3'h0;
-  reg out8_done = 1'h0;
-  wire out8_enter;
-  reg [2:0] out8_row = 3'h0;
-  reg out9_done = 1'h0;
-  wire out9_enter;
-  reg [2:0] out9_row = 3'h0;
+  output [255:0] o_acc;
+  wire [255:0] o_acc;
+  wire [31:0] \o_acc[0] ;
+  wire [31:0] \o_acc[0][0] ;
+  wire [31:0] \o_acc[1] ;
+  wire [31:0] \o_acc[1][0] ;
+  wire [31:0] \o_acc[2] ;
+  wire [31:0] \o_acc[2][0] ;
+  wire [31:0] \o_acc[3] ;
+  wire [31:0] \o_acc[3][0] ;
+  wire [31:0] \o_acc[4] ;
+  wire [31:0] \o_acc[4][0] ;
+  wire [31:0] \o_acc[5] ;
+  wire [31:0] \o_acc[5][0] ;
+  wire [31:0] \o_acc[6] ;
+  wire [31:0] \o_acc[6][0] ;
+  wire [31:0] \o_acc[7] ;
+  wire [31:0] \o_acc[7][0] ;
   input rst;
   wire rst;
   reg [18:0] s2_d = 19'h00000;
@@ -16784,16 +17126,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.col1_unit0 (rst, i_hand, i_hand_valid
   reg [31:0] y6 = 32'd0;
   reg [31:0] y7 = 32'd0;
   wire [31:0] y_base;
-  reg [31:0] y_out;
-  assign corr_uint2 = 2'h3 - \$1 ;
-  assign \$3  = corr_uint2[0] ? \$2  : 17'h00000;
-  assign \$5  = corr_uint2[1] ? \$4  : 17'h00000;
-  assign \$6  = $signed(\$3 ) + $signed(\$5 );
-  assign \$8  = corr_uint2[2] ? \$7  : 19'h00000;
-  assign \$9  = - $signed(\$8 );
-  assign \$10  = $signed(\$6 ) + $signed(\$9 );
-  assign \$11  = $signed(hand[16:0]) + $signed(\$10 );
-  assign \$13  = ! s2_index;
   assign \$14  = \$13  ? y0 : 32'd0;
   assign \$15  = s2_index == 1'h1;
   assign \$16  = \$15  ? y1 : 32'd0;
@@ -16833,121 +17165,55 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.col1_unit0 (rst, i_hand, i_hand_valid
   assign \$57  = $signed(\$51 ) + $signed(\$56 );
   assign \$58  = $signed(\$46 ) + $signed(\$57 );
   assign \$59  = $signed(\$35 ) + $signed(\$58 );
-  assign \$60  = \$signal$24  & s2_last;
-  assign \$62  = \$signal$24  & s2_last;
-  assign \$64  = \$signal$24  & s2_last;
-  assign \$66  = \$signal$24  & s2_last;
-  assign \$68  = \$signal$24  & s2_last;
-  assign \$70  = \$signal$24  & s2_last;
-  assign \$72  = \$signal$24  & s2_last;
-  assign \$74  = \$signal$24  & s2_last;
-  assign \$76  = \$signal$24  & s2_last;
-  assign \$78  = ! out1_row;
-  assign \$79  = \$78  ? y0 : 32'd0;
-  assign \$80  = out1_row == 1'h1;
-  assign \$81  = \$80  ? y1 : 32'd0;
-  assign \$82  = \$79  | \$81 ;
-  assign \$83  = out1_row == 2'h2;
-  assign \$84  = \$83  ? y2 : 32'd0;
-  assign \$85  = \$82  | \$84 ;
-  assign \$86  = out1_row == 2'h3;
-  assign \$87  = \$86  ? y3 : 32'd0;
-  assign \$88  = \$85  | \$87 ;
-  assign \$89  = out1_row == 3'h4;
-  assign \$90  = \$89  ? y4 : 32'd0;
-  assign \$91  = \$88  | \$90 ;
-  assign \$92  = out1_row == 3'h5;
-  assign \$93  = \$92  ? y5 : 32'd0;
-  assign \$94  = \$91  | \$93 ;
-  assign \$95  = out1_row == 3'h6;
-  assign \$96  = \$95  ? y6 : 32'd0;
-  assign \$97  = \$94  | \$96 ;
-  assign \$98  = out1_row == 3'h7;
-  assign \$99  = \$98  ? y7 : 32'd0;
-  assign \$100  = \$97  | \$99 ;
-  assign \$101  = | i_hand_valid;
-  assign \$102  = | i_hand_valid;
-  assign \$103  = ! s2_index;
-  assign \$104  = s2_index == 1'h1;
-  assign \$105  = s2_index == 2'h2;
-  assign \$106  = s2_index == 2'h3;
-  assign \$107  = s2_index == 3'h4;
-  assign \$108  = s2_index == 3'h5;
-  assign \$109  = s2_index == 3'h6;
-  assign \$110  = s2_index == 3'h7;
-  assign \$128  = out9_enter ? s2_index : 3'h0;
+  assign \$60  = | i_hand_valid;
+  assign \$61  = | i_hand_valid;
+  assign \$62  = ! s2_index;
+  assign \$63  = s2_index == 1'h1;
+  assign \$64  = s2_index == 2'h2;
+  assign \$65  = s2_index == 2'h3;
+  assign \$66  = s2_index == 3'h4;
+  assign \$67  = s2_index == 3'h5;
+  assign \$68  = s2_index == 3'h6;
+  assign \$69  = s2_index == 3'h7;
   always @(posedge clk)
-    \$signal$24  <= \$130 ;
+    \$signal$26  <= \$70 ;
   always @(posedge clk)
-    s2_d <= \$131 ;
+    s2_d <= \$71 ;
   always @(posedge clk)
-    s2_scale <= \$132 ;
+    s2_scale <= \$72 ;
   always @(posedge clk)
-    \$signal  <= \$133 ;
+    \$signal  <= \$73 ;
   always @(posedge clk)
-    s2_last <= \$134 ;
+    s2_last <= \$74 ;
   always @(posedge clk)
-    s2_index <= \$135 ;
+    s2_index <= \$75 ;
   always @(posedge clk)
-    s2_dtype <= \$136 ;
+    s2_dtype <= \$76 ;
   always @(posedge clk)
-    y0 <= \$137 ;
+    y0 <= \$77 ;
   always @(posedge clk)
-    y1 <= \$138 ;
+    y1 <= \$78 ;
   always @(posedge clk)
-    y2 <= \$139 ;
+    y2 <= \$79 ;
   always @(posedge clk)
-    y3 <= \$140 ;
+    y3 <= \$80 ;
   always @(posedge clk)
-    y4 <= \$141 ;
+    y4 <= \$81 ;
   always @(posedge clk)
-    y5 <= \$142 ;
+    y5 <= \$82 ;
   always @(posedge clk)
-    y6 <= \$143 ;
+    y6 <= \$83 ;
   always @(posedge clk)
-    y7 <= \$144 ;
-  always @(posedge clk)
-    out1_done <= \$145 ;
-  always @(posedge clk)
-    out1_row <= \$146 ;
-  always @(posedge clk)
-    out2_done <= \$147 ;
-  always @(posedge clk)
-    out2_row <= \$148 ;
-  always @(posedge clk)
-    out3_done <= \$149 ;
-  always @(posedge clk)
-    out3_row <= \$150 ;
-  always @(posedge clk)
-    out4_done <= \$151 ;
-  always @(posedge clk)
-    out4_row <= \$152 ;
-  always @(posedge clk)
-    out5_done <= \$153 ;
-  always @(posedge clk)
-    out5_row <= \$154 ;
-  always @(posedge clk)
-    out6_done <= \$155 ;
-  always @(posedge clk)
-    out6_row <= \$156 ;
-  always @(posedge clk)
-    out7_done <= \$157 ;
-  always @(posedge clk)
-    out7_row <= \$158 ;
-  always @(posedge clk)
-    out8_done <= \$159 ;
-  always @(posedge clk)
-    out8_row <= \$160 ;
-  always @(posedge clk)
-    out9_done <= \$161 ;
-  always @(posedge clk)
-    out9_row <= \$162 ;
-  always @(posedge clk)
-    o_valid <= \$163 ;
-  always @(posedge clk)
-    o_y <= \$164 ;
-  always @(posedge clk)
-    o_index <= \$165 ;
+    y7 <= \$84 ;
+  assign corr_uint2 = 2'h3 - \$1 ;
+  assign \$3  = corr_uint2[0] ? \$2  : 17'h00000;
+  assign \$5  = corr_uint2[1] ? \$4  : 17'h00000;
+  assign \$6  = $signed(\$3 ) + $signed(\$5 );
+  assign \$8  = corr_uint2[2] ? \$7  : 19'h00000;
+  assign \$9  = - $signed(\$8 );
+  assign \$10  = $signed(\$6 ) + $signed(\$9 );
+  assign \$11  = $signed(hand[16:0]) + $signed(\$10 );
+  assign \$13  = ! s2_index;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
     hand = 35'h000000000;
@@ -17006,325 +17272,165 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.col1_unit0 (rst, i_hand, i_hand_valid
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    y_out = 32'd0;
-    if (out1_done) begin
-      y_out = \$100 ;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$130  = \$101 ;
+    \$70  = \$60 ;
     if (rst) begin
-      \$130  = 1'h0;
+      \$70  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$131  = s2_d;
-    if (\$102 ) begin
-      \$131  = d;
+    \$71  = s2_d;
+    if (\$61 ) begin
+      \$71  = d;
     end
     if (rst) begin
-      \$131  = 19'h00000;
+      \$71  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$132  = s2_scale;
-    if (\$102 ) begin
-      \$132  = i_scale;
+    \$72  = s2_scale;
+    if (\$61 ) begin
+      \$72  = i_scale;
     end
     if (rst) begin
-      \$132  = 8'h00;
+      \$72  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$133  = \$signal ;
-    if (\$102 ) begin
-      \$133  = hand[33];
+    \$73  = \$signal ;
+    if (\$61 ) begin
+      \$73  = hand[33];
     end
     if (rst) begin
-      \$133  = 1'h0;
+      \$73  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$134  = s2_last;
-    if (\$102 ) begin
-      \$134  = hand[34];
+    \$74  = s2_last;
+    if (\$61 ) begin
+      \$74  = hand[34];
     end
     if (rst) begin
-      \$134  = 1'h0;
+      \$74  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$135  = s2_index;
-    if (\$102 ) begin
-      \$135  = index;
+    \$75  = s2_index;
+    if (\$61 ) begin
+      \$75  = index;
     end
     if (rst) begin
-      \$135  = 3'h0;
+      \$75  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$136  = s2_dtype;
-    if (\$102 ) begin
-      \$136  = 1'h0;
+    \$76  = s2_dtype;
+    if (\$61 ) begin
+      \$76  = 1'h0;
     end
     if (rst) begin
-      \$136  = 1'h0;
+      \$76  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$137  = y0;
-    if (\$signal$24 ) begin
-      if (\$103 ) begin
-        \$137  = \$59 [31:0];
+    \$77  = y0;
+    if (\$signal$26 ) begin
+      if (\$62 ) begin
+        \$77  = \$59 [31:0];
       end
     end
     if (rst) begin
-      \$137  = 32'd0;
+      \$77  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$138  = y1;
-    if (\$signal$24 ) begin
-      if (\$104 ) begin
-        \$138  = \$59 [31:0];
+    \$78  = y1;
+    if (\$signal$26 ) begin
+      if (\$63 ) begin
+        \$78  = \$59 [31:0];
       end
     end
     if (rst) begin
-      \$138  = 32'd0;
+      \$78  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$139  = y2;
-    if (\$signal$24 ) begin
-      if (\$105 ) begin
-        \$139  = \$59 [31:0];
+    \$79  = y2;
+    if (\$signal$26 ) begin
+      if (\$64 ) begin
+        \$79  = \$59 [31:0];
       end
     end
     if (rst) begin
-      \$139  = 32'd0;
+      \$79  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$140  = y3;
-    if (\$signal$24 ) begin
-      if (\$106 ) begin
-        \$140  = \$59 [31:0];
+    \$80  = y3;
+    if (\$signal$26 ) begin
+      if (\$65 ) begin
+        \$80  = \$59 [31:0];
       end
     end
     if (rst) begin
-      \$140  = 32'd0;
+      \$80  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$141  = y4;
-    if (\$signal$24 ) begin
-      if (\$107 ) begin
-        \$141  = \$59 [31:0];
+    \$81  = y4;
+    if (\$signal$26 ) begin
+      if (\$66 ) begin
+        \$81  = \$59 [31:0];
       end
     end
     if (rst) begin
-      \$141  = 32'd0;
+      \$81  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$142  = y5;
-    if (\$signal$24 ) begin
-      if (\$108 ) begin
-        \$142  = \$59 [31:0];
+    \$82  = y5;
+    if (\$signal$26 ) begin
+      if (\$67 ) begin
+        \$82  = \$59 [31:0];
       end
     end
     if (rst) begin
-      \$142  = 32'd0;
+      \$82  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$143  = y6;
-    if (\$signal$24 ) begin
-      if (\$109 ) begin
-        \$143  = \$59 [31:0];
+    \$83  = y6;
+    if (\$signal$26 ) begin
+      if (\$68 ) begin
+        \$83  = \$59 [31:0];
       end
     end
     if (rst) begin
-      \$143  = 32'd0;
+      \$83  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$144  = y7;
-    if (\$signal$24 ) begin
-      if (\$110 ) begin
-        \$144  = \$59 [31:0];
+    \$84  = y7;
+    if (\$signal$26 ) begin
+      if (\$69 ) begin
+        \$84  = \$59 [31:0];
       end
     end
     if (rst) begin
-      \$144  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$145  = \$111 ;
-    if (rst) begin
-      \$145  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$146  = \$112 ;
-    if (rst) begin
-      \$146  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$147  = \$113 ;
-    if (rst) begin
-      \$147  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$148  = \$114 ;
-    if (rst) begin
-      \$148  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$149  = \$115 ;
-    if (rst) begin
-      \$149  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$150  = \$116 ;
-    if (rst) begin
-      \$150  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$151  = \$117 ;
-    if (rst) begin
-      \$151  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$152  = \$118 ;
-    if (rst) begin
-      \$152  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$153  = \$119 ;
-    if (rst) begin
-      \$153  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$154  = \$120 ;
-    if (rst) begin
-      \$154  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$155  = \$121 ;
-    if (rst) begin
-      \$155  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$156  = \$122 ;
-    if (rst) begin
-      \$156  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$157  = \$123 ;
-    if (rst) begin
-      \$157  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$158  = \$124 ;
-    if (rst) begin
-      \$158  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$159  = \$125 ;
-    if (rst) begin
-      \$159  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$160  = \$126 ;
-    if (rst) begin
-      \$160  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$161  = \$127 ;
-    if (rst) begin
-      \$161  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$162  = \$128 ;
-    if (rst) begin
-      \$162  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$163  = \$129 ;
-    if (rst) begin
-      \$163  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$164  = o_y;
-    if (out1_done) begin
-      \$164  = y_out;
-    end
-    if (rst) begin
-      \$164  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$165  = o_index;
-    if (out1_done) begin
-      \$165  = out1_row;
-    end
-    if (rst) begin
-      \$165  = 3'h0;
+      \$84  = 32'd0;
     end
   end
   assign c = corr_uint2[2:0];
@@ -17375,8 +17481,31 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.col1_unit0 (rst, i_hand, i_hand_valid
   assign \i_hand[7].first  = i_hand[278];
   assign \i_hand[7].last  = i_hand[279];
   assign \i_zero[0]  = i_zero;
+  assign \o_acc[0]  = o_acc[31:0];
+  assign \o_acc[0][0]  = o_acc[31:0];
+  assign \o_acc[1]  = o_acc[63:32];
+  assign \o_acc[1][0]  = o_acc[63:32];
+  assign \o_acc[2]  = o_acc[95:64];
+  assign \o_acc[2][0]  = o_acc[95:64];
+  assign \o_acc[3]  = o_acc[127:96];
+  assign \o_acc[3][0]  = o_acc[127:96];
+  assign \o_acc[4]  = o_acc[159:128];
+  assign \o_acc[4][0]  = o_acc[159:128];
+  assign \o_acc[5]  = o_acc[191:160];
+  assign \o_acc[5][0]  = o_acc[191:160];
+  assign \o_acc[6]  = o_acc[223:192];
+  assign \o_acc[6][0]  = o_acc[223:192];
+  assign \o_acc[7]  = o_acc[255:224];
+  assign \o_acc[7][0]  = o_acc[255:224];
   assign \i_scale[0]  = i_scale;
-  assign \o_y[0]  = o_y;
+  assign o_acc[255:224] = y7;
+  assign o_acc[223:192] = y6;
+  assign o_acc[191:160] = y5;
+  assign o_acc[159:128] = y4;
+  assign o_acc[127:96] = y3;
+  assign o_acc[95:64] = y2;
+  assign o_acc[63:32] = y1;
+  assign o_acc[31:0] = y0;
   assign \$1  = { i_zero, 1'h0 };
   assign \$2  = { hand[32], hand[32:17] };
   assign \$4  = { hand[32:17], 1'h0 };
@@ -17391,120 +17520,18 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.col1_unit0 (rst, i_hand, i_hand_valid
   assign \$49  = { s2_d[18], s2_d[18], s2_d, 5'h00 };
   assign \$52  = { s2_d[18], s2_d, 6'h00 };
   assign \$54  = { s2_d, 7'h00 };
-  assign \$61  = 1'h0;
-  assign out1_enter = 1'h0;
-  assign \$63  = 1'h0;
-  assign out2_enter = 1'h0;
-  assign \$65  = 1'h0;
-  assign out3_enter = 1'h0;
-  assign \$67  = 1'h0;
-  assign out4_enter = 1'h0;
-  assign \$69  = 1'h0;
-  assign out5_enter = 1'h0;
-  assign \$71  = 1'h0;
-  assign out6_enter = 1'h0;
-  assign \$73  = 1'h0;
-  assign out7_enter = 1'h0;
-  assign \$75  = 1'h0;
-  assign out8_enter = 1'h0;
-  assign \$77  = 1'h1;
-  assign out9_enter = \$76 ;
-  assign \$111  = out2_done;
-  assign \$112  = out2_row;
-  assign \$113  = out3_done;
-  assign \$114  = out3_row;
-  assign \$115  = out4_done;
-  assign \$116  = out4_row;
-  assign \$117  = out5_done;
-  assign \$118  = out5_row;
-  assign \$119  = out6_done;
-  assign \$120  = out6_row;
-  assign \$121  = out7_done;
-  assign \$122  = out7_row;
-  assign \$123  = out8_done;
-  assign \$124  = out8_row;
-  assign \$125  = out9_done;
-  assign \$126  = out9_row;
-  assign \$127  = \$76 ;
-  assign \$129  = out1_done;
 endmodule
 
-module \array_lut_w2_a8_os_8x8_shared.mesh.col2_unit0 (rst, i_hand, i_hand_valid, i_scale, i_zero, o_y, clk);
+module \array_lut_w2_a8_os_8x8_shared.mesh.col2_unit0 (rst, i_hand, i_hand_valid, i_scale, i_zero, o_acc, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$5  = 0;
   wire [2:0] \$1 ;
   wire [20:0] \$10 ;
-  wire [31:0] \$100 ;
-  wire \$101 ;
-  wire \$102 ;
-  wire \$103 ;
-  wire \$104 ;
-  wire \$105 ;
-  wire \$106 ;
-  wire \$107 ;
-  wire \$108 ;
-  wire \$109 ;
   wire [21:0] \$11 ;
-  wire \$110 ;
-  wire \$111 ;
-  wire [2:0] \$112 ;
-  wire \$113 ;
-  wire [2:0] \$114 ;
-  wire \$115 ;
-  wire [2:0] \$116 ;
-  wire \$117 ;
-  wire [2:0] \$118 ;
-  wire \$119 ;
   wire [18:0] \$12 ;
-  wire [2:0] \$120 ;
-  wire \$121 ;
-  wire [2:0] \$122 ;
-  wire \$123 ;
-  wire [2:0] \$124 ;
-  wire \$125 ;
-  wire [2:0] \$126 ;
-  wire \$127 ;
-  wire [2:0] \$128 ;
-  wire \$129 ;
   wire \$13 ;
-  reg \$130 ;
-  reg [18:0] \$131 ;
-  reg [7:0] \$132 ;
-  reg \$133 ;
-  reg \$134 ;
-  reg [2:0] \$135 ;
-  reg \$136 ;
-  reg [31:0] \$137 ;
-  reg [31:0] \$138 ;
-  reg [31:0] \$139 ;
   wire [31:0] \$14 ;
-  reg [31:0] \$140 ;
-  reg [31:0] \$141 ;
-  reg [31:0] \$142 ;
-  reg [31:0] \$143 ;
-  reg [31:0] \$144 ;
-  reg \$145 ;
-  reg [2:0] \$146 ;
-  reg \$147 ;
-  reg [2:0] \$148 ;
-  reg \$149 ;
   wire \$15 ;
-  reg [2:0] \$150 ;
-  reg \$151 ;
-  reg [2:0] \$152 ;
-  reg \$153 ;
-  reg [2:0] \$154 ;
-  reg \$155 ;
-  reg [2:0] \$156 ;
-  reg \$157 ;
-  reg [2:0] \$158 ;
-  reg \$159 ;
   wire [31:0] \$16 ;
-  reg [2:0] \$160 ;
-  reg \$161 ;
-  reg [2:0] \$162 ;
-  reg \$163 ;
-  reg [31:0] \$164 ;
-  reg [2:0] \$165 ;
   wire [31:0] \$17 ;
   wire \$18 ;
   wire [31:0] \$19 ;
@@ -17564,40 +17591,25 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.col2_unit0 (rst, i_hand, i_hand_valid
   wire \$68 ;
   wire \$69 ;
   wire [18:0] \$7 ;
-  wire \$70 ;
-  wire \$71 ;
-  wire \$72 ;
-  wire \$73 ;
-  wire \$74 ;
-  wire \$75 ;
-  wire \$76 ;
-  wire \$77 ;
-  wire \$78 ;
-  wire [31:0] \$79 ;
+  reg \$70 ;
+  reg [18:0] \$71 ;
+  reg [7:0] \$72 ;
+  reg \$73 ;
+  reg \$74 ;
+  reg [2:0] \$75 ;
+  reg \$76 ;
+  reg [31:0] \$77 ;
+  reg [31:0] \$78 ;
+  reg [31:0] \$79 ;
   wire [18:0] \$8 ;
-  wire \$80 ;
-  wire [31:0] \$81 ;
-  wire [31:0] \$82 ;
-  wire \$83 ;
-  wire [31:0] \$84 ;
-  wire [31:0] \$85 ;
-  wire \$86 ;
-  wire [31:0] \$87 ;
-  wire [31:0] \$88 ;
-  wire \$89 ;
+  reg [31:0] \$80 ;
+  reg [31:0] \$81 ;
+  reg [31:0] \$82 ;
+  reg [31:0] \$83 ;
+  reg [31:0] \$84 ;
   wire [19:0] \$9 ;
-  wire [31:0] \$90 ;
-  wire [31:0] \$91 ;
-  wire \$92 ;
-  wire [31:0] \$93 ;
-  wire [31:0] \$94 ;
-  wire \$95 ;
-  wire [31:0] \$96 ;
-  wire [31:0] \$97 ;
-  wire \$98 ;
-  wire [31:0] \$99 ;
   reg \$signal  = 1'h0;
-  reg \$signal$24  = 1'h0;
+  reg \$signal$26  = 1'h0;
   wire [2:0] c;
   input clk;
   wire clk;
@@ -17660,38 +17672,24 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.col2_unit0 (rst, i_hand, i_hand_valid
   wire [1:0] \i_zero[0] ;
   reg [2:0] index;
   wire [18:0] num;
-  reg [2:0] o_index = 3'h0;
-  reg o_valid = 1'h0;
-  output [31:0] o_y;
-  reg [31:0] o_y = 32'd0;
-  wire [31:0] \o_y[0] ;
-  reg out1_done = 1'h0;
-  wire out1_enter;
-  reg [2:0] out1_row = 3'h0;
-  reg out2_done = 1'h0;
-  wire out2_enter;
-  reg [2:0] out2_row = 3'h0;
-  reg out3_done = 1'h0;
-  wire out3_enter;
-  reg [2:0] out3_row = 3'h0;
-  reg out4_done = 1'h0;
-  wire out4_enter;
-  reg [2:0] out4_row = 3'h0;
-  reg out5_done = 1'h0;
-  wire out5_enter;
-  reg [2:0] out5_row = 3'h0;
-  reg out6_done = 1'h0;
-  wire out6_enter;
-  reg [2:0] out6_row = 3'h0;
-  reg out7_done = 1'h0;
-  wire out7_enter;
-  reg [2:0] out7_row = 3'h0;
-  reg out8_done = 1'h0;
-  wire out8_enter;
-  reg [2:0] out8_row = 3'h0;
-  reg out9_done = 1'h0;
-  wire out9_enter;
-  reg [2:0] out9_row = 3'h0;
+  output [255:0] o_acc;
+  wire [255:0] o_acc;
+  wire [31:0] \o_acc[0] ;
+  wire [31:0] \o_acc[0][0] ;
+  wire [31:0] \o_acc[1] ;
+  wire [31:0] \o_acc[1][0] ;
+  wire [31:0] \o_acc[2] ;
+  wire [31:0] \o_acc[2][0] ;
+  wire [31:0] \o_acc[3] ;
+  wire [31:0] \o_acc[3][0] ;
+  wire [31:0] \o_acc[4] ;
+  wire [31:0] \o_acc[4][0] ;
+  wire [31:0] \o_acc[5] ;
+  wire [31:0] \o_acc[5][0] ;
+  wire [31:0] \o_acc[6] ;
+  wire [31:0] \o_acc[6][0] ;
+  wire [31:0] \o_acc[7] ;
+  wire [31:0] \o_acc[7][0] ;
   input rst;
   wire rst;
   reg [18:0] s2_d = 19'h00000;
@@ -17709,16 +17707,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.col2_unit0 (rst, i_hand, i_hand_valid
   reg [31:0] y6 = 32'd0;
   reg [31:0] y7 = 32'd0;
   wire [31:0] y_base;
-  reg [31:0] y_out;
-  assign corr_uint2 = 2'h3 - \$1 ;
-  assign \$3  = corr_uint2[0] ? \$2  : 17'h00000;
-  assign \$5  = corr_uint2[1] ? \$4  : 17'h00000;
-  assign \$6  = $signed(\$3 ) + $signed(\$5 );
-  assign \$8  = corr_uint2[2] ? \$7  : 19'h00000;
-  assign \$9  = - $signed(\$8 );
-  assign \$10  = $signed(\$6 ) + $signed(\$9 );
-  assign \$11  = $signed(hand[16:0]) + $signed(\$10 );
-  assign \$13  = ! s2_index;
   assign \$14  = \$13  ? y0 : 32'd0;
   assign \$15  = s2_index == 1'h1;
   assign \$16  = \$15  ? y1 : 32'd0;
@@ -17758,121 +17746,55 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.col2_unit0 (rst, i_hand, i_hand_valid
   assign \$57  = $signed(\$51 ) + $signed(\$56 );
   assign \$58  = $signed(\$46 ) + $signed(\$57 );
   assign \$59  = $signed(\$35 ) + $signed(\$58 );
-  assign \$60  = \$signal$24  & s2_last;
-  assign \$62  = \$signal$24  & s2_last;
-  assign \$64  = \$signal$24  & s2_last;
-  assign \$66  = \$signal$24  & s2_last;
-  assign \$68  = \$signal$24  & s2_last;
-  assign \$70  = \$signal$24  & s2_last;
-  assign \$72  = \$signal$24  & s2_last;
-  assign \$74  = \$signal$24  & s2_last;
-  assign \$76  = \$signal$24  & s2_last;
-  assign \$78  = ! out1_row;
-  assign \$79  = \$78  ? y0 : 32'd0;
-  assign \$80  = out1_row == 1'h1;
-  assign \$81  = \$80  ? y1 : 32'd0;
-  assign \$82  = \$79  | \$81 ;
-  assign \$83  = out1_row == 2'h2;
-  assign \$84  = \$83  ? y2 : 32'd0;
-  assign \$85  = \$82  | \$84 ;
-  assign \$86  = out1_row == 2'h3;
-  assign \$87  = \$86  ? y3 : 32'd0;
-  assign \$88  = \$85  | \$87 ;
-  assign \$89  = out1_row == 3'h4;
-  assign \$90  = \$89  ? y4 : 32'd0;
-  assign \$91  = \$88  | \$90 ;
-  assign \$92  = out1_row == 3'h5;
-  assign \$93  = \$92  ? y5 : 32'd0;
-  assign \$94  = \$91  | \$93 ;
-  assign \$95  = out1_row == 3'h6;
-  assign \$96  = \$95  ? y6 : 32'd0;
-  assign \$97  = \$94  | \$96 ;
-  assign \$98  = out1_row == 3'h7;
-  assign \$99  = \$98  ? y7 : 32'd0;
-  assign \$100  = \$97  | \$99 ;
-  assign \$101  = | i_hand_valid;
-  assign \$102  = | i_hand_valid;
-  assign \$103  = ! s2_index;
-  assign \$104  = s2_index == 1'h1;
-  assign \$105  = s2_index == 2'h2;
-  assign \$106  = s2_index == 2'h3;
-  assign \$107  = s2_index == 3'h4;
-  assign \$108  = s2_index == 3'h5;
-  assign \$109  = s2_index == 3'h6;
-  assign \$110  = s2_index == 3'h7;
-  assign \$128  = out9_enter ? s2_index : 3'h0;
+  assign \$60  = | i_hand_valid;
+  assign \$61  = | i_hand_valid;
+  assign \$62  = ! s2_index;
+  assign \$63  = s2_index == 1'h1;
+  assign \$64  = s2_index == 2'h2;
+  assign \$65  = s2_index == 2'h3;
+  assign \$66  = s2_index == 3'h4;
+  assign \$67  = s2_index == 3'h5;
+  assign \$68  = s2_index == 3'h6;
+  assign \$69  = s2_index == 3'h7;
   always @(posedge clk)
-    \$signal$24  <= \$130 ;
+    \$signal$26  <= \$70 ;
   always @(posedge clk)
-    s2_d <= \$131 ;
+    s2_d <= \$71 ;
   always @(posedge clk)
-    s2_scale <= \$132 ;
+    s2_scale <= \$72 ;
   always @(posedge clk)
-    \$signal  <= \$133 ;
+    \$signal  <= \$73 ;
   always @(posedge clk)
-    s2_last <= \$134 ;
+    s2_last <= \$74 ;
   always @(posedge clk)
-    s2_index <= \$135 ;
+    s2_index <= \$75 ;
   always @(posedge clk)
-    s2_dtype <= \$136 ;
+    s2_dtype <= \$76 ;
   always @(posedge clk)
-    y0 <= \$137 ;
+    y0 <= \$77 ;
   always @(posedge clk)
-    y1 <= \$138 ;
+    y1 <= \$78 ;
   always @(posedge clk)
-    y2 <= \$139 ;
+    y2 <= \$79 ;
   always @(posedge clk)
-    y3 <= \$140 ;
+    y3 <= \$80 ;
   always @(posedge clk)
-    y4 <= \$141 ;
+    y4 <= \$81 ;
   always @(posedge clk)
-    y5 <= \$142 ;
+    y5 <= \$82 ;
   always @(posedge clk)
-    y6 <= \$143 ;
+    y6 <= \$83 ;
   always @(posedge clk)
-    y7 <= \$144 ;
-  always @(posedge clk)
-    out1_done <= \$145 ;
-  always @(posedge clk)
-    out1_row <= \$146 ;
-  always @(posedge clk)
-    out2_done <= \$147 ;
-  always @(posedge clk)
-    out2_row <= \$148 ;
-  always @(posedge clk)
-    out3_done <= \$149 ;
-  always @(posedge clk)
-    out3_row <= \$150 ;
-  always @(posedge clk)
-    out4_done <= \$151 ;
-  always @(posedge clk)
-    out4_row <= \$152 ;
-  always @(posedge clk)
-    out5_done <= \$153 ;
-  always @(posedge clk)
-    out5_row <= \$154 ;
-  always @(posedge clk)
-    out6_done <= \$155 ;
-  always @(posedge clk)
-    out6_row <= \$156 ;
-  always @(posedge clk)
-    out7_done <= \$157 ;
-  always @(posedge clk)
-    out7_row <= \$158 ;
-  always @(posedge clk)
-    out8_done <= \$159 ;
-  always @(posedge clk)
-    out8_row <= \$160 ;
-  always @(posedge clk)
-    out9_done <= \$161 ;
-  always @(posedge clk)
-    out9_row <= \$162 ;
-  always @(posedge clk)
-    o_valid <= \$163 ;
-  always @(posedge clk)
-    o_y <= \$164 ;
-  always @(posedge clk)
-    o_index <= \$165 ;
+    y7 <= \$84 ;
+  assign corr_uint2 = 2'h3 - \$1 ;
+  assign \$3  = corr_uint2[0] ? \$2  : 17'h00000;
+  assign \$5  = corr_uint2[1] ? \$4  : 17'h00000;
+  assign \$6  = $signed(\$3 ) + $signed(\$5 );
+  assign \$8  = corr_uint2[2] ? \$7  : 19'h00000;
+  assign \$9  = - $signed(\$8 );
+  assign \$10  = $signed(\$6 ) + $signed(\$9 );
+  assign \$11  = $signed(hand[16:0]) + $signed(\$10 );
+  assign \$13  = ! s2_index;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
     hand = 35'h000000000;
@@ -17931,325 +17853,165 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.col2_unit0 (rst, i_hand, i_hand_valid
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    y_out = 32'd0;
-    if (out1_done) begin
-      y_out = \$100 ;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$130  = \$101 ;
+    \$70  = \$60 ;
     if (rst) begin
-      \$130  = 1'h0;
+      \$70  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$131  = s2_d;
-    if (\$102 ) begin
-      \$131  = d;
+    \$71  = s2_d;
+    if (\$61 ) begin
+      \$71  = d;
     end
     if (rst) begin
-      \$131  = 19'h00000;
+      \$71  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$132  = s2_scale;
-    if (\$102 ) begin
-      \$132  = i_scale;
+    \$72  = s2_scale;
+    if (\$61 ) begin
+      \$72  = i_scale;
     end
     if (rst) begin
-      \$132  = 8'h00;
+      \$72  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$133  = \$signal ;
-    if (\$102 ) begin
-      \$133  = hand[33];
+    \$73  = \$signal ;
+    if (\$61 ) begin
+      \$73  = hand[33];
     end
     if (rst) begin
-      \$133  = 1'h0;
+      \$73  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$134  = s2_last;
-    if (\$102 ) begin
-      \$134  = hand[34];
+    \$74  = s2_last;
+    if (\$61 ) begin
+      \$74  = hand[34];
     end
     if (rst) begin
-      \$134  = 1'h0;
+      \$74  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$135  = s2_index;
-    if (\$102 ) begin
-      \$135  = index;
+    \$75  = s2_index;
+    if (\$61 ) begin
+      \$75  = index;
     end
     if (rst) begin
-      \$135  = 3'h0;
+      \$75  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$136  = s2_dtype;
-    if (\$102 ) begin
-      \$136  = 1'h0;
+    \$76  = s2_dtype;
+    if (\$61 ) begin
+      \$76  = 1'h0;
     end
     if (rst) begin
-      \$136  = 1'h0;
+      \$76  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$137  = y0;
-    if (\$signal$24 ) begin
-      if (\$103 ) begin
-        \$137  = \$59 [31:0];
+    \$77  = y0;
+    if (\$signal$26 ) begin
+      if (\$62 ) begin
+        \$77  = \$59 [31:0];
       end
     end
     if (rst) begin
-      \$137  = 32'd0;
+      \$77  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$138  = y1;
-    if (\$signal$24 ) begin
-      if (\$104 ) begin
-        \$138  = \$59 [31:0];
+    \$78  = y1;
+    if (\$signal$26 ) begin
+      if (\$63 ) begin
+        \$78  = \$59 [31:0];
       end
     end
     if (rst) begin
-      \$138  = 32'd0;
+      \$78  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$139  = y2;
-    if (\$signal$24 ) begin
-      if (\$105 ) begin
-        \$139  = \$59 [31:0];
+    \$79  = y2;
+    if (\$signal$26 ) begin
+      if (\$64 ) begin
+        \$79  = \$59 [31:0];
       end
     end
     if (rst) begin
-      \$139  = 32'd0;
+      \$79  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$140  = y3;
-    if (\$signal$24 ) begin
-      if (\$106 ) begin
-        \$140  = \$59 [31:0];
+    \$80  = y3;
+    if (\$signal$26 ) begin
+      if (\$65 ) begin
+        \$80  = \$59 [31:0];
       end
     end
     if (rst) begin
-      \$140  = 32'd0;
+      \$80  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$141  = y4;
-    if (\$signal$24 ) begin
-      if (\$107 ) begin
-        \$141  = \$59 [31:0];
+    \$81  = y4;
+    if (\$signal$26 ) begin
+      if (\$66 ) begin
+        \$81  = \$59 [31:0];
       end
     end
     if (rst) begin
-      \$141  = 32'd0;
+      \$81  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$142  = y5;
-    if (\$signal$24 ) begin
-      if (\$108 ) begin
-        \$142  = \$59 [31:0];
+    \$82  = y5;
+    if (\$signal$26 ) begin
+      if (\$67 ) begin
+        \$82  = \$59 [31:0];
       end
     end
     if (rst) begin
-      \$142  = 32'd0;
+      \$82  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$143  = y6;
-    if (\$signal$24 ) begin
-      if (\$109 ) begin
-        \$143  = \$59 [31:0];
+    \$83  = y6;
+    if (\$signal$26 ) begin
+      if (\$68 ) begin
+        \$83  = \$59 [31:0];
       end
     end
     if (rst) begin
-      \$143  = 32'd0;
+      \$83  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$144  = y7;
-    if (\$signal$24 ) begin
-      if (\$110 ) begin
-        \$144  = \$59 [31:0];
+    \$84  = y7;
+    if (\$signal$26 ) begin
+      if (\$69 ) begin
+        \$84  = \$59 [31:0];
       end
     end
     if (rst) begin
-      \$144  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$145  = \$111 ;
-    if (rst) begin
-      \$145  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$146  = \$112 ;
-    if (rst) begin
-      \$146  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$147  = \$113 ;
-    if (rst) begin
-      \$147  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$148  = \$114 ;
-    if (rst) begin
-      \$148  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$149  = \$115 ;
-    if (rst) begin
-      \$149  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$150  = \$116 ;
-    if (rst) begin
-      \$150  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$151  = \$117 ;
-    if (rst) begin
-      \$151  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$152  = \$118 ;
-    if (rst) begin
-      \$152  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$153  = \$119 ;
-    if (rst) begin
-      \$153  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$154  = \$120 ;
-    if (rst) begin
-      \$154  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$155  = \$121 ;
-    if (rst) begin
-      \$155  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$156  = \$122 ;
-    if (rst) begin
-      \$156  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$157  = \$123 ;
-    if (rst) begin
-      \$157  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$158  = \$124 ;
-    if (rst) begin
-      \$158  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$159  = \$125 ;
-    if (rst) begin
-      \$159  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$160  = \$126 ;
-    if (rst) begin
-      \$160  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$161  = \$127 ;
-    if (rst) begin
-      \$161  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$162  = \$128 ;
-    if (rst) begin
-      \$162  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$163  = \$129 ;
-    if (rst) begin
-      \$163  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$164  = o_y;
-    if (out1_done) begin
-      \$164  = y_out;
-    end
-    if (rst) begin
-      \$164  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$165  = o_index;
-    if (out1_done) begin
-      \$165  = out1_row;
-    end
-    if (rst) begin
-      \$165  = 3'h0;
+      \$84  = 32'd0;
     end
   end
   assign c = corr_uint2[2:0];
@@ -18300,8 +18062,31 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.col2_unit0 (rst, i_hand, i_hand_valid
   assign \i_hand[7].first  = i_hand[278];
   assign \i_hand[7].last  = i_hand[279];
   assign \i_zero[0]  = i_zero;
+  assign \o_acc[0]  = o_acc[31:0];
+  assign \o_acc[0][0]  = o_acc[31:0];
+  assign \o_acc[1]  = o_acc[63:32];
+  assign \o_acc[1][0]  = o_acc[63:32];
+  assign \o_acc[2]  = o_acc[95:64];
+  assign \o_acc[2][0]  = o_acc[95:64];
+  assign \o_acc[3]  = o_acc[127:96];
+  assign \o_acc[3][0]  = o_acc[127:96];
+  assign \o_acc[4]  = o_acc[159:128];
+  assign \o_acc[4][0]  = o_acc[159:128];
+  assign \o_acc[5]  = o_acc[191:160];
+  assign \o_acc[5][0]  = o_acc[191:160];
+  assign \o_acc[6]  = o_acc[223:192];
+  assign \o_acc[6][0]  = o_acc[223:192];
+  assign \o_acc[7]  = o_acc[255:224];
+  assign \o_acc[7][0]  = o_acc[255:224];
   assign \i_scale[0]  = i_scale;
-  assign \o_y[0]  = o_y;
+  assign o_acc[255:224] = y7;
+  assign o_acc[223:192] = y6;
+  assign o_acc[191:160] = y5;
+  assign o_acc[159:128] = y4;
+  assign o_acc[127:96] = y3;
+  assign o_acc[95:64] = y2;
+  assign o_acc[63:32] = y1;
+  assign o_acc[31:0] = y0;
   assign \$1  = { i_zero, 1'h0 };
   assign \$2  = { hand[32], hand[32:17] };
   assign \$4  = { hand[32:17], 1'h0 };
@@ -18316,120 +18101,18 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.col2_unit0 (rst, i_hand, i_hand_valid
   assign \$49  = { s2_d[18], s2_d[18], s2_d, 5'h00 };
   assign \$52  = { s2_d[18], s2_d, 6'h00 };
   assign \$54  = { s2_d, 7'h00 };
-  assign \$61  = 1'h0;
-  assign out1_enter = 1'h0;
-  assign \$63  = 1'h0;
-  assign out2_enter = 1'h0;
-  assign \$65  = 1'h0;
-  assign out3_enter = 1'h0;
-  assign \$67  = 1'h0;
-  assign out4_enter = 1'h0;
-  assign \$69  = 1'h0;
-  assign out5_enter = 1'h0;
-  assign \$71  = 1'h0;
-  assign out6_enter = 1'h0;
-  assign \$73  = 1'h0;
-  assign out7_enter = 1'h0;
-  assign \$75  = 1'h0;
-  assign out8_enter = 1'h0;
-  assign \$77  = 1'h1;
-  assign out9_enter = \$76 ;
-  assign \$111  = out2_done;
-  assign \$112  = out2_row;
-  assign \$113  = out3_done;
-  assign \$114  = out3_row;
-  assign \$115  = out4_done;
-  assign \$116  = out4_row;
-  assign \$117  = out5_done;
-  assign \$118  = out5_row;
-  assign \$119  = out6_done;
-  assign \$120  = out6_row;
-  assign \$121  = out7_done;
-  assign \$122  = out7_row;
-  assign \$123  = out8_done;
-  assign \$124  = out8_row;
-  assign \$125  = out9_done;
-  assign \$126  = out9_row;
-  assign \$127  = \$76 ;
-  assign \$129  = out1_done;
 endmodule
 
-module \array_lut_w2_a8_os_8x8_shared.mesh.col3_unit0 (rst, i_hand, i_hand_valid, i_scale, i_zero, o_y, clk);
+module \array_lut_w2_a8_os_8x8_shared.mesh.col3_unit0 (rst, i_hand, i_hand_valid, i_scale, i_zero, o_acc, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$6  = 0;
   wire [2:0] \$1 ;
   wire [20:0] \$10 ;
-  wire [31:0] \$100 ;
-  wire \$101 ;
-  wire \$102 ;
-  wire \$103 ;
-  wire \$104 ;
-  wire \$105 ;
-  wire \$106 ;
-  wire \$107 ;
-  wire \$108 ;
-  wire \$109 ;
   wire [21:0] \$11 ;
-  wire \$110 ;
-  wire \$111 ;
-  wire [2:0] \$112 ;
-  wire \$113 ;
-  wire [2:0] \$114 ;
-  wire \$115 ;
-  wire [2:0] \$116 ;
-  wire \$117 ;
-  wire [2:0] \$118 ;
-  wire \$119 ;
   wire [18:0] \$12 ;
-  wire [2:0] \$120 ;
-  wire \$121 ;
-  wire [2:0] \$122 ;
-  wire \$123 ;
-  wire [2:0] \$124 ;
-  wire \$125 ;
-  wire [2:0] \$126 ;
-  wire \$127 ;
-  wire [2:0] \$128 ;
-  wire \$129 ;
   wire \$13 ;
-  reg \$130 ;
-  reg [18:0] \$131 ;
-  reg [7:0] \$132 ;
-  reg \$133 ;
-  reg \$134 ;
-  reg [2:0] \$135 ;
-  reg \$136 ;
-  reg [31:0] \$137 ;
-  reg [31:0] \$138 ;
-  reg [31:0] \$139 ;
   wire [31:0] \$14 ;
-  reg [31:0] \$140 ;
-  reg [31:0] \$141 ;
-  reg [31:0] \$142 ;
-  reg [31:0] \$143 ;
-  reg [31:0] \$144 ;
-  reg \$145 ;
-  reg [2:0] \$146 ;
-  reg \$147 ;
-  reg [2:0] \$148 ;
-  reg \$149 ;
   wire \$15 ;
-  reg [2:0] \$150 ;
-  reg \$151 ;
-  reg [2:0] \$152 ;
-  reg \$153 ;
-  reg [2:0] \$154 ;
-  reg \$155 ;
-  reg [2:0] \$156 ;
-  reg \$157 ;
-  reg [2:0] \$158 ;
-  reg \$159 ;
   wire [31:0] \$16 ;
-  reg [2:0] \$160 ;
-  reg \$161 ;
-  reg [2:0] \$162 ;
-  reg \$163 ;
-  reg [31:0] \$164 ;
-  reg [2:0] \$165 ;
   wire [31:0] \$17 ;
   wire \$18 ;
   wire [31:0] \$19 ;
@@ -18489,40 +18172,25 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.col3_unit0 (rst, i_hand, i_hand_valid
   wire \$68 ;
   wire \$69 ;
   wire [18:0] \$7 ;
-  wire \$70 ;
-  wire \$71 ;
-  wire \$72 ;
-  wire \$73 ;
-  wire \$74 ;
-  wire \$75 ;
-  wire \$76 ;
-  wire \$77 ;
-  wire \$78 ;
-  wire [31:0] \$79 ;
+  reg \$70 ;
+  reg [18:0] \$71 ;
+  reg [7:0] \$72 ;
+  reg \$73 ;
+  reg \$74 ;
+  reg [2:0] \$75 ;
+  reg \$76 ;
+  reg [31:0] \$77 ;
+  reg [31:0] \$78 ;
+  reg [31:0] \$79 ;
   wire [18:0] \$8 ;
-  wire \$80 ;
-  wire [31:0] \$81 ;
-  wire [31:0] \$82 ;
-  wire \$83 ;
-  wire [31:0] \$84 ;
-  wire [31:0] \$85 ;
-  wire \$86 ;
-  wire [31:0] \$87 ;
-  wire [31:0] \$88 ;
-  wire \$89 ;
+  reg [31:0] \$80 ;
+  reg [31:0] \$81 ;
+  reg [31:0] \$82 ;
+  reg [31:0] \$83 ;
+  reg [31:0] \$84 ;
   wire [19:0] \$9 ;
-  wire [31:0] \$90 ;
-  wire [31:0] \$91 ;
-  wire \$92 ;
-  wire [31:0] \$93 ;
-  wire [31:0] \$94 ;
-  wire \$95 ;
-  wire [31:0] \$96 ;
-  wire [31:0] \$97 ;
-  wire \$98 ;
-  wire [31:0] \$99 ;
   reg \$signal  = 1'h0;
-  reg \$signal$24  = 1'h0;
+  reg \$signal$26  = 1'h0;
   wire [2:0] c;
   input clk;
   wire clk;
@@ -18585,38 +18253,24 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.col3_unit0 (rst, i_hand, i_hand_valid
   wire [1:0] \i_zero[0] ;
   reg [2:0] index;
   wire [18:0] num;
-  reg [2:0] o_index = 3'h0;
-  reg o_valid = 1'h0;
-  output [31:0] o_y;
-  reg [31:0] o_y = 32'd0;
-  wire [31:0] \o_y[0] ;
-  reg out1_done = 1'h0;
-  wire out1_enter;
-  reg [2:0] out1_row = 3'h0;
-  reg out2_done = 1'h0;
-  wire out2_enter;
-  reg [2:0] out2_row = 3'h0;
-  reg out3_done = 1'h0;
-  wire out3_enter;
-  reg [2:0] out3_row = 3'h0;
-  reg out4_done = 1'h0;
-  wire out4_enter;
-  reg [2:0] out4_row = 3'h0;
-  reg out5_done = 1'h0;
-  wire out5_enter;
-  reg [2:0] out5_row = 3'h0;
-  reg out6_done = 1'h0;
-  wire out6_enter;
-  reg [2:0] out6_row = 3'h0;
-  reg out7_done = 1'h0;
-  wire out7_enter;
-  reg [2:0] out7_row = 3'h0;
-  reg out8_done = 1'h0;
-  wire out8_enter;
-  reg [2:0] out8_row = 3'h0;
-  reg out9_done = 1'h0;
-  wire out9_enter;
-  reg [2:0] out9_row = 3'h0;
+  output [255:0] o_acc;
+  wire [255:0] o_acc;
+  wire [31:0] \o_acc[0] ;
+  wire [31:0] \o_acc[0][0] ;
+  wire [31:0] \o_acc[1] ;
+  wire [31:0] \o_acc[1][0] ;
+  wire [31:0] \o_acc[2] ;
+  wire [31:0] \o_acc[2][0] ;
+  wire [31:0] \o_acc[3] ;
+  wire [31:0] \o_acc[3][0] ;
+  wire [31:0] \o_acc[4] ;
+  wire [31:0] \o_acc[4][0] ;
+  wire [31:0] \o_acc[5] ;
+  wire [31:0] \o_acc[5][0] ;
+  wire [31:0] \o_acc[6] ;
+  wire [31:0] \o_acc[6][0] ;
+  wire [31:0] \o_acc[7] ;
+  wire [31:0] \o_acc[7][0] ;
   input rst;
   wire rst;
   reg [18:0] s2_d = 19'h00000;
@@ -18634,16 +18288,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.col3_unit0 (rst, i_hand, i_hand_valid
   reg [31:0] y6 = 32'd0;
   reg [31:0] y7 = 32'd0;
   wire [31:0] y_base;
-  reg [31:0] y_out;
-  assign corr_uint2 = 2'h3 - \$1 ;
-  assign \$3  = corr_uint2[0] ? \$2  : 17'h00000;
-  assign \$5  = corr_uint2[1] ? \$4  : 17'h00000;
-  assign \$6  = $signed(\$3 ) + $signed(\$5 );
-  assign \$8  = corr_uint2[2] ? \$7  : 19'h00000;
-  assign \$9  = - $signed(\$8 );
-  assign \$10  = $signed(\$6 ) + $signed(\$9 );
-  assign \$11  = $signed(hand[16:0]) + $signed(\$10 );
-  assign \$13  = ! s2_index;
   assign \$14  = \$13  ? y0 : 32'd0;
   assign \$15  = s2_index == 1'h1;
   assign \$16  = \$15  ? y1 : 32'd0;
@@ -18683,121 +18327,55 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.col3_unit0 (rst, i_hand, i_hand_valid
   assign \$57  = $signed(\$51 ) + $signed(\$56 );
   assign \$58  = $signed(\$46 ) + $signed(\$57 );
   assign \$59  = $signed(\$35 ) + $signed(\$58 );
-  assign \$60  = \$signal$24  & s2_last;
-  assign \$62  = \$signal$24  & s2_last;
-  assign \$64  = \$signal$24  & s2_last;
-  assign \$66  = \$signal$24  & s2_last;
-  assign \$68  = \$signal$24  & s2_last;
-  assign \$70  = \$signal$24  & s2_last;
-  assign \$72  = \$signal$24  & s2_last;
-  assign \$74  = \$signal$24  & s2_last;
-  assign \$76  = \$signal$24  & s2_last;
-  assign \$78  = ! out1_row;
-  assign \$79  = \$78  ? y0 : 32'd0;
-  assign \$80  = out1_row == 1'h1;
-  assign \$81  = \$80  ? y1 : 32'd0;
-  assign \$82  = \$79  | \$81 ;
-  assign \$83  = out1_row == 2'h2;
-  assign \$84  = \$83  ? y2 : 32'd0;
-  assign \$85  = \$82  | \$84 ;
-  assign \$86  = out1_row == 2'h3;
-  assign \$87  = \$86  ? y3 : 32'd0;
-  assign \$88  = \$85  | \$87 ;
-  assign \$89  = out1_row == 3'h4;
-  assign \$90  = \$89  ? y4 : 32'd0;
-  assign \$91  = \$88  | \$90 ;
-  assign \$92  = out1_row == 3'h5;
-  assign \$93  = \$92  ? y5 : 32'd0;
-  assign \$94  = \$91  | \$93 ;
-  assign \$95  = out1_row == 3'h6;
-  assign \$96  = \$95  ? y6 : 32'd0;
-  assign \$97  = \$94  | \$96 ;
-  assign \$98  = out1_row == 3'h7;
-  assign \$99  = \$98  ? y7 : 32'd0;
-  assign \$100  = \$97  | \$99 ;
-  assign \$101  = | i_hand_valid;
-  assign \$102  = | i_hand_valid;
-  assign \$103  = ! s2_index;
-  assign \$104  = s2_index == 1'h1;
-  assign \$105  = s2_index == 2'h2;
-  assign \$106  = s2_index == 2'h3;
-  assign \$107  = s2_index == 3'h4;
-  assign \$108  = s2_index == 3'h5;
-  assign \$109  = s2_index == 3'h6;
-  assign \$110  = s2_index == 3'h7;
-  assign \$128  = out9_enter ? s2_index : 3'h0;
+  assign \$60  = | i_hand_valid;
+  assign \$61  = | i_hand_valid;
+  assign \$62  = ! s2_index;
+  assign \$63  = s2_index == 1'h1;
+  assign \$64  = s2_index == 2'h2;
+  assign \$65  = s2_index == 2'h3;
+  assign \$66  = s2_index == 3'h4;
+  assign \$67  = s2_index == 3'h5;
+  assign \$68  = s2_index == 3'h6;
+  assign \$69  = s2_index == 3'h7;
   always @(posedge clk)
-    \$signal$24  <= \$130 ;
+    \$signal$26  <= \$70 ;
   always @(posedge clk)
-    s2_d <= \$131 ;
+    s2_d <= \$71 ;
   always @(posedge clk)
-    s2_scale <= \$132 ;
+    s2_scale <= \$72 ;
   always @(posedge clk)
-    \$signal  <= \$133 ;
+    \$signal  <= \$73 ;
   always @(posedge clk)
-    s2_last <= \$134 ;
+    s2_last <= \$74 ;
   always @(posedge clk)
-    s2_index <= \$135 ;
+    s2_index <= \$75 ;
   always @(posedge clk)
-    s2_dtype <= \$136 ;
+    s2_dtype <= \$76 ;
   always @(posedge clk)
-    y0 <= \$137 ;
+    y0 <= \$77 ;
   always @(posedge clk)
-    y1 <= \$138 ;
+    y1 <= \$78 ;
   always @(posedge clk)
-    y2 <= \$139 ;
+    y2 <= \$79 ;
   always @(posedge clk)
-    y3 <= \$140 ;
+    y3 <= \$80 ;
   always @(posedge clk)
-    y4 <= \$141 ;
+    y4 <= \$81 ;
   always @(posedge clk)
-    y5 <= \$142 ;
+    y5 <= \$82 ;
   always @(posedge clk)
-    y6 <= \$143 ;
+    y6 <= \$83 ;
   always @(posedge clk)
-    y7 <= \$144 ;
-  always @(posedge clk)
-    out1_done <= \$145 ;
-  always @(posedge clk)
-    out1_row <= \$146 ;
-  always @(posedge clk)
-    out2_done <= \$147 ;
-  always @(posedge clk)
-    out2_row <= \$148 ;
-  always @(posedge clk)
-    out3_done <= \$149 ;
-  always @(posedge clk)
-    out3_row <= \$150 ;
-  always @(posedge clk)
-    out4_done <= \$151 ;
-  always @(posedge clk)
-    out4_row <= \$152 ;
-  always @(posedge clk)
-    out5_done <= \$153 ;
-  always @(posedge clk)
-    out5_row <= \$154 ;
-  always @(posedge clk)
-    out6_done <= \$155 ;
-  always @(posedge clk)
-    out6_row <= \$156 ;
-  always @(posedge clk)
-    out7_done <= \$157 ;
-  always @(posedge clk)
-    out7_row <= \$158 ;
-  always @(posedge clk)
-    out8_done <= \$159 ;
-  always @(posedge clk)
-    out8_row <= \$160 ;
-  always @(posedge clk)
-    out9_done <= \$161 ;
-  always @(posedge clk)
-    out9_row <= \$162 ;
-  always @(posedge clk)
-    o_valid <= \$163 ;
-  always @(posedge clk)
-    o_y <= \$164 ;
-  always @(posedge clk)
-    o_index <= \$165 ;
+    y7 <= \$84 ;
+  assign corr_uint2 = 2'h3 - \$1 ;
+  assign \$3  = corr_uint2[0] ? \$2  : 17'h00000;
+  assign \$5  = corr_uint2[1] ? \$4  : 17'h00000;
+  assign \$6  = $signed(\$3 ) + $signed(\$5 );
+  assign \$8  = corr_uint2[2] ? \$7  : 19'h00000;
+  assign \$9  = - $signed(\$8 );
+  assign \$10  = $signed(\$6 ) + $signed(\$9 );
+  assign \$11  = $signed(hand[16:0]) + $signed(\$10 );
+  assign \$13  = ! s2_index;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
     hand = 35'h000000000;
@@ -18856,325 +18434,165 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.col3_unit0 (rst, i_hand, i_hand_valid
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    y_out = 32'd0;
-    if (out1_done) begin
-      y_out = \$100 ;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$130  = \$101 ;
+    \$70  = \$60 ;
     if (rst) begin
-      \$130  = 1'h0;
+      \$70  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$131  = s2_d;
-    if (\$102 ) begin
-      \$131  = d;
+    \$71  = s2_d;
+    if (\$61 ) begin
+      \$71  = d;
     end
     if (rst) begin
-      \$131  = 19'h00000;
+      \$71  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$132  = s2_scale;
-    if (\$102 ) begin
-      \$132  = i_scale;
+    \$72  = s2_scale;
+    if (\$61 ) begin
+      \$72  = i_scale;
     end
     if (rst) begin
-      \$132  = 8'h00;
+      \$72  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$133  = \$signal ;
-    if (\$102 ) begin
-      \$133  = hand[33];
+    \$73  = \$signal ;
+    if (\$61 ) begin
+      \$73  = hand[33];
     end
     if (rst) begin
-      \$133  = 1'h0;
+      \$73  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$134  = s2_last;
-    if (\$102 ) begin
-      \$134  = hand[34];
+    \$74  = s2_last;
+    if (\$61 ) begin
+      \$74  = hand[34];
     end
     if (rst) begin
-      \$134  = 1'h0;
+      \$74  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$135  = s2_index;
-    if (\$102 ) begin
-      \$135  = index;
+    \$75  = s2_index;
+    if (\$61 ) begin
+      \$75  = index;
     end
     if (rst) begin
-      \$135  = 3'h0;
+      \$75  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$136  = s2_dtype;
-    if (\$102 ) begin
-      \$136  = 1'h0;
+    \$76  = s2_dtype;
+    if (\$61 ) begin
+      \$76  = 1'h0;
     end
     if (rst) begin
-      \$136  = 1'h0;
+      \$76  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$137  = y0;
-    if (\$signal$24 ) begin
-      if (\$103 ) begin
-        \$137  = \$59 [31:0];
+    \$77  = y0;
+    if (\$signal$26 ) begin
+      if (\$62 ) begin
+        \$77  = \$59 [31:0];
       end
     end
     if (rst) begin
-      \$137  = 32'd0;
+      \$77  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$138  = y1;
-    if (\$signal$24 ) begin
-      if (\$104 ) begin
-        \$138  = \$59 [31:0];
+    \$78  = y1;
+    if (\$signal$26 ) begin
+      if (\$63 ) begin
+        \$78  = \$59 [31:0];
       end
     end
     if (rst) begin
-      \$138  = 32'd0;
+      \$78  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$139  = y2;
-    if (\$signal$24 ) begin
-      if (\$105 ) begin
-        \$139  = \$59 [31:0];
+    \$79  = y2;
+    if (\$signal$26 ) begin
+      if (\$64 ) begin
+        \$79  = \$59 [31:0];
       end
     end
     if (rst) begin
-      \$139  = 32'd0;
+      \$79  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$140  = y3;
-    if (\$signal$24 ) begin
-      if (\$106 ) begin
-        \$140  = \$59 [31:0];
+    \$80  = y3;
+    if (\$signal$26 ) begin
+      if (\$65 ) begin
+        \$80  = \$59 [31:0];
       end
     end
     if (rst) begin
-      \$140  = 32'd0;
+      \$80  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$141  = y4;
-    if (\$signal$24 ) begin
-      if (\$107 ) begin
-        \$141  = \$59 [31:0];
+    \$81  = y4;
+    if (\$signal$26 ) begin
+      if (\$66 ) begin
+        \$81  = \$59 [31:0];
       end
     end
     if (rst) begin
-      \$141  = 32'd0;
+      \$81  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$142  = y5;
-    if (\$signal$24 ) begin
-      if (\$108 ) begin
-        \$142  = \$59 [31:0];
+    \$82  = y5;
+    if (\$signal$26 ) begin
+      if (\$67 ) begin
+        \$82  = \$59 [31:0];
       end
     end
     if (rst) begin
-      \$142  = 32'd0;
+      \$82  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$143  = y6;
-    if (\$signal$24 ) begin
-      if (\$109 ) begin
-        \$143  = \$59 [31:0];
+    \$83  = y6;
+    if (\$signal$26 ) begin
+      if (\$68 ) begin
+        \$83  = \$59 [31:0];
       end
     end
     if (rst) begin
-      \$143  = 32'd0;
+      \$83  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$144  = y7;
-    if (\$signal$24 ) begin
-      if (\$110 ) begin
-        \$144  = \$59 [31:0];
+    \$84  = y7;
+    if (\$signal$26 ) begin
+      if (\$69 ) begin
+        \$84  = \$59 [31:0];
       end
     end
     if (rst) begin
-      \$144  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$145  = \$111 ;
-    if (rst) begin
-      \$145  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$146  = \$112 ;
-    if (rst) begin
-      \$146  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$147  = \$113 ;
-    if (rst) begin
-      \$147  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$148  = \$114 ;
-    if (rst) begin
-      \$148  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$149  = \$115 ;
-    if (rst) begin
-      \$149  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$150  = \$116 ;
-    if (rst) begin
-      \$150  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$151  = \$117 ;
-    if (rst) begin
-      \$151  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$152  = \$118 ;
-    if (rst) begin
-      \$152  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$153  = \$119 ;
-    if (rst) begin
-      \$153  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$154  = \$120 ;
-    if (rst) begin
-      \$154  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$155  = \$121 ;
-    if (rst) begin
-      \$155  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$156  = \$122 ;
-    if (rst) begin
-      \$156  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$157  = \$123 ;
-    if (rst) begin
-      \$157  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$158  = \$124 ;
-    if (rst) begin
-      \$158  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$159  = \$125 ;
-    if (rst) begin
-      \$159  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$160  = \$126 ;
-    if (rst) begin
-      \$160  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$161  = \$127 ;
-    if (rst) begin
-      \$161  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$162  = \$128 ;
-    if (rst) begin
-      \$162  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$163  = \$129 ;
-    if (rst) begin
-      \$163  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$164  = o_y;
-    if (out1_done) begin
-      \$164  = y_out;
-    end
-    if (rst) begin
-      \$164  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$165  = o_index;
-    if (out1_done) begin
-      \$165  = out1_row;
-    end
-    if (rst) begin
-      \$165  = 3'h0;
+      \$84  = 32'd0;
     end
   end
   assign c = corr_uint2[2:0];
@@ -19225,8 +18643,31 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.col3_unit0 (rst, i_hand, i_hand_valid
   assign \i_hand[7].first  = i_hand[278];
   assign \i_hand[7].last  = i_hand[279];
   assign \i_zero[0]  = i_zero;
+  assign \o_acc[0]  = o_acc[31:0];
+  assign \o_acc[0][0]  = o_acc[31:0];
+  assign \o_acc[1]  = o_acc[63:32];
+  assign \o_acc[1][0]  = o_acc[63:32];
+  assign \o_acc[2]  = o_acc[95:64];
+  assign \o_acc[2][0]  = o_acc[95:64];
+  assign \o_acc[3]  = o_acc[127:96];
+  assign \o_acc[3][0]  = o_acc[127:96];
+  assign \o_acc[4]  = o_acc[159:128];
+  assign \o_acc[4][0]  = o_acc[159:128];
+  assign \o_acc[5]  = o_acc[191:160];
+  assign \o_acc[5][0]  = o_acc[191:160];
+  assign \o_acc[6]  = o_acc[223:192];
+  assign \o_acc[6][0]  = o_acc[223:192];
+  assign \o_acc[7]  = o_acc[255:224];
+  assign \o_acc[7][0]  = o_acc[255:224];
   assign \i_scale[0]  = i_scale;
-  assign \o_y[0]  = o_y;
+  assign o_acc[255:224] = y7;
+  assign o_acc[223:192] = y6;
+  assign o_acc[191:160] = y5;
+  assign o_acc[159:128] = y4;
+  assign o_acc[127:96] = y3;
+  assign o_acc[95:64] = y2;
+  assign o_acc[63:32] = y1;
+  assign o_acc[31:0] = y0;
   assign \$1  = { i_zero, 1'h0 };
   assign \$2  = { hand[32], hand[32:17] };
   assign \$4  = { hand[32:17], 1'h0 };
@@ -19241,120 +18682,18 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.col3_unit0 (rst, i_hand, i_hand_valid
   assign \$49  = { s2_d[18], s2_d[18], s2_d, 5'h00 };
   assign \$52  = { s2_d[18], s2_d, 6'h00 };
   assign \$54  = { s2_d, 7'h00 };
-  assign \$61  = 1'h0;
-  assign out1_enter = 1'h0;
-  assign \$63  = 1'h0;
-  assign out2_enter = 1'h0;
-  assign \$65  = 1'h0;
-  assign out3_enter = 1'h0;
-  assign \$67  = 1'h0;
-  assign out4_enter = 1'h0;
-  assign \$69  = 1'h0;
-  assign out5_enter = 1'h0;
-  assign \$71  = 1'h0;
-  assign out6_enter = 1'h0;
-  assign \$73  = 1'h0;
-  assign out7_enter = 1'h0;
-  assign \$75  = 1'h0;
-  assign out8_enter = 1'h0;
-  assign \$77  = 1'h1;
-  assign out9_enter = \$76 ;
-  assign \$111  = out2_done;
-  assign \$112  = out2_row;
-  assign \$113  = out3_done;
-  assign \$114  = out3_row;
-  assign \$115  = out4_done;
-  assign \$116  = out4_row;
-  assign \$117  = out5_done;
-  assign \$118  = out5_row;
-  assign \$119  = out6_done;
-  assign \$120  = out6_row;
-  assign \$121  = out7_done;
-  assign \$122  = out7_row;
-  assign \$123  = out8_done;
-  assign \$124  = out8_row;
-  assign \$125  = out9_done;
-  assign \$126  = out9_row;
-  assign \$127  = \$76 ;
-  assign \$129  = out1_done;
 endmodule
 
-module \array_lut_w2_a8_os_8x8_shared.mesh.col4_unit0 (rst, i_hand, i_hand_valid, i_scale, i_zero, o_y, clk);
+module \array_lut_w2_a8_os_8x8_shared.mesh.col4_unit0 (rst, i_hand, i_hand_valid, i_scale, i_zero, o_acc, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$7  = 0;
   wire [2:0] \$1 ;
   wire [20:0] \$10 ;
-  wire [31:0] \$100 ;
-  wire \$101 ;
-  wire \$102 ;
-  wire \$103 ;
-  wire \$104 ;
-  wire \$105 ;
-  wire \$106 ;
-  wire \$107 ;
-  wire \$108 ;
-  wire \$109 ;
   wire [21:0] \$11 ;
-  wire \$110 ;
-  wire \$111 ;
-  wire [2:0] \$112 ;
-  wire \$113 ;
-  wire [2:0] \$114 ;
-  wire \$115 ;
-  wire [2:0] \$116 ;
-  wire \$117 ;
-  wire [2:0] \$118 ;
-  wire \$119 ;
   wire [18:0] \$12 ;
-  wire [2:0] \$120 ;
-  wire \$121 ;
-  wire [2:0] \$122 ;
-  wire \$123 ;
-  wire [2:0] \$124 ;
-  wire \$125 ;
-  wire [2:0] \$126 ;
-  wire \$127 ;
-  wire [2:0] \$128 ;
-  wire \$129 ;
   wire \$13 ;
-  reg \$130 ;
-  reg [18:0] \$131 ;
-  reg [7:0] \$132 ;
-  reg \$133 ;
-  reg \$134 ;
-  reg [2:0] \$135 ;
-  reg \$136 ;
-  reg [31:0] \$137 ;
-  reg [31:0] \$138 ;
-  reg [31:0] \$139 ;
   wire [31:0] \$14 ;
-  reg [31:0] \$140 ;
-  reg [31:0] \$141 ;
-  reg [31:0] \$142 ;
-  reg [31:0] \$143 ;
-  reg [31:0] \$144 ;
-  reg \$145 ;
-  reg [2:0] \$146 ;
-  reg \$147 ;
-  reg [2:0] \$148 ;
-  reg \$149 ;
   wire \$15 ;
-  reg [2:0] \$150 ;
-  reg \$151 ;
-  reg [2:0] \$152 ;
-  reg \$153 ;
-  reg [2:0] \$154 ;
-  reg \$155 ;
-  reg [2:0] \$156 ;
-  reg \$157 ;
-  reg [2:0] \$158 ;
-  reg \$159 ;
   wire [31:0] \$16 ;
-  reg [2:0] \$160 ;
-  reg \$161 ;
-  reg [2:0] \$162 ;
-  reg \$163 ;
-  reg [31:0] \$164 ;
-  reg [2:0] \$165 ;
   wire [31:0] \$17 ;
   wire \$18 ;
   wire [31:0] \$19 ;
@@ -19414,40 +18753,25 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.col4_unit0 (rst, i_hand, i_hand_valid
   wire \$68 ;
   wire \$69 ;
   wire [18:0] \$7 ;
-  wire \$70 ;
-  wire \$71 ;
-  wire \$72 ;
-  wire \$73 ;
-  wire \$74 ;
-  wire \$75 ;
-  wire \$76 ;
-  wire \$77 ;
-  wire \$78 ;
-  wire [31:0] \$79 ;
+  reg \$70 ;
+  reg [18:0] \$71 ;
+  reg [7:0] \$72 ;
+  reg \$73 ;
+  reg \$74 ;
+  reg [2:0] \$75 ;
+  reg \$76 ;
+  reg [31:0] \$77 ;
+  reg [31:0] \$78 ;
+  reg [31:0] \$79 ;
   wire [18:0] \$8 ;
-  wire \$80 ;
-  wire [31:0] \$81 ;
-  wire [31:0] \$82 ;
-  wire \$83 ;
-  wire [31:0] \$84 ;
-  wire [31:0] \$85 ;
-  wire \$86 ;
-  wire [31:0] \$87 ;
-  wire [31:0] \$88 ;
-  wire \$89 ;
+  reg [31:0] \$80 ;
+  reg [31:0] \$81 ;
+  reg [31:0] \$82 ;
+  reg [31:0] \$83 ;
+  reg [31:0] \$84 ;
   wire [19:0] \$9 ;
-  wire [31:0] \$90 ;
-  wire [31:0] \$91 ;
-  wire \$92 ;
-  wire [31:0] \$93 ;
-  wire [31:0] \$94 ;
-  wire \$95 ;
-  wire [31:0] \$96 ;
-  wire [31:0] \$97 ;
-  wire \$98 ;
-  wire [31:0] \$99 ;
   reg \$signal  = 1'h0;
-  reg \$signal$24  = 1'h0;
+  reg \$signal$26  = 1'h0;
   wire [2:0] c;
   input clk;
   wire clk;
@@ -19510,38 +18834,24 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.col4_unit0 (rst, i_hand, i_hand_valid
   wire [1:0] \i_zero[0] ;
   reg [2:0] index;
   wire [18:0] num;
-  reg [2:0] o_index = 3'h0;
-  reg o_valid = 1'h0;
-  output [31:0] o_y;
-  reg [31:0] o_y = 32'd0;
-  wire [31:0] \o_y[0] ;
-  reg out1_done = 1'h0;
-  wire out1_enter;
-  reg [2:0] out1_row = 3'h0;
-  reg out2_done = 1'h0;
-  wire out2_enter;
-  reg [2:0] out2_row = 3'h0;
-  reg out3_done = 1'h0;
-  wire out3_enter;
-  reg [2:0] out3_row = 3'h0;
-  reg out4_done = 1'h0;
-  wire out4_enter;
-  reg [2:0] out4_row = 3'h0;
-  reg out5_done = 1'h0;
-  wire out5_enter;
-  reg [2:0] out5_row = 3'h0;
-  reg out6_done = 1'h0;
-  wire out6_enter;
-  reg [2:0] out6_row = 3'h0;
-  reg out7_done = 1'h0;
-  wire out7_enter;
-  reg [2:0] out7_row = 3'h0;
-  reg out8_done = 1'h0;
-  wire out8_enter;
-  reg [2:0] out8_row = 3'h0;
-  reg out9_done = 1'h0;
-  wire out9_enter;
-  reg [2:0] out9_row = 3'h0;
+  output [255:0] o_acc;
+  wire [255:0] o_acc;
+  wire [31:0] \o_acc[0] ;
+  wire [31:0] \o_acc[0][0] ;
+  wire [31:0] \o_acc[1] ;
+  wire [31:0] \o_acc[1][0] ;
+  wire [31:0] \o_acc[2] ;
+  wire [31:0] \o_acc[2][0] ;
+  wire [31:0] \o_acc[3] ;
+  wire [31:0] \o_acc[3][0] ;
+  wire [31:0] \o_acc[4] ;
+  wire [31:0] \o_acc[4][0] ;
+  wire [31:0] \o_acc[5] ;
+  wire [31:0] \o_acc[5][0] ;
+  wire [31:0] \o_acc[6] ;
+  wire [31:0] \o_acc[6][0] ;
+  wire [31:0] \o_acc[7] ;
+  wire [31:0] \o_acc[7][0] ;
   input rst;
   wire rst;
   reg [18:0] s2_d = 19'h00000;
@@ -19559,16 +18869,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.col4_unit0 (rst, i_hand, i_hand_valid
   reg [31:0] y6 = 32'd0;
   reg [31:0] y7 = 32'd0;
   wire [31:0] y_base;
-  reg [31:0] y_out;
-  assign corr_uint2 = 2'h3 - \$1 ;
-  assign \$3  = corr_uint2[0] ? \$2  : 17'h00000;
-  assign \$5  = corr_uint2[1] ? \$4  : 17'h00000;
-  assign \$6  = $signed(\$3 ) + $signed(\$5 );
-  assign \$8  = corr_uint2[2] ? \$7  : 19'h00000;
-  assign \$9  = - $signed(\$8 );
-  assign \$10  = $signed(\$6 ) + $signed(\$9 );
-  assign \$11  = $signed(hand[16:0]) + $signed(\$10 );
-  assign \$13  = ! s2_index;
   assign \$14  = \$13  ? y0 : 32'd0;
   assign \$15  = s2_index == 1'h1;
   assign \$16  = \$15  ? y1 : 32'd0;
@@ -19608,121 +18908,55 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.col4_unit0 (rst, i_hand, i_hand_valid
   assign \$57  = $signed(\$51 ) + $signed(\$56 );
   assign \$58  = $signed(\$46 ) + $signed(\$57 );
   assign \$59  = $signed(\$35 ) + $signed(\$58 );
-  assign \$60  = \$signal$24  & s2_last;
-  assign \$62  = \$signal$24  & s2_last;
-  assign \$64  = \$signal$24  & s2_last;
-  assign \$66  = \$signal$24  & s2_last;
-  assign \$68  = \$signal$24  & s2_last;
-  assign \$70  = \$signal$24  & s2_last;
-  assign \$72  = \$signal$24  & s2_last;
-  assign \$74  = \$signal$24  & s2_last;
-  assign \$76  = \$signal$24  & s2_last;
-  assign \$78  = ! out1_row;
-  assign \$79  = \$78  ? y0 : 32'd0;
-  assign \$80  = out1_row == 1'h1;
-  assign \$81  = \$80  ? y1 : 32'd0;
-  assign \$82  = \$79  | \$81 ;
-  assign \$83  = out1_row == 2'h2;
-  assign \$84  = \$83  ? y2 : 32'd0;
-  assign \$85  = \$82  | \$84 ;
-  assign \$86  = out1_row == 2'h3;
-  assign \$87  = \$86  ? y3 : 32'd0;
-  assign \$88  = \$85  | \$87 ;
-  assign \$89  = out1_row == 3'h4;
-  assign \$90  = \$89  ? y4 : 32'd0;
-  assign \$91  = \$88  | \$90 ;
-  assign \$92  = out1_row == 3'h5;
-  assign \$93  = \$92  ? y5 : 32'd0;
-  assign \$94  = \$91  | \$93 ;
-  assign \$95  = out1_row == 3'h6;
-  assign \$96  = \$95  ? y6 : 32'd0;
-  assign \$97  = \$94  | \$96 ;
-  assign \$98  = out1_row == 3'h7;
-  assign \$99  = \$98  ? y7 : 32'd0;
-  assign \$100  = \$97  | \$99 ;
-  assign \$101  = | i_hand_valid;
-  assign \$102  = | i_hand_valid;
-  assign \$103  = ! s2_index;
-  assign \$104  = s2_index == 1'h1;
-  assign \$105  = s2_index == 2'h2;
-  assign \$106  = s2_index == 2'h3;
-  assign \$107  = s2_index == 3'h4;
-  assign \$108  = s2_index == 3'h5;
-  assign \$109  = s2_index == 3'h6;
-  assign \$110  = s2_index == 3'h7;
-  assign \$128  = out9_enter ? s2_index : 3'h0;
+  assign \$60  = | i_hand_valid;
+  assign \$61  = | i_hand_valid;
+  assign \$62  = ! s2_index;
+  assign \$63  = s2_index == 1'h1;
+  assign \$64  = s2_index == 2'h2;
+  assign \$65  = s2_index == 2'h3;
+  assign \$66  = s2_index == 3'h4;
+  assign \$67  = s2_index == 3'h5;
+  assign \$68  = s2_index == 3'h6;
+  assign \$69  = s2_index == 3'h7;
   always @(posedge clk)
-    \$signal$24  <= \$130 ;
+    \$signal$26  <= \$70 ;
   always @(posedge clk)
-    s2_d <= \$131 ;
+    s2_d <= \$71 ;
   always @(posedge clk)
-    s2_scale <= \$132 ;
+    s2_scale <= \$72 ;
   always @(posedge clk)
-    \$signal  <= \$133 ;
+    \$signal  <= \$73 ;
   always @(posedge clk)
-    s2_last <= \$134 ;
+    s2_last <= \$74 ;
   always @(posedge clk)
-    s2_index <= \$135 ;
+    s2_index <= \$75 ;
   always @(posedge clk)
-    s2_dtype <= \$136 ;
+    s2_dtype <= \$76 ;
   always @(posedge clk)
-    y0 <= \$137 ;
+    y0 <= \$77 ;
   always @(posedge clk)
-    y1 <= \$138 ;
+    y1 <= \$78 ;
   always @(posedge clk)
-    y2 <= \$139 ;
+    y2 <= \$79 ;
   always @(posedge clk)
-    y3 <= \$140 ;
+    y3 <= \$80 ;
   always @(posedge clk)
-    y4 <= \$141 ;
+    y4 <= \$81 ;
   always @(posedge clk)
-    y5 <= \$142 ;
+    y5 <= \$82 ;
   always @(posedge clk)
-    y6 <= \$143 ;
+    y6 <= \$83 ;
   always @(posedge clk)
-    y7 <= \$144 ;
-  always @(posedge clk)
-    out1_done <= \$145 ;
-  always @(posedge clk)
-    out1_row <= \$146 ;
-  always @(posedge clk)
-    out2_done <= \$147 ;
-  always @(posedge clk)
-    out2_row <= \$148 ;
-  always @(posedge clk)
-    out3_done <= \$149 ;
-  always @(posedge clk)
-    out3_row <= \$150 ;
-  always @(posedge clk)
-    out4_done <= \$151 ;
-  always @(posedge clk)
-    out4_row <= \$152 ;
-  always @(posedge clk)
-    out5_done <= \$153 ;
-  always @(posedge clk)
-    out5_row <= \$154 ;
-  always @(posedge clk)
-    out6_done <= \$155 ;
-  always @(posedge clk)
-    out6_row <= \$156 ;
-  always @(posedge clk)
-    out7_done <= \$157 ;
-  always @(posedge clk)
-    out7_row <= \$158 ;
-  always @(posedge clk)
-    out8_done <= \$159 ;
-  always @(posedge clk)
-    out8_row <= \$160 ;
-  always @(posedge clk)
-    out9_done <= \$161 ;
-  always @(posedge clk)
-    out9_row <= \$162 ;
-  always @(posedge clk)
-    o_valid <= \$163 ;
-  always @(posedge clk)
-    o_y <= \$164 ;
-  always @(posedge clk)
-    o_index <= \$165 ;
+    y7 <= \$84 ;
+  assign corr_uint2 = 2'h3 - \$1 ;
+  assign \$3  = corr_uint2[0] ? \$2  : 17'h00000;
+  assign \$5  = corr_uint2[1] ? \$4  : 17'h00000;
+  assign \$6  = $signed(\$3 ) + $signed(\$5 );
+  assign \$8  = corr_uint2[2] ? \$7  : 19'h00000;
+  assign \$9  = - $signed(\$8 );
+  assign \$10  = $signed(\$6 ) + $signed(\$9 );
+  assign \$11  = $signed(hand[16:0]) + $signed(\$10 );
+  assign \$13  = ! s2_index;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
     hand = 35'h000000000;
@@ -19781,325 +19015,165 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.col4_unit0 (rst, i_hand, i_hand_valid
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    y_out = 32'd0;
-    if (out1_done) begin
-      y_out = \$100 ;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$130  = \$101 ;
+    \$70  = \$60 ;
     if (rst) begin
-      \$130  = 1'h0;
+      \$70  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$131  = s2_d;
-    if (\$102 ) begin
-      \$131  = d;
+    \$71  = s2_d;
+    if (\$61 ) begin
+      \$71  = d;
     end
     if (rst) begin
-      \$131  = 19'h00000;
+      \$71  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$132  = s2_scale;
-    if (\$102 ) begin
-      \$132  = i_scale;
+    \$72  = s2_scale;
+    if (\$61 ) begin
+      \$72  = i_scale;
     end
     if (rst) begin
-      \$132  = 8'h00;
+      \$72  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$133  = \$signal ;
-    if (\$102 ) begin
-      \$133  = hand[33];
+    \$73  = \$signal ;
+    if (\$61 ) begin
+      \$73  = hand[33];
     end
     if (rst) begin
-      \$133  = 1'h0;
+      \$73  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$134  = s2_last;
-    if (\$102 ) begin
-      \$134  = hand[34];
+    \$74  = s2_last;
+    if (\$61 ) begin
+      \$74  = hand[34];
     end
     if (rst) begin
-      \$134  = 1'h0;
+      \$74  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$135  = s2_index;
-    if (\$102 ) begin
-      \$135  = index;
+    \$75  = s2_index;
+    if (\$61 ) begin
+      \$75  = index;
     end
     if (rst) begin
-      \$135  = 3'h0;
+      \$75  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$136  = s2_dtype;
-    if (\$102 ) begin
-      \$136  = 1'h0;
+    \$76  = s2_dtype;
+    if (\$61 ) begin
+      \$76  = 1'h0;
     end
     if (rst) begin
-      \$136  = 1'h0;
+      \$76  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$137  = y0;
-    if (\$signal$24 ) begin
-      if (\$103 ) begin
-        \$137  = \$59 [31:0];
+    \$77  = y0;
+    if (\$signal$26 ) begin
+      if (\$62 ) begin
+        \$77  = \$59 [31:0];
       end
     end
     if (rst) begin
-      \$137  = 32'd0;
+      \$77  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$138  = y1;
-    if (\$signal$24 ) begin
-      if (\$104 ) begin
-        \$138  = \$59 [31:0];
+    \$78  = y1;
+    if (\$signal$26 ) begin
+      if (\$63 ) begin
+        \$78  = \$59 [31:0];
       end
     end
     if (rst) begin
-      \$138  = 32'd0;
+      \$78  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$139  = y2;
-    if (\$signal$24 ) begin
-      if (\$105 ) begin
-        \$139  = \$59 [31:0];
+    \$79  = y2;
+    if (\$signal$26 ) begin
+      if (\$64 ) begin
+        \$79  = \$59 [31:0];
       end
     end
     if (rst) begin
-      \$139  = 32'd0;
+      \$79  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$140  = y3;
-    if (\$signal$24 ) begin
-      if (\$106 ) begin
-        \$140  = \$59 [31:0];
+    \$80  = y3;
+    if (\$signal$26 ) begin
+      if (\$65 ) begin
+        \$80  = \$59 [31:0];
       end
     end
     if (rst) begin
-      \$140  = 32'd0;
+      \$80  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$141  = y4;
-    if (\$signal$24 ) begin
-      if (\$107 ) begin
-        \$141  = \$59 [31:0];
+    \$81  = y4;
+    if (\$signal$26 ) begin
+      if (\$66 ) begin
+        \$81  = \$59 [31:0];
       end
     end
     if (rst) begin
-      \$141  = 32'd0;
+      \$81  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$142  = y5;
-    if (\$signal$24 ) begin
-      if (\$108 ) begin
-        \$142  = \$59 [31:0];
+    \$82  = y5;
+    if (\$signal$26 ) begin
+      if (\$67 ) begin
+        \$82  = \$59 [31:0];
       end
     end
     if (rst) begin
-      \$142  = 32'd0;
+      \$82  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$143  = y6;
-    if (\$signal$24 ) begin
-      if (\$109 ) begin
-        \$143  = \$59 [31:0];
+    \$83  = y6;
+    if (\$signal$26 ) begin
+      if (\$68 ) begin
+        \$83  = \$59 [31:0];
       end
     end
     if (rst) begin
-      \$143  = 32'd0;
+      \$83  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$144  = y7;
-    if (\$signal$24 ) begin
-      if (\$110 ) begin
-        \$144  = \$59 [31:0];
+    \$84  = y7;
+    if (\$signal$26 ) begin
+      if (\$69 ) begin
+        \$84  = \$59 [31:0];
       end
     end
     if (rst) begin
-      \$144  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$145  = \$111 ;
-    if (rst) begin
-      \$145  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$146  = \$112 ;
-    if (rst) begin
-      \$146  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$147  = \$113 ;
-    if (rst) begin
-      \$147  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$148  = \$114 ;
-    if (rst) begin
-      \$148  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$149  = \$115 ;
-    if (rst) begin
-      \$149  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$150  = \$116 ;
-    if (rst) begin
-      \$150  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$151  = \$117 ;
-    if (rst) begin
-      \$151  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$152  = \$118 ;
-    if (rst) begin
-      \$152  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$153  = \$119 ;
-    if (rst) begin
-      \$153  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$154  = \$120 ;
-    if (rst) begin
-      \$154  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$155  = \$121 ;
-    if (rst) begin
-      \$155  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$156  = \$122 ;
-    if (rst) begin
-      \$156  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$157  = \$123 ;
-    if (rst) begin
-      \$157  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$158  = \$124 ;
-    if (rst) begin
-      \$158  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$159  = \$125 ;
-    if (rst) begin
-      \$159  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$160  = \$126 ;
-    if (rst) begin
-      \$160  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$161  = \$127 ;
-    if (rst) begin
-      \$161  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$162  = \$128 ;
-    if (rst) begin
-      \$162  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$163  = \$129 ;
-    if (rst) begin
-      \$163  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$164  = o_y;
-    if (out1_done) begin
-      \$164  = y_out;
-    end
-    if (rst) begin
-      \$164  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$165  = o_index;
-    if (out1_done) begin
-      \$165  = out1_row;
-    end
-    if (rst) begin
-      \$165  = 3'h0;
+      \$84  = 32'd0;
     end
   end
   assign c = corr_uint2[2:0];
@@ -20150,8 +19224,31 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.col4_unit0 (rst, i_hand, i_hand_valid
   assign \i_hand[7].first  = i_hand[278];
   assign \i_hand[7].last  = i_hand[279];
   assign \i_zero[0]  = i_zero;
+  assign \o_acc[0]  = o_acc[31:0];
+  assign \o_acc[0][0]  = o_acc[31:0];
+  assign \o_acc[1]  = o_acc[63:32];
+  assign \o_acc[1][0]  = o_acc[63:32];
+  assign \o_acc[2]  = o_acc[95:64];
+  assign \o_acc[2][0]  = o_acc[95:64];
+  assign \o_acc[3]  = o_acc[127:96];
+  assign \o_acc[3][0]  = o_acc[127:96];
+  assign \o_acc[4]  = o_acc[159:128];
+  assign \o_acc[4][0]  = o_acc[159:128];
+  assign \o_acc[5]  = o_acc[191:160];
+  assign \o_acc[5][0]  = o_acc[191:160];
+  assign \o_acc[6]  = o_acc[223:192];
+  assign \o_acc[6][0]  = o_acc[223:192];
+  assign \o_acc[7]  = o_acc[255:224];
+  assign \o_acc[7][0]  = o_acc[255:224];
   assign \i_scale[0]  = i_scale;
-  assign \o_y[0]  = o_y;
+  assign o_acc[255:224] = y7;
+  assign o_acc[223:192] = y6;
+  assign o_acc[191:160] = y5;
+  assign o_acc[159:128] = y4;
+  assign o_acc[127:96] = y3;
+  assign o_acc[95:64] = y2;
+  assign o_acc[63:32] = y1;
+  assign o_acc[31:0] = y0;
   assign \$1  = { i_zero, 1'h0 };
   assign \$2  = { hand[32], hand[32:17] };
   assign \$4  = { hand[32:17], 1'h0 };
@@ -20166,120 +19263,18 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.col4_unit0 (rst, i_hand, i_hand_valid
   assign \$49  = { s2_d[18], s2_d[18], s2_d, 5'h00 };
   assign \$52  = { s2_d[18], s2_d, 6'h00 };
   assign \$54  = { s2_d, 7'h00 };
-  assign \$61  = 1'h0;
-  assign out1_enter = 1'h0;
-  assign \$63  = 1'h0;
-  assign out2_enter = 1'h0;
-  assign \$65  = 1'h0;
-  assign out3_enter = 1'h0;
-  assign \$67  = 1'h0;
-  assign out4_enter = 1'h0;
-  assign \$69  = 1'h0;
-  assign out5_enter = 1'h0;
-  assign \$71  = 1'h0;
-  assign out6_enter = 1'h0;
-  assign \$73  = 1'h0;
-  assign out7_enter = 1'h0;
-  assign \$75  = 1'h0;
-  assign out8_enter = 1'h0;
-  assign \$77  = 1'h1;
-  assign out9_enter = \$76 ;
-  assign \$111  = out2_done;
-  assign \$112  = out2_row;
-  assign \$113  = out3_done;
-  assign \$114  = out3_row;
-  assign \$115  = out4_done;
-  assign \$116  = out4_row;
-  assign \$117  = out5_done;
-  assign \$118  = out5_row;
-  assign \$119  = out6_done;
-  assign \$120  = out6_row;
-  assign \$121  = out7_done;
-  assign \$122  = out7_row;
-  assign \$123  = out8_done;
-  assign \$124  = out8_row;
-  assign \$125  = out9_done;
-  assign \$126  = out9_row;
-  assign \$127  = \$76 ;
-  assign \$129  = out1_done;
 endmodule
 
-module \array_lut_w2_a8_os_8x8_shared.mesh.col5_unit0 (rst, i_hand, i_hand_valid, i_scale, i_zero, o_y, clk);
+module \array_lut_w2_a8_os_8x8_shared.mesh.col5_unit0 (rst, i_hand, i_hand_valid, i_scale, i_zero, o_acc, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$8  = 0;
   wire [2:0] \$1 ;
   wire [20:0] \$10 ;
-  wire [31:0] \$100 ;
-  wire \$101 ;
-  wire \$102 ;
-  wire \$103 ;
-  wire \$104 ;
-  wire \$105 ;
-  wire \$106 ;
-  wire \$107 ;
-  wire \$108 ;
-  wire \$109 ;
   wire [21:0] \$11 ;
-  wire \$110 ;
-  wire \$111 ;
-  wire [2:0] \$112 ;
-  wire \$113 ;
-  wire [2:0] \$114 ;
-  wire \$115 ;
-  wire [2:0] \$116 ;
-  wire \$117 ;
-  wire [2:0] \$118 ;
-  wire \$119 ;
   wire [18:0] \$12 ;
-  wire [2:0] \$120 ;
-  wire \$121 ;
-  wire [2:0] \$122 ;
-  wire \$123 ;
-  wire [2:0] \$124 ;
-  wire \$125 ;
-  wire [2:0] \$126 ;
-  wire \$127 ;
-  wire [2:0] \$128 ;
-  wire \$129 ;
   wire \$13 ;
-  reg \$130 ;
-  reg [18:0] \$131 ;
-  reg [7:0] \$132 ;
-  reg \$133 ;
-  reg \$134 ;
-  reg [2:0] \$135 ;
-  reg \$136 ;
-  reg [31:0] \$137 ;
-  reg [31:0] \$138 ;
-  reg [31:0] \$139 ;
   wire [31:0] \$14 ;
-  reg [31:0] \$140 ;
-  reg [31:0] \$141 ;
-  reg [31:0] \$142 ;
-  reg [31:0] \$143 ;
-  reg [31:0] \$144 ;
-  reg \$145 ;
-  reg [2:0] \$146 ;
-  reg \$147 ;
-  reg [2:0] \$148 ;
-  reg \$149 ;
   wire \$15 ;
-  reg [2:0] \$150 ;
-  reg \$151 ;
-  reg [2:0] \$152 ;
-  reg \$153 ;
-  reg [2:0] \$154 ;
-  reg \$155 ;
-  reg [2:0] \$156 ;
-  reg \$157 ;
-  reg [2:0] \$158 ;
-  reg \$159 ;
   wire [31:0] \$16 ;
-  reg [2:0] \$160 ;
-  reg \$161 ;
-  reg [2:0] \$162 ;
-  reg \$163 ;
-  reg [31:0] \$164 ;
-  reg [2:0] \$165 ;
   wire [31:0] \$17 ;
   wire \$18 ;
   wire [31:0] \$19 ;
@@ -20339,40 +19334,25 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.col5_unit0 (rst, i_hand, i_hand_valid
   wire \$68 ;
   wire \$69 ;
   wire [18:0] \$7 ;
-  wire \$70 ;
-  wire \$71 ;
-  wire \$72 ;
-  wire \$73 ;
-  wire \$74 ;
-  wire \$75 ;
-  wire \$76 ;
-  wire \$77 ;
-  wire \$78 ;
-  wire [31:0] \$79 ;
+  reg \$70 ;
+  reg [18:0] \$71 ;
+  reg [7:0] \$72 ;
+  reg \$73 ;
+  reg \$74 ;
+  reg [2:0] \$75 ;
+  reg \$76 ;
+  reg [31:0] \$77 ;
+  reg [31:0] \$78 ;
+  reg [31:0] \$79 ;
   wire [18:0] \$8 ;
-  wire \$80 ;
-  wire [31:0] \$81 ;
-  wire [31:0] \$82 ;
-  wire \$83 ;
-  wire [31:0] \$84 ;
-  wire [31:0] \$85 ;
-  wire \$86 ;
-  wire [31:0] \$87 ;
-  wire [31:0] \$88 ;
-  wire \$89 ;
+  reg [31:0] \$80 ;
+  reg [31:0] \$81 ;
+  reg [31:0] \$82 ;
+  reg [31:0] \$83 ;
+  reg [31:0] \$84 ;
   wire [19:0] \$9 ;
-  wire [31:0] \$90 ;
-  wire [31:0] \$91 ;
-  wire \$92 ;
-  wire [31:0] \$93 ;
-  wire [31:0] \$94 ;
-  wire \$95 ;
-  wire [31:0] \$96 ;
-  wire [31:0] \$97 ;
-  wire \$98 ;
-  wire [31:0] \$99 ;
   reg \$signal  = 1'h0;
-  reg \$signal$24  = 1'h0;
+  reg \$signal$26  = 1'h0;
   wire [2:0] c;
   input clk;
   wire clk;
@@ -20435,38 +19415,24 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.col5_unit0 (rst, i_hand, i_hand_valid
   wire [1:0] \i_zero[0] ;
   reg [2:0] index;
   wire [18:0] num;
-  reg [2:0] o_index = 3'h0;
-  reg o_valid = 1'h0;
-  output [31:0] o_y;
-  reg [31:0] o_y = 32'd0;
-  wire [31:0] \o_y[0] ;
-  reg out1_done = 1'h0;
-  wire out1_enter;
-  reg [2:0] out1_row = 3'h0;
-  reg out2_done = 1'h0;
-  wire out2_enter;
-  reg [2:0] out2_row = 3'h0;
-  reg out3_done = 1'h0;
-  wire out3_enter;
-  reg [2:0] out3_row = 3'h0;
-  reg out4_done = 1'h0;
-  wire out4_enter;
-  reg [2:0] out4_row = 3'h0;
-  reg out5_done = 1'h0;
-  wire out5_enter;
-  reg [2:0] out5_row = 3'h0;
-  reg out6_done = 1'h0;
-  wire out6_enter;
-  reg [2:0] out6_row = 3'h0;
-  reg out7_done = 1'h0;
-  wire out7_enter;
-  reg [2:0] out7_row = 3'h0;
-  reg out8_done = 1'h0;
-  wire out8_enter;
-  reg [2:0] out8_row = 3'h0;
-  reg out9_done = 1'h0;
-  wire out9_enter;
-  reg [2:0] out9_row = 3'h0;
+  output [255:0] o_acc;
+  wire [255:0] o_acc;
+  wire [31:0] \o_acc[0] ;
+  wire [31:0] \o_acc[0][0] ;
+  wire [31:0] \o_acc[1] ;
+  wire [31:0] \o_acc[1][0] ;
+  wire [31:0] \o_acc[2] ;
+  wire [31:0] \o_acc[2][0] ;
+  wire [31:0] \o_acc[3] ;
+  wire [31:0] \o_acc[3][0] ;
+  wire [31:0] \o_acc[4] ;
+  wire [31:0] \o_acc[4][0] ;
+  wire [31:0] \o_acc[5] ;
+  wire [31:0] \o_acc[5][0] ;
+  wire [31:0] \o_acc[6] ;
+  wire [31:0] \o_acc[6][0] ;
+  wire [31:0] \o_acc[7] ;
+  wire [31:0] \o_acc[7][0] ;
   input rst;
   wire rst;
   reg [18:0] s2_d = 19'h00000;
@@ -20484,16 +19450,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.col5_unit0 (rst, i_hand, i_hand_valid
   reg [31:0] y6 = 32'd0;
   reg [31:0] y7 = 32'd0;
   wire [31:0] y_base;
-  reg [31:0] y_out;
-  assign corr_uint2 = 2'h3 - \$1 ;
-  assign \$3  = corr_uint2[0] ? \$2  : 17'h00000;
-  assign \$5  = corr_uint2[1] ? \$4  : 17'h00000;
-  assign \$6  = $signed(\$3 ) + $signed(\$5 );
-  assign \$8  = corr_uint2[2] ? \$7  : 19'h00000;
-  assign \$9  = - $signed(\$8 );
-  assign \$10  = $signed(\$6 ) + $signed(\$9 );
-  assign \$11  = $signed(hand[16:0]) + $signed(\$10 );
-  assign \$13  = ! s2_index;
   assign \$14  = \$13  ? y0 : 32'd0;
   assign \$15  = s2_index == 1'h1;
   assign \$16  = \$15  ? y1 : 32'd0;
@@ -20533,121 +19489,55 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.col5_unit0 (rst, i_hand, i_hand_valid
   assign \$57  = $signed(\$51 ) + $signed(\$56 );
   assign \$58  = $signed(\$46 ) + $signed(\$57 );
   assign \$59  = $signed(\$35 ) + $signed(\$58 );
-  assign \$60  = \$signal$24  & s2_last;
-  assign \$62  = \$signal$24  & s2_last;
-  assign \$64  = \$signal$24  & s2_last;
-  assign \$66  = \$signal$24  & s2_last;
-  assign \$68  = \$signal$24  & s2_last;
-  assign \$70  = \$signal$24  & s2_last;
-  assign \$72  = \$signal$24  & s2_last;
-  assign \$74  = \$signal$24  & s2_last;
-  assign \$76  = \$signal$24  & s2_last;
-  assign \$78  = ! out1_row;
-  assign \$79  = \$78  ? y0 : 32'd0;
-  assign \$80  = out1_row == 1'h1;
-  assign \$81  = \$80  ? y1 : 32'd0;
-  assign \$82  = \$79  | \$81 ;
-  assign \$83  = out1_row == 2'h2;
-  assign \$84  = \$83  ? y2 : 32'd0;
-  assign \$85  = \$82  | \$84 ;
-  assign \$86  = out1_row == 2'h3;
-  assign \$87  = \$86  ? y3 : 32'd0;
-  assign \$88  = \$85  | \$87 ;
-  assign \$89  = out1_row == 3'h4;
-  assign \$90  = \$89  ? y4 : 32'd0;
-  assign \$91  = \$88  | \$90 ;
-  assign \$92  = out1_row == 3'h5;
-  assign \$93  = \$92  ? y5 : 32'd0;
-  assign \$94  = \$91  | \$93 ;
-  assign \$95  = out1_row == 3'h6;
-  assign \$96  = \$95  ? y6 : 32'd0;
-  assign \$97  = \$94  | \$96 ;
-  assign \$98  = out1_row == 3'h7;
-  assign \$99  = \$98  ? y7 : 32'd0;
-  assign \$100  = \$97  | \$99 ;
-  assign \$101  = | i_hand_valid;
-  assign \$102  = | i_hand_valid;
-  assign \$103  = ! s2_index;
-  assign \$104  = s2_index == 1'h1;
-  assign \$105  = s2_index == 2'h2;
-  assign \$106  = s2_index == 2'h3;
-  assign \$107  = s2_index == 3'h4;
-  assign \$108  = s2_index == 3'h5;
-  assign \$109  = s2_index == 3'h6;
-  assign \$110  = s2_index == 3'h7;
-  assign \$128  = out9_enter ? s2_index : 3'h0;
+  assign \$60  = | i_hand_valid;
+  assign \$61  = | i_hand_valid;
+  assign \$62  = ! s2_index;
+  assign \$63  = s2_index == 1'h1;
+  assign \$64  = s2_index == 2'h2;
+  assign \$65  = s2_index == 2'h3;
+  assign \$66  = s2_index == 3'h4;
+  assign \$67  = s2_index == 3'h5;
+  assign \$68  = s2_index == 3'h6;
+  assign \$69  = s2_index == 3'h7;
   always @(posedge clk)
-    \$signal$24  <= \$130 ;
+    \$signal$26  <= \$70 ;
   always @(posedge clk)
-    s2_d <= \$131 ;
+    s2_d <= \$71 ;
   always @(posedge clk)
-    s2_scale <= \$132 ;
+    s2_scale <= \$72 ;
   always @(posedge clk)
-    \$signal  <= \$133 ;
+    \$signal  <= \$73 ;
   always @(posedge clk)
-    s2_last <= \$134 ;
+    s2_last <= \$74 ;
   always @(posedge clk)
-    s2_index <= \$135 ;
+    s2_index <= \$75 ;
   always @(posedge clk)
-    s2_dtype <= \$136 ;
+    s2_dtype <= \$76 ;
   always @(posedge clk)
-    y0 <= \$137 ;
+    y0 <= \$77 ;
   always @(posedge clk)
-    y1 <= \$138 ;
+    y1 <= \$78 ;
   always @(posedge clk)
-    y2 <= \$139 ;
+    y2 <= \$79 ;
   always @(posedge clk)
-    y3 <= \$140 ;
+    y3 <= \$80 ;
   always @(posedge clk)
-    y4 <= \$141 ;
+    y4 <= \$81 ;
   always @(posedge clk)
-    y5 <= \$142 ;
+    y5 <= \$82 ;
   always @(posedge clk)
-    y6 <= \$143 ;
+    y6 <= \$83 ;
   always @(posedge clk)
-    y7 <= \$144 ;
-  always @(posedge clk)
-    out1_done <= \$145 ;
-  always @(posedge clk)
-    out1_row <= \$146 ;
-  always @(posedge clk)
-    out2_done <= \$147 ;
-  always @(posedge clk)
-    out2_row <= \$148 ;
-  always @(posedge clk)
-    out3_done <= \$149 ;
-  always @(posedge clk)
-    out3_row <= \$150 ;
-  always @(posedge clk)
-    out4_done <= \$151 ;
-  always @(posedge clk)
-    out4_row <= \$152 ;
-  always @(posedge clk)
-    out5_done <= \$153 ;
-  always @(posedge clk)
-    out5_row <= \$154 ;
-  always @(posedge clk)
-    out6_done <= \$155 ;
-  always @(posedge clk)
-    out6_row <= \$156 ;
-  always @(posedge clk)
-    out7_done <= \$157 ;
-  always @(posedge clk)
-    out7_row <= \$158 ;
-  always @(posedge clk)
-    out8_done <= \$159 ;
-  always @(posedge clk)
-    out8_row <= \$160 ;
-  always @(posedge clk)
-    out9_done <= \$161 ;
-  always @(posedge clk)
-    out9_row <= \$162 ;
-  always @(posedge clk)
-    o_valid <= \$163 ;
-  always @(posedge clk)
-    o_y <= \$164 ;
-  always @(posedge clk)
-    o_index <= \$165 ;
+    y7 <= \$84 ;
+  assign corr_uint2 = 2'h3 - \$1 ;
+  assign \$3  = corr_uint2[0] ? \$2  : 17'h00000;
+  assign \$5  = corr_uint2[1] ? \$4  : 17'h00000;
+  assign \$6  = $signed(\$3 ) + $signed(\$5 );
+  assign \$8  = corr_uint2[2] ? \$7  : 19'h00000;
+  assign \$9  = - $signed(\$8 );
+  assign \$10  = $signed(\$6 ) + $signed(\$9 );
+  assign \$11  = $signed(hand[16:0]) + $signed(\$10 );
+  assign \$13  = ! s2_index;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
     hand = 35'h000000000;
@@ -20706,325 +19596,165 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.col5_unit0 (rst, i_hand, i_hand_valid
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    y_out = 32'd0;
-    if (out1_done) begin
-      y_out = \$100 ;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$130  = \$101 ;
+    \$70  = \$60 ;
     if (rst) begin
-      \$130  = 1'h0;
+      \$70  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$131  = s2_d;
-    if (\$102 ) begin
-      \$131  = d;
+    \$71  = s2_d;
+    if (\$61 ) begin
+      \$71  = d;
     end
     if (rst) begin
-      \$131  = 19'h00000;
+      \$71  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$132  = s2_scale;
-    if (\$102 ) begin
-      \$132  = i_scale;
+    \$72  = s2_scale;
+    if (\$61 ) begin
+      \$72  = i_scale;
     end
     if (rst) begin
-      \$132  = 8'h00;
+      \$72  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$133  = \$signal ;
-    if (\$102 ) begin
-      \$133  = hand[33];
+    \$73  = \$signal ;
+    if (\$61 ) begin
+      \$73  = hand[33];
     end
     if (rst) begin
-      \$133  = 1'h0;
+      \$73  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$134  = s2_last;
-    if (\$102 ) begin
-      \$134  = hand[34];
+    \$74  = s2_last;
+    if (\$61 ) begin
+      \$74  = hand[34];
     end
     if (rst) begin
-      \$134  = 1'h0;
+      \$74  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$135  = s2_index;
-    if (\$102 ) begin
-      \$135  = index;
+    \$75  = s2_index;
+    if (\$61 ) begin
+      \$75  = index;
     end
     if (rst) begin
-      \$135  = 3'h0;
+      \$75  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$136  = s2_dtype;
-    if (\$102 ) begin
-      \$136  = 1'h0;
+    \$76  = s2_dtype;
+    if (\$61 ) begin
+      \$76  = 1'h0;
     end
     if (rst) begin
-      \$136  = 1'h0;
+      \$76  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$137  = y0;
-    if (\$signal$24 ) begin
-      if (\$103 ) begin
-        \$137  = \$59 [31:0];
+    \$77  = y0;
+    if (\$signal$26 ) begin
+      if (\$62 ) begin
+        \$77  = \$59 [31:0];
       end
     end
     if (rst) begin
-      \$137  = 32'd0;
+      \$77  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$138  = y1;
-    if (\$signal$24 ) begin
-      if (\$104 ) begin
-        \$138  = \$59 [31:0];
+    \$78  = y1;
+    if (\$signal$26 ) begin
+      if (\$63 ) begin
+        \$78  = \$59 [31:0];
       end
     end
     if (rst) begin
-      \$138  = 32'd0;
+      \$78  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$139  = y2;
-    if (\$signal$24 ) begin
-      if (\$105 ) begin
-        \$139  = \$59 [31:0];
+    \$79  = y2;
+    if (\$signal$26 ) begin
+      if (\$64 ) begin
+        \$79  = \$59 [31:0];
       end
     end
     if (rst) begin
-      \$139  = 32'd0;
+      \$79  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$140  = y3;
-    if (\$signal$24 ) begin
-      if (\$106 ) begin
-        \$140  = \$59 [31:0];
+    \$80  = y3;
+    if (\$signal$26 ) begin
+      if (\$65 ) begin
+        \$80  = \$59 [31:0];
       end
     end
     if (rst) begin
-      \$140  = 32'd0;
+      \$80  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$141  = y4;
-    if (\$signal$24 ) begin
-      if (\$107 ) begin
-        \$141  = \$59 [31:0];
+    \$81  = y4;
+    if (\$signal$26 ) begin
+      if (\$66 ) begin
+        \$81  = \$59 [31:0];
       end
     end
     if (rst) begin
-      \$141  = 32'd0;
+      \$81  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$142  = y5;
-    if (\$signal$24 ) begin
-      if (\$108 ) begin
-        \$142  = \$59 [31:0];
+    \$82  = y5;
+    if (\$signal$26 ) begin
+      if (\$67 ) begin
+        \$82  = \$59 [31:0];
       end
     end
     if (rst) begin
-      \$142  = 32'd0;
+      \$82  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$143  = y6;
-    if (\$signal$24 ) begin
-      if (\$109 ) begin
-        \$143  = \$59 [31:0];
+    \$83  = y6;
+    if (\$signal$26 ) begin
+      if (\$68 ) begin
+        \$83  = \$59 [31:0];
       end
     end
     if (rst) begin
-      \$143  = 32'd0;
+      \$83  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$144  = y7;
-    if (\$signal$24 ) begin
-      if (\$110 ) begin
-        \$144  = \$59 [31:0];
+    \$84  = y7;
+    if (\$signal$26 ) begin
+      if (\$69 ) begin
+        \$84  = \$59 [31:0];
       end
     end
     if (rst) begin
-      \$144  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$145  = \$111 ;
-    if (rst) begin
-      \$145  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$146  = \$112 ;
-    if (rst) begin
-      \$146  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$147  = \$113 ;
-    if (rst) begin
-      \$147  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$148  = \$114 ;
-    if (rst) begin
-      \$148  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$149  = \$115 ;
-    if (rst) begin
-      \$149  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$150  = \$116 ;
-    if (rst) begin
-      \$150  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$151  = \$117 ;
-    if (rst) begin
-      \$151  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$152  = \$118 ;
-    if (rst) begin
-      \$152  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$153  = \$119 ;
-    if (rst) begin
-      \$153  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$154  = \$120 ;
-    if (rst) begin
-      \$154  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$155  = \$121 ;
-    if (rst) begin
-      \$155  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$156  = \$122 ;
-    if (rst) begin
-      \$156  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$157  = \$123 ;
-    if (rst) begin
-      \$157  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$158  = \$124 ;
-    if (rst) begin
-      \$158  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$159  = \$125 ;
-    if (rst) begin
-      \$159  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$160  = \$126 ;
-    if (rst) begin
-      \$160  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$161  = \$127 ;
-    if (rst) begin
-      \$161  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$162  = \$128 ;
-    if (rst) begin
-      \$162  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$163  = \$129 ;
-    if (rst) begin
-      \$163  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$164  = o_y;
-    if (out1_done) begin
-      \$164  = y_out;
-    end
-    if (rst) begin
-      \$164  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$165  = o_index;
-    if (out1_done) begin
-      \$165  = out1_row;
-    end
-    if (rst) begin
-      \$165  = 3'h0;
+      \$84  = 32'd0;
     end
   end
   assign c = corr_uint2[2:0];
@@ -21075,8 +19805,31 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.col5_unit0 (rst, i_hand, i_hand_valid
   assign \i_hand[7].first  = i_hand[278];
   assign \i_hand[7].last  = i_hand[279];
   assign \i_zero[0]  = i_zero;
+  assign \o_acc[0]  = o_acc[31:0];
+  assign \o_acc[0][0]  = o_acc[31:0];
+  assign \o_acc[1]  = o_acc[63:32];
+  assign \o_acc[1][0]  = o_acc[63:32];
+  assign \o_acc[2]  = o_acc[95:64];
+  assign \o_acc[2][0]  = o_acc[95:64];
+  assign \o_acc[3]  = o_acc[127:96];
+  assign \o_acc[3][0]  = o_acc[127:96];
+  assign \o_acc[4]  = o_acc[159:128];
+  assign \o_acc[4][0]  = o_acc[159:128];
+  assign \o_acc[5]  = o_acc[191:160];
+  assign \o_acc[5][0]  = o_acc[191:160];
+  assign \o_acc[6]  = o_acc[223:192];
+  assign \o_acc[6][0]  = o_acc[223:192];
+  assign \o_acc[7]  = o_acc[255:224];
+  assign \o_acc[7][0]  = o_acc[255:224];
   assign \i_scale[0]  = i_scale;
-  assign \o_y[0]  = o_y;
+  assign o_acc[255:224] = y7;
+  assign o_acc[223:192] = y6;
+  assign o_acc[191:160] = y5;
+  assign o_acc[159:128] = y4;
+  assign o_acc[127:96] = y3;
+  assign o_acc[95:64] = y2;
+  assign o_acc[63:32] = y1;
+  assign o_acc[31:0] = y0;
   assign \$1  = { i_zero, 1'h0 };
   assign \$2  = { hand[32], hand[32:17] };
   assign \$4  = { hand[32:17], 1'h0 };
@@ -21091,120 +19844,18 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.col5_unit0 (rst, i_hand, i_hand_valid
   assign \$49  = { s2_d[18], s2_d[18], s2_d, 5'h00 };
   assign \$52  = { s2_d[18], s2_d, 6'h00 };
   assign \$54  = { s2_d, 7'h00 };
-  assign \$61  = 1'h0;
-  assign out1_enter = 1'h0;
-  assign \$63  = 1'h0;
-  assign out2_enter = 1'h0;
-  assign \$65  = 1'h0;
-  assign out3_enter = 1'h0;
-  assign \$67  = 1'h0;
-  assign out4_enter = 1'h0;
-  assign \$69  = 1'h0;
-  assign out5_enter = 1'h0;
-  assign \$71  = 1'h0;
-  assign out6_enter = 1'h0;
-  assign \$73  = 1'h0;
-  assign out7_enter = 1'h0;
-  assign \$75  = 1'h0;
-  assign out8_enter = 1'h0;
-  assign \$77  = 1'h1;
-  assign out9_enter = \$76 ;
-  assign \$111  = out2_done;
-  assign \$112  = out2_row;
-  assign \$113  = out3_done;
-  assign \$114  = out3_row;
-  assign \$115  = out4_done;
-  assign \$116  = out4_row;
-  assign \$117  = out5_done;
-  assign \$118  = out5_row;
-  assign \$119  = out6_done;
-  assign \$120  = out6_row;
-  assign \$121  = out7_done;
-  assign \$122  = out7_row;
-  assign \$123  = out8_done;
-  assign \$124  = out8_row;
-  assign \$125  = out9_done;
-  assign \$126  = out9_row;
-  assign \$127  = \$76 ;
-  assign \$129  = out1_done;
 endmodule
 
-module \array_lut_w2_a8_os_8x8_shared.mesh.col6_unit0 (rst, i_hand, i_hand_valid, i_scale, i_zero, o_y, clk);
+module \array_lut_w2_a8_os_8x8_shared.mesh.col6_unit0 (rst, i_hand, i_hand_valid, i_scale, i_zero, o_acc, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$9  = 0;
   wire [2:0] \$1 ;
   wire [20:0] \$10 ;
-  wire [31:0] \$100 ;
-  wire \$101 ;
-  wire \$102 ;
-  wire \$103 ;
-  wire \$104 ;
-  wire \$105 ;
-  wire \$106 ;
-  wire \$107 ;
-  wire \$108 ;
-  wire \$109 ;
   wire [21:0] \$11 ;
-  wire \$110 ;
-  wire \$111 ;
-  wire [2:0] \$112 ;
-  wire \$113 ;
-  wire [2:0] \$114 ;
-  wire \$115 ;
-  wire [2:0] \$116 ;
-  wire \$117 ;
-  wire [2:0] \$118 ;
-  wire \$119 ;
   wire [18:0] \$12 ;
-  wire [2:0] \$120 ;
-  wire \$121 ;
-  wire [2:0] \$122 ;
-  wire \$123 ;
-  wire [2:0] \$124 ;
-  wire \$125 ;
-  wire [2:0] \$126 ;
-  wire \$127 ;
-  wire [2:0] \$128 ;
-  wire \$129 ;
   wire \$13 ;
-  reg \$130 ;
-  reg [18:0] \$131 ;
-  reg [7:0] \$132 ;
-  reg \$133 ;
-  reg \$134 ;
-  reg [2:0] \$135 ;
-  reg \$136 ;
-  reg [31:0] \$137 ;
-  reg [31:0] \$138 ;
-  reg [31:0] \$139 ;
   wire [31:0] \$14 ;
-  reg [31:0] \$140 ;
-  reg [31:0] \$141 ;
-  reg [31:0] \$142 ;
-  reg [31:0] \$143 ;
-  reg [31:0] \$144 ;
-  reg \$145 ;
-  reg [2:0] \$146 ;
-  reg \$147 ;
-  reg [2:0] \$148 ;
-  reg \$149 ;
   wire \$15 ;
-  reg [2:0] \$150 ;
-  reg \$151 ;
-  reg [2:0] \$152 ;
-  reg \$153 ;
-  reg [2:0] \$154 ;
-  reg \$155 ;
-  reg [2:0] \$156 ;
-  reg \$157 ;
-  reg [2:0] \$158 ;
-  reg \$159 ;
   wire [31:0] \$16 ;
-  reg [2:0] \$160 ;
-  reg \$161 ;
-  reg [2:0] \$162 ;
-  reg \$163 ;
-  reg [31:0] \$164 ;
-  reg [2:0] \$165 ;
   wire [31:0] \$17 ;
   wire \$18 ;
   wire [31:0] \$19 ;
@@ -21264,40 +19915,25 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.col6_unit0 (rst, i_hand, i_hand_valid
   wire \$68 ;
   wire \$69 ;
   wire [18:0] \$7 ;
-  wire \$70 ;
-  wire \$71 ;
-  wire \$72 ;
-  wire \$73 ;
-  wire \$74 ;
-  wire \$75 ;
-  wire \$76 ;
-  wire \$77 ;
-  wire \$78 ;
-  wire [31:0] \$79 ;
+  reg \$70 ;
+  reg [18:0] \$71 ;
+  reg [7:0] \$72 ;
+  reg \$73 ;
+  reg \$74 ;
+  reg [2:0] \$75 ;
+  reg \$76 ;
+  reg [31:0] \$77 ;
+  reg [31:0] \$78 ;
+  reg [31:0] \$79 ;
   wire [18:0] \$8 ;
-  wire \$80 ;
-  wire [31:0] \$81 ;
-  wire [31:0] \$82 ;
-  wire \$83 ;
-  wire [31:0] \$84 ;
-  wire [31:0] \$85 ;
-  wire \$86 ;
-  wire [31:0] \$87 ;
-  wire [31:0] \$88 ;
-  wire \$89 ;
+  reg [31:0] \$80 ;
+  reg [31:0] \$81 ;
+  reg [31:0] \$82 ;
+  reg [31:0] \$83 ;
+  reg [31:0] \$84 ;
   wire [19:0] \$9 ;
-  wire [31:0] \$90 ;
-  wire [31:0] \$91 ;
-  wire \$92 ;
-  wire [31:0] \$93 ;
-  wire [31:0] \$94 ;
-  wire \$95 ;
-  wire [31:0] \$96 ;
-  wire [31:0] \$97 ;
-  wire \$98 ;
-  wire [31:0] \$99 ;
   reg \$signal  = 1'h0;
-  reg \$signal$24  = 1'h0;
+  reg \$signal$26  = 1'h0;
   wire [2:0] c;
   input clk;
   wire clk;
@@ -21360,38 +19996,24 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.col6_unit0 (rst, i_hand, i_hand_valid
   wire [1:0] \i_zero[0] ;
   reg [2:0] index;
   wire [18:0] num;
-  reg [2:0] o_index = 3'h0;
-  reg o_valid = 1'h0;
-  output [31:0] o_y;
-  reg [31:0] o_y = 32'd0;
-  wire [31:0] \o_y[0] ;
-  reg out1_done = 1'h0;
-  wire out1_enter;
-  reg [2:0] out1_row = 3'h0;
-  reg out2_done = 1'h0;
-  wire out2_enter;
-  reg [2:0] out2_row = 3'h0;
-  reg out3_done = 1'h0;
-  wire out3_enter;
-  reg [2:0] out3_row = 3'h0;
-  reg out4_done = 1'h0;
-  wire out4_enter;
-  reg [2:0] out4_row = 3'h0;
-  reg out5_done = 1'h0;
-  wire out5_enter;
-  reg [2:0] out5_row = 3'h0;
-  reg out6_done = 1'h0;
-  wire out6_enter;
-  reg [2:0] out6_row = 3'h0;
-  reg out7_done = 1'h0;
-  wire out7_enter;
-  reg [2:0] out7_row = 3'h0;
-  reg out8_done = 1'h0;
-  wire out8_enter;
-  reg [2:0] out8_row = 3'h0;
-  reg out9_done = 1'h0;
-  wire out9_enter;
-  reg [2:0] out9_row = 3'h0;
+  output [255:0] o_acc;
+  wire [255:0] o_acc;
+  wire [31:0] \o_acc[0] ;
+  wire [31:0] \o_acc[0][0] ;
+  wire [31:0] \o_acc[1] ;
+  wire [31:0] \o_acc[1][0] ;
+  wire [31:0] \o_acc[2] ;
+  wire [31:0] \o_acc[2][0] ;
+  wire [31:0] \o_acc[3] ;
+  wire [31:0] \o_acc[3][0] ;
+  wire [31:0] \o_acc[4] ;
+  wire [31:0] \o_acc[4][0] ;
+  wire [31:0] \o_acc[5] ;
+  wire [31:0] \o_acc[5][0] ;
+  wire [31:0] \o_acc[6] ;
+  wire [31:0] \o_acc[6][0] ;
+  wire [31:0] \o_acc[7] ;
+  wire [31:0] \o_acc[7][0] ;
   input rst;
   wire rst;
   reg [18:0] s2_d = 19'h00000;
@@ -21409,16 +20031,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.col6_unit0 (rst, i_hand, i_hand_valid
   reg [31:0] y6 = 32'd0;
   reg [31:0] y7 = 32'd0;
   wire [31:0] y_base;
-  reg [31:0] y_out;
-  assign corr_uint2 = 2'h3 - \$1 ;
-  assign \$3  = corr_uint2[0] ? \$2  : 17'h00000;
-  assign \$5  = corr_uint2[1] ? \$4  : 17'h00000;
-  assign \$6  = $signed(\$3 ) + $signed(\$5 );
-  assign \$8  = corr_uint2[2] ? \$7  : 19'h00000;
-  assign \$9  = - $signed(\$8 );
-  assign \$10  = $signed(\$6 ) + $signed(\$9 );
-  assign \$11  = $signed(hand[16:0]) + $signed(\$10 );
-  assign \$13  = ! s2_index;
   assign \$14  = \$13  ? y0 : 32'd0;
   assign \$15  = s2_index == 1'h1;
   assign \$16  = \$15  ? y1 : 32'd0;
@@ -21458,121 +20070,55 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.col6_unit0 (rst, i_hand, i_hand_valid
   assign \$57  = $signed(\$51 ) + $signed(\$56 );
   assign \$58  = $signed(\$46 ) + $signed(\$57 );
   assign \$59  = $signed(\$35 ) + $signed(\$58 );
-  assign \$60  = \$signal$24  & s2_last;
-  assign \$62  = \$signal$24  & s2_last;
-  assign \$64  = \$signal$24  & s2_last;
-  assign \$66  = \$signal$24  & s2_last;
-  assign \$68  = \$signal$24  & s2_last;
-  assign \$70  = \$signal$24  & s2_last;
-  assign \$72  = \$signal$24  & s2_last;
-  assign \$74  = \$signal$24  & s2_last;
-  assign \$76  = \$signal$24  & s2_last;
-  assign \$78  = ! out1_row;
-  assign \$79  = \$78  ? y0 : 32'd0;
-  assign \$80  = out1_row == 1'h1;
-  assign \$81  = \$80  ? y1 : 32'd0;
-  assign \$82  = \$79  | \$81 ;
-  assign \$83  = out1_row == 2'h2;
-  assign \$84  = \$83  ? y2 : 32'd0;
-  assign \$85  = \$82  | \$84 ;
-  assign \$86  = out1_row == 2'h3;
-  assign \$87  = \$86  ? y3 : 32'd0;
-  assign \$88  = \$85  | \$87 ;
-  assign \$89  = out1_row == 3'h4;
-  assign \$90  = \$89  ? y4 : 32'd0;
-  assign \$91  = \$88  | \$90 ;
-  assign \$92  = out1_row == 3'h5;
-  assign \$93  = \$92  ? y5 : 32'd0;
-  assign \$94  = \$91  | \$93 ;
-  assign \$95  = out1_row == 3'h6;
-  assign \$96  = \$95  ? y6 : 32'd0;
-  assign \$97  = \$94  | \$96 ;
-  assign \$98  = out1_row == 3'h7;
-  assign \$99  = \$98  ? y7 : 32'd0;
-  assign \$100  = \$97  | \$99 ;
-  assign \$101  = | i_hand_valid;
-  assign \$102  = | i_hand_valid;
-  assign \$103  = ! s2_index;
-  assign \$104  = s2_index == 1'h1;
-  assign \$105  = s2_index == 2'h2;
-  assign \$106  = s2_index == 2'h3;
-  assign \$107  = s2_index == 3'h4;
-  assign \$108  = s2_index == 3'h5;
-  assign \$109  = s2_index == 3'h6;
-  assign \$110  = s2_index == 3'h7;
-  assign \$128  = out9_enter ? s2_index : 3'h0;
+  assign \$60  = | i_hand_valid;
+  assign \$61  = | i_hand_valid;
+  assign \$62  = ! s2_index;
+  assign \$63  = s2_index == 1'h1;
+  assign \$64  = s2_index == 2'h2;
+  assign \$65  = s2_index == 2'h3;
+  assign \$66  = s2_index == 3'h4;
+  assign \$67  = s2_index == 3'h5;
+  assign \$68  = s2_index == 3'h6;
+  assign \$69  = s2_index == 3'h7;
   always @(posedge clk)
-    \$signal$24  <= \$130 ;
+    \$signal$26  <= \$70 ;
   always @(posedge clk)
-    s2_d <= \$131 ;
+    s2_d <= \$71 ;
   always @(posedge clk)
-    s2_scale <= \$132 ;
+    s2_scale <= \$72 ;
   always @(posedge clk)
-    \$signal  <= \$133 ;
+    \$signal  <= \$73 ;
   always @(posedge clk)
-    s2_last <= \$134 ;
+    s2_last <= \$74 ;
   always @(posedge clk)
-    s2_index <= \$135 ;
+    s2_index <= \$75 ;
   always @(posedge clk)
-    s2_dtype <= \$136 ;
+    s2_dtype <= \$76 ;
   always @(posedge clk)
-    y0 <= \$137 ;
+    y0 <= \$77 ;
   always @(posedge clk)
-    y1 <= \$138 ;
+    y1 <= \$78 ;
   always @(posedge clk)
-    y2 <= \$139 ;
+    y2 <= \$79 ;
   always @(posedge clk)
-    y3 <= \$140 ;
+    y3 <= \$80 ;
   always @(posedge clk)
-    y4 <= \$141 ;
+    y4 <= \$81 ;
   always @(posedge clk)
-    y5 <= \$142 ;
+    y5 <= \$82 ;
   always @(posedge clk)
-    y6 <= \$143 ;
+    y6 <= \$83 ;
   always @(posedge clk)
-    y7 <= \$144 ;
-  always @(posedge clk)
-    out1_done <= \$145 ;
-  always @(posedge clk)
-    out1_row <= \$146 ;
-  always @(posedge clk)
-    out2_done <= \$147 ;
-  always @(posedge clk)
-    out2_row <= \$148 ;
-  always @(posedge clk)
-    out3_done <= \$149 ;
-  always @(posedge clk)
-    out3_row <= \$150 ;
-  always @(posedge clk)
-    out4_done <= \$151 ;
-  always @(posedge clk)
-    out4_row <= \$152 ;
-  always @(posedge clk)
-    out5_done <= \$153 ;
-  always @(posedge clk)
-    out5_row <= \$154 ;
-  always @(posedge clk)
-    out6_done <= \$155 ;
-  always @(posedge clk)
-    out6_row <= \$156 ;
-  always @(posedge clk)
-    out7_done <= \$157 ;
-  always @(posedge clk)
-    out7_row <= \$158 ;
-  always @(posedge clk)
-    out8_done <= \$159 ;
-  always @(posedge clk)
-    out8_row <= \$160 ;
-  always @(posedge clk)
-    out9_done <= \$161 ;
-  always @(posedge clk)
-    out9_row <= \$162 ;
-  always @(posedge clk)
-    o_valid <= \$163 ;
-  always @(posedge clk)
-    o_y <= \$164 ;
-  always @(posedge clk)
-    o_index <= \$165 ;
+    y7 <= \$84 ;
+  assign corr_uint2 = 2'h3 - \$1 ;
+  assign \$3  = corr_uint2[0] ? \$2  : 17'h00000;
+  assign \$5  = corr_uint2[1] ? \$4  : 17'h00000;
+  assign \$6  = $signed(\$3 ) + $signed(\$5 );
+  assign \$8  = corr_uint2[2] ? \$7  : 19'h00000;
+  assign \$9  = - $signed(\$8 );
+  assign \$10  = $signed(\$6 ) + $signed(\$9 );
+  assign \$11  = $signed(hand[16:0]) + $signed(\$10 );
+  assign \$13  = ! s2_index;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
     hand = 35'h000000000;
@@ -21631,325 +20177,165 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.col6_unit0 (rst, i_hand, i_hand_valid
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    y_out = 32'd0;
-    if (out1_done) begin
-      y_out = \$100 ;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$130  = \$101 ;
+    \$70  = \$60 ;
     if (rst) begin
-      \$130  = 1'h0;
+      \$70  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$131  = s2_d;
-    if (\$102 ) begin
-      \$131  = d;
+    \$71  = s2_d;
+    if (\$61 ) begin
+      \$71  = d;
     end
     if (rst) begin
-      \$131  = 19'h00000;
+      \$71  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$132  = s2_scale;
-    if (\$102 ) begin
-      \$132  = i_scale;
+    \$72  = s2_scale;
+    if (\$61 ) begin
+      \$72  = i_scale;
     end
     if (rst) begin
-      \$132  = 8'h00;
+      \$72  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$133  = \$signal ;
-    if (\$102 ) begin
-      \$133  = hand[33];
+    \$73  = \$signal ;
+    if (\$61 ) begin
+      \$73  = hand[33];
     end
     if (rst) begin
-      \$133  = 1'h0;
+      \$73  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$134  = s2_last;
-    if (\$102 ) begin
-      \$134  = hand[34];
+    \$74  = s2_last;
+    if (\$61 ) begin
+      \$74  = hand[34];
     end
     if (rst) begin
-      \$134  = 1'h0;
+      \$74  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$135  = s2_index;
-    if (\$102 ) begin
-      \$135  = index;
+    \$75  = s2_index;
+    if (\$61 ) begin
+      \$75  = index;
     end
     if (rst) begin
-      \$135  = 3'h0;
+      \$75  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$136  = s2_dtype;
-    if (\$102 ) begin
-      \$136  = 1'h0;
+    \$76  = s2_dtype;
+    if (\$61 ) begin
+      \$76  = 1'h0;
     end
     if (rst) begin
-      \$136  = 1'h0;
+      \$76  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$137  = y0;
-    if (\$signal$24 ) begin
-      if (\$103 ) begin
-        \$137  = \$59 [31:0];
+    \$77  = y0;
+    if (\$signal$26 ) begin
+      if (\$62 ) begin
+        \$77  = \$59 [31:0];
       end
     end
     if (rst) begin
-      \$137  = 32'd0;
+      \$77  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$138  = y1;
-    if (\$signal$24 ) begin
-      if (\$104 ) begin
-        \$138  = \$59 [31:0];
+    \$78  = y1;
+    if (\$signal$26 ) begin
+      if (\$63 ) begin
+        \$78  = \$59 [31:0];
       end
     end
     if (rst) begin
-      \$138  = 32'd0;
+      \$78  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$139  = y2;
-    if (\$signal$24 ) begin
-      if (\$105 ) begin
-        \$139  = \$59 [31:0];
+    \$79  = y2;
+    if (\$signal$26 ) begin
+      if (\$64 ) begin
+        \$79  = \$59 [31:0];
       end
     end
     if (rst) begin
-      \$139  = 32'd0;
+      \$79  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$140  = y3;
-    if (\$signal$24 ) begin
-      if (\$106 ) begin
-        \$140  = \$59 [31:0];
+    \$80  = y3;
+    if (\$signal$26 ) begin
+      if (\$65 ) begin
+        \$80  = \$59 [31:0];
       end
     end
     if (rst) begin
-      \$140  = 32'd0;
+      \$80  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$141  = y4;
-    if (\$signal$24 ) begin
-      if (\$107 ) begin
-        \$141  = \$59 [31:0];
+    \$81  = y4;
+    if (\$signal$26 ) begin
+      if (\$66 ) begin
+        \$81  = \$59 [31:0];
       end
     end
     if (rst) begin
-      \$141  = 32'd0;
+      \$81  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$142  = y5;
-    if (\$signal$24 ) begin
-      if (\$108 ) begin
-        \$142  = \$59 [31:0];
+    \$82  = y5;
+    if (\$signal$26 ) begin
+      if (\$67 ) begin
+        \$82  = \$59 [31:0];
       end
     end
     if (rst) begin
-      \$142  = 32'd0;
+      \$82  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$143  = y6;
-    if (\$signal$24 ) begin
-      if (\$109 ) begin
-        \$143  = \$59 [31:0];
+    \$83  = y6;
+    if (\$signal$26 ) begin
+      if (\$68 ) begin
+        \$83  = \$59 [31:0];
       end
     end
     if (rst) begin
-      \$143  = 32'd0;
+      \$83  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$144  = y7;
-    if (\$signal$24 ) begin
-      if (\$110 ) begin
-        \$144  = \$59 [31:0];
+    \$84  = y7;
+    if (\$signal$26 ) begin
+      if (\$69 ) begin
+        \$84  = \$59 [31:0];
       end
     end
     if (rst) begin
-      \$144  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$145  = \$111 ;
-    if (rst) begin
-      \$145  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$146  = \$112 ;
-    if (rst) begin
-      \$146  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$147  = \$113 ;
-    if (rst) begin
-      \$147  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$148  = \$114 ;
-    if (rst) begin
-      \$148  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$149  = \$115 ;
-    if (rst) begin
-      \$149  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$150  = \$116 ;
-    if (rst) begin
-      \$150  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$151  = \$117 ;
-    if (rst) begin
-      \$151  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$152  = \$118 ;
-    if (rst) begin
-      \$152  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$153  = \$119 ;
-    if (rst) begin
-      \$153  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$154  = \$120 ;
-    if (rst) begin
-      \$154  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$155  = \$121 ;
-    if (rst) begin
-      \$155  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$156  = \$122 ;
-    if (rst) begin
-      \$156  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$157  = \$123 ;
-    if (rst) begin
-      \$157  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$158  = \$124 ;
-    if (rst) begin
-      \$158  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$159  = \$125 ;
-    if (rst) begin
-      \$159  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$160  = \$126 ;
-    if (rst) begin
-      \$160  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$161  = \$127 ;
-    if (rst) begin
-      \$161  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$162  = \$128 ;
-    if (rst) begin
-      \$162  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$163  = \$129 ;
-    if (rst) begin
-      \$163  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$164  = o_y;
-    if (out1_done) begin
-      \$164  = y_out;
-    end
-    if (rst) begin
-      \$164  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$165  = o_index;
-    if (out1_done) begin
-      \$165  = out1_row;
-    end
-    if (rst) begin
-      \$165  = 3'h0;
+      \$84  = 32'd0;
     end
   end
   assign c = corr_uint2[2:0];
@@ -22000,8 +20386,31 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.col6_unit0 (rst, i_hand, i_hand_valid
   assign \i_hand[7].first  = i_hand[278];
   assign \i_hand[7].last  = i_hand[279];
   assign \i_zero[0]  = i_zero;
+  assign \o_acc[0]  = o_acc[31:0];
+  assign \o_acc[0][0]  = o_acc[31:0];
+  assign \o_acc[1]  = o_acc[63:32];
+  assign \o_acc[1][0]  = o_acc[63:32];
+  assign \o_acc[2]  = o_acc[95:64];
+  assign \o_acc[2][0]  = o_acc[95:64];
+  assign \o_acc[3]  = o_acc[127:96];
+  assign \o_acc[3][0]  = o_acc[127:96];
+  assign \o_acc[4]  = o_acc[159:128];
+  assign \o_acc[4][0]  = o_acc[159:128];
+  assign \o_acc[5]  = o_acc[191:160];
+  assign \o_acc[5][0]  = o_acc[191:160];
+  assign \o_acc[6]  = o_acc[223:192];
+  assign \o_acc[6][0]  = o_acc[223:192];
+  assign \o_acc[7]  = o_acc[255:224];
+  assign \o_acc[7][0]  = o_acc[255:224];
   assign \i_scale[0]  = i_scale;
-  assign \o_y[0]  = o_y;
+  assign o_acc[255:224] = y7;
+  assign o_acc[223:192] = y6;
+  assign o_acc[191:160] = y5;
+  assign o_acc[159:128] = y4;
+  assign o_acc[127:96] = y3;
+  assign o_acc[95:64] = y2;
+  assign o_acc[63:32] = y1;
+  assign o_acc[31:0] = y0;
   assign \$1  = { i_zero, 1'h0 };
   assign \$2  = { hand[32], hand[32:17] };
   assign \$4  = { hand[32:17], 1'h0 };
@@ -22016,120 +20425,18 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.col6_unit0 (rst, i_hand, i_hand_valid
   assign \$49  = { s2_d[18], s2_d[18], s2_d, 5'h00 };
   assign \$52  = { s2_d[18], s2_d, 6'h00 };
   assign \$54  = { s2_d, 7'h00 };
-  assign \$61  = 1'h0;
-  assign out1_enter = 1'h0;
-  assign \$63  = 1'h0;
-  assign out2_enter = 1'h0;
-  assign \$65  = 1'h0;
-  assign out3_enter = 1'h0;
-  assign \$67  = 1'h0;
-  assign out4_enter = 1'h0;
-  assign \$69  = 1'h0;
-  assign out5_enter = 1'h0;
-  assign \$71  = 1'h0;
-  assign out6_enter = 1'h0;
-  assign \$73  = 1'h0;
-  assign out7_enter = 1'h0;
-  assign \$75  = 1'h0;
-  assign out8_enter = 1'h0;
-  assign \$77  = 1'h1;
-  assign out9_enter = \$76 ;
-  assign \$111  = out2_done;
-  assign \$112  = out2_row;
-  assign \$113  = out3_done;
-  assign \$114  = out3_row;
-  assign \$115  = out4_done;
-  assign \$116  = out4_row;
-  assign \$117  = out5_done;
-  assign \$118  = out5_row;
-  assign \$119  = out6_done;
-  assign \$120  = out6_row;
-  assign \$121  = out7_done;
-  assign \$122  = out7_row;
-  assign \$123  = out8_done;
-  assign \$124  = out8_row;
-  assign \$125  = out9_done;
-  assign \$126  = out9_row;
-  assign \$127  = \$76 ;
-  assign \$129  = out1_done;
 endmodule
 
-module \array_lut_w2_a8_os_8x8_shared.mesh.col7_unit0 (rst, i_hand, i_hand_valid, i_scale, i_zero, o_valid, o_y, o_index, clk);
+module \array_lut_w2_a8_os_8x8_shared.mesh.col7_unit0 (rst, i_hand, i_hand_valid, i_scale, i_zero, o_acc, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$10  = 0;
   wire [2:0] \$1 ;
   wire [20:0] \$10 ;
-  wire [31:0] \$100 ;
-  wire \$101 ;
-  wire \$102 ;
-  wire \$103 ;
-  wire \$104 ;
-  wire \$105 ;
-  wire \$106 ;
-  wire \$107 ;
-  wire \$108 ;
-  wire \$109 ;
   wire [21:0] \$11 ;
-  wire \$110 ;
-  wire \$111 ;
-  wire [2:0] \$112 ;
-  wire \$113 ;
-  wire [2:0] \$114 ;
-  wire \$115 ;
-  wire [2:0] \$116 ;
-  wire \$117 ;
-  wire [2:0] \$118 ;
-  wire \$119 ;
   wire [18:0] \$12 ;
-  wire [2:0] \$120 ;
-  wire \$121 ;
-  wire [2:0] \$122 ;
-  wire \$123 ;
-  wire [2:0] \$124 ;
-  wire \$125 ;
-  wire [2:0] \$126 ;
-  wire \$127 ;
-  wire [2:0] \$128 ;
-  wire \$129 ;
   wire \$13 ;
-  reg \$130 ;
-  reg [18:0] \$131 ;
-  reg [7:0] \$132 ;
-  reg \$133 ;
-  reg \$134 ;
-  reg [2:0] \$135 ;
-  reg \$136 ;
-  reg [31:0] \$137 ;
-  reg [31:0] \$138 ;
-  reg [31:0] \$139 ;
   wire [31:0] \$14 ;
-  reg [31:0] \$140 ;
-  reg [31:0] \$141 ;
-  reg [31:0] \$142 ;
-  reg [31:0] \$143 ;
-  reg [31:0] \$144 ;
-  reg \$145 ;
-  reg [2:0] \$146 ;
-  reg \$147 ;
-  reg [2:0] \$148 ;
-  reg \$149 ;
   wire \$15 ;
-  reg [2:0] \$150 ;
-  reg \$151 ;
-  reg [2:0] \$152 ;
-  reg \$153 ;
-  reg [2:0] \$154 ;
-  reg \$155 ;
-  reg [2:0] \$156 ;
-  reg \$157 ;
-  reg [2:0] \$158 ;
-  reg \$159 ;
   wire [31:0] \$16 ;
-  reg [2:0] \$160 ;
-  reg \$161 ;
-  reg [2:0] \$162 ;
-  reg \$163 ;
-  reg [31:0] \$164 ;
-  reg [2:0] \$165 ;
   wire [31:0] \$17 ;
   wire \$18 ;
   wire [31:0] \$19 ;
@@ -22189,40 +20496,25 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.col7_unit0 (rst, i_hand, i_hand_valid
   wire \$68 ;
   wire \$69 ;
   wire [18:0] \$7 ;
-  wire \$70 ;
-  wire \$71 ;
-  wire \$72 ;
-  wire \$73 ;
-  wire \$74 ;
-  wire \$75 ;
-  wire \$76 ;
-  wire \$77 ;
-  wire \$78 ;
-  wire [31:0] \$79 ;
+  reg \$70 ;
+  reg [18:0] \$71 ;
+  reg [7:0] \$72 ;
+  reg \$73 ;
+  reg \$74 ;
+  reg [2:0] \$75 ;
+  reg \$76 ;
+  reg [31:0] \$77 ;
+  reg [31:0] \$78 ;
+  reg [31:0] \$79 ;
   wire [18:0] \$8 ;
-  wire \$80 ;
-  wire [31:0] \$81 ;
-  wire [31:0] \$82 ;
-  wire \$83 ;
-  wire [31:0] \$84 ;
-  wire [31:0] \$85 ;
-  wire \$86 ;
-  wire [31:0] \$87 ;
-  wire [31:0] \$88 ;
-  wire \$89 ;
+  reg [31:0] \$80 ;
+  reg [31:0] \$81 ;
+  reg [31:0] \$82 ;
+  reg [31:0] \$83 ;
+  reg [31:0] \$84 ;
   wire [19:0] \$9 ;
-  wire [31:0] \$90 ;
-  wire [31:0] \$91 ;
-  wire \$92 ;
-  wire [31:0] \$93 ;
-  wire [31:0] \$94 ;
-  wire \$95 ;
-  wire [31:0] \$96 ;
-  wire [31:0] \$97 ;
-  wire \$98 ;
-  wire [31:0] \$99 ;
   reg \$signal  = 1'h0;
-  reg \$signal$24  = 1'h0;
+  reg \$signal$26  = 1'h0;
   wire [2:0] c;
   input clk;
   wire clk;
@@ -22285,40 +20577,24 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.col7_unit0 (rst, i_hand, i_hand_valid
   wire [1:0] \i_zero[0] ;
   reg [2:0] index;
   wire [18:0] num;
-  output [2:0] o_index;
-  reg [2:0] o_index = 3'h0;
-  output o_valid;
-  reg o_valid = 1'h0;
-  output [31:0] o_y;
-  reg [31:0] o_y = 32'd0;
-  wire [31:0] \o_y[0] ;
-  reg out1_done = 1'h0;
-  wire out1_enter;
-  reg [2:0] out1_row = 3'h0;
-  reg out2_done = 1'h0;
-  wire out2_enter;
-  reg [2:0] out2_row = 3'h0;
-  reg out3_done = 1'h0;
-  wire out3_enter;
-  reg [2:0] out3_row = 3'h0;
-  reg out4_done = 1'h0;
-  wire out4_enter;
-  reg [2:0] out4_row = 3'h0;
-  reg out5_done = 1'h0;
-  wire out5_enter;
-  reg [2:0] out5_row = 3'h0;
-  reg out6_done = 1'h0;
-  wire out6_enter;
-  reg [2:0] out6_row = 3'h0;
-  reg out7_done = 1'h0;
-  wire out7_enter;
-  reg [2:0] out7_row = 3'h0;
-  reg out8_done = 1'h0;
-  wire out8_enter;
-  reg [2:0] out8_row = 3'h0;
-  reg out9_done = 1'h0;
-  wire out9_enter;
-  reg [2:0] out9_row = 3'h0;
+  output [255:0] o_acc;
+  wire [255:0] o_acc;
+  wire [31:0] \o_acc[0] ;
+  wire [31:0] \o_acc[0][0] ;
+  wire [31:0] \o_acc[1] ;
+  wire [31:0] \o_acc[1][0] ;
+  wire [31:0] \o_acc[2] ;
+  wire [31:0] \o_acc[2][0] ;
+  wire [31:0] \o_acc[3] ;
+  wire [31:0] \o_acc[3][0] ;
+  wire [31:0] \o_acc[4] ;
+  wire [31:0] \o_acc[4][0] ;
+  wire [31:0] \o_acc[5] ;
+  wire [31:0] \o_acc[5][0] ;
+  wire [31:0] \o_acc[6] ;
+  wire [31:0] \o_acc[6][0] ;
+  wire [31:0] \o_acc[7] ;
+  wire [31:0] \o_acc[7][0] ;
   input rst;
   wire rst;
   reg [18:0] s2_d = 19'h00000;
@@ -22336,16 +20612,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.col7_unit0 (rst, i_hand, i_hand_valid
   reg [31:0] y6 = 32'd0;
   reg [31:0] y7 = 32'd0;
   wire [31:0] y_base;
-  reg [31:0] y_out;
-  assign corr_uint2 = 2'h3 - \$1 ;
-  assign \$3  = corr_uint2[0] ? \$2  : 17'h00000;
-  assign \$5  = corr_uint2[1] ? \$4  : 17'h00000;
-  assign \$6  = $signed(\$3 ) + $signed(\$5 );
-  assign \$8  = corr_uint2[2] ? \$7  : 19'h00000;
-  assign \$9  = - $signed(\$8 );
-  assign \$10  = $signed(\$6 ) + $signed(\$9 );
-  assign \$11  = $signed(hand[16:0]) + $signed(\$10 );
-  assign \$13  = ! s2_index;
   assign \$14  = \$13  ? y0 : 32'd0;
   assign \$15  = s2_index == 1'h1;
   assign \$16  = \$15  ? y1 : 32'd0;
@@ -22385,121 +20651,55 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.col7_unit0 (rst, i_hand, i_hand_valid
   assign \$57  = $signed(\$51 ) + $signed(\$56 );
   assign \$58  = $signed(\$46 ) + $signed(\$57 );
   assign \$59  = $signed(\$35 ) + $signed(\$58 );
-  assign \$60  = \$signal$24  & s2_last;
-  assign \$62  = \$signal$24  & s2_last;
-  assign \$64  = \$signal$24  & s2_last;
-  assign \$66  = \$signal$24  & s2_last;
-  assign \$68  = \$signal$24  & s2_last;
-  assign \$70  = \$signal$24  & s2_last;
-  assign \$72  = \$signal$24  & s2_last;
-  assign \$74  = \$signal$24  & s2_last;
-  assign \$76  = \$signal$24  & s2_last;
-  assign \$78  = ! out1_row;
-  assign \$79  = \$78  ? y0 : 32'd0;
-  assign \$80  = out1_row == 1'h1;
-  assign \$81  = \$80  ? y1 : 32'd0;
-  assign \$82  = \$79  | \$81 ;
-  assign \$83  = out1_row == 2'h2;
-  assign \$84  = \$83  ? y2 : 32'd0;
-  assign \$85  = \$82  | \$84 ;
-  assign \$86  = out1_row == 2'h3;
-  assign \$87  = \$86  ? y3 : 32'd0;
-  assign \$88  = \$85  | \$87 ;
-  assign \$89  = out1_row == 3'h4;
-  assign \$90  = \$89  ? y4 : 32'd0;
-  assign \$91  = \$88  | \$90 ;
-  assign \$92  = out1_row == 3'h5;
-  assign \$93  = \$92  ? y5 : 32'd0;
-  assign \$94  = \$91  | \$93 ;
-  assign \$95  = out1_row == 3'h6;
-  assign \$96  = \$95  ? y6 : 32'd0;
-  assign \$97  = \$94  | \$96 ;
-  assign \$98  = out1_row == 3'h7;
-  assign \$99  = \$98  ? y7 : 32'd0;
-  assign \$100  = \$97  | \$99 ;
-  assign \$101  = | i_hand_valid;
-  assign \$102  = | i_hand_valid;
-  assign \$103  = ! s2_index;
-  assign \$104  = s2_index == 1'h1;
-  assign \$105  = s2_index == 2'h2;
-  assign \$106  = s2_index == 2'h3;
-  assign \$107  = s2_index == 3'h4;
-  assign \$108  = s2_index == 3'h5;
-  assign \$109  = s2_index == 3'h6;
-  assign \$110  = s2_index == 3'h7;
-  assign \$128  = out9_enter ? s2_index : 3'h0;
+  assign \$60  = | i_hand_valid;
+  assign \$61  = | i_hand_valid;
+  assign \$62  = ! s2_index;
+  assign \$63  = s2_index == 1'h1;
+  assign \$64  = s2_index == 2'h2;
+  assign \$65  = s2_index == 2'h3;
+  assign \$66  = s2_index == 3'h4;
+  assign \$67  = s2_index == 3'h5;
+  assign \$68  = s2_index == 3'h6;
+  assign \$69  = s2_index == 3'h7;
   always @(posedge clk)
-    \$signal$24  <= \$130 ;
+    \$signal$26  <= \$70 ;
   always @(posedge clk)
-    s2_d <= \$131 ;
+    s2_d <= \$71 ;
   always @(posedge clk)
-    s2_scale <= \$132 ;
+    s2_scale <= \$72 ;
   always @(posedge clk)
-    \$signal  <= \$133 ;
+    \$signal  <= \$73 ;
   always @(posedge clk)
-    s2_last <= \$134 ;
+    s2_last <= \$74 ;
   always @(posedge clk)
-    s2_index <= \$135 ;
+    s2_index <= \$75 ;
   always @(posedge clk)
-    s2_dtype <= \$136 ;
+    s2_dtype <= \$76 ;
   always @(posedge clk)
-    y0 <= \$137 ;
+    y0 <= \$77 ;
   always @(posedge clk)
-    y1 <= \$138 ;
+    y1 <= \$78 ;
   always @(posedge clk)
-    y2 <= \$139 ;
+    y2 <= \$79 ;
   always @(posedge clk)
-    y3 <= \$140 ;
+    y3 <= \$80 ;
   always @(posedge clk)
-    y4 <= \$141 ;
+    y4 <= \$81 ;
   always @(posedge clk)
-    y5 <= \$142 ;
+    y5 <= \$82 ;
   always @(posedge clk)
-    y6 <= \$143 ;
+    y6 <= \$83 ;
   always @(posedge clk)
-    y7 <= \$144 ;
-  always @(posedge clk)
-    out1_done <= \$145 ;
-  always @(posedge clk)
-    out1_row <= \$146 ;
-  always @(posedge clk)
-    out2_done <= \$147 ;
-  always @(posedge clk)
-    out2_row <= \$148 ;
-  always @(posedge clk)
-    out3_done <= \$149 ;
-  always @(posedge clk)
-    out3_row <= \$150 ;
-  always @(posedge clk)
-    out4_done <= \$151 ;
-  always @(posedge clk)
-    out4_row <= \$152 ;
-  always @(posedge clk)
-    out5_done <= \$153 ;
-  always @(posedge clk)
-    out5_row <= \$154 ;
-  always @(posedge clk)
-    out6_done <= \$155 ;
-  always @(posedge clk)
-    out6_row <= \$156 ;
-  always @(posedge clk)
-    out7_done <= \$157 ;
-  always @(posedge clk)
-    out7_row <= \$158 ;
-  always @(posedge clk)
-    out8_done <= \$159 ;
-  always @(posedge clk)
-    out8_row <= \$160 ;
-  always @(posedge clk)
-    out9_done <= \$161 ;
-  always @(posedge clk)
-    out9_row <= \$162 ;
-  always @(posedge clk)
-    o_valid <= \$163 ;
-  always @(posedge clk)
-    o_y <= \$164 ;
-  always @(posedge clk)
-    o_index <= \$165 ;
+    y7 <= \$84 ;
+  assign corr_uint2 = 2'h3 - \$1 ;
+  assign \$3  = corr_uint2[0] ? \$2  : 17'h00000;
+  assign \$5  = corr_uint2[1] ? \$4  : 17'h00000;
+  assign \$6  = $signed(\$3 ) + $signed(\$5 );
+  assign \$8  = corr_uint2[2] ? \$7  : 19'h00000;
+  assign \$9  = - $signed(\$8 );
+  assign \$10  = $signed(\$6 ) + $signed(\$9 );
+  assign \$11  = $signed(hand[16:0]) + $signed(\$10 );
+  assign \$13  = ! s2_index;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
     hand = 35'h000000000;
@@ -22558,325 +20758,165 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.col7_unit0 (rst, i_hand, i_hand_valid
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    y_out = 32'd0;
-    if (out1_done) begin
-      y_out = \$100 ;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$130  = \$101 ;
+    \$70  = \$60 ;
     if (rst) begin
-      \$130  = 1'h0;
+      \$70  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$131  = s2_d;
-    if (\$102 ) begin
-      \$131  = d;
+    \$71  = s2_d;
+    if (\$61 ) begin
+      \$71  = d;
     end
     if (rst) begin
-      \$131  = 19'h00000;
+      \$71  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$132  = s2_scale;
-    if (\$102 ) begin
-      \$132  = i_scale;
+    \$72  = s2_scale;
+    if (\$61 ) begin
+      \$72  = i_scale;
     end
     if (rst) begin
-      \$132  = 8'h00;
+      \$72  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$133  = \$signal ;
-    if (\$102 ) begin
-      \$133  = hand[33];
+    \$73  = \$signal ;
+    if (\$61 ) begin
+      \$73  = hand[33];
     end
     if (rst) begin
-      \$133  = 1'h0;
+      \$73  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$134  = s2_last;
-    if (\$102 ) begin
-      \$134  = hand[34];
+    \$74  = s2_last;
+    if (\$61 ) begin
+      \$74  = hand[34];
     end
     if (rst) begin
-      \$134  = 1'h0;
+      \$74  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$135  = s2_index;
-    if (\$102 ) begin
-      \$135  = index;
+    \$75  = s2_index;
+    if (\$61 ) begin
+      \$75  = index;
     end
     if (rst) begin
-      \$135  = 3'h0;
+      \$75  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$136  = s2_dtype;
-    if (\$102 ) begin
-      \$136  = 1'h0;
+    \$76  = s2_dtype;
+    if (\$61 ) begin
+      \$76  = 1'h0;
     end
     if (rst) begin
-      \$136  = 1'h0;
+      \$76  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$137  = y0;
-    if (\$signal$24 ) begin
-      if (\$103 ) begin
-        \$137  = \$59 [31:0];
+    \$77  = y0;
+    if (\$signal$26 ) begin
+      if (\$62 ) begin
+        \$77  = \$59 [31:0];
       end
     end
     if (rst) begin
-      \$137  = 32'd0;
+      \$77  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$138  = y1;
-    if (\$signal$24 ) begin
-      if (\$104 ) begin
-        \$138  = \$59 [31:0];
+    \$78  = y1;
+    if (\$signal$26 ) begin
+      if (\$63 ) begin
+        \$78  = \$59 [31:0];
       end
     end
     if (rst) begin
-      \$138  = 32'd0;
+      \$78  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$139  = y2;
-    if (\$signal$24 ) begin
-      if (\$105 ) begin
-        \$139  = \$59 [31:0];
+    \$79  = y2;
+    if (\$signal$26 ) begin
+      if (\$64 ) begin
+        \$79  = \$59 [31:0];
       end
     end
     if (rst) begin
-      \$139  = 32'd0;
+      \$79  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$140  = y3;
-    if (\$signal$24 ) begin
-      if (\$106 ) begin
-        \$140  = \$59 [31:0];
+    \$80  = y3;
+    if (\$signal$26 ) begin
+      if (\$65 ) begin
+        \$80  = \$59 [31:0];
       end
     end
     if (rst) begin
-      \$140  = 32'd0;
+      \$80  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$141  = y4;
-    if (\$signal$24 ) begin
-      if (\$107 ) begin
-        \$141  = \$59 [31:0];
+    \$81  = y4;
+    if (\$signal$26 ) begin
+      if (\$66 ) begin
+        \$81  = \$59 [31:0];
       end
     end
     if (rst) begin
-      \$141  = 32'd0;
+      \$81  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$142  = y5;
-    if (\$signal$24 ) begin
-      if (\$108 ) begin
-        \$142  = \$59 [31:0];
+    \$82  = y5;
+    if (\$signal$26 ) begin
+      if (\$67 ) begin
+        \$82  = \$59 [31:0];
       end
     end
     if (rst) begin
-      \$142  = 32'd0;
+      \$82  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$143  = y6;
-    if (\$signal$24 ) begin
-      if (\$109 ) begin
-        \$143  = \$59 [31:0];
+    \$83  = y6;
+    if (\$signal$26 ) begin
+      if (\$68 ) begin
+        \$83  = \$59 [31:0];
       end
     end
     if (rst) begin
-      \$143  = 32'd0;
+      \$83  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$144  = y7;
-    if (\$signal$24 ) begin
-      if (\$110 ) begin
-        \$144  = \$59 [31:0];
+    \$84  = y7;
+    if (\$signal$26 ) begin
+      if (\$69 ) begin
+        \$84  = \$59 [31:0];
       end
     end
     if (rst) begin
-      \$144  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$145  = \$111 ;
-    if (rst) begin
-      \$145  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$146  = \$112 ;
-    if (rst) begin
-      \$146  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$147  = \$113 ;
-    if (rst) begin
-      \$147  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$148  = \$114 ;
-    if (rst) begin
-      \$148  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$149  = \$115 ;
-    if (rst) begin
-      \$149  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$150  = \$116 ;
-    if (rst) begin
-      \$150  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$151  = \$117 ;
-    if (rst) begin
-      \$151  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$152  = \$118 ;
-    if (rst) begin
-      \$152  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$153  = \$119 ;
-    if (rst) begin
-      \$153  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$154  = \$120 ;
-    if (rst) begin
-      \$154  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$155  = \$121 ;
-    if (rst) begin
-      \$155  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$156  = \$122 ;
-    if (rst) begin
-      \$156  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$157  = \$123 ;
-    if (rst) begin
-      \$157  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$158  = \$124 ;
-    if (rst) begin
-      \$158  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$159  = \$125 ;
-    if (rst) begin
-      \$159  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$160  = \$126 ;
-    if (rst) begin
-      \$160  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$161  = \$127 ;
-    if (rst) begin
-      \$161  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$162  = \$128 ;
-    if (rst) begin
-      \$162  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$163  = \$129 ;
-    if (rst) begin
-      \$163  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$164  = o_y;
-    if (out1_done) begin
-      \$164  = y_out;
-    end
-    if (rst) begin
-      \$164  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$165  = o_index;
-    if (out1_done) begin
-      \$165  = out1_row;
-    end
-    if (rst) begin
-      \$165  = 3'h0;
+      \$84  = 32'd0;
     end
   end
   assign c = corr_uint2[2:0];
@@ -22927,8 +20967,31 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.col7_unit0 (rst, i_hand, i_hand_valid
   assign \i_hand[7].first  = i_hand[278];
   assign \i_hand[7].last  = i_hand[279];
   assign \i_zero[0]  = i_zero;
+  assign \o_acc[0]  = o_acc[31:0];
+  assign \o_acc[0][0]  = o_acc[31:0];
+  assign \o_acc[1]  = o_acc[63:32];
+  assign \o_acc[1][0]  = o_acc[63:32];
+  assign \o_acc[2]  = o_acc[95:64];
+  assign \o_acc[2][0]  = o_acc[95:64];
+  assign \o_acc[3]  = o_acc[127:96];
+  assign \o_acc[3][0]  = o_acc[127:96];
+  assign \o_acc[4]  = o_acc[159:128];
+  assign \o_acc[4][0]  = o_acc[159:128];
+  assign \o_acc[5]  = o_acc[191:160];
+  assign \o_acc[5][0]  = o_acc[191:160];
+  assign \o_acc[6]  = o_acc[223:192];
+  assign \o_acc[6][0]  = o_acc[223:192];
+  assign \o_acc[7]  = o_acc[255:224];
+  assign \o_acc[7][0]  = o_acc[255:224];
   assign \i_scale[0]  = i_scale;
-  assign \o_y[0]  = o_y;
+  assign o_acc[255:224] = y7;
+  assign o_acc[223:192] = y6;
+  assign o_acc[191:160] = y5;
+  assign o_acc[159:128] = y4;
+  assign o_acc[127:96] = y3;
+  assign o_acc[95:64] = y2;
+  assign o_acc[63:32] = y1;
+  assign o_acc[31:0] = y0;
   assign \$1  = { i_zero, 1'h0 };
   assign \$2  = { hand[32], hand[32:17] };
   assign \$4  = { hand[32:17], 1'h0 };
@@ -22943,42 +21006,6 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.col7_unit0 (rst, i_hand, i_hand_valid
   assign \$49  = { s2_d[18], s2_d[18], s2_d, 5'h00 };
   assign \$52  = { s2_d[18], s2_d, 6'h00 };
   assign \$54  = { s2_d, 7'h00 };
-  assign \$61  = 1'h0;
-  assign out1_enter = 1'h0;
-  assign \$63  = 1'h0;
-  assign out2_enter = 1'h0;
-  assign \$65  = 1'h0;
-  assign out3_enter = 1'h0;
-  assign \$67  = 1'h0;
-  assign out4_enter = 1'h0;
-  assign \$69  = 1'h0;
-  assign out5_enter = 1'h0;
-  assign \$71  = 1'h0;
-  assign out6_enter = 1'h0;
-  assign \$73  = 1'h0;
-  assign out7_enter = 1'h0;
-  assign \$75  = 1'h0;
-  assign out8_enter = 1'h0;
-  assign \$77  = 1'h1;
-  assign out9_enter = \$76 ;
-  assign \$111  = out2_done;
-  assign \$112  = out2_row;
-  assign \$113  = out3_done;
-  assign \$114  = out3_row;
-  assign \$115  = out4_done;
-  assign \$116  = out4_row;
-  assign \$117  = out5_done;
-  assign \$118  = out5_row;
-  assign \$119  = out6_done;
-  assign \$120  = out6_row;
-  assign \$121  = out7_done;
-  assign \$122  = out7_row;
-  assign \$123  = out8_done;
-  assign \$124  = out8_row;
-  assign \$125  = out9_done;
-  assign \$126  = out9_row;
-  assign \$127  = \$76 ;
-  assign \$129  = out1_done;
 endmodule
 
 module \array_lut_w2_a8_os_8x8_shared.mesh.row0_head (load, o_table, a);
@@ -26140,7 +24167,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_0_6 (rst, pe_0_0__i_a, i_ctl, o_
   assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_8x8_shared.mesh.tile_0_7 (rst, pe_0_0__i_a, i_ctl, o_w, o_psum, o_valid, pe_0_0__i_w, clk);
+module \array_lut_w2_a8_os_8x8_shared.mesh.tile_0_7 (rst, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, o_valid, pe_0_0__i_w, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -26183,6 +24210,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_0_7 (rst, pe_0_0__i_a, i_ctl, o_
   wire [10:0] \o_a[0][0].table[5] ;
   wire [10:0] \o_a[0][0].table[6] ;
   wire [10:0] \o_a[0][0].table[7] ;
+  output [4:0] o_ctl;
   wire [4:0] o_ctl;
   wire [4:0] \o_ctl[0] ;
   wire \o_ctl[0].first ;
@@ -28130,7 +26158,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_1_6 (rst, pe_0_0__i_w, pe_0_0__i
   assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_8x8_shared.mesh.tile_1_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_w, o_psum, o_valid, clk);
+module \array_lut_w2_a8_os_8x8_shared.mesh.tile_1_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -28173,6 +26201,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_1_7 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \o_a[0][0].table[5] ;
   wire [10:0] \o_a[0][0].table[6] ;
   wire [10:0] \o_a[0][0].table[7] ;
+  output [4:0] o_ctl;
   wire [4:0] o_ctl;
   wire [4:0] \o_ctl[0] ;
   wire \o_ctl[0].first ;
@@ -30120,7 +28149,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_2_6 (rst, pe_0_0__i_w, pe_0_0__i
   assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_8x8_shared.mesh.tile_2_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_w, o_psum, o_valid, clk);
+module \array_lut_w2_a8_os_8x8_shared.mesh.tile_2_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -30163,6 +28192,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_2_7 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \o_a[0][0].table[5] ;
   wire [10:0] \o_a[0][0].table[6] ;
   wire [10:0] \o_a[0][0].table[7] ;
+  output [4:0] o_ctl;
   wire [4:0] o_ctl;
   wire [4:0] \o_ctl[0] ;
   wire \o_ctl[0].first ;
@@ -32110,7 +30140,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_3_6 (rst, pe_0_0__i_w, pe_0_0__i
   assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_8x8_shared.mesh.tile_3_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_w, o_psum, o_valid, clk);
+module \array_lut_w2_a8_os_8x8_shared.mesh.tile_3_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -32153,6 +30183,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_3_7 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \o_a[0][0].table[5] ;
   wire [10:0] \o_a[0][0].table[6] ;
   wire [10:0] \o_a[0][0].table[7] ;
+  output [4:0] o_ctl;
   wire [4:0] o_ctl;
   wire [4:0] \o_ctl[0] ;
   wire \o_ctl[0].first ;
@@ -34100,7 +32131,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_4_6 (rst, pe_0_0__i_w, pe_0_0__i
   assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_8x8_shared.mesh.tile_4_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_w, o_psum, o_valid, clk);
+module \array_lut_w2_a8_os_8x8_shared.mesh.tile_4_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -34143,6 +32174,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_4_7 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \o_a[0][0].table[5] ;
   wire [10:0] \o_a[0][0].table[6] ;
   wire [10:0] \o_a[0][0].table[7] ;
+  output [4:0] o_ctl;
   wire [4:0] o_ctl;
   wire [4:0] \o_ctl[0] ;
   wire \o_ctl[0].first ;
@@ -36090,7 +34122,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_5_6 (rst, pe_0_0__i_w, pe_0_0__i
   assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_8x8_shared.mesh.tile_5_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_w, o_psum, o_valid, clk);
+module \array_lut_w2_a8_os_8x8_shared.mesh.tile_5_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -36133,6 +34165,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_5_7 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \o_a[0][0].table[5] ;
   wire [10:0] \o_a[0][0].table[6] ;
   wire [10:0] \o_a[0][0].table[7] ;
+  output [4:0] o_ctl;
   wire [4:0] o_ctl;
   wire [4:0] \o_ctl[0] ;
   wire \o_ctl[0].first ;
@@ -38080,7 +36113,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_6_6 (rst, pe_0_0__i_w, pe_0_0__i
   assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_8x8_shared.mesh.tile_6_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_w, o_psum, o_valid, clk);
+module \array_lut_w2_a8_os_8x8_shared.mesh.tile_6_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -38123,6 +36156,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_6_7 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \o_a[0][0].table[5] ;
   wire [10:0] \o_a[0][0].table[6] ;
   wire [10:0] \o_a[0][0].table[7] ;
+  output [4:0] o_ctl;
   wire [4:0] o_ctl;
   wire [4:0] \o_ctl[0] ;
   wire \o_ctl[0].first ;
@@ -40063,7 +38097,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_7_6 (rst, pe_0_0__i_w, pe_0_0__i
   assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_lut_w2_a8_os_8x8_shared.mesh.tile_7_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_psum, o_valid, clk);
+module \array_lut_w2_a8_os_8x8_shared.mesh.tile_7_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -40106,6 +38140,7 @@ module \array_lut_w2_a8_os_8x8_shared.mesh.tile_7_7 (rst, pe_0_0__i_w, pe_0_0__i
   wire [10:0] \o_a[0][0].table[5] ;
   wire [10:0] \o_a[0][0].table[6] ;
   wire [10:0] \o_a[0][0].table[7] ;
+  output [4:0] o_ctl;
   wire [4:0] o_ctl;
   wire [4:0] \o_ctl[0] ;
   wire \o_ctl[0].first ;

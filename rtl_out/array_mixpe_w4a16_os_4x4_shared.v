@@ -2356,61 +2356,105 @@ module array_mixpe_w4a16_os_4x4_shared(a_in__valid, w_in__payload, w_in__valid, 
   assign \$15  = 2'h0;
 endmodule
 
-module \array_mixpe_w4a16_os_4x4_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$89 , o_row, o_row_valid, o_row_index, clk);
+module \array_mixpe_w4a16_os_4x4_shared.mesh (rst, o_row_valid, o_row_index, \i_a$1 , i_ctl, \i_w$89 , o_row, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$10  = 0;
-  wire [2:0] \$1 ;
-  reg [63:0] \$10 ;
-  reg [4:0] \$11 ;
-  reg [63:0] \$12 ;
-  reg [63:0] \$13 ;
-  reg [4:0] \$14 ;
-  reg [4:0] \$15 ;
-  reg [63:0] \$16 ;
-  reg [63:0] \$17 ;
-  reg [63:0] \$18 ;
-  reg [4:0] \$19 ;
+  wire \$1 ;
+  wire \$10 ;
+  wire \$11 ;
+  wire \$12 ;
+  wire \$13 ;
+  wire \$14 ;
+  wire \$15 ;
+  wire \$16 ;
+  wire \$17 ;
+  wire \$18 ;
+  wire \$19 ;
   wire \$2 ;
-  reg [4:0] \$20 ;
-  reg [4:0] \$21 ;
-  reg [3:0] \$22 ;
-  reg [15:0] \$23 ;
-  reg [31:0] \$24 ;
-  reg [31:0] \$25 ;
-  reg [31:0] \$26 ;
-  reg [15:0] \$27 ;
-  reg [3:0] \$28 ;
-  reg [15:0] \$29 ;
+  wire \$20 ;
+  wire [1:0] \$21 ;
+  wire [1:0] \$22 ;
+  wire [1:0] \$23 ;
+  wire [31:0] \$24 ;
+  wire [31:0] \$25 ;
+  wire [31:0] \$26 ;
+  wire [31:0] \$27 ;
+  wire [31:0] \$28 ;
+  wire [31:0] \$29 ;
   wire \$3 ;
-  reg [3:0] \$30 ;
-  reg [15:0] \$31 ;
-  reg [31:0] \$32 ;
-  reg [31:0] \$33 ;
-  reg [15:0] \$34 ;
-  reg [15:0] \$35 ;
-  reg [3:0] \$36 ;
-  reg [15:0] \$37 ;
-  reg [3:0] \$38 ;
-  reg [3:0] \$39 ;
+  wire [31:0] \$30 ;
+  wire [31:0] \$31 ;
+  wire [31:0] \$32 ;
+  wire [31:0] \$33 ;
+  wire [31:0] \$34 ;
+  wire [31:0] \$35 ;
+  wire [31:0] \$36 ;
+  wire [31:0] \$37 ;
+  wire [31:0] \$38 ;
+  wire [31:0] \$39 ;
   wire \$4 ;
-  reg [15:0] \$40 ;
-  reg [15:0] \$41 ;
-  reg [31:0] \$42 ;
-  reg [15:0] \$43 ;
-  reg [15:0] \$44 ;
-  reg [15:0] \$45 ;
-  reg [3:0] \$46 ;
-  reg [15:0] \$47 ;
-  reg [3:0] \$48 ;
-  reg [3:0] \$49 ;
+  wire [31:0] \$40 ;
+  wire [31:0] \$41 ;
+  wire [31:0] \$42 ;
+  wire [31:0] \$43 ;
+  wire [31:0] \$44 ;
+  wire [31:0] \$45 ;
+  wire [31:0] \$46 ;
+  wire [31:0] \$47 ;
+  wire [31:0] \$48 ;
+  wire [31:0] \$49 ;
   wire \$5 ;
-  reg [3:0] \$50 ;
-  reg [15:0] \$51 ;
-  reg [15:0] \$52 ;
-  reg [15:0] \$53 ;
+  wire [31:0] \$50 ;
+  wire [31:0] \$51 ;
+  wire \$52 ;
+  wire \$53 ;
+  wire \$54 ;
+  wire \$55 ;
+  wire \$56 ;
+  wire \$57 ;
+  wire \$58 ;
+  wire \$59 ;
   wire \$6 ;
+  wire \$60 ;
+  wire \$61 ;
+  wire \$62 ;
+  wire \$63 ;
+  reg [63:0] \$64 ;
+  reg [4:0] \$65 ;
+  reg [63:0] \$66 ;
+  reg [63:0] \$67 ;
+  reg [4:0] \$68 ;
+  reg [4:0] \$69 ;
   wire \$7 ;
+  reg [63:0] \$70 ;
+  reg [63:0] \$71 ;
+  reg [63:0] \$72 ;
+  reg [4:0] \$73 ;
+  reg [4:0] \$74 ;
+  reg [4:0] \$75 ;
+  reg [3:0] \$76 ;
+  reg [15:0] \$77 ;
+  reg [15:0] \$78 ;
+  reg [3:0] \$79 ;
   wire \$8 ;
+  reg [15:0] \$80 ;
+  reg [15:0] \$81 ;
+  reg [15:0] \$82 ;
+  reg [3:0] \$83 ;
+  reg [15:0] \$84 ;
+  reg [15:0] \$85 ;
+  reg [15:0] \$86 ;
+  reg [15:0] \$87 ;
+  reg [3:0] \$88 ;
+  reg [15:0] \$89 ;
   wire \$9 ;
+  reg \$90 ;
+  reg \$91 ;
+  reg \$92 ;
+  reg \$93 ;
+  reg \$94 ;
+  reg \$95 ;
+  reg \$96 ;
+  reg \$97 ;
   (* init = 64'h0000000000000000 *)
   wire [63:0] a1_d1;
   wire [15:0] \a1_d1[0] ;
@@ -2723,69 +2767,69 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$89 , o_r
   wire \i_ctl[0].load_w ;
   wire \i_ctl[0].valid ;
   wire [263:0] i_hand;
-  wire [263:0] \i_hand$108 ;
-  wire [65:0] \i_hand$108[0] ;
-  wire [31:0] \i_hand$108[0].a ;
-  wire \i_hand$108[0].first ;
-  wire \i_hand$108[0].last ;
-  wire [31:0] \i_hand$108[0].p ;
-  wire [65:0] \i_hand$108[1] ;
-  wire [31:0] \i_hand$108[1].a ;
-  wire \i_hand$108[1].first ;
-  wire \i_hand$108[1].last ;
-  wire [31:0] \i_hand$108[1].p ;
-  wire [65:0] \i_hand$108[2] ;
-  wire [31:0] \i_hand$108[2].a ;
-  wire \i_hand$108[2].first ;
-  wire \i_hand$108[2].last ;
-  wire [31:0] \i_hand$108[2].p ;
-  wire [65:0] \i_hand$108[3] ;
-  wire [31:0] \i_hand$108[3].a ;
-  wire \i_hand$108[3].first ;
-  wire \i_hand$108[3].last ;
-  wire [31:0] \i_hand$108[3].p ;
-  wire [263:0] \i_hand$125 ;
-  wire [65:0] \i_hand$125[0] ;
-  wire [31:0] \i_hand$125[0].a ;
-  wire \i_hand$125[0].first ;
-  wire \i_hand$125[0].last ;
-  wire [31:0] \i_hand$125[0].p ;
-  wire [65:0] \i_hand$125[1] ;
-  wire [31:0] \i_hand$125[1].a ;
-  wire \i_hand$125[1].first ;
-  wire \i_hand$125[1].last ;
-  wire [31:0] \i_hand$125[1].p ;
-  wire [65:0] \i_hand$125[2] ;
-  wire [31:0] \i_hand$125[2].a ;
-  wire \i_hand$125[2].first ;
-  wire \i_hand$125[2].last ;
-  wire [31:0] \i_hand$125[2].p ;
-  wire [65:0] \i_hand$125[3] ;
-  wire [31:0] \i_hand$125[3].a ;
-  wire \i_hand$125[3].first ;
-  wire \i_hand$125[3].last ;
-  wire [31:0] \i_hand$125[3].p ;
-  wire [263:0] \i_hand$142 ;
-  wire [65:0] \i_hand$142[0] ;
-  wire [31:0] \i_hand$142[0].a ;
-  wire \i_hand$142[0].first ;
-  wire \i_hand$142[0].last ;
-  wire [31:0] \i_hand$142[0].p ;
-  wire [65:0] \i_hand$142[1] ;
-  wire [31:0] \i_hand$142[1].a ;
-  wire \i_hand$142[1].first ;
-  wire \i_hand$142[1].last ;
-  wire [31:0] \i_hand$142[1].p ;
-  wire [65:0] \i_hand$142[2] ;
-  wire [31:0] \i_hand$142[2].a ;
-  wire \i_hand$142[2].first ;
-  wire \i_hand$142[2].last ;
-  wire [31:0] \i_hand$142[2].p ;
-  wire [65:0] \i_hand$142[3] ;
-  wire [31:0] \i_hand$142[3].a ;
-  wire \i_hand$142[3].first ;
-  wire \i_hand$142[3].last ;
-  wire [31:0] \i_hand$142[3].p ;
+  wire [263:0] \i_hand$106 ;
+  wire [65:0] \i_hand$106[0] ;
+  wire [31:0] \i_hand$106[0].a ;
+  wire \i_hand$106[0].first ;
+  wire \i_hand$106[0].last ;
+  wire [31:0] \i_hand$106[0].p ;
+  wire [65:0] \i_hand$106[1] ;
+  wire [31:0] \i_hand$106[1].a ;
+  wire \i_hand$106[1].first ;
+  wire \i_hand$106[1].last ;
+  wire [31:0] \i_hand$106[1].p ;
+  wire [65:0] \i_hand$106[2] ;
+  wire [31:0] \i_hand$106[2].a ;
+  wire \i_hand$106[2].first ;
+  wire \i_hand$106[2].last ;
+  wire [31:0] \i_hand$106[2].p ;
+  wire [65:0] \i_hand$106[3] ;
+  wire [31:0] \i_hand$106[3].a ;
+  wire \i_hand$106[3].first ;
+  wire \i_hand$106[3].last ;
+  wire [31:0] \i_hand$106[3].p ;
+  wire [263:0] \i_hand$122 ;
+  wire [65:0] \i_hand$122[0] ;
+  wire [31:0] \i_hand$122[0].a ;
+  wire \i_hand$122[0].first ;
+  wire \i_hand$122[0].last ;
+  wire [31:0] \i_hand$122[0].p ;
+  wire [65:0] \i_hand$122[1] ;
+  wire [31:0] \i_hand$122[1].a ;
+  wire \i_hand$122[1].first ;
+  wire \i_hand$122[1].last ;
+  wire [31:0] \i_hand$122[1].p ;
+  wire [65:0] \i_hand$122[2] ;
+  wire [31:0] \i_hand$122[2].a ;
+  wire \i_hand$122[2].first ;
+  wire \i_hand$122[2].last ;
+  wire [31:0] \i_hand$122[2].p ;
+  wire [65:0] \i_hand$122[3] ;
+  wire [31:0] \i_hand$122[3].a ;
+  wire \i_hand$122[3].first ;
+  wire \i_hand$122[3].last ;
+  wire [31:0] \i_hand$122[3].p ;
+  wire [263:0] \i_hand$138 ;
+  wire [65:0] \i_hand$138[0] ;
+  wire [31:0] \i_hand$138[0].a ;
+  wire \i_hand$138[0].first ;
+  wire \i_hand$138[0].last ;
+  wire [31:0] \i_hand$138[0].p ;
+  wire [65:0] \i_hand$138[1] ;
+  wire [31:0] \i_hand$138[1].a ;
+  wire \i_hand$138[1].first ;
+  wire \i_hand$138[1].last ;
+  wire [31:0] \i_hand$138[1].p ;
+  wire [65:0] \i_hand$138[2] ;
+  wire [31:0] \i_hand$138[2].a ;
+  wire \i_hand$138[2].first ;
+  wire \i_hand$138[2].last ;
+  wire [31:0] \i_hand$138[2].p ;
+  wire [65:0] \i_hand$138[3] ;
+  wire [31:0] \i_hand$138[3].a ;
+  wire \i_hand$138[3].first ;
+  wire \i_hand$138[3].last ;
+  wire [31:0] \i_hand$138[3].p ;
   wire [65:0] \i_hand[0] ;
   wire [31:0] \i_hand[0].a ;
   wire \i_hand[0].first ;
@@ -2807,35 +2851,35 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$89 , o_r
   wire \i_hand[3].last ;
   wire [31:0] \i_hand[3].p ;
   wire [3:0] i_hand_valid;
-  wire [3:0] \i_hand_valid$110 ;
-  wire [3:0] \i_hand_valid$127 ;
-  wire [3:0] \i_hand_valid$144 ;
+  wire [3:0] \i_hand_valid$108 ;
+  wire [3:0] \i_hand_valid$124 ;
+  wire [3:0] \i_hand_valid$140 ;
   reg [15:0] i_scale = 16'h0000;
-  reg [15:0] \i_scale$120  = 16'h0000;
-  reg [15:0] \i_scale$137  = 16'h0000;
-  reg [15:0] \i_scale$154  = 16'h0000;
+  reg [15:0] \i_scale$118  = 16'h0000;
+  reg [15:0] \i_scale$134  = 16'h0000;
+  reg [15:0] \i_scale$150  = 16'h0000;
   wire [15:0] i_w;
-  reg [15:0] \i_w$106  = 16'h0000;
-  wire [15:0] \i_w$106[0] ;
-  wire [15:0] \i_w$106[0].q ;
-  wire [3:0] \i_w$106[0].q[0] ;
-  wire [3:0] \i_w$106[0].q[1] ;
-  wire [3:0] \i_w$106[0].q[2] ;
-  wire [3:0] \i_w$106[0].q[3] ;
-  reg [15:0] \i_w$123  = 16'h0000;
-  wire [15:0] \i_w$123[0] ;
-  wire [15:0] \i_w$123[0].q ;
-  wire [3:0] \i_w$123[0].q[0] ;
-  wire [3:0] \i_w$123[0].q[1] ;
-  wire [3:0] \i_w$123[0].q[2] ;
-  wire [3:0] \i_w$123[0].q[3] ;
-  reg [15:0] \i_w$140  = 16'h0000;
-  wire [15:0] \i_w$140[0] ;
-  wire [15:0] \i_w$140[0].q ;
-  wire [3:0] \i_w$140[0].q[0] ;
-  wire [3:0] \i_w$140[0].q[1] ;
-  wire [3:0] \i_w$140[0].q[2] ;
-  wire [3:0] \i_w$140[0].q[3] ;
+  reg [15:0] \i_w$104  = 16'h0000;
+  wire [15:0] \i_w$104[0] ;
+  wire [15:0] \i_w$104[0].q ;
+  wire [3:0] \i_w$104[0].q[0] ;
+  wire [3:0] \i_w$104[0].q[1] ;
+  wire [3:0] \i_w$104[0].q[2] ;
+  wire [3:0] \i_w$104[0].q[3] ;
+  reg [15:0] \i_w$120  = 16'h0000;
+  wire [15:0] \i_w$120[0] ;
+  wire [15:0] \i_w$120[0].q ;
+  wire [3:0] \i_w$120[0].q[0] ;
+  wire [3:0] \i_w$120[0].q[1] ;
+  wire [3:0] \i_w$120[0].q[2] ;
+  wire [3:0] \i_w$120[0].q[3] ;
+  reg [15:0] \i_w$136  = 16'h0000;
+  wire [15:0] \i_w$136[0] ;
+  wire [15:0] \i_w$136[0].q ;
+  wire [3:0] \i_w$136[0].q[0] ;
+  wire [3:0] \i_w$136[0].q[1] ;
+  wire [3:0] \i_w$136[0].q[2] ;
+  wire [3:0] \i_w$136[0].q[3] ;
   wire [15:0] \i_w$66 ;
   wire [15:0] \i_w$66[0] ;
   wire [15:0] \i_w$66[0].q ;
@@ -2961,9 +3005,9 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$89 , o_r
   wire [3:0] \i_w[0].q[2] ;
   wire [3:0] \i_w[0].q[3] ;
   reg [3:0] i_zero = 4'h0;
-  reg [3:0] \i_zero$118  = 4'h0;
-  reg [3:0] \i_zero$135  = 4'h0;
-  reg [3:0] \i_zero$152  = 4'h0;
+  reg [3:0] \i_zero$116  = 4'h0;
+  reg [3:0] \i_zero$132  = 4'h0;
+  reg [3:0] \i_zero$148  = 4'h0;
   wire [63:0] o_a;
   wire [63:0] \o_a$13 ;
   wire [63:0] \o_a$13[0] ;
@@ -3036,6 +3080,26 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$89 , o_r
   wire [15:0] \o_a[0][1] ;
   wire [15:0] \o_a[0][2] ;
   wire [15:0] \o_a[0][3] ;
+  wire [127:0] o_acc;
+  wire [127:0] \o_acc$161 ;
+  wire [31:0] \o_acc$161[0] ;
+  wire [31:0] \o_acc$161[1] ;
+  wire [31:0] \o_acc$161[2] ;
+  wire [31:0] \o_acc$161[3] ;
+  wire [127:0] \o_acc$162 ;
+  wire [31:0] \o_acc$162[0] ;
+  wire [31:0] \o_acc$162[1] ;
+  wire [31:0] \o_acc$162[2] ;
+  wire [31:0] \o_acc$162[3] ;
+  wire [127:0] \o_acc$163 ;
+  wire [31:0] \o_acc$163[0] ;
+  wire [31:0] \o_acc$163[1] ;
+  wire [31:0] \o_acc$163[2] ;
+  wire [31:0] \o_acc$163[3] ;
+  wire [31:0] \o_acc[0] ;
+  wire [31:0] \o_acc[1] ;
+  wire [31:0] \o_acc[2] ;
+  wire [31:0] \o_acc[3] ;
   wire [4:0] o_ctl;
   wire [4:0] \o_ctl$11 ;
   wire [4:0] \o_ctl$11[0] ;
@@ -3051,6 +3115,34 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$89 , o_r
   wire \o_ctl$15[0].last ;
   wire \o_ctl$15[0].load_w ;
   wire \o_ctl$15[0].valid ;
+  wire [4:0] \o_ctl$176 ;
+  wire [4:0] \o_ctl$176[0] ;
+  wire \o_ctl$176[0].first ;
+  wire \o_ctl$176[0].group_end ;
+  wire \o_ctl$176[0].last ;
+  wire \o_ctl$176[0].load_w ;
+  wire \o_ctl$176[0].valid ;
+  wire [4:0] \o_ctl$178 ;
+  wire [4:0] \o_ctl$178[0] ;
+  wire \o_ctl$178[0].first ;
+  wire \o_ctl$178[0].group_end ;
+  wire \o_ctl$178[0].last ;
+  wire \o_ctl$178[0].load_w ;
+  wire \o_ctl$178[0].valid ;
+  wire [4:0] \o_ctl$180 ;
+  wire [4:0] \o_ctl$180[0] ;
+  wire \o_ctl$180[0].first ;
+  wire \o_ctl$180[0].group_end ;
+  wire \o_ctl$180[0].last ;
+  wire \o_ctl$180[0].load_w ;
+  wire \o_ctl$180[0].valid ;
+  wire [4:0] \o_ctl$182 ;
+  wire [4:0] \o_ctl$182[0] ;
+  wire \o_ctl$182[0].first ;
+  wire \o_ctl$182[0].group_end ;
+  wire \o_ctl$182[0].last ;
+  wire \o_ctl$182[0].load_w ;
+  wire \o_ctl$182[0].valid ;
   wire [4:0] \o_ctl$23 ;
   wire [4:0] \o_ctl$23[0] ;
   wire \o_ctl$23[0].first ;
@@ -3120,15 +3212,21 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$89 , o_r
   wire \o_ctl[0].last ;
   wire \o_ctl[0].load_w ;
   wire \o_ctl[0].valid ;
-  wire [1:0] o_index;
   wire [65:0] o_psum;
-  wire [65:0] \o_psum$109 ;
-  wire [65:0] \o_psum$109[0] ;
-  wire [65:0] \o_psum$109[0][0] ;
-  wire [31:0] \o_psum$109[0][0].a ;
-  wire \o_psum$109[0][0].first ;
-  wire \o_psum$109[0][0].last ;
-  wire [31:0] \o_psum$109[0][0].p ;
+  wire [65:0] \o_psum$107 ;
+  wire [65:0] \o_psum$107[0] ;
+  wire [65:0] \o_psum$107[0][0] ;
+  wire [31:0] \o_psum$107[0][0].a ;
+  wire \o_psum$107[0][0].first ;
+  wire \o_psum$107[0][0].last ;
+  wire [31:0] \o_psum$107[0][0].p ;
+  wire [65:0] \o_psum$110 ;
+  wire [65:0] \o_psum$110[0] ;
+  wire [65:0] \o_psum$110[0][0] ;
+  wire [31:0] \o_psum$110[0][0].a ;
+  wire \o_psum$110[0][0].first ;
+  wire \o_psum$110[0][0].last ;
+  wire [31:0] \o_psum$110[0][0].p ;
   wire [65:0] \o_psum$112 ;
   wire [65:0] \o_psum$112[0] ;
   wire [65:0] \o_psum$112[0][0] ;
@@ -3143,13 +3241,13 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$89 , o_r
   wire \o_psum$114[0][0].first ;
   wire \o_psum$114[0][0].last ;
   wire [31:0] \o_psum$114[0][0].p ;
-  wire [65:0] \o_psum$116 ;
-  wire [65:0] \o_psum$116[0] ;
-  wire [65:0] \o_psum$116[0][0] ;
-  wire [31:0] \o_psum$116[0][0].a ;
-  wire \o_psum$116[0][0].first ;
-  wire \o_psum$116[0][0].last ;
-  wire [31:0] \o_psum$116[0][0].p ;
+  wire [65:0] \o_psum$123 ;
+  wire [65:0] \o_psum$123[0] ;
+  wire [65:0] \o_psum$123[0][0] ;
+  wire [31:0] \o_psum$123[0][0].a ;
+  wire \o_psum$123[0][0].first ;
+  wire \o_psum$123[0][0].last ;
+  wire [31:0] \o_psum$123[0][0].p ;
   wire [65:0] \o_psum$126 ;
   wire [65:0] \o_psum$126[0] ;
   wire [65:0] \o_psum$126[0][0] ;
@@ -3157,34 +3255,41 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$89 , o_r
   wire \o_psum$126[0][0].first ;
   wire \o_psum$126[0][0].last ;
   wire [31:0] \o_psum$126[0][0].p ;
-  wire [65:0] \o_psum$129 ;
-  wire [65:0] \o_psum$129[0] ;
-  wire [65:0] \o_psum$129[0][0] ;
-  wire [31:0] \o_psum$129[0][0].a ;
-  wire \o_psum$129[0][0].first ;
-  wire \o_psum$129[0][0].last ;
-  wire [31:0] \o_psum$129[0][0].p ;
-  wire [65:0] \o_psum$131 ;
-  wire [65:0] \o_psum$131[0] ;
-  wire [65:0] \o_psum$131[0][0] ;
-  wire [31:0] \o_psum$131[0][0].a ;
-  wire \o_psum$131[0][0].first ;
-  wire \o_psum$131[0][0].last ;
-  wire [31:0] \o_psum$131[0][0].p ;
-  wire [65:0] \o_psum$133 ;
-  wire [65:0] \o_psum$133[0] ;
-  wire [65:0] \o_psum$133[0][0] ;
-  wire [31:0] \o_psum$133[0][0].a ;
-  wire \o_psum$133[0][0].first ;
-  wire \o_psum$133[0][0].last ;
-  wire [31:0] \o_psum$133[0][0].p ;
-  wire [65:0] \o_psum$143 ;
-  wire [65:0] \o_psum$143[0] ;
-  wire [65:0] \o_psum$143[0][0] ;
-  wire [31:0] \o_psum$143[0][0].a ;
-  wire \o_psum$143[0][0].first ;
-  wire \o_psum$143[0][0].last ;
-  wire [31:0] \o_psum$143[0][0].p ;
+  wire [65:0] \o_psum$128 ;
+  wire [65:0] \o_psum$128[0] ;
+  wire [65:0] \o_psum$128[0][0] ;
+  wire [31:0] \o_psum$128[0][0].a ;
+  wire \o_psum$128[0][0].first ;
+  wire \o_psum$128[0][0].last ;
+  wire [31:0] \o_psum$128[0][0].p ;
+  wire [65:0] \o_psum$130 ;
+  wire [65:0] \o_psum$130[0] ;
+  wire [65:0] \o_psum$130[0][0] ;
+  wire [31:0] \o_psum$130[0][0].a ;
+  wire \o_psum$130[0][0].first ;
+  wire \o_psum$130[0][0].last ;
+  wire [31:0] \o_psum$130[0][0].p ;
+  wire [65:0] \o_psum$139 ;
+  wire [65:0] \o_psum$139[0] ;
+  wire [65:0] \o_psum$139[0][0] ;
+  wire [31:0] \o_psum$139[0][0].a ;
+  wire \o_psum$139[0][0].first ;
+  wire \o_psum$139[0][0].last ;
+  wire [31:0] \o_psum$139[0][0].p ;
+  wire [65:0] \o_psum$142 ;
+  wire [65:0] \o_psum$142[0] ;
+  wire [65:0] \o_psum$142[0][0] ;
+  wire [31:0] \o_psum$142[0][0].a ;
+  wire \o_psum$142[0][0].first ;
+  wire \o_psum$142[0][0].last ;
+  wire [31:0] \o_psum$142[0][0].p ;
+  wire [65:0] \o_psum$144 ;
+  wire [65:0] \o_psum$144[0] ;
+  wire [65:0] \o_psum$144[0][0] ;
+  wire [31:0] \o_psum$144[0][0].a ;
+  wire \o_psum$144[0][0].first ;
+  wire \o_psum$144[0][0].last ;
+  wire [31:0] \o_psum$144[0][0].p ;
   wire [65:0] \o_psum$146 ;
   wire [65:0] \o_psum$146[0] ;
   wire [65:0] \o_psum$146[0][0] ;
@@ -3192,20 +3297,6 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$89 , o_r
   wire \o_psum$146[0][0].first ;
   wire \o_psum$146[0][0].last ;
   wire [31:0] \o_psum$146[0][0].p ;
-  wire [65:0] \o_psum$148 ;
-  wire [65:0] \o_psum$148[0] ;
-  wire [65:0] \o_psum$148[0][0] ;
-  wire [31:0] \o_psum$148[0][0].a ;
-  wire \o_psum$148[0][0].first ;
-  wire \o_psum$148[0][0].last ;
-  wire [31:0] \o_psum$148[0][0].p ;
-  wire [65:0] \o_psum$150 ;
-  wire [65:0] \o_psum$150[0] ;
-  wire [65:0] \o_psum$150[0][0] ;
-  wire [31:0] \o_psum$150[0][0].a ;
-  wire \o_psum$150[0][0].first ;
-  wire \o_psum$150[0][0].last ;
-  wire [31:0] \o_psum$150[0][0].p ;
   wire [65:0] \o_psum$94 ;
   wire [65:0] \o_psum$94[0] ;
   wire [65:0] \o_psum$94[0][0] ;
@@ -3240,35 +3331,34 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$89 , o_r
   wire [31:0] \o_row[2] ;
   wire [31:0] \o_row[3] ;
   output [1:0] o_row_index;
-  reg [1:0] o_row_index;
+  wire [1:0] o_row_index;
   output o_row_valid;
-  reg o_row_valid;
+  wire o_row_valid;
   wire o_valid;
+  wire \o_valid$109 ;
+  wire \o_valid$109[0] ;
   wire \o_valid$111 ;
   wire \o_valid$111[0] ;
   wire \o_valid$113 ;
   wire \o_valid$113[0] ;
   wire \o_valid$115 ;
   wire \o_valid$115[0] ;
-  wire \o_valid$117 ;
-  wire \o_valid$117[0] ;
-  wire \o_valid$128 ;
-  wire \o_valid$128[0] ;
-  wire \o_valid$130 ;
-  wire \o_valid$130[0] ;
-  wire \o_valid$132 ;
-  wire \o_valid$132[0] ;
-  wire \o_valid$134 ;
-  wire \o_valid$134[0] ;
+  wire \o_valid$125 ;
+  wire \o_valid$125[0] ;
+  wire \o_valid$127 ;
+  wire \o_valid$127[0] ;
+  wire \o_valid$129 ;
+  wire \o_valid$129[0] ;
+  wire \o_valid$131 ;
+  wire \o_valid$131[0] ;
+  wire \o_valid$141 ;
+  wire \o_valid$141[0] ;
+  wire \o_valid$143 ;
+  wire \o_valid$143[0] ;
   wire \o_valid$145 ;
   wire \o_valid$145[0] ;
   wire \o_valid$147 ;
   wire \o_valid$147[0] ;
-  wire \o_valid$149 ;
-  wire \o_valid$149[0] ;
-  wire \o_valid$151 ;
-  wire \o_valid$151[0] ;
-  wire \o_valid$157 ;
   wire \o_valid$95 ;
   wire \o_valid$95[0] ;
   wire \o_valid$97 ;
@@ -3360,10 +3450,15 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$89 , o_r
   wire [3:0] \o_w[0].q[1] ;
   wire [3:0] \o_w[0].q[2] ;
   wire [3:0] \o_w[0].q[3] ;
-  wire [31:0] o_y;
-  wire [31:0] \o_y$170 ;
-  wire [31:0] \o_y$175 ;
-  wire [31:0] \o_y$181 ;
+  reg row0_done_t5 = 1'h0;
+  reg row0_done_t6 = 1'h0;
+  reg row1_done_t5 = 1'h0;
+  reg row1_done_t6 = 1'h0;
+  reg row2_done_t5 = 1'h0;
+  reg row2_done_t6 = 1'h0;
+  reg row3_done_t5 = 1'h0;
+  reg row3_done_t6 = 1'h0;
+  wire [3:0] row_sel;
   input rst;
   wire rst;
   (* init = 16'h0000 *)
@@ -3376,12 +3471,10 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$89 , o_r
   wire [3:0] \w1_q_d1[1] ;
   wire [3:0] \w1_q_d1[2] ;
   wire [3:0] \w1_q_d1[3] ;
-  reg [15:0] w1_scale_held = 16'h0000;
   (* init = 16'h0000 *)
-  wire [15:0] w1_scale_u0_d1;
-  reg [3:0] w1_zero_held = 4'h0;
+  wire [15:0] w1_scale_held;
   (* init = 4'h0 *)
-  wire [3:0] w1_zero_u0_d1;
+  wire [3:0] w1_zero_held;
   reg [15:0] w2_q_d1 = 16'h0000;
   wire [3:0] \w2_q_d1[0] ;
   wire [3:0] \w2_q_d1[1] ;
@@ -3393,14 +3486,10 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$89 , o_r
   wire [3:0] \w2_q_d2[1] ;
   wire [3:0] \w2_q_d2[2] ;
   wire [3:0] \w2_q_d2[3] ;
-  reg [15:0] w2_scale_held = 16'h0000;
-  reg [15:0] w2_scale_u0_d1 = 16'h0000;
   (* init = 16'h0000 *)
-  wire [15:0] w2_scale_u0_d2;
-  reg [3:0] w2_zero_held = 4'h0;
-  reg [3:0] w2_zero_u0_d1 = 4'h0;
+  wire [15:0] w2_scale_held;
   (* init = 4'h0 *)
-  wire [3:0] w2_zero_u0_d2;
+  wire [3:0] w2_zero_held;
   reg [15:0] w3_q_d1 = 16'h0000;
   wire [3:0] \w3_q_d1[0] ;
   wire [3:0] \w3_q_d1[1] ;
@@ -3417,155 +3506,169 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$89 , o_r
   wire [3:0] \w3_q_d3[1] ;
   wire [3:0] \w3_q_d3[2] ;
   wire [3:0] \w3_q_d3[3] ;
-  reg [15:0] w3_scale_held = 16'h0000;
-  reg [15:0] w3_scale_u0_d1 = 16'h0000;
-  reg [15:0] w3_scale_u0_d2 = 16'h0000;
   (* init = 16'h0000 *)
-  wire [15:0] w3_scale_u0_d3;
-  reg [3:0] w3_zero_held = 4'h0;
-  reg [3:0] w3_zero_u0_d1 = 4'h0;
-  reg [3:0] w3_zero_u0_d2 = 4'h0;
+  wire [15:0] w3_scale_held;
   (* init = 4'h0 *)
-  wire [3:0] w3_zero_u0_d3;
-  reg [31:0] y0_d1 = 32'd0;
-  reg [31:0] y0_d2 = 32'd0;
-  reg [31:0] y0_d3 = 32'd0;
-  reg [31:0] y1_d1 = 32'd0;
-  reg [31:0] y1_d2 = 32'd0;
-  reg [31:0] y2_d1 = 32'd0;
+  wire [3:0] w3_zero_held;
+  assign \$4  = ~ \$3 ;
+  assign \$5  = row2_done_t6 & \$4 ;
+  assign \$7  = \$6  | row2_done_t6;
+  assign \$8  = ~ \$7 ;
+  assign \$9  = row1_done_t6 & \$8 ;
+  assign \$11  = \$10  | row2_done_t6;
+  assign \$12  = \$11  | row1_done_t6;
+  assign \$13  = ~ \$12 ;
+  assign \$14  = row0_done_t6 & \$13 ;
+  assign \$16  = \$15  | row2_done_t6;
+  assign \$17  = \$16  | row1_done_t6;
+  assign o_row_valid = \$17  | row0_done_t6;
+  assign \$19  = row_sel[1] ? 1'h1 : 1'h0;
+  assign \$21  = row_sel[2] ? 2'h2 : 2'h0;
+  assign \$22  = { 1'h0, \$20  } | \$21 ;
+  assign \$23  = row_sel[3] ? 2'h3 : 2'h0;
+  assign o_row_index = \$22  | \$23 ;
+  assign \$24  = o_acc[31:0] & { row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0] };
+  assign \$25  = o_acc[63:32] & { row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1] };
+  assign \$26  = \$24  | \$25 ;
+  assign \$27  = o_acc[95:64] & { row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2] };
+  assign \$28  = \$26  | \$27 ;
+  assign \$29  = o_acc[127:96] & { row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3] };
+  assign \$30  = \$28  | \$29 ;
+  assign \$31  = \o_acc$161 [31:0] & { row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0] };
+  assign \$32  = \o_acc$161 [63:32] & { row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1] };
+  assign \$33  = \$31  | \$32 ;
+  assign \$34  = \o_acc$161 [95:64] & { row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2] };
+  assign \$35  = \$33  | \$34 ;
+  assign \$36  = \o_acc$161 [127:96] & { row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3] };
+  assign \$37  = \$35  | \$36 ;
+  assign \$38  = \o_acc$162 [31:0] & { row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0] };
+  assign \$39  = \o_acc$162 [63:32] & { row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1] };
+  assign \$40  = \$38  | \$39 ;
+  assign \$41  = \o_acc$162 [95:64] & { row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2] };
+  assign \$42  = \$40  | \$41 ;
+  assign \$43  = \o_acc$162 [127:96] & { row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3] };
+  assign \$44  = \$42  | \$43 ;
+  assign \$45  = \o_acc$163 [31:0] & { row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0] };
+  assign \$46  = \o_acc$163 [63:32] & { row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1] };
+  assign \$47  = \$45  | \$46 ;
+  assign \$48  = \o_acc$163 [95:64] & { row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2] };
+  assign \$49  = \$47  | \$48 ;
+  assign \$50  = \o_acc$163 [127:96] & { row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3] };
+  assign \$51  = \$49  | \$50 ;
+  assign \$52  = i_ctl[0] & i_ctl[4];
+  assign \$53  = i_ctl[0] & i_ctl[4];
+  assign \$54  = i_ctl[0] & i_ctl[4];
+  assign \$55  = i_ctl[0] & i_ctl[4];
+  assign \$56  = i_ctl[0] & i_ctl[4];
+  assign \$57  = i_ctl[0] & i_ctl[4];
+  assign \$58  = i_ctl[0] & i_ctl[4];
+  assign \$59  = i_ctl[0] & i_ctl[4];
+  assign \$60  = \o_ctl$176 [0] & \o_ctl$176 [3];
+  assign \$61  = \o_ctl$178 [0] & \o_ctl$178 [3];
+  assign \$62  = \o_ctl$180 [0] & \o_ctl$180 [3];
+  assign \$63  = \o_ctl$182 [0] & \o_ctl$182 [3];
   always @(posedge clk)
-    i_scale <= \$23 ;
+    \i_a$16  <= \$64 ;
   always @(posedge clk)
-    y0_d1 <= \$24 ;
+    \i_ctl$18  <= \$65 ;
   always @(posedge clk)
-    y0_d2 <= \$25 ;
+    a2_d1 <= \$66 ;
   always @(posedge clk)
-    y0_d3 <= \$26 ;
+    \i_a$32  <= \$67 ;
   always @(posedge clk)
-    \i_w$106  <= \$27 ;
+    ctl2_d1 <= \$68 ;
   always @(posedge clk)
-    w1_zero_held <= \$28 ;
+    \i_ctl$34  <= \$69 ;
   always @(posedge clk)
-    w1_scale_held <= \$29 ;
+    a3_d1 <= \$70 ;
   always @(posedge clk)
-    \i_zero$118  <= \$30 ;
+    a3_d2 <= \$71 ;
   always @(posedge clk)
-    \i_scale$120  <= \$31 ;
+    \i_a$48  <= \$72 ;
   always @(posedge clk)
-    y1_d1 <= \$32 ;
+    ctl3_d1 <= \$73 ;
   always @(posedge clk)
-    y1_d2 <= \$33 ;
+    ctl3_d2 <= \$74 ;
   always @(posedge clk)
-    w2_q_d1 <= \$34 ;
+    \i_ctl$50  <= \$75 ;
   always @(posedge clk)
-    \i_w$123  <= \$35 ;
+    i_zero <= \$76 ;
   always @(posedge clk)
-    w2_zero_held <= \$36 ;
+    i_scale <= \$77 ;
   always @(posedge clk)
-    w2_scale_held <= \$37 ;
+    \i_w$104  <= \$78 ;
   always @(posedge clk)
-    w2_zero_u0_d1 <= \$38 ;
+    \i_zero$116  <= \$79 ;
   always @(posedge clk)
-    \i_zero$135  <= \$39 ;
+    \i_scale$118  <= \$80 ;
   always @(posedge clk)
-    w2_scale_u0_d1 <= \$40 ;
+    w2_q_d1 <= \$81 ;
   always @(posedge clk)
-    \i_scale$137  <= \$41 ;
+    \i_w$120  <= \$82 ;
   always @(posedge clk)
-    y2_d1 <= \$42 ;
+    \i_zero$132  <= \$83 ;
   always @(posedge clk)
-    w3_q_d1 <= \$43 ;
+    \i_scale$134  <= \$84 ;
   always @(posedge clk)
-    w3_q_d2 <= \$44 ;
+    w3_q_d1 <= \$85 ;
   always @(posedge clk)
-    \i_w$140  <= \$45 ;
+    w3_q_d2 <= \$86 ;
   always @(posedge clk)
-    w3_zero_held <= \$46 ;
+    \i_w$136  <= \$87 ;
   always @(posedge clk)
-    w3_scale_held <= \$47 ;
+    \i_zero$148  <= \$88 ;
   always @(posedge clk)
-    w3_zero_u0_d1 <= \$48 ;
+    \i_scale$150  <= \$89 ;
   always @(posedge clk)
-    w3_zero_u0_d2 <= \$49 ;
+    row0_done_t5 <= \$90 ;
   always @(posedge clk)
-    \i_zero$152  <= \$50 ;
+    row0_done_t6 <= \$91 ;
   always @(posedge clk)
-    w3_scale_u0_d1 <= \$51 ;
+    row1_done_t5 <= \$92 ;
   always @(posedge clk)
-    w3_scale_u0_d2 <= \$52 ;
+    row1_done_t6 <= \$93 ;
   always @(posedge clk)
-    \i_scale$154  <= \$53 ;
-  assign \$1  = 1'h0 + o_index;
-  assign \$2  = i_ctl[0] & i_ctl[4];
-  assign \$3  = i_ctl[0] & i_ctl[4];
-  assign \$4  = i_ctl[0] & i_ctl[4];
-  assign \$5  = i_ctl[0] & i_ctl[4];
-  assign \$6  = i_ctl[0] & i_ctl[4];
-  assign \$7  = i_ctl[0] & i_ctl[4];
-  assign \$8  = i_ctl[0] & i_ctl[4];
-  assign \$9  = i_ctl[0] & i_ctl[4];
+    row2_done_t5 <= \$94 ;
   always @(posedge clk)
-    \i_a$16  <= \$10 ;
+    row2_done_t6 <= \$95 ;
   always @(posedge clk)
-    \i_ctl$18  <= \$11 ;
+    row3_done_t5 <= \$96 ;
   always @(posedge clk)
-    a2_d1 <= \$12 ;
-  always @(posedge clk)
-    \i_a$32  <= \$13 ;
-  always @(posedge clk)
-    ctl2_d1 <= \$14 ;
-  always @(posedge clk)
-    \i_ctl$34  <= \$15 ;
-  always @(posedge clk)
-    a3_d1 <= \$16 ;
-  always @(posedge clk)
-    a3_d2 <= \$17 ;
-  always @(posedge clk)
-    \i_a$48  <= \$18 ;
-  always @(posedge clk)
-    ctl3_d1 <= \$19 ;
-  always @(posedge clk)
-    ctl3_d2 <= \$20 ;
-  always @(posedge clk)
-    \i_ctl$50  <= \$21 ;
-  always @(posedge clk)
-    i_zero <= \$22 ;
+    row3_done_t6 <= \$97 ;
   \array_mixpe_w4a16_os_4x4_shared.mesh.col0_unit0  col0_unit0 (
     .clk(clk),
     .i_hand(i_hand),
     .i_hand_valid(i_hand_valid),
     .i_scale(i_scale),
     .i_zero(i_zero),
-    .o_y(\o_y$170 ),
+    .o_acc(o_acc),
     .rst(rst)
   );
   \array_mixpe_w4a16_os_4x4_shared.mesh.col1_unit0  col1_unit0 (
     .clk(clk),
-    .i_hand(\i_hand$108 ),
-    .i_hand_valid(\i_hand_valid$110 ),
-    .i_scale(\i_scale$120 ),
-    .i_zero(\i_zero$118 ),
-    .o_y(\o_y$175 ),
+    .i_hand(\i_hand$106 ),
+    .i_hand_valid(\i_hand_valid$108 ),
+    .i_scale(\i_scale$118 ),
+    .i_zero(\i_zero$116 ),
+    .o_acc(\o_acc$161 ),
     .rst(rst)
   );
   \array_mixpe_w4a16_os_4x4_shared.mesh.col2_unit0  col2_unit0 (
     .clk(clk),
-    .i_hand(\i_hand$125 ),
-    .i_hand_valid(\i_hand_valid$127 ),
-    .i_scale(\i_scale$137 ),
-    .i_zero(\i_zero$135 ),
-    .o_y(\o_y$181 ),
+    .i_hand(\i_hand$122 ),
+    .i_hand_valid(\i_hand_valid$124 ),
+    .i_scale(\i_scale$134 ),
+    .i_zero(\i_zero$132 ),
+    .o_acc(\o_acc$162 ),
     .rst(rst)
   );
   \array_mixpe_w4a16_os_4x4_shared.mesh.col3_unit0  col3_unit0 (
     .clk(clk),
-    .i_hand(\i_hand$142 ),
-    .i_hand_valid(\i_hand_valid$144 ),
-    .i_scale(\i_scale$154 ),
-    .i_zero(\i_zero$152 ),
-    .o_index(o_index),
-    .o_valid(\o_valid$157 ),
-    .o_y(o_y),
+    .i_hand(\i_hand$138 ),
+    .i_hand_valid(\i_hand_valid$140 ),
+    .i_scale(\i_scale$150 ),
+    .i_zero(\i_zero$148 ),
+    .o_acc(\o_acc$163 ),
     .rst(rst)
   );
   \array_mixpe_w4a16_os_4x4_shared.mesh.tile_0_0  tile_0_0 (
@@ -3585,11 +3688,11 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$89 , o_r
     .i_ctl(\i_ctl$6 ),
     .o_a(\i_a$8 ),
     .o_ctl(\i_ctl$10 ),
-    .o_psum(\o_psum$109 ),
-    .o_valid(\o_valid$111 ),
+    .o_psum(\o_psum$107 ),
+    .o_valid(\o_valid$109 ),
     .o_w(\i_w$70 ),
     .pe_0_0__i_a(\i_a$4 ),
-    .pe_0_0__i_w(\i_w$106 ),
+    .pe_0_0__i_w(\i_w$104 ),
     .rst(rst)
   );
   \array_mixpe_w4a16_os_4x4_shared.mesh.tile_0_2  tile_0_2 (
@@ -3597,21 +3700,22 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$89 , o_r
     .i_ctl(\i_ctl$10 ),
     .o_a(\i_a$12 ),
     .o_ctl(\i_ctl$14 ),
-    .o_psum(\o_psum$126 ),
-    .o_valid(\o_valid$128 ),
+    .o_psum(\o_psum$123 ),
+    .o_valid(\o_valid$125 ),
     .o_w(\i_w$76 ),
     .pe_0_0__i_a(\i_a$8 ),
-    .pe_0_0__i_w(\i_w$123 ),
+    .pe_0_0__i_w(\i_w$120 ),
     .rst(rst)
   );
   \array_mixpe_w4a16_os_4x4_shared.mesh.tile_0_3  tile_0_3 (
     .clk(clk),
     .i_ctl(\i_ctl$14 ),
-    .o_psum(\o_psum$143 ),
-    .o_valid(\o_valid$145 ),
+    .o_ctl(\o_ctl$176 ),
+    .o_psum(\o_psum$139 ),
+    .o_valid(\o_valid$141 ),
     .o_w(\i_w$82 ),
     .pe_0_0__i_a(\i_a$12 ),
-    .pe_0_0__i_w(\i_w$140 ),
+    .pe_0_0__i_w(\i_w$136 ),
     .rst(rst)
   );
   \array_mixpe_w4a16_os_4x4_shared.mesh.tile_1_0  tile_1_0 (
@@ -3631,8 +3735,8 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$89 , o_r
     .i_ctl(\i_ctl$22 ),
     .o_a(\i_a$24 ),
     .o_ctl(\i_ctl$26 ),
-    .o_psum(\o_psum$112 ),
-    .o_valid(\o_valid$113 ),
+    .o_psum(\o_psum$110 ),
+    .o_valid(\o_valid$111 ),
     .o_w(\i_w$72 ),
     .pe_0_0__i_a(\i_a$20 ),
     .pe_0_0__i_w(\i_w$70 ),
@@ -3643,8 +3747,8 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$89 , o_r
     .i_ctl(\i_ctl$26 ),
     .o_a(\i_a$28 ),
     .o_ctl(\i_ctl$30 ),
-    .o_psum(\o_psum$129 ),
-    .o_valid(\o_valid$130 ),
+    .o_psum(\o_psum$126 ),
+    .o_valid(\o_valid$127 ),
     .o_w(\i_w$78 ),
     .pe_0_0__i_a(\i_a$24 ),
     .pe_0_0__i_w(\i_w$76 ),
@@ -3653,8 +3757,9 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$89 , o_r
   \array_mixpe_w4a16_os_4x4_shared.mesh.tile_1_3  tile_1_3 (
     .clk(clk),
     .i_ctl(\i_ctl$30 ),
-    .o_psum(\o_psum$146 ),
-    .o_valid(\o_valid$147 ),
+    .o_ctl(\o_ctl$178 ),
+    .o_psum(\o_psum$142 ),
+    .o_valid(\o_valid$143 ),
     .o_w(\i_w$84 ),
     .pe_0_0__i_a(\i_a$28 ),
     .pe_0_0__i_w(\i_w$82 ),
@@ -3677,8 +3782,8 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$89 , o_r
     .i_ctl(\i_ctl$38 ),
     .o_a(\i_a$40 ),
     .o_ctl(\i_ctl$42 ),
-    .o_psum(\o_psum$114 ),
-    .o_valid(\o_valid$115 ),
+    .o_psum(\o_psum$112 ),
+    .o_valid(\o_valid$113 ),
     .o_w(\i_w$74 ),
     .pe_0_0__i_a(\i_a$36 ),
     .pe_0_0__i_w(\i_w$72 ),
@@ -3689,8 +3794,8 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$89 , o_r
     .i_ctl(\i_ctl$42 ),
     .o_a(\i_a$44 ),
     .o_ctl(\i_ctl$46 ),
-    .o_psum(\o_psum$131 ),
-    .o_valid(\o_valid$132 ),
+    .o_psum(\o_psum$128 ),
+    .o_valid(\o_valid$129 ),
     .o_w(\i_w$80 ),
     .pe_0_0__i_a(\i_a$40 ),
     .pe_0_0__i_w(\i_w$78 ),
@@ -3699,8 +3804,9 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$89 , o_r
   \array_mixpe_w4a16_os_4x4_shared.mesh.tile_2_3  tile_2_3 (
     .clk(clk),
     .i_ctl(\i_ctl$46 ),
-    .o_psum(\o_psum$148 ),
-    .o_valid(\o_valid$149 ),
+    .o_ctl(\o_ctl$180 ),
+    .o_psum(\o_psum$144 ),
+    .o_valid(\o_valid$145 ),
     .o_w(\i_w$86 ),
     .pe_0_0__i_a(\i_a$44 ),
     .pe_0_0__i_w(\i_w$84 ),
@@ -3722,8 +3828,8 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$89 , o_r
     .i_ctl(\i_ctl$54 ),
     .o_a(\i_a$56 ),
     .o_ctl(\i_ctl$58 ),
-    .o_psum(\o_psum$116 ),
-    .o_valid(\o_valid$117 ),
+    .o_psum(\o_psum$114 ),
+    .o_valid(\o_valid$115 ),
     .pe_0_0__i_a(\i_a$52 ),
     .pe_0_0__i_w(\i_w$74 ),
     .rst(rst)
@@ -3733,8 +3839,8 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$89 , o_r
     .i_ctl(\i_ctl$58 ),
     .o_a(\i_a$60 ),
     .o_ctl(\i_ctl$62 ),
-    .o_psum(\o_psum$133 ),
-    .o_valid(\o_valid$134 ),
+    .o_psum(\o_psum$130 ),
+    .o_valid(\o_valid$131 ),
     .pe_0_0__i_a(\i_a$56 ),
     .pe_0_0__i_w(\i_w$80 ),
     .rst(rst)
@@ -3742,356 +3848,273 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$89 , o_r
   \array_mixpe_w4a16_os_4x4_shared.mesh.tile_3_3  tile_3_3 (
     .clk(clk),
     .i_ctl(\i_ctl$62 ),
-    .o_psum(\o_psum$150 ),
-    .o_valid(\o_valid$151 ),
+    .o_ctl(\o_ctl$182 ),
+    .o_psum(\o_psum$146 ),
+    .o_valid(\o_valid$147 ),
     .pe_0_0__i_a(\i_a$60 ),
     .pe_0_0__i_w(\i_w$86 ),
     .rst(rst)
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$23  = i_scale;
-    if (\$3 ) begin
-      \$23  = \i_w$89 [35:20];
+    \$64  = \i_a$1 [127:64];
+    if (rst) begin
+      \$64  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    \$65  = i_ctl;
+    if (rst) begin
+      \$65  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    \$66  = \i_a$1 [191:128];
+    if (rst) begin
+      \$66  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    \$67  = a2_d1;
+    if (rst) begin
+      \$67  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    \$68  = i_ctl;
+    if (rst) begin
+      \$68  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    \$69  = ctl2_d1;
+    if (rst) begin
+      \$69  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    \$70  = \i_a$1 [255:192];
+    if (rst) begin
+      \$70  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    \$71  = a3_d1;
+    if (rst) begin
+      \$71  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    \$72  = a3_d2;
+    if (rst) begin
+      \$72  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    \$73  = i_ctl;
+    if (rst) begin
+      \$73  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    \$74  = ctl3_d1;
+    if (rst) begin
+      \$74  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    \$75  = ctl3_d2;
+    if (rst) begin
+      \$75  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    \$76  = i_zero;
+    if (\$52 ) begin
+      \$76  = \i_w$89 [19:16];
     end
     if (rst) begin
-      \$23  = 16'h0000;
+      \$76  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$24  = \o_y$170 ;
-    if (rst) begin
-      \$24  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$25  = y0_d1;
-    if (rst) begin
-      \$25  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$26  = y0_d2;
-    if (rst) begin
-      \$26  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$27  = \i_w$89 [51:36];
-    if (rst) begin
-      \$27  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$28  = w1_zero_held;
-    if (\$4 ) begin
-      \$28  = \i_w$89 [55:52];
+    \$77  = i_scale;
+    if (\$53 ) begin
+      \$77  = \i_w$89 [35:20];
     end
     if (rst) begin
-      \$28  = 4'h0;
+      \$77  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$29  = w1_scale_held;
-    if (\$5 ) begin
-      \$29  = \i_w$89 [71:56];
+    \$78  = \i_w$89 [51:36];
+    if (rst) begin
+      \$78  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    \$79  = \i_zero$116 ;
+    if (\$54 ) begin
+      \$79  = \i_w$89 [55:52];
     end
     if (rst) begin
-      \$29  = 16'h0000;
+      \$79  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$30  = w1_zero_held;
-    if (rst) begin
-      \$30  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$31  = w1_scale_held;
-    if (rst) begin
-      \$31  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$32  = \o_y$175 ;
-    if (rst) begin
-      \$32  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$33  = y1_d1;
-    if (rst) begin
-      \$33  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$34  = \i_w$89 [87:72];
-    if (rst) begin
-      \$34  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$35  = w2_q_d1;
-    if (rst) begin
-      \$35  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$36  = w2_zero_held;
-    if (\$6 ) begin
-      \$36  = \i_w$89 [91:88];
+    \$80  = \i_scale$118 ;
+    if (\$55 ) begin
+      \$80  = \i_w$89 [71:56];
     end
     if (rst) begin
-      \$36  = 4'h0;
+      \$80  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$37  = w2_scale_held;
-    if (\$7 ) begin
-      \$37  = \i_w$89 [107:92];
+    \$81  = \i_w$89 [87:72];
+    if (rst) begin
+      \$81  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    \$82  = w2_q_d1;
+    if (rst) begin
+      \$82  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    \$83  = \i_zero$132 ;
+    if (\$56 ) begin
+      \$83  = \i_w$89 [91:88];
     end
     if (rst) begin
-      \$37  = 16'h0000;
+      \$83  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$38  = w2_zero_held;
-    if (rst) begin
-      \$38  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$39  = w2_zero_u0_d1;
-    if (rst) begin
-      \$39  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$40  = w2_scale_held;
-    if (rst) begin
-      \$40  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$41  = w2_scale_u0_d1;
-    if (rst) begin
-      \$41  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$42  = \o_y$181 ;
-    if (rst) begin
-      \$42  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$43  = \i_w$89 [123:108];
-    if (rst) begin
-      \$43  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$44  = w3_q_d1;
-    if (rst) begin
-      \$44  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$45  = w3_q_d2;
-    if (rst) begin
-      \$45  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$46  = w3_zero_held;
-    if (\$8 ) begin
-      \$46  = \i_w$89 [127:124];
+    \$84  = \i_scale$134 ;
+    if (\$57 ) begin
+      \$84  = \i_w$89 [107:92];
     end
     if (rst) begin
-      \$46  = 4'h0;
+      \$84  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$47  = w3_scale_held;
-    if (\$9 ) begin
-      \$47  = \i_w$89 [143:128];
+    \$85  = \i_w$89 [123:108];
+    if (rst) begin
+      \$85  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    \$86  = w3_q_d1;
+    if (rst) begin
+      \$86  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    \$87  = w3_q_d2;
+    if (rst) begin
+      \$87  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    \$88  = \i_zero$148 ;
+    if (\$58 ) begin
+      \$88  = \i_w$89 [127:124];
     end
     if (rst) begin
-      \$47  = 16'h0000;
+      \$88  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$48  = w3_zero_held;
-    if (rst) begin
-      \$48  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$49  = w3_zero_u0_d1;
-    if (rst) begin
-      \$49  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$50  = w3_zero_u0_d2;
-    if (rst) begin
-      \$50  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$51  = w3_scale_held;
-    if (rst) begin
-      \$51  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$52  = w3_scale_u0_d1;
-    if (rst) begin
-      \$52  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$53  = w3_scale_u0_d2;
-    if (rst) begin
-      \$53  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    o_row_valid = 1'h0;
-    if (\o_valid$157 ) begin
-      o_row_valid = 1'h1;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    o_row_index = 2'h0;
-    if (\o_valid$157 ) begin
-      o_row_index = \$1 [1:0];
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$10  = \i_a$1 [127:64];
-    if (rst) begin
-      \$10  = 64'h0000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$11  = i_ctl;
-    if (rst) begin
-      \$11  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$12  = \i_a$1 [191:128];
-    if (rst) begin
-      \$12  = 64'h0000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$13  = a2_d1;
-    if (rst) begin
-      \$13  = 64'h0000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$14  = i_ctl;
-    if (rst) begin
-      \$14  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$15  = ctl2_d1;
-    if (rst) begin
-      \$15  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$16  = \i_a$1 [255:192];
-    if (rst) begin
-      \$16  = 64'h0000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$17  = a3_d1;
-    if (rst) begin
-      \$17  = 64'h0000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$18  = a3_d2;
-    if (rst) begin
-      \$18  = 64'h0000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$19  = i_ctl;
-    if (rst) begin
-      \$19  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$20  = ctl3_d1;
-    if (rst) begin
-      \$20  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$21  = ctl3_d2;
-    if (rst) begin
-      \$21  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$22  = i_zero;
-    if (\$2 ) begin
-      \$22  = \i_w$89 [19:16];
+    \$89  = \i_scale$150 ;
+    if (\$59 ) begin
+      \$89  = \i_w$89 [143:128];
     end
     if (rst) begin
-      \$22  = 4'h0;
+      \$89  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    \$90  = \$60 ;
+    if (rst) begin
+      \$90  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    \$91  = row0_done_t5;
+    if (rst) begin
+      \$91  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    \$92  = \$61 ;
+    if (rst) begin
+      \$92  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    \$93  = row1_done_t5;
+    if (rst) begin
+      \$93  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    \$94  = \$62 ;
+    if (rst) begin
+      \$94  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    \$95  = row2_done_t5;
+    if (rst) begin
+      \$95  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    \$96  = \$63 ;
+    if (rst) begin
+      \$96  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    \$97  = row3_done_t5;
+    if (rst) begin
+      \$97  = 1'h0;
     end
   end
   assign i_a = \i_a$1 [63:0];
@@ -4141,15 +4164,15 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$89 , o_r
   assign \i_w$88  = \i_w$89 [15:0];
   assign w0_zero_held = i_zero;
   assign w0_scale_held = i_scale;
-  assign w1_q_d1 = \i_w$106 ;
-  assign w1_zero_u0_d1 = \i_zero$118 ;
-  assign w1_scale_u0_d1 = \i_scale$120 ;
-  assign w2_q_d2 = \i_w$123 ;
-  assign w2_zero_u0_d2 = \i_zero$135 ;
-  assign w2_scale_u0_d2 = \i_scale$137 ;
-  assign w3_q_d3 = \i_w$140 ;
-  assign w3_zero_u0_d3 = \i_zero$152 ;
-  assign w3_scale_u0_d3 = \i_scale$154 ;
+  assign w1_q_d1 = \i_w$104 ;
+  assign w1_zero_held = \i_zero$116 ;
+  assign w1_scale_held = \i_scale$118 ;
+  assign w2_q_d2 = \i_w$120 ;
+  assign w2_zero_held = \i_zero$132 ;
+  assign w2_scale_held = \i_scale$134 ;
+  assign w3_q_d3 = \i_w$136 ;
+  assign w3_zero_held = \i_zero$148 ;
+  assign w3_scale_held = \i_scale$150 ;
   assign \i_a[0]  = \i_a$1 [63:0];
   assign \i_a[0][0]  = \i_a$1 [15:0];
   assign \i_a[0][1]  = \i_a$1 [31:16];
@@ -4740,46 +4763,49 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$89 , o_r
   assign \o_psum$98[0][0].first  = \o_psum$98 [64];
   assign \o_psum$98[0][0].last  = \o_psum$98 [65];
   assign \o_valid$99[0]  = \o_valid$99 ;
-  assign \o_row[0]  = o_row[31:0];
-  assign \o_row[1]  = o_row[63:32];
-  assign \o_row[2]  = o_row[95:64];
-  assign \o_row[3]  = o_row[127:96];
-  assign \i_w$106[0]  = \i_w$106 ;
-  assign \i_w$106[0].q  = \i_w$106 ;
-  assign \i_w$106[0].q[0]  = \i_w$106 [3:0];
-  assign \i_w$106[0].q[1]  = \i_w$106 [7:4];
-  assign \i_w$106[0].q[2]  = \i_w$106 [11:8];
-  assign \i_w$106[0].q[3]  = \i_w$106 [15:12];
-  assign \w1_q_d1[0]  = \i_w$106 [3:0];
-  assign \w1_q_d1[1]  = \i_w$106 [7:4];
-  assign \w1_q_d1[2]  = \i_w$106 [11:8];
-  assign \w1_q_d1[3]  = \i_w$106 [15:12];
-  assign \i_hand$108[0]  = \i_hand$108 [65:0];
-  assign \i_hand$108[0].p  = \i_hand$108 [31:0];
-  assign \i_hand$108[0].a  = \i_hand$108 [63:32];
-  assign \i_hand$108[0].first  = \i_hand$108 [64];
-  assign \i_hand$108[0].last  = \i_hand$108 [65];
-  assign \i_hand$108[1]  = \i_hand$108 [131:66];
-  assign \i_hand$108[1].p  = \i_hand$108 [97:66];
-  assign \i_hand$108[1].a  = \i_hand$108 [129:98];
-  assign \i_hand$108[1].first  = \i_hand$108 [130];
-  assign \i_hand$108[1].last  = \i_hand$108 [131];
-  assign \i_hand$108[2]  = \i_hand$108 [197:132];
-  assign \i_hand$108[2].p  = \i_hand$108 [163:132];
-  assign \i_hand$108[2].a  = \i_hand$108 [195:164];
-  assign \i_hand$108[2].first  = \i_hand$108 [196];
-  assign \i_hand$108[2].last  = \i_hand$108 [197];
-  assign \i_hand$108[3]  = \i_hand$108 [263:198];
-  assign \i_hand$108[3].p  = \i_hand$108 [229:198];
-  assign \i_hand$108[3].a  = \i_hand$108 [261:230];
-  assign \i_hand$108[3].first  = \i_hand$108 [262];
-  assign \i_hand$108[3].last  = \i_hand$108 [263];
-  assign \o_psum$109[0]  = \o_psum$109 ;
-  assign \o_psum$109[0][0]  = \o_psum$109 ;
-  assign \o_psum$109[0][0].p  = \o_psum$109 [31:0];
-  assign \o_psum$109[0][0].a  = \o_psum$109 [63:32];
-  assign \o_psum$109[0][0].first  = \o_psum$109 [64];
-  assign \o_psum$109[0][0].last  = \o_psum$109 [65];
+  assign \i_w$104[0]  = \i_w$104 ;
+  assign \i_w$104[0].q  = \i_w$104 ;
+  assign \i_w$104[0].q[0]  = \i_w$104 [3:0];
+  assign \i_w$104[0].q[1]  = \i_w$104 [7:4];
+  assign \i_w$104[0].q[2]  = \i_w$104 [11:8];
+  assign \i_w$104[0].q[3]  = \i_w$104 [15:12];
+  assign \w1_q_d1[0]  = \i_w$104 [3:0];
+  assign \w1_q_d1[1]  = \i_w$104 [7:4];
+  assign \w1_q_d1[2]  = \i_w$104 [11:8];
+  assign \w1_q_d1[3]  = \i_w$104 [15:12];
+  assign \i_hand$106[0]  = \i_hand$106 [65:0];
+  assign \i_hand$106[0].p  = \i_hand$106 [31:0];
+  assign \i_hand$106[0].a  = \i_hand$106 [63:32];
+  assign \i_hand$106[0].first  = \i_hand$106 [64];
+  assign \i_hand$106[0].last  = \i_hand$106 [65];
+  assign \i_hand$106[1]  = \i_hand$106 [131:66];
+  assign \i_hand$106[1].p  = \i_hand$106 [97:66];
+  assign \i_hand$106[1].a  = \i_hand$106 [129:98];
+  assign \i_hand$106[1].first  = \i_hand$106 [130];
+  assign \i_hand$106[1].last  = \i_hand$106 [131];
+  assign \i_hand$106[2]  = \i_hand$106 [197:132];
+  assign \i_hand$106[2].p  = \i_hand$106 [163:132];
+  assign \i_hand$106[2].a  = \i_hand$106 [195:164];
+  assign \i_hand$106[2].first  = \i_hand$106 [196];
+  assign \i_hand$106[2].last  = \i_hand$106 [197];
+  assign \i_hand$106[3]  = \i_hand$106 [263:198];
+  assign \i_hand$106[3].p  = \i_hand$106 [229:198];
+  assign \i_hand$106[3].a  = \i_hand$106 [261:230];
+  assign \i_hand$106[3].first  = \i_hand$106 [262];
+  assign \i_hand$106[3].last  = \i_hand$106 [263];
+  assign \o_psum$107[0]  = \o_psum$107 ;
+  assign \o_psum$107[0][0]  = \o_psum$107 ;
+  assign \o_psum$107[0][0].p  = \o_psum$107 [31:0];
+  assign \o_psum$107[0][0].a  = \o_psum$107 [63:32];
+  assign \o_psum$107[0][0].first  = \o_psum$107 [64];
+  assign \o_psum$107[0][0].last  = \o_psum$107 [65];
+  assign \o_valid$109[0]  = \o_valid$109 ;
+  assign \o_psum$110[0]  = \o_psum$110 ;
+  assign \o_psum$110[0][0]  = \o_psum$110 ;
+  assign \o_psum$110[0][0].p  = \o_psum$110 [31:0];
+  assign \o_psum$110[0][0].a  = \o_psum$110 [63:32];
+  assign \o_psum$110[0][0].first  = \o_psum$110 [64];
+  assign \o_psum$110[0][0].last  = \o_psum$110 [65];
   assign \o_valid$111[0]  = \o_valid$111 ;
   assign \o_psum$112[0]  = \o_psum$112 ;
   assign \o_psum$112[0][0]  = \o_psum$112 ;
@@ -4795,107 +4821,114 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$89 , o_r
   assign \o_psum$114[0][0].first  = \o_psum$114 [64];
   assign \o_psum$114[0][0].last  = \o_psum$114 [65];
   assign \o_valid$115[0]  = \o_valid$115 ;
-  assign \o_psum$116[0]  = \o_psum$116 ;
-  assign \o_psum$116[0][0]  = \o_psum$116 ;
-  assign \o_psum$116[0][0].p  = \o_psum$116 [31:0];
-  assign \o_psum$116[0][0].a  = \o_psum$116 [63:32];
-  assign \o_psum$116[0][0].first  = \o_psum$116 [64];
-  assign \o_psum$116[0][0].last  = \o_psum$116 [65];
-  assign \o_valid$117[0]  = \o_valid$117 ;
-  assign \i_w$123[0]  = \i_w$123 ;
-  assign \i_w$123[0].q  = \i_w$123 ;
-  assign \i_w$123[0].q[0]  = \i_w$123 [3:0];
-  assign \i_w$123[0].q[1]  = \i_w$123 [7:4];
-  assign \i_w$123[0].q[2]  = \i_w$123 [11:8];
-  assign \i_w$123[0].q[3]  = \i_w$123 [15:12];
-  assign \w2_q_d2[0]  = \i_w$123 [3:0];
-  assign \w2_q_d2[1]  = \i_w$123 [7:4];
-  assign \w2_q_d2[2]  = \i_w$123 [11:8];
-  assign \w2_q_d2[3]  = \i_w$123 [15:12];
-  assign \i_hand$125[0]  = \i_hand$125 [65:0];
-  assign \i_hand$125[0].p  = \i_hand$125 [31:0];
-  assign \i_hand$125[0].a  = \i_hand$125 [63:32];
-  assign \i_hand$125[0].first  = \i_hand$125 [64];
-  assign \i_hand$125[0].last  = \i_hand$125 [65];
-  assign \i_hand$125[1]  = \i_hand$125 [131:66];
-  assign \i_hand$125[1].p  = \i_hand$125 [97:66];
-  assign \i_hand$125[1].a  = \i_hand$125 [129:98];
-  assign \i_hand$125[1].first  = \i_hand$125 [130];
-  assign \i_hand$125[1].last  = \i_hand$125 [131];
-  assign \i_hand$125[2]  = \i_hand$125 [197:132];
-  assign \i_hand$125[2].p  = \i_hand$125 [163:132];
-  assign \i_hand$125[2].a  = \i_hand$125 [195:164];
-  assign \i_hand$125[2].first  = \i_hand$125 [196];
-  assign \i_hand$125[2].last  = \i_hand$125 [197];
-  assign \i_hand$125[3]  = \i_hand$125 [263:198];
-  assign \i_hand$125[3].p  = \i_hand$125 [229:198];
-  assign \i_hand$125[3].a  = \i_hand$125 [261:230];
-  assign \i_hand$125[3].first  = \i_hand$125 [262];
-  assign \i_hand$125[3].last  = \i_hand$125 [263];
+  assign \i_w$120[0]  = \i_w$120 ;
+  assign \i_w$120[0].q  = \i_w$120 ;
+  assign \i_w$120[0].q[0]  = \i_w$120 [3:0];
+  assign \i_w$120[0].q[1]  = \i_w$120 [7:4];
+  assign \i_w$120[0].q[2]  = \i_w$120 [11:8];
+  assign \i_w$120[0].q[3]  = \i_w$120 [15:12];
+  assign \w2_q_d2[0]  = \i_w$120 [3:0];
+  assign \w2_q_d2[1]  = \i_w$120 [7:4];
+  assign \w2_q_d2[2]  = \i_w$120 [11:8];
+  assign \w2_q_d2[3]  = \i_w$120 [15:12];
+  assign \i_hand$122[0]  = \i_hand$122 [65:0];
+  assign \i_hand$122[0].p  = \i_hand$122 [31:0];
+  assign \i_hand$122[0].a  = \i_hand$122 [63:32];
+  assign \i_hand$122[0].first  = \i_hand$122 [64];
+  assign \i_hand$122[0].last  = \i_hand$122 [65];
+  assign \i_hand$122[1]  = \i_hand$122 [131:66];
+  assign \i_hand$122[1].p  = \i_hand$122 [97:66];
+  assign \i_hand$122[1].a  = \i_hand$122 [129:98];
+  assign \i_hand$122[1].first  = \i_hand$122 [130];
+  assign \i_hand$122[1].last  = \i_hand$122 [131];
+  assign \i_hand$122[2]  = \i_hand$122 [197:132];
+  assign \i_hand$122[2].p  = \i_hand$122 [163:132];
+  assign \i_hand$122[2].a  = \i_hand$122 [195:164];
+  assign \i_hand$122[2].first  = \i_hand$122 [196];
+  assign \i_hand$122[2].last  = \i_hand$122 [197];
+  assign \i_hand$122[3]  = \i_hand$122 [263:198];
+  assign \i_hand$122[3].p  = \i_hand$122 [229:198];
+  assign \i_hand$122[3].a  = \i_hand$122 [261:230];
+  assign \i_hand$122[3].first  = \i_hand$122 [262];
+  assign \i_hand$122[3].last  = \i_hand$122 [263];
+  assign \o_psum$123[0]  = \o_psum$123 ;
+  assign \o_psum$123[0][0]  = \o_psum$123 ;
+  assign \o_psum$123[0][0].p  = \o_psum$123 [31:0];
+  assign \o_psum$123[0][0].a  = \o_psum$123 [63:32];
+  assign \o_psum$123[0][0].first  = \o_psum$123 [64];
+  assign \o_psum$123[0][0].last  = \o_psum$123 [65];
+  assign \o_valid$125[0]  = \o_valid$125 ;
   assign \o_psum$126[0]  = \o_psum$126 ;
   assign \o_psum$126[0][0]  = \o_psum$126 ;
   assign \o_psum$126[0][0].p  = \o_psum$126 [31:0];
   assign \o_psum$126[0][0].a  = \o_psum$126 [63:32];
   assign \o_psum$126[0][0].first  = \o_psum$126 [64];
   assign \o_psum$126[0][0].last  = \o_psum$126 [65];
-  assign \o_valid$128[0]  = \o_valid$128 ;
-  assign \o_psum$129[0]  = \o_psum$129 ;
-  assign \o_psum$129[0][0]  = \o_psum$129 ;
-  assign \o_psum$129[0][0].p  = \o_psum$129 [31:0];
-  assign \o_psum$129[0][0].a  = \o_psum$129 [63:32];
-  assign \o_psum$129[0][0].first  = \o_psum$129 [64];
-  assign \o_psum$129[0][0].last  = \o_psum$129 [65];
-  assign \o_valid$130[0]  = \o_valid$130 ;
-  assign \o_psum$131[0]  = \o_psum$131 ;
-  assign \o_psum$131[0][0]  = \o_psum$131 ;
-  assign \o_psum$131[0][0].p  = \o_psum$131 [31:0];
-  assign \o_psum$131[0][0].a  = \o_psum$131 [63:32];
-  assign \o_psum$131[0][0].first  = \o_psum$131 [64];
-  assign \o_psum$131[0][0].last  = \o_psum$131 [65];
-  assign \o_valid$132[0]  = \o_valid$132 ;
-  assign \o_psum$133[0]  = \o_psum$133 ;
-  assign \o_psum$133[0][0]  = \o_psum$133 ;
-  assign \o_psum$133[0][0].p  = \o_psum$133 [31:0];
-  assign \o_psum$133[0][0].a  = \o_psum$133 [63:32];
-  assign \o_psum$133[0][0].first  = \o_psum$133 [64];
-  assign \o_psum$133[0][0].last  = \o_psum$133 [65];
-  assign \o_valid$134[0]  = \o_valid$134 ;
-  assign \i_w$140[0]  = \i_w$140 ;
-  assign \i_w$140[0].q  = \i_w$140 ;
-  assign \i_w$140[0].q[0]  = \i_w$140 [3:0];
-  assign \i_w$140[0].q[1]  = \i_w$140 [7:4];
-  assign \i_w$140[0].q[2]  = \i_w$140 [11:8];
-  assign \i_w$140[0].q[3]  = \i_w$140 [15:12];
-  assign \w3_q_d3[0]  = \i_w$140 [3:0];
-  assign \w3_q_d3[1]  = \i_w$140 [7:4];
-  assign \w3_q_d3[2]  = \i_w$140 [11:8];
-  assign \w3_q_d3[3]  = \i_w$140 [15:12];
-  assign \i_hand$142[0]  = \i_hand$142 [65:0];
-  assign \i_hand$142[0].p  = \i_hand$142 [31:0];
-  assign \i_hand$142[0].a  = \i_hand$142 [63:32];
-  assign \i_hand$142[0].first  = \i_hand$142 [64];
-  assign \i_hand$142[0].last  = \i_hand$142 [65];
-  assign \i_hand$142[1]  = \i_hand$142 [131:66];
-  assign \i_hand$142[1].p  = \i_hand$142 [97:66];
-  assign \i_hand$142[1].a  = \i_hand$142 [129:98];
-  assign \i_hand$142[1].first  = \i_hand$142 [130];
-  assign \i_hand$142[1].last  = \i_hand$142 [131];
-  assign \i_hand$142[2]  = \i_hand$142 [197:132];
-  assign \i_hand$142[2].p  = \i_hand$142 [163:132];
-  assign \i_hand$142[2].a  = \i_hand$142 [195:164];
-  assign \i_hand$142[2].first  = \i_hand$142 [196];
-  assign \i_hand$142[2].last  = \i_hand$142 [197];
-  assign \i_hand$142[3]  = \i_hand$142 [263:198];
-  assign \i_hand$142[3].p  = \i_hand$142 [229:198];
-  assign \i_hand$142[3].a  = \i_hand$142 [261:230];
-  assign \i_hand$142[3].first  = \i_hand$142 [262];
-  assign \i_hand$142[3].last  = \i_hand$142 [263];
-  assign \o_psum$143[0]  = \o_psum$143 ;
-  assign \o_psum$143[0][0]  = \o_psum$143 ;
-  assign \o_psum$143[0][0].p  = \o_psum$143 [31:0];
-  assign \o_psum$143[0][0].a  = \o_psum$143 [63:32];
-  assign \o_psum$143[0][0].first  = \o_psum$143 [64];
-  assign \o_psum$143[0][0].last  = \o_psum$143 [65];
+  assign \o_valid$127[0]  = \o_valid$127 ;
+  assign \o_psum$128[0]  = \o_psum$128 ;
+  assign \o_psum$128[0][0]  = \o_psum$128 ;
+  assign \o_psum$128[0][0].p  = \o_psum$128 [31:0];
+  assign \o_psum$128[0][0].a  = \o_psum$128 [63:32];
+  assign \o_psum$128[0][0].first  = \o_psum$128 [64];
+  assign \o_psum$128[0][0].last  = \o_psum$128 [65];
+  assign \o_valid$129[0]  = \o_valid$129 ;
+  assign \o_psum$130[0]  = \o_psum$130 ;
+  assign \o_psum$130[0][0]  = \o_psum$130 ;
+  assign \o_psum$130[0][0].p  = \o_psum$130 [31:0];
+  assign \o_psum$130[0][0].a  = \o_psum$130 [63:32];
+  assign \o_psum$130[0][0].first  = \o_psum$130 [64];
+  assign \o_psum$130[0][0].last  = \o_psum$130 [65];
+  assign \o_valid$131[0]  = \o_valid$131 ;
+  assign \i_w$136[0]  = \i_w$136 ;
+  assign \i_w$136[0].q  = \i_w$136 ;
+  assign \i_w$136[0].q[0]  = \i_w$136 [3:0];
+  assign \i_w$136[0].q[1]  = \i_w$136 [7:4];
+  assign \i_w$136[0].q[2]  = \i_w$136 [11:8];
+  assign \i_w$136[0].q[3]  = \i_w$136 [15:12];
+  assign \w3_q_d3[0]  = \i_w$136 [3:0];
+  assign \w3_q_d3[1]  = \i_w$136 [7:4];
+  assign \w3_q_d3[2]  = \i_w$136 [11:8];
+  assign \w3_q_d3[3]  = \i_w$136 [15:12];
+  assign \i_hand$138[0]  = \i_hand$138 [65:0];
+  assign \i_hand$138[0].p  = \i_hand$138 [31:0];
+  assign \i_hand$138[0].a  = \i_hand$138 [63:32];
+  assign \i_hand$138[0].first  = \i_hand$138 [64];
+  assign \i_hand$138[0].last  = \i_hand$138 [65];
+  assign \i_hand$138[1]  = \i_hand$138 [131:66];
+  assign \i_hand$138[1].p  = \i_hand$138 [97:66];
+  assign \i_hand$138[1].a  = \i_hand$138 [129:98];
+  assign \i_hand$138[1].first  = \i_hand$138 [130];
+  assign \i_hand$138[1].last  = \i_hand$138 [131];
+  assign \i_hand$138[2]  = \i_hand$138 [197:132];
+  assign \i_hand$138[2].p  = \i_hand$138 [163:132];
+  assign \i_hand$138[2].a  = \i_hand$138 [195:164];
+  assign \i_hand$138[2].first  = \i_hand$138 [196];
+  assign \i_hand$138[2].last  = \i_hand$138 [197];
+  assign \i_hand$138[3]  = \i_hand$138 [263:198];
+  assign \i_hand$138[3].p  = \i_hand$138 [229:198];
+  assign \i_hand$138[3].a  = \i_hand$138 [261:230];
+  assign \i_hand$138[3].first  = \i_hand$138 [262];
+  assign \i_hand$138[3].last  = \i_hand$138 [263];
+  assign \o_psum$139[0]  = \o_psum$139 ;
+  assign \o_psum$139[0][0]  = \o_psum$139 ;
+  assign \o_psum$139[0][0].p  = \o_psum$139 [31:0];
+  assign \o_psum$139[0][0].a  = \o_psum$139 [63:32];
+  assign \o_psum$139[0][0].first  = \o_psum$139 [64];
+  assign \o_psum$139[0][0].last  = \o_psum$139 [65];
+  assign \o_valid$141[0]  = \o_valid$141 ;
+  assign \o_psum$142[0]  = \o_psum$142 ;
+  assign \o_psum$142[0][0]  = \o_psum$142 ;
+  assign \o_psum$142[0][0].p  = \o_psum$142 [31:0];
+  assign \o_psum$142[0][0].a  = \o_psum$142 [63:32];
+  assign \o_psum$142[0][0].first  = \o_psum$142 [64];
+  assign \o_psum$142[0][0].last  = \o_psum$142 [65];
+  assign \o_valid$143[0]  = \o_valid$143 ;
+  assign \o_psum$144[0]  = \o_psum$144 ;
+  assign \o_psum$144[0][0]  = \o_psum$144 ;
+  assign \o_psum$144[0][0].p  = \o_psum$144 [31:0];
+  assign \o_psum$144[0][0].a  = \o_psum$144 [63:32];
+  assign \o_psum$144[0][0].first  = \o_psum$144 [64];
+  assign \o_psum$144[0][0].last  = \o_psum$144 [65];
   assign \o_valid$145[0]  = \o_valid$145 ;
   assign \o_psum$146[0]  = \o_psum$146 ;
   assign \o_psum$146[0][0]  = \o_psum$146 ;
@@ -4904,20 +4937,26 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$89 , o_r
   assign \o_psum$146[0][0].first  = \o_psum$146 [64];
   assign \o_psum$146[0][0].last  = \o_psum$146 [65];
   assign \o_valid$147[0]  = \o_valid$147 ;
-  assign \o_psum$148[0]  = \o_psum$148 ;
-  assign \o_psum$148[0][0]  = \o_psum$148 ;
-  assign \o_psum$148[0][0].p  = \o_psum$148 [31:0];
-  assign \o_psum$148[0][0].a  = \o_psum$148 [63:32];
-  assign \o_psum$148[0][0].first  = \o_psum$148 [64];
-  assign \o_psum$148[0][0].last  = \o_psum$148 [65];
-  assign \o_valid$149[0]  = \o_valid$149 ;
-  assign \o_psum$150[0]  = \o_psum$150 ;
-  assign \o_psum$150[0][0]  = \o_psum$150 ;
-  assign \o_psum$150[0][0].p  = \o_psum$150 [31:0];
-  assign \o_psum$150[0][0].a  = \o_psum$150 [63:32];
-  assign \o_psum$150[0][0].first  = \o_psum$150 [64];
-  assign \o_psum$150[0][0].last  = \o_psum$150 [65];
-  assign \o_valid$151[0]  = \o_valid$151 ;
+  assign \o_row[0]  = o_row[31:0];
+  assign \o_row[1]  = o_row[63:32];
+  assign \o_row[2]  = o_row[95:64];
+  assign \o_row[3]  = o_row[127:96];
+  assign \o_acc[0]  = o_acc[31:0];
+  assign \o_acc[1]  = o_acc[63:32];
+  assign \o_acc[2]  = o_acc[95:64];
+  assign \o_acc[3]  = o_acc[127:96];
+  assign \o_acc$161[0]  = \o_acc$161 [31:0];
+  assign \o_acc$161[1]  = \o_acc$161 [63:32];
+  assign \o_acc$161[2]  = \o_acc$161 [95:64];
+  assign \o_acc$161[3]  = \o_acc$161 [127:96];
+  assign \o_acc$162[0]  = \o_acc$162 [31:0];
+  assign \o_acc$162[1]  = \o_acc$162 [63:32];
+  assign \o_acc$162[2]  = \o_acc$162 [95:64];
+  assign \o_acc$162[3]  = \o_acc$162 [127:96];
+  assign \o_acc$163[0]  = \o_acc$163 [31:0];
+  assign \o_acc$163[1]  = \o_acc$163 [63:32];
+  assign \o_acc$163[2]  = \o_acc$163 [95:64];
+  assign \o_acc$163[3]  = \o_acc$163 [127:96];
   assign \a2_d1[0]  = a2_d1[15:0];
   assign \a2_d1[1]  = a2_d1[31:16];
   assign \a2_d1[2]  = a2_d1[47:32];
@@ -4957,34 +4996,62 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$89 , o_r
   assign \w3_q_d2[1]  = w3_q_d2[7:4];
   assign \w3_q_d2[2]  = w3_q_d2[11:8];
   assign \w3_q_d2[3]  = w3_q_d2[15:12];
-  assign \i_hand_valid$144 [3] = \o_valid$151 ;
-  assign \i_hand_valid$144 [2] = \o_valid$149 ;
-  assign \i_hand_valid$144 [1] = \o_valid$147 ;
-  assign \i_hand_valid$144 [0] = \o_valid$145 ;
-  assign \i_hand$142 [263:198] = \o_psum$150 ;
-  assign \i_hand$142 [197:132] = \o_psum$148 ;
-  assign \i_hand$142 [131:66] = \o_psum$146 ;
-  assign \i_hand$142 [65:0] = \o_psum$143 ;
-  assign \i_hand_valid$127 [3] = \o_valid$134 ;
-  assign \i_hand_valid$127 [2] = \o_valid$132 ;
-  assign \i_hand_valid$127 [1] = \o_valid$130 ;
-  assign \i_hand_valid$127 [0] = \o_valid$128 ;
-  assign \i_hand$125 [263:198] = \o_psum$133 ;
-  assign \i_hand$125 [197:132] = \o_psum$131 ;
-  assign \i_hand$125 [131:66] = \o_psum$129 ;
-  assign \i_hand$125 [65:0] = \o_psum$126 ;
-  assign \i_hand_valid$110 [3] = \o_valid$117 ;
-  assign \i_hand_valid$110 [2] = \o_valid$115 ;
-  assign \i_hand_valid$110 [1] = \o_valid$113 ;
-  assign \i_hand_valid$110 [0] = \o_valid$111 ;
-  assign \i_hand$108 [263:198] = \o_psum$116 ;
-  assign \i_hand$108 [197:132] = \o_psum$114 ;
-  assign \i_hand$108 [131:66] = \o_psum$112 ;
-  assign \i_hand$108 [65:0] = \o_psum$109 ;
-  assign o_row[127:96] = o_y;
-  assign o_row[95:64] = y2_d1;
-  assign o_row[63:32] = y1_d2;
-  assign o_row[31:0] = y0_d3;
+  assign \o_ctl$176[0]  = \o_ctl$176 ;
+  assign \o_ctl$176[0].valid  = \o_ctl$176 [0];
+  assign \o_ctl$176[0].load_w  = \o_ctl$176 [1];
+  assign \o_ctl$176[0].first  = \o_ctl$176 [2];
+  assign \o_ctl$176[0].last  = \o_ctl$176 [3];
+  assign \o_ctl$176[0].group_end  = \o_ctl$176 [4];
+  assign \o_ctl$178[0]  = \o_ctl$178 ;
+  assign \o_ctl$178[0].valid  = \o_ctl$178 [0];
+  assign \o_ctl$178[0].load_w  = \o_ctl$178 [1];
+  assign \o_ctl$178[0].first  = \o_ctl$178 [2];
+  assign \o_ctl$178[0].last  = \o_ctl$178 [3];
+  assign \o_ctl$178[0].group_end  = \o_ctl$178 [4];
+  assign \o_ctl$180[0]  = \o_ctl$180 ;
+  assign \o_ctl$180[0].valid  = \o_ctl$180 [0];
+  assign \o_ctl$180[0].load_w  = \o_ctl$180 [1];
+  assign \o_ctl$180[0].first  = \o_ctl$180 [2];
+  assign \o_ctl$180[0].last  = \o_ctl$180 [3];
+  assign \o_ctl$180[0].group_end  = \o_ctl$180 [4];
+  assign \o_ctl$182[0]  = \o_ctl$182 ;
+  assign \o_ctl$182[0].valid  = \o_ctl$182 [0];
+  assign \o_ctl$182[0].load_w  = \o_ctl$182 [1];
+  assign \o_ctl$182[0].first  = \o_ctl$182 [2];
+  assign \o_ctl$182[0].last  = \o_ctl$182 [3];
+  assign \o_ctl$182[0].group_end  = \o_ctl$182 [4];
+  assign o_row[127:96] = \$51 ;
+  assign o_row[95:64] = \$44 ;
+  assign o_row[63:32] = \$37 ;
+  assign o_row[31:0] = \$30 ;
+  assign row_sel[0] = \$14 ;
+  assign row_sel[1] = \$9 ;
+  assign row_sel[2] = \$5 ;
+  assign row_sel[3] = \$2 ;
+  assign \i_hand_valid$140 [3] = \o_valid$147 ;
+  assign \i_hand_valid$140 [2] = \o_valid$145 ;
+  assign \i_hand_valid$140 [1] = \o_valid$143 ;
+  assign \i_hand_valid$140 [0] = \o_valid$141 ;
+  assign \i_hand$138 [263:198] = \o_psum$146 ;
+  assign \i_hand$138 [197:132] = \o_psum$144 ;
+  assign \i_hand$138 [131:66] = \o_psum$142 ;
+  assign \i_hand$138 [65:0] = \o_psum$139 ;
+  assign \i_hand_valid$124 [3] = \o_valid$131 ;
+  assign \i_hand_valid$124 [2] = \o_valid$129 ;
+  assign \i_hand_valid$124 [1] = \o_valid$127 ;
+  assign \i_hand_valid$124 [0] = \o_valid$125 ;
+  assign \i_hand$122 [263:198] = \o_psum$130 ;
+  assign \i_hand$122 [197:132] = \o_psum$128 ;
+  assign \i_hand$122 [131:66] = \o_psum$126 ;
+  assign \i_hand$122 [65:0] = \o_psum$123 ;
+  assign \i_hand_valid$108 [3] = \o_valid$115 ;
+  assign \i_hand_valid$108 [2] = \o_valid$113 ;
+  assign \i_hand_valid$108 [1] = \o_valid$111 ;
+  assign \i_hand_valid$108 [0] = \o_valid$109 ;
+  assign \i_hand$106 [263:198] = \o_psum$114 ;
+  assign \i_hand$106 [197:132] = \o_psum$112 ;
+  assign \i_hand$106 [131:66] = \o_psum$110 ;
+  assign \i_hand$106 [65:0] = \o_psum$107 ;
   assign i_hand_valid[3] = \o_valid$99 ;
   assign i_hand_valid[2] = \o_valid$97 ;
   assign i_hand_valid[1] = \o_valid$95 ;
@@ -4993,34 +5060,38 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$89 , o_r
   assign i_hand[197:132] = \o_psum$96 ;
   assign i_hand[131:66] = \o_psum$94 ;
   assign i_hand[65:0] = o_psum;
+  assign \$1  = 1'h1;
+  assign \$2  = row3_done_t6;
+  assign \$3  = row3_done_t6;
+  assign \$6  = row3_done_t6;
+  assign \$10  = row3_done_t6;
+  assign \$15  = row3_done_t6;
+  assign \$18  = 1'h0;
+  assign \$20  = \$19 ;
 endmodule
 
-module \array_mixpe_w4a16_os_4x4_shared.mesh.col0_unit0 (rst, i_hand, i_hand_valid, i_zero, i_scale, o_y, clk);
+module \array_mixpe_w4a16_os_4x4_shared.mesh.col0_unit0 (rst, i_hand, i_hand_valid, i_zero, i_scale, o_acc, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$11  = 0;
   reg [31:0] \$1 ;
-  reg [31:0] \$10 ;
-  reg [15:0] \$11 ;
+  reg [15:0] \$10 ;
+  reg \$11 ;
   reg \$12 ;
-  reg \$13 ;
-  reg [1:0] \$14 ;
-  reg \$15 ;
+  reg [1:0] \$13 ;
+  reg [31:0] \$14 ;
+  reg [31:0] \$15 ;
   reg [31:0] \$16 ;
   reg [31:0] \$17 ;
-  reg [31:0] \$18 ;
-  reg [31:0] \$19 ;
   wire \$2 ;
-  reg [31:0] \$20 ;
-  reg [1:0] \$21 ;
   wire \$3 ;
   wire \$4 ;
   wire \$5 ;
   wire \$6 ;
   wire \$7 ;
-  wire \$8 ;
-  reg \$9 ;
+  reg \$8 ;
+  reg [31:0] \$9 ;
   wire \$auto$rtlil.cc:2739:Not$8 ;
   reg \$signal  = 1'h0;
-  reg \$signal$29  = 1'h0;
+  reg \$signal$30  = 1'h0;
   wire [31:0] a;
   reg [31:0] \a$12  = 32'd0;
   wire [31:0] \a$16 ;
@@ -5065,10 +5136,12 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col0_unit0 (rst, i_hand, i_hand_val
   input [3:0] i_zero;
   wire [3:0] i_zero;
   reg [1:0] index;
-  reg [1:0] o_index = 2'h0;
-  reg o_valid = 1'h0;
-  output [31:0] o_y;
-  reg [31:0] o_y = 32'd0;
+  output [127:0] o_acc;
+  wire [127:0] o_acc;
+  wire [31:0] \o_acc[0] ;
+  wire [31:0] \o_acc[1] ;
+  wire [31:0] \o_acc[2] ;
+  wire [31:0] \o_acc[3] ;
   wire [31:0] p;
   input rst;
   wire rst;
@@ -5090,37 +5163,30 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col0_unit0 (rst, i_hand, i_hand_val
   assign \a$16  = \$signal  ? 32'd0 : \$1 ;
   assign \$2  = | i_hand_valid;
   assign \$3  = | i_hand_valid;
-  assign \$4  = \$signal$29  & s2_last;
-  assign \$5  = ! s2_index;
-  assign \$6  = s2_index == 1'h1;
-  assign \$7  = s2_index == 2'h2;
-  assign \$8  = s2_index == 2'h3;
+  assign \$4  = ! s2_index;
+  assign \$5  = s2_index == 1'h1;
+  assign \$6  = s2_index == 2'h2;
+  assign \$7  = s2_index == 2'h3;
   always @(posedge clk)
-    \$signal$29  <= \$9 ;
+    \$signal$30  <= \$8 ;
   always @(posedge clk)
-    \a$12  <= \$10 ;
+    \a$12  <= \$9 ;
   always @(posedge clk)
-    \b$14  <= \$11 ;
+    \b$14  <= \$10 ;
   always @(posedge clk)
-    \$signal  <= \$12 ;
+    \$signal  <= \$11 ;
   always @(posedge clk)
-    s2_last <= \$13 ;
+    s2_last <= \$12 ;
   always @(posedge clk)
-    s2_index <= \$14 ;
+    s2_index <= \$13 ;
   always @(posedge clk)
-    o_valid <= \$15 ;
+    y0 <= \$14 ;
   always @(posedge clk)
-    y0 <= \$16 ;
+    y1 <= \$15 ;
   always @(posedge clk)
-    y1 <= \$17 ;
+    y2 <= \$16 ;
   always @(posedge clk)
-    y2 <= \$18 ;
-  always @(posedge clk)
-    y3 <= \$19 ;
-  always @(posedge clk)
-    o_y <= \$20 ;
-  always @(posedge clk)
-    o_index <= \$21 ;
+    y3 <= \$17 ;
   assign \$auto$rtlil.cc:2739:Not$8  = ~ y[31];
   \array_mixpe_w4a16_os_4x4_shared.mesh.col0_unit0.out_add  out_add (
     .a(\a$16 ),
@@ -5133,7 +5199,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col0_unit0 (rst, i_hand, i_hand_val
     .p(\b$23 )
   );
   \array_mixpe_w4a16_os_4x4_shared.mesh.col0_unit0.zero_scale  zero_scale (
-    .\port$3193$0 (i_zero),
+    .\port$3234$0 (i_zero),
     .s(hand[63:32]),
     .y(y)
   );
@@ -5190,36 +5256,46 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col0_unit0 (rst, i_hand, i_hand_val
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
-    \$9  = \$2 ;
+    \$8  = \$2 ;
     if (rst) begin
-      \$9  = 1'h0;
+      \$8  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
-    \$10  = \a$12 ;
+    \$9  = \a$12 ;
     if (\$3 ) begin
-      \$10  = \d$10 ;
+      \$9  = \d$10 ;
     end
     if (rst) begin
-      \$10  = 32'd0;
+      \$9  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
-    \$11  = \b$14 ;
+    \$10  = \b$14 ;
     if (\$3 ) begin
-      \$11  = i_scale;
+      \$10  = i_scale;
     end
     if (rst) begin
-      \$11  = 16'h0000;
+      \$10  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
-    \$12  = \$signal ;
+    \$11  = \$signal ;
     if (\$3 ) begin
-      \$12  = hand[64];
+      \$11  = hand[64];
+    end
+    if (rst) begin
+      \$11  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
+    \$12  = s2_last;
+    if (\$3 ) begin
+      \$12  = hand[65];
     end
     if (rst) begin
       \$12  = 1'h0;
@@ -5227,36 +5303,43 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col0_unit0 (rst, i_hand, i_hand_val
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
-    \$13  = s2_last;
+    \$13  = s2_index;
     if (\$3 ) begin
-      \$13  = hand[65];
+      \$13  = index;
     end
     if (rst) begin
-      \$13  = 1'h0;
+      \$13  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
-    \$14  = s2_index;
-    if (\$3 ) begin
-      \$14  = index;
+    \$14  = y0;
+    if (\$signal$30 ) begin
+      if (\$4 ) begin
+        \$14  = \y$25 ;
+      end
     end
     if (rst) begin
-      \$14  = 2'h0;
+      \$14  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
-    \$15  = \$4 ;
-    if (rst) begin
-      \$15  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
-    \$16  = y0;
-    if (\$signal$29 ) begin
+    \$15  = y1;
+    if (\$signal$30 ) begin
       if (\$5 ) begin
+        \$15  = \y$25 ;
+      end
+    end
+    if (rst) begin
+      \$15  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
+    \$16  = y2;
+    if (\$signal$30 ) begin
+      if (\$6 ) begin
         \$16  = \y$25 ;
       end
     end
@@ -5266,62 +5349,14 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col0_unit0 (rst, i_hand, i_hand_val
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
-    \$17  = y1;
-    if (\$signal$29 ) begin
-      if (\$6 ) begin
+    \$17  = y3;
+    if (\$signal$30 ) begin
+      if (\$7 ) begin
         \$17  = \y$25 ;
       end
     end
     if (rst) begin
       \$17  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
-    \$18  = y2;
-    if (\$signal$29 ) begin
-      if (\$7 ) begin
-        \$18  = \y$25 ;
-      end
-    end
-    if (rst) begin
-      \$18  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
-    \$19  = y3;
-    if (\$signal$29 ) begin
-      if (\$8 ) begin
-        \$19  = \y$25 ;
-      end
-    end
-    if (rst) begin
-      \$19  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
-    \$20  = o_y;
-    if (\$signal$29 ) begin
-      if (s2_last) begin
-        \$20  = \y$25 ;
-      end
-    end
-    if (rst) begin
-      \$20  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
-    \$21  = o_index;
-    if (\$signal$29 ) begin
-      if (s2_last) begin
-        \$21  = s2_index;
-      end
-    end
-    if (rst) begin
-      \$21  = 2'h0;
     end
   end
   assign d = { 1'h0, i_zero };
@@ -5356,6 +5391,14 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col0_unit0 (rst, i_hand, i_hand_val
   assign \i_hand[3].a  = i_hand[261:230];
   assign \i_hand[3].first  = i_hand[262];
   assign \i_hand[3].last  = i_hand[263];
+  assign \o_acc[0]  = o_acc[31:0];
+  assign \o_acc[1]  = o_acc[63:32];
+  assign \o_acc[2]  = o_acc[95:64];
+  assign \o_acc[3]  = o_acc[127:96];
+  assign o_acc[127:96] = y3;
+  assign o_acc[95:64] = y2;
+  assign o_acc[63:32] = y1;
+  assign o_acc[31:0] = y0;
   assign b[30:0] = y[30:0];
   assign b[31] = \$auto$rtlil.cc:2739:Not$8 ;
 endmodule
@@ -6093,7 +6136,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col0_unit0.scale_mul (b, p, a);
   assign \$19  = { \$18 [24], \$18 [24], \$18 [24], \$18 [24], \$18 [24], \$18 [24], \$18 [24], \$18 [24], \$18 , 23'h000000 };
 endmodule
 
-module \array_mixpe_w4a16_os_4x4_shared.mesh.col0_unit0.zero_scale (s, y, \port$3193$0 );
+module \array_mixpe_w4a16_os_4x4_shared.mesh.col0_unit0.zero_scale (s, y, \port$3234$0 );
   reg \$auto$verilog_backend.cc:2355:dump_module$14  = 0;
   wire \$1 ;
   wire [10:0] \$10 ;
@@ -6144,8 +6187,8 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col0_unit0.zero_scale (s, y, \port$
   wire [4:0] d;
   wire [4:0] dmag;
   wire [9:0] exp;
-  input [3:0] \port$3193$0 ;
-  wire [3:0] \port$3193$0 ;
+  input [3:0] \port$3234$0 ;
+  wire [3:0] \port$3234$0 ;
   wire [28:0] prod;
   wire [20:0] rp_eb;
   wire rp_lost;
@@ -6166,9 +6209,9 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col0_unit0.zero_scale (s, y, \port$
   assign s_e = \$1  ? 8'h01 : s[30:23];
   assign \$2  = ! s[30:23];
   assign \$3  = ~ \$2 ;
-  assign \$4  = $signed({ 1'h0, \port$3193$0  }) < $signed(1'h0);
-  assign \$5  = - \port$3193$0 ;
-  assign \$6  = \$4  ? \$5  : { 2'h0, \port$3193$0  };
+  assign \$4  = $signed({ 1'h0, \port$3234$0  }) < $signed(1'h0);
+  assign \$5  = - \port$3234$0 ;
+  assign \$6  = \$4  ? \$5  : { 2'h0, \port$3234$0  };
   assign prod = \$6 [4:0] * { \$3 , s[22:0] };
   assign \$7  = s_e - 7'h7f;
   assign exp = $signed(\$7 ) - $signed(6'h17);
@@ -6192,11 +6235,11 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col0_unit0.zero_scale (s, y, \port$
   assign \$24  = $signed(\$19 ) + $signed({ 1'h0, \$23  });
   assign \$25  = ! prod;
   assign \$26  = \$24 [44:0] >= 31'h7f800000;
-  assign \$27  = $signed({ 1'h0, \port$3193$0  }) < $signed(1'h0);
+  assign \$27  = $signed({ 1'h0, \port$3234$0  }) < $signed(1'h0);
   assign \$28  = s[31] ^ \$27 ;
-  assign \$29  = $signed({ 1'h0, \port$3193$0  }) < $signed(1'h0);
+  assign \$29  = $signed({ 1'h0, \port$3234$0  }) < $signed(1'h0);
   assign \$30  = s[31] ^ \$29 ;
-  assign \$31  = $signed({ 1'h0, \port$3193$0  }) < $signed(1'h0);
+  assign \$31  = $signed({ 1'h0, \port$3234$0  }) < $signed(1'h0);
   assign \$32  = s[31] ^ \$31 ;
   assign \$33  = s[30:23] == 8'hff;
   assign \$34  = | s[22:0];
@@ -6204,13 +6247,13 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col0_unit0.zero_scale (s, y, \port$
   assign \$36  = s[30:23] == 8'hff;
   assign \$37  = ! s[22:0];
   assign \$38  = \$36  & \$37 ;
-  assign \$39  = ! \port$3193$0 ;
+  assign \$39  = ! \port$3234$0 ;
   assign \$40  = \$38  & \$39 ;
   assign \$41  = \$35  | \$40 ;
   assign \$42  = s[30:23] == 8'hff;
   assign \$43  = ! s[22:0];
   assign \$44  = \$42  & \$43 ;
-  assign \$45  = $signed({ 1'h0, \port$3193$0  }) < $signed(1'h0);
+  assign \$45  = $signed({ 1'h0, \port$3234$0  }) < $signed(1'h0);
   assign \$46  = s[31] ^ \$45 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
@@ -6339,7 +6382,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col0_unit0.zero_scale (s, y, \port$
   end
   assign s_sig = { \$3 , s[22:0] };
   assign dmag = \$6 [4:0];
-  assign d = { 1'h0, \port$3193$0  };
+  assign d = { 1'h0, \port$3234$0  };
   assign rp_ls = \$8 [4:0];
   assign rp_norm = \$9 [28:0];
   assign rp_eb = { \$11 [11], \$11 [11], \$11 [11], \$11 [11], \$11 [11], \$11 [11], \$11 [11], \$11 [11], \$11 [11], \$11  };
@@ -6778,32 +6821,28 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col0_unit0.zero_sub (a, s, b);
   assign \$50  = { \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 , 23'h000000 };
 endmodule
 
-module \array_mixpe_w4a16_os_4x4_shared.mesh.col1_unit0 (rst, i_hand, i_hand_valid, i_zero, i_scale, o_y, clk);
+module \array_mixpe_w4a16_os_4x4_shared.mesh.col1_unit0 (rst, i_hand, i_hand_valid, i_zero, i_scale, o_acc, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$16  = 0;
   reg [31:0] \$1 ;
-  reg [31:0] \$10 ;
-  reg [15:0] \$11 ;
+  reg [15:0] \$10 ;
+  reg \$11 ;
   reg \$12 ;
-  reg \$13 ;
-  reg [1:0] \$14 ;
-  reg \$15 ;
+  reg [1:0] \$13 ;
+  reg [31:0] \$14 ;
+  reg [31:0] \$15 ;
   reg [31:0] \$16 ;
   reg [31:0] \$17 ;
-  reg [31:0] \$18 ;
-  reg [31:0] \$19 ;
   wire \$2 ;
-  reg [31:0] \$20 ;
-  reg [1:0] \$21 ;
   wire \$3 ;
   wire \$4 ;
   wire \$5 ;
   wire \$6 ;
   wire \$7 ;
-  wire \$8 ;
-  reg \$9 ;
+  reg \$8 ;
+  reg [31:0] \$9 ;
   wire \$auto$rtlil.cc:2739:Not$6 ;
   reg \$signal  = 1'h0;
-  reg \$signal$29  = 1'h0;
+  reg \$signal$30  = 1'h0;
   wire [31:0] a;
   reg [31:0] \a$12  = 32'd0;
   wire [31:0] \a$16 ;
@@ -6848,10 +6887,12 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col1_unit0 (rst, i_hand, i_hand_val
   input [3:0] i_zero;
   wire [3:0] i_zero;
   reg [1:0] index;
-  reg [1:0] o_index = 2'h0;
-  reg o_valid = 1'h0;
-  output [31:0] o_y;
-  reg [31:0] o_y = 32'd0;
+  output [127:0] o_acc;
+  wire [127:0] o_acc;
+  wire [31:0] \o_acc[0] ;
+  wire [31:0] \o_acc[1] ;
+  wire [31:0] \o_acc[2] ;
+  wire [31:0] \o_acc[3] ;
   wire [31:0] p;
   input rst;
   wire rst;
@@ -6873,37 +6914,30 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col1_unit0 (rst, i_hand, i_hand_val
   assign \a$16  = \$signal  ? 32'd0 : \$1 ;
   assign \$2  = | i_hand_valid;
   assign \$3  = | i_hand_valid;
-  assign \$4  = \$signal$29  & s2_last;
-  assign \$5  = ! s2_index;
-  assign \$6  = s2_index == 1'h1;
-  assign \$7  = s2_index == 2'h2;
-  assign \$8  = s2_index == 2'h3;
+  assign \$4  = ! s2_index;
+  assign \$5  = s2_index == 1'h1;
+  assign \$6  = s2_index == 2'h2;
+  assign \$7  = s2_index == 2'h3;
   always @(posedge clk)
-    \$signal$29  <= \$9 ;
+    \$signal$30  <= \$8 ;
   always @(posedge clk)
-    \a$12  <= \$10 ;
+    \a$12  <= \$9 ;
   always @(posedge clk)
-    \b$14  <= \$11 ;
+    \b$14  <= \$10 ;
   always @(posedge clk)
-    \$signal  <= \$12 ;
+    \$signal  <= \$11 ;
   always @(posedge clk)
-    s2_last <= \$13 ;
+    s2_last <= \$12 ;
   always @(posedge clk)
-    s2_index <= \$14 ;
+    s2_index <= \$13 ;
   always @(posedge clk)
-    o_valid <= \$15 ;
+    y0 <= \$14 ;
   always @(posedge clk)
-    y0 <= \$16 ;
+    y1 <= \$15 ;
   always @(posedge clk)
-    y1 <= \$17 ;
+    y2 <= \$16 ;
   always @(posedge clk)
-    y2 <= \$18 ;
-  always @(posedge clk)
-    y3 <= \$19 ;
-  always @(posedge clk)
-    o_y <= \$20 ;
-  always @(posedge clk)
-    o_index <= \$21 ;
+    y3 <= \$17 ;
   assign \$auto$rtlil.cc:2739:Not$6  = ~ y[31];
   \array_mixpe_w4a16_os_4x4_shared.mesh.col1_unit0.out_add  out_add (
     .a(\a$16 ),
@@ -6916,7 +6950,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col1_unit0 (rst, i_hand, i_hand_val
     .p(\b$23 )
   );
   \array_mixpe_w4a16_os_4x4_shared.mesh.col1_unit0.zero_scale  zero_scale (
-    .\port$3209$0 (i_zero),
+    .\port$3240$0 (i_zero),
     .s(hand[63:32]),
     .y(y)
   );
@@ -6973,36 +7007,46 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col1_unit0 (rst, i_hand, i_hand_val
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
-    \$9  = \$2 ;
+    \$8  = \$2 ;
     if (rst) begin
-      \$9  = 1'h0;
+      \$8  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
-    \$10  = \a$12 ;
+    \$9  = \a$12 ;
     if (\$3 ) begin
-      \$10  = \d$10 ;
+      \$9  = \d$10 ;
     end
     if (rst) begin
-      \$10  = 32'd0;
+      \$9  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
-    \$11  = \b$14 ;
+    \$10  = \b$14 ;
     if (\$3 ) begin
-      \$11  = i_scale;
+      \$10  = i_scale;
     end
     if (rst) begin
-      \$11  = 16'h0000;
+      \$10  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
-    \$12  = \$signal ;
+    \$11  = \$signal ;
     if (\$3 ) begin
-      \$12  = hand[64];
+      \$11  = hand[64];
+    end
+    if (rst) begin
+      \$11  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
+    \$12  = s2_last;
+    if (\$3 ) begin
+      \$12  = hand[65];
     end
     if (rst) begin
       \$12  = 1'h0;
@@ -7010,36 +7054,43 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col1_unit0 (rst, i_hand, i_hand_val
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
-    \$13  = s2_last;
+    \$13  = s2_index;
     if (\$3 ) begin
-      \$13  = hand[65];
+      \$13  = index;
     end
     if (rst) begin
-      \$13  = 1'h0;
+      \$13  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
-    \$14  = s2_index;
-    if (\$3 ) begin
-      \$14  = index;
+    \$14  = y0;
+    if (\$signal$30 ) begin
+      if (\$4 ) begin
+        \$14  = \y$25 ;
+      end
     end
     if (rst) begin
-      \$14  = 2'h0;
+      \$14  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
-    \$15  = \$4 ;
-    if (rst) begin
-      \$15  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
-    \$16  = y0;
-    if (\$signal$29 ) begin
+    \$15  = y1;
+    if (\$signal$30 ) begin
       if (\$5 ) begin
+        \$15  = \y$25 ;
+      end
+    end
+    if (rst) begin
+      \$15  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
+    \$16  = y2;
+    if (\$signal$30 ) begin
+      if (\$6 ) begin
         \$16  = \y$25 ;
       end
     end
@@ -7049,62 +7100,14 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col1_unit0 (rst, i_hand, i_hand_val
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
-    \$17  = y1;
-    if (\$signal$29 ) begin
-      if (\$6 ) begin
+    \$17  = y3;
+    if (\$signal$30 ) begin
+      if (\$7 ) begin
         \$17  = \y$25 ;
       end
     end
     if (rst) begin
       \$17  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
-    \$18  = y2;
-    if (\$signal$29 ) begin
-      if (\$7 ) begin
-        \$18  = \y$25 ;
-      end
-    end
-    if (rst) begin
-      \$18  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
-    \$19  = y3;
-    if (\$signal$29 ) begin
-      if (\$8 ) begin
-        \$19  = \y$25 ;
-      end
-    end
-    if (rst) begin
-      \$19  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
-    \$20  = o_y;
-    if (\$signal$29 ) begin
-      if (s2_last) begin
-        \$20  = \y$25 ;
-      end
-    end
-    if (rst) begin
-      \$20  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
-    \$21  = o_index;
-    if (\$signal$29 ) begin
-      if (s2_last) begin
-        \$21  = s2_index;
-      end
-    end
-    if (rst) begin
-      \$21  = 2'h0;
     end
   end
   assign d = { 1'h0, i_zero };
@@ -7139,6 +7142,14 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col1_unit0 (rst, i_hand, i_hand_val
   assign \i_hand[3].a  = i_hand[261:230];
   assign \i_hand[3].first  = i_hand[262];
   assign \i_hand[3].last  = i_hand[263];
+  assign \o_acc[0]  = o_acc[31:0];
+  assign \o_acc[1]  = o_acc[63:32];
+  assign \o_acc[2]  = o_acc[95:64];
+  assign \o_acc[3]  = o_acc[127:96];
+  assign o_acc[127:96] = y3;
+  assign o_acc[95:64] = y2;
+  assign o_acc[63:32] = y1;
+  assign o_acc[31:0] = y0;
   assign b[30:0] = y[30:0];
   assign b[31] = \$auto$rtlil.cc:2739:Not$6 ;
 endmodule
@@ -7876,7 +7887,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col1_unit0.scale_mul (b, p, a);
   assign \$19  = { \$18 [24], \$18 [24], \$18 [24], \$18 [24], \$18 [24], \$18 [24], \$18 [24], \$18 [24], \$18 , 23'h000000 };
 endmodule
 
-module \array_mixpe_w4a16_os_4x4_shared.mesh.col1_unit0.zero_scale (s, y, \port$3209$0 );
+module \array_mixpe_w4a16_os_4x4_shared.mesh.col1_unit0.zero_scale (s, y, \port$3240$0 );
   reg \$auto$verilog_backend.cc:2355:dump_module$19  = 0;
   wire \$1 ;
   wire [10:0] \$10 ;
@@ -7927,8 +7938,8 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col1_unit0.zero_scale (s, y, \port$
   wire [4:0] d;
   wire [4:0] dmag;
   wire [9:0] exp;
-  input [3:0] \port$3209$0 ;
-  wire [3:0] \port$3209$0 ;
+  input [3:0] \port$3240$0 ;
+  wire [3:0] \port$3240$0 ;
   wire [28:0] prod;
   wire [20:0] rp_eb;
   wire rp_lost;
@@ -7949,9 +7960,9 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col1_unit0.zero_scale (s, y, \port$
   assign s_e = \$1  ? 8'h01 : s[30:23];
   assign \$2  = ! s[30:23];
   assign \$3  = ~ \$2 ;
-  assign \$4  = $signed({ 1'h0, \port$3209$0  }) < $signed(1'h0);
-  assign \$5  = - \port$3209$0 ;
-  assign \$6  = \$4  ? \$5  : { 2'h0, \port$3209$0  };
+  assign \$4  = $signed({ 1'h0, \port$3240$0  }) < $signed(1'h0);
+  assign \$5  = - \port$3240$0 ;
+  assign \$6  = \$4  ? \$5  : { 2'h0, \port$3240$0  };
   assign prod = \$6 [4:0] * { \$3 , s[22:0] };
   assign \$7  = s_e - 7'h7f;
   assign exp = $signed(\$7 ) - $signed(6'h17);
@@ -7975,11 +7986,11 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col1_unit0.zero_scale (s, y, \port$
   assign \$24  = $signed(\$19 ) + $signed({ 1'h0, \$23  });
   assign \$25  = ! prod;
   assign \$26  = \$24 [44:0] >= 31'h7f800000;
-  assign \$27  = $signed({ 1'h0, \port$3209$0  }) < $signed(1'h0);
+  assign \$27  = $signed({ 1'h0, \port$3240$0  }) < $signed(1'h0);
   assign \$28  = s[31] ^ \$27 ;
-  assign \$29  = $signed({ 1'h0, \port$3209$0  }) < $signed(1'h0);
+  assign \$29  = $signed({ 1'h0, \port$3240$0  }) < $signed(1'h0);
   assign \$30  = s[31] ^ \$29 ;
-  assign \$31  = $signed({ 1'h0, \port$3209$0  }) < $signed(1'h0);
+  assign \$31  = $signed({ 1'h0, \port$3240$0  }) < $signed(1'h0);
   assign \$32  = s[31] ^ \$31 ;
   assign \$33  = s[30:23] == 8'hff;
   assign \$34  = | s[22:0];
@@ -7987,13 +7998,13 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col1_unit0.zero_scale (s, y, \port$
   assign \$36  = s[30:23] == 8'hff;
   assign \$37  = ! s[22:0];
   assign \$38  = \$36  & \$37 ;
-  assign \$39  = ! \port$3209$0 ;
+  assign \$39  = ! \port$3240$0 ;
   assign \$40  = \$38  & \$39 ;
   assign \$41  = \$35  | \$40 ;
   assign \$42  = s[30:23] == 8'hff;
   assign \$43  = ! s[22:0];
   assign \$44  = \$42  & \$43 ;
-  assign \$45  = $signed({ 1'h0, \port$3209$0  }) < $signed(1'h0);
+  assign \$45  = $signed({ 1'h0, \port$3240$0  }) < $signed(1'h0);
   assign \$46  = s[31] ^ \$45 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
@@ -8122,7 +8133,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col1_unit0.zero_scale (s, y, \port$
   end
   assign s_sig = { \$3 , s[22:0] };
   assign dmag = \$6 [4:0];
-  assign d = { 1'h0, \port$3209$0  };
+  assign d = { 1'h0, \port$3240$0  };
   assign rp_ls = \$8 [4:0];
   assign rp_norm = \$9 [28:0];
   assign rp_eb = { \$11 [11], \$11 [11], \$11 [11], \$11 [11], \$11 [11], \$11 [11], \$11 [11], \$11 [11], \$11 [11], \$11  };
@@ -8561,32 +8572,28 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col1_unit0.zero_sub (a, s, b);
   assign \$50  = { \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 , 23'h000000 };
 endmodule
 
-module \array_mixpe_w4a16_os_4x4_shared.mesh.col2_unit0 (rst, i_hand, i_hand_valid, i_zero, i_scale, o_y, clk);
+module \array_mixpe_w4a16_os_4x4_shared.mesh.col2_unit0 (rst, i_hand, i_hand_valid, i_zero, i_scale, o_acc, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$21  = 0;
   reg [31:0] \$1 ;
-  reg [31:0] \$10 ;
-  reg [15:0] \$11 ;
+  reg [15:0] \$10 ;
+  reg \$11 ;
   reg \$12 ;
-  reg \$13 ;
-  reg [1:0] \$14 ;
-  reg \$15 ;
+  reg [1:0] \$13 ;
+  reg [31:0] \$14 ;
+  reg [31:0] \$15 ;
   reg [31:0] \$16 ;
   reg [31:0] \$17 ;
-  reg [31:0] \$18 ;
-  reg [31:0] \$19 ;
   wire \$2 ;
-  reg [31:0] \$20 ;
-  reg [1:0] \$21 ;
   wire \$3 ;
   wire \$4 ;
   wire \$5 ;
   wire \$6 ;
   wire \$7 ;
-  wire \$8 ;
-  reg \$9 ;
+  reg \$8 ;
+  reg [31:0] \$9 ;
   wire \$auto$rtlil.cc:2739:Not$4 ;
   reg \$signal  = 1'h0;
-  reg \$signal$29  = 1'h0;
+  reg \$signal$30  = 1'h0;
   wire [31:0] a;
   reg [31:0] \a$12  = 32'd0;
   wire [31:0] \a$16 ;
@@ -8631,10 +8638,12 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col2_unit0 (rst, i_hand, i_hand_val
   input [3:0] i_zero;
   wire [3:0] i_zero;
   reg [1:0] index;
-  reg [1:0] o_index = 2'h0;
-  reg o_valid = 1'h0;
-  output [31:0] o_y;
-  reg [31:0] o_y = 32'd0;
+  output [127:0] o_acc;
+  wire [127:0] o_acc;
+  wire [31:0] \o_acc[0] ;
+  wire [31:0] \o_acc[1] ;
+  wire [31:0] \o_acc[2] ;
+  wire [31:0] \o_acc[3] ;
   wire [31:0] p;
   input rst;
   wire rst;
@@ -8656,37 +8665,30 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col2_unit0 (rst, i_hand, i_hand_val
   assign \a$16  = \$signal  ? 32'd0 : \$1 ;
   assign \$2  = | i_hand_valid;
   assign \$3  = | i_hand_valid;
-  assign \$4  = \$signal$29  & s2_last;
-  assign \$5  = ! s2_index;
-  assign \$6  = s2_index == 1'h1;
-  assign \$7  = s2_index == 2'h2;
-  assign \$8  = s2_index == 2'h3;
+  assign \$4  = ! s2_index;
+  assign \$5  = s2_index == 1'h1;
+  assign \$6  = s2_index == 2'h2;
+  assign \$7  = s2_index == 2'h3;
   always @(posedge clk)
-    \$signal$29  <= \$9 ;
+    \$signal$30  <= \$8 ;
   always @(posedge clk)
-    \a$12  <= \$10 ;
+    \a$12  <= \$9 ;
   always @(posedge clk)
-    \b$14  <= \$11 ;
+    \b$14  <= \$10 ;
   always @(posedge clk)
-    \$signal  <= \$12 ;
+    \$signal  <= \$11 ;
   always @(posedge clk)
-    s2_last <= \$13 ;
+    s2_last <= \$12 ;
   always @(posedge clk)
-    s2_index <= \$14 ;
+    s2_index <= \$13 ;
   always @(posedge clk)
-    o_valid <= \$15 ;
+    y0 <= \$14 ;
   always @(posedge clk)
-    y0 <= \$16 ;
+    y1 <= \$15 ;
   always @(posedge clk)
-    y1 <= \$17 ;
+    y2 <= \$16 ;
   always @(posedge clk)
-    y2 <= \$18 ;
-  always @(posedge clk)
-    y3 <= \$19 ;
-  always @(posedge clk)
-    o_y <= \$20 ;
-  always @(posedge clk)
-    o_index <= \$21 ;
+    y3 <= \$17 ;
   assign \$auto$rtlil.cc:2739:Not$4  = ~ y[31];
   \array_mixpe_w4a16_os_4x4_shared.mesh.col2_unit0.out_add  out_add (
     .a(\a$16 ),
@@ -8699,7 +8701,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col2_unit0 (rst, i_hand, i_hand_val
     .p(\b$23 )
   );
   \array_mixpe_w4a16_os_4x4_shared.mesh.col2_unit0.zero_scale  zero_scale (
-    .\port$3227$0 (i_zero),
+    .\port$3248$0 (i_zero),
     .s(hand[63:32]),
     .y(y)
   );
@@ -8756,36 +8758,46 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col2_unit0 (rst, i_hand, i_hand_val
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$21 ) begin end
-    \$9  = \$2 ;
+    \$8  = \$2 ;
     if (rst) begin
-      \$9  = 1'h0;
+      \$8  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$21 ) begin end
-    \$10  = \a$12 ;
+    \$9  = \a$12 ;
     if (\$3 ) begin
-      \$10  = \d$10 ;
+      \$9  = \d$10 ;
     end
     if (rst) begin
-      \$10  = 32'd0;
+      \$9  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$21 ) begin end
-    \$11  = \b$14 ;
+    \$10  = \b$14 ;
     if (\$3 ) begin
-      \$11  = i_scale;
+      \$10  = i_scale;
     end
     if (rst) begin
-      \$11  = 16'h0000;
+      \$10  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$21 ) begin end
-    \$12  = \$signal ;
+    \$11  = \$signal ;
     if (\$3 ) begin
-      \$12  = hand[64];
+      \$11  = hand[64];
+    end
+    if (rst) begin
+      \$11  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$21 ) begin end
+    \$12  = s2_last;
+    if (\$3 ) begin
+      \$12  = hand[65];
     end
     if (rst) begin
       \$12  = 1'h0;
@@ -8793,36 +8805,43 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col2_unit0 (rst, i_hand, i_hand_val
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$21 ) begin end
-    \$13  = s2_last;
+    \$13  = s2_index;
     if (\$3 ) begin
-      \$13  = hand[65];
+      \$13  = index;
     end
     if (rst) begin
-      \$13  = 1'h0;
+      \$13  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$21 ) begin end
-    \$14  = s2_index;
-    if (\$3 ) begin
-      \$14  = index;
+    \$14  = y0;
+    if (\$signal$30 ) begin
+      if (\$4 ) begin
+        \$14  = \y$25 ;
+      end
     end
     if (rst) begin
-      \$14  = 2'h0;
+      \$14  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$21 ) begin end
-    \$15  = \$4 ;
-    if (rst) begin
-      \$15  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$21 ) begin end
-    \$16  = y0;
-    if (\$signal$29 ) begin
+    \$15  = y1;
+    if (\$signal$30 ) begin
       if (\$5 ) begin
+        \$15  = \y$25 ;
+      end
+    end
+    if (rst) begin
+      \$15  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$21 ) begin end
+    \$16  = y2;
+    if (\$signal$30 ) begin
+      if (\$6 ) begin
         \$16  = \y$25 ;
       end
     end
@@ -8832,62 +8851,14 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col2_unit0 (rst, i_hand, i_hand_val
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$21 ) begin end
-    \$17  = y1;
-    if (\$signal$29 ) begin
-      if (\$6 ) begin
+    \$17  = y3;
+    if (\$signal$30 ) begin
+      if (\$7 ) begin
         \$17  = \y$25 ;
       end
     end
     if (rst) begin
       \$17  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$21 ) begin end
-    \$18  = y2;
-    if (\$signal$29 ) begin
-      if (\$7 ) begin
-        \$18  = \y$25 ;
-      end
-    end
-    if (rst) begin
-      \$18  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$21 ) begin end
-    \$19  = y3;
-    if (\$signal$29 ) begin
-      if (\$8 ) begin
-        \$19  = \y$25 ;
-      end
-    end
-    if (rst) begin
-      \$19  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$21 ) begin end
-    \$20  = o_y;
-    if (\$signal$29 ) begin
-      if (s2_last) begin
-        \$20  = \y$25 ;
-      end
-    end
-    if (rst) begin
-      \$20  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$21 ) begin end
-    \$21  = o_index;
-    if (\$signal$29 ) begin
-      if (s2_last) begin
-        \$21  = s2_index;
-      end
-    end
-    if (rst) begin
-      \$21  = 2'h0;
     end
   end
   assign d = { 1'h0, i_zero };
@@ -8922,6 +8893,14 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col2_unit0 (rst, i_hand, i_hand_val
   assign \i_hand[3].a  = i_hand[261:230];
   assign \i_hand[3].first  = i_hand[262];
   assign \i_hand[3].last  = i_hand[263];
+  assign \o_acc[0]  = o_acc[31:0];
+  assign \o_acc[1]  = o_acc[63:32];
+  assign \o_acc[2]  = o_acc[95:64];
+  assign \o_acc[3]  = o_acc[127:96];
+  assign o_acc[127:96] = y3;
+  assign o_acc[95:64] = y2;
+  assign o_acc[63:32] = y1;
+  assign o_acc[31:0] = y0;
   assign b[30:0] = y[30:0];
   assign b[31] = \$auto$rtlil.cc:2739:Not$4 ;
 endmodule
@@ -9659,7 +9638,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col2_unit0.scale_mul (b, p, a);
   assign \$19  = { \$18 [24], \$18 [24], \$18 [24], \$18 [24], \$18 [24], \$18 [24], \$18 [24], \$18 [24], \$18 , 23'h000000 };
 endmodule
 
-module \array_mixpe_w4a16_os_4x4_shared.mesh.col2_unit0.zero_scale (s, y, \port$3227$0 );
+module \array_mixpe_w4a16_os_4x4_shared.mesh.col2_unit0.zero_scale (s, y, \port$3248$0 );
   reg \$auto$verilog_backend.cc:2355:dump_module$24  = 0;
   wire \$1 ;
   wire [10:0] \$10 ;
@@ -9710,8 +9689,8 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col2_unit0.zero_scale (s, y, \port$
   wire [4:0] d;
   wire [4:0] dmag;
   wire [9:0] exp;
-  input [3:0] \port$3227$0 ;
-  wire [3:0] \port$3227$0 ;
+  input [3:0] \port$3248$0 ;
+  wire [3:0] \port$3248$0 ;
   wire [28:0] prod;
   wire [20:0] rp_eb;
   wire rp_lost;
@@ -9732,9 +9711,9 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col2_unit0.zero_scale (s, y, \port$
   assign s_e = \$1  ? 8'h01 : s[30:23];
   assign \$2  = ! s[30:23];
   assign \$3  = ~ \$2 ;
-  assign \$4  = $signed({ 1'h0, \port$3227$0  }) < $signed(1'h0);
-  assign \$5  = - \port$3227$0 ;
-  assign \$6  = \$4  ? \$5  : { 2'h0, \port$3227$0  };
+  assign \$4  = $signed({ 1'h0, \port$3248$0  }) < $signed(1'h0);
+  assign \$5  = - \port$3248$0 ;
+  assign \$6  = \$4  ? \$5  : { 2'h0, \port$3248$0  };
   assign prod = \$6 [4:0] * { \$3 , s[22:0] };
   assign \$7  = s_e - 7'h7f;
   assign exp = $signed(\$7 ) - $signed(6'h17);
@@ -9758,11 +9737,11 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col2_unit0.zero_scale (s, y, \port$
   assign \$24  = $signed(\$19 ) + $signed({ 1'h0, \$23  });
   assign \$25  = ! prod;
   assign \$26  = \$24 [44:0] >= 31'h7f800000;
-  assign \$27  = $signed({ 1'h0, \port$3227$0  }) < $signed(1'h0);
+  assign \$27  = $signed({ 1'h0, \port$3248$0  }) < $signed(1'h0);
   assign \$28  = s[31] ^ \$27 ;
-  assign \$29  = $signed({ 1'h0, \port$3227$0  }) < $signed(1'h0);
+  assign \$29  = $signed({ 1'h0, \port$3248$0  }) < $signed(1'h0);
   assign \$30  = s[31] ^ \$29 ;
-  assign \$31  = $signed({ 1'h0, \port$3227$0  }) < $signed(1'h0);
+  assign \$31  = $signed({ 1'h0, \port$3248$0  }) < $signed(1'h0);
   assign \$32  = s[31] ^ \$31 ;
   assign \$33  = s[30:23] == 8'hff;
   assign \$34  = | s[22:0];
@@ -9770,13 +9749,13 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col2_unit0.zero_scale (s, y, \port$
   assign \$36  = s[30:23] == 8'hff;
   assign \$37  = ! s[22:0];
   assign \$38  = \$36  & \$37 ;
-  assign \$39  = ! \port$3227$0 ;
+  assign \$39  = ! \port$3248$0 ;
   assign \$40  = \$38  & \$39 ;
   assign \$41  = \$35  | \$40 ;
   assign \$42  = s[30:23] == 8'hff;
   assign \$43  = ! s[22:0];
   assign \$44  = \$42  & \$43 ;
-  assign \$45  = $signed({ 1'h0, \port$3227$0  }) < $signed(1'h0);
+  assign \$45  = $signed({ 1'h0, \port$3248$0  }) < $signed(1'h0);
   assign \$46  = s[31] ^ \$45 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
@@ -9905,7 +9884,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col2_unit0.zero_scale (s, y, \port$
   end
   assign s_sig = { \$3 , s[22:0] };
   assign dmag = \$6 [4:0];
-  assign d = { 1'h0, \port$3227$0  };
+  assign d = { 1'h0, \port$3248$0  };
   assign rp_ls = \$8 [4:0];
   assign rp_norm = \$9 [28:0];
   assign rp_eb = { \$11 [11], \$11 [11], \$11 [11], \$11 [11], \$11 [11], \$11 [11], \$11 [11], \$11 [11], \$11 [11], \$11  };
@@ -10344,32 +10323,28 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col2_unit0.zero_sub (a, s, b);
   assign \$50  = { \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 , 23'h000000 };
 endmodule
 
-module \array_mixpe_w4a16_os_4x4_shared.mesh.col3_unit0 (rst, i_hand, i_hand_valid, i_zero, i_scale, o_valid, o_y, o_index, clk);
+module \array_mixpe_w4a16_os_4x4_shared.mesh.col3_unit0 (rst, i_hand, i_hand_valid, i_zero, i_scale, o_acc, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$26  = 0;
   reg [31:0] \$1 ;
-  reg [31:0] \$10 ;
-  reg [15:0] \$11 ;
+  reg [15:0] \$10 ;
+  reg \$11 ;
   reg \$12 ;
-  reg \$13 ;
-  reg [1:0] \$14 ;
-  reg \$15 ;
+  reg [1:0] \$13 ;
+  reg [31:0] \$14 ;
+  reg [31:0] \$15 ;
   reg [31:0] \$16 ;
   reg [31:0] \$17 ;
-  reg [31:0] \$18 ;
-  reg [31:0] \$19 ;
   wire \$2 ;
-  reg [31:0] \$20 ;
-  reg [1:0] \$21 ;
   wire \$3 ;
   wire \$4 ;
   wire \$5 ;
   wire \$6 ;
   wire \$7 ;
-  wire \$8 ;
-  reg \$9 ;
+  reg \$8 ;
+  reg [31:0] \$9 ;
   wire \$auto$rtlil.cc:2739:Not$2 ;
   reg \$signal  = 1'h0;
-  reg \$signal$29  = 1'h0;
+  reg \$signal$30  = 1'h0;
   wire [31:0] a;
   reg [31:0] \a$12  = 32'd0;
   wire [31:0] \a$16 ;
@@ -10414,12 +10389,12 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col3_unit0 (rst, i_hand, i_hand_val
   input [3:0] i_zero;
   wire [3:0] i_zero;
   reg [1:0] index;
-  output [1:0] o_index;
-  reg [1:0] o_index = 2'h0;
-  output o_valid;
-  reg o_valid = 1'h0;
-  output [31:0] o_y;
-  reg [31:0] o_y = 32'd0;
+  output [127:0] o_acc;
+  wire [127:0] o_acc;
+  wire [31:0] \o_acc[0] ;
+  wire [31:0] \o_acc[1] ;
+  wire [31:0] \o_acc[2] ;
+  wire [31:0] \o_acc[3] ;
   wire [31:0] p;
   input rst;
   wire rst;
@@ -10441,37 +10416,30 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col3_unit0 (rst, i_hand, i_hand_val
   assign \a$16  = \$signal  ? 32'd0 : \$1 ;
   assign \$2  = | i_hand_valid;
   assign \$3  = | i_hand_valid;
-  assign \$4  = \$signal$29  & s2_last;
-  assign \$5  = ! s2_index;
-  assign \$6  = s2_index == 1'h1;
-  assign \$7  = s2_index == 2'h2;
-  assign \$8  = s2_index == 2'h3;
+  assign \$4  = ! s2_index;
+  assign \$5  = s2_index == 1'h1;
+  assign \$6  = s2_index == 2'h2;
+  assign \$7  = s2_index == 2'h3;
   always @(posedge clk)
-    \$signal$29  <= \$9 ;
+    \$signal$30  <= \$8 ;
   always @(posedge clk)
-    \a$12  <= \$10 ;
+    \a$12  <= \$9 ;
   always @(posedge clk)
-    \b$14  <= \$11 ;
+    \b$14  <= \$10 ;
   always @(posedge clk)
-    \$signal  <= \$12 ;
+    \$signal  <= \$11 ;
   always @(posedge clk)
-    s2_last <= \$13 ;
+    s2_last <= \$12 ;
   always @(posedge clk)
-    s2_index <= \$14 ;
+    s2_index <= \$13 ;
   always @(posedge clk)
-    o_valid <= \$15 ;
+    y0 <= \$14 ;
   always @(posedge clk)
-    y0 <= \$16 ;
+    y1 <= \$15 ;
   always @(posedge clk)
-    y1 <= \$17 ;
+    y2 <= \$16 ;
   always @(posedge clk)
-    y2 <= \$18 ;
-  always @(posedge clk)
-    y3 <= \$19 ;
-  always @(posedge clk)
-    o_y <= \$20 ;
-  always @(posedge clk)
-    o_index <= \$21 ;
+    y3 <= \$17 ;
   assign \$auto$rtlil.cc:2739:Not$2  = ~ y[31];
   \array_mixpe_w4a16_os_4x4_shared.mesh.col3_unit0.out_add  out_add (
     .a(\a$16 ),
@@ -10484,7 +10452,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col3_unit0 (rst, i_hand, i_hand_val
     .p(\b$23 )
   );
   \array_mixpe_w4a16_os_4x4_shared.mesh.col3_unit0.zero_scale  zero_scale (
-    .\port$3249$0 (i_zero),
+    .\port$3258$0 (i_zero),
     .s(hand[63:32]),
     .y(y)
   );
@@ -10541,36 +10509,46 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col3_unit0 (rst, i_hand, i_hand_val
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
-    \$9  = \$2 ;
+    \$8  = \$2 ;
     if (rst) begin
-      \$9  = 1'h0;
+      \$8  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
-    \$10  = \a$12 ;
+    \$9  = \a$12 ;
     if (\$3 ) begin
-      \$10  = \d$10 ;
+      \$9  = \d$10 ;
     end
     if (rst) begin
-      \$10  = 32'd0;
+      \$9  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
-    \$11  = \b$14 ;
+    \$10  = \b$14 ;
     if (\$3 ) begin
-      \$11  = i_scale;
+      \$10  = i_scale;
     end
     if (rst) begin
-      \$11  = 16'h0000;
+      \$10  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
-    \$12  = \$signal ;
+    \$11  = \$signal ;
     if (\$3 ) begin
-      \$12  = hand[64];
+      \$11  = hand[64];
+    end
+    if (rst) begin
+      \$11  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
+    \$12  = s2_last;
+    if (\$3 ) begin
+      \$12  = hand[65];
     end
     if (rst) begin
       \$12  = 1'h0;
@@ -10578,36 +10556,43 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col3_unit0 (rst, i_hand, i_hand_val
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
-    \$13  = s2_last;
+    \$13  = s2_index;
     if (\$3 ) begin
-      \$13  = hand[65];
+      \$13  = index;
     end
     if (rst) begin
-      \$13  = 1'h0;
+      \$13  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
-    \$14  = s2_index;
-    if (\$3 ) begin
-      \$14  = index;
+    \$14  = y0;
+    if (\$signal$30 ) begin
+      if (\$4 ) begin
+        \$14  = \y$25 ;
+      end
     end
     if (rst) begin
-      \$14  = 2'h0;
+      \$14  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
-    \$15  = \$4 ;
-    if (rst) begin
-      \$15  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
-    \$16  = y0;
-    if (\$signal$29 ) begin
+    \$15  = y1;
+    if (\$signal$30 ) begin
       if (\$5 ) begin
+        \$15  = \y$25 ;
+      end
+    end
+    if (rst) begin
+      \$15  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
+    \$16  = y2;
+    if (\$signal$30 ) begin
+      if (\$6 ) begin
         \$16  = \y$25 ;
       end
     end
@@ -10617,62 +10602,14 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col3_unit0 (rst, i_hand, i_hand_val
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
-    \$17  = y1;
-    if (\$signal$29 ) begin
-      if (\$6 ) begin
+    \$17  = y3;
+    if (\$signal$30 ) begin
+      if (\$7 ) begin
         \$17  = \y$25 ;
       end
     end
     if (rst) begin
       \$17  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
-    \$18  = y2;
-    if (\$signal$29 ) begin
-      if (\$7 ) begin
-        \$18  = \y$25 ;
-      end
-    end
-    if (rst) begin
-      \$18  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
-    \$19  = y3;
-    if (\$signal$29 ) begin
-      if (\$8 ) begin
-        \$19  = \y$25 ;
-      end
-    end
-    if (rst) begin
-      \$19  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
-    \$20  = o_y;
-    if (\$signal$29 ) begin
-      if (s2_last) begin
-        \$20  = \y$25 ;
-      end
-    end
-    if (rst) begin
-      \$20  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
-    \$21  = o_index;
-    if (\$signal$29 ) begin
-      if (s2_last) begin
-        \$21  = s2_index;
-      end
-    end
-    if (rst) begin
-      \$21  = 2'h0;
     end
   end
   assign d = { 1'h0, i_zero };
@@ -10707,6 +10644,14 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col3_unit0 (rst, i_hand, i_hand_val
   assign \i_hand[3].a  = i_hand[261:230];
   assign \i_hand[3].first  = i_hand[262];
   assign \i_hand[3].last  = i_hand[263];
+  assign \o_acc[0]  = o_acc[31:0];
+  assign \o_acc[1]  = o_acc[63:32];
+  assign \o_acc[2]  = o_acc[95:64];
+  assign \o_acc[3]  = o_acc[127:96];
+  assign o_acc[127:96] = y3;
+  assign o_acc[95:64] = y2;
+  assign o_acc[63:32] = y1;
+  assign o_acc[31:0] = y0;
   assign b[30:0] = y[30:0];
   assign b[31] = \$auto$rtlil.cc:2739:Not$2 ;
 endmodule
@@ -11444,7 +11389,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col3_unit0.scale_mul (b, p, a);
   assign \$19  = { \$18 [24], \$18 [24], \$18 [24], \$18 [24], \$18 [24], \$18 [24], \$18 [24], \$18 [24], \$18 , 23'h000000 };
 endmodule
 
-module \array_mixpe_w4a16_os_4x4_shared.mesh.col3_unit0.zero_scale (s, y, \port$3249$0 );
+module \array_mixpe_w4a16_os_4x4_shared.mesh.col3_unit0.zero_scale (s, y, \port$3258$0 );
   reg \$auto$verilog_backend.cc:2355:dump_module$29  = 0;
   wire \$1 ;
   wire [10:0] \$10 ;
@@ -11495,8 +11440,8 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col3_unit0.zero_scale (s, y, \port$
   wire [4:0] d;
   wire [4:0] dmag;
   wire [9:0] exp;
-  input [3:0] \port$3249$0 ;
-  wire [3:0] \port$3249$0 ;
+  input [3:0] \port$3258$0 ;
+  wire [3:0] \port$3258$0 ;
   wire [28:0] prod;
   wire [20:0] rp_eb;
   wire rp_lost;
@@ -11517,9 +11462,9 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col3_unit0.zero_scale (s, y, \port$
   assign s_e = \$1  ? 8'h01 : s[30:23];
   assign \$2  = ! s[30:23];
   assign \$3  = ~ \$2 ;
-  assign \$4  = $signed({ 1'h0, \port$3249$0  }) < $signed(1'h0);
-  assign \$5  = - \port$3249$0 ;
-  assign \$6  = \$4  ? \$5  : { 2'h0, \port$3249$0  };
+  assign \$4  = $signed({ 1'h0, \port$3258$0  }) < $signed(1'h0);
+  assign \$5  = - \port$3258$0 ;
+  assign \$6  = \$4  ? \$5  : { 2'h0, \port$3258$0  };
   assign prod = \$6 [4:0] * { \$3 , s[22:0] };
   assign \$7  = s_e - 7'h7f;
   assign exp = $signed(\$7 ) - $signed(6'h17);
@@ -11543,11 +11488,11 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col3_unit0.zero_scale (s, y, \port$
   assign \$24  = $signed(\$19 ) + $signed({ 1'h0, \$23  });
   assign \$25  = ! prod;
   assign \$26  = \$24 [44:0] >= 31'h7f800000;
-  assign \$27  = $signed({ 1'h0, \port$3249$0  }) < $signed(1'h0);
+  assign \$27  = $signed({ 1'h0, \port$3258$0  }) < $signed(1'h0);
   assign \$28  = s[31] ^ \$27 ;
-  assign \$29  = $signed({ 1'h0, \port$3249$0  }) < $signed(1'h0);
+  assign \$29  = $signed({ 1'h0, \port$3258$0  }) < $signed(1'h0);
   assign \$30  = s[31] ^ \$29 ;
-  assign \$31  = $signed({ 1'h0, \port$3249$0  }) < $signed(1'h0);
+  assign \$31  = $signed({ 1'h0, \port$3258$0  }) < $signed(1'h0);
   assign \$32  = s[31] ^ \$31 ;
   assign \$33  = s[30:23] == 8'hff;
   assign \$34  = | s[22:0];
@@ -11555,13 +11500,13 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col3_unit0.zero_scale (s, y, \port$
   assign \$36  = s[30:23] == 8'hff;
   assign \$37  = ! s[22:0];
   assign \$38  = \$36  & \$37 ;
-  assign \$39  = ! \port$3249$0 ;
+  assign \$39  = ! \port$3258$0 ;
   assign \$40  = \$38  & \$39 ;
   assign \$41  = \$35  | \$40 ;
   assign \$42  = s[30:23] == 8'hff;
   assign \$43  = ! s[22:0];
   assign \$44  = \$42  & \$43 ;
-  assign \$45  = $signed({ 1'h0, \port$3249$0  }) < $signed(1'h0);
+  assign \$45  = $signed({ 1'h0, \port$3258$0  }) < $signed(1'h0);
   assign \$46  = s[31] ^ \$45 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
@@ -11690,7 +11635,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col3_unit0.zero_scale (s, y, \port$
   end
   assign s_sig = { \$3 , s[22:0] };
   assign dmag = \$6 [4:0];
-  assign d = { 1'h0, \port$3249$0  };
+  assign d = { 1'h0, \port$3258$0  };
   assign rp_ls = \$8 [4:0];
   assign rp_norm = \$9 [28:0];
   assign rp_eb = { \$11 [11], \$11 [11], \$11 [11], \$11 [11], \$11 [11], \$11 [11], \$11 [11], \$11 [11], \$11 [11], \$11  };
@@ -12732,7 +12677,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.tile_0_2 (rst, pe_0_0__i_a, i_ctl, 
   assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a16_os_4x4_shared.mesh.tile_0_3 (rst, pe_0_0__i_a, i_ctl, o_w, o_psum, o_valid, pe_0_0__i_w, clk);
+module \array_mixpe_w4a16_os_4x4_shared.mesh.tile_0_3 (rst, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, o_valid, pe_0_0__i_w, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -12763,6 +12708,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.tile_0_3 (rst, pe_0_0__i_a, i_ctl, 
   wire [15:0] \o_a[0][1] ;
   wire [15:0] \o_a[0][2] ;
   wire [15:0] \o_a[0][3] ;
+  output [4:0] o_ctl;
   wire [4:0] o_ctl;
   wire [4:0] \o_ctl[0] ;
   wire \o_ctl[0].first ;
@@ -13534,7 +13480,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0_
   assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a16_os_4x4_shared.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_w, o_psum, o_valid, clk);
+module \array_mixpe_w4a16_os_4x4_shared.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -13565,6 +13511,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \o_a[0][1] ;
   wire [15:0] \o_a[0][2] ;
   wire [15:0] \o_a[0][3] ;
+  output [4:0] o_ctl;
   wire [4:0] o_ctl;
   wire [4:0] \o_ctl[0] ;
   wire \o_ctl[0].first ;
@@ -14336,7 +14283,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0_
   assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a16_os_4x4_shared.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_w, o_psum, o_valid, clk);
+module \array_mixpe_w4a16_os_4x4_shared.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -14367,6 +14314,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \o_a[0][1] ;
   wire [15:0] \o_a[0][2] ;
   wire [15:0] \o_a[0][3] ;
+  output [4:0] o_ctl;
   wire [4:0] o_ctl;
   wire [4:0] \o_ctl[0] ;
   wire \o_ctl[0].first ;
@@ -15135,7 +15083,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0_
   assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a16_os_4x4_shared.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_psum, o_valid, clk);
+module \array_mixpe_w4a16_os_4x4_shared.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -15166,6 +15114,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0_
   wire [15:0] \o_a[0][1] ;
   wire [15:0] \o_a[0][2] ;
   wire [15:0] \o_a[0][3] ;
+  output [4:0] o_ctl;
   wire [4:0] o_ctl;
   wire [4:0] \o_ctl[0] ;
   wire \o_ctl[0].first ;

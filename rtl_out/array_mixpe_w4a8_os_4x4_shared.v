@@ -2356,61 +2356,105 @@ module array_mixpe_w4a8_os_4x4_shared(a_in__valid, w_in__payload, w_in__valid, y
   assign \$15  = 2'h0;
 endmodule
 
-module \array_mixpe_w4a8_os_4x4_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$89 , o_row, o_row_valid, o_row_index, clk);
+module \array_mixpe_w4a8_os_4x4_shared.mesh (rst, o_row_valid, o_row_index, \i_a$1 , i_ctl, \i_w$89 , o_row, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$2  = 0;
-  wire [2:0] \$1 ;
-  reg [31:0] \$10 ;
-  reg [4:0] \$11 ;
-  reg [31:0] \$12 ;
-  reg [31:0] \$13 ;
-  reg [4:0] \$14 ;
-  reg [4:0] \$15 ;
-  reg [31:0] \$16 ;
-  reg [31:0] \$17 ;
-  reg [31:0] \$18 ;
-  reg [4:0] \$19 ;
+  wire \$1 ;
+  wire \$10 ;
+  wire \$11 ;
+  wire \$12 ;
+  wire \$13 ;
+  wire \$14 ;
+  wire \$15 ;
+  wire \$16 ;
+  wire \$17 ;
+  wire \$18 ;
+  wire \$19 ;
   wire \$2 ;
-  reg [4:0] \$20 ;
-  reg [4:0] \$21 ;
-  reg [3:0] \$22 ;
-  reg [7:0] \$23 ;
-  reg [47:0] \$24 ;
-  reg [47:0] \$25 ;
-  reg [47:0] \$26 ;
-  reg [15:0] \$27 ;
-  reg [3:0] \$28 ;
-  reg [7:0] \$29 ;
+  wire \$20 ;
+  wire [1:0] \$21 ;
+  wire [1:0] \$22 ;
+  wire [1:0] \$23 ;
+  wire [47:0] \$24 ;
+  wire [47:0] \$25 ;
+  wire [47:0] \$26 ;
+  wire [47:0] \$27 ;
+  wire [47:0] \$28 ;
+  wire [47:0] \$29 ;
   wire \$3 ;
-  reg [3:0] \$30 ;
-  reg [7:0] \$31 ;
-  reg [47:0] \$32 ;
-  reg [47:0] \$33 ;
-  reg [15:0] \$34 ;
-  reg [15:0] \$35 ;
-  reg [3:0] \$36 ;
-  reg [7:0] \$37 ;
-  reg [3:0] \$38 ;
-  reg [3:0] \$39 ;
+  wire [47:0] \$30 ;
+  wire [47:0] \$31 ;
+  wire [47:0] \$32 ;
+  wire [47:0] \$33 ;
+  wire [47:0] \$34 ;
+  wire [47:0] \$35 ;
+  wire [47:0] \$36 ;
+  wire [47:0] \$37 ;
+  wire [47:0] \$38 ;
+  wire [47:0] \$39 ;
   wire \$4 ;
-  reg [7:0] \$40 ;
-  reg [7:0] \$41 ;
-  reg [47:0] \$42 ;
-  reg [15:0] \$43 ;
-  reg [15:0] \$44 ;
-  reg [15:0] \$45 ;
-  reg [3:0] \$46 ;
-  reg [7:0] \$47 ;
-  reg [3:0] \$48 ;
-  reg [3:0] \$49 ;
+  wire [47:0] \$40 ;
+  wire [47:0] \$41 ;
+  wire [47:0] \$42 ;
+  wire [47:0] \$43 ;
+  wire [47:0] \$44 ;
+  wire [47:0] \$45 ;
+  wire [47:0] \$46 ;
+  wire [47:0] \$47 ;
+  wire [47:0] \$48 ;
+  wire [47:0] \$49 ;
   wire \$5 ;
-  reg [3:0] \$50 ;
-  reg [7:0] \$51 ;
-  reg [7:0] \$52 ;
-  reg [7:0] \$53 ;
+  wire [47:0] \$50 ;
+  wire [47:0] \$51 ;
+  wire \$52 ;
+  wire \$53 ;
+  wire \$54 ;
+  wire \$55 ;
+  wire \$56 ;
+  wire \$57 ;
+  wire \$58 ;
+  wire \$59 ;
   wire \$6 ;
+  wire \$60 ;
+  wire \$61 ;
+  wire \$62 ;
+  wire \$63 ;
+  reg [31:0] \$64 ;
+  reg [4:0] \$65 ;
+  reg [31:0] \$66 ;
+  reg [31:0] \$67 ;
+  reg [4:0] \$68 ;
+  reg [4:0] \$69 ;
   wire \$7 ;
+  reg [31:0] \$70 ;
+  reg [31:0] \$71 ;
+  reg [31:0] \$72 ;
+  reg [4:0] \$73 ;
+  reg [4:0] \$74 ;
+  reg [4:0] \$75 ;
+  reg [3:0] \$76 ;
+  reg [7:0] \$77 ;
+  reg [15:0] \$78 ;
+  reg [3:0] \$79 ;
   wire \$8 ;
+  reg [7:0] \$80 ;
+  reg [15:0] \$81 ;
+  reg [15:0] \$82 ;
+  reg [3:0] \$83 ;
+  reg [7:0] \$84 ;
+  reg [15:0] \$85 ;
+  reg [15:0] \$86 ;
+  reg [15:0] \$87 ;
+  reg [3:0] \$88 ;
+  reg [7:0] \$89 ;
   wire \$9 ;
+  reg \$90 ;
+  reg \$91 ;
+  reg \$92 ;
+  reg \$93 ;
+  reg \$94 ;
+  reg \$95 ;
+  reg \$96 ;
+  reg \$97 ;
   (* init = 32'd0 *)
   wire [31:0] a1_d1;
   wire [7:0] \a1_d1[0] ;
@@ -2723,69 +2767,69 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$89 , o_ro
   wire \i_ctl[0].load_w ;
   wire \i_ctl[0].valid ;
   wire [143:0] i_hand;
-  wire [143:0] \i_hand$108 ;
-  wire [35:0] \i_hand$108[0] ;
-  wire [14:0] \i_hand$108[0].a ;
-  wire \i_hand$108[0].first ;
-  wire \i_hand$108[0].last ;
-  wire [18:0] \i_hand$108[0].p ;
-  wire [35:0] \i_hand$108[1] ;
-  wire [14:0] \i_hand$108[1].a ;
-  wire \i_hand$108[1].first ;
-  wire \i_hand$108[1].last ;
-  wire [18:0] \i_hand$108[1].p ;
-  wire [35:0] \i_hand$108[2] ;
-  wire [14:0] \i_hand$108[2].a ;
-  wire \i_hand$108[2].first ;
-  wire \i_hand$108[2].last ;
-  wire [18:0] \i_hand$108[2].p ;
-  wire [35:0] \i_hand$108[3] ;
-  wire [14:0] \i_hand$108[3].a ;
-  wire \i_hand$108[3].first ;
-  wire \i_hand$108[3].last ;
-  wire [18:0] \i_hand$108[3].p ;
-  wire [143:0] \i_hand$125 ;
-  wire [35:0] \i_hand$125[0] ;
-  wire [14:0] \i_hand$125[0].a ;
-  wire \i_hand$125[0].first ;
-  wire \i_hand$125[0].last ;
-  wire [18:0] \i_hand$125[0].p ;
-  wire [35:0] \i_hand$125[1] ;
-  wire [14:0] \i_hand$125[1].a ;
-  wire \i_hand$125[1].first ;
-  wire \i_hand$125[1].last ;
-  wire [18:0] \i_hand$125[1].p ;
-  wire [35:0] \i_hand$125[2] ;
-  wire [14:0] \i_hand$125[2].a ;
-  wire \i_hand$125[2].first ;
-  wire \i_hand$125[2].last ;
-  wire [18:0] \i_hand$125[2].p ;
-  wire [35:0] \i_hand$125[3] ;
-  wire [14:0] \i_hand$125[3].a ;
-  wire \i_hand$125[3].first ;
-  wire \i_hand$125[3].last ;
-  wire [18:0] \i_hand$125[3].p ;
-  wire [143:0] \i_hand$142 ;
-  wire [35:0] \i_hand$142[0] ;
-  wire [14:0] \i_hand$142[0].a ;
-  wire \i_hand$142[0].first ;
-  wire \i_hand$142[0].last ;
-  wire [18:0] \i_hand$142[0].p ;
-  wire [35:0] \i_hand$142[1] ;
-  wire [14:0] \i_hand$142[1].a ;
-  wire \i_hand$142[1].first ;
-  wire \i_hand$142[1].last ;
-  wire [18:0] \i_hand$142[1].p ;
-  wire [35:0] \i_hand$142[2] ;
-  wire [14:0] \i_hand$142[2].a ;
-  wire \i_hand$142[2].first ;
-  wire \i_hand$142[2].last ;
-  wire [18:0] \i_hand$142[2].p ;
-  wire [35:0] \i_hand$142[3] ;
-  wire [14:0] \i_hand$142[3].a ;
-  wire \i_hand$142[3].first ;
-  wire \i_hand$142[3].last ;
-  wire [18:0] \i_hand$142[3].p ;
+  wire [143:0] \i_hand$106 ;
+  wire [35:0] \i_hand$106[0] ;
+  wire [14:0] \i_hand$106[0].a ;
+  wire \i_hand$106[0].first ;
+  wire \i_hand$106[0].last ;
+  wire [18:0] \i_hand$106[0].p ;
+  wire [35:0] \i_hand$106[1] ;
+  wire [14:0] \i_hand$106[1].a ;
+  wire \i_hand$106[1].first ;
+  wire \i_hand$106[1].last ;
+  wire [18:0] \i_hand$106[1].p ;
+  wire [35:0] \i_hand$106[2] ;
+  wire [14:0] \i_hand$106[2].a ;
+  wire \i_hand$106[2].first ;
+  wire \i_hand$106[2].last ;
+  wire [18:0] \i_hand$106[2].p ;
+  wire [35:0] \i_hand$106[3] ;
+  wire [14:0] \i_hand$106[3].a ;
+  wire \i_hand$106[3].first ;
+  wire \i_hand$106[3].last ;
+  wire [18:0] \i_hand$106[3].p ;
+  wire [143:0] \i_hand$122 ;
+  wire [35:0] \i_hand$122[0] ;
+  wire [14:0] \i_hand$122[0].a ;
+  wire \i_hand$122[0].first ;
+  wire \i_hand$122[0].last ;
+  wire [18:0] \i_hand$122[0].p ;
+  wire [35:0] \i_hand$122[1] ;
+  wire [14:0] \i_hand$122[1].a ;
+  wire \i_hand$122[1].first ;
+  wire \i_hand$122[1].last ;
+  wire [18:0] \i_hand$122[1].p ;
+  wire [35:0] \i_hand$122[2] ;
+  wire [14:0] \i_hand$122[2].a ;
+  wire \i_hand$122[2].first ;
+  wire \i_hand$122[2].last ;
+  wire [18:0] \i_hand$122[2].p ;
+  wire [35:0] \i_hand$122[3] ;
+  wire [14:0] \i_hand$122[3].a ;
+  wire \i_hand$122[3].first ;
+  wire \i_hand$122[3].last ;
+  wire [18:0] \i_hand$122[3].p ;
+  wire [143:0] \i_hand$138 ;
+  wire [35:0] \i_hand$138[0] ;
+  wire [14:0] \i_hand$138[0].a ;
+  wire \i_hand$138[0].first ;
+  wire \i_hand$138[0].last ;
+  wire [18:0] \i_hand$138[0].p ;
+  wire [35:0] \i_hand$138[1] ;
+  wire [14:0] \i_hand$138[1].a ;
+  wire \i_hand$138[1].first ;
+  wire \i_hand$138[1].last ;
+  wire [18:0] \i_hand$138[1].p ;
+  wire [35:0] \i_hand$138[2] ;
+  wire [14:0] \i_hand$138[2].a ;
+  wire \i_hand$138[2].first ;
+  wire \i_hand$138[2].last ;
+  wire [18:0] \i_hand$138[2].p ;
+  wire [35:0] \i_hand$138[3] ;
+  wire [14:0] \i_hand$138[3].a ;
+  wire \i_hand$138[3].first ;
+  wire \i_hand$138[3].last ;
+  wire [18:0] \i_hand$138[3].p ;
   wire [35:0] \i_hand[0] ;
   wire [14:0] \i_hand[0].a ;
   wire \i_hand[0].first ;
@@ -2807,35 +2851,35 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$89 , o_ro
   wire \i_hand[3].last ;
   wire [18:0] \i_hand[3].p ;
   wire [3:0] i_hand_valid;
-  wire [3:0] \i_hand_valid$110 ;
-  wire [3:0] \i_hand_valid$127 ;
-  wire [3:0] \i_hand_valid$144 ;
+  wire [3:0] \i_hand_valid$108 ;
+  wire [3:0] \i_hand_valid$124 ;
+  wire [3:0] \i_hand_valid$140 ;
   reg [7:0] i_scale = 8'h00;
-  reg [7:0] \i_scale$120  = 8'h00;
-  reg [7:0] \i_scale$137  = 8'h00;
-  reg [7:0] \i_scale$154  = 8'h00;
+  reg [7:0] \i_scale$118  = 8'h00;
+  reg [7:0] \i_scale$134  = 8'h00;
+  reg [7:0] \i_scale$150  = 8'h00;
   wire [15:0] i_w;
-  reg [15:0] \i_w$106  = 16'h0000;
-  wire [15:0] \i_w$106[0] ;
-  wire [15:0] \i_w$106[0].q ;
-  wire [3:0] \i_w$106[0].q[0] ;
-  wire [3:0] \i_w$106[0].q[1] ;
-  wire [3:0] \i_w$106[0].q[2] ;
-  wire [3:0] \i_w$106[0].q[3] ;
-  reg [15:0] \i_w$123  = 16'h0000;
-  wire [15:0] \i_w$123[0] ;
-  wire [15:0] \i_w$123[0].q ;
-  wire [3:0] \i_w$123[0].q[0] ;
-  wire [3:0] \i_w$123[0].q[1] ;
-  wire [3:0] \i_w$123[0].q[2] ;
-  wire [3:0] \i_w$123[0].q[3] ;
-  reg [15:0] \i_w$140  = 16'h0000;
-  wire [15:0] \i_w$140[0] ;
-  wire [15:0] \i_w$140[0].q ;
-  wire [3:0] \i_w$140[0].q[0] ;
-  wire [3:0] \i_w$140[0].q[1] ;
-  wire [3:0] \i_w$140[0].q[2] ;
-  wire [3:0] \i_w$140[0].q[3] ;
+  reg [15:0] \i_w$104  = 16'h0000;
+  wire [15:0] \i_w$104[0] ;
+  wire [15:0] \i_w$104[0].q ;
+  wire [3:0] \i_w$104[0].q[0] ;
+  wire [3:0] \i_w$104[0].q[1] ;
+  wire [3:0] \i_w$104[0].q[2] ;
+  wire [3:0] \i_w$104[0].q[3] ;
+  reg [15:0] \i_w$120  = 16'h0000;
+  wire [15:0] \i_w$120[0] ;
+  wire [15:0] \i_w$120[0].q ;
+  wire [3:0] \i_w$120[0].q[0] ;
+  wire [3:0] \i_w$120[0].q[1] ;
+  wire [3:0] \i_w$120[0].q[2] ;
+  wire [3:0] \i_w$120[0].q[3] ;
+  reg [15:0] \i_w$136  = 16'h0000;
+  wire [15:0] \i_w$136[0] ;
+  wire [15:0] \i_w$136[0].q ;
+  wire [3:0] \i_w$136[0].q[0] ;
+  wire [3:0] \i_w$136[0].q[1] ;
+  wire [3:0] \i_w$136[0].q[2] ;
+  wire [3:0] \i_w$136[0].q[3] ;
   wire [15:0] \i_w$66 ;
   wire [15:0] \i_w$66[0] ;
   wire [15:0] \i_w$66[0].q ;
@@ -2961,9 +3005,9 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$89 , o_ro
   wire [3:0] \i_w[0].q[2] ;
   wire [3:0] \i_w[0].q[3] ;
   reg [3:0] i_zero = 4'h0;
-  reg [3:0] \i_zero$118  = 4'h0;
-  reg [3:0] \i_zero$135  = 4'h0;
-  reg [3:0] \i_zero$152  = 4'h0;
+  reg [3:0] \i_zero$116  = 4'h0;
+  reg [3:0] \i_zero$132  = 4'h0;
+  reg [3:0] \i_zero$148  = 4'h0;
   wire [31:0] o_a;
   wire [31:0] \o_a$13 ;
   wire [31:0] \o_a$13[0] ;
@@ -3036,6 +3080,26 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$89 , o_ro
   wire [7:0] \o_a[0][1] ;
   wire [7:0] \o_a[0][2] ;
   wire [7:0] \o_a[0][3] ;
+  wire [191:0] o_acc;
+  wire [191:0] \o_acc$161 ;
+  wire [47:0] \o_acc$161[0] ;
+  wire [47:0] \o_acc$161[1] ;
+  wire [47:0] \o_acc$161[2] ;
+  wire [47:0] \o_acc$161[3] ;
+  wire [191:0] \o_acc$162 ;
+  wire [47:0] \o_acc$162[0] ;
+  wire [47:0] \o_acc$162[1] ;
+  wire [47:0] \o_acc$162[2] ;
+  wire [47:0] \o_acc$162[3] ;
+  wire [191:0] \o_acc$163 ;
+  wire [47:0] \o_acc$163[0] ;
+  wire [47:0] \o_acc$163[1] ;
+  wire [47:0] \o_acc$163[2] ;
+  wire [47:0] \o_acc$163[3] ;
+  wire [47:0] \o_acc[0] ;
+  wire [47:0] \o_acc[1] ;
+  wire [47:0] \o_acc[2] ;
+  wire [47:0] \o_acc[3] ;
   wire [4:0] o_ctl;
   wire [4:0] \o_ctl$11 ;
   wire [4:0] \o_ctl$11[0] ;
@@ -3051,6 +3115,34 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$89 , o_ro
   wire \o_ctl$15[0].last ;
   wire \o_ctl$15[0].load_w ;
   wire \o_ctl$15[0].valid ;
+  wire [4:0] \o_ctl$176 ;
+  wire [4:0] \o_ctl$176[0] ;
+  wire \o_ctl$176[0].first ;
+  wire \o_ctl$176[0].group_end ;
+  wire \o_ctl$176[0].last ;
+  wire \o_ctl$176[0].load_w ;
+  wire \o_ctl$176[0].valid ;
+  wire [4:0] \o_ctl$178 ;
+  wire [4:0] \o_ctl$178[0] ;
+  wire \o_ctl$178[0].first ;
+  wire \o_ctl$178[0].group_end ;
+  wire \o_ctl$178[0].last ;
+  wire \o_ctl$178[0].load_w ;
+  wire \o_ctl$178[0].valid ;
+  wire [4:0] \o_ctl$180 ;
+  wire [4:0] \o_ctl$180[0] ;
+  wire \o_ctl$180[0].first ;
+  wire \o_ctl$180[0].group_end ;
+  wire \o_ctl$180[0].last ;
+  wire \o_ctl$180[0].load_w ;
+  wire \o_ctl$180[0].valid ;
+  wire [4:0] \o_ctl$182 ;
+  wire [4:0] \o_ctl$182[0] ;
+  wire \o_ctl$182[0].first ;
+  wire \o_ctl$182[0].group_end ;
+  wire \o_ctl$182[0].last ;
+  wire \o_ctl$182[0].load_w ;
+  wire \o_ctl$182[0].valid ;
   wire [4:0] \o_ctl$23 ;
   wire [4:0] \o_ctl$23[0] ;
   wire \o_ctl$23[0].first ;
@@ -3120,15 +3212,21 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$89 , o_ro
   wire \o_ctl[0].last ;
   wire \o_ctl[0].load_w ;
   wire \o_ctl[0].valid ;
-  wire [1:0] o_index;
   wire [35:0] o_psum;
-  wire [35:0] \o_psum$109 ;
-  wire [35:0] \o_psum$109[0] ;
-  wire [35:0] \o_psum$109[0][0] ;
-  wire [14:0] \o_psum$109[0][0].a ;
-  wire \o_psum$109[0][0].first ;
-  wire \o_psum$109[0][0].last ;
-  wire [18:0] \o_psum$109[0][0].p ;
+  wire [35:0] \o_psum$107 ;
+  wire [35:0] \o_psum$107[0] ;
+  wire [35:0] \o_psum$107[0][0] ;
+  wire [14:0] \o_psum$107[0][0].a ;
+  wire \o_psum$107[0][0].first ;
+  wire \o_psum$107[0][0].last ;
+  wire [18:0] \o_psum$107[0][0].p ;
+  wire [35:0] \o_psum$110 ;
+  wire [35:0] \o_psum$110[0] ;
+  wire [35:0] \o_psum$110[0][0] ;
+  wire [14:0] \o_psum$110[0][0].a ;
+  wire \o_psum$110[0][0].first ;
+  wire \o_psum$110[0][0].last ;
+  wire [18:0] \o_psum$110[0][0].p ;
   wire [35:0] \o_psum$112 ;
   wire [35:0] \o_psum$112[0] ;
   wire [35:0] \o_psum$112[0][0] ;
@@ -3143,13 +3241,13 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$89 , o_ro
   wire \o_psum$114[0][0].first ;
   wire \o_psum$114[0][0].last ;
   wire [18:0] \o_psum$114[0][0].p ;
-  wire [35:0] \o_psum$116 ;
-  wire [35:0] \o_psum$116[0] ;
-  wire [35:0] \o_psum$116[0][0] ;
-  wire [14:0] \o_psum$116[0][0].a ;
-  wire \o_psum$116[0][0].first ;
-  wire \o_psum$116[0][0].last ;
-  wire [18:0] \o_psum$116[0][0].p ;
+  wire [35:0] \o_psum$123 ;
+  wire [35:0] \o_psum$123[0] ;
+  wire [35:0] \o_psum$123[0][0] ;
+  wire [14:0] \o_psum$123[0][0].a ;
+  wire \o_psum$123[0][0].first ;
+  wire \o_psum$123[0][0].last ;
+  wire [18:0] \o_psum$123[0][0].p ;
   wire [35:0] \o_psum$126 ;
   wire [35:0] \o_psum$126[0] ;
   wire [35:0] \o_psum$126[0][0] ;
@@ -3157,34 +3255,41 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$89 , o_ro
   wire \o_psum$126[0][0].first ;
   wire \o_psum$126[0][0].last ;
   wire [18:0] \o_psum$126[0][0].p ;
-  wire [35:0] \o_psum$129 ;
-  wire [35:0] \o_psum$129[0] ;
-  wire [35:0] \o_psum$129[0][0] ;
-  wire [14:0] \o_psum$129[0][0].a ;
-  wire \o_psum$129[0][0].first ;
-  wire \o_psum$129[0][0].last ;
-  wire [18:0] \o_psum$129[0][0].p ;
-  wire [35:0] \o_psum$131 ;
-  wire [35:0] \o_psum$131[0] ;
-  wire [35:0] \o_psum$131[0][0] ;
-  wire [14:0] \o_psum$131[0][0].a ;
-  wire \o_psum$131[0][0].first ;
-  wire \o_psum$131[0][0].last ;
-  wire [18:0] \o_psum$131[0][0].p ;
-  wire [35:0] \o_psum$133 ;
-  wire [35:0] \o_psum$133[0] ;
-  wire [35:0] \o_psum$133[0][0] ;
-  wire [14:0] \o_psum$133[0][0].a ;
-  wire \o_psum$133[0][0].first ;
-  wire \o_psum$133[0][0].last ;
-  wire [18:0] \o_psum$133[0][0].p ;
-  wire [35:0] \o_psum$143 ;
-  wire [35:0] \o_psum$143[0] ;
-  wire [35:0] \o_psum$143[0][0] ;
-  wire [14:0] \o_psum$143[0][0].a ;
-  wire \o_psum$143[0][0].first ;
-  wire \o_psum$143[0][0].last ;
-  wire [18:0] \o_psum$143[0][0].p ;
+  wire [35:0] \o_psum$128 ;
+  wire [35:0] \o_psum$128[0] ;
+  wire [35:0] \o_psum$128[0][0] ;
+  wire [14:0] \o_psum$128[0][0].a ;
+  wire \o_psum$128[0][0].first ;
+  wire \o_psum$128[0][0].last ;
+  wire [18:0] \o_psum$128[0][0].p ;
+  wire [35:0] \o_psum$130 ;
+  wire [35:0] \o_psum$130[0] ;
+  wire [35:0] \o_psum$130[0][0] ;
+  wire [14:0] \o_psum$130[0][0].a ;
+  wire \o_psum$130[0][0].first ;
+  wire \o_psum$130[0][0].last ;
+  wire [18:0] \o_psum$130[0][0].p ;
+  wire [35:0] \o_psum$139 ;
+  wire [35:0] \o_psum$139[0] ;
+  wire [35:0] \o_psum$139[0][0] ;
+  wire [14:0] \o_psum$139[0][0].a ;
+  wire \o_psum$139[0][0].first ;
+  wire \o_psum$139[0][0].last ;
+  wire [18:0] \o_psum$139[0][0].p ;
+  wire [35:0] \o_psum$142 ;
+  wire [35:0] \o_psum$142[0] ;
+  wire [35:0] \o_psum$142[0][0] ;
+  wire [14:0] \o_psum$142[0][0].a ;
+  wire \o_psum$142[0][0].first ;
+  wire \o_psum$142[0][0].last ;
+  wire [18:0] \o_psum$142[0][0].p ;
+  wire [35:0] \o_psum$144 ;
+  wire [35:0] \o_psum$144[0] ;
+  wire [35:0] \o_psum$144[0][0] ;
+  wire [14:0] \o_psum$144[0][0].a ;
+  wire \o_psum$144[0][0].first ;
+  wire \o_psum$144[0][0].last ;
+  wire [18:0] \o_psum$144[0][0].p ;
   wire [35:0] \o_psum$146 ;
   wire [35:0] \o_psum$146[0] ;
   wire [35:0] \o_psum$146[0][0] ;
@@ -3192,20 +3297,6 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$89 , o_ro
   wire \o_psum$146[0][0].first ;
   wire \o_psum$146[0][0].last ;
   wire [18:0] \o_psum$146[0][0].p ;
-  wire [35:0] \o_psum$148 ;
-  wire [35:0] \o_psum$148[0] ;
-  wire [35:0] \o_psum$148[0][0] ;
-  wire [14:0] \o_psum$148[0][0].a ;
-  wire \o_psum$148[0][0].first ;
-  wire \o_psum$148[0][0].last ;
-  wire [18:0] \o_psum$148[0][0].p ;
-  wire [35:0] \o_psum$150 ;
-  wire [35:0] \o_psum$150[0] ;
-  wire [35:0] \o_psum$150[0][0] ;
-  wire [14:0] \o_psum$150[0][0].a ;
-  wire \o_psum$150[0][0].first ;
-  wire \o_psum$150[0][0].last ;
-  wire [18:0] \o_psum$150[0][0].p ;
   wire [35:0] \o_psum$94 ;
   wire [35:0] \o_psum$94[0] ;
   wire [35:0] \o_psum$94[0][0] ;
@@ -3240,35 +3331,34 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$89 , o_ro
   wire [47:0] \o_row[2] ;
   wire [47:0] \o_row[3] ;
   output [1:0] o_row_index;
-  reg [1:0] o_row_index;
+  wire [1:0] o_row_index;
   output o_row_valid;
-  reg o_row_valid;
+  wire o_row_valid;
   wire o_valid;
+  wire \o_valid$109 ;
+  wire \o_valid$109[0] ;
   wire \o_valid$111 ;
   wire \o_valid$111[0] ;
   wire \o_valid$113 ;
   wire \o_valid$113[0] ;
   wire \o_valid$115 ;
   wire \o_valid$115[0] ;
-  wire \o_valid$117 ;
-  wire \o_valid$117[0] ;
-  wire \o_valid$128 ;
-  wire \o_valid$128[0] ;
-  wire \o_valid$130 ;
-  wire \o_valid$130[0] ;
-  wire \o_valid$132 ;
-  wire \o_valid$132[0] ;
-  wire \o_valid$134 ;
-  wire \o_valid$134[0] ;
+  wire \o_valid$125 ;
+  wire \o_valid$125[0] ;
+  wire \o_valid$127 ;
+  wire \o_valid$127[0] ;
+  wire \o_valid$129 ;
+  wire \o_valid$129[0] ;
+  wire \o_valid$131 ;
+  wire \o_valid$131[0] ;
+  wire \o_valid$141 ;
+  wire \o_valid$141[0] ;
+  wire \o_valid$143 ;
+  wire \o_valid$143[0] ;
   wire \o_valid$145 ;
   wire \o_valid$145[0] ;
   wire \o_valid$147 ;
   wire \o_valid$147[0] ;
-  wire \o_valid$149 ;
-  wire \o_valid$149[0] ;
-  wire \o_valid$151 ;
-  wire \o_valid$151[0] ;
-  wire \o_valid$157 ;
   wire \o_valid$95 ;
   wire \o_valid$95[0] ;
   wire \o_valid$97 ;
@@ -3360,10 +3450,15 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$89 , o_ro
   wire [3:0] \o_w[0].q[1] ;
   wire [3:0] \o_w[0].q[2] ;
   wire [3:0] \o_w[0].q[3] ;
-  wire [47:0] o_y;
-  wire [47:0] \o_y$170 ;
-  wire [47:0] \o_y$175 ;
-  wire [47:0] \o_y$181 ;
+  reg row0_done_t5 = 1'h0;
+  reg row0_done_t6 = 1'h0;
+  reg row1_done_t5 = 1'h0;
+  reg row1_done_t6 = 1'h0;
+  reg row2_done_t5 = 1'h0;
+  reg row2_done_t6 = 1'h0;
+  reg row3_done_t5 = 1'h0;
+  reg row3_done_t6 = 1'h0;
+  wire [3:0] row_sel;
   input rst;
   wire rst;
   (* init = 8'h00 *)
@@ -3376,12 +3471,10 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$89 , o_ro
   wire [3:0] \w1_q_d1[1] ;
   wire [3:0] \w1_q_d1[2] ;
   wire [3:0] \w1_q_d1[3] ;
-  reg [7:0] w1_scale_held = 8'h00;
   (* init = 8'h00 *)
-  wire [7:0] w1_scale_u0_d1;
-  reg [3:0] w1_zero_held = 4'h0;
+  wire [7:0] w1_scale_held;
   (* init = 4'h0 *)
-  wire [3:0] w1_zero_u0_d1;
+  wire [3:0] w1_zero_held;
   reg [15:0] w2_q_d1 = 16'h0000;
   wire [3:0] \w2_q_d1[0] ;
   wire [3:0] \w2_q_d1[1] ;
@@ -3393,14 +3486,10 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$89 , o_ro
   wire [3:0] \w2_q_d2[1] ;
   wire [3:0] \w2_q_d2[2] ;
   wire [3:0] \w2_q_d2[3] ;
-  reg [7:0] w2_scale_held = 8'h00;
-  reg [7:0] w2_scale_u0_d1 = 8'h00;
   (* init = 8'h00 *)
-  wire [7:0] w2_scale_u0_d2;
-  reg [3:0] w2_zero_held = 4'h0;
-  reg [3:0] w2_zero_u0_d1 = 4'h0;
+  wire [7:0] w2_scale_held;
   (* init = 4'h0 *)
-  wire [3:0] w2_zero_u0_d2;
+  wire [3:0] w2_zero_held;
   reg [15:0] w3_q_d1 = 16'h0000;
   wire [3:0] \w3_q_d1[0] ;
   wire [3:0] \w3_q_d1[1] ;
@@ -3417,155 +3506,169 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$89 , o_ro
   wire [3:0] \w3_q_d3[1] ;
   wire [3:0] \w3_q_d3[2] ;
   wire [3:0] \w3_q_d3[3] ;
-  reg [7:0] w3_scale_held = 8'h00;
-  reg [7:0] w3_scale_u0_d1 = 8'h00;
-  reg [7:0] w3_scale_u0_d2 = 8'h00;
   (* init = 8'h00 *)
-  wire [7:0] w3_scale_u0_d3;
-  reg [3:0] w3_zero_held = 4'h0;
-  reg [3:0] w3_zero_u0_d1 = 4'h0;
-  reg [3:0] w3_zero_u0_d2 = 4'h0;
+  wire [7:0] w3_scale_held;
   (* init = 4'h0 *)
-  wire [3:0] w3_zero_u0_d3;
-  reg [47:0] y0_d1 = 48'h000000000000;
-  reg [47:0] y0_d2 = 48'h000000000000;
-  reg [47:0] y0_d3 = 48'h000000000000;
-  reg [47:0] y1_d1 = 48'h000000000000;
-  reg [47:0] y1_d2 = 48'h000000000000;
-  reg [47:0] y2_d1 = 48'h000000000000;
+  wire [3:0] w3_zero_held;
+  assign \$4  = ~ \$3 ;
+  assign \$5  = row2_done_t6 & \$4 ;
+  assign \$7  = \$6  | row2_done_t6;
+  assign \$8  = ~ \$7 ;
+  assign \$9  = row1_done_t6 & \$8 ;
+  assign \$11  = \$10  | row2_done_t6;
+  assign \$12  = \$11  | row1_done_t6;
+  assign \$13  = ~ \$12 ;
+  assign \$14  = row0_done_t6 & \$13 ;
+  assign \$16  = \$15  | row2_done_t6;
+  assign \$17  = \$16  | row1_done_t6;
+  assign o_row_valid = \$17  | row0_done_t6;
+  assign \$19  = row_sel[1] ? 1'h1 : 1'h0;
+  assign \$21  = row_sel[2] ? 2'h2 : 2'h0;
+  assign \$22  = { 1'h0, \$20  } | \$21 ;
+  assign \$23  = row_sel[3] ? 2'h3 : 2'h0;
+  assign o_row_index = \$22  | \$23 ;
+  assign \$24  = o_acc[47:0] & { row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0] };
+  assign \$25  = o_acc[95:48] & { row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1] };
+  assign \$26  = \$24  | \$25 ;
+  assign \$27  = o_acc[143:96] & { row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2] };
+  assign \$28  = \$26  | \$27 ;
+  assign \$29  = o_acc[191:144] & { row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3] };
+  assign \$30  = \$28  | \$29 ;
+  assign \$31  = \o_acc$161 [47:0] & { row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0] };
+  assign \$32  = \o_acc$161 [95:48] & { row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1] };
+  assign \$33  = \$31  | \$32 ;
+  assign \$34  = \o_acc$161 [143:96] & { row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2] };
+  assign \$35  = \$33  | \$34 ;
+  assign \$36  = \o_acc$161 [191:144] & { row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3] };
+  assign \$37  = \$35  | \$36 ;
+  assign \$38  = \o_acc$162 [47:0] & { row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0] };
+  assign \$39  = \o_acc$162 [95:48] & { row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1] };
+  assign \$40  = \$38  | \$39 ;
+  assign \$41  = \o_acc$162 [143:96] & { row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2] };
+  assign \$42  = \$40  | \$41 ;
+  assign \$43  = \o_acc$162 [191:144] & { row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3] };
+  assign \$44  = \$42  | \$43 ;
+  assign \$45  = \o_acc$163 [47:0] & { row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0] };
+  assign \$46  = \o_acc$163 [95:48] & { row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1] };
+  assign \$47  = \$45  | \$46 ;
+  assign \$48  = \o_acc$163 [143:96] & { row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2] };
+  assign \$49  = \$47  | \$48 ;
+  assign \$50  = \o_acc$163 [191:144] & { row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3] };
+  assign \$51  = \$49  | \$50 ;
+  assign \$52  = i_ctl[0] & i_ctl[4];
+  assign \$53  = i_ctl[0] & i_ctl[4];
+  assign \$54  = i_ctl[0] & i_ctl[4];
+  assign \$55  = i_ctl[0] & i_ctl[4];
+  assign \$56  = i_ctl[0] & i_ctl[4];
+  assign \$57  = i_ctl[0] & i_ctl[4];
+  assign \$58  = i_ctl[0] & i_ctl[4];
+  assign \$59  = i_ctl[0] & i_ctl[4];
+  assign \$60  = \o_ctl$176 [0] & \o_ctl$176 [3];
+  assign \$61  = \o_ctl$178 [0] & \o_ctl$178 [3];
+  assign \$62  = \o_ctl$180 [0] & \o_ctl$180 [3];
+  assign \$63  = \o_ctl$182 [0] & \o_ctl$182 [3];
   always @(posedge clk)
-    i_scale <= \$23 ;
+    \i_a$16  <= \$64 ;
   always @(posedge clk)
-    y0_d1 <= \$24 ;
+    \i_ctl$18  <= \$65 ;
   always @(posedge clk)
-    y0_d2 <= \$25 ;
+    a2_d1 <= \$66 ;
   always @(posedge clk)
-    y0_d3 <= \$26 ;
+    \i_a$32  <= \$67 ;
   always @(posedge clk)
-    \i_w$106  <= \$27 ;
+    ctl2_d1 <= \$68 ;
   always @(posedge clk)
-    w1_zero_held <= \$28 ;
+    \i_ctl$34  <= \$69 ;
   always @(posedge clk)
-    w1_scale_held <= \$29 ;
+    a3_d1 <= \$70 ;
   always @(posedge clk)
-    \i_zero$118  <= \$30 ;
+    a3_d2 <= \$71 ;
   always @(posedge clk)
-    \i_scale$120  <= \$31 ;
+    \i_a$48  <= \$72 ;
   always @(posedge clk)
-    y1_d1 <= \$32 ;
+    ctl3_d1 <= \$73 ;
   always @(posedge clk)
-    y1_d2 <= \$33 ;
+    ctl3_d2 <= \$74 ;
   always @(posedge clk)
-    w2_q_d1 <= \$34 ;
+    \i_ctl$50  <= \$75 ;
   always @(posedge clk)
-    \i_w$123  <= \$35 ;
+    i_zero <= \$76 ;
   always @(posedge clk)
-    w2_zero_held <= \$36 ;
+    i_scale <= \$77 ;
   always @(posedge clk)
-    w2_scale_held <= \$37 ;
+    \i_w$104  <= \$78 ;
   always @(posedge clk)
-    w2_zero_u0_d1 <= \$38 ;
+    \i_zero$116  <= \$79 ;
   always @(posedge clk)
-    \i_zero$135  <= \$39 ;
+    \i_scale$118  <= \$80 ;
   always @(posedge clk)
-    w2_scale_u0_d1 <= \$40 ;
+    w2_q_d1 <= \$81 ;
   always @(posedge clk)
-    \i_scale$137  <= \$41 ;
+    \i_w$120  <= \$82 ;
   always @(posedge clk)
-    y2_d1 <= \$42 ;
+    \i_zero$132  <= \$83 ;
   always @(posedge clk)
-    w3_q_d1 <= \$43 ;
+    \i_scale$134  <= \$84 ;
   always @(posedge clk)
-    w3_q_d2 <= \$44 ;
+    w3_q_d1 <= \$85 ;
   always @(posedge clk)
-    \i_w$140  <= \$45 ;
+    w3_q_d2 <= \$86 ;
   always @(posedge clk)
-    w3_zero_held <= \$46 ;
+    \i_w$136  <= \$87 ;
   always @(posedge clk)
-    w3_scale_held <= \$47 ;
+    \i_zero$148  <= \$88 ;
   always @(posedge clk)
-    w3_zero_u0_d1 <= \$48 ;
+    \i_scale$150  <= \$89 ;
   always @(posedge clk)
-    w3_zero_u0_d2 <= \$49 ;
+    row0_done_t5 <= \$90 ;
   always @(posedge clk)
-    \i_zero$152  <= \$50 ;
+    row0_done_t6 <= \$91 ;
   always @(posedge clk)
-    w3_scale_u0_d1 <= \$51 ;
+    row1_done_t5 <= \$92 ;
   always @(posedge clk)
-    w3_scale_u0_d2 <= \$52 ;
+    row1_done_t6 <= \$93 ;
   always @(posedge clk)
-    \i_scale$154  <= \$53 ;
-  assign \$1  = 1'h0 + o_index;
-  assign \$2  = i_ctl[0] & i_ctl[4];
-  assign \$3  = i_ctl[0] & i_ctl[4];
-  assign \$4  = i_ctl[0] & i_ctl[4];
-  assign \$5  = i_ctl[0] & i_ctl[4];
-  assign \$6  = i_ctl[0] & i_ctl[4];
-  assign \$7  = i_ctl[0] & i_ctl[4];
-  assign \$8  = i_ctl[0] & i_ctl[4];
-  assign \$9  = i_ctl[0] & i_ctl[4];
+    row2_done_t5 <= \$94 ;
   always @(posedge clk)
-    \i_a$16  <= \$10 ;
+    row2_done_t6 <= \$95 ;
   always @(posedge clk)
-    \i_ctl$18  <= \$11 ;
+    row3_done_t5 <= \$96 ;
   always @(posedge clk)
-    a2_d1 <= \$12 ;
-  always @(posedge clk)
-    \i_a$32  <= \$13 ;
-  always @(posedge clk)
-    ctl2_d1 <= \$14 ;
-  always @(posedge clk)
-    \i_ctl$34  <= \$15 ;
-  always @(posedge clk)
-    a3_d1 <= \$16 ;
-  always @(posedge clk)
-    a3_d2 <= \$17 ;
-  always @(posedge clk)
-    \i_a$48  <= \$18 ;
-  always @(posedge clk)
-    ctl3_d1 <= \$19 ;
-  always @(posedge clk)
-    ctl3_d2 <= \$20 ;
-  always @(posedge clk)
-    \i_ctl$50  <= \$21 ;
-  always @(posedge clk)
-    i_zero <= \$22 ;
+    row3_done_t6 <= \$97 ;
   \array_mixpe_w4a8_os_4x4_shared.mesh.col0_unit0  col0_unit0 (
     .clk(clk),
     .i_hand(i_hand),
     .i_hand_valid(i_hand_valid),
     .i_scale(i_scale),
     .i_zero(i_zero),
-    .o_y(\o_y$170 ),
+    .o_acc(o_acc),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_4x4_shared.mesh.col1_unit0  col1_unit0 (
     .clk(clk),
-    .i_hand(\i_hand$108 ),
-    .i_hand_valid(\i_hand_valid$110 ),
-    .i_scale(\i_scale$120 ),
-    .i_zero(\i_zero$118 ),
-    .o_y(\o_y$175 ),
+    .i_hand(\i_hand$106 ),
+    .i_hand_valid(\i_hand_valid$108 ),
+    .i_scale(\i_scale$118 ),
+    .i_zero(\i_zero$116 ),
+    .o_acc(\o_acc$161 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_4x4_shared.mesh.col2_unit0  col2_unit0 (
     .clk(clk),
-    .i_hand(\i_hand$125 ),
-    .i_hand_valid(\i_hand_valid$127 ),
-    .i_scale(\i_scale$137 ),
-    .i_zero(\i_zero$135 ),
-    .o_y(\o_y$181 ),
+    .i_hand(\i_hand$122 ),
+    .i_hand_valid(\i_hand_valid$124 ),
+    .i_scale(\i_scale$134 ),
+    .i_zero(\i_zero$132 ),
+    .o_acc(\o_acc$162 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_4x4_shared.mesh.col3_unit0  col3_unit0 (
     .clk(clk),
-    .i_hand(\i_hand$142 ),
-    .i_hand_valid(\i_hand_valid$144 ),
-    .i_scale(\i_scale$154 ),
-    .i_zero(\i_zero$152 ),
-    .o_index(o_index),
-    .o_valid(\o_valid$157 ),
-    .o_y(o_y),
+    .i_hand(\i_hand$138 ),
+    .i_hand_valid(\i_hand_valid$140 ),
+    .i_scale(\i_scale$150 ),
+    .i_zero(\i_zero$148 ),
+    .o_acc(\o_acc$163 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_4x4_shared.mesh.tile_0_0  tile_0_0 (
@@ -3585,11 +3688,11 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$89 , o_ro
     .i_ctl(\i_ctl$6 ),
     .o_a(\i_a$8 ),
     .o_ctl(\i_ctl$10 ),
-    .o_psum(\o_psum$109 ),
-    .o_valid(\o_valid$111 ),
+    .o_psum(\o_psum$107 ),
+    .o_valid(\o_valid$109 ),
     .o_w(\i_w$70 ),
     .pe_0_0__i_a(\i_a$4 ),
-    .pe_0_0__i_w(\i_w$106 ),
+    .pe_0_0__i_w(\i_w$104 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_4x4_shared.mesh.tile_0_2  tile_0_2 (
@@ -3597,21 +3700,22 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$89 , o_ro
     .i_ctl(\i_ctl$10 ),
     .o_a(\i_a$12 ),
     .o_ctl(\i_ctl$14 ),
-    .o_psum(\o_psum$126 ),
-    .o_valid(\o_valid$128 ),
+    .o_psum(\o_psum$123 ),
+    .o_valid(\o_valid$125 ),
     .o_w(\i_w$76 ),
     .pe_0_0__i_a(\i_a$8 ),
-    .pe_0_0__i_w(\i_w$123 ),
+    .pe_0_0__i_w(\i_w$120 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_4x4_shared.mesh.tile_0_3  tile_0_3 (
     .clk(clk),
     .i_ctl(\i_ctl$14 ),
-    .o_psum(\o_psum$143 ),
-    .o_valid(\o_valid$145 ),
+    .o_ctl(\o_ctl$176 ),
+    .o_psum(\o_psum$139 ),
+    .o_valid(\o_valid$141 ),
     .o_w(\i_w$82 ),
     .pe_0_0__i_a(\i_a$12 ),
-    .pe_0_0__i_w(\i_w$140 ),
+    .pe_0_0__i_w(\i_w$136 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_4x4_shared.mesh.tile_1_0  tile_1_0 (
@@ -3631,8 +3735,8 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$89 , o_ro
     .i_ctl(\i_ctl$22 ),
     .o_a(\i_a$24 ),
     .o_ctl(\i_ctl$26 ),
-    .o_psum(\o_psum$112 ),
-    .o_valid(\o_valid$113 ),
+    .o_psum(\o_psum$110 ),
+    .o_valid(\o_valid$111 ),
     .o_w(\i_w$72 ),
     .pe_0_0__i_a(\i_a$20 ),
     .pe_0_0__i_w(\i_w$70 ),
@@ -3643,8 +3747,8 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$89 , o_ro
     .i_ctl(\i_ctl$26 ),
     .o_a(\i_a$28 ),
     .o_ctl(\i_ctl$30 ),
-    .o_psum(\o_psum$129 ),
-    .o_valid(\o_valid$130 ),
+    .o_psum(\o_psum$126 ),
+    .o_valid(\o_valid$127 ),
     .o_w(\i_w$78 ),
     .pe_0_0__i_a(\i_a$24 ),
     .pe_0_0__i_w(\i_w$76 ),
@@ -3653,8 +3757,9 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$89 , o_ro
   \array_mixpe_w4a8_os_4x4_shared.mesh.tile_1_3  tile_1_3 (
     .clk(clk),
     .i_ctl(\i_ctl$30 ),
-    .o_psum(\o_psum$146 ),
-    .o_valid(\o_valid$147 ),
+    .o_ctl(\o_ctl$178 ),
+    .o_psum(\o_psum$142 ),
+    .o_valid(\o_valid$143 ),
     .o_w(\i_w$84 ),
     .pe_0_0__i_a(\i_a$28 ),
     .pe_0_0__i_w(\i_w$82 ),
@@ -3677,8 +3782,8 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$89 , o_ro
     .i_ctl(\i_ctl$38 ),
     .o_a(\i_a$40 ),
     .o_ctl(\i_ctl$42 ),
-    .o_psum(\o_psum$114 ),
-    .o_valid(\o_valid$115 ),
+    .o_psum(\o_psum$112 ),
+    .o_valid(\o_valid$113 ),
     .o_w(\i_w$74 ),
     .pe_0_0__i_a(\i_a$36 ),
     .pe_0_0__i_w(\i_w$72 ),
@@ -3689,8 +3794,8 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$89 , o_ro
     .i_ctl(\i_ctl$42 ),
     .o_a(\i_a$44 ),
     .o_ctl(\i_ctl$46 ),
-    .o_psum(\o_psum$131 ),
-    .o_valid(\o_valid$132 ),
+    .o_psum(\o_psum$128 ),
+    .o_valid(\o_valid$129 ),
     .o_w(\i_w$80 ),
     .pe_0_0__i_a(\i_a$40 ),
     .pe_0_0__i_w(\i_w$78 ),
@@ -3699,8 +3804,9 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$89 , o_ro
   \array_mixpe_w4a8_os_4x4_shared.mesh.tile_2_3  tile_2_3 (
     .clk(clk),
     .i_ctl(\i_ctl$46 ),
-    .o_psum(\o_psum$148 ),
-    .o_valid(\o_valid$149 ),
+    .o_ctl(\o_ctl$180 ),
+    .o_psum(\o_psum$144 ),
+    .o_valid(\o_valid$145 ),
     .o_w(\i_w$86 ),
     .pe_0_0__i_a(\i_a$44 ),
     .pe_0_0__i_w(\i_w$84 ),
@@ -3722,8 +3828,8 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$89 , o_ro
     .i_ctl(\i_ctl$54 ),
     .o_a(\i_a$56 ),
     .o_ctl(\i_ctl$58 ),
-    .o_psum(\o_psum$116 ),
-    .o_valid(\o_valid$117 ),
+    .o_psum(\o_psum$114 ),
+    .o_valid(\o_valid$115 ),
     .pe_0_0__i_a(\i_a$52 ),
     .pe_0_0__i_w(\i_w$74 ),
     .rst(rst)
@@ -3733,8 +3839,8 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$89 , o_ro
     .i_ctl(\i_ctl$58 ),
     .o_a(\i_a$60 ),
     .o_ctl(\i_ctl$62 ),
-    .o_psum(\o_psum$133 ),
-    .o_valid(\o_valid$134 ),
+    .o_psum(\o_psum$130 ),
+    .o_valid(\o_valid$131 ),
     .pe_0_0__i_a(\i_a$56 ),
     .pe_0_0__i_w(\i_w$80 ),
     .rst(rst)
@@ -3742,356 +3848,273 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$89 , o_ro
   \array_mixpe_w4a8_os_4x4_shared.mesh.tile_3_3  tile_3_3 (
     .clk(clk),
     .i_ctl(\i_ctl$62 ),
-    .o_psum(\o_psum$150 ),
-    .o_valid(\o_valid$151 ),
+    .o_ctl(\o_ctl$182 ),
+    .o_psum(\o_psum$146 ),
+    .o_valid(\o_valid$147 ),
     .pe_0_0__i_a(\i_a$60 ),
     .pe_0_0__i_w(\i_w$86 ),
     .rst(rst)
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$23  = i_scale;
-    if (\$3 ) begin
-      \$23  = \i_w$89 [27:20];
+    \$64  = \i_a$1 [63:32];
+    if (rst) begin
+      \$64  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$65  = i_ctl;
+    if (rst) begin
+      \$65  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$66  = \i_a$1 [95:64];
+    if (rst) begin
+      \$66  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$67  = a2_d1;
+    if (rst) begin
+      \$67  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$68  = i_ctl;
+    if (rst) begin
+      \$68  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$69  = ctl2_d1;
+    if (rst) begin
+      \$69  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$70  = \i_a$1 [127:96];
+    if (rst) begin
+      \$70  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$71  = a3_d1;
+    if (rst) begin
+      \$71  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$72  = a3_d2;
+    if (rst) begin
+      \$72  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$73  = i_ctl;
+    if (rst) begin
+      \$73  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$74  = ctl3_d1;
+    if (rst) begin
+      \$74  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$75  = ctl3_d2;
+    if (rst) begin
+      \$75  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$76  = i_zero;
+    if (\$52 ) begin
+      \$76  = \i_w$89 [19:16];
     end
     if (rst) begin
-      \$23  = 8'h00;
+      \$76  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$24  = \o_y$170 ;
-    if (rst) begin
-      \$24  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$25  = y0_d1;
-    if (rst) begin
-      \$25  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$26  = y0_d2;
-    if (rst) begin
-      \$26  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$27  = \i_w$89 [43:28];
-    if (rst) begin
-      \$27  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$28  = w1_zero_held;
-    if (\$4 ) begin
-      \$28  = \i_w$89 [47:44];
+    \$77  = i_scale;
+    if (\$53 ) begin
+      \$77  = \i_w$89 [27:20];
     end
     if (rst) begin
-      \$28  = 4'h0;
+      \$77  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$29  = w1_scale_held;
-    if (\$5 ) begin
-      \$29  = \i_w$89 [55:48];
+    \$78  = \i_w$89 [43:28];
+    if (rst) begin
+      \$78  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$79  = \i_zero$116 ;
+    if (\$54 ) begin
+      \$79  = \i_w$89 [47:44];
     end
     if (rst) begin
-      \$29  = 8'h00;
+      \$79  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$30  = w1_zero_held;
-    if (rst) begin
-      \$30  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$31  = w1_scale_held;
-    if (rst) begin
-      \$31  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$32  = \o_y$175 ;
-    if (rst) begin
-      \$32  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$33  = y1_d1;
-    if (rst) begin
-      \$33  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$34  = \i_w$89 [71:56];
-    if (rst) begin
-      \$34  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$35  = w2_q_d1;
-    if (rst) begin
-      \$35  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$36  = w2_zero_held;
-    if (\$6 ) begin
-      \$36  = \i_w$89 [75:72];
+    \$80  = \i_scale$118 ;
+    if (\$55 ) begin
+      \$80  = \i_w$89 [55:48];
     end
     if (rst) begin
-      \$36  = 4'h0;
+      \$80  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$37  = w2_scale_held;
-    if (\$7 ) begin
-      \$37  = \i_w$89 [83:76];
+    \$81  = \i_w$89 [71:56];
+    if (rst) begin
+      \$81  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$82  = w2_q_d1;
+    if (rst) begin
+      \$82  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$83  = \i_zero$132 ;
+    if (\$56 ) begin
+      \$83  = \i_w$89 [75:72];
     end
     if (rst) begin
-      \$37  = 8'h00;
+      \$83  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$38  = w2_zero_held;
-    if (rst) begin
-      \$38  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$39  = w2_zero_u0_d1;
-    if (rst) begin
-      \$39  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$40  = w2_scale_held;
-    if (rst) begin
-      \$40  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$41  = w2_scale_u0_d1;
-    if (rst) begin
-      \$41  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$42  = \o_y$181 ;
-    if (rst) begin
-      \$42  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$43  = \i_w$89 [99:84];
-    if (rst) begin
-      \$43  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$44  = w3_q_d1;
-    if (rst) begin
-      \$44  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$45  = w3_q_d2;
-    if (rst) begin
-      \$45  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$46  = w3_zero_held;
-    if (\$8 ) begin
-      \$46  = \i_w$89 [103:100];
+    \$84  = \i_scale$134 ;
+    if (\$57 ) begin
+      \$84  = \i_w$89 [83:76];
     end
     if (rst) begin
-      \$46  = 4'h0;
+      \$84  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$47  = w3_scale_held;
-    if (\$9 ) begin
-      \$47  = \i_w$89 [111:104];
+    \$85  = \i_w$89 [99:84];
+    if (rst) begin
+      \$85  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$86  = w3_q_d1;
+    if (rst) begin
+      \$86  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$87  = w3_q_d2;
+    if (rst) begin
+      \$87  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$88  = \i_zero$148 ;
+    if (\$58 ) begin
+      \$88  = \i_w$89 [103:100];
     end
     if (rst) begin
-      \$47  = 8'h00;
+      \$88  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$48  = w3_zero_held;
-    if (rst) begin
-      \$48  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$49  = w3_zero_u0_d1;
-    if (rst) begin
-      \$49  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$50  = w3_zero_u0_d2;
-    if (rst) begin
-      \$50  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$51  = w3_scale_held;
-    if (rst) begin
-      \$51  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$52  = w3_scale_u0_d1;
-    if (rst) begin
-      \$52  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$53  = w3_scale_u0_d2;
-    if (rst) begin
-      \$53  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    o_row_valid = 1'h0;
-    if (\o_valid$157 ) begin
-      o_row_valid = 1'h1;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    o_row_index = 2'h0;
-    if (\o_valid$157 ) begin
-      o_row_index = \$1 [1:0];
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$10  = \i_a$1 [63:32];
-    if (rst) begin
-      \$10  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$11  = i_ctl;
-    if (rst) begin
-      \$11  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$12  = \i_a$1 [95:64];
-    if (rst) begin
-      \$12  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$13  = a2_d1;
-    if (rst) begin
-      \$13  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$14  = i_ctl;
-    if (rst) begin
-      \$14  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$15  = ctl2_d1;
-    if (rst) begin
-      \$15  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$16  = \i_a$1 [127:96];
-    if (rst) begin
-      \$16  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$17  = a3_d1;
-    if (rst) begin
-      \$17  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$18  = a3_d2;
-    if (rst) begin
-      \$18  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$19  = i_ctl;
-    if (rst) begin
-      \$19  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$20  = ctl3_d1;
-    if (rst) begin
-      \$20  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$21  = ctl3_d2;
-    if (rst) begin
-      \$21  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$22  = i_zero;
-    if (\$2 ) begin
-      \$22  = \i_w$89 [19:16];
+    \$89  = \i_scale$150 ;
+    if (\$59 ) begin
+      \$89  = \i_w$89 [111:104];
     end
     if (rst) begin
-      \$22  = 4'h0;
+      \$89  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$90  = \$60 ;
+    if (rst) begin
+      \$90  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$91  = row0_done_t5;
+    if (rst) begin
+      \$91  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$92  = \$61 ;
+    if (rst) begin
+      \$92  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$93  = row1_done_t5;
+    if (rst) begin
+      \$93  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$94  = \$62 ;
+    if (rst) begin
+      \$94  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$95  = row2_done_t5;
+    if (rst) begin
+      \$95  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$96  = \$63 ;
+    if (rst) begin
+      \$96  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$97  = row3_done_t5;
+    if (rst) begin
+      \$97  = 1'h0;
     end
   end
   assign i_a = \i_a$1 [31:0];
@@ -4141,15 +4164,15 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$89 , o_ro
   assign \i_w$88  = \i_w$89 [15:0];
   assign w0_zero_held = i_zero;
   assign w0_scale_held = i_scale;
-  assign w1_q_d1 = \i_w$106 ;
-  assign w1_zero_u0_d1 = \i_zero$118 ;
-  assign w1_scale_u0_d1 = \i_scale$120 ;
-  assign w2_q_d2 = \i_w$123 ;
-  assign w2_zero_u0_d2 = \i_zero$135 ;
-  assign w2_scale_u0_d2 = \i_scale$137 ;
-  assign w3_q_d3 = \i_w$140 ;
-  assign w3_zero_u0_d3 = \i_zero$152 ;
-  assign w3_scale_u0_d3 = \i_scale$154 ;
+  assign w1_q_d1 = \i_w$104 ;
+  assign w1_zero_held = \i_zero$116 ;
+  assign w1_scale_held = \i_scale$118 ;
+  assign w2_q_d2 = \i_w$120 ;
+  assign w2_zero_held = \i_zero$132 ;
+  assign w2_scale_held = \i_scale$134 ;
+  assign w3_q_d3 = \i_w$136 ;
+  assign w3_zero_held = \i_zero$148 ;
+  assign w3_scale_held = \i_scale$150 ;
   assign \i_a[0]  = \i_a$1 [31:0];
   assign \i_a[0][0]  = \i_a$1 [7:0];
   assign \i_a[0][1]  = \i_a$1 [15:8];
@@ -4740,46 +4763,49 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$89 , o_ro
   assign \o_psum$98[0][0].first  = \o_psum$98 [34];
   assign \o_psum$98[0][0].last  = \o_psum$98 [35];
   assign \o_valid$99[0]  = \o_valid$99 ;
-  assign \o_row[0]  = o_row[47:0];
-  assign \o_row[1]  = o_row[95:48];
-  assign \o_row[2]  = o_row[143:96];
-  assign \o_row[3]  = o_row[191:144];
-  assign \i_w$106[0]  = \i_w$106 ;
-  assign \i_w$106[0].q  = \i_w$106 ;
-  assign \i_w$106[0].q[0]  = \i_w$106 [3:0];
-  assign \i_w$106[0].q[1]  = \i_w$106 [7:4];
-  assign \i_w$106[0].q[2]  = \i_w$106 [11:8];
-  assign \i_w$106[0].q[3]  = \i_w$106 [15:12];
-  assign \w1_q_d1[0]  = \i_w$106 [3:0];
-  assign \w1_q_d1[1]  = \i_w$106 [7:4];
-  assign \w1_q_d1[2]  = \i_w$106 [11:8];
-  assign \w1_q_d1[3]  = \i_w$106 [15:12];
-  assign \i_hand$108[0]  = \i_hand$108 [35:0];
-  assign \i_hand$108[0].p  = \i_hand$108 [18:0];
-  assign \i_hand$108[0].a  = \i_hand$108 [33:19];
-  assign \i_hand$108[0].first  = \i_hand$108 [34];
-  assign \i_hand$108[0].last  = \i_hand$108 [35];
-  assign \i_hand$108[1]  = \i_hand$108 [71:36];
-  assign \i_hand$108[1].p  = \i_hand$108 [54:36];
-  assign \i_hand$108[1].a  = \i_hand$108 [69:55];
-  assign \i_hand$108[1].first  = \i_hand$108 [70];
-  assign \i_hand$108[1].last  = \i_hand$108 [71];
-  assign \i_hand$108[2]  = \i_hand$108 [107:72];
-  assign \i_hand$108[2].p  = \i_hand$108 [90:72];
-  assign \i_hand$108[2].a  = \i_hand$108 [105:91];
-  assign \i_hand$108[2].first  = \i_hand$108 [106];
-  assign \i_hand$108[2].last  = \i_hand$108 [107];
-  assign \i_hand$108[3]  = \i_hand$108 [143:108];
-  assign \i_hand$108[3].p  = \i_hand$108 [126:108];
-  assign \i_hand$108[3].a  = \i_hand$108 [141:127];
-  assign \i_hand$108[3].first  = \i_hand$108 [142];
-  assign \i_hand$108[3].last  = \i_hand$108 [143];
-  assign \o_psum$109[0]  = \o_psum$109 ;
-  assign \o_psum$109[0][0]  = \o_psum$109 ;
-  assign \o_psum$109[0][0].p  = \o_psum$109 [18:0];
-  assign \o_psum$109[0][0].a  = \o_psum$109 [33:19];
-  assign \o_psum$109[0][0].first  = \o_psum$109 [34];
-  assign \o_psum$109[0][0].last  = \o_psum$109 [35];
+  assign \i_w$104[0]  = \i_w$104 ;
+  assign \i_w$104[0].q  = \i_w$104 ;
+  assign \i_w$104[0].q[0]  = \i_w$104 [3:0];
+  assign \i_w$104[0].q[1]  = \i_w$104 [7:4];
+  assign \i_w$104[0].q[2]  = \i_w$104 [11:8];
+  assign \i_w$104[0].q[3]  = \i_w$104 [15:12];
+  assign \w1_q_d1[0]  = \i_w$104 [3:0];
+  assign \w1_q_d1[1]  = \i_w$104 [7:4];
+  assign \w1_q_d1[2]  = \i_w$104 [11:8];
+  assign \w1_q_d1[3]  = \i_w$104 [15:12];
+  assign \i_hand$106[0]  = \i_hand$106 [35:0];
+  assign \i_hand$106[0].p  = \i_hand$106 [18:0];
+  assign \i_hand$106[0].a  = \i_hand$106 [33:19];
+  assign \i_hand$106[0].first  = \i_hand$106 [34];
+  assign \i_hand$106[0].last  = \i_hand$106 [35];
+  assign \i_hand$106[1]  = \i_hand$106 [71:36];
+  assign \i_hand$106[1].p  = \i_hand$106 [54:36];
+  assign \i_hand$106[1].a  = \i_hand$106 [69:55];
+  assign \i_hand$106[1].first  = \i_hand$106 [70];
+  assign \i_hand$106[1].last  = \i_hand$106 [71];
+  assign \i_hand$106[2]  = \i_hand$106 [107:72];
+  assign \i_hand$106[2].p  = \i_hand$106 [90:72];
+  assign \i_hand$106[2].a  = \i_hand$106 [105:91];
+  assign \i_hand$106[2].first  = \i_hand$106 [106];
+  assign \i_hand$106[2].last  = \i_hand$106 [107];
+  assign \i_hand$106[3]  = \i_hand$106 [143:108];
+  assign \i_hand$106[3].p  = \i_hand$106 [126:108];
+  assign \i_hand$106[3].a  = \i_hand$106 [141:127];
+  assign \i_hand$106[3].first  = \i_hand$106 [142];
+  assign \i_hand$106[3].last  = \i_hand$106 [143];
+  assign \o_psum$107[0]  = \o_psum$107 ;
+  assign \o_psum$107[0][0]  = \o_psum$107 ;
+  assign \o_psum$107[0][0].p  = \o_psum$107 [18:0];
+  assign \o_psum$107[0][0].a  = \o_psum$107 [33:19];
+  assign \o_psum$107[0][0].first  = \o_psum$107 [34];
+  assign \o_psum$107[0][0].last  = \o_psum$107 [35];
+  assign \o_valid$109[0]  = \o_valid$109 ;
+  assign \o_psum$110[0]  = \o_psum$110 ;
+  assign \o_psum$110[0][0]  = \o_psum$110 ;
+  assign \o_psum$110[0][0].p  = \o_psum$110 [18:0];
+  assign \o_psum$110[0][0].a  = \o_psum$110 [33:19];
+  assign \o_psum$110[0][0].first  = \o_psum$110 [34];
+  assign \o_psum$110[0][0].last  = \o_psum$110 [35];
   assign \o_valid$111[0]  = \o_valid$111 ;
   assign \o_psum$112[0]  = \o_psum$112 ;
   assign \o_psum$112[0][0]  = \o_psum$112 ;
@@ -4795,107 +4821,114 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$89 , o_ro
   assign \o_psum$114[0][0].first  = \o_psum$114 [34];
   assign \o_psum$114[0][0].last  = \o_psum$114 [35];
   assign \o_valid$115[0]  = \o_valid$115 ;
-  assign \o_psum$116[0]  = \o_psum$116 ;
-  assign \o_psum$116[0][0]  = \o_psum$116 ;
-  assign \o_psum$116[0][0].p  = \o_psum$116 [18:0];
-  assign \o_psum$116[0][0].a  = \o_psum$116 [33:19];
-  assign \o_psum$116[0][0].first  = \o_psum$116 [34];
-  assign \o_psum$116[0][0].last  = \o_psum$116 [35];
-  assign \o_valid$117[0]  = \o_valid$117 ;
-  assign \i_w$123[0]  = \i_w$123 ;
-  assign \i_w$123[0].q  = \i_w$123 ;
-  assign \i_w$123[0].q[0]  = \i_w$123 [3:0];
-  assign \i_w$123[0].q[1]  = \i_w$123 [7:4];
-  assign \i_w$123[0].q[2]  = \i_w$123 [11:8];
-  assign \i_w$123[0].q[3]  = \i_w$123 [15:12];
-  assign \w2_q_d2[0]  = \i_w$123 [3:0];
-  assign \w2_q_d2[1]  = \i_w$123 [7:4];
-  assign \w2_q_d2[2]  = \i_w$123 [11:8];
-  assign \w2_q_d2[3]  = \i_w$123 [15:12];
-  assign \i_hand$125[0]  = \i_hand$125 [35:0];
-  assign \i_hand$125[0].p  = \i_hand$125 [18:0];
-  assign \i_hand$125[0].a  = \i_hand$125 [33:19];
-  assign \i_hand$125[0].first  = \i_hand$125 [34];
-  assign \i_hand$125[0].last  = \i_hand$125 [35];
-  assign \i_hand$125[1]  = \i_hand$125 [71:36];
-  assign \i_hand$125[1].p  = \i_hand$125 [54:36];
-  assign \i_hand$125[1].a  = \i_hand$125 [69:55];
-  assign \i_hand$125[1].first  = \i_hand$125 [70];
-  assign \i_hand$125[1].last  = \i_hand$125 [71];
-  assign \i_hand$125[2]  = \i_hand$125 [107:72];
-  assign \i_hand$125[2].p  = \i_hand$125 [90:72];
-  assign \i_hand$125[2].a  = \i_hand$125 [105:91];
-  assign \i_hand$125[2].first  = \i_hand$125 [106];
-  assign \i_hand$125[2].last  = \i_hand$125 [107];
-  assign \i_hand$125[3]  = \i_hand$125 [143:108];
-  assign \i_hand$125[3].p  = \i_hand$125 [126:108];
-  assign \i_hand$125[3].a  = \i_hand$125 [141:127];
-  assign \i_hand$125[3].first  = \i_hand$125 [142];
-  assign \i_hand$125[3].last  = \i_hand$125 [143];
+  assign \i_w$120[0]  = \i_w$120 ;
+  assign \i_w$120[0].q  = \i_w$120 ;
+  assign \i_w$120[0].q[0]  = \i_w$120 [3:0];
+  assign \i_w$120[0].q[1]  = \i_w$120 [7:4];
+  assign \i_w$120[0].q[2]  = \i_w$120 [11:8];
+  assign \i_w$120[0].q[3]  = \i_w$120 [15:12];
+  assign \w2_q_d2[0]  = \i_w$120 [3:0];
+  assign \w2_q_d2[1]  = \i_w$120 [7:4];
+  assign \w2_q_d2[2]  = \i_w$120 [11:8];
+  assign \w2_q_d2[3]  = \i_w$120 [15:12];
+  assign \i_hand$122[0]  = \i_hand$122 [35:0];
+  assign \i_hand$122[0].p  = \i_hand$122 [18:0];
+  assign \i_hand$122[0].a  = \i_hand$122 [33:19];
+  assign \i_hand$122[0].first  = \i_hand$122 [34];
+  assign \i_hand$122[0].last  = \i_hand$122 [35];
+  assign \i_hand$122[1]  = \i_hand$122 [71:36];
+  assign \i_hand$122[1].p  = \i_hand$122 [54:36];
+  assign \i_hand$122[1].a  = \i_hand$122 [69:55];
+  assign \i_hand$122[1].first  = \i_hand$122 [70];
+  assign \i_hand$122[1].last  = \i_hand$122 [71];
+  assign \i_hand$122[2]  = \i_hand$122 [107:72];
+  assign \i_hand$122[2].p  = \i_hand$122 [90:72];
+  assign \i_hand$122[2].a  = \i_hand$122 [105:91];
+  assign \i_hand$122[2].first  = \i_hand$122 [106];
+  assign \i_hand$122[2].last  = \i_hand$122 [107];
+  assign \i_hand$122[3]  = \i_hand$122 [143:108];
+  assign \i_hand$122[3].p  = \i_hand$122 [126:108];
+  assign \i_hand$122[3].a  = \i_hand$122 [141:127];
+  assign \i_hand$122[3].first  = \i_hand$122 [142];
+  assign \i_hand$122[3].last  = \i_hand$122 [143];
+  assign \o_psum$123[0]  = \o_psum$123 ;
+  assign \o_psum$123[0][0]  = \o_psum$123 ;
+  assign \o_psum$123[0][0].p  = \o_psum$123 [18:0];
+  assign \o_psum$123[0][0].a  = \o_psum$123 [33:19];
+  assign \o_psum$123[0][0].first  = \o_psum$123 [34];
+  assign \o_psum$123[0][0].last  = \o_psum$123 [35];
+  assign \o_valid$125[0]  = \o_valid$125 ;
   assign \o_psum$126[0]  = \o_psum$126 ;
   assign \o_psum$126[0][0]  = \o_psum$126 ;
   assign \o_psum$126[0][0].p  = \o_psum$126 [18:0];
   assign \o_psum$126[0][0].a  = \o_psum$126 [33:19];
   assign \o_psum$126[0][0].first  = \o_psum$126 [34];
   assign \o_psum$126[0][0].last  = \o_psum$126 [35];
-  assign \o_valid$128[0]  = \o_valid$128 ;
-  assign \o_psum$129[0]  = \o_psum$129 ;
-  assign \o_psum$129[0][0]  = \o_psum$129 ;
-  assign \o_psum$129[0][0].p  = \o_psum$129 [18:0];
-  assign \o_psum$129[0][0].a  = \o_psum$129 [33:19];
-  assign \o_psum$129[0][0].first  = \o_psum$129 [34];
-  assign \o_psum$129[0][0].last  = \o_psum$129 [35];
-  assign \o_valid$130[0]  = \o_valid$130 ;
-  assign \o_psum$131[0]  = \o_psum$131 ;
-  assign \o_psum$131[0][0]  = \o_psum$131 ;
-  assign \o_psum$131[0][0].p  = \o_psum$131 [18:0];
-  assign \o_psum$131[0][0].a  = \o_psum$131 [33:19];
-  assign \o_psum$131[0][0].first  = \o_psum$131 [34];
-  assign \o_psum$131[0][0].last  = \o_psum$131 [35];
-  assign \o_valid$132[0]  = \o_valid$132 ;
-  assign \o_psum$133[0]  = \o_psum$133 ;
-  assign \o_psum$133[0][0]  = \o_psum$133 ;
-  assign \o_psum$133[0][0].p  = \o_psum$133 [18:0];
-  assign \o_psum$133[0][0].a  = \o_psum$133 [33:19];
-  assign \o_psum$133[0][0].first  = \o_psum$133 [34];
-  assign \o_psum$133[0][0].last  = \o_psum$133 [35];
-  assign \o_valid$134[0]  = \o_valid$134 ;
-  assign \i_w$140[0]  = \i_w$140 ;
-  assign \i_w$140[0].q  = \i_w$140 ;
-  assign \i_w$140[0].q[0]  = \i_w$140 [3:0];
-  assign \i_w$140[0].q[1]  = \i_w$140 [7:4];
-  assign \i_w$140[0].q[2]  = \i_w$140 [11:8];
-  assign \i_w$140[0].q[3]  = \i_w$140 [15:12];
-  assign \w3_q_d3[0]  = \i_w$140 [3:0];
-  assign \w3_q_d3[1]  = \i_w$140 [7:4];
-  assign \w3_q_d3[2]  = \i_w$140 [11:8];
-  assign \w3_q_d3[3]  = \i_w$140 [15:12];
-  assign \i_hand$142[0]  = \i_hand$142 [35:0];
-  assign \i_hand$142[0].p  = \i_hand$142 [18:0];
-  assign \i_hand$142[0].a  = \i_hand$142 [33:19];
-  assign \i_hand$142[0].first  = \i_hand$142 [34];
-  assign \i_hand$142[0].last  = \i_hand$142 [35];
-  assign \i_hand$142[1]  = \i_hand$142 [71:36];
-  assign \i_hand$142[1].p  = \i_hand$142 [54:36];
-  assign \i_hand$142[1].a  = \i_hand$142 [69:55];
-  assign \i_hand$142[1].first  = \i_hand$142 [70];
-  assign \i_hand$142[1].last  = \i_hand$142 [71];
-  assign \i_hand$142[2]  = \i_hand$142 [107:72];
-  assign \i_hand$142[2].p  = \i_hand$142 [90:72];
-  assign \i_hand$142[2].a  = \i_hand$142 [105:91];
-  assign \i_hand$142[2].first  = \i_hand$142 [106];
-  assign \i_hand$142[2].last  = \i_hand$142 [107];
-  assign \i_hand$142[3]  = \i_hand$142 [143:108];
-  assign \i_hand$142[3].p  = \i_hand$142 [126:108];
-  assign \i_hand$142[3].a  = \i_hand$142 [141:127];
-  assign \i_hand$142[3].first  = \i_hand$142 [142];
-  assign \i_hand$142[3].last  = \i_hand$142 [143];
-  assign \o_psum$143[0]  = \o_psum$143 ;
-  assign \o_psum$143[0][0]  = \o_psum$143 ;
-  assign \o_psum$143[0][0].p  = \o_psum$143 [18:0];
-  assign \o_psum$143[0][0].a  = \o_psum$143 [33:19];
-  assign \o_psum$143[0][0].first  = \o_psum$143 [34];
-  assign \o_psum$143[0][0].last  = \o_psum$143 [35];
+  assign \o_valid$127[0]  = \o_valid$127 ;
+  assign \o_psum$128[0]  = \o_psum$128 ;
+  assign \o_psum$128[0][0]  = \o_psum$128 ;
+  assign \o_psum$128[0][0].p  = \o_psum$128 [18:0];
+  assign \o_psum$128[0][0].a  = \o_psum$128 [33:19];
+  assign \o_psum$128[0][0].first  = \o_psum$128 [34];
+  assign \o_psum$128[0][0].last  = \o_psum$128 [35];
+  assign \o_valid$129[0]  = \o_valid$129 ;
+  assign \o_psum$130[0]  = \o_psum$130 ;
+  assign \o_psum$130[0][0]  = \o_psum$130 ;
+  assign \o_psum$130[0][0].p  = \o_psum$130 [18:0];
+  assign \o_psum$130[0][0].a  = \o_psum$130 [33:19];
+  assign \o_psum$130[0][0].first  = \o_psum$130 [34];
+  assign \o_psum$130[0][0].last  = \o_psum$130 [35];
+  assign \o_valid$131[0]  = \o_valid$131 ;
+  assign \i_w$136[0]  = \i_w$136 ;
+  assign \i_w$136[0].q  = \i_w$136 ;
+  assign \i_w$136[0].q[0]  = \i_w$136 [3:0];
+  assign \i_w$136[0].q[1]  = \i_w$136 [7:4];
+  assign \i_w$136[0].q[2]  = \i_w$136 [11:8];
+  assign \i_w$136[0].q[3]  = \i_w$136 [15:12];
+  assign \w3_q_d3[0]  = \i_w$136 [3:0];
+  assign \w3_q_d3[1]  = \i_w$136 [7:4];
+  assign \w3_q_d3[2]  = \i_w$136 [11:8];
+  assign \w3_q_d3[3]  = \i_w$136 [15:12];
+  assign \i_hand$138[0]  = \i_hand$138 [35:0];
+  assign \i_hand$138[0].p  = \i_hand$138 [18:0];
+  assign \i_hand$138[0].a  = \i_hand$138 [33:19];
+  assign \i_hand$138[0].first  = \i_hand$138 [34];
+  assign \i_hand$138[0].last  = \i_hand$138 [35];
+  assign \i_hand$138[1]  = \i_hand$138 [71:36];
+  assign \i_hand$138[1].p  = \i_hand$138 [54:36];
+  assign \i_hand$138[1].a  = \i_hand$138 [69:55];
+  assign \i_hand$138[1].first  = \i_hand$138 [70];
+  assign \i_hand$138[1].last  = \i_hand$138 [71];
+  assign \i_hand$138[2]  = \i_hand$138 [107:72];
+  assign \i_hand$138[2].p  = \i_hand$138 [90:72];
+  assign \i_hand$138[2].a  = \i_hand$138 [105:91];
+  assign \i_hand$138[2].first  = \i_hand$138 [106];
+  assign \i_hand$138[2].last  = \i_hand$138 [107];
+  assign \i_hand$138[3]  = \i_hand$138 [143:108];
+  assign \i_hand$138[3].p  = \i_hand$138 [126:108];
+  assign \i_hand$138[3].a  = \i_hand$138 [141:127];
+  assign \i_hand$138[3].first  = \i_hand$138 [142];
+  assign \i_hand$138[3].last  = \i_hand$138 [143];
+  assign \o_psum$139[0]  = \o_psum$139 ;
+  assign \o_psum$139[0][0]  = \o_psum$139 ;
+  assign \o_psum$139[0][0].p  = \o_psum$139 [18:0];
+  assign \o_psum$139[0][0].a  = \o_psum$139 [33:19];
+  assign \o_psum$139[0][0].first  = \o_psum$139 [34];
+  assign \o_psum$139[0][0].last  = \o_psum$139 [35];
+  assign \o_valid$141[0]  = \o_valid$141 ;
+  assign \o_psum$142[0]  = \o_psum$142 ;
+  assign \o_psum$142[0][0]  = \o_psum$142 ;
+  assign \o_psum$142[0][0].p  = \o_psum$142 [18:0];
+  assign \o_psum$142[0][0].a  = \o_psum$142 [33:19];
+  assign \o_psum$142[0][0].first  = \o_psum$142 [34];
+  assign \o_psum$142[0][0].last  = \o_psum$142 [35];
+  assign \o_valid$143[0]  = \o_valid$143 ;
+  assign \o_psum$144[0]  = \o_psum$144 ;
+  assign \o_psum$144[0][0]  = \o_psum$144 ;
+  assign \o_psum$144[0][0].p  = \o_psum$144 [18:0];
+  assign \o_psum$144[0][0].a  = \o_psum$144 [33:19];
+  assign \o_psum$144[0][0].first  = \o_psum$144 [34];
+  assign \o_psum$144[0][0].last  = \o_psum$144 [35];
   assign \o_valid$145[0]  = \o_valid$145 ;
   assign \o_psum$146[0]  = \o_psum$146 ;
   assign \o_psum$146[0][0]  = \o_psum$146 ;
@@ -4904,20 +4937,26 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$89 , o_ro
   assign \o_psum$146[0][0].first  = \o_psum$146 [34];
   assign \o_psum$146[0][0].last  = \o_psum$146 [35];
   assign \o_valid$147[0]  = \o_valid$147 ;
-  assign \o_psum$148[0]  = \o_psum$148 ;
-  assign \o_psum$148[0][0]  = \o_psum$148 ;
-  assign \o_psum$148[0][0].p  = \o_psum$148 [18:0];
-  assign \o_psum$148[0][0].a  = \o_psum$148 [33:19];
-  assign \o_psum$148[0][0].first  = \o_psum$148 [34];
-  assign \o_psum$148[0][0].last  = \o_psum$148 [35];
-  assign \o_valid$149[0]  = \o_valid$149 ;
-  assign \o_psum$150[0]  = \o_psum$150 ;
-  assign \o_psum$150[0][0]  = \o_psum$150 ;
-  assign \o_psum$150[0][0].p  = \o_psum$150 [18:0];
-  assign \o_psum$150[0][0].a  = \o_psum$150 [33:19];
-  assign \o_psum$150[0][0].first  = \o_psum$150 [34];
-  assign \o_psum$150[0][0].last  = \o_psum$150 [35];
-  assign \o_valid$151[0]  = \o_valid$151 ;
+  assign \o_row[0]  = o_row[47:0];
+  assign \o_row[1]  = o_row[95:48];
+  assign \o_row[2]  = o_row[143:96];
+  assign \o_row[3]  = o_row[191:144];
+  assign \o_acc[0]  = o_acc[47:0];
+  assign \o_acc[1]  = o_acc[95:48];
+  assign \o_acc[2]  = o_acc[143:96];
+  assign \o_acc[3]  = o_acc[191:144];
+  assign \o_acc$161[0]  = \o_acc$161 [47:0];
+  assign \o_acc$161[1]  = \o_acc$161 [95:48];
+  assign \o_acc$161[2]  = \o_acc$161 [143:96];
+  assign \o_acc$161[3]  = \o_acc$161 [191:144];
+  assign \o_acc$162[0]  = \o_acc$162 [47:0];
+  assign \o_acc$162[1]  = \o_acc$162 [95:48];
+  assign \o_acc$162[2]  = \o_acc$162 [143:96];
+  assign \o_acc$162[3]  = \o_acc$162 [191:144];
+  assign \o_acc$163[0]  = \o_acc$163 [47:0];
+  assign \o_acc$163[1]  = \o_acc$163 [95:48];
+  assign \o_acc$163[2]  = \o_acc$163 [143:96];
+  assign \o_acc$163[3]  = \o_acc$163 [191:144];
   assign \a2_d1[0]  = a2_d1[7:0];
   assign \a2_d1[1]  = a2_d1[15:8];
   assign \a2_d1[2]  = a2_d1[23:16];
@@ -4957,34 +4996,62 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$89 , o_ro
   assign \w3_q_d2[1]  = w3_q_d2[7:4];
   assign \w3_q_d2[2]  = w3_q_d2[11:8];
   assign \w3_q_d2[3]  = w3_q_d2[15:12];
-  assign \i_hand_valid$144 [3] = \o_valid$151 ;
-  assign \i_hand_valid$144 [2] = \o_valid$149 ;
-  assign \i_hand_valid$144 [1] = \o_valid$147 ;
-  assign \i_hand_valid$144 [0] = \o_valid$145 ;
-  assign \i_hand$142 [143:108] = \o_psum$150 ;
-  assign \i_hand$142 [107:72] = \o_psum$148 ;
-  assign \i_hand$142 [71:36] = \o_psum$146 ;
-  assign \i_hand$142 [35:0] = \o_psum$143 ;
-  assign \i_hand_valid$127 [3] = \o_valid$134 ;
-  assign \i_hand_valid$127 [2] = \o_valid$132 ;
-  assign \i_hand_valid$127 [1] = \o_valid$130 ;
-  assign \i_hand_valid$127 [0] = \o_valid$128 ;
-  assign \i_hand$125 [143:108] = \o_psum$133 ;
-  assign \i_hand$125 [107:72] = \o_psum$131 ;
-  assign \i_hand$125 [71:36] = \o_psum$129 ;
-  assign \i_hand$125 [35:0] = \o_psum$126 ;
-  assign \i_hand_valid$110 [3] = \o_valid$117 ;
-  assign \i_hand_valid$110 [2] = \o_valid$115 ;
-  assign \i_hand_valid$110 [1] = \o_valid$113 ;
-  assign \i_hand_valid$110 [0] = \o_valid$111 ;
-  assign \i_hand$108 [143:108] = \o_psum$116 ;
-  assign \i_hand$108 [107:72] = \o_psum$114 ;
-  assign \i_hand$108 [71:36] = \o_psum$112 ;
-  assign \i_hand$108 [35:0] = \o_psum$109 ;
-  assign o_row[191:144] = o_y;
-  assign o_row[143:96] = y2_d1;
-  assign o_row[95:48] = y1_d2;
-  assign o_row[47:0] = y0_d3;
+  assign \o_ctl$176[0]  = \o_ctl$176 ;
+  assign \o_ctl$176[0].valid  = \o_ctl$176 [0];
+  assign \o_ctl$176[0].load_w  = \o_ctl$176 [1];
+  assign \o_ctl$176[0].first  = \o_ctl$176 [2];
+  assign \o_ctl$176[0].last  = \o_ctl$176 [3];
+  assign \o_ctl$176[0].group_end  = \o_ctl$176 [4];
+  assign \o_ctl$178[0]  = \o_ctl$178 ;
+  assign \o_ctl$178[0].valid  = \o_ctl$178 [0];
+  assign \o_ctl$178[0].load_w  = \o_ctl$178 [1];
+  assign \o_ctl$178[0].first  = \o_ctl$178 [2];
+  assign \o_ctl$178[0].last  = \o_ctl$178 [3];
+  assign \o_ctl$178[0].group_end  = \o_ctl$178 [4];
+  assign \o_ctl$180[0]  = \o_ctl$180 ;
+  assign \o_ctl$180[0].valid  = \o_ctl$180 [0];
+  assign \o_ctl$180[0].load_w  = \o_ctl$180 [1];
+  assign \o_ctl$180[0].first  = \o_ctl$180 [2];
+  assign \o_ctl$180[0].last  = \o_ctl$180 [3];
+  assign \o_ctl$180[0].group_end  = \o_ctl$180 [4];
+  assign \o_ctl$182[0]  = \o_ctl$182 ;
+  assign \o_ctl$182[0].valid  = \o_ctl$182 [0];
+  assign \o_ctl$182[0].load_w  = \o_ctl$182 [1];
+  assign \o_ctl$182[0].first  = \o_ctl$182 [2];
+  assign \o_ctl$182[0].last  = \o_ctl$182 [3];
+  assign \o_ctl$182[0].group_end  = \o_ctl$182 [4];
+  assign o_row[191:144] = \$51 ;
+  assign o_row[143:96] = \$44 ;
+  assign o_row[95:48] = \$37 ;
+  assign o_row[47:0] = \$30 ;
+  assign row_sel[0] = \$14 ;
+  assign row_sel[1] = \$9 ;
+  assign row_sel[2] = \$5 ;
+  assign row_sel[3] = \$2 ;
+  assign \i_hand_valid$140 [3] = \o_valid$147 ;
+  assign \i_hand_valid$140 [2] = \o_valid$145 ;
+  assign \i_hand_valid$140 [1] = \o_valid$143 ;
+  assign \i_hand_valid$140 [0] = \o_valid$141 ;
+  assign \i_hand$138 [143:108] = \o_psum$146 ;
+  assign \i_hand$138 [107:72] = \o_psum$144 ;
+  assign \i_hand$138 [71:36] = \o_psum$142 ;
+  assign \i_hand$138 [35:0] = \o_psum$139 ;
+  assign \i_hand_valid$124 [3] = \o_valid$131 ;
+  assign \i_hand_valid$124 [2] = \o_valid$129 ;
+  assign \i_hand_valid$124 [1] = \o_valid$127 ;
+  assign \i_hand_valid$124 [0] = \o_valid$125 ;
+  assign \i_hand$122 [143:108] = \o_psum$130 ;
+  assign \i_hand$122 [107:72] = \o_psum$128 ;
+  assign \i_hand$122 [71:36] = \o_psum$126 ;
+  assign \i_hand$122 [35:0] = \o_psum$123 ;
+  assign \i_hand_valid$108 [3] = \o_valid$115 ;
+  assign \i_hand_valid$108 [2] = \o_valid$113 ;
+  assign \i_hand_valid$108 [1] = \o_valid$111 ;
+  assign \i_hand_valid$108 [0] = \o_valid$109 ;
+  assign \i_hand$106 [143:108] = \o_psum$114 ;
+  assign \i_hand$106 [107:72] = \o_psum$112 ;
+  assign \i_hand$106 [71:36] = \o_psum$110 ;
+  assign \i_hand$106 [35:0] = \o_psum$107 ;
   assign i_hand_valid[3] = \o_valid$99 ;
   assign i_hand_valid[2] = \o_valid$97 ;
   assign i_hand_valid[1] = \o_valid$95 ;
@@ -4993,9 +5060,17 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$89 , o_ro
   assign i_hand[107:72] = \o_psum$96 ;
   assign i_hand[71:36] = \o_psum$94 ;
   assign i_hand[35:0] = o_psum;
+  assign \$1  = 1'h1;
+  assign \$2  = row3_done_t6;
+  assign \$3  = row3_done_t6;
+  assign \$6  = row3_done_t6;
+  assign \$10  = row3_done_t6;
+  assign \$15  = row3_done_t6;
+  assign \$18  = 1'h0;
+  assign \$20  = \$19 ;
 endmodule
 
-module \array_mixpe_w4a8_os_4x4_shared.mesh.col0_unit0 (rst, i_hand, i_hand_valid, i_zero, i_scale, o_y, clk);
+module \array_mixpe_w4a8_os_4x4_shared.mesh.col0_unit0 (rst, i_hand, i_hand_valid, i_zero, i_scale, o_acc, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$3  = 0;
   wire [15:0] \$1 ;
   wire [18:0] \$10 ;
@@ -5036,27 +5111,23 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.col0_unit0 (rst, i_hand, i_hand_vali
   wire \$42 ;
   wire \$43 ;
   wire \$44 ;
-  wire \$45 ;
-  reg \$46 ;
-  reg [18:0] \$47 ;
-  reg [7:0] \$48 ;
+  reg \$45 ;
+  reg [18:0] \$46 ;
+  reg [7:0] \$47 ;
+  reg \$48 ;
   reg \$49 ;
   wire [16:0] \$5 ;
-  reg \$50 ;
-  reg [1:0] \$51 ;
-  reg \$52 ;
+  reg [1:0] \$50 ;
+  reg [47:0] \$51 ;
+  reg [47:0] \$52 ;
   reg [47:0] \$53 ;
   reg [47:0] \$54 ;
-  reg [47:0] \$55 ;
-  reg [47:0] \$56 ;
-  reg [47:0] \$57 ;
-  reg [1:0] \$58 ;
   wire [17:0] \$6 ;
   wire [17:0] \$7 ;
   wire [17:0] \$8 ;
   wire [17:0] \$9 ;
   reg \$signal  = 1'h0;
-  reg \$signal$17  = 1'h0;
+  reg \$signal$18  = 1'h0;
   input clk;
   wire clk;
   wire [18:0] d;
@@ -5094,10 +5165,12 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.col0_unit0 (rst, i_hand, i_hand_vali
   input [3:0] i_zero;
   wire [3:0] i_zero;
   reg [1:0] index;
-  reg [1:0] o_index = 2'h0;
-  reg o_valid = 1'h0;
-  output [47:0] o_y;
-  reg [47:0] o_y = 48'h000000000000;
+  output [191:0] o_acc;
+  wire [191:0] o_acc;
+  wire [47:0] \o_acc[0] ;
+  wire [47:0] \o_acc[1] ;
+  wire [47:0] \o_acc[2] ;
+  wire [47:0] \o_acc[3] ;
   input rst;
   wire rst;
   reg [18:0] s2_d = 19'h00000;
@@ -5109,36 +5182,26 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.col0_unit0 (rst, i_hand, i_hand_vali
   reg [47:0] y1 = 48'h000000000000;
   reg [47:0] y2 = 48'h000000000000;
   reg [47:0] y3 = 48'h000000000000;
-  assign \$42  = ! s2_index;
-  assign \$43  = s2_index == 1'h1;
-  assign \$44  = s2_index == 2'h2;
-  assign \$45  = s2_index == 2'h3;
   always @(posedge clk)
-    \$signal$17  <= \$46 ;
+    \$signal$18  <= \$45 ;
   always @(posedge clk)
-    s2_d <= \$47 ;
+    s2_d <= \$46 ;
   always @(posedge clk)
-    s2_scale <= \$48 ;
+    s2_scale <= \$47 ;
   always @(posedge clk)
-    \$signal  <= \$49 ;
+    \$signal  <= \$48 ;
   always @(posedge clk)
-    s2_last <= \$50 ;
+    s2_last <= \$49 ;
   always @(posedge clk)
-    s2_index <= \$51 ;
+    s2_index <= \$50 ;
   always @(posedge clk)
-    o_valid <= \$52 ;
+    y0 <= \$51 ;
   always @(posedge clk)
-    y0 <= \$53 ;
+    y1 <= \$52 ;
   always @(posedge clk)
-    y1 <= \$54 ;
+    y2 <= \$53 ;
   always @(posedge clk)
-    y2 <= \$55 ;
-  always @(posedge clk)
-    y3 <= \$56 ;
-  always @(posedge clk)
-    o_y <= \$57 ;
-  always @(posedge clk)
-    o_index <= \$58 ;
+    y3 <= \$54 ;
   assign \$2  = i_zero[0] ? \$1  : 16'h0000;
   assign \$4  = i_zero[1] ? \$3  : 16'h0000;
   assign \$5  = $signed(\$2 ) + $signed(\$4 );
@@ -5166,23 +5229,10 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.col0_unit0 (rst, i_hand, i_hand_vali
   assign \$38  = $signed(\$14 ) + $signed(\$37 );
   assign \$39  = | i_hand_valid;
   assign \$40  = | i_hand_valid;
-  assign \$41  = \$signal$17  & s2_last;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    hand = 36'h000000000;
-    if (i_hand_valid[0]) begin
-      hand = i_hand[35:0];
-    end
-    if (i_hand_valid[1]) begin
-      hand = i_hand[71:36];
-    end
-    if (i_hand_valid[2]) begin
-      hand = i_hand[107:72];
-    end
-    if (i_hand_valid[3]) begin
-      hand = i_hand[143:108];
-    end
-  end
+  assign \$41  = ! s2_index;
+  assign \$42  = s2_index == 1'h1;
+  assign \$43  = s2_index == 2'h2;
+  assign \$44  = s2_index == 2'h3;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     index = 2'h0;
@@ -5201,36 +5251,46 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.col0_unit0 (rst, i_hand, i_hand_vali
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$46  = \$39 ;
+    \$45  = \$39 ;
     if (rst) begin
-      \$46  = 1'h0;
+      \$45  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$47  = s2_d;
+    \$46  = s2_d;
     if (\$40 ) begin
-      \$47  = \$12 [18:0];
+      \$46  = \$12 [18:0];
     end
     if (rst) begin
-      \$47  = 19'h00000;
+      \$46  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$48  = s2_scale;
+    \$47  = s2_scale;
     if (\$40 ) begin
-      \$48  = i_scale;
+      \$47  = i_scale;
     end
     if (rst) begin
-      \$48  = 8'h00;
+      \$47  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$49  = \$signal ;
+    \$48  = \$signal ;
     if (\$40 ) begin
-      \$49  = hand[34];
+      \$48  = hand[34];
+    end
+    if (rst) begin
+      \$48  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$49  = s2_last;
+    if (\$40 ) begin
+      \$49  = hand[35];
     end
     if (rst) begin
       \$49  = 1'h0;
@@ -5238,36 +5298,43 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.col0_unit0 (rst, i_hand, i_hand_vali
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$50  = s2_last;
+    \$50  = s2_index;
     if (\$40 ) begin
-      \$50  = hand[35];
+      \$50  = index;
     end
     if (rst) begin
-      \$50  = 1'h0;
+      \$50  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$51  = s2_index;
-    if (\$40 ) begin
-      \$51  = index;
+    \$51  = y0;
+    if (\$signal$18 ) begin
+      if (\$41 ) begin
+        \$51  = \$38 [47:0];
+      end
     end
     if (rst) begin
-      \$51  = 2'h0;
+      \$51  = 48'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$52  = \$41 ;
-    if (rst) begin
-      \$52  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$53  = y0;
-    if (\$signal$17 ) begin
+    \$52  = y1;
+    if (\$signal$18 ) begin
       if (\$42 ) begin
+        \$52  = \$38 [47:0];
+      end
+    end
+    if (rst) begin
+      \$52  = 48'h000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$53  = y2;
+    if (\$signal$18 ) begin
+      if (\$43 ) begin
         \$53  = \$38 [47:0];
       end
     end
@@ -5277,62 +5344,14 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.col0_unit0 (rst, i_hand, i_hand_vali
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$54  = y1;
-    if (\$signal$17 ) begin
-      if (\$43 ) begin
+    \$54  = y3;
+    if (\$signal$18 ) begin
+      if (\$44 ) begin
         \$54  = \$38 [47:0];
       end
     end
     if (rst) begin
       \$54  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$55  = y2;
-    if (\$signal$17 ) begin
-      if (\$44 ) begin
-        \$55  = \$38 [47:0];
-      end
-    end
-    if (rst) begin
-      \$55  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$56  = y3;
-    if (\$signal$17 ) begin
-      if (\$45 ) begin
-        \$56  = \$38 [47:0];
-      end
-    end
-    if (rst) begin
-      \$56  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$57  = o_y;
-    if (\$signal$17 ) begin
-      if (s2_last) begin
-        \$57  = \$38 [47:0];
-      end
-    end
-    if (rst) begin
-      \$57  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$58  = o_index;
-    if (\$signal$17 ) begin
-      if (s2_last) begin
-        \$58  = s2_index;
-      end
-    end
-    if (rst) begin
-      \$58  = 2'h0;
     end
   end
   always @* begin
@@ -5348,6 +5367,22 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.col0_unit0 (rst, i_hand, i_hand_vali
       2'h3:
           \$13  = y3;
     endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    hand = 36'h000000000;
+    if (i_hand_valid[0]) begin
+      hand = i_hand[35:0];
+    end
+    if (i_hand_valid[1]) begin
+      hand = i_hand[71:36];
+    end
+    if (i_hand_valid[2]) begin
+      hand = i_hand[107:72];
+    end
+    if (i_hand_valid[3]) begin
+      hand = i_hand[143:108];
+    end
   end
   assign d = \$12 [18:0];
   assign y = \$38 [47:0];
@@ -5375,6 +5410,14 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.col0_unit0 (rst, i_hand, i_hand_vali
   assign \i_hand[3].a  = i_hand[141:127];
   assign \i_hand[3].first  = i_hand[142];
   assign \i_hand[3].last  = i_hand[143];
+  assign \o_acc[0]  = o_acc[47:0];
+  assign \o_acc[1]  = o_acc[95:48];
+  assign \o_acc[2]  = o_acc[143:96];
+  assign \o_acc[3]  = o_acc[191:144];
+  assign o_acc[191:144] = y3;
+  assign o_acc[143:96] = y2;
+  assign o_acc[95:48] = y1;
+  assign o_acc[47:0] = y0;
   assign \$1  = { hand[33], hand[33:19] };
   assign \$3  = { hand[33:19], 1'h0 };
   assign \$6  = { hand[33], hand[33:19], 2'h0 };
@@ -5389,7 +5432,7 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.col0_unit0 (rst, i_hand, i_hand_vali
   assign \$33  = { s2_d, 7'h00 };
 endmodule
 
-module \array_mixpe_w4a8_os_4x4_shared.mesh.col1_unit0 (rst, i_hand, i_hand_valid, i_zero, i_scale, o_y, clk);
+module \array_mixpe_w4a8_os_4x4_shared.mesh.col1_unit0 (rst, i_hand, i_hand_valid, i_zero, i_scale, o_acc, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$4  = 0;
   wire [15:0] \$1 ;
   wire [18:0] \$10 ;
@@ -5430,27 +5473,23 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.col1_unit0 (rst, i_hand, i_hand_vali
   wire \$42 ;
   wire \$43 ;
   wire \$44 ;
-  wire \$45 ;
-  reg \$46 ;
-  reg [18:0] \$47 ;
-  reg [7:0] \$48 ;
+  reg \$45 ;
+  reg [18:0] \$46 ;
+  reg [7:0] \$47 ;
+  reg \$48 ;
   reg \$49 ;
   wire [16:0] \$5 ;
-  reg \$50 ;
-  reg [1:0] \$51 ;
-  reg \$52 ;
+  reg [1:0] \$50 ;
+  reg [47:0] \$51 ;
+  reg [47:0] \$52 ;
   reg [47:0] \$53 ;
   reg [47:0] \$54 ;
-  reg [47:0] \$55 ;
-  reg [47:0] \$56 ;
-  reg [47:0] \$57 ;
-  reg [1:0] \$58 ;
   wire [17:0] \$6 ;
   wire [17:0] \$7 ;
   wire [17:0] \$8 ;
   wire [17:0] \$9 ;
   reg \$signal  = 1'h0;
-  reg \$signal$17  = 1'h0;
+  reg \$signal$18  = 1'h0;
   input clk;
   wire clk;
   wire [18:0] d;
@@ -5488,10 +5527,12 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.col1_unit0 (rst, i_hand, i_hand_vali
   input [3:0] i_zero;
   wire [3:0] i_zero;
   reg [1:0] index;
-  reg [1:0] o_index = 2'h0;
-  reg o_valid = 1'h0;
-  output [47:0] o_y;
-  reg [47:0] o_y = 48'h000000000000;
+  output [191:0] o_acc;
+  wire [191:0] o_acc;
+  wire [47:0] \o_acc[0] ;
+  wire [47:0] \o_acc[1] ;
+  wire [47:0] \o_acc[2] ;
+  wire [47:0] \o_acc[3] ;
   input rst;
   wire rst;
   reg [18:0] s2_d = 19'h00000;
@@ -5503,36 +5544,26 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.col1_unit0 (rst, i_hand, i_hand_vali
   reg [47:0] y1 = 48'h000000000000;
   reg [47:0] y2 = 48'h000000000000;
   reg [47:0] y3 = 48'h000000000000;
-  assign \$42  = ! s2_index;
-  assign \$43  = s2_index == 1'h1;
-  assign \$44  = s2_index == 2'h2;
-  assign \$45  = s2_index == 2'h3;
   always @(posedge clk)
-    \$signal$17  <= \$46 ;
+    \$signal$18  <= \$45 ;
   always @(posedge clk)
-    s2_d <= \$47 ;
+    s2_d <= \$46 ;
   always @(posedge clk)
-    s2_scale <= \$48 ;
+    s2_scale <= \$47 ;
   always @(posedge clk)
-    \$signal  <= \$49 ;
+    \$signal  <= \$48 ;
   always @(posedge clk)
-    s2_last <= \$50 ;
+    s2_last <= \$49 ;
   always @(posedge clk)
-    s2_index <= \$51 ;
+    s2_index <= \$50 ;
   always @(posedge clk)
-    o_valid <= \$52 ;
+    y0 <= \$51 ;
   always @(posedge clk)
-    y0 <= \$53 ;
+    y1 <= \$52 ;
   always @(posedge clk)
-    y1 <= \$54 ;
+    y2 <= \$53 ;
   always @(posedge clk)
-    y2 <= \$55 ;
-  always @(posedge clk)
-    y3 <= \$56 ;
-  always @(posedge clk)
-    o_y <= \$57 ;
-  always @(posedge clk)
-    o_index <= \$58 ;
+    y3 <= \$54 ;
   assign \$2  = i_zero[0] ? \$1  : 16'h0000;
   assign \$4  = i_zero[1] ? \$3  : 16'h0000;
   assign \$5  = $signed(\$2 ) + $signed(\$4 );
@@ -5560,23 +5591,10 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.col1_unit0 (rst, i_hand, i_hand_vali
   assign \$38  = $signed(\$14 ) + $signed(\$37 );
   assign \$39  = | i_hand_valid;
   assign \$40  = | i_hand_valid;
-  assign \$41  = \$signal$17  & s2_last;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    hand = 36'h000000000;
-    if (i_hand_valid[0]) begin
-      hand = i_hand[35:0];
-    end
-    if (i_hand_valid[1]) begin
-      hand = i_hand[71:36];
-    end
-    if (i_hand_valid[2]) begin
-      hand = i_hand[107:72];
-    end
-    if (i_hand_valid[3]) begin
-      hand = i_hand[143:108];
-    end
-  end
+  assign \$41  = ! s2_index;
+  assign \$42  = s2_index == 1'h1;
+  assign \$43  = s2_index == 2'h2;
+  assign \$44  = s2_index == 2'h3;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
     index = 2'h0;
@@ -5595,36 +5613,46 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.col1_unit0 (rst, i_hand, i_hand_vali
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$46  = \$39 ;
+    \$45  = \$39 ;
     if (rst) begin
-      \$46  = 1'h0;
+      \$45  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$47  = s2_d;
+    \$46  = s2_d;
     if (\$40 ) begin
-      \$47  = \$12 [18:0];
+      \$46  = \$12 [18:0];
     end
     if (rst) begin
-      \$47  = 19'h00000;
+      \$46  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$48  = s2_scale;
+    \$47  = s2_scale;
     if (\$40 ) begin
-      \$48  = i_scale;
+      \$47  = i_scale;
     end
     if (rst) begin
-      \$48  = 8'h00;
+      \$47  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$49  = \$signal ;
+    \$48  = \$signal ;
     if (\$40 ) begin
-      \$49  = hand[34];
+      \$48  = hand[34];
+    end
+    if (rst) begin
+      \$48  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$49  = s2_last;
+    if (\$40 ) begin
+      \$49  = hand[35];
     end
     if (rst) begin
       \$49  = 1'h0;
@@ -5632,36 +5660,43 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.col1_unit0 (rst, i_hand, i_hand_vali
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$50  = s2_last;
+    \$50  = s2_index;
     if (\$40 ) begin
-      \$50  = hand[35];
+      \$50  = index;
     end
     if (rst) begin
-      \$50  = 1'h0;
+      \$50  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$51  = s2_index;
-    if (\$40 ) begin
-      \$51  = index;
+    \$51  = y0;
+    if (\$signal$18 ) begin
+      if (\$41 ) begin
+        \$51  = \$38 [47:0];
+      end
     end
     if (rst) begin
-      \$51  = 2'h0;
+      \$51  = 48'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$52  = \$41 ;
-    if (rst) begin
-      \$52  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$53  = y0;
-    if (\$signal$17 ) begin
+    \$52  = y1;
+    if (\$signal$18 ) begin
       if (\$42 ) begin
+        \$52  = \$38 [47:0];
+      end
+    end
+    if (rst) begin
+      \$52  = 48'h000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$53  = y2;
+    if (\$signal$18 ) begin
+      if (\$43 ) begin
         \$53  = \$38 [47:0];
       end
     end
@@ -5671,62 +5706,14 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.col1_unit0 (rst, i_hand, i_hand_vali
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$54  = y1;
-    if (\$signal$17 ) begin
-      if (\$43 ) begin
+    \$54  = y3;
+    if (\$signal$18 ) begin
+      if (\$44 ) begin
         \$54  = \$38 [47:0];
       end
     end
     if (rst) begin
       \$54  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$55  = y2;
-    if (\$signal$17 ) begin
-      if (\$44 ) begin
-        \$55  = \$38 [47:0];
-      end
-    end
-    if (rst) begin
-      \$55  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$56  = y3;
-    if (\$signal$17 ) begin
-      if (\$45 ) begin
-        \$56  = \$38 [47:0];
-      end
-    end
-    if (rst) begin
-      \$56  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$57  = o_y;
-    if (\$signal$17 ) begin
-      if (s2_last) begin
-        \$57  = \$38 [47:0];
-      end
-    end
-    if (rst) begin
-      \$57  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$58  = o_index;
-    if (\$signal$17 ) begin
-      if (s2_last) begin
-        \$58  = s2_index;
-      end
-    end
-    if (rst) begin
-      \$58  = 2'h0;
     end
   end
   always @* begin
@@ -5742,6 +5729,22 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.col1_unit0 (rst, i_hand, i_hand_vali
       2'h3:
           \$13  = y3;
     endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    hand = 36'h000000000;
+    if (i_hand_valid[0]) begin
+      hand = i_hand[35:0];
+    end
+    if (i_hand_valid[1]) begin
+      hand = i_hand[71:36];
+    end
+    if (i_hand_valid[2]) begin
+      hand = i_hand[107:72];
+    end
+    if (i_hand_valid[3]) begin
+      hand = i_hand[143:108];
+    end
   end
   assign d = \$12 [18:0];
   assign y = \$38 [47:0];
@@ -5769,6 +5772,14 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.col1_unit0 (rst, i_hand, i_hand_vali
   assign \i_hand[3].a  = i_hand[141:127];
   assign \i_hand[3].first  = i_hand[142];
   assign \i_hand[3].last  = i_hand[143];
+  assign \o_acc[0]  = o_acc[47:0];
+  assign \o_acc[1]  = o_acc[95:48];
+  assign \o_acc[2]  = o_acc[143:96];
+  assign \o_acc[3]  = o_acc[191:144];
+  assign o_acc[191:144] = y3;
+  assign o_acc[143:96] = y2;
+  assign o_acc[95:48] = y1;
+  assign o_acc[47:0] = y0;
   assign \$1  = { hand[33], hand[33:19] };
   assign \$3  = { hand[33:19], 1'h0 };
   assign \$6  = { hand[33], hand[33:19], 2'h0 };
@@ -5783,7 +5794,7 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.col1_unit0 (rst, i_hand, i_hand_vali
   assign \$33  = { s2_d, 7'h00 };
 endmodule
 
-module \array_mixpe_w4a8_os_4x4_shared.mesh.col2_unit0 (rst, i_hand, i_hand_valid, i_zero, i_scale, o_y, clk);
+module \array_mixpe_w4a8_os_4x4_shared.mesh.col2_unit0 (rst, i_hand, i_hand_valid, i_zero, i_scale, o_acc, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$5  = 0;
   wire [15:0] \$1 ;
   wire [18:0] \$10 ;
@@ -5824,27 +5835,23 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.col2_unit0 (rst, i_hand, i_hand_vali
   wire \$42 ;
   wire \$43 ;
   wire \$44 ;
-  wire \$45 ;
-  reg \$46 ;
-  reg [18:0] \$47 ;
-  reg [7:0] \$48 ;
+  reg \$45 ;
+  reg [18:0] \$46 ;
+  reg [7:0] \$47 ;
+  reg \$48 ;
   reg \$49 ;
   wire [16:0] \$5 ;
-  reg \$50 ;
-  reg [1:0] \$51 ;
-  reg \$52 ;
+  reg [1:0] \$50 ;
+  reg [47:0] \$51 ;
+  reg [47:0] \$52 ;
   reg [47:0] \$53 ;
   reg [47:0] \$54 ;
-  reg [47:0] \$55 ;
-  reg [47:0] \$56 ;
-  reg [47:0] \$57 ;
-  reg [1:0] \$58 ;
   wire [17:0] \$6 ;
   wire [17:0] \$7 ;
   wire [17:0] \$8 ;
   wire [17:0] \$9 ;
   reg \$signal  = 1'h0;
-  reg \$signal$17  = 1'h0;
+  reg \$signal$18  = 1'h0;
   input clk;
   wire clk;
   wire [18:0] d;
@@ -5882,10 +5889,12 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.col2_unit0 (rst, i_hand, i_hand_vali
   input [3:0] i_zero;
   wire [3:0] i_zero;
   reg [1:0] index;
-  reg [1:0] o_index = 2'h0;
-  reg o_valid = 1'h0;
-  output [47:0] o_y;
-  reg [47:0] o_y = 48'h000000000000;
+  output [191:0] o_acc;
+  wire [191:0] o_acc;
+  wire [47:0] \o_acc[0] ;
+  wire [47:0] \o_acc[1] ;
+  wire [47:0] \o_acc[2] ;
+  wire [47:0] \o_acc[3] ;
   input rst;
   wire rst;
   reg [18:0] s2_d = 19'h00000;
@@ -5897,36 +5906,26 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.col2_unit0 (rst, i_hand, i_hand_vali
   reg [47:0] y1 = 48'h000000000000;
   reg [47:0] y2 = 48'h000000000000;
   reg [47:0] y3 = 48'h000000000000;
-  assign \$42  = ! s2_index;
-  assign \$43  = s2_index == 1'h1;
-  assign \$44  = s2_index == 2'h2;
-  assign \$45  = s2_index == 2'h3;
   always @(posedge clk)
-    \$signal$17  <= \$46 ;
+    \$signal$18  <= \$45 ;
   always @(posedge clk)
-    s2_d <= \$47 ;
+    s2_d <= \$46 ;
   always @(posedge clk)
-    s2_scale <= \$48 ;
+    s2_scale <= \$47 ;
   always @(posedge clk)
-    \$signal  <= \$49 ;
+    \$signal  <= \$48 ;
   always @(posedge clk)
-    s2_last <= \$50 ;
+    s2_last <= \$49 ;
   always @(posedge clk)
-    s2_index <= \$51 ;
+    s2_index <= \$50 ;
   always @(posedge clk)
-    o_valid <= \$52 ;
+    y0 <= \$51 ;
   always @(posedge clk)
-    y0 <= \$53 ;
+    y1 <= \$52 ;
   always @(posedge clk)
-    y1 <= \$54 ;
+    y2 <= \$53 ;
   always @(posedge clk)
-    y2 <= \$55 ;
-  always @(posedge clk)
-    y3 <= \$56 ;
-  always @(posedge clk)
-    o_y <= \$57 ;
-  always @(posedge clk)
-    o_index <= \$58 ;
+    y3 <= \$54 ;
   assign \$2  = i_zero[0] ? \$1  : 16'h0000;
   assign \$4  = i_zero[1] ? \$3  : 16'h0000;
   assign \$5  = $signed(\$2 ) + $signed(\$4 );
@@ -5954,23 +5953,10 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.col2_unit0 (rst, i_hand, i_hand_vali
   assign \$38  = $signed(\$14 ) + $signed(\$37 );
   assign \$39  = | i_hand_valid;
   assign \$40  = | i_hand_valid;
-  assign \$41  = \$signal$17  & s2_last;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    hand = 36'h000000000;
-    if (i_hand_valid[0]) begin
-      hand = i_hand[35:0];
-    end
-    if (i_hand_valid[1]) begin
-      hand = i_hand[71:36];
-    end
-    if (i_hand_valid[2]) begin
-      hand = i_hand[107:72];
-    end
-    if (i_hand_valid[3]) begin
-      hand = i_hand[143:108];
-    end
-  end
+  assign \$41  = ! s2_index;
+  assign \$42  = s2_index == 1'h1;
+  assign \$43  = s2_index == 2'h2;
+  assign \$44  = s2_index == 2'h3;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
     index = 2'h0;
@@ -5989,36 +5975,46 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.col2_unit0 (rst, i_hand, i_hand_vali
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$46  = \$39 ;
+    \$45  = \$39 ;
     if (rst) begin
-      \$46  = 1'h0;
+      \$45  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$47  = s2_d;
+    \$46  = s2_d;
     if (\$40 ) begin
-      \$47  = \$12 [18:0];
+      \$46  = \$12 [18:0];
     end
     if (rst) begin
-      \$47  = 19'h00000;
+      \$46  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$48  = s2_scale;
+    \$47  = s2_scale;
     if (\$40 ) begin
-      \$48  = i_scale;
+      \$47  = i_scale;
     end
     if (rst) begin
-      \$48  = 8'h00;
+      \$47  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$49  = \$signal ;
+    \$48  = \$signal ;
     if (\$40 ) begin
-      \$49  = hand[34];
+      \$48  = hand[34];
+    end
+    if (rst) begin
+      \$48  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$49  = s2_last;
+    if (\$40 ) begin
+      \$49  = hand[35];
     end
     if (rst) begin
       \$49  = 1'h0;
@@ -6026,36 +6022,43 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.col2_unit0 (rst, i_hand, i_hand_vali
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$50  = s2_last;
+    \$50  = s2_index;
     if (\$40 ) begin
-      \$50  = hand[35];
+      \$50  = index;
     end
     if (rst) begin
-      \$50  = 1'h0;
+      \$50  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$51  = s2_index;
-    if (\$40 ) begin
-      \$51  = index;
+    \$51  = y0;
+    if (\$signal$18 ) begin
+      if (\$41 ) begin
+        \$51  = \$38 [47:0];
+      end
     end
     if (rst) begin
-      \$51  = 2'h0;
+      \$51  = 48'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$52  = \$41 ;
-    if (rst) begin
-      \$52  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$53  = y0;
-    if (\$signal$17 ) begin
+    \$52  = y1;
+    if (\$signal$18 ) begin
       if (\$42 ) begin
+        \$52  = \$38 [47:0];
+      end
+    end
+    if (rst) begin
+      \$52  = 48'h000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$53  = y2;
+    if (\$signal$18 ) begin
+      if (\$43 ) begin
         \$53  = \$38 [47:0];
       end
     end
@@ -6065,62 +6068,14 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.col2_unit0 (rst, i_hand, i_hand_vali
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$54  = y1;
-    if (\$signal$17 ) begin
-      if (\$43 ) begin
+    \$54  = y3;
+    if (\$signal$18 ) begin
+      if (\$44 ) begin
         \$54  = \$38 [47:0];
       end
     end
     if (rst) begin
       \$54  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$55  = y2;
-    if (\$signal$17 ) begin
-      if (\$44 ) begin
-        \$55  = \$38 [47:0];
-      end
-    end
-    if (rst) begin
-      \$55  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$56  = y3;
-    if (\$signal$17 ) begin
-      if (\$45 ) begin
-        \$56  = \$38 [47:0];
-      end
-    end
-    if (rst) begin
-      \$56  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$57  = o_y;
-    if (\$signal$17 ) begin
-      if (s2_last) begin
-        \$57  = \$38 [47:0];
-      end
-    end
-    if (rst) begin
-      \$57  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$58  = o_index;
-    if (\$signal$17 ) begin
-      if (s2_last) begin
-        \$58  = s2_index;
-      end
-    end
-    if (rst) begin
-      \$58  = 2'h0;
     end
   end
   always @* begin
@@ -6136,6 +6091,22 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.col2_unit0 (rst, i_hand, i_hand_vali
       2'h3:
           \$13  = y3;
     endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    hand = 36'h000000000;
+    if (i_hand_valid[0]) begin
+      hand = i_hand[35:0];
+    end
+    if (i_hand_valid[1]) begin
+      hand = i_hand[71:36];
+    end
+    if (i_hand_valid[2]) begin
+      hand = i_hand[107:72];
+    end
+    if (i_hand_valid[3]) begin
+      hand = i_hand[143:108];
+    end
   end
   assign d = \$12 [18:0];
   assign y = \$38 [47:0];
@@ -6163,6 +6134,14 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.col2_unit0 (rst, i_hand, i_hand_vali
   assign \i_hand[3].a  = i_hand[141:127];
   assign \i_hand[3].first  = i_hand[142];
   assign \i_hand[3].last  = i_hand[143];
+  assign \o_acc[0]  = o_acc[47:0];
+  assign \o_acc[1]  = o_acc[95:48];
+  assign \o_acc[2]  = o_acc[143:96];
+  assign \o_acc[3]  = o_acc[191:144];
+  assign o_acc[191:144] = y3;
+  assign o_acc[143:96] = y2;
+  assign o_acc[95:48] = y1;
+  assign o_acc[47:0] = y0;
   assign \$1  = { hand[33], hand[33:19] };
   assign \$3  = { hand[33:19], 1'h0 };
   assign \$6  = { hand[33], hand[33:19], 2'h0 };
@@ -6177,7 +6156,7 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.col2_unit0 (rst, i_hand, i_hand_vali
   assign \$33  = { s2_d, 7'h00 };
 endmodule
 
-module \array_mixpe_w4a8_os_4x4_shared.mesh.col3_unit0 (rst, i_hand, i_hand_valid, i_zero, i_scale, o_valid, o_y, o_index, clk);
+module \array_mixpe_w4a8_os_4x4_shared.mesh.col3_unit0 (rst, i_hand, i_hand_valid, i_zero, i_scale, o_acc, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$6  = 0;
   wire [15:0] \$1 ;
   wire [18:0] \$10 ;
@@ -6218,27 +6197,23 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.col3_unit0 (rst, i_hand, i_hand_vali
   wire \$42 ;
   wire \$43 ;
   wire \$44 ;
-  wire \$45 ;
-  reg \$46 ;
-  reg [18:0] \$47 ;
-  reg [7:0] \$48 ;
+  reg \$45 ;
+  reg [18:0] \$46 ;
+  reg [7:0] \$47 ;
+  reg \$48 ;
   reg \$49 ;
   wire [16:0] \$5 ;
-  reg \$50 ;
-  reg [1:0] \$51 ;
-  reg \$52 ;
+  reg [1:0] \$50 ;
+  reg [47:0] \$51 ;
+  reg [47:0] \$52 ;
   reg [47:0] \$53 ;
   reg [47:0] \$54 ;
-  reg [47:0] \$55 ;
-  reg [47:0] \$56 ;
-  reg [47:0] \$57 ;
-  reg [1:0] \$58 ;
   wire [17:0] \$6 ;
   wire [17:0] \$7 ;
   wire [17:0] \$8 ;
   wire [17:0] \$9 ;
   reg \$signal  = 1'h0;
-  reg \$signal$17  = 1'h0;
+  reg \$signal$18  = 1'h0;
   input clk;
   wire clk;
   wire [18:0] d;
@@ -6276,12 +6251,12 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.col3_unit0 (rst, i_hand, i_hand_vali
   input [3:0] i_zero;
   wire [3:0] i_zero;
   reg [1:0] index;
-  output [1:0] o_index;
-  reg [1:0] o_index = 2'h0;
-  output o_valid;
-  reg o_valid = 1'h0;
-  output [47:0] o_y;
-  reg [47:0] o_y = 48'h000000000000;
+  output [191:0] o_acc;
+  wire [191:0] o_acc;
+  wire [47:0] \o_acc[0] ;
+  wire [47:0] \o_acc[1] ;
+  wire [47:0] \o_acc[2] ;
+  wire [47:0] \o_acc[3] ;
   input rst;
   wire rst;
   reg [18:0] s2_d = 19'h00000;
@@ -6293,36 +6268,26 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.col3_unit0 (rst, i_hand, i_hand_vali
   reg [47:0] y1 = 48'h000000000000;
   reg [47:0] y2 = 48'h000000000000;
   reg [47:0] y3 = 48'h000000000000;
-  assign \$42  = ! s2_index;
-  assign \$43  = s2_index == 1'h1;
-  assign \$44  = s2_index == 2'h2;
-  assign \$45  = s2_index == 2'h3;
   always @(posedge clk)
-    \$signal$17  <= \$46 ;
+    \$signal$18  <= \$45 ;
   always @(posedge clk)
-    s2_d <= \$47 ;
+    s2_d <= \$46 ;
   always @(posedge clk)
-    s2_scale <= \$48 ;
+    s2_scale <= \$47 ;
   always @(posedge clk)
-    \$signal  <= \$49 ;
+    \$signal  <= \$48 ;
   always @(posedge clk)
-    s2_last <= \$50 ;
+    s2_last <= \$49 ;
   always @(posedge clk)
-    s2_index <= \$51 ;
+    s2_index <= \$50 ;
   always @(posedge clk)
-    o_valid <= \$52 ;
+    y0 <= \$51 ;
   always @(posedge clk)
-    y0 <= \$53 ;
+    y1 <= \$52 ;
   always @(posedge clk)
-    y1 <= \$54 ;
+    y2 <= \$53 ;
   always @(posedge clk)
-    y2 <= \$55 ;
-  always @(posedge clk)
-    y3 <= \$56 ;
-  always @(posedge clk)
-    o_y <= \$57 ;
-  always @(posedge clk)
-    o_index <= \$58 ;
+    y3 <= \$54 ;
   assign \$2  = i_zero[0] ? \$1  : 16'h0000;
   assign \$4  = i_zero[1] ? \$3  : 16'h0000;
   assign \$5  = $signed(\$2 ) + $signed(\$4 );
@@ -6350,23 +6315,10 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.col3_unit0 (rst, i_hand, i_hand_vali
   assign \$38  = $signed(\$14 ) + $signed(\$37 );
   assign \$39  = | i_hand_valid;
   assign \$40  = | i_hand_valid;
-  assign \$41  = \$signal$17  & s2_last;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    hand = 36'h000000000;
-    if (i_hand_valid[0]) begin
-      hand = i_hand[35:0];
-    end
-    if (i_hand_valid[1]) begin
-      hand = i_hand[71:36];
-    end
-    if (i_hand_valid[2]) begin
-      hand = i_hand[107:72];
-    end
-    if (i_hand_valid[3]) begin
-      hand = i_hand[143:108];
-    end
-  end
+  assign \$41  = ! s2_index;
+  assign \$42  = s2_index == 1'h1;
+  assign \$43  = s2_index == 2'h2;
+  assign \$44  = s2_index == 2'h3;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
     index = 2'h0;
@@ -6385,36 +6337,46 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.col3_unit0 (rst, i_hand, i_hand_vali
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$46  = \$39 ;
+    \$45  = \$39 ;
     if (rst) begin
-      \$46  = 1'h0;
+      \$45  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$47  = s2_d;
+    \$46  = s2_d;
     if (\$40 ) begin
-      \$47  = \$12 [18:0];
+      \$46  = \$12 [18:0];
     end
     if (rst) begin
-      \$47  = 19'h00000;
+      \$46  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$48  = s2_scale;
+    \$47  = s2_scale;
     if (\$40 ) begin
-      \$48  = i_scale;
+      \$47  = i_scale;
     end
     if (rst) begin
-      \$48  = 8'h00;
+      \$47  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$49  = \$signal ;
+    \$48  = \$signal ;
     if (\$40 ) begin
-      \$49  = hand[34];
+      \$48  = hand[34];
+    end
+    if (rst) begin
+      \$48  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$49  = s2_last;
+    if (\$40 ) begin
+      \$49  = hand[35];
     end
     if (rst) begin
       \$49  = 1'h0;
@@ -6422,36 +6384,43 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.col3_unit0 (rst, i_hand, i_hand_vali
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$50  = s2_last;
+    \$50  = s2_index;
     if (\$40 ) begin
-      \$50  = hand[35];
+      \$50  = index;
     end
     if (rst) begin
-      \$50  = 1'h0;
+      \$50  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$51  = s2_index;
-    if (\$40 ) begin
-      \$51  = index;
+    \$51  = y0;
+    if (\$signal$18 ) begin
+      if (\$41 ) begin
+        \$51  = \$38 [47:0];
+      end
     end
     if (rst) begin
-      \$51  = 2'h0;
+      \$51  = 48'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$52  = \$41 ;
-    if (rst) begin
-      \$52  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$53  = y0;
-    if (\$signal$17 ) begin
+    \$52  = y1;
+    if (\$signal$18 ) begin
       if (\$42 ) begin
+        \$52  = \$38 [47:0];
+      end
+    end
+    if (rst) begin
+      \$52  = 48'h000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$53  = y2;
+    if (\$signal$18 ) begin
+      if (\$43 ) begin
         \$53  = \$38 [47:0];
       end
     end
@@ -6461,62 +6430,14 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.col3_unit0 (rst, i_hand, i_hand_vali
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$54  = y1;
-    if (\$signal$17 ) begin
-      if (\$43 ) begin
+    \$54  = y3;
+    if (\$signal$18 ) begin
+      if (\$44 ) begin
         \$54  = \$38 [47:0];
       end
     end
     if (rst) begin
       \$54  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$55  = y2;
-    if (\$signal$17 ) begin
-      if (\$44 ) begin
-        \$55  = \$38 [47:0];
-      end
-    end
-    if (rst) begin
-      \$55  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$56  = y3;
-    if (\$signal$17 ) begin
-      if (\$45 ) begin
-        \$56  = \$38 [47:0];
-      end
-    end
-    if (rst) begin
-      \$56  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$57  = o_y;
-    if (\$signal$17 ) begin
-      if (s2_last) begin
-        \$57  = \$38 [47:0];
-      end
-    end
-    if (rst) begin
-      \$57  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$58  = o_index;
-    if (\$signal$17 ) begin
-      if (s2_last) begin
-        \$58  = s2_index;
-      end
-    end
-    if (rst) begin
-      \$58  = 2'h0;
     end
   end
   always @* begin
@@ -6532,6 +6453,22 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.col3_unit0 (rst, i_hand, i_hand_vali
       2'h3:
           \$13  = y3;
     endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    hand = 36'h000000000;
+    if (i_hand_valid[0]) begin
+      hand = i_hand[35:0];
+    end
+    if (i_hand_valid[1]) begin
+      hand = i_hand[71:36];
+    end
+    if (i_hand_valid[2]) begin
+      hand = i_hand[107:72];
+    end
+    if (i_hand_valid[3]) begin
+      hand = i_hand[143:108];
+    end
   end
   assign d = \$12 [18:0];
   assign y = \$38 [47:0];
@@ -6559,6 +6496,14 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.col3_unit0 (rst, i_hand, i_hand_vali
   assign \i_hand[3].a  = i_hand[141:127];
   assign \i_hand[3].first  = i_hand[142];
   assign \i_hand[3].last  = i_hand[143];
+  assign \o_acc[0]  = o_acc[47:0];
+  assign \o_acc[1]  = o_acc[95:48];
+  assign \o_acc[2]  = o_acc[143:96];
+  assign \o_acc[3]  = o_acc[191:144];
+  assign o_acc[191:144] = y3;
+  assign o_acc[143:96] = y2;
+  assign o_acc[95:48] = y1;
+  assign o_acc[47:0] = y0;
   assign \$1  = { hand[33], hand[33:19] };
   assign \$3  = { hand[33:19], 1'h0 };
   assign \$6  = { hand[33], hand[33:19], 2'h0 };
@@ -7176,7 +7121,7 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_0_2 (rst, pe_0_0__i_a, i_ctl, o
   assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_0_3 (rst, pe_0_0__i_a, i_ctl, o_w, o_psum, o_valid, pe_0_0__i_w, clk);
+module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_0_3 (rst, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, o_valid, pe_0_0__i_w, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -7207,6 +7152,7 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_0_3 (rst, pe_0_0__i_a, i_ctl, o
   wire [7:0] \o_a[0][1] ;
   wire [7:0] \o_a[0][2] ;
   wire [7:0] \o_a[0][3] ;
+  output [4:0] o_ctl;
   wire [4:0] o_ctl;
   wire [4:0] \o_ctl[0] ;
   wire \o_ctl[0].first ;
@@ -7978,7 +7924,7 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_1_2 (rst, pe_0_0__i_w, pe_0_0__
   assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_w, o_psum, o_valid, clk);
+module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -8009,6 +7955,7 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_1_3 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \o_a[0][1] ;
   wire [7:0] \o_a[0][2] ;
   wire [7:0] \o_a[0][3] ;
+  output [4:0] o_ctl;
   wire [4:0] o_ctl;
   wire [4:0] \o_ctl[0] ;
   wire \o_ctl[0].first ;
@@ -8780,7 +8727,7 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_2_2 (rst, pe_0_0__i_w, pe_0_0__
   assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_w, o_psum, o_valid, clk);
+module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -8811,6 +8758,7 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_2_3 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \o_a[0][1] ;
   wire [7:0] \o_a[0][2] ;
   wire [7:0] \o_a[0][3] ;
+  output [4:0] o_ctl;
   wire [4:0] o_ctl;
   wire [4:0] \o_ctl[0] ;
   wire \o_ctl[0].first ;
@@ -9579,7 +9527,7 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_3_2 (rst, pe_0_0__i_w, pe_0_0__
   assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_psum, o_valid, clk);
+module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -9610,6 +9558,7 @@ module \array_mixpe_w4a8_os_4x4_shared.mesh.tile_3_3 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \o_a[0][1] ;
   wire [7:0] \o_a[0][2] ;
   wire [7:0] \o_a[0][3] ;
+  output [4:0] o_ctl;
   wire [4:0] o_ctl;
   wire [4:0] \o_ctl[0] ;
   wire \o_ctl[0].first ;

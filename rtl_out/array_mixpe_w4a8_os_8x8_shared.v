@@ -2828,209 +2828,333 @@ module array_mixpe_w4a8_os_8x8_shared(a_in__valid, w_in__payload, w_in__valid, y
   assign \$15  = 2'h0;
 endmodule
 
-module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$369 , o_row, o_row_valid, o_row_index, clk);
+module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, o_row_valid, o_row_index, \i_a$1 , i_ctl, \i_w$369 , o_row, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$2  = 0;
-  wire [3:0] \$1 ;
+  wire \$1 ;
   wire \$10 ;
-  reg [7:0] \$100 ;
-  reg [7:0] \$101 ;
-  reg [47:0] \$102 ;
-  reg [47:0] \$103 ;
-  reg [47:0] \$104 ;
-  reg [47:0] \$105 ;
-  reg [47:0] \$106 ;
-  reg [15:0] \$107 ;
-  reg [15:0] \$108 ;
-  reg [15:0] \$109 ;
+  wire [47:0] \$100 ;
+  wire [47:0] \$101 ;
+  wire [47:0] \$102 ;
+  wire [47:0] \$103 ;
+  wire [47:0] \$104 ;
+  wire [47:0] \$105 ;
+  wire [47:0] \$106 ;
+  wire [47:0] \$107 ;
+  wire [47:0] \$108 ;
+  wire [47:0] \$109 ;
   wire \$11 ;
-  reg [3:0] \$110 ;
-  reg [7:0] \$111 ;
-  reg [3:0] \$112 ;
-  reg [3:0] \$113 ;
-  reg [3:0] \$114 ;
-  reg [7:0] \$115 ;
-  reg [7:0] \$116 ;
-  reg [7:0] \$117 ;
-  reg [47:0] \$118 ;
-  reg [47:0] \$119 ;
+  wire [47:0] \$110 ;
+  wire [47:0] \$111 ;
+  wire [47:0] \$112 ;
+  wire [47:0] \$113 ;
+  wire [47:0] \$114 ;
+  wire [47:0] \$115 ;
+  wire [47:0] \$116 ;
+  wire [47:0] \$117 ;
+  wire [47:0] \$118 ;
+  wire [47:0] \$119 ;
   wire \$12 ;
-  reg [47:0] \$120 ;
-  reg [47:0] \$121 ;
-  reg [15:0] \$122 ;
-  reg [15:0] \$123 ;
-  reg [15:0] \$124 ;
-  reg [15:0] \$125 ;
-  reg [3:0] \$126 ;
-  reg [7:0] \$127 ;
-  reg [3:0] \$128 ;
-  reg [3:0] \$129 ;
+  wire [47:0] \$120 ;
+  wire [47:0] \$121 ;
+  wire [47:0] \$122 ;
+  wire [47:0] \$123 ;
+  wire [47:0] \$124 ;
+  wire [47:0] \$125 ;
+  wire [47:0] \$126 ;
+  wire [47:0] \$127 ;
+  wire [47:0] \$128 ;
+  wire [47:0] \$129 ;
   wire \$13 ;
-  reg [3:0] \$130 ;
-  reg [3:0] \$131 ;
-  reg [7:0] \$132 ;
-  reg [7:0] \$133 ;
-  reg [7:0] \$134 ;
-  reg [7:0] \$135 ;
-  reg [47:0] \$136 ;
-  reg [47:0] \$137 ;
-  reg [47:0] \$138 ;
-  reg [15:0] \$139 ;
+  wire [47:0] \$130 ;
+  wire [47:0] \$131 ;
+  wire [47:0] \$132 ;
+  wire [47:0] \$133 ;
+  wire [47:0] \$134 ;
+  wire [47:0] \$135 ;
+  wire [47:0] \$136 ;
+  wire [47:0] \$137 ;
+  wire [47:0] \$138 ;
+  wire [47:0] \$139 ;
   wire \$14 ;
-  reg [15:0] \$140 ;
-  reg [15:0] \$141 ;
-  reg [15:0] \$142 ;
-  reg [15:0] \$143 ;
-  reg [3:0] \$144 ;
-  reg [7:0] \$145 ;
-  reg [3:0] \$146 ;
-  reg [3:0] \$147 ;
-  reg [3:0] \$148 ;
-  reg [3:0] \$149 ;
+  wire [47:0] \$140 ;
+  wire [47:0] \$141 ;
+  wire [47:0] \$142 ;
+  wire [47:0] \$143 ;
+  wire [47:0] \$144 ;
+  wire [47:0] \$145 ;
+  wire [47:0] \$146 ;
+  wire [47:0] \$147 ;
+  wire [47:0] \$148 ;
+  wire [47:0] \$149 ;
   wire \$15 ;
-  reg [3:0] \$150 ;
-  reg [7:0] \$151 ;
-  reg [7:0] \$152 ;
-  reg [7:0] \$153 ;
-  reg [7:0] \$154 ;
-  reg [7:0] \$155 ;
-  reg [47:0] \$156 ;
-  reg [47:0] \$157 ;
-  reg [15:0] \$158 ;
-  reg [15:0] \$159 ;
+  wire [47:0] \$150 ;
+  wire [47:0] \$151 ;
+  wire [47:0] \$152 ;
+  wire [47:0] \$153 ;
+  wire [47:0] \$154 ;
+  wire [47:0] \$155 ;
+  wire [47:0] \$156 ;
+  wire [47:0] \$157 ;
+  wire [47:0] \$158 ;
+  wire [47:0] \$159 ;
   wire \$16 ;
-  reg [15:0] \$160 ;
-  reg [15:0] \$161 ;
-  reg [15:0] \$162 ;
-  reg [15:0] \$163 ;
-  reg [3:0] \$164 ;
-  reg [7:0] \$165 ;
-  reg [3:0] \$166 ;
-  reg [3:0] \$167 ;
-  reg [3:0] \$168 ;
-  reg [3:0] \$169 ;
+  wire [47:0] \$160 ;
+  wire [47:0] \$161 ;
+  wire [47:0] \$162 ;
+  wire [47:0] \$163 ;
+  wire [47:0] \$164 ;
+  wire [47:0] \$165 ;
+  wire [47:0] \$166 ;
+  wire [47:0] \$167 ;
+  wire [47:0] \$168 ;
+  wire [47:0] \$169 ;
   wire \$17 ;
-  reg [3:0] \$170 ;
-  reg [3:0] \$171 ;
-  reg [7:0] \$172 ;
-  reg [7:0] \$173 ;
-  reg [7:0] \$174 ;
-  reg [7:0] \$175 ;
-  reg [7:0] \$176 ;
-  reg [7:0] \$177 ;
-  reg [47:0] \$178 ;
-  reg [15:0] \$179 ;
-  reg [31:0] \$18 ;
-  reg [15:0] \$180 ;
-  reg [15:0] \$181 ;
-  reg [15:0] \$182 ;
-  reg [15:0] \$183 ;
-  reg [15:0] \$184 ;
-  reg [15:0] \$185 ;
-  reg [3:0] \$186 ;
-  reg [7:0] \$187 ;
-  reg [3:0] \$188 ;
-  reg [3:0] \$189 ;
-  reg [4:0] \$19 ;
-  reg [3:0] \$190 ;
-  reg [3:0] \$191 ;
-  reg [3:0] \$192 ;
-  reg [3:0] \$193 ;
-  reg [3:0] \$194 ;
-  reg [7:0] \$195 ;
-  reg [7:0] \$196 ;
-  reg [7:0] \$197 ;
-  reg [7:0] \$198 ;
-  reg [7:0] \$199 ;
+  wire [47:0] \$170 ;
+  wire [47:0] \$171 ;
+  wire [47:0] \$172 ;
+  wire [47:0] \$173 ;
+  wire [47:0] \$174 ;
+  wire [47:0] \$175 ;
+  wire [47:0] \$176 ;
+  wire [47:0] \$177 ;
+  wire [47:0] \$178 ;
+  wire [47:0] \$179 ;
+  wire \$18 ;
+  wire [47:0] \$180 ;
+  wire [47:0] \$181 ;
+  wire [47:0] \$182 ;
+  wire [47:0] \$183 ;
+  wire [47:0] \$184 ;
+  wire [47:0] \$185 ;
+  wire \$186 ;
+  wire \$187 ;
+  wire \$188 ;
+  wire \$189 ;
+  wire \$19 ;
+  wire \$190 ;
+  wire \$191 ;
+  wire \$192 ;
+  wire \$193 ;
+  wire \$194 ;
+  wire \$195 ;
+  wire \$196 ;
+  wire \$197 ;
+  wire \$198 ;
+  wire \$199 ;
   wire \$2 ;
-  reg [31:0] \$20 ;
-  reg [7:0] \$200 ;
-  reg [7:0] \$201 ;
-  reg [31:0] \$21 ;
-  reg [4:0] \$22 ;
-  reg [4:0] \$23 ;
-  reg [31:0] \$24 ;
-  reg [31:0] \$25 ;
-  reg [31:0] \$26 ;
-  reg [4:0] \$27 ;
-  reg [4:0] \$28 ;
-  reg [4:0] \$29 ;
+  wire \$20 ;
+  wire \$200 ;
+  wire \$201 ;
+  wire \$202 ;
+  wire \$203 ;
+  wire \$204 ;
+  wire \$205 ;
+  wire \$206 ;
+  wire \$207 ;
+  wire \$208 ;
+  wire \$209 ;
+  wire \$21 ;
+  reg [31:0] \$210 ;
+  reg [4:0] \$211 ;
+  reg [31:0] \$212 ;
+  reg [31:0] \$213 ;
+  reg [4:0] \$214 ;
+  reg [4:0] \$215 ;
+  reg [31:0] \$216 ;
+  reg [31:0] \$217 ;
+  reg [31:0] \$218 ;
+  reg [4:0] \$219 ;
+  wire \$22 ;
+  reg [4:0] \$220 ;
+  reg [4:0] \$221 ;
+  reg [31:0] \$222 ;
+  reg [31:0] \$223 ;
+  reg [31:0] \$224 ;
+  reg [31:0] \$225 ;
+  reg [4:0] \$226 ;
+  reg [4:0] \$227 ;
+  reg [4:0] \$228 ;
+  reg [4:0] \$229 ;
+  wire \$23 ;
+  reg [31:0] \$230 ;
+  reg [31:0] \$231 ;
+  reg [31:0] \$232 ;
+  reg [31:0] \$233 ;
+  reg [31:0] \$234 ;
+  reg [4:0] \$235 ;
+  reg [4:0] \$236 ;
+  reg [4:0] \$237 ;
+  reg [4:0] \$238 ;
+  reg [4:0] \$239 ;
+  wire \$24 ;
+  reg [31:0] \$240 ;
+  reg [31:0] \$241 ;
+  reg [31:0] \$242 ;
+  reg [31:0] \$243 ;
+  reg [31:0] \$244 ;
+  reg [31:0] \$245 ;
+  reg [4:0] \$246 ;
+  reg [4:0] \$247 ;
+  reg [4:0] \$248 ;
+  reg [4:0] \$249 ;
+  wire \$25 ;
+  reg [4:0] \$250 ;
+  reg [4:0] \$251 ;
+  reg [31:0] \$252 ;
+  reg [31:0] \$253 ;
+  reg [31:0] \$254 ;
+  reg [31:0] \$255 ;
+  reg [31:0] \$256 ;
+  reg [31:0] \$257 ;
+  reg [31:0] \$258 ;
+  reg [4:0] \$259 ;
+  wire \$26 ;
+  reg [4:0] \$260 ;
+  reg [4:0] \$261 ;
+  reg [4:0] \$262 ;
+  reg [4:0] \$263 ;
+  reg [4:0] \$264 ;
+  reg [4:0] \$265 ;
+  reg [3:0] \$266 ;
+  reg [7:0] \$267 ;
+  reg [15:0] \$268 ;
+  reg [3:0] \$269 ;
+  wire \$27 ;
+  reg [7:0] \$270 ;
+  reg [15:0] \$271 ;
+  reg [15:0] \$272 ;
+  reg [3:0] \$273 ;
+  reg [7:0] \$274 ;
+  reg [15:0] \$275 ;
+  reg [15:0] \$276 ;
+  reg [15:0] \$277 ;
+  reg [3:0] \$278 ;
+  reg [7:0] \$279 ;
+  wire \$28 ;
+  reg [15:0] \$280 ;
+  reg [15:0] \$281 ;
+  reg [15:0] \$282 ;
+  reg [15:0] \$283 ;
+  reg [3:0] \$284 ;
+  reg [7:0] \$285 ;
+  reg [15:0] \$286 ;
+  reg [15:0] \$287 ;
+  reg [15:0] \$288 ;
+  reg [15:0] \$289 ;
+  wire \$29 ;
+  reg [15:0] \$290 ;
+  reg [3:0] \$291 ;
+  reg [7:0] \$292 ;
+  reg [15:0] \$293 ;
+  reg [15:0] \$294 ;
+  reg [15:0] \$295 ;
+  reg [15:0] \$296 ;
+  reg [15:0] \$297 ;
+  reg [15:0] \$298 ;
+  reg [3:0] \$299 ;
   wire \$3 ;
-  reg [31:0] \$30 ;
-  reg [31:0] \$31 ;
-  reg [31:0] \$32 ;
-  reg [31:0] \$33 ;
-  reg [4:0] \$34 ;
-  reg [4:0] \$35 ;
-  reg [4:0] \$36 ;
-  reg [4:0] \$37 ;
-  reg [31:0] \$38 ;
-  reg [31:0] \$39 ;
+  wire \$30 ;
+  reg [7:0] \$300 ;
+  reg [15:0] \$301 ;
+  reg [15:0] \$302 ;
+  reg [15:0] \$303 ;
+  reg [15:0] \$304 ;
+  reg [15:0] \$305 ;
+  reg [15:0] \$306 ;
+  reg [15:0] \$307 ;
+  reg [3:0] \$308 ;
+  reg [7:0] \$309 ;
+  wire \$31 ;
+  reg \$310 ;
+  reg \$311 ;
+  reg \$312 ;
+  reg \$313 ;
+  reg \$314 ;
+  reg \$315 ;
+  reg \$316 ;
+  reg \$317 ;
+  reg \$318 ;
+  reg \$319 ;
+  wire \$32 ;
+  reg \$320 ;
+  reg \$321 ;
+  reg \$322 ;
+  reg \$323 ;
+  reg \$324 ;
+  reg \$325 ;
+  wire \$33 ;
+  wire \$34 ;
+  wire \$35 ;
+  wire \$36 ;
+  wire \$37 ;
+  wire \$38 ;
+  wire \$39 ;
   wire \$4 ;
-  reg [31:0] \$40 ;
-  reg [31:0] \$41 ;
-  reg [31:0] \$42 ;
-  reg [4:0] \$43 ;
-  reg [4:0] \$44 ;
-  reg [4:0] \$45 ;
-  reg [4:0] \$46 ;
-  reg [4:0] \$47 ;
-  reg [31:0] \$48 ;
-  reg [31:0] \$49 ;
+  wire \$40 ;
+  wire \$41 ;
+  wire \$42 ;
+  wire \$43 ;
+  wire \$44 ;
+  wire \$45 ;
+  wire \$46 ;
+  wire \$47 ;
+  wire \$48 ;
+  wire \$49 ;
   wire \$5 ;
-  reg [31:0] \$50 ;
-  reg [31:0] \$51 ;
-  reg [31:0] \$52 ;
-  reg [31:0] \$53 ;
-  reg [4:0] \$54 ;
-  reg [4:0] \$55 ;
-  reg [4:0] \$56 ;
-  reg [4:0] \$57 ;
-  reg [4:0] \$58 ;
-  reg [4:0] \$59 ;
+  wire \$50 ;
+  wire \$51 ;
+  wire \$52 ;
+  wire \$53 ;
+  wire \$54 ;
+  wire [1:0] \$55 ;
+  wire [1:0] \$56 ;
+  wire [1:0] \$57 ;
+  wire [1:0] \$58 ;
+  wire [2:0] \$59 ;
   wire \$6 ;
-  reg [31:0] \$60 ;
-  reg [31:0] \$61 ;
-  reg [31:0] \$62 ;
-  reg [31:0] \$63 ;
-  reg [31:0] \$64 ;
-  reg [31:0] \$65 ;
-  reg [31:0] \$66 ;
-  reg [4:0] \$67 ;
-  reg [4:0] \$68 ;
-  reg [4:0] \$69 ;
+  wire [2:0] \$60 ;
+  wire [2:0] \$61 ;
+  wire [2:0] \$62 ;
+  wire [2:0] \$63 ;
+  wire [2:0] \$64 ;
+  wire [2:0] \$65 ;
+  wire [47:0] \$66 ;
+  wire [47:0] \$67 ;
+  wire [47:0] \$68 ;
+  wire [47:0] \$69 ;
   wire \$7 ;
-  reg [4:0] \$70 ;
-  reg [4:0] \$71 ;
-  reg [4:0] \$72 ;
-  reg [4:0] \$73 ;
-  reg [3:0] \$74 ;
-  reg [7:0] \$75 ;
-  reg [47:0] \$76 ;
-  reg [47:0] \$77 ;
-  reg [47:0] \$78 ;
-  reg [47:0] \$79 ;
+  wire [47:0] \$70 ;
+  wire [47:0] \$71 ;
+  wire [47:0] \$72 ;
+  wire [47:0] \$73 ;
+  wire [47:0] \$74 ;
+  wire [47:0] \$75 ;
+  wire [47:0] \$76 ;
+  wire [47:0] \$77 ;
+  wire [47:0] \$78 ;
+  wire [47:0] \$79 ;
   wire \$8 ;
-  reg [47:0] \$80 ;
-  reg [47:0] \$81 ;
-  reg [47:0] \$82 ;
-  reg [15:0] \$83 ;
-  reg [3:0] \$84 ;
-  reg [7:0] \$85 ;
-  reg [3:0] \$86 ;
-  reg [7:0] \$87 ;
-  reg [47:0] \$88 ;
-  reg [47:0] \$89 ;
+  wire [47:0] \$80 ;
+  wire [47:0] \$81 ;
+  wire [47:0] \$82 ;
+  wire [47:0] \$83 ;
+  wire [47:0] \$84 ;
+  wire [47:0] \$85 ;
+  wire [47:0] \$86 ;
+  wire [47:0] \$87 ;
+  wire [47:0] \$88 ;
+  wire [47:0] \$89 ;
   wire \$9 ;
-  reg [47:0] \$90 ;
-  reg [47:0] \$91 ;
-  reg [47:0] \$92 ;
-  reg [47:0] \$93 ;
-  reg [15:0] \$94 ;
-  reg [15:0] \$95 ;
-  reg [3:0] \$96 ;
-  reg [7:0] \$97 ;
-  reg [3:0] \$98 ;
-  reg [3:0] \$99 ;
+  wire [47:0] \$90 ;
+  wire [47:0] \$91 ;
+  wire [47:0] \$92 ;
+  wire [47:0] \$93 ;
+  wire [47:0] \$94 ;
+  wire [47:0] \$95 ;
+  wire [47:0] \$96 ;
+  wire [47:0] \$97 ;
+  wire [47:0] \$98 ;
+  wire [47:0] \$99 ;
   (* init = 32'd0 *)
   wire [31:0] a1_d1;
   wire [7:0] \a1_d1[0] ;
@@ -4237,293 +4361,293 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$369 , o_r
   wire \i_ctl[0].load_w ;
   wire \i_ctl[0].valid ;
   wire [287:0] i_hand;
-  wire [287:0] \i_hand$396 ;
-  wire [35:0] \i_hand$396[0] ;
-  wire [14:0] \i_hand$396[0].a ;
-  wire \i_hand$396[0].first ;
-  wire \i_hand$396[0].last ;
-  wire [18:0] \i_hand$396[0].p ;
-  wire [35:0] \i_hand$396[1] ;
-  wire [14:0] \i_hand$396[1].a ;
-  wire \i_hand$396[1].first ;
-  wire \i_hand$396[1].last ;
-  wire [18:0] \i_hand$396[1].p ;
-  wire [35:0] \i_hand$396[2] ;
-  wire [14:0] \i_hand$396[2].a ;
-  wire \i_hand$396[2].first ;
-  wire \i_hand$396[2].last ;
-  wire [18:0] \i_hand$396[2].p ;
-  wire [35:0] \i_hand$396[3] ;
-  wire [14:0] \i_hand$396[3].a ;
-  wire \i_hand$396[3].first ;
-  wire \i_hand$396[3].last ;
-  wire [18:0] \i_hand$396[3].p ;
-  wire [35:0] \i_hand$396[4] ;
-  wire [14:0] \i_hand$396[4].a ;
-  wire \i_hand$396[4].first ;
-  wire \i_hand$396[4].last ;
-  wire [18:0] \i_hand$396[4].p ;
-  wire [35:0] \i_hand$396[5] ;
-  wire [14:0] \i_hand$396[5].a ;
-  wire \i_hand$396[5].first ;
-  wire \i_hand$396[5].last ;
-  wire [18:0] \i_hand$396[5].p ;
-  wire [35:0] \i_hand$396[6] ;
-  wire [14:0] \i_hand$396[6].a ;
-  wire \i_hand$396[6].first ;
-  wire \i_hand$396[6].last ;
-  wire [18:0] \i_hand$396[6].p ;
-  wire [35:0] \i_hand$396[7] ;
-  wire [14:0] \i_hand$396[7].a ;
-  wire \i_hand$396[7].first ;
-  wire \i_hand$396[7].last ;
-  wire [18:0] \i_hand$396[7].p ;
-  wire [287:0] \i_hand$421 ;
-  wire [35:0] \i_hand$421[0] ;
-  wire [14:0] \i_hand$421[0].a ;
-  wire \i_hand$421[0].first ;
-  wire \i_hand$421[0].last ;
-  wire [18:0] \i_hand$421[0].p ;
-  wire [35:0] \i_hand$421[1] ;
-  wire [14:0] \i_hand$421[1].a ;
-  wire \i_hand$421[1].first ;
-  wire \i_hand$421[1].last ;
-  wire [18:0] \i_hand$421[1].p ;
-  wire [35:0] \i_hand$421[2] ;
-  wire [14:0] \i_hand$421[2].a ;
-  wire \i_hand$421[2].first ;
-  wire \i_hand$421[2].last ;
-  wire [18:0] \i_hand$421[2].p ;
-  wire [35:0] \i_hand$421[3] ;
-  wire [14:0] \i_hand$421[3].a ;
-  wire \i_hand$421[3].first ;
-  wire \i_hand$421[3].last ;
-  wire [18:0] \i_hand$421[3].p ;
-  wire [35:0] \i_hand$421[4] ;
-  wire [14:0] \i_hand$421[4].a ;
-  wire \i_hand$421[4].first ;
-  wire \i_hand$421[4].last ;
-  wire [18:0] \i_hand$421[4].p ;
-  wire [35:0] \i_hand$421[5] ;
-  wire [14:0] \i_hand$421[5].a ;
-  wire \i_hand$421[5].first ;
-  wire \i_hand$421[5].last ;
-  wire [18:0] \i_hand$421[5].p ;
-  wire [35:0] \i_hand$421[6] ;
-  wire [14:0] \i_hand$421[6].a ;
-  wire \i_hand$421[6].first ;
-  wire \i_hand$421[6].last ;
-  wire [18:0] \i_hand$421[6].p ;
-  wire [35:0] \i_hand$421[7] ;
-  wire [14:0] \i_hand$421[7].a ;
-  wire \i_hand$421[7].first ;
-  wire \i_hand$421[7].last ;
-  wire [18:0] \i_hand$421[7].p ;
-  wire [287:0] \i_hand$446 ;
-  wire [35:0] \i_hand$446[0] ;
-  wire [14:0] \i_hand$446[0].a ;
-  wire \i_hand$446[0].first ;
-  wire \i_hand$446[0].last ;
-  wire [18:0] \i_hand$446[0].p ;
-  wire [35:0] \i_hand$446[1] ;
-  wire [14:0] \i_hand$446[1].a ;
-  wire \i_hand$446[1].first ;
-  wire \i_hand$446[1].last ;
-  wire [18:0] \i_hand$446[1].p ;
-  wire [35:0] \i_hand$446[2] ;
-  wire [14:0] \i_hand$446[2].a ;
-  wire \i_hand$446[2].first ;
-  wire \i_hand$446[2].last ;
-  wire [18:0] \i_hand$446[2].p ;
-  wire [35:0] \i_hand$446[3] ;
-  wire [14:0] \i_hand$446[3].a ;
-  wire \i_hand$446[3].first ;
-  wire \i_hand$446[3].last ;
-  wire [18:0] \i_hand$446[3].p ;
-  wire [35:0] \i_hand$446[4] ;
-  wire [14:0] \i_hand$446[4].a ;
-  wire \i_hand$446[4].first ;
-  wire \i_hand$446[4].last ;
-  wire [18:0] \i_hand$446[4].p ;
-  wire [35:0] \i_hand$446[5] ;
-  wire [14:0] \i_hand$446[5].a ;
-  wire \i_hand$446[5].first ;
-  wire \i_hand$446[5].last ;
-  wire [18:0] \i_hand$446[5].p ;
-  wire [35:0] \i_hand$446[6] ;
-  wire [14:0] \i_hand$446[6].a ;
-  wire \i_hand$446[6].first ;
-  wire \i_hand$446[6].last ;
-  wire [18:0] \i_hand$446[6].p ;
-  wire [35:0] \i_hand$446[7] ;
-  wire [14:0] \i_hand$446[7].a ;
-  wire \i_hand$446[7].first ;
-  wire \i_hand$446[7].last ;
-  wire [18:0] \i_hand$446[7].p ;
-  wire [287:0] \i_hand$471 ;
-  wire [35:0] \i_hand$471[0] ;
-  wire [14:0] \i_hand$471[0].a ;
-  wire \i_hand$471[0].first ;
-  wire \i_hand$471[0].last ;
-  wire [18:0] \i_hand$471[0].p ;
-  wire [35:0] \i_hand$471[1] ;
-  wire [14:0] \i_hand$471[1].a ;
-  wire \i_hand$471[1].first ;
-  wire \i_hand$471[1].last ;
-  wire [18:0] \i_hand$471[1].p ;
-  wire [35:0] \i_hand$471[2] ;
-  wire [14:0] \i_hand$471[2].a ;
-  wire \i_hand$471[2].first ;
-  wire \i_hand$471[2].last ;
-  wire [18:0] \i_hand$471[2].p ;
-  wire [35:0] \i_hand$471[3] ;
-  wire [14:0] \i_hand$471[3].a ;
-  wire \i_hand$471[3].first ;
-  wire \i_hand$471[3].last ;
-  wire [18:0] \i_hand$471[3].p ;
-  wire [35:0] \i_hand$471[4] ;
-  wire [14:0] \i_hand$471[4].a ;
-  wire \i_hand$471[4].first ;
-  wire \i_hand$471[4].last ;
-  wire [18:0] \i_hand$471[4].p ;
-  wire [35:0] \i_hand$471[5] ;
-  wire [14:0] \i_hand$471[5].a ;
-  wire \i_hand$471[5].first ;
-  wire \i_hand$471[5].last ;
-  wire [18:0] \i_hand$471[5].p ;
-  wire [35:0] \i_hand$471[6] ;
-  wire [14:0] \i_hand$471[6].a ;
-  wire \i_hand$471[6].first ;
-  wire \i_hand$471[6].last ;
-  wire [18:0] \i_hand$471[6].p ;
-  wire [35:0] \i_hand$471[7] ;
-  wire [14:0] \i_hand$471[7].a ;
-  wire \i_hand$471[7].first ;
-  wire \i_hand$471[7].last ;
-  wire [18:0] \i_hand$471[7].p ;
-  wire [287:0] \i_hand$496 ;
-  wire [35:0] \i_hand$496[0] ;
-  wire [14:0] \i_hand$496[0].a ;
-  wire \i_hand$496[0].first ;
-  wire \i_hand$496[0].last ;
-  wire [18:0] \i_hand$496[0].p ;
-  wire [35:0] \i_hand$496[1] ;
-  wire [14:0] \i_hand$496[1].a ;
-  wire \i_hand$496[1].first ;
-  wire \i_hand$496[1].last ;
-  wire [18:0] \i_hand$496[1].p ;
-  wire [35:0] \i_hand$496[2] ;
-  wire [14:0] \i_hand$496[2].a ;
-  wire \i_hand$496[2].first ;
-  wire \i_hand$496[2].last ;
-  wire [18:0] \i_hand$496[2].p ;
-  wire [35:0] \i_hand$496[3] ;
-  wire [14:0] \i_hand$496[3].a ;
-  wire \i_hand$496[3].first ;
-  wire \i_hand$496[3].last ;
-  wire [18:0] \i_hand$496[3].p ;
-  wire [35:0] \i_hand$496[4] ;
-  wire [14:0] \i_hand$496[4].a ;
-  wire \i_hand$496[4].first ;
-  wire \i_hand$496[4].last ;
-  wire [18:0] \i_hand$496[4].p ;
-  wire [35:0] \i_hand$496[5] ;
-  wire [14:0] \i_hand$496[5].a ;
-  wire \i_hand$496[5].first ;
-  wire \i_hand$496[5].last ;
-  wire [18:0] \i_hand$496[5].p ;
-  wire [35:0] \i_hand$496[6] ;
-  wire [14:0] \i_hand$496[6].a ;
-  wire \i_hand$496[6].first ;
-  wire \i_hand$496[6].last ;
-  wire [18:0] \i_hand$496[6].p ;
-  wire [35:0] \i_hand$496[7] ;
-  wire [14:0] \i_hand$496[7].a ;
-  wire \i_hand$496[7].first ;
-  wire \i_hand$496[7].last ;
-  wire [18:0] \i_hand$496[7].p ;
-  wire [287:0] \i_hand$521 ;
-  wire [35:0] \i_hand$521[0] ;
-  wire [14:0] \i_hand$521[0].a ;
-  wire \i_hand$521[0].first ;
-  wire \i_hand$521[0].last ;
-  wire [18:0] \i_hand$521[0].p ;
-  wire [35:0] \i_hand$521[1] ;
-  wire [14:0] \i_hand$521[1].a ;
-  wire \i_hand$521[1].first ;
-  wire \i_hand$521[1].last ;
-  wire [18:0] \i_hand$521[1].p ;
-  wire [35:0] \i_hand$521[2] ;
-  wire [14:0] \i_hand$521[2].a ;
-  wire \i_hand$521[2].first ;
-  wire \i_hand$521[2].last ;
-  wire [18:0] \i_hand$521[2].p ;
-  wire [35:0] \i_hand$521[3] ;
-  wire [14:0] \i_hand$521[3].a ;
-  wire \i_hand$521[3].first ;
-  wire \i_hand$521[3].last ;
-  wire [18:0] \i_hand$521[3].p ;
-  wire [35:0] \i_hand$521[4] ;
-  wire [14:0] \i_hand$521[4].a ;
-  wire \i_hand$521[4].first ;
-  wire \i_hand$521[4].last ;
-  wire [18:0] \i_hand$521[4].p ;
-  wire [35:0] \i_hand$521[5] ;
-  wire [14:0] \i_hand$521[5].a ;
-  wire \i_hand$521[5].first ;
-  wire \i_hand$521[5].last ;
-  wire [18:0] \i_hand$521[5].p ;
-  wire [35:0] \i_hand$521[6] ;
-  wire [14:0] \i_hand$521[6].a ;
-  wire \i_hand$521[6].first ;
-  wire \i_hand$521[6].last ;
-  wire [18:0] \i_hand$521[6].p ;
-  wire [35:0] \i_hand$521[7] ;
-  wire [14:0] \i_hand$521[7].a ;
-  wire \i_hand$521[7].first ;
-  wire \i_hand$521[7].last ;
-  wire [18:0] \i_hand$521[7].p ;
-  wire [287:0] \i_hand$546 ;
-  wire [35:0] \i_hand$546[0] ;
-  wire [14:0] \i_hand$546[0].a ;
-  wire \i_hand$546[0].first ;
-  wire \i_hand$546[0].last ;
-  wire [18:0] \i_hand$546[0].p ;
-  wire [35:0] \i_hand$546[1] ;
-  wire [14:0] \i_hand$546[1].a ;
-  wire \i_hand$546[1].first ;
-  wire \i_hand$546[1].last ;
-  wire [18:0] \i_hand$546[1].p ;
-  wire [35:0] \i_hand$546[2] ;
-  wire [14:0] \i_hand$546[2].a ;
-  wire \i_hand$546[2].first ;
-  wire \i_hand$546[2].last ;
-  wire [18:0] \i_hand$546[2].p ;
-  wire [35:0] \i_hand$546[3] ;
-  wire [14:0] \i_hand$546[3].a ;
-  wire \i_hand$546[3].first ;
-  wire \i_hand$546[3].last ;
-  wire [18:0] \i_hand$546[3].p ;
-  wire [35:0] \i_hand$546[4] ;
-  wire [14:0] \i_hand$546[4].a ;
-  wire \i_hand$546[4].first ;
-  wire \i_hand$546[4].last ;
-  wire [18:0] \i_hand$546[4].p ;
-  wire [35:0] \i_hand$546[5] ;
-  wire [14:0] \i_hand$546[5].a ;
-  wire \i_hand$546[5].first ;
-  wire \i_hand$546[5].last ;
-  wire [18:0] \i_hand$546[5].p ;
-  wire [35:0] \i_hand$546[6] ;
-  wire [14:0] \i_hand$546[6].a ;
-  wire \i_hand$546[6].first ;
-  wire \i_hand$546[6].last ;
-  wire [18:0] \i_hand$546[6].p ;
-  wire [35:0] \i_hand$546[7] ;
-  wire [14:0] \i_hand$546[7].a ;
-  wire \i_hand$546[7].first ;
-  wire \i_hand$546[7].last ;
-  wire [18:0] \i_hand$546[7].p ;
+  wire [287:0] \i_hand$394 ;
+  wire [35:0] \i_hand$394[0] ;
+  wire [14:0] \i_hand$394[0].a ;
+  wire \i_hand$394[0].first ;
+  wire \i_hand$394[0].last ;
+  wire [18:0] \i_hand$394[0].p ;
+  wire [35:0] \i_hand$394[1] ;
+  wire [14:0] \i_hand$394[1].a ;
+  wire \i_hand$394[1].first ;
+  wire \i_hand$394[1].last ;
+  wire [18:0] \i_hand$394[1].p ;
+  wire [35:0] \i_hand$394[2] ;
+  wire [14:0] \i_hand$394[2].a ;
+  wire \i_hand$394[2].first ;
+  wire \i_hand$394[2].last ;
+  wire [18:0] \i_hand$394[2].p ;
+  wire [35:0] \i_hand$394[3] ;
+  wire [14:0] \i_hand$394[3].a ;
+  wire \i_hand$394[3].first ;
+  wire \i_hand$394[3].last ;
+  wire [18:0] \i_hand$394[3].p ;
+  wire [35:0] \i_hand$394[4] ;
+  wire [14:0] \i_hand$394[4].a ;
+  wire \i_hand$394[4].first ;
+  wire \i_hand$394[4].last ;
+  wire [18:0] \i_hand$394[4].p ;
+  wire [35:0] \i_hand$394[5] ;
+  wire [14:0] \i_hand$394[5].a ;
+  wire \i_hand$394[5].first ;
+  wire \i_hand$394[5].last ;
+  wire [18:0] \i_hand$394[5].p ;
+  wire [35:0] \i_hand$394[6] ;
+  wire [14:0] \i_hand$394[6].a ;
+  wire \i_hand$394[6].first ;
+  wire \i_hand$394[6].last ;
+  wire [18:0] \i_hand$394[6].p ;
+  wire [35:0] \i_hand$394[7] ;
+  wire [14:0] \i_hand$394[7].a ;
+  wire \i_hand$394[7].first ;
+  wire \i_hand$394[7].last ;
+  wire [18:0] \i_hand$394[7].p ;
+  wire [287:0] \i_hand$418 ;
+  wire [35:0] \i_hand$418[0] ;
+  wire [14:0] \i_hand$418[0].a ;
+  wire \i_hand$418[0].first ;
+  wire \i_hand$418[0].last ;
+  wire [18:0] \i_hand$418[0].p ;
+  wire [35:0] \i_hand$418[1] ;
+  wire [14:0] \i_hand$418[1].a ;
+  wire \i_hand$418[1].first ;
+  wire \i_hand$418[1].last ;
+  wire [18:0] \i_hand$418[1].p ;
+  wire [35:0] \i_hand$418[2] ;
+  wire [14:0] \i_hand$418[2].a ;
+  wire \i_hand$418[2].first ;
+  wire \i_hand$418[2].last ;
+  wire [18:0] \i_hand$418[2].p ;
+  wire [35:0] \i_hand$418[3] ;
+  wire [14:0] \i_hand$418[3].a ;
+  wire \i_hand$418[3].first ;
+  wire \i_hand$418[3].last ;
+  wire [18:0] \i_hand$418[3].p ;
+  wire [35:0] \i_hand$418[4] ;
+  wire [14:0] \i_hand$418[4].a ;
+  wire \i_hand$418[4].first ;
+  wire \i_hand$418[4].last ;
+  wire [18:0] \i_hand$418[4].p ;
+  wire [35:0] \i_hand$418[5] ;
+  wire [14:0] \i_hand$418[5].a ;
+  wire \i_hand$418[5].first ;
+  wire \i_hand$418[5].last ;
+  wire [18:0] \i_hand$418[5].p ;
+  wire [35:0] \i_hand$418[6] ;
+  wire [14:0] \i_hand$418[6].a ;
+  wire \i_hand$418[6].first ;
+  wire \i_hand$418[6].last ;
+  wire [18:0] \i_hand$418[6].p ;
+  wire [35:0] \i_hand$418[7] ;
+  wire [14:0] \i_hand$418[7].a ;
+  wire \i_hand$418[7].first ;
+  wire \i_hand$418[7].last ;
+  wire [18:0] \i_hand$418[7].p ;
+  wire [287:0] \i_hand$442 ;
+  wire [35:0] \i_hand$442[0] ;
+  wire [14:0] \i_hand$442[0].a ;
+  wire \i_hand$442[0].first ;
+  wire \i_hand$442[0].last ;
+  wire [18:0] \i_hand$442[0].p ;
+  wire [35:0] \i_hand$442[1] ;
+  wire [14:0] \i_hand$442[1].a ;
+  wire \i_hand$442[1].first ;
+  wire \i_hand$442[1].last ;
+  wire [18:0] \i_hand$442[1].p ;
+  wire [35:0] \i_hand$442[2] ;
+  wire [14:0] \i_hand$442[2].a ;
+  wire \i_hand$442[2].first ;
+  wire \i_hand$442[2].last ;
+  wire [18:0] \i_hand$442[2].p ;
+  wire [35:0] \i_hand$442[3] ;
+  wire [14:0] \i_hand$442[3].a ;
+  wire \i_hand$442[3].first ;
+  wire \i_hand$442[3].last ;
+  wire [18:0] \i_hand$442[3].p ;
+  wire [35:0] \i_hand$442[4] ;
+  wire [14:0] \i_hand$442[4].a ;
+  wire \i_hand$442[4].first ;
+  wire \i_hand$442[4].last ;
+  wire [18:0] \i_hand$442[4].p ;
+  wire [35:0] \i_hand$442[5] ;
+  wire [14:0] \i_hand$442[5].a ;
+  wire \i_hand$442[5].first ;
+  wire \i_hand$442[5].last ;
+  wire [18:0] \i_hand$442[5].p ;
+  wire [35:0] \i_hand$442[6] ;
+  wire [14:0] \i_hand$442[6].a ;
+  wire \i_hand$442[6].first ;
+  wire \i_hand$442[6].last ;
+  wire [18:0] \i_hand$442[6].p ;
+  wire [35:0] \i_hand$442[7] ;
+  wire [14:0] \i_hand$442[7].a ;
+  wire \i_hand$442[7].first ;
+  wire \i_hand$442[7].last ;
+  wire [18:0] \i_hand$442[7].p ;
+  wire [287:0] \i_hand$466 ;
+  wire [35:0] \i_hand$466[0] ;
+  wire [14:0] \i_hand$466[0].a ;
+  wire \i_hand$466[0].first ;
+  wire \i_hand$466[0].last ;
+  wire [18:0] \i_hand$466[0].p ;
+  wire [35:0] \i_hand$466[1] ;
+  wire [14:0] \i_hand$466[1].a ;
+  wire \i_hand$466[1].first ;
+  wire \i_hand$466[1].last ;
+  wire [18:0] \i_hand$466[1].p ;
+  wire [35:0] \i_hand$466[2] ;
+  wire [14:0] \i_hand$466[2].a ;
+  wire \i_hand$466[2].first ;
+  wire \i_hand$466[2].last ;
+  wire [18:0] \i_hand$466[2].p ;
+  wire [35:0] \i_hand$466[3] ;
+  wire [14:0] \i_hand$466[3].a ;
+  wire \i_hand$466[3].first ;
+  wire \i_hand$466[3].last ;
+  wire [18:0] \i_hand$466[3].p ;
+  wire [35:0] \i_hand$466[4] ;
+  wire [14:0] \i_hand$466[4].a ;
+  wire \i_hand$466[4].first ;
+  wire \i_hand$466[4].last ;
+  wire [18:0] \i_hand$466[4].p ;
+  wire [35:0] \i_hand$466[5] ;
+  wire [14:0] \i_hand$466[5].a ;
+  wire \i_hand$466[5].first ;
+  wire \i_hand$466[5].last ;
+  wire [18:0] \i_hand$466[5].p ;
+  wire [35:0] \i_hand$466[6] ;
+  wire [14:0] \i_hand$466[6].a ;
+  wire \i_hand$466[6].first ;
+  wire \i_hand$466[6].last ;
+  wire [18:0] \i_hand$466[6].p ;
+  wire [35:0] \i_hand$466[7] ;
+  wire [14:0] \i_hand$466[7].a ;
+  wire \i_hand$466[7].first ;
+  wire \i_hand$466[7].last ;
+  wire [18:0] \i_hand$466[7].p ;
+  wire [287:0] \i_hand$490 ;
+  wire [35:0] \i_hand$490[0] ;
+  wire [14:0] \i_hand$490[0].a ;
+  wire \i_hand$490[0].first ;
+  wire \i_hand$490[0].last ;
+  wire [18:0] \i_hand$490[0].p ;
+  wire [35:0] \i_hand$490[1] ;
+  wire [14:0] \i_hand$490[1].a ;
+  wire \i_hand$490[1].first ;
+  wire \i_hand$490[1].last ;
+  wire [18:0] \i_hand$490[1].p ;
+  wire [35:0] \i_hand$490[2] ;
+  wire [14:0] \i_hand$490[2].a ;
+  wire \i_hand$490[2].first ;
+  wire \i_hand$490[2].last ;
+  wire [18:0] \i_hand$490[2].p ;
+  wire [35:0] \i_hand$490[3] ;
+  wire [14:0] \i_hand$490[3].a ;
+  wire \i_hand$490[3].first ;
+  wire \i_hand$490[3].last ;
+  wire [18:0] \i_hand$490[3].p ;
+  wire [35:0] \i_hand$490[4] ;
+  wire [14:0] \i_hand$490[4].a ;
+  wire \i_hand$490[4].first ;
+  wire \i_hand$490[4].last ;
+  wire [18:0] \i_hand$490[4].p ;
+  wire [35:0] \i_hand$490[5] ;
+  wire [14:0] \i_hand$490[5].a ;
+  wire \i_hand$490[5].first ;
+  wire \i_hand$490[5].last ;
+  wire [18:0] \i_hand$490[5].p ;
+  wire [35:0] \i_hand$490[6] ;
+  wire [14:0] \i_hand$490[6].a ;
+  wire \i_hand$490[6].first ;
+  wire \i_hand$490[6].last ;
+  wire [18:0] \i_hand$490[6].p ;
+  wire [35:0] \i_hand$490[7] ;
+  wire [14:0] \i_hand$490[7].a ;
+  wire \i_hand$490[7].first ;
+  wire \i_hand$490[7].last ;
+  wire [18:0] \i_hand$490[7].p ;
+  wire [287:0] \i_hand$514 ;
+  wire [35:0] \i_hand$514[0] ;
+  wire [14:0] \i_hand$514[0].a ;
+  wire \i_hand$514[0].first ;
+  wire \i_hand$514[0].last ;
+  wire [18:0] \i_hand$514[0].p ;
+  wire [35:0] \i_hand$514[1] ;
+  wire [14:0] \i_hand$514[1].a ;
+  wire \i_hand$514[1].first ;
+  wire \i_hand$514[1].last ;
+  wire [18:0] \i_hand$514[1].p ;
+  wire [35:0] \i_hand$514[2] ;
+  wire [14:0] \i_hand$514[2].a ;
+  wire \i_hand$514[2].first ;
+  wire \i_hand$514[2].last ;
+  wire [18:0] \i_hand$514[2].p ;
+  wire [35:0] \i_hand$514[3] ;
+  wire [14:0] \i_hand$514[3].a ;
+  wire \i_hand$514[3].first ;
+  wire \i_hand$514[3].last ;
+  wire [18:0] \i_hand$514[3].p ;
+  wire [35:0] \i_hand$514[4] ;
+  wire [14:0] \i_hand$514[4].a ;
+  wire \i_hand$514[4].first ;
+  wire \i_hand$514[4].last ;
+  wire [18:0] \i_hand$514[4].p ;
+  wire [35:0] \i_hand$514[5] ;
+  wire [14:0] \i_hand$514[5].a ;
+  wire \i_hand$514[5].first ;
+  wire \i_hand$514[5].last ;
+  wire [18:0] \i_hand$514[5].p ;
+  wire [35:0] \i_hand$514[6] ;
+  wire [14:0] \i_hand$514[6].a ;
+  wire \i_hand$514[6].first ;
+  wire \i_hand$514[6].last ;
+  wire [18:0] \i_hand$514[6].p ;
+  wire [35:0] \i_hand$514[7] ;
+  wire [14:0] \i_hand$514[7].a ;
+  wire \i_hand$514[7].first ;
+  wire \i_hand$514[7].last ;
+  wire [18:0] \i_hand$514[7].p ;
+  wire [287:0] \i_hand$538 ;
+  wire [35:0] \i_hand$538[0] ;
+  wire [14:0] \i_hand$538[0].a ;
+  wire \i_hand$538[0].first ;
+  wire \i_hand$538[0].last ;
+  wire [18:0] \i_hand$538[0].p ;
+  wire [35:0] \i_hand$538[1] ;
+  wire [14:0] \i_hand$538[1].a ;
+  wire \i_hand$538[1].first ;
+  wire \i_hand$538[1].last ;
+  wire [18:0] \i_hand$538[1].p ;
+  wire [35:0] \i_hand$538[2] ;
+  wire [14:0] \i_hand$538[2].a ;
+  wire \i_hand$538[2].first ;
+  wire \i_hand$538[2].last ;
+  wire [18:0] \i_hand$538[2].p ;
+  wire [35:0] \i_hand$538[3] ;
+  wire [14:0] \i_hand$538[3].a ;
+  wire \i_hand$538[3].first ;
+  wire \i_hand$538[3].last ;
+  wire [18:0] \i_hand$538[3].p ;
+  wire [35:0] \i_hand$538[4] ;
+  wire [14:0] \i_hand$538[4].a ;
+  wire \i_hand$538[4].first ;
+  wire \i_hand$538[4].last ;
+  wire [18:0] \i_hand$538[4].p ;
+  wire [35:0] \i_hand$538[5] ;
+  wire [14:0] \i_hand$538[5].a ;
+  wire \i_hand$538[5].first ;
+  wire \i_hand$538[5].last ;
+  wire [18:0] \i_hand$538[5].p ;
+  wire [35:0] \i_hand$538[6] ;
+  wire [14:0] \i_hand$538[6].a ;
+  wire \i_hand$538[6].first ;
+  wire \i_hand$538[6].last ;
+  wire [18:0] \i_hand$538[6].p ;
+  wire [35:0] \i_hand$538[7] ;
+  wire [14:0] \i_hand$538[7].a ;
+  wire \i_hand$538[7].first ;
+  wire \i_hand$538[7].last ;
+  wire [18:0] \i_hand$538[7].p ;
   wire [35:0] \i_hand[0] ;
   wire [14:0] \i_hand[0].a ;
   wire \i_hand[0].first ;
@@ -4565,21 +4689,21 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$369 , o_r
   wire \i_hand[7].last ;
   wire [18:0] \i_hand[7].p ;
   wire [7:0] i_hand_valid;
-  wire [7:0] \i_hand_valid$398 ;
-  wire [7:0] \i_hand_valid$423 ;
-  wire [7:0] \i_hand_valid$448 ;
-  wire [7:0] \i_hand_valid$473 ;
-  wire [7:0] \i_hand_valid$498 ;
-  wire [7:0] \i_hand_valid$523 ;
-  wire [7:0] \i_hand_valid$548 ;
+  wire [7:0] \i_hand_valid$396 ;
+  wire [7:0] \i_hand_valid$420 ;
+  wire [7:0] \i_hand_valid$444 ;
+  wire [7:0] \i_hand_valid$468 ;
+  wire [7:0] \i_hand_valid$492 ;
+  wire [7:0] \i_hand_valid$516 ;
+  wire [7:0] \i_hand_valid$540 ;
   reg [7:0] i_scale = 8'h00;
-  reg [7:0] \i_scale$416  = 8'h00;
-  reg [7:0] \i_scale$441  = 8'h00;
-  reg [7:0] \i_scale$466  = 8'h00;
-  reg [7:0] \i_scale$491  = 8'h00;
-  reg [7:0] \i_scale$516  = 8'h00;
-  reg [7:0] \i_scale$541  = 8'h00;
-  reg [7:0] \i_scale$566  = 8'h00;
+  reg [7:0] \i_scale$414  = 8'h00;
+  reg [7:0] \i_scale$438  = 8'h00;
+  reg [7:0] \i_scale$462  = 8'h00;
+  reg [7:0] \i_scale$486  = 8'h00;
+  reg [7:0] \i_scale$510  = 8'h00;
+  reg [7:0] \i_scale$534  = 8'h00;
+  reg [7:0] \i_scale$558  = 8'h00;
   wire [15:0] i_w;
   wire [15:0] \i_w$258 ;
   wire [15:0] \i_w$258[0] ;
@@ -5039,55 +5163,55 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$369 , o_r
   wire [3:0] \i_w$369[7].q[3] ;
   wire [7:0] \i_w$369[7].scale ;
   wire [3:0] \i_w$369[7].zero ;
-  reg [15:0] \i_w$394  = 16'h0000;
-  wire [15:0] \i_w$394[0] ;
-  wire [15:0] \i_w$394[0].q ;
-  wire [3:0] \i_w$394[0].q[0] ;
-  wire [3:0] \i_w$394[0].q[1] ;
-  wire [3:0] \i_w$394[0].q[2] ;
-  wire [3:0] \i_w$394[0].q[3] ;
-  reg [15:0] \i_w$419  = 16'h0000;
-  wire [15:0] \i_w$419[0] ;
-  wire [15:0] \i_w$419[0].q ;
-  wire [3:0] \i_w$419[0].q[0] ;
-  wire [3:0] \i_w$419[0].q[1] ;
-  wire [3:0] \i_w$419[0].q[2] ;
-  wire [3:0] \i_w$419[0].q[3] ;
-  reg [15:0] \i_w$444  = 16'h0000;
-  wire [15:0] \i_w$444[0] ;
-  wire [15:0] \i_w$444[0].q ;
-  wire [3:0] \i_w$444[0].q[0] ;
-  wire [3:0] \i_w$444[0].q[1] ;
-  wire [3:0] \i_w$444[0].q[2] ;
-  wire [3:0] \i_w$444[0].q[3] ;
-  reg [15:0] \i_w$469  = 16'h0000;
-  wire [15:0] \i_w$469[0] ;
-  wire [15:0] \i_w$469[0].q ;
-  wire [3:0] \i_w$469[0].q[0] ;
-  wire [3:0] \i_w$469[0].q[1] ;
-  wire [3:0] \i_w$469[0].q[2] ;
-  wire [3:0] \i_w$469[0].q[3] ;
-  reg [15:0] \i_w$494  = 16'h0000;
-  wire [15:0] \i_w$494[0] ;
-  wire [15:0] \i_w$494[0].q ;
-  wire [3:0] \i_w$494[0].q[0] ;
-  wire [3:0] \i_w$494[0].q[1] ;
-  wire [3:0] \i_w$494[0].q[2] ;
-  wire [3:0] \i_w$494[0].q[3] ;
-  reg [15:0] \i_w$519  = 16'h0000;
-  wire [15:0] \i_w$519[0] ;
-  wire [15:0] \i_w$519[0].q ;
-  wire [3:0] \i_w$519[0].q[0] ;
-  wire [3:0] \i_w$519[0].q[1] ;
-  wire [3:0] \i_w$519[0].q[2] ;
-  wire [3:0] \i_w$519[0].q[3] ;
-  reg [15:0] \i_w$544  = 16'h0000;
-  wire [15:0] \i_w$544[0] ;
-  wire [15:0] \i_w$544[0].q ;
-  wire [3:0] \i_w$544[0].q[0] ;
-  wire [3:0] \i_w$544[0].q[1] ;
-  wire [3:0] \i_w$544[0].q[2] ;
-  wire [3:0] \i_w$544[0].q[3] ;
+  reg [15:0] \i_w$392  = 16'h0000;
+  wire [15:0] \i_w$392[0] ;
+  wire [15:0] \i_w$392[0].q ;
+  wire [3:0] \i_w$392[0].q[0] ;
+  wire [3:0] \i_w$392[0].q[1] ;
+  wire [3:0] \i_w$392[0].q[2] ;
+  wire [3:0] \i_w$392[0].q[3] ;
+  reg [15:0] \i_w$416  = 16'h0000;
+  wire [15:0] \i_w$416[0] ;
+  wire [15:0] \i_w$416[0].q ;
+  wire [3:0] \i_w$416[0].q[0] ;
+  wire [3:0] \i_w$416[0].q[1] ;
+  wire [3:0] \i_w$416[0].q[2] ;
+  wire [3:0] \i_w$416[0].q[3] ;
+  reg [15:0] \i_w$440  = 16'h0000;
+  wire [15:0] \i_w$440[0] ;
+  wire [15:0] \i_w$440[0].q ;
+  wire [3:0] \i_w$440[0].q[0] ;
+  wire [3:0] \i_w$440[0].q[1] ;
+  wire [3:0] \i_w$440[0].q[2] ;
+  wire [3:0] \i_w$440[0].q[3] ;
+  reg [15:0] \i_w$464  = 16'h0000;
+  wire [15:0] \i_w$464[0] ;
+  wire [15:0] \i_w$464[0].q ;
+  wire [3:0] \i_w$464[0].q[0] ;
+  wire [3:0] \i_w$464[0].q[1] ;
+  wire [3:0] \i_w$464[0].q[2] ;
+  wire [3:0] \i_w$464[0].q[3] ;
+  reg [15:0] \i_w$488  = 16'h0000;
+  wire [15:0] \i_w$488[0] ;
+  wire [15:0] \i_w$488[0].q ;
+  wire [3:0] \i_w$488[0].q[0] ;
+  wire [3:0] \i_w$488[0].q[1] ;
+  wire [3:0] \i_w$488[0].q[2] ;
+  wire [3:0] \i_w$488[0].q[3] ;
+  reg [15:0] \i_w$512  = 16'h0000;
+  wire [15:0] \i_w$512[0] ;
+  wire [15:0] \i_w$512[0].q ;
+  wire [3:0] \i_w$512[0].q[0] ;
+  wire [3:0] \i_w$512[0].q[1] ;
+  wire [3:0] \i_w$512[0].q[2] ;
+  wire [3:0] \i_w$512[0].q[3] ;
+  reg [15:0] \i_w$536  = 16'h0000;
+  wire [15:0] \i_w$536[0] ;
+  wire [15:0] \i_w$536[0].q ;
+  wire [3:0] \i_w$536[0].q[0] ;
+  wire [3:0] \i_w$536[0].q[1] ;
+  wire [3:0] \i_w$536[0].q[2] ;
+  wire [3:0] \i_w$536[0].q[3] ;
   wire [15:0] \i_w[0] ;
   wire [15:0] \i_w[0].q ;
   wire [3:0] \i_w[0].q[0] ;
@@ -5095,13 +5219,13 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$369 , o_r
   wire [3:0] \i_w[0].q[2] ;
   wire [3:0] \i_w[0].q[3] ;
   reg [3:0] i_zero = 4'h0;
-  reg [3:0] \i_zero$414  = 4'h0;
-  reg [3:0] \i_zero$439  = 4'h0;
-  reg [3:0] \i_zero$464  = 4'h0;
-  reg [3:0] \i_zero$489  = 4'h0;
-  reg [3:0] \i_zero$514  = 4'h0;
-  reg [3:0] \i_zero$539  = 4'h0;
-  reg [3:0] \i_zero$564  = 4'h0;
+  reg [3:0] \i_zero$412  = 4'h0;
+  reg [3:0] \i_zero$436  = 4'h0;
+  reg [3:0] \i_zero$460  = 4'h0;
+  reg [3:0] \i_zero$484  = 4'h0;
+  reg [3:0] \i_zero$508  = 4'h0;
+  reg [3:0] \i_zero$532  = 4'h0;
+  reg [3:0] \i_zero$556  = 4'h0;
   wire [31:0] o_a;
   wire [31:0] \o_a$101 ;
   wire [31:0] \o_a$101[0] ;
@@ -5438,6 +5562,78 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$369 , o_r
   wire [7:0] \o_a[0][1] ;
   wire [7:0] \o_a[0][2] ;
   wire [7:0] \o_a[0][3] ;
+  wire [383:0] o_acc;
+  wire [383:0] \o_acc$573 ;
+  wire [47:0] \o_acc$573[0] ;
+  wire [47:0] \o_acc$573[1] ;
+  wire [47:0] \o_acc$573[2] ;
+  wire [47:0] \o_acc$573[3] ;
+  wire [47:0] \o_acc$573[4] ;
+  wire [47:0] \o_acc$573[5] ;
+  wire [47:0] \o_acc$573[6] ;
+  wire [47:0] \o_acc$573[7] ;
+  wire [383:0] \o_acc$574 ;
+  wire [47:0] \o_acc$574[0] ;
+  wire [47:0] \o_acc$574[1] ;
+  wire [47:0] \o_acc$574[2] ;
+  wire [47:0] \o_acc$574[3] ;
+  wire [47:0] \o_acc$574[4] ;
+  wire [47:0] \o_acc$574[5] ;
+  wire [47:0] \o_acc$574[6] ;
+  wire [47:0] \o_acc$574[7] ;
+  wire [383:0] \o_acc$575 ;
+  wire [47:0] \o_acc$575[0] ;
+  wire [47:0] \o_acc$575[1] ;
+  wire [47:0] \o_acc$575[2] ;
+  wire [47:0] \o_acc$575[3] ;
+  wire [47:0] \o_acc$575[4] ;
+  wire [47:0] \o_acc$575[5] ;
+  wire [47:0] \o_acc$575[6] ;
+  wire [47:0] \o_acc$575[7] ;
+  wire [383:0] \o_acc$576 ;
+  wire [47:0] \o_acc$576[0] ;
+  wire [47:0] \o_acc$576[1] ;
+  wire [47:0] \o_acc$576[2] ;
+  wire [47:0] \o_acc$576[3] ;
+  wire [47:0] \o_acc$576[4] ;
+  wire [47:0] \o_acc$576[5] ;
+  wire [47:0] \o_acc$576[6] ;
+  wire [47:0] \o_acc$576[7] ;
+  wire [383:0] \o_acc$577 ;
+  wire [47:0] \o_acc$577[0] ;
+  wire [47:0] \o_acc$577[1] ;
+  wire [47:0] \o_acc$577[2] ;
+  wire [47:0] \o_acc$577[3] ;
+  wire [47:0] \o_acc$577[4] ;
+  wire [47:0] \o_acc$577[5] ;
+  wire [47:0] \o_acc$577[6] ;
+  wire [47:0] \o_acc$577[7] ;
+  wire [383:0] \o_acc$578 ;
+  wire [47:0] \o_acc$578[0] ;
+  wire [47:0] \o_acc$578[1] ;
+  wire [47:0] \o_acc$578[2] ;
+  wire [47:0] \o_acc$578[3] ;
+  wire [47:0] \o_acc$578[4] ;
+  wire [47:0] \o_acc$578[5] ;
+  wire [47:0] \o_acc$578[6] ;
+  wire [47:0] \o_acc$578[7] ;
+  wire [383:0] \o_acc$579 ;
+  wire [47:0] \o_acc$579[0] ;
+  wire [47:0] \o_acc$579[1] ;
+  wire [47:0] \o_acc$579[2] ;
+  wire [47:0] \o_acc$579[3] ;
+  wire [47:0] \o_acc$579[4] ;
+  wire [47:0] \o_acc$579[5] ;
+  wire [47:0] \o_acc$579[6] ;
+  wire [47:0] \o_acc$579[7] ;
+  wire [47:0] \o_acc[0] ;
+  wire [47:0] \o_acc[1] ;
+  wire [47:0] \o_acc[2] ;
+  wire [47:0] \o_acc[3] ;
+  wire [47:0] \o_acc[4] ;
+  wire [47:0] \o_acc[5] ;
+  wire [47:0] \o_acc[6] ;
+  wire [47:0] \o_acc[7] ;
   wire [4:0] o_ctl;
   wire [4:0] \o_ctl$103 ;
   wire [4:0] \o_ctl$103[0] ;
@@ -5775,6 +5971,62 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$369 , o_r
   wire \o_ctl$63[0].last ;
   wire \o_ctl$63[0].load_w ;
   wire \o_ctl$63[0].valid ;
+  wire [4:0] \o_ctl$646 ;
+  wire [4:0] \o_ctl$646[0] ;
+  wire \o_ctl$646[0].first ;
+  wire \o_ctl$646[0].group_end ;
+  wire \o_ctl$646[0].last ;
+  wire \o_ctl$646[0].load_w ;
+  wire \o_ctl$646[0].valid ;
+  wire [4:0] \o_ctl$648 ;
+  wire [4:0] \o_ctl$648[0] ;
+  wire \o_ctl$648[0].first ;
+  wire \o_ctl$648[0].group_end ;
+  wire \o_ctl$648[0].last ;
+  wire \o_ctl$648[0].load_w ;
+  wire \o_ctl$648[0].valid ;
+  wire [4:0] \o_ctl$650 ;
+  wire [4:0] \o_ctl$650[0] ;
+  wire \o_ctl$650[0].first ;
+  wire \o_ctl$650[0].group_end ;
+  wire \o_ctl$650[0].last ;
+  wire \o_ctl$650[0].load_w ;
+  wire \o_ctl$650[0].valid ;
+  wire [4:0] \o_ctl$652 ;
+  wire [4:0] \o_ctl$652[0] ;
+  wire \o_ctl$652[0].first ;
+  wire \o_ctl$652[0].group_end ;
+  wire \o_ctl$652[0].last ;
+  wire \o_ctl$652[0].load_w ;
+  wire \o_ctl$652[0].valid ;
+  wire [4:0] \o_ctl$654 ;
+  wire [4:0] \o_ctl$654[0] ;
+  wire \o_ctl$654[0].first ;
+  wire \o_ctl$654[0].group_end ;
+  wire \o_ctl$654[0].last ;
+  wire \o_ctl$654[0].load_w ;
+  wire \o_ctl$654[0].valid ;
+  wire [4:0] \o_ctl$656 ;
+  wire [4:0] \o_ctl$656[0] ;
+  wire \o_ctl$656[0].first ;
+  wire \o_ctl$656[0].group_end ;
+  wire \o_ctl$656[0].last ;
+  wire \o_ctl$656[0].load_w ;
+  wire \o_ctl$656[0].valid ;
+  wire [4:0] \o_ctl$658 ;
+  wire [4:0] \o_ctl$658[0] ;
+  wire \o_ctl$658[0].first ;
+  wire \o_ctl$658[0].group_end ;
+  wire \o_ctl$658[0].last ;
+  wire \o_ctl$658[0].load_w ;
+  wire \o_ctl$658[0].valid ;
+  wire [4:0] \o_ctl$660 ;
+  wire [4:0] \o_ctl$660[0] ;
+  wire \o_ctl$660[0].first ;
+  wire \o_ctl$660[0].group_end ;
+  wire \o_ctl$660[0].last ;
+  wire \o_ctl$660[0].load_w ;
+  wire \o_ctl$660[0].valid ;
   wire [4:0] \o_ctl$71 ;
   wire [4:0] \o_ctl$71[0] ;
   wire \o_ctl$71[0].first ;
@@ -5830,7 +6082,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$369 , o_r
   wire \o_ctl[0].last ;
   wire \o_ctl[0].load_w ;
   wire \o_ctl[0].valid ;
-  wire [2:0] o_index;
   wire [35:0] o_psum;
   wire [35:0] \o_psum$374 ;
   wire [35:0] \o_psum$374[0] ;
@@ -5881,13 +6132,20 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$369 , o_r
   wire \o_psum$386[0][0].first ;
   wire \o_psum$386[0][0].last ;
   wire [18:0] \o_psum$386[0][0].p ;
-  wire [35:0] \o_psum$397 ;
-  wire [35:0] \o_psum$397[0] ;
-  wire [35:0] \o_psum$397[0][0] ;
-  wire [14:0] \o_psum$397[0][0].a ;
-  wire \o_psum$397[0][0].first ;
-  wire \o_psum$397[0][0].last ;
-  wire [18:0] \o_psum$397[0][0].p ;
+  wire [35:0] \o_psum$395 ;
+  wire [35:0] \o_psum$395[0] ;
+  wire [35:0] \o_psum$395[0][0] ;
+  wire [14:0] \o_psum$395[0][0].a ;
+  wire \o_psum$395[0][0].first ;
+  wire \o_psum$395[0][0].last ;
+  wire [18:0] \o_psum$395[0][0].p ;
+  wire [35:0] \o_psum$398 ;
+  wire [35:0] \o_psum$398[0] ;
+  wire [35:0] \o_psum$398[0][0] ;
+  wire [14:0] \o_psum$398[0][0].a ;
+  wire \o_psum$398[0][0].first ;
+  wire \o_psum$398[0][0].last ;
+  wire [18:0] \o_psum$398[0][0].p ;
   wire [35:0] \o_psum$400 ;
   wire [35:0] \o_psum$400[0] ;
   wire [35:0] \o_psum$400[0][0] ;
@@ -5930,13 +6188,13 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$369 , o_r
   wire \o_psum$410[0][0].first ;
   wire \o_psum$410[0][0].last ;
   wire [18:0] \o_psum$410[0][0].p ;
-  wire [35:0] \o_psum$412 ;
-  wire [35:0] \o_psum$412[0] ;
-  wire [35:0] \o_psum$412[0][0] ;
-  wire [14:0] \o_psum$412[0][0].a ;
-  wire \o_psum$412[0][0].first ;
-  wire \o_psum$412[0][0].last ;
-  wire [18:0] \o_psum$412[0][0].p ;
+  wire [35:0] \o_psum$419 ;
+  wire [35:0] \o_psum$419[0] ;
+  wire [35:0] \o_psum$419[0][0] ;
+  wire [14:0] \o_psum$419[0][0].a ;
+  wire \o_psum$419[0][0].first ;
+  wire \o_psum$419[0][0].last ;
+  wire [18:0] \o_psum$419[0][0].p ;
   wire [35:0] \o_psum$422 ;
   wire [35:0] \o_psum$422[0] ;
   wire [35:0] \o_psum$422[0][0] ;
@@ -5944,62 +6202,69 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$369 , o_r
   wire \o_psum$422[0][0].first ;
   wire \o_psum$422[0][0].last ;
   wire [18:0] \o_psum$422[0][0].p ;
-  wire [35:0] \o_psum$425 ;
-  wire [35:0] \o_psum$425[0] ;
-  wire [35:0] \o_psum$425[0][0] ;
-  wire [14:0] \o_psum$425[0][0].a ;
-  wire \o_psum$425[0][0].first ;
-  wire \o_psum$425[0][0].last ;
-  wire [18:0] \o_psum$425[0][0].p ;
-  wire [35:0] \o_psum$427 ;
-  wire [35:0] \o_psum$427[0] ;
-  wire [35:0] \o_psum$427[0][0] ;
-  wire [14:0] \o_psum$427[0][0].a ;
-  wire \o_psum$427[0][0].first ;
-  wire \o_psum$427[0][0].last ;
-  wire [18:0] \o_psum$427[0][0].p ;
-  wire [35:0] \o_psum$429 ;
-  wire [35:0] \o_psum$429[0] ;
-  wire [35:0] \o_psum$429[0][0] ;
-  wire [14:0] \o_psum$429[0][0].a ;
-  wire \o_psum$429[0][0].first ;
-  wire \o_psum$429[0][0].last ;
-  wire [18:0] \o_psum$429[0][0].p ;
-  wire [35:0] \o_psum$431 ;
-  wire [35:0] \o_psum$431[0] ;
-  wire [35:0] \o_psum$431[0][0] ;
-  wire [14:0] \o_psum$431[0][0].a ;
-  wire \o_psum$431[0][0].first ;
-  wire \o_psum$431[0][0].last ;
-  wire [18:0] \o_psum$431[0][0].p ;
-  wire [35:0] \o_psum$433 ;
-  wire [35:0] \o_psum$433[0] ;
-  wire [35:0] \o_psum$433[0][0] ;
-  wire [14:0] \o_psum$433[0][0].a ;
-  wire \o_psum$433[0][0].first ;
-  wire \o_psum$433[0][0].last ;
-  wire [18:0] \o_psum$433[0][0].p ;
-  wire [35:0] \o_psum$435 ;
-  wire [35:0] \o_psum$435[0] ;
-  wire [35:0] \o_psum$435[0][0] ;
-  wire [14:0] \o_psum$435[0][0].a ;
-  wire \o_psum$435[0][0].first ;
-  wire \o_psum$435[0][0].last ;
-  wire [18:0] \o_psum$435[0][0].p ;
-  wire [35:0] \o_psum$437 ;
-  wire [35:0] \o_psum$437[0] ;
-  wire [35:0] \o_psum$437[0][0] ;
-  wire [14:0] \o_psum$437[0][0].a ;
-  wire \o_psum$437[0][0].first ;
-  wire \o_psum$437[0][0].last ;
-  wire [18:0] \o_psum$437[0][0].p ;
-  wire [35:0] \o_psum$447 ;
-  wire [35:0] \o_psum$447[0] ;
-  wire [35:0] \o_psum$447[0][0] ;
-  wire [14:0] \o_psum$447[0][0].a ;
-  wire \o_psum$447[0][0].first ;
-  wire \o_psum$447[0][0].last ;
-  wire [18:0] \o_psum$447[0][0].p ;
+  wire [35:0] \o_psum$424 ;
+  wire [35:0] \o_psum$424[0] ;
+  wire [35:0] \o_psum$424[0][0] ;
+  wire [14:0] \o_psum$424[0][0].a ;
+  wire \o_psum$424[0][0].first ;
+  wire \o_psum$424[0][0].last ;
+  wire [18:0] \o_psum$424[0][0].p ;
+  wire [35:0] \o_psum$426 ;
+  wire [35:0] \o_psum$426[0] ;
+  wire [35:0] \o_psum$426[0][0] ;
+  wire [14:0] \o_psum$426[0][0].a ;
+  wire \o_psum$426[0][0].first ;
+  wire \o_psum$426[0][0].last ;
+  wire [18:0] \o_psum$426[0][0].p ;
+  wire [35:0] \o_psum$428 ;
+  wire [35:0] \o_psum$428[0] ;
+  wire [35:0] \o_psum$428[0][0] ;
+  wire [14:0] \o_psum$428[0][0].a ;
+  wire \o_psum$428[0][0].first ;
+  wire \o_psum$428[0][0].last ;
+  wire [18:0] \o_psum$428[0][0].p ;
+  wire [35:0] \o_psum$430 ;
+  wire [35:0] \o_psum$430[0] ;
+  wire [35:0] \o_psum$430[0][0] ;
+  wire [14:0] \o_psum$430[0][0].a ;
+  wire \o_psum$430[0][0].first ;
+  wire \o_psum$430[0][0].last ;
+  wire [18:0] \o_psum$430[0][0].p ;
+  wire [35:0] \o_psum$432 ;
+  wire [35:0] \o_psum$432[0] ;
+  wire [35:0] \o_psum$432[0][0] ;
+  wire [14:0] \o_psum$432[0][0].a ;
+  wire \o_psum$432[0][0].first ;
+  wire \o_psum$432[0][0].last ;
+  wire [18:0] \o_psum$432[0][0].p ;
+  wire [35:0] \o_psum$434 ;
+  wire [35:0] \o_psum$434[0] ;
+  wire [35:0] \o_psum$434[0][0] ;
+  wire [14:0] \o_psum$434[0][0].a ;
+  wire \o_psum$434[0][0].first ;
+  wire \o_psum$434[0][0].last ;
+  wire [18:0] \o_psum$434[0][0].p ;
+  wire [35:0] \o_psum$443 ;
+  wire [35:0] \o_psum$443[0] ;
+  wire [35:0] \o_psum$443[0][0] ;
+  wire [14:0] \o_psum$443[0][0].a ;
+  wire \o_psum$443[0][0].first ;
+  wire \o_psum$443[0][0].last ;
+  wire [18:0] \o_psum$443[0][0].p ;
+  wire [35:0] \o_psum$446 ;
+  wire [35:0] \o_psum$446[0] ;
+  wire [35:0] \o_psum$446[0][0] ;
+  wire [14:0] \o_psum$446[0][0].a ;
+  wire \o_psum$446[0][0].first ;
+  wire \o_psum$446[0][0].last ;
+  wire [18:0] \o_psum$446[0][0].p ;
+  wire [35:0] \o_psum$448 ;
+  wire [35:0] \o_psum$448[0] ;
+  wire [35:0] \o_psum$448[0][0] ;
+  wire [14:0] \o_psum$448[0][0].a ;
+  wire \o_psum$448[0][0].first ;
+  wire \o_psum$448[0][0].last ;
+  wire [18:0] \o_psum$448[0][0].p ;
   wire [35:0] \o_psum$450 ;
   wire [35:0] \o_psum$450[0] ;
   wire [35:0] \o_psum$450[0][0] ;
@@ -6035,20 +6300,20 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$369 , o_r
   wire \o_psum$458[0][0].first ;
   wire \o_psum$458[0][0].last ;
   wire [18:0] \o_psum$458[0][0].p ;
-  wire [35:0] \o_psum$460 ;
-  wire [35:0] \o_psum$460[0] ;
-  wire [35:0] \o_psum$460[0][0] ;
-  wire [14:0] \o_psum$460[0][0].a ;
-  wire \o_psum$460[0][0].first ;
-  wire \o_psum$460[0][0].last ;
-  wire [18:0] \o_psum$460[0][0].p ;
-  wire [35:0] \o_psum$462 ;
-  wire [35:0] \o_psum$462[0] ;
-  wire [35:0] \o_psum$462[0][0] ;
-  wire [14:0] \o_psum$462[0][0].a ;
-  wire \o_psum$462[0][0].first ;
-  wire \o_psum$462[0][0].last ;
-  wire [18:0] \o_psum$462[0][0].p ;
+  wire [35:0] \o_psum$467 ;
+  wire [35:0] \o_psum$467[0] ;
+  wire [35:0] \o_psum$467[0][0] ;
+  wire [14:0] \o_psum$467[0][0].a ;
+  wire \o_psum$467[0][0].first ;
+  wire \o_psum$467[0][0].last ;
+  wire [18:0] \o_psum$467[0][0].p ;
+  wire [35:0] \o_psum$470 ;
+  wire [35:0] \o_psum$470[0] ;
+  wire [35:0] \o_psum$470[0][0] ;
+  wire [14:0] \o_psum$470[0][0].a ;
+  wire \o_psum$470[0][0].first ;
+  wire \o_psum$470[0][0].last ;
+  wire [18:0] \o_psum$470[0][0].p ;
   wire [35:0] \o_psum$472 ;
   wire [35:0] \o_psum$472[0] ;
   wire [35:0] \o_psum$472[0][0] ;
@@ -6056,62 +6321,69 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$369 , o_r
   wire \o_psum$472[0][0].first ;
   wire \o_psum$472[0][0].last ;
   wire [18:0] \o_psum$472[0][0].p ;
-  wire [35:0] \o_psum$475 ;
-  wire [35:0] \o_psum$475[0] ;
-  wire [35:0] \o_psum$475[0][0] ;
-  wire [14:0] \o_psum$475[0][0].a ;
-  wire \o_psum$475[0][0].first ;
-  wire \o_psum$475[0][0].last ;
-  wire [18:0] \o_psum$475[0][0].p ;
-  wire [35:0] \o_psum$477 ;
-  wire [35:0] \o_psum$477[0] ;
-  wire [35:0] \o_psum$477[0][0] ;
-  wire [14:0] \o_psum$477[0][0].a ;
-  wire \o_psum$477[0][0].first ;
-  wire \o_psum$477[0][0].last ;
-  wire [18:0] \o_psum$477[0][0].p ;
-  wire [35:0] \o_psum$479 ;
-  wire [35:0] \o_psum$479[0] ;
-  wire [35:0] \o_psum$479[0][0] ;
-  wire [14:0] \o_psum$479[0][0].a ;
-  wire \o_psum$479[0][0].first ;
-  wire \o_psum$479[0][0].last ;
-  wire [18:0] \o_psum$479[0][0].p ;
-  wire [35:0] \o_psum$481 ;
-  wire [35:0] \o_psum$481[0] ;
-  wire [35:0] \o_psum$481[0][0] ;
-  wire [14:0] \o_psum$481[0][0].a ;
-  wire \o_psum$481[0][0].first ;
-  wire \o_psum$481[0][0].last ;
-  wire [18:0] \o_psum$481[0][0].p ;
-  wire [35:0] \o_psum$483 ;
-  wire [35:0] \o_psum$483[0] ;
-  wire [35:0] \o_psum$483[0][0] ;
-  wire [14:0] \o_psum$483[0][0].a ;
-  wire \o_psum$483[0][0].first ;
-  wire \o_psum$483[0][0].last ;
-  wire [18:0] \o_psum$483[0][0].p ;
-  wire [35:0] \o_psum$485 ;
-  wire [35:0] \o_psum$485[0] ;
-  wire [35:0] \o_psum$485[0][0] ;
-  wire [14:0] \o_psum$485[0][0].a ;
-  wire \o_psum$485[0][0].first ;
-  wire \o_psum$485[0][0].last ;
-  wire [18:0] \o_psum$485[0][0].p ;
-  wire [35:0] \o_psum$487 ;
-  wire [35:0] \o_psum$487[0] ;
-  wire [35:0] \o_psum$487[0][0] ;
-  wire [14:0] \o_psum$487[0][0].a ;
-  wire \o_psum$487[0][0].first ;
-  wire \o_psum$487[0][0].last ;
-  wire [18:0] \o_psum$487[0][0].p ;
-  wire [35:0] \o_psum$497 ;
-  wire [35:0] \o_psum$497[0] ;
-  wire [35:0] \o_psum$497[0][0] ;
-  wire [14:0] \o_psum$497[0][0].a ;
-  wire \o_psum$497[0][0].first ;
-  wire \o_psum$497[0][0].last ;
-  wire [18:0] \o_psum$497[0][0].p ;
+  wire [35:0] \o_psum$474 ;
+  wire [35:0] \o_psum$474[0] ;
+  wire [35:0] \o_psum$474[0][0] ;
+  wire [14:0] \o_psum$474[0][0].a ;
+  wire \o_psum$474[0][0].first ;
+  wire \o_psum$474[0][0].last ;
+  wire [18:0] \o_psum$474[0][0].p ;
+  wire [35:0] \o_psum$476 ;
+  wire [35:0] \o_psum$476[0] ;
+  wire [35:0] \o_psum$476[0][0] ;
+  wire [14:0] \o_psum$476[0][0].a ;
+  wire \o_psum$476[0][0].first ;
+  wire \o_psum$476[0][0].last ;
+  wire [18:0] \o_psum$476[0][0].p ;
+  wire [35:0] \o_psum$478 ;
+  wire [35:0] \o_psum$478[0] ;
+  wire [35:0] \o_psum$478[0][0] ;
+  wire [14:0] \o_psum$478[0][0].a ;
+  wire \o_psum$478[0][0].first ;
+  wire \o_psum$478[0][0].last ;
+  wire [18:0] \o_psum$478[0][0].p ;
+  wire [35:0] \o_psum$480 ;
+  wire [35:0] \o_psum$480[0] ;
+  wire [35:0] \o_psum$480[0][0] ;
+  wire [14:0] \o_psum$480[0][0].a ;
+  wire \o_psum$480[0][0].first ;
+  wire \o_psum$480[0][0].last ;
+  wire [18:0] \o_psum$480[0][0].p ;
+  wire [35:0] \o_psum$482 ;
+  wire [35:0] \o_psum$482[0] ;
+  wire [35:0] \o_psum$482[0][0] ;
+  wire [14:0] \o_psum$482[0][0].a ;
+  wire \o_psum$482[0][0].first ;
+  wire \o_psum$482[0][0].last ;
+  wire [18:0] \o_psum$482[0][0].p ;
+  wire [35:0] \o_psum$491 ;
+  wire [35:0] \o_psum$491[0] ;
+  wire [35:0] \o_psum$491[0][0] ;
+  wire [14:0] \o_psum$491[0][0].a ;
+  wire \o_psum$491[0][0].first ;
+  wire \o_psum$491[0][0].last ;
+  wire [18:0] \o_psum$491[0][0].p ;
+  wire [35:0] \o_psum$494 ;
+  wire [35:0] \o_psum$494[0] ;
+  wire [35:0] \o_psum$494[0][0] ;
+  wire [14:0] \o_psum$494[0][0].a ;
+  wire \o_psum$494[0][0].first ;
+  wire \o_psum$494[0][0].last ;
+  wire [18:0] \o_psum$494[0][0].p ;
+  wire [35:0] \o_psum$496 ;
+  wire [35:0] \o_psum$496[0] ;
+  wire [35:0] \o_psum$496[0][0] ;
+  wire [14:0] \o_psum$496[0][0].a ;
+  wire \o_psum$496[0][0].first ;
+  wire \o_psum$496[0][0].last ;
+  wire [18:0] \o_psum$496[0][0].p ;
+  wire [35:0] \o_psum$498 ;
+  wire [35:0] \o_psum$498[0] ;
+  wire [35:0] \o_psum$498[0][0] ;
+  wire [14:0] \o_psum$498[0][0].a ;
+  wire \o_psum$498[0][0].first ;
+  wire \o_psum$498[0][0].last ;
+  wire [18:0] \o_psum$498[0][0].p ;
   wire [35:0] \o_psum$500 ;
   wire [35:0] \o_psum$500[0] ;
   wire [35:0] \o_psum$500[0][0] ;
@@ -6140,27 +6412,27 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$369 , o_r
   wire \o_psum$506[0][0].first ;
   wire \o_psum$506[0][0].last ;
   wire [18:0] \o_psum$506[0][0].p ;
-  wire [35:0] \o_psum$508 ;
-  wire [35:0] \o_psum$508[0] ;
-  wire [35:0] \o_psum$508[0][0] ;
-  wire [14:0] \o_psum$508[0][0].a ;
-  wire \o_psum$508[0][0].first ;
-  wire \o_psum$508[0][0].last ;
-  wire [18:0] \o_psum$508[0][0].p ;
-  wire [35:0] \o_psum$510 ;
-  wire [35:0] \o_psum$510[0] ;
-  wire [35:0] \o_psum$510[0][0] ;
-  wire [14:0] \o_psum$510[0][0].a ;
-  wire \o_psum$510[0][0].first ;
-  wire \o_psum$510[0][0].last ;
-  wire [18:0] \o_psum$510[0][0].p ;
-  wire [35:0] \o_psum$512 ;
-  wire [35:0] \o_psum$512[0] ;
-  wire [35:0] \o_psum$512[0][0] ;
-  wire [14:0] \o_psum$512[0][0].a ;
-  wire \o_psum$512[0][0].first ;
-  wire \o_psum$512[0][0].last ;
-  wire [18:0] \o_psum$512[0][0].p ;
+  wire [35:0] \o_psum$515 ;
+  wire [35:0] \o_psum$515[0] ;
+  wire [35:0] \o_psum$515[0][0] ;
+  wire [14:0] \o_psum$515[0][0].a ;
+  wire \o_psum$515[0][0].first ;
+  wire \o_psum$515[0][0].last ;
+  wire [18:0] \o_psum$515[0][0].p ;
+  wire [35:0] \o_psum$518 ;
+  wire [35:0] \o_psum$518[0] ;
+  wire [35:0] \o_psum$518[0][0] ;
+  wire [14:0] \o_psum$518[0][0].a ;
+  wire \o_psum$518[0][0].first ;
+  wire \o_psum$518[0][0].last ;
+  wire [18:0] \o_psum$518[0][0].p ;
+  wire [35:0] \o_psum$520 ;
+  wire [35:0] \o_psum$520[0] ;
+  wire [35:0] \o_psum$520[0][0] ;
+  wire [14:0] \o_psum$520[0][0].a ;
+  wire \o_psum$520[0][0].first ;
+  wire \o_psum$520[0][0].last ;
+  wire [18:0] \o_psum$520[0][0].p ;
   wire [35:0] \o_psum$522 ;
   wire [35:0] \o_psum$522[0] ;
   wire [35:0] \o_psum$522[0][0] ;
@@ -6168,62 +6440,69 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$369 , o_r
   wire \o_psum$522[0][0].first ;
   wire \o_psum$522[0][0].last ;
   wire [18:0] \o_psum$522[0][0].p ;
-  wire [35:0] \o_psum$525 ;
-  wire [35:0] \o_psum$525[0] ;
-  wire [35:0] \o_psum$525[0][0] ;
-  wire [14:0] \o_psum$525[0][0].a ;
-  wire \o_psum$525[0][0].first ;
-  wire \o_psum$525[0][0].last ;
-  wire [18:0] \o_psum$525[0][0].p ;
-  wire [35:0] \o_psum$527 ;
-  wire [35:0] \o_psum$527[0] ;
-  wire [35:0] \o_psum$527[0][0] ;
-  wire [14:0] \o_psum$527[0][0].a ;
-  wire \o_psum$527[0][0].first ;
-  wire \o_psum$527[0][0].last ;
-  wire [18:0] \o_psum$527[0][0].p ;
-  wire [35:0] \o_psum$529 ;
-  wire [35:0] \o_psum$529[0] ;
-  wire [35:0] \o_psum$529[0][0] ;
-  wire [14:0] \o_psum$529[0][0].a ;
-  wire \o_psum$529[0][0].first ;
-  wire \o_psum$529[0][0].last ;
-  wire [18:0] \o_psum$529[0][0].p ;
-  wire [35:0] \o_psum$531 ;
-  wire [35:0] \o_psum$531[0] ;
-  wire [35:0] \o_psum$531[0][0] ;
-  wire [14:0] \o_psum$531[0][0].a ;
-  wire \o_psum$531[0][0].first ;
-  wire \o_psum$531[0][0].last ;
-  wire [18:0] \o_psum$531[0][0].p ;
-  wire [35:0] \o_psum$533 ;
-  wire [35:0] \o_psum$533[0] ;
-  wire [35:0] \o_psum$533[0][0] ;
-  wire [14:0] \o_psum$533[0][0].a ;
-  wire \o_psum$533[0][0].first ;
-  wire \o_psum$533[0][0].last ;
-  wire [18:0] \o_psum$533[0][0].p ;
-  wire [35:0] \o_psum$535 ;
-  wire [35:0] \o_psum$535[0] ;
-  wire [35:0] \o_psum$535[0][0] ;
-  wire [14:0] \o_psum$535[0][0].a ;
-  wire \o_psum$535[0][0].first ;
-  wire \o_psum$535[0][0].last ;
-  wire [18:0] \o_psum$535[0][0].p ;
-  wire [35:0] \o_psum$537 ;
-  wire [35:0] \o_psum$537[0] ;
-  wire [35:0] \o_psum$537[0][0] ;
-  wire [14:0] \o_psum$537[0][0].a ;
-  wire \o_psum$537[0][0].first ;
-  wire \o_psum$537[0][0].last ;
-  wire [18:0] \o_psum$537[0][0].p ;
-  wire [35:0] \o_psum$547 ;
-  wire [35:0] \o_psum$547[0] ;
-  wire [35:0] \o_psum$547[0][0] ;
-  wire [14:0] \o_psum$547[0][0].a ;
-  wire \o_psum$547[0][0].first ;
-  wire \o_psum$547[0][0].last ;
-  wire [18:0] \o_psum$547[0][0].p ;
+  wire [35:0] \o_psum$524 ;
+  wire [35:0] \o_psum$524[0] ;
+  wire [35:0] \o_psum$524[0][0] ;
+  wire [14:0] \o_psum$524[0][0].a ;
+  wire \o_psum$524[0][0].first ;
+  wire \o_psum$524[0][0].last ;
+  wire [18:0] \o_psum$524[0][0].p ;
+  wire [35:0] \o_psum$526 ;
+  wire [35:0] \o_psum$526[0] ;
+  wire [35:0] \o_psum$526[0][0] ;
+  wire [14:0] \o_psum$526[0][0].a ;
+  wire \o_psum$526[0][0].first ;
+  wire \o_psum$526[0][0].last ;
+  wire [18:0] \o_psum$526[0][0].p ;
+  wire [35:0] \o_psum$528 ;
+  wire [35:0] \o_psum$528[0] ;
+  wire [35:0] \o_psum$528[0][0] ;
+  wire [14:0] \o_psum$528[0][0].a ;
+  wire \o_psum$528[0][0].first ;
+  wire \o_psum$528[0][0].last ;
+  wire [18:0] \o_psum$528[0][0].p ;
+  wire [35:0] \o_psum$530 ;
+  wire [35:0] \o_psum$530[0] ;
+  wire [35:0] \o_psum$530[0][0] ;
+  wire [14:0] \o_psum$530[0][0].a ;
+  wire \o_psum$530[0][0].first ;
+  wire \o_psum$530[0][0].last ;
+  wire [18:0] \o_psum$530[0][0].p ;
+  wire [35:0] \o_psum$539 ;
+  wire [35:0] \o_psum$539[0] ;
+  wire [35:0] \o_psum$539[0][0] ;
+  wire [14:0] \o_psum$539[0][0].a ;
+  wire \o_psum$539[0][0].first ;
+  wire \o_psum$539[0][0].last ;
+  wire [18:0] \o_psum$539[0][0].p ;
+  wire [35:0] \o_psum$542 ;
+  wire [35:0] \o_psum$542[0] ;
+  wire [35:0] \o_psum$542[0][0] ;
+  wire [14:0] \o_psum$542[0][0].a ;
+  wire \o_psum$542[0][0].first ;
+  wire \o_psum$542[0][0].last ;
+  wire [18:0] \o_psum$542[0][0].p ;
+  wire [35:0] \o_psum$544 ;
+  wire [35:0] \o_psum$544[0] ;
+  wire [35:0] \o_psum$544[0][0] ;
+  wire [14:0] \o_psum$544[0][0].a ;
+  wire \o_psum$544[0][0].first ;
+  wire \o_psum$544[0][0].last ;
+  wire [18:0] \o_psum$544[0][0].p ;
+  wire [35:0] \o_psum$546 ;
+  wire [35:0] \o_psum$546[0] ;
+  wire [35:0] \o_psum$546[0][0] ;
+  wire [14:0] \o_psum$546[0][0].a ;
+  wire \o_psum$546[0][0].first ;
+  wire \o_psum$546[0][0].last ;
+  wire [18:0] \o_psum$546[0][0].p ;
+  wire [35:0] \o_psum$548 ;
+  wire [35:0] \o_psum$548[0] ;
+  wire [35:0] \o_psum$548[0][0] ;
+  wire [14:0] \o_psum$548[0][0].a ;
+  wire \o_psum$548[0][0].first ;
+  wire \o_psum$548[0][0].last ;
+  wire [18:0] \o_psum$548[0][0].p ;
   wire [35:0] \o_psum$550 ;
   wire [35:0] \o_psum$550[0] ;
   wire [35:0] \o_psum$550[0][0] ;
@@ -6245,34 +6524,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$369 , o_r
   wire \o_psum$554[0][0].first ;
   wire \o_psum$554[0][0].last ;
   wire [18:0] \o_psum$554[0][0].p ;
-  wire [35:0] \o_psum$556 ;
-  wire [35:0] \o_psum$556[0] ;
-  wire [35:0] \o_psum$556[0][0] ;
-  wire [14:0] \o_psum$556[0][0].a ;
-  wire \o_psum$556[0][0].first ;
-  wire \o_psum$556[0][0].last ;
-  wire [18:0] \o_psum$556[0][0].p ;
-  wire [35:0] \o_psum$558 ;
-  wire [35:0] \o_psum$558[0] ;
-  wire [35:0] \o_psum$558[0][0] ;
-  wire [14:0] \o_psum$558[0][0].a ;
-  wire \o_psum$558[0][0].first ;
-  wire \o_psum$558[0][0].last ;
-  wire [18:0] \o_psum$558[0][0].p ;
-  wire [35:0] \o_psum$560 ;
-  wire [35:0] \o_psum$560[0] ;
-  wire [35:0] \o_psum$560[0][0] ;
-  wire [14:0] \o_psum$560[0][0].a ;
-  wire \o_psum$560[0][0].first ;
-  wire \o_psum$560[0][0].last ;
-  wire [18:0] \o_psum$560[0][0].p ;
-  wire [35:0] \o_psum$562 ;
-  wire [35:0] \o_psum$562[0] ;
-  wire [35:0] \o_psum$562[0][0] ;
-  wire [14:0] \o_psum$562[0][0].a ;
-  wire \o_psum$562[0][0].first ;
-  wire \o_psum$562[0][0].last ;
-  wire [18:0] \o_psum$562[0][0].p ;
   wire [35:0] \o_psum[0] ;
   wire [35:0] \o_psum[0][0] ;
   wire [14:0] \o_psum[0][0].a ;
@@ -6290,9 +6541,9 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$369 , o_r
   wire [47:0] \o_row[6] ;
   wire [47:0] \o_row[7] ;
   output [2:0] o_row_index;
-  reg [2:0] o_row_index;
+  wire [2:0] o_row_index;
   output o_row_valid;
-  reg o_row_valid;
+  wire o_row_valid;
   wire o_valid;
   wire \o_valid$375 ;
   wire \o_valid$375[0] ;
@@ -6308,6 +6559,8 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$369 , o_r
   wire \o_valid$385[0] ;
   wire \o_valid$387 ;
   wire \o_valid$387[0] ;
+  wire \o_valid$397 ;
+  wire \o_valid$397[0] ;
   wire \o_valid$399 ;
   wire \o_valid$399[0] ;
   wire \o_valid$401 ;
@@ -6322,24 +6575,26 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$369 , o_r
   wire \o_valid$409[0] ;
   wire \o_valid$411 ;
   wire \o_valid$411[0] ;
-  wire \o_valid$413 ;
-  wire \o_valid$413[0] ;
-  wire \o_valid$424 ;
-  wire \o_valid$424[0] ;
-  wire \o_valid$426 ;
-  wire \o_valid$426[0] ;
-  wire \o_valid$428 ;
-  wire \o_valid$428[0] ;
-  wire \o_valid$430 ;
-  wire \o_valid$430[0] ;
-  wire \o_valid$432 ;
-  wire \o_valid$432[0] ;
-  wire \o_valid$434 ;
-  wire \o_valid$434[0] ;
-  wire \o_valid$436 ;
-  wire \o_valid$436[0] ;
-  wire \o_valid$438 ;
-  wire \o_valid$438[0] ;
+  wire \o_valid$421 ;
+  wire \o_valid$421[0] ;
+  wire \o_valid$423 ;
+  wire \o_valid$423[0] ;
+  wire \o_valid$425 ;
+  wire \o_valid$425[0] ;
+  wire \o_valid$427 ;
+  wire \o_valid$427[0] ;
+  wire \o_valid$429 ;
+  wire \o_valid$429[0] ;
+  wire \o_valid$431 ;
+  wire \o_valid$431[0] ;
+  wire \o_valid$433 ;
+  wire \o_valid$433[0] ;
+  wire \o_valid$435 ;
+  wire \o_valid$435[0] ;
+  wire \o_valid$445 ;
+  wire \o_valid$445[0] ;
+  wire \o_valid$447 ;
+  wire \o_valid$447[0] ;
   wire \o_valid$449 ;
   wire \o_valid$449[0] ;
   wire \o_valid$451 ;
@@ -6352,26 +6607,28 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$369 , o_r
   wire \o_valid$457[0] ;
   wire \o_valid$459 ;
   wire \o_valid$459[0] ;
-  wire \o_valid$461 ;
-  wire \o_valid$461[0] ;
-  wire \o_valid$463 ;
-  wire \o_valid$463[0] ;
-  wire \o_valid$474 ;
-  wire \o_valid$474[0] ;
-  wire \o_valid$476 ;
-  wire \o_valid$476[0] ;
-  wire \o_valid$478 ;
-  wire \o_valid$478[0] ;
-  wire \o_valid$480 ;
-  wire \o_valid$480[0] ;
-  wire \o_valid$482 ;
-  wire \o_valid$482[0] ;
-  wire \o_valid$484 ;
-  wire \o_valid$484[0] ;
-  wire \o_valid$486 ;
-  wire \o_valid$486[0] ;
-  wire \o_valid$488 ;
-  wire \o_valid$488[0] ;
+  wire \o_valid$469 ;
+  wire \o_valid$469[0] ;
+  wire \o_valid$471 ;
+  wire \o_valid$471[0] ;
+  wire \o_valid$473 ;
+  wire \o_valid$473[0] ;
+  wire \o_valid$475 ;
+  wire \o_valid$475[0] ;
+  wire \o_valid$477 ;
+  wire \o_valid$477[0] ;
+  wire \o_valid$479 ;
+  wire \o_valid$479[0] ;
+  wire \o_valid$481 ;
+  wire \o_valid$481[0] ;
+  wire \o_valid$483 ;
+  wire \o_valid$483[0] ;
+  wire \o_valid$493 ;
+  wire \o_valid$493[0] ;
+  wire \o_valid$495 ;
+  wire \o_valid$495[0] ;
+  wire \o_valid$497 ;
+  wire \o_valid$497[0] ;
   wire \o_valid$499 ;
   wire \o_valid$499[0] ;
   wire \o_valid$501 ;
@@ -6382,28 +6639,30 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$369 , o_r
   wire \o_valid$505[0] ;
   wire \o_valid$507 ;
   wire \o_valid$507[0] ;
-  wire \o_valid$509 ;
-  wire \o_valid$509[0] ;
-  wire \o_valid$511 ;
-  wire \o_valid$511[0] ;
-  wire \o_valid$513 ;
-  wire \o_valid$513[0] ;
-  wire \o_valid$524 ;
-  wire \o_valid$524[0] ;
-  wire \o_valid$526 ;
-  wire \o_valid$526[0] ;
-  wire \o_valid$528 ;
-  wire \o_valid$528[0] ;
-  wire \o_valid$530 ;
-  wire \o_valid$530[0] ;
-  wire \o_valid$532 ;
-  wire \o_valid$532[0] ;
-  wire \o_valid$534 ;
-  wire \o_valid$534[0] ;
-  wire \o_valid$536 ;
-  wire \o_valid$536[0] ;
-  wire \o_valid$538 ;
-  wire \o_valid$538[0] ;
+  wire \o_valid$517 ;
+  wire \o_valid$517[0] ;
+  wire \o_valid$519 ;
+  wire \o_valid$519[0] ;
+  wire \o_valid$521 ;
+  wire \o_valid$521[0] ;
+  wire \o_valid$523 ;
+  wire \o_valid$523[0] ;
+  wire \o_valid$525 ;
+  wire \o_valid$525[0] ;
+  wire \o_valid$527 ;
+  wire \o_valid$527[0] ;
+  wire \o_valid$529 ;
+  wire \o_valid$529[0] ;
+  wire \o_valid$531 ;
+  wire \o_valid$531[0] ;
+  wire \o_valid$541 ;
+  wire \o_valid$541[0] ;
+  wire \o_valid$543 ;
+  wire \o_valid$543[0] ;
+  wire \o_valid$545 ;
+  wire \o_valid$545[0] ;
+  wire \o_valid$547 ;
+  wire \o_valid$547[0] ;
   wire \o_valid$549 ;
   wire \o_valid$549[0] ;
   wire \o_valid$551 ;
@@ -6412,15 +6671,6 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$369 , o_r
   wire \o_valid$553[0] ;
   wire \o_valid$555 ;
   wire \o_valid$555[0] ;
-  wire \o_valid$557 ;
-  wire \o_valid$557[0] ;
-  wire \o_valid$559 ;
-  wire \o_valid$559[0] ;
-  wire \o_valid$561 ;
-  wire \o_valid$561[0] ;
-  wire \o_valid$563 ;
-  wire \o_valid$563[0] ;
-  wire \o_valid$569 ;
   wire \o_valid[0] ;
   wire [15:0] o_w;
   wire [15:0] \o_w$259 ;
@@ -6814,14 +7064,23 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$369 , o_r
   wire [3:0] \o_w[0].q[1] ;
   wire [3:0] \o_w[0].q[2] ;
   wire [3:0] \o_w[0].q[3] ;
-  wire [47:0] o_y;
-  wire [47:0] \o_y$618 ;
-  wire [47:0] \o_y$627 ;
-  wire [47:0] \o_y$638 ;
-  wire [47:0] \o_y$651 ;
-  wire [47:0] \o_y$666 ;
-  wire [47:0] \o_y$683 ;
-  wire [47:0] \o_y$701 ;
+  reg row0_done_t10 = 1'h0;
+  reg row0_done_t9 = 1'h0;
+  reg row1_done_t10 = 1'h0;
+  reg row1_done_t9 = 1'h0;
+  reg row2_done_t10 = 1'h0;
+  reg row2_done_t9 = 1'h0;
+  reg row3_done_t10 = 1'h0;
+  reg row3_done_t9 = 1'h0;
+  reg row4_done_t10 = 1'h0;
+  reg row4_done_t9 = 1'h0;
+  reg row5_done_t10 = 1'h0;
+  reg row5_done_t9 = 1'h0;
+  reg row6_done_t10 = 1'h0;
+  reg row6_done_t9 = 1'h0;
+  reg row7_done_t10 = 1'h0;
+  reg row7_done_t9 = 1'h0;
+  wire [7:0] row_sel;
   input rst;
   wire rst;
   (* init = 8'h00 *)
@@ -6834,12 +7093,10 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$369 , o_r
   wire [3:0] \w1_q_d1[1] ;
   wire [3:0] \w1_q_d1[2] ;
   wire [3:0] \w1_q_d1[3] ;
-  reg [7:0] w1_scale_held = 8'h00;
   (* init = 8'h00 *)
-  wire [7:0] w1_scale_u0_d1;
-  reg [3:0] w1_zero_held = 4'h0;
+  wire [7:0] w1_scale_held;
   (* init = 4'h0 *)
-  wire [3:0] w1_zero_u0_d1;
+  wire [3:0] w1_zero_held;
   reg [15:0] w2_q_d1 = 16'h0000;
   wire [3:0] \w2_q_d1[0] ;
   wire [3:0] \w2_q_d1[1] ;
@@ -6851,14 +7108,10 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$369 , o_r
   wire [3:0] \w2_q_d2[1] ;
   wire [3:0] \w2_q_d2[2] ;
   wire [3:0] \w2_q_d2[3] ;
-  reg [7:0] w2_scale_held = 8'h00;
-  reg [7:0] w2_scale_u0_d1 = 8'h00;
   (* init = 8'h00 *)
-  wire [7:0] w2_scale_u0_d2;
-  reg [3:0] w2_zero_held = 4'h0;
-  reg [3:0] w2_zero_u0_d1 = 4'h0;
+  wire [7:0] w2_scale_held;
   (* init = 4'h0 *)
-  wire [3:0] w2_zero_u0_d2;
+  wire [3:0] w2_zero_held;
   reg [15:0] w3_q_d1 = 16'h0000;
   wire [3:0] \w3_q_d1[0] ;
   wire [3:0] \w3_q_d1[1] ;
@@ -6875,16 +7128,10 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$369 , o_r
   wire [3:0] \w3_q_d3[1] ;
   wire [3:0] \w3_q_d3[2] ;
   wire [3:0] \w3_q_d3[3] ;
-  reg [7:0] w3_scale_held = 8'h00;
-  reg [7:0] w3_scale_u0_d1 = 8'h00;
-  reg [7:0] w3_scale_u0_d2 = 8'h00;
   (* init = 8'h00 *)
-  wire [7:0] w3_scale_u0_d3;
-  reg [3:0] w3_zero_held = 4'h0;
-  reg [3:0] w3_zero_u0_d1 = 4'h0;
-  reg [3:0] w3_zero_u0_d2 = 4'h0;
+  wire [7:0] w3_scale_held;
   (* init = 4'h0 *)
-  wire [3:0] w3_zero_u0_d3;
+  wire [3:0] w3_zero_held;
   reg [15:0] w4_q_d1 = 16'h0000;
   wire [3:0] \w4_q_d1[0] ;
   wire [3:0] \w4_q_d1[1] ;
@@ -6906,18 +7153,10 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$369 , o_r
   wire [3:0] \w4_q_d4[1] ;
   wire [3:0] \w4_q_d4[2] ;
   wire [3:0] \w4_q_d4[3] ;
-  reg [7:0] w4_scale_held = 8'h00;
-  reg [7:0] w4_scale_u0_d1 = 8'h00;
-  reg [7:0] w4_scale_u0_d2 = 8'h00;
-  reg [7:0] w4_scale_u0_d3 = 8'h00;
   (* init = 8'h00 *)
-  wire [7:0] w4_scale_u0_d4;
-  reg [3:0] w4_zero_held = 4'h0;
-  reg [3:0] w4_zero_u0_d1 = 4'h0;
-  reg [3:0] w4_zero_u0_d2 = 4'h0;
-  reg [3:0] w4_zero_u0_d3 = 4'h0;
+  wire [7:0] w4_scale_held;
   (* init = 4'h0 *)
-  wire [3:0] w4_zero_u0_d4;
+  wire [3:0] w4_zero_held;
   reg [15:0] w5_q_d1 = 16'h0000;
   wire [3:0] \w5_q_d1[0] ;
   wire [3:0] \w5_q_d1[1] ;
@@ -6944,20 +7183,10 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$369 , o_r
   wire [3:0] \w5_q_d5[1] ;
   wire [3:0] \w5_q_d5[2] ;
   wire [3:0] \w5_q_d5[3] ;
-  reg [7:0] w5_scale_held = 8'h00;
-  reg [7:0] w5_scale_u0_d1 = 8'h00;
-  reg [7:0] w5_scale_u0_d2 = 8'h00;
-  reg [7:0] w5_scale_u0_d3 = 8'h00;
-  reg [7:0] w5_scale_u0_d4 = 8'h00;
   (* init = 8'h00 *)
-  wire [7:0] w5_scale_u0_d5;
-  reg [3:0] w5_zero_held = 4'h0;
-  reg [3:0] w5_zero_u0_d1 = 4'h0;
-  reg [3:0] w5_zero_u0_d2 = 4'h0;
-  reg [3:0] w5_zero_u0_d3 = 4'h0;
-  reg [3:0] w5_zero_u0_d4 = 4'h0;
+  wire [7:0] w5_scale_held;
   (* init = 4'h0 *)
-  wire [3:0] w5_zero_u0_d5;
+  wire [3:0] w5_zero_held;
   reg [15:0] w6_q_d1 = 16'h0000;
   wire [3:0] \w6_q_d1[0] ;
   wire [3:0] \w6_q_d1[1] ;
@@ -6989,22 +7218,10 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$369 , o_r
   wire [3:0] \w6_q_d6[1] ;
   wire [3:0] \w6_q_d6[2] ;
   wire [3:0] \w6_q_d6[3] ;
-  reg [7:0] w6_scale_held = 8'h00;
-  reg [7:0] w6_scale_u0_d1 = 8'h00;
-  reg [7:0] w6_scale_u0_d2 = 8'h00;
-  reg [7:0] w6_scale_u0_d3 = 8'h00;
-  reg [7:0] w6_scale_u0_d4 = 8'h00;
-  reg [7:0] w6_scale_u0_d5 = 8'h00;
   (* init = 8'h00 *)
-  wire [7:0] w6_scale_u0_d6;
-  reg [3:0] w6_zero_held = 4'h0;
-  reg [3:0] w6_zero_u0_d1 = 4'h0;
-  reg [3:0] w6_zero_u0_d2 = 4'h0;
-  reg [3:0] w6_zero_u0_d3 = 4'h0;
-  reg [3:0] w6_zero_u0_d4 = 4'h0;
-  reg [3:0] w6_zero_u0_d5 = 4'h0;
+  wire [7:0] w6_scale_held;
   (* init = 4'h0 *)
-  wire [3:0] w6_zero_u0_d6;
+  wire [3:0] w6_zero_held;
   reg [15:0] w7_q_d1 = 16'h0000;
   wire [3:0] \w7_q_d1[0] ;
   wire [3:0] \w7_q_d1[1] ;
@@ -7041,509 +7258,511 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$369 , o_r
   wire [3:0] \w7_q_d7[1] ;
   wire [3:0] \w7_q_d7[2] ;
   wire [3:0] \w7_q_d7[3] ;
-  reg [7:0] w7_scale_held = 8'h00;
-  reg [7:0] w7_scale_u0_d1 = 8'h00;
-  reg [7:0] w7_scale_u0_d2 = 8'h00;
-  reg [7:0] w7_scale_u0_d3 = 8'h00;
-  reg [7:0] w7_scale_u0_d4 = 8'h00;
-  reg [7:0] w7_scale_u0_d5 = 8'h00;
-  reg [7:0] w7_scale_u0_d6 = 8'h00;
   (* init = 8'h00 *)
-  wire [7:0] w7_scale_u0_d7;
-  reg [3:0] w7_zero_held = 4'h0;
-  reg [3:0] w7_zero_u0_d1 = 4'h0;
-  reg [3:0] w7_zero_u0_d2 = 4'h0;
-  reg [3:0] w7_zero_u0_d3 = 4'h0;
-  reg [3:0] w7_zero_u0_d4 = 4'h0;
-  reg [3:0] w7_zero_u0_d5 = 4'h0;
-  reg [3:0] w7_zero_u0_d6 = 4'h0;
+  wire [7:0] w7_scale_held;
   (* init = 4'h0 *)
-  wire [3:0] w7_zero_u0_d7;
-  reg [47:0] y0_d1 = 48'h000000000000;
-  reg [47:0] y0_d2 = 48'h000000000000;
-  reg [47:0] y0_d3 = 48'h000000000000;
-  reg [47:0] y0_d4 = 48'h000000000000;
-  reg [47:0] y0_d5 = 48'h000000000000;
-  reg [47:0] y0_d6 = 48'h000000000000;
-  reg [47:0] y0_d7 = 48'h000000000000;
-  reg [47:0] y1_d1 = 48'h000000000000;
-  reg [47:0] y1_d2 = 48'h000000000000;
-  reg [47:0] y1_d3 = 48'h000000000000;
-  reg [47:0] y1_d4 = 48'h000000000000;
-  reg [47:0] y1_d5 = 48'h000000000000;
-  reg [47:0] y1_d6 = 48'h000000000000;
-  reg [47:0] y2_d1 = 48'h000000000000;
-  reg [47:0] y2_d2 = 48'h000000000000;
-  reg [47:0] y2_d3 = 48'h000000000000;
-  reg [47:0] y2_d4 = 48'h000000000000;
-  reg [47:0] y2_d5 = 48'h000000000000;
-  reg [47:0] y3_d1 = 48'h000000000000;
-  reg [47:0] y3_d2 = 48'h000000000000;
-  reg [47:0] y3_d3 = 48'h000000000000;
-  reg [47:0] y3_d4 = 48'h000000000000;
-  reg [47:0] y4_d1 = 48'h000000000000;
-  reg [47:0] y4_d2 = 48'h000000000000;
-  reg [47:0] y4_d3 = 48'h000000000000;
-  reg [47:0] y5_d1 = 48'h000000000000;
-  reg [47:0] y5_d2 = 48'h000000000000;
-  reg [47:0] y6_d1 = 48'h000000000000;
-  assign \$1  = 1'h0 + o_index;
-  assign \$2  = i_ctl[0] & i_ctl[4];
-  assign \$3  = i_ctl[0] & i_ctl[4];
-  assign \$4  = i_ctl[0] & i_ctl[4];
-  assign \$5  = i_ctl[0] & i_ctl[4];
-  assign \$6  = i_ctl[0] & i_ctl[4];
-  assign \$7  = i_ctl[0] & i_ctl[4];
-  assign \$8  = i_ctl[0] & i_ctl[4];
-  assign \$9  = i_ctl[0] & i_ctl[4];
-  assign \$10  = i_ctl[0] & i_ctl[4];
-  assign \$11  = i_ctl[0] & i_ctl[4];
-  assign \$12  = i_ctl[0] & i_ctl[4];
-  assign \$13  = i_ctl[0] & i_ctl[4];
-  assign \$14  = i_ctl[0] & i_ctl[4];
-  assign \$15  = i_ctl[0] & i_ctl[4];
-  assign \$16  = i_ctl[0] & i_ctl[4];
-  assign \$17  = i_ctl[0] & i_ctl[4];
+  wire [3:0] w7_zero_held;
+  assign \$4  = ~ \$3 ;
+  assign \$5  = row6_done_t10 & \$4 ;
+  assign \$7  = \$6  | row6_done_t10;
+  assign \$8  = ~ \$7 ;
+  assign \$9  = row5_done_t10 & \$8 ;
+  assign \$11  = \$10  | row6_done_t10;
+  assign \$12  = \$11  | row5_done_t10;
+  assign \$13  = ~ \$12 ;
+  assign \$14  = row4_done_t10 & \$13 ;
+  assign \$16  = \$15  | row6_done_t10;
+  assign \$17  = \$16  | row5_done_t10;
+  assign \$18  = \$17  | row4_done_t10;
+  assign \$19  = ~ \$18 ;
+  assign \$20  = row3_done_t10 & \$19 ;
+  assign \$22  = \$21  | row6_done_t10;
+  assign \$23  = \$22  | row5_done_t10;
+  assign \$24  = \$23  | row4_done_t10;
+  assign \$25  = \$24  | row3_done_t10;
+  assign \$26  = ~ \$25 ;
+  assign \$27  = row2_done_t10 & \$26 ;
+  assign \$29  = \$28  | row6_done_t10;
+  assign \$30  = \$29  | row5_done_t10;
+  assign \$31  = \$30  | row4_done_t10;
+  assign \$32  = \$31  | row3_done_t10;
+  assign \$33  = \$32  | row2_done_t10;
+  assign \$34  = ~ \$33 ;
+  assign \$35  = row1_done_t10 & \$34 ;
+  assign \$37  = \$36  | row6_done_t10;
+  assign \$38  = \$37  | row5_done_t10;
+  assign \$39  = \$38  | row4_done_t10;
+  assign \$40  = \$39  | row3_done_t10;
+  assign \$41  = \$40  | row2_done_t10;
+  assign \$42  = \$41  | row1_done_t10;
+  assign \$43  = ~ \$42 ;
+  assign \$44  = row0_done_t10 & \$43 ;
+  assign \$46  = \$45  | row6_done_t10;
+  assign \$47  = \$46  | row5_done_t10;
+  assign \$48  = \$47  | row4_done_t10;
+  assign \$49  = \$48  | row3_done_t10;
+  assign \$50  = \$49  | row2_done_t10;
+  assign \$51  = \$50  | row1_done_t10;
+  assign o_row_valid = \$51  | row0_done_t10;
+  assign \$53  = row_sel[1] ? 1'h1 : 1'h0;
+  assign \$55  = row_sel[2] ? 2'h2 : 2'h0;
+  assign \$56  = { 1'h0, \$54  } | \$55 ;
+  assign \$57  = row_sel[3] ? 2'h3 : 2'h0;
+  assign \$58  = \$56  | \$57 ;
+  assign \$59  = row_sel[4] ? 3'h4 : 3'h0;
+  assign \$60  = { 1'h0, \$58  } | \$59 ;
+  assign \$61  = row_sel[5] ? 3'h5 : 3'h0;
+  assign \$62  = \$60  | \$61 ;
+  assign \$63  = row_sel[6] ? 3'h6 : 3'h0;
+  assign \$64  = \$62  | \$63 ;
+  assign \$65  = row_sel[7] ? 3'h7 : 3'h0;
+  assign o_row_index = \$64  | \$65 ;
+  assign \$66  = o_acc[47:0] & { row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0] };
+  assign \$67  = o_acc[95:48] & { row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1] };
+  assign \$68  = \$66  | \$67 ;
+  assign \$69  = o_acc[143:96] & { row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2] };
+  assign \$70  = \$68  | \$69 ;
+  assign \$71  = o_acc[191:144] & { row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3] };
+  assign \$72  = \$70  | \$71 ;
+  assign \$73  = o_acc[239:192] & { row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4] };
+  assign \$74  = \$72  | \$73 ;
+  assign \$75  = o_acc[287:240] & { row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5] };
+  assign \$76  = \$74  | \$75 ;
+  assign \$77  = o_acc[335:288] & { row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6] };
+  assign \$78  = \$76  | \$77 ;
+  assign \$79  = o_acc[383:336] & { row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7] };
+  assign \$80  = \$78  | \$79 ;
+  assign \$81  = \o_acc$573 [47:0] & { row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0] };
+  assign \$82  = \o_acc$573 [95:48] & { row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1] };
+  assign \$83  = \$81  | \$82 ;
+  assign \$84  = \o_acc$573 [143:96] & { row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2] };
+  assign \$85  = \$83  | \$84 ;
+  assign \$86  = \o_acc$573 [191:144] & { row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3] };
+  assign \$87  = \$85  | \$86 ;
+  assign \$88  = \o_acc$573 [239:192] & { row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4] };
+  assign \$89  = \$87  | \$88 ;
+  assign \$90  = \o_acc$573 [287:240] & { row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5] };
+  assign \$91  = \$89  | \$90 ;
+  assign \$92  = \o_acc$573 [335:288] & { row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6] };
+  assign \$93  = \$91  | \$92 ;
+  assign \$94  = \o_acc$573 [383:336] & { row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7] };
+  assign \$95  = \$93  | \$94 ;
+  assign \$96  = \o_acc$574 [47:0] & { row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0] };
+  assign \$97  = \o_acc$574 [95:48] & { row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1] };
+  assign \$98  = \$96  | \$97 ;
+  assign \$99  = \o_acc$574 [143:96] & { row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2] };
+  assign \$100  = \$98  | \$99 ;
+  assign \$101  = \o_acc$574 [191:144] & { row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3] };
+  assign \$102  = \$100  | \$101 ;
+  assign \$103  = \o_acc$574 [239:192] & { row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4] };
+  assign \$104  = \$102  | \$103 ;
+  assign \$105  = \o_acc$574 [287:240] & { row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5] };
+  assign \$106  = \$104  | \$105 ;
+  assign \$107  = \o_acc$574 [335:288] & { row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6] };
+  assign \$108  = \$106  | \$107 ;
+  assign \$109  = \o_acc$574 [383:336] & { row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7] };
+  assign \$110  = \$108  | \$109 ;
+  assign \$111  = \o_acc$575 [47:0] & { row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0] };
+  assign \$112  = \o_acc$575 [95:48] & { row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1] };
+  assign \$113  = \$111  | \$112 ;
+  assign \$114  = \o_acc$575 [143:96] & { row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2] };
+  assign \$115  = \$113  | \$114 ;
+  assign \$116  = \o_acc$575 [191:144] & { row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3] };
+  assign \$117  = \$115  | \$116 ;
+  assign \$118  = \o_acc$575 [239:192] & { row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4] };
+  assign \$119  = \$117  | \$118 ;
+  assign \$120  = \o_acc$575 [287:240] & { row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5] };
+  assign \$121  = \$119  | \$120 ;
+  assign \$122  = \o_acc$575 [335:288] & { row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6] };
+  assign \$123  = \$121  | \$122 ;
+  assign \$124  = \o_acc$575 [383:336] & { row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7] };
+  assign \$125  = \$123  | \$124 ;
+  assign \$126  = \o_acc$576 [47:0] & { row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0] };
+  assign \$127  = \o_acc$576 [95:48] & { row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1] };
+  assign \$128  = \$126  | \$127 ;
+  assign \$129  = \o_acc$576 [143:96] & { row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2] };
+  assign \$130  = \$128  | \$129 ;
+  assign \$131  = \o_acc$576 [191:144] & { row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3] };
+  assign \$132  = \$130  | \$131 ;
+  assign \$133  = \o_acc$576 [239:192] & { row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4] };
+  assign \$134  = \$132  | \$133 ;
+  assign \$135  = \o_acc$576 [287:240] & { row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5] };
+  assign \$136  = \$134  | \$135 ;
+  assign \$137  = \o_acc$576 [335:288] & { row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6] };
+  assign \$138  = \$136  | \$137 ;
+  assign \$139  = \o_acc$576 [383:336] & { row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7] };
+  assign \$140  = \$138  | \$139 ;
+  assign \$141  = \o_acc$577 [47:0] & { row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0] };
+  assign \$142  = \o_acc$577 [95:48] & { row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1] };
+  assign \$143  = \$141  | \$142 ;
+  assign \$144  = \o_acc$577 [143:96] & { row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2] };
+  assign \$145  = \$143  | \$144 ;
+  assign \$146  = \o_acc$577 [191:144] & { row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3] };
+  assign \$147  = \$145  | \$146 ;
+  assign \$148  = \o_acc$577 [239:192] & { row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4] };
+  assign \$149  = \$147  | \$148 ;
+  assign \$150  = \o_acc$577 [287:240] & { row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5] };
+  assign \$151  = \$149  | \$150 ;
+  assign \$152  = \o_acc$577 [335:288] & { row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6] };
+  assign \$153  = \$151  | \$152 ;
+  assign \$154  = \o_acc$577 [383:336] & { row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7] };
+  assign \$155  = \$153  | \$154 ;
+  assign \$156  = \o_acc$578 [47:0] & { row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0] };
+  assign \$157  = \o_acc$578 [95:48] & { row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1] };
+  assign \$158  = \$156  | \$157 ;
+  assign \$159  = \o_acc$578 [143:96] & { row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2] };
+  assign \$160  = \$158  | \$159 ;
+  assign \$161  = \o_acc$578 [191:144] & { row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3] };
+  assign \$162  = \$160  | \$161 ;
+  assign \$163  = \o_acc$578 [239:192] & { row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4] };
+  assign \$164  = \$162  | \$163 ;
+  assign \$165  = \o_acc$578 [287:240] & { row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5] };
+  assign \$166  = \$164  | \$165 ;
+  assign \$167  = \o_acc$578 [335:288] & { row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6] };
+  assign \$168  = \$166  | \$167 ;
+  assign \$169  = \o_acc$578 [383:336] & { row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7] };
+  assign \$170  = \$168  | \$169 ;
+  assign \$171  = \o_acc$579 [47:0] & { row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0], row_sel[0] };
+  assign \$172  = \o_acc$579 [95:48] & { row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1], row_sel[1] };
+  assign \$173  = \$171  | \$172 ;
+  assign \$174  = \o_acc$579 [143:96] & { row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2], row_sel[2] };
+  assign \$175  = \$173  | \$174 ;
+  assign \$176  = \o_acc$579 [191:144] & { row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3], row_sel[3] };
+  assign \$177  = \$175  | \$176 ;
+  assign \$178  = \o_acc$579 [239:192] & { row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4], row_sel[4] };
+  assign \$179  = \$177  | \$178 ;
+  assign \$180  = \o_acc$579 [287:240] & { row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5], row_sel[5] };
+  assign \$181  = \$179  | \$180 ;
+  assign \$182  = \o_acc$579 [335:288] & { row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6], row_sel[6] };
+  assign \$183  = \$181  | \$182 ;
+  assign \$184  = \o_acc$579 [383:336] & { row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7], row_sel[7] };
+  assign \$185  = \$183  | \$184 ;
+  assign \$186  = i_ctl[0] & i_ctl[4];
+  assign \$187  = i_ctl[0] & i_ctl[4];
+  assign \$188  = i_ctl[0] & i_ctl[4];
+  assign \$189  = i_ctl[0] & i_ctl[4];
+  assign \$190  = i_ctl[0] & i_ctl[4];
+  assign \$191  = i_ctl[0] & i_ctl[4];
+  assign \$192  = i_ctl[0] & i_ctl[4];
+  assign \$193  = i_ctl[0] & i_ctl[4];
+  assign \$194  = i_ctl[0] & i_ctl[4];
+  assign \$195  = i_ctl[0] & i_ctl[4];
+  assign \$196  = i_ctl[0] & i_ctl[4];
+  assign \$197  = i_ctl[0] & i_ctl[4];
+  assign \$198  = i_ctl[0] & i_ctl[4];
+  assign \$199  = i_ctl[0] & i_ctl[4];
+  assign \$200  = i_ctl[0] & i_ctl[4];
+  assign \$201  = i_ctl[0] & i_ctl[4];
+  assign \$202  = \o_ctl$646 [0] & \o_ctl$646 [3];
+  assign \$203  = \o_ctl$648 [0] & \o_ctl$648 [3];
+  assign \$204  = \o_ctl$650 [0] & \o_ctl$650 [3];
+  assign \$205  = \o_ctl$652 [0] & \o_ctl$652 [3];
+  assign \$206  = \o_ctl$654 [0] & \o_ctl$654 [3];
+  assign \$207  = \o_ctl$656 [0] & \o_ctl$656 [3];
+  assign \$208  = \o_ctl$658 [0] & \o_ctl$658 [3];
+  assign \$209  = \o_ctl$660 [0] & \o_ctl$660 [3];
   always @(posedge clk)
-    \i_a$32  <= \$18 ;
+    \i_a$32  <= \$210 ;
   always @(posedge clk)
-    \i_ctl$34  <= \$19 ;
+    \i_ctl$34  <= \$211 ;
   always @(posedge clk)
-    a2_d1 <= \$20 ;
+    a2_d1 <= \$212 ;
   always @(posedge clk)
-    \i_a$64  <= \$21 ;
+    \i_a$64  <= \$213 ;
   always @(posedge clk)
-    ctl2_d1 <= \$22 ;
+    ctl2_d1 <= \$214 ;
   always @(posedge clk)
-    \i_ctl$66  <= \$23 ;
+    \i_ctl$66  <= \$215 ;
   always @(posedge clk)
-    a3_d1 <= \$24 ;
+    a3_d1 <= \$216 ;
   always @(posedge clk)
-    a3_d2 <= \$25 ;
+    a3_d2 <= \$217 ;
   always @(posedge clk)
-    \i_a$96  <= \$26 ;
+    \i_a$96  <= \$218 ;
   always @(posedge clk)
-    ctl3_d1 <= \$27 ;
+    ctl3_d1 <= \$219 ;
   always @(posedge clk)
-    ctl3_d2 <= \$28 ;
+    ctl3_d2 <= \$220 ;
   always @(posedge clk)
-    \i_ctl$98  <= \$29 ;
+    \i_ctl$98  <= \$221 ;
   always @(posedge clk)
-    a4_d1 <= \$30 ;
+    a4_d1 <= \$222 ;
   always @(posedge clk)
-    a4_d2 <= \$31 ;
+    a4_d2 <= \$223 ;
   always @(posedge clk)
-    a4_d3 <= \$32 ;
+    a4_d3 <= \$224 ;
   always @(posedge clk)
-    \i_a$128  <= \$33 ;
+    \i_a$128  <= \$225 ;
   always @(posedge clk)
-    ctl4_d1 <= \$34 ;
+    ctl4_d1 <= \$226 ;
   always @(posedge clk)
-    ctl4_d2 <= \$35 ;
+    ctl4_d2 <= \$227 ;
   always @(posedge clk)
-    ctl4_d3 <= \$36 ;
+    ctl4_d3 <= \$228 ;
   always @(posedge clk)
-    \i_ctl$130  <= \$37 ;
+    \i_ctl$130  <= \$229 ;
   always @(posedge clk)
-    a5_d1 <= \$38 ;
+    a5_d1 <= \$230 ;
   always @(posedge clk)
-    a5_d2 <= \$39 ;
+    a5_d2 <= \$231 ;
   always @(posedge clk)
-    a5_d3 <= \$40 ;
+    a5_d3 <= \$232 ;
   always @(posedge clk)
-    a5_d4 <= \$41 ;
+    a5_d4 <= \$233 ;
   always @(posedge clk)
-    \i_a$160  <= \$42 ;
+    \i_a$160  <= \$234 ;
   always @(posedge clk)
-    ctl5_d1 <= \$43 ;
+    ctl5_d1 <= \$235 ;
   always @(posedge clk)
-    ctl5_d2 <= \$44 ;
+    ctl5_d2 <= \$236 ;
   always @(posedge clk)
-    ctl5_d3 <= \$45 ;
+    ctl5_d3 <= \$237 ;
   always @(posedge clk)
-    ctl5_d4 <= \$46 ;
+    ctl5_d4 <= \$238 ;
   always @(posedge clk)
-    \i_ctl$162  <= \$47 ;
+    \i_ctl$162  <= \$239 ;
   always @(posedge clk)
-    a6_d1 <= \$48 ;
+    a6_d1 <= \$240 ;
   always @(posedge clk)
-    a6_d2 <= \$49 ;
+    a6_d2 <= \$241 ;
   always @(posedge clk)
-    a6_d3 <= \$50 ;
+    a6_d3 <= \$242 ;
   always @(posedge clk)
-    a6_d4 <= \$51 ;
+    a6_d4 <= \$243 ;
   always @(posedge clk)
-    a6_d5 <= \$52 ;
+    a6_d5 <= \$244 ;
   always @(posedge clk)
-    \i_a$192  <= \$53 ;
+    \i_a$192  <= \$245 ;
   always @(posedge clk)
-    ctl6_d1 <= \$54 ;
+    ctl6_d1 <= \$246 ;
   always @(posedge clk)
-    ctl6_d2 <= \$55 ;
+    ctl6_d2 <= \$247 ;
   always @(posedge clk)
-    ctl6_d3 <= \$56 ;
+    ctl6_d3 <= \$248 ;
   always @(posedge clk)
-    ctl6_d4 <= \$57 ;
+    ctl6_d4 <= \$249 ;
   always @(posedge clk)
-    ctl6_d5 <= \$58 ;
+    ctl6_d5 <= \$250 ;
   always @(posedge clk)
-    \i_ctl$194  <= \$59 ;
+    \i_ctl$194  <= \$251 ;
   always @(posedge clk)
-    a7_d1 <= \$60 ;
+    a7_d1 <= \$252 ;
   always @(posedge clk)
-    a7_d2 <= \$61 ;
+    a7_d2 <= \$253 ;
   always @(posedge clk)
-    a7_d3 <= \$62 ;
+    a7_d3 <= \$254 ;
   always @(posedge clk)
-    a7_d4 <= \$63 ;
+    a7_d4 <= \$255 ;
   always @(posedge clk)
-    a7_d5 <= \$64 ;
+    a7_d5 <= \$256 ;
   always @(posedge clk)
-    a7_d6 <= \$65 ;
+    a7_d6 <= \$257 ;
   always @(posedge clk)
-    \i_a$224  <= \$66 ;
+    \i_a$224  <= \$258 ;
   always @(posedge clk)
-    ctl7_d1 <= \$67 ;
+    ctl7_d1 <= \$259 ;
   always @(posedge clk)
-    ctl7_d2 <= \$68 ;
+    ctl7_d2 <= \$260 ;
   always @(posedge clk)
-    ctl7_d3 <= \$69 ;
+    ctl7_d3 <= \$261 ;
   always @(posedge clk)
-    ctl7_d4 <= \$70 ;
+    ctl7_d4 <= \$262 ;
   always @(posedge clk)
-    ctl7_d5 <= \$71 ;
+    ctl7_d5 <= \$263 ;
   always @(posedge clk)
-    ctl7_d6 <= \$72 ;
+    ctl7_d6 <= \$264 ;
   always @(posedge clk)
-    \i_ctl$226  <= \$73 ;
+    \i_ctl$226  <= \$265 ;
   always @(posedge clk)
-    i_zero <= \$74 ;
+    i_zero <= \$266 ;
   always @(posedge clk)
-    i_scale <= \$75 ;
+    i_scale <= \$267 ;
   always @(posedge clk)
-    y0_d1 <= \$76 ;
+    \i_w$392  <= \$268 ;
   always @(posedge clk)
-    y0_d2 <= \$77 ;
+    \i_zero$412  <= \$269 ;
   always @(posedge clk)
-    y0_d3 <= \$78 ;
+    \i_scale$414  <= \$270 ;
   always @(posedge clk)
-    y0_d4 <= \$79 ;
+    w2_q_d1 <= \$271 ;
   always @(posedge clk)
-    y0_d5 <= \$80 ;
+    \i_w$416  <= \$272 ;
   always @(posedge clk)
-    y0_d6 <= \$81 ;
+    \i_zero$436  <= \$273 ;
   always @(posedge clk)
-    y0_d7 <= \$82 ;
+    \i_scale$438  <= \$274 ;
   always @(posedge clk)
-    \i_w$394  <= \$83 ;
+    w3_q_d1 <= \$275 ;
   always @(posedge clk)
-    w1_zero_held <= \$84 ;
+    w3_q_d2 <= \$276 ;
   always @(posedge clk)
-    w1_scale_held <= \$85 ;
+    \i_w$440  <= \$277 ;
   always @(posedge clk)
-    \i_zero$414  <= \$86 ;
+    \i_zero$460  <= \$278 ;
   always @(posedge clk)
-    \i_scale$416  <= \$87 ;
+    \i_scale$462  <= \$279 ;
   always @(posedge clk)
-    y1_d1 <= \$88 ;
+    w4_q_d1 <= \$280 ;
   always @(posedge clk)
-    y1_d2 <= \$89 ;
+    w4_q_d2 <= \$281 ;
   always @(posedge clk)
-    y1_d3 <= \$90 ;
+    w4_q_d3 <= \$282 ;
   always @(posedge clk)
-    y1_d4 <= \$91 ;
+    \i_w$464  <= \$283 ;
   always @(posedge clk)
-    y1_d5 <= \$92 ;
+    \i_zero$484  <= \$284 ;
   always @(posedge clk)
-    y1_d6 <= \$93 ;
+    \i_scale$486  <= \$285 ;
   always @(posedge clk)
-    w2_q_d1 <= \$94 ;
+    w5_q_d1 <= \$286 ;
   always @(posedge clk)
-    \i_w$419  <= \$95 ;
+    w5_q_d2 <= \$287 ;
   always @(posedge clk)
-    w2_zero_held <= \$96 ;
+    w5_q_d3 <= \$288 ;
   always @(posedge clk)
-    w2_scale_held <= \$97 ;
+    w5_q_d4 <= \$289 ;
   always @(posedge clk)
-    w2_zero_u0_d1 <= \$98 ;
+    \i_w$488  <= \$290 ;
   always @(posedge clk)
-    \i_zero$439  <= \$99 ;
+    \i_zero$508  <= \$291 ;
   always @(posedge clk)
-    w2_scale_u0_d1 <= \$100 ;
+    \i_scale$510  <= \$292 ;
   always @(posedge clk)
-    \i_scale$441  <= \$101 ;
+    w6_q_d1 <= \$293 ;
   always @(posedge clk)
-    y2_d1 <= \$102 ;
+    w6_q_d2 <= \$294 ;
   always @(posedge clk)
-    y2_d2 <= \$103 ;
+    w6_q_d3 <= \$295 ;
   always @(posedge clk)
-    y2_d3 <= \$104 ;
+    w6_q_d4 <= \$296 ;
   always @(posedge clk)
-    y2_d4 <= \$105 ;
+    w6_q_d5 <= \$297 ;
   always @(posedge clk)
-    y2_d5 <= \$106 ;
+    \i_w$512  <= \$298 ;
   always @(posedge clk)
-    w3_q_d1 <= \$107 ;
+    \i_zero$532  <= \$299 ;
   always @(posedge clk)
-    w3_q_d2 <= \$108 ;
+    \i_scale$534  <= \$300 ;
   always @(posedge clk)
-    \i_w$444  <= \$109 ;
+    w7_q_d1 <= \$301 ;
   always @(posedge clk)
-    w3_zero_held <= \$110 ;
+    w7_q_d2 <= \$302 ;
   always @(posedge clk)
-    w3_scale_held <= \$111 ;
+    w7_q_d3 <= \$303 ;
   always @(posedge clk)
-    w3_zero_u0_d1 <= \$112 ;
+    w7_q_d4 <= \$304 ;
   always @(posedge clk)
-    w3_zero_u0_d2 <= \$113 ;
+    w7_q_d5 <= \$305 ;
   always @(posedge clk)
-    \i_zero$464  <= \$114 ;
+    w7_q_d6 <= \$306 ;
   always @(posedge clk)
-    w3_scale_u0_d1 <= \$115 ;
+    \i_w$536  <= \$307 ;
   always @(posedge clk)
-    w3_scale_u0_d2 <= \$116 ;
+    \i_zero$556  <= \$308 ;
   always @(posedge clk)
-    \i_scale$466  <= \$117 ;
+    \i_scale$558  <= \$309 ;
   always @(posedge clk)
-    y3_d1 <= \$118 ;
+    row0_done_t9 <= \$310 ;
   always @(posedge clk)
-    y3_d2 <= \$119 ;
+    row0_done_t10 <= \$311 ;
   always @(posedge clk)
-    y3_d3 <= \$120 ;
+    row1_done_t9 <= \$312 ;
   always @(posedge clk)
-    y3_d4 <= \$121 ;
+    row1_done_t10 <= \$313 ;
   always @(posedge clk)
-    w4_q_d1 <= \$122 ;
+    row2_done_t9 <= \$314 ;
   always @(posedge clk)
-    w4_q_d2 <= \$123 ;
+    row2_done_t10 <= \$315 ;
   always @(posedge clk)
-    w4_q_d3 <= \$124 ;
+    row3_done_t9 <= \$316 ;
   always @(posedge clk)
-    \i_w$469  <= \$125 ;
+    row3_done_t10 <= \$317 ;
   always @(posedge clk)
-    w4_zero_held <= \$126 ;
+    row4_done_t9 <= \$318 ;
   always @(posedge clk)
-    w4_scale_held <= \$127 ;
+    row4_done_t10 <= \$319 ;
   always @(posedge clk)
-    w4_zero_u0_d1 <= \$128 ;
+    row5_done_t9 <= \$320 ;
   always @(posedge clk)
-    w4_zero_u0_d2 <= \$129 ;
+    row5_done_t10 <= \$321 ;
   always @(posedge clk)
-    w4_zero_u0_d3 <= \$130 ;
+    row6_done_t9 <= \$322 ;
   always @(posedge clk)
-    \i_zero$489  <= \$131 ;
+    row6_done_t10 <= \$323 ;
   always @(posedge clk)
-    w4_scale_u0_d1 <= \$132 ;
+    row7_done_t9 <= \$324 ;
   always @(posedge clk)
-    w4_scale_u0_d2 <= \$133 ;
-  always @(posedge clk)
-    w4_scale_u0_d3 <= \$134 ;
-  always @(posedge clk)
-    \i_scale$491  <= \$135 ;
-  always @(posedge clk)
-    y4_d1 <= \$136 ;
-  always @(posedge clk)
-    y4_d2 <= \$137 ;
-  always @(posedge clk)
-    y4_d3 <= \$138 ;
-  always @(posedge clk)
-    w5_q_d1 <= \$139 ;
-  always @(posedge clk)
-    w5_q_d2 <= \$140 ;
-  always @(posedge clk)
-    w5_q_d3 <= \$141 ;
-  always @(posedge clk)
-    w5_q_d4 <= \$142 ;
-  always @(posedge clk)
-    \i_w$494  <= \$143 ;
-  always @(posedge clk)
-    w5_zero_held <= \$144 ;
-  always @(posedge clk)
-    w5_scale_held <= \$145 ;
-  always @(posedge clk)
-    w5_zero_u0_d1 <= \$146 ;
-  always @(posedge clk)
-    w5_zero_u0_d2 <= \$147 ;
-  always @(posedge clk)
-    w5_zero_u0_d3 <= \$148 ;
-  always @(posedge clk)
-    w5_zero_u0_d4 <= \$149 ;
-  always @(posedge clk)
-    \i_zero$514  <= \$150 ;
-  always @(posedge clk)
-    w5_scale_u0_d1 <= \$151 ;
-  always @(posedge clk)
-    w5_scale_u0_d2 <= \$152 ;
-  always @(posedge clk)
-    w5_scale_u0_d3 <= \$153 ;
-  always @(posedge clk)
-    w5_scale_u0_d4 <= \$154 ;
-  always @(posedge clk)
-    \i_scale$516  <= \$155 ;
-  always @(posedge clk)
-    y5_d1 <= \$156 ;
-  always @(posedge clk)
-    y5_d2 <= \$157 ;
-  always @(posedge clk)
-    w6_q_d1 <= \$158 ;
-  always @(posedge clk)
-    w6_q_d2 <= \$159 ;
-  always @(posedge clk)
-    w6_q_d3 <= \$160 ;
-  always @(posedge clk)
-    w6_q_d4 <= \$161 ;
-  always @(posedge clk)
-    w6_q_d5 <= \$162 ;
-  always @(posedge clk)
-    \i_w$519  <= \$163 ;
-  always @(posedge clk)
-    w6_zero_held <= \$164 ;
-  always @(posedge clk)
-    w6_scale_held <= \$165 ;
-  always @(posedge clk)
-    w6_zero_u0_d1 <= \$166 ;
-  always @(posedge clk)
-    w6_zero_u0_d2 <= \$167 ;
-  always @(posedge clk)
-    w6_zero_u0_d3 <= \$168 ;
-  always @(posedge clk)
-    w6_zero_u0_d4 <= \$169 ;
-  always @(posedge clk)
-    w6_zero_u0_d5 <= \$170 ;
-  always @(posedge clk)
-    \i_zero$539  <= \$171 ;
-  always @(posedge clk)
-    w6_scale_u0_d1 <= \$172 ;
-  always @(posedge clk)
-    w6_scale_u0_d2 <= \$173 ;
-  always @(posedge clk)
-    w6_scale_u0_d3 <= \$174 ;
-  always @(posedge clk)
-    w6_scale_u0_d4 <= \$175 ;
-  always @(posedge clk)
-    w6_scale_u0_d5 <= \$176 ;
-  always @(posedge clk)
-    \i_scale$541  <= \$177 ;
-  always @(posedge clk)
-    y6_d1 <= \$178 ;
-  always @(posedge clk)
-    w7_q_d1 <= \$179 ;
-  always @(posedge clk)
-    w7_q_d2 <= \$180 ;
-  always @(posedge clk)
-    w7_q_d3 <= \$181 ;
-  always @(posedge clk)
-    w7_q_d4 <= \$182 ;
-  always @(posedge clk)
-    w7_q_d5 <= \$183 ;
-  always @(posedge clk)
-    w7_q_d6 <= \$184 ;
-  always @(posedge clk)
-    \i_w$544  <= \$185 ;
-  always @(posedge clk)
-    w7_zero_held <= \$186 ;
-  always @(posedge clk)
-    w7_scale_held <= \$187 ;
-  always @(posedge clk)
-    w7_zero_u0_d1 <= \$188 ;
-  always @(posedge clk)
-    w7_zero_u0_d2 <= \$189 ;
-  always @(posedge clk)
-    w7_zero_u0_d3 <= \$190 ;
-  always @(posedge clk)
-    w7_zero_u0_d4 <= \$191 ;
-  always @(posedge clk)
-    w7_zero_u0_d5 <= \$192 ;
-  always @(posedge clk)
-    w7_zero_u0_d6 <= \$193 ;
-  always @(posedge clk)
-    \i_zero$564  <= \$194 ;
-  always @(posedge clk)
-    w7_scale_u0_d1 <= \$195 ;
-  always @(posedge clk)
-    w7_scale_u0_d2 <= \$196 ;
-  always @(posedge clk)
-    w7_scale_u0_d3 <= \$197 ;
-  always @(posedge clk)
-    w7_scale_u0_d4 <= \$198 ;
-  always @(posedge clk)
-    w7_scale_u0_d5 <= \$199 ;
-  always @(posedge clk)
-    w7_scale_u0_d6 <= \$200 ;
-  always @(posedge clk)
-    \i_scale$566  <= \$201 ;
+    row7_done_t10 <= \$325 ;
   \array_mixpe_w4a8_os_8x8_shared.mesh.col0_unit0  col0_unit0 (
     .clk(clk),
     .i_hand(i_hand),
     .i_hand_valid(i_hand_valid),
     .i_scale(i_scale),
     .i_zero(i_zero),
-    .o_y(\o_y$618 ),
+    .o_acc(o_acc),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.col1_unit0  col1_unit0 (
     .clk(clk),
-    .i_hand(\i_hand$396 ),
-    .i_hand_valid(\i_hand_valid$398 ),
-    .i_scale(\i_scale$416 ),
-    .i_zero(\i_zero$414 ),
-    .o_y(\o_y$627 ),
+    .i_hand(\i_hand$394 ),
+    .i_hand_valid(\i_hand_valid$396 ),
+    .i_scale(\i_scale$414 ),
+    .i_zero(\i_zero$412 ),
+    .o_acc(\o_acc$573 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.col2_unit0  col2_unit0 (
     .clk(clk),
-    .i_hand(\i_hand$421 ),
-    .i_hand_valid(\i_hand_valid$423 ),
-    .i_scale(\i_scale$441 ),
-    .i_zero(\i_zero$439 ),
-    .o_y(\o_y$638 ),
+    .i_hand(\i_hand$418 ),
+    .i_hand_valid(\i_hand_valid$420 ),
+    .i_scale(\i_scale$438 ),
+    .i_zero(\i_zero$436 ),
+    .o_acc(\o_acc$574 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.col3_unit0  col3_unit0 (
     .clk(clk),
-    .i_hand(\i_hand$446 ),
-    .i_hand_valid(\i_hand_valid$448 ),
-    .i_scale(\i_scale$466 ),
-    .i_zero(\i_zero$464 ),
-    .o_y(\o_y$651 ),
+    .i_hand(\i_hand$442 ),
+    .i_hand_valid(\i_hand_valid$444 ),
+    .i_scale(\i_scale$462 ),
+    .i_zero(\i_zero$460 ),
+    .o_acc(\o_acc$575 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.col4_unit0  col4_unit0 (
     .clk(clk),
-    .i_hand(\i_hand$471 ),
-    .i_hand_valid(\i_hand_valid$473 ),
-    .i_scale(\i_scale$491 ),
-    .i_zero(\i_zero$489 ),
-    .o_y(\o_y$666 ),
+    .i_hand(\i_hand$466 ),
+    .i_hand_valid(\i_hand_valid$468 ),
+    .i_scale(\i_scale$486 ),
+    .i_zero(\i_zero$484 ),
+    .o_acc(\o_acc$576 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.col5_unit0  col5_unit0 (
     .clk(clk),
-    .i_hand(\i_hand$496 ),
-    .i_hand_valid(\i_hand_valid$498 ),
-    .i_scale(\i_scale$516 ),
-    .i_zero(\i_zero$514 ),
-    .o_y(\o_y$683 ),
+    .i_hand(\i_hand$490 ),
+    .i_hand_valid(\i_hand_valid$492 ),
+    .i_scale(\i_scale$510 ),
+    .i_zero(\i_zero$508 ),
+    .o_acc(\o_acc$577 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.col6_unit0  col6_unit0 (
     .clk(clk),
-    .i_hand(\i_hand$521 ),
-    .i_hand_valid(\i_hand_valid$523 ),
-    .i_scale(\i_scale$541 ),
-    .i_zero(\i_zero$539 ),
-    .o_y(\o_y$701 ),
+    .i_hand(\i_hand$514 ),
+    .i_hand_valid(\i_hand_valid$516 ),
+    .i_scale(\i_scale$534 ),
+    .i_zero(\i_zero$532 ),
+    .o_acc(\o_acc$578 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.col7_unit0  col7_unit0 (
     .clk(clk),
-    .i_hand(\i_hand$546 ),
-    .i_hand_valid(\i_hand_valid$548 ),
-    .i_scale(\i_scale$566 ),
-    .i_zero(\i_zero$564 ),
-    .o_index(o_index),
-    .o_valid(\o_valid$569 ),
-    .o_y(o_y),
+    .i_hand(\i_hand$538 ),
+    .i_hand_valid(\i_hand_valid$540 ),
+    .i_scale(\i_scale$558 ),
+    .i_zero(\i_zero$556 ),
+    .o_acc(\o_acc$579 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_0_0  tile_0_0 (
@@ -7563,11 +7782,11 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$369 , o_r
     .i_ctl(\i_ctl$6 ),
     .o_a(\i_a$8 ),
     .o_ctl(\i_ctl$10 ),
-    .o_psum(\o_psum$397 ),
-    .o_valid(\o_valid$399 ),
+    .o_psum(\o_psum$395 ),
+    .o_valid(\o_valid$397 ),
     .o_w(\i_w$270 ),
     .pe_0_0__i_a(\i_a$4 ),
-    .pe_0_0__i_w(\i_w$394 ),
+    .pe_0_0__i_w(\i_w$392 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_0_2  tile_0_2 (
@@ -7575,11 +7794,11 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$369 , o_r
     .i_ctl(\i_ctl$10 ),
     .o_a(\i_a$12 ),
     .o_ctl(\i_ctl$14 ),
-    .o_psum(\o_psum$422 ),
-    .o_valid(\o_valid$424 ),
+    .o_psum(\o_psum$419 ),
+    .o_valid(\o_valid$421 ),
     .o_w(\i_w$284 ),
     .pe_0_0__i_a(\i_a$8 ),
-    .pe_0_0__i_w(\i_w$419 ),
+    .pe_0_0__i_w(\i_w$416 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_0_3  tile_0_3 (
@@ -7587,11 +7806,11 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$369 , o_r
     .i_ctl(\i_ctl$14 ),
     .o_a(\i_a$16 ),
     .o_ctl(\i_ctl$18 ),
-    .o_psum(\o_psum$447 ),
-    .o_valid(\o_valid$449 ),
+    .o_psum(\o_psum$443 ),
+    .o_valid(\o_valid$445 ),
     .o_w(\i_w$298 ),
     .pe_0_0__i_a(\i_a$12 ),
-    .pe_0_0__i_w(\i_w$444 ),
+    .pe_0_0__i_w(\i_w$440 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_0_4  tile_0_4 (
@@ -7599,11 +7818,11 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$369 , o_r
     .i_ctl(\i_ctl$18 ),
     .o_a(\i_a$20 ),
     .o_ctl(\i_ctl$22 ),
-    .o_psum(\o_psum$472 ),
-    .o_valid(\o_valid$474 ),
+    .o_psum(\o_psum$467 ),
+    .o_valid(\o_valid$469 ),
     .o_w(\i_w$312 ),
     .pe_0_0__i_a(\i_a$16 ),
-    .pe_0_0__i_w(\i_w$469 ),
+    .pe_0_0__i_w(\i_w$464 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_0_5  tile_0_5 (
@@ -7611,11 +7830,11 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$369 , o_r
     .i_ctl(\i_ctl$22 ),
     .o_a(\i_a$24 ),
     .o_ctl(\i_ctl$26 ),
-    .o_psum(\o_psum$497 ),
-    .o_valid(\o_valid$499 ),
+    .o_psum(\o_psum$491 ),
+    .o_valid(\o_valid$493 ),
     .o_w(\i_w$326 ),
     .pe_0_0__i_a(\i_a$20 ),
-    .pe_0_0__i_w(\i_w$494 ),
+    .pe_0_0__i_w(\i_w$488 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_0_6  tile_0_6 (
@@ -7623,21 +7842,22 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$369 , o_r
     .i_ctl(\i_ctl$26 ),
     .o_a(\i_a$28 ),
     .o_ctl(\i_ctl$30 ),
-    .o_psum(\o_psum$522 ),
-    .o_valid(\o_valid$524 ),
+    .o_psum(\o_psum$515 ),
+    .o_valid(\o_valid$517 ),
     .o_w(\i_w$340 ),
     .pe_0_0__i_a(\i_a$24 ),
-    .pe_0_0__i_w(\i_w$519 ),
+    .pe_0_0__i_w(\i_w$512 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_0_7  tile_0_7 (
     .clk(clk),
     .i_ctl(\i_ctl$30 ),
-    .o_psum(\o_psum$547 ),
-    .o_valid(\o_valid$549 ),
+    .o_ctl(\o_ctl$646 ),
+    .o_psum(\o_psum$539 ),
+    .o_valid(\o_valid$541 ),
     .o_w(\i_w$354 ),
     .pe_0_0__i_a(\i_a$28 ),
-    .pe_0_0__i_w(\i_w$544 ),
+    .pe_0_0__i_w(\i_w$536 ),
     .rst(rst)
   );
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_1_0  tile_1_0 (
@@ -7657,8 +7877,8 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$369 , o_r
     .i_ctl(\i_ctl$38 ),
     .o_a(\i_a$40 ),
     .o_ctl(\i_ctl$42 ),
-    .o_psum(\o_psum$400 ),
-    .o_valid(\o_valid$401 ),
+    .o_psum(\o_psum$398 ),
+    .o_valid(\o_valid$399 ),
     .o_w(\i_w$272 ),
     .pe_0_0__i_a(\i_a$36 ),
     .pe_0_0__i_w(\i_w$270 ),
@@ -7669,8 +7889,8 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$369 , o_r
     .i_ctl(\i_ctl$42 ),
     .o_a(\i_a$44 ),
     .o_ctl(\i_ctl$46 ),
-    .o_psum(\o_psum$425 ),
-    .o_valid(\o_valid$426 ),
+    .o_psum(\o_psum$422 ),
+    .o_valid(\o_valid$423 ),
     .o_w(\i_w$286 ),
     .pe_0_0__i_a(\i_a$40 ),
     .pe_0_0__i_w(\i_w$284 ),
@@ -7681,8 +7901,8 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$369 , o_r
     .i_ctl(\i_ctl$46 ),
     .o_a(\i_a$48 ),
     .o_ctl(\i_ctl$50 ),
-    .o_psum(\o_psum$450 ),
-    .o_valid(\o_valid$451 ),
+    .o_psum(\o_psum$446 ),
+    .o_valid(\o_valid$447 ),
     .o_w(\i_w$300 ),
     .pe_0_0__i_a(\i_a$44 ),
     .pe_0_0__i_w(\i_w$298 ),
@@ -7693,8 +7913,8 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$369 , o_r
     .i_ctl(\i_ctl$50 ),
     .o_a(\i_a$52 ),
     .o_ctl(\i_ctl$54 ),
-    .o_psum(\o_psum$475 ),
-    .o_valid(\o_valid$476 ),
+    .o_psum(\o_psum$470 ),
+    .o_valid(\o_valid$471 ),
     .o_w(\i_w$314 ),
     .pe_0_0__i_a(\i_a$48 ),
     .pe_0_0__i_w(\i_w$312 ),
@@ -7705,8 +7925,8 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$369 , o_r
     .i_ctl(\i_ctl$54 ),
     .o_a(\i_a$56 ),
     .o_ctl(\i_ctl$58 ),
-    .o_psum(\o_psum$500 ),
-    .o_valid(\o_valid$501 ),
+    .o_psum(\o_psum$494 ),
+    .o_valid(\o_valid$495 ),
     .o_w(\i_w$328 ),
     .pe_0_0__i_a(\i_a$52 ),
     .pe_0_0__i_w(\i_w$326 ),
@@ -7717,8 +7937,8 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$369 , o_r
     .i_ctl(\i_ctl$58 ),
     .o_a(\i_a$60 ),
     .o_ctl(\i_ctl$62 ),
-    .o_psum(\o_psum$525 ),
-    .o_valid(\o_valid$526 ),
+    .o_psum(\o_psum$518 ),
+    .o_valid(\o_valid$519 ),
     .o_w(\i_w$342 ),
     .pe_0_0__i_a(\i_a$56 ),
     .pe_0_0__i_w(\i_w$340 ),
@@ -7727,8 +7947,9 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$369 , o_r
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_1_7  tile_1_7 (
     .clk(clk),
     .i_ctl(\i_ctl$62 ),
-    .o_psum(\o_psum$550 ),
-    .o_valid(\o_valid$551 ),
+    .o_ctl(\o_ctl$648 ),
+    .o_psum(\o_psum$542 ),
+    .o_valid(\o_valid$543 ),
     .o_w(\i_w$356 ),
     .pe_0_0__i_a(\i_a$60 ),
     .pe_0_0__i_w(\i_w$354 ),
@@ -7751,8 +7972,8 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$369 , o_r
     .i_ctl(\i_ctl$70 ),
     .o_a(\i_a$72 ),
     .o_ctl(\i_ctl$74 ),
-    .o_psum(\o_psum$402 ),
-    .o_valid(\o_valid$403 ),
+    .o_psum(\o_psum$400 ),
+    .o_valid(\o_valid$401 ),
     .o_w(\i_w$274 ),
     .pe_0_0__i_a(\i_a$68 ),
     .pe_0_0__i_w(\i_w$272 ),
@@ -7763,8 +7984,8 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$369 , o_r
     .i_ctl(\i_ctl$74 ),
     .o_a(\i_a$76 ),
     .o_ctl(\i_ctl$78 ),
-    .o_psum(\o_psum$427 ),
-    .o_valid(\o_valid$428 ),
+    .o_psum(\o_psum$424 ),
+    .o_valid(\o_valid$425 ),
     .o_w(\i_w$288 ),
     .pe_0_0__i_a(\i_a$72 ),
     .pe_0_0__i_w(\i_w$286 ),
@@ -7775,8 +7996,8 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$369 , o_r
     .i_ctl(\i_ctl$78 ),
     .o_a(\i_a$80 ),
     .o_ctl(\i_ctl$82 ),
-    .o_psum(\o_psum$452 ),
-    .o_valid(\o_valid$453 ),
+    .o_psum(\o_psum$448 ),
+    .o_valid(\o_valid$449 ),
     .o_w(\i_w$302 ),
     .pe_0_0__i_a(\i_a$76 ),
     .pe_0_0__i_w(\i_w$300 ),
@@ -7787,8 +8008,8 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$369 , o_r
     .i_ctl(\i_ctl$82 ),
     .o_a(\i_a$84 ),
     .o_ctl(\i_ctl$86 ),
-    .o_psum(\o_psum$477 ),
-    .o_valid(\o_valid$478 ),
+    .o_psum(\o_psum$472 ),
+    .o_valid(\o_valid$473 ),
     .o_w(\i_w$316 ),
     .pe_0_0__i_a(\i_a$80 ),
     .pe_0_0__i_w(\i_w$314 ),
@@ -7799,8 +8020,8 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$369 , o_r
     .i_ctl(\i_ctl$86 ),
     .o_a(\i_a$88 ),
     .o_ctl(\i_ctl$90 ),
-    .o_psum(\o_psum$502 ),
-    .o_valid(\o_valid$503 ),
+    .o_psum(\o_psum$496 ),
+    .o_valid(\o_valid$497 ),
     .o_w(\i_w$330 ),
     .pe_0_0__i_a(\i_a$84 ),
     .pe_0_0__i_w(\i_w$328 ),
@@ -7811,8 +8032,8 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$369 , o_r
     .i_ctl(\i_ctl$90 ),
     .o_a(\i_a$92 ),
     .o_ctl(\i_ctl$94 ),
-    .o_psum(\o_psum$527 ),
-    .o_valid(\o_valid$528 ),
+    .o_psum(\o_psum$520 ),
+    .o_valid(\o_valid$521 ),
     .o_w(\i_w$344 ),
     .pe_0_0__i_a(\i_a$88 ),
     .pe_0_0__i_w(\i_w$342 ),
@@ -7821,8 +8042,9 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$369 , o_r
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_2_7  tile_2_7 (
     .clk(clk),
     .i_ctl(\i_ctl$94 ),
-    .o_psum(\o_psum$552 ),
-    .o_valid(\o_valid$553 ),
+    .o_ctl(\o_ctl$650 ),
+    .o_psum(\o_psum$544 ),
+    .o_valid(\o_valid$545 ),
     .o_w(\i_w$358 ),
     .pe_0_0__i_a(\i_a$92 ),
     .pe_0_0__i_w(\i_w$356 ),
@@ -7845,8 +8067,8 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$369 , o_r
     .i_ctl(\i_ctl$102 ),
     .o_a(\i_a$104 ),
     .o_ctl(\i_ctl$106 ),
-    .o_psum(\o_psum$404 ),
-    .o_valid(\o_valid$405 ),
+    .o_psum(\o_psum$402 ),
+    .o_valid(\o_valid$403 ),
     .o_w(\i_w$276 ),
     .pe_0_0__i_a(\i_a$100 ),
     .pe_0_0__i_w(\i_w$274 ),
@@ -7857,8 +8079,8 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$369 , o_r
     .i_ctl(\i_ctl$106 ),
     .o_a(\i_a$108 ),
     .o_ctl(\i_ctl$110 ),
-    .o_psum(\o_psum$429 ),
-    .o_valid(\o_valid$430 ),
+    .o_psum(\o_psum$426 ),
+    .o_valid(\o_valid$427 ),
     .o_w(\i_w$290 ),
     .pe_0_0__i_a(\i_a$104 ),
     .pe_0_0__i_w(\i_w$288 ),
@@ -7869,8 +8091,8 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$369 , o_r
     .i_ctl(\i_ctl$110 ),
     .o_a(\i_a$112 ),
     .o_ctl(\i_ctl$114 ),
-    .o_psum(\o_psum$454 ),
-    .o_valid(\o_valid$455 ),
+    .o_psum(\o_psum$450 ),
+    .o_valid(\o_valid$451 ),
     .o_w(\i_w$304 ),
     .pe_0_0__i_a(\i_a$108 ),
     .pe_0_0__i_w(\i_w$302 ),
@@ -7881,8 +8103,8 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$369 , o_r
     .i_ctl(\i_ctl$114 ),
     .o_a(\i_a$116 ),
     .o_ctl(\i_ctl$118 ),
-    .o_psum(\o_psum$479 ),
-    .o_valid(\o_valid$480 ),
+    .o_psum(\o_psum$474 ),
+    .o_valid(\o_valid$475 ),
     .o_w(\i_w$318 ),
     .pe_0_0__i_a(\i_a$112 ),
     .pe_0_0__i_w(\i_w$316 ),
@@ -7893,8 +8115,8 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$369 , o_r
     .i_ctl(\i_ctl$118 ),
     .o_a(\i_a$120 ),
     .o_ctl(\i_ctl$122 ),
-    .o_psum(\o_psum$504 ),
-    .o_valid(\o_valid$505 ),
+    .o_psum(\o_psum$498 ),
+    .o_valid(\o_valid$499 ),
     .o_w(\i_w$332 ),
     .pe_0_0__i_a(\i_a$116 ),
     .pe_0_0__i_w(\i_w$330 ),
@@ -7905,8 +8127,8 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$369 , o_r
     .i_ctl(\i_ctl$122 ),
     .o_a(\i_a$124 ),
     .o_ctl(\i_ctl$126 ),
-    .o_psum(\o_psum$529 ),
-    .o_valid(\o_valid$530 ),
+    .o_psum(\o_psum$522 ),
+    .o_valid(\o_valid$523 ),
     .o_w(\i_w$346 ),
     .pe_0_0__i_a(\i_a$120 ),
     .pe_0_0__i_w(\i_w$344 ),
@@ -7915,8 +8137,9 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$369 , o_r
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_3_7  tile_3_7 (
     .clk(clk),
     .i_ctl(\i_ctl$126 ),
-    .o_psum(\o_psum$554 ),
-    .o_valid(\o_valid$555 ),
+    .o_ctl(\o_ctl$652 ),
+    .o_psum(\o_psum$546 ),
+    .o_valid(\o_valid$547 ),
     .o_w(\i_w$360 ),
     .pe_0_0__i_a(\i_a$124 ),
     .pe_0_0__i_w(\i_w$358 ),
@@ -7939,8 +8162,8 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$369 , o_r
     .i_ctl(\i_ctl$134 ),
     .o_a(\i_a$136 ),
     .o_ctl(\i_ctl$138 ),
-    .o_psum(\o_psum$406 ),
-    .o_valid(\o_valid$407 ),
+    .o_psum(\o_psum$404 ),
+    .o_valid(\o_valid$405 ),
     .o_w(\i_w$278 ),
     .pe_0_0__i_a(\i_a$132 ),
     .pe_0_0__i_w(\i_w$276 ),
@@ -7951,8 +8174,8 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$369 , o_r
     .i_ctl(\i_ctl$138 ),
     .o_a(\i_a$140 ),
     .o_ctl(\i_ctl$142 ),
-    .o_psum(\o_psum$431 ),
-    .o_valid(\o_valid$432 ),
+    .o_psum(\o_psum$428 ),
+    .o_valid(\o_valid$429 ),
     .o_w(\i_w$292 ),
     .pe_0_0__i_a(\i_a$136 ),
     .pe_0_0__i_w(\i_w$290 ),
@@ -7963,8 +8186,8 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$369 , o_r
     .i_ctl(\i_ctl$142 ),
     .o_a(\i_a$144 ),
     .o_ctl(\i_ctl$146 ),
-    .o_psum(\o_psum$456 ),
-    .o_valid(\o_valid$457 ),
+    .o_psum(\o_psum$452 ),
+    .o_valid(\o_valid$453 ),
     .o_w(\i_w$306 ),
     .pe_0_0__i_a(\i_a$140 ),
     .pe_0_0__i_w(\i_w$304 ),
@@ -7975,8 +8198,8 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$369 , o_r
     .i_ctl(\i_ctl$146 ),
     .o_a(\i_a$148 ),
     .o_ctl(\i_ctl$150 ),
-    .o_psum(\o_psum$481 ),
-    .o_valid(\o_valid$482 ),
+    .o_psum(\o_psum$476 ),
+    .o_valid(\o_valid$477 ),
     .o_w(\i_w$320 ),
     .pe_0_0__i_a(\i_a$144 ),
     .pe_0_0__i_w(\i_w$318 ),
@@ -7987,8 +8210,8 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$369 , o_r
     .i_ctl(\i_ctl$150 ),
     .o_a(\i_a$152 ),
     .o_ctl(\i_ctl$154 ),
-    .o_psum(\o_psum$506 ),
-    .o_valid(\o_valid$507 ),
+    .o_psum(\o_psum$500 ),
+    .o_valid(\o_valid$501 ),
     .o_w(\i_w$334 ),
     .pe_0_0__i_a(\i_a$148 ),
     .pe_0_0__i_w(\i_w$332 ),
@@ -7999,8 +8222,8 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$369 , o_r
     .i_ctl(\i_ctl$154 ),
     .o_a(\i_a$156 ),
     .o_ctl(\i_ctl$158 ),
-    .o_psum(\o_psum$531 ),
-    .o_valid(\o_valid$532 ),
+    .o_psum(\o_psum$524 ),
+    .o_valid(\o_valid$525 ),
     .o_w(\i_w$348 ),
     .pe_0_0__i_a(\i_a$152 ),
     .pe_0_0__i_w(\i_w$346 ),
@@ -8009,8 +8232,9 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$369 , o_r
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_4_7  tile_4_7 (
     .clk(clk),
     .i_ctl(\i_ctl$158 ),
-    .o_psum(\o_psum$556 ),
-    .o_valid(\o_valid$557 ),
+    .o_ctl(\o_ctl$654 ),
+    .o_psum(\o_psum$548 ),
+    .o_valid(\o_valid$549 ),
     .o_w(\i_w$362 ),
     .pe_0_0__i_a(\i_a$156 ),
     .pe_0_0__i_w(\i_w$360 ),
@@ -8033,8 +8257,8 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$369 , o_r
     .i_ctl(\i_ctl$166 ),
     .o_a(\i_a$168 ),
     .o_ctl(\i_ctl$170 ),
-    .o_psum(\o_psum$408 ),
-    .o_valid(\o_valid$409 ),
+    .o_psum(\o_psum$406 ),
+    .o_valid(\o_valid$407 ),
     .o_w(\i_w$280 ),
     .pe_0_0__i_a(\i_a$164 ),
     .pe_0_0__i_w(\i_w$278 ),
@@ -8045,8 +8269,8 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$369 , o_r
     .i_ctl(\i_ctl$170 ),
     .o_a(\i_a$172 ),
     .o_ctl(\i_ctl$174 ),
-    .o_psum(\o_psum$433 ),
-    .o_valid(\o_valid$434 ),
+    .o_psum(\o_psum$430 ),
+    .o_valid(\o_valid$431 ),
     .o_w(\i_w$294 ),
     .pe_0_0__i_a(\i_a$168 ),
     .pe_0_0__i_w(\i_w$292 ),
@@ -8057,8 +8281,8 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$369 , o_r
     .i_ctl(\i_ctl$174 ),
     .o_a(\i_a$176 ),
     .o_ctl(\i_ctl$178 ),
-    .o_psum(\o_psum$458 ),
-    .o_valid(\o_valid$459 ),
+    .o_psum(\o_psum$454 ),
+    .o_valid(\o_valid$455 ),
     .o_w(\i_w$308 ),
     .pe_0_0__i_a(\i_a$172 ),
     .pe_0_0__i_w(\i_w$306 ),
@@ -8069,8 +8293,8 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$369 , o_r
     .i_ctl(\i_ctl$178 ),
     .o_a(\i_a$180 ),
     .o_ctl(\i_ctl$182 ),
-    .o_psum(\o_psum$483 ),
-    .o_valid(\o_valid$484 ),
+    .o_psum(\o_psum$478 ),
+    .o_valid(\o_valid$479 ),
     .o_w(\i_w$322 ),
     .pe_0_0__i_a(\i_a$176 ),
     .pe_0_0__i_w(\i_w$320 ),
@@ -8081,8 +8305,8 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$369 , o_r
     .i_ctl(\i_ctl$182 ),
     .o_a(\i_a$184 ),
     .o_ctl(\i_ctl$186 ),
-    .o_psum(\o_psum$508 ),
-    .o_valid(\o_valid$509 ),
+    .o_psum(\o_psum$502 ),
+    .o_valid(\o_valid$503 ),
     .o_w(\i_w$336 ),
     .pe_0_0__i_a(\i_a$180 ),
     .pe_0_0__i_w(\i_w$334 ),
@@ -8093,8 +8317,8 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$369 , o_r
     .i_ctl(\i_ctl$186 ),
     .o_a(\i_a$188 ),
     .o_ctl(\i_ctl$190 ),
-    .o_psum(\o_psum$533 ),
-    .o_valid(\o_valid$534 ),
+    .o_psum(\o_psum$526 ),
+    .o_valid(\o_valid$527 ),
     .o_w(\i_w$350 ),
     .pe_0_0__i_a(\i_a$184 ),
     .pe_0_0__i_w(\i_w$348 ),
@@ -8103,8 +8327,9 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$369 , o_r
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_5_7  tile_5_7 (
     .clk(clk),
     .i_ctl(\i_ctl$190 ),
-    .o_psum(\o_psum$558 ),
-    .o_valid(\o_valid$559 ),
+    .o_ctl(\o_ctl$656 ),
+    .o_psum(\o_psum$550 ),
+    .o_valid(\o_valid$551 ),
     .o_w(\i_w$364 ),
     .pe_0_0__i_a(\i_a$188 ),
     .pe_0_0__i_w(\i_w$362 ),
@@ -8127,8 +8352,8 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$369 , o_r
     .i_ctl(\i_ctl$198 ),
     .o_a(\i_a$200 ),
     .o_ctl(\i_ctl$202 ),
-    .o_psum(\o_psum$410 ),
-    .o_valid(\o_valid$411 ),
+    .o_psum(\o_psum$408 ),
+    .o_valid(\o_valid$409 ),
     .o_w(\i_w$282 ),
     .pe_0_0__i_a(\i_a$196 ),
     .pe_0_0__i_w(\i_w$280 ),
@@ -8139,8 +8364,8 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$369 , o_r
     .i_ctl(\i_ctl$202 ),
     .o_a(\i_a$204 ),
     .o_ctl(\i_ctl$206 ),
-    .o_psum(\o_psum$435 ),
-    .o_valid(\o_valid$436 ),
+    .o_psum(\o_psum$432 ),
+    .o_valid(\o_valid$433 ),
     .o_w(\i_w$296 ),
     .pe_0_0__i_a(\i_a$200 ),
     .pe_0_0__i_w(\i_w$294 ),
@@ -8151,8 +8376,8 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$369 , o_r
     .i_ctl(\i_ctl$206 ),
     .o_a(\i_a$208 ),
     .o_ctl(\i_ctl$210 ),
-    .o_psum(\o_psum$460 ),
-    .o_valid(\o_valid$461 ),
+    .o_psum(\o_psum$456 ),
+    .o_valid(\o_valid$457 ),
     .o_w(\i_w$310 ),
     .pe_0_0__i_a(\i_a$204 ),
     .pe_0_0__i_w(\i_w$308 ),
@@ -8163,8 +8388,8 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$369 , o_r
     .i_ctl(\i_ctl$210 ),
     .o_a(\i_a$212 ),
     .o_ctl(\i_ctl$214 ),
-    .o_psum(\o_psum$485 ),
-    .o_valid(\o_valid$486 ),
+    .o_psum(\o_psum$480 ),
+    .o_valid(\o_valid$481 ),
     .o_w(\i_w$324 ),
     .pe_0_0__i_a(\i_a$208 ),
     .pe_0_0__i_w(\i_w$322 ),
@@ -8175,8 +8400,8 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$369 , o_r
     .i_ctl(\i_ctl$214 ),
     .o_a(\i_a$216 ),
     .o_ctl(\i_ctl$218 ),
-    .o_psum(\o_psum$510 ),
-    .o_valid(\o_valid$511 ),
+    .o_psum(\o_psum$504 ),
+    .o_valid(\o_valid$505 ),
     .o_w(\i_w$338 ),
     .pe_0_0__i_a(\i_a$212 ),
     .pe_0_0__i_w(\i_w$336 ),
@@ -8187,8 +8412,8 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$369 , o_r
     .i_ctl(\i_ctl$218 ),
     .o_a(\i_a$220 ),
     .o_ctl(\i_ctl$222 ),
-    .o_psum(\o_psum$535 ),
-    .o_valid(\o_valid$536 ),
+    .o_psum(\o_psum$528 ),
+    .o_valid(\o_valid$529 ),
     .o_w(\i_w$352 ),
     .pe_0_0__i_a(\i_a$216 ),
     .pe_0_0__i_w(\i_w$350 ),
@@ -8197,8 +8422,9 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$369 , o_r
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_6_7  tile_6_7 (
     .clk(clk),
     .i_ctl(\i_ctl$222 ),
-    .o_psum(\o_psum$560 ),
-    .o_valid(\o_valid$561 ),
+    .o_ctl(\o_ctl$658 ),
+    .o_psum(\o_psum$552 ),
+    .o_valid(\o_valid$553 ),
     .o_w(\i_w$366 ),
     .pe_0_0__i_a(\i_a$220 ),
     .pe_0_0__i_w(\i_w$364 ),
@@ -8220,8 +8446,8 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$369 , o_r
     .i_ctl(\i_ctl$230 ),
     .o_a(\i_a$232 ),
     .o_ctl(\i_ctl$234 ),
-    .o_psum(\o_psum$412 ),
-    .o_valid(\o_valid$413 ),
+    .o_psum(\o_psum$410 ),
+    .o_valid(\o_valid$411 ),
     .pe_0_0__i_a(\i_a$228 ),
     .pe_0_0__i_w(\i_w$282 ),
     .rst(rst)
@@ -8231,8 +8457,8 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$369 , o_r
     .i_ctl(\i_ctl$234 ),
     .o_a(\i_a$236 ),
     .o_ctl(\i_ctl$238 ),
-    .o_psum(\o_psum$437 ),
-    .o_valid(\o_valid$438 ),
+    .o_psum(\o_psum$434 ),
+    .o_valid(\o_valid$435 ),
     .pe_0_0__i_a(\i_a$232 ),
     .pe_0_0__i_w(\i_w$296 ),
     .rst(rst)
@@ -8242,8 +8468,8 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$369 , o_r
     .i_ctl(\i_ctl$238 ),
     .o_a(\i_a$240 ),
     .o_ctl(\i_ctl$242 ),
-    .o_psum(\o_psum$462 ),
-    .o_valid(\o_valid$463 ),
+    .o_psum(\o_psum$458 ),
+    .o_valid(\o_valid$459 ),
     .pe_0_0__i_a(\i_a$236 ),
     .pe_0_0__i_w(\i_w$310 ),
     .rst(rst)
@@ -8253,8 +8479,8 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$369 , o_r
     .i_ctl(\i_ctl$242 ),
     .o_a(\i_a$244 ),
     .o_ctl(\i_ctl$246 ),
-    .o_psum(\o_psum$487 ),
-    .o_valid(\o_valid$488 ),
+    .o_psum(\o_psum$482 ),
+    .o_valid(\o_valid$483 ),
     .pe_0_0__i_a(\i_a$240 ),
     .pe_0_0__i_w(\i_w$324 ),
     .rst(rst)
@@ -8264,8 +8490,8 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$369 , o_r
     .i_ctl(\i_ctl$246 ),
     .o_a(\i_a$248 ),
     .o_ctl(\i_ctl$250 ),
-    .o_psum(\o_psum$512 ),
-    .o_valid(\o_valid$513 ),
+    .o_psum(\o_psum$506 ),
+    .o_valid(\o_valid$507 ),
     .pe_0_0__i_a(\i_a$244 ),
     .pe_0_0__i_w(\i_w$338 ),
     .rst(rst)
@@ -8275,8 +8501,8 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$369 , o_r
     .i_ctl(\i_ctl$250 ),
     .o_a(\i_a$252 ),
     .o_ctl(\i_ctl$254 ),
-    .o_psum(\o_psum$537 ),
-    .o_valid(\o_valid$538 ),
+    .o_psum(\o_psum$530 ),
+    .o_valid(\o_valid$531 ),
     .pe_0_0__i_a(\i_a$248 ),
     .pe_0_0__i_w(\i_w$352 ),
     .rst(rst)
@@ -8284,1360 +8510,871 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$369 , o_r
   \array_mixpe_w4a8_os_8x8_shared.mesh.tile_7_7  tile_7_7 (
     .clk(clk),
     .i_ctl(\i_ctl$254 ),
-    .o_psum(\o_psum$562 ),
-    .o_valid(\o_valid$563 ),
+    .o_ctl(\o_ctl$660 ),
+    .o_psum(\o_psum$554 ),
+    .o_valid(\o_valid$555 ),
     .pe_0_0__i_a(\i_a$252 ),
     .pe_0_0__i_w(\i_w$366 ),
     .rst(rst)
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    o_row_valid = 1'h0;
-    if (\o_valid$569 ) begin
-      o_row_valid = 1'h1;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    o_row_index = 3'h0;
-    if (\o_valid$569 ) begin
-      o_row_index = \$1 [2:0];
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$18  = \i_a$1 [63:32];
-    if (rst) begin
-      \$18  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$19  = i_ctl;
-    if (rst) begin
-      \$19  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$20  = \i_a$1 [95:64];
-    if (rst) begin
-      \$20  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$21  = a2_d1;
-    if (rst) begin
-      \$21  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$22  = i_ctl;
-    if (rst) begin
-      \$22  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$23  = ctl2_d1;
-    if (rst) begin
-      \$23  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$24  = \i_a$1 [127:96];
-    if (rst) begin
-      \$24  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$25  = a3_d1;
-    if (rst) begin
-      \$25  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$26  = a3_d2;
-    if (rst) begin
-      \$26  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$27  = i_ctl;
-    if (rst) begin
-      \$27  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$28  = ctl3_d1;
-    if (rst) begin
-      \$28  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$29  = ctl3_d2;
-    if (rst) begin
-      \$29  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$30  = \i_a$1 [159:128];
-    if (rst) begin
-      \$30  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$31  = a4_d1;
-    if (rst) begin
-      \$31  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$32  = a4_d2;
-    if (rst) begin
-      \$32  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$33  = a4_d3;
-    if (rst) begin
-      \$33  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$34  = i_ctl;
-    if (rst) begin
-      \$34  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$35  = ctl4_d1;
-    if (rst) begin
-      \$35  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$36  = ctl4_d2;
-    if (rst) begin
-      \$36  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$37  = ctl4_d3;
-    if (rst) begin
-      \$37  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$38  = \i_a$1 [191:160];
-    if (rst) begin
-      \$38  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$39  = a5_d1;
-    if (rst) begin
-      \$39  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$40  = a5_d2;
-    if (rst) begin
-      \$40  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$41  = a5_d3;
-    if (rst) begin
-      \$41  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$42  = a5_d4;
-    if (rst) begin
-      \$42  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$43  = i_ctl;
-    if (rst) begin
-      \$43  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$44  = ctl5_d1;
-    if (rst) begin
-      \$44  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$45  = ctl5_d2;
-    if (rst) begin
-      \$45  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$46  = ctl5_d3;
-    if (rst) begin
-      \$46  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$47  = ctl5_d4;
-    if (rst) begin
-      \$47  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$48  = \i_a$1 [223:192];
-    if (rst) begin
-      \$48  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$49  = a6_d1;
-    if (rst) begin
-      \$49  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$50  = a6_d2;
-    if (rst) begin
-      \$50  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$51  = a6_d3;
-    if (rst) begin
-      \$51  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$52  = a6_d4;
-    if (rst) begin
-      \$52  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$53  = a6_d5;
-    if (rst) begin
-      \$53  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$54  = i_ctl;
-    if (rst) begin
-      \$54  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$55  = ctl6_d1;
-    if (rst) begin
-      \$55  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$56  = ctl6_d2;
-    if (rst) begin
-      \$56  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$57  = ctl6_d3;
-    if (rst) begin
-      \$57  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$58  = ctl6_d4;
-    if (rst) begin
-      \$58  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$59  = ctl6_d5;
-    if (rst) begin
-      \$59  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$60  = \i_a$1 [255:224];
-    if (rst) begin
-      \$60  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$61  = a7_d1;
-    if (rst) begin
-      \$61  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$62  = a7_d2;
-    if (rst) begin
-      \$62  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$63  = a7_d3;
-    if (rst) begin
-      \$63  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$64  = a7_d4;
-    if (rst) begin
-      \$64  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$65  = a7_d5;
-    if (rst) begin
-      \$65  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$66  = a7_d6;
-    if (rst) begin
-      \$66  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$67  = i_ctl;
-    if (rst) begin
-      \$67  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$68  = ctl7_d1;
-    if (rst) begin
-      \$68  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$69  = ctl7_d2;
-    if (rst) begin
-      \$69  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$70  = ctl7_d3;
-    if (rst) begin
-      \$70  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$71  = ctl7_d4;
+    \$210  = \i_a$1 [63:32];
     if (rst) begin
-      \$71  = 5'h00;
+      \$210  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$72  = ctl7_d5;
+    \$211  = i_ctl;
     if (rst) begin
-      \$72  = 5'h00;
+      \$211  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$73  = ctl7_d6;
+    \$212  = \i_a$1 [95:64];
     if (rst) begin
-      \$73  = 5'h00;
+      \$212  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$74  = i_zero;
-    if (\$2 ) begin
-      \$74  = \i_w$369 [19:16];
-    end
+    \$213  = a2_d1;
     if (rst) begin
-      \$74  = 4'h0;
+      \$213  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$75  = i_scale;
-    if (\$3 ) begin
-      \$75  = \i_w$369 [27:20];
-    end
+    \$214  = i_ctl;
     if (rst) begin
-      \$75  = 8'h00;
+      \$214  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$76  = \o_y$618 ;
+    \$215  = ctl2_d1;
     if (rst) begin
-      \$76  = 48'h000000000000;
+      \$215  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$77  = y0_d1;
+    \$216  = \i_a$1 [127:96];
     if (rst) begin
-      \$77  = 48'h000000000000;
+      \$216  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$78  = y0_d2;
+    \$217  = a3_d1;
     if (rst) begin
-      \$78  = 48'h000000000000;
+      \$217  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$79  = y0_d3;
+    \$218  = a3_d2;
     if (rst) begin
-      \$79  = 48'h000000000000;
+      \$218  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$80  = y0_d4;
+    \$219  = i_ctl;
     if (rst) begin
-      \$80  = 48'h000000000000;
+      \$219  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$81  = y0_d5;
+    \$220  = ctl3_d1;
     if (rst) begin
-      \$81  = 48'h000000000000;
+      \$220  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$82  = y0_d6;
+    \$221  = ctl3_d2;
     if (rst) begin
-      \$82  = 48'h000000000000;
+      \$221  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$83  = \i_w$369 [43:28];
+    \$222  = \i_a$1 [159:128];
     if (rst) begin
-      \$83  = 16'h0000;
+      \$222  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$84  = w1_zero_held;
-    if (\$4 ) begin
-      \$84  = \i_w$369 [47:44];
-    end
+    \$223  = a4_d1;
     if (rst) begin
-      \$84  = 4'h0;
+      \$223  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$85  = w1_scale_held;
-    if (\$5 ) begin
-      \$85  = \i_w$369 [55:48];
-    end
+    \$224  = a4_d2;
     if (rst) begin
-      \$85  = 8'h00;
+      \$224  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$86  = w1_zero_held;
+    \$225  = a4_d3;
     if (rst) begin
-      \$86  = 4'h0;
+      \$225  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$87  = w1_scale_held;
+    \$226  = i_ctl;
     if (rst) begin
-      \$87  = 8'h00;
+      \$226  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$88  = \o_y$627 ;
+    \$227  = ctl4_d1;
     if (rst) begin
-      \$88  = 48'h000000000000;
+      \$227  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$89  = y1_d1;
+    \$228  = ctl4_d2;
     if (rst) begin
-      \$89  = 48'h000000000000;
+      \$228  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$90  = y1_d2;
+    \$229  = ctl4_d3;
     if (rst) begin
-      \$90  = 48'h000000000000;
+      \$229  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$91  = y1_d3;
+    \$230  = \i_a$1 [191:160];
     if (rst) begin
-      \$91  = 48'h000000000000;
+      \$230  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$92  = y1_d4;
+    \$231  = a5_d1;
     if (rst) begin
-      \$92  = 48'h000000000000;
+      \$231  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$93  = y1_d5;
+    \$232  = a5_d2;
     if (rst) begin
-      \$93  = 48'h000000000000;
+      \$232  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$94  = \i_w$369 [71:56];
+    \$233  = a5_d3;
     if (rst) begin
-      \$94  = 16'h0000;
+      \$233  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$95  = w2_q_d1;
+    \$234  = a5_d4;
     if (rst) begin
-      \$95  = 16'h0000;
+      \$234  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$96  = w2_zero_held;
-    if (\$6 ) begin
-      \$96  = \i_w$369 [75:72];
-    end
+    \$235  = i_ctl;
     if (rst) begin
-      \$96  = 4'h0;
+      \$235  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$97  = w2_scale_held;
-    if (\$7 ) begin
-      \$97  = \i_w$369 [83:76];
-    end
+    \$236  = ctl5_d1;
     if (rst) begin
-      \$97  = 8'h00;
+      \$236  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$98  = w2_zero_held;
+    \$237  = ctl5_d2;
     if (rst) begin
-      \$98  = 4'h0;
+      \$237  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$99  = w2_zero_u0_d1;
+    \$238  = ctl5_d3;
     if (rst) begin
-      \$99  = 4'h0;
+      \$238  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$100  = w2_scale_held;
+    \$239  = ctl5_d4;
     if (rst) begin
-      \$100  = 8'h00;
+      \$239  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$101  = w2_scale_u0_d1;
+    \$240  = \i_a$1 [223:192];
     if (rst) begin
-      \$101  = 8'h00;
+      \$240  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$102  = \o_y$638 ;
+    \$241  = a6_d1;
     if (rst) begin
-      \$102  = 48'h000000000000;
+      \$241  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$103  = y2_d1;
+    \$242  = a6_d2;
     if (rst) begin
-      \$103  = 48'h000000000000;
+      \$242  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$104  = y2_d2;
+    \$243  = a6_d3;
     if (rst) begin
-      \$104  = 48'h000000000000;
+      \$243  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$105  = y2_d3;
+    \$244  = a6_d4;
     if (rst) begin
-      \$105  = 48'h000000000000;
+      \$244  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$106  = y2_d4;
+    \$245  = a6_d5;
     if (rst) begin
-      \$106  = 48'h000000000000;
+      \$245  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$107  = \i_w$369 [99:84];
+    \$246  = i_ctl;
     if (rst) begin
-      \$107  = 16'h0000;
+      \$246  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$108  = w3_q_d1;
+    \$247  = ctl6_d1;
     if (rst) begin
-      \$108  = 16'h0000;
+      \$247  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$109  = w3_q_d2;
+    \$248  = ctl6_d2;
     if (rst) begin
-      \$109  = 16'h0000;
+      \$248  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$110  = w3_zero_held;
-    if (\$8 ) begin
-      \$110  = \i_w$369 [103:100];
-    end
+    \$249  = ctl6_d3;
     if (rst) begin
-      \$110  = 4'h0;
+      \$249  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$111  = w3_scale_held;
-    if (\$9 ) begin
-      \$111  = \i_w$369 [111:104];
-    end
+    \$250  = ctl6_d4;
     if (rst) begin
-      \$111  = 8'h00;
+      \$250  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$112  = w3_zero_held;
+    \$251  = ctl6_d5;
     if (rst) begin
-      \$112  = 4'h0;
+      \$251  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$113  = w3_zero_u0_d1;
+    \$252  = \i_a$1 [255:224];
     if (rst) begin
-      \$113  = 4'h0;
+      \$252  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$114  = w3_zero_u0_d2;
+    \$253  = a7_d1;
     if (rst) begin
-      \$114  = 4'h0;
+      \$253  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$115  = w3_scale_held;
+    \$254  = a7_d2;
     if (rst) begin
-      \$115  = 8'h00;
+      \$254  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$116  = w3_scale_u0_d1;
+    \$255  = a7_d3;
     if (rst) begin
-      \$116  = 8'h00;
+      \$255  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$117  = w3_scale_u0_d2;
+    \$256  = a7_d4;
     if (rst) begin
-      \$117  = 8'h00;
+      \$256  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$118  = \o_y$651 ;
+    \$257  = a7_d5;
     if (rst) begin
-      \$118  = 48'h000000000000;
+      \$257  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$119  = y3_d1;
+    \$258  = a7_d6;
     if (rst) begin
-      \$119  = 48'h000000000000;
+      \$258  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$120  = y3_d2;
+    \$259  = i_ctl;
     if (rst) begin
-      \$120  = 48'h000000000000;
+      \$259  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$121  = y3_d3;
+    \$260  = ctl7_d1;
     if (rst) begin
-      \$121  = 48'h000000000000;
+      \$260  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$122  = \i_w$369 [127:112];
+    \$261  = ctl7_d2;
     if (rst) begin
-      \$122  = 16'h0000;
+      \$261  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$123  = w4_q_d1;
+    \$262  = ctl7_d3;
     if (rst) begin
-      \$123  = 16'h0000;
+      \$262  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$124  = w4_q_d2;
+    \$263  = ctl7_d4;
     if (rst) begin
-      \$124  = 16'h0000;
+      \$263  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$125  = w4_q_d3;
+    \$264  = ctl7_d5;
     if (rst) begin
-      \$125  = 16'h0000;
+      \$264  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$126  = w4_zero_held;
-    if (\$10 ) begin
-      \$126  = \i_w$369 [131:128];
-    end
+    \$265  = ctl7_d6;
     if (rst) begin
-      \$126  = 4'h0;
+      \$265  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$127  = w4_scale_held;
-    if (\$11 ) begin
-      \$127  = \i_w$369 [139:132];
+    \$266  = i_zero;
+    if (\$186 ) begin
+      \$266  = \i_w$369 [19:16];
     end
     if (rst) begin
-      \$127  = 8'h00;
+      \$266  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$128  = w4_zero_held;
-    if (rst) begin
-      \$128  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$129  = w4_zero_u0_d1;
-    if (rst) begin
-      \$129  = 4'h0;
+    \$267  = i_scale;
+    if (\$187 ) begin
+      \$267  = \i_w$369 [27:20];
     end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$130  = w4_zero_u0_d2;
     if (rst) begin
-      \$130  = 4'h0;
+      \$267  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$131  = w4_zero_u0_d3;
+    \$268  = \i_w$369 [43:28];
     if (rst) begin
-      \$131  = 4'h0;
+      \$268  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$132  = w4_scale_held;
-    if (rst) begin
-      \$132  = 8'h00;
+    \$269  = \i_zero$412 ;
+    if (\$188 ) begin
+      \$269  = \i_w$369 [47:44];
     end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$133  = w4_scale_u0_d1;
     if (rst) begin
-      \$133  = 8'h00;
+      \$269  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$134  = w4_scale_u0_d2;
-    if (rst) begin
-      \$134  = 8'h00;
+    \$270  = \i_scale$414 ;
+    if (\$189 ) begin
+      \$270  = \i_w$369 [55:48];
     end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$135  = w4_scale_u0_d3;
     if (rst) begin
-      \$135  = 8'h00;
+      \$270  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$136  = \o_y$666 ;
+    \$271  = \i_w$369 [71:56];
     if (rst) begin
-      \$136  = 48'h000000000000;
+      \$271  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$137  = y4_d1;
+    \$272  = w2_q_d1;
     if (rst) begin
-      \$137  = 48'h000000000000;
+      \$272  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$138  = y4_d2;
-    if (rst) begin
-      \$138  = 48'h000000000000;
+    \$273  = \i_zero$436 ;
+    if (\$190 ) begin
+      \$273  = \i_w$369 [75:72];
     end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$139  = \i_w$369 [155:140];
     if (rst) begin
-      \$139  = 16'h0000;
+      \$273  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$140  = w5_q_d1;
-    if (rst) begin
-      \$140  = 16'h0000;
+    \$274  = \i_scale$438 ;
+    if (\$191 ) begin
+      \$274  = \i_w$369 [83:76];
     end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$141  = w5_q_d2;
     if (rst) begin
-      \$141  = 16'h0000;
+      \$274  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$142  = w5_q_d3;
+    \$275  = \i_w$369 [99:84];
     if (rst) begin
-      \$142  = 16'h0000;
+      \$275  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$143  = w5_q_d4;
+    \$276  = w3_q_d1;
     if (rst) begin
-      \$143  = 16'h0000;
+      \$276  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$144  = w5_zero_held;
-    if (\$12 ) begin
-      \$144  = \i_w$369 [159:156];
-    end
+    \$277  = w3_q_d2;
     if (rst) begin
-      \$144  = 4'h0;
+      \$277  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$145  = w5_scale_held;
-    if (\$13 ) begin
-      \$145  = \i_w$369 [167:160];
-    end
-    if (rst) begin
-      \$145  = 8'h00;
+    \$278  = \i_zero$460 ;
+    if (\$192 ) begin
+      \$278  = \i_w$369 [103:100];
     end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$146  = w5_zero_held;
     if (rst) begin
-      \$146  = 4'h0;
+      \$278  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$147  = w5_zero_u0_d1;
-    if (rst) begin
-      \$147  = 4'h0;
+    \$279  = \i_scale$462 ;
+    if (\$193 ) begin
+      \$279  = \i_w$369 [111:104];
     end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$148  = w5_zero_u0_d2;
     if (rst) begin
-      \$148  = 4'h0;
+      \$279  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$149  = w5_zero_u0_d3;
+    \$280  = \i_w$369 [127:112];
     if (rst) begin
-      \$149  = 4'h0;
+      \$280  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$150  = w5_zero_u0_d4;
+    \$281  = w4_q_d1;
     if (rst) begin
-      \$150  = 4'h0;
+      \$281  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$151  = w5_scale_held;
+    \$282  = w4_q_d2;
     if (rst) begin
-      \$151  = 8'h00;
+      \$282  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$152  = w5_scale_u0_d1;
+    \$283  = w4_q_d3;
     if (rst) begin
-      \$152  = 8'h00;
+      \$283  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$153  = w5_scale_u0_d2;
-    if (rst) begin
-      \$153  = 8'h00;
+    \$284  = \i_zero$484 ;
+    if (\$194 ) begin
+      \$284  = \i_w$369 [131:128];
     end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$154  = w5_scale_u0_d3;
     if (rst) begin
-      \$154  = 8'h00;
+      \$284  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$155  = w5_scale_u0_d4;
-    if (rst) begin
-      \$155  = 8'h00;
+    \$285  = \i_scale$486 ;
+    if (\$195 ) begin
+      \$285  = \i_w$369 [139:132];
     end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$156  = \o_y$683 ;
     if (rst) begin
-      \$156  = 48'h000000000000;
+      \$285  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$157  = y5_d1;
+    \$286  = \i_w$369 [155:140];
     if (rst) begin
-      \$157  = 48'h000000000000;
+      \$286  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$158  = \i_w$369 [183:168];
+    \$287  = w5_q_d1;
     if (rst) begin
-      \$158  = 16'h0000;
+      \$287  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$159  = w6_q_d1;
+    \$288  = w5_q_d2;
     if (rst) begin
-      \$159  = 16'h0000;
+      \$288  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$160  = w6_q_d2;
+    \$289  = w5_q_d3;
     if (rst) begin
-      \$160  = 16'h0000;
+      \$289  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$161  = w6_q_d3;
+    \$290  = w5_q_d4;
     if (rst) begin
-      \$161  = 16'h0000;
+      \$290  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$162  = w6_q_d4;
-    if (rst) begin
-      \$162  = 16'h0000;
+    \$291  = \i_zero$508 ;
+    if (\$196 ) begin
+      \$291  = \i_w$369 [159:156];
     end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$163  = w6_q_d5;
     if (rst) begin
-      \$163  = 16'h0000;
+      \$291  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$164  = w6_zero_held;
-    if (\$14 ) begin
-      \$164  = \i_w$369 [187:184];
+    \$292  = \i_scale$510 ;
+    if (\$197 ) begin
+      \$292  = \i_w$369 [167:160];
     end
     if (rst) begin
-      \$164  = 4'h0;
+      \$292  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$165  = w6_scale_held;
-    if (\$15 ) begin
-      \$165  = \i_w$369 [195:188];
-    end
+    \$293  = \i_w$369 [183:168];
     if (rst) begin
-      \$165  = 8'h00;
+      \$293  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$166  = w6_zero_held;
+    \$294  = w6_q_d1;
     if (rst) begin
-      \$166  = 4'h0;
+      \$294  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$167  = w6_zero_u0_d1;
+    \$295  = w6_q_d2;
     if (rst) begin
-      \$167  = 4'h0;
+      \$295  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$168  = w6_zero_u0_d2;
+    \$296  = w6_q_d3;
     if (rst) begin
-      \$168  = 4'h0;
+      \$296  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$169  = w6_zero_u0_d3;
+    \$297  = w6_q_d4;
     if (rst) begin
-      \$169  = 4'h0;
+      \$297  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$170  = w6_zero_u0_d4;
+    \$298  = w6_q_d5;
     if (rst) begin
-      \$170  = 4'h0;
+      \$298  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$171  = w6_zero_u0_d5;
-    if (rst) begin
-      \$171  = 4'h0;
+    \$299  = \i_zero$532 ;
+    if (\$198 ) begin
+      \$299  = \i_w$369 [187:184];
     end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$172  = w6_scale_held;
     if (rst) begin
-      \$172  = 8'h00;
+      \$299  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$173  = w6_scale_u0_d1;
-    if (rst) begin
-      \$173  = 8'h00;
+    \$300  = \i_scale$534 ;
+    if (\$199 ) begin
+      \$300  = \i_w$369 [195:188];
     end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$174  = w6_scale_u0_d2;
     if (rst) begin
-      \$174  = 8'h00;
+      \$300  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$175  = w6_scale_u0_d3;
+    \$301  = \i_w$369 [211:196];
     if (rst) begin
-      \$175  = 8'h00;
+      \$301  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$176  = w6_scale_u0_d4;
+    \$302  = w7_q_d1;
     if (rst) begin
-      \$176  = 8'h00;
+      \$302  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$177  = w6_scale_u0_d5;
+    \$303  = w7_q_d2;
     if (rst) begin
-      \$177  = 8'h00;
+      \$303  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$178  = \o_y$701 ;
+    \$304  = w7_q_d3;
     if (rst) begin
-      \$178  = 48'h000000000000;
+      \$304  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$179  = \i_w$369 [211:196];
+    \$305  = w7_q_d4;
     if (rst) begin
-      \$179  = 16'h0000;
+      \$305  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$180  = w7_q_d1;
+    \$306  = w7_q_d5;
     if (rst) begin
-      \$180  = 16'h0000;
+      \$306  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$181  = w7_q_d2;
+    \$307  = w7_q_d6;
     if (rst) begin
-      \$181  = 16'h0000;
+      \$307  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$182  = w7_q_d3;
-    if (rst) begin
-      \$182  = 16'h0000;
+    \$308  = \i_zero$556 ;
+    if (\$200 ) begin
+      \$308  = \i_w$369 [215:212];
     end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$183  = w7_q_d4;
     if (rst) begin
-      \$183  = 16'h0000;
+      \$308  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$184  = w7_q_d5;
-    if (rst) begin
-      \$184  = 16'h0000;
+    \$309  = \i_scale$558 ;
+    if (\$201 ) begin
+      \$309  = \i_w$369 [223:216];
     end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$185  = w7_q_d6;
     if (rst) begin
-      \$185  = 16'h0000;
+      \$309  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$186  = w7_zero_held;
-    if (\$16 ) begin
-      \$186  = \i_w$369 [215:212];
-    end
+    \$310  = \$202 ;
     if (rst) begin
-      \$186  = 4'h0;
+      \$310  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$187  = w7_scale_held;
-    if (\$17 ) begin
-      \$187  = \i_w$369 [223:216];
-    end
+    \$311  = row0_done_t9;
     if (rst) begin
-      \$187  = 8'h00;
+      \$311  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$188  = w7_zero_held;
+    \$312  = \$203 ;
     if (rst) begin
-      \$188  = 4'h0;
+      \$312  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$189  = w7_zero_u0_d1;
+    \$313  = row1_done_t9;
     if (rst) begin
-      \$189  = 4'h0;
+      \$313  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$190  = w7_zero_u0_d2;
+    \$314  = \$204 ;
     if (rst) begin
-      \$190  = 4'h0;
+      \$314  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$191  = w7_zero_u0_d3;
+    \$315  = row2_done_t9;
     if (rst) begin
-      \$191  = 4'h0;
+      \$315  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$192  = w7_zero_u0_d4;
+    \$316  = \$205 ;
     if (rst) begin
-      \$192  = 4'h0;
+      \$316  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$193  = w7_zero_u0_d5;
+    \$317  = row3_done_t9;
     if (rst) begin
-      \$193  = 4'h0;
+      \$317  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$194  = w7_zero_u0_d6;
+    \$318  = \$206 ;
     if (rst) begin
-      \$194  = 4'h0;
+      \$318  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$195  = w7_scale_held;
+    \$319  = row4_done_t9;
     if (rst) begin
-      \$195  = 8'h00;
+      \$319  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$196  = w7_scale_u0_d1;
+    \$320  = \$207 ;
     if (rst) begin
-      \$196  = 8'h00;
+      \$320  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$197  = w7_scale_u0_d2;
+    \$321  = row5_done_t9;
     if (rst) begin
-      \$197  = 8'h00;
+      \$321  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$198  = w7_scale_u0_d3;
+    \$322  = \$208 ;
     if (rst) begin
-      \$198  = 8'h00;
+      \$322  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$199  = w7_scale_u0_d4;
+    \$323  = row6_done_t9;
     if (rst) begin
-      \$199  = 8'h00;
+      \$323  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$200  = w7_scale_u0_d5;
+    \$324  = \$209 ;
     if (rst) begin
-      \$200  = 8'h00;
+      \$324  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$201  = w7_scale_u0_d6;
+    \$325  = row7_done_t9;
     if (rst) begin
-      \$201  = 8'h00;
+      \$325  = 1'h0;
     end
   end
   assign i_a = \i_a$1 [31:0];
@@ -9827,27 +9564,27 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$369 , o_r
   assign \i_w$368  = \i_w$369 [15:0];
   assign w0_zero_held = i_zero;
   assign w0_scale_held = i_scale;
-  assign w1_q_d1 = \i_w$394 ;
-  assign w1_zero_u0_d1 = \i_zero$414 ;
-  assign w1_scale_u0_d1 = \i_scale$416 ;
-  assign w2_q_d2 = \i_w$419 ;
-  assign w2_zero_u0_d2 = \i_zero$439 ;
-  assign w2_scale_u0_d2 = \i_scale$441 ;
-  assign w3_q_d3 = \i_w$444 ;
-  assign w3_zero_u0_d3 = \i_zero$464 ;
-  assign w3_scale_u0_d3 = \i_scale$466 ;
-  assign w4_q_d4 = \i_w$469 ;
-  assign w4_zero_u0_d4 = \i_zero$489 ;
-  assign w4_scale_u0_d4 = \i_scale$491 ;
-  assign w5_q_d5 = \i_w$494 ;
-  assign w5_zero_u0_d5 = \i_zero$514 ;
-  assign w5_scale_u0_d5 = \i_scale$516 ;
-  assign w6_q_d6 = \i_w$519 ;
-  assign w6_zero_u0_d6 = \i_zero$539 ;
-  assign w6_scale_u0_d6 = \i_scale$541 ;
-  assign w7_q_d7 = \i_w$544 ;
-  assign w7_zero_u0_d7 = \i_zero$564 ;
-  assign w7_scale_u0_d7 = \i_scale$566 ;
+  assign w1_q_d1 = \i_w$392 ;
+  assign w1_zero_held = \i_zero$412 ;
+  assign w1_scale_held = \i_scale$414 ;
+  assign w2_q_d2 = \i_w$416 ;
+  assign w2_zero_held = \i_zero$436 ;
+  assign w2_scale_held = \i_scale$438 ;
+  assign w3_q_d3 = \i_w$440 ;
+  assign w3_zero_held = \i_zero$460 ;
+  assign w3_scale_held = \i_scale$462 ;
+  assign w4_q_d4 = \i_w$464 ;
+  assign w4_zero_held = \i_zero$484 ;
+  assign w4_scale_held = \i_scale$486 ;
+  assign w5_q_d5 = \i_w$488 ;
+  assign w5_zero_held = \i_zero$508 ;
+  assign w5_scale_held = \i_scale$510 ;
+  assign w6_q_d6 = \i_w$512 ;
+  assign w6_zero_held = \i_zero$532 ;
+  assign w6_scale_held = \i_scale$534 ;
+  assign w7_q_d7 = \i_w$536 ;
+  assign w7_zero_held = \i_zero$556 ;
+  assign w7_scale_held = \i_scale$558 ;
   assign \i_a[0]  = \i_a$1 [31:0];
   assign \i_a[0][0]  = \i_a$1 [7:0];
   assign \i_a[0][1]  = \i_a$1 [15:8];
@@ -12114,70 +11851,69 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$369 , o_r
   assign \o_psum$386[0][0].first  = \o_psum$386 [34];
   assign \o_psum$386[0][0].last  = \o_psum$386 [35];
   assign \o_valid$387[0]  = \o_valid$387 ;
-  assign \o_row[0]  = o_row[47:0];
-  assign \o_row[1]  = o_row[95:48];
-  assign \o_row[2]  = o_row[143:96];
-  assign \o_row[3]  = o_row[191:144];
-  assign \o_row[4]  = o_row[239:192];
-  assign \o_row[5]  = o_row[287:240];
-  assign \o_row[6]  = o_row[335:288];
-  assign \o_row[7]  = o_row[383:336];
-  assign \i_w$394[0]  = \i_w$394 ;
-  assign \i_w$394[0].q  = \i_w$394 ;
-  assign \i_w$394[0].q[0]  = \i_w$394 [3:0];
-  assign \i_w$394[0].q[1]  = \i_w$394 [7:4];
-  assign \i_w$394[0].q[2]  = \i_w$394 [11:8];
-  assign \i_w$394[0].q[3]  = \i_w$394 [15:12];
-  assign \w1_q_d1[0]  = \i_w$394 [3:0];
-  assign \w1_q_d1[1]  = \i_w$394 [7:4];
-  assign \w1_q_d1[2]  = \i_w$394 [11:8];
-  assign \w1_q_d1[3]  = \i_w$394 [15:12];
-  assign \i_hand$396[0]  = \i_hand$396 [35:0];
-  assign \i_hand$396[0].p  = \i_hand$396 [18:0];
-  assign \i_hand$396[0].a  = \i_hand$396 [33:19];
-  assign \i_hand$396[0].first  = \i_hand$396 [34];
-  assign \i_hand$396[0].last  = \i_hand$396 [35];
-  assign \i_hand$396[1]  = \i_hand$396 [71:36];
-  assign \i_hand$396[1].p  = \i_hand$396 [54:36];
-  assign \i_hand$396[1].a  = \i_hand$396 [69:55];
-  assign \i_hand$396[1].first  = \i_hand$396 [70];
-  assign \i_hand$396[1].last  = \i_hand$396 [71];
-  assign \i_hand$396[2]  = \i_hand$396 [107:72];
-  assign \i_hand$396[2].p  = \i_hand$396 [90:72];
-  assign \i_hand$396[2].a  = \i_hand$396 [105:91];
-  assign \i_hand$396[2].first  = \i_hand$396 [106];
-  assign \i_hand$396[2].last  = \i_hand$396 [107];
-  assign \i_hand$396[3]  = \i_hand$396 [143:108];
-  assign \i_hand$396[3].p  = \i_hand$396 [126:108];
-  assign \i_hand$396[3].a  = \i_hand$396 [141:127];
-  assign \i_hand$396[3].first  = \i_hand$396 [142];
-  assign \i_hand$396[3].last  = \i_hand$396 [143];
-  assign \i_hand$396[4]  = \i_hand$396 [179:144];
-  assign \i_hand$396[4].p  = \i_hand$396 [162:144];
-  assign \i_hand$396[4].a  = \i_hand$396 [177:163];
-  assign \i_hand$396[4].first  = \i_hand$396 [178];
-  assign \i_hand$396[4].last  = \i_hand$396 [179];
-  assign \i_hand$396[5]  = \i_hand$396 [215:180];
-  assign \i_hand$396[5].p  = \i_hand$396 [198:180];
-  assign \i_hand$396[5].a  = \i_hand$396 [213:199];
-  assign \i_hand$396[5].first  = \i_hand$396 [214];
-  assign \i_hand$396[5].last  = \i_hand$396 [215];
-  assign \i_hand$396[6]  = \i_hand$396 [251:216];
-  assign \i_hand$396[6].p  = \i_hand$396 [234:216];
-  assign \i_hand$396[6].a  = \i_hand$396 [249:235];
-  assign \i_hand$396[6].first  = \i_hand$396 [250];
-  assign \i_hand$396[6].last  = \i_hand$396 [251];
-  assign \i_hand$396[7]  = \i_hand$396 [287:252];
-  assign \i_hand$396[7].p  = \i_hand$396 [270:252];
-  assign \i_hand$396[7].a  = \i_hand$396 [285:271];
-  assign \i_hand$396[7].first  = \i_hand$396 [286];
-  assign \i_hand$396[7].last  = \i_hand$396 [287];
-  assign \o_psum$397[0]  = \o_psum$397 ;
-  assign \o_psum$397[0][0]  = \o_psum$397 ;
-  assign \o_psum$397[0][0].p  = \o_psum$397 [18:0];
-  assign \o_psum$397[0][0].a  = \o_psum$397 [33:19];
-  assign \o_psum$397[0][0].first  = \o_psum$397 [34];
-  assign \o_psum$397[0][0].last  = \o_psum$397 [35];
+  assign \i_w$392[0]  = \i_w$392 ;
+  assign \i_w$392[0].q  = \i_w$392 ;
+  assign \i_w$392[0].q[0]  = \i_w$392 [3:0];
+  assign \i_w$392[0].q[1]  = \i_w$392 [7:4];
+  assign \i_w$392[0].q[2]  = \i_w$392 [11:8];
+  assign \i_w$392[0].q[3]  = \i_w$392 [15:12];
+  assign \w1_q_d1[0]  = \i_w$392 [3:0];
+  assign \w1_q_d1[1]  = \i_w$392 [7:4];
+  assign \w1_q_d1[2]  = \i_w$392 [11:8];
+  assign \w1_q_d1[3]  = \i_w$392 [15:12];
+  assign \i_hand$394[0]  = \i_hand$394 [35:0];
+  assign \i_hand$394[0].p  = \i_hand$394 [18:0];
+  assign \i_hand$394[0].a  = \i_hand$394 [33:19];
+  assign \i_hand$394[0].first  = \i_hand$394 [34];
+  assign \i_hand$394[0].last  = \i_hand$394 [35];
+  assign \i_hand$394[1]  = \i_hand$394 [71:36];
+  assign \i_hand$394[1].p  = \i_hand$394 [54:36];
+  assign \i_hand$394[1].a  = \i_hand$394 [69:55];
+  assign \i_hand$394[1].first  = \i_hand$394 [70];
+  assign \i_hand$394[1].last  = \i_hand$394 [71];
+  assign \i_hand$394[2]  = \i_hand$394 [107:72];
+  assign \i_hand$394[2].p  = \i_hand$394 [90:72];
+  assign \i_hand$394[2].a  = \i_hand$394 [105:91];
+  assign \i_hand$394[2].first  = \i_hand$394 [106];
+  assign \i_hand$394[2].last  = \i_hand$394 [107];
+  assign \i_hand$394[3]  = \i_hand$394 [143:108];
+  assign \i_hand$394[3].p  = \i_hand$394 [126:108];
+  assign \i_hand$394[3].a  = \i_hand$394 [141:127];
+  assign \i_hand$394[3].first  = \i_hand$394 [142];
+  assign \i_hand$394[3].last  = \i_hand$394 [143];
+  assign \i_hand$394[4]  = \i_hand$394 [179:144];
+  assign \i_hand$394[4].p  = \i_hand$394 [162:144];
+  assign \i_hand$394[4].a  = \i_hand$394 [177:163];
+  assign \i_hand$394[4].first  = \i_hand$394 [178];
+  assign \i_hand$394[4].last  = \i_hand$394 [179];
+  assign \i_hand$394[5]  = \i_hand$394 [215:180];
+  assign \i_hand$394[5].p  = \i_hand$394 [198:180];
+  assign \i_hand$394[5].a  = \i_hand$394 [213:199];
+  assign \i_hand$394[5].first  = \i_hand$394 [214];
+  assign \i_hand$394[5].last  = \i_hand$394 [215];
+  assign \i_hand$394[6]  = \i_hand$394 [251:216];
+  assign \i_hand$394[6].p  = \i_hand$394 [234:216];
+  assign \i_hand$394[6].a  = \i_hand$394 [249:235];
+  assign \i_hand$394[6].first  = \i_hand$394 [250];
+  assign \i_hand$394[6].last  = \i_hand$394 [251];
+  assign \i_hand$394[7]  = \i_hand$394 [287:252];
+  assign \i_hand$394[7].p  = \i_hand$394 [270:252];
+  assign \i_hand$394[7].a  = \i_hand$394 [285:271];
+  assign \i_hand$394[7].first  = \i_hand$394 [286];
+  assign \i_hand$394[7].last  = \i_hand$394 [287];
+  assign \o_psum$395[0]  = \o_psum$395 ;
+  assign \o_psum$395[0][0]  = \o_psum$395 ;
+  assign \o_psum$395[0][0].p  = \o_psum$395 [18:0];
+  assign \o_psum$395[0][0].a  = \o_psum$395 [33:19];
+  assign \o_psum$395[0][0].first  = \o_psum$395 [34];
+  assign \o_psum$395[0][0].last  = \o_psum$395 [35];
+  assign \o_valid$397[0]  = \o_valid$397 ;
+  assign \o_psum$398[0]  = \o_psum$398 ;
+  assign \o_psum$398[0][0]  = \o_psum$398 ;
+  assign \o_psum$398[0][0].p  = \o_psum$398 [18:0];
+  assign \o_psum$398[0][0].a  = \o_psum$398 [33:19];
+  assign \o_psum$398[0][0].first  = \o_psum$398 [34];
+  assign \o_psum$398[0][0].last  = \o_psum$398 [35];
   assign \o_valid$399[0]  = \o_valid$399 ;
   assign \o_psum$400[0]  = \o_psum$400 ;
   assign \o_psum$400[0][0]  = \o_psum$400 ;
@@ -12221,175 +11957,182 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$369 , o_r
   assign \o_psum$410[0][0].first  = \o_psum$410 [34];
   assign \o_psum$410[0][0].last  = \o_psum$410 [35];
   assign \o_valid$411[0]  = \o_valid$411 ;
-  assign \o_psum$412[0]  = \o_psum$412 ;
-  assign \o_psum$412[0][0]  = \o_psum$412 ;
-  assign \o_psum$412[0][0].p  = \o_psum$412 [18:0];
-  assign \o_psum$412[0][0].a  = \o_psum$412 [33:19];
-  assign \o_psum$412[0][0].first  = \o_psum$412 [34];
-  assign \o_psum$412[0][0].last  = \o_psum$412 [35];
-  assign \o_valid$413[0]  = \o_valid$413 ;
-  assign \i_w$419[0]  = \i_w$419 ;
-  assign \i_w$419[0].q  = \i_w$419 ;
-  assign \i_w$419[0].q[0]  = \i_w$419 [3:0];
-  assign \i_w$419[0].q[1]  = \i_w$419 [7:4];
-  assign \i_w$419[0].q[2]  = \i_w$419 [11:8];
-  assign \i_w$419[0].q[3]  = \i_w$419 [15:12];
-  assign \w2_q_d2[0]  = \i_w$419 [3:0];
-  assign \w2_q_d2[1]  = \i_w$419 [7:4];
-  assign \w2_q_d2[2]  = \i_w$419 [11:8];
-  assign \w2_q_d2[3]  = \i_w$419 [15:12];
-  assign \i_hand$421[0]  = \i_hand$421 [35:0];
-  assign \i_hand$421[0].p  = \i_hand$421 [18:0];
-  assign \i_hand$421[0].a  = \i_hand$421 [33:19];
-  assign \i_hand$421[0].first  = \i_hand$421 [34];
-  assign \i_hand$421[0].last  = \i_hand$421 [35];
-  assign \i_hand$421[1]  = \i_hand$421 [71:36];
-  assign \i_hand$421[1].p  = \i_hand$421 [54:36];
-  assign \i_hand$421[1].a  = \i_hand$421 [69:55];
-  assign \i_hand$421[1].first  = \i_hand$421 [70];
-  assign \i_hand$421[1].last  = \i_hand$421 [71];
-  assign \i_hand$421[2]  = \i_hand$421 [107:72];
-  assign \i_hand$421[2].p  = \i_hand$421 [90:72];
-  assign \i_hand$421[2].a  = \i_hand$421 [105:91];
-  assign \i_hand$421[2].first  = \i_hand$421 [106];
-  assign \i_hand$421[2].last  = \i_hand$421 [107];
-  assign \i_hand$421[3]  = \i_hand$421 [143:108];
-  assign \i_hand$421[3].p  = \i_hand$421 [126:108];
-  assign \i_hand$421[3].a  = \i_hand$421 [141:127];
-  assign \i_hand$421[3].first  = \i_hand$421 [142];
-  assign \i_hand$421[3].last  = \i_hand$421 [143];
-  assign \i_hand$421[4]  = \i_hand$421 [179:144];
-  assign \i_hand$421[4].p  = \i_hand$421 [162:144];
-  assign \i_hand$421[4].a  = \i_hand$421 [177:163];
-  assign \i_hand$421[4].first  = \i_hand$421 [178];
-  assign \i_hand$421[4].last  = \i_hand$421 [179];
-  assign \i_hand$421[5]  = \i_hand$421 [215:180];
-  assign \i_hand$421[5].p  = \i_hand$421 [198:180];
-  assign \i_hand$421[5].a  = \i_hand$421 [213:199];
-  assign \i_hand$421[5].first  = \i_hand$421 [214];
-  assign \i_hand$421[5].last  = \i_hand$421 [215];
-  assign \i_hand$421[6]  = \i_hand$421 [251:216];
-  assign \i_hand$421[6].p  = \i_hand$421 [234:216];
-  assign \i_hand$421[6].a  = \i_hand$421 [249:235];
-  assign \i_hand$421[6].first  = \i_hand$421 [250];
-  assign \i_hand$421[6].last  = \i_hand$421 [251];
-  assign \i_hand$421[7]  = \i_hand$421 [287:252];
-  assign \i_hand$421[7].p  = \i_hand$421 [270:252];
-  assign \i_hand$421[7].a  = \i_hand$421 [285:271];
-  assign \i_hand$421[7].first  = \i_hand$421 [286];
-  assign \i_hand$421[7].last  = \i_hand$421 [287];
+  assign \i_w$416[0]  = \i_w$416 ;
+  assign \i_w$416[0].q  = \i_w$416 ;
+  assign \i_w$416[0].q[0]  = \i_w$416 [3:0];
+  assign \i_w$416[0].q[1]  = \i_w$416 [7:4];
+  assign \i_w$416[0].q[2]  = \i_w$416 [11:8];
+  assign \i_w$416[0].q[3]  = \i_w$416 [15:12];
+  assign \w2_q_d2[0]  = \i_w$416 [3:0];
+  assign \w2_q_d2[1]  = \i_w$416 [7:4];
+  assign \w2_q_d2[2]  = \i_w$416 [11:8];
+  assign \w2_q_d2[3]  = \i_w$416 [15:12];
+  assign \i_hand$418[0]  = \i_hand$418 [35:0];
+  assign \i_hand$418[0].p  = \i_hand$418 [18:0];
+  assign \i_hand$418[0].a  = \i_hand$418 [33:19];
+  assign \i_hand$418[0].first  = \i_hand$418 [34];
+  assign \i_hand$418[0].last  = \i_hand$418 [35];
+  assign \i_hand$418[1]  = \i_hand$418 [71:36];
+  assign \i_hand$418[1].p  = \i_hand$418 [54:36];
+  assign \i_hand$418[1].a  = \i_hand$418 [69:55];
+  assign \i_hand$418[1].first  = \i_hand$418 [70];
+  assign \i_hand$418[1].last  = \i_hand$418 [71];
+  assign \i_hand$418[2]  = \i_hand$418 [107:72];
+  assign \i_hand$418[2].p  = \i_hand$418 [90:72];
+  assign \i_hand$418[2].a  = \i_hand$418 [105:91];
+  assign \i_hand$418[2].first  = \i_hand$418 [106];
+  assign \i_hand$418[2].last  = \i_hand$418 [107];
+  assign \i_hand$418[3]  = \i_hand$418 [143:108];
+  assign \i_hand$418[3].p  = \i_hand$418 [126:108];
+  assign \i_hand$418[3].a  = \i_hand$418 [141:127];
+  assign \i_hand$418[3].first  = \i_hand$418 [142];
+  assign \i_hand$418[3].last  = \i_hand$418 [143];
+  assign \i_hand$418[4]  = \i_hand$418 [179:144];
+  assign \i_hand$418[4].p  = \i_hand$418 [162:144];
+  assign \i_hand$418[4].a  = \i_hand$418 [177:163];
+  assign \i_hand$418[4].first  = \i_hand$418 [178];
+  assign \i_hand$418[4].last  = \i_hand$418 [179];
+  assign \i_hand$418[5]  = \i_hand$418 [215:180];
+  assign \i_hand$418[5].p  = \i_hand$418 [198:180];
+  assign \i_hand$418[5].a  = \i_hand$418 [213:199];
+  assign \i_hand$418[5].first  = \i_hand$418 [214];
+  assign \i_hand$418[5].last  = \i_hand$418 [215];
+  assign \i_hand$418[6]  = \i_hand$418 [251:216];
+  assign \i_hand$418[6].p  = \i_hand$418 [234:216];
+  assign \i_hand$418[6].a  = \i_hand$418 [249:235];
+  assign \i_hand$418[6].first  = \i_hand$418 [250];
+  assign \i_hand$418[6].last  = \i_hand$418 [251];
+  assign \i_hand$418[7]  = \i_hand$418 [287:252];
+  assign \i_hand$418[7].p  = \i_hand$418 [270:252];
+  assign \i_hand$418[7].a  = \i_hand$418 [285:271];
+  assign \i_hand$418[7].first  = \i_hand$418 [286];
+  assign \i_hand$418[7].last  = \i_hand$418 [287];
+  assign \o_psum$419[0]  = \o_psum$419 ;
+  assign \o_psum$419[0][0]  = \o_psum$419 ;
+  assign \o_psum$419[0][0].p  = \o_psum$419 [18:0];
+  assign \o_psum$419[0][0].a  = \o_psum$419 [33:19];
+  assign \o_psum$419[0][0].first  = \o_psum$419 [34];
+  assign \o_psum$419[0][0].last  = \o_psum$419 [35];
+  assign \o_valid$421[0]  = \o_valid$421 ;
   assign \o_psum$422[0]  = \o_psum$422 ;
   assign \o_psum$422[0][0]  = \o_psum$422 ;
   assign \o_psum$422[0][0].p  = \o_psum$422 [18:0];
   assign \o_psum$422[0][0].a  = \o_psum$422 [33:19];
   assign \o_psum$422[0][0].first  = \o_psum$422 [34];
   assign \o_psum$422[0][0].last  = \o_psum$422 [35];
-  assign \o_valid$424[0]  = \o_valid$424 ;
-  assign \o_psum$425[0]  = \o_psum$425 ;
-  assign \o_psum$425[0][0]  = \o_psum$425 ;
-  assign \o_psum$425[0][0].p  = \o_psum$425 [18:0];
-  assign \o_psum$425[0][0].a  = \o_psum$425 [33:19];
-  assign \o_psum$425[0][0].first  = \o_psum$425 [34];
-  assign \o_psum$425[0][0].last  = \o_psum$425 [35];
-  assign \o_valid$426[0]  = \o_valid$426 ;
-  assign \o_psum$427[0]  = \o_psum$427 ;
-  assign \o_psum$427[0][0]  = \o_psum$427 ;
-  assign \o_psum$427[0][0].p  = \o_psum$427 [18:0];
-  assign \o_psum$427[0][0].a  = \o_psum$427 [33:19];
-  assign \o_psum$427[0][0].first  = \o_psum$427 [34];
-  assign \o_psum$427[0][0].last  = \o_psum$427 [35];
-  assign \o_valid$428[0]  = \o_valid$428 ;
-  assign \o_psum$429[0]  = \o_psum$429 ;
-  assign \o_psum$429[0][0]  = \o_psum$429 ;
-  assign \o_psum$429[0][0].p  = \o_psum$429 [18:0];
-  assign \o_psum$429[0][0].a  = \o_psum$429 [33:19];
-  assign \o_psum$429[0][0].first  = \o_psum$429 [34];
-  assign \o_psum$429[0][0].last  = \o_psum$429 [35];
-  assign \o_valid$430[0]  = \o_valid$430 ;
-  assign \o_psum$431[0]  = \o_psum$431 ;
-  assign \o_psum$431[0][0]  = \o_psum$431 ;
-  assign \o_psum$431[0][0].p  = \o_psum$431 [18:0];
-  assign \o_psum$431[0][0].a  = \o_psum$431 [33:19];
-  assign \o_psum$431[0][0].first  = \o_psum$431 [34];
-  assign \o_psum$431[0][0].last  = \o_psum$431 [35];
-  assign \o_valid$432[0]  = \o_valid$432 ;
-  assign \o_psum$433[0]  = \o_psum$433 ;
-  assign \o_psum$433[0][0]  = \o_psum$433 ;
-  assign \o_psum$433[0][0].p  = \o_psum$433 [18:0];
-  assign \o_psum$433[0][0].a  = \o_psum$433 [33:19];
-  assign \o_psum$433[0][0].first  = \o_psum$433 [34];
-  assign \o_psum$433[0][0].last  = \o_psum$433 [35];
-  assign \o_valid$434[0]  = \o_valid$434 ;
-  assign \o_psum$435[0]  = \o_psum$435 ;
-  assign \o_psum$435[0][0]  = \o_psum$435 ;
-  assign \o_psum$435[0][0].p  = \o_psum$435 [18:0];
-  assign \o_psum$435[0][0].a  = \o_psum$435 [33:19];
-  assign \o_psum$435[0][0].first  = \o_psum$435 [34];
-  assign \o_psum$435[0][0].last  = \o_psum$435 [35];
-  assign \o_valid$436[0]  = \o_valid$436 ;
-  assign \o_psum$437[0]  = \o_psum$437 ;
-  assign \o_psum$437[0][0]  = \o_psum$437 ;
-  assign \o_psum$437[0][0].p  = \o_psum$437 [18:0];
-  assign \o_psum$437[0][0].a  = \o_psum$437 [33:19];
-  assign \o_psum$437[0][0].first  = \o_psum$437 [34];
-  assign \o_psum$437[0][0].last  = \o_psum$437 [35];
-  assign \o_valid$438[0]  = \o_valid$438 ;
-  assign \i_w$444[0]  = \i_w$444 ;
-  assign \i_w$444[0].q  = \i_w$444 ;
-  assign \i_w$444[0].q[0]  = \i_w$444 [3:0];
-  assign \i_w$444[0].q[1]  = \i_w$444 [7:4];
-  assign \i_w$444[0].q[2]  = \i_w$444 [11:8];
-  assign \i_w$444[0].q[3]  = \i_w$444 [15:12];
-  assign \w3_q_d3[0]  = \i_w$444 [3:0];
-  assign \w3_q_d3[1]  = \i_w$444 [7:4];
-  assign \w3_q_d3[2]  = \i_w$444 [11:8];
-  assign \w3_q_d3[3]  = \i_w$444 [15:12];
-  assign \i_hand$446[0]  = \i_hand$446 [35:0];
-  assign \i_hand$446[0].p  = \i_hand$446 [18:0];
-  assign \i_hand$446[0].a  = \i_hand$446 [33:19];
-  assign \i_hand$446[0].first  = \i_hand$446 [34];
-  assign \i_hand$446[0].last  = \i_hand$446 [35];
-  assign \i_hand$446[1]  = \i_hand$446 [71:36];
-  assign \i_hand$446[1].p  = \i_hand$446 [54:36];
-  assign \i_hand$446[1].a  = \i_hand$446 [69:55];
-  assign \i_hand$446[1].first  = \i_hand$446 [70];
-  assign \i_hand$446[1].last  = \i_hand$446 [71];
-  assign \i_hand$446[2]  = \i_hand$446 [107:72];
-  assign \i_hand$446[2].p  = \i_hand$446 [90:72];
-  assign \i_hand$446[2].a  = \i_hand$446 [105:91];
-  assign \i_hand$446[2].first  = \i_hand$446 [106];
-  assign \i_hand$446[2].last  = \i_hand$446 [107];
-  assign \i_hand$446[3]  = \i_hand$446 [143:108];
-  assign \i_hand$446[3].p  = \i_hand$446 [126:108];
-  assign \i_hand$446[3].a  = \i_hand$446 [141:127];
-  assign \i_hand$446[3].first  = \i_hand$446 [142];
-  assign \i_hand$446[3].last  = \i_hand$446 [143];
-  assign \i_hand$446[4]  = \i_hand$446 [179:144];
-  assign \i_hand$446[4].p  = \i_hand$446 [162:144];
-  assign \i_hand$446[4].a  = \i_hand$446 [177:163];
-  assign \i_hand$446[4].first  = \i_hand$446 [178];
-  assign \i_hand$446[4].last  = \i_hand$446 [179];
-  assign \i_hand$446[5]  = \i_hand$446 [215:180];
-  assign \i_hand$446[5].p  = \i_hand$446 [198:180];
-  assign \i_hand$446[5].a  = \i_hand$446 [213:199];
-  assign \i_hand$446[5].first  = \i_hand$446 [214];
-  assign \i_hand$446[5].last  = \i_hand$446 [215];
-  assign \i_hand$446[6]  = \i_hand$446 [251:216];
-  assign \i_hand$446[6].p  = \i_hand$446 [234:216];
-  assign \i_hand$446[6].a  = \i_hand$446 [249:235];
-  assign \i_hand$446[6].first  = \i_hand$446 [250];
-  assign \i_hand$446[6].last  = \i_hand$446 [251];
-  assign \i_hand$446[7]  = \i_hand$446 [287:252];
-  assign \i_hand$446[7].p  = \i_hand$446 [270:252];
-  assign \i_hand$446[7].a  = \i_hand$446 [285:271];
-  assign \i_hand$446[7].first  = \i_hand$446 [286];
-  assign \i_hand$446[7].last  = \i_hand$446 [287];
-  assign \o_psum$447[0]  = \o_psum$447 ;
-  assign \o_psum$447[0][0]  = \o_psum$447 ;
-  assign \o_psum$447[0][0].p  = \o_psum$447 [18:0];
-  assign \o_psum$447[0][0].a  = \o_psum$447 [33:19];
-  assign \o_psum$447[0][0].first  = \o_psum$447 [34];
-  assign \o_psum$447[0][0].last  = \o_psum$447 [35];
+  assign \o_valid$423[0]  = \o_valid$423 ;
+  assign \o_psum$424[0]  = \o_psum$424 ;
+  assign \o_psum$424[0][0]  = \o_psum$424 ;
+  assign \o_psum$424[0][0].p  = \o_psum$424 [18:0];
+  assign \o_psum$424[0][0].a  = \o_psum$424 [33:19];
+  assign \o_psum$424[0][0].first  = \o_psum$424 [34];
+  assign \o_psum$424[0][0].last  = \o_psum$424 [35];
+  assign \o_valid$425[0]  = \o_valid$425 ;
+  assign \o_psum$426[0]  = \o_psum$426 ;
+  assign \o_psum$426[0][0]  = \o_psum$426 ;
+  assign \o_psum$426[0][0].p  = \o_psum$426 [18:0];
+  assign \o_psum$426[0][0].a  = \o_psum$426 [33:19];
+  assign \o_psum$426[0][0].first  = \o_psum$426 [34];
+  assign \o_psum$426[0][0].last  = \o_psum$426 [35];
+  assign \o_valid$427[0]  = \o_valid$427 ;
+  assign \o_psum$428[0]  = \o_psum$428 ;
+  assign \o_psum$428[0][0]  = \o_psum$428 ;
+  assign \o_psum$428[0][0].p  = \o_psum$428 [18:0];
+  assign \o_psum$428[0][0].a  = \o_psum$428 [33:19];
+  assign \o_psum$428[0][0].first  = \o_psum$428 [34];
+  assign \o_psum$428[0][0].last  = \o_psum$428 [35];
+  assign \o_valid$429[0]  = \o_valid$429 ;
+  assign \o_psum$430[0]  = \o_psum$430 ;
+  assign \o_psum$430[0][0]  = \o_psum$430 ;
+  assign \o_psum$430[0][0].p  = \o_psum$430 [18:0];
+  assign \o_psum$430[0][0].a  = \o_psum$430 [33:19];
+  assign \o_psum$430[0][0].first  = \o_psum$430 [34];
+  assign \o_psum$430[0][0].last  = \o_psum$430 [35];
+  assign \o_valid$431[0]  = \o_valid$431 ;
+  assign \o_psum$432[0]  = \o_psum$432 ;
+  assign \o_psum$432[0][0]  = \o_psum$432 ;
+  assign \o_psum$432[0][0].p  = \o_psum$432 [18:0];
+  assign \o_psum$432[0][0].a  = \o_psum$432 [33:19];
+  assign \o_psum$432[0][0].first  = \o_psum$432 [34];
+  assign \o_psum$432[0][0].last  = \o_psum$432 [35];
+  assign \o_valid$433[0]  = \o_valid$433 ;
+  assign \o_psum$434[0]  = \o_psum$434 ;
+  assign \o_psum$434[0][0]  = \o_psum$434 ;
+  assign \o_psum$434[0][0].p  = \o_psum$434 [18:0];
+  assign \o_psum$434[0][0].a  = \o_psum$434 [33:19];
+  assign \o_psum$434[0][0].first  = \o_psum$434 [34];
+  assign \o_psum$434[0][0].last  = \o_psum$434 [35];
+  assign \o_valid$435[0]  = \o_valid$435 ;
+  assign \i_w$440[0]  = \i_w$440 ;
+  assign \i_w$440[0].q  = \i_w$440 ;
+  assign \i_w$440[0].q[0]  = \i_w$440 [3:0];
+  assign \i_w$440[0].q[1]  = \i_w$440 [7:4];
+  assign \i_w$440[0].q[2]  = \i_w$440 [11:8];
+  assign \i_w$440[0].q[3]  = \i_w$440 [15:12];
+  assign \w3_q_d3[0]  = \i_w$440 [3:0];
+  assign \w3_q_d3[1]  = \i_w$440 [7:4];
+  assign \w3_q_d3[2]  = \i_w$440 [11:8];
+  assign \w3_q_d3[3]  = \i_w$440 [15:12];
+  assign \i_hand$442[0]  = \i_hand$442 [35:0];
+  assign \i_hand$442[0].p  = \i_hand$442 [18:0];
+  assign \i_hand$442[0].a  = \i_hand$442 [33:19];
+  assign \i_hand$442[0].first  = \i_hand$442 [34];
+  assign \i_hand$442[0].last  = \i_hand$442 [35];
+  assign \i_hand$442[1]  = \i_hand$442 [71:36];
+  assign \i_hand$442[1].p  = \i_hand$442 [54:36];
+  assign \i_hand$442[1].a  = \i_hand$442 [69:55];
+  assign \i_hand$442[1].first  = \i_hand$442 [70];
+  assign \i_hand$442[1].last  = \i_hand$442 [71];
+  assign \i_hand$442[2]  = \i_hand$442 [107:72];
+  assign \i_hand$442[2].p  = \i_hand$442 [90:72];
+  assign \i_hand$442[2].a  = \i_hand$442 [105:91];
+  assign \i_hand$442[2].first  = \i_hand$442 [106];
+  assign \i_hand$442[2].last  = \i_hand$442 [107];
+  assign \i_hand$442[3]  = \i_hand$442 [143:108];
+  assign \i_hand$442[3].p  = \i_hand$442 [126:108];
+  assign \i_hand$442[3].a  = \i_hand$442 [141:127];
+  assign \i_hand$442[3].first  = \i_hand$442 [142];
+  assign \i_hand$442[3].last  = \i_hand$442 [143];
+  assign \i_hand$442[4]  = \i_hand$442 [179:144];
+  assign \i_hand$442[4].p  = \i_hand$442 [162:144];
+  assign \i_hand$442[4].a  = \i_hand$442 [177:163];
+  assign \i_hand$442[4].first  = \i_hand$442 [178];
+  assign \i_hand$442[4].last  = \i_hand$442 [179];
+  assign \i_hand$442[5]  = \i_hand$442 [215:180];
+  assign \i_hand$442[5].p  = \i_hand$442 [198:180];
+  assign \i_hand$442[5].a  = \i_hand$442 [213:199];
+  assign \i_hand$442[5].first  = \i_hand$442 [214];
+  assign \i_hand$442[5].last  = \i_hand$442 [215];
+  assign \i_hand$442[6]  = \i_hand$442 [251:216];
+  assign \i_hand$442[6].p  = \i_hand$442 [234:216];
+  assign \i_hand$442[6].a  = \i_hand$442 [249:235];
+  assign \i_hand$442[6].first  = \i_hand$442 [250];
+  assign \i_hand$442[6].last  = \i_hand$442 [251];
+  assign \i_hand$442[7]  = \i_hand$442 [287:252];
+  assign \i_hand$442[7].p  = \i_hand$442 [270:252];
+  assign \i_hand$442[7].a  = \i_hand$442 [285:271];
+  assign \i_hand$442[7].first  = \i_hand$442 [286];
+  assign \i_hand$442[7].last  = \i_hand$442 [287];
+  assign \o_psum$443[0]  = \o_psum$443 ;
+  assign \o_psum$443[0][0]  = \o_psum$443 ;
+  assign \o_psum$443[0][0].p  = \o_psum$443 [18:0];
+  assign \o_psum$443[0][0].a  = \o_psum$443 [33:19];
+  assign \o_psum$443[0][0].first  = \o_psum$443 [34];
+  assign \o_psum$443[0][0].last  = \o_psum$443 [35];
+  assign \o_valid$445[0]  = \o_valid$445 ;
+  assign \o_psum$446[0]  = \o_psum$446 ;
+  assign \o_psum$446[0][0]  = \o_psum$446 ;
+  assign \o_psum$446[0][0].p  = \o_psum$446 [18:0];
+  assign \o_psum$446[0][0].a  = \o_psum$446 [33:19];
+  assign \o_psum$446[0][0].first  = \o_psum$446 [34];
+  assign \o_psum$446[0][0].last  = \o_psum$446 [35];
+  assign \o_valid$447[0]  = \o_valid$447 ;
+  assign \o_psum$448[0]  = \o_psum$448 ;
+  assign \o_psum$448[0][0]  = \o_psum$448 ;
+  assign \o_psum$448[0][0].p  = \o_psum$448 [18:0];
+  assign \o_psum$448[0][0].a  = \o_psum$448 [33:19];
+  assign \o_psum$448[0][0].first  = \o_psum$448 [34];
+  assign \o_psum$448[0][0].last  = \o_psum$448 [35];
   assign \o_valid$449[0]  = \o_valid$449 ;
   assign \o_psum$450[0]  = \o_psum$450 ;
   assign \o_psum$450[0][0]  = \o_psum$450 ;
@@ -12426,182 +12169,189 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$369 , o_r
   assign \o_psum$458[0][0].first  = \o_psum$458 [34];
   assign \o_psum$458[0][0].last  = \o_psum$458 [35];
   assign \o_valid$459[0]  = \o_valid$459 ;
-  assign \o_psum$460[0]  = \o_psum$460 ;
-  assign \o_psum$460[0][0]  = \o_psum$460 ;
-  assign \o_psum$460[0][0].p  = \o_psum$460 [18:0];
-  assign \o_psum$460[0][0].a  = \o_psum$460 [33:19];
-  assign \o_psum$460[0][0].first  = \o_psum$460 [34];
-  assign \o_psum$460[0][0].last  = \o_psum$460 [35];
-  assign \o_valid$461[0]  = \o_valid$461 ;
-  assign \o_psum$462[0]  = \o_psum$462 ;
-  assign \o_psum$462[0][0]  = \o_psum$462 ;
-  assign \o_psum$462[0][0].p  = \o_psum$462 [18:0];
-  assign \o_psum$462[0][0].a  = \o_psum$462 [33:19];
-  assign \o_psum$462[0][0].first  = \o_psum$462 [34];
-  assign \o_psum$462[0][0].last  = \o_psum$462 [35];
-  assign \o_valid$463[0]  = \o_valid$463 ;
-  assign \i_w$469[0]  = \i_w$469 ;
-  assign \i_w$469[0].q  = \i_w$469 ;
-  assign \i_w$469[0].q[0]  = \i_w$469 [3:0];
-  assign \i_w$469[0].q[1]  = \i_w$469 [7:4];
-  assign \i_w$469[0].q[2]  = \i_w$469 [11:8];
-  assign \i_w$469[0].q[3]  = \i_w$469 [15:12];
-  assign \w4_q_d4[0]  = \i_w$469 [3:0];
-  assign \w4_q_d4[1]  = \i_w$469 [7:4];
-  assign \w4_q_d4[2]  = \i_w$469 [11:8];
-  assign \w4_q_d4[3]  = \i_w$469 [15:12];
-  assign \i_hand$471[0]  = \i_hand$471 [35:0];
-  assign \i_hand$471[0].p  = \i_hand$471 [18:0];
-  assign \i_hand$471[0].a  = \i_hand$471 [33:19];
-  assign \i_hand$471[0].first  = \i_hand$471 [34];
-  assign \i_hand$471[0].last  = \i_hand$471 [35];
-  assign \i_hand$471[1]  = \i_hand$471 [71:36];
-  assign \i_hand$471[1].p  = \i_hand$471 [54:36];
-  assign \i_hand$471[1].a  = \i_hand$471 [69:55];
-  assign \i_hand$471[1].first  = \i_hand$471 [70];
-  assign \i_hand$471[1].last  = \i_hand$471 [71];
-  assign \i_hand$471[2]  = \i_hand$471 [107:72];
-  assign \i_hand$471[2].p  = \i_hand$471 [90:72];
-  assign \i_hand$471[2].a  = \i_hand$471 [105:91];
-  assign \i_hand$471[2].first  = \i_hand$471 [106];
-  assign \i_hand$471[2].last  = \i_hand$471 [107];
-  assign \i_hand$471[3]  = \i_hand$471 [143:108];
-  assign \i_hand$471[3].p  = \i_hand$471 [126:108];
-  assign \i_hand$471[3].a  = \i_hand$471 [141:127];
-  assign \i_hand$471[3].first  = \i_hand$471 [142];
-  assign \i_hand$471[3].last  = \i_hand$471 [143];
-  assign \i_hand$471[4]  = \i_hand$471 [179:144];
-  assign \i_hand$471[4].p  = \i_hand$471 [162:144];
-  assign \i_hand$471[4].a  = \i_hand$471 [177:163];
-  assign \i_hand$471[4].first  = \i_hand$471 [178];
-  assign \i_hand$471[4].last  = \i_hand$471 [179];
-  assign \i_hand$471[5]  = \i_hand$471 [215:180];
-  assign \i_hand$471[5].p  = \i_hand$471 [198:180];
-  assign \i_hand$471[5].a  = \i_hand$471 [213:199];
-  assign \i_hand$471[5].first  = \i_hand$471 [214];
-  assign \i_hand$471[5].last  = \i_hand$471 [215];
-  assign \i_hand$471[6]  = \i_hand$471 [251:216];
-  assign \i_hand$471[6].p  = \i_hand$471 [234:216];
-  assign \i_hand$471[6].a  = \i_hand$471 [249:235];
-  assign \i_hand$471[6].first  = \i_hand$471 [250];
-  assign \i_hand$471[6].last  = \i_hand$471 [251];
-  assign \i_hand$471[7]  = \i_hand$471 [287:252];
-  assign \i_hand$471[7].p  = \i_hand$471 [270:252];
-  assign \i_hand$471[7].a  = \i_hand$471 [285:271];
-  assign \i_hand$471[7].first  = \i_hand$471 [286];
-  assign \i_hand$471[7].last  = \i_hand$471 [287];
+  assign \i_w$464[0]  = \i_w$464 ;
+  assign \i_w$464[0].q  = \i_w$464 ;
+  assign \i_w$464[0].q[0]  = \i_w$464 [3:0];
+  assign \i_w$464[0].q[1]  = \i_w$464 [7:4];
+  assign \i_w$464[0].q[2]  = \i_w$464 [11:8];
+  assign \i_w$464[0].q[3]  = \i_w$464 [15:12];
+  assign \w4_q_d4[0]  = \i_w$464 [3:0];
+  assign \w4_q_d4[1]  = \i_w$464 [7:4];
+  assign \w4_q_d4[2]  = \i_w$464 [11:8];
+  assign \w4_q_d4[3]  = \i_w$464 [15:12];
+  assign \i_hand$466[0]  = \i_hand$466 [35:0];
+  assign \i_hand$466[0].p  = \i_hand$466 [18:0];
+  assign \i_hand$466[0].a  = \i_hand$466 [33:19];
+  assign \i_hand$466[0].first  = \i_hand$466 [34];
+  assign \i_hand$466[0].last  = \i_hand$466 [35];
+  assign \i_hand$466[1]  = \i_hand$466 [71:36];
+  assign \i_hand$466[1].p  = \i_hand$466 [54:36];
+  assign \i_hand$466[1].a  = \i_hand$466 [69:55];
+  assign \i_hand$466[1].first  = \i_hand$466 [70];
+  assign \i_hand$466[1].last  = \i_hand$466 [71];
+  assign \i_hand$466[2]  = \i_hand$466 [107:72];
+  assign \i_hand$466[2].p  = \i_hand$466 [90:72];
+  assign \i_hand$466[2].a  = \i_hand$466 [105:91];
+  assign \i_hand$466[2].first  = \i_hand$466 [106];
+  assign \i_hand$466[2].last  = \i_hand$466 [107];
+  assign \i_hand$466[3]  = \i_hand$466 [143:108];
+  assign \i_hand$466[3].p  = \i_hand$466 [126:108];
+  assign \i_hand$466[3].a  = \i_hand$466 [141:127];
+  assign \i_hand$466[3].first  = \i_hand$466 [142];
+  assign \i_hand$466[3].last  = \i_hand$466 [143];
+  assign \i_hand$466[4]  = \i_hand$466 [179:144];
+  assign \i_hand$466[4].p  = \i_hand$466 [162:144];
+  assign \i_hand$466[4].a  = \i_hand$466 [177:163];
+  assign \i_hand$466[4].first  = \i_hand$466 [178];
+  assign \i_hand$466[4].last  = \i_hand$466 [179];
+  assign \i_hand$466[5]  = \i_hand$466 [215:180];
+  assign \i_hand$466[5].p  = \i_hand$466 [198:180];
+  assign \i_hand$466[5].a  = \i_hand$466 [213:199];
+  assign \i_hand$466[5].first  = \i_hand$466 [214];
+  assign \i_hand$466[5].last  = \i_hand$466 [215];
+  assign \i_hand$466[6]  = \i_hand$466 [251:216];
+  assign \i_hand$466[6].p  = \i_hand$466 [234:216];
+  assign \i_hand$466[6].a  = \i_hand$466 [249:235];
+  assign \i_hand$466[6].first  = \i_hand$466 [250];
+  assign \i_hand$466[6].last  = \i_hand$466 [251];
+  assign \i_hand$466[7]  = \i_hand$466 [287:252];
+  assign \i_hand$466[7].p  = \i_hand$466 [270:252];
+  assign \i_hand$466[7].a  = \i_hand$466 [285:271];
+  assign \i_hand$466[7].first  = \i_hand$466 [286];
+  assign \i_hand$466[7].last  = \i_hand$466 [287];
+  assign \o_psum$467[0]  = \o_psum$467 ;
+  assign \o_psum$467[0][0]  = \o_psum$467 ;
+  assign \o_psum$467[0][0].p  = \o_psum$467 [18:0];
+  assign \o_psum$467[0][0].a  = \o_psum$467 [33:19];
+  assign \o_psum$467[0][0].first  = \o_psum$467 [34];
+  assign \o_psum$467[0][0].last  = \o_psum$467 [35];
+  assign \o_valid$469[0]  = \o_valid$469 ;
+  assign \o_psum$470[0]  = \o_psum$470 ;
+  assign \o_psum$470[0][0]  = \o_psum$470 ;
+  assign \o_psum$470[0][0].p  = \o_psum$470 [18:0];
+  assign \o_psum$470[0][0].a  = \o_psum$470 [33:19];
+  assign \o_psum$470[0][0].first  = \o_psum$470 [34];
+  assign \o_psum$470[0][0].last  = \o_psum$470 [35];
+  assign \o_valid$471[0]  = \o_valid$471 ;
   assign \o_psum$472[0]  = \o_psum$472 ;
   assign \o_psum$472[0][0]  = \o_psum$472 ;
   assign \o_psum$472[0][0].p  = \o_psum$472 [18:0];
   assign \o_psum$472[0][0].a  = \o_psum$472 [33:19];
   assign \o_psum$472[0][0].first  = \o_psum$472 [34];
   assign \o_psum$472[0][0].last  = \o_psum$472 [35];
-  assign \o_valid$474[0]  = \o_valid$474 ;
-  assign \o_psum$475[0]  = \o_psum$475 ;
-  assign \o_psum$475[0][0]  = \o_psum$475 ;
-  assign \o_psum$475[0][0].p  = \o_psum$475 [18:0];
-  assign \o_psum$475[0][0].a  = \o_psum$475 [33:19];
-  assign \o_psum$475[0][0].first  = \o_psum$475 [34];
-  assign \o_psum$475[0][0].last  = \o_psum$475 [35];
-  assign \o_valid$476[0]  = \o_valid$476 ;
-  assign \o_psum$477[0]  = \o_psum$477 ;
-  assign \o_psum$477[0][0]  = \o_psum$477 ;
-  assign \o_psum$477[0][0].p  = \o_psum$477 [18:0];
-  assign \o_psum$477[0][0].a  = \o_psum$477 [33:19];
-  assign \o_psum$477[0][0].first  = \o_psum$477 [34];
-  assign \o_psum$477[0][0].last  = \o_psum$477 [35];
-  assign \o_valid$478[0]  = \o_valid$478 ;
-  assign \o_psum$479[0]  = \o_psum$479 ;
-  assign \o_psum$479[0][0]  = \o_psum$479 ;
-  assign \o_psum$479[0][0].p  = \o_psum$479 [18:0];
-  assign \o_psum$479[0][0].a  = \o_psum$479 [33:19];
-  assign \o_psum$479[0][0].first  = \o_psum$479 [34];
-  assign \o_psum$479[0][0].last  = \o_psum$479 [35];
-  assign \o_valid$480[0]  = \o_valid$480 ;
-  assign \o_psum$481[0]  = \o_psum$481 ;
-  assign \o_psum$481[0][0]  = \o_psum$481 ;
-  assign \o_psum$481[0][0].p  = \o_psum$481 [18:0];
-  assign \o_psum$481[0][0].a  = \o_psum$481 [33:19];
-  assign \o_psum$481[0][0].first  = \o_psum$481 [34];
-  assign \o_psum$481[0][0].last  = \o_psum$481 [35];
-  assign \o_valid$482[0]  = \o_valid$482 ;
-  assign \o_psum$483[0]  = \o_psum$483 ;
-  assign \o_psum$483[0][0]  = \o_psum$483 ;
-  assign \o_psum$483[0][0].p  = \o_psum$483 [18:0];
-  assign \o_psum$483[0][0].a  = \o_psum$483 [33:19];
-  assign \o_psum$483[0][0].first  = \o_psum$483 [34];
-  assign \o_psum$483[0][0].last  = \o_psum$483 [35];
-  assign \o_valid$484[0]  = \o_valid$484 ;
-  assign \o_psum$485[0]  = \o_psum$485 ;
-  assign \o_psum$485[0][0]  = \o_psum$485 ;
-  assign \o_psum$485[0][0].p  = \o_psum$485 [18:0];
-  assign \o_psum$485[0][0].a  = \o_psum$485 [33:19];
-  assign \o_psum$485[0][0].first  = \o_psum$485 [34];
-  assign \o_psum$485[0][0].last  = \o_psum$485 [35];
-  assign \o_valid$486[0]  = \o_valid$486 ;
-  assign \o_psum$487[0]  = \o_psum$487 ;
-  assign \o_psum$487[0][0]  = \o_psum$487 ;
-  assign \o_psum$487[0][0].p  = \o_psum$487 [18:0];
-  assign \o_psum$487[0][0].a  = \o_psum$487 [33:19];
-  assign \o_psum$487[0][0].first  = \o_psum$487 [34];
-  assign \o_psum$487[0][0].last  = \o_psum$487 [35];
-  assign \o_valid$488[0]  = \o_valid$488 ;
-  assign \i_w$494[0]  = \i_w$494 ;
-  assign \i_w$494[0].q  = \i_w$494 ;
-  assign \i_w$494[0].q[0]  = \i_w$494 [3:0];
-  assign \i_w$494[0].q[1]  = \i_w$494 [7:4];
-  assign \i_w$494[0].q[2]  = \i_w$494 [11:8];
-  assign \i_w$494[0].q[3]  = \i_w$494 [15:12];
-  assign \w5_q_d5[0]  = \i_w$494 [3:0];
-  assign \w5_q_d5[1]  = \i_w$494 [7:4];
-  assign \w5_q_d5[2]  = \i_w$494 [11:8];
-  assign \w5_q_d5[3]  = \i_w$494 [15:12];
-  assign \i_hand$496[0]  = \i_hand$496 [35:0];
-  assign \i_hand$496[0].p  = \i_hand$496 [18:0];
-  assign \i_hand$496[0].a  = \i_hand$496 [33:19];
-  assign \i_hand$496[0].first  = \i_hand$496 [34];
-  assign \i_hand$496[0].last  = \i_hand$496 [35];
-  assign \i_hand$496[1]  = \i_hand$496 [71:36];
-  assign \i_hand$496[1].p  = \i_hand$496 [54:36];
-  assign \i_hand$496[1].a  = \i_hand$496 [69:55];
-  assign \i_hand$496[1].first  = \i_hand$496 [70];
-  assign \i_hand$496[1].last  = \i_hand$496 [71];
-  assign \i_hand$496[2]  = \i_hand$496 [107:72];
-  assign \i_hand$496[2].p  = \i_hand$496 [90:72];
-  assign \i_hand$496[2].a  = \i_hand$496 [105:91];
-  assign \i_hand$496[2].first  = \i_hand$496 [106];
-  assign \i_hand$496[2].last  = \i_hand$496 [107];
-  assign \i_hand$496[3]  = \i_hand$496 [143:108];
-  assign \i_hand$496[3].p  = \i_hand$496 [126:108];
-  assign \i_hand$496[3].a  = \i_hand$496 [141:127];
-  assign \i_hand$496[3].first  = \i_hand$496 [142];
-  assign \i_hand$496[3].last  = \i_hand$496 [143];
-  assign \i_hand$496[4]  = \i_hand$496 [179:144];
-  assign \i_hand$496[4].p  = \i_hand$496 [162:144];
-  assign \i_hand$496[4].a  = \i_hand$496 [177:163];
-  assign \i_hand$496[4].first  = \i_hand$496 [178];
-  assign \i_hand$496[4].last  = \i_hand$496 [179];
-  assign \i_hand$496[5]  = \i_hand$496 [215:180];
-  assign \i_hand$496[5].p  = \i_hand$496 [198:180];
-  assign \i_hand$496[5].a  = \i_hand$496 [213:199];
-  assign \i_hand$496[5].first  = \i_hand$496 [214];
-  assign \i_hand$496[5].last  = \i_hand$496 [215];
-  assign \i_hand$496[6]  = \i_hand$496 [251:216];
-  assign \i_hand$496[6].p  = \i_hand$496 [234:216];
-  assign \i_hand$496[6].a  = \i_hand$496 [249:235];
-  assign \i_hand$496[6].first  = \i_hand$496 [250];
-  assign \i_hand$496[6].last  = \i_hand$496 [251];
-  assign \i_hand$496[7]  = \i_hand$496 [287:252];
-  assign \i_hand$496[7].p  = \i_hand$496 [270:252];
-  assign \i_hand$496[7].a  = \i_hand$496 [285:271];
-  assign \i_hand$496[7].first  = \i_hand$496 [286];
-  assign \i_hand$496[7].last  = \i_hand$496 [287];
-  assign \o_psum$497[0]  = \o_psum$497 ;
-  assign \o_psum$497[0][0]  = \o_psum$497 ;
-  assign \o_psum$497[0][0].p  = \o_psum$497 [18:0];
-  assign \o_psum$497[0][0].a  = \o_psum$497 [33:19];
-  assign \o_psum$497[0][0].first  = \o_psum$497 [34];
-  assign \o_psum$497[0][0].last  = \o_psum$497 [35];
+  assign \o_valid$473[0]  = \o_valid$473 ;
+  assign \o_psum$474[0]  = \o_psum$474 ;
+  assign \o_psum$474[0][0]  = \o_psum$474 ;
+  assign \o_psum$474[0][0].p  = \o_psum$474 [18:0];
+  assign \o_psum$474[0][0].a  = \o_psum$474 [33:19];
+  assign \o_psum$474[0][0].first  = \o_psum$474 [34];
+  assign \o_psum$474[0][0].last  = \o_psum$474 [35];
+  assign \o_valid$475[0]  = \o_valid$475 ;
+  assign \o_psum$476[0]  = \o_psum$476 ;
+  assign \o_psum$476[0][0]  = \o_psum$476 ;
+  assign \o_psum$476[0][0].p  = \o_psum$476 [18:0];
+  assign \o_psum$476[0][0].a  = \o_psum$476 [33:19];
+  assign \o_psum$476[0][0].first  = \o_psum$476 [34];
+  assign \o_psum$476[0][0].last  = \o_psum$476 [35];
+  assign \o_valid$477[0]  = \o_valid$477 ;
+  assign \o_psum$478[0]  = \o_psum$478 ;
+  assign \o_psum$478[0][0]  = \o_psum$478 ;
+  assign \o_psum$478[0][0].p  = \o_psum$478 [18:0];
+  assign \o_psum$478[0][0].a  = \o_psum$478 [33:19];
+  assign \o_psum$478[0][0].first  = \o_psum$478 [34];
+  assign \o_psum$478[0][0].last  = \o_psum$478 [35];
+  assign \o_valid$479[0]  = \o_valid$479 ;
+  assign \o_psum$480[0]  = \o_psum$480 ;
+  assign \o_psum$480[0][0]  = \o_psum$480 ;
+  assign \o_psum$480[0][0].p  = \o_psum$480 [18:0];
+  assign \o_psum$480[0][0].a  = \o_psum$480 [33:19];
+  assign \o_psum$480[0][0].first  = \o_psum$480 [34];
+  assign \o_psum$480[0][0].last  = \o_psum$480 [35];
+  assign \o_valid$481[0]  = \o_valid$481 ;
+  assign \o_psum$482[0]  = \o_psum$482 ;
+  assign \o_psum$482[0][0]  = \o_psum$482 ;
+  assign \o_psum$482[0][0].p  = \o_psum$482 [18:0];
+  assign \o_psum$482[0][0].a  = \o_psum$482 [33:19];
+  assign \o_psum$482[0][0].first  = \o_psum$482 [34];
+  assign \o_psum$482[0][0].last  = \o_psum$482 [35];
+  assign \o_valid$483[0]  = \o_valid$483 ;
+  assign \i_w$488[0]  = \i_w$488 ;
+  assign \i_w$488[0].q  = \i_w$488 ;
+  assign \i_w$488[0].q[0]  = \i_w$488 [3:0];
+  assign \i_w$488[0].q[1]  = \i_w$488 [7:4];
+  assign \i_w$488[0].q[2]  = \i_w$488 [11:8];
+  assign \i_w$488[0].q[3]  = \i_w$488 [15:12];
+  assign \w5_q_d5[0]  = \i_w$488 [3:0];
+  assign \w5_q_d5[1]  = \i_w$488 [7:4];
+  assign \w5_q_d5[2]  = \i_w$488 [11:8];
+  assign \w5_q_d5[3]  = \i_w$488 [15:12];
+  assign \i_hand$490[0]  = \i_hand$490 [35:0];
+  assign \i_hand$490[0].p  = \i_hand$490 [18:0];
+  assign \i_hand$490[0].a  = \i_hand$490 [33:19];
+  assign \i_hand$490[0].first  = \i_hand$490 [34];
+  assign \i_hand$490[0].last  = \i_hand$490 [35];
+  assign \i_hand$490[1]  = \i_hand$490 [71:36];
+  assign \i_hand$490[1].p  = \i_hand$490 [54:36];
+  assign \i_hand$490[1].a  = \i_hand$490 [69:55];
+  assign \i_hand$490[1].first  = \i_hand$490 [70];
+  assign \i_hand$490[1].last  = \i_hand$490 [71];
+  assign \i_hand$490[2]  = \i_hand$490 [107:72];
+  assign \i_hand$490[2].p  = \i_hand$490 [90:72];
+  assign \i_hand$490[2].a  = \i_hand$490 [105:91];
+  assign \i_hand$490[2].first  = \i_hand$490 [106];
+  assign \i_hand$490[2].last  = \i_hand$490 [107];
+  assign \i_hand$490[3]  = \i_hand$490 [143:108];
+  assign \i_hand$490[3].p  = \i_hand$490 [126:108];
+  assign \i_hand$490[3].a  = \i_hand$490 [141:127];
+  assign \i_hand$490[3].first  = \i_hand$490 [142];
+  assign \i_hand$490[3].last  = \i_hand$490 [143];
+  assign \i_hand$490[4]  = \i_hand$490 [179:144];
+  assign \i_hand$490[4].p  = \i_hand$490 [162:144];
+  assign \i_hand$490[4].a  = \i_hand$490 [177:163];
+  assign \i_hand$490[4].first  = \i_hand$490 [178];
+  assign \i_hand$490[4].last  = \i_hand$490 [179];
+  assign \i_hand$490[5]  = \i_hand$490 [215:180];
+  assign \i_hand$490[5].p  = \i_hand$490 [198:180];
+  assign \i_hand$490[5].a  = \i_hand$490 [213:199];
+  assign \i_hand$490[5].first  = \i_hand$490 [214];
+  assign \i_hand$490[5].last  = \i_hand$490 [215];
+  assign \i_hand$490[6]  = \i_hand$490 [251:216];
+  assign \i_hand$490[6].p  = \i_hand$490 [234:216];
+  assign \i_hand$490[6].a  = \i_hand$490 [249:235];
+  assign \i_hand$490[6].first  = \i_hand$490 [250];
+  assign \i_hand$490[6].last  = \i_hand$490 [251];
+  assign \i_hand$490[7]  = \i_hand$490 [287:252];
+  assign \i_hand$490[7].p  = \i_hand$490 [270:252];
+  assign \i_hand$490[7].a  = \i_hand$490 [285:271];
+  assign \i_hand$490[7].first  = \i_hand$490 [286];
+  assign \i_hand$490[7].last  = \i_hand$490 [287];
+  assign \o_psum$491[0]  = \o_psum$491 ;
+  assign \o_psum$491[0][0]  = \o_psum$491 ;
+  assign \o_psum$491[0][0].p  = \o_psum$491 [18:0];
+  assign \o_psum$491[0][0].a  = \o_psum$491 [33:19];
+  assign \o_psum$491[0][0].first  = \o_psum$491 [34];
+  assign \o_psum$491[0][0].last  = \o_psum$491 [35];
+  assign \o_valid$493[0]  = \o_valid$493 ;
+  assign \o_psum$494[0]  = \o_psum$494 ;
+  assign \o_psum$494[0][0]  = \o_psum$494 ;
+  assign \o_psum$494[0][0].p  = \o_psum$494 [18:0];
+  assign \o_psum$494[0][0].a  = \o_psum$494 [33:19];
+  assign \o_psum$494[0][0].first  = \o_psum$494 [34];
+  assign \o_psum$494[0][0].last  = \o_psum$494 [35];
+  assign \o_valid$495[0]  = \o_valid$495 ;
+  assign \o_psum$496[0]  = \o_psum$496 ;
+  assign \o_psum$496[0][0]  = \o_psum$496 ;
+  assign \o_psum$496[0][0].p  = \o_psum$496 [18:0];
+  assign \o_psum$496[0][0].a  = \o_psum$496 [33:19];
+  assign \o_psum$496[0][0].first  = \o_psum$496 [34];
+  assign \o_psum$496[0][0].last  = \o_psum$496 [35];
+  assign \o_valid$497[0]  = \o_valid$497 ;
+  assign \o_psum$498[0]  = \o_psum$498 ;
+  assign \o_psum$498[0][0]  = \o_psum$498 ;
+  assign \o_psum$498[0][0].p  = \o_psum$498 [18:0];
+  assign \o_psum$498[0][0].a  = \o_psum$498 [33:19];
+  assign \o_psum$498[0][0].first  = \o_psum$498 [34];
+  assign \o_psum$498[0][0].last  = \o_psum$498 [35];
   assign \o_valid$499[0]  = \o_valid$499 ;
   assign \o_psum$500[0]  = \o_psum$500 ;
   assign \o_psum$500[0][0]  = \o_psum$500 ;
@@ -12631,189 +12381,196 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$369 , o_r
   assign \o_psum$506[0][0].first  = \o_psum$506 [34];
   assign \o_psum$506[0][0].last  = \o_psum$506 [35];
   assign \o_valid$507[0]  = \o_valid$507 ;
-  assign \o_psum$508[0]  = \o_psum$508 ;
-  assign \o_psum$508[0][0]  = \o_psum$508 ;
-  assign \o_psum$508[0][0].p  = \o_psum$508 [18:0];
-  assign \o_psum$508[0][0].a  = \o_psum$508 [33:19];
-  assign \o_psum$508[0][0].first  = \o_psum$508 [34];
-  assign \o_psum$508[0][0].last  = \o_psum$508 [35];
-  assign \o_valid$509[0]  = \o_valid$509 ;
-  assign \o_psum$510[0]  = \o_psum$510 ;
-  assign \o_psum$510[0][0]  = \o_psum$510 ;
-  assign \o_psum$510[0][0].p  = \o_psum$510 [18:0];
-  assign \o_psum$510[0][0].a  = \o_psum$510 [33:19];
-  assign \o_psum$510[0][0].first  = \o_psum$510 [34];
-  assign \o_psum$510[0][0].last  = \o_psum$510 [35];
-  assign \o_valid$511[0]  = \o_valid$511 ;
-  assign \o_psum$512[0]  = \o_psum$512 ;
-  assign \o_psum$512[0][0]  = \o_psum$512 ;
-  assign \o_psum$512[0][0].p  = \o_psum$512 [18:0];
-  assign \o_psum$512[0][0].a  = \o_psum$512 [33:19];
-  assign \o_psum$512[0][0].first  = \o_psum$512 [34];
-  assign \o_psum$512[0][0].last  = \o_psum$512 [35];
-  assign \o_valid$513[0]  = \o_valid$513 ;
-  assign \i_w$519[0]  = \i_w$519 ;
-  assign \i_w$519[0].q  = \i_w$519 ;
-  assign \i_w$519[0].q[0]  = \i_w$519 [3:0];
-  assign \i_w$519[0].q[1]  = \i_w$519 [7:4];
-  assign \i_w$519[0].q[2]  = \i_w$519 [11:8];
-  assign \i_w$519[0].q[3]  = \i_w$519 [15:12];
-  assign \w6_q_d6[0]  = \i_w$519 [3:0];
-  assign \w6_q_d6[1]  = \i_w$519 [7:4];
-  assign \w6_q_d6[2]  = \i_w$519 [11:8];
-  assign \w6_q_d6[3]  = \i_w$519 [15:12];
-  assign \i_hand$521[0]  = \i_hand$521 [35:0];
-  assign \i_hand$521[0].p  = \i_hand$521 [18:0];
-  assign \i_hand$521[0].a  = \i_hand$521 [33:19];
-  assign \i_hand$521[0].first  = \i_hand$521 [34];
-  assign \i_hand$521[0].last  = \i_hand$521 [35];
-  assign \i_hand$521[1]  = \i_hand$521 [71:36];
-  assign \i_hand$521[1].p  = \i_hand$521 [54:36];
-  assign \i_hand$521[1].a  = \i_hand$521 [69:55];
-  assign \i_hand$521[1].first  = \i_hand$521 [70];
-  assign \i_hand$521[1].last  = \i_hand$521 [71];
-  assign \i_hand$521[2]  = \i_hand$521 [107:72];
-  assign \i_hand$521[2].p  = \i_hand$521 [90:72];
-  assign \i_hand$521[2].a  = \i_hand$521 [105:91];
-  assign \i_hand$521[2].first  = \i_hand$521 [106];
-  assign \i_hand$521[2].last  = \i_hand$521 [107];
-  assign \i_hand$521[3]  = \i_hand$521 [143:108];
-  assign \i_hand$521[3].p  = \i_hand$521 [126:108];
-  assign \i_hand$521[3].a  = \i_hand$521 [141:127];
-  assign \i_hand$521[3].first  = \i_hand$521 [142];
-  assign \i_hand$521[3].last  = \i_hand$521 [143];
-  assign \i_hand$521[4]  = \i_hand$521 [179:144];
-  assign \i_hand$521[4].p  = \i_hand$521 [162:144];
-  assign \i_hand$521[4].a  = \i_hand$521 [177:163];
-  assign \i_hand$521[4].first  = \i_hand$521 [178];
-  assign \i_hand$521[4].last  = \i_hand$521 [179];
-  assign \i_hand$521[5]  = \i_hand$521 [215:180];
-  assign \i_hand$521[5].p  = \i_hand$521 [198:180];
-  assign \i_hand$521[5].a  = \i_hand$521 [213:199];
-  assign \i_hand$521[5].first  = \i_hand$521 [214];
-  assign \i_hand$521[5].last  = \i_hand$521 [215];
-  assign \i_hand$521[6]  = \i_hand$521 [251:216];
-  assign \i_hand$521[6].p  = \i_hand$521 [234:216];
-  assign \i_hand$521[6].a  = \i_hand$521 [249:235];
-  assign \i_hand$521[6].first  = \i_hand$521 [250];
-  assign \i_hand$521[6].last  = \i_hand$521 [251];
-  assign \i_hand$521[7]  = \i_hand$521 [287:252];
-  assign \i_hand$521[7].p  = \i_hand$521 [270:252];
-  assign \i_hand$521[7].a  = \i_hand$521 [285:271];
-  assign \i_hand$521[7].first  = \i_hand$521 [286];
-  assign \i_hand$521[7].last  = \i_hand$521 [287];
+  assign \i_w$512[0]  = \i_w$512 ;
+  assign \i_w$512[0].q  = \i_w$512 ;
+  assign \i_w$512[0].q[0]  = \i_w$512 [3:0];
+  assign \i_w$512[0].q[1]  = \i_w$512 [7:4];
+  assign \i_w$512[0].q[2]  = \i_w$512 [11:8];
+  assign \i_w$512[0].q[3]  = \i_w$512 [15:12];
+  assign \w6_q_d6[0]  = \i_w$512 [3:0];
+  assign \w6_q_d6[1]  = \i_w$512 [7:4];
+  assign \w6_q_d6[2]  = \i_w$512 [11:8];
+  assign \w6_q_d6[3]  = \i_w$512 [15:12];
+  assign \i_hand$514[0]  = \i_hand$514 [35:0];
+  assign \i_hand$514[0].p  = \i_hand$514 [18:0];
+  assign \i_hand$514[0].a  = \i_hand$514 [33:19];
+  assign \i_hand$514[0].first  = \i_hand$514 [34];
+  assign \i_hand$514[0].last  = \i_hand$514 [35];
+  assign \i_hand$514[1]  = \i_hand$514 [71:36];
+  assign \i_hand$514[1].p  = \i_hand$514 [54:36];
+  assign \i_hand$514[1].a  = \i_hand$514 [69:55];
+  assign \i_hand$514[1].first  = \i_hand$514 [70];
+  assign \i_hand$514[1].last  = \i_hand$514 [71];
+  assign \i_hand$514[2]  = \i_hand$514 [107:72];
+  assign \i_hand$514[2].p  = \i_hand$514 [90:72];
+  assign \i_hand$514[2].a  = \i_hand$514 [105:91];
+  assign \i_hand$514[2].first  = \i_hand$514 [106];
+  assign \i_hand$514[2].last  = \i_hand$514 [107];
+  assign \i_hand$514[3]  = \i_hand$514 [143:108];
+  assign \i_hand$514[3].p  = \i_hand$514 [126:108];
+  assign \i_hand$514[3].a  = \i_hand$514 [141:127];
+  assign \i_hand$514[3].first  = \i_hand$514 [142];
+  assign \i_hand$514[3].last  = \i_hand$514 [143];
+  assign \i_hand$514[4]  = \i_hand$514 [179:144];
+  assign \i_hand$514[4].p  = \i_hand$514 [162:144];
+  assign \i_hand$514[4].a  = \i_hand$514 [177:163];
+  assign \i_hand$514[4].first  = \i_hand$514 [178];
+  assign \i_hand$514[4].last  = \i_hand$514 [179];
+  assign \i_hand$514[5]  = \i_hand$514 [215:180];
+  assign \i_hand$514[5].p  = \i_hand$514 [198:180];
+  assign \i_hand$514[5].a  = \i_hand$514 [213:199];
+  assign \i_hand$514[5].first  = \i_hand$514 [214];
+  assign \i_hand$514[5].last  = \i_hand$514 [215];
+  assign \i_hand$514[6]  = \i_hand$514 [251:216];
+  assign \i_hand$514[6].p  = \i_hand$514 [234:216];
+  assign \i_hand$514[6].a  = \i_hand$514 [249:235];
+  assign \i_hand$514[6].first  = \i_hand$514 [250];
+  assign \i_hand$514[6].last  = \i_hand$514 [251];
+  assign \i_hand$514[7]  = \i_hand$514 [287:252];
+  assign \i_hand$514[7].p  = \i_hand$514 [270:252];
+  assign \i_hand$514[7].a  = \i_hand$514 [285:271];
+  assign \i_hand$514[7].first  = \i_hand$514 [286];
+  assign \i_hand$514[7].last  = \i_hand$514 [287];
+  assign \o_psum$515[0]  = \o_psum$515 ;
+  assign \o_psum$515[0][0]  = \o_psum$515 ;
+  assign \o_psum$515[0][0].p  = \o_psum$515 [18:0];
+  assign \o_psum$515[0][0].a  = \o_psum$515 [33:19];
+  assign \o_psum$515[0][0].first  = \o_psum$515 [34];
+  assign \o_psum$515[0][0].last  = \o_psum$515 [35];
+  assign \o_valid$517[0]  = \o_valid$517 ;
+  assign \o_psum$518[0]  = \o_psum$518 ;
+  assign \o_psum$518[0][0]  = \o_psum$518 ;
+  assign \o_psum$518[0][0].p  = \o_psum$518 [18:0];
+  assign \o_psum$518[0][0].a  = \o_psum$518 [33:19];
+  assign \o_psum$518[0][0].first  = \o_psum$518 [34];
+  assign \o_psum$518[0][0].last  = \o_psum$518 [35];
+  assign \o_valid$519[0]  = \o_valid$519 ;
+  assign \o_psum$520[0]  = \o_psum$520 ;
+  assign \o_psum$520[0][0]  = \o_psum$520 ;
+  assign \o_psum$520[0][0].p  = \o_psum$520 [18:0];
+  assign \o_psum$520[0][0].a  = \o_psum$520 [33:19];
+  assign \o_psum$520[0][0].first  = \o_psum$520 [34];
+  assign \o_psum$520[0][0].last  = \o_psum$520 [35];
+  assign \o_valid$521[0]  = \o_valid$521 ;
   assign \o_psum$522[0]  = \o_psum$522 ;
   assign \o_psum$522[0][0]  = \o_psum$522 ;
   assign \o_psum$522[0][0].p  = \o_psum$522 [18:0];
   assign \o_psum$522[0][0].a  = \o_psum$522 [33:19];
   assign \o_psum$522[0][0].first  = \o_psum$522 [34];
   assign \o_psum$522[0][0].last  = \o_psum$522 [35];
-  assign \o_valid$524[0]  = \o_valid$524 ;
-  assign \o_psum$525[0]  = \o_psum$525 ;
-  assign \o_psum$525[0][0]  = \o_psum$525 ;
-  assign \o_psum$525[0][0].p  = \o_psum$525 [18:0];
-  assign \o_psum$525[0][0].a  = \o_psum$525 [33:19];
-  assign \o_psum$525[0][0].first  = \o_psum$525 [34];
-  assign \o_psum$525[0][0].last  = \o_psum$525 [35];
-  assign \o_valid$526[0]  = \o_valid$526 ;
-  assign \o_psum$527[0]  = \o_psum$527 ;
-  assign \o_psum$527[0][0]  = \o_psum$527 ;
-  assign \o_psum$527[0][0].p  = \o_psum$527 [18:0];
-  assign \o_psum$527[0][0].a  = \o_psum$527 [33:19];
-  assign \o_psum$527[0][0].first  = \o_psum$527 [34];
-  assign \o_psum$527[0][0].last  = \o_psum$527 [35];
-  assign \o_valid$528[0]  = \o_valid$528 ;
-  assign \o_psum$529[0]  = \o_psum$529 ;
-  assign \o_psum$529[0][0]  = \o_psum$529 ;
-  assign \o_psum$529[0][0].p  = \o_psum$529 [18:0];
-  assign \o_psum$529[0][0].a  = \o_psum$529 [33:19];
-  assign \o_psum$529[0][0].first  = \o_psum$529 [34];
-  assign \o_psum$529[0][0].last  = \o_psum$529 [35];
-  assign \o_valid$530[0]  = \o_valid$530 ;
-  assign \o_psum$531[0]  = \o_psum$531 ;
-  assign \o_psum$531[0][0]  = \o_psum$531 ;
-  assign \o_psum$531[0][0].p  = \o_psum$531 [18:0];
-  assign \o_psum$531[0][0].a  = \o_psum$531 [33:19];
-  assign \o_psum$531[0][0].first  = \o_psum$531 [34];
-  assign \o_psum$531[0][0].last  = \o_psum$531 [35];
-  assign \o_valid$532[0]  = \o_valid$532 ;
-  assign \o_psum$533[0]  = \o_psum$533 ;
-  assign \o_psum$533[0][0]  = \o_psum$533 ;
-  assign \o_psum$533[0][0].p  = \o_psum$533 [18:0];
-  assign \o_psum$533[0][0].a  = \o_psum$533 [33:19];
-  assign \o_psum$533[0][0].first  = \o_psum$533 [34];
-  assign \o_psum$533[0][0].last  = \o_psum$533 [35];
-  assign \o_valid$534[0]  = \o_valid$534 ;
-  assign \o_psum$535[0]  = \o_psum$535 ;
-  assign \o_psum$535[0][0]  = \o_psum$535 ;
-  assign \o_psum$535[0][0].p  = \o_psum$535 [18:0];
-  assign \o_psum$535[0][0].a  = \o_psum$535 [33:19];
-  assign \o_psum$535[0][0].first  = \o_psum$535 [34];
-  assign \o_psum$535[0][0].last  = \o_psum$535 [35];
-  assign \o_valid$536[0]  = \o_valid$536 ;
-  assign \o_psum$537[0]  = \o_psum$537 ;
-  assign \o_psum$537[0][0]  = \o_psum$537 ;
-  assign \o_psum$537[0][0].p  = \o_psum$537 [18:0];
-  assign \o_psum$537[0][0].a  = \o_psum$537 [33:19];
-  assign \o_psum$537[0][0].first  = \o_psum$537 [34];
-  assign \o_psum$537[0][0].last  = \o_psum$537 [35];
-  assign \o_valid$538[0]  = \o_valid$538 ;
-  assign \i_w$544[0]  = \i_w$544 ;
-  assign \i_w$544[0].q  = \i_w$544 ;
-  assign \i_w$544[0].q[0]  = \i_w$544 [3:0];
-  assign \i_w$544[0].q[1]  = \i_w$544 [7:4];
-  assign \i_w$544[0].q[2]  = \i_w$544 [11:8];
-  assign \i_w$544[0].q[3]  = \i_w$544 [15:12];
-  assign \w7_q_d7[0]  = \i_w$544 [3:0];
-  assign \w7_q_d7[1]  = \i_w$544 [7:4];
-  assign \w7_q_d7[2]  = \i_w$544 [11:8];
-  assign \w7_q_d7[3]  = \i_w$544 [15:12];
-  assign \i_hand$546[0]  = \i_hand$546 [35:0];
-  assign \i_hand$546[0].p  = \i_hand$546 [18:0];
-  assign \i_hand$546[0].a  = \i_hand$546 [33:19];
-  assign \i_hand$546[0].first  = \i_hand$546 [34];
-  assign \i_hand$546[0].last  = \i_hand$546 [35];
-  assign \i_hand$546[1]  = \i_hand$546 [71:36];
-  assign \i_hand$546[1].p  = \i_hand$546 [54:36];
-  assign \i_hand$546[1].a  = \i_hand$546 [69:55];
-  assign \i_hand$546[1].first  = \i_hand$546 [70];
-  assign \i_hand$546[1].last  = \i_hand$546 [71];
-  assign \i_hand$546[2]  = \i_hand$546 [107:72];
-  assign \i_hand$546[2].p  = \i_hand$546 [90:72];
-  assign \i_hand$546[2].a  = \i_hand$546 [105:91];
-  assign \i_hand$546[2].first  = \i_hand$546 [106];
-  assign \i_hand$546[2].last  = \i_hand$546 [107];
-  assign \i_hand$546[3]  = \i_hand$546 [143:108];
-  assign \i_hand$546[3].p  = \i_hand$546 [126:108];
-  assign \i_hand$546[3].a  = \i_hand$546 [141:127];
-  assign \i_hand$546[3].first  = \i_hand$546 [142];
-  assign \i_hand$546[3].last  = \i_hand$546 [143];
-  assign \i_hand$546[4]  = \i_hand$546 [179:144];
-  assign \i_hand$546[4].p  = \i_hand$546 [162:144];
-  assign \i_hand$546[4].a  = \i_hand$546 [177:163];
-  assign \i_hand$546[4].first  = \i_hand$546 [178];
-  assign \i_hand$546[4].last  = \i_hand$546 [179];
-  assign \i_hand$546[5]  = \i_hand$546 [215:180];
-  assign \i_hand$546[5].p  = \i_hand$546 [198:180];
-  assign \i_hand$546[5].a  = \i_hand$546 [213:199];
-  assign \i_hand$546[5].first  = \i_hand$546 [214];
-  assign \i_hand$546[5].last  = \i_hand$546 [215];
-  assign \i_hand$546[6]  = \i_hand$546 [251:216];
-  assign \i_hand$546[6].p  = \i_hand$546 [234:216];
-  assign \i_hand$546[6].a  = \i_hand$546 [249:235];
-  assign \i_hand$546[6].first  = \i_hand$546 [250];
-  assign \i_hand$546[6].last  = \i_hand$546 [251];
-  assign \i_hand$546[7]  = \i_hand$546 [287:252];
-  assign \i_hand$546[7].p  = \i_hand$546 [270:252];
-  assign \i_hand$546[7].a  = \i_hand$546 [285:271];
-  assign \i_hand$546[7].first  = \i_hand$546 [286];
-  assign \i_hand$546[7].last  = \i_hand$546 [287];
-  assign \o_psum$547[0]  = \o_psum$547 ;
-  assign \o_psum$547[0][0]  = \o_psum$547 ;
-  assign \o_psum$547[0][0].p  = \o_psum$547 [18:0];
-  assign \o_psum$547[0][0].a  = \o_psum$547 [33:19];
-  assign \o_psum$547[0][0].first  = \o_psum$547 [34];
-  assign \o_psum$547[0][0].last  = \o_psum$547 [35];
+  assign \o_valid$523[0]  = \o_valid$523 ;
+  assign \o_psum$524[0]  = \o_psum$524 ;
+  assign \o_psum$524[0][0]  = \o_psum$524 ;
+  assign \o_psum$524[0][0].p  = \o_psum$524 [18:0];
+  assign \o_psum$524[0][0].a  = \o_psum$524 [33:19];
+  assign \o_psum$524[0][0].first  = \o_psum$524 [34];
+  assign \o_psum$524[0][0].last  = \o_psum$524 [35];
+  assign \o_valid$525[0]  = \o_valid$525 ;
+  assign \o_psum$526[0]  = \o_psum$526 ;
+  assign \o_psum$526[0][0]  = \o_psum$526 ;
+  assign \o_psum$526[0][0].p  = \o_psum$526 [18:0];
+  assign \o_psum$526[0][0].a  = \o_psum$526 [33:19];
+  assign \o_psum$526[0][0].first  = \o_psum$526 [34];
+  assign \o_psum$526[0][0].last  = \o_psum$526 [35];
+  assign \o_valid$527[0]  = \o_valid$527 ;
+  assign \o_psum$528[0]  = \o_psum$528 ;
+  assign \o_psum$528[0][0]  = \o_psum$528 ;
+  assign \o_psum$528[0][0].p  = \o_psum$528 [18:0];
+  assign \o_psum$528[0][0].a  = \o_psum$528 [33:19];
+  assign \o_psum$528[0][0].first  = \o_psum$528 [34];
+  assign \o_psum$528[0][0].last  = \o_psum$528 [35];
+  assign \o_valid$529[0]  = \o_valid$529 ;
+  assign \o_psum$530[0]  = \o_psum$530 ;
+  assign \o_psum$530[0][0]  = \o_psum$530 ;
+  assign \o_psum$530[0][0].p  = \o_psum$530 [18:0];
+  assign \o_psum$530[0][0].a  = \o_psum$530 [33:19];
+  assign \o_psum$530[0][0].first  = \o_psum$530 [34];
+  assign \o_psum$530[0][0].last  = \o_psum$530 [35];
+  assign \o_valid$531[0]  = \o_valid$531 ;
+  assign \i_w$536[0]  = \i_w$536 ;
+  assign \i_w$536[0].q  = \i_w$536 ;
+  assign \i_w$536[0].q[0]  = \i_w$536 [3:0];
+  assign \i_w$536[0].q[1]  = \i_w$536 [7:4];
+  assign \i_w$536[0].q[2]  = \i_w$536 [11:8];
+  assign \i_w$536[0].q[3]  = \i_w$536 [15:12];
+  assign \w7_q_d7[0]  = \i_w$536 [3:0];
+  assign \w7_q_d7[1]  = \i_w$536 [7:4];
+  assign \w7_q_d7[2]  = \i_w$536 [11:8];
+  assign \w7_q_d7[3]  = \i_w$536 [15:12];
+  assign \i_hand$538[0]  = \i_hand$538 [35:0];
+  assign \i_hand$538[0].p  = \i_hand$538 [18:0];
+  assign \i_hand$538[0].a  = \i_hand$538 [33:19];
+  assign \i_hand$538[0].first  = \i_hand$538 [34];
+  assign \i_hand$538[0].last  = \i_hand$538 [35];
+  assign \i_hand$538[1]  = \i_hand$538 [71:36];
+  assign \i_hand$538[1].p  = \i_hand$538 [54:36];
+  assign \i_hand$538[1].a  = \i_hand$538 [69:55];
+  assign \i_hand$538[1].first  = \i_hand$538 [70];
+  assign \i_hand$538[1].last  = \i_hand$538 [71];
+  assign \i_hand$538[2]  = \i_hand$538 [107:72];
+  assign \i_hand$538[2].p  = \i_hand$538 [90:72];
+  assign \i_hand$538[2].a  = \i_hand$538 [105:91];
+  assign \i_hand$538[2].first  = \i_hand$538 [106];
+  assign \i_hand$538[2].last  = \i_hand$538 [107];
+  assign \i_hand$538[3]  = \i_hand$538 [143:108];
+  assign \i_hand$538[3].p  = \i_hand$538 [126:108];
+  assign \i_hand$538[3].a  = \i_hand$538 [141:127];
+  assign \i_hand$538[3].first  = \i_hand$538 [142];
+  assign \i_hand$538[3].last  = \i_hand$538 [143];
+  assign \i_hand$538[4]  = \i_hand$538 [179:144];
+  assign \i_hand$538[4].p  = \i_hand$538 [162:144];
+  assign \i_hand$538[4].a  = \i_hand$538 [177:163];
+  assign \i_hand$538[4].first  = \i_hand$538 [178];
+  assign \i_hand$538[4].last  = \i_hand$538 [179];
+  assign \i_hand$538[5]  = \i_hand$538 [215:180];
+  assign \i_hand$538[5].p  = \i_hand$538 [198:180];
+  assign \i_hand$538[5].a  = \i_hand$538 [213:199];
+  assign \i_hand$538[5].first  = \i_hand$538 [214];
+  assign \i_hand$538[5].last  = \i_hand$538 [215];
+  assign \i_hand$538[6]  = \i_hand$538 [251:216];
+  assign \i_hand$538[6].p  = \i_hand$538 [234:216];
+  assign \i_hand$538[6].a  = \i_hand$538 [249:235];
+  assign \i_hand$538[6].first  = \i_hand$538 [250];
+  assign \i_hand$538[6].last  = \i_hand$538 [251];
+  assign \i_hand$538[7]  = \i_hand$538 [287:252];
+  assign \i_hand$538[7].p  = \i_hand$538 [270:252];
+  assign \i_hand$538[7].a  = \i_hand$538 [285:271];
+  assign \i_hand$538[7].first  = \i_hand$538 [286];
+  assign \i_hand$538[7].last  = \i_hand$538 [287];
+  assign \o_psum$539[0]  = \o_psum$539 ;
+  assign \o_psum$539[0][0]  = \o_psum$539 ;
+  assign \o_psum$539[0][0].p  = \o_psum$539 [18:0];
+  assign \o_psum$539[0][0].a  = \o_psum$539 [33:19];
+  assign \o_psum$539[0][0].first  = \o_psum$539 [34];
+  assign \o_psum$539[0][0].last  = \o_psum$539 [35];
+  assign \o_valid$541[0]  = \o_valid$541 ;
+  assign \o_psum$542[0]  = \o_psum$542 ;
+  assign \o_psum$542[0][0]  = \o_psum$542 ;
+  assign \o_psum$542[0][0].p  = \o_psum$542 [18:0];
+  assign \o_psum$542[0][0].a  = \o_psum$542 [33:19];
+  assign \o_psum$542[0][0].first  = \o_psum$542 [34];
+  assign \o_psum$542[0][0].last  = \o_psum$542 [35];
+  assign \o_valid$543[0]  = \o_valid$543 ;
+  assign \o_psum$544[0]  = \o_psum$544 ;
+  assign \o_psum$544[0][0]  = \o_psum$544 ;
+  assign \o_psum$544[0][0].p  = \o_psum$544 [18:0];
+  assign \o_psum$544[0][0].a  = \o_psum$544 [33:19];
+  assign \o_psum$544[0][0].first  = \o_psum$544 [34];
+  assign \o_psum$544[0][0].last  = \o_psum$544 [35];
+  assign \o_valid$545[0]  = \o_valid$545 ;
+  assign \o_psum$546[0]  = \o_psum$546 ;
+  assign \o_psum$546[0][0]  = \o_psum$546 ;
+  assign \o_psum$546[0][0].p  = \o_psum$546 [18:0];
+  assign \o_psum$546[0][0].a  = \o_psum$546 [33:19];
+  assign \o_psum$546[0][0].first  = \o_psum$546 [34];
+  assign \o_psum$546[0][0].last  = \o_psum$546 [35];
+  assign \o_valid$547[0]  = \o_valid$547 ;
+  assign \o_psum$548[0]  = \o_psum$548 ;
+  assign \o_psum$548[0][0]  = \o_psum$548 ;
+  assign \o_psum$548[0][0].p  = \o_psum$548 [18:0];
+  assign \o_psum$548[0][0].a  = \o_psum$548 [33:19];
+  assign \o_psum$548[0][0].first  = \o_psum$548 [34];
+  assign \o_psum$548[0][0].last  = \o_psum$548 [35];
   assign \o_valid$549[0]  = \o_valid$549 ;
   assign \o_psum$550[0]  = \o_psum$550 ;
   assign \o_psum$550[0][0]  = \o_psum$550 ;
@@ -12836,34 +12593,78 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$369 , o_r
   assign \o_psum$554[0][0].first  = \o_psum$554 [34];
   assign \o_psum$554[0][0].last  = \o_psum$554 [35];
   assign \o_valid$555[0]  = \o_valid$555 ;
-  assign \o_psum$556[0]  = \o_psum$556 ;
-  assign \o_psum$556[0][0]  = \o_psum$556 ;
-  assign \o_psum$556[0][0].p  = \o_psum$556 [18:0];
-  assign \o_psum$556[0][0].a  = \o_psum$556 [33:19];
-  assign \o_psum$556[0][0].first  = \o_psum$556 [34];
-  assign \o_psum$556[0][0].last  = \o_psum$556 [35];
-  assign \o_valid$557[0]  = \o_valid$557 ;
-  assign \o_psum$558[0]  = \o_psum$558 ;
-  assign \o_psum$558[0][0]  = \o_psum$558 ;
-  assign \o_psum$558[0][0].p  = \o_psum$558 [18:0];
-  assign \o_psum$558[0][0].a  = \o_psum$558 [33:19];
-  assign \o_psum$558[0][0].first  = \o_psum$558 [34];
-  assign \o_psum$558[0][0].last  = \o_psum$558 [35];
-  assign \o_valid$559[0]  = \o_valid$559 ;
-  assign \o_psum$560[0]  = \o_psum$560 ;
-  assign \o_psum$560[0][0]  = \o_psum$560 ;
-  assign \o_psum$560[0][0].p  = \o_psum$560 [18:0];
-  assign \o_psum$560[0][0].a  = \o_psum$560 [33:19];
-  assign \o_psum$560[0][0].first  = \o_psum$560 [34];
-  assign \o_psum$560[0][0].last  = \o_psum$560 [35];
-  assign \o_valid$561[0]  = \o_valid$561 ;
-  assign \o_psum$562[0]  = \o_psum$562 ;
-  assign \o_psum$562[0][0]  = \o_psum$562 ;
-  assign \o_psum$562[0][0].p  = \o_psum$562 [18:0];
-  assign \o_psum$562[0][0].a  = \o_psum$562 [33:19];
-  assign \o_psum$562[0][0].first  = \o_psum$562 [34];
-  assign \o_psum$562[0][0].last  = \o_psum$562 [35];
-  assign \o_valid$563[0]  = \o_valid$563 ;
+  assign \o_row[0]  = o_row[47:0];
+  assign \o_row[1]  = o_row[95:48];
+  assign \o_row[2]  = o_row[143:96];
+  assign \o_row[3]  = o_row[191:144];
+  assign \o_row[4]  = o_row[239:192];
+  assign \o_row[5]  = o_row[287:240];
+  assign \o_row[6]  = o_row[335:288];
+  assign \o_row[7]  = o_row[383:336];
+  assign \o_acc[0]  = o_acc[47:0];
+  assign \o_acc[1]  = o_acc[95:48];
+  assign \o_acc[2]  = o_acc[143:96];
+  assign \o_acc[3]  = o_acc[191:144];
+  assign \o_acc[4]  = o_acc[239:192];
+  assign \o_acc[5]  = o_acc[287:240];
+  assign \o_acc[6]  = o_acc[335:288];
+  assign \o_acc[7]  = o_acc[383:336];
+  assign \o_acc$573[0]  = \o_acc$573 [47:0];
+  assign \o_acc$573[1]  = \o_acc$573 [95:48];
+  assign \o_acc$573[2]  = \o_acc$573 [143:96];
+  assign \o_acc$573[3]  = \o_acc$573 [191:144];
+  assign \o_acc$573[4]  = \o_acc$573 [239:192];
+  assign \o_acc$573[5]  = \o_acc$573 [287:240];
+  assign \o_acc$573[6]  = \o_acc$573 [335:288];
+  assign \o_acc$573[7]  = \o_acc$573 [383:336];
+  assign \o_acc$574[0]  = \o_acc$574 [47:0];
+  assign \o_acc$574[1]  = \o_acc$574 [95:48];
+  assign \o_acc$574[2]  = \o_acc$574 [143:96];
+  assign \o_acc$574[3]  = \o_acc$574 [191:144];
+  assign \o_acc$574[4]  = \o_acc$574 [239:192];
+  assign \o_acc$574[5]  = \o_acc$574 [287:240];
+  assign \o_acc$574[6]  = \o_acc$574 [335:288];
+  assign \o_acc$574[7]  = \o_acc$574 [383:336];
+  assign \o_acc$575[0]  = \o_acc$575 [47:0];
+  assign \o_acc$575[1]  = \o_acc$575 [95:48];
+  assign \o_acc$575[2]  = \o_acc$575 [143:96];
+  assign \o_acc$575[3]  = \o_acc$575 [191:144];
+  assign \o_acc$575[4]  = \o_acc$575 [239:192];
+  assign \o_acc$575[5]  = \o_acc$575 [287:240];
+  assign \o_acc$575[6]  = \o_acc$575 [335:288];
+  assign \o_acc$575[7]  = \o_acc$575 [383:336];
+  assign \o_acc$576[0]  = \o_acc$576 [47:0];
+  assign \o_acc$576[1]  = \o_acc$576 [95:48];
+  assign \o_acc$576[2]  = \o_acc$576 [143:96];
+  assign \o_acc$576[3]  = \o_acc$576 [191:144];
+  assign \o_acc$576[4]  = \o_acc$576 [239:192];
+  assign \o_acc$576[5]  = \o_acc$576 [287:240];
+  assign \o_acc$576[6]  = \o_acc$576 [335:288];
+  assign \o_acc$576[7]  = \o_acc$576 [383:336];
+  assign \o_acc$577[0]  = \o_acc$577 [47:0];
+  assign \o_acc$577[1]  = \o_acc$577 [95:48];
+  assign \o_acc$577[2]  = \o_acc$577 [143:96];
+  assign \o_acc$577[3]  = \o_acc$577 [191:144];
+  assign \o_acc$577[4]  = \o_acc$577 [239:192];
+  assign \o_acc$577[5]  = \o_acc$577 [287:240];
+  assign \o_acc$577[6]  = \o_acc$577 [335:288];
+  assign \o_acc$577[7]  = \o_acc$577 [383:336];
+  assign \o_acc$578[0]  = \o_acc$578 [47:0];
+  assign \o_acc$578[1]  = \o_acc$578 [95:48];
+  assign \o_acc$578[2]  = \o_acc$578 [143:96];
+  assign \o_acc$578[3]  = \o_acc$578 [191:144];
+  assign \o_acc$578[4]  = \o_acc$578 [239:192];
+  assign \o_acc$578[5]  = \o_acc$578 [287:240];
+  assign \o_acc$578[6]  = \o_acc$578 [335:288];
+  assign \o_acc$578[7]  = \o_acc$578 [383:336];
+  assign \o_acc$579[0]  = \o_acc$579 [47:0];
+  assign \o_acc$579[1]  = \o_acc$579 [95:48];
+  assign \o_acc$579[2]  = \o_acc$579 [143:96];
+  assign \o_acc$579[3]  = \o_acc$579 [191:144];
+  assign \o_acc$579[4]  = \o_acc$579 [239:192];
+  assign \o_acc$579[5]  = \o_acc$579 [287:240];
+  assign \o_acc$579[6]  = \o_acc$579 [335:288];
+  assign \o_acc$579[7]  = \o_acc$579 [383:336];
   assign \a2_d1[0]  = a2_d1[7:0];
   assign \a2_d1[1]  = a2_d1[15:8];
   assign \a2_d1[2]  = a2_d1[23:16];
@@ -13137,126 +12938,182 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$369 , o_r
   assign \w7_q_d6[1]  = w7_q_d6[7:4];
   assign \w7_q_d6[2]  = w7_q_d6[11:8];
   assign \w7_q_d6[3]  = w7_q_d6[15:12];
-  assign \i_hand_valid$548 [7] = \o_valid$563 ;
-  assign \i_hand_valid$548 [6] = \o_valid$561 ;
-  assign \i_hand_valid$548 [5] = \o_valid$559 ;
-  assign \i_hand_valid$548 [4] = \o_valid$557 ;
-  assign \i_hand_valid$548 [3] = \o_valid$555 ;
-  assign \i_hand_valid$548 [2] = \o_valid$553 ;
-  assign \i_hand_valid$548 [1] = \o_valid$551 ;
-  assign \i_hand_valid$548 [0] = \o_valid$549 ;
-  assign \i_hand$546 [287:252] = \o_psum$562 ;
-  assign \i_hand$546 [251:216] = \o_psum$560 ;
-  assign \i_hand$546 [215:180] = \o_psum$558 ;
-  assign \i_hand$546 [179:144] = \o_psum$556 ;
-  assign \i_hand$546 [143:108] = \o_psum$554 ;
-  assign \i_hand$546 [107:72] = \o_psum$552 ;
-  assign \i_hand$546 [71:36] = \o_psum$550 ;
-  assign \i_hand$546 [35:0] = \o_psum$547 ;
-  assign \i_hand_valid$523 [7] = \o_valid$538 ;
-  assign \i_hand_valid$523 [6] = \o_valid$536 ;
-  assign \i_hand_valid$523 [5] = \o_valid$534 ;
-  assign \i_hand_valid$523 [4] = \o_valid$532 ;
-  assign \i_hand_valid$523 [3] = \o_valid$530 ;
-  assign \i_hand_valid$523 [2] = \o_valid$528 ;
-  assign \i_hand_valid$523 [1] = \o_valid$526 ;
-  assign \i_hand_valid$523 [0] = \o_valid$524 ;
-  assign \i_hand$521 [287:252] = \o_psum$537 ;
-  assign \i_hand$521 [251:216] = \o_psum$535 ;
-  assign \i_hand$521 [215:180] = \o_psum$533 ;
-  assign \i_hand$521 [179:144] = \o_psum$531 ;
-  assign \i_hand$521 [143:108] = \o_psum$529 ;
-  assign \i_hand$521 [107:72] = \o_psum$527 ;
-  assign \i_hand$521 [71:36] = \o_psum$525 ;
-  assign \i_hand$521 [35:0] = \o_psum$522 ;
-  assign \i_hand_valid$498 [7] = \o_valid$513 ;
-  assign \i_hand_valid$498 [6] = \o_valid$511 ;
-  assign \i_hand_valid$498 [5] = \o_valid$509 ;
-  assign \i_hand_valid$498 [4] = \o_valid$507 ;
-  assign \i_hand_valid$498 [3] = \o_valid$505 ;
-  assign \i_hand_valid$498 [2] = \o_valid$503 ;
-  assign \i_hand_valid$498 [1] = \o_valid$501 ;
-  assign \i_hand_valid$498 [0] = \o_valid$499 ;
-  assign \i_hand$496 [287:252] = \o_psum$512 ;
-  assign \i_hand$496 [251:216] = \o_psum$510 ;
-  assign \i_hand$496 [215:180] = \o_psum$508 ;
-  assign \i_hand$496 [179:144] = \o_psum$506 ;
-  assign \i_hand$496 [143:108] = \o_psum$504 ;
-  assign \i_hand$496 [107:72] = \o_psum$502 ;
-  assign \i_hand$496 [71:36] = \o_psum$500 ;
-  assign \i_hand$496 [35:0] = \o_psum$497 ;
-  assign \i_hand_valid$473 [7] = \o_valid$488 ;
-  assign \i_hand_valid$473 [6] = \o_valid$486 ;
-  assign \i_hand_valid$473 [5] = \o_valid$484 ;
-  assign \i_hand_valid$473 [4] = \o_valid$482 ;
-  assign \i_hand_valid$473 [3] = \o_valid$480 ;
-  assign \i_hand_valid$473 [2] = \o_valid$478 ;
-  assign \i_hand_valid$473 [1] = \o_valid$476 ;
-  assign \i_hand_valid$473 [0] = \o_valid$474 ;
-  assign \i_hand$471 [287:252] = \o_psum$487 ;
-  assign \i_hand$471 [251:216] = \o_psum$485 ;
-  assign \i_hand$471 [215:180] = \o_psum$483 ;
-  assign \i_hand$471 [179:144] = \o_psum$481 ;
-  assign \i_hand$471 [143:108] = \o_psum$479 ;
-  assign \i_hand$471 [107:72] = \o_psum$477 ;
-  assign \i_hand$471 [71:36] = \o_psum$475 ;
-  assign \i_hand$471 [35:0] = \o_psum$472 ;
-  assign \i_hand_valid$448 [7] = \o_valid$463 ;
-  assign \i_hand_valid$448 [6] = \o_valid$461 ;
-  assign \i_hand_valid$448 [5] = \o_valid$459 ;
-  assign \i_hand_valid$448 [4] = \o_valid$457 ;
-  assign \i_hand_valid$448 [3] = \o_valid$455 ;
-  assign \i_hand_valid$448 [2] = \o_valid$453 ;
-  assign \i_hand_valid$448 [1] = \o_valid$451 ;
-  assign \i_hand_valid$448 [0] = \o_valid$449 ;
-  assign \i_hand$446 [287:252] = \o_psum$462 ;
-  assign \i_hand$446 [251:216] = \o_psum$460 ;
-  assign \i_hand$446 [215:180] = \o_psum$458 ;
-  assign \i_hand$446 [179:144] = \o_psum$456 ;
-  assign \i_hand$446 [143:108] = \o_psum$454 ;
-  assign \i_hand$446 [107:72] = \o_psum$452 ;
-  assign \i_hand$446 [71:36] = \o_psum$450 ;
-  assign \i_hand$446 [35:0] = \o_psum$447 ;
-  assign \i_hand_valid$423 [7] = \o_valid$438 ;
-  assign \i_hand_valid$423 [6] = \o_valid$436 ;
-  assign \i_hand_valid$423 [5] = \o_valid$434 ;
-  assign \i_hand_valid$423 [4] = \o_valid$432 ;
-  assign \i_hand_valid$423 [3] = \o_valid$430 ;
-  assign \i_hand_valid$423 [2] = \o_valid$428 ;
-  assign \i_hand_valid$423 [1] = \o_valid$426 ;
-  assign \i_hand_valid$423 [0] = \o_valid$424 ;
-  assign \i_hand$421 [287:252] = \o_psum$437 ;
-  assign \i_hand$421 [251:216] = \o_psum$435 ;
-  assign \i_hand$421 [215:180] = \o_psum$433 ;
-  assign \i_hand$421 [179:144] = \o_psum$431 ;
-  assign \i_hand$421 [143:108] = \o_psum$429 ;
-  assign \i_hand$421 [107:72] = \o_psum$427 ;
-  assign \i_hand$421 [71:36] = \o_psum$425 ;
-  assign \i_hand$421 [35:0] = \o_psum$422 ;
-  assign \i_hand_valid$398 [7] = \o_valid$413 ;
-  assign \i_hand_valid$398 [6] = \o_valid$411 ;
-  assign \i_hand_valid$398 [5] = \o_valid$409 ;
-  assign \i_hand_valid$398 [4] = \o_valid$407 ;
-  assign \i_hand_valid$398 [3] = \o_valid$405 ;
-  assign \i_hand_valid$398 [2] = \o_valid$403 ;
-  assign \i_hand_valid$398 [1] = \o_valid$401 ;
-  assign \i_hand_valid$398 [0] = \o_valid$399 ;
-  assign \i_hand$396 [287:252] = \o_psum$412 ;
-  assign \i_hand$396 [251:216] = \o_psum$410 ;
-  assign \i_hand$396 [215:180] = \o_psum$408 ;
-  assign \i_hand$396 [179:144] = \o_psum$406 ;
-  assign \i_hand$396 [143:108] = \o_psum$404 ;
-  assign \i_hand$396 [107:72] = \o_psum$402 ;
-  assign \i_hand$396 [71:36] = \o_psum$400 ;
-  assign \i_hand$396 [35:0] = \o_psum$397 ;
-  assign o_row[383:336] = o_y;
-  assign o_row[335:288] = y6_d1;
-  assign o_row[287:240] = y5_d2;
-  assign o_row[239:192] = y4_d3;
-  assign o_row[191:144] = y3_d4;
-  assign o_row[143:96] = y2_d5;
-  assign o_row[95:48] = y1_d6;
-  assign o_row[47:0] = y0_d7;
+  assign \o_ctl$646[0]  = \o_ctl$646 ;
+  assign \o_ctl$646[0].valid  = \o_ctl$646 [0];
+  assign \o_ctl$646[0].load_w  = \o_ctl$646 [1];
+  assign \o_ctl$646[0].first  = \o_ctl$646 [2];
+  assign \o_ctl$646[0].last  = \o_ctl$646 [3];
+  assign \o_ctl$646[0].group_end  = \o_ctl$646 [4];
+  assign \o_ctl$648[0]  = \o_ctl$648 ;
+  assign \o_ctl$648[0].valid  = \o_ctl$648 [0];
+  assign \o_ctl$648[0].load_w  = \o_ctl$648 [1];
+  assign \o_ctl$648[0].first  = \o_ctl$648 [2];
+  assign \o_ctl$648[0].last  = \o_ctl$648 [3];
+  assign \o_ctl$648[0].group_end  = \o_ctl$648 [4];
+  assign \o_ctl$650[0]  = \o_ctl$650 ;
+  assign \o_ctl$650[0].valid  = \o_ctl$650 [0];
+  assign \o_ctl$650[0].load_w  = \o_ctl$650 [1];
+  assign \o_ctl$650[0].first  = \o_ctl$650 [2];
+  assign \o_ctl$650[0].last  = \o_ctl$650 [3];
+  assign \o_ctl$650[0].group_end  = \o_ctl$650 [4];
+  assign \o_ctl$652[0]  = \o_ctl$652 ;
+  assign \o_ctl$652[0].valid  = \o_ctl$652 [0];
+  assign \o_ctl$652[0].load_w  = \o_ctl$652 [1];
+  assign \o_ctl$652[0].first  = \o_ctl$652 [2];
+  assign \o_ctl$652[0].last  = \o_ctl$652 [3];
+  assign \o_ctl$652[0].group_end  = \o_ctl$652 [4];
+  assign \o_ctl$654[0]  = \o_ctl$654 ;
+  assign \o_ctl$654[0].valid  = \o_ctl$654 [0];
+  assign \o_ctl$654[0].load_w  = \o_ctl$654 [1];
+  assign \o_ctl$654[0].first  = \o_ctl$654 [2];
+  assign \o_ctl$654[0].last  = \o_ctl$654 [3];
+  assign \o_ctl$654[0].group_end  = \o_ctl$654 [4];
+  assign \o_ctl$656[0]  = \o_ctl$656 ;
+  assign \o_ctl$656[0].valid  = \o_ctl$656 [0];
+  assign \o_ctl$656[0].load_w  = \o_ctl$656 [1];
+  assign \o_ctl$656[0].first  = \o_ctl$656 [2];
+  assign \o_ctl$656[0].last  = \o_ctl$656 [3];
+  assign \o_ctl$656[0].group_end  = \o_ctl$656 [4];
+  assign \o_ctl$658[0]  = \o_ctl$658 ;
+  assign \o_ctl$658[0].valid  = \o_ctl$658 [0];
+  assign \o_ctl$658[0].load_w  = \o_ctl$658 [1];
+  assign \o_ctl$658[0].first  = \o_ctl$658 [2];
+  assign \o_ctl$658[0].last  = \o_ctl$658 [3];
+  assign \o_ctl$658[0].group_end  = \o_ctl$658 [4];
+  assign \o_ctl$660[0]  = \o_ctl$660 ;
+  assign \o_ctl$660[0].valid  = \o_ctl$660 [0];
+  assign \o_ctl$660[0].load_w  = \o_ctl$660 [1];
+  assign \o_ctl$660[0].first  = \o_ctl$660 [2];
+  assign \o_ctl$660[0].last  = \o_ctl$660 [3];
+  assign \o_ctl$660[0].group_end  = \o_ctl$660 [4];
+  assign o_row[383:336] = \$185 ;
+  assign o_row[335:288] = \$170 ;
+  assign o_row[287:240] = \$155 ;
+  assign o_row[239:192] = \$140 ;
+  assign o_row[191:144] = \$125 ;
+  assign o_row[143:96] = \$110 ;
+  assign o_row[95:48] = \$95 ;
+  assign o_row[47:0] = \$80 ;
+  assign row_sel[0] = \$44 ;
+  assign row_sel[1] = \$35 ;
+  assign row_sel[2] = \$27 ;
+  assign row_sel[3] = \$20 ;
+  assign row_sel[4] = \$14 ;
+  assign row_sel[5] = \$9 ;
+  assign row_sel[6] = \$5 ;
+  assign row_sel[7] = \$2 ;
+  assign \i_hand_valid$540 [7] = \o_valid$555 ;
+  assign \i_hand_valid$540 [6] = \o_valid$553 ;
+  assign \i_hand_valid$540 [5] = \o_valid$551 ;
+  assign \i_hand_valid$540 [4] = \o_valid$549 ;
+  assign \i_hand_valid$540 [3] = \o_valid$547 ;
+  assign \i_hand_valid$540 [2] = \o_valid$545 ;
+  assign \i_hand_valid$540 [1] = \o_valid$543 ;
+  assign \i_hand_valid$540 [0] = \o_valid$541 ;
+  assign \i_hand$538 [287:252] = \o_psum$554 ;
+  assign \i_hand$538 [251:216] = \o_psum$552 ;
+  assign \i_hand$538 [215:180] = \o_psum$550 ;
+  assign \i_hand$538 [179:144] = \o_psum$548 ;
+  assign \i_hand$538 [143:108] = \o_psum$546 ;
+  assign \i_hand$538 [107:72] = \o_psum$544 ;
+  assign \i_hand$538 [71:36] = \o_psum$542 ;
+  assign \i_hand$538 [35:0] = \o_psum$539 ;
+  assign \i_hand_valid$516 [7] = \o_valid$531 ;
+  assign \i_hand_valid$516 [6] = \o_valid$529 ;
+  assign \i_hand_valid$516 [5] = \o_valid$527 ;
+  assign \i_hand_valid$516 [4] = \o_valid$525 ;
+  assign \i_hand_valid$516 [3] = \o_valid$523 ;
+  assign \i_hand_valid$516 [2] = \o_valid$521 ;
+  assign \i_hand_valid$516 [1] = \o_valid$519 ;
+  assign \i_hand_valid$516 [0] = \o_valid$517 ;
+  assign \i_hand$514 [287:252] = \o_psum$530 ;
+  assign \i_hand$514 [251:216] = \o_psum$528 ;
+  assign \i_hand$514 [215:180] = \o_psum$526 ;
+  assign \i_hand$514 [179:144] = \o_psum$524 ;
+  assign \i_hand$514 [143:108] = \o_psum$522 ;
+  assign \i_hand$514 [107:72] = \o_psum$520 ;
+  assign \i_hand$514 [71:36] = \o_psum$518 ;
+  assign \i_hand$514 [35:0] = \o_psum$515 ;
+  assign \i_hand_valid$492 [7] = \o_valid$507 ;
+  assign \i_hand_valid$492 [6] = \o_valid$505 ;
+  assign \i_hand_valid$492 [5] = \o_valid$503 ;
+  assign \i_hand_valid$492 [4] = \o_valid$501 ;
+  assign \i_hand_valid$492 [3] = \o_valid$499 ;
+  assign \i_hand_valid$492 [2] = \o_valid$497 ;
+  assign \i_hand_valid$492 [1] = \o_valid$495 ;
+  assign \i_hand_valid$492 [0] = \o_valid$493 ;
+  assign \i_hand$490 [287:252] = \o_psum$506 ;
+  assign \i_hand$490 [251:216] = \o_psum$504 ;
+  assign \i_hand$490 [215:180] = \o_psum$502 ;
+  assign \i_hand$490 [179:144] = \o_psum$500 ;
+  assign \i_hand$490 [143:108] = \o_psum$498 ;
+  assign \i_hand$490 [107:72] = \o_psum$496 ;
+  assign \i_hand$490 [71:36] = \o_psum$494 ;
+  assign \i_hand$490 [35:0] = \o_psum$491 ;
+  assign \i_hand_valid$468 [7] = \o_valid$483 ;
+  assign \i_hand_valid$468 [6] = \o_valid$481 ;
+  assign \i_hand_valid$468 [5] = \o_valid$479 ;
+  assign \i_hand_valid$468 [4] = \o_valid$477 ;
+  assign \i_hand_valid$468 [3] = \o_valid$475 ;
+  assign \i_hand_valid$468 [2] = \o_valid$473 ;
+  assign \i_hand_valid$468 [1] = \o_valid$471 ;
+  assign \i_hand_valid$468 [0] = \o_valid$469 ;
+  assign \i_hand$466 [287:252] = \o_psum$482 ;
+  assign \i_hand$466 [251:216] = \o_psum$480 ;
+  assign \i_hand$466 [215:180] = \o_psum$478 ;
+  assign \i_hand$466 [179:144] = \o_psum$476 ;
+  assign \i_hand$466 [143:108] = \o_psum$474 ;
+  assign \i_hand$466 [107:72] = \o_psum$472 ;
+  assign \i_hand$466 [71:36] = \o_psum$470 ;
+  assign \i_hand$466 [35:0] = \o_psum$467 ;
+  assign \i_hand_valid$444 [7] = \o_valid$459 ;
+  assign \i_hand_valid$444 [6] = \o_valid$457 ;
+  assign \i_hand_valid$444 [5] = \o_valid$455 ;
+  assign \i_hand_valid$444 [4] = \o_valid$453 ;
+  assign \i_hand_valid$444 [3] = \o_valid$451 ;
+  assign \i_hand_valid$444 [2] = \o_valid$449 ;
+  assign \i_hand_valid$444 [1] = \o_valid$447 ;
+  assign \i_hand_valid$444 [0] = \o_valid$445 ;
+  assign \i_hand$442 [287:252] = \o_psum$458 ;
+  assign \i_hand$442 [251:216] = \o_psum$456 ;
+  assign \i_hand$442 [215:180] = \o_psum$454 ;
+  assign \i_hand$442 [179:144] = \o_psum$452 ;
+  assign \i_hand$442 [143:108] = \o_psum$450 ;
+  assign \i_hand$442 [107:72] = \o_psum$448 ;
+  assign \i_hand$442 [71:36] = \o_psum$446 ;
+  assign \i_hand$442 [35:0] = \o_psum$443 ;
+  assign \i_hand_valid$420 [7] = \o_valid$435 ;
+  assign \i_hand_valid$420 [6] = \o_valid$433 ;
+  assign \i_hand_valid$420 [5] = \o_valid$431 ;
+  assign \i_hand_valid$420 [4] = \o_valid$429 ;
+  assign \i_hand_valid$420 [3] = \o_valid$427 ;
+  assign \i_hand_valid$420 [2] = \o_valid$425 ;
+  assign \i_hand_valid$420 [1] = \o_valid$423 ;
+  assign \i_hand_valid$420 [0] = \o_valid$421 ;
+  assign \i_hand$418 [287:252] = \o_psum$434 ;
+  assign \i_hand$418 [251:216] = \o_psum$432 ;
+  assign \i_hand$418 [215:180] = \o_psum$430 ;
+  assign \i_hand$418 [179:144] = \o_psum$428 ;
+  assign \i_hand$418 [143:108] = \o_psum$426 ;
+  assign \i_hand$418 [107:72] = \o_psum$424 ;
+  assign \i_hand$418 [71:36] = \o_psum$422 ;
+  assign \i_hand$418 [35:0] = \o_psum$419 ;
+  assign \i_hand_valid$396 [7] = \o_valid$411 ;
+  assign \i_hand_valid$396 [6] = \o_valid$409 ;
+  assign \i_hand_valid$396 [5] = \o_valid$407 ;
+  assign \i_hand_valid$396 [4] = \o_valid$405 ;
+  assign \i_hand_valid$396 [3] = \o_valid$403 ;
+  assign \i_hand_valid$396 [2] = \o_valid$401 ;
+  assign \i_hand_valid$396 [1] = \o_valid$399 ;
+  assign \i_hand_valid$396 [0] = \o_valid$397 ;
+  assign \i_hand$394 [287:252] = \o_psum$410 ;
+  assign \i_hand$394 [251:216] = \o_psum$408 ;
+  assign \i_hand$394 [215:180] = \o_psum$406 ;
+  assign \i_hand$394 [179:144] = \o_psum$404 ;
+  assign \i_hand$394 [143:108] = \o_psum$402 ;
+  assign \i_hand$394 [107:72] = \o_psum$400 ;
+  assign \i_hand$394 [71:36] = \o_psum$398 ;
+  assign \i_hand$394 [35:0] = \o_psum$395 ;
   assign i_hand_valid[7] = \o_valid$387 ;
   assign i_hand_valid[6] = \o_valid$385 ;
   assign i_hand_valid[5] = \o_valid$383 ;
@@ -13273,9 +13130,21 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh (rst, \i_a$1 , i_ctl, \i_w$369 , o_r
   assign i_hand[107:72] = \o_psum$376 ;
   assign i_hand[71:36] = \o_psum$374 ;
   assign i_hand[35:0] = o_psum;
+  assign \$1  = 1'h1;
+  assign \$2  = row7_done_t10;
+  assign \$3  = row7_done_t10;
+  assign \$6  = row7_done_t10;
+  assign \$10  = row7_done_t10;
+  assign \$15  = row7_done_t10;
+  assign \$21  = row7_done_t10;
+  assign \$28  = row7_done_t10;
+  assign \$36  = row7_done_t10;
+  assign \$45  = row7_done_t10;
+  assign \$52  = 1'h0;
+  assign \$54  = \$53 ;
 endmodule
 
-module \array_mixpe_w4a8_os_8x8_shared.mesh.col0_unit0 (rst, i_hand, i_hand_valid, i_zero, i_scale, o_y, clk);
+module \array_mixpe_w4a8_os_8x8_shared.mesh.col0_unit0 (rst, i_hand, i_hand_valid, i_zero, i_scale, o_acc, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$3  = 0;
   wire [15:0] \$1 ;
   wire [18:0] \$10 ;
@@ -13320,15 +13189,15 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.col0_unit0 (rst, i_hand, i_hand_vali
   wire \$46 ;
   wire \$47 ;
   wire \$48 ;
-  wire \$49 ;
+  reg \$49 ;
   wire [16:0] \$5 ;
-  reg \$50 ;
-  reg [18:0] \$51 ;
-  reg [7:0] \$52 ;
+  reg [18:0] \$50 ;
+  reg [7:0] \$51 ;
+  reg \$52 ;
   reg \$53 ;
-  reg \$54 ;
-  reg [2:0] \$55 ;
-  reg \$56 ;
+  reg [2:0] \$54 ;
+  reg [47:0] \$55 ;
+  reg [47:0] \$56 ;
   reg [47:0] \$57 ;
   reg [47:0] \$58 ;
   reg [47:0] \$59 ;
@@ -13336,15 +13205,11 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.col0_unit0 (rst, i_hand, i_hand_vali
   reg [47:0] \$60 ;
   reg [47:0] \$61 ;
   reg [47:0] \$62 ;
-  reg [47:0] \$63 ;
-  reg [47:0] \$64 ;
-  reg [47:0] \$65 ;
-  reg [2:0] \$66 ;
   wire [17:0] \$7 ;
   wire [17:0] \$8 ;
   wire [17:0] \$9 ;
   reg \$signal  = 1'h0;
-  reg \$signal$21  = 1'h0;
+  reg \$signal$22  = 1'h0;
   input clk;
   wire clk;
   wire [18:0] d;
@@ -13402,10 +13267,16 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.col0_unit0 (rst, i_hand, i_hand_vali
   input [3:0] i_zero;
   wire [3:0] i_zero;
   reg [2:0] index;
-  reg [2:0] o_index = 3'h0;
-  reg o_valid = 1'h0;
-  output [47:0] o_y;
-  reg [47:0] o_y = 48'h000000000000;
+  output [383:0] o_acc;
+  wire [383:0] o_acc;
+  wire [47:0] \o_acc[0] ;
+  wire [47:0] \o_acc[1] ;
+  wire [47:0] \o_acc[2] ;
+  wire [47:0] \o_acc[3] ;
+  wire [47:0] \o_acc[4] ;
+  wire [47:0] \o_acc[5] ;
+  wire [47:0] \o_acc[6] ;
+  wire [47:0] \o_acc[7] ;
   input rst;
   wire rst;
   reg [18:0] s2_d = 19'h00000;
@@ -13421,56 +13292,45 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.col0_unit0 (rst, i_hand, i_hand_vali
   reg [47:0] y5 = 48'h000000000000;
   reg [47:0] y6 = 48'h000000000000;
   reg [47:0] y7 = 48'h000000000000;
-  assign \$34  = s2_scale[7] ? \$33  : 26'h0000000;
-  assign \$35  = $signed(\$32 ) + $signed(\$34 );
-  assign \$36  = $signed(\$30 ) + $signed(\$35 );
-  assign \$37  = $signed(\$25 ) + $signed(\$36 );
   assign \$38  = $signed(\$14 ) + $signed(\$37 );
   assign \$39  = | i_hand_valid;
   assign \$40  = | i_hand_valid;
-  assign \$41  = \$signal$21  & s2_last;
-  assign \$42  = ! s2_index;
-  assign \$43  = s2_index == 1'h1;
-  assign \$44  = s2_index == 2'h2;
-  assign \$45  = s2_index == 2'h3;
-  assign \$46  = s2_index == 3'h4;
-  assign \$47  = s2_index == 3'h5;
-  assign \$48  = s2_index == 3'h6;
-  assign \$49  = s2_index == 3'h7;
+  assign \$41  = ! s2_index;
+  assign \$42  = s2_index == 1'h1;
+  assign \$43  = s2_index == 2'h2;
+  assign \$44  = s2_index == 2'h3;
+  assign \$45  = s2_index == 3'h4;
+  assign \$46  = s2_index == 3'h5;
+  assign \$47  = s2_index == 3'h6;
+  assign \$48  = s2_index == 3'h7;
   always @(posedge clk)
-    \$signal$21  <= \$50 ;
+    \$signal$22  <= \$49 ;
   always @(posedge clk)
-    s2_d <= \$51 ;
+    s2_d <= \$50 ;
   always @(posedge clk)
-    s2_scale <= \$52 ;
+    s2_scale <= \$51 ;
   always @(posedge clk)
-    \$signal  <= \$53 ;
+    \$signal  <= \$52 ;
   always @(posedge clk)
-    s2_last <= \$54 ;
+    s2_last <= \$53 ;
   always @(posedge clk)
-    s2_index <= \$55 ;
+    s2_index <= \$54 ;
   always @(posedge clk)
-    o_valid <= \$56 ;
+    y0 <= \$55 ;
   always @(posedge clk)
-    y0 <= \$57 ;
+    y1 <= \$56 ;
   always @(posedge clk)
-    y1 <= \$58 ;
+    y2 <= \$57 ;
   always @(posedge clk)
-    y2 <= \$59 ;
+    y3 <= \$58 ;
   always @(posedge clk)
-    y3 <= \$60 ;
+    y4 <= \$59 ;
   always @(posedge clk)
-    y4 <= \$61 ;
+    y5 <= \$60 ;
   always @(posedge clk)
-    y5 <= \$62 ;
+    y6 <= \$61 ;
   always @(posedge clk)
-    y6 <= \$63 ;
-  always @(posedge clk)
-    y7 <= \$64 ;
-  always @(posedge clk)
-    o_y <= \$65 ;
-  always @(posedge clk)
-    o_index <= \$66 ;
+    y7 <= \$62 ;
   assign \$2  = i_zero[0] ? \$1  : 16'h0000;
   assign \$4  = i_zero[1] ? \$3  : 16'h0000;
   assign \$5  = $signed(\$2 ) + $signed(\$4 );
@@ -13491,6 +13351,10 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.col0_unit0 (rst, i_hand, i_hand_vali
   assign \$29  = s2_scale[5] ? \$28  : 26'h0000000;
   assign \$30  = $signed(\$27 ) + $signed(\$29 );
   assign \$32  = s2_scale[6] ? \$31  : 26'h0000000;
+  assign \$34  = s2_scale[7] ? \$33  : 26'h0000000;
+  assign \$35  = $signed(\$32 ) + $signed(\$34 );
+  assign \$36  = $signed(\$30 ) + $signed(\$35 );
+  assign \$37  = $signed(\$25 ) + $signed(\$36 );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     hand = 36'h000000000;
@@ -13549,36 +13413,46 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.col0_unit0 (rst, i_hand, i_hand_vali
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$50  = \$39 ;
+    \$49  = \$39 ;
     if (rst) begin
-      \$50  = 1'h0;
+      \$49  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$51  = s2_d;
+    \$50  = s2_d;
     if (\$40 ) begin
-      \$51  = \$12 [18:0];
+      \$50  = \$12 [18:0];
     end
     if (rst) begin
-      \$51  = 19'h00000;
+      \$50  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$52  = s2_scale;
+    \$51  = s2_scale;
     if (\$40 ) begin
-      \$52  = i_scale;
+      \$51  = i_scale;
     end
     if (rst) begin
-      \$52  = 8'h00;
+      \$51  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$53  = \$signal ;
+    \$52  = \$signal ;
     if (\$40 ) begin
-      \$53  = hand[34];
+      \$52  = hand[34];
+    end
+    if (rst) begin
+      \$52  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$53  = s2_last;
+    if (\$40 ) begin
+      \$53  = hand[35];
     end
     if (rst) begin
       \$53  = 1'h0;
@@ -13586,36 +13460,43 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.col0_unit0 (rst, i_hand, i_hand_vali
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$54  = s2_last;
+    \$54  = s2_index;
     if (\$40 ) begin
-      \$54  = hand[35];
+      \$54  = index;
     end
     if (rst) begin
-      \$54  = 1'h0;
+      \$54  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$55  = s2_index;
-    if (\$40 ) begin
-      \$55  = index;
+    \$55  = y0;
+    if (\$signal$22 ) begin
+      if (\$41 ) begin
+        \$55  = \$38 [47:0];
+      end
     end
     if (rst) begin
-      \$55  = 3'h0;
+      \$55  = 48'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$56  = \$41 ;
-    if (rst) begin
-      \$56  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$57  = y0;
-    if (\$signal$21 ) begin
+    \$56  = y1;
+    if (\$signal$22 ) begin
       if (\$42 ) begin
+        \$56  = \$38 [47:0];
+      end
+    end
+    if (rst) begin
+      \$56  = 48'h000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$57  = y2;
+    if (\$signal$22 ) begin
+      if (\$43 ) begin
         \$57  = \$38 [47:0];
       end
     end
@@ -13625,9 +13506,9 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.col0_unit0 (rst, i_hand, i_hand_vali
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$58  = y1;
-    if (\$signal$21 ) begin
-      if (\$43 ) begin
+    \$58  = y3;
+    if (\$signal$22 ) begin
+      if (\$44 ) begin
         \$58  = \$38 [47:0];
       end
     end
@@ -13637,9 +13518,9 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.col0_unit0 (rst, i_hand, i_hand_vali
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$59  = y2;
-    if (\$signal$21 ) begin
-      if (\$44 ) begin
+    \$59  = y4;
+    if (\$signal$22 ) begin
+      if (\$45 ) begin
         \$59  = \$38 [47:0];
       end
     end
@@ -13649,9 +13530,9 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.col0_unit0 (rst, i_hand, i_hand_vali
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$60  = y3;
-    if (\$signal$21 ) begin
-      if (\$45 ) begin
+    \$60  = y5;
+    if (\$signal$22 ) begin
+      if (\$46 ) begin
         \$60  = \$38 [47:0];
       end
     end
@@ -13661,9 +13542,9 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.col0_unit0 (rst, i_hand, i_hand_vali
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$61  = y4;
-    if (\$signal$21 ) begin
-      if (\$46 ) begin
+    \$61  = y6;
+    if (\$signal$22 ) begin
+      if (\$47 ) begin
         \$61  = \$38 [47:0];
       end
     end
@@ -13673,62 +13554,14 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.col0_unit0 (rst, i_hand, i_hand_vali
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$62  = y5;
-    if (\$signal$21 ) begin
-      if (\$47 ) begin
+    \$62  = y7;
+    if (\$signal$22 ) begin
+      if (\$48 ) begin
         \$62  = \$38 [47:0];
       end
     end
     if (rst) begin
       \$62  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$63  = y6;
-    if (\$signal$21 ) begin
-      if (\$48 ) begin
-        \$63  = \$38 [47:0];
-      end
-    end
-    if (rst) begin
-      \$63  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$64  = y7;
-    if (\$signal$21 ) begin
-      if (\$49 ) begin
-        \$64  = \$38 [47:0];
-      end
-    end
-    if (rst) begin
-      \$64  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$65  = o_y;
-    if (\$signal$21 ) begin
-      if (s2_last) begin
-        \$65  = \$38 [47:0];
-      end
-    end
-    if (rst) begin
-      \$65  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$66  = o_index;
-    if (\$signal$21 ) begin
-      if (s2_last) begin
-        \$66  = s2_index;
-      end
-    end
-    if (rst) begin
-      \$66  = 3'h0;
     end
   end
   always @* begin
@@ -13799,6 +13632,22 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.col0_unit0 (rst, i_hand, i_hand_vali
   assign \i_hand[7].a  = i_hand[285:271];
   assign \i_hand[7].first  = i_hand[286];
   assign \i_hand[7].last  = i_hand[287];
+  assign \o_acc[0]  = o_acc[47:0];
+  assign \o_acc[1]  = o_acc[95:48];
+  assign \o_acc[2]  = o_acc[143:96];
+  assign \o_acc[3]  = o_acc[191:144];
+  assign \o_acc[4]  = o_acc[239:192];
+  assign \o_acc[5]  = o_acc[287:240];
+  assign \o_acc[6]  = o_acc[335:288];
+  assign \o_acc[7]  = o_acc[383:336];
+  assign o_acc[383:336] = y7;
+  assign o_acc[335:288] = y6;
+  assign o_acc[287:240] = y5;
+  assign o_acc[239:192] = y4;
+  assign o_acc[191:144] = y3;
+  assign o_acc[143:96] = y2;
+  assign o_acc[95:48] = y1;
+  assign o_acc[47:0] = y0;
   assign \$1  = { hand[33], hand[33:19] };
   assign \$3  = { hand[33:19], 1'h0 };
   assign \$6  = { hand[33], hand[33:19], 2'h0 };
@@ -13813,7 +13662,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.col0_unit0 (rst, i_hand, i_hand_vali
   assign \$33  = { s2_d, 7'h00 };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8_shared.mesh.col1_unit0 (rst, i_hand, i_hand_valid, i_zero, i_scale, o_y, clk);
+module \array_mixpe_w4a8_os_8x8_shared.mesh.col1_unit0 (rst, i_hand, i_hand_valid, i_zero, i_scale, o_acc, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$4  = 0;
   wire [15:0] \$1 ;
   wire [18:0] \$10 ;
@@ -13858,15 +13707,15 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.col1_unit0 (rst, i_hand, i_hand_vali
   wire \$46 ;
   wire \$47 ;
   wire \$48 ;
-  wire \$49 ;
+  reg \$49 ;
   wire [16:0] \$5 ;
-  reg \$50 ;
-  reg [18:0] \$51 ;
-  reg [7:0] \$52 ;
+  reg [18:0] \$50 ;
+  reg [7:0] \$51 ;
+  reg \$52 ;
   reg \$53 ;
-  reg \$54 ;
-  reg [2:0] \$55 ;
-  reg \$56 ;
+  reg [2:0] \$54 ;
+  reg [47:0] \$55 ;
+  reg [47:0] \$56 ;
   reg [47:0] \$57 ;
   reg [47:0] \$58 ;
   reg [47:0] \$59 ;
@@ -13874,15 +13723,11 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.col1_unit0 (rst, i_hand, i_hand_vali
   reg [47:0] \$60 ;
   reg [47:0] \$61 ;
   reg [47:0] \$62 ;
-  reg [47:0] \$63 ;
-  reg [47:0] \$64 ;
-  reg [47:0] \$65 ;
-  reg [2:0] \$66 ;
   wire [17:0] \$7 ;
   wire [17:0] \$8 ;
   wire [17:0] \$9 ;
   reg \$signal  = 1'h0;
-  reg \$signal$21  = 1'h0;
+  reg \$signal$22  = 1'h0;
   input clk;
   wire clk;
   wire [18:0] d;
@@ -13940,10 +13785,16 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.col1_unit0 (rst, i_hand, i_hand_vali
   input [3:0] i_zero;
   wire [3:0] i_zero;
   reg [2:0] index;
-  reg [2:0] o_index = 3'h0;
-  reg o_valid = 1'h0;
-  output [47:0] o_y;
-  reg [47:0] o_y = 48'h000000000000;
+  output [383:0] o_acc;
+  wire [383:0] o_acc;
+  wire [47:0] \o_acc[0] ;
+  wire [47:0] \o_acc[1] ;
+  wire [47:0] \o_acc[2] ;
+  wire [47:0] \o_acc[3] ;
+  wire [47:0] \o_acc[4] ;
+  wire [47:0] \o_acc[5] ;
+  wire [47:0] \o_acc[6] ;
+  wire [47:0] \o_acc[7] ;
   input rst;
   wire rst;
   reg [18:0] s2_d = 19'h00000;
@@ -13959,56 +13810,45 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.col1_unit0 (rst, i_hand, i_hand_vali
   reg [47:0] y5 = 48'h000000000000;
   reg [47:0] y6 = 48'h000000000000;
   reg [47:0] y7 = 48'h000000000000;
-  assign \$34  = s2_scale[7] ? \$33  : 26'h0000000;
-  assign \$35  = $signed(\$32 ) + $signed(\$34 );
-  assign \$36  = $signed(\$30 ) + $signed(\$35 );
-  assign \$37  = $signed(\$25 ) + $signed(\$36 );
   assign \$38  = $signed(\$14 ) + $signed(\$37 );
   assign \$39  = | i_hand_valid;
   assign \$40  = | i_hand_valid;
-  assign \$41  = \$signal$21  & s2_last;
-  assign \$42  = ! s2_index;
-  assign \$43  = s2_index == 1'h1;
-  assign \$44  = s2_index == 2'h2;
-  assign \$45  = s2_index == 2'h3;
-  assign \$46  = s2_index == 3'h4;
-  assign \$47  = s2_index == 3'h5;
-  assign \$48  = s2_index == 3'h6;
-  assign \$49  = s2_index == 3'h7;
+  assign \$41  = ! s2_index;
+  assign \$42  = s2_index == 1'h1;
+  assign \$43  = s2_index == 2'h2;
+  assign \$44  = s2_index == 2'h3;
+  assign \$45  = s2_index == 3'h4;
+  assign \$46  = s2_index == 3'h5;
+  assign \$47  = s2_index == 3'h6;
+  assign \$48  = s2_index == 3'h7;
   always @(posedge clk)
-    \$signal$21  <= \$50 ;
+    \$signal$22  <= \$49 ;
   always @(posedge clk)
-    s2_d <= \$51 ;
+    s2_d <= \$50 ;
   always @(posedge clk)
-    s2_scale <= \$52 ;
+    s2_scale <= \$51 ;
   always @(posedge clk)
-    \$signal  <= \$53 ;
+    \$signal  <= \$52 ;
   always @(posedge clk)
-    s2_last <= \$54 ;
+    s2_last <= \$53 ;
   always @(posedge clk)
-    s2_index <= \$55 ;
+    s2_index <= \$54 ;
   always @(posedge clk)
-    o_valid <= \$56 ;
+    y0 <= \$55 ;
   always @(posedge clk)
-    y0 <= \$57 ;
+    y1 <= \$56 ;
   always @(posedge clk)
-    y1 <= \$58 ;
+    y2 <= \$57 ;
   always @(posedge clk)
-    y2 <= \$59 ;
+    y3 <= \$58 ;
   always @(posedge clk)
-    y3 <= \$60 ;
+    y4 <= \$59 ;
   always @(posedge clk)
-    y4 <= \$61 ;
+    y5 <= \$60 ;
   always @(posedge clk)
-    y5 <= \$62 ;
+    y6 <= \$61 ;
   always @(posedge clk)
-    y6 <= \$63 ;
-  always @(posedge clk)
-    y7 <= \$64 ;
-  always @(posedge clk)
-    o_y <= \$65 ;
-  always @(posedge clk)
-    o_index <= \$66 ;
+    y7 <= \$62 ;
   assign \$2  = i_zero[0] ? \$1  : 16'h0000;
   assign \$4  = i_zero[1] ? \$3  : 16'h0000;
   assign \$5  = $signed(\$2 ) + $signed(\$4 );
@@ -14029,6 +13869,10 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.col1_unit0 (rst, i_hand, i_hand_vali
   assign \$29  = s2_scale[5] ? \$28  : 26'h0000000;
   assign \$30  = $signed(\$27 ) + $signed(\$29 );
   assign \$32  = s2_scale[6] ? \$31  : 26'h0000000;
+  assign \$34  = s2_scale[7] ? \$33  : 26'h0000000;
+  assign \$35  = $signed(\$32 ) + $signed(\$34 );
+  assign \$36  = $signed(\$30 ) + $signed(\$35 );
+  assign \$37  = $signed(\$25 ) + $signed(\$36 );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
     hand = 36'h000000000;
@@ -14087,36 +13931,46 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.col1_unit0 (rst, i_hand, i_hand_vali
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$50  = \$39 ;
+    \$49  = \$39 ;
     if (rst) begin
-      \$50  = 1'h0;
+      \$49  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$51  = s2_d;
+    \$50  = s2_d;
     if (\$40 ) begin
-      \$51  = \$12 [18:0];
+      \$50  = \$12 [18:0];
     end
     if (rst) begin
-      \$51  = 19'h00000;
+      \$50  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$52  = s2_scale;
+    \$51  = s2_scale;
     if (\$40 ) begin
-      \$52  = i_scale;
+      \$51  = i_scale;
     end
     if (rst) begin
-      \$52  = 8'h00;
+      \$51  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$53  = \$signal ;
+    \$52  = \$signal ;
     if (\$40 ) begin
-      \$53  = hand[34];
+      \$52  = hand[34];
+    end
+    if (rst) begin
+      \$52  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$53  = s2_last;
+    if (\$40 ) begin
+      \$53  = hand[35];
     end
     if (rst) begin
       \$53  = 1'h0;
@@ -14124,36 +13978,43 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.col1_unit0 (rst, i_hand, i_hand_vali
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$54  = s2_last;
+    \$54  = s2_index;
     if (\$40 ) begin
-      \$54  = hand[35];
+      \$54  = index;
     end
     if (rst) begin
-      \$54  = 1'h0;
+      \$54  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$55  = s2_index;
-    if (\$40 ) begin
-      \$55  = index;
+    \$55  = y0;
+    if (\$signal$22 ) begin
+      if (\$41 ) begin
+        \$55  = \$38 [47:0];
+      end
     end
     if (rst) begin
-      \$55  = 3'h0;
+      \$55  = 48'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$56  = \$41 ;
-    if (rst) begin
-      \$56  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$57  = y0;
-    if (\$signal$21 ) begin
+    \$56  = y1;
+    if (\$signal$22 ) begin
       if (\$42 ) begin
+        \$56  = \$38 [47:0];
+      end
+    end
+    if (rst) begin
+      \$56  = 48'h000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$57  = y2;
+    if (\$signal$22 ) begin
+      if (\$43 ) begin
         \$57  = \$38 [47:0];
       end
     end
@@ -14163,9 +14024,9 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.col1_unit0 (rst, i_hand, i_hand_vali
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$58  = y1;
-    if (\$signal$21 ) begin
-      if (\$43 ) begin
+    \$58  = y3;
+    if (\$signal$22 ) begin
+      if (\$44 ) begin
         \$58  = \$38 [47:0];
       end
     end
@@ -14175,9 +14036,9 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.col1_unit0 (rst, i_hand, i_hand_vali
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$59  = y2;
-    if (\$signal$21 ) begin
-      if (\$44 ) begin
+    \$59  = y4;
+    if (\$signal$22 ) begin
+      if (\$45 ) begin
         \$59  = \$38 [47:0];
       end
     end
@@ -14187,9 +14048,9 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.col1_unit0 (rst, i_hand, i_hand_vali
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$60  = y3;
-    if (\$signal$21 ) begin
-      if (\$45 ) begin
+    \$60  = y5;
+    if (\$signal$22 ) begin
+      if (\$46 ) begin
         \$60  = \$38 [47:0];
       end
     end
@@ -14199,9 +14060,9 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.col1_unit0 (rst, i_hand, i_hand_vali
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$61  = y4;
-    if (\$signal$21 ) begin
-      if (\$46 ) begin
+    \$61  = y6;
+    if (\$signal$22 ) begin
+      if (\$47 ) begin
         \$61  = \$38 [47:0];
       end
     end
@@ -14211,62 +14072,14 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.col1_unit0 (rst, i_hand, i_hand_vali
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$62  = y5;
-    if (\$signal$21 ) begin
-      if (\$47 ) begin
+    \$62  = y7;
+    if (\$signal$22 ) begin
+      if (\$48 ) begin
         \$62  = \$38 [47:0];
       end
     end
     if (rst) begin
       \$62  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$63  = y6;
-    if (\$signal$21 ) begin
-      if (\$48 ) begin
-        \$63  = \$38 [47:0];
-      end
-    end
-    if (rst) begin
-      \$63  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$64  = y7;
-    if (\$signal$21 ) begin
-      if (\$49 ) begin
-        \$64  = \$38 [47:0];
-      end
-    end
-    if (rst) begin
-      \$64  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$65  = o_y;
-    if (\$signal$21 ) begin
-      if (s2_last) begin
-        \$65  = \$38 [47:0];
-      end
-    end
-    if (rst) begin
-      \$65  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$66  = o_index;
-    if (\$signal$21 ) begin
-      if (s2_last) begin
-        \$66  = s2_index;
-      end
-    end
-    if (rst) begin
-      \$66  = 3'h0;
     end
   end
   always @* begin
@@ -14337,6 +14150,22 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.col1_unit0 (rst, i_hand, i_hand_vali
   assign \i_hand[7].a  = i_hand[285:271];
   assign \i_hand[7].first  = i_hand[286];
   assign \i_hand[7].last  = i_hand[287];
+  assign \o_acc[0]  = o_acc[47:0];
+  assign \o_acc[1]  = o_acc[95:48];
+  assign \o_acc[2]  = o_acc[143:96];
+  assign \o_acc[3]  = o_acc[191:144];
+  assign \o_acc[4]  = o_acc[239:192];
+  assign \o_acc[5]  = o_acc[287:240];
+  assign \o_acc[6]  = o_acc[335:288];
+  assign \o_acc[7]  = o_acc[383:336];
+  assign o_acc[383:336] = y7;
+  assign o_acc[335:288] = y6;
+  assign o_acc[287:240] = y5;
+  assign o_acc[239:192] = y4;
+  assign o_acc[191:144] = y3;
+  assign o_acc[143:96] = y2;
+  assign o_acc[95:48] = y1;
+  assign o_acc[47:0] = y0;
   assign \$1  = { hand[33], hand[33:19] };
   assign \$3  = { hand[33:19], 1'h0 };
   assign \$6  = { hand[33], hand[33:19], 2'h0 };
@@ -14351,7 +14180,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.col1_unit0 (rst, i_hand, i_hand_vali
   assign \$33  = { s2_d, 7'h00 };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8_shared.mesh.col2_unit0 (rst, i_hand, i_hand_valid, i_zero, i_scale, o_y, clk);
+module \array_mixpe_w4a8_os_8x8_shared.mesh.col2_unit0 (rst, i_hand, i_hand_valid, i_zero, i_scale, o_acc, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$5  = 0;
   wire [15:0] \$1 ;
   wire [18:0] \$10 ;
@@ -14396,15 +14225,15 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.col2_unit0 (rst, i_hand, i_hand_vali
   wire \$46 ;
   wire \$47 ;
   wire \$48 ;
-  wire \$49 ;
+  reg \$49 ;
   wire [16:0] \$5 ;
-  reg \$50 ;
-  reg [18:0] \$51 ;
-  reg [7:0] \$52 ;
+  reg [18:0] \$50 ;
+  reg [7:0] \$51 ;
+  reg \$52 ;
   reg \$53 ;
-  reg \$54 ;
-  reg [2:0] \$55 ;
-  reg \$56 ;
+  reg [2:0] \$54 ;
+  reg [47:0] \$55 ;
+  reg [47:0] \$56 ;
   reg [47:0] \$57 ;
   reg [47:0] \$58 ;
   reg [47:0] \$59 ;
@@ -14412,15 +14241,11 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.col2_unit0 (rst, i_hand, i_hand_vali
   reg [47:0] \$60 ;
   reg [47:0] \$61 ;
   reg [47:0] \$62 ;
-  reg [47:0] \$63 ;
-  reg [47:0] \$64 ;
-  reg [47:0] \$65 ;
-  reg [2:0] \$66 ;
   wire [17:0] \$7 ;
   wire [17:0] \$8 ;
   wire [17:0] \$9 ;
   reg \$signal  = 1'h0;
-  reg \$signal$21  = 1'h0;
+  reg \$signal$22  = 1'h0;
   input clk;
   wire clk;
   wire [18:0] d;
@@ -14478,10 +14303,16 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.col2_unit0 (rst, i_hand, i_hand_vali
   input [3:0] i_zero;
   wire [3:0] i_zero;
   reg [2:0] index;
-  reg [2:0] o_index = 3'h0;
-  reg o_valid = 1'h0;
-  output [47:0] o_y;
-  reg [47:0] o_y = 48'h000000000000;
+  output [383:0] o_acc;
+  wire [383:0] o_acc;
+  wire [47:0] \o_acc[0] ;
+  wire [47:0] \o_acc[1] ;
+  wire [47:0] \o_acc[2] ;
+  wire [47:0] \o_acc[3] ;
+  wire [47:0] \o_acc[4] ;
+  wire [47:0] \o_acc[5] ;
+  wire [47:0] \o_acc[6] ;
+  wire [47:0] \o_acc[7] ;
   input rst;
   wire rst;
   reg [18:0] s2_d = 19'h00000;
@@ -14497,56 +14328,45 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.col2_unit0 (rst, i_hand, i_hand_vali
   reg [47:0] y5 = 48'h000000000000;
   reg [47:0] y6 = 48'h000000000000;
   reg [47:0] y7 = 48'h000000000000;
-  assign \$34  = s2_scale[7] ? \$33  : 26'h0000000;
-  assign \$35  = $signed(\$32 ) + $signed(\$34 );
-  assign \$36  = $signed(\$30 ) + $signed(\$35 );
-  assign \$37  = $signed(\$25 ) + $signed(\$36 );
   assign \$38  = $signed(\$14 ) + $signed(\$37 );
   assign \$39  = | i_hand_valid;
   assign \$40  = | i_hand_valid;
-  assign \$41  = \$signal$21  & s2_last;
-  assign \$42  = ! s2_index;
-  assign \$43  = s2_index == 1'h1;
-  assign \$44  = s2_index == 2'h2;
-  assign \$45  = s2_index == 2'h3;
-  assign \$46  = s2_index == 3'h4;
-  assign \$47  = s2_index == 3'h5;
-  assign \$48  = s2_index == 3'h6;
-  assign \$49  = s2_index == 3'h7;
+  assign \$41  = ! s2_index;
+  assign \$42  = s2_index == 1'h1;
+  assign \$43  = s2_index == 2'h2;
+  assign \$44  = s2_index == 2'h3;
+  assign \$45  = s2_index == 3'h4;
+  assign \$46  = s2_index == 3'h5;
+  assign \$47  = s2_index == 3'h6;
+  assign \$48  = s2_index == 3'h7;
   always @(posedge clk)
-    \$signal$21  <= \$50 ;
+    \$signal$22  <= \$49 ;
   always @(posedge clk)
-    s2_d <= \$51 ;
+    s2_d <= \$50 ;
   always @(posedge clk)
-    s2_scale <= \$52 ;
+    s2_scale <= \$51 ;
   always @(posedge clk)
-    \$signal  <= \$53 ;
+    \$signal  <= \$52 ;
   always @(posedge clk)
-    s2_last <= \$54 ;
+    s2_last <= \$53 ;
   always @(posedge clk)
-    s2_index <= \$55 ;
+    s2_index <= \$54 ;
   always @(posedge clk)
-    o_valid <= \$56 ;
+    y0 <= \$55 ;
   always @(posedge clk)
-    y0 <= \$57 ;
+    y1 <= \$56 ;
   always @(posedge clk)
-    y1 <= \$58 ;
+    y2 <= \$57 ;
   always @(posedge clk)
-    y2 <= \$59 ;
+    y3 <= \$58 ;
   always @(posedge clk)
-    y3 <= \$60 ;
+    y4 <= \$59 ;
   always @(posedge clk)
-    y4 <= \$61 ;
+    y5 <= \$60 ;
   always @(posedge clk)
-    y5 <= \$62 ;
+    y6 <= \$61 ;
   always @(posedge clk)
-    y6 <= \$63 ;
-  always @(posedge clk)
-    y7 <= \$64 ;
-  always @(posedge clk)
-    o_y <= \$65 ;
-  always @(posedge clk)
-    o_index <= \$66 ;
+    y7 <= \$62 ;
   assign \$2  = i_zero[0] ? \$1  : 16'h0000;
   assign \$4  = i_zero[1] ? \$3  : 16'h0000;
   assign \$5  = $signed(\$2 ) + $signed(\$4 );
@@ -14567,6 +14387,10 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.col2_unit0 (rst, i_hand, i_hand_vali
   assign \$29  = s2_scale[5] ? \$28  : 26'h0000000;
   assign \$30  = $signed(\$27 ) + $signed(\$29 );
   assign \$32  = s2_scale[6] ? \$31  : 26'h0000000;
+  assign \$34  = s2_scale[7] ? \$33  : 26'h0000000;
+  assign \$35  = $signed(\$32 ) + $signed(\$34 );
+  assign \$36  = $signed(\$30 ) + $signed(\$35 );
+  assign \$37  = $signed(\$25 ) + $signed(\$36 );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
     hand = 36'h000000000;
@@ -14625,36 +14449,46 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.col2_unit0 (rst, i_hand, i_hand_vali
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$50  = \$39 ;
+    \$49  = \$39 ;
     if (rst) begin
-      \$50  = 1'h0;
+      \$49  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$51  = s2_d;
+    \$50  = s2_d;
     if (\$40 ) begin
-      \$51  = \$12 [18:0];
+      \$50  = \$12 [18:0];
     end
     if (rst) begin
-      \$51  = 19'h00000;
+      \$50  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$52  = s2_scale;
+    \$51  = s2_scale;
     if (\$40 ) begin
-      \$52  = i_scale;
+      \$51  = i_scale;
     end
     if (rst) begin
-      \$52  = 8'h00;
+      \$51  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$53  = \$signal ;
+    \$52  = \$signal ;
     if (\$40 ) begin
-      \$53  = hand[34];
+      \$52  = hand[34];
+    end
+    if (rst) begin
+      \$52  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$53  = s2_last;
+    if (\$40 ) begin
+      \$53  = hand[35];
     end
     if (rst) begin
       \$53  = 1'h0;
@@ -14662,36 +14496,43 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.col2_unit0 (rst, i_hand, i_hand_vali
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$54  = s2_last;
+    \$54  = s2_index;
     if (\$40 ) begin
-      \$54  = hand[35];
+      \$54  = index;
     end
     if (rst) begin
-      \$54  = 1'h0;
+      \$54  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$55  = s2_index;
-    if (\$40 ) begin
-      \$55  = index;
+    \$55  = y0;
+    if (\$signal$22 ) begin
+      if (\$41 ) begin
+        \$55  = \$38 [47:0];
+      end
     end
     if (rst) begin
-      \$55  = 3'h0;
+      \$55  = 48'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$56  = \$41 ;
-    if (rst) begin
-      \$56  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$57  = y0;
-    if (\$signal$21 ) begin
+    \$56  = y1;
+    if (\$signal$22 ) begin
       if (\$42 ) begin
+        \$56  = \$38 [47:0];
+      end
+    end
+    if (rst) begin
+      \$56  = 48'h000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$57  = y2;
+    if (\$signal$22 ) begin
+      if (\$43 ) begin
         \$57  = \$38 [47:0];
       end
     end
@@ -14701,9 +14542,9 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.col2_unit0 (rst, i_hand, i_hand_vali
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$58  = y1;
-    if (\$signal$21 ) begin
-      if (\$43 ) begin
+    \$58  = y3;
+    if (\$signal$22 ) begin
+      if (\$44 ) begin
         \$58  = \$38 [47:0];
       end
     end
@@ -14713,9 +14554,9 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.col2_unit0 (rst, i_hand, i_hand_vali
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$59  = y2;
-    if (\$signal$21 ) begin
-      if (\$44 ) begin
+    \$59  = y4;
+    if (\$signal$22 ) begin
+      if (\$45 ) begin
         \$59  = \$38 [47:0];
       end
     end
@@ -14725,9 +14566,9 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.col2_unit0 (rst, i_hand, i_hand_vali
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$60  = y3;
-    if (\$signal$21 ) begin
-      if (\$45 ) begin
+    \$60  = y5;
+    if (\$signal$22 ) begin
+      if (\$46 ) begin
         \$60  = \$38 [47:0];
       end
     end
@@ -14737,9 +14578,9 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.col2_unit0 (rst, i_hand, i_hand_vali
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$61  = y4;
-    if (\$signal$21 ) begin
-      if (\$46 ) begin
+    \$61  = y6;
+    if (\$signal$22 ) begin
+      if (\$47 ) begin
         \$61  = \$38 [47:0];
       end
     end
@@ -14749,62 +14590,14 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.col2_unit0 (rst, i_hand, i_hand_vali
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$62  = y5;
-    if (\$signal$21 ) begin
-      if (\$47 ) begin
+    \$62  = y7;
+    if (\$signal$22 ) begin
+      if (\$48 ) begin
         \$62  = \$38 [47:0];
       end
     end
     if (rst) begin
       \$62  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$63  = y6;
-    if (\$signal$21 ) begin
-      if (\$48 ) begin
-        \$63  = \$38 [47:0];
-      end
-    end
-    if (rst) begin
-      \$63  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$64  = y7;
-    if (\$signal$21 ) begin
-      if (\$49 ) begin
-        \$64  = \$38 [47:0];
-      end
-    end
-    if (rst) begin
-      \$64  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$65  = o_y;
-    if (\$signal$21 ) begin
-      if (s2_last) begin
-        \$65  = \$38 [47:0];
-      end
-    end
-    if (rst) begin
-      \$65  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$66  = o_index;
-    if (\$signal$21 ) begin
-      if (s2_last) begin
-        \$66  = s2_index;
-      end
-    end
-    if (rst) begin
-      \$66  = 3'h0;
     end
   end
   always @* begin
@@ -14875,6 +14668,22 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.col2_unit0 (rst, i_hand, i_hand_vali
   assign \i_hand[7].a  = i_hand[285:271];
   assign \i_hand[7].first  = i_hand[286];
   assign \i_hand[7].last  = i_hand[287];
+  assign \o_acc[0]  = o_acc[47:0];
+  assign \o_acc[1]  = o_acc[95:48];
+  assign \o_acc[2]  = o_acc[143:96];
+  assign \o_acc[3]  = o_acc[191:144];
+  assign \o_acc[4]  = o_acc[239:192];
+  assign \o_acc[5]  = o_acc[287:240];
+  assign \o_acc[6]  = o_acc[335:288];
+  assign \o_acc[7]  = o_acc[383:336];
+  assign o_acc[383:336] = y7;
+  assign o_acc[335:288] = y6;
+  assign o_acc[287:240] = y5;
+  assign o_acc[239:192] = y4;
+  assign o_acc[191:144] = y3;
+  assign o_acc[143:96] = y2;
+  assign o_acc[95:48] = y1;
+  assign o_acc[47:0] = y0;
   assign \$1  = { hand[33], hand[33:19] };
   assign \$3  = { hand[33:19], 1'h0 };
   assign \$6  = { hand[33], hand[33:19], 2'h0 };
@@ -14889,7 +14698,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.col2_unit0 (rst, i_hand, i_hand_vali
   assign \$33  = { s2_d, 7'h00 };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8_shared.mesh.col3_unit0 (rst, i_hand, i_hand_valid, i_zero, i_scale, o_y, clk);
+module \array_mixpe_w4a8_os_8x8_shared.mesh.col3_unit0 (rst, i_hand, i_hand_valid, i_zero, i_scale, o_acc, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$6  = 0;
   wire [15:0] \$1 ;
   wire [18:0] \$10 ;
@@ -14934,15 +14743,15 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.col3_unit0 (rst, i_hand, i_hand_vali
   wire \$46 ;
   wire \$47 ;
   wire \$48 ;
-  wire \$49 ;
+  reg \$49 ;
   wire [16:0] \$5 ;
-  reg \$50 ;
-  reg [18:0] \$51 ;
-  reg [7:0] \$52 ;
+  reg [18:0] \$50 ;
+  reg [7:0] \$51 ;
+  reg \$52 ;
   reg \$53 ;
-  reg \$54 ;
-  reg [2:0] \$55 ;
-  reg \$56 ;
+  reg [2:0] \$54 ;
+  reg [47:0] \$55 ;
+  reg [47:0] \$56 ;
   reg [47:0] \$57 ;
   reg [47:0] \$58 ;
   reg [47:0] \$59 ;
@@ -14950,15 +14759,11 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.col3_unit0 (rst, i_hand, i_hand_vali
   reg [47:0] \$60 ;
   reg [47:0] \$61 ;
   reg [47:0] \$62 ;
-  reg [47:0] \$63 ;
-  reg [47:0] \$64 ;
-  reg [47:0] \$65 ;
-  reg [2:0] \$66 ;
   wire [17:0] \$7 ;
   wire [17:0] \$8 ;
   wire [17:0] \$9 ;
   reg \$signal  = 1'h0;
-  reg \$signal$21  = 1'h0;
+  reg \$signal$22  = 1'h0;
   input clk;
   wire clk;
   wire [18:0] d;
@@ -15016,10 +14821,16 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.col3_unit0 (rst, i_hand, i_hand_vali
   input [3:0] i_zero;
   wire [3:0] i_zero;
   reg [2:0] index;
-  reg [2:0] o_index = 3'h0;
-  reg o_valid = 1'h0;
-  output [47:0] o_y;
-  reg [47:0] o_y = 48'h000000000000;
+  output [383:0] o_acc;
+  wire [383:0] o_acc;
+  wire [47:0] \o_acc[0] ;
+  wire [47:0] \o_acc[1] ;
+  wire [47:0] \o_acc[2] ;
+  wire [47:0] \o_acc[3] ;
+  wire [47:0] \o_acc[4] ;
+  wire [47:0] \o_acc[5] ;
+  wire [47:0] \o_acc[6] ;
+  wire [47:0] \o_acc[7] ;
   input rst;
   wire rst;
   reg [18:0] s2_d = 19'h00000;
@@ -15035,56 +14846,45 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.col3_unit0 (rst, i_hand, i_hand_vali
   reg [47:0] y5 = 48'h000000000000;
   reg [47:0] y6 = 48'h000000000000;
   reg [47:0] y7 = 48'h000000000000;
-  assign \$34  = s2_scale[7] ? \$33  : 26'h0000000;
-  assign \$35  = $signed(\$32 ) + $signed(\$34 );
-  assign \$36  = $signed(\$30 ) + $signed(\$35 );
-  assign \$37  = $signed(\$25 ) + $signed(\$36 );
   assign \$38  = $signed(\$14 ) + $signed(\$37 );
   assign \$39  = | i_hand_valid;
   assign \$40  = | i_hand_valid;
-  assign \$41  = \$signal$21  & s2_last;
-  assign \$42  = ! s2_index;
-  assign \$43  = s2_index == 1'h1;
-  assign \$44  = s2_index == 2'h2;
-  assign \$45  = s2_index == 2'h3;
-  assign \$46  = s2_index == 3'h4;
-  assign \$47  = s2_index == 3'h5;
-  assign \$48  = s2_index == 3'h6;
-  assign \$49  = s2_index == 3'h7;
+  assign \$41  = ! s2_index;
+  assign \$42  = s2_index == 1'h1;
+  assign \$43  = s2_index == 2'h2;
+  assign \$44  = s2_index == 2'h3;
+  assign \$45  = s2_index == 3'h4;
+  assign \$46  = s2_index == 3'h5;
+  assign \$47  = s2_index == 3'h6;
+  assign \$48  = s2_index == 3'h7;
   always @(posedge clk)
-    \$signal$21  <= \$50 ;
+    \$signal$22  <= \$49 ;
   always @(posedge clk)
-    s2_d <= \$51 ;
+    s2_d <= \$50 ;
   always @(posedge clk)
-    s2_scale <= \$52 ;
+    s2_scale <= \$51 ;
   always @(posedge clk)
-    \$signal  <= \$53 ;
+    \$signal  <= \$52 ;
   always @(posedge clk)
-    s2_last <= \$54 ;
+    s2_last <= \$53 ;
   always @(posedge clk)
-    s2_index <= \$55 ;
+    s2_index <= \$54 ;
   always @(posedge clk)
-    o_valid <= \$56 ;
+    y0 <= \$55 ;
   always @(posedge clk)
-    y0 <= \$57 ;
+    y1 <= \$56 ;
   always @(posedge clk)
-    y1 <= \$58 ;
+    y2 <= \$57 ;
   always @(posedge clk)
-    y2 <= \$59 ;
+    y3 <= \$58 ;
   always @(posedge clk)
-    y3 <= \$60 ;
+    y4 <= \$59 ;
   always @(posedge clk)
-    y4 <= \$61 ;
+    y5 <= \$60 ;
   always @(posedge clk)
-    y5 <= \$62 ;
+    y6 <= \$61 ;
   always @(posedge clk)
-    y6 <= \$63 ;
-  always @(posedge clk)
-    y7 <= \$64 ;
-  always @(posedge clk)
-    o_y <= \$65 ;
-  always @(posedge clk)
-    o_index <= \$66 ;
+    y7 <= \$62 ;
   assign \$2  = i_zero[0] ? \$1  : 16'h0000;
   assign \$4  = i_zero[1] ? \$3  : 16'h0000;
   assign \$5  = $signed(\$2 ) + $signed(\$4 );
@@ -15105,6 +14905,10 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.col3_unit0 (rst, i_hand, i_hand_vali
   assign \$29  = s2_scale[5] ? \$28  : 26'h0000000;
   assign \$30  = $signed(\$27 ) + $signed(\$29 );
   assign \$32  = s2_scale[6] ? \$31  : 26'h0000000;
+  assign \$34  = s2_scale[7] ? \$33  : 26'h0000000;
+  assign \$35  = $signed(\$32 ) + $signed(\$34 );
+  assign \$36  = $signed(\$30 ) + $signed(\$35 );
+  assign \$37  = $signed(\$25 ) + $signed(\$36 );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
     hand = 36'h000000000;
@@ -15163,36 +14967,46 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.col3_unit0 (rst, i_hand, i_hand_vali
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$50  = \$39 ;
+    \$49  = \$39 ;
     if (rst) begin
-      \$50  = 1'h0;
+      \$49  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$51  = s2_d;
+    \$50  = s2_d;
     if (\$40 ) begin
-      \$51  = \$12 [18:0];
+      \$50  = \$12 [18:0];
     end
     if (rst) begin
-      \$51  = 19'h00000;
+      \$50  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$52  = s2_scale;
+    \$51  = s2_scale;
     if (\$40 ) begin
-      \$52  = i_scale;
+      \$51  = i_scale;
     end
     if (rst) begin
-      \$52  = 8'h00;
+      \$51  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$53  = \$signal ;
+    \$52  = \$signal ;
     if (\$40 ) begin
-      \$53  = hand[34];
+      \$52  = hand[34];
+    end
+    if (rst) begin
+      \$52  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$53  = s2_last;
+    if (\$40 ) begin
+      \$53  = hand[35];
     end
     if (rst) begin
       \$53  = 1'h0;
@@ -15200,36 +15014,43 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.col3_unit0 (rst, i_hand, i_hand_vali
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$54  = s2_last;
+    \$54  = s2_index;
     if (\$40 ) begin
-      \$54  = hand[35];
+      \$54  = index;
     end
     if (rst) begin
-      \$54  = 1'h0;
+      \$54  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$55  = s2_index;
-    if (\$40 ) begin
-      \$55  = index;
+    \$55  = y0;
+    if (\$signal$22 ) begin
+      if (\$41 ) begin
+        \$55  = \$38 [47:0];
+      end
     end
     if (rst) begin
-      \$55  = 3'h0;
+      \$55  = 48'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$56  = \$41 ;
-    if (rst) begin
-      \$56  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$57  = y0;
-    if (\$signal$21 ) begin
+    \$56  = y1;
+    if (\$signal$22 ) begin
       if (\$42 ) begin
+        \$56  = \$38 [47:0];
+      end
+    end
+    if (rst) begin
+      \$56  = 48'h000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$57  = y2;
+    if (\$signal$22 ) begin
+      if (\$43 ) begin
         \$57  = \$38 [47:0];
       end
     end
@@ -15239,9 +15060,9 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.col3_unit0 (rst, i_hand, i_hand_vali
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$58  = y1;
-    if (\$signal$21 ) begin
-      if (\$43 ) begin
+    \$58  = y3;
+    if (\$signal$22 ) begin
+      if (\$44 ) begin
         \$58  = \$38 [47:0];
       end
     end
@@ -15251,9 +15072,9 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.col3_unit0 (rst, i_hand, i_hand_vali
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$59  = y2;
-    if (\$signal$21 ) begin
-      if (\$44 ) begin
+    \$59  = y4;
+    if (\$signal$22 ) begin
+      if (\$45 ) begin
         \$59  = \$38 [47:0];
       end
     end
@@ -15263,9 +15084,9 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.col3_unit0 (rst, i_hand, i_hand_vali
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$60  = y3;
-    if (\$signal$21 ) begin
-      if (\$45 ) begin
+    \$60  = y5;
+    if (\$signal$22 ) begin
+      if (\$46 ) begin
         \$60  = \$38 [47:0];
       end
     end
@@ -15275,9 +15096,9 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.col3_unit0 (rst, i_hand, i_hand_vali
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$61  = y4;
-    if (\$signal$21 ) begin
-      if (\$46 ) begin
+    \$61  = y6;
+    if (\$signal$22 ) begin
+      if (\$47 ) begin
         \$61  = \$38 [47:0];
       end
     end
@@ -15287,62 +15108,14 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.col3_unit0 (rst, i_hand, i_hand_vali
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$62  = y5;
-    if (\$signal$21 ) begin
-      if (\$47 ) begin
+    \$62  = y7;
+    if (\$signal$22 ) begin
+      if (\$48 ) begin
         \$62  = \$38 [47:0];
       end
     end
     if (rst) begin
       \$62  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$63  = y6;
-    if (\$signal$21 ) begin
-      if (\$48 ) begin
-        \$63  = \$38 [47:0];
-      end
-    end
-    if (rst) begin
-      \$63  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$64  = y7;
-    if (\$signal$21 ) begin
-      if (\$49 ) begin
-        \$64  = \$38 [47:0];
-      end
-    end
-    if (rst) begin
-      \$64  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$65  = o_y;
-    if (\$signal$21 ) begin
-      if (s2_last) begin
-        \$65  = \$38 [47:0];
-      end
-    end
-    if (rst) begin
-      \$65  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$66  = o_index;
-    if (\$signal$21 ) begin
-      if (s2_last) begin
-        \$66  = s2_index;
-      end
-    end
-    if (rst) begin
-      \$66  = 3'h0;
     end
   end
   always @* begin
@@ -15413,6 +15186,22 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.col3_unit0 (rst, i_hand, i_hand_vali
   assign \i_hand[7].a  = i_hand[285:271];
   assign \i_hand[7].first  = i_hand[286];
   assign \i_hand[7].last  = i_hand[287];
+  assign \o_acc[0]  = o_acc[47:0];
+  assign \o_acc[1]  = o_acc[95:48];
+  assign \o_acc[2]  = o_acc[143:96];
+  assign \o_acc[3]  = o_acc[191:144];
+  assign \o_acc[4]  = o_acc[239:192];
+  assign \o_acc[5]  = o_acc[287:240];
+  assign \o_acc[6]  = o_acc[335:288];
+  assign \o_acc[7]  = o_acc[383:336];
+  assign o_acc[383:336] = y7;
+  assign o_acc[335:288] = y6;
+  assign o_acc[287:240] = y5;
+  assign o_acc[239:192] = y4;
+  assign o_acc[191:144] = y3;
+  assign o_acc[143:96] = y2;
+  assign o_acc[95:48] = y1;
+  assign o_acc[47:0] = y0;
   assign \$1  = { hand[33], hand[33:19] };
   assign \$3  = { hand[33:19], 1'h0 };
   assign \$6  = { hand[33], hand[33:19], 2'h0 };
@@ -15427,7 +15216,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.col3_unit0 (rst, i_hand, i_hand_vali
   assign \$33  = { s2_d, 7'h00 };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8_shared.mesh.col4_unit0 (rst, i_hand, i_hand_valid, i_zero, i_scale, o_y, clk);
+module \array_mixpe_w4a8_os_8x8_shared.mesh.col4_unit0 (rst, i_hand, i_hand_valid, i_zero, i_scale, o_acc, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$7  = 0;
   wire [15:0] \$1 ;
   wire [18:0] \$10 ;
@@ -15472,15 +15261,15 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.col4_unit0 (rst, i_hand, i_hand_vali
   wire \$46 ;
   wire \$47 ;
   wire \$48 ;
-  wire \$49 ;
+  reg \$49 ;
   wire [16:0] \$5 ;
-  reg \$50 ;
-  reg [18:0] \$51 ;
-  reg [7:0] \$52 ;
+  reg [18:0] \$50 ;
+  reg [7:0] \$51 ;
+  reg \$52 ;
   reg \$53 ;
-  reg \$54 ;
-  reg [2:0] \$55 ;
-  reg \$56 ;
+  reg [2:0] \$54 ;
+  reg [47:0] \$55 ;
+  reg [47:0] \$56 ;
   reg [47:0] \$57 ;
   reg [47:0] \$58 ;
   reg [47:0] \$59 ;
@@ -15488,15 +15277,11 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.col4_unit0 (rst, i_hand, i_hand_vali
   reg [47:0] \$60 ;
   reg [47:0] \$61 ;
   reg [47:0] \$62 ;
-  reg [47:0] \$63 ;
-  reg [47:0] \$64 ;
-  reg [47:0] \$65 ;
-  reg [2:0] \$66 ;
   wire [17:0] \$7 ;
   wire [17:0] \$8 ;
   wire [17:0] \$9 ;
   reg \$signal  = 1'h0;
-  reg \$signal$21  = 1'h0;
+  reg \$signal$22  = 1'h0;
   input clk;
   wire clk;
   wire [18:0] d;
@@ -15554,10 +15339,16 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.col4_unit0 (rst, i_hand, i_hand_vali
   input [3:0] i_zero;
   wire [3:0] i_zero;
   reg [2:0] index;
-  reg [2:0] o_index = 3'h0;
-  reg o_valid = 1'h0;
-  output [47:0] o_y;
-  reg [47:0] o_y = 48'h000000000000;
+  output [383:0] o_acc;
+  wire [383:0] o_acc;
+  wire [47:0] \o_acc[0] ;
+  wire [47:0] \o_acc[1] ;
+  wire [47:0] \o_acc[2] ;
+  wire [47:0] \o_acc[3] ;
+  wire [47:0] \o_acc[4] ;
+  wire [47:0] \o_acc[5] ;
+  wire [47:0] \o_acc[6] ;
+  wire [47:0] \o_acc[7] ;
   input rst;
   wire rst;
   reg [18:0] s2_d = 19'h00000;
@@ -15573,56 +15364,45 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.col4_unit0 (rst, i_hand, i_hand_vali
   reg [47:0] y5 = 48'h000000000000;
   reg [47:0] y6 = 48'h000000000000;
   reg [47:0] y7 = 48'h000000000000;
-  assign \$34  = s2_scale[7] ? \$33  : 26'h0000000;
-  assign \$35  = $signed(\$32 ) + $signed(\$34 );
-  assign \$36  = $signed(\$30 ) + $signed(\$35 );
-  assign \$37  = $signed(\$25 ) + $signed(\$36 );
   assign \$38  = $signed(\$14 ) + $signed(\$37 );
   assign \$39  = | i_hand_valid;
   assign \$40  = | i_hand_valid;
-  assign \$41  = \$signal$21  & s2_last;
-  assign \$42  = ! s2_index;
-  assign \$43  = s2_index == 1'h1;
-  assign \$44  = s2_index == 2'h2;
-  assign \$45  = s2_index == 2'h3;
-  assign \$46  = s2_index == 3'h4;
-  assign \$47  = s2_index == 3'h5;
-  assign \$48  = s2_index == 3'h6;
-  assign \$49  = s2_index == 3'h7;
+  assign \$41  = ! s2_index;
+  assign \$42  = s2_index == 1'h1;
+  assign \$43  = s2_index == 2'h2;
+  assign \$44  = s2_index == 2'h3;
+  assign \$45  = s2_index == 3'h4;
+  assign \$46  = s2_index == 3'h5;
+  assign \$47  = s2_index == 3'h6;
+  assign \$48  = s2_index == 3'h7;
   always @(posedge clk)
-    \$signal$21  <= \$50 ;
+    \$signal$22  <= \$49 ;
   always @(posedge clk)
-    s2_d <= \$51 ;
+    s2_d <= \$50 ;
   always @(posedge clk)
-    s2_scale <= \$52 ;
+    s2_scale <= \$51 ;
   always @(posedge clk)
-    \$signal  <= \$53 ;
+    \$signal  <= \$52 ;
   always @(posedge clk)
-    s2_last <= \$54 ;
+    s2_last <= \$53 ;
   always @(posedge clk)
-    s2_index <= \$55 ;
+    s2_index <= \$54 ;
   always @(posedge clk)
-    o_valid <= \$56 ;
+    y0 <= \$55 ;
   always @(posedge clk)
-    y0 <= \$57 ;
+    y1 <= \$56 ;
   always @(posedge clk)
-    y1 <= \$58 ;
+    y2 <= \$57 ;
   always @(posedge clk)
-    y2 <= \$59 ;
+    y3 <= \$58 ;
   always @(posedge clk)
-    y3 <= \$60 ;
+    y4 <= \$59 ;
   always @(posedge clk)
-    y4 <= \$61 ;
+    y5 <= \$60 ;
   always @(posedge clk)
-    y5 <= \$62 ;
+    y6 <= \$61 ;
   always @(posedge clk)
-    y6 <= \$63 ;
-  always @(posedge clk)
-    y7 <= \$64 ;
-  always @(posedge clk)
-    o_y <= \$65 ;
-  always @(posedge clk)
-    o_index <= \$66 ;
+    y7 <= \$62 ;
   assign \$2  = i_zero[0] ? \$1  : 16'h0000;
   assign \$4  = i_zero[1] ? \$3  : 16'h0000;
   assign \$5  = $signed(\$2 ) + $signed(\$4 );
@@ -15643,6 +15423,10 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.col4_unit0 (rst, i_hand, i_hand_vali
   assign \$29  = s2_scale[5] ? \$28  : 26'h0000000;
   assign \$30  = $signed(\$27 ) + $signed(\$29 );
   assign \$32  = s2_scale[6] ? \$31  : 26'h0000000;
+  assign \$34  = s2_scale[7] ? \$33  : 26'h0000000;
+  assign \$35  = $signed(\$32 ) + $signed(\$34 );
+  assign \$36  = $signed(\$30 ) + $signed(\$35 );
+  assign \$37  = $signed(\$25 ) + $signed(\$36 );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
     hand = 36'h000000000;
@@ -15701,36 +15485,46 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.col4_unit0 (rst, i_hand, i_hand_vali
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$50  = \$39 ;
+    \$49  = \$39 ;
     if (rst) begin
-      \$50  = 1'h0;
+      \$49  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$51  = s2_d;
+    \$50  = s2_d;
     if (\$40 ) begin
-      \$51  = \$12 [18:0];
+      \$50  = \$12 [18:0];
     end
     if (rst) begin
-      \$51  = 19'h00000;
+      \$50  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$52  = s2_scale;
+    \$51  = s2_scale;
     if (\$40 ) begin
-      \$52  = i_scale;
+      \$51  = i_scale;
     end
     if (rst) begin
-      \$52  = 8'h00;
+      \$51  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$53  = \$signal ;
+    \$52  = \$signal ;
     if (\$40 ) begin
-      \$53  = hand[34];
+      \$52  = hand[34];
+    end
+    if (rst) begin
+      \$52  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
+    \$53  = s2_last;
+    if (\$40 ) begin
+      \$53  = hand[35];
     end
     if (rst) begin
       \$53  = 1'h0;
@@ -15738,36 +15532,43 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.col4_unit0 (rst, i_hand, i_hand_vali
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$54  = s2_last;
+    \$54  = s2_index;
     if (\$40 ) begin
-      \$54  = hand[35];
+      \$54  = index;
     end
     if (rst) begin
-      \$54  = 1'h0;
+      \$54  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$55  = s2_index;
-    if (\$40 ) begin
-      \$55  = index;
+    \$55  = y0;
+    if (\$signal$22 ) begin
+      if (\$41 ) begin
+        \$55  = \$38 [47:0];
+      end
     end
     if (rst) begin
-      \$55  = 3'h0;
+      \$55  = 48'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$56  = \$41 ;
-    if (rst) begin
-      \$56  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$57  = y0;
-    if (\$signal$21 ) begin
+    \$56  = y1;
+    if (\$signal$22 ) begin
       if (\$42 ) begin
+        \$56  = \$38 [47:0];
+      end
+    end
+    if (rst) begin
+      \$56  = 48'h000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
+    \$57  = y2;
+    if (\$signal$22 ) begin
+      if (\$43 ) begin
         \$57  = \$38 [47:0];
       end
     end
@@ -15777,9 +15578,9 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.col4_unit0 (rst, i_hand, i_hand_vali
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$58  = y1;
-    if (\$signal$21 ) begin
-      if (\$43 ) begin
+    \$58  = y3;
+    if (\$signal$22 ) begin
+      if (\$44 ) begin
         \$58  = \$38 [47:0];
       end
     end
@@ -15789,9 +15590,9 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.col4_unit0 (rst, i_hand, i_hand_vali
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$59  = y2;
-    if (\$signal$21 ) begin
-      if (\$44 ) begin
+    \$59  = y4;
+    if (\$signal$22 ) begin
+      if (\$45 ) begin
         \$59  = \$38 [47:0];
       end
     end
@@ -15801,9 +15602,9 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.col4_unit0 (rst, i_hand, i_hand_vali
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$60  = y3;
-    if (\$signal$21 ) begin
-      if (\$45 ) begin
+    \$60  = y5;
+    if (\$signal$22 ) begin
+      if (\$46 ) begin
         \$60  = \$38 [47:0];
       end
     end
@@ -15813,9 +15614,9 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.col4_unit0 (rst, i_hand, i_hand_vali
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$61  = y4;
-    if (\$signal$21 ) begin
-      if (\$46 ) begin
+    \$61  = y6;
+    if (\$signal$22 ) begin
+      if (\$47 ) begin
         \$61  = \$38 [47:0];
       end
     end
@@ -15825,62 +15626,14 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.col4_unit0 (rst, i_hand, i_hand_vali
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$62  = y5;
-    if (\$signal$21 ) begin
-      if (\$47 ) begin
+    \$62  = y7;
+    if (\$signal$22 ) begin
+      if (\$48 ) begin
         \$62  = \$38 [47:0];
       end
     end
     if (rst) begin
       \$62  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$63  = y6;
-    if (\$signal$21 ) begin
-      if (\$48 ) begin
-        \$63  = \$38 [47:0];
-      end
-    end
-    if (rst) begin
-      \$63  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$64  = y7;
-    if (\$signal$21 ) begin
-      if (\$49 ) begin
-        \$64  = \$38 [47:0];
-      end
-    end
-    if (rst) begin
-      \$64  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$65  = o_y;
-    if (\$signal$21 ) begin
-      if (s2_last) begin
-        \$65  = \$38 [47:0];
-      end
-    end
-    if (rst) begin
-      \$65  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$66  = o_index;
-    if (\$signal$21 ) begin
-      if (s2_last) begin
-        \$66  = s2_index;
-      end
-    end
-    if (rst) begin
-      \$66  = 3'h0;
     end
   end
   always @* begin
@@ -15951,6 +15704,22 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.col4_unit0 (rst, i_hand, i_hand_vali
   assign \i_hand[7].a  = i_hand[285:271];
   assign \i_hand[7].first  = i_hand[286];
   assign \i_hand[7].last  = i_hand[287];
+  assign \o_acc[0]  = o_acc[47:0];
+  assign \o_acc[1]  = o_acc[95:48];
+  assign \o_acc[2]  = o_acc[143:96];
+  assign \o_acc[3]  = o_acc[191:144];
+  assign \o_acc[4]  = o_acc[239:192];
+  assign \o_acc[5]  = o_acc[287:240];
+  assign \o_acc[6]  = o_acc[335:288];
+  assign \o_acc[7]  = o_acc[383:336];
+  assign o_acc[383:336] = y7;
+  assign o_acc[335:288] = y6;
+  assign o_acc[287:240] = y5;
+  assign o_acc[239:192] = y4;
+  assign o_acc[191:144] = y3;
+  assign o_acc[143:96] = y2;
+  assign o_acc[95:48] = y1;
+  assign o_acc[47:0] = y0;
   assign \$1  = { hand[33], hand[33:19] };
   assign \$3  = { hand[33:19], 1'h0 };
   assign \$6  = { hand[33], hand[33:19], 2'h0 };
@@ -15965,7 +15734,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.col4_unit0 (rst, i_hand, i_hand_vali
   assign \$33  = { s2_d, 7'h00 };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8_shared.mesh.col5_unit0 (rst, i_hand, i_hand_valid, i_zero, i_scale, o_y, clk);
+module \array_mixpe_w4a8_os_8x8_shared.mesh.col5_unit0 (rst, i_hand, i_hand_valid, i_zero, i_scale, o_acc, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$8  = 0;
   wire [15:0] \$1 ;
   wire [18:0] \$10 ;
@@ -16010,15 +15779,15 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.col5_unit0 (rst, i_hand, i_hand_vali
   wire \$46 ;
   wire \$47 ;
   wire \$48 ;
-  wire \$49 ;
+  reg \$49 ;
   wire [16:0] \$5 ;
-  reg \$50 ;
-  reg [18:0] \$51 ;
-  reg [7:0] \$52 ;
+  reg [18:0] \$50 ;
+  reg [7:0] \$51 ;
+  reg \$52 ;
   reg \$53 ;
-  reg \$54 ;
-  reg [2:0] \$55 ;
-  reg \$56 ;
+  reg [2:0] \$54 ;
+  reg [47:0] \$55 ;
+  reg [47:0] \$56 ;
   reg [47:0] \$57 ;
   reg [47:0] \$58 ;
   reg [47:0] \$59 ;
@@ -16026,15 +15795,11 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.col5_unit0 (rst, i_hand, i_hand_vali
   reg [47:0] \$60 ;
   reg [47:0] \$61 ;
   reg [47:0] \$62 ;
-  reg [47:0] \$63 ;
-  reg [47:0] \$64 ;
-  reg [47:0] \$65 ;
-  reg [2:0] \$66 ;
   wire [17:0] \$7 ;
   wire [17:0] \$8 ;
   wire [17:0] \$9 ;
   reg \$signal  = 1'h0;
-  reg \$signal$21  = 1'h0;
+  reg \$signal$22  = 1'h0;
   input clk;
   wire clk;
   wire [18:0] d;
@@ -16092,10 +15857,16 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.col5_unit0 (rst, i_hand, i_hand_vali
   input [3:0] i_zero;
   wire [3:0] i_zero;
   reg [2:0] index;
-  reg [2:0] o_index = 3'h0;
-  reg o_valid = 1'h0;
-  output [47:0] o_y;
-  reg [47:0] o_y = 48'h000000000000;
+  output [383:0] o_acc;
+  wire [383:0] o_acc;
+  wire [47:0] \o_acc[0] ;
+  wire [47:0] \o_acc[1] ;
+  wire [47:0] \o_acc[2] ;
+  wire [47:0] \o_acc[3] ;
+  wire [47:0] \o_acc[4] ;
+  wire [47:0] \o_acc[5] ;
+  wire [47:0] \o_acc[6] ;
+  wire [47:0] \o_acc[7] ;
   input rst;
   wire rst;
   reg [18:0] s2_d = 19'h00000;
@@ -16111,56 +15882,45 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.col5_unit0 (rst, i_hand, i_hand_vali
   reg [47:0] y5 = 48'h000000000000;
   reg [47:0] y6 = 48'h000000000000;
   reg [47:0] y7 = 48'h000000000000;
-  assign \$34  = s2_scale[7] ? \$33  : 26'h0000000;
-  assign \$35  = $signed(\$32 ) + $signed(\$34 );
-  assign \$36  = $signed(\$30 ) + $signed(\$35 );
-  assign \$37  = $signed(\$25 ) + $signed(\$36 );
   assign \$38  = $signed(\$14 ) + $signed(\$37 );
   assign \$39  = | i_hand_valid;
   assign \$40  = | i_hand_valid;
-  assign \$41  = \$signal$21  & s2_last;
-  assign \$42  = ! s2_index;
-  assign \$43  = s2_index == 1'h1;
-  assign \$44  = s2_index == 2'h2;
-  assign \$45  = s2_index == 2'h3;
-  assign \$46  = s2_index == 3'h4;
-  assign \$47  = s2_index == 3'h5;
-  assign \$48  = s2_index == 3'h6;
-  assign \$49  = s2_index == 3'h7;
+  assign \$41  = ! s2_index;
+  assign \$42  = s2_index == 1'h1;
+  assign \$43  = s2_index == 2'h2;
+  assign \$44  = s2_index == 2'h3;
+  assign \$45  = s2_index == 3'h4;
+  assign \$46  = s2_index == 3'h5;
+  assign \$47  = s2_index == 3'h6;
+  assign \$48  = s2_index == 3'h7;
   always @(posedge clk)
-    \$signal$21  <= \$50 ;
+    \$signal$22  <= \$49 ;
   always @(posedge clk)
-    s2_d <= \$51 ;
+    s2_d <= \$50 ;
   always @(posedge clk)
-    s2_scale <= \$52 ;
+    s2_scale <= \$51 ;
   always @(posedge clk)
-    \$signal  <= \$53 ;
+    \$signal  <= \$52 ;
   always @(posedge clk)
-    s2_last <= \$54 ;
+    s2_last <= \$53 ;
   always @(posedge clk)
-    s2_index <= \$55 ;
+    s2_index <= \$54 ;
   always @(posedge clk)
-    o_valid <= \$56 ;
+    y0 <= \$55 ;
   always @(posedge clk)
-    y0 <= \$57 ;
+    y1 <= \$56 ;
   always @(posedge clk)
-    y1 <= \$58 ;
+    y2 <= \$57 ;
   always @(posedge clk)
-    y2 <= \$59 ;
+    y3 <= \$58 ;
   always @(posedge clk)
-    y3 <= \$60 ;
+    y4 <= \$59 ;
   always @(posedge clk)
-    y4 <= \$61 ;
+    y5 <= \$60 ;
   always @(posedge clk)
-    y5 <= \$62 ;
+    y6 <= \$61 ;
   always @(posedge clk)
-    y6 <= \$63 ;
-  always @(posedge clk)
-    y7 <= \$64 ;
-  always @(posedge clk)
-    o_y <= \$65 ;
-  always @(posedge clk)
-    o_index <= \$66 ;
+    y7 <= \$62 ;
   assign \$2  = i_zero[0] ? \$1  : 16'h0000;
   assign \$4  = i_zero[1] ? \$3  : 16'h0000;
   assign \$5  = $signed(\$2 ) + $signed(\$4 );
@@ -16181,6 +15941,10 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.col5_unit0 (rst, i_hand, i_hand_vali
   assign \$29  = s2_scale[5] ? \$28  : 26'h0000000;
   assign \$30  = $signed(\$27 ) + $signed(\$29 );
   assign \$32  = s2_scale[6] ? \$31  : 26'h0000000;
+  assign \$34  = s2_scale[7] ? \$33  : 26'h0000000;
+  assign \$35  = $signed(\$32 ) + $signed(\$34 );
+  assign \$36  = $signed(\$30 ) + $signed(\$35 );
+  assign \$37  = $signed(\$25 ) + $signed(\$36 );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
     hand = 36'h000000000;
@@ -16239,36 +16003,46 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.col5_unit0 (rst, i_hand, i_hand_vali
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$50  = \$39 ;
+    \$49  = \$39 ;
     if (rst) begin
-      \$50  = 1'h0;
+      \$49  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$51  = s2_d;
+    \$50  = s2_d;
     if (\$40 ) begin
-      \$51  = \$12 [18:0];
+      \$50  = \$12 [18:0];
     end
     if (rst) begin
-      \$51  = 19'h00000;
+      \$50  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$52  = s2_scale;
+    \$51  = s2_scale;
     if (\$40 ) begin
-      \$52  = i_scale;
+      \$51  = i_scale;
     end
     if (rst) begin
-      \$52  = 8'h00;
+      \$51  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$53  = \$signal ;
+    \$52  = \$signal ;
     if (\$40 ) begin
-      \$53  = hand[34];
+      \$52  = hand[34];
+    end
+    if (rst) begin
+      \$52  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
+    \$53  = s2_last;
+    if (\$40 ) begin
+      \$53  = hand[35];
     end
     if (rst) begin
       \$53  = 1'h0;
@@ -16276,36 +16050,43 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.col5_unit0 (rst, i_hand, i_hand_vali
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$54  = s2_last;
+    \$54  = s2_index;
     if (\$40 ) begin
-      \$54  = hand[35];
+      \$54  = index;
     end
     if (rst) begin
-      \$54  = 1'h0;
+      \$54  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$55  = s2_index;
-    if (\$40 ) begin
-      \$55  = index;
+    \$55  = y0;
+    if (\$signal$22 ) begin
+      if (\$41 ) begin
+        \$55  = \$38 [47:0];
+      end
     end
     if (rst) begin
-      \$55  = 3'h0;
+      \$55  = 48'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$56  = \$41 ;
-    if (rst) begin
-      \$56  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$57  = y0;
-    if (\$signal$21 ) begin
+    \$56  = y1;
+    if (\$signal$22 ) begin
       if (\$42 ) begin
+        \$56  = \$38 [47:0];
+      end
+    end
+    if (rst) begin
+      \$56  = 48'h000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
+    \$57  = y2;
+    if (\$signal$22 ) begin
+      if (\$43 ) begin
         \$57  = \$38 [47:0];
       end
     end
@@ -16315,9 +16096,9 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.col5_unit0 (rst, i_hand, i_hand_vali
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$58  = y1;
-    if (\$signal$21 ) begin
-      if (\$43 ) begin
+    \$58  = y3;
+    if (\$signal$22 ) begin
+      if (\$44 ) begin
         \$58  = \$38 [47:0];
       end
     end
@@ -16327,9 +16108,9 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.col5_unit0 (rst, i_hand, i_hand_vali
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$59  = y2;
-    if (\$signal$21 ) begin
-      if (\$44 ) begin
+    \$59  = y4;
+    if (\$signal$22 ) begin
+      if (\$45 ) begin
         \$59  = \$38 [47:0];
       end
     end
@@ -16339,9 +16120,9 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.col5_unit0 (rst, i_hand, i_hand_vali
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$60  = y3;
-    if (\$signal$21 ) begin
-      if (\$45 ) begin
+    \$60  = y5;
+    if (\$signal$22 ) begin
+      if (\$46 ) begin
         \$60  = \$38 [47:0];
       end
     end
@@ -16351,9 +16132,9 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.col5_unit0 (rst, i_hand, i_hand_vali
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$61  = y4;
-    if (\$signal$21 ) begin
-      if (\$46 ) begin
+    \$61  = y6;
+    if (\$signal$22 ) begin
+      if (\$47 ) begin
         \$61  = \$38 [47:0];
       end
     end
@@ -16363,62 +16144,14 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.col5_unit0 (rst, i_hand, i_hand_vali
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$62  = y5;
-    if (\$signal$21 ) begin
-      if (\$47 ) begin
+    \$62  = y7;
+    if (\$signal$22 ) begin
+      if (\$48 ) begin
         \$62  = \$38 [47:0];
       end
     end
     if (rst) begin
       \$62  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$63  = y6;
-    if (\$signal$21 ) begin
-      if (\$48 ) begin
-        \$63  = \$38 [47:0];
-      end
-    end
-    if (rst) begin
-      \$63  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$64  = y7;
-    if (\$signal$21 ) begin
-      if (\$49 ) begin
-        \$64  = \$38 [47:0];
-      end
-    end
-    if (rst) begin
-      \$64  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$65  = o_y;
-    if (\$signal$21 ) begin
-      if (s2_last) begin
-        \$65  = \$38 [47:0];
-      end
-    end
-    if (rst) begin
-      \$65  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$66  = o_index;
-    if (\$signal$21 ) begin
-      if (s2_last) begin
-        \$66  = s2_index;
-      end
-    end
-    if (rst) begin
-      \$66  = 3'h0;
     end
   end
   always @* begin
@@ -16489,6 +16222,22 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.col5_unit0 (rst, i_hand, i_hand_vali
   assign \i_hand[7].a  = i_hand[285:271];
   assign \i_hand[7].first  = i_hand[286];
   assign \i_hand[7].last  = i_hand[287];
+  assign \o_acc[0]  = o_acc[47:0];
+  assign \o_acc[1]  = o_acc[95:48];
+  assign \o_acc[2]  = o_acc[143:96];
+  assign \o_acc[3]  = o_acc[191:144];
+  assign \o_acc[4]  = o_acc[239:192];
+  assign \o_acc[5]  = o_acc[287:240];
+  assign \o_acc[6]  = o_acc[335:288];
+  assign \o_acc[7]  = o_acc[383:336];
+  assign o_acc[383:336] = y7;
+  assign o_acc[335:288] = y6;
+  assign o_acc[287:240] = y5;
+  assign o_acc[239:192] = y4;
+  assign o_acc[191:144] = y3;
+  assign o_acc[143:96] = y2;
+  assign o_acc[95:48] = y1;
+  assign o_acc[47:0] = y0;
   assign \$1  = { hand[33], hand[33:19] };
   assign \$3  = { hand[33:19], 1'h0 };
   assign \$6  = { hand[33], hand[33:19], 2'h0 };
@@ -16503,7 +16252,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.col5_unit0 (rst, i_hand, i_hand_vali
   assign \$33  = { s2_d, 7'h00 };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8_shared.mesh.col6_unit0 (rst, i_hand, i_hand_valid, i_zero, i_scale, o_y, clk);
+module \array_mixpe_w4a8_os_8x8_shared.mesh.col6_unit0 (rst, i_hand, i_hand_valid, i_zero, i_scale, o_acc, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$9  = 0;
   wire [15:0] \$1 ;
   wire [18:0] \$10 ;
@@ -16548,15 +16297,15 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.col6_unit0 (rst, i_hand, i_hand_vali
   wire \$46 ;
   wire \$47 ;
   wire \$48 ;
-  wire \$49 ;
+  reg \$49 ;
   wire [16:0] \$5 ;
-  reg \$50 ;
-  reg [18:0] \$51 ;
-  reg [7:0] \$52 ;
+  reg [18:0] \$50 ;
+  reg [7:0] \$51 ;
+  reg \$52 ;
   reg \$53 ;
-  reg \$54 ;
-  reg [2:0] \$55 ;
-  reg \$56 ;
+  reg [2:0] \$54 ;
+  reg [47:0] \$55 ;
+  reg [47:0] \$56 ;
   reg [47:0] \$57 ;
   reg [47:0] \$58 ;
   reg [47:0] \$59 ;
@@ -16564,15 +16313,11 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.col6_unit0 (rst, i_hand, i_hand_vali
   reg [47:0] \$60 ;
   reg [47:0] \$61 ;
   reg [47:0] \$62 ;
-  reg [47:0] \$63 ;
-  reg [47:0] \$64 ;
-  reg [47:0] \$65 ;
-  reg [2:0] \$66 ;
   wire [17:0] \$7 ;
   wire [17:0] \$8 ;
   wire [17:0] \$9 ;
   reg \$signal  = 1'h0;
-  reg \$signal$21  = 1'h0;
+  reg \$signal$22  = 1'h0;
   input clk;
   wire clk;
   wire [18:0] d;
@@ -16630,10 +16375,16 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.col6_unit0 (rst, i_hand, i_hand_vali
   input [3:0] i_zero;
   wire [3:0] i_zero;
   reg [2:0] index;
-  reg [2:0] o_index = 3'h0;
-  reg o_valid = 1'h0;
-  output [47:0] o_y;
-  reg [47:0] o_y = 48'h000000000000;
+  output [383:0] o_acc;
+  wire [383:0] o_acc;
+  wire [47:0] \o_acc[0] ;
+  wire [47:0] \o_acc[1] ;
+  wire [47:0] \o_acc[2] ;
+  wire [47:0] \o_acc[3] ;
+  wire [47:0] \o_acc[4] ;
+  wire [47:0] \o_acc[5] ;
+  wire [47:0] \o_acc[6] ;
+  wire [47:0] \o_acc[7] ;
   input rst;
   wire rst;
   reg [18:0] s2_d = 19'h00000;
@@ -16649,56 +16400,45 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.col6_unit0 (rst, i_hand, i_hand_vali
   reg [47:0] y5 = 48'h000000000000;
   reg [47:0] y6 = 48'h000000000000;
   reg [47:0] y7 = 48'h000000000000;
-  assign \$34  = s2_scale[7] ? \$33  : 26'h0000000;
-  assign \$35  = $signed(\$32 ) + $signed(\$34 );
-  assign \$36  = $signed(\$30 ) + $signed(\$35 );
-  assign \$37  = $signed(\$25 ) + $signed(\$36 );
   assign \$38  = $signed(\$14 ) + $signed(\$37 );
   assign \$39  = | i_hand_valid;
   assign \$40  = | i_hand_valid;
-  assign \$41  = \$signal$21  & s2_last;
-  assign \$42  = ! s2_index;
-  assign \$43  = s2_index == 1'h1;
-  assign \$44  = s2_index == 2'h2;
-  assign \$45  = s2_index == 2'h3;
-  assign \$46  = s2_index == 3'h4;
-  assign \$47  = s2_index == 3'h5;
-  assign \$48  = s2_index == 3'h6;
-  assign \$49  = s2_index == 3'h7;
+  assign \$41  = ! s2_index;
+  assign \$42  = s2_index == 1'h1;
+  assign \$43  = s2_index == 2'h2;
+  assign \$44  = s2_index == 2'h3;
+  assign \$45  = s2_index == 3'h4;
+  assign \$46  = s2_index == 3'h5;
+  assign \$47  = s2_index == 3'h6;
+  assign \$48  = s2_index == 3'h7;
   always @(posedge clk)
-    \$signal$21  <= \$50 ;
+    \$signal$22  <= \$49 ;
   always @(posedge clk)
-    s2_d <= \$51 ;
+    s2_d <= \$50 ;
   always @(posedge clk)
-    s2_scale <= \$52 ;
+    s2_scale <= \$51 ;
   always @(posedge clk)
-    \$signal  <= \$53 ;
+    \$signal  <= \$52 ;
   always @(posedge clk)
-    s2_last <= \$54 ;
+    s2_last <= \$53 ;
   always @(posedge clk)
-    s2_index <= \$55 ;
+    s2_index <= \$54 ;
   always @(posedge clk)
-    o_valid <= \$56 ;
+    y0 <= \$55 ;
   always @(posedge clk)
-    y0 <= \$57 ;
+    y1 <= \$56 ;
   always @(posedge clk)
-    y1 <= \$58 ;
+    y2 <= \$57 ;
   always @(posedge clk)
-    y2 <= \$59 ;
+    y3 <= \$58 ;
   always @(posedge clk)
-    y3 <= \$60 ;
+    y4 <= \$59 ;
   always @(posedge clk)
-    y4 <= \$61 ;
+    y5 <= \$60 ;
   always @(posedge clk)
-    y5 <= \$62 ;
+    y6 <= \$61 ;
   always @(posedge clk)
-    y6 <= \$63 ;
-  always @(posedge clk)
-    y7 <= \$64 ;
-  always @(posedge clk)
-    o_y <= \$65 ;
-  always @(posedge clk)
-    o_index <= \$66 ;
+    y7 <= \$62 ;
   assign \$2  = i_zero[0] ? \$1  : 16'h0000;
   assign \$4  = i_zero[1] ? \$3  : 16'h0000;
   assign \$5  = $signed(\$2 ) + $signed(\$4 );
@@ -16719,6 +16459,10 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.col6_unit0 (rst, i_hand, i_hand_vali
   assign \$29  = s2_scale[5] ? \$28  : 26'h0000000;
   assign \$30  = $signed(\$27 ) + $signed(\$29 );
   assign \$32  = s2_scale[6] ? \$31  : 26'h0000000;
+  assign \$34  = s2_scale[7] ? \$33  : 26'h0000000;
+  assign \$35  = $signed(\$32 ) + $signed(\$34 );
+  assign \$36  = $signed(\$30 ) + $signed(\$35 );
+  assign \$37  = $signed(\$25 ) + $signed(\$36 );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
     hand = 36'h000000000;
@@ -16777,36 +16521,46 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.col6_unit0 (rst, i_hand, i_hand_vali
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$50  = \$39 ;
+    \$49  = \$39 ;
     if (rst) begin
-      \$50  = 1'h0;
+      \$49  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$51  = s2_d;
+    \$50  = s2_d;
     if (\$40 ) begin
-      \$51  = \$12 [18:0];
+      \$50  = \$12 [18:0];
     end
     if (rst) begin
-      \$51  = 19'h00000;
+      \$50  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$52  = s2_scale;
+    \$51  = s2_scale;
     if (\$40 ) begin
-      \$52  = i_scale;
+      \$51  = i_scale;
     end
     if (rst) begin
-      \$52  = 8'h00;
+      \$51  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$53  = \$signal ;
+    \$52  = \$signal ;
     if (\$40 ) begin
-      \$53  = hand[34];
+      \$52  = hand[34];
+    end
+    if (rst) begin
+      \$52  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$53  = s2_last;
+    if (\$40 ) begin
+      \$53  = hand[35];
     end
     if (rst) begin
       \$53  = 1'h0;
@@ -16814,36 +16568,43 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.col6_unit0 (rst, i_hand, i_hand_vali
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$54  = s2_last;
+    \$54  = s2_index;
     if (\$40 ) begin
-      \$54  = hand[35];
+      \$54  = index;
     end
     if (rst) begin
-      \$54  = 1'h0;
+      \$54  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$55  = s2_index;
-    if (\$40 ) begin
-      \$55  = index;
+    \$55  = y0;
+    if (\$signal$22 ) begin
+      if (\$41 ) begin
+        \$55  = \$38 [47:0];
+      end
     end
     if (rst) begin
-      \$55  = 3'h0;
+      \$55  = 48'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$56  = \$41 ;
-    if (rst) begin
-      \$56  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$57  = y0;
-    if (\$signal$21 ) begin
+    \$56  = y1;
+    if (\$signal$22 ) begin
       if (\$42 ) begin
+        \$56  = \$38 [47:0];
+      end
+    end
+    if (rst) begin
+      \$56  = 48'h000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$57  = y2;
+    if (\$signal$22 ) begin
+      if (\$43 ) begin
         \$57  = \$38 [47:0];
       end
     end
@@ -16853,9 +16614,9 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.col6_unit0 (rst, i_hand, i_hand_vali
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$58  = y1;
-    if (\$signal$21 ) begin
-      if (\$43 ) begin
+    \$58  = y3;
+    if (\$signal$22 ) begin
+      if (\$44 ) begin
         \$58  = \$38 [47:0];
       end
     end
@@ -16865,9 +16626,9 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.col6_unit0 (rst, i_hand, i_hand_vali
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$59  = y2;
-    if (\$signal$21 ) begin
-      if (\$44 ) begin
+    \$59  = y4;
+    if (\$signal$22 ) begin
+      if (\$45 ) begin
         \$59  = \$38 [47:0];
       end
     end
@@ -16877,9 +16638,9 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.col6_unit0 (rst, i_hand, i_hand_vali
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$60  = y3;
-    if (\$signal$21 ) begin
-      if (\$45 ) begin
+    \$60  = y5;
+    if (\$signal$22 ) begin
+      if (\$46 ) begin
         \$60  = \$38 [47:0];
       end
     end
@@ -16889,9 +16650,9 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.col6_unit0 (rst, i_hand, i_hand_vali
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$61  = y4;
-    if (\$signal$21 ) begin
-      if (\$46 ) begin
+    \$61  = y6;
+    if (\$signal$22 ) begin
+      if (\$47 ) begin
         \$61  = \$38 [47:0];
       end
     end
@@ -16901,62 +16662,14 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.col6_unit0 (rst, i_hand, i_hand_vali
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$62  = y5;
-    if (\$signal$21 ) begin
-      if (\$47 ) begin
+    \$62  = y7;
+    if (\$signal$22 ) begin
+      if (\$48 ) begin
         \$62  = \$38 [47:0];
       end
     end
     if (rst) begin
       \$62  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$63  = y6;
-    if (\$signal$21 ) begin
-      if (\$48 ) begin
-        \$63  = \$38 [47:0];
-      end
-    end
-    if (rst) begin
-      \$63  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$64  = y7;
-    if (\$signal$21 ) begin
-      if (\$49 ) begin
-        \$64  = \$38 [47:0];
-      end
-    end
-    if (rst) begin
-      \$64  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$65  = o_y;
-    if (\$signal$21 ) begin
-      if (s2_last) begin
-        \$65  = \$38 [47:0];
-      end
-    end
-    if (rst) begin
-      \$65  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$66  = o_index;
-    if (\$signal$21 ) begin
-      if (s2_last) begin
-        \$66  = s2_index;
-      end
-    end
-    if (rst) begin
-      \$66  = 3'h0;
     end
   end
   always @* begin
@@ -17027,6 +16740,22 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.col6_unit0 (rst, i_hand, i_hand_vali
   assign \i_hand[7].a  = i_hand[285:271];
   assign \i_hand[7].first  = i_hand[286];
   assign \i_hand[7].last  = i_hand[287];
+  assign \o_acc[0]  = o_acc[47:0];
+  assign \o_acc[1]  = o_acc[95:48];
+  assign \o_acc[2]  = o_acc[143:96];
+  assign \o_acc[3]  = o_acc[191:144];
+  assign \o_acc[4]  = o_acc[239:192];
+  assign \o_acc[5]  = o_acc[287:240];
+  assign \o_acc[6]  = o_acc[335:288];
+  assign \o_acc[7]  = o_acc[383:336];
+  assign o_acc[383:336] = y7;
+  assign o_acc[335:288] = y6;
+  assign o_acc[287:240] = y5;
+  assign o_acc[239:192] = y4;
+  assign o_acc[191:144] = y3;
+  assign o_acc[143:96] = y2;
+  assign o_acc[95:48] = y1;
+  assign o_acc[47:0] = y0;
   assign \$1  = { hand[33], hand[33:19] };
   assign \$3  = { hand[33:19], 1'h0 };
   assign \$6  = { hand[33], hand[33:19], 2'h0 };
@@ -17041,7 +16770,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.col6_unit0 (rst, i_hand, i_hand_vali
   assign \$33  = { s2_d, 7'h00 };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8_shared.mesh.col7_unit0 (rst, i_hand, i_hand_valid, i_zero, i_scale, o_valid, o_y, o_index, clk);
+module \array_mixpe_w4a8_os_8x8_shared.mesh.col7_unit0 (rst, i_hand, i_hand_valid, i_zero, i_scale, o_acc, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$10  = 0;
   wire [15:0] \$1 ;
   wire [18:0] \$10 ;
@@ -17086,15 +16815,15 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.col7_unit0 (rst, i_hand, i_hand_vali
   wire \$46 ;
   wire \$47 ;
   wire \$48 ;
-  wire \$49 ;
+  reg \$49 ;
   wire [16:0] \$5 ;
-  reg \$50 ;
-  reg [18:0] \$51 ;
-  reg [7:0] \$52 ;
+  reg [18:0] \$50 ;
+  reg [7:0] \$51 ;
+  reg \$52 ;
   reg \$53 ;
-  reg \$54 ;
-  reg [2:0] \$55 ;
-  reg \$56 ;
+  reg [2:0] \$54 ;
+  reg [47:0] \$55 ;
+  reg [47:0] \$56 ;
   reg [47:0] \$57 ;
   reg [47:0] \$58 ;
   reg [47:0] \$59 ;
@@ -17102,15 +16831,11 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.col7_unit0 (rst, i_hand, i_hand_vali
   reg [47:0] \$60 ;
   reg [47:0] \$61 ;
   reg [47:0] \$62 ;
-  reg [47:0] \$63 ;
-  reg [47:0] \$64 ;
-  reg [47:0] \$65 ;
-  reg [2:0] \$66 ;
   wire [17:0] \$7 ;
   wire [17:0] \$8 ;
   wire [17:0] \$9 ;
   reg \$signal  = 1'h0;
-  reg \$signal$21  = 1'h0;
+  reg \$signal$22  = 1'h0;
   input clk;
   wire clk;
   wire [18:0] d;
@@ -17168,12 +16893,16 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.col7_unit0 (rst, i_hand, i_hand_vali
   input [3:0] i_zero;
   wire [3:0] i_zero;
   reg [2:0] index;
-  output [2:0] o_index;
-  reg [2:0] o_index = 3'h0;
-  output o_valid;
-  reg o_valid = 1'h0;
-  output [47:0] o_y;
-  reg [47:0] o_y = 48'h000000000000;
+  output [383:0] o_acc;
+  wire [383:0] o_acc;
+  wire [47:0] \o_acc[0] ;
+  wire [47:0] \o_acc[1] ;
+  wire [47:0] \o_acc[2] ;
+  wire [47:0] \o_acc[3] ;
+  wire [47:0] \o_acc[4] ;
+  wire [47:0] \o_acc[5] ;
+  wire [47:0] \o_acc[6] ;
+  wire [47:0] \o_acc[7] ;
   input rst;
   wire rst;
   reg [18:0] s2_d = 19'h00000;
@@ -17189,56 +16918,45 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.col7_unit0 (rst, i_hand, i_hand_vali
   reg [47:0] y5 = 48'h000000000000;
   reg [47:0] y6 = 48'h000000000000;
   reg [47:0] y7 = 48'h000000000000;
-  assign \$34  = s2_scale[7] ? \$33  : 26'h0000000;
-  assign \$35  = $signed(\$32 ) + $signed(\$34 );
-  assign \$36  = $signed(\$30 ) + $signed(\$35 );
-  assign \$37  = $signed(\$25 ) + $signed(\$36 );
   assign \$38  = $signed(\$14 ) + $signed(\$37 );
   assign \$39  = | i_hand_valid;
   assign \$40  = | i_hand_valid;
-  assign \$41  = \$signal$21  & s2_last;
-  assign \$42  = ! s2_index;
-  assign \$43  = s2_index == 1'h1;
-  assign \$44  = s2_index == 2'h2;
-  assign \$45  = s2_index == 2'h3;
-  assign \$46  = s2_index == 3'h4;
-  assign \$47  = s2_index == 3'h5;
-  assign \$48  = s2_index == 3'h6;
-  assign \$49  = s2_index == 3'h7;
+  assign \$41  = ! s2_index;
+  assign \$42  = s2_index == 1'h1;
+  assign \$43  = s2_index == 2'h2;
+  assign \$44  = s2_index == 2'h3;
+  assign \$45  = s2_index == 3'h4;
+  assign \$46  = s2_index == 3'h5;
+  assign \$47  = s2_index == 3'h6;
+  assign \$48  = s2_index == 3'h7;
   always @(posedge clk)
-    \$signal$21  <= \$50 ;
+    \$signal$22  <= \$49 ;
   always @(posedge clk)
-    s2_d <= \$51 ;
+    s2_d <= \$50 ;
   always @(posedge clk)
-    s2_scale <= \$52 ;
+    s2_scale <= \$51 ;
   always @(posedge clk)
-    \$signal  <= \$53 ;
+    \$signal  <= \$52 ;
   always @(posedge clk)
-    s2_last <= \$54 ;
+    s2_last <= \$53 ;
   always @(posedge clk)
-    s2_index <= \$55 ;
+    s2_index <= \$54 ;
   always @(posedge clk)
-    o_valid <= \$56 ;
+    y0 <= \$55 ;
   always @(posedge clk)
-    y0 <= \$57 ;
+    y1 <= \$56 ;
   always @(posedge clk)
-    y1 <= \$58 ;
+    y2 <= \$57 ;
   always @(posedge clk)
-    y2 <= \$59 ;
+    y3 <= \$58 ;
   always @(posedge clk)
-    y3 <= \$60 ;
+    y4 <= \$59 ;
   always @(posedge clk)
-    y4 <= \$61 ;
+    y5 <= \$60 ;
   always @(posedge clk)
-    y5 <= \$62 ;
+    y6 <= \$61 ;
   always @(posedge clk)
-    y6 <= \$63 ;
-  always @(posedge clk)
-    y7 <= \$64 ;
-  always @(posedge clk)
-    o_y <= \$65 ;
-  always @(posedge clk)
-    o_index <= \$66 ;
+    y7 <= \$62 ;
   assign \$2  = i_zero[0] ? \$1  : 16'h0000;
   assign \$4  = i_zero[1] ? \$3  : 16'h0000;
   assign \$5  = $signed(\$2 ) + $signed(\$4 );
@@ -17259,6 +16977,10 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.col7_unit0 (rst, i_hand, i_hand_vali
   assign \$29  = s2_scale[5] ? \$28  : 26'h0000000;
   assign \$30  = $signed(\$27 ) + $signed(\$29 );
   assign \$32  = s2_scale[6] ? \$31  : 26'h0000000;
+  assign \$34  = s2_scale[7] ? \$33  : 26'h0000000;
+  assign \$35  = $signed(\$32 ) + $signed(\$34 );
+  assign \$36  = $signed(\$30 ) + $signed(\$35 );
+  assign \$37  = $signed(\$25 ) + $signed(\$36 );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
     hand = 36'h000000000;
@@ -17317,36 +17039,46 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.col7_unit0 (rst, i_hand, i_hand_vali
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$50  = \$39 ;
+    \$49  = \$39 ;
     if (rst) begin
-      \$50  = 1'h0;
+      \$49  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$51  = s2_d;
+    \$50  = s2_d;
     if (\$40 ) begin
-      \$51  = \$12 [18:0];
+      \$50  = \$12 [18:0];
     end
     if (rst) begin
-      \$51  = 19'h00000;
+      \$50  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$52  = s2_scale;
+    \$51  = s2_scale;
     if (\$40 ) begin
-      \$52  = i_scale;
+      \$51  = i_scale;
     end
     if (rst) begin
-      \$52  = 8'h00;
+      \$51  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$53  = \$signal ;
+    \$52  = \$signal ;
     if (\$40 ) begin
-      \$53  = hand[34];
+      \$52  = hand[34];
+    end
+    if (rst) begin
+      \$52  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    \$53  = s2_last;
+    if (\$40 ) begin
+      \$53  = hand[35];
     end
     if (rst) begin
       \$53  = 1'h0;
@@ -17354,36 +17086,43 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.col7_unit0 (rst, i_hand, i_hand_vali
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$54  = s2_last;
+    \$54  = s2_index;
     if (\$40 ) begin
-      \$54  = hand[35];
+      \$54  = index;
     end
     if (rst) begin
-      \$54  = 1'h0;
+      \$54  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$55  = s2_index;
-    if (\$40 ) begin
-      \$55  = index;
+    \$55  = y0;
+    if (\$signal$22 ) begin
+      if (\$41 ) begin
+        \$55  = \$38 [47:0];
+      end
     end
     if (rst) begin
-      \$55  = 3'h0;
+      \$55  = 48'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$56  = \$41 ;
-    if (rst) begin
-      \$56  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$57  = y0;
-    if (\$signal$21 ) begin
+    \$56  = y1;
+    if (\$signal$22 ) begin
       if (\$42 ) begin
+        \$56  = \$38 [47:0];
+      end
+    end
+    if (rst) begin
+      \$56  = 48'h000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    \$57  = y2;
+    if (\$signal$22 ) begin
+      if (\$43 ) begin
         \$57  = \$38 [47:0];
       end
     end
@@ -17393,9 +17132,9 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.col7_unit0 (rst, i_hand, i_hand_vali
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$58  = y1;
-    if (\$signal$21 ) begin
-      if (\$43 ) begin
+    \$58  = y3;
+    if (\$signal$22 ) begin
+      if (\$44 ) begin
         \$58  = \$38 [47:0];
       end
     end
@@ -17405,9 +17144,9 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.col7_unit0 (rst, i_hand, i_hand_vali
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$59  = y2;
-    if (\$signal$21 ) begin
-      if (\$44 ) begin
+    \$59  = y4;
+    if (\$signal$22 ) begin
+      if (\$45 ) begin
         \$59  = \$38 [47:0];
       end
     end
@@ -17417,9 +17156,9 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.col7_unit0 (rst, i_hand, i_hand_vali
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$60  = y3;
-    if (\$signal$21 ) begin
-      if (\$45 ) begin
+    \$60  = y5;
+    if (\$signal$22 ) begin
+      if (\$46 ) begin
         \$60  = \$38 [47:0];
       end
     end
@@ -17429,9 +17168,9 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.col7_unit0 (rst, i_hand, i_hand_vali
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$61  = y4;
-    if (\$signal$21 ) begin
-      if (\$46 ) begin
+    \$61  = y6;
+    if (\$signal$22 ) begin
+      if (\$47 ) begin
         \$61  = \$38 [47:0];
       end
     end
@@ -17441,62 +17180,14 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.col7_unit0 (rst, i_hand, i_hand_vali
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$62  = y5;
-    if (\$signal$21 ) begin
-      if (\$47 ) begin
+    \$62  = y7;
+    if (\$signal$22 ) begin
+      if (\$48 ) begin
         \$62  = \$38 [47:0];
       end
     end
     if (rst) begin
       \$62  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$63  = y6;
-    if (\$signal$21 ) begin
-      if (\$48 ) begin
-        \$63  = \$38 [47:0];
-      end
-    end
-    if (rst) begin
-      \$63  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$64  = y7;
-    if (\$signal$21 ) begin
-      if (\$49 ) begin
-        \$64  = \$38 [47:0];
-      end
-    end
-    if (rst) begin
-      \$64  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$65  = o_y;
-    if (\$signal$21 ) begin
-      if (s2_last) begin
-        \$65  = \$38 [47:0];
-      end
-    end
-    if (rst) begin
-      \$65  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$66  = o_index;
-    if (\$signal$21 ) begin
-      if (s2_last) begin
-        \$66  = s2_index;
-      end
-    end
-    if (rst) begin
-      \$66  = 3'h0;
     end
   end
   always @* begin
@@ -17567,6 +17258,22 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.col7_unit0 (rst, i_hand, i_hand_vali
   assign \i_hand[7].a  = i_hand[285:271];
   assign \i_hand[7].first  = i_hand[286];
   assign \i_hand[7].last  = i_hand[287];
+  assign \o_acc[0]  = o_acc[47:0];
+  assign \o_acc[1]  = o_acc[95:48];
+  assign \o_acc[2]  = o_acc[143:96];
+  assign \o_acc[3]  = o_acc[191:144];
+  assign \o_acc[4]  = o_acc[239:192];
+  assign \o_acc[5]  = o_acc[287:240];
+  assign \o_acc[6]  = o_acc[335:288];
+  assign \o_acc[7]  = o_acc[383:336];
+  assign o_acc[383:336] = y7;
+  assign o_acc[335:288] = y6;
+  assign o_acc[287:240] = y5;
+  assign o_acc[239:192] = y4;
+  assign o_acc[191:144] = y3;
+  assign o_acc[143:96] = y2;
+  assign o_acc[95:48] = y1;
+  assign o_acc[47:0] = y0;
   assign \$1  = { hand[33], hand[33:19] };
   assign \$3  = { hand[33:19], 1'h0 };
   assign \$6  = { hand[33], hand[33:19], 2'h0 };
@@ -18988,7 +18695,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_0_6 (rst, pe_0_0__i_a, i_ctl, o
   assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_0_7 (rst, pe_0_0__i_a, i_ctl, o_w, o_psum, o_valid, pe_0_0__i_w, clk);
+module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_0_7 (rst, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, o_valid, pe_0_0__i_w, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -19019,6 +18726,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_0_7 (rst, pe_0_0__i_a, i_ctl, o
   wire [7:0] \o_a[0][1] ;
   wire [7:0] \o_a[0][2] ;
   wire [7:0] \o_a[0][3] ;
+  output [4:0] o_ctl;
   wire [4:0] o_ctl;
   wire [4:0] \o_ctl[0] ;
   wire \o_ctl[0].first ;
@@ -20594,7 +20302,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_1_6 (rst, pe_0_0__i_w, pe_0_0__
   assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_1_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_w, o_psum, o_valid, clk);
+module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_1_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -20625,6 +20333,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_1_7 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \o_a[0][1] ;
   wire [7:0] \o_a[0][2] ;
   wire [7:0] \o_a[0][3] ;
+  output [4:0] o_ctl;
   wire [4:0] o_ctl;
   wire [4:0] \o_ctl[0] ;
   wire \o_ctl[0].first ;
@@ -22200,7 +21909,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_2_6 (rst, pe_0_0__i_w, pe_0_0__
   assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_2_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_w, o_psum, o_valid, clk);
+module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_2_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -22231,6 +21940,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_2_7 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \o_a[0][1] ;
   wire [7:0] \o_a[0][2] ;
   wire [7:0] \o_a[0][3] ;
+  output [4:0] o_ctl;
   wire [4:0] o_ctl;
   wire [4:0] \o_ctl[0] ;
   wire \o_ctl[0].first ;
@@ -23806,7 +23516,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_3_6 (rst, pe_0_0__i_w, pe_0_0__
   assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_3_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_w, o_psum, o_valid, clk);
+module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_3_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -23837,6 +23547,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_3_7 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \o_a[0][1] ;
   wire [7:0] \o_a[0][2] ;
   wire [7:0] \o_a[0][3] ;
+  output [4:0] o_ctl;
   wire [4:0] o_ctl;
   wire [4:0] \o_ctl[0] ;
   wire \o_ctl[0].first ;
@@ -25412,7 +25123,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_4_6 (rst, pe_0_0__i_w, pe_0_0__
   assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_4_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_w, o_psum, o_valid, clk);
+module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_4_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -25443,6 +25154,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_4_7 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \o_a[0][1] ;
   wire [7:0] \o_a[0][2] ;
   wire [7:0] \o_a[0][3] ;
+  output [4:0] o_ctl;
   wire [4:0] o_ctl;
   wire [4:0] \o_ctl[0] ;
   wire \o_ctl[0].first ;
@@ -27018,7 +26730,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_5_6 (rst, pe_0_0__i_w, pe_0_0__
   assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_5_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_w, o_psum, o_valid, clk);
+module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_5_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -27049,6 +26761,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_5_7 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \o_a[0][1] ;
   wire [7:0] \o_a[0][2] ;
   wire [7:0] \o_a[0][3] ;
+  output [4:0] o_ctl;
   wire [4:0] o_ctl;
   wire [4:0] \o_ctl[0] ;
   wire \o_ctl[0].first ;
@@ -28624,7 +28337,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_6_6 (rst, pe_0_0__i_w, pe_0_0__
   assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_6_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_w, o_psum, o_valid, clk);
+module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_6_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_w, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -28655,6 +28368,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_6_7 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \o_a[0][1] ;
   wire [7:0] \o_a[0][2] ;
   wire [7:0] \o_a[0][3] ;
+  output [4:0] o_ctl;
   wire [4:0] o_ctl;
   wire [4:0] \o_ctl[0] ;
   wire \o_ctl[0].first ;
@@ -30223,7 +29937,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_7_6 (rst, pe_0_0__i_w, pe_0_0__
   assign { pe_0_0__i_ctl[4:2], pe_0_0__i_ctl[0] } = { i_ctl[4:2], i_ctl[0] };
 endmodule
 
-module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_7_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_psum, o_valid, clk);
+module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_7_7 (rst, pe_0_0__i_w, pe_0_0__i_a, i_ctl, o_psum, o_ctl, o_valid, clk);
   wire \$1 ;
   input clk;
   wire clk;
@@ -30254,6 +29968,7 @@ module \array_mixpe_w4a8_os_8x8_shared.mesh.tile_7_7 (rst, pe_0_0__i_w, pe_0_0__
   wire [7:0] \o_a[0][1] ;
   wire [7:0] \o_a[0][2] ;
   wire [7:0] \o_a[0][3] ;
+  output [4:0] o_ctl;
   wire [4:0] o_ctl;
   wire [4:0] \o_ctl[0] ;
   wire \o_ctl[0].first ;

@@ -320,7 +320,8 @@ def shared(pe, rows, cols, **kw) -> AccelConfig:
     (replace(MIXPE, group_size=8), 5, 2, 3),                     # 2 beats: 3 units per column
     (replace(MIXPE, group_size=8, weight_signed=True), 3, 2, 2),  # no zero point
     (replace(MIXPE, group_size=4, lanes=4), 2, 2, 2),            # one-beat groups
-], ids=["one_unit", "three_units", "signed", "one_beat_groups"])
+    (replace(MIXPE, group_size=8), 5, 4, 3),                     # columns read early
+], ids=["one_unit", "three_units", "signed", "one_beat_groups", "wide"])
 def test_shared_mixpe_end_to_end(pe, rows, cols, units):
     """The same GEMMs, results and cycle counts as the standalone array (the golden model and
     the cycle formula are the standalone ones), with a column unit per ``beats_per_group``
@@ -408,8 +409,10 @@ LUT_BIN_G8 = replace(LUT1, weight_formats=("binary",), group_size=8, scale_bits=
     (replace(LUT_W2_G12, weight_formats=("uint2", "int3"), group_size=16), 3, 2, 1),
     (LUT_BIN_G8, 3, 2, 3),
     (replace(LUT_BIN_G8, scale_bits=1), 2, 2, 2),
+    (LUT_W2_G12, 5, 6, 2),                                               # columns read early
+    (replace(LUT_W2_G12, weight_formats=("uint2", "int3"), group_size=16), 3, 5, 1),
 ], ids=["one_unit", "two_units", "signed_scale", "two_formats", "binary_three_units",
-        "one_cycle_dequant"])
+        "one_cycle_dequant", "wide", "wide_two_formats"])
 def test_shared_lut_end_to_end(pe, rows, cols, units):
     """The standalone array's results and cycles (golden model and cycle formula unchanged)
     with ``column_units`` dequantizers per column at its foot; the shapes include M = 1 and
@@ -420,13 +423,35 @@ def test_shared_lut_end_to_end(pe, rows, cols, units):
     check_gemms(config, seed=61, n_random=1)
 
 
-@pytest.mark.parametrize("mutant", ["metadata_early", "one_unit_only", "result_early"])
+def _foot_readout_mutant(monkeypatch, mutant: str) -> None:
+    """A foot read-out with a deliberate bug: a column read a cycle after its row
+    accumulator may be overwritten (``read_late``: a column that reads early reads one cycle
+    less early), a cycle before the result is there (``read_early``), or the next row's
+    accumulator (``wrong_row``)."""
+    if mutant == "wrong_row":
+        real = mesh_mod.Mesh._foot_readout
+
+        def rotated(self, m, tiles, accs):
+            return real(self, m, tiles, [a[1:] + a[:1] for a in accs])
+        monkeypatch.setattr(mesh_mod.Mesh, "_foot_readout", rotated)
+        return
+    real_delays = ArrayConfig.foot_read_delays.fget
+    step = {"read_late": -1, "read_early": 1}[mutant]
+
+    def moved(self):
+        return tuple(max(d + step, 0) for d in real_delays(self))
+    monkeypatch.setattr(ArrayConfig, "foot_read_delays", property(moved))
+
+
+@pytest.mark.parametrize("mutant", ["metadata_early", "one_unit_only", "read_late",
+                                    "wrong_row"])
 def test_broken_shared_lut_arrays_fail(monkeypatch, mutant):
-    """The zero point and scale reaching the units a cycle early (the last of a unit's 4 rows
-    hands off as the next group's arrive: shared_unit_rows is tight), one unit serving rows
-    whose hand-offs coincide, and results given a cycle before the tile would give them: all
-    caught."""
-    config = shared(LUT_W2_G12, 5, 2, a_depth=256, w_depth=256)
+    """The zero point and scale reaching the units a cycle early (the least delay that keeps
+    them until a unit's last row hands off), one unit serving rows whose hand-offs coincide,
+    a column read once its accumulator may hold the next output's
+    first group (the read delays are tight) and the wrong row read: all caught."""
+    config = shared(LUT_W2_G12, 5, 6, a_depth=256, w_depth=256)
+    assert any(config.array.foot_read_delays)
     if mutant == "metadata_early":
         real = mesh_mod.delayed
 
@@ -434,11 +459,13 @@ def test_broken_shared_lut_arrays_fail(monkeypatch, mutant):
             return real(m, value, max(cycles - ("_u" in name), 0), name)
         monkeypatch.setattr(mesh_mod, "delayed", early)
     elif mutant == "one_unit_only":
-        monkeypatch.setattr(type(LUT_W2_G12), "shared_unit_rows", property(lambda self: 5))
+        # Binary groups of 2 one-cycle beats: rows 0 and 2 hand off together. The zero
+        # point and scale delayed to the unit as to row 0 (foot_metadata_delay would refuse).
+        config = shared(LUT_BIN_G8, 3, 2, a_depth=256, w_depth=256)
+        monkeypatch.setattr(type(LUT_W2_G12), "shared_unit_rows", property(lambda self: 3))
+        monkeypatch.setattr(ArrayConfig, "foot_metadata_delay", lambda self, col, unit: col)
     else:
-        real_waits = type(LUT_W2_G12).shared_unit_waits
-        monkeypatch.setattr(type(LUT_W2_G12), "shared_unit_waits",
-                            property(lambda self: tuple(w - 1 for w in real_waits.fget(self))))
+        _foot_readout_mutant(monkeypatch, mutant)
     with pytest.raises(AssertionError):
         check_gemms(config, seed=62, n_random=0)
 
@@ -469,6 +496,11 @@ def test_shared_lut_configs():
     mixed = replace(LUT1, weight_formats=("binary", "uint8"), group_size=64, scale_bits=2,
                     acc_bits=40)
     assert mixed.shared_unit_waits == (16, 9) and "shared" in mixed.organisations
+    # Binary hands a group off 7 cycles before uint8: a zero point and scale delayed to a
+    # unit of the last columns cannot be there for 15 rows of both (foot_metadata_delay).
+    assert ArrayConfig(pe=mixed, rows=9, cols=64, organisation="shared").column_units == 1
+    with pytest.raises(ValueError, match="cannot wait for all 15 rows of a column unit"):
+        ArrayConfig(pe=mixed, rows=15, cols=64, organisation="shared")
     assert replace(mixed, group_size=60).shared_unavailable == (
         "group_size=60 is too short for a column dequantizer to keep a result until the "
         "slowest format's latency: use group_size >= 64")
@@ -495,32 +527,47 @@ def test_shared_grid_pes_take_only_the_codes():
     assert ArrayConfig(pe=MIXPE, rows=2, cols=2).grid_ports == MIXPE.ports
 
 
-@pytest.mark.parametrize("mutant", ["metadata_late", "one_unit_only"])
+@pytest.mark.parametrize("mutant", ["metadata_late", "one_unit_only", "read_early",
+                                    "read_late", "wrong_row"])
 def test_broken_shared_arrays_fail(monkeypatch, mutant):
-    """The zero point and scale reaching the unit a cycle late (the next group's), and one
-    unit serving rows whose hand-offs coincide: both caught."""
-    config = shared(replace(MIXPE, group_size=8), 5, 2)
+    """The zero point and scale reaching the unit a cycle late (the next group's), one unit
+    serving rows whose hand-offs coincide, and a foot read-out a cycle early (the row
+    accumulator is written when a standalone PE's output would be), a cycle late or of the
+    wrong row: all caught."""
+    config = shared(replace(MIXPE, group_size=8), 5, 4)
+    assert any(config.array.foot_read_delays)
     if mutant == "metadata_late":
         real = mesh_mod.delayed
 
         def late(m, value, cycles, name):
             return real(m, value, cycles + ("_u" in name), name)
         monkeypatch.setattr(mesh_mod, "delayed", late)
-    else:
+    elif mutant == "one_unit_only":
+        # One unit serving all 5 rows, the zero point and scale delayed to it as to the
+        # first row (foot_metadata_delay would refuse the unit).
         monkeypatch.setattr(ArrayConfig, "column_units", property(lambda self: 1))
+        monkeypatch.setattr(type(MIXPE), "shared_unit_rows", property(lambda self: 5))
+        monkeypatch.setattr(ArrayConfig, "foot_metadata_delay", lambda self, col, unit: col)
         monkeypatch.setattr(MixPEColumnDequant, "__init__", _unchecked_unit_init)
+    else:
+        _foot_readout_mutant(monkeypatch, mutant)
     with pytest.raises(AssertionError):
         check_gemms(config, seed=33, n_random=0)
 
 
-def _unchecked_unit_init(self, config, rows):
+def _unchecked_unit_init(self, config, rows, *, read_out=True):
     """MixPEColumnDequant.__init__ without its check that the served rows never collide."""
-    self.config, self.rows = config, rows
-    wiring.Component.__init__(self, {
+    self.config, self.rows, self.read_out = config, rows, read_out
+    psum = layout_of(config.ports.psum)
+    ports = {
         "i_hand": In(data.ArrayLayout(layout_of(config.shared_ports.psum), rows)),
         "i_hand_valid": In(rows), "i_zero": In(config.weight_bits),
-        "i_scale": In(config.scale_port_bits), "o_y": Out(layout_of(config.ports.psum)),
-        "o_valid": Out(1), "o_index": Out(range(rows))})
+        "i_scale": In(config.scale_port_bits)}
+    if read_out:
+        ports |= {"o_y": Out(psum), "o_valid": Out(1), "o_index": Out(range(rows))}
+    else:
+        ports["o_acc"] = Out(data.ArrayLayout(psum, rows))
+    wiring.Component.__init__(self, ports)
 
 
 def test_column_unit_rejects_rows_that_collide():

@@ -538,7 +538,11 @@ def test_lut_row_tables_and_column_dequantizers():
 def test_lut_column_units_follow_the_group_length():
     """Short groups: one unit per ``shared_unit_rows`` rows, the last serving the rest; a
     2 x 64 array (the paper's tile shape) has one unit per column serving both rows, and its
-    columns' results wait in a de-skew triangle as long as the array is wide."""
+    rows are read from the units' accumulators by the row mux: only the first columns, whose
+    accumulators the next output's first group (a W2 group: 64 cycles) would overwrite before
+    the read-out 63 + L cycles later, are read early and carry their results in registers
+    (the unit's wait of dq_cycles - 2 = 9 cycles: 9 + 8 + ... + 1 of them instead of a
+    64-column de-skew triangle), and the shared array is smaller than the standalone one."""
     pe = replace(PRESETS["lut_w2_a8"], rows=1, cols=1, group_size=12, scale_bits=2,
                  acc_bits=24)                                    # 4 rows per unit
     cost = accel_cost(AccelConfig(array=ArrayConfig(pe=pe, rows=5, cols=3,
@@ -547,7 +551,28 @@ def test_lut_column_units_follow_the_group_length():
     assert units == {"column_dequantizers_4_rows": 3, "column_dequantizers_1_rows": 3}
     wide = accel_cost(ARRAY_PRESETS["array_lut_w2_a8_os_2x64_shared"])
     assert wide.group("column_dequantizers_2_rows").count == 64
-    assert wide.group("deskew").count == 64 * 63 // 2
+    arr = ARRAY_PRESETS["array_lut_w2_a8_os_2x64_shared"].array
+    assert arr.foot_read_delays == tuple(max(0, 9 - k) for k in range(64))
+    assert wide.group("deskew").count == sum(arr.foot_read_delays) == 45
+    assert wide.group("row_mux").count == 64
+    # The zero points and scales wait in the held register for all but the last columns.
+    meta = arr.pe.ports.weight.width - arr.grid_ports.weight.width
+    assert wide.group("group_metadata").count == meta * (64 + 1 + 2 + 3)
+    alone = accel_cost(replace(ARRAY_PRESETS["array_lut_w2_a8_os_2x64_shared"],
+                               array=replace(arr, organisation="standalone")))
+    assert wide.area_um2 < alone.area_um2
+
+
+def test_shared_mixpe_arrays_read_the_row_accumulators():
+    """MixPE's groups of 32 beats outlast the read-out of every preset's columns: no column
+    is read early, the rows leave through the row mux as the standalone array's do."""
+    for name in ("array_mixpe_w4a8_os_8x8_shared", "array_mixpe_w4a16_os_4x4_shared"):
+        cost = accel_cost(ARRAY_PRESETS[name])
+        assert "deskew" not in {g.name for g in cost.groups}
+        assert cost.group("row_mux").count == ARRAY_PRESETS[name].array.cols
+    paper = PAPER_ARRAYS["mixpe_w4a8_64x64"].array
+    assert not any(paper.foot_read_delays)
+    assert "deskew" not in {g.name for g in accel_cost(PAPER_ARRAYS["mixpe_w4a8_64x64"]).groups}
 
 
 def _bitserial_pair(pe, rows=8, cols=8):

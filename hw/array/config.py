@@ -132,6 +132,8 @@ class ArrayConfig:
         if self.organisation == "shared" and self.dataflow != "os":
             raise ValueError(f"organisation='shared' is built output-stationary only, not "
                              f"with dataflow={self.dataflow!r}")
+        if self.column_units:
+            self._check_foot()
         if self.dataflow not in self.pe.dataflows:
             have = ", ".join(map(repr, self.pe.dataflows)) or "none yet"
             raise ValueError(f"dataflow={self.dataflow!r} is not built for the {self.pe.kind} "
@@ -172,6 +174,73 @@ class ArrayConfig:
         if self.organisation == "standalone" or serves is None:
             return 0
         return _ceil_div(self.rows, serves)
+
+    def _foot_timing(self) -> tuple[int, int, int, int]:
+        """``(G, X, H_min, H_max)`` of the foot units: ``G`` the fewest cycles from a beat
+        closing a group to the next group's last beat (``beats_per_group`` beats of the
+        fastest format); ``X = L - W_min``, ``W`` the cycles from a PE's beat to its unit's
+        row accumulator holding the result (``L`` minus the format's ``shared_unit_waits``);
+        ``H`` the cycles from the beat to its hand-off (``W`` minus the unit's stages)."""
+        pe = self.pe
+        lat = self.pe_latency
+        waits = pe.shared_unit_waits
+        stages = min(pe.dq_cycles, 2)
+        fastest = min(pe.timing(f).cycles for f in pe.weight_formats)
+        hands = [lat - w - stages for w in waits]
+        return pe.beats_per_group * fastest, max(waits), min(hands), max(hands)
+
+    @property
+    def foot_read_delays(self) -> tuple[int, ...]:
+        """Per column of a ``"shared"`` array with foot units: cycles before the standalone
+        read-out time at which its row's result is read from the unit's row accumulator, then
+        carried in as many registers (() without foot units).
+
+        Row ``r``'s accumulator in column ``k`` holds the output from ``W`` cycles after the
+        PE's last beat (cycle ``t``) until the row's next output's first group overwrites it,
+        ``W_min`` after that group's last beat, at least ``G`` after ``t``; the standalone
+        read-out takes it at ``t + C - 1 - k + L``. Read ``d`` earlier, the accumulator holds
+        it when ``C - 1 - k + L - d < G + W_min``: ``d_k = max(0, C - k + X - G)``. (And not
+        before it holds it: ``d_k <= C - 1 - k + L - W_max`` because ``W_max - W_min < G``.)
+        """
+        if self.column_units == 0:
+            return ()
+        g, x, _, _ = self._foot_timing()
+        return tuple(max(0, self.cols - k + x - g) for k in range(self.cols))
+
+    def _check_foot(self) -> None:
+        """The foot units' timing holds for every column and unit (it does when a group of the
+        fastest format outlasts the difference between the formats' latencies)."""
+        _, _, h_min, h_max = self._foot_timing()
+        waits = self.pe.shared_unit_waits
+        for k, d in enumerate(self.foot_read_delays):
+            if d > self.cols - 1 - k + min(waits):
+                raise ValueError(f"group_size={self.pe.group_size} is too short for a "
+                                 f"{self.cols}-column shared array: column {k}'s result "
+                                 f"would be read before its slowest format gives it")
+        serves = self.pe.shared_unit_rows
+        for u in range(self.column_units):
+            rows = min(self.rows, (u + 1) * serves) - u * serves
+            g, _, _, _ = self._foot_timing()
+            if rows - 1 + h_max - h_min >= g and self.cols - 1 + u * serves + rows - 1 \
+                    + h_max - g > 0:
+                raise ValueError(f"group_size={self.pe.group_size} is too short for a "
+                                 f"shared array: a zero point and scale cannot wait for "
+                                 f"all {rows} rows of a column unit")
+
+    def foot_metadata_delay(self, col: int, unit: int) -> int:
+        """Registers between the zero point and scale captured as a group's last beat enters
+        the mesh and unit ``unit`` of column ``col``.
+
+        Captured at ``t`` (the beat's cycle), the register holds them from ``t + 1`` until the
+        next group's capture, at least ``G`` later; served row ``r`` hands off at ``t + r +
+        col + H``. Delayed ``D``, they are there for the first and last served rows when
+        ``D <= first + col + H_min - 1`` and ``D >= last + col + H_max - G``: the least
+        such ``D``."""
+        g, _, h_min, h_max = self._foot_timing()
+        serves = self.pe.shared_unit_rows
+        first = unit * serves
+        last = min(self.rows, first + serves) - 1
+        return max(0, last + col + h_max - g)
 
     @property
     def pe_latency(self) -> int:

@@ -1,4 +1,4 @@
-"""The mesh: a grid of tiles with the input skew and the output de-skew (Gemmini's ``Mesh``).
+"""The mesh: a grid of tiles with the input skew and the output read-out (Gemmini's ``Mesh``).
 
 The mesh takes one aligned vector per cycle on each side and staggers it so that every PE sees
 its operands in the same cycle, ``r + c`` (output-stationary) or ``r * L + c``
@@ -143,13 +143,13 @@ class Mesh(wiring.Component):
         PE would, ``head_cycles`` later, and results leave as from :meth:`_os`, the grid PE's
         latency (``pe_latency - head_cycles``) after the last column's beat.
 
-        Foot units (MixPE): the grid PEs take only the weight fields they use every beat; the
-        rest of the weight word (the zero point and scale) is captured as a group's last beat
-        enters and delayed to each unit by the cycles the beat takes to reach the unit's first
-        row. A unit's result for row ``r`` of column ``k`` appears ``r + k`` cycles after the
-        output's last beat plus the PE's latency, as a standalone PE's would; each column's
-        results are delayed ``cols - 1 - k`` so a row leaves aligned, when the last column's
-        unit gives it.
+        Foot units (MixPE, LUT): the grid PEs take only the weight fields they use every beat;
+        the rest of the weight word (the zero point and scale) is captured as a group's last
+        beat enters and delayed to each unit as little as keeps it there until the unit's last
+        row hands off (:meth:`ArrayConfig.foot_metadata_delay`: none, unless the column is
+        far to the right or the unit serves rows far down). Each unit keeps a row's output in
+        the row's accumulator, which the read-out reads directly (:meth:`_foot_readout`), at
+        the standalone array's read-out time.
         """
         c = self.config
         tc = c.tile_cols
@@ -220,6 +220,7 @@ class Mesh(wiring.Component):
         serves = pe.shared_unit_rows
         assert serves is not None
         closing = self.i_ctl.valid & self.i_ctl.group_end
+        accs: list[list] = [[] for _ in range(c.cols)]
         for k in range(c.cols):
             j, kk = divmod(k, tc)
             for name in grid:
@@ -230,36 +231,76 @@ class Mesh(wiring.Component):
                 held[name] = Signal.like(self.i_w[k][name], name=f"w{k}_{name}_held")
                 with m.If(closing):
                     m.d.sync += held[name].eq(self.i_w[k][name])
-            ys, valids, rows = [], [], []
             for u in range(c.column_units):
                 first = u * serves
                 served = range(first, min(c.rows, first + serves))
-                unit = unit_of(pe, len(served))
+                unit = unit_of(pe, len(served), read_out=False)
                 m.submodules[f"col{k}_unit{u}"] = unit
                 for idx, r in enumerate(served):
                     i, rr = divmod(r, tr)
                     m.d.comb += [unit.i_hand[idx].eq(tiles[i][j].o_psum[rr][kk]),
                                  unit.i_hand_valid[idx].eq(tiles[i][j].o_valid[rr][kk])]
+                    accs[k].append(unit.o_acc[idx])
                 for name in meta:
                     m.d.comb += getattr(unit, f"i_{name}").eq(
-                        delayed(m, held[name], k + first, f"w{k}_{name}_u{u}"))
-                ys.append(unit.o_y)
-                valids.append(unit.o_valid)
-                rows.append(first + unit.o_index)
-            if len(ys) == 1:
-                col_y = ys[0]
-            else:
-                col_y = Signal.like(ys[0], name=f"col{k}_y")
-                m.d.comb += col_y.eq(0)
-                for y, v in zip(ys, valids, strict=True):
-                    with m.If(v):
-                        m.d.comb += col_y.eq(y)
-            m.d.comb += self.o_row[k].eq(delayed(m, col_y, c.cols - 1 - k, f"y{k}"))
-            if k == c.cols - 1:
-                # The last column's units finish each row last: they announce it.
-                for v, r in zip(valids, rows, strict=True):
-                    with m.If(v):
-                        m.d.comb += [self.o_row_valid.eq(1), self.o_row_index.eq(r)]
+                        delayed(m, held[name], c.foot_metadata_delay(k, u),
+                                f"w{k}_{name}_u{u}"))
+        self._foot_readout(m, tiles, accs)
+
+    def _foot_readout(self, m: Module, tiles, accs) -> None:
+        """The rows of a ``"shared"`` array with foot units, read from the units' row
+        accumulators (``accs[k][r]``, column ``k``'s for row ``r``) with the standalone
+        read-out's row select, when :meth:`_row_readout` would read them: a column whose
+        accumulator could be overwritten by then (:attr:`ArrayConfig.foot_read_delays`) is
+        read ``d`` cycles earlier, with a row select ``d`` cycles earlier, and its result
+        carried in ``d`` registers."""
+        c = self.config
+        tr, tc = c.tile_rows, c.tile_cols
+        lat = c.pe_latency
+        delays = c.foot_read_delays
+        # Row r's beat control word as it passes the mesh: tile column j's o_ctl shows the
+        # output's last beat at t + r + (its last column) + 1, t the cycle it entered.
+        taps = []
+        for r in range(c.rows):
+            i, rr = divmod(r, tr)
+            taps.append({(j + 1) * tc: tiles[i][j].o_ctl[rr].valid & tiles[i][j].o_ctl[rr].last
+                         for j in range(c.tiles[1])})
+
+        def done_at(r: int, offset: int):
+            """Row r's output finished, seen ``offset`` cycles after t: the nearest earlier
+            tap, delayed (chains shared between the columns that read at other times)."""
+            have = taps[r]
+            if offset not in have:
+                assert offset > tc, "a read-out before the row's first tap"
+                reg = Signal(name=f"row{r}_done_t{offset}")
+                m.d.sync += reg.eq(done_at(r, offset - 1))
+                have[offset] = reg
+            return have[offset]
+
+        def row_select(d: int, name: str):
+            # Read at t + r + C - 1 + L - d; one-hot, the highest row winning (as standalone).
+            done = [done_at(r, c.cols - 1 + lat - d) for r in range(c.rows)]
+            sel = Signal(c.rows, name=name)
+            higher = Const(0, 1)
+            for r in reversed(range(c.rows)):
+                m.d.comb += sel[r].eq(done[r] & ~higher)
+                higher = higher | done[r]
+            return sel, higher
+
+        sels = {d: row_select(d, "row_sel" if d == 0 else f"row_sel_d{d}")
+                for d in sorted(set(delays))}
+        sel, any_done = sels[0] if 0 in sels else row_select(0, "row_sel")
+        m.d.comb += [
+            self.o_row_valid.eq(any_done),
+            self.o_row_index.eq(_or(Mux(sel[r], r, 0) for r in range(c.rows))),
+        ]
+        for k in range(c.cols):
+            ksel = sels[delays[k]][0]
+            rows = []
+            for r in range(c.rows):
+                y = Value.cast(accs[k][r]).as_unsigned()
+                rows.append(y & ksel[r].replicate(len(y)))
+            m.d.comb += self.o_row[k].eq(delayed(m, _or(rows), delays[k], f"y{k}"))
 
     def _ws(self, m: Module, tiles) -> None:
         c = self.config

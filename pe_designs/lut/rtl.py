@@ -601,9 +601,13 @@ class LutColumnDequant(wiring.Component):
     accumulator holds it (the row's next hand-off is at least a group away, longer than the
     tile's dequantization) and the output is read from it ``dq_cycles`` cycles after the
     hand-off, when the tile's would appear.
+
+    ``read_out=False`` (an array's foot, which reads the rows itself): no output countdown or
+    register; ``o_acc[r]`` is served row ``r``'s accumulator, which holds the output from one
+    or two cycles after the hand-off until the row's next output's first group.
     """
 
-    def __init__(self, config: LutConfig, rows: int):
+    def __init__(self, config: LutConfig, rows: int, *, read_out: bool = True):
         if not isinstance(config, LutConfig):
             raise TypeError(f"config must be a LutConfig, not {config!r}")
         serves = config.shared_unit_rows
@@ -613,15 +617,18 @@ class LutColumnDequant(wiring.Component):
         if not isinstance(rows, int) or not 1 <= rows <= serves:
             raise ValueError(f"rows must be 1 to shared_unit_rows={serves} (hand-offs of more "
                              f"rows could coincide), not {rows!r}")
-        self.config, self.rows = config, rows
+        self.config, self.rows, self.read_out = config, rows, read_out
         hand = data.StructLayout({n: layout_of(f) for n, f in config.handoff_fields.items()})
         weight = config.ports.weight
         ports = {"i_hand": In(data.ArrayLayout(hand, rows)), "i_hand_valid": In(rows),
                  "i_scale": In(layout_of(weight["scale"]))}   # type: ignore[index]
         if config.has_zero:
             ports["i_zero"] = In(layout_of(weight["zero"]))   # type: ignore[index]
-        ports |= {"o_y": Out(layout_of(config.ports.psum)), "o_valid": Out(1),
-                  "o_index": Out(range(rows))}
+        if read_out:
+            ports |= {"o_y": Out(layout_of(config.ports.psum)), "o_valid": Out(1),
+                      "o_index": Out(range(rows))}
+        else:
+            ports["o_acc"] = Out(data.ArrayLayout(layout_of(config.ports.psum), rows))
         super().__init__(ports)
 
     def elaborate(self, platform):
@@ -684,6 +691,9 @@ class LutColumnDequant(wiring.Component):
             for r in range(rows):
                 with m.If(s2_index == r):
                     m.d.sync += ys[r].eq(y)
+        if not self.read_out:
+            m.d.comb += [self.o_acc[r].eq(ys[r]) for r in range(rows)]
+            return m
 
         # --- the output, when the tile's would appear --------------------------------------------
         # An array reads a row at the slowest format's latency: a group of a format with

@@ -234,6 +234,12 @@ class MixPEConfig(PEConfigBase):
         return self.beats_per_group
 
     @property
+    def shared_unit_waits(self) -> tuple[int, ...]:
+        """Cycles a column dequantizer holds a result before the tile would give it: none
+        (its row accumulator is written as the PE's output register would be)."""
+        return (0,)
+
+    @property
     def handoff_bits(self) -> tuple[int, int]:
         """Widths of the group sums ``P`` and ``A`` a grid PE hands to its column's
         dequantizer (FP32 patterns for FP16 activations; ``A`` is 0 bits without a zero

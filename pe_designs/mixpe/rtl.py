@@ -232,22 +232,30 @@ class MixPEColumnDequant(wiring.Component):
     The same two stages as MixPE's own dequantizer: ``D = P - z * A`` on the selected
     hand-off, registered, then ``y = (first ? 0 : Y[r]) + s * D`` into a register per served
     row, so an output appears ``dq_cycles`` cycles after its hand-off, as in the PE.
+
+    ``read_out=False`` (an array's foot, which reads the rows itself): no output register;
+    ``o_acc[r]`` is served row ``r``'s accumulator ``Y[r]``, which holds the output from
+    ``dq_cycles`` cycles after the hand-off until the row's next output's first group.
     """
 
-    def __init__(self, config: MixPEConfig, rows: int):
+    def __init__(self, config: MixPEConfig, rows: int, *, read_out: bool = True):
         if not isinstance(config, MixPEConfig):
             raise TypeError(f"config must be a MixPEConfig, not {config!r}")
         if not isinstance(rows, int) or not 1 <= rows <= config.beats_per_group:
             raise ValueError(f"rows must be 1 to beats_per_group={config.beats_per_group} "
                              f"(hand-offs of more rows could coincide), not {rows!r}")
-        self.config, self.rows = config, rows
+        self.config, self.rows, self.read_out = config, rows, read_out
         hand = layout_of(config.shared_ports.psum)
         psum = layout_of(config.ports.psum)
-        super().__init__({
+        ports = {
             "i_hand": In(data.ArrayLayout(hand, rows)), "i_hand_valid": In(rows),
             "i_zero": In(config.weight_bits), "i_scale": In(config.scale_port_bits),
-            "o_y": Out(psum), "o_valid": Out(1), "o_index": Out(range(rows)),
-        })
+        }
+        if read_out:
+            ports |= {"o_y": Out(psum), "o_valid": Out(1), "o_index": Out(range(rows))}
+        else:
+            ports["o_acc"] = Out(data.ArrayLayout(psum, rows))
+        super().__init__(ports)
 
     def elaborate(self, platform):
         m = Module()
@@ -269,17 +277,20 @@ class MixPEColumnDequant(wiring.Component):
         with m.If(self.i_hand_valid.any()):
             m.d.sync += [s2_d.eq(d), s2_scale.eq(self.i_scale), s2_first.eq(hand.first),
                          s2_last.eq(hand.last), s2_index.eq(index)]
-        psum_shape = self.o_y.shape()
+        psum_shape = layout_of(c.ports.psum)
         acc = Array(Signal(psum_shape, name=f"y{r}") for r in range(rows))
         y = dequant_scale(m, c, s2_d, s2_scale, Mux(s2_first, 0, acc[s2_index]))
-        m.d.sync += self.o_valid.eq(s2_valid & s2_last)
         with m.If(s2_valid):
             # One write enable per row (an indexed write would give partial case statements).
             for r in range(rows):
                 with m.If(s2_index == r):
                     m.d.sync += acc[r].eq(y)
-            with m.If(s2_last):
-                m.d.sync += [self.o_y.eq(y), self.o_index.eq(s2_index)]
+        if not self.read_out:
+            m.d.comb += [self.o_acc[r].eq(acc[r]) for r in range(rows)]
+            return m
+        m.d.sync += self.o_valid.eq(s2_valid & s2_last)
+        with m.If(s2_valid & s2_last):
+            m.d.sync += [self.o_y.eq(y), self.o_index.eq(s2_index)]
         return m
 
 
