@@ -22,9 +22,9 @@ from mpgemm.hw.array.config import AccelConfig
 from mpgemm.hw.flow.fileio import atomic_write_text
 from mpgemm.hw.flow.generate import RTL_DIR, load_manifest
 
-__all__ = ["SIMULATORS", "SIM_CHOICES", "ARRAY_SHAPES", "STREAMS", "VERILATOR_FLAGS",
-           "VERILATOR_MAKE_VARS", "is_accel", "simulator_for", "verilator_commands",
-           "DesignResult", "run_design", "run_all", "main"]
+__all__ = ["SIMULATORS", "SIM_CHOICES", "ARRAY_SHAPES", "STREAMS", "VERILATOR_PROFILES",
+           "verilator_profile", "is_accel", "simulator_for", "verilator_commands", "DesignResult",
+           "run_design", "run_all", "main"]
 
 ROOT = Path(__file__).resolve().parent.parent
 BUILD_DIR = ROOT / "build" / "sim"
@@ -42,14 +42,33 @@ STREAMS = ("spaced", "packed")
 #: Verilator from inlining, merging or dropping any of them. Our testbenches touch the top
 #: module's ports only: :func:`run_design` drops the flag and makes just those public (a
 #: control file from :func:`public_ports_vlt`; with no public signal at all Verilator's VPI
-#: shows no root handle). On top of that: ``-O3`` (Verilator's own optimisations, all of them)
-#: and ``--x-assign fast --x-initial fast`` (no randomisation code for X; Amaranth's registers
-#: all have reset values and the testbench resets the design).
-VERILATOR_FLAGS = ("-O3", "--x-assign", "fast", "--x-initial", "fast")
-#: Make variables for the C++ build of the Verilated model: g++ -O2 instead of -Os on the
-#: per-cycle code only (``OPT_FAST``); the constructors and initialisation (``OPT_SLOW``) stay
-#: unoptimised, which keeps the build of a large netlist short.
-VERILATOR_MAKE_VARS = ("OPT_FAST=-O2",)
+#: shows no root handle). Both profiles add ``--x-assign fast --x-initial fast`` (no
+#: randomisation code for X; Amaranth's registers all have reset values and the testbench
+#: resets the design). Then, as ``(verilator flags, make variables)``:
+#:
+#: - ``"build"`` (the default: `make sim`, `make test`): the per-cycle C++ unoptimised
+#:   (``OPT_FAST=-O0``). An end-to-end test runs a few thousand cycles, and g++ -O2 on a large
+#:   FP netlist takes minutes (the BitMoD 8x8 array: 35 s to build at -O0, over 20 min at -O2
+#:   with ``-O3`` on a loaded machine) while -O0 still simulates it at thousands of cycles/s.
+#: - ``"speed"`` (`make bench`'s speed runs): Verilator's ``-O3`` and g++ -O2 on the
+#:   per-cycle code only (the constructors and initialisation, ``OPT_SLOW``, stay
+#:   unoptimised): the INT8 16x16 array at 40,000 to 140,000 cycles/s while computing.
+#:
+#: The environment variable ``MPGEMM_VERILATOR_OPT`` chooses (see :func:`verilator_profile`).
+VERILATOR_PROFILES = {
+    "build": (("--x-assign", "fast", "--x-initial", "fast"), ("OPT_FAST=-O0",)),
+    "speed": (("-O3", "--x-assign", "fast", "--x-initial", "fast"), ("OPT_FAST=-O2",)),
+}
+VERILATOR_PROFILE_ENV = "MPGEMM_VERILATOR_OPT"
+
+
+def verilator_profile() -> str:
+    """The Verilator build profile ``MPGEMM_VERILATOR_OPT`` names (default ``"build"``)."""
+    name = os.environ.get(VERILATOR_PROFILE_ENV) or "build"
+    if name not in VERILATOR_PROFILES:
+        raise ValueError(f"{VERILATOR_PROFILE_ENV} must be one of "
+                         f"{', '.join(VERILATOR_PROFILES)}, not {name!r}")
+    return name
 
 
 @dataclass(frozen=True)
@@ -105,18 +124,20 @@ def simulator_for(entry: dict, simulator: str) -> str:
     return chosen if chosen in SIMULATORS else "icarus"
 
 
-def verilator_commands(commands: list[list[str]]) -> list[list[str]]:
+def verilator_commands(commands: list[list[str]],
+                       profile: str | None = None) -> list[list[str]]:
     """cocotb's Verilator build commands (``verilator ...``, then ``make ...``) without
-    ``--public-flat-rw``, with :data:`VERILATOR_FLAGS` and :data:`VERILATOR_MAKE_VARS`."""
+    ``--public-flat-rw``, with the flags and make variables of ``profile`` (a key of
+    :data:`VERILATOR_PROFILES`; default :func:`verilator_profile`)."""
+    flags, make_vars = VERILATOR_PROFILES[profile or verilator_profile()]
     if len(commands) != 2 or "--public-flat-rw" not in commands[0] or commands[1][0] != "make":
         raise RuntimeError("cocotb's Verilator build commands changed; update "
                            f"sim.runner.verilator_commands: {commands}")
     verilate, make = commands
     # The flags go before the sources (the last arguments), after cocotb's own.
     i = next(j for j, a in enumerate(verilate) if a.endswith("verilator.cpp"))
-    verilate = [a for a in verilate[:i] if a != "--public-flat-rw"] + list(VERILATOR_FLAGS) \
-        + verilate[i:]
-    return [verilate, [*make, *VERILATOR_MAKE_VARS]]
+    verilate = [a for a in verilate[:i] if a != "--public-flat-rw"] + list(flags) + verilate[i:]
+    return [verilate, [*make, *make_vars]]
 
 
 def public_ports_vlt(top: str, ports: list[str]) -> str:
@@ -339,6 +360,7 @@ def run_all(rtl_dir: str | Path = RTL_DIR, *, simulator: str = "auto", vectors: 
     if simulator != "auto":
         _check_simulator(simulator)
     _check_stream(stream, gaps)
+    verilator_profile()
     manifest = load_manifest(rtl_dir)
     names = _select(manifest, designs)
     work = [(n, manifest["designs"][n], str(rtl_dir), simulator, vectors, seed, str(build_root),

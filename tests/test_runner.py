@@ -8,14 +8,15 @@ from cocotb_tools.runner import get_runner
 from mpgemm.hw.flow.tools import verilator_env
 from mpgemm.sim.runner import (
     RUNTIME_OBJECTS,
-    VERILATOR_FLAGS,
-    VERILATOR_MAKE_VARS,
+    VERILATOR_PROFILES,
     _runner,
     public_ports_vlt,
+    run_all,
     runtime_cache,
     seed_runtime,
     store_runtime,
     verilator_commands,
+    verilator_profile,
 )
 
 
@@ -42,10 +43,27 @@ def test_verilator_commands_drop_public_flat_rw(tmp_path, monkeypatch):
     kept = [a for a in original[0] if a != "--public-flat-rw"]
     assert [a for a in verilate if a in kept] == kept
     assert verilate[-2:] == original[0][-2:]
-    n = len(VERILATOR_FLAGS)
+    flags, make_vars = VERILATOR_PROFILES["build"]   # the default
+    n = len(flags)
     i = verilate.index(next(a for a in verilate if a.endswith("verilator.cpp")))
-    assert tuple(verilate[i - n:i]) == VERILATOR_FLAGS
-    assert make == [*original[1], *VERILATOR_MAKE_VARS]
+    assert tuple(verilate[i - n:i]) == flags
+    assert make == [*original[1], *make_vars]
+    # The speed profile: Verilator's -O3 and g++ -O2 on the per-cycle code.
+    verilate, make = verilator_commands(original, "speed")
+    assert "-O3" in verilate and make[-1] == "OPT_FAST=-O2"
+
+
+def test_verilator_profile_comes_from_the_environment(monkeypatch):
+    monkeypatch.delenv("MPGEMM_VERILATOR_OPT", raising=False)
+    assert verilator_profile() == "build"
+    monkeypatch.setenv("MPGEMM_VERILATOR_OPT", "speed")
+    assert verilator_profile() == "speed"
+    monkeypatch.setenv("MPGEMM_VERILATOR_OPT", "fastest")
+    with pytest.raises(ValueError, match="MPGEMM_VERILATOR_OPT must be one of build, speed, "
+                                         "not 'fastest'"):
+        verilator_profile()
+    with pytest.raises(ValueError, match="MPGEMM_VERILATOR_OPT"):
+        run_all(designs=["int_mac_w8a8"])
 
 
 def test_lean_runner_builds_with_verilator_commands(tmp_path, monkeypatch):
@@ -57,8 +75,9 @@ def test_lean_runner_builds_with_verilator_commands(tmp_path, monkeypatch):
     (tmp_path / "top.v").write_text("module top(input clk); endmodule\n")
     runner.build(sources=[tmp_path / "top.v"], hdl_toplevel="top", build_dir=tmp_path / "b")
     assert "--public-flat-rw" not in ran[0]
-    assert set(VERILATOR_FLAGS) <= set(ran[0])
-    assert ran[1][-len(VERILATOR_MAKE_VARS):] == list(VERILATOR_MAKE_VARS)
+    flags, make_vars = VERILATOR_PROFILES["build"]
+    assert set(flags) <= set(ran[0])
+    assert ran[1][-len(make_vars):] == list(make_vars)
 
 
 def test_verilator_commands_refuse_an_unknown_layout():

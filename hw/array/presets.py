@@ -69,12 +69,12 @@ ARRAY_PRESETS = {
                                                     organisation="shared"),
 }
 
-#: name -> the simulator `make sim` uses for it. Verilator's C++ build of a 4x4 to 16x16 array
-#: takes 30 to 60 CPU seconds (sim.runner builds with only the top ports public, and reuses
-#: Verilator's run-time objects across designs; the 2x64 LUT array's 15 MB of C++ minutes), Icarus compiles in seconds and runs a small array at 20 to 2,000
-#: cycles/s, and the end-to-end test needs a few thousand cycles: Verilator only where Icarus
-#: would take longer than the build (the 16x16 array, whose speed is also a benchmark, the 8x8
-#: arrays of the larger FP PEs, the 2x64 LUT array, and the W4A16 MixPE arrays, which Icarus
+#: name -> the simulator `make sim` uses for it. Verilator's C++ build of an array takes 20 to 40 s
+#: (sim.runner builds with only the top ports public, unoptimised C++ and Verilator's run-time
+#: objects reused across designs), Icarus compiles in seconds and runs a small array at 20 to
+#: 2,000 cycles/s, and the end-to-end test needs a few thousand cycles: Verilator only where
+#: Icarus would take longer than the build (the 16x16 array, whose speed is also a benchmark, the
+#: 8x8 arrays of the larger FP PEs, the 2x64 LUT array, and the W4A16 MixPE arrays, which Icarus
 #: runs at about 25 cycles/s: 130 to 150 s).
 SIMULATOR = {name: "verilator" if name in ("array_int_mac_os_16x16", "array_dequant_mac_ws_8x8",
                                            "array_bitserial_mix_fp16_os_8x8",
