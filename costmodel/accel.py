@@ -27,7 +27,8 @@ latency ``L`` weight-stationary) and the PE's port widths ``act``, ``wgt``, ``ps
   word's two stages; action: a beat issued. ``shadow_select_pipeline`` (weight-stationary): the
   delayed shadow-row enable and select; action: a shadow row loaded.
 * ``row_mux`` (``edge``, output-stationary): ``C`` ``R``:1 muxes of ``psum`` bits that pick the
-  finished row (of the PEs' results, or of a shared array's foot units' row accumulators); ``stage1``: the edge's row register with its address and flags;
+  finished row (of the PEs' results, or of a shared array's foot units' row accumulators);
+  ``stage1``: the edge's row register with its address and flags;
   ``edge_adders`` (only when :attr:`AccelConfig.edge_adds`): ``C`` integer adders of
   ``out_width`` bits, or FP32 adders, each with the first-chunk select; action: a row leaving
   the mesh (per column for the muxes and adders).

@@ -209,6 +209,17 @@ class PEConfigBase(ABC):
         return None
 
     @property
+    def shared_unit_waits(self) -> tuple[int, ...]:
+        """Per weight format, cycles a foot-of-column unit holds a result before the PE would
+        give it (() without such units)."""
+        return ()
+
+    @property
+    def shared_unit_stages(self) -> int:
+        """Register stages of a foot-of-column unit before its row accumulator (0 without)."""
+        return 0
+
+    @property
     def shared_head_cycles(self) -> int:
         """Register stages a ``"shared"`` array's column heads (units at the top of each
         column that prepare the weights for the grid) add before the grid; the grid PE's

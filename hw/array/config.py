@@ -184,10 +184,12 @@ class ArrayConfig:
         pe = self.pe
         lat = self.pe_latency
         waits = pe.shared_unit_waits
-        stages = min(pe.dq_cycles, 2)
+        stages = pe.shared_unit_stages
         fastest = min(pe.timing(f).cycles for f in pe.weight_formats)
         hands = [lat - w - stages for w in waits]
-        return pe.beats_per_group * fastest, max(waits), min(hands), max(hands)
+        bpg = pe.beats_per_group
+        assert bpg is not None, "foot units serve grouped PEs"
+        return bpg * fastest, max(waits), min(hands), max(hands)
 
     @property
     def foot_read_delays(self) -> tuple[int, ...]:
@@ -217,7 +219,7 @@ class ArrayConfig:
                 raise ValueError(f"group_size={self.pe.group_size} is too short for a "
                                  f"{self.cols}-column shared array: column {k}'s result "
                                  f"would be read before its slowest format gives it")
-        serves = self.pe.shared_unit_rows
+        serves = self.pe.shared_unit_rows or 1   # (no units: no loop below uses it)
         for u in range(self.column_units):
             rows = min(self.rows, (u + 1) * serves) - u * serves
             g, _, _, _ = self._foot_timing()
@@ -237,7 +239,7 @@ class ArrayConfig:
         ``D <= first + col + H_min - 1`` and ``D >= last + col + H_max - G``: the least
         such ``D``."""
         g, _, h_min, h_max = self._foot_timing()
-        serves = self.pe.shared_unit_rows
+        serves = self.pe.shared_unit_rows or 1   # (only called for arrays with units)
         first = unit * serves
         last = min(self.rows, first + serves) - 1
         return max(0, last + col + h_max - g)

@@ -317,6 +317,11 @@ class LutConfig(PEConfigBase):
         return None
 
     @property
+    def shared_unit_stages(self) -> int:
+        """The column dequantizer's stages before its row accumulator: ``min(dq_cycles, 2)``."""
+        return min(self.dq_cycles, 2)
+
+    @property
     def shared_unit_waits(self) -> tuple[int, ...]:
         """Per weight format, cycles a column dequantizer holds a result after computing it
         (it computes in ``min(dq_cycles, 2)`` cycles and gives it when the tile would, the

@@ -234,6 +234,11 @@ class MixPEConfig(PEConfigBase):
         return self.beats_per_group
 
     @property
+    def shared_unit_stages(self) -> int:
+        """The column dequantizer's stages before its row accumulator: ``min(dq_cycles, 2)``."""
+        return min(self.dq_cycles, 2)
+
+    @property
     def shared_unit_waits(self) -> tuple[int, ...]:
         """Cycles a column dequantizer holds a result before the tile would give it: none
         (its row accumulator is written as the PE's output register would be)."""

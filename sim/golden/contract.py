@@ -151,6 +151,15 @@ class PEConfig(Protocol):
     def shared_unit_rows(self) -> int | None:
         """Rows one foot-of-column unit of a ``"shared"`` array serves (None: no such units)."""
 
+    @property
+    def shared_unit_waits(self) -> tuple[int, ...]:
+        """Per weight format, cycles a foot-of-column unit holds a result before the PE would
+        give it (() without such units)."""
+
+    @property
+    def shared_unit_stages(self) -> int:
+        """Register stages of a foot-of-column unit before its row accumulator (0 without)."""
+
     def timing(self, weight_format: str | int | None = None) -> BeatTiming:
         """The beat timing of one weight data type (a name or an index into
         ``weight_formats``), or the worst case over them (None)."""
