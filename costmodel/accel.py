@@ -643,6 +643,15 @@ def _groups(accel: AccelConfig, tech: Technology) -> tuple[UnitGroup, ...]:
     return tuple(groups)
 
 
+def _head_wait(arr, reg, act: int, heads: str) -> UnitGroup:
+    """The registers each row's activation and control words wait in to meet the column
+    heads' output (``head_cycles`` per row)."""
+    return UnitGroup("head_wait", "registers", arr.rows * arr.head_cycles,
+                     reg(act + PE_CONTROL_BITS), "stage shift",
+                     lambda a: a.slots * arr.rows * arr.head_cycles,
+                     f"activation and control words waiting for the {heads}")
+
+
 def _column_head_groups(accel: AccelConfig, tech: Technology, logic, reg) -> list[UnitGroup]:
     """The grid and the column heads of a ``"shared"`` dequantize-then-MAC array: FP16 MAC
     PEs, one dequantizer per column (the PE's ``q - z``, FP16 scaling and stage-0 weight
@@ -665,10 +674,7 @@ def _column_head_groups(accel: AccelConfig, tech: Technology, logic, reg) -> lis
                   lambda a: a.slots * C,
                   f"{lanes} lanes of q - z and FP16 scaling with the output register, one "
                   f"per column"),
-        UnitGroup("head_wait", "registers", R * arr.head_cycles,
-                  reg(act + PE_CONTROL_BITS), "stage shift",
-                  lambda a: a.slots * R * arr.head_cycles,
-                  "activation and control words waiting for the column heads"),
+        _head_wait(arr, reg, act, "column heads"),
     ]
 
 
@@ -697,10 +703,7 @@ def _column_encoder_groups(accel: AccelConfig, tech: Technology, logic,
                   lambda a: a.slots * C,
                   f"{pe.lanes} lanes of weight encoding ({'/'.join(pe.weight_formats)}) with "
                   f"the output register, one per column"),
-        UnitGroup("head_wait", "registers", R * arr.head_cycles,
-                  reg(act + PE_CONTROL_BITS), "stage shift",
-                  lambda a: a.slots * R * arr.head_cycles,
-                  "activation and control words waiting for the column encoders"),
+        _head_wait(arr, reg, act, "column encoders"),
     ]
 
 

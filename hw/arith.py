@@ -1,8 +1,8 @@
 """Small arithmetic building blocks shared by the PE generators."""
 
-from amaranth import Mux, Value
+from amaranth import Mux, Signal, Value
 
-__all__ = ["adder_tree", "shift_add"]
+__all__ = ["adder_tree", "shift_add", "select_valid"]
 
 
 def adder_tree(values):
@@ -38,3 +38,16 @@ def shift_add(x, code, *, top_negative: bool = False):
         term = Mux(code[j], x << j, 0)
         terms.append(-term if top_negative and j == n - 1 else term)
     return adder_tree(terms)
+
+
+def select_valid(m, items, valids, *, name: str):
+    """``(item, index)``: the ``items`` entry whose ``valids`` bit is set, and its index
+    (combinational; the last set one if several are, 0 and index 0 if none). For units that
+    take at most one of several inputs per cycle (a column unit's served rows' hand-offs)."""
+    item = Signal.like(items[0], name=name)
+    index = Signal(range(len(items)), name="index")
+    m.d.comb += [item.eq(0), index.eq(0)]
+    for r in range(len(items)):
+        with m.If(valids[r]):
+            m.d.comb += [item.eq(items[r]), index.eq(r)]
+    return item, index

@@ -39,7 +39,7 @@ from amaranth import Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
-from mpgemm.hw.arith import shift_add
+from mpgemm.hw.arith import select_valid, shift_add
 from mpgemm.hw.contract import contract_plumbing, layout_of, pe_signature
 from mpgemm.hw.fp import FP16, FP32, FPAdd, round_pack, unpack
 from mpgemm.sim.golden import lut as L
@@ -635,12 +635,8 @@ class LutColumnDequant(wiring.Component):
         m = Module()
         c, rows = self.config, self.rows
         # At most one served row hands off per cycle: select it.
-        hand = Signal.like(self.i_hand[0], name="hand")
-        index = Signal(range(rows), name="index")
-        m.d.comb += [hand.eq(0), index.eq(0)]
-        for r in range(rows):
-            with m.If(self.i_hand_valid[r]):
-                m.d.comb += [hand.eq(self.i_hand[r]), index.eq(r)]
+        hand, index = select_valid(m, [self.i_hand[r] for r in range(rows)], self.i_hand_valid,
+                                   name="hand")
         valid = self.i_hand_valid.any()
         dtype = hand.dtype if c.dtype_bits else Const(0, 1)
 

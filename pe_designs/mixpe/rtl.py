@@ -43,7 +43,7 @@ from amaranth import Array, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
-from mpgemm.hw.arith import adder_tree, shift_add
+from mpgemm.hw.arith import adder_tree, select_valid, shift_add
 from mpgemm.hw.contract import contract_plumbing, layout_of, pe_signature
 from mpgemm.hw.fp import FP16, FP32, FPAdd, FPMul, IntScaleFP, round_pack, unpack
 
@@ -260,13 +260,9 @@ class MixPEColumnDequant(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         c, rows = self.config, self.rows
-        # At most one served row hands off per cycle: select it with an AND-OR.
-        hand = Signal.like(self.i_hand[0], name="hand")
-        index = Signal(range(rows), name="index")
-        m.d.comb += [hand.eq(0), index.eq(0)]
-        for r in range(rows):
-            with m.If(self.i_hand_valid[r]):
-                m.d.comb += [hand.eq(self.i_hand[r]), index.eq(r)]
+        # At most one served row hands off per cycle: select it.
+        hand, index = select_valid(m, [self.i_hand[r] for r in range(rows)], self.i_hand_valid,
+                                   name="hand")
         d = dequant_correct(m, c, hand.p, hand.a if c.has_zero else None, self.i_zero)
 
         s2_valid, s2_first, s2_last = Signal(), Signal(), Signal()
