@@ -17,6 +17,12 @@ first beat issued in cycle 1. With ``R x C`` PEs of result latency ``L``:
   ``P = max(M, C, (R - 1) L + 1)`` slots; the last row of A then crosses the array (``R L``,
   the column sums) and the de-skew (``C``):
   ``cycles = (blocks x folds - 1) P + M + R L + C + 2``.
+
+A sequence of GEMMs also pays for the host's transfers (:func:`stream_cycles`): loading a GEMM's
+A and W words (both streams at once, a word per cycle each) and streaming its output words out.
+With one bank per buffer each GEMM's load, computation and drain follow one another; with two
+(``double_buffer``) the next GEMM's load overlaps the computation, and its computation the
+previous GEMM's drain.
 """
 
 from dataclasses import dataclass
@@ -25,7 +31,7 @@ import numpy as np
 
 from mpgemm.hw.array.config import AccelConfig, GemmShape
 
-__all__ = ["ArrayCycles", "gemm_cycles"]
+__all__ = ["ArrayCycles", "StreamCycles", "gemm_cycles", "stream_cycles"]
 
 
 @dataclass(frozen=True)
@@ -151,3 +157,78 @@ def gemm_cycles(accel: AccelConfig, m: int, n: int, k: int, *,
     return ArrayCycles(total=total, compute_slots=compute,
                        idle_slots=(tiles - 1) * (period - m), fill_drain=R * L + C + 2,
                        tiles=tiles)
+
+
+@dataclass(frozen=True)
+class StreamCycles:
+    """Cycles of a sequence of GEMMs, host transfers included (:func:`stream_cycles`).
+
+    ``total``: from the first word the host loads to the last output word it takes.
+    ``starts``, ``finishes``, ``drained``: per GEMM, the cycle its ``start`` is taken, the
+    cycle its last output is written, and the cycle its last output word is taken (the first
+    load is cycle 1). ``compute``: the sum of the GEMMs' :func:`gemm_cycles`.
+    """
+
+    total: int
+    compute: int
+    starts: tuple[int, ...]
+    finishes: tuple[int, ...]
+    drained: tuple[int, ...]
+
+    @property
+    def compute_fraction(self) -> float:
+        """Share of the sequence's cycles the array computes in."""
+        return self.compute / self.total
+
+
+def stream_cycles(accel: AccelConfig, gemms: "list[tuple[int, int, int]]", *,
+                  dtypes: "list[np.ndarray | str | None] | None" = None) -> StreamCycles:
+    """Cycles of the GEMMs ``gemms`` (``(M, N, K)`` each) run one after the other by a host
+    that never stalls: it loads each GEMM's A and W words a word per cycle on both streams
+    at once (``L`` cycles, the longer of the two), raises ``start`` the cycle after the last
+    word and holds it until it is taken, and takes an output word whenever one is offered.
+
+    The cycles (as the RTL of :mod:`mpgemm.hw.array.accel` counts them), with ``C`` a GEMM's
+    :func:`gemm_cycles` and ``Y`` its output words: ``start`` taken in cycle ``s``, last
+    output written in ``f = s + C``, draining from ``d`` (``f``, or when the previous GEMM's
+    drain ends), last word taken in ``e = d + Y + 1``.
+
+    * one bank: the host loads once the previous GEMM has drained:
+      ``s_i = e_(i-1) + L_i + 1``;
+    * two banks: the host loads the next GEMM's bank once the previous ``start`` is taken,
+      and a ``start`` is taken once the previous GEMM has finished and its drain has begun:
+      ``s_i = max(s_(i-1) + L_i, d_(i-1)) + 1``, ``d_i = max(f_i, e_(i-1))``.
+    """
+    if not isinstance(accel, AccelConfig):
+        raise TypeError(f"accel must be an AccelConfig, not {type(accel).__name__}")
+    if isinstance(gemms, (str, bytes)) or not hasattr(gemms, "__len__") or not len(gemms):
+        raise ValueError(f"gemms must be a non-empty list of (M, N, K), not {gemms!r}")
+    if dtypes is not None and len(dtypes) != len(gemms):
+        raise ValueError(f"dtypes must give one entry per GEMM ({len(gemms)}), "
+                         f"not {len(dtypes)}")
+    starts: list[int] = []
+    finishes: list[int] = []
+    drained: list[int] = []
+    drain_from = 0
+    compute = 0
+    for i, g in enumerate(gemms):
+        if not isinstance(g, (tuple, list)) or len(g) != 3:
+            raise ValueError(f"gemms[{i}] must be (M, N, K), not {g!r}")
+        m, n, k = g
+        c = gemm_cycles(accel, m, n, k, dtypes=None if dtypes is None else dtypes[i]).total
+        words = accel.words(m, n, k)
+        load, out = max(words["a"], words["w"]), words["o"]
+        if not starts:
+            s = load + 1
+        elif accel.double_buffer:
+            s = max(starts[-1] + load, drain_from) + 1
+        else:
+            s = drained[-1] + load + 1
+        f = s + c
+        drain_from = max(f, drained[-1]) if drained else f
+        starts.append(s)
+        finishes.append(f)
+        drained.append(drain_from + out + 1)
+        compute += c
+    return StreamCycles(total=drained[-1], compute=compute, starts=tuple(starts),
+                        finishes=tuple(finishes), drained=tuple(drained))

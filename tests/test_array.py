@@ -697,3 +697,69 @@ def test_host_driver_rejects_bad_shapes():
         driver.w_words(QuantizedWeights(np.zeros((400, 1), dtype=int)))
     with pytest.raises(ValueError, match="expected 4 output words for M=2, N=4, got 3"):
         driver.result([0, 0, 0], 2, 4)
+
+
+# --- double buffering: a sequence of GEMMs -------------------------------------------------
+
+def run_stream(config: AccelConfig, operands, *, dut=None) -> tuple[list, int]:
+    """Run GEMMs back to back with a host that never stalls (the host of
+    :func:`stream_cycles`): it offers the next GEMM's A and W words from the cycle after the
+    previous ``start`` was taken, raises ``start`` once they are in, and always takes output
+    words. ``([Y per GEMM], cycle of the last word taken)``, the first load being cycle 1."""
+    driver = AccelDriver(config)
+    words = [(driver.a_words(a), driver.w_words(w)) for a, w in operands]
+    sizes = [(np.asarray(a).shape[0], w.shape[1], np.asarray(a).shape[1]) for a, w in operands]
+    expect = [config.words(*s)["o"] for s in sizes]
+    dut = dut or Accelerator(config)
+    out: dict = {}
+
+    async def bench(ctx):
+        load = started = 0      # the GEMM being loaded; GEMMs started
+        ai = wi = 0
+        ys: list[list[int]] = [[] for _ in operands]
+        got = 0                 # GEMM whose words are being read
+        t = last = 0
+        ctx.set(dut.y_out.ready, 1)
+        while got < len(operands):
+            loading = load < len(operands) and load == started
+            a_w, w_w = words[load] if loading else ([], [])
+            ctx.set(dut.a_in.valid, ai < len(a_w))
+            ctx.set(dut.w_in.valid, wi < len(w_w))
+            if ai < len(a_w):
+                ctx.set(dut.a_in.payload.as_value(), a_w[ai])
+            if wi < len(w_w):
+                ctx.set(dut.w_in.payload.as_value(), w_w[wi])
+            want = loading and ai == len(a_w) and wi == len(w_w)
+            if want:
+                m, n, k = sizes[load]
+                ctx.set(dut.m, m)
+                ctx.set(dut.n, n)
+                ctx.set(dut.k_beats, k // config.array.lanes)
+            ctx.set(dut.start, want)
+            can = dut.start_ready if config.double_buffer else dut.busy
+            _, _, a_rdy, w_rdy, can_start, valid, payload = await ctx.tick().sample(
+                dut.a_in.ready, dut.w_in.ready, can, dut.y_out.valid,
+                dut.y_out.payload.as_value())
+            t += 1
+            if not config.double_buffer:
+                can_start = not can_start
+            ai += int(ai < len(a_w) and a_rdy)
+            wi += int(wi < len(w_w) and w_rdy)
+            if want and can_start:
+                started += 1
+                load += 1
+                ai = wi = 0
+            if valid:
+                ys[got].append(payload)
+                last = t
+                if len(ys[got]) == expect[got]:
+                    got += 1
+            assert t < 200_000, "the accelerator never finished"
+        out["y"] = [driver.result(y, s[0], s[1]) for y, s in zip(ys, sizes)]
+        out["cycles"] = last
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(bench)
+    sim.run()
+    return out["y"], out["cycles"]

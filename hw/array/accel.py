@@ -77,6 +77,7 @@ def accel_signature(config: AccelConfig) -> wiring.Signature:
         "start": In(1),
         "busy": Out(1),
         "cycles": Out(CYCLE_BITS),
+        **({"start_ready": Out(1)} if config.double_buffer else {}),
     })
 
 
@@ -112,13 +113,22 @@ class Accelerator(wiring.Component):
         cfg = self.config
         arr = cfg.array
         a_word, w_word, o_word = _words(cfg)
+        db = cfg.double_buffer
         mesh = m.submodules.mesh = Mesh(arr, pe_module=self.pe_module)
-        amem = m.submodules.a_buf = Memory(shape=a_word, depth=cfg.a_depth, init=[])
-        wmem = m.submodules.w_buf = Memory(shape=w_word, depth=cfg.w_depth, init=[])
-        omem = m.submodules.o_buf = Memory(shape=o_word, depth=cfg.o_depth, init=[])
+        amem = m.submodules.a_buf = Memory(shape=a_word, depth=cfg.a_depth * cfg.banks, init=[])
+        wmem = m.submodules.w_buf = Memory(shape=w_word, depth=cfg.w_depth * cfg.banks, init=[])
+        omem = m.submodules.o_buf = Memory(shape=o_word, depth=cfg.o_depth * cfg.banks, init=[])
         a_wr, w_wr, o_wr = amem.write_port(), wmem.write_port(), omem.write_port()
         a_rd, w_rd = amem.read_port(), wmem.read_port()
         o_rd = omem.read_port(transparent_for=(o_wr,))
+        # Double buffering: the GEMM computes in bank `bank` of each buffer (A, W and O) while
+        # the host loads bank `load_bank` and the drain reads bank `drain_bank`; one buffer's
+        # bank b is the addresses b * depth and up.
+        bank = Signal(name="bank") if db else None
+        load_bank = Signal(name="load_bank") if db else None
+
+        def at(addr, depth: int, which=bank):
+            return addr + Mux(which, depth, 0) if db else addr
 
         # --- host side: loading, shape registers, state ------------------------------------
         M = Signal.like(self.m, name="M")
@@ -126,22 +136,38 @@ class Accelerator(wiring.Component):
         KB = Signal.like(self.k_beats, name="KB")
         run = Signal()
         drain = Signal()
-        m.d.comb += self.busy.eq(run | drain)
+        if db:
+            pending = Signal(name="drain_pending")  # a finished GEMM's outputs wait
+            # The host loads the other bank at any time; a start is taken once the previous
+            # GEMM has computed and no finished GEMM's outputs still wait to stream out.
+            m.d.comb += [self.busy.eq(run | drain | pending),
+                         self.start_ready.eq(~run & ~pending)]
+            can_start = self.start_ready
+        else:
+            m.d.comb += self.busy.eq(run | drain)
+            can_start = ~self.busy
+        load_addrs = []
         for port, mem_wr, depth, name in ((self.a_in, a_wr, cfg.a_depth, "a"),
                                           (self.w_in, w_wr, cfg.w_depth, "w")):
             addr = Signal(range(depth + 1), name=f"{name}_load_addr")
-            m.d.comb += [port.ready.eq(~self.busy & (addr < depth)),
-                         mem_wr.addr.eq(addr), mem_wr.data.eq(port.payload),
-                         mem_wr.en.eq(port.valid & port.ready)]
+            load_addrs.append(addr)
+            m.d.comb += [port.ready.eq((addr < depth) if db else ~self.busy & (addr < depth)),
+                         mem_wr.addr.eq(at(addr, depth, load_bank)),
+                         mem_wr.data.eq(port.payload), mem_wr.en.eq(port.valid & port.ready)]
             with m.If(port.valid & port.ready):
                 m.d.sync += addr.eq(addr + 1)
-            with m.If(self.start & ~self.busy):
-                m.d.sync += addr.eq(0)
+            if not db:
+                with m.If(self.start & ~self.busy):
+                    m.d.sync += addr.eq(0)
         # A start with an empty shape is ignored (busy stays low): the host driver and the
         # config reject such GEMMs, and the controller's loops assume at least one beat.
         go = Signal()
-        m.d.comb += go.eq(self.start & ~self.busy &
+        m.d.comb += go.eq(self.start & can_start &
                           (self.m != 0) & (self.n != 0) & (self.k_beats != 0))
+        if db:  # the loaded banks become the GEMM's; the host loads the other ones next
+            with m.If(go):
+                m.d.sync += [bank.eq(load_bank), load_bank.eq(~load_bank),
+                             *(addr.eq(0) for addr in load_addrs)]
         with m.If(go):
             m.d.sync += [M.eq(self.m), N.eq(self.n), KB.eq(self.k_beats), run.eq(1),
                          self.cycles.eq(0)]
@@ -153,9 +179,9 @@ class Accelerator(wiring.Component):
         wrow_en = Signal()
         wrow_sel = Signal(range(arr.rows))
         if arr.dataflow == "os":
-            self._issue_os(m, go, run, M, N, KB, issue, a_rd, w_rd)
+            self._issue_os(m, go, run, M, N, KB, issue, a_rd, w_rd, at)
         else:
-            self._issue_ws(m, go, run, M, N, KB, issue, a_rd, w_rd, wrow_en, wrow_sel)
+            self._issue_ws(m, go, run, M, N, KB, issue, a_rd, w_rd, wrow_en, wrow_sel, at)
         # Buffer read (one cycle), then a register stage, then the mesh's skew.
         m.d.sync += mesh.i_a.eq(a_rd.data)
         m.d.comb += mesh.i_ctl.eq(delayed(m, issue, 2, "issue"))
@@ -169,7 +195,10 @@ class Accelerator(wiring.Component):
         # --- edge: write or add finished rows into the output buffer -----------------------
         y_end = Signal(range(cfg.o_depth + 1))
         last_write = Signal()
-        self._edge(m, go, M, N, KB, mesh, o_rd, o_wr, y_end, last_write, run)
+        self._edge(m, go, M, N, KB, mesh, o_rd, o_wr, y_end, last_write, run, at)
+        if db:
+            self._drain_db(m, run, drain, pending, last_write, y_end, bank, omem)
+            return m
         with m.If(run & last_write):
             m.d.sync += [run.eq(0), drain.eq(1)]
 
@@ -192,8 +221,55 @@ class Accelerator(wiring.Component):
             m.d.comb += [o_rd.addr.eq(raddr), o_rd.en.eq(fetch)]
         return m
 
+    def _drain_db(self, m, run, drain, pending, last_write, y_end, bank, omem):
+        """Double-buffered drain: its own read port streams a finished GEMM's outputs out of
+        their bank while the next GEMM computes into the other. A GEMM that finishes while
+        the previous one still drains waits (``pending``), and so does the next start."""
+        cfg = self.config
+        y_rd = omem.read_port()
+        raddr = Signal(range(cfg.o_depth + 1), name="drain_addr")
+        d_end = Signal.like(y_end, name="drain_end")
+        p_end = Signal.like(y_end, name="pending_end")
+        d_bank = Signal(name="drain_bank")
+        have = Signal(name="drain_have")
+        fetch = Signal(name="drain_fetch")
+        done = Signal(name="drain_done")
+        # The finished GEMM's output words, counting its last row, written in this cycle.
+        end = self._y_next
+        finish = Signal(name="gemm_finish")
+        m.d.comb += [finish.eq(run & last_write),
+                     self.y_out.payload.eq(y_rd.data), self.y_out.valid.eq(have),
+                     y_rd.addr.eq(raddr + Mux(d_bank, cfg.o_depth, 0)), y_rd.en.eq(fetch)]
+        with m.If(finish):
+            m.d.sync += run.eq(0)
+        with m.If(drain):
+            m.d.comb += fetch.eq((~have | self.y_out.ready) & (raddr < d_end))
+            with m.If(fetch):
+                m.d.sync += [raddr.eq(raddr + 1), have.eq(1)]
+            with m.Elif(self.y_out.ready):
+                m.d.sync += have.eq(0)
+                m.d.comb += done.eq(raddr == d_end)
+
+        def begin(end_value):  # start draining the computing bank
+            m.d.sync += [drain.eq(1), d_bank.eq(bank), d_end.eq(end_value), raddr.eq(0)]
+
+        with m.If(done):
+            with m.If(pending):
+                begin(p_end)
+                m.d.sync += pending.eq(0)
+            with m.Elif(finish):
+                begin(end)
+            with m.Else():
+                m.d.sync += drain.eq(0)
+        with m.Elif(finish):
+            with m.If(drain):
+                m.d.sync += [pending.eq(1), p_end.eq(end)]
+            with m.Else():
+                begin(end)
+                m.d.sync += have.eq(0)
+
     # -------------------------------------------------------------------------------------
-    def _issue_os(self, m, go, run, M, N, KB, issue, a_rd, w_rd):
+    def _issue_os(self, m, go, run, M, N, KB, issue, a_rd, w_rd, at):
         cfg = self.config
         arr = cfg.array
         pe = arr.pe
@@ -266,7 +342,8 @@ class Accelerator(wiring.Component):
                          prev.eq(0)]
         # The buffers are read only for a beat (their outputs, and the registers behind them,
         # hold still in idle cycles; the weight word also stays for the interval above).
-        m.d.comb += [a_rd.addr.eq(a_base + kc + j), w_rd.addr.eq(w_base + kc + j),
+        m.d.comb += [a_rd.addr.eq(at(a_base + kc + j, cfg.a_depth)),
+                     w_rd.addr.eq(at(w_base + kc + j, cfg.w_depth)),
                      a_rd.en.eq(fire), w_rd.en.eq(fire)]
         with m.If(fire):
             m.d.comb += [issue.valid.eq(1), issue.load_w.eq(1), issue.first.eq(j == 0),
@@ -281,7 +358,7 @@ class Accelerator(wiring.Component):
                         m.d.sync += [n0.eq(0), w_base.eq(0), m0.eq(m0 + R),
                                      a_base.eq(a_base + KB)]
 
-    def _issue_ws(self, m, go, run, M, N, KB, issue, a_rd, w_rd, wrow_en, wrow_sel):
+    def _issue_ws(self, m, go, run, M, N, KB, issue, a_rd, w_rd, wrow_en, wrow_sel, at):
         cfg = self.config
         arr = cfg.array
         R, C, L = arr.rows, arr.cols, arr.pe_latency
@@ -303,10 +380,11 @@ class Accelerator(wiring.Component):
             with m.If(slot < M):
                 m.d.comb += [issue.valid.eq(1), issue.load_w.eq(slot == 0), issue.first.eq(1),
                              issue.last.eq(1), issue.group_end.eq(1),
-                             a_rd.addr.eq(a_base + slot)]
+                             a_rd.addr.eq(at(a_base + slot, cfg.a_depth))]
             # One array row's shadow registers every L slots.
             with m.If((row < R) & (phase == 0)):
-                m.d.comb += [w_rd.addr.eq(w_addr), wrow_en.eq(1), wrow_sel.eq(row)]
+                m.d.comb += [w_rd.addr.eq(at(w_addr, cfg.w_depth)), wrow_en.eq(1),
+                             wrow_sel.eq(row)]
                 m.d.sync += [w_addr.eq(w_addr + 1), row.eq(row + 1)]
             m.d.sync += [slot.eq(slot + 1), phase.eq(Mux(phase == L - 1, 0, phase + 1))]
             with m.If(slot == period - 1):
@@ -318,7 +396,7 @@ class Accelerator(wiring.Component):
         m.d.comb += [a_rd.en.eq(issue.valid), w_rd.en.eq(wrow_en)]
 
     # -------------------------------------------------------------------------------------
-    def _edge(self, m, go, M, N, KB, mesh, o_rd, o_wr, y_end, last_write, run):
+    def _edge(self, m, go, M, N, KB, mesh, o_rd, o_wr, y_end, last_write, run, at):
         """Stage 0 (the cycle a row leaves the mesh): its address and the read of what the
         buffer holds there; stage 1: write the row, or add it to the old contents."""
         cfg = self.config
@@ -353,7 +431,7 @@ class Accelerator(wiring.Component):
             m.d.comb += block_done.eq(wrow == M - 1)
 
         with m.If(run & mesh.o_row_valid):
-            m.d.comb += [o_rd.addr.eq(addr), o_rd.en.eq(1)]
+            m.d.comb += [o_rd.addr.eq(at(addr, cfg.o_depth)), o_rd.en.eq(1)]
             with m.If(block_done):
                 m.d.sync += wk.eq(wk + step)
                 if not os:
@@ -395,9 +473,14 @@ class Accelerator(wiring.Component):
                 add = m.submodules[f"edge_add{k}"] = FPAdd(FP32)
                 m.d.comb += [add.a.eq(o_rd.data[k]), add.b.eq(s1_row[k]),
                              new[k].eq(Mux(s1_first, s1_row[k], add.s))]
-        m.d.comb += [o_wr.addr.eq(s1_addr), o_wr.data.eq(new), o_wr.en.eq(s1_write),
+        m.d.comb += [o_wr.addr.eq(at(s1_addr, cfg.o_depth)), o_wr.data.eq(new),
+                     o_wr.en.eq(s1_write),
                      last_write.eq(s1_last)]
         with m.If(s1_write & (s1_addr + 1 > y_end)):
             m.d.sync += y_end.eq(s1_addr + 1)
+        if cfg.double_buffer:  # the output words, counting the row written in this cycle
+            self._y_next = Signal.like(y_end, name="y_end_next")
+            m.d.comb += self._y_next.eq(Mux(s1_write & (s1_addr + 1 > y_end), s1_addr + 1,
+                                            y_end))
         with m.If(go):
             m.d.sync += y_end.eq(0)

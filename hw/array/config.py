@@ -285,6 +285,13 @@ class AccelConfig:
         PE's psum width to 64 (default: the psum width). A K longer than the PE's ``k_max`` is
         split into accumulations of at most ``k_max`` products, which the edge adds in
         ``out_bits``; the GEMM's K is bounded so that the sum cannot wrap. FP32 PEs: None.
+    double_buffer : bool
+        Two banks of each buffer (default False: one). The host loads the next GEMM's A and W
+        into one bank while the array computes from the other, and the outputs of a finished
+        GEMM stream out of their bank while the next GEMM computes into the other
+        (:mod:`mpgemm.hw.array.accel`). Each bank holds ``a_depth``, ``w_depth`` and
+        ``o_depth`` words: the same GEMMs fit, at twice the buffer bits.
+        :func:`mpgemm.costmodel.array.stream_cycles` says what it saves on a sequence of GEMMs.
     """
 
     kind: ClassVar[str] = "accel"
@@ -294,10 +301,13 @@ class AccelConfig:
     w_depth: int = 256
     o_depth: int = 256
     out_bits: int | None = None
+    double_buffer: bool = False
 
     def __post_init__(self):
         if not isinstance(self.array, ArrayConfig):
             raise TypeError(f"array must be an ArrayConfig, not {self.array!r}")
+        if not isinstance(self.double_buffer, bool):
+            raise TypeError(f"double_buffer must be True or False, not {self.double_buffer!r}")
         for name in ("a_depth", "w_depth", "o_depth"):
             check_int(name, getattr(self, name), 1, _MAX_DEPTH)
         psum = self.pe.ports.psum.width
@@ -311,6 +321,11 @@ class AccelConfig:
     @property
     def pe(self) -> PEConfig:
         return self.array.pe
+
+    @property
+    def banks(self) -> int:
+        """Banks of each buffer: 2 when double-buffered, else 1."""
+        return 2 if self.double_buffer else 1
 
     @property
     def out_width(self) -> int:
@@ -421,7 +436,8 @@ class AccelConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "array": self.array.to_dict(), "a_depth": self.a_depth,
-                "w_depth": self.w_depth, "o_depth": self.o_depth, "out_bits": self.out_bits}
+                "w_depth": self.w_depth, "o_depth": self.o_depth, "out_bits": self.out_bits,
+                "double_buffer": self.double_buffer}
 
 
 def accel_from_dict(data: Any) -> AccelConfig:
@@ -438,7 +454,7 @@ def accel_from_dict(data: Any) -> AccelConfig:
         return {k: v for k, v in d.items() if k != "kind"}
 
     acc = mapping("accel", data, AccelConfig.kind,
-                  {"array", "a_depth", "w_depth", "o_depth", "out_bits"})
+                  {"array", "a_depth", "w_depth", "o_depth", "out_bits", "double_buffer"})
     arr = mapping("array", acc.get("array"), ArrayConfig.kind,
                   {"pe", "rows", "cols", "dataflow", "tile_rows", "tile_cols", "organisation"})
     arr["pe"] = pe_config_from_dict(arr.get("pe"))
