@@ -57,7 +57,9 @@ theirs):
   (weight-stationary), the edge's read of the output word for every row leaving the mesh
   (the RTL reads it for the first chunk too) and its write for every row inside M, and the
   drain's read of every output word. Off-chip traffic behind the host port is not part of
-  the accelerator.
+  the accelerator. A double-buffered accelerator (``double_buffer``) has twice the words in
+  two banks; an access costs a bank's energy, and the controller gains the bank registers,
+  the drain's own end and bank, and the bank-offset adders of the five buffer addresses.
 * The technology's place-and-route factor multiplies every logic group's energy (the PE's
   already includes it); the SRAM figures are CACTI's, wires included.
 
@@ -331,7 +333,8 @@ class BufferCost:
     depth, word_bits : int
         Words, and bits per word (what the array takes or gives in a cycle).
     access : AccessEnergy
-        Energy per bit read and written (:func:`~.components.sram_access` for the capacity).
+        Energy per bit read and written (:func:`~.components.sram_access` for the capacity
+        of one bank: a double buffer's ``depth`` is two banks').
     reads, writes : callable
         ``f(activity) -> int``: words read and written in one GEMM.
     """
@@ -483,6 +486,15 @@ def _controller(accel: AccelConfig) -> tuple[list[tuple[str, int]], list[tuple[s
         ("edge_y_base + M", w(accel.o_depth * (C + 1) + 1)),
         ("edge_addr", w(accel.o_depth * (C + 2) + R + 1)),
     ]
+    if accel.double_buffer:
+        # Banks (hw.array.accel: the computing and loading bank, the drain's own bank, end
+        # and address, and a finished GEMM waiting to drain), and the bank offsets added to
+        # the five buffer addresses.
+        regs += [("bank", 1), ("load_bank", 1), ("drain_bank", 1), ("drain_pending", 1),
+                 ("drain_end", w(accel.o_depth + 1)), ("pending_end", w(accel.o_depth + 1))]
+        adders += [("a bank offset (load, read)", 2 * w(2 * accel.a_depth)),
+                   ("w bank offset (load, read)", 2 * w(2 * accel.w_depth)),
+                   ("o bank offset (edge, drain)", 2 * w(2 * accel.o_depth))]
     if arr.dataflow == "os":
         slot = w(max(cb, R, C) + 1)
         regs += [
@@ -821,10 +833,13 @@ def _buffers(accel: AccelConfig, tech: Technology) -> tuple[BufferCost, ...]:
     arr = accel.array
     p = arr.pe.ports
 
+    banks = accel.banks
+
     def buf(name: str, depth: int, word_bits: int, reads: ActionCount,
             writes: ActionCount) -> BufferCost:
-        capacity_bytes = -(-depth * word_bits // 8)
-        return BufferCost(name, depth, word_bits, sram_access(capacity_bytes, tech), reads,
+        # A double buffer is two banks of `depth` words, each access in one of them.
+        bank_bytes = -(-depth * word_bits // 8)
+        return BufferCost(name, depth * banks, word_bits, sram_access(bank_bytes, tech), reads,
                           writes)
 
     return (

@@ -91,6 +91,9 @@ class DesignResult:
     #: and their wall time (the simulator's own speed on the design).
     compute_cycles: int = 0
     compute_s: float = 0.0
+    #: Accelerators: the back-to-back sequence of GEMMs (shapes, measured and predicted
+    #: cycles, banks, and the prediction with the other number of banks), or None.
+    sequence: dict | None = None
 
     @property
     def cycles_per_s(self) -> float:
@@ -106,6 +109,12 @@ class DesignResult:
             same = "=" if g["cycles"] == g["predicted"] else "!="
             text += (f"\n     M={g['m']:<4d} N={g['n']:<4d} K={g['k']:<5d} "
                      f"cycles {g['cycles']:>6d} {same} predicted {g['predicted']}")
+        if self.sequence:
+            q = self.sequence
+            same = "=" if q["cycles"] == q["predicted"] else "!="
+            text += (f"\n     {len(q['gemms'])} GEMMs back to back, {q['banks']} bank(s): "
+                     f"cycles {q['cycles']} {same} predicted {q['predicted']} "
+                     f"({3 - q['banks']} bank(s): {q['other_banks_predicted']})")
         return text + (f"  ({self.message})" if self.message else "")
 
 
@@ -321,6 +330,7 @@ def run_design(name: str, entry: dict, rtl_dir: str | Path = RTL_DIR, *,
         message=message,
         gemms=tuple(stats.get("gemms", ())),
         compute_cycles=stats.get("compute_cycles", 0), compute_s=stats.get("compute_s", 0.0),
+        sequence=stats.get("sequence"),
     )
 
 

@@ -18,8 +18,10 @@ from amaranth.hdl import UnusedElaboratable
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.sim import Simulator
+from source_mutant import source_mutant
 
-from mpgemm.costmodel.array import gemm_cycles
+from mpgemm.costmodel.array import gemm_cycles, stream_cycles
+from mpgemm.hw.array import accel as accel_mod
 from mpgemm.hw.array import mesh as mesh_mod
 from mpgemm.hw.array.accel import Accelerator
 from mpgemm.hw.array.config import AccelConfig, ArrayConfig, accel_from_dict
@@ -88,6 +90,8 @@ def test_accel_config_errors():
         accel(pe=PRESETS["fp16_mac"], out_bits=40)
     with pytest.raises(TypeError, match="array must be an ArrayConfig"):
         AccelConfig(array=INT8)
+    with pytest.raises(TypeError, match="double_buffer must be True or False, not 1"):
+        accel(double_buffer=1)
 
 
 @pytest.mark.parametrize("shape, message", [
@@ -115,7 +119,8 @@ def test_check_gemm_group_and_accumulator_limits():
 
 
 def test_accel_round_trip_and_bad_dicts():
-    for config in [*ARRAY_PRESETS.values(), accel(pe=SHORT, out_bits=30, dataflow="ws")]:
+    for config in [*ARRAY_PRESETS.values(), accel(pe=SHORT, out_bits=30, dataflow="ws"),
+                   accel(double_buffer=True)]:
         assert accel_from_dict(json.loads(json.dumps(config.to_dict()))) == config
     good = accel().to_dict()
     with pytest.raises(ValueError, match="unknown accel parameter\\(s\\) 'depth'"):
@@ -755,7 +760,7 @@ def run_stream(config: AccelConfig, operands, *, dut=None) -> tuple[list, int]:
                 if len(ys[got]) == expect[got]:
                     got += 1
             assert t < 200_000, "the accelerator never finished"
-        out["y"] = [driver.result(y, s[0], s[1]) for y, s in zip(ys, sizes)]
+        out["y"] = [driver.result(y, s[0], s[1]) for y, s in zip(ys, sizes, strict=True)]
         out["cycles"] = last
 
     sim = Simulator(dut)
@@ -763,3 +768,102 @@ def run_stream(config: AccelConfig, operands, *, dut=None) -> tuple[list, int]:
     sim.add_testbench(bench)
     sim.run()
     return out["y"], out["cycles"]
+
+
+def check_stream(config: AccelConfig, seed: int, n_random: int = 3, *, dut=None) -> None:
+    """The GEMMs of :func:`gemm_shapes` run back to back: every Y bit-exact, the sequence's
+    cycles equal to :func:`stream_cycles`."""
+    rng = np.random.default_rng(seed)
+    shapes = gemm_shapes(config, rng, n_random)
+    # A GEMM with many output words, then two short ones: they finish while its words still
+    # stream out, so the second waits for the drain (with two banks).
+    group = config.pe.group_size or 1
+    step = max(config.array.lanes, group)
+    m = config.o_depth // 2
+    while m > 1 and not config.words(m, 2 * config.array.cols, step)["a"] <= config.a_depth:
+        m //= 2
+    shapes += [(m, 2 * config.array.cols, step), (1, 1, step), (1, 1, step)]
+    operands = [random_gemm(config.pe, rng, m, k, n, extreme=bool(i % 2))
+                for i, (m, n, k) in enumerate(shapes)]
+    ys, cycles = run_stream(config, operands, dut=dut)
+    for (m, n, k), (a, w), y in zip(shapes, operands, ys, strict=True):
+        assert (y == array_gemm(config, a, w)).all(), f"seed={seed} M={m} N={n} K={k}: Y wrong"
+    dtypes = [w.dtypes for _, w in operands]
+    predicted = stream_cycles(config, shapes, dtypes=dtypes).total
+    assert cycles == predicted, f"seed={seed} {shapes}: {cycles} cycles, predicted {predicted}"
+
+
+@pytest.mark.parametrize("double_buffer", [False, True], ids=["one_bank", "two_banks"])
+@pytest.mark.parametrize("dataflow", ["os", "ws"])
+def test_gemm_sequences_take_the_stream_cycles(dataflow, double_buffer):
+    """Back-to-back GEMMs with a host that never stalls, one bank or two: the sequence's
+    cycles are :func:`stream_cycles`' and two banks save cycles; single GEMMs with a stalling
+    host still take :func:`gemm_cycles` with two banks."""
+    config = accel(pe=SHORT, dataflow=dataflow, out_bits=32, double_buffer=double_buffer)
+    check_stream(config, seed=71)
+    if double_buffer:
+        check_gemms(config, seed=72, n_random=1)
+
+
+@pytest.mark.parametrize("config", [
+    shared(MIXPE, 2, 3, double_buffer=True),
+    accel(pe=PRESETS["fp16_mac_l4"], rows=2, cols=3, dataflow="ws", double_buffer=True),
+    accel(pe=BITSERIAL_MIX, rows=2, cols=2, double_buffer=True),
+], ids=["mixpe_shared", "fp16_ws", "bitserial_mix"])
+def test_double_buffered_sequences_of_other_pes(config):
+    """Column units (MixPE), FP32 edge adders (FP16 weight-stationary) and beats of several
+    cycles per data type (bit-serial): back-to-back GEMMs leave nothing behind in the PEs."""
+    check_stream(config, seed=73, n_random=2)
+
+
+def test_stream_cycles_by_hand():
+    """The formula's terms on one GEMM and on two, from gemm_cycles and the word counts."""
+    one, two = accel(), accel(double_buffer=True)
+    g = (4, 3, 16)
+    c = gemm_cycles(one, *g).total
+    words = one.words(*g)  # a: 2 m-tiles x 4 beats, w: 2 n-tiles x 4 beats, o: 4 rows x 2
+    assert words == {"a": 8, "w": 8, "o": 8}
+    single = 8 + 1 + c + 8 + 1   # load, start, compute, drain (a word a cycle) + last take
+    assert stream_cycles(one, [g]).total == stream_cycles(two, [g]).total == single
+    # One bank: the second GEMM loads after the first has drained. Two: it loads while the
+    # first computes, and starts once the first has finished and begun to drain.
+    assert stream_cycles(one, [g, g]).total == 2 * single
+    s = stream_cycles(two, [g, g])
+    assert s.starts == (9, 9 + c + 1)
+    assert s.finishes == (9 + c, 9 + 2 * c + 1)
+    assert s.total == 9 + 2 * c + 1 + 8 + 1
+    assert s.compute == 2 * c and 0 < s.compute_fraction < 1
+
+
+def test_stream_cycles_errors():
+    with pytest.raises(ValueError, match=r"gemms must be a non-empty list of \(M, N, K\), "
+                                         r"not \[\]"):
+        stream_cycles(accel(), [])
+    with pytest.raises(ValueError, match=r"gemms\[1\] must be \(M, N, K\), not \(4, 4\)"):
+        stream_cycles(accel(), [(4, 4, 8), (4, 4)])
+    with pytest.raises(ValueError, match=r"dtypes must give one entry per GEMM \(1\), not 2"):
+        stream_cycles(accel(), [(4, 4, 8)], dtypes=[None, None])
+    with pytest.raises(TypeError, match="accel must be an AccelConfig, not dict"):
+        stream_cycles({}, [(4, 4, 8)])
+
+
+#: One-line breakages of the double buffer (source text of hw/array/accel.py, replaced).
+DB_MUTANTS = {
+    # A start taken while a finished GEMM still waits to drain: its outputs are overwritten.
+    "start while a drain waits": ("self.start_ready.eq(~run & ~pending)",
+                                  "self.start_ready.eq(~run)"),
+    # The drain reads the bank being computed instead of its own.
+    "drain reads the computing bank": ("raddr + Mux(d_bank, cfg.o_depth, 0)",
+                                       "raddr + Mux(bank, cfg.o_depth, 0)"),
+    # The host's words go into the bank the array computes from.
+    "load into the computing bank": ("at(addr, depth, load_bank)", "at(addr, depth)"),
+}
+
+
+@pytest.mark.parametrize("mutant", sorted(DB_MUTANTS))
+def test_broken_double_buffers_fail(mutant):
+    """Each deliberate bug in the double buffer makes the sequence check fail."""
+    config = accel(pe=SHORT, out_bits=32, double_buffer=True)
+    with source_mutant(accel_mod, *DB_MUTANTS[mutant]) as broken:
+        with pytest.raises((AssertionError, ValueError)):
+            check_stream(config, seed=74, dut=broken.Accelerator(config))

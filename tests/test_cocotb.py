@@ -10,7 +10,9 @@ import shutil
 
 import numpy as np
 import pytest
+from source_mutant import source_mutant
 
+from mpgemm.hw.array import accel as accel_mod
 from mpgemm.hw.array import mesh
 from mpgemm.hw.array.presets import ARRAY_PRESETS
 from mpgemm.hw.flow.generate import MANIFEST, RTL_DIR, generate_verilog, load_manifest
@@ -30,6 +32,7 @@ PE_DESIGNS = sorted(n for n, e in DESIGNS.items() if not is_accel(e))
 #: one on Icarus (fast to build), and an FP32-accumulating
 #: weight-stationary one on Verilator.
 ARRAY_SAMPLE = [("array_int_mac_os_4x4", "icarus"), ("array_int_mac_ws_8x8", "icarus"),
+                ("array_int_mac_os_4x4_db", "icarus"),
                 ("array_mixpe_w4a8_os_4x4_shared", "icarus"),
                 ("array_bitserial_int4_a8_os_4x4", "icarus"),
                 ("array_fp16_mac_ws_4x4", "verilator")]
@@ -79,6 +82,32 @@ def test_rtl_out_array_passes(name, simulator, seed, tmp_path):
     assert result.passed, result.line()
     assert len(result.gemms) >= 5
     assert all(g["cycles"] == g["predicted"] for g in result.gemms)
+    # GEMMs back to back: the sequence's cycles are the cost model's, and a double buffer
+    # takes fewer than one bank would (a single bank: more than two would).
+    q = result.sequence
+    assert q is not None and q["cycles"] == q["predicted"], q
+    assert q["banks"] == DESIGNS[name]["config"]["double_buffer"] + 1
+    assert (q["predicted"] < q["other_banks_predicted"]) == (q["banks"] == 2), q
+
+
+@pytest.mark.slow
+def test_broken_double_buffer_fails_simulation(tmp_path, seed):
+    """The double-buffered accelerator generated with its drain reading the bank being
+    computed: single GEMMs still pass, the back-to-back sequence does not."""
+    name = "array_int_mac_os_4x4_db"
+    with source_mutant(accel_mod, "raddr + Mux(d_bank, cfg.o_depth, 0)",
+                       "raddr + Mux(bank, cfg.o_depth, 0)") as broken:
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(accel_mod.Accelerator, "_drain_db", broken.Accelerator._drain_db)
+            text = generate_verilog(ARRAY_PRESETS[name], name)
+    rtl = tmp_path / "rtl"
+    rtl.mkdir()
+    (rtl / f"{name}.v").write_text(text)
+    result = run_design(name, DESIGNS[name], rtl, simulator="icarus", seed=seed,
+                        build_root=tmp_path / "build", shapes=0)
+    assert not result.passed
+    assert all(g["cycles"] == g["predicted"] for g in result.gemms)
+    assert "mismatches" in result.message
 
 
 @pytest.mark.slow

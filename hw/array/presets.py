@@ -30,6 +30,8 @@ ARRAY_PRESETS = {
     # systolic arrays (the 16x16 one is the size of Gemmini's default mesh).
     "array_int_mac_os_4x4": _accel("int_mac_w8a8", 4, 4, "os"),
     "array_int_mac_ws_8x8": _accel(_INT8, 8, 8, "ws"),
+    # ... with double-buffered buffers: the host loads the next GEMM while this one computes.
+    "array_int_mac_os_4x4_db": _accel("int_mac_w8a8", 4, 4, "os", double_buffer=True),
     "array_int_mac_os_16x16": _accel(_INT8, 16, 16, "os", a_depth=1024, w_depth=1024,
                                      o_depth=1024),
     # The FP16 tensor-core baseline and the GPU-style dequantize-then-MAC W4A16 PE.

@@ -9,6 +9,13 @@ become valid, so the simulator runs free. Checked for every GEMM: ``Y`` bit-exac
 :func:`~mpgemm.sim.golden.array.array_gemm`, and the ``cycles`` counter against
 :func:`~mpgemm.costmodel.array.gemm_cycles`.
 
+Then a sequence of GEMMs runs back to back with a host that never stalls (each GEMM's words
+from the cycle after the previous ``start`` was taken, ``start`` as soon as they are in, every
+output word taken at once): a GEMM with many output words followed by short ones (which finish
+while its words still stream out), then twice the decode shape (M = 1, the longest K).
+Checked: every ``Y``, and the sequence's cycles (first word loaded to last word taken) against
+:func:`~mpgemm.costmodel.array.stream_cycles`, for one bank or two (``double_buffer``).
+
 Environment (set by :mod:`mpgemm.sim.runner`): ``MPGEMM_CONFIG`` (the accelerator config),
 ``MPGEMM_VECTORS`` (random shapes, on top of the fixed ones), ``MPGEMM_SEED`` and
 ``MPGEMM_STATS`` (where to write a JSON summary with every shape's measured and predicted
@@ -20,13 +27,14 @@ import json
 import os
 import random
 import time
+from dataclasses import replace
 
 import cocotb
 import numpy as np
 from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge, RisingEdge, SimTimeoutError, with_timeout
 
-from mpgemm.costmodel.array import gemm_cycles
+from mpgemm.costmodel.array import gemm_cycles, stream_cycles
 from mpgemm.hw.array.config import accel_from_dict
 from mpgemm.sim.golden.array import array_gemm
 from mpgemm.sim.stimulus import random_gemm
@@ -79,6 +87,118 @@ async def _read(dut, rng: random.Random, limit: int, patience: int,
             words.append(int(value) if value.is_resolvable else None)
     dut.y_out__ready.value = 0
     return words
+
+
+def sequence_shapes(accel, decode: tuple[int, int, int]) -> list[tuple[int, int, int]]:
+    """A GEMM with many output words (half the output buffer, if the activation buffer takes
+    it), two of the smallest (they finish while its words stream out), then ``decode`` twice
+    (M = 1 with a long K: loading its weights takes about as long as computing)."""
+    step = max(accel.array.lanes, accel.pe.group_size or 1)
+    n = min(2 * accel.array.cols, accel.bounds["n"])
+    m = max(1, accel.o_depth // 2 // -(-n // accel.array.cols))
+    while m > 1 and not _fits(accel, m, n, step):
+        m //= 2
+    return [(m, n, step), (1, 1, step), (1, 1, step), decode, decode]
+
+
+def _fits(accel, m: int, n: int, k: int) -> bool:
+    try:
+        accel.check_gemm(m, n, k)
+    except ValueError:
+        return False
+    return True
+
+
+async def _sequence(dut, accel, words: list[tuple[list[int], list[int]]],
+                    shapes: list[tuple[int, int, int]], limit: int) -> tuple[list, int]:
+    """Run the GEMMs back to back with a host that never stalls; ``(output words per GEMM,
+    cycles from the first word loaded to the last word taken)``. Ports are read at falling
+    edges (ready, start_ready, valid and payload come from registers) and a transfer happens
+    at the next rising edge."""
+    db = accel.double_buffer
+    out_words = [accel.words(*s)["o"] for s in shapes]
+    ys: list[list[int | None]] = [[] for _ in shapes]
+    load = started = got = ai = wi = 0
+    t = 0
+    first = last = None
+    dut.y_out__ready.value = 1
+    while got < len(shapes):
+        await FallingEdge(dut.clk)
+        t += 1  # the coming rising edge
+        if t > limit:
+            break
+        a_rdy, w_rdy = int(dut.a_in__ready.value), int(dut.w_in__ready.value)
+        can = int(dut.start_ready.value) if db else not int(dut.busy.value)
+        valid = int(dut.y_out__valid.value)
+        payload = dut.y_out__payload.value
+        loading = load < len(shapes) and load == started
+        a_w, w_w = words[load] if loading else ([], [])
+        dut.a_in__valid.value = int(ai < len(a_w))
+        dut.w_in__valid.value = int(wi < len(w_w))
+        if ai < len(a_w):
+            dut.a_in__payload.value = a_w[ai]
+        if wi < len(w_w):
+            dut.w_in__payload.value = w_w[wi]
+        want = loading and ai == len(a_w) and wi == len(w_w)
+        if want:
+            m, n, k = shapes[load]
+            dut.m.value, dut.n.value, dut.k_beats.value = m, n, k // accel.array.lanes
+        dut.start.value = int(want)
+        if (ai < len(a_w) and a_rdy) or (wi < len(w_w) and w_rdy):
+            first = t if first is None else first
+        ai += int(ai < len(a_w) and a_rdy)
+        wi += int(wi < len(w_w) and w_rdy)
+        if want and can:
+            started += 1
+            load += 1
+            ai = wi = 0
+        if valid:
+            ys[got].append(int(payload) if payload.is_resolvable else None)
+            last = t
+            if len(ys[got]) == out_words[got]:
+                got += 1
+    await FallingEdge(dut.clk)
+    for name in ("a_in__valid", "w_in__valid", "start", "y_out__ready"):
+        getattr(dut, name).value = 0
+    if got < len(shapes) or first is None or last is None:
+        return ys, -1
+    return ys, last - first + 1
+
+
+async def _check_sequence(dut, accel, driver, rng, decode) -> tuple[dict, list[str], int]:
+    """The back-to-back sequence (:func:`sequence_shapes`): ``(stats, errors, outputs
+    checked)``; ``stats["cycles"]`` is -1 if the sequence did not finish."""
+    seq = sequence_shapes(accel, decode)
+    ops = [random_gemm(accel.pe, rng, m, k, n, extreme=bool(i % 2))
+           for i, (m, n, k) in enumerate(seq)]
+    dtypes = [w.dtypes for _, w in ops]
+    predicted = stream_cycles(accel, seq, dtypes=dtypes).total
+    other = stream_cycles(replace(accel, double_buffer=not accel.double_buffer), seq,
+                          dtypes=dtypes).total
+    got_words, measured = await _sequence(
+        dut, accel, [(driver.a_words(a), driver.w_words(w)) for a, w in ops], seq,
+        limit=4 * predicted + 1000)
+    stats = {"gemms": [list(g) for g in seq], "cycles": measured, "predicted": predicted,
+             "banks": accel.banks, "other_banks_predicted": other}
+    if measured < 0:
+        return stats, [f"sequence {seq}: not done within {4 * predicted + 1000} cycles (the "
+                       f"cost model predicts {predicted})"], 0
+    errors, outputs = [], 0
+    for (m, n, k), (a, w), y_words in zip(seq, ops, got_words, strict=True):
+        expected = array_gemm(accel, a, w)
+        if any(v is None for v in y_words):
+            errors.append(f"sequence M={m} N={n} K={k}: output words hold X or Z")
+            continue
+        bad = np.argwhere(driver.result(y_words, m, n) != expected)
+        outputs += expected.size
+        if len(bad):
+            errors.append(f"sequence M={m} N={n} K={k}: {len(bad)} of {expected.size} "
+                          f"outputs differ")
+    if measured != predicted:
+        errors.append(f"sequence {seq}: {measured} cycles, the cost model predicts {predicted}")
+    dut._log.info(f"sequence {seq}: cycles {measured} (predicted {predicted}; with "
+                  f"{3 - accel.banks} bank(s): {other})")
+    return stats, errors, outputs
 
 
 @cocotb.test()
@@ -159,6 +279,15 @@ async def test_accel_gemms(dut):
             errors.append(f"M={m} N={n} K={k}: {measured} cycles, the cost model predicts "
                           f"{predicted}")
         dut._log.info(f"M={m} N={n} K={k}: cycles {measured} (predicted {predicted})")
+    sequence = None
+    if not errors:
+        t0 = time.perf_counter()
+        sequence, seq_errors, seq_outputs = await _check_sequence(dut, accel, driver, rng,
+                                                                  shapes[1])
+        sim_s += time.perf_counter() - t0
+        errors += seq_errors
+        outputs += seq_outputs
+        total_cycles += max(0, sequence["cycles"])
     for line in errors:
         dut._log.error(line)
     if os.environ.get("MPGEMM_STATS"):
@@ -166,5 +295,5 @@ async def test_accel_gemms(dut):
             json.dump({"kind": "accel", "seed": seed, "vectors": outputs,
                        "cycles": total_cycles, "errors": len(errors), "sim_s": sim_s,
                        "compute_cycles": run_cycles, "compute_s": run_s,
-                       "gemms": runs}, f)
+                       "gemms": runs, "sequence": sequence}, f)
     assert not errors, f"{len(errors)} mismatches (seed={seed}): {errors[0]}"
