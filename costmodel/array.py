@@ -25,6 +25,7 @@ With one bank per buffer each GEMM's load, computation and drain follow one anot
 previous GEMM's drain.
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -181,8 +182,8 @@ class StreamCycles:
         return self.compute / self.total
 
 
-def stream_cycles(accel: AccelConfig, gemms: "list[tuple[int, int, int]]", *,
-                  dtypes: "list[np.ndarray | str | None] | None" = None) -> StreamCycles:
+def stream_cycles(accel: AccelConfig, gemms: "Sequence[tuple[int, int, int]]", *,
+                  dtypes: "Sequence[np.ndarray | str | None] | None" = None) -> StreamCycles:
     """Cycles of the GEMMs ``gemms`` (``(M, N, K)`` each) run one after the other by a host
     that never stalls: it loads each GEMM's A and W words a word per cycle on both streams
     at once (``L`` cycles, the longer of the two), raises ``start`` the cycle after the last

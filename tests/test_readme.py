@@ -33,4 +33,5 @@ def test_readme_tour_runs(tmp_path, monkeypatch):
     assert "0.25 2 True" in printed and "3 fp16" in printed
     assert "195082 105331" in printed
     assert "92402 64021" in printed
+    assert "1 16704 9501" in printed and "64 43296 34329" in printed
     assert os.path.exists(tmp_path / "build" / "my_rtl" / "my_mac.v")

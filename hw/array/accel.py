@@ -32,6 +32,16 @@ in cycle ``t`` reaches PE ``(r, c)`` in cycle ``t + 2 + r * s + c`` (``s``: the 
 
 The edge writes each finished output row into the output buffer (the first chunk) or adds it to
 what is there (later chunks: integers in ``out_bits``, FP32 with one rounding).
+
+Double buffering (``AccelConfig.double_buffer``): each buffer has two banks. The GEMM computes
+from (and into) bank ``bank``; the host loads the other one at any time, and a ``start``
+(taken when ``start_ready``) makes the loaded banks the GEMM's. ``start_ready`` is high once
+the previous GEMM has written its last output and no finished GEMM waits to stream out: the
+drain has its own read port and streams a finished GEMM's outputs from their bank while the
+next GEMM computes into the other; a GEMM that finishes while the previous one still drains
+waits for it (and holds ``start_ready`` low), so the bank the next ``start`` hands to the
+edge has always been read out. :func:`mpgemm.costmodel.array.stream_cycles` is the resulting
+cycle count of a sequence of GEMMs.
 """
 
 from amaranth import Array, Const, Module, Mux, Signal, signed, unsigned
@@ -88,13 +98,17 @@ class Accelerator(wiring.Component):
     -----
     a_in, w_in: In(stream.Signature(word))
         Buffer loading, one word per transfer from address 0 (reset by ``start``); taken
-        while the accelerator is idle and the buffer has room.
+        while the accelerator is idle (double buffering: at any time) and the buffer (bank)
+        has room.
     m, n, k_beats: In
         The GEMM's shape, read at ``start``.
     start: In(1)
         Starts the GEMM when idle.
     busy: Out(1)
-        High from the cycle after ``start`` until the last output word is taken.
+        High from the cycle after ``start`` until the last output word is taken (double
+        buffering: until every started GEMM's last output word is taken).
+    start_ready: Out(1)
+        Double buffering only: a ``start`` is taken in this cycle.
     cycles: Out(CYCLE_BITS)
         Cycles of the last GEMM's computation (from ``start`` to the last output written).
     y_out: Out(stream.Signature(word))
@@ -165,6 +179,7 @@ class Accelerator(wiring.Component):
         m.d.comb += go.eq(self.start & can_start &
                           (self.m != 0) & (self.n != 0) & (self.k_beats != 0))
         if db:  # the loaded banks become the GEMM's; the host loads the other ones next
+            assert bank is not None and load_bank is not None
             with m.If(go):
                 m.d.sync += [bank.eq(load_bank), load_bank.eq(~load_bank),
                              *(addr.eq(0) for addr in load_addrs)]
