@@ -210,9 +210,9 @@ class Accelerator(wiring.Component):
         # --- edge: write or add finished rows into the output buffer -----------------------
         y_end = Signal(range(cfg.o_depth + 1))
         last_write = Signal()
-        self._edge(m, go, M, N, KB, mesh, o_rd, o_wr, y_end, last_write, run, at)
+        y_next = self._edge(m, go, M, N, KB, mesh, o_rd, o_wr, y_end, last_write, run, at)
         if db:
-            self._drain_db(m, run, drain, pending, last_write, y_end, bank, omem)
+            self._drain_db(m, run, drain, pending, last_write, y_next, bank, omem)
             return m
         with m.If(run & last_write):
             m.d.sync += [run.eq(0), drain.eq(1)]
@@ -236,21 +236,20 @@ class Accelerator(wiring.Component):
             m.d.comb += [o_rd.addr.eq(raddr), o_rd.en.eq(fetch)]
         return m
 
-    def _drain_db(self, m, run, drain, pending, last_write, y_end, bank, omem):
+    def _drain_db(self, m, run, drain, pending, last_write, y_next, bank, omem):
         """Double-buffered drain: its own read port streams a finished GEMM's outputs out of
         their bank while the next GEMM computes into the other. A GEMM that finishes while
         the previous one still drains waits (``pending``), and so does the next start."""
         cfg = self.config
         y_rd = omem.read_port()
         raddr = Signal(range(cfg.o_depth + 1), name="drain_addr")
-        d_end = Signal.like(y_end, name="drain_end")
-        p_end = Signal.like(y_end, name="pending_end")
+        d_end = Signal.like(y_next, name="drain_end")
+        p_end = Signal.like(y_next, name="pending_end")
         d_bank = Signal(name="drain_bank")
         have = Signal(name="drain_have")
         fetch = Signal(name="drain_fetch")
         done = Signal(name="drain_done")
-        # The finished GEMM's output words, counting its last row, written in this cycle.
-        end = self._y_next
+        end = y_next  # the finished GEMM's output words, counting the row written now
         finish = Signal(name="gemm_finish")
         m.d.comb += [finish.eq(run & last_write),
                      self.y_out.payload.eq(y_rd.data), self.y_out.valid.eq(have),
@@ -493,9 +492,10 @@ class Accelerator(wiring.Component):
                      last_write.eq(s1_last)]
         with m.If(s1_write & (s1_addr + 1 > y_end)):
             m.d.sync += y_end.eq(s1_addr + 1)
-        if cfg.double_buffer:  # the output words, counting the row written in this cycle
-            self._y_next = Signal.like(y_end, name="y_end_next")
-            m.d.comb += self._y_next.eq(Mux(s1_write & (s1_addr + 1 > y_end), s1_addr + 1,
-                                            y_end))
         with m.If(go):
             m.d.sync += y_end.eq(0)
+        if not cfg.double_buffer:
+            return None
+        y_next = Signal.like(y_end, name="y_end_next")  # counting the row written now
+        m.d.comb += y_next.eq(Mux(s1_write & (s1_addr + 1 > y_end), s1_addr + 1, y_end))
+        return y_next
