@@ -36,7 +36,7 @@ from mpgemm.sim.golden.array import array_gemm
 from mpgemm.sim.golden.contract import QuantizedWeights, gemm
 from mpgemm.sim.golden.fp import fp32_add
 from mpgemm.sim.stimulus import random_gemm
-from mpgemm.sim.stimulus.array import AccelDriver, gemm_shapes
+from mpgemm.sim.stimulus.array import AccelDriver, gemm_shapes, sequence_shapes
 
 INT8 = PRESETS["int_mac_w8a8"]  # 4 lanes
 #: An integer PE whose accumulator holds only 8 products: K splits into chunks at the edge.
@@ -775,14 +775,9 @@ def check_stream(config: AccelConfig, seed: int, n_random: int = 3, *, dut=None)
     cycles equal to :func:`stream_cycles`."""
     rng = np.random.default_rng(seed)
     shapes = gemm_shapes(config, rng, n_random)
-    # A GEMM with many output words, then two short ones: they finish while its words still
-    # stream out, so the second waits for the drain (with two banks).
-    group = config.pe.group_size or 1
-    step = max(config.array.lanes, group)
-    m = config.o_depth // 2
-    while m > 1 and not config.words(m, 2 * config.array.cols, step)["a"] <= config.a_depth:
-        m //= 2
-    shapes += [(m, 2 * config.array.cols, step), (1, 1, step), (1, 1, step)]
+    # ... then a GEMM with many output words and two short ones that finish while its words
+    # still stream out (with two banks the second waits for the drain), and two decodes.
+    shapes += sequence_shapes(config, shapes[1])
     operands = [random_gemm(config.pe, rng, m, k, n, extreme=bool(i % 2))
                 for i, (m, n, k) in enumerate(shapes)]
     ys, cycles = run_stream(config, operands, dut=dut)

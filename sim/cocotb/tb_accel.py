@@ -38,7 +38,7 @@ from mpgemm.costmodel.array import gemm_cycles, stream_cycles
 from mpgemm.hw.array.config import accel_from_dict
 from mpgemm.sim.golden.array import array_gemm
 from mpgemm.sim.stimulus import random_gemm
-from mpgemm.sim.stimulus.array import AccelDriver, gemm_shapes
+from mpgemm.sim.stimulus.array import AccelDriver, gemm_shapes, sequence_shapes
 
 #: Probability that a stream source or sink stalls in a cycle.
 STALL = 0.25
@@ -87,26 +87,6 @@ async def _read(dut, rng: random.Random, limit: int, patience: int,
             words.append(int(value) if value.is_resolvable else None)
     dut.y_out__ready.value = 0
     return words
-
-
-def sequence_shapes(accel, decode: tuple[int, int, int]) -> list[tuple[int, int, int]]:
-    """A GEMM with many output words (half the output buffer, if the activation buffer takes
-    it), two of the smallest (they finish while its words stream out), then ``decode`` twice
-    (M = 1 with a long K: loading its weights takes about as long as computing)."""
-    step = max(accel.array.lanes, accel.pe.group_size or 1)
-    n = min(2 * accel.array.cols, accel.bounds["n"])
-    m = max(1, accel.o_depth // 2 // -(-n // accel.array.cols))
-    while m > 1 and not _fits(accel, m, n, step):
-        m //= 2
-    return [(m, n, step), (1, 1, step), (1, 1, step), decode, decode]
-
-
-def _fits(accel, m: int, n: int, k: int) -> bool:
-    try:
-        accel.check_gemm(m, n, k)
-    except ValueError:
-        return False
-    return True
 
 
 async def _sequence(dut, accel, words: list[tuple[list[int], list[int]]],

@@ -24,7 +24,7 @@ from mpgemm.sim.golden.array import AccelLike
 from mpgemm.sim.golden.contract import QuantizedWeights
 from mpgemm.sim.golden.ports import Array, Bits, Field
 
-__all__ = ["AccelDriver", "gemm_shapes"]
+__all__ = ["AccelDriver", "gemm_shapes", "sequence_shapes"]
 
 
 def _word(field: Field, values: Sequence[Any | None]) -> int:
@@ -158,3 +158,16 @@ def gemm_shapes(accel: AccelLike, rng: np.random.Generator,
         if _fits(accel, m, n, k) and (m, n, k) not in out:
             out.append((m, n, k))
     return out
+
+
+def sequence_shapes(accel: AccelLike, decode: tuple[int, int, int]) -> list[tuple[int, int, int]]:
+    """GEMMs to run back to back: one with many output words (half the output buffer, if the
+    activation buffer takes it), two of the smallest (they finish while its words stream
+    out), then ``decode`` twice (M = 1 with a long K: loading its weights takes about as long
+    as computing)."""
+    step = max(accel.array.lanes, accel.pe.group_size or 1)
+    n = min(2 * accel.array.cols, accel.bounds["n"])
+    m = max(1, accel.bounds["m"] // 2 // -(-n // accel.array.cols))  # bounds: o_depth
+    while m > 1 and not _fits(accel, m, n, step):
+        m //= 2
+    return [(m, n, step), (1, 1, step), (1, 1, step), decode, decode]
