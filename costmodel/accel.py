@@ -59,7 +59,7 @@ theirs):
   drain's read of every output word. Off-chip traffic behind the host port is not part of
   the accelerator. A double-buffered accelerator (``double_buffer``) has twice the words in
   two banks; an access costs a bank's energy, and the controller gains the bank registers,
-  the drain's own end and bank, and the bank-offset adders of the five buffer addresses.
+  the drain's own end and bank, and the bank-offset adders of the seven buffer addresses.
 * The technology's place-and-route factor multiplies every logic group's energy (the PE's
   already includes it); the SRAM figures are CACTI's, wires included.
 
@@ -489,12 +489,12 @@ def _controller(accel: AccelConfig) -> tuple[list[tuple[str, int]], list[tuple[s
     if accel.double_buffer:
         # Banks (hw.array.accel: the computing and loading bank, the drain's own bank, end
         # and address, and a finished GEMM waiting to drain), and the bank offsets added to
-        # the five buffer addresses.
+        # the seven buffer addresses (a and w: load, read; o: edge read, edge write, drain).
         regs += [("bank", 1), ("load_bank", 1), ("drain_bank", 1), ("drain_pending", 1),
                  ("drain_end", w(accel.o_depth + 1)), ("pending_end", w(accel.o_depth + 1))]
         adders += [("a bank offset (load, read)", 2 * w(2 * accel.a_depth)),
                    ("w bank offset (load, read)", 2 * w(2 * accel.w_depth)),
-                   ("o bank offset (edge, drain)", 2 * w(2 * accel.o_depth))]
+                   ("o bank offset (edge read, write, drain)", 3 * w(2 * accel.o_depth))]
     if arr.dataflow == "os":
         slot = w(max(cb, R, C) + 1)
         regs += [

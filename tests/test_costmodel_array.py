@@ -616,3 +616,18 @@ def test_weight_encoder_cost_follows_the_formats():
     assert pe_cost(int4).breakdown["weight_encoder"].area_um2 == 0
     alone, shared = _bitserial_pair(int4)
     assert accel_cost(shared).area_um2 > accel_cost(alone).area_um2
+
+
+def test_a_double_buffer_doubles_the_words_not_the_access_energy():
+    """Two banks: every buffer holds twice the words, an access costs one bank's energy, the
+    array's units are unchanged and only the controller grows (bank registers, the drain's
+    own end and bank, the bank-offset adders)."""
+    one = ARRAY_PRESETS["array_int_mac_os_4x4"]
+    two = replace(one, double_buffer=True)
+    c1, c2 = accel_cost(one), accel_cost(two)
+    assert c2.buffer_bits == 2 * c1.buffer_bits
+    for b1, b2 in zip(c1.buffers, c2.buffers, strict=True):
+        assert b2.depth == 2 * b1.depth and b2.access == b1.access
+    changed = {g1.name for g1, g2 in zip(c1.groups, c2.groups, strict=True) if g1 != g2}
+    assert changed and all(name.startswith("control") for name in changed), changed
+    assert c2.area_um2 > c1.area_um2
