@@ -121,6 +121,7 @@ from mpgemm.sim.golden.contract import PEConfig
 from .array import ArrayCycles, gemm_cycles
 from .bitserial import beat_energy_pj as bitserial_beat_energy_pj
 from .bitserial import shared_parts as bitserial_shared_parts
+from .compare import MAX_TARGET
 from .components import FP32_FIELDS, fp_adder, int_adder, mux2, register, sram_access
 from .cost import ComponentCost
 from .lut import shared_parts as lut_shared_parts
@@ -1073,8 +1074,9 @@ def _check_target(target: Any, mode: str) -> float | None:
     unit = "useful MACs per cycle" if mode == "throughput" else "um^2 of logic"
     if isinstance(target, bool) or not isinstance(target, (int, float)):
         raise TypeError(f"target must be a number ({unit}), not {target!r}")
-    if not (math.isfinite(target) and target > 0):
-        raise ValueError(f"target must be a positive finite number ({unit}), not {target!r}")
+    if not (math.isfinite(target) and 0 < target <= MAX_TARGET):
+        raise ValueError(f"target must be a finite number in (0, {MAX_TARGET:g}] ({unit}), "
+                         f"not {target!r}")
     return float(target)
 
 

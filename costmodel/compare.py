@@ -8,16 +8,31 @@ scaled the same way. A design that cannot run a data type (its workload check re
 left out of that data type's rows.
 """
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from mpgemm.pe_designs.common import PEConfigBase
 from mpgemm.sim.golden.contract import PEConfig
 
 from .pe import pe_cost, workload_beat_cost, workload_check
 from .tech import DEFAULT_TECH, Technology
 from .workload import GemmWorkload
 
-__all__ = ["ThroughputRow", "equal_throughput"]
+#: Largest scaling target (MACs per cycle or um^2) the comparisons take.
+MAX_TARGET = 1e15
+
+
+def check_target(name: str, value: object) -> float:
+    """``value`` as a float in (0, :data:`MAX_TARGET`], else TypeError or ValueError naming
+    ``name``."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name} must be a number, not {value!r}")
+    if not (math.isfinite(value) and 0 < value <= MAX_TARGET):
+        raise ValueError(f"{name} must be a finite number in (0, {MAX_TARGET:g}], not {value!r}")
+    return float(value)
+
+__all__ = ["ThroughputRow", "equal_throughput", "check_target", "MAX_TARGET"]
 
 
 @dataclass(frozen=True)
@@ -63,8 +78,17 @@ def equal_throughput(designs: Mapping[str, PEConfig], act_format: str,
     yosys_cells : mapping, optional
         Generic Yosys cells per design name (``make synth``'s reports), scaled like the area.
     """
-    if not target_macs_per_cycle > 0:
-        raise ValueError(f"target_macs_per_cycle must be positive, not {target_macs_per_cycle}")
+    if not isinstance(designs, Mapping):
+        raise TypeError(f"designs must be a mapping of name -> PE config, not "
+                        f"{type(designs).__name__}")
+    for name, config in designs.items():
+        if not isinstance(config, PEConfigBase):
+            raise TypeError(f"designs[{name!r}] must be a PE config, not "
+                            f"{type(config).__name__}")
+    if isinstance(weight_formats, str) or not isinstance(weight_formats, Sequence):
+        raise TypeError(f"weight_formats must be a sequence of format names, not "
+                        f"{weight_formats!r}")
+    check_target("target_macs_per_cycle", target_macs_per_cycle)
     rows = []
     for fmt in weight_formats:
         for name, config in designs.items():

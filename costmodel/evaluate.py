@@ -28,7 +28,7 @@ from mpgemm.sim.golden.contract import PEConfig
 from .components import sram_access
 from .pe import pe_cost, workload_beat_cost, workload_check
 from .tech import DEFAULT_TECH, AccessEnergy, Technology
-from .workload import GemmWorkload
+from .workload import GemmWorkload, check_size
 
 __all__ = ["CostReport", "evaluate", "DEFAULT_BUFFER_BYTES"]
 
@@ -122,11 +122,20 @@ class CostReport:
         return self.energy_pj * 1e-12 / self.latency_s if self.latency_s else math.nan
 
 
-def _check_positive_int(name: str, value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be a positive integer, not {value!r}")
-    if value < 1:
-        raise ValueError(f"{name} must be a positive integer, not {value}")
+#: Clock frequencies the cost model takes, in MHz (1 kHz to 1 THz): beyond them a latency
+#: would round to 0 or overflow.
+FREQ_RANGE_MHZ = (1e-3, 1e6)
+
+
+def check_freq_mhz(freq_mhz: Any) -> float:
+    """``freq_mhz`` as a float within :data:`FREQ_RANGE_MHZ`, else TypeError or ValueError."""
+    if isinstance(freq_mhz, bool) or not isinstance(freq_mhz, (int, float)):
+        raise TypeError(f"freq_mhz must be a number, not {freq_mhz!r}")
+    lo, hi = FREQ_RANGE_MHZ
+    if not (math.isfinite(freq_mhz) and lo <= freq_mhz <= hi):
+        raise ValueError(f"freq_mhz must be a finite number in [{lo:g}, {hi:g}] MHz, "
+                         f"not {freq_mhz!r}")
+    return float(freq_mhz)
 
 
 @functools.lru_cache(maxsize=256)
@@ -170,12 +179,9 @@ def evaluate(
     """
     if not isinstance(workload, GemmWorkload):
         raise TypeError(f"workload must be a GemmWorkload, not {workload!r}")
-    _check_positive_int("n_pe", n_pe)
-    _check_positive_int("buffer_bytes", buffer_bytes)
-    if isinstance(freq_mhz, bool) or not isinstance(freq_mhz, (int, float)):
-        raise TypeError(f"freq_mhz must be a number, not {freq_mhz!r}")
-    if not (freq_mhz > 0 and math.isfinite(freq_mhz)):
-        raise ValueError(f"freq_mhz must be positive and finite, not {freq_mhz}")
+    check_size("n_pe", n_pe)
+    check_size("buffer_bytes", buffer_bytes, 2**48)
+    check_freq_mhz(freq_mhz)
     pe = pe_cost(config, tech)
     check = workload_check(config)
     if check is not None:

@@ -65,11 +65,23 @@ def _format_info(name: str) -> FormatInfo:
     return FormatInfo(name, int(fmt.bits), False, int(fmt.min_value), int(fmt.max_value))
 
 
-def _check_positive_int(name: str, value: Any) -> None:
+#: Largest size the cost model takes for a GEMM dimension, a token count, a group or a PE count
+#: (2**31 - 1, far beyond any LLM's; it keeps every product of sizes exact in a float64).
+MAX_SIZE = 2**31 - 1
+
+
+def check_size(name: str, value: Any, maximum: int = MAX_SIZE) -> int:
+    """``value`` if it is an int in [1, ``maximum``], else TypeError or ValueError naming
+    ``name``."""
     if isinstance(value, bool) or not isinstance(value, int):
         raise TypeError(f"{name} must be a positive integer, not {value!r}")
     if value < 1:
         raise ValueError(f"{name} must be a positive integer, not {value}")
+    if value > maximum:
+        shown = str(value) if value < 10**20 else f"a {len(str(value))}-digit number"
+        raise ValueError(f"{name} must be at most {maximum:,}, not {shown}")
+    return value
+
 
 
 def _check_format(param: str, value: Any) -> None:
@@ -116,11 +128,11 @@ class GemmWorkload:
 
     def __post_init__(self):
         for param in ("M", "N", "K"):
-            _check_positive_int(param, getattr(self, param))
+            check_size(param, getattr(self, param))
         _check_format("act_format", self.act_format)
         _check_format("weight_format", self.weight_format)
         if self.group_size is not None:
-            _check_positive_int("group_size", self.group_size)
+            check_size("group_size", self.group_size)
             if self.K % self.group_size:
                 raise ValueError(
                     f"group_size={self.group_size} must divide K={self.K} "
@@ -221,10 +233,10 @@ def llm_linear_layers(
     """
     for param, value in (("hidden", hidden), ("intermediate", intermediate),
                          ("n_heads", n_heads), ("tokens", tokens), ("batch", batch)):
-        _check_positive_int(param, value)
+        check_size(param, value)
     if n_kv_heads is None:
         n_kv_heads = n_heads
-    _check_positive_int("n_kv_heads", n_kv_heads)
+    check_size("n_kv_heads", n_kv_heads)
     if hidden % n_heads:
         raise ValueError(f"n_heads={n_heads} must divide hidden={hidden}")
     if n_heads % n_kv_heads:

@@ -10,7 +10,6 @@ packed`` drops the stimulus' idle spacing so that the testbench's driver waits o
 import json
 import os
 import secrets
-import sys
 import time
 from collections.abc import Mapping
 from concurrent.futures import ProcessPoolExecutor
@@ -382,28 +381,40 @@ def run_all(rtl_dir: str | Path = RTL_DIR, *, simulator: str = "auto", vectors: 
 
 
 def main(argv: list[str] | None = None) -> int:
-    import argparse
+    from mpgemm.hw.flow.cliutil import USER_ERRORS, OneLineParser, print_user_error
+    from mpgemm.hw.flow.fileio import check_writable_file
 
-    ap = argparse.ArgumentParser(prog="python -m mpgemm.sim.runner", description=__doc__)
+    ap = OneLineParser(prog="mpgemm sim", description=__doc__)
     ap.add_argument("--rtl-dir", default=str(RTL_DIR), help="folder with manifest.json")
     ap.add_argument("--sim", default=os.environ.get("SIM") or "auto", choices=SIM_CHOICES,
                     help="auto (default): PEs on Icarus, accelerators on the simulator their "
                     "manifest entry names (Verilator for the large ones)")
-    ap.add_argument("--vectors", type=int, default=int(os.environ.get("MPGEMM_VECTORS", 1000)),
-                    help="random beats per design (corner cases come on top)")
+    ap.add_argument("--vectors", type=int, default=None,
+                    help="random beats per design (corner cases come on top; default 1000 or "
+                    "$MPGEMM_VECTORS)")
     ap.add_argument("--seed", type=int, default=None, help="default: random, printed")
     ap.add_argument("--designs", default="", help="comma-separated subset of the manifest")
     ap.add_argument("--stream", default=os.environ.get("MPGEMM_STREAM") or "spaced",
                     choices=STREAMS, help="spaced: the stimulus' own idle cycles; packed: "
                     "valid beats back to back, the driver waiting on o_ready")
-    ap.add_argument("--gaps", type=float, default=float(os.environ.get("MPGEMM_GAPS") or 0),
-                    help="probability of an extra idle cycle before each beat (default 0)")
+    ap.add_argument("--gaps", type=float, default=None,
+                    help="probability of an extra idle cycle before each beat (default 0 or "
+                    "$MPGEMM_GAPS)")
     ap.add_argument("-j", "--jobs", type=int, default=2)
     ap.add_argument("--json", default=str(BUILD_DIR / "results.json"),
                     help="where to write the results as JSON")
     args = ap.parse_args(argv)
-    if args.vectors < 1:
-        ap.error(f"--vectors must be >= 1, not {args.vectors}")
+    # Defaults from the environment are checked like the options (a bad value is one line).
+    for option, var, default, kind in (("vectors", "MPGEMM_VECTORS", 1000, int),
+                                       ("gaps", "MPGEMM_GAPS", 0.0, float)):
+        if getattr(args, option) is None:
+            text = os.environ.get(var) or ""
+            try:
+                setattr(args, option, kind(text) if text else default)
+            except ValueError:
+                ap.error(f"${var} must be a number, not {text[:40]!r}")
+    if not 1 <= args.vectors <= 10**7:
+        ap.error(f"--vectors must be in [1, 10000000], not {args.vectors}")
     if args.seed is not None and not 0 <= args.seed < 2**63:
         ap.error(f"--seed must be in [0, 2**63), not {args.seed}")
     if args.jobs < 1:
@@ -414,11 +425,14 @@ def main(argv: list[str] | None = None) -> int:
         ap.error(f"--gaps must be a probability in [0, 1), not {args.gaps}")
     seed = args.seed if args.seed is not None else secrets.randbelow(2**31)
     designs = [d for d in args.designs.split(",") if d] or None
+    if args.designs and not designs:
+        ap.error(f"--designs {args.designs!r} names no design")
+
     try:
         _select(load_manifest(args.rtl_dir), designs)
-    except (ValueError, FileNotFoundError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+        check_writable_file(args.json, "--json")
+    except USER_ERRORS as e:
+        return print_user_error(ap.prog, e)
     print(f"simulating the designs of {args.rtl_dir} with {args.sim}, seed={seed} "
           f"(reproduce with --seed {seed}), {args.vectors} random beats each, "
           f"{args.stream} stream" + (f", gaps {args.gaps}" if args.gaps else ""))
@@ -434,7 +448,7 @@ def main(argv: list[str] | None = None) -> int:
         {"simulator": args.sim, "seed": seed, "stream": args.stream, "gaps": args.gaps,
          "wall_s": wall,
          "designs": [asdict(r) | {"cycles_per_s": r.cycles_per_s} for r in results]},
-        indent=2) + "\n")
+        indent=2, allow_nan=False) + "\n")
     return 0 if n_pass == len(results) else 1
 
 

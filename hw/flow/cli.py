@@ -29,40 +29,49 @@ if TYPE_CHECKING:
 __all__ = ["main"]
 
 
-class CliError(Exception):
+class CliError(ValueError):
     """A bad argument or input file; printed as ``error: ...`` with exit status 2."""
 
 
 def _load_config(args: argparse.Namespace) -> "PEConfigBase":
     from mpgemm.pe_designs.presets import get_preset
-    from mpgemm.pe_designs.registry import config_from_dict
 
     if (args.preset is None) == (args.config is None):
         raise CliError("give exactly one of --preset NAME or --config FILE.json")
     if args.preset is not None:
         return get_preset(args.preset)
-    path = Path(args.config)
-    if not path.exists():
-        raise CliError(f"--config {args.config!r}: no such file")
-    if not path.is_file():
-        raise CliError(f"--config {args.config!r} is not a file")
+    return load_config_file(args.config, "--config")
+
+
+def load_config_file(path: str | Path, option: str = "config file") -> "PEConfigBase":
+    """The PE config in JSON file ``path``; every problem is a ValueError or TypeError naming
+    ``option`` and the file (:func:`mpgemm.hw.flow.fileio.read_json_file`'s checks, then the
+    config's own)."""
+    from mpgemm.pe_designs.registry import config_from_dict
+
+    from .fileio import InputFileError, read_json_file
+
+    what = f"{option} {str(path)!r}"
+    data = read_json_file(path, what)
     try:
-        data = json.loads(path.read_text())
-    except json.JSONDecodeError as e:
-        raise CliError(f"--config {args.config!r} is not valid JSON: {e}") from None
-    return config_from_dict(data)
+        return config_from_dict(data)
+    except (ValueError, TypeError) as e:
+        raise InputFileError(f"{what}: {e}") from None
 
 
 def _positive(name: str):
     def parse(text: str) -> int:
+        from mpgemm.costmodel.workload import check_size
+
         try:
             value = int(text)
         except ValueError:
             raise argparse.ArgumentTypeError(
-                f"{name} must be a positive integer, not {text!r}") from None
-        if value < 1:
-            raise argparse.ArgumentTypeError(f"{name} must be a positive integer, not {value}")
-        return value
+                f"{name} must be a positive integer, not {text[:40]!r}") from None
+        try:
+            return check_size(name, value)
+        except ValueError as e:
+            raise argparse.ArgumentTypeError(str(e)) from None
 
     return parse
 
@@ -93,8 +102,13 @@ def _cmd_cost(args) -> int:
     config = _load_config(args)
     # The operand formats and group size the design natively computes, unless the query says
     # otherwise (the first of a per-group mixture of data types; --weight-format picks another).
-    act = args.act_format or config.act_format
-    wgt = args.weight_format or config.weight_formats[0]
+    for option, value in (("--act-format", args.act_format),
+                          ("--weight-format", args.weight_format)):
+        if value is not None and not value.strip():
+            raise CliError(f"{option} is empty; give a format name or leave the option out "
+                           "for the PE's own")
+    act = config.act_format if args.act_format is None else args.act_format
+    wgt = config.weight_formats[0] if args.weight_format is None else args.weight_format
     group = config.group_size if args.group_size is None else args.group_size
     tech = {"28": TECH_28NM, "45": TECH_45NM}[args.tech]
     dims = [d for d in ("M", "N", "K") if getattr(args, d) is not None]
@@ -129,7 +143,7 @@ def _cmd_cost(args) -> int:
             "layers": [{"workload": w.name or f"{w.M}x{w.N}x{w.K}", **r.to_dict()}
                        for w, r in zip(layers, reports, strict=True)],
             "total": total.to_dict(),
-        }, indent=2))
+        }, indent=2, allow_nan=False))
         return 0
     for w, r in zip(layers, reports, strict=True):
         label = w.name or f"M={w.M} N={w.N} K={w.K}"
@@ -142,6 +156,30 @@ def _cmd_cost(args) -> int:
     return 0
 
 
+def _synth_cells(report: Path) -> int | None:
+    """The generic cell count in one of `make synth`'s design reports (None if the run did not
+    get that far); a report that is not one is an error naming the file."""
+    from .fileio import InputFileError, read_json_file
+
+    what = f"synthesis report {str(report)!r}"
+    data = read_json_file(report, what)
+    if not isinstance(data, dict):
+        raise InputFileError(f"{what} must hold a JSON object, not {type(data).__name__}")
+    generic = data.get("generic")
+    if generic is None:
+        return None
+    if not isinstance(generic, dict):
+        raise InputFileError(f"{what}: 'generic' must be an object, not "
+                             f"{type(generic).__name__}")
+    cells = generic.get("cells")
+    if cells is None:
+        return None
+    if isinstance(cells, bool) or not isinstance(cells, int) or cells < 0:
+        raise InputFileError(f"{what}: generic 'cells' must be a non-negative integer, not "
+                             f"{cells!r}")
+    return cells
+
+
 def _cmd_compare(args) -> int:
     from mpgemm.costmodel.compare import equal_throughput
     from mpgemm.pe_designs.presets import PRESETS
@@ -152,12 +190,15 @@ def _cmd_compare(args) -> int:
         raise CliError(f"unknown preset(s) {', '.join(map(repr, unknown))}; see `mpgemm presets`")
     formats = args.weights.split(",")
     cells = {}
+    synth_dir = Path(args.synth_dir)
+    if synth_dir.exists() and not synth_dir.is_dir():
+        raise CliError(f"--synth-dir {args.synth_dir!r} is a file, not a folder")
     for name in names:
-        report = Path(args.synth_dir) / f"{name}.json"
+        report = synth_dir / f"{name}.json"
         if report.exists():
-            generic = json.loads(report.read_text()).get("generic") or {}
-            if isinstance(generic.get("cells"), int):
-                cells[name] = generic["cells"]
+            count = _synth_cells(report)
+            if count is not None:
+                cells[name] = count
     rows = equal_throughput({n: PRESETS[n] for n in names}, args.act, formats,
                             target_macs_per_cycle=args.target, yosys_cells=cells)
     if not rows:
@@ -177,13 +218,13 @@ def _cmd_compare(args) -> int:
 
 def _size(option: str, text: str) -> int:
     """A positive integer option, checked here so that a mistake is one line."""
+    from mpgemm.costmodel.workload import check_size
+
     try:
         value = int(text)
     except ValueError:
-        raise CliError(f"{option} must be a positive integer, not {text!r}") from None
-    if value < 1:
-        raise CliError(f"{option} must be a positive integer, not {value}")
-    return value
+        raise CliError(f"{option} must be a positive integer, not {text[:40]!r}") from None
+    return check_size(option, value)
 
 
 def _cmd_compare_arrays(args) -> int:
@@ -264,8 +305,10 @@ PASSTHROUGH = {
 
 
 def build_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="mpgemm", description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    from .cliutil import OneLineParser
+
+    ap = OneLineParser(prog="mpgemm", description=__doc__,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="command", required=True)
     p = sub.add_parser("presets", help="list the preset designs with their cost-model figures")
     p.set_defaults(func=_cmd_presets)
@@ -327,12 +370,10 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv and argv[0] in PASSTHROUGH:
         return importlib.import_module(PASSTHROUGH[argv[0]][0]).main(argv[1:])
+    from .cliutil import report_user_errors
+
     args = build_parser().parse_args(argv)
-    try:
-        return args.func(args)
-    except (CliError, ValueError, TypeError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    return report_user_errors(f"mpgemm {args.command}", lambda: args.func(args))
 
 
 if __name__ == "__main__":

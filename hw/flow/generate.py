@@ -1,9 +1,11 @@
 """Verilog generation of the preset designs into rtl_out/, with a parsed manifest.
 
 ``make rtl`` calls :func:`write_rtl`. Output is deterministic (no source locations, stable names,
-sorted JSON) and atomic (each file is written beside its target and renamed into place, the
-manifest last). The manifest's ports and module hierarchy are read back from the generated text
-with pyverilog, so they describe what was generated rather than what we meant to generate.
+sorted JSON) and all-or-nothing: the whole folder is staged beside its target and exchanged with
+it in one step (:func:`mpgemm.hw.flow.fileio.replace_folder`), so a failed or killed run leaves
+the previous folder as it was. The manifest's ports and module hierarchy are read back from the
+generated text with pyverilog, so they describe what was generated rather than what we meant to
+generate.
 """
 
 import hashlib
@@ -21,7 +23,9 @@ from mpgemm.hw.array.config import AccelConfig
 from mpgemm.pe_designs.registry import build_component
 from mpgemm.sim.golden.contract import PEConfig
 
-from .fileio import atomic_write_text
+from .fileio import OutputFolderError, check_output_folder, link_or_write, replace_folder
+from .manifest import MANIFEST, check_module_name
+from .manifest import load_manifest as _load_manifest
 
 __all__ = [
     "generate_verilog", "default_designs", "parse_verilog", "ParsedVerilog", "write_rtl",
@@ -30,9 +34,6 @@ __all__ = [
 ]
 
 RTL_DIR = Path(__file__).resolve().parents[2] / "rtl_out"
-MANIFEST = "manifest.json"
-
-_NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
 #: A design of rtl_out/: a PE or an accelerator.
@@ -56,12 +57,24 @@ def default_designs() -> dict[str, Design]:
     return {**PRESETS, **ARRAY_PRESETS}
 
 
+def check_design(config: object, parameter: str = "config") -> Design:
+    """``config`` if it is a PE config or an accelerator config, else TypeError naming
+    ``parameter``."""
+    from mpgemm.pe_designs.common import PEConfigBase
+
+    if not isinstance(config, (PEConfigBase, AccelConfig)):
+        raise TypeError(f"{parameter} must be a PE config (e.g. a preset of "
+                        "mpgemm.pe_designs.presets) or an AccelConfig, not "
+                        f"{type(config).__name__}")
+    return config
+
+
 def generate_verilog(config: Design, name: str) -> str:
     """Verilog text of ``config``'s component with top module ``name``."""
     from amaranth.back import verilog
 
-    if not isinstance(name, str) or not _NAME_RE.match(name):
-        raise ValueError(f"module name must match {_NAME_RE.pattern}, not {name!r}")
+    check_design(config)
+    check_module_name(name)
     # emit_src=False: `(* src = "path:line" *)` attributes would make the bytes depend on where
     # the package is installed, and pyverilog cannot parse them.
     if isinstance(config, AccelConfig):
@@ -249,74 +262,86 @@ def _entry(name: str, config: Design, text: str) -> dict:
     }
 
 
+def _rtl_file(path: Path) -> bool:
+    """Whether ``path`` is a file :func:`write_rtl` writes (so replacing its folder loses
+    nothing a user wrote)."""
+    return path.is_file() and (path.name == MANIFEST or path.suffix == ".v"
+                               or (path.name.startswith(".") and path.suffix == ".tmp"))
+
+
+def check_designs(designs: object) -> Mapping[str, Design]:
+    """``designs`` if it maps at least one valid module name to a design config, else
+    TypeError or ValueError naming the parameter and the entry."""
+    if not isinstance(designs, Mapping):
+        raise TypeError(f"designs must be a mapping of name -> config, not "
+                        f"{type(designs).__name__}")
+    if not designs:
+        raise ValueError("designs is empty: give at least one design to generate")
+    for name, config in designs.items():
+        check_module_name(name, "design name")
+        check_design(config, f"designs[{name!r}]")
+    return designs
+
+
 def write_rtl(out_dir: str | Path = RTL_DIR,
               designs: Mapping[str, Design] | None = None) -> dict:
     """Generate every design (default: all presets) into ``out_dir`` with ``manifest.json``.
 
-    Verilog files of designs no longer in the set are removed, so rtl_out/ always equals the
-    presets. Returns the manifest.
+    All or nothing: the folder is staged beside ``out_dir`` and replaces it in one step when
+    every design has been generated, so a failure or a kill part way leaves the previous folder
+    untouched; files whose bytes did not change keep their time stamps. ``out_dir`` then holds
+    exactly these designs. An existing ``out_dir`` holding anything else than Verilog files and
+    a manifest is refused (:class:`~mpgemm.hw.flow.fileio.OutputFolderError`), so nothing a
+    user put there is lost. Returns the manifest.
     """
     import amaranth
 
-    if designs is None:
-        designs = default_designs()
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    designs = check_designs(default_designs() if designs is None else designs)
+    out_dir = check_output_folder(out_dir, "rtl folder", allowed=_rtl_file)
     entries = {}
-    for name, config in designs.items():
-        text = generate_verilog(config, name)
-        entries[name] = _entry(name, config, text)
-        target = out_dir / f"{name}.v"
-        if not target.exists() or target.read_text() != text:
-            atomic_write_text(target, text)
-    manifest = {
-        "generator": {"amaranth": amaranth.__version__},
-        "designs": entries,
-    }
-    atomic_write_text(out_dir / MANIFEST, json.dumps(manifest, indent=2, sort_keys=True) + "\n")
-    for stale in out_dir.glob("*.v"):
-        if stale.stem not in designs:
-            stale.unlink()
+    with replace_folder(out_dir) as staging:
+        for name, config in designs.items():
+            text = generate_verilog(config, name)
+            entries[name] = _entry(name, config, text)
+            link_or_write(staging / f"{name}.v", text, out_dir / f"{name}.v")
+        manifest = {
+            "generator": {"amaranth": amaranth.__version__},
+            "designs": entries,
+        }
+        link_or_write(staging / MANIFEST, json.dumps(manifest, indent=2, sort_keys=True) + "\n",
+                      out_dir / MANIFEST)
     return manifest
 
 
-def load_manifest(rtl_dir: str | Path = RTL_DIR) -> dict:
-    """Read ``manifest.json``, failing with a message that says how to create it."""
-    path = Path(rtl_dir) / MANIFEST
-    if not path.exists():
-        raise FileNotFoundError(f"{path} does not exist; run `make rtl` to generate it")
-    try:
-        manifest = json.loads(path.read_text())
-    except json.JSONDecodeError as e:
-        raise ValueError(f"{path} is not valid JSON: {e}") from None
-    designs = manifest.get("designs") if isinstance(manifest, dict) else None
-    if not isinstance(designs, dict):
-        raise ValueError(f"{path} must be an object with a 'designs' mapping; "
-                         f"regenerate it with `make rtl`")
-    for name, entry in designs.items():
-        missing = [k for k in ("file", "top", "config") if not isinstance(entry, dict)
-                   or k not in entry]
-        if missing:
-            raise ValueError(f"{path}: design {name!r} lacks {', '.join(missing)}; "
-                             f"regenerate it with `make rtl`")
-    return manifest
+def load_manifest(rtl_dir: str | Path = RTL_DIR, *, check_files: bool = True) -> dict:
+    """Read and check ``manifest.json`` (:func:`mpgemm.hw.flow.manifest.load_manifest`)."""
+    return _load_manifest(rtl_dir, check_files=check_files)
 
 
 def main(argv: list[str] | None = None) -> int:
-    import argparse
     import time
 
-    ap = argparse.ArgumentParser(prog="python -m mpgemm.hw.flow.generate",
-                                 description="Generate the preset designs' Verilog.")
+    from .cliutil import OneLineParser, report_user_errors
+
+    ap = OneLineParser(prog="mpgemm rtl", description="Generate the preset designs' Verilog.")
     ap.add_argument("--out", default=str(RTL_DIR), help="output folder (default: rtl_out/)")
     args = ap.parse_args(argv)
-    t0 = time.perf_counter()
-    manifest = write_rtl(args.out)
-    for name, e in manifest["designs"].items():
-        print(f"{name:24s} {e['sha256'][:12]}  {len(e['modules'])} modules")
-    print(f"wrote {len(manifest['designs'])} designs to {args.out} "
-          f"in {time.perf_counter() - t0:.1f} s")
-    return 0
+
+    def run() -> int:
+        t0 = time.perf_counter()
+        check_output_folder(args.out, "--out", allowed=_rtl_file)
+        try:
+            manifest = write_rtl(args.out)
+        except OSError as e:    # e.g. the disk filled up: nothing was replaced
+            raise OutputFolderError(f"--out {args.out!r}: {e.strerror or e}; the folder was "
+                                    "left as it was") from None
+        for name, entry in manifest["designs"].items():
+            print(f"{name:24s} {entry['sha256'][:12]}  {len(entry['modules'])} modules")
+        print(f"wrote {len(manifest['designs'])} designs to {args.out} "
+              f"in {time.perf_counter() - t0:.1f} s")
+        return 0
+
+    return report_user_errors(ap.prog, run)
 
 
 if __name__ == "__main__":

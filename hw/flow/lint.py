@@ -38,14 +38,16 @@ def lint_file(path: str | Path, top: str) -> subprocess.CompletedProcess:
 
 
 def main(argv: list[str] | None = None) -> int:
-    import argparse
-
+    from .cliutil import USER_ERRORS, OneLineParser, print_user_error
     from .generate import RTL_DIR, load_manifest
 
-    ap = argparse.ArgumentParser(prog="python -m mpgemm.hw.flow.lint", description=__doc__)
+    ap = OneLineParser(prog="mpgemm lint", description=__doc__)
     ap.add_argument("--rtl-dir", default=str(RTL_DIR))
     args = ap.parse_args(argv)
-    manifest = load_manifest(args.rtl_dir)
+    try:
+        manifest = load_manifest(args.rtl_dir)
+    except USER_ERRORS as e:
+        return print_user_error(ap.prog, e)
     failed = 0
     for name, entry in manifest["designs"].items():
         proc = lint_file(Path(args.rtl_dir) / entry["file"], entry["top"])

@@ -39,7 +39,6 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -49,6 +48,8 @@ from typing import Any
 
 from mpgemm.pe_designs.mac import IntMacConfig
 
+from .cliutil import OneLineParser
+from .fileio import OutputFolderError, atomic_write_text, check_output_folder, replace_folder
 from .tools import find_venv_tool
 
 __all__ = [
@@ -657,16 +658,9 @@ def _ecp5(yosys: YosysTool, work: Path, src: str, top: str, *, pnr: bool, timeou
 
 
 def _write_json_atomic(path: Path, data: Any) -> None:
-    # A reader (or a concurrent run) sees either the old report or the new one, never half.
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(data, f, indent=2)
-            f.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    # A reader (or a concurrent run) sees either the old report or the new one, never half;
+    # allow_nan=False: NaN or Infinity would not be JSON.
+    atomic_write_text(path, json.dumps(data, indent=2, allow_nan=False) + "\n")
 
 
 def synth_design(
@@ -820,8 +814,8 @@ def _non_negative_int(text: str) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="python -m mpgemm.hw.flow.synth",
+    p = OneLineParser(
+        prog="mpgemm synth",
         description="Synthesize the designs in an RTL folder's manifest.json with Yosys "
         "(generic gates, iCE40 + nextpnr, Xilinx 7-series, ECP5 + nextpnr out of context) and "
         "compare with the cost model.",
@@ -857,28 +851,14 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _load_manifest(parser: argparse.ArgumentParser, rtl_dir: Path) -> dict[str, dict[str, Any]]:
-    if not rtl_dir.is_dir():
-        parser.error(f"--rtl-dir {str(rtl_dir)!r} is not a directory; generate the Verilog "
-                     "first (make rtl) or pass the folder that holds manifest.json")
-    manifest = rtl_dir / "manifest.json"
-    if not manifest.is_file():
-        parser.error(f"no manifest.json in --rtl-dir {str(rtl_dir)!r}; generate the Verilog "
-                     "first (make rtl) or pass the folder that holds manifest.json")
+    from .cliutil import USER_ERRORS
+    from .manifest import load_manifest
+
     try:
-        designs = json.loads(manifest.read_text())["designs"]
-    except (json.JSONDecodeError, KeyError, TypeError) as exc:
-        parser.error(f"{str(manifest)!r} is not a manifest of the form "
-                     f'{{"designs": {{name: {{"file", "top", "config"}}}}}}: {exc}')
-    if not isinstance(designs, dict) or not designs:
-        parser.error(f"{str(manifest)!r} lists no designs")
-    for dname, entry in designs.items():
-        missing = [k for k in ("file", "top") if not isinstance(entry, dict) or k not in entry]
-        if missing:
-            parser.error(f"design {dname!r} in {str(manifest)!r} lacks {', '.join(missing)}")
-        if not (rtl_dir / entry["file"]).is_file():
-            parser.error(f"design {dname!r}: Verilog file {str(rtl_dir / entry['file'])!r} "
-                         "listed in the manifest does not exist")
-    return designs
+        return load_manifest(rtl_dir)["designs"]
+    except USER_ERRORS as exc:
+        parser.error(str(exc))
+        raise   # parser.error exits; this keeps type checkers informed
 
 
 def _preset_order(names: Iterable[str]) -> list[str]:
@@ -1102,15 +1082,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.reference is not None and args.reference not in names:
         parser.error(f"--reference {args.reference!r} is not among the designs of this run; "
                      f"allowed: {', '.join(names)}")
-    out = args.out.resolve()
+    try:
+        out = check_output_folder(args.out, "--out").resolve()
+    except OutputFolderError as exc:
+        parser.error(str(exc))
     try:
         yosys = find_yosys()
     except SynthError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"{parser.prog}: error: {exc}", file=sys.stderr)
         return 1
-    out.mkdir(parents=True, exist_ok=True)
     print(f"Yosys: {yosys.version} ({yosys.backend}); {len(names)} design(s), "
           f"{args.jobs} in parallel; reports in {out}")
+    # All or nothing: the run writes into a staging copy of --out (the other designs' reports
+    # kept) that replaces it at the end; an interrupted run leaves the old reports as they were.
+    ours = {"summary.json", *names, *(f"{n}.json" for n in names)}
+    with replace_folder(out, keep=lambda entry: entry.name not in ours) as staging:
+        status = _run(args, rtl_dir, designs, names, left_out, yosys, staging)
+    print(f"summary: {out / 'summary.json'}")
+    return status
+
+
+def _run(args: argparse.Namespace, rtl_dir: Path, designs: Mapping[str, Any],
+         names: list[str], left_out: Mapping[str, str], yosys: YosysTool, out: Path) -> int:
 
     reports: dict[str, dict[str, Any]] = {}
     errors: dict[str, str] = {}
@@ -1165,8 +1158,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"note: {note}")
     for dname, why in left_out.items():
         print(f"left out: {dname}: {why}")
-    print(f"{len(reports)}/{len(names)} design(s) synthesized in {wall:.1f} s; "
-          f"summary: {out / 'summary.json'}")
+    print(f"{len(reports)}/{len(names)} design(s) synthesized in {wall:.1f} s")
     return 1 if errors else 0
 
 
