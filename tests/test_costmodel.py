@@ -480,7 +480,8 @@ def test_evaluate_argument_errors():
         evaluate(W8A8_L1, (2, 2, 8))
     with pytest.raises(ValueError, match="n_pe must be a positive integer, not 0"):
         evaluate(W8A8_L1, w, n_pe=0)
-    with pytest.raises(ValueError, match=r"freq_mhz must be a finite number in \[0.001, 1e\+06\] MHz, not 0"):
+    with pytest.raises(ValueError,
+                       match=r"freq_mhz must be a finite number in \[0.001, 1e\+06\] MHz, not 0"):
         evaluate(W8A8_L1, w, freq_mhz=0)
     with pytest.raises(TypeError, match="tech must be a Technology"):
         evaluate(W8A8_L1, w, tech=None)

@@ -452,6 +452,8 @@ def bitserial_gemm(config: Any, a: Any, w: QuantizedWeights) -> np.ndarray:
 class BitSerialModel(GoldenModel):
     """The bit-serial family's golden model (weight operands are :class:`BitSerialWeight`)."""
 
+    checks_gemm_operands = True
+
     def w_reset(self, config: Any) -> BitSerialWeight:
         return BitSerialWeight(codes=(0,) * config.lanes)
 

@@ -22,12 +22,14 @@ from typing import Any, ClassVar, Generic, NamedTuple, Protocol, TypeVar
 
 import numpy as np
 
+from .formats import FORMATS, FloatFormat, IntFormat
 from .ports import PE_CONTROL, PEPorts
 
 __all__ = [
     "PEConfig", "ConfigT", "Beat", "BeatTiming", "GoldenModel", "StepModel", "QuantizedWeights",
     "wrap_signed", "contract_beats", "check_group_rules",
-    "run_contract", "check_operands", "expected_ready", "encode_beat", "decode_psum", "gemm",
+    "run_contract", "check_operands", "check_gemm_operands", "expected_ready", "encode_beat",
+    "decode_psum", "gemm",
     "gemm_beats",
 ]
 
@@ -283,6 +285,15 @@ class GoldenModel(ABC, Generic[ConfigT]):
     config classes).
     """
 
+    #: Whether the family's :meth:`gemm` checks its operands itself (with messages about what
+    #: they mean); if not, :func:`gemm` checks them first with :func:`check_gemm_operands`.
+    checks_gemm_operands: ClassVar[bool] = False
+
+    def weight_code_range(self, config: ConfigT, format_name: str) -> tuple[int, int] | None:
+        """The codes ``QuantizedWeights.codes`` may hold for weights of ``format_name``, which
+        :func:`check_gemm_operands` enforces; None (the default): not range-checked there."""
+        return None
+
     @abstractmethod
     def w_reset(self, config: ConfigT) -> Any:
         """The weight register's reset value (all-zero fields) in golden-model form."""
@@ -445,6 +456,10 @@ class StepModel(GoldenModel[ConfigT]):
     def w_reset(self, config: ConfigT) -> Any:
         return self._reset(config)
 
+    def weight_code_range(self, config: ConfigT, format_name: str) -> tuple[int, int] | None:
+        # The MAC families take weights as values: integers, or bit patterns of FP16.
+        return code_range(format_name)
+
     def beat_weight(self, config: ConfigT, w: QuantizedWeights, cols: Sequence[int],
                     k: slice) -> Any:
         if self._weight is None:
@@ -541,7 +556,83 @@ def gemm(config: PEConfig, a: np.ndarray, w: QuantizedWeights) -> np.ndarray:
     if a.ndim != 2 or a.shape[1] != w.shape[0]:
         raise ValueError(f"gemm needs A[M, K] and W[K, N]; got A of shape {a.shape} and W of "
                          f"shape {w.shape}")
+    if not config.golden.checks_gemm_operands:
+        check_gemm_operands(config, a, w)
     return config.golden.gemm(config, a, w)
+
+
+def _integers(name: str, values: np.ndarray) -> np.ndarray:
+    """``values`` as an int64 array, or TypeError naming ``name`` if any is not an integer
+    (floats are never truncated; bools are not numbers here)."""
+    if values.dtype.kind in "iu":
+        return values.astype(np.int64, copy=False) if values.size else values
+    if values.dtype.kind == "O" and all(isinstance(v, (int, np.integer))
+                                        and not isinstance(v, (bool, np.bool_))
+                                        for v in values.flat):
+        if values.size and not all(-(2**63) <= int(v) < 2**63 for v in values.flat):
+            raise ValueError(f"{name} holds an integer beyond 64 bits")
+        return values.astype(np.int64)
+    raise TypeError(f"{name} must hold integers (floating-point formats as bit patterns), not "
+                    f"{values.dtype} values")
+
+
+def code_range(format_name: str) -> tuple[int, int] | None:
+    """The codes a value of ``format_name`` is given as: an integer format's range, a float
+    format's bit patterns; None for formats whose codes a family checks itself."""
+    fmt = FORMATS.get(format_name)
+    if isinstance(fmt, FloatFormat):
+        return 0, (1 << fmt.bits) - 1
+    if isinstance(fmt, IntFormat):
+        return int(fmt.min_value), int(fmt.max_value)
+    return None
+
+
+def _check_range(name: str, values: np.ndarray, bounds: tuple[int, int] | None,
+                 what: str) -> None:
+    if bounds is None or not values.size:
+        return
+    lo, hi = bounds
+    bad = (values < lo) | (values > hi)
+    if bad.any():
+        index = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise ValueError(f"{name}{list(index)} = {int(values[index])} is outside {what} "
+                         f"[{lo}, {hi}]")
+
+
+def check_gemm_operands(config: PEConfig, a: np.ndarray, w: QuantizedWeights) -> None:
+    """Reject GEMM operands ``config``'s PE cannot hold, naming the operand, the first bad
+    element and the allowed range: A must hold integers of the activation format (bit patterns
+    for a float format), W's codes integers of its weight format (the format of each group's
+    data type when the family has several), its zero points codes of that format, its data
+    type indices valid, and every per-group field integers. W's codes and zero points are
+    range-checked here where the family gives their range
+    (:meth:`GoldenModel.weight_code_range`); the others check their own."""
+    codes = _integers("W.codes", np.asarray(w.codes))
+    _check_range("A", _integers("A", a), code_range(config.act_format),
+                 f"the {config.act_format} activations' codes")
+    for field in ("scales", "zeros", "dtypes", "specials"):
+        value = getattr(w, field)
+        if value is not None:
+            _integers(f"W.{field}", np.asarray(value))
+    formats = list(config.weight_formats)
+    if w.dtypes is not None:
+        dtypes = np.asarray(w.dtypes)
+        _check_range("W.dtypes", dtypes, (0, len(formats) - 1),
+                     f"the indices of weight_formats {formats}")
+        per_row = np.repeat(dtypes, codes.shape[0] // dtypes.shape[0], axis=0)
+    else:
+        per_row = np.zeros(codes.shape, np.int64)
+    for index, fmt in enumerate(formats):
+        bounds = config.golden.weight_code_range(config, fmt)
+        mask = per_row == index
+        if bounds is None or not mask.any():
+            continue
+        _check_range("W.codes", np.where(mask, codes, bounds[0]), bounds, f"{fmt} codes")
+        if w.zeros is not None and fmt.startswith("uint"):
+            zeros = np.asarray(w.zeros)
+            zmask = (dtypes == index) if w.dtypes is not None else np.ones(zeros.shape, bool)
+            _check_range("W.zeros", np.where(zmask, zeros, 0), bounds,
+                         f"zero points of {fmt} weights")
 
 
 def gemm_beats(config: PEConfig, a_rows: np.ndarray, w: QuantizedWeights, cols: Sequence[int],

@@ -726,6 +726,8 @@ class LutModel(GoldenModel):
     """The LUT tile's golden model (weight operands are :class:`LutWeight`; a beat's ``a`` is
     ``rows`` chunks of ``table_k`` activations and its ``psum`` ``rows * cols`` values)."""
 
+    checks_gemm_operands = True
+
     def w_reset(self, config: Any) -> LutWeight:
         return LutWeight(codes=((0,) * config.table_k,) * config.cols,
                          scale=(0,) * config.cols, zero=(0,) * config.cols)

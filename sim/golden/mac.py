@@ -80,8 +80,24 @@ def int_mac_step(config: IntMacLike, base: int, a: Sequence[int], w: Sequence[in
 
     The products and their sum are exact; only the accumulator register wraps.
     """
+    _check_step_lanes(config, a, w)
     dot = sum(int(x) * int(y) for x, y in zip(a, w, strict=True))
     return wrap_signed(int(base) + dot, config.acc_bits)
+
+
+def _check_step_lanes(config: IntMacLike | Fp16MacLike, a: Sequence[int],
+                      w: Sequence[int]) -> None:
+    """A beat's operands must be one integer per lane each (the port check, for a caller of
+    the step functions that bypasses :func:`~mpgemm.sim.golden.contract.run_contract`)."""
+    for name, values in (("activations", a), ("weights", w)):
+        if len(values) != config.lanes:
+            raise ValueError(f"the {config.kind} beat needs {config.lanes} {name} (one per "
+                             f"lane), not {len(values)}")
+        bad = [v for v in values if isinstance(v, (bool, np.bool_))
+               or not isinstance(v, (int, np.integer))]
+        if bad:
+            raise TypeError(f"the {config.kind} beat's {name} must be integers (FP16 as bit "
+                            f"patterns), not {bad[0]!r}")
 
 
 def _fp32_tree(values: list[int]) -> int:
@@ -94,6 +110,7 @@ def _fp32_tree(values: list[int]) -> int:
 
 def fp16_mac_step(config: Fp16MacLike, base: int, a: Sequence[int], w: Sequence[int]) -> int:
     """One beat of the FP16 MAC on bit patterns: exact FP32 products, tree, then accumulate."""
+    _check_step_lanes(config, a, w)
     prods = [int(p) for p in fp16_mul_fp32(np.asarray(a, np.uint16), np.asarray(w, np.uint16))]
     return int(fp32_add(np.uint32(base), np.uint32(_fp32_tree(prods))))
 

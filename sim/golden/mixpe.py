@@ -351,6 +351,10 @@ def exact_gemm(config: MixPELike, a: np.ndarray, codes: np.ndarray, zeros: np.nd
 class MixPEModel(GoldenModel[MixPELike]):
     """The MixPE family's golden model (weight operands are :class:`MixPEWeight`)."""
 
+    def weight_code_range(self, config: MixPELike, format_name: str) -> tuple[int, int]:
+        # Codes are the weight's bits (two's complement for signed weights).
+        return 0, (1 << config.weight_bits) - 1
+
     def w_reset(self, config: MixPELike) -> MixPEWeight:
         return MixPEWeight(q=(0,) * config.lanes)
 
