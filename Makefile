@@ -11,7 +11,7 @@ STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
 .PHONY: help venv sysdeps-sim sysdeps-synth rtl sim test test-fast lint typecheck synth bench \
-	bench-reference clean distclean
+	bench-reference mutate clean distclean
 
 help: ## list the targets
 	@echo "mpgemm make targets (SIM=icarus|verilator|auto selects the simulator; auto, the default: PEs on Icarus, arrays on the one their manifest entry names):"
@@ -87,6 +87,9 @@ synth: $(STAMP) sysdeps-synth ## Yosys (generic, iCE40, Xilinx, ECP5) + nextpnr 
 
 bench: $(STAMP) sysdeps-sim ## benchmarks (sim and test wall time, cost-model speed) to reports/bench.json
 	$(PY) -m mpgemm.sim.bench --out reports/bench.json
+
+mutate: $(STAMP) sysdeps-sim sysdeps-synth ## mutation testing of the RTL tests (fixed seed), reports/mutate.json
+	$(PY) -m mpgemm.sim.mutate -j $(JOBS) $(MUTATE_ARGS)
 
 # Two Yosys runs of 6 to 7 minutes each (JOBS=2 runs them side by side), so not part of `bench`.
 bench-reference: $(STAMP) sysdeps-synth ## iCE40 LUT4+FF: generated INT8 16x16 mesh vs hand-written, into reports/bench.json

@@ -382,7 +382,7 @@ def run_all(rtl_dir: str | Path = RTL_DIR, *, simulator: str = "auto", vectors: 
 
 def main(argv: list[str] | None = None) -> int:
     from mpgemm.hw.flow.cliutil import USER_ERRORS, OneLineParser, print_user_error
-    from mpgemm.hw.flow.fileio import check_writable_file
+    from mpgemm.hw.flow.fileio import check_output_folder, check_writable_file
 
     ap = OneLineParser(prog="mpgemm sim", description=__doc__)
     ap.add_argument("--rtl-dir", default=str(RTL_DIR), help="folder with manifest.json")
@@ -401,6 +401,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="probability of an extra idle cycle before each beat (default 0 or "
                     "$MPGEMM_GAPS)")
     ap.add_argument("-j", "--jobs", type=int, default=2)
+    ap.add_argument("--build-dir", default=str(BUILD_DIR),
+                    help="where simulators build and run (default: build/sim/)")
     ap.add_argument("--json", default=str(BUILD_DIR / "results.json"),
                     help="where to write the results as JSON")
     args = ap.parse_args(argv)
@@ -431,6 +433,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         _select(load_manifest(args.rtl_dir), designs)
         check_writable_file(args.json, "--json")
+        check_output_folder(args.build_dir, "--build-dir")
     except USER_ERRORS as e:
         return print_user_error(ap.prog, e)
     print(f"simulating the designs of {args.rtl_dir} with {args.sim}, seed={seed} "
@@ -438,7 +441,8 @@ def main(argv: list[str] | None = None) -> int:
           f"{args.stream} stream" + (f", gaps {args.gaps}" if args.gaps else ""))
     t0 = time.perf_counter()
     results = run_all(args.rtl_dir, simulator=args.sim, vectors=args.vectors, seed=seed,
-                      designs=designs, jobs=args.jobs, stream=args.stream, gaps=args.gaps)
+                      designs=designs, jobs=args.jobs, stream=args.stream, gaps=args.gaps,
+                      build_root=args.build_dir)
     for r in results:
         print(r.line())
     wall = time.perf_counter() - t0

@@ -301,6 +301,7 @@ PASSTHROUGH = {
     "sim": ("mpgemm.sim.runner", "simulate rtl_out/ with cocotb (same as make sim)"),
     "synth": ("mpgemm.hw.flow.synth", "Yosys/nextpnr reports (same as make synth)"),
     "lint": ("mpgemm.hw.flow.lint", "verilator --lint-only on rtl_out/"),
+    "mutate": ("mpgemm.sim.mutate", "mutation testing of the RTL tests (same as make mutate)"),
 }
 
 

@@ -1,0 +1,389 @@
+"""Mutation testing of the RTL tests (``make mutate``): do the cocotb testbenches catch broken
+hardware?
+
+For a sample of designs of rtl_out/ (every family's PEs and the Icarus-sized accelerators),
+single-point mutants of the generated Verilog are made, each is simulated with the design's own
+testbench (the one ``make sim`` runs, same stimulus, fixed seed), and the mutant is *killed* if
+the testbench fails or times out. A surviving mutant is then given to Yosys: if a miter of the
+original and the mutant is proved equivalent by temporal induction (``sat -tempinduct``), the
+mutant is *equivalent* (no test can kill it) and does not count. The score is killed / (killed
++ surviving non-equivalent mutants); the JSON report lists every mutant with its verdict.
+
+Mutation operators, applied to one place of one line (``assign`` right-hand sides and the
+conditions of ``if`` statements; Amaranth writes binary operators with a space on either side
+and escapes generated names with a backslash, so both can be told apart from the text):
+
+- arithmetic and logic operators swapped (``+``/``-``, ``&``/``|``, ``^`` -> ``|``, ``==``/``!=``,
+  ``<``/``<=``, ``>``/``>=``, ``<<``/``>>``, ``>>>`` -> ``>>``);
+- the branches of a conditional ``c ? x : y`` swapped;
+- a bitwise or logical negation (``~``, ``!``) removed;
+- a constant's least significant bit flipped;
+- an ``if`` condition negated (not the reset's: that mutant is killed at the first cycle).
+
+Run as ``python -m mpgemm.sim.mutate`` (``make mutate``); ``--help`` lists the options.
+"""
+
+import argparse
+import json
+import os
+import random
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from mpgemm.hw.flow.cliutil import USER_ERRORS, OneLineParser, print_user_error
+from mpgemm.hw.flow.fileio import atomic_write_text, check_writable_file
+from mpgemm.hw.flow.manifest import load_manifest
+from mpgemm.hw.flow.synth import find_yosys
+
+__all__ = ["Mutant", "mutants_of", "apply_mutant", "run_mutants", "main", "DEFAULT_DESIGNS"]
+
+ROOT = Path(__file__).resolve().parent.parent
+
+#: The designs ``make mutate`` samples by default: every PE preset (all six families) and the
+#: accelerators small enough for Icarus in seconds, one per organisation.
+DEFAULT_DESIGNS: tuple[str, ...] = (
+    "int_mac_w8a8", "int_mac_w4a8", "int_mac_w8a8_l1",
+    "fp16_mac", "fp16_mac_l4", "dequant_mac_w4a16", "dequant_mac_w4a16_l4",
+    "bitserial_int4_a8", "bitserial_int4_bitplane_a8", "bitserial_int6_a8", "bitserial_mix_a16",
+    "bitserial_bitmod_fp4_a8", "bitserial_int4_fp16", "bitserial_bitmod_fp4_fp16",
+    "lut_w1_a8", "lut_w2_a8", "lut_w2_a8_nosym", "lut_w4_a8", "lut_w2_fp16",
+    "mixpe_w4a8", "mixpe_w2a8", "mixpe_w8a8", "mixpe_w4a8_int_g32", "mixpe_w3a8_int_g64",
+    "mixpe_w4a16", "mixpe_w2a16_int_g32", "mixpe_w8a16_int",
+    "array_int_mac_os_4x4", "array_int_mac_os_4x4_db", "array_int_mac_ws_8x8",
+    "array_mixpe_w4a8_os_4x4_shared", "array_bitserial_int4_a8_os_4x4",
+    "array_fp16_mac_ws_4x4", "array_dequant_mac_os_4x4_shared",
+)
+
+_BINARY = {" + ": " - ", " - ": " + ", " & ": " | ", " | ": " & ", " ^ ": " | ",
+           " == ": " != ", " != ": " == ", " < ": " <= ", " <= ": " < ", " > ": " >= ",
+           " >= ": " > ", " << ": " >> ", " >> ": " << ", " >>> ": " >> "}
+_ESCAPED = re.compile(r"\\\S+\s")           # Verilog escaped identifier: backslash .. space
+_ASSIGN = re.compile(r"^(\s*assign\s+.*?\s=\s)(.*);\s*$")
+_IF = re.compile(r"^(\s*if\s*\()(.*)(\)\s*begin\s*)$")
+_CONST = re.compile(r"(\d+)'([hbd])([0-9a-fA-F]+)")
+
+
+@dataclass(frozen=True)
+class Mutant:
+    """One single-point change of a design's Verilog."""
+
+    design: str
+    line: int          # 1-based
+    column: int        # 0-based, in the line
+    operator: str      # e.g. "+ -> -", "swap ?:", "drop ~", "const lsb", "negate if"
+    original: str      # the line before
+    mutated: str       # the line after
+
+    @property
+    def id(self) -> str:
+        return f"{self.design}:{self.line}:{self.column}:{self.operator}"
+
+
+def _masked(text: str) -> str:
+    """``text`` with escaped identifiers blanked out (same length), so operators inside
+    generated names are never mutated."""
+    return _ESCAPED.sub(lambda m: " " * len(m.group(0)), text)
+
+
+def _top_level(masked: str, token: str) -> list[int]:
+    """Positions of ``token`` in ``masked`` outside brackets and braces."""
+    out, depth = [], 0
+    i = 0
+    while i < len(masked):
+        ch = masked[i]
+        if ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+        elif depth == 0 and masked.startswith(token, i):
+            out.append(i)
+        i += 1
+    return out
+
+
+def _line_mutants(design: str, number: int, line: str) -> Iterator[Mutant]:
+    m = _ASSIGN.match(line)
+    if m:
+        start, rhs = m.end(1), m.group(2)
+    else:
+        m = _IF.match(line)
+        # Not the back end's empty placeholder ifs, nor the reset (negating it is a trivial kill).
+        if not m or "\\$auto$" in line or m.group(2).strip() == "rst":
+            return
+        start, rhs = m.end(1), m.group(2)
+        neg = f"{line[:start]}!({rhs}){line[start + len(rhs):]}"
+        yield Mutant(design, number, start, "negate if", line, neg)
+    masked = _masked(rhs)
+    seen: set[int] = set()
+    for token in sorted(_BINARY, key=len, reverse=True):
+        for pos in [p for p in range(len(masked)) if masked.startswith(token, p)]:
+            if any(q in seen for q in range(pos, pos + len(token))):
+                continue          # part of a longer operator (e.g. " < " in " << ")
+            seen.update(range(pos, pos + len(token)))
+            new = rhs[:pos] + _BINARY[token] + rhs[pos + len(token):]
+            yield Mutant(design, number, start + pos,
+                         f"{token.strip()} -> {_BINARY[token].strip()}", line,
+                         line[:start] + new + line[start + len(rhs):])
+    # c ? x : y  ->  c ? y : x  (only a conditional at the top level of the right-hand side)
+    q, c = _top_level(masked, " ? "), _top_level(masked, " : ")
+    if len(q) == 1 and len(c) == 1 and q[0] < c[0]:
+        cond, x, y = rhs[:q[0]], rhs[q[0] + 3:c[0]], rhs[c[0] + 3:]
+        yield Mutant(design, number, start + q[0], "swap ?:", line,
+                     line[:start] + f"{cond} ? {y} : {x}" + line[start + len(rhs):])
+    for pos, ch in enumerate(masked):
+        if ch in "~!" and masked[pos + 1:pos + 2] != "=" and (pos == 0 or masked[pos - 1] != "!"):
+            new = rhs[:pos] + rhs[pos + 1:]
+            yield Mutant(design, number, start + pos, f"drop {ch}", line,
+                         line[:start] + new + line[start + len(rhs):])
+    for cm in _CONST.finditer(masked):
+        width, base, digits = int(cm.group(1)), cm.group(2), cm.group(3)
+        value = int(digits, {"h": 16, "b": 2, "d": 10}[base]) ^ 1
+        if value >= 1 << width:
+            continue
+        text = f"{width}'h{value:x}"
+        new = rhs[:cm.start()] + text + rhs[cm.end():]
+        yield Mutant(design, number, start + cm.start(), "const lsb", line,
+                     line[:start] + new + line[start + len(rhs):])
+
+
+def mutants_of(design: str, text: str) -> list[Mutant]:
+    """Every mutant this tool makes of Verilog ``text`` (design ``design``), in file order."""
+    out: list[Mutant] = []
+    for number, line in enumerate(text.split("\n"), start=1):
+        out.extend(_line_mutants(design, number, line))
+    return out
+
+
+def apply_mutant(text: str, mutant: Mutant) -> str:
+    """``text`` with ``mutant``'s line replaced (checked against the line it was made from)."""
+    lines = text.split("\n")
+    if lines[mutant.line - 1] != mutant.original:
+        raise ValueError(f"mutant {mutant.id} does not match line {mutant.line} of the text")
+    lines[mutant.line - 1] = mutant.mutated
+    return "\n".join(lines)
+
+
+# --- running mutants -----------------------------------------------------------------------
+
+@dataclass
+class Verdict:
+    mutant: Mutant
+    status: str          # killed | timeout | survived | equivalent | error
+    seconds: float
+    detail: str = ""
+
+
+def _run(cmd: Sequence[str], cwd: Path, timeout: float) -> tuple[int | None, str, str]:
+    """Run ``cmd`` in its own process group: (exit status or None on timeout, stdout, stderr);
+    on timeout the whole group (simulator included) is killed."""
+    proc = subprocess.Popen(list(cmd), cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, err = proc.communicate()
+        return None, out, err
+    return proc.returncode, out, err
+
+
+def _simulate(rtl_dir: Path, name: str, *, seed: int, vectors: int, timeout: float,
+              work: Path) -> tuple[str, float, str]:
+    """Run ``name``'s testbench on ``rtl_dir`` (Icarus, as ``make sim``): (passed, failed or
+    timeout; seconds; the failure line)."""
+    cmd = [sys.executable, "-m", "mpgemm.sim.runner", "--rtl-dir", str(rtl_dir),
+           "--designs", name, "--sim", "icarus", "--seed", str(seed), "--vectors", str(vectors),
+           "-j", "1", "--json", str(work / "result.json"), "--build-dir", str(work / "build")]
+    t0 = time.monotonic()
+    code, out, err = _run(cmd, work, timeout)
+    seconds = time.monotonic() - t0
+    if code is None:
+        return "timeout", seconds, f"no verdict within {timeout:.0f} s"
+    if code == 0:
+        return "passed", seconds, ""
+    lines = [ln for ln in out.splitlines() if ln.startswith("FAIL")] or err.strip().splitlines()
+    return "failed", seconds, (lines[-1] if lines else f"exit {code}")[:300]
+
+
+def _mutant_folder(rtl_dir: Path, manifest: dict, name: str, text: str, work: Path) -> Path:
+    folder = work / "rtl"
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    (folder / f"{name}.v").write_text(text)
+    entry = dict(manifest["designs"][name])
+    (folder / "manifest.json").write_text(json.dumps(
+        {"generator": manifest["generator"], "designs": {name: entry}}))
+    return folder
+
+
+def yosys_equivalent(original: Path, mutant: Path, top: str, *, steps: int = 12,
+                     timeout: float = 120) -> tuple[bool | None, str]:
+    """Whether Yosys proves ``mutant`` equivalent to ``original`` (same outputs for every
+    input sequence from every reachable state): a miter of the two, flattened, proved by
+    temporal induction of up to ``steps`` steps. True: proved; False: a counterexample;
+    None: undecided (induction did not close, or the time ran out)."""
+    yosys = find_yosys()
+    work = mutant.parent
+    script = work / "equiv.ys"
+    script.write_text("\n".join([
+        f"read_verilog -sv {original.name}",
+        f"rename {top} gold",
+        "design -stash gold",
+        f"read_verilog -sv {mutant.name}",
+        f"rename {top} gate",
+        "design -stash gate",
+        "design -copy-from gold -as gold gold",
+        "design -copy-from gate -as gate gate",
+        "hierarchy -check", "proc", "flatten", "opt_clean",
+        "miter -equiv -flatten -make_assert -ignore_gold_x gold gate miter",
+        "hierarchy -top miter", "opt -fast",
+        f"sat -verify -tempinduct -prove-asserts -set-init-zero -maxsteps {steps} miter",
+    ]) + "\n")
+    code, out, err = _run([*yosys.argv, "-s", script.name], work, timeout)
+    (work / "equiv.log").write_text(out + err)
+    if code is None:
+        return None, f"Yosys did not decide within {timeout:.0f} s"
+    if code == 0:
+        return True, f"proved equivalent by temporal induction (Yosys sat, <= {steps} steps)"
+    if "Temporal induction proof finished" not in out and "failed" in out.lower():
+        return False, "Yosys found a counterexample: an untested behaviour"
+    return None, "undecided: induction did not close"
+
+
+def _sample(design: str, text: str, per_design: int, seed: int) -> tuple[int, list[Mutant]]:
+    """All mutants of ``text`` and a fixed-seed sample of ``per_design`` of them."""
+    every = mutants_of(design, text)
+    rng = random.Random(f"{seed}:{design}")
+    picked = sorted(rng.sample(range(len(every)), min(per_design, len(every))))
+    return len(every), [every[i] for i in picked]
+
+
+def run_mutants(designs: Sequence[str], *, rtl_dir: Path, work_root: Path, per_design: int,
+                seed: int, vectors: int, jobs: int, equivalence: bool = True,
+                progress: bool = True) -> dict[str, Any]:
+    """Sample, simulate and judge mutants of ``designs`` (names in ``rtl_dir``'s manifest);
+    returns the report (see the module docstring)."""
+    manifest = load_manifest(rtl_dir)
+    unknown = [d for d in designs if d not in manifest["designs"]]
+    if unknown:
+        raise ValueError(f"unknown design(s) {', '.join(map(repr, unknown))} in {rtl_dir}")
+    texts = {d: (rtl_dir / manifest["designs"][d]["file"]).read_text() for d in designs}
+    samples = {d: _sample(d, texts[d], per_design, seed) for d in designs}
+
+    def baseline(design: str) -> tuple[str, float, str]:
+        work = work_root / design / "original"
+        work.mkdir(parents=True, exist_ok=True)
+        folder = _mutant_folder(rtl_dir, manifest, design, texts[design], work)
+        return _simulate(folder, design, seed=seed, vectors=vectors, timeout=1800, work=work)
+
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        base = dict(zip(designs, pool.map(baseline, designs), strict=True))
+    broken = {d: b for d, b in base.items() if b[0] != "passed"}
+    if broken:
+        raise RuntimeError("the unmutated designs must pass first: " + "; ".join(
+            f"{d}: {b[0]} {b[2]}" for d, b in broken.items()))
+
+    jobs_list = [(d, i, m) for d in designs for i, m in enumerate(samples[d][1])]
+
+    def judge(job: tuple[str, int, Mutant]) -> Verdict:
+        design, index, mutant = job
+        work = work_root / design / f"m{index:03d}"
+        work.mkdir(parents=True, exist_ok=True)
+        folder = _mutant_folder(rtl_dir, manifest, design, apply_mutant(texts[design], mutant),
+                                work)
+        timeout = max(60.0, 4 * base[design][1] + 30)
+        status, seconds, detail = _simulate(folder, design, seed=seed, vectors=vectors,
+                                            timeout=timeout, work=work)
+        verdict = {"failed": "killed", "timeout": "timeout", "passed": "survived"}[status]
+        if verdict == "survived" and equivalence:
+            (work / "original.v").write_text(texts[design])
+            shutil.copyfile(folder / f"{design}.v", work / "mutant.v")
+            proved, why = yosys_equivalent(work / "original.v", work / "mutant.v", design)
+            detail = why
+            if proved:
+                verdict = "equivalent"
+        if progress:
+            print(f"{verdict:10s} {mutant.id}  ({seconds:.1f} s) {detail[:80]}", flush=True)
+        shutil.rmtree(work / "build", ignore_errors=True)
+        return Verdict(mutant, verdict, round(seconds, 2), detail)
+
+    t0 = time.monotonic()
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        verdicts = list(pool.map(judge, jobs_list))
+    counts = {s: sum(v.status == s for v in verdicts)
+              for s in ("killed", "timeout", "survived", "equivalent")}
+    detected = counts["killed"] + counts["timeout"]
+    judged = detected + counts["survived"]
+    return {
+        "seed": seed, "vectors": vectors, "per_design": per_design, "simulator": "icarus",
+        "wall_seconds": round(time.monotonic() - t0, 1),
+        "summary": {"sampled": len(verdicts), **counts,
+                    "score": round(detected / judged, 4) if judged else None,
+                    "score_means": "(killed + timeout) / (sampled - equivalent)"},
+        "designs": {d: {"candidates": samples[d][0], "sampled": len(samples[d][1]),
+                        "baseline_s": round(base[d][1], 2),
+                        "killed": sum(v.status in ("killed", "timeout") for v in verdicts
+                                      if v.mutant.design == d),
+                        "survived": sum(v.status == "survived" for v in verdicts
+                                        if v.mutant.design == d)}
+                    for d in designs},
+        "mutants": [{**asdict(v.mutant), "id": v.mutant.id, "status": v.status,
+                     "seconds": v.seconds, "detail": v.detail} for v in verdicts],
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = OneLineParser(prog="mpgemm mutate", description=__doc__,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--rtl-dir", default=str(ROOT / "rtl_out"))
+    ap.add_argument("--designs", default=",".join(DEFAULT_DESIGNS),
+                    help="comma-separated designs (default: every family's PEs and the small "
+                    "accelerators)")
+    ap.add_argument("--per-design", type=int, default=6, help="mutants sampled per design")
+    ap.add_argument("--seed", type=int, default=1, help="sampling and stimulus seed (fixed)")
+    ap.add_argument("--vectors", type=int, default=1000, help="random beats per PE run")
+    ap.add_argument("-j", "--jobs", type=int, default=2)
+    ap.add_argument("--no-equivalence", action="store_true",
+                    help="skip the Yosys equivalence check of surviving mutants")
+    ap.add_argument("--out", default=str(ROOT / "reports" / "mutate.json"))
+    ap.add_argument("--work", default=str(ROOT / "build" / "mutate"))
+    args = ap.parse_args(argv)
+    if not 1 <= args.per_design <= 10_000:
+        ap.error(f"--per-design must be in [1, 10000], not {args.per_design}")
+    if not 1 <= args.jobs <= 64:
+        ap.error(f"-j/--jobs must be in [1, 64], not {args.jobs}")
+    if not 1 <= args.vectors <= 10**6:
+        ap.error(f"--vectors must be in [1, 1000000], not {args.vectors}")
+    designs = [d for d in args.designs.split(",") if d]
+    if not designs:
+        ap.error("--designs names no design")
+    try:
+        check_writable_file(args.out, "--out")
+        work = Path(args.work)
+        if work.exists():
+            shutil.rmtree(work)
+        report = run_mutants(designs, rtl_dir=Path(args.rtl_dir), work_root=work,
+                             per_design=args.per_design, seed=args.seed, vectors=args.vectors,
+                             jobs=args.jobs, equivalence=not args.no_equivalence)
+    except USER_ERRORS as e:
+        return print_user_error(ap.prog, e)
+    atomic_write_text(args.out, json.dumps(report, indent=2, allow_nan=False) + "\n")
+    s = report["summary"]
+    print(f"{s['sampled']} mutants of {len(designs)} designs: {s['killed']} killed, "
+          f"{s['timeout']} timed out, {s['equivalent']} equivalent, {s['survived']} survived; "
+          f"score {s['score']:.1%} of the non-equivalent ones; report: {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

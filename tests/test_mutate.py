@@ -1,0 +1,122 @@
+"""The mutation-testing tool (`make mutate`): its mutants, its verdicts, its equivalence check."""
+
+import json
+import shutil
+
+import pytest
+
+from mpgemm.hw.flow.generate import RTL_DIR
+from mpgemm.sim import mutate
+from mpgemm.sim.mutate import DEFAULT_DESIGNS, apply_mutant, mutants_of, yosys_equivalent
+
+TEXT = r"""module top(input clk, input rst, input [3:0] a, input [3:0] b, output [3:0] y);
+  wire [3:0] \$1 ;
+  wire [3:0] \a+b ;
+  assign \$1  = a + b;
+  assign \a+b  = ~a;
+  assign y = \$1 [0] ? \$1  : 4'h6;
+  always @* begin
+    if (\$auto$verilog_backend.cc:1:x$1 ) begin end
+    if (rst) begin
+    end
+    if (a == b) begin
+    end
+  end
+endmodule
+"""
+
+
+def test_mutants_of_a_small_text():
+    found = {(m.line, m.operator): m.mutated.strip() for m in mutants_of("top", TEXT)}
+    assert found == {
+        (4, "+ -> -"): r"assign \$1  = a - b;",
+        (5, "drop ~"): r"assign \a+b  = a;",
+        (6, "swap ?:"): r"assign y = \$1 [0] ? 4'h6 : \$1 ;",
+        (6, "const lsb"): r"assign y = \$1 [0] ? \$1  : 4'h7;",
+        (11, "negate if"): "if (!(a == b)) begin",
+        (11, "== -> !="): "if (a != b) begin",
+    }
+    # Names are never mutated (the '+' inside \a+b), nor the back end's placeholder ifs or
+    # the reset.
+
+
+def test_apply_mutant_changes_one_line_and_checks_it():
+    m = next(m for m in mutants_of("top", TEXT) if m.operator == "+ -> -")
+    out = apply_mutant(TEXT, m)
+    diff = [(a, b) for a, b in zip(TEXT.split("\n"), out.split("\n"), strict=True) if a != b]
+    assert diff == [(m.original, m.mutated)]
+    with pytest.raises(ValueError, match="does not match line 4"):
+        apply_mutant(TEXT.replace("a + b", "a & b"), m)
+
+
+def test_every_default_design_exists_and_has_mutants():
+    manifest = json.loads((RTL_DIR / "manifest.json").read_text())
+    kinds = set()
+    for name in DEFAULT_DESIGNS:
+        entry = manifest["designs"][name]
+        kinds.add(entry["config"]["kind"])
+        assert len(mutants_of(name, (RTL_DIR / entry["file"]).read_text())) >= 5
+    assert kinds >= {"int_mac", "fp16_mac", "dequant_mac", "bitserial", "lut", "mixpe", "accel"}
+
+
+def test_sampling_is_fixed_by_the_seed():
+    text = (RTL_DIR / "mixpe_w4a8.v").read_text()
+    a = mutate._sample("mixpe_w4a8", text, 8, seed=1)
+    b = mutate._sample("mixpe_w4a8", text, 8, seed=1)
+    c = mutate._sample("mixpe_w4a8", text, 8, seed=2)
+    assert a == b and a[1] != c[1] and len(a[1]) == 8
+
+
+EQUIV_GOLD = """module top(input clk, input [3:0] a, input [3:0] b, output reg [3:0] y);
+  wire [3:0] s;
+  wire [3:0] unused;
+  assign s = a + b;
+  assign unused = a - b;
+  always @(posedge clk) y <= s;
+endmodule
+"""
+
+
+@pytest.mark.synth
+@pytest.mark.parametrize("change, expected", [
+    (("a - b", "a + b"), True),      # dead logic: no output depends on it
+    (("a + b", "b + a"), True),      # the same function
+    (("a + b", "a - b"), False),     # a real change
+])
+def test_yosys_equivalence(tmp_path, change, expected):
+    (tmp_path / "original.v").write_text(EQUIV_GOLD)
+    old, new = change
+    text = EQUIV_GOLD.replace(f"unused = {old}", f"unused = {new}") if old == "a - b" else \
+        EQUIV_GOLD.replace(f"s = {old}", f"s = {new}")
+    assert text != EQUIV_GOLD
+    (tmp_path / "mutant.v").write_text(text)
+    proved, why = yosys_equivalent(tmp_path / "original.v", tmp_path / "mutant.v", "top")
+    assert proved is expected or (not expected and proved is False), why
+
+
+@pytest.mark.sim
+@pytest.mark.synth
+def test_run_mutants_end_to_end(tmp_path):
+    """Two mutants of the smallest PE, simulated with its own testbench: both killed (an
+    integer MAC whose adder subtracts, or whose accumulator clears, cannot pass)."""
+    report = mutate.run_mutants(["int_mac_w8a8_l1"], rtl_dir=RTL_DIR, work_root=tmp_path,
+                                per_design=2, seed=1, vectors=50, jobs=2, progress=False)
+    assert report["summary"]["sampled"] == 2
+    assert report["summary"]["killed"] + report["summary"]["timeout"] == 2
+    assert report["summary"]["score"] == 1.0
+    assert {m["status"] for m in report["mutants"]} <= {"killed", "timeout"}
+    shutil.rmtree(tmp_path, ignore_errors=True)
+
+
+def test_cli_errors_are_one_line(capsys, tmp_path):
+    for argv, message in ((["--per-design", "0"], "--per-design must be in [1, 10000]"),
+                          (["--designs", ","], "--designs names no design"),
+                          (["--designs", "nope", "--out", str(tmp_path / "m.json")],
+                           "unknown design(s) 'nope'"),
+                          (["--out", str(tmp_path)], "--out")):
+        try:
+            code = mutate.main(argv)
+        except SystemExit as e:
+            code = e.code
+        err = capsys.readouterr().err
+        assert code == 2 and err.count("\n") == 1 and message in err, err
