@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mpgemm.hw.flow.fileio import atomic_write_text
+from mpgemm.hw.flow.fileio import InputFileError, atomic_write_text, read_json_file
 
 if TYPE_CHECKING:
     from mpgemm.sim.golden.contract import PEConfig
@@ -195,9 +195,10 @@ def _print_reference(section: dict) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    import argparse
 
-    ap = argparse.ArgumentParser(prog="python -m mpgemm.sim.bench", description=__doc__)
+    from mpgemm.hw.flow.cliutil import OneLineParser
+
+    ap = OneLineParser(prog="python -m mpgemm.sim.bench", description=__doc__)
     ap.add_argument("--out", default=str(ROOT / "reports" / "bench.json"))
     ap.add_argument("--skip-test", action="store_true", help="do not time the full test suite")
     ap.add_argument("--seed", type=int, default=1)
@@ -214,7 +215,15 @@ def main(argv: list[str] | None = None) -> int:
     result: dict
     if args.reference_only:
         out = Path(args.out)
-        result = json.loads(out.read_text()) if out.exists() else {}
+        try:
+            result = read_json_file(out, f"--out {args.out!r}") if out.exists() else {}
+        except InputFileError as e:
+            print(f"{ap.prog}: error: {e}", file=sys.stderr)
+            return 2
+        if not isinstance(result, dict):
+            print(f"{ap.prog}: error: --out {args.out!r} holds no JSON object to add to",
+                  file=sys.stderr)
+            return 2
         result["mesh_reference"] = bench_mesh_reference(reference_dir, args.jobs)
         _print_reference(result["mesh_reference"])
         atomic_write_text(out, json.dumps(result, indent=2) + "\n")

@@ -9,12 +9,11 @@ import shutil
 from pathlib import Path
 
 import pytest
-from amaranth.back import verilog
 
 from mpgemm.hw.flow import synth
+from mpgemm.hw.flow.generate import write_rtl
 from mpgemm.hw.flow.synth import SynthError, find_nextpnr_ice40, find_yosys, main, synth_design
 from mpgemm.pe_designs.presets import PRESETS
-from mpgemm.pe_designs.registry import build_component
 
 try:
     YOSYS = find_yosys()
@@ -32,14 +31,7 @@ FOUR_LANES = "int_mac_w8a8"
 def rtl_dir(tmp_path_factory) -> Path:
     """A folder shaped like rtl_out/: two designs' Verilog and a manifest naming them."""
     out = tmp_path_factory.mktemp("rtl")
-    designs = {}
-    for name in (SMALL, FOUR_LANES):
-        config = PRESETS[name]
-        text = verilog.convert(build_component(config), name=name, emit_src=False,
-                               strip_internal_attrs=True)
-        (out / f"{name}.v").write_text(text)
-        designs[name] = {"file": f"{name}.v", "top": name, "config": config.to_dict()}
-    (out / "manifest.json").write_text(json.dumps({"designs": designs}))
+    write_rtl(out, {name: PRESETS[name] for name in (SMALL, FOUR_LANES)})
     return out
 
 
@@ -155,7 +147,8 @@ def test_cli_missing_manifest(tmp_path, capsys):
     with pytest.raises(SystemExit) as exc:
         main(["--rtl-dir", str(tmp_path), "--out", str(tmp_path / "out")])
     assert exc.value.code == 2
-    assert f"no manifest.json in --rtl-dir {str(tmp_path)!r}" in capsys.readouterr().err
+    assert f"{str(tmp_path / 'manifest.json')!r} does not exist; run `make rtl`" in \
+        capsys.readouterr().err
 
 
 def test_cli_missing_rtl_dir(tmp_path, capsys):
@@ -163,16 +156,18 @@ def test_cli_missing_rtl_dir(tmp_path, capsys):
     with pytest.raises(SystemExit) as exc:
         main(["--rtl-dir", str(missing), "--out", str(tmp_path / "out")])
     assert exc.value.code == 2
-    assert f"--rtl-dir {str(missing)!r} is not a directory" in capsys.readouterr().err
+    assert f"rtl folder {str(missing)!r} does not exist" in capsys.readouterr().err
 
 
 def test_cli_manifest_names_missing_file(rtl_dir, tmp_path, capsys):
-    (tmp_path / "manifest.json").write_text(
-        json.dumps({"designs": {"ghost": {"file": "ghost.v", "top": "ghost"}}}))
+    manifest = json.loads((rtl_dir / "manifest.json").read_text())
+    entry = manifest["designs"][SMALL]
+    manifest["designs"] = {"ghost": {**entry, "file": "ghost.v", "top": "ghost"}}
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(SystemExit) as exc:
         main(["--rtl-dir", str(tmp_path), "--out", str(tmp_path / "out")])
     assert exc.value.code == 2
-    assert "design 'ghost': Verilog file" in capsys.readouterr().err
+    assert "design 'ghost''s Verilog" in capsys.readouterr().err
 
 
 def test_missing_verilog(tmp_path):
