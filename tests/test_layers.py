@@ -40,8 +40,8 @@ def layer_of(module: str) -> str:
         return "hardware" if parts[-1] == "rtl" else "configs"
     if parts[1] == "hw" and parts[-1] in ("config", "presets"):
         return "configs"  # the arrays' configs and presets: pure Python beside the generators
-    if module.startswith("mpgemm.hw.flow") or module in ("mpgemm.sim.runner", "mpgemm.sim.bench") \
-            or module.startswith("mpgemm.sim.cocotb"):
+    if module.startswith(("mpgemm.hw.flow", "mpgemm.sim.cocotb")) or module in (
+            "mpgemm.sim.runner", "mpgemm.sim.bench", "mpgemm.sim.mutate"):
         return "flows"
     if parts[1] == "hw":
         return "hardware"

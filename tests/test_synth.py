@@ -128,9 +128,9 @@ def test_table_printed(cli_run, capsys):
     ("args", "message"),
     [
         (["--designs", "nope"],
-         f"unknown design(s) 'nope' in --designs; allowed: {SMALL}, {FOUR_LANES}"),
+         f"unknown design(s) 'nope' in --designs; allowed: {FOUR_LANES}, {SMALL}"),
         (["--designs", f"{SMALL},int_mac_w2"],
-         f"unknown design(s) 'int_mac_w2' in --designs; allowed: {SMALL}, {FOUR_LANES}"),
+         f"unknown design(s) 'int_mac_w2' in --designs; allowed: {FOUR_LANES}, {SMALL}"),
         (["--reference", "fp16_mac"], "--reference 'fp16_mac' is not among the designs"),
         (["-j", "0"], "must be a positive integer, not '0'"),
     ],
