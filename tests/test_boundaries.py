@@ -496,6 +496,13 @@ def test_sim_refuses_an_unwritable_results_file(small_rtl, tmp_path, capsys):
     code = runner.main(["--rtl-dir", str(small_rtl), "--json", str(tmp_path)])
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1 and "--json" in err and "is a folder" in err
+    (tmp_path / "f").write_text("x")
+    code = runner.main(["--rtl-dir", str(small_rtl), "--json", str(tmp_path / "f" / "r.json")])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "which is a file" in err
+    code = runner.main(["--rtl-dir", str(small_rtl), "--build-dir", str(tmp_path / "f")])
+    err = capsys.readouterr().err
+    assert code == 2 and "--build-dir" in err and "is a file, not a folder" in err
 
 
 def test_the_project_manifest_passes_its_schema():

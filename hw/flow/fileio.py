@@ -160,14 +160,18 @@ def _nearest_existing(path: Path) -> Path:
 def check_writable_file(path: str | os.PathLike, option: str) -> Path:
     """``path`` as a file we may create or replace, or :class:`OutputFolderError`."""
     path = Path(path)
+    name = f"{option} {str(path)!r}"
     if path.is_dir():
-        raise OutputFolderError(f"{option} {str(path)!r} is a folder; give a file name")
-    check_output_folder(path.parent, option, must_be_empty=False)
+        raise OutputFolderError(f"{name} is a folder; give a file name")
+    base = _nearest_existing(path.parent)
+    if not base.is_dir():
+        raise OutputFolderError(f"{name} is under {str(base)!r}, which is a file")
+    if not os.access(base, os.W_OK | os.X_OK):
+        raise OutputFolderError(f"{name}: {str(base)!r} is not writable")
     return path
 
 
 def check_output_folder(path: str | os.PathLike, option: str, *,
-                        must_be_empty: bool = False,
                         allowed: Callable[[Path], bool] | None = None) -> Path:
     """Check that ``path`` can be created or replaced as an output folder before any work.
 
@@ -188,11 +192,8 @@ def check_output_folder(path: str | os.PathLike, option: str, *,
         for folder in (path, path.resolve().parent):
             if not os.access(folder, os.W_OK | os.X_OK):
                 raise OutputFolderError(f"{name}: {str(folder)!r} is not writable")
-        entries = list(path.iterdir())
-        if must_be_empty and entries:
-            raise OutputFolderError(f"{name} is not empty")
         if allowed is not None:
-            foreign = sorted(e.name for e in entries if not allowed(e))
+            foreign = sorted(e.name for e in path.iterdir() if not allowed(e))
             if foreign:
                 raise OutputFolderError(
                     f"{name} holds {', '.join(map(repr, foreign[:3]))}"
