@@ -15,6 +15,7 @@ import errno
 import fcntl
 import json
 import os
+import re
 import shutil
 import stat
 import tempfile
@@ -238,8 +239,23 @@ def _locked(folder: Path) -> int | None:
     return fd
 
 
+def _owner_alive(staging: Path) -> bool:
+    """Whether the process that made ``staging`` (its pid is in the name) still runs."""
+    match = re.search(re.escape(STAGING_MARK) + r"(\d+)-", staging.name)
+    if not match:
+        return False
+    try:
+        os.kill(int(match.group(1)), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True             # alive, another user's
+    return True
+
+
 def _remove_stale_staging(target: Path) -> None:
-    """Remove staging folders of ``target`` left by killed runs (their lock died with them)."""
+    """Remove staging folders of ``target`` left by killed runs: their process is gone and
+    their lock died with it (a live run's folder is never touched, even while it starts)."""
     if not target.exists():
         # A run killed between the two renames of the fallback left the old folder aside.
         backups = sorted(target.parent.glob(f".{target.name}{STAGING_MARK}*.old"),
@@ -247,11 +263,11 @@ def _remove_stale_staging(target: Path) -> None:
         if backups:
             os.rename(backups[-1], target)
     for stale in target.parent.glob(f".{target.name}{STAGING_MARK}*"):
-        if not stale.is_dir() or stale.is_symlink():
+        if not stale.is_dir() or stale.is_symlink() or _owner_alive(stale):
             continue
         fd = _locked(stale)
         if fd is None:
-            continue                # a live run's
+            continue                # still held: a live run's
         try:
             shutil.rmtree(stale, ignore_errors=True)
         finally:
@@ -273,7 +289,8 @@ def replace_folder(target: str | os.PathLike,
     target = Path(os.path.realpath(target))
     target.parent.mkdir(parents=True, exist_ok=True)
     _remove_stale_staging(target)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}{STAGING_MARK}", dir=target.parent))
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}{STAGING_MARK}{os.getpid()}-",
+                                    dir=target.parent))
     fd = _locked(staging)
     try:
         if keep is not None and target.is_dir():
