@@ -352,7 +352,7 @@ write_rtl(sys.argv[1], {n: PRESETS[n] for n in names})
 
 def _start_writer(out: Path, names: list[str]) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-c", KILL_CHILD, str(out), ",".join(names)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 
 
 def _wait_for_staging(parent: Path, proc: subprocess.Popen, timeout: float = 120) -> None:
@@ -377,7 +377,8 @@ def test_kill_9_leaves_the_previous_folder_intact(rtl_copy, delay):
     _wait_for_staging(rtl_copy.parent, proc)
     time.sleep(delay)
     os.kill(proc.pid, signal.SIGKILL)
-    assert proc.wait() == -signal.SIGKILL
+    proc.communicate()
+    assert proc.returncode == -signal.SIGKILL
     assert snapshot(rtl_copy) == before
     left = [p.name for p in rtl_copy.parent.iterdir() if STAGING in p.name]
     assert left, "the kill should have caught the writer while staging"
@@ -393,7 +394,8 @@ def test_a_live_writer_staging_is_not_removed(rtl_copy):
     proc = _start_writer(rtl_copy, ["fp16_mac", "int_mac_w8a8"])
     _wait_for_staging(rtl_copy.parent, proc)
     write_rtl(rtl_copy, {"int_mac_w8a8_l1": PRESETS["int_mac_w8a8_l1"]})
-    assert proc.wait(timeout=300) == 0
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err
     assert sorted(load_manifest(rtl_copy)["designs"]) in (["fp16_mac", "int_mac_w8a8"],
                                                           ["int_mac_w8a8_l1"])
     assert stray(rtl_copy.parent) == []
