@@ -1097,14 +1097,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     # kept) that replaces it at the end; an interrupted run leaves the old reports as they were.
     ours = {"summary.json", *names, *(f"{n}.json" for n in names)}
     with replace_folder(out, keep=lambda entry: entry.name not in ours) as staging:
-        status = _run(args, rtl_dir, designs, names, left_out, yosys, staging)
+        status = _run(args, rtl_dir, designs, names, left_out, yosys, staging, out)
     print(f"summary: {out / 'summary.json'}")
     return status
 
 
 def _run(args: argparse.Namespace, rtl_dir: Path, designs: Mapping[str, Any],
-         names: list[str], left_out: Mapping[str, str], yosys: YosysTool, out: Path) -> int:
-
+         names: list[str], left_out: Mapping[str, str], yosys: YosysTool, out: Path,
+         final: Path) -> int:
+    """The synthesis runs of ``main`` into ``out`` (the staging folder that becomes
+    ``final``: messages name ``final``, where the logs will be)."""
     reports: dict[str, dict[str, Any]] = {}
     errors: dict[str, str] = {}
     start = time.monotonic()
@@ -1125,8 +1127,8 @@ def _run(args: argparse.Namespace, rtl_dir: Path, designs: Mapping[str, Any],
             try:
                 reports[dname] = fut.result()
             except (SynthError, OSError, ValueError) as exc:
-                errors[dname] = str(exc)
-                print(f"  {dname}: FAILED: {exc}", file=sys.stderr)
+                errors[dname] = str(exc).replace(str(out), str(final))
+                print(f"  {dname}: FAILED: {errors[dname]}", file=sys.stderr)
             else:
                 print(f"  {dname}: done in {reports[dname]['seconds']:.1f} s")
     wall = time.monotonic() - start
