@@ -214,7 +214,7 @@ def _simulate(rtl_dir: Path, name: str, *, seed: int, vectors: int, timeout: flo
     return "failed", seconds, (lines[-1] if lines else f"exit {code}")[:300]
 
 
-def _mutant_folder(rtl_dir: Path, manifest: dict, name: str, text: str, work: Path) -> Path:
+def _mutant_folder(manifest: dict, name: str, text: str, work: Path) -> Path:
     folder = work / "rtl"
     if folder.exists():
         shutil.rmtree(folder)
@@ -285,7 +285,7 @@ def run_mutants(designs: Sequence[str], *, rtl_dir: Path, work_root: Path, per_d
     def baseline(design: str) -> tuple[str, float, str]:
         work = work_root / design / "original"
         work.mkdir(parents=True, exist_ok=True)
-        folder = _mutant_folder(rtl_dir, manifest, design, texts[design], work)
+        folder = _mutant_folder(manifest, design, texts[design], work)
         return _simulate(folder, design, seed=seed, vectors=vectors, timeout=1800, work=work)
 
     with ThreadPoolExecutor(max_workers=jobs) as pool:
@@ -301,8 +301,7 @@ def run_mutants(designs: Sequence[str], *, rtl_dir: Path, work_root: Path, per_d
         design, index, mutant = job
         work = work_root / design / f"m{index:03d}"
         work.mkdir(parents=True, exist_ok=True)
-        folder = _mutant_folder(rtl_dir, manifest, design, apply_mutant(texts[design], mutant),
-                                work)
+        folder = _mutant_folder(manifest, design, apply_mutant(texts[design], mutant), work)
         timeout = max(60.0, 4 * base[design][1] + 30)
         status, seconds, detail = _simulate(folder, design, seed=seed, vectors=vectors,
                                             timeout=timeout, work=work)
@@ -383,7 +382,8 @@ def main(argv: list[str] | None = None) -> int:
     s = report["summary"]
     print(f"{s['sampled']} mutants of {len(designs)} designs: {s['killed']} killed, "
           f"{s['timeout']} timed out, {s['equivalent']} equivalent, {s['survived']} survived; "
-          f"score {s['score']:.1%} of the non-equivalent ones; report: {args.out}")
+          + ("no mutant left to score" if s["score"] is None
+             else f"score {s['score']:.1%} of the non-equivalent ones") + f"; report: {args.out}")
     return 0
 
 
