@@ -81,7 +81,8 @@ typecheck: $(STAMP) ## mypy on the mpgemm package (hw, pe_designs, costmodel, si
 	cd $(TYPECHECK_DIR) && $(abspath $(PY)) -m mypy --config-file $(CURDIR)/pyproject.toml \
 	  --namespace-packages --explicit-package-bases -p mpgemm
 
-# SYNTH_ARGS: e.g. --all (also the arrays of more than 16 PEs), --designs a,b, --no-pnr.
+# SYNTH_ARGS: e.g. --all (also the arrays of more than 16 PEs), --designs a,b, --no-pnr,
+# --no-share (for the floating-point arrays, on which Yosys' share pass does not finish).
 synth: $(STAMP) sysdeps-synth ## Yosys (generic, iCE40, Xilinx, ECP5) + nextpnr fmax on rtl_out/, reports/synth/
 	$(PY) -m mpgemm.hw.flow.synth -j $(JOBS) $(SYNTH_ARGS)
 

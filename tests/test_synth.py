@@ -12,7 +12,14 @@ import pytest
 
 from mpgemm.hw.flow import synth
 from mpgemm.hw.flow.generate import write_rtl
-from mpgemm.hw.flow.synth import SynthError, find_nextpnr_ice40, find_yosys, main, synth_design
+from mpgemm.hw.flow.synth import (
+    SynthError,
+    coarse_without_share,
+    find_nextpnr_ice40,
+    find_yosys,
+    main,
+    synth_design,
+)
 from mpgemm.pe_designs.presets import PRESETS
 
 try:
@@ -68,6 +75,7 @@ def test_report_counts(cli_run):
     rep = _report(out, SMALL)
     assert rep["design"] == SMALL and rep["top"] == SMALL
     assert rep["tools"]["yosys"].startswith("Yosys ")
+    assert rep["share"] is True
     g, i, x = rep["generic"], rep["ice40"], rep["xilinx"]
     assert g["cells"] > 0 and g["cells"] == sum(g["cells_by_type"].values())
     assert g["transistors"] > 0 and g["transistors_complete"]
@@ -105,6 +113,7 @@ def test_summary(cli_run):
     _, out, _ = cli_run
     summary = json.loads((out / "summary.json").read_text())
     assert summary["reference"] == SMALL  # the first integer MAC of the run
+    assert summary["share"] is True  # resource sharing on unless --no-share
     rows = {r["design"]: r for r in summary["designs"]}
     assert list(rows) == [SMALL, FOUR_LANES]
     assert rows[SMALL]["cells_vs_ref"] == 1.0
@@ -229,3 +238,71 @@ def test_find_yosys_none(monkeypatch):
     monkeypatch.setattr(synth.shutil, "which", lambda cmd, path=None: None)
     with pytest.raises(SynthError, match="no Yosys found: install a system `yosys`"):
         find_yosys()
+
+
+# --- --no-share: Yosys' resource sharing left out of every flow --------------------------------
+
+_TWO_PRODUCTS = """module two_products(input clk, input sel, input [7:0] a, b, c, d,
+                    output reg [15:0] y, output reg [31:0] z);
+  always @(posedge clk) y <= sel ? a * b : c * d;
+  always @(posedge clk) z <= sel ? {a, b, c, d} >> a[4:0] : {d, c, b, a} >> c[4:0];
+endmodule
+"""
+
+
+def test_no_share_keeps_both_multipliers(tmp_path):
+    """Two products (and two shifts) of which one is used: `share` merges them into one
+    multiplier (shifter); without it (the option the floating-point arrays need) both stay, in
+    every flow."""
+    src = tmp_path / "two_products.v"
+    src.write_text(_TWO_PRODUCTS)
+    shared = synth_design(src, "two_products", tmp_path / "shared", ice40_pnr=False)
+    unshared = synth_design(src, "two_products", tmp_path / "unshared", ice40_pnr=False,
+                            share=False)
+    assert shared["share"] is True and unshared["share"] is False
+    assert shared["ecp5"]["mult18"] == 1 and unshared["ecp5"]["mult18"] == 2
+    # The generic flow shares the shifters only (its `share` runs after `alumacc`).
+    assert unshared["generic"]["cells"] > shared["generic"]["cells"]
+    assert unshared["ice40"]["lut4"] > 1.3 * shared["ice40"]["lut4"]
+    work = tmp_path / "unshared" / "two_products"
+    assert "-noshare" in (work / "generic.ys").read_text()
+    for flow in ("ice40", "xilinx", "ecp5"):
+        script = (work / f"{flow}.ys").read_text().splitlines()
+        assert f"synth_{flow} " in script[4] and script[4].endswith(" -run begin:coarse")
+        assert "alumacc" in script and not any(ln.split()[0] == "share" for ln in script)
+        resume = [ln for ln in script if ln.startswith(f"synth_{flow} ") and " -run map_" in ln]
+        assert len(resume) == 1 and resume[0].endswith(":")
+    # The registers are the design's own: the same with and without sharing.
+    assert unshared["ice40"]["ff"] == shared["ice40"]["ff"] == 48
+
+
+_HELP = """
+    begin:
+        read_verilog -lib +/x/cells_sim.v
+
+    coarse:
+        opt_expr
+        share
+        memory_dff [-no-rw-check]
+        techmap -map +/x/dsp.v    (if -dsp)
+        chtype -set $mul t:$__soft_mul    (unless -nodsp)
+        techmap -D LUT_WIDTH=[46]
+
+    map_ram:    (skip if '-noram')
+        memory_libmap
+"""
+
+
+def test_coarse_without_share_reads_the_help_text():
+    subs = {"LUT_WIDTH=[46]": "LUT_WIDTH=6"}
+    assert coarse_without_share(_HELP, "synth_x", substitutions=subs) == (
+        ["opt_expr", "memory_dff", "chtype -set $mul t:$__soft_mul", "techmap -D LUT_WIDTH=6"],
+        "map_ram")
+    cmds, _ = coarse_without_share(_HELP, "synth_x", ("-dsp", "-nodsp"), subs)
+    assert cmds == ["opt_expr", "memory_dff", "techmap -map +/x/dsp.v", "techmap -D LUT_WIDTH=6"]
+    with pytest.raises(SynthError, match=r"cannot read the line 'techmap -D LUT_WIDTH=\[46\]'"):
+        coarse_without_share(_HELP, "synth_x")
+    with pytest.raises(SynthError, match="`help synth_x` of this Yosys has no coarse label"):
+        coarse_without_share("    begin:\n        proc\n", "synth_x")
+    with pytest.raises(SynthError, match="no label after coarse"):
+        coarse_without_share("    coarse:\n        proc\n", "synth_x")

@@ -26,7 +26,8 @@ reference design, so one can see whether the cost model's relative areas track w
 builds::
 
     mpgemm synth [--rtl-dir rtl_out] [--out reports/synth] [--designs a,b] [--all]
-                 [--max-pes N] [--no-pnr] [--no-ecp5] [--ecp5-pnr-max-lut4 N] [-j N]
+                 [--max-pes N] [--no-pnr] [--no-ecp5] [--no-share] [--ecp5-pnr-max-lut4 N]
+                 [-j N]
                  [--reference NAME]
 """
 
@@ -58,6 +59,7 @@ __all__ = [
     "find_yosys",
     "find_nextpnr_ice40",
     "find_nextpnr_ecp5",
+    "coarse_without_share",
     "synth_design",
     "main",
     "ICE40_DEVICE",
@@ -234,6 +236,81 @@ def _run_yosys(yosys: YosysTool, work: Path, flow: str, commands: Iterable[str])
     return time.monotonic() - start
 
 
+#: A line of a ``help synth_<fpga>`` script with a condition on the script's options.
+_CONDITION_RE = re.compile(r"^(?P<cmd>.*?)\s+\((?P<kind>if|unless) (?P<flag>-[\w-]+)\)$")
+_LABEL_RE = re.compile(r"^    (?P<label>\w+):(?:\s.*)?$")
+
+
+def _help_text(yosys: YosysTool, command: str) -> str:
+    proc = subprocess.run([*yosys.argv, "-p", f"help {command}"], capture_output=True,
+                          text=True, timeout=600, env={**os.environ})
+    return proc.stdout
+
+
+def coarse_without_share(help_text: str, command: str, flags: Iterable[str] = (),
+                         substitutions: Mapping[str, str] | None = None
+                         ) -> tuple[list[str], str]:
+    """The commands of a Yosys synthesis script's ``coarse`` label without ``share``, and the
+    label that follows it, read from the script's ``help`` text.
+
+    ``share`` (SAT-based resource sharing) does not finish on the floating-point arrays within
+    an hour, and the FPGA scripts have no option to leave it out. Running ``<command> -run
+    begin:coarse``, these commands, then ``<command> -run <next label>:`` is the same script
+    without it. Lines conditional on an option (``(if -dsp)``, ``(unless -nodsp)``) are kept or
+    dropped for the options in ``flags``; optional arguments in brackets are left out;
+    ``substitutions`` replaces text (e.g. a value that depends on the FPGA family).
+
+    Raises
+    ------
+    SynthError
+        If the help text has no ``coarse`` label followed by another, or a line whose condition
+        or placeholder is not understood (a Yosys whose script differs from those known here).
+    """
+    flags = set(flags)
+    lines = help_text.splitlines()
+    labels = [(k, m.group("label")) for k, ln in enumerate(lines)
+              if (m := _LABEL_RE.match(ln))]
+    starts = [k for k, (_, label) in enumerate(labels) if label == "coarse"]
+    if not starts:
+        raise SynthError(f"--no-share: `help {command}` of this Yosys has no coarse label")
+    if starts[0] + 1 == len(labels):
+        raise SynthError(f"--no-share: `help {command}` has no label after coarse")
+    (first, _), (last, after) = labels[starts[0]], labels[starts[0] + 1]
+    commands: list[str] = []
+    for line in lines[first + 1:last]:
+        text = line.strip()
+        if not text:
+            continue
+        cond = _CONDITION_RE.match(text)
+        if cond:
+            wanted = cond.group("flag") in flags
+            if wanted != (cond.group("kind") == "if"):
+                continue
+            text = cond.group("cmd")
+        for old, new in (substitutions or {}).items():
+            text = text.replace(old, new)
+        text = re.sub(r"\s*\[-[\w-]+\]", "", text).strip()
+        if "(" in text or "[" in text or "{" in text or "<" in text:
+            raise SynthError(f"--no-share: cannot read the line {line.strip()!r} of the coarse "
+                             f"label of `help {command}`")
+        if text.split()[0] != "share":
+            commands.append(text)
+    return commands, after
+
+
+def _fpga_synth(yosys: YosysTool, command: str, options: str, *, share: bool,
+                flags: Iterable[str] = (), substitutions: Mapping[str, str] | None = None
+                ) -> list[str]:
+    """``<command> <options>``, or without ``share``: the script up to its coarse label, the
+    coarse label without ``share`` (:func:`coarse_without_share`), then the rest."""
+    if share:
+        return [f"{command} {options}"]
+    coarse, after = coarse_without_share(_help_text(yosys, command), command, flags,
+                                         substitutions)
+    return [f"{command} {options} -run begin:coarse", *coarse,
+            f"{command} {options} -run {after}:"]
+
+
 def _read_stat(path: Path) -> dict[str, Any]:
     """The whole-design section of a ``stat -json`` file."""
     data = json.loads(path.read_text())
@@ -272,7 +349,8 @@ _GENERIC_FINE_KEEP_MEMORIES = (
 )
 
 
-def _generic(yosys: YosysTool, work: Path, src: str, top: str) -> dict[str, Any]:
+def _generic(yosys: YosysTool, work: Path, src: str, top: str, *,
+             share: bool = True) -> dict[str, Any]:
     seconds = _run_yosys(
         yosys,
         work,
@@ -284,7 +362,7 @@ def _generic(yosys: YosysTool, work: Path, src: str, top: str) -> dict[str, Any]
             "flatten",
             # Before `memory_collect` (in `synth`), memories are still counted with their bits.
             "tee -o generic_mem.json stat -json",
-            f"synth -top {top} -flatten -run :fine",
+            f"synth -top {top} -flatten -run :fine" + ("" if share else " -noshare"),
             *_GENERIC_FINE_KEEP_MEMORIES,
             _DROP_SCOPEINFO,
             "tee -o generic_stat.json stat -json",
@@ -518,7 +596,7 @@ def _fpga_frontend(src: str, top: str) -> list[str]:
 
 
 def _ice40(yosys: YosysTool, work: Path, src: str, top: str, *, pnr: bool,
-           nextpnr_timeout_s: float) -> dict[str, Any]:
+           nextpnr_timeout_s: float, share: bool = True) -> dict[str, Any]:
     netlist = "ice40_netlist.json"
     seconds = _run_yosys(
         yosys,
@@ -526,7 +604,7 @@ def _ice40(yosys: YosysTool, work: Path, src: str, top: str, *, pnr: bool,
         "ice40",
         [
             *_fpga_frontend(src, top),
-            f"synth_ice40 -top {top}",
+            *_fpga_synth(yosys, "synth_ice40", f"-top {top}", share=share),
             _DROP_SCOPEINFO,
             f"write_json {netlist}",
             "tee -o ice40_stat.json stat -json",
@@ -569,14 +647,18 @@ def _ice40(yosys: YosysTool, work: Path, src: str, top: str, *, pnr: bool,
     return out
 
 
-def _xilinx(yosys: YosysTool, work: Path, src: str, top: str) -> dict[str, Any]:
+def _xilinx(yosys: YosysTool, work: Path, src: str, top: str, *,
+            share: bool = True) -> dict[str, Any]:
     seconds = _run_yosys(
         yosys,
         work,
         "xilinx",
         [
             *_fpga_frontend(src, top),
-            f"synth_xilinx -top {top} -family {XILINX_FAMILY} -flatten",
+            *_fpga_synth(yosys, "synth_xilinx", f"-top {top} -family {XILINX_FAMILY} -flatten",
+                         share=share, flags=("-flatten",),
+                         # 7-series LUTs have six inputs.
+                         substitutions={"LUT_WIDTH=[46]": "LUT_WIDTH=6"}),
             _DROP_SCOPEINFO,
             "tee -o xilinx_stat.json stat -json",
         ],
@@ -610,7 +692,7 @@ def find_nextpnr_ecp5() -> tuple[str, ...] | None:
 
 
 def _ecp5(yosys: YosysTool, work: Path, src: str, top: str, *, pnr: bool, timeout_s: float,
-          max_lut4: int | None) -> dict[str, Any]:
+          max_lut4: int | None, share: bool = True) -> dict[str, Any]:
     netlist = "ecp5_netlist.json"
     seconds = _run_yosys(
         yosys,
@@ -618,7 +700,7 @@ def _ecp5(yosys: YosysTool, work: Path, src: str, top: str, *, pnr: bool, timeou
         "ecp5",
         [
             *_fpga_frontend(src, top),
-            f"synth_ecp5 -top {top}",
+            *_fpga_synth(yosys, "synth_ecp5", f"-top {top}", share=share),
             _DROP_SCOPEINFO,
             f"write_json {netlist}",
             "tee -o ecp5_stat.json stat -json",
@@ -677,6 +759,7 @@ def synth_design(
     ecp5_timeout_s: float = ECP5_TIMEOUT_S,
     ecp5_pnr_max_lut4: int | None = ECP5_PNR_MAX_LUT4,
     fpga: bool = True,
+    share: bool = True,
 ) -> dict[str, Any]:
     """Synthesize one design for the generic, iCE40, Xilinx and ECP5 targets and write its report.
 
@@ -714,6 +797,11 @@ def synth_design(
     fpga : bool
         False: the generic flow only (``ice40``, ``xilinx`` and ``ecp5`` are None), for a quick
         count of cells and flip-flops.
+    share : bool
+        False: every flow without Yosys' SAT-based resource sharing (``synth -noshare``; the FPGA
+        scripts with their ``share`` step left out, see :func:`coarse_without_share`). It does
+        not finish within an hour on the floating-point arrays; without it their operators are
+        not merged, so counts can be higher than with it. The report says which ran.
 
     Returns
     -------
@@ -757,12 +845,12 @@ def synth_design(
 
     start = time.monotonic()
     try:
-        generic = _generic(yosys, work, src, top)
+        generic = _generic(yosys, work, src, top, share=share)
         ice40 = _ice40(yosys, work, src, top, pnr=ice40_pnr,
-                       nextpnr_timeout_s=nextpnr_timeout_s) if fpga else None
-        xilinx = _xilinx(yosys, work, src, top) if fpga else None
+                       nextpnr_timeout_s=nextpnr_timeout_s, share=share) if fpga else None
+        xilinx = _xilinx(yosys, work, src, top, share=share) if fpga else None
         ecp5_report = _ecp5(yosys, work, src, top, pnr=ecp5_pnr, timeout_s=ecp5_timeout_s,
-                            max_lut4=ecp5_pnr_max_lut4) if ecp5 and fpga else None
+                            max_lut4=ecp5_pnr_max_lut4, share=share) if ecp5 and fpga else None
     finally:
         shutil.rmtree(work / "tmp", ignore_errors=True)
     nextpnr = find_nextpnr_ice40()
@@ -779,6 +867,8 @@ def synth_design(
             "nextpnr_ecp5": _tool_version(nextpnr_ecp5, "--version")
             if nextpnr_ecp5 and ecp5 and ecp5_pnr and fpga else None,
         },
+        # False: Yosys' resource sharing was left out (--no-share).
+        "share": share,
         "generic": generic,
         "ice40": ice40,
         "xilinx": xilinx,
@@ -832,6 +922,10 @@ def _parser() -> argparse.ArgumentParser:
                    help="skip place and route (nextpnr-ice40 and nextpnr-ecp5)")
     p.add_argument("--no-ecp5", action="store_true",
                    help="skip the ECP5 flow (synth_ecp5 and nextpnr-ecp5 out of context)")
+    p.add_argument("--no-share", action="store_true",
+                   help="leave Yosys' SAT-based resource sharing (share) out of every flow: it "
+                   "does not finish within an hour on the floating-point arrays; counts may "
+                   "then be higher (the reports say share: false)")
     p.add_argument("--ecp5-pnr-max-lut4", type=_non_negative_int, default=ECP5_PNR_MAX_LUT4,
                    metavar="N",
                    help="place and route on the ECP5 only designs of at most N LUT4; larger "
@@ -1119,7 +1213,8 @@ def _run(args: argparse.Namespace, rtl_dir: Path, designs: Mapping[str, Any],
             pool.submit(synth_design, rtl_dir / designs[n]["file"], designs[n]["top"], out,
                         ice40_pnr=not args.no_pnr, name=n, yosys=yosys,
                         ecp5=not args.no_ecp5,
-                        ecp5_pnr_max_lut4=args.ecp5_pnr_max_lut4): n
+                        ecp5_pnr_max_lut4=args.ecp5_pnr_max_lut4,
+                        share=not args.no_share): n
             for n in order
         }
         for fut in as_completed(futures):
@@ -1146,6 +1241,7 @@ def _run(args: argparse.Namespace, rtl_dir: Path, designs: Mapping[str, Any],
         "yosys_backend": yosys.backend,
         "ice40_pnr": not args.no_pnr,
         "ecp5": not args.no_ecp5,
+        "share": not args.no_share,
         "ecp5_pnr_max_lut4": args.ecp5_pnr_max_lut4,
         "jobs": args.jobs,
         "wall_seconds": round(wall, 2),
