@@ -21,6 +21,7 @@ from mpgemm.sim.golden.formats import FloatFormat, get_format
 
 __all__ = [
     "FPParams", "FP16", "FP32", "BF16", "unpack", "round_pack", "FPAdd", "FPMul", "IntScaleFP",
+    "product_is_exact",
 ]
 
 
@@ -92,11 +93,17 @@ def unpack(m: Module, x, fmt: FPParams, name: str):
     return sign, e, sig, is_inf, is_nan, is_zero
 
 
-def round_pack(m: Module, *, sign, sig, exp, fmt: FPParams, name: str = "rp"):
+def round_pack(m: Module, *, sign, sig, exp, fmt: FPParams, name: str = "rp",
+               exact: bool = False):
     """Round ``(-1)^sign * sig * 2^exp`` to ``fmt`` (RNE, subnormals, overflow to infinity).
 
     ``sig`` is an unsigned value, ``exp`` a signed value (the weight of ``sig``'s LSB). A zero
     ``sig`` gives a zero with the given sign. Returns a ``fmt.bits`` wide Signal with the encoding.
+
+    ``exact=True`` is the caller's guarantee that every value it can pass is zero or a normal
+    number of ``fmt`` with no bits to round (an FP16 x FP16 product in FP32): only the
+    normalisation and the packing are built, no rounding, underflow or overflow logic that
+    could never act.
     """
     w = len(sig)
     keep = fmt.man_bits + 1
@@ -119,6 +126,15 @@ def round_pack(m: Module, *, sign, sig, exp, fmt: FPParams, name: str = "rp"):
     ew = max(len(exp), pw) + fmt.exp_bits + 3
     ebiased = Signal(signed(ew), name=f"{name}_eb")
     m.d.comb += ebiased.eq(exp + msb + fmt.bias)
+    if exact:
+        out_exact = Signal(fmt.bits, name=f"{name}_out")
+        with m.If(sig == 0):
+            m.d.comb += out_exact.eq(Cat(Const(0, fmt.bits - 1), sign))
+        with m.Else():
+            # The bits below the leading one are the fraction; any further ones are zeros.
+            m.d.comb += out_exact.eq(Cat(norm[wn - 1 - fmt.man_bits:wn - 1],
+                                         ebiased[:fmt.exp_bits], sign))
+        return out_exact
     # Below the normal range the significand is shifted right further (gradual underflow).
     rshift = Signal(range(wn + 1), name=f"{name}_rs")
     with m.If(ebiased < 1):
@@ -213,6 +229,18 @@ class FPAdd(wiring.Component):
         return m
 
 
+def product_is_exact(fa: FPParams, fb: FPParams, fo: FPParams) -> bool:
+    """Whether every finite product of an ``fa`` and an ``fb`` number is zero or a normal
+    ``fo`` number with nothing to round: its significand fits, and it lies between ``fo``'s
+    smallest normal and its largest finite value (products of subnormals included). True for
+    FP16 x FP16 in FP32."""
+    fits = fa.man_bits + fb.man_bits + 2 <= fo.man_bits + 1
+    # Smallest product: 2^(1 - bias - man) each; largest: below 2^(bias + 1) each.
+    no_underflow = fa.bias + fa.man_bits + fb.bias + fb.man_bits <= fo.bias + 1
+    no_overflow = fa.bias + fb.bias + 1 <= fo.bias
+    return fits and no_underflow and no_overflow
+
+
 class FPMul(wiring.Component):
     """Combinational floating-point multiplier ``p = a * b`` rounded once into ``out_fmt``.
 
@@ -235,6 +263,12 @@ class FPMul(wiring.Component):
         super().__init__({"a": In(in_fmt.bits), "b": In(self.b_fmt.bits),
                           "p": Out(out_fmt.bits)})
 
+    @property
+    def exact(self) -> bool:
+        """Every finite product is exact in ``out_fmt`` (:func:`product_is_exact`), so no
+        rounding logic is built."""
+        return product_is_exact(self.in_fmt, self.b_fmt, self.out_fmt)
+
     def describe(self) -> dict:
         desc = {"unit": "FPMul", "in": [self.in_fmt.exp_bits, self.in_fmt.man_bits],
                 "out": [self.out_fmt.exp_bits, self.out_fmt.man_bits]}
@@ -252,7 +286,8 @@ class FPMul(wiring.Component):
         m.d.comb += prod.eq(asig * bsig)
         exp = Signal(signed(max(fa.exp_bits, fb.exp_bits) + 4), name="exp")
         m.d.comb += exp.eq(ae + be - (fa.bias + fa.man_bits + fb.bias + fb.man_bits))
-        rounded = round_pack(m, sign=sign, sig=prod, exp=exp, fmt=fo, name="rp")
+        rounded = round_pack(m, sign=sign, sig=prod, exp=exp, fmt=fo, name="rp",
+                             exact=self.exact)
         with m.If(a_nan | b_nan | (a_inf & b_zero) | (b_inf & a_zero)):
             m.d.comb += self.p.eq(fo.canonical_nan)
         with m.Elif(a_inf | b_inf):

@@ -12793,408 +12793,168 @@ module array_bitserial_mix_a16_os_4x4_shared__pe(i_w, i_psum, i_ctl, clk, rst, o
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire [4:0] \$100 ;
+  wire [3:0] \$100 ;
   wire \$101 ;
-  wire [3:0] \$102 ;
-  wire [4:0] \$103 ;
-  wire \$104 ;
-  wire \$105 ;
+  wire \$102 ;
+  wire \$103 ;
+  wire [4:0] \$104 ;
+  wire [5:0] \$105 ;
   wire [3:0] \$106 ;
-  wire [4:0] \$107 ;
+  wire \$107 ;
   wire \$108 ;
-  wire [3:0] \$109 ;
+  wire \$109 ;
   wire [8:0] \$11 ;
   wire \$110 ;
   wire \$111 ;
-  wire \$112 ;
-  wire [3:0] \$113 ;
-  wire [4:0] \$114 ;
+  wire [3:0] \$112 ;
+  wire \$113 ;
+  wire \$114 ;
   wire \$115 ;
-  wire [3:0] \$116 ;
-  wire [4:0] \$117 ;
-  wire \$118 ;
-  wire [3:0] \$119 ;
+  wire [4:0] \$116 ;
+  wire [5:0] \$117 ;
+  wire [3:0] \$118 ;
+  wire \$119 ;
   wire [8:0] \$12 ;
   wire \$120 ;
   wire \$121 ;
   wire \$122 ;
-  wire [3:0] \$123 ;
+  wire \$123 ;
   wire [3:0] \$124 ;
-  wire [4:0] \$125 ;
+  wire \$125 ;
   wire \$126 ;
-  wire [3:0] \$127 ;
+  wire \$127 ;
   wire [4:0] \$128 ;
-  wire \$129 ;
+  wire [5:0] \$129 ;
   wire \$13 ;
-  wire \$130 ;
-  wire [3:0] \$131 ;
-  wire [4:0] \$132 ;
+  wire [3:0] \$130 ;
+  wire \$131 ;
+  wire \$132 ;
   wire \$133 ;
-  wire [3:0] \$134 ;
+  wire \$134 ;
   wire \$135 ;
-  wire \$136 ;
+  wire [3:0] \$136 ;
   wire \$137 ;
-  wire [4:0] \$138 ;
-  wire [5:0] \$139 ;
+  wire \$138 ;
+  wire \$139 ;
   wire \$14 ;
-  wire [3:0] \$140 ;
-  wire [4:0] \$141 ;
-  wire \$142 ;
-  wire [3:0] \$143 ;
-  wire [4:0] \$144 ;
+  wire [4:0] \$140 ;
+  wire [5:0] \$141 ;
+  wire [3:0] \$142 ;
+  wire \$143 ;
+  wire \$144 ;
   wire \$145 ;
   wire \$146 ;
-  wire [3:0] \$147 ;
-  wire [4:0] \$148 ;
+  wire \$147 ;
+  wire [3:0] \$148 ;
   wire \$149 ;
   wire \$15 ;
-  wire [3:0] \$150 ;
+  wire \$150 ;
   wire \$151 ;
-  wire \$152 ;
-  wire \$153 ;
-  wire [3:0] \$154 ;
-  wire [4:0] \$155 ;
-  wire \$156 ;
-  wire [3:0] \$157 ;
-  wire [4:0] \$158 ;
-  wire \$159 ;
+  wire [4:0] \$152 ;
+  wire [5:0] \$153 ;
+  wire [30:0] \$154 ;
+  wire [30:0] \$155 ;
+  wire [26:0] \$156 ;
+  wire [26:0] \$157 ;
+  wire [30:0] \$158 ;
+  wire [30:0] \$159 ;
   reg [2:0] \$16 ;
-  wire [3:0] \$160 ;
-  wire \$161 ;
-  wire \$162 ;
-  wire \$163 ;
-  wire [3:0] \$164 ;
-  wire [3:0] \$165 ;
-  wire [4:0] \$166 ;
-  wire \$167 ;
-  wire [3:0] \$168 ;
-  wire [4:0] \$169 ;
+  wire [26:0] \$160 ;
+  wire [26:0] \$161 ;
+  wire [30:0] \$162 ;
+  wire [30:0] \$163 ;
+  wire [26:0] \$164 ;
+  wire [26:0] \$165 ;
+  wire [30:0] \$166 ;
+  wire [30:0] \$167 ;
+  wire [26:0] \$168 ;
+  wire [26:0] \$169 ;
   wire [3:0] \$17 ;
-  wire \$170 ;
-  wire \$171 ;
-  wire [3:0] \$172 ;
-  wire [4:0] \$173 ;
+  wire [26:0] \$170 ;
+  wire [26:0] \$171 ;
+  wire [27:0] \$172 ;
+  wire [32:0] \$173 ;
   wire \$174 ;
-  wire [3:0] \$175 ;
+  wire \$175 ;
   wire \$176 ;
   wire \$177 ;
   wire \$178 ;
-  wire [4:0] \$179 ;
+  wire \$179 ;
   wire [2:0] \$18 ;
-  wire [5:0] \$180 ;
-  wire [3:0] \$181 ;
-  wire [4:0] \$182 ;
+  wire \$180 ;
+  wire \$181 ;
+  wire [47:0] \$182 ;
   wire \$183 ;
-  wire [3:0] \$184 ;
-  wire [4:0] \$185 ;
-  wire \$186 ;
-  wire \$187 ;
-  wire [3:0] \$188 ;
-  wire [4:0] \$189 ;
+  wire \$184 ;
+  wire [38:0] \$185 ;
+  wire [39:0] \$186 ;
+  wire [38:0] \$187 ;
+  wire [39:0] \$188 ;
+  wire [39:0] \$189 ;
   wire \$19 ;
-  wire \$190 ;
-  wire [3:0] \$191 ;
-  wire \$192 ;
-  wire \$193 ;
-  wire \$194 ;
-  wire [3:0] \$195 ;
-  wire [4:0] \$196 ;
-  wire \$197 ;
-  wire [3:0] \$198 ;
-  wire [4:0] \$199 ;
+  wire [48:0] \$190 ;
+  reg [63:0] \$191 ;
+  reg [41:0] \$192 ;
+  reg [4:0] \$193 ;
+  reg [41:0] \$194 ;
+  reg [7:0] \$195 ;
+  reg [7:0] \$196 ;
+  reg [7:0] \$197 ;
+  reg [7:0] \$198 ;
+  reg [7:0] \$199 ;
   wire [8:0] \$2 ;
   wire \$20 ;
-  wire \$200 ;
-  wire [3:0] \$201 ;
-  wire \$202 ;
-  wire \$203 ;
-  wire \$204 ;
-  wire [3:0] \$205 ;
-  wire [3:0] \$206 ;
-  wire [4:0] \$207 ;
-  wire \$208 ;
-  wire [3:0] \$209 ;
+  reg [7:0] \$200 ;
+  reg [7:0] \$201 ;
+  reg [7:0] \$202 ;
+  reg [63:0] \$203 ;
+  reg [1:0] \$204 ;
+  reg [2:0] \$205 ;
+  reg [1:0] \$206 ;
+  reg \$207 ;
+  reg \$208 ;
+  reg [7:0] \$209 ;
   wire \$21 ;
-  wire [4:0] \$210 ;
-  wire \$211 ;
-  wire \$212 ;
-  wire [3:0] \$213 ;
-  wire [4:0] \$214 ;
-  wire \$215 ;
-  wire [3:0] \$216 ;
-  wire \$217 ;
-  wire \$218 ;
-  wire \$219 ;
+  reg [31:0] \$210 ;
+  reg \$211 ;
+  reg [47:0] \$212 ;
+  reg \$213 ;
+  reg [47:0] \$214 ;
+  reg [3:0] \$215 ;
+  reg [2:0] \$216 ;
+  reg [47:0] \$217 ;
+  reg [31:0] \$218 ;
+  reg [7:0] \$219 ;
   wire \$22 ;
-  wire [4:0] \$220 ;
-  wire [5:0] \$221 ;
-  wire [3:0] \$222 ;
-  wire [4:0] \$223 ;
-  wire \$224 ;
-  wire [3:0] \$225 ;
-  wire [4:0] \$226 ;
-  wire \$227 ;
-  wire \$228 ;
-  wire [3:0] \$229 ;
+  reg \$220 ;
+  reg [47:0] \$221 ;
+  reg \$222 ;
   wire \$23 ;
-  wire [4:0] \$230 ;
-  wire \$231 ;
-  wire [3:0] \$232 ;
-  wire \$233 ;
-  wire \$234 ;
-  wire \$235 ;
-  wire [3:0] \$236 ;
-  wire [4:0] \$237 ;
-  wire \$238 ;
-  wire [3:0] \$239 ;
   wire [7:0] \$24 ;
-  wire [4:0] \$240 ;
-  wire \$241 ;
-  wire [3:0] \$242 ;
-  wire \$243 ;
-  wire \$244 ;
-  wire \$245 ;
-  wire [3:0] \$246 ;
-  wire [3:0] \$247 ;
-  wire [4:0] \$248 ;
-  wire \$249 ;
   wire [7:0] \$25 ;
-  wire [3:0] \$250 ;
-  wire [4:0] \$251 ;
-  wire \$252 ;
-  wire \$253 ;
-  wire [3:0] \$254 ;
-  wire [4:0] \$255 ;
-  wire \$256 ;
-  wire [3:0] \$257 ;
-  wire \$258 ;
-  wire \$259 ;
   wire \$26 ;
-  wire \$260 ;
-  wire [4:0] \$261 ;
-  wire [5:0] \$262 ;
-  wire [3:0] \$263 ;
-  wire [4:0] \$264 ;
-  wire \$265 ;
-  wire [3:0] \$266 ;
-  wire [4:0] \$267 ;
-  wire \$268 ;
-  wire \$269 ;
   wire \$27 ;
-  wire [3:0] \$270 ;
-  wire [4:0] \$271 ;
-  wire \$272 ;
-  wire [3:0] \$273 ;
-  wire \$274 ;
-  wire \$275 ;
-  wire \$276 ;
-  wire [3:0] \$277 ;
-  wire [4:0] \$278 ;
-  wire \$279 ;
   wire \$28 ;
-  wire [3:0] \$280 ;
-  wire [4:0] \$281 ;
-  wire \$282 ;
-  wire [3:0] \$283 ;
-  wire \$284 ;
-  wire \$285 ;
-  wire \$286 ;
-  wire [3:0] \$287 ;
-  wire [3:0] \$288 ;
-  wire [4:0] \$289 ;
   wire \$29 ;
-  wire \$290 ;
-  wire [3:0] \$291 ;
-  wire [4:0] \$292 ;
-  wire \$293 ;
-  wire \$294 ;
-  wire [3:0] \$295 ;
-  wire [4:0] \$296 ;
-  wire \$297 ;
-  wire [3:0] \$298 ;
-  wire \$299 ;
   wire [8:0] \$3 ;
   wire \$30 ;
-  wire \$300 ;
-  wire \$301 ;
-  wire [4:0] \$302 ;
-  wire [5:0] \$303 ;
-  wire [3:0] \$304 ;
-  wire [4:0] \$305 ;
-  wire \$306 ;
-  wire [3:0] \$307 ;
-  wire [4:0] \$308 ;
-  wire \$309 ;
   wire [7:0] \$31 ;
-  wire \$310 ;
-  wire [3:0] \$311 ;
-  wire [4:0] \$312 ;
-  wire \$313 ;
-  wire [3:0] \$314 ;
-  wire \$315 ;
-  wire \$316 ;
-  wire \$317 ;
-  wire [3:0] \$318 ;
-  wire [4:0] \$319 ;
   wire [7:0] \$32 ;
-  wire \$320 ;
-  wire [3:0] \$321 ;
-  wire [4:0] \$322 ;
-  wire \$323 ;
-  wire [3:0] \$324 ;
-  wire \$325 ;
-  wire \$326 ;
-  wire \$327 ;
-  wire [3:0] \$328 ;
-  wire [3:0] \$329 ;
   wire \$33 ;
-  wire [4:0] \$330 ;
-  wire \$331 ;
-  wire [3:0] \$332 ;
-  wire [4:0] \$333 ;
-  wire \$334 ;
-  wire \$335 ;
-  wire [3:0] \$336 ;
-  wire [4:0] \$337 ;
-  wire \$338 ;
-  wire [3:0] \$339 ;
   wire \$34 ;
-  wire \$340 ;
-  wire \$341 ;
-  wire \$342 ;
-  wire [4:0] \$343 ;
-  wire [5:0] \$344 ;
-  wire [3:0] \$345 ;
-  wire [4:0] \$346 ;
-  wire \$347 ;
-  wire [3:0] \$348 ;
-  wire [4:0] \$349 ;
   wire \$35 ;
-  wire \$350 ;
-  wire \$351 ;
-  wire [3:0] \$352 ;
-  wire [4:0] \$353 ;
-  wire \$354 ;
-  wire [3:0] \$355 ;
-  wire \$356 ;
-  wire \$357 ;
-  wire \$358 ;
-  wire [3:0] \$359 ;
   wire \$36 ;
-  wire [4:0] \$360 ;
-  wire \$361 ;
-  wire [3:0] \$362 ;
-  wire [4:0] \$363 ;
-  wire \$364 ;
-  wire [3:0] \$365 ;
-  wire \$366 ;
-  wire \$367 ;
-  wire \$368 ;
-  wire [3:0] \$369 ;
   wire \$37 ;
-  wire [3:0] \$370 ;
-  wire [4:0] \$371 ;
-  wire \$372 ;
-  wire [3:0] \$373 ;
-  wire [4:0] \$374 ;
-  wire \$375 ;
-  wire \$376 ;
-  wire [3:0] \$377 ;
-  wire [4:0] \$378 ;
-  wire \$379 ;
   wire [7:0] \$38 ;
-  wire [3:0] \$380 ;
-  wire \$381 ;
-  wire \$382 ;
-  wire \$383 ;
-  wire [4:0] \$384 ;
-  wire [5:0] \$385 ;
-  wire \$386 ;
-  wire \$387 ;
-  wire [30:0] \$388 ;
-  wire [30:0] \$389 ;
   wire [7:0] \$39 ;
-  wire [26:0] \$390 ;
-  wire [26:0] \$391 ;
-  wire \$392 ;
-  wire \$393 ;
-  wire [30:0] \$394 ;
-  wire [30:0] \$395 ;
-  wire [26:0] \$396 ;
-  wire [26:0] \$397 ;
-  wire \$398 ;
-  wire \$399 ;
   wire \$4 ;
   wire \$40 ;
-  wire [30:0] \$400 ;
-  wire [30:0] \$401 ;
-  wire [26:0] \$402 ;
-  wire [26:0] \$403 ;
-  wire \$404 ;
-  wire \$405 ;
-  wire [30:0] \$406 ;
-  wire [30:0] \$407 ;
-  wire [26:0] \$408 ;
-  wire [26:0] \$409 ;
   wire \$41 ;
-  wire [26:0] \$410 ;
-  wire [26:0] \$411 ;
-  wire [27:0] \$412 ;
-  wire [32:0] \$413 ;
-  wire \$414 ;
-  wire \$415 ;
-  wire \$416 ;
-  wire \$417 ;
-  wire \$418 ;
-  wire \$419 ;
   wire \$42 ;
-  wire \$420 ;
-  wire \$421 ;
-  wire [47:0] \$422 ;
-  wire \$423 ;
-  wire \$424 ;
-  wire [38:0] \$425 ;
-  wire [39:0] \$426 ;
-  wire [38:0] \$427 ;
-  wire [39:0] \$428 ;
-  wire [39:0] \$429 ;
   wire \$43 ;
-  wire [48:0] \$430 ;
-  reg [63:0] \$431 ;
-  reg [41:0] \$432 ;
-  reg [4:0] \$433 ;
-  reg [41:0] \$434 ;
-  reg [7:0] \$435 ;
-  reg [7:0] \$436 ;
-  reg [7:0] \$437 ;
-  reg [7:0] \$438 ;
-  reg [7:0] \$439 ;
   wire \$44 ;
-  reg [7:0] \$440 ;
-  reg [7:0] \$441 ;
-  reg [7:0] \$442 ;
-  reg [63:0] \$443 ;
-  reg [1:0] \$444 ;
-  reg [2:0] \$445 ;
-  reg [1:0] \$446 ;
-  reg \$447 ;
-  reg \$448 ;
-  reg [7:0] \$449 ;
   wire [7:0] \$45 ;
-  reg [31:0] \$450 ;
-  reg \$451 ;
-  reg [47:0] \$452 ;
-  reg \$453 ;
-  reg [47:0] \$454 ;
-  reg [3:0] \$455 ;
-  reg [2:0] \$456 ;
-  reg [47:0] \$457 ;
-  reg [31:0] \$458 ;
-  reg [7:0] \$459 ;
   wire [7:0] \$46 ;
-  reg \$460 ;
-  reg [47:0] \$461 ;
-  reg \$462 ;
   wire \$47 ;
   wire \$48 ;
   wire \$49 ;
@@ -13208,51 +12968,51 @@ module array_bitserial_mix_a16_os_4x4_shared__pe(i_w, i_psum, i_ctl, clk, rst, o
   wire \$56 ;
   wire \$57 ;
   wire [3:0] \$58 ;
-  wire [4:0] \$59 ;
+  wire \$59 ;
   wire [8:0] \$6 ;
   wire \$60 ;
-  wire [3:0] \$61 ;
-  wire [4:0] \$62 ;
+  wire \$61 ;
+  wire \$62 ;
   wire \$63 ;
-  wire \$64 ;
-  wire [3:0] \$65 ;
-  wire [4:0] \$66 ;
+  wire [3:0] \$64 ;
+  wire \$65 ;
+  wire \$66 ;
   wire \$67 ;
-  wire [3:0] \$68 ;
-  wire \$69 ;
+  wire [4:0] \$68 ;
+  wire [5:0] \$69 ;
   wire \$7 ;
-  wire \$70 ;
+  wire [3:0] \$70 ;
   wire \$71 ;
-  wire [3:0] \$72 ;
-  wire [4:0] \$73 ;
+  wire \$72 ;
+  wire \$73 ;
   wire \$74 ;
-  wire [3:0] \$75 ;
-  wire [4:0] \$76 ;
+  wire \$75 ;
+  wire [3:0] \$76 ;
   wire \$77 ;
-  wire [3:0] \$78 ;
+  wire \$78 ;
   wire \$79 ;
   wire [8:0] \$8 ;
-  wire \$80 ;
-  wire \$81 ;
+  wire [4:0] \$80 ;
+  wire [5:0] \$81 ;
   wire [3:0] \$82 ;
-  wire [3:0] \$83 ;
-  wire [4:0] \$84 ;
+  wire \$83 ;
+  wire \$84 ;
   wire \$85 ;
-  wire [3:0] \$86 ;
-  wire [4:0] \$87 ;
-  wire \$88 ;
+  wire \$86 ;
+  wire \$87 ;
+  wire [3:0] \$88 ;
   wire \$89 ;
   wire [8:0] \$9 ;
-  wire [3:0] \$90 ;
-  wire [4:0] \$91 ;
-  wire \$92 ;
-  wire [3:0] \$93 ;
-  wire \$94 ;
+  wire \$90 ;
+  wire \$91 ;
+  wire [4:0] \$92 ;
+  wire [5:0] \$93 ;
+  wire [3:0] \$94 ;
   wire \$95 ;
   wire \$96 ;
-  wire [4:0] \$97 ;
-  wire [5:0] \$98 ;
-  wire [3:0] \$99 ;
+  wire \$97 ;
+  wire \$98 ;
+  wire \$99 ;
   reg [63:0] a_reg = 64'h0000000000000000;
   wire [15:0] \a_reg[0] ;
   wire [15:0] \a_reg[1] ;
@@ -13262,6 +13022,14 @@ module array_bitserial_mix_a16_os_4x4_shared__pe(i_w, i_psum, i_ctl, clk, rst, o
   reg beat_group_end = 1'h0;
   reg beat_last = 1'h0;
   reg [7:0] beat_scale = 8'h00;
+  wire [2:0] booth_int6_0;
+  wire [2:0] booth_int6_1;
+  wire [2:0] booth_int6_2;
+  wire [2:0] booth_int6_3;
+  wire [2:0] booth_int8_0;
+  wire [2:0] booth_int8_1;
+  wire [2:0] booth_int8_2;
+  wire [2:0] booth_int8_3;
   input clk;
   wire clk;
   reg [2:0] dq_bit = 3'h0;
@@ -13442,20 +13210,6 @@ module array_bitserial_mix_a16_os_4x4_shared__pe(i_w, i_psum, i_ctl, clk, rst, o
   wire [7:0] \w_sel.w_int[1] ;
   wire [7:0] \w_sel.w_int[2] ;
   wire [7:0] \w_sel.w_int[3] ;
-  always @(posedge clk)
-    dq_bit <= \$456 ;
-  always @(posedge clk)
-    o_psum <= \$457 ;
-  always @(posedge clk)
-    dq_sum <= \$458 ;
-  always @(posedge clk)
-    dq_scale <= \$459 ;
-  always @(posedge clk)
-    dq_first <= \$460 ;
-  always @(posedge clk)
-    dq_psum <= \$461 ;
-  always @(posedge clk)
-    dq_last <= \$462 ;
   assign \$1  = $signed(w_sel[7:0]) < $signed(1'h0);
   assign \$2  = - $signed(w_sel[7:0]);
   assign \$3  = \$1  ? \$2  : { w_sel[7], w_sel[7:0] };
@@ -13516,543 +13270,774 @@ module array_bitserial_mix_a16_os_4x4_shared__pe(i_w, i_psum, i_ctl, clk, rst, o
   assign o_ready = \$56  & \$57 ;
   assign accept = i_ctl[0] & o_ready;
   assign \$58  = 2'h2 * step;
-  assign \$59  = \$58  + 2'h2;
-  assign \$60  = { w_int0[7], w_int0[7], w_int0, 1'h0 } >> \$59 ;
-  assign \$61  = 2'h2 * step;
-  assign \$62  = \$61  + 1'h1;
-  assign \$63  = { w_int0[7], w_int0[7], w_int0, 1'h0 } >> \$62 ;
-  assign \$64  = \$60  == \$63 ;
-  assign \$65  = 2'h2 * step;
-  assign \$66  = \$65  + 1'h1;
-  assign \$67  = { w_int0[7], w_int0[7], w_int0, 1'h0 } >> \$66 ;
-  assign \$68  = 2'h2 * step;
-  assign \$69  = { w_int0[7], w_int0[7], w_int0, 1'h0 } >> \$68 ;
-  assign \$70  = \$67  == \$69 ;
-  assign \$71  = \$64  & \$70 ;
-  assign man_int8_0 = ~ \$71 ;
-  assign \$72  = 2'h2 * step;
-  assign \$73  = \$72  + 2'h2;
-  assign \$74  = { w_int0[7], w_int0[7], w_int0, 1'h0 } >> \$73 ;
-  assign \$75  = 2'h2 * step;
-  assign \$76  = \$75  + 1'h1;
-  assign \$77  = { w_int0[7], w_int0[7], w_int0, 1'h0 } >> \$76 ;
-  assign \$78  = 2'h2 * step;
-  assign \$79  = { w_int0[7], w_int0[7], w_int0, 1'h0 } >> \$78 ;
-  assign \$80  = \$77  & \$79 ;
-  assign \$81  = ~ \$80 ;
-  assign neg_int8_0 = \$74  & \$81 ;
-  assign \$82  = 2'h2 * step;
-  assign \$83  = 2'h2 * step;
-  assign \$84  = \$83  + 2'h2;
-  assign \$85  = { w_int0[7], w_int0[7], w_int0, 1'h0 } >> \$84 ;
-  assign \$86  = 2'h2 * step;
-  assign \$87  = \$86  + 1'h1;
-  assign \$88  = { w_int0[7], w_int0[7], w_int0, 1'h0 } >> \$87 ;
-  assign \$89  = \$85  != \$88 ;
-  assign \$90  = 2'h2 * step;
-  assign \$91  = \$90  + 1'h1;
-  assign \$92  = { w_int0[7], w_int0[7], w_int0, 1'h0 } >> \$91 ;
-  assign \$93  = 2'h2 * step;
-  assign \$94  = { w_int0[7], w_int0[7], w_int0, 1'h0 } >> \$93 ;
-  assign \$95  = \$92  == \$94 ;
-  assign \$96  = \$89  & \$95 ;
-  assign \$97  = \$82  + \$96 ;
-  assign \$98  = \$97  + 1'h1;
-  assign \$99  = 2'h2 * step;
-  assign \$100  = \$99  + 2'h2;
-  assign \$101  = { w_int0[7], w_int0[7], w_int0, 1'h0 } >> \$100 ;
-  assign \$102  = 2'h2 * step;
-  assign \$103  = \$102  + 1'h1;
-  assign \$104  = { w_int0[7], w_int0[7], w_int0, 1'h0 } >> \$103 ;
-  assign \$105  = \$101  == \$104 ;
-  assign \$106  = 2'h2 * step;
-  assign \$107  = \$106  + 1'h1;
-  assign \$108  = { w_int0[7], w_int0[7], w_int0, 1'h0 } >> \$107 ;
-  assign \$109  = 2'h2 * step;
-  assign \$110  = { w_int0[7], w_int0[7], w_int0, 1'h0 } >> \$109 ;
-  assign \$111  = \$108  == \$110 ;
-  assign \$112  = \$105  & \$111 ;
-  assign man_int6_0 = ~ \$112 ;
-  assign \$113  = 2'h2 * step;
-  assign \$114  = \$113  + 2'h2;
-  assign \$115  = { w_int0[7], w_int0[7], w_int0, 1'h0 } >> \$114 ;
-  assign \$116  = 2'h2 * step;
-  assign \$117  = \$116  + 1'h1;
-  assign \$118  = { w_int0[7], w_int0[7], w_int0, 1'h0 } >> \$117 ;
-  assign \$119  = 2'h2 * step;
-  assign \$120  = { w_int0[7], w_int0[7], w_int0, 1'h0 } >> \$119 ;
-  assign \$121  = \$118  & \$120 ;
-  assign \$122  = ~ \$121 ;
-  assign neg_int6_0 = \$115  & \$122 ;
-  assign \$123  = 2'h2 * step;
-  assign \$124  = 2'h2 * step;
-  assign \$125  = \$124  + 2'h2;
-  assign \$126  = { w_int0[7], w_int0[7], w_int0, 1'h0 } >> \$125 ;
-  assign \$127  = 2'h2 * step;
-  assign \$128  = \$127  + 1'h1;
-  assign \$129  = { w_int0[7], w_int0[7], w_int0, 1'h0 } >> \$128 ;
-  assign \$130  = \$126  != \$129 ;
-  assign \$131  = 2'h2 * step;
-  assign \$132  = \$131  + 1'h1;
-  assign \$133  = { w_int0[7], w_int0[7], w_int0, 1'h0 } >> \$132 ;
-  assign \$134  = 2'h2 * step;
-  assign \$135  = { w_int0[7], w_int0[7], w_int0, 1'h0 } >> \$134 ;
-  assign \$136  = \$133  == \$135 ;
-  assign \$137  = \$130  & \$136 ;
-  assign \$138  = \$123  + \$137 ;
-  assign \$139  = \$138  + 1'h1;
+  assign booth_int8_0 = { w_int0[7], w_int0[7], w_int0, 1'h0 } >> \$58 ;
+  assign \$59  = booth_int8_0[2] == booth_int8_0[1];
+  assign \$60  = booth_int8_0[1] == booth_int8_0[0];
+  assign \$61  = \$59  & \$60 ;
+  assign man_int8_0 = ~ \$61 ;
+  assign \$62  = booth_int8_0[1] & booth_int8_0[0];
+  assign \$63  = ~ \$62 ;
+  assign neg_int8_0 = booth_int8_0[2] & \$63 ;
+  assign \$64  = 2'h2 * step;
+  assign \$65  = booth_int8_0[2] != booth_int8_0[1];
+  assign \$66  = booth_int8_0[1] == booth_int8_0[0];
+  assign \$67  = \$65  & \$66 ;
+  assign \$68  = \$64  + \$67 ;
+  assign \$69  = \$68  + 1'h1;
+  assign \$70  = 2'h2 * step;
+  assign booth_int6_0 = { w_int0[7], w_int0[7], w_int0, 1'h0 } >> \$70 ;
+  assign \$71  = booth_int6_0[2] == booth_int6_0[1];
+  assign \$72  = booth_int6_0[1] == booth_int6_0[0];
+  assign \$73  = \$71  & \$72 ;
+  assign man_int6_0 = ~ \$73 ;
+  assign \$74  = booth_int6_0[1] & booth_int6_0[0];
+  assign \$75  = ~ \$74 ;
+  assign neg_int6_0 = booth_int6_0[2] & \$75 ;
+  assign \$76  = 2'h2 * step;
+  assign \$77  = booth_int6_0[2] != booth_int6_0[1];
+  assign \$78  = booth_int6_0[1] == booth_int6_0[0];
+  assign \$79  = \$77  & \$78 ;
+  assign \$80  = \$76  + \$79 ;
+  assign \$81  = \$80  + 1'h1;
   assign man_bitmod_fp4_0 = | rest0;
   assign neg_bitmod_fp4_0 = $signed(w_int0) < $signed(1'h0);
   assign shift_bitmod_fp4_0 = pos_bitmod_fp4_0 + 1'h0;
   assign man_bitmod_fp3_0 = | rest0;
   assign neg_bitmod_fp3_0 = $signed(w_int0) < $signed(1'h0);
   assign shift_bitmod_fp3_0 = pos_bitmod_fp3_0 + 1'h1;
-  assign \$140  = 2'h2 * step;
-  assign \$141  = \$140  + 2'h2;
-  assign \$142  = { w_int1[7], w_int1[7], w_int1, 1'h0 } >> \$141 ;
-  assign \$143  = 2'h2 * step;
-  assign \$144  = \$143  + 1'h1;
-  assign \$145  = { w_int1[7], w_int1[7], w_int1, 1'h0 } >> \$144 ;
-  assign \$146  = \$142  == \$145 ;
-  assign \$147  = 2'h2 * step;
-  assign \$148  = \$147  + 1'h1;
-  assign \$149  = { w_int1[7], w_int1[7], w_int1, 1'h0 } >> \$148 ;
-  assign \$150  = 2'h2 * step;
-  assign \$151  = { w_int1[7], w_int1[7], w_int1, 1'h0 } >> \$150 ;
-  assign \$152  = \$149  == \$151 ;
-  assign \$153  = \$146  & \$152 ;
-  assign man_int8_1 = ~ \$153 ;
-  assign \$154  = 2'h2 * step;
-  assign \$155  = \$154  + 2'h2;
-  assign \$156  = { w_int1[7], w_int1[7], w_int1, 1'h0 } >> \$155 ;
-  assign \$157  = 2'h2 * step;
-  assign \$158  = \$157  + 1'h1;
-  assign \$159  = { w_int1[7], w_int1[7], w_int1, 1'h0 } >> \$158 ;
-  assign \$160  = 2'h2 * step;
-  assign \$161  = { w_int1[7], w_int1[7], w_int1, 1'h0 } >> \$160 ;
-  assign \$162  = \$159  & \$161 ;
-  assign \$163  = ~ \$162 ;
-  assign neg_int8_1 = \$156  & \$163 ;
-  assign \$164  = 2'h2 * step;
-  assign \$165  = 2'h2 * step;
-  assign \$166  = \$165  + 2'h2;
-  assign \$167  = { w_int1[7], w_int1[7], w_int1, 1'h0 } >> \$166 ;
-  assign \$168  = 2'h2 * step;
-  assign \$169  = \$168  + 1'h1;
-  assign \$170  = { w_int1[7], w_int1[7], w_int1, 1'h0 } >> \$169 ;
-  assign \$171  = \$167  != \$170 ;
-  assign \$172  = 2'h2 * step;
-  assign \$173  = \$172  + 1'h1;
-  assign \$174  = { w_int1[7], w_int1[7], w_int1, 1'h0 } >> \$173 ;
-  assign \$175  = 2'h2 * step;
-  assign \$176  = { w_int1[7], w_int1[7], w_int1, 1'h0 } >> \$175 ;
-  assign \$177  = \$174  == \$176 ;
-  assign \$178  = \$171  & \$177 ;
-  assign \$179  = \$164  + \$178 ;
-  assign \$180  = \$179  + 1'h1;
-  assign \$181  = 2'h2 * step;
-  assign \$182  = \$181  + 2'h2;
-  assign \$183  = { w_int1[7], w_int1[7], w_int1, 1'h0 } >> \$182 ;
-  assign \$184  = 2'h2 * step;
-  assign \$185  = \$184  + 1'h1;
-  assign \$186  = { w_int1[7], w_int1[7], w_int1, 1'h0 } >> \$185 ;
-  assign \$187  = \$183  == \$186 ;
-  assign \$188  = 2'h2 * step;
-  assign \$189  = \$188  + 1'h1;
-  assign \$190  = { w_int1[7], w_int1[7], w_int1, 1'h0 } >> \$189 ;
-  assign \$191  = 2'h2 * step;
-  assign \$192  = { w_int1[7], w_int1[7], w_int1, 1'h0 } >> \$191 ;
-  assign \$193  = \$190  == \$192 ;
-  assign \$194  = \$187  & \$193 ;
-  assign man_int6_1 = ~ \$194 ;
-  assign \$195  = 2'h2 * step;
-  assign \$196  = \$195  + 2'h2;
-  assign \$197  = { w_int1[7], w_int1[7], w_int1, 1'h0 } >> \$196 ;
-  assign \$198  = 2'h2 * step;
-  assign \$199  = \$198  + 1'h1;
-  assign \$200  = { w_int1[7], w_int1[7], w_int1, 1'h0 } >> \$199 ;
-  assign \$201  = 2'h2 * step;
-  assign \$202  = { w_int1[7], w_int1[7], w_int1, 1'h0 } >> \$201 ;
-  assign \$203  = \$200  & \$202 ;
-  assign \$204  = ~ \$203 ;
-  assign neg_int6_1 = \$197  & \$204 ;
-  assign \$205  = 2'h2 * step;
-  assign \$206  = 2'h2 * step;
-  assign \$207  = \$206  + 2'h2;
-  assign \$208  = { w_int1[7], w_int1[7], w_int1, 1'h0 } >> \$207 ;
-  assign \$209  = 2'h2 * step;
-  assign \$210  = \$209  + 1'h1;
-  assign \$211  = { w_int1[7], w_int1[7], w_int1, 1'h0 } >> \$210 ;
-  assign \$212  = \$208  != \$211 ;
-  assign \$213  = 2'h2 * step;
-  assign \$214  = \$213  + 1'h1;
-  assign \$215  = { w_int1[7], w_int1[7], w_int1, 1'h0 } >> \$214 ;
-  assign \$216  = 2'h2 * step;
-  assign \$217  = { w_int1[7], w_int1[7], w_int1, 1'h0 } >> \$216 ;
-  assign \$218  = \$215  == \$217 ;
-  assign \$219  = \$212  & \$218 ;
-  assign \$220  = \$205  + \$219 ;
-  assign \$221  = \$220  + 1'h1;
+  assign \$82  = 2'h2 * step;
+  assign booth_int8_1 = { w_int1[7], w_int1[7], w_int1, 1'h0 } >> \$82 ;
+  assign \$83  = booth_int8_1[2] == booth_int8_1[1];
+  assign \$84  = booth_int8_1[1] == booth_int8_1[0];
+  assign \$85  = \$83  & \$84 ;
+  assign man_int8_1 = ~ \$85 ;
+  assign \$86  = booth_int8_1[1] & booth_int8_1[0];
+  assign \$87  = ~ \$86 ;
+  assign neg_int8_1 = booth_int8_1[2] & \$87 ;
+  assign \$88  = 2'h2 * step;
+  assign \$89  = booth_int8_1[2] != booth_int8_1[1];
+  assign \$90  = booth_int8_1[1] == booth_int8_1[0];
+  assign \$91  = \$89  & \$90 ;
+  assign \$92  = \$88  + \$91 ;
+  assign \$93  = \$92  + 1'h1;
+  assign \$94  = 2'h2 * step;
+  assign booth_int6_1 = { w_int1[7], w_int1[7], w_int1, 1'h0 } >> \$94 ;
+  assign \$95  = booth_int6_1[2] == booth_int6_1[1];
+  assign \$96  = booth_int6_1[1] == booth_int6_1[0];
+  assign \$97  = \$95  & \$96 ;
+  assign man_int6_1 = ~ \$97 ;
+  assign \$98  = booth_int6_1[1] & booth_int6_1[0];
+  assign \$99  = ~ \$98 ;
+  assign neg_int6_1 = booth_int6_1[2] & \$99 ;
+  assign \$100  = 2'h2 * step;
+  assign \$101  = booth_int6_1[2] != booth_int6_1[1];
+  assign \$102  = booth_int6_1[1] == booth_int6_1[0];
+  assign \$103  = \$101  & \$102 ;
+  assign \$104  = \$100  + \$103 ;
+  assign \$105  = \$104  + 1'h1;
   assign man_bitmod_fp4_1 = | rest1;
   assign neg_bitmod_fp4_1 = $signed(w_int1) < $signed(1'h0);
   assign shift_bitmod_fp4_1 = pos_bitmod_fp4_1 + 1'h0;
   assign man_bitmod_fp3_1 = | rest1;
   assign neg_bitmod_fp3_1 = $signed(w_int1) < $signed(1'h0);
   assign shift_bitmod_fp3_1 = pos_bitmod_fp3_1 + 1'h1;
-  assign \$222  = 2'h2 * step;
-  assign \$223  = \$222  + 2'h2;
-  assign \$224  = { w_int2[7], w_int2[7], w_int2, 1'h0 } >> \$223 ;
-  assign \$225  = 2'h2 * step;
-  assign \$226  = \$225  + 1'h1;
-  assign \$227  = { w_int2[7], w_int2[7], w_int2, 1'h0 } >> \$226 ;
-  assign \$228  = \$224  == \$227 ;
-  assign \$229  = 2'h2 * step;
-  assign \$230  = \$229  + 1'h1;
-  assign \$231  = { w_int2[7], w_int2[7], w_int2, 1'h0 } >> \$230 ;
-  assign \$232  = 2'h2 * step;
-  assign \$233  = { w_int2[7], w_int2[7], w_int2, 1'h0 } >> \$232 ;
-  assign \$234  = \$231  == \$233 ;
-  assign \$235  = \$228  & \$234 ;
-  assign man_int8_2 = ~ \$235 ;
-  assign \$236  = 2'h2 * step;
-  assign \$237  = \$236  + 2'h2;
-  assign \$238  = { w_int2[7], w_int2[7], w_int2, 1'h0 } >> \$237 ;
-  assign \$239  = 2'h2 * step;
-  assign \$240  = \$239  + 1'h1;
-  assign \$241  = { w_int2[7], w_int2[7], w_int2, 1'h0 } >> \$240 ;
-  assign \$242  = 2'h2 * step;
-  assign \$243  = { w_int2[7], w_int2[7], w_int2, 1'h0 } >> \$242 ;
-  assign \$244  = \$241  & \$243 ;
-  assign \$245  = ~ \$244 ;
-  assign neg_int8_2 = \$238  & \$245 ;
-  assign \$246  = 2'h2 * step;
-  assign \$247  = 2'h2 * step;
-  assign \$248  = \$247  + 2'h2;
-  assign \$249  = { w_int2[7], w_int2[7], w_int2, 1'h0 } >> \$248 ;
-  assign \$250  = 2'h2 * step;
-  assign \$251  = \$250  + 1'h1;
-  assign \$252  = { w_int2[7], w_int2[7], w_int2, 1'h0 } >> \$251 ;
-  assign \$253  = \$249  != \$252 ;
-  assign \$254  = 2'h2 * step;
-  assign \$255  = \$254  + 1'h1;
-  assign \$256  = { w_int2[7], w_int2[7], w_int2, 1'h0 } >> \$255 ;
-  assign \$257  = 2'h2 * step;
-  assign \$258  = { w_int2[7], w_int2[7], w_int2, 1'h0 } >> \$257 ;
-  assign \$259  = \$256  == \$258 ;
-  assign \$260  = \$253  & \$259 ;
-  assign \$261  = \$246  + \$260 ;
-  assign \$262  = \$261  + 1'h1;
-  assign \$263  = 2'h2 * step;
-  assign \$264  = \$263  + 2'h2;
-  assign \$265  = { w_int2[7], w_int2[7], w_int2, 1'h0 } >> \$264 ;
-  assign \$266  = 2'h2 * step;
-  assign \$267  = \$266  + 1'h1;
-  assign \$268  = { w_int2[7], w_int2[7], w_int2, 1'h0 } >> \$267 ;
-  assign \$269  = \$265  == \$268 ;
-  assign \$270  = 2'h2 * step;
-  assign \$271  = \$270  + 1'h1;
-  assign \$272  = { w_int2[7], w_int2[7], w_int2, 1'h0 } >> \$271 ;
-  assign \$273  = 2'h2 * step;
-  assign \$274  = { w_int2[7], w_int2[7], w_int2, 1'h0 } >> \$273 ;
-  assign \$275  = \$272  == \$274 ;
-  assign \$276  = \$269  & \$275 ;
-  assign man_int6_2 = ~ \$276 ;
-  assign \$277  = 2'h2 * step;
-  assign \$278  = \$277  + 2'h2;
-  assign \$279  = { w_int2[7], w_int2[7], w_int2, 1'h0 } >> \$278 ;
-  assign \$280  = 2'h2 * step;
-  assign \$281  = \$280  + 1'h1;
-  assign \$282  = { w_int2[7], w_int2[7], w_int2, 1'h0 } >> \$281 ;
-  assign \$283  = 2'h2 * step;
-  assign \$284  = { w_int2[7], w_int2[7], w_int2, 1'h0 } >> \$283 ;
-  assign \$285  = \$282  & \$284 ;
-  assign \$286  = ~ \$285 ;
-  assign neg_int6_2 = \$279  & \$286 ;
-  assign \$287  = 2'h2 * step;
-  assign \$288  = 2'h2 * step;
-  assign \$289  = \$288  + 2'h2;
-  assign \$290  = { w_int2[7], w_int2[7], w_int2, 1'h0 } >> \$289 ;
-  assign \$291  = 2'h2 * step;
-  assign \$292  = \$291  + 1'h1;
-  assign \$293  = { w_int2[7], w_int2[7], w_int2, 1'h0 } >> \$292 ;
-  assign \$294  = \$290  != \$293 ;
-  assign \$295  = 2'h2 * step;
-  assign \$296  = \$295  + 1'h1;
-  assign \$297  = { w_int2[7], w_int2[7], w_int2, 1'h0 } >> \$296 ;
-  assign \$298  = 2'h2 * step;
-  assign \$299  = { w_int2[7], w_int2[7], w_int2, 1'h0 } >> \$298 ;
-  assign \$300  = \$297  == \$299 ;
-  assign \$301  = \$294  & \$300 ;
-  assign \$302  = \$287  + \$301 ;
-  assign \$303  = \$302  + 1'h1;
+  assign \$106  = 2'h2 * step;
+  assign booth_int8_2 = { w_int2[7], w_int2[7], w_int2, 1'h0 } >> \$106 ;
+  assign \$107  = booth_int8_2[2] == booth_int8_2[1];
+  assign \$108  = booth_int8_2[1] == booth_int8_2[0];
+  assign \$109  = \$107  & \$108 ;
+  assign man_int8_2 = ~ \$109 ;
+  assign \$110  = booth_int8_2[1] & booth_int8_2[0];
+  assign \$111  = ~ \$110 ;
+  assign neg_int8_2 = booth_int8_2[2] & \$111 ;
+  assign \$112  = 2'h2 * step;
+  assign \$113  = booth_int8_2[2] != booth_int8_2[1];
+  assign \$114  = booth_int8_2[1] == booth_int8_2[0];
+  assign \$115  = \$113  & \$114 ;
+  assign \$116  = \$112  + \$115 ;
+  assign \$117  = \$116  + 1'h1;
+  assign \$118  = 2'h2 * step;
+  assign booth_int6_2 = { w_int2[7], w_int2[7], w_int2, 1'h0 } >> \$118 ;
+  assign \$119  = booth_int6_2[2] == booth_int6_2[1];
+  assign \$120  = booth_int6_2[1] == booth_int6_2[0];
+  assign \$121  = \$119  & \$120 ;
+  assign man_int6_2 = ~ \$121 ;
+  assign \$122  = booth_int6_2[1] & booth_int6_2[0];
+  assign \$123  = ~ \$122 ;
+  assign neg_int6_2 = booth_int6_2[2] & \$123 ;
+  assign \$124  = 2'h2 * step;
+  assign \$125  = booth_int6_2[2] != booth_int6_2[1];
+  assign \$126  = booth_int6_2[1] == booth_int6_2[0];
+  assign \$127  = \$125  & \$126 ;
+  assign \$128  = \$124  + \$127 ;
+  assign \$129  = \$128  + 1'h1;
   assign man_bitmod_fp4_2 = | rest2;
   assign neg_bitmod_fp4_2 = $signed(w_int2) < $signed(1'h0);
   assign shift_bitmod_fp4_2 = pos_bitmod_fp4_2 + 1'h0;
   assign man_bitmod_fp3_2 = | rest2;
   assign neg_bitmod_fp3_2 = $signed(w_int2) < $signed(1'h0);
   assign shift_bitmod_fp3_2 = pos_bitmod_fp3_2 + 1'h1;
-  assign \$304  = 2'h2 * step;
-  assign \$305  = \$304  + 2'h2;
-  assign \$306  = { w_int3[7], w_int3[7], w_int3, 1'h0 } >> \$305 ;
-  assign \$307  = 2'h2 * step;
-  assign \$308  = \$307  + 1'h1;
-  assign \$309  = { w_int3[7], w_int3[7], w_int3, 1'h0 } >> \$308 ;
-  assign \$310  = \$306  == \$309 ;
-  assign \$311  = 2'h2 * step;
-  assign \$312  = \$311  + 1'h1;
-  assign \$313  = { w_int3[7], w_int3[7], w_int3, 1'h0 } >> \$312 ;
-  assign \$314  = 2'h2 * step;
-  assign \$315  = { w_int3[7], w_int3[7], w_int3, 1'h0 } >> \$314 ;
-  assign \$316  = \$313  == \$315 ;
-  assign \$317  = \$310  & \$316 ;
-  assign man_int8_3 = ~ \$317 ;
-  assign \$318  = 2'h2 * step;
-  assign \$319  = \$318  + 2'h2;
-  assign \$320  = { w_int3[7], w_int3[7], w_int3, 1'h0 } >> \$319 ;
-  assign \$321  = 2'h2 * step;
-  assign \$322  = \$321  + 1'h1;
-  assign \$323  = { w_int3[7], w_int3[7], w_int3, 1'h0 } >> \$322 ;
-  assign \$324  = 2'h2 * step;
-  assign \$325  = { w_int3[7], w_int3[7], w_int3, 1'h0 } >> \$324 ;
-  assign \$326  = \$323  & \$325 ;
-  assign \$327  = ~ \$326 ;
-  assign neg_int8_3 = \$320  & \$327 ;
-  assign \$328  = 2'h2 * step;
-  assign \$329  = 2'h2 * step;
-  assign \$330  = \$329  + 2'h2;
-  assign \$331  = { w_int3[7], w_int3[7], w_int3, 1'h0 } >> \$330 ;
-  assign \$332  = 2'h2 * step;
-  assign \$333  = \$332  + 1'h1;
-  assign \$334  = { w_int3[7], w_int3[7], w_int3, 1'h0 } >> \$333 ;
-  assign \$335  = \$331  != \$334 ;
-  assign \$336  = 2'h2 * step;
-  assign \$337  = \$336  + 1'h1;
-  assign \$338  = { w_int3[7], w_int3[7], w_int3, 1'h0 } >> \$337 ;
-  assign \$339  = 2'h2 * step;
-  assign \$340  = { w_int3[7], w_int3[7], w_int3, 1'h0 } >> \$339 ;
-  assign \$341  = \$338  == \$340 ;
-  assign \$342  = \$335  & \$341 ;
-  assign \$343  = \$328  + \$342 ;
-  assign \$344  = \$343  + 1'h1;
-  assign \$345  = 2'h2 * step;
-  assign \$346  = \$345  + 2'h2;
-  assign \$347  = { w_int3[7], w_int3[7], w_int3, 1'h0 } >> \$346 ;
-  assign \$348  = 2'h2 * step;
-  assign \$349  = \$348  + 1'h1;
-  assign \$350  = { w_int3[7], w_int3[7], w_int3, 1'h0 } >> \$349 ;
-  assign \$351  = \$347  == \$350 ;
-  assign \$352  = 2'h2 * step;
-  assign \$353  = \$352  + 1'h1;
-  assign \$354  = { w_int3[7], w_int3[7], w_int3, 1'h0 } >> \$353 ;
-  assign \$355  = 2'h2 * step;
-  assign \$356  = { w_int3[7], w_int3[7], w_int3, 1'h0 } >> \$355 ;
-  assign \$357  = \$354  == \$356 ;
-  assign \$358  = \$351  & \$357 ;
-  assign man_int6_3 = ~ \$358 ;
-  assign \$359  = 2'h2 * step;
-  assign \$360  = \$359  + 2'h2;
-  assign \$361  = { w_int3[7], w_int3[7], w_int3, 1'h0 } >> \$360 ;
-  assign \$362  = 2'h2 * step;
-  assign \$363  = \$362  + 1'h1;
-  assign \$364  = { w_int3[7], w_int3[7], w_int3, 1'h0 } >> \$363 ;
-  assign \$365  = 2'h2 * step;
-  assign \$366  = { w_int3[7], w_int3[7], w_int3, 1'h0 } >> \$365 ;
-  assign \$367  = \$364  & \$366 ;
-  assign \$368  = ~ \$367 ;
-  assign neg_int6_3 = \$361  & \$368 ;
-  assign \$369  = 2'h2 * step;
-  assign \$370  = 2'h2 * step;
-  assign \$371  = \$370  + 2'h2;
-  assign \$372  = { w_int3[7], w_int3[7], w_int3, 1'h0 } >> \$371 ;
-  assign \$373  = 2'h2 * step;
-  assign \$374  = \$373  + 1'h1;
-  assign \$375  = { w_int3[7], w_int3[7], w_int3, 1'h0 } >> \$374 ;
-  assign \$376  = \$372  != \$375 ;
-  assign \$377  = 2'h2 * step;
-  assign \$378  = \$377  + 1'h1;
-  assign \$379  = { w_int3[7], w_int3[7], w_int3, 1'h0 } >> \$378 ;
-  assign \$380  = 2'h2 * step;
-  assign \$381  = { w_int3[7], w_int3[7], w_int3, 1'h0 } >> \$380 ;
-  assign \$382  = \$379  == \$381 ;
-  assign \$383  = \$376  & \$382 ;
-  assign \$384  = \$369  + \$383 ;
-  assign \$385  = \$384  + 1'h1;
+  assign \$130  = 2'h2 * step;
+  assign booth_int8_3 = { w_int3[7], w_int3[7], w_int3, 1'h0 } >> \$130 ;
+  assign \$131  = booth_int8_3[2] == booth_int8_3[1];
+  assign \$132  = booth_int8_3[1] == booth_int8_3[0];
+  assign \$133  = \$131  & \$132 ;
+  assign man_int8_3 = ~ \$133 ;
+  assign \$134  = booth_int8_3[1] & booth_int8_3[0];
+  assign \$135  = ~ \$134 ;
+  assign neg_int8_3 = booth_int8_3[2] & \$135 ;
+  assign \$136  = 2'h2 * step;
+  assign \$137  = booth_int8_3[2] != booth_int8_3[1];
+  assign \$138  = booth_int8_3[1] == booth_int8_3[0];
+  assign \$139  = \$137  & \$138 ;
+  assign \$140  = \$136  + \$139 ;
+  assign \$141  = \$140  + 1'h1;
+  assign \$142  = 2'h2 * step;
+  assign booth_int6_3 = { w_int3[7], w_int3[7], w_int3, 1'h0 } >> \$142 ;
+  assign \$143  = booth_int6_3[2] == booth_int6_3[1];
+  assign \$144  = booth_int6_3[1] == booth_int6_3[0];
+  assign \$145  = \$143  & \$144 ;
+  assign man_int6_3 = ~ \$145 ;
+  assign \$146  = booth_int6_3[1] & booth_int6_3[0];
+  assign \$147  = ~ \$146 ;
+  assign neg_int6_3 = booth_int6_3[2] & \$147 ;
+  assign \$148  = 2'h2 * step;
+  assign \$149  = booth_int6_3[2] != booth_int6_3[1];
+  assign \$150  = booth_int6_3[1] == booth_int6_3[0];
+  assign \$151  = \$149  & \$150 ;
+  assign \$152  = \$148  + \$151 ;
+  assign \$153  = \$152  + 1'h1;
   assign man_bitmod_fp4_3 = | rest3;
   assign neg_bitmod_fp4_3 = $signed(w_int3) < $signed(1'h0);
   assign shift_bitmod_fp4_3 = pos_bitmod_fp4_3 + 1'h0;
   assign man_bitmod_fp3_3 = | rest3;
   assign neg_bitmod_fp3_3 = $signed(w_int3) < $signed(1'h0);
   assign shift_bitmod_fp3_3 = pos_bitmod_fp3_3 + 1'h1;
-  assign \$386  = | remaining;
-  assign \$387  = man0 & \$386 ;
-  assign \$388  = $signed(a_reg[15:0]) << shift0;
-  assign \$389  = \$387  ? \$388  : 31'h00000000;
-  assign \$390  = - $signed(\$389 [25:0]);
-  assign \$391  = neg0 ? \$390  : { \$389 [25], \$389 [25:0] };
-  assign \$392  = | remaining;
-  assign \$393  = man1 & \$392 ;
-  assign \$394  = $signed(a_reg[31:16]) << shift1;
-  assign \$395  = \$393  ? \$394  : 31'h00000000;
-  assign \$396  = - $signed(\$395 [25:0]);
-  assign \$397  = neg1 ? \$396  : { \$395 [25], \$395 [25:0] };
-  assign \$398  = | remaining;
-  assign \$399  = man2 & \$398 ;
-  assign \$400  = $signed(a_reg[47:32]) << shift2;
-  assign \$401  = \$399  ? \$400  : 31'h00000000;
-  assign \$402  = - $signed(\$401 [25:0]);
-  assign \$403  = neg2 ? \$402  : { \$401 [25], \$401 [25:0] };
-  assign \$404  = | remaining;
-  assign \$405  = man3 & \$404 ;
-  assign \$406  = $signed(a_reg[63:48]) << shift3;
-  assign \$407  = \$405  ? \$406  : 31'h00000000;
-  assign \$408  = - $signed(\$407 [25:0]);
-  assign \$409  = neg3 ? \$408  : { \$407 [25], \$407 [25:0] };
-  assign \$410  = $signed(\$391 [25:0]) + $signed(\$397 [25:0]);
-  assign \$411  = $signed(\$403 [25:0]) + $signed(\$409 [25:0]);
-  assign \$412  = $signed(\$410 ) + $signed(\$411 );
-  assign \$413  = $signed(group_acc) + $signed(\$412 );
-  assign \$414  = remaining == 1'h1;
-  assign \$415  = \$414  & beat_group_end;
-  assign \$416  = dq_left > 1'h1;
-  assign stall = \$415  & \$416 ;
-  assign \$417  = remaining == 1'h1;
-  assign \$418  = \$417  & beat_group_end;
-  assign \$419  = ~ stall;
-  assign handoff = \$418  & \$419 ;
-  assign \$420  = ! dq_bit;
-  assign \$421  = \$420  & dq_first;
-  assign \$422  = \$421  ? dq_psum : out_acc;
-  assign \$423  = dq_scale >> dq_bit;
-  assign \$424  = dq_bit == 3'h7;
-  assign \$425  = $signed(dq_sum) << dq_bit;
-  assign \$426  = - $signed(\$425 );
-  assign \$427  = $signed(dq_sum) << dq_bit;
-  assign \$428  = \$424  ? \$426  : { \$427 [38], \$427  };
-  assign \$429  = \$423  ? \$428  : 40'h0000000000;
-  assign \$430  = $signed(\$422 ) + $signed(\$429 );
+  assign \$154  = $signed(a_reg[15:0]) << shift0;
+  assign \$155  = man0 ? \$154  : 31'h00000000;
+  assign \$156  = - $signed(\$155 [25:0]);
+  assign \$157  = neg0 ? \$156  : { \$155 [25], \$155 [25:0] };
+  assign \$158  = $signed(a_reg[31:16]) << shift1;
+  assign \$159  = man1 ? \$158  : 31'h00000000;
+  assign \$160  = - $signed(\$159 [25:0]);
+  assign \$161  = neg1 ? \$160  : { \$159 [25], \$159 [25:0] };
+  assign \$162  = $signed(a_reg[47:32]) << shift2;
+  assign \$163  = man2 ? \$162  : 31'h00000000;
+  assign \$164  = - $signed(\$163 [25:0]);
+  assign \$165  = neg2 ? \$164  : { \$163 [25], \$163 [25:0] };
+  assign \$166  = $signed(a_reg[63:48]) << shift3;
+  assign \$167  = man3 ? \$166  : 31'h00000000;
+  assign \$168  = - $signed(\$167 [25:0]);
+  assign \$169  = neg3 ? \$168  : { \$167 [25], \$167 [25:0] };
+  assign \$170  = $signed(\$157 [25:0]) + $signed(\$161 [25:0]);
+  assign \$171  = $signed(\$165 [25:0]) + $signed(\$169 [25:0]);
+  assign \$172  = $signed(\$170 ) + $signed(\$171 );
+  assign \$173  = $signed(group_acc) + $signed(\$172 );
+  assign \$174  = remaining == 1'h1;
+  assign \$175  = \$174  & beat_group_end;
+  assign \$176  = dq_left > 1'h1;
+  assign stall = \$175  & \$176 ;
+  assign \$177  = remaining == 1'h1;
+  assign \$178  = \$177  & beat_group_end;
+  assign \$179  = ~ stall;
+  assign handoff = \$178  & \$179 ;
+  assign \$180  = ! dq_bit;
+  assign \$181  = \$180  & dq_first;
+  assign \$182  = \$181  ? dq_psum : out_acc;
+  assign \$183  = dq_scale >> dq_bit;
+  assign \$184  = dq_bit == 3'h7;
+  assign \$185  = $signed(dq_sum) << dq_bit;
+  assign \$186  = - $signed(\$185 );
+  assign \$187  = $signed(dq_sum) << dq_bit;
+  assign \$188  = \$184  ? \$186  : { \$187 [38], \$187  };
+  assign \$189  = \$183  ? \$188  : 40'h0000000000;
+  assign \$190  = $signed(\$182 ) + $signed(\$189 );
   always @(posedge clk)
-    o_a <= \$431 ;
+    o_a <= \$191 ;
   always @(posedge clk)
-    o_w <= \$432 ;
+    o_w <= \$192 ;
   always @(posedge clk)
-    o_ctl <= \$433 ;
+    o_ctl <= \$193 ;
   always @(posedge clk)
-    w_reg <= \$434 ;
+    w_reg <= \$194 ;
   always @(posedge clk)
-    w_int0 <= \$435 ;
+    w_int0 <= \$195 ;
   always @(posedge clk)
-    rest0 <= \$436 ;
+    rest0 <= \$196 ;
   always @(posedge clk)
-    w_int1 <= \$437 ;
+    w_int1 <= \$197 ;
   always @(posedge clk)
-    rest1 <= \$438 ;
+    rest1 <= \$198 ;
   always @(posedge clk)
-    w_int2 <= \$439 ;
+    w_int2 <= \$199 ;
   always @(posedge clk)
-    rest2 <= \$440 ;
+    rest2 <= \$200 ;
   always @(posedge clk)
-    w_int3 <= \$441 ;
+    w_int3 <= \$201 ;
   always @(posedge clk)
-    rest3 <= \$442 ;
+    rest3 <= \$202 ;
   always @(posedge clk)
-    a_reg <= \$443 ;
+    a_reg <= \$203 ;
   always @(posedge clk)
-    dtype <= \$444 ;
+    dtype <= \$204 ;
   always @(posedge clk)
-    remaining <= \$445 ;
+    remaining <= \$205 ;
   always @(posedge clk)
-    step <= \$446 ;
+    step <= \$206 ;
   always @(posedge clk)
-    beat_group_end <= \$447 ;
+    beat_group_end <= \$207 ;
   always @(posedge clk)
-    beat_last <= \$448 ;
+    beat_last <= \$208 ;
   always @(posedge clk)
-    beat_scale <= \$449 ;
+    beat_scale <= \$209 ;
   always @(posedge clk)
-    group_acc <= \$450 ;
+    group_acc <= \$210 ;
   always @(posedge clk)
-    grp_first <= \$451 ;
+    grp_first <= \$211 ;
   always @(posedge clk)
-    grp_psum <= \$452 ;
+    grp_psum <= \$212 ;
   always @(posedge clk)
-    o_valid <= \$453 ;
+    o_valid <= \$213 ;
   always @(posedge clk)
-    out_acc <= \$454 ;
+    out_acc <= \$214 ;
   always @(posedge clk)
-    dq_left <= \$455 ;
+    dq_left <= \$215 ;
+  always @(posedge clk)
+    dq_bit <= \$216 ;
+  always @(posedge clk)
+    o_psum <= \$217 ;
+  always @(posedge clk)
+    dq_sum <= \$218 ;
+  always @(posedge clk)
+    dq_scale <= \$219 ;
+  always @(posedge clk)
+    dq_first <= \$220 ;
+  always @(posedge clk)
+    dq_psum <= \$221 ;
+  always @(posedge clk)
+    dq_last <= \$222 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$456  = dq_bit;
-    if (\$51 ) begin
-      \$456  = \$53 [2:0];
-    end
-    if (handoff) begin
-      \$456  = 3'h0;
-    end
+    (* full_case = 32'd1 *)
+    casez (w_sel[41:40])
+      2'h0:
+          \$16  = 3'h4;
+      2'h1:
+          \$16  = 3'h3;
+      2'h2:
+          \$16  = 3'h2;
+      2'h3:
+          \$16  = 3'h2;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    (* full_case = 32'd1 *)
+    casez (dtype)
+      2'h0:
+          neg0 = neg_int8_0;
+      2'h1:
+          neg0 = neg_int6_0;
+      2'h2:
+          neg0 = neg_bitmod_fp4_0;
+      2'h3:
+          neg0 = neg_bitmod_fp3_0;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    (* full_case = 32'd1 *)
+    casez (dtype)
+      2'h0:
+          man0 = man_int8_0;
+      2'h1:
+          man0 = man_int6_0;
+      2'h2:
+          man0 = man_bitmod_fp4_0;
+      2'h3:
+          man0 = man_bitmod_fp3_0;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    (* full_case = 32'd1 *)
+    casez (dtype)
+      2'h0:
+          shift0 = \$69 [3:0];
+      2'h1:
+          shift0 = \$81 [3:0];
+      2'h2:
+          shift0 = shift_bitmod_fp4_0;
+      2'h3:
+          shift0 = shift_bitmod_fp3_0;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    (* full_case = 32'd1 *)
+    casez (dtype)
+      2'h0:
+          neg1 = neg_int8_1;
+      2'h1:
+          neg1 = neg_int6_1;
+      2'h2:
+          neg1 = neg_bitmod_fp4_1;
+      2'h3:
+          neg1 = neg_bitmod_fp3_1;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    (* full_case = 32'd1 *)
+    casez (dtype)
+      2'h0:
+          man1 = man_int8_1;
+      2'h1:
+          man1 = man_int6_1;
+      2'h2:
+          man1 = man_bitmod_fp4_1;
+      2'h3:
+          man1 = man_bitmod_fp3_1;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    (* full_case = 32'd1 *)
+    casez (dtype)
+      2'h0:
+          shift1 = \$93 [3:0];
+      2'h1:
+          shift1 = \$105 [3:0];
+      2'h2:
+          shift1 = shift_bitmod_fp4_1;
+      2'h3:
+          shift1 = shift_bitmod_fp3_1;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    (* full_case = 32'd1 *)
+    casez (dtype)
+      2'h0:
+          neg2 = neg_int8_2;
+      2'h1:
+          neg2 = neg_int6_2;
+      2'h2:
+          neg2 = neg_bitmod_fp4_2;
+      2'h3:
+          neg2 = neg_bitmod_fp3_2;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    (* full_case = 32'd1 *)
+    casez (dtype)
+      2'h0:
+          man2 = man_int8_2;
+      2'h1:
+          man2 = man_int6_2;
+      2'h2:
+          man2 = man_bitmod_fp4_2;
+      2'h3:
+          man2 = man_bitmod_fp3_2;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    (* full_case = 32'd1 *)
+    casez (dtype)
+      2'h0:
+          shift2 = \$117 [3:0];
+      2'h1:
+          shift2 = \$129 [3:0];
+      2'h2:
+          shift2 = shift_bitmod_fp4_2;
+      2'h3:
+          shift2 = shift_bitmod_fp3_2;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    (* full_case = 32'd1 *)
+    casez (dtype)
+      2'h0:
+          neg3 = neg_int8_3;
+      2'h1:
+          neg3 = neg_int6_3;
+      2'h2:
+          neg3 = neg_bitmod_fp4_3;
+      2'h3:
+          neg3 = neg_bitmod_fp3_3;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    (* full_case = 32'd1 *)
+    casez (dtype)
+      2'h0:
+          man3 = man_int8_3;
+      2'h1:
+          man3 = man_int6_3;
+      2'h2:
+          man3 = man_bitmod_fp4_3;
+      2'h3:
+          man3 = man_bitmod_fp3_3;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    (* full_case = 32'd1 *)
+    casez (dtype)
+      2'h0:
+          shift3 = \$141 [3:0];
+      2'h1:
+          shift3 = \$153 [3:0];
+      2'h2:
+          shift3 = shift_bitmod_fp4_3;
+      2'h3:
+          shift3 = shift_bitmod_fp3_3;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$191  = i_a;
     if (rst) begin
-      \$456  = 3'h0;
+      \$191  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$457  = o_psum;
+    \$192  = i_w;
+    if (rst) begin
+      \$192  = 42'h00000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$193  = i_ctl;
+    if (rst) begin
+      \$193  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$194  = w_reg;
+    if (i_ctl[1]) begin
+      \$194  = i_w;
+    end
+    if (rst) begin
+      \$194  = 42'h00000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$195  = w_int0;
+    if (accept) begin
+      \$195  = w_sel[7:0];
+    end
+    if (rst) begin
+      \$195  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$196  = rest0;
+    if (accept) begin
+      \$196  = \$3 [7:0];
+    end
+    if (\$23 ) begin
+      \$196  = \$25 ;
+    end
+    if (rst) begin
+      \$196  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$197  = w_int1;
+    if (accept) begin
+      \$197  = w_sel[15:8];
+    end
+    if (rst) begin
+      \$197  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$198  = rest1;
+    if (accept) begin
+      \$198  = \$6 [7:0];
+    end
+    if (\$30 ) begin
+      \$198  = \$32 ;
+    end
+    if (rst) begin
+      \$198  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$199  = w_int2;
+    if (accept) begin
+      \$199  = w_sel[23:16];
+    end
+    if (rst) begin
+      \$199  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$200  = rest2;
+    if (accept) begin
+      \$200  = \$9 [7:0];
+    end
+    if (\$37 ) begin
+      \$200  = \$39 ;
+    end
+    if (rst) begin
+      \$200  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$201  = w_int3;
+    if (accept) begin
+      \$201  = w_sel[31:24];
+    end
+    if (rst) begin
+      \$201  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$202  = rest3;
+    if (accept) begin
+      \$202  = \$12 [7:0];
+    end
+    if (\$44 ) begin
+      \$202  = \$46 ;
+    end
+    if (rst) begin
+      \$202  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$203  = a_reg;
+    if (accept) begin
+      \$203  = i_a;
+    end
+    if (rst) begin
+      \$203  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$204  = dtype;
+    if (accept) begin
+      \$204  = w_sel[41:40];
+    end
+    if (rst) begin
+      \$204  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$205  = remaining;
+    if (accept) begin
+      \$205  = \$16 ;
+    end else if (\$15 ) begin
+      \$205  = \$17 [2:0];
+    end
+    if (rst) begin
+      \$205  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$206  = step;
+    if (accept) begin
+      \$206  = 2'h0;
+    end else if (\$15 ) begin
+      \$206  = \$18 [1:0];
+    end
+    if (rst) begin
+      \$206  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$207  = beat_group_end;
+    if (accept) begin
+      \$207  = i_ctl[4];
+    end
+    if (rst) begin
+      \$207  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$208  = beat_last;
+    if (accept) begin
+      \$208  = i_ctl[3];
+    end
+    if (rst) begin
+      \$208  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$209  = beat_scale;
+    if (accept) begin
+      \$209  = w_sel[39:32];
+    end
+    if (rst) begin
+      \$209  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$210  = group_acc;
+    if (handoff) begin
+      \$210  = 32'd0;
+    end else if (\$49 ) begin
+      \$210  = \$173 [31:0];
+    end
+    if (rst) begin
+      \$210  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$211  = grp_first;
+    if (handoff) begin
+      \$211  = 1'h0;
+    end
+    if (\$50 ) begin
+      \$211  = 1'h1;
+    end
+    if (rst) begin
+      \$211  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$212  = grp_psum;
+    if (\$50 ) begin
+      \$212  = i_psum;
+    end
+    if (rst) begin
+      \$212  = 48'h000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$213  = 1'h0;
     if (\$51 ) begin
       if (\$55 ) begin
-        \$457  = \$430 [47:0];
+        \$213  = 1'h1;
       end
     end
     if (rst) begin
-      \$457  = 48'h000000000000;
+      \$213  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$458  = dq_sum;
-    if (handoff) begin
-      \$458  = \$413 [31:0];
+    \$214  = out_acc;
+    if (\$51 ) begin
+      \$214  = \$190 [47:0];
     end
     if (rst) begin
-      \$458  = 32'd0;
+      \$214  = 48'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$459  = dq_scale;
+    \$215  = dq_left;
+    if (\$51 ) begin
+      \$215  = \$52 [3:0];
+    end
     if (handoff) begin
-      \$459  = beat_scale;
+      \$215  = 4'h8;
     end
     if (rst) begin
-      \$459  = 8'h00;
+      \$215  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$460  = dq_first;
+    \$216  = dq_bit;
+    if (\$51 ) begin
+      \$216  = \$53 [2:0];
+    end
     if (handoff) begin
-      \$460  = grp_first;
+      \$216  = 3'h0;
     end
     if (rst) begin
-      \$460  = 1'h0;
+      \$216  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$461  = dq_psum;
-    if (handoff) begin
-      \$461  = grp_psum;
+    \$217  = o_psum;
+    if (\$51 ) begin
+      if (\$55 ) begin
+        \$217  = \$190 [47:0];
+      end
     end
     if (rst) begin
-      \$461  = 48'h000000000000;
+      \$217  = 48'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$462  = dq_last;
+    \$218  = dq_sum;
     if (handoff) begin
-      \$462  = beat_last;
+      \$218  = \$173 [31:0];
     end
     if (rst) begin
-      \$462  = 1'h0;
+      \$218  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$219  = dq_scale;
+    if (handoff) begin
+      \$219  = beat_scale;
+    end
+    if (rst) begin
+      \$219  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$220  = dq_first;
+    if (handoff) begin
+      \$220  = grp_first;
+    end
+    if (rst) begin
+      \$220  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$221  = dq_psum;
+    if (handoff) begin
+      \$221  = grp_psum;
+    end
+    if (rst) begin
+      \$221  = 48'h000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$222  = dq_last;
+    if (handoff) begin
+      \$222  = beat_last;
+    end
+    if (rst) begin
+      \$222  = 1'h0;
     end
   end
   always @* begin
@@ -14391,475 +14376,26 @@ module array_bitserial_mix_a16_os_4x4_shared__pe(i_w, i_psum, i_ctl, clk, rst, o
       top3 = 8'h80;
     end
   end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (w_sel[41:40])
-      2'h0:
-          \$16  = 3'h4;
-      2'h1:
-          \$16  = 3'h3;
-      2'h2:
-          \$16  = 3'h2;
-      2'h3:
-          \$16  = 3'h2;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (dtype)
-      2'h0:
-          neg0 = neg_int8_0;
-      2'h1:
-          neg0 = neg_int6_0;
-      2'h2:
-          neg0 = neg_bitmod_fp4_0;
-      2'h3:
-          neg0 = neg_bitmod_fp3_0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (dtype)
-      2'h0:
-          man0 = man_int8_0;
-      2'h1:
-          man0 = man_int6_0;
-      2'h2:
-          man0 = man_bitmod_fp4_0;
-      2'h3:
-          man0 = man_bitmod_fp3_0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (dtype)
-      2'h0:
-          shift0 = \$98 [3:0];
-      2'h1:
-          shift0 = \$139 [3:0];
-      2'h2:
-          shift0 = shift_bitmod_fp4_0;
-      2'h3:
-          shift0 = shift_bitmod_fp3_0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (dtype)
-      2'h0:
-          neg1 = neg_int8_1;
-      2'h1:
-          neg1 = neg_int6_1;
-      2'h2:
-          neg1 = neg_bitmod_fp4_1;
-      2'h3:
-          neg1 = neg_bitmod_fp3_1;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (dtype)
-      2'h0:
-          man1 = man_int8_1;
-      2'h1:
-          man1 = man_int6_1;
-      2'h2:
-          man1 = man_bitmod_fp4_1;
-      2'h3:
-          man1 = man_bitmod_fp3_1;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (dtype)
-      2'h0:
-          shift1 = \$180 [3:0];
-      2'h1:
-          shift1 = \$221 [3:0];
-      2'h2:
-          shift1 = shift_bitmod_fp4_1;
-      2'h3:
-          shift1 = shift_bitmod_fp3_1;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (dtype)
-      2'h0:
-          neg2 = neg_int8_2;
-      2'h1:
-          neg2 = neg_int6_2;
-      2'h2:
-          neg2 = neg_bitmod_fp4_2;
-      2'h3:
-          neg2 = neg_bitmod_fp3_2;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (dtype)
-      2'h0:
-          man2 = man_int8_2;
-      2'h1:
-          man2 = man_int6_2;
-      2'h2:
-          man2 = man_bitmod_fp4_2;
-      2'h3:
-          man2 = man_bitmod_fp3_2;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (dtype)
-      2'h0:
-          shift2 = \$262 [3:0];
-      2'h1:
-          shift2 = \$303 [3:0];
-      2'h2:
-          shift2 = shift_bitmod_fp4_2;
-      2'h3:
-          shift2 = shift_bitmod_fp3_2;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (dtype)
-      2'h0:
-          neg3 = neg_int8_3;
-      2'h1:
-          neg3 = neg_int6_3;
-      2'h2:
-          neg3 = neg_bitmod_fp4_3;
-      2'h3:
-          neg3 = neg_bitmod_fp3_3;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (dtype)
-      2'h0:
-          man3 = man_int8_3;
-      2'h1:
-          man3 = man_int6_3;
-      2'h2:
-          man3 = man_bitmod_fp4_3;
-      2'h3:
-          man3 = man_bitmod_fp3_3;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (dtype)
-      2'h0:
-          shift3 = \$344 [3:0];
-      2'h1:
-          shift3 = \$385 [3:0];
-      2'h2:
-          shift3 = shift_bitmod_fp4_3;
-      2'h3:
-          shift3 = shift_bitmod_fp3_3;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$431  = i_a;
-    if (rst) begin
-      \$431  = 64'h0000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$432  = i_w;
-    if (rst) begin
-      \$432  = 42'h00000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$433  = i_ctl;
-    if (rst) begin
-      \$433  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$434  = w_reg;
-    if (i_ctl[1]) begin
-      \$434  = i_w;
-    end
-    if (rst) begin
-      \$434  = 42'h00000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$435  = w_int0;
-    if (accept) begin
-      \$435  = w_sel[7:0];
-    end
-    if (rst) begin
-      \$435  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$436  = rest0;
-    if (accept) begin
-      \$436  = \$3 [7:0];
-    end
-    if (\$23 ) begin
-      \$436  = \$25 ;
-    end
-    if (rst) begin
-      \$436  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$437  = w_int1;
-    if (accept) begin
-      \$437  = w_sel[15:8];
-    end
-    if (rst) begin
-      \$437  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$438  = rest1;
-    if (accept) begin
-      \$438  = \$6 [7:0];
-    end
-    if (\$30 ) begin
-      \$438  = \$32 ;
-    end
-    if (rst) begin
-      \$438  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$439  = w_int2;
-    if (accept) begin
-      \$439  = w_sel[23:16];
-    end
-    if (rst) begin
-      \$439  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$440  = rest2;
-    if (accept) begin
-      \$440  = \$9 [7:0];
-    end
-    if (\$37 ) begin
-      \$440  = \$39 ;
-    end
-    if (rst) begin
-      \$440  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$441  = w_int3;
-    if (accept) begin
-      \$441  = w_sel[31:24];
-    end
-    if (rst) begin
-      \$441  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$442  = rest3;
-    if (accept) begin
-      \$442  = \$12 [7:0];
-    end
-    if (\$44 ) begin
-      \$442  = \$46 ;
-    end
-    if (rst) begin
-      \$442  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$443  = a_reg;
-    if (accept) begin
-      \$443  = i_a;
-    end
-    if (rst) begin
-      \$443  = 64'h0000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$444  = dtype;
-    if (accept) begin
-      \$444  = w_sel[41:40];
-    end
-    if (rst) begin
-      \$444  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$445  = remaining;
-    if (accept) begin
-      \$445  = \$16 ;
-    end else if (\$15 ) begin
-      \$445  = \$17 [2:0];
-    end
-    if (rst) begin
-      \$445  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$446  = step;
-    if (accept) begin
-      \$446  = 2'h0;
-    end else if (\$15 ) begin
-      \$446  = \$18 [1:0];
-    end
-    if (rst) begin
-      \$446  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$447  = beat_group_end;
-    if (accept) begin
-      \$447  = i_ctl[4];
-    end
-    if (rst) begin
-      \$447  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$448  = beat_last;
-    if (accept) begin
-      \$448  = i_ctl[3];
-    end
-    if (rst) begin
-      \$448  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$449  = beat_scale;
-    if (accept) begin
-      \$449  = w_sel[39:32];
-    end
-    if (rst) begin
-      \$449  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$450  = group_acc;
-    if (handoff) begin
-      \$450  = 32'd0;
-    end else if (\$49 ) begin
-      \$450  = \$413 [31:0];
-    end
-    if (rst) begin
-      \$450  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$451  = grp_first;
-    if (handoff) begin
-      \$451  = 1'h0;
-    end
-    if (\$50 ) begin
-      \$451  = 1'h1;
-    end
-    if (rst) begin
-      \$451  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$452  = grp_psum;
-    if (\$50 ) begin
-      \$452  = i_psum;
-    end
-    if (rst) begin
-      \$452  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$453  = 1'h0;
-    if (\$51 ) begin
-      if (\$55 ) begin
-        \$453  = 1'h1;
-      end
-    end
-    if (rst) begin
-      \$453  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$454  = out_acc;
-    if (\$51 ) begin
-      \$454  = \$430 [47:0];
-    end
-    if (rst) begin
-      \$454  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$455  = dq_left;
-    if (\$51 ) begin
-      \$455  = \$52 [3:0];
-    end
-    if (handoff) begin
-      \$455  = 4'h8;
-    end
-    if (rst) begin
-      \$455  = 4'h0;
-    end
-  end
-  assign group_next = \$413 [31:0];
-  assign out_next = \$430 [47:0];
+  assign group_next = \$173 [31:0];
+  assign out_next = \$190 [47:0];
   assign ready = o_ready;
-  assign shift_int8_0 = \$98 [3:0];
-  assign shift_int6_0 = \$139 [3:0];
-  assign shift_int8_1 = \$180 [3:0];
-  assign shift_int6_1 = \$221 [3:0];
-  assign shift_int8_2 = \$262 [3:0];
-  assign shift_int6_2 = \$303 [3:0];
-  assign shift_int8_3 = \$344 [3:0];
-  assign shift_int6_3 = \$385 [3:0];
-  assign mag0 = \$389 [25:0];
-  assign prod0 = \$391 [25:0];
-  assign mag1 = \$395 [25:0];
-  assign prod1 = \$397 [25:0];
-  assign mag2 = \$401 [25:0];
-  assign prod2 = \$403 [25:0];
-  assign mag3 = \$407 [25:0];
-  assign prod3 = \$409 [25:0];
-  assign term_sum = { \$412 [27], \$412  };
+  assign shift_int8_0 = \$69 [3:0];
+  assign shift_int6_0 = \$81 [3:0];
+  assign shift_int8_1 = \$93 [3:0];
+  assign shift_int6_1 = \$105 [3:0];
+  assign shift_int8_2 = \$117 [3:0];
+  assign shift_int6_2 = \$129 [3:0];
+  assign shift_int8_3 = \$141 [3:0];
+  assign shift_int6_3 = \$153 [3:0];
+  assign mag0 = \$155 [25:0];
+  assign prod0 = \$157 [25:0];
+  assign mag1 = \$159 [25:0];
+  assign prod1 = \$161 [25:0];
+  assign mag2 = \$163 [25:0];
+  assign prod2 = \$165 [25:0];
+  assign mag3 = \$167 [25:0];
+  assign prod3 = \$169 [25:0];
+  assign term_sum = { \$172 [27], \$172  };
   assign \i_a[0]  = i_a[15:0];
   assign \i_a[1]  = i_a[31:16];
   assign \i_a[2]  = i_a[47:32];

@@ -32692,569 +32692,329 @@ module array_bitserial_mix_fp16_os_8x8__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire [4:0] \$100 ;
+  wire [3:0] \$100 ;
   wire \$101 ;
-  wire [3:0] \$102 ;
-  wire [4:0] \$103 ;
-  wire \$104 ;
-  wire \$105 ;
+  wire \$102 ;
+  wire \$103 ;
+  wire [4:0] \$104 ;
+  wire [5:0] \$105 ;
   wire [3:0] \$106 ;
-  wire [4:0] \$107 ;
+  wire \$107 ;
   wire \$108 ;
-  wire [3:0] \$109 ;
+  wire \$109 ;
   wire [8:0] \$11 ;
   wire \$110 ;
   wire \$111 ;
-  wire \$112 ;
-  wire [3:0] \$113 ;
-  wire [4:0] \$114 ;
+  wire [3:0] \$112 ;
+  wire \$113 ;
+  wire \$114 ;
   wire \$115 ;
-  wire [3:0] \$116 ;
-  wire [4:0] \$117 ;
-  wire \$118 ;
-  wire [3:0] \$119 ;
+  wire [4:0] \$116 ;
+  wire [5:0] \$117 ;
+  wire [3:0] \$118 ;
+  wire \$119 ;
   wire [8:0] \$12 ;
   wire \$120 ;
   wire \$121 ;
   wire \$122 ;
-  wire [3:0] \$123 ;
+  wire \$123 ;
   wire [3:0] \$124 ;
-  wire [4:0] \$125 ;
+  wire \$125 ;
   wire \$126 ;
-  wire [3:0] \$127 ;
+  wire \$127 ;
   wire [4:0] \$128 ;
-  wire \$129 ;
+  wire [5:0] \$129 ;
   wire \$13 ;
-  wire \$130 ;
-  wire [3:0] \$131 ;
-  wire [4:0] \$132 ;
+  wire [3:0] \$130 ;
+  wire \$131 ;
+  wire \$132 ;
   wire \$133 ;
-  wire [3:0] \$134 ;
+  wire \$134 ;
   wire \$135 ;
-  wire \$136 ;
+  wire [3:0] \$136 ;
   wire \$137 ;
-  wire [4:0] \$138 ;
-  wire [5:0] \$139 ;
+  wire \$138 ;
+  wire \$139 ;
   wire \$14 ;
-  wire [3:0] \$140 ;
-  wire [4:0] \$141 ;
-  wire \$142 ;
-  wire [3:0] \$143 ;
-  wire [4:0] \$144 ;
+  wire [4:0] \$140 ;
+  wire [5:0] \$141 ;
+  wire [3:0] \$142 ;
+  wire \$143 ;
+  wire \$144 ;
   wire \$145 ;
   wire \$146 ;
-  wire [3:0] \$147 ;
-  wire [4:0] \$148 ;
+  wire \$147 ;
+  wire [3:0] \$148 ;
   wire \$149 ;
   wire \$15 ;
-  wire [3:0] \$150 ;
+  wire \$150 ;
   wire \$151 ;
-  wire \$152 ;
-  wire \$153 ;
-  wire [3:0] \$154 ;
-  wire [4:0] \$155 ;
+  wire [4:0] \$152 ;
+  wire [5:0] \$153 ;
+  wire \$154 ;
+  wire \$155 ;
   wire \$156 ;
-  wire [3:0] \$157 ;
-  wire [4:0] \$158 ;
-  wire \$159 ;
+  wire [4:0] \$157 ;
+  wire [5:0] \$158 ;
+  wire [5:0] \$159 ;
   reg [2:0] \$16 ;
-  wire [3:0] \$160 ;
+  wire \$160 ;
   wire \$161 ;
   wire \$162 ;
-  wire \$163 ;
-  wire [3:0] \$164 ;
-  wire [3:0] \$165 ;
-  wire [4:0] \$166 ;
+  wire [4:0] \$163 ;
+  wire [5:0] \$164 ;
+  wire [5:0] \$165 ;
+  wire \$166 ;
   wire \$167 ;
-  wire [3:0] \$168 ;
+  wire \$168 ;
   wire [4:0] \$169 ;
   wire [3:0] \$17 ;
-  wire \$170 ;
-  wire \$171 ;
-  wire [3:0] \$172 ;
-  wire [4:0] \$173 ;
+  wire [5:0] \$170 ;
+  wire [5:0] \$171 ;
+  wire \$172 ;
+  wire \$173 ;
   wire \$174 ;
-  wire [3:0] \$175 ;
-  wire \$176 ;
-  wire \$177 ;
+  wire [4:0] \$175 ;
+  wire [5:0] \$176 ;
+  wire [5:0] \$177 ;
   wire \$178 ;
-  wire [4:0] \$179 ;
+  wire \$179 ;
   wire [2:0] \$18 ;
-  wire [5:0] \$180 ;
-  wire [3:0] \$181 ;
-  wire [4:0] \$182 ;
-  wire \$183 ;
-  wire [3:0] \$184 ;
-  wire [4:0] \$185 ;
-  wire \$186 ;
-  wire \$187 ;
-  wire [3:0] \$188 ;
-  wire [4:0] \$189 ;
+  wire \$180 ;
+  wire [10:0] \$181 ;
+  wire \$182 ;
+  wire [10:0] \$183 ;
+  wire [10:0] \$184 ;
+  wire [17:0] \$185 ;
+  wire [17:0] \$186 ;
+  wire [17:0] \$187 ;
+  wire \$188 ;
+  wire [15:0] \$189 ;
   wire \$19 ;
-  wire \$190 ;
-  wire [3:0] \$191 ;
-  wire \$192 ;
-  wire \$193 ;
-  wire \$194 ;
-  wire [3:0] \$195 ;
-  wire [4:0] \$196 ;
+  wire [10:0] \$190 ;
+  wire \$191 ;
+  wire [10:0] \$192 ;
+  wire [10:0] \$193 ;
+  wire [17:0] \$194 ;
+  wire [17:0] \$195 ;
+  wire [17:0] \$196 ;
   wire \$197 ;
-  wire [3:0] \$198 ;
-  wire [4:0] \$199 ;
+  wire [15:0] \$198 ;
+  wire [10:0] \$199 ;
   wire [8:0] \$2 ;
   wire \$20 ;
   wire \$200 ;
-  wire [3:0] \$201 ;
-  wire \$202 ;
-  wire \$203 ;
-  wire \$204 ;
-  wire [3:0] \$205 ;
-  wire [3:0] \$206 ;
-  wire [4:0] \$207 ;
-  wire \$208 ;
-  wire [3:0] \$209 ;
+  wire [10:0] \$201 ;
+  wire [10:0] \$202 ;
+  wire [17:0] \$203 ;
+  wire [17:0] \$204 ;
+  wire [17:0] \$205 ;
+  wire \$206 ;
+  wire [15:0] \$207 ;
+  wire [10:0] \$208 ;
+  wire \$209 ;
   wire \$21 ;
-  wire [4:0] \$210 ;
-  wire \$211 ;
-  wire \$212 ;
-  wire [3:0] \$213 ;
-  wire [4:0] \$214 ;
+  wire [10:0] \$210 ;
+  wire [10:0] \$211 ;
+  wire [17:0] \$212 ;
+  wire [17:0] \$213 ;
+  wire [17:0] \$214 ;
   wire \$215 ;
-  wire [3:0] \$216 ;
-  wire \$217 ;
-  wire \$218 ;
-  wire \$219 ;
+  wire [15:0] \$216 ;
+  wire [16:0] \$217 ;
+  wire [16:0] \$218 ;
+  wire [17:0] \$219 ;
   wire \$22 ;
-  wire [4:0] \$220 ;
-  wire [5:0] \$221 ;
-  wire [3:0] \$222 ;
-  wire [4:0] \$223 ;
-  wire \$224 ;
-  wire [3:0] \$225 ;
-  wire [4:0] \$226 ;
-  wire \$227 ;
+  wire \$220 ;
+  wire [19:0] \$221 ;
+  wire [19:0] \$222 ;
+  wire [10:0] \$223 ;
+  wire [5:0] \$224 ;
+  wire [56:0] \$225 ;
+  wire [12:0] \$226 ;
+  wire [13:0] \$227 ;
   wire \$228 ;
-  wire [3:0] \$229 ;
+  wire \$229 ;
   wire \$23 ;
-  wire [4:0] \$230 ;
-  wire \$231 ;
-  wire [3:0] \$232 ;
-  wire \$233 ;
-  wire \$234 ;
-  wire \$235 ;
-  wire [3:0] \$236 ;
-  wire [4:0] \$237 ;
+  wire [23:0] \$230 ;
+  wire [56:0] \$231 ;
+  wire [23:0] \$232 ;
+  wire [24:0] \$233 ;
+  wire [55:0] \$234 ;
+  wire [56:0] \$235 ;
+  wire \$236 ;
+  wire \$237 ;
   wire \$238 ;
-  wire [3:0] \$239 ;
+  wire \$239 ;
   wire [7:0] \$24 ;
-  wire [4:0] \$240 ;
+  wire [57:0] \$240 ;
   wire \$241 ;
-  wire [3:0] \$242 ;
+  wire \$242 ;
   wire \$243 ;
   wire \$244 ;
   wire \$245 ;
-  wire [3:0] \$246 ;
-  wire [3:0] \$247 ;
-  wire [4:0] \$248 ;
+  wire \$246 ;
+  wire \$247 ;
+  wire \$248 ;
   wire \$249 ;
   wire [7:0] \$25 ;
-  wire [3:0] \$250 ;
-  wire [4:0] \$251 ;
+  wire \$250 ;
+  wire \$251 ;
   wire \$252 ;
   wire \$253 ;
-  wire [3:0] \$254 ;
-  wire [4:0] \$255 ;
-  wire \$256 ;
-  wire [3:0] \$257 ;
-  wire \$258 ;
-  wire \$259 ;
+  wire \$254 ;
+  wire [8:0] \$255 ;
+  wire [9:0] \$256 ;
+  wire [10:0] \$257 ;
+  wire [5:0] \$258 ;
+  wire [56:0] \$259 ;
   wire \$26 ;
-  wire \$260 ;
-  wire [4:0] \$261 ;
-  wire [5:0] \$262 ;
-  wire [3:0] \$263 ;
-  wire [4:0] \$264 ;
-  wire \$265 ;
-  wire [3:0] \$266 ;
-  wire [4:0] \$267 ;
-  wire \$268 ;
-  wire \$269 ;
+  wire [12:0] \$260 ;
+  wire [13:0] \$261 ;
+  wire \$262 ;
+  wire \$263 ;
+  wire [23:0] \$264 ;
+  wire [56:0] \$265 ;
+  wire [23:0] \$266 ;
+  wire [24:0] \$267 ;
+  wire [55:0] \$268 ;
+  wire [56:0] \$269 ;
   wire \$27 ;
-  wire [3:0] \$270 ;
-  wire [4:0] \$271 ;
+  wire \$270 ;
+  wire \$271 ;
   wire \$272 ;
-  wire [3:0] \$273 ;
-  wire \$274 ;
+  wire \$273 ;
+  wire [57:0] \$274 ;
   wire \$275 ;
   wire \$276 ;
-  wire [3:0] \$277 ;
-  wire [4:0] \$278 ;
+  wire \$277 ;
+  wire \$278 ;
   wire \$279 ;
   wire \$28 ;
-  wire [3:0] \$280 ;
-  wire [4:0] \$281 ;
+  wire \$280 ;
+  wire \$281 ;
   wire \$282 ;
-  wire [3:0] \$283 ;
+  wire \$283 ;
   wire \$284 ;
-  wire \$285 ;
+  wire [31:0] \$285 ;
   wire \$286 ;
-  wire [3:0] \$287 ;
-  wire [3:0] \$288 ;
-  wire [4:0] \$289 ;
+  wire [31:0] \$287 ;
+  wire [31:0] \$288 ;
+  wire \$289 ;
   wire \$29 ;
   wire \$290 ;
-  wire [3:0] \$291 ;
-  wire [4:0] \$292 ;
-  wire \$293 ;
-  wire \$294 ;
-  wire [3:0] \$295 ;
-  wire [4:0] \$296 ;
-  wire \$297 ;
-  wire [3:0] \$298 ;
-  wire \$299 ;
+  reg [63:0] \$291 ;
+  reg [43:0] \$292 ;
+  reg [4:0] \$293 ;
+  reg [43:0] \$294 ;
+  reg [7:0] \$295 ;
+  reg [7:0] \$296 ;
+  reg [7:0] \$297 ;
+  reg [7:0] \$298 ;
+  reg [7:0] \$299 ;
   wire [8:0] \$3 ;
   wire \$30 ;
-  wire \$300 ;
-  wire \$301 ;
-  wire [4:0] \$302 ;
-  wire [5:0] \$303 ;
-  wire [3:0] \$304 ;
-  wire [4:0] \$305 ;
-  wire \$306 ;
-  wire [3:0] \$307 ;
-  wire [4:0] \$308 ;
-  wire \$309 ;
+  reg [7:0] \$300 ;
+  reg [7:0] \$301 ;
+  reg [7:0] \$302 ;
+  reg [63:0] \$303 ;
+  reg [1:0] \$304 ;
+  reg [2:0] \$305 ;
+  reg [1:0] \$306 ;
+  reg \$307 ;
+  reg \$308 ;
+  reg [7:0] \$309 ;
   wire [7:0] \$31 ;
-  wire \$310 ;
-  wire [3:0] \$311 ;
-  wire [4:0] \$312 ;
-  wire \$313 ;
-  wire [3:0] \$314 ;
-  wire \$315 ;
-  wire \$316 ;
-  wire \$317 ;
-  wire [3:0] \$318 ;
-  wire [4:0] \$319 ;
+  reg [31:0] \$310 ;
+  reg \$311 ;
+  reg [31:0] \$312 ;
+  reg \$313 ;
+  reg [31:0] \$314 ;
+  reg [3:0] \$315 ;
+  reg [2:0] \$316 ;
+  reg [31:0] \$317 ;
+  reg [31:0] \$318 ;
+  reg [7:0] \$319 ;
   wire [7:0] \$32 ;
-  wire \$320 ;
-  wire [3:0] \$321 ;
-  wire [4:0] \$322 ;
-  wire \$323 ;
-  wire [3:0] \$324 ;
-  wire \$325 ;
-  wire \$326 ;
-  wire \$327 ;
-  wire [3:0] \$328 ;
-  wire [3:0] \$329 ;
+  reg \$320 ;
+  reg [31:0] \$321 ;
+  reg \$322 ;
   wire \$33 ;
-  wire [4:0] \$330 ;
-  wire \$331 ;
-  wire [3:0] \$332 ;
-  wire [4:0] \$333 ;
-  wire \$334 ;
-  wire \$335 ;
-  wire [3:0] \$336 ;
-  wire [4:0] \$337 ;
-  wire \$338 ;
-  wire [3:0] \$339 ;
   wire \$34 ;
-  wire \$340 ;
-  wire \$341 ;
-  wire \$342 ;
-  wire [4:0] \$343 ;
-  wire [5:0] \$344 ;
-  wire [3:0] \$345 ;
-  wire [4:0] \$346 ;
-  wire \$347 ;
-  wire [3:0] \$348 ;
-  wire [4:0] \$349 ;
   wire \$35 ;
-  wire \$350 ;
-  wire \$351 ;
-  wire [3:0] \$352 ;
-  wire [4:0] \$353 ;
-  wire \$354 ;
-  wire [3:0] \$355 ;
-  wire \$356 ;
-  wire \$357 ;
-  wire \$358 ;
-  wire [3:0] \$359 ;
   wire \$36 ;
-  wire [4:0] \$360 ;
-  wire \$361 ;
-  wire [3:0] \$362 ;
-  wire [4:0] \$363 ;
-  wire \$364 ;
-  wire [3:0] \$365 ;
-  wire \$366 ;
-  wire \$367 ;
-  wire \$368 ;
-  wire [3:0] \$369 ;
   wire \$37 ;
-  wire [3:0] \$370 ;
-  wire [4:0] \$371 ;
-  wire \$372 ;
-  wire [3:0] \$373 ;
-  wire [4:0] \$374 ;
-  wire \$375 ;
-  wire \$376 ;
-  wire [3:0] \$377 ;
-  wire [4:0] \$378 ;
-  wire \$379 ;
   wire [7:0] \$38 ;
-  wire [3:0] \$380 ;
-  wire \$381 ;
-  wire \$382 ;
-  wire \$383 ;
-  wire [4:0] \$384 ;
-  wire [5:0] \$385 ;
-  wire \$386 ;
-  wire \$387 ;
-  wire \$388 ;
-  wire \$389 ;
   wire [7:0] \$39 ;
-  wire \$390 ;
-  wire [4:0] \$391 ;
-  wire [5:0] \$392 ;
-  wire [5:0] \$393 ;
-  wire \$394 ;
-  wire \$395 ;
-  wire \$396 ;
-  wire \$397 ;
-  wire \$398 ;
-  wire [4:0] \$399 ;
   wire \$4 ;
   wire \$40 ;
-  wire [5:0] \$400 ;
-  wire [5:0] \$401 ;
-  wire \$402 ;
-  wire \$403 ;
-  wire \$404 ;
-  wire \$405 ;
-  wire \$406 ;
-  wire [4:0] \$407 ;
-  wire [5:0] \$408 ;
-  wire [5:0] \$409 ;
   wire \$41 ;
-  wire \$410 ;
-  wire \$411 ;
-  wire \$412 ;
-  wire \$413 ;
-  wire \$414 ;
-  wire [4:0] \$415 ;
-  wire [5:0] \$416 ;
-  wire [5:0] \$417 ;
-  wire \$418 ;
-  wire \$419 ;
   wire \$42 ;
-  wire \$420 ;
-  wire [10:0] \$421 ;
-  wire \$422 ;
-  wire [10:0] \$423 ;
-  wire [10:0] \$424 ;
-  wire [17:0] \$425 ;
-  wire [17:0] \$426 ;
-  wire [17:0] \$427 ;
-  wire \$428 ;
-  wire [15:0] \$429 ;
   wire \$43 ;
-  wire [10:0] \$430 ;
-  wire \$431 ;
-  wire [10:0] \$432 ;
-  wire [10:0] \$433 ;
-  wire [17:0] \$434 ;
-  wire [17:0] \$435 ;
-  wire [17:0] \$436 ;
-  wire \$437 ;
-  wire [15:0] \$438 ;
-  wire [10:0] \$439 ;
   wire \$44 ;
-  wire \$440 ;
-  wire [10:0] \$441 ;
-  wire [10:0] \$442 ;
-  wire [17:0] \$443 ;
-  wire [17:0] \$444 ;
-  wire [17:0] \$445 ;
-  wire \$446 ;
-  wire [15:0] \$447 ;
-  wire [10:0] \$448 ;
-  wire \$449 ;
   wire [7:0] \$45 ;
-  wire [10:0] \$450 ;
-  wire [10:0] \$451 ;
-  wire [17:0] \$452 ;
-  wire [17:0] \$453 ;
-  wire [17:0] \$454 ;
-  wire \$455 ;
-  wire [15:0] \$456 ;
-  wire [16:0] \$457 ;
-  wire [16:0] \$458 ;
-  wire [17:0] \$459 ;
   wire [7:0] \$46 ;
-  wire \$460 ;
-  wire [19:0] \$461 ;
-  wire [19:0] \$462 ;
-  wire [10:0] \$463 ;
-  wire [5:0] \$464 ;
-  wire [56:0] \$465 ;
-  wire [12:0] \$466 ;
-  wire [13:0] \$467 ;
-  wire \$468 ;
-  wire \$469 ;
   wire \$47 ;
-  wire [23:0] \$470 ;
-  wire [56:0] \$471 ;
-  wire [23:0] \$472 ;
-  wire [24:0] \$473 ;
-  wire [55:0] \$474 ;
-  wire [56:0] \$475 ;
-  wire \$476 ;
-  wire \$477 ;
-  wire \$478 ;
-  wire \$479 ;
   wire \$48 ;
-  wire [57:0] \$480 ;
-  wire \$481 ;
-  wire \$482 ;
-  wire \$483 ;
-  wire \$484 ;
-  wire \$485 ;
-  wire \$486 ;
-  wire \$487 ;
-  wire \$488 ;
-  wire \$489 ;
   wire \$49 ;
-  wire \$490 ;
-  wire \$491 ;
-  wire \$492 ;
-  wire \$493 ;
-  wire \$494 ;
-  wire [8:0] \$495 ;
-  wire [9:0] \$496 ;
-  wire [10:0] \$497 ;
-  wire [5:0] \$498 ;
-  wire [56:0] \$499 ;
   wire [8:0] \$5 ;
   wire \$50 ;
-  wire [12:0] \$500 ;
-  wire [13:0] \$501 ;
-  wire \$502 ;
-  wire \$503 ;
-  wire [23:0] \$504 ;
-  wire [56:0] \$505 ;
-  wire [23:0] \$506 ;
-  wire [24:0] \$507 ;
-  wire [55:0] \$508 ;
-  wire [56:0] \$509 ;
   wire \$51 ;
-  wire \$510 ;
-  wire \$511 ;
-  wire \$512 ;
-  wire \$513 ;
-  wire [57:0] \$514 ;
-  wire \$515 ;
-  wire \$516 ;
-  wire \$517 ;
-  wire \$518 ;
-  wire \$519 ;
   wire [4:0] \$52 ;
-  wire \$520 ;
-  wire \$521 ;
-  wire \$522 ;
-  wire \$523 ;
-  wire \$524 ;
-  wire [31:0] \$525 ;
-  wire \$526 ;
-  wire [31:0] \$527 ;
-  wire [31:0] \$528 ;
-  wire \$529 ;
   wire [3:0] \$53 ;
-  wire \$530 ;
-  reg [63:0] \$531 ;
-  reg [43:0] \$532 ;
-  reg [4:0] \$533 ;
-  reg [43:0] \$534 ;
-  reg [7:0] \$535 ;
-  reg [7:0] \$536 ;
-  reg [7:0] \$537 ;
-  reg [7:0] \$538 ;
-  reg [7:0] \$539 ;
   wire \$54 ;
-  reg [7:0] \$540 ;
-  reg [7:0] \$541 ;
-  reg [7:0] \$542 ;
-  reg [63:0] \$543 ;
-  reg [1:0] \$544 ;
-  reg [2:0] \$545 ;
-  reg [1:0] \$546 ;
-  reg \$547 ;
-  reg \$548 ;
-  reg [7:0] \$549 ;
   wire \$55 ;
-  reg [31:0] \$550 ;
-  reg \$551 ;
-  reg [31:0] \$552 ;
-  reg \$553 ;
-  reg [31:0] \$554 ;
-  reg [3:0] \$555 ;
-  reg [2:0] \$556 ;
-  reg [31:0] \$557 ;
-  reg [31:0] \$558 ;
-  reg [7:0] \$559 ;
   wire \$56 ;
-  reg \$560 ;
-  reg [31:0] \$561 ;
-  reg \$562 ;
   wire \$57 ;
   wire [3:0] \$58 ;
-  wire [4:0] \$59 ;
+  wire \$59 ;
   wire [8:0] \$6 ;
   wire \$60 ;
-  wire [3:0] \$61 ;
-  wire [4:0] \$62 ;
+  wire \$61 ;
+  wire \$62 ;
   wire \$63 ;
-  wire \$64 ;
-  wire [3:0] \$65 ;
-  wire [4:0] \$66 ;
+  wire [3:0] \$64 ;
+  wire \$65 ;
+  wire \$66 ;
   wire \$67 ;
-  wire [3:0] \$68 ;
-  wire \$69 ;
+  wire [4:0] \$68 ;
+  wire [5:0] \$69 ;
   wire \$7 ;
-  wire \$70 ;
+  wire [3:0] \$70 ;
   wire \$71 ;
-  wire [3:0] \$72 ;
-  wire [4:0] \$73 ;
+  wire \$72 ;
+  wire \$73 ;
   wire \$74 ;
-  wire [3:0] \$75 ;
-  wire [4:0] \$76 ;
+  wire \$75 ;
+  wire [3:0] \$76 ;
   wire \$77 ;
-  wire [3:0] \$78 ;
+  wire \$78 ;
   wire \$79 ;
   wire [8:0] \$8 ;
-  wire \$80 ;
-  wire \$81 ;
+  wire [4:0] \$80 ;
+  wire [5:0] \$81 ;
   wire [3:0] \$82 ;
-  wire [3:0] \$83 ;
-  wire [4:0] \$84 ;
+  wire \$83 ;
+  wire \$84 ;
   wire \$85 ;
-  wire [3:0] \$86 ;
-  wire [4:0] \$87 ;
-  wire \$88 ;
+  wire \$86 ;
+  wire \$87 ;
+  wire [3:0] \$88 ;
   wire \$89 ;
   wire [8:0] \$9 ;
-  wire [3:0] \$90 ;
-  wire [4:0] \$91 ;
-  wire \$92 ;
-  wire [3:0] \$93 ;
-  wire \$94 ;
+  wire \$90 ;
+  wire \$91 ;
+  wire [4:0] \$92 ;
+  wire [5:0] \$93 ;
+  wire [3:0] \$94 ;
   wire \$95 ;
   wire \$96 ;
-  wire [4:0] \$97 ;
-  wire [5:0] \$98 ;
-  wire [3:0] \$99 ;
+  wire \$97 ;
+  wire \$98 ;
+  wire \$99 ;
   (* init = 32'd0 *)
   wire [31:0] a;
-  wire [31:0] \a$193 ;
+  wire [31:0] \a$201 ;
   reg [63:0] a_reg = 64'h0000000000000000;
   wire [15:0] \a_reg[0] ;
   wire [15:0] \a_reg[1] ;
@@ -33266,10 +33026,18 @@ module array_bitserial_mix_fp16_os_8x8__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_
   wire [14:0] aligned2;
   wire [14:0] aligned3;
   wire [31:0] b;
-  wire [31:0] \b$194 ;
+  wire [31:0] \b$202 ;
   reg beat_group_end = 1'h0;
   reg beat_last = 1'h0;
   reg [7:0] beat_scale = 8'h00;
+  wire [2:0] booth_int6_0;
+  wire [2:0] booth_int6_1;
+  wire [2:0] booth_int6_2;
+  wire [2:0] booth_int6_3;
+  wire [2:0] booth_int8_0;
+  wire [2:0] booth_int8_1;
+  wire [2:0] booth_int8_2;
+  wire [2:0] booth_int8_3;
   input clk;
   wire clk;
   wire [9:0] dist0;
@@ -33446,7 +33214,7 @@ module array_bitserial_mix_fp16_os_8x8__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_
   input rst;
   wire rst;
   wire [31:0] s;
-  wire [31:0] \s$195 ;
+  wire [31:0] \s$203 ;
   reg [3:0] shift0;
   reg [3:0] shift1;
   reg [3:0] shift2;
@@ -33515,238 +33283,6 @@ module array_bitserial_mix_fp16_os_8x8__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_
   wire [7:0] \wint_int8$58 ;
   wire [7:0] \wint_int8$62 ;
   wire [7:0] \wint_int8$66 ;
-  assign \$380  = 2'h2 * step;
-  assign \$381  = { w_int3[7], w_int3[7], w_int3, 1'h0 } >> \$380 ;
-  assign \$382  = \$379  == \$381 ;
-  assign \$383  = \$376  & \$382 ;
-  assign \$384  = \$369  + \$383 ;
-  assign \$385  = \$384  + 1'h1;
-  assign man_bitmod_fp4_3 = | rest3;
-  assign neg_bitmod_fp4_3 = $signed(w_int3) < $signed(1'h0);
-  assign shift_bitmod_fp4_3 = pos_bitmod_fp4_3 + 1'h0;
-  assign man_bitmod_fp3_3 = | rest3;
-  assign neg_bitmod_fp3_3 = $signed(w_int3) < $signed(1'h0);
-  assign shift_bitmod_fp3_3 = pos_bitmod_fp3_3 + 1'h1;
-  assign \$386  = | a_reg[14:10];
-  assign \$387  = | remaining;
-  assign \$388  = man0 & \$387 ;
-  assign \$389  = | { \$386 , a_reg[9:0] };
-  assign live0 = \$388  & \$389 ;
-  assign \$390  = ! a_reg[14:10];
-  assign \$391  = \$390  ? 5'h01 : a_reg[14:10];
-  assign \$392  = \$391  + shift0;
-  assign \$393  = live0 ? \$392  : 6'h00;
-  assign \$394  = | a_reg[30:26];
-  assign \$395  = | remaining;
-  assign \$396  = man1 & \$395 ;
-  assign \$397  = | { \$394 , a_reg[25:16] };
-  assign live1 = \$396  & \$397 ;
-  assign \$398  = ! a_reg[30:26];
-  assign \$399  = \$398  ? 5'h01 : a_reg[30:26];
-  assign \$400  = \$399  + shift1;
-  assign \$401  = live1 ? \$400  : 6'h00;
-  assign \$402  = | a_reg[46:42];
-  assign \$403  = | remaining;
-  assign \$404  = man2 & \$403 ;
-  assign \$405  = | { \$402 , a_reg[41:32] };
-  assign live2 = \$404  & \$405 ;
-  assign \$406  = ! a_reg[46:42];
-  assign \$407  = \$406  ? 5'h01 : a_reg[46:42];
-  assign \$408  = \$407  + shift2;
-  assign \$409  = live2 ? \$408  : 6'h00;
-  assign \$410  = | a_reg[62:58];
-  assign \$411  = | remaining;
-  assign \$412  = man3 & \$411 ;
-  assign \$413  = | { \$410 , a_reg[57:48] };
-  assign live3 = \$412  & \$413 ;
-  assign \$414  = ! a_reg[62:58];
-  assign \$415  = \$414  ? 5'h01 : a_reg[62:58];
-  assign \$416  = \$415  + shift3;
-  assign \$417  = live3 ? \$416  : 6'h00;
-  assign \$418  = \$401  > \$393 ;
-  assign emax0 = \$418  ? { 4'h0, \$401  } : { 4'h0, \$393  };
-  assign \$419  = \$409  > emax0;
-  assign emax1 = \$419  ? { 4'h0, \$409  } : emax0;
-  assign \$420  = \$417  > emax1;
-  assign emax2 = \$420  ? { 4'h0, \$417  } : emax1;
-  assign \$421  = emax2 - \$393 ;
-  assign \$422  = $signed(\$421 ) > $signed(5'h0f);
-  assign \$423  = emax2 - \$393 ;
-  assign \$424  = \$422  ? 11'h00f : \$423 ;
-  assign \$426  = \$425  >> \$424 [9:0];
-  assign \$427  = live0 ? \$426  : 18'h00000;
-  assign \$428  = a_reg[15] ^ neg0;
-  assign \$429  = - \$427 [14:0];
-  assign lane0 = \$428  ? \$429  : { 1'h0, \$427 [14:0] };
-  assign \$430  = emax2 - \$401 ;
-  assign \$431  = $signed(\$430 ) > $signed(5'h0f);
-  assign \$432  = emax2 - \$401 ;
-  assign \$433  = \$431  ? 11'h00f : \$432 ;
-  assign \$435  = \$434  >> \$433 [9:0];
-  assign \$436  = live1 ? \$435  : 18'h00000;
-  assign \$437  = a_reg[31] ^ neg1;
-  assign \$438  = - \$436 [14:0];
-  assign lane1 = \$437  ? \$438  : { 1'h0, \$436 [14:0] };
-  assign \$439  = emax2 - \$409 ;
-  assign \$440  = $signed(\$439 ) > $signed(5'h0f);
-  assign \$441  = emax2 - \$409 ;
-  assign \$442  = \$440  ? 11'h00f : \$441 ;
-  assign \$444  = \$443  >> \$442 [9:0];
-  assign \$445  = live2 ? \$444  : 18'h00000;
-  assign \$446  = a_reg[47] ^ neg2;
-  assign \$447  = - \$445 [14:0];
-  assign lane2 = \$446  ? \$447  : { 1'h0, \$445 [14:0] };
-  assign \$448  = emax2 - \$417 ;
-  assign \$449  = $signed(\$448 ) > $signed(5'h0f);
-  assign \$450  = emax2 - \$417 ;
-  assign \$451  = \$449  ? 11'h00f : \$450 ;
-  assign \$453  = \$452  >> \$451 [9:0];
-  assign \$454  = live3 ? \$453  : 18'h00000;
-  assign \$455  = a_reg[63] ^ neg3;
-  assign \$456  = - \$454 [14:0];
-  assign lane3 = \$455  ? \$456  : { 1'h0, \$454 [14:0] };
-  assign \$457  = $signed(lane0) + $signed(lane1);
-  assign \$458  = $signed(lane2) + $signed(lane3);
-  assign \$459  = $signed(\$457 ) + $signed(\$458 );
-  assign \$460  = $signed(\$459 ) < $signed(1'h0);
-  assign \$461  = - $signed(\$459 );
-  assign \$462  = \$460  ? \$461  : { \$459 [17], \$459 [17], \$459  };
-  assign \$463  = emax2 - 5'h1d;
-  assign \$464  = 5'h12 - lane_rp_msb;
-  assign \$465  = { \$462 [18:0], 7'h00 } << \$464 [4:0];
-  assign \$466  = $signed(\$463 ) + $signed({ 1'h0, lane_rp_msb });
-  assign \$467  = $signed(\$466 ) + $signed(8'h7f);
-  assign \$468  = $signed(\$467 ) < $signed(2'h1);
-  assign \$469  = $signed(\$467 ) < $signed(6'h27);
-  assign \$470  = $signed(2'h1) - $signed(\$467 );
-  assign lane_rp_sh = \$465 [25:0] >> lane_rp_rs;
-  assign \$471  = lane_rp_sh << lane_rp_rs;
-  assign lane_rp_lost = \$471 [25:0] != \$465 [25:0];
-  assign \$472  = $signed(\$467 ) + $signed({ 1'h0, lane_rp_rs });
-  assign \$473  = $signed(\$472 ) - $signed(2'h1);
-  assign \$475  = $signed(\$474 ) + $signed({ 1'h0, lane_rp_sh[25:2] });
-  assign \$477  = \$476  | lane_rp_lost;
-  assign \$478  = \$477  | lane_rp_sh[2];
-  assign \$479  = lane_rp_sh[1] & \$478 ;
-  assign \$480  = $signed(\$475 ) + $signed({ 1'h0, \$479  });
-  assign \$481  = ! \$462 [18:0];
-  assign \$482  = \$480 [46:0] >= 31'h7f800000;
-  assign \$483  = $signed(\$459 ) < $signed(1'h0);
-  assign \$484  = $signed(\$459 ) < $signed(1'h0);
-  assign \$485  = $signed(\$459 ) < $signed(1'h0);
-  assign \$486  = remaining == 1'h1;
-  assign \$487  = \$486  & beat_group_end;
-  assign \$488  = dq_left > 1'h1;
-  assign stall = \$487  & \$488 ;
-  assign \$489  = remaining == 1'h1;
-  assign \$490  = \$489  & beat_group_end;
-  assign \$491  = ~ stall;
-  assign handoff = \$490  & \$491 ;
-  assign \$492  = ! dq_sum[30:23];
-  assign gs_e = \$492  ? 8'h01 : dq_sum[30:23];
-  assign \$493  = ! dq_sum[30:23];
-  assign \$494  = ~ \$493 ;
-  assign \$495  = gs_e - 7'h7f;
-  assign \$496  = $signed(\$495 ) - $signed(6'h17);
-  assign \$497  = $signed(\$496 ) + $signed({ 1'h0, dq_bit });
-  assign \$498  = 5'h17 - gs_rp_msb;
-  assign \$499  = { \$494 , dq_sum[22:0], 2'h0 } << \$498 [4:0];
-  assign \$500  = $signed(\$497 ) + $signed({ 1'h0, gs_rp_msb });
-  assign \$501  = $signed(\$500 ) + $signed(8'h7f);
-  assign \$502  = $signed(\$501 ) < $signed(2'h1);
-  assign \$503  = $signed(\$501 ) < $signed(6'h27);
-  assign \$504  = $signed(2'h1) - $signed(\$501 );
-  assign gs_rp_sh = \$499 [25:0] >> gs_rp_rs;
-  assign \$505  = gs_rp_sh << gs_rp_rs;
-  assign gs_rp_lost = \$505 [25:0] != \$499 [25:0];
-  assign \$506  = $signed(\$501 ) + $signed({ 1'h0, gs_rp_rs });
-  assign \$507  = $signed(\$506 ) - $signed(2'h1);
-  assign \$509  = $signed(\$508 ) + $signed({ 1'h0, gs_rp_sh[25:2] });
-  assign \$511  = \$510  | gs_rp_lost;
-  assign \$512  = \$511  | gs_rp_sh[2];
-  assign \$513  = gs_rp_sh[1] & \$512 ;
-  assign \$514  = $signed(\$509 ) + $signed({ 1'h0, \$513  });
-  assign \$515  = ! { \$494 , dq_sum[22:0] };
-  assign \$516  = \$514 [46:0] >= 31'h7f800000;
-  assign \$517  = dq_scale >> dq_bit;
-  assign \$518  = dq_sum[30:23] == 8'hff;
-  assign \$519  = ! dq_sum[22:0];
-  assign \$520  = \$518  & \$519 ;
-  assign \$521  = dq_sum[30:23] == 8'hff;
-  assign \$522  = | dq_sum[22:0];
-  assign \$523  = \$521  & \$522 ;
-  assign \$524  = \$520  | \$523 ;
-  assign \$525  = \$524  ? dq_sum : gs_rp_out;
-  assign \$526  = dq_bit == 3'h7;
-  assign \$528  = \$525  ^ \$527 ;
-  assign dq_addend = \$517  ? \$528  : 32'd0;
-  assign \$529  = ! dq_bit;
-  assign \$530  = \$529  & dq_first;
-  assign \a$193  = \$530  ? dq_psum : out_acc;
-  always @(posedge clk)
-    o_a <= \$531 ;
-  always @(posedge clk)
-    o_w <= \$532 ;
-  always @(posedge clk)
-    o_ctl <= \$533 ;
-  always @(posedge clk)
-    w_reg <= \$534 ;
-  always @(posedge clk)
-    w_int0 <= \$535 ;
-  always @(posedge clk)
-    rest0 <= \$536 ;
-  always @(posedge clk)
-    w_int1 <= \$537 ;
-  always @(posedge clk)
-    rest1 <= \$538 ;
-  always @(posedge clk)
-    w_int2 <= \$539 ;
-  always @(posedge clk)
-    rest2 <= \$540 ;
-  always @(posedge clk)
-    w_int3 <= \$541 ;
-  always @(posedge clk)
-    rest3 <= \$542 ;
-  always @(posedge clk)
-    a_reg <= \$543 ;
-  always @(posedge clk)
-    dtype <= \$544 ;
-  always @(posedge clk)
-    remaining <= \$545 ;
-  always @(posedge clk)
-    step <= \$546 ;
-  always @(posedge clk)
-    beat_group_end <= \$547 ;
-  always @(posedge clk)
-    beat_last <= \$548 ;
-  always @(posedge clk)
-    beat_scale <= \$549 ;
-  always @(posedge clk)
-    group_acc <= \$550 ;
-  always @(posedge clk)
-    grp_first <= \$551 ;
-  always @(posedge clk)
-    grp_psum <= \$552 ;
-  always @(posedge clk)
-    o_valid <= \$553 ;
-  always @(posedge clk)
-    out_acc <= \$554 ;
-  always @(posedge clk)
-    dq_left <= \$555 ;
-  always @(posedge clk)
-    dq_bit <= \$556 ;
-  always @(posedge clk)
-    o_psum <= \$557 ;
-  always @(posedge clk)
-    dq_sum <= \$558 ;
-  always @(posedge clk)
-    dq_scale <= \$559 ;
-  always @(posedge clk)
-    dq_first <= \$560 ;
-  always @(posedge clk)
-    dq_psum <= \$561 ;
-  always @(posedge clk)
-    dq_last <= \$562 ;
   assign \$1  = $signed(w_in0) < $signed(1'h0);
   assign \$2  = - $signed(w_in0);
   assign \$3  = \$1  ? \$2  : { w_in0[7], w_in0 };
@@ -33807,1274 +33343,371 @@ module array_bitserial_mix_fp16_os_8x8__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_
   assign o_ready = \$56  & \$57 ;
   assign accept = i_ctl[0] & o_ready;
   assign \$58  = 2'h2 * step;
-  assign \$59  = \$58  + 2'h2;
-  assign \$60  = { w_int0[7], w_int0[7], w_int0, 1'h0 } >> \$59 ;
-  assign \$61  = 2'h2 * step;
-  assign \$62  = \$61  + 1'h1;
-  assign \$63  = { w_int0[7], w_int0[7], w_int0, 1'h0 } >> \$62 ;
-  assign \$64  = \$60  == \$63 ;
-  assign \$65  = 2'h2 * step;
-  assign \$66  = \$65  + 1'h1;
-  assign \$67  = { w_int0[7], w_int0[7], w_int0, 1'h0 } >> \$66 ;
-  assign \$68  = 2'h2 * step;
-  assign \$69  = { w_int0[7], w_int0[7], w_int0, 1'h0 } >> \$68 ;
-  assign \$70  = \$67  == \$69 ;
-  assign \$71  = \$64  & \$70 ;
-  assign man_int8_0 = ~ \$71 ;
-  assign \$72  = 2'h2 * step;
-  assign \$73  = \$72  + 2'h2;
-  assign \$74  = { w_int0[7], w_int0[7], w_int0, 1'h0 } >> \$73 ;
-  assign \$75  = 2'h2 * step;
-  assign \$76  = \$75  + 1'h1;
-  assign \$77  = { w_int0[7], w_int0[7], w_int0, 1'h0 } >> \$76 ;
-  assign \$78  = 2'h2 * step;
-  assign \$79  = { w_int0[7], w_int0[7], w_int0, 1'h0 } >> \$78 ;
-  assign \$80  = \$77  & \$79 ;
-  assign \$81  = ~ \$80 ;
-  assign neg_int8_0 = \$74  & \$81 ;
-  assign \$82  = 2'h2 * step;
-  assign \$83  = 2'h2 * step;
-  assign \$84  = \$83  + 2'h2;
-  assign \$85  = { w_int0[7], w_int0[7], w_int0, 1'h0 } >> \$84 ;
-  assign \$86  = 2'h2 * step;
-  assign \$87  = \$86  + 1'h1;
-  assign \$88  = { w_int0[7], w_int0[7], w_int0, 1'h0 } >> \$87 ;
-  assign \$89  = \$85  != \$88 ;
-  assign \$90  = 2'h2 * step;
-  assign \$91  = \$90  + 1'h1;
-  assign \$92  = { w_int0[7], w_int0[7], w_int0, 1'h0 } >> \$91 ;
-  assign \$93  = 2'h2 * step;
-  assign \$94  = { w_int0[7], w_int0[7], w_int0, 1'h0 } >> \$93 ;
-  assign \$95  = \$92  == \$94 ;
-  assign \$96  = \$89  & \$95 ;
-  assign \$97  = \$82  + \$96 ;
-  assign \$98  = \$97  + 1'h1;
-  assign \$99  = 2'h2 * step;
-  assign \$100  = \$99  + 2'h2;
-  assign \$101  = { w_int0[7], w_int0[7], w_int0, 1'h0 } >> \$100 ;
-  assign \$102  = 2'h2 * step;
-  assign \$103  = \$102  + 1'h1;
-  assign \$104  = { w_int0[7], w_int0[7], w_int0, 1'h0 } >> \$103 ;
-  assign \$105  = \$101  == \$104 ;
-  assign \$106  = 2'h2 * step;
-  assign \$107  = \$106  + 1'h1;
-  assign \$108  = { w_int0[7], w_int0[7], w_int0, 1'h0 } >> \$107 ;
-  assign \$109  = 2'h2 * step;
-  assign \$110  = { w_int0[7], w_int0[7], w_int0, 1'h0 } >> \$109 ;
-  assign \$111  = \$108  == \$110 ;
-  assign \$112  = \$105  & \$111 ;
-  assign man_int6_0 = ~ \$112 ;
-  assign \$113  = 2'h2 * step;
-  assign \$114  = \$113  + 2'h2;
-  assign \$115  = { w_int0[7], w_int0[7], w_int0, 1'h0 } >> \$114 ;
-  assign \$116  = 2'h2 * step;
-  assign \$117  = \$116  + 1'h1;
-  assign \$118  = { w_int0[7], w_int0[7], w_int0, 1'h0 } >> \$117 ;
-  assign \$119  = 2'h2 * step;
-  assign \$120  = { w_int0[7], w_int0[7], w_int0, 1'h0 } >> \$119 ;
-  assign \$121  = \$118  & \$120 ;
-  assign \$122  = ~ \$121 ;
-  assign neg_int6_0 = \$115  & \$122 ;
-  assign \$123  = 2'h2 * step;
-  assign \$124  = 2'h2 * step;
-  assign \$125  = \$124  + 2'h2;
-  assign \$126  = { w_int0[7], w_int0[7], w_int0, 1'h0 } >> \$125 ;
-  assign \$127  = 2'h2 * step;
-  assign \$128  = \$127  + 1'h1;
-  assign \$129  = { w_int0[7], w_int0[7], w_int0, 1'h0 } >> \$128 ;
-  assign \$130  = \$126  != \$129 ;
-  assign \$131  = 2'h2 * step;
-  assign \$132  = \$131  + 1'h1;
-  assign \$133  = { w_int0[7], w_int0[7], w_int0, 1'h0 } >> \$132 ;
-  assign \$134  = 2'h2 * step;
-  assign \$135  = { w_int0[7], w_int0[7], w_int0, 1'h0 } >> \$134 ;
-  assign \$136  = \$133  == \$135 ;
-  assign \$137  = \$130  & \$136 ;
-  assign \$138  = \$123  + \$137 ;
-  assign \$139  = \$138  + 1'h1;
+  assign booth_int8_0 = { w_int0[7], w_int0[7], w_int0, 1'h0 } >> \$58 ;
+  assign \$59  = booth_int8_0[2] == booth_int8_0[1];
+  assign \$60  = booth_int8_0[1] == booth_int8_0[0];
+  assign \$61  = \$59  & \$60 ;
+  assign man_int8_0 = ~ \$61 ;
+  assign \$62  = booth_int8_0[1] & booth_int8_0[0];
+  assign \$63  = ~ \$62 ;
+  assign neg_int8_0 = booth_int8_0[2] & \$63 ;
+  assign \$64  = 2'h2 * step;
+  assign \$65  = booth_int8_0[2] != booth_int8_0[1];
+  assign \$66  = booth_int8_0[1] == booth_int8_0[0];
+  assign \$67  = \$65  & \$66 ;
+  assign \$68  = \$64  + \$67 ;
+  assign \$69  = \$68  + 1'h1;
+  assign \$70  = 2'h2 * step;
+  assign booth_int6_0 = { w_int0[7], w_int0[7], w_int0, 1'h0 } >> \$70 ;
+  assign \$71  = booth_int6_0[2] == booth_int6_0[1];
+  assign \$72  = booth_int6_0[1] == booth_int6_0[0];
+  assign \$73  = \$71  & \$72 ;
+  assign man_int6_0 = ~ \$73 ;
+  assign \$74  = booth_int6_0[1] & booth_int6_0[0];
+  assign \$75  = ~ \$74 ;
+  assign neg_int6_0 = booth_int6_0[2] & \$75 ;
+  assign \$76  = 2'h2 * step;
+  assign \$77  = booth_int6_0[2] != booth_int6_0[1];
+  assign \$78  = booth_int6_0[1] == booth_int6_0[0];
+  assign \$79  = \$77  & \$78 ;
+  assign \$80  = \$76  + \$79 ;
+  assign \$81  = \$80  + 1'h1;
   assign man_bitmod_fp4_0 = | rest0;
   assign neg_bitmod_fp4_0 = $signed(w_int0) < $signed(1'h0);
   assign shift_bitmod_fp4_0 = pos_bitmod_fp4_0 + 1'h0;
   assign man_bitmod_fp3_0 = | rest0;
   assign neg_bitmod_fp3_0 = $signed(w_int0) < $signed(1'h0);
   assign shift_bitmod_fp3_0 = pos_bitmod_fp3_0 + 1'h1;
-  assign \$140  = 2'h2 * step;
-  assign \$141  = \$140  + 2'h2;
-  assign \$142  = { w_int1[7], w_int1[7], w_int1, 1'h0 } >> \$141 ;
-  assign \$143  = 2'h2 * step;
-  assign \$144  = \$143  + 1'h1;
-  assign \$145  = { w_int1[7], w_int1[7], w_int1, 1'h0 } >> \$144 ;
-  assign \$146  = \$142  == \$145 ;
-  assign \$147  = 2'h2 * step;
-  assign \$148  = \$147  + 1'h1;
-  assign \$149  = { w_int1[7], w_int1[7], w_int1, 1'h0 } >> \$148 ;
-  assign \$150  = 2'h2 * step;
-  assign \$151  = { w_int1[7], w_int1[7], w_int1, 1'h0 } >> \$150 ;
-  assign \$152  = \$149  == \$151 ;
-  assign \$153  = \$146  & \$152 ;
-  assign man_int8_1 = ~ \$153 ;
-  assign \$154  = 2'h2 * step;
-  assign \$155  = \$154  + 2'h2;
-  assign \$156  = { w_int1[7], w_int1[7], w_int1, 1'h0 } >> \$155 ;
-  assign \$157  = 2'h2 * step;
-  assign \$158  = \$157  + 1'h1;
-  assign \$159  = { w_int1[7], w_int1[7], w_int1, 1'h0 } >> \$158 ;
-  assign \$160  = 2'h2 * step;
-  assign \$161  = { w_int1[7], w_int1[7], w_int1, 1'h0 } >> \$160 ;
-  assign \$162  = \$159  & \$161 ;
-  assign \$163  = ~ \$162 ;
-  assign neg_int8_1 = \$156  & \$163 ;
-  assign \$164  = 2'h2 * step;
-  assign \$165  = 2'h2 * step;
-  assign \$166  = \$165  + 2'h2;
-  assign \$167  = { w_int1[7], w_int1[7], w_int1, 1'h0 } >> \$166 ;
-  assign \$168  = 2'h2 * step;
-  assign \$169  = \$168  + 1'h1;
-  assign \$170  = { w_int1[7], w_int1[7], w_int1, 1'h0 } >> \$169 ;
-  assign \$171  = \$167  != \$170 ;
-  assign \$172  = 2'h2 * step;
-  assign \$173  = \$172  + 1'h1;
-  assign \$174  = { w_int1[7], w_int1[7], w_int1, 1'h0 } >> \$173 ;
-  assign \$175  = 2'h2 * step;
-  assign \$176  = { w_int1[7], w_int1[7], w_int1, 1'h0 } >> \$175 ;
-  assign \$177  = \$174  == \$176 ;
-  assign \$178  = \$171  & \$177 ;
-  assign \$179  = \$164  + \$178 ;
-  assign \$180  = \$179  + 1'h1;
-  assign \$181  = 2'h2 * step;
-  assign \$182  = \$181  + 2'h2;
-  assign \$183  = { w_int1[7], w_int1[7], w_int1, 1'h0 } >> \$182 ;
-  assign \$184  = 2'h2 * step;
-  assign \$185  = \$184  + 1'h1;
-  assign \$186  = { w_int1[7], w_int1[7], w_int1, 1'h0 } >> \$185 ;
-  assign \$187  = \$183  == \$186 ;
-  assign \$188  = 2'h2 * step;
-  assign \$189  = \$188  + 1'h1;
-  assign \$190  = { w_int1[7], w_int1[7], w_int1, 1'h0 } >> \$189 ;
-  assign \$191  = 2'h2 * step;
-  assign \$192  = { w_int1[7], w_int1[7], w_int1, 1'h0 } >> \$191 ;
-  assign \$193  = \$190  == \$192 ;
-  assign \$194  = \$187  & \$193 ;
-  assign man_int6_1 = ~ \$194 ;
-  assign \$195  = 2'h2 * step;
-  assign \$196  = \$195  + 2'h2;
-  assign \$197  = { w_int1[7], w_int1[7], w_int1, 1'h0 } >> \$196 ;
-  assign \$198  = 2'h2 * step;
-  assign \$199  = \$198  + 1'h1;
-  assign \$200  = { w_int1[7], w_int1[7], w_int1, 1'h0 } >> \$199 ;
-  assign \$201  = 2'h2 * step;
-  assign \$202  = { w_int1[7], w_int1[7], w_int1, 1'h0 } >> \$201 ;
-  assign \$203  = \$200  & \$202 ;
-  assign \$204  = ~ \$203 ;
-  assign neg_int6_1 = \$197  & \$204 ;
-  assign \$205  = 2'h2 * step;
-  assign \$206  = 2'h2 * step;
-  assign \$207  = \$206  + 2'h2;
-  assign \$208  = { w_int1[7], w_int1[7], w_int1, 1'h0 } >> \$207 ;
-  assign \$209  = 2'h2 * step;
-  assign \$210  = \$209  + 1'h1;
-  assign \$211  = { w_int1[7], w_int1[7], w_int1, 1'h0 } >> \$210 ;
-  assign \$212  = \$208  != \$211 ;
-  assign \$213  = 2'h2 * step;
-  assign \$214  = \$213  + 1'h1;
-  assign \$215  = { w_int1[7], w_int1[7], w_int1, 1'h0 } >> \$214 ;
-  assign \$216  = 2'h2 * step;
-  assign \$217  = { w_int1[7], w_int1[7], w_int1, 1'h0 } >> \$216 ;
-  assign \$218  = \$215  == \$217 ;
-  assign \$219  = \$212  & \$218 ;
-  assign \$220  = \$205  + \$219 ;
-  assign \$221  = \$220  + 1'h1;
+  assign \$82  = 2'h2 * step;
+  assign booth_int8_1 = { w_int1[7], w_int1[7], w_int1, 1'h0 } >> \$82 ;
+  assign \$83  = booth_int8_1[2] == booth_int8_1[1];
+  assign \$84  = booth_int8_1[1] == booth_int8_1[0];
+  assign \$85  = \$83  & \$84 ;
+  assign man_int8_1 = ~ \$85 ;
+  assign \$86  = booth_int8_1[1] & booth_int8_1[0];
+  assign \$87  = ~ \$86 ;
+  assign neg_int8_1 = booth_int8_1[2] & \$87 ;
+  assign \$88  = 2'h2 * step;
+  assign \$89  = booth_int8_1[2] != booth_int8_1[1];
+  assign \$90  = booth_int8_1[1] == booth_int8_1[0];
+  assign \$91  = \$89  & \$90 ;
+  assign \$92  = \$88  + \$91 ;
+  assign \$93  = \$92  + 1'h1;
+  assign \$94  = 2'h2 * step;
+  assign booth_int6_1 = { w_int1[7], w_int1[7], w_int1, 1'h0 } >> \$94 ;
+  assign \$95  = booth_int6_1[2] == booth_int6_1[1];
+  assign \$96  = booth_int6_1[1] == booth_int6_1[0];
+  assign \$97  = \$95  & \$96 ;
+  assign man_int6_1 = ~ \$97 ;
+  assign \$98  = booth_int6_1[1] & booth_int6_1[0];
+  assign \$99  = ~ \$98 ;
+  assign neg_int6_1 = booth_int6_1[2] & \$99 ;
+  assign \$100  = 2'h2 * step;
+  assign \$101  = booth_int6_1[2] != booth_int6_1[1];
+  assign \$102  = booth_int6_1[1] == booth_int6_1[0];
+  assign \$103  = \$101  & \$102 ;
+  assign \$104  = \$100  + \$103 ;
+  assign \$105  = \$104  + 1'h1;
   assign man_bitmod_fp4_1 = | rest1;
   assign neg_bitmod_fp4_1 = $signed(w_int1) < $signed(1'h0);
   assign shift_bitmod_fp4_1 = pos_bitmod_fp4_1 + 1'h0;
   assign man_bitmod_fp3_1 = | rest1;
   assign neg_bitmod_fp3_1 = $signed(w_int1) < $signed(1'h0);
   assign shift_bitmod_fp3_1 = pos_bitmod_fp3_1 + 1'h1;
-  assign \$222  = 2'h2 * step;
-  assign \$223  = \$222  + 2'h2;
-  assign \$224  = { w_int2[7], w_int2[7], w_int2, 1'h0 } >> \$223 ;
-  assign \$225  = 2'h2 * step;
-  assign \$226  = \$225  + 1'h1;
-  assign \$227  = { w_int2[7], w_int2[7], w_int2, 1'h0 } >> \$226 ;
-  assign \$228  = \$224  == \$227 ;
-  assign \$229  = 2'h2 * step;
-  assign \$230  = \$229  + 1'h1;
-  assign \$231  = { w_int2[7], w_int2[7], w_int2, 1'h0 } >> \$230 ;
-  assign \$232  = 2'h2 * step;
-  assign \$233  = { w_int2[7], w_int2[7], w_int2, 1'h0 } >> \$232 ;
-  assign \$234  = \$231  == \$233 ;
-  assign \$235  = \$228  & \$234 ;
-  assign man_int8_2 = ~ \$235 ;
-  assign \$236  = 2'h2 * step;
-  assign \$237  = \$236  + 2'h2;
-  assign \$238  = { w_int2[7], w_int2[7], w_int2, 1'h0 } >> \$237 ;
-  assign \$239  = 2'h2 * step;
-  assign \$240  = \$239  + 1'h1;
-  assign \$241  = { w_int2[7], w_int2[7], w_int2, 1'h0 } >> \$240 ;
-  assign \$242  = 2'h2 * step;
-  assign \$243  = { w_int2[7], w_int2[7], w_int2, 1'h0 } >> \$242 ;
-  assign \$244  = \$241  & \$243 ;
-  assign \$245  = ~ \$244 ;
-  assign neg_int8_2 = \$238  & \$245 ;
-  assign \$246  = 2'h2 * step;
-  assign \$247  = 2'h2 * step;
-  assign \$248  = \$247  + 2'h2;
-  assign \$249  = { w_int2[7], w_int2[7], w_int2, 1'h0 } >> \$248 ;
-  assign \$250  = 2'h2 * step;
-  assign \$251  = \$250  + 1'h1;
-  assign \$252  = { w_int2[7], w_int2[7], w_int2, 1'h0 } >> \$251 ;
-  assign \$253  = \$249  != \$252 ;
-  assign \$254  = 2'h2 * step;
-  assign \$255  = \$254  + 1'h1;
-  assign \$256  = { w_int2[7], w_int2[7], w_int2, 1'h0 } >> \$255 ;
-  assign \$257  = 2'h2 * step;
-  assign \$258  = { w_int2[7], w_int2[7], w_int2, 1'h0 } >> \$257 ;
-  assign \$259  = \$256  == \$258 ;
-  assign \$260  = \$253  & \$259 ;
-  assign \$261  = \$246  + \$260 ;
-  assign \$262  = \$261  + 1'h1;
-  assign \$263  = 2'h2 * step;
-  assign \$264  = \$263  + 2'h2;
-  assign \$265  = { w_int2[7], w_int2[7], w_int2, 1'h0 } >> \$264 ;
-  assign \$266  = 2'h2 * step;
-  assign \$267  = \$266  + 1'h1;
-  assign \$268  = { w_int2[7], w_int2[7], w_int2, 1'h0 } >> \$267 ;
-  assign \$269  = \$265  == \$268 ;
-  assign \$270  = 2'h2 * step;
-  assign \$271  = \$270  + 1'h1;
-  assign \$272  = { w_int2[7], w_int2[7], w_int2, 1'h0 } >> \$271 ;
-  assign \$273  = 2'h2 * step;
-  assign \$274  = { w_int2[7], w_int2[7], w_int2, 1'h0 } >> \$273 ;
-  assign \$275  = \$272  == \$274 ;
-  assign \$276  = \$269  & \$275 ;
-  assign man_int6_2 = ~ \$276 ;
-  assign \$277  = 2'h2 * step;
-  assign \$278  = \$277  + 2'h2;
-  assign \$279  = { w_int2[7], w_int2[7], w_int2, 1'h0 } >> \$278 ;
-  assign \$280  = 2'h2 * step;
-  assign \$281  = \$280  + 1'h1;
-  assign \$282  = { w_int2[7], w_int2[7], w_int2, 1'h0 } >> \$281 ;
-  assign \$283  = 2'h2 * step;
-  assign \$284  = { w_int2[7], w_int2[7], w_int2, 1'h0 } >> \$283 ;
-  assign \$285  = \$282  & \$284 ;
-  assign \$286  = ~ \$285 ;
-  assign neg_int6_2 = \$279  & \$286 ;
-  assign \$287  = 2'h2 * step;
-  assign \$288  = 2'h2 * step;
-  assign \$289  = \$288  + 2'h2;
-  assign \$290  = { w_int2[7], w_int2[7], w_int2, 1'h0 } >> \$289 ;
-  assign \$291  = 2'h2 * step;
-  assign \$292  = \$291  + 1'h1;
-  assign \$293  = { w_int2[7], w_int2[7], w_int2, 1'h0 } >> \$292 ;
-  assign \$294  = \$290  != \$293 ;
-  assign \$295  = 2'h2 * step;
-  assign \$296  = \$295  + 1'h1;
-  assign \$297  = { w_int2[7], w_int2[7], w_int2, 1'h0 } >> \$296 ;
-  assign \$298  = 2'h2 * step;
-  assign \$299  = { w_int2[7], w_int2[7], w_int2, 1'h0 } >> \$298 ;
-  assign \$300  = \$297  == \$299 ;
-  assign \$301  = \$294  & \$300 ;
-  assign \$302  = \$287  + \$301 ;
-  assign \$303  = \$302  + 1'h1;
+  assign \$106  = 2'h2 * step;
+  assign booth_int8_2 = { w_int2[7], w_int2[7], w_int2, 1'h0 } >> \$106 ;
+  assign \$107  = booth_int8_2[2] == booth_int8_2[1];
+  assign \$108  = booth_int8_2[1] == booth_int8_2[0];
+  assign \$109  = \$107  & \$108 ;
+  assign man_int8_2 = ~ \$109 ;
+  assign \$110  = booth_int8_2[1] & booth_int8_2[0];
+  assign \$111  = ~ \$110 ;
+  assign neg_int8_2 = booth_int8_2[2] & \$111 ;
+  assign \$112  = 2'h2 * step;
+  assign \$113  = booth_int8_2[2] != booth_int8_2[1];
+  assign \$114  = booth_int8_2[1] == booth_int8_2[0];
+  assign \$115  = \$113  & \$114 ;
+  assign \$116  = \$112  + \$115 ;
+  assign \$117  = \$116  + 1'h1;
+  assign \$118  = 2'h2 * step;
+  assign booth_int6_2 = { w_int2[7], w_int2[7], w_int2, 1'h0 } >> \$118 ;
+  assign \$119  = booth_int6_2[2] == booth_int6_2[1];
+  assign \$120  = booth_int6_2[1] == booth_int6_2[0];
+  assign \$121  = \$119  & \$120 ;
+  assign man_int6_2 = ~ \$121 ;
+  assign \$122  = booth_int6_2[1] & booth_int6_2[0];
+  assign \$123  = ~ \$122 ;
+  assign neg_int6_2 = booth_int6_2[2] & \$123 ;
+  assign \$124  = 2'h2 * step;
+  assign \$125  = booth_int6_2[2] != booth_int6_2[1];
+  assign \$126  = booth_int6_2[1] == booth_int6_2[0];
+  assign \$127  = \$125  & \$126 ;
+  assign \$128  = \$124  + \$127 ;
+  assign \$129  = \$128  + 1'h1;
   assign man_bitmod_fp4_2 = | rest2;
   assign neg_bitmod_fp4_2 = $signed(w_int2) < $signed(1'h0);
   assign shift_bitmod_fp4_2 = pos_bitmod_fp4_2 + 1'h0;
   assign man_bitmod_fp3_2 = | rest2;
   assign neg_bitmod_fp3_2 = $signed(w_int2) < $signed(1'h0);
   assign shift_bitmod_fp3_2 = pos_bitmod_fp3_2 + 1'h1;
-  assign \$304  = 2'h2 * step;
-  assign \$305  = \$304  + 2'h2;
-  assign \$306  = { w_int3[7], w_int3[7], w_int3, 1'h0 } >> \$305 ;
-  assign \$307  = 2'h2 * step;
-  assign \$308  = \$307  + 1'h1;
-  assign \$309  = { w_int3[7], w_int3[7], w_int3, 1'h0 } >> \$308 ;
-  assign \$310  = \$306  == \$309 ;
-  assign \$311  = 2'h2 * step;
-  assign \$312  = \$311  + 1'h1;
-  assign \$313  = { w_int3[7], w_int3[7], w_int3, 1'h0 } >> \$312 ;
-  assign \$314  = 2'h2 * step;
-  assign \$315  = { w_int3[7], w_int3[7], w_int3, 1'h0 } >> \$314 ;
-  assign \$316  = \$313  == \$315 ;
-  assign \$317  = \$310  & \$316 ;
-  assign man_int8_3 = ~ \$317 ;
-  assign \$318  = 2'h2 * step;
-  assign \$319  = \$318  + 2'h2;
-  assign \$320  = { w_int3[7], w_int3[7], w_int3, 1'h0 } >> \$319 ;
-  assign \$321  = 2'h2 * step;
-  assign \$322  = \$321  + 1'h1;
-  assign \$323  = { w_int3[7], w_int3[7], w_int3, 1'h0 } >> \$322 ;
-  assign \$324  = 2'h2 * step;
-  assign \$325  = { w_int3[7], w_int3[7], w_int3, 1'h0 } >> \$324 ;
-  assign \$326  = \$323  & \$325 ;
-  assign \$327  = ~ \$326 ;
-  assign neg_int8_3 = \$320  & \$327 ;
-  assign \$328  = 2'h2 * step;
-  assign \$329  = 2'h2 * step;
-  assign \$330  = \$329  + 2'h2;
-  assign \$331  = { w_int3[7], w_int3[7], w_int3, 1'h0 } >> \$330 ;
-  assign \$332  = 2'h2 * step;
-  assign \$333  = \$332  + 1'h1;
-  assign \$334  = { w_int3[7], w_int3[7], w_int3, 1'h0 } >> \$333 ;
-  assign \$335  = \$331  != \$334 ;
-  assign \$336  = 2'h2 * step;
-  assign \$337  = \$336  + 1'h1;
-  assign \$338  = { w_int3[7], w_int3[7], w_int3, 1'h0 } >> \$337 ;
-  assign \$339  = 2'h2 * step;
-  assign \$340  = { w_int3[7], w_int3[7], w_int3, 1'h0 } >> \$339 ;
-  assign \$341  = \$338  == \$340 ;
-  assign \$342  = \$335  & \$341 ;
-  assign \$343  = \$328  + \$342 ;
-  assign \$344  = \$343  + 1'h1;
-  assign \$345  = 2'h2 * step;
-  assign \$346  = \$345  + 2'h2;
-  assign \$347  = { w_int3[7], w_int3[7], w_int3, 1'h0 } >> \$346 ;
-  assign \$348  = 2'h2 * step;
-  assign \$349  = \$348  + 1'h1;
-  assign \$350  = { w_int3[7], w_int3[7], w_int3, 1'h0 } >> \$349 ;
-  assign \$351  = \$347  == \$350 ;
-  assign \$352  = 2'h2 * step;
-  assign \$353  = \$352  + 1'h1;
-  assign \$354  = { w_int3[7], w_int3[7], w_int3, 1'h0 } >> \$353 ;
-  assign \$355  = 2'h2 * step;
-  assign \$356  = { w_int3[7], w_int3[7], w_int3, 1'h0 } >> \$355 ;
-  assign \$357  = \$354  == \$356 ;
-  assign \$358  = \$351  & \$357 ;
-  assign man_int6_3 = ~ \$358 ;
-  assign \$359  = 2'h2 * step;
-  assign \$360  = \$359  + 2'h2;
-  assign \$361  = { w_int3[7], w_int3[7], w_int3, 1'h0 } >> \$360 ;
-  assign \$362  = 2'h2 * step;
-  assign \$363  = \$362  + 1'h1;
-  assign \$364  = { w_int3[7], w_int3[7], w_int3, 1'h0 } >> \$363 ;
-  assign \$365  = 2'h2 * step;
-  assign \$366  = { w_int3[7], w_int3[7], w_int3, 1'h0 } >> \$365 ;
-  assign \$367  = \$364  & \$366 ;
-  assign \$368  = ~ \$367 ;
-  assign neg_int6_3 = \$361  & \$368 ;
-  assign \$369  = 2'h2 * step;
-  assign \$370  = 2'h2 * step;
-  assign \$371  = \$370  + 2'h2;
-  assign \$372  = { w_int3[7], w_int3[7], w_int3, 1'h0 } >> \$371 ;
-  assign \$373  = 2'h2 * step;
-  assign \$374  = \$373  + 1'h1;
-  assign \$375  = { w_int3[7], w_int3[7], w_int3, 1'h0 } >> \$374 ;
-  assign \$376  = \$372  != \$375 ;
-  assign \$377  = 2'h2 * step;
-  assign \$378  = \$377  + 1'h1;
-  assign \$379  = { w_int3[7], w_int3[7], w_int3, 1'h0 } >> \$378 ;
+  assign \$130  = 2'h2 * step;
+  assign booth_int8_3 = { w_int3[7], w_int3[7], w_int3, 1'h0 } >> \$130 ;
+  assign \$131  = booth_int8_3[2] == booth_int8_3[1];
+  assign \$132  = booth_int8_3[1] == booth_int8_3[0];
+  assign \$133  = \$131  & \$132 ;
+  assign man_int8_3 = ~ \$133 ;
+  assign \$134  = booth_int8_3[1] & booth_int8_3[0];
+  assign \$135  = ~ \$134 ;
+  assign neg_int8_3 = booth_int8_3[2] & \$135 ;
+  assign \$136  = 2'h2 * step;
+  assign \$137  = booth_int8_3[2] != booth_int8_3[1];
+  assign \$138  = booth_int8_3[1] == booth_int8_3[0];
+  assign \$139  = \$137  & \$138 ;
+  assign \$140  = \$136  + \$139 ;
+  assign \$141  = \$140  + 1'h1;
+  assign \$142  = 2'h2 * step;
+  assign booth_int6_3 = { w_int3[7], w_int3[7], w_int3, 1'h0 } >> \$142 ;
+  assign \$143  = booth_int6_3[2] == booth_int6_3[1];
+  assign \$144  = booth_int6_3[1] == booth_int6_3[0];
+  assign \$145  = \$143  & \$144 ;
+  assign man_int6_3 = ~ \$145 ;
+  assign \$146  = booth_int6_3[1] & booth_int6_3[0];
+  assign \$147  = ~ \$146 ;
+  assign neg_int6_3 = booth_int6_3[2] & \$147 ;
+  assign \$148  = 2'h2 * step;
+  assign \$149  = booth_int6_3[2] != booth_int6_3[1];
+  assign \$150  = booth_int6_3[1] == booth_int6_3[0];
+  assign \$151  = \$149  & \$150 ;
+  assign \$152  = \$148  + \$151 ;
+  assign \$153  = \$152  + 1'h1;
+  assign man_bitmod_fp4_3 = | rest3;
+  assign neg_bitmod_fp4_3 = $signed(w_int3) < $signed(1'h0);
+  assign shift_bitmod_fp4_3 = pos_bitmod_fp4_3 + 1'h0;
+  assign man_bitmod_fp3_3 = | rest3;
+  assign neg_bitmod_fp3_3 = $signed(w_int3) < $signed(1'h0);
+  assign shift_bitmod_fp3_3 = pos_bitmod_fp3_3 + 1'h1;
+  assign \$154  = | a_reg[14:10];
+  assign \$155  = | { \$154 , a_reg[9:0] };
+  assign live0 = man0 & \$155 ;
+  assign \$156  = ! a_reg[14:10];
+  assign \$157  = \$156  ? 5'h01 : a_reg[14:10];
+  assign \$158  = \$157  + shift0;
+  assign \$159  = live0 ? \$158  : 6'h00;
+  assign \$160  = | a_reg[30:26];
+  assign \$161  = | { \$160 , a_reg[25:16] };
+  assign live1 = man1 & \$161 ;
+  assign \$162  = ! a_reg[30:26];
+  assign \$163  = \$162  ? 5'h01 : a_reg[30:26];
+  assign \$164  = \$163  + shift1;
+  assign \$165  = live1 ? \$164  : 6'h00;
+  assign \$166  = | a_reg[46:42];
+  assign \$167  = | { \$166 , a_reg[41:32] };
+  assign live2 = man2 & \$167 ;
+  assign \$168  = ! a_reg[46:42];
+  assign \$169  = \$168  ? 5'h01 : a_reg[46:42];
+  assign \$170  = \$169  + shift2;
+  assign \$171  = live2 ? \$170  : 6'h00;
+  assign \$172  = | a_reg[62:58];
+  assign \$173  = | { \$172 , a_reg[57:48] };
+  assign live3 = man3 & \$173 ;
+  assign \$174  = ! a_reg[62:58];
+  assign \$175  = \$174  ? 5'h01 : a_reg[62:58];
+  assign \$176  = \$175  + shift3;
+  assign \$177  = live3 ? \$176  : 6'h00;
+  assign \$178  = \$165  > \$159 ;
+  assign emax0 = \$178  ? { 4'h0, \$165  } : { 4'h0, \$159  };
+  assign \$179  = \$171  > emax0;
+  assign emax1 = \$179  ? { 4'h0, \$171  } : emax0;
+  assign \$180  = \$177  > emax1;
+  assign emax2 = \$180  ? { 4'h0, \$177  } : emax1;
+  assign \$181  = emax2 - \$159 ;
+  assign \$182  = $signed(\$181 ) > $signed(5'h0f);
+  assign \$183  = emax2 - \$159 ;
+  assign \$184  = \$182  ? 11'h00f : \$183 ;
+  assign \$186  = \$185  >> \$184 [9:0];
+  assign \$187  = live0 ? \$186  : 18'h00000;
+  assign \$188  = a_reg[15] ^ neg0;
+  assign \$189  = - \$187 [14:0];
+  assign lane0 = \$188  ? \$189  : { 1'h0, \$187 [14:0] };
+  assign \$190  = emax2 - \$165 ;
+  assign \$191  = $signed(\$190 ) > $signed(5'h0f);
+  assign \$192  = emax2 - \$165 ;
+  assign \$193  = \$191  ? 11'h00f : \$192 ;
+  assign \$195  = \$194  >> \$193 [9:0];
+  assign \$196  = live1 ? \$195  : 18'h00000;
+  assign \$197  = a_reg[31] ^ neg1;
+  assign \$198  = - \$196 [14:0];
+  assign lane1 = \$197  ? \$198  : { 1'h0, \$196 [14:0] };
+  assign \$199  = emax2 - \$171 ;
+  assign \$200  = $signed(\$199 ) > $signed(5'h0f);
+  assign \$201  = emax2 - \$171 ;
+  assign \$202  = \$200  ? 11'h00f : \$201 ;
+  assign \$204  = \$203  >> \$202 [9:0];
+  assign \$205  = live2 ? \$204  : 18'h00000;
+  assign \$206  = a_reg[47] ^ neg2;
+  assign \$207  = - \$205 [14:0];
+  assign lane2 = \$206  ? \$207  : { 1'h0, \$205 [14:0] };
+  assign \$208  = emax2 - \$177 ;
+  assign \$209  = $signed(\$208 ) > $signed(5'h0f);
+  assign \$210  = emax2 - \$177 ;
+  assign \$211  = \$209  ? 11'h00f : \$210 ;
+  assign \$213  = \$212  >> \$211 [9:0];
+  assign \$214  = live3 ? \$213  : 18'h00000;
+  assign \$215  = a_reg[63] ^ neg3;
+  assign \$216  = - \$214 [14:0];
+  assign lane3 = \$215  ? \$216  : { 1'h0, \$214 [14:0] };
+  assign \$217  = $signed(lane0) + $signed(lane1);
+  assign \$218  = $signed(lane2) + $signed(lane3);
+  assign \$219  = $signed(\$217 ) + $signed(\$218 );
+  assign \$220  = $signed(\$219 ) < $signed(1'h0);
+  assign \$221  = - $signed(\$219 );
+  assign \$222  = \$220  ? \$221  : { \$219 [17], \$219 [17], \$219  };
+  assign \$223  = emax2 - 5'h1d;
+  assign \$224  = 5'h12 - lane_rp_msb;
+  assign \$225  = { \$222 [18:0], 7'h00 } << \$224 [4:0];
+  assign \$226  = $signed(\$223 ) + $signed({ 1'h0, lane_rp_msb });
+  assign \$227  = $signed(\$226 ) + $signed(8'h7f);
+  assign \$228  = $signed(\$227 ) < $signed(2'h1);
+  assign \$229  = $signed(\$227 ) < $signed(6'h27);
+  assign \$230  = $signed(2'h1) - $signed(\$227 );
+  assign lane_rp_sh = \$225 [25:0] >> lane_rp_rs;
+  assign \$231  = lane_rp_sh << lane_rp_rs;
+  assign lane_rp_lost = \$231 [25:0] != \$225 [25:0];
+  assign \$232  = $signed(\$227 ) + $signed({ 1'h0, lane_rp_rs });
+  assign \$233  = $signed(\$232 ) - $signed(2'h1);
+  assign \$235  = $signed(\$234 ) + $signed({ 1'h0, lane_rp_sh[25:2] });
+  assign \$237  = \$236  | lane_rp_lost;
+  assign \$238  = \$237  | lane_rp_sh[2];
+  assign \$239  = lane_rp_sh[1] & \$238 ;
+  assign \$240  = $signed(\$235 ) + $signed({ 1'h0, \$239  });
+  assign \$241  = ! \$222 [18:0];
+  assign \$242  = \$240 [46:0] >= 31'h7f800000;
+  assign \$243  = $signed(\$219 ) < $signed(1'h0);
+  assign \$244  = $signed(\$219 ) < $signed(1'h0);
+  assign \$245  = $signed(\$219 ) < $signed(1'h0);
+  assign \$246  = remaining == 1'h1;
+  assign \$247  = \$246  & beat_group_end;
+  assign \$248  = dq_left > 1'h1;
+  assign stall = \$247  & \$248 ;
+  assign \$249  = remaining == 1'h1;
+  assign \$250  = \$249  & beat_group_end;
+  assign \$251  = ~ stall;
+  assign handoff = \$250  & \$251 ;
+  assign \$252  = ! dq_sum[30:23];
+  assign gs_e = \$252  ? 8'h01 : dq_sum[30:23];
+  assign \$253  = ! dq_sum[30:23];
+  assign \$254  = ~ \$253 ;
+  assign \$255  = gs_e - 7'h7f;
+  assign \$256  = $signed(\$255 ) - $signed(6'h17);
+  assign \$257  = $signed(\$256 ) + $signed({ 1'h0, dq_bit });
+  assign \$258  = 5'h17 - gs_rp_msb;
+  assign \$259  = { \$254 , dq_sum[22:0], 2'h0 } << \$258 [4:0];
+  assign \$260  = $signed(\$257 ) + $signed({ 1'h0, gs_rp_msb });
+  assign \$261  = $signed(\$260 ) + $signed(8'h7f);
+  assign \$262  = $signed(\$261 ) < $signed(2'h1);
+  assign \$263  = $signed(\$261 ) < $signed(6'h27);
+  assign \$264  = $signed(2'h1) - $signed(\$261 );
+  assign gs_rp_sh = \$259 [25:0] >> gs_rp_rs;
+  assign \$265  = gs_rp_sh << gs_rp_rs;
+  assign gs_rp_lost = \$265 [25:0] != \$259 [25:0];
+  assign \$266  = $signed(\$261 ) + $signed({ 1'h0, gs_rp_rs });
+  assign \$267  = $signed(\$266 ) - $signed(2'h1);
+  assign \$269  = $signed(\$268 ) + $signed({ 1'h0, gs_rp_sh[25:2] });
+  assign \$271  = \$270  | gs_rp_lost;
+  assign \$272  = \$271  | gs_rp_sh[2];
+  assign \$273  = gs_rp_sh[1] & \$272 ;
+  assign \$274  = $signed(\$269 ) + $signed({ 1'h0, \$273  });
+  assign \$275  = ! { \$254 , dq_sum[22:0] };
+  assign \$276  = \$274 [46:0] >= 31'h7f800000;
+  assign \$277  = dq_scale >> dq_bit;
+  assign \$278  = dq_sum[30:23] == 8'hff;
+  assign \$279  = ! dq_sum[22:0];
+  assign \$280  = \$278  & \$279 ;
+  assign \$281  = dq_sum[30:23] == 8'hff;
+  assign \$282  = | dq_sum[22:0];
+  assign \$283  = \$281  & \$282 ;
+  assign \$284  = \$280  | \$283 ;
+  assign \$285  = \$284  ? dq_sum : gs_rp_out;
+  assign \$286  = dq_bit == 3'h7;
+  assign \$288  = \$285  ^ \$287 ;
+  assign dq_addend = \$277  ? \$288  : 32'd0;
+  assign \$289  = ! dq_bit;
+  assign \$290  = \$289  & dq_first;
+  assign \a$201  = \$290  ? dq_psum : out_acc;
+  always @(posedge clk)
+    o_a <= \$291 ;
+  always @(posedge clk)
+    o_w <= \$292 ;
+  always @(posedge clk)
+    o_ctl <= \$293 ;
+  always @(posedge clk)
+    w_reg <= \$294 ;
+  always @(posedge clk)
+    w_int0 <= \$295 ;
+  always @(posedge clk)
+    rest0 <= \$296 ;
+  always @(posedge clk)
+    w_int1 <= \$297 ;
+  always @(posedge clk)
+    rest1 <= \$298 ;
+  always @(posedge clk)
+    w_int2 <= \$299 ;
+  always @(posedge clk)
+    rest2 <= \$300 ;
+  always @(posedge clk)
+    w_int3 <= \$301 ;
+  always @(posedge clk)
+    rest3 <= \$302 ;
+  always @(posedge clk)
+    a_reg <= \$303 ;
+  always @(posedge clk)
+    dtype <= \$304 ;
+  always @(posedge clk)
+    remaining <= \$305 ;
+  always @(posedge clk)
+    step <= \$306 ;
+  always @(posedge clk)
+    beat_group_end <= \$307 ;
+  always @(posedge clk)
+    beat_last <= \$308 ;
+  always @(posedge clk)
+    beat_scale <= \$309 ;
+  always @(posedge clk)
+    group_acc <= \$310 ;
+  always @(posedge clk)
+    grp_first <= \$311 ;
+  always @(posedge clk)
+    grp_psum <= \$312 ;
+  always @(posedge clk)
+    o_valid <= \$313 ;
+  always @(posedge clk)
+    out_acc <= \$314 ;
+  always @(posedge clk)
+    dq_left <= \$315 ;
+  always @(posedge clk)
+    dq_bit <= \$316 ;
+  always @(posedge clk)
+    o_psum <= \$317 ;
+  always @(posedge clk)
+    dq_sum <= \$318 ;
+  always @(posedge clk)
+    dq_scale <= \$319 ;
+  always @(posedge clk)
+    dq_first <= \$320 ;
+  always @(posedge clk)
+    dq_psum <= \$321 ;
+  always @(posedge clk)
+    dq_last <= \$322 ;
   \array_bitserial_mix_fp16_os_8x8__pe.group_add  group_add (
     .a(group_acc),
     .b(lane_rp_out),
     .s(group_next)
   );
   \array_bitserial_mix_fp16_os_8x8__pe.out_add  out_add (
-    .a(\a$193 ),
+    .a(\a$201 ),
     .b(dq_addend),
     .s(out_next)
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (dtype)
-      2'h0:
-          neg3 = neg_int8_3;
-      2'h1:
-          neg3 = neg_int6_3;
-      2'h2:
-          neg3 = neg_bitmod_fp4_3;
-      2'h3:
-          neg3 = neg_bitmod_fp3_3;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (dtype)
-      2'h0:
-          man3 = man_int8_3;
-      2'h1:
-          man3 = man_int6_3;
-      2'h2:
-          man3 = man_bitmod_fp4_3;
-      2'h3:
-          man3 = man_bitmod_fp3_3;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (dtype)
-      2'h0:
-          shift3 = \$344 [3:0];
-      2'h1:
-          shift3 = \$385 [3:0];
-      2'h2:
-          shift3 = shift_bitmod_fp4_3;
-      2'h3:
-          shift3 = shift_bitmod_fp3_3;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$531  = i_a;
-    if (rst) begin
-      \$531  = 64'h0000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$532  = i_w;
-    if (rst) begin
-      \$532  = 44'h00000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$533  = i_ctl;
-    if (rst) begin
-      \$533  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$534  = w_reg;
-    if (i_ctl[1]) begin
-      \$534  = i_w;
-    end
-    if (rst) begin
-      \$534  = 44'h00000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$535  = w_int0;
-    if (accept) begin
-      \$535  = w_in0;
-    end
-    if (rst) begin
-      \$535  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$536  = rest0;
-    if (accept) begin
-      \$536  = \$3 [7:0];
-    end
-    if (\$23 ) begin
-      \$536  = \$25 ;
-    end
-    if (rst) begin
-      \$536  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$537  = w_int1;
-    if (accept) begin
-      \$537  = w_in1;
-    end
-    if (rst) begin
-      \$537  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$538  = rest1;
-    if (accept) begin
-      \$538  = \$6 [7:0];
-    end
-    if (\$30 ) begin
-      \$538  = \$32 ;
-    end
-    if (rst) begin
-      \$538  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$539  = w_int2;
-    if (accept) begin
-      \$539  = w_in2;
-    end
-    if (rst) begin
-      \$539  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$540  = rest2;
-    if (accept) begin
-      \$540  = \$9 [7:0];
-    end
-    if (\$37 ) begin
-      \$540  = \$39 ;
-    end
-    if (rst) begin
-      \$540  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$541  = w_int3;
-    if (accept) begin
-      \$541  = w_in3;
-    end
-    if (rst) begin
-      \$541  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$542  = rest3;
-    if (accept) begin
-      \$542  = \$12 [7:0];
-    end
-    if (\$44 ) begin
-      \$542  = \$46 ;
-    end
-    if (rst) begin
-      \$542  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$543  = a_reg;
-    if (accept) begin
-      \$543  = i_a;
-    end
-    if (rst) begin
-      \$543  = 64'h0000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$544  = dtype;
-    if (accept) begin
-      \$544  = w_sel[41:40];
-    end
-    if (rst) begin
-      \$544  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$545  = remaining;
-    if (accept) begin
-      \$545  = \$16 ;
-    end else if (\$15 ) begin
-      \$545  = \$17 [2:0];
-    end
-    if (rst) begin
-      \$545  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$546  = step;
-    if (accept) begin
-      \$546  = 2'h0;
-    end else if (\$15 ) begin
-      \$546  = \$18 [1:0];
-    end
-    if (rst) begin
-      \$546  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$547  = beat_group_end;
-    if (accept) begin
-      \$547  = i_ctl[4];
-    end
-    if (rst) begin
-      \$547  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$548  = beat_last;
-    if (accept) begin
-      \$548  = i_ctl[3];
-    end
-    if (rst) begin
-      \$548  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$549  = beat_scale;
-    if (accept) begin
-      \$549  = w_sel[39:32];
-    end
-    if (rst) begin
-      \$549  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$550  = group_acc;
-    if (handoff) begin
-      \$550  = 32'd0;
-    end else if (\$49 ) begin
-      \$550  = group_next;
-    end
-    if (rst) begin
-      \$550  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$551  = grp_first;
-    if (handoff) begin
-      \$551  = 1'h0;
-    end
-    if (\$50 ) begin
-      \$551  = 1'h1;
-    end
-    if (rst) begin
-      \$551  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$552  = grp_psum;
-    if (\$50 ) begin
-      \$552  = i_psum;
-    end
-    if (rst) begin
-      \$552  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$553  = 1'h0;
-    if (\$51 ) begin
-      if (\$55 ) begin
-        \$553  = 1'h1;
-      end
-    end
-    if (rst) begin
-      \$553  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$554  = out_acc;
-    if (\$51 ) begin
-      \$554  = out_next;
-    end
-    if (rst) begin
-      \$554  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$555  = dq_left;
-    if (\$51 ) begin
-      \$555  = \$52 [3:0];
-    end
-    if (handoff) begin
-      \$555  = 4'h8;
-    end
-    if (rst) begin
-      \$555  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$556  = dq_bit;
-    if (\$51 ) begin
-      \$556  = \$53 [2:0];
-    end
-    if (handoff) begin
-      \$556  = 3'h0;
-    end
-    if (rst) begin
-      \$556  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$557  = o_psum;
-    if (\$51 ) begin
-      if (\$55 ) begin
-        \$557  = out_next;
-      end
-    end
-    if (rst) begin
-      \$557  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$558  = dq_sum;
-    if (handoff) begin
-      \$558  = group_next;
-    end
-    if (rst) begin
-      \$558  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$559  = dq_scale;
-    if (handoff) begin
-      \$559  = beat_scale;
-    end
-    if (rst) begin
-      \$559  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$560  = dq_first;
-    if (handoff) begin
-      \$560  = grp_first;
-    end
-    if (rst) begin
-      \$560  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$561  = dq_psum;
-    if (handoff) begin
-      \$561  = grp_psum;
-    end
-    if (rst) begin
-      \$561  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$562  = dq_last;
-    if (handoff) begin
-      \$562  = beat_last;
-    end
-    if (rst) begin
-      \$562  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    pos_bitmod_fp4_0 = 3'h0;
-    if (rest0[0]) begin
-      pos_bitmod_fp4_0 = 3'h0;
-    end
-    if (rest0[1]) begin
-      pos_bitmod_fp4_0 = 3'h1;
-    end
-    if (rest0[2]) begin
-      pos_bitmod_fp4_0 = 3'h2;
-    end
-    if (rest0[3]) begin
-      pos_bitmod_fp4_0 = 3'h3;
-    end
-    if (rest0[4]) begin
-      pos_bitmod_fp4_0 = 3'h4;
-    end
-    if (rest0[5]) begin
-      pos_bitmod_fp4_0 = 3'h5;
-    end
-    if (rest0[6]) begin
-      pos_bitmod_fp4_0 = 3'h6;
-    end
-    if (rest0[7]) begin
-      pos_bitmod_fp4_0 = 3'h7;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    pos_bitmod_fp3_0 = 3'h0;
-    if (rest0[0]) begin
-      pos_bitmod_fp3_0 = 3'h0;
-    end
-    if (rest0[1]) begin
-      pos_bitmod_fp3_0 = 3'h1;
-    end
-    if (rest0[2]) begin
-      pos_bitmod_fp3_0 = 3'h2;
-    end
-    if (rest0[3]) begin
-      pos_bitmod_fp3_0 = 3'h3;
-    end
-    if (rest0[4]) begin
-      pos_bitmod_fp3_0 = 3'h4;
-    end
-    if (rest0[5]) begin
-      pos_bitmod_fp3_0 = 3'h5;
-    end
-    if (rest0[6]) begin
-      pos_bitmod_fp3_0 = 3'h6;
-    end
-    if (rest0[7]) begin
-      pos_bitmod_fp3_0 = 3'h7;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    top0 = 8'h00;
-    if (rest0[0]) begin
-      top0 = 8'h01;
-    end
-    if (rest0[1]) begin
-      top0 = 8'h02;
-    end
-    if (rest0[2]) begin
-      top0 = 8'h04;
-    end
-    if (rest0[3]) begin
-      top0 = 8'h08;
-    end
-    if (rest0[4]) begin
-      top0 = 8'h10;
-    end
-    if (rest0[5]) begin
-      top0 = 8'h20;
-    end
-    if (rest0[6]) begin
-      top0 = 8'h40;
-    end
-    if (rest0[7]) begin
-      top0 = 8'h80;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    pos_bitmod_fp4_1 = 3'h0;
-    if (rest1[0]) begin
-      pos_bitmod_fp4_1 = 3'h0;
-    end
-    if (rest1[1]) begin
-      pos_bitmod_fp4_1 = 3'h1;
-    end
-    if (rest1[2]) begin
-      pos_bitmod_fp4_1 = 3'h2;
-    end
-    if (rest1[3]) begin
-      pos_bitmod_fp4_1 = 3'h3;
-    end
-    if (rest1[4]) begin
-      pos_bitmod_fp4_1 = 3'h4;
-    end
-    if (rest1[5]) begin
-      pos_bitmod_fp4_1 = 3'h5;
-    end
-    if (rest1[6]) begin
-      pos_bitmod_fp4_1 = 3'h6;
-    end
-    if (rest1[7]) begin
-      pos_bitmod_fp4_1 = 3'h7;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    pos_bitmod_fp3_1 = 3'h0;
-    if (rest1[0]) begin
-      pos_bitmod_fp3_1 = 3'h0;
-    end
-    if (rest1[1]) begin
-      pos_bitmod_fp3_1 = 3'h1;
-    end
-    if (rest1[2]) begin
-      pos_bitmod_fp3_1 = 3'h2;
-    end
-    if (rest1[3]) begin
-      pos_bitmod_fp3_1 = 3'h3;
-    end
-    if (rest1[4]) begin
-      pos_bitmod_fp3_1 = 3'h4;
-    end
-    if (rest1[5]) begin
-      pos_bitmod_fp3_1 = 3'h5;
-    end
-    if (rest1[6]) begin
-      pos_bitmod_fp3_1 = 3'h6;
-    end
-    if (rest1[7]) begin
-      pos_bitmod_fp3_1 = 3'h7;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    top1 = 8'h00;
-    if (rest1[0]) begin
-      top1 = 8'h01;
-    end
-    if (rest1[1]) begin
-      top1 = 8'h02;
-    end
-    if (rest1[2]) begin
-      top1 = 8'h04;
-    end
-    if (rest1[3]) begin
-      top1 = 8'h08;
-    end
-    if (rest1[4]) begin
-      top1 = 8'h10;
-    end
-    if (rest1[5]) begin
-      top1 = 8'h20;
-    end
-    if (rest1[6]) begin
-      top1 = 8'h40;
-    end
-    if (rest1[7]) begin
-      top1 = 8'h80;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    pos_bitmod_fp4_2 = 3'h0;
-    if (rest2[0]) begin
-      pos_bitmod_fp4_2 = 3'h0;
-    end
-    if (rest2[1]) begin
-      pos_bitmod_fp4_2 = 3'h1;
-    end
-    if (rest2[2]) begin
-      pos_bitmod_fp4_2 = 3'h2;
-    end
-    if (rest2[3]) begin
-      pos_bitmod_fp4_2 = 3'h3;
-    end
-    if (rest2[4]) begin
-      pos_bitmod_fp4_2 = 3'h4;
-    end
-    if (rest2[5]) begin
-      pos_bitmod_fp4_2 = 3'h5;
-    end
-    if (rest2[6]) begin
-      pos_bitmod_fp4_2 = 3'h6;
-    end
-    if (rest2[7]) begin
-      pos_bitmod_fp4_2 = 3'h7;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    pos_bitmod_fp3_2 = 3'h0;
-    if (rest2[0]) begin
-      pos_bitmod_fp3_2 = 3'h0;
-    end
-    if (rest2[1]) begin
-      pos_bitmod_fp3_2 = 3'h1;
-    end
-    if (rest2[2]) begin
-      pos_bitmod_fp3_2 = 3'h2;
-    end
-    if (rest2[3]) begin
-      pos_bitmod_fp3_2 = 3'h3;
-    end
-    if (rest2[4]) begin
-      pos_bitmod_fp3_2 = 3'h4;
-    end
-    if (rest2[5]) begin
-      pos_bitmod_fp3_2 = 3'h5;
-    end
-    if (rest2[6]) begin
-      pos_bitmod_fp3_2 = 3'h6;
-    end
-    if (rest2[7]) begin
-      pos_bitmod_fp3_2 = 3'h7;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    top2 = 8'h00;
-    if (rest2[0]) begin
-      top2 = 8'h01;
-    end
-    if (rest2[1]) begin
-      top2 = 8'h02;
-    end
-    if (rest2[2]) begin
-      top2 = 8'h04;
-    end
-    if (rest2[3]) begin
-      top2 = 8'h08;
-    end
-    if (rest2[4]) begin
-      top2 = 8'h10;
-    end
-    if (rest2[5]) begin
-      top2 = 8'h20;
-    end
-    if (rest2[6]) begin
-      top2 = 8'h40;
-    end
-    if (rest2[7]) begin
-      top2 = 8'h80;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    pos_bitmod_fp4_3 = 3'h0;
-    if (rest3[0]) begin
-      pos_bitmod_fp4_3 = 3'h0;
-    end
-    if (rest3[1]) begin
-      pos_bitmod_fp4_3 = 3'h1;
-    end
-    if (rest3[2]) begin
-      pos_bitmod_fp4_3 = 3'h2;
-    end
-    if (rest3[3]) begin
-      pos_bitmod_fp4_3 = 3'h3;
-    end
-    if (rest3[4]) begin
-      pos_bitmod_fp4_3 = 3'h4;
-    end
-    if (rest3[5]) begin
-      pos_bitmod_fp4_3 = 3'h5;
-    end
-    if (rest3[6]) begin
-      pos_bitmod_fp4_3 = 3'h6;
-    end
-    if (rest3[7]) begin
-      pos_bitmod_fp4_3 = 3'h7;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    pos_bitmod_fp3_3 = 3'h0;
-    if (rest3[0]) begin
-      pos_bitmod_fp3_3 = 3'h0;
-    end
-    if (rest3[1]) begin
-      pos_bitmod_fp3_3 = 3'h1;
-    end
-    if (rest3[2]) begin
-      pos_bitmod_fp3_3 = 3'h2;
-    end
-    if (rest3[3]) begin
-      pos_bitmod_fp3_3 = 3'h3;
-    end
-    if (rest3[4]) begin
-      pos_bitmod_fp3_3 = 3'h4;
-    end
-    if (rest3[5]) begin
-      pos_bitmod_fp3_3 = 3'h5;
-    end
-    if (rest3[6]) begin
-      pos_bitmod_fp3_3 = 3'h6;
-    end
-    if (rest3[7]) begin
-      pos_bitmod_fp3_3 = 3'h7;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    top3 = 8'h00;
-    if (rest3[0]) begin
-      top3 = 8'h01;
-    end
-    if (rest3[1]) begin
-      top3 = 8'h02;
-    end
-    if (rest3[2]) begin
-      top3 = 8'h04;
-    end
-    if (rest3[3]) begin
-      top3 = 8'h08;
-    end
-    if (rest3[4]) begin
-      top3 = 8'h10;
-    end
-    if (rest3[5]) begin
-      top3 = 8'h20;
-    end
-    if (rest3[6]) begin
-      top3 = 8'h40;
-    end
-    if (rest3[7]) begin
-      top3 = 8'h80;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    lane_rp_msb = 5'h00;
-    if (\$462 [0]) begin
-      lane_rp_msb = 5'h00;
-    end
-    if (\$462 [1]) begin
-      lane_rp_msb = 5'h01;
-    end
-    if (\$462 [2]) begin
-      lane_rp_msb = 5'h02;
-    end
-    if (\$462 [3]) begin
-      lane_rp_msb = 5'h03;
-    end
-    if (\$462 [4]) begin
-      lane_rp_msb = 5'h04;
-    end
-    if (\$462 [5]) begin
-      lane_rp_msb = 5'h05;
-    end
-    if (\$462 [6]) begin
-      lane_rp_msb = 5'h06;
-    end
-    if (\$462 [7]) begin
-      lane_rp_msb = 5'h07;
-    end
-    if (\$462 [8]) begin
-      lane_rp_msb = 5'h08;
-    end
-    if (\$462 [9]) begin
-      lane_rp_msb = 5'h09;
-    end
-    if (\$462 [10]) begin
-      lane_rp_msb = 5'h0a;
-    end
-    if (\$462 [11]) begin
-      lane_rp_msb = 5'h0b;
-    end
-    if (\$462 [12]) begin
-      lane_rp_msb = 5'h0c;
-    end
-    if (\$462 [13]) begin
-      lane_rp_msb = 5'h0d;
-    end
-    if (\$462 [14]) begin
-      lane_rp_msb = 5'h0e;
-    end
-    if (\$462 [15]) begin
-      lane_rp_msb = 5'h0f;
-    end
-    if (\$462 [16]) begin
-      lane_rp_msb = 5'h10;
-    end
-    if (\$462 [17]) begin
-      lane_rp_msb = 5'h11;
-    end
-    if (\$462 [18]) begin
-      lane_rp_msb = 5'h12;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    lane_rp_rs = 5'h00;
-    if (\$468 ) begin
-      (* full_case = 32'd1 *)
-      if (\$469 ) begin
-        lane_rp_rs = 5'h1a;
-      end else begin
-        lane_rp_rs = \$470 [4:0];
-      end
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$481 ) begin
-      lane_rp_out = { \$483 , 31'h00000000 };
-    end else if (\$482 ) begin
-      lane_rp_out = { \$484 , 31'h7f800000 };
-    end else begin
-      lane_rp_out = { \$485 , \$480 [30:0] };
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    gs_rp_msb = 5'h00;
-    if (dq_sum[0]) begin
-      gs_rp_msb = 5'h00;
-    end
-    if (dq_sum[1]) begin
-      gs_rp_msb = 5'h01;
-    end
-    if (dq_sum[2]) begin
-      gs_rp_msb = 5'h02;
-    end
-    if (dq_sum[3]) begin
-      gs_rp_msb = 5'h03;
-    end
-    if (dq_sum[4]) begin
-      gs_rp_msb = 5'h04;
-    end
-    if (dq_sum[5]) begin
-      gs_rp_msb = 5'h05;
-    end
-    if (dq_sum[6]) begin
-      gs_rp_msb = 5'h06;
-    end
-    if (dq_sum[7]) begin
-      gs_rp_msb = 5'h07;
-    end
-    if (dq_sum[8]) begin
-      gs_rp_msb = 5'h08;
-    end
-    if (dq_sum[9]) begin
-      gs_rp_msb = 5'h09;
-    end
-    if (dq_sum[10]) begin
-      gs_rp_msb = 5'h0a;
-    end
-    if (dq_sum[11]) begin
-      gs_rp_msb = 5'h0b;
-    end
-    if (dq_sum[12]) begin
-      gs_rp_msb = 5'h0c;
-    end
-    if (dq_sum[13]) begin
-      gs_rp_msb = 5'h0d;
-    end
-    if (dq_sum[14]) begin
-      gs_rp_msb = 5'h0e;
-    end
-    if (dq_sum[15]) begin
-      gs_rp_msb = 5'h0f;
-    end
-    if (dq_sum[16]) begin
-      gs_rp_msb = 5'h10;
-    end
-    if (dq_sum[17]) begin
-      gs_rp_msb = 5'h11;
-    end
-    if (dq_sum[18]) begin
-      gs_rp_msb = 5'h12;
-    end
-    if (dq_sum[19]) begin
-      gs_rp_msb = 5'h13;
-    end
-    if (dq_sum[20]) begin
-      gs_rp_msb = 5'h14;
-    end
-    if (dq_sum[21]) begin
-      gs_rp_msb = 5'h15;
-    end
-    if (dq_sum[22]) begin
-      gs_rp_msb = 5'h16;
-    end
-    if (\$494 ) begin
-      gs_rp_msb = 5'h17;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    gs_rp_rs = 5'h00;
-    if (\$502 ) begin
-      (* full_case = 32'd1 *)
-      if (\$503 ) begin
-        gs_rp_rs = 5'h1a;
-      end else begin
-        gs_rp_rs = \$504 [4:0];
-      end
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$515 ) begin
-      gs_rp_out = { dq_sum[31], 31'h00000000 };
-    end else if (\$516 ) begin
-      gs_rp_out = { dq_sum[31], 31'h7f800000 };
-    end else begin
-      gs_rp_out = { dq_sum[31], \$514 [30:0] };
-    end
-  end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
@@ -35994,9 +34627,9 @@ module array_bitserial_mix_fp16_os_8x8__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_
     (* full_case = 32'd1 *)
     casez (dtype)
       2'h0:
-          shift0 = \$98 [3:0];
+          shift0 = \$69 [3:0];
       2'h1:
-          shift0 = \$139 [3:0];
+          shift0 = \$81 [3:0];
       2'h2:
           shift0 = shift_bitmod_fp4_0;
       2'h3:
@@ -36036,9 +34669,9 @@ module array_bitserial_mix_fp16_os_8x8__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_
     (* full_case = 32'd1 *)
     casez (dtype)
       2'h0:
-          shift1 = \$180 [3:0];
+          shift1 = \$93 [3:0];
       2'h1:
-          shift1 = \$221 [3:0];
+          shift1 = \$105 [3:0];
       2'h2:
           shift1 = shift_bitmod_fp4_1;
       2'h3:
@@ -36078,14 +34711,917 @@ module array_bitserial_mix_fp16_os_8x8__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_
     (* full_case = 32'd1 *)
     casez (dtype)
       2'h0:
-          shift2 = \$262 [3:0];
+          shift2 = \$117 [3:0];
       2'h1:
-          shift2 = \$303 [3:0];
+          shift2 = \$129 [3:0];
       2'h2:
           shift2 = shift_bitmod_fp4_2;
       2'h3:
           shift2 = shift_bitmod_fp3_2;
     endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    (* full_case = 32'd1 *)
+    casez (dtype)
+      2'h0:
+          neg3 = neg_int8_3;
+      2'h1:
+          neg3 = neg_int6_3;
+      2'h2:
+          neg3 = neg_bitmod_fp4_3;
+      2'h3:
+          neg3 = neg_bitmod_fp3_3;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    (* full_case = 32'd1 *)
+    casez (dtype)
+      2'h0:
+          man3 = man_int8_3;
+      2'h1:
+          man3 = man_int6_3;
+      2'h2:
+          man3 = man_bitmod_fp4_3;
+      2'h3:
+          man3 = man_bitmod_fp3_3;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    (* full_case = 32'd1 *)
+    casez (dtype)
+      2'h0:
+          shift3 = \$141 [3:0];
+      2'h1:
+          shift3 = \$153 [3:0];
+      2'h2:
+          shift3 = shift_bitmod_fp4_3;
+      2'h3:
+          shift3 = shift_bitmod_fp3_3;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$291  = i_a;
+    if (rst) begin
+      \$291  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$292  = i_w;
+    if (rst) begin
+      \$292  = 44'h00000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$293  = i_ctl;
+    if (rst) begin
+      \$293  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$294  = w_reg;
+    if (i_ctl[1]) begin
+      \$294  = i_w;
+    end
+    if (rst) begin
+      \$294  = 44'h00000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$295  = w_int0;
+    if (accept) begin
+      \$295  = w_in0;
+    end
+    if (rst) begin
+      \$295  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$296  = rest0;
+    if (accept) begin
+      \$296  = \$3 [7:0];
+    end
+    if (\$23 ) begin
+      \$296  = \$25 ;
+    end
+    if (rst) begin
+      \$296  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$297  = w_int1;
+    if (accept) begin
+      \$297  = w_in1;
+    end
+    if (rst) begin
+      \$297  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$298  = rest1;
+    if (accept) begin
+      \$298  = \$6 [7:0];
+    end
+    if (\$30 ) begin
+      \$298  = \$32 ;
+    end
+    if (rst) begin
+      \$298  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$299  = w_int2;
+    if (accept) begin
+      \$299  = w_in2;
+    end
+    if (rst) begin
+      \$299  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$300  = rest2;
+    if (accept) begin
+      \$300  = \$9 [7:0];
+    end
+    if (\$37 ) begin
+      \$300  = \$39 ;
+    end
+    if (rst) begin
+      \$300  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$301  = w_int3;
+    if (accept) begin
+      \$301  = w_in3;
+    end
+    if (rst) begin
+      \$301  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$302  = rest3;
+    if (accept) begin
+      \$302  = \$12 [7:0];
+    end
+    if (\$44 ) begin
+      \$302  = \$46 ;
+    end
+    if (rst) begin
+      \$302  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$303  = a_reg;
+    if (accept) begin
+      \$303  = i_a;
+    end
+    if (rst) begin
+      \$303  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$304  = dtype;
+    if (accept) begin
+      \$304  = w_sel[41:40];
+    end
+    if (rst) begin
+      \$304  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$305  = remaining;
+    if (accept) begin
+      \$305  = \$16 ;
+    end else if (\$15 ) begin
+      \$305  = \$17 [2:0];
+    end
+    if (rst) begin
+      \$305  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$306  = step;
+    if (accept) begin
+      \$306  = 2'h0;
+    end else if (\$15 ) begin
+      \$306  = \$18 [1:0];
+    end
+    if (rst) begin
+      \$306  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$307  = beat_group_end;
+    if (accept) begin
+      \$307  = i_ctl[4];
+    end
+    if (rst) begin
+      \$307  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$308  = beat_last;
+    if (accept) begin
+      \$308  = i_ctl[3];
+    end
+    if (rst) begin
+      \$308  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$309  = beat_scale;
+    if (accept) begin
+      \$309  = w_sel[39:32];
+    end
+    if (rst) begin
+      \$309  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$310  = group_acc;
+    if (handoff) begin
+      \$310  = 32'd0;
+    end else if (\$49 ) begin
+      \$310  = group_next;
+    end
+    if (rst) begin
+      \$310  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$311  = grp_first;
+    if (handoff) begin
+      \$311  = 1'h0;
+    end
+    if (\$50 ) begin
+      \$311  = 1'h1;
+    end
+    if (rst) begin
+      \$311  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$312  = grp_psum;
+    if (\$50 ) begin
+      \$312  = i_psum;
+    end
+    if (rst) begin
+      \$312  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$313  = 1'h0;
+    if (\$51 ) begin
+      if (\$55 ) begin
+        \$313  = 1'h1;
+      end
+    end
+    if (rst) begin
+      \$313  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$314  = out_acc;
+    if (\$51 ) begin
+      \$314  = out_next;
+    end
+    if (rst) begin
+      \$314  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$315  = dq_left;
+    if (\$51 ) begin
+      \$315  = \$52 [3:0];
+    end
+    if (handoff) begin
+      \$315  = 4'h8;
+    end
+    if (rst) begin
+      \$315  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$316  = dq_bit;
+    if (\$51 ) begin
+      \$316  = \$53 [2:0];
+    end
+    if (handoff) begin
+      \$316  = 3'h0;
+    end
+    if (rst) begin
+      \$316  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$317  = o_psum;
+    if (\$51 ) begin
+      if (\$55 ) begin
+        \$317  = out_next;
+      end
+    end
+    if (rst) begin
+      \$317  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$318  = dq_sum;
+    if (handoff) begin
+      \$318  = group_next;
+    end
+    if (rst) begin
+      \$318  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$319  = dq_scale;
+    if (handoff) begin
+      \$319  = beat_scale;
+    end
+    if (rst) begin
+      \$319  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$320  = dq_first;
+    if (handoff) begin
+      \$320  = grp_first;
+    end
+    if (rst) begin
+      \$320  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$321  = dq_psum;
+    if (handoff) begin
+      \$321  = grp_psum;
+    end
+    if (rst) begin
+      \$321  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$322  = dq_last;
+    if (handoff) begin
+      \$322  = beat_last;
+    end
+    if (rst) begin
+      \$322  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    pos_bitmod_fp4_0 = 3'h0;
+    if (rest0[0]) begin
+      pos_bitmod_fp4_0 = 3'h0;
+    end
+    if (rest0[1]) begin
+      pos_bitmod_fp4_0 = 3'h1;
+    end
+    if (rest0[2]) begin
+      pos_bitmod_fp4_0 = 3'h2;
+    end
+    if (rest0[3]) begin
+      pos_bitmod_fp4_0 = 3'h3;
+    end
+    if (rest0[4]) begin
+      pos_bitmod_fp4_0 = 3'h4;
+    end
+    if (rest0[5]) begin
+      pos_bitmod_fp4_0 = 3'h5;
+    end
+    if (rest0[6]) begin
+      pos_bitmod_fp4_0 = 3'h6;
+    end
+    if (rest0[7]) begin
+      pos_bitmod_fp4_0 = 3'h7;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    pos_bitmod_fp3_0 = 3'h0;
+    if (rest0[0]) begin
+      pos_bitmod_fp3_0 = 3'h0;
+    end
+    if (rest0[1]) begin
+      pos_bitmod_fp3_0 = 3'h1;
+    end
+    if (rest0[2]) begin
+      pos_bitmod_fp3_0 = 3'h2;
+    end
+    if (rest0[3]) begin
+      pos_bitmod_fp3_0 = 3'h3;
+    end
+    if (rest0[4]) begin
+      pos_bitmod_fp3_0 = 3'h4;
+    end
+    if (rest0[5]) begin
+      pos_bitmod_fp3_0 = 3'h5;
+    end
+    if (rest0[6]) begin
+      pos_bitmod_fp3_0 = 3'h6;
+    end
+    if (rest0[7]) begin
+      pos_bitmod_fp3_0 = 3'h7;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    top0 = 8'h00;
+    if (rest0[0]) begin
+      top0 = 8'h01;
+    end
+    if (rest0[1]) begin
+      top0 = 8'h02;
+    end
+    if (rest0[2]) begin
+      top0 = 8'h04;
+    end
+    if (rest0[3]) begin
+      top0 = 8'h08;
+    end
+    if (rest0[4]) begin
+      top0 = 8'h10;
+    end
+    if (rest0[5]) begin
+      top0 = 8'h20;
+    end
+    if (rest0[6]) begin
+      top0 = 8'h40;
+    end
+    if (rest0[7]) begin
+      top0 = 8'h80;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    pos_bitmod_fp4_1 = 3'h0;
+    if (rest1[0]) begin
+      pos_bitmod_fp4_1 = 3'h0;
+    end
+    if (rest1[1]) begin
+      pos_bitmod_fp4_1 = 3'h1;
+    end
+    if (rest1[2]) begin
+      pos_bitmod_fp4_1 = 3'h2;
+    end
+    if (rest1[3]) begin
+      pos_bitmod_fp4_1 = 3'h3;
+    end
+    if (rest1[4]) begin
+      pos_bitmod_fp4_1 = 3'h4;
+    end
+    if (rest1[5]) begin
+      pos_bitmod_fp4_1 = 3'h5;
+    end
+    if (rest1[6]) begin
+      pos_bitmod_fp4_1 = 3'h6;
+    end
+    if (rest1[7]) begin
+      pos_bitmod_fp4_1 = 3'h7;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    pos_bitmod_fp3_1 = 3'h0;
+    if (rest1[0]) begin
+      pos_bitmod_fp3_1 = 3'h0;
+    end
+    if (rest1[1]) begin
+      pos_bitmod_fp3_1 = 3'h1;
+    end
+    if (rest1[2]) begin
+      pos_bitmod_fp3_1 = 3'h2;
+    end
+    if (rest1[3]) begin
+      pos_bitmod_fp3_1 = 3'h3;
+    end
+    if (rest1[4]) begin
+      pos_bitmod_fp3_1 = 3'h4;
+    end
+    if (rest1[5]) begin
+      pos_bitmod_fp3_1 = 3'h5;
+    end
+    if (rest1[6]) begin
+      pos_bitmod_fp3_1 = 3'h6;
+    end
+    if (rest1[7]) begin
+      pos_bitmod_fp3_1 = 3'h7;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    top1 = 8'h00;
+    if (rest1[0]) begin
+      top1 = 8'h01;
+    end
+    if (rest1[1]) begin
+      top1 = 8'h02;
+    end
+    if (rest1[2]) begin
+      top1 = 8'h04;
+    end
+    if (rest1[3]) begin
+      top1 = 8'h08;
+    end
+    if (rest1[4]) begin
+      top1 = 8'h10;
+    end
+    if (rest1[5]) begin
+      top1 = 8'h20;
+    end
+    if (rest1[6]) begin
+      top1 = 8'h40;
+    end
+    if (rest1[7]) begin
+      top1 = 8'h80;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    pos_bitmod_fp4_2 = 3'h0;
+    if (rest2[0]) begin
+      pos_bitmod_fp4_2 = 3'h0;
+    end
+    if (rest2[1]) begin
+      pos_bitmod_fp4_2 = 3'h1;
+    end
+    if (rest2[2]) begin
+      pos_bitmod_fp4_2 = 3'h2;
+    end
+    if (rest2[3]) begin
+      pos_bitmod_fp4_2 = 3'h3;
+    end
+    if (rest2[4]) begin
+      pos_bitmod_fp4_2 = 3'h4;
+    end
+    if (rest2[5]) begin
+      pos_bitmod_fp4_2 = 3'h5;
+    end
+    if (rest2[6]) begin
+      pos_bitmod_fp4_2 = 3'h6;
+    end
+    if (rest2[7]) begin
+      pos_bitmod_fp4_2 = 3'h7;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    pos_bitmod_fp3_2 = 3'h0;
+    if (rest2[0]) begin
+      pos_bitmod_fp3_2 = 3'h0;
+    end
+    if (rest2[1]) begin
+      pos_bitmod_fp3_2 = 3'h1;
+    end
+    if (rest2[2]) begin
+      pos_bitmod_fp3_2 = 3'h2;
+    end
+    if (rest2[3]) begin
+      pos_bitmod_fp3_2 = 3'h3;
+    end
+    if (rest2[4]) begin
+      pos_bitmod_fp3_2 = 3'h4;
+    end
+    if (rest2[5]) begin
+      pos_bitmod_fp3_2 = 3'h5;
+    end
+    if (rest2[6]) begin
+      pos_bitmod_fp3_2 = 3'h6;
+    end
+    if (rest2[7]) begin
+      pos_bitmod_fp3_2 = 3'h7;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    top2 = 8'h00;
+    if (rest2[0]) begin
+      top2 = 8'h01;
+    end
+    if (rest2[1]) begin
+      top2 = 8'h02;
+    end
+    if (rest2[2]) begin
+      top2 = 8'h04;
+    end
+    if (rest2[3]) begin
+      top2 = 8'h08;
+    end
+    if (rest2[4]) begin
+      top2 = 8'h10;
+    end
+    if (rest2[5]) begin
+      top2 = 8'h20;
+    end
+    if (rest2[6]) begin
+      top2 = 8'h40;
+    end
+    if (rest2[7]) begin
+      top2 = 8'h80;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    pos_bitmod_fp4_3 = 3'h0;
+    if (rest3[0]) begin
+      pos_bitmod_fp4_3 = 3'h0;
+    end
+    if (rest3[1]) begin
+      pos_bitmod_fp4_3 = 3'h1;
+    end
+    if (rest3[2]) begin
+      pos_bitmod_fp4_3 = 3'h2;
+    end
+    if (rest3[3]) begin
+      pos_bitmod_fp4_3 = 3'h3;
+    end
+    if (rest3[4]) begin
+      pos_bitmod_fp4_3 = 3'h4;
+    end
+    if (rest3[5]) begin
+      pos_bitmod_fp4_3 = 3'h5;
+    end
+    if (rest3[6]) begin
+      pos_bitmod_fp4_3 = 3'h6;
+    end
+    if (rest3[7]) begin
+      pos_bitmod_fp4_3 = 3'h7;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    pos_bitmod_fp3_3 = 3'h0;
+    if (rest3[0]) begin
+      pos_bitmod_fp3_3 = 3'h0;
+    end
+    if (rest3[1]) begin
+      pos_bitmod_fp3_3 = 3'h1;
+    end
+    if (rest3[2]) begin
+      pos_bitmod_fp3_3 = 3'h2;
+    end
+    if (rest3[3]) begin
+      pos_bitmod_fp3_3 = 3'h3;
+    end
+    if (rest3[4]) begin
+      pos_bitmod_fp3_3 = 3'h4;
+    end
+    if (rest3[5]) begin
+      pos_bitmod_fp3_3 = 3'h5;
+    end
+    if (rest3[6]) begin
+      pos_bitmod_fp3_3 = 3'h6;
+    end
+    if (rest3[7]) begin
+      pos_bitmod_fp3_3 = 3'h7;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    top3 = 8'h00;
+    if (rest3[0]) begin
+      top3 = 8'h01;
+    end
+    if (rest3[1]) begin
+      top3 = 8'h02;
+    end
+    if (rest3[2]) begin
+      top3 = 8'h04;
+    end
+    if (rest3[3]) begin
+      top3 = 8'h08;
+    end
+    if (rest3[4]) begin
+      top3 = 8'h10;
+    end
+    if (rest3[5]) begin
+      top3 = 8'h20;
+    end
+    if (rest3[6]) begin
+      top3 = 8'h40;
+    end
+    if (rest3[7]) begin
+      top3 = 8'h80;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    lane_rp_msb = 5'h00;
+    if (\$222 [0]) begin
+      lane_rp_msb = 5'h00;
+    end
+    if (\$222 [1]) begin
+      lane_rp_msb = 5'h01;
+    end
+    if (\$222 [2]) begin
+      lane_rp_msb = 5'h02;
+    end
+    if (\$222 [3]) begin
+      lane_rp_msb = 5'h03;
+    end
+    if (\$222 [4]) begin
+      lane_rp_msb = 5'h04;
+    end
+    if (\$222 [5]) begin
+      lane_rp_msb = 5'h05;
+    end
+    if (\$222 [6]) begin
+      lane_rp_msb = 5'h06;
+    end
+    if (\$222 [7]) begin
+      lane_rp_msb = 5'h07;
+    end
+    if (\$222 [8]) begin
+      lane_rp_msb = 5'h08;
+    end
+    if (\$222 [9]) begin
+      lane_rp_msb = 5'h09;
+    end
+    if (\$222 [10]) begin
+      lane_rp_msb = 5'h0a;
+    end
+    if (\$222 [11]) begin
+      lane_rp_msb = 5'h0b;
+    end
+    if (\$222 [12]) begin
+      lane_rp_msb = 5'h0c;
+    end
+    if (\$222 [13]) begin
+      lane_rp_msb = 5'h0d;
+    end
+    if (\$222 [14]) begin
+      lane_rp_msb = 5'h0e;
+    end
+    if (\$222 [15]) begin
+      lane_rp_msb = 5'h0f;
+    end
+    if (\$222 [16]) begin
+      lane_rp_msb = 5'h10;
+    end
+    if (\$222 [17]) begin
+      lane_rp_msb = 5'h11;
+    end
+    if (\$222 [18]) begin
+      lane_rp_msb = 5'h12;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    lane_rp_rs = 5'h00;
+    if (\$228 ) begin
+      (* full_case = 32'd1 *)
+      if (\$229 ) begin
+        lane_rp_rs = 5'h1a;
+      end else begin
+        lane_rp_rs = \$230 [4:0];
+      end
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    (* full_case = 32'd1 *)
+    if (\$241 ) begin
+      lane_rp_out = { \$243 , 31'h00000000 };
+    end else if (\$242 ) begin
+      lane_rp_out = { \$244 , 31'h7f800000 };
+    end else begin
+      lane_rp_out = { \$245 , \$240 [30:0] };
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    gs_rp_msb = 5'h00;
+    if (dq_sum[0]) begin
+      gs_rp_msb = 5'h00;
+    end
+    if (dq_sum[1]) begin
+      gs_rp_msb = 5'h01;
+    end
+    if (dq_sum[2]) begin
+      gs_rp_msb = 5'h02;
+    end
+    if (dq_sum[3]) begin
+      gs_rp_msb = 5'h03;
+    end
+    if (dq_sum[4]) begin
+      gs_rp_msb = 5'h04;
+    end
+    if (dq_sum[5]) begin
+      gs_rp_msb = 5'h05;
+    end
+    if (dq_sum[6]) begin
+      gs_rp_msb = 5'h06;
+    end
+    if (dq_sum[7]) begin
+      gs_rp_msb = 5'h07;
+    end
+    if (dq_sum[8]) begin
+      gs_rp_msb = 5'h08;
+    end
+    if (dq_sum[9]) begin
+      gs_rp_msb = 5'h09;
+    end
+    if (dq_sum[10]) begin
+      gs_rp_msb = 5'h0a;
+    end
+    if (dq_sum[11]) begin
+      gs_rp_msb = 5'h0b;
+    end
+    if (dq_sum[12]) begin
+      gs_rp_msb = 5'h0c;
+    end
+    if (dq_sum[13]) begin
+      gs_rp_msb = 5'h0d;
+    end
+    if (dq_sum[14]) begin
+      gs_rp_msb = 5'h0e;
+    end
+    if (dq_sum[15]) begin
+      gs_rp_msb = 5'h0f;
+    end
+    if (dq_sum[16]) begin
+      gs_rp_msb = 5'h10;
+    end
+    if (dq_sum[17]) begin
+      gs_rp_msb = 5'h11;
+    end
+    if (dq_sum[18]) begin
+      gs_rp_msb = 5'h12;
+    end
+    if (dq_sum[19]) begin
+      gs_rp_msb = 5'h13;
+    end
+    if (dq_sum[20]) begin
+      gs_rp_msb = 5'h14;
+    end
+    if (dq_sum[21]) begin
+      gs_rp_msb = 5'h15;
+    end
+    if (dq_sum[22]) begin
+      gs_rp_msb = 5'h16;
+    end
+    if (\$254 ) begin
+      gs_rp_msb = 5'h17;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    gs_rp_rs = 5'h00;
+    if (\$262 ) begin
+      (* full_case = 32'd1 *)
+      if (\$263 ) begin
+        gs_rp_rs = 5'h1a;
+      end else begin
+        gs_rp_rs = \$264 [4:0];
+      end
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    (* full_case = 32'd1 *)
+    if (\$275 ) begin
+      gs_rp_out = { dq_sum[31], 31'h00000000 };
+    end else if (\$276 ) begin
+      gs_rp_out = { dq_sum[31], 31'h7f800000 };
+    end else begin
+      gs_rp_out = { dq_sum[31], \$274 [30:0] };
+    end
   end
   assign ready = o_ready;
   assign wint_int8 = w_sel[7:0];
@@ -36096,48 +35632,48 @@ module array_bitserial_mix_fp16_os_8x8__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_
   assign \wint_int6$63  = { w_sel[21], w_sel[21], w_sel[21:16] };
   assign \wint_int8$66  = w_sel[31:24];
   assign \wint_int6$67  = { w_sel[29], w_sel[29], w_sel[29:24] };
-  assign shift_int8_0 = \$98 [3:0];
-  assign shift_int6_0 = \$139 [3:0];
-  assign shift_int8_1 = \$180 [3:0];
-  assign shift_int6_1 = \$221 [3:0];
-  assign shift_int8_2 = \$262 [3:0];
-  assign shift_int6_2 = \$303 [3:0];
-  assign shift_int8_3 = \$344 [3:0];
-  assign shift_int6_3 = \$385 [3:0];
-  assign ma0 = { \$386 , a_reg[9:0] };
-  assign e0 = { 4'h0, \$393  };
-  assign ma1 = { \$394 , a_reg[25:16] };
-  assign e1 = { 4'h0, \$401  };
-  assign ma2 = { \$402 , a_reg[41:32] };
-  assign e2 = { 4'h0, \$409  };
-  assign ma3 = { \$410 , a_reg[57:48] };
-  assign e3 = { 4'h0, \$417  };
-  assign dist0 = \$424 [9:0];
-  assign aligned0 = \$427 [14:0];
-  assign dist1 = \$433 [9:0];
-  assign aligned1 = \$436 [14:0];
-  assign dist2 = \$442 [9:0];
-  assign aligned2 = \$445 [14:0];
-  assign dist3 = \$451 [9:0];
-  assign aligned3 = \$454 [14:0];
-  assign lane_sum = { \$459 [17], \$459  };
-  assign lane_sum_mag = \$462 [18:0];
-  assign lane_sum_exp = { \$463 [10], \$463  };
-  assign lane_rp_ls = \$464 [4:0];
-  assign lane_rp_norm = \$465 [25:0];
-  assign lane_rp_eb = { \$467 [13], \$467 [13], \$467 [13], \$467 [13], \$467 [13], \$467 [13], \$467 [13], \$467 [13], \$467 [13], \$467  };
-  assign lane_rp_packed = \$480 [46:0];
+  assign shift_int8_0 = \$69 [3:0];
+  assign shift_int6_0 = \$81 [3:0];
+  assign shift_int8_1 = \$93 [3:0];
+  assign shift_int6_1 = \$105 [3:0];
+  assign shift_int8_2 = \$117 [3:0];
+  assign shift_int6_2 = \$129 [3:0];
+  assign shift_int8_3 = \$141 [3:0];
+  assign shift_int6_3 = \$153 [3:0];
+  assign ma0 = { \$154 , a_reg[9:0] };
+  assign e0 = { 4'h0, \$159  };
+  assign ma1 = { \$160 , a_reg[25:16] };
+  assign e1 = { 4'h0, \$165  };
+  assign ma2 = { \$166 , a_reg[41:32] };
+  assign e2 = { 4'h0, \$171  };
+  assign ma3 = { \$172 , a_reg[57:48] };
+  assign e3 = { 4'h0, \$177  };
+  assign dist0 = \$184 [9:0];
+  assign aligned0 = \$187 [14:0];
+  assign dist1 = \$193 [9:0];
+  assign aligned1 = \$196 [14:0];
+  assign dist2 = \$202 [9:0];
+  assign aligned2 = \$205 [14:0];
+  assign dist3 = \$211 [9:0];
+  assign aligned3 = \$214 [14:0];
+  assign lane_sum = { \$219 [17], \$219  };
+  assign lane_sum_mag = \$222 [18:0];
+  assign lane_sum_exp = { \$223 [10], \$223  };
+  assign lane_rp_ls = \$224 [4:0];
+  assign lane_rp_norm = \$225 [25:0];
+  assign lane_rp_eb = { \$227 [13], \$227 [13], \$227 [13], \$227 [13], \$227 [13], \$227 [13], \$227 [13], \$227 [13], \$227 [13], \$227  };
+  assign lane_rp_packed = \$240 [46:0];
   assign a = group_acc;
   assign b = lane_rp_out;
   assign s = group_next;
-  assign gs_sig = { \$494 , dq_sum[22:0] };
-  assign gs_exp = { \$497 [10], \$497  };
-  assign gs_rp_ls = \$498 [4:0];
-  assign gs_rp_norm = \$499 [25:0];
-  assign gs_rp_eb = { \$501 [13], \$501 [13], \$501 [13], \$501 [13], \$501 [13], \$501 [13], \$501 [13], \$501 [13], \$501 [13], \$501  };
-  assign gs_rp_packed = \$514 [46:0];
-  assign \b$194  = dq_addend;
-  assign \s$195  = out_next;
+  assign gs_sig = { \$254 , dq_sum[22:0] };
+  assign gs_exp = { \$257 [10], \$257  };
+  assign gs_rp_ls = \$258 [4:0];
+  assign gs_rp_norm = \$259 [25:0];
+  assign gs_rp_eb = { \$261 [13], \$261 [13], \$261 [13], \$261 [13], \$261 [13], \$261 [13], \$261 [13], \$261 [13], \$261 [13], \$261  };
+  assign gs_rp_packed = \$274 [46:0];
+  assign \b$202  = dq_addend;
+  assign \s$203  = out_next;
   assign \i_a[0]  = i_a[15:0];
   assign \i_a[1]  = i_a[31:16];
   assign \i_a[2]  = i_a[47:32];
@@ -36192,15 +35728,15 @@ module array_bitserial_mix_fp16_os_8x8__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_
   assign \w_sel.scale  = w_sel[39:32];
   assign \w_sel.dtype  = w_sel[41:40];
   assign \w_sel.special  = w_sel[43:42];
-  assign \$425  = { 3'h0, \$386 , a_reg[9:0], 4'h0 };
-  assign \$434  = { 3'h0, \$394 , a_reg[25:16], 4'h0 };
-  assign \$443  = { 3'h0, \$402 , a_reg[41:32], 4'h0 };
-  assign \$452  = { 3'h0, \$410 , a_reg[57:48], 4'h0 };
-  assign \$474  = { \$473 [24], \$473 [24], \$473 [24], \$473 [24], \$473 [24], \$473 [24], \$473 [24], \$473 [24], \$473 , 23'h000000 };
-  assign \$508  = { \$507 [24], \$507 [24], \$507 [24], \$507 [24], \$507 [24], \$507 [24], \$507 [24], \$507 [24], \$507 , 23'h000000 };
-  assign \$527  = { \$526 , 31'h00000000 };
-  assign \$476  = lane_rp_sh[0];
-  assign \$510  = gs_rp_sh[0];
+  assign \$185  = { 3'h0, \$154 , a_reg[9:0], 4'h0 };
+  assign \$194  = { 3'h0, \$160 , a_reg[25:16], 4'h0 };
+  assign \$203  = { 3'h0, \$166 , a_reg[41:32], 4'h0 };
+  assign \$212  = { 3'h0, \$172 , a_reg[57:48], 4'h0 };
+  assign \$234  = { \$233 [24], \$233 [24], \$233 [24], \$233 [24], \$233 [24], \$233 [24], \$233 [24], \$233 [24], \$233 , 23'h000000 };
+  assign \$268  = { \$267 [24], \$267 [24], \$267 [24], \$267 [24], \$267 [24], \$267 [24], \$267 [24], \$267 [24], \$267 , 23'h000000 };
+  assign \$287  = { \$286 , 31'h00000000 };
+  assign \$236  = lane_rp_sh[0];
+  assign \$270  = gs_rp_sh[0];
 endmodule
 
 module \array_bitserial_mix_fp16_os_8x8__pe.group_add (b, s, a);

@@ -23933,18 +23933,18 @@ module \array_dequant_mac_ws_8x8__pe.mac.mul0 (a, p, b);
   wire [10:0] \$12 ;
   wire \$13 ;
   wire \$14 ;
-  wire [20:0] \$15 ;
-  wire [56:0] \$16 ;
-  wire [20:0] \$17 ;
-  wire [21:0] \$18 ;
-  wire [52:0] \$19 ;
+  wire \$15 ;
+  wire \$16 ;
+  wire \$17 ;
+  wire \$18 ;
+  wire \$19 ;
   wire \$2 ;
-  wire [53:0] \$20 ;
+  wire \$20 ;
   wire \$21 ;
   wire \$22 ;
   wire \$23 ;
   wire \$24 ;
-  wire [54:0] \$25 ;
+  wire \$25 ;
   wire \$26 ;
   wire \$27 ;
   wire \$28 ;
@@ -23968,23 +23968,8 @@ module \array_dequant_mac_ws_8x8__pe.mac.mul0 (a, p, b);
   wire \$44 ;
   wire \$45 ;
   wire \$46 ;
-  wire \$47 ;
-  wire \$48 ;
-  wire \$49 ;
   wire \$5 ;
-  wire \$50 ;
-  wire \$51 ;
-  wire \$52 ;
-  wire \$53 ;
-  wire \$54 ;
-  wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
   wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
   wire [5:0] \$7 ;
   wire [6:0] \$8 ;
   wire [5:0] \$9 ;
@@ -24001,42 +23986,10 @@ module \array_dequant_mac_ws_8x8__pe.mac.mul0 (a, p, b);
   reg [31:0] p;
   wire [21:0] prod;
   wire [19:0] rp_eb;
-  wire rp_lost;
   wire [4:0] rp_ls;
   reg [4:0] rp_msb;
   wire [25:0] rp_norm;
   reg [31:0] rp_out;
-  wire [43:0] rp_packed;
-  reg [4:0] rp_rs;
-  wire [25:0] rp_sh;
-  assign \$34  = b[14:10] == 5'h1f;
-  assign \$35  = | b[9:0];
-  assign \$36  = \$34  & \$35 ;
-  assign \$37  = \$33  | \$36 ;
-  assign \$38  = a[14:10] == 5'h1f;
-  assign \$39  = ! a[9:0];
-  assign \$40  = \$38  & \$39 ;
-  assign \$41  = ! b[14:10];
-  assign \$42  = ! b[9:0];
-  assign \$43  = \$41  & \$42 ;
-  assign \$44  = \$40  & \$43 ;
-  assign \$45  = \$37  | \$44 ;
-  assign \$46  = b[14:10] == 5'h1f;
-  assign \$47  = ! b[9:0];
-  assign \$48  = \$46  & \$47 ;
-  assign \$49  = ! a[14:10];
-  assign \$50  = ! a[9:0];
-  assign \$51  = \$49  & \$50 ;
-  assign \$52  = \$48  & \$51 ;
-  assign \$53  = \$45  | \$52 ;
-  assign \$54  = a[14:10] == 5'h1f;
-  assign \$55  = ! a[9:0];
-  assign \$56  = \$54  & \$55 ;
-  assign \$57  = b[14:10] == 5'h1f;
-  assign \$58  = ! b[9:0];
-  assign \$59  = \$57  & \$58 ;
-  assign \$60  = \$56  | \$59 ;
-  assign \$61  = a[15] ^ b[15];
   assign \$1  = ! a[14:10];
   assign a_e = \$1  ? 5'h01 : a[14:10];
   assign \$2  = ! a[14:10];
@@ -24052,27 +24005,40 @@ module \array_dequant_mac_ws_8x8__pe.mac.mul0 (a, p, b);
   assign \$10  = { prod, 4'h0 } << \$9 [4:0];
   assign \$11  = $signed(\$8 ) + $signed({ 1'h0, rp_msb });
   assign \$12  = $signed(\$11 ) + $signed(8'h7f);
-  assign \$13  = $signed(\$12 ) < $signed(2'h1);
-  assign \$14  = $signed(\$12 ) < $signed(6'h27);
-  assign \$15  = $signed(2'h1) - $signed(\$12 );
-  assign rp_sh = \$10 [25:0] >> rp_rs;
-  assign \$16  = rp_sh << rp_rs;
-  assign rp_lost = \$16 [25:0] != \$10 [25:0];
-  assign \$17  = $signed(\$12 ) + $signed({ 1'h0, rp_rs });
-  assign \$18  = $signed(\$17 ) - $signed(2'h1);
-  assign \$20  = $signed(\$19 ) + $signed({ 1'h0, rp_sh[25:2] });
-  assign \$22  = \$21  | rp_lost;
-  assign \$23  = \$22  | rp_sh[2];
-  assign \$24  = rp_sh[1] & \$23 ;
-  assign \$25  = $signed(\$20 ) + $signed({ 1'h0, \$24  });
-  assign \$26  = ! prod;
-  assign \$27  = \$25 [43:0] >= 31'h7f800000;
-  assign \$28  = a[15] ^ b[15];
-  assign \$29  = a[15] ^ b[15];
-  assign \$30  = a[15] ^ b[15];
-  assign \$31  = a[14:10] == 5'h1f;
-  assign \$32  = | a[9:0];
+  assign \$13  = ! prod;
+  assign \$14  = a[15] ^ b[15];
+  assign \$15  = a[15] ^ b[15];
+  assign \$16  = a[14:10] == 5'h1f;
+  assign \$17  = | a[9:0];
+  assign \$18  = \$16  & \$17 ;
+  assign \$19  = b[14:10] == 5'h1f;
+  assign \$20  = | b[9:0];
+  assign \$21  = \$19  & \$20 ;
+  assign \$22  = \$18  | \$21 ;
+  assign \$23  = a[14:10] == 5'h1f;
+  assign \$24  = ! a[9:0];
+  assign \$25  = \$23  & \$24 ;
+  assign \$26  = ! b[14:10];
+  assign \$27  = ! b[9:0];
+  assign \$28  = \$26  & \$27 ;
+  assign \$29  = \$25  & \$28 ;
+  assign \$30  = \$22  | \$29 ;
+  assign \$31  = b[14:10] == 5'h1f;
+  assign \$32  = ! b[9:0];
   assign \$33  = \$31  & \$32 ;
+  assign \$34  = ! a[14:10];
+  assign \$35  = ! a[9:0];
+  assign \$36  = \$34  & \$35 ;
+  assign \$37  = \$33  & \$36 ;
+  assign \$38  = \$30  | \$37 ;
+  assign \$39  = a[14:10] == 5'h1f;
+  assign \$40  = ! a[9:0];
+  assign \$41  = \$39  & \$40 ;
+  assign \$42  = b[14:10] == 5'h1f;
+  assign \$43  = ! b[9:0];
+  assign \$44  = \$42  & \$43 ;
+  assign \$45  = \$41  | \$44 ;
+  assign \$46  = a[15] ^ b[15];
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
     rp_msb = 5'h00;
@@ -24145,34 +24111,20 @@ module \array_dequant_mac_ws_8x8__pe.mac.mul0 (a, p, b);
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    rp_rs = 5'h00;
+    (* full_case = 32'd1 *)
     if (\$13 ) begin
-      (* full_case = 32'd1 *)
-      if (\$14 ) begin
-        rp_rs = 5'h1a;
-      end else begin
-        rp_rs = \$15 [4:0];
-      end
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$26 ) begin
-      rp_out = { \$28 , 31'h00000000 };
-    end else if (\$27 ) begin
-      rp_out = { \$29 , 31'h7f800000 };
+      rp_out = { \$14 , 31'h00000000 };
     end else begin
-      rp_out = { \$30 , \$25 [30:0] };
+      rp_out = { \$15 , \$12 [7:0], \$10 [24:2] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
     (* full_case = 32'd1 *)
-    if (\$53 ) begin
+    if (\$38 ) begin
       p = 32'd2143289344;
-    end else if (\$60 ) begin
-      p = { \$61 , 31'h7f800000 };
+    end else if (\$45 ) begin
+      p = { \$46 , 31'h7f800000 };
     end else begin
       p = rp_out;
     end
@@ -24183,7 +24135,4 @@ module \array_dequant_mac_ws_8x8__pe.mac.mul0 (a, p, b);
   assign rp_ls = \$9 [4:0];
   assign rp_norm = \$10 [25:0];
   assign rp_eb = { \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12 [10], \$12  };
-  assign rp_packed = \$25 [43:0];
-  assign \$19  = { \$18 [21], \$18 [21], \$18 [21], \$18 [21], \$18 [21], \$18 [21], \$18 [21], \$18 [21], \$18 , 23'h000000 };
-  assign \$21  = rp_sh[0];
 endmodule

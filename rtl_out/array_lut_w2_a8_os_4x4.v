@@ -9214,20 +9214,20 @@ module array_lut_w2_a8_os_4x4__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
   wire \$10 ;
   wire \$11 ;
   wire \$12 ;
-  wire [3:0] \$126 ;
-  wire [3:0] \$129 ;
+  wire [3:0] \$122 ;
+  wire [3:0] \$125 ;
+  wire [3:0] \$128 ;
   wire \$13 ;
-  wire [3:0] \$132 ;
-  wire [3:0] \$137 ;
+  wire [3:0] \$133 ;
+  wire [6:0] \$138 ;
   wire [19:0] \$14 ;
-  wire [6:0] \$142 ;
   wire [19:0] \$15 ;
   wire [19:0] \$16 ;
-  wire [17:0] \$17 ;
-  wire \$18 ;
+  wire \$17 ;
+  wire [4:0] \$18 ;
   wire [4:0] \$19 ;
   wire \$2 ;
-  wire [4:0] \$20 ;
+  wire \$20 ;
   wire \$21 ;
   wire \$22 ;
   wire \$23 ;
@@ -9238,75 +9238,73 @@ module array_lut_w2_a8_os_4x4__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
   wire \$28 ;
   wire \$29 ;
   wire \$3 ;
-  wire \$30 ;
-  wire [16:0] \$31 ;
+  wire [16:0] \$30 ;
+  wire [3:0] \$31 ;
   wire [3:0] \$32 ;
   wire [3:0] \$33 ;
-  wire [3:0] \$34 ;
-  wire [2:0] \$35 ;
-  wire [3:0] \$36 ;
-  wire \$37 ;
-  wire [11:0] \$38 ;
-  wire [13:0] \$39 ;
+  wire [2:0] \$34 ;
+  wire [3:0] \$35 ;
+  wire \$36 ;
+  wire [11:0] \$37 ;
+  wire [13:0] \$38 ;
+  wire [17:0] \$39 ;
   wire [2:0] \$4 ;
-  wire [13:0] \$40 ;
-  wire [17:0] \$41 ;
-  wire [4:0] \$42 ;
-  wire [2:0] \$43 ;
-  wire [30:0] \$44 ;
-  wire [18:0] \$45 ;
-  wire [25:0] \$46 ;
-  wire \$47 ;
+  wire [4:0] \$40 ;
+  wire [2:0] \$41 ;
+  wire [30:0] \$42 ;
+  wire [18:0] \$43 ;
+  wire [25:0] \$44 ;
+  wire \$45 ;
+  wire \$46 ;
+  wire [31:0] \$47 ;
   wire \$48 ;
-  wire [31:0] \$49 ;
+  wire \$49 ;
   wire [1:0] \$5 ;
   wire \$50 ;
-  wire \$51 ;
-  wire \$52 ;
+  wire [27:0] \$51 ;
+  wire [27:0] \$52 ;
   wire [27:0] \$53 ;
-  wire [27:0] \$54 ;
-  wire [27:0] \$55 ;
-  wire [32:0] \$56 ;
-  reg [31:0] \$57 ;
+  wire [32:0] \$54 ;
+  reg [31:0] \$55 ;
+  reg [17:0] \$56 ;
+  reg [4:0] \$57 ;
   reg [17:0] \$58 ;
-  reg [4:0] \$59 ;
+  reg \$59 ;
   wire \$6 ;
-  reg [17:0] \$60 ;
-  reg [7:0] \$61 ;
-  reg \$62 ;
-  reg [1:0] \$63 ;
+  reg [7:0] \$60 ;
+  reg \$61 ;
+  reg [1:0] \$62 ;
+  reg \$63 ;
   reg \$64 ;
-  reg \$65 ;
+  reg [7:0] \$65 ;
   reg \$66 ;
-  reg [7:0] \$67 ;
-  reg \$68 ;
-  reg \$69 ;
+  reg [1:0] \$67 ;
+  reg [15:0] \$68 ;
+  reg [16:0] \$69 ;
   wire \$7 ;
-  reg [1:0] \$70 ;
-  reg [15:0] \$71 ;
-  reg [16:0] \$72 ;
-  reg \$73 ;
-  reg [31:0] \$74 ;
-  reg [2:0] \$75 ;
+  reg \$70 ;
+  reg [31:0] \$71 ;
+  reg [2:0] \$72 ;
+  reg [15:0] \$73 ;
+  reg \$74 ;
+  reg [18:0] \$75 ;
   reg \$76 ;
-  reg [15:0] \$77 ;
-  reg [18:0] \$78 ;
-  reg \$79 ;
+  reg [3:0] \$77 ;
+  reg [3:0] \$78 ;
+  reg [31:0] \$79 ;
   wire \$8 ;
-  reg [3:0] \$80 ;
-  reg [3:0] \$81 ;
-  reg [31:0] \$82 ;
+  reg [31:0] \$80 ;
+  reg [7:0] \$81 ;
+  reg \$82 ;
   reg [31:0] \$83 ;
-  reg [7:0] \$84 ;
-  reg \$85 ;
-  reg [31:0] \$86 ;
-  reg \$87 ;
+  reg \$84 ;
   wire \$9 ;
   reg \$signal  = 1'h0;
-  reg [1:0] \$signal$25  = 2'h0;
-  wire [1:0] \$signal$25[0] ;
-  reg \$signal$46  = 1'h0;
-  reg \$signal$48  = 1'h0;
+  reg \$signal$23  = 1'h0;
+  reg [1:0] \$signal$24  = 2'h0;
+  wire [1:0] \$signal$24[0] ;
+  reg \$signal$37  = 1'h0;
+  reg \$signal$47  = 1'h0;
   wire [31:0] a;
   wire [7:0] \a[0] ;
   wire [7:0] \a[1] ;
@@ -9318,7 +9316,6 @@ module array_lut_w2_a8_os_4x4__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
   wire active;
   wire [13:0] addend0_0;
   reg beat_group_end = 1'h0;
-  reg beat_h = 1'h0;
   reg beat_last = 1'h0;
   reg [7:0] beat_scale = 8'h00;
   wire [7:0] \beat_scale[0] ;
@@ -9331,7 +9328,7 @@ module array_lut_w2_a8_os_4x4__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
   reg [2:0] dq_c0 = 3'h0;
   reg [18:0] dq_d0_0 = 19'h00000;
   wire [18:0] dq_dh0_0;
-  reg dq_h = 1'h0;
+  reg dq_last = 1'h0;
   reg [3:0] dq_left = 4'h0;
   reg [31:0] dq_psum = 32'd0;
   wire [31:0] \dq_psum[0] ;
@@ -9431,7 +9428,6 @@ module array_lut_w2_a8_os_4x4__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
   wire shift0_0;
   wire [12:0] shifted0_0;
   wire stall;
-  reg step = 1'h0;
   wire [87:0] \table ;
   wire [10:0] \table[0] ;
   wire [10:0] \table[1] ;
@@ -9461,132 +9457,125 @@ module array_lut_w2_a8_os_4x4__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
   wire [7:0] \w_sel.scale[0] ;
   wire [1:0] \w_sel.zero ;
   wire [1:0] \w_sel.zero[0] ;
-  assign \$13  = dq_bit == 2'h2;
-  assign \$14  = $signed(dq_d0_0) - $signed(\$44 [18:0]);
-  assign \$15  = $signed(dq_d0_0) + $signed(\$44 [18:0]);
   assign \$16  = \$13  ? \$14  : \$15 ;
-  assign \$17  = $signed(\$41 [16:0]) << \$signal ;
-  assign \$18  = | dq_left;
-  assign \$19  = dq_left - 1'h1;
-  assign \$20  = dq_bit + 1'h1;
-  assign \$21  = ~ in_corr;
-  assign \$22  = dq_left == 1'h1;
-  assign \$23  = \$22  & \$signal$46 ;
+  assign \$17  = | dq_left;
+  assign \$18  = dq_left - 1'h1;
+  assign \$19  = dq_bit + 1'h1;
+  assign \$20  = ~ in_corr;
+  assign \$21  = dq_left == 1'h1;
+  assign \$22  = \$21  & dq_last;
   assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \$24  = remaining <= 1'h1;
-  assign \$25  = ~ stall;
-  assign o_ready = \$24  & \$25 ;
+  assign \$23  = remaining <= 1'h1;
+  assign \$24  = ~ stall;
+  assign o_ready = \$23  & \$24 ;
   assign accept = i_ctl[0] & o_ready;
   assign active = | remaining;
-  assign \$26  = remaining == 1'h1;
-  assign \$27  = ~ stall;
-  assign last_plane = \$26  & \$27 ;
-  assign \$28  = remaining == 1'h1;
-  assign \$29  = \$28  & beat_group_end;
-  assign \$30  = dq_left > 1'h1;
-  assign stall = \$29  & \$30 ;
+  assign \$25  = remaining == 1'h1;
+  assign \$26  = ~ stall;
+  assign last_plane = \$25  & \$26 ;
+  assign \$27  = remaining == 1'h1;
+  assign \$28  = \$27  & beat_group_end;
+  assign \$29  = dq_left > 1'h1;
+  assign stall = \$28  & \$29 ;
   assign handoff = last_plane & beat_group_end;
-  assign \$31  = $signed(act_sum0) + $signed(\table [87:77]);
-  assign \$126  = step * 3'h4;
-  assign \$32  = planes >> \$126 ;
-  assign \$129  = step * 3'h4;
-  assign \$33  = planes >> \$129 ;
-  assign \$132  = step * 3'h4;
-  assign \$34  = planes >> \$132 ;
-  assign \$35  = ~ \$34 [2:0];
-  assign low0 = \$32 [3] ? \$33 [2:0] : \$35 ;
-  assign \$137  = step * 3'h4;
-  assign \$36  = planes >> \$137 ;
-  assign \$37  = ~ \$36 [3];
-  assign \$142  = low0 * 4'hb;
-  assign entry0_0 = \table  >> \$142 ;
-  assign \$38  = $signed(entry0_0) << step;
-  assign \$39  = - $signed(\$38 );
-  assign \$40  = \$36 [3] ? { \$38 [11], \$38 [11], \$38  } : \$39 ;
-  assign addend0_0 = active ? \$40  : 14'h0000;
-  assign \$41  = $signed(grp0_0) + $signed(addend0_0);
+  assign \$30  = $signed(act_sum0) + $signed(\table [87:77]);
+  assign \$122  = \$signal  * 3'h4;
+  assign \$31  = planes >> \$122 ;
+  assign \$125  = \$signal  * 3'h4;
+  assign \$32  = planes >> \$125 ;
+  assign \$128  = \$signal  * 3'h4;
+  assign \$33  = planes >> \$128 ;
+  assign \$34  = ~ \$33 [2:0];
+  assign low0 = \$31 [3] ? \$32 [2:0] : \$34 ;
+  assign \$133  = \$signal  * 3'h4;
+  assign \$35  = planes >> \$133 ;
+  assign \$36  = ~ \$35 [3];
+  assign \$138  = low0 * 4'hb;
+  assign entry0_0 = \table  >> \$138 ;
+  assign \$37  = $signed(entry0_0) << \$signal ;
+  assign \$38  = - $signed(\$37 );
+  assign addend0_0 = \$35 [3] ? { \$37 [11], \$37 [11], \$37  } : \$38 ;
+  assign \$39  = $signed(grp0_0) + $signed(addend0_0);
   assign in_corr = dq_bit < 2'h3;
-  assign \$42  = dq_bit - 2'h3;
-  assign corr_uint2 = 2'h3 - \$43 ;
-  assign \$44  = $signed(dq_sum_a0) << dq_bit;
-  assign dq_dh0_0 = dq_h ? \$45  : dq_d0_0;
-  assign \$46  = $signed(dq_dh0_0) << \$42 [2:0];
-  assign \$47  = dq_bit == 2'h3;
-  assign \$48  = \$47  & \$signal$48 ;
-  assign \$49  = \$48  ? dq_psum : out_acc;
-  assign \$50  = ~ in_corr;
-  assign \$51  = dq_scale >> \$42 [2:0];
-  assign \$52  = \$50  & \$51 ;
-  assign \$53  = - $signed(\$46 );
-  assign \$55  = \$52  ? \$54  : 28'h0000000;
-  assign \$56  = $signed(\$49 ) + $signed(\$55 );
+  assign \$40  = dq_bit - 2'h3;
+  assign corr_uint2 = 2'h3 - \$41 ;
+  assign \$42  = $signed(dq_sum_a0) << dq_bit;
+  assign dq_dh0_0 = \$signal$37  ? \$43  : dq_d0_0;
+  assign \$44  = $signed(dq_dh0_0) << \$40 [2:0];
+  assign \$45  = dq_bit == 2'h3;
+  assign \$46  = \$45  & \$signal$47 ;
+  assign \$47  = \$46  ? dq_psum : out_acc;
+  assign \$48  = ~ in_corr;
+  assign \$49  = dq_scale >> \$40 [2:0];
+  assign \$50  = \$48  & \$49 ;
+  assign \$51  = - $signed(\$44 );
+  assign \$53  = \$50  ? \$52  : 28'h0000000;
+  assign \$54  = $signed(\$47 ) + $signed(\$53 );
   always @(posedge clk)
-    o_a <= \$57 ;
+    o_a <= \$55 ;
   always @(posedge clk)
-    o_w <= \$58 ;
+    o_w <= \$56 ;
   always @(posedge clk)
-    o_ctl <= \$59 ;
+    o_ctl <= \$57 ;
   always @(posedge clk)
-    w_reg <= \$60 ;
+    w_reg <= \$58 ;
   always @(posedge clk)
-    planes <= \$61 ;
+    \$signal  <= \$59 ;
   always @(posedge clk)
-    dtype <= \$62 ;
+    planes <= \$60 ;
   always @(posedge clk)
-    remaining <= \$63 ;
+    dtype <= \$61 ;
   always @(posedge clk)
-    step <= \$64 ;
+    remaining <= \$62 ;
   always @(posedge clk)
-    beat_group_end <= \$65 ;
+    beat_group_end <= \$63 ;
   always @(posedge clk)
-    beat_last <= \$66 ;
+    beat_last <= \$64 ;
   always @(posedge clk)
-    beat_scale <= \$67 ;
+    beat_scale <= \$65 ;
   always @(posedge clk)
-    \$signal  <= \$68 ;
+    \$signal$23  <= \$66 ;
   always @(posedge clk)
-    beat_h <= \$69 ;
+    \$signal$24  <= \$67 ;
   always @(posedge clk)
-    \$signal$25  <= \$70 ;
+    act_sum0 <= \$68 ;
   always @(posedge clk)
-    act_sum0 <= \$71 ;
+    grp0_0 <= \$69 ;
   always @(posedge clk)
-    grp0_0 <= \$72 ;
+    grp_first <= \$70 ;
   always @(posedge clk)
-    grp_first <= \$73 ;
+    grp_psum <= \$71 ;
   always @(posedge clk)
-    grp_psum <= \$74 ;
+    dq_c0 <= \$72 ;
   always @(posedge clk)
-    dq_c0 <= \$75 ;
+    dq_sum_a0 <= \$73 ;
   always @(posedge clk)
-    dq_h <= \$76 ;
+    \$signal$37  <= \$74 ;
   always @(posedge clk)
-    dq_sum_a0 <= \$77 ;
+    dq_d0_0 <= \$75 ;
   always @(posedge clk)
-    dq_d0_0 <= \$78 ;
+    o_valid <= \$76 ;
   always @(posedge clk)
-    o_valid <= \$79 ;
+    dq_left <= \$77 ;
   always @(posedge clk)
-    dq_left <= \$80 ;
+    dq_bit <= \$78 ;
   always @(posedge clk)
-    dq_bit <= \$81 ;
+    out_acc <= \$79 ;
   always @(posedge clk)
-    out_acc <= \$82 ;
+    o_psum <= \$80 ;
   always @(posedge clk)
-    o_psum <= \$83 ;
+    dq_scale <= \$81 ;
   always @(posedge clk)
-    dq_scale <= \$84 ;
+    \$signal$47  <= \$82 ;
   always @(posedge clk)
-    \$signal$48  <= \$85 ;
+    dq_psum <= \$83 ;
   always @(posedge clk)
-    dq_psum <= \$86 ;
-  always @(posedge clk)
-    \$signal$46  <= \$87 ;
+    dq_last <= \$84 ;
   assign \$1  = | remaining;
   assign \$2  = ~ stall;
   assign \$3  = \$1  & \$2 ;
   assign \$4  = remaining - 1'h1;
-  assign \$5  = step + 1'h1;
+  assign \$5  = \$signal  + 1'h1;
   assign \$6  = ~ stall;
   assign \$7  = active & \$6 ;
   assign \$8  = accept & i_ctl[2];
@@ -9594,6 +9583,9 @@ module array_lut_w2_a8_os_4x4__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
   assign \$10  = \$9  & in_corr;
   assign \$11  = dq_c0 >> dq_bit;
   assign \$12  = \$10  & \$11 ;
+  assign \$13  = dq_bit == 2'h2;
+  assign \$14  = $signed(dq_d0_0) - $signed(\$42 [18:0]);
+  assign \$15  = $signed(dq_d0_0) + $signed(\$42 [18:0]);
   \array_lut_w2_a8_os_4x4__pe.precompute0  precompute0 (
     .a(i_a),
     .clk(clk),
@@ -9603,74 +9595,94 @@ module array_lut_w2_a8_os_4x4__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$57  = i_a;
+    \$55  = i_a;
     if (rst) begin
-      \$57  = 32'd0;
+      \$55  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$58  = i_w;
+    \$56  = i_w;
+    if (rst) begin
+      \$56  = 18'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$57  = i_ctl;
+    if (rst) begin
+      \$57  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$58  = w_reg;
+    if (i_ctl[1]) begin
+      \$58  = i_w;
+    end
     if (rst) begin
       \$58  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$59  = i_ctl;
-    if (rst) begin
-      \$59  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$60  = w_reg;
-    if (i_ctl[1]) begin
-      \$60  = i_w;
-    end
-    if (rst) begin
-      \$60  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$61  = planes;
+    \$59  = \$signal ;
     if (accept) begin
-      \$61  = w_sel[7:0];
-    end
-    if (rst) begin
-      \$61  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$62  = dtype;
-    if (accept) begin
-      \$62  = 1'h0;
-    end
-    if (rst) begin
-      \$62  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$63  = remaining;
-    if (accept) begin
-      \$63  = 2'h2;
+      \$59  = 1'h0;
     end else if (\$3 ) begin
-      \$63  = \$4 [1:0];
+      \$59  = \$5 [0];
     end
     if (rst) begin
-      \$63  = 2'h0;
+      \$59  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$64  = step;
+    \$60  = planes;
     if (accept) begin
-      \$64  = 1'h0;
+      \$60  = w_sel[7:0];
+    end
+    if (rst) begin
+      \$60  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$61  = dtype;
+    if (accept) begin
+      \$61  = 1'h0;
+    end
+    if (rst) begin
+      \$61  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$62  = remaining;
+    if (accept) begin
+      \$62  = 2'h2;
     end else if (\$3 ) begin
-      \$64  = \$5 [0];
+      \$62  = \$4 [1:0];
+    end
+    if (rst) begin
+      \$62  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$63  = beat_group_end;
+    if (accept) begin
+      \$63  = i_ctl[4];
+    end
+    if (rst) begin
+      \$63  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$64  = beat_last;
+    if (accept) begin
+      \$64  = i_ctl[3];
     end
     if (rst) begin
       \$64  = 1'h0;
@@ -9678,19 +9690,19 @@ module array_lut_w2_a8_os_4x4__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$65  = beat_group_end;
+    \$65  = beat_scale;
     if (accept) begin
-      \$65  = i_ctl[4];
+      \$65  = w_sel[15:8];
     end
     if (rst) begin
-      \$65  = 1'h0;
+      \$65  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$66  = beat_last;
+    \$66  = \$signal$23 ;
     if (accept) begin
-      \$66  = i_ctl[3];
+      \$66  = 1'h1;
     end
     if (rst) begin
       \$66  = 1'h0;
@@ -9698,106 +9710,111 @@ module array_lut_w2_a8_os_4x4__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$67  = beat_scale;
+    \$67  = \$signal$24 ;
     if (accept) begin
-      \$67  = w_sel[15:8];
+      \$67  = w_sel[17:16];
     end
     if (rst) begin
-      \$67  = 8'h00;
+      \$67  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$68  = \$signal ;
-    if (accept) begin
-      \$68  = 1'h0;
-    end
-    if (rst) begin
-      \$68  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$69  = beat_h;
-    if (accept) begin
-      \$69  = 1'h1;
-    end
-    if (rst) begin
-      \$69  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$70  = \$signal$25 ;
-    if (accept) begin
-      \$70  = w_sel[17:16];
-    end
-    if (rst) begin
-      \$70  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$71  = act_sum0;
+    \$68  = act_sum0;
     if (handoff) begin
-      \$71  = 16'h0000;
+      \$68  = 16'h0000;
     end else if (last_plane) begin
-      \$71  = \$31 [15:0];
+      \$68  = \$30 [15:0];
     end
     if (rst) begin
-      \$71  = 16'h0000;
+      \$68  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$72  = grp0_0;
+    \$69  = grp0_0;
     if (handoff) begin
-      \$72  = 17'h00000;
+      \$69  = 17'h00000;
     end else if (\$7 ) begin
-      \$72  = \$41 [16:0];
+      \$69  = \$39 [16:0];
     end
     if (rst) begin
-      \$72  = 17'h00000;
+      \$69  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$73  = grp_first;
+    \$70  = grp_first;
     if (handoff) begin
-      \$73  = 1'h0;
+      \$70  = 1'h0;
     end
     if (\$8 ) begin
-      \$73  = 1'h1;
+      \$70  = 1'h1;
     end
     if (rst) begin
-      \$73  = 1'h0;
+      \$70  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$74  = grp_psum;
+    \$71  = grp_psum;
     if (\$8 ) begin
-      \$74  = i_psum;
+      \$71  = i_psum;
     end
     if (rst) begin
-      \$74  = 32'd0;
+      \$71  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$75  = dq_c0;
+    \$72  = dq_c0;
     if (handoff) begin
-      \$75  = corr_uint2[2:0];
+      \$72  = corr_uint2[2:0];
     end
     if (rst) begin
-      \$75  = 3'h0;
+      \$72  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$76  = dq_h;
+    \$73  = dq_sum_a0;
     if (handoff) begin
-      \$76  = beat_h;
+      \$73  = \$30 [15:0];
+    end
+    if (rst) begin
+      \$73  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$74  = \$signal$37 ;
+    if (handoff) begin
+      \$74  = \$signal$23 ;
+    end
+    if (rst) begin
+      \$74  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$75  = dq_d0_0;
+    if (\$12 ) begin
+      \$75  = \$16 [18:0];
+    end
+    if (handoff) begin
+      \$75  = { \$39 [16], \$39 [16], \$39 [16:0] };
+    end
+    if (rst) begin
+      \$75  = 19'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$76  = 1'h0;
+    if (\$17 ) begin
+      if (\$22 ) begin
+        \$76  = 1'h1;
+      end
     end
     if (rst) begin
       \$76  = 1'h0;
@@ -9805,84 +9822,79 @@ module array_lut_w2_a8_os_4x4__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$77  = dq_sum_a0;
+    \$77  = dq_left;
+    if (\$17 ) begin
+      \$77  = \$18 [3:0];
+    end
     if (handoff) begin
-      \$77  = \$31 [15:0];
+      \$77  = 4'hb;
     end
     if (rst) begin
-      \$77  = 16'h0000;
+      \$77  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$78  = dq_d0_0;
-    if (\$12 ) begin
-      \$78  = \$16 [18:0];
+    \$78  = dq_bit;
+    if (\$17 ) begin
+      \$78  = \$19 [3:0];
     end
     if (handoff) begin
-      \$78  = { \$17 [17], \$17  };
+      \$78  = 4'h0;
     end
     if (rst) begin
-      \$78  = 19'h00000;
+      \$78  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$79  = 1'h0;
-    if (\$18 ) begin
-      if (\$23 ) begin
-        \$79  = 1'h1;
+    \$79  = out_acc;
+    if (\$17 ) begin
+      if (\$20 ) begin
+        \$79  = \$54 [31:0];
       end
     end
     if (rst) begin
-      \$79  = 1'h0;
+      \$79  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$80  = dq_left;
-    if (\$18 ) begin
-      \$80  = \$19 [3:0];
-    end
-    if (handoff) begin
-      \$80  = 4'hb;
-    end
-    if (rst) begin
-      \$80  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$81  = dq_bit;
-    if (\$18 ) begin
-      \$81  = \$20 [3:0];
-    end
-    if (handoff) begin
-      \$81  = 4'h0;
-    end
-    if (rst) begin
-      \$81  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$82  = out_acc;
-    if (\$18 ) begin
-      if (\$21 ) begin
-        \$82  = \$56 [31:0];
+    \$80  = o_psum;
+    if (\$17 ) begin
+      if (\$22 ) begin
+        \$80  = \$54 [31:0];
       end
     end
     if (rst) begin
-      \$82  = 32'd0;
+      \$80  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$83  = o_psum;
-    if (\$18 ) begin
-      if (\$23 ) begin
-        \$83  = \$56 [31:0];
-      end
+    \$81  = dq_scale;
+    if (handoff) begin
+      \$81  = beat_scale;
+    end
+    if (rst) begin
+      \$81  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$82  = \$signal$47 ;
+    if (handoff) begin
+      \$82  = grp_first;
+    end
+    if (rst) begin
+      \$82  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$83  = dq_psum;
+    if (handoff) begin
+      \$83  = grp_psum;
     end
     if (rst) begin
       \$83  = 32'd0;
@@ -9890,57 +9902,27 @@ module array_lut_w2_a8_os_4x4__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$84  = dq_scale;
+    \$84  = dq_last;
     if (handoff) begin
-      \$84  = beat_scale;
+      \$84  = beat_last;
     end
     if (rst) begin
-      \$84  = 8'h00;
+      \$84  = 1'h0;
     end
   end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$85  = \$signal$48 ;
-    if (handoff) begin
-      \$85  = grp_first;
-    end
-    if (rst) begin
-      \$85  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$86  = dq_psum;
-    if (handoff) begin
-      \$86  = grp_psum;
-    end
-    if (rst) begin
-      \$86  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$87  = \$signal$46 ;
-    if (handoff) begin
-      \$87  = beat_last;
-    end
-    if (rst) begin
-      \$87  = 1'h0;
-    end
-  end
-  assign act_next0 = \$31 [15:0];
-  assign grp_next0_0 = \$41 [16:0];
+  assign act_next0 = \$30 [15:0];
+  assign grp_next0_0 = \$39 [16:0];
   assign c0 = corr_uint2[2:0];
-  assign dq_ash0_0 = \$44 [18:0];
-  assign out_next = \$56 [31:0];
+  assign dq_ash0_0 = \$42 [18:0];
+  assign out_next = \$54 [31:0];
   assign ready = o_ready;
   assign a = i_a;
   assign load = accept;
   assign plane_neg = 1'h0;
-  assign shift0_0 = step;
-  assign shifted0_0 = { \$38 [11], \$38  };
-  assign sbit = \$42 [2:0];
-  assign dq_sh0_0 = { \$46 [25], \$46  };
+  assign shift0_0 = \$signal ;
+  assign shifted0_0 = { \$37 [11], \$37  };
+  assign sbit = \$40 [2:0];
+  assign dq_sh0_0 = { \$44 [25], \$44  };
   assign \i_a[0]  = i_a;
   assign \i_a[0][0]  = i_a[7:0];
   assign \i_a[0][1]  = i_a[15:8];
@@ -10004,10 +9986,10 @@ module array_lut_w2_a8_os_4x4__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
   assign \w_sel.zero  = w_sel[17:16];
   assign \w_sel.zero[0]  = w_sel[17:16];
   assign \beat_scale[0]  = beat_scale;
-  assign \$signal$25[0]  = \$signal$25 ;
+  assign \$signal$24[0]  = \$signal$24 ;
   assign \grp_psum[0]  = grp_psum;
   assign \out_acc[0]  = out_acc;
-  assign \out_next[0]  = \$56 [31:0];
+  assign \out_next[0]  = \$54 [31:0];
   assign \dq_scale[0]  = dq_scale;
   assign \dq_psum[0]  = dq_psum;
   assign \a[0]  = i_a[7:0];
@@ -10022,10 +10004,10 @@ module array_lut_w2_a8_os_4x4__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
   assign \table[5]  = \table [65:55];
   assign \table[6]  = \table [76:66];
   assign \table[7]  = \table [87:77];
-  assign neg0 = \$37 ;
-  assign \$43  = { \$signal$25 , 1'h0 };
-  assign \$45  = { dq_d0_0[18], dq_d0_0[18:1] };
-  assign \$54  = { \$46 [25], \$46 [25], \$46  };
+  assign neg0 = \$36 ;
+  assign \$41  = { \$signal$24 , 1'h0 };
+  assign \$43  = { dq_d0_0[18], dq_d0_0[18:1] };
+  assign \$52  = { \$44 [25], \$44 [25], \$44  };
 endmodule
 
 module \array_lut_w2_a8_os_4x4__pe.precompute0 (clk, rst, load, \table , a);

@@ -12551,36 +12551,36 @@ module array_lut_w2_a8_os_4x4_shared__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w,
   wire \$2 ;
   wire [11:0] \$20 ;
   wire [13:0] \$21 ;
-  wire [13:0] \$22 ;
-  wire [17:0] \$23 ;
-  reg [87:0] \$24 ;
-  reg [7:0] \$25 ;
-  reg [4:0] \$26 ;
-  reg [7:0] \$27 ;
+  wire [17:0] \$22 ;
+  reg [87:0] \$23 ;
+  reg [7:0] \$24 ;
+  reg [4:0] \$25 ;
+  reg [7:0] \$26 ;
+  reg \$27 ;
   reg [7:0] \$28 ;
   reg \$29 ;
   wire \$3 ;
   reg [1:0] \$30 ;
   reg \$31 ;
   reg \$32 ;
-  reg \$33 ;
-  reg [87:0] \$34 ;
-  reg [15:0] \$35 ;
-  reg [16:0] \$36 ;
+  reg [87:0] \$33 ;
+  reg [15:0] \$34 ;
+  reg [16:0] \$35 ;
+  reg \$36 ;
   reg \$37 ;
-  reg \$38 ;
-  reg [34:0] \$39 ;
+  reg [34:0] \$38 ;
   wire [2:0] \$4 ;
   wire [1:0] \$5 ;
-  wire [3:0] \$59 ;
+  wire [3:0] \$58 ;
   wire \$6 ;
-  wire [3:0] \$62 ;
-  wire [3:0] \$65 ;
+  wire [3:0] \$61 ;
+  wire [3:0] \$64 ;
+  wire [3:0] \$69 ;
   wire \$7 ;
-  wire [3:0] \$70 ;
-  wire [6:0] \$75 ;
+  wire [6:0] \$74 ;
   wire \$8 ;
   wire \$9 ;
+  reg \$signal  = 1'h0;
   wire accept;
   wire [15:0] act_next0;
   reg [15:0] act_sum0 = 16'h0000;
@@ -12681,7 +12681,6 @@ module array_lut_w2_a8_os_4x4_shared__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w,
   wire shift0_0;
   wire [12:0] shifted0_0;
   wire stall;
-  reg step = 1'h0;
   reg [87:0] table0 = 88'h0000000000000000000000;
   wire [87:0] \table0.table ;
   wire [10:0] \table0.table[0] ;
@@ -12705,24 +12704,22 @@ module array_lut_w2_a8_os_4x4_shared__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w,
   wire [3:0] \w_sel.planes[1] ;
   wire [3:0] \w_sel.planes[1][0] ;
   always @(posedge clk)
-    beat_group_end <= \$32 ;
+    beat_last <= \$32 ;
   always @(posedge clk)
-    beat_last <= \$33 ;
+    table0 <= \$33 ;
   always @(posedge clk)
-    table0 <= \$34 ;
+    act_sum0 <= \$34 ;
   always @(posedge clk)
-    act_sum0 <= \$35 ;
+    grp0_0 <= \$35 ;
   always @(posedge clk)
-    grp0_0 <= \$36 ;
+    grp_first <= \$36 ;
   always @(posedge clk)
-    grp_first <= \$37 ;
+    o_valid <= \$37 ;
   always @(posedge clk)
-    o_valid <= \$38 ;
-  always @(posedge clk)
-    o_psum <= \$39 ;
+    o_psum <= \$38 ;
   assign \$1  = | remaining;
   assign \$4  = remaining - 1'h1;
-  assign \$5  = step + 1'h1;
+  assign \$5  = \$signal  + 1'h1;
   assign \$8  = accept & i_ctl[2];
   assign w_sel = i_ctl[1] ? i_w : w_reg;
   assign \$9  = remaining <= 1'h1;
@@ -12731,32 +12728,33 @@ module array_lut_w2_a8_os_4x4_shared__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w,
   assign \$11  = remaining == 1'h1;
   assign handoff = last_plane & beat_group_end;
   assign \$13  = $signed(act_sum0) + $signed(table0[87:77]);
-  assign \$59  = step * 3'h4;
-  assign \$14  = planes >> \$59 ;
-  assign \$62  = step * 3'h4;
-  assign \$15  = planes >> \$62 ;
-  assign \$65  = step * 3'h4;
-  assign \$16  = planes >> \$65 ;
+  assign \$58  = \$signal  * 3'h4;
+  assign \$14  = planes >> \$58 ;
+  assign \$61  = \$signal  * 3'h4;
+  assign \$15  = planes >> \$61 ;
+  assign \$64  = \$signal  * 3'h4;
+  assign \$16  = planes >> \$64 ;
   assign \$17  = ~ \$16 [2:0];
   assign low0 = \$14 [3] ? \$15 [2:0] : \$17 ;
-  assign \$70  = step * 3'h4;
-  assign \$18  = planes >> \$70 ;
+  assign \$69  = \$signal  * 3'h4;
+  assign \$18  = planes >> \$69 ;
   assign \$19  = ~ \$18 [3];
-  assign \$75  = low0 * 4'hb;
-  assign entry0_0 = table0 >> \$75 ;
-  assign \$20  = $signed(entry0_0) << step;
+  assign \$74  = low0 * 4'hb;
+  assign entry0_0 = table0 >> \$74 ;
+  assign \$20  = $signed(entry0_0) << \$signal ;
   assign \$21  = - $signed(\$20 );
-  assign \$22  = \$18 [3] ? { \$20 [11], \$20 [11], \$20  } : \$21 ;
-  assign addend0_0 = active ? \$22  : 14'h0000;
-  assign \$23  = $signed(grp0_0) + $signed(addend0_0);
+  assign addend0_0 = \$18 [3] ? { \$20 [11], \$20 [11], \$20  } : \$21 ;
+  assign \$22  = $signed(grp0_0) + $signed(addend0_0);
   always @(posedge clk)
-    o_a <= \$24 ;
+    o_a <= \$23 ;
   always @(posedge clk)
-    o_w <= \$25 ;
+    o_w <= \$24 ;
   always @(posedge clk)
-    o_ctl <= \$26 ;
+    o_ctl <= \$25 ;
   always @(posedge clk)
-    w_reg <= \$27 ;
+    w_reg <= \$26 ;
+  always @(posedge clk)
+    \$signal  <= \$27 ;
   always @(posedge clk)
     planes <= \$28 ;
   always @(posedge clk)
@@ -12764,113 +12762,115 @@ module array_lut_w2_a8_os_4x4_shared__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w,
   always @(posedge clk)
     remaining <= \$30 ;
   always @(posedge clk)
-    step <= \$31 ;
+    beat_group_end <= \$31 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$33  = beat_last;
+    \$33  = table0;
     if (accept) begin
-      \$33  = i_ctl[3];
+      \$33  = i_a;
     end
     if (rst) begin
-      \$33  = 1'h0;
+      \$33  = 88'h0000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$34  = table0;
-    if (accept) begin
-      \$34  = i_a;
-    end
-    if (rst) begin
-      \$34  = 88'h0000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$35  = act_sum0;
+    \$34  = act_sum0;
     if (handoff) begin
-      \$35  = 16'h0000;
+      \$34  = 16'h0000;
     end else if (last_plane) begin
-      \$35  = \$13 [15:0];
+      \$34  = \$13 [15:0];
     end
     if (rst) begin
-      \$35  = 16'h0000;
+      \$34  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$36  = grp0_0;
+    \$35  = grp0_0;
     if (handoff) begin
-      \$36  = 17'h00000;
+      \$35  = 17'h00000;
     end else if (\$7 ) begin
-      \$36  = \$23 [16:0];
+      \$35  = \$22 [16:0];
     end
     if (rst) begin
-      \$36  = 17'h00000;
+      \$35  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$37  = grp_first;
+    \$36  = grp_first;
     if (handoff) begin
-      \$37  = 1'h0;
+      \$36  = 1'h0;
     end
     if (\$8 ) begin
-      \$37  = 1'h1;
+      \$36  = 1'h1;
     end
+    if (rst) begin
+      \$36  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$37  = handoff;
     if (rst) begin
       \$37  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$38  = handoff;
-    if (rst) begin
-      \$38  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$39  = o_psum;
+    \$38  = o_psum;
     if (handoff) begin
-      \$39 [16:0] = \$23 [16:0];
-      \$39 [33] = grp_first;
-      \$39 [34] = beat_last;
-      \$39 [32:17] = \$13 [15:0];
+      \$38 [16:0] = \$22 [16:0];
+      \$38 [33] = grp_first;
+      \$38 [34] = beat_last;
+      \$38 [32:17] = \$13 [15:0];
     end
     if (rst) begin
-      \$39  = 35'h000000000;
+      \$38  = 35'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$24  = i_a;
+    \$23  = i_a;
     if (rst) begin
-      \$24  = 88'h0000000000000000000000;
+      \$23  = 88'h0000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$25  = i_w;
+    \$24  = i_w;
     if (rst) begin
-      \$25  = 8'h00;
+      \$24  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$26  = i_ctl;
+    \$25  = i_ctl;
     if (rst) begin
-      \$26  = 5'h00;
+      \$25  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$27  = w_reg;
+    \$26  = w_reg;
     if (i_ctl[1]) begin
-      \$27  = i_w;
+      \$26  = i_w;
     end
     if (rst) begin
-      \$27  = 8'h00;
+      \$26  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$27  = \$signal ;
+    if (accept) begin
+      \$27  = 1'h0;
+    end else if (\$3 ) begin
+      \$27  = \$5 [0];
+    end
+    if (rst) begin
+      \$27  = 1'h0;
     end
   end
   always @* begin
@@ -12907,11 +12907,9 @@ module array_lut_w2_a8_os_4x4_shared__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w,
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$31  = step;
+    \$31  = beat_group_end;
     if (accept) begin
-      \$31  = 1'h0;
-    end else if (\$3 ) begin
-      \$31  = \$5 [0];
+      \$31  = i_ctl[4];
     end
     if (rst) begin
       \$31  = 1'h0;
@@ -12919,9 +12917,9 @@ module array_lut_w2_a8_os_4x4_shared__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w,
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$32  = beat_group_end;
+    \$32  = beat_last;
     if (accept) begin
-      \$32  = i_ctl[4];
+      \$32  = i_ctl[3];
     end
     if (rst) begin
       \$32  = 1'h0;
@@ -12929,10 +12927,10 @@ module array_lut_w2_a8_os_4x4_shared__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w,
   end
   assign stall = 1'h0;
   assign act_next0 = \$13 [15:0];
-  assign grp_next0_0 = \$23 [16:0];
+  assign grp_next0_0 = \$22 [16:0];
   assign ready = o_ready;
   assign plane_neg = 1'h0;
-  assign shift0_0 = step;
+  assign shift0_0 = \$signal ;
   assign shifted0_0 = { \$20 [11], \$20  };
   assign \i_a[0]  = i_a;
   assign \i_a[0].table  = i_a;

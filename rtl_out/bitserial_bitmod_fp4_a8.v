@@ -4,46 +4,38 @@ module bitserial_bitmod_fp4_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire [27:0] \$100 ;
-  wire [26:0] \$101 ;
-  wire [27:0] \$102 ;
-  wire [27:0] \$103 ;
-  wire [48:0] \$104 ;
-  reg [31:0] \$105 ;
-  reg [25:0] \$106 ;
-  reg [4:0] \$107 ;
-  reg [25:0] \$108 ;
-  reg [5:0] \$109 ;
+  reg [25:0] \$100 ;
+  reg [5:0] \$101 ;
+  reg [5:0] \$102 ;
+  reg [5:0] \$103 ;
+  reg [5:0] \$104 ;
+  reg [5:0] \$105 ;
+  reg [5:0] \$106 ;
+  reg [5:0] \$107 ;
+  reg [5:0] \$108 ;
+  reg [31:0] \$109 ;
   wire [6:0] \$11 ;
-  reg [5:0] \$110 ;
-  reg [5:0] \$111 ;
-  reg [5:0] \$112 ;
-  reg [5:0] \$113 ;
-  reg [5:0] \$114 ;
-  reg [5:0] \$115 ;
-  reg [5:0] \$116 ;
-  reg [31:0] \$117 ;
-  reg \$118 ;
-  reg [1:0] \$119 ;
+  reg \$110 ;
+  reg [1:0] \$111 ;
+  reg \$112 ;
+  reg \$113 ;
+  reg \$114 ;
+  reg [7:0] \$115 ;
+  reg [19:0] \$116 ;
+  reg \$117 ;
+  reg [47:0] \$118 ;
+  reg \$119 ;
   wire [6:0] \$12 ;
-  reg \$120 ;
-  reg \$121 ;
-  reg \$122 ;
-  reg [7:0] \$123 ;
+  reg [47:0] \$120 ;
+  reg [3:0] \$121 ;
+  reg [2:0] \$122 ;
+  reg [47:0] \$123 ;
   reg [19:0] \$124 ;
-  reg \$125 ;
-  reg [47:0] \$126 ;
-  reg \$127 ;
-  reg [47:0] \$128 ;
-  reg [3:0] \$129 ;
+  reg [7:0] \$125 ;
+  reg \$126 ;
+  reg [47:0] \$127 ;
+  reg \$128 ;
   wire \$13 ;
-  reg [2:0] \$130 ;
-  reg [47:0] \$131 ;
-  reg [19:0] \$132 ;
-  reg [7:0] \$133 ;
-  reg \$134 ;
-  reg [47:0] \$135 ;
-  reg \$136 ;
   wire \$14 ;
   wire \$15 ;
   wire [2:0] \$16 ;
@@ -96,48 +88,48 @@ module bitserial_bitmod_fp4_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o
   wire [3:0] \$59 ;
   wire [6:0] \$6 ;
   wire [3:0] \$60 ;
-  wire \$61 ;
-  wire \$62 ;
+  wire [14:0] \$61 ;
+  wire [14:0] \$62 ;
   wire [14:0] \$63 ;
   wire [14:0] \$64 ;
   wire [14:0] \$65 ;
   wire [14:0] \$66 ;
-  wire \$67 ;
-  wire \$68 ;
+  wire [14:0] \$67 ;
+  wire [14:0] \$68 ;
   wire [14:0] \$69 ;
   wire \$7 ;
   wire [14:0] \$70 ;
   wire [14:0] \$71 ;
   wire [14:0] \$72 ;
-  wire \$73 ;
-  wire \$74 ;
+  wire [14:0] \$73 ;
+  wire [14:0] \$74 ;
   wire [14:0] \$75 ;
   wire [14:0] \$76 ;
   wire [14:0] \$77 ;
   wire [14:0] \$78 ;
-  wire \$79 ;
+  wire [15:0] \$79 ;
   wire [6:0] \$8 ;
-  wire \$80 ;
-  wire [14:0] \$81 ;
-  wire [14:0] \$82 ;
-  wire [14:0] \$83 ;
-  wire [14:0] \$84 ;
-  wire [14:0] \$85 ;
-  wire [14:0] \$86 ;
-  wire [15:0] \$87 ;
-  wire [20:0] \$88 ;
-  wire \$89 ;
+  wire [20:0] \$80 ;
+  wire \$81 ;
+  wire \$82 ;
+  wire \$83 ;
+  wire \$84 ;
+  wire \$85 ;
+  wire \$86 ;
+  wire \$87 ;
+  wire \$88 ;
+  wire [47:0] \$89 ;
   wire [6:0] \$9 ;
   wire \$90 ;
-  wire \$91 ;
-  wire \$92 ;
-  wire \$93 ;
-  wire \$94 ;
-  wire \$95 ;
-  wire \$96 ;
-  wire [47:0] \$97 ;
-  wire \$98 ;
-  wire [26:0] \$99 ;
+  wire [26:0] \$91 ;
+  wire [27:0] \$92 ;
+  wire [26:0] \$93 ;
+  wire [27:0] \$94 ;
+  wire [27:0] \$95 ;
+  wire [48:0] \$96 ;
+  reg [31:0] \$97 ;
+  reg [25:0] \$98 ;
+  reg [4:0] \$99 ;
   reg [31:0] a_reg = 32'd0;
   wire [7:0] \a_reg[0] ;
   wire [7:0] \a_reg[1] ;
@@ -366,115 +358,107 @@ module bitserial_bitmod_fp4_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o
   assign man_bitmod_fp4_3 = | rest3;
   assign neg_bitmod_fp4_3 = $signed(w_int3) < $signed(1'h0);
   assign \$60  = pos_bitmod_fp4_3 + 1'h0;
-  assign \$61  = | remaining;
-  assign \$62  = man_bitmod_fp4_0 & \$61 ;
-  assign \$63  = $signed(a_reg[7:0]) << \$57 [2:0];
-  assign \$64  = \$62  ? \$63  : 15'h0000;
-  assign \$65  = - $signed(\$64 [13:0]);
-  assign \$66  = neg_bitmod_fp4_0 ? \$65  : { \$64 [13], \$64 [13:0] };
-  assign \$67  = | remaining;
-  assign \$68  = man_bitmod_fp4_1 & \$67 ;
-  assign \$69  = $signed(a_reg[15:8]) << \$58 [2:0];
-  assign \$70  = \$68  ? \$69  : 15'h0000;
+  assign \$61  = $signed(a_reg[7:0]) << \$57 [2:0];
+  assign \$62  = man_bitmod_fp4_0 ? \$61  : 15'h0000;
+  assign \$63  = - $signed(\$62 [13:0]);
+  assign \$64  = neg_bitmod_fp4_0 ? \$63  : { \$62 [13], \$62 [13:0] };
+  assign \$65  = $signed(a_reg[15:8]) << \$58 [2:0];
+  assign \$66  = man_bitmod_fp4_1 ? \$65  : 15'h0000;
+  assign \$67  = - $signed(\$66 [13:0]);
+  assign \$68  = neg_bitmod_fp4_1 ? \$67  : { \$66 [13], \$66 [13:0] };
+  assign \$69  = $signed(a_reg[23:16]) << \$59 [2:0];
+  assign \$70  = man_bitmod_fp4_2 ? \$69  : 15'h0000;
   assign \$71  = - $signed(\$70 [13:0]);
-  assign \$72  = neg_bitmod_fp4_1 ? \$71  : { \$70 [13], \$70 [13:0] };
-  assign \$73  = | remaining;
-  assign \$74  = man_bitmod_fp4_2 & \$73 ;
-  assign \$75  = $signed(a_reg[23:16]) << \$59 [2:0];
-  assign \$76  = \$74  ? \$75  : 15'h0000;
-  assign \$77  = - $signed(\$76 [13:0]);
-  assign \$78  = neg_bitmod_fp4_2 ? \$77  : { \$76 [13], \$76 [13:0] };
-  assign \$79  = | remaining;
-  assign \$80  = man_bitmod_fp4_3 & \$79 ;
-  assign \$81  = $signed(a_reg[31:24]) << \$60 [2:0];
-  assign \$82  = \$80  ? \$81  : 15'h0000;
-  assign \$83  = - $signed(\$82 [13:0]);
-  assign \$84  = neg_bitmod_fp4_3 ? \$83  : { \$82 [13], \$82 [13:0] };
-  assign \$85  = $signed(\$66 [13:0]) + $signed(\$72 [13:0]);
-  assign \$86  = $signed(\$78 [13:0]) + $signed(\$84 [13:0]);
-  assign \$87  = $signed(\$85 ) + $signed(\$86 );
-  assign \$88  = $signed(group_acc) + $signed(\$87 );
-  assign \$89  = remaining == 1'h1;
-  assign \$90  = \$89  & beat_group_end;
-  assign \$91  = dq_left > 1'h1;
-  assign stall = \$90  & \$91 ;
-  assign \$92  = remaining == 1'h1;
-  assign \$93  = \$92  & beat_group_end;
-  assign \$94  = ~ stall;
-  assign handoff = \$93  & \$94 ;
-  assign \$95  = ! dq_bit;
-  assign \$96  = \$95  & dq_first;
-  assign \$97  = \$96  ? dq_psum : out_acc;
-  assign \$98  = dq_scale >> dq_bit;
-  assign \$99  = $signed(dq_sum) << dq_bit;
-  assign \$100  = - $signed(\$99 );
-  assign \$101  = $signed(dq_sum) << dq_bit;
-  assign \$103  = \$98  ? \$102  : 28'h0000000;
-  assign \$104  = $signed(\$97 ) + $signed(\$103 );
+  assign \$72  = neg_bitmod_fp4_2 ? \$71  : { \$70 [13], \$70 [13:0] };
+  assign \$73  = $signed(a_reg[31:24]) << \$60 [2:0];
+  assign \$74  = man_bitmod_fp4_3 ? \$73  : 15'h0000;
+  assign \$75  = - $signed(\$74 [13:0]);
+  assign \$76  = neg_bitmod_fp4_3 ? \$75  : { \$74 [13], \$74 [13:0] };
+  assign \$77  = $signed(\$64 [13:0]) + $signed(\$68 [13:0]);
+  assign \$78  = $signed(\$72 [13:0]) + $signed(\$76 [13:0]);
+  assign \$79  = $signed(\$77 ) + $signed(\$78 );
+  assign \$80  = $signed(group_acc) + $signed(\$79 );
+  assign \$81  = remaining == 1'h1;
+  assign \$82  = \$81  & beat_group_end;
+  assign \$83  = dq_left > 1'h1;
+  assign stall = \$82  & \$83 ;
+  assign \$84  = remaining == 1'h1;
+  assign \$85  = \$84  & beat_group_end;
+  assign \$86  = ~ stall;
+  assign handoff = \$85  & \$86 ;
+  assign \$87  = ! dq_bit;
+  assign \$88  = \$87  & dq_first;
+  assign \$89  = \$88  ? dq_psum : out_acc;
+  assign \$90  = dq_scale >> dq_bit;
+  assign \$91  = $signed(dq_sum) << dq_bit;
+  assign \$92  = - $signed(\$91 );
+  assign \$93  = $signed(dq_sum) << dq_bit;
+  assign \$95  = \$90  ? \$94  : 28'h0000000;
+  assign \$96  = $signed(\$89 ) + $signed(\$95 );
   always @(posedge clk)
-    o_a <= \$105 ;
+    o_a <= \$97 ;
   always @(posedge clk)
-    o_w <= \$106 ;
+    o_w <= \$98 ;
   always @(posedge clk)
-    o_ctl <= \$107 ;
+    o_ctl <= \$99 ;
   always @(posedge clk)
-    w_reg <= \$108 ;
+    w_reg <= \$100 ;
   always @(posedge clk)
-    w_int0 <= \$109 ;
+    w_int0 <= \$101 ;
   always @(posedge clk)
-    rest0 <= \$110 ;
+    rest0 <= \$102 ;
   always @(posedge clk)
-    w_int1 <= \$111 ;
+    w_int1 <= \$103 ;
   always @(posedge clk)
-    rest1 <= \$112 ;
+    rest1 <= \$104 ;
   always @(posedge clk)
-    w_int2 <= \$113 ;
+    w_int2 <= \$105 ;
   always @(posedge clk)
-    rest2 <= \$114 ;
+    rest2 <= \$106 ;
   always @(posedge clk)
-    w_int3 <= \$115 ;
+    w_int3 <= \$107 ;
   always @(posedge clk)
-    rest3 <= \$116 ;
+    rest3 <= \$108 ;
   always @(posedge clk)
-    a_reg <= \$117 ;
+    a_reg <= \$109 ;
   always @(posedge clk)
-    dtype <= \$118 ;
+    dtype <= \$110 ;
   always @(posedge clk)
-    remaining <= \$119 ;
+    remaining <= \$111 ;
   always @(posedge clk)
-    step <= \$120 ;
+    step <= \$112 ;
   always @(posedge clk)
-    beat_group_end <= \$121 ;
+    beat_group_end <= \$113 ;
   always @(posedge clk)
-    beat_last <= \$122 ;
+    beat_last <= \$114 ;
   always @(posedge clk)
-    beat_scale <= \$123 ;
+    beat_scale <= \$115 ;
   always @(posedge clk)
-    group_acc <= \$124 ;
+    group_acc <= \$116 ;
   always @(posedge clk)
-    grp_first <= \$125 ;
+    grp_first <= \$117 ;
   always @(posedge clk)
-    grp_psum <= \$126 ;
+    grp_psum <= \$118 ;
   always @(posedge clk)
-    o_valid <= \$127 ;
+    o_valid <= \$119 ;
   always @(posedge clk)
-    out_acc <= \$128 ;
+    out_acc <= \$120 ;
   always @(posedge clk)
-    dq_left <= \$129 ;
+    dq_left <= \$121 ;
   always @(posedge clk)
-    dq_bit <= \$130 ;
+    dq_bit <= \$122 ;
   always @(posedge clk)
-    o_psum <= \$131 ;
+    o_psum <= \$123 ;
   always @(posedge clk)
-    dq_sum <= \$132 ;
+    dq_sum <= \$124 ;
   always @(posedge clk)
-    dq_scale <= \$133 ;
+    dq_scale <= \$125 ;
   always @(posedge clk)
-    dq_first <= \$134 ;
+    dq_first <= \$126 ;
   always @(posedge clk)
-    dq_psum <= \$135 ;
+    dq_psum <= \$127 ;
   always @(posedge clk)
-    dq_last <= \$136 ;
+    dq_last <= \$128 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
@@ -1013,208 +997,301 @@ module bitserial_bitmod_fp4_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$105  = i_a;
+    \$97  = i_a;
     if (rst) begin
-      \$105  = 32'd0;
+      \$97  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$106  = i_w;
+    \$98  = i_w;
     if (rst) begin
-      \$106  = 26'h0000000;
+      \$98  = 26'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$107  = i_ctl;
+    \$99  = i_ctl;
     if (rst) begin
-      \$107  = 5'h00;
+      \$99  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$108  = w_reg;
+    \$100  = w_reg;
     if (i_ctl[1]) begin
-      \$108  = i_w;
+      \$100  = i_w;
     end
     if (rst) begin
-      \$108  = 26'h0000000;
+      \$100  = 26'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$109  = w_int0;
+    \$101  = w_int0;
     if (accept) begin
-      \$109  = w_in0;
+      \$101  = w_in0;
     end
     if (rst) begin
-      \$109  = 6'h00;
+      \$101  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$110  = rest0;
+    \$102  = rest0;
     if (accept) begin
-      \$110  = \$3 [5:0];
+      \$102  = \$3 [5:0];
     end
     if (\$22 ) begin
-      \$110  = \$24 ;
+      \$102  = \$24 ;
     end
     if (rst) begin
-      \$110  = 6'h00;
+      \$102  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$111  = w_int1;
+    \$103  = w_int1;
     if (accept) begin
-      \$111  = w_in1;
+      \$103  = w_in1;
     end
     if (rst) begin
-      \$111  = 6'h00;
+      \$103  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$112  = rest1;
+    \$104  = rest1;
     if (accept) begin
-      \$112  = \$6 [5:0];
+      \$104  = \$6 [5:0];
     end
     if (\$29 ) begin
-      \$112  = \$31 ;
+      \$104  = \$31 ;
     end
     if (rst) begin
-      \$112  = 6'h00;
+      \$104  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$113  = w_int2;
+    \$105  = w_int2;
     if (accept) begin
-      \$113  = w_in2;
+      \$105  = w_in2;
     end
     if (rst) begin
-      \$113  = 6'h00;
+      \$105  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$114  = rest2;
+    \$106  = rest2;
     if (accept) begin
-      \$114  = \$9 [5:0];
+      \$106  = \$9 [5:0];
     end
     if (\$36 ) begin
-      \$114  = \$38 ;
+      \$106  = \$38 ;
     end
     if (rst) begin
-      \$114  = 6'h00;
+      \$106  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$115  = w_int3;
+    \$107  = w_int3;
     if (accept) begin
-      \$115  = w_in3;
+      \$107  = w_in3;
     end
     if (rst) begin
-      \$115  = 6'h00;
+      \$107  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$116  = rest3;
+    \$108  = rest3;
     if (accept) begin
-      \$116  = \$12 [5:0];
+      \$108  = \$12 [5:0];
     end
     if (\$43 ) begin
-      \$116  = \$45 ;
+      \$108  = \$45 ;
     end
     if (rst) begin
-      \$116  = 6'h00;
+      \$108  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$117  = a_reg;
+    \$109  = a_reg;
     if (accept) begin
-      \$117  = i_a;
+      \$109  = i_a;
     end
     if (rst) begin
-      \$117  = 32'd0;
+      \$109  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$118  = dtype;
+    \$110  = dtype;
     if (accept) begin
-      \$118  = 1'h0;
+      \$110  = 1'h0;
     end
     if (rst) begin
-      \$118  = 1'h0;
+      \$110  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$119  = remaining;
+    \$111  = remaining;
     if (accept) begin
-      \$119  = 2'h2;
+      \$111  = 2'h2;
     end else if (\$15 ) begin
-      \$119  = \$16 [1:0];
+      \$111  = \$16 [1:0];
     end
     if (rst) begin
-      \$119  = 2'h0;
+      \$111  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$120  = step;
+    \$112  = step;
     if (accept) begin
-      \$120  = 1'h0;
+      \$112  = 1'h0;
     end else if (\$15 ) begin
-      \$120  = \$17 [0];
+      \$112  = \$17 [0];
     end
     if (rst) begin
-      \$120  = 1'h0;
+      \$112  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$121  = beat_group_end;
+    \$113  = beat_group_end;
     if (accept) begin
-      \$121  = i_ctl[4];
+      \$113  = i_ctl[4];
     end
     if (rst) begin
-      \$121  = 1'h0;
+      \$113  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$122  = beat_last;
+    \$114  = beat_last;
     if (accept) begin
-      \$122  = i_ctl[3];
+      \$114  = i_ctl[3];
     end
     if (rst) begin
-      \$122  = 1'h0;
+      \$114  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$123  = beat_scale;
+    \$115  = beat_scale;
     if (accept) begin
-      \$123  = w_sel[23:16];
+      \$115  = w_sel[23:16];
     end
     if (rst) begin
-      \$123  = 8'h00;
+      \$115  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$124  = group_acc;
+    \$116  = group_acc;
     if (handoff) begin
-      \$124  = 20'h00000;
+      \$116  = 20'h00000;
     end else if (\$48 ) begin
-      \$124  = \$88 [19:0];
+      \$116  = \$80 [19:0];
+    end
+    if (rst) begin
+      \$116  = 20'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$117  = grp_first;
+    if (handoff) begin
+      \$117  = 1'h0;
+    end
+    if (\$49 ) begin
+      \$117  = 1'h1;
+    end
+    if (rst) begin
+      \$117  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$118  = grp_psum;
+    if (\$49 ) begin
+      \$118  = i_psum;
+    end
+    if (rst) begin
+      \$118  = 48'h000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$119  = 1'h0;
+    if (\$50 ) begin
+      if (\$54 ) begin
+        \$119  = 1'h1;
+      end
+    end
+    if (rst) begin
+      \$119  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$120  = out_acc;
+    if (\$50 ) begin
+      \$120  = \$96 [47:0];
+    end
+    if (rst) begin
+      \$120  = 48'h000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$121  = dq_left;
+    if (\$50 ) begin
+      \$121  = \$51 [3:0];
+    end
+    if (handoff) begin
+      \$121  = 4'h8;
+    end
+    if (rst) begin
+      \$121  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$122  = dq_bit;
+    if (\$50 ) begin
+      \$122  = \$52 [2:0];
+    end
+    if (handoff) begin
+      \$122  = 3'h0;
+    end
+    if (rst) begin
+      \$122  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$123  = o_psum;
+    if (\$50 ) begin
+      if (\$54 ) begin
+        \$123  = \$96 [47:0];
+      end
+    end
+    if (rst) begin
+      \$123  = 48'h000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$124  = dq_sum;
+    if (handoff) begin
+      \$124  = \$80 [19:0];
     end
     if (rst) begin
       \$124  = 20'h00000;
@@ -1222,135 +1299,42 @@ module bitserial_bitmod_fp4_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$125  = grp_first;
+    \$125  = dq_scale;
     if (handoff) begin
-      \$125  = 1'h0;
-    end
-    if (\$49 ) begin
-      \$125  = 1'h1;
+      \$125  = beat_scale;
     end
     if (rst) begin
-      \$125  = 1'h0;
+      \$125  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$126  = grp_psum;
-    if (\$49 ) begin
-      \$126  = i_psum;
-    end
-    if (rst) begin
-      \$126  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$127  = 1'h0;
-    if (\$50 ) begin
-      if (\$54 ) begin
-        \$127  = 1'h1;
-      end
-    end
-    if (rst) begin
-      \$127  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$128  = out_acc;
-    if (\$50 ) begin
-      \$128  = \$104 [47:0];
-    end
-    if (rst) begin
-      \$128  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$129  = dq_left;
-    if (\$50 ) begin
-      \$129  = \$51 [3:0];
-    end
+    \$126  = dq_first;
     if (handoff) begin
-      \$129  = 4'h8;
+      \$126  = grp_first;
     end
     if (rst) begin
-      \$129  = 4'h0;
+      \$126  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$130  = dq_bit;
-    if (\$50 ) begin
-      \$130  = \$52 [2:0];
-    end
+    \$127  = dq_psum;
     if (handoff) begin
-      \$130  = 3'h0;
+      \$127  = grp_psum;
     end
     if (rst) begin
-      \$130  = 3'h0;
+      \$127  = 48'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$131  = o_psum;
-    if (\$50 ) begin
-      if (\$54 ) begin
-        \$131  = \$104 [47:0];
-      end
-    end
-    if (rst) begin
-      \$131  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$132  = dq_sum;
+    \$128  = dq_last;
     if (handoff) begin
-      \$132  = \$88 [19:0];
+      \$128  = beat_last;
     end
     if (rst) begin
-      \$132  = 20'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$133  = dq_scale;
-    if (handoff) begin
-      \$133  = beat_scale;
-    end
-    if (rst) begin
-      \$133  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$134  = dq_first;
-    if (handoff) begin
-      \$134  = grp_first;
-    end
-    if (rst) begin
-      \$134  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$135  = dq_psum;
-    if (handoff) begin
-      \$135  = grp_psum;
-    end
-    if (rst) begin
-      \$135  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$136  = dq_last;
-    if (handoff) begin
-      \$136  = beat_last;
-    end
-    if (rst) begin
-      \$136  = 1'h0;
+      \$128  = 1'h0;
     end
   end
   always @* begin
@@ -1529,8 +1513,8 @@ module bitserial_bitmod_fp4_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o
       top3 = 6'h20;
     end
   end
-  assign group_next = \$88 [19:0];
-  assign out_next = \$104 [47:0];
+  assign group_next = \$80 [19:0];
+  assign out_next = \$96 [47:0];
   assign ready = o_ready;
   assign wint_bitmod_fp4 = w_in0;
   assign \wint_bitmod_fp4$55  = w_in1;
@@ -1552,15 +1536,15 @@ module bitserial_bitmod_fp4_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o
   assign neg3 = neg_bitmod_fp4_3;
   assign man3 = man_bitmod_fp4_3;
   assign shift3 = \$60 [2:0];
-  assign mag0 = \$64 [13:0];
-  assign prod0 = \$66 [13:0];
-  assign mag1 = \$70 [13:0];
-  assign prod1 = \$72 [13:0];
-  assign mag2 = \$76 [13:0];
-  assign prod2 = \$78 [13:0];
-  assign mag3 = \$82 [13:0];
-  assign prod3 = \$84 [13:0];
-  assign term_sum = { \$87 [15], \$87  };
+  assign mag0 = \$62 [13:0];
+  assign prod0 = \$64 [13:0];
+  assign mag1 = \$66 [13:0];
+  assign prod1 = \$68 [13:0];
+  assign mag2 = \$70 [13:0];
+  assign prod2 = \$72 [13:0];
+  assign mag3 = \$74 [13:0];
+  assign prod3 = \$76 [13:0];
+  assign term_sum = { \$79 [15], \$79  };
   assign \i_a[0]  = i_a[7:0];
   assign \i_a[1]  = i_a[15:8];
   assign \i_a[2]  = i_a[23:16];
@@ -1611,5 +1595,5 @@ module bitserial_bitmod_fp4_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o
   assign \w_sel.code[3]  = w_sel[15:12];
   assign \w_sel.scale  = w_sel[23:16];
   assign \w_sel.special  = w_sel[25:24];
-  assign \$102  = { \$101 [26], \$101  };
+  assign \$94  = { \$93 [26], \$93  };
 endmodule

@@ -4,67 +4,67 @@ module bitserial_bitmod_fp4_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum,
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire [17:0] \$100 ;
+  wire [9:0] \$100 ;
   wire [17:0] \$101 ;
   wire [17:0] \$102 ;
-  wire \$103 ;
-  wire [15:0] \$104 ;
-  wire [9:0] \$105 ;
-  wire \$106 ;
-  wire [9:0] \$107 ;
+  wire [17:0] \$103 ;
+  wire \$104 ;
+  wire [15:0] \$105 ;
+  wire [9:0] \$106 ;
+  wire \$107 ;
   wire [9:0] \$108 ;
-  wire [17:0] \$109 ;
+  wire [9:0] \$109 ;
   wire [6:0] \$11 ;
   wire [17:0] \$110 ;
   wire [17:0] \$111 ;
-  wire \$112 ;
-  wire [15:0] \$113 ;
-  wire [9:0] \$114 ;
-  wire \$115 ;
-  wire [9:0] \$116 ;
+  wire [17:0] \$112 ;
+  wire \$113 ;
+  wire [15:0] \$114 ;
+  wire [9:0] \$115 ;
+  wire \$116 ;
   wire [9:0] \$117 ;
-  wire [17:0] \$118 ;
+  wire [9:0] \$118 ;
   wire [17:0] \$119 ;
   wire [6:0] \$12 ;
   wire [17:0] \$120 ;
-  wire \$121 ;
-  wire [15:0] \$122 ;
-  wire [9:0] \$123 ;
-  wire \$124 ;
-  wire [9:0] \$125 ;
-  wire [9:0] \$126 ;
-  wire [17:0] \$127 ;
-  wire [17:0] \$128 ;
-  wire [17:0] \$129 ;
+  wire [17:0] \$121 ;
+  wire \$122 ;
+  wire [15:0] \$123 ;
+  wire [16:0] \$124 ;
+  wire [16:0] \$125 ;
+  wire [17:0] \$126 ;
+  wire \$127 ;
+  wire [19:0] \$128 ;
+  wire [19:0] \$129 ;
   wire \$13 ;
-  wire \$130 ;
-  wire [15:0] \$131 ;
-  wire [16:0] \$132 ;
-  wire [16:0] \$133 ;
-  wire [17:0] \$134 ;
+  wire [9:0] \$130 ;
+  wire [5:0] \$131 ;
+  wire [56:0] \$132 ;
+  wire [11:0] \$133 ;
+  wire [12:0] \$134 ;
   wire \$135 ;
-  wire [19:0] \$136 ;
-  wire [19:0] \$137 ;
-  wire [9:0] \$138 ;
-  wire [5:0] \$139 ;
+  wire \$136 ;
+  wire [22:0] \$137 ;
+  wire [56:0] \$138 ;
+  wire [22:0] \$139 ;
   wire \$14 ;
-  wire [56:0] \$140 ;
-  wire [11:0] \$141 ;
-  wire [12:0] \$142 ;
+  wire [23:0] \$140 ;
+  wire [54:0] \$141 ;
+  wire [55:0] \$142 ;
   wire \$143 ;
   wire \$144 ;
-  wire [22:0] \$145 ;
-  wire [56:0] \$146 ;
-  wire [22:0] \$147 ;
-  wire [23:0] \$148 ;
-  wire [54:0] \$149 ;
+  wire \$145 ;
+  wire \$146 ;
+  wire [56:0] \$147 ;
+  wire \$148 ;
+  wire \$149 ;
   wire \$15 ;
-  wire [55:0] \$150 ;
+  wire \$150 ;
   wire \$151 ;
   wire \$152 ;
   wire \$153 ;
   wire \$154 ;
-  wire [56:0] \$155 ;
+  wire \$155 ;
   wire \$156 ;
   wire \$157 ;
   wire \$158 ;
@@ -72,89 +72,81 @@ module bitserial_bitmod_fp4_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum,
   wire [2:0] \$16 ;
   wire \$160 ;
   wire \$161 ;
-  wire \$162 ;
-  wire \$163 ;
-  wire \$164 ;
-  wire \$165 ;
-  wire \$166 ;
-  wire \$167 ;
-  wire \$168 ;
+  wire [8:0] \$162 ;
+  wire [9:0] \$163 ;
+  wire [10:0] \$164 ;
+  wire [5:0] \$165 ;
+  wire [56:0] \$166 ;
+  wire [12:0] \$167 ;
+  wire [13:0] \$168 ;
   wire \$169 ;
   wire [1:0] \$17 ;
-  wire [8:0] \$170 ;
-  wire [9:0] \$171 ;
-  wire [10:0] \$172 ;
-  wire [5:0] \$173 ;
-  wire [56:0] \$174 ;
-  wire [12:0] \$175 ;
-  wire [13:0] \$176 ;
+  wire \$170 ;
+  wire [23:0] \$171 ;
+  wire [56:0] \$172 ;
+  wire [23:0] \$173 ;
+  wire [24:0] \$174 ;
+  wire [55:0] \$175 ;
+  wire [56:0] \$176 ;
   wire \$177 ;
   wire \$178 ;
-  wire [23:0] \$179 ;
+  wire \$179 ;
   wire \$18 ;
-  wire [56:0] \$180 ;
-  wire [23:0] \$181 ;
-  wire [24:0] \$182 ;
-  wire [55:0] \$183 ;
-  wire [56:0] \$184 ;
+  wire \$180 ;
+  wire [57:0] \$181 ;
+  wire \$182 ;
+  wire \$183 ;
+  wire \$184 ;
   wire \$185 ;
   wire \$186 ;
   wire \$187 ;
   wire \$188 ;
-  wire [57:0] \$189 ;
+  wire \$189 ;
   wire \$19 ;
   wire \$190 ;
   wire \$191 ;
-  wire \$192 ;
-  wire \$193 ;
-  wire \$194 ;
+  wire [31:0] \$192 ;
+  wire [31:0] \$193 ;
+  wire [31:0] \$194 ;
   wire \$195 ;
   wire \$196 ;
-  wire \$197 ;
-  wire \$198 ;
-  wire \$199 ;
+  reg [63:0] \$197 ;
+  reg [25:0] \$198 ;
+  reg [4:0] \$199 ;
   wire [6:0] \$2 ;
   wire \$20 ;
-  wire [31:0] \$200 ;
-  wire [31:0] \$201 ;
-  wire [31:0] \$202 ;
-  wire \$203 ;
-  wire \$204 ;
-  reg [63:0] \$205 ;
-  reg [25:0] \$206 ;
-  reg [4:0] \$207 ;
-  reg [25:0] \$208 ;
-  reg [5:0] \$209 ;
+  reg [25:0] \$200 ;
+  reg [5:0] \$201 ;
+  reg [5:0] \$202 ;
+  reg [5:0] \$203 ;
+  reg [5:0] \$204 ;
+  reg [5:0] \$205 ;
+  reg [5:0] \$206 ;
+  reg [5:0] \$207 ;
+  reg [5:0] \$208 ;
+  reg [63:0] \$209 ;
   wire \$21 ;
-  reg [5:0] \$210 ;
-  reg [5:0] \$211 ;
-  reg [5:0] \$212 ;
-  reg [5:0] \$213 ;
-  reg [5:0] \$214 ;
-  reg [5:0] \$215 ;
-  reg [5:0] \$216 ;
-  reg [63:0] \$217 ;
-  reg \$218 ;
-  reg [1:0] \$219 ;
+  reg \$210 ;
+  reg [1:0] \$211 ;
+  reg \$212 ;
+  reg \$213 ;
+  reg \$214 ;
+  reg [7:0] \$215 ;
+  reg [31:0] \$216 ;
+  reg \$217 ;
+  reg [31:0] \$218 ;
+  reg \$219 ;
   wire \$22 ;
-  reg \$220 ;
-  reg \$221 ;
-  reg \$222 ;
-  reg [7:0] \$223 ;
+  reg [31:0] \$220 ;
+  reg [3:0] \$221 ;
+  reg [2:0] \$222 ;
+  reg [31:0] \$223 ;
   reg [31:0] \$224 ;
-  reg \$225 ;
-  reg [31:0] \$226 ;
-  reg \$227 ;
-  reg [31:0] \$228 ;
-  reg [3:0] \$229 ;
+  reg [7:0] \$225 ;
+  reg \$226 ;
+  reg [31:0] \$227 ;
+  reg \$228 ;
   wire [5:0] \$23 ;
-  reg [2:0] \$230 ;
-  reg [31:0] \$231 ;
-  reg [31:0] \$232 ;
-  reg [7:0] \$233 ;
-  reg \$234 ;
-  reg [31:0] \$235 ;
-  reg \$236 ;
   wire [5:0] \$24 ;
   wire \$25 ;
   wire \$26 ;
@@ -199,22 +191,22 @@ module bitserial_bitmod_fp4_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum,
   wire \$61 ;
   wire \$62 ;
   wire \$63 ;
-  wire \$64 ;
-  wire \$65 ;
-  wire [4:0] \$66 ;
-  wire [5:0] \$67 ;
-  wire [5:0] \$68 ;
+  wire [4:0] \$64 ;
+  wire [5:0] \$65 ;
+  wire [5:0] \$66 ;
+  wire \$67 ;
+  wire \$68 ;
   wire \$69 ;
   wire \$7 ;
-  wire \$70 ;
-  wire \$71 ;
-  wire \$72 ;
+  wire [4:0] \$70 ;
+  wire [5:0] \$71 ;
+  wire [5:0] \$72 ;
   wire \$73 ;
-  wire [4:0] \$74 ;
-  wire [5:0] \$75 ;
-  wire [5:0] \$76 ;
-  wire \$77 ;
-  wire \$78 ;
+  wire \$74 ;
+  wire \$75 ;
+  wire [4:0] \$76 ;
+  wire [5:0] \$77 ;
+  wire [5:0] \$78 ;
   wire \$79 ;
   wire [6:0] \$8 ;
   wire \$80 ;
@@ -225,18 +217,18 @@ module bitserial_bitmod_fp4_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum,
   wire \$85 ;
   wire \$86 ;
   wire \$87 ;
-  wire \$88 ;
+  wire [9:0] \$88 ;
   wire \$89 ;
   wire [6:0] \$9 ;
-  wire [4:0] \$90 ;
-  wire [5:0] \$91 ;
-  wire [5:0] \$92 ;
-  wire \$93 ;
-  wire \$94 ;
+  wire [9:0] \$90 ;
+  wire [9:0] \$91 ;
+  wire [17:0] \$92 ;
+  wire [17:0] \$93 ;
+  wire [17:0] \$94 ;
   wire \$95 ;
-  wire [9:0] \$96 ;
-  wire \$97 ;
-  wire [9:0] \$98 ;
+  wire [15:0] \$96 ;
+  wire [9:0] \$97 ;
+  wire \$98 ;
   wire [9:0] \$99 ;
   (* init = 32'd0 *)
   wire [31:0] a;
@@ -517,223 +509,215 @@ module bitserial_bitmod_fp4_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum,
   assign neg_bitmod_fp4_3 = $signed(w_int3) < $signed(1'h0);
   assign \$60  = pos_bitmod_fp4_3 + 1'h0;
   assign \$61  = | a_reg[14:10];
-  assign \$62  = | remaining;
-  assign \$63  = man_bitmod_fp4_0 & \$62 ;
-  assign \$64  = | { \$61 , a_reg[9:0] };
-  assign live0 = \$63  & \$64 ;
-  assign \$65  = ! a_reg[14:10];
-  assign \$66  = \$65  ? 5'h01 : a_reg[14:10];
-  assign \$67  = \$66  + \$57 [2:0];
-  assign \$68  = live0 ? \$67  : 6'h00;
-  assign \$69  = | a_reg[30:26];
-  assign \$70  = | remaining;
-  assign \$71  = man_bitmod_fp4_1 & \$70 ;
-  assign \$72  = | { \$69 , a_reg[25:16] };
-  assign live1 = \$71  & \$72 ;
-  assign \$73  = ! a_reg[30:26];
-  assign \$74  = \$73  ? 5'h01 : a_reg[30:26];
-  assign \$75  = \$74  + \$58 [2:0];
-  assign \$76  = live1 ? \$75  : 6'h00;
-  assign \$77  = | a_reg[46:42];
-  assign \$78  = | remaining;
-  assign \$79  = man_bitmod_fp4_2 & \$78 ;
-  assign \$80  = | { \$77 , a_reg[41:32] };
-  assign live2 = \$79  & \$80 ;
-  assign \$81  = ! a_reg[46:42];
-  assign \$82  = \$81  ? 5'h01 : a_reg[46:42];
-  assign \$83  = \$82  + \$59 [2:0];
-  assign \$84  = live2 ? \$83  : 6'h00;
-  assign \$85  = | a_reg[62:58];
-  assign \$86  = | remaining;
-  assign \$87  = man_bitmod_fp4_3 & \$86 ;
-  assign \$88  = | { \$85 , a_reg[57:48] };
-  assign live3 = \$87  & \$88 ;
-  assign \$89  = ! a_reg[62:58];
-  assign \$90  = \$89  ? 5'h01 : a_reg[62:58];
-  assign \$91  = \$90  + \$60 [2:0];
-  assign \$92  = live3 ? \$91  : 6'h00;
-  assign \$93  = \$76  > \$68 ;
-  assign emax0 = \$93  ? { 3'h0, \$76  } : { 3'h0, \$68  };
-  assign \$94  = \$84  > emax0;
-  assign emax1 = \$94  ? { 3'h0, \$84  } : emax0;
-  assign \$95  = \$92  > emax1;
-  assign emax2 = \$95  ? { 3'h0, \$92  } : emax1;
-  assign \$96  = emax2 - \$68 ;
-  assign \$97  = $signed(\$96 ) > $signed(5'h0f);
-  assign \$98  = emax2 - \$68 ;
-  assign \$99  = \$97  ? 10'h00f : \$98 ;
-  assign \$101  = \$100  >> \$99 [8:0];
-  assign \$102  = live0 ? \$101  : 18'h00000;
-  assign \$103  = a_reg[15] ^ neg_bitmod_fp4_0;
-  assign \$104  = - \$102 [14:0];
-  assign lane0 = \$103  ? \$104  : { 1'h0, \$102 [14:0] };
-  assign \$105  = emax2 - \$76 ;
-  assign \$106  = $signed(\$105 ) > $signed(5'h0f);
-  assign \$107  = emax2 - \$76 ;
-  assign \$108  = \$106  ? 10'h00f : \$107 ;
-  assign \$110  = \$109  >> \$108 [8:0];
-  assign \$111  = live1 ? \$110  : 18'h00000;
-  assign \$112  = a_reg[31] ^ neg_bitmod_fp4_1;
-  assign \$113  = - \$111 [14:0];
-  assign lane1 = \$112  ? \$113  : { 1'h0, \$111 [14:0] };
-  assign \$114  = emax2 - \$84 ;
-  assign \$115  = $signed(\$114 ) > $signed(5'h0f);
-  assign \$116  = emax2 - \$84 ;
-  assign \$117  = \$115  ? 10'h00f : \$116 ;
-  assign \$119  = \$118  >> \$117 [8:0];
-  assign \$120  = live2 ? \$119  : 18'h00000;
-  assign \$121  = a_reg[47] ^ neg_bitmod_fp4_2;
-  assign \$122  = - \$120 [14:0];
-  assign lane2 = \$121  ? \$122  : { 1'h0, \$120 [14:0] };
-  assign \$123  = emax2 - \$92 ;
-  assign \$124  = $signed(\$123 ) > $signed(5'h0f);
-  assign \$125  = emax2 - \$92 ;
-  assign \$126  = \$124  ? 10'h00f : \$125 ;
-  assign \$128  = \$127  >> \$126 [8:0];
-  assign \$129  = live3 ? \$128  : 18'h00000;
-  assign \$130  = a_reg[63] ^ neg_bitmod_fp4_3;
-  assign \$131  = - \$129 [14:0];
-  assign lane3 = \$130  ? \$131  : { 1'h0, \$129 [14:0] };
-  assign \$132  = $signed(lane0) + $signed(lane1);
-  assign \$133  = $signed(lane2) + $signed(lane3);
-  assign \$134  = $signed(\$132 ) + $signed(\$133 );
-  assign \$135  = $signed(\$134 ) < $signed(1'h0);
-  assign \$136  = - $signed(\$134 );
-  assign \$137  = \$135  ? \$136  : { \$134 [17], \$134 [17], \$134  };
-  assign \$138  = emax2 - 5'h1d;
-  assign \$139  = 5'h12 - lane_rp_msb;
-  assign \$140  = { \$137 [18:0], 7'h00 } << \$139 [4:0];
-  assign \$141  = $signed(\$138 ) + $signed({ 1'h0, lane_rp_msb });
-  assign \$142  = $signed(\$141 ) + $signed(8'h7f);
-  assign \$143  = $signed(\$142 ) < $signed(2'h1);
-  assign \$144  = $signed(\$142 ) < $signed(6'h27);
-  assign \$145  = $signed(2'h1) - $signed(\$142 );
-  assign lane_rp_sh = \$140 [25:0] >> lane_rp_rs;
-  assign \$146  = lane_rp_sh << lane_rp_rs;
-  assign lane_rp_lost = \$146 [25:0] != \$140 [25:0];
-  assign \$147  = $signed(\$142 ) + $signed({ 1'h0, lane_rp_rs });
-  assign \$148  = $signed(\$147 ) - $signed(2'h1);
-  assign \$150  = $signed(\$149 ) + $signed({ 1'h0, lane_rp_sh[25:2] });
-  assign \$152  = \$151  | lane_rp_lost;
-  assign \$153  = \$152  | lane_rp_sh[2];
-  assign \$154  = lane_rp_sh[1] & \$153 ;
-  assign \$155  = $signed(\$150 ) + $signed({ 1'h0, \$154  });
-  assign \$156  = ! \$137 [18:0];
-  assign \$157  = \$155 [45:0] >= 31'h7f800000;
-  assign \$158  = $signed(\$134 ) < $signed(1'h0);
-  assign \$159  = $signed(\$134 ) < $signed(1'h0);
-  assign \$160  = $signed(\$134 ) < $signed(1'h0);
-  assign \$161  = remaining == 1'h1;
-  assign \$162  = \$161  & beat_group_end;
-  assign \$163  = dq_left > 1'h1;
-  assign stall = \$162  & \$163 ;
-  assign \$164  = remaining == 1'h1;
-  assign \$165  = \$164  & beat_group_end;
-  assign \$166  = ~ stall;
-  assign handoff = \$165  & \$166 ;
-  assign \$167  = ! dq_sum[30:23];
-  assign gs_e = \$167  ? 8'h01 : dq_sum[30:23];
-  assign \$168  = ! dq_sum[30:23];
-  assign \$169  = ~ \$168 ;
-  assign \$170  = gs_e - 7'h7f;
-  assign \$171  = $signed(\$170 ) - $signed(6'h17);
-  assign \$172  = $signed(\$171 ) + $signed({ 1'h0, dq_bit });
-  assign \$173  = 5'h17 - gs_rp_msb;
-  assign \$174  = { \$169 , dq_sum[22:0], 2'h0 } << \$173 [4:0];
-  assign \$175  = $signed(\$172 ) + $signed({ 1'h0, gs_rp_msb });
-  assign \$176  = $signed(\$175 ) + $signed(8'h7f);
-  assign \$177  = $signed(\$176 ) < $signed(2'h1);
-  assign \$178  = $signed(\$176 ) < $signed(6'h27);
-  assign \$179  = $signed(2'h1) - $signed(\$176 );
-  assign gs_rp_sh = \$174 [25:0] >> gs_rp_rs;
-  assign \$180  = gs_rp_sh << gs_rp_rs;
-  assign gs_rp_lost = \$180 [25:0] != \$174 [25:0];
-  assign \$181  = $signed(\$176 ) + $signed({ 1'h0, gs_rp_rs });
-  assign \$182  = $signed(\$181 ) - $signed(2'h1);
-  assign \$184  = $signed(\$183 ) + $signed({ 1'h0, gs_rp_sh[25:2] });
-  assign \$186  = \$185  | gs_rp_lost;
-  assign \$187  = \$186  | gs_rp_sh[2];
-  assign \$188  = gs_rp_sh[1] & \$187 ;
-  assign \$189  = $signed(\$184 ) + $signed({ 1'h0, \$188  });
-  assign \$190  = ! { \$169 , dq_sum[22:0] };
-  assign \$191  = \$189 [46:0] >= 31'h7f800000;
-  assign \$192  = dq_scale >> dq_bit;
-  assign \$193  = dq_sum[30:23] == 8'hff;
-  assign \$194  = ! dq_sum[22:0];
-  assign \$195  = \$193  & \$194 ;
-  assign \$196  = dq_sum[30:23] == 8'hff;
-  assign \$197  = | dq_sum[22:0];
-  assign \$198  = \$196  & \$197 ;
-  assign \$199  = \$195  | \$198 ;
-  assign \$200  = \$199  ? dq_sum : gs_rp_out;
-  assign dq_addend = \$192  ? \$202  : 32'd0;
-  assign \$203  = ! dq_bit;
-  assign \$204  = \$203  & dq_first;
-  assign \a$141  = \$204  ? dq_psum : out_acc;
+  assign \$62  = | { \$61 , a_reg[9:0] };
+  assign live0 = man_bitmod_fp4_0 & \$62 ;
+  assign \$63  = ! a_reg[14:10];
+  assign \$64  = \$63  ? 5'h01 : a_reg[14:10];
+  assign \$65  = \$64  + \$57 [2:0];
+  assign \$66  = live0 ? \$65  : 6'h00;
+  assign \$67  = | a_reg[30:26];
+  assign \$68  = | { \$67 , a_reg[25:16] };
+  assign live1 = man_bitmod_fp4_1 & \$68 ;
+  assign \$69  = ! a_reg[30:26];
+  assign \$70  = \$69  ? 5'h01 : a_reg[30:26];
+  assign \$71  = \$70  + \$58 [2:0];
+  assign \$72  = live1 ? \$71  : 6'h00;
+  assign \$73  = | a_reg[46:42];
+  assign \$74  = | { \$73 , a_reg[41:32] };
+  assign live2 = man_bitmod_fp4_2 & \$74 ;
+  assign \$75  = ! a_reg[46:42];
+  assign \$76  = \$75  ? 5'h01 : a_reg[46:42];
+  assign \$77  = \$76  + \$59 [2:0];
+  assign \$78  = live2 ? \$77  : 6'h00;
+  assign \$79  = | a_reg[62:58];
+  assign \$80  = | { \$79 , a_reg[57:48] };
+  assign live3 = man_bitmod_fp4_3 & \$80 ;
+  assign \$81  = ! a_reg[62:58];
+  assign \$82  = \$81  ? 5'h01 : a_reg[62:58];
+  assign \$83  = \$82  + \$60 [2:0];
+  assign \$84  = live3 ? \$83  : 6'h00;
+  assign \$85  = \$72  > \$66 ;
+  assign emax0 = \$85  ? { 3'h0, \$72  } : { 3'h0, \$66  };
+  assign \$86  = \$78  > emax0;
+  assign emax1 = \$86  ? { 3'h0, \$78  } : emax0;
+  assign \$87  = \$84  > emax1;
+  assign emax2 = \$87  ? { 3'h0, \$84  } : emax1;
+  assign \$88  = emax2 - \$66 ;
+  assign \$89  = $signed(\$88 ) > $signed(5'h0f);
+  assign \$90  = emax2 - \$66 ;
+  assign \$91  = \$89  ? 10'h00f : \$90 ;
+  assign \$93  = \$92  >> \$91 [8:0];
+  assign \$94  = live0 ? \$93  : 18'h00000;
+  assign \$95  = a_reg[15] ^ neg_bitmod_fp4_0;
+  assign \$96  = - \$94 [14:0];
+  assign lane0 = \$95  ? \$96  : { 1'h0, \$94 [14:0] };
+  assign \$97  = emax2 - \$72 ;
+  assign \$98  = $signed(\$97 ) > $signed(5'h0f);
+  assign \$99  = emax2 - \$72 ;
+  assign \$100  = \$98  ? 10'h00f : \$99 ;
+  assign \$102  = \$101  >> \$100 [8:0];
+  assign \$103  = live1 ? \$102  : 18'h00000;
+  assign \$104  = a_reg[31] ^ neg_bitmod_fp4_1;
+  assign \$105  = - \$103 [14:0];
+  assign lane1 = \$104  ? \$105  : { 1'h0, \$103 [14:0] };
+  assign \$106  = emax2 - \$78 ;
+  assign \$107  = $signed(\$106 ) > $signed(5'h0f);
+  assign \$108  = emax2 - \$78 ;
+  assign \$109  = \$107  ? 10'h00f : \$108 ;
+  assign \$111  = \$110  >> \$109 [8:0];
+  assign \$112  = live2 ? \$111  : 18'h00000;
+  assign \$113  = a_reg[47] ^ neg_bitmod_fp4_2;
+  assign \$114  = - \$112 [14:0];
+  assign lane2 = \$113  ? \$114  : { 1'h0, \$112 [14:0] };
+  assign \$115  = emax2 - \$84 ;
+  assign \$116  = $signed(\$115 ) > $signed(5'h0f);
+  assign \$117  = emax2 - \$84 ;
+  assign \$118  = \$116  ? 10'h00f : \$117 ;
+  assign \$120  = \$119  >> \$118 [8:0];
+  assign \$121  = live3 ? \$120  : 18'h00000;
+  assign \$122  = a_reg[63] ^ neg_bitmod_fp4_3;
+  assign \$123  = - \$121 [14:0];
+  assign lane3 = \$122  ? \$123  : { 1'h0, \$121 [14:0] };
+  assign \$124  = $signed(lane0) + $signed(lane1);
+  assign \$125  = $signed(lane2) + $signed(lane3);
+  assign \$126  = $signed(\$124 ) + $signed(\$125 );
+  assign \$127  = $signed(\$126 ) < $signed(1'h0);
+  assign \$128  = - $signed(\$126 );
+  assign \$129  = \$127  ? \$128  : { \$126 [17], \$126 [17], \$126  };
+  assign \$130  = emax2 - 5'h1d;
+  assign \$131  = 5'h12 - lane_rp_msb;
+  assign \$132  = { \$129 [18:0], 7'h00 } << \$131 [4:0];
+  assign \$133  = $signed(\$130 ) + $signed({ 1'h0, lane_rp_msb });
+  assign \$134  = $signed(\$133 ) + $signed(8'h7f);
+  assign \$135  = $signed(\$134 ) < $signed(2'h1);
+  assign \$136  = $signed(\$134 ) < $signed(6'h27);
+  assign \$137  = $signed(2'h1) - $signed(\$134 );
+  assign lane_rp_sh = \$132 [25:0] >> lane_rp_rs;
+  assign \$138  = lane_rp_sh << lane_rp_rs;
+  assign lane_rp_lost = \$138 [25:0] != \$132 [25:0];
+  assign \$139  = $signed(\$134 ) + $signed({ 1'h0, lane_rp_rs });
+  assign \$140  = $signed(\$139 ) - $signed(2'h1);
+  assign \$142  = $signed(\$141 ) + $signed({ 1'h0, lane_rp_sh[25:2] });
+  assign \$144  = \$143  | lane_rp_lost;
+  assign \$145  = \$144  | lane_rp_sh[2];
+  assign \$146  = lane_rp_sh[1] & \$145 ;
+  assign \$147  = $signed(\$142 ) + $signed({ 1'h0, \$146  });
+  assign \$148  = ! \$129 [18:0];
+  assign \$149  = \$147 [45:0] >= 31'h7f800000;
+  assign \$150  = $signed(\$126 ) < $signed(1'h0);
+  assign \$151  = $signed(\$126 ) < $signed(1'h0);
+  assign \$152  = $signed(\$126 ) < $signed(1'h0);
+  assign \$153  = remaining == 1'h1;
+  assign \$154  = \$153  & beat_group_end;
+  assign \$155  = dq_left > 1'h1;
+  assign stall = \$154  & \$155 ;
+  assign \$156  = remaining == 1'h1;
+  assign \$157  = \$156  & beat_group_end;
+  assign \$158  = ~ stall;
+  assign handoff = \$157  & \$158 ;
+  assign \$159  = ! dq_sum[30:23];
+  assign gs_e = \$159  ? 8'h01 : dq_sum[30:23];
+  assign \$160  = ! dq_sum[30:23];
+  assign \$161  = ~ \$160 ;
+  assign \$162  = gs_e - 7'h7f;
+  assign \$163  = $signed(\$162 ) - $signed(6'h17);
+  assign \$164  = $signed(\$163 ) + $signed({ 1'h0, dq_bit });
+  assign \$165  = 5'h17 - gs_rp_msb;
+  assign \$166  = { \$161 , dq_sum[22:0], 2'h0 } << \$165 [4:0];
+  assign \$167  = $signed(\$164 ) + $signed({ 1'h0, gs_rp_msb });
+  assign \$168  = $signed(\$167 ) + $signed(8'h7f);
+  assign \$169  = $signed(\$168 ) < $signed(2'h1);
+  assign \$170  = $signed(\$168 ) < $signed(6'h27);
+  assign \$171  = $signed(2'h1) - $signed(\$168 );
+  assign gs_rp_sh = \$166 [25:0] >> gs_rp_rs;
+  assign \$172  = gs_rp_sh << gs_rp_rs;
+  assign gs_rp_lost = \$172 [25:0] != \$166 [25:0];
+  assign \$173  = $signed(\$168 ) + $signed({ 1'h0, gs_rp_rs });
+  assign \$174  = $signed(\$173 ) - $signed(2'h1);
+  assign \$176  = $signed(\$175 ) + $signed({ 1'h0, gs_rp_sh[25:2] });
+  assign \$178  = \$177  | gs_rp_lost;
+  assign \$179  = \$178  | gs_rp_sh[2];
+  assign \$180  = gs_rp_sh[1] & \$179 ;
+  assign \$181  = $signed(\$176 ) + $signed({ 1'h0, \$180  });
+  assign \$182  = ! { \$161 , dq_sum[22:0] };
+  assign \$183  = \$181 [46:0] >= 31'h7f800000;
+  assign \$184  = dq_scale >> dq_bit;
+  assign \$185  = dq_sum[30:23] == 8'hff;
+  assign \$186  = ! dq_sum[22:0];
+  assign \$187  = \$185  & \$186 ;
+  assign \$188  = dq_sum[30:23] == 8'hff;
+  assign \$189  = | dq_sum[22:0];
+  assign \$190  = \$188  & \$189 ;
+  assign \$191  = \$187  | \$190 ;
+  assign \$192  = \$191  ? dq_sum : gs_rp_out;
+  assign dq_addend = \$184  ? \$194  : 32'd0;
+  assign \$195  = ! dq_bit;
+  assign \$196  = \$195  & dq_first;
+  assign \a$141  = \$196  ? dq_psum : out_acc;
   always @(posedge clk)
-    o_a <= \$205 ;
+    o_a <= \$197 ;
   always @(posedge clk)
-    o_w <= \$206 ;
+    o_w <= \$198 ;
   always @(posedge clk)
-    o_ctl <= \$207 ;
+    o_ctl <= \$199 ;
   always @(posedge clk)
-    w_reg <= \$208 ;
+    w_reg <= \$200 ;
   always @(posedge clk)
-    w_int0 <= \$209 ;
+    w_int0 <= \$201 ;
   always @(posedge clk)
-    rest0 <= \$210 ;
+    rest0 <= \$202 ;
   always @(posedge clk)
-    w_int1 <= \$211 ;
+    w_int1 <= \$203 ;
   always @(posedge clk)
-    rest1 <= \$212 ;
+    rest1 <= \$204 ;
   always @(posedge clk)
-    w_int2 <= \$213 ;
+    w_int2 <= \$205 ;
   always @(posedge clk)
-    rest2 <= \$214 ;
+    rest2 <= \$206 ;
   always @(posedge clk)
-    w_int3 <= \$215 ;
+    w_int3 <= \$207 ;
   always @(posedge clk)
-    rest3 <= \$216 ;
+    rest3 <= \$208 ;
   always @(posedge clk)
-    a_reg <= \$217 ;
+    a_reg <= \$209 ;
   always @(posedge clk)
-    dtype <= \$218 ;
+    dtype <= \$210 ;
   always @(posedge clk)
-    remaining <= \$219 ;
+    remaining <= \$211 ;
   always @(posedge clk)
-    step <= \$220 ;
+    step <= \$212 ;
   always @(posedge clk)
-    beat_group_end <= \$221 ;
+    beat_group_end <= \$213 ;
   always @(posedge clk)
-    beat_last <= \$222 ;
+    beat_last <= \$214 ;
   always @(posedge clk)
-    beat_scale <= \$223 ;
+    beat_scale <= \$215 ;
   always @(posedge clk)
-    group_acc <= \$224 ;
+    group_acc <= \$216 ;
   always @(posedge clk)
-    grp_first <= \$225 ;
+    grp_first <= \$217 ;
   always @(posedge clk)
-    grp_psum <= \$226 ;
+    grp_psum <= \$218 ;
   always @(posedge clk)
-    o_valid <= \$227 ;
+    o_valid <= \$219 ;
   always @(posedge clk)
-    out_acc <= \$228 ;
+    out_acc <= \$220 ;
   always @(posedge clk)
-    dq_left <= \$229 ;
+    dq_left <= \$221 ;
   always @(posedge clk)
-    dq_bit <= \$230 ;
+    dq_bit <= \$222 ;
   always @(posedge clk)
-    o_psum <= \$231 ;
+    o_psum <= \$223 ;
   always @(posedge clk)
-    dq_sum <= \$232 ;
+    dq_sum <= \$224 ;
   always @(posedge clk)
-    dq_scale <= \$233 ;
+    dq_scale <= \$225 ;
   always @(posedge clk)
-    dq_first <= \$234 ;
+    dq_first <= \$226 ;
   always @(posedge clk)
-    dq_psum <= \$235 ;
+    dq_psum <= \$227 ;
   always @(posedge clk)
-    dq_last <= \$236 ;
+    dq_last <= \$228 ;
   \bitserial_bitmod_fp4_fp16.group_add  group_add (
     .a(group_acc),
     .b(lane_rp_out),
@@ -1282,207 +1266,300 @@ module bitserial_bitmod_fp4_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum,
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$205  = i_a;
+    \$197  = i_a;
     if (rst) begin
-      \$205  = 64'h0000000000000000;
+      \$197  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$206  = i_w;
+    \$198  = i_w;
     if (rst) begin
-      \$206  = 26'h0000000;
+      \$198  = 26'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$207  = i_ctl;
+    \$199  = i_ctl;
     if (rst) begin
-      \$207  = 5'h00;
+      \$199  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$208  = w_reg;
+    \$200  = w_reg;
     if (i_ctl[1]) begin
-      \$208  = i_w;
+      \$200  = i_w;
     end
     if (rst) begin
-      \$208  = 26'h0000000;
+      \$200  = 26'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$209  = w_int0;
+    \$201  = w_int0;
     if (accept) begin
-      \$209  = w_in0;
+      \$201  = w_in0;
     end
     if (rst) begin
-      \$209  = 6'h00;
+      \$201  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$210  = rest0;
+    \$202  = rest0;
     if (accept) begin
-      \$210  = \$3 [5:0];
+      \$202  = \$3 [5:0];
     end
     if (\$22 ) begin
-      \$210  = \$24 ;
+      \$202  = \$24 ;
     end
     if (rst) begin
-      \$210  = 6'h00;
+      \$202  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$211  = w_int1;
+    \$203  = w_int1;
     if (accept) begin
-      \$211  = w_in1;
+      \$203  = w_in1;
     end
     if (rst) begin
-      \$211  = 6'h00;
+      \$203  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$212  = rest1;
+    \$204  = rest1;
     if (accept) begin
-      \$212  = \$6 [5:0];
+      \$204  = \$6 [5:0];
     end
     if (\$29 ) begin
-      \$212  = \$31 ;
+      \$204  = \$31 ;
     end
     if (rst) begin
-      \$212  = 6'h00;
+      \$204  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$213  = w_int2;
+    \$205  = w_int2;
     if (accept) begin
-      \$213  = w_in2;
+      \$205  = w_in2;
     end
     if (rst) begin
-      \$213  = 6'h00;
+      \$205  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$214  = rest2;
+    \$206  = rest2;
     if (accept) begin
-      \$214  = \$9 [5:0];
+      \$206  = \$9 [5:0];
     end
     if (\$36 ) begin
-      \$214  = \$38 ;
+      \$206  = \$38 ;
     end
     if (rst) begin
-      \$214  = 6'h00;
+      \$206  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$215  = w_int3;
+    \$207  = w_int3;
     if (accept) begin
-      \$215  = w_in3;
+      \$207  = w_in3;
     end
     if (rst) begin
-      \$215  = 6'h00;
+      \$207  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$216  = rest3;
+    \$208  = rest3;
     if (accept) begin
-      \$216  = \$12 [5:0];
+      \$208  = \$12 [5:0];
     end
     if (\$43 ) begin
-      \$216  = \$45 ;
+      \$208  = \$45 ;
     end
     if (rst) begin
-      \$216  = 6'h00;
+      \$208  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$217  = a_reg;
+    \$209  = a_reg;
     if (accept) begin
-      \$217  = i_a;
+      \$209  = i_a;
     end
     if (rst) begin
-      \$217  = 64'h0000000000000000;
+      \$209  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$218  = dtype;
+    \$210  = dtype;
     if (accept) begin
-      \$218  = 1'h0;
+      \$210  = 1'h0;
     end
     if (rst) begin
-      \$218  = 1'h0;
+      \$210  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$219  = remaining;
+    \$211  = remaining;
     if (accept) begin
-      \$219  = 2'h2;
+      \$211  = 2'h2;
     end else if (\$15 ) begin
-      \$219  = \$16 [1:0];
+      \$211  = \$16 [1:0];
     end
     if (rst) begin
-      \$219  = 2'h0;
+      \$211  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$220  = step;
+    \$212  = step;
     if (accept) begin
-      \$220  = 1'h0;
+      \$212  = 1'h0;
     end else if (\$15 ) begin
-      \$220  = \$17 [0];
+      \$212  = \$17 [0];
     end
     if (rst) begin
-      \$220  = 1'h0;
+      \$212  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$221  = beat_group_end;
+    \$213  = beat_group_end;
     if (accept) begin
-      \$221  = i_ctl[4];
+      \$213  = i_ctl[4];
     end
     if (rst) begin
-      \$221  = 1'h0;
+      \$213  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$222  = beat_last;
+    \$214  = beat_last;
     if (accept) begin
-      \$222  = i_ctl[3];
+      \$214  = i_ctl[3];
     end
     if (rst) begin
-      \$222  = 1'h0;
+      \$214  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$223  = beat_scale;
+    \$215  = beat_scale;
     if (accept) begin
-      \$223  = w_sel[23:16];
+      \$215  = w_sel[23:16];
     end
     if (rst) begin
-      \$223  = 8'h00;
+      \$215  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$224  = group_acc;
+    \$216  = group_acc;
     if (handoff) begin
-      \$224  = 32'd0;
+      \$216  = 32'd0;
     end else if (\$48 ) begin
+      \$216  = group_next;
+    end
+    if (rst) begin
+      \$216  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$217  = grp_first;
+    if (handoff) begin
+      \$217  = 1'h0;
+    end
+    if (\$49 ) begin
+      \$217  = 1'h1;
+    end
+    if (rst) begin
+      \$217  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$218  = grp_psum;
+    if (\$49 ) begin
+      \$218  = i_psum;
+    end
+    if (rst) begin
+      \$218  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$219  = 1'h0;
+    if (\$50 ) begin
+      if (\$54 ) begin
+        \$219  = 1'h1;
+      end
+    end
+    if (rst) begin
+      \$219  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$220  = out_acc;
+    if (\$50 ) begin
+      \$220  = out_next;
+    end
+    if (rst) begin
+      \$220  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$221  = dq_left;
+    if (\$50 ) begin
+      \$221  = \$51 [3:0];
+    end
+    if (handoff) begin
+      \$221  = 4'h8;
+    end
+    if (rst) begin
+      \$221  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$222  = dq_bit;
+    if (\$50 ) begin
+      \$222  = \$52 [2:0];
+    end
+    if (handoff) begin
+      \$222  = 3'h0;
+    end
+    if (rst) begin
+      \$222  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$223  = o_psum;
+    if (\$50 ) begin
+      if (\$54 ) begin
+        \$223  = out_next;
+      end
+    end
+    if (rst) begin
+      \$223  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$224  = dq_sum;
+    if (handoff) begin
       \$224  = group_next;
     end
     if (rst) begin
@@ -1491,135 +1568,42 @@ module bitserial_bitmod_fp4_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum,
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$225  = grp_first;
+    \$225  = dq_scale;
     if (handoff) begin
-      \$225  = 1'h0;
-    end
-    if (\$49 ) begin
-      \$225  = 1'h1;
+      \$225  = beat_scale;
     end
     if (rst) begin
-      \$225  = 1'h0;
+      \$225  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$226  = grp_psum;
-    if (\$49 ) begin
-      \$226  = i_psum;
-    end
-    if (rst) begin
-      \$226  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$227  = 1'h0;
-    if (\$50 ) begin
-      if (\$54 ) begin
-        \$227  = 1'h1;
-      end
-    end
-    if (rst) begin
-      \$227  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$228  = out_acc;
-    if (\$50 ) begin
-      \$228  = out_next;
-    end
-    if (rst) begin
-      \$228  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$229  = dq_left;
-    if (\$50 ) begin
-      \$229  = \$51 [3:0];
-    end
+    \$226  = dq_first;
     if (handoff) begin
-      \$229  = 4'h8;
+      \$226  = grp_first;
     end
     if (rst) begin
-      \$229  = 4'h0;
+      \$226  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$230  = dq_bit;
-    if (\$50 ) begin
-      \$230  = \$52 [2:0];
-    end
+    \$227  = dq_psum;
     if (handoff) begin
-      \$230  = 3'h0;
+      \$227  = grp_psum;
     end
     if (rst) begin
-      \$230  = 3'h0;
+      \$227  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$231  = o_psum;
-    if (\$50 ) begin
-      if (\$54 ) begin
-        \$231  = out_next;
-      end
-    end
-    if (rst) begin
-      \$231  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$232  = dq_sum;
+    \$228  = dq_last;
     if (handoff) begin
-      \$232  = group_next;
+      \$228  = beat_last;
     end
     if (rst) begin
-      \$232  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$233  = dq_scale;
-    if (handoff) begin
-      \$233  = beat_scale;
-    end
-    if (rst) begin
-      \$233  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$234  = dq_first;
-    if (handoff) begin
-      \$234  = grp_first;
-    end
-    if (rst) begin
-      \$234  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$235  = dq_psum;
-    if (handoff) begin
-      \$235  = grp_psum;
-    end
-    if (rst) begin
-      \$235  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$236  = dq_last;
-    if (handoff) begin
-      \$236  = beat_last;
-    end
-    if (rst) begin
-      \$236  = 1'h0;
+      \$228  = 1'h0;
     end
   end
   always @* begin
@@ -1801,85 +1785,85 @@ module bitserial_bitmod_fp4_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum,
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     lane_rp_msb = 5'h00;
-    if (\$137 [0]) begin
+    if (\$129 [0]) begin
       lane_rp_msb = 5'h00;
     end
-    if (\$137 [1]) begin
+    if (\$129 [1]) begin
       lane_rp_msb = 5'h01;
     end
-    if (\$137 [2]) begin
+    if (\$129 [2]) begin
       lane_rp_msb = 5'h02;
     end
-    if (\$137 [3]) begin
+    if (\$129 [3]) begin
       lane_rp_msb = 5'h03;
     end
-    if (\$137 [4]) begin
+    if (\$129 [4]) begin
       lane_rp_msb = 5'h04;
     end
-    if (\$137 [5]) begin
+    if (\$129 [5]) begin
       lane_rp_msb = 5'h05;
     end
-    if (\$137 [6]) begin
+    if (\$129 [6]) begin
       lane_rp_msb = 5'h06;
     end
-    if (\$137 [7]) begin
+    if (\$129 [7]) begin
       lane_rp_msb = 5'h07;
     end
-    if (\$137 [8]) begin
+    if (\$129 [8]) begin
       lane_rp_msb = 5'h08;
     end
-    if (\$137 [9]) begin
+    if (\$129 [9]) begin
       lane_rp_msb = 5'h09;
     end
-    if (\$137 [10]) begin
+    if (\$129 [10]) begin
       lane_rp_msb = 5'h0a;
     end
-    if (\$137 [11]) begin
+    if (\$129 [11]) begin
       lane_rp_msb = 5'h0b;
     end
-    if (\$137 [12]) begin
+    if (\$129 [12]) begin
       lane_rp_msb = 5'h0c;
     end
-    if (\$137 [13]) begin
+    if (\$129 [13]) begin
       lane_rp_msb = 5'h0d;
     end
-    if (\$137 [14]) begin
+    if (\$129 [14]) begin
       lane_rp_msb = 5'h0e;
     end
-    if (\$137 [15]) begin
+    if (\$129 [15]) begin
       lane_rp_msb = 5'h0f;
     end
-    if (\$137 [16]) begin
+    if (\$129 [16]) begin
       lane_rp_msb = 5'h10;
     end
-    if (\$137 [17]) begin
+    if (\$129 [17]) begin
       lane_rp_msb = 5'h11;
     end
-    if (\$137 [18]) begin
+    if (\$129 [18]) begin
       lane_rp_msb = 5'h12;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     lane_rp_rs = 5'h00;
-    if (\$143 ) begin
+    if (\$135 ) begin
       (* full_case = 32'd1 *)
-      if (\$144 ) begin
+      if (\$136 ) begin
         lane_rp_rs = 5'h1a;
       end else begin
-        lane_rp_rs = \$145 [4:0];
+        lane_rp_rs = \$137 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
-    if (\$156 ) begin
-      lane_rp_out = { \$158 , 31'h00000000 };
-    end else if (\$157 ) begin
-      lane_rp_out = { \$159 , 31'h7f800000 };
+    if (\$148 ) begin
+      lane_rp_out = { \$150 , 31'h00000000 };
+    end else if (\$149 ) begin
+      lane_rp_out = { \$151 , 31'h7f800000 };
     end else begin
-      lane_rp_out = { \$160 , \$155 [30:0] };
+      lane_rp_out = { \$152 , \$147 [30:0] };
     end
   end
   always @* begin
@@ -1954,31 +1938,31 @@ module bitserial_bitmod_fp4_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum,
     if (dq_sum[22]) begin
       gs_rp_msb = 5'h16;
     end
-    if (\$169 ) begin
+    if (\$161 ) begin
       gs_rp_msb = 5'h17;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     gs_rp_rs = 5'h00;
-    if (\$177 ) begin
+    if (\$169 ) begin
       (* full_case = 32'd1 *)
-      if (\$178 ) begin
+      if (\$170 ) begin
         gs_rp_rs = 5'h1a;
       end else begin
-        gs_rp_rs = \$179 [4:0];
+        gs_rp_rs = \$171 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
-    if (\$190 ) begin
+    if (\$182 ) begin
       gs_rp_out = { dq_sum[31], 31'h00000000 };
-    end else if (\$191 ) begin
+    end else if (\$183 ) begin
       gs_rp_out = { dq_sum[31], 31'h7f800000 };
     end else begin
-      gs_rp_out = { dq_sum[31], \$189 [30:0] };
+      gs_rp_out = { dq_sum[31], \$181 [30:0] };
     end
   end
   assign ready = o_ready;
@@ -2003,37 +1987,37 @@ module bitserial_bitmod_fp4_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum,
   assign man3 = man_bitmod_fp4_3;
   assign shift3 = \$60 [2:0];
   assign ma0 = { \$61 , a_reg[9:0] };
-  assign e0 = { 3'h0, \$68  };
-  assign ma1 = { \$69 , a_reg[25:16] };
-  assign e1 = { 3'h0, \$76  };
-  assign ma2 = { \$77 , a_reg[41:32] };
-  assign e2 = { 3'h0, \$84  };
-  assign ma3 = { \$85 , a_reg[57:48] };
-  assign e3 = { 3'h0, \$92  };
-  assign dist0 = \$99 [8:0];
-  assign aligned0 = \$102 [14:0];
-  assign dist1 = \$108 [8:0];
-  assign aligned1 = \$111 [14:0];
-  assign dist2 = \$117 [8:0];
-  assign aligned2 = \$120 [14:0];
-  assign dist3 = \$126 [8:0];
-  assign aligned3 = \$129 [14:0];
-  assign lane_sum = { \$134 [17], \$134  };
-  assign lane_sum_mag = \$137 [18:0];
-  assign lane_sum_exp = { \$138 [9], \$138  };
-  assign lane_rp_ls = \$139 [4:0];
-  assign lane_rp_norm = \$140 [25:0];
-  assign lane_rp_eb = { \$142 [12], \$142 [12], \$142 [12], \$142 [12], \$142 [12], \$142 [12], \$142 [12], \$142 [12], \$142 [12], \$142  };
-  assign lane_rp_packed = \$155 [45:0];
+  assign e0 = { 3'h0, \$66  };
+  assign ma1 = { \$67 , a_reg[25:16] };
+  assign e1 = { 3'h0, \$72  };
+  assign ma2 = { \$73 , a_reg[41:32] };
+  assign e2 = { 3'h0, \$78  };
+  assign ma3 = { \$79 , a_reg[57:48] };
+  assign e3 = { 3'h0, \$84  };
+  assign dist0 = \$91 [8:0];
+  assign aligned0 = \$94 [14:0];
+  assign dist1 = \$100 [8:0];
+  assign aligned1 = \$103 [14:0];
+  assign dist2 = \$109 [8:0];
+  assign aligned2 = \$112 [14:0];
+  assign dist3 = \$118 [8:0];
+  assign aligned3 = \$121 [14:0];
+  assign lane_sum = { \$126 [17], \$126  };
+  assign lane_sum_mag = \$129 [18:0];
+  assign lane_sum_exp = { \$130 [9], \$130  };
+  assign lane_rp_ls = \$131 [4:0];
+  assign lane_rp_norm = \$132 [25:0];
+  assign lane_rp_eb = { \$134 [12], \$134 [12], \$134 [12], \$134 [12], \$134 [12], \$134 [12], \$134 [12], \$134 [12], \$134 [12], \$134  };
+  assign lane_rp_packed = \$147 [45:0];
   assign a = group_acc;
   assign b = lane_rp_out;
   assign s = group_next;
-  assign gs_sig = { \$169 , dq_sum[22:0] };
-  assign gs_exp = { \$172 [10], \$172  };
-  assign gs_rp_ls = \$173 [4:0];
-  assign gs_rp_norm = \$174 [25:0];
-  assign gs_rp_eb = { \$176 [13], \$176 [13], \$176 [13], \$176 [13], \$176 [13], \$176 [13], \$176 [13], \$176 [13], \$176 [13], \$176  };
-  assign gs_rp_packed = \$189 [46:0];
+  assign gs_sig = { \$161 , dq_sum[22:0] };
+  assign gs_exp = { \$164 [10], \$164  };
+  assign gs_rp_ls = \$165 [4:0];
+  assign gs_rp_norm = \$166 [25:0];
+  assign gs_rp_eb = { \$168 [13], \$168 [13], \$168 [13], \$168 [13], \$168 [13], \$168 [13], \$168 [13], \$168 [13], \$168 [13], \$168  };
+  assign gs_rp_packed = \$181 [46:0];
   assign \b$142  = dq_addend;
   assign \s$143  = out_next;
   assign \i_a[0]  = i_a[15:0];
@@ -2086,16 +2070,16 @@ module bitserial_bitmod_fp4_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum,
   assign \w_sel.code[3]  = w_sel[15:12];
   assign \w_sel.scale  = w_sel[23:16];
   assign \w_sel.special  = w_sel[25:24];
-  assign \$100  = { 3'h0, \$61 , a_reg[9:0], 4'h0 };
-  assign \$109  = { 3'h0, \$69 , a_reg[25:16], 4'h0 };
-  assign \$118  = { 3'h0, \$77 , a_reg[41:32], 4'h0 };
-  assign \$127  = { 3'h0, \$85 , a_reg[57:48], 4'h0 };
-  assign \$149  = { \$148 [23], \$148 [23], \$148 [23], \$148 [23], \$148 [23], \$148 [23], \$148 [23], \$148 [23], \$148 , 23'h000000 };
-  assign \$183  = { \$182 [24], \$182 [24], \$182 [24], \$182 [24], \$182 [24], \$182 [24], \$182 [24], \$182 [24], \$182 , 23'h000000 };
-  assign \$201  = 32'd0;
-  assign \$151  = lane_rp_sh[0];
-  assign \$185  = gs_rp_sh[0];
-  assign \$202  = \$200 ;
+  assign \$92  = { 3'h0, \$61 , a_reg[9:0], 4'h0 };
+  assign \$101  = { 3'h0, \$67 , a_reg[25:16], 4'h0 };
+  assign \$110  = { 3'h0, \$73 , a_reg[41:32], 4'h0 };
+  assign \$119  = { 3'h0, \$79 , a_reg[57:48], 4'h0 };
+  assign \$141  = { \$140 [23], \$140 [23], \$140 [23], \$140 [23], \$140 [23], \$140 [23], \$140 [23], \$140 [23], \$140 , 23'h000000 };
+  assign \$175  = { \$174 [24], \$174 [24], \$174 [24], \$174 [24], \$174 [24], \$174 [24], \$174 [24], \$174 [24], \$174 , 23'h000000 };
+  assign \$193  = 32'd0;
+  assign \$143  = lane_rp_sh[0];
+  assign \$177  = gs_rp_sh[0];
+  assign \$194  = \$192 ;
 endmodule
 
 module \bitserial_bitmod_fp4_fp16.group_add (b, s, a);

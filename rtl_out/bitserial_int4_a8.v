@@ -4,256 +4,132 @@ module bitserial_int4_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire [3:0] \$100 ;
-  wire \$101 ;
-  wire [2:0] \$102 ;
-  wire [3:0] \$103 ;
-  wire \$104 ;
-  wire \$105 ;
-  wire [2:0] \$106 ;
-  wire [3:0] \$107 ;
-  wire \$108 ;
-  wire [2:0] \$109 ;
+  wire [48:0] \$100 ;
+  reg [31:0] \$101 ;
+  reg [23:0] \$102 ;
+  reg [4:0] \$103 ;
+  reg [23:0] \$104 ;
+  reg [3:0] \$105 ;
+  reg [3:0] \$106 ;
+  reg [3:0] \$107 ;
+  reg [3:0] \$108 ;
+  reg [31:0] \$109 ;
   wire [4:0] \$11 ;
-  wire \$110 ;
-  wire \$111 ;
-  wire \$112 ;
-  wire [2:0] \$113 ;
-  wire [3:0] \$114 ;
-  wire \$115 ;
-  wire [2:0] \$116 ;
-  wire [3:0] \$117 ;
-  wire \$118 ;
-  wire [2:0] \$119 ;
+  reg \$110 ;
+  reg [1:0] \$111 ;
+  reg \$112 ;
+  reg \$113 ;
+  reg \$114 ;
+  reg [7:0] \$115 ;
+  reg [18:0] \$116 ;
+  reg \$117 ;
+  reg [47:0] \$118 ;
+  reg \$119 ;
   wire [3:0] \$12 ;
-  wire \$120 ;
-  wire \$121 ;
-  wire \$122 ;
-  wire [2:0] \$123 ;
-  wire [2:0] \$124 ;
-  wire [3:0] \$125 ;
-  wire \$126 ;
-  wire [2:0] \$127 ;
-  wire [3:0] \$128 ;
-  wire \$129 ;
+  reg [47:0] \$120 ;
+  reg [3:0] \$121 ;
+  reg [2:0] \$122 ;
+  reg [47:0] \$123 ;
+  reg [18:0] \$124 ;
+  reg [7:0] \$125 ;
+  reg \$126 ;
+  reg [47:0] \$127 ;
+  reg \$128 ;
   wire \$13 ;
-  wire \$130 ;
-  wire [2:0] \$131 ;
-  wire [3:0] \$132 ;
-  wire \$133 ;
-  wire [2:0] \$134 ;
-  wire \$135 ;
-  wire \$136 ;
-  wire \$137 ;
-  wire [3:0] \$138 ;
-  wire [4:0] \$139 ;
   wire \$14 ;
-  wire [2:0] \$140 ;
-  wire [3:0] \$141 ;
-  wire \$142 ;
-  wire [2:0] \$143 ;
-  wire [3:0] \$144 ;
-  wire \$145 ;
-  wire \$146 ;
-  wire [2:0] \$147 ;
-  wire [3:0] \$148 ;
-  wire \$149 ;
   wire \$15 ;
-  wire [2:0] \$150 ;
-  wire \$151 ;
-  wire \$152 ;
-  wire \$153 ;
-  wire [2:0] \$154 ;
-  wire [3:0] \$155 ;
-  wire \$156 ;
-  wire [2:0] \$157 ;
-  wire [3:0] \$158 ;
-  wire \$159 ;
   wire \$16 ;
-  wire [2:0] \$160 ;
-  wire \$161 ;
-  wire \$162 ;
-  wire \$163 ;
-  wire [2:0] \$164 ;
-  wire [2:0] \$165 ;
-  wire [3:0] \$166 ;
-  wire \$167 ;
-  wire [2:0] \$168 ;
-  wire [3:0] \$169 ;
   wire [2:0] \$17 ;
-  wire \$170 ;
-  wire \$171 ;
-  wire [2:0] \$172 ;
-  wire [3:0] \$173 ;
-  wire \$174 ;
-  wire [2:0] \$175 ;
-  wire \$176 ;
-  wire \$177 ;
-  wire \$178 ;
-  wire [3:0] \$179 ;
-  wire [3:0] \$18 ;
-  wire [4:0] \$180 ;
-  wire \$181 ;
-  wire \$182 ;
-  wire [14:0] \$183 ;
-  wire [14:0] \$184 ;
-  wire [13:0] \$185 ;
-  wire [13:0] \$186 ;
-  wire \$187 ;
-  wire \$188 ;
-  wire [14:0] \$189 ;
+  wire \$18 ;
   wire \$19 ;
-  wire [14:0] \$190 ;
-  wire [13:0] \$191 ;
-  wire [13:0] \$192 ;
-  wire \$193 ;
-  wire \$194 ;
-  wire [14:0] \$195 ;
-  wire [14:0] \$196 ;
-  wire [13:0] \$197 ;
-  wire [13:0] \$198 ;
-  wire \$199 ;
   wire \$2 ;
-  wire [2:0] \$20 ;
-  wire \$200 ;
-  wire [14:0] \$201 ;
-  wire [14:0] \$202 ;
-  wire [13:0] \$203 ;
-  wire [13:0] \$204 ;
-  wire [13:0] \$205 ;
-  wire [13:0] \$206 ;
-  wire [14:0] \$207 ;
-  wire [19:0] \$208 ;
-  wire \$209 ;
-  wire [3:0] \$21 ;
-  wire \$210 ;
-  wire \$211 ;
-  wire \$212 ;
-  wire \$213 ;
-  wire \$214 ;
-  wire \$215 ;
-  wire \$216 ;
-  wire [47:0] \$217 ;
-  wire \$218 ;
-  wire [25:0] \$219 ;
+  wire \$20 ;
+  wire \$21 ;
   wire \$22 ;
-  wire [26:0] \$220 ;
-  wire [25:0] \$221 ;
-  wire [26:0] \$222 ;
-  wire [26:0] \$223 ;
-  wire [48:0] \$224 ;
-  reg [31:0] \$225 ;
-  reg [23:0] \$226 ;
-  reg [4:0] \$227 ;
-  reg [23:0] \$228 ;
-  reg [3:0] \$229 ;
-  wire \$23 ;
-  reg [3:0] \$230 ;
-  reg [3:0] \$231 ;
-  reg [3:0] \$232 ;
-  reg [31:0] \$233 ;
-  reg \$234 ;
-  reg [1:0] \$235 ;
-  reg \$236 ;
-  reg \$237 ;
-  reg \$238 ;
-  reg [7:0] \$239 ;
-  wire [2:0] \$24 ;
-  reg [18:0] \$240 ;
-  reg \$241 ;
-  reg [47:0] \$242 ;
-  reg \$243 ;
-  reg [47:0] \$244 ;
-  reg [3:0] \$245 ;
-  reg [2:0] \$246 ;
-  reg [47:0] \$247 ;
-  reg [18:0] \$248 ;
-  reg [7:0] \$249 ;
-  wire [3:0] \$25 ;
-  reg \$250 ;
-  reg [47:0] \$251 ;
-  reg \$252 ;
+  wire [2:0] \$23 ;
+  wire \$24 ;
+  wire \$25 ;
   wire \$26 ;
-  wire [2:0] \$27 ;
-  wire \$28 ;
-  wire \$29 ;
+  wire [3:0] \$27 ;
+  wire [4:0] \$28 ;
+  wire [2:0] \$29 ;
   wire \$3 ;
   wire \$30 ;
-  wire [2:0] \$31 ;
-  wire [3:0] \$32 ;
+  wire \$31 ;
+  wire \$32 ;
   wire \$33 ;
-  wire [2:0] \$34 ;
-  wire [3:0] \$35 ;
+  wire \$34 ;
+  wire [2:0] \$35 ;
   wire \$36 ;
-  wire [2:0] \$37 ;
+  wire \$37 ;
   wire \$38 ;
-  wire \$39 ;
+  wire [3:0] \$39 ;
   wire [2:0] \$4 ;
-  wire \$40 ;
+  wire [4:0] \$40 ;
   wire [2:0] \$41 ;
-  wire [2:0] \$42 ;
-  wire [3:0] \$43 ;
+  wire \$42 ;
+  wire \$43 ;
   wire \$44 ;
-  wire [2:0] \$45 ;
-  wire [3:0] \$46 ;
-  wire \$47 ;
+  wire \$45 ;
+  wire \$46 ;
+  wire [2:0] \$47 ;
   wire \$48 ;
-  wire [2:0] \$49 ;
+  wire \$49 ;
   wire [1:0] \$5 ;
-  wire [3:0] \$50 ;
-  wire \$51 ;
-  wire [2:0] \$52 ;
-  wire \$53 ;
+  wire \$50 ;
+  wire [3:0] \$51 ;
+  wire [4:0] \$52 ;
+  wire [2:0] \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire [3:0] \$56 ;
-  wire [4:0] \$57 ;
-  wire [2:0] \$58 ;
-  wire [3:0] \$59 ;
+  wire \$56 ;
+  wire \$57 ;
+  wire \$58 ;
+  wire [2:0] \$59 ;
   wire \$6 ;
   wire \$60 ;
-  wire [2:0] \$61 ;
-  wire [3:0] \$62 ;
-  wire \$63 ;
-  wire \$64 ;
-  wire [2:0] \$65 ;
-  wire [3:0] \$66 ;
-  wire \$67 ;
-  wire [2:0] \$68 ;
-  wire \$69 ;
+  wire \$61 ;
+  wire \$62 ;
+  wire [3:0] \$63 ;
+  wire [4:0] \$64 ;
+  wire [14:0] \$65 ;
+  wire [14:0] \$66 ;
+  wire [13:0] \$67 ;
+  wire [13:0] \$68 ;
+  wire [14:0] \$69 ;
   wire \$7 ;
-  wire \$70 ;
-  wire \$71 ;
-  wire [2:0] \$72 ;
-  wire [3:0] \$73 ;
-  wire \$74 ;
-  wire [2:0] \$75 ;
-  wire [3:0] \$76 ;
-  wire \$77 ;
-  wire [2:0] \$78 ;
-  wire \$79 ;
+  wire [14:0] \$70 ;
+  wire [13:0] \$71 ;
+  wire [13:0] \$72 ;
+  wire [14:0] \$73 ;
+  wire [14:0] \$74 ;
+  wire [13:0] \$75 ;
+  wire [13:0] \$76 ;
+  wire [14:0] \$77 ;
+  wire [14:0] \$78 ;
+  wire [13:0] \$79 ;
   wire \$8 ;
-  wire \$80 ;
-  wire \$81 ;
-  wire [2:0] \$82 ;
-  wire [2:0] \$83 ;
-  wire [3:0] \$84 ;
+  wire [13:0] \$80 ;
+  wire [13:0] \$81 ;
+  wire [13:0] \$82 ;
+  wire [14:0] \$83 ;
+  wire [19:0] \$84 ;
   wire \$85 ;
-  wire [2:0] \$86 ;
-  wire [3:0] \$87 ;
+  wire \$86 ;
+  wire \$87 ;
   wire \$88 ;
   wire \$89 ;
   wire \$9 ;
-  wire [2:0] \$90 ;
-  wire [3:0] \$91 ;
+  wire \$90 ;
+  wire \$91 ;
   wire \$92 ;
-  wire [2:0] \$93 ;
+  wire [47:0] \$93 ;
   wire \$94 ;
-  wire \$95 ;
-  wire \$96 ;
-  wire [3:0] \$97 ;
-  wire [4:0] \$98 ;
-  wire [2:0] \$99 ;
+  wire [25:0] \$95 ;
+  wire [26:0] \$96 ;
+  wire [25:0] \$97 ;
+  wire [26:0] \$98 ;
+  wire [26:0] \$99 ;
   reg [31:0] a_reg = 32'd0;
   wire [7:0] \a_reg[0] ;
   wire [7:0] \a_reg[1] ;
@@ -263,6 +139,10 @@ module bitserial_int4_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
   reg beat_group_end = 1'h0;
   reg beat_last = 1'h0;
   reg [7:0] beat_scale = 8'h00;
+  wire [2:0] booth_int4_0;
+  wire [2:0] booth_int4_1;
+  wire [2:0] booth_int4_2;
+  wire [2:0] booth_int4_3;
   input clk;
   wire clk;
   reg [2:0] dq_bit = 3'h0;
@@ -415,604 +295,484 @@ module bitserial_int4_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
   assign o_ready = \$15  & \$16 ;
   assign accept = i_ctl[0] & o_ready;
   assign \$17  = 2'h2 * step;
-  assign \$18  = \$17  + 2'h2;
-  assign \$19  = { w_int0[3], w_int0[3], w_int0, 1'h0 } >> \$18 ;
-  assign \$20  = 2'h2 * step;
-  assign \$21  = \$20  + 1'h1;
-  assign \$22  = { w_int0[3], w_int0[3], w_int0, 1'h0 } >> \$21 ;
-  assign \$23  = \$19  == \$22 ;
-  assign \$24  = 2'h2 * step;
-  assign \$25  = \$24  + 1'h1;
-  assign \$26  = { w_int0[3], w_int0[3], w_int0, 1'h0 } >> \$25 ;
-  assign \$27  = 2'h2 * step;
-  assign \$28  = { w_int0[3], w_int0[3], w_int0, 1'h0 } >> \$27 ;
-  assign \$29  = \$26  == \$28 ;
-  assign \$30  = \$23  & \$29 ;
-  assign man_int4_0 = ~ \$30 ;
-  assign \$31  = 2'h2 * step;
-  assign \$32  = \$31  + 2'h2;
-  assign \$33  = { w_int0[3], w_int0[3], w_int0, 1'h0 } >> \$32 ;
-  assign \$34  = 2'h2 * step;
-  assign \$35  = \$34  + 1'h1;
-  assign \$36  = { w_int0[3], w_int0[3], w_int0, 1'h0 } >> \$35 ;
-  assign \$37  = 2'h2 * step;
-  assign \$38  = { w_int0[3], w_int0[3], w_int0, 1'h0 } >> \$37 ;
-  assign \$39  = \$36  & \$38 ;
-  assign \$40  = ~ \$39 ;
-  assign neg_int4_0 = \$33  & \$40 ;
+  assign booth_int4_0 = { w_int0[3], w_int0[3], w_int0, 1'h0 } >> \$17 ;
+  assign \$18  = booth_int4_0[2] == booth_int4_0[1];
+  assign \$19  = booth_int4_0[1] == booth_int4_0[0];
+  assign \$20  = \$18  & \$19 ;
+  assign man_int4_0 = ~ \$20 ;
+  assign \$21  = booth_int4_0[1] & booth_int4_0[0];
+  assign \$22  = ~ \$21 ;
+  assign neg_int4_0 = booth_int4_0[2] & \$22 ;
+  assign \$23  = 2'h2 * step;
+  assign \$24  = booth_int4_0[2] != booth_int4_0[1];
+  assign \$25  = booth_int4_0[1] == booth_int4_0[0];
+  assign \$26  = \$24  & \$25 ;
+  assign \$27  = \$23  + \$26 ;
+  assign \$28  = \$27  + 1'h0;
+  assign \$29  = 2'h2 * step;
+  assign booth_int4_1 = { w_int1[3], w_int1[3], w_int1, 1'h0 } >> \$29 ;
+  assign \$30  = booth_int4_1[2] == booth_int4_1[1];
+  assign \$31  = booth_int4_1[1] == booth_int4_1[0];
+  assign \$32  = \$30  & \$31 ;
+  assign man_int4_1 = ~ \$32 ;
+  assign \$33  = booth_int4_1[1] & booth_int4_1[0];
+  assign \$34  = ~ \$33 ;
+  assign neg_int4_1 = booth_int4_1[2] & \$34 ;
+  assign \$35  = 2'h2 * step;
+  assign \$36  = booth_int4_1[2] != booth_int4_1[1];
+  assign \$37  = booth_int4_1[1] == booth_int4_1[0];
+  assign \$38  = \$36  & \$37 ;
+  assign \$39  = \$35  + \$38 ;
+  assign \$40  = \$39  + 1'h0;
   assign \$41  = 2'h2 * step;
-  assign \$42  = 2'h2 * step;
-  assign \$43  = \$42  + 2'h2;
-  assign \$44  = { w_int0[3], w_int0[3], w_int0, 1'h0 } >> \$43 ;
-  assign \$45  = 2'h2 * step;
-  assign \$46  = \$45  + 1'h1;
-  assign \$47  = { w_int0[3], w_int0[3], w_int0, 1'h0 } >> \$46 ;
-  assign \$48  = \$44  != \$47 ;
-  assign \$49  = 2'h2 * step;
-  assign \$50  = \$49  + 1'h1;
-  assign \$51  = { w_int0[3], w_int0[3], w_int0, 1'h0 } >> \$50 ;
-  assign \$52  = 2'h2 * step;
-  assign \$53  = { w_int0[3], w_int0[3], w_int0, 1'h0 } >> \$52 ;
-  assign \$54  = \$51  == \$53 ;
-  assign \$55  = \$48  & \$54 ;
-  assign \$56  = \$41  + \$55 ;
-  assign \$57  = \$56  + 1'h0;
-  assign \$58  = 2'h2 * step;
-  assign \$59  = \$58  + 2'h2;
-  assign \$60  = { w_int1[3], w_int1[3], w_int1, 1'h0 } >> \$59 ;
-  assign \$61  = 2'h2 * step;
-  assign \$62  = \$61  + 1'h1;
-  assign \$63  = { w_int1[3], w_int1[3], w_int1, 1'h0 } >> \$62 ;
-  assign \$64  = \$60  == \$63 ;
-  assign \$65  = 2'h2 * step;
-  assign \$66  = \$65  + 1'h1;
-  assign \$67  = { w_int1[3], w_int1[3], w_int1, 1'h0 } >> \$66 ;
-  assign \$68  = 2'h2 * step;
-  assign \$69  = { w_int1[3], w_int1[3], w_int1, 1'h0 } >> \$68 ;
-  assign \$70  = \$67  == \$69 ;
-  assign \$71  = \$64  & \$70 ;
-  assign man_int4_1 = ~ \$71 ;
-  assign \$72  = 2'h2 * step;
-  assign \$73  = \$72  + 2'h2;
-  assign \$74  = { w_int1[3], w_int1[3], w_int1, 1'h0 } >> \$73 ;
-  assign \$75  = 2'h2 * step;
-  assign \$76  = \$75  + 1'h1;
-  assign \$77  = { w_int1[3], w_int1[3], w_int1, 1'h0 } >> \$76 ;
-  assign \$78  = 2'h2 * step;
-  assign \$79  = { w_int1[3], w_int1[3], w_int1, 1'h0 } >> \$78 ;
-  assign \$80  = \$77  & \$79 ;
-  assign \$81  = ~ \$80 ;
-  assign neg_int4_1 = \$74  & \$81 ;
-  assign \$82  = 2'h2 * step;
-  assign \$83  = 2'h2 * step;
-  assign \$84  = \$83  + 2'h2;
-  assign \$85  = { w_int1[3], w_int1[3], w_int1, 1'h0 } >> \$84 ;
-  assign \$86  = 2'h2 * step;
-  assign \$87  = \$86  + 1'h1;
-  assign \$88  = { w_int1[3], w_int1[3], w_int1, 1'h0 } >> \$87 ;
-  assign \$89  = \$85  != \$88 ;
-  assign \$90  = 2'h2 * step;
-  assign \$91  = \$90  + 1'h1;
-  assign \$92  = { w_int1[3], w_int1[3], w_int1, 1'h0 } >> \$91 ;
-  assign \$93  = 2'h2 * step;
-  assign \$94  = { w_int1[3], w_int1[3], w_int1, 1'h0 } >> \$93 ;
-  assign \$95  = \$92  == \$94 ;
-  assign \$96  = \$89  & \$95 ;
-  assign \$97  = \$82  + \$96 ;
-  assign \$98  = \$97  + 1'h0;
-  assign \$99  = 2'h2 * step;
-  assign \$100  = \$99  + 2'h2;
-  assign \$101  = { w_int2[3], w_int2[3], w_int2, 1'h0 } >> \$100 ;
-  assign \$102  = 2'h2 * step;
-  assign \$103  = \$102  + 1'h1;
-  assign \$104  = { w_int2[3], w_int2[3], w_int2, 1'h0 } >> \$103 ;
-  assign \$105  = \$101  == \$104 ;
-  assign \$106  = 2'h2 * step;
-  assign \$107  = \$106  + 1'h1;
-  assign \$108  = { w_int2[3], w_int2[3], w_int2, 1'h0 } >> \$107 ;
-  assign \$109  = 2'h2 * step;
-  assign \$110  = { w_int2[3], w_int2[3], w_int2, 1'h0 } >> \$109 ;
-  assign \$111  = \$108  == \$110 ;
-  assign \$112  = \$105  & \$111 ;
-  assign man_int4_2 = ~ \$112 ;
-  assign \$113  = 2'h2 * step;
-  assign \$114  = \$113  + 2'h2;
-  assign \$115  = { w_int2[3], w_int2[3], w_int2, 1'h0 } >> \$114 ;
-  assign \$116  = 2'h2 * step;
-  assign \$117  = \$116  + 1'h1;
-  assign \$118  = { w_int2[3], w_int2[3], w_int2, 1'h0 } >> \$117 ;
-  assign \$119  = 2'h2 * step;
-  assign \$120  = { w_int2[3], w_int2[3], w_int2, 1'h0 } >> \$119 ;
-  assign \$121  = \$118  & \$120 ;
-  assign \$122  = ~ \$121 ;
-  assign neg_int4_2 = \$115  & \$122 ;
-  assign \$123  = 2'h2 * step;
-  assign \$124  = 2'h2 * step;
-  assign \$125  = \$124  + 2'h2;
-  assign \$126  = { w_int2[3], w_int2[3], w_int2, 1'h0 } >> \$125 ;
-  assign \$127  = 2'h2 * step;
-  assign \$128  = \$127  + 1'h1;
-  assign \$129  = { w_int2[3], w_int2[3], w_int2, 1'h0 } >> \$128 ;
-  assign \$130  = \$126  != \$129 ;
-  assign \$131  = 2'h2 * step;
-  assign \$132  = \$131  + 1'h1;
-  assign \$133  = { w_int2[3], w_int2[3], w_int2, 1'h0 } >> \$132 ;
-  assign \$134  = 2'h2 * step;
-  assign \$135  = { w_int2[3], w_int2[3], w_int2, 1'h0 } >> \$134 ;
-  assign \$136  = \$133  == \$135 ;
-  assign \$137  = \$130  & \$136 ;
-  assign \$138  = \$123  + \$137 ;
-  assign \$139  = \$138  + 1'h0;
-  assign \$140  = 2'h2 * step;
-  assign \$141  = \$140  + 2'h2;
-  assign \$142  = { w_int3[3], w_int3[3], w_int3, 1'h0 } >> \$141 ;
-  assign \$143  = 2'h2 * step;
-  assign \$144  = \$143  + 1'h1;
-  assign \$145  = { w_int3[3], w_int3[3], w_int3, 1'h0 } >> \$144 ;
-  assign \$146  = \$142  == \$145 ;
-  assign \$147  = 2'h2 * step;
-  assign \$148  = \$147  + 1'h1;
-  assign \$149  = { w_int3[3], w_int3[3], w_int3, 1'h0 } >> \$148 ;
-  assign \$150  = 2'h2 * step;
-  assign \$151  = { w_int3[3], w_int3[3], w_int3, 1'h0 } >> \$150 ;
-  assign \$152  = \$149  == \$151 ;
-  assign \$153  = \$146  & \$152 ;
-  assign man_int4_3 = ~ \$153 ;
-  assign \$154  = 2'h2 * step;
-  assign \$155  = \$154  + 2'h2;
-  assign \$156  = { w_int3[3], w_int3[3], w_int3, 1'h0 } >> \$155 ;
-  assign \$157  = 2'h2 * step;
-  assign \$158  = \$157  + 1'h1;
-  assign \$159  = { w_int3[3], w_int3[3], w_int3, 1'h0 } >> \$158 ;
-  assign \$160  = 2'h2 * step;
-  assign \$161  = { w_int3[3], w_int3[3], w_int3, 1'h0 } >> \$160 ;
-  assign \$162  = \$159  & \$161 ;
-  assign \$163  = ~ \$162 ;
-  assign neg_int4_3 = \$156  & \$163 ;
-  assign \$164  = 2'h2 * step;
-  assign \$165  = 2'h2 * step;
-  assign \$166  = \$165  + 2'h2;
-  assign \$167  = { w_int3[3], w_int3[3], w_int3, 1'h0 } >> \$166 ;
-  assign \$168  = 2'h2 * step;
-  assign \$169  = \$168  + 1'h1;
-  assign \$170  = { w_int3[3], w_int3[3], w_int3, 1'h0 } >> \$169 ;
-  assign \$171  = \$167  != \$170 ;
-  assign \$172  = 2'h2 * step;
-  assign \$173  = \$172  + 1'h1;
-  assign \$174  = { w_int3[3], w_int3[3], w_int3, 1'h0 } >> \$173 ;
-  assign \$175  = 2'h2 * step;
-  assign \$176  = { w_int3[3], w_int3[3], w_int3, 1'h0 } >> \$175 ;
-  assign \$177  = \$174  == \$176 ;
-  assign \$178  = \$171  & \$177 ;
-  assign \$179  = \$164  + \$178 ;
-  assign \$180  = \$179  + 1'h0;
-  assign \$181  = | remaining;
-  assign \$182  = man_int4_0 & \$181 ;
-  assign \$183  = $signed(a_reg[7:0]) << \$57 [2:0];
-  assign \$184  = \$182  ? \$183  : 15'h0000;
-  assign \$185  = - $signed(\$184 [12:0]);
-  assign \$186  = neg_int4_0 ? \$185  : { \$184 [12], \$184 [12:0] };
-  assign \$187  = | remaining;
-  assign \$188  = man_int4_1 & \$187 ;
-  assign \$189  = $signed(a_reg[15:8]) << \$98 [2:0];
-  assign \$190  = \$188  ? \$189  : 15'h0000;
-  assign \$191  = - $signed(\$190 [12:0]);
-  assign \$192  = neg_int4_1 ? \$191  : { \$190 [12], \$190 [12:0] };
-  assign \$193  = | remaining;
-  assign \$194  = man_int4_2 & \$193 ;
-  assign \$195  = $signed(a_reg[23:16]) << \$139 [2:0];
-  assign \$196  = \$194  ? \$195  : 15'h0000;
-  assign \$197  = - $signed(\$196 [12:0]);
-  assign \$198  = neg_int4_2 ? \$197  : { \$196 [12], \$196 [12:0] };
-  assign \$199  = | remaining;
-  assign \$200  = man_int4_3 & \$199 ;
-  assign \$201  = $signed(a_reg[31:24]) << \$180 [2:0];
-  assign \$202  = \$200  ? \$201  : 15'h0000;
-  assign \$203  = - $signed(\$202 [12:0]);
-  assign \$204  = neg_int4_3 ? \$203  : { \$202 [12], \$202 [12:0] };
-  assign \$205  = $signed(\$186 [12:0]) + $signed(\$192 [12:0]);
-  assign \$206  = $signed(\$198 [12:0]) + $signed(\$204 [12:0]);
-  assign \$207  = $signed(\$205 ) + $signed(\$206 );
-  assign \$208  = $signed(group_acc) + $signed(\$207 );
-  assign \$209  = remaining == 1'h1;
-  assign \$210  = \$209  & beat_group_end;
-  assign \$211  = dq_left > 1'h1;
-  assign stall = \$210  & \$211 ;
-  assign \$212  = remaining == 1'h1;
-  assign \$213  = \$212  & beat_group_end;
-  assign \$214  = ~ stall;
-  assign handoff = \$213  & \$214 ;
-  assign \$215  = ! dq_bit;
-  assign \$216  = \$215  & dq_first;
-  assign \$217  = \$216  ? dq_psum : out_acc;
-  assign \$218  = dq_scale >> dq_bit;
-  assign \$219  = $signed(dq_sum) << dq_bit;
-  assign \$220  = - $signed(\$219 );
-  assign \$221  = $signed(dq_sum) << dq_bit;
-  assign \$223  = \$218  ? \$222  : 27'h0000000;
-  assign \$224  = $signed(\$217 ) + $signed(\$223 );
+  assign booth_int4_2 = { w_int2[3], w_int2[3], w_int2, 1'h0 } >> \$41 ;
+  assign \$42  = booth_int4_2[2] == booth_int4_2[1];
+  assign \$43  = booth_int4_2[1] == booth_int4_2[0];
+  assign \$44  = \$42  & \$43 ;
+  assign man_int4_2 = ~ \$44 ;
+  assign \$45  = booth_int4_2[1] & booth_int4_2[0];
+  assign \$46  = ~ \$45 ;
+  assign neg_int4_2 = booth_int4_2[2] & \$46 ;
+  assign \$47  = 2'h2 * step;
+  assign \$48  = booth_int4_2[2] != booth_int4_2[1];
+  assign \$49  = booth_int4_2[1] == booth_int4_2[0];
+  assign \$50  = \$48  & \$49 ;
+  assign \$51  = \$47  + \$50 ;
+  assign \$52  = \$51  + 1'h0;
+  assign \$53  = 2'h2 * step;
+  assign booth_int4_3 = { w_int3[3], w_int3[3], w_int3, 1'h0 } >> \$53 ;
+  assign \$54  = booth_int4_3[2] == booth_int4_3[1];
+  assign \$55  = booth_int4_3[1] == booth_int4_3[0];
+  assign \$56  = \$54  & \$55 ;
+  assign man_int4_3 = ~ \$56 ;
+  assign \$57  = booth_int4_3[1] & booth_int4_3[0];
+  assign \$58  = ~ \$57 ;
+  assign neg_int4_3 = booth_int4_3[2] & \$58 ;
+  assign \$59  = 2'h2 * step;
+  assign \$60  = booth_int4_3[2] != booth_int4_3[1];
+  assign \$61  = booth_int4_3[1] == booth_int4_3[0];
+  assign \$62  = \$60  & \$61 ;
+  assign \$63  = \$59  + \$62 ;
+  assign \$64  = \$63  + 1'h0;
+  assign \$65  = $signed(a_reg[7:0]) << \$28 [2:0];
+  assign \$66  = \$20  ? 15'h0000 : \$65 ;
+  assign \$67  = - $signed(\$66 [12:0]);
+  assign \$68  = neg_int4_0 ? \$67  : { \$66 [12], \$66 [12:0] };
+  assign \$69  = $signed(a_reg[15:8]) << \$40 [2:0];
+  assign \$70  = \$32  ? 15'h0000 : \$69 ;
+  assign \$71  = - $signed(\$70 [12:0]);
+  assign \$72  = neg_int4_1 ? \$71  : { \$70 [12], \$70 [12:0] };
+  assign \$73  = $signed(a_reg[23:16]) << \$52 [2:0];
+  assign \$74  = \$44  ? 15'h0000 : \$73 ;
+  assign \$75  = - $signed(\$74 [12:0]);
+  assign \$76  = neg_int4_2 ? \$75  : { \$74 [12], \$74 [12:0] };
+  assign \$77  = $signed(a_reg[31:24]) << \$64 [2:0];
+  assign \$78  = \$56  ? 15'h0000 : \$77 ;
+  assign \$79  = - $signed(\$78 [12:0]);
+  assign \$80  = neg_int4_3 ? \$79  : { \$78 [12], \$78 [12:0] };
+  assign \$81  = $signed(\$68 [12:0]) + $signed(\$72 [12:0]);
+  assign \$82  = $signed(\$76 [12:0]) + $signed(\$80 [12:0]);
+  assign \$83  = $signed(\$81 ) + $signed(\$82 );
+  assign \$84  = $signed(group_acc) + $signed(\$83 );
+  assign \$85  = remaining == 1'h1;
+  assign \$86  = \$85  & beat_group_end;
+  assign \$87  = dq_left > 1'h1;
+  assign stall = \$86  & \$87 ;
+  assign \$88  = remaining == 1'h1;
+  assign \$89  = \$88  & beat_group_end;
+  assign \$90  = ~ stall;
+  assign handoff = \$89  & \$90 ;
+  assign \$91  = ! dq_bit;
+  assign \$92  = \$91  & dq_first;
+  assign \$93  = \$92  ? dq_psum : out_acc;
+  assign \$94  = dq_scale >> dq_bit;
+  assign \$95  = $signed(dq_sum) << dq_bit;
+  assign \$96  = - $signed(\$95 );
+  assign \$97  = $signed(dq_sum) << dq_bit;
+  assign \$99  = \$94  ? \$98  : 27'h0000000;
+  assign \$100  = $signed(\$93 ) + $signed(\$99 );
   always @(posedge clk)
-    o_a <= \$225 ;
+    o_a <= \$101 ;
   always @(posedge clk)
-    o_w <= \$226 ;
+    o_w <= \$102 ;
   always @(posedge clk)
-    o_ctl <= \$227 ;
+    o_ctl <= \$103 ;
   always @(posedge clk)
-    w_reg <= \$228 ;
+    w_reg <= \$104 ;
   always @(posedge clk)
-    w_int0 <= \$229 ;
+    w_int0 <= \$105 ;
   always @(posedge clk)
-    w_int1 <= \$230 ;
+    w_int1 <= \$106 ;
   always @(posedge clk)
-    w_int2 <= \$231 ;
+    w_int2 <= \$107 ;
   always @(posedge clk)
-    w_int3 <= \$232 ;
+    w_int3 <= \$108 ;
   always @(posedge clk)
-    a_reg <= \$233 ;
+    a_reg <= \$109 ;
   always @(posedge clk)
-    dtype <= \$234 ;
+    dtype <= \$110 ;
   always @(posedge clk)
-    remaining <= \$235 ;
+    remaining <= \$111 ;
   always @(posedge clk)
-    step <= \$236 ;
+    step <= \$112 ;
   always @(posedge clk)
-    beat_group_end <= \$237 ;
+    beat_group_end <= \$113 ;
   always @(posedge clk)
-    beat_last <= \$238 ;
+    beat_last <= \$114 ;
   always @(posedge clk)
-    beat_scale <= \$239 ;
+    beat_scale <= \$115 ;
   always @(posedge clk)
-    group_acc <= \$240 ;
+    group_acc <= \$116 ;
   always @(posedge clk)
-    grp_first <= \$241 ;
+    grp_first <= \$117 ;
   always @(posedge clk)
-    grp_psum <= \$242 ;
+    grp_psum <= \$118 ;
   always @(posedge clk)
-    o_valid <= \$243 ;
+    o_valid <= \$119 ;
   always @(posedge clk)
-    out_acc <= \$244 ;
+    out_acc <= \$120 ;
   always @(posedge clk)
-    dq_left <= \$245 ;
+    dq_left <= \$121 ;
   always @(posedge clk)
-    dq_bit <= \$246 ;
+    dq_bit <= \$122 ;
   always @(posedge clk)
-    o_psum <= \$247 ;
+    o_psum <= \$123 ;
   always @(posedge clk)
-    dq_sum <= \$248 ;
+    dq_sum <= \$124 ;
   always @(posedge clk)
-    dq_scale <= \$249 ;
+    dq_scale <= \$125 ;
   always @(posedge clk)
-    dq_first <= \$250 ;
+    dq_first <= \$126 ;
   always @(posedge clk)
-    dq_psum <= \$251 ;
+    dq_psum <= \$127 ;
   always @(posedge clk)
-    dq_last <= \$252 ;
+    dq_last <= \$128 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$225  = i_a;
+    \$101  = i_a;
     if (rst) begin
-      \$225  = 32'd0;
+      \$101  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$226  = i_w;
+    \$102  = i_w;
     if (rst) begin
-      \$226  = 24'h000000;
+      \$102  = 24'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$227  = i_ctl;
+    \$103  = i_ctl;
     if (rst) begin
-      \$227  = 5'h00;
+      \$103  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$228  = w_reg;
+    \$104  = w_reg;
     if (i_ctl[1]) begin
-      \$228  = i_w;
+      \$104  = i_w;
     end
     if (rst) begin
-      \$228  = 24'h000000;
+      \$104  = 24'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$229  = w_int0;
+    \$105  = w_int0;
     if (accept) begin
-      \$229  = w_sel[3:0];
+      \$105  = w_sel[3:0];
     end
     if (rst) begin
-      \$229  = 4'h0;
+      \$105  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$230  = w_int1;
+    \$106  = w_int1;
     if (accept) begin
-      \$230  = w_sel[7:4];
+      \$106  = w_sel[7:4];
     end
     if (rst) begin
-      \$230  = 4'h0;
+      \$106  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$231  = w_int2;
+    \$107  = w_int2;
     if (accept) begin
-      \$231  = w_sel[11:8];
+      \$107  = w_sel[11:8];
     end
     if (rst) begin
-      \$231  = 4'h0;
+      \$107  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$232  = w_int3;
+    \$108  = w_int3;
     if (accept) begin
-      \$232  = w_sel[15:12];
+      \$108  = w_sel[15:12];
     end
     if (rst) begin
-      \$232  = 4'h0;
+      \$108  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$233  = a_reg;
+    \$109  = a_reg;
     if (accept) begin
-      \$233  = i_a;
+      \$109  = i_a;
     end
     if (rst) begin
-      \$233  = 32'd0;
+      \$109  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$234  = dtype;
+    \$110  = dtype;
     if (accept) begin
-      \$234  = 1'h0;
+      \$110  = 1'h0;
     end
     if (rst) begin
-      \$234  = 1'h0;
+      \$110  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$235  = remaining;
+    \$111  = remaining;
     if (accept) begin
-      \$235  = 2'h2;
+      \$111  = 2'h2;
     end else if (\$3 ) begin
-      \$235  = \$4 [1:0];
+      \$111  = \$4 [1:0];
     end
     if (rst) begin
-      \$235  = 2'h0;
+      \$111  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$236  = step;
+    \$112  = step;
     if (accept) begin
-      \$236  = 1'h0;
+      \$112  = 1'h0;
     end else if (\$3 ) begin
-      \$236  = \$5 [0];
+      \$112  = \$5 [0];
     end
     if (rst) begin
-      \$236  = 1'h0;
+      \$112  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$237  = beat_group_end;
+    \$113  = beat_group_end;
     if (accept) begin
-      \$237  = i_ctl[4];
+      \$113  = i_ctl[4];
     end
     if (rst) begin
-      \$237  = 1'h0;
+      \$113  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$238  = beat_last;
+    \$114  = beat_last;
     if (accept) begin
-      \$238  = i_ctl[3];
+      \$114  = i_ctl[3];
     end
     if (rst) begin
-      \$238  = 1'h0;
+      \$114  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$239  = beat_scale;
+    \$115  = beat_scale;
     if (accept) begin
-      \$239  = w_sel[23:16];
+      \$115  = w_sel[23:16];
     end
     if (rst) begin
-      \$239  = 8'h00;
+      \$115  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$240  = group_acc;
+    \$116  = group_acc;
     if (handoff) begin
-      \$240  = 19'h00000;
+      \$116  = 19'h00000;
     end else if (\$8 ) begin
-      \$240  = \$208 [18:0];
+      \$116  = \$84 [18:0];
     end
     if (rst) begin
-      \$240  = 19'h00000;
+      \$116  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$241  = grp_first;
+    \$117  = grp_first;
     if (handoff) begin
-      \$241  = 1'h0;
+      \$117  = 1'h0;
     end
     if (\$9 ) begin
-      \$241  = 1'h1;
+      \$117  = 1'h1;
     end
     if (rst) begin
-      \$241  = 1'h0;
+      \$117  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$242  = grp_psum;
+    \$118  = grp_psum;
     if (\$9 ) begin
-      \$242  = i_psum;
+      \$118  = i_psum;
     end
     if (rst) begin
-      \$242  = 48'h000000000000;
+      \$118  = 48'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$243  = 1'h0;
+    \$119  = 1'h0;
     if (\$10 ) begin
       if (\$14 ) begin
-        \$243  = 1'h1;
+        \$119  = 1'h1;
       end
     end
     if (rst) begin
-      \$243  = 1'h0;
+      \$119  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$244  = out_acc;
+    \$120  = out_acc;
     if (\$10 ) begin
-      \$244  = \$224 [47:0];
+      \$120  = \$100 [47:0];
     end
     if (rst) begin
-      \$244  = 48'h000000000000;
+      \$120  = 48'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$245  = dq_left;
+    \$121  = dq_left;
     if (\$10 ) begin
-      \$245  = \$11 [3:0];
+      \$121  = \$11 [3:0];
     end
     if (handoff) begin
-      \$245  = 4'h8;
+      \$121  = 4'h8;
     end
     if (rst) begin
-      \$245  = 4'h0;
+      \$121  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$246  = dq_bit;
+    \$122  = dq_bit;
     if (\$10 ) begin
-      \$246  = \$12 [2:0];
+      \$122  = \$12 [2:0];
     end
     if (handoff) begin
-      \$246  = 3'h0;
+      \$122  = 3'h0;
     end
     if (rst) begin
-      \$246  = 3'h0;
+      \$122  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$247  = o_psum;
+    \$123  = o_psum;
     if (\$10 ) begin
       if (\$14 ) begin
-        \$247  = \$224 [47:0];
+        \$123  = \$100 [47:0];
       end
     end
     if (rst) begin
-      \$247  = 48'h000000000000;
+      \$123  = 48'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$248  = dq_sum;
+    \$124  = dq_sum;
     if (handoff) begin
-      \$248  = \$208 [18:0];
+      \$124  = \$84 [18:0];
     end
     if (rst) begin
-      \$248  = 19'h00000;
+      \$124  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$249  = dq_scale;
+    \$125  = dq_scale;
     if (handoff) begin
-      \$249  = beat_scale;
+      \$125  = beat_scale;
     end
     if (rst) begin
-      \$249  = 8'h00;
+      \$125  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$250  = dq_first;
+    \$126  = dq_first;
     if (handoff) begin
-      \$250  = grp_first;
+      \$126  = grp_first;
     end
     if (rst) begin
-      \$250  = 1'h0;
+      \$126  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$251  = dq_psum;
+    \$127  = dq_psum;
     if (handoff) begin
-      \$251  = grp_psum;
+      \$127  = grp_psum;
     end
     if (rst) begin
-      \$251  = 48'h000000000000;
+      \$127  = 48'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$252  = dq_last;
+    \$128  = dq_last;
     if (handoff) begin
-      \$252  = beat_last;
+      \$128  = beat_last;
     end
     if (rst) begin
-      \$252  = 1'h0;
+      \$128  = 1'h0;
     end
   end
   assign w_in0 = w_sel[3:0];
   assign w_in1 = w_sel[7:4];
   assign w_in2 = w_sel[11:8];
   assign w_in3 = w_sel[15:12];
-  assign group_next = \$208 [18:0];
-  assign out_next = \$224 [47:0];
+  assign group_next = \$84 [18:0];
+  assign out_next = \$100 [47:0];
   assign ready = o_ready;
   assign wint_int4 = w_sel[3:0];
   assign \wint_int4$47  = w_sel[7:4];
   assign \wint_int4$48  = w_sel[11:8];
   assign \wint_int4$49  = w_sel[15:12];
-  assign shift_int4_0 = \$57 [2:0];
+  assign shift_int4_0 = \$28 [2:0];
   assign neg0 = neg_int4_0;
   assign man0 = man_int4_0;
-  assign shift0 = \$57 [2:0];
-  assign shift_int4_1 = \$98 [2:0];
+  assign shift0 = \$28 [2:0];
+  assign shift_int4_1 = \$40 [2:0];
   assign neg1 = neg_int4_1;
   assign man1 = man_int4_1;
-  assign shift1 = \$98 [2:0];
-  assign shift_int4_2 = \$139 [2:0];
+  assign shift1 = \$40 [2:0];
+  assign shift_int4_2 = \$52 [2:0];
   assign neg2 = neg_int4_2;
   assign man2 = man_int4_2;
-  assign shift2 = \$139 [2:0];
-  assign shift_int4_3 = \$180 [2:0];
+  assign shift2 = \$52 [2:0];
+  assign shift_int4_3 = \$64 [2:0];
   assign neg3 = neg_int4_3;
   assign man3 = man_int4_3;
-  assign shift3 = \$180 [2:0];
-  assign mag0 = \$184 [12:0];
-  assign prod0 = \$186 [12:0];
-  assign mag1 = \$190 [12:0];
-  assign prod1 = \$192 [12:0];
-  assign mag2 = \$196 [12:0];
-  assign prod2 = \$198 [12:0];
-  assign mag3 = \$202 [12:0];
-  assign prod3 = \$204 [12:0];
-  assign term_sum = { \$207 [14], \$207  };
+  assign shift3 = \$64 [2:0];
+  assign mag0 = \$66 [12:0];
+  assign prod0 = \$68 [12:0];
+  assign mag1 = \$70 [12:0];
+  assign prod1 = \$72 [12:0];
+  assign mag2 = \$74 [12:0];
+  assign prod2 = \$76 [12:0];
+  assign mag3 = \$78 [12:0];
+  assign prod3 = \$80 [12:0];
+  assign term_sum = { \$83 [14], \$83  };
   assign \i_a[0]  = i_a[7:0];
   assign \i_a[1]  = i_a[15:8];
   assign \i_a[2]  = i_a[23:16];
@@ -1059,5 +819,5 @@ module bitserial_int4_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
   assign \w_sel.code[2]  = w_sel[11:8];
   assign \w_sel.code[3]  = w_sel[15:12];
   assign \w_sel.scale  = w_sel[23:16];
-  assign \$222  = { \$221 [25], \$221  };
+  assign \$98  = { \$97 [25], \$97  };
 endmodule

@@ -15,89 +15,77 @@ module bitserial_int4_bitplane_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
   wire \$19 ;
   wire \$2 ;
   wire \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire \$23 ;
-  wire \$24 ;
-  wire \$25 ;
-  wire \$26 ;
-  wire [14:0] \$27 ;
-  wire [14:0] \$28 ;
-  wire [13:0] \$29 ;
+  wire [14:0] \$21 ;
+  wire [14:0] \$22 ;
+  wire [13:0] \$23 ;
+  wire [13:0] \$24 ;
+  wire [14:0] \$25 ;
+  wire [14:0] \$26 ;
+  wire [13:0] \$27 ;
+  wire [13:0] \$28 ;
+  wire [14:0] \$29 ;
   wire \$3 ;
-  wire [13:0] \$30 ;
-  wire \$31 ;
-  wire \$32 ;
+  wire [14:0] \$30 ;
+  wire [13:0] \$31 ;
+  wire [13:0] \$32 ;
   wire [14:0] \$33 ;
   wire [14:0] \$34 ;
   wire [13:0] \$35 ;
   wire [13:0] \$36 ;
-  wire \$37 ;
-  wire \$38 ;
+  wire [13:0] \$37 ;
+  wire [13:0] \$38 ;
   wire [14:0] \$39 ;
   wire [3:0] \$4 ;
-  wire [14:0] \$40 ;
-  wire [13:0] \$41 ;
-  wire [13:0] \$42 ;
+  wire [19:0] \$40 ;
+  wire \$41 ;
+  wire \$42 ;
   wire \$43 ;
   wire \$44 ;
-  wire [14:0] \$45 ;
-  wire [14:0] \$46 ;
-  wire [13:0] \$47 ;
-  wire [13:0] \$48 ;
-  wire [13:0] \$49 ;
+  wire \$45 ;
+  wire \$46 ;
+  wire \$47 ;
+  wire \$48 ;
+  wire [47:0] \$49 ;
   wire [2:0] \$5 ;
-  wire [13:0] \$50 ;
-  wire [14:0] \$51 ;
-  wire [19:0] \$52 ;
-  wire \$53 ;
-  wire \$54 ;
-  wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
+  wire \$50 ;
+  wire [25:0] \$51 ;
+  wire [26:0] \$52 ;
+  wire [25:0] \$53 ;
+  wire [26:0] \$54 ;
+  wire [26:0] \$55 ;
+  wire [48:0] \$56 ;
+  reg [31:0] \$57 ;
+  reg [23:0] \$58 ;
+  reg [4:0] \$59 ;
   wire \$6 ;
-  wire \$60 ;
-  wire [47:0] \$61 ;
-  wire \$62 ;
-  wire [25:0] \$63 ;
-  wire [26:0] \$64 ;
-  wire [25:0] \$65 ;
-  wire [26:0] \$66 ;
-  wire [26:0] \$67 ;
-  wire [48:0] \$68 ;
-  reg [31:0] \$69 ;
+  reg [23:0] \$60 ;
+  reg [3:0] \$61 ;
+  reg [3:0] \$62 ;
+  reg [3:0] \$63 ;
+  reg [3:0] \$64 ;
+  reg [31:0] \$65 ;
+  reg \$66 ;
+  reg [2:0] \$67 ;
+  reg [1:0] \$68 ;
+  reg \$69 ;
   wire \$7 ;
-  reg [23:0] \$70 ;
-  reg [4:0] \$71 ;
-  reg [23:0] \$72 ;
-  reg [3:0] \$73 ;
-  reg [3:0] \$74 ;
-  reg [3:0] \$75 ;
-  reg [3:0] \$76 ;
-  reg [31:0] \$77 ;
-  reg \$78 ;
-  reg [2:0] \$79 ;
+  reg \$70 ;
+  reg [7:0] \$71 ;
+  reg [18:0] \$72 ;
+  reg \$73 ;
+  reg [47:0] \$74 ;
+  reg \$75 ;
+  reg [47:0] \$76 ;
+  reg [3:0] \$77 ;
+  reg [2:0] \$78 ;
+  reg [47:0] \$79 ;
   wire \$8 ;
-  reg [1:0] \$80 ;
-  reg \$81 ;
+  reg [18:0] \$80 ;
+  reg [7:0] \$81 ;
   reg \$82 ;
-  reg [7:0] \$83 ;
-  reg [18:0] \$84 ;
-  reg \$85 ;
-  reg [47:0] \$86 ;
-  reg \$87 ;
-  reg [47:0] \$88 ;
-  reg [3:0] \$89 ;
+  reg [47:0] \$83 ;
+  reg \$84 ;
   wire \$9 ;
-  reg [2:0] \$90 ;
-  reg [47:0] \$91 ;
-  reg [18:0] \$92 ;
-  reg [7:0] \$93 ;
-  reg \$94 ;
-  reg [47:0] \$95 ;
-  reg \$96 ;
   reg [31:0] a_reg = 32'd0;
   wire [7:0] \a_reg[0] ;
   wire [7:0] \a_reg[1] ;
@@ -107,6 +95,10 @@ module bitserial_int4_bitplane_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
   reg beat_group_end = 1'h0;
   reg beat_last = 1'h0;
   reg [7:0] beat_scale = 8'h00;
+  wire bit_int4_0;
+  wire bit_int4_1;
+  wire bit_int4_2;
+  wire bit_int4_3;
   input clk;
   wire clk;
   reg [2:0] dq_bit = 3'h0;
@@ -239,6 +231,122 @@ module bitserial_int4_bitplane_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
   wire [3:0] \wint_int4$47 ;
   wire [3:0] \wint_int4$48 ;
   wire [3:0] \wint_int4$49 ;
+  assign \$15  = remaining <= 1'h1;
+  assign \$16  = ~ stall;
+  assign o_ready = \$15  & \$16 ;
+  assign accept = i_ctl[0] & o_ready;
+  assign bit_int4_0 = w_int0 >> step;
+  assign \$17  = step == 2'h3;
+  assign neg_int4_0 = bit_int4_0 & \$17 ;
+  assign shift_int4_0 = step + 1'h0;
+  assign bit_int4_1 = w_int1 >> step;
+  assign \$18  = step == 2'h3;
+  assign neg_int4_1 = bit_int4_1 & \$18 ;
+  assign shift_int4_1 = step + 1'h0;
+  assign bit_int4_2 = w_int2 >> step;
+  assign \$19  = step == 2'h3;
+  assign neg_int4_2 = bit_int4_2 & \$19 ;
+  assign shift_int4_2 = step + 1'h0;
+  assign bit_int4_3 = w_int3 >> step;
+  assign \$20  = step == 2'h3;
+  assign neg_int4_3 = bit_int4_3 & \$20 ;
+  assign shift_int4_3 = step + 1'h0;
+  assign \$21  = $signed(a_reg[7:0]) << shift_int4_0;
+  assign \$22  = bit_int4_0 ? \$21  : 15'h0000;
+  assign \$23  = - $signed(\$22 [12:0]);
+  assign \$24  = neg_int4_0 ? \$23  : { \$22 [12], \$22 [12:0] };
+  assign \$25  = $signed(a_reg[15:8]) << shift_int4_1;
+  assign \$26  = bit_int4_1 ? \$25  : 15'h0000;
+  assign \$27  = - $signed(\$26 [12:0]);
+  assign \$28  = neg_int4_1 ? \$27  : { \$26 [12], \$26 [12:0] };
+  assign \$29  = $signed(a_reg[23:16]) << shift_int4_2;
+  assign \$30  = bit_int4_2 ? \$29  : 15'h0000;
+  assign \$31  = - $signed(\$30 [12:0]);
+  assign \$32  = neg_int4_2 ? \$31  : { \$30 [12], \$30 [12:0] };
+  assign \$33  = $signed(a_reg[31:24]) << shift_int4_3;
+  assign \$34  = bit_int4_3 ? \$33  : 15'h0000;
+  assign \$35  = - $signed(\$34 [12:0]);
+  assign \$36  = neg_int4_3 ? \$35  : { \$34 [12], \$34 [12:0] };
+  assign \$37  = $signed(\$24 [12:0]) + $signed(\$28 [12:0]);
+  assign \$38  = $signed(\$32 [12:0]) + $signed(\$36 [12:0]);
+  assign \$39  = $signed(\$37 ) + $signed(\$38 );
+  assign \$40  = $signed(group_acc) + $signed(\$39 );
+  assign \$41  = remaining == 1'h1;
+  assign \$42  = \$41  & beat_group_end;
+  assign \$43  = dq_left > 1'h1;
+  assign stall = \$42  & \$43 ;
+  assign \$44  = remaining == 1'h1;
+  assign \$45  = \$44  & beat_group_end;
+  assign \$46  = ~ stall;
+  assign handoff = \$45  & \$46 ;
+  assign \$47  = ! dq_bit;
+  assign \$48  = \$47  & dq_first;
+  assign \$49  = \$48  ? dq_psum : out_acc;
+  assign \$50  = dq_scale >> dq_bit;
+  assign \$51  = $signed(dq_sum) << dq_bit;
+  assign \$52  = - $signed(\$51 );
+  assign \$53  = $signed(dq_sum) << dq_bit;
+  assign \$55  = \$50  ? \$54  : 27'h0000000;
+  assign \$56  = $signed(\$49 ) + $signed(\$55 );
+  always @(posedge clk)
+    o_a <= \$57 ;
+  always @(posedge clk)
+    o_w <= \$58 ;
+  always @(posedge clk)
+    o_ctl <= \$59 ;
+  always @(posedge clk)
+    w_reg <= \$60 ;
+  always @(posedge clk)
+    w_int0 <= \$61 ;
+  always @(posedge clk)
+    w_int1 <= \$62 ;
+  always @(posedge clk)
+    w_int2 <= \$63 ;
+  always @(posedge clk)
+    w_int3 <= \$64 ;
+  always @(posedge clk)
+    a_reg <= \$65 ;
+  always @(posedge clk)
+    dtype <= \$66 ;
+  always @(posedge clk)
+    remaining <= \$67 ;
+  always @(posedge clk)
+    step <= \$68 ;
+  always @(posedge clk)
+    beat_group_end <= \$69 ;
+  always @(posedge clk)
+    beat_last <= \$70 ;
+  always @(posedge clk)
+    beat_scale <= \$71 ;
+  always @(posedge clk)
+    group_acc <= \$72 ;
+  always @(posedge clk)
+    grp_first <= \$73 ;
+  always @(posedge clk)
+    grp_psum <= \$74 ;
+  always @(posedge clk)
+    o_valid <= \$75 ;
+  always @(posedge clk)
+    out_acc <= \$76 ;
+  always @(posedge clk)
+    dq_left <= \$77 ;
+  always @(posedge clk)
+    dq_bit <= \$78 ;
+  always @(posedge clk)
+    o_psum <= \$79 ;
+  always @(posedge clk)
+    dq_sum <= \$80 ;
+  always @(posedge clk)
+    dq_scale <= \$81 ;
+  always @(posedge clk)
+    dq_first <= \$82 ;
+  always @(posedge clk)
+    dq_psum <= \$83 ;
+  always @(posedge clk)
+    dq_last <= \$84 ;
+  assign \$1  = | remaining;
+  assign \$2  = ~ stall;
+  assign \$3  = \$1  & \$2 ;
   assign \$4  = remaining - 1'h1;
   assign \$5  = step + 1'h1;
   assign \$6  = | remaining;
@@ -251,264 +359,271 @@ module bitserial_int4_bitplane_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
   assign \$13  = dq_left == 1'h1;
   assign \$14  = \$13  & dq_last;
   assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \$15  = remaining <= 1'h1;
-  assign \$16  = ~ stall;
-  assign o_ready = \$15  & \$16 ;
-  assign accept = i_ctl[0] & o_ready;
-  assign man_int4_0 = w_int0 >> step;
-  assign \$17  = w_int0 >> step;
-  assign \$18  = step == 2'h3;
-  assign neg_int4_0 = \$17  & \$18 ;
-  assign shift_int4_0 = step + 1'h0;
-  assign man_int4_1 = w_int1 >> step;
-  assign \$19  = w_int1 >> step;
-  assign \$20  = step == 2'h3;
-  assign neg_int4_1 = \$19  & \$20 ;
-  assign shift_int4_1 = step + 1'h0;
-  assign man_int4_2 = w_int2 >> step;
-  assign \$21  = w_int2 >> step;
-  assign \$22  = step == 2'h3;
-  assign neg_int4_2 = \$21  & \$22 ;
-  assign shift_int4_2 = step + 1'h0;
-  assign man_int4_3 = w_int3 >> step;
-  assign \$23  = w_int3 >> step;
-  assign \$24  = step == 2'h3;
-  assign neg_int4_3 = \$23  & \$24 ;
-  assign shift_int4_3 = step + 1'h0;
-  assign \$25  = | remaining;
-  assign \$26  = man_int4_0 & \$25 ;
-  assign \$27  = $signed(a_reg[7:0]) << shift_int4_0;
-  assign \$28  = \$26  ? \$27  : 15'h0000;
-  assign \$29  = - $signed(\$28 [12:0]);
-  assign \$30  = neg_int4_0 ? \$29  : { \$28 [12], \$28 [12:0] };
-  assign \$31  = | remaining;
-  assign \$32  = man_int4_1 & \$31 ;
-  assign \$33  = $signed(a_reg[15:8]) << shift_int4_1;
-  assign \$34  = \$32  ? \$33  : 15'h0000;
-  assign \$35  = - $signed(\$34 [12:0]);
-  assign \$36  = neg_int4_1 ? \$35  : { \$34 [12], \$34 [12:0] };
-  assign \$37  = | remaining;
-  assign \$38  = man_int4_2 & \$37 ;
-  assign \$39  = $signed(a_reg[23:16]) << shift_int4_2;
-  assign \$40  = \$38  ? \$39  : 15'h0000;
-  assign \$41  = - $signed(\$40 [12:0]);
-  assign \$42  = neg_int4_2 ? \$41  : { \$40 [12], \$40 [12:0] };
-  assign \$43  = | remaining;
-  assign \$44  = man_int4_3 & \$43 ;
-  assign \$45  = $signed(a_reg[31:24]) << shift_int4_3;
-  assign \$46  = \$44  ? \$45  : 15'h0000;
-  assign \$47  = - $signed(\$46 [12:0]);
-  assign \$48  = neg_int4_3 ? \$47  : { \$46 [12], \$46 [12:0] };
-  assign \$49  = $signed(\$30 [12:0]) + $signed(\$36 [12:0]);
-  assign \$50  = $signed(\$42 [12:0]) + $signed(\$48 [12:0]);
-  assign \$51  = $signed(\$49 ) + $signed(\$50 );
-  assign \$52  = $signed(group_acc) + $signed(\$51 );
-  assign \$53  = remaining == 1'h1;
-  assign \$54  = \$53  & beat_group_end;
-  assign \$55  = dq_left > 1'h1;
-  assign stall = \$54  & \$55 ;
-  assign \$56  = remaining == 1'h1;
-  assign \$57  = \$56  & beat_group_end;
-  assign \$58  = ~ stall;
-  assign handoff = \$57  & \$58 ;
-  assign \$59  = ! dq_bit;
-  assign \$60  = \$59  & dq_first;
-  assign \$61  = \$60  ? dq_psum : out_acc;
-  assign \$62  = dq_scale >> dq_bit;
-  assign \$63  = $signed(dq_sum) << dq_bit;
-  assign \$64  = - $signed(\$63 );
-  assign \$65  = $signed(dq_sum) << dq_bit;
-  assign \$67  = \$62  ? \$66  : 27'h0000000;
-  assign \$68  = $signed(\$61 ) + $signed(\$67 );
-  always @(posedge clk)
-    o_a <= \$69 ;
-  always @(posedge clk)
-    o_w <= \$70 ;
-  always @(posedge clk)
-    o_ctl <= \$71 ;
-  always @(posedge clk)
-    w_reg <= \$72 ;
-  always @(posedge clk)
-    w_int0 <= \$73 ;
-  always @(posedge clk)
-    w_int1 <= \$74 ;
-  always @(posedge clk)
-    w_int2 <= \$75 ;
-  always @(posedge clk)
-    w_int3 <= \$76 ;
-  always @(posedge clk)
-    a_reg <= \$77 ;
-  always @(posedge clk)
-    dtype <= \$78 ;
-  always @(posedge clk)
-    remaining <= \$79 ;
-  always @(posedge clk)
-    step <= \$80 ;
-  always @(posedge clk)
-    beat_group_end <= \$81 ;
-  always @(posedge clk)
-    beat_last <= \$82 ;
-  always @(posedge clk)
-    beat_scale <= \$83 ;
-  always @(posedge clk)
-    group_acc <= \$84 ;
-  always @(posedge clk)
-    grp_first <= \$85 ;
-  always @(posedge clk)
-    grp_psum <= \$86 ;
-  always @(posedge clk)
-    o_valid <= \$87 ;
-  always @(posedge clk)
-    out_acc <= \$88 ;
-  always @(posedge clk)
-    dq_left <= \$89 ;
-  always @(posedge clk)
-    dq_bit <= \$90 ;
-  always @(posedge clk)
-    o_psum <= \$91 ;
-  always @(posedge clk)
-    dq_sum <= \$92 ;
-  always @(posedge clk)
-    dq_scale <= \$93 ;
-  always @(posedge clk)
-    dq_first <= \$94 ;
-  always @(posedge clk)
-    dq_psum <= \$95 ;
-  always @(posedge clk)
-    dq_last <= \$96 ;
-  assign \$1  = | remaining;
-  assign \$2  = ~ stall;
-  assign \$3  = \$1  & \$2 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$69  = i_a;
+    \$57  = i_a;
     if (rst) begin
-      \$69  = 32'd0;
+      \$57  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$70  = i_w;
+    \$58  = i_w;
     if (rst) begin
-      \$70  = 24'h000000;
+      \$58  = 24'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$71  = i_ctl;
+    \$59  = i_ctl;
     if (rst) begin
-      \$71  = 5'h00;
+      \$59  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$72  = w_reg;
+    \$60  = w_reg;
     if (i_ctl[1]) begin
-      \$72  = i_w;
+      \$60  = i_w;
     end
     if (rst) begin
-      \$72  = 24'h000000;
+      \$60  = 24'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$73  = w_int0;
+    \$61  = w_int0;
     if (accept) begin
-      \$73  = w_sel[3:0];
+      \$61  = w_sel[3:0];
     end
     if (rst) begin
-      \$73  = 4'h0;
+      \$61  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$74  = w_int1;
+    \$62  = w_int1;
     if (accept) begin
-      \$74  = w_sel[7:4];
+      \$62  = w_sel[7:4];
     end
     if (rst) begin
-      \$74  = 4'h0;
+      \$62  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$75  = w_int2;
+    \$63  = w_int2;
     if (accept) begin
-      \$75  = w_sel[11:8];
+      \$63  = w_sel[11:8];
     end
     if (rst) begin
-      \$75  = 4'h0;
+      \$63  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$76  = w_int3;
+    \$64  = w_int3;
     if (accept) begin
-      \$76  = w_sel[15:12];
+      \$64  = w_sel[15:12];
     end
     if (rst) begin
-      \$76  = 4'h0;
+      \$64  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$77  = a_reg;
+    \$65  = a_reg;
     if (accept) begin
-      \$77  = i_a;
+      \$65  = i_a;
     end
     if (rst) begin
-      \$77  = 32'd0;
+      \$65  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$78  = dtype;
+    \$66  = dtype;
     if (accept) begin
-      \$78  = 1'h0;
+      \$66  = 1'h0;
     end
     if (rst) begin
-      \$78  = 1'h0;
+      \$66  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$79  = remaining;
+    \$67  = remaining;
     if (accept) begin
-      \$79  = 3'h4;
+      \$67  = 3'h4;
     end else if (\$3 ) begin
-      \$79  = \$4 [2:0];
+      \$67  = \$4 [2:0];
     end
     if (rst) begin
-      \$79  = 3'h0;
+      \$67  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$80  = step;
+    \$68  = step;
     if (accept) begin
-      \$80  = 2'h0;
+      \$68  = 2'h0;
     end else if (\$3 ) begin
-      \$80  = \$5 [1:0];
+      \$68  = \$5 [1:0];
     end
     if (rst) begin
-      \$80  = 2'h0;
+      \$68  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$81  = beat_group_end;
+    \$69  = beat_group_end;
     if (accept) begin
-      \$81  = i_ctl[4];
+      \$69  = i_ctl[4];
     end
     if (rst) begin
-      \$81  = 1'h0;
+      \$69  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$82  = beat_last;
+    \$70  = beat_last;
     if (accept) begin
-      \$82  = i_ctl[3];
+      \$70  = i_ctl[3];
+    end
+    if (rst) begin
+      \$70  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$71  = beat_scale;
+    if (accept) begin
+      \$71  = w_sel[23:16];
+    end
+    if (rst) begin
+      \$71  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$72  = group_acc;
+    if (handoff) begin
+      \$72  = 19'h00000;
+    end else if (\$8 ) begin
+      \$72  = \$40 [18:0];
+    end
+    if (rst) begin
+      \$72  = 19'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$73  = grp_first;
+    if (handoff) begin
+      \$73  = 1'h0;
+    end
+    if (\$9 ) begin
+      \$73  = 1'h1;
+    end
+    if (rst) begin
+      \$73  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$74  = grp_psum;
+    if (\$9 ) begin
+      \$74  = i_psum;
+    end
+    if (rst) begin
+      \$74  = 48'h000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$75  = 1'h0;
+    if (\$10 ) begin
+      if (\$14 ) begin
+        \$75  = 1'h1;
+      end
+    end
+    if (rst) begin
+      \$75  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$76  = out_acc;
+    if (\$10 ) begin
+      \$76  = \$56 [47:0];
+    end
+    if (rst) begin
+      \$76  = 48'h000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$77  = dq_left;
+    if (\$10 ) begin
+      \$77  = \$11 [3:0];
+    end
+    if (handoff) begin
+      \$77  = 4'h8;
+    end
+    if (rst) begin
+      \$77  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$78  = dq_bit;
+    if (\$10 ) begin
+      \$78  = \$12 [2:0];
+    end
+    if (handoff) begin
+      \$78  = 3'h0;
+    end
+    if (rst) begin
+      \$78  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$79  = o_psum;
+    if (\$10 ) begin
+      if (\$14 ) begin
+        \$79  = \$56 [47:0];
+      end
+    end
+    if (rst) begin
+      \$79  = 48'h000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$80  = dq_sum;
+    if (handoff) begin
+      \$80  = \$40 [18:0];
+    end
+    if (rst) begin
+      \$80  = 19'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$81  = dq_scale;
+    if (handoff) begin
+      \$81  = beat_scale;
+    end
+    if (rst) begin
+      \$81  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$82  = dq_first;
+    if (handoff) begin
+      \$82  = grp_first;
     end
     if (rst) begin
       \$82  = 1'h0;
@@ -516,191 +631,60 @@ module bitserial_int4_bitplane_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$83  = beat_scale;
-    if (accept) begin
-      \$83  = w_sel[23:16];
-    end
-    if (rst) begin
-      \$83  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$84  = group_acc;
+    \$83  = dq_psum;
     if (handoff) begin
-      \$84  = 19'h00000;
-    end else if (\$8 ) begin
-      \$84  = \$52 [18:0];
+      \$83  = grp_psum;
     end
     if (rst) begin
-      \$84  = 19'h00000;
+      \$83  = 48'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$85  = grp_first;
+    \$84  = dq_last;
     if (handoff) begin
-      \$85  = 1'h0;
-    end
-    if (\$9 ) begin
-      \$85  = 1'h1;
+      \$84  = beat_last;
     end
     if (rst) begin
-      \$85  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$86  = grp_psum;
-    if (\$9 ) begin
-      \$86  = i_psum;
-    end
-    if (rst) begin
-      \$86  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$87  = 1'h0;
-    if (\$10 ) begin
-      if (\$14 ) begin
-        \$87  = 1'h1;
-      end
-    end
-    if (rst) begin
-      \$87  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$88  = out_acc;
-    if (\$10 ) begin
-      \$88  = \$68 [47:0];
-    end
-    if (rst) begin
-      \$88  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$89  = dq_left;
-    if (\$10 ) begin
-      \$89  = \$11 [3:0];
-    end
-    if (handoff) begin
-      \$89  = 4'h8;
-    end
-    if (rst) begin
-      \$89  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$90  = dq_bit;
-    if (\$10 ) begin
-      \$90  = \$12 [2:0];
-    end
-    if (handoff) begin
-      \$90  = 3'h0;
-    end
-    if (rst) begin
-      \$90  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$91  = o_psum;
-    if (\$10 ) begin
-      if (\$14 ) begin
-        \$91  = \$68 [47:0];
-      end
-    end
-    if (rst) begin
-      \$91  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$92  = dq_sum;
-    if (handoff) begin
-      \$92  = \$52 [18:0];
-    end
-    if (rst) begin
-      \$92  = 19'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$93  = dq_scale;
-    if (handoff) begin
-      \$93  = beat_scale;
-    end
-    if (rst) begin
-      \$93  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$94  = dq_first;
-    if (handoff) begin
-      \$94  = grp_first;
-    end
-    if (rst) begin
-      \$94  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$95  = dq_psum;
-    if (handoff) begin
-      \$95  = grp_psum;
-    end
-    if (rst) begin
-      \$95  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$96  = dq_last;
-    if (handoff) begin
-      \$96  = beat_last;
-    end
-    if (rst) begin
-      \$96  = 1'h0;
+      \$84  = 1'h0;
     end
   end
   assign w_in0 = w_sel[3:0];
   assign w_in1 = w_sel[7:4];
   assign w_in2 = w_sel[11:8];
   assign w_in3 = w_sel[15:12];
-  assign group_next = \$52 [18:0];
-  assign out_next = \$68 [47:0];
+  assign group_next = \$40 [18:0];
+  assign out_next = \$56 [47:0];
   assign ready = o_ready;
   assign wint_int4 = w_sel[3:0];
   assign \wint_int4$47  = w_sel[7:4];
   assign \wint_int4$48  = w_sel[11:8];
   assign \wint_int4$49  = w_sel[15:12];
+  assign man_int4_0 = bit_int4_0;
   assign neg0 = neg_int4_0;
-  assign man0 = man_int4_0;
+  assign man0 = bit_int4_0;
   assign shift0 = shift_int4_0;
+  assign man_int4_1 = bit_int4_1;
   assign neg1 = neg_int4_1;
-  assign man1 = man_int4_1;
+  assign man1 = bit_int4_1;
   assign shift1 = shift_int4_1;
+  assign man_int4_2 = bit_int4_2;
   assign neg2 = neg_int4_2;
-  assign man2 = man_int4_2;
+  assign man2 = bit_int4_2;
   assign shift2 = shift_int4_2;
+  assign man_int4_3 = bit_int4_3;
   assign neg3 = neg_int4_3;
-  assign man3 = man_int4_3;
+  assign man3 = bit_int4_3;
   assign shift3 = shift_int4_3;
-  assign mag0 = \$28 [12:0];
-  assign prod0 = \$30 [12:0];
-  assign mag1 = \$34 [12:0];
-  assign prod1 = \$36 [12:0];
-  assign mag2 = \$40 [12:0];
-  assign prod2 = \$42 [12:0];
-  assign mag3 = \$46 [12:0];
-  assign prod3 = \$48 [12:0];
-  assign term_sum = { \$51 [14], \$51  };
+  assign mag0 = \$22 [12:0];
+  assign prod0 = \$24 [12:0];
+  assign mag1 = \$26 [12:0];
+  assign prod1 = \$28 [12:0];
+  assign mag2 = \$30 [12:0];
+  assign prod2 = \$32 [12:0];
+  assign mag3 = \$34 [12:0];
+  assign prod3 = \$36 [12:0];
+  assign term_sum = { \$39 [14], \$39  };
   assign \i_a[0]  = i_a[7:0];
   assign \i_a[1]  = i_a[15:8];
   assign \i_a[2]  = i_a[23:16];
@@ -747,5 +731,5 @@ module bitserial_int4_bitplane_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
   assign \w_sel.code[2]  = w_sel[11:8];
   assign \w_sel.code[3]  = w_sel[15:12];
   assign \w_sel.scale  = w_sel[23:16];
-  assign \$66  = { \$65 [25], \$65  };
+  assign \$54  = { \$53 [25], \$53  };
 endmodule

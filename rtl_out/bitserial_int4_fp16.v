@@ -4,359 +4,235 @@ module bitserial_int4_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire [3:0] \$100 ;
-  wire \$101 ;
-  wire [2:0] \$102 ;
-  wire [3:0] \$103 ;
-  wire \$104 ;
-  wire \$105 ;
-  wire [2:0] \$106 ;
-  wire [3:0] \$107 ;
+  wire [15:0] \$100 ;
+  wire [9:0] \$101 ;
+  wire \$102 ;
+  wire [9:0] \$103 ;
+  wire [9:0] \$104 ;
+  wire [17:0] \$105 ;
+  wire [17:0] \$106 ;
+  wire [17:0] \$107 ;
   wire \$108 ;
-  wire [2:0] \$109 ;
+  wire [15:0] \$109 ;
   wire [4:0] \$11 ;
-  wire \$110 ;
+  wire [9:0] \$110 ;
   wire \$111 ;
-  wire \$112 ;
-  wire [2:0] \$113 ;
-  wire [3:0] \$114 ;
-  wire \$115 ;
-  wire [2:0] \$116 ;
-  wire [3:0] \$117 ;
-  wire \$118 ;
-  wire [2:0] \$119 ;
+  wire [9:0] \$112 ;
+  wire [9:0] \$113 ;
+  wire [17:0] \$114 ;
+  wire [17:0] \$115 ;
+  wire [17:0] \$116 ;
+  wire \$117 ;
+  wire [15:0] \$118 ;
+  wire [9:0] \$119 ;
   wire [3:0] \$12 ;
   wire \$120 ;
-  wire \$121 ;
-  wire \$122 ;
-  wire [2:0] \$123 ;
-  wire [2:0] \$124 ;
-  wire [3:0] \$125 ;
+  wire [9:0] \$121 ;
+  wire [9:0] \$122 ;
+  wire [17:0] \$123 ;
+  wire [17:0] \$124 ;
+  wire [17:0] \$125 ;
   wire \$126 ;
-  wire [2:0] \$127 ;
-  wire [3:0] \$128 ;
-  wire \$129 ;
+  wire [15:0] \$127 ;
+  wire [16:0] \$128 ;
+  wire [16:0] \$129 ;
   wire \$13 ;
-  wire \$130 ;
-  wire [2:0] \$131 ;
-  wire [3:0] \$132 ;
-  wire \$133 ;
-  wire [2:0] \$134 ;
-  wire \$135 ;
-  wire \$136 ;
-  wire \$137 ;
-  wire [3:0] \$138 ;
-  wire [4:0] \$139 ;
+  wire [17:0] \$130 ;
+  wire \$131 ;
+  wire [19:0] \$132 ;
+  wire [19:0] \$133 ;
+  wire [9:0] \$134 ;
+  wire [5:0] \$135 ;
+  wire [56:0] \$136 ;
+  wire [11:0] \$137 ;
+  wire [12:0] \$138 ;
+  wire \$139 ;
   wire \$14 ;
-  wire [2:0] \$140 ;
-  wire [3:0] \$141 ;
-  wire \$142 ;
-  wire [2:0] \$143 ;
-  wire [3:0] \$144 ;
-  wire \$145 ;
-  wire \$146 ;
-  wire [2:0] \$147 ;
-  wire [3:0] \$148 ;
+  wire \$140 ;
+  wire [22:0] \$141 ;
+  wire [56:0] \$142 ;
+  wire [22:0] \$143 ;
+  wire [23:0] \$144 ;
+  wire [54:0] \$145 ;
+  wire [55:0] \$146 ;
+  wire \$147 ;
+  wire \$148 ;
   wire \$149 ;
   wire \$15 ;
-  wire [2:0] \$150 ;
-  wire \$151 ;
+  wire \$150 ;
+  wire [56:0] \$151 ;
   wire \$152 ;
   wire \$153 ;
-  wire [2:0] \$154 ;
-  wire [3:0] \$155 ;
+  wire \$154 ;
+  wire \$155 ;
   wire \$156 ;
-  wire [2:0] \$157 ;
-  wire [3:0] \$158 ;
+  wire \$157 ;
+  wire \$158 ;
   wire \$159 ;
   wire \$16 ;
-  wire [2:0] \$160 ;
+  wire \$160 ;
   wire \$161 ;
   wire \$162 ;
   wire \$163 ;
-  wire [2:0] \$164 ;
-  wire [2:0] \$165 ;
-  wire [3:0] \$166 ;
-  wire \$167 ;
-  wire [2:0] \$168 ;
-  wire [3:0] \$169 ;
+  wire \$164 ;
+  wire \$165 ;
+  wire [8:0] \$166 ;
+  wire [9:0] \$167 ;
+  wire [10:0] \$168 ;
+  wire [5:0] \$169 ;
   wire [2:0] \$17 ;
-  wire \$170 ;
-  wire \$171 ;
-  wire [2:0] \$172 ;
-  wire [3:0] \$173 ;
+  wire [56:0] \$170 ;
+  wire [12:0] \$171 ;
+  wire [13:0] \$172 ;
+  wire \$173 ;
   wire \$174 ;
-  wire [2:0] \$175 ;
-  wire \$176 ;
-  wire \$177 ;
-  wire \$178 ;
-  wire [3:0] \$179 ;
-  wire [3:0] \$18 ;
-  wire [4:0] \$180 ;
+  wire [23:0] \$175 ;
+  wire [56:0] \$176 ;
+  wire [23:0] \$177 ;
+  wire [24:0] \$178 ;
+  wire [55:0] \$179 ;
+  wire \$18 ;
+  wire [56:0] \$180 ;
   wire \$181 ;
   wire \$182 ;
   wire \$183 ;
   wire \$184 ;
-  wire \$185 ;
-  wire [4:0] \$186 ;
-  wire [5:0] \$187 ;
-  wire [5:0] \$188 ;
+  wire [57:0] \$185 ;
+  wire \$186 ;
+  wire \$187 ;
+  wire \$188 ;
   wire \$189 ;
   wire \$19 ;
   wire \$190 ;
   wire \$191 ;
   wire \$192 ;
   wire \$193 ;
-  wire [4:0] \$194 ;
-  wire [5:0] \$195 ;
-  wire [5:0] \$196 ;
-  wire \$197 ;
-  wire \$198 ;
+  wire \$194 ;
+  wire \$195 ;
+  wire [31:0] \$196 ;
+  wire [31:0] \$197 ;
+  wire [31:0] \$198 ;
   wire \$199 ;
   wire \$2 ;
-  wire [2:0] \$20 ;
+  wire \$20 ;
   wire \$200 ;
-  wire \$201 ;
-  wire [4:0] \$202 ;
-  wire [5:0] \$203 ;
-  wire [5:0] \$204 ;
-  wire \$205 ;
-  wire \$206 ;
-  wire \$207 ;
-  wire \$208 ;
-  wire \$209 ;
-  wire [3:0] \$21 ;
-  wire [4:0] \$210 ;
-  wire [5:0] \$211 ;
-  wire [5:0] \$212 ;
-  wire \$213 ;
-  wire \$214 ;
-  wire \$215 ;
-  wire [9:0] \$216 ;
-  wire \$217 ;
-  wire [9:0] \$218 ;
-  wire [9:0] \$219 ;
+  reg [63:0] \$201 ;
+  reg [23:0] \$202 ;
+  reg [4:0] \$203 ;
+  reg [23:0] \$204 ;
+  reg [3:0] \$205 ;
+  reg [3:0] \$206 ;
+  reg [3:0] \$207 ;
+  reg [3:0] \$208 ;
+  reg [63:0] \$209 ;
+  wire \$21 ;
+  reg \$210 ;
+  reg [1:0] \$211 ;
+  reg \$212 ;
+  reg \$213 ;
+  reg \$214 ;
+  reg [7:0] \$215 ;
+  reg [31:0] \$216 ;
+  reg \$217 ;
+  reg [31:0] \$218 ;
+  reg \$219 ;
   wire \$22 ;
-  wire [17:0] \$220 ;
-  wire [17:0] \$221 ;
-  wire [17:0] \$222 ;
-  wire \$223 ;
-  wire [15:0] \$224 ;
-  wire [9:0] \$225 ;
-  wire \$226 ;
-  wire [9:0] \$227 ;
-  wire [9:0] \$228 ;
-  wire [17:0] \$229 ;
-  wire \$23 ;
-  wire [17:0] \$230 ;
-  wire [17:0] \$231 ;
-  wire \$232 ;
-  wire [15:0] \$233 ;
-  wire [9:0] \$234 ;
-  wire \$235 ;
-  wire [9:0] \$236 ;
-  wire [9:0] \$237 ;
-  wire [17:0] \$238 ;
-  wire [17:0] \$239 ;
-  wire [2:0] \$24 ;
-  wire [17:0] \$240 ;
-  wire \$241 ;
-  wire [15:0] \$242 ;
-  wire [9:0] \$243 ;
-  wire \$244 ;
-  wire [9:0] \$245 ;
-  wire [9:0] \$246 ;
-  wire [17:0] \$247 ;
-  wire [17:0] \$248 ;
-  wire [17:0] \$249 ;
-  wire [3:0] \$25 ;
-  wire \$250 ;
-  wire [15:0] \$251 ;
-  wire [16:0] \$252 ;
-  wire [16:0] \$253 ;
-  wire [17:0] \$254 ;
-  wire \$255 ;
-  wire [19:0] \$256 ;
-  wire [19:0] \$257 ;
-  wire [9:0] \$258 ;
-  wire [5:0] \$259 ;
+  reg [31:0] \$220 ;
+  reg [3:0] \$221 ;
+  reg [2:0] \$222 ;
+  reg [31:0] \$223 ;
+  reg [31:0] \$224 ;
+  reg [7:0] \$225 ;
+  reg \$226 ;
+  reg [31:0] \$227 ;
+  reg \$228 ;
+  wire [2:0] \$23 ;
+  wire \$24 ;
+  wire \$25 ;
   wire \$26 ;
-  wire [56:0] \$260 ;
-  wire [11:0] \$261 ;
-  wire [12:0] \$262 ;
-  wire \$263 ;
-  wire \$264 ;
-  wire [22:0] \$265 ;
-  wire [56:0] \$266 ;
-  wire [22:0] \$267 ;
-  wire [23:0] \$268 ;
-  wire [54:0] \$269 ;
-  wire [2:0] \$27 ;
-  wire [55:0] \$270 ;
-  wire \$271 ;
-  wire \$272 ;
-  wire \$273 ;
-  wire \$274 ;
-  wire [56:0] \$275 ;
-  wire \$276 ;
-  wire \$277 ;
-  wire \$278 ;
-  wire \$279 ;
-  wire \$28 ;
-  wire \$280 ;
-  wire \$281 ;
-  wire \$282 ;
-  wire \$283 ;
-  wire \$284 ;
-  wire \$285 ;
-  wire \$286 ;
-  wire \$287 ;
-  wire \$288 ;
-  wire \$289 ;
-  wire \$29 ;
-  wire [8:0] \$290 ;
-  wire [9:0] \$291 ;
-  wire [10:0] \$292 ;
-  wire [5:0] \$293 ;
-  wire [56:0] \$294 ;
-  wire [12:0] \$295 ;
-  wire [13:0] \$296 ;
-  wire \$297 ;
-  wire \$298 ;
-  wire [23:0] \$299 ;
+  wire [3:0] \$27 ;
+  wire [4:0] \$28 ;
+  wire [2:0] \$29 ;
   wire \$3 ;
   wire \$30 ;
-  wire [56:0] \$300 ;
-  wire [23:0] \$301 ;
-  wire [24:0] \$302 ;
-  wire [55:0] \$303 ;
-  wire [56:0] \$304 ;
-  wire \$305 ;
-  wire \$306 ;
-  wire \$307 ;
-  wire \$308 ;
-  wire [57:0] \$309 ;
-  wire [2:0] \$31 ;
-  wire \$310 ;
-  wire \$311 ;
-  wire \$312 ;
-  wire \$313 ;
-  wire \$314 ;
-  wire \$315 ;
-  wire \$316 ;
-  wire \$317 ;
-  wire \$318 ;
-  wire \$319 ;
-  wire [3:0] \$32 ;
-  wire [31:0] \$320 ;
-  wire [31:0] \$321 ;
-  wire [31:0] \$322 ;
-  wire \$323 ;
-  wire \$324 ;
-  reg [63:0] \$325 ;
-  reg [23:0] \$326 ;
-  reg [4:0] \$327 ;
-  reg [23:0] \$328 ;
-  reg [3:0] \$329 ;
+  wire \$31 ;
+  wire \$32 ;
   wire \$33 ;
-  reg [3:0] \$330 ;
-  reg [3:0] \$331 ;
-  reg [3:0] \$332 ;
-  reg [63:0] \$333 ;
-  reg \$334 ;
-  reg [1:0] \$335 ;
-  reg \$336 ;
-  reg \$337 ;
-  reg \$338 ;
-  reg [7:0] \$339 ;
-  wire [2:0] \$34 ;
-  reg [31:0] \$340 ;
-  reg \$341 ;
-  reg [31:0] \$342 ;
-  reg \$343 ;
-  reg [31:0] \$344 ;
-  reg [3:0] \$345 ;
-  reg [2:0] \$346 ;
-  reg [31:0] \$347 ;
-  reg [31:0] \$348 ;
-  reg [7:0] \$349 ;
-  wire [3:0] \$35 ;
-  reg \$350 ;
-  reg [31:0] \$351 ;
-  reg \$352 ;
+  wire \$34 ;
+  wire [2:0] \$35 ;
   wire \$36 ;
-  wire [2:0] \$37 ;
+  wire \$37 ;
   wire \$38 ;
-  wire \$39 ;
+  wire [3:0] \$39 ;
   wire [2:0] \$4 ;
-  wire \$40 ;
+  wire [4:0] \$40 ;
   wire [2:0] \$41 ;
-  wire [2:0] \$42 ;
-  wire [3:0] \$43 ;
+  wire \$42 ;
+  wire \$43 ;
   wire \$44 ;
-  wire [2:0] \$45 ;
-  wire [3:0] \$46 ;
-  wire \$47 ;
+  wire \$45 ;
+  wire \$46 ;
+  wire [2:0] \$47 ;
   wire \$48 ;
-  wire [2:0] \$49 ;
+  wire \$49 ;
   wire [1:0] \$5 ;
-  wire [3:0] \$50 ;
-  wire \$51 ;
-  wire [2:0] \$52 ;
-  wire \$53 ;
+  wire \$50 ;
+  wire [3:0] \$51 ;
+  wire [4:0] \$52 ;
+  wire [2:0] \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire [3:0] \$56 ;
-  wire [4:0] \$57 ;
-  wire [2:0] \$58 ;
-  wire [3:0] \$59 ;
+  wire \$56 ;
+  wire \$57 ;
+  wire \$58 ;
+  wire [2:0] \$59 ;
   wire \$6 ;
   wire \$60 ;
-  wire [2:0] \$61 ;
-  wire [3:0] \$62 ;
-  wire \$63 ;
-  wire \$64 ;
-  wire [2:0] \$65 ;
-  wire [3:0] \$66 ;
+  wire \$61 ;
+  wire \$62 ;
+  wire [3:0] \$63 ;
+  wire [4:0] \$64 ;
+  wire \$65 ;
+  wire \$66 ;
   wire \$67 ;
-  wire [2:0] \$68 ;
-  wire \$69 ;
+  wire [4:0] \$68 ;
+  wire [5:0] \$69 ;
   wire \$7 ;
-  wire \$70 ;
+  wire [5:0] \$70 ;
   wire \$71 ;
-  wire [2:0] \$72 ;
-  wire [3:0] \$73 ;
-  wire \$74 ;
-  wire [2:0] \$75 ;
-  wire [3:0] \$76 ;
+  wire \$72 ;
+  wire \$73 ;
+  wire [4:0] \$74 ;
+  wire [5:0] \$75 ;
+  wire [5:0] \$76 ;
   wire \$77 ;
-  wire [2:0] \$78 ;
+  wire \$78 ;
   wire \$79 ;
   wire \$8 ;
-  wire \$80 ;
-  wire \$81 ;
-  wire [2:0] \$82 ;
-  wire [2:0] \$83 ;
-  wire [3:0] \$84 ;
+  wire [4:0] \$80 ;
+  wire [5:0] \$81 ;
+  wire [5:0] \$82 ;
+  wire \$83 ;
+  wire \$84 ;
   wire \$85 ;
-  wire [2:0] \$86 ;
-  wire [3:0] \$87 ;
-  wire \$88 ;
+  wire [4:0] \$86 ;
+  wire [5:0] \$87 ;
+  wire [5:0] \$88 ;
   wire \$89 ;
   wire \$9 ;
-  wire [2:0] \$90 ;
-  wire [3:0] \$91 ;
-  wire \$92 ;
-  wire [2:0] \$93 ;
-  wire \$94 ;
-  wire \$95 ;
-  wire \$96 ;
-  wire [3:0] \$97 ;
-  wire [4:0] \$98 ;
-  wire [2:0] \$99 ;
+  wire \$90 ;
+  wire \$91 ;
+  wire [9:0] \$92 ;
+  wire \$93 ;
+  wire [9:0] \$94 ;
+  wire [9:0] \$95 ;
+  wire [17:0] \$96 ;
+  wire [17:0] \$97 ;
+  wire [17:0] \$98 ;
+  wire \$99 ;
   (* init = 32'd0 *)
   wire [31:0] a;
-  wire [31:0] \a$129 ;
+  wire [31:0] \a$133 ;
   reg [63:0] a_reg = 64'h0000000000000000;
   wire [15:0] \a_reg[0] ;
   wire [15:0] \a_reg[1] ;
@@ -368,10 +244,14 @@ module bitserial_int4_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   wire [14:0] aligned2;
   wire [14:0] aligned3;
   wire [31:0] b;
-  wire [31:0] \b$130 ;
+  wire [31:0] \b$134 ;
   reg beat_group_end = 1'h0;
   reg beat_last = 1'h0;
   reg [7:0] beat_scale = 8'h00;
+  wire [2:0] booth_int4_0;
+  wire [2:0] booth_int4_1;
+  wire [2:0] booth_int4_2;
+  wire [2:0] booth_int4_3;
   input clk;
   wire clk;
   wire [8:0] dist0;
@@ -508,7 +388,7 @@ module bitserial_int4_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   input rst;
   wire rst;
   wire [31:0] s;
-  wire [31:0] \s$131 ;
+  wire [31:0] \s$135 ;
   wire [2:0] shift0;
   wire [2:0] shift1;
   wire [2:0] shift2;
@@ -565,769 +445,649 @@ module bitserial_int4_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   assign o_ready = \$15  & \$16 ;
   assign accept = i_ctl[0] & o_ready;
   assign \$17  = 2'h2 * step;
-  assign \$18  = \$17  + 2'h2;
-  assign \$19  = { w_int0[3], w_int0[3], w_int0, 1'h0 } >> \$18 ;
-  assign \$20  = 2'h2 * step;
-  assign \$21  = \$20  + 1'h1;
-  assign \$22  = { w_int0[3], w_int0[3], w_int0, 1'h0 } >> \$21 ;
-  assign \$23  = \$19  == \$22 ;
-  assign \$24  = 2'h2 * step;
-  assign \$25  = \$24  + 1'h1;
-  assign \$26  = { w_int0[3], w_int0[3], w_int0, 1'h0 } >> \$25 ;
-  assign \$27  = 2'h2 * step;
-  assign \$28  = { w_int0[3], w_int0[3], w_int0, 1'h0 } >> \$27 ;
-  assign \$29  = \$26  == \$28 ;
-  assign \$30  = \$23  & \$29 ;
-  assign man_int4_0 = ~ \$30 ;
-  assign \$31  = 2'h2 * step;
-  assign \$32  = \$31  + 2'h2;
-  assign \$33  = { w_int0[3], w_int0[3], w_int0, 1'h0 } >> \$32 ;
-  assign \$34  = 2'h2 * step;
-  assign \$35  = \$34  + 1'h1;
-  assign \$36  = { w_int0[3], w_int0[3], w_int0, 1'h0 } >> \$35 ;
-  assign \$37  = 2'h2 * step;
-  assign \$38  = { w_int0[3], w_int0[3], w_int0, 1'h0 } >> \$37 ;
-  assign \$39  = \$36  & \$38 ;
-  assign \$40  = ~ \$39 ;
-  assign neg_int4_0 = \$33  & \$40 ;
+  assign booth_int4_0 = { w_int0[3], w_int0[3], w_int0, 1'h0 } >> \$17 ;
+  assign \$18  = booth_int4_0[2] == booth_int4_0[1];
+  assign \$19  = booth_int4_0[1] == booth_int4_0[0];
+  assign \$20  = \$18  & \$19 ;
+  assign man_int4_0 = ~ \$20 ;
+  assign \$21  = booth_int4_0[1] & booth_int4_0[0];
+  assign \$22  = ~ \$21 ;
+  assign neg_int4_0 = booth_int4_0[2] & \$22 ;
+  assign \$23  = 2'h2 * step;
+  assign \$24  = booth_int4_0[2] != booth_int4_0[1];
+  assign \$25  = booth_int4_0[1] == booth_int4_0[0];
+  assign \$26  = \$24  & \$25 ;
+  assign \$27  = \$23  + \$26 ;
+  assign \$28  = \$27  + 1'h0;
+  assign \$29  = 2'h2 * step;
+  assign booth_int4_1 = { w_int1[3], w_int1[3], w_int1, 1'h0 } >> \$29 ;
+  assign \$30  = booth_int4_1[2] == booth_int4_1[1];
+  assign \$31  = booth_int4_1[1] == booth_int4_1[0];
+  assign \$32  = \$30  & \$31 ;
+  assign man_int4_1 = ~ \$32 ;
+  assign \$33  = booth_int4_1[1] & booth_int4_1[0];
+  assign \$34  = ~ \$33 ;
+  assign neg_int4_1 = booth_int4_1[2] & \$34 ;
+  assign \$35  = 2'h2 * step;
+  assign \$36  = booth_int4_1[2] != booth_int4_1[1];
+  assign \$37  = booth_int4_1[1] == booth_int4_1[0];
+  assign \$38  = \$36  & \$37 ;
+  assign \$39  = \$35  + \$38 ;
+  assign \$40  = \$39  + 1'h0;
   assign \$41  = 2'h2 * step;
-  assign \$42  = 2'h2 * step;
-  assign \$43  = \$42  + 2'h2;
-  assign \$44  = { w_int0[3], w_int0[3], w_int0, 1'h0 } >> \$43 ;
-  assign \$45  = 2'h2 * step;
-  assign \$46  = \$45  + 1'h1;
-  assign \$47  = { w_int0[3], w_int0[3], w_int0, 1'h0 } >> \$46 ;
-  assign \$48  = \$44  != \$47 ;
-  assign \$49  = 2'h2 * step;
-  assign \$50  = \$49  + 1'h1;
-  assign \$51  = { w_int0[3], w_int0[3], w_int0, 1'h0 } >> \$50 ;
-  assign \$52  = 2'h2 * step;
-  assign \$53  = { w_int0[3], w_int0[3], w_int0, 1'h0 } >> \$52 ;
-  assign \$54  = \$51  == \$53 ;
-  assign \$55  = \$48  & \$54 ;
-  assign \$56  = \$41  + \$55 ;
-  assign \$57  = \$56  + 1'h0;
-  assign \$58  = 2'h2 * step;
-  assign \$59  = \$58  + 2'h2;
-  assign \$60  = { w_int1[3], w_int1[3], w_int1, 1'h0 } >> \$59 ;
-  assign \$61  = 2'h2 * step;
-  assign \$62  = \$61  + 1'h1;
-  assign \$63  = { w_int1[3], w_int1[3], w_int1, 1'h0 } >> \$62 ;
-  assign \$64  = \$60  == \$63 ;
-  assign \$65  = 2'h2 * step;
-  assign \$66  = \$65  + 1'h1;
-  assign \$67  = { w_int1[3], w_int1[3], w_int1, 1'h0 } >> \$66 ;
-  assign \$68  = 2'h2 * step;
-  assign \$69  = { w_int1[3], w_int1[3], w_int1, 1'h0 } >> \$68 ;
-  assign \$70  = \$67  == \$69 ;
-  assign \$71  = \$64  & \$70 ;
-  assign man_int4_1 = ~ \$71 ;
-  assign \$72  = 2'h2 * step;
-  assign \$73  = \$72  + 2'h2;
-  assign \$74  = { w_int1[3], w_int1[3], w_int1, 1'h0 } >> \$73 ;
-  assign \$75  = 2'h2 * step;
-  assign \$76  = \$75  + 1'h1;
-  assign \$77  = { w_int1[3], w_int1[3], w_int1, 1'h0 } >> \$76 ;
-  assign \$78  = 2'h2 * step;
-  assign \$79  = { w_int1[3], w_int1[3], w_int1, 1'h0 } >> \$78 ;
-  assign \$80  = \$77  & \$79 ;
-  assign \$81  = ~ \$80 ;
-  assign neg_int4_1 = \$74  & \$81 ;
-  assign \$82  = 2'h2 * step;
-  assign \$83  = 2'h2 * step;
-  assign \$84  = \$83  + 2'h2;
-  assign \$85  = { w_int1[3], w_int1[3], w_int1, 1'h0 } >> \$84 ;
-  assign \$86  = 2'h2 * step;
-  assign \$87  = \$86  + 1'h1;
-  assign \$88  = { w_int1[3], w_int1[3], w_int1, 1'h0 } >> \$87 ;
-  assign \$89  = \$85  != \$88 ;
-  assign \$90  = 2'h2 * step;
-  assign \$91  = \$90  + 1'h1;
-  assign \$92  = { w_int1[3], w_int1[3], w_int1, 1'h0 } >> \$91 ;
-  assign \$93  = 2'h2 * step;
-  assign \$94  = { w_int1[3], w_int1[3], w_int1, 1'h0 } >> \$93 ;
-  assign \$95  = \$92  == \$94 ;
-  assign \$96  = \$89  & \$95 ;
-  assign \$97  = \$82  + \$96 ;
-  assign \$98  = \$97  + 1'h0;
-  assign \$99  = 2'h2 * step;
-  assign \$100  = \$99  + 2'h2;
-  assign \$101  = { w_int2[3], w_int2[3], w_int2, 1'h0 } >> \$100 ;
-  assign \$102  = 2'h2 * step;
-  assign \$103  = \$102  + 1'h1;
-  assign \$104  = { w_int2[3], w_int2[3], w_int2, 1'h0 } >> \$103 ;
-  assign \$105  = \$101  == \$104 ;
-  assign \$106  = 2'h2 * step;
-  assign \$107  = \$106  + 1'h1;
-  assign \$108  = { w_int2[3], w_int2[3], w_int2, 1'h0 } >> \$107 ;
-  assign \$109  = 2'h2 * step;
-  assign \$110  = { w_int2[3], w_int2[3], w_int2, 1'h0 } >> \$109 ;
-  assign \$111  = \$108  == \$110 ;
-  assign \$112  = \$105  & \$111 ;
-  assign man_int4_2 = ~ \$112 ;
-  assign \$113  = 2'h2 * step;
-  assign \$114  = \$113  + 2'h2;
-  assign \$115  = { w_int2[3], w_int2[3], w_int2, 1'h0 } >> \$114 ;
-  assign \$116  = 2'h2 * step;
-  assign \$117  = \$116  + 1'h1;
-  assign \$118  = { w_int2[3], w_int2[3], w_int2, 1'h0 } >> \$117 ;
-  assign \$119  = 2'h2 * step;
-  assign \$120  = { w_int2[3], w_int2[3], w_int2, 1'h0 } >> \$119 ;
-  assign \$121  = \$118  & \$120 ;
-  assign \$122  = ~ \$121 ;
-  assign neg_int4_2 = \$115  & \$122 ;
-  assign \$123  = 2'h2 * step;
-  assign \$124  = 2'h2 * step;
-  assign \$125  = \$124  + 2'h2;
-  assign \$126  = { w_int2[3], w_int2[3], w_int2, 1'h0 } >> \$125 ;
-  assign \$127  = 2'h2 * step;
-  assign \$128  = \$127  + 1'h1;
-  assign \$129  = { w_int2[3], w_int2[3], w_int2, 1'h0 } >> \$128 ;
-  assign \$130  = \$126  != \$129 ;
-  assign \$131  = 2'h2 * step;
-  assign \$132  = \$131  + 1'h1;
-  assign \$133  = { w_int2[3], w_int2[3], w_int2, 1'h0 } >> \$132 ;
-  assign \$134  = 2'h2 * step;
-  assign \$135  = { w_int2[3], w_int2[3], w_int2, 1'h0 } >> \$134 ;
-  assign \$136  = \$133  == \$135 ;
-  assign \$137  = \$130  & \$136 ;
-  assign \$138  = \$123  + \$137 ;
-  assign \$139  = \$138  + 1'h0;
-  assign \$140  = 2'h2 * step;
-  assign \$141  = \$140  + 2'h2;
-  assign \$142  = { w_int3[3], w_int3[3], w_int3, 1'h0 } >> \$141 ;
-  assign \$143  = 2'h2 * step;
-  assign \$144  = \$143  + 1'h1;
-  assign \$145  = { w_int3[3], w_int3[3], w_int3, 1'h0 } >> \$144 ;
-  assign \$146  = \$142  == \$145 ;
-  assign \$147  = 2'h2 * step;
-  assign \$148  = \$147  + 1'h1;
-  assign \$149  = { w_int3[3], w_int3[3], w_int3, 1'h0 } >> \$148 ;
-  assign \$150  = 2'h2 * step;
-  assign \$151  = { w_int3[3], w_int3[3], w_int3, 1'h0 } >> \$150 ;
-  assign \$152  = \$149  == \$151 ;
-  assign \$153  = \$146  & \$152 ;
-  assign man_int4_3 = ~ \$153 ;
-  assign \$154  = 2'h2 * step;
-  assign \$155  = \$154  + 2'h2;
-  assign \$156  = { w_int3[3], w_int3[3], w_int3, 1'h0 } >> \$155 ;
-  assign \$157  = 2'h2 * step;
-  assign \$158  = \$157  + 1'h1;
-  assign \$159  = { w_int3[3], w_int3[3], w_int3, 1'h0 } >> \$158 ;
-  assign \$160  = 2'h2 * step;
-  assign \$161  = { w_int3[3], w_int3[3], w_int3, 1'h0 } >> \$160 ;
-  assign \$162  = \$159  & \$161 ;
-  assign \$163  = ~ \$162 ;
-  assign neg_int4_3 = \$156  & \$163 ;
-  assign \$164  = 2'h2 * step;
-  assign \$165  = 2'h2 * step;
-  assign \$166  = \$165  + 2'h2;
-  assign \$167  = { w_int3[3], w_int3[3], w_int3, 1'h0 } >> \$166 ;
-  assign \$168  = 2'h2 * step;
-  assign \$169  = \$168  + 1'h1;
-  assign \$170  = { w_int3[3], w_int3[3], w_int3, 1'h0 } >> \$169 ;
-  assign \$171  = \$167  != \$170 ;
-  assign \$172  = 2'h2 * step;
-  assign \$173  = \$172  + 1'h1;
-  assign \$174  = { w_int3[3], w_int3[3], w_int3, 1'h0 } >> \$173 ;
-  assign \$175  = 2'h2 * step;
-  assign \$176  = { w_int3[3], w_int3[3], w_int3, 1'h0 } >> \$175 ;
-  assign \$177  = \$174  == \$176 ;
-  assign \$178  = \$171  & \$177 ;
-  assign \$179  = \$164  + \$178 ;
-  assign \$180  = \$179  + 1'h0;
-  assign \$181  = | a_reg[14:10];
-  assign \$182  = | remaining;
-  assign \$183  = man_int4_0 & \$182 ;
-  assign \$184  = | { \$181 , a_reg[9:0] };
-  assign live0 = \$183  & \$184 ;
-  assign \$185  = ! a_reg[14:10];
-  assign \$186  = \$185  ? 5'h01 : a_reg[14:10];
-  assign \$187  = \$186  + \$57 [2:0];
-  assign \$188  = live0 ? \$187  : 6'h00;
-  assign \$189  = | a_reg[30:26];
-  assign \$190  = | remaining;
-  assign \$191  = man_int4_1 & \$190 ;
-  assign \$192  = | { \$189 , a_reg[25:16] };
-  assign live1 = \$191  & \$192 ;
-  assign \$193  = ! a_reg[30:26];
-  assign \$194  = \$193  ? 5'h01 : a_reg[30:26];
-  assign \$195  = \$194  + \$98 [2:0];
-  assign \$196  = live1 ? \$195  : 6'h00;
-  assign \$197  = | a_reg[46:42];
-  assign \$198  = | remaining;
-  assign \$199  = man_int4_2 & \$198 ;
-  assign \$200  = | { \$197 , a_reg[41:32] };
-  assign live2 = \$199  & \$200 ;
-  assign \$201  = ! a_reg[46:42];
-  assign \$202  = \$201  ? 5'h01 : a_reg[46:42];
-  assign \$203  = \$202  + \$139 [2:0];
-  assign \$204  = live2 ? \$203  : 6'h00;
-  assign \$205  = | a_reg[62:58];
-  assign \$206  = | remaining;
-  assign \$207  = man_int4_3 & \$206 ;
-  assign \$208  = | { \$205 , a_reg[57:48] };
-  assign live3 = \$207  & \$208 ;
-  assign \$209  = ! a_reg[62:58];
-  assign \$210  = \$209  ? 5'h01 : a_reg[62:58];
-  assign \$211  = \$210  + \$180 [2:0];
-  assign \$212  = live3 ? \$211  : 6'h00;
-  assign \$213  = \$196  > \$188 ;
-  assign emax0 = \$213  ? { 3'h0, \$196  } : { 3'h0, \$188  };
-  assign \$214  = \$204  > emax0;
-  assign emax1 = \$214  ? { 3'h0, \$204  } : emax0;
-  assign \$215  = \$212  > emax1;
-  assign emax2 = \$215  ? { 3'h0, \$212  } : emax1;
-  assign \$216  = emax2 - \$188 ;
-  assign \$217  = $signed(\$216 ) > $signed(5'h0f);
-  assign \$218  = emax2 - \$188 ;
-  assign \$219  = \$217  ? 10'h00f : \$218 ;
-  assign \$221  = \$220  >> \$219 [8:0];
-  assign \$222  = live0 ? \$221  : 18'h00000;
-  assign \$223  = a_reg[15] ^ neg_int4_0;
-  assign \$224  = - \$222 [14:0];
-  assign lane0 = \$223  ? \$224  : { 1'h0, \$222 [14:0] };
-  assign \$225  = emax2 - \$196 ;
-  assign \$226  = $signed(\$225 ) > $signed(5'h0f);
-  assign \$227  = emax2 - \$196 ;
-  assign \$228  = \$226  ? 10'h00f : \$227 ;
-  assign \$230  = \$229  >> \$228 [8:0];
-  assign \$231  = live1 ? \$230  : 18'h00000;
-  assign \$232  = a_reg[31] ^ neg_int4_1;
-  assign \$233  = - \$231 [14:0];
-  assign lane1 = \$232  ? \$233  : { 1'h0, \$231 [14:0] };
-  assign \$234  = emax2 - \$204 ;
-  assign \$235  = $signed(\$234 ) > $signed(5'h0f);
-  assign \$236  = emax2 - \$204 ;
-  assign \$237  = \$235  ? 10'h00f : \$236 ;
-  assign \$239  = \$238  >> \$237 [8:0];
-  assign \$240  = live2 ? \$239  : 18'h00000;
-  assign \$241  = a_reg[47] ^ neg_int4_2;
-  assign \$242  = - \$240 [14:0];
-  assign lane2 = \$241  ? \$242  : { 1'h0, \$240 [14:0] };
-  assign \$243  = emax2 - \$212 ;
-  assign \$244  = $signed(\$243 ) > $signed(5'h0f);
-  assign \$245  = emax2 - \$212 ;
-  assign \$246  = \$244  ? 10'h00f : \$245 ;
-  assign \$248  = \$247  >> \$246 [8:0];
-  assign \$249  = live3 ? \$248  : 18'h00000;
-  assign \$250  = a_reg[63] ^ neg_int4_3;
-  assign \$251  = - \$249 [14:0];
-  assign lane3 = \$250  ? \$251  : { 1'h0, \$249 [14:0] };
-  assign \$252  = $signed(lane0) + $signed(lane1);
-  assign \$253  = $signed(lane2) + $signed(lane3);
-  assign \$254  = $signed(\$252 ) + $signed(\$253 );
-  assign \$255  = $signed(\$254 ) < $signed(1'h0);
-  assign \$256  = - $signed(\$254 );
-  assign \$257  = \$255  ? \$256  : { \$254 [17], \$254 [17], \$254  };
-  assign \$258  = emax2 - 5'h1d;
-  assign \$259  = 5'h12 - lane_rp_msb;
-  assign \$260  = { \$257 [18:0], 7'h00 } << \$259 [4:0];
-  assign \$261  = $signed(\$258 ) + $signed({ 1'h0, lane_rp_msb });
-  assign \$262  = $signed(\$261 ) + $signed(8'h7f);
-  assign \$263  = $signed(\$262 ) < $signed(2'h1);
-  assign \$264  = $signed(\$262 ) < $signed(6'h27);
-  assign \$265  = $signed(2'h1) - $signed(\$262 );
-  assign lane_rp_sh = \$260 [25:0] >> lane_rp_rs;
-  assign \$266  = lane_rp_sh << lane_rp_rs;
-  assign lane_rp_lost = \$266 [25:0] != \$260 [25:0];
-  assign \$267  = $signed(\$262 ) + $signed({ 1'h0, lane_rp_rs });
-  assign \$268  = $signed(\$267 ) - $signed(2'h1);
-  assign \$270  = $signed(\$269 ) + $signed({ 1'h0, lane_rp_sh[25:2] });
-  assign \$272  = \$271  | lane_rp_lost;
-  assign \$273  = \$272  | lane_rp_sh[2];
-  assign \$274  = lane_rp_sh[1] & \$273 ;
-  assign \$275  = $signed(\$270 ) + $signed({ 1'h0, \$274  });
-  assign \$276  = ! \$257 [18:0];
-  assign \$277  = \$275 [45:0] >= 31'h7f800000;
-  assign \$278  = $signed(\$254 ) < $signed(1'h0);
-  assign \$279  = $signed(\$254 ) < $signed(1'h0);
-  assign \$280  = $signed(\$254 ) < $signed(1'h0);
-  assign \$281  = remaining == 1'h1;
-  assign \$282  = \$281  & beat_group_end;
-  assign \$283  = dq_left > 1'h1;
-  assign stall = \$282  & \$283 ;
-  assign \$284  = remaining == 1'h1;
-  assign \$285  = \$284  & beat_group_end;
-  assign \$286  = ~ stall;
-  assign handoff = \$285  & \$286 ;
-  assign \$287  = ! dq_sum[30:23];
-  assign gs_e = \$287  ? 8'h01 : dq_sum[30:23];
-  assign \$288  = ! dq_sum[30:23];
-  assign \$289  = ~ \$288 ;
-  assign \$290  = gs_e - 7'h7f;
-  assign \$291  = $signed(\$290 ) - $signed(6'h17);
-  assign \$292  = $signed(\$291 ) + $signed({ 1'h0, dq_bit });
-  assign \$293  = 5'h17 - gs_rp_msb;
-  assign \$294  = { \$289 , dq_sum[22:0], 2'h0 } << \$293 [4:0];
-  assign \$295  = $signed(\$292 ) + $signed({ 1'h0, gs_rp_msb });
-  assign \$296  = $signed(\$295 ) + $signed(8'h7f);
-  assign \$297  = $signed(\$296 ) < $signed(2'h1);
-  assign \$298  = $signed(\$296 ) < $signed(6'h27);
-  assign \$299  = $signed(2'h1) - $signed(\$296 );
-  assign gs_rp_sh = \$294 [25:0] >> gs_rp_rs;
-  assign \$300  = gs_rp_sh << gs_rp_rs;
-  assign gs_rp_lost = \$300 [25:0] != \$294 [25:0];
-  assign \$301  = $signed(\$296 ) + $signed({ 1'h0, gs_rp_rs });
-  assign \$302  = $signed(\$301 ) - $signed(2'h1);
-  assign \$304  = $signed(\$303 ) + $signed({ 1'h0, gs_rp_sh[25:2] });
-  assign \$306  = \$305  | gs_rp_lost;
-  assign \$307  = \$306  | gs_rp_sh[2];
-  assign \$308  = gs_rp_sh[1] & \$307 ;
-  assign \$309  = $signed(\$304 ) + $signed({ 1'h0, \$308  });
-  assign \$310  = ! { \$289 , dq_sum[22:0] };
-  assign \$311  = \$309 [46:0] >= 31'h7f800000;
-  assign \$312  = dq_scale >> dq_bit;
-  assign \$313  = dq_sum[30:23] == 8'hff;
-  assign \$314  = ! dq_sum[22:0];
-  assign \$315  = \$313  & \$314 ;
-  assign \$316  = dq_sum[30:23] == 8'hff;
-  assign \$317  = | dq_sum[22:0];
-  assign \$318  = \$316  & \$317 ;
-  assign \$319  = \$315  | \$318 ;
-  assign \$320  = \$319  ? dq_sum : gs_rp_out;
-  assign dq_addend = \$312  ? \$322  : 32'd0;
-  assign \$323  = ! dq_bit;
-  assign \$324  = \$323  & dq_first;
-  assign \a$129  = \$324  ? dq_psum : out_acc;
+  assign booth_int4_2 = { w_int2[3], w_int2[3], w_int2, 1'h0 } >> \$41 ;
+  assign \$42  = booth_int4_2[2] == booth_int4_2[1];
+  assign \$43  = booth_int4_2[1] == booth_int4_2[0];
+  assign \$44  = \$42  & \$43 ;
+  assign man_int4_2 = ~ \$44 ;
+  assign \$45  = booth_int4_2[1] & booth_int4_2[0];
+  assign \$46  = ~ \$45 ;
+  assign neg_int4_2 = booth_int4_2[2] & \$46 ;
+  assign \$47  = 2'h2 * step;
+  assign \$48  = booth_int4_2[2] != booth_int4_2[1];
+  assign \$49  = booth_int4_2[1] == booth_int4_2[0];
+  assign \$50  = \$48  & \$49 ;
+  assign \$51  = \$47  + \$50 ;
+  assign \$52  = \$51  + 1'h0;
+  assign \$53  = 2'h2 * step;
+  assign booth_int4_3 = { w_int3[3], w_int3[3], w_int3, 1'h0 } >> \$53 ;
+  assign \$54  = booth_int4_3[2] == booth_int4_3[1];
+  assign \$55  = booth_int4_3[1] == booth_int4_3[0];
+  assign \$56  = \$54  & \$55 ;
+  assign man_int4_3 = ~ \$56 ;
+  assign \$57  = booth_int4_3[1] & booth_int4_3[0];
+  assign \$58  = ~ \$57 ;
+  assign neg_int4_3 = booth_int4_3[2] & \$58 ;
+  assign \$59  = 2'h2 * step;
+  assign \$60  = booth_int4_3[2] != booth_int4_3[1];
+  assign \$61  = booth_int4_3[1] == booth_int4_3[0];
+  assign \$62  = \$60  & \$61 ;
+  assign \$63  = \$59  + \$62 ;
+  assign \$64  = \$63  + 1'h0;
+  assign \$65  = | a_reg[14:10];
+  assign \$66  = | { \$65 , a_reg[9:0] };
+  assign live0 = man_int4_0 & \$66 ;
+  assign \$67  = ! a_reg[14:10];
+  assign \$68  = \$67  ? 5'h01 : a_reg[14:10];
+  assign \$69  = \$68  + \$28 [2:0];
+  assign \$70  = live0 ? \$69  : 6'h00;
+  assign \$71  = | a_reg[30:26];
+  assign \$72  = | { \$71 , a_reg[25:16] };
+  assign live1 = man_int4_1 & \$72 ;
+  assign \$73  = ! a_reg[30:26];
+  assign \$74  = \$73  ? 5'h01 : a_reg[30:26];
+  assign \$75  = \$74  + \$40 [2:0];
+  assign \$76  = live1 ? \$75  : 6'h00;
+  assign \$77  = | a_reg[46:42];
+  assign \$78  = | { \$77 , a_reg[41:32] };
+  assign live2 = man_int4_2 & \$78 ;
+  assign \$79  = ! a_reg[46:42];
+  assign \$80  = \$79  ? 5'h01 : a_reg[46:42];
+  assign \$81  = \$80  + \$52 [2:0];
+  assign \$82  = live2 ? \$81  : 6'h00;
+  assign \$83  = | a_reg[62:58];
+  assign \$84  = | { \$83 , a_reg[57:48] };
+  assign live3 = man_int4_3 & \$84 ;
+  assign \$85  = ! a_reg[62:58];
+  assign \$86  = \$85  ? 5'h01 : a_reg[62:58];
+  assign \$87  = \$86  + \$64 [2:0];
+  assign \$88  = live3 ? \$87  : 6'h00;
+  assign \$89  = \$76  > \$70 ;
+  assign emax0 = \$89  ? { 3'h0, \$76  } : { 3'h0, \$70  };
+  assign \$90  = \$82  > emax0;
+  assign emax1 = \$90  ? { 3'h0, \$82  } : emax0;
+  assign \$91  = \$88  > emax1;
+  assign emax2 = \$91  ? { 3'h0, \$88  } : emax1;
+  assign \$92  = emax2 - \$70 ;
+  assign \$93  = $signed(\$92 ) > $signed(5'h0f);
+  assign \$94  = emax2 - \$70 ;
+  assign \$95  = \$93  ? 10'h00f : \$94 ;
+  assign \$97  = \$96  >> \$95 [8:0];
+  assign \$98  = live0 ? \$97  : 18'h00000;
+  assign \$99  = a_reg[15] ^ neg_int4_0;
+  assign \$100  = - \$98 [14:0];
+  assign lane0 = \$99  ? \$100  : { 1'h0, \$98 [14:0] };
+  assign \$101  = emax2 - \$76 ;
+  assign \$102  = $signed(\$101 ) > $signed(5'h0f);
+  assign \$103  = emax2 - \$76 ;
+  assign \$104  = \$102  ? 10'h00f : \$103 ;
+  assign \$106  = \$105  >> \$104 [8:0];
+  assign \$107  = live1 ? \$106  : 18'h00000;
+  assign \$108  = a_reg[31] ^ neg_int4_1;
+  assign \$109  = - \$107 [14:0];
+  assign lane1 = \$108  ? \$109  : { 1'h0, \$107 [14:0] };
+  assign \$110  = emax2 - \$82 ;
+  assign \$111  = $signed(\$110 ) > $signed(5'h0f);
+  assign \$112  = emax2 - \$82 ;
+  assign \$113  = \$111  ? 10'h00f : \$112 ;
+  assign \$115  = \$114  >> \$113 [8:0];
+  assign \$116  = live2 ? \$115  : 18'h00000;
+  assign \$117  = a_reg[47] ^ neg_int4_2;
+  assign \$118  = - \$116 [14:0];
+  assign lane2 = \$117  ? \$118  : { 1'h0, \$116 [14:0] };
+  assign \$119  = emax2 - \$88 ;
+  assign \$120  = $signed(\$119 ) > $signed(5'h0f);
+  assign \$121  = emax2 - \$88 ;
+  assign \$122  = \$120  ? 10'h00f : \$121 ;
+  assign \$124  = \$123  >> \$122 [8:0];
+  assign \$125  = live3 ? \$124  : 18'h00000;
+  assign \$126  = a_reg[63] ^ neg_int4_3;
+  assign \$127  = - \$125 [14:0];
+  assign lane3 = \$126  ? \$127  : { 1'h0, \$125 [14:0] };
+  assign \$128  = $signed(lane0) + $signed(lane1);
+  assign \$129  = $signed(lane2) + $signed(lane3);
+  assign \$130  = $signed(\$128 ) + $signed(\$129 );
+  assign \$131  = $signed(\$130 ) < $signed(1'h0);
+  assign \$132  = - $signed(\$130 );
+  assign \$133  = \$131  ? \$132  : { \$130 [17], \$130 [17], \$130  };
+  assign \$134  = emax2 - 5'h1d;
+  assign \$135  = 5'h12 - lane_rp_msb;
+  assign \$136  = { \$133 [18:0], 7'h00 } << \$135 [4:0];
+  assign \$137  = $signed(\$134 ) + $signed({ 1'h0, lane_rp_msb });
+  assign \$138  = $signed(\$137 ) + $signed(8'h7f);
+  assign \$139  = $signed(\$138 ) < $signed(2'h1);
+  assign \$140  = $signed(\$138 ) < $signed(6'h27);
+  assign \$141  = $signed(2'h1) - $signed(\$138 );
+  assign lane_rp_sh = \$136 [25:0] >> lane_rp_rs;
+  assign \$142  = lane_rp_sh << lane_rp_rs;
+  assign lane_rp_lost = \$142 [25:0] != \$136 [25:0];
+  assign \$143  = $signed(\$138 ) + $signed({ 1'h0, lane_rp_rs });
+  assign \$144  = $signed(\$143 ) - $signed(2'h1);
+  assign \$146  = $signed(\$145 ) + $signed({ 1'h0, lane_rp_sh[25:2] });
+  assign \$148  = \$147  | lane_rp_lost;
+  assign \$149  = \$148  | lane_rp_sh[2];
+  assign \$150  = lane_rp_sh[1] & \$149 ;
+  assign \$151  = $signed(\$146 ) + $signed({ 1'h0, \$150  });
+  assign \$152  = ! \$133 [18:0];
+  assign \$153  = \$151 [45:0] >= 31'h7f800000;
+  assign \$154  = $signed(\$130 ) < $signed(1'h0);
+  assign \$155  = $signed(\$130 ) < $signed(1'h0);
+  assign \$156  = $signed(\$130 ) < $signed(1'h0);
+  assign \$157  = remaining == 1'h1;
+  assign \$158  = \$157  & beat_group_end;
+  assign \$159  = dq_left > 1'h1;
+  assign stall = \$158  & \$159 ;
+  assign \$160  = remaining == 1'h1;
+  assign \$161  = \$160  & beat_group_end;
+  assign \$162  = ~ stall;
+  assign handoff = \$161  & \$162 ;
+  assign \$163  = ! dq_sum[30:23];
+  assign gs_e = \$163  ? 8'h01 : dq_sum[30:23];
+  assign \$164  = ! dq_sum[30:23];
+  assign \$165  = ~ \$164 ;
+  assign \$166  = gs_e - 7'h7f;
+  assign \$167  = $signed(\$166 ) - $signed(6'h17);
+  assign \$168  = $signed(\$167 ) + $signed({ 1'h0, dq_bit });
+  assign \$169  = 5'h17 - gs_rp_msb;
+  assign \$170  = { \$165 , dq_sum[22:0], 2'h0 } << \$169 [4:0];
+  assign \$171  = $signed(\$168 ) + $signed({ 1'h0, gs_rp_msb });
+  assign \$172  = $signed(\$171 ) + $signed(8'h7f);
+  assign \$173  = $signed(\$172 ) < $signed(2'h1);
+  assign \$174  = $signed(\$172 ) < $signed(6'h27);
+  assign \$175  = $signed(2'h1) - $signed(\$172 );
+  assign gs_rp_sh = \$170 [25:0] >> gs_rp_rs;
+  assign \$176  = gs_rp_sh << gs_rp_rs;
+  assign gs_rp_lost = \$176 [25:0] != \$170 [25:0];
+  assign \$177  = $signed(\$172 ) + $signed({ 1'h0, gs_rp_rs });
+  assign \$178  = $signed(\$177 ) - $signed(2'h1);
+  assign \$180  = $signed(\$179 ) + $signed({ 1'h0, gs_rp_sh[25:2] });
+  assign \$182  = \$181  | gs_rp_lost;
+  assign \$183  = \$182  | gs_rp_sh[2];
+  assign \$184  = gs_rp_sh[1] & \$183 ;
+  assign \$185  = $signed(\$180 ) + $signed({ 1'h0, \$184  });
+  assign \$186  = ! { \$165 , dq_sum[22:0] };
+  assign \$187  = \$185 [46:0] >= 31'h7f800000;
+  assign \$188  = dq_scale >> dq_bit;
+  assign \$189  = dq_sum[30:23] == 8'hff;
+  assign \$190  = ! dq_sum[22:0];
+  assign \$191  = \$189  & \$190 ;
+  assign \$192  = dq_sum[30:23] == 8'hff;
+  assign \$193  = | dq_sum[22:0];
+  assign \$194  = \$192  & \$193 ;
+  assign \$195  = \$191  | \$194 ;
+  assign \$196  = \$195  ? dq_sum : gs_rp_out;
+  assign dq_addend = \$188  ? \$198  : 32'd0;
+  assign \$199  = ! dq_bit;
+  assign \$200  = \$199  & dq_first;
+  assign \a$133  = \$200  ? dq_psum : out_acc;
   always @(posedge clk)
-    o_a <= \$325 ;
+    o_a <= \$201 ;
   always @(posedge clk)
-    o_w <= \$326 ;
+    o_w <= \$202 ;
   always @(posedge clk)
-    o_ctl <= \$327 ;
+    o_ctl <= \$203 ;
   always @(posedge clk)
-    w_reg <= \$328 ;
+    w_reg <= \$204 ;
   always @(posedge clk)
-    w_int0 <= \$329 ;
+    w_int0 <= \$205 ;
   always @(posedge clk)
-    w_int1 <= \$330 ;
+    w_int1 <= \$206 ;
   always @(posedge clk)
-    w_int2 <= \$331 ;
+    w_int2 <= \$207 ;
   always @(posedge clk)
-    w_int3 <= \$332 ;
+    w_int3 <= \$208 ;
   always @(posedge clk)
-    a_reg <= \$333 ;
+    a_reg <= \$209 ;
   always @(posedge clk)
-    dtype <= \$334 ;
+    dtype <= \$210 ;
   always @(posedge clk)
-    remaining <= \$335 ;
+    remaining <= \$211 ;
   always @(posedge clk)
-    step <= \$336 ;
+    step <= \$212 ;
   always @(posedge clk)
-    beat_group_end <= \$337 ;
+    beat_group_end <= \$213 ;
   always @(posedge clk)
-    beat_last <= \$338 ;
+    beat_last <= \$214 ;
   always @(posedge clk)
-    beat_scale <= \$339 ;
+    beat_scale <= \$215 ;
   always @(posedge clk)
-    group_acc <= \$340 ;
+    group_acc <= \$216 ;
   always @(posedge clk)
-    grp_first <= \$341 ;
+    grp_first <= \$217 ;
   always @(posedge clk)
-    grp_psum <= \$342 ;
+    grp_psum <= \$218 ;
   always @(posedge clk)
-    o_valid <= \$343 ;
+    o_valid <= \$219 ;
   always @(posedge clk)
-    out_acc <= \$344 ;
+    out_acc <= \$220 ;
   always @(posedge clk)
-    dq_left <= \$345 ;
+    dq_left <= \$221 ;
   always @(posedge clk)
-    dq_bit <= \$346 ;
+    dq_bit <= \$222 ;
   always @(posedge clk)
-    o_psum <= \$347 ;
+    o_psum <= \$223 ;
   always @(posedge clk)
-    dq_sum <= \$348 ;
+    dq_sum <= \$224 ;
   always @(posedge clk)
-    dq_scale <= \$349 ;
+    dq_scale <= \$225 ;
   always @(posedge clk)
-    dq_first <= \$350 ;
+    dq_first <= \$226 ;
   always @(posedge clk)
-    dq_psum <= \$351 ;
+    dq_psum <= \$227 ;
   always @(posedge clk)
-    dq_last <= \$352 ;
+    dq_last <= \$228 ;
   \bitserial_int4_fp16.group_add  group_add (
     .a(group_acc),
     .b(lane_rp_out),
     .s(group_next)
   );
   \bitserial_int4_fp16.out_add  out_add (
-    .a(\a$129 ),
+    .a(\a$133 ),
     .b(dq_addend),
     .s(out_next)
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$325  = i_a;
+    \$201  = i_a;
     if (rst) begin
-      \$325  = 64'h0000000000000000;
+      \$201  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$326  = i_w;
+    \$202  = i_w;
     if (rst) begin
-      \$326  = 24'h000000;
+      \$202  = 24'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$327  = i_ctl;
+    \$203  = i_ctl;
     if (rst) begin
-      \$327  = 5'h00;
+      \$203  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$328  = w_reg;
+    \$204  = w_reg;
     if (i_ctl[1]) begin
-      \$328  = i_w;
+      \$204  = i_w;
     end
     if (rst) begin
-      \$328  = 24'h000000;
+      \$204  = 24'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$329  = w_int0;
+    \$205  = w_int0;
     if (accept) begin
-      \$329  = w_sel[3:0];
+      \$205  = w_sel[3:0];
     end
     if (rst) begin
-      \$329  = 4'h0;
+      \$205  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$330  = w_int1;
+    \$206  = w_int1;
     if (accept) begin
-      \$330  = w_sel[7:4];
+      \$206  = w_sel[7:4];
     end
     if (rst) begin
-      \$330  = 4'h0;
+      \$206  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$331  = w_int2;
+    \$207  = w_int2;
     if (accept) begin
-      \$331  = w_sel[11:8];
+      \$207  = w_sel[11:8];
     end
     if (rst) begin
-      \$331  = 4'h0;
+      \$207  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$332  = w_int3;
+    \$208  = w_int3;
     if (accept) begin
-      \$332  = w_sel[15:12];
+      \$208  = w_sel[15:12];
     end
     if (rst) begin
-      \$332  = 4'h0;
+      \$208  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$333  = a_reg;
+    \$209  = a_reg;
     if (accept) begin
-      \$333  = i_a;
+      \$209  = i_a;
     end
     if (rst) begin
-      \$333  = 64'h0000000000000000;
+      \$209  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$334  = dtype;
+    \$210  = dtype;
     if (accept) begin
-      \$334  = 1'h0;
+      \$210  = 1'h0;
     end
     if (rst) begin
-      \$334  = 1'h0;
+      \$210  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$335  = remaining;
+    \$211  = remaining;
     if (accept) begin
-      \$335  = 2'h2;
+      \$211  = 2'h2;
     end else if (\$3 ) begin
-      \$335  = \$4 [1:0];
+      \$211  = \$4 [1:0];
     end
     if (rst) begin
-      \$335  = 2'h0;
+      \$211  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$336  = step;
+    \$212  = step;
     if (accept) begin
-      \$336  = 1'h0;
+      \$212  = 1'h0;
     end else if (\$3 ) begin
-      \$336  = \$5 [0];
+      \$212  = \$5 [0];
     end
     if (rst) begin
-      \$336  = 1'h0;
+      \$212  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$337  = beat_group_end;
+    \$213  = beat_group_end;
     if (accept) begin
-      \$337  = i_ctl[4];
+      \$213  = i_ctl[4];
     end
     if (rst) begin
-      \$337  = 1'h0;
+      \$213  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$338  = beat_last;
+    \$214  = beat_last;
     if (accept) begin
-      \$338  = i_ctl[3];
+      \$214  = i_ctl[3];
     end
     if (rst) begin
-      \$338  = 1'h0;
+      \$214  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$339  = beat_scale;
+    \$215  = beat_scale;
     if (accept) begin
-      \$339  = w_sel[23:16];
+      \$215  = w_sel[23:16];
     end
     if (rst) begin
-      \$339  = 8'h00;
+      \$215  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$340  = group_acc;
+    \$216  = group_acc;
     if (handoff) begin
-      \$340  = 32'd0;
+      \$216  = 32'd0;
     end else if (\$8 ) begin
-      \$340  = group_next;
+      \$216  = group_next;
     end
     if (rst) begin
-      \$340  = 32'd0;
+      \$216  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$341  = grp_first;
+    \$217  = grp_first;
     if (handoff) begin
-      \$341  = 1'h0;
+      \$217  = 1'h0;
     end
     if (\$9 ) begin
-      \$341  = 1'h1;
+      \$217  = 1'h1;
     end
     if (rst) begin
-      \$341  = 1'h0;
+      \$217  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$342  = grp_psum;
+    \$218  = grp_psum;
     if (\$9 ) begin
-      \$342  = i_psum;
+      \$218  = i_psum;
     end
     if (rst) begin
-      \$342  = 32'd0;
+      \$218  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$343  = 1'h0;
+    \$219  = 1'h0;
     if (\$10 ) begin
       if (\$14 ) begin
-        \$343  = 1'h1;
+        \$219  = 1'h1;
       end
     end
     if (rst) begin
-      \$343  = 1'h0;
+      \$219  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$344  = out_acc;
+    \$220  = out_acc;
     if (\$10 ) begin
-      \$344  = out_next;
+      \$220  = out_next;
     end
     if (rst) begin
-      \$344  = 32'd0;
+      \$220  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$345  = dq_left;
+    \$221  = dq_left;
     if (\$10 ) begin
-      \$345  = \$11 [3:0];
+      \$221  = \$11 [3:0];
     end
     if (handoff) begin
-      \$345  = 4'h8;
+      \$221  = 4'h8;
     end
     if (rst) begin
-      \$345  = 4'h0;
+      \$221  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$346  = dq_bit;
+    \$222  = dq_bit;
     if (\$10 ) begin
-      \$346  = \$12 [2:0];
+      \$222  = \$12 [2:0];
     end
     if (handoff) begin
-      \$346  = 3'h0;
+      \$222  = 3'h0;
     end
     if (rst) begin
-      \$346  = 3'h0;
+      \$222  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$347  = o_psum;
+    \$223  = o_psum;
     if (\$10 ) begin
       if (\$14 ) begin
-        \$347  = out_next;
+        \$223  = out_next;
       end
     end
     if (rst) begin
-      \$347  = 32'd0;
+      \$223  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$348  = dq_sum;
+    \$224  = dq_sum;
     if (handoff) begin
-      \$348  = group_next;
+      \$224  = group_next;
     end
     if (rst) begin
-      \$348  = 32'd0;
+      \$224  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$349  = dq_scale;
+    \$225  = dq_scale;
     if (handoff) begin
-      \$349  = beat_scale;
+      \$225  = beat_scale;
     end
     if (rst) begin
-      \$349  = 8'h00;
+      \$225  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$350  = dq_first;
+    \$226  = dq_first;
     if (handoff) begin
-      \$350  = grp_first;
+      \$226  = grp_first;
     end
     if (rst) begin
-      \$350  = 1'h0;
+      \$226  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$351  = dq_psum;
+    \$227  = dq_psum;
     if (handoff) begin
-      \$351  = grp_psum;
+      \$227  = grp_psum;
     end
     if (rst) begin
-      \$351  = 32'd0;
+      \$227  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$352  = dq_last;
+    \$228  = dq_last;
     if (handoff) begin
-      \$352  = beat_last;
+      \$228  = beat_last;
     end
     if (rst) begin
-      \$352  = 1'h0;
+      \$228  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     lane_rp_msb = 5'h00;
-    if (\$257 [0]) begin
+    if (\$133 [0]) begin
       lane_rp_msb = 5'h00;
     end
-    if (\$257 [1]) begin
+    if (\$133 [1]) begin
       lane_rp_msb = 5'h01;
     end
-    if (\$257 [2]) begin
+    if (\$133 [2]) begin
       lane_rp_msb = 5'h02;
     end
-    if (\$257 [3]) begin
+    if (\$133 [3]) begin
       lane_rp_msb = 5'h03;
     end
-    if (\$257 [4]) begin
+    if (\$133 [4]) begin
       lane_rp_msb = 5'h04;
     end
-    if (\$257 [5]) begin
+    if (\$133 [5]) begin
       lane_rp_msb = 5'h05;
     end
-    if (\$257 [6]) begin
+    if (\$133 [6]) begin
       lane_rp_msb = 5'h06;
     end
-    if (\$257 [7]) begin
+    if (\$133 [7]) begin
       lane_rp_msb = 5'h07;
     end
-    if (\$257 [8]) begin
+    if (\$133 [8]) begin
       lane_rp_msb = 5'h08;
     end
-    if (\$257 [9]) begin
+    if (\$133 [9]) begin
       lane_rp_msb = 5'h09;
     end
-    if (\$257 [10]) begin
+    if (\$133 [10]) begin
       lane_rp_msb = 5'h0a;
     end
-    if (\$257 [11]) begin
+    if (\$133 [11]) begin
       lane_rp_msb = 5'h0b;
     end
-    if (\$257 [12]) begin
+    if (\$133 [12]) begin
       lane_rp_msb = 5'h0c;
     end
-    if (\$257 [13]) begin
+    if (\$133 [13]) begin
       lane_rp_msb = 5'h0d;
     end
-    if (\$257 [14]) begin
+    if (\$133 [14]) begin
       lane_rp_msb = 5'h0e;
     end
-    if (\$257 [15]) begin
+    if (\$133 [15]) begin
       lane_rp_msb = 5'h0f;
     end
-    if (\$257 [16]) begin
+    if (\$133 [16]) begin
       lane_rp_msb = 5'h10;
     end
-    if (\$257 [17]) begin
+    if (\$133 [17]) begin
       lane_rp_msb = 5'h11;
     end
-    if (\$257 [18]) begin
+    if (\$133 [18]) begin
       lane_rp_msb = 5'h12;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     lane_rp_rs = 5'h00;
-    if (\$263 ) begin
+    if (\$139 ) begin
       (* full_case = 32'd1 *)
-      if (\$264 ) begin
+      if (\$140 ) begin
         lane_rp_rs = 5'h1a;
       end else begin
-        lane_rp_rs = \$265 [4:0];
+        lane_rp_rs = \$141 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
-    if (\$276 ) begin
-      lane_rp_out = { \$278 , 31'h00000000 };
-    end else if (\$277 ) begin
-      lane_rp_out = { \$279 , 31'h7f800000 };
+    if (\$152 ) begin
+      lane_rp_out = { \$154 , 31'h00000000 };
+    end else if (\$153 ) begin
+      lane_rp_out = { \$155 , 31'h7f800000 };
     end else begin
-      lane_rp_out = { \$280 , \$275 [30:0] };
+      lane_rp_out = { \$156 , \$151 [30:0] };
     end
   end
   always @* begin
@@ -1402,31 +1162,31 @@ module bitserial_int4_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
     if (dq_sum[22]) begin
       gs_rp_msb = 5'h16;
     end
-    if (\$289 ) begin
+    if (\$165 ) begin
       gs_rp_msb = 5'h17;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     gs_rp_rs = 5'h00;
-    if (\$297 ) begin
+    if (\$173 ) begin
       (* full_case = 32'd1 *)
-      if (\$298 ) begin
+      if (\$174 ) begin
         gs_rp_rs = 5'h1a;
       end else begin
-        gs_rp_rs = \$299 [4:0];
+        gs_rp_rs = \$175 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
-    if (\$310 ) begin
+    if (\$186 ) begin
       gs_rp_out = { dq_sum[31], 31'h00000000 };
-    end else if (\$311 ) begin
+    end else if (\$187 ) begin
       gs_rp_out = { dq_sum[31], 31'h7f800000 };
     end else begin
-      gs_rp_out = { dq_sum[31], \$309 [30:0] };
+      gs_rp_out = { dq_sum[31], \$185 [30:0] };
     end
   end
   assign w_in0 = w_sel[3:0];
@@ -1438,56 +1198,56 @@ module bitserial_int4_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   assign \wint_int4$47  = w_sel[7:4];
   assign \wint_int4$48  = w_sel[11:8];
   assign \wint_int4$49  = w_sel[15:12];
-  assign shift_int4_0 = \$57 [2:0];
+  assign shift_int4_0 = \$28 [2:0];
   assign neg0 = neg_int4_0;
   assign man0 = man_int4_0;
-  assign shift0 = \$57 [2:0];
-  assign shift_int4_1 = \$98 [2:0];
+  assign shift0 = \$28 [2:0];
+  assign shift_int4_1 = \$40 [2:0];
   assign neg1 = neg_int4_1;
   assign man1 = man_int4_1;
-  assign shift1 = \$98 [2:0];
-  assign shift_int4_2 = \$139 [2:0];
+  assign shift1 = \$40 [2:0];
+  assign shift_int4_2 = \$52 [2:0];
   assign neg2 = neg_int4_2;
   assign man2 = man_int4_2;
-  assign shift2 = \$139 [2:0];
-  assign shift_int4_3 = \$180 [2:0];
+  assign shift2 = \$52 [2:0];
+  assign shift_int4_3 = \$64 [2:0];
   assign neg3 = neg_int4_3;
   assign man3 = man_int4_3;
-  assign shift3 = \$180 [2:0];
-  assign ma0 = { \$181 , a_reg[9:0] };
-  assign e0 = { 3'h0, \$188  };
-  assign ma1 = { \$189 , a_reg[25:16] };
-  assign e1 = { 3'h0, \$196  };
-  assign ma2 = { \$197 , a_reg[41:32] };
-  assign e2 = { 3'h0, \$204  };
-  assign ma3 = { \$205 , a_reg[57:48] };
-  assign e3 = { 3'h0, \$212  };
-  assign dist0 = \$219 [8:0];
-  assign aligned0 = \$222 [14:0];
-  assign dist1 = \$228 [8:0];
-  assign aligned1 = \$231 [14:0];
-  assign dist2 = \$237 [8:0];
-  assign aligned2 = \$240 [14:0];
-  assign dist3 = \$246 [8:0];
-  assign aligned3 = \$249 [14:0];
-  assign lane_sum = { \$254 [17], \$254  };
-  assign lane_sum_mag = \$257 [18:0];
-  assign lane_sum_exp = { \$258 [9], \$258  };
-  assign lane_rp_ls = \$259 [4:0];
-  assign lane_rp_norm = \$260 [25:0];
-  assign lane_rp_eb = { \$262 [12], \$262 [12], \$262 [12], \$262 [12], \$262 [12], \$262 [12], \$262 [12], \$262 [12], \$262 [12], \$262  };
-  assign lane_rp_packed = \$275 [45:0];
+  assign shift3 = \$64 [2:0];
+  assign ma0 = { \$65 , a_reg[9:0] };
+  assign e0 = { 3'h0, \$70  };
+  assign ma1 = { \$71 , a_reg[25:16] };
+  assign e1 = { 3'h0, \$76  };
+  assign ma2 = { \$77 , a_reg[41:32] };
+  assign e2 = { 3'h0, \$82  };
+  assign ma3 = { \$83 , a_reg[57:48] };
+  assign e3 = { 3'h0, \$88  };
+  assign dist0 = \$95 [8:0];
+  assign aligned0 = \$98 [14:0];
+  assign dist1 = \$104 [8:0];
+  assign aligned1 = \$107 [14:0];
+  assign dist2 = \$113 [8:0];
+  assign aligned2 = \$116 [14:0];
+  assign dist3 = \$122 [8:0];
+  assign aligned3 = \$125 [14:0];
+  assign lane_sum = { \$130 [17], \$130  };
+  assign lane_sum_mag = \$133 [18:0];
+  assign lane_sum_exp = { \$134 [9], \$134  };
+  assign lane_rp_ls = \$135 [4:0];
+  assign lane_rp_norm = \$136 [25:0];
+  assign lane_rp_eb = { \$138 [12], \$138 [12], \$138 [12], \$138 [12], \$138 [12], \$138 [12], \$138 [12], \$138 [12], \$138 [12], \$138  };
+  assign lane_rp_packed = \$151 [45:0];
   assign a = group_acc;
   assign b = lane_rp_out;
   assign s = group_next;
-  assign gs_sig = { \$289 , dq_sum[22:0] };
-  assign gs_exp = { \$292 [10], \$292  };
-  assign gs_rp_ls = \$293 [4:0];
-  assign gs_rp_norm = \$294 [25:0];
-  assign gs_rp_eb = { \$296 [13], \$296 [13], \$296 [13], \$296 [13], \$296 [13], \$296 [13], \$296 [13], \$296 [13], \$296 [13], \$296  };
-  assign gs_rp_packed = \$309 [46:0];
-  assign \b$130  = dq_addend;
-  assign \s$131  = out_next;
+  assign gs_sig = { \$165 , dq_sum[22:0] };
+  assign gs_exp = { \$168 [10], \$168  };
+  assign gs_rp_ls = \$169 [4:0];
+  assign gs_rp_norm = \$170 [25:0];
+  assign gs_rp_eb = { \$172 [13], \$172 [13], \$172 [13], \$172 [13], \$172 [13], \$172 [13], \$172 [13], \$172 [13], \$172 [13], \$172  };
+  assign gs_rp_packed = \$185 [46:0];
+  assign \b$134  = dq_addend;
+  assign \s$135  = out_next;
   assign \i_a[0]  = i_a[15:0];
   assign \i_a[1]  = i_a[31:16];
   assign \i_a[2]  = i_a[47:32];
@@ -1534,16 +1294,16 @@ module bitserial_int4_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   assign \w_sel.code[2]  = w_sel[11:8];
   assign \w_sel.code[3]  = w_sel[15:12];
   assign \w_sel.scale  = w_sel[23:16];
-  assign \$220  = { 3'h0, \$181 , a_reg[9:0], 4'h0 };
-  assign \$229  = { 3'h0, \$189 , a_reg[25:16], 4'h0 };
-  assign \$238  = { 3'h0, \$197 , a_reg[41:32], 4'h0 };
-  assign \$247  = { 3'h0, \$205 , a_reg[57:48], 4'h0 };
-  assign \$269  = { \$268 [23], \$268 [23], \$268 [23], \$268 [23], \$268 [23], \$268 [23], \$268 [23], \$268 [23], \$268 , 23'h000000 };
-  assign \$303  = { \$302 [24], \$302 [24], \$302 [24], \$302 [24], \$302 [24], \$302 [24], \$302 [24], \$302 [24], \$302 , 23'h000000 };
-  assign \$321  = 32'd0;
-  assign \$271  = lane_rp_sh[0];
-  assign \$305  = gs_rp_sh[0];
-  assign \$322  = \$320 ;
+  assign \$96  = { 3'h0, \$65 , a_reg[9:0], 4'h0 };
+  assign \$105  = { 3'h0, \$71 , a_reg[25:16], 4'h0 };
+  assign \$114  = { 3'h0, \$77 , a_reg[41:32], 4'h0 };
+  assign \$123  = { 3'h0, \$83 , a_reg[57:48], 4'h0 };
+  assign \$145  = { \$144 [23], \$144 [23], \$144 [23], \$144 [23], \$144 [23], \$144 [23], \$144 [23], \$144 [23], \$144 , 23'h000000 };
+  assign \$179  = { \$178 [24], \$178 [24], \$178 [24], \$178 [24], \$178 [24], \$178 [24], \$178 [24], \$178 [24], \$178 , 23'h000000 };
+  assign \$197  = 32'd0;
+  assign \$147  = lane_rp_sh[0];
+  assign \$181  = gs_rp_sh[0];
+  assign \$198  = \$196 ;
 endmodule
 
 module \bitserial_int4_fp16.group_add (b, s, a);

@@ -4,252 +4,128 @@ module bitserial_int6_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire [4:0] \$100 ;
-  wire \$101 ;
-  wire [3:0] \$102 ;
-  wire [4:0] \$103 ;
-  wire \$104 ;
-  wire \$105 ;
-  wire [3:0] \$106 ;
-  wire [4:0] \$107 ;
-  wire \$108 ;
-  wire [3:0] \$109 ;
+  reg [31:0] \$100 ;
+  reg [5:0] \$101 ;
+  reg [5:0] \$102 ;
+  reg [5:0] \$103 ;
+  reg [5:0] \$104 ;
+  reg [31:0] \$105 ;
+  reg \$106 ;
+  reg [1:0] \$107 ;
+  reg [1:0] \$108 ;
+  reg \$109 ;
   wire [4:0] \$11 ;
-  wire \$110 ;
-  wire \$111 ;
-  wire \$112 ;
-  wire [3:0] \$113 ;
-  wire [4:0] \$114 ;
-  wire \$115 ;
-  wire [3:0] \$116 ;
-  wire [4:0] \$117 ;
-  wire \$118 ;
-  wire [3:0] \$119 ;
+  reg \$110 ;
+  reg [7:0] \$111 ;
+  reg [20:0] \$112 ;
+  reg \$113 ;
+  reg [47:0] \$114 ;
+  reg \$115 ;
+  reg [47:0] \$116 ;
+  reg [3:0] \$117 ;
+  reg [2:0] \$118 ;
+  reg [47:0] \$119 ;
   wire [3:0] \$12 ;
-  wire \$120 ;
-  wire \$121 ;
-  wire \$122 ;
-  wire [3:0] \$123 ;
-  wire [3:0] \$124 ;
-  wire [4:0] \$125 ;
-  wire \$126 ;
-  wire [3:0] \$127 ;
-  wire [4:0] \$128 ;
-  wire \$129 ;
+  reg [20:0] \$120 ;
+  reg [7:0] \$121 ;
+  reg \$122 ;
+  reg [47:0] \$123 ;
+  reg \$124 ;
   wire \$13 ;
-  wire \$130 ;
-  wire [3:0] \$131 ;
-  wire [4:0] \$132 ;
-  wire \$133 ;
-  wire [3:0] \$134 ;
-  wire \$135 ;
-  wire \$136 ;
-  wire \$137 ;
-  wire [4:0] \$138 ;
-  wire [5:0] \$139 ;
   wire \$14 ;
-  wire [3:0] \$140 ;
-  wire [4:0] \$141 ;
-  wire \$142 ;
-  wire [3:0] \$143 ;
-  wire [4:0] \$144 ;
-  wire \$145 ;
-  wire \$146 ;
-  wire [3:0] \$147 ;
-  wire [4:0] \$148 ;
-  wire \$149 ;
   wire \$15 ;
-  wire [3:0] \$150 ;
-  wire \$151 ;
-  wire \$152 ;
-  wire \$153 ;
-  wire [3:0] \$154 ;
-  wire [4:0] \$155 ;
-  wire \$156 ;
-  wire [3:0] \$157 ;
-  wire [4:0] \$158 ;
-  wire \$159 ;
   wire \$16 ;
-  wire [3:0] \$160 ;
-  wire \$161 ;
-  wire \$162 ;
-  wire \$163 ;
-  wire [3:0] \$164 ;
-  wire [3:0] \$165 ;
-  wire [4:0] \$166 ;
-  wire \$167 ;
-  wire [3:0] \$168 ;
-  wire [4:0] \$169 ;
   wire [3:0] \$17 ;
-  wire \$170 ;
-  wire \$171 ;
-  wire [3:0] \$172 ;
-  wire [4:0] \$173 ;
-  wire \$174 ;
-  wire [3:0] \$175 ;
-  wire \$176 ;
-  wire \$177 ;
-  wire \$178 ;
-  wire [4:0] \$179 ;
-  wire [4:0] \$18 ;
-  wire [5:0] \$180 ;
-  wire \$181 ;
-  wire \$182 ;
-  wire [14:0] \$183 ;
-  wire [15:0] \$184 ;
-  wire [15:0] \$185 ;
-  wire \$186 ;
-  wire \$187 ;
-  wire [14:0] \$188 ;
-  wire [15:0] \$189 ;
+  wire \$18 ;
   wire \$19 ;
-  wire [15:0] \$190 ;
-  wire \$191 ;
-  wire \$192 ;
-  wire [14:0] \$193 ;
-  wire [15:0] \$194 ;
-  wire [15:0] \$195 ;
-  wire \$196 ;
-  wire \$197 ;
-  wire [14:0] \$198 ;
-  wire [15:0] \$199 ;
   wire \$2 ;
-  wire [3:0] \$20 ;
-  wire [15:0] \$200 ;
-  wire [15:0] \$201 ;
-  wire [15:0] \$202 ;
-  wire [16:0] \$203 ;
-  wire [21:0] \$204 ;
-  wire \$205 ;
-  wire \$206 ;
-  wire \$207 ;
-  wire \$208 ;
-  wire \$209 ;
-  wire [4:0] \$21 ;
-  wire \$210 ;
-  wire \$211 ;
-  wire \$212 ;
-  wire [47:0] \$213 ;
-  wire \$214 ;
-  wire [27:0] \$215 ;
-  wire [28:0] \$216 ;
-  wire [27:0] \$217 ;
-  wire [28:0] \$218 ;
-  wire [28:0] \$219 ;
+  wire \$20 ;
+  wire \$21 ;
   wire \$22 ;
-  wire [48:0] \$220 ;
-  reg [31:0] \$221 ;
-  reg [31:0] \$222 ;
-  reg [4:0] \$223 ;
-  reg [31:0] \$224 ;
-  reg [5:0] \$225 ;
-  reg [5:0] \$226 ;
-  reg [5:0] \$227 ;
-  reg [5:0] \$228 ;
-  reg [31:0] \$229 ;
-  wire \$23 ;
-  reg \$230 ;
-  reg [1:0] \$231 ;
-  reg [1:0] \$232 ;
-  reg \$233 ;
-  reg \$234 ;
-  reg [7:0] \$235 ;
-  reg [20:0] \$236 ;
-  reg \$237 ;
-  reg [47:0] \$238 ;
-  reg \$239 ;
-  wire [3:0] \$24 ;
-  reg [47:0] \$240 ;
-  reg [3:0] \$241 ;
-  reg [2:0] \$242 ;
-  reg [47:0] \$243 ;
-  reg [20:0] \$244 ;
-  reg [7:0] \$245 ;
-  reg \$246 ;
-  reg [47:0] \$247 ;
-  reg \$248 ;
-  wire [4:0] \$25 ;
+  wire [3:0] \$23 ;
+  wire \$24 ;
+  wire \$25 ;
   wire \$26 ;
-  wire [3:0] \$27 ;
-  wire \$28 ;
-  wire \$29 ;
+  wire [4:0] \$27 ;
+  wire [5:0] \$28 ;
+  wire [3:0] \$29 ;
   wire \$3 ;
   wire \$30 ;
-  wire [3:0] \$31 ;
-  wire [4:0] \$32 ;
+  wire \$31 ;
+  wire \$32 ;
   wire \$33 ;
-  wire [3:0] \$34 ;
-  wire [4:0] \$35 ;
+  wire \$34 ;
+  wire [3:0] \$35 ;
   wire \$36 ;
-  wire [3:0] \$37 ;
+  wire \$37 ;
   wire \$38 ;
-  wire \$39 ;
+  wire [4:0] \$39 ;
   wire [2:0] \$4 ;
-  wire \$40 ;
+  wire [5:0] \$40 ;
   wire [3:0] \$41 ;
-  wire [3:0] \$42 ;
-  wire [4:0] \$43 ;
+  wire \$42 ;
+  wire \$43 ;
   wire \$44 ;
-  wire [3:0] \$45 ;
-  wire [4:0] \$46 ;
-  wire \$47 ;
+  wire \$45 ;
+  wire \$46 ;
+  wire [3:0] \$47 ;
   wire \$48 ;
-  wire [3:0] \$49 ;
+  wire \$49 ;
   wire [2:0] \$5 ;
-  wire [4:0] \$50 ;
-  wire \$51 ;
-  wire [3:0] \$52 ;
-  wire \$53 ;
+  wire \$50 ;
+  wire [4:0] \$51 ;
+  wire [5:0] \$52 ;
+  wire [3:0] \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire [4:0] \$56 ;
-  wire [5:0] \$57 ;
-  wire [3:0] \$58 ;
-  wire [4:0] \$59 ;
+  wire \$56 ;
+  wire \$57 ;
+  wire \$58 ;
+  wire [3:0] \$59 ;
   wire \$6 ;
   wire \$60 ;
-  wire [3:0] \$61 ;
-  wire [4:0] \$62 ;
-  wire \$63 ;
-  wire \$64 ;
-  wire [3:0] \$65 ;
-  wire [4:0] \$66 ;
-  wire \$67 ;
-  wire [3:0] \$68 ;
-  wire \$69 ;
+  wire \$61 ;
+  wire \$62 ;
+  wire [4:0] \$63 ;
+  wire [5:0] \$64 ;
+  wire [14:0] \$65 ;
+  wire [15:0] \$66 ;
+  wire [15:0] \$67 ;
+  wire [14:0] \$68 ;
+  wire [15:0] \$69 ;
   wire \$7 ;
-  wire \$70 ;
-  wire \$71 ;
-  wire [3:0] \$72 ;
-  wire [4:0] \$73 ;
-  wire \$74 ;
-  wire [3:0] \$75 ;
-  wire [4:0] \$76 ;
-  wire \$77 ;
-  wire [3:0] \$78 ;
-  wire \$79 ;
+  wire [15:0] \$70 ;
+  wire [14:0] \$71 ;
+  wire [15:0] \$72 ;
+  wire [15:0] \$73 ;
+  wire [14:0] \$74 ;
+  wire [15:0] \$75 ;
+  wire [15:0] \$76 ;
+  wire [15:0] \$77 ;
+  wire [15:0] \$78 ;
+  wire [16:0] \$79 ;
   wire \$8 ;
-  wire \$80 ;
+  wire [21:0] \$80 ;
   wire \$81 ;
-  wire [3:0] \$82 ;
-  wire [3:0] \$83 ;
-  wire [4:0] \$84 ;
+  wire \$82 ;
+  wire \$83 ;
+  wire \$84 ;
   wire \$85 ;
-  wire [3:0] \$86 ;
-  wire [4:0] \$87 ;
+  wire \$86 ;
+  wire \$87 ;
   wire \$88 ;
-  wire \$89 ;
+  wire [47:0] \$89 ;
   wire \$9 ;
-  wire [3:0] \$90 ;
-  wire [4:0] \$91 ;
-  wire \$92 ;
-  wire [3:0] \$93 ;
-  wire \$94 ;
-  wire \$95 ;
-  wire \$96 ;
-  wire [4:0] \$97 ;
-  wire [5:0] \$98 ;
-  wire [3:0] \$99 ;
+  wire \$90 ;
+  wire [27:0] \$91 ;
+  wire [28:0] \$92 ;
+  wire [27:0] \$93 ;
+  wire [28:0] \$94 ;
+  wire [28:0] \$95 ;
+  wire [48:0] \$96 ;
+  reg [31:0] \$97 ;
+  reg [31:0] \$98 ;
+  reg [4:0] \$99 ;
   reg [31:0] a_reg = 32'd0;
   wire [7:0] \a_reg[0] ;
   wire [7:0] \a_reg[1] ;
@@ -259,6 +135,10 @@ module bitserial_int6_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
   reg beat_group_end = 1'h0;
   reg beat_last = 1'h0;
   reg [7:0] beat_scale = 8'h00;
+  wire [2:0] booth_int6_0;
+  wire [2:0] booth_int6_1;
+  wire [2:0] booth_int6_2;
+  wire [2:0] booth_int6_3;
   input clk;
   wire clk;
   reg [2:0] dq_bit = 3'h0;
@@ -411,600 +291,480 @@ module bitserial_int6_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
   assign o_ready = \$15  & \$16 ;
   assign accept = i_ctl[0] & o_ready;
   assign \$17  = 2'h2 * step;
-  assign \$18  = \$17  + 2'h2;
-  assign \$19  = { w_int0[5], w_int0[5], w_int0, 1'h0 } >> \$18 ;
-  assign \$20  = 2'h2 * step;
-  assign \$21  = \$20  + 1'h1;
-  assign \$22  = { w_int0[5], w_int0[5], w_int0, 1'h0 } >> \$21 ;
-  assign \$23  = \$19  == \$22 ;
-  assign \$24  = 2'h2 * step;
-  assign \$25  = \$24  + 1'h1;
-  assign \$26  = { w_int0[5], w_int0[5], w_int0, 1'h0 } >> \$25 ;
-  assign \$27  = 2'h2 * step;
-  assign \$28  = { w_int0[5], w_int0[5], w_int0, 1'h0 } >> \$27 ;
-  assign \$29  = \$26  == \$28 ;
-  assign \$30  = \$23  & \$29 ;
-  assign man_int6_0 = ~ \$30 ;
-  assign \$31  = 2'h2 * step;
-  assign \$32  = \$31  + 2'h2;
-  assign \$33  = { w_int0[5], w_int0[5], w_int0, 1'h0 } >> \$32 ;
-  assign \$34  = 2'h2 * step;
-  assign \$35  = \$34  + 1'h1;
-  assign \$36  = { w_int0[5], w_int0[5], w_int0, 1'h0 } >> \$35 ;
-  assign \$37  = 2'h2 * step;
-  assign \$38  = { w_int0[5], w_int0[5], w_int0, 1'h0 } >> \$37 ;
-  assign \$39  = \$36  & \$38 ;
-  assign \$40  = ~ \$39 ;
-  assign neg_int6_0 = \$33  & \$40 ;
+  assign booth_int6_0 = { w_int0[5], w_int0[5], w_int0, 1'h0 } >> \$17 ;
+  assign \$18  = booth_int6_0[2] == booth_int6_0[1];
+  assign \$19  = booth_int6_0[1] == booth_int6_0[0];
+  assign \$20  = \$18  & \$19 ;
+  assign man_int6_0 = ~ \$20 ;
+  assign \$21  = booth_int6_0[1] & booth_int6_0[0];
+  assign \$22  = ~ \$21 ;
+  assign neg_int6_0 = booth_int6_0[2] & \$22 ;
+  assign \$23  = 2'h2 * step;
+  assign \$24  = booth_int6_0[2] != booth_int6_0[1];
+  assign \$25  = booth_int6_0[1] == booth_int6_0[0];
+  assign \$26  = \$24  & \$25 ;
+  assign \$27  = \$23  + \$26 ;
+  assign \$28  = \$27  + 1'h0;
+  assign \$29  = 2'h2 * step;
+  assign booth_int6_1 = { w_int1[5], w_int1[5], w_int1, 1'h0 } >> \$29 ;
+  assign \$30  = booth_int6_1[2] == booth_int6_1[1];
+  assign \$31  = booth_int6_1[1] == booth_int6_1[0];
+  assign \$32  = \$30  & \$31 ;
+  assign man_int6_1 = ~ \$32 ;
+  assign \$33  = booth_int6_1[1] & booth_int6_1[0];
+  assign \$34  = ~ \$33 ;
+  assign neg_int6_1 = booth_int6_1[2] & \$34 ;
+  assign \$35  = 2'h2 * step;
+  assign \$36  = booth_int6_1[2] != booth_int6_1[1];
+  assign \$37  = booth_int6_1[1] == booth_int6_1[0];
+  assign \$38  = \$36  & \$37 ;
+  assign \$39  = \$35  + \$38 ;
+  assign \$40  = \$39  + 1'h0;
   assign \$41  = 2'h2 * step;
-  assign \$42  = 2'h2 * step;
-  assign \$43  = \$42  + 2'h2;
-  assign \$44  = { w_int0[5], w_int0[5], w_int0, 1'h0 } >> \$43 ;
-  assign \$45  = 2'h2 * step;
-  assign \$46  = \$45  + 1'h1;
-  assign \$47  = { w_int0[5], w_int0[5], w_int0, 1'h0 } >> \$46 ;
-  assign \$48  = \$44  != \$47 ;
-  assign \$49  = 2'h2 * step;
-  assign \$50  = \$49  + 1'h1;
-  assign \$51  = { w_int0[5], w_int0[5], w_int0, 1'h0 } >> \$50 ;
-  assign \$52  = 2'h2 * step;
-  assign \$53  = { w_int0[5], w_int0[5], w_int0, 1'h0 } >> \$52 ;
-  assign \$54  = \$51  == \$53 ;
-  assign \$55  = \$48  & \$54 ;
-  assign \$56  = \$41  + \$55 ;
-  assign \$57  = \$56  + 1'h0;
-  assign \$58  = 2'h2 * step;
-  assign \$59  = \$58  + 2'h2;
-  assign \$60  = { w_int1[5], w_int1[5], w_int1, 1'h0 } >> \$59 ;
-  assign \$61  = 2'h2 * step;
-  assign \$62  = \$61  + 1'h1;
-  assign \$63  = { w_int1[5], w_int1[5], w_int1, 1'h0 } >> \$62 ;
-  assign \$64  = \$60  == \$63 ;
-  assign \$65  = 2'h2 * step;
-  assign \$66  = \$65  + 1'h1;
-  assign \$67  = { w_int1[5], w_int1[5], w_int1, 1'h0 } >> \$66 ;
-  assign \$68  = 2'h2 * step;
-  assign \$69  = { w_int1[5], w_int1[5], w_int1, 1'h0 } >> \$68 ;
-  assign \$70  = \$67  == \$69 ;
-  assign \$71  = \$64  & \$70 ;
-  assign man_int6_1 = ~ \$71 ;
-  assign \$72  = 2'h2 * step;
-  assign \$73  = \$72  + 2'h2;
-  assign \$74  = { w_int1[5], w_int1[5], w_int1, 1'h0 } >> \$73 ;
-  assign \$75  = 2'h2 * step;
-  assign \$76  = \$75  + 1'h1;
-  assign \$77  = { w_int1[5], w_int1[5], w_int1, 1'h0 } >> \$76 ;
-  assign \$78  = 2'h2 * step;
-  assign \$79  = { w_int1[5], w_int1[5], w_int1, 1'h0 } >> \$78 ;
-  assign \$80  = \$77  & \$79 ;
-  assign \$81  = ~ \$80 ;
-  assign neg_int6_1 = \$74  & \$81 ;
-  assign \$82  = 2'h2 * step;
-  assign \$83  = 2'h2 * step;
-  assign \$84  = \$83  + 2'h2;
-  assign \$85  = { w_int1[5], w_int1[5], w_int1, 1'h0 } >> \$84 ;
-  assign \$86  = 2'h2 * step;
-  assign \$87  = \$86  + 1'h1;
-  assign \$88  = { w_int1[5], w_int1[5], w_int1, 1'h0 } >> \$87 ;
-  assign \$89  = \$85  != \$88 ;
-  assign \$90  = 2'h2 * step;
-  assign \$91  = \$90  + 1'h1;
-  assign \$92  = { w_int1[5], w_int1[5], w_int1, 1'h0 } >> \$91 ;
-  assign \$93  = 2'h2 * step;
-  assign \$94  = { w_int1[5], w_int1[5], w_int1, 1'h0 } >> \$93 ;
-  assign \$95  = \$92  == \$94 ;
-  assign \$96  = \$89  & \$95 ;
-  assign \$97  = \$82  + \$96 ;
-  assign \$98  = \$97  + 1'h0;
-  assign \$99  = 2'h2 * step;
-  assign \$100  = \$99  + 2'h2;
-  assign \$101  = { w_int2[5], w_int2[5], w_int2, 1'h0 } >> \$100 ;
-  assign \$102  = 2'h2 * step;
-  assign \$103  = \$102  + 1'h1;
-  assign \$104  = { w_int2[5], w_int2[5], w_int2, 1'h0 } >> \$103 ;
-  assign \$105  = \$101  == \$104 ;
-  assign \$106  = 2'h2 * step;
-  assign \$107  = \$106  + 1'h1;
-  assign \$108  = { w_int2[5], w_int2[5], w_int2, 1'h0 } >> \$107 ;
-  assign \$109  = 2'h2 * step;
-  assign \$110  = { w_int2[5], w_int2[5], w_int2, 1'h0 } >> \$109 ;
-  assign \$111  = \$108  == \$110 ;
-  assign \$112  = \$105  & \$111 ;
-  assign man_int6_2 = ~ \$112 ;
-  assign \$113  = 2'h2 * step;
-  assign \$114  = \$113  + 2'h2;
-  assign \$115  = { w_int2[5], w_int2[5], w_int2, 1'h0 } >> \$114 ;
-  assign \$116  = 2'h2 * step;
-  assign \$117  = \$116  + 1'h1;
-  assign \$118  = { w_int2[5], w_int2[5], w_int2, 1'h0 } >> \$117 ;
-  assign \$119  = 2'h2 * step;
-  assign \$120  = { w_int2[5], w_int2[5], w_int2, 1'h0 } >> \$119 ;
-  assign \$121  = \$118  & \$120 ;
-  assign \$122  = ~ \$121 ;
-  assign neg_int6_2 = \$115  & \$122 ;
-  assign \$123  = 2'h2 * step;
-  assign \$124  = 2'h2 * step;
-  assign \$125  = \$124  + 2'h2;
-  assign \$126  = { w_int2[5], w_int2[5], w_int2, 1'h0 } >> \$125 ;
-  assign \$127  = 2'h2 * step;
-  assign \$128  = \$127  + 1'h1;
-  assign \$129  = { w_int2[5], w_int2[5], w_int2, 1'h0 } >> \$128 ;
-  assign \$130  = \$126  != \$129 ;
-  assign \$131  = 2'h2 * step;
-  assign \$132  = \$131  + 1'h1;
-  assign \$133  = { w_int2[5], w_int2[5], w_int2, 1'h0 } >> \$132 ;
-  assign \$134  = 2'h2 * step;
-  assign \$135  = { w_int2[5], w_int2[5], w_int2, 1'h0 } >> \$134 ;
-  assign \$136  = \$133  == \$135 ;
-  assign \$137  = \$130  & \$136 ;
-  assign \$138  = \$123  + \$137 ;
-  assign \$139  = \$138  + 1'h0;
-  assign \$140  = 2'h2 * step;
-  assign \$141  = \$140  + 2'h2;
-  assign \$142  = { w_int3[5], w_int3[5], w_int3, 1'h0 } >> \$141 ;
-  assign \$143  = 2'h2 * step;
-  assign \$144  = \$143  + 1'h1;
-  assign \$145  = { w_int3[5], w_int3[5], w_int3, 1'h0 } >> \$144 ;
-  assign \$146  = \$142  == \$145 ;
-  assign \$147  = 2'h2 * step;
-  assign \$148  = \$147  + 1'h1;
-  assign \$149  = { w_int3[5], w_int3[5], w_int3, 1'h0 } >> \$148 ;
-  assign \$150  = 2'h2 * step;
-  assign \$151  = { w_int3[5], w_int3[5], w_int3, 1'h0 } >> \$150 ;
-  assign \$152  = \$149  == \$151 ;
-  assign \$153  = \$146  & \$152 ;
-  assign man_int6_3 = ~ \$153 ;
-  assign \$154  = 2'h2 * step;
-  assign \$155  = \$154  + 2'h2;
-  assign \$156  = { w_int3[5], w_int3[5], w_int3, 1'h0 } >> \$155 ;
-  assign \$157  = 2'h2 * step;
-  assign \$158  = \$157  + 1'h1;
-  assign \$159  = { w_int3[5], w_int3[5], w_int3, 1'h0 } >> \$158 ;
-  assign \$160  = 2'h2 * step;
-  assign \$161  = { w_int3[5], w_int3[5], w_int3, 1'h0 } >> \$160 ;
-  assign \$162  = \$159  & \$161 ;
-  assign \$163  = ~ \$162 ;
-  assign neg_int6_3 = \$156  & \$163 ;
-  assign \$164  = 2'h2 * step;
-  assign \$165  = 2'h2 * step;
-  assign \$166  = \$165  + 2'h2;
-  assign \$167  = { w_int3[5], w_int3[5], w_int3, 1'h0 } >> \$166 ;
-  assign \$168  = 2'h2 * step;
-  assign \$169  = \$168  + 1'h1;
-  assign \$170  = { w_int3[5], w_int3[5], w_int3, 1'h0 } >> \$169 ;
-  assign \$171  = \$167  != \$170 ;
-  assign \$172  = 2'h2 * step;
-  assign \$173  = \$172  + 1'h1;
-  assign \$174  = { w_int3[5], w_int3[5], w_int3, 1'h0 } >> \$173 ;
-  assign \$175  = 2'h2 * step;
-  assign \$176  = { w_int3[5], w_int3[5], w_int3, 1'h0 } >> \$175 ;
-  assign \$177  = \$174  == \$176 ;
-  assign \$178  = \$171  & \$177 ;
-  assign \$179  = \$164  + \$178 ;
-  assign \$180  = \$179  + 1'h0;
-  assign \$181  = | remaining;
-  assign \$182  = man_int6_0 & \$181 ;
-  assign \$183  = $signed(a_reg[7:0]) << \$57 [2:0];
-  assign mag0 = \$182  ? \$183  : 15'h0000;
-  assign \$184  = - $signed(mag0);
-  assign \$185  = neg_int6_0 ? \$184  : { mag0[14], mag0 };
-  assign \$186  = | remaining;
-  assign \$187  = man_int6_1 & \$186 ;
-  assign \$188  = $signed(a_reg[15:8]) << \$98 [2:0];
-  assign mag1 = \$187  ? \$188  : 15'h0000;
-  assign \$189  = - $signed(mag1);
-  assign \$190  = neg_int6_1 ? \$189  : { mag1[14], mag1 };
-  assign \$191  = | remaining;
-  assign \$192  = man_int6_2 & \$191 ;
-  assign \$193  = $signed(a_reg[23:16]) << \$139 [2:0];
-  assign mag2 = \$192  ? \$193  : 15'h0000;
-  assign \$194  = - $signed(mag2);
-  assign \$195  = neg_int6_2 ? \$194  : { mag2[14], mag2 };
-  assign \$196  = | remaining;
-  assign \$197  = man_int6_3 & \$196 ;
-  assign \$198  = $signed(a_reg[31:24]) << \$180 [2:0];
-  assign mag3 = \$197  ? \$198  : 15'h0000;
-  assign \$199  = - $signed(mag3);
-  assign \$200  = neg_int6_3 ? \$199  : { mag3[14], mag3 };
-  assign \$201  = $signed(\$185 [14:0]) + $signed(\$190 [14:0]);
-  assign \$202  = $signed(\$195 [14:0]) + $signed(\$200 [14:0]);
-  assign \$203  = $signed(\$201 ) + $signed(\$202 );
-  assign \$204  = $signed(group_acc) + $signed(\$203 );
-  assign \$205  = remaining == 1'h1;
-  assign \$206  = \$205  & beat_group_end;
-  assign \$207  = dq_left > 1'h1;
-  assign stall = \$206  & \$207 ;
-  assign \$208  = remaining == 1'h1;
-  assign \$209  = \$208  & beat_group_end;
-  assign \$210  = ~ stall;
-  assign handoff = \$209  & \$210 ;
-  assign \$211  = ! dq_bit;
-  assign \$212  = \$211  & dq_first;
-  assign \$213  = \$212  ? dq_psum : out_acc;
-  assign \$214  = dq_scale >> dq_bit;
-  assign \$215  = $signed(dq_sum) << dq_bit;
-  assign \$216  = - $signed(\$215 );
-  assign \$217  = $signed(dq_sum) << dq_bit;
-  assign \$219  = \$214  ? \$218  : 29'h00000000;
-  assign \$220  = $signed(\$213 ) + $signed(\$219 );
+  assign booth_int6_2 = { w_int2[5], w_int2[5], w_int2, 1'h0 } >> \$41 ;
+  assign \$42  = booth_int6_2[2] == booth_int6_2[1];
+  assign \$43  = booth_int6_2[1] == booth_int6_2[0];
+  assign \$44  = \$42  & \$43 ;
+  assign man_int6_2 = ~ \$44 ;
+  assign \$45  = booth_int6_2[1] & booth_int6_2[0];
+  assign \$46  = ~ \$45 ;
+  assign neg_int6_2 = booth_int6_2[2] & \$46 ;
+  assign \$47  = 2'h2 * step;
+  assign \$48  = booth_int6_2[2] != booth_int6_2[1];
+  assign \$49  = booth_int6_2[1] == booth_int6_2[0];
+  assign \$50  = \$48  & \$49 ;
+  assign \$51  = \$47  + \$50 ;
+  assign \$52  = \$51  + 1'h0;
+  assign \$53  = 2'h2 * step;
+  assign booth_int6_3 = { w_int3[5], w_int3[5], w_int3, 1'h0 } >> \$53 ;
+  assign \$54  = booth_int6_3[2] == booth_int6_3[1];
+  assign \$55  = booth_int6_3[1] == booth_int6_3[0];
+  assign \$56  = \$54  & \$55 ;
+  assign man_int6_3 = ~ \$56 ;
+  assign \$57  = booth_int6_3[1] & booth_int6_3[0];
+  assign \$58  = ~ \$57 ;
+  assign neg_int6_3 = booth_int6_3[2] & \$58 ;
+  assign \$59  = 2'h2 * step;
+  assign \$60  = booth_int6_3[2] != booth_int6_3[1];
+  assign \$61  = booth_int6_3[1] == booth_int6_3[0];
+  assign \$62  = \$60  & \$61 ;
+  assign \$63  = \$59  + \$62 ;
+  assign \$64  = \$63  + 1'h0;
+  assign \$65  = $signed(a_reg[7:0]) << \$28 [2:0];
+  assign mag0 = \$20  ? 15'h0000 : \$65 ;
+  assign \$66  = - $signed(mag0);
+  assign \$67  = neg_int6_0 ? \$66  : { mag0[14], mag0 };
+  assign \$68  = $signed(a_reg[15:8]) << \$40 [2:0];
+  assign mag1 = \$32  ? 15'h0000 : \$68 ;
+  assign \$69  = - $signed(mag1);
+  assign \$70  = neg_int6_1 ? \$69  : { mag1[14], mag1 };
+  assign \$71  = $signed(a_reg[23:16]) << \$52 [2:0];
+  assign mag2 = \$44  ? 15'h0000 : \$71 ;
+  assign \$72  = - $signed(mag2);
+  assign \$73  = neg_int6_2 ? \$72  : { mag2[14], mag2 };
+  assign \$74  = $signed(a_reg[31:24]) << \$64 [2:0];
+  assign mag3 = \$56  ? 15'h0000 : \$74 ;
+  assign \$75  = - $signed(mag3);
+  assign \$76  = neg_int6_3 ? \$75  : { mag3[14], mag3 };
+  assign \$77  = $signed(\$67 [14:0]) + $signed(\$70 [14:0]);
+  assign \$78  = $signed(\$73 [14:0]) + $signed(\$76 [14:0]);
+  assign \$79  = $signed(\$77 ) + $signed(\$78 );
+  assign \$80  = $signed(group_acc) + $signed(\$79 );
+  assign \$81  = remaining == 1'h1;
+  assign \$82  = \$81  & beat_group_end;
+  assign \$83  = dq_left > 1'h1;
+  assign stall = \$82  & \$83 ;
+  assign \$84  = remaining == 1'h1;
+  assign \$85  = \$84  & beat_group_end;
+  assign \$86  = ~ stall;
+  assign handoff = \$85  & \$86 ;
+  assign \$87  = ! dq_bit;
+  assign \$88  = \$87  & dq_first;
+  assign \$89  = \$88  ? dq_psum : out_acc;
+  assign \$90  = dq_scale >> dq_bit;
+  assign \$91  = $signed(dq_sum) << dq_bit;
+  assign \$92  = - $signed(\$91 );
+  assign \$93  = $signed(dq_sum) << dq_bit;
+  assign \$95  = \$90  ? \$94  : 29'h00000000;
+  assign \$96  = $signed(\$89 ) + $signed(\$95 );
   always @(posedge clk)
-    o_a <= \$221 ;
+    o_a <= \$97 ;
   always @(posedge clk)
-    o_w <= \$222 ;
+    o_w <= \$98 ;
   always @(posedge clk)
-    o_ctl <= \$223 ;
+    o_ctl <= \$99 ;
   always @(posedge clk)
-    w_reg <= \$224 ;
+    w_reg <= \$100 ;
   always @(posedge clk)
-    w_int0 <= \$225 ;
+    w_int0 <= \$101 ;
   always @(posedge clk)
-    w_int1 <= \$226 ;
+    w_int1 <= \$102 ;
   always @(posedge clk)
-    w_int2 <= \$227 ;
+    w_int2 <= \$103 ;
   always @(posedge clk)
-    w_int3 <= \$228 ;
+    w_int3 <= \$104 ;
   always @(posedge clk)
-    a_reg <= \$229 ;
+    a_reg <= \$105 ;
   always @(posedge clk)
-    dtype <= \$230 ;
+    dtype <= \$106 ;
   always @(posedge clk)
-    remaining <= \$231 ;
+    remaining <= \$107 ;
   always @(posedge clk)
-    step <= \$232 ;
+    step <= \$108 ;
   always @(posedge clk)
-    beat_group_end <= \$233 ;
+    beat_group_end <= \$109 ;
   always @(posedge clk)
-    beat_last <= \$234 ;
+    beat_last <= \$110 ;
   always @(posedge clk)
-    beat_scale <= \$235 ;
+    beat_scale <= \$111 ;
   always @(posedge clk)
-    group_acc <= \$236 ;
+    group_acc <= \$112 ;
   always @(posedge clk)
-    grp_first <= \$237 ;
+    grp_first <= \$113 ;
   always @(posedge clk)
-    grp_psum <= \$238 ;
+    grp_psum <= \$114 ;
   always @(posedge clk)
-    o_valid <= \$239 ;
+    o_valid <= \$115 ;
   always @(posedge clk)
-    out_acc <= \$240 ;
+    out_acc <= \$116 ;
   always @(posedge clk)
-    dq_left <= \$241 ;
+    dq_left <= \$117 ;
   always @(posedge clk)
-    dq_bit <= \$242 ;
+    dq_bit <= \$118 ;
   always @(posedge clk)
-    o_psum <= \$243 ;
+    o_psum <= \$119 ;
   always @(posedge clk)
-    dq_sum <= \$244 ;
+    dq_sum <= \$120 ;
   always @(posedge clk)
-    dq_scale <= \$245 ;
+    dq_scale <= \$121 ;
   always @(posedge clk)
-    dq_first <= \$246 ;
+    dq_first <= \$122 ;
   always @(posedge clk)
-    dq_psum <= \$247 ;
+    dq_psum <= \$123 ;
   always @(posedge clk)
-    dq_last <= \$248 ;
+    dq_last <= \$124 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$221  = i_a;
+    \$97  = i_a;
     if (rst) begin
-      \$221  = 32'd0;
+      \$97  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$222  = i_w;
+    \$98  = i_w;
     if (rst) begin
-      \$222  = 32'd0;
+      \$98  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$223  = i_ctl;
+    \$99  = i_ctl;
     if (rst) begin
-      \$223  = 5'h00;
+      \$99  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$224  = w_reg;
+    \$100  = w_reg;
     if (i_ctl[1]) begin
-      \$224  = i_w;
+      \$100  = i_w;
     end
     if (rst) begin
-      \$224  = 32'd0;
+      \$100  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$225  = w_int0;
+    \$101  = w_int0;
     if (accept) begin
-      \$225  = w_sel[5:0];
+      \$101  = w_sel[5:0];
     end
     if (rst) begin
-      \$225  = 6'h00;
+      \$101  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$226  = w_int1;
+    \$102  = w_int1;
     if (accept) begin
-      \$226  = w_sel[11:6];
+      \$102  = w_sel[11:6];
     end
     if (rst) begin
-      \$226  = 6'h00;
+      \$102  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$227  = w_int2;
+    \$103  = w_int2;
     if (accept) begin
-      \$227  = w_sel[17:12];
+      \$103  = w_sel[17:12];
     end
     if (rst) begin
-      \$227  = 6'h00;
+      \$103  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$228  = w_int3;
+    \$104  = w_int3;
     if (accept) begin
-      \$228  = w_sel[23:18];
+      \$104  = w_sel[23:18];
     end
     if (rst) begin
-      \$228  = 6'h00;
+      \$104  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$229  = a_reg;
+    \$105  = a_reg;
     if (accept) begin
-      \$229  = i_a;
+      \$105  = i_a;
     end
     if (rst) begin
-      \$229  = 32'd0;
+      \$105  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$230  = dtype;
+    \$106  = dtype;
     if (accept) begin
-      \$230  = 1'h0;
+      \$106  = 1'h0;
     end
     if (rst) begin
-      \$230  = 1'h0;
+      \$106  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$231  = remaining;
+    \$107  = remaining;
     if (accept) begin
-      \$231  = 2'h3;
+      \$107  = 2'h3;
     end else if (\$3 ) begin
-      \$231  = \$4 [1:0];
+      \$107  = \$4 [1:0];
     end
     if (rst) begin
-      \$231  = 2'h0;
+      \$107  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$232  = step;
+    \$108  = step;
     if (accept) begin
-      \$232  = 2'h0;
+      \$108  = 2'h0;
     end else if (\$3 ) begin
-      \$232  = \$5 [1:0];
+      \$108  = \$5 [1:0];
     end
     if (rst) begin
-      \$232  = 2'h0;
+      \$108  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$233  = beat_group_end;
+    \$109  = beat_group_end;
     if (accept) begin
-      \$233  = i_ctl[4];
+      \$109  = i_ctl[4];
     end
     if (rst) begin
-      \$233  = 1'h0;
+      \$109  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$234  = beat_last;
+    \$110  = beat_last;
     if (accept) begin
-      \$234  = i_ctl[3];
+      \$110  = i_ctl[3];
     end
     if (rst) begin
-      \$234  = 1'h0;
+      \$110  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$235  = beat_scale;
+    \$111  = beat_scale;
     if (accept) begin
-      \$235  = w_sel[31:24];
+      \$111  = w_sel[31:24];
     end
     if (rst) begin
-      \$235  = 8'h00;
+      \$111  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$236  = group_acc;
+    \$112  = group_acc;
     if (handoff) begin
-      \$236  = 21'h000000;
+      \$112  = 21'h000000;
     end else if (\$8 ) begin
-      \$236  = \$204 [20:0];
+      \$112  = \$80 [20:0];
     end
     if (rst) begin
-      \$236  = 21'h000000;
+      \$112  = 21'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$237  = grp_first;
+    \$113  = grp_first;
     if (handoff) begin
-      \$237  = 1'h0;
+      \$113  = 1'h0;
     end
     if (\$9 ) begin
-      \$237  = 1'h1;
+      \$113  = 1'h1;
     end
     if (rst) begin
-      \$237  = 1'h0;
+      \$113  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$238  = grp_psum;
+    \$114  = grp_psum;
     if (\$9 ) begin
-      \$238  = i_psum;
+      \$114  = i_psum;
     end
     if (rst) begin
-      \$238  = 48'h000000000000;
+      \$114  = 48'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$239  = 1'h0;
+    \$115  = 1'h0;
     if (\$10 ) begin
       if (\$14 ) begin
-        \$239  = 1'h1;
+        \$115  = 1'h1;
       end
     end
     if (rst) begin
-      \$239  = 1'h0;
+      \$115  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$240  = out_acc;
+    \$116  = out_acc;
     if (\$10 ) begin
-      \$240  = \$220 [47:0];
+      \$116  = \$96 [47:0];
     end
     if (rst) begin
-      \$240  = 48'h000000000000;
+      \$116  = 48'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$241  = dq_left;
+    \$117  = dq_left;
     if (\$10 ) begin
-      \$241  = \$11 [3:0];
+      \$117  = \$11 [3:0];
     end
     if (handoff) begin
-      \$241  = 4'h8;
+      \$117  = 4'h8;
     end
     if (rst) begin
-      \$241  = 4'h0;
+      \$117  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$242  = dq_bit;
+    \$118  = dq_bit;
     if (\$10 ) begin
-      \$242  = \$12 [2:0];
+      \$118  = \$12 [2:0];
     end
     if (handoff) begin
-      \$242  = 3'h0;
+      \$118  = 3'h0;
     end
     if (rst) begin
-      \$242  = 3'h0;
+      \$118  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$243  = o_psum;
+    \$119  = o_psum;
     if (\$10 ) begin
       if (\$14 ) begin
-        \$243  = \$220 [47:0];
+        \$119  = \$96 [47:0];
       end
     end
     if (rst) begin
-      \$243  = 48'h000000000000;
+      \$119  = 48'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$244  = dq_sum;
+    \$120  = dq_sum;
     if (handoff) begin
-      \$244  = \$204 [20:0];
+      \$120  = \$80 [20:0];
     end
     if (rst) begin
-      \$244  = 21'h000000;
+      \$120  = 21'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$245  = dq_scale;
+    \$121  = dq_scale;
     if (handoff) begin
-      \$245  = beat_scale;
+      \$121  = beat_scale;
     end
     if (rst) begin
-      \$245  = 8'h00;
+      \$121  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$246  = dq_first;
+    \$122  = dq_first;
     if (handoff) begin
-      \$246  = grp_first;
+      \$122  = grp_first;
     end
     if (rst) begin
-      \$246  = 1'h0;
+      \$122  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$247  = dq_psum;
+    \$123  = dq_psum;
     if (handoff) begin
-      \$247  = grp_psum;
+      \$123  = grp_psum;
     end
     if (rst) begin
-      \$247  = 48'h000000000000;
+      \$123  = 48'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$248  = dq_last;
+    \$124  = dq_last;
     if (handoff) begin
-      \$248  = beat_last;
+      \$124  = beat_last;
     end
     if (rst) begin
-      \$248  = 1'h0;
+      \$124  = 1'h0;
     end
   end
   assign w_in0 = w_sel[5:0];
   assign w_in1 = w_sel[11:6];
   assign w_in2 = w_sel[17:12];
   assign w_in3 = w_sel[23:18];
-  assign group_next = \$204 [20:0];
-  assign out_next = \$220 [47:0];
+  assign group_next = \$80 [20:0];
+  assign out_next = \$96 [47:0];
   assign ready = o_ready;
   assign wint_int6 = w_sel[5:0];
   assign \wint_int6$47  = w_sel[11:6];
   assign \wint_int6$48  = w_sel[17:12];
   assign \wint_int6$49  = w_sel[23:18];
-  assign shift_int6_0 = \$57 [2:0];
+  assign shift_int6_0 = \$28 [2:0];
   assign neg0 = neg_int6_0;
   assign man0 = man_int6_0;
-  assign shift0 = \$57 [2:0];
-  assign shift_int6_1 = \$98 [2:0];
+  assign shift0 = \$28 [2:0];
+  assign shift_int6_1 = \$40 [2:0];
   assign neg1 = neg_int6_1;
   assign man1 = man_int6_1;
-  assign shift1 = \$98 [2:0];
-  assign shift_int6_2 = \$139 [2:0];
+  assign shift1 = \$40 [2:0];
+  assign shift_int6_2 = \$52 [2:0];
   assign neg2 = neg_int6_2;
   assign man2 = man_int6_2;
-  assign shift2 = \$139 [2:0];
-  assign shift_int6_3 = \$180 [2:0];
+  assign shift2 = \$52 [2:0];
+  assign shift_int6_3 = \$64 [2:0];
   assign neg3 = neg_int6_3;
   assign man3 = man_int6_3;
-  assign shift3 = \$180 [2:0];
-  assign prod0 = \$185 [14:0];
-  assign prod1 = \$190 [14:0];
-  assign prod2 = \$195 [14:0];
-  assign prod3 = \$200 [14:0];
-  assign term_sum = { \$203 [16], \$203  };
+  assign shift3 = \$64 [2:0];
+  assign prod0 = \$67 [14:0];
+  assign prod1 = \$70 [14:0];
+  assign prod2 = \$73 [14:0];
+  assign prod3 = \$76 [14:0];
+  assign term_sum = { \$79 [16], \$79  };
   assign \i_a[0]  = i_a[7:0];
   assign \i_a[1]  = i_a[15:8];
   assign \i_a[2]  = i_a[23:16];
@@ -1051,5 +811,5 @@ module bitserial_int6_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
   assign \w_sel.code[2]  = w_sel[17:12];
   assign \w_sel.code[3]  = w_sel[23:18];
   assign \w_sel.scale  = w_sel[31:24];
-  assign \$218  = { \$217 [27], \$217  };
+  assign \$94  = { \$93 [27], \$93  };
 endmodule

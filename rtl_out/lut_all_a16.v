@@ -4,204 +4,194 @@ module lut_all_a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire [31:0] \$100 ;
-  wire [25:0] \$101 ;
-  wire [27:0] \$102 ;
-  wire [27:0] \$103 ;
-  wire [31:0] \$104 ;
+  wire [3:0] \$100 ;
+  wire [3:0] \$101 ;
+  wire [4:0] \$102 ;
+  wire [4:0] \$103 ;
+  wire [5:0] \$104 ;
   wire [5:0] \$105 ;
-  wire [1:0] \$106 ;
-  wire [2:0] \$107 ;
-  wire [2:0] \$108 ;
-  wire [3:0] \$109 ;
+  wire [6:0] \$106 ;
+  wire [6:0] \$107 ;
+  wire [7:0] \$108 ;
+  wire [7:0] \$109 ;
   wire \$11 ;
-  wire [3:0] \$110 ;
-  wire [4:0] \$111 ;
-  wire [4:0] \$112 ;
-  wire [5:0] \$113 ;
-  wire [5:0] \$114 ;
-  wire [6:0] \$115 ;
-  wire [6:0] \$116 ;
-  wire [7:0] \$117 ;
-  wire [7:0] \$118 ;
-  wire [8:0] \$119 ;
+  wire [8:0] \$110 ;
+  wire [8:0] \$111 ;
+  wire [1:0] \$112 ;
+  wire [2:0] \$113 ;
+  wire [2:0] \$114 ;
+  wire [3:0] \$115 ;
+  wire [3:0] \$116 ;
+  wire [4:0] \$117 ;
+  wire [4:0] \$118 ;
+  wire [5:0] \$119 ;
   wire \$12 ;
-  wire [8:0] \$120 ;
-  wire [1:0] \$121 ;
-  wire [2:0] \$122 ;
-  wire [2:0] \$123 ;
-  wire [3:0] \$124 ;
-  wire [3:0] \$125 ;
-  wire [4:0] \$126 ;
-  wire [4:0] \$127 ;
-  wire [5:0] \$128 ;
-  wire [5:0] \$129 ;
+  wire [5:0] \$120 ;
+  wire [6:0] \$121 ;
+  wire [6:0] \$122 ;
+  wire [7:0] \$123 ;
+  wire [7:0] \$124 ;
+  wire [8:0] \$125 ;
+  wire [8:0] \$126 ;
+  wire [54:0] \$127 ;
+  wire [32:0] \$128 ;
+  wire [39:0] \$129 ;
   wire \$13 ;
-  wire [6:0] \$130 ;
-  wire [6:0] \$131 ;
-  wire [7:0] \$132 ;
-  wire [7:0] \$133 ;
-  wire [8:0] \$134 ;
-  wire [8:0] \$135 ;
-  wire [54:0] \$136 ;
-  wire [32:0] \$137 ;
-  wire [39:0] \$138 ;
-  wire \$139 ;
+  wire \$130 ;
+  wire \$131 ;
+  wire [47:0] \$132 ;
+  wire \$133 ;
+  wire \$134 ;
+  wire \$135 ;
+  wire \$136 ;
+  wire [41:0] \$137 ;
+  wire [41:0] \$138 ;
+  wire [41:0] \$139 ;
   wire \$14 ;
-  wire \$140 ;
-  wire [47:0] \$141 ;
-  wire \$142 ;
-  wire \$143 ;
+  wire [48:0] \$140 ;
+  wire [54:0] \$141 ;
+  wire [32:0] \$142 ;
+  wire [39:0] \$143 ;
   wire \$144 ;
   wire \$145 ;
-  wire [41:0] \$146 ;
-  wire [41:0] \$147 ;
-  wire [41:0] \$148 ;
-  wire [48:0] \$149 ;
+  wire [47:0] \$146 ;
+  wire \$147 ;
+  wire \$148 ;
+  wire \$149 ;
   wire \$15 ;
-  wire [54:0] \$150 ;
-  wire [32:0] \$151 ;
-  wire [39:0] \$152 ;
-  wire \$153 ;
-  wire \$154 ;
-  wire [47:0] \$155 ;
-  wire \$156 ;
-  wire \$157 ;
+  wire \$150 ;
+  wire [41:0] \$151 ;
+  wire [41:0] \$152 ;
+  wire [41:0] \$153 ;
+  wire [48:0] \$154 ;
+  wire [54:0] \$155 ;
+  wire [32:0] \$156 ;
+  wire [39:0] \$157 ;
   wire \$158 ;
   wire \$159 ;
   wire \$16 ;
-  wire [41:0] \$160 ;
-  wire [41:0] \$161 ;
-  wire [41:0] \$162 ;
-  wire [48:0] \$163 ;
-  wire [54:0] \$164 ;
-  wire [32:0] \$165 ;
-  wire [39:0] \$166 ;
-  wire \$167 ;
-  wire \$168 ;
-  wire [47:0] \$169 ;
+  wire [47:0] \$160 ;
+  wire \$161 ;
+  wire \$162 ;
+  wire \$163 ;
+  wire \$164 ;
+  wire [41:0] \$165 ;
+  wire [41:0] \$166 ;
+  wire [41:0] \$167 ;
+  wire [48:0] \$168 ;
+  wire [54:0] \$169 ;
   wire \$17 ;
-  wire \$170 ;
-  wire \$171 ;
+  wire [32:0] \$170 ;
+  wire [39:0] \$171 ;
   wire \$172 ;
   wire \$173 ;
-  wire [41:0] \$174 ;
-  wire [41:0] \$175 ;
-  wire [41:0] \$176 ;
-  wire [48:0] \$177 ;
-  wire [54:0] \$178 ;
-  wire [32:0] \$179 ;
+  wire [47:0] \$174 ;
+  wire \$175 ;
+  wire \$176 ;
+  wire \$177 ;
+  wire \$178 ;
+  wire [41:0] \$179 ;
   wire \$18 ;
-  wire [39:0] \$180 ;
-  wire \$181 ;
-  wire \$182 ;
-  wire [47:0] \$183 ;
-  wire \$184 ;
-  wire \$185 ;
-  wire \$186 ;
-  wire \$187 ;
-  wire [41:0] \$188 ;
-  wire [41:0] \$189 ;
+  wire [41:0] \$180 ;
+  wire [41:0] \$181 ;
+  wire [48:0] \$182 ;
+  reg [127:0] \$183 ;
+  reg [100:0] \$184 ;
+  reg [4:0] \$185 ;
+  reg [100:0] \$186 ;
+  reg [2:0] \$187 ;
+  reg [63:0] \$188 ;
+  reg [4:0] \$189 ;
   wire \$19 ;
-  wire [41:0] \$190 ;
-  wire [48:0] \$191 ;
-  reg [127:0] \$192 ;
-  reg [100:0] \$193 ;
-  reg [4:0] \$194 ;
-  reg [100:0] \$195 ;
-  reg [63:0] \$196 ;
-  reg [4:0] \$197 ;
-  reg [3:0] \$198 ;
-  reg [2:0] \$199 ;
+  reg [3:0] \$190 ;
+  reg \$191 ;
+  reg \$192 ;
+  reg [15:0] \$193 ;
+  reg \$194 ;
+  reg [15:0] \$195 ;
+  reg [23:0] \$196 ;
+  reg [23:0] \$197 ;
+  reg [30:0] \$198 ;
+  reg [30:0] \$199 ;
   wire \$2 ;
   wire \$20 ;
-  reg \$200 ;
-  reg \$201 ;
-  reg [15:0] \$202 ;
-  reg \$203 ;
-  reg \$204 ;
-  reg [15:0] \$205 ;
+  reg [30:0] \$200 ;
+  reg [30:0] \$201 ;
+  reg \$202 ;
+  reg [191:0] \$203 ;
+  reg [8:0] \$204 ;
+  reg [8:0] \$205 ;
   reg [23:0] \$206 ;
   reg [23:0] \$207 ;
-  reg [30:0] \$208 ;
-  reg [30:0] \$209 ;
+  reg \$208 ;
+  reg [32:0] \$209 ;
   wire \$21 ;
-  reg [30:0] \$210 ;
-  reg [30:0] \$211 ;
-  reg \$212 ;
-  reg [191:0] \$213 ;
-  reg [8:0] \$214 ;
-  reg [8:0] \$215 ;
-  reg \$216 ;
-  reg [23:0] \$217 ;
-  reg [23:0] \$218 ;
-  reg [32:0] \$219 ;
-  wire \$22 ;
-  reg [32:0] \$220 ;
-  reg [32:0] \$221 ;
-  reg [32:0] \$222 ;
-  reg \$223 ;
-  reg [4:0] \$224 ;
-  reg [4:0] \$225 ;
-  reg [191:0] \$226 ;
-  reg [191:0] \$227 ;
-  reg [15:0] \$228 ;
-  reg \$229 ;
+  reg [32:0] \$210 ;
+  reg [32:0] \$211 ;
+  reg [32:0] \$212 ;
+  reg \$213 ;
+  reg [4:0] \$214 ;
+  reg [4:0] \$215 ;
+  reg [191:0] \$216 ;
+  reg [191:0] \$217 ;
+  reg [15:0] \$218 ;
+  reg \$219 ;
+  wire [33:0] \$22 ;
+  reg [191:0] \$220 ;
+  reg \$221 ;
   wire [33:0] \$23 ;
-  reg [191:0] \$230 ;
-  reg \$231 ;
   wire [33:0] \$24 ;
-  wire [33:0] \$25 ;
-  wire [31:0] \$26 ;
+  wire \$25 ;
+  wire \$26 ;
   wire \$27 ;
   wire \$28 ;
   wire \$29 ;
   wire \$3 ;
-  wire \$30 ;
-  wire \$31 ;
-  wire [6:0] \$316 ;
-  wire [6:0] \$319 ;
+  wire [33:0] \$30 ;
+  wire [6:0] \$301 ;
+  wire [6:0] \$304 ;
+  wire [6:0] \$307 ;
+  wire [33:0] \$31 ;
+  wire [6:0] \$312 ;
+  wire [7:0] \$317 ;
   wire [33:0] \$32 ;
-  wire [6:0] \$322 ;
-  wire [6:0] \$327 ;
-  wire [33:0] \$33 ;
-  wire [7:0] \$332 ;
-  wire [33:0] \$34 ;
-  wire [7:0] \$340 ;
-  wire [6:0] \$348 ;
-  wire [31:0] \$35 ;
-  wire [6:0] \$351 ;
-  wire [6:0] \$354 ;
-  wire [6:0] \$359 ;
+  wire [7:0] \$324 ;
+  wire \$33 ;
+  wire [6:0] \$331 ;
+  wire [6:0] \$334 ;
+  wire [6:0] \$337 ;
+  wire \$34 ;
+  wire [6:0] \$342 ;
+  wire [7:0] \$347 ;
+  wire \$35 ;
+  wire [7:0] \$354 ;
   wire \$36 ;
-  wire [7:0] \$364 ;
   wire \$37 ;
-  wire [7:0] \$372 ;
-  wire \$38 ;
-  wire \$39 ;
+  wire [33:0] \$38 ;
+  wire [33:0] \$39 ;
   reg [3:0] \$4 ;
-  wire \$40 ;
-  wire [33:0] \$41 ;
-  wire [33:0] \$42 ;
-  wire [33:0] \$43 ;
-  wire [31:0] \$44 ;
+  wire [33:0] \$40 ;
+  wire \$41 ;
+  wire \$42 ;
+  wire \$43 ;
+  wire \$44 ;
   wire \$45 ;
-  wire \$46 ;
-  wire \$47 ;
-  wire \$48 ;
+  wire [33:0] \$46 ;
+  wire [33:0] \$47 ;
+  wire [33:0] \$48 ;
   wire \$49 ;
   reg \$5 ;
-  wire [33:0] \$50 ;
-  wire [33:0] \$51 ;
-  wire [33:0] \$52 ;
-  wire [31:0] \$53 ;
+  wire [5:0] \$50 ;
+  wire [5:0] \$51 ;
+  wire \$52 ;
+  wire \$53 ;
   wire \$54 ;
-  wire [5:0] \$55 ;
-  wire [5:0] \$56 ;
+  wire \$55 ;
+  wire \$56 ;
   wire \$57 ;
   wire \$58 ;
   wire \$59 ;
-  reg \$6 ;
+  wire [4:0] \$6 ;
   wire \$60 ;
   wire \$61 ;
   wire \$62 ;
@@ -212,51 +202,52 @@ module lut_all_a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
   wire \$67 ;
   wire \$68 ;
   wire \$69 ;
-  wire [4:0] \$7 ;
-  wire \$70 ;
-  wire \$71 ;
-  wire \$72 ;
-  wire \$73 ;
-  wire \$74 ;
-  wire [24:0] \$75 ;
-  wire [24:0] \$76 ;
-  wire [7:0] \$77 ;
-  wire [7:0] \$78 ;
-  wire [7:0] \$79 ;
-  wire [3:0] \$8 ;
-  wire [2:0] \$80 ;
-  wire [7:0] \$81 ;
-  wire \$82 ;
-  wire [25:0] \$83 ;
-  wire [27:0] \$84 ;
-  wire [27:0] \$85 ;
-  wire [31:0] \$86 ;
-  wire [25:0] \$87 ;
-  wire [27:0] \$88 ;
-  wire [27:0] \$89 ;
+  wire [3:0] \$7 ;
+  wire [24:0] \$70 ;
+  wire [24:0] \$71 ;
+  wire [7:0] \$72 ;
+  wire [7:0] \$73 ;
+  wire [7:0] \$74 ;
+  wire [2:0] \$75 ;
+  wire [7:0] \$76 ;
+  wire \$77 ;
+  wire [25:0] \$78 ;
+  wire [27:0] \$79 ;
+  wire \$8 ;
+  wire [31:0] \$80 ;
+  wire [25:0] \$81 ;
+  wire [27:0] \$82 ;
+  wire [31:0] \$83 ;
+  wire [7:0] \$84 ;
+  wire [7:0] \$85 ;
+  wire [7:0] \$86 ;
+  wire [2:0] \$87 ;
+  wire [7:0] \$88 ;
+  wire \$89 ;
   wire \$9 ;
-  wire [31:0] \$90 ;
-  wire [7:0] \$91 ;
-  wire [7:0] \$92 ;
-  wire [7:0] \$93 ;
-  wire [2:0] \$94 ;
-  wire [7:0] \$95 ;
-  wire \$96 ;
-  wire [25:0] \$97 ;
-  wire [27:0] \$98 ;
-  wire [27:0] \$99 ;
-  reg \$signal  = 1'h0;
-  reg [15:0] \$signal$25  = 16'h0000;
-  wire [7:0] \$signal$25[0] ;
-  wire [7:0] \$signal$25[1] ;
-  reg \$signal$63  = 1'h0;
-  reg \$signal$65  = 1'h0;
+  wire [25:0] \$90 ;
+  wire [27:0] \$91 ;
+  wire [31:0] \$92 ;
+  wire [25:0] \$93 ;
+  wire [27:0] \$94 ;
+  wire [31:0] \$95 ;
+  wire [5:0] \$96 ;
+  wire [1:0] \$97 ;
+  wire [2:0] \$98 ;
+  wire [2:0] \$99 ;
+  reg [2:0] \$signal  = 3'h0;
+  reg \$signal$23  = 1'h0;
+  reg [15:0] \$signal$24  = 16'h0000;
+  wire [7:0] \$signal$24[0] ;
+  wire [7:0] \$signal$24[1] ;
+  reg \$signal$48  = 1'h0;
+  reg \$signal$64  = 1'h0;
   wire [63:0] a;
-  wire [63:0] \a$70 ;
-  wire [15:0] \a$70[0] ;
-  wire [15:0] \a$70[1] ;
-  wire [15:0] \a$70[2] ;
-  wire [15:0] \a$70[3] ;
+  wire [63:0] \a$69 ;
+  wire [15:0] \a$69[0] ;
+  wire [15:0] \a$69[1] ;
+  wire [15:0] \a$69[2] ;
+  wire [15:0] \a$69[3] ;
   wire [15:0] \a[0] ;
   wire [15:0] \a[1] ;
   wire [15:0] \a[2] ;
@@ -272,7 +263,6 @@ module lut_all_a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
   wire [27:0] addend1_0;
   wire [27:0] addend1_1;
   reg beat_group_end = 1'h0;
-  reg beat_h = 1'h0;
   reg beat_last = 1'h0;
   reg [15:0] beat_scale = 16'h0000;
   wire [7:0] \beat_scale[0] ;
@@ -282,39 +272,39 @@ module lut_all_a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
   input clk;
   wire clk;
   wire [9:0] corr_binary;
-  wire [9:0] \corr_binary$129 ;
+  wire [9:0] \corr_binary$128 ;
   wire [9:0] corr_int2;
-  wire [9:0] \corr_int2$121 ;
+  wire [9:0] \corr_int2$120 ;
   wire [9:0] corr_int3;
-  wire [9:0] \corr_int3$122 ;
+  wire [9:0] \corr_int3$121 ;
   wire [9:0] corr_int4;
-  wire [9:0] \corr_int4$123 ;
+  wire [9:0] \corr_int4$122 ;
   wire [9:0] corr_int5;
-  wire [9:0] \corr_int5$124 ;
+  wire [9:0] \corr_int5$123 ;
   wire [9:0] corr_int6;
-  wire [9:0] \corr_int6$125 ;
+  wire [9:0] \corr_int6$124 ;
   wire [9:0] corr_int7;
-  wire [9:0] \corr_int7$126 ;
+  wire [9:0] \corr_int7$125 ;
   wire [9:0] corr_int8;
-  wire [9:0] \corr_int8$127 ;
+  wire [9:0] \corr_int8$126 ;
   wire [9:0] corr_ternary;
-  wire [9:0] \corr_ternary$128 ;
+  wire [9:0] \corr_ternary$127 ;
   wire [9:0] corr_uint1;
-  wire [9:0] \corr_uint1$113 ;
+  wire [9:0] \corr_uint1$112 ;
   wire [9:0] corr_uint2;
-  wire [9:0] \corr_uint2$114 ;
+  wire [9:0] \corr_uint2$113 ;
   wire [9:0] corr_uint3;
-  wire [9:0] \corr_uint3$115 ;
+  wire [9:0] \corr_uint3$114 ;
   wire [9:0] corr_uint4;
-  wire [9:0] \corr_uint4$116 ;
+  wire [9:0] \corr_uint4$115 ;
   wire [9:0] corr_uint5;
-  wire [9:0] \corr_uint5$117 ;
+  wire [9:0] \corr_uint5$116 ;
   wire [9:0] corr_uint6;
-  wire [9:0] \corr_uint6$118 ;
+  wire [9:0] \corr_uint6$117 ;
   wire [9:0] corr_uint7;
-  wire [9:0] \corr_uint7$119 ;
+  wire [9:0] \corr_uint7$118 ;
   wire [9:0] corr_uint8;
-  wire [9:0] \corr_uint8$120 ;
+  wire [9:0] \corr_uint8$119 ;
   wire [32:0] dq_ash0_0;
   wire [32:0] dq_ash0_1;
   wire [32:0] dq_ash1_0;
@@ -330,7 +320,7 @@ module lut_all_a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
   wire [32:0] dq_dh0_1;
   wire [32:0] dq_dh1_0;
   wire [32:0] dq_dh1_1;
-  reg dq_h = 1'h0;
+  reg dq_last = 1'h0;
   reg [4:0] dq_left = 5'h00;
   reg [191:0] dq_psum = 192'h000000000000000000000000000000000000000000000000;
   wire [47:0] \dq_psum[0] ;
@@ -428,7 +418,7 @@ module lut_all_a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
   wire in_corr;
   wire last_plane;
   wire load;
-  wire \load$71 ;
+  wire \load$70 ;
   wire [2:0] low0;
   wire [2:0] low1;
   wire neg0;
@@ -550,17 +540,16 @@ module lut_all_a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
   wire [26:0] shifted1_0;
   wire [26:0] shifted1_1;
   wire stall;
-  reg [2:0] step = 3'h0;
   wire [151:0] \table ;
-  wire [151:0] \table$74 ;
-  wire [18:0] \table$74[0] ;
-  wire [18:0] \table$74[1] ;
-  wire [18:0] \table$74[2] ;
-  wire [18:0] \table$74[3] ;
-  wire [18:0] \table$74[4] ;
-  wire [18:0] \table$74[5] ;
-  wire [18:0] \table$74[6] ;
-  wire [18:0] \table$74[7] ;
+  wire [151:0] \table$73 ;
+  wire [18:0] \table$73[0] ;
+  wire [18:0] \table$73[1] ;
+  wire [18:0] \table$73[2] ;
+  wire [18:0] \table$73[3] ;
+  wire [18:0] \table$73[4] ;
+  wire [18:0] \table$73[5] ;
+  wire [18:0] \table$73[6] ;
+  wire [18:0] \table$73[7] ;
   wire [18:0] \table[0] ;
   wire [18:0] \table[1] ;
   wire [18:0] \table[2] ;
@@ -638,289 +627,279 @@ module lut_all_a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
   assign \$1  = | remaining;
   assign \$2  = ~ stall;
   assign \$3  = \$1  & \$2 ;
-  assign \$7  = remaining - 1'h1;
-  assign \$8  = step + 1'h1;
-  assign \$9  = ~ stall;
-  assign \$10  = active & \$9 ;
-  assign \$11  = ~ stall;
-  assign \$12  = active & \$11 ;
-  assign \$13  = ~ stall;
-  assign \$14  = active & \$13 ;
-  assign \$15  = ~ stall;
-  assign \$16  = active & \$15 ;
-  assign \$17  = accept & i_ctl[2];
-  assign \$18  = | dq_left;
-  assign \$19  = \$18  & in_corr;
-  assign \$20  = dq_c0 >> dq_bit;
-  assign \$21  = \$19  & \$20 ;
-  assign \$22  = dq_bit == 4'h8;
-  assign \$23  = $signed(dq_d0_0) - $signed(\$136 [32:0]);
-  assign \$24  = $signed(dq_d0_0) + $signed(\$136 [32:0]);
-  assign \$25  = \$22  ? \$23  : \$24 ;
-  assign \$26  = $signed(\$86 [30:0]) << \$signal ;
-  assign \$27  = | dq_left;
-  assign \$28  = \$27  & in_corr;
-  assign \$29  = dq_c1 >> dq_bit;
-  assign \$30  = \$28  & \$29 ;
-  assign \$31  = dq_bit == 4'h8;
-  assign \$32  = $signed(dq_d0_1) - $signed(\$150 [32:0]);
-  assign \$33  = $signed(dq_d0_1) + $signed(\$150 [32:0]);
-  assign \$34  = \$31  ? \$32  : \$33 ;
-  assign \$35  = $signed(\$100 [30:0]) << \$signal ;
-  assign \$36  = | dq_left;
-  assign \$37  = \$36  & in_corr;
-  assign \$38  = dq_c0 >> dq_bit;
-  assign \$39  = \$37  & \$38 ;
-  assign \$40  = dq_bit == 4'h8;
-  assign \$41  = $signed(dq_d1_0) - $signed(\$164 [32:0]);
-  assign \$42  = $signed(dq_d1_0) + $signed(\$164 [32:0]);
-  assign \$43  = \$40  ? \$41  : \$42 ;
-  assign \$44  = $signed(\$90 [30:0]) << \$signal ;
-  assign \$45  = | dq_left;
-  assign \$46  = \$45  & in_corr;
-  assign \$47  = dq_c1 >> dq_bit;
-  assign \$48  = \$46  & \$47 ;
-  assign \$49  = dq_bit == 4'h8;
-  assign \$50  = $signed(dq_d1_1) - $signed(\$178 [32:0]);
-  assign \$51  = $signed(dq_d1_1) + $signed(\$178 [32:0]);
-  assign \$52  = \$49  ? \$50  : \$51 ;
-  assign \$53  = $signed(\$104 [30:0]) << \$signal ;
-  assign \$54  = | dq_left;
-  assign \$55  = dq_left - 1'h1;
-  assign \$56  = dq_bit + 1'h1;
-  assign \$57  = ~ in_corr;
-  assign \$58  = dq_left == 1'h1;
-  assign \$59  = \$58  & \$signal$63 ;
+  assign \$6  = remaining - 1'h1;
+  assign \$7  = \$signal  + 1'h1;
+  assign \$8  = ~ stall;
+  assign \$9  = active & \$8 ;
+  assign \$10  = ~ stall;
+  assign \$11  = active & \$10 ;
+  assign \$12  = ~ stall;
+  assign \$13  = active & \$12 ;
+  assign \$14  = ~ stall;
+  assign \$15  = active & \$14 ;
+  assign \$16  = accept & i_ctl[2];
+  assign \$17  = | dq_left;
+  assign \$18  = \$17  & in_corr;
+  assign \$19  = dq_c0 >> dq_bit;
+  assign \$20  = \$18  & \$19 ;
+  assign \$21  = dq_bit == 4'h8;
+  assign \$22  = $signed(dq_d0_0) - $signed(\$127 [32:0]);
+  assign \$23  = $signed(dq_d0_0) + $signed(\$127 [32:0]);
+  assign \$24  = \$21  ? \$22  : \$23 ;
+  assign \$25  = | dq_left;
+  assign \$26  = \$25  & in_corr;
+  assign \$27  = dq_c1 >> dq_bit;
+  assign \$28  = \$26  & \$27 ;
+  assign \$29  = dq_bit == 4'h8;
+  assign \$30  = $signed(dq_d0_1) - $signed(\$141 [32:0]);
+  assign \$31  = $signed(dq_d0_1) + $signed(\$141 [32:0]);
+  assign \$32  = \$29  ? \$30  : \$31 ;
+  assign \$33  = | dq_left;
+  assign \$34  = \$33  & in_corr;
+  assign \$35  = dq_c0 >> dq_bit;
+  assign \$36  = \$34  & \$35 ;
+  assign \$37  = dq_bit == 4'h8;
+  assign \$38  = $signed(dq_d1_0) - $signed(\$155 [32:0]);
+  assign \$39  = $signed(dq_d1_0) + $signed(\$155 [32:0]);
+  assign \$40  = \$37  ? \$38  : \$39 ;
+  assign \$41  = | dq_left;
+  assign \$42  = \$41  & in_corr;
+  assign \$43  = dq_c1 >> dq_bit;
+  assign \$44  = \$42  & \$43 ;
+  assign \$45  = dq_bit == 4'h8;
+  assign \$46  = $signed(dq_d1_1) - $signed(\$169 [32:0]);
+  assign \$47  = $signed(dq_d1_1) + $signed(\$169 [32:0]);
+  assign \$48  = \$45  ? \$46  : \$47 ;
+  assign \$49  = | dq_left;
+  assign \$50  = dq_left - 1'h1;
+  assign \$51  = dq_bit + 1'h1;
+  assign \$52  = ~ in_corr;
+  assign \$53  = dq_left == 1'h1;
+  assign \$54  = \$53  & dq_last;
   assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \$60  = remaining <= 1'h1;
-  assign \$61  = ~ stall;
-  assign o_ready = \$60  & \$61 ;
+  assign \$55  = remaining <= 1'h1;
+  assign \$56  = ~ stall;
+  assign o_ready = \$55  & \$56 ;
   assign accept = i_ctl[0] & o_ready;
   assign active = | remaining;
-  assign \$62  = remaining == 1'h1;
-  assign \$63  = ~ stall;
-  assign last_plane = \$62  & \$63 ;
-  assign \$64  = remaining == 1'h1;
-  assign \$65  = \$64  & beat_group_end;
-  assign \$66  = dq_left > 1'h1;
-  assign stall = \$65  & \$66 ;
+  assign \$57  = remaining == 1'h1;
+  assign \$58  = ~ stall;
+  assign last_plane = \$57  & \$58 ;
+  assign \$59  = remaining == 1'h1;
+  assign \$60  = \$59  & beat_group_end;
+  assign \$61  = dq_left > 1'h1;
+  assign stall = \$60  & \$61 ;
   assign handoff = last_plane & beat_group_end;
-  assign \$67  = step == 1'h1;
-  assign \$68  = step == 2'h2;
-  assign \$69  = step == 2'h3;
-  assign \$70  = step == 3'h4;
-  assign \$71  = step == 3'h5;
-  assign \$72  = step == 3'h6;
-  assign \$73  = step == 3'h7;
-  assign \$74  = step == 1'h1;
-  assign \$75  = $signed(act_sum0) + $signed(\table [151:133]);
-  assign \$76  = $signed(act_sum1) + $signed(\table$74 [151:133]);
-  assign \$316  = step * 4'h8;
-  assign \$77  = planes >> \$316 ;
-  assign \$319  = step * 4'h8;
-  assign \$78  = planes >> \$319 ;
-  assign \$322  = step * 4'h8;
-  assign \$79  = planes >> \$322 ;
-  assign \$80  = ~ \$79 [2:0];
-  assign low0 = \$77 [3] ? \$78 [2:0] : \$80 ;
-  assign \$327  = step * 4'h8;
-  assign \$81  = planes >> \$327 ;
-  assign \$82  = ~ \$81 [3];
-  assign neg0 = \$82  ^ plane_neg;
-  assign \$332  = low0 * 5'h13;
-  assign entry0_0 = \table  >> \$332 ;
-  assign \$83  = $signed(entry0_0) << step;
-  assign \$84  = - $signed(\$83 );
-  assign \$85  = neg0 ? \$84  : { \$83 [25], \$83 [25], \$83  };
-  assign addend0_0 = active ? \$85  : 28'h0000000;
-  assign \$86  = $signed(grp0_0) + $signed(addend0_0);
-  assign \$340  = low0 * 5'h13;
-  assign entry1_0 = \table$74  >> \$340 ;
-  assign \$87  = $signed(entry1_0) << step;
-  assign \$88  = - $signed(\$87 );
-  assign \$89  = neg0 ? \$88  : { \$87 [25], \$87 [25], \$87  };
-  assign addend1_0 = active ? \$89  : 28'h0000000;
-  assign \$90  = $signed(grp1_0) + $signed(addend1_0);
-  assign \$348  = step * 4'h8;
-  assign \$91  = planes >> \$348 ;
-  assign \$351  = step * 4'h8;
-  assign \$92  = planes >> \$351 ;
-  assign \$354  = step * 4'h8;
-  assign \$93  = planes >> \$354 ;
-  assign \$94  = ~ \$93 [6:4];
-  assign low1 = \$91 [7] ? \$92 [6:4] : \$94 ;
-  assign \$359  = step * 4'h8;
-  assign \$95  = planes >> \$359 ;
-  assign \$96  = ~ \$95 [7];
-  assign neg1 = \$96  ^ plane_neg;
-  assign \$364  = low1 * 5'h13;
-  assign entry0_1 = \table  >> \$364 ;
-  assign \$97  = $signed(entry0_1) << step;
-  assign \$98  = - $signed(\$97 );
-  assign \$99  = neg1 ? \$98  : { \$97 [25], \$97 [25], \$97  };
-  assign addend0_1 = active ? \$99  : 28'h0000000;
-  assign \$100  = $signed(grp0_1) + $signed(addend0_1);
-  assign \$372  = low1 * 5'h13;
-  assign entry1_1 = \table$74  >> \$372 ;
-  assign \$101  = $signed(entry1_1) << step;
-  assign \$102  = - $signed(\$101 );
-  assign \$103  = neg1 ? \$102  : { \$101 [25], \$101 [25], \$101  };
-  assign addend1_1 = active ? \$103  : 28'h0000000;
-  assign \$104  = $signed(grp1_1) + $signed(addend1_1);
+  assign \$62  = \$signal  == 1'h1;
+  assign \$63  = \$signal  == 2'h2;
+  assign \$64  = \$signal  == 2'h3;
+  assign \$65  = \$signal  == 3'h4;
+  assign \$66  = \$signal  == 3'h5;
+  assign \$67  = \$signal  == 3'h6;
+  assign \$68  = \$signal  == 3'h7;
+  assign \$69  = \$signal  == 1'h1;
+  assign \$70  = $signed(act_sum0) + $signed(\table [151:133]);
+  assign \$71  = $signed(act_sum1) + $signed(\table$73 [151:133]);
+  assign \$301  = \$signal  * 4'h8;
+  assign \$72  = planes >> \$301 ;
+  assign \$304  = \$signal  * 4'h8;
+  assign \$73  = planes >> \$304 ;
+  assign \$307  = \$signal  * 4'h8;
+  assign \$74  = planes >> \$307 ;
+  assign \$75  = ~ \$74 [2:0];
+  assign low0 = \$72 [3] ? \$73 [2:0] : \$75 ;
+  assign \$312  = \$signal  * 4'h8;
+  assign \$76  = planes >> \$312 ;
+  assign \$77  = ~ \$76 [3];
+  assign neg0 = \$77  ^ plane_neg;
+  assign \$317  = low0 * 5'h13;
+  assign entry0_0 = \table  >> \$317 ;
+  assign \$78  = $signed(entry0_0) << \$signal ;
+  assign \$79  = - $signed(\$78 );
+  assign addend0_0 = neg0 ? \$79  : { \$78 [25], \$78 [25], \$78  };
+  assign \$80  = $signed(grp0_0) + $signed(addend0_0);
+  assign \$324  = low0 * 5'h13;
+  assign entry1_0 = \table$73  >> \$324 ;
+  assign \$81  = $signed(entry1_0) << \$signal ;
+  assign \$82  = - $signed(\$81 );
+  assign addend1_0 = neg0 ? \$82  : { \$81 [25], \$81 [25], \$81  };
+  assign \$83  = $signed(grp1_0) + $signed(addend1_0);
+  assign \$331  = \$signal  * 4'h8;
+  assign \$84  = planes >> \$331 ;
+  assign \$334  = \$signal  * 4'h8;
+  assign \$85  = planes >> \$334 ;
+  assign \$337  = \$signal  * 4'h8;
+  assign \$86  = planes >> \$337 ;
+  assign \$87  = ~ \$86 [6:4];
+  assign low1 = \$84 [7] ? \$85 [6:4] : \$87 ;
+  assign \$342  = \$signal  * 4'h8;
+  assign \$88  = planes >> \$342 ;
+  assign \$89  = ~ \$88 [7];
+  assign neg1 = \$89  ^ plane_neg;
+  assign \$347  = low1 * 5'h13;
+  assign entry0_1 = \table  >> \$347 ;
+  assign \$90  = $signed(entry0_1) << \$signal ;
+  assign \$91  = - $signed(\$90 );
+  assign addend0_1 = neg1 ? \$91  : { \$90 [25], \$90 [25], \$90  };
+  assign \$92  = $signed(grp0_1) + $signed(addend0_1);
+  assign \$354  = low1 * 5'h13;
+  assign entry1_1 = \table$73  >> \$354 ;
+  assign \$93  = $signed(entry1_1) << \$signal ;
+  assign \$94  = - $signed(\$93 );
+  assign addend1_1 = neg1 ? \$94  : { \$93 [25], \$93 [25], \$93  };
+  assign \$95  = $signed(grp1_1) + $signed(addend1_1);
   assign in_corr = dq_bit < 4'h9;
-  assign \$105  = dq_bit - 4'h9;
-  assign \$107  = 1'h1 - \$106 ;
-  assign \$109  = 2'h3 - \$108 ;
-  assign \$111  = 3'h7 - \$110 ;
-  assign \$113  = 4'hf - \$112 ;
-  assign \$115  = 5'h1f - \$114 ;
-  assign \$117  = 6'h3f - \$116 ;
-  assign \$119  = 7'h7f - \$118 ;
-  assign corr_uint8 = 8'hff - \$120 ;
-  assign \$122  = 1'h1 - \$121 ;
-  assign \$124  = 2'h3 - \$123 ;
-  assign \$126  = 3'h7 - \$125 ;
-  assign \$128  = 4'hf - \$127 ;
-  assign \$130  = 5'h1f - \$129 ;
-  assign \$132  = 6'h3f - \$131 ;
-  assign \$134  = 7'h7f - \$133 ;
-  assign \corr_uint8$120  = 8'hff - \$135 ;
-  assign \$136  = $signed(dq_sum_a0) << dq_bit;
-  assign dq_dh0_0 = dq_h ? \$137  : dq_d0_0;
-  assign \$138  = $signed(dq_dh0_0) << \$105 [2:0];
-  assign \$139  = dq_bit == 4'h9;
-  assign \$140  = \$139  & \$signal$65 ;
-  assign \$141  = \$140  ? dq_psum[47:0] : out_acc[47:0];
-  assign \$142  = ~ in_corr;
-  assign \$143  = dq_scale[7:0] >> \$105 [2:0];
-  assign \$144  = \$142  & \$143 ;
-  assign \$145  = \$105 [2:0] == 3'h7;
-  assign \$146  = - $signed(\$138 );
-  assign \$147  = \$145  ? \$146  : { \$138 [39], \$138 [39], \$138  };
-  assign \$148  = \$144  ? \$147  : 42'h00000000000;
-  assign \$149  = $signed(\$141 ) + $signed(\$148 );
-  assign \$150  = $signed(dq_sum_a0) << dq_bit;
-  assign dq_dh0_1 = dq_h ? \$151  : dq_d0_1;
-  assign \$152  = $signed(dq_dh0_1) << \$105 [2:0];
-  assign \$153  = dq_bit == 4'h9;
-  assign \$154  = \$153  & \$signal$65 ;
-  assign \$155  = \$154  ? dq_psum[95:48] : out_acc[95:48];
-  assign \$156  = ~ in_corr;
-  assign \$157  = dq_scale[15:8] >> \$105 [2:0];
-  assign \$158  = \$156  & \$157 ;
-  assign \$159  = \$105 [2:0] == 3'h7;
-  assign \$160  = - $signed(\$152 );
-  assign \$161  = \$159  ? \$160  : { \$152 [39], \$152 [39], \$152  };
-  assign \$162  = \$158  ? \$161  : 42'h00000000000;
-  assign \$163  = $signed(\$155 ) + $signed(\$162 );
-  assign \$164  = $signed(dq_sum_a1) << dq_bit;
-  assign dq_dh1_0 = dq_h ? \$165  : dq_d1_0;
-  assign \$166  = $signed(dq_dh1_0) << \$105 [2:0];
-  assign \$167  = dq_bit == 4'h9;
-  assign \$168  = \$167  & \$signal$65 ;
-  assign \$169  = \$168  ? dq_psum[143:96] : out_acc[143:96];
-  assign \$170  = ~ in_corr;
-  assign \$171  = dq_scale[7:0] >> \$105 [2:0];
-  assign \$172  = \$170  & \$171 ;
-  assign \$173  = \$105 [2:0] == 3'h7;
-  assign \$174  = - $signed(\$166 );
-  assign \$175  = \$173  ? \$174  : { \$166 [39], \$166 [39], \$166  };
-  assign \$176  = \$172  ? \$175  : 42'h00000000000;
-  assign \$177  = $signed(\$169 ) + $signed(\$176 );
-  assign \$178  = $signed(dq_sum_a1) << dq_bit;
-  assign dq_dh1_1 = dq_h ? \$179  : dq_d1_1;
-  assign \$180  = $signed(dq_dh1_1) << \$105 [2:0];
-  assign \$181  = dq_bit == 4'h9;
-  assign \$182  = \$181  & \$signal$65 ;
-  assign \$183  = \$182  ? dq_psum[191:144] : out_acc[191:144];
-  assign \$184  = ~ in_corr;
-  assign \$185  = dq_scale[15:8] >> \$105 [2:0];
-  assign \$186  = \$184  & \$185 ;
-  assign \$187  = \$105 [2:0] == 3'h7;
-  assign \$188  = - $signed(\$180 );
-  assign \$189  = \$187  ? \$188  : { \$180 [39], \$180 [39], \$180  };
-  assign \$190  = \$186  ? \$189  : 42'h00000000000;
-  assign \$191  = $signed(\$183 ) + $signed(\$190 );
+  assign \$96  = dq_bit - 4'h9;
+  assign \$98  = 1'h1 - \$97 ;
+  assign \$100  = 2'h3 - \$99 ;
+  assign \$102  = 3'h7 - \$101 ;
+  assign \$104  = 4'hf - \$103 ;
+  assign \$106  = 5'h1f - \$105 ;
+  assign \$108  = 6'h3f - \$107 ;
+  assign \$110  = 7'h7f - \$109 ;
+  assign corr_uint8 = 8'hff - \$111 ;
+  assign \$113  = 1'h1 - \$112 ;
+  assign \$115  = 2'h3 - \$114 ;
+  assign \$117  = 3'h7 - \$116 ;
+  assign \$119  = 4'hf - \$118 ;
+  assign \$121  = 5'h1f - \$120 ;
+  assign \$123  = 6'h3f - \$122 ;
+  assign \$125  = 7'h7f - \$124 ;
+  assign \corr_uint8$119  = 8'hff - \$126 ;
+  assign \$127  = $signed(dq_sum_a0) << dq_bit;
+  assign dq_dh0_0 = \$signal$48  ? \$128  : dq_d0_0;
+  assign \$129  = $signed(dq_dh0_0) << \$96 [2:0];
+  assign \$130  = dq_bit == 4'h9;
+  assign \$131  = \$130  & \$signal$64 ;
+  assign \$132  = \$131  ? dq_psum[47:0] : out_acc[47:0];
+  assign \$133  = ~ in_corr;
+  assign \$134  = dq_scale[7:0] >> \$96 [2:0];
+  assign \$135  = \$133  & \$134 ;
+  assign \$136  = \$96 [2:0] == 3'h7;
+  assign \$137  = - $signed(\$129 );
+  assign \$138  = \$136  ? \$137  : { \$129 [39], \$129 [39], \$129  };
+  assign \$139  = \$135  ? \$138  : 42'h00000000000;
+  assign \$140  = $signed(\$132 ) + $signed(\$139 );
+  assign \$141  = $signed(dq_sum_a0) << dq_bit;
+  assign dq_dh0_1 = \$signal$48  ? \$142  : dq_d0_1;
+  assign \$143  = $signed(dq_dh0_1) << \$96 [2:0];
+  assign \$144  = dq_bit == 4'h9;
+  assign \$145  = \$144  & \$signal$64 ;
+  assign \$146  = \$145  ? dq_psum[95:48] : out_acc[95:48];
+  assign \$147  = ~ in_corr;
+  assign \$148  = dq_scale[15:8] >> \$96 [2:0];
+  assign \$149  = \$147  & \$148 ;
+  assign \$150  = \$96 [2:0] == 3'h7;
+  assign \$151  = - $signed(\$143 );
+  assign \$152  = \$150  ? \$151  : { \$143 [39], \$143 [39], \$143  };
+  assign \$153  = \$149  ? \$152  : 42'h00000000000;
+  assign \$154  = $signed(\$146 ) + $signed(\$153 );
+  assign \$155  = $signed(dq_sum_a1) << dq_bit;
+  assign dq_dh1_0 = \$signal$48  ? \$156  : dq_d1_0;
+  assign \$157  = $signed(dq_dh1_0) << \$96 [2:0];
+  assign \$158  = dq_bit == 4'h9;
+  assign \$159  = \$158  & \$signal$64 ;
+  assign \$160  = \$159  ? dq_psum[143:96] : out_acc[143:96];
+  assign \$161  = ~ in_corr;
+  assign \$162  = dq_scale[7:0] >> \$96 [2:0];
+  assign \$163  = \$161  & \$162 ;
+  assign \$164  = \$96 [2:0] == 3'h7;
+  assign \$165  = - $signed(\$157 );
+  assign \$166  = \$164  ? \$165  : { \$157 [39], \$157 [39], \$157  };
+  assign \$167  = \$163  ? \$166  : 42'h00000000000;
+  assign \$168  = $signed(\$160 ) + $signed(\$167 );
+  assign \$169  = $signed(dq_sum_a1) << dq_bit;
+  assign dq_dh1_1 = \$signal$48  ? \$170  : dq_d1_1;
+  assign \$171  = $signed(dq_dh1_1) << \$96 [2:0];
+  assign \$172  = dq_bit == 4'h9;
+  assign \$173  = \$172  & \$signal$64 ;
+  assign \$174  = \$173  ? dq_psum[191:144] : out_acc[191:144];
+  assign \$175  = ~ in_corr;
+  assign \$176  = dq_scale[15:8] >> \$96 [2:0];
+  assign \$177  = \$175  & \$176 ;
+  assign \$178  = \$96 [2:0] == 3'h7;
+  assign \$179  = - $signed(\$171 );
+  assign \$180  = \$178  ? \$179  : { \$171 [39], \$171 [39], \$171  };
+  assign \$181  = \$177  ? \$180  : 42'h00000000000;
+  assign \$182  = $signed(\$174 ) + $signed(\$181 );
   always @(posedge clk)
-    o_a <= \$192 ;
+    o_a <= \$183 ;
   always @(posedge clk)
-    o_w <= \$193 ;
+    o_w <= \$184 ;
   always @(posedge clk)
-    o_ctl <= \$194 ;
+    o_ctl <= \$185 ;
   always @(posedge clk)
-    w_reg <= \$195 ;
+    w_reg <= \$186 ;
   always @(posedge clk)
-    planes <= \$196 ;
+    \$signal  <= \$187 ;
   always @(posedge clk)
-    dtype <= \$197 ;
+    planes <= \$188 ;
   always @(posedge clk)
-    remaining <= \$198 ;
+    dtype <= \$189 ;
   always @(posedge clk)
-    step <= \$199 ;
+    remaining <= \$190 ;
   always @(posedge clk)
-    beat_group_end <= \$200 ;
+    beat_group_end <= \$191 ;
   always @(posedge clk)
-    beat_last <= \$201 ;
+    beat_last <= \$192 ;
   always @(posedge clk)
-    beat_scale <= \$202 ;
+    beat_scale <= \$193 ;
   always @(posedge clk)
-    \$signal  <= \$203 ;
+    \$signal$23  <= \$194 ;
   always @(posedge clk)
-    beat_h <= \$204 ;
+    \$signal$24  <= \$195 ;
   always @(posedge clk)
-    \$signal$25  <= \$205 ;
+    act_sum0 <= \$196 ;
   always @(posedge clk)
-    act_sum0 <= \$206 ;
+    act_sum1 <= \$197 ;
   always @(posedge clk)
-    act_sum1 <= \$207 ;
+    grp0_0 <= \$198 ;
   always @(posedge clk)
-    grp0_0 <= \$208 ;
+    grp1_0 <= \$199 ;
   always @(posedge clk)
-    grp1_0 <= \$209 ;
+    grp0_1 <= \$200 ;
   always @(posedge clk)
-    grp0_1 <= \$210 ;
+    grp1_1 <= \$201 ;
   always @(posedge clk)
-    grp1_1 <= \$211 ;
+    grp_first <= \$202 ;
   always @(posedge clk)
-    grp_first <= \$212 ;
+    grp_psum <= \$203 ;
   always @(posedge clk)
-    grp_psum <= \$213 ;
+    dq_c0 <= \$204 ;
   always @(posedge clk)
-    dq_c0 <= \$214 ;
+    dq_c1 <= \$205 ;
   always @(posedge clk)
-    dq_c1 <= \$215 ;
+    dq_sum_a0 <= \$206 ;
   always @(posedge clk)
-    dq_h <= \$216 ;
+    dq_sum_a1 <= \$207 ;
   always @(posedge clk)
-    dq_sum_a0 <= \$217 ;
+    \$signal$48  <= \$208 ;
   always @(posedge clk)
-    dq_sum_a1 <= \$218 ;
+    dq_d0_0 <= \$209 ;
   always @(posedge clk)
-    dq_d0_0 <= \$219 ;
+    dq_d0_1 <= \$210 ;
   always @(posedge clk)
-    dq_d0_1 <= \$220 ;
+    dq_d1_0 <= \$211 ;
   always @(posedge clk)
-    dq_d1_0 <= \$221 ;
+    dq_d1_1 <= \$212 ;
   always @(posedge clk)
-    dq_d1_1 <= \$222 ;
+    o_valid <= \$213 ;
   always @(posedge clk)
-    o_valid <= \$223 ;
+    dq_left <= \$214 ;
   always @(posedge clk)
-    dq_left <= \$224 ;
+    dq_bit <= \$215 ;
   always @(posedge clk)
-    dq_bit <= \$225 ;
+    out_acc <= \$216 ;
   always @(posedge clk)
-    out_acc <= \$226 ;
+    o_psum <= \$217 ;
   always @(posedge clk)
-    o_psum <= \$227 ;
+    dq_scale <= \$218 ;
   always @(posedge clk)
-    dq_scale <= \$228 ;
+    \$signal$64  <= \$219 ;
   always @(posedge clk)
-    \$signal$65  <= \$229 ;
+    dq_psum <= \$220 ;
   always @(posedge clk)
-    dq_psum <= \$230 ;
-  always @(posedge clk)
-    \$signal$63  <= \$231 ;
+    dq_last <= \$221 ;
   \lut_all_a16.precompute0  precompute0 (
     .a(i_a[63:0]),
     .clk(clk),
@@ -933,7 +912,7 @@ module lut_all_a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
     .clk(clk),
     .load(accept),
     .rst(rst),
-    .\table (\table$74 )
+    .\table (\table$73 )
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
@@ -1010,139 +989,69 @@ module lut_all_a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
     (* full_case = 32'd1 *)
     casez (w_sel[100:96])
       5'h00:
-          \$5  = 1'h0;
+          \$5  = 1'h1;
       5'h01:
-          \$5  = 1'h0;
+          \$5  = 1'h1;
       5'h02:
-          \$5  = 1'h0;
+          \$5  = 1'h1;
       5'h03:
-          \$5  = 1'h0;
+          \$5  = 1'h1;
       5'h04:
-          \$5  = 1'h0;
+          \$5  = 1'h1;
       5'h05:
-          \$5  = 1'h0;
+          \$5  = 1'h1;
       5'h06:
-          \$5  = 1'h0;
+          \$5  = 1'h1;
       5'h07:
-          \$5  = 1'h0;
+          \$5  = 1'h1;
       5'h08:
-          \$5  = 1'h0;
+          \$5  = 1'h1;
       5'h09:
-          \$5  = 1'h0;
+          \$5  = 1'h1;
       5'h0a:
-          \$5  = 1'h0;
+          \$5  = 1'h1;
       5'h0b:
-          \$5  = 1'h0;
+          \$5  = 1'h1;
       5'h0c:
-          \$5  = 1'h0;
+          \$5  = 1'h1;
       5'h0d:
-          \$5  = 1'h0;
+          \$5  = 1'h1;
       5'h0e:
-          \$5  = 1'h0;
+          \$5  = 1'h1;
       5'h0f:
-          \$5  = 1'h0;
+          \$5  = 1'h1;
       5'h10:
           \$5  = 1'h0;
       5'h11:
-          \$5  = 1'h0;
+          \$5  = 1'h1;
       5'h12:
-          \$5  = 1'h0;
+          \$5  = 1'h1;
       5'h13:
-          \$5  = 1'h0;
+          \$5  = 1'h1;
       5'h14:
-          \$5  = 1'h0;
+          \$5  = 1'h1;
       5'h15:
-          \$5  = 1'h0;
+          \$5  = 1'h1;
       5'h16:
-          \$5  = 1'h0;
+          \$5  = 1'h1;
       5'h17:
-          \$5  = 1'h0;
+          \$5  = 1'h1;
       5'h18:
-          \$5  = 1'h0;
+          \$5  = 1'h1;
       5'h19:
-          \$5  = 1'h0;
+          \$5  = 1'h1;
       5'h1a:
-          \$5  = 1'h0;
+          \$5  = 1'h1;
       5'h1b:
-          \$5  = 1'h0;
+          \$5  = 1'h1;
       5'h1c:
-          \$5  = 1'h0;
+          \$5  = 1'h1;
       5'h1d:
-          \$5  = 1'h0;
+          \$5  = 1'h1;
       5'h1e:
-          \$5  = 1'h0;
+          \$5  = 1'h1;
       5'h1f:
-          \$5  = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (w_sel[100:96])
-      5'h00:
-          \$6  = 1'h1;
-      5'h01:
-          \$6  = 1'h1;
-      5'h02:
-          \$6  = 1'h1;
-      5'h03:
-          \$6  = 1'h1;
-      5'h04:
-          \$6  = 1'h1;
-      5'h05:
-          \$6  = 1'h1;
-      5'h06:
-          \$6  = 1'h1;
-      5'h07:
-          \$6  = 1'h1;
-      5'h08:
-          \$6  = 1'h1;
-      5'h09:
-          \$6  = 1'h1;
-      5'h0a:
-          \$6  = 1'h1;
-      5'h0b:
-          \$6  = 1'h1;
-      5'h0c:
-          \$6  = 1'h1;
-      5'h0d:
-          \$6  = 1'h1;
-      5'h0e:
-          \$6  = 1'h1;
-      5'h0f:
-          \$6  = 1'h1;
-      5'h10:
-          \$6  = 1'h0;
-      5'h11:
-          \$6  = 1'h1;
-      5'h12:
-          \$6  = 1'h1;
-      5'h13:
-          \$6  = 1'h1;
-      5'h14:
-          \$6  = 1'h1;
-      5'h15:
-          \$6  = 1'h1;
-      5'h16:
-          \$6  = 1'h1;
-      5'h17:
-          \$6  = 1'h1;
-      5'h18:
-          \$6  = 1'h1;
-      5'h19:
-          \$6  = 1'h1;
-      5'h1a:
-          \$6  = 1'h1;
-      5'h1b:
-          \$6  = 1'h1;
-      5'h1c:
-          \$6  = 1'h1;
-      5'h1d:
-          \$6  = 1'h1;
-      5'h1e:
-          \$6  = 1'h1;
-      5'h1f:
-          \$6  = 1'h1;
+          \$5  = 1'h1;
     endcase
   end
   always @* begin
@@ -1166,21 +1075,21 @@ module lut_all_a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
       5'h07:
           plane_neg = 1'h0;
       5'h08:
+          plane_neg = \$62 ;
+      5'h09:
+          plane_neg = \$63 ;
+      5'h0a:
+          plane_neg = \$64 ;
+      5'h0b:
+          plane_neg = \$65 ;
+      5'h0c:
+          plane_neg = \$66 ;
+      5'h0d:
           plane_neg = \$67 ;
-      5'h09:
-          plane_neg = \$68 ;
-      5'h0a:
-          plane_neg = \$69 ;
-      5'h0b:
-          plane_neg = \$70 ;
-      5'h0c:
-          plane_neg = \$71 ;
-      5'h0d:
-          plane_neg = \$72 ;
       5'h0e:
-          plane_neg = \$73 ;
+          plane_neg = \$68 ;
       5'h0f:
-          plane_neg = \$74 ;
+          plane_neg = \$69 ;
       5'h10:
           plane_neg = 1'h0;
       5'h11:
@@ -1220,19 +1129,19 @@ module lut_all_a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
     (* full_case = 32'd1 *)
     casez (dtype)
       5'h00:
-          c0 = { \$107 [2], \$107 [2], \$107 [2], \$107 [2], \$107 [2], \$107 [2], \$107  };
+          c0 = { \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98  };
       5'h01:
-          c0 = { \$109 [3], \$109 [3], \$109 [3], \$109 [3], \$109 [3], \$109  };
+          c0 = { \$100 [3], \$100 [3], \$100 [3], \$100 [3], \$100 [3], \$100  };
       5'h02:
-          c0 = { \$111 [4], \$111 [4], \$111 [4], \$111 [4], \$111  };
+          c0 = { \$102 [4], \$102 [4], \$102 [4], \$102 [4], \$102  };
       5'h03:
-          c0 = { \$113 [5], \$113 [5], \$113 [5], \$113  };
+          c0 = { \$104 [5], \$104 [5], \$104 [5], \$104  };
       5'h04:
-          c0 = { \$115 [6], \$115 [6], \$115  };
+          c0 = { \$106 [6], \$106 [6], \$106  };
       5'h05:
-          c0 = { \$117 [7], \$117  };
+          c0 = { \$108 [7], \$108  };
       5'h06:
-          c0 = \$119 ;
+          c0 = \$110 ;
       5'h07:
           c0 = corr_uint8[8:0];
       5'h08:
@@ -1254,35 +1163,35 @@ module lut_all_a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
       5'h10:
           c0 = 9'h000;
       5'h11:
-          c0 = { \$107 [2], \$107 [2], \$107 [2], \$107 [2], \$107 [2], \$107 [2], \$107  };
+          c0 = { \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98  };
       5'h12:
-          c0 = { \$107 [2], \$107 [2], \$107 [2], \$107 [2], \$107 [2], \$107 [2], \$107  };
+          c0 = { \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98  };
       5'h13:
-          c0 = { \$107 [2], \$107 [2], \$107 [2], \$107 [2], \$107 [2], \$107 [2], \$107  };
+          c0 = { \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98  };
       5'h14:
-          c0 = { \$107 [2], \$107 [2], \$107 [2], \$107 [2], \$107 [2], \$107 [2], \$107  };
+          c0 = { \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98  };
       5'h15:
-          c0 = { \$107 [2], \$107 [2], \$107 [2], \$107 [2], \$107 [2], \$107 [2], \$107  };
+          c0 = { \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98  };
       5'h16:
-          c0 = { \$107 [2], \$107 [2], \$107 [2], \$107 [2], \$107 [2], \$107 [2], \$107  };
+          c0 = { \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98  };
       5'h17:
-          c0 = { \$107 [2], \$107 [2], \$107 [2], \$107 [2], \$107 [2], \$107 [2], \$107  };
+          c0 = { \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98  };
       5'h18:
-          c0 = { \$107 [2], \$107 [2], \$107 [2], \$107 [2], \$107 [2], \$107 [2], \$107  };
+          c0 = { \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98  };
       5'h19:
-          c0 = { \$107 [2], \$107 [2], \$107 [2], \$107 [2], \$107 [2], \$107 [2], \$107  };
+          c0 = { \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98  };
       5'h1a:
-          c0 = { \$107 [2], \$107 [2], \$107 [2], \$107 [2], \$107 [2], \$107 [2], \$107  };
+          c0 = { \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98  };
       5'h1b:
-          c0 = { \$107 [2], \$107 [2], \$107 [2], \$107 [2], \$107 [2], \$107 [2], \$107  };
+          c0 = { \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98  };
       5'h1c:
-          c0 = { \$107 [2], \$107 [2], \$107 [2], \$107 [2], \$107 [2], \$107 [2], \$107  };
+          c0 = { \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98  };
       5'h1d:
-          c0 = { \$107 [2], \$107 [2], \$107 [2], \$107 [2], \$107 [2], \$107 [2], \$107  };
+          c0 = { \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98  };
       5'h1e:
-          c0 = { \$107 [2], \$107 [2], \$107 [2], \$107 [2], \$107 [2], \$107 [2], \$107  };
+          c0 = { \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98  };
       5'h1f:
-          c0 = { \$107 [2], \$107 [2], \$107 [2], \$107 [2], \$107 [2], \$107 [2], \$107  };
+          c0 = { \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98  };
     endcase
   end
   always @* begin
@@ -1290,21 +1199,21 @@ module lut_all_a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
     (* full_case = 32'd1 *)
     casez (dtype)
       5'h00:
-          c1 = { \$122 [2], \$122 [2], \$122 [2], \$122 [2], \$122 [2], \$122 [2], \$122  };
+          c1 = { \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113  };
       5'h01:
-          c1 = { \$124 [3], \$124 [3], \$124 [3], \$124 [3], \$124 [3], \$124  };
+          c1 = { \$115 [3], \$115 [3], \$115 [3], \$115 [3], \$115 [3], \$115  };
       5'h02:
-          c1 = { \$126 [4], \$126 [4], \$126 [4], \$126 [4], \$126  };
+          c1 = { \$117 [4], \$117 [4], \$117 [4], \$117 [4], \$117  };
       5'h03:
-          c1 = { \$128 [5], \$128 [5], \$128 [5], \$128  };
+          c1 = { \$119 [5], \$119 [5], \$119 [5], \$119  };
       5'h04:
-          c1 = { \$130 [6], \$130 [6], \$130  };
+          c1 = { \$121 [6], \$121 [6], \$121  };
       5'h05:
-          c1 = { \$132 [7], \$132  };
+          c1 = { \$123 [7], \$123  };
       5'h06:
-          c1 = \$134 ;
+          c1 = \$125 ;
       5'h07:
-          c1 = \corr_uint8$120 [8:0];
+          c1 = \corr_uint8$119 [8:0];
       5'h08:
           c1 = 9'h1ff;
       5'h09:
@@ -1324,179 +1233,282 @@ module lut_all_a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
       5'h10:
           c1 = 9'h000;
       5'h11:
-          c1 = { \$122 [2], \$122 [2], \$122 [2], \$122 [2], \$122 [2], \$122 [2], \$122  };
+          c1 = { \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113  };
       5'h12:
-          c1 = { \$122 [2], \$122 [2], \$122 [2], \$122 [2], \$122 [2], \$122 [2], \$122  };
+          c1 = { \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113  };
       5'h13:
-          c1 = { \$122 [2], \$122 [2], \$122 [2], \$122 [2], \$122 [2], \$122 [2], \$122  };
+          c1 = { \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113  };
       5'h14:
-          c1 = { \$122 [2], \$122 [2], \$122 [2], \$122 [2], \$122 [2], \$122 [2], \$122  };
+          c1 = { \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113  };
       5'h15:
-          c1 = { \$122 [2], \$122 [2], \$122 [2], \$122 [2], \$122 [2], \$122 [2], \$122  };
+          c1 = { \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113  };
       5'h16:
-          c1 = { \$122 [2], \$122 [2], \$122 [2], \$122 [2], \$122 [2], \$122 [2], \$122  };
+          c1 = { \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113  };
       5'h17:
-          c1 = { \$122 [2], \$122 [2], \$122 [2], \$122 [2], \$122 [2], \$122 [2], \$122  };
+          c1 = { \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113  };
       5'h18:
-          c1 = { \$122 [2], \$122 [2], \$122 [2], \$122 [2], \$122 [2], \$122 [2], \$122  };
+          c1 = { \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113  };
       5'h19:
-          c1 = { \$122 [2], \$122 [2], \$122 [2], \$122 [2], \$122 [2], \$122 [2], \$122  };
+          c1 = { \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113  };
       5'h1a:
-          c1 = { \$122 [2], \$122 [2], \$122 [2], \$122 [2], \$122 [2], \$122 [2], \$122  };
+          c1 = { \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113  };
       5'h1b:
-          c1 = { \$122 [2], \$122 [2], \$122 [2], \$122 [2], \$122 [2], \$122 [2], \$122  };
+          c1 = { \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113  };
       5'h1c:
-          c1 = { \$122 [2], \$122 [2], \$122 [2], \$122 [2], \$122 [2], \$122 [2], \$122  };
+          c1 = { \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113  };
       5'h1d:
-          c1 = { \$122 [2], \$122 [2], \$122 [2], \$122 [2], \$122 [2], \$122 [2], \$122  };
+          c1 = { \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113  };
       5'h1e:
-          c1 = { \$122 [2], \$122 [2], \$122 [2], \$122 [2], \$122 [2], \$122 [2], \$122  };
+          c1 = { \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113  };
       5'h1f:
-          c1 = { \$122 [2], \$122 [2], \$122 [2], \$122 [2], \$122 [2], \$122 [2], \$122  };
+          c1 = { \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113  };
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$192  = i_a;
+    \$183  = i_a;
     if (rst) begin
-      \$192  = 128'h00000000000000000000000000000000;
+      \$183  = 128'h00000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$193  = i_w;
+    \$184  = i_w;
     if (rst) begin
-      \$193  = 101'h00000000000000000000000000;
+      \$184  = 101'h00000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$194  = i_ctl;
+    \$185  = i_ctl;
     if (rst) begin
-      \$194  = 5'h00;
+      \$185  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$195  = w_reg;
+    \$186  = w_reg;
     if (i_ctl[1]) begin
-      \$195  = i_w;
+      \$186  = i_w;
     end
     if (rst) begin
-      \$195  = 101'h00000000000000000000000000;
+      \$186  = 101'h00000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$196  = planes;
+    \$187  = \$signal ;
     if (accept) begin
-      \$196  = w_sel[63:0];
-    end
-    if (rst) begin
-      \$196  = 64'h0000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$197  = dtype;
-    if (accept) begin
-      \$197  = w_sel[100:96];
-    end
-    if (rst) begin
-      \$197  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$198  = remaining;
-    if (accept) begin
-      \$198  = \$4 ;
+      \$187  = 3'h0;
     end else if (\$3 ) begin
-      \$198  = \$7 [3:0];
+      \$187  = \$7 [2:0];
     end
     if (rst) begin
-      \$198  = 4'h0;
+      \$187  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$199  = step;
+    \$188  = planes;
     if (accept) begin
-      \$199  = 3'h0;
+      \$188  = w_sel[63:0];
+    end
+    if (rst) begin
+      \$188  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$189  = dtype;
+    if (accept) begin
+      \$189  = w_sel[100:96];
+    end
+    if (rst) begin
+      \$189  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$190  = remaining;
+    if (accept) begin
+      \$190  = \$4 ;
     end else if (\$3 ) begin
-      \$199  = \$8 [2:0];
+      \$190  = \$6 [3:0];
     end
     if (rst) begin
-      \$199  = 3'h0;
+      \$190  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$200  = beat_group_end;
+    \$191  = beat_group_end;
     if (accept) begin
-      \$200  = i_ctl[4];
+      \$191  = i_ctl[4];
     end
     if (rst) begin
-      \$200  = 1'h0;
+      \$191  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$201  = beat_last;
+    \$192  = beat_last;
     if (accept) begin
-      \$201  = i_ctl[3];
+      \$192  = i_ctl[3];
     end
     if (rst) begin
-      \$201  = 1'h0;
+      \$192  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$202  = beat_scale;
+    \$193  = beat_scale;
     if (accept) begin
-      \$202  = w_sel[79:64];
+      \$193  = w_sel[79:64];
     end
     if (rst) begin
-      \$202  = 16'h0000;
+      \$193  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$203  = \$signal ;
+    \$194  = \$signal$23 ;
     if (accept) begin
-      \$203  = \$5 ;
+      \$194  = \$5 ;
     end
     if (rst) begin
-      \$203  = 1'h0;
+      \$194  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$204  = beat_h;
+    \$195  = \$signal$24 ;
     if (accept) begin
-      \$204  = \$6 ;
+      \$195  = w_sel[95:80];
     end
     if (rst) begin
-      \$204  = 1'h0;
+      \$195  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$205  = \$signal$25 ;
-    if (accept) begin
-      \$205  = w_sel[95:80];
-    end
-    if (rst) begin
-      \$205  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$206  = act_sum0;
+    \$196  = act_sum0;
     if (handoff) begin
-      \$206  = 24'h000000;
+      \$196  = 24'h000000;
     end else if (last_plane) begin
-      \$206  = \$75 [23:0];
+      \$196  = \$70 [23:0];
+    end
+    if (rst) begin
+      \$196  = 24'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$197  = act_sum1;
+    if (handoff) begin
+      \$197  = 24'h000000;
+    end else if (last_plane) begin
+      \$197  = \$71 [23:0];
+    end
+    if (rst) begin
+      \$197  = 24'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$198  = grp0_0;
+    if (handoff) begin
+      \$198  = 31'h00000000;
+    end else if (\$9 ) begin
+      \$198  = \$80 [30:0];
+    end
+    if (rst) begin
+      \$198  = 31'h00000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$199  = grp1_0;
+    if (handoff) begin
+      \$199  = 31'h00000000;
+    end else if (\$11 ) begin
+      \$199  = \$83 [30:0];
+    end
+    if (rst) begin
+      \$199  = 31'h00000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$200  = grp0_1;
+    if (handoff) begin
+      \$200  = 31'h00000000;
+    end else if (\$13 ) begin
+      \$200  = \$92 [30:0];
+    end
+    if (rst) begin
+      \$200  = 31'h00000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$201  = grp1_1;
+    if (handoff) begin
+      \$201  = 31'h00000000;
+    end else if (\$15 ) begin
+      \$201  = \$95 [30:0];
+    end
+    if (rst) begin
+      \$201  = 31'h00000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$202  = grp_first;
+    if (handoff) begin
+      \$202  = 1'h0;
+    end
+    if (\$16 ) begin
+      \$202  = 1'h1;
+    end
+    if (rst) begin
+      \$202  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$203  = grp_psum;
+    if (\$16 ) begin
+      \$203  = i_psum;
+    end
+    if (rst) begin
+      \$203  = 192'h000000000000000000000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$204  = dq_c0;
+    if (handoff) begin
+      \$204  = c0;
+    end
+    if (rst) begin
+      \$204  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$205  = dq_c1;
+    if (handoff) begin
+      \$205  = c1;
+    end
+    if (rst) begin
+      \$205  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$206  = dq_sum_a0;
+    if (handoff) begin
+      \$206  = \$70 [23:0];
     end
     if (rst) begin
       \$206  = 24'h000000;
@@ -1504,11 +1516,9 @@ module lut_all_a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$207  = act_sum1;
+    \$207  = dq_sum_a1;
     if (handoff) begin
-      \$207  = 24'h000000;
-    end else if (last_plane) begin
-      \$207  = \$76 [23:0];
+      \$207  = \$71 [23:0];
     end
     if (rst) begin
       \$207  = 24'h000000;
@@ -1516,310 +1526,199 @@ module lut_all_a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$208  = grp0_0;
+    \$208  = \$signal$48 ;
     if (handoff) begin
-      \$208  = 31'h00000000;
-    end else if (\$10 ) begin
-      \$208  = \$86 [30:0];
+      \$208  = \$signal$23 ;
     end
     if (rst) begin
-      \$208  = 31'h00000000;
+      \$208  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$209  = grp1_0;
-    if (handoff) begin
-      \$209  = 31'h00000000;
-    end else if (\$12 ) begin
-      \$209  = \$90 [30:0];
-    end
-    if (rst) begin
-      \$209  = 31'h00000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$210  = grp0_1;
-    if (handoff) begin
-      \$210  = 31'h00000000;
-    end else if (\$14 ) begin
-      \$210  = \$100 [30:0];
-    end
-    if (rst) begin
-      \$210  = 31'h00000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$211  = grp1_1;
-    if (handoff) begin
-      \$211  = 31'h00000000;
-    end else if (\$16 ) begin
-      \$211  = \$104 [30:0];
-    end
-    if (rst) begin
-      \$211  = 31'h00000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$212  = grp_first;
-    if (handoff) begin
-      \$212  = 1'h0;
-    end
-    if (\$17 ) begin
-      \$212  = 1'h1;
-    end
-    if (rst) begin
-      \$212  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$213  = grp_psum;
-    if (\$17 ) begin
-      \$213  = i_psum;
-    end
-    if (rst) begin
-      \$213  = 192'h000000000000000000000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$214  = dq_c0;
-    if (handoff) begin
-      \$214  = c0;
-    end
-    if (rst) begin
-      \$214  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$215  = dq_c1;
-    if (handoff) begin
-      \$215  = c1;
-    end
-    if (rst) begin
-      \$215  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$216  = dq_h;
-    if (handoff) begin
-      \$216  = beat_h;
-    end
-    if (rst) begin
-      \$216  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$217  = dq_sum_a0;
-    if (handoff) begin
-      \$217  = \$75 [23:0];
-    end
-    if (rst) begin
-      \$217  = 24'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$218  = dq_sum_a1;
-    if (handoff) begin
-      \$218  = \$76 [23:0];
-    end
-    if (rst) begin
-      \$218  = 24'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$219  = dq_d0_0;
-    if (\$21 ) begin
-      \$219  = \$25 [32:0];
+    \$209  = dq_d0_0;
+    if (\$20 ) begin
+      \$209  = \$24 [32:0];
     end
     if (handoff) begin
-      \$219  = { \$26 [31], \$26  };
+      \$209  = { \$80 [30], \$80 [30], \$80 [30:0] };
     end
     if (rst) begin
-      \$219  = 33'h000000000;
+      \$209  = 33'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$220  = dq_d0_1;
-    if (\$30 ) begin
-      \$220  = \$34 [32:0];
+    \$210  = dq_d0_1;
+    if (\$28 ) begin
+      \$210  = \$32 [32:0];
     end
     if (handoff) begin
-      \$220  = { \$35 [31], \$35  };
+      \$210  = { \$92 [30], \$92 [30], \$92 [30:0] };
     end
     if (rst) begin
-      \$220  = 33'h000000000;
+      \$210  = 33'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$221  = dq_d1_0;
-    if (\$39 ) begin
-      \$221  = \$43 [32:0];
+    \$211  = dq_d1_0;
+    if (\$36 ) begin
+      \$211  = \$40 [32:0];
     end
     if (handoff) begin
-      \$221  = { \$44 [31], \$44  };
+      \$211  = { \$83 [30], \$83 [30], \$83 [30:0] };
     end
     if (rst) begin
-      \$221  = 33'h000000000;
+      \$211  = 33'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$222  = dq_d1_1;
-    if (\$48 ) begin
-      \$222  = \$52 [32:0];
+    \$212  = dq_d1_1;
+    if (\$44 ) begin
+      \$212  = \$48 [32:0];
     end
     if (handoff) begin
-      \$222  = { \$53 [31], \$53  };
+      \$212  = { \$95 [30], \$95 [30], \$95 [30:0] };
     end
     if (rst) begin
-      \$222  = 33'h000000000;
+      \$212  = 33'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$223  = 1'h0;
-    if (\$54 ) begin
-      if (\$59 ) begin
-        \$223  = 1'h1;
+    \$213  = 1'h0;
+    if (\$49 ) begin
+      if (\$54 ) begin
+        \$213  = 1'h1;
       end
     end
     if (rst) begin
-      \$223  = 1'h0;
+      \$213  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$224  = dq_left;
-    if (\$54 ) begin
-      \$224  = \$55 [4:0];
+    \$214  = dq_left;
+    if (\$49 ) begin
+      \$214  = \$50 [4:0];
     end
     if (handoff) begin
-      \$224  = 5'h11;
+      \$214  = 5'h11;
     end
     if (rst) begin
-      \$224  = 5'h00;
+      \$214  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$225  = dq_bit;
-    if (\$54 ) begin
-      \$225  = \$56 [4:0];
+    \$215  = dq_bit;
+    if (\$49 ) begin
+      \$215  = \$51 [4:0];
     end
     if (handoff) begin
-      \$225  = 5'h00;
+      \$215  = 5'h00;
     end
     if (rst) begin
-      \$225  = 5'h00;
+      \$215  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$226  = out_acc;
-    if (\$54 ) begin
-      if (\$57 ) begin
-        \$226  = out_next;
+    \$216  = out_acc;
+    if (\$49 ) begin
+      if (\$52 ) begin
+        \$216  = out_next;
       end
     end
     if (rst) begin
-      \$226  = 192'h000000000000000000000000000000000000000000000000;
+      \$216  = 192'h000000000000000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$227  = o_psum;
-    if (\$54 ) begin
-      if (\$59 ) begin
-        \$227  = out_next;
+    \$217  = o_psum;
+    if (\$49 ) begin
+      if (\$54 ) begin
+        \$217  = out_next;
       end
     end
     if (rst) begin
-      \$227  = 192'h000000000000000000000000000000000000000000000000;
+      \$217  = 192'h000000000000000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$228  = dq_scale;
+    \$218  = dq_scale;
     if (handoff) begin
-      \$228  = beat_scale;
+      \$218  = beat_scale;
     end
     if (rst) begin
-      \$228  = 16'h0000;
+      \$218  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$229  = \$signal$65 ;
+    \$219  = \$signal$64 ;
     if (handoff) begin
-      \$229  = grp_first;
+      \$219  = grp_first;
     end
     if (rst) begin
-      \$229  = 1'h0;
+      \$219  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$230  = dq_psum;
+    \$220  = dq_psum;
     if (handoff) begin
-      \$230  = grp_psum;
+      \$220  = grp_psum;
     end
     if (rst) begin
-      \$230  = 192'h000000000000000000000000000000000000000000000000;
+      \$220  = 192'h000000000000000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$231  = \$signal$63 ;
+    \$221  = dq_last;
     if (handoff) begin
-      \$231  = beat_last;
+      \$221  = beat_last;
     end
     if (rst) begin
-      \$231  = 1'h0;
+      \$221  = 1'h0;
     end
   end
-  assign act_next0 = \$75 [23:0];
-  assign act_next1 = \$76 [23:0];
-  assign grp_next0_0 = \$86 [30:0];
-  assign grp_next1_0 = \$90 [30:0];
-  assign grp_next0_1 = \$100 [30:0];
-  assign grp_next1_1 = \$104 [30:0];
-  assign dq_ash0_0 = \$136 [32:0];
-  assign dq_ash0_1 = \$150 [32:0];
-  assign dq_ash1_0 = \$164 [32:0];
-  assign dq_ash1_1 = \$178 [32:0];
+  assign act_next0 = \$70 [23:0];
+  assign act_next1 = \$71 [23:0];
+  assign grp_next0_0 = \$80 [30:0];
+  assign grp_next1_0 = \$83 [30:0];
+  assign grp_next0_1 = \$92 [30:0];
+  assign grp_next1_1 = \$95 [30:0];
+  assign dq_ash0_0 = \$127 [32:0];
+  assign dq_ash0_1 = \$141 [32:0];
+  assign dq_ash1_0 = \$155 [32:0];
+  assign dq_ash1_1 = \$169 [32:0];
   assign ready = o_ready;
   assign a = i_a[63:0];
   assign load = accept;
-  assign \a$70  = i_a[127:64];
-  assign \load$71  = accept;
-  assign shift0_0 = step;
-  assign shifted0_0 = { \$83 [25], \$83  };
-  assign shift1_0 = step;
-  assign shifted1_0 = { \$87 [25], \$87  };
-  assign shift0_1 = step;
-  assign shifted0_1 = { \$97 [25], \$97  };
-  assign shift1_1 = step;
-  assign shifted1_1 = { \$101 [25], \$101  };
-  assign sbit = \$105 [2:0];
-  assign corr_uint1 = { \$107 [2], \$107 [2], \$107 [2], \$107 [2], \$107 [2], \$107 [2], \$107 [2], \$107  };
-  assign corr_uint2 = { \$109 [3], \$109 [3], \$109 [3], \$109 [3], \$109 [3], \$109 [3], \$109  };
-  assign corr_uint3 = { \$111 [4], \$111 [4], \$111 [4], \$111 [4], \$111 [4], \$111  };
-  assign corr_uint4 = { \$113 [5], \$113 [5], \$113 [5], \$113 [5], \$113  };
-  assign corr_uint5 = { \$115 [6], \$115 [6], \$115 [6], \$115  };
-  assign corr_uint6 = { \$117 [7], \$117 [7], \$117  };
-  assign corr_uint7 = { \$119 [8], \$119  };
+  assign \a$69  = i_a[127:64];
+  assign \load$70  = accept;
+  assign shift0_0 = \$signal ;
+  assign shifted0_0 = { \$78 [25], \$78  };
+  assign shift1_0 = \$signal ;
+  assign shifted1_0 = { \$81 [25], \$81  };
+  assign shift0_1 = \$signal ;
+  assign shifted0_1 = { \$90 [25], \$90  };
+  assign shift1_1 = \$signal ;
+  assign shifted1_1 = { \$93 [25], \$93  };
+  assign sbit = \$96 [2:0];
+  assign corr_uint1 = { \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98  };
+  assign corr_uint2 = { \$100 [3], \$100 [3], \$100 [3], \$100 [3], \$100 [3], \$100 [3], \$100  };
+  assign corr_uint3 = { \$102 [4], \$102 [4], \$102 [4], \$102 [4], \$102 [4], \$102  };
+  assign corr_uint4 = { \$104 [5], \$104 [5], \$104 [5], \$104 [5], \$104  };
+  assign corr_uint5 = { \$106 [6], \$106 [6], \$106 [6], \$106  };
+  assign corr_uint6 = { \$108 [7], \$108 [7], \$108  };
+  assign corr_uint7 = { \$110 [8], \$110  };
   assign corr_int2 = 10'h3ff;
   assign corr_int3 = 10'h3ff;
   assign corr_int4 = 10'h3ff;
@@ -1829,26 +1728,26 @@ module lut_all_a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
   assign corr_int8 = 10'h3ff;
   assign corr_ternary = 10'h3ff;
   assign corr_binary = 10'h000;
-  assign \corr_uint1$113  = { \$122 [2], \$122 [2], \$122 [2], \$122 [2], \$122 [2], \$122 [2], \$122 [2], \$122  };
-  assign \corr_uint2$114  = { \$124 [3], \$124 [3], \$124 [3], \$124 [3], \$124 [3], \$124 [3], \$124  };
-  assign \corr_uint3$115  = { \$126 [4], \$126 [4], \$126 [4], \$126 [4], \$126 [4], \$126  };
-  assign \corr_uint4$116  = { \$128 [5], \$128 [5], \$128 [5], \$128 [5], \$128  };
-  assign \corr_uint5$117  = { \$130 [6], \$130 [6], \$130 [6], \$130  };
-  assign \corr_uint6$118  = { \$132 [7], \$132 [7], \$132  };
-  assign \corr_uint7$119  = { \$134 [8], \$134  };
-  assign \corr_int2$121  = 10'h3ff;
-  assign \corr_int3$122  = 10'h3ff;
-  assign \corr_int4$123  = 10'h3ff;
-  assign \corr_int5$124  = 10'h3ff;
-  assign \corr_int6$125  = 10'h3ff;
-  assign \corr_int7$126  = 10'h3ff;
-  assign \corr_int8$127  = 10'h3ff;
-  assign \corr_ternary$128  = 10'h3ff;
-  assign \corr_binary$129  = 10'h000;
-  assign dq_sh0_0 = { \$138 [39], \$138  };
-  assign dq_sh0_1 = { \$152 [39], \$152  };
-  assign dq_sh1_0 = { \$166 [39], \$166  };
-  assign dq_sh1_1 = { \$180 [39], \$180  };
+  assign \corr_uint1$112  = { \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113  };
+  assign \corr_uint2$113  = { \$115 [3], \$115 [3], \$115 [3], \$115 [3], \$115 [3], \$115 [3], \$115  };
+  assign \corr_uint3$114  = { \$117 [4], \$117 [4], \$117 [4], \$117 [4], \$117 [4], \$117  };
+  assign \corr_uint4$115  = { \$119 [5], \$119 [5], \$119 [5], \$119 [5], \$119  };
+  assign \corr_uint5$116  = { \$121 [6], \$121 [6], \$121 [6], \$121  };
+  assign \corr_uint6$117  = { \$123 [7], \$123 [7], \$123  };
+  assign \corr_uint7$118  = { \$125 [8], \$125  };
+  assign \corr_int2$120  = 10'h3ff;
+  assign \corr_int3$121  = 10'h3ff;
+  assign \corr_int4$122  = 10'h3ff;
+  assign \corr_int5$123  = 10'h3ff;
+  assign \corr_int6$124  = 10'h3ff;
+  assign \corr_int7$125  = 10'h3ff;
+  assign \corr_int8$126  = 10'h3ff;
+  assign \corr_ternary$127  = 10'h3ff;
+  assign \corr_binary$128  = 10'h000;
+  assign dq_sh0_0 = { \$129 [39], \$129  };
+  assign dq_sh0_1 = { \$143 [39], \$143  };
+  assign dq_sh1_0 = { \$157 [39], \$157  };
+  assign dq_sh1_1 = { \$171 [39], \$171  };
   assign \i_a[0]  = i_a[63:0];
   assign \i_a[0][0]  = i_a[15:0];
   assign \i_a[0][1]  = i_a[31:16];
@@ -2041,8 +1940,8 @@ module lut_all_a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
   assign \w_sel.dtype  = w_sel[100:96];
   assign \beat_scale[0]  = beat_scale[7:0];
   assign \beat_scale[1]  = beat_scale[15:8];
-  assign \$signal$25[0]  = \$signal$25 [7:0];
-  assign \$signal$25[1]  = \$signal$25 [15:8];
+  assign \$signal$24[0]  = \$signal$24 [7:0];
+  assign \$signal$24[1]  = \$signal$24 [15:8];
   assign \grp_psum[0]  = grp_psum[47:0];
   assign \grp_psum[1]  = grp_psum[95:48];
   assign \grp_psum[2]  = grp_psum[143:96];
@@ -2065,10 +1964,10 @@ module lut_all_a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
   assign \a[1]  = i_a[31:16];
   assign \a[2]  = i_a[47:32];
   assign \a[3]  = i_a[63:48];
-  assign \a$70[0]  = i_a[79:64];
-  assign \a$70[1]  = i_a[95:80];
-  assign \a$70[2]  = i_a[111:96];
-  assign \a$70[3]  = i_a[127:112];
+  assign \a$69[0]  = i_a[79:64];
+  assign \a$69[1]  = i_a[95:80];
+  assign \a$69[2]  = i_a[111:96];
+  assign \a$69[3]  = i_a[127:112];
   assign \table[0]  = \table [18:0];
   assign \table[1]  = \table [37:19];
   assign \table[2]  = \table [56:38];
@@ -2077,38 +1976,38 @@ module lut_all_a16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
   assign \table[5]  = \table [113:95];
   assign \table[6]  = \table [132:114];
   assign \table[7]  = \table [151:133];
-  assign \table$74[0]  = \table$74 [18:0];
-  assign \table$74[1]  = \table$74 [37:19];
-  assign \table$74[2]  = \table$74 [56:38];
-  assign \table$74[3]  = \table$74 [75:57];
-  assign \table$74[4]  = \table$74 [94:76];
-  assign \table$74[5]  = \table$74 [113:95];
-  assign \table$74[6]  = \table$74 [132:114];
-  assign \table$74[7]  = \table$74 [151:133];
-  assign out_next[191:144] = \$191 [47:0];
-  assign out_next[143:96] = \$177 [47:0];
-  assign out_next[95:48] = \$163 [47:0];
-  assign out_next[47:0] = \$149 [47:0];
-  assign \$106  = { \$signal$25 [0], 1'h0 };
-  assign \$108  = { \$signal$25 [1:0], 1'h0 };
-  assign \$110  = { \$signal$25 [2:0], 1'h0 };
-  assign \$112  = { \$signal$25 [3:0], 1'h0 };
-  assign \$114  = { \$signal$25 [4:0], 1'h0 };
-  assign \$116  = { \$signal$25 [5:0], 1'h0 };
-  assign \$118  = { \$signal$25 [6:0], 1'h0 };
-  assign \$120  = { \$signal$25 [7:0], 1'h0 };
-  assign \$121  = { \$signal$25 [8], 1'h0 };
-  assign \$123  = { \$signal$25 [9:8], 1'h0 };
-  assign \$125  = { \$signal$25 [10:8], 1'h0 };
-  assign \$127  = { \$signal$25 [11:8], 1'h0 };
-  assign \$129  = { \$signal$25 [12:8], 1'h0 };
-  assign \$131  = { \$signal$25 [13:8], 1'h0 };
-  assign \$133  = { \$signal$25 [14:8], 1'h0 };
-  assign \$135  = { \$signal$25 [15:8], 1'h0 };
-  assign \$137  = { dq_d0_0[32], dq_d0_0[32:1] };
-  assign \$151  = { dq_d0_1[32], dq_d0_1[32:1] };
-  assign \$165  = { dq_d1_0[32], dq_d1_0[32:1] };
-  assign \$179  = { dq_d1_1[32], dq_d1_1[32:1] };
+  assign \table$73[0]  = \table$73 [18:0];
+  assign \table$73[1]  = \table$73 [37:19];
+  assign \table$73[2]  = \table$73 [56:38];
+  assign \table$73[3]  = \table$73 [75:57];
+  assign \table$73[4]  = \table$73 [94:76];
+  assign \table$73[5]  = \table$73 [113:95];
+  assign \table$73[6]  = \table$73 [132:114];
+  assign \table$73[7]  = \table$73 [151:133];
+  assign out_next[191:144] = \$182 [47:0];
+  assign out_next[143:96] = \$168 [47:0];
+  assign out_next[95:48] = \$154 [47:0];
+  assign out_next[47:0] = \$140 [47:0];
+  assign \$97  = { \$signal$24 [0], 1'h0 };
+  assign \$99  = { \$signal$24 [1:0], 1'h0 };
+  assign \$101  = { \$signal$24 [2:0], 1'h0 };
+  assign \$103  = { \$signal$24 [3:0], 1'h0 };
+  assign \$105  = { \$signal$24 [4:0], 1'h0 };
+  assign \$107  = { \$signal$24 [5:0], 1'h0 };
+  assign \$109  = { \$signal$24 [6:0], 1'h0 };
+  assign \$111  = { \$signal$24 [7:0], 1'h0 };
+  assign \$112  = { \$signal$24 [8], 1'h0 };
+  assign \$114  = { \$signal$24 [9:8], 1'h0 };
+  assign \$116  = { \$signal$24 [10:8], 1'h0 };
+  assign \$118  = { \$signal$24 [11:8], 1'h0 };
+  assign \$120  = { \$signal$24 [12:8], 1'h0 };
+  assign \$122  = { \$signal$24 [13:8], 1'h0 };
+  assign \$124  = { \$signal$24 [14:8], 1'h0 };
+  assign \$126  = { \$signal$24 [15:8], 1'h0 };
+  assign \$128  = { dq_d0_0[32], dq_d0_0[32:1] };
+  assign \$142  = { dq_d0_1[32], dq_d0_1[32:1] };
+  assign \$156  = { dq_d1_0[32], dq_d1_0[32:1] };
+  assign \$170  = { dq_d1_1[32], dq_d1_1[32:1] };
 endmodule
 
 module \lut_all_a16.precompute0 (clk, rst, load, \table , a);

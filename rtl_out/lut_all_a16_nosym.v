@@ -4,178 +4,167 @@ module lut_all_a16_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire [3:0] \$100 ;
-  wire [4:0] \$101 ;
-  wire [5:0] \$102 ;
-  wire [6:0] \$103 ;
-  wire [7:0] \$104 ;
-  wire [8:0] \$105 ;
-  wire [1:0] \$106 ;
-  wire [2:0] \$107 ;
-  wire [3:0] \$108 ;
-  wire [4:0] \$109 ;
+  wire [8:0] \$100 ;
+  wire [1:0] \$101 ;
+  wire [2:0] \$102 ;
+  wire [3:0] \$103 ;
+  wire [4:0] \$104 ;
+  wire [5:0] \$105 ;
+  wire [6:0] \$106 ;
+  wire [7:0] \$107 ;
+  wire [8:0] \$108 ;
+  wire [54:0] \$109 ;
   wire \$11 ;
-  wire [5:0] \$110 ;
-  wire [6:0] \$111 ;
-  wire [7:0] \$112 ;
-  wire [8:0] \$113 ;
-  wire [54:0] \$114 ;
-  wire [32:0] \$115 ;
-  wire [39:0] \$116 ;
+  wire [39:0] \$110 ;
+  wire \$111 ;
+  wire \$112 ;
+  wire [47:0] \$113 ;
+  wire \$114 ;
+  wire \$115 ;
+  wire \$116 ;
   wire \$117 ;
-  wire \$118 ;
-  wire [47:0] \$119 ;
+  wire [41:0] \$118 ;
+  wire [41:0] \$119 ;
   wire \$12 ;
-  wire \$120 ;
-  wire \$121 ;
-  wire \$122 ;
-  wire \$123 ;
-  wire [41:0] \$124 ;
-  wire [41:0] \$125 ;
-  wire [41:0] \$126 ;
-  wire [48:0] \$127 ;
-  wire [54:0] \$128 ;
-  wire [32:0] \$129 ;
+  wire [41:0] \$120 ;
+  wire [48:0] \$121 ;
+  wire [54:0] \$122 ;
+  wire [39:0] \$123 ;
+  wire \$124 ;
+  wire \$125 ;
+  wire [47:0] \$126 ;
+  wire \$127 ;
+  wire \$128 ;
+  wire \$129 ;
   wire \$13 ;
-  wire [39:0] \$130 ;
-  wire \$131 ;
-  wire \$132 ;
-  wire [47:0] \$133 ;
-  wire \$134 ;
-  wire \$135 ;
-  wire \$136 ;
+  wire \$130 ;
+  wire [41:0] \$131 ;
+  wire [41:0] \$132 ;
+  wire [41:0] \$133 ;
+  wire [48:0] \$134 ;
+  wire [54:0] \$135 ;
+  wire [39:0] \$136 ;
   wire \$137 ;
-  wire [41:0] \$138 ;
-  wire [41:0] \$139 ;
+  wire \$138 ;
+  wire [47:0] \$139 ;
   wire \$14 ;
-  wire [41:0] \$140 ;
-  wire [48:0] \$141 ;
-  wire [54:0] \$142 ;
-  wire [32:0] \$143 ;
-  wire [39:0] \$144 ;
-  wire \$145 ;
-  wire \$146 ;
-  wire [47:0] \$147 ;
-  wire \$148 ;
-  wire \$149 ;
+  wire \$140 ;
+  wire \$141 ;
+  wire \$142 ;
+  wire \$143 ;
+  wire [41:0] \$144 ;
+  wire [41:0] \$145 ;
+  wire [41:0] \$146 ;
+  wire [48:0] \$147 ;
+  wire [54:0] \$148 ;
+  wire [39:0] \$149 ;
   wire \$15 ;
   wire \$150 ;
   wire \$151 ;
-  wire [41:0] \$152 ;
-  wire [41:0] \$153 ;
-  wire [41:0] \$154 ;
-  wire [48:0] \$155 ;
-  wire [54:0] \$156 ;
-  wire [32:0] \$157 ;
-  wire [39:0] \$158 ;
-  wire \$159 ;
+  wire [47:0] \$152 ;
+  wire \$153 ;
+  wire \$154 ;
+  wire \$155 ;
+  wire \$156 ;
+  wire [41:0] \$157 ;
+  wire [41:0] \$158 ;
+  wire [41:0] \$159 ;
   wire \$16 ;
-  wire \$160 ;
-  wire [47:0] \$161 ;
-  wire \$162 ;
-  wire \$163 ;
-  wire \$164 ;
-  wire \$165 ;
-  wire [41:0] \$166 ;
-  wire [41:0] \$167 ;
-  wire [41:0] \$168 ;
-  wire [48:0] \$169 ;
+  wire [48:0] \$160 ;
+  reg [127:0] \$161 ;
+  reg [100:0] \$162 ;
+  reg [4:0] \$163 ;
+  reg [100:0] \$164 ;
+  reg [2:0] \$165 ;
+  reg [63:0] \$166 ;
+  reg [4:0] \$167 ;
+  reg [3:0] \$168 ;
+  reg \$169 ;
   wire \$17 ;
-  reg [127:0] \$170 ;
-  reg [100:0] \$171 ;
-  reg [4:0] \$172 ;
-  reg [100:0] \$173 ;
-  reg [63:0] \$174 ;
-  reg [4:0] \$175 ;
-  reg [3:0] \$176 ;
-  reg [2:0] \$177 ;
-  reg \$178 ;
-  reg \$179 ;
+  reg \$170 ;
+  reg [15:0] \$171 ;
+  reg \$172 ;
+  reg [15:0] \$173 ;
+  reg [23:0] \$174 ;
+  reg [23:0] \$175 ;
+  reg [30:0] \$176 ;
+  reg [30:0] \$177 ;
+  reg [30:0] \$178 ;
+  reg [30:0] \$179 ;
   wire \$18 ;
-  reg [15:0] \$180 ;
-  reg \$181 ;
-  reg \$182 ;
-  reg [15:0] \$183 ;
+  reg \$180 ;
+  reg [191:0] \$181 ;
+  reg [8:0] \$182 ;
+  reg [8:0] \$183 ;
   reg [23:0] \$184 ;
   reg [23:0] \$185 ;
-  reg [30:0] \$186 ;
-  reg [30:0] \$187 ;
-  reg [30:0] \$188 ;
-  reg [30:0] \$189 ;
+  reg [32:0] \$186 ;
+  reg [32:0] \$187 ;
+  reg [32:0] \$188 ;
+  reg [32:0] \$189 ;
   wire \$19 ;
   reg \$190 ;
-  reg [191:0] \$191 ;
-  reg [8:0] \$192 ;
-  reg [8:0] \$193 ;
-  reg \$194 ;
-  reg [23:0] \$195 ;
-  reg [23:0] \$196 ;
-  reg [32:0] \$197 ;
-  reg [32:0] \$198 ;
-  reg [32:0] \$199 ;
+  reg [4:0] \$191 ;
+  reg [4:0] \$192 ;
+  reg [191:0] \$193 ;
+  reg [191:0] \$194 ;
+  reg [15:0] \$195 ;
+  reg \$196 ;
+  reg [191:0] \$197 ;
+  reg \$198 ;
   wire \$2 ;
   wire \$20 ;
-  reg [32:0] \$200 ;
-  reg \$201 ;
-  reg [4:0] \$202 ;
-  reg [4:0] \$203 ;
-  reg [191:0] \$204 ;
-  reg [191:0] \$205 ;
-  reg [15:0] \$206 ;
-  reg \$207 ;
-  reg [191:0] \$208 ;
-  reg \$209 ;
   wire \$21 ;
-  wire \$22 ;
+  wire [33:0] \$22 ;
   wire [33:0] \$23 ;
   wire [33:0] \$24 ;
-  wire [33:0] \$25 ;
-  wire [31:0] \$26 ;
+  wire [31:0] \$25 ;
+  wire \$26 ;
   wire \$27 ;
   wire \$28 ;
+  wire [6:0] \$282 ;
+  wire [8:0] \$285 ;
   wire \$29 ;
-  wire [6:0] \$294 ;
-  wire [8:0] \$297 ;
+  wire [6:0] \$292 ;
+  wire [8:0] \$295 ;
   wire \$3 ;
   wire \$30 ;
-  wire [6:0] \$305 ;
-  wire [8:0] \$308 ;
-  wire \$31 ;
-  wire [6:0] \$316 ;
-  wire [8:0] \$319 ;
+  wire [6:0] \$302 ;
+  wire [8:0] \$305 ;
+  wire [33:0] \$31 ;
+  wire [6:0] \$312 ;
+  wire [8:0] \$315 ;
   wire [33:0] \$32 ;
-  wire [6:0] \$327 ;
   wire [33:0] \$33 ;
-  wire [8:0] \$330 ;
-  wire [33:0] \$34 ;
-  wire [31:0] \$35 ;
+  wire [31:0] \$34 ;
+  wire \$35 ;
   wire \$36 ;
   wire \$37 ;
   wire \$38 ;
   wire \$39 ;
   reg [3:0] \$4 ;
-  wire \$40 ;
+  wire [33:0] \$40 ;
   wire [33:0] \$41 ;
   wire [33:0] \$42 ;
-  wire [33:0] \$43 ;
-  wire [31:0] \$44 ;
+  wire [31:0] \$43 ;
+  wire \$44 ;
   wire \$45 ;
   wire \$46 ;
   wire \$47 ;
   wire \$48 ;
-  wire \$49 ;
+  wire [33:0] \$49 ;
   reg \$5 ;
   wire [33:0] \$50 ;
   wire [33:0] \$51 ;
-  wire [33:0] \$52 ;
-  wire [31:0] \$53 ;
-  wire \$54 ;
+  wire [31:0] \$52 ;
+  wire \$53 ;
+  wire [5:0] \$54 ;
   wire [5:0] \$55 ;
-  wire [5:0] \$56 ;
+  wire \$56 ;
   wire \$57 ;
   wire \$58 ;
   wire \$59 ;
-  reg \$6 ;
+  wire [4:0] \$6 ;
   wire \$60 ;
   wire \$61 ;
   wire \$62 ;
@@ -186,51 +175,51 @@ module lut_all_a16_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
   wire \$67 ;
   wire \$68 ;
   wire \$69 ;
-  wire [4:0] \$7 ;
+  wire [3:0] \$7 ;
   wire \$70 ;
   wire \$71 ;
   wire \$72 ;
   wire \$73 ;
-  wire \$74 ;
+  wire [24:0] \$74 ;
   wire [24:0] \$75 ;
-  wire [24:0] \$76 ;
-  wire [7:0] \$77 ;
-  wire [25:0] \$78 ;
-  wire [27:0] \$79 ;
-  wire [3:0] \$8 ;
-  wire [27:0] \$80 ;
-  wire [31:0] \$81 ;
-  wire [7:0] \$82 ;
-  wire [25:0] \$83 ;
-  wire [27:0] \$84 ;
-  wire [27:0] \$85 ;
-  wire [31:0] \$86 ;
-  wire [7:0] \$87 ;
-  wire [25:0] \$88 ;
-  wire [27:0] \$89 ;
+  wire [7:0] \$76 ;
+  wire [25:0] \$77 ;
+  wire [27:0] \$78 ;
+  wire [31:0] \$79 ;
+  wire \$8 ;
+  wire [7:0] \$80 ;
+  wire [25:0] \$81 ;
+  wire [27:0] \$82 ;
+  wire [31:0] \$83 ;
+  wire [7:0] \$84 ;
+  wire [25:0] \$85 ;
+  wire [27:0] \$86 ;
+  wire [31:0] \$87 ;
+  wire [7:0] \$88 ;
+  wire [25:0] \$89 ;
   wire \$9 ;
   wire [27:0] \$90 ;
   wire [31:0] \$91 ;
-  wire [7:0] \$92 ;
-  wire [25:0] \$93 ;
-  wire [27:0] \$94 ;
-  wire [27:0] \$95 ;
-  wire [31:0] \$96 ;
+  wire [5:0] \$92 ;
+  wire [1:0] \$93 ;
+  wire [2:0] \$94 ;
+  wire [3:0] \$95 ;
+  wire [4:0] \$96 ;
   wire [5:0] \$97 ;
-  wire [1:0] \$98 ;
-  wire [2:0] \$99 ;
-  reg \$signal  = 1'h0;
-  reg [15:0] \$signal$25  = 16'h0000;
-  wire [7:0] \$signal$25[0] ;
-  wire [7:0] \$signal$25[1] ;
+  wire [6:0] \$98 ;
+  wire [7:0] \$99 ;
+  reg [2:0] \$signal  = 3'h0;
+  reg \$signal$23  = 1'h0;
+  reg [15:0] \$signal$24  = 16'h0000;
+  wire [7:0] \$signal$24[0] ;
+  wire [7:0] \$signal$24[1] ;
   reg \$signal$63  = 1'h0;
-  reg \$signal$65  = 1'h0;
   wire [63:0] a;
-  wire [63:0] \a$70 ;
-  wire [15:0] \a$70[0] ;
-  wire [15:0] \a$70[1] ;
-  wire [15:0] \a$70[2] ;
-  wire [15:0] \a$70[3] ;
+  wire [63:0] \a$68 ;
+  wire [15:0] \a$68[0] ;
+  wire [15:0] \a$68[1] ;
+  wire [15:0] \a$68[2] ;
+  wire [15:0] \a$68[3] ;
   wire [15:0] \a[0] ;
   wire [15:0] \a[1] ;
   wire [15:0] \a[2] ;
@@ -246,7 +235,6 @@ module lut_all_a16_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
   wire [27:0] addend1_0;
   wire [27:0] addend1_1;
   reg beat_group_end = 1'h0;
-  reg beat_h = 1'h0;
   reg beat_last = 1'h0;
   reg [15:0] beat_scale = 16'h0000;
   wire [7:0] \beat_scale[0] ;
@@ -256,39 +244,39 @@ module lut_all_a16_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
   input clk;
   wire clk;
   wire [9:0] corr_binary;
-  wire [9:0] \corr_binary$125 ;
+  wire [9:0] \corr_binary$123 ;
   wire [9:0] corr_int2;
-  wire [9:0] \corr_int2$117 ;
+  wire [9:0] \corr_int2$115 ;
   wire [9:0] corr_int3;
-  wire [9:0] \corr_int3$118 ;
+  wire [9:0] \corr_int3$116 ;
   wire [9:0] corr_int4;
-  wire [9:0] \corr_int4$119 ;
+  wire [9:0] \corr_int4$117 ;
   wire [9:0] corr_int5;
-  wire [9:0] \corr_int5$120 ;
+  wire [9:0] \corr_int5$118 ;
   wire [9:0] corr_int6;
-  wire [9:0] \corr_int6$121 ;
+  wire [9:0] \corr_int6$119 ;
   wire [9:0] corr_int7;
-  wire [9:0] \corr_int7$122 ;
+  wire [9:0] \corr_int7$120 ;
   wire [9:0] corr_int8;
-  wire [9:0] \corr_int8$123 ;
+  wire [9:0] \corr_int8$121 ;
   wire [9:0] corr_ternary;
-  wire [9:0] \corr_ternary$124 ;
+  wire [9:0] \corr_ternary$122 ;
   wire [9:0] corr_uint1;
-  wire [9:0] \corr_uint1$109 ;
+  wire [9:0] \corr_uint1$107 ;
   wire [9:0] corr_uint2;
-  wire [9:0] \corr_uint2$110 ;
+  wire [9:0] \corr_uint2$108 ;
   wire [9:0] corr_uint3;
-  wire [9:0] \corr_uint3$111 ;
+  wire [9:0] \corr_uint3$109 ;
   wire [9:0] corr_uint4;
-  wire [9:0] \corr_uint4$112 ;
+  wire [9:0] \corr_uint4$110 ;
   wire [9:0] corr_uint5;
-  wire [9:0] \corr_uint5$113 ;
+  wire [9:0] \corr_uint5$111 ;
   wire [9:0] corr_uint6;
-  wire [9:0] \corr_uint6$114 ;
+  wire [9:0] \corr_uint6$112 ;
   wire [9:0] corr_uint7;
-  wire [9:0] \corr_uint7$115 ;
+  wire [9:0] \corr_uint7$113 ;
   wire [9:0] corr_uint8;
-  wire [9:0] \corr_uint8$116 ;
+  wire [9:0] \corr_uint8$114 ;
   wire [32:0] dq_ash0_0;
   wire [32:0] dq_ash0_1;
   wire [32:0] dq_ash1_0;
@@ -300,11 +288,15 @@ module lut_all_a16_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
   reg [32:0] dq_d0_1 = 33'h000000000;
   reg [32:0] dq_d1_0 = 33'h000000000;
   reg [32:0] dq_d1_1 = 33'h000000000;
+  (* init = 33'h000000000 *)
   wire [32:0] dq_dh0_0;
+  (* init = 33'h000000000 *)
   wire [32:0] dq_dh0_1;
+  (* init = 33'h000000000 *)
   wire [32:0] dq_dh1_0;
+  (* init = 33'h000000000 *)
   wire [32:0] dq_dh1_1;
-  reg dq_h = 1'h0;
+  reg dq_last = 1'h0;
   reg [4:0] dq_left = 5'h00;
   reg [191:0] dq_psum = 192'h000000000000000000000000000000000000000000000000;
   wire [47:0] \dq_psum[0] ;
@@ -402,7 +394,7 @@ module lut_all_a16_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
   wire in_corr;
   wire last_plane;
   wire load;
-  wire \load$71 ;
+  wire \load$69 ;
   output [127:0] o_a;
   reg [127:0] o_a = 128'h00000000000000000000000000000000;
   wire [63:0] \o_a[0] ;
@@ -520,25 +512,24 @@ module lut_all_a16_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
   wire [26:0] shifted1_0;
   wire [26:0] shifted1_1;
   wire stall;
-  reg [2:0] step = 3'h0;
   wire [303:0] \table ;
-  wire [303:0] \table$74 ;
-  wire [18:0] \table$74[0] ;
-  wire [18:0] \table$74[10] ;
-  wire [18:0] \table$74[11] ;
-  wire [18:0] \table$74[12] ;
-  wire [18:0] \table$74[13] ;
-  wire [18:0] \table$74[14] ;
-  wire [18:0] \table$74[15] ;
-  wire [18:0] \table$74[1] ;
-  wire [18:0] \table$74[2] ;
-  wire [18:0] \table$74[3] ;
-  wire [18:0] \table$74[4] ;
-  wire [18:0] \table$74[5] ;
-  wire [18:0] \table$74[6] ;
-  wire [18:0] \table$74[7] ;
-  wire [18:0] \table$74[8] ;
-  wire [18:0] \table$74[9] ;
+  wire [303:0] \table$72 ;
+  wire [18:0] \table$72[0] ;
+  wire [18:0] \table$72[10] ;
+  wire [18:0] \table$72[11] ;
+  wire [18:0] \table$72[12] ;
+  wire [18:0] \table$72[13] ;
+  wire [18:0] \table$72[14] ;
+  wire [18:0] \table$72[15] ;
+  wire [18:0] \table$72[1] ;
+  wire [18:0] \table$72[2] ;
+  wire [18:0] \table$72[3] ;
+  wire [18:0] \table$72[4] ;
+  wire [18:0] \table$72[5] ;
+  wire [18:0] \table$72[6] ;
+  wire [18:0] \table$72[7] ;
+  wire [18:0] \table$72[8] ;
+  wire [18:0] \table$72[9] ;
   wire [18:0] \table[0] ;
   wire [18:0] \table[10] ;
   wire [18:0] \table[11] ;
@@ -624,273 +615,261 @@ module lut_all_a16_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
   assign \$1  = | remaining;
   assign \$2  = ~ stall;
   assign \$3  = \$1  & \$2 ;
-  assign \$7  = remaining - 1'h1;
-  assign \$8  = step + 1'h1;
-  assign \$9  = ~ stall;
-  assign \$10  = active & \$9 ;
-  assign \$11  = ~ stall;
-  assign \$12  = active & \$11 ;
-  assign \$13  = ~ stall;
-  assign \$14  = active & \$13 ;
-  assign \$15  = ~ stall;
-  assign \$16  = active & \$15 ;
-  assign \$17  = accept & i_ctl[2];
-  assign \$18  = | dq_left;
-  assign \$19  = \$18  & in_corr;
-  assign \$20  = dq_c0 >> dq_bit;
-  assign \$21  = \$19  & \$20 ;
-  assign \$22  = dq_bit == 4'h8;
-  assign \$23  = $signed(dq_d0_0) - $signed(\$114 [32:0]);
-  assign \$24  = $signed(dq_d0_0) + $signed(\$114 [32:0]);
-  assign \$25  = \$22  ? \$23  : \$24 ;
-  assign \$26  = $signed(\$81 [30:0]) << \$signal ;
-  assign \$27  = | dq_left;
-  assign \$28  = \$27  & in_corr;
-  assign \$29  = dq_c1 >> dq_bit;
-  assign \$30  = \$28  & \$29 ;
-  assign \$31  = dq_bit == 4'h8;
-  assign \$32  = $signed(dq_d0_1) - $signed(\$128 [32:0]);
-  assign \$33  = $signed(dq_d0_1) + $signed(\$128 [32:0]);
-  assign \$34  = \$31  ? \$32  : \$33 ;
-  assign \$35  = $signed(\$91 [30:0]) << \$signal ;
-  assign \$36  = | dq_left;
-  assign \$37  = \$36  & in_corr;
-  assign \$38  = dq_c0 >> dq_bit;
-  assign \$39  = \$37  & \$38 ;
-  assign \$40  = dq_bit == 4'h8;
-  assign \$41  = $signed(dq_d1_0) - $signed(\$142 [32:0]);
-  assign \$42  = $signed(dq_d1_0) + $signed(\$142 [32:0]);
-  assign \$43  = \$40  ? \$41  : \$42 ;
-  assign \$44  = $signed(\$86 [30:0]) << \$signal ;
-  assign \$45  = | dq_left;
-  assign \$46  = \$45  & in_corr;
-  assign \$47  = dq_c1 >> dq_bit;
-  assign \$48  = \$46  & \$47 ;
-  assign \$49  = dq_bit == 4'h8;
-  assign \$50  = $signed(dq_d1_1) - $signed(\$156 [32:0]);
-  assign \$51  = $signed(dq_d1_1) + $signed(\$156 [32:0]);
-  assign \$52  = \$49  ? \$50  : \$51 ;
-  assign \$53  = $signed(\$96 [30:0]) << \$signal ;
-  assign \$54  = | dq_left;
-  assign \$55  = dq_left - 1'h1;
-  assign \$56  = dq_bit + 1'h1;
-  assign \$57  = ~ in_corr;
-  assign \$58  = dq_left == 1'h1;
-  assign \$59  = \$58  & \$signal$63 ;
+  assign \$6  = remaining - 1'h1;
+  assign \$7  = \$signal  + 1'h1;
+  assign \$8  = ~ stall;
+  assign \$9  = active & \$8 ;
+  assign \$10  = ~ stall;
+  assign \$11  = active & \$10 ;
+  assign \$12  = ~ stall;
+  assign \$13  = active & \$12 ;
+  assign \$14  = ~ stall;
+  assign \$15  = active & \$14 ;
+  assign \$16  = accept & i_ctl[2];
+  assign \$17  = | dq_left;
+  assign \$18  = \$17  & in_corr;
+  assign \$19  = dq_c0 >> dq_bit;
+  assign \$20  = \$18  & \$19 ;
+  assign \$21  = dq_bit == 4'h8;
+  assign \$22  = $signed(dq_d0_0) - $signed(\$109 [32:0]);
+  assign \$23  = $signed(dq_d0_0) + $signed(\$109 [32:0]);
+  assign \$24  = \$21  ? \$22  : \$23 ;
+  assign \$25  = $signed(\$79 [30:0]) << \$signal$23 ;
+  assign \$26  = | dq_left;
+  assign \$27  = \$26  & in_corr;
+  assign \$28  = dq_c1 >> dq_bit;
+  assign \$29  = \$27  & \$28 ;
+  assign \$30  = dq_bit == 4'h8;
+  assign \$31  = $signed(dq_d0_1) - $signed(\$122 [32:0]);
+  assign \$32  = $signed(dq_d0_1) + $signed(\$122 [32:0]);
+  assign \$33  = \$30  ? \$31  : \$32 ;
+  assign \$34  = $signed(\$87 [30:0]) << \$signal$23 ;
+  assign \$35  = | dq_left;
+  assign \$36  = \$35  & in_corr;
+  assign \$37  = dq_c0 >> dq_bit;
+  assign \$38  = \$36  & \$37 ;
+  assign \$39  = dq_bit == 4'h8;
+  assign \$40  = $signed(dq_d1_0) - $signed(\$135 [32:0]);
+  assign \$41  = $signed(dq_d1_0) + $signed(\$135 [32:0]);
+  assign \$42  = \$39  ? \$40  : \$41 ;
+  assign \$43  = $signed(\$83 [30:0]) << \$signal$23 ;
+  assign \$44  = | dq_left;
+  assign \$45  = \$44  & in_corr;
+  assign \$46  = dq_c1 >> dq_bit;
+  assign \$47  = \$45  & \$46 ;
+  assign \$48  = dq_bit == 4'h8;
+  assign \$49  = $signed(dq_d1_1) - $signed(\$148 [32:0]);
+  assign \$50  = $signed(dq_d1_1) + $signed(\$148 [32:0]);
+  assign \$51  = \$48  ? \$49  : \$50 ;
+  assign \$52  = $signed(\$91 [30:0]) << \$signal$23 ;
+  assign \$53  = | dq_left;
+  assign \$54  = dq_left - 1'h1;
+  assign \$55  = dq_bit + 1'h1;
+  assign \$56  = ~ in_corr;
+  assign \$57  = dq_left == 1'h1;
+  assign \$58  = \$57  & dq_last;
   assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \$60  = remaining <= 1'h1;
-  assign \$61  = ~ stall;
-  assign o_ready = \$60  & \$61 ;
+  assign \$59  = remaining <= 1'h1;
+  assign \$60  = ~ stall;
+  assign o_ready = \$59  & \$60 ;
   assign accept = i_ctl[0] & o_ready;
   assign active = | remaining;
-  assign \$62  = remaining == 1'h1;
-  assign \$63  = ~ stall;
-  assign last_plane = \$62  & \$63 ;
-  assign \$64  = remaining == 1'h1;
-  assign \$65  = \$64  & beat_group_end;
-  assign \$66  = dq_left > 1'h1;
-  assign stall = \$65  & \$66 ;
+  assign \$61  = remaining == 1'h1;
+  assign \$62  = ~ stall;
+  assign last_plane = \$61  & \$62 ;
+  assign \$63  = remaining == 1'h1;
+  assign \$64  = \$63  & beat_group_end;
+  assign \$65  = dq_left > 1'h1;
+  assign stall = \$64  & \$65 ;
   assign handoff = last_plane & beat_group_end;
-  assign \$67  = step == 1'h1;
-  assign \$68  = step == 2'h2;
-  assign \$69  = step == 2'h3;
-  assign \$70  = step == 3'h4;
-  assign \$71  = step == 3'h5;
-  assign \$72  = step == 3'h6;
-  assign \$73  = step == 3'h7;
-  assign \$74  = step == 1'h1;
-  assign \$75  = $signed(act_sum0) + $signed(\table [303:285]);
-  assign \$76  = $signed(act_sum1) + $signed(\table$74 [303:285]);
-  assign \$294  = step * 4'h8;
-  assign \$77  = planes >> \$294 ;
-  assign \$297  = \$77 [3:0] * 5'h13;
-  assign entry0_0 = \table  >> \$297 ;
-  assign \$78  = $signed(entry0_0) << step;
-  assign \$79  = - $signed(\$78 );
-  assign \$80  = plane_neg ? \$79  : { \$78 [25], \$78 [25], \$78  };
-  assign addend0_0 = active ? \$80  : 28'h0000000;
-  assign \$81  = $signed(grp0_0) + $signed(addend0_0);
-  assign \$305  = step * 4'h8;
-  assign \$82  = planes >> \$305 ;
-  assign \$308  = \$82 [3:0] * 5'h13;
-  assign entry1_0 = \table$74  >> \$308 ;
-  assign \$83  = $signed(entry1_0) << step;
-  assign \$84  = - $signed(\$83 );
-  assign \$85  = plane_neg ? \$84  : { \$83 [25], \$83 [25], \$83  };
-  assign addend1_0 = active ? \$85  : 28'h0000000;
-  assign \$86  = $signed(grp1_0) + $signed(addend1_0);
-  assign \$316  = step * 4'h8;
-  assign \$87  = planes >> \$316 ;
-  assign \$319  = \$87 [7:4] * 5'h13;
-  assign entry0_1 = \table  >> \$319 ;
-  assign \$88  = $signed(entry0_1) << step;
-  assign \$89  = - $signed(\$88 );
-  assign \$90  = plane_neg ? \$89  : { \$88 [25], \$88 [25], \$88  };
-  assign addend0_1 = active ? \$90  : 28'h0000000;
-  assign \$91  = $signed(grp0_1) + $signed(addend0_1);
-  assign \$327  = step * 4'h8;
-  assign \$92  = planes >> \$327 ;
-  assign \$330  = \$92 [7:4] * 5'h13;
-  assign entry1_1 = \table$74  >> \$330 ;
-  assign \$93  = $signed(entry1_1) << step;
-  assign \$94  = - $signed(\$93 );
-  assign \$95  = plane_neg ? \$94  : { \$93 [25], \$93 [25], \$93  };
-  assign addend1_1 = active ? \$95  : 28'h0000000;
-  assign \$96  = $signed(grp1_1) + $signed(addend1_1);
+  assign \$66  = \$signal  == 1'h1;
+  assign \$67  = \$signal  == 2'h2;
+  assign \$68  = \$signal  == 2'h3;
+  assign \$69  = \$signal  == 3'h4;
+  assign \$70  = \$signal  == 3'h5;
+  assign \$71  = \$signal  == 3'h6;
+  assign \$72  = \$signal  == 3'h7;
+  assign \$73  = \$signal  == 1'h1;
+  assign \$74  = $signed(act_sum0) + $signed(\table [303:285]);
+  assign \$75  = $signed(act_sum1) + $signed(\table$72 [303:285]);
+  assign \$282  = \$signal  * 4'h8;
+  assign \$76  = planes >> \$282 ;
+  assign \$285  = \$76 [3:0] * 5'h13;
+  assign entry0_0 = \table  >> \$285 ;
+  assign \$77  = $signed(entry0_0) << \$signal ;
+  assign \$78  = - $signed(\$77 );
+  assign addend0_0 = plane_neg ? \$78  : { \$77 [25], \$77 [25], \$77  };
+  assign \$79  = $signed(grp0_0) + $signed(addend0_0);
+  assign \$292  = \$signal  * 4'h8;
+  assign \$80  = planes >> \$292 ;
+  assign \$295  = \$80 [3:0] * 5'h13;
+  assign entry1_0 = \table$72  >> \$295 ;
+  assign \$81  = $signed(entry1_0) << \$signal ;
+  assign \$82  = - $signed(\$81 );
+  assign addend1_0 = plane_neg ? \$82  : { \$81 [25], \$81 [25], \$81  };
+  assign \$83  = $signed(grp1_0) + $signed(addend1_0);
+  assign \$302  = \$signal  * 4'h8;
+  assign \$84  = planes >> \$302 ;
+  assign \$305  = \$84 [7:4] * 5'h13;
+  assign entry0_1 = \table  >> \$305 ;
+  assign \$85  = $signed(entry0_1) << \$signal ;
+  assign \$86  = - $signed(\$85 );
+  assign addend0_1 = plane_neg ? \$86  : { \$85 [25], \$85 [25], \$85  };
+  assign \$87  = $signed(grp0_1) + $signed(addend0_1);
+  assign \$312  = \$signal  * 4'h8;
+  assign \$88  = planes >> \$312 ;
+  assign \$315  = \$88 [7:4] * 5'h13;
+  assign entry1_1 = \table$72  >> \$315 ;
+  assign \$89  = $signed(entry1_1) << \$signal ;
+  assign \$90  = - $signed(\$89 );
+  assign addend1_1 = plane_neg ? \$90  : { \$89 [25], \$89 [25], \$89  };
+  assign \$91  = $signed(grp1_1) + $signed(addend1_1);
   assign in_corr = dq_bit < 4'h9;
-  assign \$97  = dq_bit - 4'h9;
-  assign \$98  = - \$signal$25 [0];
-  assign \$99  = - \$signal$25 [1:0];
-  assign \$100  = - \$signal$25 [2:0];
-  assign \$101  = - \$signal$25 [3:0];
-  assign \$102  = - \$signal$25 [4:0];
-  assign \$103  = - \$signal$25 [5:0];
-  assign \$104  = - \$signal$25 [6:0];
-  assign \$105  = - \$signal$25 [7:0];
-  assign \$106  = - \$signal$25 [8];
-  assign \$107  = - \$signal$25 [9:8];
-  assign \$108  = - \$signal$25 [10:8];
-  assign \$109  = - \$signal$25 [11:8];
-  assign \$110  = - \$signal$25 [12:8];
-  assign \$111  = - \$signal$25 [13:8];
-  assign \$112  = - \$signal$25 [14:8];
-  assign \$113  = - \$signal$25 [15:8];
-  assign \$114  = $signed(dq_sum_a0) << dq_bit;
-  assign dq_dh0_0 = dq_h ? \$115  : dq_d0_0;
-  assign \$116  = $signed(dq_dh0_0) << \$97 [2:0];
-  assign \$117  = dq_bit == 4'h9;
-  assign \$118  = \$117  & \$signal$65 ;
-  assign \$119  = \$118  ? dq_psum[47:0] : out_acc[47:0];
-  assign \$120  = ~ in_corr;
-  assign \$121  = dq_scale[7:0] >> \$97 [2:0];
-  assign \$122  = \$120  & \$121 ;
-  assign \$123  = \$97 [2:0] == 3'h7;
-  assign \$124  = - $signed(\$116 );
-  assign \$125  = \$123  ? \$124  : { \$116 [39], \$116 [39], \$116  };
-  assign \$126  = \$122  ? \$125  : 42'h00000000000;
-  assign \$127  = $signed(\$119 ) + $signed(\$126 );
-  assign \$128  = $signed(dq_sum_a0) << dq_bit;
-  assign dq_dh0_1 = dq_h ? \$129  : dq_d0_1;
-  assign \$130  = $signed(dq_dh0_1) << \$97 [2:0];
-  assign \$131  = dq_bit == 4'h9;
-  assign \$132  = \$131  & \$signal$65 ;
-  assign \$133  = \$132  ? dq_psum[95:48] : out_acc[95:48];
-  assign \$134  = ~ in_corr;
-  assign \$135  = dq_scale[15:8] >> \$97 [2:0];
-  assign \$136  = \$134  & \$135 ;
-  assign \$137  = \$97 [2:0] == 3'h7;
-  assign \$138  = - $signed(\$130 );
-  assign \$139  = \$137  ? \$138  : { \$130 [39], \$130 [39], \$130  };
-  assign \$140  = \$136  ? \$139  : 42'h00000000000;
-  assign \$141  = $signed(\$133 ) + $signed(\$140 );
-  assign \$142  = $signed(dq_sum_a1) << dq_bit;
-  assign dq_dh1_0 = dq_h ? \$143  : dq_d1_0;
-  assign \$144  = $signed(dq_dh1_0) << \$97 [2:0];
-  assign \$145  = dq_bit == 4'h9;
-  assign \$146  = \$145  & \$signal$65 ;
-  assign \$147  = \$146  ? dq_psum[143:96] : out_acc[143:96];
-  assign \$148  = ~ in_corr;
-  assign \$149  = dq_scale[7:0] >> \$97 [2:0];
-  assign \$150  = \$148  & \$149 ;
-  assign \$151  = \$97 [2:0] == 3'h7;
-  assign \$152  = - $signed(\$144 );
-  assign \$153  = \$151  ? \$152  : { \$144 [39], \$144 [39], \$144  };
-  assign \$154  = \$150  ? \$153  : 42'h00000000000;
-  assign \$155  = $signed(\$147 ) + $signed(\$154 );
-  assign \$156  = $signed(dq_sum_a1) << dq_bit;
-  assign dq_dh1_1 = dq_h ? \$157  : dq_d1_1;
-  assign \$158  = $signed(dq_dh1_1) << \$97 [2:0];
-  assign \$159  = dq_bit == 4'h9;
-  assign \$160  = \$159  & \$signal$65 ;
-  assign \$161  = \$160  ? dq_psum[191:144] : out_acc[191:144];
-  assign \$162  = ~ in_corr;
-  assign \$163  = dq_scale[15:8] >> \$97 [2:0];
-  assign \$164  = \$162  & \$163 ;
-  assign \$165  = \$97 [2:0] == 3'h7;
-  assign \$166  = - $signed(\$158 );
-  assign \$167  = \$165  ? \$166  : { \$158 [39], \$158 [39], \$158  };
-  assign \$168  = \$164  ? \$167  : 42'h00000000000;
-  assign \$169  = $signed(\$161 ) + $signed(\$168 );
+  assign \$92  = dq_bit - 4'h9;
+  assign \$93  = - \$signal$24 [0];
+  assign \$94  = - \$signal$24 [1:0];
+  assign \$95  = - \$signal$24 [2:0];
+  assign \$96  = - \$signal$24 [3:0];
+  assign \$97  = - \$signal$24 [4:0];
+  assign \$98  = - \$signal$24 [5:0];
+  assign \$99  = - \$signal$24 [6:0];
+  assign \$100  = - \$signal$24 [7:0];
+  assign \$101  = - \$signal$24 [8];
+  assign \$102  = - \$signal$24 [9:8];
+  assign \$103  = - \$signal$24 [10:8];
+  assign \$104  = - \$signal$24 [11:8];
+  assign \$105  = - \$signal$24 [12:8];
+  assign \$106  = - \$signal$24 [13:8];
+  assign \$107  = - \$signal$24 [14:8];
+  assign \$108  = - \$signal$24 [15:8];
+  assign \$109  = $signed(dq_sum_a0) << dq_bit;
+  assign \$110  = $signed(dq_d0_0) << \$92 [2:0];
+  assign \$111  = dq_bit == 4'h9;
+  assign \$112  = \$111  & \$signal$63 ;
+  assign \$113  = \$112  ? dq_psum[47:0] : out_acc[47:0];
+  assign \$114  = ~ in_corr;
+  assign \$115  = dq_scale[7:0] >> \$92 [2:0];
+  assign \$116  = \$114  & \$115 ;
+  assign \$117  = \$92 [2:0] == 3'h7;
+  assign \$118  = - $signed(\$110 );
+  assign \$119  = \$117  ? \$118  : { \$110 [39], \$110 [39], \$110  };
+  assign \$120  = \$116  ? \$119  : 42'h00000000000;
+  assign \$121  = $signed(\$113 ) + $signed(\$120 );
+  assign \$122  = $signed(dq_sum_a0) << dq_bit;
+  assign \$123  = $signed(dq_d0_1) << \$92 [2:0];
+  assign \$124  = dq_bit == 4'h9;
+  assign \$125  = \$124  & \$signal$63 ;
+  assign \$126  = \$125  ? dq_psum[95:48] : out_acc[95:48];
+  assign \$127  = ~ in_corr;
+  assign \$128  = dq_scale[15:8] >> \$92 [2:0];
+  assign \$129  = \$127  & \$128 ;
+  assign \$130  = \$92 [2:0] == 3'h7;
+  assign \$131  = - $signed(\$123 );
+  assign \$132  = \$130  ? \$131  : { \$123 [39], \$123 [39], \$123  };
+  assign \$133  = \$129  ? \$132  : 42'h00000000000;
+  assign \$134  = $signed(\$126 ) + $signed(\$133 );
+  assign \$135  = $signed(dq_sum_a1) << dq_bit;
+  assign \$136  = $signed(dq_d1_0) << \$92 [2:0];
+  assign \$137  = dq_bit == 4'h9;
+  assign \$138  = \$137  & \$signal$63 ;
+  assign \$139  = \$138  ? dq_psum[143:96] : out_acc[143:96];
+  assign \$140  = ~ in_corr;
+  assign \$141  = dq_scale[7:0] >> \$92 [2:0];
+  assign \$142  = \$140  & \$141 ;
+  assign \$143  = \$92 [2:0] == 3'h7;
+  assign \$144  = - $signed(\$136 );
+  assign \$145  = \$143  ? \$144  : { \$136 [39], \$136 [39], \$136  };
+  assign \$146  = \$142  ? \$145  : 42'h00000000000;
+  assign \$147  = $signed(\$139 ) + $signed(\$146 );
+  assign \$148  = $signed(dq_sum_a1) << dq_bit;
+  assign \$149  = $signed(dq_d1_1) << \$92 [2:0];
+  assign \$150  = dq_bit == 4'h9;
+  assign \$151  = \$150  & \$signal$63 ;
+  assign \$152  = \$151  ? dq_psum[191:144] : out_acc[191:144];
+  assign \$153  = ~ in_corr;
+  assign \$154  = dq_scale[15:8] >> \$92 [2:0];
+  assign \$155  = \$153  & \$154 ;
+  assign \$156  = \$92 [2:0] == 3'h7;
+  assign \$157  = - $signed(\$149 );
+  assign \$158  = \$156  ? \$157  : { \$149 [39], \$149 [39], \$149  };
+  assign \$159  = \$155  ? \$158  : 42'h00000000000;
+  assign \$160  = $signed(\$152 ) + $signed(\$159 );
   always @(posedge clk)
-    o_a <= \$170 ;
+    o_a <= \$161 ;
   always @(posedge clk)
-    o_w <= \$171 ;
+    o_w <= \$162 ;
   always @(posedge clk)
-    o_ctl <= \$172 ;
+    o_ctl <= \$163 ;
   always @(posedge clk)
-    w_reg <= \$173 ;
+    w_reg <= \$164 ;
   always @(posedge clk)
-    planes <= \$174 ;
+    \$signal  <= \$165 ;
   always @(posedge clk)
-    dtype <= \$175 ;
+    planes <= \$166 ;
   always @(posedge clk)
-    remaining <= \$176 ;
+    dtype <= \$167 ;
   always @(posedge clk)
-    step <= \$177 ;
+    remaining <= \$168 ;
   always @(posedge clk)
-    beat_group_end <= \$178 ;
+    beat_group_end <= \$169 ;
   always @(posedge clk)
-    beat_last <= \$179 ;
+    beat_last <= \$170 ;
   always @(posedge clk)
-    beat_scale <= \$180 ;
+    beat_scale <= \$171 ;
   always @(posedge clk)
-    \$signal  <= \$181 ;
+    \$signal$23  <= \$172 ;
   always @(posedge clk)
-    beat_h <= \$182 ;
+    \$signal$24  <= \$173 ;
   always @(posedge clk)
-    \$signal$25  <= \$183 ;
+    act_sum0 <= \$174 ;
   always @(posedge clk)
-    act_sum0 <= \$184 ;
+    act_sum1 <= \$175 ;
   always @(posedge clk)
-    act_sum1 <= \$185 ;
+    grp0_0 <= \$176 ;
   always @(posedge clk)
-    grp0_0 <= \$186 ;
+    grp1_0 <= \$177 ;
   always @(posedge clk)
-    grp1_0 <= \$187 ;
+    grp0_1 <= \$178 ;
   always @(posedge clk)
-    grp0_1 <= \$188 ;
+    grp1_1 <= \$179 ;
   always @(posedge clk)
-    grp1_1 <= \$189 ;
+    grp_first <= \$180 ;
   always @(posedge clk)
-    grp_first <= \$190 ;
+    grp_psum <= \$181 ;
   always @(posedge clk)
-    grp_psum <= \$191 ;
+    dq_c0 <= \$182 ;
   always @(posedge clk)
-    dq_c0 <= \$192 ;
+    dq_c1 <= \$183 ;
   always @(posedge clk)
-    dq_c1 <= \$193 ;
+    dq_sum_a0 <= \$184 ;
   always @(posedge clk)
-    dq_h <= \$194 ;
+    dq_sum_a1 <= \$185 ;
   always @(posedge clk)
-    dq_sum_a0 <= \$195 ;
+    dq_d0_0 <= \$186 ;
   always @(posedge clk)
-    dq_sum_a1 <= \$196 ;
+    dq_d0_1 <= \$187 ;
   always @(posedge clk)
-    dq_d0_0 <= \$197 ;
+    dq_d1_0 <= \$188 ;
   always @(posedge clk)
-    dq_d0_1 <= \$198 ;
+    dq_d1_1 <= \$189 ;
   always @(posedge clk)
-    dq_d1_0 <= \$199 ;
+    o_valid <= \$190 ;
   always @(posedge clk)
-    dq_d1_1 <= \$200 ;
+    dq_left <= \$191 ;
   always @(posedge clk)
-    o_valid <= \$201 ;
+    dq_bit <= \$192 ;
   always @(posedge clk)
-    dq_left <= \$202 ;
+    out_acc <= \$193 ;
   always @(posedge clk)
-    dq_bit <= \$203 ;
+    o_psum <= \$194 ;
   always @(posedge clk)
-    out_acc <= \$204 ;
+    dq_scale <= \$195 ;
   always @(posedge clk)
-    o_psum <= \$205 ;
+    \$signal$63  <= \$196 ;
   always @(posedge clk)
-    dq_scale <= \$206 ;
+    dq_psum <= \$197 ;
   always @(posedge clk)
-    \$signal$65  <= \$207 ;
-  always @(posedge clk)
-    dq_psum <= \$208 ;
-  always @(posedge clk)
-    \$signal$63  <= \$209 ;
+    dq_last <= \$198 ;
   \lut_all_a16_nosym.precompute0  precompute0 (
     .a(i_a[63:0]),
     .clk(clk),
@@ -903,7 +882,7 @@ module lut_all_a16_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
     .clk(clk),
     .load(accept),
     .rst(rst),
-    .\table (\table$74 )
+    .\table (\table$72 )
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
@@ -1048,76 +1027,6 @@ module lut_all_a16_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
-    casez (w_sel[100:96])
-      5'h00:
-          \$6  = 1'h0;
-      5'h01:
-          \$6  = 1'h0;
-      5'h02:
-          \$6  = 1'h0;
-      5'h03:
-          \$6  = 1'h0;
-      5'h04:
-          \$6  = 1'h0;
-      5'h05:
-          \$6  = 1'h0;
-      5'h06:
-          \$6  = 1'h0;
-      5'h07:
-          \$6  = 1'h0;
-      5'h08:
-          \$6  = 1'h0;
-      5'h09:
-          \$6  = 1'h0;
-      5'h0a:
-          \$6  = 1'h0;
-      5'h0b:
-          \$6  = 1'h0;
-      5'h0c:
-          \$6  = 1'h0;
-      5'h0d:
-          \$6  = 1'h0;
-      5'h0e:
-          \$6  = 1'h0;
-      5'h0f:
-          \$6  = 1'h0;
-      5'h10:
-          \$6  = 1'h0;
-      5'h11:
-          \$6  = 1'h0;
-      5'h12:
-          \$6  = 1'h0;
-      5'h13:
-          \$6  = 1'h0;
-      5'h14:
-          \$6  = 1'h0;
-      5'h15:
-          \$6  = 1'h0;
-      5'h16:
-          \$6  = 1'h0;
-      5'h17:
-          \$6  = 1'h0;
-      5'h18:
-          \$6  = 1'h0;
-      5'h19:
-          \$6  = 1'h0;
-      5'h1a:
-          \$6  = 1'h0;
-      5'h1b:
-          \$6  = 1'h0;
-      5'h1c:
-          \$6  = 1'h0;
-      5'h1d:
-          \$6  = 1'h0;
-      5'h1e:
-          \$6  = 1'h0;
-      5'h1f:
-          \$6  = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
     casez (dtype)
       5'h00:
           plane_neg = 1'h0;
@@ -1136,21 +1045,21 @@ module lut_all_a16_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
       5'h07:
           plane_neg = 1'h0;
       5'h08:
+          plane_neg = \$66 ;
+      5'h09:
           plane_neg = \$67 ;
-      5'h09:
-          plane_neg = \$68 ;
       5'h0a:
-          plane_neg = \$69 ;
+          plane_neg = \$68 ;
       5'h0b:
-          plane_neg = \$70 ;
+          plane_neg = \$69 ;
       5'h0c:
-          plane_neg = \$71 ;
+          plane_neg = \$70 ;
       5'h0d:
-          plane_neg = \$72 ;
+          plane_neg = \$71 ;
       5'h0e:
-          plane_neg = \$73 ;
+          plane_neg = \$72 ;
       5'h0f:
-          plane_neg = \$74 ;
+          plane_neg = \$73 ;
       5'h10:
           plane_neg = 1'h0;
       5'h11:
@@ -1190,21 +1099,21 @@ module lut_all_a16_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
     (* full_case = 32'd1 *)
     casez (dtype)
       5'h00:
-          c0 = { \$98 [1], \$98 [1], \$98 [1], \$98 [1], \$98 [1], \$98 [1], \$98 [1], \$98  };
+          c0 = { \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93  };
       5'h01:
-          c0 = { \$99 [2], \$99 [2], \$99 [2], \$99 [2], \$99 [2], \$99 [2], \$99  };
+          c0 = { \$94 [2], \$94 [2], \$94 [2], \$94 [2], \$94 [2], \$94 [2], \$94  };
       5'h02:
-          c0 = { \$100 [3], \$100 [3], \$100 [3], \$100 [3], \$100 [3], \$100  };
+          c0 = { \$95 [3], \$95 [3], \$95 [3], \$95 [3], \$95 [3], \$95  };
       5'h03:
-          c0 = { \$101 [4], \$101 [4], \$101 [4], \$101 [4], \$101  };
+          c0 = { \$96 [4], \$96 [4], \$96 [4], \$96 [4], \$96  };
       5'h04:
-          c0 = { \$102 [5], \$102 [5], \$102 [5], \$102  };
+          c0 = { \$97 [5], \$97 [5], \$97 [5], \$97  };
       5'h05:
-          c0 = { \$103 [6], \$103 [6], \$103  };
+          c0 = { \$98 [6], \$98 [6], \$98  };
       5'h06:
-          c0 = { \$104 [7], \$104  };
+          c0 = { \$99 [7], \$99  };
       5'h07:
-          c0 = \$105 ;
+          c0 = \$100 ;
       5'h08:
           c0 = 9'h000;
       5'h09:
@@ -1224,35 +1133,35 @@ module lut_all_a16_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
       5'h10:
           c0 = 9'h1ff;
       5'h11:
-          c0 = { \$98 [1], \$98 [1], \$98 [1], \$98 [1], \$98 [1], \$98 [1], \$98 [1], \$98  };
+          c0 = { \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93  };
       5'h12:
-          c0 = { \$98 [1], \$98 [1], \$98 [1], \$98 [1], \$98 [1], \$98 [1], \$98 [1], \$98  };
+          c0 = { \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93  };
       5'h13:
-          c0 = { \$98 [1], \$98 [1], \$98 [1], \$98 [1], \$98 [1], \$98 [1], \$98 [1], \$98  };
+          c0 = { \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93  };
       5'h14:
-          c0 = { \$98 [1], \$98 [1], \$98 [1], \$98 [1], \$98 [1], \$98 [1], \$98 [1], \$98  };
+          c0 = { \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93  };
       5'h15:
-          c0 = { \$98 [1], \$98 [1], \$98 [1], \$98 [1], \$98 [1], \$98 [1], \$98 [1], \$98  };
+          c0 = { \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93  };
       5'h16:
-          c0 = { \$98 [1], \$98 [1], \$98 [1], \$98 [1], \$98 [1], \$98 [1], \$98 [1], \$98  };
+          c0 = { \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93  };
       5'h17:
-          c0 = { \$98 [1], \$98 [1], \$98 [1], \$98 [1], \$98 [1], \$98 [1], \$98 [1], \$98  };
+          c0 = { \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93  };
       5'h18:
-          c0 = { \$98 [1], \$98 [1], \$98 [1], \$98 [1], \$98 [1], \$98 [1], \$98 [1], \$98  };
+          c0 = { \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93  };
       5'h19:
-          c0 = { \$98 [1], \$98 [1], \$98 [1], \$98 [1], \$98 [1], \$98 [1], \$98 [1], \$98  };
+          c0 = { \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93  };
       5'h1a:
-          c0 = { \$98 [1], \$98 [1], \$98 [1], \$98 [1], \$98 [1], \$98 [1], \$98 [1], \$98  };
+          c0 = { \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93  };
       5'h1b:
-          c0 = { \$98 [1], \$98 [1], \$98 [1], \$98 [1], \$98 [1], \$98 [1], \$98 [1], \$98  };
+          c0 = { \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93  };
       5'h1c:
-          c0 = { \$98 [1], \$98 [1], \$98 [1], \$98 [1], \$98 [1], \$98 [1], \$98 [1], \$98  };
+          c0 = { \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93  };
       5'h1d:
-          c0 = { \$98 [1], \$98 [1], \$98 [1], \$98 [1], \$98 [1], \$98 [1], \$98 [1], \$98  };
+          c0 = { \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93  };
       5'h1e:
-          c0 = { \$98 [1], \$98 [1], \$98 [1], \$98 [1], \$98 [1], \$98 [1], \$98 [1], \$98  };
+          c0 = { \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93  };
       5'h1f:
-          c0 = { \$98 [1], \$98 [1], \$98 [1], \$98 [1], \$98 [1], \$98 [1], \$98 [1], \$98  };
+          c0 = { \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93  };
     endcase
   end
   always @* begin
@@ -1260,21 +1169,21 @@ module lut_all_a16_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
     (* full_case = 32'd1 *)
     casez (dtype)
       5'h00:
-          c1 = { \$106 [1], \$106 [1], \$106 [1], \$106 [1], \$106 [1], \$106 [1], \$106 [1], \$106  };
+          c1 = { \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101  };
       5'h01:
-          c1 = { \$107 [2], \$107 [2], \$107 [2], \$107 [2], \$107 [2], \$107 [2], \$107  };
+          c1 = { \$102 [2], \$102 [2], \$102 [2], \$102 [2], \$102 [2], \$102 [2], \$102  };
       5'h02:
-          c1 = { \$108 [3], \$108 [3], \$108 [3], \$108 [3], \$108 [3], \$108  };
+          c1 = { \$103 [3], \$103 [3], \$103 [3], \$103 [3], \$103 [3], \$103  };
       5'h03:
-          c1 = { \$109 [4], \$109 [4], \$109 [4], \$109 [4], \$109  };
+          c1 = { \$104 [4], \$104 [4], \$104 [4], \$104 [4], \$104  };
       5'h04:
-          c1 = { \$110 [5], \$110 [5], \$110 [5], \$110  };
+          c1 = { \$105 [5], \$105 [5], \$105 [5], \$105  };
       5'h05:
-          c1 = { \$111 [6], \$111 [6], \$111  };
+          c1 = { \$106 [6], \$106 [6], \$106  };
       5'h06:
-          c1 = { \$112 [7], \$112  };
+          c1 = { \$107 [7], \$107  };
       5'h07:
-          c1 = \$113 ;
+          c1 = \$108 ;
       5'h08:
           c1 = 9'h000;
       5'h09:
@@ -1294,179 +1203,282 @@ module lut_all_a16_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
       5'h10:
           c1 = 9'h1ff;
       5'h11:
-          c1 = { \$106 [1], \$106 [1], \$106 [1], \$106 [1], \$106 [1], \$106 [1], \$106 [1], \$106  };
+          c1 = { \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101  };
       5'h12:
-          c1 = { \$106 [1], \$106 [1], \$106 [1], \$106 [1], \$106 [1], \$106 [1], \$106 [1], \$106  };
+          c1 = { \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101  };
       5'h13:
-          c1 = { \$106 [1], \$106 [1], \$106 [1], \$106 [1], \$106 [1], \$106 [1], \$106 [1], \$106  };
+          c1 = { \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101  };
       5'h14:
-          c1 = { \$106 [1], \$106 [1], \$106 [1], \$106 [1], \$106 [1], \$106 [1], \$106 [1], \$106  };
+          c1 = { \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101  };
       5'h15:
-          c1 = { \$106 [1], \$106 [1], \$106 [1], \$106 [1], \$106 [1], \$106 [1], \$106 [1], \$106  };
+          c1 = { \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101  };
       5'h16:
-          c1 = { \$106 [1], \$106 [1], \$106 [1], \$106 [1], \$106 [1], \$106 [1], \$106 [1], \$106  };
+          c1 = { \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101  };
       5'h17:
-          c1 = { \$106 [1], \$106 [1], \$106 [1], \$106 [1], \$106 [1], \$106 [1], \$106 [1], \$106  };
+          c1 = { \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101  };
       5'h18:
-          c1 = { \$106 [1], \$106 [1], \$106 [1], \$106 [1], \$106 [1], \$106 [1], \$106 [1], \$106  };
+          c1 = { \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101  };
       5'h19:
-          c1 = { \$106 [1], \$106 [1], \$106 [1], \$106 [1], \$106 [1], \$106 [1], \$106 [1], \$106  };
+          c1 = { \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101  };
       5'h1a:
-          c1 = { \$106 [1], \$106 [1], \$106 [1], \$106 [1], \$106 [1], \$106 [1], \$106 [1], \$106  };
+          c1 = { \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101  };
       5'h1b:
-          c1 = { \$106 [1], \$106 [1], \$106 [1], \$106 [1], \$106 [1], \$106 [1], \$106 [1], \$106  };
+          c1 = { \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101  };
       5'h1c:
-          c1 = { \$106 [1], \$106 [1], \$106 [1], \$106 [1], \$106 [1], \$106 [1], \$106 [1], \$106  };
+          c1 = { \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101  };
       5'h1d:
-          c1 = { \$106 [1], \$106 [1], \$106 [1], \$106 [1], \$106 [1], \$106 [1], \$106 [1], \$106  };
+          c1 = { \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101  };
       5'h1e:
-          c1 = { \$106 [1], \$106 [1], \$106 [1], \$106 [1], \$106 [1], \$106 [1], \$106 [1], \$106  };
+          c1 = { \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101  };
       5'h1f:
-          c1 = { \$106 [1], \$106 [1], \$106 [1], \$106 [1], \$106 [1], \$106 [1], \$106 [1], \$106  };
+          c1 = { \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101  };
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$170  = i_a;
+    \$161  = i_a;
     if (rst) begin
-      \$170  = 128'h00000000000000000000000000000000;
+      \$161  = 128'h00000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$171  = i_w;
+    \$162  = i_w;
     if (rst) begin
-      \$171  = 101'h00000000000000000000000000;
+      \$162  = 101'h00000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$172  = i_ctl;
+    \$163  = i_ctl;
     if (rst) begin
-      \$172  = 5'h00;
+      \$163  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$173  = w_reg;
+    \$164  = w_reg;
     if (i_ctl[1]) begin
-      \$173  = i_w;
+      \$164  = i_w;
     end
     if (rst) begin
-      \$173  = 101'h00000000000000000000000000;
+      \$164  = 101'h00000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$174  = planes;
+    \$165  = \$signal ;
     if (accept) begin
-      \$174  = w_sel[63:0];
-    end
-    if (rst) begin
-      \$174  = 64'h0000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$175  = dtype;
-    if (accept) begin
-      \$175  = w_sel[100:96];
-    end
-    if (rst) begin
-      \$175  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$176  = remaining;
-    if (accept) begin
-      \$176  = \$4 ;
+      \$165  = 3'h0;
     end else if (\$3 ) begin
-      \$176  = \$7 [3:0];
+      \$165  = \$7 [2:0];
     end
     if (rst) begin
-      \$176  = 4'h0;
+      \$165  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$177  = step;
+    \$166  = planes;
     if (accept) begin
-      \$177  = 3'h0;
+      \$166  = w_sel[63:0];
+    end
+    if (rst) begin
+      \$166  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$167  = dtype;
+    if (accept) begin
+      \$167  = w_sel[100:96];
+    end
+    if (rst) begin
+      \$167  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$168  = remaining;
+    if (accept) begin
+      \$168  = \$4 ;
     end else if (\$3 ) begin
-      \$177  = \$8 [2:0];
+      \$168  = \$6 [3:0];
     end
     if (rst) begin
-      \$177  = 3'h0;
+      \$168  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$178  = beat_group_end;
+    \$169  = beat_group_end;
     if (accept) begin
-      \$178  = i_ctl[4];
+      \$169  = i_ctl[4];
     end
     if (rst) begin
-      \$178  = 1'h0;
+      \$169  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$179  = beat_last;
+    \$170  = beat_last;
     if (accept) begin
-      \$179  = i_ctl[3];
+      \$170  = i_ctl[3];
     end
     if (rst) begin
-      \$179  = 1'h0;
+      \$170  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$180  = beat_scale;
+    \$171  = beat_scale;
     if (accept) begin
-      \$180  = w_sel[79:64];
+      \$171  = w_sel[79:64];
     end
     if (rst) begin
-      \$180  = 16'h0000;
+      \$171  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$181  = \$signal ;
+    \$172  = \$signal$23 ;
     if (accept) begin
-      \$181  = \$5 ;
+      \$172  = \$5 ;
     end
     if (rst) begin
-      \$181  = 1'h0;
+      \$172  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$182  = beat_h;
+    \$173  = \$signal$24 ;
     if (accept) begin
-      \$182  = \$6 ;
+      \$173  = w_sel[95:80];
     end
     if (rst) begin
-      \$182  = 1'h0;
+      \$173  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$183  = \$signal$25 ;
-    if (accept) begin
-      \$183  = w_sel[95:80];
-    end
-    if (rst) begin
-      \$183  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$184  = act_sum0;
+    \$174  = act_sum0;
     if (handoff) begin
-      \$184  = 24'h000000;
+      \$174  = 24'h000000;
     end else if (last_plane) begin
-      \$184  = \$75 [23:0];
+      \$174  = \$74 [23:0];
+    end
+    if (rst) begin
+      \$174  = 24'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$175  = act_sum1;
+    if (handoff) begin
+      \$175  = 24'h000000;
+    end else if (last_plane) begin
+      \$175  = \$75 [23:0];
+    end
+    if (rst) begin
+      \$175  = 24'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$176  = grp0_0;
+    if (handoff) begin
+      \$176  = 31'h00000000;
+    end else if (\$9 ) begin
+      \$176  = \$79 [30:0];
+    end
+    if (rst) begin
+      \$176  = 31'h00000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$177  = grp1_0;
+    if (handoff) begin
+      \$177  = 31'h00000000;
+    end else if (\$11 ) begin
+      \$177  = \$83 [30:0];
+    end
+    if (rst) begin
+      \$177  = 31'h00000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$178  = grp0_1;
+    if (handoff) begin
+      \$178  = 31'h00000000;
+    end else if (\$13 ) begin
+      \$178  = \$87 [30:0];
+    end
+    if (rst) begin
+      \$178  = 31'h00000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$179  = grp1_1;
+    if (handoff) begin
+      \$179  = 31'h00000000;
+    end else if (\$15 ) begin
+      \$179  = \$91 [30:0];
+    end
+    if (rst) begin
+      \$179  = 31'h00000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$180  = grp_first;
+    if (handoff) begin
+      \$180  = 1'h0;
+    end
+    if (\$16 ) begin
+      \$180  = 1'h1;
+    end
+    if (rst) begin
+      \$180  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$181  = grp_psum;
+    if (\$16 ) begin
+      \$181  = i_psum;
+    end
+    if (rst) begin
+      \$181  = 192'h000000000000000000000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$182  = dq_c0;
+    if (handoff) begin
+      \$182  = c0;
+    end
+    if (rst) begin
+      \$182  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$183  = dq_c1;
+    if (handoff) begin
+      \$183  = c1;
+    end
+    if (rst) begin
+      \$183  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$184  = dq_sum_a0;
+    if (handoff) begin
+      \$184  = \$74 [23:0];
     end
     if (rst) begin
       \$184  = 24'h000000;
@@ -1474,11 +1486,9 @@ module lut_all_a16_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$185  = act_sum1;
+    \$185  = dq_sum_a1;
     if (handoff) begin
-      \$185  = 24'h000000;
-    end else if (last_plane) begin
-      \$185  = \$76 [23:0];
+      \$185  = \$75 [23:0];
     end
     if (rst) begin
       \$185  = 24'h000000;
@@ -1486,311 +1496,190 @@ module lut_all_a16_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$186  = grp0_0;
+    \$186  = dq_d0_0;
+    if (\$20 ) begin
+      \$186  = \$24 [32:0];
+    end
     if (handoff) begin
-      \$186  = 31'h00000000;
-    end else if (\$10 ) begin
-      \$186  = \$81 [30:0];
+      \$186  = { \$25 [31], \$25  };
     end
     if (rst) begin
-      \$186  = 31'h00000000;
+      \$186  = 33'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$187  = grp1_0;
+    \$187  = dq_d0_1;
+    if (\$29 ) begin
+      \$187  = \$33 [32:0];
+    end
     if (handoff) begin
-      \$187  = 31'h00000000;
-    end else if (\$12 ) begin
-      \$187  = \$86 [30:0];
+      \$187  = { \$34 [31], \$34  };
     end
     if (rst) begin
-      \$187  = 31'h00000000;
+      \$187  = 33'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$188  = grp0_1;
+    \$188  = dq_d1_0;
+    if (\$38 ) begin
+      \$188  = \$42 [32:0];
+    end
     if (handoff) begin
-      \$188  = 31'h00000000;
-    end else if (\$14 ) begin
-      \$188  = \$91 [30:0];
+      \$188  = { \$43 [31], \$43  };
     end
     if (rst) begin
-      \$188  = 31'h00000000;
+      \$188  = 33'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$189  = grp1_1;
+    \$189  = dq_d1_1;
+    if (\$47 ) begin
+      \$189  = \$51 [32:0];
+    end
     if (handoff) begin
-      \$189  = 31'h00000000;
-    end else if (\$16 ) begin
-      \$189  = \$96 [30:0];
+      \$189  = { \$52 [31], \$52  };
     end
     if (rst) begin
-      \$189  = 31'h00000000;
+      \$189  = 33'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$190  = grp_first;
-    if (handoff) begin
+    \$190  = 1'h0;
+    if (\$53 ) begin
+      if (\$58 ) begin
+        \$190  = 1'h1;
+      end
+    end
+    if (rst) begin
       \$190  = 1'h0;
     end
-    if (\$17 ) begin
-      \$190  = 1'h1;
-    end
-    if (rst) begin
-      \$190  = 1'h0;
-    end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$191  = grp_psum;
-    if (\$17 ) begin
-      \$191  = i_psum;
-    end
-    if (rst) begin
-      \$191  = 192'h000000000000000000000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$192  = dq_c0;
-    if (handoff) begin
-      \$192  = c0;
-    end
-    if (rst) begin
-      \$192  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$193  = dq_c1;
-    if (handoff) begin
-      \$193  = c1;
-    end
-    if (rst) begin
-      \$193  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$194  = dq_h;
-    if (handoff) begin
-      \$194  = beat_h;
-    end
-    if (rst) begin
-      \$194  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$195  = dq_sum_a0;
-    if (handoff) begin
-      \$195  = \$75 [23:0];
-    end
-    if (rst) begin
-      \$195  = 24'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$196  = dq_sum_a1;
-    if (handoff) begin
-      \$196  = \$76 [23:0];
-    end
-    if (rst) begin
-      \$196  = 24'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$197  = dq_d0_0;
-    if (\$21 ) begin
-      \$197  = \$25 [32:0];
+    \$191  = dq_left;
+    if (\$53 ) begin
+      \$191  = \$54 [4:0];
     end
     if (handoff) begin
-      \$197  = { \$26 [31], \$26  };
+      \$191  = 5'h11;
     end
     if (rst) begin
-      \$197  = 33'h000000000;
+      \$191  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$198  = dq_d0_1;
-    if (\$30 ) begin
-      \$198  = \$34 [32:0];
+    \$192  = dq_bit;
+    if (\$53 ) begin
+      \$192  = \$55 [4:0];
     end
     if (handoff) begin
-      \$198  = { \$35 [31], \$35  };
+      \$192  = 5'h00;
     end
     if (rst) begin
-      \$198  = 33'h000000000;
+      \$192  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$199  = dq_d1_0;
-    if (\$39 ) begin
-      \$199  = \$43 [32:0];
-    end
-    if (handoff) begin
-      \$199  = { \$44 [31], \$44  };
-    end
-    if (rst) begin
-      \$199  = 33'h000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$200  = dq_d1_1;
-    if (\$48 ) begin
-      \$200  = \$52 [32:0];
-    end
-    if (handoff) begin
-      \$200  = { \$53 [31], \$53  };
-    end
-    if (rst) begin
-      \$200  = 33'h000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$201  = 1'h0;
-    if (\$54 ) begin
-      if (\$59 ) begin
-        \$201  = 1'h1;
+    \$193  = out_acc;
+    if (\$53 ) begin
+      if (\$56 ) begin
+        \$193  = out_next;
       end
     end
     if (rst) begin
-      \$201  = 1'h0;
+      \$193  = 192'h000000000000000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$202  = dq_left;
-    if (\$54 ) begin
-      \$202  = \$55 [4:0];
-    end
-    if (handoff) begin
-      \$202  = 5'h11;
-    end
-    if (rst) begin
-      \$202  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$203  = dq_bit;
-    if (\$54 ) begin
-      \$203  = \$56 [4:0];
-    end
-    if (handoff) begin
-      \$203  = 5'h00;
-    end
-    if (rst) begin
-      \$203  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$204  = out_acc;
-    if (\$54 ) begin
-      if (\$57 ) begin
-        \$204  = out_next;
+    \$194  = o_psum;
+    if (\$53 ) begin
+      if (\$58 ) begin
+        \$194  = out_next;
       end
     end
     if (rst) begin
-      \$204  = 192'h000000000000000000000000000000000000000000000000;
+      \$194  = 192'h000000000000000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$205  = o_psum;
-    if (\$54 ) begin
-      if (\$59 ) begin
-        \$205  = out_next;
-      end
-    end
-    if (rst) begin
-      \$205  = 192'h000000000000000000000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$206  = dq_scale;
+    \$195  = dq_scale;
     if (handoff) begin
-      \$206  = beat_scale;
+      \$195  = beat_scale;
     end
     if (rst) begin
-      \$206  = 16'h0000;
+      \$195  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$207  = \$signal$65 ;
+    \$196  = \$signal$63 ;
     if (handoff) begin
-      \$207  = grp_first;
+      \$196  = grp_first;
     end
     if (rst) begin
-      \$207  = 1'h0;
+      \$196  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$208  = dq_psum;
+    \$197  = dq_psum;
     if (handoff) begin
-      \$208  = grp_psum;
+      \$197  = grp_psum;
     end
     if (rst) begin
-      \$208  = 192'h000000000000000000000000000000000000000000000000;
+      \$197  = 192'h000000000000000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$209  = \$signal$63 ;
+    \$198  = dq_last;
     if (handoff) begin
-      \$209  = beat_last;
+      \$198  = beat_last;
     end
     if (rst) begin
-      \$209  = 1'h0;
+      \$198  = 1'h0;
     end
   end
-  assign act_next0 = \$75 [23:0];
-  assign act_next1 = \$76 [23:0];
-  assign grp_next0_0 = \$81 [30:0];
-  assign grp_next1_0 = \$86 [30:0];
-  assign grp_next0_1 = \$91 [30:0];
-  assign grp_next1_1 = \$96 [30:0];
-  assign dq_ash0_0 = \$114 [32:0];
-  assign dq_ash0_1 = \$128 [32:0];
-  assign dq_ash1_0 = \$142 [32:0];
-  assign dq_ash1_1 = \$156 [32:0];
+  assign act_next0 = \$74 [23:0];
+  assign act_next1 = \$75 [23:0];
+  assign grp_next0_0 = \$79 [30:0];
+  assign grp_next1_0 = \$83 [30:0];
+  assign grp_next0_1 = \$87 [30:0];
+  assign grp_next1_1 = \$91 [30:0];
+  assign dq_ash0_0 = \$109 [32:0];
+  assign dq_ash0_1 = \$122 [32:0];
+  assign dq_ash1_0 = \$135 [32:0];
+  assign dq_ash1_1 = \$148 [32:0];
   assign ready = o_ready;
   assign a = i_a[63:0];
   assign load = accept;
-  assign \a$70  = i_a[127:64];
-  assign \load$71  = accept;
-  assign shift0_0 = step;
-  assign shifted0_0 = { \$78 [25], \$78  };
-  assign shift1_0 = step;
-  assign shifted1_0 = { \$83 [25], \$83  };
-  assign shift0_1 = step;
-  assign shifted0_1 = { \$88 [25], \$88  };
-  assign shift1_1 = step;
-  assign shifted1_1 = { \$93 [25], \$93  };
-  assign sbit = \$97 [2:0];
-  assign corr_uint1 = { \$98 [1], \$98 [1], \$98 [1], \$98 [1], \$98 [1], \$98 [1], \$98 [1], \$98 [1], \$98  };
-  assign corr_uint2 = { \$99 [2], \$99 [2], \$99 [2], \$99 [2], \$99 [2], \$99 [2], \$99 [2], \$99  };
-  assign corr_uint3 = { \$100 [3], \$100 [3], \$100 [3], \$100 [3], \$100 [3], \$100 [3], \$100  };
-  assign corr_uint4 = { \$101 [4], \$101 [4], \$101 [4], \$101 [4], \$101 [4], \$101  };
-  assign corr_uint5 = { \$102 [5], \$102 [5], \$102 [5], \$102 [5], \$102  };
-  assign corr_uint6 = { \$103 [6], \$103 [6], \$103 [6], \$103  };
-  assign corr_uint7 = { \$104 [7], \$104 [7], \$104  };
-  assign corr_uint8 = { \$105 [8], \$105  };
+  assign \a$68  = i_a[127:64];
+  assign \load$69  = accept;
+  assign shift0_0 = \$signal ;
+  assign shifted0_0 = { \$77 [25], \$77  };
+  assign shift1_0 = \$signal ;
+  assign shifted1_0 = { \$81 [25], \$81  };
+  assign shift0_1 = \$signal ;
+  assign shifted0_1 = { \$85 [25], \$85  };
+  assign shift1_1 = \$signal ;
+  assign shifted1_1 = { \$89 [25], \$89  };
+  assign sbit = \$92 [2:0];
+  assign corr_uint1 = { \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93  };
+  assign corr_uint2 = { \$94 [2], \$94 [2], \$94 [2], \$94 [2], \$94 [2], \$94 [2], \$94 [2], \$94  };
+  assign corr_uint3 = { \$95 [3], \$95 [3], \$95 [3], \$95 [3], \$95 [3], \$95 [3], \$95  };
+  assign corr_uint4 = { \$96 [4], \$96 [4], \$96 [4], \$96 [4], \$96 [4], \$96  };
+  assign corr_uint5 = { \$97 [5], \$97 [5], \$97 [5], \$97 [5], \$97  };
+  assign corr_uint6 = { \$98 [6], \$98 [6], \$98 [6], \$98  };
+  assign corr_uint7 = { \$99 [7], \$99 [7], \$99  };
+  assign corr_uint8 = { \$100 [8], \$100  };
   assign corr_int2 = 10'h000;
   assign corr_int3 = 10'h000;
   assign corr_int4 = 10'h000;
@@ -1800,27 +1689,31 @@ module lut_all_a16_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
   assign corr_int8 = 10'h000;
   assign corr_ternary = 10'h000;
   assign corr_binary = 10'h3ff;
-  assign \corr_uint1$109  = { \$106 [1], \$106 [1], \$106 [1], \$106 [1], \$106 [1], \$106 [1], \$106 [1], \$106 [1], \$106  };
-  assign \corr_uint2$110  = { \$107 [2], \$107 [2], \$107 [2], \$107 [2], \$107 [2], \$107 [2], \$107 [2], \$107  };
-  assign \corr_uint3$111  = { \$108 [3], \$108 [3], \$108 [3], \$108 [3], \$108 [3], \$108 [3], \$108  };
-  assign \corr_uint4$112  = { \$109 [4], \$109 [4], \$109 [4], \$109 [4], \$109 [4], \$109  };
-  assign \corr_uint5$113  = { \$110 [5], \$110 [5], \$110 [5], \$110 [5], \$110  };
-  assign \corr_uint6$114  = { \$111 [6], \$111 [6], \$111 [6], \$111  };
-  assign \corr_uint7$115  = { \$112 [7], \$112 [7], \$112  };
-  assign \corr_uint8$116  = { \$113 [8], \$113  };
-  assign \corr_int2$117  = 10'h000;
-  assign \corr_int3$118  = 10'h000;
-  assign \corr_int4$119  = 10'h000;
-  assign \corr_int5$120  = 10'h000;
-  assign \corr_int6$121  = 10'h000;
-  assign \corr_int7$122  = 10'h000;
-  assign \corr_int8$123  = 10'h000;
-  assign \corr_ternary$124  = 10'h000;
-  assign \corr_binary$125  = 10'h3ff;
-  assign dq_sh0_0 = { \$116 [39], \$116  };
-  assign dq_sh0_1 = { \$130 [39], \$130  };
-  assign dq_sh1_0 = { \$144 [39], \$144  };
-  assign dq_sh1_1 = { \$158 [39], \$158  };
+  assign \corr_uint1$107  = { \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101  };
+  assign \corr_uint2$108  = { \$102 [2], \$102 [2], \$102 [2], \$102 [2], \$102 [2], \$102 [2], \$102 [2], \$102  };
+  assign \corr_uint3$109  = { \$103 [3], \$103 [3], \$103 [3], \$103 [3], \$103 [3], \$103 [3], \$103  };
+  assign \corr_uint4$110  = { \$104 [4], \$104 [4], \$104 [4], \$104 [4], \$104 [4], \$104  };
+  assign \corr_uint5$111  = { \$105 [5], \$105 [5], \$105 [5], \$105 [5], \$105  };
+  assign \corr_uint6$112  = { \$106 [6], \$106 [6], \$106 [6], \$106  };
+  assign \corr_uint7$113  = { \$107 [7], \$107 [7], \$107  };
+  assign \corr_uint8$114  = { \$108 [8], \$108  };
+  assign \corr_int2$115  = 10'h000;
+  assign \corr_int3$116  = 10'h000;
+  assign \corr_int4$117  = 10'h000;
+  assign \corr_int5$118  = 10'h000;
+  assign \corr_int6$119  = 10'h000;
+  assign \corr_int7$120  = 10'h000;
+  assign \corr_int8$121  = 10'h000;
+  assign \corr_ternary$122  = 10'h000;
+  assign \corr_binary$123  = 10'h3ff;
+  assign dq_dh0_0 = dq_d0_0;
+  assign dq_sh0_0 = { \$110 [39], \$110  };
+  assign dq_dh0_1 = dq_d0_1;
+  assign dq_sh0_1 = { \$123 [39], \$123  };
+  assign dq_dh1_0 = dq_d1_0;
+  assign dq_sh1_0 = { \$136 [39], \$136  };
+  assign dq_dh1_1 = dq_d1_1;
+  assign dq_sh1_1 = { \$149 [39], \$149  };
   assign \i_a[0]  = i_a[63:0];
   assign \i_a[0][0]  = i_a[15:0];
   assign \i_a[0][1]  = i_a[31:16];
@@ -2013,8 +1906,8 @@ module lut_all_a16_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
   assign \w_sel.dtype  = w_sel[100:96];
   assign \beat_scale[0]  = beat_scale[7:0];
   assign \beat_scale[1]  = beat_scale[15:8];
-  assign \$signal$25[0]  = \$signal$25 [7:0];
-  assign \$signal$25[1]  = \$signal$25 [15:8];
+  assign \$signal$24[0]  = \$signal$24 [7:0];
+  assign \$signal$24[1]  = \$signal$24 [15:8];
   assign \grp_psum[0]  = grp_psum[47:0];
   assign \grp_psum[1]  = grp_psum[95:48];
   assign \grp_psum[2]  = grp_psum[143:96];
@@ -2037,10 +1930,10 @@ module lut_all_a16_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
   assign \a[1]  = i_a[31:16];
   assign \a[2]  = i_a[47:32];
   assign \a[3]  = i_a[63:48];
-  assign \a$70[0]  = i_a[79:64];
-  assign \a$70[1]  = i_a[95:80];
-  assign \a$70[2]  = i_a[111:96];
-  assign \a$70[3]  = i_a[127:112];
+  assign \a$68[0]  = i_a[79:64];
+  assign \a$68[1]  = i_a[95:80];
+  assign \a$68[2]  = i_a[111:96];
+  assign \a$68[3]  = i_a[127:112];
   assign \table[0]  = \table [18:0];
   assign \table[1]  = \table [37:19];
   assign \table[2]  = \table [56:38];
@@ -2057,30 +1950,26 @@ module lut_all_a16_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, 
   assign \table[13]  = \table [265:247];
   assign \table[14]  = \table [284:266];
   assign \table[15]  = \table [303:285];
-  assign \table$74[0]  = \table$74 [18:0];
-  assign \table$74[1]  = \table$74 [37:19];
-  assign \table$74[2]  = \table$74 [56:38];
-  assign \table$74[3]  = \table$74 [75:57];
-  assign \table$74[4]  = \table$74 [94:76];
-  assign \table$74[5]  = \table$74 [113:95];
-  assign \table$74[6]  = \table$74 [132:114];
-  assign \table$74[7]  = \table$74 [151:133];
-  assign \table$74[8]  = \table$74 [170:152];
-  assign \table$74[9]  = \table$74 [189:171];
-  assign \table$74[10]  = \table$74 [208:190];
-  assign \table$74[11]  = \table$74 [227:209];
-  assign \table$74[12]  = \table$74 [246:228];
-  assign \table$74[13]  = \table$74 [265:247];
-  assign \table$74[14]  = \table$74 [284:266];
-  assign \table$74[15]  = \table$74 [303:285];
-  assign out_next[191:144] = \$169 [47:0];
-  assign out_next[143:96] = \$155 [47:0];
-  assign out_next[95:48] = \$141 [47:0];
-  assign out_next[47:0] = \$127 [47:0];
-  assign \$115  = { dq_d0_0[32], dq_d0_0[32:1] };
-  assign \$129  = { dq_d0_1[32], dq_d0_1[32:1] };
-  assign \$143  = { dq_d1_0[32], dq_d1_0[32:1] };
-  assign \$157  = { dq_d1_1[32], dq_d1_1[32:1] };
+  assign \table$72[0]  = \table$72 [18:0];
+  assign \table$72[1]  = \table$72 [37:19];
+  assign \table$72[2]  = \table$72 [56:38];
+  assign \table$72[3]  = \table$72 [75:57];
+  assign \table$72[4]  = \table$72 [94:76];
+  assign \table$72[5]  = \table$72 [113:95];
+  assign \table$72[6]  = \table$72 [132:114];
+  assign \table$72[7]  = \table$72 [151:133];
+  assign \table$72[8]  = \table$72 [170:152];
+  assign \table$72[9]  = \table$72 [189:171];
+  assign \table$72[10]  = \table$72 [208:190];
+  assign \table$72[11]  = \table$72 [227:209];
+  assign \table$72[12]  = \table$72 [246:228];
+  assign \table$72[13]  = \table$72 [265:247];
+  assign \table$72[14]  = \table$72 [284:266];
+  assign \table$72[15]  = \table$72 [303:285];
+  assign out_next[191:144] = \$160 [47:0];
+  assign out_next[143:96] = \$147 [47:0];
+  assign out_next[95:48] = \$134 [47:0];
+  assign out_next[47:0] = \$121 [47:0];
 endmodule
 
 module \lut_all_a16_nosym.precompute0 (clk, rst, load, \table , a);

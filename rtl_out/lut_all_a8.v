@@ -4,200 +4,190 @@ module lut_all_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire [23:0] \$100 ;
-  wire [17:0] \$101 ;
-  wire [19:0] \$102 ;
-  wire [19:0] \$103 ;
-  wire [23:0] \$104 ;
+  wire [3:0] \$100 ;
+  wire [3:0] \$101 ;
+  wire [4:0] \$102 ;
+  wire [4:0] \$103 ;
+  wire [5:0] \$104 ;
   wire [5:0] \$105 ;
-  wire [1:0] \$106 ;
-  wire [2:0] \$107 ;
-  wire [2:0] \$108 ;
-  wire [3:0] \$109 ;
+  wire [6:0] \$106 ;
+  wire [6:0] \$107 ;
+  wire [7:0] \$108 ;
+  wire [7:0] \$109 ;
   wire \$11 ;
-  wire [3:0] \$110 ;
-  wire [4:0] \$111 ;
-  wire [4:0] \$112 ;
-  wire [5:0] \$113 ;
-  wire [5:0] \$114 ;
-  wire [6:0] \$115 ;
-  wire [6:0] \$116 ;
-  wire [7:0] \$117 ;
-  wire [7:0] \$118 ;
-  wire [8:0] \$119 ;
+  wire [8:0] \$110 ;
+  wire [8:0] \$111 ;
+  wire [1:0] \$112 ;
+  wire [2:0] \$113 ;
+  wire [2:0] \$114 ;
+  wire [3:0] \$115 ;
+  wire [3:0] \$116 ;
+  wire [4:0] \$117 ;
+  wire [4:0] \$118 ;
+  wire [5:0] \$119 ;
   wire \$12 ;
-  wire [8:0] \$120 ;
-  wire [1:0] \$121 ;
-  wire [2:0] \$122 ;
-  wire [2:0] \$123 ;
-  wire [3:0] \$124 ;
-  wire [3:0] \$125 ;
-  wire [4:0] \$126 ;
-  wire [4:0] \$127 ;
-  wire [5:0] \$128 ;
-  wire [5:0] \$129 ;
+  wire [5:0] \$120 ;
+  wire [6:0] \$121 ;
+  wire [6:0] \$122 ;
+  wire [7:0] \$123 ;
+  wire [7:0] \$124 ;
+  wire [8:0] \$125 ;
+  wire [8:0] \$126 ;
+  wire [46:0] \$127 ;
+  wire [24:0] \$128 ;
+  wire [31:0] \$129 ;
   wire \$13 ;
-  wire [6:0] \$130 ;
-  wire [6:0] \$131 ;
-  wire [7:0] \$132 ;
-  wire [7:0] \$133 ;
-  wire [8:0] \$134 ;
-  wire [8:0] \$135 ;
-  wire [46:0] \$136 ;
-  wire [24:0] \$137 ;
-  wire [31:0] \$138 ;
-  wire \$139 ;
+  wire \$130 ;
+  wire \$131 ;
+  wire [39:0] \$132 ;
+  wire \$133 ;
+  wire \$134 ;
+  wire \$135 ;
+  wire [33:0] \$136 ;
+  wire [33:0] \$137 ;
+  wire [33:0] \$138 ;
+  wire [40:0] \$139 ;
   wire \$14 ;
-  wire \$140 ;
-  wire [39:0] \$141 ;
-  wire \$142 ;
+  wire [46:0] \$140 ;
+  wire [24:0] \$141 ;
+  wire [31:0] \$142 ;
   wire \$143 ;
   wire \$144 ;
-  wire [33:0] \$145 ;
-  wire [33:0] \$146 ;
-  wire [33:0] \$147 ;
-  wire [40:0] \$148 ;
-  wire [46:0] \$149 ;
+  wire [39:0] \$145 ;
+  wire \$146 ;
+  wire \$147 ;
+  wire \$148 ;
+  wire [33:0] \$149 ;
   wire \$15 ;
-  wire [24:0] \$150 ;
-  wire [31:0] \$151 ;
-  wire \$152 ;
-  wire \$153 ;
-  wire [39:0] \$154 ;
-  wire \$155 ;
+  wire [33:0] \$150 ;
+  wire [33:0] \$151 ;
+  wire [40:0] \$152 ;
+  wire [46:0] \$153 ;
+  wire [24:0] \$154 ;
+  wire [31:0] \$155 ;
   wire \$156 ;
   wire \$157 ;
-  wire [33:0] \$158 ;
-  wire [33:0] \$159 ;
+  wire [39:0] \$158 ;
+  wire \$159 ;
   wire \$16 ;
-  wire [33:0] \$160 ;
-  wire [40:0] \$161 ;
-  wire [46:0] \$162 ;
-  wire [24:0] \$163 ;
-  wire [31:0] \$164 ;
-  wire \$165 ;
-  wire \$166 ;
-  wire [39:0] \$167 ;
-  wire \$168 ;
+  wire \$160 ;
+  wire \$161 ;
+  wire [33:0] \$162 ;
+  wire [33:0] \$163 ;
+  wire [33:0] \$164 ;
+  wire [40:0] \$165 ;
+  wire [46:0] \$166 ;
+  wire [24:0] \$167 ;
+  wire [31:0] \$168 ;
   wire \$169 ;
   wire \$17 ;
   wire \$170 ;
-  wire [33:0] \$171 ;
-  wire [33:0] \$172 ;
-  wire [33:0] \$173 ;
-  wire [40:0] \$174 ;
-  wire [46:0] \$175 ;
-  wire [24:0] \$176 ;
-  wire [31:0] \$177 ;
-  wire \$178 ;
-  wire \$179 ;
+  wire [39:0] \$171 ;
+  wire \$172 ;
+  wire \$173 ;
+  wire \$174 ;
+  wire [33:0] \$175 ;
+  wire [33:0] \$176 ;
+  wire [33:0] \$177 ;
+  wire [40:0] \$178 ;
+  reg [63:0] \$179 ;
   wire \$18 ;
-  wire [39:0] \$180 ;
-  wire \$181 ;
-  wire \$182 ;
-  wire \$183 ;
-  wire [33:0] \$184 ;
-  wire [33:0] \$185 ;
-  wire [33:0] \$186 ;
-  wire [40:0] \$187 ;
-  reg [63:0] \$188 ;
-  reg [100:0] \$189 ;
+  reg [100:0] \$180 ;
+  reg [4:0] \$181 ;
+  reg [100:0] \$182 ;
+  reg [2:0] \$183 ;
+  reg [63:0] \$184 ;
+  reg [4:0] \$185 ;
+  reg [3:0] \$186 ;
+  reg \$187 ;
+  reg \$188 ;
+  reg [15:0] \$189 ;
   wire \$19 ;
-  reg [4:0] \$190 ;
-  reg [100:0] \$191 ;
-  reg [63:0] \$192 ;
-  reg [4:0] \$193 ;
-  reg [3:0] \$194 ;
-  reg [2:0] \$195 ;
-  reg \$196 ;
-  reg \$197 ;
-  reg [15:0] \$198 ;
-  reg \$199 ;
+  reg \$190 ;
+  reg [15:0] \$191 ;
+  reg [15:0] \$192 ;
+  reg [15:0] \$193 ;
+  reg [22:0] \$194 ;
+  reg [22:0] \$195 ;
+  reg [22:0] \$196 ;
+  reg [22:0] \$197 ;
+  reg \$198 ;
+  reg [159:0] \$199 ;
   wire \$2 ;
   wire \$20 ;
-  reg \$200 ;
-  reg [15:0] \$201 ;
+  reg [8:0] \$200 ;
+  reg [8:0] \$201 ;
   reg [15:0] \$202 ;
   reg [15:0] \$203 ;
-  reg [22:0] \$204 ;
-  reg [22:0] \$205 ;
-  reg [22:0] \$206 ;
-  reg [22:0] \$207 ;
-  reg \$208 ;
-  reg [159:0] \$209 ;
+  reg \$204 ;
+  reg [24:0] \$205 ;
+  reg [24:0] \$206 ;
+  reg [24:0] \$207 ;
+  reg [24:0] \$208 ;
+  reg \$209 ;
   wire \$21 ;
-  reg [8:0] \$210 ;
-  reg [8:0] \$211 ;
-  reg \$212 ;
-  reg [15:0] \$213 ;
+  reg [4:0] \$210 ;
+  reg [4:0] \$211 ;
+  reg [159:0] \$212 ;
+  reg [159:0] \$213 ;
   reg [15:0] \$214 ;
-  reg [24:0] \$215 ;
-  reg [24:0] \$216 ;
-  reg [24:0] \$217 ;
-  reg [24:0] \$218 ;
-  reg \$219 ;
-  wire \$22 ;
-  reg [4:0] \$220 ;
-  reg [4:0] \$221 ;
-  reg [159:0] \$222 ;
-  reg [159:0] \$223 ;
-  reg [15:0] \$224 ;
-  reg \$225 ;
-  reg [159:0] \$226 ;
-  reg \$227 ;
+  reg \$215 ;
+  reg [159:0] \$216 ;
+  reg \$217 ;
+  wire [25:0] \$22 ;
   wire [25:0] \$23 ;
   wire [25:0] \$24 ;
-  wire [25:0] \$25 ;
-  wire [23:0] \$26 ;
+  wire \$25 ;
+  wire \$26 ;
   wire \$27 ;
   wire \$28 ;
   wire \$29 ;
+  wire [6:0] \$297 ;
   wire \$3 ;
-  wire \$30 ;
-  wire \$31 ;
-  wire [6:0] \$312 ;
-  wire [6:0] \$315 ;
-  wire [6:0] \$318 ;
+  wire [25:0] \$30 ;
+  wire [6:0] \$300 ;
+  wire [6:0] \$303 ;
+  wire [6:0] \$308 ;
+  wire [25:0] \$31 ;
+  wire [6:0] \$313 ;
   wire [25:0] \$32 ;
-  wire [6:0] \$323 ;
-  wire [6:0] \$328 ;
-  wire [25:0] \$33 ;
-  wire [6:0] \$336 ;
-  wire [25:0] \$34 ;
-  wire [6:0] \$344 ;
-  wire [6:0] \$347 ;
-  wire [23:0] \$35 ;
+  wire [6:0] \$320 ;
+  wire [6:0] \$327 ;
+  wire \$33 ;
+  wire [6:0] \$330 ;
+  wire [6:0] \$333 ;
+  wire [6:0] \$338 ;
+  wire \$34 ;
+  wire [6:0] \$343 ;
+  wire \$35 ;
   wire [6:0] \$350 ;
-  wire [6:0] \$355 ;
   wire \$36 ;
-  wire [6:0] \$360 ;
-  wire [6:0] \$368 ;
   wire \$37 ;
-  wire \$38 ;
-  wire \$39 ;
+  wire [25:0] \$38 ;
+  wire [25:0] \$39 ;
   reg [3:0] \$4 ;
-  wire \$40 ;
-  wire [25:0] \$41 ;
-  wire [25:0] \$42 ;
-  wire [25:0] \$43 ;
-  wire [23:0] \$44 ;
+  wire [25:0] \$40 ;
+  wire \$41 ;
+  wire \$42 ;
+  wire \$43 ;
+  wire \$44 ;
   wire \$45 ;
-  wire \$46 ;
-  wire \$47 ;
-  wire \$48 ;
+  wire [25:0] \$46 ;
+  wire [25:0] \$47 ;
+  wire [25:0] \$48 ;
   wire \$49 ;
   reg \$5 ;
-  wire [25:0] \$50 ;
-  wire [25:0] \$51 ;
-  wire [25:0] \$52 ;
-  wire [23:0] \$53 ;
+  wire [5:0] \$50 ;
+  wire [5:0] \$51 ;
+  wire \$52 ;
+  wire \$53 ;
   wire \$54 ;
-  wire [5:0] \$55 ;
-  wire [5:0] \$56 ;
+  wire \$55 ;
+  wire \$56 ;
   wire \$57 ;
   wire \$58 ;
   wire \$59 ;
-  reg \$6 ;
+  wire [4:0] \$6 ;
   wire \$60 ;
   wire \$61 ;
   wire \$62 ;
@@ -208,51 +198,52 @@ module lut_all_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid
   wire \$67 ;
   wire \$68 ;
   wire \$69 ;
-  wire [4:0] \$7 ;
-  wire \$70 ;
-  wire \$71 ;
-  wire \$72 ;
-  wire \$73 ;
-  wire \$74 ;
-  wire [16:0] \$75 ;
-  wire [16:0] \$76 ;
-  wire [7:0] \$77 ;
-  wire [7:0] \$78 ;
-  wire [7:0] \$79 ;
-  wire [3:0] \$8 ;
-  wire [2:0] \$80 ;
-  wire [7:0] \$81 ;
-  wire \$82 ;
-  wire [17:0] \$83 ;
-  wire [19:0] \$84 ;
-  wire [19:0] \$85 ;
-  wire [23:0] \$86 ;
-  wire [17:0] \$87 ;
-  wire [19:0] \$88 ;
-  wire [19:0] \$89 ;
+  wire [3:0] \$7 ;
+  wire [16:0] \$70 ;
+  wire [16:0] \$71 ;
+  wire [7:0] \$72 ;
+  wire [7:0] \$73 ;
+  wire [7:0] \$74 ;
+  wire [2:0] \$75 ;
+  wire [7:0] \$76 ;
+  wire \$77 ;
+  wire [17:0] \$78 ;
+  wire [19:0] \$79 ;
+  wire \$8 ;
+  wire [23:0] \$80 ;
+  wire [17:0] \$81 ;
+  wire [19:0] \$82 ;
+  wire [23:0] \$83 ;
+  wire [7:0] \$84 ;
+  wire [7:0] \$85 ;
+  wire [7:0] \$86 ;
+  wire [2:0] \$87 ;
+  wire [7:0] \$88 ;
+  wire \$89 ;
   wire \$9 ;
-  wire [23:0] \$90 ;
-  wire [7:0] \$91 ;
-  wire [7:0] \$92 ;
-  wire [7:0] \$93 ;
-  wire [2:0] \$94 ;
-  wire [7:0] \$95 ;
-  wire \$96 ;
-  wire [17:0] \$97 ;
-  wire [19:0] \$98 ;
-  wire [19:0] \$99 ;
-  reg \$signal  = 1'h0;
-  reg [15:0] \$signal$25  = 16'h0000;
-  wire [7:0] \$signal$25[0] ;
-  wire [7:0] \$signal$25[1] ;
-  reg \$signal$63  = 1'h0;
-  reg \$signal$65  = 1'h0;
+  wire [17:0] \$90 ;
+  wire [19:0] \$91 ;
+  wire [23:0] \$92 ;
+  wire [17:0] \$93 ;
+  wire [19:0] \$94 ;
+  wire [23:0] \$95 ;
+  wire [5:0] \$96 ;
+  wire [1:0] \$97 ;
+  wire [2:0] \$98 ;
+  wire [2:0] \$99 ;
+  reg [2:0] \$signal  = 3'h0;
+  reg \$signal$23  = 1'h0;
+  reg [15:0] \$signal$24  = 16'h0000;
+  wire [7:0] \$signal$24[0] ;
+  wire [7:0] \$signal$24[1] ;
+  reg \$signal$48  = 1'h0;
+  reg \$signal$64  = 1'h0;
   wire [31:0] a;
-  wire [31:0] \a$70 ;
-  wire [7:0] \a$70[0] ;
-  wire [7:0] \a$70[1] ;
-  wire [7:0] \a$70[2] ;
-  wire [7:0] \a$70[3] ;
+  wire [31:0] \a$69 ;
+  wire [7:0] \a$69[0] ;
+  wire [7:0] \a$69[1] ;
+  wire [7:0] \a$69[2] ;
+  wire [7:0] \a$69[3] ;
   wire [7:0] \a[0] ;
   wire [7:0] \a[1] ;
   wire [7:0] \a[2] ;
@@ -268,7 +259,6 @@ module lut_all_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid
   wire [19:0] addend1_0;
   wire [19:0] addend1_1;
   reg beat_group_end = 1'h0;
-  reg beat_h = 1'h0;
   reg beat_last = 1'h0;
   reg [15:0] beat_scale = 16'h0000;
   wire [7:0] \beat_scale[0] ;
@@ -278,39 +268,39 @@ module lut_all_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid
   input clk;
   wire clk;
   wire [9:0] corr_binary;
-  wire [9:0] \corr_binary$129 ;
+  wire [9:0] \corr_binary$128 ;
   wire [9:0] corr_int2;
-  wire [9:0] \corr_int2$121 ;
+  wire [9:0] \corr_int2$120 ;
   wire [9:0] corr_int3;
-  wire [9:0] \corr_int3$122 ;
+  wire [9:0] \corr_int3$121 ;
   wire [9:0] corr_int4;
-  wire [9:0] \corr_int4$123 ;
+  wire [9:0] \corr_int4$122 ;
   wire [9:0] corr_int5;
-  wire [9:0] \corr_int5$124 ;
+  wire [9:0] \corr_int5$123 ;
   wire [9:0] corr_int6;
-  wire [9:0] \corr_int6$125 ;
+  wire [9:0] \corr_int6$124 ;
   wire [9:0] corr_int7;
-  wire [9:0] \corr_int7$126 ;
+  wire [9:0] \corr_int7$125 ;
   wire [9:0] corr_int8;
-  wire [9:0] \corr_int8$127 ;
+  wire [9:0] \corr_int8$126 ;
   wire [9:0] corr_ternary;
-  wire [9:0] \corr_ternary$128 ;
+  wire [9:0] \corr_ternary$127 ;
   wire [9:0] corr_uint1;
-  wire [9:0] \corr_uint1$113 ;
+  wire [9:0] \corr_uint1$112 ;
   wire [9:0] corr_uint2;
-  wire [9:0] \corr_uint2$114 ;
+  wire [9:0] \corr_uint2$113 ;
   wire [9:0] corr_uint3;
-  wire [9:0] \corr_uint3$115 ;
+  wire [9:0] \corr_uint3$114 ;
   wire [9:0] corr_uint4;
-  wire [9:0] \corr_uint4$116 ;
+  wire [9:0] \corr_uint4$115 ;
   wire [9:0] corr_uint5;
-  wire [9:0] \corr_uint5$117 ;
+  wire [9:0] \corr_uint5$116 ;
   wire [9:0] corr_uint6;
-  wire [9:0] \corr_uint6$118 ;
+  wire [9:0] \corr_uint6$117 ;
   wire [9:0] corr_uint7;
-  wire [9:0] \corr_uint7$119 ;
+  wire [9:0] \corr_uint7$118 ;
   wire [9:0] corr_uint8;
-  wire [9:0] \corr_uint8$120 ;
+  wire [9:0] \corr_uint8$119 ;
   wire [24:0] dq_ash0_0;
   wire [24:0] dq_ash0_1;
   wire [24:0] dq_ash1_0;
@@ -326,7 +316,7 @@ module lut_all_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid
   wire [24:0] dq_dh0_1;
   wire [24:0] dq_dh1_0;
   wire [24:0] dq_dh1_1;
-  reg dq_h = 1'h0;
+  reg dq_last = 1'h0;
   reg [4:0] dq_left = 5'h00;
   reg [159:0] dq_psum = 160'h0000000000000000000000000000000000000000;
   wire [39:0] \dq_psum[0] ;
@@ -424,7 +414,7 @@ module lut_all_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid
   wire in_corr;
   wire last_plane;
   wire load;
-  wire \load$71 ;
+  wire \load$70 ;
   wire [2:0] low0;
   wire [2:0] low1;
   wire neg0;
@@ -546,17 +536,16 @@ module lut_all_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid
   wire [18:0] shifted1_0;
   wire [18:0] shifted1_1;
   wire stall;
-  reg [2:0] step = 3'h0;
   wire [87:0] \table ;
-  wire [87:0] \table$74 ;
-  wire [10:0] \table$74[0] ;
-  wire [10:0] \table$74[1] ;
-  wire [10:0] \table$74[2] ;
-  wire [10:0] \table$74[3] ;
-  wire [10:0] \table$74[4] ;
-  wire [10:0] \table$74[5] ;
-  wire [10:0] \table$74[6] ;
-  wire [10:0] \table$74[7] ;
+  wire [87:0] \table$73 ;
+  wire [10:0] \table$73[0] ;
+  wire [10:0] \table$73[1] ;
+  wire [10:0] \table$73[2] ;
+  wire [10:0] \table$73[3] ;
+  wire [10:0] \table$73[4] ;
+  wire [10:0] \table$73[5] ;
+  wire [10:0] \table$73[6] ;
+  wire [10:0] \table$73[7] ;
   wire [10:0] \table[0] ;
   wire [10:0] \table[1] ;
   wire [10:0] \table[2] ;
@@ -634,281 +623,271 @@ module lut_all_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid
   assign \$1  = | remaining;
   assign \$2  = ~ stall;
   assign \$3  = \$1  & \$2 ;
-  assign \$7  = remaining - 1'h1;
-  assign \$8  = step + 1'h1;
-  assign \$9  = ~ stall;
-  assign \$10  = active & \$9 ;
-  assign \$11  = ~ stall;
-  assign \$12  = active & \$11 ;
-  assign \$13  = ~ stall;
-  assign \$14  = active & \$13 ;
-  assign \$15  = ~ stall;
-  assign \$16  = active & \$15 ;
-  assign \$17  = accept & i_ctl[2];
-  assign \$18  = | dq_left;
-  assign \$19  = \$18  & in_corr;
-  assign \$20  = dq_c0 >> dq_bit;
-  assign \$21  = \$19  & \$20 ;
-  assign \$22  = dq_bit == 4'h8;
-  assign \$23  = $signed(dq_d0_0) - $signed(\$136 [24:0]);
-  assign \$24  = $signed(dq_d0_0) + $signed(\$136 [24:0]);
-  assign \$25  = \$22  ? \$23  : \$24 ;
-  assign \$26  = $signed(\$86 [22:0]) << \$signal ;
-  assign \$27  = | dq_left;
-  assign \$28  = \$27  & in_corr;
-  assign \$29  = dq_c1 >> dq_bit;
-  assign \$30  = \$28  & \$29 ;
-  assign \$31  = dq_bit == 4'h8;
-  assign \$32  = $signed(dq_d0_1) - $signed(\$149 [24:0]);
-  assign \$33  = $signed(dq_d0_1) + $signed(\$149 [24:0]);
-  assign \$34  = \$31  ? \$32  : \$33 ;
-  assign \$35  = $signed(\$100 [22:0]) << \$signal ;
-  assign \$36  = | dq_left;
-  assign \$37  = \$36  & in_corr;
-  assign \$38  = dq_c0 >> dq_bit;
-  assign \$39  = \$37  & \$38 ;
-  assign \$40  = dq_bit == 4'h8;
-  assign \$41  = $signed(dq_d1_0) - $signed(\$162 [24:0]);
-  assign \$42  = $signed(dq_d1_0) + $signed(\$162 [24:0]);
-  assign \$43  = \$40  ? \$41  : \$42 ;
-  assign \$44  = $signed(\$90 [22:0]) << \$signal ;
-  assign \$45  = | dq_left;
-  assign \$46  = \$45  & in_corr;
-  assign \$47  = dq_c1 >> dq_bit;
-  assign \$48  = \$46  & \$47 ;
-  assign \$49  = dq_bit == 4'h8;
-  assign \$50  = $signed(dq_d1_1) - $signed(\$175 [24:0]);
-  assign \$51  = $signed(dq_d1_1) + $signed(\$175 [24:0]);
-  assign \$52  = \$49  ? \$50  : \$51 ;
-  assign \$53  = $signed(\$104 [22:0]) << \$signal ;
-  assign \$54  = | dq_left;
-  assign \$55  = dq_left - 1'h1;
-  assign \$56  = dq_bit + 1'h1;
-  assign \$57  = ~ in_corr;
-  assign \$58  = dq_left == 1'h1;
-  assign \$59  = \$58  & \$signal$63 ;
+  assign \$6  = remaining - 1'h1;
+  assign \$7  = \$signal  + 1'h1;
+  assign \$8  = ~ stall;
+  assign \$9  = active & \$8 ;
+  assign \$10  = ~ stall;
+  assign \$11  = active & \$10 ;
+  assign \$12  = ~ stall;
+  assign \$13  = active & \$12 ;
+  assign \$14  = ~ stall;
+  assign \$15  = active & \$14 ;
+  assign \$16  = accept & i_ctl[2];
+  assign \$17  = | dq_left;
+  assign \$18  = \$17  & in_corr;
+  assign \$19  = dq_c0 >> dq_bit;
+  assign \$20  = \$18  & \$19 ;
+  assign \$21  = dq_bit == 4'h8;
+  assign \$22  = $signed(dq_d0_0) - $signed(\$127 [24:0]);
+  assign \$23  = $signed(dq_d0_0) + $signed(\$127 [24:0]);
+  assign \$24  = \$21  ? \$22  : \$23 ;
+  assign \$25  = | dq_left;
+  assign \$26  = \$25  & in_corr;
+  assign \$27  = dq_c1 >> dq_bit;
+  assign \$28  = \$26  & \$27 ;
+  assign \$29  = dq_bit == 4'h8;
+  assign \$30  = $signed(dq_d0_1) - $signed(\$140 [24:0]);
+  assign \$31  = $signed(dq_d0_1) + $signed(\$140 [24:0]);
+  assign \$32  = \$29  ? \$30  : \$31 ;
+  assign \$33  = | dq_left;
+  assign \$34  = \$33  & in_corr;
+  assign \$35  = dq_c0 >> dq_bit;
+  assign \$36  = \$34  & \$35 ;
+  assign \$37  = dq_bit == 4'h8;
+  assign \$38  = $signed(dq_d1_0) - $signed(\$153 [24:0]);
+  assign \$39  = $signed(dq_d1_0) + $signed(\$153 [24:0]);
+  assign \$40  = \$37  ? \$38  : \$39 ;
+  assign \$41  = | dq_left;
+  assign \$42  = \$41  & in_corr;
+  assign \$43  = dq_c1 >> dq_bit;
+  assign \$44  = \$42  & \$43 ;
+  assign \$45  = dq_bit == 4'h8;
+  assign \$46  = $signed(dq_d1_1) - $signed(\$166 [24:0]);
+  assign \$47  = $signed(dq_d1_1) + $signed(\$166 [24:0]);
+  assign \$48  = \$45  ? \$46  : \$47 ;
+  assign \$49  = | dq_left;
+  assign \$50  = dq_left - 1'h1;
+  assign \$51  = dq_bit + 1'h1;
+  assign \$52  = ~ in_corr;
+  assign \$53  = dq_left == 1'h1;
+  assign \$54  = \$53  & dq_last;
   assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \$60  = remaining <= 1'h1;
-  assign \$61  = ~ stall;
-  assign o_ready = \$60  & \$61 ;
+  assign \$55  = remaining <= 1'h1;
+  assign \$56  = ~ stall;
+  assign o_ready = \$55  & \$56 ;
   assign accept = i_ctl[0] & o_ready;
   assign active = | remaining;
-  assign \$62  = remaining == 1'h1;
-  assign \$63  = ~ stall;
-  assign last_plane = \$62  & \$63 ;
-  assign \$64  = remaining == 1'h1;
-  assign \$65  = \$64  & beat_group_end;
-  assign \$66  = dq_left > 1'h1;
-  assign stall = \$65  & \$66 ;
+  assign \$57  = remaining == 1'h1;
+  assign \$58  = ~ stall;
+  assign last_plane = \$57  & \$58 ;
+  assign \$59  = remaining == 1'h1;
+  assign \$60  = \$59  & beat_group_end;
+  assign \$61  = dq_left > 1'h1;
+  assign stall = \$60  & \$61 ;
   assign handoff = last_plane & beat_group_end;
-  assign \$67  = step == 1'h1;
-  assign \$68  = step == 2'h2;
-  assign \$69  = step == 2'h3;
-  assign \$70  = step == 3'h4;
-  assign \$71  = step == 3'h5;
-  assign \$72  = step == 3'h6;
-  assign \$73  = step == 3'h7;
-  assign \$74  = step == 1'h1;
-  assign \$75  = $signed(act_sum0) + $signed(\table [87:77]);
-  assign \$76  = $signed(act_sum1) + $signed(\table$74 [87:77]);
-  assign \$312  = step * 4'h8;
-  assign \$77  = planes >> \$312 ;
-  assign \$315  = step * 4'h8;
-  assign \$78  = planes >> \$315 ;
-  assign \$318  = step * 4'h8;
-  assign \$79  = planes >> \$318 ;
-  assign \$80  = ~ \$79 [2:0];
-  assign low0 = \$77 [3] ? \$78 [2:0] : \$80 ;
-  assign \$323  = step * 4'h8;
-  assign \$81  = planes >> \$323 ;
-  assign \$82  = ~ \$81 [3];
-  assign neg0 = \$82  ^ plane_neg;
-  assign \$328  = low0 * 4'hb;
-  assign entry0_0 = \table  >> \$328 ;
-  assign \$83  = $signed(entry0_0) << step;
-  assign \$84  = - $signed(\$83 );
-  assign \$85  = neg0 ? \$84  : { \$83 [17], \$83 [17], \$83  };
-  assign addend0_0 = active ? \$85  : 20'h00000;
-  assign \$86  = $signed(grp0_0) + $signed(addend0_0);
-  assign \$336  = low0 * 4'hb;
-  assign entry1_0 = \table$74  >> \$336 ;
-  assign \$87  = $signed(entry1_0) << step;
-  assign \$88  = - $signed(\$87 );
-  assign \$89  = neg0 ? \$88  : { \$87 [17], \$87 [17], \$87  };
-  assign addend1_0 = active ? \$89  : 20'h00000;
-  assign \$90  = $signed(grp1_0) + $signed(addend1_0);
-  assign \$344  = step * 4'h8;
-  assign \$91  = planes >> \$344 ;
-  assign \$347  = step * 4'h8;
-  assign \$92  = planes >> \$347 ;
-  assign \$350  = step * 4'h8;
-  assign \$93  = planes >> \$350 ;
-  assign \$94  = ~ \$93 [6:4];
-  assign low1 = \$91 [7] ? \$92 [6:4] : \$94 ;
-  assign \$355  = step * 4'h8;
-  assign \$95  = planes >> \$355 ;
-  assign \$96  = ~ \$95 [7];
-  assign neg1 = \$96  ^ plane_neg;
-  assign \$360  = low1 * 4'hb;
-  assign entry0_1 = \table  >> \$360 ;
-  assign \$97  = $signed(entry0_1) << step;
-  assign \$98  = - $signed(\$97 );
-  assign \$99  = neg1 ? \$98  : { \$97 [17], \$97 [17], \$97  };
-  assign addend0_1 = active ? \$99  : 20'h00000;
-  assign \$100  = $signed(grp0_1) + $signed(addend0_1);
-  assign \$368  = low1 * 4'hb;
-  assign entry1_1 = \table$74  >> \$368 ;
-  assign \$101  = $signed(entry1_1) << step;
-  assign \$102  = - $signed(\$101 );
-  assign \$103  = neg1 ? \$102  : { \$101 [17], \$101 [17], \$101  };
-  assign addend1_1 = active ? \$103  : 20'h00000;
-  assign \$104  = $signed(grp1_1) + $signed(addend1_1);
+  assign \$62  = \$signal  == 1'h1;
+  assign \$63  = \$signal  == 2'h2;
+  assign \$64  = \$signal  == 2'h3;
+  assign \$65  = \$signal  == 3'h4;
+  assign \$66  = \$signal  == 3'h5;
+  assign \$67  = \$signal  == 3'h6;
+  assign \$68  = \$signal  == 3'h7;
+  assign \$69  = \$signal  == 1'h1;
+  assign \$70  = $signed(act_sum0) + $signed(\table [87:77]);
+  assign \$71  = $signed(act_sum1) + $signed(\table$73 [87:77]);
+  assign \$297  = \$signal  * 4'h8;
+  assign \$72  = planes >> \$297 ;
+  assign \$300  = \$signal  * 4'h8;
+  assign \$73  = planes >> \$300 ;
+  assign \$303  = \$signal  * 4'h8;
+  assign \$74  = planes >> \$303 ;
+  assign \$75  = ~ \$74 [2:0];
+  assign low0 = \$72 [3] ? \$73 [2:0] : \$75 ;
+  assign \$308  = \$signal  * 4'h8;
+  assign \$76  = planes >> \$308 ;
+  assign \$77  = ~ \$76 [3];
+  assign neg0 = \$77  ^ plane_neg;
+  assign \$313  = low0 * 4'hb;
+  assign entry0_0 = \table  >> \$313 ;
+  assign \$78  = $signed(entry0_0) << \$signal ;
+  assign \$79  = - $signed(\$78 );
+  assign addend0_0 = neg0 ? \$79  : { \$78 [17], \$78 [17], \$78  };
+  assign \$80  = $signed(grp0_0) + $signed(addend0_0);
+  assign \$320  = low0 * 4'hb;
+  assign entry1_0 = \table$73  >> \$320 ;
+  assign \$81  = $signed(entry1_0) << \$signal ;
+  assign \$82  = - $signed(\$81 );
+  assign addend1_0 = neg0 ? \$82  : { \$81 [17], \$81 [17], \$81  };
+  assign \$83  = $signed(grp1_0) + $signed(addend1_0);
+  assign \$327  = \$signal  * 4'h8;
+  assign \$84  = planes >> \$327 ;
+  assign \$330  = \$signal  * 4'h8;
+  assign \$85  = planes >> \$330 ;
+  assign \$333  = \$signal  * 4'h8;
+  assign \$86  = planes >> \$333 ;
+  assign \$87  = ~ \$86 [6:4];
+  assign low1 = \$84 [7] ? \$85 [6:4] : \$87 ;
+  assign \$338  = \$signal  * 4'h8;
+  assign \$88  = planes >> \$338 ;
+  assign \$89  = ~ \$88 [7];
+  assign neg1 = \$89  ^ plane_neg;
+  assign \$343  = low1 * 4'hb;
+  assign entry0_1 = \table  >> \$343 ;
+  assign \$90  = $signed(entry0_1) << \$signal ;
+  assign \$91  = - $signed(\$90 );
+  assign addend0_1 = neg1 ? \$91  : { \$90 [17], \$90 [17], \$90  };
+  assign \$92  = $signed(grp0_1) + $signed(addend0_1);
+  assign \$350  = low1 * 4'hb;
+  assign entry1_1 = \table$73  >> \$350 ;
+  assign \$93  = $signed(entry1_1) << \$signal ;
+  assign \$94  = - $signed(\$93 );
+  assign addend1_1 = neg1 ? \$94  : { \$93 [17], \$93 [17], \$93  };
+  assign \$95  = $signed(grp1_1) + $signed(addend1_1);
   assign in_corr = dq_bit < 4'h9;
-  assign \$105  = dq_bit - 4'h9;
-  assign \$107  = 1'h1 - \$106 ;
-  assign \$109  = 2'h3 - \$108 ;
-  assign \$111  = 3'h7 - \$110 ;
-  assign \$113  = 4'hf - \$112 ;
-  assign \$115  = 5'h1f - \$114 ;
-  assign \$117  = 6'h3f - \$116 ;
-  assign \$119  = 7'h7f - \$118 ;
-  assign corr_uint8 = 8'hff - \$120 ;
-  assign \$122  = 1'h1 - \$121 ;
-  assign \$124  = 2'h3 - \$123 ;
-  assign \$126  = 3'h7 - \$125 ;
-  assign \$128  = 4'hf - \$127 ;
-  assign \$130  = 5'h1f - \$129 ;
-  assign \$132  = 6'h3f - \$131 ;
-  assign \$134  = 7'h7f - \$133 ;
-  assign \corr_uint8$120  = 8'hff - \$135 ;
-  assign \$136  = $signed(dq_sum_a0) << dq_bit;
-  assign dq_dh0_0 = dq_h ? \$137  : dq_d0_0;
-  assign \$138  = $signed(dq_dh0_0) << \$105 [2:0];
-  assign \$139  = dq_bit == 4'h9;
-  assign \$140  = \$139  & \$signal$65 ;
-  assign \$141  = \$140  ? dq_psum[39:0] : out_acc[39:0];
-  assign \$142  = ~ in_corr;
-  assign \$143  = dq_scale[7:0] >> \$105 [2:0];
-  assign \$144  = \$142  & \$143 ;
-  assign \$145  = - $signed(\$138 );
-  assign \$147  = \$144  ? \$146  : 34'h000000000;
-  assign \$148  = $signed(\$141 ) + $signed(\$147 );
-  assign \$149  = $signed(dq_sum_a0) << dq_bit;
-  assign dq_dh0_1 = dq_h ? \$150  : dq_d0_1;
-  assign \$151  = $signed(dq_dh0_1) << \$105 [2:0];
-  assign \$152  = dq_bit == 4'h9;
-  assign \$153  = \$152  & \$signal$65 ;
-  assign \$154  = \$153  ? dq_psum[79:40] : out_acc[79:40];
-  assign \$155  = ~ in_corr;
-  assign \$156  = dq_scale[15:8] >> \$105 [2:0];
-  assign \$157  = \$155  & \$156 ;
-  assign \$158  = - $signed(\$151 );
-  assign \$160  = \$157  ? \$159  : 34'h000000000;
-  assign \$161  = $signed(\$154 ) + $signed(\$160 );
-  assign \$162  = $signed(dq_sum_a1) << dq_bit;
-  assign dq_dh1_0 = dq_h ? \$163  : dq_d1_0;
-  assign \$164  = $signed(dq_dh1_0) << \$105 [2:0];
-  assign \$165  = dq_bit == 4'h9;
-  assign \$166  = \$165  & \$signal$65 ;
-  assign \$167  = \$166  ? dq_psum[119:80] : out_acc[119:80];
-  assign \$168  = ~ in_corr;
-  assign \$169  = dq_scale[7:0] >> \$105 [2:0];
-  assign \$170  = \$168  & \$169 ;
-  assign \$171  = - $signed(\$164 );
-  assign \$173  = \$170  ? \$172  : 34'h000000000;
-  assign \$174  = $signed(\$167 ) + $signed(\$173 );
-  assign \$175  = $signed(dq_sum_a1) << dq_bit;
-  assign dq_dh1_1 = dq_h ? \$176  : dq_d1_1;
-  assign \$177  = $signed(dq_dh1_1) << \$105 [2:0];
-  assign \$178  = dq_bit == 4'h9;
-  assign \$179  = \$178  & \$signal$65 ;
-  assign \$180  = \$179  ? dq_psum[159:120] : out_acc[159:120];
-  assign \$181  = ~ in_corr;
-  assign \$182  = dq_scale[15:8] >> \$105 [2:0];
-  assign \$183  = \$181  & \$182 ;
-  assign \$184  = - $signed(\$177 );
-  assign \$186  = \$183  ? \$185  : 34'h000000000;
-  assign \$187  = $signed(\$180 ) + $signed(\$186 );
+  assign \$96  = dq_bit - 4'h9;
+  assign \$98  = 1'h1 - \$97 ;
+  assign \$100  = 2'h3 - \$99 ;
+  assign \$102  = 3'h7 - \$101 ;
+  assign \$104  = 4'hf - \$103 ;
+  assign \$106  = 5'h1f - \$105 ;
+  assign \$108  = 6'h3f - \$107 ;
+  assign \$110  = 7'h7f - \$109 ;
+  assign corr_uint8 = 8'hff - \$111 ;
+  assign \$113  = 1'h1 - \$112 ;
+  assign \$115  = 2'h3 - \$114 ;
+  assign \$117  = 3'h7 - \$116 ;
+  assign \$119  = 4'hf - \$118 ;
+  assign \$121  = 5'h1f - \$120 ;
+  assign \$123  = 6'h3f - \$122 ;
+  assign \$125  = 7'h7f - \$124 ;
+  assign \corr_uint8$119  = 8'hff - \$126 ;
+  assign \$127  = $signed(dq_sum_a0) << dq_bit;
+  assign dq_dh0_0 = \$signal$48  ? \$128  : dq_d0_0;
+  assign \$129  = $signed(dq_dh0_0) << \$96 [2:0];
+  assign \$130  = dq_bit == 4'h9;
+  assign \$131  = \$130  & \$signal$64 ;
+  assign \$132  = \$131  ? dq_psum[39:0] : out_acc[39:0];
+  assign \$133  = ~ in_corr;
+  assign \$134  = dq_scale[7:0] >> \$96 [2:0];
+  assign \$135  = \$133  & \$134 ;
+  assign \$136  = - $signed(\$129 );
+  assign \$138  = \$135  ? \$137  : 34'h000000000;
+  assign \$139  = $signed(\$132 ) + $signed(\$138 );
+  assign \$140  = $signed(dq_sum_a0) << dq_bit;
+  assign dq_dh0_1 = \$signal$48  ? \$141  : dq_d0_1;
+  assign \$142  = $signed(dq_dh0_1) << \$96 [2:0];
+  assign \$143  = dq_bit == 4'h9;
+  assign \$144  = \$143  & \$signal$64 ;
+  assign \$145  = \$144  ? dq_psum[79:40] : out_acc[79:40];
+  assign \$146  = ~ in_corr;
+  assign \$147  = dq_scale[15:8] >> \$96 [2:0];
+  assign \$148  = \$146  & \$147 ;
+  assign \$149  = - $signed(\$142 );
+  assign \$151  = \$148  ? \$150  : 34'h000000000;
+  assign \$152  = $signed(\$145 ) + $signed(\$151 );
+  assign \$153  = $signed(dq_sum_a1) << dq_bit;
+  assign dq_dh1_0 = \$signal$48  ? \$154  : dq_d1_0;
+  assign \$155  = $signed(dq_dh1_0) << \$96 [2:0];
+  assign \$156  = dq_bit == 4'h9;
+  assign \$157  = \$156  & \$signal$64 ;
+  assign \$158  = \$157  ? dq_psum[119:80] : out_acc[119:80];
+  assign \$159  = ~ in_corr;
+  assign \$160  = dq_scale[7:0] >> \$96 [2:0];
+  assign \$161  = \$159  & \$160 ;
+  assign \$162  = - $signed(\$155 );
+  assign \$164  = \$161  ? \$163  : 34'h000000000;
+  assign \$165  = $signed(\$158 ) + $signed(\$164 );
+  assign \$166  = $signed(dq_sum_a1) << dq_bit;
+  assign dq_dh1_1 = \$signal$48  ? \$167  : dq_d1_1;
+  assign \$168  = $signed(dq_dh1_1) << \$96 [2:0];
+  assign \$169  = dq_bit == 4'h9;
+  assign \$170  = \$169  & \$signal$64 ;
+  assign \$171  = \$170  ? dq_psum[159:120] : out_acc[159:120];
+  assign \$172  = ~ in_corr;
+  assign \$173  = dq_scale[15:8] >> \$96 [2:0];
+  assign \$174  = \$172  & \$173 ;
+  assign \$175  = - $signed(\$168 );
+  assign \$177  = \$174  ? \$176  : 34'h000000000;
+  assign \$178  = $signed(\$171 ) + $signed(\$177 );
   always @(posedge clk)
-    o_a <= \$188 ;
+    o_a <= \$179 ;
   always @(posedge clk)
-    o_w <= \$189 ;
+    o_w <= \$180 ;
   always @(posedge clk)
-    o_ctl <= \$190 ;
+    o_ctl <= \$181 ;
   always @(posedge clk)
-    w_reg <= \$191 ;
+    w_reg <= \$182 ;
   always @(posedge clk)
-    planes <= \$192 ;
+    \$signal  <= \$183 ;
   always @(posedge clk)
-    dtype <= \$193 ;
+    planes <= \$184 ;
   always @(posedge clk)
-    remaining <= \$194 ;
+    dtype <= \$185 ;
   always @(posedge clk)
-    step <= \$195 ;
+    remaining <= \$186 ;
   always @(posedge clk)
-    beat_group_end <= \$196 ;
+    beat_group_end <= \$187 ;
   always @(posedge clk)
-    beat_last <= \$197 ;
+    beat_last <= \$188 ;
   always @(posedge clk)
-    beat_scale <= \$198 ;
+    beat_scale <= \$189 ;
   always @(posedge clk)
-    \$signal  <= \$199 ;
+    \$signal$23  <= \$190 ;
   always @(posedge clk)
-    beat_h <= \$200 ;
+    \$signal$24  <= \$191 ;
   always @(posedge clk)
-    \$signal$25  <= \$201 ;
+    act_sum0 <= \$192 ;
   always @(posedge clk)
-    act_sum0 <= \$202 ;
+    act_sum1 <= \$193 ;
   always @(posedge clk)
-    act_sum1 <= \$203 ;
+    grp0_0 <= \$194 ;
   always @(posedge clk)
-    grp0_0 <= \$204 ;
+    grp1_0 <= \$195 ;
   always @(posedge clk)
-    grp1_0 <= \$205 ;
+    grp0_1 <= \$196 ;
   always @(posedge clk)
-    grp0_1 <= \$206 ;
+    grp1_1 <= \$197 ;
   always @(posedge clk)
-    grp1_1 <= \$207 ;
+    grp_first <= \$198 ;
   always @(posedge clk)
-    grp_first <= \$208 ;
+    grp_psum <= \$199 ;
   always @(posedge clk)
-    grp_psum <= \$209 ;
+    dq_c0 <= \$200 ;
   always @(posedge clk)
-    dq_c0 <= \$210 ;
+    dq_c1 <= \$201 ;
   always @(posedge clk)
-    dq_c1 <= \$211 ;
+    dq_sum_a0 <= \$202 ;
   always @(posedge clk)
-    dq_h <= \$212 ;
+    dq_sum_a1 <= \$203 ;
   always @(posedge clk)
-    dq_sum_a0 <= \$213 ;
+    \$signal$48  <= \$204 ;
   always @(posedge clk)
-    dq_sum_a1 <= \$214 ;
+    dq_d0_0 <= \$205 ;
   always @(posedge clk)
-    dq_d0_0 <= \$215 ;
+    dq_d0_1 <= \$206 ;
   always @(posedge clk)
-    dq_d0_1 <= \$216 ;
+    dq_d1_0 <= \$207 ;
   always @(posedge clk)
-    dq_d1_0 <= \$217 ;
+    dq_d1_1 <= \$208 ;
   always @(posedge clk)
-    dq_d1_1 <= \$218 ;
+    o_valid <= \$209 ;
   always @(posedge clk)
-    o_valid <= \$219 ;
+    dq_left <= \$210 ;
   always @(posedge clk)
-    dq_left <= \$220 ;
+    dq_bit <= \$211 ;
   always @(posedge clk)
-    dq_bit <= \$221 ;
+    out_acc <= \$212 ;
   always @(posedge clk)
-    out_acc <= \$222 ;
+    o_psum <= \$213 ;
   always @(posedge clk)
-    o_psum <= \$223 ;
+    dq_scale <= \$214 ;
   always @(posedge clk)
-    dq_scale <= \$224 ;
+    \$signal$64  <= \$215 ;
   always @(posedge clk)
-    \$signal$65  <= \$225 ;
+    dq_psum <= \$216 ;
   always @(posedge clk)
-    dq_psum <= \$226 ;
-  always @(posedge clk)
-    \$signal$63  <= \$227 ;
+    dq_last <= \$217 ;
   \lut_all_a8.precompute0  precompute0 (
     .a(i_a[31:0]),
     .clk(clk),
@@ -921,7 +900,7 @@ module lut_all_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid
     .clk(clk),
     .load(accept),
     .rst(rst),
-    .\table (\table$74 )
+    .\table (\table$73 )
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
@@ -998,139 +977,69 @@ module lut_all_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid
     (* full_case = 32'd1 *)
     casez (w_sel[100:96])
       5'h00:
-          \$5  = 1'h0;
+          \$5  = 1'h1;
       5'h01:
-          \$5  = 1'h0;
+          \$5  = 1'h1;
       5'h02:
-          \$5  = 1'h0;
+          \$5  = 1'h1;
       5'h03:
-          \$5  = 1'h0;
+          \$5  = 1'h1;
       5'h04:
-          \$5  = 1'h0;
+          \$5  = 1'h1;
       5'h05:
-          \$5  = 1'h0;
+          \$5  = 1'h1;
       5'h06:
-          \$5  = 1'h0;
+          \$5  = 1'h1;
       5'h07:
-          \$5  = 1'h0;
+          \$5  = 1'h1;
       5'h08:
-          \$5  = 1'h0;
+          \$5  = 1'h1;
       5'h09:
-          \$5  = 1'h0;
+          \$5  = 1'h1;
       5'h0a:
-          \$5  = 1'h0;
+          \$5  = 1'h1;
       5'h0b:
-          \$5  = 1'h0;
+          \$5  = 1'h1;
       5'h0c:
-          \$5  = 1'h0;
+          \$5  = 1'h1;
       5'h0d:
-          \$5  = 1'h0;
+          \$5  = 1'h1;
       5'h0e:
-          \$5  = 1'h0;
+          \$5  = 1'h1;
       5'h0f:
-          \$5  = 1'h0;
+          \$5  = 1'h1;
       5'h10:
           \$5  = 1'h0;
       5'h11:
-          \$5  = 1'h0;
+          \$5  = 1'h1;
       5'h12:
-          \$5  = 1'h0;
+          \$5  = 1'h1;
       5'h13:
-          \$5  = 1'h0;
+          \$5  = 1'h1;
       5'h14:
-          \$5  = 1'h0;
+          \$5  = 1'h1;
       5'h15:
-          \$5  = 1'h0;
+          \$5  = 1'h1;
       5'h16:
-          \$5  = 1'h0;
+          \$5  = 1'h1;
       5'h17:
-          \$5  = 1'h0;
+          \$5  = 1'h1;
       5'h18:
-          \$5  = 1'h0;
+          \$5  = 1'h1;
       5'h19:
-          \$5  = 1'h0;
+          \$5  = 1'h1;
       5'h1a:
-          \$5  = 1'h0;
+          \$5  = 1'h1;
       5'h1b:
-          \$5  = 1'h0;
+          \$5  = 1'h1;
       5'h1c:
-          \$5  = 1'h0;
+          \$5  = 1'h1;
       5'h1d:
-          \$5  = 1'h0;
+          \$5  = 1'h1;
       5'h1e:
-          \$5  = 1'h0;
+          \$5  = 1'h1;
       5'h1f:
-          \$5  = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (w_sel[100:96])
-      5'h00:
-          \$6  = 1'h1;
-      5'h01:
-          \$6  = 1'h1;
-      5'h02:
-          \$6  = 1'h1;
-      5'h03:
-          \$6  = 1'h1;
-      5'h04:
-          \$6  = 1'h1;
-      5'h05:
-          \$6  = 1'h1;
-      5'h06:
-          \$6  = 1'h1;
-      5'h07:
-          \$6  = 1'h1;
-      5'h08:
-          \$6  = 1'h1;
-      5'h09:
-          \$6  = 1'h1;
-      5'h0a:
-          \$6  = 1'h1;
-      5'h0b:
-          \$6  = 1'h1;
-      5'h0c:
-          \$6  = 1'h1;
-      5'h0d:
-          \$6  = 1'h1;
-      5'h0e:
-          \$6  = 1'h1;
-      5'h0f:
-          \$6  = 1'h1;
-      5'h10:
-          \$6  = 1'h0;
-      5'h11:
-          \$6  = 1'h1;
-      5'h12:
-          \$6  = 1'h1;
-      5'h13:
-          \$6  = 1'h1;
-      5'h14:
-          \$6  = 1'h1;
-      5'h15:
-          \$6  = 1'h1;
-      5'h16:
-          \$6  = 1'h1;
-      5'h17:
-          \$6  = 1'h1;
-      5'h18:
-          \$6  = 1'h1;
-      5'h19:
-          \$6  = 1'h1;
-      5'h1a:
-          \$6  = 1'h1;
-      5'h1b:
-          \$6  = 1'h1;
-      5'h1c:
-          \$6  = 1'h1;
-      5'h1d:
-          \$6  = 1'h1;
-      5'h1e:
-          \$6  = 1'h1;
-      5'h1f:
-          \$6  = 1'h1;
+          \$5  = 1'h1;
     endcase
   end
   always @* begin
@@ -1154,21 +1063,21 @@ module lut_all_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid
       5'h07:
           plane_neg = 1'h0;
       5'h08:
+          plane_neg = \$62 ;
+      5'h09:
+          plane_neg = \$63 ;
+      5'h0a:
+          plane_neg = \$64 ;
+      5'h0b:
+          plane_neg = \$65 ;
+      5'h0c:
+          plane_neg = \$66 ;
+      5'h0d:
           plane_neg = \$67 ;
-      5'h09:
-          plane_neg = \$68 ;
-      5'h0a:
-          plane_neg = \$69 ;
-      5'h0b:
-          plane_neg = \$70 ;
-      5'h0c:
-          plane_neg = \$71 ;
-      5'h0d:
-          plane_neg = \$72 ;
       5'h0e:
-          plane_neg = \$73 ;
+          plane_neg = \$68 ;
       5'h0f:
-          plane_neg = \$74 ;
+          plane_neg = \$69 ;
       5'h10:
           plane_neg = 1'h0;
       5'h11:
@@ -1208,19 +1117,19 @@ module lut_all_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid
     (* full_case = 32'd1 *)
     casez (dtype)
       5'h00:
-          c0 = { \$107 [2], \$107 [2], \$107 [2], \$107 [2], \$107 [2], \$107 [2], \$107  };
+          c0 = { \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98  };
       5'h01:
-          c0 = { \$109 [3], \$109 [3], \$109 [3], \$109 [3], \$109 [3], \$109  };
+          c0 = { \$100 [3], \$100 [3], \$100 [3], \$100 [3], \$100 [3], \$100  };
       5'h02:
-          c0 = { \$111 [4], \$111 [4], \$111 [4], \$111 [4], \$111  };
+          c0 = { \$102 [4], \$102 [4], \$102 [4], \$102 [4], \$102  };
       5'h03:
-          c0 = { \$113 [5], \$113 [5], \$113 [5], \$113  };
+          c0 = { \$104 [5], \$104 [5], \$104 [5], \$104  };
       5'h04:
-          c0 = { \$115 [6], \$115 [6], \$115  };
+          c0 = { \$106 [6], \$106 [6], \$106  };
       5'h05:
-          c0 = { \$117 [7], \$117  };
+          c0 = { \$108 [7], \$108  };
       5'h06:
-          c0 = \$119 ;
+          c0 = \$110 ;
       5'h07:
           c0 = corr_uint8[8:0];
       5'h08:
@@ -1242,35 +1151,35 @@ module lut_all_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid
       5'h10:
           c0 = 9'h000;
       5'h11:
-          c0 = { \$107 [2], \$107 [2], \$107 [2], \$107 [2], \$107 [2], \$107 [2], \$107  };
+          c0 = { \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98  };
       5'h12:
-          c0 = { \$107 [2], \$107 [2], \$107 [2], \$107 [2], \$107 [2], \$107 [2], \$107  };
+          c0 = { \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98  };
       5'h13:
-          c0 = { \$107 [2], \$107 [2], \$107 [2], \$107 [2], \$107 [2], \$107 [2], \$107  };
+          c0 = { \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98  };
       5'h14:
-          c0 = { \$107 [2], \$107 [2], \$107 [2], \$107 [2], \$107 [2], \$107 [2], \$107  };
+          c0 = { \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98  };
       5'h15:
-          c0 = { \$107 [2], \$107 [2], \$107 [2], \$107 [2], \$107 [2], \$107 [2], \$107  };
+          c0 = { \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98  };
       5'h16:
-          c0 = { \$107 [2], \$107 [2], \$107 [2], \$107 [2], \$107 [2], \$107 [2], \$107  };
+          c0 = { \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98  };
       5'h17:
-          c0 = { \$107 [2], \$107 [2], \$107 [2], \$107 [2], \$107 [2], \$107 [2], \$107  };
+          c0 = { \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98  };
       5'h18:
-          c0 = { \$107 [2], \$107 [2], \$107 [2], \$107 [2], \$107 [2], \$107 [2], \$107  };
+          c0 = { \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98  };
       5'h19:
-          c0 = { \$107 [2], \$107 [2], \$107 [2], \$107 [2], \$107 [2], \$107 [2], \$107  };
+          c0 = { \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98  };
       5'h1a:
-          c0 = { \$107 [2], \$107 [2], \$107 [2], \$107 [2], \$107 [2], \$107 [2], \$107  };
+          c0 = { \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98  };
       5'h1b:
-          c0 = { \$107 [2], \$107 [2], \$107 [2], \$107 [2], \$107 [2], \$107 [2], \$107  };
+          c0 = { \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98  };
       5'h1c:
-          c0 = { \$107 [2], \$107 [2], \$107 [2], \$107 [2], \$107 [2], \$107 [2], \$107  };
+          c0 = { \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98  };
       5'h1d:
-          c0 = { \$107 [2], \$107 [2], \$107 [2], \$107 [2], \$107 [2], \$107 [2], \$107  };
+          c0 = { \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98  };
       5'h1e:
-          c0 = { \$107 [2], \$107 [2], \$107 [2], \$107 [2], \$107 [2], \$107 [2], \$107  };
+          c0 = { \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98  };
       5'h1f:
-          c0 = { \$107 [2], \$107 [2], \$107 [2], \$107 [2], \$107 [2], \$107 [2], \$107  };
+          c0 = { \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98  };
     endcase
   end
   always @* begin
@@ -1278,21 +1187,21 @@ module lut_all_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid
     (* full_case = 32'd1 *)
     casez (dtype)
       5'h00:
-          c1 = { \$122 [2], \$122 [2], \$122 [2], \$122 [2], \$122 [2], \$122 [2], \$122  };
+          c1 = { \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113  };
       5'h01:
-          c1 = { \$124 [3], \$124 [3], \$124 [3], \$124 [3], \$124 [3], \$124  };
+          c1 = { \$115 [3], \$115 [3], \$115 [3], \$115 [3], \$115 [3], \$115  };
       5'h02:
-          c1 = { \$126 [4], \$126 [4], \$126 [4], \$126 [4], \$126  };
+          c1 = { \$117 [4], \$117 [4], \$117 [4], \$117 [4], \$117  };
       5'h03:
-          c1 = { \$128 [5], \$128 [5], \$128 [5], \$128  };
+          c1 = { \$119 [5], \$119 [5], \$119 [5], \$119  };
       5'h04:
-          c1 = { \$130 [6], \$130 [6], \$130  };
+          c1 = { \$121 [6], \$121 [6], \$121  };
       5'h05:
-          c1 = { \$132 [7], \$132  };
+          c1 = { \$123 [7], \$123  };
       5'h06:
-          c1 = \$134 ;
+          c1 = \$125 ;
       5'h07:
-          c1 = \corr_uint8$120 [8:0];
+          c1 = \corr_uint8$119 [8:0];
       5'h08:
           c1 = 9'h1ff;
       5'h09:
@@ -1312,179 +1221,282 @@ module lut_all_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid
       5'h10:
           c1 = 9'h000;
       5'h11:
-          c1 = { \$122 [2], \$122 [2], \$122 [2], \$122 [2], \$122 [2], \$122 [2], \$122  };
+          c1 = { \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113  };
       5'h12:
-          c1 = { \$122 [2], \$122 [2], \$122 [2], \$122 [2], \$122 [2], \$122 [2], \$122  };
+          c1 = { \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113  };
       5'h13:
-          c1 = { \$122 [2], \$122 [2], \$122 [2], \$122 [2], \$122 [2], \$122 [2], \$122  };
+          c1 = { \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113  };
       5'h14:
-          c1 = { \$122 [2], \$122 [2], \$122 [2], \$122 [2], \$122 [2], \$122 [2], \$122  };
+          c1 = { \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113  };
       5'h15:
-          c1 = { \$122 [2], \$122 [2], \$122 [2], \$122 [2], \$122 [2], \$122 [2], \$122  };
+          c1 = { \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113  };
       5'h16:
-          c1 = { \$122 [2], \$122 [2], \$122 [2], \$122 [2], \$122 [2], \$122 [2], \$122  };
+          c1 = { \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113  };
       5'h17:
-          c1 = { \$122 [2], \$122 [2], \$122 [2], \$122 [2], \$122 [2], \$122 [2], \$122  };
+          c1 = { \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113  };
       5'h18:
-          c1 = { \$122 [2], \$122 [2], \$122 [2], \$122 [2], \$122 [2], \$122 [2], \$122  };
+          c1 = { \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113  };
       5'h19:
-          c1 = { \$122 [2], \$122 [2], \$122 [2], \$122 [2], \$122 [2], \$122 [2], \$122  };
+          c1 = { \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113  };
       5'h1a:
-          c1 = { \$122 [2], \$122 [2], \$122 [2], \$122 [2], \$122 [2], \$122 [2], \$122  };
+          c1 = { \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113  };
       5'h1b:
-          c1 = { \$122 [2], \$122 [2], \$122 [2], \$122 [2], \$122 [2], \$122 [2], \$122  };
+          c1 = { \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113  };
       5'h1c:
-          c1 = { \$122 [2], \$122 [2], \$122 [2], \$122 [2], \$122 [2], \$122 [2], \$122  };
+          c1 = { \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113  };
       5'h1d:
-          c1 = { \$122 [2], \$122 [2], \$122 [2], \$122 [2], \$122 [2], \$122 [2], \$122  };
+          c1 = { \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113  };
       5'h1e:
-          c1 = { \$122 [2], \$122 [2], \$122 [2], \$122 [2], \$122 [2], \$122 [2], \$122  };
+          c1 = { \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113  };
       5'h1f:
-          c1 = { \$122 [2], \$122 [2], \$122 [2], \$122 [2], \$122 [2], \$122 [2], \$122  };
+          c1 = { \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113  };
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$188  = i_a;
+    \$179  = i_a;
     if (rst) begin
-      \$188  = 64'h0000000000000000;
+      \$179  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$189  = i_w;
+    \$180  = i_w;
     if (rst) begin
-      \$189  = 101'h00000000000000000000000000;
+      \$180  = 101'h00000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$190  = i_ctl;
+    \$181  = i_ctl;
     if (rst) begin
-      \$190  = 5'h00;
+      \$181  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$191  = w_reg;
+    \$182  = w_reg;
     if (i_ctl[1]) begin
-      \$191  = i_w;
+      \$182  = i_w;
     end
     if (rst) begin
-      \$191  = 101'h00000000000000000000000000;
+      \$182  = 101'h00000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$192  = planes;
+    \$183  = \$signal ;
     if (accept) begin
-      \$192  = w_sel[63:0];
-    end
-    if (rst) begin
-      \$192  = 64'h0000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$193  = dtype;
-    if (accept) begin
-      \$193  = w_sel[100:96];
-    end
-    if (rst) begin
-      \$193  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$194  = remaining;
-    if (accept) begin
-      \$194  = \$4 ;
+      \$183  = 3'h0;
     end else if (\$3 ) begin
-      \$194  = \$7 [3:0];
+      \$183  = \$7 [2:0];
     end
     if (rst) begin
-      \$194  = 4'h0;
+      \$183  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$195  = step;
+    \$184  = planes;
     if (accept) begin
-      \$195  = 3'h0;
+      \$184  = w_sel[63:0];
+    end
+    if (rst) begin
+      \$184  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$185  = dtype;
+    if (accept) begin
+      \$185  = w_sel[100:96];
+    end
+    if (rst) begin
+      \$185  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$186  = remaining;
+    if (accept) begin
+      \$186  = \$4 ;
     end else if (\$3 ) begin
-      \$195  = \$8 [2:0];
+      \$186  = \$6 [3:0];
     end
     if (rst) begin
-      \$195  = 3'h0;
+      \$186  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$196  = beat_group_end;
+    \$187  = beat_group_end;
     if (accept) begin
-      \$196  = i_ctl[4];
+      \$187  = i_ctl[4];
     end
     if (rst) begin
-      \$196  = 1'h0;
+      \$187  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$197  = beat_last;
+    \$188  = beat_last;
     if (accept) begin
-      \$197  = i_ctl[3];
+      \$188  = i_ctl[3];
     end
     if (rst) begin
-      \$197  = 1'h0;
+      \$188  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$198  = beat_scale;
+    \$189  = beat_scale;
     if (accept) begin
-      \$198  = w_sel[79:64];
+      \$189  = w_sel[79:64];
     end
     if (rst) begin
-      \$198  = 16'h0000;
+      \$189  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$199  = \$signal ;
+    \$190  = \$signal$23 ;
     if (accept) begin
-      \$199  = \$5 ;
+      \$190  = \$5 ;
     end
     if (rst) begin
-      \$199  = 1'h0;
+      \$190  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$200  = beat_h;
+    \$191  = \$signal$24 ;
     if (accept) begin
-      \$200  = \$6 ;
+      \$191  = w_sel[95:80];
     end
     if (rst) begin
-      \$200  = 1'h0;
+      \$191  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$201  = \$signal$25 ;
-    if (accept) begin
-      \$201  = w_sel[95:80];
-    end
-    if (rst) begin
-      \$201  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$202  = act_sum0;
+    \$192  = act_sum0;
     if (handoff) begin
-      \$202  = 16'h0000;
+      \$192  = 16'h0000;
     end else if (last_plane) begin
-      \$202  = \$75 [15:0];
+      \$192  = \$70 [15:0];
+    end
+    if (rst) begin
+      \$192  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$193  = act_sum1;
+    if (handoff) begin
+      \$193  = 16'h0000;
+    end else if (last_plane) begin
+      \$193  = \$71 [15:0];
+    end
+    if (rst) begin
+      \$193  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$194  = grp0_0;
+    if (handoff) begin
+      \$194  = 23'h000000;
+    end else if (\$9 ) begin
+      \$194  = \$80 [22:0];
+    end
+    if (rst) begin
+      \$194  = 23'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$195  = grp1_0;
+    if (handoff) begin
+      \$195  = 23'h000000;
+    end else if (\$11 ) begin
+      \$195  = \$83 [22:0];
+    end
+    if (rst) begin
+      \$195  = 23'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$196  = grp0_1;
+    if (handoff) begin
+      \$196  = 23'h000000;
+    end else if (\$13 ) begin
+      \$196  = \$92 [22:0];
+    end
+    if (rst) begin
+      \$196  = 23'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$197  = grp1_1;
+    if (handoff) begin
+      \$197  = 23'h000000;
+    end else if (\$15 ) begin
+      \$197  = \$95 [22:0];
+    end
+    if (rst) begin
+      \$197  = 23'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$198  = grp_first;
+    if (handoff) begin
+      \$198  = 1'h0;
+    end
+    if (\$16 ) begin
+      \$198  = 1'h1;
+    end
+    if (rst) begin
+      \$198  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$199  = grp_psum;
+    if (\$16 ) begin
+      \$199  = i_psum;
+    end
+    if (rst) begin
+      \$199  = 160'h0000000000000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$200  = dq_c0;
+    if (handoff) begin
+      \$200  = c0;
+    end
+    if (rst) begin
+      \$200  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$201  = dq_c1;
+    if (handoff) begin
+      \$201  = c1;
+    end
+    if (rst) begin
+      \$201  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$202  = dq_sum_a0;
+    if (handoff) begin
+      \$202  = \$70 [15:0];
     end
     if (rst) begin
       \$202  = 16'h0000;
@@ -1492,11 +1504,9 @@ module lut_all_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$203  = act_sum1;
+    \$203  = dq_sum_a1;
     if (handoff) begin
-      \$203  = 16'h0000;
-    end else if (last_plane) begin
-      \$203  = \$76 [15:0];
+      \$203  = \$71 [15:0];
     end
     if (rst) begin
       \$203  = 16'h0000;
@@ -1504,120 +1514,133 @@ module lut_all_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$204  = grp0_0;
+    \$204  = \$signal$48 ;
     if (handoff) begin
-      \$204  = 23'h000000;
-    end else if (\$10 ) begin
-      \$204  = \$86 [22:0];
+      \$204  = \$signal$23 ;
     end
     if (rst) begin
-      \$204  = 23'h000000;
+      \$204  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$205  = grp1_0;
+    \$205  = dq_d0_0;
+    if (\$20 ) begin
+      \$205  = \$24 [24:0];
+    end
     if (handoff) begin
-      \$205  = 23'h000000;
-    end else if (\$12 ) begin
-      \$205  = \$90 [22:0];
+      \$205  = { \$80 [22], \$80 [22], \$80 [22:0] };
     end
     if (rst) begin
-      \$205  = 23'h000000;
+      \$205  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$206  = grp0_1;
+    \$206  = dq_d0_1;
+    if (\$28 ) begin
+      \$206  = \$32 [24:0];
+    end
     if (handoff) begin
-      \$206  = 23'h000000;
-    end else if (\$14 ) begin
-      \$206  = \$100 [22:0];
+      \$206  = { \$92 [22], \$92 [22], \$92 [22:0] };
     end
     if (rst) begin
-      \$206  = 23'h000000;
+      \$206  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$207  = grp1_1;
+    \$207  = dq_d1_0;
+    if (\$36 ) begin
+      \$207  = \$40 [24:0];
+    end
     if (handoff) begin
-      \$207  = 23'h000000;
-    end else if (\$16 ) begin
-      \$207  = \$104 [22:0];
+      \$207  = { \$83 [22], \$83 [22], \$83 [22:0] };
     end
     if (rst) begin
-      \$207  = 23'h000000;
+      \$207  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$208  = grp_first;
-    if (handoff) begin
-      \$208  = 1'h0;
+    \$208  = dq_d1_1;
+    if (\$44 ) begin
+      \$208  = \$48 [24:0];
     end
-    if (\$17 ) begin
-      \$208  = 1'h1;
+    if (handoff) begin
+      \$208  = { \$95 [22], \$95 [22], \$95 [22:0] };
     end
     if (rst) begin
-      \$208  = 1'h0;
+      \$208  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$209  = grp_psum;
-    if (\$17 ) begin
-      \$209  = i_psum;
+    \$209  = 1'h0;
+    if (\$49 ) begin
+      if (\$54 ) begin
+        \$209  = 1'h1;
+      end
     end
     if (rst) begin
-      \$209  = 160'h0000000000000000000000000000000000000000;
+      \$209  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$210  = dq_c0;
+    \$210  = dq_left;
+    if (\$49 ) begin
+      \$210  = \$50 [4:0];
+    end
     if (handoff) begin
-      \$210  = c0;
+      \$210  = 5'h11;
     end
     if (rst) begin
-      \$210  = 9'h000;
+      \$210  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$211  = dq_c1;
+    \$211  = dq_bit;
+    if (\$49 ) begin
+      \$211  = \$51 [4:0];
+    end
     if (handoff) begin
-      \$211  = c1;
+      \$211  = 5'h00;
     end
     if (rst) begin
-      \$211  = 9'h000;
+      \$211  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$212  = dq_h;
-    if (handoff) begin
-      \$212  = beat_h;
+    \$212  = out_acc;
+    if (\$49 ) begin
+      if (\$52 ) begin
+        \$212  = out_next;
+      end
     end
     if (rst) begin
-      \$212  = 1'h0;
+      \$212  = 160'h0000000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$213  = dq_sum_a0;
-    if (handoff) begin
-      \$213  = \$75 [15:0];
+    \$213  = o_psum;
+    if (\$49 ) begin
+      if (\$54 ) begin
+        \$213  = out_next;
+      end
     end
     if (rst) begin
-      \$213  = 16'h0000;
+      \$213  = 160'h0000000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$214  = dq_sum_a1;
+    \$214  = dq_scale;
     if (handoff) begin
-      \$214  = \$76 [15:0];
+      \$214  = beat_scale;
     end
     if (rst) begin
       \$214  = 16'h0000;
@@ -1625,189 +1648,65 @@ module lut_all_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$215  = dq_d0_0;
-    if (\$21 ) begin
-      \$215  = \$25 [24:0];
-    end
+    \$215  = \$signal$64 ;
     if (handoff) begin
-      \$215  = { \$26 [23], \$26  };
+      \$215  = grp_first;
     end
     if (rst) begin
-      \$215  = 25'h0000000;
+      \$215  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$216  = dq_d0_1;
-    if (\$30 ) begin
-      \$216  = \$34 [24:0];
-    end
+    \$216  = dq_psum;
     if (handoff) begin
-      \$216  = { \$35 [23], \$35  };
+      \$216  = grp_psum;
     end
     if (rst) begin
-      \$216  = 25'h0000000;
+      \$216  = 160'h0000000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$217  = dq_d1_0;
-    if (\$39 ) begin
-      \$217  = \$43 [24:0];
-    end
+    \$217  = dq_last;
     if (handoff) begin
-      \$217  = { \$44 [23], \$44  };
+      \$217  = beat_last;
     end
     if (rst) begin
-      \$217  = 25'h0000000;
+      \$217  = 1'h0;
     end
   end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$218  = dq_d1_1;
-    if (\$48 ) begin
-      \$218  = \$52 [24:0];
-    end
-    if (handoff) begin
-      \$218  = { \$53 [23], \$53  };
-    end
-    if (rst) begin
-      \$218  = 25'h0000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$219  = 1'h0;
-    if (\$54 ) begin
-      if (\$59 ) begin
-        \$219  = 1'h1;
-      end
-    end
-    if (rst) begin
-      \$219  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$220  = dq_left;
-    if (\$54 ) begin
-      \$220  = \$55 [4:0];
-    end
-    if (handoff) begin
-      \$220  = 5'h11;
-    end
-    if (rst) begin
-      \$220  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$221  = dq_bit;
-    if (\$54 ) begin
-      \$221  = \$56 [4:0];
-    end
-    if (handoff) begin
-      \$221  = 5'h00;
-    end
-    if (rst) begin
-      \$221  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$222  = out_acc;
-    if (\$54 ) begin
-      if (\$57 ) begin
-        \$222  = out_next;
-      end
-    end
-    if (rst) begin
-      \$222  = 160'h0000000000000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$223  = o_psum;
-    if (\$54 ) begin
-      if (\$59 ) begin
-        \$223  = out_next;
-      end
-    end
-    if (rst) begin
-      \$223  = 160'h0000000000000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$224  = dq_scale;
-    if (handoff) begin
-      \$224  = beat_scale;
-    end
-    if (rst) begin
-      \$224  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$225  = \$signal$65 ;
-    if (handoff) begin
-      \$225  = grp_first;
-    end
-    if (rst) begin
-      \$225  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$226  = dq_psum;
-    if (handoff) begin
-      \$226  = grp_psum;
-    end
-    if (rst) begin
-      \$226  = 160'h0000000000000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$227  = \$signal$63 ;
-    if (handoff) begin
-      \$227  = beat_last;
-    end
-    if (rst) begin
-      \$227  = 1'h0;
-    end
-  end
-  assign act_next0 = \$75 [15:0];
-  assign act_next1 = \$76 [15:0];
-  assign grp_next0_0 = \$86 [22:0];
-  assign grp_next1_0 = \$90 [22:0];
-  assign grp_next0_1 = \$100 [22:0];
-  assign grp_next1_1 = \$104 [22:0];
-  assign dq_ash0_0 = \$136 [24:0];
-  assign dq_ash0_1 = \$149 [24:0];
-  assign dq_ash1_0 = \$162 [24:0];
-  assign dq_ash1_1 = \$175 [24:0];
+  assign act_next0 = \$70 [15:0];
+  assign act_next1 = \$71 [15:0];
+  assign grp_next0_0 = \$80 [22:0];
+  assign grp_next1_0 = \$83 [22:0];
+  assign grp_next0_1 = \$92 [22:0];
+  assign grp_next1_1 = \$95 [22:0];
+  assign dq_ash0_0 = \$127 [24:0];
+  assign dq_ash0_1 = \$140 [24:0];
+  assign dq_ash1_0 = \$153 [24:0];
+  assign dq_ash1_1 = \$166 [24:0];
   assign ready = o_ready;
   assign a = i_a[31:0];
   assign load = accept;
-  assign \a$70  = i_a[63:32];
-  assign \load$71  = accept;
-  assign shift0_0 = step;
-  assign shifted0_0 = { \$83 [17], \$83  };
-  assign shift1_0 = step;
-  assign shifted1_0 = { \$87 [17], \$87  };
-  assign shift0_1 = step;
-  assign shifted0_1 = { \$97 [17], \$97  };
-  assign shift1_1 = step;
-  assign shifted1_1 = { \$101 [17], \$101  };
-  assign sbit = \$105 [2:0];
-  assign corr_uint1 = { \$107 [2], \$107 [2], \$107 [2], \$107 [2], \$107 [2], \$107 [2], \$107 [2], \$107  };
-  assign corr_uint2 = { \$109 [3], \$109 [3], \$109 [3], \$109 [3], \$109 [3], \$109 [3], \$109  };
-  assign corr_uint3 = { \$111 [4], \$111 [4], \$111 [4], \$111 [4], \$111 [4], \$111  };
-  assign corr_uint4 = { \$113 [5], \$113 [5], \$113 [5], \$113 [5], \$113  };
-  assign corr_uint5 = { \$115 [6], \$115 [6], \$115 [6], \$115  };
-  assign corr_uint6 = { \$117 [7], \$117 [7], \$117  };
-  assign corr_uint7 = { \$119 [8], \$119  };
+  assign \a$69  = i_a[63:32];
+  assign \load$70  = accept;
+  assign shift0_0 = \$signal ;
+  assign shifted0_0 = { \$78 [17], \$78  };
+  assign shift1_0 = \$signal ;
+  assign shifted1_0 = { \$81 [17], \$81  };
+  assign shift0_1 = \$signal ;
+  assign shifted0_1 = { \$90 [17], \$90  };
+  assign shift1_1 = \$signal ;
+  assign shifted1_1 = { \$93 [17], \$93  };
+  assign sbit = \$96 [2:0];
+  assign corr_uint1 = { \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98 [2], \$98  };
+  assign corr_uint2 = { \$100 [3], \$100 [3], \$100 [3], \$100 [3], \$100 [3], \$100 [3], \$100  };
+  assign corr_uint3 = { \$102 [4], \$102 [4], \$102 [4], \$102 [4], \$102 [4], \$102  };
+  assign corr_uint4 = { \$104 [5], \$104 [5], \$104 [5], \$104 [5], \$104  };
+  assign corr_uint5 = { \$106 [6], \$106 [6], \$106 [6], \$106  };
+  assign corr_uint6 = { \$108 [7], \$108 [7], \$108  };
+  assign corr_uint7 = { \$110 [8], \$110  };
   assign corr_int2 = 10'h3ff;
   assign corr_int3 = 10'h3ff;
   assign corr_int4 = 10'h3ff;
@@ -1817,26 +1716,26 @@ module lut_all_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid
   assign corr_int8 = 10'h3ff;
   assign corr_ternary = 10'h3ff;
   assign corr_binary = 10'h000;
-  assign \corr_uint1$113  = { \$122 [2], \$122 [2], \$122 [2], \$122 [2], \$122 [2], \$122 [2], \$122 [2], \$122  };
-  assign \corr_uint2$114  = { \$124 [3], \$124 [3], \$124 [3], \$124 [3], \$124 [3], \$124 [3], \$124  };
-  assign \corr_uint3$115  = { \$126 [4], \$126 [4], \$126 [4], \$126 [4], \$126 [4], \$126  };
-  assign \corr_uint4$116  = { \$128 [5], \$128 [5], \$128 [5], \$128 [5], \$128  };
-  assign \corr_uint5$117  = { \$130 [6], \$130 [6], \$130 [6], \$130  };
-  assign \corr_uint6$118  = { \$132 [7], \$132 [7], \$132  };
-  assign \corr_uint7$119  = { \$134 [8], \$134  };
-  assign \corr_int2$121  = 10'h3ff;
-  assign \corr_int3$122  = 10'h3ff;
-  assign \corr_int4$123  = 10'h3ff;
-  assign \corr_int5$124  = 10'h3ff;
-  assign \corr_int6$125  = 10'h3ff;
-  assign \corr_int7$126  = 10'h3ff;
-  assign \corr_int8$127  = 10'h3ff;
-  assign \corr_ternary$128  = 10'h3ff;
-  assign \corr_binary$129  = 10'h000;
-  assign dq_sh0_0 = { \$138 [31], \$138  };
-  assign dq_sh0_1 = { \$151 [31], \$151  };
-  assign dq_sh1_0 = { \$164 [31], \$164  };
-  assign dq_sh1_1 = { \$177 [31], \$177  };
+  assign \corr_uint1$112  = { \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113 [2], \$113  };
+  assign \corr_uint2$113  = { \$115 [3], \$115 [3], \$115 [3], \$115 [3], \$115 [3], \$115 [3], \$115  };
+  assign \corr_uint3$114  = { \$117 [4], \$117 [4], \$117 [4], \$117 [4], \$117 [4], \$117  };
+  assign \corr_uint4$115  = { \$119 [5], \$119 [5], \$119 [5], \$119 [5], \$119  };
+  assign \corr_uint5$116  = { \$121 [6], \$121 [6], \$121 [6], \$121  };
+  assign \corr_uint6$117  = { \$123 [7], \$123 [7], \$123  };
+  assign \corr_uint7$118  = { \$125 [8], \$125  };
+  assign \corr_int2$120  = 10'h3ff;
+  assign \corr_int3$121  = 10'h3ff;
+  assign \corr_int4$122  = 10'h3ff;
+  assign \corr_int5$123  = 10'h3ff;
+  assign \corr_int6$124  = 10'h3ff;
+  assign \corr_int7$125  = 10'h3ff;
+  assign \corr_int8$126  = 10'h3ff;
+  assign \corr_ternary$127  = 10'h3ff;
+  assign \corr_binary$128  = 10'h000;
+  assign dq_sh0_0 = { \$129 [31], \$129  };
+  assign dq_sh0_1 = { \$142 [31], \$142  };
+  assign dq_sh1_0 = { \$155 [31], \$155  };
+  assign dq_sh1_1 = { \$168 [31], \$168  };
   assign \i_a[0]  = i_a[31:0];
   assign \i_a[0][0]  = i_a[7:0];
   assign \i_a[0][1]  = i_a[15:8];
@@ -2029,8 +1928,8 @@ module lut_all_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid
   assign \w_sel.dtype  = w_sel[100:96];
   assign \beat_scale[0]  = beat_scale[7:0];
   assign \beat_scale[1]  = beat_scale[15:8];
-  assign \$signal$25[0]  = \$signal$25 [7:0];
-  assign \$signal$25[1]  = \$signal$25 [15:8];
+  assign \$signal$24[0]  = \$signal$24 [7:0];
+  assign \$signal$24[1]  = \$signal$24 [15:8];
   assign \grp_psum[0]  = grp_psum[39:0];
   assign \grp_psum[1]  = grp_psum[79:40];
   assign \grp_psum[2]  = grp_psum[119:80];
@@ -2053,10 +1952,10 @@ module lut_all_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid
   assign \a[1]  = i_a[15:8];
   assign \a[2]  = i_a[23:16];
   assign \a[3]  = i_a[31:24];
-  assign \a$70[0]  = i_a[39:32];
-  assign \a$70[1]  = i_a[47:40];
-  assign \a$70[2]  = i_a[55:48];
-  assign \a$70[3]  = i_a[63:56];
+  assign \a$69[0]  = i_a[39:32];
+  assign \a$69[1]  = i_a[47:40];
+  assign \a$69[2]  = i_a[55:48];
+  assign \a$69[3]  = i_a[63:56];
   assign \table[0]  = \table [10:0];
   assign \table[1]  = \table [21:11];
   assign \table[2]  = \table [32:22];
@@ -2065,42 +1964,42 @@ module lut_all_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid
   assign \table[5]  = \table [65:55];
   assign \table[6]  = \table [76:66];
   assign \table[7]  = \table [87:77];
-  assign \table$74[0]  = \table$74 [10:0];
-  assign \table$74[1]  = \table$74 [21:11];
-  assign \table$74[2]  = \table$74 [32:22];
-  assign \table$74[3]  = \table$74 [43:33];
-  assign \table$74[4]  = \table$74 [54:44];
-  assign \table$74[5]  = \table$74 [65:55];
-  assign \table$74[6]  = \table$74 [76:66];
-  assign \table$74[7]  = \table$74 [87:77];
-  assign out_next[159:120] = \$187 [39:0];
-  assign out_next[119:80] = \$174 [39:0];
-  assign out_next[79:40] = \$161 [39:0];
-  assign out_next[39:0] = \$148 [39:0];
-  assign \$106  = { \$signal$25 [0], 1'h0 };
-  assign \$108  = { \$signal$25 [1:0], 1'h0 };
-  assign \$110  = { \$signal$25 [2:0], 1'h0 };
-  assign \$112  = { \$signal$25 [3:0], 1'h0 };
-  assign \$114  = { \$signal$25 [4:0], 1'h0 };
-  assign \$116  = { \$signal$25 [5:0], 1'h0 };
-  assign \$118  = { \$signal$25 [6:0], 1'h0 };
-  assign \$120  = { \$signal$25 [7:0], 1'h0 };
-  assign \$121  = { \$signal$25 [8], 1'h0 };
-  assign \$123  = { \$signal$25 [9:8], 1'h0 };
-  assign \$125  = { \$signal$25 [10:8], 1'h0 };
-  assign \$127  = { \$signal$25 [11:8], 1'h0 };
-  assign \$129  = { \$signal$25 [12:8], 1'h0 };
-  assign \$131  = { \$signal$25 [13:8], 1'h0 };
-  assign \$133  = { \$signal$25 [14:8], 1'h0 };
-  assign \$135  = { \$signal$25 [15:8], 1'h0 };
-  assign \$137  = { dq_d0_0[24], dq_d0_0[24:1] };
-  assign \$146  = { \$138 [31], \$138 [31], \$138  };
-  assign \$150  = { dq_d0_1[24], dq_d0_1[24:1] };
-  assign \$159  = { \$151 [31], \$151 [31], \$151  };
-  assign \$163  = { dq_d1_0[24], dq_d1_0[24:1] };
-  assign \$172  = { \$164 [31], \$164 [31], \$164  };
-  assign \$176  = { dq_d1_1[24], dq_d1_1[24:1] };
-  assign \$185  = { \$177 [31], \$177 [31], \$177  };
+  assign \table$73[0]  = \table$73 [10:0];
+  assign \table$73[1]  = \table$73 [21:11];
+  assign \table$73[2]  = \table$73 [32:22];
+  assign \table$73[3]  = \table$73 [43:33];
+  assign \table$73[4]  = \table$73 [54:44];
+  assign \table$73[5]  = \table$73 [65:55];
+  assign \table$73[6]  = \table$73 [76:66];
+  assign \table$73[7]  = \table$73 [87:77];
+  assign out_next[159:120] = \$178 [39:0];
+  assign out_next[119:80] = \$165 [39:0];
+  assign out_next[79:40] = \$152 [39:0];
+  assign out_next[39:0] = \$139 [39:0];
+  assign \$97  = { \$signal$24 [0], 1'h0 };
+  assign \$99  = { \$signal$24 [1:0], 1'h0 };
+  assign \$101  = { \$signal$24 [2:0], 1'h0 };
+  assign \$103  = { \$signal$24 [3:0], 1'h0 };
+  assign \$105  = { \$signal$24 [4:0], 1'h0 };
+  assign \$107  = { \$signal$24 [5:0], 1'h0 };
+  assign \$109  = { \$signal$24 [6:0], 1'h0 };
+  assign \$111  = { \$signal$24 [7:0], 1'h0 };
+  assign \$112  = { \$signal$24 [8], 1'h0 };
+  assign \$114  = { \$signal$24 [9:8], 1'h0 };
+  assign \$116  = { \$signal$24 [10:8], 1'h0 };
+  assign \$118  = { \$signal$24 [11:8], 1'h0 };
+  assign \$120  = { \$signal$24 [12:8], 1'h0 };
+  assign \$122  = { \$signal$24 [13:8], 1'h0 };
+  assign \$124  = { \$signal$24 [14:8], 1'h0 };
+  assign \$126  = { \$signal$24 [15:8], 1'h0 };
+  assign \$128  = { dq_d0_0[24], dq_d0_0[24:1] };
+  assign \$137  = { \$129 [31], \$129 [31], \$129  };
+  assign \$141  = { dq_d0_1[24], dq_d0_1[24:1] };
+  assign \$150  = { \$142 [31], \$142 [31], \$142  };
+  assign \$154  = { dq_d1_0[24], dq_d1_0[24:1] };
+  assign \$163  = { \$155 [31], \$155 [31], \$155  };
+  assign \$167  = { dq_d1_1[24], dq_d1_1[24:1] };
+  assign \$176  = { \$168 [31], \$168 [31], \$168  };
 endmodule
 
 module \lut_all_a8.precompute0 (clk, rst, load, \table , a);

@@ -4,174 +4,163 @@ module lut_all_a8_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire [3:0] \$100 ;
-  wire [4:0] \$101 ;
-  wire [5:0] \$102 ;
-  wire [6:0] \$103 ;
-  wire [7:0] \$104 ;
-  wire [8:0] \$105 ;
-  wire [1:0] \$106 ;
-  wire [2:0] \$107 ;
-  wire [3:0] \$108 ;
-  wire [4:0] \$109 ;
+  wire [8:0] \$100 ;
+  wire [1:0] \$101 ;
+  wire [2:0] \$102 ;
+  wire [3:0] \$103 ;
+  wire [4:0] \$104 ;
+  wire [5:0] \$105 ;
+  wire [6:0] \$106 ;
+  wire [7:0] \$107 ;
+  wire [8:0] \$108 ;
+  wire [46:0] \$109 ;
   wire \$11 ;
-  wire [5:0] \$110 ;
-  wire [6:0] \$111 ;
-  wire [7:0] \$112 ;
-  wire [8:0] \$113 ;
-  wire [46:0] \$114 ;
-  wire [24:0] \$115 ;
-  wire [31:0] \$116 ;
-  wire \$117 ;
-  wire \$118 ;
-  wire [39:0] \$119 ;
+  wire [31:0] \$110 ;
+  wire \$111 ;
+  wire \$112 ;
+  wire [39:0] \$113 ;
+  wire \$114 ;
+  wire \$115 ;
+  wire \$116 ;
+  wire [33:0] \$117 ;
+  wire [33:0] \$118 ;
+  wire [33:0] \$119 ;
   wire \$12 ;
-  wire \$120 ;
-  wire \$121 ;
-  wire \$122 ;
-  wire [33:0] \$123 ;
-  wire [33:0] \$124 ;
-  wire [33:0] \$125 ;
-  wire [40:0] \$126 ;
-  wire [46:0] \$127 ;
-  wire [24:0] \$128 ;
-  wire [31:0] \$129 ;
+  wire [40:0] \$120 ;
+  wire [46:0] \$121 ;
+  wire [31:0] \$122 ;
+  wire \$123 ;
+  wire \$124 ;
+  wire [39:0] \$125 ;
+  wire \$126 ;
+  wire \$127 ;
+  wire \$128 ;
+  wire [33:0] \$129 ;
   wire \$13 ;
-  wire \$130 ;
-  wire \$131 ;
-  wire [39:0] \$132 ;
-  wire \$133 ;
-  wire \$134 ;
+  wire [33:0] \$130 ;
+  wire [33:0] \$131 ;
+  wire [40:0] \$132 ;
+  wire [46:0] \$133 ;
+  wire [31:0] \$134 ;
   wire \$135 ;
-  wire [33:0] \$136 ;
-  wire [33:0] \$137 ;
-  wire [33:0] \$138 ;
-  wire [40:0] \$139 ;
+  wire \$136 ;
+  wire [39:0] \$137 ;
+  wire \$138 ;
+  wire \$139 ;
   wire \$14 ;
-  wire [46:0] \$140 ;
-  wire [24:0] \$141 ;
-  wire [31:0] \$142 ;
-  wire \$143 ;
-  wire \$144 ;
-  wire [39:0] \$145 ;
-  wire \$146 ;
+  wire \$140 ;
+  wire [33:0] \$141 ;
+  wire [33:0] \$142 ;
+  wire [33:0] \$143 ;
+  wire [40:0] \$144 ;
+  wire [46:0] \$145 ;
+  wire [31:0] \$146 ;
   wire \$147 ;
   wire \$148 ;
-  wire [33:0] \$149 ;
+  wire [39:0] \$149 ;
   wire \$15 ;
-  wire [33:0] \$150 ;
-  wire [33:0] \$151 ;
-  wire [40:0] \$152 ;
-  wire [46:0] \$153 ;
-  wire [24:0] \$154 ;
-  wire [31:0] \$155 ;
-  wire \$156 ;
-  wire \$157 ;
-  wire [39:0] \$158 ;
-  wire \$159 ;
+  wire \$150 ;
+  wire \$151 ;
+  wire \$152 ;
+  wire [33:0] \$153 ;
+  wire [33:0] \$154 ;
+  wire [33:0] \$155 ;
+  wire [40:0] \$156 ;
+  reg [63:0] \$157 ;
+  reg [100:0] \$158 ;
+  reg [4:0] \$159 ;
   wire \$16 ;
-  wire \$160 ;
-  wire \$161 ;
-  wire [33:0] \$162 ;
-  wire [33:0] \$163 ;
-  wire [33:0] \$164 ;
-  wire [40:0] \$165 ;
-  reg [63:0] \$166 ;
-  reg [100:0] \$167 ;
-  reg [4:0] \$168 ;
-  reg [100:0] \$169 ;
+  reg [100:0] \$160 ;
+  reg [2:0] \$161 ;
+  reg [63:0] \$162 ;
+  reg [4:0] \$163 ;
+  reg [3:0] \$164 ;
+  reg \$165 ;
+  reg \$166 ;
+  reg [15:0] \$167 ;
+  reg \$168 ;
+  reg [15:0] \$169 ;
   wire \$17 ;
-  reg [63:0] \$170 ;
-  reg [4:0] \$171 ;
-  reg [3:0] \$172 ;
-  reg [2:0] \$173 ;
-  reg \$174 ;
-  reg \$175 ;
-  reg [15:0] \$176 ;
-  reg \$177 ;
-  reg \$178 ;
-  reg [15:0] \$179 ;
+  reg [15:0] \$170 ;
+  reg [15:0] \$171 ;
+  reg [22:0] \$172 ;
+  reg [22:0] \$173 ;
+  reg [22:0] \$174 ;
+  reg [22:0] \$175 ;
+  reg \$176 ;
+  reg [159:0] \$177 ;
+  reg [8:0] \$178 ;
+  reg [8:0] \$179 ;
   wire \$18 ;
   reg [15:0] \$180 ;
   reg [15:0] \$181 ;
-  reg [22:0] \$182 ;
-  reg [22:0] \$183 ;
-  reg [22:0] \$184 ;
-  reg [22:0] \$185 ;
+  reg [24:0] \$182 ;
+  reg [24:0] \$183 ;
+  reg [24:0] \$184 ;
+  reg [24:0] \$185 ;
   reg \$186 ;
-  reg [159:0] \$187 ;
-  reg [8:0] \$188 ;
-  reg [8:0] \$189 ;
+  reg [4:0] \$187 ;
+  reg [4:0] \$188 ;
+  reg [159:0] \$189 ;
   wire \$19 ;
-  reg \$190 ;
+  reg [159:0] \$190 ;
   reg [15:0] \$191 ;
-  reg [15:0] \$192 ;
-  reg [24:0] \$193 ;
-  reg [24:0] \$194 ;
-  reg [24:0] \$195 ;
-  reg [24:0] \$196 ;
-  reg \$197 ;
-  reg [4:0] \$198 ;
-  reg [4:0] \$199 ;
+  reg \$192 ;
+  reg [159:0] \$193 ;
+  reg \$194 ;
   wire \$2 ;
   wire \$20 ;
-  reg [159:0] \$200 ;
-  reg [159:0] \$201 ;
-  reg [15:0] \$202 ;
-  reg \$203 ;
-  reg [159:0] \$204 ;
-  reg \$205 ;
   wire \$21 ;
-  wire \$22 ;
+  wire [25:0] \$22 ;
   wire [25:0] \$23 ;
   wire [25:0] \$24 ;
-  wire [25:0] \$25 ;
-  wire [23:0] \$26 ;
+  wire [23:0] \$25 ;
+  wire \$26 ;
   wire \$27 ;
+  wire [6:0] \$278 ;
   wire \$28 ;
+  wire [7:0] \$281 ;
+  wire [6:0] \$288 ;
   wire \$29 ;
-  wire [6:0] \$290 ;
-  wire [7:0] \$293 ;
+  wire [7:0] \$291 ;
+  wire [6:0] \$298 ;
   wire \$3 ;
   wire \$30 ;
-  wire [6:0] \$301 ;
-  wire [7:0] \$304 ;
-  wire \$31 ;
-  wire [6:0] \$312 ;
-  wire [7:0] \$315 ;
+  wire [7:0] \$301 ;
+  wire [6:0] \$308 ;
+  wire [25:0] \$31 ;
+  wire [7:0] \$311 ;
   wire [25:0] \$32 ;
-  wire [6:0] \$323 ;
-  wire [7:0] \$326 ;
   wire [25:0] \$33 ;
-  wire [25:0] \$34 ;
-  wire [23:0] \$35 ;
+  wire [23:0] \$34 ;
+  wire \$35 ;
   wire \$36 ;
   wire \$37 ;
   wire \$38 ;
   wire \$39 ;
   reg [3:0] \$4 ;
-  wire \$40 ;
+  wire [25:0] \$40 ;
   wire [25:0] \$41 ;
   wire [25:0] \$42 ;
-  wire [25:0] \$43 ;
-  wire [23:0] \$44 ;
+  wire [23:0] \$43 ;
+  wire \$44 ;
   wire \$45 ;
   wire \$46 ;
   wire \$47 ;
   wire \$48 ;
-  wire \$49 ;
+  wire [25:0] \$49 ;
   reg \$5 ;
   wire [25:0] \$50 ;
   wire [25:0] \$51 ;
-  wire [25:0] \$52 ;
-  wire [23:0] \$53 ;
-  wire \$54 ;
+  wire [23:0] \$52 ;
+  wire \$53 ;
+  wire [5:0] \$54 ;
   wire [5:0] \$55 ;
-  wire [5:0] \$56 ;
+  wire \$56 ;
   wire \$57 ;
   wire \$58 ;
   wire \$59 ;
-  reg \$6 ;
+  wire [4:0] \$6 ;
   wire \$60 ;
   wire \$61 ;
   wire \$62 ;
@@ -182,51 +171,51 @@ module lut_all_a8_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o
   wire \$67 ;
   wire \$68 ;
   wire \$69 ;
-  wire [4:0] \$7 ;
+  wire [3:0] \$7 ;
   wire \$70 ;
   wire \$71 ;
   wire \$72 ;
   wire \$73 ;
-  wire \$74 ;
+  wire [16:0] \$74 ;
   wire [16:0] \$75 ;
-  wire [16:0] \$76 ;
-  wire [7:0] \$77 ;
-  wire [17:0] \$78 ;
-  wire [19:0] \$79 ;
-  wire [3:0] \$8 ;
-  wire [19:0] \$80 ;
-  wire [23:0] \$81 ;
-  wire [7:0] \$82 ;
-  wire [17:0] \$83 ;
-  wire [19:0] \$84 ;
-  wire [19:0] \$85 ;
-  wire [23:0] \$86 ;
-  wire [7:0] \$87 ;
-  wire [17:0] \$88 ;
-  wire [19:0] \$89 ;
+  wire [7:0] \$76 ;
+  wire [17:0] \$77 ;
+  wire [19:0] \$78 ;
+  wire [23:0] \$79 ;
+  wire \$8 ;
+  wire [7:0] \$80 ;
+  wire [17:0] \$81 ;
+  wire [19:0] \$82 ;
+  wire [23:0] \$83 ;
+  wire [7:0] \$84 ;
+  wire [17:0] \$85 ;
+  wire [19:0] \$86 ;
+  wire [23:0] \$87 ;
+  wire [7:0] \$88 ;
+  wire [17:0] \$89 ;
   wire \$9 ;
   wire [19:0] \$90 ;
   wire [23:0] \$91 ;
-  wire [7:0] \$92 ;
-  wire [17:0] \$93 ;
-  wire [19:0] \$94 ;
-  wire [19:0] \$95 ;
-  wire [23:0] \$96 ;
+  wire [5:0] \$92 ;
+  wire [1:0] \$93 ;
+  wire [2:0] \$94 ;
+  wire [3:0] \$95 ;
+  wire [4:0] \$96 ;
   wire [5:0] \$97 ;
-  wire [1:0] \$98 ;
-  wire [2:0] \$99 ;
-  reg \$signal  = 1'h0;
-  reg [15:0] \$signal$25  = 16'h0000;
-  wire [7:0] \$signal$25[0] ;
-  wire [7:0] \$signal$25[1] ;
+  wire [6:0] \$98 ;
+  wire [7:0] \$99 ;
+  reg [2:0] \$signal  = 3'h0;
+  reg \$signal$23  = 1'h0;
+  reg [15:0] \$signal$24  = 16'h0000;
+  wire [7:0] \$signal$24[0] ;
+  wire [7:0] \$signal$24[1] ;
   reg \$signal$63  = 1'h0;
-  reg \$signal$65  = 1'h0;
   wire [31:0] a;
-  wire [31:0] \a$70 ;
-  wire [7:0] \a$70[0] ;
-  wire [7:0] \a$70[1] ;
-  wire [7:0] \a$70[2] ;
-  wire [7:0] \a$70[3] ;
+  wire [31:0] \a$68 ;
+  wire [7:0] \a$68[0] ;
+  wire [7:0] \a$68[1] ;
+  wire [7:0] \a$68[2] ;
+  wire [7:0] \a$68[3] ;
   wire [7:0] \a[0] ;
   wire [7:0] \a[1] ;
   wire [7:0] \a[2] ;
@@ -242,7 +231,6 @@ module lut_all_a8_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o
   wire [19:0] addend1_0;
   wire [19:0] addend1_1;
   reg beat_group_end = 1'h0;
-  reg beat_h = 1'h0;
   reg beat_last = 1'h0;
   reg [15:0] beat_scale = 16'h0000;
   wire [7:0] \beat_scale[0] ;
@@ -252,39 +240,39 @@ module lut_all_a8_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o
   input clk;
   wire clk;
   wire [9:0] corr_binary;
-  wire [9:0] \corr_binary$125 ;
+  wire [9:0] \corr_binary$123 ;
   wire [9:0] corr_int2;
-  wire [9:0] \corr_int2$117 ;
+  wire [9:0] \corr_int2$115 ;
   wire [9:0] corr_int3;
-  wire [9:0] \corr_int3$118 ;
+  wire [9:0] \corr_int3$116 ;
   wire [9:0] corr_int4;
-  wire [9:0] \corr_int4$119 ;
+  wire [9:0] \corr_int4$117 ;
   wire [9:0] corr_int5;
-  wire [9:0] \corr_int5$120 ;
+  wire [9:0] \corr_int5$118 ;
   wire [9:0] corr_int6;
-  wire [9:0] \corr_int6$121 ;
+  wire [9:0] \corr_int6$119 ;
   wire [9:0] corr_int7;
-  wire [9:0] \corr_int7$122 ;
+  wire [9:0] \corr_int7$120 ;
   wire [9:0] corr_int8;
-  wire [9:0] \corr_int8$123 ;
+  wire [9:0] \corr_int8$121 ;
   wire [9:0] corr_ternary;
-  wire [9:0] \corr_ternary$124 ;
+  wire [9:0] \corr_ternary$122 ;
   wire [9:0] corr_uint1;
-  wire [9:0] \corr_uint1$109 ;
+  wire [9:0] \corr_uint1$107 ;
   wire [9:0] corr_uint2;
-  wire [9:0] \corr_uint2$110 ;
+  wire [9:0] \corr_uint2$108 ;
   wire [9:0] corr_uint3;
-  wire [9:0] \corr_uint3$111 ;
+  wire [9:0] \corr_uint3$109 ;
   wire [9:0] corr_uint4;
-  wire [9:0] \corr_uint4$112 ;
+  wire [9:0] \corr_uint4$110 ;
   wire [9:0] corr_uint5;
-  wire [9:0] \corr_uint5$113 ;
+  wire [9:0] \corr_uint5$111 ;
   wire [9:0] corr_uint6;
-  wire [9:0] \corr_uint6$114 ;
+  wire [9:0] \corr_uint6$112 ;
   wire [9:0] corr_uint7;
-  wire [9:0] \corr_uint7$115 ;
+  wire [9:0] \corr_uint7$113 ;
   wire [9:0] corr_uint8;
-  wire [9:0] \corr_uint8$116 ;
+  wire [9:0] \corr_uint8$114 ;
   wire [24:0] dq_ash0_0;
   wire [24:0] dq_ash0_1;
   wire [24:0] dq_ash1_0;
@@ -296,11 +284,15 @@ module lut_all_a8_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o
   reg [24:0] dq_d0_1 = 25'h0000000;
   reg [24:0] dq_d1_0 = 25'h0000000;
   reg [24:0] dq_d1_1 = 25'h0000000;
+  (* init = 25'h0000000 *)
   wire [24:0] dq_dh0_0;
+  (* init = 25'h0000000 *)
   wire [24:0] dq_dh0_1;
+  (* init = 25'h0000000 *)
   wire [24:0] dq_dh1_0;
+  (* init = 25'h0000000 *)
   wire [24:0] dq_dh1_1;
-  reg dq_h = 1'h0;
+  reg dq_last = 1'h0;
   reg [4:0] dq_left = 5'h00;
   reg [159:0] dq_psum = 160'h0000000000000000000000000000000000000000;
   wire [39:0] \dq_psum[0] ;
@@ -398,7 +390,7 @@ module lut_all_a8_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o
   wire in_corr;
   wire last_plane;
   wire load;
-  wire \load$71 ;
+  wire \load$69 ;
   output [63:0] o_a;
   reg [63:0] o_a = 64'h0000000000000000;
   wire [31:0] \o_a[0] ;
@@ -516,25 +508,24 @@ module lut_all_a8_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o
   wire [18:0] shifted1_0;
   wire [18:0] shifted1_1;
   wire stall;
-  reg [2:0] step = 3'h0;
   wire [175:0] \table ;
-  wire [175:0] \table$74 ;
-  wire [10:0] \table$74[0] ;
-  wire [10:0] \table$74[10] ;
-  wire [10:0] \table$74[11] ;
-  wire [10:0] \table$74[12] ;
-  wire [10:0] \table$74[13] ;
-  wire [10:0] \table$74[14] ;
-  wire [10:0] \table$74[15] ;
-  wire [10:0] \table$74[1] ;
-  wire [10:0] \table$74[2] ;
-  wire [10:0] \table$74[3] ;
-  wire [10:0] \table$74[4] ;
-  wire [10:0] \table$74[5] ;
-  wire [10:0] \table$74[6] ;
-  wire [10:0] \table$74[7] ;
-  wire [10:0] \table$74[8] ;
-  wire [10:0] \table$74[9] ;
+  wire [175:0] \table$72 ;
+  wire [10:0] \table$72[0] ;
+  wire [10:0] \table$72[10] ;
+  wire [10:0] \table$72[11] ;
+  wire [10:0] \table$72[12] ;
+  wire [10:0] \table$72[13] ;
+  wire [10:0] \table$72[14] ;
+  wire [10:0] \table$72[15] ;
+  wire [10:0] \table$72[1] ;
+  wire [10:0] \table$72[2] ;
+  wire [10:0] \table$72[3] ;
+  wire [10:0] \table$72[4] ;
+  wire [10:0] \table$72[5] ;
+  wire [10:0] \table$72[6] ;
+  wire [10:0] \table$72[7] ;
+  wire [10:0] \table$72[8] ;
+  wire [10:0] \table$72[9] ;
   wire [10:0] \table[0] ;
   wire [10:0] \table[10] ;
   wire [10:0] \table[11] ;
@@ -620,265 +611,253 @@ module lut_all_a8_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o
   assign \$1  = | remaining;
   assign \$2  = ~ stall;
   assign \$3  = \$1  & \$2 ;
-  assign \$7  = remaining - 1'h1;
-  assign \$8  = step + 1'h1;
-  assign \$9  = ~ stall;
-  assign \$10  = active & \$9 ;
-  assign \$11  = ~ stall;
-  assign \$12  = active & \$11 ;
-  assign \$13  = ~ stall;
-  assign \$14  = active & \$13 ;
-  assign \$15  = ~ stall;
-  assign \$16  = active & \$15 ;
-  assign \$17  = accept & i_ctl[2];
-  assign \$18  = | dq_left;
-  assign \$19  = \$18  & in_corr;
-  assign \$20  = dq_c0 >> dq_bit;
-  assign \$21  = \$19  & \$20 ;
-  assign \$22  = dq_bit == 4'h8;
-  assign \$23  = $signed(dq_d0_0) - $signed(\$114 [24:0]);
-  assign \$24  = $signed(dq_d0_0) + $signed(\$114 [24:0]);
-  assign \$25  = \$22  ? \$23  : \$24 ;
-  assign \$26  = $signed(\$81 [22:0]) << \$signal ;
-  assign \$27  = | dq_left;
-  assign \$28  = \$27  & in_corr;
-  assign \$29  = dq_c1 >> dq_bit;
-  assign \$30  = \$28  & \$29 ;
-  assign \$31  = dq_bit == 4'h8;
-  assign \$32  = $signed(dq_d0_1) - $signed(\$127 [24:0]);
-  assign \$33  = $signed(dq_d0_1) + $signed(\$127 [24:0]);
-  assign \$34  = \$31  ? \$32  : \$33 ;
-  assign \$35  = $signed(\$91 [22:0]) << \$signal ;
-  assign \$36  = | dq_left;
-  assign \$37  = \$36  & in_corr;
-  assign \$38  = dq_c0 >> dq_bit;
-  assign \$39  = \$37  & \$38 ;
-  assign \$40  = dq_bit == 4'h8;
-  assign \$41  = $signed(dq_d1_0) - $signed(\$140 [24:0]);
-  assign \$42  = $signed(dq_d1_0) + $signed(\$140 [24:0]);
-  assign \$43  = \$40  ? \$41  : \$42 ;
-  assign \$44  = $signed(\$86 [22:0]) << \$signal ;
-  assign \$45  = | dq_left;
-  assign \$46  = \$45  & in_corr;
-  assign \$47  = dq_c1 >> dq_bit;
-  assign \$48  = \$46  & \$47 ;
-  assign \$49  = dq_bit == 4'h8;
-  assign \$50  = $signed(dq_d1_1) - $signed(\$153 [24:0]);
-  assign \$51  = $signed(dq_d1_1) + $signed(\$153 [24:0]);
-  assign \$52  = \$49  ? \$50  : \$51 ;
-  assign \$53  = $signed(\$96 [22:0]) << \$signal ;
-  assign \$54  = | dq_left;
-  assign \$55  = dq_left - 1'h1;
-  assign \$56  = dq_bit + 1'h1;
-  assign \$57  = ~ in_corr;
-  assign \$58  = dq_left == 1'h1;
-  assign \$59  = \$58  & \$signal$63 ;
+  assign \$6  = remaining - 1'h1;
+  assign \$7  = \$signal  + 1'h1;
+  assign \$8  = ~ stall;
+  assign \$9  = active & \$8 ;
+  assign \$10  = ~ stall;
+  assign \$11  = active & \$10 ;
+  assign \$12  = ~ stall;
+  assign \$13  = active & \$12 ;
+  assign \$14  = ~ stall;
+  assign \$15  = active & \$14 ;
+  assign \$16  = accept & i_ctl[2];
+  assign \$17  = | dq_left;
+  assign \$18  = \$17  & in_corr;
+  assign \$19  = dq_c0 >> dq_bit;
+  assign \$20  = \$18  & \$19 ;
+  assign \$21  = dq_bit == 4'h8;
+  assign \$22  = $signed(dq_d0_0) - $signed(\$109 [24:0]);
+  assign \$23  = $signed(dq_d0_0) + $signed(\$109 [24:0]);
+  assign \$24  = \$21  ? \$22  : \$23 ;
+  assign \$25  = $signed(\$79 [22:0]) << \$signal$23 ;
+  assign \$26  = | dq_left;
+  assign \$27  = \$26  & in_corr;
+  assign \$28  = dq_c1 >> dq_bit;
+  assign \$29  = \$27  & \$28 ;
+  assign \$30  = dq_bit == 4'h8;
+  assign \$31  = $signed(dq_d0_1) - $signed(\$121 [24:0]);
+  assign \$32  = $signed(dq_d0_1) + $signed(\$121 [24:0]);
+  assign \$33  = \$30  ? \$31  : \$32 ;
+  assign \$34  = $signed(\$87 [22:0]) << \$signal$23 ;
+  assign \$35  = | dq_left;
+  assign \$36  = \$35  & in_corr;
+  assign \$37  = dq_c0 >> dq_bit;
+  assign \$38  = \$36  & \$37 ;
+  assign \$39  = dq_bit == 4'h8;
+  assign \$40  = $signed(dq_d1_0) - $signed(\$133 [24:0]);
+  assign \$41  = $signed(dq_d1_0) + $signed(\$133 [24:0]);
+  assign \$42  = \$39  ? \$40  : \$41 ;
+  assign \$43  = $signed(\$83 [22:0]) << \$signal$23 ;
+  assign \$44  = | dq_left;
+  assign \$45  = \$44  & in_corr;
+  assign \$46  = dq_c1 >> dq_bit;
+  assign \$47  = \$45  & \$46 ;
+  assign \$48  = dq_bit == 4'h8;
+  assign \$49  = $signed(dq_d1_1) - $signed(\$145 [24:0]);
+  assign \$50  = $signed(dq_d1_1) + $signed(\$145 [24:0]);
+  assign \$51  = \$48  ? \$49  : \$50 ;
+  assign \$52  = $signed(\$91 [22:0]) << \$signal$23 ;
+  assign \$53  = | dq_left;
+  assign \$54  = dq_left - 1'h1;
+  assign \$55  = dq_bit + 1'h1;
+  assign \$56  = ~ in_corr;
+  assign \$57  = dq_left == 1'h1;
+  assign \$58  = \$57  & dq_last;
   assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \$60  = remaining <= 1'h1;
-  assign \$61  = ~ stall;
-  assign o_ready = \$60  & \$61 ;
+  assign \$59  = remaining <= 1'h1;
+  assign \$60  = ~ stall;
+  assign o_ready = \$59  & \$60 ;
   assign accept = i_ctl[0] & o_ready;
   assign active = | remaining;
-  assign \$62  = remaining == 1'h1;
-  assign \$63  = ~ stall;
-  assign last_plane = \$62  & \$63 ;
-  assign \$64  = remaining == 1'h1;
-  assign \$65  = \$64  & beat_group_end;
-  assign \$66  = dq_left > 1'h1;
-  assign stall = \$65  & \$66 ;
+  assign \$61  = remaining == 1'h1;
+  assign \$62  = ~ stall;
+  assign last_plane = \$61  & \$62 ;
+  assign \$63  = remaining == 1'h1;
+  assign \$64  = \$63  & beat_group_end;
+  assign \$65  = dq_left > 1'h1;
+  assign stall = \$64  & \$65 ;
   assign handoff = last_plane & beat_group_end;
-  assign \$67  = step == 1'h1;
-  assign \$68  = step == 2'h2;
-  assign \$69  = step == 2'h3;
-  assign \$70  = step == 3'h4;
-  assign \$71  = step == 3'h5;
-  assign \$72  = step == 3'h6;
-  assign \$73  = step == 3'h7;
-  assign \$74  = step == 1'h1;
-  assign \$75  = $signed(act_sum0) + $signed(\table [175:165]);
-  assign \$76  = $signed(act_sum1) + $signed(\table$74 [175:165]);
-  assign \$290  = step * 4'h8;
-  assign \$77  = planes >> \$290 ;
-  assign \$293  = \$77 [3:0] * 4'hb;
-  assign entry0_0 = \table  >> \$293 ;
-  assign \$78  = $signed(entry0_0) << step;
-  assign \$79  = - $signed(\$78 );
-  assign \$80  = plane_neg ? \$79  : { \$78 [17], \$78 [17], \$78  };
-  assign addend0_0 = active ? \$80  : 20'h00000;
-  assign \$81  = $signed(grp0_0) + $signed(addend0_0);
-  assign \$301  = step * 4'h8;
-  assign \$82  = planes >> \$301 ;
-  assign \$304  = \$82 [3:0] * 4'hb;
-  assign entry1_0 = \table$74  >> \$304 ;
-  assign \$83  = $signed(entry1_0) << step;
-  assign \$84  = - $signed(\$83 );
-  assign \$85  = plane_neg ? \$84  : { \$83 [17], \$83 [17], \$83  };
-  assign addend1_0 = active ? \$85  : 20'h00000;
-  assign \$86  = $signed(grp1_0) + $signed(addend1_0);
-  assign \$312  = step * 4'h8;
-  assign \$87  = planes >> \$312 ;
-  assign \$315  = \$87 [7:4] * 4'hb;
-  assign entry0_1 = \table  >> \$315 ;
-  assign \$88  = $signed(entry0_1) << step;
-  assign \$89  = - $signed(\$88 );
-  assign \$90  = plane_neg ? \$89  : { \$88 [17], \$88 [17], \$88  };
-  assign addend0_1 = active ? \$90  : 20'h00000;
-  assign \$91  = $signed(grp0_1) + $signed(addend0_1);
-  assign \$323  = step * 4'h8;
-  assign \$92  = planes >> \$323 ;
-  assign \$326  = \$92 [7:4] * 4'hb;
-  assign entry1_1 = \table$74  >> \$326 ;
-  assign \$93  = $signed(entry1_1) << step;
-  assign \$94  = - $signed(\$93 );
-  assign \$95  = plane_neg ? \$94  : { \$93 [17], \$93 [17], \$93  };
-  assign addend1_1 = active ? \$95  : 20'h00000;
-  assign \$96  = $signed(grp1_1) + $signed(addend1_1);
+  assign \$66  = \$signal  == 1'h1;
+  assign \$67  = \$signal  == 2'h2;
+  assign \$68  = \$signal  == 2'h3;
+  assign \$69  = \$signal  == 3'h4;
+  assign \$70  = \$signal  == 3'h5;
+  assign \$71  = \$signal  == 3'h6;
+  assign \$72  = \$signal  == 3'h7;
+  assign \$73  = \$signal  == 1'h1;
+  assign \$74  = $signed(act_sum0) + $signed(\table [175:165]);
+  assign \$75  = $signed(act_sum1) + $signed(\table$72 [175:165]);
+  assign \$278  = \$signal  * 4'h8;
+  assign \$76  = planes >> \$278 ;
+  assign \$281  = \$76 [3:0] * 4'hb;
+  assign entry0_0 = \table  >> \$281 ;
+  assign \$77  = $signed(entry0_0) << \$signal ;
+  assign \$78  = - $signed(\$77 );
+  assign addend0_0 = plane_neg ? \$78  : { \$77 [17], \$77 [17], \$77  };
+  assign \$79  = $signed(grp0_0) + $signed(addend0_0);
+  assign \$288  = \$signal  * 4'h8;
+  assign \$80  = planes >> \$288 ;
+  assign \$291  = \$80 [3:0] * 4'hb;
+  assign entry1_0 = \table$72  >> \$291 ;
+  assign \$81  = $signed(entry1_0) << \$signal ;
+  assign \$82  = - $signed(\$81 );
+  assign addend1_0 = plane_neg ? \$82  : { \$81 [17], \$81 [17], \$81  };
+  assign \$83  = $signed(grp1_0) + $signed(addend1_0);
+  assign \$298  = \$signal  * 4'h8;
+  assign \$84  = planes >> \$298 ;
+  assign \$301  = \$84 [7:4] * 4'hb;
+  assign entry0_1 = \table  >> \$301 ;
+  assign \$85  = $signed(entry0_1) << \$signal ;
+  assign \$86  = - $signed(\$85 );
+  assign addend0_1 = plane_neg ? \$86  : { \$85 [17], \$85 [17], \$85  };
+  assign \$87  = $signed(grp0_1) + $signed(addend0_1);
+  assign \$308  = \$signal  * 4'h8;
+  assign \$88  = planes >> \$308 ;
+  assign \$311  = \$88 [7:4] * 4'hb;
+  assign entry1_1 = \table$72  >> \$311 ;
+  assign \$89  = $signed(entry1_1) << \$signal ;
+  assign \$90  = - $signed(\$89 );
+  assign addend1_1 = plane_neg ? \$90  : { \$89 [17], \$89 [17], \$89  };
+  assign \$91  = $signed(grp1_1) + $signed(addend1_1);
   assign in_corr = dq_bit < 4'h9;
-  assign \$97  = dq_bit - 4'h9;
-  assign \$98  = - \$signal$25 [0];
-  assign \$99  = - \$signal$25 [1:0];
-  assign \$100  = - \$signal$25 [2:0];
-  assign \$101  = - \$signal$25 [3:0];
-  assign \$102  = - \$signal$25 [4:0];
-  assign \$103  = - \$signal$25 [5:0];
-  assign \$104  = - \$signal$25 [6:0];
-  assign \$105  = - \$signal$25 [7:0];
-  assign \$106  = - \$signal$25 [8];
-  assign \$107  = - \$signal$25 [9:8];
-  assign \$108  = - \$signal$25 [10:8];
-  assign \$109  = - \$signal$25 [11:8];
-  assign \$110  = - \$signal$25 [12:8];
-  assign \$111  = - \$signal$25 [13:8];
-  assign \$112  = - \$signal$25 [14:8];
-  assign \$113  = - \$signal$25 [15:8];
-  assign \$114  = $signed(dq_sum_a0) << dq_bit;
-  assign dq_dh0_0 = dq_h ? \$115  : dq_d0_0;
-  assign \$116  = $signed(dq_dh0_0) << \$97 [2:0];
-  assign \$117  = dq_bit == 4'h9;
-  assign \$118  = \$117  & \$signal$65 ;
-  assign \$119  = \$118  ? dq_psum[39:0] : out_acc[39:0];
-  assign \$120  = ~ in_corr;
-  assign \$121  = dq_scale[7:0] >> \$97 [2:0];
-  assign \$122  = \$120  & \$121 ;
-  assign \$123  = - $signed(\$116 );
-  assign \$125  = \$122  ? \$124  : 34'h000000000;
-  assign \$126  = $signed(\$119 ) + $signed(\$125 );
-  assign \$127  = $signed(dq_sum_a0) << dq_bit;
-  assign dq_dh0_1 = dq_h ? \$128  : dq_d0_1;
-  assign \$129  = $signed(dq_dh0_1) << \$97 [2:0];
-  assign \$130  = dq_bit == 4'h9;
-  assign \$131  = \$130  & \$signal$65 ;
-  assign \$132  = \$131  ? dq_psum[79:40] : out_acc[79:40];
-  assign \$133  = ~ in_corr;
-  assign \$134  = dq_scale[15:8] >> \$97 [2:0];
-  assign \$135  = \$133  & \$134 ;
-  assign \$136  = - $signed(\$129 );
-  assign \$138  = \$135  ? \$137  : 34'h000000000;
-  assign \$139  = $signed(\$132 ) + $signed(\$138 );
-  assign \$140  = $signed(dq_sum_a1) << dq_bit;
-  assign dq_dh1_0 = dq_h ? \$141  : dq_d1_0;
-  assign \$142  = $signed(dq_dh1_0) << \$97 [2:0];
-  assign \$143  = dq_bit == 4'h9;
-  assign \$144  = \$143  & \$signal$65 ;
-  assign \$145  = \$144  ? dq_psum[119:80] : out_acc[119:80];
-  assign \$146  = ~ in_corr;
-  assign \$147  = dq_scale[7:0] >> \$97 [2:0];
-  assign \$148  = \$146  & \$147 ;
-  assign \$149  = - $signed(\$142 );
-  assign \$151  = \$148  ? \$150  : 34'h000000000;
-  assign \$152  = $signed(\$145 ) + $signed(\$151 );
-  assign \$153  = $signed(dq_sum_a1) << dq_bit;
-  assign dq_dh1_1 = dq_h ? \$154  : dq_d1_1;
-  assign \$155  = $signed(dq_dh1_1) << \$97 [2:0];
-  assign \$156  = dq_bit == 4'h9;
-  assign \$157  = \$156  & \$signal$65 ;
-  assign \$158  = \$157  ? dq_psum[159:120] : out_acc[159:120];
-  assign \$159  = ~ in_corr;
-  assign \$160  = dq_scale[15:8] >> \$97 [2:0];
-  assign \$161  = \$159  & \$160 ;
-  assign \$162  = - $signed(\$155 );
-  assign \$164  = \$161  ? \$163  : 34'h000000000;
-  assign \$165  = $signed(\$158 ) + $signed(\$164 );
+  assign \$92  = dq_bit - 4'h9;
+  assign \$93  = - \$signal$24 [0];
+  assign \$94  = - \$signal$24 [1:0];
+  assign \$95  = - \$signal$24 [2:0];
+  assign \$96  = - \$signal$24 [3:0];
+  assign \$97  = - \$signal$24 [4:0];
+  assign \$98  = - \$signal$24 [5:0];
+  assign \$99  = - \$signal$24 [6:0];
+  assign \$100  = - \$signal$24 [7:0];
+  assign \$101  = - \$signal$24 [8];
+  assign \$102  = - \$signal$24 [9:8];
+  assign \$103  = - \$signal$24 [10:8];
+  assign \$104  = - \$signal$24 [11:8];
+  assign \$105  = - \$signal$24 [12:8];
+  assign \$106  = - \$signal$24 [13:8];
+  assign \$107  = - \$signal$24 [14:8];
+  assign \$108  = - \$signal$24 [15:8];
+  assign \$109  = $signed(dq_sum_a0) << dq_bit;
+  assign \$110  = $signed(dq_d0_0) << \$92 [2:0];
+  assign \$111  = dq_bit == 4'h9;
+  assign \$112  = \$111  & \$signal$63 ;
+  assign \$113  = \$112  ? dq_psum[39:0] : out_acc[39:0];
+  assign \$114  = ~ in_corr;
+  assign \$115  = dq_scale[7:0] >> \$92 [2:0];
+  assign \$116  = \$114  & \$115 ;
+  assign \$117  = - $signed(\$110 );
+  assign \$119  = \$116  ? \$118  : 34'h000000000;
+  assign \$120  = $signed(\$113 ) + $signed(\$119 );
+  assign \$121  = $signed(dq_sum_a0) << dq_bit;
+  assign \$122  = $signed(dq_d0_1) << \$92 [2:0];
+  assign \$123  = dq_bit == 4'h9;
+  assign \$124  = \$123  & \$signal$63 ;
+  assign \$125  = \$124  ? dq_psum[79:40] : out_acc[79:40];
+  assign \$126  = ~ in_corr;
+  assign \$127  = dq_scale[15:8] >> \$92 [2:0];
+  assign \$128  = \$126  & \$127 ;
+  assign \$129  = - $signed(\$122 );
+  assign \$131  = \$128  ? \$130  : 34'h000000000;
+  assign \$132  = $signed(\$125 ) + $signed(\$131 );
+  assign \$133  = $signed(dq_sum_a1) << dq_bit;
+  assign \$134  = $signed(dq_d1_0) << \$92 [2:0];
+  assign \$135  = dq_bit == 4'h9;
+  assign \$136  = \$135  & \$signal$63 ;
+  assign \$137  = \$136  ? dq_psum[119:80] : out_acc[119:80];
+  assign \$138  = ~ in_corr;
+  assign \$139  = dq_scale[7:0] >> \$92 [2:0];
+  assign \$140  = \$138  & \$139 ;
+  assign \$141  = - $signed(\$134 );
+  assign \$143  = \$140  ? \$142  : 34'h000000000;
+  assign \$144  = $signed(\$137 ) + $signed(\$143 );
+  assign \$145  = $signed(dq_sum_a1) << dq_bit;
+  assign \$146  = $signed(dq_d1_1) << \$92 [2:0];
+  assign \$147  = dq_bit == 4'h9;
+  assign \$148  = \$147  & \$signal$63 ;
+  assign \$149  = \$148  ? dq_psum[159:120] : out_acc[159:120];
+  assign \$150  = ~ in_corr;
+  assign \$151  = dq_scale[15:8] >> \$92 [2:0];
+  assign \$152  = \$150  & \$151 ;
+  assign \$153  = - $signed(\$146 );
+  assign \$155  = \$152  ? \$154  : 34'h000000000;
+  assign \$156  = $signed(\$149 ) + $signed(\$155 );
   always @(posedge clk)
-    o_a <= \$166 ;
+    o_a <= \$157 ;
   always @(posedge clk)
-    o_w <= \$167 ;
+    o_w <= \$158 ;
   always @(posedge clk)
-    o_ctl <= \$168 ;
+    o_ctl <= \$159 ;
   always @(posedge clk)
-    w_reg <= \$169 ;
+    w_reg <= \$160 ;
   always @(posedge clk)
-    planes <= \$170 ;
+    \$signal  <= \$161 ;
   always @(posedge clk)
-    dtype <= \$171 ;
+    planes <= \$162 ;
   always @(posedge clk)
-    remaining <= \$172 ;
+    dtype <= \$163 ;
   always @(posedge clk)
-    step <= \$173 ;
+    remaining <= \$164 ;
   always @(posedge clk)
-    beat_group_end <= \$174 ;
+    beat_group_end <= \$165 ;
   always @(posedge clk)
-    beat_last <= \$175 ;
+    beat_last <= \$166 ;
   always @(posedge clk)
-    beat_scale <= \$176 ;
+    beat_scale <= \$167 ;
   always @(posedge clk)
-    \$signal  <= \$177 ;
+    \$signal$23  <= \$168 ;
   always @(posedge clk)
-    beat_h <= \$178 ;
+    \$signal$24  <= \$169 ;
   always @(posedge clk)
-    \$signal$25  <= \$179 ;
+    act_sum0 <= \$170 ;
   always @(posedge clk)
-    act_sum0 <= \$180 ;
+    act_sum1 <= \$171 ;
   always @(posedge clk)
-    act_sum1 <= \$181 ;
+    grp0_0 <= \$172 ;
   always @(posedge clk)
-    grp0_0 <= \$182 ;
+    grp1_0 <= \$173 ;
   always @(posedge clk)
-    grp1_0 <= \$183 ;
+    grp0_1 <= \$174 ;
   always @(posedge clk)
-    grp0_1 <= \$184 ;
+    grp1_1 <= \$175 ;
   always @(posedge clk)
-    grp1_1 <= \$185 ;
+    grp_first <= \$176 ;
   always @(posedge clk)
-    grp_first <= \$186 ;
+    grp_psum <= \$177 ;
   always @(posedge clk)
-    grp_psum <= \$187 ;
+    dq_c0 <= \$178 ;
   always @(posedge clk)
-    dq_c0 <= \$188 ;
+    dq_c1 <= \$179 ;
   always @(posedge clk)
-    dq_c1 <= \$189 ;
+    dq_sum_a0 <= \$180 ;
   always @(posedge clk)
-    dq_h <= \$190 ;
+    dq_sum_a1 <= \$181 ;
   always @(posedge clk)
-    dq_sum_a0 <= \$191 ;
+    dq_d0_0 <= \$182 ;
   always @(posedge clk)
-    dq_sum_a1 <= \$192 ;
+    dq_d0_1 <= \$183 ;
   always @(posedge clk)
-    dq_d0_0 <= \$193 ;
+    dq_d1_0 <= \$184 ;
   always @(posedge clk)
-    dq_d0_1 <= \$194 ;
+    dq_d1_1 <= \$185 ;
   always @(posedge clk)
-    dq_d1_0 <= \$195 ;
+    o_valid <= \$186 ;
   always @(posedge clk)
-    dq_d1_1 <= \$196 ;
+    dq_left <= \$187 ;
   always @(posedge clk)
-    o_valid <= \$197 ;
+    dq_bit <= \$188 ;
   always @(posedge clk)
-    dq_left <= \$198 ;
+    out_acc <= \$189 ;
   always @(posedge clk)
-    dq_bit <= \$199 ;
+    o_psum <= \$190 ;
   always @(posedge clk)
-    out_acc <= \$200 ;
+    dq_scale <= \$191 ;
   always @(posedge clk)
-    o_psum <= \$201 ;
+    \$signal$63  <= \$192 ;
   always @(posedge clk)
-    dq_scale <= \$202 ;
+    dq_psum <= \$193 ;
   always @(posedge clk)
-    \$signal$65  <= \$203 ;
-  always @(posedge clk)
-    dq_psum <= \$204 ;
-  always @(posedge clk)
-    \$signal$63  <= \$205 ;
+    dq_last <= \$194 ;
   \lut_all_a8_nosym.precompute0  precompute0 (
     .a(i_a[31:0]),
     .clk(clk),
@@ -891,7 +870,7 @@ module lut_all_a8_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o
     .clk(clk),
     .load(accept),
     .rst(rst),
-    .\table (\table$74 )
+    .\table (\table$72 )
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
@@ -1036,76 +1015,6 @@ module lut_all_a8_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
-    casez (w_sel[100:96])
-      5'h00:
-          \$6  = 1'h0;
-      5'h01:
-          \$6  = 1'h0;
-      5'h02:
-          \$6  = 1'h0;
-      5'h03:
-          \$6  = 1'h0;
-      5'h04:
-          \$6  = 1'h0;
-      5'h05:
-          \$6  = 1'h0;
-      5'h06:
-          \$6  = 1'h0;
-      5'h07:
-          \$6  = 1'h0;
-      5'h08:
-          \$6  = 1'h0;
-      5'h09:
-          \$6  = 1'h0;
-      5'h0a:
-          \$6  = 1'h0;
-      5'h0b:
-          \$6  = 1'h0;
-      5'h0c:
-          \$6  = 1'h0;
-      5'h0d:
-          \$6  = 1'h0;
-      5'h0e:
-          \$6  = 1'h0;
-      5'h0f:
-          \$6  = 1'h0;
-      5'h10:
-          \$6  = 1'h0;
-      5'h11:
-          \$6  = 1'h0;
-      5'h12:
-          \$6  = 1'h0;
-      5'h13:
-          \$6  = 1'h0;
-      5'h14:
-          \$6  = 1'h0;
-      5'h15:
-          \$6  = 1'h0;
-      5'h16:
-          \$6  = 1'h0;
-      5'h17:
-          \$6  = 1'h0;
-      5'h18:
-          \$6  = 1'h0;
-      5'h19:
-          \$6  = 1'h0;
-      5'h1a:
-          \$6  = 1'h0;
-      5'h1b:
-          \$6  = 1'h0;
-      5'h1c:
-          \$6  = 1'h0;
-      5'h1d:
-          \$6  = 1'h0;
-      5'h1e:
-          \$6  = 1'h0;
-      5'h1f:
-          \$6  = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
     casez (dtype)
       5'h00:
           plane_neg = 1'h0;
@@ -1124,21 +1033,21 @@ module lut_all_a8_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o
       5'h07:
           plane_neg = 1'h0;
       5'h08:
+          plane_neg = \$66 ;
+      5'h09:
           plane_neg = \$67 ;
-      5'h09:
-          plane_neg = \$68 ;
       5'h0a:
-          plane_neg = \$69 ;
+          plane_neg = \$68 ;
       5'h0b:
-          plane_neg = \$70 ;
+          plane_neg = \$69 ;
       5'h0c:
-          plane_neg = \$71 ;
+          plane_neg = \$70 ;
       5'h0d:
-          plane_neg = \$72 ;
+          plane_neg = \$71 ;
       5'h0e:
-          plane_neg = \$73 ;
+          plane_neg = \$72 ;
       5'h0f:
-          plane_neg = \$74 ;
+          plane_neg = \$73 ;
       5'h10:
           plane_neg = 1'h0;
       5'h11:
@@ -1178,21 +1087,21 @@ module lut_all_a8_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o
     (* full_case = 32'd1 *)
     casez (dtype)
       5'h00:
-          c0 = { \$98 [1], \$98 [1], \$98 [1], \$98 [1], \$98 [1], \$98 [1], \$98 [1], \$98  };
+          c0 = { \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93  };
       5'h01:
-          c0 = { \$99 [2], \$99 [2], \$99 [2], \$99 [2], \$99 [2], \$99 [2], \$99  };
+          c0 = { \$94 [2], \$94 [2], \$94 [2], \$94 [2], \$94 [2], \$94 [2], \$94  };
       5'h02:
-          c0 = { \$100 [3], \$100 [3], \$100 [3], \$100 [3], \$100 [3], \$100  };
+          c0 = { \$95 [3], \$95 [3], \$95 [3], \$95 [3], \$95 [3], \$95  };
       5'h03:
-          c0 = { \$101 [4], \$101 [4], \$101 [4], \$101 [4], \$101  };
+          c0 = { \$96 [4], \$96 [4], \$96 [4], \$96 [4], \$96  };
       5'h04:
-          c0 = { \$102 [5], \$102 [5], \$102 [5], \$102  };
+          c0 = { \$97 [5], \$97 [5], \$97 [5], \$97  };
       5'h05:
-          c0 = { \$103 [6], \$103 [6], \$103  };
+          c0 = { \$98 [6], \$98 [6], \$98  };
       5'h06:
-          c0 = { \$104 [7], \$104  };
+          c0 = { \$99 [7], \$99  };
       5'h07:
-          c0 = \$105 ;
+          c0 = \$100 ;
       5'h08:
           c0 = 9'h000;
       5'h09:
@@ -1212,35 +1121,35 @@ module lut_all_a8_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o
       5'h10:
           c0 = 9'h1ff;
       5'h11:
-          c0 = { \$98 [1], \$98 [1], \$98 [1], \$98 [1], \$98 [1], \$98 [1], \$98 [1], \$98  };
+          c0 = { \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93  };
       5'h12:
-          c0 = { \$98 [1], \$98 [1], \$98 [1], \$98 [1], \$98 [1], \$98 [1], \$98 [1], \$98  };
+          c0 = { \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93  };
       5'h13:
-          c0 = { \$98 [1], \$98 [1], \$98 [1], \$98 [1], \$98 [1], \$98 [1], \$98 [1], \$98  };
+          c0 = { \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93  };
       5'h14:
-          c0 = { \$98 [1], \$98 [1], \$98 [1], \$98 [1], \$98 [1], \$98 [1], \$98 [1], \$98  };
+          c0 = { \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93  };
       5'h15:
-          c0 = { \$98 [1], \$98 [1], \$98 [1], \$98 [1], \$98 [1], \$98 [1], \$98 [1], \$98  };
+          c0 = { \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93  };
       5'h16:
-          c0 = { \$98 [1], \$98 [1], \$98 [1], \$98 [1], \$98 [1], \$98 [1], \$98 [1], \$98  };
+          c0 = { \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93  };
       5'h17:
-          c0 = { \$98 [1], \$98 [1], \$98 [1], \$98 [1], \$98 [1], \$98 [1], \$98 [1], \$98  };
+          c0 = { \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93  };
       5'h18:
-          c0 = { \$98 [1], \$98 [1], \$98 [1], \$98 [1], \$98 [1], \$98 [1], \$98 [1], \$98  };
+          c0 = { \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93  };
       5'h19:
-          c0 = { \$98 [1], \$98 [1], \$98 [1], \$98 [1], \$98 [1], \$98 [1], \$98 [1], \$98  };
+          c0 = { \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93  };
       5'h1a:
-          c0 = { \$98 [1], \$98 [1], \$98 [1], \$98 [1], \$98 [1], \$98 [1], \$98 [1], \$98  };
+          c0 = { \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93  };
       5'h1b:
-          c0 = { \$98 [1], \$98 [1], \$98 [1], \$98 [1], \$98 [1], \$98 [1], \$98 [1], \$98  };
+          c0 = { \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93  };
       5'h1c:
-          c0 = { \$98 [1], \$98 [1], \$98 [1], \$98 [1], \$98 [1], \$98 [1], \$98 [1], \$98  };
+          c0 = { \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93  };
       5'h1d:
-          c0 = { \$98 [1], \$98 [1], \$98 [1], \$98 [1], \$98 [1], \$98 [1], \$98 [1], \$98  };
+          c0 = { \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93  };
       5'h1e:
-          c0 = { \$98 [1], \$98 [1], \$98 [1], \$98 [1], \$98 [1], \$98 [1], \$98 [1], \$98  };
+          c0 = { \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93  };
       5'h1f:
-          c0 = { \$98 [1], \$98 [1], \$98 [1], \$98 [1], \$98 [1], \$98 [1], \$98 [1], \$98  };
+          c0 = { \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93  };
     endcase
   end
   always @* begin
@@ -1248,21 +1157,21 @@ module lut_all_a8_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o
     (* full_case = 32'd1 *)
     casez (dtype)
       5'h00:
-          c1 = { \$106 [1], \$106 [1], \$106 [1], \$106 [1], \$106 [1], \$106 [1], \$106 [1], \$106  };
+          c1 = { \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101  };
       5'h01:
-          c1 = { \$107 [2], \$107 [2], \$107 [2], \$107 [2], \$107 [2], \$107 [2], \$107  };
+          c1 = { \$102 [2], \$102 [2], \$102 [2], \$102 [2], \$102 [2], \$102 [2], \$102  };
       5'h02:
-          c1 = { \$108 [3], \$108 [3], \$108 [3], \$108 [3], \$108 [3], \$108  };
+          c1 = { \$103 [3], \$103 [3], \$103 [3], \$103 [3], \$103 [3], \$103  };
       5'h03:
-          c1 = { \$109 [4], \$109 [4], \$109 [4], \$109 [4], \$109  };
+          c1 = { \$104 [4], \$104 [4], \$104 [4], \$104 [4], \$104  };
       5'h04:
-          c1 = { \$110 [5], \$110 [5], \$110 [5], \$110  };
+          c1 = { \$105 [5], \$105 [5], \$105 [5], \$105  };
       5'h05:
-          c1 = { \$111 [6], \$111 [6], \$111  };
+          c1 = { \$106 [6], \$106 [6], \$106  };
       5'h06:
-          c1 = { \$112 [7], \$112  };
+          c1 = { \$107 [7], \$107  };
       5'h07:
-          c1 = \$113 ;
+          c1 = \$108 ;
       5'h08:
           c1 = 9'h000;
       5'h09:
@@ -1282,179 +1191,282 @@ module lut_all_a8_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o
       5'h10:
           c1 = 9'h1ff;
       5'h11:
-          c1 = { \$106 [1], \$106 [1], \$106 [1], \$106 [1], \$106 [1], \$106 [1], \$106 [1], \$106  };
+          c1 = { \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101  };
       5'h12:
-          c1 = { \$106 [1], \$106 [1], \$106 [1], \$106 [1], \$106 [1], \$106 [1], \$106 [1], \$106  };
+          c1 = { \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101  };
       5'h13:
-          c1 = { \$106 [1], \$106 [1], \$106 [1], \$106 [1], \$106 [1], \$106 [1], \$106 [1], \$106  };
+          c1 = { \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101  };
       5'h14:
-          c1 = { \$106 [1], \$106 [1], \$106 [1], \$106 [1], \$106 [1], \$106 [1], \$106 [1], \$106  };
+          c1 = { \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101  };
       5'h15:
-          c1 = { \$106 [1], \$106 [1], \$106 [1], \$106 [1], \$106 [1], \$106 [1], \$106 [1], \$106  };
+          c1 = { \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101  };
       5'h16:
-          c1 = { \$106 [1], \$106 [1], \$106 [1], \$106 [1], \$106 [1], \$106 [1], \$106 [1], \$106  };
+          c1 = { \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101  };
       5'h17:
-          c1 = { \$106 [1], \$106 [1], \$106 [1], \$106 [1], \$106 [1], \$106 [1], \$106 [1], \$106  };
+          c1 = { \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101  };
       5'h18:
-          c1 = { \$106 [1], \$106 [1], \$106 [1], \$106 [1], \$106 [1], \$106 [1], \$106 [1], \$106  };
+          c1 = { \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101  };
       5'h19:
-          c1 = { \$106 [1], \$106 [1], \$106 [1], \$106 [1], \$106 [1], \$106 [1], \$106 [1], \$106  };
+          c1 = { \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101  };
       5'h1a:
-          c1 = { \$106 [1], \$106 [1], \$106 [1], \$106 [1], \$106 [1], \$106 [1], \$106 [1], \$106  };
+          c1 = { \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101  };
       5'h1b:
-          c1 = { \$106 [1], \$106 [1], \$106 [1], \$106 [1], \$106 [1], \$106 [1], \$106 [1], \$106  };
+          c1 = { \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101  };
       5'h1c:
-          c1 = { \$106 [1], \$106 [1], \$106 [1], \$106 [1], \$106 [1], \$106 [1], \$106 [1], \$106  };
+          c1 = { \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101  };
       5'h1d:
-          c1 = { \$106 [1], \$106 [1], \$106 [1], \$106 [1], \$106 [1], \$106 [1], \$106 [1], \$106  };
+          c1 = { \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101  };
       5'h1e:
-          c1 = { \$106 [1], \$106 [1], \$106 [1], \$106 [1], \$106 [1], \$106 [1], \$106 [1], \$106  };
+          c1 = { \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101  };
       5'h1f:
-          c1 = { \$106 [1], \$106 [1], \$106 [1], \$106 [1], \$106 [1], \$106 [1], \$106 [1], \$106  };
+          c1 = { \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101  };
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$166  = i_a;
+    \$157  = i_a;
     if (rst) begin
-      \$166  = 64'h0000000000000000;
+      \$157  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$167  = i_w;
+    \$158  = i_w;
     if (rst) begin
-      \$167  = 101'h00000000000000000000000000;
+      \$158  = 101'h00000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$168  = i_ctl;
+    \$159  = i_ctl;
     if (rst) begin
-      \$168  = 5'h00;
+      \$159  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$169  = w_reg;
+    \$160  = w_reg;
     if (i_ctl[1]) begin
-      \$169  = i_w;
+      \$160  = i_w;
     end
     if (rst) begin
-      \$169  = 101'h00000000000000000000000000;
+      \$160  = 101'h00000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$170  = planes;
+    \$161  = \$signal ;
     if (accept) begin
-      \$170  = w_sel[63:0];
-    end
-    if (rst) begin
-      \$170  = 64'h0000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$171  = dtype;
-    if (accept) begin
-      \$171  = w_sel[100:96];
-    end
-    if (rst) begin
-      \$171  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$172  = remaining;
-    if (accept) begin
-      \$172  = \$4 ;
+      \$161  = 3'h0;
     end else if (\$3 ) begin
-      \$172  = \$7 [3:0];
+      \$161  = \$7 [2:0];
     end
     if (rst) begin
-      \$172  = 4'h0;
+      \$161  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$173  = step;
+    \$162  = planes;
     if (accept) begin
-      \$173  = 3'h0;
+      \$162  = w_sel[63:0];
+    end
+    if (rst) begin
+      \$162  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$163  = dtype;
+    if (accept) begin
+      \$163  = w_sel[100:96];
+    end
+    if (rst) begin
+      \$163  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$164  = remaining;
+    if (accept) begin
+      \$164  = \$4 ;
     end else if (\$3 ) begin
-      \$173  = \$8 [2:0];
+      \$164  = \$6 [3:0];
     end
     if (rst) begin
-      \$173  = 3'h0;
+      \$164  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$174  = beat_group_end;
+    \$165  = beat_group_end;
     if (accept) begin
-      \$174  = i_ctl[4];
+      \$165  = i_ctl[4];
     end
     if (rst) begin
-      \$174  = 1'h0;
+      \$165  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$175  = beat_last;
+    \$166  = beat_last;
     if (accept) begin
-      \$175  = i_ctl[3];
+      \$166  = i_ctl[3];
     end
     if (rst) begin
-      \$175  = 1'h0;
+      \$166  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$176  = beat_scale;
+    \$167  = beat_scale;
     if (accept) begin
-      \$176  = w_sel[79:64];
+      \$167  = w_sel[79:64];
     end
     if (rst) begin
-      \$176  = 16'h0000;
+      \$167  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$177  = \$signal ;
+    \$168  = \$signal$23 ;
     if (accept) begin
-      \$177  = \$5 ;
+      \$168  = \$5 ;
     end
     if (rst) begin
-      \$177  = 1'h0;
+      \$168  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$178  = beat_h;
+    \$169  = \$signal$24 ;
     if (accept) begin
-      \$178  = \$6 ;
+      \$169  = w_sel[95:80];
     end
     if (rst) begin
-      \$178  = 1'h0;
+      \$169  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$179  = \$signal$25 ;
-    if (accept) begin
-      \$179  = w_sel[95:80];
-    end
-    if (rst) begin
-      \$179  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$180  = act_sum0;
+    \$170  = act_sum0;
     if (handoff) begin
-      \$180  = 16'h0000;
+      \$170  = 16'h0000;
     end else if (last_plane) begin
-      \$180  = \$75 [15:0];
+      \$170  = \$74 [15:0];
+    end
+    if (rst) begin
+      \$170  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$171  = act_sum1;
+    if (handoff) begin
+      \$171  = 16'h0000;
+    end else if (last_plane) begin
+      \$171  = \$75 [15:0];
+    end
+    if (rst) begin
+      \$171  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$172  = grp0_0;
+    if (handoff) begin
+      \$172  = 23'h000000;
+    end else if (\$9 ) begin
+      \$172  = \$79 [22:0];
+    end
+    if (rst) begin
+      \$172  = 23'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$173  = grp1_0;
+    if (handoff) begin
+      \$173  = 23'h000000;
+    end else if (\$11 ) begin
+      \$173  = \$83 [22:0];
+    end
+    if (rst) begin
+      \$173  = 23'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$174  = grp0_1;
+    if (handoff) begin
+      \$174  = 23'h000000;
+    end else if (\$13 ) begin
+      \$174  = \$87 [22:0];
+    end
+    if (rst) begin
+      \$174  = 23'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$175  = grp1_1;
+    if (handoff) begin
+      \$175  = 23'h000000;
+    end else if (\$15 ) begin
+      \$175  = \$91 [22:0];
+    end
+    if (rst) begin
+      \$175  = 23'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$176  = grp_first;
+    if (handoff) begin
+      \$176  = 1'h0;
+    end
+    if (\$16 ) begin
+      \$176  = 1'h1;
+    end
+    if (rst) begin
+      \$176  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$177  = grp_psum;
+    if (\$16 ) begin
+      \$177  = i_psum;
+    end
+    if (rst) begin
+      \$177  = 160'h0000000000000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$178  = dq_c0;
+    if (handoff) begin
+      \$178  = c0;
+    end
+    if (rst) begin
+      \$178  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$179  = dq_c1;
+    if (handoff) begin
+      \$179  = c1;
+    end
+    if (rst) begin
+      \$179  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$180  = dq_sum_a0;
+    if (handoff) begin
+      \$180  = \$74 [15:0];
     end
     if (rst) begin
       \$180  = 16'h0000;
@@ -1462,11 +1474,9 @@ module lut_all_a8_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$181  = act_sum1;
+    \$181  = dq_sum_a1;
     if (handoff) begin
-      \$181  = 16'h0000;
-    end else if (last_plane) begin
-      \$181  = \$76 [15:0];
+      \$181  = \$75 [15:0];
     end
     if (rst) begin
       \$181  = 16'h0000;
@@ -1474,110 +1484,123 @@ module lut_all_a8_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$182  = grp0_0;
+    \$182  = dq_d0_0;
+    if (\$20 ) begin
+      \$182  = \$24 [24:0];
+    end
     if (handoff) begin
-      \$182  = 23'h000000;
-    end else if (\$10 ) begin
-      \$182  = \$81 [22:0];
+      \$182  = { \$25 [23], \$25  };
     end
     if (rst) begin
-      \$182  = 23'h000000;
+      \$182  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$183  = grp1_0;
+    \$183  = dq_d0_1;
+    if (\$29 ) begin
+      \$183  = \$33 [24:0];
+    end
     if (handoff) begin
-      \$183  = 23'h000000;
-    end else if (\$12 ) begin
-      \$183  = \$86 [22:0];
+      \$183  = { \$34 [23], \$34  };
     end
     if (rst) begin
-      \$183  = 23'h000000;
+      \$183  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$184  = grp0_1;
+    \$184  = dq_d1_0;
+    if (\$38 ) begin
+      \$184  = \$42 [24:0];
+    end
     if (handoff) begin
-      \$184  = 23'h000000;
-    end else if (\$14 ) begin
-      \$184  = \$91 [22:0];
+      \$184  = { \$43 [23], \$43  };
     end
     if (rst) begin
-      \$184  = 23'h000000;
+      \$184  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$185  = grp1_1;
+    \$185  = dq_d1_1;
+    if (\$47 ) begin
+      \$185  = \$51 [24:0];
+    end
     if (handoff) begin
-      \$185  = 23'h000000;
-    end else if (\$16 ) begin
-      \$185  = \$96 [22:0];
+      \$185  = { \$52 [23], \$52  };
     end
     if (rst) begin
-      \$185  = 23'h000000;
+      \$185  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$186  = grp_first;
-    if (handoff) begin
+    \$186  = 1'h0;
+    if (\$53 ) begin
+      if (\$58 ) begin
+        \$186  = 1'h1;
+      end
+    end
+    if (rst) begin
       \$186  = 1'h0;
     end
-    if (\$17 ) begin
-      \$186  = 1'h1;
-    end
-    if (rst) begin
-      \$186  = 1'h0;
-    end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$187  = grp_psum;
-    if (\$17 ) begin
-      \$187  = i_psum;
+    \$187  = dq_left;
+    if (\$53 ) begin
+      \$187  = \$54 [4:0];
     end
-    if (rst) begin
-      \$187  = 160'h0000000000000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$188  = dq_c0;
     if (handoff) begin
-      \$188  = c0;
+      \$187  = 5'h11;
     end
     if (rst) begin
-      \$188  = 9'h000;
+      \$187  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$189  = dq_c1;
+    \$188  = dq_bit;
+    if (\$53 ) begin
+      \$188  = \$55 [4:0];
+    end
     if (handoff) begin
-      \$189  = c1;
+      \$188  = 5'h00;
     end
     if (rst) begin
-      \$189  = 9'h000;
+      \$188  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$190  = dq_h;
-    if (handoff) begin
-      \$190  = beat_h;
+    \$189  = out_acc;
+    if (\$53 ) begin
+      if (\$56 ) begin
+        \$189  = out_next;
+      end
     end
     if (rst) begin
-      \$190  = 1'h0;
+      \$189  = 160'h0000000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$191  = dq_sum_a0;
+    \$190  = o_psum;
+    if (\$53 ) begin
+      if (\$58 ) begin
+        \$190  = out_next;
+      end
+    end
+    if (rst) begin
+      \$190  = 160'h0000000000000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$191  = dq_scale;
     if (handoff) begin
-      \$191  = \$75 [15:0];
+      \$191  = beat_scale;
     end
     if (rst) begin
       \$191  = 16'h0000;
@@ -1585,200 +1608,66 @@ module lut_all_a8_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$192  = dq_sum_a1;
+    \$192  = \$signal$63 ;
     if (handoff) begin
-      \$192  = \$76 [15:0];
+      \$192  = grp_first;
     end
     if (rst) begin
-      \$192  = 16'h0000;
+      \$192  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$193  = dq_d0_0;
-    if (\$21 ) begin
-      \$193  = \$25 [24:0];
-    end
+    \$193  = dq_psum;
     if (handoff) begin
-      \$193  = { \$26 [23], \$26  };
+      \$193  = grp_psum;
     end
     if (rst) begin
-      \$193  = 25'h0000000;
+      \$193  = 160'h0000000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$194  = dq_d0_1;
-    if (\$30 ) begin
-      \$194  = \$34 [24:0];
-    end
+    \$194  = dq_last;
     if (handoff) begin
-      \$194  = { \$35 [23], \$35  };
+      \$194  = beat_last;
     end
     if (rst) begin
-      \$194  = 25'h0000000;
+      \$194  = 1'h0;
     end
   end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$195  = dq_d1_0;
-    if (\$39 ) begin
-      \$195  = \$43 [24:0];
-    end
-    if (handoff) begin
-      \$195  = { \$44 [23], \$44  };
-    end
-    if (rst) begin
-      \$195  = 25'h0000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$196  = dq_d1_1;
-    if (\$48 ) begin
-      \$196  = \$52 [24:0];
-    end
-    if (handoff) begin
-      \$196  = { \$53 [23], \$53  };
-    end
-    if (rst) begin
-      \$196  = 25'h0000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$197  = 1'h0;
-    if (\$54 ) begin
-      if (\$59 ) begin
-        \$197  = 1'h1;
-      end
-    end
-    if (rst) begin
-      \$197  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$198  = dq_left;
-    if (\$54 ) begin
-      \$198  = \$55 [4:0];
-    end
-    if (handoff) begin
-      \$198  = 5'h11;
-    end
-    if (rst) begin
-      \$198  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$199  = dq_bit;
-    if (\$54 ) begin
-      \$199  = \$56 [4:0];
-    end
-    if (handoff) begin
-      \$199  = 5'h00;
-    end
-    if (rst) begin
-      \$199  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$200  = out_acc;
-    if (\$54 ) begin
-      if (\$57 ) begin
-        \$200  = out_next;
-      end
-    end
-    if (rst) begin
-      \$200  = 160'h0000000000000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$201  = o_psum;
-    if (\$54 ) begin
-      if (\$59 ) begin
-        \$201  = out_next;
-      end
-    end
-    if (rst) begin
-      \$201  = 160'h0000000000000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$202  = dq_scale;
-    if (handoff) begin
-      \$202  = beat_scale;
-    end
-    if (rst) begin
-      \$202  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$203  = \$signal$65 ;
-    if (handoff) begin
-      \$203  = grp_first;
-    end
-    if (rst) begin
-      \$203  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$204  = dq_psum;
-    if (handoff) begin
-      \$204  = grp_psum;
-    end
-    if (rst) begin
-      \$204  = 160'h0000000000000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$205  = \$signal$63 ;
-    if (handoff) begin
-      \$205  = beat_last;
-    end
-    if (rst) begin
-      \$205  = 1'h0;
-    end
-  end
-  assign act_next0 = \$75 [15:0];
-  assign act_next1 = \$76 [15:0];
-  assign grp_next0_0 = \$81 [22:0];
-  assign grp_next1_0 = \$86 [22:0];
-  assign grp_next0_1 = \$91 [22:0];
-  assign grp_next1_1 = \$96 [22:0];
-  assign dq_ash0_0 = \$114 [24:0];
-  assign dq_ash0_1 = \$127 [24:0];
-  assign dq_ash1_0 = \$140 [24:0];
-  assign dq_ash1_1 = \$153 [24:0];
+  assign act_next0 = \$74 [15:0];
+  assign act_next1 = \$75 [15:0];
+  assign grp_next0_0 = \$79 [22:0];
+  assign grp_next1_0 = \$83 [22:0];
+  assign grp_next0_1 = \$87 [22:0];
+  assign grp_next1_1 = \$91 [22:0];
+  assign dq_ash0_0 = \$109 [24:0];
+  assign dq_ash0_1 = \$121 [24:0];
+  assign dq_ash1_0 = \$133 [24:0];
+  assign dq_ash1_1 = \$145 [24:0];
   assign ready = o_ready;
   assign a = i_a[31:0];
   assign load = accept;
-  assign \a$70  = i_a[63:32];
-  assign \load$71  = accept;
-  assign shift0_0 = step;
-  assign shifted0_0 = { \$78 [17], \$78  };
-  assign shift1_0 = step;
-  assign shifted1_0 = { \$83 [17], \$83  };
-  assign shift0_1 = step;
-  assign shifted0_1 = { \$88 [17], \$88  };
-  assign shift1_1 = step;
-  assign shifted1_1 = { \$93 [17], \$93  };
-  assign sbit = \$97 [2:0];
-  assign corr_uint1 = { \$98 [1], \$98 [1], \$98 [1], \$98 [1], \$98 [1], \$98 [1], \$98 [1], \$98 [1], \$98  };
-  assign corr_uint2 = { \$99 [2], \$99 [2], \$99 [2], \$99 [2], \$99 [2], \$99 [2], \$99 [2], \$99  };
-  assign corr_uint3 = { \$100 [3], \$100 [3], \$100 [3], \$100 [3], \$100 [3], \$100 [3], \$100  };
-  assign corr_uint4 = { \$101 [4], \$101 [4], \$101 [4], \$101 [4], \$101 [4], \$101  };
-  assign corr_uint5 = { \$102 [5], \$102 [5], \$102 [5], \$102 [5], \$102  };
-  assign corr_uint6 = { \$103 [6], \$103 [6], \$103 [6], \$103  };
-  assign corr_uint7 = { \$104 [7], \$104 [7], \$104  };
-  assign corr_uint8 = { \$105 [8], \$105  };
+  assign \a$68  = i_a[63:32];
+  assign \load$69  = accept;
+  assign shift0_0 = \$signal ;
+  assign shifted0_0 = { \$77 [17], \$77  };
+  assign shift1_0 = \$signal ;
+  assign shifted1_0 = { \$81 [17], \$81  };
+  assign shift0_1 = \$signal ;
+  assign shifted0_1 = { \$85 [17], \$85  };
+  assign shift1_1 = \$signal ;
+  assign shifted1_1 = { \$89 [17], \$89  };
+  assign sbit = \$92 [2:0];
+  assign corr_uint1 = { \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93 [1], \$93  };
+  assign corr_uint2 = { \$94 [2], \$94 [2], \$94 [2], \$94 [2], \$94 [2], \$94 [2], \$94 [2], \$94  };
+  assign corr_uint3 = { \$95 [3], \$95 [3], \$95 [3], \$95 [3], \$95 [3], \$95 [3], \$95  };
+  assign corr_uint4 = { \$96 [4], \$96 [4], \$96 [4], \$96 [4], \$96 [4], \$96  };
+  assign corr_uint5 = { \$97 [5], \$97 [5], \$97 [5], \$97 [5], \$97  };
+  assign corr_uint6 = { \$98 [6], \$98 [6], \$98 [6], \$98  };
+  assign corr_uint7 = { \$99 [7], \$99 [7], \$99  };
+  assign corr_uint8 = { \$100 [8], \$100  };
   assign corr_int2 = 10'h000;
   assign corr_int3 = 10'h000;
   assign corr_int4 = 10'h000;
@@ -1788,27 +1677,31 @@ module lut_all_a8_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o
   assign corr_int8 = 10'h000;
   assign corr_ternary = 10'h000;
   assign corr_binary = 10'h3ff;
-  assign \corr_uint1$109  = { \$106 [1], \$106 [1], \$106 [1], \$106 [1], \$106 [1], \$106 [1], \$106 [1], \$106 [1], \$106  };
-  assign \corr_uint2$110  = { \$107 [2], \$107 [2], \$107 [2], \$107 [2], \$107 [2], \$107 [2], \$107 [2], \$107  };
-  assign \corr_uint3$111  = { \$108 [3], \$108 [3], \$108 [3], \$108 [3], \$108 [3], \$108 [3], \$108  };
-  assign \corr_uint4$112  = { \$109 [4], \$109 [4], \$109 [4], \$109 [4], \$109 [4], \$109  };
-  assign \corr_uint5$113  = { \$110 [5], \$110 [5], \$110 [5], \$110 [5], \$110  };
-  assign \corr_uint6$114  = { \$111 [6], \$111 [6], \$111 [6], \$111  };
-  assign \corr_uint7$115  = { \$112 [7], \$112 [7], \$112  };
-  assign \corr_uint8$116  = { \$113 [8], \$113  };
-  assign \corr_int2$117  = 10'h000;
-  assign \corr_int3$118  = 10'h000;
-  assign \corr_int4$119  = 10'h000;
-  assign \corr_int5$120  = 10'h000;
-  assign \corr_int6$121  = 10'h000;
-  assign \corr_int7$122  = 10'h000;
-  assign \corr_int8$123  = 10'h000;
-  assign \corr_ternary$124  = 10'h000;
-  assign \corr_binary$125  = 10'h3ff;
-  assign dq_sh0_0 = { \$116 [31], \$116  };
-  assign dq_sh0_1 = { \$129 [31], \$129  };
-  assign dq_sh1_0 = { \$142 [31], \$142  };
-  assign dq_sh1_1 = { \$155 [31], \$155  };
+  assign \corr_uint1$107  = { \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101 [1], \$101  };
+  assign \corr_uint2$108  = { \$102 [2], \$102 [2], \$102 [2], \$102 [2], \$102 [2], \$102 [2], \$102 [2], \$102  };
+  assign \corr_uint3$109  = { \$103 [3], \$103 [3], \$103 [3], \$103 [3], \$103 [3], \$103 [3], \$103  };
+  assign \corr_uint4$110  = { \$104 [4], \$104 [4], \$104 [4], \$104 [4], \$104 [4], \$104  };
+  assign \corr_uint5$111  = { \$105 [5], \$105 [5], \$105 [5], \$105 [5], \$105  };
+  assign \corr_uint6$112  = { \$106 [6], \$106 [6], \$106 [6], \$106  };
+  assign \corr_uint7$113  = { \$107 [7], \$107 [7], \$107  };
+  assign \corr_uint8$114  = { \$108 [8], \$108  };
+  assign \corr_int2$115  = 10'h000;
+  assign \corr_int3$116  = 10'h000;
+  assign \corr_int4$117  = 10'h000;
+  assign \corr_int5$118  = 10'h000;
+  assign \corr_int6$119  = 10'h000;
+  assign \corr_int7$120  = 10'h000;
+  assign \corr_int8$121  = 10'h000;
+  assign \corr_ternary$122  = 10'h000;
+  assign \corr_binary$123  = 10'h3ff;
+  assign dq_dh0_0 = dq_d0_0;
+  assign dq_sh0_0 = { \$110 [31], \$110  };
+  assign dq_dh0_1 = dq_d0_1;
+  assign dq_sh0_1 = { \$122 [31], \$122  };
+  assign dq_dh1_0 = dq_d1_0;
+  assign dq_sh1_0 = { \$134 [31], \$134  };
+  assign dq_dh1_1 = dq_d1_1;
+  assign dq_sh1_1 = { \$146 [31], \$146  };
   assign \i_a[0]  = i_a[31:0];
   assign \i_a[0][0]  = i_a[7:0];
   assign \i_a[0][1]  = i_a[15:8];
@@ -2001,8 +1894,8 @@ module lut_all_a8_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o
   assign \w_sel.dtype  = w_sel[100:96];
   assign \beat_scale[0]  = beat_scale[7:0];
   assign \beat_scale[1]  = beat_scale[15:8];
-  assign \$signal$25[0]  = \$signal$25 [7:0];
-  assign \$signal$25[1]  = \$signal$25 [15:8];
+  assign \$signal$24[0]  = \$signal$24 [7:0];
+  assign \$signal$24[1]  = \$signal$24 [15:8];
   assign \grp_psum[0]  = grp_psum[39:0];
   assign \grp_psum[1]  = grp_psum[79:40];
   assign \grp_psum[2]  = grp_psum[119:80];
@@ -2025,10 +1918,10 @@ module lut_all_a8_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o
   assign \a[1]  = i_a[15:8];
   assign \a[2]  = i_a[23:16];
   assign \a[3]  = i_a[31:24];
-  assign \a$70[0]  = i_a[39:32];
-  assign \a$70[1]  = i_a[47:40];
-  assign \a$70[2]  = i_a[55:48];
-  assign \a$70[3]  = i_a[63:56];
+  assign \a$68[0]  = i_a[39:32];
+  assign \a$68[1]  = i_a[47:40];
+  assign \a$68[2]  = i_a[55:48];
+  assign \a$68[3]  = i_a[63:56];
   assign \table[0]  = \table [10:0];
   assign \table[1]  = \table [21:11];
   assign \table[2]  = \table [32:22];
@@ -2045,34 +1938,30 @@ module lut_all_a8_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o
   assign \table[13]  = \table [153:143];
   assign \table[14]  = \table [164:154];
   assign \table[15]  = \table [175:165];
-  assign \table$74[0]  = \table$74 [10:0];
-  assign \table$74[1]  = \table$74 [21:11];
-  assign \table$74[2]  = \table$74 [32:22];
-  assign \table$74[3]  = \table$74 [43:33];
-  assign \table$74[4]  = \table$74 [54:44];
-  assign \table$74[5]  = \table$74 [65:55];
-  assign \table$74[6]  = \table$74 [76:66];
-  assign \table$74[7]  = \table$74 [87:77];
-  assign \table$74[8]  = \table$74 [98:88];
-  assign \table$74[9]  = \table$74 [109:99];
-  assign \table$74[10]  = \table$74 [120:110];
-  assign \table$74[11]  = \table$74 [131:121];
-  assign \table$74[12]  = \table$74 [142:132];
-  assign \table$74[13]  = \table$74 [153:143];
-  assign \table$74[14]  = \table$74 [164:154];
-  assign \table$74[15]  = \table$74 [175:165];
-  assign out_next[159:120] = \$165 [39:0];
-  assign out_next[119:80] = \$152 [39:0];
-  assign out_next[79:40] = \$139 [39:0];
-  assign out_next[39:0] = \$126 [39:0];
-  assign \$115  = { dq_d0_0[24], dq_d0_0[24:1] };
-  assign \$124  = { \$116 [31], \$116 [31], \$116  };
-  assign \$128  = { dq_d0_1[24], dq_d0_1[24:1] };
-  assign \$137  = { \$129 [31], \$129 [31], \$129  };
-  assign \$141  = { dq_d1_0[24], dq_d1_0[24:1] };
-  assign \$150  = { \$142 [31], \$142 [31], \$142  };
-  assign \$154  = { dq_d1_1[24], dq_d1_1[24:1] };
-  assign \$163  = { \$155 [31], \$155 [31], \$155  };
+  assign \table$72[0]  = \table$72 [10:0];
+  assign \table$72[1]  = \table$72 [21:11];
+  assign \table$72[2]  = \table$72 [32:22];
+  assign \table$72[3]  = \table$72 [43:33];
+  assign \table$72[4]  = \table$72 [54:44];
+  assign \table$72[5]  = \table$72 [65:55];
+  assign \table$72[6]  = \table$72 [76:66];
+  assign \table$72[7]  = \table$72 [87:77];
+  assign \table$72[8]  = \table$72 [98:88];
+  assign \table$72[9]  = \table$72 [109:99];
+  assign \table$72[10]  = \table$72 [120:110];
+  assign \table$72[11]  = \table$72 [131:121];
+  assign \table$72[12]  = \table$72 [142:132];
+  assign \table$72[13]  = \table$72 [153:143];
+  assign \table$72[14]  = \table$72 [164:154];
+  assign \table$72[15]  = \table$72 [175:165];
+  assign out_next[159:120] = \$156 [39:0];
+  assign out_next[119:80] = \$144 [39:0];
+  assign out_next[79:40] = \$132 [39:0];
+  assign out_next[39:0] = \$120 [39:0];
+  assign \$118  = { \$110 [31], \$110 [31], \$110  };
+  assign \$130  = { \$122 [31], \$122 [31], \$122  };
+  assign \$142  = { \$134 [31], \$134 [31], \$134  };
+  assign \$154  = { \$146 [31], \$146 [31], \$146  };
 endmodule
 
 module \lut_all_a8_nosym.precompute0 (clk, rst, load, \table , a);

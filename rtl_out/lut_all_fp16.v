@@ -4,74 +4,74 @@ module lut_all_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_val
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire \$100 ;
-  wire [70:0] \$101 ;
-  wire [45:0] \$102 ;
-  wire [45:0] \$103 ;
-  wire [50:0] \$104 ;
-  wire [70:0] \$105 ;
-  wire [45:0] \$106 ;
-  wire [45:0] \$107 ;
-  wire [50:0] \$108 ;
+  wire [5:0] \$100 ;
+  wire [1:0] \$101 ;
+  wire [2:0] \$102 ;
+  wire [2:0] \$103 ;
+  wire [3:0] \$104 ;
+  wire [3:0] \$105 ;
+  wire [4:0] \$106 ;
+  wire [4:0] \$107 ;
+  wire [5:0] \$108 ;
   wire [5:0] \$109 ;
   wire \$11 ;
-  wire [1:0] \$110 ;
-  wire [2:0] \$111 ;
-  wire [2:0] \$112 ;
-  wire [3:0] \$113 ;
-  wire [3:0] \$114 ;
-  wire [4:0] \$115 ;
-  wire [4:0] \$116 ;
-  wire [5:0] \$117 ;
-  wire [5:0] \$118 ;
-  wire [6:0] \$119 ;
+  wire [6:0] \$110 ;
+  wire [6:0] \$111 ;
+  wire [7:0] \$112 ;
+  wire [7:0] \$113 ;
+  wire [8:0] \$114 ;
+  wire [8:0] \$115 ;
+  wire [1:0] \$116 ;
+  wire [2:0] \$117 ;
+  wire [2:0] \$118 ;
+  wire [3:0] \$119 ;
   wire \$12 ;
-  wire [6:0] \$120 ;
-  wire [7:0] \$121 ;
-  wire [7:0] \$122 ;
-  wire [8:0] \$123 ;
-  wire [8:0] \$124 ;
-  wire [1:0] \$125 ;
-  wire [2:0] \$126 ;
-  wire [2:0] \$127 ;
-  wire [3:0] \$128 ;
-  wire [3:0] \$129 ;
+  wire [3:0] \$120 ;
+  wire [4:0] \$121 ;
+  wire [4:0] \$122 ;
+  wire [5:0] \$123 ;
+  wire [5:0] \$124 ;
+  wire [6:0] \$125 ;
+  wire [6:0] \$126 ;
+  wire [7:0] \$127 ;
+  wire [7:0] \$128 ;
+  wire [8:0] \$129 ;
   wire \$13 ;
-  wire [4:0] \$130 ;
-  wire [4:0] \$131 ;
-  wire [5:0] \$132 ;
-  wire [5:0] \$133 ;
-  wire [6:0] \$134 ;
+  wire [8:0] \$130 ;
+  wire [72:0] \$131 ;
+  wire \$132 ;
+  wire [52:0] \$133 ;
+  wire [52:0] \$134 ;
   wire [6:0] \$135 ;
-  wire [7:0] \$136 ;
-  wire [7:0] \$137 ;
+  wire [6:0] \$136 ;
+  wire [114:0] \$137 ;
   wire [8:0] \$138 ;
-  wire [8:0] \$139 ;
+  wire [9:0] \$139 ;
   wire \$14 ;
-  wire [72:0] \$140 ;
+  wire \$140 ;
   wire \$141 ;
-  wire [52:0] \$142 ;
-  wire [52:0] \$143 ;
-  wire [6:0] \$144 ;
-  wire [6:0] \$145 ;
-  wire [114:0] \$146 ;
-  wire [8:0] \$147 ;
-  wire [9:0] \$148 ;
+  wire [19:0] \$142 ;
+  wire [114:0] \$143 ;
+  wire [19:0] \$144 ;
+  wire [20:0] \$145 ;
+  wire [51:0] \$146 ;
+  wire [52:0] \$147 ;
+  wire \$148 ;
   wire \$149 ;
   wire \$15 ;
   wire \$150 ;
-  wire [19:0] \$151 ;
-  wire [114:0] \$152 ;
-  wire [19:0] \$153 ;
-  wire [20:0] \$154 ;
-  wire [51:0] \$155 ;
-  wire [52:0] \$156 ;
+  wire \$151 ;
+  wire [53:0] \$152 ;
+  wire \$153 ;
+  wire \$154 ;
+  wire \$155 ;
+  wire \$156 ;
   wire \$157 ;
   wire \$158 ;
   wire \$159 ;
   wire \$16 ;
   wire \$160 ;
-  wire [53:0] \$161 ;
+  wire \$161 ;
   wire \$162 ;
   wire \$163 ;
   wire \$164 ;
@@ -79,40 +79,40 @@ module lut_all_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_val
   wire \$166 ;
   wire \$167 ;
   wire \$168 ;
-  wire \$169 ;
+  wire [72:0] \$169 ;
   wire \$17 ;
   wire \$170 ;
-  wire \$171 ;
-  wire \$172 ;
-  wire \$173 ;
-  wire \$174 ;
-  wire \$175 ;
-  wire \$176 ;
-  wire \$177 ;
-  wire [72:0] \$178 ;
+  wire [52:0] \$171 ;
+  wire [52:0] \$172 ;
+  wire [6:0] \$173 ;
+  wire [6:0] \$174 ;
+  wire [114:0] \$175 ;
+  wire [8:0] \$176 ;
+  wire [9:0] \$177 ;
+  wire \$178 ;
   wire \$179 ;
   wire \$18 ;
-  wire [52:0] \$180 ;
-  wire [52:0] \$181 ;
-  wire [6:0] \$182 ;
-  wire [6:0] \$183 ;
-  wire [114:0] \$184 ;
-  wire [8:0] \$185 ;
-  wire [9:0] \$186 ;
+  wire [19:0] \$180 ;
+  wire [114:0] \$181 ;
+  wire [19:0] \$182 ;
+  wire [20:0] \$183 ;
+  wire [51:0] \$184 ;
+  wire [52:0] \$185 ;
+  wire \$186 ;
   wire \$187 ;
   wire \$188 ;
-  wire [19:0] \$189 ;
+  wire \$189 ;
   wire \$19 ;
-  wire [114:0] \$190 ;
-  wire [19:0] \$191 ;
-  wire [20:0] \$192 ;
-  wire [51:0] \$193 ;
-  wire [52:0] \$194 ;
+  wire [53:0] \$190 ;
+  wire \$191 ;
+  wire \$192 ;
+  wire \$193 ;
+  wire \$194 ;
   wire \$195 ;
   wire \$196 ;
   wire \$197 ;
   wire \$198 ;
-  wire [53:0] \$199 ;
+  wire \$199 ;
   wire \$2 ;
   wire \$20 ;
   wire \$200 ;
@@ -122,40 +122,40 @@ module lut_all_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_val
   wire \$204 ;
   wire \$205 ;
   wire \$206 ;
-  wire \$207 ;
+  wire [72:0] \$207 ;
   wire \$208 ;
-  wire \$209 ;
+  wire [52:0] \$209 ;
   wire \$21 ;
-  wire \$210 ;
-  wire \$211 ;
-  wire \$212 ;
-  wire \$213 ;
-  wire \$214 ;
-  wire \$215 ;
-  wire [72:0] \$216 ;
+  wire [52:0] \$210 ;
+  wire [6:0] \$211 ;
+  wire [6:0] \$212 ;
+  wire [114:0] \$213 ;
+  wire [8:0] \$214 ;
+  wire [9:0] \$215 ;
+  wire \$216 ;
   wire \$217 ;
-  wire [52:0] \$218 ;
-  wire [52:0] \$219 ;
-  wire \$22 ;
-  wire [6:0] \$220 ;
-  wire [6:0] \$221 ;
-  wire [114:0] \$222 ;
-  wire [8:0] \$223 ;
-  wire [9:0] \$224 ;
+  wire [19:0] \$218 ;
+  wire [114:0] \$219 ;
+  wire [52:0] \$22 ;
+  wire [19:0] \$220 ;
+  wire [20:0] \$221 ;
+  wire [51:0] \$222 ;
+  wire [52:0] \$223 ;
+  wire \$224 ;
   wire \$225 ;
   wire \$226 ;
-  wire [19:0] \$227 ;
-  wire [114:0] \$228 ;
-  wire [19:0] \$229 ;
+  wire \$227 ;
+  wire [53:0] \$228 ;
+  wire \$229 ;
   wire [52:0] \$23 ;
-  wire [20:0] \$230 ;
-  wire [51:0] \$231 ;
-  wire [52:0] \$232 ;
+  wire \$230 ;
+  wire \$231 ;
+  wire \$232 ;
   wire \$233 ;
   wire \$234 ;
   wire \$235 ;
   wire \$236 ;
-  wire [53:0] \$237 ;
+  wire \$237 ;
   wire \$238 ;
   wire \$239 ;
   wire [52:0] \$24 ;
@@ -164,40 +164,40 @@ module lut_all_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_val
   wire \$242 ;
   wire \$243 ;
   wire \$244 ;
-  wire \$245 ;
+  wire [72:0] \$245 ;
   wire \$246 ;
-  wire \$247 ;
-  wire \$248 ;
-  wire \$249 ;
-  wire [52:0] \$25 ;
-  wire \$250 ;
-  wire \$251 ;
-  wire \$252 ;
-  wire \$253 ;
-  wire [72:0] \$254 ;
+  wire [52:0] \$247 ;
+  wire [52:0] \$248 ;
+  wire [6:0] \$249 ;
+  wire \$25 ;
+  wire [6:0] \$250 ;
+  wire [114:0] \$251 ;
+  wire [8:0] \$252 ;
+  wire [9:0] \$253 ;
+  wire \$254 ;
   wire \$255 ;
-  wire [52:0] \$256 ;
-  wire [52:0] \$257 ;
-  wire [6:0] \$258 ;
-  wire [6:0] \$259 ;
-  wire [50:0] \$26 ;
-  wire [114:0] \$260 ;
-  wire [8:0] \$261 ;
-  wire [9:0] \$262 ;
+  wire [19:0] \$256 ;
+  wire [114:0] \$257 ;
+  wire [19:0] \$258 ;
+  wire [20:0] \$259 ;
+  wire \$26 ;
+  wire [51:0] \$260 ;
+  wire [52:0] \$261 ;
+  wire \$262 ;
   wire \$263 ;
   wire \$264 ;
-  wire [19:0] \$265 ;
-  wire [114:0] \$266 ;
-  wire [19:0] \$267 ;
-  wire [20:0] \$268 ;
-  wire [51:0] \$269 ;
+  wire \$265 ;
+  wire [53:0] \$266 ;
+  wire \$267 ;
+  wire \$268 ;
+  wire \$269 ;
   wire \$27 ;
-  wire [52:0] \$270 ;
+  wire \$270 ;
   wire \$271 ;
   wire \$272 ;
   wire \$273 ;
   wire \$274 ;
-  wire [53:0] \$275 ;
+  wire \$275 ;
   wire \$276 ;
   wire \$277 ;
   wire \$278 ;
@@ -206,161 +206,152 @@ module lut_all_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_val
   wire \$280 ;
   wire \$281 ;
   wire \$282 ;
-  wire \$283 ;
-  wire \$284 ;
-  wire \$285 ;
-  wire \$286 ;
-  wire \$287 ;
-  wire \$288 ;
-  wire \$289 ;
+  reg [127:0] \$283 ;
+  reg [100:0] \$284 ;
+  reg [4:0] \$285 ;
+  reg [100:0] \$286 ;
+  reg [2:0] \$287 ;
+  reg [63:0] \$288 ;
+  reg [4:0] \$289 ;
   wire \$29 ;
-  wire \$290 ;
-  wire \$291 ;
-  reg [127:0] \$292 ;
-  reg [100:0] \$293 ;
-  reg [4:0] \$294 ;
-  reg [100:0] \$295 ;
-  reg [63:0] \$296 ;
-  reg [4:0] \$297 ;
-  reg [3:0] \$298 ;
-  reg [2:0] \$299 ;
+  reg [3:0] \$290 ;
+  reg \$291 ;
+  reg \$292 ;
+  reg [15:0] \$293 ;
+  reg \$294 ;
+  reg [15:0] \$295 ;
+  reg [41:0] \$296 ;
+  reg [41:0] \$297 ;
+  reg [49:0] \$298 ;
+  reg [49:0] \$299 ;
   wire \$3 ;
-  wire \$30 ;
-  reg \$300 ;
-  reg \$301 ;
-  reg [15:0] \$302 ;
-  reg \$303 ;
-  reg \$304 ;
-  reg [15:0] \$305 ;
+  wire [52:0] \$30 ;
+  reg [49:0] \$300 ;
+  reg [49:0] \$301 ;
+  reg \$302 ;
+  reg [127:0] \$303 ;
+  reg [8:0] \$304 ;
+  reg [8:0] \$305 ;
   reg [41:0] \$306 ;
   reg [41:0] \$307 ;
-  reg [49:0] \$308 ;
-  reg [49:0] \$309 ;
-  wire \$31 ;
-  reg [49:0] \$310 ;
-  reg [49:0] \$311 ;
-  reg \$312 ;
-  reg [127:0] \$313 ;
-  reg [8:0] \$314 ;
-  reg [8:0] \$315 ;
-  reg \$316 ;
-  reg [41:0] \$317 ;
-  reg [41:0] \$318 ;
-  reg [51:0] \$319 ;
+  reg \$308 ;
+  reg [51:0] \$309 ;
+  wire [52:0] \$31 ;
+  reg [51:0] \$310 ;
+  reg [51:0] \$311 ;
+  reg [51:0] \$312 ;
+  reg \$313 ;
+  reg [4:0] \$314 ;
+  reg [4:0] \$315 ;
+  reg [127:0] \$316 ;
+  reg [127:0] \$317 ;
+  reg [15:0] \$318 ;
+  reg \$319 ;
   wire [52:0] \$32 ;
-  reg [51:0] \$320 ;
-  reg [51:0] \$321 ;
-  reg [51:0] \$322 ;
-  reg \$323 ;
-  reg [4:0] \$324 ;
-  reg [4:0] \$325 ;
-  reg [127:0] \$326 ;
-  reg [127:0] \$327 ;
-  reg [15:0] \$328 ;
-  reg \$329 ;
-  wire [52:0] \$33 ;
-  reg [127:0] \$330 ;
-  reg \$331 ;
-  wire [52:0] \$34 ;
-  wire [50:0] \$35 ;
+  reg [127:0] \$320 ;
+  reg \$321 ;
+  wire \$33 ;
+  wire \$34 ;
+  wire \$35 ;
   wire \$36 ;
   wire \$37 ;
-  wire \$38 ;
-  wire \$39 ;
+  wire [52:0] \$38 ;
+  wire [52:0] \$39 ;
   reg [3:0] \$4 ;
-  wire \$40 ;
-  wire [52:0] \$41 ;
-  wire [52:0] \$42 ;
-  wire [6:0] \$420 ;
-  wire [6:0] \$423 ;
-  wire [6:0] \$426 ;
-  wire [52:0] \$43 ;
-  wire [6:0] \$431 ;
-  wire [6:0] \$436 ;
-  wire [50:0] \$44 ;
-  wire [6:0] \$445 ;
+  wire [52:0] \$40 ;
+  wire [6:0] \$405 ;
+  wire [6:0] \$408 ;
+  wire \$41 ;
+  wire [6:0] \$411 ;
+  wire [6:0] \$416 ;
+  wire \$42 ;
+  wire [6:0] \$421 ;
+  wire [6:0] \$429 ;
+  wire \$43 ;
+  wire [6:0] \$437 ;
+  wire \$44 ;
+  wire [6:0] \$440 ;
+  wire [6:0] \$443 ;
+  wire [6:0] \$448 ;
   wire \$45 ;
-  wire [6:0] \$454 ;
-  wire [6:0] \$457 ;
-  wire \$46 ;
-  wire [6:0] \$460 ;
-  wire [6:0] \$465 ;
-  wire \$47 ;
-  wire [6:0] \$470 ;
-  wire [6:0] \$479 ;
-  wire \$48 ;
+  wire [6:0] \$453 ;
+  wire [52:0] \$46 ;
+  wire [6:0] \$461 ;
+  wire [52:0] \$47 ;
+  wire [52:0] \$48 ;
   wire \$49 ;
   reg \$5 ;
-  wire [52:0] \$50 ;
-  wire [52:0] \$51 ;
-  wire [52:0] \$52 ;
-  wire [50:0] \$53 ;
+  wire [5:0] \$50 ;
+  wire [5:0] \$51 ;
+  wire \$52 ;
+  wire \$53 ;
   wire \$54 ;
-  wire [5:0] \$55 ;
-  wire [5:0] \$56 ;
+  wire \$55 ;
+  wire \$56 ;
   wire \$57 ;
   wire \$58 ;
   wire \$59 ;
-  reg \$6 ;
+  wire [4:0] \$6 ;
   wire \$60 ;
   wire \$61 ;
-  wire \$62 ;
-  wire \$63 ;
+  wire [5:0] \$62 ;
+  wire [5:0] \$63 ;
   wire \$64 ;
   wire \$65 ;
   wire \$66 ;
-  wire [5:0] \$67 ;
-  wire [5:0] \$68 ;
+  wire \$67 ;
+  wire \$68 ;
   wire \$69 ;
-  wire [4:0] \$7 ;
+  wire [3:0] \$7 ;
   wire \$70 ;
   wire \$71 ;
-  wire \$72 ;
-  wire \$73 ;
-  wire \$74 ;
-  wire \$75 ;
-  wire \$76 ;
-  wire [38:0] \$77 ;
-  wire [42:0] \$78 ;
-  wire [38:0] \$79 ;
-  wire [3:0] \$8 ;
-  wire [42:0] \$80 ;
-  wire [7:0] \$81 ;
-  wire [7:0] \$82 ;
-  wire [7:0] \$83 ;
-  wire [2:0] \$84 ;
-  wire [7:0] \$85 ;
-  wire \$86 ;
-  wire [70:0] \$87 ;
-  wire [45:0] \$88 ;
-  wire [45:0] \$89 ;
+  wire [38:0] \$72 ;
+  wire [42:0] \$73 ;
+  wire [38:0] \$74 ;
+  wire [42:0] \$75 ;
+  wire [7:0] \$76 ;
+  wire [7:0] \$77 ;
+  wire [7:0] \$78 ;
+  wire [2:0] \$79 ;
+  wire \$8 ;
+  wire [7:0] \$80 ;
+  wire \$81 ;
+  wire [70:0] \$82 ;
+  wire [45:0] \$83 ;
+  wire [50:0] \$84 ;
+  wire [70:0] \$85 ;
+  wire [45:0] \$86 ;
+  wire [50:0] \$87 ;
+  wire [7:0] \$88 ;
+  wire [7:0] \$89 ;
   wire \$9 ;
-  wire [50:0] \$90 ;
-  wire [70:0] \$91 ;
-  wire [45:0] \$92 ;
-  wire [45:0] \$93 ;
-  wire [50:0] \$94 ;
-  wire [7:0] \$95 ;
-  wire [7:0] \$96 ;
-  wire [7:0] \$97 ;
-  wire [2:0] \$98 ;
-  wire [7:0] \$99 ;
-  reg \$signal  = 1'h0;
-  reg [15:0] \$signal$25  = 16'h0000;
-  wire [7:0] \$signal$25[0] ;
-  wire [7:0] \$signal$25[1] ;
-  reg \$signal$63  = 1'h0;
-  reg \$signal$65  = 1'h0;
+  wire [7:0] \$90 ;
+  wire [2:0] \$91 ;
+  wire [7:0] \$92 ;
+  wire \$93 ;
+  wire [70:0] \$94 ;
+  wire [45:0] \$95 ;
+  wire [50:0] \$96 ;
+  wire [70:0] \$97 ;
+  wire [45:0] \$98 ;
+  wire [50:0] \$99 ;
+  reg [2:0] \$signal  = 3'h0;
+  reg \$signal$23  = 1'h0;
+  reg [15:0] \$signal$24  = 16'h0000;
+  wire [7:0] \$signal$24[0] ;
+  wire [7:0] \$signal$24[1] ;
+  reg \$signal$48  = 1'h0;
+  reg \$signal$64  = 1'h0;
   wire [63:0] a;
-  wire [31:0] \a$145 ;
-  wire [31:0] \a$159 ;
-  wire [31:0] \a$173 ;
-  wire [31:0] \a$187 ;
-  wire [63:0] \a$72 ;
-  wire [15:0] \a$72[0] ;
-  wire [15:0] \a$72[1] ;
-  wire [15:0] \a$72[2] ;
-  wire [15:0] \a$72[3] ;
+  wire [31:0] \a$144 ;
+  wire [31:0] \a$158 ;
+  wire [31:0] \a$172 ;
+  wire [31:0] \a$186 ;
+  wire [63:0] \a$71 ;
+  wire [15:0] \a$71[0] ;
+  wire [15:0] \a$71[1] ;
+  wire [15:0] \a$71[2] ;
+  wire [15:0] \a$71[3] ;
   wire [15:0] \a[0] ;
   wire [15:0] \a[1] ;
   wire [15:0] \a[2] ;
@@ -376,11 +367,10 @@ module lut_all_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_val
   wire [45:0] addend1_0;
   wire [45:0] addend1_1;
   wire [31:0] b;
-  wire [31:0] \b$160 ;
-  wire [31:0] \b$174 ;
-  wire [31:0] \b$188 ;
+  wire [31:0] \b$159 ;
+  wire [31:0] \b$173 ;
+  wire [31:0] \b$187 ;
   reg beat_group_end = 1'h0;
-  reg beat_h = 1'h0;
   reg beat_last = 1'h0;
   reg [15:0] beat_scale = 16'h0000;
   wire [7:0] \beat_scale[0] ;
@@ -390,39 +380,39 @@ module lut_all_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_val
   input clk;
   wire clk;
   wire [9:0] corr_binary;
-  wire [9:0] \corr_binary$133 ;
+  wire [9:0] \corr_binary$132 ;
   wire [9:0] corr_int2;
-  wire [9:0] \corr_int2$125 ;
+  wire [9:0] \corr_int2$124 ;
   wire [9:0] corr_int3;
-  wire [9:0] \corr_int3$126 ;
+  wire [9:0] \corr_int3$125 ;
   wire [9:0] corr_int4;
-  wire [9:0] \corr_int4$127 ;
+  wire [9:0] \corr_int4$126 ;
   wire [9:0] corr_int5;
-  wire [9:0] \corr_int5$128 ;
+  wire [9:0] \corr_int5$127 ;
   wire [9:0] corr_int6;
-  wire [9:0] \corr_int6$129 ;
+  wire [9:0] \corr_int6$128 ;
   wire [9:0] corr_int7;
-  wire [9:0] \corr_int7$130 ;
+  wire [9:0] \corr_int7$129 ;
   wire [9:0] corr_int8;
-  wire [9:0] \corr_int8$131 ;
+  wire [9:0] \corr_int8$130 ;
   wire [9:0] corr_ternary;
-  wire [9:0] \corr_ternary$132 ;
+  wire [9:0] \corr_ternary$131 ;
   wire [9:0] corr_uint1;
-  wire [9:0] \corr_uint1$117 ;
+  wire [9:0] \corr_uint1$116 ;
   wire [9:0] corr_uint2;
-  wire [9:0] \corr_uint2$118 ;
+  wire [9:0] \corr_uint2$117 ;
   wire [9:0] corr_uint3;
-  wire [9:0] \corr_uint3$119 ;
+  wire [9:0] \corr_uint3$118 ;
   wire [9:0] corr_uint4;
-  wire [9:0] \corr_uint4$120 ;
+  wire [9:0] \corr_uint4$119 ;
   wire [9:0] corr_uint5;
-  wire [9:0] \corr_uint5$121 ;
+  wire [9:0] \corr_uint5$120 ;
   wire [9:0] corr_uint6;
-  wire [9:0] \corr_uint6$122 ;
+  wire [9:0] \corr_uint6$121 ;
   wire [9:0] corr_uint7;
-  wire [9:0] \corr_uint7$123 ;
+  wire [9:0] \corr_uint7$122 ;
   wire [9:0] corr_uint8;
-  wire [9:0] \corr_uint8$124 ;
+  wire [9:0] \corr_uint8$123 ;
   wire [51:0] dq_ash0_0;
   wire [51:0] dq_ash0_1;
   wire [51:0] dq_ash1_0;
@@ -438,7 +428,7 @@ module lut_all_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_val
   wire [7:0] dq_exp0_1;
   wire [7:0] dq_exp1_0;
   wire [7:0] dq_exp1_1;
-  reg dq_h = 1'h0;
+  reg dq_last = 1'h0;
   reg [4:0] dq_left = 5'h00;
   wire [51:0] dq_mag0_0;
   wire [51:0] dq_mag0_1;
@@ -498,7 +488,7 @@ module lut_all_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_val
   wire [4:0] eshift0;
   wire [4:0] eshift1;
   wire [4:0] exp;
-  wire [4:0] \exp$75 ;
+  wire [4:0] \exp$74 ;
   reg [49:0] grp0_0 = 50'h0000000000000;
   reg [49:0] grp0_1 = 50'h0000000000000;
   reg [49:0] grp1_0 = 50'h0000000000000;
@@ -576,7 +566,7 @@ module lut_all_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_val
   wire in_corr;
   wire last_plane;
   wire load;
-  wire \load$73 ;
+  wire \load$72 ;
   wire [2:0] low0;
   wire [2:0] low1;
   wire neg0;
@@ -685,9 +675,9 @@ module lut_all_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_val
   input rst;
   wire rst;
   wire [31:0] s;
-  wire [31:0] \s$161 ;
-  wire [31:0] \s$175 ;
-  wire [31:0] \s$189 ;
+  wire [31:0] \s$160 ;
+  wire [31:0] \s$174 ;
+  wire [31:0] \s$188 ;
   wire [2:0] sbit;
   wire [5:0] shift0_0;
   wire [5:0] shift0_1;
@@ -698,17 +688,16 @@ module lut_all_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_val
   wire [44:0] shifted1_0;
   wire [44:0] shifted1_1;
   wire stall;
-  reg [2:0] step = 3'h0;
   wire [63:0] \table ;
-  wire [63:0] \table$78 ;
-  wire [7:0] \table$78[0] ;
-  wire [7:0] \table$78[1] ;
-  wire [7:0] \table$78[2] ;
-  wire [7:0] \table$78[3] ;
-  wire [7:0] \table$78[4] ;
-  wire [7:0] \table$78[5] ;
-  wire [7:0] \table$78[6] ;
-  wire [7:0] \table$78[7] ;
+  wire [63:0] \table$77 ;
+  wire [7:0] \table$77[0] ;
+  wire [7:0] \table$77[1] ;
+  wire [7:0] \table$77[2] ;
+  wire [7:0] \table$77[3] ;
+  wire [7:0] \table$77[4] ;
+  wire [7:0] \table$77[5] ;
+  wire [7:0] \table$77[6] ;
+  wire [7:0] \table$77[7] ;
   wire [7:0] \table[0] ;
   wire [7:0] \table[1] ;
   wire [7:0] \table[2] ;
@@ -786,428 +775,418 @@ module lut_all_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_val
   assign \$1  = | remaining;
   assign \$2  = ~ stall;
   assign \$3  = \$1  & \$2 ;
-  assign \$7  = remaining - 1'h1;
-  assign \$8  = step + 1'h1;
-  assign \$9  = ~ stall;
-  assign \$10  = active & \$9 ;
-  assign \$11  = ~ stall;
-  assign \$12  = active & \$11 ;
-  assign \$13  = ~ stall;
-  assign \$14  = active & \$13 ;
-  assign \$15  = ~ stall;
-  assign \$16  = active & \$15 ;
-  assign \$17  = accept & i_ctl[2];
-  assign \$18  = | dq_left;
-  assign \$19  = \$18  & in_corr;
-  assign \$20  = dq_c0 >> dq_bit;
-  assign \$21  = \$19  & \$20 ;
-  assign \$22  = dq_bit == 4'h8;
-  assign \$23  = $signed(dq_d0_0) - $signed(\$140 [51:0]);
-  assign \$24  = $signed(dq_d0_0) + $signed(\$140 [51:0]);
-  assign \$25  = \$22  ? \$23  : \$24 ;
-  assign \$26  = $signed(\$90 [49:0]) << \$signal ;
-  assign \$27  = | dq_left;
-  assign \$28  = \$27  & in_corr;
-  assign \$29  = dq_c1 >> dq_bit;
-  assign \$30  = \$28  & \$29 ;
-  assign \$31  = dq_bit == 4'h8;
-  assign \$32  = $signed(dq_d0_1) - $signed(\$178 [51:0]);
-  assign \$33  = $signed(dq_d0_1) + $signed(\$178 [51:0]);
-  assign \$34  = \$31  ? \$32  : \$33 ;
-  assign \$35  = $signed(\$104 [49:0]) << \$signal ;
-  assign \$36  = | dq_left;
-  assign \$37  = \$36  & in_corr;
-  assign \$38  = dq_c0 >> dq_bit;
-  assign \$39  = \$37  & \$38 ;
-  assign \$40  = dq_bit == 4'h8;
-  assign \$41  = $signed(dq_d1_0) - $signed(\$216 [51:0]);
-  assign \$42  = $signed(dq_d1_0) + $signed(\$216 [51:0]);
-  assign \$43  = \$40  ? \$41  : \$42 ;
-  assign \$44  = $signed(\$94 [49:0]) << \$signal ;
-  assign \$45  = | dq_left;
-  assign \$46  = \$45  & in_corr;
-  assign \$47  = dq_c1 >> dq_bit;
-  assign \$48  = \$46  & \$47 ;
-  assign \$49  = dq_bit == 4'h8;
-  assign \$50  = $signed(dq_d1_1) - $signed(\$254 [51:0]);
-  assign \$51  = $signed(dq_d1_1) + $signed(\$254 [51:0]);
-  assign \$52  = \$49  ? \$50  : \$51 ;
-  assign \$53  = $signed(\$108 [49:0]) << \$signal ;
-  assign \$54  = | dq_left;
-  assign \$55  = dq_left - 1'h1;
-  assign \$56  = dq_bit + 1'h1;
-  assign \$57  = ~ in_corr;
-  assign \$58  = dq_left == 1'h1;
-  assign \$59  = \$58  & \$signal$63 ;
+  assign \$6  = remaining - 1'h1;
+  assign \$7  = \$signal  + 1'h1;
+  assign \$8  = ~ stall;
+  assign \$9  = active & \$8 ;
+  assign \$10  = ~ stall;
+  assign \$11  = active & \$10 ;
+  assign \$12  = ~ stall;
+  assign \$13  = active & \$12 ;
+  assign \$14  = ~ stall;
+  assign \$15  = active & \$14 ;
+  assign \$16  = accept & i_ctl[2];
+  assign \$17  = | dq_left;
+  assign \$18  = \$17  & in_corr;
+  assign \$19  = dq_c0 >> dq_bit;
+  assign \$20  = \$18  & \$19 ;
+  assign \$21  = dq_bit == 4'h8;
+  assign \$22  = $signed(dq_d0_0) - $signed(\$131 [51:0]);
+  assign \$23  = $signed(dq_d0_0) + $signed(\$131 [51:0]);
+  assign \$24  = \$21  ? \$22  : \$23 ;
+  assign \$25  = | dq_left;
+  assign \$26  = \$25  & in_corr;
+  assign \$27  = dq_c1 >> dq_bit;
+  assign \$28  = \$26  & \$27 ;
+  assign \$29  = dq_bit == 4'h8;
+  assign \$30  = $signed(dq_d0_1) - $signed(\$169 [51:0]);
+  assign \$31  = $signed(dq_d0_1) + $signed(\$169 [51:0]);
+  assign \$32  = \$29  ? \$30  : \$31 ;
+  assign \$33  = | dq_left;
+  assign \$34  = \$33  & in_corr;
+  assign \$35  = dq_c0 >> dq_bit;
+  assign \$36  = \$34  & \$35 ;
+  assign \$37  = dq_bit == 4'h8;
+  assign \$38  = $signed(dq_d1_0) - $signed(\$207 [51:0]);
+  assign \$39  = $signed(dq_d1_0) + $signed(\$207 [51:0]);
+  assign \$40  = \$37  ? \$38  : \$39 ;
+  assign \$41  = | dq_left;
+  assign \$42  = \$41  & in_corr;
+  assign \$43  = dq_c1 >> dq_bit;
+  assign \$44  = \$42  & \$43 ;
+  assign \$45  = dq_bit == 4'h8;
+  assign \$46  = $signed(dq_d1_1) - $signed(\$245 [51:0]);
+  assign \$47  = $signed(dq_d1_1) + $signed(\$245 [51:0]);
+  assign \$48  = \$45  ? \$46  : \$47 ;
+  assign \$49  = | dq_left;
+  assign \$50  = dq_left - 1'h1;
+  assign \$51  = dq_bit + 1'h1;
+  assign \$52  = ~ in_corr;
+  assign \$53  = dq_left == 1'h1;
+  assign \$54  = \$53  & dq_last;
   assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \$60  = remaining <= 1'h1;
-  assign \$61  = ~ stall;
-  assign o_ready = \$60  & \$61 ;
+  assign \$55  = remaining <= 1'h1;
+  assign \$56  = ~ stall;
+  assign o_ready = \$55  & \$56 ;
   assign accept = i_ctl[0] & o_ready;
   assign active = | remaining;
-  assign \$62  = remaining == 1'h1;
-  assign \$63  = ~ stall;
-  assign last_plane = \$62  & \$63 ;
-  assign \$64  = remaining == 1'h1;
-  assign \$65  = \$64  & beat_group_end;
-  assign \$66  = dq_left > 1'h1;
-  assign stall = \$65  & \$66 ;
+  assign \$57  = remaining == 1'h1;
+  assign \$58  = ~ stall;
+  assign last_plane = \$57  & \$58 ;
+  assign \$59  = remaining == 1'h1;
+  assign \$60  = \$59  & beat_group_end;
+  assign \$61  = dq_left > 1'h1;
+  assign stall = \$60  & \$61 ;
   assign handoff = last_plane & beat_group_end;
-  assign \$67  = exp - 1'h1;
-  assign \$68  = \exp$75  - 1'h1;
-  assign \$69  = step == 1'h1;
-  assign \$70  = step == 2'h2;
-  assign \$71  = step == 2'h3;
-  assign \$72  = step == 3'h4;
-  assign \$73  = step == 3'h5;
-  assign \$74  = step == 3'h6;
-  assign \$75  = step == 3'h7;
-  assign \$76  = step == 1'h1;
-  assign \$77  = $signed(\table [63:56]) << \$67 [4:0];
-  assign \$78  = $signed(act_sum0) + $signed(\$77 );
-  assign \$79  = $signed(\table$78 [63:56]) << \$68 [4:0];
-  assign \$80  = $signed(act_sum1) + $signed(\$79 );
-  assign \$420  = step * 4'h8;
-  assign \$81  = planes >> \$420 ;
-  assign \$423  = step * 4'h8;
-  assign \$82  = planes >> \$423 ;
-  assign \$426  = step * 4'h8;
-  assign \$83  = planes >> \$426 ;
-  assign \$84  = ~ \$83 [2:0];
-  assign low0 = \$81 [3] ? \$82 [2:0] : \$84 ;
-  assign \$431  = step * 4'h8;
-  assign \$85  = planes >> \$431 ;
-  assign \$86  = ~ \$85 [3];
-  assign neg0 = \$86  ^ plane_neg;
-  assign \$436  = low0 * 4'h8;
-  assign entry0_0 = \table  >> \$436 ;
-  assign shift0_0 = step + \$67 [4:0];
-  assign \$87  = $signed(entry0_0) << shift0_0;
-  assign \$88  = - $signed(\$87 [44:0]);
-  assign \$89  = neg0 ? \$88  : { \$87 [44], \$87 [44:0] };
-  assign addend0_0 = active ? \$89  : 46'h000000000000;
-  assign \$90  = $signed(grp0_0) + $signed(addend0_0);
-  assign \$445  = low0 * 4'h8;
-  assign entry1_0 = \table$78  >> \$445 ;
-  assign shift1_0 = step + \$68 [4:0];
-  assign \$91  = $signed(entry1_0) << shift1_0;
-  assign \$92  = - $signed(\$91 [44:0]);
-  assign \$93  = neg0 ? \$92  : { \$91 [44], \$91 [44:0] };
-  assign addend1_0 = active ? \$93  : 46'h000000000000;
-  assign \$94  = $signed(grp1_0) + $signed(addend1_0);
-  assign \$454  = step * 4'h8;
-  assign \$95  = planes >> \$454 ;
-  assign \$457  = step * 4'h8;
-  assign \$96  = planes >> \$457 ;
-  assign \$460  = step * 4'h8;
-  assign \$97  = planes >> \$460 ;
-  assign \$98  = ~ \$97 [6:4];
-  assign low1 = \$95 [7] ? \$96 [6:4] : \$98 ;
-  assign \$465  = step * 4'h8;
-  assign \$99  = planes >> \$465 ;
-  assign \$100  = ~ \$99 [7];
-  assign neg1 = \$100  ^ plane_neg;
-  assign \$470  = low1 * 4'h8;
-  assign entry0_1 = \table  >> \$470 ;
-  assign shift0_1 = step + \$67 [4:0];
-  assign \$101  = $signed(entry0_1) << shift0_1;
-  assign \$102  = - $signed(\$101 [44:0]);
-  assign \$103  = neg1 ? \$102  : { \$101 [44], \$101 [44:0] };
-  assign addend0_1 = active ? \$103  : 46'h000000000000;
-  assign \$104  = $signed(grp0_1) + $signed(addend0_1);
-  assign \$479  = low1 * 4'h8;
-  assign entry1_1 = \table$78  >> \$479 ;
-  assign shift1_1 = step + \$68 [4:0];
-  assign \$105  = $signed(entry1_1) << shift1_1;
-  assign \$106  = - $signed(\$105 [44:0]);
-  assign \$107  = neg1 ? \$106  : { \$105 [44], \$105 [44:0] };
-  assign addend1_1 = active ? \$107  : 46'h000000000000;
-  assign \$108  = $signed(grp1_1) + $signed(addend1_1);
+  assign \$62  = exp - 1'h1;
+  assign \$63  = \exp$74  - 1'h1;
+  assign \$64  = \$signal  == 1'h1;
+  assign \$65  = \$signal  == 2'h2;
+  assign \$66  = \$signal  == 2'h3;
+  assign \$67  = \$signal  == 3'h4;
+  assign \$68  = \$signal  == 3'h5;
+  assign \$69  = \$signal  == 3'h6;
+  assign \$70  = \$signal  == 3'h7;
+  assign \$71  = \$signal  == 1'h1;
+  assign \$72  = $signed(\table [63:56]) << \$62 [4:0];
+  assign \$73  = $signed(act_sum0) + $signed(\$72 );
+  assign \$74  = $signed(\table$77 [63:56]) << \$63 [4:0];
+  assign \$75  = $signed(act_sum1) + $signed(\$74 );
+  assign \$405  = \$signal  * 4'h8;
+  assign \$76  = planes >> \$405 ;
+  assign \$408  = \$signal  * 4'h8;
+  assign \$77  = planes >> \$408 ;
+  assign \$411  = \$signal  * 4'h8;
+  assign \$78  = planes >> \$411 ;
+  assign \$79  = ~ \$78 [2:0];
+  assign low0 = \$76 [3] ? \$77 [2:0] : \$79 ;
+  assign \$416  = \$signal  * 4'h8;
+  assign \$80  = planes >> \$416 ;
+  assign \$81  = ~ \$80 [3];
+  assign neg0 = \$81  ^ plane_neg;
+  assign \$421  = low0 * 4'h8;
+  assign entry0_0 = \table  >> \$421 ;
+  assign shift0_0 = \$signal  + \$62 [4:0];
+  assign \$82  = $signed(entry0_0) << shift0_0;
+  assign \$83  = - $signed(\$82 [44:0]);
+  assign addend0_0 = neg0 ? \$83  : { \$82 [44], \$82 [44:0] };
+  assign \$84  = $signed(grp0_0) + $signed(addend0_0);
+  assign \$429  = low0 * 4'h8;
+  assign entry1_0 = \table$77  >> \$429 ;
+  assign shift1_0 = \$signal  + \$63 [4:0];
+  assign \$85  = $signed(entry1_0) << shift1_0;
+  assign \$86  = - $signed(\$85 [44:0]);
+  assign addend1_0 = neg0 ? \$86  : { \$85 [44], \$85 [44:0] };
+  assign \$87  = $signed(grp1_0) + $signed(addend1_0);
+  assign \$437  = \$signal  * 4'h8;
+  assign \$88  = planes >> \$437 ;
+  assign \$440  = \$signal  * 4'h8;
+  assign \$89  = planes >> \$440 ;
+  assign \$443  = \$signal  * 4'h8;
+  assign \$90  = planes >> \$443 ;
+  assign \$91  = ~ \$90 [6:4];
+  assign low1 = \$88 [7] ? \$89 [6:4] : \$91 ;
+  assign \$448  = \$signal  * 4'h8;
+  assign \$92  = planes >> \$448 ;
+  assign \$93  = ~ \$92 [7];
+  assign neg1 = \$93  ^ plane_neg;
+  assign \$453  = low1 * 4'h8;
+  assign entry0_1 = \table  >> \$453 ;
+  assign shift0_1 = \$signal  + \$62 [4:0];
+  assign \$94  = $signed(entry0_1) << shift0_1;
+  assign \$95  = - $signed(\$94 [44:0]);
+  assign addend0_1 = neg1 ? \$95  : { \$94 [44], \$94 [44:0] };
+  assign \$96  = $signed(grp0_1) + $signed(addend0_1);
+  assign \$461  = low1 * 4'h8;
+  assign entry1_1 = \table$77  >> \$461 ;
+  assign shift1_1 = \$signal  + \$63 [4:0];
+  assign \$97  = $signed(entry1_1) << shift1_1;
+  assign \$98  = - $signed(\$97 [44:0]);
+  assign addend1_1 = neg1 ? \$98  : { \$97 [44], \$97 [44:0] };
+  assign \$99  = $signed(grp1_1) + $signed(addend1_1);
   assign in_corr = dq_bit < 4'h9;
-  assign \$109  = dq_bit - 4'h9;
-  assign \$111  = 1'h1 - \$110 ;
-  assign \$113  = 2'h3 - \$112 ;
-  assign \$115  = 3'h7 - \$114 ;
-  assign \$117  = 4'hf - \$116 ;
-  assign \$119  = 5'h1f - \$118 ;
-  assign \$121  = 6'h3f - \$120 ;
-  assign \$123  = 7'h7f - \$122 ;
-  assign corr_uint8 = 8'hff - \$124 ;
-  assign \$126  = 1'h1 - \$125 ;
-  assign \$128  = 2'h3 - \$127 ;
-  assign \$130  = 3'h7 - \$129 ;
-  assign \$132  = 4'hf - \$131 ;
-  assign \$134  = 5'h1f - \$133 ;
-  assign \$136  = 6'h3f - \$135 ;
-  assign \$138  = 7'h7f - \$137 ;
-  assign \corr_uint8$124  = 8'hff - \$139 ;
-  assign \$140  = $signed(dq_sum_a0) << dq_bit;
-  assign \$141  = $signed(dq_d0_0) < $signed(1'h0);
-  assign \$142  = - $signed(dq_d0_0);
-  assign \$143  = \$141  ? \$142  : { dq_d0_0[51], dq_d0_0 };
-  assign \$144  = 7'h6e - dq_h;
-  assign dq_exp0_0 = $signed(\$144 ) + $signed({ 1'h0, \$109 [2:0] });
-  assign \$145  = 6'h33 - dq_rp0_0_msb;
-  assign \$146  = \$143 [51:0] << \$145 [5:0];
-  assign \$147  = $signed(dq_exp0_0) + $signed({ 1'h0, dq_rp0_0_msb });
-  assign \$148  = $signed(\$147 ) + $signed(8'h7f);
-  assign \$149  = $signed(\$148 ) < $signed(2'h1);
-  assign \$150  = $signed(\$148 ) < $signed(7'h4d);
-  assign \$151  = $signed(2'h1) - $signed(\$148 );
-  assign dq_rp0_0_sh = \$146 [51:0] >> dq_rp0_0_rs;
-  assign \$152  = dq_rp0_0_sh << dq_rp0_0_rs;
-  assign dq_rp0_0_lost = \$152 [51:0] != \$146 [51:0];
-  assign \$153  = $signed(\$148 ) + $signed({ 1'h0, dq_rp0_0_rs });
-  assign \$154  = $signed(\$153 ) - $signed(2'h1);
-  assign \$156  = $signed(\$155 ) + $signed({ 1'h0, dq_rp0_0_sh[51:28] });
-  assign \$157  = | dq_rp0_0_sh[26:0];
-  assign \$158  = \$157  | dq_rp0_0_lost;
-  assign \$159  = \$158  | dq_rp0_0_sh[28];
-  assign \$160  = dq_rp0_0_sh[27] & \$159 ;
-  assign \$161  = $signed(\$156 ) + $signed({ 1'h0, \$160  });
-  assign \$162  = ! \$143 [51:0];
-  assign \$163  = \$161 [42:0] >= 31'h7f800000;
-  assign \$164  = $signed(dq_d0_0) < $signed(1'h0);
-  assign \$165  = \$109 [2:0] == 3'h7;
-  assign \$166  = \$164  ^ \$165 ;
-  assign \$167  = $signed(dq_d0_0) < $signed(1'h0);
-  assign \$168  = \$109 [2:0] == 3'h7;
-  assign \$169  = \$167  ^ \$168 ;
-  assign \$170  = $signed(dq_d0_0) < $signed(1'h0);
-  assign \$171  = \$109 [2:0] == 3'h7;
-  assign \$172  = \$170  ^ \$171 ;
-  assign \$173  = dq_bit == 4'h9;
-  assign \$174  = \$173  & \$signal$65 ;
-  assign \a$145  = \$174  ? dq_psum[31:0] : out_acc[31:0];
-  assign \$175  = ~ in_corr;
-  assign \$176  = dq_scale[7:0] >> \$109 [2:0];
-  assign \$177  = \$175  & \$176 ;
-  assign b = \$177  ? dq_rp0_0_out : 32'd0;
-  assign \$178  = $signed(dq_sum_a0) << dq_bit;
-  assign \$179  = $signed(dq_d0_1) < $signed(1'h0);
-  assign \$180  = - $signed(dq_d0_1);
-  assign \$181  = \$179  ? \$180  : { dq_d0_1[51], dq_d0_1 };
-  assign \$182  = 7'h6e - dq_h;
-  assign dq_exp0_1 = $signed(\$182 ) + $signed({ 1'h0, \$109 [2:0] });
-  assign \$183  = 6'h33 - dq_rp0_1_msb;
-  assign \$184  = \$181 [51:0] << \$183 [5:0];
-  assign \$185  = $signed(dq_exp0_1) + $signed({ 1'h0, dq_rp0_1_msb });
-  assign \$186  = $signed(\$185 ) + $signed(8'h7f);
-  assign \$187  = $signed(\$186 ) < $signed(2'h1);
-  assign \$188  = $signed(\$186 ) < $signed(7'h4d);
-  assign \$189  = $signed(2'h1) - $signed(\$186 );
-  assign dq_rp0_1_sh = \$184 [51:0] >> dq_rp0_1_rs;
-  assign \$190  = dq_rp0_1_sh << dq_rp0_1_rs;
-  assign dq_rp0_1_lost = \$190 [51:0] != \$184 [51:0];
-  assign \$191  = $signed(\$186 ) + $signed({ 1'h0, dq_rp0_1_rs });
-  assign \$192  = $signed(\$191 ) - $signed(2'h1);
-  assign \$194  = $signed(\$193 ) + $signed({ 1'h0, dq_rp0_1_sh[51:28] });
-  assign \$195  = | dq_rp0_1_sh[26:0];
-  assign \$196  = \$195  | dq_rp0_1_lost;
-  assign \$197  = \$196  | dq_rp0_1_sh[28];
-  assign \$198  = dq_rp0_1_sh[27] & \$197 ;
-  assign \$199  = $signed(\$194 ) + $signed({ 1'h0, \$198  });
-  assign \$200  = ! \$181 [51:0];
-  assign \$201  = \$199 [42:0] >= 31'h7f800000;
-  assign \$202  = $signed(dq_d0_1) < $signed(1'h0);
-  assign \$203  = \$109 [2:0] == 3'h7;
-  assign \$204  = \$202  ^ \$203 ;
-  assign \$205  = $signed(dq_d0_1) < $signed(1'h0);
-  assign \$206  = \$109 [2:0] == 3'h7;
-  assign \$207  = \$205  ^ \$206 ;
-  assign \$208  = $signed(dq_d0_1) < $signed(1'h0);
-  assign \$209  = \$109 [2:0] == 3'h7;
-  assign \$210  = \$208  ^ \$209 ;
-  assign \$211  = dq_bit == 4'h9;
-  assign \$212  = \$211  & \$signal$65 ;
-  assign \a$159  = \$212  ? dq_psum[63:32] : out_acc[63:32];
-  assign \$213  = ~ in_corr;
-  assign \$214  = dq_scale[15:8] >> \$109 [2:0];
-  assign \$215  = \$213  & \$214 ;
-  assign \b$160  = \$215  ? dq_rp0_1_out : 32'd0;
-  assign \$216  = $signed(dq_sum_a1) << dq_bit;
-  assign \$217  = $signed(dq_d1_0) < $signed(1'h0);
-  assign \$218  = - $signed(dq_d1_0);
-  assign \$219  = \$217  ? \$218  : { dq_d1_0[51], dq_d1_0 };
-  assign \$220  = 7'h6e - dq_h;
-  assign dq_exp1_0 = $signed(\$220 ) + $signed({ 1'h0, \$109 [2:0] });
-  assign \$221  = 6'h33 - dq_rp1_0_msb;
-  assign \$222  = \$219 [51:0] << \$221 [5:0];
-  assign \$223  = $signed(dq_exp1_0) + $signed({ 1'h0, dq_rp1_0_msb });
-  assign \$224  = $signed(\$223 ) + $signed(8'h7f);
-  assign \$225  = $signed(\$224 ) < $signed(2'h1);
-  assign \$226  = $signed(\$224 ) < $signed(7'h4d);
-  assign \$227  = $signed(2'h1) - $signed(\$224 );
-  assign dq_rp1_0_sh = \$222 [51:0] >> dq_rp1_0_rs;
-  assign \$228  = dq_rp1_0_sh << dq_rp1_0_rs;
-  assign dq_rp1_0_lost = \$228 [51:0] != \$222 [51:0];
-  assign \$229  = $signed(\$224 ) + $signed({ 1'h0, dq_rp1_0_rs });
-  assign \$230  = $signed(\$229 ) - $signed(2'h1);
-  assign \$232  = $signed(\$231 ) + $signed({ 1'h0, dq_rp1_0_sh[51:28] });
-  assign \$233  = | dq_rp1_0_sh[26:0];
-  assign \$234  = \$233  | dq_rp1_0_lost;
-  assign \$235  = \$234  | dq_rp1_0_sh[28];
-  assign \$236  = dq_rp1_0_sh[27] & \$235 ;
-  assign \$237  = $signed(\$232 ) + $signed({ 1'h0, \$236  });
-  assign \$238  = ! \$219 [51:0];
-  assign \$239  = \$237 [42:0] >= 31'h7f800000;
-  assign \$240  = $signed(dq_d1_0) < $signed(1'h0);
-  assign \$241  = \$109 [2:0] == 3'h7;
-  assign \$242  = \$240  ^ \$241 ;
-  assign \$243  = $signed(dq_d1_0) < $signed(1'h0);
-  assign \$244  = \$109 [2:0] == 3'h7;
-  assign \$245  = \$243  ^ \$244 ;
-  assign \$246  = $signed(dq_d1_0) < $signed(1'h0);
-  assign \$247  = \$109 [2:0] == 3'h7;
-  assign \$248  = \$246  ^ \$247 ;
-  assign \$249  = dq_bit == 4'h9;
-  assign \$250  = \$249  & \$signal$65 ;
-  assign \a$173  = \$250  ? dq_psum[95:64] : out_acc[95:64];
-  assign \$251  = ~ in_corr;
-  assign \$252  = dq_scale[7:0] >> \$109 [2:0];
-  assign \$253  = \$251  & \$252 ;
-  assign \b$174  = \$253  ? dq_rp1_0_out : 32'd0;
-  assign \$254  = $signed(dq_sum_a1) << dq_bit;
-  assign \$255  = $signed(dq_d1_1) < $signed(1'h0);
-  assign \$256  = - $signed(dq_d1_1);
-  assign \$257  = \$255  ? \$256  : { dq_d1_1[51], dq_d1_1 };
-  assign \$258  = 7'h6e - dq_h;
-  assign dq_exp1_1 = $signed(\$258 ) + $signed({ 1'h0, \$109 [2:0] });
-  assign \$259  = 6'h33 - dq_rp1_1_msb;
-  assign \$260  = \$257 [51:0] << \$259 [5:0];
-  assign \$261  = $signed(dq_exp1_1) + $signed({ 1'h0, dq_rp1_1_msb });
-  assign \$262  = $signed(\$261 ) + $signed(8'h7f);
-  assign \$263  = $signed(\$262 ) < $signed(2'h1);
-  assign \$264  = $signed(\$262 ) < $signed(7'h4d);
-  assign \$265  = $signed(2'h1) - $signed(\$262 );
-  assign dq_rp1_1_sh = \$260 [51:0] >> dq_rp1_1_rs;
-  assign \$266  = dq_rp1_1_sh << dq_rp1_1_rs;
-  assign dq_rp1_1_lost = \$266 [51:0] != \$260 [51:0];
-  assign \$267  = $signed(\$262 ) + $signed({ 1'h0, dq_rp1_1_rs });
-  assign \$268  = $signed(\$267 ) - $signed(2'h1);
-  assign \$270  = $signed(\$269 ) + $signed({ 1'h0, dq_rp1_1_sh[51:28] });
-  assign \$271  = | dq_rp1_1_sh[26:0];
-  assign \$272  = \$271  | dq_rp1_1_lost;
-  assign \$273  = \$272  | dq_rp1_1_sh[28];
-  assign \$274  = dq_rp1_1_sh[27] & \$273 ;
-  assign \$275  = $signed(\$270 ) + $signed({ 1'h0, \$274  });
-  assign \$276  = ! \$257 [51:0];
-  assign \$277  = \$275 [42:0] >= 31'h7f800000;
-  assign \$278  = $signed(dq_d1_1) < $signed(1'h0);
-  assign \$279  = \$109 [2:0] == 3'h7;
-  assign \$280  = \$278  ^ \$279 ;
-  assign \$281  = $signed(dq_d1_1) < $signed(1'h0);
-  assign \$282  = \$109 [2:0] == 3'h7;
-  assign \$283  = \$281  ^ \$282 ;
-  assign \$284  = $signed(dq_d1_1) < $signed(1'h0);
-  assign \$285  = \$109 [2:0] == 3'h7;
-  assign \$286  = \$284  ^ \$285 ;
-  assign \$287  = dq_bit == 4'h9;
-  assign \$288  = \$287  & \$signal$65 ;
-  assign \a$187  = \$288  ? dq_psum[127:96] : out_acc[127:96];
-  assign \$289  = ~ in_corr;
-  assign \$290  = dq_scale[15:8] >> \$109 [2:0];
-  assign \$291  = \$289  & \$290 ;
-  assign \b$188  = \$291  ? dq_rp1_1_out : 32'd0;
+  assign \$100  = dq_bit - 4'h9;
+  assign \$102  = 1'h1 - \$101 ;
+  assign \$104  = 2'h3 - \$103 ;
+  assign \$106  = 3'h7 - \$105 ;
+  assign \$108  = 4'hf - \$107 ;
+  assign \$110  = 5'h1f - \$109 ;
+  assign \$112  = 6'h3f - \$111 ;
+  assign \$114  = 7'h7f - \$113 ;
+  assign corr_uint8 = 8'hff - \$115 ;
+  assign \$117  = 1'h1 - \$116 ;
+  assign \$119  = 2'h3 - \$118 ;
+  assign \$121  = 3'h7 - \$120 ;
+  assign \$123  = 4'hf - \$122 ;
+  assign \$125  = 5'h1f - \$124 ;
+  assign \$127  = 6'h3f - \$126 ;
+  assign \$129  = 7'h7f - \$128 ;
+  assign \corr_uint8$123  = 8'hff - \$130 ;
+  assign \$131  = $signed(dq_sum_a0) << dq_bit;
+  assign \$132  = $signed(dq_d0_0) < $signed(1'h0);
+  assign \$133  = - $signed(dq_d0_0);
+  assign \$134  = \$132  ? \$133  : { dq_d0_0[51], dq_d0_0 };
+  assign \$135  = 7'h6e - \$signal$48 ;
+  assign dq_exp0_0 = $signed(\$135 ) + $signed({ 1'h0, \$100 [2:0] });
+  assign \$136  = 6'h33 - dq_rp0_0_msb;
+  assign \$137  = \$134 [51:0] << \$136 [5:0];
+  assign \$138  = $signed(dq_exp0_0) + $signed({ 1'h0, dq_rp0_0_msb });
+  assign \$139  = $signed(\$138 ) + $signed(8'h7f);
+  assign \$140  = $signed(\$139 ) < $signed(2'h1);
+  assign \$141  = $signed(\$139 ) < $signed(7'h4d);
+  assign \$142  = $signed(2'h1) - $signed(\$139 );
+  assign dq_rp0_0_sh = \$137 [51:0] >> dq_rp0_0_rs;
+  assign \$143  = dq_rp0_0_sh << dq_rp0_0_rs;
+  assign dq_rp0_0_lost = \$143 [51:0] != \$137 [51:0];
+  assign \$144  = $signed(\$139 ) + $signed({ 1'h0, dq_rp0_0_rs });
+  assign \$145  = $signed(\$144 ) - $signed(2'h1);
+  assign \$147  = $signed(\$146 ) + $signed({ 1'h0, dq_rp0_0_sh[51:28] });
+  assign \$148  = | dq_rp0_0_sh[26:0];
+  assign \$149  = \$148  | dq_rp0_0_lost;
+  assign \$150  = \$149  | dq_rp0_0_sh[28];
+  assign \$151  = dq_rp0_0_sh[27] & \$150 ;
+  assign \$152  = $signed(\$147 ) + $signed({ 1'h0, \$151  });
+  assign \$153  = ! \$134 [51:0];
+  assign \$154  = \$152 [42:0] >= 31'h7f800000;
+  assign \$155  = $signed(dq_d0_0) < $signed(1'h0);
+  assign \$156  = \$100 [2:0] == 3'h7;
+  assign \$157  = \$155  ^ \$156 ;
+  assign \$158  = $signed(dq_d0_0) < $signed(1'h0);
+  assign \$159  = \$100 [2:0] == 3'h7;
+  assign \$160  = \$158  ^ \$159 ;
+  assign \$161  = $signed(dq_d0_0) < $signed(1'h0);
+  assign \$162  = \$100 [2:0] == 3'h7;
+  assign \$163  = \$161  ^ \$162 ;
+  assign \$164  = dq_bit == 4'h9;
+  assign \$165  = \$164  & \$signal$64 ;
+  assign \a$144  = \$165  ? dq_psum[31:0] : out_acc[31:0];
+  assign \$166  = ~ in_corr;
+  assign \$167  = dq_scale[7:0] >> \$100 [2:0];
+  assign \$168  = \$166  & \$167 ;
+  assign b = \$168  ? dq_rp0_0_out : 32'd0;
+  assign \$169  = $signed(dq_sum_a0) << dq_bit;
+  assign \$170  = $signed(dq_d0_1) < $signed(1'h0);
+  assign \$171  = - $signed(dq_d0_1);
+  assign \$172  = \$170  ? \$171  : { dq_d0_1[51], dq_d0_1 };
+  assign \$173  = 7'h6e - \$signal$48 ;
+  assign dq_exp0_1 = $signed(\$173 ) + $signed({ 1'h0, \$100 [2:0] });
+  assign \$174  = 6'h33 - dq_rp0_1_msb;
+  assign \$175  = \$172 [51:0] << \$174 [5:0];
+  assign \$176  = $signed(dq_exp0_1) + $signed({ 1'h0, dq_rp0_1_msb });
+  assign \$177  = $signed(\$176 ) + $signed(8'h7f);
+  assign \$178  = $signed(\$177 ) < $signed(2'h1);
+  assign \$179  = $signed(\$177 ) < $signed(7'h4d);
+  assign \$180  = $signed(2'h1) - $signed(\$177 );
+  assign dq_rp0_1_sh = \$175 [51:0] >> dq_rp0_1_rs;
+  assign \$181  = dq_rp0_1_sh << dq_rp0_1_rs;
+  assign dq_rp0_1_lost = \$181 [51:0] != \$175 [51:0];
+  assign \$182  = $signed(\$177 ) + $signed({ 1'h0, dq_rp0_1_rs });
+  assign \$183  = $signed(\$182 ) - $signed(2'h1);
+  assign \$185  = $signed(\$184 ) + $signed({ 1'h0, dq_rp0_1_sh[51:28] });
+  assign \$186  = | dq_rp0_1_sh[26:0];
+  assign \$187  = \$186  | dq_rp0_1_lost;
+  assign \$188  = \$187  | dq_rp0_1_sh[28];
+  assign \$189  = dq_rp0_1_sh[27] & \$188 ;
+  assign \$190  = $signed(\$185 ) + $signed({ 1'h0, \$189  });
+  assign \$191  = ! \$172 [51:0];
+  assign \$192  = \$190 [42:0] >= 31'h7f800000;
+  assign \$193  = $signed(dq_d0_1) < $signed(1'h0);
+  assign \$194  = \$100 [2:0] == 3'h7;
+  assign \$195  = \$193  ^ \$194 ;
+  assign \$196  = $signed(dq_d0_1) < $signed(1'h0);
+  assign \$197  = \$100 [2:0] == 3'h7;
+  assign \$198  = \$196  ^ \$197 ;
+  assign \$199  = $signed(dq_d0_1) < $signed(1'h0);
+  assign \$200  = \$100 [2:0] == 3'h7;
+  assign \$201  = \$199  ^ \$200 ;
+  assign \$202  = dq_bit == 4'h9;
+  assign \$203  = \$202  & \$signal$64 ;
+  assign \a$158  = \$203  ? dq_psum[63:32] : out_acc[63:32];
+  assign \$204  = ~ in_corr;
+  assign \$205  = dq_scale[15:8] >> \$100 [2:0];
+  assign \$206  = \$204  & \$205 ;
+  assign \b$159  = \$206  ? dq_rp0_1_out : 32'd0;
+  assign \$207  = $signed(dq_sum_a1) << dq_bit;
+  assign \$208  = $signed(dq_d1_0) < $signed(1'h0);
+  assign \$209  = - $signed(dq_d1_0);
+  assign \$210  = \$208  ? \$209  : { dq_d1_0[51], dq_d1_0 };
+  assign \$211  = 7'h6e - \$signal$48 ;
+  assign dq_exp1_0 = $signed(\$211 ) + $signed({ 1'h0, \$100 [2:0] });
+  assign \$212  = 6'h33 - dq_rp1_0_msb;
+  assign \$213  = \$210 [51:0] << \$212 [5:0];
+  assign \$214  = $signed(dq_exp1_0) + $signed({ 1'h0, dq_rp1_0_msb });
+  assign \$215  = $signed(\$214 ) + $signed(8'h7f);
+  assign \$216  = $signed(\$215 ) < $signed(2'h1);
+  assign \$217  = $signed(\$215 ) < $signed(7'h4d);
+  assign \$218  = $signed(2'h1) - $signed(\$215 );
+  assign dq_rp1_0_sh = \$213 [51:0] >> dq_rp1_0_rs;
+  assign \$219  = dq_rp1_0_sh << dq_rp1_0_rs;
+  assign dq_rp1_0_lost = \$219 [51:0] != \$213 [51:0];
+  assign \$220  = $signed(\$215 ) + $signed({ 1'h0, dq_rp1_0_rs });
+  assign \$221  = $signed(\$220 ) - $signed(2'h1);
+  assign \$223  = $signed(\$222 ) + $signed({ 1'h0, dq_rp1_0_sh[51:28] });
+  assign \$224  = | dq_rp1_0_sh[26:0];
+  assign \$225  = \$224  | dq_rp1_0_lost;
+  assign \$226  = \$225  | dq_rp1_0_sh[28];
+  assign \$227  = dq_rp1_0_sh[27] & \$226 ;
+  assign \$228  = $signed(\$223 ) + $signed({ 1'h0, \$227  });
+  assign \$229  = ! \$210 [51:0];
+  assign \$230  = \$228 [42:0] >= 31'h7f800000;
+  assign \$231  = $signed(dq_d1_0) < $signed(1'h0);
+  assign \$232  = \$100 [2:0] == 3'h7;
+  assign \$233  = \$231  ^ \$232 ;
+  assign \$234  = $signed(dq_d1_0) < $signed(1'h0);
+  assign \$235  = \$100 [2:0] == 3'h7;
+  assign \$236  = \$234  ^ \$235 ;
+  assign \$237  = $signed(dq_d1_0) < $signed(1'h0);
+  assign \$238  = \$100 [2:0] == 3'h7;
+  assign \$239  = \$237  ^ \$238 ;
+  assign \$240  = dq_bit == 4'h9;
+  assign \$241  = \$240  & \$signal$64 ;
+  assign \a$172  = \$241  ? dq_psum[95:64] : out_acc[95:64];
+  assign \$242  = ~ in_corr;
+  assign \$243  = dq_scale[7:0] >> \$100 [2:0];
+  assign \$244  = \$242  & \$243 ;
+  assign \b$173  = \$244  ? dq_rp1_0_out : 32'd0;
+  assign \$245  = $signed(dq_sum_a1) << dq_bit;
+  assign \$246  = $signed(dq_d1_1) < $signed(1'h0);
+  assign \$247  = - $signed(dq_d1_1);
+  assign \$248  = \$246  ? \$247  : { dq_d1_1[51], dq_d1_1 };
+  assign \$249  = 7'h6e - \$signal$48 ;
+  assign dq_exp1_1 = $signed(\$249 ) + $signed({ 1'h0, \$100 [2:0] });
+  assign \$250  = 6'h33 - dq_rp1_1_msb;
+  assign \$251  = \$248 [51:0] << \$250 [5:0];
+  assign \$252  = $signed(dq_exp1_1) + $signed({ 1'h0, dq_rp1_1_msb });
+  assign \$253  = $signed(\$252 ) + $signed(8'h7f);
+  assign \$254  = $signed(\$253 ) < $signed(2'h1);
+  assign \$255  = $signed(\$253 ) < $signed(7'h4d);
+  assign \$256  = $signed(2'h1) - $signed(\$253 );
+  assign dq_rp1_1_sh = \$251 [51:0] >> dq_rp1_1_rs;
+  assign \$257  = dq_rp1_1_sh << dq_rp1_1_rs;
+  assign dq_rp1_1_lost = \$257 [51:0] != \$251 [51:0];
+  assign \$258  = $signed(\$253 ) + $signed({ 1'h0, dq_rp1_1_rs });
+  assign \$259  = $signed(\$258 ) - $signed(2'h1);
+  assign \$261  = $signed(\$260 ) + $signed({ 1'h0, dq_rp1_1_sh[51:28] });
+  assign \$262  = | dq_rp1_1_sh[26:0];
+  assign \$263  = \$262  | dq_rp1_1_lost;
+  assign \$264  = \$263  | dq_rp1_1_sh[28];
+  assign \$265  = dq_rp1_1_sh[27] & \$264 ;
+  assign \$266  = $signed(\$261 ) + $signed({ 1'h0, \$265  });
+  assign \$267  = ! \$248 [51:0];
+  assign \$268  = \$266 [42:0] >= 31'h7f800000;
+  assign \$269  = $signed(dq_d1_1) < $signed(1'h0);
+  assign \$270  = \$100 [2:0] == 3'h7;
+  assign \$271  = \$269  ^ \$270 ;
+  assign \$272  = $signed(dq_d1_1) < $signed(1'h0);
+  assign \$273  = \$100 [2:0] == 3'h7;
+  assign \$274  = \$272  ^ \$273 ;
+  assign \$275  = $signed(dq_d1_1) < $signed(1'h0);
+  assign \$276  = \$100 [2:0] == 3'h7;
+  assign \$277  = \$275  ^ \$276 ;
+  assign \$278  = dq_bit == 4'h9;
+  assign \$279  = \$278  & \$signal$64 ;
+  assign \a$186  = \$279  ? dq_psum[127:96] : out_acc[127:96];
+  assign \$280  = ~ in_corr;
+  assign \$281  = dq_scale[15:8] >> \$100 [2:0];
+  assign \$282  = \$280  & \$281 ;
+  assign \b$187  = \$282  ? dq_rp1_1_out : 32'd0;
   always @(posedge clk)
-    o_a <= \$292 ;
+    o_a <= \$283 ;
   always @(posedge clk)
-    o_w <= \$293 ;
+    o_w <= \$284 ;
   always @(posedge clk)
-    o_ctl <= \$294 ;
+    o_ctl <= \$285 ;
   always @(posedge clk)
-    w_reg <= \$295 ;
+    w_reg <= \$286 ;
   always @(posedge clk)
-    planes <= \$296 ;
+    \$signal  <= \$287 ;
   always @(posedge clk)
-    dtype <= \$297 ;
+    planes <= \$288 ;
   always @(posedge clk)
-    remaining <= \$298 ;
+    dtype <= \$289 ;
   always @(posedge clk)
-    step <= \$299 ;
+    remaining <= \$290 ;
   always @(posedge clk)
-    beat_group_end <= \$300 ;
+    beat_group_end <= \$291 ;
   always @(posedge clk)
-    beat_last <= \$301 ;
+    beat_last <= \$292 ;
   always @(posedge clk)
-    beat_scale <= \$302 ;
+    beat_scale <= \$293 ;
   always @(posedge clk)
-    \$signal  <= \$303 ;
+    \$signal$23  <= \$294 ;
   always @(posedge clk)
-    beat_h <= \$304 ;
+    \$signal$24  <= \$295 ;
   always @(posedge clk)
-    \$signal$25  <= \$305 ;
+    act_sum0 <= \$296 ;
   always @(posedge clk)
-    act_sum0 <= \$306 ;
+    act_sum1 <= \$297 ;
   always @(posedge clk)
-    act_sum1 <= \$307 ;
+    grp0_0 <= \$298 ;
   always @(posedge clk)
-    grp0_0 <= \$308 ;
+    grp1_0 <= \$299 ;
   always @(posedge clk)
-    grp1_0 <= \$309 ;
+    grp0_1 <= \$300 ;
   always @(posedge clk)
-    grp0_1 <= \$310 ;
+    grp1_1 <= \$301 ;
   always @(posedge clk)
-    grp1_1 <= \$311 ;
+    grp_first <= \$302 ;
   always @(posedge clk)
-    grp_first <= \$312 ;
+    grp_psum <= \$303 ;
   always @(posedge clk)
-    grp_psum <= \$313 ;
+    dq_c0 <= \$304 ;
   always @(posedge clk)
-    dq_c0 <= \$314 ;
+    dq_c1 <= \$305 ;
   always @(posedge clk)
-    dq_c1 <= \$315 ;
+    dq_sum_a0 <= \$306 ;
   always @(posedge clk)
-    dq_h <= \$316 ;
+    dq_sum_a1 <= \$307 ;
   always @(posedge clk)
-    dq_sum_a0 <= \$317 ;
+    \$signal$48  <= \$308 ;
   always @(posedge clk)
-    dq_sum_a1 <= \$318 ;
+    dq_d0_0 <= \$309 ;
   always @(posedge clk)
-    dq_d0_0 <= \$319 ;
+    dq_d0_1 <= \$310 ;
   always @(posedge clk)
-    dq_d0_1 <= \$320 ;
+    dq_d1_0 <= \$311 ;
   always @(posedge clk)
-    dq_d1_0 <= \$321 ;
+    dq_d1_1 <= \$312 ;
   always @(posedge clk)
-    dq_d1_1 <= \$322 ;
+    o_valid <= \$313 ;
   always @(posedge clk)
-    o_valid <= \$323 ;
+    dq_left <= \$314 ;
   always @(posedge clk)
-    dq_left <= \$324 ;
+    dq_bit <= \$315 ;
   always @(posedge clk)
-    dq_bit <= \$325 ;
+    out_acc <= \$316 ;
   always @(posedge clk)
-    out_acc <= \$326 ;
+    o_psum <= \$317 ;
   always @(posedge clk)
-    o_psum <= \$327 ;
+    dq_scale <= \$318 ;
   always @(posedge clk)
-    dq_scale <= \$328 ;
+    \$signal$64  <= \$319 ;
   always @(posedge clk)
-    \$signal$65  <= \$329 ;
+    dq_psum <= \$320 ;
   always @(posedge clk)
-    dq_psum <= \$330 ;
-  always @(posedge clk)
-    \$signal$63  <= \$331 ;
+    dq_last <= \$321 ;
   \lut_all_fp16.dq_add0_0  dq_add0_0 (
-    .a(\a$145 ),
+    .a(\a$144 ),
     .b(b),
     .s(s)
   );
   \lut_all_fp16.dq_add0_1  dq_add0_1 (
-    .a(\a$159 ),
-    .b(\b$160 ),
-    .s(\s$161 )
+    .a(\a$158 ),
+    .b(\b$159 ),
+    .s(\s$160 )
   );
   \lut_all_fp16.dq_add1_0  dq_add1_0 (
-    .a(\a$173 ),
-    .b(\b$174 ),
-    .s(\s$175 )
+    .a(\a$172 ),
+    .b(\b$173 ),
+    .s(\s$174 )
   );
   \lut_all_fp16.dq_add1_1  dq_add1_1 (
-    .a(\a$187 ),
-    .b(\b$188 ),
-    .s(\s$189 )
+    .a(\a$186 ),
+    .b(\b$187 ),
+    .s(\s$188 )
   );
   \lut_all_fp16.precompute0  precompute0 (
     .a(i_a[63:0]),
@@ -1220,10 +1199,10 @@ module lut_all_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_val
   \lut_all_fp16.precompute1  precompute1 (
     .a(i_a[127:64]),
     .clk(clk),
-    .exp(\exp$75 ),
+    .exp(\exp$74 ),
     .load(accept),
     .rst(rst),
-    .\table (\table$78 )
+    .\table (\table$77 )
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
@@ -1300,139 +1279,69 @@ module lut_all_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_val
     (* full_case = 32'd1 *)
     casez (w_sel[100:96])
       5'h00:
-          \$5  = 1'h0;
+          \$5  = 1'h1;
       5'h01:
-          \$5  = 1'h0;
+          \$5  = 1'h1;
       5'h02:
-          \$5  = 1'h0;
+          \$5  = 1'h1;
       5'h03:
-          \$5  = 1'h0;
+          \$5  = 1'h1;
       5'h04:
-          \$5  = 1'h0;
+          \$5  = 1'h1;
       5'h05:
-          \$5  = 1'h0;
+          \$5  = 1'h1;
       5'h06:
-          \$5  = 1'h0;
+          \$5  = 1'h1;
       5'h07:
-          \$5  = 1'h0;
+          \$5  = 1'h1;
       5'h08:
-          \$5  = 1'h0;
+          \$5  = 1'h1;
       5'h09:
-          \$5  = 1'h0;
+          \$5  = 1'h1;
       5'h0a:
-          \$5  = 1'h0;
+          \$5  = 1'h1;
       5'h0b:
-          \$5  = 1'h0;
+          \$5  = 1'h1;
       5'h0c:
-          \$5  = 1'h0;
+          \$5  = 1'h1;
       5'h0d:
-          \$5  = 1'h0;
+          \$5  = 1'h1;
       5'h0e:
-          \$5  = 1'h0;
+          \$5  = 1'h1;
       5'h0f:
-          \$5  = 1'h0;
+          \$5  = 1'h1;
       5'h10:
           \$5  = 1'h0;
       5'h11:
-          \$5  = 1'h0;
+          \$5  = 1'h1;
       5'h12:
-          \$5  = 1'h0;
+          \$5  = 1'h1;
       5'h13:
-          \$5  = 1'h0;
+          \$5  = 1'h1;
       5'h14:
-          \$5  = 1'h0;
+          \$5  = 1'h1;
       5'h15:
-          \$5  = 1'h0;
+          \$5  = 1'h1;
       5'h16:
-          \$5  = 1'h0;
+          \$5  = 1'h1;
       5'h17:
-          \$5  = 1'h0;
+          \$5  = 1'h1;
       5'h18:
-          \$5  = 1'h0;
+          \$5  = 1'h1;
       5'h19:
-          \$5  = 1'h0;
+          \$5  = 1'h1;
       5'h1a:
-          \$5  = 1'h0;
+          \$5  = 1'h1;
       5'h1b:
-          \$5  = 1'h0;
+          \$5  = 1'h1;
       5'h1c:
-          \$5  = 1'h0;
+          \$5  = 1'h1;
       5'h1d:
-          \$5  = 1'h0;
+          \$5  = 1'h1;
       5'h1e:
-          \$5  = 1'h0;
+          \$5  = 1'h1;
       5'h1f:
-          \$5  = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (w_sel[100:96])
-      5'h00:
-          \$6  = 1'h1;
-      5'h01:
-          \$6  = 1'h1;
-      5'h02:
-          \$6  = 1'h1;
-      5'h03:
-          \$6  = 1'h1;
-      5'h04:
-          \$6  = 1'h1;
-      5'h05:
-          \$6  = 1'h1;
-      5'h06:
-          \$6  = 1'h1;
-      5'h07:
-          \$6  = 1'h1;
-      5'h08:
-          \$6  = 1'h1;
-      5'h09:
-          \$6  = 1'h1;
-      5'h0a:
-          \$6  = 1'h1;
-      5'h0b:
-          \$6  = 1'h1;
-      5'h0c:
-          \$6  = 1'h1;
-      5'h0d:
-          \$6  = 1'h1;
-      5'h0e:
-          \$6  = 1'h1;
-      5'h0f:
-          \$6  = 1'h1;
-      5'h10:
-          \$6  = 1'h0;
-      5'h11:
-          \$6  = 1'h1;
-      5'h12:
-          \$6  = 1'h1;
-      5'h13:
-          \$6  = 1'h1;
-      5'h14:
-          \$6  = 1'h1;
-      5'h15:
-          \$6  = 1'h1;
-      5'h16:
-          \$6  = 1'h1;
-      5'h17:
-          \$6  = 1'h1;
-      5'h18:
-          \$6  = 1'h1;
-      5'h19:
-          \$6  = 1'h1;
-      5'h1a:
-          \$6  = 1'h1;
-      5'h1b:
-          \$6  = 1'h1;
-      5'h1c:
-          \$6  = 1'h1;
-      5'h1d:
-          \$6  = 1'h1;
-      5'h1e:
-          \$6  = 1'h1;
-      5'h1f:
-          \$6  = 1'h1;
+          \$5  = 1'h1;
     endcase
   end
   always @* begin
@@ -1456,21 +1365,21 @@ module lut_all_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_val
       5'h07:
           plane_neg = 1'h0;
       5'h08:
+          plane_neg = \$64 ;
+      5'h09:
+          plane_neg = \$65 ;
+      5'h0a:
+          plane_neg = \$66 ;
+      5'h0b:
+          plane_neg = \$67 ;
+      5'h0c:
+          plane_neg = \$68 ;
+      5'h0d:
           plane_neg = \$69 ;
-      5'h09:
-          plane_neg = \$70 ;
-      5'h0a:
-          plane_neg = \$71 ;
-      5'h0b:
-          plane_neg = \$72 ;
-      5'h0c:
-          plane_neg = \$73 ;
-      5'h0d:
-          plane_neg = \$74 ;
       5'h0e:
-          plane_neg = \$75 ;
+          plane_neg = \$70 ;
       5'h0f:
-          plane_neg = \$76 ;
+          plane_neg = \$71 ;
       5'h10:
           plane_neg = 1'h0;
       5'h11:
@@ -1510,19 +1419,19 @@ module lut_all_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_val
     (* full_case = 32'd1 *)
     casez (dtype)
       5'h00:
-          c0 = { \$111 [2], \$111 [2], \$111 [2], \$111 [2], \$111 [2], \$111 [2], \$111  };
+          c0 = { \$102 [2], \$102 [2], \$102 [2], \$102 [2], \$102 [2], \$102 [2], \$102  };
       5'h01:
-          c0 = { \$113 [3], \$113 [3], \$113 [3], \$113 [3], \$113 [3], \$113  };
+          c0 = { \$104 [3], \$104 [3], \$104 [3], \$104 [3], \$104 [3], \$104  };
       5'h02:
-          c0 = { \$115 [4], \$115 [4], \$115 [4], \$115 [4], \$115  };
+          c0 = { \$106 [4], \$106 [4], \$106 [4], \$106 [4], \$106  };
       5'h03:
-          c0 = { \$117 [5], \$117 [5], \$117 [5], \$117  };
+          c0 = { \$108 [5], \$108 [5], \$108 [5], \$108  };
       5'h04:
-          c0 = { \$119 [6], \$119 [6], \$119  };
+          c0 = { \$110 [6], \$110 [6], \$110  };
       5'h05:
-          c0 = { \$121 [7], \$121  };
+          c0 = { \$112 [7], \$112  };
       5'h06:
-          c0 = \$123 ;
+          c0 = \$114 ;
       5'h07:
           c0 = corr_uint8[8:0];
       5'h08:
@@ -1544,35 +1453,35 @@ module lut_all_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_val
       5'h10:
           c0 = 9'h000;
       5'h11:
-          c0 = { \$111 [2], \$111 [2], \$111 [2], \$111 [2], \$111 [2], \$111 [2], \$111  };
+          c0 = { \$102 [2], \$102 [2], \$102 [2], \$102 [2], \$102 [2], \$102 [2], \$102  };
       5'h12:
-          c0 = { \$111 [2], \$111 [2], \$111 [2], \$111 [2], \$111 [2], \$111 [2], \$111  };
+          c0 = { \$102 [2], \$102 [2], \$102 [2], \$102 [2], \$102 [2], \$102 [2], \$102  };
       5'h13:
-          c0 = { \$111 [2], \$111 [2], \$111 [2], \$111 [2], \$111 [2], \$111 [2], \$111  };
+          c0 = { \$102 [2], \$102 [2], \$102 [2], \$102 [2], \$102 [2], \$102 [2], \$102  };
       5'h14:
-          c0 = { \$111 [2], \$111 [2], \$111 [2], \$111 [2], \$111 [2], \$111 [2], \$111  };
+          c0 = { \$102 [2], \$102 [2], \$102 [2], \$102 [2], \$102 [2], \$102 [2], \$102  };
       5'h15:
-          c0 = { \$111 [2], \$111 [2], \$111 [2], \$111 [2], \$111 [2], \$111 [2], \$111  };
+          c0 = { \$102 [2], \$102 [2], \$102 [2], \$102 [2], \$102 [2], \$102 [2], \$102  };
       5'h16:
-          c0 = { \$111 [2], \$111 [2], \$111 [2], \$111 [2], \$111 [2], \$111 [2], \$111  };
+          c0 = { \$102 [2], \$102 [2], \$102 [2], \$102 [2], \$102 [2], \$102 [2], \$102  };
       5'h17:
-          c0 = { \$111 [2], \$111 [2], \$111 [2], \$111 [2], \$111 [2], \$111 [2], \$111  };
+          c0 = { \$102 [2], \$102 [2], \$102 [2], \$102 [2], \$102 [2], \$102 [2], \$102  };
       5'h18:
-          c0 = { \$111 [2], \$111 [2], \$111 [2], \$111 [2], \$111 [2], \$111 [2], \$111  };
+          c0 = { \$102 [2], \$102 [2], \$102 [2], \$102 [2], \$102 [2], \$102 [2], \$102  };
       5'h19:
-          c0 = { \$111 [2], \$111 [2], \$111 [2], \$111 [2], \$111 [2], \$111 [2], \$111  };
+          c0 = { \$102 [2], \$102 [2], \$102 [2], \$102 [2], \$102 [2], \$102 [2], \$102  };
       5'h1a:
-          c0 = { \$111 [2], \$111 [2], \$111 [2], \$111 [2], \$111 [2], \$111 [2], \$111  };
+          c0 = { \$102 [2], \$102 [2], \$102 [2], \$102 [2], \$102 [2], \$102 [2], \$102  };
       5'h1b:
-          c0 = { \$111 [2], \$111 [2], \$111 [2], \$111 [2], \$111 [2], \$111 [2], \$111  };
+          c0 = { \$102 [2], \$102 [2], \$102 [2], \$102 [2], \$102 [2], \$102 [2], \$102  };
       5'h1c:
-          c0 = { \$111 [2], \$111 [2], \$111 [2], \$111 [2], \$111 [2], \$111 [2], \$111  };
+          c0 = { \$102 [2], \$102 [2], \$102 [2], \$102 [2], \$102 [2], \$102 [2], \$102  };
       5'h1d:
-          c0 = { \$111 [2], \$111 [2], \$111 [2], \$111 [2], \$111 [2], \$111 [2], \$111  };
+          c0 = { \$102 [2], \$102 [2], \$102 [2], \$102 [2], \$102 [2], \$102 [2], \$102  };
       5'h1e:
-          c0 = { \$111 [2], \$111 [2], \$111 [2], \$111 [2], \$111 [2], \$111 [2], \$111  };
+          c0 = { \$102 [2], \$102 [2], \$102 [2], \$102 [2], \$102 [2], \$102 [2], \$102  };
       5'h1f:
-          c0 = { \$111 [2], \$111 [2], \$111 [2], \$111 [2], \$111 [2], \$111 [2], \$111  };
+          c0 = { \$102 [2], \$102 [2], \$102 [2], \$102 [2], \$102 [2], \$102 [2], \$102  };
     endcase
   end
   always @* begin
@@ -1580,21 +1489,21 @@ module lut_all_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_val
     (* full_case = 32'd1 *)
     casez (dtype)
       5'h00:
-          c1 = { \$126 [2], \$126 [2], \$126 [2], \$126 [2], \$126 [2], \$126 [2], \$126  };
+          c1 = { \$117 [2], \$117 [2], \$117 [2], \$117 [2], \$117 [2], \$117 [2], \$117  };
       5'h01:
-          c1 = { \$128 [3], \$128 [3], \$128 [3], \$128 [3], \$128 [3], \$128  };
+          c1 = { \$119 [3], \$119 [3], \$119 [3], \$119 [3], \$119 [3], \$119  };
       5'h02:
-          c1 = { \$130 [4], \$130 [4], \$130 [4], \$130 [4], \$130  };
+          c1 = { \$121 [4], \$121 [4], \$121 [4], \$121 [4], \$121  };
       5'h03:
-          c1 = { \$132 [5], \$132 [5], \$132 [5], \$132  };
+          c1 = { \$123 [5], \$123 [5], \$123 [5], \$123  };
       5'h04:
-          c1 = { \$134 [6], \$134 [6], \$134  };
+          c1 = { \$125 [6], \$125 [6], \$125  };
       5'h05:
-          c1 = { \$136 [7], \$136  };
+          c1 = { \$127 [7], \$127  };
       5'h06:
-          c1 = \$138 ;
+          c1 = \$129 ;
       5'h07:
-          c1 = \corr_uint8$124 [8:0];
+          c1 = \corr_uint8$123 [8:0];
       5'h08:
           c1 = 9'h1ff;
       5'h09:
@@ -1614,179 +1523,282 @@ module lut_all_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_val
       5'h10:
           c1 = 9'h000;
       5'h11:
-          c1 = { \$126 [2], \$126 [2], \$126 [2], \$126 [2], \$126 [2], \$126 [2], \$126  };
+          c1 = { \$117 [2], \$117 [2], \$117 [2], \$117 [2], \$117 [2], \$117 [2], \$117  };
       5'h12:
-          c1 = { \$126 [2], \$126 [2], \$126 [2], \$126 [2], \$126 [2], \$126 [2], \$126  };
+          c1 = { \$117 [2], \$117 [2], \$117 [2], \$117 [2], \$117 [2], \$117 [2], \$117  };
       5'h13:
-          c1 = { \$126 [2], \$126 [2], \$126 [2], \$126 [2], \$126 [2], \$126 [2], \$126  };
+          c1 = { \$117 [2], \$117 [2], \$117 [2], \$117 [2], \$117 [2], \$117 [2], \$117  };
       5'h14:
-          c1 = { \$126 [2], \$126 [2], \$126 [2], \$126 [2], \$126 [2], \$126 [2], \$126  };
+          c1 = { \$117 [2], \$117 [2], \$117 [2], \$117 [2], \$117 [2], \$117 [2], \$117  };
       5'h15:
-          c1 = { \$126 [2], \$126 [2], \$126 [2], \$126 [2], \$126 [2], \$126 [2], \$126  };
+          c1 = { \$117 [2], \$117 [2], \$117 [2], \$117 [2], \$117 [2], \$117 [2], \$117  };
       5'h16:
-          c1 = { \$126 [2], \$126 [2], \$126 [2], \$126 [2], \$126 [2], \$126 [2], \$126  };
+          c1 = { \$117 [2], \$117 [2], \$117 [2], \$117 [2], \$117 [2], \$117 [2], \$117  };
       5'h17:
-          c1 = { \$126 [2], \$126 [2], \$126 [2], \$126 [2], \$126 [2], \$126 [2], \$126  };
+          c1 = { \$117 [2], \$117 [2], \$117 [2], \$117 [2], \$117 [2], \$117 [2], \$117  };
       5'h18:
-          c1 = { \$126 [2], \$126 [2], \$126 [2], \$126 [2], \$126 [2], \$126 [2], \$126  };
+          c1 = { \$117 [2], \$117 [2], \$117 [2], \$117 [2], \$117 [2], \$117 [2], \$117  };
       5'h19:
-          c1 = { \$126 [2], \$126 [2], \$126 [2], \$126 [2], \$126 [2], \$126 [2], \$126  };
+          c1 = { \$117 [2], \$117 [2], \$117 [2], \$117 [2], \$117 [2], \$117 [2], \$117  };
       5'h1a:
-          c1 = { \$126 [2], \$126 [2], \$126 [2], \$126 [2], \$126 [2], \$126 [2], \$126  };
+          c1 = { \$117 [2], \$117 [2], \$117 [2], \$117 [2], \$117 [2], \$117 [2], \$117  };
       5'h1b:
-          c1 = { \$126 [2], \$126 [2], \$126 [2], \$126 [2], \$126 [2], \$126 [2], \$126  };
+          c1 = { \$117 [2], \$117 [2], \$117 [2], \$117 [2], \$117 [2], \$117 [2], \$117  };
       5'h1c:
-          c1 = { \$126 [2], \$126 [2], \$126 [2], \$126 [2], \$126 [2], \$126 [2], \$126  };
+          c1 = { \$117 [2], \$117 [2], \$117 [2], \$117 [2], \$117 [2], \$117 [2], \$117  };
       5'h1d:
-          c1 = { \$126 [2], \$126 [2], \$126 [2], \$126 [2], \$126 [2], \$126 [2], \$126  };
+          c1 = { \$117 [2], \$117 [2], \$117 [2], \$117 [2], \$117 [2], \$117 [2], \$117  };
       5'h1e:
-          c1 = { \$126 [2], \$126 [2], \$126 [2], \$126 [2], \$126 [2], \$126 [2], \$126  };
+          c1 = { \$117 [2], \$117 [2], \$117 [2], \$117 [2], \$117 [2], \$117 [2], \$117  };
       5'h1f:
-          c1 = { \$126 [2], \$126 [2], \$126 [2], \$126 [2], \$126 [2], \$126 [2], \$126  };
+          c1 = { \$117 [2], \$117 [2], \$117 [2], \$117 [2], \$117 [2], \$117 [2], \$117  };
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$292  = i_a;
+    \$283  = i_a;
     if (rst) begin
-      \$292  = 128'h00000000000000000000000000000000;
+      \$283  = 128'h00000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$293  = i_w;
+    \$284  = i_w;
     if (rst) begin
-      \$293  = 101'h00000000000000000000000000;
+      \$284  = 101'h00000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$294  = i_ctl;
+    \$285  = i_ctl;
     if (rst) begin
-      \$294  = 5'h00;
+      \$285  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$295  = w_reg;
+    \$286  = w_reg;
     if (i_ctl[1]) begin
-      \$295  = i_w;
+      \$286  = i_w;
     end
     if (rst) begin
-      \$295  = 101'h00000000000000000000000000;
+      \$286  = 101'h00000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$296  = planes;
+    \$287  = \$signal ;
     if (accept) begin
-      \$296  = w_sel[63:0];
-    end
-    if (rst) begin
-      \$296  = 64'h0000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$297  = dtype;
-    if (accept) begin
-      \$297  = w_sel[100:96];
-    end
-    if (rst) begin
-      \$297  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$298  = remaining;
-    if (accept) begin
-      \$298  = \$4 ;
+      \$287  = 3'h0;
     end else if (\$3 ) begin
-      \$298  = \$7 [3:0];
+      \$287  = \$7 [2:0];
     end
     if (rst) begin
-      \$298  = 4'h0;
+      \$287  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$299  = step;
+    \$288  = planes;
     if (accept) begin
-      \$299  = 3'h0;
+      \$288  = w_sel[63:0];
+    end
+    if (rst) begin
+      \$288  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$289  = dtype;
+    if (accept) begin
+      \$289  = w_sel[100:96];
+    end
+    if (rst) begin
+      \$289  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$290  = remaining;
+    if (accept) begin
+      \$290  = \$4 ;
     end else if (\$3 ) begin
-      \$299  = \$8 [2:0];
+      \$290  = \$6 [3:0];
     end
     if (rst) begin
-      \$299  = 3'h0;
+      \$290  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$300  = beat_group_end;
+    \$291  = beat_group_end;
     if (accept) begin
-      \$300  = i_ctl[4];
+      \$291  = i_ctl[4];
     end
     if (rst) begin
-      \$300  = 1'h0;
+      \$291  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$301  = beat_last;
+    \$292  = beat_last;
     if (accept) begin
-      \$301  = i_ctl[3];
+      \$292  = i_ctl[3];
     end
     if (rst) begin
-      \$301  = 1'h0;
+      \$292  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$302  = beat_scale;
+    \$293  = beat_scale;
     if (accept) begin
-      \$302  = w_sel[79:64];
+      \$293  = w_sel[79:64];
     end
     if (rst) begin
-      \$302  = 16'h0000;
+      \$293  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$303  = \$signal ;
+    \$294  = \$signal$23 ;
     if (accept) begin
-      \$303  = \$5 ;
+      \$294  = \$5 ;
     end
     if (rst) begin
-      \$303  = 1'h0;
+      \$294  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$304  = beat_h;
+    \$295  = \$signal$24 ;
     if (accept) begin
-      \$304  = \$6 ;
+      \$295  = w_sel[95:80];
     end
     if (rst) begin
-      \$304  = 1'h0;
+      \$295  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$305  = \$signal$25 ;
-    if (accept) begin
-      \$305  = w_sel[95:80];
-    end
-    if (rst) begin
-      \$305  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$306  = act_sum0;
+    \$296  = act_sum0;
     if (handoff) begin
-      \$306  = 42'h00000000000;
+      \$296  = 42'h00000000000;
     end else if (last_plane) begin
-      \$306  = \$78 [41:0];
+      \$296  = \$73 [41:0];
+    end
+    if (rst) begin
+      \$296  = 42'h00000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$297  = act_sum1;
+    if (handoff) begin
+      \$297  = 42'h00000000000;
+    end else if (last_plane) begin
+      \$297  = \$75 [41:0];
+    end
+    if (rst) begin
+      \$297  = 42'h00000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$298  = grp0_0;
+    if (handoff) begin
+      \$298  = 50'h0000000000000;
+    end else if (\$9 ) begin
+      \$298  = \$84 [49:0];
+    end
+    if (rst) begin
+      \$298  = 50'h0000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$299  = grp1_0;
+    if (handoff) begin
+      \$299  = 50'h0000000000000;
+    end else if (\$11 ) begin
+      \$299  = \$87 [49:0];
+    end
+    if (rst) begin
+      \$299  = 50'h0000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$300  = grp0_1;
+    if (handoff) begin
+      \$300  = 50'h0000000000000;
+    end else if (\$13 ) begin
+      \$300  = \$96 [49:0];
+    end
+    if (rst) begin
+      \$300  = 50'h0000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$301  = grp1_1;
+    if (handoff) begin
+      \$301  = 50'h0000000000000;
+    end else if (\$15 ) begin
+      \$301  = \$99 [49:0];
+    end
+    if (rst) begin
+      \$301  = 50'h0000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$302  = grp_first;
+    if (handoff) begin
+      \$302  = 1'h0;
+    end
+    if (\$16 ) begin
+      \$302  = 1'h1;
+    end
+    if (rst) begin
+      \$302  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$303  = grp_psum;
+    if (\$16 ) begin
+      \$303  = i_psum;
+    end
+    if (rst) begin
+      \$303  = 128'h00000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$304  = dq_c0;
+    if (handoff) begin
+      \$304  = c0;
+    end
+    if (rst) begin
+      \$304  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$305  = dq_c1;
+    if (handoff) begin
+      \$305  = c1;
+    end
+    if (rst) begin
+      \$305  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$306  = dq_sum_a0;
+    if (handoff) begin
+      \$306  = \$73 [41:0];
     end
     if (rst) begin
       \$306  = 42'h00000000000;
@@ -1794,11 +1806,9 @@ module lut_all_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_val
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$307  = act_sum1;
+    \$307  = dq_sum_a1;
     if (handoff) begin
-      \$307  = 42'h00000000000;
-    end else if (last_plane) begin
-      \$307  = \$80 [41:0];
+      \$307  = \$75 [41:0];
     end
     if (rst) begin
       \$307  = 42'h00000000000;
@@ -1806,1040 +1816,929 @@ module lut_all_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_val
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$308  = grp0_0;
+    \$308  = \$signal$48 ;
     if (handoff) begin
-      \$308  = 50'h0000000000000;
-    end else if (\$10 ) begin
-      \$308  = \$90 [49:0];
+      \$308  = \$signal$23 ;
     end
     if (rst) begin
-      \$308  = 50'h0000000000000;
+      \$308  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$309  = grp1_0;
-    if (handoff) begin
-      \$309  = 50'h0000000000000;
-    end else if (\$12 ) begin
-      \$309  = \$94 [49:0];
-    end
-    if (rst) begin
-      \$309  = 50'h0000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$310  = grp0_1;
-    if (handoff) begin
-      \$310  = 50'h0000000000000;
-    end else if (\$14 ) begin
-      \$310  = \$104 [49:0];
-    end
-    if (rst) begin
-      \$310  = 50'h0000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$311  = grp1_1;
-    if (handoff) begin
-      \$311  = 50'h0000000000000;
-    end else if (\$16 ) begin
-      \$311  = \$108 [49:0];
-    end
-    if (rst) begin
-      \$311  = 50'h0000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$312  = grp_first;
-    if (handoff) begin
-      \$312  = 1'h0;
-    end
-    if (\$17 ) begin
-      \$312  = 1'h1;
-    end
-    if (rst) begin
-      \$312  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$313  = grp_psum;
-    if (\$17 ) begin
-      \$313  = i_psum;
-    end
-    if (rst) begin
-      \$313  = 128'h00000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$314  = dq_c0;
-    if (handoff) begin
-      \$314  = c0;
-    end
-    if (rst) begin
-      \$314  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$315  = dq_c1;
-    if (handoff) begin
-      \$315  = c1;
-    end
-    if (rst) begin
-      \$315  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$316  = dq_h;
-    if (handoff) begin
-      \$316  = beat_h;
-    end
-    if (rst) begin
-      \$316  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$317  = dq_sum_a0;
-    if (handoff) begin
-      \$317  = \$78 [41:0];
-    end
-    if (rst) begin
-      \$317  = 42'h00000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$318  = dq_sum_a1;
-    if (handoff) begin
-      \$318  = \$80 [41:0];
-    end
-    if (rst) begin
-      \$318  = 42'h00000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$319  = dq_d0_0;
-    if (\$21 ) begin
-      \$319  = \$25 [51:0];
+    \$309  = dq_d0_0;
+    if (\$20 ) begin
+      \$309  = \$24 [51:0];
     end
     if (handoff) begin
-      \$319  = { \$26 [50], \$26  };
+      \$309  = { \$84 [49], \$84 [49], \$84 [49:0] };
     end
     if (rst) begin
-      \$319  = 52'h0000000000000;
+      \$309  = 52'h0000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$320  = dq_d0_1;
-    if (\$30 ) begin
-      \$320  = \$34 [51:0];
+    \$310  = dq_d0_1;
+    if (\$28 ) begin
+      \$310  = \$32 [51:0];
     end
     if (handoff) begin
-      \$320  = { \$35 [50], \$35  };
+      \$310  = { \$96 [49], \$96 [49], \$96 [49:0] };
     end
     if (rst) begin
-      \$320  = 52'h0000000000000;
+      \$310  = 52'h0000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$321  = dq_d1_0;
-    if (\$39 ) begin
-      \$321  = \$43 [51:0];
+    \$311  = dq_d1_0;
+    if (\$36 ) begin
+      \$311  = \$40 [51:0];
     end
     if (handoff) begin
-      \$321  = { \$44 [50], \$44  };
+      \$311  = { \$87 [49], \$87 [49], \$87 [49:0] };
     end
     if (rst) begin
-      \$321  = 52'h0000000000000;
+      \$311  = 52'h0000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$322  = dq_d1_1;
-    if (\$48 ) begin
-      \$322  = \$52 [51:0];
+    \$312  = dq_d1_1;
+    if (\$44 ) begin
+      \$312  = \$48 [51:0];
     end
     if (handoff) begin
-      \$322  = { \$53 [50], \$53  };
+      \$312  = { \$99 [49], \$99 [49], \$99 [49:0] };
     end
     if (rst) begin
-      \$322  = 52'h0000000000000;
+      \$312  = 52'h0000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$323  = 1'h0;
-    if (\$54 ) begin
-      if (\$59 ) begin
-        \$323  = 1'h1;
+    \$313  = 1'h0;
+    if (\$49 ) begin
+      if (\$54 ) begin
+        \$313  = 1'h1;
       end
     end
     if (rst) begin
-      \$323  = 1'h0;
+      \$313  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$324  = dq_left;
-    if (\$54 ) begin
-      \$324  = \$55 [4:0];
+    \$314  = dq_left;
+    if (\$49 ) begin
+      \$314  = \$50 [4:0];
     end
     if (handoff) begin
-      \$324  = 5'h11;
+      \$314  = 5'h11;
     end
     if (rst) begin
-      \$324  = 5'h00;
+      \$314  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$325  = dq_bit;
-    if (\$54 ) begin
-      \$325  = \$56 [4:0];
+    \$315  = dq_bit;
+    if (\$49 ) begin
+      \$315  = \$51 [4:0];
     end
     if (handoff) begin
-      \$325  = 5'h00;
+      \$315  = 5'h00;
     end
     if (rst) begin
-      \$325  = 5'h00;
+      \$315  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$326  = out_acc;
-    if (\$54 ) begin
-      if (\$57 ) begin
-        \$326  = out_next;
+    \$316  = out_acc;
+    if (\$49 ) begin
+      if (\$52 ) begin
+        \$316  = out_next;
       end
     end
     if (rst) begin
-      \$326  = 128'h00000000000000000000000000000000;
+      \$316  = 128'h00000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$327  = o_psum;
-    if (\$54 ) begin
-      if (\$59 ) begin
-        \$327  = out_next;
+    \$317  = o_psum;
+    if (\$49 ) begin
+      if (\$54 ) begin
+        \$317  = out_next;
       end
     end
     if (rst) begin
-      \$327  = 128'h00000000000000000000000000000000;
+      \$317  = 128'h00000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$328  = dq_scale;
+    \$318  = dq_scale;
     if (handoff) begin
-      \$328  = beat_scale;
+      \$318  = beat_scale;
     end
     if (rst) begin
-      \$328  = 16'h0000;
+      \$318  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$329  = \$signal$65 ;
+    \$319  = \$signal$64 ;
     if (handoff) begin
-      \$329  = grp_first;
+      \$319  = grp_first;
     end
     if (rst) begin
-      \$329  = 1'h0;
+      \$319  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$330  = dq_psum;
+    \$320  = dq_psum;
     if (handoff) begin
-      \$330  = grp_psum;
+      \$320  = grp_psum;
     end
     if (rst) begin
-      \$330  = 128'h00000000000000000000000000000000;
+      \$320  = 128'h00000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$331  = \$signal$63 ;
+    \$321  = dq_last;
     if (handoff) begin
-      \$331  = beat_last;
+      \$321  = beat_last;
     end
     if (rst) begin
-      \$331  = 1'h0;
+      \$321  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dq_rp0_0_msb = 6'h00;
-    if (\$143 [0]) begin
+    if (\$134 [0]) begin
       dq_rp0_0_msb = 6'h00;
     end
-    if (\$143 [1]) begin
+    if (\$134 [1]) begin
       dq_rp0_0_msb = 6'h01;
     end
-    if (\$143 [2]) begin
+    if (\$134 [2]) begin
       dq_rp0_0_msb = 6'h02;
     end
-    if (\$143 [3]) begin
+    if (\$134 [3]) begin
       dq_rp0_0_msb = 6'h03;
     end
-    if (\$143 [4]) begin
+    if (\$134 [4]) begin
       dq_rp0_0_msb = 6'h04;
     end
-    if (\$143 [5]) begin
+    if (\$134 [5]) begin
       dq_rp0_0_msb = 6'h05;
     end
-    if (\$143 [6]) begin
+    if (\$134 [6]) begin
       dq_rp0_0_msb = 6'h06;
     end
-    if (\$143 [7]) begin
+    if (\$134 [7]) begin
       dq_rp0_0_msb = 6'h07;
     end
-    if (\$143 [8]) begin
+    if (\$134 [8]) begin
       dq_rp0_0_msb = 6'h08;
     end
-    if (\$143 [9]) begin
+    if (\$134 [9]) begin
       dq_rp0_0_msb = 6'h09;
     end
-    if (\$143 [10]) begin
+    if (\$134 [10]) begin
       dq_rp0_0_msb = 6'h0a;
     end
-    if (\$143 [11]) begin
+    if (\$134 [11]) begin
       dq_rp0_0_msb = 6'h0b;
     end
-    if (\$143 [12]) begin
+    if (\$134 [12]) begin
       dq_rp0_0_msb = 6'h0c;
     end
-    if (\$143 [13]) begin
+    if (\$134 [13]) begin
       dq_rp0_0_msb = 6'h0d;
     end
-    if (\$143 [14]) begin
+    if (\$134 [14]) begin
       dq_rp0_0_msb = 6'h0e;
     end
-    if (\$143 [15]) begin
+    if (\$134 [15]) begin
       dq_rp0_0_msb = 6'h0f;
     end
-    if (\$143 [16]) begin
+    if (\$134 [16]) begin
       dq_rp0_0_msb = 6'h10;
     end
-    if (\$143 [17]) begin
+    if (\$134 [17]) begin
       dq_rp0_0_msb = 6'h11;
     end
-    if (\$143 [18]) begin
+    if (\$134 [18]) begin
       dq_rp0_0_msb = 6'h12;
     end
-    if (\$143 [19]) begin
+    if (\$134 [19]) begin
       dq_rp0_0_msb = 6'h13;
     end
-    if (\$143 [20]) begin
+    if (\$134 [20]) begin
       dq_rp0_0_msb = 6'h14;
     end
-    if (\$143 [21]) begin
+    if (\$134 [21]) begin
       dq_rp0_0_msb = 6'h15;
     end
-    if (\$143 [22]) begin
+    if (\$134 [22]) begin
       dq_rp0_0_msb = 6'h16;
     end
-    if (\$143 [23]) begin
+    if (\$134 [23]) begin
       dq_rp0_0_msb = 6'h17;
     end
-    if (\$143 [24]) begin
+    if (\$134 [24]) begin
       dq_rp0_0_msb = 6'h18;
     end
-    if (\$143 [25]) begin
+    if (\$134 [25]) begin
       dq_rp0_0_msb = 6'h19;
     end
-    if (\$143 [26]) begin
+    if (\$134 [26]) begin
       dq_rp0_0_msb = 6'h1a;
     end
-    if (\$143 [27]) begin
+    if (\$134 [27]) begin
       dq_rp0_0_msb = 6'h1b;
     end
-    if (\$143 [28]) begin
+    if (\$134 [28]) begin
       dq_rp0_0_msb = 6'h1c;
     end
-    if (\$143 [29]) begin
+    if (\$134 [29]) begin
       dq_rp0_0_msb = 6'h1d;
     end
-    if (\$143 [30]) begin
+    if (\$134 [30]) begin
       dq_rp0_0_msb = 6'h1e;
     end
-    if (\$143 [31]) begin
+    if (\$134 [31]) begin
       dq_rp0_0_msb = 6'h1f;
     end
-    if (\$143 [32]) begin
+    if (\$134 [32]) begin
       dq_rp0_0_msb = 6'h20;
     end
-    if (\$143 [33]) begin
+    if (\$134 [33]) begin
       dq_rp0_0_msb = 6'h21;
     end
-    if (\$143 [34]) begin
+    if (\$134 [34]) begin
       dq_rp0_0_msb = 6'h22;
     end
-    if (\$143 [35]) begin
+    if (\$134 [35]) begin
       dq_rp0_0_msb = 6'h23;
     end
-    if (\$143 [36]) begin
+    if (\$134 [36]) begin
       dq_rp0_0_msb = 6'h24;
     end
-    if (\$143 [37]) begin
+    if (\$134 [37]) begin
       dq_rp0_0_msb = 6'h25;
     end
-    if (\$143 [38]) begin
+    if (\$134 [38]) begin
       dq_rp0_0_msb = 6'h26;
     end
-    if (\$143 [39]) begin
+    if (\$134 [39]) begin
       dq_rp0_0_msb = 6'h27;
     end
-    if (\$143 [40]) begin
+    if (\$134 [40]) begin
       dq_rp0_0_msb = 6'h28;
     end
-    if (\$143 [41]) begin
+    if (\$134 [41]) begin
       dq_rp0_0_msb = 6'h29;
     end
-    if (\$143 [42]) begin
+    if (\$134 [42]) begin
       dq_rp0_0_msb = 6'h2a;
     end
-    if (\$143 [43]) begin
+    if (\$134 [43]) begin
       dq_rp0_0_msb = 6'h2b;
     end
-    if (\$143 [44]) begin
+    if (\$134 [44]) begin
       dq_rp0_0_msb = 6'h2c;
     end
-    if (\$143 [45]) begin
+    if (\$134 [45]) begin
       dq_rp0_0_msb = 6'h2d;
     end
-    if (\$143 [46]) begin
+    if (\$134 [46]) begin
       dq_rp0_0_msb = 6'h2e;
     end
-    if (\$143 [47]) begin
+    if (\$134 [47]) begin
       dq_rp0_0_msb = 6'h2f;
     end
-    if (\$143 [48]) begin
+    if (\$134 [48]) begin
       dq_rp0_0_msb = 6'h30;
     end
-    if (\$143 [49]) begin
+    if (\$134 [49]) begin
       dq_rp0_0_msb = 6'h31;
     end
-    if (\$143 [50]) begin
+    if (\$134 [50]) begin
       dq_rp0_0_msb = 6'h32;
     end
-    if (\$143 [51]) begin
+    if (\$134 [51]) begin
       dq_rp0_0_msb = 6'h33;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dq_rp0_0_rs = 6'h00;
-    if (\$149 ) begin
+    if (\$140 ) begin
       (* full_case = 32'd1 *)
-      if (\$150 ) begin
+      if (\$141 ) begin
         dq_rp0_0_rs = 6'h34;
       end else begin
-        dq_rp0_0_rs = \$151 [5:0];
+        dq_rp0_0_rs = \$142 [5:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
-    if (\$162 ) begin
-      dq_rp0_0_out = { \$166 , 31'h00000000 };
-    end else if (\$163 ) begin
-      dq_rp0_0_out = { \$169 , 31'h7f800000 };
+    if (\$153 ) begin
+      dq_rp0_0_out = { \$157 , 31'h00000000 };
+    end else if (\$154 ) begin
+      dq_rp0_0_out = { \$160 , 31'h7f800000 };
     end else begin
-      dq_rp0_0_out = { \$172 , \$161 [30:0] };
+      dq_rp0_0_out = { \$163 , \$152 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dq_rp0_1_msb = 6'h00;
-    if (\$181 [0]) begin
+    if (\$172 [0]) begin
       dq_rp0_1_msb = 6'h00;
     end
-    if (\$181 [1]) begin
+    if (\$172 [1]) begin
       dq_rp0_1_msb = 6'h01;
     end
-    if (\$181 [2]) begin
+    if (\$172 [2]) begin
       dq_rp0_1_msb = 6'h02;
     end
-    if (\$181 [3]) begin
+    if (\$172 [3]) begin
       dq_rp0_1_msb = 6'h03;
     end
-    if (\$181 [4]) begin
+    if (\$172 [4]) begin
       dq_rp0_1_msb = 6'h04;
     end
-    if (\$181 [5]) begin
+    if (\$172 [5]) begin
       dq_rp0_1_msb = 6'h05;
     end
-    if (\$181 [6]) begin
+    if (\$172 [6]) begin
       dq_rp0_1_msb = 6'h06;
     end
-    if (\$181 [7]) begin
+    if (\$172 [7]) begin
       dq_rp0_1_msb = 6'h07;
     end
-    if (\$181 [8]) begin
+    if (\$172 [8]) begin
       dq_rp0_1_msb = 6'h08;
     end
-    if (\$181 [9]) begin
+    if (\$172 [9]) begin
       dq_rp0_1_msb = 6'h09;
     end
-    if (\$181 [10]) begin
+    if (\$172 [10]) begin
       dq_rp0_1_msb = 6'h0a;
     end
-    if (\$181 [11]) begin
+    if (\$172 [11]) begin
       dq_rp0_1_msb = 6'h0b;
     end
-    if (\$181 [12]) begin
+    if (\$172 [12]) begin
       dq_rp0_1_msb = 6'h0c;
     end
-    if (\$181 [13]) begin
+    if (\$172 [13]) begin
       dq_rp0_1_msb = 6'h0d;
     end
-    if (\$181 [14]) begin
+    if (\$172 [14]) begin
       dq_rp0_1_msb = 6'h0e;
     end
-    if (\$181 [15]) begin
+    if (\$172 [15]) begin
       dq_rp0_1_msb = 6'h0f;
     end
-    if (\$181 [16]) begin
+    if (\$172 [16]) begin
       dq_rp0_1_msb = 6'h10;
     end
-    if (\$181 [17]) begin
+    if (\$172 [17]) begin
       dq_rp0_1_msb = 6'h11;
     end
-    if (\$181 [18]) begin
+    if (\$172 [18]) begin
       dq_rp0_1_msb = 6'h12;
     end
-    if (\$181 [19]) begin
+    if (\$172 [19]) begin
       dq_rp0_1_msb = 6'h13;
     end
-    if (\$181 [20]) begin
+    if (\$172 [20]) begin
       dq_rp0_1_msb = 6'h14;
     end
-    if (\$181 [21]) begin
+    if (\$172 [21]) begin
       dq_rp0_1_msb = 6'h15;
     end
-    if (\$181 [22]) begin
+    if (\$172 [22]) begin
       dq_rp0_1_msb = 6'h16;
     end
-    if (\$181 [23]) begin
+    if (\$172 [23]) begin
       dq_rp0_1_msb = 6'h17;
     end
-    if (\$181 [24]) begin
+    if (\$172 [24]) begin
       dq_rp0_1_msb = 6'h18;
     end
-    if (\$181 [25]) begin
+    if (\$172 [25]) begin
       dq_rp0_1_msb = 6'h19;
     end
-    if (\$181 [26]) begin
+    if (\$172 [26]) begin
       dq_rp0_1_msb = 6'h1a;
     end
-    if (\$181 [27]) begin
+    if (\$172 [27]) begin
       dq_rp0_1_msb = 6'h1b;
     end
-    if (\$181 [28]) begin
+    if (\$172 [28]) begin
       dq_rp0_1_msb = 6'h1c;
     end
-    if (\$181 [29]) begin
+    if (\$172 [29]) begin
       dq_rp0_1_msb = 6'h1d;
     end
-    if (\$181 [30]) begin
+    if (\$172 [30]) begin
       dq_rp0_1_msb = 6'h1e;
     end
-    if (\$181 [31]) begin
+    if (\$172 [31]) begin
       dq_rp0_1_msb = 6'h1f;
     end
-    if (\$181 [32]) begin
+    if (\$172 [32]) begin
       dq_rp0_1_msb = 6'h20;
     end
-    if (\$181 [33]) begin
+    if (\$172 [33]) begin
       dq_rp0_1_msb = 6'h21;
     end
-    if (\$181 [34]) begin
+    if (\$172 [34]) begin
       dq_rp0_1_msb = 6'h22;
     end
-    if (\$181 [35]) begin
+    if (\$172 [35]) begin
       dq_rp0_1_msb = 6'h23;
     end
-    if (\$181 [36]) begin
+    if (\$172 [36]) begin
       dq_rp0_1_msb = 6'h24;
     end
-    if (\$181 [37]) begin
+    if (\$172 [37]) begin
       dq_rp0_1_msb = 6'h25;
     end
-    if (\$181 [38]) begin
+    if (\$172 [38]) begin
       dq_rp0_1_msb = 6'h26;
     end
-    if (\$181 [39]) begin
+    if (\$172 [39]) begin
       dq_rp0_1_msb = 6'h27;
     end
-    if (\$181 [40]) begin
+    if (\$172 [40]) begin
       dq_rp0_1_msb = 6'h28;
     end
-    if (\$181 [41]) begin
+    if (\$172 [41]) begin
       dq_rp0_1_msb = 6'h29;
     end
-    if (\$181 [42]) begin
+    if (\$172 [42]) begin
       dq_rp0_1_msb = 6'h2a;
     end
-    if (\$181 [43]) begin
+    if (\$172 [43]) begin
       dq_rp0_1_msb = 6'h2b;
     end
-    if (\$181 [44]) begin
+    if (\$172 [44]) begin
       dq_rp0_1_msb = 6'h2c;
     end
-    if (\$181 [45]) begin
+    if (\$172 [45]) begin
       dq_rp0_1_msb = 6'h2d;
     end
-    if (\$181 [46]) begin
+    if (\$172 [46]) begin
       dq_rp0_1_msb = 6'h2e;
     end
-    if (\$181 [47]) begin
+    if (\$172 [47]) begin
       dq_rp0_1_msb = 6'h2f;
     end
-    if (\$181 [48]) begin
+    if (\$172 [48]) begin
       dq_rp0_1_msb = 6'h30;
     end
-    if (\$181 [49]) begin
+    if (\$172 [49]) begin
       dq_rp0_1_msb = 6'h31;
     end
-    if (\$181 [50]) begin
+    if (\$172 [50]) begin
       dq_rp0_1_msb = 6'h32;
     end
-    if (\$181 [51]) begin
+    if (\$172 [51]) begin
       dq_rp0_1_msb = 6'h33;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dq_rp0_1_rs = 6'h00;
-    if (\$187 ) begin
+    if (\$178 ) begin
       (* full_case = 32'd1 *)
-      if (\$188 ) begin
+      if (\$179 ) begin
         dq_rp0_1_rs = 6'h34;
       end else begin
-        dq_rp0_1_rs = \$189 [5:0];
+        dq_rp0_1_rs = \$180 [5:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
-    if (\$200 ) begin
-      dq_rp0_1_out = { \$204 , 31'h00000000 };
-    end else if (\$201 ) begin
-      dq_rp0_1_out = { \$207 , 31'h7f800000 };
+    if (\$191 ) begin
+      dq_rp0_1_out = { \$195 , 31'h00000000 };
+    end else if (\$192 ) begin
+      dq_rp0_1_out = { \$198 , 31'h7f800000 };
     end else begin
-      dq_rp0_1_out = { \$210 , \$199 [30:0] };
+      dq_rp0_1_out = { \$201 , \$190 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dq_rp1_0_msb = 6'h00;
-    if (\$219 [0]) begin
+    if (\$210 [0]) begin
       dq_rp1_0_msb = 6'h00;
     end
-    if (\$219 [1]) begin
+    if (\$210 [1]) begin
       dq_rp1_0_msb = 6'h01;
     end
-    if (\$219 [2]) begin
+    if (\$210 [2]) begin
       dq_rp1_0_msb = 6'h02;
     end
-    if (\$219 [3]) begin
+    if (\$210 [3]) begin
       dq_rp1_0_msb = 6'h03;
     end
-    if (\$219 [4]) begin
+    if (\$210 [4]) begin
       dq_rp1_0_msb = 6'h04;
     end
-    if (\$219 [5]) begin
+    if (\$210 [5]) begin
       dq_rp1_0_msb = 6'h05;
     end
-    if (\$219 [6]) begin
+    if (\$210 [6]) begin
       dq_rp1_0_msb = 6'h06;
     end
-    if (\$219 [7]) begin
+    if (\$210 [7]) begin
       dq_rp1_0_msb = 6'h07;
     end
-    if (\$219 [8]) begin
+    if (\$210 [8]) begin
       dq_rp1_0_msb = 6'h08;
     end
-    if (\$219 [9]) begin
+    if (\$210 [9]) begin
       dq_rp1_0_msb = 6'h09;
     end
-    if (\$219 [10]) begin
+    if (\$210 [10]) begin
       dq_rp1_0_msb = 6'h0a;
     end
-    if (\$219 [11]) begin
+    if (\$210 [11]) begin
       dq_rp1_0_msb = 6'h0b;
     end
-    if (\$219 [12]) begin
+    if (\$210 [12]) begin
       dq_rp1_0_msb = 6'h0c;
     end
-    if (\$219 [13]) begin
+    if (\$210 [13]) begin
       dq_rp1_0_msb = 6'h0d;
     end
-    if (\$219 [14]) begin
+    if (\$210 [14]) begin
       dq_rp1_0_msb = 6'h0e;
     end
-    if (\$219 [15]) begin
+    if (\$210 [15]) begin
       dq_rp1_0_msb = 6'h0f;
     end
-    if (\$219 [16]) begin
+    if (\$210 [16]) begin
       dq_rp1_0_msb = 6'h10;
     end
-    if (\$219 [17]) begin
+    if (\$210 [17]) begin
       dq_rp1_0_msb = 6'h11;
     end
-    if (\$219 [18]) begin
+    if (\$210 [18]) begin
       dq_rp1_0_msb = 6'h12;
     end
-    if (\$219 [19]) begin
+    if (\$210 [19]) begin
       dq_rp1_0_msb = 6'h13;
     end
-    if (\$219 [20]) begin
+    if (\$210 [20]) begin
       dq_rp1_0_msb = 6'h14;
     end
-    if (\$219 [21]) begin
+    if (\$210 [21]) begin
       dq_rp1_0_msb = 6'h15;
     end
-    if (\$219 [22]) begin
+    if (\$210 [22]) begin
       dq_rp1_0_msb = 6'h16;
     end
-    if (\$219 [23]) begin
+    if (\$210 [23]) begin
       dq_rp1_0_msb = 6'h17;
     end
-    if (\$219 [24]) begin
+    if (\$210 [24]) begin
       dq_rp1_0_msb = 6'h18;
     end
-    if (\$219 [25]) begin
+    if (\$210 [25]) begin
       dq_rp1_0_msb = 6'h19;
     end
-    if (\$219 [26]) begin
+    if (\$210 [26]) begin
       dq_rp1_0_msb = 6'h1a;
     end
-    if (\$219 [27]) begin
+    if (\$210 [27]) begin
       dq_rp1_0_msb = 6'h1b;
     end
-    if (\$219 [28]) begin
+    if (\$210 [28]) begin
       dq_rp1_0_msb = 6'h1c;
     end
-    if (\$219 [29]) begin
+    if (\$210 [29]) begin
       dq_rp1_0_msb = 6'h1d;
     end
-    if (\$219 [30]) begin
+    if (\$210 [30]) begin
       dq_rp1_0_msb = 6'h1e;
     end
-    if (\$219 [31]) begin
+    if (\$210 [31]) begin
       dq_rp1_0_msb = 6'h1f;
     end
-    if (\$219 [32]) begin
+    if (\$210 [32]) begin
       dq_rp1_0_msb = 6'h20;
     end
-    if (\$219 [33]) begin
+    if (\$210 [33]) begin
       dq_rp1_0_msb = 6'h21;
     end
-    if (\$219 [34]) begin
+    if (\$210 [34]) begin
       dq_rp1_0_msb = 6'h22;
     end
-    if (\$219 [35]) begin
+    if (\$210 [35]) begin
       dq_rp1_0_msb = 6'h23;
     end
-    if (\$219 [36]) begin
+    if (\$210 [36]) begin
       dq_rp1_0_msb = 6'h24;
     end
-    if (\$219 [37]) begin
+    if (\$210 [37]) begin
       dq_rp1_0_msb = 6'h25;
     end
-    if (\$219 [38]) begin
+    if (\$210 [38]) begin
       dq_rp1_0_msb = 6'h26;
     end
-    if (\$219 [39]) begin
+    if (\$210 [39]) begin
       dq_rp1_0_msb = 6'h27;
     end
-    if (\$219 [40]) begin
+    if (\$210 [40]) begin
       dq_rp1_0_msb = 6'h28;
     end
-    if (\$219 [41]) begin
+    if (\$210 [41]) begin
       dq_rp1_0_msb = 6'h29;
     end
-    if (\$219 [42]) begin
+    if (\$210 [42]) begin
       dq_rp1_0_msb = 6'h2a;
     end
-    if (\$219 [43]) begin
+    if (\$210 [43]) begin
       dq_rp1_0_msb = 6'h2b;
     end
-    if (\$219 [44]) begin
+    if (\$210 [44]) begin
       dq_rp1_0_msb = 6'h2c;
     end
-    if (\$219 [45]) begin
+    if (\$210 [45]) begin
       dq_rp1_0_msb = 6'h2d;
     end
-    if (\$219 [46]) begin
+    if (\$210 [46]) begin
       dq_rp1_0_msb = 6'h2e;
     end
-    if (\$219 [47]) begin
+    if (\$210 [47]) begin
       dq_rp1_0_msb = 6'h2f;
     end
-    if (\$219 [48]) begin
+    if (\$210 [48]) begin
       dq_rp1_0_msb = 6'h30;
     end
-    if (\$219 [49]) begin
+    if (\$210 [49]) begin
       dq_rp1_0_msb = 6'h31;
     end
-    if (\$219 [50]) begin
+    if (\$210 [50]) begin
       dq_rp1_0_msb = 6'h32;
     end
-    if (\$219 [51]) begin
+    if (\$210 [51]) begin
       dq_rp1_0_msb = 6'h33;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dq_rp1_0_rs = 6'h00;
-    if (\$225 ) begin
+    if (\$216 ) begin
       (* full_case = 32'd1 *)
-      if (\$226 ) begin
+      if (\$217 ) begin
         dq_rp1_0_rs = 6'h34;
       end else begin
-        dq_rp1_0_rs = \$227 [5:0];
+        dq_rp1_0_rs = \$218 [5:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
-    if (\$238 ) begin
-      dq_rp1_0_out = { \$242 , 31'h00000000 };
-    end else if (\$239 ) begin
-      dq_rp1_0_out = { \$245 , 31'h7f800000 };
+    if (\$229 ) begin
+      dq_rp1_0_out = { \$233 , 31'h00000000 };
+    end else if (\$230 ) begin
+      dq_rp1_0_out = { \$236 , 31'h7f800000 };
     end else begin
-      dq_rp1_0_out = { \$248 , \$237 [30:0] };
+      dq_rp1_0_out = { \$239 , \$228 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dq_rp1_1_msb = 6'h00;
-    if (\$257 [0]) begin
+    if (\$248 [0]) begin
       dq_rp1_1_msb = 6'h00;
     end
-    if (\$257 [1]) begin
+    if (\$248 [1]) begin
       dq_rp1_1_msb = 6'h01;
     end
-    if (\$257 [2]) begin
+    if (\$248 [2]) begin
       dq_rp1_1_msb = 6'h02;
     end
-    if (\$257 [3]) begin
+    if (\$248 [3]) begin
       dq_rp1_1_msb = 6'h03;
     end
-    if (\$257 [4]) begin
+    if (\$248 [4]) begin
       dq_rp1_1_msb = 6'h04;
     end
-    if (\$257 [5]) begin
+    if (\$248 [5]) begin
       dq_rp1_1_msb = 6'h05;
     end
-    if (\$257 [6]) begin
+    if (\$248 [6]) begin
       dq_rp1_1_msb = 6'h06;
     end
-    if (\$257 [7]) begin
+    if (\$248 [7]) begin
       dq_rp1_1_msb = 6'h07;
     end
-    if (\$257 [8]) begin
+    if (\$248 [8]) begin
       dq_rp1_1_msb = 6'h08;
     end
-    if (\$257 [9]) begin
+    if (\$248 [9]) begin
       dq_rp1_1_msb = 6'h09;
     end
-    if (\$257 [10]) begin
+    if (\$248 [10]) begin
       dq_rp1_1_msb = 6'h0a;
     end
-    if (\$257 [11]) begin
+    if (\$248 [11]) begin
       dq_rp1_1_msb = 6'h0b;
     end
-    if (\$257 [12]) begin
+    if (\$248 [12]) begin
       dq_rp1_1_msb = 6'h0c;
     end
-    if (\$257 [13]) begin
+    if (\$248 [13]) begin
       dq_rp1_1_msb = 6'h0d;
     end
-    if (\$257 [14]) begin
+    if (\$248 [14]) begin
       dq_rp1_1_msb = 6'h0e;
     end
-    if (\$257 [15]) begin
+    if (\$248 [15]) begin
       dq_rp1_1_msb = 6'h0f;
     end
-    if (\$257 [16]) begin
+    if (\$248 [16]) begin
       dq_rp1_1_msb = 6'h10;
     end
-    if (\$257 [17]) begin
+    if (\$248 [17]) begin
       dq_rp1_1_msb = 6'h11;
     end
-    if (\$257 [18]) begin
+    if (\$248 [18]) begin
       dq_rp1_1_msb = 6'h12;
     end
-    if (\$257 [19]) begin
+    if (\$248 [19]) begin
       dq_rp1_1_msb = 6'h13;
     end
-    if (\$257 [20]) begin
+    if (\$248 [20]) begin
       dq_rp1_1_msb = 6'h14;
     end
-    if (\$257 [21]) begin
+    if (\$248 [21]) begin
       dq_rp1_1_msb = 6'h15;
     end
-    if (\$257 [22]) begin
+    if (\$248 [22]) begin
       dq_rp1_1_msb = 6'h16;
     end
-    if (\$257 [23]) begin
+    if (\$248 [23]) begin
       dq_rp1_1_msb = 6'h17;
     end
-    if (\$257 [24]) begin
+    if (\$248 [24]) begin
       dq_rp1_1_msb = 6'h18;
     end
-    if (\$257 [25]) begin
+    if (\$248 [25]) begin
       dq_rp1_1_msb = 6'h19;
     end
-    if (\$257 [26]) begin
+    if (\$248 [26]) begin
       dq_rp1_1_msb = 6'h1a;
     end
-    if (\$257 [27]) begin
+    if (\$248 [27]) begin
       dq_rp1_1_msb = 6'h1b;
     end
-    if (\$257 [28]) begin
+    if (\$248 [28]) begin
       dq_rp1_1_msb = 6'h1c;
     end
-    if (\$257 [29]) begin
+    if (\$248 [29]) begin
       dq_rp1_1_msb = 6'h1d;
     end
-    if (\$257 [30]) begin
+    if (\$248 [30]) begin
       dq_rp1_1_msb = 6'h1e;
     end
-    if (\$257 [31]) begin
+    if (\$248 [31]) begin
       dq_rp1_1_msb = 6'h1f;
     end
-    if (\$257 [32]) begin
+    if (\$248 [32]) begin
       dq_rp1_1_msb = 6'h20;
     end
-    if (\$257 [33]) begin
+    if (\$248 [33]) begin
       dq_rp1_1_msb = 6'h21;
     end
-    if (\$257 [34]) begin
+    if (\$248 [34]) begin
       dq_rp1_1_msb = 6'h22;
     end
-    if (\$257 [35]) begin
+    if (\$248 [35]) begin
       dq_rp1_1_msb = 6'h23;
     end
-    if (\$257 [36]) begin
+    if (\$248 [36]) begin
       dq_rp1_1_msb = 6'h24;
     end
-    if (\$257 [37]) begin
+    if (\$248 [37]) begin
       dq_rp1_1_msb = 6'h25;
     end
-    if (\$257 [38]) begin
+    if (\$248 [38]) begin
       dq_rp1_1_msb = 6'h26;
     end
-    if (\$257 [39]) begin
+    if (\$248 [39]) begin
       dq_rp1_1_msb = 6'h27;
     end
-    if (\$257 [40]) begin
+    if (\$248 [40]) begin
       dq_rp1_1_msb = 6'h28;
     end
-    if (\$257 [41]) begin
+    if (\$248 [41]) begin
       dq_rp1_1_msb = 6'h29;
     end
-    if (\$257 [42]) begin
+    if (\$248 [42]) begin
       dq_rp1_1_msb = 6'h2a;
     end
-    if (\$257 [43]) begin
+    if (\$248 [43]) begin
       dq_rp1_1_msb = 6'h2b;
     end
-    if (\$257 [44]) begin
+    if (\$248 [44]) begin
       dq_rp1_1_msb = 6'h2c;
     end
-    if (\$257 [45]) begin
+    if (\$248 [45]) begin
       dq_rp1_1_msb = 6'h2d;
     end
-    if (\$257 [46]) begin
+    if (\$248 [46]) begin
       dq_rp1_1_msb = 6'h2e;
     end
-    if (\$257 [47]) begin
+    if (\$248 [47]) begin
       dq_rp1_1_msb = 6'h2f;
     end
-    if (\$257 [48]) begin
+    if (\$248 [48]) begin
       dq_rp1_1_msb = 6'h30;
     end
-    if (\$257 [49]) begin
+    if (\$248 [49]) begin
       dq_rp1_1_msb = 6'h31;
     end
-    if (\$257 [50]) begin
+    if (\$248 [50]) begin
       dq_rp1_1_msb = 6'h32;
     end
-    if (\$257 [51]) begin
+    if (\$248 [51]) begin
       dq_rp1_1_msb = 6'h33;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dq_rp1_1_rs = 6'h00;
-    if (\$263 ) begin
+    if (\$254 ) begin
       (* full_case = 32'd1 *)
-      if (\$264 ) begin
+      if (\$255 ) begin
         dq_rp1_1_rs = 6'h34;
       end else begin
-        dq_rp1_1_rs = \$265 [5:0];
+        dq_rp1_1_rs = \$256 [5:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
-    if (\$276 ) begin
-      dq_rp1_1_out = { \$280 , 31'h00000000 };
-    end else if (\$277 ) begin
-      dq_rp1_1_out = { \$283 , 31'h7f800000 };
+    if (\$267 ) begin
+      dq_rp1_1_out = { \$271 , 31'h00000000 };
+    end else if (\$268 ) begin
+      dq_rp1_1_out = { \$274 , 31'h7f800000 };
     end else begin
-      dq_rp1_1_out = { \$286 , \$275 [30:0] };
+      dq_rp1_1_out = { \$277 , \$266 [30:0] };
     end
   end
-  assign act_next0 = \$78 [41:0];
-  assign act_next1 = \$80 [41:0];
-  assign grp_next0_0 = \$90 [49:0];
-  assign grp_next1_0 = \$94 [49:0];
-  assign grp_next0_1 = \$104 [49:0];
-  assign grp_next1_1 = \$108 [49:0];
-  assign dq_ash0_0 = \$140 [51:0];
-  assign dq_ash0_1 = \$178 [51:0];
-  assign dq_ash1_0 = \$216 [51:0];
-  assign dq_ash1_1 = \$254 [51:0];
+  assign act_next0 = \$73 [41:0];
+  assign act_next1 = \$75 [41:0];
+  assign grp_next0_0 = \$84 [49:0];
+  assign grp_next1_0 = \$87 [49:0];
+  assign grp_next0_1 = \$96 [49:0];
+  assign grp_next1_1 = \$99 [49:0];
+  assign dq_ash0_0 = \$131 [51:0];
+  assign dq_ash0_1 = \$169 [51:0];
+  assign dq_ash1_0 = \$207 [51:0];
+  assign dq_ash1_1 = \$245 [51:0];
   assign ready = o_ready;
   assign a = i_a[63:0];
   assign load = accept;
-  assign eshift0 = \$67 [4:0];
-  assign \a$72  = i_a[127:64];
-  assign \load$73  = accept;
-  assign eshift1 = \$68 [4:0];
-  assign shifted0_0 = \$87 [44:0];
-  assign shifted1_0 = \$91 [44:0];
-  assign shifted0_1 = \$101 [44:0];
-  assign shifted1_1 = \$105 [44:0];
-  assign sbit = \$109 [2:0];
-  assign corr_uint1 = { \$111 [2], \$111 [2], \$111 [2], \$111 [2], \$111 [2], \$111 [2], \$111 [2], \$111  };
-  assign corr_uint2 = { \$113 [3], \$113 [3], \$113 [3], \$113 [3], \$113 [3], \$113 [3], \$113  };
-  assign corr_uint3 = { \$115 [4], \$115 [4], \$115 [4], \$115 [4], \$115 [4], \$115  };
-  assign corr_uint4 = { \$117 [5], \$117 [5], \$117 [5], \$117 [5], \$117  };
-  assign corr_uint5 = { \$119 [6], \$119 [6], \$119 [6], \$119  };
-  assign corr_uint6 = { \$121 [7], \$121 [7], \$121  };
-  assign corr_uint7 = { \$123 [8], \$123  };
+  assign eshift0 = \$62 [4:0];
+  assign \a$71  = i_a[127:64];
+  assign \load$72  = accept;
+  assign eshift1 = \$63 [4:0];
+  assign shifted0_0 = \$82 [44:0];
+  assign shifted1_0 = \$85 [44:0];
+  assign shifted0_1 = \$94 [44:0];
+  assign shifted1_1 = \$97 [44:0];
+  assign sbit = \$100 [2:0];
+  assign corr_uint1 = { \$102 [2], \$102 [2], \$102 [2], \$102 [2], \$102 [2], \$102 [2], \$102 [2], \$102  };
+  assign corr_uint2 = { \$104 [3], \$104 [3], \$104 [3], \$104 [3], \$104 [3], \$104 [3], \$104  };
+  assign corr_uint3 = { \$106 [4], \$106 [4], \$106 [4], \$106 [4], \$106 [4], \$106  };
+  assign corr_uint4 = { \$108 [5], \$108 [5], \$108 [5], \$108 [5], \$108  };
+  assign corr_uint5 = { \$110 [6], \$110 [6], \$110 [6], \$110  };
+  assign corr_uint6 = { \$112 [7], \$112 [7], \$112  };
+  assign corr_uint7 = { \$114 [8], \$114  };
   assign corr_int2 = 10'h3ff;
   assign corr_int3 = 10'h3ff;
   assign corr_int4 = 10'h3ff;
@@ -2849,42 +2748,42 @@ module lut_all_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_val
   assign corr_int8 = 10'h3ff;
   assign corr_ternary = 10'h3ff;
   assign corr_binary = 10'h000;
-  assign \corr_uint1$117  = { \$126 [2], \$126 [2], \$126 [2], \$126 [2], \$126 [2], \$126 [2], \$126 [2], \$126  };
-  assign \corr_uint2$118  = { \$128 [3], \$128 [3], \$128 [3], \$128 [3], \$128 [3], \$128 [3], \$128  };
-  assign \corr_uint3$119  = { \$130 [4], \$130 [4], \$130 [4], \$130 [4], \$130 [4], \$130  };
-  assign \corr_uint4$120  = { \$132 [5], \$132 [5], \$132 [5], \$132 [5], \$132  };
-  assign \corr_uint5$121  = { \$134 [6], \$134 [6], \$134 [6], \$134  };
-  assign \corr_uint6$122  = { \$136 [7], \$136 [7], \$136  };
-  assign \corr_uint7$123  = { \$138 [8], \$138  };
-  assign \corr_int2$125  = 10'h3ff;
-  assign \corr_int3$126  = 10'h3ff;
-  assign \corr_int4$127  = 10'h3ff;
-  assign \corr_int5$128  = 10'h3ff;
-  assign \corr_int6$129  = 10'h3ff;
-  assign \corr_int7$130  = 10'h3ff;
-  assign \corr_int8$131  = 10'h3ff;
-  assign \corr_ternary$132  = 10'h3ff;
-  assign \corr_binary$133  = 10'h000;
-  assign dq_mag0_0 = \$143 [51:0];
-  assign dq_rp0_0_ls = \$145 [5:0];
-  assign dq_rp0_0_norm = \$146 [51:0];
-  assign dq_rp0_0_eb = { \$148 [9], \$148 [9], \$148 [9], \$148 [9], \$148 [9], \$148 [9], \$148 [9], \$148 [9], \$148 [9], \$148  };
-  assign dq_rp0_0_packed = \$161 [42:0];
-  assign dq_mag0_1 = \$181 [51:0];
-  assign dq_rp0_1_ls = \$183 [5:0];
-  assign dq_rp0_1_norm = \$184 [51:0];
-  assign dq_rp0_1_eb = { \$186 [9], \$186 [9], \$186 [9], \$186 [9], \$186 [9], \$186 [9], \$186 [9], \$186 [9], \$186 [9], \$186  };
-  assign dq_rp0_1_packed = \$199 [42:0];
-  assign dq_mag1_0 = \$219 [51:0];
-  assign dq_rp1_0_ls = \$221 [5:0];
-  assign dq_rp1_0_norm = \$222 [51:0];
-  assign dq_rp1_0_eb = { \$224 [9], \$224 [9], \$224 [9], \$224 [9], \$224 [9], \$224 [9], \$224 [9], \$224 [9], \$224 [9], \$224  };
-  assign dq_rp1_0_packed = \$237 [42:0];
-  assign dq_mag1_1 = \$257 [51:0];
-  assign dq_rp1_1_ls = \$259 [5:0];
-  assign dq_rp1_1_norm = \$260 [51:0];
-  assign dq_rp1_1_eb = { \$262 [9], \$262 [9], \$262 [9], \$262 [9], \$262 [9], \$262 [9], \$262 [9], \$262 [9], \$262 [9], \$262  };
-  assign dq_rp1_1_packed = \$275 [42:0];
+  assign \corr_uint1$116  = { \$117 [2], \$117 [2], \$117 [2], \$117 [2], \$117 [2], \$117 [2], \$117 [2], \$117  };
+  assign \corr_uint2$117  = { \$119 [3], \$119 [3], \$119 [3], \$119 [3], \$119 [3], \$119 [3], \$119  };
+  assign \corr_uint3$118  = { \$121 [4], \$121 [4], \$121 [4], \$121 [4], \$121 [4], \$121  };
+  assign \corr_uint4$119  = { \$123 [5], \$123 [5], \$123 [5], \$123 [5], \$123  };
+  assign \corr_uint5$120  = { \$125 [6], \$125 [6], \$125 [6], \$125  };
+  assign \corr_uint6$121  = { \$127 [7], \$127 [7], \$127  };
+  assign \corr_uint7$122  = { \$129 [8], \$129  };
+  assign \corr_int2$124  = 10'h3ff;
+  assign \corr_int3$125  = 10'h3ff;
+  assign \corr_int4$126  = 10'h3ff;
+  assign \corr_int5$127  = 10'h3ff;
+  assign \corr_int6$128  = 10'h3ff;
+  assign \corr_int7$129  = 10'h3ff;
+  assign \corr_int8$130  = 10'h3ff;
+  assign \corr_ternary$131  = 10'h3ff;
+  assign \corr_binary$132  = 10'h000;
+  assign dq_mag0_0 = \$134 [51:0];
+  assign dq_rp0_0_ls = \$136 [5:0];
+  assign dq_rp0_0_norm = \$137 [51:0];
+  assign dq_rp0_0_eb = { \$139 [9], \$139 [9], \$139 [9], \$139 [9], \$139 [9], \$139 [9], \$139 [9], \$139 [9], \$139 [9], \$139  };
+  assign dq_rp0_0_packed = \$152 [42:0];
+  assign dq_mag0_1 = \$172 [51:0];
+  assign dq_rp0_1_ls = \$174 [5:0];
+  assign dq_rp0_1_norm = \$175 [51:0];
+  assign dq_rp0_1_eb = { \$177 [9], \$177 [9], \$177 [9], \$177 [9], \$177 [9], \$177 [9], \$177 [9], \$177 [9], \$177 [9], \$177  };
+  assign dq_rp0_1_packed = \$190 [42:0];
+  assign dq_mag1_0 = \$210 [51:0];
+  assign dq_rp1_0_ls = \$212 [5:0];
+  assign dq_rp1_0_norm = \$213 [51:0];
+  assign dq_rp1_0_eb = { \$215 [9], \$215 [9], \$215 [9], \$215 [9], \$215 [9], \$215 [9], \$215 [9], \$215 [9], \$215 [9], \$215  };
+  assign dq_rp1_0_packed = \$228 [42:0];
+  assign dq_mag1_1 = \$248 [51:0];
+  assign dq_rp1_1_ls = \$250 [5:0];
+  assign dq_rp1_1_norm = \$251 [51:0];
+  assign dq_rp1_1_eb = { \$253 [9], \$253 [9], \$253 [9], \$253 [9], \$253 [9], \$253 [9], \$253 [9], \$253 [9], \$253 [9], \$253  };
+  assign dq_rp1_1_packed = \$266 [42:0];
   assign \i_a[0]  = i_a[63:0];
   assign \i_a[0][0]  = i_a[15:0];
   assign \i_a[0][1]  = i_a[31:16];
@@ -3077,8 +2976,8 @@ module lut_all_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_val
   assign \w_sel.dtype  = w_sel[100:96];
   assign \beat_scale[0]  = beat_scale[7:0];
   assign \beat_scale[1]  = beat_scale[15:8];
-  assign \$signal$25[0]  = \$signal$25 [7:0];
-  assign \$signal$25[1]  = \$signal$25 [15:8];
+  assign \$signal$24[0]  = \$signal$24 [7:0];
+  assign \$signal$24[1]  = \$signal$24 [15:8];
   assign \grp_psum[0]  = grp_psum[31:0];
   assign \grp_psum[1]  = grp_psum[63:32];
   assign \grp_psum[2]  = grp_psum[95:64];
@@ -3101,10 +3000,10 @@ module lut_all_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_val
   assign \a[1]  = i_a[31:16];
   assign \a[2]  = i_a[47:32];
   assign \a[3]  = i_a[63:48];
-  assign \a$72[0]  = i_a[79:64];
-  assign \a$72[1]  = i_a[95:80];
-  assign \a$72[2]  = i_a[111:96];
-  assign \a$72[3]  = i_a[127:112];
+  assign \a$71[0]  = i_a[79:64];
+  assign \a$71[1]  = i_a[95:80];
+  assign \a$71[2]  = i_a[111:96];
+  assign \a$71[3]  = i_a[127:112];
   assign \table[0]  = \table [7:0];
   assign \table[1]  = \table [15:8];
   assign \table[2]  = \table [23:16];
@@ -3113,38 +3012,38 @@ module lut_all_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_val
   assign \table[5]  = \table [47:40];
   assign \table[6]  = \table [55:48];
   assign \table[7]  = \table [63:56];
-  assign \table$78[0]  = \table$78 [7:0];
-  assign \table$78[1]  = \table$78 [15:8];
-  assign \table$78[2]  = \table$78 [23:16];
-  assign \table$78[3]  = \table$78 [31:24];
-  assign \table$78[4]  = \table$78 [39:32];
-  assign \table$78[5]  = \table$78 [47:40];
-  assign \table$78[6]  = \table$78 [55:48];
-  assign \table$78[7]  = \table$78 [63:56];
-  assign out_next[127:96] = \s$189 ;
-  assign out_next[95:64] = \s$175 ;
-  assign out_next[63:32] = \s$161 ;
+  assign \table$77[0]  = \table$77 [7:0];
+  assign \table$77[1]  = \table$77 [15:8];
+  assign \table$77[2]  = \table$77 [23:16];
+  assign \table$77[3]  = \table$77 [31:24];
+  assign \table$77[4]  = \table$77 [39:32];
+  assign \table$77[5]  = \table$77 [47:40];
+  assign \table$77[6]  = \table$77 [55:48];
+  assign \table$77[7]  = \table$77 [63:56];
+  assign out_next[127:96] = \s$188 ;
+  assign out_next[95:64] = \s$174 ;
+  assign out_next[63:32] = \s$160 ;
   assign out_next[31:0] = s;
-  assign \$110  = { \$signal$25 [0], 1'h0 };
-  assign \$112  = { \$signal$25 [1:0], 1'h0 };
-  assign \$114  = { \$signal$25 [2:0], 1'h0 };
-  assign \$116  = { \$signal$25 [3:0], 1'h0 };
-  assign \$118  = { \$signal$25 [4:0], 1'h0 };
-  assign \$120  = { \$signal$25 [5:0], 1'h0 };
-  assign \$122  = { \$signal$25 [6:0], 1'h0 };
-  assign \$124  = { \$signal$25 [7:0], 1'h0 };
-  assign \$125  = { \$signal$25 [8], 1'h0 };
-  assign \$127  = { \$signal$25 [9:8], 1'h0 };
-  assign \$129  = { \$signal$25 [10:8], 1'h0 };
-  assign \$131  = { \$signal$25 [11:8], 1'h0 };
-  assign \$133  = { \$signal$25 [12:8], 1'h0 };
-  assign \$135  = { \$signal$25 [13:8], 1'h0 };
-  assign \$137  = { \$signal$25 [14:8], 1'h0 };
-  assign \$139  = { \$signal$25 [15:8], 1'h0 };
-  assign \$155  = { \$154 [20], \$154 [20], \$154 [20], \$154 [20], \$154 [20], \$154 [20], \$154 [20], \$154 [20], \$154 , 23'h000000 };
-  assign \$193  = { \$192 [20], \$192 [20], \$192 [20], \$192 [20], \$192 [20], \$192 [20], \$192 [20], \$192 [20], \$192 , 23'h000000 };
-  assign \$231  = { \$230 [20], \$230 [20], \$230 [20], \$230 [20], \$230 [20], \$230 [20], \$230 [20], \$230 [20], \$230 , 23'h000000 };
-  assign \$269  = { \$268 [20], \$268 [20], \$268 [20], \$268 [20], \$268 [20], \$268 [20], \$268 [20], \$268 [20], \$268 , 23'h000000 };
+  assign \$101  = { \$signal$24 [0], 1'h0 };
+  assign \$103  = { \$signal$24 [1:0], 1'h0 };
+  assign \$105  = { \$signal$24 [2:0], 1'h0 };
+  assign \$107  = { \$signal$24 [3:0], 1'h0 };
+  assign \$109  = { \$signal$24 [4:0], 1'h0 };
+  assign \$111  = { \$signal$24 [5:0], 1'h0 };
+  assign \$113  = { \$signal$24 [6:0], 1'h0 };
+  assign \$115  = { \$signal$24 [7:0], 1'h0 };
+  assign \$116  = { \$signal$24 [8], 1'h0 };
+  assign \$118  = { \$signal$24 [9:8], 1'h0 };
+  assign \$120  = { \$signal$24 [10:8], 1'h0 };
+  assign \$122  = { \$signal$24 [11:8], 1'h0 };
+  assign \$124  = { \$signal$24 [12:8], 1'h0 };
+  assign \$126  = { \$signal$24 [13:8], 1'h0 };
+  assign \$128  = { \$signal$24 [14:8], 1'h0 };
+  assign \$130  = { \$signal$24 [15:8], 1'h0 };
+  assign \$146  = { \$145 [20], \$145 [20], \$145 [20], \$145 [20], \$145 [20], \$145 [20], \$145 [20], \$145 [20], \$145 , 23'h000000 };
+  assign \$184  = { \$183 [20], \$183 [20], \$183 [20], \$183 [20], \$183 [20], \$183 [20], \$183 [20], \$183 [20], \$183 , 23'h000000 };
+  assign \$222  = { \$221 [20], \$221 [20], \$221 [20], \$221 [20], \$221 [20], \$221 [20], \$221 [20], \$221 [20], \$221 , 23'h000000 };
+  assign \$260  = { \$259 [20], \$259 [20], \$259 [20], \$259 [20], \$259 [20], \$259 [20], \$259 [20], \$259 [20], \$259 , 23'h000000 };
 endmodule
 
 module \lut_all_fp16.dq_add0_0 (b, s, a);

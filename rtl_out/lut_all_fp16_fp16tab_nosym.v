@@ -4,54 +4,54 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire \$100 ;
-  wire \$101 ;
-  wire \$102 ;
-  wire \$103 ;
+  wire [25:0] \$100 ;
+  wire [7:0] \$101 ;
+  wire [8:0] \$102 ;
+  wire [9:0] \$103 ;
   wire \$104 ;
   wire \$105 ;
   wire \$106 ;
   wire \$107 ;
-  wire [7:0] \$108 ;
+  wire \$108 ;
   wire \$109 ;
   wire \$11 ;
   wire \$110 ;
   wire \$111 ;
-  wire [25:0] \$112 ;
-  wire [5:0] \$113 ;
-  wire [8:0] \$114 ;
-  wire [9:0] \$115 ;
-  wire [10:0] \$116 ;
+  wire \$112 ;
+  wire \$113 ;
+  wire \$114 ;
+  wire \$115 ;
+  wire [7:0] \$116 ;
   wire \$117 ;
   wire \$118 ;
   wire \$119 ;
   wire \$12 ;
-  wire \$120 ;
-  wire \$121 ;
-  wire \$122 ;
-  wire \$123 ;
+  wire [25:0] \$120 ;
+  wire [7:0] \$121 ;
+  wire [8:0] \$122 ;
+  wire [9:0] \$123 ;
   wire \$124 ;
   wire \$125 ;
   wire \$126 ;
   wire \$127 ;
   wire \$128 ;
-  wire [7:0] \$129 ;
+  wire \$129 ;
   wire \$13 ;
   wire \$130 ;
   wire \$131 ;
   wire \$132 ;
-  wire [25:0] \$133 ;
-  wire [5:0] \$134 ;
-  wire [8:0] \$135 ;
-  wire [9:0] \$136 ;
-  wire [10:0] \$137 ;
+  wire \$133 ;
+  wire \$134 ;
+  wire \$135 ;
+  wire [7:0] \$136 ;
+  wire \$137 ;
   wire \$138 ;
   wire \$139 ;
   wire \$14 ;
-  wire \$140 ;
-  wire \$141 ;
-  wire \$142 ;
-  wire \$143 ;
+  wire [25:0] \$140 ;
+  wire [7:0] \$141 ;
+  wire [8:0] \$142 ;
+  wire [9:0] \$143 ;
   wire \$144 ;
   wire \$145 ;
   wire \$146 ;
@@ -59,626 +59,589 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
   wire \$148 ;
   wire \$149 ;
   wire \$15 ;
-  wire [7:0] \$150 ;
+  wire \$150 ;
   wire \$151 ;
   wire \$152 ;
   wire \$153 ;
-  wire [25:0] \$154 ;
-  wire [5:0] \$155 ;
-  wire [8:0] \$156 ;
-  wire [9:0] \$157 ;
-  wire [10:0] \$158 ;
-  wire \$159 ;
+  wire \$154 ;
+  wire \$155 ;
+  wire [5:0] \$156 ;
+  wire [1:0] \$157 ;
+  wire [2:0] \$158 ;
+  wire [3:0] \$159 ;
   wire \$16 ;
-  wire \$160 ;
-  wire \$161 ;
-  wire \$162 ;
-  wire \$163 ;
-  wire \$164 ;
-  wire \$165 ;
-  wire \$166 ;
-  wire \$167 ;
-  wire \$168 ;
-  wire \$169 ;
+  wire [4:0] \$160 ;
+  wire [5:0] \$161 ;
+  wire [6:0] \$162 ;
+  wire [7:0] \$163 ;
+  wire [8:0] \$164 ;
+  wire [1:0] \$165 ;
+  wire [2:0] \$166 ;
+  wire [3:0] \$167 ;
+  wire [4:0] \$168 ;
+  wire [5:0] \$169 ;
   wire \$17 ;
-  wire \$170 ;
-  wire [5:0] \$171 ;
-  wire [1:0] \$172 ;
-  wire [2:0] \$173 ;
-  wire [3:0] \$174 ;
-  wire [4:0] \$175 ;
-  wire [5:0] \$176 ;
-  wire [6:0] \$177 ;
-  wire [7:0] \$178 ;
-  wire [8:0] \$179 ;
+  wire [6:0] \$170 ;
+  wire [7:0] \$171 ;
+  wire [8:0] \$172 ;
+  wire \$173 ;
+  wire \$174 ;
+  wire \$175 ;
+  wire [8:0] \$176 ;
+  wire [9:0] \$177 ;
+  wire [5:0] \$178 ;
+  wire [56:0] \$179 ;
   wire \$18 ;
-  wire [1:0] \$180 ;
-  wire [2:0] \$181 ;
-  wire [3:0] \$182 ;
-  wire [4:0] \$183 ;
-  wire [5:0] \$184 ;
-  wire [6:0] \$185 ;
-  wire [7:0] \$186 ;
-  wire [8:0] \$187 ;
-  wire \$188 ;
-  wire \$189 ;
+  wire [12:0] \$180 ;
+  wire [13:0] \$181 ;
+  wire \$182 ;
+  wire \$183 ;
+  wire [23:0] \$184 ;
+  wire [56:0] \$185 ;
+  wire [23:0] \$186 ;
+  wire [24:0] \$187 ;
+  wire [55:0] \$188 ;
+  wire [56:0] \$189 ;
   wire \$19 ;
   wire \$190 ;
-  wire [8:0] \$191 ;
-  wire [9:0] \$192 ;
-  wire [5:0] \$193 ;
-  wire [56:0] \$194 ;
-  wire [12:0] \$195 ;
-  wire [13:0] \$196 ;
+  wire \$191 ;
+  wire \$192 ;
+  wire \$193 ;
+  wire [57:0] \$194 ;
+  wire \$195 ;
+  wire \$196 ;
   wire \$197 ;
   wire \$198 ;
-  wire [23:0] \$199 ;
+  wire \$199 ;
   wire \$2 ;
   wire \$20 ;
-  wire [56:0] \$200 ;
-  wire [23:0] \$201 ;
-  wire [24:0] \$202 ;
-  wire [55:0] \$203 ;
-  wire [56:0] \$204 ;
+  wire \$200 ;
+  wire \$201 ;
+  wire \$202 ;
+  wire \$203 ;
+  wire \$204 ;
   wire \$205 ;
   wire \$206 ;
   wire \$207 ;
   wire \$208 ;
-  wire [57:0] \$209 ;
+  wire \$209 ;
   wire \$21 ;
   wire \$210 ;
-  wire \$211 ;
+  wire [31:0] \$211 ;
   wire \$212 ;
   wire \$213 ;
   wire \$214 ;
-  wire \$215 ;
-  wire \$216 ;
-  wire \$217 ;
-  wire \$218 ;
-  wire \$219 ;
+  wire [8:0] \$215 ;
+  wire [9:0] \$216 ;
+  wire [5:0] \$217 ;
+  wire [56:0] \$218 ;
+  wire [12:0] \$219 ;
   wire \$22 ;
-  wire \$220 ;
+  wire [13:0] \$220 ;
   wire \$221 ;
   wire \$222 ;
-  wire \$223 ;
-  wire \$224 ;
-  wire \$225 ;
-  wire [31:0] \$226 ;
-  wire [3:0] \$227 ;
-  wire \$228 ;
+  wire [23:0] \$223 ;
+  wire [56:0] \$224 ;
+  wire [23:0] \$225 ;
+  wire [24:0] \$226 ;
+  wire [55:0] \$227 ;
+  wire [56:0] \$228 ;
   wire \$229 ;
   wire \$23 ;
   wire \$230 ;
-  wire [8:0] \$231 ;
-  wire [9:0] \$232 ;
-  wire [5:0] \$233 ;
-  wire [56:0] \$234 ;
-  wire [12:0] \$235 ;
-  wire [13:0] \$236 ;
+  wire \$231 ;
+  wire \$232 ;
+  wire [57:0] \$233 ;
+  wire \$234 ;
+  wire \$235 ;
+  wire \$236 ;
   wire \$237 ;
   wire \$238 ;
-  wire [23:0] \$239 ;
+  wire \$239 ;
   wire \$24 ;
-  wire [56:0] \$240 ;
-  wire [23:0] \$241 ;
-  wire [24:0] \$242 ;
-  wire [55:0] \$243 ;
-  wire [56:0] \$244 ;
+  wire \$240 ;
+  wire \$241 ;
+  wire \$242 ;
+  wire \$243 ;
+  wire \$244 ;
   wire \$245 ;
-  wire \$246 ;
+  wire [31:0] \$246 ;
   wire \$247 ;
   wire \$248 ;
-  wire [57:0] \$249 ;
+  wire [31:0] \$249 ;
   wire \$25 ;
   wire \$250 ;
-  wire \$251 ;
+  wire [31:0] \$251 ;
   wire \$252 ;
   wire \$253 ;
   wire \$254 ;
-  wire \$255 ;
+  wire [31:0] \$255 ;
   wire \$256 ;
-  wire \$257 ;
+  wire [7:0] \$257 ;
   wire \$258 ;
   wire \$259 ;
-  wire \$26 ;
-  wire \$260 ;
-  wire \$261 ;
-  wire [31:0] \$262 ;
-  wire \$263 ;
-  wire \$264 ;
-  wire [31:0] \$265 ;
+  wire [5:0] \$26 ;
+  wire [8:0] \$260 ;
+  wire [9:0] \$261 ;
+  wire [5:0] \$262 ;
+  wire [56:0] \$263 ;
+  wire [12:0] \$264 ;
+  wire [13:0] \$265 ;
   wire \$266 ;
-  wire [31:0] \$267 ;
-  wire \$268 ;
-  wire \$269 ;
+  wire \$267 ;
+  wire [23:0] \$268 ;
+  wire [25:0] \$269 ;
   wire [5:0] \$27 ;
-  wire \$270 ;
-  wire [31:0] \$271 ;
-  wire \$272 ;
-  wire [7:0] \$273 ;
-  wire \$274 ;
-  wire \$275 ;
-  wire [8:0] \$276 ;
-  wire [9:0] \$277 ;
-  wire [5:0] \$278 ;
-  wire [56:0] \$279 ;
-  wire [5:0] \$28 ;
-  wire [12:0] \$280 ;
-  wire [13:0] \$281 ;
+  wire [56:0] \$270 ;
+  wire \$271 ;
+  wire [23:0] \$272 ;
+  wire [24:0] \$273 ;
+  wire [55:0] \$274 ;
+  wire [56:0] \$275 ;
+  wire \$276 ;
+  wire \$277 ;
+  wire \$278 ;
+  wire \$279 ;
+  wire \$28 ;
+  wire [57:0] \$280 ;
+  wire \$281 ;
   wire \$282 ;
   wire \$283 ;
-  wire [23:0] \$284 ;
-  wire [25:0] \$285 ;
-  wire [56:0] \$286 ;
+  wire \$284 ;
+  wire \$285 ;
+  wire \$286 ;
   wire \$287 ;
-  wire [23:0] \$288 ;
-  wire [24:0] \$289 ;
+  wire \$288 ;
+  wire [31:0] \$289 ;
   wire \$29 ;
-  wire [55:0] \$290 ;
-  wire [56:0] \$291 ;
+  wire [31:0] \$290 ;
+  wire \$291 ;
   wire \$292 ;
   wire \$293 ;
-  wire \$294 ;
-  wire \$295 ;
-  wire [57:0] \$296 ;
-  wire \$297 ;
-  wire \$298 ;
-  wire \$299 ;
+  wire [8:0] \$294 ;
+  wire [9:0] \$295 ;
+  wire [5:0] \$296 ;
+  wire [56:0] \$297 ;
+  wire [12:0] \$298 ;
+  wire [13:0] \$299 ;
   wire \$3 ;
   wire \$30 ;
   wire \$300 ;
   wire \$301 ;
-  wire \$302 ;
-  wire \$303 ;
-  wire \$304 ;
-  wire \$305 ;
-  wire \$306 ;
-  wire \$307 ;
+  wire [23:0] \$302 ;
+  wire [56:0] \$303 ;
+  wire [23:0] \$304 ;
+  wire [24:0] \$305 ;
+  wire [55:0] \$306 ;
+  wire [56:0] \$307 ;
   wire \$308 ;
-  wire [31:0] \$309 ;
+  wire \$309 ;
   wire \$31 ;
-  wire [31:0] \$310 ;
-  wire [3:0] \$311 ;
-  wire \$312 ;
+  wire \$310 ;
+  wire \$311 ;
+  wire [57:0] \$312 ;
   wire \$313 ;
   wire \$314 ;
-  wire [8:0] \$315 ;
-  wire [9:0] \$316 ;
-  wire [5:0] \$317 ;
-  wire [56:0] \$318 ;
-  wire [12:0] \$319 ;
+  wire \$315 ;
+  wire \$316 ;
+  wire \$317 ;
+  wire \$318 ;
+  wire \$319 ;
   wire \$32 ;
-  wire [13:0] \$320 ;
+  wire \$320 ;
   wire \$321 ;
   wire \$322 ;
-  wire [23:0] \$323 ;
-  wire [56:0] \$324 ;
-  wire [23:0] \$325 ;
-  wire [24:0] \$326 ;
-  wire [55:0] \$327 ;
-  wire [56:0] \$328 ;
+  wire \$323 ;
+  wire \$324 ;
+  wire [31:0] \$325 ;
+  wire \$326 ;
+  wire \$327 ;
+  wire [31:0] \$328 ;
   wire \$329 ;
   wire \$33 ;
-  wire \$330 ;
+  wire [31:0] \$330 ;
   wire \$331 ;
   wire \$332 ;
-  wire [57:0] \$333 ;
-  wire \$334 ;
+  wire \$333 ;
+  wire [31:0] \$334 ;
   wire \$335 ;
-  wire \$336 ;
+  wire [7:0] \$336 ;
   wire \$337 ;
   wire \$338 ;
-  wire \$339 ;
+  wire [8:0] \$339 ;
   wire \$34 ;
-  wire \$340 ;
-  wire \$341 ;
-  wire \$342 ;
-  wire \$343 ;
-  wire \$344 ;
+  wire [9:0] \$340 ;
+  wire [5:0] \$341 ;
+  wire [56:0] \$342 ;
+  wire [12:0] \$343 ;
+  wire [13:0] \$344 ;
   wire \$345 ;
-  wire [31:0] \$346 ;
-  wire \$347 ;
-  wire \$348 ;
-  wire [31:0] \$349 ;
+  wire \$346 ;
+  wire [23:0] \$347 ;
+  wire [25:0] \$348 ;
+  wire [56:0] \$349 ;
   wire \$35 ;
   wire \$350 ;
-  wire [31:0] \$351 ;
-  wire \$352 ;
-  wire \$353 ;
-  wire \$354 ;
-  wire [31:0] \$355 ;
+  wire [23:0] \$351 ;
+  wire [24:0] \$352 ;
+  wire [55:0] \$353 ;
+  wire [56:0] \$354 ;
+  wire \$355 ;
   wire \$356 ;
-  wire [7:0] \$357 ;
+  wire \$357 ;
   wire \$358 ;
-  wire \$359 ;
+  wire [57:0] \$359 ;
   wire \$36 ;
-  wire [8:0] \$360 ;
-  wire [9:0] \$361 ;
-  wire [5:0] \$362 ;
-  wire [56:0] \$363 ;
-  wire [12:0] \$364 ;
-  wire [13:0] \$365 ;
+  wire \$360 ;
+  wire \$361 ;
+  wire \$362 ;
+  wire \$363 ;
+  wire \$364 ;
+  wire \$365 ;
   wire \$366 ;
   wire \$367 ;
-  wire [23:0] \$368 ;
-  wire [25:0] \$369 ;
+  wire [31:0] \$368 ;
+  wire [31:0] \$369 ;
   wire \$37 ;
-  wire [56:0] \$370 ;
+  wire \$370 ;
   wire \$371 ;
-  wire [23:0] \$372 ;
-  wire [24:0] \$373 ;
-  wire [55:0] \$374 ;
-  wire [56:0] \$375 ;
-  wire \$376 ;
-  wire \$377 ;
-  wire \$378 ;
+  wire \$372 ;
+  wire [8:0] \$373 ;
+  wire [9:0] \$374 ;
+  wire [5:0] \$375 ;
+  wire [56:0] \$376 ;
+  wire [12:0] \$377 ;
+  wire [13:0] \$378 ;
   wire \$379 ;
   wire \$38 ;
-  wire [57:0] \$380 ;
-  wire \$381 ;
-  wire \$382 ;
-  wire \$383 ;
-  wire \$384 ;
-  wire \$385 ;
-  wire \$386 ;
+  wire \$380 ;
+  wire [23:0] \$381 ;
+  wire [56:0] \$382 ;
+  wire [23:0] \$383 ;
+  wire [24:0] \$384 ;
+  wire [55:0] \$385 ;
+  wire [56:0] \$386 ;
   wire \$387 ;
   wire \$388 ;
   wire \$389 ;
   wire \$39 ;
   wire \$390 ;
-  wire \$391 ;
+  wire [57:0] \$391 ;
   wire \$392 ;
-  wire [31:0] \$393 ;
-  wire [31:0] \$394 ;
+  wire \$393 ;
+  wire \$394 ;
   wire \$395 ;
   wire \$396 ;
   wire \$397 ;
-  wire [8:0] \$398 ;
-  wire [9:0] \$399 ;
+  wire \$398 ;
+  wire \$399 ;
   reg [3:0] \$4 ;
   wire \$40 ;
-  wire [5:0] \$400 ;
-  wire [56:0] \$401 ;
-  wire [12:0] \$402 ;
-  wire [13:0] \$403 ;
+  wire \$400 ;
+  wire \$401 ;
+  wire \$402 ;
+  wire \$403 ;
   wire \$404 ;
   wire \$405 ;
-  wire [23:0] \$406 ;
-  wire [56:0] \$407 ;
-  wire [23:0] \$408 ;
-  wire [24:0] \$409 ;
+  wire \$406 ;
+  wire \$407 ;
+  wire [31:0] \$408 ;
+  wire \$409 ;
   wire \$41 ;
-  wire [55:0] \$410 ;
-  wire [56:0] \$411 ;
-  wire \$412 ;
-  wire \$413 ;
-  wire \$414 ;
-  wire \$415 ;
-  wire [57:0] \$416 ;
-  wire \$417 ;
+  wire \$410 ;
+  wire \$411 ;
+  wire [8:0] \$412 ;
+  wire [9:0] \$413 ;
+  wire [5:0] \$414 ;
+  wire [56:0] \$415 ;
+  wire [12:0] \$416 ;
+  wire [13:0] \$417 ;
   wire \$418 ;
   wire \$419 ;
   wire \$42 ;
-  wire \$420 ;
-  wire \$421 ;
-  wire \$422 ;
-  wire \$423 ;
-  wire \$424 ;
-  wire \$425 ;
+  wire [23:0] \$420 ;
+  wire [56:0] \$421 ;
+  wire [23:0] \$422 ;
+  wire [24:0] \$423 ;
+  wire [55:0] \$424 ;
+  wire [56:0] \$425 ;
   wire \$426 ;
   wire \$427 ;
   wire \$428 ;
   wire \$429 ;
   wire \$43 ;
-  wire \$430 ;
+  wire [57:0] \$430 ;
   wire \$431 ;
   wire \$432 ;
-  wire [31:0] \$433 ;
-  wire [3:0] \$434 ;
+  wire \$433 ;
+  wire \$434 ;
   wire \$435 ;
   wire \$436 ;
   wire \$437 ;
-  wire [8:0] \$438 ;
-  wire [9:0] \$439 ;
+  wire \$438 ;
+  wire \$439 ;
   wire \$44 ;
-  wire [5:0] \$440 ;
-  wire [56:0] \$441 ;
-  wire [12:0] \$442 ;
-  wire [13:0] \$443 ;
+  wire \$440 ;
+  wire \$441 ;
+  wire \$442 ;
+  wire [31:0] \$443 ;
   wire \$444 ;
   wire \$445 ;
-  wire [23:0] \$446 ;
-  wire [56:0] \$447 ;
-  wire [23:0] \$448 ;
-  wire [24:0] \$449 ;
+  wire [31:0] \$446 ;
+  wire \$447 ;
+  wire [31:0] \$448 ;
+  wire \$449 ;
   wire \$45 ;
-  wire [55:0] \$450 ;
-  wire [56:0] \$451 ;
-  wire \$452 ;
+  wire \$450 ;
+  wire \$451 ;
+  wire [31:0] \$452 ;
   wire \$453 ;
-  wire \$454 ;
+  wire [7:0] \$454 ;
   wire \$455 ;
-  wire [57:0] \$456 ;
-  wire \$457 ;
-  wire \$458 ;
-  wire \$459 ;
+  wire \$456 ;
+  wire [8:0] \$457 ;
+  wire [9:0] \$458 ;
+  wire [5:0] \$459 ;
   wire \$46 ;
-  wire \$460 ;
-  wire \$461 ;
-  wire \$462 ;
+  wire [56:0] \$460 ;
+  wire [12:0] \$461 ;
+  wire [13:0] \$462 ;
   wire \$463 ;
   wire \$464 ;
-  wire \$465 ;
-  wire \$466 ;
-  wire \$467 ;
+  wire [23:0] \$465 ;
+  wire [25:0] \$466 ;
+  wire [56:0] \$467 ;
   wire \$468 ;
-  wire [31:0] \$469 ;
+  wire [23:0] \$469 ;
   wire \$47 ;
-  wire \$470 ;
-  wire \$471 ;
-  wire [31:0] \$472 ;
+  wire [24:0] \$470 ;
+  wire [55:0] \$471 ;
+  wire [56:0] \$472 ;
   wire \$473 ;
-  wire [31:0] \$474 ;
+  wire \$474 ;
   wire \$475 ;
   wire \$476 ;
-  wire \$477 ;
-  wire [31:0] \$478 ;
+  wire [57:0] \$477 ;
+  wire \$478 ;
   wire \$479 ;
   wire \$48 ;
-  wire [7:0] \$480 ;
+  wire \$480 ;
   wire \$481 ;
   wire \$482 ;
-  wire [8:0] \$483 ;
-  wire [9:0] \$484 ;
-  wire [5:0] \$485 ;
-  wire [56:0] \$486 ;
-  wire [12:0] \$487 ;
-  wire [13:0] \$488 ;
+  wire \$483 ;
+  wire \$484 ;
+  wire \$485 ;
+  wire [31:0] \$486 ;
+  wire [31:0] \$487 ;
+  wire \$488 ;
   wire \$489 ;
-  wire \$49 ;
+  wire [25:0] \$49 ;
   wire \$490 ;
-  wire [23:0] \$491 ;
-  wire [25:0] \$492 ;
-  wire [56:0] \$493 ;
-  wire \$494 ;
-  wire [23:0] \$495 ;
-  wire [24:0] \$496 ;
-  wire [55:0] \$497 ;
-  wire [56:0] \$498 ;
-  wire \$499 ;
+  wire [8:0] \$491 ;
+  wire [9:0] \$492 ;
+  wire [5:0] \$493 ;
+  wire [56:0] \$494 ;
+  wire [12:0] \$495 ;
+  wire [13:0] \$496 ;
+  wire \$497 ;
+  wire \$498 ;
+  wire [23:0] \$499 ;
   reg \$5 ;
-  wire [25:0] \$50 ;
-  wire \$500 ;
-  wire \$501 ;
-  wire \$502 ;
-  wire [57:0] \$503 ;
-  wire \$504 ;
+  wire [7:0] \$50 ;
+  wire [56:0] \$500 ;
+  wire [23:0] \$501 ;
+  wire [24:0] \$502 ;
+  wire [55:0] \$503 ;
+  wire [56:0] \$504 ;
   wire \$505 ;
   wire \$506 ;
   wire \$507 ;
   wire \$508 ;
-  wire \$509 ;
-  wire [5:0] \$51 ;
+  wire [57:0] \$509 ;
+  wire [8:0] \$51 ;
   wire \$510 ;
   wire \$511 ;
   wire \$512 ;
   wire \$513 ;
   wire \$514 ;
   wire \$515 ;
-  wire [31:0] \$516 ;
-  wire [31:0] \$517 ;
-  wire [3:0] \$518 ;
+  wire \$516 ;
+  wire \$517 ;
+  wire \$518 ;
   wire \$519 ;
-  wire [8:0] \$52 ;
+  wire \$52 ;
   wire \$520 ;
   wire \$521 ;
-  wire [8:0] \$522 ;
-  wire [9:0] \$523 ;
-  wire [5:0] \$524 ;
-  wire [56:0] \$525 ;
-  wire [12:0] \$526 ;
-  wire [13:0] \$527 ;
+  wire [31:0] \$522 ;
+  wire \$523 ;
+  wire \$524 ;
+  wire [31:0] \$525 ;
+  wire \$526 ;
+  wire [31:0] \$527 ;
   wire \$528 ;
   wire \$529 ;
-  wire [9:0] \$53 ;
-  wire [23:0] \$530 ;
-  wire [56:0] \$531 ;
-  wire [23:0] \$532 ;
-  wire [24:0] \$533 ;
-  wire [55:0] \$534 ;
-  wire [56:0] \$535 ;
-  wire \$536 ;
-  wire \$537 ;
-  wire \$538 ;
-  wire \$539 ;
-  wire [10:0] \$54 ;
-  wire [57:0] \$540 ;
-  wire \$541 ;
+  wire \$53 ;
+  wire \$530 ;
+  wire [31:0] \$531 ;
+  wire \$532 ;
+  wire [7:0] \$533 ;
+  wire \$534 ;
+  wire \$535 ;
+  wire [8:0] \$536 ;
+  wire [9:0] \$537 ;
+  wire [5:0] \$538 ;
+  wire [56:0] \$539 ;
+  wire \$54 ;
+  wire [12:0] \$540 ;
+  wire [13:0] \$541 ;
   wire \$542 ;
   wire \$543 ;
-  wire \$544 ;
-  wire \$545 ;
-  wire \$546 ;
+  wire [23:0] \$544 ;
+  wire [25:0] \$545 ;
+  wire [56:0] \$546 ;
   wire \$547 ;
-  wire \$548 ;
-  wire \$549 ;
+  wire [23:0] \$548 ;
+  wire [24:0] \$549 ;
   wire \$55 ;
-  wire \$550 ;
-  wire \$551 ;
+  wire [55:0] \$550 ;
+  wire [56:0] \$551 ;
   wire \$552 ;
-  wire [31:0] \$553 ;
+  wire \$553 ;
   wire \$554 ;
   wire \$555 ;
-  wire [31:0] \$556 ;
+  wire [57:0] \$556 ;
   wire \$557 ;
-  wire [31:0] \$558 ;
+  wire \$558 ;
   wire \$559 ;
   wire \$56 ;
   wire \$560 ;
   wire \$561 ;
-  wire [31:0] \$562 ;
+  wire \$562 ;
   wire \$563 ;
-  wire [7:0] \$564 ;
-  wire \$565 ;
-  wire \$566 ;
-  wire [8:0] \$567 ;
-  wire [9:0] \$568 ;
-  wire [5:0] \$569 ;
+  wire \$564 ;
+  wire [31:0] \$565 ;
+  wire [31:0] \$566 ;
+  reg [127:0] \$567 ;
+  reg [100:0] \$568 ;
+  reg [4:0] \$569 ;
   wire \$57 ;
-  wire [56:0] \$570 ;
-  wire [12:0] \$571 ;
-  wire [13:0] \$572 ;
-  wire \$573 ;
-  wire \$574 ;
-  wire [23:0] \$575 ;
-  wire [25:0] \$576 ;
-  wire [56:0] \$577 ;
-  wire \$578 ;
-  wire [23:0] \$579 ;
+  reg [100:0] \$570 ;
+  reg [2:0] \$571 ;
+  reg [63:0] \$572 ;
+  reg [4:0] \$573 ;
+  reg [3:0] \$574 ;
+  reg \$575 ;
+  reg \$576 ;
+  reg [15:0] \$577 ;
+  reg \$578 ;
+  reg [15:0] \$579 ;
   wire \$58 ;
-  wire [24:0] \$580 ;
-  wire [55:0] \$581 ;
-  wire [56:0] \$582 ;
-  wire \$583 ;
-  wire \$584 ;
-  wire \$585 ;
-  wire \$586 ;
-  wire [57:0] \$587 ;
-  wire \$588 ;
-  wire \$589 ;
+  reg [31:0] \$580 ;
+  reg [31:0] \$581 ;
+  reg [31:0] \$582 ;
+  reg [31:0] \$583 ;
+  reg [31:0] \$584 ;
+  reg [31:0] \$585 ;
+  reg \$586 ;
+  reg [127:0] \$587 ;
+  reg [8:0] \$588 ;
+  reg [8:0] \$589 ;
   wire \$59 ;
-  wire \$590 ;
-  wire \$591 ;
-  wire \$592 ;
-  wire \$593 ;
-  wire \$594 ;
-  wire \$595 ;
-  wire \$596 ;
-  wire \$597 ;
-  wire \$598 ;
-  wire \$599 ;
-  reg \$6 ;
+  reg [31:0] \$590 ;
+  reg [31:0] \$591 ;
+  reg [31:0] \$592 ;
+  reg [31:0] \$593 ;
+  reg [31:0] \$594 ;
+  reg [31:0] \$595 ;
+  reg \$596 ;
+  reg [4:0] \$597 ;
+  reg [4:0] \$598 ;
+  reg [127:0] \$599 ;
+  wire [4:0] \$6 ;
   wire \$60 ;
-  wire [31:0] \$600 ;
-  wire [31:0] \$601 ;
-  reg [127:0] \$602 ;
-  reg [100:0] \$603 ;
-  reg [4:0] \$604 ;
-  reg [100:0] \$605 ;
-  reg [63:0] \$606 ;
-  reg [4:0] \$607 ;
-  reg [3:0] \$608 ;
-  reg [2:0] \$609 ;
+  reg [127:0] \$600 ;
+  reg [15:0] \$601 ;
+  reg \$602 ;
+  reg [127:0] \$603 ;
+  reg \$604 ;
   wire \$61 ;
-  reg \$610 ;
-  reg \$611 ;
-  reg [15:0] \$612 ;
-  reg \$613 ;
-  reg \$614 ;
-  reg [15:0] \$615 ;
-  reg [31:0] \$616 ;
-  reg [31:0] \$617 ;
-  reg [31:0] \$618 ;
-  reg [31:0] \$619 ;
   wire \$62 ;
-  reg [31:0] \$620 ;
-  reg [31:0] \$621 ;
-  reg \$622 ;
-  reg [127:0] \$623 ;
-  reg [8:0] \$624 ;
-  reg [8:0] \$625 ;
-  reg \$626 ;
-  reg [31:0] \$627 ;
-  reg [31:0] \$628 ;
-  reg [31:0] \$629 ;
   wire \$63 ;
-  reg [31:0] \$630 ;
-  reg [31:0] \$631 ;
-  reg [31:0] \$632 ;
-  reg \$633 ;
-  reg [4:0] \$634 ;
-  reg [4:0] \$635 ;
-  reg [127:0] \$636 ;
-  reg [127:0] \$637 ;
-  reg [15:0] \$638 ;
-  reg \$639 ;
-  wire \$64 ;
-  reg [127:0] \$640 ;
-  reg \$641 ;
-  wire \$65 ;
-  wire \$66 ;
+  wire [25:0] \$64 ;
+  wire [7:0] \$65 ;
+  wire [8:0] \$66 ;
   wire \$67 ;
   wire \$68 ;
   wire \$69 ;
-  wire [4:0] \$7 ;
-  wire [25:0] \$70 ;
-  wire [5:0] \$71 ;
-  wire [8:0] \$72 ;
-  wire [9:0] \$73 ;
-  wire [6:0] \$738 ;
-  wire [10:0] \$74 ;
-  wire [8:0] \$741 ;
+  wire [6:0] \$690 ;
+  wire [8:0] \$693 ;
+  wire [3:0] \$7 ;
+  wire \$70 ;
+  wire \$71 ;
+  wire [6:0] \$716 ;
+  wire [8:0] \$719 ;
+  wire \$72 ;
+  wire \$73 ;
+  wire \$74 ;
+  wire [6:0] \$742 ;
+  wire [8:0] \$745 ;
   wire \$75 ;
-  wire \$76 ;
-  wire [6:0] \$765 ;
-  wire [8:0] \$768 ;
+  wire [7:0] \$76 ;
+  wire [6:0] \$768 ;
   wire \$77 ;
+  wire [8:0] \$771 ;
   wire \$78 ;
   wire \$79 ;
-  wire [6:0] \$792 ;
-  wire [8:0] \$795 ;
-  wire [3:0] \$8 ;
-  wire \$80 ;
-  wire \$81 ;
-  wire [6:0] \$819 ;
-  wire \$82 ;
-  wire [8:0] \$822 ;
-  wire \$83 ;
+  wire \$8 ;
+  wire [25:0] \$80 ;
+  wire [7:0] \$81 ;
+  wire [8:0] \$82 ;
+  wire [9:0] \$83 ;
   wire \$84 ;
   wire \$85 ;
   wire \$86 ;
-  wire [7:0] \$87 ;
+  wire \$87 ;
   wire \$88 ;
   wire \$89 ;
   wire \$9 ;
   wire \$90 ;
-  wire [25:0] \$91 ;
-  wire [5:0] \$92 ;
-  wire [8:0] \$93 ;
-  wire [9:0] \$94 ;
-  wire [10:0] \$95 ;
-  wire \$96 ;
+  wire \$91 ;
+  wire \$92 ;
+  wire \$93 ;
+  wire \$94 ;
+  wire \$95 ;
+  wire [7:0] \$96 ;
   wire \$97 ;
   wire \$98 ;
   wire \$99 ;
-  reg \$signal  = 1'h0;
-  reg [15:0] \$signal$25  = 16'h0000;
-  wire [7:0] \$signal$25[0] ;
-  wire [7:0] \$signal$25[1] ;
+  reg [2:0] \$signal  = 3'h0;
+  reg \$signal$23  = 1'h0;
+  reg [15:0] \$signal$24  = 16'h0000;
+  wire [7:0] \$signal$24[0] ;
+  wire [7:0] \$signal$24[1] ;
   reg \$signal$67  = 1'h0;
-  reg \$signal$69  = 1'h0;
   wire [63:0] a;
   (* init = 32'd0 *)
-  wire [31:0] \a$104 ;
+  wire [31:0] \a$102 ;
   (* init = 32'd0 *)
-  wire [31:0] \a$114 ;
+  wire [31:0] \a$112 ;
   (* init = 32'd0 *)
-  wire [31:0] \a$124 ;
+  wire [31:0] \a$122 ;
   (* init = 32'd0 *)
-  wire [31:0] \a$134 ;
-  wire [31:0] \a$199 ;
-  wire [31:0] \a$227 ;
-  wire [31:0] \a$268 ;
-  wire [31:0] \a$296 ;
-  wire [63:0] \a$74 ;
-  wire [15:0] \a$74[0] ;
-  wire [15:0] \a$74[1] ;
-  wire [15:0] \a$74[2] ;
-  wire [15:0] \a$74[3] ;
+  wire [31:0] \a$132 ;
+  wire [31:0] \a$197 ;
+  wire [31:0] \a$225 ;
+  wire [31:0] \a$266 ;
+  wire [31:0] \a$294 ;
+  wire [63:0] \a$72 ;
+  wire [15:0] \a$72[0] ;
+  wire [15:0] \a$72[1] ;
+  wire [15:0] \a$72[2] ;
+  wire [15:0] \a$72[3] ;
   (* init = 32'd0 *)
-  wire [31:0] \a$84 ;
+  wire [31:0] \a$82 ;
   (* init = 32'd0 *)
-  wire [31:0] \a$94 ;
+  wire [31:0] \a$92 ;
   wire [15:0] \a[0] ;
   wire [15:0] \a[1] ;
   wire [15:0] \a[2] ;
@@ -690,17 +653,16 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
   reg [31:0] act_sum1 = 32'd0;
   wire active;
   wire [31:0] b;
-  wire [31:0] \b$105 ;
-  wire [31:0] \b$115 ;
-  wire [31:0] \b$125 ;
-  wire [31:0] \b$135 ;
-  wire [31:0] \b$200 ;
-  wire [31:0] \b$228 ;
-  wire [31:0] \b$269 ;
-  wire [31:0] \b$297 ;
-  wire [31:0] \b$95 ;
+  wire [31:0] \b$103 ;
+  wire [31:0] \b$113 ;
+  wire [31:0] \b$123 ;
+  wire [31:0] \b$133 ;
+  wire [31:0] \b$198 ;
+  wire [31:0] \b$226 ;
+  wire [31:0] \b$267 ;
+  wire [31:0] \b$295 ;
+  wire [31:0] \b$93 ;
   reg beat_group_end = 1'h0;
-  reg beat_h = 1'h0;
   reg beat_last = 1'h0;
   reg [15:0] beat_scale = 16'h0000;
   wire [7:0] \beat_scale[0] ;
@@ -710,39 +672,39 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
   input clk;
   wire clk;
   wire [9:0] corr_binary;
-  wire [9:0] \corr_binary$171 ;
+  wire [9:0] \corr_binary$169 ;
   wire [9:0] corr_int2;
-  wire [9:0] \corr_int2$163 ;
+  wire [9:0] \corr_int2$161 ;
   wire [9:0] corr_int3;
-  wire [9:0] \corr_int3$164 ;
+  wire [9:0] \corr_int3$162 ;
   wire [9:0] corr_int4;
-  wire [9:0] \corr_int4$165 ;
+  wire [9:0] \corr_int4$163 ;
   wire [9:0] corr_int5;
-  wire [9:0] \corr_int5$166 ;
+  wire [9:0] \corr_int5$164 ;
   wire [9:0] corr_int6;
-  wire [9:0] \corr_int6$167 ;
+  wire [9:0] \corr_int6$165 ;
   wire [9:0] corr_int7;
-  wire [9:0] \corr_int7$168 ;
+  wire [9:0] \corr_int7$166 ;
   wire [9:0] corr_int8;
-  wire [9:0] \corr_int8$169 ;
+  wire [9:0] \corr_int8$167 ;
   wire [9:0] corr_ternary;
-  wire [9:0] \corr_ternary$170 ;
+  wire [9:0] \corr_ternary$168 ;
   wire [9:0] corr_uint1;
-  wire [9:0] \corr_uint1$155 ;
+  wire [9:0] \corr_uint1$153 ;
   wire [9:0] corr_uint2;
-  wire [9:0] \corr_uint2$156 ;
+  wire [9:0] \corr_uint2$154 ;
   wire [9:0] corr_uint3;
-  wire [9:0] \corr_uint3$157 ;
+  wire [9:0] \corr_uint3$155 ;
   wire [9:0] corr_uint4;
-  wire [9:0] \corr_uint4$158 ;
+  wire [9:0] \corr_uint4$156 ;
   wire [9:0] corr_uint5;
-  wire [9:0] \corr_uint5$159 ;
+  wire [9:0] \corr_uint5$157 ;
   wire [9:0] corr_uint6;
-  wire [9:0] \corr_uint6$160 ;
+  wire [9:0] \corr_uint6$158 ;
   wire [9:0] corr_uint7;
-  wire [9:0] \corr_uint7$161 ;
+  wire [9:0] \corr_uint7$159 ;
   wire [9:0] corr_uint8;
-  wire [9:0] \corr_uint8$162 ;
+  wire [9:0] \corr_uint8$160 ;
   wire [7:0] ct0_e;
   wire [11:0] ct0_exp;
   wire [31:0] ct0_f32;
@@ -828,7 +790,7 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
   reg [31:0] dq_d0_1 = 32'd0;
   reg [31:0] dq_d1_0 = 32'd0;
   reg [31:0] dq_d1_1 = 32'd0;
-  reg dq_h = 1'h0;
+  reg dq_last = 1'h0;
   reg [4:0] dq_left = 5'h00;
   reg [127:0] dq_psum = 128'h00000000000000000000000000000000;
   wire [31:0] \dq_psum[0] ;
@@ -926,7 +888,7 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
   wire in_corr;
   wire last_plane;
   wire load;
-  wire \load$75 ;
+  wire \load$73 ;
   output [127:0] o_a;
   reg [127:0] o_a = 128'h00000000000000000000000000000000;
   wire [63:0] \o_a[0] ;
@@ -1067,15 +1029,15 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
   input rst;
   wire rst;
   wire [31:0] s;
-  wire [31:0] \s$106 ;
-  wire [31:0] \s$116 ;
-  wire [31:0] \s$126 ;
-  wire [31:0] \s$136 ;
-  wire [31:0] \s$56 ;
-  wire [31:0] \s$59 ;
-  wire [31:0] \s$62 ;
-  wire [31:0] \s$86 ;
-  wire [31:0] \s$96 ;
+  wire [31:0] \s$104 ;
+  wire [31:0] \s$114 ;
+  wire [31:0] \s$124 ;
+  wire [31:0] \s$134 ;
+  wire [31:0] \s$54 ;
+  wire [31:0] \s$57 ;
+  wire [31:0] \s$60 ;
+  wire [31:0] \s$84 ;
+  wire [31:0] \s$94 ;
   wire [2:0] sbit;
   wire [7:0] st0_0_e;
   wire [11:0] st0_0_exp;
@@ -1130,25 +1092,24 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
   wire [25:0] st1_1_rp_sh;
   wire [23:0] st1_1_sig;
   wire stall;
-  reg [2:0] step = 3'h0;
   wire [255:0] \table ;
-  wire [255:0] \table$88 ;
-  wire [15:0] \table$88[0] ;
-  wire [15:0] \table$88[10] ;
-  wire [15:0] \table$88[11] ;
-  wire [15:0] \table$88[12] ;
-  wire [15:0] \table$88[13] ;
-  wire [15:0] \table$88[14] ;
-  wire [15:0] \table$88[15] ;
-  wire [15:0] \table$88[1] ;
-  wire [15:0] \table$88[2] ;
-  wire [15:0] \table$88[3] ;
-  wire [15:0] \table$88[4] ;
-  wire [15:0] \table$88[5] ;
-  wire [15:0] \table$88[6] ;
-  wire [15:0] \table$88[7] ;
-  wire [15:0] \table$88[8] ;
-  wire [15:0] \table$88[9] ;
+  wire [255:0] \table$86 ;
+  wire [15:0] \table$86[0] ;
+  wire [15:0] \table$86[10] ;
+  wire [15:0] \table$86[11] ;
+  wire [15:0] \table$86[12] ;
+  wire [15:0] \table$86[13] ;
+  wire [15:0] \table$86[14] ;
+  wire [15:0] \table$86[15] ;
+  wire [15:0] \table$86[1] ;
+  wire [15:0] \table$86[2] ;
+  wire [15:0] \table$86[3] ;
+  wire [15:0] \table$86[4] ;
+  wire [15:0] \table$86[5] ;
+  wire [15:0] \table$86[6] ;
+  wire [15:0] \table$86[7] ;
+  wire [15:0] \table$86[8] ;
+  wire [15:0] \table$86[9] ;
   wire [15:0] \table[0] ;
   wire [15:0] \table[10] ;
   wire [15:0] \table[11] ;
@@ -1231,684 +1192,668 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
   wire [15:0] \w_sel.zero ;
   wire [7:0] \w_sel.zero[0] ;
   wire [7:0] \w_sel.zero[1] ;
-  assign \$312  = ! dq_d0_1[30:23];
-  assign st0_1_e = \$312  ? 8'h01 : dq_d0_1[30:23];
-  assign \$313  = ! dq_d0_1[30:23];
-  assign \$314  = ~ \$313 ;
-  assign \$315  = st0_1_e - 8'h96;
-  assign \$316  = $signed(\$315 ) + $signed(\$311 );
-  assign \$317  = 5'h17 - st0_1_rp_msb;
-  assign \$318  = { \$314 , dq_d0_1[22:0], 2'h0 } << \$317 [4:0];
-  assign \$319  = $signed(\$316 ) + $signed({ 1'h0, st0_1_rp_msb });
-  assign \$320  = $signed(\$319 ) + $signed(8'h7f);
-  assign \$321  = $signed(\$320 ) < $signed(2'h1);
-  assign \$322  = $signed(\$320 ) < $signed(6'h27);
-  assign \$323  = $signed(2'h1) - $signed(\$320 );
-  assign st0_1_rp_sh = \$318 [25:0] >> st0_1_rp_rs;
-  assign \$324  = st0_1_rp_sh << st0_1_rp_rs;
-  assign st0_1_rp_lost = \$324 [25:0] != \$318 [25:0];
-  assign \$325  = $signed(\$320 ) + $signed({ 1'h0, st0_1_rp_rs });
-  assign \$326  = $signed(\$325 ) - $signed(2'h1);
-  assign \$328  = $signed(\$327 ) + $signed({ 1'h0, st0_1_rp_sh[25:2] });
-  assign \$330  = \$329  | st0_1_rp_lost;
-  assign \$331  = \$330  | st0_1_rp_sh[2];
-  assign \$332  = st0_1_rp_sh[1] & \$331 ;
-  assign \$333  = $signed(\$328 ) + $signed({ 1'h0, \$332  });
-  assign \$334  = ! { \$314 , dq_d0_1[22:0] };
-  assign \$335  = \$333 [46:0] >= 31'h7f800000;
-  assign \$339  = dq_d0_1[30:23] == 8'hff;
-  assign \$340  = | dq_d0_1[22:0];
-  assign \$341  = \$339  & \$340 ;
-  assign \$342  = dq_d0_1[30:23] == 8'hff;
-  assign \$343  = ! dq_d0_1[22:0];
-  assign \$344  = \$342  & \$343 ;
-  assign \$346  = \$344  ? { \$345 , 31'h7f800000 } : st0_1_rp_out;
-  assign st0_1_f32 = \$341  ? 32'd2143289344 : \$346 ;
-  assign \$347  = dq_bit == 4'h9;
-  assign \$348  = \$347  & \$signal$69 ;
-  assign \$349  = \$348  ? dq_psum[63:32] : out_acc[63:32];
-  assign \a$227  = in_corr ? dq_d0_1 : \$349 ;
-  assign \$350  = dq_c1 >> dq_bit;
-  assign \$351  = \$350  ? ct0_f32 : 32'd0;
-  assign \$352  = ~ in_corr;
-  assign \$353  = dq_scale[15:8] >> \$171 [2:0];
-  assign \$354  = \$352  & \$353 ;
-  assign \$355  = \$354  ? st0_1_f32 : 32'd0;
-  assign \b$228  = in_corr ? \$351  : \$355 ;
-  assign \$356  = ! grp_next0_1[30:23];
-  assign \$357  = \$356  ? 8'h01 : grp_next0_1[30:23];
-  assign \$358  = ! grp_next0_1[30:23];
-  assign \$359  = ~ \$358 ;
-  assign \$360  = dp0_1_e - 8'h96;
-  assign \$361  = $signed(\$360 ) + $signed({ 1'h0, \$signal  });
-  assign \$362  = 5'h17 - dp0_1_rp_msb;
-  assign \$363  = { dp0_1_sig, 2'h0 } << dp0_1_rp_ls;
-  assign \$364  = $signed(dp0_1_exp) + $signed({ 1'h0, dp0_1_rp_msb });
-  assign \$365  = $signed(\$364 ) + $signed(8'h7f);
-  assign \$366  = $signed(dp0_1_rp_eb) < $signed(2'h1);
-  assign \$367  = $signed(dp0_1_rp_eb) < $signed(6'h27);
-  assign \$368  = $signed(2'h1) - $signed(dp0_1_rp_eb);
-  assign \$369  = dp0_1_rp_norm >> dp0_1_rp_rs;
-  assign \$370  = dp0_1_rp_sh << dp0_1_rp_rs;
-  assign \$371  = \$370 [25:0] != dp0_1_rp_norm;
-  assign \$372  = $signed(dp0_1_rp_eb) + $signed({ 1'h0, dp0_1_rp_rs });
-  assign \$373  = $signed(\$372 ) - $signed(2'h1);
-  assign \$375  = $signed(\$374 ) + $signed({ 1'h0, dp0_1_rp_sh[25:2] });
-  assign \$377  = \$376  | dp0_1_rp_lost;
-  assign \$378  = \$377  | dp0_1_rp_sh[2];
-  assign \$379  = dp0_1_rp_sh[1] & \$378 ;
-  assign \$380  = $signed(\$375 ) + $signed({ 1'h0, \$379  });
-  assign \$381  = ! dp0_1_sig;
-  assign \$382  = dp0_1_rp_packed >= 31'h7f800000;
-  assign \$386  = grp_next0_1[30:23] == 8'hff;
-  assign \$387  = | grp_next0_1[22:0];
-  assign \$388  = \$386  & \$387 ;
-  assign \$389  = grp_next0_1[30:23] == 8'hff;
-  assign \$390  = ! grp_next0_1[22:0];
-  assign \$391  = \$389  & \$390 ;
-  assign \$393  = \$391  ? { \$392 , 31'h7f800000 } : dp0_1_rp_out;
-  assign \$394  = \$388  ? 32'd2143289344 : \$393 ;
-  assign \$395  = ! dq_sum_a1[30:23];
-  assign ct1_e = \$395  ? 8'h01 : dq_sum_a1[30:23];
-  assign \$396  = ! dq_sum_a1[30:23];
-  assign \$397  = ~ \$396 ;
-  assign \$398  = ct1_e - 8'h96;
-  assign \$399  = $signed(\$398 ) + $signed({ 1'h0, dq_bit });
-  assign \$400  = 5'h17 - ct1_rp_msb;
-  assign \$401  = { \$397 , dq_sum_a1[22:0], 2'h0 } << \$400 [4:0];
-  assign \$402  = $signed(\$399 ) + $signed({ 1'h0, ct1_rp_msb });
-  assign \$403  = $signed(\$402 ) + $signed(8'h7f);
-  assign \$404  = $signed(\$403 ) < $signed(2'h1);
-  assign \$405  = $signed(\$403 ) < $signed(6'h27);
-  assign \$406  = $signed(2'h1) - $signed(\$403 );
-  assign ct1_rp_sh = \$401 [25:0] >> ct1_rp_rs;
-  assign \$407  = ct1_rp_sh << ct1_rp_rs;
-  assign ct1_rp_lost = \$407 [25:0] != \$401 [25:0];
-  assign \$408  = $signed(\$403 ) + $signed({ 1'h0, ct1_rp_rs });
-  assign \$409  = $signed(\$408 ) - $signed(2'h1);
-  assign \$411  = $signed(\$410 ) + $signed({ 1'h0, ct1_rp_sh[25:2] });
-  assign \$413  = \$412  | ct1_rp_lost;
-  assign \$414  = \$413  | ct1_rp_sh[2];
-  assign \$415  = ct1_rp_sh[1] & \$414 ;
-  assign \$416  = $signed(\$411 ) + $signed({ 1'h0, \$415  });
-  assign \$417  = ! { \$397 , dq_sum_a1[22:0] };
-  assign \$418  = \$416 [46:0] >= 31'h7f800000;
-  assign \$419  = dq_bit == 4'h8;
-  assign \$420  = dq_sum_a1[31] ^ \$419 ;
-  assign \$421  = dq_bit == 4'h8;
-  assign \$422  = dq_sum_a1[31] ^ \$421 ;
-  assign \$423  = dq_bit == 4'h8;
-  assign \$424  = dq_sum_a1[31] ^ \$423 ;
-  assign \$425  = dq_sum_a1[30:23] == 8'hff;
-  assign \$426  = | dq_sum_a1[22:0];
-  assign \$427  = \$425  & \$426 ;
-  assign \$428  = dq_sum_a1[30:23] == 8'hff;
-  assign \$429  = ! dq_sum_a1[22:0];
-  assign \$430  = \$428  & \$429 ;
-  assign \$431  = dq_bit == 4'h8;
-  assign \$432  = dq_sum_a1[31] ^ \$431 ;
-  assign \$433  = \$430  ? { \$432 , 31'h7f800000 } : ct1_rp_out;
-  assign ct1_f32 = \$427  ? 32'd2143289344 : \$433 ;
-  assign \$434  = \$171 [2:0] - dq_h;
-  assign \$435  = ! dq_d1_0[30:23];
-  assign st1_0_e = \$435  ? 8'h01 : dq_d1_0[30:23];
-  assign \$436  = ! dq_d1_0[30:23];
-  assign \$437  = ~ \$436 ;
-  assign \$438  = st1_0_e - 8'h96;
-  assign \$439  = $signed(\$438 ) + $signed(\$434 );
-  assign \$440  = 5'h17 - st1_0_rp_msb;
-  assign \$441  = { \$437 , dq_d1_0[22:0], 2'h0 } << \$440 [4:0];
-  assign \$442  = $signed(\$439 ) + $signed({ 1'h0, st1_0_rp_msb });
-  assign \$443  = $signed(\$442 ) + $signed(8'h7f);
-  assign \$444  = $signed(\$443 ) < $signed(2'h1);
-  assign \$445  = $signed(\$443 ) < $signed(6'h27);
-  assign \$446  = $signed(2'h1) - $signed(\$443 );
-  assign st1_0_rp_sh = \$441 [25:0] >> st1_0_rp_rs;
-  assign \$447  = st1_0_rp_sh << st1_0_rp_rs;
-  assign st1_0_rp_lost = \$447 [25:0] != \$441 [25:0];
-  assign \$448  = $signed(\$443 ) + $signed({ 1'h0, st1_0_rp_rs });
-  assign \$449  = $signed(\$448 ) - $signed(2'h1);
-  assign \$451  = $signed(\$450 ) + $signed({ 1'h0, st1_0_rp_sh[25:2] });
-  assign \$453  = \$452  | st1_0_rp_lost;
-  assign \$454  = \$453  | st1_0_rp_sh[2];
-  assign \$455  = st1_0_rp_sh[1] & \$454 ;
-  assign \$456  = $signed(\$451 ) + $signed({ 1'h0, \$455  });
-  assign \$457  = ! { \$437 , dq_d1_0[22:0] };
-  assign \$458  = \$456 [46:0] >= 31'h7f800000;
-  assign \$462  = dq_d1_0[30:23] == 8'hff;
-  assign \$463  = | dq_d1_0[22:0];
-  assign \$464  = \$462  & \$463 ;
-  assign \$465  = dq_d1_0[30:23] == 8'hff;
-  assign \$466  = ! dq_d1_0[22:0];
-  assign \$467  = \$465  & \$466 ;
-  assign \$469  = \$467  ? { \$468 , 31'h7f800000 } : st1_0_rp_out;
-  assign st1_0_f32 = \$464  ? 32'd2143289344 : \$469 ;
-  assign \$470  = dq_bit == 4'h9;
-  assign \$471  = \$470  & \$signal$69 ;
-  assign \$472  = \$471  ? dq_psum[95:64] : out_acc[95:64];
-  assign \a$268  = in_corr ? dq_d1_0 : \$472 ;
-  assign \$473  = dq_c0 >> dq_bit;
-  assign \$474  = \$473  ? ct1_f32 : 32'd0;
-  assign \$475  = ~ in_corr;
-  assign \$476  = dq_scale[7:0] >> \$171 [2:0];
-  assign \$477  = \$475  & \$476 ;
-  assign \$478  = \$477  ? st1_0_f32 : 32'd0;
-  assign \b$269  = in_corr ? \$474  : \$478 ;
-  assign \$479  = ! grp_next1_0[30:23];
-  assign \$480  = \$479  ? 8'h01 : grp_next1_0[30:23];
-  assign \$481  = ! grp_next1_0[30:23];
-  assign \$482  = ~ \$481 ;
-  assign \$483  = dp1_0_e - 8'h96;
-  assign \$484  = $signed(\$483 ) + $signed({ 1'h0, \$signal  });
-  assign \$485  = 5'h17 - dp1_0_rp_msb;
-  assign \$486  = { dp1_0_sig, 2'h0 } << dp1_0_rp_ls;
-  assign \$487  = $signed(dp1_0_exp) + $signed({ 1'h0, dp1_0_rp_msb });
-  assign \$488  = $signed(\$487 ) + $signed(8'h7f);
-  assign \$489  = $signed(dp1_0_rp_eb) < $signed(2'h1);
-  assign \$490  = $signed(dp1_0_rp_eb) < $signed(6'h27);
-  assign \$491  = $signed(2'h1) - $signed(dp1_0_rp_eb);
-  assign \$492  = dp1_0_rp_norm >> dp1_0_rp_rs;
-  assign \$493  = dp1_0_rp_sh << dp1_0_rp_rs;
-  assign \$494  = \$493 [25:0] != dp1_0_rp_norm;
-  assign \$495  = $signed(dp1_0_rp_eb) + $signed({ 1'h0, dp1_0_rp_rs });
-  assign \$496  = $signed(\$495 ) - $signed(2'h1);
-  assign \$498  = $signed(\$497 ) + $signed({ 1'h0, dp1_0_rp_sh[25:2] });
-  assign \$500  = \$499  | dp1_0_rp_lost;
-  assign \$501  = \$500  | dp1_0_rp_sh[2];
-  assign \$502  = dp1_0_rp_sh[1] & \$501 ;
-  assign \$503  = $signed(\$498 ) + $signed({ 1'h0, \$502  });
-  assign \$504  = ! dp1_0_sig;
-  assign \$505  = dp1_0_rp_packed >= 31'h7f800000;
-  assign \$509  = grp_next1_0[30:23] == 8'hff;
-  assign \$510  = | grp_next1_0[22:0];
-  assign \$511  = \$509  & \$510 ;
-  assign \$512  = grp_next1_0[30:23] == 8'hff;
-  assign \$513  = ! grp_next1_0[22:0];
-  assign \$514  = \$512  & \$513 ;
-  assign \$516  = \$514  ? { \$515 , 31'h7f800000 } : dp1_0_rp_out;
-  assign \$517  = \$511  ? 32'd2143289344 : \$516 ;
-  assign \$518  = \$171 [2:0] - dq_h;
-  assign \$519  = ! dq_d1_1[30:23];
-  assign st1_1_e = \$519  ? 8'h01 : dq_d1_1[30:23];
-  assign \$520  = ! dq_d1_1[30:23];
-  assign \$521  = ~ \$520 ;
-  assign \$522  = st1_1_e - 8'h96;
-  assign \$523  = $signed(\$522 ) + $signed(\$518 );
-  assign \$524  = 5'h17 - st1_1_rp_msb;
-  assign \$525  = { \$521 , dq_d1_1[22:0], 2'h0 } << \$524 [4:0];
-  assign \$526  = $signed(\$523 ) + $signed({ 1'h0, st1_1_rp_msb });
-  assign \$527  = $signed(\$526 ) + $signed(8'h7f);
-  assign \$528  = $signed(\$527 ) < $signed(2'h1);
-  assign \$529  = $signed(\$527 ) < $signed(6'h27);
-  assign \$530  = $signed(2'h1) - $signed(\$527 );
-  assign st1_1_rp_sh = \$525 [25:0] >> st1_1_rp_rs;
-  assign \$531  = st1_1_rp_sh << st1_1_rp_rs;
-  assign st1_1_rp_lost = \$531 [25:0] != \$525 [25:0];
-  assign \$532  = $signed(\$527 ) + $signed({ 1'h0, st1_1_rp_rs });
-  assign \$533  = $signed(\$532 ) - $signed(2'h1);
-  assign \$535  = $signed(\$534 ) + $signed({ 1'h0, st1_1_rp_sh[25:2] });
-  assign \$537  = \$536  | st1_1_rp_lost;
-  assign \$538  = \$537  | st1_1_rp_sh[2];
-  assign \$539  = st1_1_rp_sh[1] & \$538 ;
-  assign \$540  = $signed(\$535 ) + $signed({ 1'h0, \$539  });
-  assign \$541  = ! { \$521 , dq_d1_1[22:0] };
-  assign \$542  = \$540 [46:0] >= 31'h7f800000;
-  assign \$546  = dq_d1_1[30:23] == 8'hff;
-  assign \$547  = | dq_d1_1[22:0];
-  assign \$548  = \$546  & \$547 ;
-  assign \$549  = dq_d1_1[30:23] == 8'hff;
-  assign \$550  = ! dq_d1_1[22:0];
-  assign \$551  = \$549  & \$550 ;
-  assign \$553  = \$551  ? { \$552 , 31'h7f800000 } : st1_1_rp_out;
-  assign st1_1_f32 = \$548  ? 32'd2143289344 : \$553 ;
-  assign \$554  = dq_bit == 4'h9;
-  assign \$555  = \$554  & \$signal$69 ;
-  assign \$556  = \$555  ? dq_psum[127:96] : out_acc[127:96];
-  assign \a$296  = in_corr ? dq_d1_1 : \$556 ;
-  assign \$557  = dq_c1 >> dq_bit;
-  assign \$558  = \$557  ? ct1_f32 : 32'd0;
-  assign \$559  = ~ in_corr;
-  assign \$560  = dq_scale[15:8] >> \$171 [2:0];
+  assign \$343  = $signed(dp0_1_exp) + $signed({ 1'h0, dp0_1_rp_msb });
+  assign \$344  = $signed(\$343 ) + $signed(8'h7f);
+  assign \$345  = $signed(dp0_1_rp_eb) < $signed(2'h1);
+  assign \$346  = $signed(dp0_1_rp_eb) < $signed(6'h27);
+  assign \$347  = $signed(2'h1) - $signed(dp0_1_rp_eb);
+  assign \$348  = dp0_1_rp_norm >> dp0_1_rp_rs;
+  assign \$349  = dp0_1_rp_sh << dp0_1_rp_rs;
+  assign \$350  = \$349 [25:0] != dp0_1_rp_norm;
+  assign \$351  = $signed(dp0_1_rp_eb) + $signed({ 1'h0, dp0_1_rp_rs });
+  assign \$352  = $signed(\$351 ) - $signed(2'h1);
+  assign \$354  = $signed(\$353 ) + $signed({ 1'h0, dp0_1_rp_sh[25:2] });
+  assign \$356  = \$355  | dp0_1_rp_lost;
+  assign \$357  = \$356  | dp0_1_rp_sh[2];
+  assign \$358  = dp0_1_rp_sh[1] & \$357 ;
+  assign \$359  = $signed(\$354 ) + $signed({ 1'h0, \$358  });
+  assign \$360  = ! dp0_1_sig;
+  assign \$361  = dp0_1_rp_packed >= 31'h7f800000;
+  assign \$362  = grp_next0_1[30:23] == 8'hff;
+  assign \$363  = | grp_next0_1[22:0];
+  assign \$364  = \$362  & \$363 ;
+  assign \$365  = grp_next0_1[30:23] == 8'hff;
+  assign \$366  = ! grp_next0_1[22:0];
+  assign \$367  = \$365  & \$366 ;
+  assign \$368  = \$367  ? { grp_next0_1[31], 31'h7f800000 } : dp0_1_rp_out;
+  assign \$369  = \$364  ? 32'd2143289344 : \$368 ;
+  assign \$370  = ! dq_sum_a1[30:23];
+  assign ct1_e = \$370  ? 8'h01 : dq_sum_a1[30:23];
+  assign \$371  = ! dq_sum_a1[30:23];
+  assign \$372  = ~ \$371 ;
+  assign \$373  = ct1_e - 8'h96;
+  assign \$374  = $signed(\$373 ) + $signed({ 1'h0, dq_bit });
+  assign \$375  = 5'h17 - ct1_rp_msb;
+  assign \$376  = { \$372 , dq_sum_a1[22:0], 2'h0 } << \$375 [4:0];
+  assign \$377  = $signed(\$374 ) + $signed({ 1'h0, ct1_rp_msb });
+  assign \$378  = $signed(\$377 ) + $signed(8'h7f);
+  assign \$379  = $signed(\$378 ) < $signed(2'h1);
+  assign \$380  = $signed(\$378 ) < $signed(6'h27);
+  assign \$381  = $signed(2'h1) - $signed(\$378 );
+  assign ct1_rp_sh = \$376 [25:0] >> ct1_rp_rs;
+  assign \$382  = ct1_rp_sh << ct1_rp_rs;
+  assign ct1_rp_lost = \$382 [25:0] != \$376 [25:0];
+  assign \$383  = $signed(\$378 ) + $signed({ 1'h0, ct1_rp_rs });
+  assign \$384  = $signed(\$383 ) - $signed(2'h1);
+  assign \$386  = $signed(\$385 ) + $signed({ 1'h0, ct1_rp_sh[25:2] });
+  assign \$388  = \$387  | ct1_rp_lost;
+  assign \$389  = \$388  | ct1_rp_sh[2];
+  assign \$390  = ct1_rp_sh[1] & \$389 ;
+  assign \$391  = $signed(\$386 ) + $signed({ 1'h0, \$390  });
+  assign \$392  = ! { \$372 , dq_sum_a1[22:0] };
+  assign \$393  = \$391 [46:0] >= 31'h7f800000;
+  assign \$394  = dq_bit == 4'h8;
+  assign \$395  = dq_sum_a1[31] ^ \$394 ;
+  assign \$396  = dq_bit == 4'h8;
+  assign \$397  = dq_sum_a1[31] ^ \$396 ;
+  assign \$398  = dq_bit == 4'h8;
+  assign \$399  = dq_sum_a1[31] ^ \$398 ;
+  assign \$400  = dq_sum_a1[30:23] == 8'hff;
+  assign \$401  = | dq_sum_a1[22:0];
+  assign \$402  = \$400  & \$401 ;
+  assign \$403  = dq_sum_a1[30:23] == 8'hff;
+  assign \$404  = ! dq_sum_a1[22:0];
+  assign \$405  = \$403  & \$404 ;
+  assign \$406  = dq_bit == 4'h8;
+  assign \$407  = dq_sum_a1[31] ^ \$406 ;
+  assign \$408  = \$405  ? { \$407 , 31'h7f800000 } : ct1_rp_out;
+  assign ct1_f32 = \$402  ? 32'd2143289344 : \$408 ;
+  assign \$409  = ! dq_d1_0[30:23];
+  assign st1_0_e = \$409  ? 8'h01 : dq_d1_0[30:23];
+  assign \$410  = ! dq_d1_0[30:23];
+  assign \$411  = ~ \$410 ;
+  assign \$412  = st1_0_e - 8'h96;
+  assign \$413  = $signed(\$412 ) + $signed({ 1'h0, \$156 [2:0] });
+  assign \$414  = 5'h17 - st1_0_rp_msb;
+  assign \$415  = { \$411 , dq_d1_0[22:0], 2'h0 } << \$414 [4:0];
+  assign \$416  = $signed(\$413 ) + $signed({ 1'h0, st1_0_rp_msb });
+  assign \$417  = $signed(\$416 ) + $signed(8'h7f);
+  assign \$418  = $signed(\$417 ) < $signed(2'h1);
+  assign \$419  = $signed(\$417 ) < $signed(6'h27);
+  assign \$420  = $signed(2'h1) - $signed(\$417 );
+  assign st1_0_rp_sh = \$415 [25:0] >> st1_0_rp_rs;
+  assign \$421  = st1_0_rp_sh << st1_0_rp_rs;
+  assign st1_0_rp_lost = \$421 [25:0] != \$415 [25:0];
+  assign \$422  = $signed(\$417 ) + $signed({ 1'h0, st1_0_rp_rs });
+  assign \$423  = $signed(\$422 ) - $signed(2'h1);
+  assign \$425  = $signed(\$424 ) + $signed({ 1'h0, st1_0_rp_sh[25:2] });
+  assign \$427  = \$426  | st1_0_rp_lost;
+  assign \$428  = \$427  | st1_0_rp_sh[2];
+  assign \$429  = st1_0_rp_sh[1] & \$428 ;
+  assign \$430  = $signed(\$425 ) + $signed({ 1'h0, \$429  });
+  assign \$431  = ! { \$411 , dq_d1_0[22:0] };
+  assign \$432  = \$430 [46:0] >= 31'h7f800000;
+  assign \$436  = dq_d1_0[30:23] == 8'hff;
+  assign \$437  = | dq_d1_0[22:0];
+  assign \$438  = \$436  & \$437 ;
+  assign \$439  = dq_d1_0[30:23] == 8'hff;
+  assign \$440  = ! dq_d1_0[22:0];
+  assign \$441  = \$439  & \$440 ;
+  assign \$443  = \$441  ? { \$442 , 31'h7f800000 } : st1_0_rp_out;
+  assign st1_0_f32 = \$438  ? 32'd2143289344 : \$443 ;
+  assign \$444  = dq_bit == 4'h9;
+  assign \$445  = \$444  & \$signal$67 ;
+  assign \$446  = \$445  ? dq_psum[95:64] : out_acc[95:64];
+  assign \a$266  = in_corr ? dq_d1_0 : \$446 ;
+  assign \$447  = dq_c0 >> dq_bit;
+  assign \$448  = \$447  ? ct1_f32 : 32'd0;
+  assign \$449  = ~ in_corr;
+  assign \$450  = dq_scale[7:0] >> \$156 [2:0];
+  assign \$451  = \$449  & \$450 ;
+  assign \$452  = \$451  ? st1_0_f32 : 32'd0;
+  assign \b$267  = in_corr ? \$448  : \$452 ;
+  assign \$453  = ! grp_next1_0[30:23];
+  assign \$454  = \$453  ? 8'h01 : grp_next1_0[30:23];
+  assign \$455  = ! grp_next1_0[30:23];
+  assign \$456  = ~ \$455 ;
+  assign \$457  = dp1_0_e - 8'h96;
+  assign \$458  = $signed(\$457 ) + $signed({ 1'h0, \$signal$23  });
+  assign \$459  = 5'h17 - dp1_0_rp_msb;
+  assign \$460  = { dp1_0_sig, 2'h0 } << dp1_0_rp_ls;
+  assign \$461  = $signed(dp1_0_exp) + $signed({ 1'h0, dp1_0_rp_msb });
+  assign \$462  = $signed(\$461 ) + $signed(8'h7f);
+  assign \$463  = $signed(dp1_0_rp_eb) < $signed(2'h1);
+  assign \$464  = $signed(dp1_0_rp_eb) < $signed(6'h27);
+  assign \$465  = $signed(2'h1) - $signed(dp1_0_rp_eb);
+  assign \$466  = dp1_0_rp_norm >> dp1_0_rp_rs;
+  assign \$467  = dp1_0_rp_sh << dp1_0_rp_rs;
+  assign \$468  = \$467 [25:0] != dp1_0_rp_norm;
+  assign \$469  = $signed(dp1_0_rp_eb) + $signed({ 1'h0, dp1_0_rp_rs });
+  assign \$470  = $signed(\$469 ) - $signed(2'h1);
+  assign \$472  = $signed(\$471 ) + $signed({ 1'h0, dp1_0_rp_sh[25:2] });
+  assign \$474  = \$473  | dp1_0_rp_lost;
+  assign \$475  = \$474  | dp1_0_rp_sh[2];
+  assign \$476  = dp1_0_rp_sh[1] & \$475 ;
+  assign \$477  = $signed(\$472 ) + $signed({ 1'h0, \$476  });
+  assign \$478  = ! dp1_0_sig;
+  assign \$479  = dp1_0_rp_packed >= 31'h7f800000;
+  assign \$480  = grp_next1_0[30:23] == 8'hff;
+  assign \$481  = | grp_next1_0[22:0];
+  assign \$482  = \$480  & \$481 ;
+  assign \$483  = grp_next1_0[30:23] == 8'hff;
+  assign \$484  = ! grp_next1_0[22:0];
+  assign \$485  = \$483  & \$484 ;
+  assign \$486  = \$485  ? { grp_next1_0[31], 31'h7f800000 } : dp1_0_rp_out;
+  assign \$487  = \$482  ? 32'd2143289344 : \$486 ;
+  assign \$488  = ! dq_d1_1[30:23];
+  assign st1_1_e = \$488  ? 8'h01 : dq_d1_1[30:23];
+  assign \$489  = ! dq_d1_1[30:23];
+  assign \$490  = ~ \$489 ;
+  assign \$491  = st1_1_e - 8'h96;
+  assign \$492  = $signed(\$491 ) + $signed({ 1'h0, \$156 [2:0] });
+  assign \$493  = 5'h17 - st1_1_rp_msb;
+  assign \$494  = { \$490 , dq_d1_1[22:0], 2'h0 } << \$493 [4:0];
+  assign \$495  = $signed(\$492 ) + $signed({ 1'h0, st1_1_rp_msb });
+  assign \$496  = $signed(\$495 ) + $signed(8'h7f);
+  assign \$497  = $signed(\$496 ) < $signed(2'h1);
+  assign \$498  = $signed(\$496 ) < $signed(6'h27);
+  assign \$499  = $signed(2'h1) - $signed(\$496 );
+  assign st1_1_rp_sh = \$494 [25:0] >> st1_1_rp_rs;
+  assign \$500  = st1_1_rp_sh << st1_1_rp_rs;
+  assign st1_1_rp_lost = \$500 [25:0] != \$494 [25:0];
+  assign \$501  = $signed(\$496 ) + $signed({ 1'h0, st1_1_rp_rs });
+  assign \$502  = $signed(\$501 ) - $signed(2'h1);
+  assign \$504  = $signed(\$503 ) + $signed({ 1'h0, st1_1_rp_sh[25:2] });
+  assign \$506  = \$505  | st1_1_rp_lost;
+  assign \$507  = \$506  | st1_1_rp_sh[2];
+  assign \$508  = st1_1_rp_sh[1] & \$507 ;
+  assign \$509  = $signed(\$504 ) + $signed({ 1'h0, \$508  });
+  assign \$510  = ! { \$490 , dq_d1_1[22:0] };
+  assign \$511  = \$509 [46:0] >= 31'h7f800000;
+  assign \$515  = dq_d1_1[30:23] == 8'hff;
+  assign \$516  = | dq_d1_1[22:0];
+  assign \$517  = \$515  & \$516 ;
+  assign \$518  = dq_d1_1[30:23] == 8'hff;
+  assign \$519  = ! dq_d1_1[22:0];
+  assign \$520  = \$518  & \$519 ;
+  assign \$522  = \$520  ? { \$521 , 31'h7f800000 } : st1_1_rp_out;
+  assign st1_1_f32 = \$517  ? 32'd2143289344 : \$522 ;
+  assign \$523  = dq_bit == 4'h9;
+  assign \$524  = \$523  & \$signal$67 ;
+  assign \$525  = \$524  ? dq_psum[127:96] : out_acc[127:96];
+  assign \a$294  = in_corr ? dq_d1_1 : \$525 ;
+  assign \$526  = dq_c1 >> dq_bit;
+  assign \$527  = \$526  ? ct1_f32 : 32'd0;
+  assign \$528  = ~ in_corr;
+  assign \$529  = dq_scale[15:8] >> \$156 [2:0];
+  assign \$530  = \$528  & \$529 ;
+  assign \$531  = \$530  ? st1_1_f32 : 32'd0;
+  assign \b$295  = in_corr ? \$527  : \$531 ;
+  assign \$532  = ! grp_next1_1[30:23];
+  assign \$533  = \$532  ? 8'h01 : grp_next1_1[30:23];
+  assign \$534  = ! grp_next1_1[30:23];
+  assign \$535  = ~ \$534 ;
+  assign \$536  = dp1_1_e - 8'h96;
+  assign \$537  = $signed(\$536 ) + $signed({ 1'h0, \$signal$23  });
+  assign \$538  = 5'h17 - dp1_1_rp_msb;
+  assign \$539  = { dp1_1_sig, 2'h0 } << dp1_1_rp_ls;
+  assign \$540  = $signed(dp1_1_exp) + $signed({ 1'h0, dp1_1_rp_msb });
+  assign \$541  = $signed(\$540 ) + $signed(8'h7f);
+  assign \$542  = $signed(dp1_1_rp_eb) < $signed(2'h1);
+  assign \$543  = $signed(dp1_1_rp_eb) < $signed(6'h27);
+  assign \$544  = $signed(2'h1) - $signed(dp1_1_rp_eb);
+  assign \$545  = dp1_1_rp_norm >> dp1_1_rp_rs;
+  assign \$546  = dp1_1_rp_sh << dp1_1_rp_rs;
+  assign \$547  = \$546 [25:0] != dp1_1_rp_norm;
+  assign \$548  = $signed(dp1_1_rp_eb) + $signed({ 1'h0, dp1_1_rp_rs });
+  assign \$549  = $signed(\$548 ) - $signed(2'h1);
+  assign \$551  = $signed(\$550 ) + $signed({ 1'h0, dp1_1_rp_sh[25:2] });
+  assign \$553  = \$552  | dp1_1_rp_lost;
+  assign \$554  = \$553  | dp1_1_rp_sh[2];
+  assign \$555  = dp1_1_rp_sh[1] & \$554 ;
+  assign \$556  = $signed(\$551 ) + $signed({ 1'h0, \$555  });
+  assign \$557  = ! dp1_1_sig;
+  assign \$558  = dp1_1_rp_packed >= 31'h7f800000;
+  assign \$559  = grp_next1_1[30:23] == 8'hff;
+  assign \$560  = | grp_next1_1[22:0];
   assign \$561  = \$559  & \$560 ;
-  assign \$562  = \$561  ? st1_1_f32 : 32'd0;
-  assign \b$297  = in_corr ? \$558  : \$562 ;
-  assign \$563  = ! grp_next1_1[30:23];
-  assign \$564  = \$563  ? 8'h01 : grp_next1_1[30:23];
-  assign \$565  = ! grp_next1_1[30:23];
-  assign \$566  = ~ \$565 ;
-  assign \$567  = dp1_1_e - 8'h96;
-  assign \$568  = $signed(\$567 ) + $signed({ 1'h0, \$signal  });
-  assign \$569  = 5'h17 - dp1_1_rp_msb;
-  assign \$570  = { dp1_1_sig, 2'h0 } << dp1_1_rp_ls;
-  assign \$571  = $signed(dp1_1_exp) + $signed({ 1'h0, dp1_1_rp_msb });
-  assign \$572  = $signed(\$571 ) + $signed(8'h7f);
-  assign \$573  = $signed(dp1_1_rp_eb) < $signed(2'h1);
-  assign \$574  = $signed(dp1_1_rp_eb) < $signed(6'h27);
-  assign \$575  = $signed(2'h1) - $signed(dp1_1_rp_eb);
-  assign \$576  = dp1_1_rp_norm >> dp1_1_rp_rs;
-  assign \$577  = dp1_1_rp_sh << dp1_1_rp_rs;
-  assign \$578  = \$577 [25:0] != dp1_1_rp_norm;
-  assign \$579  = $signed(dp1_1_rp_eb) + $signed({ 1'h0, dp1_1_rp_rs });
-  assign \$580  = $signed(\$579 ) - $signed(2'h1);
-  assign \$582  = $signed(\$581 ) + $signed({ 1'h0, dp1_1_rp_sh[25:2] });
-  assign \$584  = \$583  | dp1_1_rp_lost;
-  assign \$585  = \$584  | dp1_1_rp_sh[2];
-  assign \$586  = dp1_1_rp_sh[1] & \$585 ;
-  assign \$587  = $signed(\$582 ) + $signed({ 1'h0, \$586  });
-  assign \$588  = ! dp1_1_sig;
-  assign \$589  = dp1_1_rp_packed >= 31'h7f800000;
-  assign \$593  = grp_next1_1[30:23] == 8'hff;
-  assign \$594  = | grp_next1_1[22:0];
-  assign \$595  = \$593  & \$594 ;
-  assign \$596  = grp_next1_1[30:23] == 8'hff;
-  assign \$597  = ! grp_next1_1[22:0];
-  assign \$598  = \$596  & \$597 ;
-  assign \$600  = \$598  ? { \$599 , 31'h7f800000 } : dp1_1_rp_out;
-  assign \$601  = \$595  ? 32'd2143289344 : \$600 ;
+  assign \$562  = grp_next1_1[30:23] == 8'hff;
+  assign \$563  = ! grp_next1_1[22:0];
+  assign \$564  = \$562  & \$563 ;
+  assign \$565  = \$564  ? { grp_next1_1[31], 31'h7f800000 } : dp1_1_rp_out;
+  assign \$566  = \$561  ? 32'd2143289344 : \$565 ;
   always @(posedge clk)
-    o_a <= \$602 ;
+    o_a <= \$567 ;
   always @(posedge clk)
-    o_w <= \$603 ;
+    o_w <= \$568 ;
   always @(posedge clk)
-    o_ctl <= \$604 ;
+    o_ctl <= \$569 ;
   always @(posedge clk)
-    w_reg <= \$605 ;
+    w_reg <= \$570 ;
   always @(posedge clk)
-    planes <= \$606 ;
+    \$signal  <= \$571 ;
   always @(posedge clk)
-    dtype <= \$607 ;
+    planes <= \$572 ;
   always @(posedge clk)
-    remaining <= \$608 ;
+    dtype <= \$573 ;
   always @(posedge clk)
-    step <= \$609 ;
+    remaining <= \$574 ;
   always @(posedge clk)
-    beat_group_end <= \$610 ;
+    beat_group_end <= \$575 ;
   always @(posedge clk)
-    beat_last <= \$611 ;
+    beat_last <= \$576 ;
   always @(posedge clk)
-    beat_scale <= \$612 ;
+    beat_scale <= \$577 ;
   always @(posedge clk)
-    \$signal  <= \$613 ;
+    \$signal$23  <= \$578 ;
   always @(posedge clk)
-    beat_h <= \$614 ;
+    \$signal$24  <= \$579 ;
   always @(posedge clk)
-    \$signal$25  <= \$615 ;
+    act_sum0 <= \$580 ;
   always @(posedge clk)
-    act_sum0 <= \$616 ;
+    act_sum1 <= \$581 ;
   always @(posedge clk)
-    act_sum1 <= \$617 ;
+    grp0_0 <= \$582 ;
   always @(posedge clk)
-    grp0_0 <= \$618 ;
+    grp1_0 <= \$583 ;
   always @(posedge clk)
-    grp1_0 <= \$619 ;
+    grp0_1 <= \$584 ;
   always @(posedge clk)
-    grp0_1 <= \$620 ;
+    grp1_1 <= \$585 ;
   always @(posedge clk)
-    grp1_1 <= \$621 ;
+    grp_first <= \$586 ;
   always @(posedge clk)
-    grp_first <= \$622 ;
+    grp_psum <= \$587 ;
   always @(posedge clk)
-    grp_psum <= \$623 ;
+    dq_c0 <= \$588 ;
   always @(posedge clk)
-    dq_c0 <= \$624 ;
+    dq_c1 <= \$589 ;
   always @(posedge clk)
-    dq_c1 <= \$625 ;
+    dq_sum_a0 <= \$590 ;
   always @(posedge clk)
-    dq_h <= \$626 ;
+    dq_sum_a1 <= \$591 ;
   always @(posedge clk)
-    dq_sum_a0 <= \$627 ;
+    dq_d0_0 <= \$592 ;
   always @(posedge clk)
-    dq_sum_a1 <= \$628 ;
+    dq_d0_1 <= \$593 ;
   always @(posedge clk)
-    dq_d0_0 <= \$629 ;
+    dq_d1_0 <= \$594 ;
   always @(posedge clk)
-    dq_d0_1 <= \$630 ;
+    dq_d1_1 <= \$595 ;
   always @(posedge clk)
-    dq_d1_0 <= \$631 ;
+    o_valid <= \$596 ;
   always @(posedge clk)
-    dq_d1_1 <= \$632 ;
+    dq_left <= \$597 ;
   always @(posedge clk)
-    o_valid <= \$633 ;
+    dq_bit <= \$598 ;
   always @(posedge clk)
-    dq_left <= \$634 ;
+    out_acc <= \$599 ;
   always @(posedge clk)
-    dq_bit <= \$635 ;
+    o_psum <= \$600 ;
   always @(posedge clk)
-    out_acc <= \$636 ;
+    dq_scale <= \$601 ;
   always @(posedge clk)
-    o_psum <= \$637 ;
+    \$signal$67  <= \$602 ;
   always @(posedge clk)
-    dq_scale <= \$638 ;
+    dq_psum <= \$603 ;
   always @(posedge clk)
-    \$signal$69  <= \$639 ;
-  always @(posedge clk)
-    dq_psum <= \$640 ;
-  always @(posedge clk)
-    \$signal$67  <= \$641 ;
+    dq_last <= \$604 ;
   assign \$1  = | remaining;
   assign \$2  = ~ stall;
   assign \$3  = \$1  & \$2 ;
-  assign \$7  = remaining - 1'h1;
-  assign \$8  = step + 1'h1;
-  assign \$9  = ~ stall;
-  assign \$10  = active & \$9 ;
-  assign \$11  = ~ stall;
-  assign \$12  = active & \$11 ;
-  assign \$13  = ~ stall;
-  assign \$14  = active & \$13 ;
-  assign \$15  = ~ stall;
-  assign \$16  = active & \$15 ;
-  assign \$17  = accept & i_ctl[2];
-  assign \$18  = | dq_left;
-  assign \$19  = \$18  & in_corr;
-  assign \$20  = | dq_left;
-  assign \$21  = \$20  & in_corr;
-  assign \$22  = | dq_left;
-  assign \$23  = \$22  & in_corr;
-  assign \$24  = | dq_left;
-  assign \$25  = \$24  & in_corr;
-  assign \$26  = | dq_left;
-  assign \$27  = dq_left - 1'h1;
-  assign \$28  = dq_bit + 1'h1;
-  assign \$29  = ~ in_corr;
-  assign \$30  = dq_left == 1'h1;
-  assign \$31  = \$30  & \$signal$67 ;
+  assign \$6  = remaining - 1'h1;
+  assign \$7  = \$signal  + 1'h1;
+  assign \$8  = ~ stall;
+  assign \$9  = active & \$8 ;
+  assign \$10  = ~ stall;
+  assign \$11  = active & \$10 ;
+  assign \$12  = ~ stall;
+  assign \$13  = active & \$12 ;
+  assign \$14  = ~ stall;
+  assign \$15  = active & \$14 ;
+  assign \$16  = accept & i_ctl[2];
+  assign \$17  = | dq_left;
+  assign \$18  = \$17  & in_corr;
+  assign \$19  = | dq_left;
+  assign \$20  = \$19  & in_corr;
+  assign \$21  = | dq_left;
+  assign \$22  = \$21  & in_corr;
+  assign \$23  = | dq_left;
+  assign \$24  = \$23  & in_corr;
+  assign \$25  = | dq_left;
+  assign \$26  = dq_left - 1'h1;
+  assign \$27  = dq_bit + 1'h1;
+  assign \$28  = ~ in_corr;
+  assign \$29  = dq_left == 1'h1;
+  assign \$30  = \$29  & dq_last;
   assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \$32  = remaining <= 1'h1;
-  assign \$33  = ~ stall;
-  assign o_ready = \$32  & \$33 ;
+  assign \$31  = remaining <= 1'h1;
+  assign \$32  = ~ stall;
+  assign o_ready = \$31  & \$32 ;
   assign accept = i_ctl[0] & o_ready;
   assign active = | remaining;
-  assign \$34  = remaining == 1'h1;
-  assign \$35  = ~ stall;
-  assign last_plane = \$34  & \$35 ;
-  assign \$36  = remaining == 1'h1;
-  assign \$37  = \$36  & beat_group_end;
-  assign \$38  = dq_left > 1'h1;
-  assign stall = \$37  & \$38 ;
+  assign \$33  = remaining == 1'h1;
+  assign \$34  = ~ stall;
+  assign last_plane = \$33  & \$34 ;
+  assign \$35  = remaining == 1'h1;
+  assign \$36  = \$35  & beat_group_end;
+  assign \$37  = dq_left > 1'h1;
+  assign stall = \$36  & \$37 ;
   assign handoff = last_plane & beat_group_end;
-  assign \$39  = step == 1'h1;
-  assign \$40  = step == 2'h2;
-  assign \$41  = step == 2'h3;
-  assign \$42  = step == 3'h4;
-  assign \$43  = step == 3'h5;
-  assign \$44  = step == 3'h6;
-  assign \$45  = step == 3'h7;
-  assign \$46  = step == 1'h1;
+  assign \$38  = \$signal  == 1'h1;
+  assign \$39  = \$signal  == 2'h2;
+  assign \$40  = \$signal  == 2'h3;
+  assign \$41  = \$signal  == 3'h4;
+  assign \$42  = \$signal  == 3'h5;
+  assign \$43  = \$signal  == 3'h6;
+  assign \$44  = \$signal  == 3'h7;
+  assign \$45  = \$signal  == 1'h1;
+  assign \$46  = ! \table [254:250];
+  assign ones0_e = \$46  ? 5'h01 : \table [254:250];
   assign \$47  = ! \table [254:250];
-  assign ones0_e = \$47  ? 5'h01 : \table [254:250];
-  assign \$48  = ! \table [254:250];
-  assign \$49  = ~ \$48 ;
-  assign \$50  = { \$49 , \table [249:240] } << ones0_lz;
-  assign \$51  = ones0_e - 4'hf;
-  assign \$52  = $signed(\$51 ) + $signed(8'h7f);
-  assign \$53  = $signed(\$52 ) + $signed(1'h0);
-  assign \$54  = $signed(\$53 ) - $signed({ 1'h0, ones0_lz });
+  assign \$48  = ~ \$47 ;
+  assign \$49  = { \$48 , \table [249:240] } << ones0_lz;
+  assign \$50  = ones0_e + 7'h70;
+  assign \$51  = \$50  - ones0_lz;
+  assign \$52  = \table [254:250] == 5'h1f;
+  assign \$53  = | \table [249:240];
+  assign \$54  = \$52  & \$53 ;
   assign \$55  = \table [254:250] == 5'h1f;
-  assign \$56  = | \table [249:240];
+  assign \$56  = ! \table [249:240];
   assign \$57  = \$55  & \$56 ;
-  assign \$58  = \table [254:250] == 5'h1f;
+  assign \$58  = ! \table [254:250];
   assign \$59  = ! \table [249:240];
   assign \$60  = \$58  & \$59 ;
-  assign \$61  = ! \table [254:250];
-  assign \$62  = ! \table [249:240];
-  assign \$63  = \$61  & \$62 ;
-  assign \$67  = ! \table$88 [254:250];
-  assign ones1_e = \$67  ? 5'h01 : \table$88 [254:250];
-  assign \$68  = ! \table$88 [254:250];
-  assign \$69  = ~ \$68 ;
-  assign \$70  = { \$69 , \table$88 [249:240] } << ones1_lz;
-  assign \$71  = ones1_e - 4'hf;
-  assign \$72  = $signed(\$71 ) + $signed(8'h7f);
-  assign \$73  = $signed(\$72 ) + $signed(1'h0);
-  assign \$74  = $signed(\$73 ) - $signed({ 1'h0, ones1_lz });
-  assign \$75  = \table$88 [254:250] == 5'h1f;
-  assign \$76  = | \table$88 [249:240];
-  assign \$77  = \$75  & \$76 ;
-  assign \$78  = \table$88 [254:250] == 5'h1f;
-  assign \$79  = ! \table$88 [249:240];
-  assign \$80  = \$78  & \$79 ;
-  assign \$81  = ! \table$88 [254:250];
-  assign \$82  = ! \table$88 [249:240];
-  assign \$83  = \$81  & \$82 ;
-  assign \$738  = step * 4'h8;
-  assign \$87  = planes >> \$738 ;
-  assign \$741  = \$87 [3:0] * 5'h10;
-  assign entry0_0 = \table  >> \$741 ;
-  assign \$88  = ! entry0_0[14:10];
-  assign plane0_0_e = \$88  ? 5'h01 : entry0_0[14:10];
-  assign \$89  = ! entry0_0[14:10];
-  assign \$90  = ~ \$89 ;
-  assign \$91  = { \$90 , entry0_0[9:0] } << plane0_0_lz;
-  assign \$92  = plane0_0_e - 4'hf;
-  assign \$93  = $signed(\$92 ) + $signed(8'h7f);
-  assign \$94  = $signed(\$93 ) + $signed({ 1'h0, step });
-  assign \$95  = $signed(\$94 ) - $signed({ 1'h0, plane0_0_lz });
-  assign \$96  = entry0_0[14:10] == 5'h1f;
-  assign \$97  = | entry0_0[9:0];
-  assign \$98  = \$96  & \$97 ;
-  assign \$99  = entry0_0[14:10] == 5'h1f;
-  assign \$100  = ! entry0_0[9:0];
-  assign \$101  = \$99  & \$100 ;
-  assign \$102  = ! entry0_0[14:10];
-  assign \$103  = ! entry0_0[9:0];
-  assign \$104  = \$102  & \$103 ;
-  assign \$105  = entry0_0[15] ^ plane_neg;
-  assign \$106  = entry0_0[15] ^ plane_neg;
-  assign \$107  = entry0_0[15] ^ plane_neg;
-  assign \$765  = step * 4'h8;
-  assign \$108  = planes >> \$765 ;
-  assign \$768  = \$108 [3:0] * 5'h10;
-  assign entry1_0 = \table$88  >> \$768 ;
-  assign \$109  = ! entry1_0[14:10];
-  assign plane1_0_e = \$109  ? 5'h01 : entry1_0[14:10];
+  assign \$61  = ! \table$86 [254:250];
+  assign ones1_e = \$61  ? 5'h01 : \table$86 [254:250];
+  assign \$62  = ! \table$86 [254:250];
+  assign \$63  = ~ \$62 ;
+  assign \$64  = { \$63 , \table$86 [249:240] } << ones1_lz;
+  assign \$65  = ones1_e + 7'h70;
+  assign \$66  = \$65  - ones1_lz;
+  assign \$67  = \table$86 [254:250] == 5'h1f;
+  assign \$68  = | \table$86 [249:240];
+  assign \$69  = \$67  & \$68 ;
+  assign \$70  = \table$86 [254:250] == 5'h1f;
+  assign \$71  = ! \table$86 [249:240];
+  assign \$72  = \$70  & \$71 ;
+  assign \$73  = ! \table$86 [254:250];
+  assign \$74  = ! \table$86 [249:240];
+  assign \$75  = \$73  & \$74 ;
+  assign \$690  = \$signal  * 4'h8;
+  assign \$76  = planes >> \$690 ;
+  assign \$693  = \$76 [3:0] * 5'h10;
+  assign entry0_0 = \table  >> \$693 ;
+  assign \$77  = ! entry0_0[14:10];
+  assign plane0_0_e = \$77  ? 5'h01 : entry0_0[14:10];
+  assign \$78  = ! entry0_0[14:10];
+  assign \$79  = ~ \$78 ;
+  assign \$80  = { \$79 , entry0_0[9:0] } << plane0_0_lz;
+  assign \$81  = plane0_0_e + 7'h70;
+  assign \$82  = \$81  + \$signal ;
+  assign \$83  = \$82  - plane0_0_lz;
+  assign \$84  = entry0_0[14:10] == 5'h1f;
+  assign \$85  = | entry0_0[9:0];
+  assign \$86  = \$84  & \$85 ;
+  assign \$87  = entry0_0[14:10] == 5'h1f;
+  assign \$88  = ! entry0_0[9:0];
+  assign \$89  = \$87  & \$88 ;
+  assign \$90  = ! entry0_0[14:10];
+  assign \$91  = ! entry0_0[9:0];
+  assign \$92  = \$90  & \$91 ;
+  assign \$93  = entry0_0[15] ^ plane_neg;
+  assign \$94  = entry0_0[15] ^ plane_neg;
+  assign \$95  = entry0_0[15] ^ plane_neg;
+  assign \$716  = \$signal  * 4'h8;
+  assign \$96  = planes >> \$716 ;
+  assign \$719  = \$96 [3:0] * 5'h10;
+  assign entry1_0 = \table$86  >> \$719 ;
+  assign \$97  = ! entry1_0[14:10];
+  assign plane1_0_e = \$97  ? 5'h01 : entry1_0[14:10];
+  assign \$98  = ! entry1_0[14:10];
+  assign \$99  = ~ \$98 ;
+  assign \$100  = { \$99 , entry1_0[9:0] } << plane1_0_lz;
+  assign \$101  = plane1_0_e + 7'h70;
+  assign \$102  = \$101  + \$signal ;
+  assign \$103  = \$102  - plane1_0_lz;
+  assign \$104  = entry1_0[14:10] == 5'h1f;
+  assign \$105  = | entry1_0[9:0];
+  assign \$106  = \$104  & \$105 ;
+  assign \$107  = entry1_0[14:10] == 5'h1f;
+  assign \$108  = ! entry1_0[9:0];
+  assign \$109  = \$107  & \$108 ;
   assign \$110  = ! entry1_0[14:10];
-  assign \$111  = ~ \$110 ;
-  assign \$112  = { \$111 , entry1_0[9:0] } << plane1_0_lz;
-  assign \$113  = plane1_0_e - 4'hf;
-  assign \$114  = $signed(\$113 ) + $signed(8'h7f);
-  assign \$115  = $signed(\$114 ) + $signed({ 1'h0, step });
-  assign \$116  = $signed(\$115 ) - $signed({ 1'h0, plane1_0_lz });
-  assign \$117  = entry1_0[14:10] == 5'h1f;
-  assign \$118  = | entry1_0[9:0];
-  assign \$119  = \$117  & \$118 ;
-  assign \$120  = entry1_0[14:10] == 5'h1f;
-  assign \$121  = ! entry1_0[9:0];
-  assign \$122  = \$120  & \$121 ;
-  assign \$123  = ! entry1_0[14:10];
-  assign \$124  = ! entry1_0[9:0];
-  assign \$125  = \$123  & \$124 ;
-  assign \$126  = entry1_0[15] ^ plane_neg;
-  assign \$127  = entry1_0[15] ^ plane_neg;
-  assign \$128  = entry1_0[15] ^ plane_neg;
-  assign \$792  = step * 4'h8;
-  assign \$129  = planes >> \$792 ;
-  assign \$795  = \$129 [7:4] * 5'h10;
-  assign entry0_1 = \table  >> \$795 ;
+  assign \$111  = ! entry1_0[9:0];
+  assign \$112  = \$110  & \$111 ;
+  assign \$113  = entry1_0[15] ^ plane_neg;
+  assign \$114  = entry1_0[15] ^ plane_neg;
+  assign \$115  = entry1_0[15] ^ plane_neg;
+  assign \$742  = \$signal  * 4'h8;
+  assign \$116  = planes >> \$742 ;
+  assign \$745  = \$116 [7:4] * 5'h10;
+  assign entry0_1 = \table  >> \$745 ;
+  assign \$117  = ! entry0_1[14:10];
+  assign plane0_1_e = \$117  ? 5'h01 : entry0_1[14:10];
+  assign \$118  = ! entry0_1[14:10];
+  assign \$119  = ~ \$118 ;
+  assign \$120  = { \$119 , entry0_1[9:0] } << plane0_1_lz;
+  assign \$121  = plane0_1_e + 7'h70;
+  assign \$122  = \$121  + \$signal ;
+  assign \$123  = \$122  - plane0_1_lz;
+  assign \$124  = entry0_1[14:10] == 5'h1f;
+  assign \$125  = | entry0_1[9:0];
+  assign \$126  = \$124  & \$125 ;
+  assign \$127  = entry0_1[14:10] == 5'h1f;
+  assign \$128  = ! entry0_1[9:0];
+  assign \$129  = \$127  & \$128 ;
   assign \$130  = ! entry0_1[14:10];
-  assign plane0_1_e = \$130  ? 5'h01 : entry0_1[14:10];
-  assign \$131  = ! entry0_1[14:10];
-  assign \$132  = ~ \$131 ;
-  assign \$133  = { \$132 , entry0_1[9:0] } << plane0_1_lz;
-  assign \$134  = plane0_1_e - 4'hf;
-  assign \$135  = $signed(\$134 ) + $signed(8'h7f);
-  assign \$136  = $signed(\$135 ) + $signed({ 1'h0, step });
-  assign \$137  = $signed(\$136 ) - $signed({ 1'h0, plane0_1_lz });
-  assign \$138  = entry0_1[14:10] == 5'h1f;
-  assign \$139  = | entry0_1[9:0];
-  assign \$140  = \$138  & \$139 ;
-  assign \$141  = entry0_1[14:10] == 5'h1f;
-  assign \$142  = ! entry0_1[9:0];
-  assign \$143  = \$141  & \$142 ;
-  assign \$144  = ! entry0_1[14:10];
-  assign \$145  = ! entry0_1[9:0];
+  assign \$131  = ! entry0_1[9:0];
+  assign \$132  = \$130  & \$131 ;
+  assign \$133  = entry0_1[15] ^ plane_neg;
+  assign \$134  = entry0_1[15] ^ plane_neg;
+  assign \$135  = entry0_1[15] ^ plane_neg;
+  assign \$768  = \$signal  * 4'h8;
+  assign \$136  = planes >> \$768 ;
+  assign \$771  = \$136 [7:4] * 5'h10;
+  assign entry1_1 = \table$86  >> \$771 ;
+  assign \$137  = ! entry1_1[14:10];
+  assign plane1_1_e = \$137  ? 5'h01 : entry1_1[14:10];
+  assign \$138  = ! entry1_1[14:10];
+  assign \$139  = ~ \$138 ;
+  assign \$140  = { \$139 , entry1_1[9:0] } << plane1_1_lz;
+  assign \$141  = plane1_1_e + 7'h70;
+  assign \$142  = \$141  + \$signal ;
+  assign \$143  = \$142  - plane1_1_lz;
+  assign \$144  = entry1_1[14:10] == 5'h1f;
+  assign \$145  = | entry1_1[9:0];
   assign \$146  = \$144  & \$145 ;
-  assign \$147  = entry0_1[15] ^ plane_neg;
-  assign \$148  = entry0_1[15] ^ plane_neg;
-  assign \$149  = entry0_1[15] ^ plane_neg;
-  assign \$819  = step * 4'h8;
-  assign \$150  = planes >> \$819 ;
-  assign \$822  = \$150 [7:4] * 5'h10;
-  assign entry1_1 = \table$88  >> \$822 ;
-  assign \$151  = ! entry1_1[14:10];
-  assign plane1_1_e = \$151  ? 5'h01 : entry1_1[14:10];
-  assign \$152  = ! entry1_1[14:10];
-  assign \$153  = ~ \$152 ;
-  assign \$154  = { \$153 , entry1_1[9:0] } << plane1_1_lz;
-  assign \$155  = plane1_1_e - 4'hf;
-  assign \$156  = $signed(\$155 ) + $signed(8'h7f);
-  assign \$157  = $signed(\$156 ) + $signed({ 1'h0, step });
-  assign \$158  = $signed(\$157 ) - $signed({ 1'h0, plane1_1_lz });
-  assign \$159  = entry1_1[14:10] == 5'h1f;
-  assign \$160  = | entry1_1[9:0];
-  assign \$161  = \$159  & \$160 ;
-  assign \$162  = entry1_1[14:10] == 5'h1f;
-  assign \$163  = ! entry1_1[9:0];
-  assign \$164  = \$162  & \$163 ;
-  assign \$165  = ! entry1_1[14:10];
-  assign \$166  = ! entry1_1[9:0];
-  assign \$167  = \$165  & \$166 ;
-  assign \$168  = entry1_1[15] ^ plane_neg;
-  assign \$169  = entry1_1[15] ^ plane_neg;
-  assign \$170  = entry1_1[15] ^ plane_neg;
+  assign \$147  = entry1_1[14:10] == 5'h1f;
+  assign \$148  = ! entry1_1[9:0];
+  assign \$149  = \$147  & \$148 ;
+  assign \$150  = ! entry1_1[14:10];
+  assign \$151  = ! entry1_1[9:0];
+  assign \$152  = \$150  & \$151 ;
+  assign \$153  = entry1_1[15] ^ plane_neg;
+  assign \$154  = entry1_1[15] ^ plane_neg;
+  assign \$155  = entry1_1[15] ^ plane_neg;
   assign in_corr = dq_bit < 4'h9;
-  assign \$171  = dq_bit - 4'h9;
-  assign \$172  = - \$signal$25 [0];
-  assign \$173  = - \$signal$25 [1:0];
-  assign \$174  = - \$signal$25 [2:0];
-  assign \$175  = - \$signal$25 [3:0];
-  assign \$176  = - \$signal$25 [4:0];
-  assign \$177  = - \$signal$25 [5:0];
-  assign \$178  = - \$signal$25 [6:0];
-  assign \$179  = - \$signal$25 [7:0];
-  assign \$180  = - \$signal$25 [8];
-  assign \$181  = - \$signal$25 [9:8];
-  assign \$182  = - \$signal$25 [10:8];
-  assign \$183  = - \$signal$25 [11:8];
-  assign \$184  = - \$signal$25 [12:8];
-  assign \$185  = - \$signal$25 [13:8];
-  assign \$186  = - \$signal$25 [14:8];
-  assign \$187  = - \$signal$25 [15:8];
-  assign \$188  = ! dq_sum_a0[30:23];
-  assign ct0_e = \$188  ? 8'h01 : dq_sum_a0[30:23];
-  assign \$189  = ! dq_sum_a0[30:23];
-  assign \$190  = ~ \$189 ;
-  assign \$191  = ct0_e - 8'h96;
-  assign \$192  = $signed(\$191 ) + $signed({ 1'h0, dq_bit });
-  assign \$193  = 5'h17 - ct0_rp_msb;
-  assign \$194  = { \$190 , dq_sum_a0[22:0], 2'h0 } << \$193 [4:0];
-  assign \$195  = $signed(\$192 ) + $signed({ 1'h0, ct0_rp_msb });
-  assign \$196  = $signed(\$195 ) + $signed(8'h7f);
-  assign \$197  = $signed(\$196 ) < $signed(2'h1);
-  assign \$198  = $signed(\$196 ) < $signed(6'h27);
-  assign \$199  = $signed(2'h1) - $signed(\$196 );
-  assign ct0_rp_sh = \$194 [25:0] >> ct0_rp_rs;
-  assign \$200  = ct0_rp_sh << ct0_rp_rs;
-  assign ct0_rp_lost = \$200 [25:0] != \$194 [25:0];
-  assign \$201  = $signed(\$196 ) + $signed({ 1'h0, ct0_rp_rs });
-  assign \$202  = $signed(\$201 ) - $signed(2'h1);
-  assign \$204  = $signed(\$203 ) + $signed({ 1'h0, ct0_rp_sh[25:2] });
-  assign \$206  = \$205  | ct0_rp_lost;
-  assign \$207  = \$206  | ct0_rp_sh[2];
-  assign \$208  = ct0_rp_sh[1] & \$207 ;
-  assign \$209  = $signed(\$204 ) + $signed({ 1'h0, \$208  });
-  assign \$210  = ! { \$190 , dq_sum_a0[22:0] };
-  assign \$211  = \$209 [46:0] >= 31'h7f800000;
-  assign \$212  = dq_bit == 4'h8;
-  assign \$213  = dq_sum_a0[31] ^ \$212 ;
-  assign \$214  = dq_bit == 4'h8;
-  assign \$215  = dq_sum_a0[31] ^ \$214 ;
-  assign \$216  = dq_bit == 4'h8;
-  assign \$217  = dq_sum_a0[31] ^ \$216 ;
-  assign \$218  = dq_sum_a0[30:23] == 8'hff;
-  assign \$219  = | dq_sum_a0[22:0];
-  assign \$220  = \$218  & \$219 ;
-  assign \$221  = dq_sum_a0[30:23] == 8'hff;
-  assign \$222  = ! dq_sum_a0[22:0];
-  assign \$223  = \$221  & \$222 ;
-  assign \$224  = dq_bit == 4'h8;
-  assign \$225  = dq_sum_a0[31] ^ \$224 ;
-  assign \$226  = \$223  ? { \$225 , 31'h7f800000 } : ct0_rp_out;
-  assign ct0_f32 = \$220  ? 32'd2143289344 : \$226 ;
-  assign \$227  = \$171 [2:0] - dq_h;
-  assign \$228  = ! dq_d0_0[30:23];
-  assign st0_0_e = \$228  ? 8'h01 : dq_d0_0[30:23];
-  assign \$229  = ! dq_d0_0[30:23];
-  assign \$230  = ~ \$229 ;
-  assign \$231  = st0_0_e - 8'h96;
-  assign \$232  = $signed(\$231 ) + $signed(\$227 );
-  assign \$233  = 5'h17 - st0_0_rp_msb;
-  assign \$234  = { \$230 , dq_d0_0[22:0], 2'h0 } << \$233 [4:0];
-  assign \$235  = $signed(\$232 ) + $signed({ 1'h0, st0_0_rp_msb });
-  assign \$236  = $signed(\$235 ) + $signed(8'h7f);
-  assign \$237  = $signed(\$236 ) < $signed(2'h1);
-  assign \$238  = $signed(\$236 ) < $signed(6'h27);
-  assign \$239  = $signed(2'h1) - $signed(\$236 );
-  assign st0_0_rp_sh = \$234 [25:0] >> st0_0_rp_rs;
-  assign \$240  = st0_0_rp_sh << st0_0_rp_rs;
-  assign st0_0_rp_lost = \$240 [25:0] != \$234 [25:0];
-  assign \$241  = $signed(\$236 ) + $signed({ 1'h0, st0_0_rp_rs });
-  assign \$242  = $signed(\$241 ) - $signed(2'h1);
-  assign \$244  = $signed(\$243 ) + $signed({ 1'h0, st0_0_rp_sh[25:2] });
-  assign \$246  = \$245  | st0_0_rp_lost;
-  assign \$247  = \$246  | st0_0_rp_sh[2];
-  assign \$248  = st0_0_rp_sh[1] & \$247 ;
-  assign \$249  = $signed(\$244 ) + $signed({ 1'h0, \$248  });
-  assign \$250  = ! { \$230 , dq_d0_0[22:0] };
-  assign \$251  = \$249 [46:0] >= 31'h7f800000;
-  assign \$255  = dq_d0_0[30:23] == 8'hff;
-  assign \$256  = | dq_d0_0[22:0];
-  assign \$257  = \$255  & \$256 ;
-  assign \$258  = dq_d0_0[30:23] == 8'hff;
-  assign \$259  = ! dq_d0_0[22:0];
-  assign \$260  = \$258  & \$259 ;
-  assign \$262  = \$260  ? { \$261 , 31'h7f800000 } : st0_0_rp_out;
-  assign st0_0_f32 = \$257  ? 32'd2143289344 : \$262 ;
-  assign \$263  = dq_bit == 4'h9;
-  assign \$264  = \$263  & \$signal$69 ;
-  assign \$265  = \$264  ? dq_psum[31:0] : out_acc[31:0];
-  assign \a$199  = in_corr ? dq_d0_0 : \$265 ;
-  assign \$266  = dq_c0 >> dq_bit;
-  assign \$267  = \$266  ? ct0_f32 : 32'd0;
-  assign \$268  = ~ in_corr;
-  assign \$269  = dq_scale[7:0] >> \$171 [2:0];
-  assign \$270  = \$268  & \$269 ;
-  assign \$271  = \$270  ? st0_0_f32 : 32'd0;
-  assign \b$200  = in_corr ? \$267  : \$271 ;
-  assign \$272  = ! grp_next0_0[30:23];
-  assign \$273  = \$272  ? 8'h01 : grp_next0_0[30:23];
-  assign \$274  = ! grp_next0_0[30:23];
-  assign \$275  = ~ \$274 ;
-  assign \$276  = dp0_0_e - 8'h96;
-  assign \$277  = $signed(\$276 ) + $signed({ 1'h0, \$signal  });
-  assign \$278  = 5'h17 - dp0_0_rp_msb;
-  assign \$279  = { dp0_0_sig, 2'h0 } << dp0_0_rp_ls;
-  assign \$280  = $signed(dp0_0_exp) + $signed({ 1'h0, dp0_0_rp_msb });
-  assign \$281  = $signed(\$280 ) + $signed(8'h7f);
-  assign \$282  = $signed(dp0_0_rp_eb) < $signed(2'h1);
-  assign \$283  = $signed(dp0_0_rp_eb) < $signed(6'h27);
-  assign \$284  = $signed(2'h1) - $signed(dp0_0_rp_eb);
-  assign \$285  = dp0_0_rp_norm >> dp0_0_rp_rs;
-  assign \$286  = dp0_0_rp_sh << dp0_0_rp_rs;
-  assign \$287  = \$286 [25:0] != dp0_0_rp_norm;
-  assign \$288  = $signed(dp0_0_rp_eb) + $signed({ 1'h0, dp0_0_rp_rs });
-  assign \$289  = $signed(\$288 ) - $signed(2'h1);
-  assign \$291  = $signed(\$290 ) + $signed({ 1'h0, dp0_0_rp_sh[25:2] });
-  assign \$293  = \$292  | dp0_0_rp_lost;
-  assign \$294  = \$293  | dp0_0_rp_sh[2];
-  assign \$295  = dp0_0_rp_sh[1] & \$294 ;
-  assign \$296  = $signed(\$291 ) + $signed({ 1'h0, \$295  });
-  assign \$297  = ! dp0_0_sig;
-  assign \$298  = dp0_0_rp_packed >= 31'h7f800000;
-  assign \$302  = grp_next0_0[30:23] == 8'hff;
-  assign \$303  = | grp_next0_0[22:0];
-  assign \$304  = \$302  & \$303 ;
-  assign \$305  = grp_next0_0[30:23] == 8'hff;
-  assign \$306  = ! grp_next0_0[22:0];
-  assign \$307  = \$305  & \$306 ;
-  assign \$309  = \$307  ? { \$308 , 31'h7f800000 } : dp0_0_rp_out;
-  assign \$310  = \$304  ? 32'd2143289344 : \$309 ;
-  assign \$311  = \$171 [2:0] - dq_h;
+  assign \$156  = dq_bit - 4'h9;
+  assign \$157  = - \$signal$24 [0];
+  assign \$158  = - \$signal$24 [1:0];
+  assign \$159  = - \$signal$24 [2:0];
+  assign \$160  = - \$signal$24 [3:0];
+  assign \$161  = - \$signal$24 [4:0];
+  assign \$162  = - \$signal$24 [5:0];
+  assign \$163  = - \$signal$24 [6:0];
+  assign \$164  = - \$signal$24 [7:0];
+  assign \$165  = - \$signal$24 [8];
+  assign \$166  = - \$signal$24 [9:8];
+  assign \$167  = - \$signal$24 [10:8];
+  assign \$168  = - \$signal$24 [11:8];
+  assign \$169  = - \$signal$24 [12:8];
+  assign \$170  = - \$signal$24 [13:8];
+  assign \$171  = - \$signal$24 [14:8];
+  assign \$172  = - \$signal$24 [15:8];
+  assign \$173  = ! dq_sum_a0[30:23];
+  assign ct0_e = \$173  ? 8'h01 : dq_sum_a0[30:23];
+  assign \$174  = ! dq_sum_a0[30:23];
+  assign \$175  = ~ \$174 ;
+  assign \$176  = ct0_e - 8'h96;
+  assign \$177  = $signed(\$176 ) + $signed({ 1'h0, dq_bit });
+  assign \$178  = 5'h17 - ct0_rp_msb;
+  assign \$179  = { \$175 , dq_sum_a0[22:0], 2'h0 } << \$178 [4:0];
+  assign \$180  = $signed(\$177 ) + $signed({ 1'h0, ct0_rp_msb });
+  assign \$181  = $signed(\$180 ) + $signed(8'h7f);
+  assign \$182  = $signed(\$181 ) < $signed(2'h1);
+  assign \$183  = $signed(\$181 ) < $signed(6'h27);
+  assign \$184  = $signed(2'h1) - $signed(\$181 );
+  assign ct0_rp_sh = \$179 [25:0] >> ct0_rp_rs;
+  assign \$185  = ct0_rp_sh << ct0_rp_rs;
+  assign ct0_rp_lost = \$185 [25:0] != \$179 [25:0];
+  assign \$186  = $signed(\$181 ) + $signed({ 1'h0, ct0_rp_rs });
+  assign \$187  = $signed(\$186 ) - $signed(2'h1);
+  assign \$189  = $signed(\$188 ) + $signed({ 1'h0, ct0_rp_sh[25:2] });
+  assign \$191  = \$190  | ct0_rp_lost;
+  assign \$192  = \$191  | ct0_rp_sh[2];
+  assign \$193  = ct0_rp_sh[1] & \$192 ;
+  assign \$194  = $signed(\$189 ) + $signed({ 1'h0, \$193  });
+  assign \$195  = ! { \$175 , dq_sum_a0[22:0] };
+  assign \$196  = \$194 [46:0] >= 31'h7f800000;
+  assign \$197  = dq_bit == 4'h8;
+  assign \$198  = dq_sum_a0[31] ^ \$197 ;
+  assign \$199  = dq_bit == 4'h8;
+  assign \$200  = dq_sum_a0[31] ^ \$199 ;
+  assign \$201  = dq_bit == 4'h8;
+  assign \$202  = dq_sum_a0[31] ^ \$201 ;
+  assign \$203  = dq_sum_a0[30:23] == 8'hff;
+  assign \$204  = | dq_sum_a0[22:0];
+  assign \$205  = \$203  & \$204 ;
+  assign \$206  = dq_sum_a0[30:23] == 8'hff;
+  assign \$207  = ! dq_sum_a0[22:0];
+  assign \$208  = \$206  & \$207 ;
+  assign \$209  = dq_bit == 4'h8;
+  assign \$210  = dq_sum_a0[31] ^ \$209 ;
+  assign \$211  = \$208  ? { \$210 , 31'h7f800000 } : ct0_rp_out;
+  assign ct0_f32 = \$205  ? 32'd2143289344 : \$211 ;
+  assign \$212  = ! dq_d0_0[30:23];
+  assign st0_0_e = \$212  ? 8'h01 : dq_d0_0[30:23];
+  assign \$213  = ! dq_d0_0[30:23];
+  assign \$214  = ~ \$213 ;
+  assign \$215  = st0_0_e - 8'h96;
+  assign \$216  = $signed(\$215 ) + $signed({ 1'h0, \$156 [2:0] });
+  assign \$217  = 5'h17 - st0_0_rp_msb;
+  assign \$218  = { \$214 , dq_d0_0[22:0], 2'h0 } << \$217 [4:0];
+  assign \$219  = $signed(\$216 ) + $signed({ 1'h0, st0_0_rp_msb });
+  assign \$220  = $signed(\$219 ) + $signed(8'h7f);
+  assign \$221  = $signed(\$220 ) < $signed(2'h1);
+  assign \$222  = $signed(\$220 ) < $signed(6'h27);
+  assign \$223  = $signed(2'h1) - $signed(\$220 );
+  assign st0_0_rp_sh = \$218 [25:0] >> st0_0_rp_rs;
+  assign \$224  = st0_0_rp_sh << st0_0_rp_rs;
+  assign st0_0_rp_lost = \$224 [25:0] != \$218 [25:0];
+  assign \$225  = $signed(\$220 ) + $signed({ 1'h0, st0_0_rp_rs });
+  assign \$226  = $signed(\$225 ) - $signed(2'h1);
+  assign \$228  = $signed(\$227 ) + $signed({ 1'h0, st0_0_rp_sh[25:2] });
+  assign \$230  = \$229  | st0_0_rp_lost;
+  assign \$231  = \$230  | st0_0_rp_sh[2];
+  assign \$232  = st0_0_rp_sh[1] & \$231 ;
+  assign \$233  = $signed(\$228 ) + $signed({ 1'h0, \$232  });
+  assign \$234  = ! { \$214 , dq_d0_0[22:0] };
+  assign \$235  = \$233 [46:0] >= 31'h7f800000;
+  assign \$239  = dq_d0_0[30:23] == 8'hff;
+  assign \$240  = | dq_d0_0[22:0];
+  assign \$241  = \$239  & \$240 ;
+  assign \$242  = dq_d0_0[30:23] == 8'hff;
+  assign \$243  = ! dq_d0_0[22:0];
+  assign \$244  = \$242  & \$243 ;
+  assign \$246  = \$244  ? { \$245 , 31'h7f800000 } : st0_0_rp_out;
+  assign st0_0_f32 = \$241  ? 32'd2143289344 : \$246 ;
+  assign \$247  = dq_bit == 4'h9;
+  assign \$248  = \$247  & \$signal$67 ;
+  assign \$249  = \$248  ? dq_psum[31:0] : out_acc[31:0];
+  assign \a$197  = in_corr ? dq_d0_0 : \$249 ;
+  assign \$250  = dq_c0 >> dq_bit;
+  assign \$251  = \$250  ? ct0_f32 : 32'd0;
+  assign \$252  = ~ in_corr;
+  assign \$253  = dq_scale[7:0] >> \$156 [2:0];
+  assign \$254  = \$252  & \$253 ;
+  assign \$255  = \$254  ? st0_0_f32 : 32'd0;
+  assign \b$198  = in_corr ? \$251  : \$255 ;
+  assign \$256  = ! grp_next0_0[30:23];
+  assign \$257  = \$256  ? 8'h01 : grp_next0_0[30:23];
+  assign \$258  = ! grp_next0_0[30:23];
+  assign \$259  = ~ \$258 ;
+  assign \$260  = dp0_0_e - 8'h96;
+  assign \$261  = $signed(\$260 ) + $signed({ 1'h0, \$signal$23  });
+  assign \$262  = 5'h17 - dp0_0_rp_msb;
+  assign \$263  = { dp0_0_sig, 2'h0 } << dp0_0_rp_ls;
+  assign \$264  = $signed(dp0_0_exp) + $signed({ 1'h0, dp0_0_rp_msb });
+  assign \$265  = $signed(\$264 ) + $signed(8'h7f);
+  assign \$266  = $signed(dp0_0_rp_eb) < $signed(2'h1);
+  assign \$267  = $signed(dp0_0_rp_eb) < $signed(6'h27);
+  assign \$268  = $signed(2'h1) - $signed(dp0_0_rp_eb);
+  assign \$269  = dp0_0_rp_norm >> dp0_0_rp_rs;
+  assign \$270  = dp0_0_rp_sh << dp0_0_rp_rs;
+  assign \$271  = \$270 [25:0] != dp0_0_rp_norm;
+  assign \$272  = $signed(dp0_0_rp_eb) + $signed({ 1'h0, dp0_0_rp_rs });
+  assign \$273  = $signed(\$272 ) - $signed(2'h1);
+  assign \$275  = $signed(\$274 ) + $signed({ 1'h0, dp0_0_rp_sh[25:2] });
+  assign \$277  = \$276  | dp0_0_rp_lost;
+  assign \$278  = \$277  | dp0_0_rp_sh[2];
+  assign \$279  = dp0_0_rp_sh[1] & \$278 ;
+  assign \$280  = $signed(\$275 ) + $signed({ 1'h0, \$279  });
+  assign \$281  = ! dp0_0_sig;
+  assign \$282  = dp0_0_rp_packed >= 31'h7f800000;
+  assign \$283  = grp_next0_0[30:23] == 8'hff;
+  assign \$284  = | grp_next0_0[22:0];
+  assign \$285  = \$283  & \$284 ;
+  assign \$286  = grp_next0_0[30:23] == 8'hff;
+  assign \$287  = ! grp_next0_0[22:0];
+  assign \$288  = \$286  & \$287 ;
+  assign \$289  = \$288  ? { grp_next0_0[31], 31'h7f800000 } : dp0_0_rp_out;
+  assign \$290  = \$285  ? 32'd2143289344 : \$289 ;
+  assign \$291  = ! dq_d0_1[30:23];
+  assign st0_1_e = \$291  ? 8'h01 : dq_d0_1[30:23];
+  assign \$292  = ! dq_d0_1[30:23];
+  assign \$293  = ~ \$292 ;
+  assign \$294  = st0_1_e - 8'h96;
+  assign \$295  = $signed(\$294 ) + $signed({ 1'h0, \$156 [2:0] });
+  assign \$296  = 5'h17 - st0_1_rp_msb;
+  assign \$297  = { \$293 , dq_d0_1[22:0], 2'h0 } << \$296 [4:0];
+  assign \$298  = $signed(\$295 ) + $signed({ 1'h0, st0_1_rp_msb });
+  assign \$299  = $signed(\$298 ) + $signed(8'h7f);
+  assign \$300  = $signed(\$299 ) < $signed(2'h1);
+  assign \$301  = $signed(\$299 ) < $signed(6'h27);
+  assign \$302  = $signed(2'h1) - $signed(\$299 );
+  assign st0_1_rp_sh = \$297 [25:0] >> st0_1_rp_rs;
+  assign \$303  = st0_1_rp_sh << st0_1_rp_rs;
+  assign st0_1_rp_lost = \$303 [25:0] != \$297 [25:0];
+  assign \$304  = $signed(\$299 ) + $signed({ 1'h0, st0_1_rp_rs });
+  assign \$305  = $signed(\$304 ) - $signed(2'h1);
+  assign \$307  = $signed(\$306 ) + $signed({ 1'h0, st0_1_rp_sh[25:2] });
+  assign \$309  = \$308  | st0_1_rp_lost;
+  assign \$310  = \$309  | st0_1_rp_sh[2];
+  assign \$311  = st0_1_rp_sh[1] & \$310 ;
+  assign \$312  = $signed(\$307 ) + $signed({ 1'h0, \$311  });
+  assign \$313  = ! { \$293 , dq_d0_1[22:0] };
+  assign \$314  = \$312 [46:0] >= 31'h7f800000;
+  assign \$318  = dq_d0_1[30:23] == 8'hff;
+  assign \$319  = | dq_d0_1[22:0];
+  assign \$320  = \$318  & \$319 ;
+  assign \$321  = dq_d0_1[30:23] == 8'hff;
+  assign \$322  = ! dq_d0_1[22:0];
+  assign \$323  = \$321  & \$322 ;
+  assign \$325  = \$323  ? { \$324 , 31'h7f800000 } : st0_1_rp_out;
+  assign st0_1_f32 = \$320  ? 32'd2143289344 : \$325 ;
+  assign \$326  = dq_bit == 4'h9;
+  assign \$327  = \$326  & \$signal$67 ;
+  assign \$328  = \$327  ? dq_psum[63:32] : out_acc[63:32];
+  assign \a$225  = in_corr ? dq_d0_1 : \$328 ;
+  assign \$329  = dq_c1 >> dq_bit;
+  assign \$330  = \$329  ? ct0_f32 : 32'd0;
+  assign \$331  = ~ in_corr;
+  assign \$332  = dq_scale[15:8] >> \$156 [2:0];
+  assign \$333  = \$331  & \$332 ;
+  assign \$334  = \$333  ? st0_1_f32 : 32'd0;
+  assign \b$226  = in_corr ? \$330  : \$334 ;
+  assign \$335  = ! grp_next0_1[30:23];
+  assign \$336  = \$335  ? 8'h01 : grp_next0_1[30:23];
+  assign \$337  = ! grp_next0_1[30:23];
+  assign \$338  = ~ \$337 ;
+  assign \$339  = dp0_1_e - 8'h96;
+  assign \$340  = $signed(\$339 ) + $signed({ 1'h0, \$signal$23  });
+  assign \$341  = 5'h17 - dp0_1_rp_msb;
+  assign \$342  = { dp0_1_sig, 2'h0 } << dp0_1_rp_ls;
   \lut_all_fp16_fp16tab_nosym.act_add0  act_add0 (
     .a(act_sum0),
     .b(ones0_f32),
@@ -1920,24 +1865,24 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
     .s(act_next1)
   );
   \lut_all_fp16_fp16tab_nosym.dq_add0_0  dq_add0_0 (
-    .a(\a$199 ),
-    .b(\b$200 ),
+    .a(\a$197 ),
+    .b(\b$198 ),
     .s(s)
   );
   \lut_all_fp16_fp16tab_nosym.dq_add0_1  dq_add0_1 (
-    .a(\a$227 ),
-    .b(\b$228 ),
-    .s(\s$56 )
+    .a(\a$225 ),
+    .b(\b$226 ),
+    .s(\s$54 )
   );
   \lut_all_fp16_fp16tab_nosym.dq_add1_0  dq_add1_0 (
-    .a(\a$268 ),
-    .b(\b$269 ),
-    .s(\s$59 )
+    .a(\a$266 ),
+    .b(\b$267 ),
+    .s(\s$57 )
   );
   \lut_all_fp16_fp16tab_nosym.dq_add1_1  dq_add1_1 (
-    .a(\a$296 ),
-    .b(\b$297 ),
-    .s(\s$62 )
+    .a(\a$294 ),
+    .b(\b$295 ),
+    .s(\s$60 )
   );
   \lut_all_fp16_fp16tab_nosym.plane_add0_0  plane_add0_0 (
     .a(grp0_0),
@@ -1971,440 +1916,420 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
     .clk(clk),
     .load(accept),
     .rst(rst),
-    .\table (\table$88 )
+    .\table (\table$86 )
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$602  = i_a;
+    \$567  = i_a;
     if (rst) begin
-      \$602  = 128'h00000000000000000000000000000000;
+      \$567  = 128'h00000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$603  = i_w;
+    \$568  = i_w;
     if (rst) begin
-      \$603  = 101'h00000000000000000000000000;
+      \$568  = 101'h00000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$604  = i_ctl;
+    \$569  = i_ctl;
     if (rst) begin
-      \$604  = 5'h00;
+      \$569  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$605  = w_reg;
+    \$570  = w_reg;
     if (i_ctl[1]) begin
-      \$605  = i_w;
+      \$570  = i_w;
     end
     if (rst) begin
-      \$605  = 101'h00000000000000000000000000;
+      \$570  = 101'h00000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$606  = planes;
+    \$571  = \$signal ;
     if (accept) begin
-      \$606  = w_sel[63:0];
-    end
-    if (rst) begin
-      \$606  = 64'h0000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$607  = dtype;
-    if (accept) begin
-      \$607  = w_sel[100:96];
-    end
-    if (rst) begin
-      \$607  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$608  = remaining;
-    if (accept) begin
-      \$608  = \$4 ;
+      \$571  = 3'h0;
     end else if (\$3 ) begin
-      \$608  = \$7 [3:0];
+      \$571  = \$7 [2:0];
     end
     if (rst) begin
-      \$608  = 4'h0;
+      \$571  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$609  = step;
+    \$572  = planes;
     if (accept) begin
-      \$609  = 3'h0;
+      \$572  = w_sel[63:0];
+    end
+    if (rst) begin
+      \$572  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$573  = dtype;
+    if (accept) begin
+      \$573  = w_sel[100:96];
+    end
+    if (rst) begin
+      \$573  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$574  = remaining;
+    if (accept) begin
+      \$574  = \$4 ;
     end else if (\$3 ) begin
-      \$609  = \$8 [2:0];
+      \$574  = \$6 [3:0];
     end
     if (rst) begin
-      \$609  = 3'h0;
+      \$574  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$610  = beat_group_end;
+    \$575  = beat_group_end;
     if (accept) begin
-      \$610  = i_ctl[4];
+      \$575  = i_ctl[4];
     end
     if (rst) begin
-      \$610  = 1'h0;
+      \$575  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$611  = beat_last;
+    \$576  = beat_last;
     if (accept) begin
-      \$611  = i_ctl[3];
+      \$576  = i_ctl[3];
     end
     if (rst) begin
-      \$611  = 1'h0;
+      \$576  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$612  = beat_scale;
+    \$577  = beat_scale;
     if (accept) begin
-      \$612  = w_sel[79:64];
+      \$577  = w_sel[79:64];
     end
     if (rst) begin
-      \$612  = 16'h0000;
+      \$577  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$613  = \$signal ;
+    \$578  = \$signal$23 ;
     if (accept) begin
-      \$613  = \$5 ;
+      \$578  = \$5 ;
     end
     if (rst) begin
-      \$613  = 1'h0;
+      \$578  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$614  = beat_h;
+    \$579  = \$signal$24 ;
     if (accept) begin
-      \$614  = \$6 ;
+      \$579  = w_sel[95:80];
     end
     if (rst) begin
-      \$614  = 1'h0;
+      \$579  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$615  = \$signal$25 ;
-    if (accept) begin
-      \$615  = w_sel[95:80];
-    end
-    if (rst) begin
-      \$615  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$616  = act_sum0;
+    \$580  = act_sum0;
     if (handoff) begin
-      \$616  = 32'd0;
+      \$580  = 32'd0;
     end else if (last_plane) begin
-      \$616  = act_next0;
+      \$580  = act_next0;
     end
     if (rst) begin
-      \$616  = 32'd0;
+      \$580  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$617  = act_sum1;
+    \$581  = act_sum1;
     if (handoff) begin
-      \$617  = 32'd0;
+      \$581  = 32'd0;
     end else if (last_plane) begin
-      \$617  = act_next1;
+      \$581  = act_next1;
     end
     if (rst) begin
-      \$617  = 32'd0;
+      \$581  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$618  = grp0_0;
+    \$582  = grp0_0;
     if (handoff) begin
-      \$618  = 32'd0;
-    end else if (\$10 ) begin
-      \$618  = grp_next0_0;
+      \$582  = 32'd0;
+    end else if (\$9 ) begin
+      \$582  = grp_next0_0;
     end
     if (rst) begin
-      \$618  = 32'd0;
+      \$582  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$619  = grp1_0;
+    \$583  = grp1_0;
     if (handoff) begin
-      \$619  = 32'd0;
-    end else if (\$12 ) begin
-      \$619  = grp_next1_0;
+      \$583  = 32'd0;
+    end else if (\$11 ) begin
+      \$583  = grp_next1_0;
     end
     if (rst) begin
-      \$619  = 32'd0;
+      \$583  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$620  = grp0_1;
+    \$584  = grp0_1;
     if (handoff) begin
-      \$620  = 32'd0;
-    end else if (\$14 ) begin
-      \$620  = grp_next0_1;
+      \$584  = 32'd0;
+    end else if (\$13 ) begin
+      \$584  = grp_next0_1;
     end
     if (rst) begin
-      \$620  = 32'd0;
+      \$584  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$621  = grp1_1;
+    \$585  = grp1_1;
     if (handoff) begin
-      \$621  = 32'd0;
-    end else if (\$16 ) begin
-      \$621  = grp_next1_1;
+      \$585  = 32'd0;
+    end else if (\$15 ) begin
+      \$585  = grp_next1_1;
     end
     if (rst) begin
-      \$621  = 32'd0;
+      \$585  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$622  = grp_first;
+    \$586  = grp_first;
     if (handoff) begin
-      \$622  = 1'h0;
+      \$586  = 1'h0;
     end
-    if (\$17 ) begin
-      \$622  = 1'h1;
+    if (\$16 ) begin
+      \$586  = 1'h1;
     end
     if (rst) begin
-      \$622  = 1'h0;
+      \$586  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$623  = grp_psum;
-    if (\$17 ) begin
-      \$623  = i_psum;
+    \$587  = grp_psum;
+    if (\$16 ) begin
+      \$587  = i_psum;
     end
     if (rst) begin
-      \$623  = 128'h00000000000000000000000000000000;
+      \$587  = 128'h00000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$624  = dq_c0;
+    \$588  = dq_c0;
     if (handoff) begin
-      \$624  = c0;
+      \$588  = c0;
     end
     if (rst) begin
-      \$624  = 9'h000;
+      \$588  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$625  = dq_c1;
+    \$589  = dq_c1;
     if (handoff) begin
-      \$625  = c1;
+      \$589  = c1;
     end
     if (rst) begin
-      \$625  = 9'h000;
+      \$589  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$626  = dq_h;
+    \$590  = dq_sum_a0;
     if (handoff) begin
-      \$626  = beat_h;
+      \$590  = act_next0;
     end
     if (rst) begin
-      \$626  = 1'h0;
+      \$590  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$627  = dq_sum_a0;
+    \$591  = dq_sum_a1;
     if (handoff) begin
-      \$627  = act_next0;
+      \$591  = act_next1;
     end
     if (rst) begin
-      \$627  = 32'd0;
+      \$591  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$628  = dq_sum_a1;
-    if (handoff) begin
-      \$628  = act_next1;
-    end
-    if (rst) begin
-      \$628  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$629  = dq_d0_0;
-    if (\$19 ) begin
-      \$629  = s;
+    \$592  = dq_d0_0;
+    if (\$18 ) begin
+      \$592  = s;
     end
     if (handoff) begin
-      \$629  = dp0_0_f32;
+      \$592  = dp0_0_f32;
     end
     if (rst) begin
-      \$629  = 32'd0;
+      \$592  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$630  = dq_d0_1;
-    if (\$21 ) begin
-      \$630  = \s$56 ;
+    \$593  = dq_d0_1;
+    if (\$20 ) begin
+      \$593  = \s$54 ;
     end
     if (handoff) begin
-      \$630  = dp0_1_f32;
+      \$593  = dp0_1_f32;
     end
     if (rst) begin
-      \$630  = 32'd0;
+      \$593  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$631  = dq_d1_0;
-    if (\$23 ) begin
-      \$631  = \s$59 ;
+    \$594  = dq_d1_0;
+    if (\$22 ) begin
+      \$594  = \s$57 ;
     end
     if (handoff) begin
-      \$631  = dp1_0_f32;
+      \$594  = dp1_0_f32;
     end
     if (rst) begin
-      \$631  = 32'd0;
+      \$594  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$632  = dq_d1_1;
+    \$595  = dq_d1_1;
+    if (\$24 ) begin
+      \$595  = \s$60 ;
+    end
+    if (handoff) begin
+      \$595  = dp1_1_f32;
+    end
+    if (rst) begin
+      \$595  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$596  = 1'h0;
     if (\$25 ) begin
-      \$632  = \s$62 ;
-    end
-    if (handoff) begin
-      \$632  = dp1_1_f32;
-    end
-    if (rst) begin
-      \$632  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$633  = 1'h0;
-    if (\$26 ) begin
-      if (\$31 ) begin
-        \$633  = 1'h1;
+      if (\$30 ) begin
+        \$596  = 1'h1;
       end
     end
     if (rst) begin
-      \$633  = 1'h0;
+      \$596  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$634  = dq_left;
-    if (\$26 ) begin
-      \$634  = \$27 [4:0];
+    \$597  = dq_left;
+    if (\$25 ) begin
+      \$597  = \$26 [4:0];
     end
     if (handoff) begin
-      \$634  = 5'h11;
+      \$597  = 5'h11;
     end
     if (rst) begin
-      \$634  = 5'h00;
+      \$597  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$635  = dq_bit;
-    if (\$26 ) begin
-      \$635  = \$28 [4:0];
+    \$598  = dq_bit;
+    if (\$25 ) begin
+      \$598  = \$27 [4:0];
     end
     if (handoff) begin
-      \$635  = 5'h00;
+      \$598  = 5'h00;
     end
     if (rst) begin
-      \$635  = 5'h00;
+      \$598  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$636  = out_acc;
-    if (\$26 ) begin
-      if (\$29 ) begin
-        \$636  = out_next;
+    \$599  = out_acc;
+    if (\$25 ) begin
+      if (\$28 ) begin
+        \$599  = out_next;
       end
     end
     if (rst) begin
-      \$636  = 128'h00000000000000000000000000000000;
+      \$599  = 128'h00000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$637  = o_psum;
-    if (\$26 ) begin
-      if (\$31 ) begin
-        \$637  = out_next;
+    \$600  = o_psum;
+    if (\$25 ) begin
+      if (\$30 ) begin
+        \$600  = out_next;
       end
     end
     if (rst) begin
-      \$637  = 128'h00000000000000000000000000000000;
+      \$600  = 128'h00000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$638  = dq_scale;
+    \$601  = dq_scale;
     if (handoff) begin
-      \$638  = beat_scale;
+      \$601  = beat_scale;
     end
     if (rst) begin
-      \$638  = 16'h0000;
+      \$601  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$639  = \$signal$69 ;
+    \$602  = \$signal$67 ;
     if (handoff) begin
-      \$639  = grp_first;
+      \$602  = grp_first;
     end
     if (rst) begin
-      \$639  = 1'h0;
+      \$602  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$640  = dq_psum;
+    \$603  = dq_psum;
     if (handoff) begin
-      \$640  = grp_psum;
+      \$603  = grp_psum;
     end
     if (rst) begin
-      \$640  = 128'h00000000000000000000000000000000;
+      \$603  = 128'h00000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$641  = \$signal$67 ;
+    \$604  = dq_last;
     if (handoff) begin
-      \$641  = beat_last;
+      \$604  = beat_last;
     end
     if (rst) begin
-      \$641  = 1'h0;
+      \$604  = 1'h0;
     end
   end
   always @* begin
@@ -2440,71 +2365,71 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
     if (\table [249]) begin
       ones0_lz = 4'h1;
     end
-    if (\$49 ) begin
+    if (\$48 ) begin
       ones0_lz = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
-    if (\$57 ) begin
+    if (\$54 ) begin
       ones0_f32 = 32'd2143289344;
+    end else if (\$57 ) begin
+      ones0_f32 = { \table [255], 31'h7f800000 };
     end else if (\$60 ) begin
-      ones0_f32 = { \$64 , 31'h7f800000 };
-    end else if (\$63 ) begin
-      ones0_f32 = { \$65 , 31'h00000000 };
+      ones0_f32 = { \table [255], 31'h00000000 };
     end else begin
-      ones0_f32 = { \$66 , \$54 [7:0], \$50 [9:0], 13'h0000 };
+      ones0_f32 = { \table [255], \$51 [7:0], \$49 [9:0], 13'h0000 };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     ones1_lz = 4'h0;
-    if (\table$88 [240]) begin
+    if (\table$86 [240]) begin
       ones1_lz = 4'ha;
     end
-    if (\table$88 [241]) begin
+    if (\table$86 [241]) begin
       ones1_lz = 4'h9;
     end
-    if (\table$88 [242]) begin
+    if (\table$86 [242]) begin
       ones1_lz = 4'h8;
     end
-    if (\table$88 [243]) begin
+    if (\table$86 [243]) begin
       ones1_lz = 4'h7;
     end
-    if (\table$88 [244]) begin
+    if (\table$86 [244]) begin
       ones1_lz = 4'h6;
     end
-    if (\table$88 [245]) begin
+    if (\table$86 [245]) begin
       ones1_lz = 4'h5;
     end
-    if (\table$88 [246]) begin
+    if (\table$86 [246]) begin
       ones1_lz = 4'h4;
     end
-    if (\table$88 [247]) begin
+    if (\table$86 [247]) begin
       ones1_lz = 4'h3;
     end
-    if (\table$88 [248]) begin
+    if (\table$86 [248]) begin
       ones1_lz = 4'h2;
     end
-    if (\table$88 [249]) begin
+    if (\table$86 [249]) begin
       ones1_lz = 4'h1;
     end
-    if (\$69 ) begin
+    if (\$63 ) begin
       ones1_lz = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
-    if (\$77 ) begin
+    if (\$69 ) begin
       ones1_f32 = 32'd2143289344;
-    end else if (\$80 ) begin
-      ones1_f32 = { \$84 , 31'h7f800000 };
-    end else if (\$83 ) begin
-      ones1_f32 = { \$85 , 31'h00000000 };
+    end else if (\$72 ) begin
+      ones1_f32 = { \table$86 [255], 31'h7f800000 };
+    end else if (\$75 ) begin
+      ones1_f32 = { \table$86 [255], 31'h00000000 };
     end else begin
-      ones1_f32 = { \$86 , \$74 [7:0], \$70 [9:0], 13'h0000 };
+      ones1_f32 = { \table$86 [255], \$66 [7:0], \$64 [9:0], 13'h0000 };
     end
   end
   always @* begin
@@ -2540,21 +2465,21 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
     if (entry0_0[9]) begin
       plane0_0_lz = 4'h1;
     end
-    if (\$90 ) begin
+    if (\$79 ) begin
       plane0_0_lz = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
-    if (\$98 ) begin
+    if (\$86 ) begin
       plane0_0_f32 = 32'd2143289344;
-    end else if (\$101 ) begin
-      plane0_0_f32 = { \$105 , 31'h7f800000 };
-    end else if (\$104 ) begin
-      plane0_0_f32 = { \$106 , 31'h00000000 };
+    end else if (\$89 ) begin
+      plane0_0_f32 = { \$93 , 31'h7f800000 };
+    end else if (\$92 ) begin
+      plane0_0_f32 = { \$94 , 31'h00000000 };
     end else begin
-      plane0_0_f32 = { \$107 , \$95 [7:0], \$91 [9:0], 13'h0000 };
+      plane0_0_f32 = { \$95 , \$83 [7:0], \$80 [9:0], 13'h0000 };
     end
   end
   always @* begin
@@ -2590,21 +2515,21 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
     if (entry1_0[9]) begin
       plane1_0_lz = 4'h1;
     end
-    if (\$111 ) begin
+    if (\$99 ) begin
       plane1_0_lz = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
-    if (\$119 ) begin
+    if (\$106 ) begin
       plane1_0_f32 = 32'd2143289344;
-    end else if (\$122 ) begin
-      plane1_0_f32 = { \$126 , 31'h7f800000 };
-    end else if (\$125 ) begin
-      plane1_0_f32 = { \$127 , 31'h00000000 };
+    end else if (\$109 ) begin
+      plane1_0_f32 = { \$113 , 31'h7f800000 };
+    end else if (\$112 ) begin
+      plane1_0_f32 = { \$114 , 31'h00000000 };
     end else begin
-      plane1_0_f32 = { \$128 , \$116 [7:0], \$112 [9:0], 13'h0000 };
+      plane1_0_f32 = { \$115 , \$103 [7:0], \$100 [9:0], 13'h0000 };
     end
   end
   always @* begin
@@ -2640,21 +2565,21 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
     if (entry0_1[9]) begin
       plane0_1_lz = 4'h1;
     end
-    if (\$132 ) begin
+    if (\$119 ) begin
       plane0_1_lz = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
-    if (\$140 ) begin
+    if (\$126 ) begin
       plane0_1_f32 = 32'd2143289344;
-    end else if (\$143 ) begin
-      plane0_1_f32 = { \$147 , 31'h7f800000 };
-    end else if (\$146 ) begin
-      plane0_1_f32 = { \$148 , 31'h00000000 };
+    end else if (\$129 ) begin
+      plane0_1_f32 = { \$133 , 31'h7f800000 };
+    end else if (\$132 ) begin
+      plane0_1_f32 = { \$134 , 31'h00000000 };
     end else begin
-      plane0_1_f32 = { \$149 , \$137 [7:0], \$133 [9:0], 13'h0000 };
+      plane0_1_f32 = { \$135 , \$123 [7:0], \$120 [9:0], 13'h0000 };
     end
   end
   always @* begin
@@ -2690,21 +2615,21 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
     if (entry1_1[9]) begin
       plane1_1_lz = 4'h1;
     end
-    if (\$153 ) begin
+    if (\$139 ) begin
       plane1_1_lz = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
-    if (\$161 ) begin
+    if (\$146 ) begin
       plane1_1_f32 = 32'd2143289344;
-    end else if (\$164 ) begin
-      plane1_1_f32 = { \$168 , 31'h7f800000 };
-    end else if (\$167 ) begin
-      plane1_1_f32 = { \$169 , 31'h00000000 };
+    end else if (\$149 ) begin
+      plane1_1_f32 = { \$153 , 31'h7f800000 };
+    end else if (\$152 ) begin
+      plane1_1_f32 = { \$154 , 31'h00000000 };
     end else begin
-      plane1_1_f32 = { \$170 , \$158 [7:0], \$154 [9:0], 13'h0000 };
+      plane1_1_f32 = { \$155 , \$143 [7:0], \$140 [9:0], 13'h0000 };
     end
   end
   always @* begin
@@ -2779,31 +2704,31 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
     if (dq_sum_a0[22]) begin
       ct0_rp_msb = 5'h16;
     end
-    if (\$190 ) begin
+    if (\$175 ) begin
       ct0_rp_msb = 5'h17;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     ct0_rp_rs = 5'h00;
-    if (\$197 ) begin
+    if (\$182 ) begin
       (* full_case = 32'd1 *)
-      if (\$198 ) begin
+      if (\$183 ) begin
         ct0_rp_rs = 5'h1a;
       end else begin
-        ct0_rp_rs = \$199 [4:0];
+        ct0_rp_rs = \$184 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
-    if (\$210 ) begin
-      ct0_rp_out = { \$213 , 31'h00000000 };
-    end else if (\$211 ) begin
-      ct0_rp_out = { \$215 , 31'h7f800000 };
+    if (\$195 ) begin
+      ct0_rp_out = { \$198 , 31'h00000000 };
+    end else if (\$196 ) begin
+      ct0_rp_out = { \$200 , 31'h7f800000 };
     end else begin
-      ct0_rp_out = { \$217 , \$209 [30:0] };
+      ct0_rp_out = { \$202 , \$194 [30:0] };
     end
   end
   always @* begin
@@ -2878,52 +2803,52 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
     if (dq_d0_0[22]) begin
       st0_0_rp_msb = 5'h16;
     end
-    if (\$230 ) begin
+    if (\$214 ) begin
       st0_0_rp_msb = 5'h17;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     st0_0_rp_rs = 5'h00;
-    if (\$237 ) begin
+    if (\$221 ) begin
       (* full_case = 32'd1 *)
-      if (\$238 ) begin
+      if (\$222 ) begin
         st0_0_rp_rs = 5'h1a;
       end else begin
-        st0_0_rp_rs = \$239 [4:0];
+        st0_0_rp_rs = \$223 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
-    if (\$250 ) begin
-      st0_0_rp_out = { \$252 , 31'h00000000 };
-    end else if (\$251 ) begin
-      st0_0_rp_out = { \$253 , 31'h7f800000 };
+    if (\$234 ) begin
+      st0_0_rp_out = { \$236 , 31'h00000000 };
+    end else if (\$235 ) begin
+      st0_0_rp_out = { \$237 , 31'h7f800000 };
     end else begin
-      st0_0_rp_out = { \$254 , \$249 [30:0] };
+      st0_0_rp_out = { \$238 , \$233 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dp0_0_e = 8'h00;
     if (handoff) begin
-      dp0_0_e = \$273 ;
+      dp0_0_e = \$257 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dp0_0_sig = 24'h000000;
     if (handoff) begin
-      dp0_0_sig = { \$275 , grp_next0_0[22:0] };
+      dp0_0_sig = { \$259 , grp_next0_0[22:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dp0_0_exp = 12'h000;
     if (handoff) begin
-      dp0_0_exp = { \$277 [9], \$277 [9], \$277  };
+      dp0_0_exp = { \$261 [9], \$261 [9], \$261  };
     end
   end
   always @* begin
@@ -3008,33 +2933,33 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dp0_0_rp_ls = 5'h00;
     if (handoff) begin
-      dp0_0_rp_ls = \$278 [4:0];
+      dp0_0_rp_ls = \$262 [4:0];
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dp0_0_rp_norm = 26'h0000000;
     if (handoff) begin
-      dp0_0_rp_norm = \$279 [25:0];
+      dp0_0_rp_norm = \$263 [25:0];
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dp0_0_rp_eb = 23'h000000;
     if (handoff) begin
-      dp0_0_rp_eb = { \$281 [13], \$281 [13], \$281 [13], \$281 [13], \$281 [13], \$281 [13], \$281 [13], \$281 [13], \$281 [13], \$281  };
+      dp0_0_rp_eb = { \$265 [13], \$265 [13], \$265 [13], \$265 [13], \$265 [13], \$265 [13], \$265 [13], \$265 [13], \$265 [13], \$265  };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dp0_0_rp_rs = 5'h00;
     if (handoff) begin
-      if (\$282 ) begin
+      if (\$266 ) begin
         (* full_case = 32'd1 *)
-        if (\$283 ) begin
+        if (\$267 ) begin
           dp0_0_rp_rs = 5'h1a;
         end else begin
-          dp0_0_rp_rs = \$284 [4:0];
+          dp0_0_rp_rs = \$268 [4:0];
         end
       end
     end
@@ -3043,21 +2968,21 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dp0_0_rp_sh = 26'h0000000;
     if (handoff) begin
-      dp0_0_rp_sh = \$285 ;
+      dp0_0_rp_sh = \$269 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dp0_0_rp_lost = 1'h0;
     if (handoff) begin
-      dp0_0_rp_lost = \$287 ;
+      dp0_0_rp_lost = \$271 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dp0_0_rp_packed = 47'h000000000000;
     if (handoff) begin
-      dp0_0_rp_packed = \$296 [46:0];
+      dp0_0_rp_packed = \$280 [46:0];
     end
   end
   always @* begin
@@ -3065,12 +2990,12 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
     dp0_0_rp_out = 32'd0;
     if (handoff) begin
       (* full_case = 32'd1 *)
-      if (\$297 ) begin
-        dp0_0_rp_out = { \$299 , 31'h00000000 };
-      end else if (\$298 ) begin
-        dp0_0_rp_out = { \$300 , 31'h7f800000 };
+      if (\$281 ) begin
+        dp0_0_rp_out = { grp_next0_0[31], 31'h00000000 };
+      end else if (\$282 ) begin
+        dp0_0_rp_out = { grp_next0_0[31], 31'h7f800000 };
       end else begin
-        dp0_0_rp_out = { \$301 , dp0_0_rp_packed[30:0] };
+        dp0_0_rp_out = { grp_next0_0[31], dp0_0_rp_packed[30:0] };
       end
     end
   end
@@ -3078,7 +3003,7 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dp0_0_f32 = 32'd0;
     if (handoff) begin
-      dp0_0_f32 = \$310 ;
+      dp0_0_f32 = \$290 ;
     end
   end
   always @* begin
@@ -3153,52 +3078,52 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
     if (dq_d0_1[22]) begin
       st0_1_rp_msb = 5'h16;
     end
-    if (\$314 ) begin
+    if (\$293 ) begin
       st0_1_rp_msb = 5'h17;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     st0_1_rp_rs = 5'h00;
-    if (\$321 ) begin
+    if (\$300 ) begin
       (* full_case = 32'd1 *)
-      if (\$322 ) begin
+      if (\$301 ) begin
         st0_1_rp_rs = 5'h1a;
       end else begin
-        st0_1_rp_rs = \$323 [4:0];
+        st0_1_rp_rs = \$302 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
-    if (\$334 ) begin
-      st0_1_rp_out = { \$336 , 31'h00000000 };
-    end else if (\$335 ) begin
-      st0_1_rp_out = { \$337 , 31'h7f800000 };
+    if (\$313 ) begin
+      st0_1_rp_out = { \$315 , 31'h00000000 };
+    end else if (\$314 ) begin
+      st0_1_rp_out = { \$316 , 31'h7f800000 };
     end else begin
-      st0_1_rp_out = { \$338 , \$333 [30:0] };
+      st0_1_rp_out = { \$317 , \$312 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dp0_1_e = 8'h00;
     if (handoff) begin
-      dp0_1_e = \$357 ;
+      dp0_1_e = \$336 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dp0_1_sig = 24'h000000;
     if (handoff) begin
-      dp0_1_sig = { \$359 , grp_next0_1[22:0] };
+      dp0_1_sig = { \$338 , grp_next0_1[22:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dp0_1_exp = 12'h000;
     if (handoff) begin
-      dp0_1_exp = { \$361 [9], \$361 [9], \$361  };
+      dp0_1_exp = { \$340 [9], \$340 [9], \$340  };
     end
   end
   always @* begin
@@ -3283,33 +3208,33 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dp0_1_rp_ls = 5'h00;
     if (handoff) begin
-      dp0_1_rp_ls = \$362 [4:0];
+      dp0_1_rp_ls = \$341 [4:0];
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dp0_1_rp_norm = 26'h0000000;
     if (handoff) begin
-      dp0_1_rp_norm = \$363 [25:0];
+      dp0_1_rp_norm = \$342 [25:0];
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dp0_1_rp_eb = 23'h000000;
     if (handoff) begin
-      dp0_1_rp_eb = { \$365 [13], \$365 [13], \$365 [13], \$365 [13], \$365 [13], \$365 [13], \$365 [13], \$365 [13], \$365 [13], \$365  };
+      dp0_1_rp_eb = { \$344 [13], \$344 [13], \$344 [13], \$344 [13], \$344 [13], \$344 [13], \$344 [13], \$344 [13], \$344 [13], \$344  };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dp0_1_rp_rs = 5'h00;
     if (handoff) begin
-      if (\$366 ) begin
+      if (\$345 ) begin
         (* full_case = 32'd1 *)
-        if (\$367 ) begin
+        if (\$346 ) begin
           dp0_1_rp_rs = 5'h1a;
         end else begin
-          dp0_1_rp_rs = \$368 [4:0];
+          dp0_1_rp_rs = \$347 [4:0];
         end
       end
     end
@@ -3318,21 +3243,21 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dp0_1_rp_sh = 26'h0000000;
     if (handoff) begin
-      dp0_1_rp_sh = \$369 ;
+      dp0_1_rp_sh = \$348 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dp0_1_rp_lost = 1'h0;
     if (handoff) begin
-      dp0_1_rp_lost = \$371 ;
+      dp0_1_rp_lost = \$350 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dp0_1_rp_packed = 47'h000000000000;
     if (handoff) begin
-      dp0_1_rp_packed = \$380 [46:0];
+      dp0_1_rp_packed = \$359 [46:0];
     end
   end
   always @* begin
@@ -3340,12 +3265,12 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
     dp0_1_rp_out = 32'd0;
     if (handoff) begin
       (* full_case = 32'd1 *)
-      if (\$381 ) begin
-        dp0_1_rp_out = { \$383 , 31'h00000000 };
-      end else if (\$382 ) begin
-        dp0_1_rp_out = { \$384 , 31'h7f800000 };
+      if (\$360 ) begin
+        dp0_1_rp_out = { grp_next0_1[31], 31'h00000000 };
+      end else if (\$361 ) begin
+        dp0_1_rp_out = { grp_next0_1[31], 31'h7f800000 };
       end else begin
-        dp0_1_rp_out = { \$385 , dp0_1_rp_packed[30:0] };
+        dp0_1_rp_out = { grp_next0_1[31], dp0_1_rp_packed[30:0] };
       end
     end
   end
@@ -3353,7 +3278,7 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dp0_1_f32 = 32'd0;
     if (handoff) begin
-      dp0_1_f32 = \$394 ;
+      dp0_1_f32 = \$369 ;
     end
   end
   always @* begin
@@ -3428,31 +3353,31 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
     if (dq_sum_a1[22]) begin
       ct1_rp_msb = 5'h16;
     end
-    if (\$397 ) begin
+    if (\$372 ) begin
       ct1_rp_msb = 5'h17;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     ct1_rp_rs = 5'h00;
-    if (\$404 ) begin
+    if (\$379 ) begin
       (* full_case = 32'd1 *)
-      if (\$405 ) begin
+      if (\$380 ) begin
         ct1_rp_rs = 5'h1a;
       end else begin
-        ct1_rp_rs = \$406 [4:0];
+        ct1_rp_rs = \$381 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
-    if (\$417 ) begin
-      ct1_rp_out = { \$420 , 31'h00000000 };
-    end else if (\$418 ) begin
-      ct1_rp_out = { \$422 , 31'h7f800000 };
+    if (\$392 ) begin
+      ct1_rp_out = { \$395 , 31'h00000000 };
+    end else if (\$393 ) begin
+      ct1_rp_out = { \$397 , 31'h7f800000 };
     end else begin
-      ct1_rp_out = { \$424 , \$416 [30:0] };
+      ct1_rp_out = { \$399 , \$391 [30:0] };
     end
   end
   always @* begin
@@ -3527,52 +3452,52 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
     if (dq_d1_0[22]) begin
       st1_0_rp_msb = 5'h16;
     end
-    if (\$437 ) begin
+    if (\$411 ) begin
       st1_0_rp_msb = 5'h17;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     st1_0_rp_rs = 5'h00;
-    if (\$444 ) begin
+    if (\$418 ) begin
       (* full_case = 32'd1 *)
-      if (\$445 ) begin
+      if (\$419 ) begin
         st1_0_rp_rs = 5'h1a;
       end else begin
-        st1_0_rp_rs = \$446 [4:0];
+        st1_0_rp_rs = \$420 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
-    if (\$457 ) begin
-      st1_0_rp_out = { \$459 , 31'h00000000 };
-    end else if (\$458 ) begin
-      st1_0_rp_out = { \$460 , 31'h7f800000 };
+    if (\$431 ) begin
+      st1_0_rp_out = { \$433 , 31'h00000000 };
+    end else if (\$432 ) begin
+      st1_0_rp_out = { \$434 , 31'h7f800000 };
     end else begin
-      st1_0_rp_out = { \$461 , \$456 [30:0] };
+      st1_0_rp_out = { \$435 , \$430 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dp1_0_e = 8'h00;
     if (handoff) begin
-      dp1_0_e = \$480 ;
+      dp1_0_e = \$454 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dp1_0_sig = 24'h000000;
     if (handoff) begin
-      dp1_0_sig = { \$482 , grp_next1_0[22:0] };
+      dp1_0_sig = { \$456 , grp_next1_0[22:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dp1_0_exp = 12'h000;
     if (handoff) begin
-      dp1_0_exp = { \$484 [9], \$484 [9], \$484  };
+      dp1_0_exp = { \$458 [9], \$458 [9], \$458  };
     end
   end
   always @* begin
@@ -3657,33 +3582,33 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dp1_0_rp_ls = 5'h00;
     if (handoff) begin
-      dp1_0_rp_ls = \$485 [4:0];
+      dp1_0_rp_ls = \$459 [4:0];
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dp1_0_rp_norm = 26'h0000000;
     if (handoff) begin
-      dp1_0_rp_norm = \$486 [25:0];
+      dp1_0_rp_norm = \$460 [25:0];
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dp1_0_rp_eb = 23'h000000;
     if (handoff) begin
-      dp1_0_rp_eb = { \$488 [13], \$488 [13], \$488 [13], \$488 [13], \$488 [13], \$488 [13], \$488 [13], \$488 [13], \$488 [13], \$488  };
+      dp1_0_rp_eb = { \$462 [13], \$462 [13], \$462 [13], \$462 [13], \$462 [13], \$462 [13], \$462 [13], \$462 [13], \$462 [13], \$462  };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dp1_0_rp_rs = 5'h00;
     if (handoff) begin
-      if (\$489 ) begin
+      if (\$463 ) begin
         (* full_case = 32'd1 *)
-        if (\$490 ) begin
+        if (\$464 ) begin
           dp1_0_rp_rs = 5'h1a;
         end else begin
-          dp1_0_rp_rs = \$491 [4:0];
+          dp1_0_rp_rs = \$465 [4:0];
         end
       end
     end
@@ -3692,21 +3617,21 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dp1_0_rp_sh = 26'h0000000;
     if (handoff) begin
-      dp1_0_rp_sh = \$492 ;
+      dp1_0_rp_sh = \$466 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dp1_0_rp_lost = 1'h0;
     if (handoff) begin
-      dp1_0_rp_lost = \$494 ;
+      dp1_0_rp_lost = \$468 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dp1_0_rp_packed = 47'h000000000000;
     if (handoff) begin
-      dp1_0_rp_packed = \$503 [46:0];
+      dp1_0_rp_packed = \$477 [46:0];
     end
   end
   always @* begin
@@ -3714,12 +3639,12 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
     dp1_0_rp_out = 32'd0;
     if (handoff) begin
       (* full_case = 32'd1 *)
-      if (\$504 ) begin
-        dp1_0_rp_out = { \$506 , 31'h00000000 };
-      end else if (\$505 ) begin
-        dp1_0_rp_out = { \$507 , 31'h7f800000 };
+      if (\$478 ) begin
+        dp1_0_rp_out = { grp_next1_0[31], 31'h00000000 };
+      end else if (\$479 ) begin
+        dp1_0_rp_out = { grp_next1_0[31], 31'h7f800000 };
       end else begin
-        dp1_0_rp_out = { \$508 , dp1_0_rp_packed[30:0] };
+        dp1_0_rp_out = { grp_next1_0[31], dp1_0_rp_packed[30:0] };
       end
     end
   end
@@ -3727,7 +3652,7 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dp1_0_f32 = 32'd0;
     if (handoff) begin
-      dp1_0_f32 = \$517 ;
+      dp1_0_f32 = \$487 ;
     end
   end
   always @* begin
@@ -3802,52 +3727,52 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
     if (dq_d1_1[22]) begin
       st1_1_rp_msb = 5'h16;
     end
-    if (\$521 ) begin
+    if (\$490 ) begin
       st1_1_rp_msb = 5'h17;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     st1_1_rp_rs = 5'h00;
-    if (\$528 ) begin
+    if (\$497 ) begin
       (* full_case = 32'd1 *)
-      if (\$529 ) begin
+      if (\$498 ) begin
         st1_1_rp_rs = 5'h1a;
       end else begin
-        st1_1_rp_rs = \$530 [4:0];
+        st1_1_rp_rs = \$499 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
-    if (\$541 ) begin
-      st1_1_rp_out = { \$543 , 31'h00000000 };
-    end else if (\$542 ) begin
-      st1_1_rp_out = { \$544 , 31'h7f800000 };
+    if (\$510 ) begin
+      st1_1_rp_out = { \$512 , 31'h00000000 };
+    end else if (\$511 ) begin
+      st1_1_rp_out = { \$513 , 31'h7f800000 };
     end else begin
-      st1_1_rp_out = { \$545 , \$540 [30:0] };
+      st1_1_rp_out = { \$514 , \$509 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dp1_1_e = 8'h00;
     if (handoff) begin
-      dp1_1_e = \$564 ;
+      dp1_1_e = \$533 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dp1_1_sig = 24'h000000;
     if (handoff) begin
-      dp1_1_sig = { \$566 , grp_next1_1[22:0] };
+      dp1_1_sig = { \$535 , grp_next1_1[22:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dp1_1_exp = 12'h000;
     if (handoff) begin
-      dp1_1_exp = { \$568 [9], \$568 [9], \$568  };
+      dp1_1_exp = { \$537 [9], \$537 [9], \$537  };
     end
   end
   always @* begin
@@ -3932,33 +3857,33 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dp1_1_rp_ls = 5'h00;
     if (handoff) begin
-      dp1_1_rp_ls = \$569 [4:0];
+      dp1_1_rp_ls = \$538 [4:0];
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dp1_1_rp_norm = 26'h0000000;
     if (handoff) begin
-      dp1_1_rp_norm = \$570 [25:0];
+      dp1_1_rp_norm = \$539 [25:0];
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dp1_1_rp_eb = 23'h000000;
     if (handoff) begin
-      dp1_1_rp_eb = { \$572 [13], \$572 [13], \$572 [13], \$572 [13], \$572 [13], \$572 [13], \$572 [13], \$572 [13], \$572 [13], \$572  };
+      dp1_1_rp_eb = { \$541 [13], \$541 [13], \$541 [13], \$541 [13], \$541 [13], \$541 [13], \$541 [13], \$541 [13], \$541 [13], \$541  };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dp1_1_rp_rs = 5'h00;
     if (handoff) begin
-      if (\$573 ) begin
+      if (\$542 ) begin
         (* full_case = 32'd1 *)
-        if (\$574 ) begin
+        if (\$543 ) begin
           dp1_1_rp_rs = 5'h1a;
         end else begin
-          dp1_1_rp_rs = \$575 [4:0];
+          dp1_1_rp_rs = \$544 [4:0];
         end
       end
     end
@@ -3967,21 +3892,21 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dp1_1_rp_sh = 26'h0000000;
     if (handoff) begin
-      dp1_1_rp_sh = \$576 ;
+      dp1_1_rp_sh = \$545 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dp1_1_rp_lost = 1'h0;
     if (handoff) begin
-      dp1_1_rp_lost = \$578 ;
+      dp1_1_rp_lost = \$547 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dp1_1_rp_packed = 47'h000000000000;
     if (handoff) begin
-      dp1_1_rp_packed = \$587 [46:0];
+      dp1_1_rp_packed = \$556 [46:0];
     end
   end
   always @* begin
@@ -3989,12 +3914,12 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
     dp1_1_rp_out = 32'd0;
     if (handoff) begin
       (* full_case = 32'd1 *)
-      if (\$588 ) begin
-        dp1_1_rp_out = { \$590 , 31'h00000000 };
-      end else if (\$589 ) begin
-        dp1_1_rp_out = { \$591 , 31'h7f800000 };
+      if (\$557 ) begin
+        dp1_1_rp_out = { grp_next1_1[31], 31'h00000000 };
+      end else if (\$558 ) begin
+        dp1_1_rp_out = { grp_next1_1[31], 31'h7f800000 };
       end else begin
-        dp1_1_rp_out = { \$592 , dp1_1_rp_packed[30:0] };
+        dp1_1_rp_out = { grp_next1_1[31], dp1_1_rp_packed[30:0] };
       end
     end
   end
@@ -4002,7 +3927,7 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dp1_1_f32 = 32'd0;
     if (handoff) begin
-      dp1_1_f32 = \$601 ;
+      dp1_1_f32 = \$566 ;
     end
   end
   always @* begin
@@ -4148,76 +4073,6 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
-    casez (w_sel[100:96])
-      5'h00:
-          \$6  = 1'h0;
-      5'h01:
-          \$6  = 1'h0;
-      5'h02:
-          \$6  = 1'h0;
-      5'h03:
-          \$6  = 1'h0;
-      5'h04:
-          \$6  = 1'h0;
-      5'h05:
-          \$6  = 1'h0;
-      5'h06:
-          \$6  = 1'h0;
-      5'h07:
-          \$6  = 1'h0;
-      5'h08:
-          \$6  = 1'h0;
-      5'h09:
-          \$6  = 1'h0;
-      5'h0a:
-          \$6  = 1'h0;
-      5'h0b:
-          \$6  = 1'h0;
-      5'h0c:
-          \$6  = 1'h0;
-      5'h0d:
-          \$6  = 1'h0;
-      5'h0e:
-          \$6  = 1'h0;
-      5'h0f:
-          \$6  = 1'h0;
-      5'h10:
-          \$6  = 1'h0;
-      5'h11:
-          \$6  = 1'h0;
-      5'h12:
-          \$6  = 1'h0;
-      5'h13:
-          \$6  = 1'h0;
-      5'h14:
-          \$6  = 1'h0;
-      5'h15:
-          \$6  = 1'h0;
-      5'h16:
-          \$6  = 1'h0;
-      5'h17:
-          \$6  = 1'h0;
-      5'h18:
-          \$6  = 1'h0;
-      5'h19:
-          \$6  = 1'h0;
-      5'h1a:
-          \$6  = 1'h0;
-      5'h1b:
-          \$6  = 1'h0;
-      5'h1c:
-          \$6  = 1'h0;
-      5'h1d:
-          \$6  = 1'h0;
-      5'h1e:
-          \$6  = 1'h0;
-      5'h1f:
-          \$6  = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
     casez (dtype)
       5'h00:
           plane_neg = 1'h0;
@@ -4236,21 +4091,21 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
       5'h07:
           plane_neg = 1'h0;
       5'h08:
+          plane_neg = \$38 ;
+      5'h09:
           plane_neg = \$39 ;
-      5'h09:
-          plane_neg = \$40 ;
       5'h0a:
-          plane_neg = \$41 ;
+          plane_neg = \$40 ;
       5'h0b:
-          plane_neg = \$42 ;
+          plane_neg = \$41 ;
       5'h0c:
-          plane_neg = \$43 ;
+          plane_neg = \$42 ;
       5'h0d:
-          plane_neg = \$44 ;
+          plane_neg = \$43 ;
       5'h0e:
-          plane_neg = \$45 ;
+          plane_neg = \$44 ;
       5'h0f:
-          plane_neg = \$46 ;
+          plane_neg = \$45 ;
       5'h10:
           plane_neg = 1'h0;
       5'h11:
@@ -4290,21 +4145,21 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
     (* full_case = 32'd1 *)
     casez (dtype)
       5'h00:
-          c0 = { \$172 [1], \$172 [1], \$172 [1], \$172 [1], \$172 [1], \$172 [1], \$172 [1], \$172  };
+          c0 = { \$157 [1], \$157 [1], \$157 [1], \$157 [1], \$157 [1], \$157 [1], \$157 [1], \$157  };
       5'h01:
-          c0 = { \$173 [2], \$173 [2], \$173 [2], \$173 [2], \$173 [2], \$173 [2], \$173  };
+          c0 = { \$158 [2], \$158 [2], \$158 [2], \$158 [2], \$158 [2], \$158 [2], \$158  };
       5'h02:
-          c0 = { \$174 [3], \$174 [3], \$174 [3], \$174 [3], \$174 [3], \$174  };
+          c0 = { \$159 [3], \$159 [3], \$159 [3], \$159 [3], \$159 [3], \$159  };
       5'h03:
-          c0 = { \$175 [4], \$175 [4], \$175 [4], \$175 [4], \$175  };
+          c0 = { \$160 [4], \$160 [4], \$160 [4], \$160 [4], \$160  };
       5'h04:
-          c0 = { \$176 [5], \$176 [5], \$176 [5], \$176  };
+          c0 = { \$161 [5], \$161 [5], \$161 [5], \$161  };
       5'h05:
-          c0 = { \$177 [6], \$177 [6], \$177  };
+          c0 = { \$162 [6], \$162 [6], \$162  };
       5'h06:
-          c0 = { \$178 [7], \$178  };
+          c0 = { \$163 [7], \$163  };
       5'h07:
-          c0 = \$179 ;
+          c0 = \$164 ;
       5'h08:
           c0 = 9'h000;
       5'h09:
@@ -4324,35 +4179,35 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
       5'h10:
           c0 = 9'h1ff;
       5'h11:
-          c0 = { \$172 [1], \$172 [1], \$172 [1], \$172 [1], \$172 [1], \$172 [1], \$172 [1], \$172  };
+          c0 = { \$157 [1], \$157 [1], \$157 [1], \$157 [1], \$157 [1], \$157 [1], \$157 [1], \$157  };
       5'h12:
-          c0 = { \$172 [1], \$172 [1], \$172 [1], \$172 [1], \$172 [1], \$172 [1], \$172 [1], \$172  };
+          c0 = { \$157 [1], \$157 [1], \$157 [1], \$157 [1], \$157 [1], \$157 [1], \$157 [1], \$157  };
       5'h13:
-          c0 = { \$172 [1], \$172 [1], \$172 [1], \$172 [1], \$172 [1], \$172 [1], \$172 [1], \$172  };
+          c0 = { \$157 [1], \$157 [1], \$157 [1], \$157 [1], \$157 [1], \$157 [1], \$157 [1], \$157  };
       5'h14:
-          c0 = { \$172 [1], \$172 [1], \$172 [1], \$172 [1], \$172 [1], \$172 [1], \$172 [1], \$172  };
+          c0 = { \$157 [1], \$157 [1], \$157 [1], \$157 [1], \$157 [1], \$157 [1], \$157 [1], \$157  };
       5'h15:
-          c0 = { \$172 [1], \$172 [1], \$172 [1], \$172 [1], \$172 [1], \$172 [1], \$172 [1], \$172  };
+          c0 = { \$157 [1], \$157 [1], \$157 [1], \$157 [1], \$157 [1], \$157 [1], \$157 [1], \$157  };
       5'h16:
-          c0 = { \$172 [1], \$172 [1], \$172 [1], \$172 [1], \$172 [1], \$172 [1], \$172 [1], \$172  };
+          c0 = { \$157 [1], \$157 [1], \$157 [1], \$157 [1], \$157 [1], \$157 [1], \$157 [1], \$157  };
       5'h17:
-          c0 = { \$172 [1], \$172 [1], \$172 [1], \$172 [1], \$172 [1], \$172 [1], \$172 [1], \$172  };
+          c0 = { \$157 [1], \$157 [1], \$157 [1], \$157 [1], \$157 [1], \$157 [1], \$157 [1], \$157  };
       5'h18:
-          c0 = { \$172 [1], \$172 [1], \$172 [1], \$172 [1], \$172 [1], \$172 [1], \$172 [1], \$172  };
+          c0 = { \$157 [1], \$157 [1], \$157 [1], \$157 [1], \$157 [1], \$157 [1], \$157 [1], \$157  };
       5'h19:
-          c0 = { \$172 [1], \$172 [1], \$172 [1], \$172 [1], \$172 [1], \$172 [1], \$172 [1], \$172  };
+          c0 = { \$157 [1], \$157 [1], \$157 [1], \$157 [1], \$157 [1], \$157 [1], \$157 [1], \$157  };
       5'h1a:
-          c0 = { \$172 [1], \$172 [1], \$172 [1], \$172 [1], \$172 [1], \$172 [1], \$172 [1], \$172  };
+          c0 = { \$157 [1], \$157 [1], \$157 [1], \$157 [1], \$157 [1], \$157 [1], \$157 [1], \$157  };
       5'h1b:
-          c0 = { \$172 [1], \$172 [1], \$172 [1], \$172 [1], \$172 [1], \$172 [1], \$172 [1], \$172  };
+          c0 = { \$157 [1], \$157 [1], \$157 [1], \$157 [1], \$157 [1], \$157 [1], \$157 [1], \$157  };
       5'h1c:
-          c0 = { \$172 [1], \$172 [1], \$172 [1], \$172 [1], \$172 [1], \$172 [1], \$172 [1], \$172  };
+          c0 = { \$157 [1], \$157 [1], \$157 [1], \$157 [1], \$157 [1], \$157 [1], \$157 [1], \$157  };
       5'h1d:
-          c0 = { \$172 [1], \$172 [1], \$172 [1], \$172 [1], \$172 [1], \$172 [1], \$172 [1], \$172  };
+          c0 = { \$157 [1], \$157 [1], \$157 [1], \$157 [1], \$157 [1], \$157 [1], \$157 [1], \$157  };
       5'h1e:
-          c0 = { \$172 [1], \$172 [1], \$172 [1], \$172 [1], \$172 [1], \$172 [1], \$172 [1], \$172  };
+          c0 = { \$157 [1], \$157 [1], \$157 [1], \$157 [1], \$157 [1], \$157 [1], \$157 [1], \$157  };
       5'h1f:
-          c0 = { \$172 [1], \$172 [1], \$172 [1], \$172 [1], \$172 [1], \$172 [1], \$172 [1], \$172  };
+          c0 = { \$157 [1], \$157 [1], \$157 [1], \$157 [1], \$157 [1], \$157 [1], \$157 [1], \$157  };
     endcase
   end
   always @* begin
@@ -4360,21 +4215,21 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
     (* full_case = 32'd1 *)
     casez (dtype)
       5'h00:
-          c1 = { \$180 [1], \$180 [1], \$180 [1], \$180 [1], \$180 [1], \$180 [1], \$180 [1], \$180  };
+          c1 = { \$165 [1], \$165 [1], \$165 [1], \$165 [1], \$165 [1], \$165 [1], \$165 [1], \$165  };
       5'h01:
-          c1 = { \$181 [2], \$181 [2], \$181 [2], \$181 [2], \$181 [2], \$181 [2], \$181  };
+          c1 = { \$166 [2], \$166 [2], \$166 [2], \$166 [2], \$166 [2], \$166 [2], \$166  };
       5'h02:
-          c1 = { \$182 [3], \$182 [3], \$182 [3], \$182 [3], \$182 [3], \$182  };
+          c1 = { \$167 [3], \$167 [3], \$167 [3], \$167 [3], \$167 [3], \$167  };
       5'h03:
-          c1 = { \$183 [4], \$183 [4], \$183 [4], \$183 [4], \$183  };
+          c1 = { \$168 [4], \$168 [4], \$168 [4], \$168 [4], \$168  };
       5'h04:
-          c1 = { \$184 [5], \$184 [5], \$184 [5], \$184  };
+          c1 = { \$169 [5], \$169 [5], \$169 [5], \$169  };
       5'h05:
-          c1 = { \$185 [6], \$185 [6], \$185  };
+          c1 = { \$170 [6], \$170 [6], \$170  };
       5'h06:
-          c1 = { \$186 [7], \$186  };
+          c1 = { \$171 [7], \$171  };
       5'h07:
-          c1 = \$187 ;
+          c1 = \$172 ;
       5'h08:
           c1 = 9'h000;
       5'h09:
@@ -4394,87 +4249,87 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
       5'h10:
           c1 = 9'h1ff;
       5'h11:
-          c1 = { \$180 [1], \$180 [1], \$180 [1], \$180 [1], \$180 [1], \$180 [1], \$180 [1], \$180  };
+          c1 = { \$165 [1], \$165 [1], \$165 [1], \$165 [1], \$165 [1], \$165 [1], \$165 [1], \$165  };
       5'h12:
-          c1 = { \$180 [1], \$180 [1], \$180 [1], \$180 [1], \$180 [1], \$180 [1], \$180 [1], \$180  };
+          c1 = { \$165 [1], \$165 [1], \$165 [1], \$165 [1], \$165 [1], \$165 [1], \$165 [1], \$165  };
       5'h13:
-          c1 = { \$180 [1], \$180 [1], \$180 [1], \$180 [1], \$180 [1], \$180 [1], \$180 [1], \$180  };
+          c1 = { \$165 [1], \$165 [1], \$165 [1], \$165 [1], \$165 [1], \$165 [1], \$165 [1], \$165  };
       5'h14:
-          c1 = { \$180 [1], \$180 [1], \$180 [1], \$180 [1], \$180 [1], \$180 [1], \$180 [1], \$180  };
+          c1 = { \$165 [1], \$165 [1], \$165 [1], \$165 [1], \$165 [1], \$165 [1], \$165 [1], \$165  };
       5'h15:
-          c1 = { \$180 [1], \$180 [1], \$180 [1], \$180 [1], \$180 [1], \$180 [1], \$180 [1], \$180  };
+          c1 = { \$165 [1], \$165 [1], \$165 [1], \$165 [1], \$165 [1], \$165 [1], \$165 [1], \$165  };
       5'h16:
-          c1 = { \$180 [1], \$180 [1], \$180 [1], \$180 [1], \$180 [1], \$180 [1], \$180 [1], \$180  };
+          c1 = { \$165 [1], \$165 [1], \$165 [1], \$165 [1], \$165 [1], \$165 [1], \$165 [1], \$165  };
       5'h17:
-          c1 = { \$180 [1], \$180 [1], \$180 [1], \$180 [1], \$180 [1], \$180 [1], \$180 [1], \$180  };
+          c1 = { \$165 [1], \$165 [1], \$165 [1], \$165 [1], \$165 [1], \$165 [1], \$165 [1], \$165  };
       5'h18:
-          c1 = { \$180 [1], \$180 [1], \$180 [1], \$180 [1], \$180 [1], \$180 [1], \$180 [1], \$180  };
+          c1 = { \$165 [1], \$165 [1], \$165 [1], \$165 [1], \$165 [1], \$165 [1], \$165 [1], \$165  };
       5'h19:
-          c1 = { \$180 [1], \$180 [1], \$180 [1], \$180 [1], \$180 [1], \$180 [1], \$180 [1], \$180  };
+          c1 = { \$165 [1], \$165 [1], \$165 [1], \$165 [1], \$165 [1], \$165 [1], \$165 [1], \$165  };
       5'h1a:
-          c1 = { \$180 [1], \$180 [1], \$180 [1], \$180 [1], \$180 [1], \$180 [1], \$180 [1], \$180  };
+          c1 = { \$165 [1], \$165 [1], \$165 [1], \$165 [1], \$165 [1], \$165 [1], \$165 [1], \$165  };
       5'h1b:
-          c1 = { \$180 [1], \$180 [1], \$180 [1], \$180 [1], \$180 [1], \$180 [1], \$180 [1], \$180  };
+          c1 = { \$165 [1], \$165 [1], \$165 [1], \$165 [1], \$165 [1], \$165 [1], \$165 [1], \$165  };
       5'h1c:
-          c1 = { \$180 [1], \$180 [1], \$180 [1], \$180 [1], \$180 [1], \$180 [1], \$180 [1], \$180  };
+          c1 = { \$165 [1], \$165 [1], \$165 [1], \$165 [1], \$165 [1], \$165 [1], \$165 [1], \$165  };
       5'h1d:
-          c1 = { \$180 [1], \$180 [1], \$180 [1], \$180 [1], \$180 [1], \$180 [1], \$180 [1], \$180  };
+          c1 = { \$165 [1], \$165 [1], \$165 [1], \$165 [1], \$165 [1], \$165 [1], \$165 [1], \$165  };
       5'h1e:
-          c1 = { \$180 [1], \$180 [1], \$180 [1], \$180 [1], \$180 [1], \$180 [1], \$180 [1], \$180  };
+          c1 = { \$165 [1], \$165 [1], \$165 [1], \$165 [1], \$165 [1], \$165 [1], \$165 [1], \$165  };
       5'h1f:
-          c1 = { \$180 [1], \$180 [1], \$180 [1], \$180 [1], \$180 [1], \$180 [1], \$180 [1], \$180  };
+          c1 = { \$165 [1], \$165 [1], \$165 [1], \$165 [1], \$165 [1], \$165 [1], \$165 [1], \$165  };
     endcase
   end
   assign ready = o_ready;
   assign a = i_a[63:0];
   assign load = accept;
-  assign \a$74  = i_a[127:64];
-  assign \load$75  = accept;
-  assign ones0_sig = { \$49 , \table [249:240] };
-  assign ones0_norm = \$50 [10:0];
-  assign ones0_exp = \$54 [7:0];
-  assign \a$84  = act_sum0;
+  assign \a$72  = i_a[127:64];
+  assign \load$73  = accept;
+  assign ones0_sig = { \$48 , \table [249:240] };
+  assign ones0_norm = \$49 [10:0];
+  assign ones0_exp = \$51 [7:0];
+  assign \a$82  = act_sum0;
   assign b = ones0_f32;
-  assign \s$86  = act_next0;
-  assign ones1_sig = { \$69 , \table$88 [249:240] };
-  assign ones1_norm = \$70 [10:0];
-  assign ones1_exp = \$74 [7:0];
-  assign \a$94  = act_sum1;
-  assign \b$95  = ones1_f32;
-  assign \s$96  = act_next1;
-  assign plane0_0_sig = { \$90 , entry0_0[9:0] };
-  assign plane0_0_norm = \$91 [10:0];
-  assign plane0_0_exp = \$95 [7:0];
-  assign \a$104  = grp0_0;
-  assign \b$105  = plane0_0_f32;
-  assign \s$106  = grp_next0_0;
-  assign plane1_0_sig = { \$111 , entry1_0[9:0] };
-  assign plane1_0_norm = \$112 [10:0];
-  assign plane1_0_exp = \$116 [7:0];
-  assign \a$114  = grp1_0;
-  assign \b$115  = plane1_0_f32;
-  assign \s$116  = grp_next1_0;
-  assign plane0_1_sig = { \$132 , entry0_1[9:0] };
-  assign plane0_1_norm = \$133 [10:0];
-  assign plane0_1_exp = \$137 [7:0];
-  assign \a$124  = grp0_1;
-  assign \b$125  = plane0_1_f32;
-  assign \s$126  = grp_next0_1;
-  assign plane1_1_sig = { \$153 , entry1_1[9:0] };
-  assign plane1_1_norm = \$154 [10:0];
-  assign plane1_1_exp = \$158 [7:0];
-  assign \a$134  = grp1_1;
-  assign \b$135  = plane1_1_f32;
-  assign \s$136  = grp_next1_1;
-  assign sbit = \$171 [2:0];
-  assign corr_uint1 = { \$172 [1], \$172 [1], \$172 [1], \$172 [1], \$172 [1], \$172 [1], \$172 [1], \$172 [1], \$172  };
-  assign corr_uint2 = { \$173 [2], \$173 [2], \$173 [2], \$173 [2], \$173 [2], \$173 [2], \$173 [2], \$173  };
-  assign corr_uint3 = { \$174 [3], \$174 [3], \$174 [3], \$174 [3], \$174 [3], \$174 [3], \$174  };
-  assign corr_uint4 = { \$175 [4], \$175 [4], \$175 [4], \$175 [4], \$175 [4], \$175  };
-  assign corr_uint5 = { \$176 [5], \$176 [5], \$176 [5], \$176 [5], \$176  };
-  assign corr_uint6 = { \$177 [6], \$177 [6], \$177 [6], \$177  };
-  assign corr_uint7 = { \$178 [7], \$178 [7], \$178  };
-  assign corr_uint8 = { \$179 [8], \$179  };
+  assign \s$84  = act_next0;
+  assign ones1_sig = { \$63 , \table$86 [249:240] };
+  assign ones1_norm = \$64 [10:0];
+  assign ones1_exp = \$66 [7:0];
+  assign \a$92  = act_sum1;
+  assign \b$93  = ones1_f32;
+  assign \s$94  = act_next1;
+  assign plane0_0_sig = { \$79 , entry0_0[9:0] };
+  assign plane0_0_norm = \$80 [10:0];
+  assign plane0_0_exp = \$83 [7:0];
+  assign \a$102  = grp0_0;
+  assign \b$103  = plane0_0_f32;
+  assign \s$104  = grp_next0_0;
+  assign plane1_0_sig = { \$99 , entry1_0[9:0] };
+  assign plane1_0_norm = \$100 [10:0];
+  assign plane1_0_exp = \$103 [7:0];
+  assign \a$112  = grp1_0;
+  assign \b$113  = plane1_0_f32;
+  assign \s$114  = grp_next1_0;
+  assign plane0_1_sig = { \$119 , entry0_1[9:0] };
+  assign plane0_1_norm = \$120 [10:0];
+  assign plane0_1_exp = \$123 [7:0];
+  assign \a$122  = grp0_1;
+  assign \b$123  = plane0_1_f32;
+  assign \s$124  = grp_next0_1;
+  assign plane1_1_sig = { \$139 , entry1_1[9:0] };
+  assign plane1_1_norm = \$140 [10:0];
+  assign plane1_1_exp = \$143 [7:0];
+  assign \a$132  = grp1_1;
+  assign \b$133  = plane1_1_f32;
+  assign \s$134  = grp_next1_1;
+  assign sbit = \$156 [2:0];
+  assign corr_uint1 = { \$157 [1], \$157 [1], \$157 [1], \$157 [1], \$157 [1], \$157 [1], \$157 [1], \$157 [1], \$157  };
+  assign corr_uint2 = { \$158 [2], \$158 [2], \$158 [2], \$158 [2], \$158 [2], \$158 [2], \$158 [2], \$158  };
+  assign corr_uint3 = { \$159 [3], \$159 [3], \$159 [3], \$159 [3], \$159 [3], \$159 [3], \$159  };
+  assign corr_uint4 = { \$160 [4], \$160 [4], \$160 [4], \$160 [4], \$160 [4], \$160  };
+  assign corr_uint5 = { \$161 [5], \$161 [5], \$161 [5], \$161 [5], \$161  };
+  assign corr_uint6 = { \$162 [6], \$162 [6], \$162 [6], \$162  };
+  assign corr_uint7 = { \$163 [7], \$163 [7], \$163  };
+  assign corr_uint8 = { \$164 [8], \$164  };
   assign corr_int2 = 10'h000;
   assign corr_int3 = 10'h000;
   assign corr_int4 = 10'h000;
@@ -4484,63 +4339,63 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
   assign corr_int8 = 10'h000;
   assign corr_ternary = 10'h000;
   assign corr_binary = 10'h3ff;
-  assign \corr_uint1$155  = { \$180 [1], \$180 [1], \$180 [1], \$180 [1], \$180 [1], \$180 [1], \$180 [1], \$180 [1], \$180  };
-  assign \corr_uint2$156  = { \$181 [2], \$181 [2], \$181 [2], \$181 [2], \$181 [2], \$181 [2], \$181 [2], \$181  };
-  assign \corr_uint3$157  = { \$182 [3], \$182 [3], \$182 [3], \$182 [3], \$182 [3], \$182 [3], \$182  };
-  assign \corr_uint4$158  = { \$183 [4], \$183 [4], \$183 [4], \$183 [4], \$183 [4], \$183  };
-  assign \corr_uint5$159  = { \$184 [5], \$184 [5], \$184 [5], \$184 [5], \$184  };
-  assign \corr_uint6$160  = { \$185 [6], \$185 [6], \$185 [6], \$185  };
-  assign \corr_uint7$161  = { \$186 [7], \$186 [7], \$186  };
-  assign \corr_uint8$162  = { \$187 [8], \$187  };
-  assign \corr_int2$163  = 10'h000;
-  assign \corr_int3$164  = 10'h000;
-  assign \corr_int4$165  = 10'h000;
-  assign \corr_int5$166  = 10'h000;
-  assign \corr_int6$167  = 10'h000;
-  assign \corr_int7$168  = 10'h000;
-  assign \corr_int8$169  = 10'h000;
-  assign \corr_ternary$170  = 10'h000;
-  assign \corr_binary$171  = 10'h3ff;
-  assign ct0_sig = { \$190 , dq_sum_a0[22:0] };
-  assign ct0_exp = { \$192 [9], \$192 [9], \$192  };
-  assign ct0_rp_ls = \$193 [4:0];
-  assign ct0_rp_norm = \$194 [25:0];
-  assign ct0_rp_eb = { \$196 [13], \$196 [13], \$196 [13], \$196 [13], \$196 [13], \$196 [13], \$196 [13], \$196 [13], \$196 [13], \$196  };
-  assign ct0_rp_packed = \$209 [46:0];
-  assign dq_shift0_0 = { \$227 [3], \$227 [3], \$227  };
-  assign st0_0_sig = { \$230 , dq_d0_0[22:0] };
-  assign st0_0_exp = { \$232 [9], \$232 [9], \$232  };
-  assign st0_0_rp_ls = \$233 [4:0];
-  assign st0_0_rp_norm = \$234 [25:0];
-  assign st0_0_rp_eb = { \$236 [13], \$236 [13], \$236 [13], \$236 [13], \$236 [13], \$236 [13], \$236 [13], \$236 [13], \$236 [13], \$236  };
-  assign st0_0_rp_packed = \$249 [46:0];
-  assign dq_shift0_1 = { \$311 [3], \$311 [3], \$311  };
-  assign st0_1_sig = { \$314 , dq_d0_1[22:0] };
-  assign st0_1_exp = { \$316 [9], \$316 [9], \$316  };
-  assign st0_1_rp_ls = \$317 [4:0];
-  assign st0_1_rp_norm = \$318 [25:0];
-  assign st0_1_rp_eb = { \$320 [13], \$320 [13], \$320 [13], \$320 [13], \$320 [13], \$320 [13], \$320 [13], \$320 [13], \$320 [13], \$320  };
-  assign st0_1_rp_packed = \$333 [46:0];
-  assign ct1_sig = { \$397 , dq_sum_a1[22:0] };
-  assign ct1_exp = { \$399 [9], \$399 [9], \$399  };
-  assign ct1_rp_ls = \$400 [4:0];
-  assign ct1_rp_norm = \$401 [25:0];
-  assign ct1_rp_eb = { \$403 [13], \$403 [13], \$403 [13], \$403 [13], \$403 [13], \$403 [13], \$403 [13], \$403 [13], \$403 [13], \$403  };
-  assign ct1_rp_packed = \$416 [46:0];
-  assign dq_shift1_0 = { \$434 [3], \$434 [3], \$434  };
-  assign st1_0_sig = { \$437 , dq_d1_0[22:0] };
-  assign st1_0_exp = { \$439 [9], \$439 [9], \$439  };
-  assign st1_0_rp_ls = \$440 [4:0];
-  assign st1_0_rp_norm = \$441 [25:0];
-  assign st1_0_rp_eb = { \$443 [13], \$443 [13], \$443 [13], \$443 [13], \$443 [13], \$443 [13], \$443 [13], \$443 [13], \$443 [13], \$443  };
-  assign st1_0_rp_packed = \$456 [46:0];
-  assign dq_shift1_1 = { \$518 [3], \$518 [3], \$518  };
-  assign st1_1_sig = { \$521 , dq_d1_1[22:0] };
-  assign st1_1_exp = { \$523 [9], \$523 [9], \$523  };
-  assign st1_1_rp_ls = \$524 [4:0];
-  assign st1_1_rp_norm = \$525 [25:0];
-  assign st1_1_rp_eb = { \$527 [13], \$527 [13], \$527 [13], \$527 [13], \$527 [13], \$527 [13], \$527 [13], \$527 [13], \$527 [13], \$527  };
-  assign st1_1_rp_packed = \$540 [46:0];
+  assign \corr_uint1$153  = { \$165 [1], \$165 [1], \$165 [1], \$165 [1], \$165 [1], \$165 [1], \$165 [1], \$165 [1], \$165  };
+  assign \corr_uint2$154  = { \$166 [2], \$166 [2], \$166 [2], \$166 [2], \$166 [2], \$166 [2], \$166 [2], \$166  };
+  assign \corr_uint3$155  = { \$167 [3], \$167 [3], \$167 [3], \$167 [3], \$167 [3], \$167 [3], \$167  };
+  assign \corr_uint4$156  = { \$168 [4], \$168 [4], \$168 [4], \$168 [4], \$168 [4], \$168  };
+  assign \corr_uint5$157  = { \$169 [5], \$169 [5], \$169 [5], \$169 [5], \$169  };
+  assign \corr_uint6$158  = { \$170 [6], \$170 [6], \$170 [6], \$170  };
+  assign \corr_uint7$159  = { \$171 [7], \$171 [7], \$171  };
+  assign \corr_uint8$160  = { \$172 [8], \$172  };
+  assign \corr_int2$161  = 10'h000;
+  assign \corr_int3$162  = 10'h000;
+  assign \corr_int4$163  = 10'h000;
+  assign \corr_int5$164  = 10'h000;
+  assign \corr_int6$165  = 10'h000;
+  assign \corr_int7$166  = 10'h000;
+  assign \corr_int8$167  = 10'h000;
+  assign \corr_ternary$168  = 10'h000;
+  assign \corr_binary$169  = 10'h3ff;
+  assign ct0_sig = { \$175 , dq_sum_a0[22:0] };
+  assign ct0_exp = { \$177 [9], \$177 [9], \$177  };
+  assign ct0_rp_ls = \$178 [4:0];
+  assign ct0_rp_norm = \$179 [25:0];
+  assign ct0_rp_eb = { \$181 [13], \$181 [13], \$181 [13], \$181 [13], \$181 [13], \$181 [13], \$181 [13], \$181 [13], \$181 [13], \$181  };
+  assign ct0_rp_packed = \$194 [46:0];
+  assign dq_shift0_0 = { 3'h0, \$156 [2:0] };
+  assign st0_0_sig = { \$214 , dq_d0_0[22:0] };
+  assign st0_0_exp = { \$216 [9], \$216 [9], \$216  };
+  assign st0_0_rp_ls = \$217 [4:0];
+  assign st0_0_rp_norm = \$218 [25:0];
+  assign st0_0_rp_eb = { \$220 [13], \$220 [13], \$220 [13], \$220 [13], \$220 [13], \$220 [13], \$220 [13], \$220 [13], \$220 [13], \$220  };
+  assign st0_0_rp_packed = \$233 [46:0];
+  assign dq_shift0_1 = { 3'h0, \$156 [2:0] };
+  assign st0_1_sig = { \$293 , dq_d0_1[22:0] };
+  assign st0_1_exp = { \$295 [9], \$295 [9], \$295  };
+  assign st0_1_rp_ls = \$296 [4:0];
+  assign st0_1_rp_norm = \$297 [25:0];
+  assign st0_1_rp_eb = { \$299 [13], \$299 [13], \$299 [13], \$299 [13], \$299 [13], \$299 [13], \$299 [13], \$299 [13], \$299 [13], \$299  };
+  assign st0_1_rp_packed = \$312 [46:0];
+  assign ct1_sig = { \$372 , dq_sum_a1[22:0] };
+  assign ct1_exp = { \$374 [9], \$374 [9], \$374  };
+  assign ct1_rp_ls = \$375 [4:0];
+  assign ct1_rp_norm = \$376 [25:0];
+  assign ct1_rp_eb = { \$378 [13], \$378 [13], \$378 [13], \$378 [13], \$378 [13], \$378 [13], \$378 [13], \$378 [13], \$378 [13], \$378  };
+  assign ct1_rp_packed = \$391 [46:0];
+  assign dq_shift1_0 = { 3'h0, \$156 [2:0] };
+  assign st1_0_sig = { \$411 , dq_d1_0[22:0] };
+  assign st1_0_exp = { \$413 [9], \$413 [9], \$413  };
+  assign st1_0_rp_ls = \$414 [4:0];
+  assign st1_0_rp_norm = \$415 [25:0];
+  assign st1_0_rp_eb = { \$417 [13], \$417 [13], \$417 [13], \$417 [13], \$417 [13], \$417 [13], \$417 [13], \$417 [13], \$417 [13], \$417  };
+  assign st1_0_rp_packed = \$430 [46:0];
+  assign dq_shift1_1 = { 3'h0, \$156 [2:0] };
+  assign st1_1_sig = { \$490 , dq_d1_1[22:0] };
+  assign st1_1_exp = { \$492 [9], \$492 [9], \$492  };
+  assign st1_1_rp_ls = \$493 [4:0];
+  assign st1_1_rp_norm = \$494 [25:0];
+  assign st1_1_rp_eb = { \$496 [13], \$496 [13], \$496 [13], \$496 [13], \$496 [13], \$496 [13], \$496 [13], \$496 [13], \$496 [13], \$496  };
+  assign st1_1_rp_packed = \$509 [46:0];
   assign \i_a[0]  = i_a[63:0];
   assign \i_a[0][0]  = i_a[15:0];
   assign \i_a[0][1]  = i_a[31:16];
@@ -4733,8 +4588,8 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
   assign \w_sel.dtype  = w_sel[100:96];
   assign \beat_scale[0]  = beat_scale[7:0];
   assign \beat_scale[1]  = beat_scale[15:8];
-  assign \$signal$25[0]  = \$signal$25 [7:0];
-  assign \$signal$25[1]  = \$signal$25 [15:8];
+  assign \$signal$24[0]  = \$signal$24 [7:0];
+  assign \$signal$24[1]  = \$signal$24 [15:8];
   assign \grp_psum[0]  = grp_psum[31:0];
   assign \grp_psum[1]  = grp_psum[63:32];
   assign \grp_psum[2]  = grp_psum[95:64];
@@ -4757,10 +4612,10 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
   assign \a[1]  = i_a[31:16];
   assign \a[2]  = i_a[47:32];
   assign \a[3]  = i_a[63:48];
-  assign \a$74[0]  = i_a[79:64];
-  assign \a$74[1]  = i_a[95:80];
-  assign \a$74[2]  = i_a[111:96];
-  assign \a$74[3]  = i_a[127:112];
+  assign \a$72[0]  = i_a[79:64];
+  assign \a$72[1]  = i_a[95:80];
+  assign \a$72[2]  = i_a[111:96];
+  assign \a$72[3]  = i_a[127:112];
   assign \table[0]  = \table [15:0];
   assign \table[1]  = \table [31:16];
   assign \table[2]  = \table [47:32];
@@ -4777,84 +4632,62 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
   assign \table[13]  = \table [223:208];
   assign \table[14]  = \table [239:224];
   assign \table[15]  = \table [255:240];
-  assign \table$88[0]  = \table$88 [15:0];
-  assign \table$88[1]  = \table$88 [31:16];
-  assign \table$88[2]  = \table$88 [47:32];
-  assign \table$88[3]  = \table$88 [63:48];
-  assign \table$88[4]  = \table$88 [79:64];
-  assign \table$88[5]  = \table$88 [95:80];
-  assign \table$88[6]  = \table$88 [111:96];
-  assign \table$88[7]  = \table$88 [127:112];
-  assign \table$88[8]  = \table$88 [143:128];
-  assign \table$88[9]  = \table$88 [159:144];
-  assign \table$88[10]  = \table$88 [175:160];
-  assign \table$88[11]  = \table$88 [191:176];
-  assign \table$88[12]  = \table$88 [207:192];
-  assign \table$88[13]  = \table$88 [223:208];
-  assign \table$88[14]  = \table$88 [239:224];
-  assign \table$88[15]  = \table$88 [255:240];
-  assign out_next[127:96] = \s$62 ;
-  assign out_next[95:64] = \s$59 ;
-  assign out_next[63:32] = \s$56 ;
+  assign \table$86[0]  = \table$86 [15:0];
+  assign \table$86[1]  = \table$86 [31:16];
+  assign \table$86[2]  = \table$86 [47:32];
+  assign \table$86[3]  = \table$86 [63:48];
+  assign \table$86[4]  = \table$86 [79:64];
+  assign \table$86[5]  = \table$86 [95:80];
+  assign \table$86[6]  = \table$86 [111:96];
+  assign \table$86[7]  = \table$86 [127:112];
+  assign \table$86[8]  = \table$86 [143:128];
+  assign \table$86[9]  = \table$86 [159:144];
+  assign \table$86[10]  = \table$86 [175:160];
+  assign \table$86[11]  = \table$86 [191:176];
+  assign \table$86[12]  = \table$86 [207:192];
+  assign \table$86[13]  = \table$86 [223:208];
+  assign \table$86[14]  = \table$86 [239:224];
+  assign \table$86[15]  = \table$86 [255:240];
+  assign out_next[127:96] = \s$60 ;
+  assign out_next[95:64] = \s$57 ;
+  assign out_next[63:32] = \s$54 ;
   assign out_next[31:0] = s;
-  assign \$64  = \table [255];
-  assign \$65  = \table [255];
-  assign \$66  = \table [255];
-  assign \$84  = \table$88 [255];
-  assign \$85  = \table$88 [255];
-  assign \$86  = \table$88 [255];
-  assign \$203  = { \$202 [24], \$202 [24], \$202 [24], \$202 [24], \$202 [24], \$202 [24], \$202 [24], \$202 [24], \$202 , 23'h000000 };
-  assign \$243  = { \$242 [24], \$242 [24], \$242 [24], \$242 [24], \$242 [24], \$242 [24], \$242 [24], \$242 [24], \$242 , 23'h000000 };
-  assign \$252  = dq_d0_0[31];
-  assign \$253  = dq_d0_0[31];
-  assign \$254  = dq_d0_0[31];
-  assign \$261  = dq_d0_0[31];
-  assign \$290  = { \$289 [24], \$289 [24], \$289 [24], \$289 [24], \$289 [24], \$289 [24], \$289 [24], \$289 [24], \$289 , 23'h000000 };
-  assign \$299  = grp_next0_0[31];
-  assign \$300  = grp_next0_0[31];
-  assign \$301  = grp_next0_0[31];
-  assign \$308  = grp_next0_0[31];
-  assign \$327  = { \$326 [24], \$326 [24], \$326 [24], \$326 [24], \$326 [24], \$326 [24], \$326 [24], \$326 [24], \$326 , 23'h000000 };
-  assign \$336  = dq_d0_1[31];
-  assign \$337  = dq_d0_1[31];
-  assign \$338  = dq_d0_1[31];
-  assign \$345  = dq_d0_1[31];
-  assign \$374  = { \$373 [24], \$373 [24], \$373 [24], \$373 [24], \$373 [24], \$373 [24], \$373 [24], \$373 [24], \$373 , 23'h000000 };
-  assign \$383  = grp_next0_1[31];
-  assign \$384  = grp_next0_1[31];
-  assign \$385  = grp_next0_1[31];
-  assign \$392  = grp_next0_1[31];
-  assign \$410  = { \$409 [24], \$409 [24], \$409 [24], \$409 [24], \$409 [24], \$409 [24], \$409 [24], \$409 [24], \$409 , 23'h000000 };
-  assign \$450  = { \$449 [24], \$449 [24], \$449 [24], \$449 [24], \$449 [24], \$449 [24], \$449 [24], \$449 [24], \$449 , 23'h000000 };
-  assign \$459  = dq_d1_0[31];
-  assign \$460  = dq_d1_0[31];
-  assign \$461  = dq_d1_0[31];
-  assign \$468  = dq_d1_0[31];
-  assign \$497  = { \$496 [24], \$496 [24], \$496 [24], \$496 [24], \$496 [24], \$496 [24], \$496 [24], \$496 [24], \$496 , 23'h000000 };
-  assign \$506  = grp_next1_0[31];
-  assign \$507  = grp_next1_0[31];
-  assign \$508  = grp_next1_0[31];
-  assign \$515  = grp_next1_0[31];
-  assign \$534  = { \$533 [24], \$533 [24], \$533 [24], \$533 [24], \$533 [24], \$533 [24], \$533 [24], \$533 [24], \$533 , 23'h000000 };
-  assign \$543  = dq_d1_1[31];
-  assign \$544  = dq_d1_1[31];
-  assign \$545  = dq_d1_1[31];
-  assign \$552  = dq_d1_1[31];
-  assign \$581  = { \$580 [24], \$580 [24], \$580 [24], \$580 [24], \$580 [24], \$580 [24], \$580 [24], \$580 [24], \$580 , 23'h000000 };
-  assign \$590  = grp_next1_1[31];
-  assign \$591  = grp_next1_1[31];
-  assign \$592  = grp_next1_1[31];
-  assign \$599  = grp_next1_1[31];
-  assign \$205  = ct0_rp_sh[0];
-  assign \$245  = st0_0_rp_sh[0];
-  assign \$292  = dp0_0_rp_sh[0];
-  assign \$329  = st0_1_rp_sh[0];
-  assign \$376  = dp0_1_rp_sh[0];
-  assign \$412  = ct1_rp_sh[0];
-  assign \$452  = st1_0_rp_sh[0];
-  assign \$499  = dp1_0_rp_sh[0];
-  assign \$536  = st1_1_rp_sh[0];
-  assign \$583  = dp1_1_rp_sh[0];
+  assign \$188  = { \$187 [24], \$187 [24], \$187 [24], \$187 [24], \$187 [24], \$187 [24], \$187 [24], \$187 [24], \$187 , 23'h000000 };
+  assign \$227  = { \$226 [24], \$226 [24], \$226 [24], \$226 [24], \$226 [24], \$226 [24], \$226 [24], \$226 [24], \$226 , 23'h000000 };
+  assign \$236  = dq_d0_0[31];
+  assign \$237  = dq_d0_0[31];
+  assign \$238  = dq_d0_0[31];
+  assign \$245  = dq_d0_0[31];
+  assign \$274  = { \$273 [24], \$273 [24], \$273 [24], \$273 [24], \$273 [24], \$273 [24], \$273 [24], \$273 [24], \$273 , 23'h000000 };
+  assign \$306  = { \$305 [24], \$305 [24], \$305 [24], \$305 [24], \$305 [24], \$305 [24], \$305 [24], \$305 [24], \$305 , 23'h000000 };
+  assign \$315  = dq_d0_1[31];
+  assign \$316  = dq_d0_1[31];
+  assign \$317  = dq_d0_1[31];
+  assign \$324  = dq_d0_1[31];
+  assign \$353  = { \$352 [24], \$352 [24], \$352 [24], \$352 [24], \$352 [24], \$352 [24], \$352 [24], \$352 [24], \$352 , 23'h000000 };
+  assign \$385  = { \$384 [24], \$384 [24], \$384 [24], \$384 [24], \$384 [24], \$384 [24], \$384 [24], \$384 [24], \$384 , 23'h000000 };
+  assign \$424  = { \$423 [24], \$423 [24], \$423 [24], \$423 [24], \$423 [24], \$423 [24], \$423 [24], \$423 [24], \$423 , 23'h000000 };
+  assign \$433  = dq_d1_0[31];
+  assign \$434  = dq_d1_0[31];
+  assign \$435  = dq_d1_0[31];
+  assign \$442  = dq_d1_0[31];
+  assign \$471  = { \$470 [24], \$470 [24], \$470 [24], \$470 [24], \$470 [24], \$470 [24], \$470 [24], \$470 [24], \$470 , 23'h000000 };
+  assign \$503  = { \$502 [24], \$502 [24], \$502 [24], \$502 [24], \$502 [24], \$502 [24], \$502 [24], \$502 [24], \$502 , 23'h000000 };
+  assign \$512  = dq_d1_1[31];
+  assign \$513  = dq_d1_1[31];
+  assign \$514  = dq_d1_1[31];
+  assign \$521  = dq_d1_1[31];
+  assign \$550  = { \$549 [24], \$549 [24], \$549 [24], \$549 [24], \$549 [24], \$549 [24], \$549 [24], \$549 [24], \$549 , 23'h000000 };
+  assign \$190  = ct0_rp_sh[0];
+  assign \$229  = st0_0_rp_sh[0];
+  assign \$276  = dp0_0_rp_sh[0];
+  assign \$308  = st0_1_rp_sh[0];
+  assign \$355  = dp0_1_rp_sh[0];
+  assign \$387  = ct1_rp_sh[0];
+  assign \$426  = st1_0_rp_sh[0];
+  assign \$473  = dp1_0_rp_sh[0];
+  assign \$505  = st1_1_rp_sh[0];
+  assign \$552  = dp1_1_rp_sh[0];
 endmodule
 
 module \lut_all_fp16_fp16tab_nosym.act_add0 (b, s, a);

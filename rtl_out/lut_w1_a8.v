@@ -4,91 +4,91 @@ module lut_w1_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid,
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire [16:0] \$100 ;
-  wire [15:0] \$101 ;
-  wire [15:0] \$102 ;
-  wire [15:0] \$103 ;
+  wire [12:0] \$100 ;
+  wire [16:0] \$101 ;
+  wire [12:0] \$102 ;
+  wire [16:0] \$103 ;
   wire [2:0] \$104 ;
-  wire [15:0] \$105 ;
-  wire \$106 ;
-  wire [12:0] \$107 ;
+  wire \$105 ;
+  wire [12:0] \$106 ;
+  wire [16:0] \$107 ;
   wire [12:0] \$108 ;
   wire [16:0] \$109 ;
   wire \$11 ;
-  wire [12:0] \$110 ;
-  wire [12:0] \$111 ;
-  wire [16:0] \$112 ;
-  wire [15:0] \$113 ;
-  wire [15:0] \$114 ;
-  wire [15:0] \$115 ;
-  wire [2:0] \$116 ;
-  wire [15:0] \$117 ;
-  wire \$118 ;
-  wire [12:0] \$119 ;
+  wire [2:0] \$110 ;
+  wire \$111 ;
+  wire [12:0] \$112 ;
+  wire [16:0] \$113 ;
+  wire [12:0] \$114 ;
+  wire [16:0] \$115 ;
+  wire [3:0] \$116 ;
+  wire [22:0] \$117 ;
+  wire [23:0] \$118 ;
+  wire \$119 ;
   wire \$12 ;
-  wire [12:0] \$120 ;
-  wire [16:0] \$121 ;
-  wire [12:0] \$122 ;
-  wire [12:0] \$123 ;
-  wire [16:0] \$124 ;
-  wire [15:0] \$125 ;
-  wire [15:0] \$126 ;
-  wire [15:0] \$127 ;
-  wire [2:0] \$128 ;
-  wire [15:0] \$129 ;
+  wire \$120 ;
+  wire [31:0] \$121 ;
+  wire \$122 ;
+  wire \$123 ;
+  wire \$124 ;
+  wire [25:0] \$125 ;
+  wire [25:0] \$126 ;
+  wire [25:0] \$127 ;
+  wire [32:0] \$128 ;
+  wire [22:0] \$129 ;
   wire \$13 ;
-  wire \$130 ;
-  wire [12:0] \$131 ;
-  wire [12:0] \$132 ;
-  wire [16:0] \$133 ;
-  wire [12:0] \$134 ;
-  wire [12:0] \$135 ;
-  wire [16:0] \$136 ;
-  wire [15:0] \$137 ;
-  wire [15:0] \$138 ;
-  wire [15:0] \$139 ;
+  wire [23:0] \$130 ;
+  wire \$131 ;
+  wire \$132 ;
+  wire [31:0] \$133 ;
+  wire \$134 ;
+  wire \$135 ;
+  wire \$136 ;
+  wire [25:0] \$137 ;
+  wire [25:0] \$138 ;
+  wire [25:0] \$139 ;
   wire \$14 ;
-  wire [2:0] \$140 ;
-  wire [15:0] \$141 ;
-  wire \$142 ;
-  wire [12:0] \$143 ;
-  wire [12:0] \$144 ;
-  wire [16:0] \$145 ;
-  wire [12:0] \$146 ;
-  wire [12:0] \$147 ;
-  wire [16:0] \$148 ;
-  wire [3:0] \$149 ;
+  wire [32:0] \$140 ;
+  wire [22:0] \$141 ;
+  wire [23:0] \$142 ;
+  wire \$143 ;
+  wire \$144 ;
+  wire [31:0] \$145 ;
+  wire \$146 ;
+  wire \$147 ;
+  wire \$148 ;
+  wire [25:0] \$149 ;
   wire \$15 ;
-  wire [22:0] \$150 ;
-  wire [16:0] \$151 ;
-  wire [23:0] \$152 ;
-  wire \$153 ;
-  wire \$154 ;
-  wire [31:0] \$155 ;
+  wire [25:0] \$150 ;
+  wire [25:0] \$151 ;
+  wire [32:0] \$152 ;
+  wire [22:0] \$153 ;
+  wire [23:0] \$154 ;
+  wire \$155 ;
   wire \$156 ;
-  wire \$157 ;
+  wire [31:0] \$157 ;
   wire \$158 ;
-  wire [25:0] \$159 ;
+  wire \$159 ;
   wire \$16 ;
-  wire [25:0] \$160 ;
+  wire \$160 ;
   wire [25:0] \$161 ;
-  wire [32:0] \$162 ;
-  wire [22:0] \$163 ;
-  wire [16:0] \$164 ;
-  wire [23:0] \$165 ;
-  wire \$166 ;
+  wire [25:0] \$162 ;
+  wire [25:0] \$163 ;
+  wire [32:0] \$164 ;
+  wire [22:0] \$165 ;
+  wire [23:0] \$166 ;
   wire \$167 ;
-  wire [31:0] \$168 ;
-  wire \$169 ;
+  wire \$168 ;
+  wire [31:0] \$169 ;
   wire \$17 ;
   wire \$170 ;
   wire \$171 ;
-  wire [25:0] \$172 ;
+  wire \$172 ;
   wire [25:0] \$173 ;
   wire [25:0] \$174 ;
-  wire [32:0] \$175 ;
-  wire [22:0] \$176 ;
-  wire [16:0] \$177 ;
+  wire [25:0] \$175 ;
+  wire [32:0] \$176 ;
+  wire [22:0] \$177 ;
   wire [23:0] \$178 ;
   wire \$179 ;
   wire \$18 ;
@@ -103,200 +103,139 @@ module lut_w1_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid,
   wire [32:0] \$188 ;
   wire [22:0] \$189 ;
   wire \$19 ;
-  wire [16:0] \$190 ;
-  wire [23:0] \$191 ;
+  wire [23:0] \$190 ;
+  wire \$191 ;
   wire \$192 ;
-  wire \$193 ;
-  wire [31:0] \$194 ;
+  wire [31:0] \$193 ;
+  wire \$194 ;
   wire \$195 ;
   wire \$196 ;
-  wire \$197 ;
+  wire [25:0] \$197 ;
   wire [25:0] \$198 ;
   wire [25:0] \$199 ;
   wire \$2 ;
   wire \$20 ;
-  wire [25:0] \$200 ;
-  wire [32:0] \$201 ;
-  wire [22:0] \$202 ;
-  wire [16:0] \$203 ;
-  wire [23:0] \$204 ;
-  wire \$205 ;
+  wire [32:0] \$200 ;
+  wire [22:0] \$201 ;
+  wire [23:0] \$202 ;
+  wire \$203 ;
+  wire \$204 ;
+  wire [31:0] \$205 ;
   wire \$206 ;
-  wire [31:0] \$207 ;
+  wire \$207 ;
   wire \$208 ;
-  wire \$209 ;
+  wire [25:0] \$209 ;
   wire \$21 ;
-  wire \$210 ;
+  wire [25:0] \$210 ;
   wire [25:0] \$211 ;
-  wire [25:0] \$212 ;
-  wire [25:0] \$213 ;
-  wire [32:0] \$214 ;
-  wire [22:0] \$215 ;
-  wire [16:0] \$216 ;
-  wire [23:0] \$217 ;
-  wire \$218 ;
-  wire \$219 ;
+  wire [32:0] \$212 ;
+  reg [63:0] \$213 ;
+  reg [47:0] \$214 ;
+  reg [4:0] \$215 ;
+  reg [47:0] \$216 ;
+  reg [15:0] \$217 ;
+  reg \$218 ;
+  reg \$219 ;
   wire \$22 ;
-  wire [31:0] \$220 ;
-  wire \$221 ;
-  wire \$222 ;
-  wire \$223 ;
-  wire [25:0] \$224 ;
-  wire [25:0] \$225 ;
-  wire [25:0] \$226 ;
-  wire [32:0] \$227 ;
-  wire [22:0] \$228 ;
-  wire [16:0] \$229 ;
+  reg \$220 ;
+  reg \$221 ;
+  reg [31:0] \$222 ;
+  reg [15:0] \$223 ;
+  reg [15:0] \$224 ;
+  reg [15:0] \$225 ;
+  reg [15:0] \$226 ;
+  reg [15:0] \$227 ;
+  reg [15:0] \$228 ;
+  reg [15:0] \$229 ;
   wire \$23 ;
-  wire [23:0] \$230 ;
-  wire \$231 ;
-  wire \$232 ;
-  wire [31:0] \$233 ;
-  wire \$234 ;
-  wire \$235 ;
-  wire \$236 ;
-  wire [25:0] \$237 ;
-  wire [25:0] \$238 ;
-  wire [25:0] \$239 ;
+  reg [15:0] \$230 ;
+  reg [15:0] \$231 ;
+  reg [15:0] \$232 ;
+  reg \$233 ;
+  reg [255:0] \$234 ;
+  reg \$235 ;
+  reg \$236 ;
+  reg \$237 ;
+  reg \$238 ;
+  reg [15:0] \$239 ;
   wire \$24 ;
-  wire [32:0] \$240 ;
-  wire [22:0] \$241 ;
-  wire [16:0] \$242 ;
-  wire [23:0] \$243 ;
-  wire \$244 ;
-  wire \$245 ;
-  wire [31:0] \$246 ;
-  wire \$247 ;
-  wire \$248 ;
-  wire \$249 ;
+  reg [15:0] \$240 ;
+  reg [16:0] \$241 ;
+  reg [16:0] \$242 ;
+  reg [16:0] \$243 ;
+  reg [16:0] \$244 ;
+  reg [16:0] \$245 ;
+  reg [16:0] \$246 ;
+  reg [16:0] \$247 ;
+  reg [16:0] \$248 ;
+  reg \$249 ;
   wire \$25 ;
-  wire [25:0] \$250 ;
-  wire [25:0] \$251 ;
-  wire [25:0] \$252 ;
-  wire [32:0] \$253 ;
-  reg [63:0] \$254 ;
-  reg [47:0] \$255 ;
-  reg [4:0] \$256 ;
-  reg [47:0] \$257 ;
-  reg [15:0] \$258 ;
-  reg \$259 ;
-  wire \$26 ;
-  reg \$260 ;
-  reg \$261 ;
-  reg \$262 ;
-  reg \$263 ;
-  reg [31:0] \$264 ;
-  reg \$265 ;
-  reg \$266 ;
-  reg [15:0] \$267 ;
-  reg [15:0] \$268 ;
-  reg [15:0] \$269 ;
+  reg [3:0] \$250 ;
+  reg [2:0] \$251 ;
+  reg [255:0] \$252 ;
+  reg [255:0] \$253 ;
+  reg [31:0] \$254 ;
+  reg \$255 ;
+  reg [255:0] \$256 ;
+  reg \$257 ;
+  wire [17:0] \$26 ;
   wire [17:0] \$27 ;
-  reg [15:0] \$270 ;
-  reg [15:0] \$271 ;
-  reg [15:0] \$272 ;
-  reg [15:0] \$273 ;
-  reg [15:0] \$274 ;
-  reg [15:0] \$275 ;
-  reg [15:0] \$276 ;
-  reg \$277 ;
-  reg [255:0] \$278 ;
-  reg \$279 ;
   wire [17:0] \$28 ;
-  reg \$280 ;
-  reg \$281 ;
-  reg \$282 ;
-  reg \$283 ;
-  reg [15:0] \$284 ;
-  reg [15:0] \$285 ;
-  reg [16:0] \$286 ;
-  reg [16:0] \$287 ;
-  reg [16:0] \$288 ;
-  reg [16:0] \$289 ;
-  wire [17:0] \$29 ;
-  reg [16:0] \$290 ;
-  reg [16:0] \$291 ;
-  reg [16:0] \$292 ;
-  reg [16:0] \$293 ;
-  reg \$294 ;
-  reg [3:0] \$295 ;
-  reg [2:0] \$296 ;
-  reg [255:0] \$297 ;
-  reg [255:0] \$298 ;
-  reg [31:0] \$299 ;
+  wire \$29 ;
   wire \$3 ;
-  wire [16:0] \$30 ;
-  reg \$300 ;
-  reg [255:0] \$301 ;
-  reg \$302 ;
+  wire \$30 ;
   wire \$31 ;
   wire \$32 ;
-  wire \$33 ;
-  wire \$34 ;
+  wire [17:0] \$33 ;
+  wire [17:0] \$34 ;
   wire [17:0] \$35 ;
-  wire [17:0] \$36 ;
-  wire [17:0] \$37 ;
-  wire [16:0] \$38 ;
+  wire \$36 ;
+  wire [6:0] \$360 ;
+  wire [6:0] \$366 ;
+  wire \$37 ;
+  wire [6:0] \$376 ;
+  wire \$38 ;
+  wire [6:0] \$382 ;
   wire \$39 ;
+  wire [6:0] \$392 ;
+  wire [6:0] \$398 ;
   wire [1:0] \$4 ;
-  wire \$40 ;
-  wire \$41 ;
-  wire [5:0] \$410 ;
-  wire [5:0] \$413 ;
-  wire [5:0] \$416 ;
-  wire \$42 ;
-  wire [5:0] \$421 ;
-  wire [6:0] \$426 ;
-  wire [17:0] \$43 ;
-  wire [6:0] \$434 ;
-  wire [17:0] \$44 ;
-  wire [5:0] \$442 ;
-  wire [5:0] \$445 ;
-  wire [5:0] \$448 ;
-  wire [17:0] \$45 ;
-  wire [5:0] \$453 ;
-  wire [6:0] \$458 ;
-  wire [16:0] \$46 ;
-  wire [6:0] \$466 ;
-  wire \$47 ;
-  wire [5:0] \$474 ;
-  wire [5:0] \$477 ;
-  wire \$48 ;
-  wire [5:0] \$480 ;
-  wire [5:0] \$485 ;
-  wire \$49 ;
-  wire [6:0] \$490 ;
-  wire [6:0] \$498 ;
-  wire [1:0] \$5 ;
+  wire [17:0] \$40 ;
+  wire [6:0] \$408 ;
+  wire [17:0] \$41 ;
+  wire [6:0] \$414 ;
+  wire [17:0] \$42 ;
+  wire \$43 ;
+  wire \$44 ;
+  wire \$45 ;
+  wire \$46 ;
+  wire [17:0] \$47 ;
+  wire [17:0] \$48 ;
+  wire [17:0] \$49 ;
+  wire \$5 ;
   wire \$50 ;
-  wire [5:0] \$506 ;
-  wire [5:0] \$509 ;
-  wire [17:0] \$51 ;
-  wire [5:0] \$512 ;
-  wire [5:0] \$517 ;
-  wire [17:0] \$52 ;
-  wire [6:0] \$522 ;
-  wire [17:0] \$53 ;
-  wire [6:0] \$530 ;
-  wire [16:0] \$54 ;
-  wire \$55 ;
-  wire \$56 ;
+  wire \$51 ;
+  wire \$52 ;
+  wire \$53 ;
+  wire [17:0] \$54 ;
+  wire [17:0] \$55 ;
+  wire [17:0] \$56 ;
   wire \$57 ;
   wire \$58 ;
-  wire [17:0] \$59 ;
+  wire \$59 ;
   wire \$6 ;
-  wire [17:0] \$60 ;
+  wire \$60 ;
   wire [17:0] \$61 ;
-  wire [16:0] \$62 ;
-  wire \$63 ;
+  wire [17:0] \$62 ;
+  wire [17:0] \$63 ;
   wire \$64 ;
   wire \$65 ;
   wire \$66 ;
-  wire [17:0] \$67 ;
+  wire \$67 ;
   wire [17:0] \$68 ;
   wire [17:0] \$69 ;
   wire \$7 ;
-  wire [16:0] \$70 ;
+  wire [17:0] \$70 ;
   wire \$71 ;
   wire \$72 ;
   wire \$73 ;
@@ -304,39 +243,37 @@ module lut_w1_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid,
   wire [17:0] \$75 ;
   wire [17:0] \$76 ;
   wire [17:0] \$77 ;
-  wire [16:0] \$78 ;
-  wire \$79 ;
+  wire \$78 ;
+  wire [4:0] \$79 ;
   wire \$8 ;
-  wire \$80 ;
+  wire [3:0] \$80 ;
   wire \$81 ;
   wire \$82 ;
-  wire [17:0] \$83 ;
-  wire [17:0] \$84 ;
-  wire [17:0] \$85 ;
-  wire [16:0] \$86 ;
+  wire \$83 ;
+  wire \$84 ;
+  wire \$85 ;
+  wire \$86 ;
   wire \$87 ;
-  wire [4:0] \$88 ;
-  wire [3:0] \$89 ;
+  wire \$88 ;
+  wire \$89 ;
   wire \$9 ;
-  wire \$90 ;
-  wire \$91 ;
-  wire \$92 ;
+  wire [16:0] \$90 ;
+  wire [16:0] \$91 ;
+  wire [2:0] \$92 ;
   wire \$93 ;
-  wire \$94 ;
-  wire \$95 ;
-  wire \$96 ;
-  wire \$97 ;
-  wire \$98 ;
-  wire [16:0] \$99 ;
+  wire [12:0] \$94 ;
+  wire [16:0] \$95 ;
+  wire [12:0] \$96 ;
+  wire [16:0] \$97 ;
+  wire [2:0] \$98 ;
+  wire \$99 ;
   reg \$signal  = 1'h0;
-  reg \$signal$82  = 1'h0;
-  reg \$signal$84  = 1'h0;
   wire [31:0] a;
-  wire [31:0] \a$89 ;
-  wire [7:0] \a$89[0] ;
-  wire [7:0] \a$89[1] ;
-  wire [7:0] \a$89[2] ;
-  wire [7:0] \a$89[3] ;
+  wire [31:0] \a$85 ;
+  wire [7:0] \a$85[0] ;
+  wire [7:0] \a$85[1] ;
+  wire [7:0] \a$85[2] ;
+  wire [7:0] \a$85[3] ;
   wire [7:0] \a[0] ;
   wire [7:0] \a[1] ;
   wire [7:0] \a[2] ;
@@ -356,7 +293,6 @@ module lut_w1_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid,
   wire [12:0] addend1_2;
   wire [12:0] addend1_3;
   reg beat_group_end = 1'h0;
-  reg beat_h = 1'h0;
   reg beat_last = 1'h0;
   reg [31:0] beat_scale = 32'd0;
   wire [7:0] \beat_scale[0] ;
@@ -370,9 +306,9 @@ module lut_w1_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid,
   input clk;
   wire clk;
   wire [1:0] corr_binary;
-  wire [1:0] \corr_binary$136 ;
-  wire [1:0] \corr_binary$137 ;
-  wire [1:0] \corr_binary$138 ;
+  wire [1:0] \corr_binary$124 ;
+  wire [1:0] \corr_binary$125 ;
+  wire [1:0] \corr_binary$126 ;
   wire [16:0] dq_ash0_0;
   wire [16:0] dq_ash0_1;
   wire [16:0] dq_ash0_2;
@@ -394,15 +330,23 @@ module lut_w1_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid,
   reg [16:0] dq_d1_1 = 17'h00000;
   reg [16:0] dq_d1_2 = 17'h00000;
   reg [16:0] dq_d1_3 = 17'h00000;
+  (* init = 17'h00000 *)
   wire [16:0] dq_dh0_0;
+  (* init = 17'h00000 *)
   wire [16:0] dq_dh0_1;
+  (* init = 17'h00000 *)
   wire [16:0] dq_dh0_2;
+  (* init = 17'h00000 *)
   wire [16:0] dq_dh0_3;
+  (* init = 17'h00000 *)
   wire [16:0] dq_dh1_0;
+  (* init = 17'h00000 *)
   wire [16:0] dq_dh1_1;
+  (* init = 17'h00000 *)
   wire [16:0] dq_dh1_2;
+  (* init = 17'h00000 *)
   wire [16:0] dq_dh1_3;
-  reg dq_h = 1'h0;
+  reg dq_last = 1'h0;
   reg [3:0] dq_left = 4'h0;
   reg [255:0] dq_psum = 256'h0000000000000000000000000000000000000000000000000000000000000000;
   wire [31:0] \dq_psum[0] ;
@@ -509,7 +453,7 @@ module lut_w1_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid,
   wire in_corr;
   wire last_plane;
   wire load;
-  wire \load$90 ;
+  wire \load$86 ;
   wire [2:0] low0;
   wire [2:0] low1;
   wire [2:0] low2;
@@ -594,22 +538,6 @@ module lut_w1_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid,
   input rst;
   wire rst;
   wire [2:0] sbit;
-  (* init = 1'h0 *)
-  wire shift0_0;
-  (* init = 1'h0 *)
-  wire shift0_1;
-  (* init = 1'h0 *)
-  wire shift0_2;
-  (* init = 1'h0 *)
-  wire shift0_3;
-  (* init = 1'h0 *)
-  wire shift1_0;
-  (* init = 1'h0 *)
-  wire shift1_1;
-  (* init = 1'h0 *)
-  wire shift1_2;
-  (* init = 1'h0 *)
-  wire shift1_3;
   wire [11:0] shifted0_0;
   wire [11:0] shifted0_1;
   wire [11:0] shifted0_2;
@@ -619,17 +547,16 @@ module lut_w1_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid,
   wire [11:0] shifted1_2;
   wire [11:0] shifted1_3;
   wire stall;
-  reg step = 1'h0;
   wire [87:0] \table ;
-  wire [87:0] \table$93 ;
-  wire [10:0] \table$93[0] ;
-  wire [10:0] \table$93[1] ;
-  wire [10:0] \table$93[2] ;
-  wire [10:0] \table$93[3] ;
-  wire [10:0] \table$93[4] ;
-  wire [10:0] \table$93[5] ;
-  wire [10:0] \table$93[6] ;
-  wire [10:0] \table$93[7] ;
+  wire [87:0] \table$89 ;
+  wire [10:0] \table$89[0] ;
+  wire [10:0] \table$89[1] ;
+  wire [10:0] \table$89[2] ;
+  wire [10:0] \table$89[3] ;
+  wire [10:0] \table$89[4] ;
+  wire [10:0] \table$89[5] ;
+  wire [10:0] \table$89[6] ;
+  wire [10:0] \table$89[7] ;
   wire [10:0] \table[0] ;
   wire [10:0] \table[1] ;
   wire [10:0] \table[2] ;
@@ -665,351 +592,278 @@ module lut_w1_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid,
   assign \$2  = ~ stall;
   assign \$3  = \$1  & \$2 ;
   assign \$4  = remaining - 1'h1;
-  assign \$5  = step + 1'h1;
-  assign \$6  = ~ stall;
-  assign \$7  = active & \$6 ;
-  assign \$8  = ~ stall;
-  assign \$9  = active & \$8 ;
-  assign \$10  = ~ stall;
-  assign \$11  = active & \$10 ;
-  assign \$12  = ~ stall;
-  assign \$13  = active & \$12 ;
-  assign \$14  = ~ stall;
-  assign \$15  = active & \$14 ;
-  assign \$16  = ~ stall;
-  assign \$17  = active & \$16 ;
-  assign \$18  = ~ stall;
-  assign \$19  = active & \$18 ;
-  assign \$20  = ~ stall;
-  assign \$21  = active & \$20 ;
-  assign \$22  = accept & i_ctl[2];
-  assign \$23  = | dq_left;
-  assign \$27  = $signed(dq_d0_0) - $signed(\$150 [16:0]);
-  assign \$28  = $signed(dq_d0_0) + $signed(\$150 [16:0]);
-  assign \$30  = $signed(\$109 [15:0]) << \$signal ;
-  assign \$31  = | dq_left;
-  assign \$35  = $signed(dq_d0_1) - $signed(\$163 [16:0]);
-  assign \$36  = $signed(dq_d0_1) + $signed(\$163 [16:0]);
-  assign \$38  = $signed(\$121 [15:0]) << \$signal ;
-  assign \$39  = | dq_left;
-  assign \$43  = $signed(dq_d0_2) - $signed(\$176 [16:0]);
-  assign \$44  = $signed(dq_d0_2) + $signed(\$176 [16:0]);
-  assign \$46  = $signed(\$133 [15:0]) << \$signal ;
-  assign \$47  = | dq_left;
-  assign \$51  = $signed(dq_d0_3) - $signed(\$189 [16:0]);
-  assign \$52  = $signed(dq_d0_3) + $signed(\$189 [16:0]);
-  assign \$54  = $signed(\$145 [15:0]) << \$signal ;
-  assign \$55  = | dq_left;
-  assign \$59  = $signed(dq_d1_0) - $signed(\$202 [16:0]);
-  assign \$60  = $signed(dq_d1_0) + $signed(\$202 [16:0]);
-  assign \$62  = $signed(\$112 [15:0]) << \$signal ;
-  assign \$63  = | dq_left;
-  assign \$67  = $signed(dq_d1_1) - $signed(\$215 [16:0]);
-  assign \$68  = $signed(dq_d1_1) + $signed(\$215 [16:0]);
-  assign \$70  = $signed(\$124 [15:0]) << \$signal ;
+  assign \$5  = ~ stall;
+  assign \$6  = active & \$5 ;
+  assign \$7  = ~ stall;
+  assign \$8  = active & \$7 ;
+  assign \$9  = ~ stall;
+  assign \$10  = active & \$9 ;
+  assign \$11  = ~ stall;
+  assign \$12  = active & \$11 ;
+  assign \$13  = ~ stall;
+  assign \$14  = active & \$13 ;
+  assign \$15  = ~ stall;
+  assign \$16  = active & \$15 ;
+  assign \$17  = ~ stall;
+  assign \$18  = active & \$17 ;
+  assign \$19  = ~ stall;
+  assign \$20  = active & \$19 ;
+  assign \$21  = accept & i_ctl[2];
+  assign \$22  = | dq_left;
+  assign \$26  = $signed(dq_d0_0) - $signed(\$117 [16:0]);
+  assign \$27  = $signed(dq_d0_0) + $signed(\$117 [16:0]);
+  assign \$29  = | dq_left;
+  assign \$33  = $signed(dq_d0_1) - $signed(\$129 [16:0]);
+  assign \$34  = $signed(dq_d0_1) + $signed(\$129 [16:0]);
+  assign \$36  = | dq_left;
+  assign \$40  = $signed(dq_d0_2) - $signed(\$141 [16:0]);
+  assign \$41  = $signed(dq_d0_2) + $signed(\$141 [16:0]);
+  assign \$43  = | dq_left;
+  assign \$47  = $signed(dq_d0_3) - $signed(\$153 [16:0]);
+  assign \$48  = $signed(dq_d0_3) + $signed(\$153 [16:0]);
+  assign \$50  = | dq_left;
+  assign \$54  = $signed(dq_d1_0) - $signed(\$165 [16:0]);
+  assign \$55  = $signed(dq_d1_0) + $signed(\$165 [16:0]);
+  assign \$57  = | dq_left;
+  assign \$61  = $signed(dq_d1_1) - $signed(\$177 [16:0]);
+  assign \$62  = $signed(dq_d1_1) + $signed(\$177 [16:0]);
+  assign \$64  = | dq_left;
+  assign \$68  = $signed(dq_d1_2) - $signed(\$189 [16:0]);
+  assign \$69  = $signed(dq_d1_2) + $signed(\$189 [16:0]);
   assign \$71  = | dq_left;
-  assign \$75  = $signed(dq_d1_2) - $signed(\$228 [16:0]);
-  assign \$76  = $signed(dq_d1_2) + $signed(\$228 [16:0]);
-  assign \$78  = $signed(\$136 [15:0]) << \$signal ;
-  assign \$79  = | dq_left;
-  assign \$83  = $signed(dq_d1_3) - $signed(\$241 [16:0]);
-  assign \$84  = $signed(dq_d1_3) + $signed(\$241 [16:0]);
-  assign \$86  = $signed(\$148 [15:0]) << \$signal ;
-  assign \$87  = | dq_left;
-  assign \$88  = dq_left - 1'h1;
-  assign \$89  = dq_bit + 1'h1;
-  assign \$91  = dq_left == 1'h1;
-  assign \$92  = \$91  & \$signal$82 ;
+  assign \$75  = $signed(dq_d1_3) - $signed(\$201 [16:0]);
+  assign \$76  = $signed(dq_d1_3) + $signed(\$201 [16:0]);
+  assign \$78  = | dq_left;
+  assign \$79  = dq_left - 1'h1;
+  assign \$80  = dq_bit + 1'h1;
+  assign \$82  = dq_left == 1'h1;
+  assign \$83  = \$82  & dq_last;
   assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \$93  = ~ stall;
+  assign \$84  = ~ stall;
   assign accept = i_ctl[0] & o_ready;
-  assign \$95  = ~ stall;
-  assign last_plane = \$94  & \$95 ;
-  assign \$97  = \$96  & beat_group_end;
-  assign \$98  = dq_left > 1'h1;
-  assign stall = \$97  & \$98 ;
+  assign \$86  = ~ stall;
+  assign last_plane = \$85  & \$86 ;
+  assign \$88  = \$87  & beat_group_end;
+  assign \$89  = dq_left > 1'h1;
+  assign stall = \$88  & \$89 ;
   assign handoff = last_plane & beat_group_end;
-  assign \$99  = $signed(act_sum0) + $signed(\table [87:77]);
-  assign \$100  = $signed(act_sum1) + $signed(\table$93 [87:77]);
-  assign \$410  = step * 5'h10;
-  assign \$101  = planes >> \$410 ;
-  assign \$413  = step * 5'h10;
-  assign \$102  = planes >> \$413 ;
-  assign \$416  = step * 5'h10;
-  assign \$103  = planes >> \$416 ;
-  assign \$104  = ~ \$103 [2:0];
-  assign low0 = \$101 [3] ? \$102 [2:0] : \$104 ;
-  assign \$421  = step * 5'h10;
-  assign \$105  = planes >> \$421 ;
-  assign \$106  = ~ \$105 [3];
-  assign \$426  = low0 * 4'hb;
-  assign entry0_0 = \table  >> \$426 ;
-  assign shifted0_0 = $signed(entry0_0) << step;
-  assign \$107  = - $signed(shifted0_0);
-  assign \$108  = \$105 [3] ? { shifted0_0[11], shifted0_0 } : \$107 ;
-  assign addend0_0 = active ? \$108  : 13'h0000;
-  assign \$109  = $signed(grp0_0) + $signed(addend0_0);
-  assign \$434  = low0 * 4'hb;
-  assign entry1_0 = \table$93  >> \$434 ;
-  assign shifted1_0 = $signed(entry1_0) << step;
-  assign \$110  = - $signed(shifted1_0);
-  assign \$111  = \$105 [3] ? { shifted1_0[11], shifted1_0 } : \$110 ;
-  assign addend1_0 = active ? \$111  : 13'h0000;
-  assign \$112  = $signed(grp1_0) + $signed(addend1_0);
-  assign \$442  = step * 5'h10;
-  assign \$113  = planes >> \$442 ;
-  assign \$445  = step * 5'h10;
-  assign \$114  = planes >> \$445 ;
-  assign \$448  = step * 5'h10;
-  assign \$115  = planes >> \$448 ;
-  assign \$116  = ~ \$115 [6:4];
-  assign low1 = \$113 [7] ? \$114 [6:4] : \$116 ;
-  assign \$453  = step * 5'h10;
-  assign \$117  = planes >> \$453 ;
-  assign \$118  = ~ \$117 [7];
-  assign \$458  = low1 * 4'hb;
-  assign entry0_1 = \table  >> \$458 ;
-  assign shifted0_1 = $signed(entry0_1) << step;
-  assign \$119  = - $signed(shifted0_1);
-  assign \$120  = \$117 [7] ? { shifted0_1[11], shifted0_1 } : \$119 ;
-  assign addend0_1 = active ? \$120  : 13'h0000;
-  assign \$121  = $signed(grp0_1) + $signed(addend0_1);
-  assign \$466  = low1 * 4'hb;
-  assign entry1_1 = \table$93  >> \$466 ;
-  assign shifted1_1 = $signed(entry1_1) << step;
-  assign \$122  = - $signed(shifted1_1);
-  assign \$123  = \$117 [7] ? { shifted1_1[11], shifted1_1 } : \$122 ;
-  assign addend1_1 = active ? \$123  : 13'h0000;
-  assign \$124  = $signed(grp1_1) + $signed(addend1_1);
-  assign \$474  = step * 5'h10;
-  assign \$125  = planes >> \$474 ;
-  assign \$477  = step * 5'h10;
-  assign \$126  = planes >> \$477 ;
-  assign \$480  = step * 5'h10;
-  assign \$127  = planes >> \$480 ;
-  assign \$128  = ~ \$127 [10:8];
-  assign low2 = \$125 [11] ? \$126 [10:8] : \$128 ;
-  assign \$485  = step * 5'h10;
-  assign \$129  = planes >> \$485 ;
-  assign \$130  = ~ \$129 [11];
-  assign \$490  = low2 * 4'hb;
-  assign entry0_2 = \table  >> \$490 ;
-  assign shifted0_2 = $signed(entry0_2) << step;
-  assign \$131  = - $signed(shifted0_2);
-  assign \$132  = \$129 [11] ? { shifted0_2[11], shifted0_2 } : \$131 ;
-  assign addend0_2 = active ? \$132  : 13'h0000;
-  assign \$133  = $signed(grp0_2) + $signed(addend0_2);
-  assign \$498  = low2 * 4'hb;
-  assign entry1_2 = \table$93  >> \$498 ;
-  assign shifted1_2 = $signed(entry1_2) << step;
-  assign \$134  = - $signed(shifted1_2);
-  assign \$135  = \$129 [11] ? { shifted1_2[11], shifted1_2 } : \$134 ;
-  assign addend1_2 = active ? \$135  : 13'h0000;
-  assign \$136  = $signed(grp1_2) + $signed(addend1_2);
-  assign \$506  = step * 5'h10;
-  assign \$137  = planes >> \$506 ;
-  assign \$509  = step * 5'h10;
-  assign \$138  = planes >> \$509 ;
-  assign \$512  = step * 5'h10;
-  assign \$139  = planes >> \$512 ;
-  assign \$140  = ~ \$139 [14:12];
-  assign low3 = \$137 [15] ? \$138 [14:12] : \$140 ;
-  assign \$517  = step * 5'h10;
-  assign \$141  = planes >> \$517 ;
-  assign \$142  = ~ \$141 [15];
-  assign \$522  = low3 * 4'hb;
-  assign entry0_3 = \table  >> \$522 ;
-  assign shifted0_3 = $signed(entry0_3) << step;
-  assign \$143  = - $signed(shifted0_3);
-  assign \$144  = \$141 [15] ? { shifted0_3[11], shifted0_3 } : \$143 ;
-  assign addend0_3 = active ? \$144  : 13'h0000;
-  assign \$145  = $signed(grp0_3) + $signed(addend0_3);
-  assign \$530  = low3 * 4'hb;
-  assign entry1_3 = \table$93  >> \$530 ;
-  assign shifted1_3 = $signed(entry1_3) << step;
-  assign \$146  = - $signed(shifted1_3);
-  assign \$147  = \$141 [15] ? { shifted1_3[11], shifted1_3 } : \$146 ;
-  assign addend1_3 = active ? \$147  : 13'h0000;
-  assign \$148  = $signed(grp1_3) + $signed(addend1_3);
-  assign \$149  = dq_bit - 1'h0;
-  assign \$150  = $signed(dq_sum_a0) << dq_bit;
-  assign dq_dh0_0 = dq_h ? \$151  : dq_d0_0;
-  assign \$152  = $signed(dq_dh0_0) << \$149 [2:0];
-  assign \$153  = ! dq_bit;
-  assign \$154  = \$153  & \$signal$84 ;
-  assign \$155  = \$154  ? dq_psum[31:0] : out_acc[31:0];
-  assign \$157  = dq_scale[7:0] >> \$149 [2:0];
-  assign \$159  = - $signed(\$152 );
-  assign \$161  = \$158  ? \$160  : 26'h0000000;
-  assign \$162  = $signed(\$155 ) + $signed(\$161 );
-  assign \$163  = $signed(dq_sum_a0) << dq_bit;
-  assign dq_dh0_1 = dq_h ? \$164  : dq_d0_1;
-  assign \$165  = $signed(dq_dh0_1) << \$149 [2:0];
-  assign \$166  = ! dq_bit;
-  assign \$167  = \$166  & \$signal$84 ;
-  assign \$168  = \$167  ? dq_psum[63:32] : out_acc[63:32];
-  assign \$170  = dq_scale[15:8] >> \$149 [2:0];
-  assign \$172  = - $signed(\$165 );
-  assign \$174  = \$171  ? \$173  : 26'h0000000;
-  assign \$175  = $signed(\$168 ) + $signed(\$174 );
-  assign \$176  = $signed(dq_sum_a0) << dq_bit;
-  assign dq_dh0_2 = dq_h ? \$177  : dq_d0_2;
-  assign \$178  = $signed(dq_dh0_2) << \$149 [2:0];
+  assign \$90  = $signed(act_sum0) + $signed(\table [87:77]);
+  assign \$91  = $signed(act_sum1) + $signed(\table$89 [87:77]);
+  assign \$92  = ~ planes[2:0];
+  assign low0 = planes[3] ? planes[2:0] : \$92 ;
+  assign \$93  = ~ planes[3];
+  assign \$360  = low0 * 4'hb;
+  assign entry0_0 = \table  >> \$360 ;
+  assign \$94  = - $signed(entry0_0);
+  assign addend0_0 = planes[3] ? { entry0_0[10], entry0_0[10], entry0_0 } : \$94 ;
+  assign \$95  = $signed(grp0_0) + $signed(addend0_0);
+  assign \$366  = low0 * 4'hb;
+  assign entry1_0 = \table$89  >> \$366 ;
+  assign \$96  = - $signed(entry1_0);
+  assign addend1_0 = planes[3] ? { entry1_0[10], entry1_0[10], entry1_0 } : \$96 ;
+  assign \$97  = $signed(grp1_0) + $signed(addend1_0);
+  assign \$98  = ~ planes[6:4];
+  assign low1 = planes[7] ? planes[6:4] : \$98 ;
+  assign \$99  = ~ planes[7];
+  assign \$376  = low1 * 4'hb;
+  assign entry0_1 = \table  >> \$376 ;
+  assign \$100  = - $signed(entry0_1);
+  assign addend0_1 = planes[7] ? { entry0_1[10], entry0_1[10], entry0_1 } : \$100 ;
+  assign \$101  = $signed(grp0_1) + $signed(addend0_1);
+  assign \$382  = low1 * 4'hb;
+  assign entry1_1 = \table$89  >> \$382 ;
+  assign \$102  = - $signed(entry1_1);
+  assign addend1_1 = planes[7] ? { entry1_1[10], entry1_1[10], entry1_1 } : \$102 ;
+  assign \$103  = $signed(grp1_1) + $signed(addend1_1);
+  assign \$104  = ~ planes[10:8];
+  assign low2 = planes[11] ? planes[10:8] : \$104 ;
+  assign \$105  = ~ planes[11];
+  assign \$392  = low2 * 4'hb;
+  assign entry0_2 = \table  >> \$392 ;
+  assign \$106  = - $signed(entry0_2);
+  assign addend0_2 = planes[11] ? { entry0_2[10], entry0_2[10], entry0_2 } : \$106 ;
+  assign \$107  = $signed(grp0_2) + $signed(addend0_2);
+  assign \$398  = low2 * 4'hb;
+  assign entry1_2 = \table$89  >> \$398 ;
+  assign \$108  = - $signed(entry1_2);
+  assign addend1_2 = planes[11] ? { entry1_2[10], entry1_2[10], entry1_2 } : \$108 ;
+  assign \$109  = $signed(grp1_2) + $signed(addend1_2);
+  assign \$110  = ~ planes[14:12];
+  assign low3 = planes[15] ? planes[14:12] : \$110 ;
+  assign \$111  = ~ planes[15];
+  assign \$408  = low3 * 4'hb;
+  assign entry0_3 = \table  >> \$408 ;
+  assign \$112  = - $signed(entry0_3);
+  assign addend0_3 = planes[15] ? { entry0_3[10], entry0_3[10], entry0_3 } : \$112 ;
+  assign \$113  = $signed(grp0_3) + $signed(addend0_3);
+  assign \$414  = low3 * 4'hb;
+  assign entry1_3 = \table$89  >> \$414 ;
+  assign \$114  = - $signed(entry1_3);
+  assign addend1_3 = planes[15] ? { entry1_3[10], entry1_3[10], entry1_3 } : \$114 ;
+  assign \$115  = $signed(grp1_3) + $signed(addend1_3);
+  assign \$116  = dq_bit - 1'h0;
+  assign \$117  = $signed(dq_sum_a0) << dq_bit;
+  assign \$118  = $signed(dq_d0_0) << \$116 [2:0];
+  assign \$119  = ! dq_bit;
+  assign \$120  = \$119  & \$signal ;
+  assign \$121  = \$120  ? dq_psum[31:0] : out_acc[31:0];
+  assign \$123  = dq_scale[7:0] >> \$116 [2:0];
+  assign \$125  = - $signed(\$118 );
+  assign \$127  = \$124  ? \$126  : 26'h0000000;
+  assign \$128  = $signed(\$121 ) + $signed(\$127 );
+  assign \$129  = $signed(dq_sum_a0) << dq_bit;
+  assign \$130  = $signed(dq_d0_1) << \$116 [2:0];
+  assign \$131  = ! dq_bit;
+  assign \$132  = \$131  & \$signal ;
+  assign \$133  = \$132  ? dq_psum[63:32] : out_acc[63:32];
+  assign \$135  = dq_scale[15:8] >> \$116 [2:0];
+  assign \$137  = - $signed(\$130 );
+  assign \$139  = \$136  ? \$138  : 26'h0000000;
+  assign \$140  = $signed(\$133 ) + $signed(\$139 );
+  assign \$141  = $signed(dq_sum_a0) << dq_bit;
+  assign \$142  = $signed(dq_d0_2) << \$116 [2:0];
+  assign \$143  = ! dq_bit;
+  assign \$144  = \$143  & \$signal ;
+  assign \$145  = \$144  ? dq_psum[95:64] : out_acc[95:64];
+  assign \$147  = dq_scale[23:16] >> \$116 [2:0];
+  assign \$149  = - $signed(\$142 );
+  assign \$151  = \$148  ? \$150  : 26'h0000000;
+  assign \$152  = $signed(\$145 ) + $signed(\$151 );
+  assign \$153  = $signed(dq_sum_a0) << dq_bit;
+  assign \$154  = $signed(dq_d0_3) << \$116 [2:0];
+  assign \$155  = ! dq_bit;
+  assign \$156  = \$155  & \$signal ;
+  assign \$157  = \$156  ? dq_psum[127:96] : out_acc[127:96];
+  assign \$159  = dq_scale[31:24] >> \$116 [2:0];
+  assign \$161  = - $signed(\$154 );
+  assign \$163  = \$160  ? \$162  : 26'h0000000;
+  assign \$164  = $signed(\$157 ) + $signed(\$163 );
+  assign \$165  = $signed(dq_sum_a1) << dq_bit;
+  assign \$166  = $signed(dq_d1_0) << \$116 [2:0];
+  assign \$167  = ! dq_bit;
+  assign \$168  = \$167  & \$signal ;
+  assign \$169  = \$168  ? dq_psum[159:128] : out_acc[159:128];
+  assign \$171  = dq_scale[7:0] >> \$116 [2:0];
+  assign \$173  = - $signed(\$166 );
+  assign \$175  = \$172  ? \$174  : 26'h0000000;
+  assign \$176  = $signed(\$169 ) + $signed(\$175 );
+  assign \$177  = $signed(dq_sum_a1) << dq_bit;
+  assign \$178  = $signed(dq_d1_1) << \$116 [2:0];
   assign \$179  = ! dq_bit;
-  assign \$180  = \$179  & \$signal$84 ;
-  assign \$181  = \$180  ? dq_psum[95:64] : out_acc[95:64];
-  assign \$183  = dq_scale[23:16] >> \$149 [2:0];
+  assign \$180  = \$179  & \$signal ;
+  assign \$181  = \$180  ? dq_psum[191:160] : out_acc[191:160];
+  assign \$183  = dq_scale[15:8] >> \$116 [2:0];
   assign \$185  = - $signed(\$178 );
   assign \$187  = \$184  ? \$186  : 26'h0000000;
   assign \$188  = $signed(\$181 ) + $signed(\$187 );
-  assign \$189  = $signed(dq_sum_a0) << dq_bit;
-  assign dq_dh0_3 = dq_h ? \$190  : dq_d0_3;
-  assign \$191  = $signed(dq_dh0_3) << \$149 [2:0];
-  assign \$192  = ! dq_bit;
-  assign \$193  = \$192  & \$signal$84 ;
-  assign \$194  = \$193  ? dq_psum[127:96] : out_acc[127:96];
-  assign \$196  = dq_scale[31:24] >> \$149 [2:0];
-  assign \$198  = - $signed(\$191 );
-  assign \$200  = \$197  ? \$199  : 26'h0000000;
-  assign \$201  = $signed(\$194 ) + $signed(\$200 );
-  assign \$202  = $signed(dq_sum_a1) << dq_bit;
-  assign dq_dh1_0 = dq_h ? \$203  : dq_d1_0;
-  assign \$204  = $signed(dq_dh1_0) << \$149 [2:0];
-  assign \$205  = ! dq_bit;
-  assign \$206  = \$205  & \$signal$84 ;
-  assign \$207  = \$206  ? dq_psum[159:128] : out_acc[159:128];
-  assign \$209  = dq_scale[7:0] >> \$149 [2:0];
-  assign \$211  = - $signed(\$204 );
-  assign \$213  = \$210  ? \$212  : 26'h0000000;
-  assign \$214  = $signed(\$207 ) + $signed(\$213 );
-  assign \$215  = $signed(dq_sum_a1) << dq_bit;
-  assign dq_dh1_1 = dq_h ? \$216  : dq_d1_1;
-  assign \$217  = $signed(dq_dh1_1) << \$149 [2:0];
-  assign \$218  = ! dq_bit;
-  assign \$219  = \$218  & \$signal$84 ;
-  assign \$220  = \$219  ? dq_psum[191:160] : out_acc[191:160];
-  assign \$222  = dq_scale[15:8] >> \$149 [2:0];
-  assign \$224  = - $signed(\$217 );
-  assign \$226  = \$223  ? \$225  : 26'h0000000;
-  assign \$227  = $signed(\$220 ) + $signed(\$226 );
-  assign \$228  = $signed(dq_sum_a1) << dq_bit;
-  assign dq_dh1_2 = dq_h ? \$229  : dq_d1_2;
-  assign \$230  = $signed(dq_dh1_2) << \$149 [2:0];
-  assign \$231  = ! dq_bit;
-  assign \$232  = \$231  & \$signal$84 ;
-  assign \$233  = \$232  ? dq_psum[223:192] : out_acc[223:192];
-  assign \$235  = dq_scale[23:16] >> \$149 [2:0];
-  assign \$237  = - $signed(\$230 );
-  assign \$239  = \$236  ? \$238  : 26'h0000000;
-  assign \$240  = $signed(\$233 ) + $signed(\$239 );
-  assign \$241  = $signed(dq_sum_a1) << dq_bit;
-  assign dq_dh1_3 = dq_h ? \$242  : dq_d1_3;
-  assign \$243  = $signed(dq_dh1_3) << \$149 [2:0];
-  assign \$244  = ! dq_bit;
-  assign \$245  = \$244  & \$signal$84 ;
-  assign \$246  = \$245  ? dq_psum[255:224] : out_acc[255:224];
-  assign \$248  = dq_scale[31:24] >> \$149 [2:0];
-  assign \$250  = - $signed(\$243 );
-  assign \$252  = \$249  ? \$251  : 26'h0000000;
-  assign \$253  = $signed(\$246 ) + $signed(\$252 );
+  assign \$189  = $signed(dq_sum_a1) << dq_bit;
+  assign \$190  = $signed(dq_d1_2) << \$116 [2:0];
+  assign \$191  = ! dq_bit;
+  assign \$192  = \$191  & \$signal ;
+  assign \$193  = \$192  ? dq_psum[223:192] : out_acc[223:192];
+  assign \$195  = dq_scale[23:16] >> \$116 [2:0];
+  assign \$197  = - $signed(\$190 );
+  assign \$199  = \$196  ? \$198  : 26'h0000000;
+  assign \$200  = $signed(\$193 ) + $signed(\$199 );
+  assign \$201  = $signed(dq_sum_a1) << dq_bit;
+  assign \$202  = $signed(dq_d1_3) << \$116 [2:0];
+  assign \$203  = ! dq_bit;
+  assign \$204  = \$203  & \$signal ;
+  assign \$205  = \$204  ? dq_psum[255:224] : out_acc[255:224];
+  assign \$207  = dq_scale[31:24] >> \$116 [2:0];
+  assign \$209  = - $signed(\$202 );
+  assign \$211  = \$208  ? \$210  : 26'h0000000;
+  assign \$212  = $signed(\$205 ) + $signed(\$211 );
   always @(posedge clk)
-    o_a <= \$254 ;
+    o_a <= \$213 ;
   always @(posedge clk)
-    o_w <= \$255 ;
+    o_w <= \$214 ;
   always @(posedge clk)
-    o_ctl <= \$256 ;
+    o_ctl <= \$215 ;
   always @(posedge clk)
-    w_reg <= \$257 ;
+    w_reg <= \$216 ;
   always @(posedge clk)
-    planes <= \$258 ;
+    planes <= \$217 ;
   always @(posedge clk)
-    dtype <= \$259 ;
+    dtype <= \$218 ;
   always @(posedge clk)
-    remaining <= \$260 ;
+    remaining <= \$219 ;
   always @(posedge clk)
-    step <= \$261 ;
+    beat_group_end <= \$220 ;
   always @(posedge clk)
-    beat_group_end <= \$262 ;
+    beat_last <= \$221 ;
   always @(posedge clk)
-    beat_last <= \$263 ;
+    beat_scale <= \$222 ;
   always @(posedge clk)
-    beat_scale <= \$264 ;
+    act_sum0 <= \$223 ;
   always @(posedge clk)
-    \$signal  <= \$265 ;
+    act_sum1 <= \$224 ;
   always @(posedge clk)
-    beat_h <= \$266 ;
+    grp0_0 <= \$225 ;
   always @(posedge clk)
-    act_sum0 <= \$267 ;
+    grp1_0 <= \$226 ;
   always @(posedge clk)
-    act_sum1 <= \$268 ;
+    grp0_1 <= \$227 ;
   always @(posedge clk)
-    grp0_0 <= \$269 ;
+    grp1_1 <= \$228 ;
   always @(posedge clk)
-    grp1_0 <= \$270 ;
+    grp0_2 <= \$229 ;
   always @(posedge clk)
-    grp0_1 <= \$271 ;
+    grp1_2 <= \$230 ;
   always @(posedge clk)
-    grp1_1 <= \$272 ;
+    grp0_3 <= \$231 ;
   always @(posedge clk)
-    grp0_2 <= \$273 ;
+    grp1_3 <= \$232 ;
   always @(posedge clk)
-    grp1_2 <= \$274 ;
+    grp_first <= \$233 ;
   always @(posedge clk)
-    grp0_3 <= \$275 ;
+    grp_psum <= \$234 ;
   always @(posedge clk)
-    grp1_3 <= \$276 ;
+    dq_c0 <= \$235 ;
   always @(posedge clk)
-    grp_first <= \$277 ;
+    dq_c1 <= \$236 ;
   always @(posedge clk)
-    grp_psum <= \$278 ;
+    dq_c2 <= \$237 ;
   always @(posedge clk)
-    dq_c0 <= \$279 ;
+    dq_c3 <= \$238 ;
   always @(posedge clk)
-    dq_c1 <= \$280 ;
+    dq_sum_a0 <= \$239 ;
   always @(posedge clk)
-    dq_c2 <= \$281 ;
+    dq_sum_a1 <= \$240 ;
   always @(posedge clk)
-    dq_c3 <= \$282 ;
+    dq_d0_0 <= \$241 ;
   always @(posedge clk)
-    dq_h <= \$283 ;
+    dq_d0_1 <= \$242 ;
   always @(posedge clk)
-    dq_sum_a0 <= \$284 ;
+    dq_d0_2 <= \$243 ;
   always @(posedge clk)
-    dq_sum_a1 <= \$285 ;
+    dq_d0_3 <= \$244 ;
   always @(posedge clk)
-    dq_d0_0 <= \$286 ;
+    dq_d1_0 <= \$245 ;
   always @(posedge clk)
-    dq_d0_1 <= \$287 ;
+    dq_d1_1 <= \$246 ;
   always @(posedge clk)
-    dq_d0_2 <= \$288 ;
+    dq_d1_2 <= \$247 ;
   always @(posedge clk)
-    dq_d0_3 <= \$289 ;
+    dq_d1_3 <= \$248 ;
   always @(posedge clk)
-    dq_d1_0 <= \$290 ;
+    o_valid <= \$249 ;
   always @(posedge clk)
-    dq_d1_1 <= \$291 ;
+    dq_left <= \$250 ;
   always @(posedge clk)
-    dq_d1_2 <= \$292 ;
+    dq_bit <= \$251 ;
   always @(posedge clk)
-    dq_d1_3 <= \$293 ;
+    out_acc <= \$252 ;
   always @(posedge clk)
-    o_valid <= \$294 ;
+    o_psum <= \$253 ;
   always @(posedge clk)
-    dq_left <= \$295 ;
+    dq_scale <= \$254 ;
   always @(posedge clk)
-    dq_bit <= \$296 ;
+    \$signal  <= \$255 ;
   always @(posedge clk)
-    out_acc <= \$297 ;
+    dq_psum <= \$256 ;
   always @(posedge clk)
-    o_psum <= \$298 ;
-  always @(posedge clk)
-    dq_scale <= \$299 ;
-  always @(posedge clk)
-    \$signal$84  <= \$300 ;
-  always @(posedge clk)
-    dq_psum <= \$301 ;
-  always @(posedge clk)
-    \$signal$82  <= \$302 ;
+    dq_last <= \$257 ;
   \lut_w1_a8.precompute0  precompute0 (
     .a(i_a[31:0]),
     .clk(clk),
@@ -1022,602 +876,568 @@ module lut_w1_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid,
     .clk(clk),
     .load(accept),
     .rst(rst),
-    .\table (\table$93 )
+    .\table (\table$89 )
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$254  = i_a;
+    \$213  = i_a;
     if (rst) begin
-      \$254  = 64'h0000000000000000;
+      \$213  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$255  = i_w;
+    \$214  = i_w;
     if (rst) begin
-      \$255  = 48'h000000000000;
+      \$214  = 48'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$256  = i_ctl;
+    \$215  = i_ctl;
     if (rst) begin
-      \$256  = 5'h00;
+      \$215  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$257  = w_reg;
+    \$216  = w_reg;
     if (i_ctl[1]) begin
-      \$257  = i_w;
+      \$216  = i_w;
     end
     if (rst) begin
-      \$257  = 48'h000000000000;
+      \$216  = 48'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$258  = planes;
+    \$217  = planes;
     if (accept) begin
-      \$258  = w_sel[15:0];
+      \$217  = w_sel[15:0];
     end
     if (rst) begin
-      \$258  = 16'h0000;
+      \$217  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$259  = dtype;
+    \$218  = dtype;
     if (accept) begin
-      \$259  = 1'h0;
+      \$218  = 1'h0;
     end
     if (rst) begin
-      \$259  = 1'h0;
+      \$218  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$260  = remaining;
+    \$219  = remaining;
     if (accept) begin
-      \$260  = 1'h1;
+      \$219  = 1'h1;
     end else if (\$3 ) begin
-      \$260  = \$4 [0];
+      \$219  = \$4 [0];
     end
     if (rst) begin
-      \$260  = 1'h0;
+      \$219  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$261  = step;
+    \$220  = beat_group_end;
     if (accept) begin
-      \$261  = 1'h0;
-    end else if (\$3 ) begin
-      \$261  = \$5 [0];
+      \$220  = i_ctl[4];
     end
     if (rst) begin
-      \$261  = 1'h0;
+      \$220  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$262  = beat_group_end;
+    \$221  = beat_last;
     if (accept) begin
-      \$262  = i_ctl[4];
+      \$221  = i_ctl[3];
     end
     if (rst) begin
-      \$262  = 1'h0;
+      \$221  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$263  = beat_last;
+    \$222  = beat_scale;
     if (accept) begin
-      \$263  = i_ctl[3];
+      \$222  = w_sel[47:16];
     end
     if (rst) begin
-      \$263  = 1'h0;
+      \$222  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$264  = beat_scale;
-    if (accept) begin
-      \$264  = w_sel[47:16];
-    end
-    if (rst) begin
-      \$264  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$265  = \$signal ;
-    if (accept) begin
-      \$265  = 1'h0;
-    end
-    if (rst) begin
-      \$265  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$266  = beat_h;
-    if (accept) begin
-      \$266  = 1'h0;
-    end
-    if (rst) begin
-      \$266  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$267  = act_sum0;
+    \$223  = act_sum0;
     if (handoff) begin
-      \$267  = 16'h0000;
+      \$223  = 16'h0000;
     end else if (last_plane) begin
-      \$267  = \$99 [15:0];
+      \$223  = \$90 [15:0];
     end
     if (rst) begin
-      \$267  = 16'h0000;
+      \$223  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$268  = act_sum1;
+    \$224  = act_sum1;
     if (handoff) begin
-      \$268  = 16'h0000;
+      \$224  = 16'h0000;
     end else if (last_plane) begin
-      \$268  = \$100 [15:0];
+      \$224  = \$91 [15:0];
     end
     if (rst) begin
-      \$268  = 16'h0000;
+      \$224  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$269  = grp0_0;
+    \$225  = grp0_0;
     if (handoff) begin
-      \$269  = 16'h0000;
-    end else if (\$7 ) begin
-      \$269  = \$109 [15:0];
+      \$225  = 16'h0000;
+    end else if (\$6 ) begin
+      \$225  = \$95 [15:0];
     end
     if (rst) begin
-      \$269  = 16'h0000;
+      \$225  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$270  = grp1_0;
+    \$226  = grp1_0;
     if (handoff) begin
-      \$270  = 16'h0000;
-    end else if (\$9 ) begin
-      \$270  = \$112 [15:0];
+      \$226  = 16'h0000;
+    end else if (\$8 ) begin
+      \$226  = \$97 [15:0];
     end
     if (rst) begin
-      \$270  = 16'h0000;
+      \$226  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$271  = grp0_1;
+    \$227  = grp0_1;
     if (handoff) begin
-      \$271  = 16'h0000;
-    end else if (\$11 ) begin
-      \$271  = \$121 [15:0];
+      \$227  = 16'h0000;
+    end else if (\$10 ) begin
+      \$227  = \$101 [15:0];
     end
     if (rst) begin
-      \$271  = 16'h0000;
+      \$227  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$272  = grp1_1;
+    \$228  = grp1_1;
     if (handoff) begin
-      \$272  = 16'h0000;
-    end else if (\$13 ) begin
-      \$272  = \$124 [15:0];
+      \$228  = 16'h0000;
+    end else if (\$12 ) begin
+      \$228  = \$103 [15:0];
     end
     if (rst) begin
-      \$272  = 16'h0000;
+      \$228  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$273  = grp0_2;
+    \$229  = grp0_2;
     if (handoff) begin
-      \$273  = 16'h0000;
-    end else if (\$15 ) begin
-      \$273  = \$133 [15:0];
+      \$229  = 16'h0000;
+    end else if (\$14 ) begin
+      \$229  = \$107 [15:0];
     end
     if (rst) begin
-      \$273  = 16'h0000;
+      \$229  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$274  = grp1_2;
+    \$230  = grp1_2;
     if (handoff) begin
-      \$274  = 16'h0000;
-    end else if (\$17 ) begin
-      \$274  = \$136 [15:0];
+      \$230  = 16'h0000;
+    end else if (\$16 ) begin
+      \$230  = \$109 [15:0];
     end
     if (rst) begin
-      \$274  = 16'h0000;
+      \$230  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$275  = grp0_3;
+    \$231  = grp0_3;
     if (handoff) begin
-      \$275  = 16'h0000;
-    end else if (\$19 ) begin
-      \$275  = \$145 [15:0];
+      \$231  = 16'h0000;
+    end else if (\$18 ) begin
+      \$231  = \$113 [15:0];
     end
     if (rst) begin
-      \$275  = 16'h0000;
+      \$231  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$276  = grp1_3;
+    \$232  = grp1_3;
     if (handoff) begin
-      \$276  = 16'h0000;
-    end else if (\$21 ) begin
-      \$276  = \$148 [15:0];
+      \$232  = 16'h0000;
+    end else if (\$20 ) begin
+      \$232  = \$115 [15:0];
     end
     if (rst) begin
-      \$276  = 16'h0000;
+      \$232  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$277  = grp_first;
+    \$233  = grp_first;
     if (handoff) begin
-      \$277  = 1'h0;
+      \$233  = 1'h0;
     end
-    if (\$22 ) begin
-      \$277  = 1'h1;
+    if (\$21 ) begin
+      \$233  = 1'h1;
     end
     if (rst) begin
-      \$277  = 1'h0;
+      \$233  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$278  = grp_psum;
-    if (\$22 ) begin
-      \$278  = i_psum;
+    \$234  = grp_psum;
+    if (\$21 ) begin
+      \$234  = i_psum;
     end
     if (rst) begin
-      \$278  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
+      \$234  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$279  = dq_c0;
+    \$235  = dq_c0;
     if (handoff) begin
-      \$279  = 1'h0;
+      \$235  = 1'h0;
     end
     if (rst) begin
-      \$279  = 1'h0;
+      \$235  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$280  = dq_c1;
+    \$236  = dq_c1;
     if (handoff) begin
-      \$280  = 1'h0;
+      \$236  = 1'h0;
     end
     if (rst) begin
-      \$280  = 1'h0;
+      \$236  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$281  = dq_c2;
+    \$237  = dq_c2;
     if (handoff) begin
-      \$281  = 1'h0;
+      \$237  = 1'h0;
     end
     if (rst) begin
-      \$281  = 1'h0;
+      \$237  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$282  = dq_c3;
+    \$238  = dq_c3;
     if (handoff) begin
-      \$282  = 1'h0;
+      \$238  = 1'h0;
     end
     if (rst) begin
-      \$282  = 1'h0;
+      \$238  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$283  = dq_h;
+    \$239  = dq_sum_a0;
     if (handoff) begin
-      \$283  = beat_h;
+      \$239  = \$90 [15:0];
     end
     if (rst) begin
-      \$283  = 1'h0;
+      \$239  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$284  = dq_sum_a0;
+    \$240  = dq_sum_a1;
     if (handoff) begin
-      \$284  = \$99 [15:0];
+      \$240  = \$91 [15:0];
     end
     if (rst) begin
-      \$284  = 16'h0000;
+      \$240  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$285  = dq_sum_a1;
-    if (handoff) begin
-      \$285  = \$100 [15:0];
-    end
-    if (rst) begin
-      \$285  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$286  = dq_d0_0;
-    if (\$25 ) begin
-      \$286  = \$29 [16:0];
+    \$241  = dq_d0_0;
+    if (\$24 ) begin
+      \$241  = \$28 [16:0];
     end
     if (handoff) begin
-      \$286  = \$30 ;
+      \$241  = { \$95 [15], \$95 [15:0] };
     end
     if (rst) begin
-      \$286  = 17'h00000;
+      \$241  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$287  = dq_d0_1;
-    if (\$33 ) begin
-      \$287  = \$37 [16:0];
+    \$242  = dq_d0_1;
+    if (\$31 ) begin
+      \$242  = \$35 [16:0];
     end
     if (handoff) begin
-      \$287  = \$38 ;
+      \$242  = { \$101 [15], \$101 [15:0] };
     end
     if (rst) begin
-      \$287  = 17'h00000;
+      \$242  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$288  = dq_d0_2;
-    if (\$41 ) begin
-      \$288  = \$45 [16:0];
+    \$243  = dq_d0_2;
+    if (\$38 ) begin
+      \$243  = \$42 [16:0];
     end
     if (handoff) begin
-      \$288  = \$46 ;
+      \$243  = { \$107 [15], \$107 [15:0] };
     end
     if (rst) begin
-      \$288  = 17'h00000;
+      \$243  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$289  = dq_d0_3;
-    if (\$49 ) begin
-      \$289  = \$53 [16:0];
+    \$244  = dq_d0_3;
+    if (\$45 ) begin
+      \$244  = \$49 [16:0];
     end
     if (handoff) begin
-      \$289  = \$54 ;
+      \$244  = { \$113 [15], \$113 [15:0] };
     end
     if (rst) begin
-      \$289  = 17'h00000;
+      \$244  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$290  = dq_d1_0;
-    if (\$57 ) begin
-      \$290  = \$61 [16:0];
+    \$245  = dq_d1_0;
+    if (\$52 ) begin
+      \$245  = \$56 [16:0];
     end
     if (handoff) begin
-      \$290  = \$62 ;
+      \$245  = { \$97 [15], \$97 [15:0] };
     end
     if (rst) begin
-      \$290  = 17'h00000;
+      \$245  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$291  = dq_d1_1;
-    if (\$65 ) begin
-      \$291  = \$69 [16:0];
+    \$246  = dq_d1_1;
+    if (\$59 ) begin
+      \$246  = \$63 [16:0];
     end
     if (handoff) begin
-      \$291  = \$70 ;
+      \$246  = { \$103 [15], \$103 [15:0] };
     end
     if (rst) begin
-      \$291  = 17'h00000;
+      \$246  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$292  = dq_d1_2;
+    \$247  = dq_d1_2;
+    if (\$66 ) begin
+      \$247  = \$70 [16:0];
+    end
+    if (handoff) begin
+      \$247  = { \$109 [15], \$109 [15:0] };
+    end
+    if (rst) begin
+      \$247  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$248  = dq_d1_3;
     if (\$73 ) begin
-      \$292  = \$77 [16:0];
+      \$248  = \$77 [16:0];
     end
     if (handoff) begin
-      \$292  = \$78 ;
+      \$248  = { \$115 [15], \$115 [15:0] };
     end
     if (rst) begin
-      \$292  = 17'h00000;
+      \$248  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$293  = dq_d1_3;
-    if (\$81 ) begin
-      \$293  = \$85 [16:0];
-    end
-    if (handoff) begin
-      \$293  = \$86 ;
-    end
-    if (rst) begin
-      \$293  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$294  = 1'h0;
-    if (\$87 ) begin
-      if (\$92 ) begin
-        \$294  = 1'h1;
+    \$249  = 1'h0;
+    if (\$78 ) begin
+      if (\$83 ) begin
+        \$249  = 1'h1;
       end
     end
     if (rst) begin
-      \$294  = 1'h0;
+      \$249  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$295  = dq_left;
-    if (\$87 ) begin
-      \$295  = \$88 [3:0];
+    \$250  = dq_left;
+    if (\$78 ) begin
+      \$250  = \$79 [3:0];
     end
     if (handoff) begin
-      \$295  = 4'h8;
+      \$250  = 4'h8;
     end
     if (rst) begin
-      \$295  = 4'h0;
+      \$250  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$296  = dq_bit;
-    if (\$87 ) begin
-      \$296  = \$89 [2:0];
+    \$251  = dq_bit;
+    if (\$78 ) begin
+      \$251  = \$80 [2:0];
     end
     if (handoff) begin
-      \$296  = 3'h0;
+      \$251  = 3'h0;
     end
     if (rst) begin
-      \$296  = 3'h0;
+      \$251  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$297  = out_acc;
-    if (\$87 ) begin
-      if (\$90 ) begin
-        \$297  = out_next;
+    \$252  = out_acc;
+    if (\$78 ) begin
+      if (\$81 ) begin
+        \$252  = out_next;
       end
     end
     if (rst) begin
-      \$297  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
+      \$252  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$298  = o_psum;
-    if (\$87 ) begin
-      if (\$92 ) begin
-        \$298  = out_next;
+    \$253  = o_psum;
+    if (\$78 ) begin
+      if (\$83 ) begin
+        \$253  = out_next;
       end
     end
     if (rst) begin
-      \$298  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
+      \$253  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$299  = dq_scale;
+    \$254  = dq_scale;
     if (handoff) begin
-      \$299  = beat_scale;
+      \$254  = beat_scale;
     end
     if (rst) begin
-      \$299  = 32'd0;
+      \$254  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$300  = \$signal$84 ;
+    \$255  = \$signal ;
     if (handoff) begin
-      \$300  = grp_first;
+      \$255  = grp_first;
     end
     if (rst) begin
-      \$300  = 1'h0;
+      \$255  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$301  = dq_psum;
+    \$256  = dq_psum;
     if (handoff) begin
-      \$301  = grp_psum;
+      \$256  = grp_psum;
     end
     if (rst) begin
-      \$301  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
+      \$256  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$302  = \$signal$82 ;
+    \$257  = dq_last;
     if (handoff) begin
-      \$302  = beat_last;
+      \$257  = beat_last;
     end
     if (rst) begin
-      \$302  = 1'h0;
+      \$257  = 1'h0;
     end
   end
-  assign act_next0 = \$99 [15:0];
-  assign act_next1 = \$100 [15:0];
-  assign grp_next0_0 = \$109 [15:0];
-  assign grp_next1_0 = \$112 [15:0];
-  assign grp_next0_1 = \$121 [15:0];
-  assign grp_next1_1 = \$124 [15:0];
-  assign grp_next0_2 = \$133 [15:0];
-  assign grp_next1_2 = \$136 [15:0];
-  assign grp_next0_3 = \$145 [15:0];
-  assign grp_next1_3 = \$148 [15:0];
+  assign act_next0 = \$90 [15:0];
+  assign act_next1 = \$91 [15:0];
+  assign grp_next0_0 = \$95 [15:0];
+  assign grp_next1_0 = \$97 [15:0];
+  assign grp_next0_1 = \$101 [15:0];
+  assign grp_next1_1 = \$103 [15:0];
+  assign grp_next0_2 = \$107 [15:0];
+  assign grp_next1_2 = \$109 [15:0];
+  assign grp_next0_3 = \$113 [15:0];
+  assign grp_next1_3 = \$115 [15:0];
   assign c0 = 1'h0;
   assign c1 = 1'h0;
   assign c2 = 1'h0;
   assign c3 = 1'h0;
   assign in_corr = 1'h0;
-  assign dq_ash0_0 = \$150 [16:0];
-  assign dq_ash0_1 = \$163 [16:0];
-  assign dq_ash0_2 = \$176 [16:0];
-  assign dq_ash0_3 = \$189 [16:0];
-  assign dq_ash1_0 = \$202 [16:0];
-  assign dq_ash1_1 = \$215 [16:0];
-  assign dq_ash1_2 = \$228 [16:0];
-  assign dq_ash1_3 = \$241 [16:0];
+  assign dq_ash0_0 = \$117 [16:0];
+  assign dq_ash0_1 = \$129 [16:0];
+  assign dq_ash0_2 = \$141 [16:0];
+  assign dq_ash0_3 = \$153 [16:0];
+  assign dq_ash1_0 = \$165 [16:0];
+  assign dq_ash1_1 = \$177 [16:0];
+  assign dq_ash1_2 = \$189 [16:0];
+  assign dq_ash1_3 = \$201 [16:0];
   assign ready = o_ready;
   assign a = i_a[31:0];
   assign load = accept;
-  assign \a$89  = i_a[63:32];
-  assign \load$90  = accept;
+  assign \a$85  = i_a[63:32];
+  assign \load$86  = accept;
   assign plane_neg = 1'h0;
-  assign shift0_0 = step;
-  assign shift1_0 = step;
-  assign shift0_1 = step;
-  assign shift1_1 = step;
-  assign shift0_2 = step;
-  assign shift1_2 = step;
-  assign shift0_3 = step;
-  assign shift1_3 = step;
-  assign sbit = \$149 [2:0];
+  assign shifted0_0 = { entry0_0[10], entry0_0 };
+  assign shifted1_0 = { entry1_0[10], entry1_0 };
+  assign shifted0_1 = { entry0_1[10], entry0_1 };
+  assign shifted1_1 = { entry1_1[10], entry1_1 };
+  assign shifted0_2 = { entry0_2[10], entry0_2 };
+  assign shifted1_2 = { entry1_2[10], entry1_2 };
+  assign shifted0_3 = { entry0_3[10], entry0_3 };
+  assign shifted1_3 = { entry1_3[10], entry1_3 };
+  assign sbit = \$116 [2:0];
   assign corr_binary = 2'h0;
-  assign \corr_binary$136  = 2'h0;
-  assign \corr_binary$137  = 2'h0;
-  assign \corr_binary$138  = 2'h0;
-  assign dq_sh0_0 = { \$152 [23], \$152  };
-  assign dq_sh0_1 = { \$165 [23], \$165  };
-  assign dq_sh0_2 = { \$178 [23], \$178  };
-  assign dq_sh0_3 = { \$191 [23], \$191  };
-  assign dq_sh1_0 = { \$204 [23], \$204  };
-  assign dq_sh1_1 = { \$217 [23], \$217  };
-  assign dq_sh1_2 = { \$230 [23], \$230  };
-  assign dq_sh1_3 = { \$243 [23], \$243  };
+  assign \corr_binary$124  = 2'h0;
+  assign \corr_binary$125  = 2'h0;
+  assign \corr_binary$126  = 2'h0;
+  assign dq_dh0_0 = dq_d0_0;
+  assign dq_sh0_0 = { \$118 [23], \$118  };
+  assign dq_dh0_1 = dq_d0_1;
+  assign dq_sh0_1 = { \$130 [23], \$130  };
+  assign dq_dh0_2 = dq_d0_2;
+  assign dq_sh0_2 = { \$142 [23], \$142  };
+  assign dq_dh0_3 = dq_d0_3;
+  assign dq_sh0_3 = { \$154 [23], \$154  };
+  assign dq_dh1_0 = dq_d1_0;
+  assign dq_sh1_0 = { \$166 [23], \$166  };
+  assign dq_dh1_1 = dq_d1_1;
+  assign dq_sh1_1 = { \$178 [23], \$178  };
+  assign dq_dh1_2 = dq_d1_2;
+  assign dq_sh1_2 = { \$190 [23], \$190  };
+  assign dq_dh1_3 = dq_d1_3;
+  assign dq_sh1_3 = { \$202 [23], \$202  };
   assign \i_a[0]  = i_a[31:0];
   assign \i_a[0][0]  = i_a[7:0];
   assign \i_a[0][1]  = i_a[15:8];
@@ -1757,10 +1577,10 @@ module lut_w1_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid,
   assign \a[1]  = i_a[15:8];
   assign \a[2]  = i_a[23:16];
   assign \a[3]  = i_a[31:24];
-  assign \a$89[0]  = i_a[39:32];
-  assign \a$89[1]  = i_a[47:40];
-  assign \a$89[2]  = i_a[55:48];
-  assign \a$89[3]  = i_a[63:56];
+  assign \a$85[0]  = i_a[39:32];
+  assign \a$85[1]  = i_a[47:40];
+  assign \a$85[2]  = i_a[55:48];
+  assign \a$85[3]  = i_a[63:56];
   assign \table[0]  = \table [10:0];
   assign \table[1]  = \table [21:11];
   assign \table[2]  = \table [32:22];
@@ -1769,94 +1589,86 @@ module lut_w1_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid,
   assign \table[5]  = \table [65:55];
   assign \table[6]  = \table [76:66];
   assign \table[7]  = \table [87:77];
-  assign \table$93[0]  = \table$93 [10:0];
-  assign \table$93[1]  = \table$93 [21:11];
-  assign \table$93[2]  = \table$93 [32:22];
-  assign \table$93[3]  = \table$93 [43:33];
-  assign \table$93[4]  = \table$93 [54:44];
-  assign \table$93[5]  = \table$93 [65:55];
-  assign \table$93[6]  = \table$93 [76:66];
-  assign \table$93[7]  = \table$93 [87:77];
-  assign out_next[255:224] = \$253 [31:0];
-  assign out_next[223:192] = \$240 [31:0];
-  assign out_next[191:160] = \$227 [31:0];
-  assign out_next[159:128] = \$214 [31:0];
-  assign out_next[127:96] = \$201 [31:0];
-  assign out_next[95:64] = \$188 [31:0];
-  assign out_next[63:32] = \$175 [31:0];
-  assign out_next[31:0] = \$162 [31:0];
-  assign \$96  = remaining;
-  assign o_ready = \$93 ;
+  assign \table$89[0]  = \table$89 [10:0];
+  assign \table$89[1]  = \table$89 [21:11];
+  assign \table$89[2]  = \table$89 [32:22];
+  assign \table$89[3]  = \table$89 [43:33];
+  assign \table$89[4]  = \table$89 [54:44];
+  assign \table$89[5]  = \table$89 [65:55];
+  assign \table$89[6]  = \table$89 [76:66];
+  assign \table$89[7]  = \table$89 [87:77];
+  assign out_next[255:224] = \$212 [31:0];
+  assign out_next[223:192] = \$200 [31:0];
+  assign out_next[191:160] = \$188 [31:0];
+  assign out_next[159:128] = \$176 [31:0];
+  assign out_next[127:96] = \$164 [31:0];
+  assign out_next[95:64] = \$152 [31:0];
+  assign out_next[63:32] = \$140 [31:0];
+  assign out_next[31:0] = \$128 [31:0];
+  assign \$87  = remaining;
+  assign o_ready = \$84 ;
+  assign \$23  = 1'h0;
   assign \$24  = 1'h0;
   assign \$25  = 1'h0;
-  assign \$26  = 1'h0;
-  assign \$29  = \$28 ;
-  assign neg0 = \$106 ;
+  assign \$28  = \$27 ;
+  assign \$30  = 1'h0;
+  assign \$31  = 1'h0;
   assign \$32  = 1'h0;
-  assign \$33  = 1'h0;
-  assign \$34  = 1'h0;
-  assign \$37  = \$36 ;
-  assign neg1 = \$118 ;
-  assign \$40  = 1'h0;
-  assign \$41  = 1'h0;
-  assign \$42  = 1'h0;
-  assign \$45  = \$44 ;
-  assign neg2 = \$130 ;
-  assign \$48  = 1'h0;
-  assign \$49  = 1'h0;
-  assign \$50  = 1'h0;
-  assign \$53  = \$52 ;
-  assign neg3 = \$142 ;
-  assign \$56  = 1'h0;
-  assign \$57  = 1'h0;
+  assign \$35  = \$34 ;
+  assign \$37  = 1'h0;
+  assign \$38  = 1'h0;
+  assign \$39  = 1'h0;
+  assign \$42  = \$41 ;
+  assign \$44  = 1'h0;
+  assign \$45  = 1'h0;
+  assign \$46  = 1'h0;
+  assign \$49  = \$48 ;
+  assign \$51  = 1'h0;
+  assign \$52  = 1'h0;
+  assign \$53  = 1'h0;
+  assign \$56  = \$55 ;
   assign \$58  = 1'h0;
-  assign \$61  = \$60 ;
-  assign \$64  = 1'h0;
+  assign \$59  = 1'h0;
+  assign \$60  = 1'h0;
+  assign \$63  = \$62 ;
   assign \$65  = 1'h0;
   assign \$66  = 1'h0;
-  assign \$69  = \$68 ;
+  assign \$67  = 1'h0;
+  assign \$70  = \$69 ;
   assign \$72  = 1'h0;
   assign \$73  = 1'h0;
   assign \$74  = 1'h0;
   assign \$77  = \$76 ;
-  assign \$80  = 1'h0;
-  assign \$81  = 1'h0;
-  assign \$82  = 1'h0;
-  assign \$85  = \$84 ;
-  assign \$90  = 1'h1;
-  assign \$94  = remaining;
-  assign \$151  = { dq_d0_0[16], dq_d0_0[16:1] };
-  assign \$156  = 1'h1;
-  assign \$158  = \$157 ;
-  assign \$160  = { \$152 [23], \$152 [23], \$152  };
-  assign \$164  = { dq_d0_1[16], dq_d0_1[16:1] };
-  assign \$169  = 1'h1;
-  assign \$171  = \$170 ;
-  assign \$173  = { \$165 [23], \$165 [23], \$165  };
-  assign \$177  = { dq_d0_2[16], dq_d0_2[16:1] };
+  assign \$81  = 1'h1;
+  assign \$85  = remaining;
+  assign neg0 = \$93 ;
+  assign neg1 = \$99 ;
+  assign neg2 = \$105 ;
+  assign neg3 = \$111 ;
+  assign \$122  = 1'h1;
+  assign \$124  = \$123 ;
+  assign \$126  = { \$118 [23], \$118 [23], \$118  };
+  assign \$134  = 1'h1;
+  assign \$136  = \$135 ;
+  assign \$138  = { \$130 [23], \$130 [23], \$130  };
+  assign \$146  = 1'h1;
+  assign \$148  = \$147 ;
+  assign \$150  = { \$142 [23], \$142 [23], \$142  };
+  assign \$158  = 1'h1;
+  assign \$160  = \$159 ;
+  assign \$162  = { \$154 [23], \$154 [23], \$154  };
+  assign \$170  = 1'h1;
+  assign \$172  = \$171 ;
+  assign \$174  = { \$166 [23], \$166 [23], \$166  };
   assign \$182  = 1'h1;
   assign \$184  = \$183 ;
   assign \$186  = { \$178 [23], \$178 [23], \$178  };
-  assign \$190  = { dq_d0_3[16], dq_d0_3[16:1] };
-  assign \$195  = 1'h1;
-  assign \$197  = \$196 ;
-  assign \$199  = { \$191 [23], \$191 [23], \$191  };
-  assign \$203  = { dq_d1_0[16], dq_d1_0[16:1] };
-  assign \$208  = 1'h1;
-  assign \$210  = \$209 ;
-  assign \$212  = { \$204 [23], \$204 [23], \$204  };
-  assign \$216  = { dq_d1_1[16], dq_d1_1[16:1] };
-  assign \$221  = 1'h1;
-  assign \$223  = \$222 ;
-  assign \$225  = { \$217 [23], \$217 [23], \$217  };
-  assign \$229  = { dq_d1_2[16], dq_d1_2[16:1] };
-  assign \$234  = 1'h1;
-  assign \$236  = \$235 ;
-  assign \$238  = { \$230 [23], \$230 [23], \$230  };
-  assign \$242  = { dq_d1_3[16], dq_d1_3[16:1] };
-  assign \$247  = 1'h1;
-  assign \$249  = \$248 ;
-  assign \$251  = { \$243 [23], \$243 [23], \$243  };
+  assign \$194  = 1'h1;
+  assign \$196  = \$195 ;
+  assign \$198  = { \$190 [23], \$190 [23], \$190  };
+  assign \$206  = 1'h1;
+  assign \$208  = \$207 ;
+  assign \$210  = { \$202 [23], \$202 [23], \$202  };
   assign \$1  = remaining;
   assign active = remaining;
 endmodule

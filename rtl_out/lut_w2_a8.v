@@ -4,45 +4,45 @@ module lut_w2_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid,
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire \$100 ;
-  wire \$101 ;
-  wire \$102 ;
-  wire \$103 ;
-  wire \$104 ;
-  wire \$105 ;
-  wire \$106 ;
+  wire [16:0] \$100 ;
+  wire [16:0] \$101 ;
+  wire [15:0] \$102 ;
+  wire [15:0] \$103 ;
+  wire [15:0] \$104 ;
+  wire [2:0] \$105 ;
+  wire [15:0] \$106 ;
   wire \$107 ;
-  wire [16:0] \$108 ;
-  wire [16:0] \$109 ;
+  wire [11:0] \$108 ;
+  wire [13:0] \$109 ;
   wire \$11 ;
-  wire [15:0] \$110 ;
-  wire [15:0] \$111 ;
-  wire [15:0] \$112 ;
-  wire [2:0] \$113 ;
+  wire [17:0] \$110 ;
+  wire [11:0] \$111 ;
+  wire [13:0] \$112 ;
+  wire [17:0] \$113 ;
   wire [15:0] \$114 ;
-  wire \$115 ;
-  wire [11:0] \$116 ;
-  wire [13:0] \$117 ;
-  wire [13:0] \$118 ;
-  wire [17:0] \$119 ;
+  wire [15:0] \$115 ;
+  wire [15:0] \$116 ;
+  wire [2:0] \$117 ;
+  wire [15:0] \$118 ;
+  wire \$119 ;
   wire \$12 ;
   wire [11:0] \$120 ;
   wire [13:0] \$121 ;
-  wire [13:0] \$122 ;
-  wire [17:0] \$123 ;
-  wire [15:0] \$124 ;
-  wire [15:0] \$125 ;
+  wire [17:0] \$122 ;
+  wire [11:0] \$123 ;
+  wire [13:0] \$124 ;
+  wire [17:0] \$125 ;
   wire [15:0] \$126 ;
-  wire [2:0] \$127 ;
+  wire [15:0] \$127 ;
   wire [15:0] \$128 ;
-  wire \$129 ;
+  wire [2:0] \$129 ;
   wire \$13 ;
-  wire [11:0] \$130 ;
-  wire [13:0] \$131 ;
-  wire [13:0] \$132 ;
-  wire [17:0] \$133 ;
-  wire [11:0] \$134 ;
-  wire [13:0] \$135 ;
+  wire [15:0] \$130 ;
+  wire \$131 ;
+  wire [11:0] \$132 ;
+  wire [13:0] \$133 ;
+  wire [17:0] \$134 ;
+  wire [11:0] \$135 ;
   wire [13:0] \$136 ;
   wire [17:0] \$137 ;
   wire [15:0] \$138 ;
@@ -54,316 +54,300 @@ module lut_w2_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid,
   wire \$143 ;
   wire [11:0] \$144 ;
   wire [13:0] \$145 ;
-  wire [13:0] \$146 ;
-  wire [17:0] \$147 ;
-  wire [11:0] \$148 ;
-  wire [13:0] \$149 ;
+  wire [17:0] \$146 ;
+  wire [11:0] \$147 ;
+  wire [13:0] \$148 ;
+  wire [17:0] \$149 ;
   wire \$15 ;
-  wire [13:0] \$150 ;
-  wire [17:0] \$151 ;
-  wire [15:0] \$152 ;
-  wire [15:0] \$153 ;
-  wire [15:0] \$154 ;
-  wire [2:0] \$155 ;
-  wire [15:0] \$156 ;
-  wire \$157 ;
-  wire [11:0] \$158 ;
-  wire [13:0] \$159 ;
+  wire [4:0] \$150 ;
+  wire [2:0] \$151 ;
+  wire [2:0] \$152 ;
+  wire [2:0] \$153 ;
+  wire [2:0] \$154 ;
+  wire [30:0] \$155 ;
+  wire [18:0] \$156 ;
+  wire [25:0] \$157 ;
+  wire \$158 ;
+  wire \$159 ;
   wire \$16 ;
-  wire [13:0] \$160 ;
-  wire [17:0] \$161 ;
-  wire [11:0] \$162 ;
-  wire [13:0] \$163 ;
-  wire [13:0] \$164 ;
-  wire [17:0] \$165 ;
-  wire [4:0] \$166 ;
-  wire [2:0] \$167 ;
-  wire [2:0] \$168 ;
-  wire [2:0] \$169 ;
+  wire [31:0] \$160 ;
+  wire \$161 ;
+  wire \$162 ;
+  wire \$163 ;
+  wire [27:0] \$164 ;
+  wire [27:0] \$165 ;
+  wire [27:0] \$166 ;
+  wire [32:0] \$167 ;
+  wire [30:0] \$168 ;
+  wire [18:0] \$169 ;
   wire \$17 ;
-  wire [2:0] \$170 ;
-  wire [30:0] \$171 ;
-  wire [18:0] \$172 ;
-  wire [25:0] \$173 ;
+  wire [25:0] \$170 ;
+  wire \$171 ;
+  wire \$172 ;
+  wire [31:0] \$173 ;
   wire \$174 ;
   wire \$175 ;
-  wire [31:0] \$176 ;
-  wire \$177 ;
-  wire \$178 ;
-  wire \$179 ;
+  wire \$176 ;
+  wire [27:0] \$177 ;
+  wire [27:0] \$178 ;
+  wire [27:0] \$179 ;
   wire \$18 ;
-  wire [27:0] \$180 ;
-  wire [27:0] \$181 ;
-  wire [27:0] \$182 ;
-  wire [32:0] \$183 ;
-  wire [30:0] \$184 ;
-  wire [18:0] \$185 ;
-  wire [25:0] \$186 ;
+  wire [32:0] \$180 ;
+  wire [30:0] \$181 ;
+  wire [18:0] \$182 ;
+  wire [25:0] \$183 ;
+  wire \$184 ;
+  wire \$185 ;
+  wire [31:0] \$186 ;
   wire \$187 ;
   wire \$188 ;
-  wire [31:0] \$189 ;
+  wire \$189 ;
   wire \$19 ;
-  wire \$190 ;
-  wire \$191 ;
-  wire \$192 ;
-  wire [27:0] \$193 ;
-  wire [27:0] \$194 ;
-  wire [27:0] \$195 ;
-  wire [32:0] \$196 ;
-  wire [30:0] \$197 ;
-  wire [18:0] \$198 ;
-  wire [25:0] \$199 ;
+  wire [27:0] \$190 ;
+  wire [27:0] \$191 ;
+  wire [27:0] \$192 ;
+  wire [32:0] \$193 ;
+  wire [30:0] \$194 ;
+  wire [18:0] \$195 ;
+  wire [25:0] \$196 ;
+  wire \$197 ;
+  wire \$198 ;
+  wire [31:0] \$199 ;
   wire \$2 ;
   wire \$20 ;
   wire \$200 ;
   wire \$201 ;
-  wire [31:0] \$202 ;
-  wire \$203 ;
-  wire \$204 ;
-  wire \$205 ;
-  wire [27:0] \$206 ;
-  wire [27:0] \$207 ;
-  wire [27:0] \$208 ;
-  wire [32:0] \$209 ;
+  wire \$202 ;
+  wire [27:0] \$203 ;
+  wire [27:0] \$204 ;
+  wire [27:0] \$205 ;
+  wire [32:0] \$206 ;
+  wire [30:0] \$207 ;
+  wire [18:0] \$208 ;
+  wire [25:0] \$209 ;
   wire \$21 ;
-  wire [30:0] \$210 ;
-  wire [18:0] \$211 ;
-  wire [25:0] \$212 ;
+  wire \$210 ;
+  wire \$211 ;
+  wire [31:0] \$212 ;
   wire \$213 ;
   wire \$214 ;
-  wire [31:0] \$215 ;
-  wire \$216 ;
-  wire \$217 ;
-  wire \$218 ;
-  wire [27:0] \$219 ;
+  wire \$215 ;
+  wire [27:0] \$216 ;
+  wire [27:0] \$217 ;
+  wire [27:0] \$218 ;
+  wire [32:0] \$219 ;
   wire \$22 ;
-  wire [27:0] \$220 ;
-  wire [27:0] \$221 ;
-  wire [32:0] \$222 ;
-  wire [30:0] \$223 ;
-  wire [18:0] \$224 ;
-  wire [25:0] \$225 ;
+  wire [30:0] \$220 ;
+  wire [18:0] \$221 ;
+  wire [25:0] \$222 ;
+  wire \$223 ;
+  wire \$224 ;
+  wire [31:0] \$225 ;
   wire \$226 ;
   wire \$227 ;
-  wire [31:0] \$228 ;
-  wire \$229 ;
+  wire \$228 ;
+  wire [27:0] \$229 ;
   wire \$23 ;
-  wire \$230 ;
-  wire \$231 ;
-  wire [27:0] \$232 ;
-  wire [27:0] \$233 ;
-  wire [27:0] \$234 ;
-  wire [32:0] \$235 ;
-  wire [30:0] \$236 ;
-  wire [18:0] \$237 ;
-  wire [25:0] \$238 ;
+  wire [27:0] \$230 ;
+  wire [27:0] \$231 ;
+  wire [32:0] \$232 ;
+  wire [30:0] \$233 ;
+  wire [18:0] \$234 ;
+  wire [25:0] \$235 ;
+  wire \$236 ;
+  wire \$237 ;
+  wire [31:0] \$238 ;
   wire \$239 ;
   wire \$24 ;
   wire \$240 ;
-  wire [31:0] \$241 ;
-  wire \$242 ;
-  wire \$243 ;
-  wire \$244 ;
-  wire [27:0] \$245 ;
-  wire [27:0] \$246 ;
-  wire [27:0] \$247 ;
-  wire [32:0] \$248 ;
-  wire [30:0] \$249 ;
+  wire \$241 ;
+  wire [27:0] \$242 ;
+  wire [27:0] \$243 ;
+  wire [27:0] \$244 ;
+  wire [32:0] \$245 ;
+  wire [30:0] \$246 ;
+  wire [18:0] \$247 ;
+  wire [25:0] \$248 ;
+  wire \$249 ;
   wire \$25 ;
-  wire [18:0] \$250 ;
-  wire [25:0] \$251 ;
+  wire \$250 ;
+  wire [31:0] \$251 ;
   wire \$252 ;
   wire \$253 ;
-  wire [31:0] \$254 ;
-  wire \$255 ;
-  wire \$256 ;
-  wire \$257 ;
-  wire [27:0] \$258 ;
-  wire [27:0] \$259 ;
+  wire \$254 ;
+  wire [27:0] \$255 ;
+  wire [27:0] \$256 ;
+  wire [27:0] \$257 ;
+  wire [32:0] \$258 ;
+  reg [63:0] \$259 ;
   wire \$26 ;
-  wire [27:0] \$260 ;
-  wire [32:0] \$261 ;
-  wire [30:0] \$262 ;
-  wire [18:0] \$263 ;
-  wire [25:0] \$264 ;
-  wire \$265 ;
-  wire \$266 ;
-  wire [31:0] \$267 ;
-  wire \$268 ;
-  wire \$269 ;
+  reg [71:0] \$260 ;
+  reg [4:0] \$261 ;
+  reg [71:0] \$262 ;
+  reg \$263 ;
+  reg [31:0] \$264 ;
+  reg \$265 ;
+  reg [1:0] \$266 ;
+  reg \$267 ;
+  reg \$268 ;
+  reg [31:0] \$269 ;
   wire \$27 ;
-  wire \$270 ;
-  wire [27:0] \$271 ;
-  wire [27:0] \$272 ;
-  wire [27:0] \$273 ;
-  wire [32:0] \$274 ;
-  reg [63:0] \$275 ;
-  reg [71:0] \$276 ;
-  reg [4:0] \$277 ;
-  reg [71:0] \$278 ;
-  reg [31:0] \$279 ;
+  reg \$270 ;
+  reg [7:0] \$271 ;
+  reg [15:0] \$272 ;
+  reg [15:0] \$273 ;
+  reg [16:0] \$274 ;
+  reg [16:0] \$275 ;
+  reg [16:0] \$276 ;
+  reg [16:0] \$277 ;
+  reg [16:0] \$278 ;
+  reg [16:0] \$279 ;
   wire [19:0] \$28 ;
-  reg \$280 ;
-  reg [1:0] \$281 ;
+  reg [16:0] \$280 ;
+  reg [16:0] \$281 ;
   reg \$282 ;
-  reg \$283 ;
-  reg \$284 ;
-  reg [31:0] \$285 ;
-  reg \$286 ;
-  reg \$287 ;
-  reg [7:0] \$288 ;
+  reg [255:0] \$283 ;
+  reg [2:0] \$284 ;
+  reg [2:0] \$285 ;
+  reg [2:0] \$286 ;
+  reg [2:0] \$287 ;
+  reg [15:0] \$288 ;
   reg [15:0] \$289 ;
   wire [19:0] \$29 ;
-  reg [15:0] \$290 ;
-  reg [16:0] \$291 ;
-  reg [16:0] \$292 ;
-  reg [16:0] \$293 ;
-  reg [16:0] \$294 ;
-  reg [16:0] \$295 ;
-  reg [16:0] \$296 ;
-  reg [16:0] \$297 ;
-  reg [16:0] \$298 ;
+  reg \$290 ;
+  reg [18:0] \$291 ;
+  reg [18:0] \$292 ;
+  reg [18:0] \$293 ;
+  reg [18:0] \$294 ;
+  reg [18:0] \$295 ;
+  reg [18:0] \$296 ;
+  reg [18:0] \$297 ;
+  reg [18:0] \$298 ;
   reg \$299 ;
   wire \$3 ;
   wire [19:0] \$30 ;
-  reg [255:0] \$300 ;
-  reg [2:0] \$301 ;
-  reg [2:0] \$302 ;
-  reg [2:0] \$303 ;
-  reg [2:0] \$304 ;
+  reg [3:0] \$300 ;
+  reg [3:0] \$301 ;
+  reg [255:0] \$302 ;
+  reg [255:0] \$303 ;
+  reg [31:0] \$304 ;
   reg \$305 ;
-  reg [15:0] \$306 ;
-  reg [15:0] \$307 ;
-  reg [18:0] \$308 ;
-  reg [18:0] \$309 ;
-  wire [17:0] \$31 ;
-  reg [18:0] \$310 ;
-  reg [18:0] \$311 ;
-  reg [18:0] \$312 ;
-  reg [18:0] \$313 ;
-  reg [18:0] \$314 ;
-  reg [18:0] \$315 ;
-  reg \$316 ;
-  reg [3:0] \$317 ;
-  reg [3:0] \$318 ;
-  reg [255:0] \$319 ;
+  reg [255:0] \$306 ;
+  reg \$307 ;
+  wire \$31 ;
   wire \$32 ;
-  reg [255:0] \$320 ;
-  reg [31:0] \$321 ;
-  reg \$322 ;
-  reg [255:0] \$323 ;
-  reg \$324 ;
   wire \$33 ;
   wire \$34 ;
   wire \$35 ;
-  wire \$36 ;
+  wire [19:0] \$36 ;
   wire [19:0] \$37 ;
   wire [19:0] \$38 ;
-  wire [19:0] \$39 ;
+  wire \$39 ;
   wire [2:0] \$4 ;
-  wire [17:0] \$40 ;
+  wire \$40 ;
   wire \$41 ;
+  wire [5:0] \$416 ;
+  wire [5:0] \$419 ;
   wire \$42 ;
+  wire [5:0] \$422 ;
+  wire [5:0] \$427 ;
   wire \$43 ;
-  wire \$44 ;
-  wire [5:0] \$441 ;
-  wire [5:0] \$444 ;
-  wire [5:0] \$447 ;
-  wire \$45 ;
+  wire [6:0] \$432 ;
+  wire [6:0] \$439 ;
+  wire [19:0] \$44 ;
+  wire [5:0] \$446 ;
+  wire [5:0] \$449 ;
+  wire [19:0] \$45 ;
   wire [5:0] \$452 ;
-  wire [6:0] \$457 ;
+  wire [5:0] \$457 ;
   wire [19:0] \$46 ;
-  wire [6:0] \$465 ;
-  wire [19:0] \$47 ;
-  wire [5:0] \$473 ;
+  wire [6:0] \$462 ;
+  wire [6:0] \$469 ;
+  wire \$47 ;
   wire [5:0] \$476 ;
   wire [5:0] \$479 ;
-  wire [19:0] \$48 ;
-  wire [5:0] \$484 ;
-  wire [6:0] \$489 ;
-  wire [17:0] \$49 ;
-  wire [6:0] \$497 ;
+  wire \$48 ;
+  wire [5:0] \$482 ;
+  wire [5:0] \$487 ;
+  wire \$49 ;
+  wire [6:0] \$492 ;
+  wire [6:0] \$499 ;
   wire [1:0] \$5 ;
   wire \$50 ;
-  wire [5:0] \$505 ;
-  wire [5:0] \$508 ;
+  wire [5:0] \$506 ;
+  wire [5:0] \$509 ;
   wire \$51 ;
-  wire [5:0] \$511 ;
-  wire [5:0] \$516 ;
-  wire \$52 ;
-  wire [6:0] \$521 ;
+  wire [5:0] \$512 ;
+  wire [5:0] \$517 ;
+  wire [19:0] \$52 ;
+  wire [6:0] \$522 ;
   wire [6:0] \$529 ;
-  wire \$53 ;
-  wire [5:0] \$537 ;
-  wire \$54 ;
-  wire [5:0] \$540 ;
-  wire [5:0] \$543 ;
-  wire [5:0] \$548 ;
-  wire [19:0] \$55 ;
-  wire [6:0] \$553 ;
-  wire [19:0] \$56 ;
-  wire [6:0] \$561 ;
-  wire [19:0] \$57 ;
-  wire [17:0] \$58 ;
+  wire [19:0] \$53 ;
+  wire [19:0] \$54 ;
+  wire \$55 ;
+  wire \$56 ;
+  wire \$57 ;
+  wire \$58 ;
   wire \$59 ;
   wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire \$62 ;
+  wire [19:0] \$60 ;
+  wire [19:0] \$61 ;
+  wire [19:0] \$62 ;
   wire \$63 ;
-  wire [19:0] \$64 ;
-  wire [19:0] \$65 ;
-  wire [19:0] \$66 ;
-  wire [17:0] \$67 ;
-  wire \$68 ;
-  wire \$69 ;
+  wire \$64 ;
+  wire \$65 ;
+  wire \$66 ;
+  wire \$67 ;
+  wire [19:0] \$68 ;
+  wire [19:0] \$69 ;
   wire \$7 ;
-  wire \$70 ;
+  wire [19:0] \$70 ;
   wire \$71 ;
   wire \$72 ;
-  wire [19:0] \$73 ;
-  wire [19:0] \$74 ;
-  wire [19:0] \$75 ;
-  wire [17:0] \$76 ;
-  wire \$77 ;
-  wire \$78 ;
+  wire \$73 ;
+  wire \$74 ;
+  wire \$75 ;
+  wire [19:0] \$76 ;
+  wire [19:0] \$77 ;
+  wire [19:0] \$78 ;
   wire \$79 ;
   wire \$8 ;
   wire \$80 ;
   wire \$81 ;
-  wire [19:0] \$82 ;
-  wire [19:0] \$83 ;
+  wire \$82 ;
+  wire \$83 ;
   wire [19:0] \$84 ;
-  wire [17:0] \$85 ;
-  wire \$86 ;
+  wire [19:0] \$85 ;
+  wire [19:0] \$86 ;
   wire \$87 ;
-  wire \$88 ;
-  wire \$89 ;
+  wire [4:0] \$88 ;
+  wire [4:0] \$89 ;
   wire \$9 ;
   wire \$90 ;
-  wire [19:0] \$91 ;
-  wire [19:0] \$92 ;
-  wire [19:0] \$93 ;
-  wire [17:0] \$94 ;
+  wire \$91 ;
+  wire \$92 ;
+  wire \$93 ;
+  wire \$94 ;
   wire \$95 ;
-  wire [4:0] \$96 ;
-  wire [4:0] \$97 ;
+  wire \$96 ;
+  wire \$97 ;
   wire \$98 ;
   wire \$99 ;
   reg \$signal  = 1'h0;
-  reg [7:0] \$signal$25  = 8'h00;
-  wire [1:0] \$signal$25[0] ;
-  wire [1:0] \$signal$25[1] ;
-  wire [1:0] \$signal$25[2] ;
-  wire [1:0] \$signal$25[3] ;
-  reg \$signal$83  = 1'h0;
-  reg \$signal$85  = 1'h0;
+  reg \$signal$23  = 1'h0;
+  reg [7:0] \$signal$24  = 8'h00;
+  wire [1:0] \$signal$24[0] ;
+  wire [1:0] \$signal$24[1] ;
+  wire [1:0] \$signal$24[2] ;
+  wire [1:0] \$signal$24[3] ;
+  reg \$signal$60  = 1'h0;
+  reg \$signal$84  = 1'h0;
   wire [31:0] a;
-  wire [31:0] \a$90 ;
-  wire [7:0] \a$90[0] ;
-  wire [7:0] \a$90[1] ;
-  wire [7:0] \a$90[2] ;
-  wire [7:0] \a$90[3] ;
+  wire [31:0] \a$89 ;
+  wire [7:0] \a$89[0] ;
+  wire [7:0] \a$89[1] ;
+  wire [7:0] \a$89[2] ;
+  wire [7:0] \a$89[3] ;
   wire [7:0] \a[0] ;
   wire [7:0] \a[1] ;
   wire [7:0] \a[2] ;
@@ -383,7 +367,6 @@ module lut_w2_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid,
   wire [13:0] addend1_2;
   wire [13:0] addend1_3;
   reg beat_group_end = 1'h0;
-  reg beat_h = 1'h0;
   reg beat_last = 1'h0;
   reg [31:0] beat_scale = 32'd0;
   wire [7:0] \beat_scale[0] ;
@@ -397,9 +380,9 @@ module lut_w2_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid,
   input clk;
   wire clk;
   wire [3:0] corr_uint2;
+  wire [3:0] \corr_uint2$136 ;
   wire [3:0] \corr_uint2$137 ;
   wire [3:0] \corr_uint2$138 ;
-  wire [3:0] \corr_uint2$139 ;
   wire [18:0] dq_ash0_0;
   wire [18:0] dq_ash0_1;
   wire [18:0] dq_ash0_2;
@@ -429,7 +412,7 @@ module lut_w2_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid,
   wire [18:0] dq_dh1_1;
   wire [18:0] dq_dh1_2;
   wire [18:0] dq_dh1_3;
-  reg dq_h = 1'h0;
+  reg dq_last = 1'h0;
   reg [3:0] dq_left = 4'h0;
   reg [255:0] dq_psum = 256'h0000000000000000000000000000000000000000000000000000000000000000;
   wire [31:0] \dq_psum[0] ;
@@ -546,7 +529,7 @@ module lut_w2_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid,
   wire in_corr;
   wire last_plane;
   wire load;
-  wire \load$91 ;
+  wire \load$90 ;
   wire [2:0] low0;
   wire [2:0] low1;
   wire [2:0] low2;
@@ -671,17 +654,16 @@ module lut_w2_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid,
   wire [12:0] shifted1_2;
   wire [12:0] shifted1_3;
   wire stall;
-  reg step = 1'h0;
   wire [87:0] \table ;
-  wire [87:0] \table$94 ;
-  wire [10:0] \table$94[0] ;
-  wire [10:0] \table$94[1] ;
-  wire [10:0] \table$94[2] ;
-  wire [10:0] \table$94[3] ;
-  wire [10:0] \table$94[4] ;
-  wire [10:0] \table$94[5] ;
-  wire [10:0] \table$94[6] ;
-  wire [10:0] \table$94[7] ;
+  wire [87:0] \table$93 ;
+  wire [10:0] \table$93[0] ;
+  wire [10:0] \table$93[1] ;
+  wire [10:0] \table$93[2] ;
+  wire [10:0] \table$93[3] ;
+  wire [10:0] \table$93[4] ;
+  wire [10:0] \table$93[5] ;
+  wire [10:0] \table$93[6] ;
+  wire [10:0] \table$93[7] ;
   wire [10:0] \table[0] ;
   wire [10:0] \table[1] ;
   wire [10:0] \table[2] ;
@@ -738,7 +720,7 @@ module lut_w2_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid,
   assign \$2  = ~ stall;
   assign \$3  = \$1  & \$2 ;
   assign \$4  = remaining - 1'h1;
-  assign \$5  = step + 1'h1;
+  assign \$5  = \$signal  + 1'h1;
   assign \$6  = ~ stall;
   assign \$7  = active & \$6 ;
   assign \$8  = ~ stall;
@@ -761,397 +743,379 @@ module lut_w2_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid,
   assign \$25  = dq_c0 >> dq_bit;
   assign \$26  = \$24  & \$25 ;
   assign \$27  = dq_bit == 2'h2;
-  assign \$28  = $signed(dq_d0_0) - $signed(\$171 [18:0]);
-  assign \$29  = $signed(dq_d0_0) + $signed(\$171 [18:0]);
+  assign \$28  = $signed(dq_d0_0) - $signed(\$155 [18:0]);
+  assign \$29  = $signed(dq_d0_0) + $signed(\$155 [18:0]);
   assign \$30  = \$27  ? \$28  : \$29 ;
-  assign \$31  = $signed(\$119 [16:0]) << \$signal ;
-  assign \$32  = | dq_left;
-  assign \$33  = \$32  & in_corr;
-  assign \$34  = dq_c1 >> dq_bit;
-  assign \$35  = \$33  & \$34 ;
-  assign \$36  = dq_bit == 2'h2;
-  assign \$37  = $signed(dq_d0_1) - $signed(\$184 [18:0]);
-  assign \$38  = $signed(dq_d0_1) + $signed(\$184 [18:0]);
-  assign \$39  = \$36  ? \$37  : \$38 ;
-  assign \$40  = $signed(\$133 [16:0]) << \$signal ;
-  assign \$41  = | dq_left;
-  assign \$42  = \$41  & in_corr;
-  assign \$43  = dq_c2 >> dq_bit;
-  assign \$44  = \$42  & \$43 ;
-  assign \$45  = dq_bit == 2'h2;
-  assign \$46  = $signed(dq_d0_2) - $signed(\$197 [18:0]);
-  assign \$47  = $signed(dq_d0_2) + $signed(\$197 [18:0]);
-  assign \$48  = \$45  ? \$46  : \$47 ;
-  assign \$49  = $signed(\$147 [16:0]) << \$signal ;
-  assign \$50  = | dq_left;
-  assign \$51  = \$50  & in_corr;
-  assign \$52  = dq_c3 >> dq_bit;
-  assign \$53  = \$51  & \$52 ;
-  assign \$54  = dq_bit == 2'h2;
-  assign \$55  = $signed(dq_d0_3) - $signed(\$210 [18:0]);
-  assign \$56  = $signed(dq_d0_3) + $signed(\$210 [18:0]);
-  assign \$57  = \$54  ? \$55  : \$56 ;
-  assign \$58  = $signed(\$161 [16:0]) << \$signal ;
-  assign \$59  = | dq_left;
-  assign \$60  = \$59  & in_corr;
-  assign \$61  = dq_c0 >> dq_bit;
-  assign \$62  = \$60  & \$61 ;
-  assign \$63  = dq_bit == 2'h2;
-  assign \$64  = $signed(dq_d1_0) - $signed(\$223 [18:0]);
-  assign \$65  = $signed(dq_d1_0) + $signed(\$223 [18:0]);
-  assign \$66  = \$63  ? \$64  : \$65 ;
-  assign \$67  = $signed(\$123 [16:0]) << \$signal ;
-  assign \$68  = | dq_left;
-  assign \$69  = \$68  & in_corr;
-  assign \$70  = dq_c1 >> dq_bit;
-  assign \$71  = \$69  & \$70 ;
-  assign \$72  = dq_bit == 2'h2;
-  assign \$73  = $signed(dq_d1_1) - $signed(\$236 [18:0]);
-  assign \$74  = $signed(dq_d1_1) + $signed(\$236 [18:0]);
-  assign \$75  = \$72  ? \$73  : \$74 ;
-  assign \$76  = $signed(\$137 [16:0]) << \$signal ;
-  assign \$77  = | dq_left;
-  assign \$78  = \$77  & in_corr;
-  assign \$79  = dq_c2 >> dq_bit;
-  assign \$80  = \$78  & \$79 ;
-  assign \$81  = dq_bit == 2'h2;
-  assign \$82  = $signed(dq_d1_2) - $signed(\$249 [18:0]);
-  assign \$83  = $signed(dq_d1_2) + $signed(\$249 [18:0]);
-  assign \$84  = \$81  ? \$82  : \$83 ;
-  assign \$85  = $signed(\$151 [16:0]) << \$signal ;
-  assign \$86  = | dq_left;
-  assign \$87  = \$86  & in_corr;
-  assign \$88  = dq_c3 >> dq_bit;
-  assign \$89  = \$87  & \$88 ;
-  assign \$90  = dq_bit == 2'h2;
-  assign \$91  = $signed(dq_d1_3) - $signed(\$262 [18:0]);
-  assign \$92  = $signed(dq_d1_3) + $signed(\$262 [18:0]);
-  assign \$93  = \$90  ? \$91  : \$92 ;
-  assign \$94  = $signed(\$165 [16:0]) << \$signal ;
-  assign \$95  = | dq_left;
-  assign \$96  = dq_left - 1'h1;
-  assign \$97  = dq_bit + 1'h1;
-  assign \$98  = ~ in_corr;
-  assign \$99  = dq_left == 1'h1;
-  assign \$100  = \$99  & \$signal$83 ;
+  assign \$31  = | dq_left;
+  assign \$32  = \$31  & in_corr;
+  assign \$33  = dq_c1 >> dq_bit;
+  assign \$34  = \$32  & \$33 ;
+  assign \$35  = dq_bit == 2'h2;
+  assign \$36  = $signed(dq_d0_1) - $signed(\$168 [18:0]);
+  assign \$37  = $signed(dq_d0_1) + $signed(\$168 [18:0]);
+  assign \$38  = \$35  ? \$36  : \$37 ;
+  assign \$39  = | dq_left;
+  assign \$40  = \$39  & in_corr;
+  assign \$41  = dq_c2 >> dq_bit;
+  assign \$42  = \$40  & \$41 ;
+  assign \$43  = dq_bit == 2'h2;
+  assign \$44  = $signed(dq_d0_2) - $signed(\$181 [18:0]);
+  assign \$45  = $signed(dq_d0_2) + $signed(\$181 [18:0]);
+  assign \$46  = \$43  ? \$44  : \$45 ;
+  assign \$47  = | dq_left;
+  assign \$48  = \$47  & in_corr;
+  assign \$49  = dq_c3 >> dq_bit;
+  assign \$50  = \$48  & \$49 ;
+  assign \$51  = dq_bit == 2'h2;
+  assign \$52  = $signed(dq_d0_3) - $signed(\$194 [18:0]);
+  assign \$53  = $signed(dq_d0_3) + $signed(\$194 [18:0]);
+  assign \$54  = \$51  ? \$52  : \$53 ;
+  assign \$55  = | dq_left;
+  assign \$56  = \$55  & in_corr;
+  assign \$57  = dq_c0 >> dq_bit;
+  assign \$58  = \$56  & \$57 ;
+  assign \$59  = dq_bit == 2'h2;
+  assign \$60  = $signed(dq_d1_0) - $signed(\$207 [18:0]);
+  assign \$61  = $signed(dq_d1_0) + $signed(\$207 [18:0]);
+  assign \$62  = \$59  ? \$60  : \$61 ;
+  assign \$63  = | dq_left;
+  assign \$64  = \$63  & in_corr;
+  assign \$65  = dq_c1 >> dq_bit;
+  assign \$66  = \$64  & \$65 ;
+  assign \$67  = dq_bit == 2'h2;
+  assign \$68  = $signed(dq_d1_1) - $signed(\$220 [18:0]);
+  assign \$69  = $signed(dq_d1_1) + $signed(\$220 [18:0]);
+  assign \$70  = \$67  ? \$68  : \$69 ;
+  assign \$71  = | dq_left;
+  assign \$72  = \$71  & in_corr;
+  assign \$73  = dq_c2 >> dq_bit;
+  assign \$74  = \$72  & \$73 ;
+  assign \$75  = dq_bit == 2'h2;
+  assign \$76  = $signed(dq_d1_2) - $signed(\$233 [18:0]);
+  assign \$77  = $signed(dq_d1_2) + $signed(\$233 [18:0]);
+  assign \$78  = \$75  ? \$76  : \$77 ;
+  assign \$79  = | dq_left;
+  assign \$80  = \$79  & in_corr;
+  assign \$81  = dq_c3 >> dq_bit;
+  assign \$82  = \$80  & \$81 ;
+  assign \$83  = dq_bit == 2'h2;
+  assign \$84  = $signed(dq_d1_3) - $signed(\$246 [18:0]);
+  assign \$85  = $signed(dq_d1_3) + $signed(\$246 [18:0]);
+  assign \$86  = \$83  ? \$84  : \$85 ;
+  assign \$87  = | dq_left;
+  assign \$88  = dq_left - 1'h1;
+  assign \$89  = dq_bit + 1'h1;
+  assign \$90  = ~ in_corr;
+  assign \$91  = dq_left == 1'h1;
+  assign \$92  = \$91  & dq_last;
   assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \$101  = remaining <= 1'h1;
-  assign \$102  = ~ stall;
-  assign o_ready = \$101  & \$102 ;
+  assign \$93  = remaining <= 1'h1;
+  assign \$94  = ~ stall;
+  assign o_ready = \$93  & \$94 ;
   assign accept = i_ctl[0] & o_ready;
   assign active = | remaining;
-  assign \$103  = remaining == 1'h1;
-  assign \$104  = ~ stall;
-  assign last_plane = \$103  & \$104 ;
-  assign \$105  = remaining == 1'h1;
-  assign \$106  = \$105  & beat_group_end;
-  assign \$107  = dq_left > 1'h1;
-  assign stall = \$106  & \$107 ;
+  assign \$95  = remaining == 1'h1;
+  assign \$96  = ~ stall;
+  assign last_plane = \$95  & \$96 ;
+  assign \$97  = remaining == 1'h1;
+  assign \$98  = \$97  & beat_group_end;
+  assign \$99  = dq_left > 1'h1;
+  assign stall = \$98  & \$99 ;
   assign handoff = last_plane & beat_group_end;
-  assign \$108  = $signed(act_sum0) + $signed(\table [87:77]);
-  assign \$109  = $signed(act_sum1) + $signed(\table$94 [87:77]);
-  assign \$441  = step * 5'h10;
-  assign \$110  = planes >> \$441 ;
-  assign \$444  = step * 5'h10;
-  assign \$111  = planes >> \$444 ;
-  assign \$447  = step * 5'h10;
-  assign \$112  = planes >> \$447 ;
-  assign \$113  = ~ \$112 [2:0];
-  assign low0 = \$110 [3] ? \$111 [2:0] : \$113 ;
-  assign \$452  = step * 5'h10;
-  assign \$114  = planes >> \$452 ;
-  assign \$115  = ~ \$114 [3];
-  assign \$457  = low0 * 4'hb;
-  assign entry0_0 = \table  >> \$457 ;
-  assign \$116  = $signed(entry0_0) << step;
-  assign \$117  = - $signed(\$116 );
-  assign \$118  = \$114 [3] ? { \$116 [11], \$116 [11], \$116  } : \$117 ;
-  assign addend0_0 = active ? \$118  : 14'h0000;
-  assign \$119  = $signed(grp0_0) + $signed(addend0_0);
-  assign \$465  = low0 * 4'hb;
-  assign entry1_0 = \table$94  >> \$465 ;
-  assign \$120  = $signed(entry1_0) << step;
+  assign \$100  = $signed(act_sum0) + $signed(\table [87:77]);
+  assign \$101  = $signed(act_sum1) + $signed(\table$93 [87:77]);
+  assign \$416  = \$signal  * 5'h10;
+  assign \$102  = planes >> \$416 ;
+  assign \$419  = \$signal  * 5'h10;
+  assign \$103  = planes >> \$419 ;
+  assign \$422  = \$signal  * 5'h10;
+  assign \$104  = planes >> \$422 ;
+  assign \$105  = ~ \$104 [2:0];
+  assign low0 = \$102 [3] ? \$103 [2:0] : \$105 ;
+  assign \$427  = \$signal  * 5'h10;
+  assign \$106  = planes >> \$427 ;
+  assign \$107  = ~ \$106 [3];
+  assign \$432  = low0 * 4'hb;
+  assign entry0_0 = \table  >> \$432 ;
+  assign \$108  = $signed(entry0_0) << \$signal ;
+  assign \$109  = - $signed(\$108 );
+  assign addend0_0 = \$106 [3] ? { \$108 [11], \$108 [11], \$108  } : \$109 ;
+  assign \$110  = $signed(grp0_0) + $signed(addend0_0);
+  assign \$439  = low0 * 4'hb;
+  assign entry1_0 = \table$93  >> \$439 ;
+  assign \$111  = $signed(entry1_0) << \$signal ;
+  assign \$112  = - $signed(\$111 );
+  assign addend1_0 = \$106 [3] ? { \$111 [11], \$111 [11], \$111  } : \$112 ;
+  assign \$113  = $signed(grp1_0) + $signed(addend1_0);
+  assign \$446  = \$signal  * 5'h10;
+  assign \$114  = planes >> \$446 ;
+  assign \$449  = \$signal  * 5'h10;
+  assign \$115  = planes >> \$449 ;
+  assign \$452  = \$signal  * 5'h10;
+  assign \$116  = planes >> \$452 ;
+  assign \$117  = ~ \$116 [6:4];
+  assign low1 = \$114 [7] ? \$115 [6:4] : \$117 ;
+  assign \$457  = \$signal  * 5'h10;
+  assign \$118  = planes >> \$457 ;
+  assign \$119  = ~ \$118 [7];
+  assign \$462  = low1 * 4'hb;
+  assign entry0_1 = \table  >> \$462 ;
+  assign \$120  = $signed(entry0_1) << \$signal ;
   assign \$121  = - $signed(\$120 );
-  assign \$122  = \$114 [3] ? { \$120 [11], \$120 [11], \$120  } : \$121 ;
-  assign addend1_0 = active ? \$122  : 14'h0000;
-  assign \$123  = $signed(grp1_0) + $signed(addend1_0);
-  assign \$473  = step * 5'h10;
-  assign \$124  = planes >> \$473 ;
-  assign \$476  = step * 5'h10;
-  assign \$125  = planes >> \$476 ;
-  assign \$479  = step * 5'h10;
-  assign \$126  = planes >> \$479 ;
-  assign \$127  = ~ \$126 [6:4];
-  assign low1 = \$124 [7] ? \$125 [6:4] : \$127 ;
-  assign \$484  = step * 5'h10;
-  assign \$128  = planes >> \$484 ;
-  assign \$129  = ~ \$128 [7];
-  assign \$489  = low1 * 4'hb;
-  assign entry0_1 = \table  >> \$489 ;
-  assign \$130  = $signed(entry0_1) << step;
-  assign \$131  = - $signed(\$130 );
-  assign \$132  = \$128 [7] ? { \$130 [11], \$130 [11], \$130  } : \$131 ;
-  assign addend0_1 = active ? \$132  : 14'h0000;
-  assign \$133  = $signed(grp0_1) + $signed(addend0_1);
-  assign \$497  = low1 * 4'hb;
-  assign entry1_1 = \table$94  >> \$497 ;
-  assign \$134  = $signed(entry1_1) << step;
-  assign \$135  = - $signed(\$134 );
-  assign \$136  = \$128 [7] ? { \$134 [11], \$134 [11], \$134  } : \$135 ;
-  assign addend1_1 = active ? \$136  : 14'h0000;
-  assign \$137  = $signed(grp1_1) + $signed(addend1_1);
-  assign \$505  = step * 5'h10;
-  assign \$138  = planes >> \$505 ;
-  assign \$508  = step * 5'h10;
-  assign \$139  = planes >> \$508 ;
-  assign \$511  = step * 5'h10;
-  assign \$140  = planes >> \$511 ;
-  assign \$141  = ~ \$140 [10:8];
-  assign low2 = \$138 [11] ? \$139 [10:8] : \$141 ;
-  assign \$516  = step * 5'h10;
-  assign \$142  = planes >> \$516 ;
-  assign \$143  = ~ \$142 [11];
-  assign \$521  = low2 * 4'hb;
-  assign entry0_2 = \table  >> \$521 ;
-  assign \$144  = $signed(entry0_2) << step;
+  assign addend0_1 = \$118 [7] ? { \$120 [11], \$120 [11], \$120  } : \$121 ;
+  assign \$122  = $signed(grp0_1) + $signed(addend0_1);
+  assign \$469  = low1 * 4'hb;
+  assign entry1_1 = \table$93  >> \$469 ;
+  assign \$123  = $signed(entry1_1) << \$signal ;
+  assign \$124  = - $signed(\$123 );
+  assign addend1_1 = \$118 [7] ? { \$123 [11], \$123 [11], \$123  } : \$124 ;
+  assign \$125  = $signed(grp1_1) + $signed(addend1_1);
+  assign \$476  = \$signal  * 5'h10;
+  assign \$126  = planes >> \$476 ;
+  assign \$479  = \$signal  * 5'h10;
+  assign \$127  = planes >> \$479 ;
+  assign \$482  = \$signal  * 5'h10;
+  assign \$128  = planes >> \$482 ;
+  assign \$129  = ~ \$128 [10:8];
+  assign low2 = \$126 [11] ? \$127 [10:8] : \$129 ;
+  assign \$487  = \$signal  * 5'h10;
+  assign \$130  = planes >> \$487 ;
+  assign \$131  = ~ \$130 [11];
+  assign \$492  = low2 * 4'hb;
+  assign entry0_2 = \table  >> \$492 ;
+  assign \$132  = $signed(entry0_2) << \$signal ;
+  assign \$133  = - $signed(\$132 );
+  assign addend0_2 = \$130 [11] ? { \$132 [11], \$132 [11], \$132  } : \$133 ;
+  assign \$134  = $signed(grp0_2) + $signed(addend0_2);
+  assign \$499  = low2 * 4'hb;
+  assign entry1_2 = \table$93  >> \$499 ;
+  assign \$135  = $signed(entry1_2) << \$signal ;
+  assign \$136  = - $signed(\$135 );
+  assign addend1_2 = \$130 [11] ? { \$135 [11], \$135 [11], \$135  } : \$136 ;
+  assign \$137  = $signed(grp1_2) + $signed(addend1_2);
+  assign \$506  = \$signal  * 5'h10;
+  assign \$138  = planes >> \$506 ;
+  assign \$509  = \$signal  * 5'h10;
+  assign \$139  = planes >> \$509 ;
+  assign \$512  = \$signal  * 5'h10;
+  assign \$140  = planes >> \$512 ;
+  assign \$141  = ~ \$140 [14:12];
+  assign low3 = \$138 [15] ? \$139 [14:12] : \$141 ;
+  assign \$517  = \$signal  * 5'h10;
+  assign \$142  = planes >> \$517 ;
+  assign \$143  = ~ \$142 [15];
+  assign \$522  = low3 * 4'hb;
+  assign entry0_3 = \table  >> \$522 ;
+  assign \$144  = $signed(entry0_3) << \$signal ;
   assign \$145  = - $signed(\$144 );
-  assign \$146  = \$142 [11] ? { \$144 [11], \$144 [11], \$144  } : \$145 ;
-  assign addend0_2 = active ? \$146  : 14'h0000;
-  assign \$147  = $signed(grp0_2) + $signed(addend0_2);
-  assign \$529  = low2 * 4'hb;
-  assign entry1_2 = \table$94  >> \$529 ;
-  assign \$148  = $signed(entry1_2) << step;
-  assign \$149  = - $signed(\$148 );
-  assign \$150  = \$142 [11] ? { \$148 [11], \$148 [11], \$148  } : \$149 ;
-  assign addend1_2 = active ? \$150  : 14'h0000;
-  assign \$151  = $signed(grp1_2) + $signed(addend1_2);
-  assign \$537  = step * 5'h10;
-  assign \$152  = planes >> \$537 ;
-  assign \$540  = step * 5'h10;
-  assign \$153  = planes >> \$540 ;
-  assign \$543  = step * 5'h10;
-  assign \$154  = planes >> \$543 ;
-  assign \$155  = ~ \$154 [14:12];
-  assign low3 = \$152 [15] ? \$153 [14:12] : \$155 ;
-  assign \$548  = step * 5'h10;
-  assign \$156  = planes >> \$548 ;
-  assign \$157  = ~ \$156 [15];
-  assign \$553  = low3 * 4'hb;
-  assign entry0_3 = \table  >> \$553 ;
-  assign \$158  = $signed(entry0_3) << step;
-  assign \$159  = - $signed(\$158 );
-  assign \$160  = \$156 [15] ? { \$158 [11], \$158 [11], \$158  } : \$159 ;
-  assign addend0_3 = active ? \$160  : 14'h0000;
-  assign \$161  = $signed(grp0_3) + $signed(addend0_3);
-  assign \$561  = low3 * 4'hb;
-  assign entry1_3 = \table$94  >> \$561 ;
-  assign \$162  = $signed(entry1_3) << step;
-  assign \$163  = - $signed(\$162 );
-  assign \$164  = \$156 [15] ? { \$162 [11], \$162 [11], \$162  } : \$163 ;
-  assign addend1_3 = active ? \$164  : 14'h0000;
-  assign \$165  = $signed(grp1_3) + $signed(addend1_3);
+  assign addend0_3 = \$142 [15] ? { \$144 [11], \$144 [11], \$144  } : \$145 ;
+  assign \$146  = $signed(grp0_3) + $signed(addend0_3);
+  assign \$529  = low3 * 4'hb;
+  assign entry1_3 = \table$93  >> \$529 ;
+  assign \$147  = $signed(entry1_3) << \$signal ;
+  assign \$148  = - $signed(\$147 );
+  assign addend1_3 = \$142 [15] ? { \$147 [11], \$147 [11], \$147  } : \$148 ;
+  assign \$149  = $signed(grp1_3) + $signed(addend1_3);
   assign in_corr = dq_bit < 2'h3;
-  assign \$166  = dq_bit - 2'h3;
-  assign corr_uint2 = 2'h3 - \$167 ;
-  assign \corr_uint2$137  = 2'h3 - \$168 ;
-  assign \corr_uint2$138  = 2'h3 - \$169 ;
-  assign \corr_uint2$139  = 2'h3 - \$170 ;
-  assign \$171  = $signed(dq_sum_a0) << dq_bit;
-  assign dq_dh0_0 = dq_h ? \$172  : dq_d0_0;
-  assign \$173  = $signed(dq_dh0_0) << \$166 [2:0];
-  assign \$174  = dq_bit == 2'h3;
-  assign \$175  = \$174  & \$signal$85 ;
-  assign \$176  = \$175  ? dq_psum[31:0] : out_acc[31:0];
-  assign \$177  = ~ in_corr;
-  assign \$178  = dq_scale[7:0] >> \$166 [2:0];
-  assign \$179  = \$177  & \$178 ;
-  assign \$180  = - $signed(\$173 );
-  assign \$182  = \$179  ? \$181  : 28'h0000000;
-  assign \$183  = $signed(\$176 ) + $signed(\$182 );
-  assign \$184  = $signed(dq_sum_a0) << dq_bit;
-  assign dq_dh0_1 = dq_h ? \$185  : dq_d0_1;
-  assign \$186  = $signed(dq_dh0_1) << \$166 [2:0];
-  assign \$187  = dq_bit == 2'h3;
-  assign \$188  = \$187  & \$signal$85 ;
-  assign \$189  = \$188  ? dq_psum[63:32] : out_acc[63:32];
-  assign \$190  = ~ in_corr;
-  assign \$191  = dq_scale[15:8] >> \$166 [2:0];
-  assign \$192  = \$190  & \$191 ;
-  assign \$193  = - $signed(\$186 );
-  assign \$195  = \$192  ? \$194  : 28'h0000000;
-  assign \$196  = $signed(\$189 ) + $signed(\$195 );
-  assign \$197  = $signed(dq_sum_a0) << dq_bit;
-  assign dq_dh0_2 = dq_h ? \$198  : dq_d0_2;
-  assign \$199  = $signed(dq_dh0_2) << \$166 [2:0];
-  assign \$200  = dq_bit == 2'h3;
-  assign \$201  = \$200  & \$signal$85 ;
-  assign \$202  = \$201  ? dq_psum[95:64] : out_acc[95:64];
-  assign \$203  = ~ in_corr;
-  assign \$204  = dq_scale[23:16] >> \$166 [2:0];
-  assign \$205  = \$203  & \$204 ;
-  assign \$206  = - $signed(\$199 );
-  assign \$208  = \$205  ? \$207  : 28'h0000000;
-  assign \$209  = $signed(\$202 ) + $signed(\$208 );
-  assign \$210  = $signed(dq_sum_a0) << dq_bit;
-  assign dq_dh0_3 = dq_h ? \$211  : dq_d0_3;
-  assign \$212  = $signed(dq_dh0_3) << \$166 [2:0];
-  assign \$213  = dq_bit == 2'h3;
-  assign \$214  = \$213  & \$signal$85 ;
-  assign \$215  = \$214  ? dq_psum[127:96] : out_acc[127:96];
-  assign \$216  = ~ in_corr;
-  assign \$217  = dq_scale[31:24] >> \$166 [2:0];
-  assign \$218  = \$216  & \$217 ;
-  assign \$219  = - $signed(\$212 );
-  assign \$221  = \$218  ? \$220  : 28'h0000000;
-  assign \$222  = $signed(\$215 ) + $signed(\$221 );
-  assign \$223  = $signed(dq_sum_a1) << dq_bit;
-  assign dq_dh1_0 = dq_h ? \$224  : dq_d1_0;
-  assign \$225  = $signed(dq_dh1_0) << \$166 [2:0];
-  assign \$226  = dq_bit == 2'h3;
-  assign \$227  = \$226  & \$signal$85 ;
-  assign \$228  = \$227  ? dq_psum[159:128] : out_acc[159:128];
-  assign \$229  = ~ in_corr;
-  assign \$230  = dq_scale[7:0] >> \$166 [2:0];
-  assign \$231  = \$229  & \$230 ;
-  assign \$232  = - $signed(\$225 );
-  assign \$234  = \$231  ? \$233  : 28'h0000000;
-  assign \$235  = $signed(\$228 ) + $signed(\$234 );
-  assign \$236  = $signed(dq_sum_a1) << dq_bit;
-  assign dq_dh1_1 = dq_h ? \$237  : dq_d1_1;
-  assign \$238  = $signed(dq_dh1_1) << \$166 [2:0];
-  assign \$239  = dq_bit == 2'h3;
-  assign \$240  = \$239  & \$signal$85 ;
-  assign \$241  = \$240  ? dq_psum[191:160] : out_acc[191:160];
-  assign \$242  = ~ in_corr;
-  assign \$243  = dq_scale[15:8] >> \$166 [2:0];
-  assign \$244  = \$242  & \$243 ;
-  assign \$245  = - $signed(\$238 );
-  assign \$247  = \$244  ? \$246  : 28'h0000000;
-  assign \$248  = $signed(\$241 ) + $signed(\$247 );
-  assign \$249  = $signed(dq_sum_a1) << dq_bit;
-  assign dq_dh1_2 = dq_h ? \$250  : dq_d1_2;
-  assign \$251  = $signed(dq_dh1_2) << \$166 [2:0];
-  assign \$252  = dq_bit == 2'h3;
-  assign \$253  = \$252  & \$signal$85 ;
-  assign \$254  = \$253  ? dq_psum[223:192] : out_acc[223:192];
-  assign \$255  = ~ in_corr;
-  assign \$256  = dq_scale[23:16] >> \$166 [2:0];
-  assign \$257  = \$255  & \$256 ;
-  assign \$258  = - $signed(\$251 );
-  assign \$260  = \$257  ? \$259  : 28'h0000000;
-  assign \$261  = $signed(\$254 ) + $signed(\$260 );
-  assign \$262  = $signed(dq_sum_a1) << dq_bit;
-  assign dq_dh1_3 = dq_h ? \$263  : dq_d1_3;
-  assign \$264  = $signed(dq_dh1_3) << \$166 [2:0];
-  assign \$265  = dq_bit == 2'h3;
-  assign \$266  = \$265  & \$signal$85 ;
-  assign \$267  = \$266  ? dq_psum[255:224] : out_acc[255:224];
-  assign \$268  = ~ in_corr;
-  assign \$269  = dq_scale[31:24] >> \$166 [2:0];
-  assign \$270  = \$268  & \$269 ;
-  assign \$271  = - $signed(\$264 );
-  assign \$273  = \$270  ? \$272  : 28'h0000000;
-  assign \$274  = $signed(\$267 ) + $signed(\$273 );
+  assign \$150  = dq_bit - 2'h3;
+  assign corr_uint2 = 2'h3 - \$151 ;
+  assign \corr_uint2$136  = 2'h3 - \$152 ;
+  assign \corr_uint2$137  = 2'h3 - \$153 ;
+  assign \corr_uint2$138  = 2'h3 - \$154 ;
+  assign \$155  = $signed(dq_sum_a0) << dq_bit;
+  assign dq_dh0_0 = \$signal$60  ? \$156  : dq_d0_0;
+  assign \$157  = $signed(dq_dh0_0) << \$150 [2:0];
+  assign \$158  = dq_bit == 2'h3;
+  assign \$159  = \$158  & \$signal$84 ;
+  assign \$160  = \$159  ? dq_psum[31:0] : out_acc[31:0];
+  assign \$161  = ~ in_corr;
+  assign \$162  = dq_scale[7:0] >> \$150 [2:0];
+  assign \$163  = \$161  & \$162 ;
+  assign \$164  = - $signed(\$157 );
+  assign \$166  = \$163  ? \$165  : 28'h0000000;
+  assign \$167  = $signed(\$160 ) + $signed(\$166 );
+  assign \$168  = $signed(dq_sum_a0) << dq_bit;
+  assign dq_dh0_1 = \$signal$60  ? \$169  : dq_d0_1;
+  assign \$170  = $signed(dq_dh0_1) << \$150 [2:0];
+  assign \$171  = dq_bit == 2'h3;
+  assign \$172  = \$171  & \$signal$84 ;
+  assign \$173  = \$172  ? dq_psum[63:32] : out_acc[63:32];
+  assign \$174  = ~ in_corr;
+  assign \$175  = dq_scale[15:8] >> \$150 [2:0];
+  assign \$176  = \$174  & \$175 ;
+  assign \$177  = - $signed(\$170 );
+  assign \$179  = \$176  ? \$178  : 28'h0000000;
+  assign \$180  = $signed(\$173 ) + $signed(\$179 );
+  assign \$181  = $signed(dq_sum_a0) << dq_bit;
+  assign dq_dh0_2 = \$signal$60  ? \$182  : dq_d0_2;
+  assign \$183  = $signed(dq_dh0_2) << \$150 [2:0];
+  assign \$184  = dq_bit == 2'h3;
+  assign \$185  = \$184  & \$signal$84 ;
+  assign \$186  = \$185  ? dq_psum[95:64] : out_acc[95:64];
+  assign \$187  = ~ in_corr;
+  assign \$188  = dq_scale[23:16] >> \$150 [2:0];
+  assign \$189  = \$187  & \$188 ;
+  assign \$190  = - $signed(\$183 );
+  assign \$192  = \$189  ? \$191  : 28'h0000000;
+  assign \$193  = $signed(\$186 ) + $signed(\$192 );
+  assign \$194  = $signed(dq_sum_a0) << dq_bit;
+  assign dq_dh0_3 = \$signal$60  ? \$195  : dq_d0_3;
+  assign \$196  = $signed(dq_dh0_3) << \$150 [2:0];
+  assign \$197  = dq_bit == 2'h3;
+  assign \$198  = \$197  & \$signal$84 ;
+  assign \$199  = \$198  ? dq_psum[127:96] : out_acc[127:96];
+  assign \$200  = ~ in_corr;
+  assign \$201  = dq_scale[31:24] >> \$150 [2:0];
+  assign \$202  = \$200  & \$201 ;
+  assign \$203  = - $signed(\$196 );
+  assign \$205  = \$202  ? \$204  : 28'h0000000;
+  assign \$206  = $signed(\$199 ) + $signed(\$205 );
+  assign \$207  = $signed(dq_sum_a1) << dq_bit;
+  assign dq_dh1_0 = \$signal$60  ? \$208  : dq_d1_0;
+  assign \$209  = $signed(dq_dh1_0) << \$150 [2:0];
+  assign \$210  = dq_bit == 2'h3;
+  assign \$211  = \$210  & \$signal$84 ;
+  assign \$212  = \$211  ? dq_psum[159:128] : out_acc[159:128];
+  assign \$213  = ~ in_corr;
+  assign \$214  = dq_scale[7:0] >> \$150 [2:0];
+  assign \$215  = \$213  & \$214 ;
+  assign \$216  = - $signed(\$209 );
+  assign \$218  = \$215  ? \$217  : 28'h0000000;
+  assign \$219  = $signed(\$212 ) + $signed(\$218 );
+  assign \$220  = $signed(dq_sum_a1) << dq_bit;
+  assign dq_dh1_1 = \$signal$60  ? \$221  : dq_d1_1;
+  assign \$222  = $signed(dq_dh1_1) << \$150 [2:0];
+  assign \$223  = dq_bit == 2'h3;
+  assign \$224  = \$223  & \$signal$84 ;
+  assign \$225  = \$224  ? dq_psum[191:160] : out_acc[191:160];
+  assign \$226  = ~ in_corr;
+  assign \$227  = dq_scale[15:8] >> \$150 [2:0];
+  assign \$228  = \$226  & \$227 ;
+  assign \$229  = - $signed(\$222 );
+  assign \$231  = \$228  ? \$230  : 28'h0000000;
+  assign \$232  = $signed(\$225 ) + $signed(\$231 );
+  assign \$233  = $signed(dq_sum_a1) << dq_bit;
+  assign dq_dh1_2 = \$signal$60  ? \$234  : dq_d1_2;
+  assign \$235  = $signed(dq_dh1_2) << \$150 [2:0];
+  assign \$236  = dq_bit == 2'h3;
+  assign \$237  = \$236  & \$signal$84 ;
+  assign \$238  = \$237  ? dq_psum[223:192] : out_acc[223:192];
+  assign \$239  = ~ in_corr;
+  assign \$240  = dq_scale[23:16] >> \$150 [2:0];
+  assign \$241  = \$239  & \$240 ;
+  assign \$242  = - $signed(\$235 );
+  assign \$244  = \$241  ? \$243  : 28'h0000000;
+  assign \$245  = $signed(\$238 ) + $signed(\$244 );
+  assign \$246  = $signed(dq_sum_a1) << dq_bit;
+  assign dq_dh1_3 = \$signal$60  ? \$247  : dq_d1_3;
+  assign \$248  = $signed(dq_dh1_3) << \$150 [2:0];
+  assign \$249  = dq_bit == 2'h3;
+  assign \$250  = \$249  & \$signal$84 ;
+  assign \$251  = \$250  ? dq_psum[255:224] : out_acc[255:224];
+  assign \$252  = ~ in_corr;
+  assign \$253  = dq_scale[31:24] >> \$150 [2:0];
+  assign \$254  = \$252  & \$253 ;
+  assign \$255  = - $signed(\$248 );
+  assign \$257  = \$254  ? \$256  : 28'h0000000;
+  assign \$258  = $signed(\$251 ) + $signed(\$257 );
   always @(posedge clk)
-    o_a <= \$275 ;
+    o_a <= \$259 ;
   always @(posedge clk)
-    o_w <= \$276 ;
+    o_w <= \$260 ;
   always @(posedge clk)
-    o_ctl <= \$277 ;
+    o_ctl <= \$261 ;
   always @(posedge clk)
-    w_reg <= \$278 ;
+    w_reg <= \$262 ;
   always @(posedge clk)
-    planes <= \$279 ;
+    \$signal  <= \$263 ;
   always @(posedge clk)
-    dtype <= \$280 ;
+    planes <= \$264 ;
   always @(posedge clk)
-    remaining <= \$281 ;
+    dtype <= \$265 ;
   always @(posedge clk)
-    step <= \$282 ;
+    remaining <= \$266 ;
   always @(posedge clk)
-    beat_group_end <= \$283 ;
+    beat_group_end <= \$267 ;
   always @(posedge clk)
-    beat_last <= \$284 ;
+    beat_last <= \$268 ;
   always @(posedge clk)
-    beat_scale <= \$285 ;
+    beat_scale <= \$269 ;
   always @(posedge clk)
-    \$signal  <= \$286 ;
+    \$signal$23  <= \$270 ;
   always @(posedge clk)
-    beat_h <= \$287 ;
+    \$signal$24  <= \$271 ;
   always @(posedge clk)
-    \$signal$25  <= \$288 ;
+    act_sum0 <= \$272 ;
   always @(posedge clk)
-    act_sum0 <= \$289 ;
+    act_sum1 <= \$273 ;
   always @(posedge clk)
-    act_sum1 <= \$290 ;
+    grp0_0 <= \$274 ;
   always @(posedge clk)
-    grp0_0 <= \$291 ;
+    grp1_0 <= \$275 ;
   always @(posedge clk)
-    grp1_0 <= \$292 ;
+    grp0_1 <= \$276 ;
   always @(posedge clk)
-    grp0_1 <= \$293 ;
+    grp1_1 <= \$277 ;
   always @(posedge clk)
-    grp1_1 <= \$294 ;
+    grp0_2 <= \$278 ;
   always @(posedge clk)
-    grp0_2 <= \$295 ;
+    grp1_2 <= \$279 ;
   always @(posedge clk)
-    grp1_2 <= \$296 ;
+    grp0_3 <= \$280 ;
   always @(posedge clk)
-    grp0_3 <= \$297 ;
+    grp1_3 <= \$281 ;
   always @(posedge clk)
-    grp1_3 <= \$298 ;
+    grp_first <= \$282 ;
   always @(posedge clk)
-    grp_first <= \$299 ;
+    grp_psum <= \$283 ;
   always @(posedge clk)
-    grp_psum <= \$300 ;
+    dq_c0 <= \$284 ;
   always @(posedge clk)
-    dq_c0 <= \$301 ;
+    dq_c1 <= \$285 ;
   always @(posedge clk)
-    dq_c1 <= \$302 ;
+    dq_c2 <= \$286 ;
   always @(posedge clk)
-    dq_c2 <= \$303 ;
+    dq_c3 <= \$287 ;
   always @(posedge clk)
-    dq_c3 <= \$304 ;
+    dq_sum_a0 <= \$288 ;
   always @(posedge clk)
-    dq_h <= \$305 ;
+    dq_sum_a1 <= \$289 ;
   always @(posedge clk)
-    dq_sum_a0 <= \$306 ;
+    \$signal$60  <= \$290 ;
   always @(posedge clk)
-    dq_sum_a1 <= \$307 ;
+    dq_d0_0 <= \$291 ;
   always @(posedge clk)
-    dq_d0_0 <= \$308 ;
+    dq_d0_1 <= \$292 ;
   always @(posedge clk)
-    dq_d0_1 <= \$309 ;
+    dq_d0_2 <= \$293 ;
   always @(posedge clk)
-    dq_d0_2 <= \$310 ;
+    dq_d0_3 <= \$294 ;
   always @(posedge clk)
-    dq_d0_3 <= \$311 ;
+    dq_d1_0 <= \$295 ;
   always @(posedge clk)
-    dq_d1_0 <= \$312 ;
+    dq_d1_1 <= \$296 ;
   always @(posedge clk)
-    dq_d1_1 <= \$313 ;
+    dq_d1_2 <= \$297 ;
   always @(posedge clk)
-    dq_d1_2 <= \$314 ;
+    dq_d1_3 <= \$298 ;
   always @(posedge clk)
-    dq_d1_3 <= \$315 ;
+    o_valid <= \$299 ;
   always @(posedge clk)
-    o_valid <= \$316 ;
+    dq_left <= \$300 ;
   always @(posedge clk)
-    dq_left <= \$317 ;
+    dq_bit <= \$301 ;
   always @(posedge clk)
-    dq_bit <= \$318 ;
+    out_acc <= \$302 ;
   always @(posedge clk)
-    out_acc <= \$319 ;
+    o_psum <= \$303 ;
   always @(posedge clk)
-    o_psum <= \$320 ;
+    dq_scale <= \$304 ;
   always @(posedge clk)
-    dq_scale <= \$321 ;
+    \$signal$84  <= \$305 ;
   always @(posedge clk)
-    \$signal$85  <= \$322 ;
+    dq_psum <= \$306 ;
   always @(posedge clk)
-    dq_psum <= \$323 ;
-  always @(posedge clk)
-    \$signal$83  <= \$324 ;
+    dq_last <= \$307 ;
   \lut_w2_a8.precompute0  precompute0 (
     .a(i_a[31:0]),
     .clk(clk),
@@ -1164,271 +1128,457 @@ module lut_w2_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid,
     .clk(clk),
     .load(accept),
     .rst(rst),
-    .\table (\table$94 )
+    .\table (\table$93 )
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$275  = i_a;
+    \$259  = i_a;
     if (rst) begin
-      \$275  = 64'h0000000000000000;
+      \$259  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$276  = i_w;
+    \$260  = i_w;
     if (rst) begin
-      \$276  = 72'h000000000000000000;
+      \$260  = 72'h000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$277  = i_ctl;
+    \$261  = i_ctl;
     if (rst) begin
-      \$277  = 5'h00;
+      \$261  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$278  = w_reg;
+    \$262  = w_reg;
     if (i_ctl[1]) begin
-      \$278  = i_w;
+      \$262  = i_w;
     end
     if (rst) begin
-      \$278  = 72'h000000000000000000;
+      \$262  = 72'h000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$279  = planes;
+    \$263  = \$signal ;
     if (accept) begin
-      \$279  = w_sel[31:0];
-    end
-    if (rst) begin
-      \$279  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$280  = dtype;
-    if (accept) begin
-      \$280  = 1'h0;
-    end
-    if (rst) begin
-      \$280  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$281  = remaining;
-    if (accept) begin
-      \$281  = 2'h2;
+      \$263  = 1'h0;
     end else if (\$3 ) begin
-      \$281  = \$4 [1:0];
+      \$263  = \$5 [0];
     end
     if (rst) begin
-      \$281  = 2'h0;
+      \$263  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$282  = step;
+    \$264  = planes;
     if (accept) begin
-      \$282  = 1'h0;
+      \$264  = w_sel[31:0];
+    end
+    if (rst) begin
+      \$264  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$265  = dtype;
+    if (accept) begin
+      \$265  = 1'h0;
+    end
+    if (rst) begin
+      \$265  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$266  = remaining;
+    if (accept) begin
+      \$266  = 2'h2;
     end else if (\$3 ) begin
-      \$282  = \$5 [0];
+      \$266  = \$4 [1:0];
     end
     if (rst) begin
-      \$282  = 1'h0;
+      \$266  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$283  = beat_group_end;
+    \$267  = beat_group_end;
     if (accept) begin
-      \$283  = i_ctl[4];
+      \$267  = i_ctl[4];
     end
     if (rst) begin
-      \$283  = 1'h0;
+      \$267  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$284  = beat_last;
+    \$268  = beat_last;
     if (accept) begin
-      \$284  = i_ctl[3];
+      \$268  = i_ctl[3];
     end
     if (rst) begin
-      \$284  = 1'h0;
+      \$268  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$285  = beat_scale;
+    \$269  = beat_scale;
     if (accept) begin
-      \$285  = w_sel[63:32];
+      \$269  = w_sel[63:32];
     end
     if (rst) begin
-      \$285  = 32'd0;
+      \$269  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$286  = \$signal ;
+    \$270  = \$signal$23 ;
     if (accept) begin
-      \$286  = 1'h0;
+      \$270  = 1'h1;
     end
     if (rst) begin
-      \$286  = 1'h0;
+      \$270  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$287  = beat_h;
+    \$271  = \$signal$24 ;
     if (accept) begin
-      \$287  = 1'h1;
+      \$271  = w_sel[71:64];
     end
     if (rst) begin
-      \$287  = 1'h0;
+      \$271  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$288  = \$signal$25 ;
-    if (accept) begin
-      \$288  = w_sel[71:64];
-    end
-    if (rst) begin
-      \$288  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$289  = act_sum0;
+    \$272  = act_sum0;
     if (handoff) begin
-      \$289  = 16'h0000;
+      \$272  = 16'h0000;
     end else if (last_plane) begin
-      \$289  = \$108 [15:0];
+      \$272  = \$100 [15:0];
     end
     if (rst) begin
-      \$289  = 16'h0000;
+      \$272  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$290  = act_sum1;
+    \$273  = act_sum1;
     if (handoff) begin
-      \$290  = 16'h0000;
+      \$273  = 16'h0000;
     end else if (last_plane) begin
-      \$290  = \$109 [15:0];
+      \$273  = \$101 [15:0];
     end
     if (rst) begin
-      \$290  = 16'h0000;
+      \$273  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$291  = grp0_0;
+    \$274  = grp0_0;
     if (handoff) begin
-      \$291  = 17'h00000;
+      \$274  = 17'h00000;
     end else if (\$7 ) begin
-      \$291  = \$119 [16:0];
+      \$274  = \$110 [16:0];
     end
     if (rst) begin
-      \$291  = 17'h00000;
+      \$274  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$292  = grp1_0;
+    \$275  = grp1_0;
     if (handoff) begin
-      \$292  = 17'h00000;
+      \$275  = 17'h00000;
     end else if (\$9 ) begin
-      \$292  = \$123 [16:0];
+      \$275  = \$113 [16:0];
     end
     if (rst) begin
-      \$292  = 17'h00000;
+      \$275  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$293  = grp0_1;
+    \$276  = grp0_1;
     if (handoff) begin
-      \$293  = 17'h00000;
+      \$276  = 17'h00000;
     end else if (\$11 ) begin
-      \$293  = \$133 [16:0];
+      \$276  = \$122 [16:0];
     end
     if (rst) begin
-      \$293  = 17'h00000;
+      \$276  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$294  = grp1_1;
+    \$277  = grp1_1;
     if (handoff) begin
-      \$294  = 17'h00000;
+      \$277  = 17'h00000;
     end else if (\$13 ) begin
-      \$294  = \$137 [16:0];
+      \$277  = \$125 [16:0];
     end
     if (rst) begin
-      \$294  = 17'h00000;
+      \$277  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$295  = grp0_2;
+    \$278  = grp0_2;
     if (handoff) begin
-      \$295  = 17'h00000;
+      \$278  = 17'h00000;
     end else if (\$15 ) begin
-      \$295  = \$147 [16:0];
+      \$278  = \$134 [16:0];
     end
     if (rst) begin
-      \$295  = 17'h00000;
+      \$278  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$296  = grp1_2;
+    \$279  = grp1_2;
     if (handoff) begin
-      \$296  = 17'h00000;
+      \$279  = 17'h00000;
     end else if (\$17 ) begin
-      \$296  = \$151 [16:0];
+      \$279  = \$137 [16:0];
     end
     if (rst) begin
-      \$296  = 17'h00000;
+      \$279  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$297  = grp0_3;
+    \$280  = grp0_3;
     if (handoff) begin
-      \$297  = 17'h00000;
+      \$280  = 17'h00000;
     end else if (\$19 ) begin
-      \$297  = \$161 [16:0];
+      \$280  = \$146 [16:0];
     end
     if (rst) begin
-      \$297  = 17'h00000;
+      \$280  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$298  = grp1_3;
+    \$281  = grp1_3;
     if (handoff) begin
-      \$298  = 17'h00000;
+      \$281  = 17'h00000;
     end else if (\$21 ) begin
-      \$298  = \$165 [16:0];
+      \$281  = \$149 [16:0];
     end
     if (rst) begin
-      \$298  = 17'h00000;
+      \$281  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$299  = grp_first;
+    \$282  = grp_first;
     if (handoff) begin
-      \$299  = 1'h0;
+      \$282  = 1'h0;
     end
     if (\$22 ) begin
-      \$299  = 1'h1;
+      \$282  = 1'h1;
+    end
+    if (rst) begin
+      \$282  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$283  = grp_psum;
+    if (\$22 ) begin
+      \$283  = i_psum;
+    end
+    if (rst) begin
+      \$283  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$284  = dq_c0;
+    if (handoff) begin
+      \$284  = corr_uint2[2:0];
+    end
+    if (rst) begin
+      \$284  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$285  = dq_c1;
+    if (handoff) begin
+      \$285  = \corr_uint2$136 [2:0];
+    end
+    if (rst) begin
+      \$285  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$286  = dq_c2;
+    if (handoff) begin
+      \$286  = \corr_uint2$137 [2:0];
+    end
+    if (rst) begin
+      \$286  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$287  = dq_c3;
+    if (handoff) begin
+      \$287  = \corr_uint2$138 [2:0];
+    end
+    if (rst) begin
+      \$287  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$288  = dq_sum_a0;
+    if (handoff) begin
+      \$288  = \$100 [15:0];
+    end
+    if (rst) begin
+      \$288  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$289  = dq_sum_a1;
+    if (handoff) begin
+      \$289  = \$101 [15:0];
+    end
+    if (rst) begin
+      \$289  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$290  = \$signal$60 ;
+    if (handoff) begin
+      \$290  = \$signal$23 ;
+    end
+    if (rst) begin
+      \$290  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$291  = dq_d0_0;
+    if (\$26 ) begin
+      \$291  = \$30 [18:0];
+    end
+    if (handoff) begin
+      \$291  = { \$110 [16], \$110 [16], \$110 [16:0] };
+    end
+    if (rst) begin
+      \$291  = 19'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$292  = dq_d0_1;
+    if (\$34 ) begin
+      \$292  = \$38 [18:0];
+    end
+    if (handoff) begin
+      \$292  = { \$122 [16], \$122 [16], \$122 [16:0] };
+    end
+    if (rst) begin
+      \$292  = 19'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$293  = dq_d0_2;
+    if (\$42 ) begin
+      \$293  = \$46 [18:0];
+    end
+    if (handoff) begin
+      \$293  = { \$134 [16], \$134 [16], \$134 [16:0] };
+    end
+    if (rst) begin
+      \$293  = 19'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$294  = dq_d0_3;
+    if (\$50 ) begin
+      \$294  = \$54 [18:0];
+    end
+    if (handoff) begin
+      \$294  = { \$146 [16], \$146 [16], \$146 [16:0] };
+    end
+    if (rst) begin
+      \$294  = 19'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$295  = dq_d1_0;
+    if (\$58 ) begin
+      \$295  = \$62 [18:0];
+    end
+    if (handoff) begin
+      \$295  = { \$113 [16], \$113 [16], \$113 [16:0] };
+    end
+    if (rst) begin
+      \$295  = 19'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$296  = dq_d1_1;
+    if (\$66 ) begin
+      \$296  = \$70 [18:0];
+    end
+    if (handoff) begin
+      \$296  = { \$125 [16], \$125 [16], \$125 [16:0] };
+    end
+    if (rst) begin
+      \$296  = 19'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$297  = dq_d1_2;
+    if (\$74 ) begin
+      \$297  = \$78 [18:0];
+    end
+    if (handoff) begin
+      \$297  = { \$137 [16], \$137 [16], \$137 [16:0] };
+    end
+    if (rst) begin
+      \$297  = 19'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$298  = dq_d1_3;
+    if (\$82 ) begin
+      \$298  = \$86 [18:0];
+    end
+    if (handoff) begin
+      \$298  = { \$149 [16], \$149 [16], \$149 [16:0] };
+    end
+    if (rst) begin
+      \$298  = 19'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$299  = 1'h0;
+    if (\$87 ) begin
+      if (\$92 ) begin
+        \$299  = 1'h1;
+      end
     end
     if (rst) begin
       \$299  = 1'h0;
@@ -1436,59 +1586,69 @@ module lut_w2_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid,
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$300  = grp_psum;
-    if (\$22 ) begin
-      \$300  = i_psum;
+    \$300  = dq_left;
+    if (\$87 ) begin
+      \$300  = \$88 [3:0];
+    end
+    if (handoff) begin
+      \$300  = 4'hb;
     end
     if (rst) begin
-      \$300  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
+      \$300  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$301  = dq_c0;
+    \$301  = dq_bit;
+    if (\$87 ) begin
+      \$301  = \$89 [3:0];
+    end
     if (handoff) begin
-      \$301  = corr_uint2[2:0];
+      \$301  = 4'h0;
     end
     if (rst) begin
-      \$301  = 3'h0;
+      \$301  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$302  = dq_c1;
-    if (handoff) begin
-      \$302  = \corr_uint2$137 [2:0];
+    \$302  = out_acc;
+    if (\$87 ) begin
+      if (\$90 ) begin
+        \$302  = out_next;
+      end
     end
     if (rst) begin
-      \$302  = 3'h0;
+      \$302  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$303  = dq_c2;
-    if (handoff) begin
-      \$303  = \corr_uint2$138 [2:0];
+    \$303  = o_psum;
+    if (\$87 ) begin
+      if (\$92 ) begin
+        \$303  = out_next;
+      end
     end
     if (rst) begin
-      \$303  = 3'h0;
+      \$303  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$304  = dq_c3;
+    \$304  = dq_scale;
     if (handoff) begin
-      \$304  = \corr_uint2$139 [2:0];
+      \$304  = beat_scale;
     end
     if (rst) begin
-      \$304  = 3'h0;
+      \$304  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$305  = dq_h;
+    \$305  = \$signal$84 ;
     if (handoff) begin
-      \$305  = beat_h;
+      \$305  = grp_first;
     end
     if (rst) begin
       \$305  = 1'h0;
@@ -1496,283 +1656,77 @@ module lut_w2_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid,
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$306  = dq_sum_a0;
+    \$306  = dq_psum;
     if (handoff) begin
-      \$306  = \$108 [15:0];
+      \$306  = grp_psum;
     end
     if (rst) begin
-      \$306  = 16'h0000;
+      \$306  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$307  = dq_sum_a1;
+    \$307  = dq_last;
     if (handoff) begin
-      \$307  = \$109 [15:0];
+      \$307  = beat_last;
     end
     if (rst) begin
-      \$307  = 16'h0000;
+      \$307  = 1'h0;
     end
   end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$308  = dq_d0_0;
-    if (\$26 ) begin
-      \$308  = \$30 [18:0];
-    end
-    if (handoff) begin
-      \$308  = { \$31 [17], \$31  };
-    end
-    if (rst) begin
-      \$308  = 19'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$309  = dq_d0_1;
-    if (\$35 ) begin
-      \$309  = \$39 [18:0];
-    end
-    if (handoff) begin
-      \$309  = { \$40 [17], \$40  };
-    end
-    if (rst) begin
-      \$309  = 19'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$310  = dq_d0_2;
-    if (\$44 ) begin
-      \$310  = \$48 [18:0];
-    end
-    if (handoff) begin
-      \$310  = { \$49 [17], \$49  };
-    end
-    if (rst) begin
-      \$310  = 19'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$311  = dq_d0_3;
-    if (\$53 ) begin
-      \$311  = \$57 [18:0];
-    end
-    if (handoff) begin
-      \$311  = { \$58 [17], \$58  };
-    end
-    if (rst) begin
-      \$311  = 19'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$312  = dq_d1_0;
-    if (\$62 ) begin
-      \$312  = \$66 [18:0];
-    end
-    if (handoff) begin
-      \$312  = { \$67 [17], \$67  };
-    end
-    if (rst) begin
-      \$312  = 19'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$313  = dq_d1_1;
-    if (\$71 ) begin
-      \$313  = \$75 [18:0];
-    end
-    if (handoff) begin
-      \$313  = { \$76 [17], \$76  };
-    end
-    if (rst) begin
-      \$313  = 19'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$314  = dq_d1_2;
-    if (\$80 ) begin
-      \$314  = \$84 [18:0];
-    end
-    if (handoff) begin
-      \$314  = { \$85 [17], \$85  };
-    end
-    if (rst) begin
-      \$314  = 19'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$315  = dq_d1_3;
-    if (\$89 ) begin
-      \$315  = \$93 [18:0];
-    end
-    if (handoff) begin
-      \$315  = { \$94 [17], \$94  };
-    end
-    if (rst) begin
-      \$315  = 19'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$316  = 1'h0;
-    if (\$95 ) begin
-      if (\$100 ) begin
-        \$316  = 1'h1;
-      end
-    end
-    if (rst) begin
-      \$316  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$317  = dq_left;
-    if (\$95 ) begin
-      \$317  = \$96 [3:0];
-    end
-    if (handoff) begin
-      \$317  = 4'hb;
-    end
-    if (rst) begin
-      \$317  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$318  = dq_bit;
-    if (\$95 ) begin
-      \$318  = \$97 [3:0];
-    end
-    if (handoff) begin
-      \$318  = 4'h0;
-    end
-    if (rst) begin
-      \$318  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$319  = out_acc;
-    if (\$95 ) begin
-      if (\$98 ) begin
-        \$319  = out_next;
-      end
-    end
-    if (rst) begin
-      \$319  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$320  = o_psum;
-    if (\$95 ) begin
-      if (\$100 ) begin
-        \$320  = out_next;
-      end
-    end
-    if (rst) begin
-      \$320  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$321  = dq_scale;
-    if (handoff) begin
-      \$321  = beat_scale;
-    end
-    if (rst) begin
-      \$321  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$322  = \$signal$85 ;
-    if (handoff) begin
-      \$322  = grp_first;
-    end
-    if (rst) begin
-      \$322  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$323  = dq_psum;
-    if (handoff) begin
-      \$323  = grp_psum;
-    end
-    if (rst) begin
-      \$323  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$324  = \$signal$83 ;
-    if (handoff) begin
-      \$324  = beat_last;
-    end
-    if (rst) begin
-      \$324  = 1'h0;
-    end
-  end
-  assign act_next0 = \$108 [15:0];
-  assign act_next1 = \$109 [15:0];
-  assign grp_next0_0 = \$119 [16:0];
-  assign grp_next1_0 = \$123 [16:0];
-  assign grp_next0_1 = \$133 [16:0];
-  assign grp_next1_1 = \$137 [16:0];
-  assign grp_next0_2 = \$147 [16:0];
-  assign grp_next1_2 = \$151 [16:0];
-  assign grp_next0_3 = \$161 [16:0];
-  assign grp_next1_3 = \$165 [16:0];
+  assign act_next0 = \$100 [15:0];
+  assign act_next1 = \$101 [15:0];
+  assign grp_next0_0 = \$110 [16:0];
+  assign grp_next1_0 = \$113 [16:0];
+  assign grp_next0_1 = \$122 [16:0];
+  assign grp_next1_1 = \$125 [16:0];
+  assign grp_next0_2 = \$134 [16:0];
+  assign grp_next1_2 = \$137 [16:0];
+  assign grp_next0_3 = \$146 [16:0];
+  assign grp_next1_3 = \$149 [16:0];
   assign c0 = corr_uint2[2:0];
-  assign c1 = \corr_uint2$137 [2:0];
-  assign c2 = \corr_uint2$138 [2:0];
-  assign c3 = \corr_uint2$139 [2:0];
-  assign dq_ash0_0 = \$171 [18:0];
-  assign dq_ash0_1 = \$184 [18:0];
-  assign dq_ash0_2 = \$197 [18:0];
-  assign dq_ash0_3 = \$210 [18:0];
-  assign dq_ash1_0 = \$223 [18:0];
-  assign dq_ash1_1 = \$236 [18:0];
-  assign dq_ash1_2 = \$249 [18:0];
-  assign dq_ash1_3 = \$262 [18:0];
+  assign c1 = \corr_uint2$136 [2:0];
+  assign c2 = \corr_uint2$137 [2:0];
+  assign c3 = \corr_uint2$138 [2:0];
+  assign dq_ash0_0 = \$155 [18:0];
+  assign dq_ash0_1 = \$168 [18:0];
+  assign dq_ash0_2 = \$181 [18:0];
+  assign dq_ash0_3 = \$194 [18:0];
+  assign dq_ash1_0 = \$207 [18:0];
+  assign dq_ash1_1 = \$220 [18:0];
+  assign dq_ash1_2 = \$233 [18:0];
+  assign dq_ash1_3 = \$246 [18:0];
   assign ready = o_ready;
   assign a = i_a[31:0];
   assign load = accept;
-  assign \a$90  = i_a[63:32];
-  assign \load$91  = accept;
+  assign \a$89  = i_a[63:32];
+  assign \load$90  = accept;
   assign plane_neg = 1'h0;
-  assign shift0_0 = step;
-  assign shifted0_0 = { \$116 [11], \$116  };
-  assign shift1_0 = step;
-  assign shifted1_0 = { \$120 [11], \$120  };
-  assign shift0_1 = step;
-  assign shifted0_1 = { \$130 [11], \$130  };
-  assign shift1_1 = step;
-  assign shifted1_1 = { \$134 [11], \$134  };
-  assign shift0_2 = step;
-  assign shifted0_2 = { \$144 [11], \$144  };
-  assign shift1_2 = step;
-  assign shifted1_2 = { \$148 [11], \$148  };
-  assign shift0_3 = step;
-  assign shifted0_3 = { \$158 [11], \$158  };
-  assign shift1_3 = step;
-  assign shifted1_3 = { \$162 [11], \$162  };
-  assign sbit = \$166 [2:0];
-  assign dq_sh0_0 = { \$173 [25], \$173  };
-  assign dq_sh0_1 = { \$186 [25], \$186  };
-  assign dq_sh0_2 = { \$199 [25], \$199  };
-  assign dq_sh0_3 = { \$212 [25], \$212  };
-  assign dq_sh1_0 = { \$225 [25], \$225  };
-  assign dq_sh1_1 = { \$238 [25], \$238  };
-  assign dq_sh1_2 = { \$251 [25], \$251  };
-  assign dq_sh1_3 = { \$264 [25], \$264  };
+  assign shift0_0 = \$signal ;
+  assign shifted0_0 = { \$108 [11], \$108  };
+  assign shift1_0 = \$signal ;
+  assign shifted1_0 = { \$111 [11], \$111  };
+  assign shift0_1 = \$signal ;
+  assign shifted0_1 = { \$120 [11], \$120  };
+  assign shift1_1 = \$signal ;
+  assign shifted1_1 = { \$123 [11], \$123  };
+  assign shift0_2 = \$signal ;
+  assign shifted0_2 = { \$132 [11], \$132  };
+  assign shift1_2 = \$signal ;
+  assign shifted1_2 = { \$135 [11], \$135  };
+  assign shift0_3 = \$signal ;
+  assign shifted0_3 = { \$144 [11], \$144  };
+  assign shift1_3 = \$signal ;
+  assign shifted1_3 = { \$147 [11], \$147  };
+  assign sbit = \$150 [2:0];
+  assign dq_sh0_0 = { \$157 [25], \$157  };
+  assign dq_sh0_1 = { \$170 [25], \$170  };
+  assign dq_sh0_2 = { \$183 [25], \$183  };
+  assign dq_sh0_3 = { \$196 [25], \$196  };
+  assign dq_sh1_0 = { \$209 [25], \$209  };
+  assign dq_sh1_1 = { \$222 [25], \$222  };
+  assign dq_sh1_2 = { \$235 [25], \$235  };
+  assign dq_sh1_3 = { \$248 [25], \$248  };
   assign \i_a[0]  = i_a[31:0];
   assign \i_a[0][0]  = i_a[7:0];
   assign \i_a[0][1]  = i_a[15:8];
@@ -1917,10 +1871,10 @@ module lut_w2_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid,
   assign \beat_scale[1]  = beat_scale[15:8];
   assign \beat_scale[2]  = beat_scale[23:16];
   assign \beat_scale[3]  = beat_scale[31:24];
-  assign \$signal$25[0]  = \$signal$25 [1:0];
-  assign \$signal$25[1]  = \$signal$25 [3:2];
-  assign \$signal$25[2]  = \$signal$25 [5:4];
-  assign \$signal$25[3]  = \$signal$25 [7:6];
+  assign \$signal$24[0]  = \$signal$24 [1:0];
+  assign \$signal$24[1]  = \$signal$24 [3:2];
+  assign \$signal$24[2]  = \$signal$24 [5:4];
+  assign \$signal$24[3]  = \$signal$24 [7:6];
   assign \grp_psum[0]  = grp_psum[31:0];
   assign \grp_psum[1]  = grp_psum[63:32];
   assign \grp_psum[2]  = grp_psum[95:64];
@@ -1961,10 +1915,10 @@ module lut_w2_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid,
   assign \a[1]  = i_a[15:8];
   assign \a[2]  = i_a[23:16];
   assign \a[3]  = i_a[31:24];
-  assign \a$90[0]  = i_a[39:32];
-  assign \a$90[1]  = i_a[47:40];
-  assign \a$90[2]  = i_a[55:48];
-  assign \a$90[3]  = i_a[63:56];
+  assign \a$89[0]  = i_a[39:32];
+  assign \a$89[1]  = i_a[47:40];
+  assign \a$89[2]  = i_a[55:48];
+  assign \a$89[3]  = i_a[63:56];
   assign \table[0]  = \table [10:0];
   assign \table[1]  = \table [21:11];
   assign \table[2]  = \table [32:22];
@@ -1973,46 +1927,46 @@ module lut_w2_a8(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid,
   assign \table[5]  = \table [65:55];
   assign \table[6]  = \table [76:66];
   assign \table[7]  = \table [87:77];
-  assign \table$94[0]  = \table$94 [10:0];
-  assign \table$94[1]  = \table$94 [21:11];
-  assign \table$94[2]  = \table$94 [32:22];
-  assign \table$94[3]  = \table$94 [43:33];
-  assign \table$94[4]  = \table$94 [54:44];
-  assign \table$94[5]  = \table$94 [65:55];
-  assign \table$94[6]  = \table$94 [76:66];
-  assign \table$94[7]  = \table$94 [87:77];
-  assign out_next[255:224] = \$274 [31:0];
-  assign out_next[223:192] = \$261 [31:0];
-  assign out_next[191:160] = \$248 [31:0];
-  assign out_next[159:128] = \$235 [31:0];
-  assign out_next[127:96] = \$222 [31:0];
-  assign out_next[95:64] = \$209 [31:0];
-  assign out_next[63:32] = \$196 [31:0];
-  assign out_next[31:0] = \$183 [31:0];
-  assign neg0 = \$115 ;
-  assign neg1 = \$129 ;
-  assign neg2 = \$143 ;
-  assign neg3 = \$157 ;
-  assign \$167  = { \$signal$25 [1:0], 1'h0 };
-  assign \$168  = { \$signal$25 [3:2], 1'h0 };
-  assign \$169  = { \$signal$25 [5:4], 1'h0 };
-  assign \$170  = { \$signal$25 [7:6], 1'h0 };
-  assign \$172  = { dq_d0_0[18], dq_d0_0[18:1] };
-  assign \$181  = { \$173 [25], \$173 [25], \$173  };
-  assign \$185  = { dq_d0_1[18], dq_d0_1[18:1] };
-  assign \$194  = { \$186 [25], \$186 [25], \$186  };
-  assign \$198  = { dq_d0_2[18], dq_d0_2[18:1] };
-  assign \$207  = { \$199 [25], \$199 [25], \$199  };
-  assign \$211  = { dq_d0_3[18], dq_d0_3[18:1] };
-  assign \$220  = { \$212 [25], \$212 [25], \$212  };
-  assign \$224  = { dq_d1_0[18], dq_d1_0[18:1] };
-  assign \$233  = { \$225 [25], \$225 [25], \$225  };
-  assign \$237  = { dq_d1_1[18], dq_d1_1[18:1] };
-  assign \$246  = { \$238 [25], \$238 [25], \$238  };
-  assign \$250  = { dq_d1_2[18], dq_d1_2[18:1] };
-  assign \$259  = { \$251 [25], \$251 [25], \$251  };
-  assign \$263  = { dq_d1_3[18], dq_d1_3[18:1] };
-  assign \$272  = { \$264 [25], \$264 [25], \$264  };
+  assign \table$93[0]  = \table$93 [10:0];
+  assign \table$93[1]  = \table$93 [21:11];
+  assign \table$93[2]  = \table$93 [32:22];
+  assign \table$93[3]  = \table$93 [43:33];
+  assign \table$93[4]  = \table$93 [54:44];
+  assign \table$93[5]  = \table$93 [65:55];
+  assign \table$93[6]  = \table$93 [76:66];
+  assign \table$93[7]  = \table$93 [87:77];
+  assign out_next[255:224] = \$258 [31:0];
+  assign out_next[223:192] = \$245 [31:0];
+  assign out_next[191:160] = \$232 [31:0];
+  assign out_next[159:128] = \$219 [31:0];
+  assign out_next[127:96] = \$206 [31:0];
+  assign out_next[95:64] = \$193 [31:0];
+  assign out_next[63:32] = \$180 [31:0];
+  assign out_next[31:0] = \$167 [31:0];
+  assign neg0 = \$107 ;
+  assign neg1 = \$119 ;
+  assign neg2 = \$131 ;
+  assign neg3 = \$143 ;
+  assign \$151  = { \$signal$24 [1:0], 1'h0 };
+  assign \$152  = { \$signal$24 [3:2], 1'h0 };
+  assign \$153  = { \$signal$24 [5:4], 1'h0 };
+  assign \$154  = { \$signal$24 [7:6], 1'h0 };
+  assign \$156  = { dq_d0_0[18], dq_d0_0[18:1] };
+  assign \$165  = { \$157 [25], \$157 [25], \$157  };
+  assign \$169  = { dq_d0_1[18], dq_d0_1[18:1] };
+  assign \$178  = { \$170 [25], \$170 [25], \$170  };
+  assign \$182  = { dq_d0_2[18], dq_d0_2[18:1] };
+  assign \$191  = { \$183 [25], \$183 [25], \$183  };
+  assign \$195  = { dq_d0_3[18], dq_d0_3[18:1] };
+  assign \$204  = { \$196 [25], \$196 [25], \$196  };
+  assign \$208  = { dq_d1_0[18], dq_d1_0[18:1] };
+  assign \$217  = { \$209 [25], \$209 [25], \$209  };
+  assign \$221  = { dq_d1_1[18], dq_d1_1[18:1] };
+  assign \$230  = { \$222 [25], \$222 [25], \$222  };
+  assign \$234  = { dq_d1_2[18], dq_d1_2[18:1] };
+  assign \$243  = { \$235 [25], \$235 [25], \$235  };
+  assign \$247  = { dq_d1_3[18], dq_d1_3[18:1] };
+  assign \$256  = { \$248 [25], \$248 [25], \$248  };
 endmodule
 
 module \lut_w2_a8.precompute0 (clk, rst, load, \table , a);

@@ -4,338 +4,310 @@ module lut_w2_a8_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire \$100 ;
-  wire \$101 ;
-  wire \$102 ;
-  wire \$103 ;
-  wire \$104 ;
-  wire \$105 ;
-  wire \$106 ;
-  wire \$107 ;
-  wire [16:0] \$108 ;
-  wire [16:0] \$109 ;
+  wire [16:0] \$100 ;
+  wire [16:0] \$101 ;
+  wire [15:0] \$102 ;
+  wire [11:0] \$103 ;
+  wire [13:0] \$104 ;
+  wire [17:0] \$105 ;
+  wire [15:0] \$106 ;
+  wire [11:0] \$107 ;
+  wire [13:0] \$108 ;
+  wire [17:0] \$109 ;
   wire \$11 ;
   wire [15:0] \$110 ;
   wire [11:0] \$111 ;
   wire [13:0] \$112 ;
-  wire [13:0] \$113 ;
-  wire [17:0] \$114 ;
-  wire [15:0] \$115 ;
-  wire [11:0] \$116 ;
-  wire [13:0] \$117 ;
-  wire [13:0] \$118 ;
-  wire [17:0] \$119 ;
+  wire [17:0] \$113 ;
+  wire [15:0] \$114 ;
+  wire [11:0] \$115 ;
+  wire [13:0] \$116 ;
+  wire [17:0] \$117 ;
+  wire [15:0] \$118 ;
+  wire [11:0] \$119 ;
   wire \$12 ;
-  wire [15:0] \$120 ;
-  wire [11:0] \$121 ;
-  wire [13:0] \$122 ;
-  wire [13:0] \$123 ;
-  wire [17:0] \$124 ;
-  wire [15:0] \$125 ;
-  wire [11:0] \$126 ;
-  wire [13:0] \$127 ;
+  wire [13:0] \$120 ;
+  wire [17:0] \$121 ;
+  wire [15:0] \$122 ;
+  wire [11:0] \$123 ;
+  wire [13:0] \$124 ;
+  wire [17:0] \$125 ;
+  wire [15:0] \$126 ;
+  wire [11:0] \$127 ;
   wire [13:0] \$128 ;
   wire [17:0] \$129 ;
   wire \$13 ;
   wire [15:0] \$130 ;
   wire [11:0] \$131 ;
   wire [13:0] \$132 ;
-  wire [13:0] \$133 ;
-  wire [17:0] \$134 ;
-  wire [15:0] \$135 ;
-  wire [11:0] \$136 ;
-  wire [13:0] \$137 ;
-  wire [13:0] \$138 ;
-  wire [17:0] \$139 ;
+  wire [17:0] \$133 ;
+  wire [4:0] \$134 ;
+  wire [30:0] \$135 ;
+  wire [25:0] \$136 ;
+  wire \$137 ;
+  wire \$138 ;
+  wire [31:0] \$139 ;
   wire \$14 ;
-  wire [15:0] \$140 ;
-  wire [11:0] \$141 ;
-  wire [13:0] \$142 ;
-  wire [13:0] \$143 ;
-  wire [17:0] \$144 ;
-  wire [15:0] \$145 ;
-  wire [11:0] \$146 ;
-  wire [13:0] \$147 ;
-  wire [13:0] \$148 ;
-  wire [17:0] \$149 ;
+  wire \$140 ;
+  wire \$141 ;
+  wire \$142 ;
+  wire [27:0] \$143 ;
+  wire [27:0] \$144 ;
+  wire [27:0] \$145 ;
+  wire [32:0] \$146 ;
+  wire [30:0] \$147 ;
+  wire [25:0] \$148 ;
+  wire \$149 ;
   wire \$15 ;
-  wire [4:0] \$150 ;
-  wire [30:0] \$151 ;
-  wire [18:0] \$152 ;
-  wire [25:0] \$153 ;
+  wire \$150 ;
+  wire [31:0] \$151 ;
+  wire \$152 ;
+  wire \$153 ;
   wire \$154 ;
-  wire \$155 ;
-  wire [31:0] \$156 ;
-  wire \$157 ;
-  wire \$158 ;
-  wire \$159 ;
+  wire [27:0] \$155 ;
+  wire [27:0] \$156 ;
+  wire [27:0] \$157 ;
+  wire [32:0] \$158 ;
+  wire [30:0] \$159 ;
   wire \$16 ;
-  wire [27:0] \$160 ;
-  wire [27:0] \$161 ;
-  wire [27:0] \$162 ;
-  wire [32:0] \$163 ;
-  wire [30:0] \$164 ;
-  wire [18:0] \$165 ;
-  wire [25:0] \$166 ;
-  wire \$167 ;
-  wire \$168 ;
-  wire [31:0] \$169 ;
+  wire [25:0] \$160 ;
+  wire \$161 ;
+  wire \$162 ;
+  wire [31:0] \$163 ;
+  wire \$164 ;
+  wire \$165 ;
+  wire \$166 ;
+  wire [27:0] \$167 ;
+  wire [27:0] \$168 ;
+  wire [27:0] \$169 ;
   wire \$17 ;
-  wire \$170 ;
-  wire \$171 ;
-  wire \$172 ;
-  wire [27:0] \$173 ;
-  wire [27:0] \$174 ;
-  wire [27:0] \$175 ;
-  wire [32:0] \$176 ;
-  wire [30:0] \$177 ;
-  wire [18:0] \$178 ;
-  wire [25:0] \$179 ;
+  wire [32:0] \$170 ;
+  wire [30:0] \$171 ;
+  wire [25:0] \$172 ;
+  wire \$173 ;
+  wire \$174 ;
+  wire [31:0] \$175 ;
+  wire \$176 ;
+  wire \$177 ;
+  wire \$178 ;
+  wire [27:0] \$179 ;
   wire \$18 ;
-  wire \$180 ;
-  wire \$181 ;
-  wire [31:0] \$182 ;
-  wire \$183 ;
-  wire \$184 ;
+  wire [27:0] \$180 ;
+  wire [27:0] \$181 ;
+  wire [32:0] \$182 ;
+  wire [30:0] \$183 ;
+  wire [25:0] \$184 ;
   wire \$185 ;
-  wire [27:0] \$186 ;
-  wire [27:0] \$187 ;
-  wire [27:0] \$188 ;
-  wire [32:0] \$189 ;
+  wire \$186 ;
+  wire [31:0] \$187 ;
+  wire \$188 ;
+  wire \$189 ;
   wire \$19 ;
-  wire [30:0] \$190 ;
-  wire [18:0] \$191 ;
-  wire [25:0] \$192 ;
-  wire \$193 ;
-  wire \$194 ;
-  wire [31:0] \$195 ;
-  wire \$196 ;
+  wire \$190 ;
+  wire [27:0] \$191 ;
+  wire [27:0] \$192 ;
+  wire [27:0] \$193 ;
+  wire [32:0] \$194 ;
+  wire [30:0] \$195 ;
+  wire [25:0] \$196 ;
   wire \$197 ;
   wire \$198 ;
-  wire [27:0] \$199 ;
+  wire [31:0] \$199 ;
   wire \$2 ;
   wire \$20 ;
-  wire [27:0] \$200 ;
-  wire [27:0] \$201 ;
-  wire [32:0] \$202 ;
-  wire [30:0] \$203 ;
-  wire [18:0] \$204 ;
-  wire [25:0] \$205 ;
-  wire \$206 ;
-  wire \$207 ;
-  wire [31:0] \$208 ;
+  wire \$200 ;
+  wire \$201 ;
+  wire \$202 ;
+  wire [27:0] \$203 ;
+  wire [27:0] \$204 ;
+  wire [27:0] \$205 ;
+  wire [32:0] \$206 ;
+  wire [30:0] \$207 ;
+  wire [25:0] \$208 ;
   wire \$209 ;
   wire \$21 ;
   wire \$210 ;
-  wire \$211 ;
-  wire [27:0] \$212 ;
-  wire [27:0] \$213 ;
-  wire [27:0] \$214 ;
-  wire [32:0] \$215 ;
-  wire [30:0] \$216 ;
-  wire [18:0] \$217 ;
-  wire [25:0] \$218 ;
-  wire \$219 ;
+  wire [31:0] \$211 ;
+  wire \$212 ;
+  wire \$213 ;
+  wire \$214 ;
+  wire [27:0] \$215 ;
+  wire [27:0] \$216 ;
+  wire [27:0] \$217 ;
+  wire [32:0] \$218 ;
+  wire [30:0] \$219 ;
   wire \$22 ;
-  wire \$220 ;
-  wire [31:0] \$221 ;
+  wire [25:0] \$220 ;
+  wire \$221 ;
   wire \$222 ;
-  wire \$223 ;
+  wire [31:0] \$223 ;
   wire \$224 ;
-  wire [27:0] \$225 ;
-  wire [27:0] \$226 ;
+  wire \$225 ;
+  wire \$226 ;
   wire [27:0] \$227 ;
-  wire [32:0] \$228 ;
-  wire [30:0] \$229 ;
+  wire [27:0] \$228 ;
+  wire [27:0] \$229 ;
   wire \$23 ;
-  wire [18:0] \$230 ;
-  wire [25:0] \$231 ;
-  wire \$232 ;
-  wire \$233 ;
-  wire [31:0] \$234 ;
-  wire \$235 ;
-  wire \$236 ;
-  wire \$237 ;
-  wire [27:0] \$238 ;
-  wire [27:0] \$239 ;
+  wire [32:0] \$230 ;
+  reg [63:0] \$231 ;
+  reg [71:0] \$232 ;
+  reg [4:0] \$233 ;
+  reg [71:0] \$234 ;
+  reg \$235 ;
+  reg [31:0] \$236 ;
+  reg \$237 ;
+  reg [1:0] \$238 ;
+  reg \$239 ;
   wire \$24 ;
-  wire [27:0] \$240 ;
-  wire [32:0] \$241 ;
-  wire [30:0] \$242 ;
-  wire [18:0] \$243 ;
-  wire [25:0] \$244 ;
-  wire \$245 ;
-  wire \$246 ;
-  wire [31:0] \$247 ;
-  wire \$248 ;
-  wire \$249 ;
+  reg \$240 ;
+  reg [31:0] \$241 ;
+  reg [7:0] \$242 ;
+  reg [15:0] \$243 ;
+  reg [15:0] \$244 ;
+  reg [16:0] \$245 ;
+  reg [16:0] \$246 ;
+  reg [16:0] \$247 ;
+  reg [16:0] \$248 ;
+  reg [16:0] \$249 ;
   wire \$25 ;
-  wire \$250 ;
-  wire [27:0] \$251 ;
-  wire [27:0] \$252 ;
-  wire [27:0] \$253 ;
-  wire [32:0] \$254 ;
-  reg [63:0] \$255 ;
-  reg [71:0] \$256 ;
-  reg [4:0] \$257 ;
-  reg [71:0] \$258 ;
-  reg [31:0] \$259 ;
+  reg [16:0] \$250 ;
+  reg [16:0] \$251 ;
+  reg [16:0] \$252 ;
+  reg \$253 ;
+  reg [255:0] \$254 ;
+  reg [2:0] \$255 ;
+  reg [2:0] \$256 ;
+  reg [2:0] \$257 ;
+  reg [2:0] \$258 ;
+  reg [15:0] \$259 ;
   wire \$26 ;
-  reg \$260 ;
-  reg [1:0] \$261 ;
-  reg \$262 ;
-  reg \$263 ;
-  reg \$264 ;
-  reg [31:0] \$265 ;
-  reg \$266 ;
-  reg \$267 ;
-  reg [7:0] \$268 ;
-  reg [15:0] \$269 ;
+  reg [15:0] \$260 ;
+  reg [18:0] \$261 ;
+  reg [18:0] \$262 ;
+  reg [18:0] \$263 ;
+  reg [18:0] \$264 ;
+  reg [18:0] \$265 ;
+  reg [18:0] \$266 ;
+  reg [18:0] \$267 ;
+  reg [18:0] \$268 ;
+  reg \$269 ;
   wire \$27 ;
-  reg [15:0] \$270 ;
-  reg [16:0] \$271 ;
-  reg [16:0] \$272 ;
-  reg [16:0] \$273 ;
-  reg [16:0] \$274 ;
-  reg [16:0] \$275 ;
-  reg [16:0] \$276 ;
-  reg [16:0] \$277 ;
-  reg [16:0] \$278 ;
-  reg \$279 ;
+  reg [3:0] \$270 ;
+  reg [3:0] \$271 ;
+  reg [255:0] \$272 ;
+  reg [255:0] \$273 ;
+  reg [31:0] \$274 ;
+  reg \$275 ;
+  reg [255:0] \$276 ;
+  reg \$277 ;
   wire [19:0] \$28 ;
-  reg [255:0] \$280 ;
-  reg [2:0] \$281 ;
-  reg [2:0] \$282 ;
-  reg [2:0] \$283 ;
-  reg [2:0] \$284 ;
-  reg \$285 ;
-  reg [15:0] \$286 ;
-  reg [15:0] \$287 ;
-  reg [18:0] \$288 ;
-  reg [18:0] \$289 ;
   wire [19:0] \$29 ;
-  reg [18:0] \$290 ;
-  reg [18:0] \$291 ;
-  reg [18:0] \$292 ;
-  reg [18:0] \$293 ;
-  reg [18:0] \$294 ;
-  reg [18:0] \$295 ;
-  reg \$296 ;
-  reg [3:0] \$297 ;
-  reg [3:0] \$298 ;
-  reg [255:0] \$299 ;
   wire \$3 ;
   wire [19:0] \$30 ;
-  reg [255:0] \$300 ;
-  reg [31:0] \$301 ;
-  reg \$302 ;
-  reg [255:0] \$303 ;
-  reg \$304 ;
-  wire [17:0] \$31 ;
+  wire \$31 ;
   wire \$32 ;
   wire \$33 ;
   wire \$34 ;
   wire \$35 ;
-  wire \$36 ;
+  wire [19:0] \$36 ;
   wire [19:0] \$37 ;
   wire [19:0] \$38 ;
-  wire [19:0] \$39 ;
+  wire [5:0] \$386 ;
+  wire [7:0] \$389 ;
+  wire \$39 ;
+  wire [5:0] \$396 ;
+  wire [7:0] \$399 ;
   wire [2:0] \$4 ;
-  wire [17:0] \$40 ;
+  wire \$40 ;
+  wire [5:0] \$406 ;
+  wire [7:0] \$409 ;
   wire \$41 ;
+  wire [5:0] \$416 ;
+  wire [7:0] \$419 ;
   wire \$42 ;
-  wire [5:0] \$421 ;
-  wire [7:0] \$424 ;
+  wire [5:0] \$426 ;
+  wire [7:0] \$429 ;
   wire \$43 ;
-  wire [5:0] \$432 ;
-  wire [7:0] \$435 ;
-  wire \$44 ;
-  wire [5:0] \$443 ;
-  wire [7:0] \$446 ;
-  wire \$45 ;
-  wire [5:0] \$454 ;
-  wire [7:0] \$457 ;
+  wire [5:0] \$436 ;
+  wire [7:0] \$439 ;
+  wire [19:0] \$44 ;
+  wire [5:0] \$446 ;
+  wire [7:0] \$449 ;
+  wire [19:0] \$45 ;
+  wire [5:0] \$456 ;
+  wire [7:0] \$459 ;
   wire [19:0] \$46 ;
-  wire [5:0] \$465 ;
-  wire [7:0] \$468 ;
-  wire [19:0] \$47 ;
-  wire [5:0] \$476 ;
-  wire [7:0] \$479 ;
-  wire [19:0] \$48 ;
-  wire [5:0] \$487 ;
-  wire [17:0] \$49 ;
-  wire [7:0] \$490 ;
-  wire [5:0] \$498 ;
+  wire \$47 ;
+  wire \$48 ;
+  wire \$49 ;
   wire [1:0] \$5 ;
   wire \$50 ;
-  wire [7:0] \$501 ;
   wire \$51 ;
-  wire \$52 ;
-  wire \$53 ;
-  wire \$54 ;
-  wire [19:0] \$55 ;
-  wire [19:0] \$56 ;
-  wire [19:0] \$57 ;
-  wire [17:0] \$58 ;
+  wire [19:0] \$52 ;
+  wire [19:0] \$53 ;
+  wire [19:0] \$54 ;
+  wire \$55 ;
+  wire \$56 ;
+  wire \$57 ;
+  wire \$58 ;
   wire \$59 ;
   wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire \$62 ;
+  wire [19:0] \$60 ;
+  wire [19:0] \$61 ;
+  wire [19:0] \$62 ;
   wire \$63 ;
-  wire [19:0] \$64 ;
-  wire [19:0] \$65 ;
-  wire [19:0] \$66 ;
-  wire [17:0] \$67 ;
-  wire \$68 ;
-  wire \$69 ;
+  wire \$64 ;
+  wire \$65 ;
+  wire \$66 ;
+  wire \$67 ;
+  wire [19:0] \$68 ;
+  wire [19:0] \$69 ;
   wire \$7 ;
-  wire \$70 ;
+  wire [19:0] \$70 ;
   wire \$71 ;
   wire \$72 ;
-  wire [19:0] \$73 ;
-  wire [19:0] \$74 ;
-  wire [19:0] \$75 ;
-  wire [17:0] \$76 ;
-  wire \$77 ;
-  wire \$78 ;
+  wire \$73 ;
+  wire \$74 ;
+  wire \$75 ;
+  wire [19:0] \$76 ;
+  wire [19:0] \$77 ;
+  wire [19:0] \$78 ;
   wire \$79 ;
   wire \$8 ;
   wire \$80 ;
   wire \$81 ;
-  wire [19:0] \$82 ;
-  wire [19:0] \$83 ;
+  wire \$82 ;
+  wire \$83 ;
   wire [19:0] \$84 ;
-  wire [17:0] \$85 ;
-  wire \$86 ;
+  wire [19:0] \$85 ;
+  wire [19:0] \$86 ;
   wire \$87 ;
-  wire \$88 ;
-  wire \$89 ;
+  wire [4:0] \$88 ;
+  wire [4:0] \$89 ;
   wire \$9 ;
   wire \$90 ;
-  wire [19:0] \$91 ;
-  wire [19:0] \$92 ;
-  wire [19:0] \$93 ;
-  wire [17:0] \$94 ;
+  wire \$91 ;
+  wire \$92 ;
+  wire \$93 ;
+  wire \$94 ;
   wire \$95 ;
-  wire [4:0] \$96 ;
-  wire [4:0] \$97 ;
+  wire \$96 ;
+  wire \$97 ;
   wire \$98 ;
   wire \$99 ;
   reg \$signal  = 1'h0;
-  reg [7:0] \$signal$25  = 8'h00;
-  wire [1:0] \$signal$25[0] ;
-  wire [1:0] \$signal$25[1] ;
-  wire [1:0] \$signal$25[2] ;
-  wire [1:0] \$signal$25[3] ;
-  reg \$signal$83  = 1'h0;
-  reg \$signal$85  = 1'h0;
+  reg [7:0] \$signal$23  = 8'h00;
+  wire [1:0] \$signal$23[0] ;
+  wire [1:0] \$signal$23[1] ;
+  wire [1:0] \$signal$23[2] ;
+  wire [1:0] \$signal$23[3] ;
+  reg \$signal$82  = 1'h0;
   wire [31:0] a;
-  wire [31:0] \a$90 ;
-  wire [7:0] \a$90[0] ;
-  wire [7:0] \a$90[1] ;
-  wire [7:0] \a$90[2] ;
-  wire [7:0] \a$90[3] ;
+  wire [31:0] \a$87 ;
+  wire [7:0] \a$87[0] ;
+  wire [7:0] \a$87[1] ;
+  wire [7:0] \a$87[2] ;
+  wire [7:0] \a$87[3] ;
   wire [7:0] \a[0] ;
   wire [7:0] \a[1] ;
   wire [7:0] \a[2] ;
@@ -355,7 +327,6 @@ module lut_w2_a8_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   wire [13:0] addend1_2;
   wire [13:0] addend1_3;
   reg beat_group_end = 1'h0;
-  reg beat_h = 1'h0;
   reg beat_last = 1'h0;
   reg [31:0] beat_scale = 32'd0;
   wire [7:0] \beat_scale[0] ;
@@ -369,9 +340,9 @@ module lut_w2_a8_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   input clk;
   wire clk;
   wire [3:0] corr_uint2;
-  wire [3:0] \corr_uint2$129 ;
-  wire [3:0] \corr_uint2$130 ;
-  wire [3:0] \corr_uint2$131 ;
+  wire [3:0] \corr_uint2$126 ;
+  wire [3:0] \corr_uint2$127 ;
+  wire [3:0] \corr_uint2$128 ;
   wire [18:0] dq_ash0_0;
   wire [18:0] dq_ash0_1;
   wire [18:0] dq_ash0_2;
@@ -393,15 +364,23 @@ module lut_w2_a8_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   reg [18:0] dq_d1_1 = 19'h00000;
   reg [18:0] dq_d1_2 = 19'h00000;
   reg [18:0] dq_d1_3 = 19'h00000;
+  (* init = 19'h00000 *)
   wire [18:0] dq_dh0_0;
+  (* init = 19'h00000 *)
   wire [18:0] dq_dh0_1;
+  (* init = 19'h00000 *)
   wire [18:0] dq_dh0_2;
+  (* init = 19'h00000 *)
   wire [18:0] dq_dh0_3;
+  (* init = 19'h00000 *)
   wire [18:0] dq_dh1_0;
+  (* init = 19'h00000 *)
   wire [18:0] dq_dh1_1;
+  (* init = 19'h00000 *)
   wire [18:0] dq_dh1_2;
+  (* init = 19'h00000 *)
   wire [18:0] dq_dh1_3;
-  reg dq_h = 1'h0;
+  reg dq_last = 1'h0;
   reg [3:0] dq_left = 4'h0;
   reg [255:0] dq_psum = 256'h0000000000000000000000000000000000000000000000000000000000000000;
   wire [31:0] \dq_psum[0] ;
@@ -518,7 +497,7 @@ module lut_w2_a8_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   wire in_corr;
   wire last_plane;
   wire load;
-  wire \load$91 ;
+  wire \load$88 ;
   output [63:0] o_a;
   reg [63:0] o_a = 64'h0000000000000000;
   wire [31:0] \o_a[0] ;
@@ -635,25 +614,24 @@ module lut_w2_a8_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   wire [12:0] shifted1_2;
   wire [12:0] shifted1_3;
   wire stall;
-  reg step = 1'h0;
   wire [175:0] \table ;
-  wire [175:0] \table$94 ;
-  wire [10:0] \table$94[0] ;
-  wire [10:0] \table$94[10] ;
-  wire [10:0] \table$94[11] ;
-  wire [10:0] \table$94[12] ;
-  wire [10:0] \table$94[13] ;
-  wire [10:0] \table$94[14] ;
-  wire [10:0] \table$94[15] ;
-  wire [10:0] \table$94[1] ;
-  wire [10:0] \table$94[2] ;
-  wire [10:0] \table$94[3] ;
-  wire [10:0] \table$94[4] ;
-  wire [10:0] \table$94[5] ;
-  wire [10:0] \table$94[6] ;
-  wire [10:0] \table$94[7] ;
-  wire [10:0] \table$94[8] ;
-  wire [10:0] \table$94[9] ;
+  wire [175:0] \table$91 ;
+  wire [10:0] \table$91[0] ;
+  wire [10:0] \table$91[10] ;
+  wire [10:0] \table$91[11] ;
+  wire [10:0] \table$91[12] ;
+  wire [10:0] \table$91[13] ;
+  wire [10:0] \table$91[14] ;
+  wire [10:0] \table$91[15] ;
+  wire [10:0] \table$91[1] ;
+  wire [10:0] \table$91[2] ;
+  wire [10:0] \table$91[3] ;
+  wire [10:0] \table$91[4] ;
+  wire [10:0] \table$91[5] ;
+  wire [10:0] \table$91[6] ;
+  wire [10:0] \table$91[7] ;
+  wire [10:0] \table$91[8] ;
+  wire [10:0] \table$91[9] ;
   wire [10:0] \table[0] ;
   wire [10:0] \table[10] ;
   wire [10:0] \table[11] ;
@@ -718,7 +696,7 @@ module lut_w2_a8_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   assign \$2  = ~ stall;
   assign \$3  = \$1  & \$2 ;
   assign \$4  = remaining - 1'h1;
-  assign \$5  = step + 1'h1;
+  assign \$5  = \$signal  + 1'h1;
   assign \$6  = ~ stall;
   assign \$7  = active & \$6 ;
   assign \$8  = ~ stall;
@@ -741,361 +719,331 @@ module lut_w2_a8_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   assign \$25  = dq_c0 >> dq_bit;
   assign \$26  = \$24  & \$25 ;
   assign \$27  = dq_bit == 2'h2;
-  assign \$28  = $signed(dq_d0_0) - $signed(\$151 [18:0]);
-  assign \$29  = $signed(dq_d0_0) + $signed(\$151 [18:0]);
+  assign \$28  = $signed(dq_d0_0) - $signed(\$135 [18:0]);
+  assign \$29  = $signed(dq_d0_0) + $signed(\$135 [18:0]);
   assign \$30  = \$27  ? \$28  : \$29 ;
-  assign \$31  = $signed(\$114 [16:0]) << \$signal ;
-  assign \$32  = | dq_left;
-  assign \$33  = \$32  & in_corr;
-  assign \$34  = dq_c1 >> dq_bit;
-  assign \$35  = \$33  & \$34 ;
-  assign \$36  = dq_bit == 2'h2;
-  assign \$37  = $signed(dq_d0_1) - $signed(\$164 [18:0]);
-  assign \$38  = $signed(dq_d0_1) + $signed(\$164 [18:0]);
-  assign \$39  = \$36  ? \$37  : \$38 ;
-  assign \$40  = $signed(\$124 [16:0]) << \$signal ;
-  assign \$41  = | dq_left;
-  assign \$42  = \$41  & in_corr;
-  assign \$43  = dq_c2 >> dq_bit;
-  assign \$44  = \$42  & \$43 ;
-  assign \$45  = dq_bit == 2'h2;
-  assign \$46  = $signed(dq_d0_2) - $signed(\$177 [18:0]);
-  assign \$47  = $signed(dq_d0_2) + $signed(\$177 [18:0]);
-  assign \$48  = \$45  ? \$46  : \$47 ;
-  assign \$49  = $signed(\$134 [16:0]) << \$signal ;
-  assign \$50  = | dq_left;
-  assign \$51  = \$50  & in_corr;
-  assign \$52  = dq_c3 >> dq_bit;
-  assign \$53  = \$51  & \$52 ;
-  assign \$54  = dq_bit == 2'h2;
-  assign \$55  = $signed(dq_d0_3) - $signed(\$190 [18:0]);
-  assign \$56  = $signed(dq_d0_3) + $signed(\$190 [18:0]);
-  assign \$57  = \$54  ? \$55  : \$56 ;
-  assign \$58  = $signed(\$144 [16:0]) << \$signal ;
-  assign \$59  = | dq_left;
-  assign \$60  = \$59  & in_corr;
-  assign \$61  = dq_c0 >> dq_bit;
-  assign \$62  = \$60  & \$61 ;
-  assign \$63  = dq_bit == 2'h2;
-  assign \$64  = $signed(dq_d1_0) - $signed(\$203 [18:0]);
-  assign \$65  = $signed(dq_d1_0) + $signed(\$203 [18:0]);
-  assign \$66  = \$63  ? \$64  : \$65 ;
-  assign \$67  = $signed(\$119 [16:0]) << \$signal ;
-  assign \$68  = | dq_left;
-  assign \$69  = \$68  & in_corr;
-  assign \$70  = dq_c1 >> dq_bit;
-  assign \$71  = \$69  & \$70 ;
-  assign \$72  = dq_bit == 2'h2;
-  assign \$73  = $signed(dq_d1_1) - $signed(\$216 [18:0]);
-  assign \$74  = $signed(dq_d1_1) + $signed(\$216 [18:0]);
-  assign \$75  = \$72  ? \$73  : \$74 ;
-  assign \$76  = $signed(\$129 [16:0]) << \$signal ;
-  assign \$77  = | dq_left;
-  assign \$78  = \$77  & in_corr;
-  assign \$79  = dq_c2 >> dq_bit;
-  assign \$80  = \$78  & \$79 ;
-  assign \$81  = dq_bit == 2'h2;
-  assign \$82  = $signed(dq_d1_2) - $signed(\$229 [18:0]);
-  assign \$83  = $signed(dq_d1_2) + $signed(\$229 [18:0]);
-  assign \$84  = \$81  ? \$82  : \$83 ;
-  assign \$85  = $signed(\$139 [16:0]) << \$signal ;
-  assign \$86  = | dq_left;
-  assign \$87  = \$86  & in_corr;
-  assign \$88  = dq_c3 >> dq_bit;
-  assign \$89  = \$87  & \$88 ;
-  assign \$90  = dq_bit == 2'h2;
-  assign \$91  = $signed(dq_d1_3) - $signed(\$242 [18:0]);
-  assign \$92  = $signed(dq_d1_3) + $signed(\$242 [18:0]);
-  assign \$93  = \$90  ? \$91  : \$92 ;
-  assign \$94  = $signed(\$149 [16:0]) << \$signal ;
-  assign \$95  = | dq_left;
-  assign \$96  = dq_left - 1'h1;
-  assign \$97  = dq_bit + 1'h1;
-  assign \$98  = ~ in_corr;
-  assign \$99  = dq_left == 1'h1;
-  assign \$100  = \$99  & \$signal$83 ;
+  assign \$31  = | dq_left;
+  assign \$32  = \$31  & in_corr;
+  assign \$33  = dq_c1 >> dq_bit;
+  assign \$34  = \$32  & \$33 ;
+  assign \$35  = dq_bit == 2'h2;
+  assign \$36  = $signed(dq_d0_1) - $signed(\$147 [18:0]);
+  assign \$37  = $signed(dq_d0_1) + $signed(\$147 [18:0]);
+  assign \$38  = \$35  ? \$36  : \$37 ;
+  assign \$39  = | dq_left;
+  assign \$40  = \$39  & in_corr;
+  assign \$41  = dq_c2 >> dq_bit;
+  assign \$42  = \$40  & \$41 ;
+  assign \$43  = dq_bit == 2'h2;
+  assign \$44  = $signed(dq_d0_2) - $signed(\$159 [18:0]);
+  assign \$45  = $signed(dq_d0_2) + $signed(\$159 [18:0]);
+  assign \$46  = \$43  ? \$44  : \$45 ;
+  assign \$47  = | dq_left;
+  assign \$48  = \$47  & in_corr;
+  assign \$49  = dq_c3 >> dq_bit;
+  assign \$50  = \$48  & \$49 ;
+  assign \$51  = dq_bit == 2'h2;
+  assign \$52  = $signed(dq_d0_3) - $signed(\$171 [18:0]);
+  assign \$53  = $signed(dq_d0_3) + $signed(\$171 [18:0]);
+  assign \$54  = \$51  ? \$52  : \$53 ;
+  assign \$55  = | dq_left;
+  assign \$56  = \$55  & in_corr;
+  assign \$57  = dq_c0 >> dq_bit;
+  assign \$58  = \$56  & \$57 ;
+  assign \$59  = dq_bit == 2'h2;
+  assign \$60  = $signed(dq_d1_0) - $signed(\$183 [18:0]);
+  assign \$61  = $signed(dq_d1_0) + $signed(\$183 [18:0]);
+  assign \$62  = \$59  ? \$60  : \$61 ;
+  assign \$63  = | dq_left;
+  assign \$64  = \$63  & in_corr;
+  assign \$65  = dq_c1 >> dq_bit;
+  assign \$66  = \$64  & \$65 ;
+  assign \$67  = dq_bit == 2'h2;
+  assign \$68  = $signed(dq_d1_1) - $signed(\$195 [18:0]);
+  assign \$69  = $signed(dq_d1_1) + $signed(\$195 [18:0]);
+  assign \$70  = \$67  ? \$68  : \$69 ;
+  assign \$71  = | dq_left;
+  assign \$72  = \$71  & in_corr;
+  assign \$73  = dq_c2 >> dq_bit;
+  assign \$74  = \$72  & \$73 ;
+  assign \$75  = dq_bit == 2'h2;
+  assign \$76  = $signed(dq_d1_2) - $signed(\$207 [18:0]);
+  assign \$77  = $signed(dq_d1_2) + $signed(\$207 [18:0]);
+  assign \$78  = \$75  ? \$76  : \$77 ;
+  assign \$79  = | dq_left;
+  assign \$80  = \$79  & in_corr;
+  assign \$81  = dq_c3 >> dq_bit;
+  assign \$82  = \$80  & \$81 ;
+  assign \$83  = dq_bit == 2'h2;
+  assign \$84  = $signed(dq_d1_3) - $signed(\$219 [18:0]);
+  assign \$85  = $signed(dq_d1_3) + $signed(\$219 [18:0]);
+  assign \$86  = \$83  ? \$84  : \$85 ;
+  assign \$87  = | dq_left;
+  assign \$88  = dq_left - 1'h1;
+  assign \$89  = dq_bit + 1'h1;
+  assign \$90  = ~ in_corr;
+  assign \$91  = dq_left == 1'h1;
+  assign \$92  = \$91  & dq_last;
   assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \$101  = remaining <= 1'h1;
-  assign \$102  = ~ stall;
-  assign o_ready = \$101  & \$102 ;
+  assign \$93  = remaining <= 1'h1;
+  assign \$94  = ~ stall;
+  assign o_ready = \$93  & \$94 ;
   assign accept = i_ctl[0] & o_ready;
   assign active = | remaining;
-  assign \$103  = remaining == 1'h1;
-  assign \$104  = ~ stall;
-  assign last_plane = \$103  & \$104 ;
-  assign \$105  = remaining == 1'h1;
-  assign \$106  = \$105  & beat_group_end;
-  assign \$107  = dq_left > 1'h1;
-  assign stall = \$106  & \$107 ;
+  assign \$95  = remaining == 1'h1;
+  assign \$96  = ~ stall;
+  assign last_plane = \$95  & \$96 ;
+  assign \$97  = remaining == 1'h1;
+  assign \$98  = \$97  & beat_group_end;
+  assign \$99  = dq_left > 1'h1;
+  assign stall = \$98  & \$99 ;
   assign handoff = last_plane & beat_group_end;
-  assign \$108  = $signed(act_sum0) + $signed(\table [175:165]);
-  assign \$109  = $signed(act_sum1) + $signed(\table$94 [175:165]);
-  assign \$421  = step * 5'h10;
-  assign \$110  = planes >> \$421 ;
-  assign \$424  = \$110 [3:0] * 4'hb;
-  assign entry0_0 = \table  >> \$424 ;
-  assign \$111  = $signed(entry0_0) << step;
+  assign \$100  = $signed(act_sum0) + $signed(\table [175:165]);
+  assign \$101  = $signed(act_sum1) + $signed(\table$91 [175:165]);
+  assign \$386  = \$signal  * 5'h10;
+  assign \$102  = planes >> \$386 ;
+  assign \$389  = \$102 [3:0] * 4'hb;
+  assign entry0_0 = \table  >> \$389 ;
+  assign \$103  = $signed(entry0_0) << \$signal ;
+  assign \$104  = - $signed(\$103 );
+  assign \$105  = $signed(grp0_0) + $signed(addend0_0);
+  assign \$396  = \$signal  * 5'h10;
+  assign \$106  = planes >> \$396 ;
+  assign \$399  = \$106 [3:0] * 4'hb;
+  assign entry1_0 = \table$91  >> \$399 ;
+  assign \$107  = $signed(entry1_0) << \$signal ;
+  assign \$108  = - $signed(\$107 );
+  assign \$109  = $signed(grp1_0) + $signed(addend1_0);
+  assign \$406  = \$signal  * 5'h10;
+  assign \$110  = planes >> \$406 ;
+  assign \$409  = \$110 [7:4] * 4'hb;
+  assign entry0_1 = \table  >> \$409 ;
+  assign \$111  = $signed(entry0_1) << \$signal ;
   assign \$112  = - $signed(\$111 );
-  assign addend0_0 = active ? \$113  : 14'h0000;
-  assign \$114  = $signed(grp0_0) + $signed(addend0_0);
-  assign \$432  = step * 5'h10;
-  assign \$115  = planes >> \$432 ;
-  assign \$435  = \$115 [3:0] * 4'hb;
-  assign entry1_0 = \table$94  >> \$435 ;
-  assign \$116  = $signed(entry1_0) << step;
-  assign \$117  = - $signed(\$116 );
-  assign addend1_0 = active ? \$118  : 14'h0000;
-  assign \$119  = $signed(grp1_0) + $signed(addend1_0);
-  assign \$443  = step * 5'h10;
-  assign \$120  = planes >> \$443 ;
-  assign \$446  = \$120 [7:4] * 4'hb;
-  assign entry0_1 = \table  >> \$446 ;
-  assign \$121  = $signed(entry0_1) << step;
-  assign \$122  = - $signed(\$121 );
-  assign addend0_1 = active ? \$123  : 14'h0000;
-  assign \$124  = $signed(grp0_1) + $signed(addend0_1);
-  assign \$454  = step * 5'h10;
-  assign \$125  = planes >> \$454 ;
-  assign \$457  = \$125 [7:4] * 4'hb;
-  assign entry1_1 = \table$94  >> \$457 ;
-  assign \$126  = $signed(entry1_1) << step;
-  assign \$127  = - $signed(\$126 );
-  assign addend1_1 = active ? \$128  : 14'h0000;
-  assign \$129  = $signed(grp1_1) + $signed(addend1_1);
-  assign \$465  = step * 5'h10;
-  assign \$130  = planes >> \$465 ;
-  assign \$468  = \$130 [11:8] * 4'hb;
-  assign entry0_2 = \table  >> \$468 ;
-  assign \$131  = $signed(entry0_2) << step;
+  assign \$113  = $signed(grp0_1) + $signed(addend0_1);
+  assign \$416  = \$signal  * 5'h10;
+  assign \$114  = planes >> \$416 ;
+  assign \$419  = \$114 [7:4] * 4'hb;
+  assign entry1_1 = \table$91  >> \$419 ;
+  assign \$115  = $signed(entry1_1) << \$signal ;
+  assign \$116  = - $signed(\$115 );
+  assign \$117  = $signed(grp1_1) + $signed(addend1_1);
+  assign \$426  = \$signal  * 5'h10;
+  assign \$118  = planes >> \$426 ;
+  assign \$429  = \$118 [11:8] * 4'hb;
+  assign entry0_2 = \table  >> \$429 ;
+  assign \$119  = $signed(entry0_2) << \$signal ;
+  assign \$120  = - $signed(\$119 );
+  assign \$121  = $signed(grp0_2) + $signed(addend0_2);
+  assign \$436  = \$signal  * 5'h10;
+  assign \$122  = planes >> \$436 ;
+  assign \$439  = \$122 [11:8] * 4'hb;
+  assign entry1_2 = \table$91  >> \$439 ;
+  assign \$123  = $signed(entry1_2) << \$signal ;
+  assign \$124  = - $signed(\$123 );
+  assign \$125  = $signed(grp1_2) + $signed(addend1_2);
+  assign \$446  = \$signal  * 5'h10;
+  assign \$126  = planes >> \$446 ;
+  assign \$449  = \$126 [15:12] * 4'hb;
+  assign entry0_3 = \table  >> \$449 ;
+  assign \$127  = $signed(entry0_3) << \$signal ;
+  assign \$128  = - $signed(\$127 );
+  assign \$129  = $signed(grp0_3) + $signed(addend0_3);
+  assign \$456  = \$signal  * 5'h10;
+  assign \$130  = planes >> \$456 ;
+  assign \$459  = \$130 [15:12] * 4'hb;
+  assign entry1_3 = \table$91  >> \$459 ;
+  assign \$131  = $signed(entry1_3) << \$signal ;
   assign \$132  = - $signed(\$131 );
-  assign addend0_2 = active ? \$133  : 14'h0000;
-  assign \$134  = $signed(grp0_2) + $signed(addend0_2);
-  assign \$476  = step * 5'h10;
-  assign \$135  = planes >> \$476 ;
-  assign \$479  = \$135 [11:8] * 4'hb;
-  assign entry1_2 = \table$94  >> \$479 ;
-  assign \$136  = $signed(entry1_2) << step;
-  assign \$137  = - $signed(\$136 );
-  assign addend1_2 = active ? \$138  : 14'h0000;
-  assign \$139  = $signed(grp1_2) + $signed(addend1_2);
-  assign \$487  = step * 5'h10;
-  assign \$140  = planes >> \$487 ;
-  assign \$490  = \$140 [15:12] * 4'hb;
-  assign entry0_3 = \table  >> \$490 ;
-  assign \$141  = $signed(entry0_3) << step;
-  assign \$142  = - $signed(\$141 );
-  assign addend0_3 = active ? \$143  : 14'h0000;
-  assign \$144  = $signed(grp0_3) + $signed(addend0_3);
-  assign \$498  = step * 5'h10;
-  assign \$145  = planes >> \$498 ;
-  assign \$501  = \$145 [15:12] * 4'hb;
-  assign entry1_3 = \table$94  >> \$501 ;
-  assign \$146  = $signed(entry1_3) << step;
-  assign \$147  = - $signed(\$146 );
-  assign addend1_3 = active ? \$148  : 14'h0000;
-  assign \$149  = $signed(grp1_3) + $signed(addend1_3);
+  assign \$133  = $signed(grp1_3) + $signed(addend1_3);
   assign in_corr = dq_bit < 2'h3;
-  assign \$150  = dq_bit - 2'h3;
-  assign c0 = - \$signal$25 [1:0];
-  assign c1 = - \$signal$25 [3:2];
-  assign c2 = - \$signal$25 [5:4];
-  assign c3 = - \$signal$25 [7:6];
-  assign \$151  = $signed(dq_sum_a0) << dq_bit;
-  assign dq_dh0_0 = dq_h ? \$152  : dq_d0_0;
-  assign \$153  = $signed(dq_dh0_0) << \$150 [2:0];
-  assign \$154  = dq_bit == 2'h3;
-  assign \$155  = \$154  & \$signal$85 ;
-  assign \$156  = \$155  ? dq_psum[31:0] : out_acc[31:0];
-  assign \$157  = ~ in_corr;
-  assign \$158  = dq_scale[7:0] >> \$150 [2:0];
-  assign \$159  = \$157  & \$158 ;
-  assign \$160  = - $signed(\$153 );
-  assign \$162  = \$159  ? \$161  : 28'h0000000;
-  assign \$163  = $signed(\$156 ) + $signed(\$162 );
-  assign \$164  = $signed(dq_sum_a0) << dq_bit;
-  assign dq_dh0_1 = dq_h ? \$165  : dq_d0_1;
-  assign \$166  = $signed(dq_dh0_1) << \$150 [2:0];
-  assign \$167  = dq_bit == 2'h3;
-  assign \$168  = \$167  & \$signal$85 ;
-  assign \$169  = \$168  ? dq_psum[63:32] : out_acc[63:32];
-  assign \$170  = ~ in_corr;
-  assign \$171  = dq_scale[15:8] >> \$150 [2:0];
-  assign \$172  = \$170  & \$171 ;
-  assign \$173  = - $signed(\$166 );
-  assign \$175  = \$172  ? \$174  : 28'h0000000;
-  assign \$176  = $signed(\$169 ) + $signed(\$175 );
-  assign \$177  = $signed(dq_sum_a0) << dq_bit;
-  assign dq_dh0_2 = dq_h ? \$178  : dq_d0_2;
-  assign \$179  = $signed(dq_dh0_2) << \$150 [2:0];
-  assign \$180  = dq_bit == 2'h3;
-  assign \$181  = \$180  & \$signal$85 ;
-  assign \$182  = \$181  ? dq_psum[95:64] : out_acc[95:64];
-  assign \$183  = ~ in_corr;
-  assign \$184  = dq_scale[23:16] >> \$150 [2:0];
-  assign \$185  = \$183  & \$184 ;
-  assign \$186  = - $signed(\$179 );
-  assign \$188  = \$185  ? \$187  : 28'h0000000;
-  assign \$189  = $signed(\$182 ) + $signed(\$188 );
-  assign \$190  = $signed(dq_sum_a0) << dq_bit;
-  assign dq_dh0_3 = dq_h ? \$191  : dq_d0_3;
-  assign \$192  = $signed(dq_dh0_3) << \$150 [2:0];
-  assign \$193  = dq_bit == 2'h3;
-  assign \$194  = \$193  & \$signal$85 ;
-  assign \$195  = \$194  ? dq_psum[127:96] : out_acc[127:96];
-  assign \$196  = ~ in_corr;
-  assign \$197  = dq_scale[31:24] >> \$150 [2:0];
-  assign \$198  = \$196  & \$197 ;
-  assign \$199  = - $signed(\$192 );
-  assign \$201  = \$198  ? \$200  : 28'h0000000;
-  assign \$202  = $signed(\$195 ) + $signed(\$201 );
-  assign \$203  = $signed(dq_sum_a1) << dq_bit;
-  assign dq_dh1_0 = dq_h ? \$204  : dq_d1_0;
-  assign \$205  = $signed(dq_dh1_0) << \$150 [2:0];
-  assign \$206  = dq_bit == 2'h3;
-  assign \$207  = \$206  & \$signal$85 ;
-  assign \$208  = \$207  ? dq_psum[159:128] : out_acc[159:128];
-  assign \$209  = ~ in_corr;
-  assign \$210  = dq_scale[7:0] >> \$150 [2:0];
-  assign \$211  = \$209  & \$210 ;
-  assign \$212  = - $signed(\$205 );
-  assign \$214  = \$211  ? \$213  : 28'h0000000;
-  assign \$215  = $signed(\$208 ) + $signed(\$214 );
-  assign \$216  = $signed(dq_sum_a1) << dq_bit;
-  assign dq_dh1_1 = dq_h ? \$217  : dq_d1_1;
-  assign \$218  = $signed(dq_dh1_1) << \$150 [2:0];
-  assign \$219  = dq_bit == 2'h3;
-  assign \$220  = \$219  & \$signal$85 ;
-  assign \$221  = \$220  ? dq_psum[191:160] : out_acc[191:160];
-  assign \$222  = ~ in_corr;
-  assign \$223  = dq_scale[15:8] >> \$150 [2:0];
-  assign \$224  = \$222  & \$223 ;
-  assign \$225  = - $signed(\$218 );
-  assign \$227  = \$224  ? \$226  : 28'h0000000;
-  assign \$228  = $signed(\$221 ) + $signed(\$227 );
-  assign \$229  = $signed(dq_sum_a1) << dq_bit;
-  assign dq_dh1_2 = dq_h ? \$230  : dq_d1_2;
-  assign \$231  = $signed(dq_dh1_2) << \$150 [2:0];
-  assign \$232  = dq_bit == 2'h3;
-  assign \$233  = \$232  & \$signal$85 ;
-  assign \$234  = \$233  ? dq_psum[223:192] : out_acc[223:192];
-  assign \$235  = ~ in_corr;
-  assign \$236  = dq_scale[23:16] >> \$150 [2:0];
-  assign \$237  = \$235  & \$236 ;
-  assign \$238  = - $signed(\$231 );
-  assign \$240  = \$237  ? \$239  : 28'h0000000;
-  assign \$241  = $signed(\$234 ) + $signed(\$240 );
-  assign \$242  = $signed(dq_sum_a1) << dq_bit;
-  assign dq_dh1_3 = dq_h ? \$243  : dq_d1_3;
-  assign \$244  = $signed(dq_dh1_3) << \$150 [2:0];
-  assign \$245  = dq_bit == 2'h3;
-  assign \$246  = \$245  & \$signal$85 ;
-  assign \$247  = \$246  ? dq_psum[255:224] : out_acc[255:224];
-  assign \$248  = ~ in_corr;
-  assign \$249  = dq_scale[31:24] >> \$150 [2:0];
-  assign \$250  = \$248  & \$249 ;
-  assign \$251  = - $signed(\$244 );
-  assign \$253  = \$250  ? \$252  : 28'h0000000;
-  assign \$254  = $signed(\$247 ) + $signed(\$253 );
+  assign \$134  = dq_bit - 2'h3;
+  assign c0 = - \$signal$23 [1:0];
+  assign c1 = - \$signal$23 [3:2];
+  assign c2 = - \$signal$23 [5:4];
+  assign c3 = - \$signal$23 [7:6];
+  assign \$135  = $signed(dq_sum_a0) << dq_bit;
+  assign \$136  = $signed(dq_d0_0) << \$134 [2:0];
+  assign \$137  = dq_bit == 2'h3;
+  assign \$138  = \$137  & \$signal$82 ;
+  assign \$139  = \$138  ? dq_psum[31:0] : out_acc[31:0];
+  assign \$140  = ~ in_corr;
+  assign \$141  = dq_scale[7:0] >> \$134 [2:0];
+  assign \$142  = \$140  & \$141 ;
+  assign \$143  = - $signed(\$136 );
+  assign \$145  = \$142  ? \$144  : 28'h0000000;
+  assign \$146  = $signed(\$139 ) + $signed(\$145 );
+  assign \$147  = $signed(dq_sum_a0) << dq_bit;
+  assign \$148  = $signed(dq_d0_1) << \$134 [2:0];
+  assign \$149  = dq_bit == 2'h3;
+  assign \$150  = \$149  & \$signal$82 ;
+  assign \$151  = \$150  ? dq_psum[63:32] : out_acc[63:32];
+  assign \$152  = ~ in_corr;
+  assign \$153  = dq_scale[15:8] >> \$134 [2:0];
+  assign \$154  = \$152  & \$153 ;
+  assign \$155  = - $signed(\$148 );
+  assign \$157  = \$154  ? \$156  : 28'h0000000;
+  assign \$158  = $signed(\$151 ) + $signed(\$157 );
+  assign \$159  = $signed(dq_sum_a0) << dq_bit;
+  assign \$160  = $signed(dq_d0_2) << \$134 [2:0];
+  assign \$161  = dq_bit == 2'h3;
+  assign \$162  = \$161  & \$signal$82 ;
+  assign \$163  = \$162  ? dq_psum[95:64] : out_acc[95:64];
+  assign \$164  = ~ in_corr;
+  assign \$165  = dq_scale[23:16] >> \$134 [2:0];
+  assign \$166  = \$164  & \$165 ;
+  assign \$167  = - $signed(\$160 );
+  assign \$169  = \$166  ? \$168  : 28'h0000000;
+  assign \$170  = $signed(\$163 ) + $signed(\$169 );
+  assign \$171  = $signed(dq_sum_a0) << dq_bit;
+  assign \$172  = $signed(dq_d0_3) << \$134 [2:0];
+  assign \$173  = dq_bit == 2'h3;
+  assign \$174  = \$173  & \$signal$82 ;
+  assign \$175  = \$174  ? dq_psum[127:96] : out_acc[127:96];
+  assign \$176  = ~ in_corr;
+  assign \$177  = dq_scale[31:24] >> \$134 [2:0];
+  assign \$178  = \$176  & \$177 ;
+  assign \$179  = - $signed(\$172 );
+  assign \$181  = \$178  ? \$180  : 28'h0000000;
+  assign \$182  = $signed(\$175 ) + $signed(\$181 );
+  assign \$183  = $signed(dq_sum_a1) << dq_bit;
+  assign \$184  = $signed(dq_d1_0) << \$134 [2:0];
+  assign \$185  = dq_bit == 2'h3;
+  assign \$186  = \$185  & \$signal$82 ;
+  assign \$187  = \$186  ? dq_psum[159:128] : out_acc[159:128];
+  assign \$188  = ~ in_corr;
+  assign \$189  = dq_scale[7:0] >> \$134 [2:0];
+  assign \$190  = \$188  & \$189 ;
+  assign \$191  = - $signed(\$184 );
+  assign \$193  = \$190  ? \$192  : 28'h0000000;
+  assign \$194  = $signed(\$187 ) + $signed(\$193 );
+  assign \$195  = $signed(dq_sum_a1) << dq_bit;
+  assign \$196  = $signed(dq_d1_1) << \$134 [2:0];
+  assign \$197  = dq_bit == 2'h3;
+  assign \$198  = \$197  & \$signal$82 ;
+  assign \$199  = \$198  ? dq_psum[191:160] : out_acc[191:160];
+  assign \$200  = ~ in_corr;
+  assign \$201  = dq_scale[15:8] >> \$134 [2:0];
+  assign \$202  = \$200  & \$201 ;
+  assign \$203  = - $signed(\$196 );
+  assign \$205  = \$202  ? \$204  : 28'h0000000;
+  assign \$206  = $signed(\$199 ) + $signed(\$205 );
+  assign \$207  = $signed(dq_sum_a1) << dq_bit;
+  assign \$208  = $signed(dq_d1_2) << \$134 [2:0];
+  assign \$209  = dq_bit == 2'h3;
+  assign \$210  = \$209  & \$signal$82 ;
+  assign \$211  = \$210  ? dq_psum[223:192] : out_acc[223:192];
+  assign \$212  = ~ in_corr;
+  assign \$213  = dq_scale[23:16] >> \$134 [2:0];
+  assign \$214  = \$212  & \$213 ;
+  assign \$215  = - $signed(\$208 );
+  assign \$217  = \$214  ? \$216  : 28'h0000000;
+  assign \$218  = $signed(\$211 ) + $signed(\$217 );
+  assign \$219  = $signed(dq_sum_a1) << dq_bit;
+  assign \$220  = $signed(dq_d1_3) << \$134 [2:0];
+  assign \$221  = dq_bit == 2'h3;
+  assign \$222  = \$221  & \$signal$82 ;
+  assign \$223  = \$222  ? dq_psum[255:224] : out_acc[255:224];
+  assign \$224  = ~ in_corr;
+  assign \$225  = dq_scale[31:24] >> \$134 [2:0];
+  assign \$226  = \$224  & \$225 ;
+  assign \$227  = - $signed(\$220 );
+  assign \$229  = \$226  ? \$228  : 28'h0000000;
+  assign \$230  = $signed(\$223 ) + $signed(\$229 );
   always @(posedge clk)
-    o_a <= \$255 ;
+    o_a <= \$231 ;
   always @(posedge clk)
-    o_w <= \$256 ;
+    o_w <= \$232 ;
   always @(posedge clk)
-    o_ctl <= \$257 ;
+    o_ctl <= \$233 ;
   always @(posedge clk)
-    w_reg <= \$258 ;
+    w_reg <= \$234 ;
   always @(posedge clk)
-    planes <= \$259 ;
+    \$signal  <= \$235 ;
   always @(posedge clk)
-    dtype <= \$260 ;
+    planes <= \$236 ;
   always @(posedge clk)
-    remaining <= \$261 ;
+    dtype <= \$237 ;
   always @(posedge clk)
-    step <= \$262 ;
+    remaining <= \$238 ;
   always @(posedge clk)
-    beat_group_end <= \$263 ;
+    beat_group_end <= \$239 ;
   always @(posedge clk)
-    beat_last <= \$264 ;
+    beat_last <= \$240 ;
   always @(posedge clk)
-    beat_scale <= \$265 ;
+    beat_scale <= \$241 ;
   always @(posedge clk)
-    \$signal  <= \$266 ;
+    \$signal$23  <= \$242 ;
   always @(posedge clk)
-    beat_h <= \$267 ;
+    act_sum0 <= \$243 ;
   always @(posedge clk)
-    \$signal$25  <= \$268 ;
+    act_sum1 <= \$244 ;
   always @(posedge clk)
-    act_sum0 <= \$269 ;
+    grp0_0 <= \$245 ;
   always @(posedge clk)
-    act_sum1 <= \$270 ;
+    grp1_0 <= \$246 ;
   always @(posedge clk)
-    grp0_0 <= \$271 ;
+    grp0_1 <= \$247 ;
   always @(posedge clk)
-    grp1_0 <= \$272 ;
+    grp1_1 <= \$248 ;
   always @(posedge clk)
-    grp0_1 <= \$273 ;
+    grp0_2 <= \$249 ;
   always @(posedge clk)
-    grp1_1 <= \$274 ;
+    grp1_2 <= \$250 ;
   always @(posedge clk)
-    grp0_2 <= \$275 ;
+    grp0_3 <= \$251 ;
   always @(posedge clk)
-    grp1_2 <= \$276 ;
+    grp1_3 <= \$252 ;
   always @(posedge clk)
-    grp0_3 <= \$277 ;
+    grp_first <= \$253 ;
   always @(posedge clk)
-    grp1_3 <= \$278 ;
+    grp_psum <= \$254 ;
   always @(posedge clk)
-    grp_first <= \$279 ;
+    dq_c0 <= \$255 ;
   always @(posedge clk)
-    grp_psum <= \$280 ;
+    dq_c1 <= \$256 ;
   always @(posedge clk)
-    dq_c0 <= \$281 ;
+    dq_c2 <= \$257 ;
   always @(posedge clk)
-    dq_c1 <= \$282 ;
+    dq_c3 <= \$258 ;
   always @(posedge clk)
-    dq_c2 <= \$283 ;
+    dq_sum_a0 <= \$259 ;
   always @(posedge clk)
-    dq_c3 <= \$284 ;
+    dq_sum_a1 <= \$260 ;
   always @(posedge clk)
-    dq_h <= \$285 ;
+    dq_d0_0 <= \$261 ;
   always @(posedge clk)
-    dq_sum_a0 <= \$286 ;
+    dq_d0_1 <= \$262 ;
   always @(posedge clk)
-    dq_sum_a1 <= \$287 ;
+    dq_d0_2 <= \$263 ;
   always @(posedge clk)
-    dq_d0_0 <= \$288 ;
+    dq_d0_3 <= \$264 ;
   always @(posedge clk)
-    dq_d0_1 <= \$289 ;
+    dq_d1_0 <= \$265 ;
   always @(posedge clk)
-    dq_d0_2 <= \$290 ;
+    dq_d1_1 <= \$266 ;
   always @(posedge clk)
-    dq_d0_3 <= \$291 ;
+    dq_d1_2 <= \$267 ;
   always @(posedge clk)
-    dq_d1_0 <= \$292 ;
+    dq_d1_3 <= \$268 ;
   always @(posedge clk)
-    dq_d1_1 <= \$293 ;
+    o_valid <= \$269 ;
   always @(posedge clk)
-    dq_d1_2 <= \$294 ;
+    dq_left <= \$270 ;
   always @(posedge clk)
-    dq_d1_3 <= \$295 ;
+    dq_bit <= \$271 ;
   always @(posedge clk)
-    o_valid <= \$296 ;
+    out_acc <= \$272 ;
   always @(posedge clk)
-    dq_left <= \$297 ;
+    o_psum <= \$273 ;
   always @(posedge clk)
-    dq_bit <= \$298 ;
+    dq_scale <= \$274 ;
   always @(posedge clk)
-    out_acc <= \$299 ;
+    \$signal$82  <= \$275 ;
   always @(posedge clk)
-    o_psum <= \$300 ;
+    dq_psum <= \$276 ;
   always @(posedge clk)
-    dq_scale <= \$301 ;
-  always @(posedge clk)
-    \$signal$85  <= \$302 ;
-  always @(posedge clk)
-    dq_psum <= \$303 ;
-  always @(posedge clk)
-    \$signal$83  <= \$304 ;
+    dq_last <= \$277 ;
   \lut_w2_a8_nosym.precompute0  precompute0 (
     .a(i_a[31:0]),
     .clk(clk),
@@ -1108,615 +1056,593 @@ module lut_w2_a8_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
     .clk(clk),
     .load(accept),
     .rst(rst),
-    .\table (\table$94 )
+    .\table (\table$91 )
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$255  = i_a;
+    \$231  = i_a;
     if (rst) begin
-      \$255  = 64'h0000000000000000;
+      \$231  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$256  = i_w;
+    \$232  = i_w;
     if (rst) begin
-      \$256  = 72'h000000000000000000;
+      \$232  = 72'h000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$257  = i_ctl;
+    \$233  = i_ctl;
     if (rst) begin
-      \$257  = 5'h00;
+      \$233  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$258  = w_reg;
+    \$234  = w_reg;
     if (i_ctl[1]) begin
-      \$258  = i_w;
+      \$234  = i_w;
     end
     if (rst) begin
-      \$258  = 72'h000000000000000000;
+      \$234  = 72'h000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$259  = planes;
+    \$235  = \$signal ;
     if (accept) begin
-      \$259  = w_sel[31:0];
-    end
-    if (rst) begin
-      \$259  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$260  = dtype;
-    if (accept) begin
-      \$260  = 1'h0;
-    end
-    if (rst) begin
-      \$260  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$261  = remaining;
-    if (accept) begin
-      \$261  = 2'h2;
+      \$235  = 1'h0;
     end else if (\$3 ) begin
-      \$261  = \$4 [1:0];
+      \$235  = \$5 [0];
     end
     if (rst) begin
-      \$261  = 2'h0;
+      \$235  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$262  = step;
+    \$236  = planes;
     if (accept) begin
-      \$262  = 1'h0;
+      \$236  = w_sel[31:0];
+    end
+    if (rst) begin
+      \$236  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$237  = dtype;
+    if (accept) begin
+      \$237  = 1'h0;
+    end
+    if (rst) begin
+      \$237  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$238  = remaining;
+    if (accept) begin
+      \$238  = 2'h2;
     end else if (\$3 ) begin
-      \$262  = \$5 [0];
+      \$238  = \$4 [1:0];
     end
     if (rst) begin
-      \$262  = 1'h0;
+      \$238  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$263  = beat_group_end;
+    \$239  = beat_group_end;
     if (accept) begin
-      \$263  = i_ctl[4];
+      \$239  = i_ctl[4];
     end
     if (rst) begin
-      \$263  = 1'h0;
+      \$239  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$264  = beat_last;
+    \$240  = beat_last;
     if (accept) begin
-      \$264  = i_ctl[3];
+      \$240  = i_ctl[3];
     end
     if (rst) begin
-      \$264  = 1'h0;
+      \$240  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$265  = beat_scale;
+    \$241  = beat_scale;
     if (accept) begin
-      \$265  = w_sel[63:32];
+      \$241  = w_sel[63:32];
     end
     if (rst) begin
-      \$265  = 32'd0;
+      \$241  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$266  = \$signal ;
+    \$242  = \$signal$23 ;
     if (accept) begin
-      \$266  = 1'h0;
+      \$242  = w_sel[71:64];
     end
     if (rst) begin
-      \$266  = 1'h0;
+      \$242  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$267  = beat_h;
-    if (accept) begin
-      \$267  = 1'h0;
-    end
-    if (rst) begin
-      \$267  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$268  = \$signal$25 ;
-    if (accept) begin
-      \$268  = w_sel[71:64];
-    end
-    if (rst) begin
-      \$268  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$269  = act_sum0;
+    \$243  = act_sum0;
     if (handoff) begin
-      \$269  = 16'h0000;
+      \$243  = 16'h0000;
     end else if (last_plane) begin
-      \$269  = \$108 [15:0];
+      \$243  = \$100 [15:0];
     end
     if (rst) begin
-      \$269  = 16'h0000;
+      \$243  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$270  = act_sum1;
+    \$244  = act_sum1;
     if (handoff) begin
-      \$270  = 16'h0000;
+      \$244  = 16'h0000;
     end else if (last_plane) begin
-      \$270  = \$109 [15:0];
+      \$244  = \$101 [15:0];
     end
     if (rst) begin
-      \$270  = 16'h0000;
+      \$244  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$271  = grp0_0;
+    \$245  = grp0_0;
     if (handoff) begin
-      \$271  = 17'h00000;
+      \$245  = 17'h00000;
     end else if (\$7 ) begin
-      \$271  = \$114 [16:0];
+      \$245  = \$105 [16:0];
     end
     if (rst) begin
-      \$271  = 17'h00000;
+      \$245  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$272  = grp1_0;
+    \$246  = grp1_0;
     if (handoff) begin
-      \$272  = 17'h00000;
+      \$246  = 17'h00000;
     end else if (\$9 ) begin
-      \$272  = \$119 [16:0];
+      \$246  = \$109 [16:0];
     end
     if (rst) begin
-      \$272  = 17'h00000;
+      \$246  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$273  = grp0_1;
+    \$247  = grp0_1;
     if (handoff) begin
-      \$273  = 17'h00000;
+      \$247  = 17'h00000;
     end else if (\$11 ) begin
-      \$273  = \$124 [16:0];
+      \$247  = \$113 [16:0];
     end
     if (rst) begin
-      \$273  = 17'h00000;
+      \$247  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$274  = grp1_1;
+    \$248  = grp1_1;
     if (handoff) begin
-      \$274  = 17'h00000;
+      \$248  = 17'h00000;
     end else if (\$13 ) begin
-      \$274  = \$129 [16:0];
+      \$248  = \$117 [16:0];
     end
     if (rst) begin
-      \$274  = 17'h00000;
+      \$248  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$275  = grp0_2;
+    \$249  = grp0_2;
     if (handoff) begin
-      \$275  = 17'h00000;
+      \$249  = 17'h00000;
     end else if (\$15 ) begin
-      \$275  = \$134 [16:0];
+      \$249  = \$121 [16:0];
     end
     if (rst) begin
-      \$275  = 17'h00000;
+      \$249  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$276  = grp1_2;
+    \$250  = grp1_2;
     if (handoff) begin
-      \$276  = 17'h00000;
+      \$250  = 17'h00000;
     end else if (\$17 ) begin
-      \$276  = \$139 [16:0];
+      \$250  = \$125 [16:0];
     end
     if (rst) begin
-      \$276  = 17'h00000;
+      \$250  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$277  = grp0_3;
+    \$251  = grp0_3;
     if (handoff) begin
-      \$277  = 17'h00000;
+      \$251  = 17'h00000;
     end else if (\$19 ) begin
-      \$277  = \$144 [16:0];
+      \$251  = \$129 [16:0];
     end
     if (rst) begin
-      \$277  = 17'h00000;
+      \$251  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$278  = grp1_3;
+    \$252  = grp1_3;
     if (handoff) begin
-      \$278  = 17'h00000;
+      \$252  = 17'h00000;
     end else if (\$21 ) begin
-      \$278  = \$149 [16:0];
+      \$252  = \$133 [16:0];
     end
     if (rst) begin
-      \$278  = 17'h00000;
+      \$252  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$279  = grp_first;
+    \$253  = grp_first;
     if (handoff) begin
-      \$279  = 1'h0;
+      \$253  = 1'h0;
     end
     if (\$22 ) begin
-      \$279  = 1'h1;
+      \$253  = 1'h1;
     end
     if (rst) begin
-      \$279  = 1'h0;
+      \$253  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$280  = grp_psum;
+    \$254  = grp_psum;
     if (\$22 ) begin
-      \$280  = i_psum;
+      \$254  = i_psum;
     end
     if (rst) begin
-      \$280  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
+      \$254  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$281  = dq_c0;
+    \$255  = dq_c0;
     if (handoff) begin
-      \$281  = c0;
+      \$255  = c0;
     end
     if (rst) begin
-      \$281  = 3'h0;
+      \$255  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$282  = dq_c1;
+    \$256  = dq_c1;
     if (handoff) begin
-      \$282  = c1;
+      \$256  = c1;
     end
     if (rst) begin
-      \$282  = 3'h0;
+      \$256  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$283  = dq_c2;
+    \$257  = dq_c2;
     if (handoff) begin
-      \$283  = c2;
+      \$257  = c2;
     end
     if (rst) begin
-      \$283  = 3'h0;
+      \$257  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$284  = dq_c3;
+    \$258  = dq_c3;
     if (handoff) begin
-      \$284  = c3;
+      \$258  = c3;
     end
     if (rst) begin
-      \$284  = 3'h0;
+      \$258  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$285  = dq_h;
+    \$259  = dq_sum_a0;
     if (handoff) begin
-      \$285  = beat_h;
+      \$259  = \$100 [15:0];
     end
     if (rst) begin
-      \$285  = 1'h0;
+      \$259  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$286  = dq_sum_a0;
+    \$260  = dq_sum_a1;
     if (handoff) begin
-      \$286  = \$108 [15:0];
+      \$260  = \$101 [15:0];
     end
     if (rst) begin
-      \$286  = 16'h0000;
+      \$260  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$287  = dq_sum_a1;
-    if (handoff) begin
-      \$287  = \$109 [15:0];
-    end
-    if (rst) begin
-      \$287  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$288  = dq_d0_0;
+    \$261  = dq_d0_0;
     if (\$26 ) begin
-      \$288  = \$30 [18:0];
+      \$261  = \$30 [18:0];
     end
     if (handoff) begin
-      \$288  = { \$31 [17], \$31  };
+      \$261  = { \$105 [16], \$105 [16], \$105 [16:0] };
     end
     if (rst) begin
-      \$288  = 19'h00000;
+      \$261  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$289  = dq_d0_1;
-    if (\$35 ) begin
-      \$289  = \$39 [18:0];
+    \$262  = dq_d0_1;
+    if (\$34 ) begin
+      \$262  = \$38 [18:0];
     end
     if (handoff) begin
-      \$289  = { \$40 [17], \$40  };
+      \$262  = { \$113 [16], \$113 [16], \$113 [16:0] };
     end
     if (rst) begin
-      \$289  = 19'h00000;
+      \$262  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$290  = dq_d0_2;
-    if (\$44 ) begin
-      \$290  = \$48 [18:0];
+    \$263  = dq_d0_2;
+    if (\$42 ) begin
+      \$263  = \$46 [18:0];
     end
     if (handoff) begin
-      \$290  = { \$49 [17], \$49  };
+      \$263  = { \$121 [16], \$121 [16], \$121 [16:0] };
     end
     if (rst) begin
-      \$290  = 19'h00000;
+      \$263  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$291  = dq_d0_3;
-    if (\$53 ) begin
-      \$291  = \$57 [18:0];
+    \$264  = dq_d0_3;
+    if (\$50 ) begin
+      \$264  = \$54 [18:0];
     end
     if (handoff) begin
-      \$291  = { \$58 [17], \$58  };
+      \$264  = { \$129 [16], \$129 [16], \$129 [16:0] };
     end
     if (rst) begin
-      \$291  = 19'h00000;
+      \$264  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$292  = dq_d1_0;
-    if (\$62 ) begin
-      \$292  = \$66 [18:0];
+    \$265  = dq_d1_0;
+    if (\$58 ) begin
+      \$265  = \$62 [18:0];
     end
     if (handoff) begin
-      \$292  = { \$67 [17], \$67  };
+      \$265  = { \$109 [16], \$109 [16], \$109 [16:0] };
     end
     if (rst) begin
-      \$292  = 19'h00000;
+      \$265  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$293  = dq_d1_1;
-    if (\$71 ) begin
-      \$293  = \$75 [18:0];
+    \$266  = dq_d1_1;
+    if (\$66 ) begin
+      \$266  = \$70 [18:0];
     end
     if (handoff) begin
-      \$293  = { \$76 [17], \$76  };
+      \$266  = { \$117 [16], \$117 [16], \$117 [16:0] };
     end
     if (rst) begin
-      \$293  = 19'h00000;
+      \$266  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$294  = dq_d1_2;
-    if (\$80 ) begin
-      \$294  = \$84 [18:0];
+    \$267  = dq_d1_2;
+    if (\$74 ) begin
+      \$267  = \$78 [18:0];
     end
     if (handoff) begin
-      \$294  = { \$85 [17], \$85  };
+      \$267  = { \$125 [16], \$125 [16], \$125 [16:0] };
     end
     if (rst) begin
-      \$294  = 19'h00000;
+      \$267  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$295  = dq_d1_3;
-    if (\$89 ) begin
-      \$295  = \$93 [18:0];
+    \$268  = dq_d1_3;
+    if (\$82 ) begin
+      \$268  = \$86 [18:0];
     end
     if (handoff) begin
-      \$295  = { \$94 [17], \$94  };
+      \$268  = { \$133 [16], \$133 [16], \$133 [16:0] };
     end
     if (rst) begin
-      \$295  = 19'h00000;
+      \$268  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$296  = 1'h0;
-    if (\$95 ) begin
-      if (\$100 ) begin
-        \$296  = 1'h1;
+    \$269  = 1'h0;
+    if (\$87 ) begin
+      if (\$92 ) begin
+        \$269  = 1'h1;
       end
     end
     if (rst) begin
-      \$296  = 1'h0;
+      \$269  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$297  = dq_left;
-    if (\$95 ) begin
-      \$297  = \$96 [3:0];
+    \$270  = dq_left;
+    if (\$87 ) begin
+      \$270  = \$88 [3:0];
     end
     if (handoff) begin
-      \$297  = 4'hb;
+      \$270  = 4'hb;
     end
     if (rst) begin
-      \$297  = 4'h0;
+      \$270  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$298  = dq_bit;
-    if (\$95 ) begin
-      \$298  = \$97 [3:0];
+    \$271  = dq_bit;
+    if (\$87 ) begin
+      \$271  = \$89 [3:0];
     end
     if (handoff) begin
-      \$298  = 4'h0;
+      \$271  = 4'h0;
     end
     if (rst) begin
-      \$298  = 4'h0;
+      \$271  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$299  = out_acc;
-    if (\$95 ) begin
-      if (\$98 ) begin
-        \$299  = out_next;
+    \$272  = out_acc;
+    if (\$87 ) begin
+      if (\$90 ) begin
+        \$272  = out_next;
       end
     end
     if (rst) begin
-      \$299  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
+      \$272  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$300  = o_psum;
-    if (\$95 ) begin
-      if (\$100 ) begin
-        \$300  = out_next;
+    \$273  = o_psum;
+    if (\$87 ) begin
+      if (\$92 ) begin
+        \$273  = out_next;
       end
     end
     if (rst) begin
-      \$300  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
+      \$273  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$301  = dq_scale;
+    \$274  = dq_scale;
     if (handoff) begin
-      \$301  = beat_scale;
+      \$274  = beat_scale;
     end
     if (rst) begin
-      \$301  = 32'd0;
+      \$274  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$302  = \$signal$85 ;
+    \$275  = \$signal$82 ;
     if (handoff) begin
-      \$302  = grp_first;
+      \$275  = grp_first;
     end
     if (rst) begin
-      \$302  = 1'h0;
+      \$275  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$303  = dq_psum;
+    \$276  = dq_psum;
     if (handoff) begin
-      \$303  = grp_psum;
+      \$276  = grp_psum;
     end
     if (rst) begin
-      \$303  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
+      \$276  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$304  = \$signal$83 ;
+    \$277  = dq_last;
     if (handoff) begin
-      \$304  = beat_last;
+      \$277  = beat_last;
     end
     if (rst) begin
-      \$304  = 1'h0;
+      \$277  = 1'h0;
     end
   end
-  assign act_next0 = \$108 [15:0];
-  assign act_next1 = \$109 [15:0];
-  assign grp_next0_0 = \$114 [16:0];
-  assign grp_next1_0 = \$119 [16:0];
-  assign grp_next0_1 = \$124 [16:0];
-  assign grp_next1_1 = \$129 [16:0];
-  assign grp_next0_2 = \$134 [16:0];
-  assign grp_next1_2 = \$139 [16:0];
-  assign grp_next0_3 = \$144 [16:0];
-  assign grp_next1_3 = \$149 [16:0];
-  assign dq_ash0_0 = \$151 [18:0];
-  assign dq_ash0_1 = \$164 [18:0];
-  assign dq_ash0_2 = \$177 [18:0];
-  assign dq_ash0_3 = \$190 [18:0];
-  assign dq_ash1_0 = \$203 [18:0];
-  assign dq_ash1_1 = \$216 [18:0];
-  assign dq_ash1_2 = \$229 [18:0];
-  assign dq_ash1_3 = \$242 [18:0];
+  assign act_next0 = \$100 [15:0];
+  assign act_next1 = \$101 [15:0];
+  assign grp_next0_0 = \$105 [16:0];
+  assign grp_next1_0 = \$109 [16:0];
+  assign grp_next0_1 = \$113 [16:0];
+  assign grp_next1_1 = \$117 [16:0];
+  assign grp_next0_2 = \$121 [16:0];
+  assign grp_next1_2 = \$125 [16:0];
+  assign grp_next0_3 = \$129 [16:0];
+  assign grp_next1_3 = \$133 [16:0];
+  assign dq_ash0_0 = \$135 [18:0];
+  assign dq_ash0_1 = \$147 [18:0];
+  assign dq_ash0_2 = \$159 [18:0];
+  assign dq_ash0_3 = \$171 [18:0];
+  assign dq_ash1_0 = \$183 [18:0];
+  assign dq_ash1_1 = \$195 [18:0];
+  assign dq_ash1_2 = \$207 [18:0];
+  assign dq_ash1_3 = \$219 [18:0];
   assign ready = o_ready;
   assign a = i_a[31:0];
   assign load = accept;
-  assign \a$90  = i_a[63:32];
-  assign \load$91  = accept;
+  assign \a$87  = i_a[63:32];
+  assign \load$88  = accept;
   assign plane_neg = 1'h0;
-  assign shift0_0 = step;
-  assign shifted0_0 = { \$111 [11], \$111  };
-  assign shift1_0 = step;
-  assign shifted1_0 = { \$116 [11], \$116  };
-  assign shift0_1 = step;
-  assign shifted0_1 = { \$121 [11], \$121  };
-  assign shift1_1 = step;
-  assign shifted1_1 = { \$126 [11], \$126  };
-  assign shift0_2 = step;
-  assign shifted0_2 = { \$131 [11], \$131  };
-  assign shift1_2 = step;
-  assign shifted1_2 = { \$136 [11], \$136  };
-  assign shift0_3 = step;
-  assign shifted0_3 = { \$141 [11], \$141  };
-  assign shift1_3 = step;
-  assign shifted1_3 = { \$146 [11], \$146  };
-  assign sbit = \$150 [2:0];
+  assign shift0_0 = \$signal ;
+  assign shifted0_0 = { \$103 [11], \$103  };
+  assign shift1_0 = \$signal ;
+  assign shifted1_0 = { \$107 [11], \$107  };
+  assign shift0_1 = \$signal ;
+  assign shifted0_1 = { \$111 [11], \$111  };
+  assign shift1_1 = \$signal ;
+  assign shifted1_1 = { \$115 [11], \$115  };
+  assign shift0_2 = \$signal ;
+  assign shifted0_2 = { \$119 [11], \$119  };
+  assign shift1_2 = \$signal ;
+  assign shifted1_2 = { \$123 [11], \$123  };
+  assign shift0_3 = \$signal ;
+  assign shifted0_3 = { \$127 [11], \$127  };
+  assign shift1_3 = \$signal ;
+  assign shifted1_3 = { \$131 [11], \$131  };
+  assign sbit = \$134 [2:0];
   assign corr_uint2 = { c0[2], c0 };
-  assign \corr_uint2$129  = { c1[2], c1 };
-  assign \corr_uint2$130  = { c2[2], c2 };
-  assign \corr_uint2$131  = { c3[2], c3 };
-  assign dq_sh0_0 = { \$153 [25], \$153  };
-  assign dq_sh0_1 = { \$166 [25], \$166  };
-  assign dq_sh0_2 = { \$179 [25], \$179  };
-  assign dq_sh0_3 = { \$192 [25], \$192  };
-  assign dq_sh1_0 = { \$205 [25], \$205  };
-  assign dq_sh1_1 = { \$218 [25], \$218  };
-  assign dq_sh1_2 = { \$231 [25], \$231  };
-  assign dq_sh1_3 = { \$244 [25], \$244  };
+  assign \corr_uint2$126  = { c1[2], c1 };
+  assign \corr_uint2$127  = { c2[2], c2 };
+  assign \corr_uint2$128  = { c3[2], c3 };
+  assign dq_dh0_0 = dq_d0_0;
+  assign dq_sh0_0 = { \$136 [25], \$136  };
+  assign dq_dh0_1 = dq_d0_1;
+  assign dq_sh0_1 = { \$148 [25], \$148  };
+  assign dq_dh0_2 = dq_d0_2;
+  assign dq_sh0_2 = { \$160 [25], \$160  };
+  assign dq_dh0_3 = dq_d0_3;
+  assign dq_sh0_3 = { \$172 [25], \$172  };
+  assign dq_dh1_0 = dq_d1_0;
+  assign dq_sh1_0 = { \$184 [25], \$184  };
+  assign dq_dh1_1 = dq_d1_1;
+  assign dq_sh1_1 = { \$196 [25], \$196  };
+  assign dq_dh1_2 = dq_d1_2;
+  assign dq_sh1_2 = { \$208 [25], \$208  };
+  assign dq_dh1_3 = dq_d1_3;
+  assign dq_sh1_3 = { \$220 [25], \$220  };
   assign \i_a[0]  = i_a[31:0];
   assign \i_a[0][0]  = i_a[7:0];
   assign \i_a[0][1]  = i_a[15:8];
@@ -1861,10 +1787,10 @@ module lut_w2_a8_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   assign \beat_scale[1]  = beat_scale[15:8];
   assign \beat_scale[2]  = beat_scale[23:16];
   assign \beat_scale[3]  = beat_scale[31:24];
-  assign \$signal$25[0]  = \$signal$25 [1:0];
-  assign \$signal$25[1]  = \$signal$25 [3:2];
-  assign \$signal$25[2]  = \$signal$25 [5:4];
-  assign \$signal$25[3]  = \$signal$25 [7:6];
+  assign \$signal$23[0]  = \$signal$23 [1:0];
+  assign \$signal$23[1]  = \$signal$23 [3:2];
+  assign \$signal$23[2]  = \$signal$23 [5:4];
+  assign \$signal$23[3]  = \$signal$23 [7:6];
   assign \grp_psum[0]  = grp_psum[31:0];
   assign \grp_psum[1]  = grp_psum[63:32];
   assign \grp_psum[2]  = grp_psum[95:64];
@@ -1905,10 +1831,10 @@ module lut_w2_a8_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   assign \a[1]  = i_a[15:8];
   assign \a[2]  = i_a[23:16];
   assign \a[3]  = i_a[31:24];
-  assign \a$90[0]  = i_a[39:32];
-  assign \a$90[1]  = i_a[47:40];
-  assign \a$90[2]  = i_a[55:48];
-  assign \a$90[3]  = i_a[63:56];
+  assign \a$87[0]  = i_a[39:32];
+  assign \a$87[1]  = i_a[47:40];
+  assign \a$87[2]  = i_a[55:48];
+  assign \a$87[3]  = i_a[63:56];
   assign \table[0]  = \table [10:0];
   assign \table[1]  = \table [21:11];
   assign \table[2]  = \table [32:22];
@@ -1925,54 +1851,46 @@ module lut_w2_a8_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   assign \table[13]  = \table [153:143];
   assign \table[14]  = \table [164:154];
   assign \table[15]  = \table [175:165];
-  assign \table$94[0]  = \table$94 [10:0];
-  assign \table$94[1]  = \table$94 [21:11];
-  assign \table$94[2]  = \table$94 [32:22];
-  assign \table$94[3]  = \table$94 [43:33];
-  assign \table$94[4]  = \table$94 [54:44];
-  assign \table$94[5]  = \table$94 [65:55];
-  assign \table$94[6]  = \table$94 [76:66];
-  assign \table$94[7]  = \table$94 [87:77];
-  assign \table$94[8]  = \table$94 [98:88];
-  assign \table$94[9]  = \table$94 [109:99];
-  assign \table$94[10]  = \table$94 [120:110];
-  assign \table$94[11]  = \table$94 [131:121];
-  assign \table$94[12]  = \table$94 [142:132];
-  assign \table$94[13]  = \table$94 [153:143];
-  assign \table$94[14]  = \table$94 [164:154];
-  assign \table$94[15]  = \table$94 [175:165];
-  assign out_next[255:224] = \$254 [31:0];
-  assign out_next[223:192] = \$241 [31:0];
-  assign out_next[191:160] = \$228 [31:0];
-  assign out_next[159:128] = \$215 [31:0];
-  assign out_next[127:96] = \$202 [31:0];
-  assign out_next[95:64] = \$189 [31:0];
-  assign out_next[63:32] = \$176 [31:0];
-  assign out_next[31:0] = \$163 [31:0];
-  assign \$113  = { \$111 [11], \$111 [11], \$111  };
-  assign \$123  = { \$121 [11], \$121 [11], \$121  };
-  assign \$133  = { \$131 [11], \$131 [11], \$131  };
-  assign \$143  = { \$141 [11], \$141 [11], \$141  };
-  assign \$118  = { \$116 [11], \$116 [11], \$116  };
-  assign \$128  = { \$126 [11], \$126 [11], \$126  };
-  assign \$138  = { \$136 [11], \$136 [11], \$136  };
-  assign \$148  = { \$146 [11], \$146 [11], \$146  };
-  assign \$152  = { dq_d0_0[18], dq_d0_0[18:1] };
-  assign \$161  = { \$153 [25], \$153 [25], \$153  };
-  assign \$165  = { dq_d0_1[18], dq_d0_1[18:1] };
-  assign \$174  = { \$166 [25], \$166 [25], \$166  };
-  assign \$178  = { dq_d0_2[18], dq_d0_2[18:1] };
-  assign \$187  = { \$179 [25], \$179 [25], \$179  };
-  assign \$191  = { dq_d0_3[18], dq_d0_3[18:1] };
-  assign \$200  = { \$192 [25], \$192 [25], \$192  };
-  assign \$204  = { dq_d1_0[18], dq_d1_0[18:1] };
-  assign \$213  = { \$205 [25], \$205 [25], \$205  };
-  assign \$217  = { dq_d1_1[18], dq_d1_1[18:1] };
-  assign \$226  = { \$218 [25], \$218 [25], \$218  };
-  assign \$230  = { dq_d1_2[18], dq_d1_2[18:1] };
-  assign \$239  = { \$231 [25], \$231 [25], \$231  };
-  assign \$243  = { dq_d1_3[18], dq_d1_3[18:1] };
-  assign \$252  = { \$244 [25], \$244 [25], \$244  };
+  assign \table$91[0]  = \table$91 [10:0];
+  assign \table$91[1]  = \table$91 [21:11];
+  assign \table$91[2]  = \table$91 [32:22];
+  assign \table$91[3]  = \table$91 [43:33];
+  assign \table$91[4]  = \table$91 [54:44];
+  assign \table$91[5]  = \table$91 [65:55];
+  assign \table$91[6]  = \table$91 [76:66];
+  assign \table$91[7]  = \table$91 [87:77];
+  assign \table$91[8]  = \table$91 [98:88];
+  assign \table$91[9]  = \table$91 [109:99];
+  assign \table$91[10]  = \table$91 [120:110];
+  assign \table$91[11]  = \table$91 [131:121];
+  assign \table$91[12]  = \table$91 [142:132];
+  assign \table$91[13]  = \table$91 [153:143];
+  assign \table$91[14]  = \table$91 [164:154];
+  assign \table$91[15]  = \table$91 [175:165];
+  assign out_next[255:224] = \$230 [31:0];
+  assign out_next[223:192] = \$218 [31:0];
+  assign out_next[191:160] = \$206 [31:0];
+  assign out_next[159:128] = \$194 [31:0];
+  assign out_next[127:96] = \$182 [31:0];
+  assign out_next[95:64] = \$170 [31:0];
+  assign out_next[63:32] = \$158 [31:0];
+  assign out_next[31:0] = \$146 [31:0];
+  assign addend0_0 = { \$103 [11], \$103 [11], \$103  };
+  assign addend1_0 = { \$107 [11], \$107 [11], \$107  };
+  assign addend0_1 = { \$111 [11], \$111 [11], \$111  };
+  assign addend1_1 = { \$115 [11], \$115 [11], \$115  };
+  assign addend0_2 = { \$119 [11], \$119 [11], \$119  };
+  assign addend1_2 = { \$123 [11], \$123 [11], \$123  };
+  assign addend0_3 = { \$127 [11], \$127 [11], \$127  };
+  assign addend1_3 = { \$131 [11], \$131 [11], \$131  };
+  assign \$144  = { \$136 [25], \$136 [25], \$136  };
+  assign \$156  = { \$148 [25], \$148 [25], \$148  };
+  assign \$168  = { \$160 [25], \$160 [25], \$160  };
+  assign \$180  = { \$172 [25], \$172 [25], \$172  };
+  assign \$192  = { \$184 [25], \$184 [25], \$184  };
+  assign \$204  = { \$196 [25], \$196 [25], \$196  };
+  assign \$216  = { \$208 [25], \$208 [25], \$208  };
+  assign \$228  = { \$220 [25], \$220 [25], \$220  };
 endmodule
 
 module \lut_w2_a8_nosym.precompute0 (clk, rst, load, \table , a);

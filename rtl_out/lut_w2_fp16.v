@@ -4,49 +4,49 @@ module lut_w2_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire \$100 ;
-  wire \$101 ;
-  wire \$102 ;
-  wire \$103 ;
-  wire \$104 ;
-  wire \$105 ;
-  wire \$106 ;
-  wire \$107 ;
-  wire [5:0] \$108 ;
-  wire [5:0] \$109 ;
+  wire [5:0] \$100 ;
+  wire [5:0] \$101 ;
+  wire [38:0] \$102 ;
+  wire [42:0] \$103 ;
+  wire [38:0] \$104 ;
+  wire [42:0] \$105 ;
+  wire [15:0] \$106 ;
+  wire [15:0] \$107 ;
+  wire [15:0] \$108 ;
+  wire [2:0] \$109 ;
   wire \$11 ;
-  wire [38:0] \$110 ;
-  wire [42:0] \$111 ;
-  wire [38:0] \$112 ;
-  wire [42:0] \$113 ;
-  wire [15:0] \$114 ;
-  wire [15:0] \$115 ;
-  wire [15:0] \$116 ;
-  wire [2:0] \$117 ;
+  wire [15:0] \$110 ;
+  wire \$111 ;
+  wire [5:0] \$112 ;
+  wire [39:0] \$113 ;
+  wire [44:0] \$114 ;
+  wire [5:0] \$115 ;
+  wire [39:0] \$116 ;
+  wire [44:0] \$117 ;
   wire [15:0] \$118 ;
-  wire \$119 ;
+  wire [15:0] \$119 ;
   wire \$12 ;
-  wire [5:0] \$120 ;
-  wire [39:0] \$121 ;
-  wire [39:0] \$122 ;
-  wire [44:0] \$123 ;
+  wire [15:0] \$120 ;
+  wire [2:0] \$121 ;
+  wire [15:0] \$122 ;
+  wire \$123 ;
   wire [5:0] \$124 ;
   wire [39:0] \$125 ;
-  wire [39:0] \$126 ;
-  wire [44:0] \$127 ;
-  wire [15:0] \$128 ;
-  wire [15:0] \$129 ;
+  wire [44:0] \$126 ;
+  wire [5:0] \$127 ;
+  wire [39:0] \$128 ;
+  wire [44:0] \$129 ;
   wire \$13 ;
   wire [15:0] \$130 ;
-  wire [2:0] \$131 ;
+  wire [15:0] \$131 ;
   wire [15:0] \$132 ;
-  wire \$133 ;
-  wire [5:0] \$134 ;
-  wire [39:0] \$135 ;
-  wire [39:0] \$136 ;
-  wire [44:0] \$137 ;
-  wire [5:0] \$138 ;
-  wire [39:0] \$139 ;
+  wire [2:0] \$133 ;
+  wire [15:0] \$134 ;
+  wire \$135 ;
+  wire [5:0] \$136 ;
+  wire [39:0] \$137 ;
+  wire [44:0] \$138 ;
+  wire [5:0] \$139 ;
   wire \$14 ;
   wire [39:0] \$140 ;
   wire [44:0] \$141 ;
@@ -59,499 +59,483 @@ module lut_w2_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
   wire [5:0] \$148 ;
   wire [39:0] \$149 ;
   wire \$15 ;
-  wire [39:0] \$150 ;
-  wire [44:0] \$151 ;
-  wire [5:0] \$152 ;
-  wire [39:0] \$153 ;
-  wire [39:0] \$154 ;
-  wire [44:0] \$155 ;
-  wire [15:0] \$156 ;
-  wire [15:0] \$157 ;
-  wire [15:0] \$158 ;
-  wire [2:0] \$159 ;
+  wire [44:0] \$150 ;
+  wire [5:0] \$151 ;
+  wire [39:0] \$152 ;
+  wire [44:0] \$153 ;
+  wire [4:0] \$154 ;
+  wire [2:0] \$155 ;
+  wire [2:0] \$156 ;
+  wire [2:0] \$157 ;
+  wire [2:0] \$158 ;
+  wire [56:0] \$159 ;
   wire \$16 ;
-  wire [15:0] \$160 ;
-  wire \$161 ;
-  wire [5:0] \$162 ;
-  wire [39:0] \$163 ;
-  wire [39:0] \$164 ;
-  wire [44:0] \$165 ;
-  wire [5:0] \$166 ;
-  wire [39:0] \$167 ;
-  wire [39:0] \$168 ;
-  wire [44:0] \$169 ;
+  wire \$160 ;
+  wire [46:0] \$161 ;
+  wire [46:0] \$162 ;
+  wire [6:0] \$163 ;
+  wire [6:0] \$164 ;
+  wire [108:0] \$165 ;
+  wire [8:0] \$166 ;
+  wire [9:0] \$167 ;
+  wire \$168 ;
+  wire \$169 ;
   wire \$17 ;
-  wire [4:0] \$170 ;
-  wire [2:0] \$171 ;
-  wire [2:0] \$172 ;
-  wire [2:0] \$173 ;
-  wire [2:0] \$174 ;
-  wire [56:0] \$175 ;
+  wire [19:0] \$170 ;
+  wire [108:0] \$171 ;
+  wire [19:0] \$172 ;
+  wire [20:0] \$173 ;
+  wire [51:0] \$174 ;
+  wire [52:0] \$175 ;
   wire \$176 ;
-  wire [46:0] \$177 ;
-  wire [46:0] \$178 ;
-  wire [6:0] \$179 ;
+  wire \$177 ;
+  wire \$178 ;
+  wire \$179 ;
   wire \$18 ;
-  wire [6:0] \$180 ;
-  wire [108:0] \$181 ;
-  wire [8:0] \$182 ;
-  wire [9:0] \$183 ;
+  wire [53:0] \$180 ;
+  wire \$181 ;
+  wire \$182 ;
+  wire \$183 ;
   wire \$184 ;
   wire \$185 ;
-  wire [19:0] \$186 ;
-  wire [108:0] \$187 ;
-  wire [19:0] \$188 ;
-  wire [20:0] \$189 ;
+  wire \$186 ;
+  wire \$187 ;
+  wire \$188 ;
+  wire \$189 ;
   wire \$19 ;
-  wire [51:0] \$190 ;
-  wire [52:0] \$191 ;
+  wire \$190 ;
+  wire \$191 ;
   wire \$192 ;
   wire \$193 ;
-  wire \$194 ;
+  wire [56:0] \$194 ;
   wire \$195 ;
-  wire [53:0] \$196 ;
-  wire \$197 ;
-  wire \$198 ;
-  wire \$199 ;
+  wire [46:0] \$196 ;
+  wire [46:0] \$197 ;
+  wire [6:0] \$198 ;
+  wire [6:0] \$199 ;
   wire \$2 ;
   wire \$20 ;
-  wire \$200 ;
-  wire \$201 ;
-  wire \$202 ;
+  wire [108:0] \$200 ;
+  wire [8:0] \$201 ;
+  wire [9:0] \$202 ;
   wire \$203 ;
   wire \$204 ;
-  wire \$205 ;
-  wire \$206 ;
-  wire \$207 ;
-  wire \$208 ;
-  wire \$209 ;
+  wire [19:0] \$205 ;
+  wire [108:0] \$206 ;
+  wire [19:0] \$207 ;
+  wire [20:0] \$208 ;
+  wire [51:0] \$209 ;
   wire \$21 ;
-  wire [56:0] \$210 ;
+  wire [52:0] \$210 ;
   wire \$211 ;
-  wire [46:0] \$212 ;
-  wire [46:0] \$213 ;
-  wire [6:0] \$214 ;
-  wire [6:0] \$215 ;
-  wire [108:0] \$216 ;
-  wire [8:0] \$217 ;
-  wire [9:0] \$218 ;
+  wire \$212 ;
+  wire \$213 ;
+  wire \$214 ;
+  wire [53:0] \$215 ;
+  wire \$216 ;
+  wire \$217 ;
+  wire \$218 ;
   wire \$219 ;
   wire \$22 ;
   wire \$220 ;
-  wire [19:0] \$221 ;
-  wire [108:0] \$222 ;
-  wire [19:0] \$223 ;
-  wire [20:0] \$224 ;
-  wire [51:0] \$225 ;
-  wire [52:0] \$226 ;
+  wire \$221 ;
+  wire \$222 ;
+  wire \$223 ;
+  wire \$224 ;
+  wire \$225 ;
+  wire \$226 ;
   wire \$227 ;
   wire \$228 ;
-  wire \$229 ;
+  wire [56:0] \$229 ;
   wire \$23 ;
   wire \$230 ;
-  wire [53:0] \$231 ;
-  wire \$232 ;
-  wire \$233 ;
-  wire \$234 ;
-  wire \$235 ;
-  wire \$236 ;
-  wire \$237 ;
+  wire [46:0] \$231 ;
+  wire [46:0] \$232 ;
+  wire [6:0] \$233 ;
+  wire [6:0] \$234 ;
+  wire [108:0] \$235 ;
+  wire [8:0] \$236 ;
+  wire [9:0] \$237 ;
   wire \$238 ;
   wire \$239 ;
   wire \$24 ;
-  wire \$240 ;
-  wire \$241 ;
-  wire \$242 ;
-  wire \$243 ;
-  wire \$244 ;
-  wire [56:0] \$245 ;
+  wire [19:0] \$240 ;
+  wire [108:0] \$241 ;
+  wire [19:0] \$242 ;
+  wire [20:0] \$243 ;
+  wire [51:0] \$244 ;
+  wire [52:0] \$245 ;
   wire \$246 ;
-  wire [46:0] \$247 ;
-  wire [46:0] \$248 ;
-  wire [6:0] \$249 ;
+  wire \$247 ;
+  wire \$248 ;
+  wire \$249 ;
   wire \$25 ;
-  wire [6:0] \$250 ;
-  wire [108:0] \$251 ;
-  wire [8:0] \$252 ;
-  wire [9:0] \$253 ;
+  wire [53:0] \$250 ;
+  wire \$251 ;
+  wire \$252 ;
+  wire \$253 ;
   wire \$254 ;
   wire \$255 ;
-  wire [19:0] \$256 ;
-  wire [108:0] \$257 ;
-  wire [19:0] \$258 ;
-  wire [20:0] \$259 ;
+  wire \$256 ;
+  wire \$257 ;
+  wire \$258 ;
+  wire \$259 ;
   wire \$26 ;
-  wire [51:0] \$260 ;
-  wire [52:0] \$261 ;
+  wire \$260 ;
+  wire \$261 ;
   wire \$262 ;
   wire \$263 ;
-  wire \$264 ;
+  wire [56:0] \$264 ;
   wire \$265 ;
-  wire [53:0] \$266 ;
-  wire \$267 ;
-  wire \$268 ;
-  wire \$269 ;
+  wire [46:0] \$266 ;
+  wire [46:0] \$267 ;
+  wire [6:0] \$268 ;
+  wire [6:0] \$269 ;
   wire \$27 ;
-  wire \$270 ;
-  wire \$271 ;
-  wire \$272 ;
+  wire [108:0] \$270 ;
+  wire [8:0] \$271 ;
+  wire [9:0] \$272 ;
   wire \$273 ;
   wire \$274 ;
-  wire \$275 ;
-  wire \$276 ;
-  wire \$277 ;
-  wire \$278 ;
-  wire \$279 ;
+  wire [19:0] \$275 ;
+  wire [108:0] \$276 ;
+  wire [19:0] \$277 ;
+  wire [20:0] \$278 ;
+  wire [51:0] \$279 ;
   wire [46:0] \$28 ;
-  wire [56:0] \$280 ;
+  wire [52:0] \$280 ;
   wire \$281 ;
-  wire [46:0] \$282 ;
-  wire [46:0] \$283 ;
-  wire [6:0] \$284 ;
-  wire [6:0] \$285 ;
-  wire [108:0] \$286 ;
-  wire [8:0] \$287 ;
-  wire [9:0] \$288 ;
+  wire \$282 ;
+  wire \$283 ;
+  wire \$284 ;
+  wire [53:0] \$285 ;
+  wire \$286 ;
+  wire \$287 ;
+  wire \$288 ;
   wire \$289 ;
   wire [46:0] \$29 ;
   wire \$290 ;
-  wire [19:0] \$291 ;
-  wire [108:0] \$292 ;
-  wire [19:0] \$293 ;
-  wire [20:0] \$294 ;
-  wire [51:0] \$295 ;
-  wire [52:0] \$296 ;
+  wire \$291 ;
+  wire \$292 ;
+  wire \$293 ;
+  wire \$294 ;
+  wire \$295 ;
+  wire \$296 ;
   wire \$297 ;
   wire \$298 ;
-  wire \$299 ;
+  wire [56:0] \$299 ;
   wire \$3 ;
   wire [46:0] \$30 ;
   wire \$300 ;
-  wire [53:0] \$301 ;
-  wire \$302 ;
-  wire \$303 ;
-  wire \$304 ;
-  wire \$305 ;
-  wire \$306 ;
-  wire \$307 ;
+  wire [46:0] \$301 ;
+  wire [46:0] \$302 ;
+  wire [6:0] \$303 ;
+  wire [6:0] \$304 ;
+  wire [108:0] \$305 ;
+  wire [8:0] \$306 ;
+  wire [9:0] \$307 ;
   wire \$308 ;
   wire \$309 ;
-  wire [44:0] \$31 ;
-  wire \$310 ;
-  wire \$311 ;
-  wire \$312 ;
-  wire \$313 ;
-  wire \$314 ;
-  wire [56:0] \$315 ;
+  wire \$31 ;
+  wire [19:0] \$310 ;
+  wire [108:0] \$311 ;
+  wire [19:0] \$312 ;
+  wire [20:0] \$313 ;
+  wire [51:0] \$314 ;
+  wire [52:0] \$315 ;
   wire \$316 ;
-  wire [46:0] \$317 ;
-  wire [46:0] \$318 ;
-  wire [6:0] \$319 ;
+  wire \$317 ;
+  wire \$318 ;
+  wire \$319 ;
   wire \$32 ;
-  wire [6:0] \$320 ;
-  wire [108:0] \$321 ;
-  wire [8:0] \$322 ;
-  wire [9:0] \$323 ;
+  wire [53:0] \$320 ;
+  wire \$321 ;
+  wire \$322 ;
+  wire \$323 ;
   wire \$324 ;
   wire \$325 ;
-  wire [19:0] \$326 ;
-  wire [108:0] \$327 ;
-  wire [19:0] \$328 ;
-  wire [20:0] \$329 ;
+  wire \$326 ;
+  wire \$327 ;
+  wire \$328 ;
+  wire \$329 ;
   wire \$33 ;
-  wire [51:0] \$330 ;
-  wire [52:0] \$331 ;
+  wire \$330 ;
+  wire \$331 ;
   wire \$332 ;
   wire \$333 ;
-  wire \$334 ;
+  wire [56:0] \$334 ;
   wire \$335 ;
-  wire [53:0] \$336 ;
-  wire \$337 ;
-  wire \$338 ;
-  wire \$339 ;
+  wire [46:0] \$336 ;
+  wire [46:0] \$337 ;
+  wire [6:0] \$338 ;
+  wire [6:0] \$339 ;
   wire \$34 ;
-  wire \$340 ;
-  wire \$341 ;
-  wire \$342 ;
+  wire [108:0] \$340 ;
+  wire [8:0] \$341 ;
+  wire [9:0] \$342 ;
   wire \$343 ;
   wire \$344 ;
-  wire \$345 ;
-  wire \$346 ;
-  wire \$347 ;
-  wire \$348 ;
-  wire \$349 ;
+  wire [19:0] \$345 ;
+  wire [108:0] \$346 ;
+  wire [19:0] \$347 ;
+  wire [20:0] \$348 ;
+  wire [51:0] \$349 ;
   wire \$35 ;
-  wire [56:0] \$350 ;
+  wire [52:0] \$350 ;
   wire \$351 ;
-  wire [46:0] \$352 ;
-  wire [46:0] \$353 ;
-  wire [6:0] \$354 ;
-  wire [6:0] \$355 ;
-  wire [108:0] \$356 ;
-  wire [8:0] \$357 ;
-  wire [9:0] \$358 ;
+  wire \$352 ;
+  wire \$353 ;
+  wire \$354 ;
+  wire [53:0] \$355 ;
+  wire \$356 ;
+  wire \$357 ;
+  wire \$358 ;
   wire \$359 ;
-  wire \$36 ;
+  wire [46:0] \$36 ;
   wire \$360 ;
-  wire [19:0] \$361 ;
-  wire [108:0] \$362 ;
-  wire [19:0] \$363 ;
-  wire [20:0] \$364 ;
-  wire [51:0] \$365 ;
-  wire [52:0] \$366 ;
+  wire \$361 ;
+  wire \$362 ;
+  wire \$363 ;
+  wire \$364 ;
+  wire \$365 ;
+  wire \$366 ;
   wire \$367 ;
   wire \$368 ;
-  wire \$369 ;
+  wire [56:0] \$369 ;
   wire [46:0] \$37 ;
   wire \$370 ;
-  wire [53:0] \$371 ;
-  wire \$372 ;
-  wire \$373 ;
-  wire \$374 ;
-  wire \$375 ;
-  wire \$376 ;
-  wire \$377 ;
+  wire [46:0] \$371 ;
+  wire [46:0] \$372 ;
+  wire [6:0] \$373 ;
+  wire [6:0] \$374 ;
+  wire [108:0] \$375 ;
+  wire [8:0] \$376 ;
+  wire [9:0] \$377 ;
   wire \$378 ;
   wire \$379 ;
   wire [46:0] \$38 ;
-  wire \$380 ;
-  wire \$381 ;
-  wire \$382 ;
-  wire \$383 ;
-  wire \$384 ;
-  wire [56:0] \$385 ;
+  wire [19:0] \$380 ;
+  wire [108:0] \$381 ;
+  wire [19:0] \$382 ;
+  wire [20:0] \$383 ;
+  wire [51:0] \$384 ;
+  wire [52:0] \$385 ;
   wire \$386 ;
-  wire [46:0] \$387 ;
-  wire [46:0] \$388 ;
-  wire [6:0] \$389 ;
-  wire [46:0] \$39 ;
-  wire [6:0] \$390 ;
-  wire [108:0] \$391 ;
-  wire [8:0] \$392 ;
-  wire [9:0] \$393 ;
+  wire \$387 ;
+  wire \$388 ;
+  wire \$389 ;
+  wire \$39 ;
+  wire [53:0] \$390 ;
+  wire \$391 ;
+  wire \$392 ;
+  wire \$393 ;
   wire \$394 ;
   wire \$395 ;
-  wire [19:0] \$396 ;
-  wire [108:0] \$397 ;
-  wire [19:0] \$398 ;
-  wire [20:0] \$399 ;
+  wire \$396 ;
+  wire \$397 ;
+  wire \$398 ;
+  wire \$399 ;
   wire [2:0] \$4 ;
-  wire [44:0] \$40 ;
-  wire [51:0] \$400 ;
-  wire [52:0] \$401 ;
+  wire \$40 ;
+  wire \$400 ;
+  wire \$401 ;
   wire \$402 ;
   wire \$403 ;
-  wire \$404 ;
+  wire [56:0] \$404 ;
   wire \$405 ;
-  wire [53:0] \$406 ;
-  wire \$407 ;
-  wire \$408 ;
-  wire \$409 ;
+  wire [46:0] \$406 ;
+  wire [46:0] \$407 ;
+  wire [6:0] \$408 ;
+  wire [6:0] \$409 ;
   wire \$41 ;
-  wire \$410 ;
-  wire \$411 ;
-  wire \$412 ;
+  wire [108:0] \$410 ;
+  wire [8:0] \$411 ;
+  wire [9:0] \$412 ;
   wire \$413 ;
   wire \$414 ;
-  wire \$415 ;
-  wire \$416 ;
-  wire \$417 ;
-  wire \$418 ;
-  wire \$419 ;
+  wire [19:0] \$415 ;
+  wire [108:0] \$416 ;
+  wire [19:0] \$417 ;
+  wire [20:0] \$418 ;
+  wire [51:0] \$419 ;
   wire \$42 ;
-  wire [56:0] \$420 ;
+  wire [52:0] \$420 ;
   wire \$421 ;
-  wire [46:0] \$422 ;
-  wire [46:0] \$423 ;
-  wire [6:0] \$424 ;
-  wire [6:0] \$425 ;
-  wire [108:0] \$426 ;
-  wire [8:0] \$427 ;
-  wire [9:0] \$428 ;
+  wire \$422 ;
+  wire \$423 ;
+  wire \$424 ;
+  wire [53:0] \$425 ;
+  wire \$426 ;
+  wire \$427 ;
+  wire \$428 ;
   wire \$429 ;
   wire \$43 ;
   wire \$430 ;
-  wire [19:0] \$431 ;
-  wire [108:0] \$432 ;
-  wire [19:0] \$433 ;
-  wire [20:0] \$434 ;
-  wire [51:0] \$435 ;
-  wire [52:0] \$436 ;
+  wire \$431 ;
+  wire \$432 ;
+  wire \$433 ;
+  wire \$434 ;
+  wire \$435 ;
+  wire \$436 ;
   wire \$437 ;
   wire \$438 ;
-  wire \$439 ;
-  wire \$44 ;
-  wire \$440 ;
-  wire [53:0] \$441 ;
-  wire \$442 ;
-  wire \$443 ;
-  wire \$444 ;
-  wire \$445 ;
-  wire \$446 ;
-  wire \$447 ;
-  wire \$448 ;
-  wire \$449 ;
-  wire \$45 ;
-  wire \$450 ;
-  wire \$451 ;
-  wire \$452 ;
-  wire \$453 ;
-  wire \$454 ;
-  reg [127:0] \$455 ;
-  reg [71:0] \$456 ;
-  reg [4:0] \$457 ;
-  reg [71:0] \$458 ;
-  reg [31:0] \$459 ;
+  reg [127:0] \$439 ;
+  wire [46:0] \$44 ;
+  reg [71:0] \$440 ;
+  reg [4:0] \$441 ;
+  reg [71:0] \$442 ;
+  reg \$443 ;
+  reg [31:0] \$444 ;
+  reg \$445 ;
+  reg [1:0] \$446 ;
+  reg \$447 ;
+  reg \$448 ;
+  reg [31:0] \$449 ;
+  wire [46:0] \$45 ;
+  reg \$450 ;
+  reg [7:0] \$451 ;
+  reg [41:0] \$452 ;
+  reg [41:0] \$453 ;
+  reg [43:0] \$454 ;
+  reg [43:0] \$455 ;
+  reg [43:0] \$456 ;
+  reg [43:0] \$457 ;
+  reg [43:0] \$458 ;
+  reg [43:0] \$459 ;
   wire [46:0] \$46 ;
-  reg \$460 ;
-  reg [1:0] \$461 ;
+  reg [43:0] \$460 ;
+  reg [43:0] \$461 ;
   reg \$462 ;
-  reg \$463 ;
-  reg \$464 ;
-  reg [31:0] \$465 ;
-  reg \$466 ;
-  reg \$467 ;
-  reg [7:0] \$468 ;
+  reg [255:0] \$463 ;
+  reg [2:0] \$464 ;
+  reg [2:0] \$465 ;
+  reg [2:0] \$466 ;
+  reg [2:0] \$467 ;
+  reg [41:0] \$468 ;
   reg [41:0] \$469 ;
-  wire [46:0] \$47 ;
-  reg [41:0] \$470 ;
-  reg [43:0] \$471 ;
-  reg [43:0] \$472 ;
-  reg [43:0] \$473 ;
-  reg [43:0] \$474 ;
-  reg [43:0] \$475 ;
-  reg [43:0] \$476 ;
-  reg [43:0] \$477 ;
-  reg [43:0] \$478 ;
+  wire \$47 ;
+  reg \$470 ;
+  reg [45:0] \$471 ;
+  reg [45:0] \$472 ;
+  reg [45:0] \$473 ;
+  reg [45:0] \$474 ;
+  reg [45:0] \$475 ;
+  reg [45:0] \$476 ;
+  reg [45:0] \$477 ;
+  reg [45:0] \$478 ;
   reg \$479 ;
-  wire [46:0] \$48 ;
-  reg [255:0] \$480 ;
-  reg [2:0] \$481 ;
-  reg [2:0] \$482 ;
-  reg [2:0] \$483 ;
-  reg [2:0] \$484 ;
+  wire \$48 ;
+  reg [3:0] \$480 ;
+  reg [3:0] \$481 ;
+  reg [255:0] \$482 ;
+  reg [255:0] \$483 ;
+  reg [31:0] \$484 ;
   reg \$485 ;
-  reg [41:0] \$486 ;
-  reg [41:0] \$487 ;
-  reg [45:0] \$488 ;
-  reg [45:0] \$489 ;
-  wire [44:0] \$49 ;
-  reg [45:0] \$490 ;
-  reg [45:0] \$491 ;
-  reg [45:0] \$492 ;
-  reg [45:0] \$493 ;
-  reg [45:0] \$494 ;
-  reg [45:0] \$495 ;
-  reg \$496 ;
-  reg [3:0] \$497 ;
-  reg [3:0] \$498 ;
-  reg [255:0] \$499 ;
+  reg [255:0] \$486 ;
+  reg \$487 ;
+  wire \$49 ;
   wire [1:0] \$5 ;
   wire \$50 ;
-  reg [255:0] \$500 ;
-  reg [31:0] \$501 ;
-  reg \$502 ;
-  reg [255:0] \$503 ;
-  reg \$504 ;
   wire \$51 ;
-  wire \$52 ;
-  wire \$53 ;
-  wire \$54 ;
-  wire [46:0] \$55 ;
-  wire [46:0] \$56 ;
-  wire [46:0] \$57 ;
-  wire [44:0] \$58 ;
+  wire [46:0] \$52 ;
+  wire [46:0] \$53 ;
+  wire [46:0] \$54 ;
+  wire \$55 ;
+  wire \$56 ;
+  wire \$57 ;
+  wire \$58 ;
   wire \$59 ;
   wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire \$62 ;
-  wire [5:0] \$625 ;
-  wire [5:0] \$628 ;
+  wire [46:0] \$60 ;
+  wire [5:0] \$600 ;
+  wire [5:0] \$603 ;
+  wire [5:0] \$606 ;
+  wire [46:0] \$61 ;
+  wire [5:0] \$611 ;
+  wire [6:0] \$616 ;
+  wire [46:0] \$62 ;
+  wire [6:0] \$624 ;
   wire \$63 ;
-  wire [5:0] \$631 ;
-  wire [5:0] \$636 ;
-  wire [46:0] \$64 ;
-  wire [6:0] \$641 ;
-  wire [46:0] \$65 ;
-  wire [6:0] \$650 ;
-  wire [5:0] \$659 ;
-  wire [46:0] \$66 ;
-  wire [5:0] \$662 ;
-  wire [5:0] \$665 ;
-  wire [44:0] \$67 ;
+  wire [5:0] \$632 ;
+  wire [5:0] \$635 ;
+  wire [5:0] \$638 ;
+  wire \$64 ;
+  wire [5:0] \$643 ;
+  wire [6:0] \$648 ;
+  wire \$65 ;
+  wire [6:0] \$656 ;
+  wire \$66 ;
+  wire [5:0] \$664 ;
+  wire [5:0] \$667 ;
+  wire \$67 ;
   wire [5:0] \$670 ;
-  wire [6:0] \$675 ;
-  wire \$68 ;
-  wire [6:0] \$684 ;
-  wire \$69 ;
-  wire [5:0] \$693 ;
+  wire [5:0] \$675 ;
+  wire [46:0] \$68 ;
+  wire [6:0] \$680 ;
+  wire [6:0] \$688 ;
+  wire [46:0] \$69 ;
   wire [5:0] \$696 ;
   wire [5:0] \$699 ;
   wire \$7 ;
-  wire \$70 ;
-  wire [5:0] \$704 ;
-  wire [6:0] \$709 ;
+  wire [46:0] \$70 ;
+  wire [5:0] \$702 ;
+  wire [5:0] \$707 ;
   wire \$71 ;
-  wire [6:0] \$718 ;
+  wire [6:0] \$712 ;
   wire \$72 ;
-  wire [5:0] \$727 ;
-  wire [46:0] \$73 ;
-  wire [5:0] \$730 ;
-  wire [5:0] \$733 ;
-  wire [5:0] \$738 ;
-  wire [46:0] \$74 ;
-  wire [6:0] \$743 ;
-  wire [46:0] \$75 ;
-  wire [6:0] \$752 ;
-  wire [44:0] \$76 ;
-  wire \$77 ;
-  wire \$78 ;
+  wire [6:0] \$720 ;
+  wire \$73 ;
+  wire \$74 ;
+  wire \$75 ;
+  wire [46:0] \$76 ;
+  wire [46:0] \$77 ;
+  wire [46:0] \$78 ;
   wire \$79 ;
   wire \$8 ;
   wire \$80 ;
   wire \$81 ;
-  wire [46:0] \$82 ;
-  wire [46:0] \$83 ;
+  wire \$82 ;
+  wire \$83 ;
   wire [46:0] \$84 ;
-  wire [44:0] \$85 ;
-  wire \$86 ;
+  wire [46:0] \$85 ;
+  wire [46:0] \$86 ;
   wire \$87 ;
-  wire \$88 ;
-  wire \$89 ;
+  wire [4:0] \$88 ;
+  wire [4:0] \$89 ;
   wire \$9 ;
   wire \$90 ;
-  wire [46:0] \$91 ;
-  wire [46:0] \$92 ;
-  wire [46:0] \$93 ;
-  wire [44:0] \$94 ;
+  wire \$91 ;
+  wire \$92 ;
+  wire \$93 ;
+  wire \$94 ;
   wire \$95 ;
-  wire [4:0] \$96 ;
-  wire [4:0] \$97 ;
+  wire \$96 ;
+  wire \$97 ;
   wire \$98 ;
   wire \$99 ;
   reg \$signal  = 1'h0;
-  reg [7:0] \$signal$25  = 8'h00;
-  wire [1:0] \$signal$25[0] ;
-  wire [1:0] \$signal$25[1] ;
-  wire [1:0] \$signal$25[2] ;
-  wire [1:0] \$signal$25[3] ;
-  reg \$signal$83  = 1'h0;
-  reg \$signal$85  = 1'h0;
+  reg \$signal$23  = 1'h0;
+  reg [7:0] \$signal$24  = 8'h00;
+  wire [1:0] \$signal$24[0] ;
+  wire [1:0] \$signal$24[1] ;
+  wire [1:0] \$signal$24[2] ;
+  wire [1:0] \$signal$24[3] ;
+  reg \$signal$60  = 1'h0;
+  reg \$signal$84  = 1'h0;
   wire [63:0] a;
-  wire [31:0] \a$155 ;
-  wire [31:0] \a$169 ;
-  wire [31:0] \a$183 ;
-  wire [31:0] \a$197 ;
-  wire [31:0] \a$211 ;
-  wire [31:0] \a$225 ;
-  wire [31:0] \a$239 ;
-  wire [31:0] \a$253 ;
-  wire [63:0] \a$92 ;
-  wire [15:0] \a$92[0] ;
-  wire [15:0] \a$92[1] ;
-  wire [15:0] \a$92[2] ;
-  wire [15:0] \a$92[3] ;
+  wire [31:0] \a$154 ;
+  wire [31:0] \a$168 ;
+  wire [31:0] \a$182 ;
+  wire [31:0] \a$196 ;
+  wire [31:0] \a$210 ;
+  wire [31:0] \a$224 ;
+  wire [31:0] \a$238 ;
+  wire [31:0] \a$252 ;
+  wire [63:0] \a$91 ;
+  wire [15:0] \a$91[0] ;
+  wire [15:0] \a$91[1] ;
+  wire [15:0] \a$91[2] ;
+  wire [15:0] \a$91[3] ;
   wire [15:0] \a[0] ;
   wire [15:0] \a[1] ;
   wire [15:0] \a[2] ;
@@ -571,15 +555,14 @@ module lut_w2_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
   wire [39:0] addend1_2;
   wire [39:0] addend1_3;
   wire [31:0] b;
-  wire [31:0] \b$170 ;
-  wire [31:0] \b$184 ;
-  wire [31:0] \b$198 ;
-  wire [31:0] \b$212 ;
-  wire [31:0] \b$226 ;
-  wire [31:0] \b$240 ;
-  wire [31:0] \b$254 ;
+  wire [31:0] \b$169 ;
+  wire [31:0] \b$183 ;
+  wire [31:0] \b$197 ;
+  wire [31:0] \b$211 ;
+  wire [31:0] \b$225 ;
+  wire [31:0] \b$239 ;
+  wire [31:0] \b$253 ;
   reg beat_group_end = 1'h0;
-  reg beat_h = 1'h0;
   reg beat_last = 1'h0;
   reg [31:0] beat_scale = 32'd0;
   wire [7:0] \beat_scale[0] ;
@@ -593,9 +576,9 @@ module lut_w2_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
   input clk;
   wire clk;
   wire [3:0] corr_uint2;
+  wire [3:0] \corr_uint2$140 ;
   wire [3:0] \corr_uint2$141 ;
   wire [3:0] \corr_uint2$142 ;
-  wire [3:0] \corr_uint2$143 ;
   wire [45:0] dq_ash0_0;
   wire [45:0] dq_ash0_1;
   wire [45:0] dq_ash0_2;
@@ -625,7 +608,7 @@ module lut_w2_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
   wire [7:0] dq_exp1_1;
   wire [7:0] dq_exp1_2;
   wire [7:0] dq_exp1_3;
-  reg dq_h = 1'h0;
+  reg dq_last = 1'h0;
   reg [3:0] dq_left = 4'h0;
   wire [45:0] dq_mag0_0;
   wire [45:0] dq_mag0_1;
@@ -735,7 +718,7 @@ module lut_w2_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
   wire [4:0] eshift0;
   wire [4:0] eshift1;
   wire [4:0] exp;
-  wire [4:0] \exp$95 ;
+  wire [4:0] \exp$94 ;
   reg [43:0] grp0_0 = 44'h00000000000;
   reg [43:0] grp0_1 = 44'h00000000000;
   reg [43:0] grp0_2 = 44'h00000000000;
@@ -818,7 +801,7 @@ module lut_w2_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
   wire in_corr;
   wire last_plane;
   wire load;
-  wire \load$93 ;
+  wire \load$92 ;
   wire [2:0] low0;
   wire [2:0] low1;
   wire [2:0] low2;
@@ -918,13 +901,13 @@ module lut_w2_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
   input rst;
   wire rst;
   wire [31:0] s;
-  wire [31:0] \s$171 ;
-  wire [31:0] \s$185 ;
-  wire [31:0] \s$199 ;
-  wire [31:0] \s$213 ;
-  wire [31:0] \s$227 ;
-  wire [31:0] \s$241 ;
-  wire [31:0] \s$255 ;
+  wire [31:0] \s$170 ;
+  wire [31:0] \s$184 ;
+  wire [31:0] \s$198 ;
+  wire [31:0] \s$212 ;
+  wire [31:0] \s$226 ;
+  wire [31:0] \s$240 ;
+  wire [31:0] \s$254 ;
   wire [2:0] sbit;
   wire [4:0] shift0_0;
   wire [4:0] shift0_1;
@@ -943,17 +926,16 @@ module lut_w2_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
   wire [38:0] shifted1_2;
   wire [38:0] shifted1_3;
   wire stall;
-  reg step = 1'h0;
   wire [63:0] \table ;
-  wire [63:0] \table$98 ;
-  wire [7:0] \table$98[0] ;
-  wire [7:0] \table$98[1] ;
-  wire [7:0] \table$98[2] ;
-  wire [7:0] \table$98[3] ;
-  wire [7:0] \table$98[4] ;
-  wire [7:0] \table$98[5] ;
-  wire [7:0] \table$98[6] ;
-  wire [7:0] \table$98[7] ;
+  wire [63:0] \table$97 ;
+  wire [7:0] \table$97[0] ;
+  wire [7:0] \table$97[1] ;
+  wire [7:0] \table$97[2] ;
+  wire [7:0] \table$97[3] ;
+  wire [7:0] \table$97[4] ;
+  wire [7:0] \table$97[5] ;
+  wire [7:0] \table$97[6] ;
+  wire [7:0] \table$97[7] ;
   wire [7:0] \table[0] ;
   wire [7:0] \table[1] ;
   wire [7:0] \table[2] ;
@@ -1006,192 +988,160 @@ module lut_w2_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
   wire [1:0] \w_sel.zero[1] ;
   wire [1:0] \w_sel.zero[2] ;
   wire [1:0] \w_sel.zero[3] ;
-  assign \$376  = $signed(dq_d1_1) < $signed(1'h0);
-  assign \$378  = $signed(dq_d1_1) < $signed(1'h0);
-  assign \$380  = dq_bit == 2'h3;
-  assign \$381  = \$380  & \$signal$85 ;
-  assign \a$225  = \$381  ? dq_psum[191:160] : out_acc[191:160];
-  assign \$382  = ~ in_corr;
-  assign \$383  = dq_scale[15:8] >> \$170 [2:0];
-  assign \$384  = \$382  & \$383 ;
-  assign \b$226  = \$384  ? dq_rp1_1_out : 32'd0;
-  assign \$385  = $signed(dq_sum_a1) << dq_bit;
-  assign \$386  = $signed(dq_d1_2) < $signed(1'h0);
-  assign \$387  = - $signed(dq_d1_2);
-  assign \$388  = \$386  ? \$387  : { dq_d1_2[45], dq_d1_2 };
-  assign \$389  = 7'h6e - dq_h;
-  assign dq_exp1_2 = $signed(\$389 ) + $signed({ 1'h0, \$170 [2:0] });
-  assign \$390  = 6'h2d - dq_rp1_2_msb;
-  assign \$391  = \$388 [45:0] << \$390 [5:0];
-  assign \$392  = $signed(dq_exp1_2) + $signed({ 1'h0, dq_rp1_2_msb });
-  assign \$393  = $signed(\$392 ) + $signed(8'h7f);
-  assign \$394  = $signed(\$393 ) < $signed(2'h1);
-  assign \$395  = $signed(\$393 ) < $signed(7'h53);
-  assign \$396  = $signed(2'h1) - $signed(\$393 );
-  assign dq_rp1_2_sh = \$391 [45:0] >> dq_rp1_2_rs;
-  assign \$397  = dq_rp1_2_sh << dq_rp1_2_rs;
-  assign dq_rp1_2_lost = \$397 [45:0] != \$391 [45:0];
-  assign \$398  = $signed(\$393 ) + $signed({ 1'h0, dq_rp1_2_rs });
-  assign \$399  = $signed(\$398 ) - $signed(2'h1);
-  assign \$401  = $signed(\$400 ) + $signed({ 1'h0, dq_rp1_2_sh[45:22] });
-  assign \$402  = | dq_rp1_2_sh[20:0];
-  assign \$403  = \$402  | dq_rp1_2_lost;
-  assign \$404  = \$403  | dq_rp1_2_sh[22];
-  assign \$405  = dq_rp1_2_sh[21] & \$404 ;
-  assign \$406  = $signed(\$401 ) + $signed({ 1'h0, \$405  });
-  assign \$407  = ! \$388 [45:0];
-  assign \$408  = \$406 [42:0] >= 31'h7f800000;
-  assign \$409  = $signed(dq_d1_2) < $signed(1'h0);
-  assign \$411  = $signed(dq_d1_2) < $signed(1'h0);
-  assign \$413  = $signed(dq_d1_2) < $signed(1'h0);
-  assign \$415  = dq_bit == 2'h3;
-  assign \$416  = \$415  & \$signal$85 ;
-  assign \a$239  = \$416  ? dq_psum[223:192] : out_acc[223:192];
-  assign \$417  = ~ in_corr;
-  assign \$418  = dq_scale[23:16] >> \$170 [2:0];
-  assign \$419  = \$417  & \$418 ;
-  assign \b$240  = \$419  ? dq_rp1_2_out : 32'd0;
-  assign \$420  = $signed(dq_sum_a1) << dq_bit;
-  assign \$421  = $signed(dq_d1_3) < $signed(1'h0);
-  assign \$422  = - $signed(dq_d1_3);
-  assign \$423  = \$421  ? \$422  : { dq_d1_3[45], dq_d1_3 };
-  assign \$424  = 7'h6e - dq_h;
-  assign dq_exp1_3 = $signed(\$424 ) + $signed({ 1'h0, \$170 [2:0] });
-  assign \$425  = 6'h2d - dq_rp1_3_msb;
-  assign \$426  = \$423 [45:0] << \$425 [5:0];
-  assign \$427  = $signed(dq_exp1_3) + $signed({ 1'h0, dq_rp1_3_msb });
-  assign \$428  = $signed(\$427 ) + $signed(8'h7f);
-  assign \$429  = $signed(\$428 ) < $signed(2'h1);
-  assign \$430  = $signed(\$428 ) < $signed(7'h53);
-  assign \$431  = $signed(2'h1) - $signed(\$428 );
-  assign dq_rp1_3_sh = \$426 [45:0] >> dq_rp1_3_rs;
-  assign \$432  = dq_rp1_3_sh << dq_rp1_3_rs;
-  assign dq_rp1_3_lost = \$432 [45:0] != \$426 [45:0];
-  assign \$433  = $signed(\$428 ) + $signed({ 1'h0, dq_rp1_3_rs });
-  assign \$434  = $signed(\$433 ) - $signed(2'h1);
-  assign \$436  = $signed(\$435 ) + $signed({ 1'h0, dq_rp1_3_sh[45:22] });
-  assign \$437  = | dq_rp1_3_sh[20:0];
-  assign \$438  = \$437  | dq_rp1_3_lost;
-  assign \$439  = \$438  | dq_rp1_3_sh[22];
-  assign \$440  = dq_rp1_3_sh[21] & \$439 ;
-  assign \$441  = $signed(\$436 ) + $signed({ 1'h0, \$440  });
-  assign \$442  = ! \$423 [45:0];
-  assign \$443  = \$441 [42:0] >= 31'h7f800000;
-  assign \$444  = $signed(dq_d1_3) < $signed(1'h0);
-  assign \$446  = $signed(dq_d1_3) < $signed(1'h0);
-  assign \$448  = $signed(dq_d1_3) < $signed(1'h0);
-  assign \$450  = dq_bit == 2'h3;
-  assign \$451  = \$450  & \$signal$85 ;
-  assign \a$253  = \$451  ? dq_psum[255:224] : out_acc[255:224];
-  assign \$452  = ~ in_corr;
-  assign \$453  = dq_scale[31:24] >> \$170 [2:0];
-  assign \$454  = \$452  & \$453 ;
-  assign \b$254  = \$454  ? dq_rp1_3_out : 32'd0;
+  assign \$388  = \$387  | dq_rp1_2_sh[22];
+  assign \$389  = dq_rp1_2_sh[21] & \$388 ;
+  assign \$390  = $signed(\$385 ) + $signed({ 1'h0, \$389  });
+  assign \$391  = ! \$372 [45:0];
+  assign \$392  = \$390 [42:0] >= 31'h7f800000;
+  assign \$393  = $signed(dq_d1_2) < $signed(1'h0);
+  assign \$395  = $signed(dq_d1_2) < $signed(1'h0);
+  assign \$397  = $signed(dq_d1_2) < $signed(1'h0);
+  assign \$399  = dq_bit == 2'h3;
+  assign \$400  = \$399  & \$signal$84 ;
+  assign \a$238  = \$400  ? dq_psum[223:192] : out_acc[223:192];
+  assign \$401  = ~ in_corr;
+  assign \$402  = dq_scale[23:16] >> \$154 [2:0];
+  assign \$403  = \$401  & \$402 ;
+  assign \b$239  = \$403  ? dq_rp1_2_out : 32'd0;
+  assign \$404  = $signed(dq_sum_a1) << dq_bit;
+  assign \$405  = $signed(dq_d1_3) < $signed(1'h0);
+  assign \$406  = - $signed(dq_d1_3);
+  assign \$407  = \$405  ? \$406  : { dq_d1_3[45], dq_d1_3 };
+  assign \$408  = 7'h6e - \$signal$60 ;
+  assign dq_exp1_3 = $signed(\$408 ) + $signed({ 1'h0, \$154 [2:0] });
+  assign \$409  = 6'h2d - dq_rp1_3_msb;
+  assign \$410  = \$407 [45:0] << \$409 [5:0];
+  assign \$411  = $signed(dq_exp1_3) + $signed({ 1'h0, dq_rp1_3_msb });
+  assign \$412  = $signed(\$411 ) + $signed(8'h7f);
+  assign \$413  = $signed(\$412 ) < $signed(2'h1);
+  assign \$414  = $signed(\$412 ) < $signed(7'h53);
+  assign \$415  = $signed(2'h1) - $signed(\$412 );
+  assign dq_rp1_3_sh = \$410 [45:0] >> dq_rp1_3_rs;
+  assign \$416  = dq_rp1_3_sh << dq_rp1_3_rs;
+  assign dq_rp1_3_lost = \$416 [45:0] != \$410 [45:0];
+  assign \$417  = $signed(\$412 ) + $signed({ 1'h0, dq_rp1_3_rs });
+  assign \$418  = $signed(\$417 ) - $signed(2'h1);
+  assign \$420  = $signed(\$419 ) + $signed({ 1'h0, dq_rp1_3_sh[45:22] });
+  assign \$421  = | dq_rp1_3_sh[20:0];
+  assign \$422  = \$421  | dq_rp1_3_lost;
+  assign \$423  = \$422  | dq_rp1_3_sh[22];
+  assign \$424  = dq_rp1_3_sh[21] & \$423 ;
+  assign \$425  = $signed(\$420 ) + $signed({ 1'h0, \$424  });
+  assign \$426  = ! \$407 [45:0];
+  assign \$427  = \$425 [42:0] >= 31'h7f800000;
+  assign \$428  = $signed(dq_d1_3) < $signed(1'h0);
+  assign \$430  = $signed(dq_d1_3) < $signed(1'h0);
+  assign \$432  = $signed(dq_d1_3) < $signed(1'h0);
+  assign \$434  = dq_bit == 2'h3;
+  assign \$435  = \$434  & \$signal$84 ;
+  assign \a$252  = \$435  ? dq_psum[255:224] : out_acc[255:224];
+  assign \$436  = ~ in_corr;
+  assign \$437  = dq_scale[31:24] >> \$154 [2:0];
+  assign \$438  = \$436  & \$437 ;
+  assign \b$253  = \$438  ? dq_rp1_3_out : 32'd0;
   always @(posedge clk)
-    o_a <= \$455 ;
+    o_a <= \$439 ;
   always @(posedge clk)
-    o_w <= \$456 ;
+    o_w <= \$440 ;
   always @(posedge clk)
-    o_ctl <= \$457 ;
+    o_ctl <= \$441 ;
   always @(posedge clk)
-    w_reg <= \$458 ;
+    w_reg <= \$442 ;
   always @(posedge clk)
-    planes <= \$459 ;
+    \$signal  <= \$443 ;
   always @(posedge clk)
-    dtype <= \$460 ;
+    planes <= \$444 ;
   always @(posedge clk)
-    remaining <= \$461 ;
+    dtype <= \$445 ;
   always @(posedge clk)
-    step <= \$462 ;
+    remaining <= \$446 ;
   always @(posedge clk)
-    beat_group_end <= \$463 ;
+    beat_group_end <= \$447 ;
   always @(posedge clk)
-    beat_last <= \$464 ;
+    beat_last <= \$448 ;
   always @(posedge clk)
-    beat_scale <= \$465 ;
+    beat_scale <= \$449 ;
   always @(posedge clk)
-    \$signal  <= \$466 ;
+    \$signal$23  <= \$450 ;
   always @(posedge clk)
-    beat_h <= \$467 ;
+    \$signal$24  <= \$451 ;
   always @(posedge clk)
-    \$signal$25  <= \$468 ;
+    act_sum0 <= \$452 ;
   always @(posedge clk)
-    act_sum0 <= \$469 ;
+    act_sum1 <= \$453 ;
   always @(posedge clk)
-    act_sum1 <= \$470 ;
+    grp0_0 <= \$454 ;
   always @(posedge clk)
-    grp0_0 <= \$471 ;
+    grp1_0 <= \$455 ;
   always @(posedge clk)
-    grp1_0 <= \$472 ;
+    grp0_1 <= \$456 ;
   always @(posedge clk)
-    grp0_1 <= \$473 ;
+    grp1_1 <= \$457 ;
   always @(posedge clk)
-    grp1_1 <= \$474 ;
+    grp0_2 <= \$458 ;
   always @(posedge clk)
-    grp0_2 <= \$475 ;
+    grp1_2 <= \$459 ;
   always @(posedge clk)
-    grp1_2 <= \$476 ;
+    grp0_3 <= \$460 ;
   always @(posedge clk)
-    grp0_3 <= \$477 ;
+    grp1_3 <= \$461 ;
   always @(posedge clk)
-    grp1_3 <= \$478 ;
+    grp_first <= \$462 ;
   always @(posedge clk)
-    grp_first <= \$479 ;
+    grp_psum <= \$463 ;
   always @(posedge clk)
-    grp_psum <= \$480 ;
+    dq_c0 <= \$464 ;
   always @(posedge clk)
-    dq_c0 <= \$481 ;
+    dq_c1 <= \$465 ;
   always @(posedge clk)
-    dq_c1 <= \$482 ;
+    dq_c2 <= \$466 ;
   always @(posedge clk)
-    dq_c2 <= \$483 ;
+    dq_c3 <= \$467 ;
   always @(posedge clk)
-    dq_c3 <= \$484 ;
+    dq_sum_a0 <= \$468 ;
   always @(posedge clk)
-    dq_h <= \$485 ;
+    dq_sum_a1 <= \$469 ;
   always @(posedge clk)
-    dq_sum_a0 <= \$486 ;
+    \$signal$60  <= \$470 ;
   always @(posedge clk)
-    dq_sum_a1 <= \$487 ;
+    dq_d0_0 <= \$471 ;
   always @(posedge clk)
-    dq_d0_0 <= \$488 ;
+    dq_d0_1 <= \$472 ;
   always @(posedge clk)
-    dq_d0_1 <= \$489 ;
+    dq_d0_2 <= \$473 ;
   always @(posedge clk)
-    dq_d0_2 <= \$490 ;
+    dq_d0_3 <= \$474 ;
   always @(posedge clk)
-    dq_d0_3 <= \$491 ;
+    dq_d1_0 <= \$475 ;
   always @(posedge clk)
-    dq_d1_0 <= \$492 ;
+    dq_d1_1 <= \$476 ;
   always @(posedge clk)
-    dq_d1_1 <= \$493 ;
+    dq_d1_2 <= \$477 ;
   always @(posedge clk)
-    dq_d1_2 <= \$494 ;
+    dq_d1_3 <= \$478 ;
   always @(posedge clk)
-    dq_d1_3 <= \$495 ;
+    o_valid <= \$479 ;
   always @(posedge clk)
-    o_valid <= \$496 ;
+    dq_left <= \$480 ;
   always @(posedge clk)
-    dq_left <= \$497 ;
+    dq_bit <= \$481 ;
   always @(posedge clk)
-    dq_bit <= \$498 ;
+    out_acc <= \$482 ;
   always @(posedge clk)
-    out_acc <= \$499 ;
+    o_psum <= \$483 ;
   always @(posedge clk)
-    o_psum <= \$500 ;
+    dq_scale <= \$484 ;
   always @(posedge clk)
-    dq_scale <= \$501 ;
+    \$signal$84  <= \$485 ;
   always @(posedge clk)
-    \$signal$85  <= \$502 ;
+    dq_psum <= \$486 ;
   always @(posedge clk)
-    dq_psum <= \$503 ;
-  always @(posedge clk)
-    \$signal$83  <= \$504 ;
+    dq_last <= \$487 ;
   assign \$1  = | remaining;
   assign \$2  = ~ stall;
   assign \$3  = \$1  & \$2 ;
   assign \$4  = remaining - 1'h1;
-  assign \$5  = step + 1'h1;
+  assign \$5  = \$signal  + 1'h1;
   assign \$6  = ~ stall;
   assign \$7  = active & \$6 ;
   assign \$8  = ~ stall;
@@ -1214,459 +1164,473 @@ module lut_w2_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
   assign \$25  = dq_c0 >> dq_bit;
   assign \$26  = \$24  & \$25 ;
   assign \$27  = dq_bit == 2'h2;
-  assign \$28  = $signed(dq_d0_0) - $signed(\$175 [45:0]);
-  assign \$29  = $signed(dq_d0_0) + $signed(\$175 [45:0]);
+  assign \$28  = $signed(dq_d0_0) - $signed(\$159 [45:0]);
+  assign \$29  = $signed(dq_d0_0) + $signed(\$159 [45:0]);
   assign \$30  = \$27  ? \$28  : \$29 ;
-  assign \$31  = $signed(\$123 [43:0]) << \$signal ;
-  assign \$32  = | dq_left;
-  assign \$33  = \$32  & in_corr;
-  assign \$34  = dq_c1 >> dq_bit;
-  assign \$35  = \$33  & \$34 ;
-  assign \$36  = dq_bit == 2'h2;
-  assign \$37  = $signed(dq_d0_1) - $signed(\$210 [45:0]);
-  assign \$38  = $signed(dq_d0_1) + $signed(\$210 [45:0]);
-  assign \$39  = \$36  ? \$37  : \$38 ;
-  assign \$40  = $signed(\$137 [43:0]) << \$signal ;
-  assign \$41  = | dq_left;
-  assign \$42  = \$41  & in_corr;
-  assign \$43  = dq_c2 >> dq_bit;
-  assign \$44  = \$42  & \$43 ;
-  assign \$45  = dq_bit == 2'h2;
-  assign \$46  = $signed(dq_d0_2) - $signed(\$245 [45:0]);
-  assign \$47  = $signed(dq_d0_2) + $signed(\$245 [45:0]);
-  assign \$48  = \$45  ? \$46  : \$47 ;
-  assign \$49  = $signed(\$151 [43:0]) << \$signal ;
-  assign \$50  = | dq_left;
-  assign \$51  = \$50  & in_corr;
-  assign \$52  = dq_c3 >> dq_bit;
-  assign \$53  = \$51  & \$52 ;
-  assign \$54  = dq_bit == 2'h2;
-  assign \$55  = $signed(dq_d0_3) - $signed(\$280 [45:0]);
-  assign \$56  = $signed(dq_d0_3) + $signed(\$280 [45:0]);
-  assign \$57  = \$54  ? \$55  : \$56 ;
-  assign \$58  = $signed(\$165 [43:0]) << \$signal ;
-  assign \$59  = | dq_left;
-  assign \$60  = \$59  & in_corr;
-  assign \$61  = dq_c0 >> dq_bit;
-  assign \$62  = \$60  & \$61 ;
-  assign \$63  = dq_bit == 2'h2;
-  assign \$64  = $signed(dq_d1_0) - $signed(\$315 [45:0]);
-  assign \$65  = $signed(dq_d1_0) + $signed(\$315 [45:0]);
-  assign \$66  = \$63  ? \$64  : \$65 ;
-  assign \$67  = $signed(\$127 [43:0]) << \$signal ;
-  assign \$68  = | dq_left;
-  assign \$69  = \$68  & in_corr;
-  assign \$70  = dq_c1 >> dq_bit;
-  assign \$71  = \$69  & \$70 ;
-  assign \$72  = dq_bit == 2'h2;
-  assign \$73  = $signed(dq_d1_1) - $signed(\$350 [45:0]);
-  assign \$74  = $signed(dq_d1_1) + $signed(\$350 [45:0]);
-  assign \$75  = \$72  ? \$73  : \$74 ;
-  assign \$76  = $signed(\$141 [43:0]) << \$signal ;
-  assign \$77  = | dq_left;
-  assign \$78  = \$77  & in_corr;
-  assign \$79  = dq_c2 >> dq_bit;
-  assign \$80  = \$78  & \$79 ;
-  assign \$81  = dq_bit == 2'h2;
-  assign \$82  = $signed(dq_d1_2) - $signed(\$385 [45:0]);
-  assign \$83  = $signed(dq_d1_2) + $signed(\$385 [45:0]);
-  assign \$84  = \$81  ? \$82  : \$83 ;
-  assign \$85  = $signed(\$155 [43:0]) << \$signal ;
-  assign \$86  = | dq_left;
-  assign \$87  = \$86  & in_corr;
-  assign \$88  = dq_c3 >> dq_bit;
-  assign \$89  = \$87  & \$88 ;
-  assign \$90  = dq_bit == 2'h2;
-  assign \$91  = $signed(dq_d1_3) - $signed(\$420 [45:0]);
-  assign \$92  = $signed(dq_d1_3) + $signed(\$420 [45:0]);
-  assign \$93  = \$90  ? \$91  : \$92 ;
-  assign \$94  = $signed(\$169 [43:0]) << \$signal ;
-  assign \$95  = | dq_left;
-  assign \$96  = dq_left - 1'h1;
-  assign \$97  = dq_bit + 1'h1;
-  assign \$98  = ~ in_corr;
-  assign \$99  = dq_left == 1'h1;
-  assign \$100  = \$99  & \$signal$83 ;
+  assign \$31  = | dq_left;
+  assign \$32  = \$31  & in_corr;
+  assign \$33  = dq_c1 >> dq_bit;
+  assign \$34  = \$32  & \$33 ;
+  assign \$35  = dq_bit == 2'h2;
+  assign \$36  = $signed(dq_d0_1) - $signed(\$194 [45:0]);
+  assign \$37  = $signed(dq_d0_1) + $signed(\$194 [45:0]);
+  assign \$38  = \$35  ? \$36  : \$37 ;
+  assign \$39  = | dq_left;
+  assign \$40  = \$39  & in_corr;
+  assign \$41  = dq_c2 >> dq_bit;
+  assign \$42  = \$40  & \$41 ;
+  assign \$43  = dq_bit == 2'h2;
+  assign \$44  = $signed(dq_d0_2) - $signed(\$229 [45:0]);
+  assign \$45  = $signed(dq_d0_2) + $signed(\$229 [45:0]);
+  assign \$46  = \$43  ? \$44  : \$45 ;
+  assign \$47  = | dq_left;
+  assign \$48  = \$47  & in_corr;
+  assign \$49  = dq_c3 >> dq_bit;
+  assign \$50  = \$48  & \$49 ;
+  assign \$51  = dq_bit == 2'h2;
+  assign \$52  = $signed(dq_d0_3) - $signed(\$264 [45:0]);
+  assign \$53  = $signed(dq_d0_3) + $signed(\$264 [45:0]);
+  assign \$54  = \$51  ? \$52  : \$53 ;
+  assign \$55  = | dq_left;
+  assign \$56  = \$55  & in_corr;
+  assign \$57  = dq_c0 >> dq_bit;
+  assign \$58  = \$56  & \$57 ;
+  assign \$59  = dq_bit == 2'h2;
+  assign \$60  = $signed(dq_d1_0) - $signed(\$299 [45:0]);
+  assign \$61  = $signed(dq_d1_0) + $signed(\$299 [45:0]);
+  assign \$62  = \$59  ? \$60  : \$61 ;
+  assign \$63  = | dq_left;
+  assign \$64  = \$63  & in_corr;
+  assign \$65  = dq_c1 >> dq_bit;
+  assign \$66  = \$64  & \$65 ;
+  assign \$67  = dq_bit == 2'h2;
+  assign \$68  = $signed(dq_d1_1) - $signed(\$334 [45:0]);
+  assign \$69  = $signed(dq_d1_1) + $signed(\$334 [45:0]);
+  assign \$70  = \$67  ? \$68  : \$69 ;
+  assign \$71  = | dq_left;
+  assign \$72  = \$71  & in_corr;
+  assign \$73  = dq_c2 >> dq_bit;
+  assign \$74  = \$72  & \$73 ;
+  assign \$75  = dq_bit == 2'h2;
+  assign \$76  = $signed(dq_d1_2) - $signed(\$369 [45:0]);
+  assign \$77  = $signed(dq_d1_2) + $signed(\$369 [45:0]);
+  assign \$78  = \$75  ? \$76  : \$77 ;
+  assign \$79  = | dq_left;
+  assign \$80  = \$79  & in_corr;
+  assign \$81  = dq_c3 >> dq_bit;
+  assign \$82  = \$80  & \$81 ;
+  assign \$83  = dq_bit == 2'h2;
+  assign \$84  = $signed(dq_d1_3) - $signed(\$404 [45:0]);
+  assign \$85  = $signed(dq_d1_3) + $signed(\$404 [45:0]);
+  assign \$86  = \$83  ? \$84  : \$85 ;
+  assign \$87  = | dq_left;
+  assign \$88  = dq_left - 1'h1;
+  assign \$89  = dq_bit + 1'h1;
+  assign \$90  = ~ in_corr;
+  assign \$91  = dq_left == 1'h1;
+  assign \$92  = \$91  & dq_last;
   assign w_sel = i_ctl[1] ? i_w : w_reg;
-  assign \$101  = remaining <= 1'h1;
-  assign \$102  = ~ stall;
-  assign o_ready = \$101  & \$102 ;
+  assign \$93  = remaining <= 1'h1;
+  assign \$94  = ~ stall;
+  assign o_ready = \$93  & \$94 ;
   assign accept = i_ctl[0] & o_ready;
   assign active = | remaining;
-  assign \$103  = remaining == 1'h1;
-  assign \$104  = ~ stall;
-  assign last_plane = \$103  & \$104 ;
-  assign \$105  = remaining == 1'h1;
-  assign \$106  = \$105  & beat_group_end;
-  assign \$107  = dq_left > 1'h1;
-  assign stall = \$106  & \$107 ;
+  assign \$95  = remaining == 1'h1;
+  assign \$96  = ~ stall;
+  assign last_plane = \$95  & \$96 ;
+  assign \$97  = remaining == 1'h1;
+  assign \$98  = \$97  & beat_group_end;
+  assign \$99  = dq_left > 1'h1;
+  assign stall = \$98  & \$99 ;
   assign handoff = last_plane & beat_group_end;
-  assign \$108  = exp - 1'h1;
-  assign \$109  = \exp$95  - 1'h1;
-  assign \$110  = $signed(\table [63:56]) << \$108 [4:0];
-  assign \$111  = $signed(act_sum0) + $signed(\$110 );
-  assign \$112  = $signed(\table$98 [63:56]) << \$109 [4:0];
-  assign \$113  = $signed(act_sum1) + $signed(\$112 );
-  assign \$625  = step * 5'h10;
-  assign \$114  = planes >> \$625 ;
-  assign \$628  = step * 5'h10;
-  assign \$115  = planes >> \$628 ;
-  assign \$631  = step * 5'h10;
-  assign \$116  = planes >> \$631 ;
-  assign \$117  = ~ \$116 [2:0];
-  assign low0 = \$114 [3] ? \$115 [2:0] : \$117 ;
-  assign \$636  = step * 5'h10;
-  assign \$118  = planes >> \$636 ;
-  assign \$119  = ~ \$118 [3];
-  assign \$641  = low0 * 4'h8;
-  assign entry0_0 = \table  >> \$641 ;
-  assign \$120  = step + \$108 [4:0];
-  assign shifted0_0 = $signed(entry0_0) << \$120 [4:0];
-  assign \$121  = - $signed(shifted0_0);
-  assign \$122  = \$118 [3] ? { shifted0_0[38], shifted0_0 } : \$121 ;
-  assign addend0_0 = active ? \$122  : 40'h0000000000;
-  assign \$123  = $signed(grp0_0) + $signed(addend0_0);
-  assign \$650  = low0 * 4'h8;
-  assign entry1_0 = \table$98  >> \$650 ;
-  assign \$124  = step + \$109 [4:0];
-  assign shifted1_0 = $signed(entry1_0) << \$124 [4:0];
-  assign \$125  = - $signed(shifted1_0);
-  assign \$126  = \$118 [3] ? { shifted1_0[38], shifted1_0 } : \$125 ;
-  assign addend1_0 = active ? \$126  : 40'h0000000000;
-  assign \$127  = $signed(grp1_0) + $signed(addend1_0);
-  assign \$659  = step * 5'h10;
-  assign \$128  = planes >> \$659 ;
-  assign \$662  = step * 5'h10;
-  assign \$129  = planes >> \$662 ;
-  assign \$665  = step * 5'h10;
-  assign \$130  = planes >> \$665 ;
-  assign \$131  = ~ \$130 [6:4];
-  assign low1 = \$128 [7] ? \$129 [6:4] : \$131 ;
-  assign \$670  = step * 5'h10;
+  assign \$100  = exp - 1'h1;
+  assign \$101  = \exp$94  - 1'h1;
+  assign \$102  = $signed(\table [63:56]) << \$100 [4:0];
+  assign \$103  = $signed(act_sum0) + $signed(\$102 );
+  assign \$104  = $signed(\table$97 [63:56]) << \$101 [4:0];
+  assign \$105  = $signed(act_sum1) + $signed(\$104 );
+  assign \$600  = \$signal  * 5'h10;
+  assign \$106  = planes >> \$600 ;
+  assign \$603  = \$signal  * 5'h10;
+  assign \$107  = planes >> \$603 ;
+  assign \$606  = \$signal  * 5'h10;
+  assign \$108  = planes >> \$606 ;
+  assign \$109  = ~ \$108 [2:0];
+  assign low0 = \$106 [3] ? \$107 [2:0] : \$109 ;
+  assign \$611  = \$signal  * 5'h10;
+  assign \$110  = planes >> \$611 ;
+  assign \$111  = ~ \$110 [3];
+  assign \$616  = low0 * 4'h8;
+  assign entry0_0 = \table  >> \$616 ;
+  assign \$112  = \$signal  + \$100 [4:0];
+  assign shifted0_0 = $signed(entry0_0) << \$112 [4:0];
+  assign \$113  = - $signed(shifted0_0);
+  assign addend0_0 = \$110 [3] ? { shifted0_0[38], shifted0_0 } : \$113 ;
+  assign \$114  = $signed(grp0_0) + $signed(addend0_0);
+  assign \$624  = low0 * 4'h8;
+  assign entry1_0 = \table$97  >> \$624 ;
+  assign \$115  = \$signal  + \$101 [4:0];
+  assign shifted1_0 = $signed(entry1_0) << \$115 [4:0];
+  assign \$116  = - $signed(shifted1_0);
+  assign addend1_0 = \$110 [3] ? { shifted1_0[38], shifted1_0 } : \$116 ;
+  assign \$117  = $signed(grp1_0) + $signed(addend1_0);
+  assign \$632  = \$signal  * 5'h10;
+  assign \$118  = planes >> \$632 ;
+  assign \$635  = \$signal  * 5'h10;
+  assign \$119  = planes >> \$635 ;
+  assign \$638  = \$signal  * 5'h10;
+  assign \$120  = planes >> \$638 ;
+  assign \$121  = ~ \$120 [6:4];
+  assign low1 = \$118 [7] ? \$119 [6:4] : \$121 ;
+  assign \$643  = \$signal  * 5'h10;
+  assign \$122  = planes >> \$643 ;
+  assign \$123  = ~ \$122 [7];
+  assign \$648  = low1 * 4'h8;
+  assign entry0_1 = \table  >> \$648 ;
+  assign \$124  = \$signal  + \$100 [4:0];
+  assign shifted0_1 = $signed(entry0_1) << \$124 [4:0];
+  assign \$125  = - $signed(shifted0_1);
+  assign addend0_1 = \$122 [7] ? { shifted0_1[38], shifted0_1 } : \$125 ;
+  assign \$126  = $signed(grp0_1) + $signed(addend0_1);
+  assign \$656  = low1 * 4'h8;
+  assign entry1_1 = \table$97  >> \$656 ;
+  assign \$127  = \$signal  + \$101 [4:0];
+  assign shifted1_1 = $signed(entry1_1) << \$127 [4:0];
+  assign \$128  = - $signed(shifted1_1);
+  assign addend1_1 = \$122 [7] ? { shifted1_1[38], shifted1_1 } : \$128 ;
+  assign \$129  = $signed(grp1_1) + $signed(addend1_1);
+  assign \$664  = \$signal  * 5'h10;
+  assign \$130  = planes >> \$664 ;
+  assign \$667  = \$signal  * 5'h10;
+  assign \$131  = planes >> \$667 ;
+  assign \$670  = \$signal  * 5'h10;
   assign \$132  = planes >> \$670 ;
-  assign \$133  = ~ \$132 [7];
-  assign \$675  = low1 * 4'h8;
-  assign entry0_1 = \table  >> \$675 ;
-  assign \$134  = step + \$108 [4:0];
-  assign shifted0_1 = $signed(entry0_1) << \$134 [4:0];
-  assign \$135  = - $signed(shifted0_1);
-  assign \$136  = \$132 [7] ? { shifted0_1[38], shifted0_1 } : \$135 ;
-  assign addend0_1 = active ? \$136  : 40'h0000000000;
-  assign \$137  = $signed(grp0_1) + $signed(addend0_1);
-  assign \$684  = low1 * 4'h8;
-  assign entry1_1 = \table$98  >> \$684 ;
-  assign \$138  = step + \$109 [4:0];
-  assign shifted1_1 = $signed(entry1_1) << \$138 [4:0];
-  assign \$139  = - $signed(shifted1_1);
-  assign \$140  = \$132 [7] ? { shifted1_1[38], shifted1_1 } : \$139 ;
-  assign addend1_1 = active ? \$140  : 40'h0000000000;
-  assign \$141  = $signed(grp1_1) + $signed(addend1_1);
-  assign \$693  = step * 5'h10;
-  assign \$142  = planes >> \$693 ;
-  assign \$696  = step * 5'h10;
-  assign \$143  = planes >> \$696 ;
-  assign \$699  = step * 5'h10;
-  assign \$144  = planes >> \$699 ;
-  assign \$145  = ~ \$144 [10:8];
-  assign low2 = \$142 [11] ? \$143 [10:8] : \$145 ;
-  assign \$704  = step * 5'h10;
-  assign \$146  = planes >> \$704 ;
-  assign \$147  = ~ \$146 [11];
-  assign \$709  = low2 * 4'h8;
-  assign entry0_2 = \table  >> \$709 ;
-  assign \$148  = step + \$108 [4:0];
-  assign shifted0_2 = $signed(entry0_2) << \$148 [4:0];
-  assign \$149  = - $signed(shifted0_2);
-  assign \$150  = \$146 [11] ? { shifted0_2[38], shifted0_2 } : \$149 ;
-  assign addend0_2 = active ? \$150  : 40'h0000000000;
-  assign \$151  = $signed(grp0_2) + $signed(addend0_2);
-  assign \$718  = low2 * 4'h8;
-  assign entry1_2 = \table$98  >> \$718 ;
-  assign \$152  = step + \$109 [4:0];
-  assign shifted1_2 = $signed(entry1_2) << \$152 [4:0];
-  assign \$153  = - $signed(shifted1_2);
-  assign \$154  = \$146 [11] ? { shifted1_2[38], shifted1_2 } : \$153 ;
-  assign addend1_2 = active ? \$154  : 40'h0000000000;
-  assign \$155  = $signed(grp1_2) + $signed(addend1_2);
-  assign \$727  = step * 5'h10;
-  assign \$156  = planes >> \$727 ;
-  assign \$730  = step * 5'h10;
-  assign \$157  = planes >> \$730 ;
-  assign \$733  = step * 5'h10;
-  assign \$158  = planes >> \$733 ;
-  assign \$159  = ~ \$158 [14:12];
-  assign low3 = \$156 [15] ? \$157 [14:12] : \$159 ;
-  assign \$738  = step * 5'h10;
-  assign \$160  = planes >> \$738 ;
-  assign \$161  = ~ \$160 [15];
-  assign \$743  = low3 * 4'h8;
-  assign entry0_3 = \table  >> \$743 ;
-  assign \$162  = step + \$108 [4:0];
-  assign shifted0_3 = $signed(entry0_3) << \$162 [4:0];
-  assign \$163  = - $signed(shifted0_3);
-  assign \$164  = \$160 [15] ? { shifted0_3[38], shifted0_3 } : \$163 ;
-  assign addend0_3 = active ? \$164  : 40'h0000000000;
-  assign \$165  = $signed(grp0_3) + $signed(addend0_3);
-  assign \$752  = low3 * 4'h8;
-  assign entry1_3 = \table$98  >> \$752 ;
-  assign \$166  = step + \$109 [4:0];
-  assign shifted1_3 = $signed(entry1_3) << \$166 [4:0];
-  assign \$167  = - $signed(shifted1_3);
-  assign \$168  = \$160 [15] ? { shifted1_3[38], shifted1_3 } : \$167 ;
-  assign addend1_3 = active ? \$168  : 40'h0000000000;
-  assign \$169  = $signed(grp1_3) + $signed(addend1_3);
+  assign \$133  = ~ \$132 [10:8];
+  assign low2 = \$130 [11] ? \$131 [10:8] : \$133 ;
+  assign \$675  = \$signal  * 5'h10;
+  assign \$134  = planes >> \$675 ;
+  assign \$135  = ~ \$134 [11];
+  assign \$680  = low2 * 4'h8;
+  assign entry0_2 = \table  >> \$680 ;
+  assign \$136  = \$signal  + \$100 [4:0];
+  assign shifted0_2 = $signed(entry0_2) << \$136 [4:0];
+  assign \$137  = - $signed(shifted0_2);
+  assign addend0_2 = \$134 [11] ? { shifted0_2[38], shifted0_2 } : \$137 ;
+  assign \$138  = $signed(grp0_2) + $signed(addend0_2);
+  assign \$688  = low2 * 4'h8;
+  assign entry1_2 = \table$97  >> \$688 ;
+  assign \$139  = \$signal  + \$101 [4:0];
+  assign shifted1_2 = $signed(entry1_2) << \$139 [4:0];
+  assign \$140  = - $signed(shifted1_2);
+  assign addend1_2 = \$134 [11] ? { shifted1_2[38], shifted1_2 } : \$140 ;
+  assign \$141  = $signed(grp1_2) + $signed(addend1_2);
+  assign \$696  = \$signal  * 5'h10;
+  assign \$142  = planes >> \$696 ;
+  assign \$699  = \$signal  * 5'h10;
+  assign \$143  = planes >> \$699 ;
+  assign \$702  = \$signal  * 5'h10;
+  assign \$144  = planes >> \$702 ;
+  assign \$145  = ~ \$144 [14:12];
+  assign low3 = \$142 [15] ? \$143 [14:12] : \$145 ;
+  assign \$707  = \$signal  * 5'h10;
+  assign \$146  = planes >> \$707 ;
+  assign \$147  = ~ \$146 [15];
+  assign \$712  = low3 * 4'h8;
+  assign entry0_3 = \table  >> \$712 ;
+  assign \$148  = \$signal  + \$100 [4:0];
+  assign shifted0_3 = $signed(entry0_3) << \$148 [4:0];
+  assign \$149  = - $signed(shifted0_3);
+  assign addend0_3 = \$146 [15] ? { shifted0_3[38], shifted0_3 } : \$149 ;
+  assign \$150  = $signed(grp0_3) + $signed(addend0_3);
+  assign \$720  = low3 * 4'h8;
+  assign entry1_3 = \table$97  >> \$720 ;
+  assign \$151  = \$signal  + \$101 [4:0];
+  assign shifted1_3 = $signed(entry1_3) << \$151 [4:0];
+  assign \$152  = - $signed(shifted1_3);
+  assign addend1_3 = \$146 [15] ? { shifted1_3[38], shifted1_3 } : \$152 ;
+  assign \$153  = $signed(grp1_3) + $signed(addend1_3);
   assign in_corr = dq_bit < 2'h3;
-  assign \$170  = dq_bit - 2'h3;
-  assign corr_uint2 = 2'h3 - \$171 ;
-  assign \corr_uint2$141  = 2'h3 - \$172 ;
-  assign \corr_uint2$142  = 2'h3 - \$173 ;
-  assign \corr_uint2$143  = 2'h3 - \$174 ;
-  assign \$175  = $signed(dq_sum_a0) << dq_bit;
-  assign \$176  = $signed(dq_d0_0) < $signed(1'h0);
-  assign \$177  = - $signed(dq_d0_0);
-  assign \$178  = \$176  ? \$177  : { dq_d0_0[45], dq_d0_0 };
-  assign \$179  = 7'h6e - dq_h;
-  assign dq_exp0_0 = $signed(\$179 ) + $signed({ 1'h0, \$170 [2:0] });
-  assign \$180  = 6'h2d - dq_rp0_0_msb;
-  assign \$181  = \$178 [45:0] << \$180 [5:0];
-  assign \$182  = $signed(dq_exp0_0) + $signed({ 1'h0, dq_rp0_0_msb });
-  assign \$183  = $signed(\$182 ) + $signed(8'h7f);
-  assign \$184  = $signed(\$183 ) < $signed(2'h1);
-  assign \$185  = $signed(\$183 ) < $signed(7'h53);
-  assign \$186  = $signed(2'h1) - $signed(\$183 );
-  assign dq_rp0_0_sh = \$181 [45:0] >> dq_rp0_0_rs;
-  assign \$187  = dq_rp0_0_sh << dq_rp0_0_rs;
-  assign dq_rp0_0_lost = \$187 [45:0] != \$181 [45:0];
-  assign \$188  = $signed(\$183 ) + $signed({ 1'h0, dq_rp0_0_rs });
-  assign \$189  = $signed(\$188 ) - $signed(2'h1);
-  assign \$191  = $signed(\$190 ) + $signed({ 1'h0, dq_rp0_0_sh[45:22] });
-  assign \$192  = | dq_rp0_0_sh[20:0];
-  assign \$193  = \$192  | dq_rp0_0_lost;
-  assign \$194  = \$193  | dq_rp0_0_sh[22];
-  assign \$195  = dq_rp0_0_sh[21] & \$194 ;
-  assign \$196  = $signed(\$191 ) + $signed({ 1'h0, \$195  });
-  assign \$197  = ! \$178 [45:0];
-  assign \$198  = \$196 [42:0] >= 31'h7f800000;
-  assign \$199  = $signed(dq_d0_0) < $signed(1'h0);
-  assign \$201  = $signed(dq_d0_0) < $signed(1'h0);
-  assign \$203  = $signed(dq_d0_0) < $signed(1'h0);
-  assign \$205  = dq_bit == 2'h3;
-  assign \$206  = \$205  & \$signal$85 ;
-  assign \a$155  = \$206  ? dq_psum[31:0] : out_acc[31:0];
-  assign \$207  = ~ in_corr;
-  assign \$208  = dq_scale[7:0] >> \$170 [2:0];
-  assign \$209  = \$207  & \$208 ;
-  assign b = \$209  ? dq_rp0_0_out : 32'd0;
-  assign \$210  = $signed(dq_sum_a0) << dq_bit;
-  assign \$211  = $signed(dq_d0_1) < $signed(1'h0);
-  assign \$212  = - $signed(dq_d0_1);
-  assign \$213  = \$211  ? \$212  : { dq_d0_1[45], dq_d0_1 };
-  assign \$214  = 7'h6e - dq_h;
-  assign dq_exp0_1 = $signed(\$214 ) + $signed({ 1'h0, \$170 [2:0] });
-  assign \$215  = 6'h2d - dq_rp0_1_msb;
-  assign \$216  = \$213 [45:0] << \$215 [5:0];
-  assign \$217  = $signed(dq_exp0_1) + $signed({ 1'h0, dq_rp0_1_msb });
-  assign \$218  = $signed(\$217 ) + $signed(8'h7f);
-  assign \$219  = $signed(\$218 ) < $signed(2'h1);
-  assign \$220  = $signed(\$218 ) < $signed(7'h53);
-  assign \$221  = $signed(2'h1) - $signed(\$218 );
-  assign dq_rp0_1_sh = \$216 [45:0] >> dq_rp0_1_rs;
-  assign \$222  = dq_rp0_1_sh << dq_rp0_1_rs;
-  assign dq_rp0_1_lost = \$222 [45:0] != \$216 [45:0];
-  assign \$223  = $signed(\$218 ) + $signed({ 1'h0, dq_rp0_1_rs });
-  assign \$224  = $signed(\$223 ) - $signed(2'h1);
-  assign \$226  = $signed(\$225 ) + $signed({ 1'h0, dq_rp0_1_sh[45:22] });
-  assign \$227  = | dq_rp0_1_sh[20:0];
-  assign \$228  = \$227  | dq_rp0_1_lost;
-  assign \$229  = \$228  | dq_rp0_1_sh[22];
-  assign \$230  = dq_rp0_1_sh[21] & \$229 ;
-  assign \$231  = $signed(\$226 ) + $signed({ 1'h0, \$230  });
-  assign \$232  = ! \$213 [45:0];
-  assign \$233  = \$231 [42:0] >= 31'h7f800000;
-  assign \$234  = $signed(dq_d0_1) < $signed(1'h0);
-  assign \$236  = $signed(dq_d0_1) < $signed(1'h0);
-  assign \$238  = $signed(dq_d0_1) < $signed(1'h0);
-  assign \$240  = dq_bit == 2'h3;
-  assign \$241  = \$240  & \$signal$85 ;
-  assign \a$169  = \$241  ? dq_psum[63:32] : out_acc[63:32];
-  assign \$242  = ~ in_corr;
-  assign \$243  = dq_scale[15:8] >> \$170 [2:0];
-  assign \$244  = \$242  & \$243 ;
-  assign \b$170  = \$244  ? dq_rp0_1_out : 32'd0;
-  assign \$245  = $signed(dq_sum_a0) << dq_bit;
-  assign \$246  = $signed(dq_d0_2) < $signed(1'h0);
-  assign \$247  = - $signed(dq_d0_2);
-  assign \$248  = \$246  ? \$247  : { dq_d0_2[45], dq_d0_2 };
-  assign \$249  = 7'h6e - dq_h;
-  assign dq_exp0_2 = $signed(\$249 ) + $signed({ 1'h0, \$170 [2:0] });
-  assign \$250  = 6'h2d - dq_rp0_2_msb;
-  assign \$251  = \$248 [45:0] << \$250 [5:0];
-  assign \$252  = $signed(dq_exp0_2) + $signed({ 1'h0, dq_rp0_2_msb });
-  assign \$253  = $signed(\$252 ) + $signed(8'h7f);
-  assign \$254  = $signed(\$253 ) < $signed(2'h1);
-  assign \$255  = $signed(\$253 ) < $signed(7'h53);
-  assign \$256  = $signed(2'h1) - $signed(\$253 );
-  assign dq_rp0_2_sh = \$251 [45:0] >> dq_rp0_2_rs;
-  assign \$257  = dq_rp0_2_sh << dq_rp0_2_rs;
-  assign dq_rp0_2_lost = \$257 [45:0] != \$251 [45:0];
-  assign \$258  = $signed(\$253 ) + $signed({ 1'h0, dq_rp0_2_rs });
-  assign \$259  = $signed(\$258 ) - $signed(2'h1);
-  assign \$261  = $signed(\$260 ) + $signed({ 1'h0, dq_rp0_2_sh[45:22] });
-  assign \$262  = | dq_rp0_2_sh[20:0];
-  assign \$263  = \$262  | dq_rp0_2_lost;
-  assign \$264  = \$263  | dq_rp0_2_sh[22];
-  assign \$265  = dq_rp0_2_sh[21] & \$264 ;
-  assign \$266  = $signed(\$261 ) + $signed({ 1'h0, \$265  });
-  assign \$267  = ! \$248 [45:0];
-  assign \$268  = \$266 [42:0] >= 31'h7f800000;
-  assign \$269  = $signed(dq_d0_2) < $signed(1'h0);
-  assign \$271  = $signed(dq_d0_2) < $signed(1'h0);
-  assign \$273  = $signed(dq_d0_2) < $signed(1'h0);
-  assign \$275  = dq_bit == 2'h3;
-  assign \$276  = \$275  & \$signal$85 ;
-  assign \a$183  = \$276  ? dq_psum[95:64] : out_acc[95:64];
-  assign \$277  = ~ in_corr;
-  assign \$278  = dq_scale[23:16] >> \$170 [2:0];
-  assign \$279  = \$277  & \$278 ;
-  assign \b$184  = \$279  ? dq_rp0_2_out : 32'd0;
-  assign \$280  = $signed(dq_sum_a0) << dq_bit;
-  assign \$281  = $signed(dq_d0_3) < $signed(1'h0);
-  assign \$282  = - $signed(dq_d0_3);
-  assign \$283  = \$281  ? \$282  : { dq_d0_3[45], dq_d0_3 };
-  assign \$284  = 7'h6e - dq_h;
-  assign dq_exp0_3 = $signed(\$284 ) + $signed({ 1'h0, \$170 [2:0] });
-  assign \$285  = 6'h2d - dq_rp0_3_msb;
-  assign \$286  = \$283 [45:0] << \$285 [5:0];
-  assign \$287  = $signed(dq_exp0_3) + $signed({ 1'h0, dq_rp0_3_msb });
-  assign \$288  = $signed(\$287 ) + $signed(8'h7f);
-  assign \$289  = $signed(\$288 ) < $signed(2'h1);
-  assign \$290  = $signed(\$288 ) < $signed(7'h53);
-  assign \$291  = $signed(2'h1) - $signed(\$288 );
-  assign dq_rp0_3_sh = \$286 [45:0] >> dq_rp0_3_rs;
-  assign \$292  = dq_rp0_3_sh << dq_rp0_3_rs;
-  assign dq_rp0_3_lost = \$292 [45:0] != \$286 [45:0];
-  assign \$293  = $signed(\$288 ) + $signed({ 1'h0, dq_rp0_3_rs });
-  assign \$294  = $signed(\$293 ) - $signed(2'h1);
-  assign \$296  = $signed(\$295 ) + $signed({ 1'h0, dq_rp0_3_sh[45:22] });
-  assign \$297  = | dq_rp0_3_sh[20:0];
-  assign \$298  = \$297  | dq_rp0_3_lost;
-  assign \$299  = \$298  | dq_rp0_3_sh[22];
-  assign \$300  = dq_rp0_3_sh[21] & \$299 ;
-  assign \$301  = $signed(\$296 ) + $signed({ 1'h0, \$300  });
-  assign \$302  = ! \$283 [45:0];
-  assign \$303  = \$301 [42:0] >= 31'h7f800000;
-  assign \$304  = $signed(dq_d0_3) < $signed(1'h0);
-  assign \$306  = $signed(dq_d0_3) < $signed(1'h0);
-  assign \$308  = $signed(dq_d0_3) < $signed(1'h0);
-  assign \$310  = dq_bit == 2'h3;
-  assign \$311  = \$310  & \$signal$85 ;
-  assign \a$197  = \$311  ? dq_psum[127:96] : out_acc[127:96];
-  assign \$312  = ~ in_corr;
-  assign \$313  = dq_scale[31:24] >> \$170 [2:0];
-  assign \$314  = \$312  & \$313 ;
-  assign \b$198  = \$314  ? dq_rp0_3_out : 32'd0;
-  assign \$315  = $signed(dq_sum_a1) << dq_bit;
-  assign \$316  = $signed(dq_d1_0) < $signed(1'h0);
-  assign \$317  = - $signed(dq_d1_0);
-  assign \$318  = \$316  ? \$317  : { dq_d1_0[45], dq_d1_0 };
-  assign \$319  = 7'h6e - dq_h;
-  assign dq_exp1_0 = $signed(\$319 ) + $signed({ 1'h0, \$170 [2:0] });
-  assign \$320  = 6'h2d - dq_rp1_0_msb;
-  assign \$321  = \$318 [45:0] << \$320 [5:0];
-  assign \$322  = $signed(dq_exp1_0) + $signed({ 1'h0, dq_rp1_0_msb });
-  assign \$323  = $signed(\$322 ) + $signed(8'h7f);
-  assign \$324  = $signed(\$323 ) < $signed(2'h1);
-  assign \$325  = $signed(\$323 ) < $signed(7'h53);
-  assign \$326  = $signed(2'h1) - $signed(\$323 );
-  assign dq_rp1_0_sh = \$321 [45:0] >> dq_rp1_0_rs;
-  assign \$327  = dq_rp1_0_sh << dq_rp1_0_rs;
-  assign dq_rp1_0_lost = \$327 [45:0] != \$321 [45:0];
-  assign \$328  = $signed(\$323 ) + $signed({ 1'h0, dq_rp1_0_rs });
-  assign \$329  = $signed(\$328 ) - $signed(2'h1);
-  assign \$331  = $signed(\$330 ) + $signed({ 1'h0, dq_rp1_0_sh[45:22] });
-  assign \$332  = | dq_rp1_0_sh[20:0];
-  assign \$333  = \$332  | dq_rp1_0_lost;
-  assign \$334  = \$333  | dq_rp1_0_sh[22];
-  assign \$335  = dq_rp1_0_sh[21] & \$334 ;
-  assign \$336  = $signed(\$331 ) + $signed({ 1'h0, \$335  });
-  assign \$337  = ! \$318 [45:0];
-  assign \$338  = \$336 [42:0] >= 31'h7f800000;
-  assign \$339  = $signed(dq_d1_0) < $signed(1'h0);
-  assign \$341  = $signed(dq_d1_0) < $signed(1'h0);
-  assign \$343  = $signed(dq_d1_0) < $signed(1'h0);
-  assign \$345  = dq_bit == 2'h3;
-  assign \$346  = \$345  & \$signal$85 ;
-  assign \a$211  = \$346  ? dq_psum[159:128] : out_acc[159:128];
-  assign \$347  = ~ in_corr;
-  assign \$348  = dq_scale[7:0] >> \$170 [2:0];
-  assign \$349  = \$347  & \$348 ;
-  assign \b$212  = \$349  ? dq_rp1_0_out : 32'd0;
-  assign \$350  = $signed(dq_sum_a1) << dq_bit;
-  assign \$351  = $signed(dq_d1_1) < $signed(1'h0);
-  assign \$352  = - $signed(dq_d1_1);
-  assign \$353  = \$351  ? \$352  : { dq_d1_1[45], dq_d1_1 };
-  assign \$354  = 7'h6e - dq_h;
-  assign dq_exp1_1 = $signed(\$354 ) + $signed({ 1'h0, \$170 [2:0] });
-  assign \$355  = 6'h2d - dq_rp1_1_msb;
-  assign \$356  = \$353 [45:0] << \$355 [5:0];
-  assign \$357  = $signed(dq_exp1_1) + $signed({ 1'h0, dq_rp1_1_msb });
-  assign \$358  = $signed(\$357 ) + $signed(8'h7f);
-  assign \$359  = $signed(\$358 ) < $signed(2'h1);
-  assign \$360  = $signed(\$358 ) < $signed(7'h53);
-  assign \$361  = $signed(2'h1) - $signed(\$358 );
-  assign dq_rp1_1_sh = \$356 [45:0] >> dq_rp1_1_rs;
-  assign \$362  = dq_rp1_1_sh << dq_rp1_1_rs;
-  assign dq_rp1_1_lost = \$362 [45:0] != \$356 [45:0];
-  assign \$363  = $signed(\$358 ) + $signed({ 1'h0, dq_rp1_1_rs });
-  assign \$364  = $signed(\$363 ) - $signed(2'h1);
-  assign \$366  = $signed(\$365 ) + $signed({ 1'h0, dq_rp1_1_sh[45:22] });
-  assign \$367  = | dq_rp1_1_sh[20:0];
-  assign \$368  = \$367  | dq_rp1_1_lost;
-  assign \$369  = \$368  | dq_rp1_1_sh[22];
-  assign \$370  = dq_rp1_1_sh[21] & \$369 ;
-  assign \$371  = $signed(\$366 ) + $signed({ 1'h0, \$370  });
-  assign \$372  = ! \$353 [45:0];
-  assign \$373  = \$371 [42:0] >= 31'h7f800000;
-  assign \$374  = $signed(dq_d1_1) < $signed(1'h0);
+  assign \$154  = dq_bit - 2'h3;
+  assign corr_uint2 = 2'h3 - \$155 ;
+  assign \corr_uint2$140  = 2'h3 - \$156 ;
+  assign \corr_uint2$141  = 2'h3 - \$157 ;
+  assign \corr_uint2$142  = 2'h3 - \$158 ;
+  assign \$159  = $signed(dq_sum_a0) << dq_bit;
+  assign \$160  = $signed(dq_d0_0) < $signed(1'h0);
+  assign \$161  = - $signed(dq_d0_0);
+  assign \$162  = \$160  ? \$161  : { dq_d0_0[45], dq_d0_0 };
+  assign \$163  = 7'h6e - \$signal$60 ;
+  assign dq_exp0_0 = $signed(\$163 ) + $signed({ 1'h0, \$154 [2:0] });
+  assign \$164  = 6'h2d - dq_rp0_0_msb;
+  assign \$165  = \$162 [45:0] << \$164 [5:0];
+  assign \$166  = $signed(dq_exp0_0) + $signed({ 1'h0, dq_rp0_0_msb });
+  assign \$167  = $signed(\$166 ) + $signed(8'h7f);
+  assign \$168  = $signed(\$167 ) < $signed(2'h1);
+  assign \$169  = $signed(\$167 ) < $signed(7'h53);
+  assign \$170  = $signed(2'h1) - $signed(\$167 );
+  assign dq_rp0_0_sh = \$165 [45:0] >> dq_rp0_0_rs;
+  assign \$171  = dq_rp0_0_sh << dq_rp0_0_rs;
+  assign dq_rp0_0_lost = \$171 [45:0] != \$165 [45:0];
+  assign \$172  = $signed(\$167 ) + $signed({ 1'h0, dq_rp0_0_rs });
+  assign \$173  = $signed(\$172 ) - $signed(2'h1);
+  assign \$175  = $signed(\$174 ) + $signed({ 1'h0, dq_rp0_0_sh[45:22] });
+  assign \$176  = | dq_rp0_0_sh[20:0];
+  assign \$177  = \$176  | dq_rp0_0_lost;
+  assign \$178  = \$177  | dq_rp0_0_sh[22];
+  assign \$179  = dq_rp0_0_sh[21] & \$178 ;
+  assign \$180  = $signed(\$175 ) + $signed({ 1'h0, \$179  });
+  assign \$181  = ! \$162 [45:0];
+  assign \$182  = \$180 [42:0] >= 31'h7f800000;
+  assign \$183  = $signed(dq_d0_0) < $signed(1'h0);
+  assign \$185  = $signed(dq_d0_0) < $signed(1'h0);
+  assign \$187  = $signed(dq_d0_0) < $signed(1'h0);
+  assign \$189  = dq_bit == 2'h3;
+  assign \$190  = \$189  & \$signal$84 ;
+  assign \a$154  = \$190  ? dq_psum[31:0] : out_acc[31:0];
+  assign \$191  = ~ in_corr;
+  assign \$192  = dq_scale[7:0] >> \$154 [2:0];
+  assign \$193  = \$191  & \$192 ;
+  assign b = \$193  ? dq_rp0_0_out : 32'd0;
+  assign \$194  = $signed(dq_sum_a0) << dq_bit;
+  assign \$195  = $signed(dq_d0_1) < $signed(1'h0);
+  assign \$196  = - $signed(dq_d0_1);
+  assign \$197  = \$195  ? \$196  : { dq_d0_1[45], dq_d0_1 };
+  assign \$198  = 7'h6e - \$signal$60 ;
+  assign dq_exp0_1 = $signed(\$198 ) + $signed({ 1'h0, \$154 [2:0] });
+  assign \$199  = 6'h2d - dq_rp0_1_msb;
+  assign \$200  = \$197 [45:0] << \$199 [5:0];
+  assign \$201  = $signed(dq_exp0_1) + $signed({ 1'h0, dq_rp0_1_msb });
+  assign \$202  = $signed(\$201 ) + $signed(8'h7f);
+  assign \$203  = $signed(\$202 ) < $signed(2'h1);
+  assign \$204  = $signed(\$202 ) < $signed(7'h53);
+  assign \$205  = $signed(2'h1) - $signed(\$202 );
+  assign dq_rp0_1_sh = \$200 [45:0] >> dq_rp0_1_rs;
+  assign \$206  = dq_rp0_1_sh << dq_rp0_1_rs;
+  assign dq_rp0_1_lost = \$206 [45:0] != \$200 [45:0];
+  assign \$207  = $signed(\$202 ) + $signed({ 1'h0, dq_rp0_1_rs });
+  assign \$208  = $signed(\$207 ) - $signed(2'h1);
+  assign \$210  = $signed(\$209 ) + $signed({ 1'h0, dq_rp0_1_sh[45:22] });
+  assign \$211  = | dq_rp0_1_sh[20:0];
+  assign \$212  = \$211  | dq_rp0_1_lost;
+  assign \$213  = \$212  | dq_rp0_1_sh[22];
+  assign \$214  = dq_rp0_1_sh[21] & \$213 ;
+  assign \$215  = $signed(\$210 ) + $signed({ 1'h0, \$214  });
+  assign \$216  = ! \$197 [45:0];
+  assign \$217  = \$215 [42:0] >= 31'h7f800000;
+  assign \$218  = $signed(dq_d0_1) < $signed(1'h0);
+  assign \$220  = $signed(dq_d0_1) < $signed(1'h0);
+  assign \$222  = $signed(dq_d0_1) < $signed(1'h0);
+  assign \$224  = dq_bit == 2'h3;
+  assign \$225  = \$224  & \$signal$84 ;
+  assign \a$168  = \$225  ? dq_psum[63:32] : out_acc[63:32];
+  assign \$226  = ~ in_corr;
+  assign \$227  = dq_scale[15:8] >> \$154 [2:0];
+  assign \$228  = \$226  & \$227 ;
+  assign \b$169  = \$228  ? dq_rp0_1_out : 32'd0;
+  assign \$229  = $signed(dq_sum_a0) << dq_bit;
+  assign \$230  = $signed(dq_d0_2) < $signed(1'h0);
+  assign \$231  = - $signed(dq_d0_2);
+  assign \$232  = \$230  ? \$231  : { dq_d0_2[45], dq_d0_2 };
+  assign \$233  = 7'h6e - \$signal$60 ;
+  assign dq_exp0_2 = $signed(\$233 ) + $signed({ 1'h0, \$154 [2:0] });
+  assign \$234  = 6'h2d - dq_rp0_2_msb;
+  assign \$235  = \$232 [45:0] << \$234 [5:0];
+  assign \$236  = $signed(dq_exp0_2) + $signed({ 1'h0, dq_rp0_2_msb });
+  assign \$237  = $signed(\$236 ) + $signed(8'h7f);
+  assign \$238  = $signed(\$237 ) < $signed(2'h1);
+  assign \$239  = $signed(\$237 ) < $signed(7'h53);
+  assign \$240  = $signed(2'h1) - $signed(\$237 );
+  assign dq_rp0_2_sh = \$235 [45:0] >> dq_rp0_2_rs;
+  assign \$241  = dq_rp0_2_sh << dq_rp0_2_rs;
+  assign dq_rp0_2_lost = \$241 [45:0] != \$235 [45:0];
+  assign \$242  = $signed(\$237 ) + $signed({ 1'h0, dq_rp0_2_rs });
+  assign \$243  = $signed(\$242 ) - $signed(2'h1);
+  assign \$245  = $signed(\$244 ) + $signed({ 1'h0, dq_rp0_2_sh[45:22] });
+  assign \$246  = | dq_rp0_2_sh[20:0];
+  assign \$247  = \$246  | dq_rp0_2_lost;
+  assign \$248  = \$247  | dq_rp0_2_sh[22];
+  assign \$249  = dq_rp0_2_sh[21] & \$248 ;
+  assign \$250  = $signed(\$245 ) + $signed({ 1'h0, \$249  });
+  assign \$251  = ! \$232 [45:0];
+  assign \$252  = \$250 [42:0] >= 31'h7f800000;
+  assign \$253  = $signed(dq_d0_2) < $signed(1'h0);
+  assign \$255  = $signed(dq_d0_2) < $signed(1'h0);
+  assign \$257  = $signed(dq_d0_2) < $signed(1'h0);
+  assign \$259  = dq_bit == 2'h3;
+  assign \$260  = \$259  & \$signal$84 ;
+  assign \a$182  = \$260  ? dq_psum[95:64] : out_acc[95:64];
+  assign \$261  = ~ in_corr;
+  assign \$262  = dq_scale[23:16] >> \$154 [2:0];
+  assign \$263  = \$261  & \$262 ;
+  assign \b$183  = \$263  ? dq_rp0_2_out : 32'd0;
+  assign \$264  = $signed(dq_sum_a0) << dq_bit;
+  assign \$265  = $signed(dq_d0_3) < $signed(1'h0);
+  assign \$266  = - $signed(dq_d0_3);
+  assign \$267  = \$265  ? \$266  : { dq_d0_3[45], dq_d0_3 };
+  assign \$268  = 7'h6e - \$signal$60 ;
+  assign dq_exp0_3 = $signed(\$268 ) + $signed({ 1'h0, \$154 [2:0] });
+  assign \$269  = 6'h2d - dq_rp0_3_msb;
+  assign \$270  = \$267 [45:0] << \$269 [5:0];
+  assign \$271  = $signed(dq_exp0_3) + $signed({ 1'h0, dq_rp0_3_msb });
+  assign \$272  = $signed(\$271 ) + $signed(8'h7f);
+  assign \$273  = $signed(\$272 ) < $signed(2'h1);
+  assign \$274  = $signed(\$272 ) < $signed(7'h53);
+  assign \$275  = $signed(2'h1) - $signed(\$272 );
+  assign dq_rp0_3_sh = \$270 [45:0] >> dq_rp0_3_rs;
+  assign \$276  = dq_rp0_3_sh << dq_rp0_3_rs;
+  assign dq_rp0_3_lost = \$276 [45:0] != \$270 [45:0];
+  assign \$277  = $signed(\$272 ) + $signed({ 1'h0, dq_rp0_3_rs });
+  assign \$278  = $signed(\$277 ) - $signed(2'h1);
+  assign \$280  = $signed(\$279 ) + $signed({ 1'h0, dq_rp0_3_sh[45:22] });
+  assign \$281  = | dq_rp0_3_sh[20:0];
+  assign \$282  = \$281  | dq_rp0_3_lost;
+  assign \$283  = \$282  | dq_rp0_3_sh[22];
+  assign \$284  = dq_rp0_3_sh[21] & \$283 ;
+  assign \$285  = $signed(\$280 ) + $signed({ 1'h0, \$284  });
+  assign \$286  = ! \$267 [45:0];
+  assign \$287  = \$285 [42:0] >= 31'h7f800000;
+  assign \$288  = $signed(dq_d0_3) < $signed(1'h0);
+  assign \$290  = $signed(dq_d0_3) < $signed(1'h0);
+  assign \$292  = $signed(dq_d0_3) < $signed(1'h0);
+  assign \$294  = dq_bit == 2'h3;
+  assign \$295  = \$294  & \$signal$84 ;
+  assign \a$196  = \$295  ? dq_psum[127:96] : out_acc[127:96];
+  assign \$296  = ~ in_corr;
+  assign \$297  = dq_scale[31:24] >> \$154 [2:0];
+  assign \$298  = \$296  & \$297 ;
+  assign \b$197  = \$298  ? dq_rp0_3_out : 32'd0;
+  assign \$299  = $signed(dq_sum_a1) << dq_bit;
+  assign \$300  = $signed(dq_d1_0) < $signed(1'h0);
+  assign \$301  = - $signed(dq_d1_0);
+  assign \$302  = \$300  ? \$301  : { dq_d1_0[45], dq_d1_0 };
+  assign \$303  = 7'h6e - \$signal$60 ;
+  assign dq_exp1_0 = $signed(\$303 ) + $signed({ 1'h0, \$154 [2:0] });
+  assign \$304  = 6'h2d - dq_rp1_0_msb;
+  assign \$305  = \$302 [45:0] << \$304 [5:0];
+  assign \$306  = $signed(dq_exp1_0) + $signed({ 1'h0, dq_rp1_0_msb });
+  assign \$307  = $signed(\$306 ) + $signed(8'h7f);
+  assign \$308  = $signed(\$307 ) < $signed(2'h1);
+  assign \$309  = $signed(\$307 ) < $signed(7'h53);
+  assign \$310  = $signed(2'h1) - $signed(\$307 );
+  assign dq_rp1_0_sh = \$305 [45:0] >> dq_rp1_0_rs;
+  assign \$311  = dq_rp1_0_sh << dq_rp1_0_rs;
+  assign dq_rp1_0_lost = \$311 [45:0] != \$305 [45:0];
+  assign \$312  = $signed(\$307 ) + $signed({ 1'h0, dq_rp1_0_rs });
+  assign \$313  = $signed(\$312 ) - $signed(2'h1);
+  assign \$315  = $signed(\$314 ) + $signed({ 1'h0, dq_rp1_0_sh[45:22] });
+  assign \$316  = | dq_rp1_0_sh[20:0];
+  assign \$317  = \$316  | dq_rp1_0_lost;
+  assign \$318  = \$317  | dq_rp1_0_sh[22];
+  assign \$319  = dq_rp1_0_sh[21] & \$318 ;
+  assign \$320  = $signed(\$315 ) + $signed({ 1'h0, \$319  });
+  assign \$321  = ! \$302 [45:0];
+  assign \$322  = \$320 [42:0] >= 31'h7f800000;
+  assign \$323  = $signed(dq_d1_0) < $signed(1'h0);
+  assign \$325  = $signed(dq_d1_0) < $signed(1'h0);
+  assign \$327  = $signed(dq_d1_0) < $signed(1'h0);
+  assign \$329  = dq_bit == 2'h3;
+  assign \$330  = \$329  & \$signal$84 ;
+  assign \a$210  = \$330  ? dq_psum[159:128] : out_acc[159:128];
+  assign \$331  = ~ in_corr;
+  assign \$332  = dq_scale[7:0] >> \$154 [2:0];
+  assign \$333  = \$331  & \$332 ;
+  assign \b$211  = \$333  ? dq_rp1_0_out : 32'd0;
+  assign \$334  = $signed(dq_sum_a1) << dq_bit;
+  assign \$335  = $signed(dq_d1_1) < $signed(1'h0);
+  assign \$336  = - $signed(dq_d1_1);
+  assign \$337  = \$335  ? \$336  : { dq_d1_1[45], dq_d1_1 };
+  assign \$338  = 7'h6e - \$signal$60 ;
+  assign dq_exp1_1 = $signed(\$338 ) + $signed({ 1'h0, \$154 [2:0] });
+  assign \$339  = 6'h2d - dq_rp1_1_msb;
+  assign \$340  = \$337 [45:0] << \$339 [5:0];
+  assign \$341  = $signed(dq_exp1_1) + $signed({ 1'h0, dq_rp1_1_msb });
+  assign \$342  = $signed(\$341 ) + $signed(8'h7f);
+  assign \$343  = $signed(\$342 ) < $signed(2'h1);
+  assign \$344  = $signed(\$342 ) < $signed(7'h53);
+  assign \$345  = $signed(2'h1) - $signed(\$342 );
+  assign dq_rp1_1_sh = \$340 [45:0] >> dq_rp1_1_rs;
+  assign \$346  = dq_rp1_1_sh << dq_rp1_1_rs;
+  assign dq_rp1_1_lost = \$346 [45:0] != \$340 [45:0];
+  assign \$347  = $signed(\$342 ) + $signed({ 1'h0, dq_rp1_1_rs });
+  assign \$348  = $signed(\$347 ) - $signed(2'h1);
+  assign \$350  = $signed(\$349 ) + $signed({ 1'h0, dq_rp1_1_sh[45:22] });
+  assign \$351  = | dq_rp1_1_sh[20:0];
+  assign \$352  = \$351  | dq_rp1_1_lost;
+  assign \$353  = \$352  | dq_rp1_1_sh[22];
+  assign \$354  = dq_rp1_1_sh[21] & \$353 ;
+  assign \$355  = $signed(\$350 ) + $signed({ 1'h0, \$354  });
+  assign \$356  = ! \$337 [45:0];
+  assign \$357  = \$355 [42:0] >= 31'h7f800000;
+  assign \$358  = $signed(dq_d1_1) < $signed(1'h0);
+  assign \$360  = $signed(dq_d1_1) < $signed(1'h0);
+  assign \$362  = $signed(dq_d1_1) < $signed(1'h0);
+  assign \$364  = dq_bit == 2'h3;
+  assign \$365  = \$364  & \$signal$84 ;
+  assign \a$224  = \$365  ? dq_psum[191:160] : out_acc[191:160];
+  assign \$366  = ~ in_corr;
+  assign \$367  = dq_scale[15:8] >> \$154 [2:0];
+  assign \$368  = \$366  & \$367 ;
+  assign \b$225  = \$368  ? dq_rp1_1_out : 32'd0;
+  assign \$369  = $signed(dq_sum_a1) << dq_bit;
+  assign \$370  = $signed(dq_d1_2) < $signed(1'h0);
+  assign \$371  = - $signed(dq_d1_2);
+  assign \$372  = \$370  ? \$371  : { dq_d1_2[45], dq_d1_2 };
+  assign \$373  = 7'h6e - \$signal$60 ;
+  assign dq_exp1_2 = $signed(\$373 ) + $signed({ 1'h0, \$154 [2:0] });
+  assign \$374  = 6'h2d - dq_rp1_2_msb;
+  assign \$375  = \$372 [45:0] << \$374 [5:0];
+  assign \$376  = $signed(dq_exp1_2) + $signed({ 1'h0, dq_rp1_2_msb });
+  assign \$377  = $signed(\$376 ) + $signed(8'h7f);
+  assign \$378  = $signed(\$377 ) < $signed(2'h1);
+  assign \$379  = $signed(\$377 ) < $signed(7'h53);
+  assign \$380  = $signed(2'h1) - $signed(\$377 );
+  assign dq_rp1_2_sh = \$375 [45:0] >> dq_rp1_2_rs;
+  assign \$381  = dq_rp1_2_sh << dq_rp1_2_rs;
+  assign dq_rp1_2_lost = \$381 [45:0] != \$375 [45:0];
+  assign \$382  = $signed(\$377 ) + $signed({ 1'h0, dq_rp1_2_rs });
+  assign \$383  = $signed(\$382 ) - $signed(2'h1);
+  assign \$385  = $signed(\$384 ) + $signed({ 1'h0, dq_rp1_2_sh[45:22] });
+  assign \$386  = | dq_rp1_2_sh[20:0];
+  assign \$387  = \$386  | dq_rp1_2_lost;
   \lut_w2_fp16.dq_add0_0  dq_add0_0 (
-    .a(\a$155 ),
+    .a(\a$154 ),
     .b(b),
     .s(s)
   );
   \lut_w2_fp16.dq_add0_1  dq_add0_1 (
-    .a(\a$169 ),
-    .b(\b$170 ),
-    .s(\s$171 )
+    .a(\a$168 ),
+    .b(\b$169 ),
+    .s(\s$170 )
   );
   \lut_w2_fp16.dq_add0_2  dq_add0_2 (
-    .a(\a$183 ),
-    .b(\b$184 ),
-    .s(\s$185 )
+    .a(\a$182 ),
+    .b(\b$183 ),
+    .s(\s$184 )
   );
   \lut_w2_fp16.dq_add0_3  dq_add0_3 (
-    .a(\a$197 ),
-    .b(\b$198 ),
-    .s(\s$199 )
+    .a(\a$196 ),
+    .b(\b$197 ),
+    .s(\s$198 )
   );
   \lut_w2_fp16.dq_add1_0  dq_add1_0 (
-    .a(\a$211 ),
-    .b(\b$212 ),
-    .s(\s$213 )
+    .a(\a$210 ),
+    .b(\b$211 ),
+    .s(\s$212 )
   );
   \lut_w2_fp16.dq_add1_1  dq_add1_1 (
-    .a(\a$225 ),
-    .b(\b$226 ),
-    .s(\s$227 )
+    .a(\a$224 ),
+    .b(\b$225 ),
+    .s(\s$226 )
   );
   \lut_w2_fp16.dq_add1_2  dq_add1_2 (
-    .a(\a$239 ),
-    .b(\b$240 ),
-    .s(\s$241 )
+    .a(\a$238 ),
+    .b(\b$239 ),
+    .s(\s$240 )
   );
   \lut_w2_fp16.dq_add1_3  dq_add1_3 (
-    .a(\a$253 ),
-    .b(\b$254 ),
-    .s(\s$255 )
+    .a(\a$252 ),
+    .b(\b$253 ),
+    .s(\s$254 )
   );
   \lut_w2_fp16.precompute0  precompute0 (
     .a(i_a[63:0]),
@@ -1679,274 +1643,460 @@ module lut_w2_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
   \lut_w2_fp16.precompute1  precompute1 (
     .a(i_a[127:64]),
     .clk(clk),
-    .exp(\exp$95 ),
+    .exp(\exp$94 ),
     .load(accept),
     .rst(rst),
-    .\table (\table$98 )
+    .\table (\table$97 )
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$455  = i_a;
+    \$439  = i_a;
     if (rst) begin
-      \$455  = 128'h00000000000000000000000000000000;
+      \$439  = 128'h00000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$456  = i_w;
+    \$440  = i_w;
     if (rst) begin
-      \$456  = 72'h000000000000000000;
+      \$440  = 72'h000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$457  = i_ctl;
+    \$441  = i_ctl;
     if (rst) begin
-      \$457  = 5'h00;
+      \$441  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$458  = w_reg;
+    \$442  = w_reg;
     if (i_ctl[1]) begin
-      \$458  = i_w;
+      \$442  = i_w;
     end
     if (rst) begin
-      \$458  = 72'h000000000000000000;
+      \$442  = 72'h000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$459  = planes;
+    \$443  = \$signal ;
     if (accept) begin
-      \$459  = w_sel[31:0];
-    end
-    if (rst) begin
-      \$459  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$460  = dtype;
-    if (accept) begin
-      \$460  = 1'h0;
-    end
-    if (rst) begin
-      \$460  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$461  = remaining;
-    if (accept) begin
-      \$461  = 2'h2;
+      \$443  = 1'h0;
     end else if (\$3 ) begin
-      \$461  = \$4 [1:0];
+      \$443  = \$5 [0];
     end
     if (rst) begin
-      \$461  = 2'h0;
+      \$443  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$462  = step;
+    \$444  = planes;
     if (accept) begin
-      \$462  = 1'h0;
+      \$444  = w_sel[31:0];
+    end
+    if (rst) begin
+      \$444  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$445  = dtype;
+    if (accept) begin
+      \$445  = 1'h0;
+    end
+    if (rst) begin
+      \$445  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$446  = remaining;
+    if (accept) begin
+      \$446  = 2'h2;
     end else if (\$3 ) begin
-      \$462  = \$5 [0];
+      \$446  = \$4 [1:0];
     end
     if (rst) begin
-      \$462  = 1'h0;
+      \$446  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$463  = beat_group_end;
+    \$447  = beat_group_end;
     if (accept) begin
-      \$463  = i_ctl[4];
+      \$447  = i_ctl[4];
     end
     if (rst) begin
-      \$463  = 1'h0;
+      \$447  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$464  = beat_last;
+    \$448  = beat_last;
     if (accept) begin
-      \$464  = i_ctl[3];
+      \$448  = i_ctl[3];
     end
     if (rst) begin
-      \$464  = 1'h0;
+      \$448  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$465  = beat_scale;
+    \$449  = beat_scale;
     if (accept) begin
-      \$465  = w_sel[63:32];
+      \$449  = w_sel[63:32];
     end
     if (rst) begin
-      \$465  = 32'd0;
+      \$449  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$466  = \$signal ;
+    \$450  = \$signal$23 ;
     if (accept) begin
-      \$466  = 1'h0;
+      \$450  = 1'h1;
     end
     if (rst) begin
-      \$466  = 1'h0;
+      \$450  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$467  = beat_h;
+    \$451  = \$signal$24 ;
     if (accept) begin
-      \$467  = 1'h1;
+      \$451  = w_sel[71:64];
     end
     if (rst) begin
-      \$467  = 1'h0;
+      \$451  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$468  = \$signal$25 ;
-    if (accept) begin
-      \$468  = w_sel[71:64];
-    end
-    if (rst) begin
-      \$468  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$469  = act_sum0;
+    \$452  = act_sum0;
     if (handoff) begin
-      \$469  = 42'h00000000000;
+      \$452  = 42'h00000000000;
     end else if (last_plane) begin
-      \$469  = \$111 [41:0];
+      \$452  = \$103 [41:0];
     end
     if (rst) begin
-      \$469  = 42'h00000000000;
+      \$452  = 42'h00000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$470  = act_sum1;
+    \$453  = act_sum1;
     if (handoff) begin
-      \$470  = 42'h00000000000;
+      \$453  = 42'h00000000000;
     end else if (last_plane) begin
-      \$470  = \$113 [41:0];
+      \$453  = \$105 [41:0];
     end
     if (rst) begin
-      \$470  = 42'h00000000000;
+      \$453  = 42'h00000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$471  = grp0_0;
+    \$454  = grp0_0;
     if (handoff) begin
-      \$471  = 44'h00000000000;
+      \$454  = 44'h00000000000;
     end else if (\$7 ) begin
-      \$471  = \$123 [43:0];
+      \$454  = \$114 [43:0];
     end
     if (rst) begin
-      \$471  = 44'h00000000000;
+      \$454  = 44'h00000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$472  = grp1_0;
+    \$455  = grp1_0;
     if (handoff) begin
-      \$472  = 44'h00000000000;
+      \$455  = 44'h00000000000;
     end else if (\$9 ) begin
-      \$472  = \$127 [43:0];
+      \$455  = \$117 [43:0];
     end
     if (rst) begin
-      \$472  = 44'h00000000000;
+      \$455  = 44'h00000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$473  = grp0_1;
+    \$456  = grp0_1;
     if (handoff) begin
-      \$473  = 44'h00000000000;
+      \$456  = 44'h00000000000;
     end else if (\$11 ) begin
-      \$473  = \$137 [43:0];
+      \$456  = \$126 [43:0];
     end
     if (rst) begin
-      \$473  = 44'h00000000000;
+      \$456  = 44'h00000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$474  = grp1_1;
+    \$457  = grp1_1;
     if (handoff) begin
-      \$474  = 44'h00000000000;
+      \$457  = 44'h00000000000;
     end else if (\$13 ) begin
-      \$474  = \$141 [43:0];
+      \$457  = \$129 [43:0];
     end
     if (rst) begin
-      \$474  = 44'h00000000000;
+      \$457  = 44'h00000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$475  = grp0_2;
+    \$458  = grp0_2;
     if (handoff) begin
-      \$475  = 44'h00000000000;
+      \$458  = 44'h00000000000;
     end else if (\$15 ) begin
-      \$475  = \$151 [43:0];
+      \$458  = \$138 [43:0];
     end
     if (rst) begin
-      \$475  = 44'h00000000000;
+      \$458  = 44'h00000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$476  = grp1_2;
+    \$459  = grp1_2;
     if (handoff) begin
-      \$476  = 44'h00000000000;
+      \$459  = 44'h00000000000;
     end else if (\$17 ) begin
-      \$476  = \$155 [43:0];
+      \$459  = \$141 [43:0];
     end
     if (rst) begin
-      \$476  = 44'h00000000000;
+      \$459  = 44'h00000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$477  = grp0_3;
+    \$460  = grp0_3;
     if (handoff) begin
-      \$477  = 44'h00000000000;
+      \$460  = 44'h00000000000;
     end else if (\$19 ) begin
-      \$477  = \$165 [43:0];
+      \$460  = \$150 [43:0];
     end
     if (rst) begin
-      \$477  = 44'h00000000000;
+      \$460  = 44'h00000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$478  = grp1_3;
+    \$461  = grp1_3;
     if (handoff) begin
-      \$478  = 44'h00000000000;
+      \$461  = 44'h00000000000;
     end else if (\$21 ) begin
-      \$478  = \$169 [43:0];
+      \$461  = \$153 [43:0];
     end
     if (rst) begin
-      \$478  = 44'h00000000000;
+      \$461  = 44'h00000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$479  = grp_first;
+    \$462  = grp_first;
     if (handoff) begin
-      \$479  = 1'h0;
+      \$462  = 1'h0;
     end
     if (\$22 ) begin
-      \$479  = 1'h1;
+      \$462  = 1'h1;
+    end
+    if (rst) begin
+      \$462  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$463  = grp_psum;
+    if (\$22 ) begin
+      \$463  = i_psum;
+    end
+    if (rst) begin
+      \$463  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$464  = dq_c0;
+    if (handoff) begin
+      \$464  = corr_uint2[2:0];
+    end
+    if (rst) begin
+      \$464  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$465  = dq_c1;
+    if (handoff) begin
+      \$465  = \corr_uint2$140 [2:0];
+    end
+    if (rst) begin
+      \$465  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$466  = dq_c2;
+    if (handoff) begin
+      \$466  = \corr_uint2$141 [2:0];
+    end
+    if (rst) begin
+      \$466  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$467  = dq_c3;
+    if (handoff) begin
+      \$467  = \corr_uint2$142 [2:0];
+    end
+    if (rst) begin
+      \$467  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$468  = dq_sum_a0;
+    if (handoff) begin
+      \$468  = \$103 [41:0];
+    end
+    if (rst) begin
+      \$468  = 42'h00000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$469  = dq_sum_a1;
+    if (handoff) begin
+      \$469  = \$105 [41:0];
+    end
+    if (rst) begin
+      \$469  = 42'h00000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$470  = \$signal$60 ;
+    if (handoff) begin
+      \$470  = \$signal$23 ;
+    end
+    if (rst) begin
+      \$470  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$471  = dq_d0_0;
+    if (\$26 ) begin
+      \$471  = \$30 [45:0];
+    end
+    if (handoff) begin
+      \$471  = { \$114 [43], \$114 [43], \$114 [43:0] };
+    end
+    if (rst) begin
+      \$471  = 46'h000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$472  = dq_d0_1;
+    if (\$34 ) begin
+      \$472  = \$38 [45:0];
+    end
+    if (handoff) begin
+      \$472  = { \$126 [43], \$126 [43], \$126 [43:0] };
+    end
+    if (rst) begin
+      \$472  = 46'h000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$473  = dq_d0_2;
+    if (\$42 ) begin
+      \$473  = \$46 [45:0];
+    end
+    if (handoff) begin
+      \$473  = { \$138 [43], \$138 [43], \$138 [43:0] };
+    end
+    if (rst) begin
+      \$473  = 46'h000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$474  = dq_d0_3;
+    if (\$50 ) begin
+      \$474  = \$54 [45:0];
+    end
+    if (handoff) begin
+      \$474  = { \$150 [43], \$150 [43], \$150 [43:0] };
+    end
+    if (rst) begin
+      \$474  = 46'h000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$475  = dq_d1_0;
+    if (\$58 ) begin
+      \$475  = \$62 [45:0];
+    end
+    if (handoff) begin
+      \$475  = { \$117 [43], \$117 [43], \$117 [43:0] };
+    end
+    if (rst) begin
+      \$475  = 46'h000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$476  = dq_d1_1;
+    if (\$66 ) begin
+      \$476  = \$70 [45:0];
+    end
+    if (handoff) begin
+      \$476  = { \$129 [43], \$129 [43], \$129 [43:0] };
+    end
+    if (rst) begin
+      \$476  = 46'h000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$477  = dq_d1_2;
+    if (\$74 ) begin
+      \$477  = \$78 [45:0];
+    end
+    if (handoff) begin
+      \$477  = { \$141 [43], \$141 [43], \$141 [43:0] };
+    end
+    if (rst) begin
+      \$477  = 46'h000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$478  = dq_d1_3;
+    if (\$82 ) begin
+      \$478  = \$86 [45:0];
+    end
+    if (handoff) begin
+      \$478  = { \$153 [43], \$153 [43], \$153 [43:0] };
+    end
+    if (rst) begin
+      \$478  = 46'h000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$479  = 1'h0;
+    if (\$87 ) begin
+      if (\$92 ) begin
+        \$479  = 1'h1;
+      end
     end
     if (rst) begin
       \$479  = 1'h0;
@@ -1954,59 +2104,69 @@ module lut_w2_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$480  = grp_psum;
-    if (\$22 ) begin
-      \$480  = i_psum;
+    \$480  = dq_left;
+    if (\$87 ) begin
+      \$480  = \$88 [3:0];
+    end
+    if (handoff) begin
+      \$480  = 4'hb;
     end
     if (rst) begin
-      \$480  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
+      \$480  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$481  = dq_c0;
+    \$481  = dq_bit;
+    if (\$87 ) begin
+      \$481  = \$89 [3:0];
+    end
     if (handoff) begin
-      \$481  = corr_uint2[2:0];
+      \$481  = 4'h0;
     end
     if (rst) begin
-      \$481  = 3'h0;
+      \$481  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$482  = dq_c1;
-    if (handoff) begin
-      \$482  = \corr_uint2$141 [2:0];
+    \$482  = out_acc;
+    if (\$87 ) begin
+      if (\$90 ) begin
+        \$482  = out_next;
+      end
     end
     if (rst) begin
-      \$482  = 3'h0;
+      \$482  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$483  = dq_c2;
-    if (handoff) begin
-      \$483  = \corr_uint2$142 [2:0];
+    \$483  = o_psum;
+    if (\$87 ) begin
+      if (\$92 ) begin
+        \$483  = out_next;
+      end
     end
     if (rst) begin
-      \$483  = 3'h0;
+      \$483  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$484  = dq_c3;
+    \$484  = dq_scale;
     if (handoff) begin
-      \$484  = \corr_uint2$143 [2:0];
+      \$484  = beat_scale;
     end
     if (rst) begin
-      \$484  = 3'h0;
+      \$484  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$485  = dq_h;
+    \$485  = \$signal$84 ;
     if (handoff) begin
-      \$485  = beat_h;
+      \$485  = grp_first;
     end
     if (rst) begin
       \$485  = 1'h0;
@@ -2014,1629 +2174,1423 @@ module lut_w2_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$486  = dq_sum_a0;
+    \$486  = dq_psum;
     if (handoff) begin
-      \$486  = \$111 [41:0];
+      \$486  = grp_psum;
     end
     if (rst) begin
-      \$486  = 42'h00000000000;
+      \$486  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$487  = dq_sum_a1;
+    \$487  = dq_last;
     if (handoff) begin
-      \$487  = \$113 [41:0];
+      \$487  = beat_last;
     end
     if (rst) begin
-      \$487  = 42'h00000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$488  = dq_d0_0;
-    if (\$26 ) begin
-      \$488  = \$30 [45:0];
-    end
-    if (handoff) begin
-      \$488  = { \$31 [44], \$31  };
-    end
-    if (rst) begin
-      \$488  = 46'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$489  = dq_d0_1;
-    if (\$35 ) begin
-      \$489  = \$39 [45:0];
-    end
-    if (handoff) begin
-      \$489  = { \$40 [44], \$40  };
-    end
-    if (rst) begin
-      \$489  = 46'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$490  = dq_d0_2;
-    if (\$44 ) begin
-      \$490  = \$48 [45:0];
-    end
-    if (handoff) begin
-      \$490  = { \$49 [44], \$49  };
-    end
-    if (rst) begin
-      \$490  = 46'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$491  = dq_d0_3;
-    if (\$53 ) begin
-      \$491  = \$57 [45:0];
-    end
-    if (handoff) begin
-      \$491  = { \$58 [44], \$58  };
-    end
-    if (rst) begin
-      \$491  = 46'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$492  = dq_d1_0;
-    if (\$62 ) begin
-      \$492  = \$66 [45:0];
-    end
-    if (handoff) begin
-      \$492  = { \$67 [44], \$67  };
-    end
-    if (rst) begin
-      \$492  = 46'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$493  = dq_d1_1;
-    if (\$71 ) begin
-      \$493  = \$75 [45:0];
-    end
-    if (handoff) begin
-      \$493  = { \$76 [44], \$76  };
-    end
-    if (rst) begin
-      \$493  = 46'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$494  = dq_d1_2;
-    if (\$80 ) begin
-      \$494  = \$84 [45:0];
-    end
-    if (handoff) begin
-      \$494  = { \$85 [44], \$85  };
-    end
-    if (rst) begin
-      \$494  = 46'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$495  = dq_d1_3;
-    if (\$89 ) begin
-      \$495  = \$93 [45:0];
-    end
-    if (handoff) begin
-      \$495  = { \$94 [44], \$94  };
-    end
-    if (rst) begin
-      \$495  = 46'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$496  = 1'h0;
-    if (\$95 ) begin
-      if (\$100 ) begin
-        \$496  = 1'h1;
-      end
-    end
-    if (rst) begin
-      \$496  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$497  = dq_left;
-    if (\$95 ) begin
-      \$497  = \$96 [3:0];
-    end
-    if (handoff) begin
-      \$497  = 4'hb;
-    end
-    if (rst) begin
-      \$497  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$498  = dq_bit;
-    if (\$95 ) begin
-      \$498  = \$97 [3:0];
-    end
-    if (handoff) begin
-      \$498  = 4'h0;
-    end
-    if (rst) begin
-      \$498  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$499  = out_acc;
-    if (\$95 ) begin
-      if (\$98 ) begin
-        \$499  = out_next;
-      end
-    end
-    if (rst) begin
-      \$499  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$500  = o_psum;
-    if (\$95 ) begin
-      if (\$100 ) begin
-        \$500  = out_next;
-      end
-    end
-    if (rst) begin
-      \$500  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$501  = dq_scale;
-    if (handoff) begin
-      \$501  = beat_scale;
-    end
-    if (rst) begin
-      \$501  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$502  = \$signal$85 ;
-    if (handoff) begin
-      \$502  = grp_first;
-    end
-    if (rst) begin
-      \$502  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$503  = dq_psum;
-    if (handoff) begin
-      \$503  = grp_psum;
-    end
-    if (rst) begin
-      \$503  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$504  = \$signal$83 ;
-    if (handoff) begin
-      \$504  = beat_last;
-    end
-    if (rst) begin
-      \$504  = 1'h0;
+      \$487  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dq_rp0_0_msb = 6'h00;
-    if (\$178 [0]) begin
+    if (\$162 [0]) begin
       dq_rp0_0_msb = 6'h00;
     end
-    if (\$178 [1]) begin
+    if (\$162 [1]) begin
       dq_rp0_0_msb = 6'h01;
     end
-    if (\$178 [2]) begin
+    if (\$162 [2]) begin
       dq_rp0_0_msb = 6'h02;
     end
-    if (\$178 [3]) begin
+    if (\$162 [3]) begin
       dq_rp0_0_msb = 6'h03;
     end
-    if (\$178 [4]) begin
+    if (\$162 [4]) begin
       dq_rp0_0_msb = 6'h04;
     end
-    if (\$178 [5]) begin
+    if (\$162 [5]) begin
       dq_rp0_0_msb = 6'h05;
     end
-    if (\$178 [6]) begin
+    if (\$162 [6]) begin
       dq_rp0_0_msb = 6'h06;
     end
-    if (\$178 [7]) begin
+    if (\$162 [7]) begin
       dq_rp0_0_msb = 6'h07;
     end
-    if (\$178 [8]) begin
+    if (\$162 [8]) begin
       dq_rp0_0_msb = 6'h08;
     end
-    if (\$178 [9]) begin
+    if (\$162 [9]) begin
       dq_rp0_0_msb = 6'h09;
     end
-    if (\$178 [10]) begin
+    if (\$162 [10]) begin
       dq_rp0_0_msb = 6'h0a;
     end
-    if (\$178 [11]) begin
+    if (\$162 [11]) begin
       dq_rp0_0_msb = 6'h0b;
     end
-    if (\$178 [12]) begin
+    if (\$162 [12]) begin
       dq_rp0_0_msb = 6'h0c;
     end
-    if (\$178 [13]) begin
+    if (\$162 [13]) begin
       dq_rp0_0_msb = 6'h0d;
     end
-    if (\$178 [14]) begin
+    if (\$162 [14]) begin
       dq_rp0_0_msb = 6'h0e;
     end
-    if (\$178 [15]) begin
+    if (\$162 [15]) begin
       dq_rp0_0_msb = 6'h0f;
     end
-    if (\$178 [16]) begin
+    if (\$162 [16]) begin
       dq_rp0_0_msb = 6'h10;
     end
-    if (\$178 [17]) begin
+    if (\$162 [17]) begin
       dq_rp0_0_msb = 6'h11;
     end
-    if (\$178 [18]) begin
+    if (\$162 [18]) begin
       dq_rp0_0_msb = 6'h12;
     end
-    if (\$178 [19]) begin
+    if (\$162 [19]) begin
       dq_rp0_0_msb = 6'h13;
     end
-    if (\$178 [20]) begin
+    if (\$162 [20]) begin
       dq_rp0_0_msb = 6'h14;
     end
-    if (\$178 [21]) begin
+    if (\$162 [21]) begin
       dq_rp0_0_msb = 6'h15;
     end
-    if (\$178 [22]) begin
+    if (\$162 [22]) begin
       dq_rp0_0_msb = 6'h16;
     end
-    if (\$178 [23]) begin
+    if (\$162 [23]) begin
       dq_rp0_0_msb = 6'h17;
     end
-    if (\$178 [24]) begin
+    if (\$162 [24]) begin
       dq_rp0_0_msb = 6'h18;
     end
-    if (\$178 [25]) begin
+    if (\$162 [25]) begin
       dq_rp0_0_msb = 6'h19;
     end
-    if (\$178 [26]) begin
+    if (\$162 [26]) begin
       dq_rp0_0_msb = 6'h1a;
     end
-    if (\$178 [27]) begin
+    if (\$162 [27]) begin
       dq_rp0_0_msb = 6'h1b;
     end
-    if (\$178 [28]) begin
+    if (\$162 [28]) begin
       dq_rp0_0_msb = 6'h1c;
     end
-    if (\$178 [29]) begin
+    if (\$162 [29]) begin
       dq_rp0_0_msb = 6'h1d;
     end
-    if (\$178 [30]) begin
+    if (\$162 [30]) begin
       dq_rp0_0_msb = 6'h1e;
     end
-    if (\$178 [31]) begin
+    if (\$162 [31]) begin
       dq_rp0_0_msb = 6'h1f;
     end
-    if (\$178 [32]) begin
+    if (\$162 [32]) begin
       dq_rp0_0_msb = 6'h20;
     end
-    if (\$178 [33]) begin
+    if (\$162 [33]) begin
       dq_rp0_0_msb = 6'h21;
     end
-    if (\$178 [34]) begin
+    if (\$162 [34]) begin
       dq_rp0_0_msb = 6'h22;
     end
-    if (\$178 [35]) begin
+    if (\$162 [35]) begin
       dq_rp0_0_msb = 6'h23;
     end
-    if (\$178 [36]) begin
+    if (\$162 [36]) begin
       dq_rp0_0_msb = 6'h24;
     end
-    if (\$178 [37]) begin
+    if (\$162 [37]) begin
       dq_rp0_0_msb = 6'h25;
     end
-    if (\$178 [38]) begin
+    if (\$162 [38]) begin
       dq_rp0_0_msb = 6'h26;
     end
-    if (\$178 [39]) begin
+    if (\$162 [39]) begin
       dq_rp0_0_msb = 6'h27;
     end
-    if (\$178 [40]) begin
+    if (\$162 [40]) begin
       dq_rp0_0_msb = 6'h28;
     end
-    if (\$178 [41]) begin
+    if (\$162 [41]) begin
       dq_rp0_0_msb = 6'h29;
     end
-    if (\$178 [42]) begin
+    if (\$162 [42]) begin
       dq_rp0_0_msb = 6'h2a;
     end
-    if (\$178 [43]) begin
+    if (\$162 [43]) begin
       dq_rp0_0_msb = 6'h2b;
     end
-    if (\$178 [44]) begin
+    if (\$162 [44]) begin
       dq_rp0_0_msb = 6'h2c;
     end
-    if (\$178 [45]) begin
+    if (\$162 [45]) begin
       dq_rp0_0_msb = 6'h2d;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dq_rp0_0_rs = 6'h00;
-    if (\$184 ) begin
+    if (\$168 ) begin
       (* full_case = 32'd1 *)
-      if (\$185 ) begin
+      if (\$169 ) begin
         dq_rp0_0_rs = 6'h2e;
       end else begin
-        dq_rp0_0_rs = \$186 [5:0];
+        dq_rp0_0_rs = \$170 [5:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
-    if (\$197 ) begin
-      dq_rp0_0_out = { \$200 , 31'h00000000 };
-    end else if (\$198 ) begin
-      dq_rp0_0_out = { \$202 , 31'h7f800000 };
+    if (\$181 ) begin
+      dq_rp0_0_out = { \$184 , 31'h00000000 };
+    end else if (\$182 ) begin
+      dq_rp0_0_out = { \$186 , 31'h7f800000 };
     end else begin
-      dq_rp0_0_out = { \$204 , \$196 [30:0] };
+      dq_rp0_0_out = { \$188 , \$180 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dq_rp0_1_msb = 6'h00;
-    if (\$213 [0]) begin
+    if (\$197 [0]) begin
       dq_rp0_1_msb = 6'h00;
     end
-    if (\$213 [1]) begin
+    if (\$197 [1]) begin
       dq_rp0_1_msb = 6'h01;
     end
-    if (\$213 [2]) begin
+    if (\$197 [2]) begin
       dq_rp0_1_msb = 6'h02;
     end
-    if (\$213 [3]) begin
+    if (\$197 [3]) begin
       dq_rp0_1_msb = 6'h03;
     end
-    if (\$213 [4]) begin
+    if (\$197 [4]) begin
       dq_rp0_1_msb = 6'h04;
     end
-    if (\$213 [5]) begin
+    if (\$197 [5]) begin
       dq_rp0_1_msb = 6'h05;
     end
-    if (\$213 [6]) begin
+    if (\$197 [6]) begin
       dq_rp0_1_msb = 6'h06;
     end
-    if (\$213 [7]) begin
+    if (\$197 [7]) begin
       dq_rp0_1_msb = 6'h07;
     end
-    if (\$213 [8]) begin
+    if (\$197 [8]) begin
       dq_rp0_1_msb = 6'h08;
     end
-    if (\$213 [9]) begin
+    if (\$197 [9]) begin
       dq_rp0_1_msb = 6'h09;
     end
-    if (\$213 [10]) begin
+    if (\$197 [10]) begin
       dq_rp0_1_msb = 6'h0a;
     end
-    if (\$213 [11]) begin
+    if (\$197 [11]) begin
       dq_rp0_1_msb = 6'h0b;
     end
-    if (\$213 [12]) begin
+    if (\$197 [12]) begin
       dq_rp0_1_msb = 6'h0c;
     end
-    if (\$213 [13]) begin
+    if (\$197 [13]) begin
       dq_rp0_1_msb = 6'h0d;
     end
-    if (\$213 [14]) begin
+    if (\$197 [14]) begin
       dq_rp0_1_msb = 6'h0e;
     end
-    if (\$213 [15]) begin
+    if (\$197 [15]) begin
       dq_rp0_1_msb = 6'h0f;
     end
-    if (\$213 [16]) begin
+    if (\$197 [16]) begin
       dq_rp0_1_msb = 6'h10;
     end
-    if (\$213 [17]) begin
+    if (\$197 [17]) begin
       dq_rp0_1_msb = 6'h11;
     end
-    if (\$213 [18]) begin
+    if (\$197 [18]) begin
       dq_rp0_1_msb = 6'h12;
     end
-    if (\$213 [19]) begin
+    if (\$197 [19]) begin
       dq_rp0_1_msb = 6'h13;
     end
-    if (\$213 [20]) begin
+    if (\$197 [20]) begin
       dq_rp0_1_msb = 6'h14;
     end
-    if (\$213 [21]) begin
+    if (\$197 [21]) begin
       dq_rp0_1_msb = 6'h15;
     end
-    if (\$213 [22]) begin
+    if (\$197 [22]) begin
       dq_rp0_1_msb = 6'h16;
     end
-    if (\$213 [23]) begin
+    if (\$197 [23]) begin
       dq_rp0_1_msb = 6'h17;
     end
-    if (\$213 [24]) begin
+    if (\$197 [24]) begin
       dq_rp0_1_msb = 6'h18;
     end
-    if (\$213 [25]) begin
+    if (\$197 [25]) begin
       dq_rp0_1_msb = 6'h19;
     end
-    if (\$213 [26]) begin
+    if (\$197 [26]) begin
       dq_rp0_1_msb = 6'h1a;
     end
-    if (\$213 [27]) begin
+    if (\$197 [27]) begin
       dq_rp0_1_msb = 6'h1b;
     end
-    if (\$213 [28]) begin
+    if (\$197 [28]) begin
       dq_rp0_1_msb = 6'h1c;
     end
-    if (\$213 [29]) begin
+    if (\$197 [29]) begin
       dq_rp0_1_msb = 6'h1d;
     end
-    if (\$213 [30]) begin
+    if (\$197 [30]) begin
       dq_rp0_1_msb = 6'h1e;
     end
-    if (\$213 [31]) begin
+    if (\$197 [31]) begin
       dq_rp0_1_msb = 6'h1f;
     end
-    if (\$213 [32]) begin
+    if (\$197 [32]) begin
       dq_rp0_1_msb = 6'h20;
     end
-    if (\$213 [33]) begin
+    if (\$197 [33]) begin
       dq_rp0_1_msb = 6'h21;
     end
-    if (\$213 [34]) begin
+    if (\$197 [34]) begin
       dq_rp0_1_msb = 6'h22;
     end
-    if (\$213 [35]) begin
+    if (\$197 [35]) begin
       dq_rp0_1_msb = 6'h23;
     end
-    if (\$213 [36]) begin
+    if (\$197 [36]) begin
       dq_rp0_1_msb = 6'h24;
     end
-    if (\$213 [37]) begin
+    if (\$197 [37]) begin
       dq_rp0_1_msb = 6'h25;
     end
-    if (\$213 [38]) begin
+    if (\$197 [38]) begin
       dq_rp0_1_msb = 6'h26;
     end
-    if (\$213 [39]) begin
+    if (\$197 [39]) begin
       dq_rp0_1_msb = 6'h27;
     end
-    if (\$213 [40]) begin
+    if (\$197 [40]) begin
       dq_rp0_1_msb = 6'h28;
     end
-    if (\$213 [41]) begin
+    if (\$197 [41]) begin
       dq_rp0_1_msb = 6'h29;
     end
-    if (\$213 [42]) begin
+    if (\$197 [42]) begin
       dq_rp0_1_msb = 6'h2a;
     end
-    if (\$213 [43]) begin
+    if (\$197 [43]) begin
       dq_rp0_1_msb = 6'h2b;
     end
-    if (\$213 [44]) begin
+    if (\$197 [44]) begin
       dq_rp0_1_msb = 6'h2c;
     end
-    if (\$213 [45]) begin
+    if (\$197 [45]) begin
       dq_rp0_1_msb = 6'h2d;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dq_rp0_1_rs = 6'h00;
-    if (\$219 ) begin
+    if (\$203 ) begin
       (* full_case = 32'd1 *)
-      if (\$220 ) begin
+      if (\$204 ) begin
         dq_rp0_1_rs = 6'h2e;
       end else begin
-        dq_rp0_1_rs = \$221 [5:0];
+        dq_rp0_1_rs = \$205 [5:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
-    if (\$232 ) begin
-      dq_rp0_1_out = { \$235 , 31'h00000000 };
-    end else if (\$233 ) begin
-      dq_rp0_1_out = { \$237 , 31'h7f800000 };
+    if (\$216 ) begin
+      dq_rp0_1_out = { \$219 , 31'h00000000 };
+    end else if (\$217 ) begin
+      dq_rp0_1_out = { \$221 , 31'h7f800000 };
     end else begin
-      dq_rp0_1_out = { \$239 , \$231 [30:0] };
+      dq_rp0_1_out = { \$223 , \$215 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dq_rp0_2_msb = 6'h00;
-    if (\$248 [0]) begin
+    if (\$232 [0]) begin
       dq_rp0_2_msb = 6'h00;
     end
-    if (\$248 [1]) begin
+    if (\$232 [1]) begin
       dq_rp0_2_msb = 6'h01;
     end
-    if (\$248 [2]) begin
+    if (\$232 [2]) begin
       dq_rp0_2_msb = 6'h02;
     end
-    if (\$248 [3]) begin
+    if (\$232 [3]) begin
       dq_rp0_2_msb = 6'h03;
     end
-    if (\$248 [4]) begin
+    if (\$232 [4]) begin
       dq_rp0_2_msb = 6'h04;
     end
-    if (\$248 [5]) begin
+    if (\$232 [5]) begin
       dq_rp0_2_msb = 6'h05;
     end
-    if (\$248 [6]) begin
+    if (\$232 [6]) begin
       dq_rp0_2_msb = 6'h06;
     end
-    if (\$248 [7]) begin
+    if (\$232 [7]) begin
       dq_rp0_2_msb = 6'h07;
     end
-    if (\$248 [8]) begin
+    if (\$232 [8]) begin
       dq_rp0_2_msb = 6'h08;
     end
-    if (\$248 [9]) begin
+    if (\$232 [9]) begin
       dq_rp0_2_msb = 6'h09;
     end
-    if (\$248 [10]) begin
+    if (\$232 [10]) begin
       dq_rp0_2_msb = 6'h0a;
     end
-    if (\$248 [11]) begin
+    if (\$232 [11]) begin
       dq_rp0_2_msb = 6'h0b;
     end
-    if (\$248 [12]) begin
+    if (\$232 [12]) begin
       dq_rp0_2_msb = 6'h0c;
     end
-    if (\$248 [13]) begin
+    if (\$232 [13]) begin
       dq_rp0_2_msb = 6'h0d;
     end
-    if (\$248 [14]) begin
+    if (\$232 [14]) begin
       dq_rp0_2_msb = 6'h0e;
     end
-    if (\$248 [15]) begin
+    if (\$232 [15]) begin
       dq_rp0_2_msb = 6'h0f;
     end
-    if (\$248 [16]) begin
+    if (\$232 [16]) begin
       dq_rp0_2_msb = 6'h10;
     end
-    if (\$248 [17]) begin
+    if (\$232 [17]) begin
       dq_rp0_2_msb = 6'h11;
     end
-    if (\$248 [18]) begin
+    if (\$232 [18]) begin
       dq_rp0_2_msb = 6'h12;
     end
-    if (\$248 [19]) begin
+    if (\$232 [19]) begin
       dq_rp0_2_msb = 6'h13;
     end
-    if (\$248 [20]) begin
+    if (\$232 [20]) begin
       dq_rp0_2_msb = 6'h14;
     end
-    if (\$248 [21]) begin
+    if (\$232 [21]) begin
       dq_rp0_2_msb = 6'h15;
     end
-    if (\$248 [22]) begin
+    if (\$232 [22]) begin
       dq_rp0_2_msb = 6'h16;
     end
-    if (\$248 [23]) begin
+    if (\$232 [23]) begin
       dq_rp0_2_msb = 6'h17;
     end
-    if (\$248 [24]) begin
+    if (\$232 [24]) begin
       dq_rp0_2_msb = 6'h18;
     end
-    if (\$248 [25]) begin
+    if (\$232 [25]) begin
       dq_rp0_2_msb = 6'h19;
     end
-    if (\$248 [26]) begin
+    if (\$232 [26]) begin
       dq_rp0_2_msb = 6'h1a;
     end
-    if (\$248 [27]) begin
+    if (\$232 [27]) begin
       dq_rp0_2_msb = 6'h1b;
     end
-    if (\$248 [28]) begin
+    if (\$232 [28]) begin
       dq_rp0_2_msb = 6'h1c;
     end
-    if (\$248 [29]) begin
+    if (\$232 [29]) begin
       dq_rp0_2_msb = 6'h1d;
     end
-    if (\$248 [30]) begin
+    if (\$232 [30]) begin
       dq_rp0_2_msb = 6'h1e;
     end
-    if (\$248 [31]) begin
+    if (\$232 [31]) begin
       dq_rp0_2_msb = 6'h1f;
     end
-    if (\$248 [32]) begin
+    if (\$232 [32]) begin
       dq_rp0_2_msb = 6'h20;
     end
-    if (\$248 [33]) begin
+    if (\$232 [33]) begin
       dq_rp0_2_msb = 6'h21;
     end
-    if (\$248 [34]) begin
+    if (\$232 [34]) begin
       dq_rp0_2_msb = 6'h22;
     end
-    if (\$248 [35]) begin
+    if (\$232 [35]) begin
       dq_rp0_2_msb = 6'h23;
     end
-    if (\$248 [36]) begin
+    if (\$232 [36]) begin
       dq_rp0_2_msb = 6'h24;
     end
-    if (\$248 [37]) begin
+    if (\$232 [37]) begin
       dq_rp0_2_msb = 6'h25;
     end
-    if (\$248 [38]) begin
+    if (\$232 [38]) begin
       dq_rp0_2_msb = 6'h26;
     end
-    if (\$248 [39]) begin
+    if (\$232 [39]) begin
       dq_rp0_2_msb = 6'h27;
     end
-    if (\$248 [40]) begin
+    if (\$232 [40]) begin
       dq_rp0_2_msb = 6'h28;
     end
-    if (\$248 [41]) begin
+    if (\$232 [41]) begin
       dq_rp0_2_msb = 6'h29;
     end
-    if (\$248 [42]) begin
+    if (\$232 [42]) begin
       dq_rp0_2_msb = 6'h2a;
     end
-    if (\$248 [43]) begin
+    if (\$232 [43]) begin
       dq_rp0_2_msb = 6'h2b;
     end
-    if (\$248 [44]) begin
+    if (\$232 [44]) begin
       dq_rp0_2_msb = 6'h2c;
     end
-    if (\$248 [45]) begin
+    if (\$232 [45]) begin
       dq_rp0_2_msb = 6'h2d;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dq_rp0_2_rs = 6'h00;
-    if (\$254 ) begin
+    if (\$238 ) begin
       (* full_case = 32'd1 *)
-      if (\$255 ) begin
+      if (\$239 ) begin
         dq_rp0_2_rs = 6'h2e;
       end else begin
-        dq_rp0_2_rs = \$256 [5:0];
+        dq_rp0_2_rs = \$240 [5:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
-    if (\$267 ) begin
-      dq_rp0_2_out = { \$270 , 31'h00000000 };
-    end else if (\$268 ) begin
-      dq_rp0_2_out = { \$272 , 31'h7f800000 };
+    if (\$251 ) begin
+      dq_rp0_2_out = { \$254 , 31'h00000000 };
+    end else if (\$252 ) begin
+      dq_rp0_2_out = { \$256 , 31'h7f800000 };
     end else begin
-      dq_rp0_2_out = { \$274 , \$266 [30:0] };
+      dq_rp0_2_out = { \$258 , \$250 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dq_rp0_3_msb = 6'h00;
-    if (\$283 [0]) begin
+    if (\$267 [0]) begin
       dq_rp0_3_msb = 6'h00;
     end
-    if (\$283 [1]) begin
+    if (\$267 [1]) begin
       dq_rp0_3_msb = 6'h01;
     end
-    if (\$283 [2]) begin
+    if (\$267 [2]) begin
       dq_rp0_3_msb = 6'h02;
     end
-    if (\$283 [3]) begin
+    if (\$267 [3]) begin
       dq_rp0_3_msb = 6'h03;
     end
-    if (\$283 [4]) begin
+    if (\$267 [4]) begin
       dq_rp0_3_msb = 6'h04;
     end
-    if (\$283 [5]) begin
+    if (\$267 [5]) begin
       dq_rp0_3_msb = 6'h05;
     end
-    if (\$283 [6]) begin
+    if (\$267 [6]) begin
       dq_rp0_3_msb = 6'h06;
     end
-    if (\$283 [7]) begin
+    if (\$267 [7]) begin
       dq_rp0_3_msb = 6'h07;
     end
-    if (\$283 [8]) begin
+    if (\$267 [8]) begin
       dq_rp0_3_msb = 6'h08;
     end
-    if (\$283 [9]) begin
+    if (\$267 [9]) begin
       dq_rp0_3_msb = 6'h09;
     end
-    if (\$283 [10]) begin
+    if (\$267 [10]) begin
       dq_rp0_3_msb = 6'h0a;
     end
-    if (\$283 [11]) begin
+    if (\$267 [11]) begin
       dq_rp0_3_msb = 6'h0b;
     end
-    if (\$283 [12]) begin
+    if (\$267 [12]) begin
       dq_rp0_3_msb = 6'h0c;
     end
-    if (\$283 [13]) begin
+    if (\$267 [13]) begin
       dq_rp0_3_msb = 6'h0d;
     end
-    if (\$283 [14]) begin
+    if (\$267 [14]) begin
       dq_rp0_3_msb = 6'h0e;
     end
-    if (\$283 [15]) begin
+    if (\$267 [15]) begin
       dq_rp0_3_msb = 6'h0f;
     end
-    if (\$283 [16]) begin
+    if (\$267 [16]) begin
       dq_rp0_3_msb = 6'h10;
     end
-    if (\$283 [17]) begin
+    if (\$267 [17]) begin
       dq_rp0_3_msb = 6'h11;
     end
-    if (\$283 [18]) begin
+    if (\$267 [18]) begin
       dq_rp0_3_msb = 6'h12;
     end
-    if (\$283 [19]) begin
+    if (\$267 [19]) begin
       dq_rp0_3_msb = 6'h13;
     end
-    if (\$283 [20]) begin
+    if (\$267 [20]) begin
       dq_rp0_3_msb = 6'h14;
     end
-    if (\$283 [21]) begin
+    if (\$267 [21]) begin
       dq_rp0_3_msb = 6'h15;
     end
-    if (\$283 [22]) begin
+    if (\$267 [22]) begin
       dq_rp0_3_msb = 6'h16;
     end
-    if (\$283 [23]) begin
+    if (\$267 [23]) begin
       dq_rp0_3_msb = 6'h17;
     end
-    if (\$283 [24]) begin
+    if (\$267 [24]) begin
       dq_rp0_3_msb = 6'h18;
     end
-    if (\$283 [25]) begin
+    if (\$267 [25]) begin
       dq_rp0_3_msb = 6'h19;
     end
-    if (\$283 [26]) begin
+    if (\$267 [26]) begin
       dq_rp0_3_msb = 6'h1a;
     end
-    if (\$283 [27]) begin
+    if (\$267 [27]) begin
       dq_rp0_3_msb = 6'h1b;
     end
-    if (\$283 [28]) begin
+    if (\$267 [28]) begin
       dq_rp0_3_msb = 6'h1c;
     end
-    if (\$283 [29]) begin
+    if (\$267 [29]) begin
       dq_rp0_3_msb = 6'h1d;
     end
-    if (\$283 [30]) begin
+    if (\$267 [30]) begin
       dq_rp0_3_msb = 6'h1e;
     end
-    if (\$283 [31]) begin
+    if (\$267 [31]) begin
       dq_rp0_3_msb = 6'h1f;
     end
-    if (\$283 [32]) begin
+    if (\$267 [32]) begin
       dq_rp0_3_msb = 6'h20;
     end
-    if (\$283 [33]) begin
+    if (\$267 [33]) begin
       dq_rp0_3_msb = 6'h21;
     end
-    if (\$283 [34]) begin
+    if (\$267 [34]) begin
       dq_rp0_3_msb = 6'h22;
     end
-    if (\$283 [35]) begin
+    if (\$267 [35]) begin
       dq_rp0_3_msb = 6'h23;
     end
-    if (\$283 [36]) begin
+    if (\$267 [36]) begin
       dq_rp0_3_msb = 6'h24;
     end
-    if (\$283 [37]) begin
+    if (\$267 [37]) begin
       dq_rp0_3_msb = 6'h25;
     end
-    if (\$283 [38]) begin
+    if (\$267 [38]) begin
       dq_rp0_3_msb = 6'h26;
     end
-    if (\$283 [39]) begin
+    if (\$267 [39]) begin
       dq_rp0_3_msb = 6'h27;
     end
-    if (\$283 [40]) begin
+    if (\$267 [40]) begin
       dq_rp0_3_msb = 6'h28;
     end
-    if (\$283 [41]) begin
+    if (\$267 [41]) begin
       dq_rp0_3_msb = 6'h29;
     end
-    if (\$283 [42]) begin
+    if (\$267 [42]) begin
       dq_rp0_3_msb = 6'h2a;
     end
-    if (\$283 [43]) begin
+    if (\$267 [43]) begin
       dq_rp0_3_msb = 6'h2b;
     end
-    if (\$283 [44]) begin
+    if (\$267 [44]) begin
       dq_rp0_3_msb = 6'h2c;
     end
-    if (\$283 [45]) begin
+    if (\$267 [45]) begin
       dq_rp0_3_msb = 6'h2d;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dq_rp0_3_rs = 6'h00;
-    if (\$289 ) begin
+    if (\$273 ) begin
       (* full_case = 32'd1 *)
-      if (\$290 ) begin
+      if (\$274 ) begin
         dq_rp0_3_rs = 6'h2e;
       end else begin
-        dq_rp0_3_rs = \$291 [5:0];
+        dq_rp0_3_rs = \$275 [5:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
-    if (\$302 ) begin
-      dq_rp0_3_out = { \$305 , 31'h00000000 };
-    end else if (\$303 ) begin
-      dq_rp0_3_out = { \$307 , 31'h7f800000 };
+    if (\$286 ) begin
+      dq_rp0_3_out = { \$289 , 31'h00000000 };
+    end else if (\$287 ) begin
+      dq_rp0_3_out = { \$291 , 31'h7f800000 };
     end else begin
-      dq_rp0_3_out = { \$309 , \$301 [30:0] };
+      dq_rp0_3_out = { \$293 , \$285 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dq_rp1_0_msb = 6'h00;
-    if (\$318 [0]) begin
+    if (\$302 [0]) begin
       dq_rp1_0_msb = 6'h00;
     end
-    if (\$318 [1]) begin
+    if (\$302 [1]) begin
       dq_rp1_0_msb = 6'h01;
     end
-    if (\$318 [2]) begin
+    if (\$302 [2]) begin
       dq_rp1_0_msb = 6'h02;
     end
-    if (\$318 [3]) begin
+    if (\$302 [3]) begin
       dq_rp1_0_msb = 6'h03;
     end
-    if (\$318 [4]) begin
+    if (\$302 [4]) begin
       dq_rp1_0_msb = 6'h04;
     end
-    if (\$318 [5]) begin
+    if (\$302 [5]) begin
       dq_rp1_0_msb = 6'h05;
     end
-    if (\$318 [6]) begin
+    if (\$302 [6]) begin
       dq_rp1_0_msb = 6'h06;
     end
-    if (\$318 [7]) begin
+    if (\$302 [7]) begin
       dq_rp1_0_msb = 6'h07;
     end
-    if (\$318 [8]) begin
+    if (\$302 [8]) begin
       dq_rp1_0_msb = 6'h08;
     end
-    if (\$318 [9]) begin
+    if (\$302 [9]) begin
       dq_rp1_0_msb = 6'h09;
     end
-    if (\$318 [10]) begin
+    if (\$302 [10]) begin
       dq_rp1_0_msb = 6'h0a;
     end
-    if (\$318 [11]) begin
+    if (\$302 [11]) begin
       dq_rp1_0_msb = 6'h0b;
     end
-    if (\$318 [12]) begin
+    if (\$302 [12]) begin
       dq_rp1_0_msb = 6'h0c;
     end
-    if (\$318 [13]) begin
+    if (\$302 [13]) begin
       dq_rp1_0_msb = 6'h0d;
     end
-    if (\$318 [14]) begin
+    if (\$302 [14]) begin
       dq_rp1_0_msb = 6'h0e;
     end
-    if (\$318 [15]) begin
+    if (\$302 [15]) begin
       dq_rp1_0_msb = 6'h0f;
     end
-    if (\$318 [16]) begin
+    if (\$302 [16]) begin
       dq_rp1_0_msb = 6'h10;
     end
-    if (\$318 [17]) begin
+    if (\$302 [17]) begin
       dq_rp1_0_msb = 6'h11;
     end
-    if (\$318 [18]) begin
+    if (\$302 [18]) begin
       dq_rp1_0_msb = 6'h12;
     end
-    if (\$318 [19]) begin
+    if (\$302 [19]) begin
       dq_rp1_0_msb = 6'h13;
     end
-    if (\$318 [20]) begin
+    if (\$302 [20]) begin
       dq_rp1_0_msb = 6'h14;
     end
-    if (\$318 [21]) begin
+    if (\$302 [21]) begin
       dq_rp1_0_msb = 6'h15;
     end
-    if (\$318 [22]) begin
+    if (\$302 [22]) begin
       dq_rp1_0_msb = 6'h16;
     end
-    if (\$318 [23]) begin
+    if (\$302 [23]) begin
       dq_rp1_0_msb = 6'h17;
     end
-    if (\$318 [24]) begin
+    if (\$302 [24]) begin
       dq_rp1_0_msb = 6'h18;
     end
-    if (\$318 [25]) begin
+    if (\$302 [25]) begin
       dq_rp1_0_msb = 6'h19;
     end
-    if (\$318 [26]) begin
+    if (\$302 [26]) begin
       dq_rp1_0_msb = 6'h1a;
     end
-    if (\$318 [27]) begin
+    if (\$302 [27]) begin
       dq_rp1_0_msb = 6'h1b;
     end
-    if (\$318 [28]) begin
+    if (\$302 [28]) begin
       dq_rp1_0_msb = 6'h1c;
     end
-    if (\$318 [29]) begin
+    if (\$302 [29]) begin
       dq_rp1_0_msb = 6'h1d;
     end
-    if (\$318 [30]) begin
+    if (\$302 [30]) begin
       dq_rp1_0_msb = 6'h1e;
     end
-    if (\$318 [31]) begin
+    if (\$302 [31]) begin
       dq_rp1_0_msb = 6'h1f;
     end
-    if (\$318 [32]) begin
+    if (\$302 [32]) begin
       dq_rp1_0_msb = 6'h20;
     end
-    if (\$318 [33]) begin
+    if (\$302 [33]) begin
       dq_rp1_0_msb = 6'h21;
     end
-    if (\$318 [34]) begin
+    if (\$302 [34]) begin
       dq_rp1_0_msb = 6'h22;
     end
-    if (\$318 [35]) begin
+    if (\$302 [35]) begin
       dq_rp1_0_msb = 6'h23;
     end
-    if (\$318 [36]) begin
+    if (\$302 [36]) begin
       dq_rp1_0_msb = 6'h24;
     end
-    if (\$318 [37]) begin
+    if (\$302 [37]) begin
       dq_rp1_0_msb = 6'h25;
     end
-    if (\$318 [38]) begin
+    if (\$302 [38]) begin
       dq_rp1_0_msb = 6'h26;
     end
-    if (\$318 [39]) begin
+    if (\$302 [39]) begin
       dq_rp1_0_msb = 6'h27;
     end
-    if (\$318 [40]) begin
+    if (\$302 [40]) begin
       dq_rp1_0_msb = 6'h28;
     end
-    if (\$318 [41]) begin
+    if (\$302 [41]) begin
       dq_rp1_0_msb = 6'h29;
     end
-    if (\$318 [42]) begin
+    if (\$302 [42]) begin
       dq_rp1_0_msb = 6'h2a;
     end
-    if (\$318 [43]) begin
+    if (\$302 [43]) begin
       dq_rp1_0_msb = 6'h2b;
     end
-    if (\$318 [44]) begin
+    if (\$302 [44]) begin
       dq_rp1_0_msb = 6'h2c;
     end
-    if (\$318 [45]) begin
+    if (\$302 [45]) begin
       dq_rp1_0_msb = 6'h2d;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dq_rp1_0_rs = 6'h00;
-    if (\$324 ) begin
+    if (\$308 ) begin
       (* full_case = 32'd1 *)
-      if (\$325 ) begin
+      if (\$309 ) begin
         dq_rp1_0_rs = 6'h2e;
       end else begin
-        dq_rp1_0_rs = \$326 [5:0];
+        dq_rp1_0_rs = \$310 [5:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
-    if (\$337 ) begin
-      dq_rp1_0_out = { \$340 , 31'h00000000 };
-    end else if (\$338 ) begin
-      dq_rp1_0_out = { \$342 , 31'h7f800000 };
+    if (\$321 ) begin
+      dq_rp1_0_out = { \$324 , 31'h00000000 };
+    end else if (\$322 ) begin
+      dq_rp1_0_out = { \$326 , 31'h7f800000 };
     end else begin
-      dq_rp1_0_out = { \$344 , \$336 [30:0] };
+      dq_rp1_0_out = { \$328 , \$320 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dq_rp1_1_msb = 6'h00;
-    if (\$353 [0]) begin
+    if (\$337 [0]) begin
       dq_rp1_1_msb = 6'h00;
     end
-    if (\$353 [1]) begin
+    if (\$337 [1]) begin
       dq_rp1_1_msb = 6'h01;
     end
-    if (\$353 [2]) begin
+    if (\$337 [2]) begin
       dq_rp1_1_msb = 6'h02;
     end
-    if (\$353 [3]) begin
+    if (\$337 [3]) begin
       dq_rp1_1_msb = 6'h03;
     end
-    if (\$353 [4]) begin
+    if (\$337 [4]) begin
       dq_rp1_1_msb = 6'h04;
     end
-    if (\$353 [5]) begin
+    if (\$337 [5]) begin
       dq_rp1_1_msb = 6'h05;
     end
-    if (\$353 [6]) begin
+    if (\$337 [6]) begin
       dq_rp1_1_msb = 6'h06;
     end
-    if (\$353 [7]) begin
+    if (\$337 [7]) begin
       dq_rp1_1_msb = 6'h07;
     end
-    if (\$353 [8]) begin
+    if (\$337 [8]) begin
       dq_rp1_1_msb = 6'h08;
     end
-    if (\$353 [9]) begin
+    if (\$337 [9]) begin
       dq_rp1_1_msb = 6'h09;
     end
-    if (\$353 [10]) begin
+    if (\$337 [10]) begin
       dq_rp1_1_msb = 6'h0a;
     end
-    if (\$353 [11]) begin
+    if (\$337 [11]) begin
       dq_rp1_1_msb = 6'h0b;
     end
-    if (\$353 [12]) begin
+    if (\$337 [12]) begin
       dq_rp1_1_msb = 6'h0c;
     end
-    if (\$353 [13]) begin
+    if (\$337 [13]) begin
       dq_rp1_1_msb = 6'h0d;
     end
-    if (\$353 [14]) begin
+    if (\$337 [14]) begin
       dq_rp1_1_msb = 6'h0e;
     end
-    if (\$353 [15]) begin
+    if (\$337 [15]) begin
       dq_rp1_1_msb = 6'h0f;
     end
-    if (\$353 [16]) begin
+    if (\$337 [16]) begin
       dq_rp1_1_msb = 6'h10;
     end
-    if (\$353 [17]) begin
+    if (\$337 [17]) begin
       dq_rp1_1_msb = 6'h11;
     end
-    if (\$353 [18]) begin
+    if (\$337 [18]) begin
       dq_rp1_1_msb = 6'h12;
     end
-    if (\$353 [19]) begin
+    if (\$337 [19]) begin
       dq_rp1_1_msb = 6'h13;
     end
-    if (\$353 [20]) begin
+    if (\$337 [20]) begin
       dq_rp1_1_msb = 6'h14;
     end
-    if (\$353 [21]) begin
+    if (\$337 [21]) begin
       dq_rp1_1_msb = 6'h15;
     end
-    if (\$353 [22]) begin
+    if (\$337 [22]) begin
       dq_rp1_1_msb = 6'h16;
     end
-    if (\$353 [23]) begin
+    if (\$337 [23]) begin
       dq_rp1_1_msb = 6'h17;
     end
-    if (\$353 [24]) begin
+    if (\$337 [24]) begin
       dq_rp1_1_msb = 6'h18;
     end
-    if (\$353 [25]) begin
+    if (\$337 [25]) begin
       dq_rp1_1_msb = 6'h19;
     end
-    if (\$353 [26]) begin
+    if (\$337 [26]) begin
       dq_rp1_1_msb = 6'h1a;
     end
-    if (\$353 [27]) begin
+    if (\$337 [27]) begin
       dq_rp1_1_msb = 6'h1b;
     end
-    if (\$353 [28]) begin
+    if (\$337 [28]) begin
       dq_rp1_1_msb = 6'h1c;
     end
-    if (\$353 [29]) begin
+    if (\$337 [29]) begin
       dq_rp1_1_msb = 6'h1d;
     end
-    if (\$353 [30]) begin
+    if (\$337 [30]) begin
       dq_rp1_1_msb = 6'h1e;
     end
-    if (\$353 [31]) begin
+    if (\$337 [31]) begin
       dq_rp1_1_msb = 6'h1f;
     end
-    if (\$353 [32]) begin
+    if (\$337 [32]) begin
       dq_rp1_1_msb = 6'h20;
     end
-    if (\$353 [33]) begin
+    if (\$337 [33]) begin
       dq_rp1_1_msb = 6'h21;
     end
-    if (\$353 [34]) begin
+    if (\$337 [34]) begin
       dq_rp1_1_msb = 6'h22;
     end
-    if (\$353 [35]) begin
+    if (\$337 [35]) begin
       dq_rp1_1_msb = 6'h23;
     end
-    if (\$353 [36]) begin
+    if (\$337 [36]) begin
       dq_rp1_1_msb = 6'h24;
     end
-    if (\$353 [37]) begin
+    if (\$337 [37]) begin
       dq_rp1_1_msb = 6'h25;
     end
-    if (\$353 [38]) begin
+    if (\$337 [38]) begin
       dq_rp1_1_msb = 6'h26;
     end
-    if (\$353 [39]) begin
+    if (\$337 [39]) begin
       dq_rp1_1_msb = 6'h27;
     end
-    if (\$353 [40]) begin
+    if (\$337 [40]) begin
       dq_rp1_1_msb = 6'h28;
     end
-    if (\$353 [41]) begin
+    if (\$337 [41]) begin
       dq_rp1_1_msb = 6'h29;
     end
-    if (\$353 [42]) begin
+    if (\$337 [42]) begin
       dq_rp1_1_msb = 6'h2a;
     end
-    if (\$353 [43]) begin
+    if (\$337 [43]) begin
       dq_rp1_1_msb = 6'h2b;
     end
-    if (\$353 [44]) begin
+    if (\$337 [44]) begin
       dq_rp1_1_msb = 6'h2c;
     end
-    if (\$353 [45]) begin
+    if (\$337 [45]) begin
       dq_rp1_1_msb = 6'h2d;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dq_rp1_1_rs = 6'h00;
-    if (\$359 ) begin
+    if (\$343 ) begin
       (* full_case = 32'd1 *)
-      if (\$360 ) begin
+      if (\$344 ) begin
         dq_rp1_1_rs = 6'h2e;
       end else begin
-        dq_rp1_1_rs = \$361 [5:0];
+        dq_rp1_1_rs = \$345 [5:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
-    if (\$372 ) begin
-      dq_rp1_1_out = { \$375 , 31'h00000000 };
-    end else if (\$373 ) begin
-      dq_rp1_1_out = { \$377 , 31'h7f800000 };
+    if (\$356 ) begin
+      dq_rp1_1_out = { \$359 , 31'h00000000 };
+    end else if (\$357 ) begin
+      dq_rp1_1_out = { \$361 , 31'h7f800000 };
     end else begin
-      dq_rp1_1_out = { \$379 , \$371 [30:0] };
+      dq_rp1_1_out = { \$363 , \$355 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dq_rp1_2_msb = 6'h00;
-    if (\$388 [0]) begin
+    if (\$372 [0]) begin
       dq_rp1_2_msb = 6'h00;
     end
-    if (\$388 [1]) begin
+    if (\$372 [1]) begin
       dq_rp1_2_msb = 6'h01;
     end
-    if (\$388 [2]) begin
+    if (\$372 [2]) begin
       dq_rp1_2_msb = 6'h02;
     end
-    if (\$388 [3]) begin
+    if (\$372 [3]) begin
       dq_rp1_2_msb = 6'h03;
     end
-    if (\$388 [4]) begin
+    if (\$372 [4]) begin
       dq_rp1_2_msb = 6'h04;
     end
-    if (\$388 [5]) begin
+    if (\$372 [5]) begin
       dq_rp1_2_msb = 6'h05;
     end
-    if (\$388 [6]) begin
+    if (\$372 [6]) begin
       dq_rp1_2_msb = 6'h06;
     end
-    if (\$388 [7]) begin
+    if (\$372 [7]) begin
       dq_rp1_2_msb = 6'h07;
     end
-    if (\$388 [8]) begin
+    if (\$372 [8]) begin
       dq_rp1_2_msb = 6'h08;
     end
-    if (\$388 [9]) begin
+    if (\$372 [9]) begin
       dq_rp1_2_msb = 6'h09;
     end
-    if (\$388 [10]) begin
+    if (\$372 [10]) begin
       dq_rp1_2_msb = 6'h0a;
     end
-    if (\$388 [11]) begin
+    if (\$372 [11]) begin
       dq_rp1_2_msb = 6'h0b;
     end
-    if (\$388 [12]) begin
+    if (\$372 [12]) begin
       dq_rp1_2_msb = 6'h0c;
     end
-    if (\$388 [13]) begin
+    if (\$372 [13]) begin
       dq_rp1_2_msb = 6'h0d;
     end
-    if (\$388 [14]) begin
+    if (\$372 [14]) begin
       dq_rp1_2_msb = 6'h0e;
     end
-    if (\$388 [15]) begin
+    if (\$372 [15]) begin
       dq_rp1_2_msb = 6'h0f;
     end
-    if (\$388 [16]) begin
+    if (\$372 [16]) begin
       dq_rp1_2_msb = 6'h10;
     end
-    if (\$388 [17]) begin
+    if (\$372 [17]) begin
       dq_rp1_2_msb = 6'h11;
     end
-    if (\$388 [18]) begin
+    if (\$372 [18]) begin
       dq_rp1_2_msb = 6'h12;
     end
-    if (\$388 [19]) begin
+    if (\$372 [19]) begin
       dq_rp1_2_msb = 6'h13;
     end
-    if (\$388 [20]) begin
+    if (\$372 [20]) begin
       dq_rp1_2_msb = 6'h14;
     end
-    if (\$388 [21]) begin
+    if (\$372 [21]) begin
       dq_rp1_2_msb = 6'h15;
     end
-    if (\$388 [22]) begin
+    if (\$372 [22]) begin
       dq_rp1_2_msb = 6'h16;
     end
-    if (\$388 [23]) begin
+    if (\$372 [23]) begin
       dq_rp1_2_msb = 6'h17;
     end
-    if (\$388 [24]) begin
+    if (\$372 [24]) begin
       dq_rp1_2_msb = 6'h18;
     end
-    if (\$388 [25]) begin
+    if (\$372 [25]) begin
       dq_rp1_2_msb = 6'h19;
     end
-    if (\$388 [26]) begin
+    if (\$372 [26]) begin
       dq_rp1_2_msb = 6'h1a;
     end
-    if (\$388 [27]) begin
+    if (\$372 [27]) begin
       dq_rp1_2_msb = 6'h1b;
     end
-    if (\$388 [28]) begin
+    if (\$372 [28]) begin
       dq_rp1_2_msb = 6'h1c;
     end
-    if (\$388 [29]) begin
+    if (\$372 [29]) begin
       dq_rp1_2_msb = 6'h1d;
     end
-    if (\$388 [30]) begin
+    if (\$372 [30]) begin
       dq_rp1_2_msb = 6'h1e;
     end
-    if (\$388 [31]) begin
+    if (\$372 [31]) begin
       dq_rp1_2_msb = 6'h1f;
     end
-    if (\$388 [32]) begin
+    if (\$372 [32]) begin
       dq_rp1_2_msb = 6'h20;
     end
-    if (\$388 [33]) begin
+    if (\$372 [33]) begin
       dq_rp1_2_msb = 6'h21;
     end
-    if (\$388 [34]) begin
+    if (\$372 [34]) begin
       dq_rp1_2_msb = 6'h22;
     end
-    if (\$388 [35]) begin
+    if (\$372 [35]) begin
       dq_rp1_2_msb = 6'h23;
     end
-    if (\$388 [36]) begin
+    if (\$372 [36]) begin
       dq_rp1_2_msb = 6'h24;
     end
-    if (\$388 [37]) begin
+    if (\$372 [37]) begin
       dq_rp1_2_msb = 6'h25;
     end
-    if (\$388 [38]) begin
+    if (\$372 [38]) begin
       dq_rp1_2_msb = 6'h26;
     end
-    if (\$388 [39]) begin
+    if (\$372 [39]) begin
       dq_rp1_2_msb = 6'h27;
     end
-    if (\$388 [40]) begin
+    if (\$372 [40]) begin
       dq_rp1_2_msb = 6'h28;
     end
-    if (\$388 [41]) begin
+    if (\$372 [41]) begin
       dq_rp1_2_msb = 6'h29;
     end
-    if (\$388 [42]) begin
+    if (\$372 [42]) begin
       dq_rp1_2_msb = 6'h2a;
     end
-    if (\$388 [43]) begin
+    if (\$372 [43]) begin
       dq_rp1_2_msb = 6'h2b;
     end
-    if (\$388 [44]) begin
+    if (\$372 [44]) begin
       dq_rp1_2_msb = 6'h2c;
     end
-    if (\$388 [45]) begin
+    if (\$372 [45]) begin
       dq_rp1_2_msb = 6'h2d;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dq_rp1_2_rs = 6'h00;
-    if (\$394 ) begin
+    if (\$378 ) begin
       (* full_case = 32'd1 *)
-      if (\$395 ) begin
+      if (\$379 ) begin
         dq_rp1_2_rs = 6'h2e;
       end else begin
-        dq_rp1_2_rs = \$396 [5:0];
+        dq_rp1_2_rs = \$380 [5:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
-    if (\$407 ) begin
-      dq_rp1_2_out = { \$410 , 31'h00000000 };
-    end else if (\$408 ) begin
-      dq_rp1_2_out = { \$412 , 31'h7f800000 };
+    if (\$391 ) begin
+      dq_rp1_2_out = { \$394 , 31'h00000000 };
+    end else if (\$392 ) begin
+      dq_rp1_2_out = { \$396 , 31'h7f800000 };
     end else begin
-      dq_rp1_2_out = { \$414 , \$406 [30:0] };
+      dq_rp1_2_out = { \$398 , \$390 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dq_rp1_3_msb = 6'h00;
-    if (\$423 [0]) begin
+    if (\$407 [0]) begin
       dq_rp1_3_msb = 6'h00;
     end
-    if (\$423 [1]) begin
+    if (\$407 [1]) begin
       dq_rp1_3_msb = 6'h01;
     end
-    if (\$423 [2]) begin
+    if (\$407 [2]) begin
       dq_rp1_3_msb = 6'h02;
     end
-    if (\$423 [3]) begin
+    if (\$407 [3]) begin
       dq_rp1_3_msb = 6'h03;
     end
-    if (\$423 [4]) begin
+    if (\$407 [4]) begin
       dq_rp1_3_msb = 6'h04;
     end
-    if (\$423 [5]) begin
+    if (\$407 [5]) begin
       dq_rp1_3_msb = 6'h05;
     end
-    if (\$423 [6]) begin
+    if (\$407 [6]) begin
       dq_rp1_3_msb = 6'h06;
     end
-    if (\$423 [7]) begin
+    if (\$407 [7]) begin
       dq_rp1_3_msb = 6'h07;
     end
-    if (\$423 [8]) begin
+    if (\$407 [8]) begin
       dq_rp1_3_msb = 6'h08;
     end
-    if (\$423 [9]) begin
+    if (\$407 [9]) begin
       dq_rp1_3_msb = 6'h09;
     end
-    if (\$423 [10]) begin
+    if (\$407 [10]) begin
       dq_rp1_3_msb = 6'h0a;
     end
-    if (\$423 [11]) begin
+    if (\$407 [11]) begin
       dq_rp1_3_msb = 6'h0b;
     end
-    if (\$423 [12]) begin
+    if (\$407 [12]) begin
       dq_rp1_3_msb = 6'h0c;
     end
-    if (\$423 [13]) begin
+    if (\$407 [13]) begin
       dq_rp1_3_msb = 6'h0d;
     end
-    if (\$423 [14]) begin
+    if (\$407 [14]) begin
       dq_rp1_3_msb = 6'h0e;
     end
-    if (\$423 [15]) begin
+    if (\$407 [15]) begin
       dq_rp1_3_msb = 6'h0f;
     end
-    if (\$423 [16]) begin
+    if (\$407 [16]) begin
       dq_rp1_3_msb = 6'h10;
     end
-    if (\$423 [17]) begin
+    if (\$407 [17]) begin
       dq_rp1_3_msb = 6'h11;
     end
-    if (\$423 [18]) begin
+    if (\$407 [18]) begin
       dq_rp1_3_msb = 6'h12;
     end
-    if (\$423 [19]) begin
+    if (\$407 [19]) begin
       dq_rp1_3_msb = 6'h13;
     end
-    if (\$423 [20]) begin
+    if (\$407 [20]) begin
       dq_rp1_3_msb = 6'h14;
     end
-    if (\$423 [21]) begin
+    if (\$407 [21]) begin
       dq_rp1_3_msb = 6'h15;
     end
-    if (\$423 [22]) begin
+    if (\$407 [22]) begin
       dq_rp1_3_msb = 6'h16;
     end
-    if (\$423 [23]) begin
+    if (\$407 [23]) begin
       dq_rp1_3_msb = 6'h17;
     end
-    if (\$423 [24]) begin
+    if (\$407 [24]) begin
       dq_rp1_3_msb = 6'h18;
     end
-    if (\$423 [25]) begin
+    if (\$407 [25]) begin
       dq_rp1_3_msb = 6'h19;
     end
-    if (\$423 [26]) begin
+    if (\$407 [26]) begin
       dq_rp1_3_msb = 6'h1a;
     end
-    if (\$423 [27]) begin
+    if (\$407 [27]) begin
       dq_rp1_3_msb = 6'h1b;
     end
-    if (\$423 [28]) begin
+    if (\$407 [28]) begin
       dq_rp1_3_msb = 6'h1c;
     end
-    if (\$423 [29]) begin
+    if (\$407 [29]) begin
       dq_rp1_3_msb = 6'h1d;
     end
-    if (\$423 [30]) begin
+    if (\$407 [30]) begin
       dq_rp1_3_msb = 6'h1e;
     end
-    if (\$423 [31]) begin
+    if (\$407 [31]) begin
       dq_rp1_3_msb = 6'h1f;
     end
-    if (\$423 [32]) begin
+    if (\$407 [32]) begin
       dq_rp1_3_msb = 6'h20;
     end
-    if (\$423 [33]) begin
+    if (\$407 [33]) begin
       dq_rp1_3_msb = 6'h21;
     end
-    if (\$423 [34]) begin
+    if (\$407 [34]) begin
       dq_rp1_3_msb = 6'h22;
     end
-    if (\$423 [35]) begin
+    if (\$407 [35]) begin
       dq_rp1_3_msb = 6'h23;
     end
-    if (\$423 [36]) begin
+    if (\$407 [36]) begin
       dq_rp1_3_msb = 6'h24;
     end
-    if (\$423 [37]) begin
+    if (\$407 [37]) begin
       dq_rp1_3_msb = 6'h25;
     end
-    if (\$423 [38]) begin
+    if (\$407 [38]) begin
       dq_rp1_3_msb = 6'h26;
     end
-    if (\$423 [39]) begin
+    if (\$407 [39]) begin
       dq_rp1_3_msb = 6'h27;
     end
-    if (\$423 [40]) begin
+    if (\$407 [40]) begin
       dq_rp1_3_msb = 6'h28;
     end
-    if (\$423 [41]) begin
+    if (\$407 [41]) begin
       dq_rp1_3_msb = 6'h29;
     end
-    if (\$423 [42]) begin
+    if (\$407 [42]) begin
       dq_rp1_3_msb = 6'h2a;
     end
-    if (\$423 [43]) begin
+    if (\$407 [43]) begin
       dq_rp1_3_msb = 6'h2b;
     end
-    if (\$423 [44]) begin
+    if (\$407 [44]) begin
       dq_rp1_3_msb = 6'h2c;
     end
-    if (\$423 [45]) begin
+    if (\$407 [45]) begin
       dq_rp1_3_msb = 6'h2d;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dq_rp1_3_rs = 6'h00;
-    if (\$429 ) begin
+    if (\$413 ) begin
       (* full_case = 32'd1 *)
-      if (\$430 ) begin
+      if (\$414 ) begin
         dq_rp1_3_rs = 6'h2e;
       end else begin
-        dq_rp1_3_rs = \$431 [5:0];
+        dq_rp1_3_rs = \$415 [5:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
-    if (\$442 ) begin
-      dq_rp1_3_out = { \$445 , 31'h00000000 };
-    end else if (\$443 ) begin
-      dq_rp1_3_out = { \$447 , 31'h7f800000 };
+    if (\$426 ) begin
+      dq_rp1_3_out = { \$429 , 31'h00000000 };
+    end else if (\$427 ) begin
+      dq_rp1_3_out = { \$431 , 31'h7f800000 };
     end else begin
-      dq_rp1_3_out = { \$449 , \$441 [30:0] };
+      dq_rp1_3_out = { \$433 , \$425 [30:0] };
     end
   end
-  assign act_next0 = \$111 [41:0];
-  assign act_next1 = \$113 [41:0];
-  assign grp_next0_0 = \$123 [43:0];
-  assign grp_next1_0 = \$127 [43:0];
-  assign grp_next0_1 = \$137 [43:0];
-  assign grp_next1_1 = \$141 [43:0];
-  assign grp_next0_2 = \$151 [43:0];
-  assign grp_next1_2 = \$155 [43:0];
-  assign grp_next0_3 = \$165 [43:0];
-  assign grp_next1_3 = \$169 [43:0];
+  assign act_next0 = \$103 [41:0];
+  assign act_next1 = \$105 [41:0];
+  assign grp_next0_0 = \$114 [43:0];
+  assign grp_next1_0 = \$117 [43:0];
+  assign grp_next0_1 = \$126 [43:0];
+  assign grp_next1_1 = \$129 [43:0];
+  assign grp_next0_2 = \$138 [43:0];
+  assign grp_next1_2 = \$141 [43:0];
+  assign grp_next0_3 = \$150 [43:0];
+  assign grp_next1_3 = \$153 [43:0];
   assign c0 = corr_uint2[2:0];
-  assign c1 = \corr_uint2$141 [2:0];
-  assign c2 = \corr_uint2$142 [2:0];
-  assign c3 = \corr_uint2$143 [2:0];
-  assign dq_ash0_0 = \$175 [45:0];
-  assign dq_ash0_1 = \$210 [45:0];
-  assign dq_ash0_2 = \$245 [45:0];
-  assign dq_ash0_3 = \$280 [45:0];
-  assign dq_ash1_0 = \$315 [45:0];
-  assign dq_ash1_1 = \$350 [45:0];
-  assign dq_ash1_2 = \$385 [45:0];
-  assign dq_ash1_3 = \$420 [45:0];
+  assign c1 = \corr_uint2$140 [2:0];
+  assign c2 = \corr_uint2$141 [2:0];
+  assign c3 = \corr_uint2$142 [2:0];
+  assign dq_ash0_0 = \$159 [45:0];
+  assign dq_ash0_1 = \$194 [45:0];
+  assign dq_ash0_2 = \$229 [45:0];
+  assign dq_ash0_3 = \$264 [45:0];
+  assign dq_ash1_0 = \$299 [45:0];
+  assign dq_ash1_1 = \$334 [45:0];
+  assign dq_ash1_2 = \$369 [45:0];
+  assign dq_ash1_3 = \$404 [45:0];
   assign ready = o_ready;
   assign a = i_a[63:0];
   assign load = accept;
-  assign eshift0 = \$108 [4:0];
-  assign \a$92  = i_a[127:64];
-  assign \load$93  = accept;
-  assign eshift1 = \$109 [4:0];
+  assign eshift0 = \$100 [4:0];
+  assign \a$91  = i_a[127:64];
+  assign \load$92  = accept;
+  assign eshift1 = \$101 [4:0];
   assign plane_neg = 1'h0;
-  assign shift0_0 = \$120 [4:0];
-  assign shift1_0 = \$124 [4:0];
-  assign shift0_1 = \$134 [4:0];
-  assign shift1_1 = \$138 [4:0];
-  assign shift0_2 = \$148 [4:0];
-  assign shift1_2 = \$152 [4:0];
-  assign shift0_3 = \$162 [4:0];
-  assign shift1_3 = \$166 [4:0];
-  assign sbit = \$170 [2:0];
-  assign dq_mag0_0 = \$178 [45:0];
-  assign dq_rp0_0_ls = \$180 [5:0];
-  assign dq_rp0_0_norm = \$181 [45:0];
-  assign dq_rp0_0_eb = { \$183 [9], \$183 [9], \$183 [9], \$183 [9], \$183 [9], \$183 [9], \$183 [9], \$183 [9], \$183 [9], \$183  };
-  assign dq_rp0_0_packed = \$196 [42:0];
-  assign dq_mag0_1 = \$213 [45:0];
-  assign dq_rp0_1_ls = \$215 [5:0];
-  assign dq_rp0_1_norm = \$216 [45:0];
-  assign dq_rp0_1_eb = { \$218 [9], \$218 [9], \$218 [9], \$218 [9], \$218 [9], \$218 [9], \$218 [9], \$218 [9], \$218 [9], \$218  };
-  assign dq_rp0_1_packed = \$231 [42:0];
-  assign dq_mag0_2 = \$248 [45:0];
-  assign dq_rp0_2_ls = \$250 [5:0];
-  assign dq_rp0_2_norm = \$251 [45:0];
-  assign dq_rp0_2_eb = { \$253 [9], \$253 [9], \$253 [9], \$253 [9], \$253 [9], \$253 [9], \$253 [9], \$253 [9], \$253 [9], \$253  };
-  assign dq_rp0_2_packed = \$266 [42:0];
-  assign dq_mag0_3 = \$283 [45:0];
-  assign dq_rp0_3_ls = \$285 [5:0];
-  assign dq_rp0_3_norm = \$286 [45:0];
-  assign dq_rp0_3_eb = { \$288 [9], \$288 [9], \$288 [9], \$288 [9], \$288 [9], \$288 [9], \$288 [9], \$288 [9], \$288 [9], \$288  };
-  assign dq_rp0_3_packed = \$301 [42:0];
-  assign dq_mag1_0 = \$318 [45:0];
-  assign dq_rp1_0_ls = \$320 [5:0];
-  assign dq_rp1_0_norm = \$321 [45:0];
-  assign dq_rp1_0_eb = { \$323 [9], \$323 [9], \$323 [9], \$323 [9], \$323 [9], \$323 [9], \$323 [9], \$323 [9], \$323 [9], \$323  };
-  assign dq_rp1_0_packed = \$336 [42:0];
-  assign dq_mag1_1 = \$353 [45:0];
-  assign dq_rp1_1_ls = \$355 [5:0];
-  assign dq_rp1_1_norm = \$356 [45:0];
-  assign dq_rp1_1_eb = { \$358 [9], \$358 [9], \$358 [9], \$358 [9], \$358 [9], \$358 [9], \$358 [9], \$358 [9], \$358 [9], \$358  };
-  assign dq_rp1_1_packed = \$371 [42:0];
-  assign dq_mag1_2 = \$388 [45:0];
-  assign dq_rp1_2_ls = \$390 [5:0];
-  assign dq_rp1_2_norm = \$391 [45:0];
-  assign dq_rp1_2_eb = { \$393 [9], \$393 [9], \$393 [9], \$393 [9], \$393 [9], \$393 [9], \$393 [9], \$393 [9], \$393 [9], \$393  };
-  assign dq_rp1_2_packed = \$406 [42:0];
-  assign dq_mag1_3 = \$423 [45:0];
-  assign dq_rp1_3_ls = \$425 [5:0];
-  assign dq_rp1_3_norm = \$426 [45:0];
-  assign dq_rp1_3_eb = { \$428 [9], \$428 [9], \$428 [9], \$428 [9], \$428 [9], \$428 [9], \$428 [9], \$428 [9], \$428 [9], \$428  };
-  assign dq_rp1_3_packed = \$441 [42:0];
+  assign shift0_0 = \$112 [4:0];
+  assign shift1_0 = \$115 [4:0];
+  assign shift0_1 = \$124 [4:0];
+  assign shift1_1 = \$127 [4:0];
+  assign shift0_2 = \$136 [4:0];
+  assign shift1_2 = \$139 [4:0];
+  assign shift0_3 = \$148 [4:0];
+  assign shift1_3 = \$151 [4:0];
+  assign sbit = \$154 [2:0];
+  assign dq_mag0_0 = \$162 [45:0];
+  assign dq_rp0_0_ls = \$164 [5:0];
+  assign dq_rp0_0_norm = \$165 [45:0];
+  assign dq_rp0_0_eb = { \$167 [9], \$167 [9], \$167 [9], \$167 [9], \$167 [9], \$167 [9], \$167 [9], \$167 [9], \$167 [9], \$167  };
+  assign dq_rp0_0_packed = \$180 [42:0];
+  assign dq_mag0_1 = \$197 [45:0];
+  assign dq_rp0_1_ls = \$199 [5:0];
+  assign dq_rp0_1_norm = \$200 [45:0];
+  assign dq_rp0_1_eb = { \$202 [9], \$202 [9], \$202 [9], \$202 [9], \$202 [9], \$202 [9], \$202 [9], \$202 [9], \$202 [9], \$202  };
+  assign dq_rp0_1_packed = \$215 [42:0];
+  assign dq_mag0_2 = \$232 [45:0];
+  assign dq_rp0_2_ls = \$234 [5:0];
+  assign dq_rp0_2_norm = \$235 [45:0];
+  assign dq_rp0_2_eb = { \$237 [9], \$237 [9], \$237 [9], \$237 [9], \$237 [9], \$237 [9], \$237 [9], \$237 [9], \$237 [9], \$237  };
+  assign dq_rp0_2_packed = \$250 [42:0];
+  assign dq_mag0_3 = \$267 [45:0];
+  assign dq_rp0_3_ls = \$269 [5:0];
+  assign dq_rp0_3_norm = \$270 [45:0];
+  assign dq_rp0_3_eb = { \$272 [9], \$272 [9], \$272 [9], \$272 [9], \$272 [9], \$272 [9], \$272 [9], \$272 [9], \$272 [9], \$272  };
+  assign dq_rp0_3_packed = \$285 [42:0];
+  assign dq_mag1_0 = \$302 [45:0];
+  assign dq_rp1_0_ls = \$304 [5:0];
+  assign dq_rp1_0_norm = \$305 [45:0];
+  assign dq_rp1_0_eb = { \$307 [9], \$307 [9], \$307 [9], \$307 [9], \$307 [9], \$307 [9], \$307 [9], \$307 [9], \$307 [9], \$307  };
+  assign dq_rp1_0_packed = \$320 [42:0];
+  assign dq_mag1_1 = \$337 [45:0];
+  assign dq_rp1_1_ls = \$339 [5:0];
+  assign dq_rp1_1_norm = \$340 [45:0];
+  assign dq_rp1_1_eb = { \$342 [9], \$342 [9], \$342 [9], \$342 [9], \$342 [9], \$342 [9], \$342 [9], \$342 [9], \$342 [9], \$342  };
+  assign dq_rp1_1_packed = \$355 [42:0];
+  assign dq_mag1_2 = \$372 [45:0];
+  assign dq_rp1_2_ls = \$374 [5:0];
+  assign dq_rp1_2_norm = \$375 [45:0];
+  assign dq_rp1_2_eb = { \$377 [9], \$377 [9], \$377 [9], \$377 [9], \$377 [9], \$377 [9], \$377 [9], \$377 [9], \$377 [9], \$377  };
+  assign dq_rp1_2_packed = \$390 [42:0];
+  assign dq_mag1_3 = \$407 [45:0];
+  assign dq_rp1_3_ls = \$409 [5:0];
+  assign dq_rp1_3_norm = \$410 [45:0];
+  assign dq_rp1_3_eb = { \$412 [9], \$412 [9], \$412 [9], \$412 [9], \$412 [9], \$412 [9], \$412 [9], \$412 [9], \$412 [9], \$412  };
+  assign dq_rp1_3_packed = \$425 [42:0];
   assign \i_a[0]  = i_a[63:0];
   assign \i_a[0][0]  = i_a[15:0];
   assign \i_a[0][1]  = i_a[31:16];
@@ -3781,10 +3735,10 @@ module lut_w2_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
   assign \beat_scale[1]  = beat_scale[15:8];
   assign \beat_scale[2]  = beat_scale[23:16];
   assign \beat_scale[3]  = beat_scale[31:24];
-  assign \$signal$25[0]  = \$signal$25 [1:0];
-  assign \$signal$25[1]  = \$signal$25 [3:2];
-  assign \$signal$25[2]  = \$signal$25 [5:4];
-  assign \$signal$25[3]  = \$signal$25 [7:6];
+  assign \$signal$24[0]  = \$signal$24 [1:0];
+  assign \$signal$24[1]  = \$signal$24 [3:2];
+  assign \$signal$24[2]  = \$signal$24 [5:4];
+  assign \$signal$24[3]  = \$signal$24 [7:6];
   assign \grp_psum[0]  = grp_psum[31:0];
   assign \grp_psum[1]  = grp_psum[63:32];
   assign \grp_psum[2]  = grp_psum[95:64];
@@ -3825,10 +3779,10 @@ module lut_w2_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
   assign \a[1]  = i_a[31:16];
   assign \a[2]  = i_a[47:32];
   assign \a[3]  = i_a[63:48];
-  assign \a$92[0]  = i_a[79:64];
-  assign \a$92[1]  = i_a[95:80];
-  assign \a$92[2]  = i_a[111:96];
-  assign \a$92[3]  = i_a[127:112];
+  assign \a$91[0]  = i_a[79:64];
+  assign \a$91[1]  = i_a[95:80];
+  assign \a$91[2]  = i_a[111:96];
+  assign \a$91[3]  = i_a[127:112];
   assign \table[0]  = \table [7:0];
   assign \table[1]  = \table [15:8];
   assign \table[2]  = \table [23:16];
@@ -3837,62 +3791,62 @@ module lut_w2_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_vali
   assign \table[5]  = \table [47:40];
   assign \table[6]  = \table [55:48];
   assign \table[7]  = \table [63:56];
-  assign \table$98[0]  = \table$98 [7:0];
-  assign \table$98[1]  = \table$98 [15:8];
-  assign \table$98[2]  = \table$98 [23:16];
-  assign \table$98[3]  = \table$98 [31:24];
-  assign \table$98[4]  = \table$98 [39:32];
-  assign \table$98[5]  = \table$98 [47:40];
-  assign \table$98[6]  = \table$98 [55:48];
-  assign \table$98[7]  = \table$98 [63:56];
-  assign out_next[255:224] = \s$255 ;
-  assign out_next[223:192] = \s$241 ;
-  assign out_next[191:160] = \s$227 ;
-  assign out_next[159:128] = \s$213 ;
-  assign out_next[127:96] = \s$199 ;
-  assign out_next[95:64] = \s$185 ;
-  assign out_next[63:32] = \s$171 ;
+  assign \table$97[0]  = \table$97 [7:0];
+  assign \table$97[1]  = \table$97 [15:8];
+  assign \table$97[2]  = \table$97 [23:16];
+  assign \table$97[3]  = \table$97 [31:24];
+  assign \table$97[4]  = \table$97 [39:32];
+  assign \table$97[5]  = \table$97 [47:40];
+  assign \table$97[6]  = \table$97 [55:48];
+  assign \table$97[7]  = \table$97 [63:56];
+  assign out_next[255:224] = \s$254 ;
+  assign out_next[223:192] = \s$240 ;
+  assign out_next[191:160] = \s$226 ;
+  assign out_next[159:128] = \s$212 ;
+  assign out_next[127:96] = \s$198 ;
+  assign out_next[95:64] = \s$184 ;
+  assign out_next[63:32] = \s$170 ;
   assign out_next[31:0] = s;
-  assign neg0 = \$119 ;
-  assign neg1 = \$133 ;
-  assign neg2 = \$147 ;
-  assign neg3 = \$161 ;
-  assign \$171  = { \$signal$25 [1:0], 1'h0 };
-  assign \$172  = { \$signal$25 [3:2], 1'h0 };
-  assign \$173  = { \$signal$25 [5:4], 1'h0 };
-  assign \$174  = { \$signal$25 [7:6], 1'h0 };
-  assign \$190  = { \$189 [20], \$189 [20], \$189 [20], \$189 [20], \$189 [20], \$189 [20], \$189 [20], \$189 [20], \$189 , 23'h000000 };
-  assign \$200  = \$199 ;
-  assign \$202  = \$201 ;
-  assign \$204  = \$203 ;
-  assign \$225  = { \$224 [20], \$224 [20], \$224 [20], \$224 [20], \$224 [20], \$224 [20], \$224 [20], \$224 [20], \$224 , 23'h000000 };
-  assign \$235  = \$234 ;
-  assign \$237  = \$236 ;
-  assign \$239  = \$238 ;
-  assign \$260  = { \$259 [20], \$259 [20], \$259 [20], \$259 [20], \$259 [20], \$259 [20], \$259 [20], \$259 [20], \$259 , 23'h000000 };
-  assign \$270  = \$269 ;
-  assign \$272  = \$271 ;
-  assign \$274  = \$273 ;
-  assign \$295  = { \$294 [20], \$294 [20], \$294 [20], \$294 [20], \$294 [20], \$294 [20], \$294 [20], \$294 [20], \$294 , 23'h000000 };
-  assign \$305  = \$304 ;
-  assign \$307  = \$306 ;
-  assign \$309  = \$308 ;
-  assign \$330  = { \$329 [20], \$329 [20], \$329 [20], \$329 [20], \$329 [20], \$329 [20], \$329 [20], \$329 [20], \$329 , 23'h000000 };
-  assign \$340  = \$339 ;
-  assign \$342  = \$341 ;
-  assign \$344  = \$343 ;
-  assign \$365  = { \$364 [20], \$364 [20], \$364 [20], \$364 [20], \$364 [20], \$364 [20], \$364 [20], \$364 [20], \$364 , 23'h000000 };
-  assign \$375  = \$374 ;
-  assign \$377  = \$376 ;
-  assign \$379  = \$378 ;
-  assign \$400  = { \$399 [20], \$399 [20], \$399 [20], \$399 [20], \$399 [20], \$399 [20], \$399 [20], \$399 [20], \$399 , 23'h000000 };
-  assign \$410  = \$409 ;
-  assign \$412  = \$411 ;
-  assign \$414  = \$413 ;
-  assign \$435  = { \$434 [20], \$434 [20], \$434 [20], \$434 [20], \$434 [20], \$434 [20], \$434 [20], \$434 [20], \$434 , 23'h000000 };
-  assign \$445  = \$444 ;
-  assign \$447  = \$446 ;
-  assign \$449  = \$448 ;
+  assign neg0 = \$111 ;
+  assign neg1 = \$123 ;
+  assign neg2 = \$135 ;
+  assign neg3 = \$147 ;
+  assign \$155  = { \$signal$24 [1:0], 1'h0 };
+  assign \$156  = { \$signal$24 [3:2], 1'h0 };
+  assign \$157  = { \$signal$24 [5:4], 1'h0 };
+  assign \$158  = { \$signal$24 [7:6], 1'h0 };
+  assign \$174  = { \$173 [20], \$173 [20], \$173 [20], \$173 [20], \$173 [20], \$173 [20], \$173 [20], \$173 [20], \$173 , 23'h000000 };
+  assign \$184  = \$183 ;
+  assign \$186  = \$185 ;
+  assign \$188  = \$187 ;
+  assign \$209  = { \$208 [20], \$208 [20], \$208 [20], \$208 [20], \$208 [20], \$208 [20], \$208 [20], \$208 [20], \$208 , 23'h000000 };
+  assign \$219  = \$218 ;
+  assign \$221  = \$220 ;
+  assign \$223  = \$222 ;
+  assign \$244  = { \$243 [20], \$243 [20], \$243 [20], \$243 [20], \$243 [20], \$243 [20], \$243 [20], \$243 [20], \$243 , 23'h000000 };
+  assign \$254  = \$253 ;
+  assign \$256  = \$255 ;
+  assign \$258  = \$257 ;
+  assign \$279  = { \$278 [20], \$278 [20], \$278 [20], \$278 [20], \$278 [20], \$278 [20], \$278 [20], \$278 [20], \$278 , 23'h000000 };
+  assign \$289  = \$288 ;
+  assign \$291  = \$290 ;
+  assign \$293  = \$292 ;
+  assign \$314  = { \$313 [20], \$313 [20], \$313 [20], \$313 [20], \$313 [20], \$313 [20], \$313 [20], \$313 [20], \$313 , 23'h000000 };
+  assign \$324  = \$323 ;
+  assign \$326  = \$325 ;
+  assign \$328  = \$327 ;
+  assign \$349  = { \$348 [20], \$348 [20], \$348 [20], \$348 [20], \$348 [20], \$348 [20], \$348 [20], \$348 [20], \$348 , 23'h000000 };
+  assign \$359  = \$358 ;
+  assign \$361  = \$360 ;
+  assign \$363  = \$362 ;
+  assign \$384  = { \$383 [20], \$383 [20], \$383 [20], \$383 [20], \$383 [20], \$383 [20], \$383 [20], \$383 [20], \$383 , 23'h000000 };
+  assign \$394  = \$393 ;
+  assign \$396  = \$395 ;
+  assign \$398  = \$397 ;
+  assign \$419  = { \$418 [20], \$418 [20], \$418 [20], \$418 [20], \$418 [20], \$418 [20], \$418 [20], \$418 [20], \$418 , 23'h000000 };
+  assign \$429  = \$428 ;
+  assign \$431  = \$430 ;
+  assign \$433  = \$432 ;
 endmodule
 
 module \lut_w2_fp16.dq_add0_0 (b, s, a);

@@ -9,47 +9,47 @@ module lut_w2_fp16_fp16tab(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   wire \$102 ;
   wire \$103 ;
   wire \$104 ;
-  wire [25:0] \$105 ;
-  wire [5:0] \$106 ;
-  wire [8:0] \$107 ;
-  wire [9:0] \$108 ;
-  wire [10:0] \$109 ;
+  wire \$105 ;
+  wire \$106 ;
+  wire \$107 ;
+  wire \$108 ;
+  wire \$109 ;
   wire \$11 ;
-  wire \$110 ;
-  wire \$111 ;
-  wire \$112 ;
-  wire \$113 ;
-  wire \$114 ;
+  wire [7:0] \$110 ;
+  wire [7:0] \$111 ;
+  wire [7:0] \$112 ;
+  wire [2:0] \$113 ;
+  wire [7:0] \$114 ;
   wire \$115 ;
   wire \$116 ;
   wire \$117 ;
   wire \$118 ;
-  wire \$119 ;
+  wire [25:0] \$119 ;
   wire \$12 ;
-  wire \$120 ;
-  wire \$121 ;
-  wire [7:0] \$122 ;
-  wire [7:0] \$123 ;
-  wire [7:0] \$124 ;
-  wire [2:0] \$125 ;
-  wire [7:0] \$126 ;
+  wire [7:0] \$120 ;
+  wire [8:0] \$121 ;
+  wire [9:0] \$122 ;
+  wire \$123 ;
+  wire \$124 ;
+  wire \$125 ;
+  wire \$126 ;
   wire \$127 ;
   wire \$128 ;
   wire \$129 ;
   wire \$13 ;
   wire \$130 ;
-  wire [25:0] \$131 ;
-  wire [5:0] \$132 ;
-  wire [8:0] \$133 ;
-  wire [9:0] \$134 ;
-  wire [10:0] \$135 ;
+  wire \$131 ;
+  wire \$132 ;
+  wire \$133 ;
+  wire \$134 ;
+  wire \$135 ;
   wire \$136 ;
   wire \$137 ;
-  wire \$138 ;
-  wire \$139 ;
+  wire [25:0] \$138 ;
+  wire [7:0] \$139 ;
   wire \$14 ;
-  wire \$140 ;
-  wire \$141 ;
+  wire [8:0] \$140 ;
+  wire [9:0] \$141 ;
   wire \$142 ;
   wire \$143 ;
   wire \$144 ;
@@ -60,358 +60,343 @@ module lut_w2_fp16_fp16tab(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   wire \$149 ;
   wire \$15 ;
   wire \$150 ;
-  wire [25:0] \$151 ;
-  wire [5:0] \$152 ;
-  wire [8:0] \$153 ;
-  wire [9:0] \$154 ;
-  wire [10:0] \$155 ;
-  wire \$156 ;
+  wire \$151 ;
+  wire \$152 ;
+  wire \$153 ;
+  wire [4:0] \$154 ;
+  wire [2:0] \$155 ;
+  wire [2:0] \$156 ;
   wire \$157 ;
   wire \$158 ;
   wire \$159 ;
   wire \$16 ;
-  wire \$160 ;
-  wire \$161 ;
-  wire \$162 ;
-  wire \$163 ;
-  wire \$164 ;
-  wire \$165 ;
+  wire [8:0] \$160 ;
+  wire [9:0] \$161 ;
+  wire [5:0] \$162 ;
+  wire [56:0] \$163 ;
+  wire [12:0] \$164 ;
+  wire [13:0] \$165 ;
   wire \$166 ;
   wire \$167 ;
-  wire [4:0] \$168 ;
-  wire [2:0] \$169 ;
+  wire [23:0] \$168 ;
+  wire [56:0] \$169 ;
   wire \$17 ;
-  wire [2:0] \$170 ;
-  wire \$171 ;
-  wire \$172 ;
-  wire \$173 ;
-  wire [8:0] \$174 ;
-  wire [9:0] \$175 ;
-  wire [5:0] \$176 ;
-  wire [56:0] \$177 ;
-  wire [12:0] \$178 ;
-  wire [13:0] \$179 ;
+  wire [23:0] \$170 ;
+  wire [24:0] \$171 ;
+  wire [55:0] \$172 ;
+  wire [56:0] \$173 ;
+  wire \$174 ;
+  wire \$175 ;
+  wire \$176 ;
+  wire \$177 ;
+  wire [57:0] \$178 ;
+  wire \$179 ;
   wire \$18 ;
   wire \$180 ;
   wire \$181 ;
-  wire [23:0] \$182 ;
-  wire [56:0] \$183 ;
-  wire [23:0] \$184 ;
-  wire [24:0] \$185 ;
-  wire [55:0] \$186 ;
-  wire [56:0] \$187 ;
+  wire \$182 ;
+  wire \$183 ;
+  wire \$184 ;
+  wire \$185 ;
+  wire \$186 ;
+  wire \$187 ;
   wire \$188 ;
   wire \$189 ;
   wire \$19 ;
   wire \$190 ;
   wire \$191 ;
-  wire [57:0] \$192 ;
+  wire \$192 ;
   wire \$193 ;
   wire \$194 ;
-  wire \$195 ;
-  wire \$196 ;
+  wire [31:0] \$195 ;
+  wire [3:0] \$196 ;
   wire \$197 ;
   wire \$198 ;
   wire \$199 ;
   wire \$2 ;
   wire \$20 ;
-  wire \$200 ;
-  wire \$201 ;
-  wire \$202 ;
-  wire \$203 ;
-  wire \$204 ;
-  wire \$205 ;
+  wire [8:0] \$200 ;
+  wire [9:0] \$201 ;
+  wire [5:0] \$202 ;
+  wire [56:0] \$203 ;
+  wire [12:0] \$204 ;
+  wire [13:0] \$205 ;
   wire \$206 ;
   wire \$207 ;
-  wire \$208 ;
-  wire [31:0] \$209 ;
+  wire [23:0] \$208 ;
+  wire [56:0] \$209 ;
   wire \$21 ;
-  wire [3:0] \$210 ;
-  wire \$211 ;
-  wire \$212 ;
-  wire \$213 ;
-  wire [8:0] \$214 ;
-  wire [9:0] \$215 ;
-  wire [5:0] \$216 ;
-  wire [56:0] \$217 ;
-  wire [12:0] \$218 ;
-  wire [13:0] \$219 ;
+  wire [23:0] \$210 ;
+  wire [24:0] \$211 ;
+  wire [55:0] \$212 ;
+  wire [56:0] \$213 ;
+  wire \$214 ;
+  wire \$215 ;
+  wire \$216 ;
+  wire \$217 ;
+  wire [57:0] \$218 ;
+  wire \$219 ;
   wire \$22 ;
   wire \$220 ;
   wire \$221 ;
-  wire [23:0] \$222 ;
-  wire [56:0] \$223 ;
-  wire [23:0] \$224 ;
-  wire [24:0] \$225 ;
-  wire [55:0] \$226 ;
-  wire [56:0] \$227 ;
+  wire \$222 ;
+  wire \$223 ;
+  wire \$224 ;
+  wire \$225 ;
+  wire \$226 ;
+  wire \$227 ;
   wire \$228 ;
   wire \$229 ;
   wire \$23 ;
   wire \$230 ;
-  wire \$231 ;
-  wire [57:0] \$232 ;
+  wire [31:0] \$231 ;
+  wire \$232 ;
   wire \$233 ;
-  wire \$234 ;
+  wire [31:0] \$234 ;
   wire \$235 ;
-  wire \$236 ;
+  wire [31:0] \$236 ;
   wire \$237 ;
   wire \$238 ;
   wire \$239 ;
   wire [4:0] \$24 ;
-  wire \$240 ;
-  wire \$241 ;
+  wire [31:0] \$240 ;
+  wire [3:0] \$241 ;
   wire \$242 ;
   wire \$243 ;
   wire \$244 ;
-  wire [31:0] \$245 ;
-  wire \$246 ;
-  wire \$247 ;
-  wire [31:0] \$248 ;
-  wire \$249 ;
+  wire [8:0] \$245 ;
+  wire [9:0] \$246 ;
+  wire [5:0] \$247 ;
+  wire [56:0] \$248 ;
+  wire [12:0] \$249 ;
   wire [4:0] \$25 ;
-  wire [31:0] \$250 ;
+  wire [13:0] \$250 ;
   wire \$251 ;
   wire \$252 ;
-  wire \$253 ;
-  wire [31:0] \$254 ;
-  wire [3:0] \$255 ;
-  wire \$256 ;
-  wire \$257 ;
-  wire \$258 ;
-  wire [8:0] \$259 ;
+  wire [23:0] \$253 ;
+  wire [56:0] \$254 ;
+  wire [23:0] \$255 ;
+  wire [24:0] \$256 ;
+  wire [55:0] \$257 ;
+  wire [56:0] \$258 ;
+  wire \$259 ;
   wire \$26 ;
-  wire [9:0] \$260 ;
-  wire [5:0] \$261 ;
-  wire [56:0] \$262 ;
-  wire [12:0] \$263 ;
-  wire [13:0] \$264 ;
+  wire \$260 ;
+  wire \$261 ;
+  wire \$262 ;
+  wire [57:0] \$263 ;
+  wire \$264 ;
   wire \$265 ;
   wire \$266 ;
-  wire [23:0] \$267 ;
-  wire [56:0] \$268 ;
-  wire [23:0] \$269 ;
+  wire \$267 ;
+  wire \$268 ;
+  wire \$269 ;
   wire \$27 ;
-  wire [24:0] \$270 ;
-  wire [55:0] \$271 ;
-  wire [56:0] \$272 ;
+  wire \$270 ;
+  wire \$271 ;
+  wire \$272 ;
   wire \$273 ;
   wire \$274 ;
   wire \$275 ;
-  wire \$276 ;
-  wire [57:0] \$277 ;
+  wire [31:0] \$276 ;
+  wire \$277 ;
   wire \$278 ;
-  wire \$279 ;
+  wire [31:0] \$279 ;
   wire \$28 ;
   wire \$280 ;
-  wire \$281 ;
+  wire [31:0] \$281 ;
   wire \$282 ;
   wire \$283 ;
   wire \$284 ;
-  wire \$285 ;
+  wire [31:0] \$285 ;
   wire \$286 ;
   wire \$287 ;
   wire \$288 ;
-  wire \$289 ;
+  wire [8:0] \$289 ;
   wire \$29 ;
-  wire [31:0] \$290 ;
-  wire \$291 ;
-  wire \$292 ;
-  wire [31:0] \$293 ;
-  wire \$294 ;
-  wire [31:0] \$295 ;
+  wire [9:0] \$290 ;
+  wire [5:0] \$291 ;
+  wire [56:0] \$292 ;
+  wire [12:0] \$293 ;
+  wire [13:0] \$294 ;
+  wire \$295 ;
   wire \$296 ;
-  wire \$297 ;
-  wire \$298 ;
-  wire [31:0] \$299 ;
+  wire [23:0] \$297 ;
+  wire [56:0] \$298 ;
+  wire [23:0] \$299 ;
   wire \$3 ;
   wire \$30 ;
-  wire \$300 ;
-  wire \$301 ;
-  wire \$302 ;
-  wire [8:0] \$303 ;
-  wire [9:0] \$304 ;
-  wire [5:0] \$305 ;
-  wire [56:0] \$306 ;
-  wire [12:0] \$307 ;
-  wire [13:0] \$308 ;
+  wire [24:0] \$300 ;
+  wire [55:0] \$301 ;
+  wire [56:0] \$302 ;
+  wire \$303 ;
+  wire \$304 ;
+  wire \$305 ;
+  wire \$306 ;
+  wire [57:0] \$307 ;
+  wire \$308 ;
   wire \$309 ;
   wire \$31 ;
   wire \$310 ;
-  wire [23:0] \$311 ;
-  wire [56:0] \$312 ;
-  wire [23:0] \$313 ;
-  wire [24:0] \$314 ;
-  wire [55:0] \$315 ;
-  wire [56:0] \$316 ;
+  wire \$311 ;
+  wire \$312 ;
+  wire \$313 ;
+  wire \$314 ;
+  wire \$315 ;
+  wire \$316 ;
   wire \$317 ;
   wire \$318 ;
   wire \$319 ;
   wire \$32 ;
   wire \$320 ;
-  wire [57:0] \$321 ;
+  wire \$321 ;
   wire \$322 ;
   wire \$323 ;
-  wire \$324 ;
-  wire \$325 ;
+  wire [31:0] \$324 ;
+  wire [3:0] \$325 ;
   wire \$326 ;
   wire \$327 ;
   wire \$328 ;
-  wire \$329 ;
+  wire [8:0] \$329 ;
   wire \$33 ;
-  wire \$330 ;
-  wire \$331 ;
-  wire \$332 ;
-  wire \$333 ;
-  wire \$334 ;
+  wire [9:0] \$330 ;
+  wire [5:0] \$331 ;
+  wire [56:0] \$332 ;
+  wire [12:0] \$333 ;
+  wire [13:0] \$334 ;
   wire \$335 ;
   wire \$336 ;
-  wire \$337 ;
-  wire [31:0] \$338 ;
-  wire [3:0] \$339 ;
+  wire [23:0] \$337 ;
+  wire [56:0] \$338 ;
+  wire [23:0] \$339 ;
   wire \$34 ;
-  wire \$340 ;
-  wire \$341 ;
-  wire \$342 ;
-  wire [8:0] \$343 ;
-  wire [9:0] \$344 ;
-  wire [5:0] \$345 ;
-  wire [56:0] \$346 ;
-  wire [12:0] \$347 ;
-  wire [13:0] \$348 ;
+  wire [24:0] \$340 ;
+  wire [55:0] \$341 ;
+  wire [56:0] \$342 ;
+  wire \$343 ;
+  wire \$344 ;
+  wire \$345 ;
+  wire \$346 ;
+  wire [57:0] \$347 ;
+  wire \$348 ;
   wire \$349 ;
   wire \$35 ;
   wire \$350 ;
-  wire [23:0] \$351 ;
-  wire [56:0] \$352 ;
-  wire [23:0] \$353 ;
-  wire [24:0] \$354 ;
-  wire [55:0] \$355 ;
-  wire [56:0] \$356 ;
+  wire \$351 ;
+  wire \$352 ;
+  wire \$353 ;
+  wire \$354 ;
+  wire \$355 ;
+  wire \$356 ;
   wire \$357 ;
   wire \$358 ;
   wire \$359 ;
   wire \$36 ;
-  wire \$360 ;
-  wire [57:0] \$361 ;
+  wire [31:0] \$360 ;
+  wire \$361 ;
   wire \$362 ;
-  wire \$363 ;
+  wire [31:0] \$363 ;
   wire \$364 ;
-  wire \$365 ;
+  wire [31:0] \$365 ;
   wire \$366 ;
   wire \$367 ;
   wire \$368 ;
-  wire \$369 ;
+  wire [31:0] \$369 ;
   wire \$37 ;
-  wire \$370 ;
+  wire [3:0] \$370 ;
   wire \$371 ;
   wire \$372 ;
   wire \$373 ;
-  wire [31:0] \$374 ;
-  wire \$375 ;
-  wire \$376 ;
-  wire [31:0] \$377 ;
-  wire \$378 ;
-  wire [31:0] \$379 ;
+  wire [8:0] \$374 ;
+  wire [9:0] \$375 ;
+  wire [5:0] \$376 ;
+  wire [56:0] \$377 ;
+  wire [12:0] \$378 ;
+  wire [13:0] \$379 ;
   wire \$38 ;
   wire \$380 ;
   wire \$381 ;
-  wire \$382 ;
-  wire [31:0] \$383 ;
-  wire [3:0] \$384 ;
-  wire \$385 ;
-  wire \$386 ;
-  wire \$387 ;
-  wire [8:0] \$388 ;
-  wire [9:0] \$389 ;
+  wire [23:0] \$382 ;
+  wire [56:0] \$383 ;
+  wire [23:0] \$384 ;
+  wire [24:0] \$385 ;
+  wire [55:0] \$386 ;
+  wire [56:0] \$387 ;
+  wire \$388 ;
+  wire \$389 ;
   wire [25:0] \$39 ;
-  wire [5:0] \$390 ;
-  wire [56:0] \$391 ;
-  wire [12:0] \$392 ;
-  wire [13:0] \$393 ;
+  wire \$390 ;
+  wire \$391 ;
+  wire [57:0] \$392 ;
+  wire \$393 ;
   wire \$394 ;
   wire \$395 ;
-  wire [23:0] \$396 ;
-  wire [56:0] \$397 ;
-  wire [23:0] \$398 ;
-  wire [24:0] \$399 ;
+  wire \$396 ;
+  wire \$397 ;
+  wire \$398 ;
+  wire \$399 ;
   wire [2:0] \$4 ;
-  wire [5:0] \$40 ;
-  wire [55:0] \$400 ;
-  wire [56:0] \$401 ;
+  wire [7:0] \$40 ;
+  wire \$400 ;
+  wire \$401 ;
   wire \$402 ;
   wire \$403 ;
   wire \$404 ;
-  wire \$405 ;
-  wire [57:0] \$406 ;
+  wire [31:0] \$405 ;
+  wire \$406 ;
   wire \$407 ;
-  wire \$408 ;
+  wire [31:0] \$408 ;
   wire \$409 ;
   wire [8:0] \$41 ;
-  wire \$410 ;
+  wire [31:0] \$410 ;
   wire \$411 ;
   wire \$412 ;
   wire \$413 ;
-  wire \$414 ;
-  wire \$415 ;
-  wire \$416 ;
-  wire \$417 ;
-  wire \$418 ;
-  wire [31:0] \$419 ;
-  wire [9:0] \$42 ;
-  wire \$420 ;
-  wire \$421 ;
-  wire [31:0] \$422 ;
-  wire \$423 ;
-  wire [31:0] \$424 ;
-  wire \$425 ;
-  wire \$426 ;
-  wire \$427 ;
-  wire [31:0] \$428 ;
-  reg [127:0] \$429 ;
-  wire [10:0] \$43 ;
-  reg [35:0] \$430 ;
-  reg [4:0] \$431 ;
-  reg [35:0] \$432 ;
-  reg [15:0] \$433 ;
+  wire [31:0] \$414 ;
+  reg [127:0] \$415 ;
+  reg [35:0] \$416 ;
+  reg [4:0] \$417 ;
+  reg [35:0] \$418 ;
+  reg \$419 ;
+  wire \$42 ;
+  reg [15:0] \$420 ;
+  reg \$421 ;
+  reg [1:0] \$422 ;
+  reg \$423 ;
+  reg \$424 ;
+  reg [15:0] \$425 ;
+  reg \$426 ;
+  reg [3:0] \$427 ;
+  reg [31:0] \$428 ;
+  reg [31:0] \$429 ;
+  wire \$43 ;
+  reg [31:0] \$430 ;
+  reg [31:0] \$431 ;
+  reg [31:0] \$432 ;
+  reg [31:0] \$433 ;
   reg \$434 ;
-  reg [1:0] \$435 ;
-  reg \$436 ;
-  reg \$437 ;
-  reg \$438 ;
-  reg [15:0] \$439 ;
+  reg [127:0] \$435 ;
+  reg [2:0] \$436 ;
+  reg [2:0] \$437 ;
+  reg [31:0] \$438 ;
+  reg [31:0] \$439 ;
   wire \$44 ;
   reg \$440 ;
-  reg \$441 ;
-  reg [3:0] \$442 ;
+  reg [31:0] \$441 ;
+  reg [31:0] \$442 ;
   reg [31:0] \$443 ;
   reg [31:0] \$444 ;
-  reg [31:0] \$445 ;
-  reg [31:0] \$446 ;
-  reg [31:0] \$447 ;
-  reg [31:0] \$448 ;
-  reg \$449 ;
+  reg \$445 ;
+  reg [3:0] \$446 ;
+  reg [3:0] \$447 ;
+  reg [127:0] \$448 ;
+  reg [127:0] \$449 ;
   wire \$45 ;
-  reg [127:0] \$450 ;
-  reg [2:0] \$451 ;
-  reg [2:0] \$452 ;
+  reg [15:0] \$450 ;
+  reg \$451 ;
+  reg [127:0] \$452 ;
   reg \$453 ;
-  reg [31:0] \$454 ;
-  reg [31:0] \$455 ;
-  reg [31:0] \$456 ;
-  reg [31:0] \$457 ;
-  reg [31:0] \$458 ;
-  reg [31:0] \$459 ;
   wire \$46 ;
-  reg \$460 ;
-  reg [3:0] \$461 ;
-  reg [3:0] \$462 ;
-  reg [127:0] \$463 ;
-  reg [127:0] \$464 ;
-  reg [15:0] \$465 ;
-  reg \$466 ;
-  reg [127:0] \$467 ;
-  reg \$468 ;
   wire \$47 ;
   wire \$48 ;
   wire \$49 ;
@@ -419,97 +404,98 @@ module lut_w2_fp16_fp16tab(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   wire \$50 ;
   wire \$51 ;
   wire \$52 ;
+  wire [4:0] \$528 ;
   wire \$53 ;
-  wire \$54 ;
-  wire \$55 ;
-  wire [4:0] \$553 ;
-  wire [4:0] \$556 ;
-  wire [4:0] \$559 ;
-  wire \$56 ;
-  wire [4:0] \$564 ;
-  wire [7:0] \$569 ;
+  wire [4:0] \$531 ;
+  wire [4:0] \$534 ;
+  wire [4:0] \$539 ;
+  wire [25:0] \$54 ;
+  wire [7:0] \$544 ;
+  wire [7:0] \$55 ;
+  wire [8:0] \$56 ;
+  wire [7:0] \$567 ;
   wire \$57 ;
   wire \$58 ;
-  wire [25:0] \$59 ;
-  wire [7:0] \$593 ;
+  wire \$59 ;
+  wire [4:0] \$590 ;
+  wire [4:0] \$593 ;
+  wire [4:0] \$596 ;
   wire \$6 ;
-  wire [5:0] \$60 ;
-  wire [8:0] \$61 ;
-  wire [4:0] \$617 ;
-  wire [9:0] \$62 ;
-  wire [4:0] \$620 ;
-  wire [4:0] \$623 ;
-  wire [4:0] \$628 ;
-  wire [10:0] \$63 ;
-  wire [7:0] \$633 ;
+  wire \$60 ;
+  wire [4:0] \$601 ;
+  wire [7:0] \$606 ;
+  wire \$61 ;
+  wire \$62 ;
+  wire [7:0] \$629 ;
+  wire \$63 ;
   wire \$64 ;
   wire \$65 ;
-  wire [7:0] \$657 ;
-  wire \$66 ;
-  wire \$67 ;
-  wire \$68 ;
-  wire \$69 ;
+  wire [7:0] \$66 ;
+  wire [7:0] \$67 ;
+  wire [7:0] \$68 ;
+  wire [2:0] \$69 ;
   wire \$7 ;
-  wire \$70 ;
+  wire [7:0] \$70 ;
   wire \$71 ;
   wire \$72 ;
   wire \$73 ;
   wire \$74 ;
-  wire \$75 ;
+  wire [25:0] \$75 ;
   wire [7:0] \$76 ;
-  wire [7:0] \$77 ;
-  wire [7:0] \$78 ;
-  wire [2:0] \$79 ;
+  wire [8:0] \$77 ;
+  wire [9:0] \$78 ;
+  wire \$79 ;
   wire \$8 ;
-  wire [7:0] \$80 ;
+  wire \$80 ;
   wire \$81 ;
   wire \$82 ;
   wire \$83 ;
   wire \$84 ;
-  wire [25:0] \$85 ;
-  wire [5:0] \$86 ;
-  wire [8:0] \$87 ;
-  wire [9:0] \$88 ;
-  wire [10:0] \$89 ;
+  wire \$85 ;
+  wire \$86 ;
+  wire \$87 ;
+  wire \$88 ;
+  wire \$89 ;
   wire \$9 ;
   wire \$90 ;
   wire \$91 ;
   wire \$92 ;
   wire \$93 ;
-  wire \$94 ;
-  wire \$95 ;
-  wire \$96 ;
-  wire \$97 ;
+  wire [25:0] \$94 ;
+  wire [7:0] \$95 ;
+  wire [8:0] \$96 ;
+  wire [9:0] \$97 ;
   wire \$98 ;
   wire \$99 ;
   reg \$signal  = 1'h0;
-  reg [3:0] \$signal$25  = 4'h0;
-  wire [1:0] \$signal$25[0] ;
-  wire [1:0] \$signal$25[1] ;
-  reg \$signal$63  = 1'h0;
-  reg \$signal$65  = 1'h0;
+  reg \$signal$23  = 1'h0;
+  reg [3:0] \$signal$24  = 4'h0;
+  wire [1:0] \$signal$24[0] ;
+  wire [1:0] \$signal$24[1] ;
+  reg \$signal$48  = 1'h0;
+  reg \$signal$64  = 1'h0;
   wire [63:0] a;
   (* init = 32'd0 *)
-  wire [31:0] \a$102 ;
+  wire [31:0] \a$101 ;
   (* init = 32'd0 *)
-  wire [31:0] \a$112 ;
+  wire [31:0] \a$111 ;
   (* init = 32'd0 *)
-  wire [31:0] \a$124 ;
+  wire [31:0] \a$123 ;
   (* init = 32'd0 *)
-  wire [31:0] \a$134 ;
-  wire [31:0] \a$167 ;
-  wire [31:0] \a$183 ;
-  wire [31:0] \a$212 ;
-  wire [31:0] \a$228 ;
-  wire [63:0] \a$70 ;
-  wire [15:0] \a$70[0] ;
-  wire [15:0] \a$70[1] ;
-  wire [15:0] \a$70[2] ;
-  wire [15:0] \a$70[3] ;
+  wire [31:0] \a$133 ;
+  wire [31:0] \a$166 ;
+  wire [31:0] \a$182 ;
+  wire [31:0] \a$211 ;
+  wire [31:0] \a$227 ;
+  wire [63:0] \a$69 ;
+  wire [15:0] \a$69[0] ;
+  wire [15:0] \a$69[1] ;
+  wire [15:0] \a$69[2] ;
+  wire [15:0] \a$69[3] ;
   (* init = 32'd0 *)
-  wire [31:0] \a$80 ;
+  wire [31:0] \a$79 ;
   (* init = 32'd0 *)
-  wire [31:0] \a$90 ;
+  wire [31:0] \a$89 ;
   wire [15:0] \a[0] ;
   wire [15:0] \a[1] ;
   wire [15:0] \a[2] ;
@@ -521,17 +507,16 @@ module lut_w2_fp16_fp16tab(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   reg [31:0] act_sum1 = 32'd0;
   wire active;
   wire [31:0] b;
-  wire [31:0] \b$103 ;
-  wire [31:0] \b$113 ;
-  wire [31:0] \b$125 ;
-  wire [31:0] \b$135 ;
-  wire [31:0] \b$168 ;
-  wire [31:0] \b$184 ;
-  wire [31:0] \b$213 ;
-  wire [31:0] \b$229 ;
-  wire [31:0] \b$91 ;
+  wire [31:0] \b$102 ;
+  wire [31:0] \b$112 ;
+  wire [31:0] \b$124 ;
+  wire [31:0] \b$134 ;
+  wire [31:0] \b$167 ;
+  wire [31:0] \b$183 ;
+  wire [31:0] \b$212 ;
+  wire [31:0] \b$228 ;
+  wire [31:0] \b$90 ;
   reg beat_group_end = 1'h0;
-  reg beat_h = 1'h0;
   reg beat_last = 1'h0;
   reg [15:0] beat_scale = 16'h0000;
   wire [7:0] \beat_scale[0] ;
@@ -541,7 +526,7 @@ module lut_w2_fp16_fp16tab(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   input clk;
   wire clk;
   wire [3:0] corr_uint2;
-  wire [3:0] \corr_uint2$139 ;
+  wire [3:0] \corr_uint2$138 ;
   wire [7:0] ct0_e;
   wire [11:0] ct0_exp;
   wire [31:0] ct0_f32;
@@ -575,7 +560,7 @@ module lut_w2_fp16_fp16tab(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   reg [31:0] dq_d0_1 = 32'd0;
   reg [31:0] dq_d1_0 = 32'd0;
   reg [31:0] dq_d1_1 = 32'd0;
-  reg dq_h = 1'h0;
+  reg dq_last = 1'h0;
   reg [3:0] dq_left = 4'h0;
   reg [127:0] dq_psum = 128'h00000000000000000000000000000000;
   wire [31:0] \dq_psum[0] ;
@@ -654,7 +639,7 @@ module lut_w2_fp16_fp16tab(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   wire in_corr;
   wire last_plane;
   wire load;
-  wire \load$71 ;
+  wire \load$70 ;
   wire [2:0] low0;
   wire [2:0] low1;
   wire neg0;
@@ -762,15 +747,15 @@ module lut_w2_fp16_fp16tab(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   input rst;
   wire rst;
   wire [31:0] s;
-  wire [31:0] \s$104 ;
-  wire [31:0] \s$114 ;
-  wire [31:0] \s$126 ;
-  wire [31:0] \s$136 ;
-  wire [31:0] \s$55 ;
-  wire [31:0] \s$57 ;
-  wire [31:0] \s$59 ;
-  wire [31:0] \s$82 ;
-  wire [31:0] \s$92 ;
+  wire [31:0] \s$103 ;
+  wire [31:0] \s$113 ;
+  wire [31:0] \s$125 ;
+  wire [31:0] \s$135 ;
+  wire [31:0] \s$54 ;
+  wire [31:0] \s$56 ;
+  wire [31:0] \s$58 ;
+  wire [31:0] \s$81 ;
+  wire [31:0] \s$91 ;
   wire [2:0] sbit;
   wire [7:0] st0_0_e;
   wire [11:0] st0_0_exp;
@@ -825,17 +810,16 @@ module lut_w2_fp16_fp16tab(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   wire [25:0] st1_1_rp_sh;
   wire [23:0] st1_1_sig;
   wire stall;
-  reg step = 1'h0;
   wire [127:0] \table ;
-  wire [127:0] \table$84 ;
-  wire [15:0] \table$84[0] ;
-  wire [15:0] \table$84[1] ;
-  wire [15:0] \table$84[2] ;
-  wire [15:0] \table$84[3] ;
-  wire [15:0] \table$84[4] ;
-  wire [15:0] \table$84[5] ;
-  wire [15:0] \table$84[6] ;
-  wire [15:0] \table$84[7] ;
+  wire [127:0] \table$83 ;
+  wire [15:0] \table$83[0] ;
+  wire [15:0] \table$83[1] ;
+  wire [15:0] \table$83[2] ;
+  wire [15:0] \table$83[3] ;
+  wire [15:0] \table$83[4] ;
+  wire [15:0] \table$83[5] ;
+  wire [15:0] \table$83[6] ;
+  wire [15:0] \table$83[7] ;
   wire [15:0] \table[0] ;
   wire [15:0] \table[1] ;
   wire [15:0] \table[2] ;
@@ -873,68 +857,36 @@ module lut_w2_fp16_fp16tab(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   wire [1:0] \w_sel.zero[0] ;
   wire [1:0] \w_sel.zero[1] ;
   always @(posedge clk)
-    \$signal  <= \$440 ;
+    dq_d0_0 <= \$441 ;
   always @(posedge clk)
-    beat_h <= \$441 ;
+    dq_d0_1 <= \$442 ;
   always @(posedge clk)
-    \$signal$25  <= \$442 ;
+    dq_d1_0 <= \$443 ;
   always @(posedge clk)
-    act_sum0 <= \$443 ;
+    dq_d1_1 <= \$444 ;
   always @(posedge clk)
-    act_sum1 <= \$444 ;
+    o_valid <= \$445 ;
   always @(posedge clk)
-    grp0_0 <= \$445 ;
+    dq_left <= \$446 ;
   always @(posedge clk)
-    grp1_0 <= \$446 ;
+    dq_bit <= \$447 ;
   always @(posedge clk)
-    grp0_1 <= \$447 ;
+    out_acc <= \$448 ;
   always @(posedge clk)
-    grp1_1 <= \$448 ;
+    o_psum <= \$449 ;
   always @(posedge clk)
-    grp_first <= \$449 ;
+    dq_scale <= \$450 ;
   always @(posedge clk)
-    grp_psum <= \$450 ;
+    \$signal$64  <= \$451 ;
   always @(posedge clk)
-    dq_c0 <= \$451 ;
+    dq_psum <= \$452 ;
   always @(posedge clk)
-    dq_c1 <= \$452 ;
-  always @(posedge clk)
-    dq_h <= \$453 ;
-  always @(posedge clk)
-    dq_sum_a0 <= \$454 ;
-  always @(posedge clk)
-    dq_sum_a1 <= \$455 ;
-  always @(posedge clk)
-    dq_d0_0 <= \$456 ;
-  always @(posedge clk)
-    dq_d0_1 <= \$457 ;
-  always @(posedge clk)
-    dq_d1_0 <= \$458 ;
-  always @(posedge clk)
-    dq_d1_1 <= \$459 ;
-  always @(posedge clk)
-    o_valid <= \$460 ;
-  always @(posedge clk)
-    dq_left <= \$461 ;
-  always @(posedge clk)
-    dq_bit <= \$462 ;
-  always @(posedge clk)
-    out_acc <= \$463 ;
-  always @(posedge clk)
-    o_psum <= \$464 ;
-  always @(posedge clk)
-    dq_scale <= \$465 ;
-  always @(posedge clk)
-    \$signal$65  <= \$466 ;
-  always @(posedge clk)
-    dq_psum <= \$467 ;
-  always @(posedge clk)
-    \$signal$63  <= \$468 ;
+    dq_last <= \$453 ;
   assign \$1  = | remaining;
   assign \$2  = ~ stall;
   assign \$3  = \$1  & \$2 ;
   assign \$4  = remaining - 1'h1;
-  assign \$5  = step + 1'h1;
+  assign \$5  = \$signal  + 1'h1;
   assign \$6  = ~ stall;
   assign \$7  = active & \$6 ;
   assign \$8  = ~ stall;
@@ -957,7 +909,7 @@ module lut_w2_fp16_fp16tab(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   assign \$25  = dq_bit + 1'h1;
   assign \$26  = ~ in_corr;
   assign \$27  = dq_left == 1'h1;
-  assign \$28  = \$27  & \$signal$63 ;
+  assign \$28  = \$27  & dq_last;
   assign w_sel = i_ctl[1] ? i_w : w_reg;
   assign \$29  = remaining <= 1'h1;
   assign \$30  = ~ stall;
@@ -977,439 +929,461 @@ module lut_w2_fp16_fp16tab(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   assign \$37  = ! \table [126:122];
   assign \$38  = ~ \$37 ;
   assign \$39  = { \$38 , \table [121:112] } << ones0_lz;
-  assign \$40  = ones0_e - 4'hf;
-  assign \$41  = $signed(\$40 ) + $signed(8'h7f);
-  assign \$42  = $signed(\$41 ) + $signed(1'h0);
-  assign \$43  = $signed(\$42 ) - $signed({ 1'h0, ones0_lz });
-  assign \$44  = \table [126:122] == 5'h1f;
-  assign \$45  = | \table [121:112];
-  assign \$46  = \$44  & \$45 ;
-  assign \$47  = \table [126:122] == 5'h1f;
-  assign \$48  = ! \table [121:112];
-  assign \$49  = \$47  & \$48 ;
-  assign \$50  = ! \table [126:122];
-  assign \$51  = ! \table [121:112];
-  assign \$52  = \$50  & \$51 ;
-  assign \$56  = ! \table$84 [126:122];
-  assign ones1_e = \$56  ? 5'h01 : \table$84 [126:122];
-  assign \$57  = ! \table$84 [126:122];
-  assign \$58  = ~ \$57 ;
-  assign \$59  = { \$58 , \table$84 [121:112] } << ones1_lz;
-  assign \$60  = ones1_e - 4'hf;
-  assign \$61  = $signed(\$60 ) + $signed(8'h7f);
-  assign \$62  = $signed(\$61 ) + $signed(1'h0);
-  assign \$63  = $signed(\$62 ) - $signed({ 1'h0, ones1_lz });
-  assign \$64  = \table$84 [126:122] == 5'h1f;
-  assign \$65  = | \table$84 [121:112];
-  assign \$66  = \$64  & \$65 ;
-  assign \$67  = \table$84 [126:122] == 5'h1f;
-  assign \$68  = ! \table$84 [121:112];
-  assign \$69  = \$67  & \$68 ;
-  assign \$70  = ! \table$84 [126:122];
-  assign \$71  = ! \table$84 [121:112];
-  assign \$72  = \$70  & \$71 ;
-  assign \$553  = step * 4'h8;
-  assign \$76  = planes >> \$553 ;
-  assign \$556  = step * 4'h8;
-  assign \$77  = planes >> \$556 ;
-  assign \$559  = step * 4'h8;
-  assign \$78  = planes >> \$559 ;
-  assign \$79  = ~ \$78 [2:0];
-  assign low0 = \$76 [3] ? \$77 [2:0] : \$79 ;
-  assign \$564  = step * 4'h8;
-  assign \$80  = planes >> \$564 ;
-  assign \$81  = ~ \$80 [3];
-  assign \$569  = low0 * 5'h10;
-  assign entry0_0 = \table  >> \$569 ;
-  assign \$82  = ! entry0_0[14:10];
-  assign plane0_0_e = \$82  ? 5'h01 : entry0_0[14:10];
-  assign \$83  = ! entry0_0[14:10];
-  assign \$84  = ~ \$83 ;
-  assign \$85  = { \$84 , entry0_0[9:0] } << plane0_0_lz;
-  assign \$86  = plane0_0_e - 4'hf;
-  assign \$87  = $signed(\$86 ) + $signed(8'h7f);
-  assign \$88  = $signed(\$87 ) + $signed({ 1'h0, step });
-  assign \$89  = $signed(\$88 ) - $signed({ 1'h0, plane0_0_lz });
-  assign \$90  = entry0_0[14:10] == 5'h1f;
-  assign \$91  = | entry0_0[9:0];
-  assign \$92  = \$90  & \$91 ;
-  assign \$93  = entry0_0[14:10] == 5'h1f;
-  assign \$94  = ! entry0_0[9:0];
-  assign \$95  = \$93  & \$94 ;
-  assign \$96  = ! entry0_0[14:10];
-  assign \$97  = ! entry0_0[9:0];
-  assign \$98  = \$96  & \$97 ;
-  assign \$99  = entry0_0[15] ^ neg0;
-  assign \$100  = entry0_0[15] ^ neg0;
-  assign \$101  = entry0_0[15] ^ neg0;
-  assign \$593  = low0 * 5'h10;
-  assign entry1_0 = \table$84  >> \$593 ;
-  assign \$102  = ! entry1_0[14:10];
-  assign plane1_0_e = \$102  ? 5'h01 : entry1_0[14:10];
-  assign \$103  = ! entry1_0[14:10];
-  assign \$104  = ~ \$103 ;
-  assign \$105  = { \$104 , entry1_0[9:0] } << plane1_0_lz;
-  assign \$106  = plane1_0_e - 4'hf;
-  assign \$107  = $signed(\$106 ) + $signed(8'h7f);
-  assign \$108  = $signed(\$107 ) + $signed({ 1'h0, step });
-  assign \$109  = $signed(\$108 ) - $signed({ 1'h0, plane1_0_lz });
-  assign \$110  = entry1_0[14:10] == 5'h1f;
-  assign \$111  = | entry1_0[9:0];
-  assign \$112  = \$110  & \$111 ;
-  assign \$113  = entry1_0[14:10] == 5'h1f;
-  assign \$114  = ! entry1_0[9:0];
-  assign \$115  = \$113  & \$114 ;
-  assign \$116  = ! entry1_0[14:10];
-  assign \$117  = ! entry1_0[9:0];
-  assign \$118  = \$116  & \$117 ;
-  assign \$119  = entry1_0[15] ^ neg0;
-  assign \$120  = entry1_0[15] ^ neg0;
-  assign \$121  = entry1_0[15] ^ neg0;
-  assign \$617  = step * 4'h8;
-  assign \$122  = planes >> \$617 ;
-  assign \$620  = step * 4'h8;
-  assign \$123  = planes >> \$620 ;
-  assign \$623  = step * 4'h8;
-  assign \$124  = planes >> \$623 ;
-  assign \$125  = ~ \$124 [6:4];
-  assign low1 = \$122 [7] ? \$123 [6:4] : \$125 ;
-  assign \$628  = step * 4'h8;
-  assign \$126  = planes >> \$628 ;
-  assign \$127  = ~ \$126 [7];
-  assign \$633  = low1 * 5'h10;
-  assign entry0_1 = \table  >> \$633 ;
-  assign \$128  = ! entry0_1[14:10];
-  assign plane0_1_e = \$128  ? 5'h01 : entry0_1[14:10];
+  assign \$40  = ones0_e + 7'h70;
+  assign \$41  = \$40  - ones0_lz;
+  assign \$42  = \table [126:122] == 5'h1f;
+  assign \$43  = | \table [121:112];
+  assign \$44  = \$42  & \$43 ;
+  assign \$45  = \table [126:122] == 5'h1f;
+  assign \$46  = ! \table [121:112];
+  assign \$47  = \$45  & \$46 ;
+  assign \$48  = ! \table [126:122];
+  assign \$49  = ! \table [121:112];
+  assign \$50  = \$48  & \$49 ;
+  assign \$51  = ! \table$83 [126:122];
+  assign ones1_e = \$51  ? 5'h01 : \table$83 [126:122];
+  assign \$52  = ! \table$83 [126:122];
+  assign \$53  = ~ \$52 ;
+  assign \$54  = { \$53 , \table$83 [121:112] } << ones1_lz;
+  assign \$55  = ones1_e + 7'h70;
+  assign \$56  = \$55  - ones1_lz;
+  assign \$57  = \table$83 [126:122] == 5'h1f;
+  assign \$58  = | \table$83 [121:112];
+  assign \$59  = \$57  & \$58 ;
+  assign \$60  = \table$83 [126:122] == 5'h1f;
+  assign \$61  = ! \table$83 [121:112];
+  assign \$62  = \$60  & \$61 ;
+  assign \$63  = ! \table$83 [126:122];
+  assign \$64  = ! \table$83 [121:112];
+  assign \$65  = \$63  & \$64 ;
+  assign \$528  = \$signal  * 4'h8;
+  assign \$66  = planes >> \$528 ;
+  assign \$531  = \$signal  * 4'h8;
+  assign \$67  = planes >> \$531 ;
+  assign \$534  = \$signal  * 4'h8;
+  assign \$68  = planes >> \$534 ;
+  assign \$69  = ~ \$68 [2:0];
+  assign low0 = \$66 [3] ? \$67 [2:0] : \$69 ;
+  assign \$539  = \$signal  * 4'h8;
+  assign \$70  = planes >> \$539 ;
+  assign \$71  = ~ \$70 [3];
+  assign \$544  = low0 * 5'h10;
+  assign entry0_0 = \table  >> \$544 ;
+  assign \$72  = ! entry0_0[14:10];
+  assign plane0_0_e = \$72  ? 5'h01 : entry0_0[14:10];
+  assign \$73  = ! entry0_0[14:10];
+  assign \$74  = ~ \$73 ;
+  assign \$75  = { \$74 , entry0_0[9:0] } << plane0_0_lz;
+  assign \$76  = plane0_0_e + 7'h70;
+  assign \$77  = \$76  + \$signal ;
+  assign \$78  = \$77  - plane0_0_lz;
+  assign \$79  = entry0_0[14:10] == 5'h1f;
+  assign \$80  = | entry0_0[9:0];
+  assign \$81  = \$79  & \$80 ;
+  assign \$82  = entry0_0[14:10] == 5'h1f;
+  assign \$83  = ! entry0_0[9:0];
+  assign \$84  = \$82  & \$83 ;
+  assign \$85  = ! entry0_0[14:10];
+  assign \$86  = ! entry0_0[9:0];
+  assign \$87  = \$85  & \$86 ;
+  assign \$88  = entry0_0[15] ^ neg0;
+  assign \$89  = entry0_0[15] ^ neg0;
+  assign \$90  = entry0_0[15] ^ neg0;
+  assign \$567  = low0 * 5'h10;
+  assign entry1_0 = \table$83  >> \$567 ;
+  assign \$91  = ! entry1_0[14:10];
+  assign plane1_0_e = \$91  ? 5'h01 : entry1_0[14:10];
+  assign \$92  = ! entry1_0[14:10];
+  assign \$93  = ~ \$92 ;
+  assign \$94  = { \$93 , entry1_0[9:0] } << plane1_0_lz;
+  assign \$95  = plane1_0_e + 7'h70;
+  assign \$96  = \$95  + \$signal ;
+  assign \$97  = \$96  - plane1_0_lz;
+  assign \$98  = entry1_0[14:10] == 5'h1f;
+  assign \$99  = | entry1_0[9:0];
+  assign \$100  = \$98  & \$99 ;
+  assign \$101  = entry1_0[14:10] == 5'h1f;
+  assign \$102  = ! entry1_0[9:0];
+  assign \$103  = \$101  & \$102 ;
+  assign \$104  = ! entry1_0[14:10];
+  assign \$105  = ! entry1_0[9:0];
+  assign \$106  = \$104  & \$105 ;
+  assign \$107  = entry1_0[15] ^ neg0;
+  assign \$108  = entry1_0[15] ^ neg0;
+  assign \$109  = entry1_0[15] ^ neg0;
+  assign \$590  = \$signal  * 4'h8;
+  assign \$110  = planes >> \$590 ;
+  assign \$593  = \$signal  * 4'h8;
+  assign \$111  = planes >> \$593 ;
+  assign \$596  = \$signal  * 4'h8;
+  assign \$112  = planes >> \$596 ;
+  assign \$113  = ~ \$112 [6:4];
+  assign low1 = \$110 [7] ? \$111 [6:4] : \$113 ;
+  assign \$601  = \$signal  * 4'h8;
+  assign \$114  = planes >> \$601 ;
+  assign \$115  = ~ \$114 [7];
+  assign \$606  = low1 * 5'h10;
+  assign entry0_1 = \table  >> \$606 ;
+  assign \$116  = ! entry0_1[14:10];
+  assign plane0_1_e = \$116  ? 5'h01 : entry0_1[14:10];
+  assign \$117  = ! entry0_1[14:10];
+  assign \$118  = ~ \$117 ;
+  assign \$119  = { \$118 , entry0_1[9:0] } << plane0_1_lz;
+  assign \$120  = plane0_1_e + 7'h70;
+  assign \$121  = \$120  + \$signal ;
+  assign \$122  = \$121  - plane0_1_lz;
+  assign \$123  = entry0_1[14:10] == 5'h1f;
+  assign \$124  = | entry0_1[9:0];
+  assign \$125  = \$123  & \$124 ;
+  assign \$126  = entry0_1[14:10] == 5'h1f;
+  assign \$127  = ! entry0_1[9:0];
+  assign \$128  = \$126  & \$127 ;
   assign \$129  = ! entry0_1[14:10];
-  assign \$130  = ~ \$129 ;
-  assign \$131  = { \$130 , entry0_1[9:0] } << plane0_1_lz;
-  assign \$132  = plane0_1_e - 4'hf;
-  assign \$133  = $signed(\$132 ) + $signed(8'h7f);
-  assign \$134  = $signed(\$133 ) + $signed({ 1'h0, step });
-  assign \$135  = $signed(\$134 ) - $signed({ 1'h0, plane0_1_lz });
-  assign \$136  = entry0_1[14:10] == 5'h1f;
-  assign \$137  = | entry0_1[9:0];
-  assign \$138  = \$136  & \$137 ;
-  assign \$139  = entry0_1[14:10] == 5'h1f;
-  assign \$140  = ! entry0_1[9:0];
-  assign \$141  = \$139  & \$140 ;
-  assign \$142  = ! entry0_1[14:10];
-  assign \$143  = ! entry0_1[9:0];
+  assign \$130  = ! entry0_1[9:0];
+  assign \$131  = \$129  & \$130 ;
+  assign \$132  = entry0_1[15] ^ neg1;
+  assign \$133  = entry0_1[15] ^ neg1;
+  assign \$134  = entry0_1[15] ^ neg1;
+  assign \$629  = low1 * 5'h10;
+  assign entry1_1 = \table$83  >> \$629 ;
+  assign \$135  = ! entry1_1[14:10];
+  assign plane1_1_e = \$135  ? 5'h01 : entry1_1[14:10];
+  assign \$136  = ! entry1_1[14:10];
+  assign \$137  = ~ \$136 ;
+  assign \$138  = { \$137 , entry1_1[9:0] } << plane1_1_lz;
+  assign \$139  = plane1_1_e + 7'h70;
+  assign \$140  = \$139  + \$signal ;
+  assign \$141  = \$140  - plane1_1_lz;
+  assign \$142  = entry1_1[14:10] == 5'h1f;
+  assign \$143  = | entry1_1[9:0];
   assign \$144  = \$142  & \$143 ;
-  assign \$145  = entry0_1[15] ^ neg1;
-  assign \$146  = entry0_1[15] ^ neg1;
-  assign \$147  = entry0_1[15] ^ neg1;
-  assign \$657  = low1 * 5'h10;
-  assign entry1_1 = \table$84  >> \$657 ;
+  assign \$145  = entry1_1[14:10] == 5'h1f;
+  assign \$146  = ! entry1_1[9:0];
+  assign \$147  = \$145  & \$146 ;
   assign \$148  = ! entry1_1[14:10];
-  assign plane1_1_e = \$148  ? 5'h01 : entry1_1[14:10];
-  assign \$149  = ! entry1_1[14:10];
-  assign \$150  = ~ \$149 ;
-  assign \$151  = { \$150 , entry1_1[9:0] } << plane1_1_lz;
-  assign \$152  = plane1_1_e - 4'hf;
-  assign \$153  = $signed(\$152 ) + $signed(8'h7f);
-  assign \$154  = $signed(\$153 ) + $signed({ 1'h0, step });
-  assign \$155  = $signed(\$154 ) - $signed({ 1'h0, plane1_1_lz });
-  assign \$156  = entry1_1[14:10] == 5'h1f;
-  assign \$157  = | entry1_1[9:0];
-  assign \$158  = \$156  & \$157 ;
-  assign \$159  = entry1_1[14:10] == 5'h1f;
-  assign \$160  = ! entry1_1[9:0];
-  assign \$161  = \$159  & \$160 ;
-  assign \$162  = ! entry1_1[14:10];
-  assign \$163  = ! entry1_1[9:0];
-  assign \$164  = \$162  & \$163 ;
-  assign \$165  = entry1_1[15] ^ neg1;
-  assign \$166  = entry1_1[15] ^ neg1;
-  assign \$167  = entry1_1[15] ^ neg1;
+  assign \$149  = ! entry1_1[9:0];
+  assign \$150  = \$148  & \$149 ;
+  assign \$151  = entry1_1[15] ^ neg1;
+  assign \$152  = entry1_1[15] ^ neg1;
+  assign \$153  = entry1_1[15] ^ neg1;
   assign in_corr = dq_bit < 2'h3;
-  assign \$168  = dq_bit - 2'h3;
-  assign corr_uint2 = 2'h3 - \$169 ;
-  assign \corr_uint2$139  = 2'h3 - \$170 ;
-  assign \$171  = ! dq_sum_a0[30:23];
-  assign ct0_e = \$171  ? 8'h01 : dq_sum_a0[30:23];
-  assign \$172  = ! dq_sum_a0[30:23];
-  assign \$173  = ~ \$172 ;
-  assign \$174  = ct0_e - 8'h96;
-  assign \$175  = $signed(\$174 ) + $signed({ 1'h0, dq_bit });
-  assign \$176  = 5'h17 - ct0_rp_msb;
-  assign \$177  = { \$173 , dq_sum_a0[22:0], 2'h0 } << \$176 [4:0];
-  assign \$178  = $signed(\$175 ) + $signed({ 1'h0, ct0_rp_msb });
-  assign \$179  = $signed(\$178 ) + $signed(8'h7f);
-  assign \$180  = $signed(\$179 ) < $signed(2'h1);
-  assign \$181  = $signed(\$179 ) < $signed(6'h27);
-  assign \$182  = $signed(2'h1) - $signed(\$179 );
-  assign ct0_rp_sh = \$177 [25:0] >> ct0_rp_rs;
-  assign \$183  = ct0_rp_sh << ct0_rp_rs;
-  assign ct0_rp_lost = \$183 [25:0] != \$177 [25:0];
-  assign \$184  = $signed(\$179 ) + $signed({ 1'h0, ct0_rp_rs });
-  assign \$185  = $signed(\$184 ) - $signed(2'h1);
-  assign \$187  = $signed(\$186 ) + $signed({ 1'h0, ct0_rp_sh[25:2] });
-  assign \$189  = \$188  | ct0_rp_lost;
-  assign \$190  = \$189  | ct0_rp_sh[2];
-  assign \$191  = ct0_rp_sh[1] & \$190 ;
-  assign \$192  = $signed(\$187 ) + $signed({ 1'h0, \$191  });
-  assign \$193  = ! { \$173 , dq_sum_a0[22:0] };
-  assign \$194  = \$192 [46:0] >= 31'h7f800000;
-  assign \$195  = dq_bit == 2'h2;
-  assign \$196  = dq_sum_a0[31] ^ \$195 ;
-  assign \$197  = dq_bit == 2'h2;
-  assign \$198  = dq_sum_a0[31] ^ \$197 ;
-  assign \$199  = dq_bit == 2'h2;
-  assign \$200  = dq_sum_a0[31] ^ \$199 ;
-  assign \$201  = dq_sum_a0[30:23] == 8'hff;
-  assign \$202  = | dq_sum_a0[22:0];
-  assign \$203  = \$201  & \$202 ;
-  assign \$204  = dq_sum_a0[30:23] == 8'hff;
-  assign \$205  = ! dq_sum_a0[22:0];
-  assign \$206  = \$204  & \$205 ;
-  assign \$207  = dq_bit == 2'h2;
-  assign \$208  = dq_sum_a0[31] ^ \$207 ;
-  assign \$209  = \$206  ? { \$208 , 31'h7f800000 } : ct0_rp_out;
-  assign ct0_f32 = \$203  ? 32'd2143289344 : \$209 ;
-  assign \$210  = \$168 [2:0] - dq_h;
-  assign \$211  = ! dq_d0_0[30:23];
-  assign st0_0_e = \$211  ? 8'h01 : dq_d0_0[30:23];
-  assign \$212  = ! dq_d0_0[30:23];
-  assign \$213  = ~ \$212 ;
-  assign \$214  = st0_0_e - 8'h96;
-  assign \$215  = $signed(\$214 ) + $signed(\$210 );
-  assign \$216  = 5'h17 - st0_0_rp_msb;
-  assign \$217  = { \$213 , dq_d0_0[22:0], 2'h0 } << \$216 [4:0];
-  assign \$218  = $signed(\$215 ) + $signed({ 1'h0, st0_0_rp_msb });
-  assign \$219  = $signed(\$218 ) + $signed(8'h7f);
-  assign \$220  = $signed(\$219 ) < $signed(2'h1);
-  assign \$221  = $signed(\$219 ) < $signed(6'h27);
-  assign \$222  = $signed(2'h1) - $signed(\$219 );
-  assign st0_0_rp_sh = \$217 [25:0] >> st0_0_rp_rs;
-  assign \$223  = st0_0_rp_sh << st0_0_rp_rs;
-  assign st0_0_rp_lost = \$223 [25:0] != \$217 [25:0];
-  assign \$224  = $signed(\$219 ) + $signed({ 1'h0, st0_0_rp_rs });
-  assign \$225  = $signed(\$224 ) - $signed(2'h1);
-  assign \$227  = $signed(\$226 ) + $signed({ 1'h0, st0_0_rp_sh[25:2] });
-  assign \$229  = \$228  | st0_0_rp_lost;
-  assign \$230  = \$229  | st0_0_rp_sh[2];
-  assign \$231  = st0_0_rp_sh[1] & \$230 ;
-  assign \$232  = $signed(\$227 ) + $signed({ 1'h0, \$231  });
-  assign \$233  = ! { \$213 , dq_d0_0[22:0] };
-  assign \$234  = \$232 [46:0] >= 31'h7f800000;
-  assign \$238  = dq_d0_0[30:23] == 8'hff;
-  assign \$239  = | dq_d0_0[22:0];
-  assign \$240  = \$238  & \$239 ;
-  assign \$241  = dq_d0_0[30:23] == 8'hff;
-  assign \$242  = ! dq_d0_0[22:0];
-  assign \$243  = \$241  & \$242 ;
-  assign \$245  = \$243  ? { \$244 , 31'h7f800000 } : st0_0_rp_out;
-  assign st0_0_f32 = \$240  ? 32'd2143289344 : \$245 ;
-  assign \$246  = dq_bit == 2'h3;
-  assign \$247  = \$246  & \$signal$65 ;
-  assign \$248  = \$247  ? dq_psum[31:0] : out_acc[31:0];
-  assign \a$167  = in_corr ? dq_d0_0 : \$248 ;
-  assign \$249  = dq_c0 >> dq_bit;
-  assign \$250  = \$249  ? ct0_f32 : 32'd0;
-  assign \$251  = ~ in_corr;
-  assign \$252  = dq_scale[7:0] >> \$168 [2:0];
-  assign \$253  = \$251  & \$252 ;
-  assign \$254  = \$253  ? st0_0_f32 : 32'd0;
-  assign \b$168  = in_corr ? \$250  : \$254 ;
-  assign \$255  = \$168 [2:0] - dq_h;
-  assign \$256  = ! dq_d0_1[30:23];
-  assign st0_1_e = \$256  ? 8'h01 : dq_d0_1[30:23];
-  assign \$257  = ! dq_d0_1[30:23];
-  assign \$258  = ~ \$257 ;
-  assign \$259  = st0_1_e - 8'h96;
-  assign \$260  = $signed(\$259 ) + $signed(\$255 );
-  assign \$261  = 5'h17 - st0_1_rp_msb;
-  assign \$262  = { \$258 , dq_d0_1[22:0], 2'h0 } << \$261 [4:0];
-  assign \$263  = $signed(\$260 ) + $signed({ 1'h0, st0_1_rp_msb });
-  assign \$264  = $signed(\$263 ) + $signed(8'h7f);
-  assign \$265  = $signed(\$264 ) < $signed(2'h1);
-  assign \$266  = $signed(\$264 ) < $signed(6'h27);
-  assign \$267  = $signed(2'h1) - $signed(\$264 );
-  assign st0_1_rp_sh = \$262 [25:0] >> st0_1_rp_rs;
-  assign \$268  = st0_1_rp_sh << st0_1_rp_rs;
-  assign st0_1_rp_lost = \$268 [25:0] != \$262 [25:0];
-  assign \$269  = $signed(\$264 ) + $signed({ 1'h0, st0_1_rp_rs });
-  assign \$270  = $signed(\$269 ) - $signed(2'h1);
-  assign \$272  = $signed(\$271 ) + $signed({ 1'h0, st0_1_rp_sh[25:2] });
-  assign \$274  = \$273  | st0_1_rp_lost;
-  assign \$275  = \$274  | st0_1_rp_sh[2];
-  assign \$276  = st0_1_rp_sh[1] & \$275 ;
-  assign \$277  = $signed(\$272 ) + $signed({ 1'h0, \$276  });
-  assign \$278  = ! { \$258 , dq_d0_1[22:0] };
-  assign \$279  = \$277 [46:0] >= 31'h7f800000;
-  assign \$283  = dq_d0_1[30:23] == 8'hff;
-  assign \$284  = | dq_d0_1[22:0];
-  assign \$285  = \$283  & \$284 ;
-  assign \$286  = dq_d0_1[30:23] == 8'hff;
-  assign \$287  = ! dq_d0_1[22:0];
-  assign \$288  = \$286  & \$287 ;
-  assign \$290  = \$288  ? { \$289 , 31'h7f800000 } : st0_1_rp_out;
-  assign st0_1_f32 = \$285  ? 32'd2143289344 : \$290 ;
-  assign \$291  = dq_bit == 2'h3;
-  assign \$292  = \$291  & \$signal$65 ;
-  assign \$293  = \$292  ? dq_psum[63:32] : out_acc[63:32];
-  assign \a$183  = in_corr ? dq_d0_1 : \$293 ;
-  assign \$294  = dq_c1 >> dq_bit;
-  assign \$295  = \$294  ? ct0_f32 : 32'd0;
-  assign \$296  = ~ in_corr;
-  assign \$297  = dq_scale[15:8] >> \$168 [2:0];
-  assign \$298  = \$296  & \$297 ;
-  assign \$299  = \$298  ? st0_1_f32 : 32'd0;
-  assign \b$184  = in_corr ? \$295  : \$299 ;
-  assign \$300  = ! dq_sum_a1[30:23];
-  assign ct1_e = \$300  ? 8'h01 : dq_sum_a1[30:23];
-  assign \$301  = ! dq_sum_a1[30:23];
-  assign \$302  = ~ \$301 ;
-  assign \$303  = ct1_e - 8'h96;
-  assign \$304  = $signed(\$303 ) + $signed({ 1'h0, dq_bit });
-  assign \$305  = 5'h17 - ct1_rp_msb;
-  assign \$306  = { \$302 , dq_sum_a1[22:0], 2'h0 } << \$305 [4:0];
-  assign \$307  = $signed(\$304 ) + $signed({ 1'h0, ct1_rp_msb });
-  assign \$308  = $signed(\$307 ) + $signed(8'h7f);
-  assign \$309  = $signed(\$308 ) < $signed(2'h1);
-  assign \$310  = $signed(\$308 ) < $signed(6'h27);
-  assign \$311  = $signed(2'h1) - $signed(\$308 );
-  assign ct1_rp_sh = \$306 [25:0] >> ct1_rp_rs;
-  assign \$312  = ct1_rp_sh << ct1_rp_rs;
-  assign ct1_rp_lost = \$312 [25:0] != \$306 [25:0];
-  assign \$313  = $signed(\$308 ) + $signed({ 1'h0, ct1_rp_rs });
-  assign \$314  = $signed(\$313 ) - $signed(2'h1);
-  assign \$316  = $signed(\$315 ) + $signed({ 1'h0, ct1_rp_sh[25:2] });
-  assign \$318  = \$317  | ct1_rp_lost;
-  assign \$319  = \$318  | ct1_rp_sh[2];
-  assign \$320  = ct1_rp_sh[1] & \$319 ;
-  assign \$321  = $signed(\$316 ) + $signed({ 1'h0, \$320  });
-  assign \$322  = ! { \$302 , dq_sum_a1[22:0] };
-  assign \$323  = \$321 [46:0] >= 31'h7f800000;
-  assign \$324  = dq_bit == 2'h2;
-  assign \$325  = dq_sum_a1[31] ^ \$324 ;
-  assign \$326  = dq_bit == 2'h2;
-  assign \$327  = dq_sum_a1[31] ^ \$326 ;
-  assign \$328  = dq_bit == 2'h2;
-  assign \$329  = dq_sum_a1[31] ^ \$328 ;
-  assign \$330  = dq_sum_a1[30:23] == 8'hff;
-  assign \$331  = | dq_sum_a1[22:0];
-  assign \$332  = \$330  & \$331 ;
-  assign \$333  = dq_sum_a1[30:23] == 8'hff;
-  assign \$334  = ! dq_sum_a1[22:0];
-  assign \$335  = \$333  & \$334 ;
-  assign \$336  = dq_bit == 2'h2;
-  assign \$337  = dq_sum_a1[31] ^ \$336 ;
-  assign \$338  = \$335  ? { \$337 , 31'h7f800000 } : ct1_rp_out;
-  assign ct1_f32 = \$332  ? 32'd2143289344 : \$338 ;
-  assign \$339  = \$168 [2:0] - dq_h;
-  assign \$340  = ! dq_d1_0[30:23];
-  assign st1_0_e = \$340  ? 8'h01 : dq_d1_0[30:23];
-  assign \$341  = ! dq_d1_0[30:23];
-  assign \$342  = ~ \$341 ;
-  assign \$343  = st1_0_e - 8'h96;
-  assign \$344  = $signed(\$343 ) + $signed(\$339 );
-  assign \$345  = 5'h17 - st1_0_rp_msb;
-  assign \$346  = { \$342 , dq_d1_0[22:0], 2'h0 } << \$345 [4:0];
-  assign \$347  = $signed(\$344 ) + $signed({ 1'h0, st1_0_rp_msb });
-  assign \$348  = $signed(\$347 ) + $signed(8'h7f);
-  assign \$349  = $signed(\$348 ) < $signed(2'h1);
-  assign \$350  = $signed(\$348 ) < $signed(6'h27);
-  assign \$351  = $signed(2'h1) - $signed(\$348 );
-  assign st1_0_rp_sh = \$346 [25:0] >> st1_0_rp_rs;
-  assign \$352  = st1_0_rp_sh << st1_0_rp_rs;
-  assign st1_0_rp_lost = \$352 [25:0] != \$346 [25:0];
-  assign \$353  = $signed(\$348 ) + $signed({ 1'h0, st1_0_rp_rs });
-  assign \$354  = $signed(\$353 ) - $signed(2'h1);
-  assign \$356  = $signed(\$355 ) + $signed({ 1'h0, st1_0_rp_sh[25:2] });
-  assign \$358  = \$357  | st1_0_rp_lost;
-  assign \$359  = \$358  | st1_0_rp_sh[2];
-  assign \$360  = st1_0_rp_sh[1] & \$359 ;
-  assign \$361  = $signed(\$356 ) + $signed({ 1'h0, \$360  });
-  assign \$362  = ! { \$342 , dq_d1_0[22:0] };
-  assign \$363  = \$361 [46:0] >= 31'h7f800000;
-  assign \$367  = dq_d1_0[30:23] == 8'hff;
-  assign \$368  = | dq_d1_0[22:0];
-  assign \$369  = \$367  & \$368 ;
-  assign \$370  = dq_d1_0[30:23] == 8'hff;
-  assign \$371  = ! dq_d1_0[22:0];
-  assign \$372  = \$370  & \$371 ;
-  assign \$374  = \$372  ? { \$373 , 31'h7f800000 } : st1_0_rp_out;
-  assign st1_0_f32 = \$369  ? 32'd2143289344 : \$374 ;
-  assign \$375  = dq_bit == 2'h3;
-  assign \$376  = \$375  & \$signal$65 ;
-  assign \$377  = \$376  ? dq_psum[95:64] : out_acc[95:64];
-  assign \a$212  = in_corr ? dq_d1_0 : \$377 ;
-  assign \$378  = dq_c0 >> dq_bit;
-  assign \$379  = \$378  ? ct1_f32 : 32'd0;
-  assign \$380  = ~ in_corr;
-  assign \$381  = dq_scale[7:0] >> \$168 [2:0];
-  assign \$382  = \$380  & \$381 ;
-  assign \$383  = \$382  ? st1_0_f32 : 32'd0;
-  assign \b$213  = in_corr ? \$379  : \$383 ;
-  assign \$384  = \$168 [2:0] - dq_h;
-  assign \$385  = ! dq_d1_1[30:23];
-  assign st1_1_e = \$385  ? 8'h01 : dq_d1_1[30:23];
-  assign \$386  = ! dq_d1_1[30:23];
-  assign \$387  = ~ \$386 ;
-  assign \$388  = st1_1_e - 8'h96;
-  assign \$389  = $signed(\$388 ) + $signed(\$384 );
-  assign \$390  = 5'h17 - st1_1_rp_msb;
-  assign \$391  = { \$387 , dq_d1_1[22:0], 2'h0 } << \$390 [4:0];
-  assign \$392  = $signed(\$389 ) + $signed({ 1'h0, st1_1_rp_msb });
-  assign \$393  = $signed(\$392 ) + $signed(8'h7f);
-  assign \$394  = $signed(\$393 ) < $signed(2'h1);
-  assign \$395  = $signed(\$393 ) < $signed(6'h27);
-  assign \$396  = $signed(2'h1) - $signed(\$393 );
-  assign st1_1_rp_sh = \$391 [25:0] >> st1_1_rp_rs;
-  assign \$397  = st1_1_rp_sh << st1_1_rp_rs;
-  assign st1_1_rp_lost = \$397 [25:0] != \$391 [25:0];
-  assign \$398  = $signed(\$393 ) + $signed({ 1'h0, st1_1_rp_rs });
-  assign \$399  = $signed(\$398 ) - $signed(2'h1);
-  assign \$401  = $signed(\$400 ) + $signed({ 1'h0, st1_1_rp_sh[25:2] });
-  assign \$403  = \$402  | st1_1_rp_lost;
-  assign \$404  = \$403  | st1_1_rp_sh[2];
-  assign \$405  = st1_1_rp_sh[1] & \$404 ;
-  assign \$406  = $signed(\$401 ) + $signed({ 1'h0, \$405  });
-  assign \$407  = ! { \$387 , dq_d1_1[22:0] };
-  assign \$408  = \$406 [46:0] >= 31'h7f800000;
-  assign \$412  = dq_d1_1[30:23] == 8'hff;
-  assign \$413  = | dq_d1_1[22:0];
-  assign \$414  = \$412  & \$413 ;
-  assign \$415  = dq_d1_1[30:23] == 8'hff;
-  assign \$416  = ! dq_d1_1[22:0];
-  assign \$417  = \$415  & \$416 ;
-  assign \$419  = \$417  ? { \$418 , 31'h7f800000 } : st1_1_rp_out;
-  assign st1_1_f32 = \$414  ? 32'd2143289344 : \$419 ;
-  assign \$420  = dq_bit == 2'h3;
-  assign \$421  = \$420  & \$signal$65 ;
-  assign \$422  = \$421  ? dq_psum[127:96] : out_acc[127:96];
-  assign \a$228  = in_corr ? dq_d1_1 : \$422 ;
-  assign \$423  = dq_c1 >> dq_bit;
-  assign \$424  = \$423  ? ct1_f32 : 32'd0;
-  assign \$425  = ~ in_corr;
-  assign \$426  = dq_scale[15:8] >> \$168 [2:0];
-  assign \$427  = \$425  & \$426 ;
-  assign \$428  = \$427  ? st1_1_f32 : 32'd0;
-  assign \b$229  = in_corr ? \$424  : \$428 ;
+  assign \$154  = dq_bit - 2'h3;
+  assign corr_uint2 = 2'h3 - \$155 ;
+  assign \corr_uint2$138  = 2'h3 - \$156 ;
+  assign \$157  = ! dq_sum_a0[30:23];
+  assign ct0_e = \$157  ? 8'h01 : dq_sum_a0[30:23];
+  assign \$158  = ! dq_sum_a0[30:23];
+  assign \$159  = ~ \$158 ;
+  assign \$160  = ct0_e - 8'h96;
+  assign \$161  = $signed(\$160 ) + $signed({ 1'h0, dq_bit });
+  assign \$162  = 5'h17 - ct0_rp_msb;
+  assign \$163  = { \$159 , dq_sum_a0[22:0], 2'h0 } << \$162 [4:0];
+  assign \$164  = $signed(\$161 ) + $signed({ 1'h0, ct0_rp_msb });
+  assign \$165  = $signed(\$164 ) + $signed(8'h7f);
+  assign \$166  = $signed(\$165 ) < $signed(2'h1);
+  assign \$167  = $signed(\$165 ) < $signed(6'h27);
+  assign \$168  = $signed(2'h1) - $signed(\$165 );
+  assign ct0_rp_sh = \$163 [25:0] >> ct0_rp_rs;
+  assign \$169  = ct0_rp_sh << ct0_rp_rs;
+  assign ct0_rp_lost = \$169 [25:0] != \$163 [25:0];
+  assign \$170  = $signed(\$165 ) + $signed({ 1'h0, ct0_rp_rs });
+  assign \$171  = $signed(\$170 ) - $signed(2'h1);
+  assign \$173  = $signed(\$172 ) + $signed({ 1'h0, ct0_rp_sh[25:2] });
+  assign \$175  = \$174  | ct0_rp_lost;
+  assign \$176  = \$175  | ct0_rp_sh[2];
+  assign \$177  = ct0_rp_sh[1] & \$176 ;
+  assign \$178  = $signed(\$173 ) + $signed({ 1'h0, \$177  });
+  assign \$179  = ! { \$159 , dq_sum_a0[22:0] };
+  assign \$180  = \$178 [46:0] >= 31'h7f800000;
+  assign \$181  = dq_bit == 2'h2;
+  assign \$182  = dq_sum_a0[31] ^ \$181 ;
+  assign \$183  = dq_bit == 2'h2;
+  assign \$184  = dq_sum_a0[31] ^ \$183 ;
+  assign \$185  = dq_bit == 2'h2;
+  assign \$186  = dq_sum_a0[31] ^ \$185 ;
+  assign \$187  = dq_sum_a0[30:23] == 8'hff;
+  assign \$188  = | dq_sum_a0[22:0];
+  assign \$189  = \$187  & \$188 ;
+  assign \$190  = dq_sum_a0[30:23] == 8'hff;
+  assign \$191  = ! dq_sum_a0[22:0];
+  assign \$192  = \$190  & \$191 ;
+  assign \$193  = dq_bit == 2'h2;
+  assign \$194  = dq_sum_a0[31] ^ \$193 ;
+  assign \$195  = \$192  ? { \$194 , 31'h7f800000 } : ct0_rp_out;
+  assign ct0_f32 = \$189  ? 32'd2143289344 : \$195 ;
+  assign \$196  = \$154 [2:0] - \$signal$48 ;
+  assign \$197  = ! dq_d0_0[30:23];
+  assign st0_0_e = \$197  ? 8'h01 : dq_d0_0[30:23];
+  assign \$198  = ! dq_d0_0[30:23];
+  assign \$199  = ~ \$198 ;
+  assign \$200  = st0_0_e - 8'h96;
+  assign \$201  = $signed(\$200 ) + $signed(\$196 );
+  assign \$202  = 5'h17 - st0_0_rp_msb;
+  assign \$203  = { \$199 , dq_d0_0[22:0], 2'h0 } << \$202 [4:0];
+  assign \$204  = $signed(\$201 ) + $signed({ 1'h0, st0_0_rp_msb });
+  assign \$205  = $signed(\$204 ) + $signed(8'h7f);
+  assign \$206  = $signed(\$205 ) < $signed(2'h1);
+  assign \$207  = $signed(\$205 ) < $signed(6'h27);
+  assign \$208  = $signed(2'h1) - $signed(\$205 );
+  assign st0_0_rp_sh = \$203 [25:0] >> st0_0_rp_rs;
+  assign \$209  = st0_0_rp_sh << st0_0_rp_rs;
+  assign st0_0_rp_lost = \$209 [25:0] != \$203 [25:0];
+  assign \$210  = $signed(\$205 ) + $signed({ 1'h0, st0_0_rp_rs });
+  assign \$211  = $signed(\$210 ) - $signed(2'h1);
+  assign \$213  = $signed(\$212 ) + $signed({ 1'h0, st0_0_rp_sh[25:2] });
+  assign \$215  = \$214  | st0_0_rp_lost;
+  assign \$216  = \$215  | st0_0_rp_sh[2];
+  assign \$217  = st0_0_rp_sh[1] & \$216 ;
+  assign \$218  = $signed(\$213 ) + $signed({ 1'h0, \$217  });
+  assign \$219  = ! { \$199 , dq_d0_0[22:0] };
+  assign \$220  = \$218 [46:0] >= 31'h7f800000;
+  assign \$224  = dq_d0_0[30:23] == 8'hff;
+  assign \$225  = | dq_d0_0[22:0];
+  assign \$226  = \$224  & \$225 ;
+  assign \$227  = dq_d0_0[30:23] == 8'hff;
+  assign \$228  = ! dq_d0_0[22:0];
+  assign \$229  = \$227  & \$228 ;
+  assign \$231  = \$229  ? { \$230 , 31'h7f800000 } : st0_0_rp_out;
+  assign st0_0_f32 = \$226  ? 32'd2143289344 : \$231 ;
+  assign \$232  = dq_bit == 2'h3;
+  assign \$233  = \$232  & \$signal$64 ;
+  assign \$234  = \$233  ? dq_psum[31:0] : out_acc[31:0];
+  assign \a$166  = in_corr ? dq_d0_0 : \$234 ;
+  assign \$235  = dq_c0 >> dq_bit;
+  assign \$236  = \$235  ? ct0_f32 : 32'd0;
+  assign \$237  = ~ in_corr;
+  assign \$238  = dq_scale[7:0] >> \$154 [2:0];
+  assign \$239  = \$237  & \$238 ;
+  assign \$240  = \$239  ? st0_0_f32 : 32'd0;
+  assign \b$167  = in_corr ? \$236  : \$240 ;
+  assign \$241  = \$154 [2:0] - \$signal$48 ;
+  assign \$242  = ! dq_d0_1[30:23];
+  assign st0_1_e = \$242  ? 8'h01 : dq_d0_1[30:23];
+  assign \$243  = ! dq_d0_1[30:23];
+  assign \$244  = ~ \$243 ;
+  assign \$245  = st0_1_e - 8'h96;
+  assign \$246  = $signed(\$245 ) + $signed(\$241 );
+  assign \$247  = 5'h17 - st0_1_rp_msb;
+  assign \$248  = { \$244 , dq_d0_1[22:0], 2'h0 } << \$247 [4:0];
+  assign \$249  = $signed(\$246 ) + $signed({ 1'h0, st0_1_rp_msb });
+  assign \$250  = $signed(\$249 ) + $signed(8'h7f);
+  assign \$251  = $signed(\$250 ) < $signed(2'h1);
+  assign \$252  = $signed(\$250 ) < $signed(6'h27);
+  assign \$253  = $signed(2'h1) - $signed(\$250 );
+  assign st0_1_rp_sh = \$248 [25:0] >> st0_1_rp_rs;
+  assign \$254  = st0_1_rp_sh << st0_1_rp_rs;
+  assign st0_1_rp_lost = \$254 [25:0] != \$248 [25:0];
+  assign \$255  = $signed(\$250 ) + $signed({ 1'h0, st0_1_rp_rs });
+  assign \$256  = $signed(\$255 ) - $signed(2'h1);
+  assign \$258  = $signed(\$257 ) + $signed({ 1'h0, st0_1_rp_sh[25:2] });
+  assign \$260  = \$259  | st0_1_rp_lost;
+  assign \$261  = \$260  | st0_1_rp_sh[2];
+  assign \$262  = st0_1_rp_sh[1] & \$261 ;
+  assign \$263  = $signed(\$258 ) + $signed({ 1'h0, \$262  });
+  assign \$264  = ! { \$244 , dq_d0_1[22:0] };
+  assign \$265  = \$263 [46:0] >= 31'h7f800000;
+  assign \$269  = dq_d0_1[30:23] == 8'hff;
+  assign \$270  = | dq_d0_1[22:0];
+  assign \$271  = \$269  & \$270 ;
+  assign \$272  = dq_d0_1[30:23] == 8'hff;
+  assign \$273  = ! dq_d0_1[22:0];
+  assign \$274  = \$272  & \$273 ;
+  assign \$276  = \$274  ? { \$275 , 31'h7f800000 } : st0_1_rp_out;
+  assign st0_1_f32 = \$271  ? 32'd2143289344 : \$276 ;
+  assign \$277  = dq_bit == 2'h3;
+  assign \$278  = \$277  & \$signal$64 ;
+  assign \$279  = \$278  ? dq_psum[63:32] : out_acc[63:32];
+  assign \a$182  = in_corr ? dq_d0_1 : \$279 ;
+  assign \$280  = dq_c1 >> dq_bit;
+  assign \$281  = \$280  ? ct0_f32 : 32'd0;
+  assign \$282  = ~ in_corr;
+  assign \$283  = dq_scale[15:8] >> \$154 [2:0];
+  assign \$284  = \$282  & \$283 ;
+  assign \$285  = \$284  ? st0_1_f32 : 32'd0;
+  assign \b$183  = in_corr ? \$281  : \$285 ;
+  assign \$286  = ! dq_sum_a1[30:23];
+  assign ct1_e = \$286  ? 8'h01 : dq_sum_a1[30:23];
+  assign \$287  = ! dq_sum_a1[30:23];
+  assign \$288  = ~ \$287 ;
+  assign \$289  = ct1_e - 8'h96;
+  assign \$290  = $signed(\$289 ) + $signed({ 1'h0, dq_bit });
+  assign \$291  = 5'h17 - ct1_rp_msb;
+  assign \$292  = { \$288 , dq_sum_a1[22:0], 2'h0 } << \$291 [4:0];
+  assign \$293  = $signed(\$290 ) + $signed({ 1'h0, ct1_rp_msb });
+  assign \$294  = $signed(\$293 ) + $signed(8'h7f);
+  assign \$295  = $signed(\$294 ) < $signed(2'h1);
+  assign \$296  = $signed(\$294 ) < $signed(6'h27);
+  assign \$297  = $signed(2'h1) - $signed(\$294 );
+  assign ct1_rp_sh = \$292 [25:0] >> ct1_rp_rs;
+  assign \$298  = ct1_rp_sh << ct1_rp_rs;
+  assign ct1_rp_lost = \$298 [25:0] != \$292 [25:0];
+  assign \$299  = $signed(\$294 ) + $signed({ 1'h0, ct1_rp_rs });
+  assign \$300  = $signed(\$299 ) - $signed(2'h1);
+  assign \$302  = $signed(\$301 ) + $signed({ 1'h0, ct1_rp_sh[25:2] });
+  assign \$304  = \$303  | ct1_rp_lost;
+  assign \$305  = \$304  | ct1_rp_sh[2];
+  assign \$306  = ct1_rp_sh[1] & \$305 ;
+  assign \$307  = $signed(\$302 ) + $signed({ 1'h0, \$306  });
+  assign \$308  = ! { \$288 , dq_sum_a1[22:0] };
+  assign \$309  = \$307 [46:0] >= 31'h7f800000;
+  assign \$310  = dq_bit == 2'h2;
+  assign \$311  = dq_sum_a1[31] ^ \$310 ;
+  assign \$312  = dq_bit == 2'h2;
+  assign \$313  = dq_sum_a1[31] ^ \$312 ;
+  assign \$314  = dq_bit == 2'h2;
+  assign \$315  = dq_sum_a1[31] ^ \$314 ;
+  assign \$316  = dq_sum_a1[30:23] == 8'hff;
+  assign \$317  = | dq_sum_a1[22:0];
+  assign \$318  = \$316  & \$317 ;
+  assign \$319  = dq_sum_a1[30:23] == 8'hff;
+  assign \$320  = ! dq_sum_a1[22:0];
+  assign \$321  = \$319  & \$320 ;
+  assign \$322  = dq_bit == 2'h2;
+  assign \$323  = dq_sum_a1[31] ^ \$322 ;
+  assign \$324  = \$321  ? { \$323 , 31'h7f800000 } : ct1_rp_out;
+  assign ct1_f32 = \$318  ? 32'd2143289344 : \$324 ;
+  assign \$325  = \$154 [2:0] - \$signal$48 ;
+  assign \$326  = ! dq_d1_0[30:23];
+  assign st1_0_e = \$326  ? 8'h01 : dq_d1_0[30:23];
+  assign \$327  = ! dq_d1_0[30:23];
+  assign \$328  = ~ \$327 ;
+  assign \$329  = st1_0_e - 8'h96;
+  assign \$330  = $signed(\$329 ) + $signed(\$325 );
+  assign \$331  = 5'h17 - st1_0_rp_msb;
+  assign \$332  = { \$328 , dq_d1_0[22:0], 2'h0 } << \$331 [4:0];
+  assign \$333  = $signed(\$330 ) + $signed({ 1'h0, st1_0_rp_msb });
+  assign \$334  = $signed(\$333 ) + $signed(8'h7f);
+  assign \$335  = $signed(\$334 ) < $signed(2'h1);
+  assign \$336  = $signed(\$334 ) < $signed(6'h27);
+  assign \$337  = $signed(2'h1) - $signed(\$334 );
+  assign st1_0_rp_sh = \$332 [25:0] >> st1_0_rp_rs;
+  assign \$338  = st1_0_rp_sh << st1_0_rp_rs;
+  assign st1_0_rp_lost = \$338 [25:0] != \$332 [25:0];
+  assign \$339  = $signed(\$334 ) + $signed({ 1'h0, st1_0_rp_rs });
+  assign \$340  = $signed(\$339 ) - $signed(2'h1);
+  assign \$342  = $signed(\$341 ) + $signed({ 1'h0, st1_0_rp_sh[25:2] });
+  assign \$344  = \$343  | st1_0_rp_lost;
+  assign \$345  = \$344  | st1_0_rp_sh[2];
+  assign \$346  = st1_0_rp_sh[1] & \$345 ;
+  assign \$347  = $signed(\$342 ) + $signed({ 1'h0, \$346  });
+  assign \$348  = ! { \$328 , dq_d1_0[22:0] };
+  assign \$349  = \$347 [46:0] >= 31'h7f800000;
+  assign \$353  = dq_d1_0[30:23] == 8'hff;
+  assign \$354  = | dq_d1_0[22:0];
+  assign \$355  = \$353  & \$354 ;
+  assign \$356  = dq_d1_0[30:23] == 8'hff;
+  assign \$357  = ! dq_d1_0[22:0];
+  assign \$358  = \$356  & \$357 ;
+  assign \$360  = \$358  ? { \$359 , 31'h7f800000 } : st1_0_rp_out;
+  assign st1_0_f32 = \$355  ? 32'd2143289344 : \$360 ;
+  assign \$361  = dq_bit == 2'h3;
+  assign \$362  = \$361  & \$signal$64 ;
+  assign \$363  = \$362  ? dq_psum[95:64] : out_acc[95:64];
+  assign \a$211  = in_corr ? dq_d1_0 : \$363 ;
+  assign \$364  = dq_c0 >> dq_bit;
+  assign \$365  = \$364  ? ct1_f32 : 32'd0;
+  assign \$366  = ~ in_corr;
+  assign \$367  = dq_scale[7:0] >> \$154 [2:0];
+  assign \$368  = \$366  & \$367 ;
+  assign \$369  = \$368  ? st1_0_f32 : 32'd0;
+  assign \b$212  = in_corr ? \$365  : \$369 ;
+  assign \$370  = \$154 [2:0] - \$signal$48 ;
+  assign \$371  = ! dq_d1_1[30:23];
+  assign st1_1_e = \$371  ? 8'h01 : dq_d1_1[30:23];
+  assign \$372  = ! dq_d1_1[30:23];
+  assign \$373  = ~ \$372 ;
+  assign \$374  = st1_1_e - 8'h96;
+  assign \$375  = $signed(\$374 ) + $signed(\$370 );
+  assign \$376  = 5'h17 - st1_1_rp_msb;
+  assign \$377  = { \$373 , dq_d1_1[22:0], 2'h0 } << \$376 [4:0];
+  assign \$378  = $signed(\$375 ) + $signed({ 1'h0, st1_1_rp_msb });
+  assign \$379  = $signed(\$378 ) + $signed(8'h7f);
+  assign \$380  = $signed(\$379 ) < $signed(2'h1);
+  assign \$381  = $signed(\$379 ) < $signed(6'h27);
+  assign \$382  = $signed(2'h1) - $signed(\$379 );
+  assign st1_1_rp_sh = \$377 [25:0] >> st1_1_rp_rs;
+  assign \$383  = st1_1_rp_sh << st1_1_rp_rs;
+  assign st1_1_rp_lost = \$383 [25:0] != \$377 [25:0];
+  assign \$384  = $signed(\$379 ) + $signed({ 1'h0, st1_1_rp_rs });
+  assign \$385  = $signed(\$384 ) - $signed(2'h1);
+  assign \$387  = $signed(\$386 ) + $signed({ 1'h0, st1_1_rp_sh[25:2] });
+  assign \$389  = \$388  | st1_1_rp_lost;
+  assign \$390  = \$389  | st1_1_rp_sh[2];
+  assign \$391  = st1_1_rp_sh[1] & \$390 ;
+  assign \$392  = $signed(\$387 ) + $signed({ 1'h0, \$391  });
+  assign \$393  = ! { \$373 , dq_d1_1[22:0] };
+  assign \$394  = \$392 [46:0] >= 31'h7f800000;
+  assign \$398  = dq_d1_1[30:23] == 8'hff;
+  assign \$399  = | dq_d1_1[22:0];
+  assign \$400  = \$398  & \$399 ;
+  assign \$401  = dq_d1_1[30:23] == 8'hff;
+  assign \$402  = ! dq_d1_1[22:0];
+  assign \$403  = \$401  & \$402 ;
+  assign \$405  = \$403  ? { \$404 , 31'h7f800000 } : st1_1_rp_out;
+  assign st1_1_f32 = \$400  ? 32'd2143289344 : \$405 ;
+  assign \$406  = dq_bit == 2'h3;
+  assign \$407  = \$406  & \$signal$64 ;
+  assign \$408  = \$407  ? dq_psum[127:96] : out_acc[127:96];
+  assign \a$227  = in_corr ? dq_d1_1 : \$408 ;
+  assign \$409  = dq_c1 >> dq_bit;
+  assign \$410  = \$409  ? ct1_f32 : 32'd0;
+  assign \$411  = ~ in_corr;
+  assign \$412  = dq_scale[15:8] >> \$154 [2:0];
+  assign \$413  = \$411  & \$412 ;
+  assign \$414  = \$413  ? st1_1_f32 : 32'd0;
+  assign \b$228  = in_corr ? \$410  : \$414 ;
   always @(posedge clk)
-    o_a <= \$429 ;
+    o_a <= \$415 ;
   always @(posedge clk)
-    o_w <= \$430 ;
+    o_w <= \$416 ;
   always @(posedge clk)
-    o_ctl <= \$431 ;
+    o_ctl <= \$417 ;
   always @(posedge clk)
-    w_reg <= \$432 ;
+    w_reg <= \$418 ;
   always @(posedge clk)
-    planes <= \$433 ;
+    \$signal  <= \$419 ;
   always @(posedge clk)
-    dtype <= \$434 ;
+    planes <= \$420 ;
   always @(posedge clk)
-    remaining <= \$435 ;
+    dtype <= \$421 ;
   always @(posedge clk)
-    step <= \$436 ;
+    remaining <= \$422 ;
   always @(posedge clk)
-    beat_group_end <= \$437 ;
+    beat_group_end <= \$423 ;
   always @(posedge clk)
-    beat_last <= \$438 ;
+    beat_last <= \$424 ;
   always @(posedge clk)
-    beat_scale <= \$439 ;
+    beat_scale <= \$425 ;
+  always @(posedge clk)
+    \$signal$23  <= \$426 ;
+  always @(posedge clk)
+    \$signal$24  <= \$427 ;
+  always @(posedge clk)
+    act_sum0 <= \$428 ;
+  always @(posedge clk)
+    act_sum1 <= \$429 ;
+  always @(posedge clk)
+    grp0_0 <= \$430 ;
+  always @(posedge clk)
+    grp1_0 <= \$431 ;
+  always @(posedge clk)
+    grp0_1 <= \$432 ;
+  always @(posedge clk)
+    grp1_1 <= \$433 ;
+  always @(posedge clk)
+    grp_first <= \$434 ;
+  always @(posedge clk)
+    grp_psum <= \$435 ;
+  always @(posedge clk)
+    dq_c0 <= \$436 ;
+  always @(posedge clk)
+    dq_c1 <= \$437 ;
+  always @(posedge clk)
+    dq_sum_a0 <= \$438 ;
+  always @(posedge clk)
+    dq_sum_a1 <= \$439 ;
+  always @(posedge clk)
+    \$signal$48  <= \$440 ;
   \lut_w2_fp16_fp16tab.act_add0  act_add0 (
     .a(act_sum0),
     .b(ones0_f32),
@@ -1421,24 +1395,24 @@ module lut_w2_fp16_fp16tab(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
     .s(act_next1)
   );
   \lut_w2_fp16_fp16tab.dq_add0_0  dq_add0_0 (
-    .a(\a$167 ),
-    .b(\b$168 ),
+    .a(\a$166 ),
+    .b(\b$167 ),
     .s(s)
   );
   \lut_w2_fp16_fp16tab.dq_add0_1  dq_add0_1 (
-    .a(\a$183 ),
-    .b(\b$184 ),
-    .s(\s$55 )
+    .a(\a$182 ),
+    .b(\b$183 ),
+    .s(\s$54 )
   );
   \lut_w2_fp16_fp16tab.dq_add1_0  dq_add1_0 (
-    .a(\a$212 ),
-    .b(\b$213 ),
-    .s(\s$57 )
+    .a(\a$211 ),
+    .b(\b$212 ),
+    .s(\s$56 )
   );
   \lut_w2_fp16_fp16tab.dq_add1_1  dq_add1_1 (
-    .a(\a$228 ),
-    .b(\b$229 ),
-    .s(\s$59 )
+    .a(\a$227 ),
+    .b(\b$228 ),
+    .s(\s$58 )
   );
   \lut_w2_fp16_fp16tab.plane_add0_0  plane_add0_0 (
     .a(grp0_0),
@@ -1472,47 +1446,55 @@ module lut_w2_fp16_fp16tab(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
     .clk(clk),
     .load(accept),
     .rst(rst),
-    .\table (\table$84 )
+    .\table (\table$83 )
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    \$441  = beat_h;
-    if (accept) begin
-      \$441  = 1'h1;
+    \$441  = dq_d0_0;
+    if (\$16 ) begin
+      \$441  = s;
     end
-    if (rst) begin
-      \$441  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    \$442  = \$signal$25 ;
-    if (accept) begin
-      \$442  = w_sel[35:32];
-    end
-    if (rst) begin
-      \$442  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    \$443  = act_sum0;
     if (handoff) begin
+      \$441  = grp_next0_0;
+    end
+    if (rst) begin
+      \$441  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
+    \$442  = dq_d0_1;
+    if (\$18 ) begin
+      \$442  = \s$54 ;
+    end
+    if (handoff) begin
+      \$442  = grp_next0_1;
+    end
+    if (rst) begin
+      \$442  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
+    \$443  = dq_d1_0;
+    if (\$20 ) begin
+      \$443  = \s$56 ;
+    end
+    if (handoff) begin
+      \$443  = grp_next1_0;
+    end
+    if (rst) begin
       \$443  = 32'd0;
-    end else if (last_plane) begin
-      \$443  = act_next0;
-    end
-    if (rst) begin
-      \$443  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    \$444  = act_sum1;
+    \$444  = dq_d1_1;
+    if (\$22 ) begin
+      \$444  = \s$58 ;
+    end
     if (handoff) begin
-      \$444  = 32'd0;
-    end else if (last_plane) begin
-      \$444  = act_next1;
+      \$444  = grp_next1_1;
     end
     if (rst) begin
       \$444  = 32'd0;
@@ -1520,277 +1502,104 @@ module lut_w2_fp16_fp16tab(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    \$445  = grp0_0;
-    if (handoff) begin
-      \$445  = 32'd0;
-    end else if (\$7 ) begin
-      \$445  = grp_next0_0;
+    \$445  = 1'h0;
+    if (\$23 ) begin
+      if (\$28 ) begin
+        \$445  = 1'h1;
+      end
     end
     if (rst) begin
-      \$445  = 32'd0;
+      \$445  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    \$446  = grp1_0;
+    \$446  = dq_left;
+    if (\$23 ) begin
+      \$446  = \$24 [3:0];
+    end
     if (handoff) begin
-      \$446  = 32'd0;
-    end else if (\$9 ) begin
-      \$446  = grp_next1_0;
+      \$446  = 4'hb;
     end
     if (rst) begin
-      \$446  = 32'd0;
+      \$446  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    \$447  = grp0_1;
+    \$447  = dq_bit;
+    if (\$23 ) begin
+      \$447  = \$25 [3:0];
+    end
     if (handoff) begin
-      \$447  = 32'd0;
-    end else if (\$11 ) begin
-      \$447  = grp_next0_1;
+      \$447  = 4'h0;
     end
     if (rst) begin
-      \$447  = 32'd0;
+      \$447  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    \$448  = grp1_1;
-    if (handoff) begin
-      \$448  = 32'd0;
-    end else if (\$13 ) begin
-      \$448  = grp_next1_1;
+    \$448  = out_acc;
+    if (\$23 ) begin
+      if (\$26 ) begin
+        \$448  = out_next;
+      end
     end
     if (rst) begin
-      \$448  = 32'd0;
+      \$448  = 128'h00000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    \$449  = grp_first;
-    if (handoff) begin
-      \$449  = 1'h0;
-    end
-    if (\$14 ) begin
-      \$449  = 1'h1;
+    \$449  = o_psum;
+    if (\$23 ) begin
+      if (\$28 ) begin
+        \$449  = out_next;
+      end
     end
     if (rst) begin
-      \$449  = 1'h0;
+      \$449  = 128'h00000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    \$450  = grp_psum;
-    if (\$14 ) begin
-      \$450  = i_psum;
+    \$450  = dq_scale;
+    if (handoff) begin
+      \$450  = beat_scale;
     end
     if (rst) begin
-      \$450  = 128'h00000000000000000000000000000000;
+      \$450  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    \$451  = dq_c0;
+    \$451  = \$signal$64 ;
     if (handoff) begin
-      \$451  = corr_uint2[2:0];
+      \$451  = grp_first;
     end
     if (rst) begin
-      \$451  = 3'h0;
+      \$451  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    \$452  = dq_c1;
+    \$452  = dq_psum;
     if (handoff) begin
-      \$452  = \corr_uint2$139 [2:0];
+      \$452  = grp_psum;
     end
     if (rst) begin
-      \$452  = 3'h0;
+      \$452  = 128'h00000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    \$453  = dq_h;
+    \$453  = dq_last;
     if (handoff) begin
-      \$453  = beat_h;
+      \$453  = beat_last;
     end
     if (rst) begin
       \$453  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    \$454  = dq_sum_a0;
-    if (handoff) begin
-      \$454  = act_next0;
-    end
-    if (rst) begin
-      \$454  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    \$455  = dq_sum_a1;
-    if (handoff) begin
-      \$455  = act_next1;
-    end
-    if (rst) begin
-      \$455  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    \$456  = dq_d0_0;
-    if (\$16 ) begin
-      \$456  = s;
-    end
-    if (handoff) begin
-      \$456  = grp_next0_0;
-    end
-    if (rst) begin
-      \$456  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    \$457  = dq_d0_1;
-    if (\$18 ) begin
-      \$457  = \s$55 ;
-    end
-    if (handoff) begin
-      \$457  = grp_next0_1;
-    end
-    if (rst) begin
-      \$457  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    \$458  = dq_d1_0;
-    if (\$20 ) begin
-      \$458  = \s$57 ;
-    end
-    if (handoff) begin
-      \$458  = grp_next1_0;
-    end
-    if (rst) begin
-      \$458  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    \$459  = dq_d1_1;
-    if (\$22 ) begin
-      \$459  = \s$59 ;
-    end
-    if (handoff) begin
-      \$459  = grp_next1_1;
-    end
-    if (rst) begin
-      \$459  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    \$460  = 1'h0;
-    if (\$23 ) begin
-      if (\$28 ) begin
-        \$460  = 1'h1;
-      end
-    end
-    if (rst) begin
-      \$460  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    \$461  = dq_left;
-    if (\$23 ) begin
-      \$461  = \$24 [3:0];
-    end
-    if (handoff) begin
-      \$461  = 4'hb;
-    end
-    if (rst) begin
-      \$461  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    \$462  = dq_bit;
-    if (\$23 ) begin
-      \$462  = \$25 [3:0];
-    end
-    if (handoff) begin
-      \$462  = 4'h0;
-    end
-    if (rst) begin
-      \$462  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    \$463  = out_acc;
-    if (\$23 ) begin
-      if (\$26 ) begin
-        \$463  = out_next;
-      end
-    end
-    if (rst) begin
-      \$463  = 128'h00000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    \$464  = o_psum;
-    if (\$23 ) begin
-      if (\$28 ) begin
-        \$464  = out_next;
-      end
-    end
-    if (rst) begin
-      \$464  = 128'h00000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    \$465  = dq_scale;
-    if (handoff) begin
-      \$465  = beat_scale;
-    end
-    if (rst) begin
-      \$465  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    \$466  = \$signal$65 ;
-    if (handoff) begin
-      \$466  = grp_first;
-    end
-    if (rst) begin
-      \$466  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    \$467  = dq_psum;
-    if (handoff) begin
-      \$467  = grp_psum;
-    end
-    if (rst) begin
-      \$467  = 128'h00000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    \$468  = \$signal$63 ;
-    if (handoff) begin
-      \$468  = beat_last;
-    end
-    if (rst) begin
-      \$468  = 1'h0;
     end
   end
   always @* begin
@@ -1833,64 +1642,64 @@ module lut_w2_fp16_fp16tab(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
     (* full_case = 32'd1 *)
-    if (\$46 ) begin
+    if (\$44 ) begin
       ones0_f32 = 32'd2143289344;
-    end else if (\$49 ) begin
-      ones0_f32 = { \$53 , 31'h7f800000 };
-    end else if (\$52 ) begin
-      ones0_f32 = { \$54 , 31'h00000000 };
+    end else if (\$47 ) begin
+      ones0_f32 = { \table [127], 31'h7f800000 };
+    end else if (\$50 ) begin
+      ones0_f32 = { \table [127], 31'h00000000 };
     end else begin
-      ones0_f32 = { \$55 , \$43 [7:0], \$39 [9:0], 13'h0000 };
+      ones0_f32 = { \table [127], \$41 [7:0], \$39 [9:0], 13'h0000 };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
     ones1_lz = 4'h0;
-    if (\table$84 [112]) begin
+    if (\table$83 [112]) begin
       ones1_lz = 4'ha;
     end
-    if (\table$84 [113]) begin
+    if (\table$83 [113]) begin
       ones1_lz = 4'h9;
     end
-    if (\table$84 [114]) begin
+    if (\table$83 [114]) begin
       ones1_lz = 4'h8;
     end
-    if (\table$84 [115]) begin
+    if (\table$83 [115]) begin
       ones1_lz = 4'h7;
     end
-    if (\table$84 [116]) begin
+    if (\table$83 [116]) begin
       ones1_lz = 4'h6;
     end
-    if (\table$84 [117]) begin
+    if (\table$83 [117]) begin
       ones1_lz = 4'h5;
     end
-    if (\table$84 [118]) begin
+    if (\table$83 [118]) begin
       ones1_lz = 4'h4;
     end
-    if (\table$84 [119]) begin
+    if (\table$83 [119]) begin
       ones1_lz = 4'h3;
     end
-    if (\table$84 [120]) begin
+    if (\table$83 [120]) begin
       ones1_lz = 4'h2;
     end
-    if (\table$84 [121]) begin
+    if (\table$83 [121]) begin
       ones1_lz = 4'h1;
     end
-    if (\$58 ) begin
+    if (\$53 ) begin
       ones1_lz = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
     (* full_case = 32'd1 *)
-    if (\$66 ) begin
+    if (\$59 ) begin
       ones1_f32 = 32'd2143289344;
-    end else if (\$69 ) begin
-      ones1_f32 = { \$73 , 31'h7f800000 };
-    end else if (\$72 ) begin
-      ones1_f32 = { \$74 , 31'h00000000 };
+    end else if (\$62 ) begin
+      ones1_f32 = { \table$83 [127], 31'h7f800000 };
+    end else if (\$65 ) begin
+      ones1_f32 = { \table$83 [127], 31'h00000000 };
     end else begin
-      ones1_f32 = { \$75 , \$63 [7:0], \$59 [9:0], 13'h0000 };
+      ones1_f32 = { \table$83 [127], \$56 [7:0], \$54 [9:0], 13'h0000 };
     end
   end
   always @* begin
@@ -1926,21 +1735,21 @@ module lut_w2_fp16_fp16tab(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
     if (entry0_0[9]) begin
       plane0_0_lz = 4'h1;
     end
-    if (\$84 ) begin
+    if (\$74 ) begin
       plane0_0_lz = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
     (* full_case = 32'd1 *)
-    if (\$92 ) begin
+    if (\$81 ) begin
       plane0_0_f32 = 32'd2143289344;
-    end else if (\$95 ) begin
-      plane0_0_f32 = { \$99 , 31'h7f800000 };
-    end else if (\$98 ) begin
-      plane0_0_f32 = { \$100 , 31'h00000000 };
+    end else if (\$84 ) begin
+      plane0_0_f32 = { \$88 , 31'h7f800000 };
+    end else if (\$87 ) begin
+      plane0_0_f32 = { \$89 , 31'h00000000 };
     end else begin
-      plane0_0_f32 = { \$101 , \$89 [7:0], \$85 [9:0], 13'h0000 };
+      plane0_0_f32 = { \$90 , \$78 [7:0], \$75 [9:0], 13'h0000 };
     end
   end
   always @* begin
@@ -1976,21 +1785,21 @@ module lut_w2_fp16_fp16tab(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
     if (entry1_0[9]) begin
       plane1_0_lz = 4'h1;
     end
-    if (\$104 ) begin
+    if (\$93 ) begin
       plane1_0_lz = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
     (* full_case = 32'd1 *)
-    if (\$112 ) begin
+    if (\$100 ) begin
       plane1_0_f32 = 32'd2143289344;
-    end else if (\$115 ) begin
-      plane1_0_f32 = { \$119 , 31'h7f800000 };
-    end else if (\$118 ) begin
-      plane1_0_f32 = { \$120 , 31'h00000000 };
+    end else if (\$103 ) begin
+      plane1_0_f32 = { \$107 , 31'h7f800000 };
+    end else if (\$106 ) begin
+      plane1_0_f32 = { \$108 , 31'h00000000 };
     end else begin
-      plane1_0_f32 = { \$121 , \$109 [7:0], \$105 [9:0], 13'h0000 };
+      plane1_0_f32 = { \$109 , \$97 [7:0], \$94 [9:0], 13'h0000 };
     end
   end
   always @* begin
@@ -2026,21 +1835,21 @@ module lut_w2_fp16_fp16tab(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
     if (entry0_1[9]) begin
       plane0_1_lz = 4'h1;
     end
-    if (\$130 ) begin
+    if (\$118 ) begin
       plane0_1_lz = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
     (* full_case = 32'd1 *)
-    if (\$138 ) begin
+    if (\$125 ) begin
       plane0_1_f32 = 32'd2143289344;
-    end else if (\$141 ) begin
-      plane0_1_f32 = { \$145 , 31'h7f800000 };
-    end else if (\$144 ) begin
-      plane0_1_f32 = { \$146 , 31'h00000000 };
+    end else if (\$128 ) begin
+      plane0_1_f32 = { \$132 , 31'h7f800000 };
+    end else if (\$131 ) begin
+      plane0_1_f32 = { \$133 , 31'h00000000 };
     end else begin
-      plane0_1_f32 = { \$147 , \$135 [7:0], \$131 [9:0], 13'h0000 };
+      plane0_1_f32 = { \$134 , \$122 [7:0], \$119 [9:0], 13'h0000 };
     end
   end
   always @* begin
@@ -2076,21 +1885,21 @@ module lut_w2_fp16_fp16tab(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
     if (entry1_1[9]) begin
       plane1_1_lz = 4'h1;
     end
-    if (\$150 ) begin
+    if (\$137 ) begin
       plane1_1_lz = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
     (* full_case = 32'd1 *)
-    if (\$158 ) begin
+    if (\$144 ) begin
       plane1_1_f32 = 32'd2143289344;
-    end else if (\$161 ) begin
-      plane1_1_f32 = { \$165 , 31'h7f800000 };
-    end else if (\$164 ) begin
-      plane1_1_f32 = { \$166 , 31'h00000000 };
+    end else if (\$147 ) begin
+      plane1_1_f32 = { \$151 , 31'h7f800000 };
+    end else if (\$150 ) begin
+      plane1_1_f32 = { \$152 , 31'h00000000 };
     end else begin
-      plane1_1_f32 = { \$167 , \$155 [7:0], \$151 [9:0], 13'h0000 };
+      plane1_1_f32 = { \$153 , \$141 [7:0], \$138 [9:0], 13'h0000 };
     end
   end
   always @* begin
@@ -2165,31 +1974,31 @@ module lut_w2_fp16_fp16tab(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
     if (dq_sum_a0[22]) begin
       ct0_rp_msb = 5'h16;
     end
-    if (\$173 ) begin
+    if (\$159 ) begin
       ct0_rp_msb = 5'h17;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
     ct0_rp_rs = 5'h00;
-    if (\$180 ) begin
+    if (\$166 ) begin
       (* full_case = 32'd1 *)
-      if (\$181 ) begin
+      if (\$167 ) begin
         ct0_rp_rs = 5'h1a;
       end else begin
-        ct0_rp_rs = \$182 [4:0];
+        ct0_rp_rs = \$168 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
     (* full_case = 32'd1 *)
-    if (\$193 ) begin
-      ct0_rp_out = { \$196 , 31'h00000000 };
-    end else if (\$194 ) begin
-      ct0_rp_out = { \$198 , 31'h7f800000 };
+    if (\$179 ) begin
+      ct0_rp_out = { \$182 , 31'h00000000 };
+    end else if (\$180 ) begin
+      ct0_rp_out = { \$184 , 31'h7f800000 };
     end else begin
-      ct0_rp_out = { \$200 , \$192 [30:0] };
+      ct0_rp_out = { \$186 , \$178 [30:0] };
     end
   end
   always @* begin
@@ -2264,31 +2073,31 @@ module lut_w2_fp16_fp16tab(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
     if (dq_d0_0[22]) begin
       st0_0_rp_msb = 5'h16;
     end
-    if (\$213 ) begin
+    if (\$199 ) begin
       st0_0_rp_msb = 5'h17;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
     st0_0_rp_rs = 5'h00;
-    if (\$220 ) begin
+    if (\$206 ) begin
       (* full_case = 32'd1 *)
-      if (\$221 ) begin
+      if (\$207 ) begin
         st0_0_rp_rs = 5'h1a;
       end else begin
-        st0_0_rp_rs = \$222 [4:0];
+        st0_0_rp_rs = \$208 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
     (* full_case = 32'd1 *)
-    if (\$233 ) begin
-      st0_0_rp_out = { \$235 , 31'h00000000 };
-    end else if (\$234 ) begin
-      st0_0_rp_out = { \$236 , 31'h7f800000 };
+    if (\$219 ) begin
+      st0_0_rp_out = { \$221 , 31'h00000000 };
+    end else if (\$220 ) begin
+      st0_0_rp_out = { \$222 , 31'h7f800000 };
     end else begin
-      st0_0_rp_out = { \$237 , \$232 [30:0] };
+      st0_0_rp_out = { \$223 , \$218 [30:0] };
     end
   end
   always @* begin
@@ -2363,31 +2172,31 @@ module lut_w2_fp16_fp16tab(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
     if (dq_d0_1[22]) begin
       st0_1_rp_msb = 5'h16;
     end
-    if (\$258 ) begin
+    if (\$244 ) begin
       st0_1_rp_msb = 5'h17;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
     st0_1_rp_rs = 5'h00;
-    if (\$265 ) begin
+    if (\$251 ) begin
       (* full_case = 32'd1 *)
-      if (\$266 ) begin
+      if (\$252 ) begin
         st0_1_rp_rs = 5'h1a;
       end else begin
-        st0_1_rp_rs = \$267 [4:0];
+        st0_1_rp_rs = \$253 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
     (* full_case = 32'd1 *)
-    if (\$278 ) begin
-      st0_1_rp_out = { \$280 , 31'h00000000 };
-    end else if (\$279 ) begin
-      st0_1_rp_out = { \$281 , 31'h7f800000 };
+    if (\$264 ) begin
+      st0_1_rp_out = { \$266 , 31'h00000000 };
+    end else if (\$265 ) begin
+      st0_1_rp_out = { \$267 , 31'h7f800000 };
     end else begin
-      st0_1_rp_out = { \$282 , \$277 [30:0] };
+      st0_1_rp_out = { \$268 , \$263 [30:0] };
     end
   end
   always @* begin
@@ -2462,31 +2271,31 @@ module lut_w2_fp16_fp16tab(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
     if (dq_sum_a1[22]) begin
       ct1_rp_msb = 5'h16;
     end
-    if (\$302 ) begin
+    if (\$288 ) begin
       ct1_rp_msb = 5'h17;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
     ct1_rp_rs = 5'h00;
-    if (\$309 ) begin
+    if (\$295 ) begin
       (* full_case = 32'd1 *)
-      if (\$310 ) begin
+      if (\$296 ) begin
         ct1_rp_rs = 5'h1a;
       end else begin
-        ct1_rp_rs = \$311 [4:0];
+        ct1_rp_rs = \$297 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
     (* full_case = 32'd1 *)
-    if (\$322 ) begin
-      ct1_rp_out = { \$325 , 31'h00000000 };
-    end else if (\$323 ) begin
-      ct1_rp_out = { \$327 , 31'h7f800000 };
+    if (\$308 ) begin
+      ct1_rp_out = { \$311 , 31'h00000000 };
+    end else if (\$309 ) begin
+      ct1_rp_out = { \$313 , 31'h7f800000 };
     end else begin
-      ct1_rp_out = { \$329 , \$321 [30:0] };
+      ct1_rp_out = { \$315 , \$307 [30:0] };
     end
   end
   always @* begin
@@ -2561,31 +2370,31 @@ module lut_w2_fp16_fp16tab(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
     if (dq_d1_0[22]) begin
       st1_0_rp_msb = 5'h16;
     end
-    if (\$342 ) begin
+    if (\$328 ) begin
       st1_0_rp_msb = 5'h17;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
     st1_0_rp_rs = 5'h00;
-    if (\$349 ) begin
+    if (\$335 ) begin
       (* full_case = 32'd1 *)
-      if (\$350 ) begin
+      if (\$336 ) begin
         st1_0_rp_rs = 5'h1a;
       end else begin
-        st1_0_rp_rs = \$351 [4:0];
+        st1_0_rp_rs = \$337 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
     (* full_case = 32'd1 *)
-    if (\$362 ) begin
-      st1_0_rp_out = { \$364 , 31'h00000000 };
-    end else if (\$363 ) begin
-      st1_0_rp_out = { \$365 , 31'h7f800000 };
+    if (\$348 ) begin
+      st1_0_rp_out = { \$350 , 31'h00000000 };
+    end else if (\$349 ) begin
+      st1_0_rp_out = { \$351 , 31'h7f800000 };
     end else begin
-      st1_0_rp_out = { \$366 , \$361 [30:0] };
+      st1_0_rp_out = { \$352 , \$347 [30:0] };
     end
   end
   always @* begin
@@ -2660,233 +2469,388 @@ module lut_w2_fp16_fp16tab(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
     if (dq_d1_1[22]) begin
       st1_1_rp_msb = 5'h16;
     end
-    if (\$387 ) begin
+    if (\$373 ) begin
       st1_1_rp_msb = 5'h17;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
     st1_1_rp_rs = 5'h00;
-    if (\$394 ) begin
+    if (\$380 ) begin
       (* full_case = 32'd1 *)
-      if (\$395 ) begin
+      if (\$381 ) begin
         st1_1_rp_rs = 5'h1a;
       end else begin
-        st1_1_rp_rs = \$396 [4:0];
+        st1_1_rp_rs = \$382 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
     (* full_case = 32'd1 *)
-    if (\$407 ) begin
-      st1_1_rp_out = { \$409 , 31'h00000000 };
-    end else if (\$408 ) begin
-      st1_1_rp_out = { \$410 , 31'h7f800000 };
+    if (\$393 ) begin
+      st1_1_rp_out = { \$395 , 31'h00000000 };
+    end else if (\$394 ) begin
+      st1_1_rp_out = { \$396 , 31'h7f800000 };
     end else begin
-      st1_1_rp_out = { \$411 , \$406 [30:0] };
+      st1_1_rp_out = { \$397 , \$392 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    \$429  = i_a;
+    \$415  = i_a;
     if (rst) begin
-      \$429  = 128'h00000000000000000000000000000000;
+      \$415  = 128'h00000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    \$430  = i_w;
+    \$416  = i_w;
     if (rst) begin
-      \$430  = 36'h000000000;
+      \$416  = 36'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    \$431  = i_ctl;
+    \$417  = i_ctl;
     if (rst) begin
-      \$431  = 5'h00;
+      \$417  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    \$432  = w_reg;
+    \$418  = w_reg;
     if (i_ctl[1]) begin
-      \$432  = i_w;
+      \$418  = i_w;
     end
     if (rst) begin
-      \$432  = 36'h000000000;
+      \$418  = 36'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    \$433  = planes;
+    \$419  = \$signal ;
     if (accept) begin
-      \$433  = w_sel[15:0];
+      \$419  = 1'h0;
+    end else if (\$3 ) begin
+      \$419  = \$5 [0];
     end
     if (rst) begin
-      \$433  = 16'h0000;
+      \$419  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    \$434  = dtype;
+    \$420  = planes;
     if (accept) begin
+      \$420  = w_sel[15:0];
+    end
+    if (rst) begin
+      \$420  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
+    \$421  = dtype;
+    if (accept) begin
+      \$421  = 1'h0;
+    end
+    if (rst) begin
+      \$421  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
+    \$422  = remaining;
+    if (accept) begin
+      \$422  = 2'h2;
+    end else if (\$3 ) begin
+      \$422  = \$4 [1:0];
+    end
+    if (rst) begin
+      \$422  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
+    \$423  = beat_group_end;
+    if (accept) begin
+      \$423  = i_ctl[4];
+    end
+    if (rst) begin
+      \$423  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
+    \$424  = beat_last;
+    if (accept) begin
+      \$424  = i_ctl[3];
+    end
+    if (rst) begin
+      \$424  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
+    \$425  = beat_scale;
+    if (accept) begin
+      \$425  = w_sel[31:16];
+    end
+    if (rst) begin
+      \$425  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
+    \$426  = \$signal$23 ;
+    if (accept) begin
+      \$426  = 1'h1;
+    end
+    if (rst) begin
+      \$426  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
+    \$427  = \$signal$24 ;
+    if (accept) begin
+      \$427  = w_sel[35:32];
+    end
+    if (rst) begin
+      \$427  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
+    \$428  = act_sum0;
+    if (handoff) begin
+      \$428  = 32'd0;
+    end else if (last_plane) begin
+      \$428  = act_next0;
+    end
+    if (rst) begin
+      \$428  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
+    \$429  = act_sum1;
+    if (handoff) begin
+      \$429  = 32'd0;
+    end else if (last_plane) begin
+      \$429  = act_next1;
+    end
+    if (rst) begin
+      \$429  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
+    \$430  = grp0_0;
+    if (handoff) begin
+      \$430  = 32'd0;
+    end else if (\$7 ) begin
+      \$430  = grp_next0_0;
+    end
+    if (rst) begin
+      \$430  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
+    \$431  = grp1_0;
+    if (handoff) begin
+      \$431  = 32'd0;
+    end else if (\$9 ) begin
+      \$431  = grp_next1_0;
+    end
+    if (rst) begin
+      \$431  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
+    \$432  = grp0_1;
+    if (handoff) begin
+      \$432  = 32'd0;
+    end else if (\$11 ) begin
+      \$432  = grp_next0_1;
+    end
+    if (rst) begin
+      \$432  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
+    \$433  = grp1_1;
+    if (handoff) begin
+      \$433  = 32'd0;
+    end else if (\$13 ) begin
+      \$433  = grp_next1_1;
+    end
+    if (rst) begin
+      \$433  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
+    \$434  = grp_first;
+    if (handoff) begin
       \$434  = 1'h0;
     end
+    if (\$14 ) begin
+      \$434  = 1'h1;
+    end
     if (rst) begin
       \$434  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    \$435  = remaining;
-    if (accept) begin
-      \$435  = 2'h2;
-    end else if (\$3 ) begin
-      \$435  = \$4 [1:0];
+    \$435  = grp_psum;
+    if (\$14 ) begin
+      \$435  = i_psum;
     end
     if (rst) begin
-      \$435  = 2'h0;
+      \$435  = 128'h00000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    \$436  = step;
-    if (accept) begin
-      \$436  = 1'h0;
-    end else if (\$3 ) begin
-      \$436  = \$5 [0];
+    \$436  = dq_c0;
+    if (handoff) begin
+      \$436  = corr_uint2[2:0];
     end
     if (rst) begin
-      \$436  = 1'h0;
+      \$436  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    \$437  = beat_group_end;
-    if (accept) begin
-      \$437  = i_ctl[4];
+    \$437  = dq_c1;
+    if (handoff) begin
+      \$437  = \corr_uint2$138 [2:0];
     end
     if (rst) begin
-      \$437  = 1'h0;
+      \$437  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    \$438  = beat_last;
-    if (accept) begin
-      \$438  = i_ctl[3];
+    \$438  = dq_sum_a0;
+    if (handoff) begin
+      \$438  = act_next0;
     end
     if (rst) begin
-      \$438  = 1'h0;
+      \$438  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    \$439  = beat_scale;
-    if (accept) begin
-      \$439  = w_sel[31:16];
+    \$439  = dq_sum_a1;
+    if (handoff) begin
+      \$439  = act_next1;
     end
     if (rst) begin
-      \$439  = 16'h0000;
+      \$439  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    \$440  = \$signal ;
-    if (accept) begin
-      \$440  = 1'h0;
+    \$440  = \$signal$48 ;
+    if (handoff) begin
+      \$440  = \$signal$23 ;
     end
     if (rst) begin
       \$440  = 1'h0;
     end
   end
   assign c0 = corr_uint2[2:0];
-  assign c1 = \corr_uint2$139 [2:0];
+  assign c1 = \corr_uint2$138 [2:0];
   assign ready = o_ready;
   assign a = i_a[63:0];
   assign load = accept;
-  assign \a$70  = i_a[127:64];
-  assign \load$71  = accept;
+  assign \a$69  = i_a[127:64];
+  assign \load$70  = accept;
   assign plane_neg = 1'h0;
   assign ones0_sig = { \$38 , \table [121:112] };
   assign ones0_norm = \$39 [10:0];
-  assign ones0_exp = \$43 [7:0];
-  assign \a$80  = act_sum0;
+  assign ones0_exp = \$41 [7:0];
+  assign \a$79  = act_sum0;
   assign b = ones0_f32;
-  assign \s$82  = act_next0;
-  assign ones1_sig = { \$58 , \table$84 [121:112] };
-  assign ones1_norm = \$59 [10:0];
-  assign ones1_exp = \$63 [7:0];
-  assign \a$90  = act_sum1;
-  assign \b$91  = ones1_f32;
-  assign \s$92  = act_next1;
-  assign plane0_0_sig = { \$84 , entry0_0[9:0] };
-  assign plane0_0_norm = \$85 [10:0];
-  assign plane0_0_exp = \$89 [7:0];
-  assign \a$102  = grp0_0;
-  assign \b$103  = plane0_0_f32;
-  assign \s$104  = grp_next0_0;
-  assign plane1_0_sig = { \$104 , entry1_0[9:0] };
-  assign plane1_0_norm = \$105 [10:0];
-  assign plane1_0_exp = \$109 [7:0];
-  assign \a$112  = grp1_0;
-  assign \b$113  = plane1_0_f32;
-  assign \s$114  = grp_next1_0;
-  assign plane0_1_sig = { \$130 , entry0_1[9:0] };
-  assign plane0_1_norm = \$131 [10:0];
-  assign plane0_1_exp = \$135 [7:0];
-  assign \a$124  = grp0_1;
-  assign \b$125  = plane0_1_f32;
-  assign \s$126  = grp_next0_1;
-  assign plane1_1_sig = { \$150 , entry1_1[9:0] };
-  assign plane1_1_norm = \$151 [10:0];
-  assign plane1_1_exp = \$155 [7:0];
-  assign \a$134  = grp1_1;
-  assign \b$135  = plane1_1_f32;
-  assign \s$136  = grp_next1_1;
-  assign sbit = \$168 [2:0];
-  assign ct0_sig = { \$173 , dq_sum_a0[22:0] };
-  assign ct0_exp = { \$175 [9], \$175 [9], \$175  };
-  assign ct0_rp_ls = \$176 [4:0];
-  assign ct0_rp_norm = \$177 [25:0];
-  assign ct0_rp_eb = { \$179 [13], \$179 [13], \$179 [13], \$179 [13], \$179 [13], \$179 [13], \$179 [13], \$179 [13], \$179 [13], \$179  };
-  assign ct0_rp_packed = \$192 [46:0];
-  assign dq_shift0_0 = { \$210 [3], \$210 [3], \$210  };
-  assign st0_0_sig = { \$213 , dq_d0_0[22:0] };
-  assign st0_0_exp = { \$215 [9], \$215 [9], \$215  };
-  assign st0_0_rp_ls = \$216 [4:0];
-  assign st0_0_rp_norm = \$217 [25:0];
-  assign st0_0_rp_eb = { \$219 [13], \$219 [13], \$219 [13], \$219 [13], \$219 [13], \$219 [13], \$219 [13], \$219 [13], \$219 [13], \$219  };
-  assign st0_0_rp_packed = \$232 [46:0];
-  assign dq_shift0_1 = { \$255 [3], \$255 [3], \$255  };
-  assign st0_1_sig = { \$258 , dq_d0_1[22:0] };
-  assign st0_1_exp = { \$260 [9], \$260 [9], \$260  };
-  assign st0_1_rp_ls = \$261 [4:0];
-  assign st0_1_rp_norm = \$262 [25:0];
-  assign st0_1_rp_eb = { \$264 [13], \$264 [13], \$264 [13], \$264 [13], \$264 [13], \$264 [13], \$264 [13], \$264 [13], \$264 [13], \$264  };
-  assign st0_1_rp_packed = \$277 [46:0];
-  assign ct1_sig = { \$302 , dq_sum_a1[22:0] };
-  assign ct1_exp = { \$304 [9], \$304 [9], \$304  };
-  assign ct1_rp_ls = \$305 [4:0];
-  assign ct1_rp_norm = \$306 [25:0];
-  assign ct1_rp_eb = { \$308 [13], \$308 [13], \$308 [13], \$308 [13], \$308 [13], \$308 [13], \$308 [13], \$308 [13], \$308 [13], \$308  };
-  assign ct1_rp_packed = \$321 [46:0];
-  assign dq_shift1_0 = { \$339 [3], \$339 [3], \$339  };
-  assign st1_0_sig = { \$342 , dq_d1_0[22:0] };
-  assign st1_0_exp = { \$344 [9], \$344 [9], \$344  };
-  assign st1_0_rp_ls = \$345 [4:0];
-  assign st1_0_rp_norm = \$346 [25:0];
-  assign st1_0_rp_eb = { \$348 [13], \$348 [13], \$348 [13], \$348 [13], \$348 [13], \$348 [13], \$348 [13], \$348 [13], \$348 [13], \$348  };
-  assign st1_0_rp_packed = \$361 [46:0];
-  assign dq_shift1_1 = { \$384 [3], \$384 [3], \$384  };
-  assign st1_1_sig = { \$387 , dq_d1_1[22:0] };
-  assign st1_1_exp = { \$389 [9], \$389 [9], \$389  };
-  assign st1_1_rp_ls = \$390 [4:0];
-  assign st1_1_rp_norm = \$391 [25:0];
-  assign st1_1_rp_eb = { \$393 [13], \$393 [13], \$393 [13], \$393 [13], \$393 [13], \$393 [13], \$393 [13], \$393 [13], \$393 [13], \$393  };
-  assign st1_1_rp_packed = \$406 [46:0];
+  assign \s$81  = act_next0;
+  assign ones1_sig = { \$53 , \table$83 [121:112] };
+  assign ones1_norm = \$54 [10:0];
+  assign ones1_exp = \$56 [7:0];
+  assign \a$89  = act_sum1;
+  assign \b$90  = ones1_f32;
+  assign \s$91  = act_next1;
+  assign plane0_0_sig = { \$74 , entry0_0[9:0] };
+  assign plane0_0_norm = \$75 [10:0];
+  assign plane0_0_exp = \$78 [7:0];
+  assign \a$101  = grp0_0;
+  assign \b$102  = plane0_0_f32;
+  assign \s$103  = grp_next0_0;
+  assign plane1_0_sig = { \$93 , entry1_0[9:0] };
+  assign plane1_0_norm = \$94 [10:0];
+  assign plane1_0_exp = \$97 [7:0];
+  assign \a$111  = grp1_0;
+  assign \b$112  = plane1_0_f32;
+  assign \s$113  = grp_next1_0;
+  assign plane0_1_sig = { \$118 , entry0_1[9:0] };
+  assign plane0_1_norm = \$119 [10:0];
+  assign plane0_1_exp = \$122 [7:0];
+  assign \a$123  = grp0_1;
+  assign \b$124  = plane0_1_f32;
+  assign \s$125  = grp_next0_1;
+  assign plane1_1_sig = { \$137 , entry1_1[9:0] };
+  assign plane1_1_norm = \$138 [10:0];
+  assign plane1_1_exp = \$141 [7:0];
+  assign \a$133  = grp1_1;
+  assign \b$134  = plane1_1_f32;
+  assign \s$135  = grp_next1_1;
+  assign sbit = \$154 [2:0];
+  assign ct0_sig = { \$159 , dq_sum_a0[22:0] };
+  assign ct0_exp = { \$161 [9], \$161 [9], \$161  };
+  assign ct0_rp_ls = \$162 [4:0];
+  assign ct0_rp_norm = \$163 [25:0];
+  assign ct0_rp_eb = { \$165 [13], \$165 [13], \$165 [13], \$165 [13], \$165 [13], \$165 [13], \$165 [13], \$165 [13], \$165 [13], \$165  };
+  assign ct0_rp_packed = \$178 [46:0];
+  assign dq_shift0_0 = { \$196 [3], \$196 [3], \$196  };
+  assign st0_0_sig = { \$199 , dq_d0_0[22:0] };
+  assign st0_0_exp = { \$201 [9], \$201 [9], \$201  };
+  assign st0_0_rp_ls = \$202 [4:0];
+  assign st0_0_rp_norm = \$203 [25:0];
+  assign st0_0_rp_eb = { \$205 [13], \$205 [13], \$205 [13], \$205 [13], \$205 [13], \$205 [13], \$205 [13], \$205 [13], \$205 [13], \$205  };
+  assign st0_0_rp_packed = \$218 [46:0];
+  assign dq_shift0_1 = { \$241 [3], \$241 [3], \$241  };
+  assign st0_1_sig = { \$244 , dq_d0_1[22:0] };
+  assign st0_1_exp = { \$246 [9], \$246 [9], \$246  };
+  assign st0_1_rp_ls = \$247 [4:0];
+  assign st0_1_rp_norm = \$248 [25:0];
+  assign st0_1_rp_eb = { \$250 [13], \$250 [13], \$250 [13], \$250 [13], \$250 [13], \$250 [13], \$250 [13], \$250 [13], \$250 [13], \$250  };
+  assign st0_1_rp_packed = \$263 [46:0];
+  assign ct1_sig = { \$288 , dq_sum_a1[22:0] };
+  assign ct1_exp = { \$290 [9], \$290 [9], \$290  };
+  assign ct1_rp_ls = \$291 [4:0];
+  assign ct1_rp_norm = \$292 [25:0];
+  assign ct1_rp_eb = { \$294 [13], \$294 [13], \$294 [13], \$294 [13], \$294 [13], \$294 [13], \$294 [13], \$294 [13], \$294 [13], \$294  };
+  assign ct1_rp_packed = \$307 [46:0];
+  assign dq_shift1_0 = { \$325 [3], \$325 [3], \$325  };
+  assign st1_0_sig = { \$328 , dq_d1_0[22:0] };
+  assign st1_0_exp = { \$330 [9], \$330 [9], \$330  };
+  assign st1_0_rp_ls = \$331 [4:0];
+  assign st1_0_rp_norm = \$332 [25:0];
+  assign st1_0_rp_eb = { \$334 [13], \$334 [13], \$334 [13], \$334 [13], \$334 [13], \$334 [13], \$334 [13], \$334 [13], \$334 [13], \$334  };
+  assign st1_0_rp_packed = \$347 [46:0];
+  assign dq_shift1_1 = { \$370 [3], \$370 [3], \$370  };
+  assign st1_1_sig = { \$373 , dq_d1_1[22:0] };
+  assign st1_1_exp = { \$375 [9], \$375 [9], \$375  };
+  assign st1_1_rp_ls = \$376 [4:0];
+  assign st1_1_rp_norm = \$377 [25:0];
+  assign st1_1_rp_eb = { \$379 [13], \$379 [13], \$379 [13], \$379 [13], \$379 [13], \$379 [13], \$379 [13], \$379 [13], \$379 [13], \$379  };
+  assign st1_1_rp_packed = \$392 [46:0];
   assign \i_a[0]  = i_a[63:0];
   assign \i_a[0][0]  = i_a[15:0];
   assign \i_a[0][1]  = i_a[31:16];
@@ -2985,8 +2949,8 @@ module lut_w2_fp16_fp16tab(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   assign \w_sel.zero[1]  = w_sel[35:34];
   assign \beat_scale[0]  = beat_scale[7:0];
   assign \beat_scale[1]  = beat_scale[15:8];
-  assign \$signal$25[0]  = \$signal$25 [1:0];
-  assign \$signal$25[1]  = \$signal$25 [3:2];
+  assign \$signal$24[0]  = \$signal$24 [1:0];
+  assign \$signal$24[1]  = \$signal$24 [3:2];
   assign \grp_psum[0]  = grp_psum[31:0];
   assign \grp_psum[1]  = grp_psum[63:32];
   assign \grp_psum[2]  = grp_psum[95:64];
@@ -3009,10 +2973,10 @@ module lut_w2_fp16_fp16tab(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   assign \a[1]  = i_a[31:16];
   assign \a[2]  = i_a[47:32];
   assign \a[3]  = i_a[63:48];
-  assign \a$70[0]  = i_a[79:64];
-  assign \a$70[1]  = i_a[95:80];
-  assign \a$70[2]  = i_a[111:96];
-  assign \a$70[3]  = i_a[127:112];
+  assign \a$69[0]  = i_a[79:64];
+  assign \a$69[1]  = i_a[95:80];
+  assign \a$69[2]  = i_a[111:96];
+  assign \a$69[3]  = i_a[127:112];
   assign \table[0]  = \table [15:0];
   assign \table[1]  = \table [31:16];
   assign \table[2]  = \table [47:32];
@@ -3021,56 +2985,50 @@ module lut_w2_fp16_fp16tab(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   assign \table[5]  = \table [95:80];
   assign \table[6]  = \table [111:96];
   assign \table[7]  = \table [127:112];
-  assign \table$84[0]  = \table$84 [15:0];
-  assign \table$84[1]  = \table$84 [31:16];
-  assign \table$84[2]  = \table$84 [47:32];
-  assign \table$84[3]  = \table$84 [63:48];
-  assign \table$84[4]  = \table$84 [79:64];
-  assign \table$84[5]  = \table$84 [95:80];
-  assign \table$84[6]  = \table$84 [111:96];
-  assign \table$84[7]  = \table$84 [127:112];
-  assign out_next[127:96] = \s$59 ;
-  assign out_next[95:64] = \s$57 ;
-  assign out_next[63:32] = \s$55 ;
+  assign \table$83[0]  = \table$83 [15:0];
+  assign \table$83[1]  = \table$83 [31:16];
+  assign \table$83[2]  = \table$83 [47:32];
+  assign \table$83[3]  = \table$83 [63:48];
+  assign \table$83[4]  = \table$83 [79:64];
+  assign \table$83[5]  = \table$83 [95:80];
+  assign \table$83[6]  = \table$83 [111:96];
+  assign \table$83[7]  = \table$83 [127:112];
+  assign out_next[127:96] = \s$58 ;
+  assign out_next[95:64] = \s$56 ;
+  assign out_next[63:32] = \s$54 ;
   assign out_next[31:0] = s;
-  assign \$53  = \table [127];
-  assign \$54  = \table [127];
-  assign \$55  = \table [127];
-  assign \$73  = \table$84 [127];
-  assign \$74  = \table$84 [127];
-  assign \$75  = \table$84 [127];
-  assign neg0 = \$81 ;
-  assign neg1 = \$127 ;
-  assign \$169  = { \$signal$25 [1:0], 1'h0 };
-  assign \$170  = { \$signal$25 [3:2], 1'h0 };
-  assign \$186  = { \$185 [24], \$185 [24], \$185 [24], \$185 [24], \$185 [24], \$185 [24], \$185 [24], \$185 [24], \$185 , 23'h000000 };
-  assign \$226  = { \$225 [24], \$225 [24], \$225 [24], \$225 [24], \$225 [24], \$225 [24], \$225 [24], \$225 [24], \$225 , 23'h000000 };
-  assign \$235  = dq_d0_0[31];
-  assign \$236  = dq_d0_0[31];
-  assign \$237  = dq_d0_0[31];
-  assign \$244  = dq_d0_0[31];
-  assign \$271  = { \$270 [24], \$270 [24], \$270 [24], \$270 [24], \$270 [24], \$270 [24], \$270 [24], \$270 [24], \$270 , 23'h000000 };
-  assign \$280  = dq_d0_1[31];
-  assign \$281  = dq_d0_1[31];
-  assign \$282  = dq_d0_1[31];
-  assign \$289  = dq_d0_1[31];
-  assign \$315  = { \$314 [24], \$314 [24], \$314 [24], \$314 [24], \$314 [24], \$314 [24], \$314 [24], \$314 [24], \$314 , 23'h000000 };
-  assign \$355  = { \$354 [24], \$354 [24], \$354 [24], \$354 [24], \$354 [24], \$354 [24], \$354 [24], \$354 [24], \$354 , 23'h000000 };
-  assign \$364  = dq_d1_0[31];
-  assign \$365  = dq_d1_0[31];
-  assign \$366  = dq_d1_0[31];
-  assign \$373  = dq_d1_0[31];
-  assign \$400  = { \$399 [24], \$399 [24], \$399 [24], \$399 [24], \$399 [24], \$399 [24], \$399 [24], \$399 [24], \$399 , 23'h000000 };
-  assign \$409  = dq_d1_1[31];
-  assign \$410  = dq_d1_1[31];
-  assign \$411  = dq_d1_1[31];
-  assign \$418  = dq_d1_1[31];
-  assign \$188  = ct0_rp_sh[0];
-  assign \$228  = st0_0_rp_sh[0];
-  assign \$273  = st0_1_rp_sh[0];
-  assign \$317  = ct1_rp_sh[0];
-  assign \$357  = st1_0_rp_sh[0];
-  assign \$402  = st1_1_rp_sh[0];
+  assign neg0 = \$71 ;
+  assign neg1 = \$115 ;
+  assign \$155  = { \$signal$24 [1:0], 1'h0 };
+  assign \$156  = { \$signal$24 [3:2], 1'h0 };
+  assign \$172  = { \$171 [24], \$171 [24], \$171 [24], \$171 [24], \$171 [24], \$171 [24], \$171 [24], \$171 [24], \$171 , 23'h000000 };
+  assign \$212  = { \$211 [24], \$211 [24], \$211 [24], \$211 [24], \$211 [24], \$211 [24], \$211 [24], \$211 [24], \$211 , 23'h000000 };
+  assign \$221  = dq_d0_0[31];
+  assign \$222  = dq_d0_0[31];
+  assign \$223  = dq_d0_0[31];
+  assign \$230  = dq_d0_0[31];
+  assign \$257  = { \$256 [24], \$256 [24], \$256 [24], \$256 [24], \$256 [24], \$256 [24], \$256 [24], \$256 [24], \$256 , 23'h000000 };
+  assign \$266  = dq_d0_1[31];
+  assign \$267  = dq_d0_1[31];
+  assign \$268  = dq_d0_1[31];
+  assign \$275  = dq_d0_1[31];
+  assign \$301  = { \$300 [24], \$300 [24], \$300 [24], \$300 [24], \$300 [24], \$300 [24], \$300 [24], \$300 [24], \$300 , 23'h000000 };
+  assign \$341  = { \$340 [24], \$340 [24], \$340 [24], \$340 [24], \$340 [24], \$340 [24], \$340 [24], \$340 [24], \$340 , 23'h000000 };
+  assign \$350  = dq_d1_0[31];
+  assign \$351  = dq_d1_0[31];
+  assign \$352  = dq_d1_0[31];
+  assign \$359  = dq_d1_0[31];
+  assign \$386  = { \$385 [24], \$385 [24], \$385 [24], \$385 [24], \$385 [24], \$385 [24], \$385 [24], \$385 [24], \$385 , 23'h000000 };
+  assign \$395  = dq_d1_1[31];
+  assign \$396  = dq_d1_1[31];
+  assign \$397  = dq_d1_1[31];
+  assign \$404  = dq_d1_1[31];
+  assign \$174  = ct0_rp_sh[0];
+  assign \$214  = st0_0_rp_sh[0];
+  assign \$259  = st0_1_rp_sh[0];
+  assign \$303  = ct1_rp_sh[0];
+  assign \$343  = st1_0_rp_sh[0];
+  assign \$388  = st1_1_rp_sh[0];
 endmodule
 
 module \lut_w2_fp16_fp16tab.act_add0 (b, s, a);

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from amaranth.sim import Simulator
 
-from mpgemm.hw.fp import BF16, FP16, FP32, FPAdd, FPMul, FPParams, IntScaleFP
+from mpgemm.hw.fp import BF16, FP16, FP32, FPAdd, FPMul, FPParams, IntScaleFP, product_is_exact
 from mpgemm.sim.golden.fp import FP16_NAN, FP32_NAN, fp16_mul_fp32, fp32_add, int_scale_fp16
 from mpgemm.sim.stimulus import FP16_SPECIALS, FP32_SPECIALS
 
@@ -92,9 +92,19 @@ def test_fp16_product_exact_in_fp32(rng):
     a = rng.integers(0, 1 << 16, n).astype(np.uint16)
     b = rng.integers(0, 1 << 16, n).astype(np.uint16)
     corners = np.array(list(itertools.product(FP16_SPECIALS, repeat=2)), dtype=np.uint16)
-    a = np.concatenate([a, corners[:, 0]])
-    b = np.concatenate([b, corners[:, 1]])
-    got = _run_comb(FPMul(FP16, FP32), {"a": a, "b": b}, "p")
+    # Subnormals with the leading one at every bit, times each other and times normals: the
+    # product's leading one then takes every position the normaliser has.
+    subs = [(1 << k) | int(rng.integers(0, 1 << k)) for k in range(10)]
+    subs += [x | 0x8000 for x in subs]
+    others = subs + [0x3C00, 0xBBFF, 0x7BFF, 0x0400]
+    pairs = np.array(list(itertools.product(subs, others)), dtype=np.uint16)
+    a = np.concatenate([a, corners[:, 0], pairs[:, 0], pairs[:, 1]])
+    b = np.concatenate([b, corners[:, 1], pairs[:, 1], pairs[:, 0]])
+    mul = FPMul(FP16, FP32)
+    # FP16 x FP16 always fits FP32 exactly, so no rounding logic is built (round_pack exact).
+    assert mul.exact and not product_is_exact(FP16, FP16, FP16)
+    assert not product_is_exact(FP16, FP32, FP32) and not product_is_exact(BF16, BF16, FP32)
+    got = _run_comb(mul, {"a": a, "b": b}, "p")
     exp = fp16_mul_fp32(a, b).astype(np.int64)
     assert np.array_equal(got, exp)
     # And exactness itself: the FP32 product equals the float64 product where finite.

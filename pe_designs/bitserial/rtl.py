@@ -208,7 +208,8 @@ class BitSerialPE(wiring.Component):
                 man.eq(_by_dtype(mans, dtype)),
                 shift.eq(_by_dtype(shifts, dtype)),
             ]
-            lane_terms.append((neg, man & active, shift))
+            # Not gated by `active`: the group accumulator only takes a sum while active.
+            lane_terms.append((neg, man, shift))
             # Sparse terms consume the highest remaining bit of |w| each cycle.
             if sparse:
                 top = Signal(c.w_int_bits, name=f"top{l}")
@@ -368,7 +369,9 @@ class BitSerialPE(wiring.Component):
         man = Signal(name=f"man_{fmt}_{lane}")
         shift = Signal(range(c.max_shift + 1), name=f"shift_{fmt}_{lane}")
         if c.term_mode == "bitplane":
-            bit = w_int.as_unsigned().bit_select(step, 1)
+            # Signals, not expressions: each is built once, so one gate serves every use.
+            bit = Signal(name=f"bit_{fmt}_{lane}")
+            m.d.comb += bit.eq(w_int.as_unsigned().bit_select(step, 1))
             m.d.comb += [
                 man.eq(bit),
                 neg.eq(bit & (step == width - 1)),
@@ -381,11 +384,12 @@ class BitSerialPE(wiring.Component):
                     m.d.comb += pos.eq(i)
             m.d.comb += [man.eq(rest != 0), neg.eq(w_int < 0), shift.eq(pos + extra)]
         else:
-            # Radix-4 Booth digit `step`: bits (2s+1, 2s, 2s-1) of w_int, b[-1] = 0.
+            # Radix-4 Booth digit `step`: bits (2s+1, 2s, 2s-1) of w_int, b[-1] = 0, selected
+            # once into a signal that every use shares.
             ext = Cat(Const(0, 1), w_int, w_int[-1].replicate(2))
-            lo = ext.bit_select(2 * step, 1)
-            mid = ext.bit_select(2 * step + 1, 1)
-            hi = ext.bit_select(2 * step + 2, 1)
+            digit = Signal(3, name=f"booth_{fmt}_{lane}")
+            m.d.comb += digit.eq(ext.bit_select(2 * step, 3))
+            lo, mid, hi = digit[0], digit[1], digit[2]
             m.d.comb += [
                 man.eq(~((hi == mid) & (mid == lo))),
                 neg.eq(hi & ~(mid & lo)),

@@ -62,10 +62,14 @@ def _fp16_to_fp32(m, x, shift, negate, name: str):
             m.d.comb += lz.eq(10 - i)
     norm = Signal(11, name=f"{name}_norm")
     exp = Signal(8, name=f"{name}_exp")
-    m.d.comb += [norm.eq(sig << lz),
-                 exp.eq(e - FP16.bias + FP32.bias + shift - lz)]
+    # A constant shift or sign folds into the constants: no adder or gate that could never act.
+    if isinstance(shift, int):
+        exp_of = e + (FP32.bias - FP16.bias + shift) - lz
+    else:
+        exp_of = e + (FP32.bias - FP16.bias) + shift - lz
+    m.d.comb += [norm.eq(sig << lz), exp.eq(exp_of)]
     out = Signal(32, name=f"{name}_f32")
-    s = sign ^ negate
+    s = _negated(sign, negate)
     with m.If(nan):
         m.d.comb += out.eq(FP32.canonical_nan)
     with m.Elif(inf):
@@ -75,6 +79,11 @@ def _fp16_to_fp32(m, x, shift, negate, name: str):
     with m.Else():
         m.d.comb += out.eq(Cat(Const(0, 13), norm[:10], exp, s))
     return out
+
+
+def _negated(sign, negate):
+    """``sign ^ negate``; just ``sign`` for a constant 0 ``negate`` (no gate that never acts)."""
+    return sign if isinstance(negate, int) and negate == 0 else sign ^ negate
 
 
 def _fp_scaled(m, x, fmt, shift, negate, name: str):
@@ -87,10 +96,12 @@ def _fp_scaled(m, x, fmt, shift, negate, name: str):
     sign, e, sig, inf, nan, _ = unpack(m, x, fmt, name)
     exp = Signal(signed(12), name=f"{name}_exp")
     m.d.comb += exp.eq(e - (fmt.bias + fmt.man_bits) + shift)
-    rp = round_pack(m, sign=sign ^ negate, sig=sig, exp=exp, fmt=FP32, name=f"{name}_rp")
+    rp = round_pack(m, sign=_negated(sign, negate), sig=sig, exp=exp, fmt=FP32,
+                    name=f"{name}_rp")
     out = Signal(32, name=f"{name}_f32")
     m.d.comb += out.eq(Mux(nan, FP32.canonical_nan,
-                           Mux(inf, Cat(Const(0, 23), Const(0xFF, 8), sign ^ negate), rp)))
+                           Mux(inf, Cat(Const(0, 23), Const(0xFF, 8), _negated(sign, negate)),
+                               rp)))
     return out
 
 
@@ -259,7 +270,7 @@ class LutTilePE(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         c = self.config
-        rows, cols, k = c.rows, c.cols, c.table_k
+        rows = c.rows
         nfmt = len(c.weight_formats)
         fp_tables = c.table_format == "fp16"
         int8_tables = c.table_format == "int8"
@@ -267,7 +278,9 @@ class LutTilePE(wiring.Component):
 
         # --- beat acceptance (as the bit-serial PE: accept in the last plane cycle) ---------
         remaining = Signal(range(c.timing().cycles + 1))
-        step = Signal(range(max(c.timing().cycles, 2)))
+        # The plane of the beat's current cycle; a constant 0 when every format has one plane
+        # (no counter, plane selection or shifter that could never act).
+        step = Signal(range(c.timing().cycles)) if c.planes_max > 1 else Const(0, 1)
         ready = Signal()
         stall = Signal()
         dq_left = None if self.shared else Signal(range(c.dq_cycles + 1))
@@ -288,26 +301,34 @@ class LutTilePE(wiring.Component):
         # the incoming dtype, so that no combinational block depends on registers alone
         # (Icarus does not evaluate such a block at time 0: its output would stay X).
         flags = [L.correction(f, 0, c.symmetric) for f in c.weight_formats]
-        beat_p, beat_h = Signal(), Signal()
+        # Constant 0 when no format of the config doubles (halves): no register, shifter or
+        # multiplexer that could never act.
+        beat_p = Signal() if any(p for p, _, _ in flags) else Const(0, 1)
+        beat_h = Signal() if any(h for _, _, h in flags) else Const(0, 1)
         with m.If(accept):
+            if c.planes_max > 1:
+                m.d.sync += step.eq(0)
             m.d.sync += [
                 planes.eq(w.planes),
                 dtype.eq(in_dtype),
                 remaining.eq(_by_dtype(cycles_of, in_dtype)),
-                step.eq(0),
                 beat_group_end.eq(self.i_ctl.group_end),
                 beat_last.eq(self.i_ctl.last),
             ]
             if beat_scale is not None:   # not self.shared: the dequantizer's
-                m.d.sync += [
-                    beat_scale.eq(w.scale),
-                    beat_p.eq(_by_dtype([Const(p, 1) for p, _, _ in flags], in_dtype)),
-                    beat_h.eq(_by_dtype([Const(h, 1) for _, _, h in flags], in_dtype)),
-                ]
+                m.d.sync += beat_scale.eq(w.scale)
+                if isinstance(beat_p, Signal):
+                    m.d.sync += beat_p.eq(_by_dtype([Const(p, 1) for p, _, _ in flags],
+                                                    in_dtype))
+                if isinstance(beat_h, Signal):
+                    m.d.sync += beat_h.eq(_by_dtype([Const(h, 1) for _, _, h in flags],
+                                                    in_dtype))
             if beat_zero is not None:    # c.has_zero
                 m.d.sync += beat_zero.eq(w.zero)
         with m.Elif((remaining != 0) & ~stall):
-            m.d.sync += [remaining.eq(remaining - 1), step.eq(step + 1)]
+            m.d.sync += remaining.eq(remaining - 1)
+            if c.planes_max > 1:
+                m.d.sync += step.eq(step + 1)
         active = Signal()
         last_plane = Signal()
         handoff = Signal()
@@ -370,45 +391,8 @@ class LutTilePE(wiring.Component):
                 m.d.sync += act_acc[r].eq(nxt)
 
         # --- multiplexer-PEs: look up, negate, shift by the plane, accumulate -----------------
-        grp_shape = unsigned(32) if fp_tables else signed(c.group_acc_bits)
-        grp = [[Signal(grp_shape, name=f"grp{r}_{n}") for n in range(cols)] for r in range(rows)]
-        grp_next = [[None] * cols for _ in range(rows)]
-        for n in range(cols):
-            index = planes[step][n]
-            if c.symmetric:
-                top = index[k - 1]
-                low = Signal(k - 1, name=f"low{n}")
-                m.d.comb += low.eq(Mux(top, index[:k - 1], ~index[:k - 1]))
-                neg = Signal(name=f"neg{n}")
-                m.d.comb += neg.eq(~top ^ plane_neg)
-            else:
-                low, neg = index, plane_neg
-            for r in range(rows):
-                entry = Signal.like(tables[r][0], name=f"entry{r}_{n}")
-                nxt = Signal(grp_shape, name=f"grp_next{r}_{n}")
-                m.d.comb += entry.eq(tables[r][low])
-                if fp_tables:
-                    add = FPAdd(FP32)
-                    m.submodules[f"plane_add{r}_{n}"] = add
-                    value = _fp16_to_fp32(m, entry, step, neg, f"plane{r}_{n}")
-                    m.d.comb += [add.a.eq(grp[r][n]), add.b.eq(value), nxt.eq(add.s)]
-                else:
-                    extra = 29 if int8_tables else 0
-                    val_w = c.table_bits + c.planes_max + extra
-                    shift = Signal(range(max(c.planes_max + extra, 2)), name=f"shift{r}_{n}")
-                    shifted = Signal(signed(val_w), name=f"shifted{r}_{n}")
-                    addend = Signal(signed(val_w + 1), name=f"addend{r}_{n}")
-                    m.d.comb += [
-                        shift.eq(step + eshift[r] if int8_tables else step),
-                        shifted.eq(entry << shift),
-                        addend.eq(Mux(active, Mux(neg, -shifted, shifted), 0)),
-                        nxt.eq(grp[r][n] + addend),
-                    ]
-                grp_next[r][n] = nxt
-                with m.If(handoff):
-                    m.d.sync += grp[r][n].eq(0)
-                with m.Elif(active & ~stall):
-                    m.d.sync += grp[r][n].eq(nxt)
+        grp_next = self._mux_pes(m, planes=planes, step=step, plane_neg=plane_neg, tables=tables,
+                                 eshift=eshift, active=active, stall=stall, handoff=handoff)
 
         # --- output base (i_psum of a group's first beat) -------------------------------------
         if self.shared:
@@ -428,6 +412,61 @@ class LutTilePE(wiring.Component):
                           beat_scale=beat_scale, beat_p=beat_p, beat_h=beat_h,
                           beat_last=beat_last, grp_first=grp_first, grp_psum=grp_psum)
         return m
+
+    def _mux_pes(self, m, *, planes, step, plane_neg, tables, eshift, active, stall,
+                 handoff):
+        """Each PE of the tile: look up its entry, negate, shift by the plane, accumulate the
+        group; returns the next group sums ``[row][col]``."""
+        c = self.config
+        rows, cols, k = c.rows, c.cols, c.table_k
+        fp_tables = c.table_format == "fp16"
+        int8_tables = c.table_format == "int8"
+        grp_shape = unsigned(32) if fp_tables else signed(c.group_acc_bits)
+        grp = [[Signal(grp_shape, name=f"grp{r}_{n}") for n in range(cols)] for r in range(rows)]
+        grp_next = [[None] * cols for _ in range(rows)]
+        for n in range(cols):
+            index = planes[step][n] if c.planes_max > 1 else planes[0][n]
+            if c.symmetric:
+                top = index[k - 1]
+                low = Signal(k - 1, name=f"low{n}")
+                m.d.comb += low.eq(Mux(top, index[:k - 1], ~index[:k - 1]))
+                neg = Signal(name=f"neg{n}")
+                m.d.comb += neg.eq(~top ^ plane_neg)
+            else:
+                low, neg = index, plane_neg
+            for r in range(rows):
+                entry = Signal.like(tables[r][0], name=f"entry{r}_{n}")
+                nxt = Signal(grp_shape, name=f"grp_next{r}_{n}")
+                m.d.comb += entry.eq(tables[r][low])
+                if fp_tables:
+                    add = FPAdd(FP32)
+                    m.submodules[f"plane_add{r}_{n}"] = add
+                    value = _fp16_to_fp32(m, entry, step if c.planes_max > 1 else 0, neg,
+                                          f"plane{r}_{n}")
+                    m.d.comb += [add.a.eq(grp[r][n]), add.b.eq(value), nxt.eq(add.s)]
+                else:
+                    extra = 29 if int8_tables else 0
+                    val_w = c.table_bits + c.planes_max + extra
+                    shift = Signal(range(max(c.planes_max + extra, 2)), name=f"shift{r}_{n}")
+                    shifted = Signal(signed(val_w), name=f"shifted{r}_{n}")
+                    addend = Signal(signed(val_w + 1), name=f"addend{r}_{n}")
+                    if c.planes_max > 1:
+                        m.d.comb += shift.eq(step + eshift[r] if int8_tables else step)
+                    elif int8_tables:
+                        m.d.comb += shift.eq(eshift[r])
+                    m.d.comb += [
+                        shifted.eq(entry << shift if c.planes_max > 1 or int8_tables
+                                   else entry),
+                        # Not gated by `active`: the group sum only takes it while active.
+                        addend.eq(Mux(neg, -shifted, shifted)),
+                        nxt.eq(grp[r][n] + addend),
+                    ]
+                grp_next[r][n] = nxt
+                with m.If(handoff):
+                    m.d.sync += grp[r][n].eq(0)
+                with m.Elif(active & ~stall):
+                    m.d.sync += grp[r][n].eq(nxt)
+        return grp_next
 
     def _handoff(self, m, *, handoff, accept, grp_next, act_next, dtype, beat_last):
         """The grid PE of a ``"shared"`` array: the closing beat's sums to ``o_psum``."""
@@ -457,7 +496,8 @@ class LutTilePE(wiring.Component):
         psum_shape = self.i_psum.shape()
         corr = max(c.corr_bits, 1)
         dq_bit = Signal(range(max(c.dq_cycles, 2)))
-        dq_first, dq_last, dq_h = Signal(), Signal(), Signal()
+        dq_first, dq_last = Signal(), Signal()
+        dq_h = Signal() if isinstance(beat_h, Signal) else Const(0, 1)
         dq_psum = Signal(psum_shape)
         dq_scale = Signal(beat_scale.shape())
         dq_c = [Signal(corr, name=f"dq_c{n}") for n in range(cols)]
@@ -476,7 +516,9 @@ class LutTilePE(wiring.Component):
             with m.If(handoff):
                 m.d.sync += dq_c[n].eq(cn)
         with m.If(handoff):
-            m.d.sync += [dq_h.eq(beat_h)] + [dq_a[r].eq(act_next[r]) for r in range(rows)]
+            m.d.sync += [dq_a[r].eq(act_next[r]) for r in range(rows)]
+            if isinstance(dq_h, Signal):
+                m.d.sync += dq_h.eq(beat_h)
         has_p = any(L.correction(f, 0, c.symmetric)[0] for f in c.weight_formats)
         cminus = dq_bit == c.corr_bits - 1
         sminus = (sbit == c.scale_bits - 1) if c.scale_signed else Const(0, 1)
@@ -495,7 +537,7 @@ class LutTilePE(wiring.Component):
                     # out += +-D * 2^(j - h) while scaling (+0 for a zero bit).
                     d = Signal(32, name=f"dq_d{name}")
                     shift = Signal(signed(6), name=f"dq_shift{name}")
-                    m.d.comb += shift.eq(sbit - dq_h)
+                    m.d.comb += shift.eq(sbit - dq_h if isinstance(dq_h, Signal) else sbit)
                     scale_term = _fp_scaled(m, d, FP32, shift, sminus, f"st{name}")
                     add = FPAdd(FP32)
                     m.submodules[f"dq_add{name}"] = add
@@ -518,14 +560,17 @@ class LutTilePE(wiring.Component):
                 with m.If((dq_left != 0) & in_corr & cbit):
                     m.d.sync += d.eq(Mux(cminus, d - a_sh, d + a_sh))
                 with m.If(handoff):
-                    m.d.sync += d.eq(grp_next[r][n] << beat_p)
+                    m.d.sync += d.eq(grp_next[r][n] << beat_p if isinstance(beat_p, Signal)
+                                     else grp_next[r][n])
                 if c.is_fp:
                     # INT8 tables: the exact D, rounded once to FP32 with its grid's exponent
                     # and the scale bit's 2^j folded in, then one FP32 addition.
                     mag = Signal(c.dq_bits, name=f"dq_mag{name}")
                     exp = Signal(signed(8), name=f"dq_exp{name}")
                     m.d.comb += [mag.eq(Mux(d < 0, -d, d)),
-                                 exp.eq(c.table_shift - 24 - dq_h + sbit)]
+                                 exp.eq(c.table_shift - 24 - dq_h + sbit
+                                        if isinstance(dq_h, Signal)
+                                        else c.table_shift - 24 + sbit)]
                     term = round_pack(m, sign=(d < 0) ^ sminus, sig=mag, exp=exp, fmt=FP32,
                                       name=f"dq_rp{name}")
                     add = FPAdd(FP32)
@@ -536,7 +581,8 @@ class LutTilePE(wiring.Component):
                     # Scale: bit j of s adds (D >> h) << j; a signed scale's top bit subtracts.
                     dh = Signal(signed(c.dq_bits), name=f"dq_dh{name}")
                     shifted = Signal(signed(c.dq_bits + c.scale_bits), name=f"dq_sh{name}")
-                    m.d.comb += [dh.eq(Mux(dq_h, d >> 1, d)), shifted.eq(dh << sbit)]
+                    m.d.comb += [dh.eq(Mux(dq_h, d >> 1, d) if isinstance(dq_h, Signal) else d),
+                                 shifted.eq(dh << sbit)]
                     m.d.comb += out_next[i].eq(
                         base + Mux(take, Mux(sminus, -shifted, shifted), 0))
         m.d.sync += self.o_valid.eq(0)

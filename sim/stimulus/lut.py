@@ -2,6 +2,8 @@
 family's ``LUT``: the amaranth.sim tests and the cocotb testbench drive the same transactions.
 Pure numpy."""
 
+from dataclasses import replace
+
 import numpy as np
 
 from mpgemm.pe_designs.lut import LutConfig
@@ -110,10 +112,15 @@ def idle_beat(config: LutConfig, rng: np.random.Generator) -> Beat:
 
 def _group(config: LutConfig, rng: np.random.Generator, out: list[Beat], *, first: bool, last: bool,
            psum: tuple, dtype: int | None = None, extreme: bool = False,
-           scale: tuple | None = None, beats: int | None = None) -> None:
+           scale: tuple | None = None, beats: int | None = None, preload: bool = False) -> None:
     """Append one quantization group to ``out``: ``beats`` chunks (default a full group), each
     followed by its plane cycles, and after the group's last chunk any cycles it stalls for
-    the dequantizer (:func:`_dq_free` tracks when the previous group's dequantization ends)."""
+    the dequantizer (:func:`_dq_free` tracks when the previous group's dequantization ends).
+
+    ``preload``: the first chunk's weights (with the new group's scales and zero points) are
+    loaded into the weight register during an idle cycle after the previous beat, while that
+    beat's planes or dequantization are still under way, and the chunk itself reuses the
+    register: the tile must take a beat's scale, zero point and planes when it accepts it."""
     dtype = int(rng.integers(len(config.weight_formats))) if dtype is None else dtype
     fmt = config.weight_formats[dtype]
     top = (1 << n_planes(fmt)) - 1 if is_unsigned(fmt) else 0
@@ -130,6 +137,11 @@ def _group(config: LutConfig, rng: np.random.Generator, out: list[Beat], *, firs
                       scale=scale, zero=zero, dtype=dtype)
         # Now and then keep the weight register (weight-stationary reuse): i_w carries junk.
         reuse = w_prev is not None and rng.random() < 0.2
+        trailing = _trailing_idle(out)
+        if j == 0 and preload and trailing:
+            at = trailing[int(rng.integers(len(trailing)))]
+            out[at] = replace(out[at], w=w, load_w=True)
+            reuse = True
         if reuse:
             w = _random_w(config, rng)
         else:
@@ -144,6 +156,16 @@ def _group(config: LutConfig, rng: np.random.Generator, out: list[Beat], *, firs
             ready = max(ready, _dq_free(config, out))
         gap = ready - t - 1 + (int(rng.integers(0, 3)) if rng.random() < 0.1 else 0)
         out.extend(idle_beat(config, rng) for _ in range(gap))
+
+
+def _trailing_idle(beats: list[Beat]) -> list[int]:
+    """Indices of the idle beats after the last valid one (all of them if none is valid)."""
+    idle: list[int] = []
+    for t in range(len(beats) - 1, -1, -1):
+        if beats[t].valid:
+            break
+        idle.append(t)
+    return idle
 
 
 def _dq_free(config: LutConfig, beats: list[Beat]) -> int:
@@ -174,7 +196,8 @@ def random_beats(config: LutConfig, rng: np.random.Generator, n_valid: int) -> l
             partial = rng.random() < 0.1 and config.beats_per_group > 1
             _group(config, rng, out, first=g == 0, last=g == n_groups - 1, psum=psum,
                    extreme=rng.random() < 0.15,
-                   beats=int(rng.integers(1, config.beats_per_group)) if partial else None)
+                   beats=int(rng.integers(1, config.beats_per_group)) if partial else None,
+                   preload=rng.random() < 0.2)
     return _drained(config, rng, out)
 
 

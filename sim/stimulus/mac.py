@@ -13,7 +13,7 @@ import numpy as np
 from mpgemm.pe_designs.mac import DequantMacConfig, Fp16MacConfig, IntMacConfig
 from mpgemm.sim.golden.contract import Beat, PEConfig, QuantizedWeights
 from mpgemm.sim.golden.formats import int_range
-from mpgemm.sim.golden.mac import DequantWeight
+from mpgemm.sim.golden.mac import DequantWeight, dequant_mac_step, fp16_mac_step
 
 from .base import (
     FP16_SPECIALS,
@@ -34,14 +34,26 @@ _MacConfig = TypeVar("_MacConfig", IntMacConfig, Fp16MacConfig, DequantMacConfig
 _Operand = Callable[[_MacConfig, np.random.Generator], Any]
 
 
+#: ``cancel(config, a, w, rng)``: operands or a partial sum that make the beat's floating-point
+#: additions cancel (see :func:`_cancelling_psum` and :func:`_cancelling_lanes`).
+_PsumCancel = Callable[[_MacConfig, Any, Any, np.random.Generator], int | None]
+_LaneCancel = Callable[[_MacConfig, Any, Any, np.random.Generator], tuple[Any, Any]]
+
+
 def _mac_random_beats(config: _MacConfig, rng: np.random.Generator, n_valid: int,
                       random_a: _Operand[_MacConfig], random_w: _Operand[_MacConfig],
-                      random_psum: _Operand[_MacConfig]) -> list[Beat]:
+                      random_psum: _Operand[_MacConfig], *,
+                      cancel_psum: _PsumCancel[_MacConfig] | None = None,
+                      cancel_lanes: _LaneCancel[_MacConfig] | None = None) -> list[Beat]:
     """At least ``n_valid`` valid beats in random accumulations, with idle cycles mixed in.
 
     Accumulations are 1-8 beats long. About a third reuse a preloaded weight register
     (weight-stationary use); the rest stream weights with ``load_w`` on every beat
-    (output-stationary use). Valid beats are spaced by the config's beat cycles.
+    (output-stationary use). Valid beats are spaced by the config's beat cycles. For the
+    floating-point PEs, one accumulation in five starts from a partial sum chosen by
+    ``cancel_psum`` and one streamed beat in eight has lanes chosen by ``cancel_lanes``: random
+    values almost never cancel, so the adders' normalisation (a leading one at any position)
+    and ``inf - inf`` would otherwise go untested.
     """
     def idle() -> Beat:
         # Idle cycles carry junk operands: the PE must ignore everything without
@@ -58,13 +70,21 @@ def _mac_random_beats(config: _MacConfig, rng: np.random.Generator, n_valid: int
         w_fixed = random_w(config, rng)
         if stationary:
             beats.append(Beat(a=random_a(config, rng), w=w_fixed, load_w=True))
+        cancel_first = cancel_psum is not None and rng.random() < 0.2
         for j in range(length):
             if rng.random() < 0.1:
                 beats.append(idle())
+            a, w = random_a(config, rng), w_fixed if stationary else random_w(config, rng)
+            if cancel_lanes is not None and not stationary and rng.random() < 0.125:
+                a, w = cancel_lanes(config, a, w, rng)
+            psum = random_psum(config, rng)
+            if j == 0 and cancel_first and cancel_psum is not None:
+                chosen = cancel_psum(config, a, w, rng)
+                psum = psum if chosen is None else chosen
             beats.append(Beat(
-                a=random_a(config, rng),
-                w=w_fixed if stationary else random_w(config, rng),
-                psum=random_psum(config, rng),
+                a=a,
+                w=w,
+                psum=psum,
                 valid=True,
                 load_w=not stationary,
                 first=j == 0,
@@ -143,9 +163,46 @@ def _fp32_psum(config: PEConfig, rng: np.random.Generator) -> int:
     return fp32_random(rng)
 
 
+def _cancelling_psum(config: Fp16MacConfig | DequantMacConfig, a: tuple[int, ...], w: Any,
+                     rng: np.random.Generator) -> int | None:
+    """A partial sum that cancels the beat's FP32 product sum ``s``: ``-s`` moved by ``2^j``
+    units in the last place (``j`` random, so the difference's leading one lands at any bit of
+    the accumulator's adder), exactly ``-s`` (the sum is +0), or for an infinite ``s`` the
+    infinity of the other sign (NaN). None for a NaN or zero ``s``."""
+    s = (fp16_mac_step(config, 0, a, w) if isinstance(config, Fp16MacConfig)
+         else dequant_mac_step(config, 0, a, w))
+    neg, mag = s ^ 0x80000000, s & 0x7FFFFFFF
+    if mag == 0 or mag > 0x7F800000:
+        return None
+    j = int(rng.integers(-1, 23))
+    if mag == 0x7F800000 or j < 0:
+        return neg
+    moved = mag - (1 << j) if mag > (1 << j) and rng.random() < 0.5 else mag + (1 << j)
+    return neg if moved >= 0x7F800000 else (neg & 0x80000000) | moved
+
+
+def _cancelling_pairs(a: tuple[int, ...], rng: np.random.Generator) -> tuple[int, ...]:
+    """Activations whose odd lanes are the negated even lanes, moved by up to 8 units in the last
+    place (or not at all): with equal weights the first level of the adder tree cancels."""
+    out = list(a)
+    for lane in range(0, len(a) - 1, 2):
+        mag = (a[lane] & 0x7FFF) + int(rng.integers(-8, 9))
+        if 0 <= mag <= 0x7C00:
+            out[lane + 1] = (a[lane] ^ 0x8000) & 0x8000 | mag
+    return tuple(out)
+
+
+def _fp16_cancel_lanes(config: Fp16MacConfig, a: tuple[int, ...], w: tuple[int, ...],
+                       rng: np.random.Generator) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    w_pairs = tuple(w[lane - lane % 2] for lane in range(len(w)))
+    return _cancelling_pairs(a, rng), w_pairs
+
+
 def _fp16_random_beats(config: Fp16MacConfig, rng: np.random.Generator,
                        n_valid: int) -> list[Beat]:
-    return _mac_random_beats(config, rng, n_valid, _fp16_lanes, _fp16_lanes, _fp32_psum)
+    return _mac_random_beats(config, rng, n_valid, _fp16_lanes, _fp16_lanes, _fp32_psum,
+                             cancel_psum=_cancelling_psum,
+                             cancel_lanes=_fp16_cancel_lanes if config.lanes > 1 else None)
 
 
 def _fp16_corners(config: Fp16MacConfig) -> list[Beat]:
@@ -185,9 +242,17 @@ def _dequant_w(config: DequantMacConfig, rng: np.random.Generator) -> DequantWei
     return DequantWeight(q=q, scale=scale, zero=zero)
 
 
+def _dequant_cancel_lanes(config: DequantMacConfig, a: tuple[int, ...], w: DequantWeight,
+                          rng: np.random.Generator) -> tuple[tuple[int, ...], DequantWeight]:
+    q_pairs = tuple(w.q[lane - lane % 2] for lane in range(len(w.q)))
+    return _cancelling_pairs(a, rng), DequantWeight(q=q_pairs, scale=w.scale, zero=w.zero)
+
+
 def _dequant_random(config: DequantMacConfig, rng: np.random.Generator,
                     n_valid: int) -> list[Beat]:
-    return _mac_random_beats(config, rng, n_valid, _fp16_lanes, _dequant_w, _fp32_psum)
+    return _mac_random_beats(config, rng, n_valid, _fp16_lanes, _dequant_w, _fp32_psum,
+                             cancel_psum=_cancelling_psum,
+                             cancel_lanes=_dequant_cancel_lanes if config.lanes > 1 else None)
 
 
 def _dequant_corners(config: DequantMacConfig) -> list[Beat]:
