@@ -86,10 +86,16 @@ def unpack(m: Module, x, fmt: FPParams, name: str):
         e.eq(Mux(is_sub, 1, efield)),
         sig.eq(Cat(frac, ~is_sub)),
     ]
+    # Signals, not expressions: each flag is built once and shared by all its uses.
+    is_inf = Signal(name=f"{name}_inf")
+    is_nan = Signal(name=f"{name}_nan")
+    is_zero = Signal(name=f"{name}_zero")
     is_special = efield == fmt.exp_max
-    is_inf = is_special & (frac == 0)
-    is_nan = is_special & (frac != 0)
-    is_zero = is_sub & (frac == 0)
+    m.d.comb += [
+        is_inf.eq(is_special & (frac == 0)),
+        is_nan.eq(is_special & (frac != 0)),
+        is_zero.eq(is_sub & (frac == 0)),
+    ]
     return sign, e, sig, is_inf, is_nan, is_zero
 
 
@@ -191,10 +197,16 @@ class FPAdd(wiring.Component):
         m = Module()
         f = self.fmt
         mag = f.bits - 1
-        # Order the operands by magnitude so only the smaller one is ever shifted.
-        swap = self.b[:mag] > self.a[:mag]
-        x = Mux(swap, self.b, self.a)
-        y = Mux(swap, self.a, self.b)
+        # Order the operands by magnitude so only the smaller one is ever shifted. Signals, so
+        # that one multiplexer serves every use of each.
+        swap = Signal(name="swap")
+        x = Signal(f.bits, name="x")
+        y = Signal(f.bits, name="y")
+        m.d.comb += [
+            swap.eq(self.b[:mag] > self.a[:mag]),
+            x.eq(Mux(swap, self.b, self.a)),
+            y.eq(Mux(swap, self.a, self.b)),
+        ]
         xs, xe, xsig, x_inf, x_nan, _ = unpack(m, x, f, "x")
         ys, ye, ysig, y_inf, y_nan, _ = unpack(m, y, f, "y")
         # Three extra bits (guard, round, sticky) make the aligned sum round exactly as the
@@ -213,7 +225,8 @@ class FPAdd(wiring.Component):
             ya.eq((ya_full >> dcl) | ((ya_full >> dcl << dcl)[:ext] != ya_full)),
         ]
         total = Signal(ext + 1, name="total")
-        sub = xs ^ ys
+        sub = Signal(name="sub")
+        m.d.comb += sub.eq(xs ^ ys)
         m.d.comb += total.eq(Mux(sub, xa - ya, xa + ya))
         exp_lsb = Signal(signed(f.exp_bits + 3), name="exp_lsb")
         m.d.comb += exp_lsb.eq(xe - f.bias - f.man_bits - 3)

@@ -7888,7 +7888,7 @@ module array_mixpe_w4a16_os_4x4__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_ps
   reg \$auto$verilog_backend.cc:2355:dump_module$3  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire [17:0] \$100 ;
+  wire \$100 ;
   wire [5:0] \$101 ;
   wire \$102 ;
   wire [5:0] \$103 ;
@@ -7900,202 +7900,226 @@ module array_mixpe_w4a16_os_4x4__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_ps
   wire [5:0] \$109 ;
   wire \$11 ;
   wire \$110 ;
-  wire [19:0] \$111 ;
-  wire [19:0] \$112 ;
-  wire \$113 ;
-  wire [19:0] \$114 ;
-  wire [19:0] \$115 ;
-  wire [20:0] \$116 ;
-  wire \$117 ;
-  wire [19:0] \$118 ;
-  wire [19:0] \$119 ;
+  wire [5:0] \$111 ;
+  wire [5:0] \$112 ;
+  wire [21:0] \$113 ;
+  wire [21:0] \$114 ;
+  wire [17:0] \$115 ;
+  wire [17:0] \$116 ;
+  wire [5:0] \$117 ;
+  wire \$118 ;
+  wire [5:0] \$119 ;
   wire \$12 ;
-  wire \$120 ;
-  wire [19:0] \$121 ;
-  wire [19:0] \$122 ;
-  wire [20:0] \$123 ;
-  wire [21:0] \$124 ;
-  wire \$125 ;
-  wire [23:0] \$126 ;
-  wire [23:0] \$127 ;
+  wire [5:0] \$120 ;
+  wire [21:0] \$121 ;
+  wire [21:0] \$122 ;
+  wire [17:0] \$123 ;
+  wire [17:0] \$124 ;
+  wire [5:0] \$125 ;
+  wire \$126 ;
+  wire [5:0] \$127 ;
   wire [5:0] \$128 ;
-  wire [56:0] \$129 ;
-  wire [4:0] \$13 ;
-  wire [8:0] \$130 ;
-  wire [9:0] \$131 ;
-  wire \$132 ;
-  wire \$133 ;
-  wire [19:0] \$134 ;
-  wire [56:0] \$135 ;
+  wire [21:0] \$129 ;
+  wire \$13 ;
+  wire [21:0] \$130 ;
+  wire [17:0] \$131 ;
+  wire [17:0] \$132 ;
+  wire [5:0] \$133 ;
+  wire \$134 ;
+  wire [19:0] \$135 ;
   wire [19:0] \$136 ;
-  wire [20:0] \$137 ;
-  wire [51:0] \$138 ;
-  wire [52:0] \$139 ;
-  wire [4:0] \$14 ;
-  wire \$140 ;
+  wire \$137 ;
+  wire [19:0] \$138 ;
+  wire [19:0] \$139 ;
+  wire \$14 ;
+  wire [20:0] \$140 ;
   wire \$141 ;
-  wire \$142 ;
-  wire \$143 ;
-  wire [53:0] \$144 ;
-  wire \$145 ;
-  wire \$146 ;
-  wire \$147 ;
-  wire \$148 ;
+  wire [19:0] \$142 ;
+  wire [19:0] \$143 ;
+  wire \$144 ;
+  wire [19:0] \$145 ;
+  wire [19:0] \$146 ;
+  wire [20:0] \$147 ;
+  wire [21:0] \$148 ;
   wire \$149 ;
-  wire [11:0] \$15 ;
-  wire [15:0] \$150 ;
-  wire [15:0] \$151 ;
-  wire [15:0] \$152 ;
-  wire [15:0] \$153 ;
-  wire [16:0] \$154 ;
-  wire [15:0] \$155 ;
-  wire [15:0] \$156 ;
-  wire [15:0] \$157 ;
-  wire [15:0] \$158 ;
-  wire [16:0] \$159 ;
-  wire [11:0] \$16 ;
-  wire [17:0] \$160 ;
-  wire \$161 ;
-  wire [19:0] \$162 ;
-  wire [19:0] \$163 ;
-  wire [5:0] \$164 ;
-  wire [56:0] \$165 ;
-  wire [8:0] \$166 ;
-  wire [9:0] \$167 ;
-  wire \$168 ;
+  wire \$15 ;
+  wire [23:0] \$150 ;
+  wire [23:0] \$151 ;
+  wire [5:0] \$152 ;
+  wire [56:0] \$153 ;
+  wire [8:0] \$154 ;
+  wire [9:0] \$155 ;
+  wire \$156 ;
+  wire \$157 ;
+  wire [19:0] \$158 ;
+  wire [56:0] \$159 ;
+  wire \$16 ;
+  wire [19:0] \$160 ;
+  wire [20:0] \$161 ;
+  wire [51:0] \$162 ;
+  wire [52:0] \$163 ;
+  wire \$164 ;
+  wire \$165 ;
+  wire \$166 ;
+  wire \$167 ;
+  wire [53:0] \$168 ;
   wire \$169 ;
-  wire [11:0] \$17 ;
-  wire [19:0] \$170 ;
-  wire [56:0] \$171 ;
-  wire [19:0] \$172 ;
-  wire [20:0] \$173 ;
-  wire [51:0] \$174 ;
-  wire [52:0] \$175 ;
-  wire \$176 ;
-  wire \$177 ;
-  wire \$178 ;
-  wire \$179 ;
-  wire [11:0] \$18 ;
-  wire [53:0] \$180 ;
-  wire \$181 ;
-  wire \$182 ;
-  wire \$183 ;
-  wire \$184 ;
+  wire \$17 ;
+  wire \$170 ;
+  wire \$171 ;
+  wire \$172 ;
+  wire \$173 ;
+  wire [15:0] \$174 ;
+  wire [15:0] \$175 ;
+  wire [15:0] \$176 ;
+  wire [15:0] \$177 ;
+  wire [16:0] \$178 ;
+  wire [15:0] \$179 ;
+  wire \$18 ;
+  wire [15:0] \$180 ;
+  wire [15:0] \$181 ;
+  wire [15:0] \$182 ;
+  wire [16:0] \$183 ;
+  wire [17:0] \$184 ;
   wire \$185 ;
-  reg [63:0] \$186 ;
-  reg [35:0] \$187 ;
-  reg [4:0] \$188 ;
-  reg [35:0] \$189 ;
-  wire [12:0] \$19 ;
-  reg [31:0] \$190 ;
-  reg [31:0] \$191 ;
-  reg \$192 ;
-  reg [31:0] \$193 ;
-  reg \$194 ;
-  reg [31:0] \$195 ;
-  reg [15:0] \$196 ;
-  reg \$197 ;
-  reg \$198 ;
-  reg [31:0] \$199 ;
+  wire [19:0] \$186 ;
+  wire [19:0] \$187 ;
+  wire [5:0] \$188 ;
+  wire [56:0] \$189 ;
+  wire [4:0] \$19 ;
+  wire [8:0] \$190 ;
+  wire [9:0] \$191 ;
+  wire \$192 ;
+  wire \$193 ;
+  wire [19:0] \$194 ;
+  wire [56:0] \$195 ;
+  wire [19:0] \$196 ;
+  wire [20:0] \$197 ;
+  wire [51:0] \$198 ;
+  wire [52:0] \$199 ;
   wire \$2 ;
-  wire [13:0] \$20 ;
-  reg [31:0] \$200 ;
-  reg [3:0] \$201 ;
-  reg \$202 ;
-  reg [31:0] \$203 ;
-  reg [15:0] \$204 ;
-  reg \$205 ;
-  reg \$206 ;
-  reg [31:0] \$207 ;
-  reg \$208 ;
-  reg [31:0] \$209 ;
-  wire [13:0] \$21 ;
-  reg [31:0] \$210 ;
-  wire [13:0] \$22 ;
-  wire [13:0] \$23 ;
-  wire [14:0] \$24 ;
-  wire [15:0] \$25 ;
-  wire \$26 ;
-  wire \$27 ;
-  wire \$28 ;
-  wire [4:0] \$29 ;
+  wire [4:0] \$20 ;
+  wire \$200 ;
+  wire \$201 ;
+  wire \$202 ;
+  wire \$203 ;
+  wire [53:0] \$204 ;
+  wire \$205 ;
+  wire \$206 ;
+  wire \$207 ;
+  wire \$208 ;
+  wire \$209 ;
+  wire [11:0] \$21 ;
+  reg [63:0] \$210 ;
+  reg [35:0] \$211 ;
+  reg [4:0] \$212 ;
+  reg [35:0] \$213 ;
+  reg [31:0] \$214 ;
+  reg [31:0] \$215 ;
+  reg \$216 ;
+  reg [31:0] \$217 ;
+  reg \$218 ;
+  reg [31:0] \$219 ;
+  wire [11:0] \$22 ;
+  reg [15:0] \$220 ;
+  reg \$221 ;
+  reg \$222 ;
+  reg [31:0] \$223 ;
+  reg [31:0] \$224 ;
+  reg [3:0] \$225 ;
+  reg \$226 ;
+  reg [31:0] \$227 ;
+  reg [15:0] \$228 ;
+  reg \$229 ;
+  wire [11:0] \$23 ;
+  reg \$230 ;
+  reg [31:0] \$231 ;
+  reg \$232 ;
+  reg [31:0] \$233 ;
+  reg [31:0] \$234 ;
+  wire [11:0] \$24 ;
+  wire [12:0] \$25 ;
+  wire [13:0] \$26 ;
+  wire [13:0] \$27 ;
+  wire [13:0] \$28 ;
+  wire [13:0] \$29 ;
   wire \$3 ;
-  wire [4:0] \$30 ;
-  wire [11:0] \$31 ;
-  wire [11:0] \$32 ;
-  wire [11:0] \$33 ;
-  wire [11:0] \$34 ;
-  wire [12:0] \$35 ;
-  wire [13:0] \$36 ;
-  wire [13:0] \$37 ;
-  wire [13:0] \$38 ;
-  wire [13:0] \$39 ;
+  wire [14:0] \$30 ;
+  wire [15:0] \$31 ;
+  wire \$32 ;
+  wire \$33 ;
+  wire \$34 ;
+  wire \$35 ;
+  wire \$36 ;
+  wire \$37 ;
+  wire \$38 ;
+  wire \$39 ;
   wire \$4 ;
-  wire [14:0] \$40 ;
-  wire [15:0] \$41 ;
-  wire \$42 ;
-  wire \$43 ;
-  wire \$44 ;
-  wire [4:0] \$45 ;
-  wire [4:0] \$46 ;
-  wire [11:0] \$47 ;
-  wire [11:0] \$48 ;
-  wire [11:0] \$49 ;
+  wire \$40 ;
+  wire [4:0] \$41 ;
+  wire [4:0] \$42 ;
+  wire [11:0] \$43 ;
+  wire [11:0] \$44 ;
+  wire [11:0] \$45 ;
+  wire [11:0] \$46 ;
+  wire [12:0] \$47 ;
+  wire [13:0] \$48 ;
+  wire [13:0] \$49 ;
   wire \$5 ;
-  wire [11:0] \$50 ;
-  wire [12:0] \$51 ;
-  wire [13:0] \$52 ;
-  wire [13:0] \$53 ;
-  wire [13:0] \$54 ;
-  wire [13:0] \$55 ;
-  wire [14:0] \$56 ;
-  wire [15:0] \$57 ;
+  wire [13:0] \$50 ;
+  wire [13:0] \$51 ;
+  wire [14:0] \$52 ;
+  wire [15:0] \$53 ;
+  wire \$54 ;
+  wire \$55 ;
+  wire \$56 ;
+  wire \$57 ;
   wire \$58 ;
   wire \$59 ;
   wire \$6 ;
   wire \$60 ;
-  wire [4:0] \$61 ;
-  wire [4:0] \$62 ;
-  wire [11:0] \$63 ;
-  wire [11:0] \$64 ;
+  wire \$61 ;
+  wire \$62 ;
+  wire [4:0] \$63 ;
+  wire [4:0] \$64 ;
   wire [11:0] \$65 ;
   wire [11:0] \$66 ;
-  wire [12:0] \$67 ;
-  wire [13:0] \$68 ;
-  wire [13:0] \$69 ;
+  wire [11:0] \$67 ;
+  wire [11:0] \$68 ;
+  wire [12:0] \$69 ;
   wire [31:0] \$7 ;
   wire [13:0] \$70 ;
   wire [13:0] \$71 ;
-  wire [14:0] \$72 ;
-  wire [15:0] \$73 ;
-  wire \$74 ;
-  wire \$75 ;
+  wire [13:0] \$72 ;
+  wire [13:0] \$73 ;
+  wire [14:0] \$74 ;
+  wire [15:0] \$75 ;
   wire \$76 ;
-  wire [5:0] \$77 ;
+  wire \$77 ;
   wire \$78 ;
-  wire [5:0] \$79 ;
+  wire \$79 ;
   wire \$8 ;
-  wire [5:0] \$80 ;
-  wire [21:0] \$81 ;
-  wire [21:0] \$82 ;
-  wire [17:0] \$83 ;
-  wire [17:0] \$84 ;
-  wire [5:0] \$85 ;
-  wire \$86 ;
-  wire [5:0] \$87 ;
-  wire [5:0] \$88 ;
-  wire [21:0] \$89 ;
+  wire \$80 ;
+  wire \$81 ;
+  wire \$82 ;
+  wire \$83 ;
+  wire \$84 ;
+  wire [4:0] \$85 ;
+  wire [4:0] \$86 ;
+  wire [11:0] \$87 ;
+  wire [11:0] \$88 ;
+  wire [11:0] \$89 ;
   wire \$9 ;
-  wire [21:0] \$90 ;
-  wire [17:0] \$91 ;
-  wire [17:0] \$92 ;
-  wire [5:0] \$93 ;
-  wire \$94 ;
-  wire [5:0] \$95 ;
-  wire [5:0] \$96 ;
-  wire [21:0] \$97 ;
-  wire [21:0] \$98 ;
-  wire [17:0] \$99 ;
+  wire [11:0] \$90 ;
+  wire [12:0] \$91 ;
+  wire [13:0] \$92 ;
+  wire [13:0] \$93 ;
+  wire [13:0] \$94 ;
+  wire [13:0] \$95 ;
+  wire [14:0] \$96 ;
+  wire [15:0] \$97 ;
+  wire \$98 ;
+  wire \$99 ;
   wire \$auto$rtlil.cc:2739:Not$2 ;
   reg \$signal  = 1'h0;
   reg \$signal$23  = 1'h0;
@@ -8104,20 +8128,32 @@ module array_mixpe_w4a16_os_4x4__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_ps
   (* init = 32'd0 *)
   wire [31:0] a;
   (* init = 32'd0 *)
-  wire [31:0] \a$102 ;
+  wire [31:0] \a$114 ;
   (* init = 32'd0 *)
-  wire [31:0] \a$107 ;
+  wire [31:0] \a$119 ;
   (* init = 32'd0 *)
-  wire [31:0] \a$111 ;
-  wire [31:0] \a$113 ;
+  wire [31:0] \a$123 ;
+  wire [31:0] \a$125 ;
   wire [4:0] a0_e;
+  wire a0_inf;
+  wire a0_nan;
   wire [10:0] a0_sig;
+  wire a0_zero;
   wire [4:0] a1_e;
+  wire a1_inf;
+  wire a1_nan;
   wire [10:0] a1_sig;
+  wire a1_zero;
   wire [4:0] a2_e;
+  wire a2_inf;
+  wire a2_nan;
   wire [10:0] a2_sig;
+  wire a2_zero;
   wire [4:0] a3_e;
+  wire a3_inf;
+  wire a3_nan;
   wire [10:0] a3_sig;
+  wire a3_zero;
   reg [31:0] a_acc = 32'd0;
   wire [18:0] a_beat;
   wire [18:0] a_beat_mag;
@@ -8136,16 +8172,16 @@ module array_mixpe_w4a16_os_4x4__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_ps
   wire [14:0] aal2;
   wire [14:0] aal3;
   wire [31:0] b;
-  wire [31:0] \b$103 ;
-  wire [31:0] \b$108 ;
+  wire [31:0] \b$115 ;
+  wire [31:0] \b$120 ;
   (* init = 16'h0000 *)
-  wire [15:0] \b$112 ;
-  wire [31:0] \b$114 ;
+  wire [15:0] \b$124 ;
+  wire [31:0] \b$126 ;
   wire [7:0] beat_exp;
   input clk;
   wire clk;
   wire [31:0] d;
-  wire [4:0] \d$105 ;
+  wire [4:0] \d$117 ;
   wire [4:0] dist0;
   wire [4:0] dist1;
   wire [4:0] dist2;
@@ -8245,11 +8281,11 @@ module array_mixpe_w4a16_os_4x4__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_ps
   input rst;
   wire rst;
   wire [31:0] s;
-  wire [31:0] \s$104 ;
-  (* init = 32'd0 *)
-  wire [31:0] \s$106 ;
-  wire [31:0] \s$110 ;
   wire [31:0] \s$116 ;
+  (* init = 32'd0 *)
+  wire [31:0] \s$118 ;
+  wire [31:0] \s$122 ;
+  wire [31:0] \s$128 ;
   reg [31:0] s1_a = 32'd0;
   reg s1_last = 1'h0;
   reg [31:0] s1_p = 32'd0;
@@ -8277,7 +8313,7 @@ module array_mixpe_w4a16_os_4x4__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_ps
   wire [15:0] \w_sel.scale ;
   wire [3:0] \w_sel.zero ;
   wire [31:0] y;
-  wire [31:0] \y$109 ;
+  wire [31:0] \y$121 ;
   assign \$1  = i_ctl[0] & i_ctl[4];
   assign \$2  = i_ctl[0] & i_ctl[4];
   assign \$3  = i_ctl[0] & i_ctl[2];
@@ -8292,221 +8328,257 @@ module array_mixpe_w4a16_os_4x4__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_ps
   assign a0_e = \$10  ? 5'h01 : i_a[14:10];
   assign \$11  = ! i_a[14:10];
   assign \$12  = ~ \$11 ;
-  assign \$13  = - w_sel[3:0];
-  assign \$16  = \$14 [0] ? \$15  : 12'h000;
-  assign \$18  = \$14 [1] ? \$17  : 12'h000;
-  assign \$19  = \$16  + \$18 ;
-  assign \$21  = \$14 [2] ? \$20  : 14'h0000;
-  assign \$23  = \$14 [3] ? \$22  : 14'h0000;
-  assign \$24  = \$21  + \$23 ;
-  assign \$25  = \$19  + \$24 ;
+  assign \$13  = i_a[14:10] == 5'h1f;
+  assign \$14  = ! i_a[9:0];
+  assign a0_inf = \$13  & \$14 ;
+  assign \$15  = i_a[14:10] == 5'h1f;
+  assign \$16  = | i_a[9:0];
+  assign a0_nan = \$15  & \$16 ;
+  assign \$17  = ! i_a[14:10];
+  assign \$18  = ! i_a[9:0];
+  assign a0_zero = \$17  & \$18 ;
+  assign \$19  = - w_sel[3:0];
+  assign \$22  = \$20 [0] ? \$21  : 12'h000;
+  assign \$24  = \$20 [1] ? \$23  : 12'h000;
+  assign \$25  = \$22  + \$24 ;
+  assign \$27  = \$20 [2] ? \$26  : 14'h0000;
+  assign \$29  = \$20 [3] ? \$28  : 14'h0000;
+  assign \$30  = \$27  + \$29 ;
+  assign \$31  = \$25  + \$30 ;
   assign live0 = | { \$12 , i_a[9:0] };
   assign ex0 = live0 ? a0_e : 5'h00;
-  assign \$26  = ! i_a[30:26];
-  assign a1_e = \$26  ? 5'h01 : i_a[30:26];
-  assign \$27  = ! i_a[30:26];
-  assign \$28  = ~ \$27 ;
-  assign \$29  = - w_sel[7:4];
-  assign \$32  = \$30 [0] ? \$31  : 12'h000;
-  assign \$34  = \$30 [1] ? \$33  : 12'h000;
-  assign \$35  = \$32  + \$34 ;
-  assign \$37  = \$30 [2] ? \$36  : 14'h0000;
-  assign \$39  = \$30 [3] ? \$38  : 14'h0000;
-  assign \$40  = \$37  + \$39 ;
-  assign \$41  = \$35  + \$40 ;
-  assign live1 = | { \$28 , i_a[25:16] };
+  assign \$32  = ! i_a[30:26];
+  assign a1_e = \$32  ? 5'h01 : i_a[30:26];
+  assign \$33  = ! i_a[30:26];
+  assign \$34  = ~ \$33 ;
+  assign \$35  = i_a[30:26] == 5'h1f;
+  assign \$36  = ! i_a[25:16];
+  assign a1_inf = \$35  & \$36 ;
+  assign \$37  = i_a[30:26] == 5'h1f;
+  assign \$38  = | i_a[25:16];
+  assign a1_nan = \$37  & \$38 ;
+  assign \$39  = ! i_a[30:26];
+  assign \$40  = ! i_a[25:16];
+  assign a1_zero = \$39  & \$40 ;
+  assign \$41  = - w_sel[7:4];
+  assign \$44  = \$42 [0] ? \$43  : 12'h000;
+  assign \$46  = \$42 [1] ? \$45  : 12'h000;
+  assign \$47  = \$44  + \$46 ;
+  assign \$49  = \$42 [2] ? \$48  : 14'h0000;
+  assign \$51  = \$42 [3] ? \$50  : 14'h0000;
+  assign \$52  = \$49  + \$51 ;
+  assign \$53  = \$47  + \$52 ;
+  assign live1 = | { \$34 , i_a[25:16] };
   assign ex1 = live1 ? a1_e : 5'h00;
-  assign \$42  = ! i_a[46:42];
-  assign a2_e = \$42  ? 5'h01 : i_a[46:42];
-  assign \$43  = ! i_a[46:42];
-  assign \$44  = ~ \$43 ;
-  assign \$45  = - w_sel[11:8];
-  assign \$48  = \$46 [0] ? \$47  : 12'h000;
-  assign \$50  = \$46 [1] ? \$49  : 12'h000;
-  assign \$51  = \$48  + \$50 ;
-  assign \$53  = \$46 [2] ? \$52  : 14'h0000;
-  assign \$55  = \$46 [3] ? \$54  : 14'h0000;
-  assign \$56  = \$53  + \$55 ;
-  assign \$57  = \$51  + \$56 ;
-  assign live2 = | { \$44 , i_a[41:32] };
+  assign \$54  = ! i_a[46:42];
+  assign a2_e = \$54  ? 5'h01 : i_a[46:42];
+  assign \$55  = ! i_a[46:42];
+  assign \$56  = ~ \$55 ;
+  assign \$57  = i_a[46:42] == 5'h1f;
+  assign \$58  = ! i_a[41:32];
+  assign a2_inf = \$57  & \$58 ;
+  assign \$59  = i_a[46:42] == 5'h1f;
+  assign \$60  = | i_a[41:32];
+  assign a2_nan = \$59  & \$60 ;
+  assign \$61  = ! i_a[46:42];
+  assign \$62  = ! i_a[41:32];
+  assign a2_zero = \$61  & \$62 ;
+  assign \$63  = - w_sel[11:8];
+  assign \$66  = \$64 [0] ? \$65  : 12'h000;
+  assign \$68  = \$64 [1] ? \$67  : 12'h000;
+  assign \$69  = \$66  + \$68 ;
+  assign \$71  = \$64 [2] ? \$70  : 14'h0000;
+  assign \$73  = \$64 [3] ? \$72  : 14'h0000;
+  assign \$74  = \$71  + \$73 ;
+  assign \$75  = \$69  + \$74 ;
+  assign live2 = | { \$56 , i_a[41:32] };
   assign ex2 = live2 ? a2_e : 5'h00;
-  assign \$58  = ! i_a[62:58];
-  assign a3_e = \$58  ? 5'h01 : i_a[62:58];
-  assign \$59  = ! i_a[62:58];
-  assign \$60  = ~ \$59 ;
-  assign \$61  = - w_sel[15:12];
-  assign \$64  = \$62 [0] ? \$63  : 12'h000;
-  assign \$66  = \$62 [1] ? \$65  : 12'h000;
-  assign \$67  = \$64  + \$66 ;
-  assign \$69  = \$62 [2] ? \$68  : 14'h0000;
-  assign \$71  = \$62 [3] ? \$70  : 14'h0000;
-  assign \$72  = \$69  + \$71 ;
-  assign \$73  = \$67  + \$72 ;
-  assign live3 = | { \$60 , i_a[57:48] };
+  assign \$76  = ! i_a[62:58];
+  assign a3_e = \$76  ? 5'h01 : i_a[62:58];
+  assign \$77  = ! i_a[62:58];
+  assign \$78  = ~ \$77 ;
+  assign \$79  = i_a[62:58] == 5'h1f;
+  assign \$80  = ! i_a[57:48];
+  assign a3_inf = \$79  & \$80 ;
+  assign \$81  = i_a[62:58] == 5'h1f;
+  assign \$82  = | i_a[57:48];
+  assign a3_nan = \$81  & \$82 ;
+  assign \$83  = ! i_a[62:58];
+  assign \$84  = ! i_a[57:48];
+  assign a3_zero = \$83  & \$84 ;
+  assign \$85  = - w_sel[15:12];
+  assign \$88  = \$86 [0] ? \$87  : 12'h000;
+  assign \$90  = \$86 [1] ? \$89  : 12'h000;
+  assign \$91  = \$88  + \$90 ;
+  assign \$93  = \$86 [2] ? \$92  : 14'h0000;
+  assign \$95  = \$86 [3] ? \$94  : 14'h0000;
+  assign \$96  = \$93  + \$95 ;
+  assign \$97  = \$91  + \$96 ;
+  assign live3 = | { \$78 , i_a[57:48] };
   assign ex3 = live3 ? a3_e : 5'h00;
-  assign \$74  = ex1 > ex0;
-  assign emax0 = \$74  ? ex1 : ex0;
-  assign \$75  = ex2 > emax0;
-  assign emax1 = \$75  ? ex2 : emax0;
-  assign \$76  = ex3 > emax1;
-  assign emax2 = \$76  ? ex3 : emax1;
-  assign \$77  = emax2 - ex0;
-  assign \$78  = $signed(\$77 ) > $signed(6'h13);
-  assign \$79  = emax2 - ex0;
-  assign \$80  = \$78  ? 6'h13 : \$79 ;
-  assign \$82  = \$81  >> \$80 [4:0];
-  assign \$84  = \$83  >> \$80 [4:0];
-  assign \$85  = emax2 - ex1;
-  assign \$86  = $signed(\$85 ) > $signed(6'h13);
-  assign \$87  = emax2 - ex1;
-  assign \$88  = \$86  ? 6'h13 : \$87 ;
-  assign \$90  = \$89  >> \$88 [4:0];
-  assign \$92  = \$91  >> \$88 [4:0];
-  assign \$93  = emax2 - ex2;
-  assign \$94  = $signed(\$93 ) > $signed(6'h13);
-  assign \$95  = emax2 - ex2;
-  assign \$96  = \$94  ? 6'h13 : \$95 ;
-  assign \$98  = \$97  >> \$96 [4:0];
-  assign \$100  = \$99  >> \$96 [4:0];
-  assign \$101  = emax2 - ex3;
+  assign \$98  = ex1 > ex0;
+  assign emax0 = \$98  ? ex1 : ex0;
+  assign \$99  = ex2 > emax0;
+  assign emax1 = \$99  ? ex2 : emax0;
+  assign \$100  = ex3 > emax1;
+  assign emax2 = \$100  ? ex3 : emax1;
+  assign \$101  = emax2 - ex0;
   assign \$102  = $signed(\$101 ) > $signed(6'h13);
-  assign \$103  = emax2 - ex3;
+  assign \$103  = emax2 - ex0;
   assign \$104  = \$102  ? 6'h13 : \$103 ;
   assign \$106  = \$105  >> \$104 [4:0];
   assign \$108  = \$107  >> \$104 [4:0];
-  assign \$109  = emax2 - 5'h1d;
-  assign \$111  = - \$82 [18:0];
-  assign \$112  = \$110  ? \$111  : { 1'h0, \$82 [18:0] };
-  assign \$114  = - \$90 [18:0];
-  assign \$115  = \$113  ? \$114  : { 1'h0, \$90 [18:0] };
-  assign \$116  = $signed(\$112 ) + $signed(\$115 );
-  assign \$118  = - \$98 [18:0];
-  assign \$119  = \$117  ? \$118  : { 1'h0, \$98 [18:0] };
-  assign \$121  = - \$106 [18:0];
-  assign \$122  = \$120  ? \$121  : { 1'h0, \$106 [18:0] };
-  assign \$123  = $signed(\$119 ) + $signed(\$122 );
-  assign \$124  = $signed(\$116 ) + $signed(\$123 );
-  assign \$125  = $signed(\$124 ) < $signed(1'h0);
-  assign \$126  = - $signed(\$124 );
-  assign \$127  = \$125  ? \$126  : { \$124 [21], \$124 [21], \$124  };
-  assign \$128  = 5'h16 - p_rp_msb;
-  assign \$129  = { \$127 [22:0], 3'h0 } << \$128 [4:0];
-  assign \$130  = $signed(\$109 ) + $signed({ 1'h0, p_rp_msb });
-  assign \$131  = $signed(\$130 ) + $signed(8'h7f);
-  assign \$132  = $signed(\$131 ) < $signed(2'h1);
-  assign \$133  = $signed(\$131 ) < $signed(6'h27);
-  assign \$134  = $signed(2'h1) - $signed(\$131 );
-  assign p_rp_sh = \$129 [25:0] >> p_rp_rs;
-  assign \$135  = p_rp_sh << p_rp_rs;
-  assign p_rp_lost = \$135 [25:0] != \$129 [25:0];
-  assign \$136  = $signed(\$131 ) + $signed({ 1'h0, p_rp_rs });
-  assign \$137  = $signed(\$136 ) - $signed(2'h1);
-  assign \$139  = $signed(\$138 ) + $signed({ 1'h0, p_rp_sh[25:2] });
-  assign \$141  = \$140  | p_rp_lost;
-  assign \$142  = \$141  | p_rp_sh[2];
-  assign \$143  = p_rp_sh[1] & \$142 ;
-  assign \$144  = $signed(\$139 ) + $signed({ 1'h0, \$143  });
-  assign \$145  = ! \$127 [22:0];
-  assign \$146  = \$144 [42:0] >= 31'h7f800000;
-  assign \$147  = $signed(\$124 ) < $signed(1'h0);
-  assign \$148  = $signed(\$124 ) < $signed(1'h0);
-  assign \$149  = $signed(\$124 ) < $signed(1'h0);
-  assign \$150  = - \$84 [14:0];
-  assign \$151  = i_a[15] ? \$150  : { 1'h0, \$84 [14:0] };
-  assign \$152  = - \$92 [14:0];
-  assign \$153  = i_a[31] ? \$152  : { 1'h0, \$92 [14:0] };
-  assign \$154  = $signed(\$151 ) + $signed(\$153 );
-  assign \$155  = - \$100 [14:0];
-  assign \$156  = i_a[47] ? \$155  : { 1'h0, \$100 [14:0] };
-  assign \$157  = - \$108 [14:0];
-  assign \$158  = i_a[63] ? \$157  : { 1'h0, \$108 [14:0] };
-  assign \$159  = $signed(\$156 ) + $signed(\$158 );
-  assign \$160  = $signed(\$154 ) + $signed(\$159 );
-  assign \$161  = $signed(\$160 ) < $signed(1'h0);
-  assign \$162  = - $signed(\$160 );
-  assign \$163  = \$161  ? \$162  : { \$160 [17], \$160 [17], \$160  };
-  assign \$164  = 5'h12 - a_rp_msb;
-  assign \$165  = { \$163 [18:0], 7'h00 } << \$164 [4:0];
-  assign \$166  = $signed(\$109 ) + $signed({ 1'h0, a_rp_msb });
-  assign \$167  = $signed(\$166 ) + $signed(8'h7f);
-  assign \$168  = $signed(\$167 ) < $signed(2'h1);
-  assign \$169  = $signed(\$167 ) < $signed(6'h27);
-  assign \$170  = $signed(2'h1) - $signed(\$167 );
-  assign a_rp_sh = \$165 [25:0] >> a_rp_rs;
-  assign \$171  = a_rp_sh << a_rp_rs;
-  assign a_rp_lost = \$171 [25:0] != \$165 [25:0];
-  assign \$172  = $signed(\$167 ) + $signed({ 1'h0, a_rp_rs });
-  assign \$173  = $signed(\$172 ) - $signed(2'h1);
-  assign \$175  = $signed(\$174 ) + $signed({ 1'h0, a_rp_sh[25:2] });
-  assign \$177  = \$176  | a_rp_lost;
-  assign \$178  = \$177  | a_rp_sh[2];
-  assign \$179  = a_rp_sh[1] & \$178 ;
-  assign \$180  = $signed(\$175 ) + $signed({ 1'h0, \$179  });
-  assign \$181  = ! \$163 [18:0];
-  assign \$182  = \$180 [42:0] >= 31'h7f800000;
-  assign \$183  = $signed(\$160 ) < $signed(1'h0);
-  assign \$184  = $signed(\$160 ) < $signed(1'h0);
-  assign \$185  = $signed(\$160 ) < $signed(1'h0);
-  assign \a$113  = \$signal$32  ? s2_psum : out_acc;
+  assign \$109  = emax2 - ex1;
+  assign \$110  = $signed(\$109 ) > $signed(6'h13);
+  assign \$111  = emax2 - ex1;
+  assign \$112  = \$110  ? 6'h13 : \$111 ;
+  assign \$114  = \$113  >> \$112 [4:0];
+  assign \$116  = \$115  >> \$112 [4:0];
+  assign \$117  = emax2 - ex2;
+  assign \$118  = $signed(\$117 ) > $signed(6'h13);
+  assign \$119  = emax2 - ex2;
+  assign \$120  = \$118  ? 6'h13 : \$119 ;
+  assign \$122  = \$121  >> \$120 [4:0];
+  assign \$124  = \$123  >> \$120 [4:0];
+  assign \$125  = emax2 - ex3;
+  assign \$126  = $signed(\$125 ) > $signed(6'h13);
+  assign \$127  = emax2 - ex3;
+  assign \$128  = \$126  ? 6'h13 : \$127 ;
+  assign \$130  = \$129  >> \$128 [4:0];
+  assign \$132  = \$131  >> \$128 [4:0];
+  assign \$133  = emax2 - 5'h1d;
+  assign \$135  = - \$106 [18:0];
+  assign \$136  = \$134  ? \$135  : { 1'h0, \$106 [18:0] };
+  assign \$138  = - \$114 [18:0];
+  assign \$139  = \$137  ? \$138  : { 1'h0, \$114 [18:0] };
+  assign \$140  = $signed(\$136 ) + $signed(\$139 );
+  assign \$142  = - \$122 [18:0];
+  assign \$143  = \$141  ? \$142  : { 1'h0, \$122 [18:0] };
+  assign \$145  = - \$130 [18:0];
+  assign \$146  = \$144  ? \$145  : { 1'h0, \$130 [18:0] };
+  assign \$147  = $signed(\$143 ) + $signed(\$146 );
+  assign \$148  = $signed(\$140 ) + $signed(\$147 );
+  assign \$149  = $signed(\$148 ) < $signed(1'h0);
+  assign \$150  = - $signed(\$148 );
+  assign \$151  = \$149  ? \$150  : { \$148 [21], \$148 [21], \$148  };
+  assign \$152  = 5'h16 - p_rp_msb;
+  assign \$153  = { \$151 [22:0], 3'h0 } << \$152 [4:0];
+  assign \$154  = $signed(\$133 ) + $signed({ 1'h0, p_rp_msb });
+  assign \$155  = $signed(\$154 ) + $signed(8'h7f);
+  assign \$156  = $signed(\$155 ) < $signed(2'h1);
+  assign \$157  = $signed(\$155 ) < $signed(6'h27);
+  assign \$158  = $signed(2'h1) - $signed(\$155 );
+  assign p_rp_sh = \$153 [25:0] >> p_rp_rs;
+  assign \$159  = p_rp_sh << p_rp_rs;
+  assign p_rp_lost = \$159 [25:0] != \$153 [25:0];
+  assign \$160  = $signed(\$155 ) + $signed({ 1'h0, p_rp_rs });
+  assign \$161  = $signed(\$160 ) - $signed(2'h1);
+  assign \$163  = $signed(\$162 ) + $signed({ 1'h0, p_rp_sh[25:2] });
+  assign \$165  = \$164  | p_rp_lost;
+  assign \$166  = \$165  | p_rp_sh[2];
+  assign \$167  = p_rp_sh[1] & \$166 ;
+  assign \$168  = $signed(\$163 ) + $signed({ 1'h0, \$167  });
+  assign \$169  = ! \$151 [22:0];
+  assign \$170  = \$168 [42:0] >= 31'h7f800000;
+  assign \$171  = $signed(\$148 ) < $signed(1'h0);
+  assign \$172  = $signed(\$148 ) < $signed(1'h0);
+  assign \$173  = $signed(\$148 ) < $signed(1'h0);
+  assign \$174  = - \$108 [14:0];
+  assign \$175  = i_a[15] ? \$174  : { 1'h0, \$108 [14:0] };
+  assign \$176  = - \$116 [14:0];
+  assign \$177  = i_a[31] ? \$176  : { 1'h0, \$116 [14:0] };
+  assign \$178  = $signed(\$175 ) + $signed(\$177 );
+  assign \$179  = - \$124 [14:0];
+  assign \$180  = i_a[47] ? \$179  : { 1'h0, \$124 [14:0] };
+  assign \$181  = - \$132 [14:0];
+  assign \$182  = i_a[63] ? \$181  : { 1'h0, \$132 [14:0] };
+  assign \$183  = $signed(\$180 ) + $signed(\$182 );
+  assign \$184  = $signed(\$178 ) + $signed(\$183 );
+  assign \$185  = $signed(\$184 ) < $signed(1'h0);
+  assign \$186  = - $signed(\$184 );
+  assign \$187  = \$185  ? \$186  : { \$184 [17], \$184 [17], \$184  };
+  assign \$188  = 5'h12 - a_rp_msb;
+  assign \$189  = { \$187 [18:0], 7'h00 } << \$188 [4:0];
+  assign \$190  = $signed(\$133 ) + $signed({ 1'h0, a_rp_msb });
+  assign \$191  = $signed(\$190 ) + $signed(8'h7f);
+  assign \$192  = $signed(\$191 ) < $signed(2'h1);
+  assign \$193  = $signed(\$191 ) < $signed(6'h27);
+  assign \$194  = $signed(2'h1) - $signed(\$191 );
+  assign a_rp_sh = \$189 [25:0] >> a_rp_rs;
+  assign \$195  = a_rp_sh << a_rp_rs;
+  assign a_rp_lost = \$195 [25:0] != \$189 [25:0];
+  assign \$196  = $signed(\$191 ) + $signed({ 1'h0, a_rp_rs });
+  assign \$197  = $signed(\$196 ) - $signed(2'h1);
+  assign \$199  = $signed(\$198 ) + $signed({ 1'h0, a_rp_sh[25:2] });
+  assign \$201  = \$200  | a_rp_lost;
+  assign \$202  = \$201  | a_rp_sh[2];
+  assign \$203  = a_rp_sh[1] & \$202 ;
+  assign \$204  = $signed(\$199 ) + $signed({ 1'h0, \$203  });
+  assign \$205  = ! \$187 [18:0];
+  assign \$206  = \$204 [42:0] >= 31'h7f800000;
+  assign \$207  = $signed(\$184 ) < $signed(1'h0);
+  assign \$208  = $signed(\$184 ) < $signed(1'h0);
+  assign \$209  = $signed(\$184 ) < $signed(1'h0);
+  assign \a$125  = \$signal$32  ? s2_psum : out_acc;
   always @(posedge clk)
-    o_a <= \$186 ;
+    o_a <= \$210 ;
   always @(posedge clk)
-    o_w <= \$187 ;
+    o_w <= \$211 ;
   always @(posedge clk)
-    o_ctl <= \$188 ;
+    o_ctl <= \$212 ;
   always @(posedge clk)
-    w_reg <= \$189 ;
+    w_reg <= \$213 ;
   always @(posedge clk)
-    p_acc <= \$190 ;
+    p_acc <= \$214 ;
   always @(posedge clk)
-    a_acc <= \$191 ;
+    a_acc <= \$215 ;
   always @(posedge clk)
-    grp_first <= \$192 ;
+    grp_first <= \$216 ;
   always @(posedge clk)
-    grp_psum <= \$193 ;
+    grp_psum <= \$217 ;
   always @(posedge clk)
-    \$signal  <= \$194 ;
+    \$signal  <= \$218 ;
   always @(posedge clk)
-    s1_p <= \$195 ;
+    s1_p <= \$219 ;
   always @(posedge clk)
-    s1_scale <= \$196 ;
+    s1_scale <= \$220 ;
   always @(posedge clk)
-    \$signal$23  <= \$197 ;
+    \$signal$23  <= \$221 ;
   always @(posedge clk)
-    s1_last <= \$198 ;
+    s1_last <= \$222 ;
   always @(posedge clk)
-    s1_psum <= \$199 ;
+    s1_psum <= \$223 ;
   always @(posedge clk)
-    s1_a <= \$200 ;
+    s1_a <= \$224 ;
   always @(posedge clk)
-    s1_zero <= \$201 ;
+    s1_zero <= \$225 ;
   always @(posedge clk)
-    \$signal$28  <= \$202 ;
+    \$signal$28  <= \$226 ;
   always @(posedge clk)
-    s2_d <= \$203 ;
+    s2_d <= \$227 ;
   always @(posedge clk)
-    s2_scale <= \$204 ;
+    s2_scale <= \$228 ;
   always @(posedge clk)
-    \$signal$32  <= \$205 ;
+    \$signal$32  <= \$229 ;
   always @(posedge clk)
-    s2_last <= \$206 ;
+    s2_last <= \$230 ;
   always @(posedge clk)
-    s2_psum <= \$207 ;
+    s2_psum <= \$231 ;
   always @(posedge clk)
-    o_valid <= \$208 ;
+    o_valid <= \$232 ;
   always @(posedge clk)
-    out_acc <= \$209 ;
+    out_acc <= \$233 ;
   always @(posedge clk)
-    o_psum <= \$210 ;
-  assign \$auto$rtlil.cc:2739:Not$2  = ~ \y$109 [31];
+    o_psum <= \$234 ;
+  assign \$auto$rtlil.cc:2739:Not$2  = ~ \y$121 [31];
   \array_mixpe_w4a16_os_4x4__pe.a_add  a_add (
     .a(a_acc),
     .b(a_rp_out),
     .s(a_next)
   );
   \array_mixpe_w4a16_os_4x4__pe.out_add  out_add (
-    .a(\a$113 ),
-    .b(\b$114 ),
+    .a(\a$125 ),
+    .b(\b$126 ),
     .s(y)
   );
   \array_mixpe_w4a16_os_4x4__pe.p_add  p_add (
@@ -8517,490 +8589,490 @@ module array_mixpe_w4a16_os_4x4__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_ps
   \array_mixpe_w4a16_os_4x4__pe.scale_mul  scale_mul (
     .a(s2_d),
     .b(s2_scale),
-    .p(\b$114 )
+    .p(\b$126 )
   );
   \array_mixpe_w4a16_os_4x4__pe.zero_scale  zero_scale (
-    .\port$1442$0 (s1_zero),
+    .\port$1236$0 (s1_zero),
     .s(s1_a),
-    .y(\y$109 )
+    .y(\y$121 )
   );
   \array_mixpe_w4a16_os_4x4__pe.zero_sub  zero_sub (
     .a(s1_p),
-    .b(\b$108 ),
+    .b(\b$120 ),
     .s(d)
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$186  = i_a;
+    \$210  = i_a;
     if (rst) begin
-      \$186  = 64'h0000000000000000;
+      \$210  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$187  = i_w;
+    \$211  = i_w;
     if (rst) begin
-      \$187  = 36'h000000000;
+      \$211  = 36'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$188  = i_ctl;
+    \$212  = i_ctl;
     if (rst) begin
-      \$188  = 5'h00;
+      \$212  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$189  = w_reg;
+    \$213  = w_reg;
     if (i_ctl[1]) begin
-      \$189  = i_w;
+      \$213  = i_w;
     end
     if (rst) begin
-      \$189  = 36'h000000000;
+      \$213  = 36'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$190  = p_acc;
+    \$214  = p_acc;
     if (\$1 ) begin
-      \$190  = 32'd0;
+      \$214  = 32'd0;
     end else if (i_ctl[0]) begin
-      \$190  = p_next;
+      \$214  = p_next;
     end
     if (rst) begin
-      \$190  = 32'd0;
+      \$214  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$191  = a_acc;
+    \$215  = a_acc;
     if (\$1 ) begin
-      \$191  = 32'd0;
+      \$215  = 32'd0;
     end else if (i_ctl[0]) begin
-      \$191  = a_next;
+      \$215  = a_next;
     end
     if (rst) begin
-      \$191  = 32'd0;
+      \$215  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$192  = grp_first;
+    \$216  = grp_first;
     if (\$2 ) begin
-      \$192  = 1'h0;
+      \$216  = 1'h0;
     end else if (\$3 ) begin
-      \$192  = 1'h1;
+      \$216  = 1'h1;
     end
     if (rst) begin
-      \$192  = 1'h0;
+      \$216  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$193  = grp_psum;
+    \$217  = grp_psum;
     if (\$2 ) begin
     end else if (\$3 ) begin
-      \$193  = i_psum;
+      \$217  = i_psum;
     end
     if (rst) begin
-      \$193  = 32'd0;
+      \$217  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$194  = \$4 ;
+    \$218  = \$4 ;
     if (rst) begin
-      \$194  = 1'h0;
+      \$218  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$195  = s1_p;
+    \$219  = s1_p;
     if (\$5 ) begin
-      \$195  = p_next;
+      \$219  = p_next;
     end
     if (rst) begin
-      \$195  = 32'd0;
+      \$219  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$196  = s1_scale;
+    \$220  = s1_scale;
     if (\$5 ) begin
-      \$196  = w_sel[35:20];
+      \$220  = w_sel[35:20];
     end
     if (rst) begin
-      \$196  = 16'h0000;
+      \$220  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$197  = \$signal$23 ;
+    \$221  = \$signal$23 ;
     if (\$5 ) begin
-      \$197  = \$6 ;
+      \$221  = \$6 ;
     end
     if (rst) begin
-      \$197  = 1'h0;
+      \$221  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$198  = s1_last;
+    \$222  = s1_last;
     if (\$5 ) begin
-      \$198  = i_ctl[3];
+      \$222  = i_ctl[3];
     end
     if (rst) begin
-      \$198  = 1'h0;
+      \$222  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$199  = s1_psum;
+    \$223  = s1_psum;
     if (\$5 ) begin
-      \$199  = \$7 ;
+      \$223  = \$7 ;
     end
     if (rst) begin
-      \$199  = 32'd0;
+      \$223  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$200  = s1_a;
+    \$224  = s1_a;
     if (\$8 ) begin
-      \$200  = a_next;
+      \$224  = a_next;
     end
     if (rst) begin
-      \$200  = 32'd0;
+      \$224  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$201  = s1_zero;
+    \$225  = s1_zero;
     if (\$8 ) begin
-      \$201  = w_sel[19:16];
+      \$225  = w_sel[19:16];
     end
     if (rst) begin
-      \$201  = 4'h0;
+      \$225  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$202  = \$signal ;
+    \$226  = \$signal ;
     if (rst) begin
-      \$202  = 1'h0;
+      \$226  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$203  = s2_d;
+    \$227  = s2_d;
     if (\$signal ) begin
-      \$203  = d;
+      \$227  = d;
     end
     if (rst) begin
-      \$203  = 32'd0;
+      \$227  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$204  = s2_scale;
+    \$228  = s2_scale;
     if (\$signal ) begin
-      \$204  = s1_scale;
+      \$228  = s1_scale;
     end
     if (rst) begin
-      \$204  = 16'h0000;
+      \$228  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$205  = \$signal$32 ;
+    \$229  = \$signal$32 ;
     if (\$signal ) begin
-      \$205  = \$signal$23 ;
+      \$229  = \$signal$23 ;
     end
     if (rst) begin
-      \$205  = 1'h0;
+      \$229  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$206  = s2_last;
+    \$230  = s2_last;
     if (\$signal ) begin
-      \$206  = s1_last;
+      \$230  = s1_last;
     end
     if (rst) begin
-      \$206  = 1'h0;
+      \$230  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$207  = s2_psum;
+    \$231  = s2_psum;
     if (\$signal ) begin
-      \$207  = s1_psum;
+      \$231  = s1_psum;
     end
     if (rst) begin
-      \$207  = 32'd0;
+      \$231  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$208  = \$9 ;
+    \$232  = \$9 ;
     if (rst) begin
-      \$208  = 1'h0;
+      \$232  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$209  = out_acc;
+    \$233  = out_acc;
     if (\$signal$28 ) begin
-      \$209  = y;
+      \$233  = y;
     end
     if (rst) begin
-      \$209  = 32'd0;
+      \$233  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$210  = o_psum;
+    \$234  = o_psum;
     if (\$signal$28 ) begin
       if (s2_last) begin
-        \$210  = y;
+        \$234  = y;
       end
     end
     if (rst) begin
-      \$210  = 32'd0;
+      \$234  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     p_rp_msb = 5'h00;
-    if (\$127 [0]) begin
+    if (\$151 [0]) begin
       p_rp_msb = 5'h00;
     end
-    if (\$127 [1]) begin
+    if (\$151 [1]) begin
       p_rp_msb = 5'h01;
     end
-    if (\$127 [2]) begin
+    if (\$151 [2]) begin
       p_rp_msb = 5'h02;
     end
-    if (\$127 [3]) begin
+    if (\$151 [3]) begin
       p_rp_msb = 5'h03;
     end
-    if (\$127 [4]) begin
+    if (\$151 [4]) begin
       p_rp_msb = 5'h04;
     end
-    if (\$127 [5]) begin
+    if (\$151 [5]) begin
       p_rp_msb = 5'h05;
     end
-    if (\$127 [6]) begin
+    if (\$151 [6]) begin
       p_rp_msb = 5'h06;
     end
-    if (\$127 [7]) begin
+    if (\$151 [7]) begin
       p_rp_msb = 5'h07;
     end
-    if (\$127 [8]) begin
+    if (\$151 [8]) begin
       p_rp_msb = 5'h08;
     end
-    if (\$127 [9]) begin
+    if (\$151 [9]) begin
       p_rp_msb = 5'h09;
     end
-    if (\$127 [10]) begin
+    if (\$151 [10]) begin
       p_rp_msb = 5'h0a;
     end
-    if (\$127 [11]) begin
+    if (\$151 [11]) begin
       p_rp_msb = 5'h0b;
     end
-    if (\$127 [12]) begin
+    if (\$151 [12]) begin
       p_rp_msb = 5'h0c;
     end
-    if (\$127 [13]) begin
+    if (\$151 [13]) begin
       p_rp_msb = 5'h0d;
     end
-    if (\$127 [14]) begin
+    if (\$151 [14]) begin
       p_rp_msb = 5'h0e;
     end
-    if (\$127 [15]) begin
+    if (\$151 [15]) begin
       p_rp_msb = 5'h0f;
     end
-    if (\$127 [16]) begin
+    if (\$151 [16]) begin
       p_rp_msb = 5'h10;
     end
-    if (\$127 [17]) begin
+    if (\$151 [17]) begin
       p_rp_msb = 5'h11;
     end
-    if (\$127 [18]) begin
+    if (\$151 [18]) begin
       p_rp_msb = 5'h12;
     end
-    if (\$127 [19]) begin
+    if (\$151 [19]) begin
       p_rp_msb = 5'h13;
     end
-    if (\$127 [20]) begin
+    if (\$151 [20]) begin
       p_rp_msb = 5'h14;
     end
-    if (\$127 [21]) begin
+    if (\$151 [21]) begin
       p_rp_msb = 5'h15;
     end
-    if (\$127 [22]) begin
+    if (\$151 [22]) begin
       p_rp_msb = 5'h16;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     p_rp_rs = 5'h00;
-    if (\$132 ) begin
+    if (\$156 ) begin
       (* full_case = 32'd1 *)
-      if (\$133 ) begin
+      if (\$157 ) begin
         p_rp_rs = 5'h1a;
       end else begin
-        p_rp_rs = \$134 [4:0];
+        p_rp_rs = \$158 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     (* full_case = 32'd1 *)
-    if (\$145 ) begin
-      p_rp_out = { \$147 , 31'h00000000 };
-    end else if (\$146 ) begin
-      p_rp_out = { \$148 , 31'h7f800000 };
+    if (\$169 ) begin
+      p_rp_out = { \$171 , 31'h00000000 };
+    end else if (\$170 ) begin
+      p_rp_out = { \$172 , 31'h7f800000 };
     end else begin
-      p_rp_out = { \$149 , \$144 [30:0] };
+      p_rp_out = { \$173 , \$168 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     a_rp_msb = 5'h00;
-    if (\$163 [0]) begin
+    if (\$187 [0]) begin
       a_rp_msb = 5'h00;
     end
-    if (\$163 [1]) begin
+    if (\$187 [1]) begin
       a_rp_msb = 5'h01;
     end
-    if (\$163 [2]) begin
+    if (\$187 [2]) begin
       a_rp_msb = 5'h02;
     end
-    if (\$163 [3]) begin
+    if (\$187 [3]) begin
       a_rp_msb = 5'h03;
     end
-    if (\$163 [4]) begin
+    if (\$187 [4]) begin
       a_rp_msb = 5'h04;
     end
-    if (\$163 [5]) begin
+    if (\$187 [5]) begin
       a_rp_msb = 5'h05;
     end
-    if (\$163 [6]) begin
+    if (\$187 [6]) begin
       a_rp_msb = 5'h06;
     end
-    if (\$163 [7]) begin
+    if (\$187 [7]) begin
       a_rp_msb = 5'h07;
     end
-    if (\$163 [8]) begin
+    if (\$187 [8]) begin
       a_rp_msb = 5'h08;
     end
-    if (\$163 [9]) begin
+    if (\$187 [9]) begin
       a_rp_msb = 5'h09;
     end
-    if (\$163 [10]) begin
+    if (\$187 [10]) begin
       a_rp_msb = 5'h0a;
     end
-    if (\$163 [11]) begin
+    if (\$187 [11]) begin
       a_rp_msb = 5'h0b;
     end
-    if (\$163 [12]) begin
+    if (\$187 [12]) begin
       a_rp_msb = 5'h0c;
     end
-    if (\$163 [13]) begin
+    if (\$187 [13]) begin
       a_rp_msb = 5'h0d;
     end
-    if (\$163 [14]) begin
+    if (\$187 [14]) begin
       a_rp_msb = 5'h0e;
     end
-    if (\$163 [15]) begin
+    if (\$187 [15]) begin
       a_rp_msb = 5'h0f;
     end
-    if (\$163 [16]) begin
+    if (\$187 [16]) begin
       a_rp_msb = 5'h10;
     end
-    if (\$163 [17]) begin
+    if (\$187 [17]) begin
       a_rp_msb = 5'h11;
     end
-    if (\$163 [18]) begin
+    if (\$187 [18]) begin
       a_rp_msb = 5'h12;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     a_rp_rs = 5'h00;
-    if (\$168 ) begin
+    if (\$192 ) begin
       (* full_case = 32'd1 *)
-      if (\$169 ) begin
+      if (\$193 ) begin
         a_rp_rs = 5'h1a;
       end else begin
-        a_rp_rs = \$170 [4:0];
+        a_rp_rs = \$194 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     (* full_case = 32'd1 *)
-    if (\$181 ) begin
-      a_rp_out = { \$183 , 31'h00000000 };
-    end else if (\$182 ) begin
-      a_rp_out = { \$184 , 31'h7f800000 };
+    if (\$205 ) begin
+      a_rp_out = { \$207 , 31'h00000000 };
+    end else if (\$206 ) begin
+      a_rp_out = { \$208 , 31'h7f800000 };
     end else begin
-      a_rp_out = { \$185 , \$180 [30:0] };
+      a_rp_out = { \$209 , \$204 [30:0] };
     end
   end
   assign a0_sig = { \$12 , i_a[9:0] };
-  assign qmag0 = \$14 [3:0];
-  assign prod0 = \$25 [14:0];
-  assign a1_sig = { \$28 , i_a[25:16] };
-  assign qmag1 = \$30 [3:0];
-  assign prod1 = \$41 [14:0];
-  assign a2_sig = { \$44 , i_a[41:32] };
-  assign qmag2 = \$46 [3:0];
-  assign prod2 = \$57 [14:0];
-  assign a3_sig = { \$60 , i_a[57:48] };
-  assign qmag3 = \$62 [3:0];
-  assign prod3 = \$73 [14:0];
-  assign dist0 = \$80 [4:0];
-  assign pal0 = \$82 [18:0];
-  assign aal0 = \$84 [14:0];
-  assign dist1 = \$88 [4:0];
-  assign pal1 = \$90 [18:0];
-  assign aal1 = \$92 [14:0];
-  assign dist2 = \$96 [4:0];
-  assign pal2 = \$98 [18:0];
-  assign aal2 = \$100 [14:0];
-  assign dist3 = \$104 [4:0];
-  assign pal3 = \$106 [18:0];
-  assign aal3 = \$108 [14:0];
-  assign beat_exp = { \$109 [5], \$109 [5], \$109  };
-  assign p_beat = { \$124 [21], \$124  };
-  assign p_beat_mag = \$127 [22:0];
-  assign p_rp_ls = \$128 [4:0];
-  assign p_rp_norm = \$129 [25:0];
-  assign p_rp_eb = { \$131 [9], \$131 [9], \$131 [9], \$131 [9], \$131 [9], \$131 [9], \$131 [9], \$131 [9], \$131 [9], \$131  };
-  assign p_rp_packed = \$144 [42:0];
-  assign a_beat = { \$160 [17], \$160  };
-  assign a_beat_mag = \$163 [18:0];
-  assign a_rp_ls = \$164 [4:0];
-  assign a_rp_norm = \$165 [25:0];
-  assign a_rp_eb = { \$167 [9], \$167 [9], \$167 [9], \$167 [9], \$167 [9], \$167 [9], \$167 [9], \$167 [9], \$167 [9], \$167  };
-  assign a_rp_packed = \$180 [42:0];
+  assign qmag0 = \$20 [3:0];
+  assign prod0 = \$31 [14:0];
+  assign a1_sig = { \$34 , i_a[25:16] };
+  assign qmag1 = \$42 [3:0];
+  assign prod1 = \$53 [14:0];
+  assign a2_sig = { \$56 , i_a[41:32] };
+  assign qmag2 = \$64 [3:0];
+  assign prod2 = \$75 [14:0];
+  assign a3_sig = { \$78 , i_a[57:48] };
+  assign qmag3 = \$86 [3:0];
+  assign prod3 = \$97 [14:0];
+  assign dist0 = \$104 [4:0];
+  assign pal0 = \$106 [18:0];
+  assign aal0 = \$108 [14:0];
+  assign dist1 = \$112 [4:0];
+  assign pal1 = \$114 [18:0];
+  assign aal1 = \$116 [14:0];
+  assign dist2 = \$120 [4:0];
+  assign pal2 = \$122 [18:0];
+  assign aal2 = \$124 [14:0];
+  assign dist3 = \$128 [4:0];
+  assign pal3 = \$130 [18:0];
+  assign aal3 = \$132 [14:0];
+  assign beat_exp = { \$133 [5], \$133 [5], \$133  };
+  assign p_beat = { \$148 [21], \$148  };
+  assign p_beat_mag = \$151 [22:0];
+  assign p_rp_ls = \$152 [4:0];
+  assign p_rp_norm = \$153 [25:0];
+  assign p_rp_eb = { \$155 [9], \$155 [9], \$155 [9], \$155 [9], \$155 [9], \$155 [9], \$155 [9], \$155 [9], \$155 [9], \$155  };
+  assign p_rp_packed = \$168 [42:0];
+  assign a_beat = { \$184 [17], \$184  };
+  assign a_beat_mag = \$187 [18:0];
+  assign a_rp_ls = \$188 [4:0];
+  assign a_rp_norm = \$189 [25:0];
+  assign a_rp_eb = { \$191 [9], \$191 [9], \$191 [9], \$191 [9], \$191 [9], \$191 [9], \$191 [9], \$191 [9], \$191 [9], \$191  };
+  assign a_rp_packed = \$204 [42:0];
   assign a = p_acc;
   assign b = p_rp_out;
   assign s = p_next;
-  assign \a$102  = a_acc;
-  assign \b$103  = a_rp_out;
-  assign \s$104  = a_next;
-  assign \d$105  = { 1'h0, s1_zero };
-  assign \s$106  = s1_a;
-  assign \a$107  = s1_p;
-  assign \s$110  = d;
-  assign \a$111  = s2_d;
-  assign \b$112  = s2_scale;
-  assign p = \b$114 ;
-  assign \s$116  = y;
+  assign \a$114  = a_acc;
+  assign \b$115  = a_rp_out;
+  assign \s$116  = a_next;
+  assign \d$117  = { 1'h0, s1_zero };
+  assign \s$118  = s1_a;
+  assign \a$119  = s1_p;
+  assign \s$122  = d;
+  assign \a$123  = s2_d;
+  assign \b$124  = s2_scale;
+  assign p = \b$126 ;
+  assign \s$128  = y;
   assign o_ready = 1'h1;
   assign \i_a[0]  = i_a[15:0];
   assign \i_a[1]  = i_a[31:16];
@@ -9048,1383 +9120,90 @@ module array_mixpe_w4a16_os_4x4__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_ps
   assign \w_sel.q[3]  = w_sel[15:12];
   assign \w_sel.zero  = w_sel[19:16];
   assign \w_sel.scale  = w_sel[35:20];
-  assign \$14  = { 1'h0, w_sel[3:0] };
-  assign \$15  = { 1'h0, \$12 , i_a[9:0] };
-  assign \$17  = { \$12 , i_a[9:0], 1'h0 };
-  assign \$20  = { 1'h0, \$12 , i_a[9:0], 2'h0 };
-  assign \$22  = { \$12 , i_a[9:0], 3'h0 };
-  assign \$30  = { 1'h0, w_sel[7:4] };
-  assign \$31  = { 1'h0, \$28 , i_a[25:16] };
-  assign \$33  = { \$28 , i_a[25:16], 1'h0 };
-  assign \$36  = { 1'h0, \$28 , i_a[25:16], 2'h0 };
-  assign \$38  = { \$28 , i_a[25:16], 3'h0 };
-  assign \$46  = { 1'h0, w_sel[11:8] };
-  assign \$47  = { 1'h0, \$44 , i_a[41:32] };
-  assign \$49  = { \$44 , i_a[41:32], 1'h0 };
-  assign \$52  = { 1'h0, \$44 , i_a[41:32], 2'h0 };
-  assign \$54  = { \$44 , i_a[41:32], 3'h0 };
-  assign \$62  = { 1'h0, w_sel[15:12] };
-  assign \$63  = { 1'h0, \$60 , i_a[57:48] };
-  assign \$65  = { \$60 , i_a[57:48], 1'h0 };
-  assign \$68  = { 1'h0, \$60 , i_a[57:48], 2'h0 };
-  assign \$70  = { \$60 , i_a[57:48], 3'h0 };
-  assign \$81  = { 3'h0, \$25 [14:0], 4'h0 };
-  assign \$83  = { 3'h0, \$12 , i_a[9:0], 4'h0 };
-  assign \$89  = { 3'h0, \$41 [14:0], 4'h0 };
-  assign \$91  = { 3'h0, \$28 , i_a[25:16], 4'h0 };
-  assign \$97  = { 3'h0, \$57 [14:0], 4'h0 };
-  assign \$99  = { 3'h0, \$44 , i_a[41:32], 4'h0 };
-  assign \$105  = { 3'h0, \$73 [14:0], 4'h0 };
-  assign \$107  = { 3'h0, \$60 , i_a[57:48], 4'h0 };
-  assign \$110  = i_a[15];
-  assign \$113  = i_a[31];
-  assign \$117  = i_a[47];
-  assign \$120  = i_a[63];
-  assign \$138  = { \$137 [20], \$137 [20], \$137 [20], \$137 [20], \$137 [20], \$137 [20], \$137 [20], \$137 [20], \$137 , 23'h000000 };
-  assign \$174  = { \$173 [20], \$173 [20], \$173 [20], \$173 [20], \$173 [20], \$173 [20], \$173 [20], \$173 [20], \$173 , 23'h000000 };
-  assign \b$108 [30:0] = \y$109 [30:0];
-  assign \b$108 [31] = \$auto$rtlil.cc:2739:Not$2 ;
-  assign \$140  = p_rp_sh[0];
-  assign \$176  = a_rp_sh[0];
+  assign \$20  = { 1'h0, w_sel[3:0] };
+  assign \$21  = { 1'h0, \$12 , i_a[9:0] };
+  assign \$23  = { \$12 , i_a[9:0], 1'h0 };
+  assign \$26  = { 1'h0, \$12 , i_a[9:0], 2'h0 };
+  assign \$28  = { \$12 , i_a[9:0], 3'h0 };
+  assign \$42  = { 1'h0, w_sel[7:4] };
+  assign \$43  = { 1'h0, \$34 , i_a[25:16] };
+  assign \$45  = { \$34 , i_a[25:16], 1'h0 };
+  assign \$48  = { 1'h0, \$34 , i_a[25:16], 2'h0 };
+  assign \$50  = { \$34 , i_a[25:16], 3'h0 };
+  assign \$64  = { 1'h0, w_sel[11:8] };
+  assign \$65  = { 1'h0, \$56 , i_a[41:32] };
+  assign \$67  = { \$56 , i_a[41:32], 1'h0 };
+  assign \$70  = { 1'h0, \$56 , i_a[41:32], 2'h0 };
+  assign \$72  = { \$56 , i_a[41:32], 3'h0 };
+  assign \$86  = { 1'h0, w_sel[15:12] };
+  assign \$87  = { 1'h0, \$78 , i_a[57:48] };
+  assign \$89  = { \$78 , i_a[57:48], 1'h0 };
+  assign \$92  = { 1'h0, \$78 , i_a[57:48], 2'h0 };
+  assign \$94  = { \$78 , i_a[57:48], 3'h0 };
+  assign \$105  = { 3'h0, \$31 [14:0], 4'h0 };
+  assign \$107  = { 3'h0, \$12 , i_a[9:0], 4'h0 };
+  assign \$113  = { 3'h0, \$53 [14:0], 4'h0 };
+  assign \$115  = { 3'h0, \$34 , i_a[25:16], 4'h0 };
+  assign \$121  = { 3'h0, \$75 [14:0], 4'h0 };
+  assign \$123  = { 3'h0, \$56 , i_a[41:32], 4'h0 };
+  assign \$129  = { 3'h0, \$97 [14:0], 4'h0 };
+  assign \$131  = { 3'h0, \$78 , i_a[57:48], 4'h0 };
+  assign \$134  = i_a[15];
+  assign \$137  = i_a[31];
+  assign \$141  = i_a[47];
+  assign \$144  = i_a[63];
+  assign \$162  = { \$161 [20], \$161 [20], \$161 [20], \$161 [20], \$161 [20], \$161 [20], \$161 [20], \$161 [20], \$161 , 23'h000000 };
+  assign \$198  = { \$197 [20], \$197 [20], \$197 [20], \$197 [20], \$197 [20], \$197 [20], \$197 [20], \$197 [20], \$197 , 23'h000000 };
+  assign \b$120 [30:0] = \y$121 [30:0];
+  assign \b$120 [31] = \$auto$rtlil.cc:2739:Not$2 ;
+  assign \$164  = p_rp_sh[0];
+  assign \$200  = a_rp_sh[0];
 endmodule
 
 module \array_mixpe_w4a16_os_4x4__pe.a_add (b, s, a);
   reg \$auto$verilog_backend.cc:2355:dump_module$4  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire \$100 ;
-  wire \$101 ;
-  wire [31:0] \$102 ;
-  wire \$103 ;
-  wire \$104 ;
-  wire [31:0] \$105 ;
-  wire \$106 ;
-  wire \$107 ;
-  wire \$108 ;
-  wire [31:0] \$109 ;
   wire \$11 ;
-  wire \$110 ;
-  wire \$111 ;
-  wire [31:0] \$112 ;
-  wire \$113 ;
-  wire \$114 ;
-  wire \$115 ;
-  wire \$116 ;
-  wire [31:0] \$117 ;
-  wire \$118 ;
-  wire [31:0] \$119 ;
   wire \$12 ;
-  wire \$120 ;
-  wire \$121 ;
-  wire \$122 ;
-  wire \$123 ;
-  wire [31:0] \$124 ;
-  wire \$125 ;
-  wire \$126 ;
-  wire [31:0] \$127 ;
-  wire \$128 ;
-  wire \$129 ;
-  wire [31:0] \$13 ;
-  wire \$130 ;
-  wire [31:0] \$131 ;
-  wire \$14 ;
-  wire \$15 ;
-  wire [31:0] \$16 ;
-  wire \$17 ;
-  wire [31:0] \$18 ;
-  wire \$19 ;
-  wire [31:0] \$2 ;
-  wire [31:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire [8:0] \$23 ;
-  wire \$24 ;
-  wire [7:0] \$25 ;
-  wire [26:0] \$26 ;
-  wire [26:0] \$27 ;
-  wire [57:0] \$28 ;
-  wire \$29 ;
-  wire \$3 ;
-  wire \$30 ;
-  wire [31:0] \$31 ;
-  wire \$32 ;
-  wire [31:0] \$33 ;
-  wire \$34 ;
-  wire [27:0] \$35 ;
-  wire [27:0] \$36 ;
-  wire [28:0] \$37 ;
-  wire [8:0] \$38 ;
-  wire [9:0] \$39 ;
-  wire \$4 ;
-  wire [5:0] \$40 ;
-  wire [58:0] \$41 ;
-  wire [11:0] \$42 ;
-  wire [12:0] \$43 ;
-  wire \$44 ;
-  wire \$45 ;
-  wire [22:0] \$46 ;
-  wire [58:0] \$47 ;
-  wire [22:0] \$48 ;
-  wire [23:0] \$49 ;
-  wire [31:0] \$5 ;
-  wire [54:0] \$50 ;
-  wire [55:0] \$51 ;
-  wire \$52 ;
-  wire \$53 ;
-  wire \$54 ;
-  wire \$55 ;
-  wire [56:0] \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
-  wire \$6 ;
-  wire \$60 ;
-  wire [31:0] \$61 ;
-  wire \$62 ;
-  wire [31:0] \$63 ;
-  wire \$64 ;
-  wire \$65 ;
-  wire [31:0] \$66 ;
-  wire \$67 ;
-  wire \$68 ;
-  wire \$69 ;
-  wire [31:0] \$7 ;
-  wire [31:0] \$70 ;
-  wire \$71 ;
-  wire [31:0] \$72 ;
-  wire \$73 ;
-  wire \$74 ;
-  wire [31:0] \$75 ;
-  wire \$76 ;
-  wire \$77 ;
-  wire \$78 ;
-  wire [31:0] \$79 ;
-  wire \$8 ;
-  wire \$80 ;
-  wire [31:0] \$81 ;
-  wire \$82 ;
-  wire \$83 ;
-  wire [31:0] \$84 ;
-  wire \$85 ;
-  wire \$86 ;
-  wire [31:0] \$87 ;
-  wire \$88 ;
-  wire \$89 ;
-  wire [31:0] \$9 ;
-  wire [31:0] \$90 ;
-  wire \$91 ;
-  wire \$92 ;
-  wire \$93 ;
-  wire [31:0] \$94 ;
-  wire \$95 ;
-  wire \$96 ;
-  wire [31:0] \$97 ;
-  wire \$98 ;
-  wire \$99 ;
-  input [31:0] a;
-  wire [31:0] a;
-  input [31:0] b;
-  wire [31:0] b;
-  wire [7:0] d;
-  wire [4:0] dcl;
-  wire [10:0] exp_lsb;
-  wire [21:0] rp_eb;
-  wire rp_lost;
-  wire [4:0] rp_ls;
-  reg [4:0] rp_msb;
-  wire [27:0] rp_norm;
-  reg [31:0] rp_out;
-  wire [45:0] rp_packed;
-  reg [4:0] rp_rs;
-  wire [27:0] rp_sh;
-  output [31:0] s;
-  reg [31:0] s;
-  wire [27:0] total;
-  wire [7:0] x_e;
-  wire [23:0] x_sig;
-  wire [26:0] xa;
-  wire [7:0] y_e;
-  wire [23:0] y_sig;
-  wire [26:0] ya;
-  wire [26:0] ya_full;
-  assign \$1  = b[30:0] > a[30:0];
-  assign \$2  = \$1  ? b : a;
-  assign \$3  = ! \$2 [30:23];
-  assign \$4  = b[30:0] > a[30:0];
-  assign \$5  = \$4  ? b : a;
-  assign x_e = \$3  ? 8'h01 : \$5 [30:23];
-  assign \$6  = b[30:0] > a[30:0];
-  assign \$7  = \$6  ? b : a;
-  assign \$8  = b[30:0] > a[30:0];
-  assign \$9  = \$8  ? b : a;
-  assign \$10  = ! \$9 [30:23];
-  assign \$11  = ~ \$10 ;
-  assign \$12  = b[30:0] > a[30:0];
-  assign \$13  = \$12  ? a : b;
-  assign \$14  = ! \$13 [30:23];
-  assign \$15  = b[30:0] > a[30:0];
-  assign \$16  = \$15  ? a : b;
-  assign y_e = \$14  ? 8'h01 : \$16 [30:23];
-  assign \$17  = b[30:0] > a[30:0];
-  assign \$18  = \$17  ? a : b;
-  assign \$19  = b[30:0] > a[30:0];
-  assign \$20  = \$19  ? a : b;
-  assign \$21  = ! \$20 [30:23];
-  assign \$22  = ~ \$21 ;
-  assign \$23  = x_e - y_e;
-  assign \$24  = \$23 [7:0] > 5'h1b;
-  assign \$25  = \$24  ? 8'h1b : \$23 [7:0];
-  assign \$26  = ya_full >> \$25 [4:0];
-  assign \$27  = ya_full >> \$25 [4:0];
-  assign \$28  = \$27  << \$25 [4:0];
-  assign \$29  = \$28 [26:0] != ya_full;
-  assign ya = \$26  | { 26'h0000000, \$29  };
-  assign \$30  = b[30:0] > a[30:0];
-  assign \$31  = \$30  ? b : a;
-  assign \$32  = b[30:0] > a[30:0];
-  assign \$33  = \$32  ? a : b;
-  assign \$34  = \$31 [31] ^ \$33 [31];
-  assign \$35  = xa - ya;
-  assign \$36  = xa + ya;
-  assign \$37  = \$34  ? { \$35 [27], \$35  } : { 1'h0, \$36  };
-  assign \$38  = x_e - 7'h7f;
-  assign \$39  = $signed(\$38 ) - $signed(6'h17);
-  assign exp_lsb = $signed(\$39 ) - $signed(3'h3);
-  assign \$40  = 5'h1b - rp_msb;
-  assign \$41  = \$37 [27:0] << \$40 [4:0];
-  assign \$42  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$43  = $signed(\$42 ) + $signed(8'h7f);
-  assign \$44  = $signed(\$43 ) < $signed(2'h1);
-  assign \$45  = $signed(\$43 ) < $signed(6'h25);
-  assign \$46  = $signed(2'h1) - $signed(\$43 );
-  assign rp_sh = \$41 [27:0] >> rp_rs;
-  assign \$47  = rp_sh << rp_rs;
-  assign rp_lost = \$47 [27:0] != \$41 [27:0];
-  assign \$48  = $signed(\$43 ) + $signed({ 1'h0, rp_rs });
-  assign \$49  = $signed(\$48 ) - $signed(2'h1);
-  assign \$51  = $signed(\$50 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$52  = | rp_sh[2:0];
-  assign \$53  = \$52  | rp_lost;
-  assign \$54  = \$53  | rp_sh[4];
-  assign \$55  = rp_sh[3] & \$54 ;
-  assign \$56  = $signed(\$51 ) + $signed({ 1'h0, \$55  });
-  assign \$57  = ! \$37 [27:0];
-  assign \$58  = \$56 [45:0] >= 31'h7f800000;
-  assign \$59  = ! \$37 [27:0];
-  assign \$60  = b[30:0] > a[30:0];
-  assign \$61  = \$60  ? b : a;
-  assign \$62  = b[30:0] > a[30:0];
-  assign \$63  = \$62  ? a : b;
-  assign \$64  = \$61 [31] & \$63 [31];
-  assign \$65  = b[30:0] > a[30:0];
-  assign \$66  = \$65  ? b : a;
-  assign \$67  = \$59  ? \$64  : \$66 [31];
-  assign \$68  = ! \$37 [27:0];
-  assign \$69  = b[30:0] > a[30:0];
-  assign \$70  = \$69  ? b : a;
-  assign \$71  = b[30:0] > a[30:0];
-  assign \$72  = \$71  ? a : b;
-  assign \$73  = \$70 [31] & \$72 [31];
-  assign \$74  = b[30:0] > a[30:0];
-  assign \$75  = \$74  ? b : a;
-  assign \$76  = \$68  ? \$73  : \$75 [31];
-  assign \$77  = ! \$37 [27:0];
-  assign \$78  = b[30:0] > a[30:0];
-  assign \$79  = \$78  ? b : a;
-  assign \$80  = b[30:0] > a[30:0];
-  assign \$81  = \$80  ? a : b;
-  assign \$82  = \$79 [31] & \$81 [31];
-  assign \$83  = b[30:0] > a[30:0];
-  assign \$84  = \$83  ? b : a;
-  assign \$85  = \$77  ? \$82  : \$84 [31];
-  assign \$86  = b[30:0] > a[30:0];
-  assign \$87  = \$86  ? b : a;
-  assign \$88  = \$87 [30:23] == 8'hff;
-  assign \$89  = b[30:0] > a[30:0];
-  assign \$90  = \$89  ? b : a;
-  assign \$91  = | \$90 [22:0];
-  assign \$92  = \$88  & \$91 ;
-  assign \$93  = b[30:0] > a[30:0];
-  assign \$94  = \$93  ? a : b;
-  assign \$95  = \$94 [30:23] == 8'hff;
-  assign \$96  = b[30:0] > a[30:0];
-  assign \$97  = \$96  ? a : b;
-  assign \$98  = | \$97 [22:0];
-  assign \$99  = \$95  & \$98 ;
-  assign \$100  = \$92  | \$99 ;
-  assign \$101  = b[30:0] > a[30:0];
-  assign \$102  = \$101  ? b : a;
-  assign \$103  = \$102 [30:23] == 8'hff;
-  assign \$104  = b[30:0] > a[30:0];
-  assign \$105  = \$104  ? b : a;
-  assign \$106  = ! \$105 [22:0];
-  assign \$107  = \$103  & \$106 ;
-  assign \$108  = b[30:0] > a[30:0];
-  assign \$109  = \$108  ? a : b;
-  assign \$110  = \$109 [30:23] == 8'hff;
-  assign \$111  = b[30:0] > a[30:0];
-  assign \$112  = \$111  ? a : b;
-  assign \$113  = ! \$112 [22:0];
-  assign \$114  = \$110  & \$113 ;
-  assign \$115  = \$107  & \$114 ;
-  assign \$116  = b[30:0] > a[30:0];
-  assign \$117  = \$116  ? b : a;
-  assign \$118  = b[30:0] > a[30:0];
-  assign \$119  = \$118  ? a : b;
-  assign \$120  = \$117 [31] ^ \$119 [31];
-  assign \$121  = \$115  & \$120 ;
-  assign \$122  = \$100  | \$121 ;
-  assign \$123  = b[30:0] > a[30:0];
-  assign \$124  = \$123  ? b : a;
-  assign \$125  = \$124 [30:23] == 8'hff;
-  assign \$126  = b[30:0] > a[30:0];
-  assign \$127  = \$126  ? b : a;
-  assign \$128  = ! \$127 [22:0];
-  assign \$129  = \$125  & \$128 ;
-  assign \$130  = b[30:0] > a[30:0];
-  assign \$131  = \$130  ? b : a;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    rp_msb = 5'h00;
-    if (\$37 [0]) begin
-      rp_msb = 5'h00;
-    end
-    if (\$37 [1]) begin
-      rp_msb = 5'h01;
-    end
-    if (\$37 [2]) begin
-      rp_msb = 5'h02;
-    end
-    if (\$37 [3]) begin
-      rp_msb = 5'h03;
-    end
-    if (\$37 [4]) begin
-      rp_msb = 5'h04;
-    end
-    if (\$37 [5]) begin
-      rp_msb = 5'h05;
-    end
-    if (\$37 [6]) begin
-      rp_msb = 5'h06;
-    end
-    if (\$37 [7]) begin
-      rp_msb = 5'h07;
-    end
-    if (\$37 [8]) begin
-      rp_msb = 5'h08;
-    end
-    if (\$37 [9]) begin
-      rp_msb = 5'h09;
-    end
-    if (\$37 [10]) begin
-      rp_msb = 5'h0a;
-    end
-    if (\$37 [11]) begin
-      rp_msb = 5'h0b;
-    end
-    if (\$37 [12]) begin
-      rp_msb = 5'h0c;
-    end
-    if (\$37 [13]) begin
-      rp_msb = 5'h0d;
-    end
-    if (\$37 [14]) begin
-      rp_msb = 5'h0e;
-    end
-    if (\$37 [15]) begin
-      rp_msb = 5'h0f;
-    end
-    if (\$37 [16]) begin
-      rp_msb = 5'h10;
-    end
-    if (\$37 [17]) begin
-      rp_msb = 5'h11;
-    end
-    if (\$37 [18]) begin
-      rp_msb = 5'h12;
-    end
-    if (\$37 [19]) begin
-      rp_msb = 5'h13;
-    end
-    if (\$37 [20]) begin
-      rp_msb = 5'h14;
-    end
-    if (\$37 [21]) begin
-      rp_msb = 5'h15;
-    end
-    if (\$37 [22]) begin
-      rp_msb = 5'h16;
-    end
-    if (\$37 [23]) begin
-      rp_msb = 5'h17;
-    end
-    if (\$37 [24]) begin
-      rp_msb = 5'h18;
-    end
-    if (\$37 [25]) begin
-      rp_msb = 5'h19;
-    end
-    if (\$37 [26]) begin
-      rp_msb = 5'h1a;
-    end
-    if (\$37 [27]) begin
-      rp_msb = 5'h1b;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    rp_rs = 5'h00;
-    if (\$44 ) begin
-      (* full_case = 32'd1 *)
-      if (\$45 ) begin
-        rp_rs = 5'h1c;
-      end else begin
-        rp_rs = \$46 [4:0];
-      end
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$57 ) begin
-      rp_out = { \$67 , 31'h00000000 };
-    end else if (\$58 ) begin
-      rp_out = { \$76 , 31'h7f800000 };
-    end else begin
-      rp_out = { \$85 , \$56 [30:0] };
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$122 ) begin
-      s = 32'd2143289344;
-    end else if (\$129 ) begin
-      s = \$131 ;
-    end else begin
-      s = rp_out;
-    end
-  end
-  assign x_sig = { \$11 , \$7 [22:0] };
-  assign y_sig = { \$22 , \$18 [22:0] };
-  assign d = \$23 [7:0];
-  assign dcl = \$25 [4:0];
-  assign total = \$37 [27:0];
-  assign rp_ls = \$40 [4:0];
-  assign rp_norm = \$41 [27:0];
-  assign rp_eb = { \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43  };
-  assign rp_packed = \$56 [45:0];
-  assign xa = { \$11 , \$7 [22:0], 3'h0 };
-  assign ya_full = { \$22 , \$18 [22:0], 3'h0 };
-  assign \$50  = { \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 , 23'h000000 };
-endmodule
-
-module \array_mixpe_w4a16_os_4x4__pe.out_add (b, s, a);
-  reg \$auto$verilog_backend.cc:2355:dump_module$5  = 0;
-  wire \$1 ;
-  wire \$10 ;
-  wire \$100 ;
-  wire \$101 ;
-  wire [31:0] \$102 ;
-  wire \$103 ;
-  wire \$104 ;
-  wire [31:0] \$105 ;
-  wire \$106 ;
-  wire \$107 ;
-  wire \$108 ;
-  wire [31:0] \$109 ;
-  wire \$11 ;
-  wire \$110 ;
-  wire \$111 ;
-  wire [31:0] \$112 ;
-  wire \$113 ;
-  wire \$114 ;
-  wire \$115 ;
-  wire \$116 ;
-  wire [31:0] \$117 ;
-  wire \$118 ;
-  wire [31:0] \$119 ;
-  wire \$12 ;
-  wire \$120 ;
-  wire \$121 ;
-  wire \$122 ;
-  wire \$123 ;
-  wire [31:0] \$124 ;
-  wire \$125 ;
-  wire \$126 ;
-  wire [31:0] \$127 ;
-  wire \$128 ;
-  wire \$129 ;
-  wire [31:0] \$13 ;
-  wire \$130 ;
-  wire [31:0] \$131 ;
-  wire \$14 ;
-  wire \$15 ;
-  wire [31:0] \$16 ;
-  wire \$17 ;
-  wire [31:0] \$18 ;
-  wire \$19 ;
-  wire [31:0] \$2 ;
-  wire [31:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire [8:0] \$23 ;
-  wire \$24 ;
-  wire [7:0] \$25 ;
-  wire [26:0] \$26 ;
-  wire [26:0] \$27 ;
-  wire [57:0] \$28 ;
-  wire \$29 ;
-  wire \$3 ;
-  wire \$30 ;
-  wire [31:0] \$31 ;
-  wire \$32 ;
-  wire [31:0] \$33 ;
-  wire \$34 ;
-  wire [27:0] \$35 ;
-  wire [27:0] \$36 ;
-  wire [28:0] \$37 ;
-  wire [8:0] \$38 ;
-  wire [9:0] \$39 ;
-  wire \$4 ;
-  wire [5:0] \$40 ;
-  wire [58:0] \$41 ;
-  wire [11:0] \$42 ;
-  wire [12:0] \$43 ;
-  wire \$44 ;
-  wire \$45 ;
-  wire [22:0] \$46 ;
-  wire [58:0] \$47 ;
-  wire [22:0] \$48 ;
-  wire [23:0] \$49 ;
-  wire [31:0] \$5 ;
-  wire [54:0] \$50 ;
-  wire [55:0] \$51 ;
-  wire \$52 ;
-  wire \$53 ;
-  wire \$54 ;
-  wire \$55 ;
-  wire [56:0] \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
-  wire \$6 ;
-  wire \$60 ;
-  wire [31:0] \$61 ;
-  wire \$62 ;
-  wire [31:0] \$63 ;
-  wire \$64 ;
-  wire \$65 ;
-  wire [31:0] \$66 ;
-  wire \$67 ;
-  wire \$68 ;
-  wire \$69 ;
-  wire [31:0] \$7 ;
-  wire [31:0] \$70 ;
-  wire \$71 ;
-  wire [31:0] \$72 ;
-  wire \$73 ;
-  wire \$74 ;
-  wire [31:0] \$75 ;
-  wire \$76 ;
-  wire \$77 ;
-  wire \$78 ;
-  wire [31:0] \$79 ;
-  wire \$8 ;
-  wire \$80 ;
-  wire [31:0] \$81 ;
-  wire \$82 ;
-  wire \$83 ;
-  wire [31:0] \$84 ;
-  wire \$85 ;
-  wire \$86 ;
-  wire [31:0] \$87 ;
-  wire \$88 ;
-  wire \$89 ;
-  wire [31:0] \$9 ;
-  wire [31:0] \$90 ;
-  wire \$91 ;
-  wire \$92 ;
-  wire \$93 ;
-  wire [31:0] \$94 ;
-  wire \$95 ;
-  wire \$96 ;
-  wire [31:0] \$97 ;
-  wire \$98 ;
-  wire \$99 ;
-  input [31:0] a;
-  wire [31:0] a;
-  input [31:0] b;
-  wire [31:0] b;
-  wire [7:0] d;
-  wire [4:0] dcl;
-  wire [10:0] exp_lsb;
-  wire [21:0] rp_eb;
-  wire rp_lost;
-  wire [4:0] rp_ls;
-  reg [4:0] rp_msb;
-  wire [27:0] rp_norm;
-  reg [31:0] rp_out;
-  wire [45:0] rp_packed;
-  reg [4:0] rp_rs;
-  wire [27:0] rp_sh;
-  output [31:0] s;
-  reg [31:0] s;
-  wire [27:0] total;
-  wire [7:0] x_e;
-  wire [23:0] x_sig;
-  wire [26:0] xa;
-  wire [7:0] y_e;
-  wire [23:0] y_sig;
-  wire [26:0] ya;
-  wire [26:0] ya_full;
-  assign \$1  = b[30:0] > a[30:0];
-  assign \$2  = \$1  ? b : a;
-  assign \$3  = ! \$2 [30:23];
-  assign \$4  = b[30:0] > a[30:0];
-  assign \$5  = \$4  ? b : a;
-  assign x_e = \$3  ? 8'h01 : \$5 [30:23];
-  assign \$6  = b[30:0] > a[30:0];
-  assign \$7  = \$6  ? b : a;
-  assign \$8  = b[30:0] > a[30:0];
-  assign \$9  = \$8  ? b : a;
-  assign \$10  = ! \$9 [30:23];
-  assign \$11  = ~ \$10 ;
-  assign \$12  = b[30:0] > a[30:0];
-  assign \$13  = \$12  ? a : b;
-  assign \$14  = ! \$13 [30:23];
-  assign \$15  = b[30:0] > a[30:0];
-  assign \$16  = \$15  ? a : b;
-  assign y_e = \$14  ? 8'h01 : \$16 [30:23];
-  assign \$17  = b[30:0] > a[30:0];
-  assign \$18  = \$17  ? a : b;
-  assign \$19  = b[30:0] > a[30:0];
-  assign \$20  = \$19  ? a : b;
-  assign \$21  = ! \$20 [30:23];
-  assign \$22  = ~ \$21 ;
-  assign \$23  = x_e - y_e;
-  assign \$24  = \$23 [7:0] > 5'h1b;
-  assign \$25  = \$24  ? 8'h1b : \$23 [7:0];
-  assign \$26  = ya_full >> \$25 [4:0];
-  assign \$27  = ya_full >> \$25 [4:0];
-  assign \$28  = \$27  << \$25 [4:0];
-  assign \$29  = \$28 [26:0] != ya_full;
-  assign ya = \$26  | { 26'h0000000, \$29  };
-  assign \$30  = b[30:0] > a[30:0];
-  assign \$31  = \$30  ? b : a;
-  assign \$32  = b[30:0] > a[30:0];
-  assign \$33  = \$32  ? a : b;
-  assign \$34  = \$31 [31] ^ \$33 [31];
-  assign \$35  = xa - ya;
-  assign \$36  = xa + ya;
-  assign \$37  = \$34  ? { \$35 [27], \$35  } : { 1'h0, \$36  };
-  assign \$38  = x_e - 7'h7f;
-  assign \$39  = $signed(\$38 ) - $signed(6'h17);
-  assign exp_lsb = $signed(\$39 ) - $signed(3'h3);
-  assign \$40  = 5'h1b - rp_msb;
-  assign \$41  = \$37 [27:0] << \$40 [4:0];
-  assign \$42  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$43  = $signed(\$42 ) + $signed(8'h7f);
-  assign \$44  = $signed(\$43 ) < $signed(2'h1);
-  assign \$45  = $signed(\$43 ) < $signed(6'h25);
-  assign \$46  = $signed(2'h1) - $signed(\$43 );
-  assign rp_sh = \$41 [27:0] >> rp_rs;
-  assign \$47  = rp_sh << rp_rs;
-  assign rp_lost = \$47 [27:0] != \$41 [27:0];
-  assign \$48  = $signed(\$43 ) + $signed({ 1'h0, rp_rs });
-  assign \$49  = $signed(\$48 ) - $signed(2'h1);
-  assign \$51  = $signed(\$50 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$52  = | rp_sh[2:0];
-  assign \$53  = \$52  | rp_lost;
-  assign \$54  = \$53  | rp_sh[4];
-  assign \$55  = rp_sh[3] & \$54 ;
-  assign \$56  = $signed(\$51 ) + $signed({ 1'h0, \$55  });
-  assign \$57  = ! \$37 [27:0];
-  assign \$58  = \$56 [45:0] >= 31'h7f800000;
-  assign \$59  = ! \$37 [27:0];
-  assign \$60  = b[30:0] > a[30:0];
-  assign \$61  = \$60  ? b : a;
-  assign \$62  = b[30:0] > a[30:0];
-  assign \$63  = \$62  ? a : b;
-  assign \$64  = \$61 [31] & \$63 [31];
-  assign \$65  = b[30:0] > a[30:0];
-  assign \$66  = \$65  ? b : a;
-  assign \$67  = \$59  ? \$64  : \$66 [31];
-  assign \$68  = ! \$37 [27:0];
-  assign \$69  = b[30:0] > a[30:0];
-  assign \$70  = \$69  ? b : a;
-  assign \$71  = b[30:0] > a[30:0];
-  assign \$72  = \$71  ? a : b;
-  assign \$73  = \$70 [31] & \$72 [31];
-  assign \$74  = b[30:0] > a[30:0];
-  assign \$75  = \$74  ? b : a;
-  assign \$76  = \$68  ? \$73  : \$75 [31];
-  assign \$77  = ! \$37 [27:0];
-  assign \$78  = b[30:0] > a[30:0];
-  assign \$79  = \$78  ? b : a;
-  assign \$80  = b[30:0] > a[30:0];
-  assign \$81  = \$80  ? a : b;
-  assign \$82  = \$79 [31] & \$81 [31];
-  assign \$83  = b[30:0] > a[30:0];
-  assign \$84  = \$83  ? b : a;
-  assign \$85  = \$77  ? \$82  : \$84 [31];
-  assign \$86  = b[30:0] > a[30:0];
-  assign \$87  = \$86  ? b : a;
-  assign \$88  = \$87 [30:23] == 8'hff;
-  assign \$89  = b[30:0] > a[30:0];
-  assign \$90  = \$89  ? b : a;
-  assign \$91  = | \$90 [22:0];
-  assign \$92  = \$88  & \$91 ;
-  assign \$93  = b[30:0] > a[30:0];
-  assign \$94  = \$93  ? a : b;
-  assign \$95  = \$94 [30:23] == 8'hff;
-  assign \$96  = b[30:0] > a[30:0];
-  assign \$97  = \$96  ? a : b;
-  assign \$98  = | \$97 [22:0];
-  assign \$99  = \$95  & \$98 ;
-  assign \$100  = \$92  | \$99 ;
-  assign \$101  = b[30:0] > a[30:0];
-  assign \$102  = \$101  ? b : a;
-  assign \$103  = \$102 [30:23] == 8'hff;
-  assign \$104  = b[30:0] > a[30:0];
-  assign \$105  = \$104  ? b : a;
-  assign \$106  = ! \$105 [22:0];
-  assign \$107  = \$103  & \$106 ;
-  assign \$108  = b[30:0] > a[30:0];
-  assign \$109  = \$108  ? a : b;
-  assign \$110  = \$109 [30:23] == 8'hff;
-  assign \$111  = b[30:0] > a[30:0];
-  assign \$112  = \$111  ? a : b;
-  assign \$113  = ! \$112 [22:0];
-  assign \$114  = \$110  & \$113 ;
-  assign \$115  = \$107  & \$114 ;
-  assign \$116  = b[30:0] > a[30:0];
-  assign \$117  = \$116  ? b : a;
-  assign \$118  = b[30:0] > a[30:0];
-  assign \$119  = \$118  ? a : b;
-  assign \$120  = \$117 [31] ^ \$119 [31];
-  assign \$121  = \$115  & \$120 ;
-  assign \$122  = \$100  | \$121 ;
-  assign \$123  = b[30:0] > a[30:0];
-  assign \$124  = \$123  ? b : a;
-  assign \$125  = \$124 [30:23] == 8'hff;
-  assign \$126  = b[30:0] > a[30:0];
-  assign \$127  = \$126  ? b : a;
-  assign \$128  = ! \$127 [22:0];
-  assign \$129  = \$125  & \$128 ;
-  assign \$130  = b[30:0] > a[30:0];
-  assign \$131  = \$130  ? b : a;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    rp_msb = 5'h00;
-    if (\$37 [0]) begin
-      rp_msb = 5'h00;
-    end
-    if (\$37 [1]) begin
-      rp_msb = 5'h01;
-    end
-    if (\$37 [2]) begin
-      rp_msb = 5'h02;
-    end
-    if (\$37 [3]) begin
-      rp_msb = 5'h03;
-    end
-    if (\$37 [4]) begin
-      rp_msb = 5'h04;
-    end
-    if (\$37 [5]) begin
-      rp_msb = 5'h05;
-    end
-    if (\$37 [6]) begin
-      rp_msb = 5'h06;
-    end
-    if (\$37 [7]) begin
-      rp_msb = 5'h07;
-    end
-    if (\$37 [8]) begin
-      rp_msb = 5'h08;
-    end
-    if (\$37 [9]) begin
-      rp_msb = 5'h09;
-    end
-    if (\$37 [10]) begin
-      rp_msb = 5'h0a;
-    end
-    if (\$37 [11]) begin
-      rp_msb = 5'h0b;
-    end
-    if (\$37 [12]) begin
-      rp_msb = 5'h0c;
-    end
-    if (\$37 [13]) begin
-      rp_msb = 5'h0d;
-    end
-    if (\$37 [14]) begin
-      rp_msb = 5'h0e;
-    end
-    if (\$37 [15]) begin
-      rp_msb = 5'h0f;
-    end
-    if (\$37 [16]) begin
-      rp_msb = 5'h10;
-    end
-    if (\$37 [17]) begin
-      rp_msb = 5'h11;
-    end
-    if (\$37 [18]) begin
-      rp_msb = 5'h12;
-    end
-    if (\$37 [19]) begin
-      rp_msb = 5'h13;
-    end
-    if (\$37 [20]) begin
-      rp_msb = 5'h14;
-    end
-    if (\$37 [21]) begin
-      rp_msb = 5'h15;
-    end
-    if (\$37 [22]) begin
-      rp_msb = 5'h16;
-    end
-    if (\$37 [23]) begin
-      rp_msb = 5'h17;
-    end
-    if (\$37 [24]) begin
-      rp_msb = 5'h18;
-    end
-    if (\$37 [25]) begin
-      rp_msb = 5'h19;
-    end
-    if (\$37 [26]) begin
-      rp_msb = 5'h1a;
-    end
-    if (\$37 [27]) begin
-      rp_msb = 5'h1b;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    rp_rs = 5'h00;
-    if (\$44 ) begin
-      (* full_case = 32'd1 *)
-      if (\$45 ) begin
-        rp_rs = 5'h1c;
-      end else begin
-        rp_rs = \$46 [4:0];
-      end
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$57 ) begin
-      rp_out = { \$67 , 31'h00000000 };
-    end else if (\$58 ) begin
-      rp_out = { \$76 , 31'h7f800000 };
-    end else begin
-      rp_out = { \$85 , \$56 [30:0] };
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$122 ) begin
-      s = 32'd2143289344;
-    end else if (\$129 ) begin
-      s = \$131 ;
-    end else begin
-      s = rp_out;
-    end
-  end
-  assign x_sig = { \$11 , \$7 [22:0] };
-  assign y_sig = { \$22 , \$18 [22:0] };
-  assign d = \$23 [7:0];
-  assign dcl = \$25 [4:0];
-  assign total = \$37 [27:0];
-  assign rp_ls = \$40 [4:0];
-  assign rp_norm = \$41 [27:0];
-  assign rp_eb = { \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43  };
-  assign rp_packed = \$56 [45:0];
-  assign xa = { \$11 , \$7 [22:0], 3'h0 };
-  assign ya_full = { \$22 , \$18 [22:0], 3'h0 };
-  assign \$50  = { \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 , 23'h000000 };
-endmodule
-
-module \array_mixpe_w4a16_os_4x4__pe.p_add (b, s, a);
-  reg \$auto$verilog_backend.cc:2355:dump_module$6  = 0;
-  wire \$1 ;
-  wire \$10 ;
-  wire \$100 ;
-  wire \$101 ;
-  wire [31:0] \$102 ;
-  wire \$103 ;
-  wire \$104 ;
-  wire [31:0] \$105 ;
-  wire \$106 ;
-  wire \$107 ;
-  wire \$108 ;
-  wire [31:0] \$109 ;
-  wire \$11 ;
-  wire \$110 ;
-  wire \$111 ;
-  wire [31:0] \$112 ;
-  wire \$113 ;
-  wire \$114 ;
-  wire \$115 ;
-  wire \$116 ;
-  wire [31:0] \$117 ;
-  wire \$118 ;
-  wire [31:0] \$119 ;
-  wire \$12 ;
-  wire \$120 ;
-  wire \$121 ;
-  wire \$122 ;
-  wire \$123 ;
-  wire [31:0] \$124 ;
-  wire \$125 ;
-  wire \$126 ;
-  wire [31:0] \$127 ;
-  wire \$128 ;
-  wire \$129 ;
-  wire [31:0] \$13 ;
-  wire \$130 ;
-  wire [31:0] \$131 ;
-  wire \$14 ;
-  wire \$15 ;
-  wire [31:0] \$16 ;
-  wire \$17 ;
-  wire [31:0] \$18 ;
-  wire \$19 ;
-  wire [31:0] \$2 ;
-  wire [31:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire [8:0] \$23 ;
-  wire \$24 ;
-  wire [7:0] \$25 ;
-  wire [26:0] \$26 ;
-  wire [26:0] \$27 ;
-  wire [57:0] \$28 ;
-  wire \$29 ;
-  wire \$3 ;
-  wire \$30 ;
-  wire [31:0] \$31 ;
-  wire \$32 ;
-  wire [31:0] \$33 ;
-  wire \$34 ;
-  wire [27:0] \$35 ;
-  wire [27:0] \$36 ;
-  wire [28:0] \$37 ;
-  wire [8:0] \$38 ;
-  wire [9:0] \$39 ;
-  wire \$4 ;
-  wire [5:0] \$40 ;
-  wire [58:0] \$41 ;
-  wire [11:0] \$42 ;
-  wire [12:0] \$43 ;
-  wire \$44 ;
-  wire \$45 ;
-  wire [22:0] \$46 ;
-  wire [58:0] \$47 ;
-  wire [22:0] \$48 ;
-  wire [23:0] \$49 ;
-  wire [31:0] \$5 ;
-  wire [54:0] \$50 ;
-  wire [55:0] \$51 ;
-  wire \$52 ;
-  wire \$53 ;
-  wire \$54 ;
-  wire \$55 ;
-  wire [56:0] \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
-  wire \$6 ;
-  wire \$60 ;
-  wire [31:0] \$61 ;
-  wire \$62 ;
-  wire [31:0] \$63 ;
-  wire \$64 ;
-  wire \$65 ;
-  wire [31:0] \$66 ;
-  wire \$67 ;
-  wire \$68 ;
-  wire \$69 ;
-  wire [31:0] \$7 ;
-  wire [31:0] \$70 ;
-  wire \$71 ;
-  wire [31:0] \$72 ;
-  wire \$73 ;
-  wire \$74 ;
-  wire [31:0] \$75 ;
-  wire \$76 ;
-  wire \$77 ;
-  wire \$78 ;
-  wire [31:0] \$79 ;
-  wire \$8 ;
-  wire \$80 ;
-  wire [31:0] \$81 ;
-  wire \$82 ;
-  wire \$83 ;
-  wire [31:0] \$84 ;
-  wire \$85 ;
-  wire \$86 ;
-  wire [31:0] \$87 ;
-  wire \$88 ;
-  wire \$89 ;
-  wire [31:0] \$9 ;
-  wire [31:0] \$90 ;
-  wire \$91 ;
-  wire \$92 ;
-  wire \$93 ;
-  wire [31:0] \$94 ;
-  wire \$95 ;
-  wire \$96 ;
-  wire [31:0] \$97 ;
-  wire \$98 ;
-  wire \$99 ;
-  input [31:0] a;
-  wire [31:0] a;
-  input [31:0] b;
-  wire [31:0] b;
-  wire [7:0] d;
-  wire [4:0] dcl;
-  wire [10:0] exp_lsb;
-  wire [21:0] rp_eb;
-  wire rp_lost;
-  wire [4:0] rp_ls;
-  reg [4:0] rp_msb;
-  wire [27:0] rp_norm;
-  reg [31:0] rp_out;
-  wire [45:0] rp_packed;
-  reg [4:0] rp_rs;
-  wire [27:0] rp_sh;
-  output [31:0] s;
-  reg [31:0] s;
-  wire [27:0] total;
-  wire [7:0] x_e;
-  wire [23:0] x_sig;
-  wire [26:0] xa;
-  wire [7:0] y_e;
-  wire [23:0] y_sig;
-  wire [26:0] ya;
-  wire [26:0] ya_full;
-  assign \$1  = b[30:0] > a[30:0];
-  assign \$2  = \$1  ? b : a;
-  assign \$3  = ! \$2 [30:23];
-  assign \$4  = b[30:0] > a[30:0];
-  assign \$5  = \$4  ? b : a;
-  assign x_e = \$3  ? 8'h01 : \$5 [30:23];
-  assign \$6  = b[30:0] > a[30:0];
-  assign \$7  = \$6  ? b : a;
-  assign \$8  = b[30:0] > a[30:0];
-  assign \$9  = \$8  ? b : a;
-  assign \$10  = ! \$9 [30:23];
-  assign \$11  = ~ \$10 ;
-  assign \$12  = b[30:0] > a[30:0];
-  assign \$13  = \$12  ? a : b;
-  assign \$14  = ! \$13 [30:23];
-  assign \$15  = b[30:0] > a[30:0];
-  assign \$16  = \$15  ? a : b;
-  assign y_e = \$14  ? 8'h01 : \$16 [30:23];
-  assign \$17  = b[30:0] > a[30:0];
-  assign \$18  = \$17  ? a : b;
-  assign \$19  = b[30:0] > a[30:0];
-  assign \$20  = \$19  ? a : b;
-  assign \$21  = ! \$20 [30:23];
-  assign \$22  = ~ \$21 ;
-  assign \$23  = x_e - y_e;
-  assign \$24  = \$23 [7:0] > 5'h1b;
-  assign \$25  = \$24  ? 8'h1b : \$23 [7:0];
-  assign \$26  = ya_full >> \$25 [4:0];
-  assign \$27  = ya_full >> \$25 [4:0];
-  assign \$28  = \$27  << \$25 [4:0];
-  assign \$29  = \$28 [26:0] != ya_full;
-  assign ya = \$26  | { 26'h0000000, \$29  };
-  assign \$30  = b[30:0] > a[30:0];
-  assign \$31  = \$30  ? b : a;
-  assign \$32  = b[30:0] > a[30:0];
-  assign \$33  = \$32  ? a : b;
-  assign \$34  = \$31 [31] ^ \$33 [31];
-  assign \$35  = xa - ya;
-  assign \$36  = xa + ya;
-  assign \$37  = \$34  ? { \$35 [27], \$35  } : { 1'h0, \$36  };
-  assign \$38  = x_e - 7'h7f;
-  assign \$39  = $signed(\$38 ) - $signed(6'h17);
-  assign exp_lsb = $signed(\$39 ) - $signed(3'h3);
-  assign \$40  = 5'h1b - rp_msb;
-  assign \$41  = \$37 [27:0] << \$40 [4:0];
-  assign \$42  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$43  = $signed(\$42 ) + $signed(8'h7f);
-  assign \$44  = $signed(\$43 ) < $signed(2'h1);
-  assign \$45  = $signed(\$43 ) < $signed(6'h25);
-  assign \$46  = $signed(2'h1) - $signed(\$43 );
-  assign rp_sh = \$41 [27:0] >> rp_rs;
-  assign \$47  = rp_sh << rp_rs;
-  assign rp_lost = \$47 [27:0] != \$41 [27:0];
-  assign \$48  = $signed(\$43 ) + $signed({ 1'h0, rp_rs });
-  assign \$49  = $signed(\$48 ) - $signed(2'h1);
-  assign \$51  = $signed(\$50 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$52  = | rp_sh[2:0];
-  assign \$53  = \$52  | rp_lost;
-  assign \$54  = \$53  | rp_sh[4];
-  assign \$55  = rp_sh[3] & \$54 ;
-  assign \$56  = $signed(\$51 ) + $signed({ 1'h0, \$55  });
-  assign \$57  = ! \$37 [27:0];
-  assign \$58  = \$56 [45:0] >= 31'h7f800000;
-  assign \$59  = ! \$37 [27:0];
-  assign \$60  = b[30:0] > a[30:0];
-  assign \$61  = \$60  ? b : a;
-  assign \$62  = b[30:0] > a[30:0];
-  assign \$63  = \$62  ? a : b;
-  assign \$64  = \$61 [31] & \$63 [31];
-  assign \$65  = b[30:0] > a[30:0];
-  assign \$66  = \$65  ? b : a;
-  assign \$67  = \$59  ? \$64  : \$66 [31];
-  assign \$68  = ! \$37 [27:0];
-  assign \$69  = b[30:0] > a[30:0];
-  assign \$70  = \$69  ? b : a;
-  assign \$71  = b[30:0] > a[30:0];
-  assign \$72  = \$71  ? a : b;
-  assign \$73  = \$70 [31] & \$72 [31];
-  assign \$74  = b[30:0] > a[30:0];
-  assign \$75  = \$74  ? b : a;
-  assign \$76  = \$68  ? \$73  : \$75 [31];
-  assign \$77  = ! \$37 [27:0];
-  assign \$78  = b[30:0] > a[30:0];
-  assign \$79  = \$78  ? b : a;
-  assign \$80  = b[30:0] > a[30:0];
-  assign \$81  = \$80  ? a : b;
-  assign \$82  = \$79 [31] & \$81 [31];
-  assign \$83  = b[30:0] > a[30:0];
-  assign \$84  = \$83  ? b : a;
-  assign \$85  = \$77  ? \$82  : \$84 [31];
-  assign \$86  = b[30:0] > a[30:0];
-  assign \$87  = \$86  ? b : a;
-  assign \$88  = \$87 [30:23] == 8'hff;
-  assign \$89  = b[30:0] > a[30:0];
-  assign \$90  = \$89  ? b : a;
-  assign \$91  = | \$90 [22:0];
-  assign \$92  = \$88  & \$91 ;
-  assign \$93  = b[30:0] > a[30:0];
-  assign \$94  = \$93  ? a : b;
-  assign \$95  = \$94 [30:23] == 8'hff;
-  assign \$96  = b[30:0] > a[30:0];
-  assign \$97  = \$96  ? a : b;
-  assign \$98  = | \$97 [22:0];
-  assign \$99  = \$95  & \$98 ;
-  assign \$100  = \$92  | \$99 ;
-  assign \$101  = b[30:0] > a[30:0];
-  assign \$102  = \$101  ? b : a;
-  assign \$103  = \$102 [30:23] == 8'hff;
-  assign \$104  = b[30:0] > a[30:0];
-  assign \$105  = \$104  ? b : a;
-  assign \$106  = ! \$105 [22:0];
-  assign \$107  = \$103  & \$106 ;
-  assign \$108  = b[30:0] > a[30:0];
-  assign \$109  = \$108  ? a : b;
-  assign \$110  = \$109 [30:23] == 8'hff;
-  assign \$111  = b[30:0] > a[30:0];
-  assign \$112  = \$111  ? a : b;
-  assign \$113  = ! \$112 [22:0];
-  assign \$114  = \$110  & \$113 ;
-  assign \$115  = \$107  & \$114 ;
-  assign \$116  = b[30:0] > a[30:0];
-  assign \$117  = \$116  ? b : a;
-  assign \$118  = b[30:0] > a[30:0];
-  assign \$119  = \$118  ? a : b;
-  assign \$120  = \$117 [31] ^ \$119 [31];
-  assign \$121  = \$115  & \$120 ;
-  assign \$122  = \$100  | \$121 ;
-  assign \$123  = b[30:0] > a[30:0];
-  assign \$124  = \$123  ? b : a;
-  assign \$125  = \$124 [30:23] == 8'hff;
-  assign \$126  = b[30:0] > a[30:0];
-  assign \$127  = \$126  ? b : a;
-  assign \$128  = ! \$127 [22:0];
-  assign \$129  = \$125  & \$128 ;
-  assign \$130  = b[30:0] > a[30:0];
-  assign \$131  = \$130  ? b : a;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    rp_msb = 5'h00;
-    if (\$37 [0]) begin
-      rp_msb = 5'h00;
-    end
-    if (\$37 [1]) begin
-      rp_msb = 5'h01;
-    end
-    if (\$37 [2]) begin
-      rp_msb = 5'h02;
-    end
-    if (\$37 [3]) begin
-      rp_msb = 5'h03;
-    end
-    if (\$37 [4]) begin
-      rp_msb = 5'h04;
-    end
-    if (\$37 [5]) begin
-      rp_msb = 5'h05;
-    end
-    if (\$37 [6]) begin
-      rp_msb = 5'h06;
-    end
-    if (\$37 [7]) begin
-      rp_msb = 5'h07;
-    end
-    if (\$37 [8]) begin
-      rp_msb = 5'h08;
-    end
-    if (\$37 [9]) begin
-      rp_msb = 5'h09;
-    end
-    if (\$37 [10]) begin
-      rp_msb = 5'h0a;
-    end
-    if (\$37 [11]) begin
-      rp_msb = 5'h0b;
-    end
-    if (\$37 [12]) begin
-      rp_msb = 5'h0c;
-    end
-    if (\$37 [13]) begin
-      rp_msb = 5'h0d;
-    end
-    if (\$37 [14]) begin
-      rp_msb = 5'h0e;
-    end
-    if (\$37 [15]) begin
-      rp_msb = 5'h0f;
-    end
-    if (\$37 [16]) begin
-      rp_msb = 5'h10;
-    end
-    if (\$37 [17]) begin
-      rp_msb = 5'h11;
-    end
-    if (\$37 [18]) begin
-      rp_msb = 5'h12;
-    end
-    if (\$37 [19]) begin
-      rp_msb = 5'h13;
-    end
-    if (\$37 [20]) begin
-      rp_msb = 5'h14;
-    end
-    if (\$37 [21]) begin
-      rp_msb = 5'h15;
-    end
-    if (\$37 [22]) begin
-      rp_msb = 5'h16;
-    end
-    if (\$37 [23]) begin
-      rp_msb = 5'h17;
-    end
-    if (\$37 [24]) begin
-      rp_msb = 5'h18;
-    end
-    if (\$37 [25]) begin
-      rp_msb = 5'h19;
-    end
-    if (\$37 [26]) begin
-      rp_msb = 5'h1a;
-    end
-    if (\$37 [27]) begin
-      rp_msb = 5'h1b;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    rp_rs = 5'h00;
-    if (\$44 ) begin
-      (* full_case = 32'd1 *)
-      if (\$45 ) begin
-        rp_rs = 5'h1c;
-      end else begin
-        rp_rs = \$46 [4:0];
-      end
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$57 ) begin
-      rp_out = { \$67 , 31'h00000000 };
-    end else if (\$58 ) begin
-      rp_out = { \$76 , 31'h7f800000 };
-    end else begin
-      rp_out = { \$85 , \$56 [30:0] };
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$122 ) begin
-      s = 32'd2143289344;
-    end else if (\$129 ) begin
-      s = \$131 ;
-    end else begin
-      s = rp_out;
-    end
-  end
-  assign x_sig = { \$11 , \$7 [22:0] };
-  assign y_sig = { \$22 , \$18 [22:0] };
-  assign d = \$23 [7:0];
-  assign dcl = \$25 [4:0];
-  assign total = \$37 [27:0];
-  assign rp_ls = \$40 [4:0];
-  assign rp_norm = \$41 [27:0];
-  assign rp_eb = { \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43  };
-  assign rp_packed = \$56 [45:0];
-  assign xa = { \$11 , \$7 [22:0], 3'h0 };
-  assign ya_full = { \$22 , \$18 [22:0], 3'h0 };
-  assign \$50  = { \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 , 23'h000000 };
-endmodule
-
-module \array_mixpe_w4a16_os_4x4__pe.scale_mul (b, p, a);
-  reg \$auto$verilog_backend.cc:2355:dump_module$7  = 0;
-  wire \$1 ;
-  wire [97:0] \$10 ;
-  wire [12:0] \$11 ;
-  wire [13:0] \$12 ;
   wire \$13 ;
   wire \$14 ;
-  wire [23:0] \$15 ;
-  wire [97:0] \$16 ;
-  wire [23:0] \$17 ;
-  wire [24:0] \$18 ;
-  wire [55:0] \$19 ;
+  wire \$15 ;
+  wire \$16 ;
+  wire \$17 ;
+  wire \$18 ;
+  wire [8:0] \$19 ;
   wire \$2 ;
-  wire [56:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire \$23 ;
-  wire \$24 ;
-  wire [57:0] \$25 ;
-  wire \$26 ;
-  wire \$27 ;
-  wire \$28 ;
-  wire \$29 ;
+  wire \$20 ;
+  wire [7:0] \$21 ;
+  wire [26:0] \$22 ;
+  wire [26:0] \$23 ;
+  wire [57:0] \$24 ;
+  wire \$25 ;
+  wire [27:0] \$26 ;
+  wire [27:0] \$27 ;
+  wire [28:0] \$28 ;
+  wire [8:0] \$29 ;
   wire \$3 ;
-  wire \$30 ;
-  wire \$31 ;
-  wire \$32 ;
-  wire \$33 ;
-  wire \$34 ;
+  wire [9:0] \$30 ;
+  wire [5:0] \$31 ;
+  wire [58:0] \$32 ;
+  wire [11:0] \$33 ;
+  wire [12:0] \$34 ;
   wire \$35 ;
   wire \$36 ;
-  wire \$37 ;
-  wire \$38 ;
-  wire \$39 ;
+  wire [22:0] \$37 ;
+  wire [58:0] \$38 ;
+  wire [22:0] \$39 ;
   wire \$4 ;
-  wire \$40 ;
-  wire \$41 ;
-  wire \$42 ;
+  wire [23:0] \$40 ;
+  wire [54:0] \$41 ;
+  wire [55:0] \$42 ;
   wire \$43 ;
   wire \$44 ;
   wire \$45 ;
   wire \$46 ;
-  wire \$47 ;
+  wire [56:0] \$47 ;
   wire \$48 ;
   wire \$49 ;
   wire \$5 ;
@@ -10441,17 +9220,950 @@ module \array_mixpe_w4a16_os_4x4__pe.scale_mul (b, p, a);
   wire \$6 ;
   wire \$60 ;
   wire \$61 ;
-  wire [8:0] \$7 ;
-  wire [9:0] \$8 ;
-  wire [6:0] \$9 ;
+  wire \$62 ;
+  wire \$7 ;
+  wire \$8 ;
+  wire \$9 ;
+  input [31:0] a;
+  wire [31:0] a;
+  input [31:0] b;
+  wire [31:0] b;
+  wire [7:0] d;
+  wire [4:0] dcl;
+  wire [10:0] exp_lsb;
+  wire [21:0] rp_eb;
+  wire rp_lost;
+  wire [4:0] rp_ls;
+  reg [4:0] rp_msb;
+  wire [27:0] rp_norm;
+  reg [31:0] rp_out;
+  wire [45:0] rp_packed;
+  reg [4:0] rp_rs;
+  wire [27:0] rp_sh;
+  output [31:0] s;
+  reg [31:0] s;
+  wire sub;
+  wire swap;
+  wire [27:0] total;
+  wire [31:0] x;
+  wire [7:0] x_e;
+  wire x_inf;
+  wire x_nan;
+  wire [23:0] x_sig;
+  wire x_zero;
+  wire [26:0] xa;
+  wire [31:0] y;
+  wire [7:0] y_e;
+  wire y_inf;
+  wire y_nan;
+  wire [23:0] y_sig;
+  wire y_zero;
+  wire [26:0] ya;
+  wire [26:0] ya_full;
+  assign \$25  = \$24 [26:0] != ya_full;
+  assign ya = \$22  | { 26'h0000000, \$25  };
+  assign sub = x[31] ^ y[31];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 7'h7f;
+  assign \$30  = $signed(\$29 ) - $signed(6'h17);
+  assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
+  assign \$31  = 5'h1b - rp_msb;
+  assign \$32  = \$28 [27:0] << \$31 [4:0];
+  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$34  = $signed(\$33 ) + $signed(8'h7f);
+  assign \$35  = $signed(\$34 ) < $signed(2'h1);
+  assign \$36  = $signed(\$34 ) < $signed(6'h25);
+  assign \$37  = $signed(2'h1) - $signed(\$34 );
+  assign rp_sh = \$32 [27:0] >> rp_rs;
+  assign \$38  = rp_sh << rp_rs;
+  assign rp_lost = \$38 [27:0] != \$32 [27:0];
+  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
+  assign \$40  = $signed(\$39 ) - $signed(2'h1);
+  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[27:4] });
+  assign \$43  = | rp_sh[2:0];
+  assign \$44  = \$43  | rp_lost;
+  assign \$45  = \$44  | rp_sh[4];
+  assign \$46  = rp_sh[3] & \$45 ;
+  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
+  assign \$48  = ! \$28 [27:0];
+  assign \$49  = \$47 [45:0] >= 31'h7f800000;
+  assign \$50  = ! \$28 [27:0];
+  assign \$51  = x[31] & y[31];
+  assign \$52  = \$50  ? \$51  : x[31];
+  assign \$53  = ! \$28 [27:0];
+  assign \$54  = x[31] & y[31];
+  assign \$55  = \$53  ? \$54  : x[31];
+  assign \$56  = ! \$28 [27:0];
+  assign \$57  = x[31] & y[31];
+  assign \$58  = \$56  ? \$57  : x[31];
+  assign \$59  = x_nan | y_nan;
+  assign \$60  = x_inf & y_inf;
+  assign \$61  = \$60  & sub;
+  assign \$62  = \$59  | \$61 ;
+  assign swap = b[30:0] > a[30:0];
+  assign x = swap ? b : a;
+  assign y = swap ? a : b;
+  assign \$1  = ! x[30:23];
+  assign x_e = \$1  ? 8'h01 : x[30:23];
+  assign \$2  = ! x[30:23];
+  assign \$3  = ~ \$2 ;
+  assign \$4  = x[30:23] == 8'hff;
+  assign \$5  = ! x[22:0];
+  assign x_inf = \$4  & \$5 ;
+  assign \$6  = x[30:23] == 8'hff;
+  assign \$7  = | x[22:0];
+  assign x_nan = \$6  & \$7 ;
+  assign \$8  = ! x[30:23];
+  assign \$9  = ! x[22:0];
+  assign x_zero = \$8  & \$9 ;
+  assign \$10  = ! y[30:23];
+  assign y_e = \$10  ? 8'h01 : y[30:23];
+  assign \$11  = ! y[30:23];
+  assign \$12  = ~ \$11 ;
+  assign \$13  = y[30:23] == 8'hff;
+  assign \$14  = ! y[22:0];
+  assign y_inf = \$13  & \$14 ;
+  assign \$15  = y[30:23] == 8'hff;
+  assign \$16  = | y[22:0];
+  assign y_nan = \$15  & \$16 ;
+  assign \$17  = ! y[30:23];
+  assign \$18  = ! y[22:0];
+  assign y_zero = \$17  & \$18 ;
+  assign \$19  = x_e - y_e;
+  assign \$20  = \$19 [7:0] > 5'h1b;
+  assign \$21  = \$20  ? 8'h1b : \$19 [7:0];
+  assign \$22  = ya_full >> \$21 [4:0];
+  assign \$23  = ya_full >> \$21 [4:0];
+  assign \$24  = \$23  << \$21 [4:0];
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    rp_msb = 5'h00;
+    if (\$28 [0]) begin
+      rp_msb = 5'h00;
+    end
+    if (\$28 [1]) begin
+      rp_msb = 5'h01;
+    end
+    if (\$28 [2]) begin
+      rp_msb = 5'h02;
+    end
+    if (\$28 [3]) begin
+      rp_msb = 5'h03;
+    end
+    if (\$28 [4]) begin
+      rp_msb = 5'h04;
+    end
+    if (\$28 [5]) begin
+      rp_msb = 5'h05;
+    end
+    if (\$28 [6]) begin
+      rp_msb = 5'h06;
+    end
+    if (\$28 [7]) begin
+      rp_msb = 5'h07;
+    end
+    if (\$28 [8]) begin
+      rp_msb = 5'h08;
+    end
+    if (\$28 [9]) begin
+      rp_msb = 5'h09;
+    end
+    if (\$28 [10]) begin
+      rp_msb = 5'h0a;
+    end
+    if (\$28 [11]) begin
+      rp_msb = 5'h0b;
+    end
+    if (\$28 [12]) begin
+      rp_msb = 5'h0c;
+    end
+    if (\$28 [13]) begin
+      rp_msb = 5'h0d;
+    end
+    if (\$28 [14]) begin
+      rp_msb = 5'h0e;
+    end
+    if (\$28 [15]) begin
+      rp_msb = 5'h0f;
+    end
+    if (\$28 [16]) begin
+      rp_msb = 5'h10;
+    end
+    if (\$28 [17]) begin
+      rp_msb = 5'h11;
+    end
+    if (\$28 [18]) begin
+      rp_msb = 5'h12;
+    end
+    if (\$28 [19]) begin
+      rp_msb = 5'h13;
+    end
+    if (\$28 [20]) begin
+      rp_msb = 5'h14;
+    end
+    if (\$28 [21]) begin
+      rp_msb = 5'h15;
+    end
+    if (\$28 [22]) begin
+      rp_msb = 5'h16;
+    end
+    if (\$28 [23]) begin
+      rp_msb = 5'h17;
+    end
+    if (\$28 [24]) begin
+      rp_msb = 5'h18;
+    end
+    if (\$28 [25]) begin
+      rp_msb = 5'h19;
+    end
+    if (\$28 [26]) begin
+      rp_msb = 5'h1a;
+    end
+    if (\$28 [27]) begin
+      rp_msb = 5'h1b;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    rp_rs = 5'h00;
+    if (\$35 ) begin
+      (* full_case = 32'd1 *)
+      if (\$36 ) begin
+        rp_rs = 5'h1c;
+      end else begin
+        rp_rs = \$37 [4:0];
+      end
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    (* full_case = 32'd1 *)
+    if (\$48 ) begin
+      rp_out = { \$52 , 31'h00000000 };
+    end else if (\$49 ) begin
+      rp_out = { \$55 , 31'h7f800000 };
+    end else begin
+      rp_out = { \$58 , \$47 [30:0] };
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    (* full_case = 32'd1 *)
+    if (\$62 ) begin
+      s = 32'd2143289344;
+    end else if (x_inf) begin
+      s = x;
+    end else begin
+      s = rp_out;
+    end
+  end
+  assign x_sig = { \$3 , x[22:0] };
+  assign y_sig = { \$12 , y[22:0] };
+  assign d = \$19 [7:0];
+  assign dcl = \$21 [4:0];
+  assign total = \$28 [27:0];
+  assign rp_ls = \$31 [4:0];
+  assign rp_norm = \$32 [27:0];
+  assign rp_eb = { \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34  };
+  assign rp_packed = \$47 [45:0];
+  assign xa = { \$3 , x[22:0], 3'h0 };
+  assign ya_full = { \$12 , y[22:0], 3'h0 };
+  assign \$41  = { \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 , 23'h000000 };
+endmodule
+
+module \array_mixpe_w4a16_os_4x4__pe.out_add (b, s, a);
+  reg \$auto$verilog_backend.cc:2355:dump_module$5  = 0;
+  wire \$1 ;
+  wire \$10 ;
+  wire \$11 ;
+  wire \$12 ;
+  wire \$13 ;
+  wire \$14 ;
+  wire \$15 ;
+  wire \$16 ;
+  wire \$17 ;
+  wire \$18 ;
+  wire [8:0] \$19 ;
+  wire \$2 ;
+  wire \$20 ;
+  wire [7:0] \$21 ;
+  wire [26:0] \$22 ;
+  wire [26:0] \$23 ;
+  wire [57:0] \$24 ;
+  wire \$25 ;
+  wire [27:0] \$26 ;
+  wire [27:0] \$27 ;
+  wire [28:0] \$28 ;
+  wire [8:0] \$29 ;
+  wire \$3 ;
+  wire [9:0] \$30 ;
+  wire [5:0] \$31 ;
+  wire [58:0] \$32 ;
+  wire [11:0] \$33 ;
+  wire [12:0] \$34 ;
+  wire \$35 ;
+  wire \$36 ;
+  wire [22:0] \$37 ;
+  wire [58:0] \$38 ;
+  wire [22:0] \$39 ;
+  wire \$4 ;
+  wire [23:0] \$40 ;
+  wire [54:0] \$41 ;
+  wire [55:0] \$42 ;
+  wire \$43 ;
+  wire \$44 ;
+  wire \$45 ;
+  wire \$46 ;
+  wire [56:0] \$47 ;
+  wire \$48 ;
+  wire \$49 ;
+  wire \$5 ;
+  wire \$50 ;
+  wire \$51 ;
+  wire \$52 ;
+  wire \$53 ;
+  wire \$54 ;
+  wire \$55 ;
+  wire \$56 ;
+  wire \$57 ;
+  wire \$58 ;
+  wire \$59 ;
+  wire \$6 ;
+  wire \$60 ;
+  wire \$61 ;
+  wire \$62 ;
+  wire \$7 ;
+  wire \$8 ;
+  wire \$9 ;
+  input [31:0] a;
+  wire [31:0] a;
+  input [31:0] b;
+  wire [31:0] b;
+  wire [7:0] d;
+  wire [4:0] dcl;
+  wire [10:0] exp_lsb;
+  wire [21:0] rp_eb;
+  wire rp_lost;
+  wire [4:0] rp_ls;
+  reg [4:0] rp_msb;
+  wire [27:0] rp_norm;
+  reg [31:0] rp_out;
+  wire [45:0] rp_packed;
+  reg [4:0] rp_rs;
+  wire [27:0] rp_sh;
+  output [31:0] s;
+  reg [31:0] s;
+  wire sub;
+  wire swap;
+  wire [27:0] total;
+  wire [31:0] x;
+  wire [7:0] x_e;
+  wire x_inf;
+  wire x_nan;
+  wire [23:0] x_sig;
+  wire x_zero;
+  wire [26:0] xa;
+  wire [31:0] y;
+  wire [7:0] y_e;
+  wire y_inf;
+  wire y_nan;
+  wire [23:0] y_sig;
+  wire y_zero;
+  wire [26:0] ya;
+  wire [26:0] ya_full;
+  assign \$25  = \$24 [26:0] != ya_full;
+  assign ya = \$22  | { 26'h0000000, \$25  };
+  assign sub = x[31] ^ y[31];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 7'h7f;
+  assign \$30  = $signed(\$29 ) - $signed(6'h17);
+  assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
+  assign \$31  = 5'h1b - rp_msb;
+  assign \$32  = \$28 [27:0] << \$31 [4:0];
+  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$34  = $signed(\$33 ) + $signed(8'h7f);
+  assign \$35  = $signed(\$34 ) < $signed(2'h1);
+  assign \$36  = $signed(\$34 ) < $signed(6'h25);
+  assign \$37  = $signed(2'h1) - $signed(\$34 );
+  assign rp_sh = \$32 [27:0] >> rp_rs;
+  assign \$38  = rp_sh << rp_rs;
+  assign rp_lost = \$38 [27:0] != \$32 [27:0];
+  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
+  assign \$40  = $signed(\$39 ) - $signed(2'h1);
+  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[27:4] });
+  assign \$43  = | rp_sh[2:0];
+  assign \$44  = \$43  | rp_lost;
+  assign \$45  = \$44  | rp_sh[4];
+  assign \$46  = rp_sh[3] & \$45 ;
+  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
+  assign \$48  = ! \$28 [27:0];
+  assign \$49  = \$47 [45:0] >= 31'h7f800000;
+  assign \$50  = ! \$28 [27:0];
+  assign \$51  = x[31] & y[31];
+  assign \$52  = \$50  ? \$51  : x[31];
+  assign \$53  = ! \$28 [27:0];
+  assign \$54  = x[31] & y[31];
+  assign \$55  = \$53  ? \$54  : x[31];
+  assign \$56  = ! \$28 [27:0];
+  assign \$57  = x[31] & y[31];
+  assign \$58  = \$56  ? \$57  : x[31];
+  assign \$59  = x_nan | y_nan;
+  assign \$60  = x_inf & y_inf;
+  assign \$61  = \$60  & sub;
+  assign \$62  = \$59  | \$61 ;
+  assign swap = b[30:0] > a[30:0];
+  assign x = swap ? b : a;
+  assign y = swap ? a : b;
+  assign \$1  = ! x[30:23];
+  assign x_e = \$1  ? 8'h01 : x[30:23];
+  assign \$2  = ! x[30:23];
+  assign \$3  = ~ \$2 ;
+  assign \$4  = x[30:23] == 8'hff;
+  assign \$5  = ! x[22:0];
+  assign x_inf = \$4  & \$5 ;
+  assign \$6  = x[30:23] == 8'hff;
+  assign \$7  = | x[22:0];
+  assign x_nan = \$6  & \$7 ;
+  assign \$8  = ! x[30:23];
+  assign \$9  = ! x[22:0];
+  assign x_zero = \$8  & \$9 ;
+  assign \$10  = ! y[30:23];
+  assign y_e = \$10  ? 8'h01 : y[30:23];
+  assign \$11  = ! y[30:23];
+  assign \$12  = ~ \$11 ;
+  assign \$13  = y[30:23] == 8'hff;
+  assign \$14  = ! y[22:0];
+  assign y_inf = \$13  & \$14 ;
+  assign \$15  = y[30:23] == 8'hff;
+  assign \$16  = | y[22:0];
+  assign y_nan = \$15  & \$16 ;
+  assign \$17  = ! y[30:23];
+  assign \$18  = ! y[22:0];
+  assign y_zero = \$17  & \$18 ;
+  assign \$19  = x_e - y_e;
+  assign \$20  = \$19 [7:0] > 5'h1b;
+  assign \$21  = \$20  ? 8'h1b : \$19 [7:0];
+  assign \$22  = ya_full >> \$21 [4:0];
+  assign \$23  = ya_full >> \$21 [4:0];
+  assign \$24  = \$23  << \$21 [4:0];
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    rp_msb = 5'h00;
+    if (\$28 [0]) begin
+      rp_msb = 5'h00;
+    end
+    if (\$28 [1]) begin
+      rp_msb = 5'h01;
+    end
+    if (\$28 [2]) begin
+      rp_msb = 5'h02;
+    end
+    if (\$28 [3]) begin
+      rp_msb = 5'h03;
+    end
+    if (\$28 [4]) begin
+      rp_msb = 5'h04;
+    end
+    if (\$28 [5]) begin
+      rp_msb = 5'h05;
+    end
+    if (\$28 [6]) begin
+      rp_msb = 5'h06;
+    end
+    if (\$28 [7]) begin
+      rp_msb = 5'h07;
+    end
+    if (\$28 [8]) begin
+      rp_msb = 5'h08;
+    end
+    if (\$28 [9]) begin
+      rp_msb = 5'h09;
+    end
+    if (\$28 [10]) begin
+      rp_msb = 5'h0a;
+    end
+    if (\$28 [11]) begin
+      rp_msb = 5'h0b;
+    end
+    if (\$28 [12]) begin
+      rp_msb = 5'h0c;
+    end
+    if (\$28 [13]) begin
+      rp_msb = 5'h0d;
+    end
+    if (\$28 [14]) begin
+      rp_msb = 5'h0e;
+    end
+    if (\$28 [15]) begin
+      rp_msb = 5'h0f;
+    end
+    if (\$28 [16]) begin
+      rp_msb = 5'h10;
+    end
+    if (\$28 [17]) begin
+      rp_msb = 5'h11;
+    end
+    if (\$28 [18]) begin
+      rp_msb = 5'h12;
+    end
+    if (\$28 [19]) begin
+      rp_msb = 5'h13;
+    end
+    if (\$28 [20]) begin
+      rp_msb = 5'h14;
+    end
+    if (\$28 [21]) begin
+      rp_msb = 5'h15;
+    end
+    if (\$28 [22]) begin
+      rp_msb = 5'h16;
+    end
+    if (\$28 [23]) begin
+      rp_msb = 5'h17;
+    end
+    if (\$28 [24]) begin
+      rp_msb = 5'h18;
+    end
+    if (\$28 [25]) begin
+      rp_msb = 5'h19;
+    end
+    if (\$28 [26]) begin
+      rp_msb = 5'h1a;
+    end
+    if (\$28 [27]) begin
+      rp_msb = 5'h1b;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    rp_rs = 5'h00;
+    if (\$35 ) begin
+      (* full_case = 32'd1 *)
+      if (\$36 ) begin
+        rp_rs = 5'h1c;
+      end else begin
+        rp_rs = \$37 [4:0];
+      end
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    (* full_case = 32'd1 *)
+    if (\$48 ) begin
+      rp_out = { \$52 , 31'h00000000 };
+    end else if (\$49 ) begin
+      rp_out = { \$55 , 31'h7f800000 };
+    end else begin
+      rp_out = { \$58 , \$47 [30:0] };
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    (* full_case = 32'd1 *)
+    if (\$62 ) begin
+      s = 32'd2143289344;
+    end else if (x_inf) begin
+      s = x;
+    end else begin
+      s = rp_out;
+    end
+  end
+  assign x_sig = { \$3 , x[22:0] };
+  assign y_sig = { \$12 , y[22:0] };
+  assign d = \$19 [7:0];
+  assign dcl = \$21 [4:0];
+  assign total = \$28 [27:0];
+  assign rp_ls = \$31 [4:0];
+  assign rp_norm = \$32 [27:0];
+  assign rp_eb = { \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34  };
+  assign rp_packed = \$47 [45:0];
+  assign xa = { \$3 , x[22:0], 3'h0 };
+  assign ya_full = { \$12 , y[22:0], 3'h0 };
+  assign \$41  = { \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 , 23'h000000 };
+endmodule
+
+module \array_mixpe_w4a16_os_4x4__pe.p_add (b, s, a);
+  reg \$auto$verilog_backend.cc:2355:dump_module$6  = 0;
+  wire \$1 ;
+  wire \$10 ;
+  wire \$11 ;
+  wire \$12 ;
+  wire \$13 ;
+  wire \$14 ;
+  wire \$15 ;
+  wire \$16 ;
+  wire \$17 ;
+  wire \$18 ;
+  wire [8:0] \$19 ;
+  wire \$2 ;
+  wire \$20 ;
+  wire [7:0] \$21 ;
+  wire [26:0] \$22 ;
+  wire [26:0] \$23 ;
+  wire [57:0] \$24 ;
+  wire \$25 ;
+  wire [27:0] \$26 ;
+  wire [27:0] \$27 ;
+  wire [28:0] \$28 ;
+  wire [8:0] \$29 ;
+  wire \$3 ;
+  wire [9:0] \$30 ;
+  wire [5:0] \$31 ;
+  wire [58:0] \$32 ;
+  wire [11:0] \$33 ;
+  wire [12:0] \$34 ;
+  wire \$35 ;
+  wire \$36 ;
+  wire [22:0] \$37 ;
+  wire [58:0] \$38 ;
+  wire [22:0] \$39 ;
+  wire \$4 ;
+  wire [23:0] \$40 ;
+  wire [54:0] \$41 ;
+  wire [55:0] \$42 ;
+  wire \$43 ;
+  wire \$44 ;
+  wire \$45 ;
+  wire \$46 ;
+  wire [56:0] \$47 ;
+  wire \$48 ;
+  wire \$49 ;
+  wire \$5 ;
+  wire \$50 ;
+  wire \$51 ;
+  wire \$52 ;
+  wire \$53 ;
+  wire \$54 ;
+  wire \$55 ;
+  wire \$56 ;
+  wire \$57 ;
+  wire \$58 ;
+  wire \$59 ;
+  wire \$6 ;
+  wire \$60 ;
+  wire \$61 ;
+  wire \$62 ;
+  wire \$7 ;
+  wire \$8 ;
+  wire \$9 ;
+  input [31:0] a;
+  wire [31:0] a;
+  input [31:0] b;
+  wire [31:0] b;
+  wire [7:0] d;
+  wire [4:0] dcl;
+  wire [10:0] exp_lsb;
+  wire [21:0] rp_eb;
+  wire rp_lost;
+  wire [4:0] rp_ls;
+  reg [4:0] rp_msb;
+  wire [27:0] rp_norm;
+  reg [31:0] rp_out;
+  wire [45:0] rp_packed;
+  reg [4:0] rp_rs;
+  wire [27:0] rp_sh;
+  output [31:0] s;
+  reg [31:0] s;
+  wire sub;
+  wire swap;
+  wire [27:0] total;
+  wire [31:0] x;
+  wire [7:0] x_e;
+  wire x_inf;
+  wire x_nan;
+  wire [23:0] x_sig;
+  wire x_zero;
+  wire [26:0] xa;
+  wire [31:0] y;
+  wire [7:0] y_e;
+  wire y_inf;
+  wire y_nan;
+  wire [23:0] y_sig;
+  wire y_zero;
+  wire [26:0] ya;
+  wire [26:0] ya_full;
+  assign \$25  = \$24 [26:0] != ya_full;
+  assign ya = \$22  | { 26'h0000000, \$25  };
+  assign sub = x[31] ^ y[31];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 7'h7f;
+  assign \$30  = $signed(\$29 ) - $signed(6'h17);
+  assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
+  assign \$31  = 5'h1b - rp_msb;
+  assign \$32  = \$28 [27:0] << \$31 [4:0];
+  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$34  = $signed(\$33 ) + $signed(8'h7f);
+  assign \$35  = $signed(\$34 ) < $signed(2'h1);
+  assign \$36  = $signed(\$34 ) < $signed(6'h25);
+  assign \$37  = $signed(2'h1) - $signed(\$34 );
+  assign rp_sh = \$32 [27:0] >> rp_rs;
+  assign \$38  = rp_sh << rp_rs;
+  assign rp_lost = \$38 [27:0] != \$32 [27:0];
+  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
+  assign \$40  = $signed(\$39 ) - $signed(2'h1);
+  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[27:4] });
+  assign \$43  = | rp_sh[2:0];
+  assign \$44  = \$43  | rp_lost;
+  assign \$45  = \$44  | rp_sh[4];
+  assign \$46  = rp_sh[3] & \$45 ;
+  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
+  assign \$48  = ! \$28 [27:0];
+  assign \$49  = \$47 [45:0] >= 31'h7f800000;
+  assign \$50  = ! \$28 [27:0];
+  assign \$51  = x[31] & y[31];
+  assign \$52  = \$50  ? \$51  : x[31];
+  assign \$53  = ! \$28 [27:0];
+  assign \$54  = x[31] & y[31];
+  assign \$55  = \$53  ? \$54  : x[31];
+  assign \$56  = ! \$28 [27:0];
+  assign \$57  = x[31] & y[31];
+  assign \$58  = \$56  ? \$57  : x[31];
+  assign \$59  = x_nan | y_nan;
+  assign \$60  = x_inf & y_inf;
+  assign \$61  = \$60  & sub;
+  assign \$62  = \$59  | \$61 ;
+  assign swap = b[30:0] > a[30:0];
+  assign x = swap ? b : a;
+  assign y = swap ? a : b;
+  assign \$1  = ! x[30:23];
+  assign x_e = \$1  ? 8'h01 : x[30:23];
+  assign \$2  = ! x[30:23];
+  assign \$3  = ~ \$2 ;
+  assign \$4  = x[30:23] == 8'hff;
+  assign \$5  = ! x[22:0];
+  assign x_inf = \$4  & \$5 ;
+  assign \$6  = x[30:23] == 8'hff;
+  assign \$7  = | x[22:0];
+  assign x_nan = \$6  & \$7 ;
+  assign \$8  = ! x[30:23];
+  assign \$9  = ! x[22:0];
+  assign x_zero = \$8  & \$9 ;
+  assign \$10  = ! y[30:23];
+  assign y_e = \$10  ? 8'h01 : y[30:23];
+  assign \$11  = ! y[30:23];
+  assign \$12  = ~ \$11 ;
+  assign \$13  = y[30:23] == 8'hff;
+  assign \$14  = ! y[22:0];
+  assign y_inf = \$13  & \$14 ;
+  assign \$15  = y[30:23] == 8'hff;
+  assign \$16  = | y[22:0];
+  assign y_nan = \$15  & \$16 ;
+  assign \$17  = ! y[30:23];
+  assign \$18  = ! y[22:0];
+  assign y_zero = \$17  & \$18 ;
+  assign \$19  = x_e - y_e;
+  assign \$20  = \$19 [7:0] > 5'h1b;
+  assign \$21  = \$20  ? 8'h1b : \$19 [7:0];
+  assign \$22  = ya_full >> \$21 [4:0];
+  assign \$23  = ya_full >> \$21 [4:0];
+  assign \$24  = \$23  << \$21 [4:0];
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    rp_msb = 5'h00;
+    if (\$28 [0]) begin
+      rp_msb = 5'h00;
+    end
+    if (\$28 [1]) begin
+      rp_msb = 5'h01;
+    end
+    if (\$28 [2]) begin
+      rp_msb = 5'h02;
+    end
+    if (\$28 [3]) begin
+      rp_msb = 5'h03;
+    end
+    if (\$28 [4]) begin
+      rp_msb = 5'h04;
+    end
+    if (\$28 [5]) begin
+      rp_msb = 5'h05;
+    end
+    if (\$28 [6]) begin
+      rp_msb = 5'h06;
+    end
+    if (\$28 [7]) begin
+      rp_msb = 5'h07;
+    end
+    if (\$28 [8]) begin
+      rp_msb = 5'h08;
+    end
+    if (\$28 [9]) begin
+      rp_msb = 5'h09;
+    end
+    if (\$28 [10]) begin
+      rp_msb = 5'h0a;
+    end
+    if (\$28 [11]) begin
+      rp_msb = 5'h0b;
+    end
+    if (\$28 [12]) begin
+      rp_msb = 5'h0c;
+    end
+    if (\$28 [13]) begin
+      rp_msb = 5'h0d;
+    end
+    if (\$28 [14]) begin
+      rp_msb = 5'h0e;
+    end
+    if (\$28 [15]) begin
+      rp_msb = 5'h0f;
+    end
+    if (\$28 [16]) begin
+      rp_msb = 5'h10;
+    end
+    if (\$28 [17]) begin
+      rp_msb = 5'h11;
+    end
+    if (\$28 [18]) begin
+      rp_msb = 5'h12;
+    end
+    if (\$28 [19]) begin
+      rp_msb = 5'h13;
+    end
+    if (\$28 [20]) begin
+      rp_msb = 5'h14;
+    end
+    if (\$28 [21]) begin
+      rp_msb = 5'h15;
+    end
+    if (\$28 [22]) begin
+      rp_msb = 5'h16;
+    end
+    if (\$28 [23]) begin
+      rp_msb = 5'h17;
+    end
+    if (\$28 [24]) begin
+      rp_msb = 5'h18;
+    end
+    if (\$28 [25]) begin
+      rp_msb = 5'h19;
+    end
+    if (\$28 [26]) begin
+      rp_msb = 5'h1a;
+    end
+    if (\$28 [27]) begin
+      rp_msb = 5'h1b;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    rp_rs = 5'h00;
+    if (\$35 ) begin
+      (* full_case = 32'd1 *)
+      if (\$36 ) begin
+        rp_rs = 5'h1c;
+      end else begin
+        rp_rs = \$37 [4:0];
+      end
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    (* full_case = 32'd1 *)
+    if (\$48 ) begin
+      rp_out = { \$52 , 31'h00000000 };
+    end else if (\$49 ) begin
+      rp_out = { \$55 , 31'h7f800000 };
+    end else begin
+      rp_out = { \$58 , \$47 [30:0] };
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    (* full_case = 32'd1 *)
+    if (\$62 ) begin
+      s = 32'd2143289344;
+    end else if (x_inf) begin
+      s = x;
+    end else begin
+      s = rp_out;
+    end
+  end
+  assign x_sig = { \$3 , x[22:0] };
+  assign y_sig = { \$12 , y[22:0] };
+  assign d = \$19 [7:0];
+  assign dcl = \$21 [4:0];
+  assign total = \$28 [27:0];
+  assign rp_ls = \$31 [4:0];
+  assign rp_norm = \$32 [27:0];
+  assign rp_eb = { \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34  };
+  assign rp_packed = \$47 [45:0];
+  assign xa = { \$3 , x[22:0], 3'h0 };
+  assign ya_full = { \$12 , y[22:0], 3'h0 };
+  assign \$41  = { \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 , 23'h000000 };
+endmodule
+
+module \array_mixpe_w4a16_os_4x4__pe.scale_mul (b, p, a);
+  reg \$auto$verilog_backend.cc:2355:dump_module$7  = 0;
+  wire \$1 ;
+  wire \$10 ;
+  wire \$11 ;
+  wire \$12 ;
+  wire \$13 ;
+  wire \$14 ;
+  wire \$15 ;
+  wire \$16 ;
+  wire \$17 ;
+  wire \$18 ;
+  wire [8:0] \$19 ;
+  wire \$2 ;
+  wire [9:0] \$20 ;
+  wire [6:0] \$21 ;
+  wire [97:0] \$22 ;
+  wire [12:0] \$23 ;
+  wire [13:0] \$24 ;
+  wire \$25 ;
+  wire \$26 ;
+  wire [23:0] \$27 ;
+  wire [97:0] \$28 ;
+  wire [23:0] \$29 ;
+  wire \$3 ;
+  wire [24:0] \$30 ;
+  wire [55:0] \$31 ;
+  wire [56:0] \$32 ;
+  wire \$33 ;
+  wire \$34 ;
+  wire \$35 ;
+  wire \$36 ;
+  wire [57:0] \$37 ;
+  wire \$38 ;
+  wire \$39 ;
+  wire \$4 ;
+  wire \$40 ;
+  wire \$41 ;
+  wire \$42 ;
+  wire \$43 ;
+  wire \$44 ;
+  wire \$45 ;
+  wire \$46 ;
+  wire \$47 ;
+  wire \$48 ;
+  wire \$49 ;
+  wire \$5 ;
+  wire \$6 ;
+  wire \$7 ;
+  wire \$8 ;
+  wire \$9 ;
   input [31:0] a;
   wire [31:0] a;
   wire [7:0] a_e;
+  wire a_inf;
+  wire a_nan;
   wire [23:0] a_sig;
+  wire a_zero;
   input [15:0] b;
   wire [15:0] b;
   wire [4:0] b_e;
+  wire b_inf;
+  wire b_nan;
   wire [10:0] b_sig;
+  wire b_zero;
   wire [11:0] exp;
   output [31:0] p;
   reg [31:0] p;
@@ -10465,71 +10177,65 @@ module \array_mixpe_w4a16_os_4x4__pe.scale_mul (b, p, a);
   wire [46:0] rp_packed;
   reg [5:0] rp_rs;
   wire [34:0] rp_sh;
-  assign \$34  = b[14:10] == 5'h1f;
-  assign \$35  = | b[9:0];
-  assign \$36  = \$34  & \$35 ;
-  assign \$37  = \$33  | \$36 ;
-  assign \$38  = a[30:23] == 8'hff;
-  assign \$39  = ! a[22:0];
-  assign \$40  = \$38  & \$39 ;
-  assign \$41  = ! b[14:10];
-  assign \$42  = ! b[9:0];
-  assign \$43  = \$41  & \$42 ;
-  assign \$44  = \$40  & \$43 ;
-  assign \$45  = \$37  | \$44 ;
-  assign \$46  = b[14:10] == 5'h1f;
-  assign \$47  = ! b[9:0];
-  assign \$48  = \$46  & \$47 ;
-  assign \$49  = ! a[30:23];
-  assign \$50  = ! a[22:0];
-  assign \$51  = \$49  & \$50 ;
-  assign \$52  = \$48  & \$51 ;
-  assign \$53  = \$45  | \$52 ;
-  assign \$54  = a[30:23] == 8'hff;
-  assign \$55  = ! a[22:0];
-  assign \$56  = \$54  & \$55 ;
-  assign \$57  = b[14:10] == 5'h1f;
-  assign \$58  = ! b[9:0];
-  assign \$59  = \$57  & \$58 ;
-  assign \$60  = \$56  | \$59 ;
-  assign \$61  = a[31] ^ b[15];
+  assign \$40  = a[31] ^ b[15];
+  assign \$41  = a[31] ^ b[15];
+  assign \$42  = a[31] ^ b[15];
+  assign \$43  = a_nan | b_nan;
+  assign \$44  = a_inf & b_zero;
+  assign \$45  = \$43  | \$44 ;
+  assign \$46  = b_inf & a_zero;
+  assign \$47  = \$45  | \$46 ;
+  assign \$48  = a_inf | b_inf;
+  assign \$49  = a[31] ^ b[15];
   assign \$1  = ! a[30:23];
   assign a_e = \$1  ? 8'h01 : a[30:23];
   assign \$2  = ! a[30:23];
   assign \$3  = ~ \$2 ;
-  assign \$4  = ! b[14:10];
-  assign b_e = \$4  ? 5'h01 : b[14:10];
-  assign \$5  = ! b[14:10];
-  assign \$6  = ~ \$5 ;
-  assign prod = { \$3 , a[22:0] } * { \$6 , b[9:0] };
-  assign \$7  = a_e + b_e;
-  assign \$8  = \$7  - 8'haf;
-  assign \$9  = 6'h22 - rp_msb;
-  assign \$10  = prod << \$9 [5:0];
-  assign \$11  = $signed(\$8 ) + $signed({ 1'h0, rp_msb });
-  assign \$12  = $signed(\$11 ) + $signed(8'h7f);
-  assign \$13  = $signed(\$12 ) < $signed(2'h1);
-  assign \$14  = $signed(\$12 ) < $signed(7'h5e);
-  assign \$15  = $signed(2'h1) - $signed(\$12 );
-  assign rp_sh = \$10 [34:0] >> rp_rs;
-  assign \$16  = rp_sh << rp_rs;
-  assign rp_lost = \$16 [34:0] != \$10 [34:0];
-  assign \$17  = $signed(\$12 ) + $signed({ 1'h0, rp_rs });
-  assign \$18  = $signed(\$17 ) - $signed(2'h1);
-  assign \$20  = $signed(\$19 ) + $signed({ 1'h0, rp_sh[34:11] });
-  assign \$21  = | rp_sh[9:0];
-  assign \$22  = \$21  | rp_lost;
-  assign \$23  = \$22  | rp_sh[11];
-  assign \$24  = rp_sh[10] & \$23 ;
-  assign \$25  = $signed(\$20 ) + $signed({ 1'h0, \$24  });
-  assign \$26  = ! prod;
-  assign \$27  = \$25 [46:0] >= 31'h7f800000;
-  assign \$28  = a[31] ^ b[15];
-  assign \$29  = a[31] ^ b[15];
-  assign \$30  = a[31] ^ b[15];
-  assign \$31  = a[30:23] == 8'hff;
-  assign \$32  = | a[22:0];
-  assign \$33  = \$31  & \$32 ;
+  assign \$4  = a[30:23] == 8'hff;
+  assign \$5  = ! a[22:0];
+  assign a_inf = \$4  & \$5 ;
+  assign \$6  = a[30:23] == 8'hff;
+  assign \$7  = | a[22:0];
+  assign a_nan = \$6  & \$7 ;
+  assign \$8  = ! a[30:23];
+  assign \$9  = ! a[22:0];
+  assign a_zero = \$8  & \$9 ;
+  assign \$10  = ! b[14:10];
+  assign b_e = \$10  ? 5'h01 : b[14:10];
+  assign \$11  = ! b[14:10];
+  assign \$12  = ~ \$11 ;
+  assign \$13  = b[14:10] == 5'h1f;
+  assign \$14  = ! b[9:0];
+  assign b_inf = \$13  & \$14 ;
+  assign \$15  = b[14:10] == 5'h1f;
+  assign \$16  = | b[9:0];
+  assign b_nan = \$15  & \$16 ;
+  assign \$17  = ! b[14:10];
+  assign \$18  = ! b[9:0];
+  assign b_zero = \$17  & \$18 ;
+  assign prod = { \$3 , a[22:0] } * { \$12 , b[9:0] };
+  assign \$19  = a_e + b_e;
+  assign \$20  = \$19  - 8'haf;
+  assign \$21  = 6'h22 - rp_msb;
+  assign \$22  = prod << \$21 [5:0];
+  assign \$23  = $signed(\$20 ) + $signed({ 1'h0, rp_msb });
+  assign \$24  = $signed(\$23 ) + $signed(8'h7f);
+  assign \$25  = $signed(\$24 ) < $signed(2'h1);
+  assign \$26  = $signed(\$24 ) < $signed(7'h5e);
+  assign \$27  = $signed(2'h1) - $signed(\$24 );
+  assign rp_sh = \$22 [34:0] >> rp_rs;
+  assign \$28  = rp_sh << rp_rs;
+  assign rp_lost = \$28 [34:0] != \$22 [34:0];
+  assign \$29  = $signed(\$24 ) + $signed({ 1'h0, rp_rs });
+  assign \$30  = $signed(\$29 ) - $signed(2'h1);
+  assign \$32  = $signed(\$31 ) + $signed({ 1'h0, rp_sh[34:11] });
+  assign \$33  = | rp_sh[9:0];
+  assign \$34  = \$33  | rp_lost;
+  assign \$35  = \$34  | rp_sh[11];
+  assign \$36  = rp_sh[10] & \$35 ;
+  assign \$37  = $signed(\$32 ) + $signed({ 1'h0, \$36  });
+  assign \$38  = ! prod;
+  assign \$39  = \$37 [46:0] >= 31'h7f800000;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
     rp_msb = 6'h00;
@@ -10642,73 +10348,73 @@ module \array_mixpe_w4a16_os_4x4__pe.scale_mul (b, p, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
     rp_rs = 6'h00;
-    if (\$13 ) begin
+    if (\$25 ) begin
       (* full_case = 32'd1 *)
-      if (\$14 ) begin
+      if (\$26 ) begin
         rp_rs = 6'h23;
       end else begin
-        rp_rs = \$15 [5:0];
+        rp_rs = \$27 [5:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
     (* full_case = 32'd1 *)
-    if (\$26 ) begin
-      rp_out = { \$28 , 31'h00000000 };
-    end else if (\$27 ) begin
-      rp_out = { \$29 , 31'h7f800000 };
+    if (\$38 ) begin
+      rp_out = { \$40 , 31'h00000000 };
+    end else if (\$39 ) begin
+      rp_out = { \$41 , 31'h7f800000 };
     end else begin
-      rp_out = { \$30 , \$25 [30:0] };
+      rp_out = { \$42 , \$37 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
     (* full_case = 32'd1 *)
-    if (\$53 ) begin
+    if (\$47 ) begin
       p = 32'd2143289344;
-    end else if (\$60 ) begin
-      p = { \$61 , 31'h7f800000 };
+    end else if (\$48 ) begin
+      p = { \$49 , 31'h7f800000 };
     end else begin
       p = rp_out;
     end
   end
   assign a_sig = { \$3 , a[22:0] };
-  assign b_sig = { \$6 , b[9:0] };
-  assign exp = { \$8 [9], \$8 [9], \$8  };
-  assign rp_ls = \$9 [5:0];
-  assign rp_norm = \$10 [34:0];
-  assign rp_eb = { \$12 [13], \$12 [13], \$12 [13], \$12 [13], \$12 [13], \$12 [13], \$12 [13], \$12 [13], \$12 [13], \$12  };
-  assign rp_packed = \$25 [46:0];
-  assign \$19  = { \$18 [24], \$18 [24], \$18 [24], \$18 [24], \$18 [24], \$18 [24], \$18 [24], \$18 [24], \$18 , 23'h000000 };
+  assign b_sig = { \$12 , b[9:0] };
+  assign exp = { \$20 [9], \$20 [9], \$20  };
+  assign rp_ls = \$21 [5:0];
+  assign rp_norm = \$22 [34:0];
+  assign rp_eb = { \$24 [13], \$24 [13], \$24 [13], \$24 [13], \$24 [13], \$24 [13], \$24 [13], \$24 [13], \$24 [13], \$24  };
+  assign rp_packed = \$37 [46:0];
+  assign \$31  = { \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 , 23'h000000 };
 endmodule
 
-module \array_mixpe_w4a16_os_4x4__pe.zero_scale (\port$1442$0 , y, s);
+module \array_mixpe_w4a16_os_4x4__pe.zero_scale (\port$1236$0 , y, s);
   reg \$auto$verilog_backend.cc:2355:dump_module$8  = 0;
   wire \$1 ;
-  wire [10:0] \$10 ;
-  wire [11:0] \$11 ;
-  wire \$12 ;
-  wire \$13 ;
-  wire [21:0] \$14 ;
+  wire \$10 ;
+  wire [5:0] \$11 ;
+  wire [5:0] \$12 ;
+  wire [8:0] \$13 ;
+  wire [5:0] \$14 ;
   wire [59:0] \$15 ;
-  wire [21:0] \$16 ;
-  wire [22:0] \$17 ;
-  wire [53:0] \$18 ;
-  wire [54:0] \$19 ;
+  wire [10:0] \$16 ;
+  wire [11:0] \$17 ;
+  wire \$18 ;
+  wire \$19 ;
   wire \$2 ;
-  wire \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire \$23 ;
-  wire [55:0] \$24 ;
-  wire \$25 ;
+  wire [21:0] \$20 ;
+  wire [59:0] \$21 ;
+  wire [21:0] \$22 ;
+  wire [22:0] \$23 ;
+  wire [53:0] \$24 ;
+  wire [54:0] \$25 ;
   wire \$26 ;
   wire \$27 ;
   wire \$28 ;
   wire \$29 ;
   wire \$3 ;
-  wire \$30 ;
+  wire [55:0] \$30 ;
   wire \$31 ;
   wire \$32 ;
   wire \$33 ;
@@ -10723,19 +10429,16 @@ module \array_mixpe_w4a16_os_4x4__pe.zero_scale (\port$1442$0 , y, s);
   wire \$41 ;
   wire \$42 ;
   wire \$43 ;
-  wire \$44 ;
-  wire \$45 ;
-  wire \$46 ;
-  wire [5:0] \$5 ;
-  wire [5:0] \$6 ;
-  wire [8:0] \$7 ;
-  wire [5:0] \$8 ;
-  wire [59:0] \$9 ;
+  wire \$5 ;
+  wire \$6 ;
+  wire \$7 ;
+  wire \$8 ;
+  wire \$9 ;
   wire [4:0] d;
   wire [4:0] dmag;
   wire [9:0] exp;
-  input [3:0] \port$1442$0 ;
-  wire [3:0] \port$1442$0 ;
+  input [3:0] \port$1236$0 ;
+  wire [3:0] \port$1236$0 ;
   wire [28:0] prod;
   wire [20:0] rp_eb;
   wire rp_lost;
@@ -10749,81 +10452,62 @@ module \array_mixpe_w4a16_os_4x4__pe.zero_scale (\port$1442$0 , y, s);
   input [31:0] s;
   wire [31:0] s;
   wire [7:0] s_e;
+  wire s_inf;
+  wire s_nan;
   wire [23:0] s_sig;
+  wire s_zero;
   output [31:0] y;
   reg [31:0] y;
   assign \$1  = ! s[30:23];
   assign s_e = \$1  ? 8'h01 : s[30:23];
   assign \$2  = ! s[30:23];
   assign \$3  = ~ \$2 ;
-  assign \$4  = $signed({ 1'h0, \port$1442$0  }) < $signed(1'h0);
-  assign \$5  = - \port$1442$0 ;
-  assign \$6  = \$4  ? \$5  : { 2'h0, \port$1442$0  };
-  assign prod = \$6 [4:0] * { \$3 , s[22:0] };
-  assign \$7  = s_e - 7'h7f;
-  assign exp = $signed(\$7 ) - $signed(6'h17);
-  assign \$8  = 5'h1c - rp_msb;
-  assign \$9  = prod << \$8 [4:0];
-  assign \$10  = $signed(exp) + $signed({ 1'h0, rp_msb });
-  assign \$11  = $signed(\$10 ) + $signed(8'h7f);
-  assign \$12  = $signed(\$11 ) < $signed(2'h1);
-  assign \$13  = $signed(\$11 ) < $signed(6'h24);
-  assign \$14  = $signed(2'h1) - $signed(\$11 );
-  assign rp_sh = \$9 [28:0] >> rp_rs;
-  assign \$15  = rp_sh << rp_rs;
-  assign rp_lost = \$15 [28:0] != \$9 [28:0];
-  assign \$16  = $signed(\$11 ) + $signed({ 1'h0, rp_rs });
-  assign \$17  = $signed(\$16 ) - $signed(2'h1);
-  assign \$19  = $signed(\$18 ) + $signed({ 1'h0, rp_sh[28:5] });
-  assign \$20  = | rp_sh[3:0];
-  assign \$21  = \$20  | rp_lost;
-  assign \$22  = \$21  | rp_sh[5];
-  assign \$23  = rp_sh[4] & \$22 ;
-  assign \$24  = $signed(\$19 ) + $signed({ 1'h0, \$23  });
-  assign \$25  = ! prod;
-  assign \$26  = \$24 [44:0] >= 31'h7f800000;
-  assign \$27  = $signed({ 1'h0, \port$1442$0  }) < $signed(1'h0);
-  assign \$28  = s[31] ^ \$27 ;
-  assign \$29  = $signed({ 1'h0, \port$1442$0  }) < $signed(1'h0);
-  assign \$30  = s[31] ^ \$29 ;
-  assign \$31  = $signed({ 1'h0, \port$1442$0  }) < $signed(1'h0);
-  assign \$32  = s[31] ^ \$31 ;
-  assign \$33  = s[30:23] == 8'hff;
-  assign \$34  = | s[22:0];
-  assign \$35  = \$33  & \$34 ;
-  assign \$36  = s[30:23] == 8'hff;
-  assign \$37  = ! s[22:0];
-  assign \$38  = \$36  & \$37 ;
-  assign \$39  = ! \port$1442$0 ;
-  assign \$40  = \$38  & \$39 ;
-  assign \$41  = \$35  | \$40 ;
-  assign \$42  = s[30:23] == 8'hff;
-  assign \$43  = ! s[22:0];
-  assign \$44  = \$42  & \$43 ;
-  assign \$45  = $signed({ 1'h0, \port$1442$0  }) < $signed(1'h0);
-  assign \$46  = s[31] ^ \$45 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$25 ) begin
-      rp_out = { \$28 , 31'h00000000 };
-    end else if (\$26 ) begin
-      rp_out = { \$30 , 31'h7f800000 };
-    end else begin
-      rp_out = { \$32 , \$24 [30:0] };
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$41 ) begin
-      y = 32'd2143289344;
-    end else if (\$44 ) begin
-      y = { \$46 , 31'h7f800000 };
-    end else begin
-      y = rp_out;
-    end
-  end
+  assign \$4  = s[30:23] == 8'hff;
+  assign \$5  = ! s[22:0];
+  assign s_inf = \$4  & \$5 ;
+  assign \$6  = s[30:23] == 8'hff;
+  assign \$7  = | s[22:0];
+  assign s_nan = \$6  & \$7 ;
+  assign \$8  = ! s[30:23];
+  assign \$9  = ! s[22:0];
+  assign s_zero = \$8  & \$9 ;
+  assign \$10  = $signed({ 1'h0, \port$1236$0  }) < $signed(1'h0);
+  assign \$11  = - \port$1236$0 ;
+  assign \$12  = \$10  ? \$11  : { 2'h0, \port$1236$0  };
+  assign prod = \$12 [4:0] * { \$3 , s[22:0] };
+  assign \$13  = s_e - 7'h7f;
+  assign exp = $signed(\$13 ) - $signed(6'h17);
+  assign \$14  = 5'h1c - rp_msb;
+  assign \$15  = prod << \$14 [4:0];
+  assign \$16  = $signed(exp) + $signed({ 1'h0, rp_msb });
+  assign \$17  = $signed(\$16 ) + $signed(8'h7f);
+  assign \$18  = $signed(\$17 ) < $signed(2'h1);
+  assign \$19  = $signed(\$17 ) < $signed(6'h24);
+  assign \$20  = $signed(2'h1) - $signed(\$17 );
+  assign rp_sh = \$15 [28:0] >> rp_rs;
+  assign \$21  = rp_sh << rp_rs;
+  assign rp_lost = \$21 [28:0] != \$15 [28:0];
+  assign \$22  = $signed(\$17 ) + $signed({ 1'h0, rp_rs });
+  assign \$23  = $signed(\$22 ) - $signed(2'h1);
+  assign \$25  = $signed(\$24 ) + $signed({ 1'h0, rp_sh[28:5] });
+  assign \$26  = | rp_sh[3:0];
+  assign \$27  = \$26  | rp_lost;
+  assign \$28  = \$27  | rp_sh[5];
+  assign \$29  = rp_sh[4] & \$28 ;
+  assign \$30  = $signed(\$25 ) + $signed({ 1'h0, \$29  });
+  assign \$31  = ! prod;
+  assign \$32  = \$30 [44:0] >= 31'h7f800000;
+  assign \$33  = $signed({ 1'h0, \port$1236$0  }) < $signed(1'h0);
+  assign \$34  = s[31] ^ \$33 ;
+  assign \$35  = $signed({ 1'h0, \port$1236$0  }) < $signed(1'h0);
+  assign \$36  = s[31] ^ \$35 ;
+  assign \$37  = $signed({ 1'h0, \port$1236$0  }) < $signed(1'h0);
+  assign \$38  = s[31] ^ \$37 ;
+  assign \$39  = ! \port$1236$0 ;
+  assign \$40  = s_inf & \$39 ;
+  assign \$41  = s_nan | \$40 ;
+  assign \$42  = $signed({ 1'h0, \port$1236$0  }) < $signed(1'h0);
+  assign \$43  = s[31] ^ \$42 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
     rp_msb = 5'h00;
@@ -10918,158 +10602,111 @@ module \array_mixpe_w4a16_os_4x4__pe.zero_scale (\port$1442$0 , y, s);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
     rp_rs = 5'h00;
-    if (\$12 ) begin
+    if (\$18 ) begin
       (* full_case = 32'd1 *)
-      if (\$13 ) begin
+      if (\$19 ) begin
         rp_rs = 5'h1d;
       end else begin
-        rp_rs = \$14 [4:0];
+        rp_rs = \$20 [4:0];
       end
     end
   end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
+    (* full_case = 32'd1 *)
+    if (\$31 ) begin
+      rp_out = { \$34 , 31'h00000000 };
+    end else if (\$32 ) begin
+      rp_out = { \$36 , 31'h7f800000 };
+    end else begin
+      rp_out = { \$38 , \$30 [30:0] };
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
+    (* full_case = 32'd1 *)
+    if (\$41 ) begin
+      y = 32'd2143289344;
+    end else if (s_inf) begin
+      y = { \$43 , 31'h7f800000 };
+    end else begin
+      y = rp_out;
+    end
+  end
   assign s_sig = { \$3 , s[22:0] };
-  assign dmag = \$6 [4:0];
-  assign d = { 1'h0, \port$1442$0  };
-  assign rp_ls = \$8 [4:0];
-  assign rp_norm = \$9 [28:0];
-  assign rp_eb = { \$11 [11], \$11 [11], \$11 [11], \$11 [11], \$11 [11], \$11 [11], \$11 [11], \$11 [11], \$11 [11], \$11  };
-  assign rp_packed = \$24 [44:0];
-  assign \$18  = { \$17 [22], \$17 [22], \$17 [22], \$17 [22], \$17 [22], \$17 [22], \$17 [22], \$17 [22], \$17 , 23'h000000 };
+  assign dmag = \$12 [4:0];
+  assign d = { 1'h0, \port$1236$0  };
+  assign rp_ls = \$14 [4:0];
+  assign rp_norm = \$15 [28:0];
+  assign rp_eb = { \$17 [11], \$17 [11], \$17 [11], \$17 [11], \$17 [11], \$17 [11], \$17 [11], \$17 [11], \$17 [11], \$17  };
+  assign rp_packed = \$30 [44:0];
+  assign \$24  = { \$23 [22], \$23 [22], \$23 [22], \$23 [22], \$23 [22], \$23 [22], \$23 [22], \$23 [22], \$23 , 23'h000000 };
 endmodule
 
 module \array_mixpe_w4a16_os_4x4__pe.zero_sub (a, s, b);
   reg \$auto$verilog_backend.cc:2355:dump_module$9  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire \$100 ;
-  wire \$101 ;
-  wire [31:0] \$102 ;
-  wire \$103 ;
-  wire \$104 ;
-  wire [31:0] \$105 ;
-  wire \$106 ;
-  wire \$107 ;
-  wire \$108 ;
-  wire [31:0] \$109 ;
   wire \$11 ;
-  wire \$110 ;
-  wire \$111 ;
-  wire [31:0] \$112 ;
-  wire \$113 ;
-  wire \$114 ;
-  wire \$115 ;
-  wire \$116 ;
-  wire [31:0] \$117 ;
-  wire \$118 ;
-  wire [31:0] \$119 ;
   wire \$12 ;
-  wire \$120 ;
-  wire \$121 ;
-  wire \$122 ;
-  wire \$123 ;
-  wire [31:0] \$124 ;
-  wire \$125 ;
-  wire \$126 ;
-  wire [31:0] \$127 ;
-  wire \$128 ;
-  wire \$129 ;
-  wire [31:0] \$13 ;
-  wire \$130 ;
-  wire [31:0] \$131 ;
+  wire \$13 ;
   wire \$14 ;
   wire \$15 ;
-  wire [31:0] \$16 ;
+  wire \$16 ;
   wire \$17 ;
-  wire [31:0] \$18 ;
-  wire \$19 ;
-  wire [31:0] \$2 ;
-  wire [31:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire [8:0] \$23 ;
-  wire \$24 ;
-  wire [7:0] \$25 ;
-  wire [26:0] \$26 ;
-  wire [26:0] \$27 ;
-  wire [57:0] \$28 ;
-  wire \$29 ;
+  wire \$18 ;
+  wire [8:0] \$19 ;
+  wire \$2 ;
+  wire \$20 ;
+  wire [7:0] \$21 ;
+  wire [26:0] \$22 ;
+  wire [26:0] \$23 ;
+  wire [57:0] \$24 ;
+  wire \$25 ;
+  wire [27:0] \$26 ;
+  wire [27:0] \$27 ;
+  wire [28:0] \$28 ;
+  wire [8:0] \$29 ;
   wire \$3 ;
-  wire \$30 ;
-  wire [31:0] \$31 ;
-  wire \$32 ;
-  wire [31:0] \$33 ;
-  wire \$34 ;
-  wire [27:0] \$35 ;
-  wire [27:0] \$36 ;
-  wire [28:0] \$37 ;
-  wire [8:0] \$38 ;
-  wire [9:0] \$39 ;
+  wire [9:0] \$30 ;
+  wire [5:0] \$31 ;
+  wire [58:0] \$32 ;
+  wire [11:0] \$33 ;
+  wire [12:0] \$34 ;
+  wire \$35 ;
+  wire \$36 ;
+  wire [22:0] \$37 ;
+  wire [58:0] \$38 ;
+  wire [22:0] \$39 ;
   wire \$4 ;
-  wire [5:0] \$40 ;
-  wire [58:0] \$41 ;
-  wire [11:0] \$42 ;
-  wire [12:0] \$43 ;
+  wire [23:0] \$40 ;
+  wire [54:0] \$41 ;
+  wire [55:0] \$42 ;
+  wire \$43 ;
   wire \$44 ;
   wire \$45 ;
-  wire [22:0] \$46 ;
-  wire [58:0] \$47 ;
-  wire [22:0] \$48 ;
-  wire [23:0] \$49 ;
-  wire [31:0] \$5 ;
-  wire [54:0] \$50 ;
-  wire [55:0] \$51 ;
+  wire \$46 ;
+  wire [56:0] \$47 ;
+  wire \$48 ;
+  wire \$49 ;
+  wire \$5 ;
+  wire \$50 ;
+  wire \$51 ;
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire [56:0] \$56 ;
+  wire \$56 ;
   wire \$57 ;
   wire \$58 ;
   wire \$59 ;
   wire \$6 ;
   wire \$60 ;
-  wire [31:0] \$61 ;
+  wire \$61 ;
   wire \$62 ;
-  wire [31:0] \$63 ;
-  wire \$64 ;
-  wire \$65 ;
-  wire [31:0] \$66 ;
-  wire \$67 ;
-  wire \$68 ;
-  wire \$69 ;
-  wire [31:0] \$7 ;
-  wire [31:0] \$70 ;
-  wire \$71 ;
-  wire [31:0] \$72 ;
-  wire \$73 ;
-  wire \$74 ;
-  wire [31:0] \$75 ;
-  wire \$76 ;
-  wire \$77 ;
-  wire \$78 ;
-  wire [31:0] \$79 ;
+  wire \$7 ;
   wire \$8 ;
-  wire \$80 ;
-  wire [31:0] \$81 ;
-  wire \$82 ;
-  wire \$83 ;
-  wire [31:0] \$84 ;
-  wire \$85 ;
-  wire \$86 ;
-  wire [31:0] \$87 ;
-  wire \$88 ;
-  wire \$89 ;
-  wire [31:0] \$9 ;
-  wire [31:0] \$90 ;
-  wire \$91 ;
-  wire \$92 ;
-  wire \$93 ;
-  wire [31:0] \$94 ;
-  wire \$95 ;
-  wire \$96 ;
-  wire [31:0] \$97 ;
-  wire \$98 ;
-  wire \$99 ;
+  wire \$9 ;
   input [31:0] a;
   wire [31:0] a;
   input [31:0] b;
@@ -11088,282 +10725,233 @@ module \array_mixpe_w4a16_os_4x4__pe.zero_sub (a, s, b);
   wire [27:0] rp_sh;
   output [31:0] s;
   reg [31:0] s;
+  wire sub;
+  wire swap;
   wire [27:0] total;
+  wire [31:0] x;
   wire [7:0] x_e;
+  wire x_inf;
+  wire x_nan;
   wire [23:0] x_sig;
+  wire x_zero;
   wire [26:0] xa;
+  wire [31:0] y;
   wire [7:0] y_e;
+  wire y_inf;
+  wire y_nan;
   wire [23:0] y_sig;
+  wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$1  = b[30:0] > a[30:0];
-  assign \$2  = \$1  ? b : a;
-  assign \$3  = ! \$2 [30:23];
-  assign \$4  = b[30:0] > a[30:0];
-  assign \$5  = \$4  ? b : a;
-  assign x_e = \$3  ? 8'h01 : \$5 [30:23];
-  assign \$6  = b[30:0] > a[30:0];
-  assign \$7  = \$6  ? b : a;
-  assign \$8  = b[30:0] > a[30:0];
-  assign \$9  = \$8  ? b : a;
-  assign \$10  = ! \$9 [30:23];
-  assign \$11  = ~ \$10 ;
-  assign \$12  = b[30:0] > a[30:0];
-  assign \$13  = \$12  ? a : b;
-  assign \$14  = ! \$13 [30:23];
-  assign \$15  = b[30:0] > a[30:0];
-  assign \$16  = \$15  ? a : b;
-  assign y_e = \$14  ? 8'h01 : \$16 [30:23];
-  assign \$17  = b[30:0] > a[30:0];
-  assign \$18  = \$17  ? a : b;
-  assign \$19  = b[30:0] > a[30:0];
-  assign \$20  = \$19  ? a : b;
-  assign \$21  = ! \$20 [30:23];
-  assign \$22  = ~ \$21 ;
-  assign \$23  = x_e - y_e;
-  assign \$24  = \$23 [7:0] > 5'h1b;
-  assign \$25  = \$24  ? 8'h1b : \$23 [7:0];
-  assign \$26  = ya_full >> \$25 [4:0];
-  assign \$27  = ya_full >> \$25 [4:0];
-  assign \$28  = \$27  << \$25 [4:0];
-  assign \$29  = \$28 [26:0] != ya_full;
-  assign ya = \$26  | { 26'h0000000, \$29  };
-  assign \$30  = b[30:0] > a[30:0];
-  assign \$31  = \$30  ? b : a;
-  assign \$32  = b[30:0] > a[30:0];
-  assign \$33  = \$32  ? a : b;
-  assign \$34  = \$31 [31] ^ \$33 [31];
-  assign \$35  = xa - ya;
-  assign \$36  = xa + ya;
-  assign \$37  = \$34  ? { \$35 [27], \$35  } : { 1'h0, \$36  };
-  assign \$38  = x_e - 7'h7f;
-  assign \$39  = $signed(\$38 ) - $signed(6'h17);
-  assign exp_lsb = $signed(\$39 ) - $signed(3'h3);
-  assign \$40  = 5'h1b - rp_msb;
-  assign \$41  = \$37 [27:0] << \$40 [4:0];
-  assign \$42  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$43  = $signed(\$42 ) + $signed(8'h7f);
-  assign \$44  = $signed(\$43 ) < $signed(2'h1);
-  assign \$45  = $signed(\$43 ) < $signed(6'h25);
-  assign \$46  = $signed(2'h1) - $signed(\$43 );
-  assign rp_sh = \$41 [27:0] >> rp_rs;
-  assign \$47  = rp_sh << rp_rs;
-  assign rp_lost = \$47 [27:0] != \$41 [27:0];
-  assign \$48  = $signed(\$43 ) + $signed({ 1'h0, rp_rs });
-  assign \$49  = $signed(\$48 ) - $signed(2'h1);
-  assign \$51  = $signed(\$50 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$52  = | rp_sh[2:0];
-  assign \$53  = \$52  | rp_lost;
-  assign \$54  = \$53  | rp_sh[4];
-  assign \$55  = rp_sh[3] & \$54 ;
-  assign \$56  = $signed(\$51 ) + $signed({ 1'h0, \$55  });
-  assign \$57  = ! \$37 [27:0];
-  assign \$58  = \$56 [45:0] >= 31'h7f800000;
-  assign \$59  = ! \$37 [27:0];
-  assign \$60  = b[30:0] > a[30:0];
-  assign \$61  = \$60  ? b : a;
-  assign \$62  = b[30:0] > a[30:0];
-  assign \$63  = \$62  ? a : b;
-  assign \$64  = \$61 [31] & \$63 [31];
-  assign \$65  = b[30:0] > a[30:0];
-  assign \$66  = \$65  ? b : a;
-  assign \$67  = \$59  ? \$64  : \$66 [31];
-  assign \$68  = ! \$37 [27:0];
-  assign \$69  = b[30:0] > a[30:0];
-  assign \$70  = \$69  ? b : a;
-  assign \$71  = b[30:0] > a[30:0];
-  assign \$72  = \$71  ? a : b;
-  assign \$73  = \$70 [31] & \$72 [31];
-  assign \$74  = b[30:0] > a[30:0];
-  assign \$75  = \$74  ? b : a;
-  assign \$76  = \$68  ? \$73  : \$75 [31];
-  assign \$77  = ! \$37 [27:0];
-  assign \$78  = b[30:0] > a[30:0];
-  assign \$79  = \$78  ? b : a;
-  assign \$80  = b[30:0] > a[30:0];
-  assign \$81  = \$80  ? a : b;
-  assign \$82  = \$79 [31] & \$81 [31];
-  assign \$83  = b[30:0] > a[30:0];
-  assign \$84  = \$83  ? b : a;
-  assign \$85  = \$77  ? \$82  : \$84 [31];
-  assign \$86  = b[30:0] > a[30:0];
-  assign \$87  = \$86  ? b : a;
-  assign \$88  = \$87 [30:23] == 8'hff;
-  assign \$89  = b[30:0] > a[30:0];
-  assign \$90  = \$89  ? b : a;
-  assign \$91  = | \$90 [22:0];
-  assign \$92  = \$88  & \$91 ;
-  assign \$93  = b[30:0] > a[30:0];
-  assign \$94  = \$93  ? a : b;
-  assign \$95  = \$94 [30:23] == 8'hff;
-  assign \$96  = b[30:0] > a[30:0];
-  assign \$97  = \$96  ? a : b;
-  assign \$98  = | \$97 [22:0];
-  assign \$99  = \$95  & \$98 ;
-  assign \$100  = \$92  | \$99 ;
-  assign \$101  = b[30:0] > a[30:0];
-  assign \$102  = \$101  ? b : a;
-  assign \$103  = \$102 [30:23] == 8'hff;
-  assign \$104  = b[30:0] > a[30:0];
-  assign \$105  = \$104  ? b : a;
-  assign \$106  = ! \$105 [22:0];
-  assign \$107  = \$103  & \$106 ;
-  assign \$108  = b[30:0] > a[30:0];
-  assign \$109  = \$108  ? a : b;
-  assign \$110  = \$109 [30:23] == 8'hff;
-  assign \$111  = b[30:0] > a[30:0];
-  assign \$112  = \$111  ? a : b;
-  assign \$113  = ! \$112 [22:0];
-  assign \$114  = \$110  & \$113 ;
-  assign \$115  = \$107  & \$114 ;
-  assign \$116  = b[30:0] > a[30:0];
-  assign \$117  = \$116  ? b : a;
-  assign \$118  = b[30:0] > a[30:0];
-  assign \$119  = \$118  ? a : b;
-  assign \$120  = \$117 [31] ^ \$119 [31];
-  assign \$121  = \$115  & \$120 ;
-  assign \$122  = \$100  | \$121 ;
-  assign \$123  = b[30:0] > a[30:0];
-  assign \$124  = \$123  ? b : a;
-  assign \$125  = \$124 [30:23] == 8'hff;
-  assign \$126  = b[30:0] > a[30:0];
-  assign \$127  = \$126  ? b : a;
-  assign \$128  = ! \$127 [22:0];
-  assign \$129  = \$125  & \$128 ;
-  assign \$130  = b[30:0] > a[30:0];
-  assign \$131  = \$130  ? b : a;
+  assign \$25  = \$24 [26:0] != ya_full;
+  assign ya = \$22  | { 26'h0000000, \$25  };
+  assign sub = x[31] ^ y[31];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 7'h7f;
+  assign \$30  = $signed(\$29 ) - $signed(6'h17);
+  assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
+  assign \$31  = 5'h1b - rp_msb;
+  assign \$32  = \$28 [27:0] << \$31 [4:0];
+  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$34  = $signed(\$33 ) + $signed(8'h7f);
+  assign \$35  = $signed(\$34 ) < $signed(2'h1);
+  assign \$36  = $signed(\$34 ) < $signed(6'h25);
+  assign \$37  = $signed(2'h1) - $signed(\$34 );
+  assign rp_sh = \$32 [27:0] >> rp_rs;
+  assign \$38  = rp_sh << rp_rs;
+  assign rp_lost = \$38 [27:0] != \$32 [27:0];
+  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
+  assign \$40  = $signed(\$39 ) - $signed(2'h1);
+  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[27:4] });
+  assign \$43  = | rp_sh[2:0];
+  assign \$44  = \$43  | rp_lost;
+  assign \$45  = \$44  | rp_sh[4];
+  assign \$46  = rp_sh[3] & \$45 ;
+  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
+  assign \$48  = ! \$28 [27:0];
+  assign \$49  = \$47 [45:0] >= 31'h7f800000;
+  assign \$50  = ! \$28 [27:0];
+  assign \$51  = x[31] & y[31];
+  assign \$52  = \$50  ? \$51  : x[31];
+  assign \$53  = ! \$28 [27:0];
+  assign \$54  = x[31] & y[31];
+  assign \$55  = \$53  ? \$54  : x[31];
+  assign \$56  = ! \$28 [27:0];
+  assign \$57  = x[31] & y[31];
+  assign \$58  = \$56  ? \$57  : x[31];
+  assign \$59  = x_nan | y_nan;
+  assign \$60  = x_inf & y_inf;
+  assign \$61  = \$60  & sub;
+  assign \$62  = \$59  | \$61 ;
+  assign swap = b[30:0] > a[30:0];
+  assign x = swap ? b : a;
+  assign y = swap ? a : b;
+  assign \$1  = ! x[30:23];
+  assign x_e = \$1  ? 8'h01 : x[30:23];
+  assign \$2  = ! x[30:23];
+  assign \$3  = ~ \$2 ;
+  assign \$4  = x[30:23] == 8'hff;
+  assign \$5  = ! x[22:0];
+  assign x_inf = \$4  & \$5 ;
+  assign \$6  = x[30:23] == 8'hff;
+  assign \$7  = | x[22:0];
+  assign x_nan = \$6  & \$7 ;
+  assign \$8  = ! x[30:23];
+  assign \$9  = ! x[22:0];
+  assign x_zero = \$8  & \$9 ;
+  assign \$10  = ! y[30:23];
+  assign y_e = \$10  ? 8'h01 : y[30:23];
+  assign \$11  = ! y[30:23];
+  assign \$12  = ~ \$11 ;
+  assign \$13  = y[30:23] == 8'hff;
+  assign \$14  = ! y[22:0];
+  assign y_inf = \$13  & \$14 ;
+  assign \$15  = y[30:23] == 8'hff;
+  assign \$16  = | y[22:0];
+  assign y_nan = \$15  & \$16 ;
+  assign \$17  = ! y[30:23];
+  assign \$18  = ! y[22:0];
+  assign y_zero = \$17  & \$18 ;
+  assign \$19  = x_e - y_e;
+  assign \$20  = \$19 [7:0] > 5'h1b;
+  assign \$21  = \$20  ? 8'h1b : \$19 [7:0];
+  assign \$22  = ya_full >> \$21 [4:0];
+  assign \$23  = ya_full >> \$21 [4:0];
+  assign \$24  = \$23  << \$21 [4:0];
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
     rp_msb = 5'h00;
-    if (\$37 [0]) begin
+    if (\$28 [0]) begin
       rp_msb = 5'h00;
     end
-    if (\$37 [1]) begin
+    if (\$28 [1]) begin
       rp_msb = 5'h01;
     end
-    if (\$37 [2]) begin
+    if (\$28 [2]) begin
       rp_msb = 5'h02;
     end
-    if (\$37 [3]) begin
+    if (\$28 [3]) begin
       rp_msb = 5'h03;
     end
-    if (\$37 [4]) begin
+    if (\$28 [4]) begin
       rp_msb = 5'h04;
     end
-    if (\$37 [5]) begin
+    if (\$28 [5]) begin
       rp_msb = 5'h05;
     end
-    if (\$37 [6]) begin
+    if (\$28 [6]) begin
       rp_msb = 5'h06;
     end
-    if (\$37 [7]) begin
+    if (\$28 [7]) begin
       rp_msb = 5'h07;
     end
-    if (\$37 [8]) begin
+    if (\$28 [8]) begin
       rp_msb = 5'h08;
     end
-    if (\$37 [9]) begin
+    if (\$28 [9]) begin
       rp_msb = 5'h09;
     end
-    if (\$37 [10]) begin
+    if (\$28 [10]) begin
       rp_msb = 5'h0a;
     end
-    if (\$37 [11]) begin
+    if (\$28 [11]) begin
       rp_msb = 5'h0b;
     end
-    if (\$37 [12]) begin
+    if (\$28 [12]) begin
       rp_msb = 5'h0c;
     end
-    if (\$37 [13]) begin
+    if (\$28 [13]) begin
       rp_msb = 5'h0d;
     end
-    if (\$37 [14]) begin
+    if (\$28 [14]) begin
       rp_msb = 5'h0e;
     end
-    if (\$37 [15]) begin
+    if (\$28 [15]) begin
       rp_msb = 5'h0f;
     end
-    if (\$37 [16]) begin
+    if (\$28 [16]) begin
       rp_msb = 5'h10;
     end
-    if (\$37 [17]) begin
+    if (\$28 [17]) begin
       rp_msb = 5'h11;
     end
-    if (\$37 [18]) begin
+    if (\$28 [18]) begin
       rp_msb = 5'h12;
     end
-    if (\$37 [19]) begin
+    if (\$28 [19]) begin
       rp_msb = 5'h13;
     end
-    if (\$37 [20]) begin
+    if (\$28 [20]) begin
       rp_msb = 5'h14;
     end
-    if (\$37 [21]) begin
+    if (\$28 [21]) begin
       rp_msb = 5'h15;
     end
-    if (\$37 [22]) begin
+    if (\$28 [22]) begin
       rp_msb = 5'h16;
     end
-    if (\$37 [23]) begin
+    if (\$28 [23]) begin
       rp_msb = 5'h17;
     end
-    if (\$37 [24]) begin
+    if (\$28 [24]) begin
       rp_msb = 5'h18;
     end
-    if (\$37 [25]) begin
+    if (\$28 [25]) begin
       rp_msb = 5'h19;
     end
-    if (\$37 [26]) begin
+    if (\$28 [26]) begin
       rp_msb = 5'h1a;
     end
-    if (\$37 [27]) begin
+    if (\$28 [27]) begin
       rp_msb = 5'h1b;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
     rp_rs = 5'h00;
-    if (\$44 ) begin
+    if (\$35 ) begin
       (* full_case = 32'd1 *)
-      if (\$45 ) begin
+      if (\$36 ) begin
         rp_rs = 5'h1c;
       end else begin
-        rp_rs = \$46 [4:0];
+        rp_rs = \$37 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
     (* full_case = 32'd1 *)
-    if (\$57 ) begin
-      rp_out = { \$67 , 31'h00000000 };
-    end else if (\$58 ) begin
-      rp_out = { \$76 , 31'h7f800000 };
+    if (\$48 ) begin
+      rp_out = { \$52 , 31'h00000000 };
+    end else if (\$49 ) begin
+      rp_out = { \$55 , 31'h7f800000 };
     end else begin
-      rp_out = { \$85 , \$56 [30:0] };
+      rp_out = { \$58 , \$47 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
     (* full_case = 32'd1 *)
-    if (\$122 ) begin
+    if (\$62 ) begin
       s = 32'd2143289344;
-    end else if (\$129 ) begin
-      s = \$131 ;
+    end else if (x_inf) begin
+      s = x;
     end else begin
       s = rp_out;
     end
   end
-  assign x_sig = { \$11 , \$7 [22:0] };
-  assign y_sig = { \$22 , \$18 [22:0] };
-  assign d = \$23 [7:0];
-  assign dcl = \$25 [4:0];
-  assign total = \$37 [27:0];
-  assign rp_ls = \$40 [4:0];
-  assign rp_norm = \$41 [27:0];
-  assign rp_eb = { \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43  };
-  assign rp_packed = \$56 [45:0];
-  assign xa = { \$11 , \$7 [22:0], 3'h0 };
-  assign ya_full = { \$22 , \$18 [22:0], 3'h0 };
-  assign \$50  = { \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 , 23'h000000 };
+  assign x_sig = { \$3 , x[22:0] };
+  assign y_sig = { \$12 , y[22:0] };
+  assign d = \$19 [7:0];
+  assign dcl = \$21 [4:0];
+  assign total = \$28 [27:0];
+  assign rp_ls = \$31 [4:0];
+  assign rp_norm = \$32 [27:0];
+  assign rp_eb = { \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34  };
+  assign rp_packed = \$47 [45:0];
+  assign xa = { \$3 , x[22:0], 3'h0 };
+  assign ya_full = { \$12 , y[22:0], 3'h0 };
+  assign \$41  = { \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 , 23'h000000 };
 endmodule

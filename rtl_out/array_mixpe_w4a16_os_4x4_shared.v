@@ -5199,7 +5199,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col0_unit0 (rst, i_hand, i_hand_val
     .p(\b$23 )
   );
   \array_mixpe_w4a16_os_4x4_shared.mesh.col0_unit0.zero_scale  zero_scale (
-    .\port$3234$0 (i_zero),
+    .\port$2738$0 (i_zero),
     .s(hand[63:32]),
     .y(y)
   );
@@ -5407,135 +5407,66 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col0_unit0.out_add (b, s, a);
   reg \$auto$verilog_backend.cc:2355:dump_module$12  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire \$100 ;
-  wire \$101 ;
-  wire [31:0] \$102 ;
-  wire \$103 ;
-  wire \$104 ;
-  wire [31:0] \$105 ;
-  wire \$106 ;
-  wire \$107 ;
-  wire \$108 ;
-  wire [31:0] \$109 ;
   wire \$11 ;
-  wire \$110 ;
-  wire \$111 ;
-  wire [31:0] \$112 ;
-  wire \$113 ;
-  wire \$114 ;
-  wire \$115 ;
-  wire \$116 ;
-  wire [31:0] \$117 ;
-  wire \$118 ;
-  wire [31:0] \$119 ;
   wire \$12 ;
-  wire \$120 ;
-  wire \$121 ;
-  wire \$122 ;
-  wire \$123 ;
-  wire [31:0] \$124 ;
-  wire \$125 ;
-  wire \$126 ;
-  wire [31:0] \$127 ;
-  wire \$128 ;
-  wire \$129 ;
-  wire [31:0] \$13 ;
-  wire \$130 ;
-  wire [31:0] \$131 ;
+  wire \$13 ;
   wire \$14 ;
   wire \$15 ;
-  wire [31:0] \$16 ;
+  wire \$16 ;
   wire \$17 ;
-  wire [31:0] \$18 ;
-  wire \$19 ;
-  wire [31:0] \$2 ;
-  wire [31:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire [8:0] \$23 ;
-  wire \$24 ;
-  wire [7:0] \$25 ;
-  wire [26:0] \$26 ;
-  wire [26:0] \$27 ;
-  wire [57:0] \$28 ;
-  wire \$29 ;
+  wire \$18 ;
+  wire [8:0] \$19 ;
+  wire \$2 ;
+  wire \$20 ;
+  wire [7:0] \$21 ;
+  wire [26:0] \$22 ;
+  wire [26:0] \$23 ;
+  wire [57:0] \$24 ;
+  wire \$25 ;
+  wire [27:0] \$26 ;
+  wire [27:0] \$27 ;
+  wire [28:0] \$28 ;
+  wire [8:0] \$29 ;
   wire \$3 ;
-  wire \$30 ;
-  wire [31:0] \$31 ;
-  wire \$32 ;
-  wire [31:0] \$33 ;
-  wire \$34 ;
-  wire [27:0] \$35 ;
-  wire [27:0] \$36 ;
-  wire [28:0] \$37 ;
-  wire [8:0] \$38 ;
-  wire [9:0] \$39 ;
+  wire [9:0] \$30 ;
+  wire [5:0] \$31 ;
+  wire [58:0] \$32 ;
+  wire [11:0] \$33 ;
+  wire [12:0] \$34 ;
+  wire \$35 ;
+  wire \$36 ;
+  wire [22:0] \$37 ;
+  wire [58:0] \$38 ;
+  wire [22:0] \$39 ;
   wire \$4 ;
-  wire [5:0] \$40 ;
-  wire [58:0] \$41 ;
-  wire [11:0] \$42 ;
-  wire [12:0] \$43 ;
+  wire [23:0] \$40 ;
+  wire [54:0] \$41 ;
+  wire [55:0] \$42 ;
+  wire \$43 ;
   wire \$44 ;
   wire \$45 ;
-  wire [22:0] \$46 ;
-  wire [58:0] \$47 ;
-  wire [22:0] \$48 ;
-  wire [23:0] \$49 ;
-  wire [31:0] \$5 ;
-  wire [54:0] \$50 ;
-  wire [55:0] \$51 ;
+  wire \$46 ;
+  wire [56:0] \$47 ;
+  wire \$48 ;
+  wire \$49 ;
+  wire \$5 ;
+  wire \$50 ;
+  wire \$51 ;
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire [56:0] \$56 ;
+  wire \$56 ;
   wire \$57 ;
   wire \$58 ;
   wire \$59 ;
   wire \$6 ;
   wire \$60 ;
-  wire [31:0] \$61 ;
+  wire \$61 ;
   wire \$62 ;
-  wire [31:0] \$63 ;
-  wire \$64 ;
-  wire \$65 ;
-  wire [31:0] \$66 ;
-  wire \$67 ;
-  wire \$68 ;
-  wire \$69 ;
-  wire [31:0] \$7 ;
-  wire [31:0] \$70 ;
-  wire \$71 ;
-  wire [31:0] \$72 ;
-  wire \$73 ;
-  wire \$74 ;
-  wire [31:0] \$75 ;
-  wire \$76 ;
-  wire \$77 ;
-  wire \$78 ;
-  wire [31:0] \$79 ;
+  wire \$7 ;
   wire \$8 ;
-  wire \$80 ;
-  wire [31:0] \$81 ;
-  wire \$82 ;
-  wire \$83 ;
-  wire [31:0] \$84 ;
-  wire \$85 ;
-  wire \$86 ;
-  wire [31:0] \$87 ;
-  wire \$88 ;
-  wire \$89 ;
-  wire [31:0] \$9 ;
-  wire [31:0] \$90 ;
-  wire \$91 ;
-  wire \$92 ;
-  wire \$93 ;
-  wire [31:0] \$94 ;
-  wire \$95 ;
-  wire \$96 ;
-  wire [31:0] \$97 ;
-  wire \$98 ;
-  wire \$99 ;
+  wire \$9 ;
   input [31:0] a;
   wire [31:0] a;
   input [31:0] b;
@@ -5554,319 +5485,270 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col0_unit0.out_add (b, s, a);
   wire [27:0] rp_sh;
   output [31:0] s;
   reg [31:0] s;
+  wire sub;
+  wire swap;
   wire [27:0] total;
+  wire [31:0] x;
   wire [7:0] x_e;
+  wire x_inf;
+  wire x_nan;
   wire [23:0] x_sig;
+  wire x_zero;
   wire [26:0] xa;
+  wire [31:0] y;
   wire [7:0] y_e;
+  wire y_inf;
+  wire y_nan;
   wire [23:0] y_sig;
+  wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$1  = b[30:0] > a[30:0];
-  assign \$2  = \$1  ? b : a;
-  assign \$3  = ! \$2 [30:23];
-  assign \$4  = b[30:0] > a[30:0];
-  assign \$5  = \$4  ? b : a;
-  assign x_e = \$3  ? 8'h01 : \$5 [30:23];
-  assign \$6  = b[30:0] > a[30:0];
-  assign \$7  = \$6  ? b : a;
-  assign \$8  = b[30:0] > a[30:0];
-  assign \$9  = \$8  ? b : a;
-  assign \$10  = ! \$9 [30:23];
-  assign \$11  = ~ \$10 ;
-  assign \$12  = b[30:0] > a[30:0];
-  assign \$13  = \$12  ? a : b;
-  assign \$14  = ! \$13 [30:23];
-  assign \$15  = b[30:0] > a[30:0];
-  assign \$16  = \$15  ? a : b;
-  assign y_e = \$14  ? 8'h01 : \$16 [30:23];
-  assign \$17  = b[30:0] > a[30:0];
-  assign \$18  = \$17  ? a : b;
-  assign \$19  = b[30:0] > a[30:0];
-  assign \$20  = \$19  ? a : b;
-  assign \$21  = ! \$20 [30:23];
-  assign \$22  = ~ \$21 ;
-  assign \$23  = x_e - y_e;
-  assign \$24  = \$23 [7:0] > 5'h1b;
-  assign \$25  = \$24  ? 8'h1b : \$23 [7:0];
-  assign \$26  = ya_full >> \$25 [4:0];
-  assign \$27  = ya_full >> \$25 [4:0];
-  assign \$28  = \$27  << \$25 [4:0];
-  assign \$29  = \$28 [26:0] != ya_full;
-  assign ya = \$26  | { 26'h0000000, \$29  };
-  assign \$30  = b[30:0] > a[30:0];
-  assign \$31  = \$30  ? b : a;
-  assign \$32  = b[30:0] > a[30:0];
-  assign \$33  = \$32  ? a : b;
-  assign \$34  = \$31 [31] ^ \$33 [31];
-  assign \$35  = xa - ya;
-  assign \$36  = xa + ya;
-  assign \$37  = \$34  ? { \$35 [27], \$35  } : { 1'h0, \$36  };
-  assign \$38  = x_e - 7'h7f;
-  assign \$39  = $signed(\$38 ) - $signed(6'h17);
-  assign exp_lsb = $signed(\$39 ) - $signed(3'h3);
-  assign \$40  = 5'h1b - rp_msb;
-  assign \$41  = \$37 [27:0] << \$40 [4:0];
-  assign \$42  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$43  = $signed(\$42 ) + $signed(8'h7f);
-  assign \$44  = $signed(\$43 ) < $signed(2'h1);
-  assign \$45  = $signed(\$43 ) < $signed(6'h25);
-  assign \$46  = $signed(2'h1) - $signed(\$43 );
-  assign rp_sh = \$41 [27:0] >> rp_rs;
-  assign \$47  = rp_sh << rp_rs;
-  assign rp_lost = \$47 [27:0] != \$41 [27:0];
-  assign \$48  = $signed(\$43 ) + $signed({ 1'h0, rp_rs });
-  assign \$49  = $signed(\$48 ) - $signed(2'h1);
-  assign \$51  = $signed(\$50 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$52  = | rp_sh[2:0];
-  assign \$53  = \$52  | rp_lost;
-  assign \$54  = \$53  | rp_sh[4];
-  assign \$55  = rp_sh[3] & \$54 ;
-  assign \$56  = $signed(\$51 ) + $signed({ 1'h0, \$55  });
-  assign \$57  = ! \$37 [27:0];
-  assign \$58  = \$56 [45:0] >= 31'h7f800000;
-  assign \$59  = ! \$37 [27:0];
-  assign \$60  = b[30:0] > a[30:0];
-  assign \$61  = \$60  ? b : a;
-  assign \$62  = b[30:0] > a[30:0];
-  assign \$63  = \$62  ? a : b;
-  assign \$64  = \$61 [31] & \$63 [31];
-  assign \$65  = b[30:0] > a[30:0];
-  assign \$66  = \$65  ? b : a;
-  assign \$67  = \$59  ? \$64  : \$66 [31];
-  assign \$68  = ! \$37 [27:0];
-  assign \$69  = b[30:0] > a[30:0];
-  assign \$70  = \$69  ? b : a;
-  assign \$71  = b[30:0] > a[30:0];
-  assign \$72  = \$71  ? a : b;
-  assign \$73  = \$70 [31] & \$72 [31];
-  assign \$74  = b[30:0] > a[30:0];
-  assign \$75  = \$74  ? b : a;
-  assign \$76  = \$68  ? \$73  : \$75 [31];
-  assign \$77  = ! \$37 [27:0];
-  assign \$78  = b[30:0] > a[30:0];
-  assign \$79  = \$78  ? b : a;
-  assign \$80  = b[30:0] > a[30:0];
-  assign \$81  = \$80  ? a : b;
-  assign \$82  = \$79 [31] & \$81 [31];
-  assign \$83  = b[30:0] > a[30:0];
-  assign \$84  = \$83  ? b : a;
-  assign \$85  = \$77  ? \$82  : \$84 [31];
-  assign \$86  = b[30:0] > a[30:0];
-  assign \$87  = \$86  ? b : a;
-  assign \$88  = \$87 [30:23] == 8'hff;
-  assign \$89  = b[30:0] > a[30:0];
-  assign \$90  = \$89  ? b : a;
-  assign \$91  = | \$90 [22:0];
-  assign \$92  = \$88  & \$91 ;
-  assign \$93  = b[30:0] > a[30:0];
-  assign \$94  = \$93  ? a : b;
-  assign \$95  = \$94 [30:23] == 8'hff;
-  assign \$96  = b[30:0] > a[30:0];
-  assign \$97  = \$96  ? a : b;
-  assign \$98  = | \$97 [22:0];
-  assign \$99  = \$95  & \$98 ;
-  assign \$100  = \$92  | \$99 ;
-  assign \$101  = b[30:0] > a[30:0];
-  assign \$102  = \$101  ? b : a;
-  assign \$103  = \$102 [30:23] == 8'hff;
-  assign \$104  = b[30:0] > a[30:0];
-  assign \$105  = \$104  ? b : a;
-  assign \$106  = ! \$105 [22:0];
-  assign \$107  = \$103  & \$106 ;
-  assign \$108  = b[30:0] > a[30:0];
-  assign \$109  = \$108  ? a : b;
-  assign \$110  = \$109 [30:23] == 8'hff;
-  assign \$111  = b[30:0] > a[30:0];
-  assign \$112  = \$111  ? a : b;
-  assign \$113  = ! \$112 [22:0];
-  assign \$114  = \$110  & \$113 ;
-  assign \$115  = \$107  & \$114 ;
-  assign \$116  = b[30:0] > a[30:0];
-  assign \$117  = \$116  ? b : a;
-  assign \$118  = b[30:0] > a[30:0];
-  assign \$119  = \$118  ? a : b;
-  assign \$120  = \$117 [31] ^ \$119 [31];
-  assign \$121  = \$115  & \$120 ;
-  assign \$122  = \$100  | \$121 ;
-  assign \$123  = b[30:0] > a[30:0];
-  assign \$124  = \$123  ? b : a;
-  assign \$125  = \$124 [30:23] == 8'hff;
-  assign \$126  = b[30:0] > a[30:0];
-  assign \$127  = \$126  ? b : a;
-  assign \$128  = ! \$127 [22:0];
-  assign \$129  = \$125  & \$128 ;
-  assign \$130  = b[30:0] > a[30:0];
-  assign \$131  = \$130  ? b : a;
+  assign \$25  = \$24 [26:0] != ya_full;
+  assign ya = \$22  | { 26'h0000000, \$25  };
+  assign sub = x[31] ^ y[31];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 7'h7f;
+  assign \$30  = $signed(\$29 ) - $signed(6'h17);
+  assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
+  assign \$31  = 5'h1b - rp_msb;
+  assign \$32  = \$28 [27:0] << \$31 [4:0];
+  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$34  = $signed(\$33 ) + $signed(8'h7f);
+  assign \$35  = $signed(\$34 ) < $signed(2'h1);
+  assign \$36  = $signed(\$34 ) < $signed(6'h25);
+  assign \$37  = $signed(2'h1) - $signed(\$34 );
+  assign rp_sh = \$32 [27:0] >> rp_rs;
+  assign \$38  = rp_sh << rp_rs;
+  assign rp_lost = \$38 [27:0] != \$32 [27:0];
+  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
+  assign \$40  = $signed(\$39 ) - $signed(2'h1);
+  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[27:4] });
+  assign \$43  = | rp_sh[2:0];
+  assign \$44  = \$43  | rp_lost;
+  assign \$45  = \$44  | rp_sh[4];
+  assign \$46  = rp_sh[3] & \$45 ;
+  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
+  assign \$48  = ! \$28 [27:0];
+  assign \$49  = \$47 [45:0] >= 31'h7f800000;
+  assign \$50  = ! \$28 [27:0];
+  assign \$51  = x[31] & y[31];
+  assign \$52  = \$50  ? \$51  : x[31];
+  assign \$53  = ! \$28 [27:0];
+  assign \$54  = x[31] & y[31];
+  assign \$55  = \$53  ? \$54  : x[31];
+  assign \$56  = ! \$28 [27:0];
+  assign \$57  = x[31] & y[31];
+  assign \$58  = \$56  ? \$57  : x[31];
+  assign \$59  = x_nan | y_nan;
+  assign \$60  = x_inf & y_inf;
+  assign \$61  = \$60  & sub;
+  assign \$62  = \$59  | \$61 ;
+  assign swap = b[30:0] > a[30:0];
+  assign x = swap ? b : a;
+  assign y = swap ? a : b;
+  assign \$1  = ! x[30:23];
+  assign x_e = \$1  ? 8'h01 : x[30:23];
+  assign \$2  = ! x[30:23];
+  assign \$3  = ~ \$2 ;
+  assign \$4  = x[30:23] == 8'hff;
+  assign \$5  = ! x[22:0];
+  assign x_inf = \$4  & \$5 ;
+  assign \$6  = x[30:23] == 8'hff;
+  assign \$7  = | x[22:0];
+  assign x_nan = \$6  & \$7 ;
+  assign \$8  = ! x[30:23];
+  assign \$9  = ! x[22:0];
+  assign x_zero = \$8  & \$9 ;
+  assign \$10  = ! y[30:23];
+  assign y_e = \$10  ? 8'h01 : y[30:23];
+  assign \$11  = ! y[30:23];
+  assign \$12  = ~ \$11 ;
+  assign \$13  = y[30:23] == 8'hff;
+  assign \$14  = ! y[22:0];
+  assign y_inf = \$13  & \$14 ;
+  assign \$15  = y[30:23] == 8'hff;
+  assign \$16  = | y[22:0];
+  assign y_nan = \$15  & \$16 ;
+  assign \$17  = ! y[30:23];
+  assign \$18  = ! y[22:0];
+  assign y_zero = \$17  & \$18 ;
+  assign \$19  = x_e - y_e;
+  assign \$20  = \$19 [7:0] > 5'h1b;
+  assign \$21  = \$20  ? 8'h1b : \$19 [7:0];
+  assign \$22  = ya_full >> \$21 [4:0];
+  assign \$23  = ya_full >> \$21 [4:0];
+  assign \$24  = \$23  << \$21 [4:0];
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
     rp_msb = 5'h00;
-    if (\$37 [0]) begin
+    if (\$28 [0]) begin
       rp_msb = 5'h00;
     end
-    if (\$37 [1]) begin
+    if (\$28 [1]) begin
       rp_msb = 5'h01;
     end
-    if (\$37 [2]) begin
+    if (\$28 [2]) begin
       rp_msb = 5'h02;
     end
-    if (\$37 [3]) begin
+    if (\$28 [3]) begin
       rp_msb = 5'h03;
     end
-    if (\$37 [4]) begin
+    if (\$28 [4]) begin
       rp_msb = 5'h04;
     end
-    if (\$37 [5]) begin
+    if (\$28 [5]) begin
       rp_msb = 5'h05;
     end
-    if (\$37 [6]) begin
+    if (\$28 [6]) begin
       rp_msb = 5'h06;
     end
-    if (\$37 [7]) begin
+    if (\$28 [7]) begin
       rp_msb = 5'h07;
     end
-    if (\$37 [8]) begin
+    if (\$28 [8]) begin
       rp_msb = 5'h08;
     end
-    if (\$37 [9]) begin
+    if (\$28 [9]) begin
       rp_msb = 5'h09;
     end
-    if (\$37 [10]) begin
+    if (\$28 [10]) begin
       rp_msb = 5'h0a;
     end
-    if (\$37 [11]) begin
+    if (\$28 [11]) begin
       rp_msb = 5'h0b;
     end
-    if (\$37 [12]) begin
+    if (\$28 [12]) begin
       rp_msb = 5'h0c;
     end
-    if (\$37 [13]) begin
+    if (\$28 [13]) begin
       rp_msb = 5'h0d;
     end
-    if (\$37 [14]) begin
+    if (\$28 [14]) begin
       rp_msb = 5'h0e;
     end
-    if (\$37 [15]) begin
+    if (\$28 [15]) begin
       rp_msb = 5'h0f;
     end
-    if (\$37 [16]) begin
+    if (\$28 [16]) begin
       rp_msb = 5'h10;
     end
-    if (\$37 [17]) begin
+    if (\$28 [17]) begin
       rp_msb = 5'h11;
     end
-    if (\$37 [18]) begin
+    if (\$28 [18]) begin
       rp_msb = 5'h12;
     end
-    if (\$37 [19]) begin
+    if (\$28 [19]) begin
       rp_msb = 5'h13;
     end
-    if (\$37 [20]) begin
+    if (\$28 [20]) begin
       rp_msb = 5'h14;
     end
-    if (\$37 [21]) begin
+    if (\$28 [21]) begin
       rp_msb = 5'h15;
     end
-    if (\$37 [22]) begin
+    if (\$28 [22]) begin
       rp_msb = 5'h16;
     end
-    if (\$37 [23]) begin
+    if (\$28 [23]) begin
       rp_msb = 5'h17;
     end
-    if (\$37 [24]) begin
+    if (\$28 [24]) begin
       rp_msb = 5'h18;
     end
-    if (\$37 [25]) begin
+    if (\$28 [25]) begin
       rp_msb = 5'h19;
     end
-    if (\$37 [26]) begin
+    if (\$28 [26]) begin
       rp_msb = 5'h1a;
     end
-    if (\$37 [27]) begin
+    if (\$28 [27]) begin
       rp_msb = 5'h1b;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
     rp_rs = 5'h00;
-    if (\$44 ) begin
+    if (\$35 ) begin
       (* full_case = 32'd1 *)
-      if (\$45 ) begin
+      if (\$36 ) begin
         rp_rs = 5'h1c;
       end else begin
-        rp_rs = \$46 [4:0];
+        rp_rs = \$37 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
     (* full_case = 32'd1 *)
-    if (\$57 ) begin
-      rp_out = { \$67 , 31'h00000000 };
-    end else if (\$58 ) begin
-      rp_out = { \$76 , 31'h7f800000 };
+    if (\$48 ) begin
+      rp_out = { \$52 , 31'h00000000 };
+    end else if (\$49 ) begin
+      rp_out = { \$55 , 31'h7f800000 };
     end else begin
-      rp_out = { \$85 , \$56 [30:0] };
+      rp_out = { \$58 , \$47 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
     (* full_case = 32'd1 *)
-    if (\$122 ) begin
+    if (\$62 ) begin
       s = 32'd2143289344;
-    end else if (\$129 ) begin
-      s = \$131 ;
+    end else if (x_inf) begin
+      s = x;
     end else begin
       s = rp_out;
     end
   end
-  assign x_sig = { \$11 , \$7 [22:0] };
-  assign y_sig = { \$22 , \$18 [22:0] };
-  assign d = \$23 [7:0];
-  assign dcl = \$25 [4:0];
-  assign total = \$37 [27:0];
-  assign rp_ls = \$40 [4:0];
-  assign rp_norm = \$41 [27:0];
-  assign rp_eb = { \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43  };
-  assign rp_packed = \$56 [45:0];
-  assign xa = { \$11 , \$7 [22:0], 3'h0 };
-  assign ya_full = { \$22 , \$18 [22:0], 3'h0 };
-  assign \$50  = { \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 , 23'h000000 };
+  assign x_sig = { \$3 , x[22:0] };
+  assign y_sig = { \$12 , y[22:0] };
+  assign d = \$19 [7:0];
+  assign dcl = \$21 [4:0];
+  assign total = \$28 [27:0];
+  assign rp_ls = \$31 [4:0];
+  assign rp_norm = \$32 [27:0];
+  assign rp_eb = { \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34  };
+  assign rp_packed = \$47 [45:0];
+  assign xa = { \$3 , x[22:0], 3'h0 };
+  assign ya_full = { \$12 , y[22:0], 3'h0 };
+  assign \$41  = { \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 , 23'h000000 };
 endmodule
 
 module \array_mixpe_w4a16_os_4x4_shared.mesh.col0_unit0.scale_mul (b, p, a);
   reg \$auto$verilog_backend.cc:2355:dump_module$13  = 0;
   wire \$1 ;
-  wire [97:0] \$10 ;
-  wire [12:0] \$11 ;
-  wire [13:0] \$12 ;
+  wire \$10 ;
+  wire \$11 ;
+  wire \$12 ;
   wire \$13 ;
   wire \$14 ;
-  wire [23:0] \$15 ;
-  wire [97:0] \$16 ;
-  wire [23:0] \$17 ;
-  wire [24:0] \$18 ;
-  wire [55:0] \$19 ;
+  wire \$15 ;
+  wire \$16 ;
+  wire \$17 ;
+  wire \$18 ;
+  wire [8:0] \$19 ;
   wire \$2 ;
-  wire [56:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire \$23 ;
-  wire \$24 ;
-  wire [57:0] \$25 ;
+  wire [9:0] \$20 ;
+  wire [6:0] \$21 ;
+  wire [97:0] \$22 ;
+  wire [12:0] \$23 ;
+  wire [13:0] \$24 ;
+  wire \$25 ;
   wire \$26 ;
-  wire \$27 ;
-  wire \$28 ;
-  wire \$29 ;
+  wire [23:0] \$27 ;
+  wire [97:0] \$28 ;
+  wire [23:0] \$29 ;
   wire \$3 ;
-  wire \$30 ;
-  wire \$31 ;
-  wire \$32 ;
+  wire [24:0] \$30 ;
+  wire [55:0] \$31 ;
+  wire [56:0] \$32 ;
   wire \$33 ;
   wire \$34 ;
   wire \$35 ;
   wire \$36 ;
-  wire \$37 ;
+  wire [57:0] \$37 ;
   wire \$38 ;
   wire \$39 ;
   wire \$4 ;
@@ -5881,30 +5763,24 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col0_unit0.scale_mul (b, p, a);
   wire \$48 ;
   wire \$49 ;
   wire \$5 ;
-  wire \$50 ;
-  wire \$51 ;
-  wire \$52 ;
-  wire \$53 ;
-  wire \$54 ;
-  wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
   wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire [8:0] \$7 ;
-  wire [9:0] \$8 ;
-  wire [6:0] \$9 ;
+  wire \$7 ;
+  wire \$8 ;
+  wire \$9 ;
   input [31:0] a;
   wire [31:0] a;
   wire [7:0] a_e;
+  wire a_inf;
+  wire a_nan;
   wire [23:0] a_sig;
+  wire a_zero;
   input [15:0] b;
   wire [15:0] b;
   wire [4:0] b_e;
+  wire b_inf;
+  wire b_nan;
   wire [10:0] b_sig;
+  wire b_zero;
   wire [11:0] exp;
   output [31:0] p;
   reg [31:0] p;
@@ -5918,71 +5794,65 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col0_unit0.scale_mul (b, p, a);
   wire [46:0] rp_packed;
   reg [5:0] rp_rs;
   wire [34:0] rp_sh;
-  assign \$34  = b[14:10] == 5'h1f;
-  assign \$35  = | b[9:0];
-  assign \$36  = \$34  & \$35 ;
-  assign \$37  = \$33  | \$36 ;
-  assign \$38  = a[30:23] == 8'hff;
-  assign \$39  = ! a[22:0];
-  assign \$40  = \$38  & \$39 ;
-  assign \$41  = ! b[14:10];
-  assign \$42  = ! b[9:0];
-  assign \$43  = \$41  & \$42 ;
-  assign \$44  = \$40  & \$43 ;
-  assign \$45  = \$37  | \$44 ;
-  assign \$46  = b[14:10] == 5'h1f;
-  assign \$47  = ! b[9:0];
-  assign \$48  = \$46  & \$47 ;
-  assign \$49  = ! a[30:23];
-  assign \$50  = ! a[22:0];
-  assign \$51  = \$49  & \$50 ;
-  assign \$52  = \$48  & \$51 ;
-  assign \$53  = \$45  | \$52 ;
-  assign \$54  = a[30:23] == 8'hff;
-  assign \$55  = ! a[22:0];
-  assign \$56  = \$54  & \$55 ;
-  assign \$57  = b[14:10] == 5'h1f;
-  assign \$58  = ! b[9:0];
-  assign \$59  = \$57  & \$58 ;
-  assign \$60  = \$56  | \$59 ;
-  assign \$61  = a[31] ^ b[15];
+  assign \$40  = a[31] ^ b[15];
+  assign \$41  = a[31] ^ b[15];
+  assign \$42  = a[31] ^ b[15];
+  assign \$43  = a_nan | b_nan;
+  assign \$44  = a_inf & b_zero;
+  assign \$45  = \$43  | \$44 ;
+  assign \$46  = b_inf & a_zero;
+  assign \$47  = \$45  | \$46 ;
+  assign \$48  = a_inf | b_inf;
+  assign \$49  = a[31] ^ b[15];
   assign \$1  = ! a[30:23];
   assign a_e = \$1  ? 8'h01 : a[30:23];
   assign \$2  = ! a[30:23];
   assign \$3  = ~ \$2 ;
-  assign \$4  = ! b[14:10];
-  assign b_e = \$4  ? 5'h01 : b[14:10];
-  assign \$5  = ! b[14:10];
-  assign \$6  = ~ \$5 ;
-  assign prod = { \$3 , a[22:0] } * { \$6 , b[9:0] };
-  assign \$7  = a_e + b_e;
-  assign \$8  = \$7  - 8'haf;
-  assign \$9  = 6'h22 - rp_msb;
-  assign \$10  = prod << \$9 [5:0];
-  assign \$11  = $signed(\$8 ) + $signed({ 1'h0, rp_msb });
-  assign \$12  = $signed(\$11 ) + $signed(8'h7f);
-  assign \$13  = $signed(\$12 ) < $signed(2'h1);
-  assign \$14  = $signed(\$12 ) < $signed(7'h5e);
-  assign \$15  = $signed(2'h1) - $signed(\$12 );
-  assign rp_sh = \$10 [34:0] >> rp_rs;
-  assign \$16  = rp_sh << rp_rs;
-  assign rp_lost = \$16 [34:0] != \$10 [34:0];
-  assign \$17  = $signed(\$12 ) + $signed({ 1'h0, rp_rs });
-  assign \$18  = $signed(\$17 ) - $signed(2'h1);
-  assign \$20  = $signed(\$19 ) + $signed({ 1'h0, rp_sh[34:11] });
-  assign \$21  = | rp_sh[9:0];
-  assign \$22  = \$21  | rp_lost;
-  assign \$23  = \$22  | rp_sh[11];
-  assign \$24  = rp_sh[10] & \$23 ;
-  assign \$25  = $signed(\$20 ) + $signed({ 1'h0, \$24  });
-  assign \$26  = ! prod;
-  assign \$27  = \$25 [46:0] >= 31'h7f800000;
-  assign \$28  = a[31] ^ b[15];
-  assign \$29  = a[31] ^ b[15];
-  assign \$30  = a[31] ^ b[15];
-  assign \$31  = a[30:23] == 8'hff;
-  assign \$32  = | a[22:0];
-  assign \$33  = \$31  & \$32 ;
+  assign \$4  = a[30:23] == 8'hff;
+  assign \$5  = ! a[22:0];
+  assign a_inf = \$4  & \$5 ;
+  assign \$6  = a[30:23] == 8'hff;
+  assign \$7  = | a[22:0];
+  assign a_nan = \$6  & \$7 ;
+  assign \$8  = ! a[30:23];
+  assign \$9  = ! a[22:0];
+  assign a_zero = \$8  & \$9 ;
+  assign \$10  = ! b[14:10];
+  assign b_e = \$10  ? 5'h01 : b[14:10];
+  assign \$11  = ! b[14:10];
+  assign \$12  = ~ \$11 ;
+  assign \$13  = b[14:10] == 5'h1f;
+  assign \$14  = ! b[9:0];
+  assign b_inf = \$13  & \$14 ;
+  assign \$15  = b[14:10] == 5'h1f;
+  assign \$16  = | b[9:0];
+  assign b_nan = \$15  & \$16 ;
+  assign \$17  = ! b[14:10];
+  assign \$18  = ! b[9:0];
+  assign b_zero = \$17  & \$18 ;
+  assign prod = { \$3 , a[22:0] } * { \$12 , b[9:0] };
+  assign \$19  = a_e + b_e;
+  assign \$20  = \$19  - 8'haf;
+  assign \$21  = 6'h22 - rp_msb;
+  assign \$22  = prod << \$21 [5:0];
+  assign \$23  = $signed(\$20 ) + $signed({ 1'h0, rp_msb });
+  assign \$24  = $signed(\$23 ) + $signed(8'h7f);
+  assign \$25  = $signed(\$24 ) < $signed(2'h1);
+  assign \$26  = $signed(\$24 ) < $signed(7'h5e);
+  assign \$27  = $signed(2'h1) - $signed(\$24 );
+  assign rp_sh = \$22 [34:0] >> rp_rs;
+  assign \$28  = rp_sh << rp_rs;
+  assign rp_lost = \$28 [34:0] != \$22 [34:0];
+  assign \$29  = $signed(\$24 ) + $signed({ 1'h0, rp_rs });
+  assign \$30  = $signed(\$29 ) - $signed(2'h1);
+  assign \$32  = $signed(\$31 ) + $signed({ 1'h0, rp_sh[34:11] });
+  assign \$33  = | rp_sh[9:0];
+  assign \$34  = \$33  | rp_lost;
+  assign \$35  = \$34  | rp_sh[11];
+  assign \$36  = rp_sh[10] & \$35 ;
+  assign \$37  = $signed(\$32 ) + $signed({ 1'h0, \$36  });
+  assign \$38  = ! prod;
+  assign \$39  = \$37 [46:0] >= 31'h7f800000;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
     rp_msb = 6'h00;
@@ -6095,73 +5965,73 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col0_unit0.scale_mul (b, p, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
     rp_rs = 6'h00;
-    if (\$13 ) begin
+    if (\$25 ) begin
       (* full_case = 32'd1 *)
-      if (\$14 ) begin
+      if (\$26 ) begin
         rp_rs = 6'h23;
       end else begin
-        rp_rs = \$15 [5:0];
+        rp_rs = \$27 [5:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
     (* full_case = 32'd1 *)
-    if (\$26 ) begin
-      rp_out = { \$28 , 31'h00000000 };
-    end else if (\$27 ) begin
-      rp_out = { \$29 , 31'h7f800000 };
+    if (\$38 ) begin
+      rp_out = { \$40 , 31'h00000000 };
+    end else if (\$39 ) begin
+      rp_out = { \$41 , 31'h7f800000 };
     end else begin
-      rp_out = { \$30 , \$25 [30:0] };
+      rp_out = { \$42 , \$37 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
     (* full_case = 32'd1 *)
-    if (\$53 ) begin
+    if (\$47 ) begin
       p = 32'd2143289344;
-    end else if (\$60 ) begin
-      p = { \$61 , 31'h7f800000 };
+    end else if (\$48 ) begin
+      p = { \$49 , 31'h7f800000 };
     end else begin
       p = rp_out;
     end
   end
   assign a_sig = { \$3 , a[22:0] };
-  assign b_sig = { \$6 , b[9:0] };
-  assign exp = { \$8 [9], \$8 [9], \$8  };
-  assign rp_ls = \$9 [5:0];
-  assign rp_norm = \$10 [34:0];
-  assign rp_eb = { \$12 [13], \$12 [13], \$12 [13], \$12 [13], \$12 [13], \$12 [13], \$12 [13], \$12 [13], \$12 [13], \$12  };
-  assign rp_packed = \$25 [46:0];
-  assign \$19  = { \$18 [24], \$18 [24], \$18 [24], \$18 [24], \$18 [24], \$18 [24], \$18 [24], \$18 [24], \$18 , 23'h000000 };
+  assign b_sig = { \$12 , b[9:0] };
+  assign exp = { \$20 [9], \$20 [9], \$20  };
+  assign rp_ls = \$21 [5:0];
+  assign rp_norm = \$22 [34:0];
+  assign rp_eb = { \$24 [13], \$24 [13], \$24 [13], \$24 [13], \$24 [13], \$24 [13], \$24 [13], \$24 [13], \$24 [13], \$24  };
+  assign rp_packed = \$37 [46:0];
+  assign \$31  = { \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 , 23'h000000 };
 endmodule
 
-module \array_mixpe_w4a16_os_4x4_shared.mesh.col0_unit0.zero_scale (s, y, \port$3234$0 );
+module \array_mixpe_w4a16_os_4x4_shared.mesh.col0_unit0.zero_scale (s, y, \port$2738$0 );
   reg \$auto$verilog_backend.cc:2355:dump_module$14  = 0;
   wire \$1 ;
-  wire [10:0] \$10 ;
-  wire [11:0] \$11 ;
-  wire \$12 ;
-  wire \$13 ;
-  wire [21:0] \$14 ;
+  wire \$10 ;
+  wire [5:0] \$11 ;
+  wire [5:0] \$12 ;
+  wire [8:0] \$13 ;
+  wire [5:0] \$14 ;
   wire [59:0] \$15 ;
-  wire [21:0] \$16 ;
-  wire [22:0] \$17 ;
-  wire [53:0] \$18 ;
-  wire [54:0] \$19 ;
+  wire [10:0] \$16 ;
+  wire [11:0] \$17 ;
+  wire \$18 ;
+  wire \$19 ;
   wire \$2 ;
-  wire \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire \$23 ;
-  wire [55:0] \$24 ;
-  wire \$25 ;
+  wire [21:0] \$20 ;
+  wire [59:0] \$21 ;
+  wire [21:0] \$22 ;
+  wire [22:0] \$23 ;
+  wire [53:0] \$24 ;
+  wire [54:0] \$25 ;
   wire \$26 ;
   wire \$27 ;
   wire \$28 ;
   wire \$29 ;
   wire \$3 ;
-  wire \$30 ;
+  wire [55:0] \$30 ;
   wire \$31 ;
   wire \$32 ;
   wire \$33 ;
@@ -6176,19 +6046,16 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col0_unit0.zero_scale (s, y, \port$
   wire \$41 ;
   wire \$42 ;
   wire \$43 ;
-  wire \$44 ;
-  wire \$45 ;
-  wire \$46 ;
-  wire [5:0] \$5 ;
-  wire [5:0] \$6 ;
-  wire [8:0] \$7 ;
-  wire [5:0] \$8 ;
-  wire [59:0] \$9 ;
+  wire \$5 ;
+  wire \$6 ;
+  wire \$7 ;
+  wire \$8 ;
+  wire \$9 ;
   wire [4:0] d;
   wire [4:0] dmag;
   wire [9:0] exp;
-  input [3:0] \port$3234$0 ;
-  wire [3:0] \port$3234$0 ;
+  input [3:0] \port$2738$0 ;
+  wire [3:0] \port$2738$0 ;
   wire [28:0] prod;
   wire [20:0] rp_eb;
   wire rp_lost;
@@ -6202,81 +6069,62 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col0_unit0.zero_scale (s, y, \port$
   input [31:0] s;
   wire [31:0] s;
   wire [7:0] s_e;
+  wire s_inf;
+  wire s_nan;
   wire [23:0] s_sig;
+  wire s_zero;
   output [31:0] y;
   reg [31:0] y;
   assign \$1  = ! s[30:23];
   assign s_e = \$1  ? 8'h01 : s[30:23];
   assign \$2  = ! s[30:23];
   assign \$3  = ~ \$2 ;
-  assign \$4  = $signed({ 1'h0, \port$3234$0  }) < $signed(1'h0);
-  assign \$5  = - \port$3234$0 ;
-  assign \$6  = \$4  ? \$5  : { 2'h0, \port$3234$0  };
-  assign prod = \$6 [4:0] * { \$3 , s[22:0] };
-  assign \$7  = s_e - 7'h7f;
-  assign exp = $signed(\$7 ) - $signed(6'h17);
-  assign \$8  = 5'h1c - rp_msb;
-  assign \$9  = prod << \$8 [4:0];
-  assign \$10  = $signed(exp) + $signed({ 1'h0, rp_msb });
-  assign \$11  = $signed(\$10 ) + $signed(8'h7f);
-  assign \$12  = $signed(\$11 ) < $signed(2'h1);
-  assign \$13  = $signed(\$11 ) < $signed(6'h24);
-  assign \$14  = $signed(2'h1) - $signed(\$11 );
-  assign rp_sh = \$9 [28:0] >> rp_rs;
-  assign \$15  = rp_sh << rp_rs;
-  assign rp_lost = \$15 [28:0] != \$9 [28:0];
-  assign \$16  = $signed(\$11 ) + $signed({ 1'h0, rp_rs });
-  assign \$17  = $signed(\$16 ) - $signed(2'h1);
-  assign \$19  = $signed(\$18 ) + $signed({ 1'h0, rp_sh[28:5] });
-  assign \$20  = | rp_sh[3:0];
-  assign \$21  = \$20  | rp_lost;
-  assign \$22  = \$21  | rp_sh[5];
-  assign \$23  = rp_sh[4] & \$22 ;
-  assign \$24  = $signed(\$19 ) + $signed({ 1'h0, \$23  });
-  assign \$25  = ! prod;
-  assign \$26  = \$24 [44:0] >= 31'h7f800000;
-  assign \$27  = $signed({ 1'h0, \port$3234$0  }) < $signed(1'h0);
-  assign \$28  = s[31] ^ \$27 ;
-  assign \$29  = $signed({ 1'h0, \port$3234$0  }) < $signed(1'h0);
-  assign \$30  = s[31] ^ \$29 ;
-  assign \$31  = $signed({ 1'h0, \port$3234$0  }) < $signed(1'h0);
-  assign \$32  = s[31] ^ \$31 ;
-  assign \$33  = s[30:23] == 8'hff;
-  assign \$34  = | s[22:0];
-  assign \$35  = \$33  & \$34 ;
-  assign \$36  = s[30:23] == 8'hff;
-  assign \$37  = ! s[22:0];
-  assign \$38  = \$36  & \$37 ;
-  assign \$39  = ! \port$3234$0 ;
-  assign \$40  = \$38  & \$39 ;
-  assign \$41  = \$35  | \$40 ;
-  assign \$42  = s[30:23] == 8'hff;
-  assign \$43  = ! s[22:0];
-  assign \$44  = \$42  & \$43 ;
-  assign \$45  = $signed({ 1'h0, \port$3234$0  }) < $signed(1'h0);
-  assign \$46  = s[31] ^ \$45 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$25 ) begin
-      rp_out = { \$28 , 31'h00000000 };
-    end else if (\$26 ) begin
-      rp_out = { \$30 , 31'h7f800000 };
-    end else begin
-      rp_out = { \$32 , \$24 [30:0] };
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$41 ) begin
-      y = 32'd2143289344;
-    end else if (\$44 ) begin
-      y = { \$46 , 31'h7f800000 };
-    end else begin
-      y = rp_out;
-    end
-  end
+  assign \$4  = s[30:23] == 8'hff;
+  assign \$5  = ! s[22:0];
+  assign s_inf = \$4  & \$5 ;
+  assign \$6  = s[30:23] == 8'hff;
+  assign \$7  = | s[22:0];
+  assign s_nan = \$6  & \$7 ;
+  assign \$8  = ! s[30:23];
+  assign \$9  = ! s[22:0];
+  assign s_zero = \$8  & \$9 ;
+  assign \$10  = $signed({ 1'h0, \port$2738$0  }) < $signed(1'h0);
+  assign \$11  = - \port$2738$0 ;
+  assign \$12  = \$10  ? \$11  : { 2'h0, \port$2738$0  };
+  assign prod = \$12 [4:0] * { \$3 , s[22:0] };
+  assign \$13  = s_e - 7'h7f;
+  assign exp = $signed(\$13 ) - $signed(6'h17);
+  assign \$14  = 5'h1c - rp_msb;
+  assign \$15  = prod << \$14 [4:0];
+  assign \$16  = $signed(exp) + $signed({ 1'h0, rp_msb });
+  assign \$17  = $signed(\$16 ) + $signed(8'h7f);
+  assign \$18  = $signed(\$17 ) < $signed(2'h1);
+  assign \$19  = $signed(\$17 ) < $signed(6'h24);
+  assign \$20  = $signed(2'h1) - $signed(\$17 );
+  assign rp_sh = \$15 [28:0] >> rp_rs;
+  assign \$21  = rp_sh << rp_rs;
+  assign rp_lost = \$21 [28:0] != \$15 [28:0];
+  assign \$22  = $signed(\$17 ) + $signed({ 1'h0, rp_rs });
+  assign \$23  = $signed(\$22 ) - $signed(2'h1);
+  assign \$25  = $signed(\$24 ) + $signed({ 1'h0, rp_sh[28:5] });
+  assign \$26  = | rp_sh[3:0];
+  assign \$27  = \$26  | rp_lost;
+  assign \$28  = \$27  | rp_sh[5];
+  assign \$29  = rp_sh[4] & \$28 ;
+  assign \$30  = $signed(\$25 ) + $signed({ 1'h0, \$29  });
+  assign \$31  = ! prod;
+  assign \$32  = \$30 [44:0] >= 31'h7f800000;
+  assign \$33  = $signed({ 1'h0, \port$2738$0  }) < $signed(1'h0);
+  assign \$34  = s[31] ^ \$33 ;
+  assign \$35  = $signed({ 1'h0, \port$2738$0  }) < $signed(1'h0);
+  assign \$36  = s[31] ^ \$35 ;
+  assign \$37  = $signed({ 1'h0, \port$2738$0  }) < $signed(1'h0);
+  assign \$38  = s[31] ^ \$37 ;
+  assign \$39  = ! \port$2738$0 ;
+  assign \$40  = s_inf & \$39 ;
+  assign \$41  = s_nan | \$40 ;
+  assign \$42  = $signed({ 1'h0, \port$2738$0  }) < $signed(1'h0);
+  assign \$43  = s[31] ^ \$42 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
     rp_msb = 5'h00;
@@ -6371,158 +6219,111 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col0_unit0.zero_scale (s, y, \port$
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
     rp_rs = 5'h00;
-    if (\$12 ) begin
+    if (\$18 ) begin
       (* full_case = 32'd1 *)
-      if (\$13 ) begin
+      if (\$19 ) begin
         rp_rs = 5'h1d;
       end else begin
-        rp_rs = \$14 [4:0];
+        rp_rs = \$20 [4:0];
       end
     end
   end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
+    (* full_case = 32'd1 *)
+    if (\$31 ) begin
+      rp_out = { \$34 , 31'h00000000 };
+    end else if (\$32 ) begin
+      rp_out = { \$36 , 31'h7f800000 };
+    end else begin
+      rp_out = { \$38 , \$30 [30:0] };
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
+    (* full_case = 32'd1 *)
+    if (\$41 ) begin
+      y = 32'd2143289344;
+    end else if (s_inf) begin
+      y = { \$43 , 31'h7f800000 };
+    end else begin
+      y = rp_out;
+    end
+  end
   assign s_sig = { \$3 , s[22:0] };
-  assign dmag = \$6 [4:0];
-  assign d = { 1'h0, \port$3234$0  };
-  assign rp_ls = \$8 [4:0];
-  assign rp_norm = \$9 [28:0];
-  assign rp_eb = { \$11 [11], \$11 [11], \$11 [11], \$11 [11], \$11 [11], \$11 [11], \$11 [11], \$11 [11], \$11 [11], \$11  };
-  assign rp_packed = \$24 [44:0];
-  assign \$18  = { \$17 [22], \$17 [22], \$17 [22], \$17 [22], \$17 [22], \$17 [22], \$17 [22], \$17 [22], \$17 , 23'h000000 };
+  assign dmag = \$12 [4:0];
+  assign d = { 1'h0, \port$2738$0  };
+  assign rp_ls = \$14 [4:0];
+  assign rp_norm = \$15 [28:0];
+  assign rp_eb = { \$17 [11], \$17 [11], \$17 [11], \$17 [11], \$17 [11], \$17 [11], \$17 [11], \$17 [11], \$17 [11], \$17  };
+  assign rp_packed = \$30 [44:0];
+  assign \$24  = { \$23 [22], \$23 [22], \$23 [22], \$23 [22], \$23 [22], \$23 [22], \$23 [22], \$23 [22], \$23 , 23'h000000 };
 endmodule
 
 module \array_mixpe_w4a16_os_4x4_shared.mesh.col0_unit0.zero_sub (a, s, b);
   reg \$auto$verilog_backend.cc:2355:dump_module$15  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire \$100 ;
-  wire \$101 ;
-  wire [31:0] \$102 ;
-  wire \$103 ;
-  wire \$104 ;
-  wire [31:0] \$105 ;
-  wire \$106 ;
-  wire \$107 ;
-  wire \$108 ;
-  wire [31:0] \$109 ;
   wire \$11 ;
-  wire \$110 ;
-  wire \$111 ;
-  wire [31:0] \$112 ;
-  wire \$113 ;
-  wire \$114 ;
-  wire \$115 ;
-  wire \$116 ;
-  wire [31:0] \$117 ;
-  wire \$118 ;
-  wire [31:0] \$119 ;
   wire \$12 ;
-  wire \$120 ;
-  wire \$121 ;
-  wire \$122 ;
-  wire \$123 ;
-  wire [31:0] \$124 ;
-  wire \$125 ;
-  wire \$126 ;
-  wire [31:0] \$127 ;
-  wire \$128 ;
-  wire \$129 ;
-  wire [31:0] \$13 ;
-  wire \$130 ;
-  wire [31:0] \$131 ;
+  wire \$13 ;
   wire \$14 ;
   wire \$15 ;
-  wire [31:0] \$16 ;
+  wire \$16 ;
   wire \$17 ;
-  wire [31:0] \$18 ;
-  wire \$19 ;
-  wire [31:0] \$2 ;
-  wire [31:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire [8:0] \$23 ;
-  wire \$24 ;
-  wire [7:0] \$25 ;
-  wire [26:0] \$26 ;
-  wire [26:0] \$27 ;
-  wire [57:0] \$28 ;
-  wire \$29 ;
+  wire \$18 ;
+  wire [8:0] \$19 ;
+  wire \$2 ;
+  wire \$20 ;
+  wire [7:0] \$21 ;
+  wire [26:0] \$22 ;
+  wire [26:0] \$23 ;
+  wire [57:0] \$24 ;
+  wire \$25 ;
+  wire [27:0] \$26 ;
+  wire [27:0] \$27 ;
+  wire [28:0] \$28 ;
+  wire [8:0] \$29 ;
   wire \$3 ;
-  wire \$30 ;
-  wire [31:0] \$31 ;
-  wire \$32 ;
-  wire [31:0] \$33 ;
-  wire \$34 ;
-  wire [27:0] \$35 ;
-  wire [27:0] \$36 ;
-  wire [28:0] \$37 ;
-  wire [8:0] \$38 ;
-  wire [9:0] \$39 ;
+  wire [9:0] \$30 ;
+  wire [5:0] \$31 ;
+  wire [58:0] \$32 ;
+  wire [11:0] \$33 ;
+  wire [12:0] \$34 ;
+  wire \$35 ;
+  wire \$36 ;
+  wire [22:0] \$37 ;
+  wire [58:0] \$38 ;
+  wire [22:0] \$39 ;
   wire \$4 ;
-  wire [5:0] \$40 ;
-  wire [58:0] \$41 ;
-  wire [11:0] \$42 ;
-  wire [12:0] \$43 ;
+  wire [23:0] \$40 ;
+  wire [54:0] \$41 ;
+  wire [55:0] \$42 ;
+  wire \$43 ;
   wire \$44 ;
   wire \$45 ;
-  wire [22:0] \$46 ;
-  wire [58:0] \$47 ;
-  wire [22:0] \$48 ;
-  wire [23:0] \$49 ;
-  wire [31:0] \$5 ;
-  wire [54:0] \$50 ;
-  wire [55:0] \$51 ;
+  wire \$46 ;
+  wire [56:0] \$47 ;
+  wire \$48 ;
+  wire \$49 ;
+  wire \$5 ;
+  wire \$50 ;
+  wire \$51 ;
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire [56:0] \$56 ;
+  wire \$56 ;
   wire \$57 ;
   wire \$58 ;
   wire \$59 ;
   wire \$6 ;
   wire \$60 ;
-  wire [31:0] \$61 ;
+  wire \$61 ;
   wire \$62 ;
-  wire [31:0] \$63 ;
-  wire \$64 ;
-  wire \$65 ;
-  wire [31:0] \$66 ;
-  wire \$67 ;
-  wire \$68 ;
-  wire \$69 ;
-  wire [31:0] \$7 ;
-  wire [31:0] \$70 ;
-  wire \$71 ;
-  wire [31:0] \$72 ;
-  wire \$73 ;
-  wire \$74 ;
-  wire [31:0] \$75 ;
-  wire \$76 ;
-  wire \$77 ;
-  wire \$78 ;
-  wire [31:0] \$79 ;
+  wire \$7 ;
   wire \$8 ;
-  wire \$80 ;
-  wire [31:0] \$81 ;
-  wire \$82 ;
-  wire \$83 ;
-  wire [31:0] \$84 ;
-  wire \$85 ;
-  wire \$86 ;
-  wire [31:0] \$87 ;
-  wire \$88 ;
-  wire \$89 ;
-  wire [31:0] \$9 ;
-  wire [31:0] \$90 ;
-  wire \$91 ;
-  wire \$92 ;
-  wire \$93 ;
-  wire [31:0] \$94 ;
-  wire \$95 ;
-  wire \$96 ;
-  wire [31:0] \$97 ;
-  wire \$98 ;
-  wire \$99 ;
+  wire \$9 ;
   input [31:0] a;
   wire [31:0] a;
   input [31:0] b;
@@ -6541,284 +6342,235 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col0_unit0.zero_sub (a, s, b);
   wire [27:0] rp_sh;
   output [31:0] s;
   reg [31:0] s;
+  wire sub;
+  wire swap;
   wire [27:0] total;
+  wire [31:0] x;
   wire [7:0] x_e;
+  wire x_inf;
+  wire x_nan;
   wire [23:0] x_sig;
+  wire x_zero;
   wire [26:0] xa;
+  wire [31:0] y;
   wire [7:0] y_e;
+  wire y_inf;
+  wire y_nan;
   wire [23:0] y_sig;
+  wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$1  = b[30:0] > a[30:0];
-  assign \$2  = \$1  ? b : a;
-  assign \$3  = ! \$2 [30:23];
-  assign \$4  = b[30:0] > a[30:0];
-  assign \$5  = \$4  ? b : a;
-  assign x_e = \$3  ? 8'h01 : \$5 [30:23];
-  assign \$6  = b[30:0] > a[30:0];
-  assign \$7  = \$6  ? b : a;
-  assign \$8  = b[30:0] > a[30:0];
-  assign \$9  = \$8  ? b : a;
-  assign \$10  = ! \$9 [30:23];
-  assign \$11  = ~ \$10 ;
-  assign \$12  = b[30:0] > a[30:0];
-  assign \$13  = \$12  ? a : b;
-  assign \$14  = ! \$13 [30:23];
-  assign \$15  = b[30:0] > a[30:0];
-  assign \$16  = \$15  ? a : b;
-  assign y_e = \$14  ? 8'h01 : \$16 [30:23];
-  assign \$17  = b[30:0] > a[30:0];
-  assign \$18  = \$17  ? a : b;
-  assign \$19  = b[30:0] > a[30:0];
-  assign \$20  = \$19  ? a : b;
-  assign \$21  = ! \$20 [30:23];
-  assign \$22  = ~ \$21 ;
-  assign \$23  = x_e - y_e;
-  assign \$24  = \$23 [7:0] > 5'h1b;
-  assign \$25  = \$24  ? 8'h1b : \$23 [7:0];
-  assign \$26  = ya_full >> \$25 [4:0];
-  assign \$27  = ya_full >> \$25 [4:0];
-  assign \$28  = \$27  << \$25 [4:0];
-  assign \$29  = \$28 [26:0] != ya_full;
-  assign ya = \$26  | { 26'h0000000, \$29  };
-  assign \$30  = b[30:0] > a[30:0];
-  assign \$31  = \$30  ? b : a;
-  assign \$32  = b[30:0] > a[30:0];
-  assign \$33  = \$32  ? a : b;
-  assign \$34  = \$31 [31] ^ \$33 [31];
-  assign \$35  = xa - ya;
-  assign \$36  = xa + ya;
-  assign \$37  = \$34  ? { \$35 [27], \$35  } : { 1'h0, \$36  };
-  assign \$38  = x_e - 7'h7f;
-  assign \$39  = $signed(\$38 ) - $signed(6'h17);
-  assign exp_lsb = $signed(\$39 ) - $signed(3'h3);
-  assign \$40  = 5'h1b - rp_msb;
-  assign \$41  = \$37 [27:0] << \$40 [4:0];
-  assign \$42  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$43  = $signed(\$42 ) + $signed(8'h7f);
-  assign \$44  = $signed(\$43 ) < $signed(2'h1);
-  assign \$45  = $signed(\$43 ) < $signed(6'h25);
-  assign \$46  = $signed(2'h1) - $signed(\$43 );
-  assign rp_sh = \$41 [27:0] >> rp_rs;
-  assign \$47  = rp_sh << rp_rs;
-  assign rp_lost = \$47 [27:0] != \$41 [27:0];
-  assign \$48  = $signed(\$43 ) + $signed({ 1'h0, rp_rs });
-  assign \$49  = $signed(\$48 ) - $signed(2'h1);
-  assign \$51  = $signed(\$50 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$52  = | rp_sh[2:0];
-  assign \$53  = \$52  | rp_lost;
-  assign \$54  = \$53  | rp_sh[4];
-  assign \$55  = rp_sh[3] & \$54 ;
-  assign \$56  = $signed(\$51 ) + $signed({ 1'h0, \$55  });
-  assign \$57  = ! \$37 [27:0];
-  assign \$58  = \$56 [45:0] >= 31'h7f800000;
-  assign \$59  = ! \$37 [27:0];
-  assign \$60  = b[30:0] > a[30:0];
-  assign \$61  = \$60  ? b : a;
-  assign \$62  = b[30:0] > a[30:0];
-  assign \$63  = \$62  ? a : b;
-  assign \$64  = \$61 [31] & \$63 [31];
-  assign \$65  = b[30:0] > a[30:0];
-  assign \$66  = \$65  ? b : a;
-  assign \$67  = \$59  ? \$64  : \$66 [31];
-  assign \$68  = ! \$37 [27:0];
-  assign \$69  = b[30:0] > a[30:0];
-  assign \$70  = \$69  ? b : a;
-  assign \$71  = b[30:0] > a[30:0];
-  assign \$72  = \$71  ? a : b;
-  assign \$73  = \$70 [31] & \$72 [31];
-  assign \$74  = b[30:0] > a[30:0];
-  assign \$75  = \$74  ? b : a;
-  assign \$76  = \$68  ? \$73  : \$75 [31];
-  assign \$77  = ! \$37 [27:0];
-  assign \$78  = b[30:0] > a[30:0];
-  assign \$79  = \$78  ? b : a;
-  assign \$80  = b[30:0] > a[30:0];
-  assign \$81  = \$80  ? a : b;
-  assign \$82  = \$79 [31] & \$81 [31];
-  assign \$83  = b[30:0] > a[30:0];
-  assign \$84  = \$83  ? b : a;
-  assign \$85  = \$77  ? \$82  : \$84 [31];
-  assign \$86  = b[30:0] > a[30:0];
-  assign \$87  = \$86  ? b : a;
-  assign \$88  = \$87 [30:23] == 8'hff;
-  assign \$89  = b[30:0] > a[30:0];
-  assign \$90  = \$89  ? b : a;
-  assign \$91  = | \$90 [22:0];
-  assign \$92  = \$88  & \$91 ;
-  assign \$93  = b[30:0] > a[30:0];
-  assign \$94  = \$93  ? a : b;
-  assign \$95  = \$94 [30:23] == 8'hff;
-  assign \$96  = b[30:0] > a[30:0];
-  assign \$97  = \$96  ? a : b;
-  assign \$98  = | \$97 [22:0];
-  assign \$99  = \$95  & \$98 ;
-  assign \$100  = \$92  | \$99 ;
-  assign \$101  = b[30:0] > a[30:0];
-  assign \$102  = \$101  ? b : a;
-  assign \$103  = \$102 [30:23] == 8'hff;
-  assign \$104  = b[30:0] > a[30:0];
-  assign \$105  = \$104  ? b : a;
-  assign \$106  = ! \$105 [22:0];
-  assign \$107  = \$103  & \$106 ;
-  assign \$108  = b[30:0] > a[30:0];
-  assign \$109  = \$108  ? a : b;
-  assign \$110  = \$109 [30:23] == 8'hff;
-  assign \$111  = b[30:0] > a[30:0];
-  assign \$112  = \$111  ? a : b;
-  assign \$113  = ! \$112 [22:0];
-  assign \$114  = \$110  & \$113 ;
-  assign \$115  = \$107  & \$114 ;
-  assign \$116  = b[30:0] > a[30:0];
-  assign \$117  = \$116  ? b : a;
-  assign \$118  = b[30:0] > a[30:0];
-  assign \$119  = \$118  ? a : b;
-  assign \$120  = \$117 [31] ^ \$119 [31];
-  assign \$121  = \$115  & \$120 ;
-  assign \$122  = \$100  | \$121 ;
-  assign \$123  = b[30:0] > a[30:0];
-  assign \$124  = \$123  ? b : a;
-  assign \$125  = \$124 [30:23] == 8'hff;
-  assign \$126  = b[30:0] > a[30:0];
-  assign \$127  = \$126  ? b : a;
-  assign \$128  = ! \$127 [22:0];
-  assign \$129  = \$125  & \$128 ;
-  assign \$130  = b[30:0] > a[30:0];
-  assign \$131  = \$130  ? b : a;
+  assign \$25  = \$24 [26:0] != ya_full;
+  assign ya = \$22  | { 26'h0000000, \$25  };
+  assign sub = x[31] ^ y[31];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 7'h7f;
+  assign \$30  = $signed(\$29 ) - $signed(6'h17);
+  assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
+  assign \$31  = 5'h1b - rp_msb;
+  assign \$32  = \$28 [27:0] << \$31 [4:0];
+  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$34  = $signed(\$33 ) + $signed(8'h7f);
+  assign \$35  = $signed(\$34 ) < $signed(2'h1);
+  assign \$36  = $signed(\$34 ) < $signed(6'h25);
+  assign \$37  = $signed(2'h1) - $signed(\$34 );
+  assign rp_sh = \$32 [27:0] >> rp_rs;
+  assign \$38  = rp_sh << rp_rs;
+  assign rp_lost = \$38 [27:0] != \$32 [27:0];
+  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
+  assign \$40  = $signed(\$39 ) - $signed(2'h1);
+  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[27:4] });
+  assign \$43  = | rp_sh[2:0];
+  assign \$44  = \$43  | rp_lost;
+  assign \$45  = \$44  | rp_sh[4];
+  assign \$46  = rp_sh[3] & \$45 ;
+  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
+  assign \$48  = ! \$28 [27:0];
+  assign \$49  = \$47 [45:0] >= 31'h7f800000;
+  assign \$50  = ! \$28 [27:0];
+  assign \$51  = x[31] & y[31];
+  assign \$52  = \$50  ? \$51  : x[31];
+  assign \$53  = ! \$28 [27:0];
+  assign \$54  = x[31] & y[31];
+  assign \$55  = \$53  ? \$54  : x[31];
+  assign \$56  = ! \$28 [27:0];
+  assign \$57  = x[31] & y[31];
+  assign \$58  = \$56  ? \$57  : x[31];
+  assign \$59  = x_nan | y_nan;
+  assign \$60  = x_inf & y_inf;
+  assign \$61  = \$60  & sub;
+  assign \$62  = \$59  | \$61 ;
+  assign swap = b[30:0] > a[30:0];
+  assign x = swap ? b : a;
+  assign y = swap ? a : b;
+  assign \$1  = ! x[30:23];
+  assign x_e = \$1  ? 8'h01 : x[30:23];
+  assign \$2  = ! x[30:23];
+  assign \$3  = ~ \$2 ;
+  assign \$4  = x[30:23] == 8'hff;
+  assign \$5  = ! x[22:0];
+  assign x_inf = \$4  & \$5 ;
+  assign \$6  = x[30:23] == 8'hff;
+  assign \$7  = | x[22:0];
+  assign x_nan = \$6  & \$7 ;
+  assign \$8  = ! x[30:23];
+  assign \$9  = ! x[22:0];
+  assign x_zero = \$8  & \$9 ;
+  assign \$10  = ! y[30:23];
+  assign y_e = \$10  ? 8'h01 : y[30:23];
+  assign \$11  = ! y[30:23];
+  assign \$12  = ~ \$11 ;
+  assign \$13  = y[30:23] == 8'hff;
+  assign \$14  = ! y[22:0];
+  assign y_inf = \$13  & \$14 ;
+  assign \$15  = y[30:23] == 8'hff;
+  assign \$16  = | y[22:0];
+  assign y_nan = \$15  & \$16 ;
+  assign \$17  = ! y[30:23];
+  assign \$18  = ! y[22:0];
+  assign y_zero = \$17  & \$18 ;
+  assign \$19  = x_e - y_e;
+  assign \$20  = \$19 [7:0] > 5'h1b;
+  assign \$21  = \$20  ? 8'h1b : \$19 [7:0];
+  assign \$22  = ya_full >> \$21 [4:0];
+  assign \$23  = ya_full >> \$21 [4:0];
+  assign \$24  = \$23  << \$21 [4:0];
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
     rp_msb = 5'h00;
-    if (\$37 [0]) begin
+    if (\$28 [0]) begin
       rp_msb = 5'h00;
     end
-    if (\$37 [1]) begin
+    if (\$28 [1]) begin
       rp_msb = 5'h01;
     end
-    if (\$37 [2]) begin
+    if (\$28 [2]) begin
       rp_msb = 5'h02;
     end
-    if (\$37 [3]) begin
+    if (\$28 [3]) begin
       rp_msb = 5'h03;
     end
-    if (\$37 [4]) begin
+    if (\$28 [4]) begin
       rp_msb = 5'h04;
     end
-    if (\$37 [5]) begin
+    if (\$28 [5]) begin
       rp_msb = 5'h05;
     end
-    if (\$37 [6]) begin
+    if (\$28 [6]) begin
       rp_msb = 5'h06;
     end
-    if (\$37 [7]) begin
+    if (\$28 [7]) begin
       rp_msb = 5'h07;
     end
-    if (\$37 [8]) begin
+    if (\$28 [8]) begin
       rp_msb = 5'h08;
     end
-    if (\$37 [9]) begin
+    if (\$28 [9]) begin
       rp_msb = 5'h09;
     end
-    if (\$37 [10]) begin
+    if (\$28 [10]) begin
       rp_msb = 5'h0a;
     end
-    if (\$37 [11]) begin
+    if (\$28 [11]) begin
       rp_msb = 5'h0b;
     end
-    if (\$37 [12]) begin
+    if (\$28 [12]) begin
       rp_msb = 5'h0c;
     end
-    if (\$37 [13]) begin
+    if (\$28 [13]) begin
       rp_msb = 5'h0d;
     end
-    if (\$37 [14]) begin
+    if (\$28 [14]) begin
       rp_msb = 5'h0e;
     end
-    if (\$37 [15]) begin
+    if (\$28 [15]) begin
       rp_msb = 5'h0f;
     end
-    if (\$37 [16]) begin
+    if (\$28 [16]) begin
       rp_msb = 5'h10;
     end
-    if (\$37 [17]) begin
+    if (\$28 [17]) begin
       rp_msb = 5'h11;
     end
-    if (\$37 [18]) begin
+    if (\$28 [18]) begin
       rp_msb = 5'h12;
     end
-    if (\$37 [19]) begin
+    if (\$28 [19]) begin
       rp_msb = 5'h13;
     end
-    if (\$37 [20]) begin
+    if (\$28 [20]) begin
       rp_msb = 5'h14;
     end
-    if (\$37 [21]) begin
+    if (\$28 [21]) begin
       rp_msb = 5'h15;
     end
-    if (\$37 [22]) begin
+    if (\$28 [22]) begin
       rp_msb = 5'h16;
     end
-    if (\$37 [23]) begin
+    if (\$28 [23]) begin
       rp_msb = 5'h17;
     end
-    if (\$37 [24]) begin
+    if (\$28 [24]) begin
       rp_msb = 5'h18;
     end
-    if (\$37 [25]) begin
+    if (\$28 [25]) begin
       rp_msb = 5'h19;
     end
-    if (\$37 [26]) begin
+    if (\$28 [26]) begin
       rp_msb = 5'h1a;
     end
-    if (\$37 [27]) begin
+    if (\$28 [27]) begin
       rp_msb = 5'h1b;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
     rp_rs = 5'h00;
-    if (\$44 ) begin
+    if (\$35 ) begin
       (* full_case = 32'd1 *)
-      if (\$45 ) begin
+      if (\$36 ) begin
         rp_rs = 5'h1c;
       end else begin
-        rp_rs = \$46 [4:0];
+        rp_rs = \$37 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
     (* full_case = 32'd1 *)
-    if (\$57 ) begin
-      rp_out = { \$67 , 31'h00000000 };
-    end else if (\$58 ) begin
-      rp_out = { \$76 , 31'h7f800000 };
+    if (\$48 ) begin
+      rp_out = { \$52 , 31'h00000000 };
+    end else if (\$49 ) begin
+      rp_out = { \$55 , 31'h7f800000 };
     end else begin
-      rp_out = { \$85 , \$56 [30:0] };
+      rp_out = { \$58 , \$47 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
     (* full_case = 32'd1 *)
-    if (\$122 ) begin
+    if (\$62 ) begin
       s = 32'd2143289344;
-    end else if (\$129 ) begin
-      s = \$131 ;
+    end else if (x_inf) begin
+      s = x;
     end else begin
       s = rp_out;
     end
   end
-  assign x_sig = { \$11 , \$7 [22:0] };
-  assign y_sig = { \$22 , \$18 [22:0] };
-  assign d = \$23 [7:0];
-  assign dcl = \$25 [4:0];
-  assign total = \$37 [27:0];
-  assign rp_ls = \$40 [4:0];
-  assign rp_norm = \$41 [27:0];
-  assign rp_eb = { \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43  };
-  assign rp_packed = \$56 [45:0];
-  assign xa = { \$11 , \$7 [22:0], 3'h0 };
-  assign ya_full = { \$22 , \$18 [22:0], 3'h0 };
-  assign \$50  = { \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 , 23'h000000 };
+  assign x_sig = { \$3 , x[22:0] };
+  assign y_sig = { \$12 , y[22:0] };
+  assign d = \$19 [7:0];
+  assign dcl = \$21 [4:0];
+  assign total = \$28 [27:0];
+  assign rp_ls = \$31 [4:0];
+  assign rp_norm = \$32 [27:0];
+  assign rp_eb = { \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34  };
+  assign rp_packed = \$47 [45:0];
+  assign xa = { \$3 , x[22:0], 3'h0 };
+  assign ya_full = { \$12 , y[22:0], 3'h0 };
+  assign \$41  = { \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 , 23'h000000 };
 endmodule
 
 module \array_mixpe_w4a16_os_4x4_shared.mesh.col1_unit0 (rst, i_hand, i_hand_valid, i_zero, i_scale, o_acc, clk);
@@ -6950,7 +6702,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col1_unit0 (rst, i_hand, i_hand_val
     .p(\b$23 )
   );
   \array_mixpe_w4a16_os_4x4_shared.mesh.col1_unit0.zero_scale  zero_scale (
-    .\port$3240$0 (i_zero),
+    .\port$2744$0 (i_zero),
     .s(hand[63:32]),
     .y(y)
   );
@@ -7158,135 +6910,66 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col1_unit0.out_add (b, s, a);
   reg \$auto$verilog_backend.cc:2355:dump_module$17  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire \$100 ;
-  wire \$101 ;
-  wire [31:0] \$102 ;
-  wire \$103 ;
-  wire \$104 ;
-  wire [31:0] \$105 ;
-  wire \$106 ;
-  wire \$107 ;
-  wire \$108 ;
-  wire [31:0] \$109 ;
   wire \$11 ;
-  wire \$110 ;
-  wire \$111 ;
-  wire [31:0] \$112 ;
-  wire \$113 ;
-  wire \$114 ;
-  wire \$115 ;
-  wire \$116 ;
-  wire [31:0] \$117 ;
-  wire \$118 ;
-  wire [31:0] \$119 ;
   wire \$12 ;
-  wire \$120 ;
-  wire \$121 ;
-  wire \$122 ;
-  wire \$123 ;
-  wire [31:0] \$124 ;
-  wire \$125 ;
-  wire \$126 ;
-  wire [31:0] \$127 ;
-  wire \$128 ;
-  wire \$129 ;
-  wire [31:0] \$13 ;
-  wire \$130 ;
-  wire [31:0] \$131 ;
+  wire \$13 ;
   wire \$14 ;
   wire \$15 ;
-  wire [31:0] \$16 ;
+  wire \$16 ;
   wire \$17 ;
-  wire [31:0] \$18 ;
-  wire \$19 ;
-  wire [31:0] \$2 ;
-  wire [31:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire [8:0] \$23 ;
-  wire \$24 ;
-  wire [7:0] \$25 ;
-  wire [26:0] \$26 ;
-  wire [26:0] \$27 ;
-  wire [57:0] \$28 ;
-  wire \$29 ;
+  wire \$18 ;
+  wire [8:0] \$19 ;
+  wire \$2 ;
+  wire \$20 ;
+  wire [7:0] \$21 ;
+  wire [26:0] \$22 ;
+  wire [26:0] \$23 ;
+  wire [57:0] \$24 ;
+  wire \$25 ;
+  wire [27:0] \$26 ;
+  wire [27:0] \$27 ;
+  wire [28:0] \$28 ;
+  wire [8:0] \$29 ;
   wire \$3 ;
-  wire \$30 ;
-  wire [31:0] \$31 ;
-  wire \$32 ;
-  wire [31:0] \$33 ;
-  wire \$34 ;
-  wire [27:0] \$35 ;
-  wire [27:0] \$36 ;
-  wire [28:0] \$37 ;
-  wire [8:0] \$38 ;
-  wire [9:0] \$39 ;
+  wire [9:0] \$30 ;
+  wire [5:0] \$31 ;
+  wire [58:0] \$32 ;
+  wire [11:0] \$33 ;
+  wire [12:0] \$34 ;
+  wire \$35 ;
+  wire \$36 ;
+  wire [22:0] \$37 ;
+  wire [58:0] \$38 ;
+  wire [22:0] \$39 ;
   wire \$4 ;
-  wire [5:0] \$40 ;
-  wire [58:0] \$41 ;
-  wire [11:0] \$42 ;
-  wire [12:0] \$43 ;
+  wire [23:0] \$40 ;
+  wire [54:0] \$41 ;
+  wire [55:0] \$42 ;
+  wire \$43 ;
   wire \$44 ;
   wire \$45 ;
-  wire [22:0] \$46 ;
-  wire [58:0] \$47 ;
-  wire [22:0] \$48 ;
-  wire [23:0] \$49 ;
-  wire [31:0] \$5 ;
-  wire [54:0] \$50 ;
-  wire [55:0] \$51 ;
+  wire \$46 ;
+  wire [56:0] \$47 ;
+  wire \$48 ;
+  wire \$49 ;
+  wire \$5 ;
+  wire \$50 ;
+  wire \$51 ;
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire [56:0] \$56 ;
+  wire \$56 ;
   wire \$57 ;
   wire \$58 ;
   wire \$59 ;
   wire \$6 ;
   wire \$60 ;
-  wire [31:0] \$61 ;
+  wire \$61 ;
   wire \$62 ;
-  wire [31:0] \$63 ;
-  wire \$64 ;
-  wire \$65 ;
-  wire [31:0] \$66 ;
-  wire \$67 ;
-  wire \$68 ;
-  wire \$69 ;
-  wire [31:0] \$7 ;
-  wire [31:0] \$70 ;
-  wire \$71 ;
-  wire [31:0] \$72 ;
-  wire \$73 ;
-  wire \$74 ;
-  wire [31:0] \$75 ;
-  wire \$76 ;
-  wire \$77 ;
-  wire \$78 ;
-  wire [31:0] \$79 ;
+  wire \$7 ;
   wire \$8 ;
-  wire \$80 ;
-  wire [31:0] \$81 ;
-  wire \$82 ;
-  wire \$83 ;
-  wire [31:0] \$84 ;
-  wire \$85 ;
-  wire \$86 ;
-  wire [31:0] \$87 ;
-  wire \$88 ;
-  wire \$89 ;
-  wire [31:0] \$9 ;
-  wire [31:0] \$90 ;
-  wire \$91 ;
-  wire \$92 ;
-  wire \$93 ;
-  wire [31:0] \$94 ;
-  wire \$95 ;
-  wire \$96 ;
-  wire [31:0] \$97 ;
-  wire \$98 ;
-  wire \$99 ;
+  wire \$9 ;
   input [31:0] a;
   wire [31:0] a;
   input [31:0] b;
@@ -7305,319 +6988,270 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col1_unit0.out_add (b, s, a);
   wire [27:0] rp_sh;
   output [31:0] s;
   reg [31:0] s;
+  wire sub;
+  wire swap;
   wire [27:0] total;
+  wire [31:0] x;
   wire [7:0] x_e;
+  wire x_inf;
+  wire x_nan;
   wire [23:0] x_sig;
+  wire x_zero;
   wire [26:0] xa;
+  wire [31:0] y;
   wire [7:0] y_e;
+  wire y_inf;
+  wire y_nan;
   wire [23:0] y_sig;
+  wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$1  = b[30:0] > a[30:0];
-  assign \$2  = \$1  ? b : a;
-  assign \$3  = ! \$2 [30:23];
-  assign \$4  = b[30:0] > a[30:0];
-  assign \$5  = \$4  ? b : a;
-  assign x_e = \$3  ? 8'h01 : \$5 [30:23];
-  assign \$6  = b[30:0] > a[30:0];
-  assign \$7  = \$6  ? b : a;
-  assign \$8  = b[30:0] > a[30:0];
-  assign \$9  = \$8  ? b : a;
-  assign \$10  = ! \$9 [30:23];
-  assign \$11  = ~ \$10 ;
-  assign \$12  = b[30:0] > a[30:0];
-  assign \$13  = \$12  ? a : b;
-  assign \$14  = ! \$13 [30:23];
-  assign \$15  = b[30:0] > a[30:0];
-  assign \$16  = \$15  ? a : b;
-  assign y_e = \$14  ? 8'h01 : \$16 [30:23];
-  assign \$17  = b[30:0] > a[30:0];
-  assign \$18  = \$17  ? a : b;
-  assign \$19  = b[30:0] > a[30:0];
-  assign \$20  = \$19  ? a : b;
-  assign \$21  = ! \$20 [30:23];
-  assign \$22  = ~ \$21 ;
-  assign \$23  = x_e - y_e;
-  assign \$24  = \$23 [7:0] > 5'h1b;
-  assign \$25  = \$24  ? 8'h1b : \$23 [7:0];
-  assign \$26  = ya_full >> \$25 [4:0];
-  assign \$27  = ya_full >> \$25 [4:0];
-  assign \$28  = \$27  << \$25 [4:0];
-  assign \$29  = \$28 [26:0] != ya_full;
-  assign ya = \$26  | { 26'h0000000, \$29  };
-  assign \$30  = b[30:0] > a[30:0];
-  assign \$31  = \$30  ? b : a;
-  assign \$32  = b[30:0] > a[30:0];
-  assign \$33  = \$32  ? a : b;
-  assign \$34  = \$31 [31] ^ \$33 [31];
-  assign \$35  = xa - ya;
-  assign \$36  = xa + ya;
-  assign \$37  = \$34  ? { \$35 [27], \$35  } : { 1'h0, \$36  };
-  assign \$38  = x_e - 7'h7f;
-  assign \$39  = $signed(\$38 ) - $signed(6'h17);
-  assign exp_lsb = $signed(\$39 ) - $signed(3'h3);
-  assign \$40  = 5'h1b - rp_msb;
-  assign \$41  = \$37 [27:0] << \$40 [4:0];
-  assign \$42  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$43  = $signed(\$42 ) + $signed(8'h7f);
-  assign \$44  = $signed(\$43 ) < $signed(2'h1);
-  assign \$45  = $signed(\$43 ) < $signed(6'h25);
-  assign \$46  = $signed(2'h1) - $signed(\$43 );
-  assign rp_sh = \$41 [27:0] >> rp_rs;
-  assign \$47  = rp_sh << rp_rs;
-  assign rp_lost = \$47 [27:0] != \$41 [27:0];
-  assign \$48  = $signed(\$43 ) + $signed({ 1'h0, rp_rs });
-  assign \$49  = $signed(\$48 ) - $signed(2'h1);
-  assign \$51  = $signed(\$50 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$52  = | rp_sh[2:0];
-  assign \$53  = \$52  | rp_lost;
-  assign \$54  = \$53  | rp_sh[4];
-  assign \$55  = rp_sh[3] & \$54 ;
-  assign \$56  = $signed(\$51 ) + $signed({ 1'h0, \$55  });
-  assign \$57  = ! \$37 [27:0];
-  assign \$58  = \$56 [45:0] >= 31'h7f800000;
-  assign \$59  = ! \$37 [27:0];
-  assign \$60  = b[30:0] > a[30:0];
-  assign \$61  = \$60  ? b : a;
-  assign \$62  = b[30:0] > a[30:0];
-  assign \$63  = \$62  ? a : b;
-  assign \$64  = \$61 [31] & \$63 [31];
-  assign \$65  = b[30:0] > a[30:0];
-  assign \$66  = \$65  ? b : a;
-  assign \$67  = \$59  ? \$64  : \$66 [31];
-  assign \$68  = ! \$37 [27:0];
-  assign \$69  = b[30:0] > a[30:0];
-  assign \$70  = \$69  ? b : a;
-  assign \$71  = b[30:0] > a[30:0];
-  assign \$72  = \$71  ? a : b;
-  assign \$73  = \$70 [31] & \$72 [31];
-  assign \$74  = b[30:0] > a[30:0];
-  assign \$75  = \$74  ? b : a;
-  assign \$76  = \$68  ? \$73  : \$75 [31];
-  assign \$77  = ! \$37 [27:0];
-  assign \$78  = b[30:0] > a[30:0];
-  assign \$79  = \$78  ? b : a;
-  assign \$80  = b[30:0] > a[30:0];
-  assign \$81  = \$80  ? a : b;
-  assign \$82  = \$79 [31] & \$81 [31];
-  assign \$83  = b[30:0] > a[30:0];
-  assign \$84  = \$83  ? b : a;
-  assign \$85  = \$77  ? \$82  : \$84 [31];
-  assign \$86  = b[30:0] > a[30:0];
-  assign \$87  = \$86  ? b : a;
-  assign \$88  = \$87 [30:23] == 8'hff;
-  assign \$89  = b[30:0] > a[30:0];
-  assign \$90  = \$89  ? b : a;
-  assign \$91  = | \$90 [22:0];
-  assign \$92  = \$88  & \$91 ;
-  assign \$93  = b[30:0] > a[30:0];
-  assign \$94  = \$93  ? a : b;
-  assign \$95  = \$94 [30:23] == 8'hff;
-  assign \$96  = b[30:0] > a[30:0];
-  assign \$97  = \$96  ? a : b;
-  assign \$98  = | \$97 [22:0];
-  assign \$99  = \$95  & \$98 ;
-  assign \$100  = \$92  | \$99 ;
-  assign \$101  = b[30:0] > a[30:0];
-  assign \$102  = \$101  ? b : a;
-  assign \$103  = \$102 [30:23] == 8'hff;
-  assign \$104  = b[30:0] > a[30:0];
-  assign \$105  = \$104  ? b : a;
-  assign \$106  = ! \$105 [22:0];
-  assign \$107  = \$103  & \$106 ;
-  assign \$108  = b[30:0] > a[30:0];
-  assign \$109  = \$108  ? a : b;
-  assign \$110  = \$109 [30:23] == 8'hff;
-  assign \$111  = b[30:0] > a[30:0];
-  assign \$112  = \$111  ? a : b;
-  assign \$113  = ! \$112 [22:0];
-  assign \$114  = \$110  & \$113 ;
-  assign \$115  = \$107  & \$114 ;
-  assign \$116  = b[30:0] > a[30:0];
-  assign \$117  = \$116  ? b : a;
-  assign \$118  = b[30:0] > a[30:0];
-  assign \$119  = \$118  ? a : b;
-  assign \$120  = \$117 [31] ^ \$119 [31];
-  assign \$121  = \$115  & \$120 ;
-  assign \$122  = \$100  | \$121 ;
-  assign \$123  = b[30:0] > a[30:0];
-  assign \$124  = \$123  ? b : a;
-  assign \$125  = \$124 [30:23] == 8'hff;
-  assign \$126  = b[30:0] > a[30:0];
-  assign \$127  = \$126  ? b : a;
-  assign \$128  = ! \$127 [22:0];
-  assign \$129  = \$125  & \$128 ;
-  assign \$130  = b[30:0] > a[30:0];
-  assign \$131  = \$130  ? b : a;
+  assign \$25  = \$24 [26:0] != ya_full;
+  assign ya = \$22  | { 26'h0000000, \$25  };
+  assign sub = x[31] ^ y[31];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 7'h7f;
+  assign \$30  = $signed(\$29 ) - $signed(6'h17);
+  assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
+  assign \$31  = 5'h1b - rp_msb;
+  assign \$32  = \$28 [27:0] << \$31 [4:0];
+  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$34  = $signed(\$33 ) + $signed(8'h7f);
+  assign \$35  = $signed(\$34 ) < $signed(2'h1);
+  assign \$36  = $signed(\$34 ) < $signed(6'h25);
+  assign \$37  = $signed(2'h1) - $signed(\$34 );
+  assign rp_sh = \$32 [27:0] >> rp_rs;
+  assign \$38  = rp_sh << rp_rs;
+  assign rp_lost = \$38 [27:0] != \$32 [27:0];
+  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
+  assign \$40  = $signed(\$39 ) - $signed(2'h1);
+  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[27:4] });
+  assign \$43  = | rp_sh[2:0];
+  assign \$44  = \$43  | rp_lost;
+  assign \$45  = \$44  | rp_sh[4];
+  assign \$46  = rp_sh[3] & \$45 ;
+  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
+  assign \$48  = ! \$28 [27:0];
+  assign \$49  = \$47 [45:0] >= 31'h7f800000;
+  assign \$50  = ! \$28 [27:0];
+  assign \$51  = x[31] & y[31];
+  assign \$52  = \$50  ? \$51  : x[31];
+  assign \$53  = ! \$28 [27:0];
+  assign \$54  = x[31] & y[31];
+  assign \$55  = \$53  ? \$54  : x[31];
+  assign \$56  = ! \$28 [27:0];
+  assign \$57  = x[31] & y[31];
+  assign \$58  = \$56  ? \$57  : x[31];
+  assign \$59  = x_nan | y_nan;
+  assign \$60  = x_inf & y_inf;
+  assign \$61  = \$60  & sub;
+  assign \$62  = \$59  | \$61 ;
+  assign swap = b[30:0] > a[30:0];
+  assign x = swap ? b : a;
+  assign y = swap ? a : b;
+  assign \$1  = ! x[30:23];
+  assign x_e = \$1  ? 8'h01 : x[30:23];
+  assign \$2  = ! x[30:23];
+  assign \$3  = ~ \$2 ;
+  assign \$4  = x[30:23] == 8'hff;
+  assign \$5  = ! x[22:0];
+  assign x_inf = \$4  & \$5 ;
+  assign \$6  = x[30:23] == 8'hff;
+  assign \$7  = | x[22:0];
+  assign x_nan = \$6  & \$7 ;
+  assign \$8  = ! x[30:23];
+  assign \$9  = ! x[22:0];
+  assign x_zero = \$8  & \$9 ;
+  assign \$10  = ! y[30:23];
+  assign y_e = \$10  ? 8'h01 : y[30:23];
+  assign \$11  = ! y[30:23];
+  assign \$12  = ~ \$11 ;
+  assign \$13  = y[30:23] == 8'hff;
+  assign \$14  = ! y[22:0];
+  assign y_inf = \$13  & \$14 ;
+  assign \$15  = y[30:23] == 8'hff;
+  assign \$16  = | y[22:0];
+  assign y_nan = \$15  & \$16 ;
+  assign \$17  = ! y[30:23];
+  assign \$18  = ! y[22:0];
+  assign y_zero = \$17  & \$18 ;
+  assign \$19  = x_e - y_e;
+  assign \$20  = \$19 [7:0] > 5'h1b;
+  assign \$21  = \$20  ? 8'h1b : \$19 [7:0];
+  assign \$22  = ya_full >> \$21 [4:0];
+  assign \$23  = ya_full >> \$21 [4:0];
+  assign \$24  = \$23  << \$21 [4:0];
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
     rp_msb = 5'h00;
-    if (\$37 [0]) begin
+    if (\$28 [0]) begin
       rp_msb = 5'h00;
     end
-    if (\$37 [1]) begin
+    if (\$28 [1]) begin
       rp_msb = 5'h01;
     end
-    if (\$37 [2]) begin
+    if (\$28 [2]) begin
       rp_msb = 5'h02;
     end
-    if (\$37 [3]) begin
+    if (\$28 [3]) begin
       rp_msb = 5'h03;
     end
-    if (\$37 [4]) begin
+    if (\$28 [4]) begin
       rp_msb = 5'h04;
     end
-    if (\$37 [5]) begin
+    if (\$28 [5]) begin
       rp_msb = 5'h05;
     end
-    if (\$37 [6]) begin
+    if (\$28 [6]) begin
       rp_msb = 5'h06;
     end
-    if (\$37 [7]) begin
+    if (\$28 [7]) begin
       rp_msb = 5'h07;
     end
-    if (\$37 [8]) begin
+    if (\$28 [8]) begin
       rp_msb = 5'h08;
     end
-    if (\$37 [9]) begin
+    if (\$28 [9]) begin
       rp_msb = 5'h09;
     end
-    if (\$37 [10]) begin
+    if (\$28 [10]) begin
       rp_msb = 5'h0a;
     end
-    if (\$37 [11]) begin
+    if (\$28 [11]) begin
       rp_msb = 5'h0b;
     end
-    if (\$37 [12]) begin
+    if (\$28 [12]) begin
       rp_msb = 5'h0c;
     end
-    if (\$37 [13]) begin
+    if (\$28 [13]) begin
       rp_msb = 5'h0d;
     end
-    if (\$37 [14]) begin
+    if (\$28 [14]) begin
       rp_msb = 5'h0e;
     end
-    if (\$37 [15]) begin
+    if (\$28 [15]) begin
       rp_msb = 5'h0f;
     end
-    if (\$37 [16]) begin
+    if (\$28 [16]) begin
       rp_msb = 5'h10;
     end
-    if (\$37 [17]) begin
+    if (\$28 [17]) begin
       rp_msb = 5'h11;
     end
-    if (\$37 [18]) begin
+    if (\$28 [18]) begin
       rp_msb = 5'h12;
     end
-    if (\$37 [19]) begin
+    if (\$28 [19]) begin
       rp_msb = 5'h13;
     end
-    if (\$37 [20]) begin
+    if (\$28 [20]) begin
       rp_msb = 5'h14;
     end
-    if (\$37 [21]) begin
+    if (\$28 [21]) begin
       rp_msb = 5'h15;
     end
-    if (\$37 [22]) begin
+    if (\$28 [22]) begin
       rp_msb = 5'h16;
     end
-    if (\$37 [23]) begin
+    if (\$28 [23]) begin
       rp_msb = 5'h17;
     end
-    if (\$37 [24]) begin
+    if (\$28 [24]) begin
       rp_msb = 5'h18;
     end
-    if (\$37 [25]) begin
+    if (\$28 [25]) begin
       rp_msb = 5'h19;
     end
-    if (\$37 [26]) begin
+    if (\$28 [26]) begin
       rp_msb = 5'h1a;
     end
-    if (\$37 [27]) begin
+    if (\$28 [27]) begin
       rp_msb = 5'h1b;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
     rp_rs = 5'h00;
-    if (\$44 ) begin
+    if (\$35 ) begin
       (* full_case = 32'd1 *)
-      if (\$45 ) begin
+      if (\$36 ) begin
         rp_rs = 5'h1c;
       end else begin
-        rp_rs = \$46 [4:0];
+        rp_rs = \$37 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
     (* full_case = 32'd1 *)
-    if (\$57 ) begin
-      rp_out = { \$67 , 31'h00000000 };
-    end else if (\$58 ) begin
-      rp_out = { \$76 , 31'h7f800000 };
+    if (\$48 ) begin
+      rp_out = { \$52 , 31'h00000000 };
+    end else if (\$49 ) begin
+      rp_out = { \$55 , 31'h7f800000 };
     end else begin
-      rp_out = { \$85 , \$56 [30:0] };
+      rp_out = { \$58 , \$47 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
     (* full_case = 32'd1 *)
-    if (\$122 ) begin
+    if (\$62 ) begin
       s = 32'd2143289344;
-    end else if (\$129 ) begin
-      s = \$131 ;
+    end else if (x_inf) begin
+      s = x;
     end else begin
       s = rp_out;
     end
   end
-  assign x_sig = { \$11 , \$7 [22:0] };
-  assign y_sig = { \$22 , \$18 [22:0] };
-  assign d = \$23 [7:0];
-  assign dcl = \$25 [4:0];
-  assign total = \$37 [27:0];
-  assign rp_ls = \$40 [4:0];
-  assign rp_norm = \$41 [27:0];
-  assign rp_eb = { \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43  };
-  assign rp_packed = \$56 [45:0];
-  assign xa = { \$11 , \$7 [22:0], 3'h0 };
-  assign ya_full = { \$22 , \$18 [22:0], 3'h0 };
-  assign \$50  = { \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 , 23'h000000 };
+  assign x_sig = { \$3 , x[22:0] };
+  assign y_sig = { \$12 , y[22:0] };
+  assign d = \$19 [7:0];
+  assign dcl = \$21 [4:0];
+  assign total = \$28 [27:0];
+  assign rp_ls = \$31 [4:0];
+  assign rp_norm = \$32 [27:0];
+  assign rp_eb = { \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34  };
+  assign rp_packed = \$47 [45:0];
+  assign xa = { \$3 , x[22:0], 3'h0 };
+  assign ya_full = { \$12 , y[22:0], 3'h0 };
+  assign \$41  = { \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 , 23'h000000 };
 endmodule
 
 module \array_mixpe_w4a16_os_4x4_shared.mesh.col1_unit0.scale_mul (b, p, a);
   reg \$auto$verilog_backend.cc:2355:dump_module$18  = 0;
   wire \$1 ;
-  wire [97:0] \$10 ;
-  wire [12:0] \$11 ;
-  wire [13:0] \$12 ;
+  wire \$10 ;
+  wire \$11 ;
+  wire \$12 ;
   wire \$13 ;
   wire \$14 ;
-  wire [23:0] \$15 ;
-  wire [97:0] \$16 ;
-  wire [23:0] \$17 ;
-  wire [24:0] \$18 ;
-  wire [55:0] \$19 ;
+  wire \$15 ;
+  wire \$16 ;
+  wire \$17 ;
+  wire \$18 ;
+  wire [8:0] \$19 ;
   wire \$2 ;
-  wire [56:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire \$23 ;
-  wire \$24 ;
-  wire [57:0] \$25 ;
+  wire [9:0] \$20 ;
+  wire [6:0] \$21 ;
+  wire [97:0] \$22 ;
+  wire [12:0] \$23 ;
+  wire [13:0] \$24 ;
+  wire \$25 ;
   wire \$26 ;
-  wire \$27 ;
-  wire \$28 ;
-  wire \$29 ;
+  wire [23:0] \$27 ;
+  wire [97:0] \$28 ;
+  wire [23:0] \$29 ;
   wire \$3 ;
-  wire \$30 ;
-  wire \$31 ;
-  wire \$32 ;
+  wire [24:0] \$30 ;
+  wire [55:0] \$31 ;
+  wire [56:0] \$32 ;
   wire \$33 ;
   wire \$34 ;
   wire \$35 ;
   wire \$36 ;
-  wire \$37 ;
+  wire [57:0] \$37 ;
   wire \$38 ;
   wire \$39 ;
   wire \$4 ;
@@ -7632,30 +7266,24 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col1_unit0.scale_mul (b, p, a);
   wire \$48 ;
   wire \$49 ;
   wire \$5 ;
-  wire \$50 ;
-  wire \$51 ;
-  wire \$52 ;
-  wire \$53 ;
-  wire \$54 ;
-  wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
   wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire [8:0] \$7 ;
-  wire [9:0] \$8 ;
-  wire [6:0] \$9 ;
+  wire \$7 ;
+  wire \$8 ;
+  wire \$9 ;
   input [31:0] a;
   wire [31:0] a;
   wire [7:0] a_e;
+  wire a_inf;
+  wire a_nan;
   wire [23:0] a_sig;
+  wire a_zero;
   input [15:0] b;
   wire [15:0] b;
   wire [4:0] b_e;
+  wire b_inf;
+  wire b_nan;
   wire [10:0] b_sig;
+  wire b_zero;
   wire [11:0] exp;
   output [31:0] p;
   reg [31:0] p;
@@ -7669,71 +7297,65 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col1_unit0.scale_mul (b, p, a);
   wire [46:0] rp_packed;
   reg [5:0] rp_rs;
   wire [34:0] rp_sh;
-  assign \$34  = b[14:10] == 5'h1f;
-  assign \$35  = | b[9:0];
-  assign \$36  = \$34  & \$35 ;
-  assign \$37  = \$33  | \$36 ;
-  assign \$38  = a[30:23] == 8'hff;
-  assign \$39  = ! a[22:0];
-  assign \$40  = \$38  & \$39 ;
-  assign \$41  = ! b[14:10];
-  assign \$42  = ! b[9:0];
-  assign \$43  = \$41  & \$42 ;
-  assign \$44  = \$40  & \$43 ;
-  assign \$45  = \$37  | \$44 ;
-  assign \$46  = b[14:10] == 5'h1f;
-  assign \$47  = ! b[9:0];
-  assign \$48  = \$46  & \$47 ;
-  assign \$49  = ! a[30:23];
-  assign \$50  = ! a[22:0];
-  assign \$51  = \$49  & \$50 ;
-  assign \$52  = \$48  & \$51 ;
-  assign \$53  = \$45  | \$52 ;
-  assign \$54  = a[30:23] == 8'hff;
-  assign \$55  = ! a[22:0];
-  assign \$56  = \$54  & \$55 ;
-  assign \$57  = b[14:10] == 5'h1f;
-  assign \$58  = ! b[9:0];
-  assign \$59  = \$57  & \$58 ;
-  assign \$60  = \$56  | \$59 ;
-  assign \$61  = a[31] ^ b[15];
+  assign \$40  = a[31] ^ b[15];
+  assign \$41  = a[31] ^ b[15];
+  assign \$42  = a[31] ^ b[15];
+  assign \$43  = a_nan | b_nan;
+  assign \$44  = a_inf & b_zero;
+  assign \$45  = \$43  | \$44 ;
+  assign \$46  = b_inf & a_zero;
+  assign \$47  = \$45  | \$46 ;
+  assign \$48  = a_inf | b_inf;
+  assign \$49  = a[31] ^ b[15];
   assign \$1  = ! a[30:23];
   assign a_e = \$1  ? 8'h01 : a[30:23];
   assign \$2  = ! a[30:23];
   assign \$3  = ~ \$2 ;
-  assign \$4  = ! b[14:10];
-  assign b_e = \$4  ? 5'h01 : b[14:10];
-  assign \$5  = ! b[14:10];
-  assign \$6  = ~ \$5 ;
-  assign prod = { \$3 , a[22:0] } * { \$6 , b[9:0] };
-  assign \$7  = a_e + b_e;
-  assign \$8  = \$7  - 8'haf;
-  assign \$9  = 6'h22 - rp_msb;
-  assign \$10  = prod << \$9 [5:0];
-  assign \$11  = $signed(\$8 ) + $signed({ 1'h0, rp_msb });
-  assign \$12  = $signed(\$11 ) + $signed(8'h7f);
-  assign \$13  = $signed(\$12 ) < $signed(2'h1);
-  assign \$14  = $signed(\$12 ) < $signed(7'h5e);
-  assign \$15  = $signed(2'h1) - $signed(\$12 );
-  assign rp_sh = \$10 [34:0] >> rp_rs;
-  assign \$16  = rp_sh << rp_rs;
-  assign rp_lost = \$16 [34:0] != \$10 [34:0];
-  assign \$17  = $signed(\$12 ) + $signed({ 1'h0, rp_rs });
-  assign \$18  = $signed(\$17 ) - $signed(2'h1);
-  assign \$20  = $signed(\$19 ) + $signed({ 1'h0, rp_sh[34:11] });
-  assign \$21  = | rp_sh[9:0];
-  assign \$22  = \$21  | rp_lost;
-  assign \$23  = \$22  | rp_sh[11];
-  assign \$24  = rp_sh[10] & \$23 ;
-  assign \$25  = $signed(\$20 ) + $signed({ 1'h0, \$24  });
-  assign \$26  = ! prod;
-  assign \$27  = \$25 [46:0] >= 31'h7f800000;
-  assign \$28  = a[31] ^ b[15];
-  assign \$29  = a[31] ^ b[15];
-  assign \$30  = a[31] ^ b[15];
-  assign \$31  = a[30:23] == 8'hff;
-  assign \$32  = | a[22:0];
-  assign \$33  = \$31  & \$32 ;
+  assign \$4  = a[30:23] == 8'hff;
+  assign \$5  = ! a[22:0];
+  assign a_inf = \$4  & \$5 ;
+  assign \$6  = a[30:23] == 8'hff;
+  assign \$7  = | a[22:0];
+  assign a_nan = \$6  & \$7 ;
+  assign \$8  = ! a[30:23];
+  assign \$9  = ! a[22:0];
+  assign a_zero = \$8  & \$9 ;
+  assign \$10  = ! b[14:10];
+  assign b_e = \$10  ? 5'h01 : b[14:10];
+  assign \$11  = ! b[14:10];
+  assign \$12  = ~ \$11 ;
+  assign \$13  = b[14:10] == 5'h1f;
+  assign \$14  = ! b[9:0];
+  assign b_inf = \$13  & \$14 ;
+  assign \$15  = b[14:10] == 5'h1f;
+  assign \$16  = | b[9:0];
+  assign b_nan = \$15  & \$16 ;
+  assign \$17  = ! b[14:10];
+  assign \$18  = ! b[9:0];
+  assign b_zero = \$17  & \$18 ;
+  assign prod = { \$3 , a[22:0] } * { \$12 , b[9:0] };
+  assign \$19  = a_e + b_e;
+  assign \$20  = \$19  - 8'haf;
+  assign \$21  = 6'h22 - rp_msb;
+  assign \$22  = prod << \$21 [5:0];
+  assign \$23  = $signed(\$20 ) + $signed({ 1'h0, rp_msb });
+  assign \$24  = $signed(\$23 ) + $signed(8'h7f);
+  assign \$25  = $signed(\$24 ) < $signed(2'h1);
+  assign \$26  = $signed(\$24 ) < $signed(7'h5e);
+  assign \$27  = $signed(2'h1) - $signed(\$24 );
+  assign rp_sh = \$22 [34:0] >> rp_rs;
+  assign \$28  = rp_sh << rp_rs;
+  assign rp_lost = \$28 [34:0] != \$22 [34:0];
+  assign \$29  = $signed(\$24 ) + $signed({ 1'h0, rp_rs });
+  assign \$30  = $signed(\$29 ) - $signed(2'h1);
+  assign \$32  = $signed(\$31 ) + $signed({ 1'h0, rp_sh[34:11] });
+  assign \$33  = | rp_sh[9:0];
+  assign \$34  = \$33  | rp_lost;
+  assign \$35  = \$34  | rp_sh[11];
+  assign \$36  = rp_sh[10] & \$35 ;
+  assign \$37  = $signed(\$32 ) + $signed({ 1'h0, \$36  });
+  assign \$38  = ! prod;
+  assign \$39  = \$37 [46:0] >= 31'h7f800000;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
     rp_msb = 6'h00;
@@ -7846,73 +7468,73 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col1_unit0.scale_mul (b, p, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
     rp_rs = 6'h00;
-    if (\$13 ) begin
+    if (\$25 ) begin
       (* full_case = 32'd1 *)
-      if (\$14 ) begin
+      if (\$26 ) begin
         rp_rs = 6'h23;
       end else begin
-        rp_rs = \$15 [5:0];
+        rp_rs = \$27 [5:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
     (* full_case = 32'd1 *)
-    if (\$26 ) begin
-      rp_out = { \$28 , 31'h00000000 };
-    end else if (\$27 ) begin
-      rp_out = { \$29 , 31'h7f800000 };
+    if (\$38 ) begin
+      rp_out = { \$40 , 31'h00000000 };
+    end else if (\$39 ) begin
+      rp_out = { \$41 , 31'h7f800000 };
     end else begin
-      rp_out = { \$30 , \$25 [30:0] };
+      rp_out = { \$42 , \$37 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
     (* full_case = 32'd1 *)
-    if (\$53 ) begin
+    if (\$47 ) begin
       p = 32'd2143289344;
-    end else if (\$60 ) begin
-      p = { \$61 , 31'h7f800000 };
+    end else if (\$48 ) begin
+      p = { \$49 , 31'h7f800000 };
     end else begin
       p = rp_out;
     end
   end
   assign a_sig = { \$3 , a[22:0] };
-  assign b_sig = { \$6 , b[9:0] };
-  assign exp = { \$8 [9], \$8 [9], \$8  };
-  assign rp_ls = \$9 [5:0];
-  assign rp_norm = \$10 [34:0];
-  assign rp_eb = { \$12 [13], \$12 [13], \$12 [13], \$12 [13], \$12 [13], \$12 [13], \$12 [13], \$12 [13], \$12 [13], \$12  };
-  assign rp_packed = \$25 [46:0];
-  assign \$19  = { \$18 [24], \$18 [24], \$18 [24], \$18 [24], \$18 [24], \$18 [24], \$18 [24], \$18 [24], \$18 , 23'h000000 };
+  assign b_sig = { \$12 , b[9:0] };
+  assign exp = { \$20 [9], \$20 [9], \$20  };
+  assign rp_ls = \$21 [5:0];
+  assign rp_norm = \$22 [34:0];
+  assign rp_eb = { \$24 [13], \$24 [13], \$24 [13], \$24 [13], \$24 [13], \$24 [13], \$24 [13], \$24 [13], \$24 [13], \$24  };
+  assign rp_packed = \$37 [46:0];
+  assign \$31  = { \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 , 23'h000000 };
 endmodule
 
-module \array_mixpe_w4a16_os_4x4_shared.mesh.col1_unit0.zero_scale (s, y, \port$3240$0 );
+module \array_mixpe_w4a16_os_4x4_shared.mesh.col1_unit0.zero_scale (s, y, \port$2744$0 );
   reg \$auto$verilog_backend.cc:2355:dump_module$19  = 0;
   wire \$1 ;
-  wire [10:0] \$10 ;
-  wire [11:0] \$11 ;
-  wire \$12 ;
-  wire \$13 ;
-  wire [21:0] \$14 ;
+  wire \$10 ;
+  wire [5:0] \$11 ;
+  wire [5:0] \$12 ;
+  wire [8:0] \$13 ;
+  wire [5:0] \$14 ;
   wire [59:0] \$15 ;
-  wire [21:0] \$16 ;
-  wire [22:0] \$17 ;
-  wire [53:0] \$18 ;
-  wire [54:0] \$19 ;
+  wire [10:0] \$16 ;
+  wire [11:0] \$17 ;
+  wire \$18 ;
+  wire \$19 ;
   wire \$2 ;
-  wire \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire \$23 ;
-  wire [55:0] \$24 ;
-  wire \$25 ;
+  wire [21:0] \$20 ;
+  wire [59:0] \$21 ;
+  wire [21:0] \$22 ;
+  wire [22:0] \$23 ;
+  wire [53:0] \$24 ;
+  wire [54:0] \$25 ;
   wire \$26 ;
   wire \$27 ;
   wire \$28 ;
   wire \$29 ;
   wire \$3 ;
-  wire \$30 ;
+  wire [55:0] \$30 ;
   wire \$31 ;
   wire \$32 ;
   wire \$33 ;
@@ -7927,19 +7549,16 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col1_unit0.zero_scale (s, y, \port$
   wire \$41 ;
   wire \$42 ;
   wire \$43 ;
-  wire \$44 ;
-  wire \$45 ;
-  wire \$46 ;
-  wire [5:0] \$5 ;
-  wire [5:0] \$6 ;
-  wire [8:0] \$7 ;
-  wire [5:0] \$8 ;
-  wire [59:0] \$9 ;
+  wire \$5 ;
+  wire \$6 ;
+  wire \$7 ;
+  wire \$8 ;
+  wire \$9 ;
   wire [4:0] d;
   wire [4:0] dmag;
   wire [9:0] exp;
-  input [3:0] \port$3240$0 ;
-  wire [3:0] \port$3240$0 ;
+  input [3:0] \port$2744$0 ;
+  wire [3:0] \port$2744$0 ;
   wire [28:0] prod;
   wire [20:0] rp_eb;
   wire rp_lost;
@@ -7953,81 +7572,62 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col1_unit0.zero_scale (s, y, \port$
   input [31:0] s;
   wire [31:0] s;
   wire [7:0] s_e;
+  wire s_inf;
+  wire s_nan;
   wire [23:0] s_sig;
+  wire s_zero;
   output [31:0] y;
   reg [31:0] y;
   assign \$1  = ! s[30:23];
   assign s_e = \$1  ? 8'h01 : s[30:23];
   assign \$2  = ! s[30:23];
   assign \$3  = ~ \$2 ;
-  assign \$4  = $signed({ 1'h0, \port$3240$0  }) < $signed(1'h0);
-  assign \$5  = - \port$3240$0 ;
-  assign \$6  = \$4  ? \$5  : { 2'h0, \port$3240$0  };
-  assign prod = \$6 [4:0] * { \$3 , s[22:0] };
-  assign \$7  = s_e - 7'h7f;
-  assign exp = $signed(\$7 ) - $signed(6'h17);
-  assign \$8  = 5'h1c - rp_msb;
-  assign \$9  = prod << \$8 [4:0];
-  assign \$10  = $signed(exp) + $signed({ 1'h0, rp_msb });
-  assign \$11  = $signed(\$10 ) + $signed(8'h7f);
-  assign \$12  = $signed(\$11 ) < $signed(2'h1);
-  assign \$13  = $signed(\$11 ) < $signed(6'h24);
-  assign \$14  = $signed(2'h1) - $signed(\$11 );
-  assign rp_sh = \$9 [28:0] >> rp_rs;
-  assign \$15  = rp_sh << rp_rs;
-  assign rp_lost = \$15 [28:0] != \$9 [28:0];
-  assign \$16  = $signed(\$11 ) + $signed({ 1'h0, rp_rs });
-  assign \$17  = $signed(\$16 ) - $signed(2'h1);
-  assign \$19  = $signed(\$18 ) + $signed({ 1'h0, rp_sh[28:5] });
-  assign \$20  = | rp_sh[3:0];
-  assign \$21  = \$20  | rp_lost;
-  assign \$22  = \$21  | rp_sh[5];
-  assign \$23  = rp_sh[4] & \$22 ;
-  assign \$24  = $signed(\$19 ) + $signed({ 1'h0, \$23  });
-  assign \$25  = ! prod;
-  assign \$26  = \$24 [44:0] >= 31'h7f800000;
-  assign \$27  = $signed({ 1'h0, \port$3240$0  }) < $signed(1'h0);
-  assign \$28  = s[31] ^ \$27 ;
-  assign \$29  = $signed({ 1'h0, \port$3240$0  }) < $signed(1'h0);
-  assign \$30  = s[31] ^ \$29 ;
-  assign \$31  = $signed({ 1'h0, \port$3240$0  }) < $signed(1'h0);
-  assign \$32  = s[31] ^ \$31 ;
-  assign \$33  = s[30:23] == 8'hff;
-  assign \$34  = | s[22:0];
-  assign \$35  = \$33  & \$34 ;
-  assign \$36  = s[30:23] == 8'hff;
-  assign \$37  = ! s[22:0];
-  assign \$38  = \$36  & \$37 ;
-  assign \$39  = ! \port$3240$0 ;
-  assign \$40  = \$38  & \$39 ;
-  assign \$41  = \$35  | \$40 ;
-  assign \$42  = s[30:23] == 8'hff;
-  assign \$43  = ! s[22:0];
-  assign \$44  = \$42  & \$43 ;
-  assign \$45  = $signed({ 1'h0, \port$3240$0  }) < $signed(1'h0);
-  assign \$46  = s[31] ^ \$45 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$25 ) begin
-      rp_out = { \$28 , 31'h00000000 };
-    end else if (\$26 ) begin
-      rp_out = { \$30 , 31'h7f800000 };
-    end else begin
-      rp_out = { \$32 , \$24 [30:0] };
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$41 ) begin
-      y = 32'd2143289344;
-    end else if (\$44 ) begin
-      y = { \$46 , 31'h7f800000 };
-    end else begin
-      y = rp_out;
-    end
-  end
+  assign \$4  = s[30:23] == 8'hff;
+  assign \$5  = ! s[22:0];
+  assign s_inf = \$4  & \$5 ;
+  assign \$6  = s[30:23] == 8'hff;
+  assign \$7  = | s[22:0];
+  assign s_nan = \$6  & \$7 ;
+  assign \$8  = ! s[30:23];
+  assign \$9  = ! s[22:0];
+  assign s_zero = \$8  & \$9 ;
+  assign \$10  = $signed({ 1'h0, \port$2744$0  }) < $signed(1'h0);
+  assign \$11  = - \port$2744$0 ;
+  assign \$12  = \$10  ? \$11  : { 2'h0, \port$2744$0  };
+  assign prod = \$12 [4:0] * { \$3 , s[22:0] };
+  assign \$13  = s_e - 7'h7f;
+  assign exp = $signed(\$13 ) - $signed(6'h17);
+  assign \$14  = 5'h1c - rp_msb;
+  assign \$15  = prod << \$14 [4:0];
+  assign \$16  = $signed(exp) + $signed({ 1'h0, rp_msb });
+  assign \$17  = $signed(\$16 ) + $signed(8'h7f);
+  assign \$18  = $signed(\$17 ) < $signed(2'h1);
+  assign \$19  = $signed(\$17 ) < $signed(6'h24);
+  assign \$20  = $signed(2'h1) - $signed(\$17 );
+  assign rp_sh = \$15 [28:0] >> rp_rs;
+  assign \$21  = rp_sh << rp_rs;
+  assign rp_lost = \$21 [28:0] != \$15 [28:0];
+  assign \$22  = $signed(\$17 ) + $signed({ 1'h0, rp_rs });
+  assign \$23  = $signed(\$22 ) - $signed(2'h1);
+  assign \$25  = $signed(\$24 ) + $signed({ 1'h0, rp_sh[28:5] });
+  assign \$26  = | rp_sh[3:0];
+  assign \$27  = \$26  | rp_lost;
+  assign \$28  = \$27  | rp_sh[5];
+  assign \$29  = rp_sh[4] & \$28 ;
+  assign \$30  = $signed(\$25 ) + $signed({ 1'h0, \$29  });
+  assign \$31  = ! prod;
+  assign \$32  = \$30 [44:0] >= 31'h7f800000;
+  assign \$33  = $signed({ 1'h0, \port$2744$0  }) < $signed(1'h0);
+  assign \$34  = s[31] ^ \$33 ;
+  assign \$35  = $signed({ 1'h0, \port$2744$0  }) < $signed(1'h0);
+  assign \$36  = s[31] ^ \$35 ;
+  assign \$37  = $signed({ 1'h0, \port$2744$0  }) < $signed(1'h0);
+  assign \$38  = s[31] ^ \$37 ;
+  assign \$39  = ! \port$2744$0 ;
+  assign \$40  = s_inf & \$39 ;
+  assign \$41  = s_nan | \$40 ;
+  assign \$42  = $signed({ 1'h0, \port$2744$0  }) < $signed(1'h0);
+  assign \$43  = s[31] ^ \$42 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
     rp_msb = 5'h00;
@@ -8122,158 +7722,111 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col1_unit0.zero_scale (s, y, \port$
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
     rp_rs = 5'h00;
-    if (\$12 ) begin
+    if (\$18 ) begin
       (* full_case = 32'd1 *)
-      if (\$13 ) begin
+      if (\$19 ) begin
         rp_rs = 5'h1d;
       end else begin
-        rp_rs = \$14 [4:0];
+        rp_rs = \$20 [4:0];
       end
     end
   end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
+    (* full_case = 32'd1 *)
+    if (\$31 ) begin
+      rp_out = { \$34 , 31'h00000000 };
+    end else if (\$32 ) begin
+      rp_out = { \$36 , 31'h7f800000 };
+    end else begin
+      rp_out = { \$38 , \$30 [30:0] };
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
+    (* full_case = 32'd1 *)
+    if (\$41 ) begin
+      y = 32'd2143289344;
+    end else if (s_inf) begin
+      y = { \$43 , 31'h7f800000 };
+    end else begin
+      y = rp_out;
+    end
+  end
   assign s_sig = { \$3 , s[22:0] };
-  assign dmag = \$6 [4:0];
-  assign d = { 1'h0, \port$3240$0  };
-  assign rp_ls = \$8 [4:0];
-  assign rp_norm = \$9 [28:0];
-  assign rp_eb = { \$11 [11], \$11 [11], \$11 [11], \$11 [11], \$11 [11], \$11 [11], \$11 [11], \$11 [11], \$11 [11], \$11  };
-  assign rp_packed = \$24 [44:0];
-  assign \$18  = { \$17 [22], \$17 [22], \$17 [22], \$17 [22], \$17 [22], \$17 [22], \$17 [22], \$17 [22], \$17 , 23'h000000 };
+  assign dmag = \$12 [4:0];
+  assign d = { 1'h0, \port$2744$0  };
+  assign rp_ls = \$14 [4:0];
+  assign rp_norm = \$15 [28:0];
+  assign rp_eb = { \$17 [11], \$17 [11], \$17 [11], \$17 [11], \$17 [11], \$17 [11], \$17 [11], \$17 [11], \$17 [11], \$17  };
+  assign rp_packed = \$30 [44:0];
+  assign \$24  = { \$23 [22], \$23 [22], \$23 [22], \$23 [22], \$23 [22], \$23 [22], \$23 [22], \$23 [22], \$23 , 23'h000000 };
 endmodule
 
 module \array_mixpe_w4a16_os_4x4_shared.mesh.col1_unit0.zero_sub (a, s, b);
   reg \$auto$verilog_backend.cc:2355:dump_module$20  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire \$100 ;
-  wire \$101 ;
-  wire [31:0] \$102 ;
-  wire \$103 ;
-  wire \$104 ;
-  wire [31:0] \$105 ;
-  wire \$106 ;
-  wire \$107 ;
-  wire \$108 ;
-  wire [31:0] \$109 ;
   wire \$11 ;
-  wire \$110 ;
-  wire \$111 ;
-  wire [31:0] \$112 ;
-  wire \$113 ;
-  wire \$114 ;
-  wire \$115 ;
-  wire \$116 ;
-  wire [31:0] \$117 ;
-  wire \$118 ;
-  wire [31:0] \$119 ;
   wire \$12 ;
-  wire \$120 ;
-  wire \$121 ;
-  wire \$122 ;
-  wire \$123 ;
-  wire [31:0] \$124 ;
-  wire \$125 ;
-  wire \$126 ;
-  wire [31:0] \$127 ;
-  wire \$128 ;
-  wire \$129 ;
-  wire [31:0] \$13 ;
-  wire \$130 ;
-  wire [31:0] \$131 ;
+  wire \$13 ;
   wire \$14 ;
   wire \$15 ;
-  wire [31:0] \$16 ;
+  wire \$16 ;
   wire \$17 ;
-  wire [31:0] \$18 ;
-  wire \$19 ;
-  wire [31:0] \$2 ;
-  wire [31:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire [8:0] \$23 ;
-  wire \$24 ;
-  wire [7:0] \$25 ;
-  wire [26:0] \$26 ;
-  wire [26:0] \$27 ;
-  wire [57:0] \$28 ;
-  wire \$29 ;
+  wire \$18 ;
+  wire [8:0] \$19 ;
+  wire \$2 ;
+  wire \$20 ;
+  wire [7:0] \$21 ;
+  wire [26:0] \$22 ;
+  wire [26:0] \$23 ;
+  wire [57:0] \$24 ;
+  wire \$25 ;
+  wire [27:0] \$26 ;
+  wire [27:0] \$27 ;
+  wire [28:0] \$28 ;
+  wire [8:0] \$29 ;
   wire \$3 ;
-  wire \$30 ;
-  wire [31:0] \$31 ;
-  wire \$32 ;
-  wire [31:0] \$33 ;
-  wire \$34 ;
-  wire [27:0] \$35 ;
-  wire [27:0] \$36 ;
-  wire [28:0] \$37 ;
-  wire [8:0] \$38 ;
-  wire [9:0] \$39 ;
+  wire [9:0] \$30 ;
+  wire [5:0] \$31 ;
+  wire [58:0] \$32 ;
+  wire [11:0] \$33 ;
+  wire [12:0] \$34 ;
+  wire \$35 ;
+  wire \$36 ;
+  wire [22:0] \$37 ;
+  wire [58:0] \$38 ;
+  wire [22:0] \$39 ;
   wire \$4 ;
-  wire [5:0] \$40 ;
-  wire [58:0] \$41 ;
-  wire [11:0] \$42 ;
-  wire [12:0] \$43 ;
+  wire [23:0] \$40 ;
+  wire [54:0] \$41 ;
+  wire [55:0] \$42 ;
+  wire \$43 ;
   wire \$44 ;
   wire \$45 ;
-  wire [22:0] \$46 ;
-  wire [58:0] \$47 ;
-  wire [22:0] \$48 ;
-  wire [23:0] \$49 ;
-  wire [31:0] \$5 ;
-  wire [54:0] \$50 ;
-  wire [55:0] \$51 ;
+  wire \$46 ;
+  wire [56:0] \$47 ;
+  wire \$48 ;
+  wire \$49 ;
+  wire \$5 ;
+  wire \$50 ;
+  wire \$51 ;
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire [56:0] \$56 ;
+  wire \$56 ;
   wire \$57 ;
   wire \$58 ;
   wire \$59 ;
   wire \$6 ;
   wire \$60 ;
-  wire [31:0] \$61 ;
+  wire \$61 ;
   wire \$62 ;
-  wire [31:0] \$63 ;
-  wire \$64 ;
-  wire \$65 ;
-  wire [31:0] \$66 ;
-  wire \$67 ;
-  wire \$68 ;
-  wire \$69 ;
-  wire [31:0] \$7 ;
-  wire [31:0] \$70 ;
-  wire \$71 ;
-  wire [31:0] \$72 ;
-  wire \$73 ;
-  wire \$74 ;
-  wire [31:0] \$75 ;
-  wire \$76 ;
-  wire \$77 ;
-  wire \$78 ;
-  wire [31:0] \$79 ;
+  wire \$7 ;
   wire \$8 ;
-  wire \$80 ;
-  wire [31:0] \$81 ;
-  wire \$82 ;
-  wire \$83 ;
-  wire [31:0] \$84 ;
-  wire \$85 ;
-  wire \$86 ;
-  wire [31:0] \$87 ;
-  wire \$88 ;
-  wire \$89 ;
-  wire [31:0] \$9 ;
-  wire [31:0] \$90 ;
-  wire \$91 ;
-  wire \$92 ;
-  wire \$93 ;
-  wire [31:0] \$94 ;
-  wire \$95 ;
-  wire \$96 ;
-  wire [31:0] \$97 ;
-  wire \$98 ;
-  wire \$99 ;
+  wire \$9 ;
   input [31:0] a;
   wire [31:0] a;
   input [31:0] b;
@@ -8292,284 +7845,235 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col1_unit0.zero_sub (a, s, b);
   wire [27:0] rp_sh;
   output [31:0] s;
   reg [31:0] s;
+  wire sub;
+  wire swap;
   wire [27:0] total;
+  wire [31:0] x;
   wire [7:0] x_e;
+  wire x_inf;
+  wire x_nan;
   wire [23:0] x_sig;
+  wire x_zero;
   wire [26:0] xa;
+  wire [31:0] y;
   wire [7:0] y_e;
+  wire y_inf;
+  wire y_nan;
   wire [23:0] y_sig;
+  wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$1  = b[30:0] > a[30:0];
-  assign \$2  = \$1  ? b : a;
-  assign \$3  = ! \$2 [30:23];
-  assign \$4  = b[30:0] > a[30:0];
-  assign \$5  = \$4  ? b : a;
-  assign x_e = \$3  ? 8'h01 : \$5 [30:23];
-  assign \$6  = b[30:0] > a[30:0];
-  assign \$7  = \$6  ? b : a;
-  assign \$8  = b[30:0] > a[30:0];
-  assign \$9  = \$8  ? b : a;
-  assign \$10  = ! \$9 [30:23];
-  assign \$11  = ~ \$10 ;
-  assign \$12  = b[30:0] > a[30:0];
-  assign \$13  = \$12  ? a : b;
-  assign \$14  = ! \$13 [30:23];
-  assign \$15  = b[30:0] > a[30:0];
-  assign \$16  = \$15  ? a : b;
-  assign y_e = \$14  ? 8'h01 : \$16 [30:23];
-  assign \$17  = b[30:0] > a[30:0];
-  assign \$18  = \$17  ? a : b;
-  assign \$19  = b[30:0] > a[30:0];
-  assign \$20  = \$19  ? a : b;
-  assign \$21  = ! \$20 [30:23];
-  assign \$22  = ~ \$21 ;
-  assign \$23  = x_e - y_e;
-  assign \$24  = \$23 [7:0] > 5'h1b;
-  assign \$25  = \$24  ? 8'h1b : \$23 [7:0];
-  assign \$26  = ya_full >> \$25 [4:0];
-  assign \$27  = ya_full >> \$25 [4:0];
-  assign \$28  = \$27  << \$25 [4:0];
-  assign \$29  = \$28 [26:0] != ya_full;
-  assign ya = \$26  | { 26'h0000000, \$29  };
-  assign \$30  = b[30:0] > a[30:0];
-  assign \$31  = \$30  ? b : a;
-  assign \$32  = b[30:0] > a[30:0];
-  assign \$33  = \$32  ? a : b;
-  assign \$34  = \$31 [31] ^ \$33 [31];
-  assign \$35  = xa - ya;
-  assign \$36  = xa + ya;
-  assign \$37  = \$34  ? { \$35 [27], \$35  } : { 1'h0, \$36  };
-  assign \$38  = x_e - 7'h7f;
-  assign \$39  = $signed(\$38 ) - $signed(6'h17);
-  assign exp_lsb = $signed(\$39 ) - $signed(3'h3);
-  assign \$40  = 5'h1b - rp_msb;
-  assign \$41  = \$37 [27:0] << \$40 [4:0];
-  assign \$42  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$43  = $signed(\$42 ) + $signed(8'h7f);
-  assign \$44  = $signed(\$43 ) < $signed(2'h1);
-  assign \$45  = $signed(\$43 ) < $signed(6'h25);
-  assign \$46  = $signed(2'h1) - $signed(\$43 );
-  assign rp_sh = \$41 [27:0] >> rp_rs;
-  assign \$47  = rp_sh << rp_rs;
-  assign rp_lost = \$47 [27:0] != \$41 [27:0];
-  assign \$48  = $signed(\$43 ) + $signed({ 1'h0, rp_rs });
-  assign \$49  = $signed(\$48 ) - $signed(2'h1);
-  assign \$51  = $signed(\$50 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$52  = | rp_sh[2:0];
-  assign \$53  = \$52  | rp_lost;
-  assign \$54  = \$53  | rp_sh[4];
-  assign \$55  = rp_sh[3] & \$54 ;
-  assign \$56  = $signed(\$51 ) + $signed({ 1'h0, \$55  });
-  assign \$57  = ! \$37 [27:0];
-  assign \$58  = \$56 [45:0] >= 31'h7f800000;
-  assign \$59  = ! \$37 [27:0];
-  assign \$60  = b[30:0] > a[30:0];
-  assign \$61  = \$60  ? b : a;
-  assign \$62  = b[30:0] > a[30:0];
-  assign \$63  = \$62  ? a : b;
-  assign \$64  = \$61 [31] & \$63 [31];
-  assign \$65  = b[30:0] > a[30:0];
-  assign \$66  = \$65  ? b : a;
-  assign \$67  = \$59  ? \$64  : \$66 [31];
-  assign \$68  = ! \$37 [27:0];
-  assign \$69  = b[30:0] > a[30:0];
-  assign \$70  = \$69  ? b : a;
-  assign \$71  = b[30:0] > a[30:0];
-  assign \$72  = \$71  ? a : b;
-  assign \$73  = \$70 [31] & \$72 [31];
-  assign \$74  = b[30:0] > a[30:0];
-  assign \$75  = \$74  ? b : a;
-  assign \$76  = \$68  ? \$73  : \$75 [31];
-  assign \$77  = ! \$37 [27:0];
-  assign \$78  = b[30:0] > a[30:0];
-  assign \$79  = \$78  ? b : a;
-  assign \$80  = b[30:0] > a[30:0];
-  assign \$81  = \$80  ? a : b;
-  assign \$82  = \$79 [31] & \$81 [31];
-  assign \$83  = b[30:0] > a[30:0];
-  assign \$84  = \$83  ? b : a;
-  assign \$85  = \$77  ? \$82  : \$84 [31];
-  assign \$86  = b[30:0] > a[30:0];
-  assign \$87  = \$86  ? b : a;
-  assign \$88  = \$87 [30:23] == 8'hff;
-  assign \$89  = b[30:0] > a[30:0];
-  assign \$90  = \$89  ? b : a;
-  assign \$91  = | \$90 [22:0];
-  assign \$92  = \$88  & \$91 ;
-  assign \$93  = b[30:0] > a[30:0];
-  assign \$94  = \$93  ? a : b;
-  assign \$95  = \$94 [30:23] == 8'hff;
-  assign \$96  = b[30:0] > a[30:0];
-  assign \$97  = \$96  ? a : b;
-  assign \$98  = | \$97 [22:0];
-  assign \$99  = \$95  & \$98 ;
-  assign \$100  = \$92  | \$99 ;
-  assign \$101  = b[30:0] > a[30:0];
-  assign \$102  = \$101  ? b : a;
-  assign \$103  = \$102 [30:23] == 8'hff;
-  assign \$104  = b[30:0] > a[30:0];
-  assign \$105  = \$104  ? b : a;
-  assign \$106  = ! \$105 [22:0];
-  assign \$107  = \$103  & \$106 ;
-  assign \$108  = b[30:0] > a[30:0];
-  assign \$109  = \$108  ? a : b;
-  assign \$110  = \$109 [30:23] == 8'hff;
-  assign \$111  = b[30:0] > a[30:0];
-  assign \$112  = \$111  ? a : b;
-  assign \$113  = ! \$112 [22:0];
-  assign \$114  = \$110  & \$113 ;
-  assign \$115  = \$107  & \$114 ;
-  assign \$116  = b[30:0] > a[30:0];
-  assign \$117  = \$116  ? b : a;
-  assign \$118  = b[30:0] > a[30:0];
-  assign \$119  = \$118  ? a : b;
-  assign \$120  = \$117 [31] ^ \$119 [31];
-  assign \$121  = \$115  & \$120 ;
-  assign \$122  = \$100  | \$121 ;
-  assign \$123  = b[30:0] > a[30:0];
-  assign \$124  = \$123  ? b : a;
-  assign \$125  = \$124 [30:23] == 8'hff;
-  assign \$126  = b[30:0] > a[30:0];
-  assign \$127  = \$126  ? b : a;
-  assign \$128  = ! \$127 [22:0];
-  assign \$129  = \$125  & \$128 ;
-  assign \$130  = b[30:0] > a[30:0];
-  assign \$131  = \$130  ? b : a;
+  assign \$25  = \$24 [26:0] != ya_full;
+  assign ya = \$22  | { 26'h0000000, \$25  };
+  assign sub = x[31] ^ y[31];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 7'h7f;
+  assign \$30  = $signed(\$29 ) - $signed(6'h17);
+  assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
+  assign \$31  = 5'h1b - rp_msb;
+  assign \$32  = \$28 [27:0] << \$31 [4:0];
+  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$34  = $signed(\$33 ) + $signed(8'h7f);
+  assign \$35  = $signed(\$34 ) < $signed(2'h1);
+  assign \$36  = $signed(\$34 ) < $signed(6'h25);
+  assign \$37  = $signed(2'h1) - $signed(\$34 );
+  assign rp_sh = \$32 [27:0] >> rp_rs;
+  assign \$38  = rp_sh << rp_rs;
+  assign rp_lost = \$38 [27:0] != \$32 [27:0];
+  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
+  assign \$40  = $signed(\$39 ) - $signed(2'h1);
+  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[27:4] });
+  assign \$43  = | rp_sh[2:0];
+  assign \$44  = \$43  | rp_lost;
+  assign \$45  = \$44  | rp_sh[4];
+  assign \$46  = rp_sh[3] & \$45 ;
+  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
+  assign \$48  = ! \$28 [27:0];
+  assign \$49  = \$47 [45:0] >= 31'h7f800000;
+  assign \$50  = ! \$28 [27:0];
+  assign \$51  = x[31] & y[31];
+  assign \$52  = \$50  ? \$51  : x[31];
+  assign \$53  = ! \$28 [27:0];
+  assign \$54  = x[31] & y[31];
+  assign \$55  = \$53  ? \$54  : x[31];
+  assign \$56  = ! \$28 [27:0];
+  assign \$57  = x[31] & y[31];
+  assign \$58  = \$56  ? \$57  : x[31];
+  assign \$59  = x_nan | y_nan;
+  assign \$60  = x_inf & y_inf;
+  assign \$61  = \$60  & sub;
+  assign \$62  = \$59  | \$61 ;
+  assign swap = b[30:0] > a[30:0];
+  assign x = swap ? b : a;
+  assign y = swap ? a : b;
+  assign \$1  = ! x[30:23];
+  assign x_e = \$1  ? 8'h01 : x[30:23];
+  assign \$2  = ! x[30:23];
+  assign \$3  = ~ \$2 ;
+  assign \$4  = x[30:23] == 8'hff;
+  assign \$5  = ! x[22:0];
+  assign x_inf = \$4  & \$5 ;
+  assign \$6  = x[30:23] == 8'hff;
+  assign \$7  = | x[22:0];
+  assign x_nan = \$6  & \$7 ;
+  assign \$8  = ! x[30:23];
+  assign \$9  = ! x[22:0];
+  assign x_zero = \$8  & \$9 ;
+  assign \$10  = ! y[30:23];
+  assign y_e = \$10  ? 8'h01 : y[30:23];
+  assign \$11  = ! y[30:23];
+  assign \$12  = ~ \$11 ;
+  assign \$13  = y[30:23] == 8'hff;
+  assign \$14  = ! y[22:0];
+  assign y_inf = \$13  & \$14 ;
+  assign \$15  = y[30:23] == 8'hff;
+  assign \$16  = | y[22:0];
+  assign y_nan = \$15  & \$16 ;
+  assign \$17  = ! y[30:23];
+  assign \$18  = ! y[22:0];
+  assign y_zero = \$17  & \$18 ;
+  assign \$19  = x_e - y_e;
+  assign \$20  = \$19 [7:0] > 5'h1b;
+  assign \$21  = \$20  ? 8'h1b : \$19 [7:0];
+  assign \$22  = ya_full >> \$21 [4:0];
+  assign \$23  = ya_full >> \$21 [4:0];
+  assign \$24  = \$23  << \$21 [4:0];
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$20 ) begin end
     rp_msb = 5'h00;
-    if (\$37 [0]) begin
+    if (\$28 [0]) begin
       rp_msb = 5'h00;
     end
-    if (\$37 [1]) begin
+    if (\$28 [1]) begin
       rp_msb = 5'h01;
     end
-    if (\$37 [2]) begin
+    if (\$28 [2]) begin
       rp_msb = 5'h02;
     end
-    if (\$37 [3]) begin
+    if (\$28 [3]) begin
       rp_msb = 5'h03;
     end
-    if (\$37 [4]) begin
+    if (\$28 [4]) begin
       rp_msb = 5'h04;
     end
-    if (\$37 [5]) begin
+    if (\$28 [5]) begin
       rp_msb = 5'h05;
     end
-    if (\$37 [6]) begin
+    if (\$28 [6]) begin
       rp_msb = 5'h06;
     end
-    if (\$37 [7]) begin
+    if (\$28 [7]) begin
       rp_msb = 5'h07;
     end
-    if (\$37 [8]) begin
+    if (\$28 [8]) begin
       rp_msb = 5'h08;
     end
-    if (\$37 [9]) begin
+    if (\$28 [9]) begin
       rp_msb = 5'h09;
     end
-    if (\$37 [10]) begin
+    if (\$28 [10]) begin
       rp_msb = 5'h0a;
     end
-    if (\$37 [11]) begin
+    if (\$28 [11]) begin
       rp_msb = 5'h0b;
     end
-    if (\$37 [12]) begin
+    if (\$28 [12]) begin
       rp_msb = 5'h0c;
     end
-    if (\$37 [13]) begin
+    if (\$28 [13]) begin
       rp_msb = 5'h0d;
     end
-    if (\$37 [14]) begin
+    if (\$28 [14]) begin
       rp_msb = 5'h0e;
     end
-    if (\$37 [15]) begin
+    if (\$28 [15]) begin
       rp_msb = 5'h0f;
     end
-    if (\$37 [16]) begin
+    if (\$28 [16]) begin
       rp_msb = 5'h10;
     end
-    if (\$37 [17]) begin
+    if (\$28 [17]) begin
       rp_msb = 5'h11;
     end
-    if (\$37 [18]) begin
+    if (\$28 [18]) begin
       rp_msb = 5'h12;
     end
-    if (\$37 [19]) begin
+    if (\$28 [19]) begin
       rp_msb = 5'h13;
     end
-    if (\$37 [20]) begin
+    if (\$28 [20]) begin
       rp_msb = 5'h14;
     end
-    if (\$37 [21]) begin
+    if (\$28 [21]) begin
       rp_msb = 5'h15;
     end
-    if (\$37 [22]) begin
+    if (\$28 [22]) begin
       rp_msb = 5'h16;
     end
-    if (\$37 [23]) begin
+    if (\$28 [23]) begin
       rp_msb = 5'h17;
     end
-    if (\$37 [24]) begin
+    if (\$28 [24]) begin
       rp_msb = 5'h18;
     end
-    if (\$37 [25]) begin
+    if (\$28 [25]) begin
       rp_msb = 5'h19;
     end
-    if (\$37 [26]) begin
+    if (\$28 [26]) begin
       rp_msb = 5'h1a;
     end
-    if (\$37 [27]) begin
+    if (\$28 [27]) begin
       rp_msb = 5'h1b;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$20 ) begin end
     rp_rs = 5'h00;
-    if (\$44 ) begin
+    if (\$35 ) begin
       (* full_case = 32'd1 *)
-      if (\$45 ) begin
+      if (\$36 ) begin
         rp_rs = 5'h1c;
       end else begin
-        rp_rs = \$46 [4:0];
+        rp_rs = \$37 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$20 ) begin end
     (* full_case = 32'd1 *)
-    if (\$57 ) begin
-      rp_out = { \$67 , 31'h00000000 };
-    end else if (\$58 ) begin
-      rp_out = { \$76 , 31'h7f800000 };
+    if (\$48 ) begin
+      rp_out = { \$52 , 31'h00000000 };
+    end else if (\$49 ) begin
+      rp_out = { \$55 , 31'h7f800000 };
     end else begin
-      rp_out = { \$85 , \$56 [30:0] };
+      rp_out = { \$58 , \$47 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$20 ) begin end
     (* full_case = 32'd1 *)
-    if (\$122 ) begin
+    if (\$62 ) begin
       s = 32'd2143289344;
-    end else if (\$129 ) begin
-      s = \$131 ;
+    end else if (x_inf) begin
+      s = x;
     end else begin
       s = rp_out;
     end
   end
-  assign x_sig = { \$11 , \$7 [22:0] };
-  assign y_sig = { \$22 , \$18 [22:0] };
-  assign d = \$23 [7:0];
-  assign dcl = \$25 [4:0];
-  assign total = \$37 [27:0];
-  assign rp_ls = \$40 [4:0];
-  assign rp_norm = \$41 [27:0];
-  assign rp_eb = { \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43  };
-  assign rp_packed = \$56 [45:0];
-  assign xa = { \$11 , \$7 [22:0], 3'h0 };
-  assign ya_full = { \$22 , \$18 [22:0], 3'h0 };
-  assign \$50  = { \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 , 23'h000000 };
+  assign x_sig = { \$3 , x[22:0] };
+  assign y_sig = { \$12 , y[22:0] };
+  assign d = \$19 [7:0];
+  assign dcl = \$21 [4:0];
+  assign total = \$28 [27:0];
+  assign rp_ls = \$31 [4:0];
+  assign rp_norm = \$32 [27:0];
+  assign rp_eb = { \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34  };
+  assign rp_packed = \$47 [45:0];
+  assign xa = { \$3 , x[22:0], 3'h0 };
+  assign ya_full = { \$12 , y[22:0], 3'h0 };
+  assign \$41  = { \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 , 23'h000000 };
 endmodule
 
 module \array_mixpe_w4a16_os_4x4_shared.mesh.col2_unit0 (rst, i_hand, i_hand_valid, i_zero, i_scale, o_acc, clk);
@@ -8701,7 +8205,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col2_unit0 (rst, i_hand, i_hand_val
     .p(\b$23 )
   );
   \array_mixpe_w4a16_os_4x4_shared.mesh.col2_unit0.zero_scale  zero_scale (
-    .\port$3248$0 (i_zero),
+    .\port$2752$0 (i_zero),
     .s(hand[63:32]),
     .y(y)
   );
@@ -8909,135 +8413,66 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col2_unit0.out_add (b, s, a);
   reg \$auto$verilog_backend.cc:2355:dump_module$22  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire \$100 ;
-  wire \$101 ;
-  wire [31:0] \$102 ;
-  wire \$103 ;
-  wire \$104 ;
-  wire [31:0] \$105 ;
-  wire \$106 ;
-  wire \$107 ;
-  wire \$108 ;
-  wire [31:0] \$109 ;
   wire \$11 ;
-  wire \$110 ;
-  wire \$111 ;
-  wire [31:0] \$112 ;
-  wire \$113 ;
-  wire \$114 ;
-  wire \$115 ;
-  wire \$116 ;
-  wire [31:0] \$117 ;
-  wire \$118 ;
-  wire [31:0] \$119 ;
   wire \$12 ;
-  wire \$120 ;
-  wire \$121 ;
-  wire \$122 ;
-  wire \$123 ;
-  wire [31:0] \$124 ;
-  wire \$125 ;
-  wire \$126 ;
-  wire [31:0] \$127 ;
-  wire \$128 ;
-  wire \$129 ;
-  wire [31:0] \$13 ;
-  wire \$130 ;
-  wire [31:0] \$131 ;
+  wire \$13 ;
   wire \$14 ;
   wire \$15 ;
-  wire [31:0] \$16 ;
+  wire \$16 ;
   wire \$17 ;
-  wire [31:0] \$18 ;
-  wire \$19 ;
-  wire [31:0] \$2 ;
-  wire [31:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire [8:0] \$23 ;
-  wire \$24 ;
-  wire [7:0] \$25 ;
-  wire [26:0] \$26 ;
-  wire [26:0] \$27 ;
-  wire [57:0] \$28 ;
-  wire \$29 ;
+  wire \$18 ;
+  wire [8:0] \$19 ;
+  wire \$2 ;
+  wire \$20 ;
+  wire [7:0] \$21 ;
+  wire [26:0] \$22 ;
+  wire [26:0] \$23 ;
+  wire [57:0] \$24 ;
+  wire \$25 ;
+  wire [27:0] \$26 ;
+  wire [27:0] \$27 ;
+  wire [28:0] \$28 ;
+  wire [8:0] \$29 ;
   wire \$3 ;
-  wire \$30 ;
-  wire [31:0] \$31 ;
-  wire \$32 ;
-  wire [31:0] \$33 ;
-  wire \$34 ;
-  wire [27:0] \$35 ;
-  wire [27:0] \$36 ;
-  wire [28:0] \$37 ;
-  wire [8:0] \$38 ;
-  wire [9:0] \$39 ;
+  wire [9:0] \$30 ;
+  wire [5:0] \$31 ;
+  wire [58:0] \$32 ;
+  wire [11:0] \$33 ;
+  wire [12:0] \$34 ;
+  wire \$35 ;
+  wire \$36 ;
+  wire [22:0] \$37 ;
+  wire [58:0] \$38 ;
+  wire [22:0] \$39 ;
   wire \$4 ;
-  wire [5:0] \$40 ;
-  wire [58:0] \$41 ;
-  wire [11:0] \$42 ;
-  wire [12:0] \$43 ;
+  wire [23:0] \$40 ;
+  wire [54:0] \$41 ;
+  wire [55:0] \$42 ;
+  wire \$43 ;
   wire \$44 ;
   wire \$45 ;
-  wire [22:0] \$46 ;
-  wire [58:0] \$47 ;
-  wire [22:0] \$48 ;
-  wire [23:0] \$49 ;
-  wire [31:0] \$5 ;
-  wire [54:0] \$50 ;
-  wire [55:0] \$51 ;
+  wire \$46 ;
+  wire [56:0] \$47 ;
+  wire \$48 ;
+  wire \$49 ;
+  wire \$5 ;
+  wire \$50 ;
+  wire \$51 ;
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire [56:0] \$56 ;
+  wire \$56 ;
   wire \$57 ;
   wire \$58 ;
   wire \$59 ;
   wire \$6 ;
   wire \$60 ;
-  wire [31:0] \$61 ;
+  wire \$61 ;
   wire \$62 ;
-  wire [31:0] \$63 ;
-  wire \$64 ;
-  wire \$65 ;
-  wire [31:0] \$66 ;
-  wire \$67 ;
-  wire \$68 ;
-  wire \$69 ;
-  wire [31:0] \$7 ;
-  wire [31:0] \$70 ;
-  wire \$71 ;
-  wire [31:0] \$72 ;
-  wire \$73 ;
-  wire \$74 ;
-  wire [31:0] \$75 ;
-  wire \$76 ;
-  wire \$77 ;
-  wire \$78 ;
-  wire [31:0] \$79 ;
+  wire \$7 ;
   wire \$8 ;
-  wire \$80 ;
-  wire [31:0] \$81 ;
-  wire \$82 ;
-  wire \$83 ;
-  wire [31:0] \$84 ;
-  wire \$85 ;
-  wire \$86 ;
-  wire [31:0] \$87 ;
-  wire \$88 ;
-  wire \$89 ;
-  wire [31:0] \$9 ;
-  wire [31:0] \$90 ;
-  wire \$91 ;
-  wire \$92 ;
-  wire \$93 ;
-  wire [31:0] \$94 ;
-  wire \$95 ;
-  wire \$96 ;
-  wire [31:0] \$97 ;
-  wire \$98 ;
-  wire \$99 ;
+  wire \$9 ;
   input [31:0] a;
   wire [31:0] a;
   input [31:0] b;
@@ -9056,319 +8491,270 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col2_unit0.out_add (b, s, a);
   wire [27:0] rp_sh;
   output [31:0] s;
   reg [31:0] s;
+  wire sub;
+  wire swap;
   wire [27:0] total;
+  wire [31:0] x;
   wire [7:0] x_e;
+  wire x_inf;
+  wire x_nan;
   wire [23:0] x_sig;
+  wire x_zero;
   wire [26:0] xa;
+  wire [31:0] y;
   wire [7:0] y_e;
+  wire y_inf;
+  wire y_nan;
   wire [23:0] y_sig;
+  wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$1  = b[30:0] > a[30:0];
-  assign \$2  = \$1  ? b : a;
-  assign \$3  = ! \$2 [30:23];
-  assign \$4  = b[30:0] > a[30:0];
-  assign \$5  = \$4  ? b : a;
-  assign x_e = \$3  ? 8'h01 : \$5 [30:23];
-  assign \$6  = b[30:0] > a[30:0];
-  assign \$7  = \$6  ? b : a;
-  assign \$8  = b[30:0] > a[30:0];
-  assign \$9  = \$8  ? b : a;
-  assign \$10  = ! \$9 [30:23];
-  assign \$11  = ~ \$10 ;
-  assign \$12  = b[30:0] > a[30:0];
-  assign \$13  = \$12  ? a : b;
-  assign \$14  = ! \$13 [30:23];
-  assign \$15  = b[30:0] > a[30:0];
-  assign \$16  = \$15  ? a : b;
-  assign y_e = \$14  ? 8'h01 : \$16 [30:23];
-  assign \$17  = b[30:0] > a[30:0];
-  assign \$18  = \$17  ? a : b;
-  assign \$19  = b[30:0] > a[30:0];
-  assign \$20  = \$19  ? a : b;
-  assign \$21  = ! \$20 [30:23];
-  assign \$22  = ~ \$21 ;
-  assign \$23  = x_e - y_e;
-  assign \$24  = \$23 [7:0] > 5'h1b;
-  assign \$25  = \$24  ? 8'h1b : \$23 [7:0];
-  assign \$26  = ya_full >> \$25 [4:0];
-  assign \$27  = ya_full >> \$25 [4:0];
-  assign \$28  = \$27  << \$25 [4:0];
-  assign \$29  = \$28 [26:0] != ya_full;
-  assign ya = \$26  | { 26'h0000000, \$29  };
-  assign \$30  = b[30:0] > a[30:0];
-  assign \$31  = \$30  ? b : a;
-  assign \$32  = b[30:0] > a[30:0];
-  assign \$33  = \$32  ? a : b;
-  assign \$34  = \$31 [31] ^ \$33 [31];
-  assign \$35  = xa - ya;
-  assign \$36  = xa + ya;
-  assign \$37  = \$34  ? { \$35 [27], \$35  } : { 1'h0, \$36  };
-  assign \$38  = x_e - 7'h7f;
-  assign \$39  = $signed(\$38 ) - $signed(6'h17);
-  assign exp_lsb = $signed(\$39 ) - $signed(3'h3);
-  assign \$40  = 5'h1b - rp_msb;
-  assign \$41  = \$37 [27:0] << \$40 [4:0];
-  assign \$42  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$43  = $signed(\$42 ) + $signed(8'h7f);
-  assign \$44  = $signed(\$43 ) < $signed(2'h1);
-  assign \$45  = $signed(\$43 ) < $signed(6'h25);
-  assign \$46  = $signed(2'h1) - $signed(\$43 );
-  assign rp_sh = \$41 [27:0] >> rp_rs;
-  assign \$47  = rp_sh << rp_rs;
-  assign rp_lost = \$47 [27:0] != \$41 [27:0];
-  assign \$48  = $signed(\$43 ) + $signed({ 1'h0, rp_rs });
-  assign \$49  = $signed(\$48 ) - $signed(2'h1);
-  assign \$51  = $signed(\$50 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$52  = | rp_sh[2:0];
-  assign \$53  = \$52  | rp_lost;
-  assign \$54  = \$53  | rp_sh[4];
-  assign \$55  = rp_sh[3] & \$54 ;
-  assign \$56  = $signed(\$51 ) + $signed({ 1'h0, \$55  });
-  assign \$57  = ! \$37 [27:0];
-  assign \$58  = \$56 [45:0] >= 31'h7f800000;
-  assign \$59  = ! \$37 [27:0];
-  assign \$60  = b[30:0] > a[30:0];
-  assign \$61  = \$60  ? b : a;
-  assign \$62  = b[30:0] > a[30:0];
-  assign \$63  = \$62  ? a : b;
-  assign \$64  = \$61 [31] & \$63 [31];
-  assign \$65  = b[30:0] > a[30:0];
-  assign \$66  = \$65  ? b : a;
-  assign \$67  = \$59  ? \$64  : \$66 [31];
-  assign \$68  = ! \$37 [27:0];
-  assign \$69  = b[30:0] > a[30:0];
-  assign \$70  = \$69  ? b : a;
-  assign \$71  = b[30:0] > a[30:0];
-  assign \$72  = \$71  ? a : b;
-  assign \$73  = \$70 [31] & \$72 [31];
-  assign \$74  = b[30:0] > a[30:0];
-  assign \$75  = \$74  ? b : a;
-  assign \$76  = \$68  ? \$73  : \$75 [31];
-  assign \$77  = ! \$37 [27:0];
-  assign \$78  = b[30:0] > a[30:0];
-  assign \$79  = \$78  ? b : a;
-  assign \$80  = b[30:0] > a[30:0];
-  assign \$81  = \$80  ? a : b;
-  assign \$82  = \$79 [31] & \$81 [31];
-  assign \$83  = b[30:0] > a[30:0];
-  assign \$84  = \$83  ? b : a;
-  assign \$85  = \$77  ? \$82  : \$84 [31];
-  assign \$86  = b[30:0] > a[30:0];
-  assign \$87  = \$86  ? b : a;
-  assign \$88  = \$87 [30:23] == 8'hff;
-  assign \$89  = b[30:0] > a[30:0];
-  assign \$90  = \$89  ? b : a;
-  assign \$91  = | \$90 [22:0];
-  assign \$92  = \$88  & \$91 ;
-  assign \$93  = b[30:0] > a[30:0];
-  assign \$94  = \$93  ? a : b;
-  assign \$95  = \$94 [30:23] == 8'hff;
-  assign \$96  = b[30:0] > a[30:0];
-  assign \$97  = \$96  ? a : b;
-  assign \$98  = | \$97 [22:0];
-  assign \$99  = \$95  & \$98 ;
-  assign \$100  = \$92  | \$99 ;
-  assign \$101  = b[30:0] > a[30:0];
-  assign \$102  = \$101  ? b : a;
-  assign \$103  = \$102 [30:23] == 8'hff;
-  assign \$104  = b[30:0] > a[30:0];
-  assign \$105  = \$104  ? b : a;
-  assign \$106  = ! \$105 [22:0];
-  assign \$107  = \$103  & \$106 ;
-  assign \$108  = b[30:0] > a[30:0];
-  assign \$109  = \$108  ? a : b;
-  assign \$110  = \$109 [30:23] == 8'hff;
-  assign \$111  = b[30:0] > a[30:0];
-  assign \$112  = \$111  ? a : b;
-  assign \$113  = ! \$112 [22:0];
-  assign \$114  = \$110  & \$113 ;
-  assign \$115  = \$107  & \$114 ;
-  assign \$116  = b[30:0] > a[30:0];
-  assign \$117  = \$116  ? b : a;
-  assign \$118  = b[30:0] > a[30:0];
-  assign \$119  = \$118  ? a : b;
-  assign \$120  = \$117 [31] ^ \$119 [31];
-  assign \$121  = \$115  & \$120 ;
-  assign \$122  = \$100  | \$121 ;
-  assign \$123  = b[30:0] > a[30:0];
-  assign \$124  = \$123  ? b : a;
-  assign \$125  = \$124 [30:23] == 8'hff;
-  assign \$126  = b[30:0] > a[30:0];
-  assign \$127  = \$126  ? b : a;
-  assign \$128  = ! \$127 [22:0];
-  assign \$129  = \$125  & \$128 ;
-  assign \$130  = b[30:0] > a[30:0];
-  assign \$131  = \$130  ? b : a;
+  assign \$25  = \$24 [26:0] != ya_full;
+  assign ya = \$22  | { 26'h0000000, \$25  };
+  assign sub = x[31] ^ y[31];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 7'h7f;
+  assign \$30  = $signed(\$29 ) - $signed(6'h17);
+  assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
+  assign \$31  = 5'h1b - rp_msb;
+  assign \$32  = \$28 [27:0] << \$31 [4:0];
+  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$34  = $signed(\$33 ) + $signed(8'h7f);
+  assign \$35  = $signed(\$34 ) < $signed(2'h1);
+  assign \$36  = $signed(\$34 ) < $signed(6'h25);
+  assign \$37  = $signed(2'h1) - $signed(\$34 );
+  assign rp_sh = \$32 [27:0] >> rp_rs;
+  assign \$38  = rp_sh << rp_rs;
+  assign rp_lost = \$38 [27:0] != \$32 [27:0];
+  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
+  assign \$40  = $signed(\$39 ) - $signed(2'h1);
+  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[27:4] });
+  assign \$43  = | rp_sh[2:0];
+  assign \$44  = \$43  | rp_lost;
+  assign \$45  = \$44  | rp_sh[4];
+  assign \$46  = rp_sh[3] & \$45 ;
+  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
+  assign \$48  = ! \$28 [27:0];
+  assign \$49  = \$47 [45:0] >= 31'h7f800000;
+  assign \$50  = ! \$28 [27:0];
+  assign \$51  = x[31] & y[31];
+  assign \$52  = \$50  ? \$51  : x[31];
+  assign \$53  = ! \$28 [27:0];
+  assign \$54  = x[31] & y[31];
+  assign \$55  = \$53  ? \$54  : x[31];
+  assign \$56  = ! \$28 [27:0];
+  assign \$57  = x[31] & y[31];
+  assign \$58  = \$56  ? \$57  : x[31];
+  assign \$59  = x_nan | y_nan;
+  assign \$60  = x_inf & y_inf;
+  assign \$61  = \$60  & sub;
+  assign \$62  = \$59  | \$61 ;
+  assign swap = b[30:0] > a[30:0];
+  assign x = swap ? b : a;
+  assign y = swap ? a : b;
+  assign \$1  = ! x[30:23];
+  assign x_e = \$1  ? 8'h01 : x[30:23];
+  assign \$2  = ! x[30:23];
+  assign \$3  = ~ \$2 ;
+  assign \$4  = x[30:23] == 8'hff;
+  assign \$5  = ! x[22:0];
+  assign x_inf = \$4  & \$5 ;
+  assign \$6  = x[30:23] == 8'hff;
+  assign \$7  = | x[22:0];
+  assign x_nan = \$6  & \$7 ;
+  assign \$8  = ! x[30:23];
+  assign \$9  = ! x[22:0];
+  assign x_zero = \$8  & \$9 ;
+  assign \$10  = ! y[30:23];
+  assign y_e = \$10  ? 8'h01 : y[30:23];
+  assign \$11  = ! y[30:23];
+  assign \$12  = ~ \$11 ;
+  assign \$13  = y[30:23] == 8'hff;
+  assign \$14  = ! y[22:0];
+  assign y_inf = \$13  & \$14 ;
+  assign \$15  = y[30:23] == 8'hff;
+  assign \$16  = | y[22:0];
+  assign y_nan = \$15  & \$16 ;
+  assign \$17  = ! y[30:23];
+  assign \$18  = ! y[22:0];
+  assign y_zero = \$17  & \$18 ;
+  assign \$19  = x_e - y_e;
+  assign \$20  = \$19 [7:0] > 5'h1b;
+  assign \$21  = \$20  ? 8'h1b : \$19 [7:0];
+  assign \$22  = ya_full >> \$21 [4:0];
+  assign \$23  = ya_full >> \$21 [4:0];
+  assign \$24  = \$23  << \$21 [4:0];
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
     rp_msb = 5'h00;
-    if (\$37 [0]) begin
+    if (\$28 [0]) begin
       rp_msb = 5'h00;
     end
-    if (\$37 [1]) begin
+    if (\$28 [1]) begin
       rp_msb = 5'h01;
     end
-    if (\$37 [2]) begin
+    if (\$28 [2]) begin
       rp_msb = 5'h02;
     end
-    if (\$37 [3]) begin
+    if (\$28 [3]) begin
       rp_msb = 5'h03;
     end
-    if (\$37 [4]) begin
+    if (\$28 [4]) begin
       rp_msb = 5'h04;
     end
-    if (\$37 [5]) begin
+    if (\$28 [5]) begin
       rp_msb = 5'h05;
     end
-    if (\$37 [6]) begin
+    if (\$28 [6]) begin
       rp_msb = 5'h06;
     end
-    if (\$37 [7]) begin
+    if (\$28 [7]) begin
       rp_msb = 5'h07;
     end
-    if (\$37 [8]) begin
+    if (\$28 [8]) begin
       rp_msb = 5'h08;
     end
-    if (\$37 [9]) begin
+    if (\$28 [9]) begin
       rp_msb = 5'h09;
     end
-    if (\$37 [10]) begin
+    if (\$28 [10]) begin
       rp_msb = 5'h0a;
     end
-    if (\$37 [11]) begin
+    if (\$28 [11]) begin
       rp_msb = 5'h0b;
     end
-    if (\$37 [12]) begin
+    if (\$28 [12]) begin
       rp_msb = 5'h0c;
     end
-    if (\$37 [13]) begin
+    if (\$28 [13]) begin
       rp_msb = 5'h0d;
     end
-    if (\$37 [14]) begin
+    if (\$28 [14]) begin
       rp_msb = 5'h0e;
     end
-    if (\$37 [15]) begin
+    if (\$28 [15]) begin
       rp_msb = 5'h0f;
     end
-    if (\$37 [16]) begin
+    if (\$28 [16]) begin
       rp_msb = 5'h10;
     end
-    if (\$37 [17]) begin
+    if (\$28 [17]) begin
       rp_msb = 5'h11;
     end
-    if (\$37 [18]) begin
+    if (\$28 [18]) begin
       rp_msb = 5'h12;
     end
-    if (\$37 [19]) begin
+    if (\$28 [19]) begin
       rp_msb = 5'h13;
     end
-    if (\$37 [20]) begin
+    if (\$28 [20]) begin
       rp_msb = 5'h14;
     end
-    if (\$37 [21]) begin
+    if (\$28 [21]) begin
       rp_msb = 5'h15;
     end
-    if (\$37 [22]) begin
+    if (\$28 [22]) begin
       rp_msb = 5'h16;
     end
-    if (\$37 [23]) begin
+    if (\$28 [23]) begin
       rp_msb = 5'h17;
     end
-    if (\$37 [24]) begin
+    if (\$28 [24]) begin
       rp_msb = 5'h18;
     end
-    if (\$37 [25]) begin
+    if (\$28 [25]) begin
       rp_msb = 5'h19;
     end
-    if (\$37 [26]) begin
+    if (\$28 [26]) begin
       rp_msb = 5'h1a;
     end
-    if (\$37 [27]) begin
+    if (\$28 [27]) begin
       rp_msb = 5'h1b;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
     rp_rs = 5'h00;
-    if (\$44 ) begin
+    if (\$35 ) begin
       (* full_case = 32'd1 *)
-      if (\$45 ) begin
+      if (\$36 ) begin
         rp_rs = 5'h1c;
       end else begin
-        rp_rs = \$46 [4:0];
+        rp_rs = \$37 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
     (* full_case = 32'd1 *)
-    if (\$57 ) begin
-      rp_out = { \$67 , 31'h00000000 };
-    end else if (\$58 ) begin
-      rp_out = { \$76 , 31'h7f800000 };
+    if (\$48 ) begin
+      rp_out = { \$52 , 31'h00000000 };
+    end else if (\$49 ) begin
+      rp_out = { \$55 , 31'h7f800000 };
     end else begin
-      rp_out = { \$85 , \$56 [30:0] };
+      rp_out = { \$58 , \$47 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
     (* full_case = 32'd1 *)
-    if (\$122 ) begin
+    if (\$62 ) begin
       s = 32'd2143289344;
-    end else if (\$129 ) begin
-      s = \$131 ;
+    end else if (x_inf) begin
+      s = x;
     end else begin
       s = rp_out;
     end
   end
-  assign x_sig = { \$11 , \$7 [22:0] };
-  assign y_sig = { \$22 , \$18 [22:0] };
-  assign d = \$23 [7:0];
-  assign dcl = \$25 [4:0];
-  assign total = \$37 [27:0];
-  assign rp_ls = \$40 [4:0];
-  assign rp_norm = \$41 [27:0];
-  assign rp_eb = { \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43  };
-  assign rp_packed = \$56 [45:0];
-  assign xa = { \$11 , \$7 [22:0], 3'h0 };
-  assign ya_full = { \$22 , \$18 [22:0], 3'h0 };
-  assign \$50  = { \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 , 23'h000000 };
+  assign x_sig = { \$3 , x[22:0] };
+  assign y_sig = { \$12 , y[22:0] };
+  assign d = \$19 [7:0];
+  assign dcl = \$21 [4:0];
+  assign total = \$28 [27:0];
+  assign rp_ls = \$31 [4:0];
+  assign rp_norm = \$32 [27:0];
+  assign rp_eb = { \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34  };
+  assign rp_packed = \$47 [45:0];
+  assign xa = { \$3 , x[22:0], 3'h0 };
+  assign ya_full = { \$12 , y[22:0], 3'h0 };
+  assign \$41  = { \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 , 23'h000000 };
 endmodule
 
 module \array_mixpe_w4a16_os_4x4_shared.mesh.col2_unit0.scale_mul (b, p, a);
   reg \$auto$verilog_backend.cc:2355:dump_module$23  = 0;
   wire \$1 ;
-  wire [97:0] \$10 ;
-  wire [12:0] \$11 ;
-  wire [13:0] \$12 ;
+  wire \$10 ;
+  wire \$11 ;
+  wire \$12 ;
   wire \$13 ;
   wire \$14 ;
-  wire [23:0] \$15 ;
-  wire [97:0] \$16 ;
-  wire [23:0] \$17 ;
-  wire [24:0] \$18 ;
-  wire [55:0] \$19 ;
+  wire \$15 ;
+  wire \$16 ;
+  wire \$17 ;
+  wire \$18 ;
+  wire [8:0] \$19 ;
   wire \$2 ;
-  wire [56:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire \$23 ;
-  wire \$24 ;
-  wire [57:0] \$25 ;
+  wire [9:0] \$20 ;
+  wire [6:0] \$21 ;
+  wire [97:0] \$22 ;
+  wire [12:0] \$23 ;
+  wire [13:0] \$24 ;
+  wire \$25 ;
   wire \$26 ;
-  wire \$27 ;
-  wire \$28 ;
-  wire \$29 ;
+  wire [23:0] \$27 ;
+  wire [97:0] \$28 ;
+  wire [23:0] \$29 ;
   wire \$3 ;
-  wire \$30 ;
-  wire \$31 ;
-  wire \$32 ;
+  wire [24:0] \$30 ;
+  wire [55:0] \$31 ;
+  wire [56:0] \$32 ;
   wire \$33 ;
   wire \$34 ;
   wire \$35 ;
   wire \$36 ;
-  wire \$37 ;
+  wire [57:0] \$37 ;
   wire \$38 ;
   wire \$39 ;
   wire \$4 ;
@@ -9383,30 +8769,24 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col2_unit0.scale_mul (b, p, a);
   wire \$48 ;
   wire \$49 ;
   wire \$5 ;
-  wire \$50 ;
-  wire \$51 ;
-  wire \$52 ;
-  wire \$53 ;
-  wire \$54 ;
-  wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
   wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire [8:0] \$7 ;
-  wire [9:0] \$8 ;
-  wire [6:0] \$9 ;
+  wire \$7 ;
+  wire \$8 ;
+  wire \$9 ;
   input [31:0] a;
   wire [31:0] a;
   wire [7:0] a_e;
+  wire a_inf;
+  wire a_nan;
   wire [23:0] a_sig;
+  wire a_zero;
   input [15:0] b;
   wire [15:0] b;
   wire [4:0] b_e;
+  wire b_inf;
+  wire b_nan;
   wire [10:0] b_sig;
+  wire b_zero;
   wire [11:0] exp;
   output [31:0] p;
   reg [31:0] p;
@@ -9420,71 +8800,65 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col2_unit0.scale_mul (b, p, a);
   wire [46:0] rp_packed;
   reg [5:0] rp_rs;
   wire [34:0] rp_sh;
-  assign \$34  = b[14:10] == 5'h1f;
-  assign \$35  = | b[9:0];
-  assign \$36  = \$34  & \$35 ;
-  assign \$37  = \$33  | \$36 ;
-  assign \$38  = a[30:23] == 8'hff;
-  assign \$39  = ! a[22:0];
-  assign \$40  = \$38  & \$39 ;
-  assign \$41  = ! b[14:10];
-  assign \$42  = ! b[9:0];
-  assign \$43  = \$41  & \$42 ;
-  assign \$44  = \$40  & \$43 ;
-  assign \$45  = \$37  | \$44 ;
-  assign \$46  = b[14:10] == 5'h1f;
-  assign \$47  = ! b[9:0];
-  assign \$48  = \$46  & \$47 ;
-  assign \$49  = ! a[30:23];
-  assign \$50  = ! a[22:0];
-  assign \$51  = \$49  & \$50 ;
-  assign \$52  = \$48  & \$51 ;
-  assign \$53  = \$45  | \$52 ;
-  assign \$54  = a[30:23] == 8'hff;
-  assign \$55  = ! a[22:0];
-  assign \$56  = \$54  & \$55 ;
-  assign \$57  = b[14:10] == 5'h1f;
-  assign \$58  = ! b[9:0];
-  assign \$59  = \$57  & \$58 ;
-  assign \$60  = \$56  | \$59 ;
-  assign \$61  = a[31] ^ b[15];
+  assign \$40  = a[31] ^ b[15];
+  assign \$41  = a[31] ^ b[15];
+  assign \$42  = a[31] ^ b[15];
+  assign \$43  = a_nan | b_nan;
+  assign \$44  = a_inf & b_zero;
+  assign \$45  = \$43  | \$44 ;
+  assign \$46  = b_inf & a_zero;
+  assign \$47  = \$45  | \$46 ;
+  assign \$48  = a_inf | b_inf;
+  assign \$49  = a[31] ^ b[15];
   assign \$1  = ! a[30:23];
   assign a_e = \$1  ? 8'h01 : a[30:23];
   assign \$2  = ! a[30:23];
   assign \$3  = ~ \$2 ;
-  assign \$4  = ! b[14:10];
-  assign b_e = \$4  ? 5'h01 : b[14:10];
-  assign \$5  = ! b[14:10];
-  assign \$6  = ~ \$5 ;
-  assign prod = { \$3 , a[22:0] } * { \$6 , b[9:0] };
-  assign \$7  = a_e + b_e;
-  assign \$8  = \$7  - 8'haf;
-  assign \$9  = 6'h22 - rp_msb;
-  assign \$10  = prod << \$9 [5:0];
-  assign \$11  = $signed(\$8 ) + $signed({ 1'h0, rp_msb });
-  assign \$12  = $signed(\$11 ) + $signed(8'h7f);
-  assign \$13  = $signed(\$12 ) < $signed(2'h1);
-  assign \$14  = $signed(\$12 ) < $signed(7'h5e);
-  assign \$15  = $signed(2'h1) - $signed(\$12 );
-  assign rp_sh = \$10 [34:0] >> rp_rs;
-  assign \$16  = rp_sh << rp_rs;
-  assign rp_lost = \$16 [34:0] != \$10 [34:0];
-  assign \$17  = $signed(\$12 ) + $signed({ 1'h0, rp_rs });
-  assign \$18  = $signed(\$17 ) - $signed(2'h1);
-  assign \$20  = $signed(\$19 ) + $signed({ 1'h0, rp_sh[34:11] });
-  assign \$21  = | rp_sh[9:0];
-  assign \$22  = \$21  | rp_lost;
-  assign \$23  = \$22  | rp_sh[11];
-  assign \$24  = rp_sh[10] & \$23 ;
-  assign \$25  = $signed(\$20 ) + $signed({ 1'h0, \$24  });
-  assign \$26  = ! prod;
-  assign \$27  = \$25 [46:0] >= 31'h7f800000;
-  assign \$28  = a[31] ^ b[15];
-  assign \$29  = a[31] ^ b[15];
-  assign \$30  = a[31] ^ b[15];
-  assign \$31  = a[30:23] == 8'hff;
-  assign \$32  = | a[22:0];
-  assign \$33  = \$31  & \$32 ;
+  assign \$4  = a[30:23] == 8'hff;
+  assign \$5  = ! a[22:0];
+  assign a_inf = \$4  & \$5 ;
+  assign \$6  = a[30:23] == 8'hff;
+  assign \$7  = | a[22:0];
+  assign a_nan = \$6  & \$7 ;
+  assign \$8  = ! a[30:23];
+  assign \$9  = ! a[22:0];
+  assign a_zero = \$8  & \$9 ;
+  assign \$10  = ! b[14:10];
+  assign b_e = \$10  ? 5'h01 : b[14:10];
+  assign \$11  = ! b[14:10];
+  assign \$12  = ~ \$11 ;
+  assign \$13  = b[14:10] == 5'h1f;
+  assign \$14  = ! b[9:0];
+  assign b_inf = \$13  & \$14 ;
+  assign \$15  = b[14:10] == 5'h1f;
+  assign \$16  = | b[9:0];
+  assign b_nan = \$15  & \$16 ;
+  assign \$17  = ! b[14:10];
+  assign \$18  = ! b[9:0];
+  assign b_zero = \$17  & \$18 ;
+  assign prod = { \$3 , a[22:0] } * { \$12 , b[9:0] };
+  assign \$19  = a_e + b_e;
+  assign \$20  = \$19  - 8'haf;
+  assign \$21  = 6'h22 - rp_msb;
+  assign \$22  = prod << \$21 [5:0];
+  assign \$23  = $signed(\$20 ) + $signed({ 1'h0, rp_msb });
+  assign \$24  = $signed(\$23 ) + $signed(8'h7f);
+  assign \$25  = $signed(\$24 ) < $signed(2'h1);
+  assign \$26  = $signed(\$24 ) < $signed(7'h5e);
+  assign \$27  = $signed(2'h1) - $signed(\$24 );
+  assign rp_sh = \$22 [34:0] >> rp_rs;
+  assign \$28  = rp_sh << rp_rs;
+  assign rp_lost = \$28 [34:0] != \$22 [34:0];
+  assign \$29  = $signed(\$24 ) + $signed({ 1'h0, rp_rs });
+  assign \$30  = $signed(\$29 ) - $signed(2'h1);
+  assign \$32  = $signed(\$31 ) + $signed({ 1'h0, rp_sh[34:11] });
+  assign \$33  = | rp_sh[9:0];
+  assign \$34  = \$33  | rp_lost;
+  assign \$35  = \$34  | rp_sh[11];
+  assign \$36  = rp_sh[10] & \$35 ;
+  assign \$37  = $signed(\$32 ) + $signed({ 1'h0, \$36  });
+  assign \$38  = ! prod;
+  assign \$39  = \$37 [46:0] >= 31'h7f800000;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
     rp_msb = 6'h00;
@@ -9597,73 +8971,73 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col2_unit0.scale_mul (b, p, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
     rp_rs = 6'h00;
-    if (\$13 ) begin
+    if (\$25 ) begin
       (* full_case = 32'd1 *)
-      if (\$14 ) begin
+      if (\$26 ) begin
         rp_rs = 6'h23;
       end else begin
-        rp_rs = \$15 [5:0];
+        rp_rs = \$27 [5:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
     (* full_case = 32'd1 *)
-    if (\$26 ) begin
-      rp_out = { \$28 , 31'h00000000 };
-    end else if (\$27 ) begin
-      rp_out = { \$29 , 31'h7f800000 };
+    if (\$38 ) begin
+      rp_out = { \$40 , 31'h00000000 };
+    end else if (\$39 ) begin
+      rp_out = { \$41 , 31'h7f800000 };
     end else begin
-      rp_out = { \$30 , \$25 [30:0] };
+      rp_out = { \$42 , \$37 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
     (* full_case = 32'd1 *)
-    if (\$53 ) begin
+    if (\$47 ) begin
       p = 32'd2143289344;
-    end else if (\$60 ) begin
-      p = { \$61 , 31'h7f800000 };
+    end else if (\$48 ) begin
+      p = { \$49 , 31'h7f800000 };
     end else begin
       p = rp_out;
     end
   end
   assign a_sig = { \$3 , a[22:0] };
-  assign b_sig = { \$6 , b[9:0] };
-  assign exp = { \$8 [9], \$8 [9], \$8  };
-  assign rp_ls = \$9 [5:0];
-  assign rp_norm = \$10 [34:0];
-  assign rp_eb = { \$12 [13], \$12 [13], \$12 [13], \$12 [13], \$12 [13], \$12 [13], \$12 [13], \$12 [13], \$12 [13], \$12  };
-  assign rp_packed = \$25 [46:0];
-  assign \$19  = { \$18 [24], \$18 [24], \$18 [24], \$18 [24], \$18 [24], \$18 [24], \$18 [24], \$18 [24], \$18 , 23'h000000 };
+  assign b_sig = { \$12 , b[9:0] };
+  assign exp = { \$20 [9], \$20 [9], \$20  };
+  assign rp_ls = \$21 [5:0];
+  assign rp_norm = \$22 [34:0];
+  assign rp_eb = { \$24 [13], \$24 [13], \$24 [13], \$24 [13], \$24 [13], \$24 [13], \$24 [13], \$24 [13], \$24 [13], \$24  };
+  assign rp_packed = \$37 [46:0];
+  assign \$31  = { \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 , 23'h000000 };
 endmodule
 
-module \array_mixpe_w4a16_os_4x4_shared.mesh.col2_unit0.zero_scale (s, y, \port$3248$0 );
+module \array_mixpe_w4a16_os_4x4_shared.mesh.col2_unit0.zero_scale (s, y, \port$2752$0 );
   reg \$auto$verilog_backend.cc:2355:dump_module$24  = 0;
   wire \$1 ;
-  wire [10:0] \$10 ;
-  wire [11:0] \$11 ;
-  wire \$12 ;
-  wire \$13 ;
-  wire [21:0] \$14 ;
+  wire \$10 ;
+  wire [5:0] \$11 ;
+  wire [5:0] \$12 ;
+  wire [8:0] \$13 ;
+  wire [5:0] \$14 ;
   wire [59:0] \$15 ;
-  wire [21:0] \$16 ;
-  wire [22:0] \$17 ;
-  wire [53:0] \$18 ;
-  wire [54:0] \$19 ;
+  wire [10:0] \$16 ;
+  wire [11:0] \$17 ;
+  wire \$18 ;
+  wire \$19 ;
   wire \$2 ;
-  wire \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire \$23 ;
-  wire [55:0] \$24 ;
-  wire \$25 ;
+  wire [21:0] \$20 ;
+  wire [59:0] \$21 ;
+  wire [21:0] \$22 ;
+  wire [22:0] \$23 ;
+  wire [53:0] \$24 ;
+  wire [54:0] \$25 ;
   wire \$26 ;
   wire \$27 ;
   wire \$28 ;
   wire \$29 ;
   wire \$3 ;
-  wire \$30 ;
+  wire [55:0] \$30 ;
   wire \$31 ;
   wire \$32 ;
   wire \$33 ;
@@ -9678,19 +9052,16 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col2_unit0.zero_scale (s, y, \port$
   wire \$41 ;
   wire \$42 ;
   wire \$43 ;
-  wire \$44 ;
-  wire \$45 ;
-  wire \$46 ;
-  wire [5:0] \$5 ;
-  wire [5:0] \$6 ;
-  wire [8:0] \$7 ;
-  wire [5:0] \$8 ;
-  wire [59:0] \$9 ;
+  wire \$5 ;
+  wire \$6 ;
+  wire \$7 ;
+  wire \$8 ;
+  wire \$9 ;
   wire [4:0] d;
   wire [4:0] dmag;
   wire [9:0] exp;
-  input [3:0] \port$3248$0 ;
-  wire [3:0] \port$3248$0 ;
+  input [3:0] \port$2752$0 ;
+  wire [3:0] \port$2752$0 ;
   wire [28:0] prod;
   wire [20:0] rp_eb;
   wire rp_lost;
@@ -9704,81 +9075,62 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col2_unit0.zero_scale (s, y, \port$
   input [31:0] s;
   wire [31:0] s;
   wire [7:0] s_e;
+  wire s_inf;
+  wire s_nan;
   wire [23:0] s_sig;
+  wire s_zero;
   output [31:0] y;
   reg [31:0] y;
   assign \$1  = ! s[30:23];
   assign s_e = \$1  ? 8'h01 : s[30:23];
   assign \$2  = ! s[30:23];
   assign \$3  = ~ \$2 ;
-  assign \$4  = $signed({ 1'h0, \port$3248$0  }) < $signed(1'h0);
-  assign \$5  = - \port$3248$0 ;
-  assign \$6  = \$4  ? \$5  : { 2'h0, \port$3248$0  };
-  assign prod = \$6 [4:0] * { \$3 , s[22:0] };
-  assign \$7  = s_e - 7'h7f;
-  assign exp = $signed(\$7 ) - $signed(6'h17);
-  assign \$8  = 5'h1c - rp_msb;
-  assign \$9  = prod << \$8 [4:0];
-  assign \$10  = $signed(exp) + $signed({ 1'h0, rp_msb });
-  assign \$11  = $signed(\$10 ) + $signed(8'h7f);
-  assign \$12  = $signed(\$11 ) < $signed(2'h1);
-  assign \$13  = $signed(\$11 ) < $signed(6'h24);
-  assign \$14  = $signed(2'h1) - $signed(\$11 );
-  assign rp_sh = \$9 [28:0] >> rp_rs;
-  assign \$15  = rp_sh << rp_rs;
-  assign rp_lost = \$15 [28:0] != \$9 [28:0];
-  assign \$16  = $signed(\$11 ) + $signed({ 1'h0, rp_rs });
-  assign \$17  = $signed(\$16 ) - $signed(2'h1);
-  assign \$19  = $signed(\$18 ) + $signed({ 1'h0, rp_sh[28:5] });
-  assign \$20  = | rp_sh[3:0];
-  assign \$21  = \$20  | rp_lost;
-  assign \$22  = \$21  | rp_sh[5];
-  assign \$23  = rp_sh[4] & \$22 ;
-  assign \$24  = $signed(\$19 ) + $signed({ 1'h0, \$23  });
-  assign \$25  = ! prod;
-  assign \$26  = \$24 [44:0] >= 31'h7f800000;
-  assign \$27  = $signed({ 1'h0, \port$3248$0  }) < $signed(1'h0);
-  assign \$28  = s[31] ^ \$27 ;
-  assign \$29  = $signed({ 1'h0, \port$3248$0  }) < $signed(1'h0);
-  assign \$30  = s[31] ^ \$29 ;
-  assign \$31  = $signed({ 1'h0, \port$3248$0  }) < $signed(1'h0);
-  assign \$32  = s[31] ^ \$31 ;
-  assign \$33  = s[30:23] == 8'hff;
-  assign \$34  = | s[22:0];
-  assign \$35  = \$33  & \$34 ;
-  assign \$36  = s[30:23] == 8'hff;
-  assign \$37  = ! s[22:0];
-  assign \$38  = \$36  & \$37 ;
-  assign \$39  = ! \port$3248$0 ;
-  assign \$40  = \$38  & \$39 ;
-  assign \$41  = \$35  | \$40 ;
-  assign \$42  = s[30:23] == 8'hff;
-  assign \$43  = ! s[22:0];
-  assign \$44  = \$42  & \$43 ;
-  assign \$45  = $signed({ 1'h0, \port$3248$0  }) < $signed(1'h0);
-  assign \$46  = s[31] ^ \$45 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$25 ) begin
-      rp_out = { \$28 , 31'h00000000 };
-    end else if (\$26 ) begin
-      rp_out = { \$30 , 31'h7f800000 };
-    end else begin
-      rp_out = { \$32 , \$24 [30:0] };
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$41 ) begin
-      y = 32'd2143289344;
-    end else if (\$44 ) begin
-      y = { \$46 , 31'h7f800000 };
-    end else begin
-      y = rp_out;
-    end
-  end
+  assign \$4  = s[30:23] == 8'hff;
+  assign \$5  = ! s[22:0];
+  assign s_inf = \$4  & \$5 ;
+  assign \$6  = s[30:23] == 8'hff;
+  assign \$7  = | s[22:0];
+  assign s_nan = \$6  & \$7 ;
+  assign \$8  = ! s[30:23];
+  assign \$9  = ! s[22:0];
+  assign s_zero = \$8  & \$9 ;
+  assign \$10  = $signed({ 1'h0, \port$2752$0  }) < $signed(1'h0);
+  assign \$11  = - \port$2752$0 ;
+  assign \$12  = \$10  ? \$11  : { 2'h0, \port$2752$0  };
+  assign prod = \$12 [4:0] * { \$3 , s[22:0] };
+  assign \$13  = s_e - 7'h7f;
+  assign exp = $signed(\$13 ) - $signed(6'h17);
+  assign \$14  = 5'h1c - rp_msb;
+  assign \$15  = prod << \$14 [4:0];
+  assign \$16  = $signed(exp) + $signed({ 1'h0, rp_msb });
+  assign \$17  = $signed(\$16 ) + $signed(8'h7f);
+  assign \$18  = $signed(\$17 ) < $signed(2'h1);
+  assign \$19  = $signed(\$17 ) < $signed(6'h24);
+  assign \$20  = $signed(2'h1) - $signed(\$17 );
+  assign rp_sh = \$15 [28:0] >> rp_rs;
+  assign \$21  = rp_sh << rp_rs;
+  assign rp_lost = \$21 [28:0] != \$15 [28:0];
+  assign \$22  = $signed(\$17 ) + $signed({ 1'h0, rp_rs });
+  assign \$23  = $signed(\$22 ) - $signed(2'h1);
+  assign \$25  = $signed(\$24 ) + $signed({ 1'h0, rp_sh[28:5] });
+  assign \$26  = | rp_sh[3:0];
+  assign \$27  = \$26  | rp_lost;
+  assign \$28  = \$27  | rp_sh[5];
+  assign \$29  = rp_sh[4] & \$28 ;
+  assign \$30  = $signed(\$25 ) + $signed({ 1'h0, \$29  });
+  assign \$31  = ! prod;
+  assign \$32  = \$30 [44:0] >= 31'h7f800000;
+  assign \$33  = $signed({ 1'h0, \port$2752$0  }) < $signed(1'h0);
+  assign \$34  = s[31] ^ \$33 ;
+  assign \$35  = $signed({ 1'h0, \port$2752$0  }) < $signed(1'h0);
+  assign \$36  = s[31] ^ \$35 ;
+  assign \$37  = $signed({ 1'h0, \port$2752$0  }) < $signed(1'h0);
+  assign \$38  = s[31] ^ \$37 ;
+  assign \$39  = ! \port$2752$0 ;
+  assign \$40  = s_inf & \$39 ;
+  assign \$41  = s_nan | \$40 ;
+  assign \$42  = $signed({ 1'h0, \port$2752$0  }) < $signed(1'h0);
+  assign \$43  = s[31] ^ \$42 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
     rp_msb = 5'h00;
@@ -9873,158 +9225,111 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col2_unit0.zero_scale (s, y, \port$
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
     rp_rs = 5'h00;
-    if (\$12 ) begin
+    if (\$18 ) begin
       (* full_case = 32'd1 *)
-      if (\$13 ) begin
+      if (\$19 ) begin
         rp_rs = 5'h1d;
       end else begin
-        rp_rs = \$14 [4:0];
+        rp_rs = \$20 [4:0];
       end
     end
   end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    (* full_case = 32'd1 *)
+    if (\$31 ) begin
+      rp_out = { \$34 , 31'h00000000 };
+    end else if (\$32 ) begin
+      rp_out = { \$36 , 31'h7f800000 };
+    end else begin
+      rp_out = { \$38 , \$30 [30:0] };
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    (* full_case = 32'd1 *)
+    if (\$41 ) begin
+      y = 32'd2143289344;
+    end else if (s_inf) begin
+      y = { \$43 , 31'h7f800000 };
+    end else begin
+      y = rp_out;
+    end
+  end
   assign s_sig = { \$3 , s[22:0] };
-  assign dmag = \$6 [4:0];
-  assign d = { 1'h0, \port$3248$0  };
-  assign rp_ls = \$8 [4:0];
-  assign rp_norm = \$9 [28:0];
-  assign rp_eb = { \$11 [11], \$11 [11], \$11 [11], \$11 [11], \$11 [11], \$11 [11], \$11 [11], \$11 [11], \$11 [11], \$11  };
-  assign rp_packed = \$24 [44:0];
-  assign \$18  = { \$17 [22], \$17 [22], \$17 [22], \$17 [22], \$17 [22], \$17 [22], \$17 [22], \$17 [22], \$17 , 23'h000000 };
+  assign dmag = \$12 [4:0];
+  assign d = { 1'h0, \port$2752$0  };
+  assign rp_ls = \$14 [4:0];
+  assign rp_norm = \$15 [28:0];
+  assign rp_eb = { \$17 [11], \$17 [11], \$17 [11], \$17 [11], \$17 [11], \$17 [11], \$17 [11], \$17 [11], \$17 [11], \$17  };
+  assign rp_packed = \$30 [44:0];
+  assign \$24  = { \$23 [22], \$23 [22], \$23 [22], \$23 [22], \$23 [22], \$23 [22], \$23 [22], \$23 [22], \$23 , 23'h000000 };
 endmodule
 
 module \array_mixpe_w4a16_os_4x4_shared.mesh.col2_unit0.zero_sub (a, s, b);
   reg \$auto$verilog_backend.cc:2355:dump_module$25  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire \$100 ;
-  wire \$101 ;
-  wire [31:0] \$102 ;
-  wire \$103 ;
-  wire \$104 ;
-  wire [31:0] \$105 ;
-  wire \$106 ;
-  wire \$107 ;
-  wire \$108 ;
-  wire [31:0] \$109 ;
   wire \$11 ;
-  wire \$110 ;
-  wire \$111 ;
-  wire [31:0] \$112 ;
-  wire \$113 ;
-  wire \$114 ;
-  wire \$115 ;
-  wire \$116 ;
-  wire [31:0] \$117 ;
-  wire \$118 ;
-  wire [31:0] \$119 ;
   wire \$12 ;
-  wire \$120 ;
-  wire \$121 ;
-  wire \$122 ;
-  wire \$123 ;
-  wire [31:0] \$124 ;
-  wire \$125 ;
-  wire \$126 ;
-  wire [31:0] \$127 ;
-  wire \$128 ;
-  wire \$129 ;
-  wire [31:0] \$13 ;
-  wire \$130 ;
-  wire [31:0] \$131 ;
+  wire \$13 ;
   wire \$14 ;
   wire \$15 ;
-  wire [31:0] \$16 ;
+  wire \$16 ;
   wire \$17 ;
-  wire [31:0] \$18 ;
-  wire \$19 ;
-  wire [31:0] \$2 ;
-  wire [31:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire [8:0] \$23 ;
-  wire \$24 ;
-  wire [7:0] \$25 ;
-  wire [26:0] \$26 ;
-  wire [26:0] \$27 ;
-  wire [57:0] \$28 ;
-  wire \$29 ;
+  wire \$18 ;
+  wire [8:0] \$19 ;
+  wire \$2 ;
+  wire \$20 ;
+  wire [7:0] \$21 ;
+  wire [26:0] \$22 ;
+  wire [26:0] \$23 ;
+  wire [57:0] \$24 ;
+  wire \$25 ;
+  wire [27:0] \$26 ;
+  wire [27:0] \$27 ;
+  wire [28:0] \$28 ;
+  wire [8:0] \$29 ;
   wire \$3 ;
-  wire \$30 ;
-  wire [31:0] \$31 ;
-  wire \$32 ;
-  wire [31:0] \$33 ;
-  wire \$34 ;
-  wire [27:0] \$35 ;
-  wire [27:0] \$36 ;
-  wire [28:0] \$37 ;
-  wire [8:0] \$38 ;
-  wire [9:0] \$39 ;
+  wire [9:0] \$30 ;
+  wire [5:0] \$31 ;
+  wire [58:0] \$32 ;
+  wire [11:0] \$33 ;
+  wire [12:0] \$34 ;
+  wire \$35 ;
+  wire \$36 ;
+  wire [22:0] \$37 ;
+  wire [58:0] \$38 ;
+  wire [22:0] \$39 ;
   wire \$4 ;
-  wire [5:0] \$40 ;
-  wire [58:0] \$41 ;
-  wire [11:0] \$42 ;
-  wire [12:0] \$43 ;
+  wire [23:0] \$40 ;
+  wire [54:0] \$41 ;
+  wire [55:0] \$42 ;
+  wire \$43 ;
   wire \$44 ;
   wire \$45 ;
-  wire [22:0] \$46 ;
-  wire [58:0] \$47 ;
-  wire [22:0] \$48 ;
-  wire [23:0] \$49 ;
-  wire [31:0] \$5 ;
-  wire [54:0] \$50 ;
-  wire [55:0] \$51 ;
+  wire \$46 ;
+  wire [56:0] \$47 ;
+  wire \$48 ;
+  wire \$49 ;
+  wire \$5 ;
+  wire \$50 ;
+  wire \$51 ;
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire [56:0] \$56 ;
+  wire \$56 ;
   wire \$57 ;
   wire \$58 ;
   wire \$59 ;
   wire \$6 ;
   wire \$60 ;
-  wire [31:0] \$61 ;
+  wire \$61 ;
   wire \$62 ;
-  wire [31:0] \$63 ;
-  wire \$64 ;
-  wire \$65 ;
-  wire [31:0] \$66 ;
-  wire \$67 ;
-  wire \$68 ;
-  wire \$69 ;
-  wire [31:0] \$7 ;
-  wire [31:0] \$70 ;
-  wire \$71 ;
-  wire [31:0] \$72 ;
-  wire \$73 ;
-  wire \$74 ;
-  wire [31:0] \$75 ;
-  wire \$76 ;
-  wire \$77 ;
-  wire \$78 ;
-  wire [31:0] \$79 ;
+  wire \$7 ;
   wire \$8 ;
-  wire \$80 ;
-  wire [31:0] \$81 ;
-  wire \$82 ;
-  wire \$83 ;
-  wire [31:0] \$84 ;
-  wire \$85 ;
-  wire \$86 ;
-  wire [31:0] \$87 ;
-  wire \$88 ;
-  wire \$89 ;
-  wire [31:0] \$9 ;
-  wire [31:0] \$90 ;
-  wire \$91 ;
-  wire \$92 ;
-  wire \$93 ;
-  wire [31:0] \$94 ;
-  wire \$95 ;
-  wire \$96 ;
-  wire [31:0] \$97 ;
-  wire \$98 ;
-  wire \$99 ;
+  wire \$9 ;
   input [31:0] a;
   wire [31:0] a;
   input [31:0] b;
@@ -10043,284 +9348,235 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col2_unit0.zero_sub (a, s, b);
   wire [27:0] rp_sh;
   output [31:0] s;
   reg [31:0] s;
+  wire sub;
+  wire swap;
   wire [27:0] total;
+  wire [31:0] x;
   wire [7:0] x_e;
+  wire x_inf;
+  wire x_nan;
   wire [23:0] x_sig;
+  wire x_zero;
   wire [26:0] xa;
+  wire [31:0] y;
   wire [7:0] y_e;
+  wire y_inf;
+  wire y_nan;
   wire [23:0] y_sig;
+  wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$1  = b[30:0] > a[30:0];
-  assign \$2  = \$1  ? b : a;
-  assign \$3  = ! \$2 [30:23];
-  assign \$4  = b[30:0] > a[30:0];
-  assign \$5  = \$4  ? b : a;
-  assign x_e = \$3  ? 8'h01 : \$5 [30:23];
-  assign \$6  = b[30:0] > a[30:0];
-  assign \$7  = \$6  ? b : a;
-  assign \$8  = b[30:0] > a[30:0];
-  assign \$9  = \$8  ? b : a;
-  assign \$10  = ! \$9 [30:23];
-  assign \$11  = ~ \$10 ;
-  assign \$12  = b[30:0] > a[30:0];
-  assign \$13  = \$12  ? a : b;
-  assign \$14  = ! \$13 [30:23];
-  assign \$15  = b[30:0] > a[30:0];
-  assign \$16  = \$15  ? a : b;
-  assign y_e = \$14  ? 8'h01 : \$16 [30:23];
-  assign \$17  = b[30:0] > a[30:0];
-  assign \$18  = \$17  ? a : b;
-  assign \$19  = b[30:0] > a[30:0];
-  assign \$20  = \$19  ? a : b;
-  assign \$21  = ! \$20 [30:23];
-  assign \$22  = ~ \$21 ;
-  assign \$23  = x_e - y_e;
-  assign \$24  = \$23 [7:0] > 5'h1b;
-  assign \$25  = \$24  ? 8'h1b : \$23 [7:0];
-  assign \$26  = ya_full >> \$25 [4:0];
-  assign \$27  = ya_full >> \$25 [4:0];
-  assign \$28  = \$27  << \$25 [4:0];
-  assign \$29  = \$28 [26:0] != ya_full;
-  assign ya = \$26  | { 26'h0000000, \$29  };
-  assign \$30  = b[30:0] > a[30:0];
-  assign \$31  = \$30  ? b : a;
-  assign \$32  = b[30:0] > a[30:0];
-  assign \$33  = \$32  ? a : b;
-  assign \$34  = \$31 [31] ^ \$33 [31];
-  assign \$35  = xa - ya;
-  assign \$36  = xa + ya;
-  assign \$37  = \$34  ? { \$35 [27], \$35  } : { 1'h0, \$36  };
-  assign \$38  = x_e - 7'h7f;
-  assign \$39  = $signed(\$38 ) - $signed(6'h17);
-  assign exp_lsb = $signed(\$39 ) - $signed(3'h3);
-  assign \$40  = 5'h1b - rp_msb;
-  assign \$41  = \$37 [27:0] << \$40 [4:0];
-  assign \$42  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$43  = $signed(\$42 ) + $signed(8'h7f);
-  assign \$44  = $signed(\$43 ) < $signed(2'h1);
-  assign \$45  = $signed(\$43 ) < $signed(6'h25);
-  assign \$46  = $signed(2'h1) - $signed(\$43 );
-  assign rp_sh = \$41 [27:0] >> rp_rs;
-  assign \$47  = rp_sh << rp_rs;
-  assign rp_lost = \$47 [27:0] != \$41 [27:0];
-  assign \$48  = $signed(\$43 ) + $signed({ 1'h0, rp_rs });
-  assign \$49  = $signed(\$48 ) - $signed(2'h1);
-  assign \$51  = $signed(\$50 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$52  = | rp_sh[2:0];
-  assign \$53  = \$52  | rp_lost;
-  assign \$54  = \$53  | rp_sh[4];
-  assign \$55  = rp_sh[3] & \$54 ;
-  assign \$56  = $signed(\$51 ) + $signed({ 1'h0, \$55  });
-  assign \$57  = ! \$37 [27:0];
-  assign \$58  = \$56 [45:0] >= 31'h7f800000;
-  assign \$59  = ! \$37 [27:0];
-  assign \$60  = b[30:0] > a[30:0];
-  assign \$61  = \$60  ? b : a;
-  assign \$62  = b[30:0] > a[30:0];
-  assign \$63  = \$62  ? a : b;
-  assign \$64  = \$61 [31] & \$63 [31];
-  assign \$65  = b[30:0] > a[30:0];
-  assign \$66  = \$65  ? b : a;
-  assign \$67  = \$59  ? \$64  : \$66 [31];
-  assign \$68  = ! \$37 [27:0];
-  assign \$69  = b[30:0] > a[30:0];
-  assign \$70  = \$69  ? b : a;
-  assign \$71  = b[30:0] > a[30:0];
-  assign \$72  = \$71  ? a : b;
-  assign \$73  = \$70 [31] & \$72 [31];
-  assign \$74  = b[30:0] > a[30:0];
-  assign \$75  = \$74  ? b : a;
-  assign \$76  = \$68  ? \$73  : \$75 [31];
-  assign \$77  = ! \$37 [27:0];
-  assign \$78  = b[30:0] > a[30:0];
-  assign \$79  = \$78  ? b : a;
-  assign \$80  = b[30:0] > a[30:0];
-  assign \$81  = \$80  ? a : b;
-  assign \$82  = \$79 [31] & \$81 [31];
-  assign \$83  = b[30:0] > a[30:0];
-  assign \$84  = \$83  ? b : a;
-  assign \$85  = \$77  ? \$82  : \$84 [31];
-  assign \$86  = b[30:0] > a[30:0];
-  assign \$87  = \$86  ? b : a;
-  assign \$88  = \$87 [30:23] == 8'hff;
-  assign \$89  = b[30:0] > a[30:0];
-  assign \$90  = \$89  ? b : a;
-  assign \$91  = | \$90 [22:0];
-  assign \$92  = \$88  & \$91 ;
-  assign \$93  = b[30:0] > a[30:0];
-  assign \$94  = \$93  ? a : b;
-  assign \$95  = \$94 [30:23] == 8'hff;
-  assign \$96  = b[30:0] > a[30:0];
-  assign \$97  = \$96  ? a : b;
-  assign \$98  = | \$97 [22:0];
-  assign \$99  = \$95  & \$98 ;
-  assign \$100  = \$92  | \$99 ;
-  assign \$101  = b[30:0] > a[30:0];
-  assign \$102  = \$101  ? b : a;
-  assign \$103  = \$102 [30:23] == 8'hff;
-  assign \$104  = b[30:0] > a[30:0];
-  assign \$105  = \$104  ? b : a;
-  assign \$106  = ! \$105 [22:0];
-  assign \$107  = \$103  & \$106 ;
-  assign \$108  = b[30:0] > a[30:0];
-  assign \$109  = \$108  ? a : b;
-  assign \$110  = \$109 [30:23] == 8'hff;
-  assign \$111  = b[30:0] > a[30:0];
-  assign \$112  = \$111  ? a : b;
-  assign \$113  = ! \$112 [22:0];
-  assign \$114  = \$110  & \$113 ;
-  assign \$115  = \$107  & \$114 ;
-  assign \$116  = b[30:0] > a[30:0];
-  assign \$117  = \$116  ? b : a;
-  assign \$118  = b[30:0] > a[30:0];
-  assign \$119  = \$118  ? a : b;
-  assign \$120  = \$117 [31] ^ \$119 [31];
-  assign \$121  = \$115  & \$120 ;
-  assign \$122  = \$100  | \$121 ;
-  assign \$123  = b[30:0] > a[30:0];
-  assign \$124  = \$123  ? b : a;
-  assign \$125  = \$124 [30:23] == 8'hff;
-  assign \$126  = b[30:0] > a[30:0];
-  assign \$127  = \$126  ? b : a;
-  assign \$128  = ! \$127 [22:0];
-  assign \$129  = \$125  & \$128 ;
-  assign \$130  = b[30:0] > a[30:0];
-  assign \$131  = \$130  ? b : a;
+  assign \$25  = \$24 [26:0] != ya_full;
+  assign ya = \$22  | { 26'h0000000, \$25  };
+  assign sub = x[31] ^ y[31];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 7'h7f;
+  assign \$30  = $signed(\$29 ) - $signed(6'h17);
+  assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
+  assign \$31  = 5'h1b - rp_msb;
+  assign \$32  = \$28 [27:0] << \$31 [4:0];
+  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$34  = $signed(\$33 ) + $signed(8'h7f);
+  assign \$35  = $signed(\$34 ) < $signed(2'h1);
+  assign \$36  = $signed(\$34 ) < $signed(6'h25);
+  assign \$37  = $signed(2'h1) - $signed(\$34 );
+  assign rp_sh = \$32 [27:0] >> rp_rs;
+  assign \$38  = rp_sh << rp_rs;
+  assign rp_lost = \$38 [27:0] != \$32 [27:0];
+  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
+  assign \$40  = $signed(\$39 ) - $signed(2'h1);
+  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[27:4] });
+  assign \$43  = | rp_sh[2:0];
+  assign \$44  = \$43  | rp_lost;
+  assign \$45  = \$44  | rp_sh[4];
+  assign \$46  = rp_sh[3] & \$45 ;
+  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
+  assign \$48  = ! \$28 [27:0];
+  assign \$49  = \$47 [45:0] >= 31'h7f800000;
+  assign \$50  = ! \$28 [27:0];
+  assign \$51  = x[31] & y[31];
+  assign \$52  = \$50  ? \$51  : x[31];
+  assign \$53  = ! \$28 [27:0];
+  assign \$54  = x[31] & y[31];
+  assign \$55  = \$53  ? \$54  : x[31];
+  assign \$56  = ! \$28 [27:0];
+  assign \$57  = x[31] & y[31];
+  assign \$58  = \$56  ? \$57  : x[31];
+  assign \$59  = x_nan | y_nan;
+  assign \$60  = x_inf & y_inf;
+  assign \$61  = \$60  & sub;
+  assign \$62  = \$59  | \$61 ;
+  assign swap = b[30:0] > a[30:0];
+  assign x = swap ? b : a;
+  assign y = swap ? a : b;
+  assign \$1  = ! x[30:23];
+  assign x_e = \$1  ? 8'h01 : x[30:23];
+  assign \$2  = ! x[30:23];
+  assign \$3  = ~ \$2 ;
+  assign \$4  = x[30:23] == 8'hff;
+  assign \$5  = ! x[22:0];
+  assign x_inf = \$4  & \$5 ;
+  assign \$6  = x[30:23] == 8'hff;
+  assign \$7  = | x[22:0];
+  assign x_nan = \$6  & \$7 ;
+  assign \$8  = ! x[30:23];
+  assign \$9  = ! x[22:0];
+  assign x_zero = \$8  & \$9 ;
+  assign \$10  = ! y[30:23];
+  assign y_e = \$10  ? 8'h01 : y[30:23];
+  assign \$11  = ! y[30:23];
+  assign \$12  = ~ \$11 ;
+  assign \$13  = y[30:23] == 8'hff;
+  assign \$14  = ! y[22:0];
+  assign y_inf = \$13  & \$14 ;
+  assign \$15  = y[30:23] == 8'hff;
+  assign \$16  = | y[22:0];
+  assign y_nan = \$15  & \$16 ;
+  assign \$17  = ! y[30:23];
+  assign \$18  = ! y[22:0];
+  assign y_zero = \$17  & \$18 ;
+  assign \$19  = x_e - y_e;
+  assign \$20  = \$19 [7:0] > 5'h1b;
+  assign \$21  = \$20  ? 8'h1b : \$19 [7:0];
+  assign \$22  = ya_full >> \$21 [4:0];
+  assign \$23  = ya_full >> \$21 [4:0];
+  assign \$24  = \$23  << \$21 [4:0];
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
     rp_msb = 5'h00;
-    if (\$37 [0]) begin
+    if (\$28 [0]) begin
       rp_msb = 5'h00;
     end
-    if (\$37 [1]) begin
+    if (\$28 [1]) begin
       rp_msb = 5'h01;
     end
-    if (\$37 [2]) begin
+    if (\$28 [2]) begin
       rp_msb = 5'h02;
     end
-    if (\$37 [3]) begin
+    if (\$28 [3]) begin
       rp_msb = 5'h03;
     end
-    if (\$37 [4]) begin
+    if (\$28 [4]) begin
       rp_msb = 5'h04;
     end
-    if (\$37 [5]) begin
+    if (\$28 [5]) begin
       rp_msb = 5'h05;
     end
-    if (\$37 [6]) begin
+    if (\$28 [6]) begin
       rp_msb = 5'h06;
     end
-    if (\$37 [7]) begin
+    if (\$28 [7]) begin
       rp_msb = 5'h07;
     end
-    if (\$37 [8]) begin
+    if (\$28 [8]) begin
       rp_msb = 5'h08;
     end
-    if (\$37 [9]) begin
+    if (\$28 [9]) begin
       rp_msb = 5'h09;
     end
-    if (\$37 [10]) begin
+    if (\$28 [10]) begin
       rp_msb = 5'h0a;
     end
-    if (\$37 [11]) begin
+    if (\$28 [11]) begin
       rp_msb = 5'h0b;
     end
-    if (\$37 [12]) begin
+    if (\$28 [12]) begin
       rp_msb = 5'h0c;
     end
-    if (\$37 [13]) begin
+    if (\$28 [13]) begin
       rp_msb = 5'h0d;
     end
-    if (\$37 [14]) begin
+    if (\$28 [14]) begin
       rp_msb = 5'h0e;
     end
-    if (\$37 [15]) begin
+    if (\$28 [15]) begin
       rp_msb = 5'h0f;
     end
-    if (\$37 [16]) begin
+    if (\$28 [16]) begin
       rp_msb = 5'h10;
     end
-    if (\$37 [17]) begin
+    if (\$28 [17]) begin
       rp_msb = 5'h11;
     end
-    if (\$37 [18]) begin
+    if (\$28 [18]) begin
       rp_msb = 5'h12;
     end
-    if (\$37 [19]) begin
+    if (\$28 [19]) begin
       rp_msb = 5'h13;
     end
-    if (\$37 [20]) begin
+    if (\$28 [20]) begin
       rp_msb = 5'h14;
     end
-    if (\$37 [21]) begin
+    if (\$28 [21]) begin
       rp_msb = 5'h15;
     end
-    if (\$37 [22]) begin
+    if (\$28 [22]) begin
       rp_msb = 5'h16;
     end
-    if (\$37 [23]) begin
+    if (\$28 [23]) begin
       rp_msb = 5'h17;
     end
-    if (\$37 [24]) begin
+    if (\$28 [24]) begin
       rp_msb = 5'h18;
     end
-    if (\$37 [25]) begin
+    if (\$28 [25]) begin
       rp_msb = 5'h19;
     end
-    if (\$37 [26]) begin
+    if (\$28 [26]) begin
       rp_msb = 5'h1a;
     end
-    if (\$37 [27]) begin
+    if (\$28 [27]) begin
       rp_msb = 5'h1b;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
     rp_rs = 5'h00;
-    if (\$44 ) begin
+    if (\$35 ) begin
       (* full_case = 32'd1 *)
-      if (\$45 ) begin
+      if (\$36 ) begin
         rp_rs = 5'h1c;
       end else begin
-        rp_rs = \$46 [4:0];
+        rp_rs = \$37 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
     (* full_case = 32'd1 *)
-    if (\$57 ) begin
-      rp_out = { \$67 , 31'h00000000 };
-    end else if (\$58 ) begin
-      rp_out = { \$76 , 31'h7f800000 };
+    if (\$48 ) begin
+      rp_out = { \$52 , 31'h00000000 };
+    end else if (\$49 ) begin
+      rp_out = { \$55 , 31'h7f800000 };
     end else begin
-      rp_out = { \$85 , \$56 [30:0] };
+      rp_out = { \$58 , \$47 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
     (* full_case = 32'd1 *)
-    if (\$122 ) begin
+    if (\$62 ) begin
       s = 32'd2143289344;
-    end else if (\$129 ) begin
-      s = \$131 ;
+    end else if (x_inf) begin
+      s = x;
     end else begin
       s = rp_out;
     end
   end
-  assign x_sig = { \$11 , \$7 [22:0] };
-  assign y_sig = { \$22 , \$18 [22:0] };
-  assign d = \$23 [7:0];
-  assign dcl = \$25 [4:0];
-  assign total = \$37 [27:0];
-  assign rp_ls = \$40 [4:0];
-  assign rp_norm = \$41 [27:0];
-  assign rp_eb = { \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43  };
-  assign rp_packed = \$56 [45:0];
-  assign xa = { \$11 , \$7 [22:0], 3'h0 };
-  assign ya_full = { \$22 , \$18 [22:0], 3'h0 };
-  assign \$50  = { \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 , 23'h000000 };
+  assign x_sig = { \$3 , x[22:0] };
+  assign y_sig = { \$12 , y[22:0] };
+  assign d = \$19 [7:0];
+  assign dcl = \$21 [4:0];
+  assign total = \$28 [27:0];
+  assign rp_ls = \$31 [4:0];
+  assign rp_norm = \$32 [27:0];
+  assign rp_eb = { \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34  };
+  assign rp_packed = \$47 [45:0];
+  assign xa = { \$3 , x[22:0], 3'h0 };
+  assign ya_full = { \$12 , y[22:0], 3'h0 };
+  assign \$41  = { \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 , 23'h000000 };
 endmodule
 
 module \array_mixpe_w4a16_os_4x4_shared.mesh.col3_unit0 (rst, i_hand, i_hand_valid, i_zero, i_scale, o_acc, clk);
@@ -10452,7 +9708,7 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col3_unit0 (rst, i_hand, i_hand_val
     .p(\b$23 )
   );
   \array_mixpe_w4a16_os_4x4_shared.mesh.col3_unit0.zero_scale  zero_scale (
-    .\port$3258$0 (i_zero),
+    .\port$2762$0 (i_zero),
     .s(hand[63:32]),
     .y(y)
   );
@@ -10660,135 +9916,66 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col3_unit0.out_add (b, s, a);
   reg \$auto$verilog_backend.cc:2355:dump_module$27  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire \$100 ;
-  wire \$101 ;
-  wire [31:0] \$102 ;
-  wire \$103 ;
-  wire \$104 ;
-  wire [31:0] \$105 ;
-  wire \$106 ;
-  wire \$107 ;
-  wire \$108 ;
-  wire [31:0] \$109 ;
   wire \$11 ;
-  wire \$110 ;
-  wire \$111 ;
-  wire [31:0] \$112 ;
-  wire \$113 ;
-  wire \$114 ;
-  wire \$115 ;
-  wire \$116 ;
-  wire [31:0] \$117 ;
-  wire \$118 ;
-  wire [31:0] \$119 ;
   wire \$12 ;
-  wire \$120 ;
-  wire \$121 ;
-  wire \$122 ;
-  wire \$123 ;
-  wire [31:0] \$124 ;
-  wire \$125 ;
-  wire \$126 ;
-  wire [31:0] \$127 ;
-  wire \$128 ;
-  wire \$129 ;
-  wire [31:0] \$13 ;
-  wire \$130 ;
-  wire [31:0] \$131 ;
+  wire \$13 ;
   wire \$14 ;
   wire \$15 ;
-  wire [31:0] \$16 ;
+  wire \$16 ;
   wire \$17 ;
-  wire [31:0] \$18 ;
-  wire \$19 ;
-  wire [31:0] \$2 ;
-  wire [31:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire [8:0] \$23 ;
-  wire \$24 ;
-  wire [7:0] \$25 ;
-  wire [26:0] \$26 ;
-  wire [26:0] \$27 ;
-  wire [57:0] \$28 ;
-  wire \$29 ;
+  wire \$18 ;
+  wire [8:0] \$19 ;
+  wire \$2 ;
+  wire \$20 ;
+  wire [7:0] \$21 ;
+  wire [26:0] \$22 ;
+  wire [26:0] \$23 ;
+  wire [57:0] \$24 ;
+  wire \$25 ;
+  wire [27:0] \$26 ;
+  wire [27:0] \$27 ;
+  wire [28:0] \$28 ;
+  wire [8:0] \$29 ;
   wire \$3 ;
-  wire \$30 ;
-  wire [31:0] \$31 ;
-  wire \$32 ;
-  wire [31:0] \$33 ;
-  wire \$34 ;
-  wire [27:0] \$35 ;
-  wire [27:0] \$36 ;
-  wire [28:0] \$37 ;
-  wire [8:0] \$38 ;
-  wire [9:0] \$39 ;
+  wire [9:0] \$30 ;
+  wire [5:0] \$31 ;
+  wire [58:0] \$32 ;
+  wire [11:0] \$33 ;
+  wire [12:0] \$34 ;
+  wire \$35 ;
+  wire \$36 ;
+  wire [22:0] \$37 ;
+  wire [58:0] \$38 ;
+  wire [22:0] \$39 ;
   wire \$4 ;
-  wire [5:0] \$40 ;
-  wire [58:0] \$41 ;
-  wire [11:0] \$42 ;
-  wire [12:0] \$43 ;
+  wire [23:0] \$40 ;
+  wire [54:0] \$41 ;
+  wire [55:0] \$42 ;
+  wire \$43 ;
   wire \$44 ;
   wire \$45 ;
-  wire [22:0] \$46 ;
-  wire [58:0] \$47 ;
-  wire [22:0] \$48 ;
-  wire [23:0] \$49 ;
-  wire [31:0] \$5 ;
-  wire [54:0] \$50 ;
-  wire [55:0] \$51 ;
+  wire \$46 ;
+  wire [56:0] \$47 ;
+  wire \$48 ;
+  wire \$49 ;
+  wire \$5 ;
+  wire \$50 ;
+  wire \$51 ;
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire [56:0] \$56 ;
+  wire \$56 ;
   wire \$57 ;
   wire \$58 ;
   wire \$59 ;
   wire \$6 ;
   wire \$60 ;
-  wire [31:0] \$61 ;
+  wire \$61 ;
   wire \$62 ;
-  wire [31:0] \$63 ;
-  wire \$64 ;
-  wire \$65 ;
-  wire [31:0] \$66 ;
-  wire \$67 ;
-  wire \$68 ;
-  wire \$69 ;
-  wire [31:0] \$7 ;
-  wire [31:0] \$70 ;
-  wire \$71 ;
-  wire [31:0] \$72 ;
-  wire \$73 ;
-  wire \$74 ;
-  wire [31:0] \$75 ;
-  wire \$76 ;
-  wire \$77 ;
-  wire \$78 ;
-  wire [31:0] \$79 ;
+  wire \$7 ;
   wire \$8 ;
-  wire \$80 ;
-  wire [31:0] \$81 ;
-  wire \$82 ;
-  wire \$83 ;
-  wire [31:0] \$84 ;
-  wire \$85 ;
-  wire \$86 ;
-  wire [31:0] \$87 ;
-  wire \$88 ;
-  wire \$89 ;
-  wire [31:0] \$9 ;
-  wire [31:0] \$90 ;
-  wire \$91 ;
-  wire \$92 ;
-  wire \$93 ;
-  wire [31:0] \$94 ;
-  wire \$95 ;
-  wire \$96 ;
-  wire [31:0] \$97 ;
-  wire \$98 ;
-  wire \$99 ;
+  wire \$9 ;
   input [31:0] a;
   wire [31:0] a;
   input [31:0] b;
@@ -10807,319 +9994,270 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col3_unit0.out_add (b, s, a);
   wire [27:0] rp_sh;
   output [31:0] s;
   reg [31:0] s;
+  wire sub;
+  wire swap;
   wire [27:0] total;
+  wire [31:0] x;
   wire [7:0] x_e;
+  wire x_inf;
+  wire x_nan;
   wire [23:0] x_sig;
+  wire x_zero;
   wire [26:0] xa;
+  wire [31:0] y;
   wire [7:0] y_e;
+  wire y_inf;
+  wire y_nan;
   wire [23:0] y_sig;
+  wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$1  = b[30:0] > a[30:0];
-  assign \$2  = \$1  ? b : a;
-  assign \$3  = ! \$2 [30:23];
-  assign \$4  = b[30:0] > a[30:0];
-  assign \$5  = \$4  ? b : a;
-  assign x_e = \$3  ? 8'h01 : \$5 [30:23];
-  assign \$6  = b[30:0] > a[30:0];
-  assign \$7  = \$6  ? b : a;
-  assign \$8  = b[30:0] > a[30:0];
-  assign \$9  = \$8  ? b : a;
-  assign \$10  = ! \$9 [30:23];
-  assign \$11  = ~ \$10 ;
-  assign \$12  = b[30:0] > a[30:0];
-  assign \$13  = \$12  ? a : b;
-  assign \$14  = ! \$13 [30:23];
-  assign \$15  = b[30:0] > a[30:0];
-  assign \$16  = \$15  ? a : b;
-  assign y_e = \$14  ? 8'h01 : \$16 [30:23];
-  assign \$17  = b[30:0] > a[30:0];
-  assign \$18  = \$17  ? a : b;
-  assign \$19  = b[30:0] > a[30:0];
-  assign \$20  = \$19  ? a : b;
-  assign \$21  = ! \$20 [30:23];
-  assign \$22  = ~ \$21 ;
-  assign \$23  = x_e - y_e;
-  assign \$24  = \$23 [7:0] > 5'h1b;
-  assign \$25  = \$24  ? 8'h1b : \$23 [7:0];
-  assign \$26  = ya_full >> \$25 [4:0];
-  assign \$27  = ya_full >> \$25 [4:0];
-  assign \$28  = \$27  << \$25 [4:0];
-  assign \$29  = \$28 [26:0] != ya_full;
-  assign ya = \$26  | { 26'h0000000, \$29  };
-  assign \$30  = b[30:0] > a[30:0];
-  assign \$31  = \$30  ? b : a;
-  assign \$32  = b[30:0] > a[30:0];
-  assign \$33  = \$32  ? a : b;
-  assign \$34  = \$31 [31] ^ \$33 [31];
-  assign \$35  = xa - ya;
-  assign \$36  = xa + ya;
-  assign \$37  = \$34  ? { \$35 [27], \$35  } : { 1'h0, \$36  };
-  assign \$38  = x_e - 7'h7f;
-  assign \$39  = $signed(\$38 ) - $signed(6'h17);
-  assign exp_lsb = $signed(\$39 ) - $signed(3'h3);
-  assign \$40  = 5'h1b - rp_msb;
-  assign \$41  = \$37 [27:0] << \$40 [4:0];
-  assign \$42  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$43  = $signed(\$42 ) + $signed(8'h7f);
-  assign \$44  = $signed(\$43 ) < $signed(2'h1);
-  assign \$45  = $signed(\$43 ) < $signed(6'h25);
-  assign \$46  = $signed(2'h1) - $signed(\$43 );
-  assign rp_sh = \$41 [27:0] >> rp_rs;
-  assign \$47  = rp_sh << rp_rs;
-  assign rp_lost = \$47 [27:0] != \$41 [27:0];
-  assign \$48  = $signed(\$43 ) + $signed({ 1'h0, rp_rs });
-  assign \$49  = $signed(\$48 ) - $signed(2'h1);
-  assign \$51  = $signed(\$50 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$52  = | rp_sh[2:0];
-  assign \$53  = \$52  | rp_lost;
-  assign \$54  = \$53  | rp_sh[4];
-  assign \$55  = rp_sh[3] & \$54 ;
-  assign \$56  = $signed(\$51 ) + $signed({ 1'h0, \$55  });
-  assign \$57  = ! \$37 [27:0];
-  assign \$58  = \$56 [45:0] >= 31'h7f800000;
-  assign \$59  = ! \$37 [27:0];
-  assign \$60  = b[30:0] > a[30:0];
-  assign \$61  = \$60  ? b : a;
-  assign \$62  = b[30:0] > a[30:0];
-  assign \$63  = \$62  ? a : b;
-  assign \$64  = \$61 [31] & \$63 [31];
-  assign \$65  = b[30:0] > a[30:0];
-  assign \$66  = \$65  ? b : a;
-  assign \$67  = \$59  ? \$64  : \$66 [31];
-  assign \$68  = ! \$37 [27:0];
-  assign \$69  = b[30:0] > a[30:0];
-  assign \$70  = \$69  ? b : a;
-  assign \$71  = b[30:0] > a[30:0];
-  assign \$72  = \$71  ? a : b;
-  assign \$73  = \$70 [31] & \$72 [31];
-  assign \$74  = b[30:0] > a[30:0];
-  assign \$75  = \$74  ? b : a;
-  assign \$76  = \$68  ? \$73  : \$75 [31];
-  assign \$77  = ! \$37 [27:0];
-  assign \$78  = b[30:0] > a[30:0];
-  assign \$79  = \$78  ? b : a;
-  assign \$80  = b[30:0] > a[30:0];
-  assign \$81  = \$80  ? a : b;
-  assign \$82  = \$79 [31] & \$81 [31];
-  assign \$83  = b[30:0] > a[30:0];
-  assign \$84  = \$83  ? b : a;
-  assign \$85  = \$77  ? \$82  : \$84 [31];
-  assign \$86  = b[30:0] > a[30:0];
-  assign \$87  = \$86  ? b : a;
-  assign \$88  = \$87 [30:23] == 8'hff;
-  assign \$89  = b[30:0] > a[30:0];
-  assign \$90  = \$89  ? b : a;
-  assign \$91  = | \$90 [22:0];
-  assign \$92  = \$88  & \$91 ;
-  assign \$93  = b[30:0] > a[30:0];
-  assign \$94  = \$93  ? a : b;
-  assign \$95  = \$94 [30:23] == 8'hff;
-  assign \$96  = b[30:0] > a[30:0];
-  assign \$97  = \$96  ? a : b;
-  assign \$98  = | \$97 [22:0];
-  assign \$99  = \$95  & \$98 ;
-  assign \$100  = \$92  | \$99 ;
-  assign \$101  = b[30:0] > a[30:0];
-  assign \$102  = \$101  ? b : a;
-  assign \$103  = \$102 [30:23] == 8'hff;
-  assign \$104  = b[30:0] > a[30:0];
-  assign \$105  = \$104  ? b : a;
-  assign \$106  = ! \$105 [22:0];
-  assign \$107  = \$103  & \$106 ;
-  assign \$108  = b[30:0] > a[30:0];
-  assign \$109  = \$108  ? a : b;
-  assign \$110  = \$109 [30:23] == 8'hff;
-  assign \$111  = b[30:0] > a[30:0];
-  assign \$112  = \$111  ? a : b;
-  assign \$113  = ! \$112 [22:0];
-  assign \$114  = \$110  & \$113 ;
-  assign \$115  = \$107  & \$114 ;
-  assign \$116  = b[30:0] > a[30:0];
-  assign \$117  = \$116  ? b : a;
-  assign \$118  = b[30:0] > a[30:0];
-  assign \$119  = \$118  ? a : b;
-  assign \$120  = \$117 [31] ^ \$119 [31];
-  assign \$121  = \$115  & \$120 ;
-  assign \$122  = \$100  | \$121 ;
-  assign \$123  = b[30:0] > a[30:0];
-  assign \$124  = \$123  ? b : a;
-  assign \$125  = \$124 [30:23] == 8'hff;
-  assign \$126  = b[30:0] > a[30:0];
-  assign \$127  = \$126  ? b : a;
-  assign \$128  = ! \$127 [22:0];
-  assign \$129  = \$125  & \$128 ;
-  assign \$130  = b[30:0] > a[30:0];
-  assign \$131  = \$130  ? b : a;
+  assign \$25  = \$24 [26:0] != ya_full;
+  assign ya = \$22  | { 26'h0000000, \$25  };
+  assign sub = x[31] ^ y[31];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 7'h7f;
+  assign \$30  = $signed(\$29 ) - $signed(6'h17);
+  assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
+  assign \$31  = 5'h1b - rp_msb;
+  assign \$32  = \$28 [27:0] << \$31 [4:0];
+  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$34  = $signed(\$33 ) + $signed(8'h7f);
+  assign \$35  = $signed(\$34 ) < $signed(2'h1);
+  assign \$36  = $signed(\$34 ) < $signed(6'h25);
+  assign \$37  = $signed(2'h1) - $signed(\$34 );
+  assign rp_sh = \$32 [27:0] >> rp_rs;
+  assign \$38  = rp_sh << rp_rs;
+  assign rp_lost = \$38 [27:0] != \$32 [27:0];
+  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
+  assign \$40  = $signed(\$39 ) - $signed(2'h1);
+  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[27:4] });
+  assign \$43  = | rp_sh[2:0];
+  assign \$44  = \$43  | rp_lost;
+  assign \$45  = \$44  | rp_sh[4];
+  assign \$46  = rp_sh[3] & \$45 ;
+  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
+  assign \$48  = ! \$28 [27:0];
+  assign \$49  = \$47 [45:0] >= 31'h7f800000;
+  assign \$50  = ! \$28 [27:0];
+  assign \$51  = x[31] & y[31];
+  assign \$52  = \$50  ? \$51  : x[31];
+  assign \$53  = ! \$28 [27:0];
+  assign \$54  = x[31] & y[31];
+  assign \$55  = \$53  ? \$54  : x[31];
+  assign \$56  = ! \$28 [27:0];
+  assign \$57  = x[31] & y[31];
+  assign \$58  = \$56  ? \$57  : x[31];
+  assign \$59  = x_nan | y_nan;
+  assign \$60  = x_inf & y_inf;
+  assign \$61  = \$60  & sub;
+  assign \$62  = \$59  | \$61 ;
+  assign swap = b[30:0] > a[30:0];
+  assign x = swap ? b : a;
+  assign y = swap ? a : b;
+  assign \$1  = ! x[30:23];
+  assign x_e = \$1  ? 8'h01 : x[30:23];
+  assign \$2  = ! x[30:23];
+  assign \$3  = ~ \$2 ;
+  assign \$4  = x[30:23] == 8'hff;
+  assign \$5  = ! x[22:0];
+  assign x_inf = \$4  & \$5 ;
+  assign \$6  = x[30:23] == 8'hff;
+  assign \$7  = | x[22:0];
+  assign x_nan = \$6  & \$7 ;
+  assign \$8  = ! x[30:23];
+  assign \$9  = ! x[22:0];
+  assign x_zero = \$8  & \$9 ;
+  assign \$10  = ! y[30:23];
+  assign y_e = \$10  ? 8'h01 : y[30:23];
+  assign \$11  = ! y[30:23];
+  assign \$12  = ~ \$11 ;
+  assign \$13  = y[30:23] == 8'hff;
+  assign \$14  = ! y[22:0];
+  assign y_inf = \$13  & \$14 ;
+  assign \$15  = y[30:23] == 8'hff;
+  assign \$16  = | y[22:0];
+  assign y_nan = \$15  & \$16 ;
+  assign \$17  = ! y[30:23];
+  assign \$18  = ! y[22:0];
+  assign y_zero = \$17  & \$18 ;
+  assign \$19  = x_e - y_e;
+  assign \$20  = \$19 [7:0] > 5'h1b;
+  assign \$21  = \$20  ? 8'h1b : \$19 [7:0];
+  assign \$22  = ya_full >> \$21 [4:0];
+  assign \$23  = ya_full >> \$21 [4:0];
+  assign \$24  = \$23  << \$21 [4:0];
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
     rp_msb = 5'h00;
-    if (\$37 [0]) begin
+    if (\$28 [0]) begin
       rp_msb = 5'h00;
     end
-    if (\$37 [1]) begin
+    if (\$28 [1]) begin
       rp_msb = 5'h01;
     end
-    if (\$37 [2]) begin
+    if (\$28 [2]) begin
       rp_msb = 5'h02;
     end
-    if (\$37 [3]) begin
+    if (\$28 [3]) begin
       rp_msb = 5'h03;
     end
-    if (\$37 [4]) begin
+    if (\$28 [4]) begin
       rp_msb = 5'h04;
     end
-    if (\$37 [5]) begin
+    if (\$28 [5]) begin
       rp_msb = 5'h05;
     end
-    if (\$37 [6]) begin
+    if (\$28 [6]) begin
       rp_msb = 5'h06;
     end
-    if (\$37 [7]) begin
+    if (\$28 [7]) begin
       rp_msb = 5'h07;
     end
-    if (\$37 [8]) begin
+    if (\$28 [8]) begin
       rp_msb = 5'h08;
     end
-    if (\$37 [9]) begin
+    if (\$28 [9]) begin
       rp_msb = 5'h09;
     end
-    if (\$37 [10]) begin
+    if (\$28 [10]) begin
       rp_msb = 5'h0a;
     end
-    if (\$37 [11]) begin
+    if (\$28 [11]) begin
       rp_msb = 5'h0b;
     end
-    if (\$37 [12]) begin
+    if (\$28 [12]) begin
       rp_msb = 5'h0c;
     end
-    if (\$37 [13]) begin
+    if (\$28 [13]) begin
       rp_msb = 5'h0d;
     end
-    if (\$37 [14]) begin
+    if (\$28 [14]) begin
       rp_msb = 5'h0e;
     end
-    if (\$37 [15]) begin
+    if (\$28 [15]) begin
       rp_msb = 5'h0f;
     end
-    if (\$37 [16]) begin
+    if (\$28 [16]) begin
       rp_msb = 5'h10;
     end
-    if (\$37 [17]) begin
+    if (\$28 [17]) begin
       rp_msb = 5'h11;
     end
-    if (\$37 [18]) begin
+    if (\$28 [18]) begin
       rp_msb = 5'h12;
     end
-    if (\$37 [19]) begin
+    if (\$28 [19]) begin
       rp_msb = 5'h13;
     end
-    if (\$37 [20]) begin
+    if (\$28 [20]) begin
       rp_msb = 5'h14;
     end
-    if (\$37 [21]) begin
+    if (\$28 [21]) begin
       rp_msb = 5'h15;
     end
-    if (\$37 [22]) begin
+    if (\$28 [22]) begin
       rp_msb = 5'h16;
     end
-    if (\$37 [23]) begin
+    if (\$28 [23]) begin
       rp_msb = 5'h17;
     end
-    if (\$37 [24]) begin
+    if (\$28 [24]) begin
       rp_msb = 5'h18;
     end
-    if (\$37 [25]) begin
+    if (\$28 [25]) begin
       rp_msb = 5'h19;
     end
-    if (\$37 [26]) begin
+    if (\$28 [26]) begin
       rp_msb = 5'h1a;
     end
-    if (\$37 [27]) begin
+    if (\$28 [27]) begin
       rp_msb = 5'h1b;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
     rp_rs = 5'h00;
-    if (\$44 ) begin
+    if (\$35 ) begin
       (* full_case = 32'd1 *)
-      if (\$45 ) begin
+      if (\$36 ) begin
         rp_rs = 5'h1c;
       end else begin
-        rp_rs = \$46 [4:0];
+        rp_rs = \$37 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
     (* full_case = 32'd1 *)
-    if (\$57 ) begin
-      rp_out = { \$67 , 31'h00000000 };
-    end else if (\$58 ) begin
-      rp_out = { \$76 , 31'h7f800000 };
+    if (\$48 ) begin
+      rp_out = { \$52 , 31'h00000000 };
+    end else if (\$49 ) begin
+      rp_out = { \$55 , 31'h7f800000 };
     end else begin
-      rp_out = { \$85 , \$56 [30:0] };
+      rp_out = { \$58 , \$47 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
     (* full_case = 32'd1 *)
-    if (\$122 ) begin
+    if (\$62 ) begin
       s = 32'd2143289344;
-    end else if (\$129 ) begin
-      s = \$131 ;
+    end else if (x_inf) begin
+      s = x;
     end else begin
       s = rp_out;
     end
   end
-  assign x_sig = { \$11 , \$7 [22:0] };
-  assign y_sig = { \$22 , \$18 [22:0] };
-  assign d = \$23 [7:0];
-  assign dcl = \$25 [4:0];
-  assign total = \$37 [27:0];
-  assign rp_ls = \$40 [4:0];
-  assign rp_norm = \$41 [27:0];
-  assign rp_eb = { \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43  };
-  assign rp_packed = \$56 [45:0];
-  assign xa = { \$11 , \$7 [22:0], 3'h0 };
-  assign ya_full = { \$22 , \$18 [22:0], 3'h0 };
-  assign \$50  = { \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 , 23'h000000 };
+  assign x_sig = { \$3 , x[22:0] };
+  assign y_sig = { \$12 , y[22:0] };
+  assign d = \$19 [7:0];
+  assign dcl = \$21 [4:0];
+  assign total = \$28 [27:0];
+  assign rp_ls = \$31 [4:0];
+  assign rp_norm = \$32 [27:0];
+  assign rp_eb = { \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34  };
+  assign rp_packed = \$47 [45:0];
+  assign xa = { \$3 , x[22:0], 3'h0 };
+  assign ya_full = { \$12 , y[22:0], 3'h0 };
+  assign \$41  = { \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 , 23'h000000 };
 endmodule
 
 module \array_mixpe_w4a16_os_4x4_shared.mesh.col3_unit0.scale_mul (b, p, a);
   reg \$auto$verilog_backend.cc:2355:dump_module$28  = 0;
   wire \$1 ;
-  wire [97:0] \$10 ;
-  wire [12:0] \$11 ;
-  wire [13:0] \$12 ;
+  wire \$10 ;
+  wire \$11 ;
+  wire \$12 ;
   wire \$13 ;
   wire \$14 ;
-  wire [23:0] \$15 ;
-  wire [97:0] \$16 ;
-  wire [23:0] \$17 ;
-  wire [24:0] \$18 ;
-  wire [55:0] \$19 ;
+  wire \$15 ;
+  wire \$16 ;
+  wire \$17 ;
+  wire \$18 ;
+  wire [8:0] \$19 ;
   wire \$2 ;
-  wire [56:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire \$23 ;
-  wire \$24 ;
-  wire [57:0] \$25 ;
+  wire [9:0] \$20 ;
+  wire [6:0] \$21 ;
+  wire [97:0] \$22 ;
+  wire [12:0] \$23 ;
+  wire [13:0] \$24 ;
+  wire \$25 ;
   wire \$26 ;
-  wire \$27 ;
-  wire \$28 ;
-  wire \$29 ;
+  wire [23:0] \$27 ;
+  wire [97:0] \$28 ;
+  wire [23:0] \$29 ;
   wire \$3 ;
-  wire \$30 ;
-  wire \$31 ;
-  wire \$32 ;
+  wire [24:0] \$30 ;
+  wire [55:0] \$31 ;
+  wire [56:0] \$32 ;
   wire \$33 ;
   wire \$34 ;
   wire \$35 ;
   wire \$36 ;
-  wire \$37 ;
+  wire [57:0] \$37 ;
   wire \$38 ;
   wire \$39 ;
   wire \$4 ;
@@ -11134,30 +10272,24 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col3_unit0.scale_mul (b, p, a);
   wire \$48 ;
   wire \$49 ;
   wire \$5 ;
-  wire \$50 ;
-  wire \$51 ;
-  wire \$52 ;
-  wire \$53 ;
-  wire \$54 ;
-  wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
   wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire [8:0] \$7 ;
-  wire [9:0] \$8 ;
-  wire [6:0] \$9 ;
+  wire \$7 ;
+  wire \$8 ;
+  wire \$9 ;
   input [31:0] a;
   wire [31:0] a;
   wire [7:0] a_e;
+  wire a_inf;
+  wire a_nan;
   wire [23:0] a_sig;
+  wire a_zero;
   input [15:0] b;
   wire [15:0] b;
   wire [4:0] b_e;
+  wire b_inf;
+  wire b_nan;
   wire [10:0] b_sig;
+  wire b_zero;
   wire [11:0] exp;
   output [31:0] p;
   reg [31:0] p;
@@ -11171,71 +10303,65 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col3_unit0.scale_mul (b, p, a);
   wire [46:0] rp_packed;
   reg [5:0] rp_rs;
   wire [34:0] rp_sh;
-  assign \$34  = b[14:10] == 5'h1f;
-  assign \$35  = | b[9:0];
-  assign \$36  = \$34  & \$35 ;
-  assign \$37  = \$33  | \$36 ;
-  assign \$38  = a[30:23] == 8'hff;
-  assign \$39  = ! a[22:0];
-  assign \$40  = \$38  & \$39 ;
-  assign \$41  = ! b[14:10];
-  assign \$42  = ! b[9:0];
-  assign \$43  = \$41  & \$42 ;
-  assign \$44  = \$40  & \$43 ;
-  assign \$45  = \$37  | \$44 ;
-  assign \$46  = b[14:10] == 5'h1f;
-  assign \$47  = ! b[9:0];
-  assign \$48  = \$46  & \$47 ;
-  assign \$49  = ! a[30:23];
-  assign \$50  = ! a[22:0];
-  assign \$51  = \$49  & \$50 ;
-  assign \$52  = \$48  & \$51 ;
-  assign \$53  = \$45  | \$52 ;
-  assign \$54  = a[30:23] == 8'hff;
-  assign \$55  = ! a[22:0];
-  assign \$56  = \$54  & \$55 ;
-  assign \$57  = b[14:10] == 5'h1f;
-  assign \$58  = ! b[9:0];
-  assign \$59  = \$57  & \$58 ;
-  assign \$60  = \$56  | \$59 ;
-  assign \$61  = a[31] ^ b[15];
+  assign \$40  = a[31] ^ b[15];
+  assign \$41  = a[31] ^ b[15];
+  assign \$42  = a[31] ^ b[15];
+  assign \$43  = a_nan | b_nan;
+  assign \$44  = a_inf & b_zero;
+  assign \$45  = \$43  | \$44 ;
+  assign \$46  = b_inf & a_zero;
+  assign \$47  = \$45  | \$46 ;
+  assign \$48  = a_inf | b_inf;
+  assign \$49  = a[31] ^ b[15];
   assign \$1  = ! a[30:23];
   assign a_e = \$1  ? 8'h01 : a[30:23];
   assign \$2  = ! a[30:23];
   assign \$3  = ~ \$2 ;
-  assign \$4  = ! b[14:10];
-  assign b_e = \$4  ? 5'h01 : b[14:10];
-  assign \$5  = ! b[14:10];
-  assign \$6  = ~ \$5 ;
-  assign prod = { \$3 , a[22:0] } * { \$6 , b[9:0] };
-  assign \$7  = a_e + b_e;
-  assign \$8  = \$7  - 8'haf;
-  assign \$9  = 6'h22 - rp_msb;
-  assign \$10  = prod << \$9 [5:0];
-  assign \$11  = $signed(\$8 ) + $signed({ 1'h0, rp_msb });
-  assign \$12  = $signed(\$11 ) + $signed(8'h7f);
-  assign \$13  = $signed(\$12 ) < $signed(2'h1);
-  assign \$14  = $signed(\$12 ) < $signed(7'h5e);
-  assign \$15  = $signed(2'h1) - $signed(\$12 );
-  assign rp_sh = \$10 [34:0] >> rp_rs;
-  assign \$16  = rp_sh << rp_rs;
-  assign rp_lost = \$16 [34:0] != \$10 [34:0];
-  assign \$17  = $signed(\$12 ) + $signed({ 1'h0, rp_rs });
-  assign \$18  = $signed(\$17 ) - $signed(2'h1);
-  assign \$20  = $signed(\$19 ) + $signed({ 1'h0, rp_sh[34:11] });
-  assign \$21  = | rp_sh[9:0];
-  assign \$22  = \$21  | rp_lost;
-  assign \$23  = \$22  | rp_sh[11];
-  assign \$24  = rp_sh[10] & \$23 ;
-  assign \$25  = $signed(\$20 ) + $signed({ 1'h0, \$24  });
-  assign \$26  = ! prod;
-  assign \$27  = \$25 [46:0] >= 31'h7f800000;
-  assign \$28  = a[31] ^ b[15];
-  assign \$29  = a[31] ^ b[15];
-  assign \$30  = a[31] ^ b[15];
-  assign \$31  = a[30:23] == 8'hff;
-  assign \$32  = | a[22:0];
-  assign \$33  = \$31  & \$32 ;
+  assign \$4  = a[30:23] == 8'hff;
+  assign \$5  = ! a[22:0];
+  assign a_inf = \$4  & \$5 ;
+  assign \$6  = a[30:23] == 8'hff;
+  assign \$7  = | a[22:0];
+  assign a_nan = \$6  & \$7 ;
+  assign \$8  = ! a[30:23];
+  assign \$9  = ! a[22:0];
+  assign a_zero = \$8  & \$9 ;
+  assign \$10  = ! b[14:10];
+  assign b_e = \$10  ? 5'h01 : b[14:10];
+  assign \$11  = ! b[14:10];
+  assign \$12  = ~ \$11 ;
+  assign \$13  = b[14:10] == 5'h1f;
+  assign \$14  = ! b[9:0];
+  assign b_inf = \$13  & \$14 ;
+  assign \$15  = b[14:10] == 5'h1f;
+  assign \$16  = | b[9:0];
+  assign b_nan = \$15  & \$16 ;
+  assign \$17  = ! b[14:10];
+  assign \$18  = ! b[9:0];
+  assign b_zero = \$17  & \$18 ;
+  assign prod = { \$3 , a[22:0] } * { \$12 , b[9:0] };
+  assign \$19  = a_e + b_e;
+  assign \$20  = \$19  - 8'haf;
+  assign \$21  = 6'h22 - rp_msb;
+  assign \$22  = prod << \$21 [5:0];
+  assign \$23  = $signed(\$20 ) + $signed({ 1'h0, rp_msb });
+  assign \$24  = $signed(\$23 ) + $signed(8'h7f);
+  assign \$25  = $signed(\$24 ) < $signed(2'h1);
+  assign \$26  = $signed(\$24 ) < $signed(7'h5e);
+  assign \$27  = $signed(2'h1) - $signed(\$24 );
+  assign rp_sh = \$22 [34:0] >> rp_rs;
+  assign \$28  = rp_sh << rp_rs;
+  assign rp_lost = \$28 [34:0] != \$22 [34:0];
+  assign \$29  = $signed(\$24 ) + $signed({ 1'h0, rp_rs });
+  assign \$30  = $signed(\$29 ) - $signed(2'h1);
+  assign \$32  = $signed(\$31 ) + $signed({ 1'h0, rp_sh[34:11] });
+  assign \$33  = | rp_sh[9:0];
+  assign \$34  = \$33  | rp_lost;
+  assign \$35  = \$34  | rp_sh[11];
+  assign \$36  = rp_sh[10] & \$35 ;
+  assign \$37  = $signed(\$32 ) + $signed({ 1'h0, \$36  });
+  assign \$38  = ! prod;
+  assign \$39  = \$37 [46:0] >= 31'h7f800000;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
     rp_msb = 6'h00;
@@ -11348,73 +10474,73 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col3_unit0.scale_mul (b, p, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
     rp_rs = 6'h00;
-    if (\$13 ) begin
+    if (\$25 ) begin
       (* full_case = 32'd1 *)
-      if (\$14 ) begin
+      if (\$26 ) begin
         rp_rs = 6'h23;
       end else begin
-        rp_rs = \$15 [5:0];
+        rp_rs = \$27 [5:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
     (* full_case = 32'd1 *)
-    if (\$26 ) begin
-      rp_out = { \$28 , 31'h00000000 };
-    end else if (\$27 ) begin
-      rp_out = { \$29 , 31'h7f800000 };
+    if (\$38 ) begin
+      rp_out = { \$40 , 31'h00000000 };
+    end else if (\$39 ) begin
+      rp_out = { \$41 , 31'h7f800000 };
     end else begin
-      rp_out = { \$30 , \$25 [30:0] };
+      rp_out = { \$42 , \$37 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
     (* full_case = 32'd1 *)
-    if (\$53 ) begin
+    if (\$47 ) begin
       p = 32'd2143289344;
-    end else if (\$60 ) begin
-      p = { \$61 , 31'h7f800000 };
+    end else if (\$48 ) begin
+      p = { \$49 , 31'h7f800000 };
     end else begin
       p = rp_out;
     end
   end
   assign a_sig = { \$3 , a[22:0] };
-  assign b_sig = { \$6 , b[9:0] };
-  assign exp = { \$8 [9], \$8 [9], \$8  };
-  assign rp_ls = \$9 [5:0];
-  assign rp_norm = \$10 [34:0];
-  assign rp_eb = { \$12 [13], \$12 [13], \$12 [13], \$12 [13], \$12 [13], \$12 [13], \$12 [13], \$12 [13], \$12 [13], \$12  };
-  assign rp_packed = \$25 [46:0];
-  assign \$19  = { \$18 [24], \$18 [24], \$18 [24], \$18 [24], \$18 [24], \$18 [24], \$18 [24], \$18 [24], \$18 , 23'h000000 };
+  assign b_sig = { \$12 , b[9:0] };
+  assign exp = { \$20 [9], \$20 [9], \$20  };
+  assign rp_ls = \$21 [5:0];
+  assign rp_norm = \$22 [34:0];
+  assign rp_eb = { \$24 [13], \$24 [13], \$24 [13], \$24 [13], \$24 [13], \$24 [13], \$24 [13], \$24 [13], \$24 [13], \$24  };
+  assign rp_packed = \$37 [46:0];
+  assign \$31  = { \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 , 23'h000000 };
 endmodule
 
-module \array_mixpe_w4a16_os_4x4_shared.mesh.col3_unit0.zero_scale (s, y, \port$3258$0 );
+module \array_mixpe_w4a16_os_4x4_shared.mesh.col3_unit0.zero_scale (s, y, \port$2762$0 );
   reg \$auto$verilog_backend.cc:2355:dump_module$29  = 0;
   wire \$1 ;
-  wire [10:0] \$10 ;
-  wire [11:0] \$11 ;
-  wire \$12 ;
-  wire \$13 ;
-  wire [21:0] \$14 ;
+  wire \$10 ;
+  wire [5:0] \$11 ;
+  wire [5:0] \$12 ;
+  wire [8:0] \$13 ;
+  wire [5:0] \$14 ;
   wire [59:0] \$15 ;
-  wire [21:0] \$16 ;
-  wire [22:0] \$17 ;
-  wire [53:0] \$18 ;
-  wire [54:0] \$19 ;
+  wire [10:0] \$16 ;
+  wire [11:0] \$17 ;
+  wire \$18 ;
+  wire \$19 ;
   wire \$2 ;
-  wire \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire \$23 ;
-  wire [55:0] \$24 ;
-  wire \$25 ;
+  wire [21:0] \$20 ;
+  wire [59:0] \$21 ;
+  wire [21:0] \$22 ;
+  wire [22:0] \$23 ;
+  wire [53:0] \$24 ;
+  wire [54:0] \$25 ;
   wire \$26 ;
   wire \$27 ;
   wire \$28 ;
   wire \$29 ;
   wire \$3 ;
-  wire \$30 ;
+  wire [55:0] \$30 ;
   wire \$31 ;
   wire \$32 ;
   wire \$33 ;
@@ -11429,19 +10555,16 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col3_unit0.zero_scale (s, y, \port$
   wire \$41 ;
   wire \$42 ;
   wire \$43 ;
-  wire \$44 ;
-  wire \$45 ;
-  wire \$46 ;
-  wire [5:0] \$5 ;
-  wire [5:0] \$6 ;
-  wire [8:0] \$7 ;
-  wire [5:0] \$8 ;
-  wire [59:0] \$9 ;
+  wire \$5 ;
+  wire \$6 ;
+  wire \$7 ;
+  wire \$8 ;
+  wire \$9 ;
   wire [4:0] d;
   wire [4:0] dmag;
   wire [9:0] exp;
-  input [3:0] \port$3258$0 ;
-  wire [3:0] \port$3258$0 ;
+  input [3:0] \port$2762$0 ;
+  wire [3:0] \port$2762$0 ;
   wire [28:0] prod;
   wire [20:0] rp_eb;
   wire rp_lost;
@@ -11455,81 +10578,62 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col3_unit0.zero_scale (s, y, \port$
   input [31:0] s;
   wire [31:0] s;
   wire [7:0] s_e;
+  wire s_inf;
+  wire s_nan;
   wire [23:0] s_sig;
+  wire s_zero;
   output [31:0] y;
   reg [31:0] y;
   assign \$1  = ! s[30:23];
   assign s_e = \$1  ? 8'h01 : s[30:23];
   assign \$2  = ! s[30:23];
   assign \$3  = ~ \$2 ;
-  assign \$4  = $signed({ 1'h0, \port$3258$0  }) < $signed(1'h0);
-  assign \$5  = - \port$3258$0 ;
-  assign \$6  = \$4  ? \$5  : { 2'h0, \port$3258$0  };
-  assign prod = \$6 [4:0] * { \$3 , s[22:0] };
-  assign \$7  = s_e - 7'h7f;
-  assign exp = $signed(\$7 ) - $signed(6'h17);
-  assign \$8  = 5'h1c - rp_msb;
-  assign \$9  = prod << \$8 [4:0];
-  assign \$10  = $signed(exp) + $signed({ 1'h0, rp_msb });
-  assign \$11  = $signed(\$10 ) + $signed(8'h7f);
-  assign \$12  = $signed(\$11 ) < $signed(2'h1);
-  assign \$13  = $signed(\$11 ) < $signed(6'h24);
-  assign \$14  = $signed(2'h1) - $signed(\$11 );
-  assign rp_sh = \$9 [28:0] >> rp_rs;
-  assign \$15  = rp_sh << rp_rs;
-  assign rp_lost = \$15 [28:0] != \$9 [28:0];
-  assign \$16  = $signed(\$11 ) + $signed({ 1'h0, rp_rs });
-  assign \$17  = $signed(\$16 ) - $signed(2'h1);
-  assign \$19  = $signed(\$18 ) + $signed({ 1'h0, rp_sh[28:5] });
-  assign \$20  = | rp_sh[3:0];
-  assign \$21  = \$20  | rp_lost;
-  assign \$22  = \$21  | rp_sh[5];
-  assign \$23  = rp_sh[4] & \$22 ;
-  assign \$24  = $signed(\$19 ) + $signed({ 1'h0, \$23  });
-  assign \$25  = ! prod;
-  assign \$26  = \$24 [44:0] >= 31'h7f800000;
-  assign \$27  = $signed({ 1'h0, \port$3258$0  }) < $signed(1'h0);
-  assign \$28  = s[31] ^ \$27 ;
-  assign \$29  = $signed({ 1'h0, \port$3258$0  }) < $signed(1'h0);
-  assign \$30  = s[31] ^ \$29 ;
-  assign \$31  = $signed({ 1'h0, \port$3258$0  }) < $signed(1'h0);
-  assign \$32  = s[31] ^ \$31 ;
-  assign \$33  = s[30:23] == 8'hff;
-  assign \$34  = | s[22:0];
-  assign \$35  = \$33  & \$34 ;
-  assign \$36  = s[30:23] == 8'hff;
-  assign \$37  = ! s[22:0];
-  assign \$38  = \$36  & \$37 ;
-  assign \$39  = ! \port$3258$0 ;
-  assign \$40  = \$38  & \$39 ;
-  assign \$41  = \$35  | \$40 ;
-  assign \$42  = s[30:23] == 8'hff;
-  assign \$43  = ! s[22:0];
-  assign \$44  = \$42  & \$43 ;
-  assign \$45  = $signed({ 1'h0, \port$3258$0  }) < $signed(1'h0);
-  assign \$46  = s[31] ^ \$45 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$25 ) begin
-      rp_out = { \$28 , 31'h00000000 };
-    end else if (\$26 ) begin
-      rp_out = { \$30 , 31'h7f800000 };
-    end else begin
-      rp_out = { \$32 , \$24 [30:0] };
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$41 ) begin
-      y = 32'd2143289344;
-    end else if (\$44 ) begin
-      y = { \$46 , 31'h7f800000 };
-    end else begin
-      y = rp_out;
-    end
-  end
+  assign \$4  = s[30:23] == 8'hff;
+  assign \$5  = ! s[22:0];
+  assign s_inf = \$4  & \$5 ;
+  assign \$6  = s[30:23] == 8'hff;
+  assign \$7  = | s[22:0];
+  assign s_nan = \$6  & \$7 ;
+  assign \$8  = ! s[30:23];
+  assign \$9  = ! s[22:0];
+  assign s_zero = \$8  & \$9 ;
+  assign \$10  = $signed({ 1'h0, \port$2762$0  }) < $signed(1'h0);
+  assign \$11  = - \port$2762$0 ;
+  assign \$12  = \$10  ? \$11  : { 2'h0, \port$2762$0  };
+  assign prod = \$12 [4:0] * { \$3 , s[22:0] };
+  assign \$13  = s_e - 7'h7f;
+  assign exp = $signed(\$13 ) - $signed(6'h17);
+  assign \$14  = 5'h1c - rp_msb;
+  assign \$15  = prod << \$14 [4:0];
+  assign \$16  = $signed(exp) + $signed({ 1'h0, rp_msb });
+  assign \$17  = $signed(\$16 ) + $signed(8'h7f);
+  assign \$18  = $signed(\$17 ) < $signed(2'h1);
+  assign \$19  = $signed(\$17 ) < $signed(6'h24);
+  assign \$20  = $signed(2'h1) - $signed(\$17 );
+  assign rp_sh = \$15 [28:0] >> rp_rs;
+  assign \$21  = rp_sh << rp_rs;
+  assign rp_lost = \$21 [28:0] != \$15 [28:0];
+  assign \$22  = $signed(\$17 ) + $signed({ 1'h0, rp_rs });
+  assign \$23  = $signed(\$22 ) - $signed(2'h1);
+  assign \$25  = $signed(\$24 ) + $signed({ 1'h0, rp_sh[28:5] });
+  assign \$26  = | rp_sh[3:0];
+  assign \$27  = \$26  | rp_lost;
+  assign \$28  = \$27  | rp_sh[5];
+  assign \$29  = rp_sh[4] & \$28 ;
+  assign \$30  = $signed(\$25 ) + $signed({ 1'h0, \$29  });
+  assign \$31  = ! prod;
+  assign \$32  = \$30 [44:0] >= 31'h7f800000;
+  assign \$33  = $signed({ 1'h0, \port$2762$0  }) < $signed(1'h0);
+  assign \$34  = s[31] ^ \$33 ;
+  assign \$35  = $signed({ 1'h0, \port$2762$0  }) < $signed(1'h0);
+  assign \$36  = s[31] ^ \$35 ;
+  assign \$37  = $signed({ 1'h0, \port$2762$0  }) < $signed(1'h0);
+  assign \$38  = s[31] ^ \$37 ;
+  assign \$39  = ! \port$2762$0 ;
+  assign \$40  = s_inf & \$39 ;
+  assign \$41  = s_nan | \$40 ;
+  assign \$42  = $signed({ 1'h0, \port$2762$0  }) < $signed(1'h0);
+  assign \$43  = s[31] ^ \$42 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
     rp_msb = 5'h00;
@@ -11624,158 +10728,111 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col3_unit0.zero_scale (s, y, \port$
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
     rp_rs = 5'h00;
-    if (\$12 ) begin
+    if (\$18 ) begin
       (* full_case = 32'd1 *)
-      if (\$13 ) begin
+      if (\$19 ) begin
         rp_rs = 5'h1d;
       end else begin
-        rp_rs = \$14 [4:0];
+        rp_rs = \$20 [4:0];
       end
     end
   end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
+    (* full_case = 32'd1 *)
+    if (\$31 ) begin
+      rp_out = { \$34 , 31'h00000000 };
+    end else if (\$32 ) begin
+      rp_out = { \$36 , 31'h7f800000 };
+    end else begin
+      rp_out = { \$38 , \$30 [30:0] };
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
+    (* full_case = 32'd1 *)
+    if (\$41 ) begin
+      y = 32'd2143289344;
+    end else if (s_inf) begin
+      y = { \$43 , 31'h7f800000 };
+    end else begin
+      y = rp_out;
+    end
+  end
   assign s_sig = { \$3 , s[22:0] };
-  assign dmag = \$6 [4:0];
-  assign d = { 1'h0, \port$3258$0  };
-  assign rp_ls = \$8 [4:0];
-  assign rp_norm = \$9 [28:0];
-  assign rp_eb = { \$11 [11], \$11 [11], \$11 [11], \$11 [11], \$11 [11], \$11 [11], \$11 [11], \$11 [11], \$11 [11], \$11  };
-  assign rp_packed = \$24 [44:0];
-  assign \$18  = { \$17 [22], \$17 [22], \$17 [22], \$17 [22], \$17 [22], \$17 [22], \$17 [22], \$17 [22], \$17 , 23'h000000 };
+  assign dmag = \$12 [4:0];
+  assign d = { 1'h0, \port$2762$0  };
+  assign rp_ls = \$14 [4:0];
+  assign rp_norm = \$15 [28:0];
+  assign rp_eb = { \$17 [11], \$17 [11], \$17 [11], \$17 [11], \$17 [11], \$17 [11], \$17 [11], \$17 [11], \$17 [11], \$17  };
+  assign rp_packed = \$30 [44:0];
+  assign \$24  = { \$23 [22], \$23 [22], \$23 [22], \$23 [22], \$23 [22], \$23 [22], \$23 [22], \$23 [22], \$23 , 23'h000000 };
 endmodule
 
 module \array_mixpe_w4a16_os_4x4_shared.mesh.col3_unit0.zero_sub (a, s, b);
   reg \$auto$verilog_backend.cc:2355:dump_module$30  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire \$100 ;
-  wire \$101 ;
-  wire [31:0] \$102 ;
-  wire \$103 ;
-  wire \$104 ;
-  wire [31:0] \$105 ;
-  wire \$106 ;
-  wire \$107 ;
-  wire \$108 ;
-  wire [31:0] \$109 ;
   wire \$11 ;
-  wire \$110 ;
-  wire \$111 ;
-  wire [31:0] \$112 ;
-  wire \$113 ;
-  wire \$114 ;
-  wire \$115 ;
-  wire \$116 ;
-  wire [31:0] \$117 ;
-  wire \$118 ;
-  wire [31:0] \$119 ;
   wire \$12 ;
-  wire \$120 ;
-  wire \$121 ;
-  wire \$122 ;
-  wire \$123 ;
-  wire [31:0] \$124 ;
-  wire \$125 ;
-  wire \$126 ;
-  wire [31:0] \$127 ;
-  wire \$128 ;
-  wire \$129 ;
-  wire [31:0] \$13 ;
-  wire \$130 ;
-  wire [31:0] \$131 ;
+  wire \$13 ;
   wire \$14 ;
   wire \$15 ;
-  wire [31:0] \$16 ;
+  wire \$16 ;
   wire \$17 ;
-  wire [31:0] \$18 ;
-  wire \$19 ;
-  wire [31:0] \$2 ;
-  wire [31:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire [8:0] \$23 ;
-  wire \$24 ;
-  wire [7:0] \$25 ;
-  wire [26:0] \$26 ;
-  wire [26:0] \$27 ;
-  wire [57:0] \$28 ;
-  wire \$29 ;
+  wire \$18 ;
+  wire [8:0] \$19 ;
+  wire \$2 ;
+  wire \$20 ;
+  wire [7:0] \$21 ;
+  wire [26:0] \$22 ;
+  wire [26:0] \$23 ;
+  wire [57:0] \$24 ;
+  wire \$25 ;
+  wire [27:0] \$26 ;
+  wire [27:0] \$27 ;
+  wire [28:0] \$28 ;
+  wire [8:0] \$29 ;
   wire \$3 ;
-  wire \$30 ;
-  wire [31:0] \$31 ;
-  wire \$32 ;
-  wire [31:0] \$33 ;
-  wire \$34 ;
-  wire [27:0] \$35 ;
-  wire [27:0] \$36 ;
-  wire [28:0] \$37 ;
-  wire [8:0] \$38 ;
-  wire [9:0] \$39 ;
+  wire [9:0] \$30 ;
+  wire [5:0] \$31 ;
+  wire [58:0] \$32 ;
+  wire [11:0] \$33 ;
+  wire [12:0] \$34 ;
+  wire \$35 ;
+  wire \$36 ;
+  wire [22:0] \$37 ;
+  wire [58:0] \$38 ;
+  wire [22:0] \$39 ;
   wire \$4 ;
-  wire [5:0] \$40 ;
-  wire [58:0] \$41 ;
-  wire [11:0] \$42 ;
-  wire [12:0] \$43 ;
+  wire [23:0] \$40 ;
+  wire [54:0] \$41 ;
+  wire [55:0] \$42 ;
+  wire \$43 ;
   wire \$44 ;
   wire \$45 ;
-  wire [22:0] \$46 ;
-  wire [58:0] \$47 ;
-  wire [22:0] \$48 ;
-  wire [23:0] \$49 ;
-  wire [31:0] \$5 ;
-  wire [54:0] \$50 ;
-  wire [55:0] \$51 ;
+  wire \$46 ;
+  wire [56:0] \$47 ;
+  wire \$48 ;
+  wire \$49 ;
+  wire \$5 ;
+  wire \$50 ;
+  wire \$51 ;
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire [56:0] \$56 ;
+  wire \$56 ;
   wire \$57 ;
   wire \$58 ;
   wire \$59 ;
   wire \$6 ;
   wire \$60 ;
-  wire [31:0] \$61 ;
+  wire \$61 ;
   wire \$62 ;
-  wire [31:0] \$63 ;
-  wire \$64 ;
-  wire \$65 ;
-  wire [31:0] \$66 ;
-  wire \$67 ;
-  wire \$68 ;
-  wire \$69 ;
-  wire [31:0] \$7 ;
-  wire [31:0] \$70 ;
-  wire \$71 ;
-  wire [31:0] \$72 ;
-  wire \$73 ;
-  wire \$74 ;
-  wire [31:0] \$75 ;
-  wire \$76 ;
-  wire \$77 ;
-  wire \$78 ;
-  wire [31:0] \$79 ;
+  wire \$7 ;
   wire \$8 ;
-  wire \$80 ;
-  wire [31:0] \$81 ;
-  wire \$82 ;
-  wire \$83 ;
-  wire [31:0] \$84 ;
-  wire \$85 ;
-  wire \$86 ;
-  wire [31:0] \$87 ;
-  wire \$88 ;
-  wire \$89 ;
-  wire [31:0] \$9 ;
-  wire [31:0] \$90 ;
-  wire \$91 ;
-  wire \$92 ;
-  wire \$93 ;
-  wire [31:0] \$94 ;
-  wire \$95 ;
-  wire \$96 ;
-  wire [31:0] \$97 ;
-  wire \$98 ;
-  wire \$99 ;
+  wire \$9 ;
   input [31:0] a;
   wire [31:0] a;
   input [31:0] b;
@@ -11794,284 +10851,235 @@ module \array_mixpe_w4a16_os_4x4_shared.mesh.col3_unit0.zero_sub (a, s, b);
   wire [27:0] rp_sh;
   output [31:0] s;
   reg [31:0] s;
+  wire sub;
+  wire swap;
   wire [27:0] total;
+  wire [31:0] x;
   wire [7:0] x_e;
+  wire x_inf;
+  wire x_nan;
   wire [23:0] x_sig;
+  wire x_zero;
   wire [26:0] xa;
+  wire [31:0] y;
   wire [7:0] y_e;
+  wire y_inf;
+  wire y_nan;
   wire [23:0] y_sig;
+  wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$1  = b[30:0] > a[30:0];
-  assign \$2  = \$1  ? b : a;
-  assign \$3  = ! \$2 [30:23];
-  assign \$4  = b[30:0] > a[30:0];
-  assign \$5  = \$4  ? b : a;
-  assign x_e = \$3  ? 8'h01 : \$5 [30:23];
-  assign \$6  = b[30:0] > a[30:0];
-  assign \$7  = \$6  ? b : a;
-  assign \$8  = b[30:0] > a[30:0];
-  assign \$9  = \$8  ? b : a;
-  assign \$10  = ! \$9 [30:23];
-  assign \$11  = ~ \$10 ;
-  assign \$12  = b[30:0] > a[30:0];
-  assign \$13  = \$12  ? a : b;
-  assign \$14  = ! \$13 [30:23];
-  assign \$15  = b[30:0] > a[30:0];
-  assign \$16  = \$15  ? a : b;
-  assign y_e = \$14  ? 8'h01 : \$16 [30:23];
-  assign \$17  = b[30:0] > a[30:0];
-  assign \$18  = \$17  ? a : b;
-  assign \$19  = b[30:0] > a[30:0];
-  assign \$20  = \$19  ? a : b;
-  assign \$21  = ! \$20 [30:23];
-  assign \$22  = ~ \$21 ;
-  assign \$23  = x_e - y_e;
-  assign \$24  = \$23 [7:0] > 5'h1b;
-  assign \$25  = \$24  ? 8'h1b : \$23 [7:0];
-  assign \$26  = ya_full >> \$25 [4:0];
-  assign \$27  = ya_full >> \$25 [4:0];
-  assign \$28  = \$27  << \$25 [4:0];
-  assign \$29  = \$28 [26:0] != ya_full;
-  assign ya = \$26  | { 26'h0000000, \$29  };
-  assign \$30  = b[30:0] > a[30:0];
-  assign \$31  = \$30  ? b : a;
-  assign \$32  = b[30:0] > a[30:0];
-  assign \$33  = \$32  ? a : b;
-  assign \$34  = \$31 [31] ^ \$33 [31];
-  assign \$35  = xa - ya;
-  assign \$36  = xa + ya;
-  assign \$37  = \$34  ? { \$35 [27], \$35  } : { 1'h0, \$36  };
-  assign \$38  = x_e - 7'h7f;
-  assign \$39  = $signed(\$38 ) - $signed(6'h17);
-  assign exp_lsb = $signed(\$39 ) - $signed(3'h3);
-  assign \$40  = 5'h1b - rp_msb;
-  assign \$41  = \$37 [27:0] << \$40 [4:0];
-  assign \$42  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$43  = $signed(\$42 ) + $signed(8'h7f);
-  assign \$44  = $signed(\$43 ) < $signed(2'h1);
-  assign \$45  = $signed(\$43 ) < $signed(6'h25);
-  assign \$46  = $signed(2'h1) - $signed(\$43 );
-  assign rp_sh = \$41 [27:0] >> rp_rs;
-  assign \$47  = rp_sh << rp_rs;
-  assign rp_lost = \$47 [27:0] != \$41 [27:0];
-  assign \$48  = $signed(\$43 ) + $signed({ 1'h0, rp_rs });
-  assign \$49  = $signed(\$48 ) - $signed(2'h1);
-  assign \$51  = $signed(\$50 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$52  = | rp_sh[2:0];
-  assign \$53  = \$52  | rp_lost;
-  assign \$54  = \$53  | rp_sh[4];
-  assign \$55  = rp_sh[3] & \$54 ;
-  assign \$56  = $signed(\$51 ) + $signed({ 1'h0, \$55  });
-  assign \$57  = ! \$37 [27:0];
-  assign \$58  = \$56 [45:0] >= 31'h7f800000;
-  assign \$59  = ! \$37 [27:0];
-  assign \$60  = b[30:0] > a[30:0];
-  assign \$61  = \$60  ? b : a;
-  assign \$62  = b[30:0] > a[30:0];
-  assign \$63  = \$62  ? a : b;
-  assign \$64  = \$61 [31] & \$63 [31];
-  assign \$65  = b[30:0] > a[30:0];
-  assign \$66  = \$65  ? b : a;
-  assign \$67  = \$59  ? \$64  : \$66 [31];
-  assign \$68  = ! \$37 [27:0];
-  assign \$69  = b[30:0] > a[30:0];
-  assign \$70  = \$69  ? b : a;
-  assign \$71  = b[30:0] > a[30:0];
-  assign \$72  = \$71  ? a : b;
-  assign \$73  = \$70 [31] & \$72 [31];
-  assign \$74  = b[30:0] > a[30:0];
-  assign \$75  = \$74  ? b : a;
-  assign \$76  = \$68  ? \$73  : \$75 [31];
-  assign \$77  = ! \$37 [27:0];
-  assign \$78  = b[30:0] > a[30:0];
-  assign \$79  = \$78  ? b : a;
-  assign \$80  = b[30:0] > a[30:0];
-  assign \$81  = \$80  ? a : b;
-  assign \$82  = \$79 [31] & \$81 [31];
-  assign \$83  = b[30:0] > a[30:0];
-  assign \$84  = \$83  ? b : a;
-  assign \$85  = \$77  ? \$82  : \$84 [31];
-  assign \$86  = b[30:0] > a[30:0];
-  assign \$87  = \$86  ? b : a;
-  assign \$88  = \$87 [30:23] == 8'hff;
-  assign \$89  = b[30:0] > a[30:0];
-  assign \$90  = \$89  ? b : a;
-  assign \$91  = | \$90 [22:0];
-  assign \$92  = \$88  & \$91 ;
-  assign \$93  = b[30:0] > a[30:0];
-  assign \$94  = \$93  ? a : b;
-  assign \$95  = \$94 [30:23] == 8'hff;
-  assign \$96  = b[30:0] > a[30:0];
-  assign \$97  = \$96  ? a : b;
-  assign \$98  = | \$97 [22:0];
-  assign \$99  = \$95  & \$98 ;
-  assign \$100  = \$92  | \$99 ;
-  assign \$101  = b[30:0] > a[30:0];
-  assign \$102  = \$101  ? b : a;
-  assign \$103  = \$102 [30:23] == 8'hff;
-  assign \$104  = b[30:0] > a[30:0];
-  assign \$105  = \$104  ? b : a;
-  assign \$106  = ! \$105 [22:0];
-  assign \$107  = \$103  & \$106 ;
-  assign \$108  = b[30:0] > a[30:0];
-  assign \$109  = \$108  ? a : b;
-  assign \$110  = \$109 [30:23] == 8'hff;
-  assign \$111  = b[30:0] > a[30:0];
-  assign \$112  = \$111  ? a : b;
-  assign \$113  = ! \$112 [22:0];
-  assign \$114  = \$110  & \$113 ;
-  assign \$115  = \$107  & \$114 ;
-  assign \$116  = b[30:0] > a[30:0];
-  assign \$117  = \$116  ? b : a;
-  assign \$118  = b[30:0] > a[30:0];
-  assign \$119  = \$118  ? a : b;
-  assign \$120  = \$117 [31] ^ \$119 [31];
-  assign \$121  = \$115  & \$120 ;
-  assign \$122  = \$100  | \$121 ;
-  assign \$123  = b[30:0] > a[30:0];
-  assign \$124  = \$123  ? b : a;
-  assign \$125  = \$124 [30:23] == 8'hff;
-  assign \$126  = b[30:0] > a[30:0];
-  assign \$127  = \$126  ? b : a;
-  assign \$128  = ! \$127 [22:0];
-  assign \$129  = \$125  & \$128 ;
-  assign \$130  = b[30:0] > a[30:0];
-  assign \$131  = \$130  ? b : a;
+  assign \$25  = \$24 [26:0] != ya_full;
+  assign ya = \$22  | { 26'h0000000, \$25  };
+  assign sub = x[31] ^ y[31];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 7'h7f;
+  assign \$30  = $signed(\$29 ) - $signed(6'h17);
+  assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
+  assign \$31  = 5'h1b - rp_msb;
+  assign \$32  = \$28 [27:0] << \$31 [4:0];
+  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$34  = $signed(\$33 ) + $signed(8'h7f);
+  assign \$35  = $signed(\$34 ) < $signed(2'h1);
+  assign \$36  = $signed(\$34 ) < $signed(6'h25);
+  assign \$37  = $signed(2'h1) - $signed(\$34 );
+  assign rp_sh = \$32 [27:0] >> rp_rs;
+  assign \$38  = rp_sh << rp_rs;
+  assign rp_lost = \$38 [27:0] != \$32 [27:0];
+  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
+  assign \$40  = $signed(\$39 ) - $signed(2'h1);
+  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[27:4] });
+  assign \$43  = | rp_sh[2:0];
+  assign \$44  = \$43  | rp_lost;
+  assign \$45  = \$44  | rp_sh[4];
+  assign \$46  = rp_sh[3] & \$45 ;
+  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
+  assign \$48  = ! \$28 [27:0];
+  assign \$49  = \$47 [45:0] >= 31'h7f800000;
+  assign \$50  = ! \$28 [27:0];
+  assign \$51  = x[31] & y[31];
+  assign \$52  = \$50  ? \$51  : x[31];
+  assign \$53  = ! \$28 [27:0];
+  assign \$54  = x[31] & y[31];
+  assign \$55  = \$53  ? \$54  : x[31];
+  assign \$56  = ! \$28 [27:0];
+  assign \$57  = x[31] & y[31];
+  assign \$58  = \$56  ? \$57  : x[31];
+  assign \$59  = x_nan | y_nan;
+  assign \$60  = x_inf & y_inf;
+  assign \$61  = \$60  & sub;
+  assign \$62  = \$59  | \$61 ;
+  assign swap = b[30:0] > a[30:0];
+  assign x = swap ? b : a;
+  assign y = swap ? a : b;
+  assign \$1  = ! x[30:23];
+  assign x_e = \$1  ? 8'h01 : x[30:23];
+  assign \$2  = ! x[30:23];
+  assign \$3  = ~ \$2 ;
+  assign \$4  = x[30:23] == 8'hff;
+  assign \$5  = ! x[22:0];
+  assign x_inf = \$4  & \$5 ;
+  assign \$6  = x[30:23] == 8'hff;
+  assign \$7  = | x[22:0];
+  assign x_nan = \$6  & \$7 ;
+  assign \$8  = ! x[30:23];
+  assign \$9  = ! x[22:0];
+  assign x_zero = \$8  & \$9 ;
+  assign \$10  = ! y[30:23];
+  assign y_e = \$10  ? 8'h01 : y[30:23];
+  assign \$11  = ! y[30:23];
+  assign \$12  = ~ \$11 ;
+  assign \$13  = y[30:23] == 8'hff;
+  assign \$14  = ! y[22:0];
+  assign y_inf = \$13  & \$14 ;
+  assign \$15  = y[30:23] == 8'hff;
+  assign \$16  = | y[22:0];
+  assign y_nan = \$15  & \$16 ;
+  assign \$17  = ! y[30:23];
+  assign \$18  = ! y[22:0];
+  assign y_zero = \$17  & \$18 ;
+  assign \$19  = x_e - y_e;
+  assign \$20  = \$19 [7:0] > 5'h1b;
+  assign \$21  = \$20  ? 8'h1b : \$19 [7:0];
+  assign \$22  = ya_full >> \$21 [4:0];
+  assign \$23  = ya_full >> \$21 [4:0];
+  assign \$24  = \$23  << \$21 [4:0];
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
     rp_msb = 5'h00;
-    if (\$37 [0]) begin
+    if (\$28 [0]) begin
       rp_msb = 5'h00;
     end
-    if (\$37 [1]) begin
+    if (\$28 [1]) begin
       rp_msb = 5'h01;
     end
-    if (\$37 [2]) begin
+    if (\$28 [2]) begin
       rp_msb = 5'h02;
     end
-    if (\$37 [3]) begin
+    if (\$28 [3]) begin
       rp_msb = 5'h03;
     end
-    if (\$37 [4]) begin
+    if (\$28 [4]) begin
       rp_msb = 5'h04;
     end
-    if (\$37 [5]) begin
+    if (\$28 [5]) begin
       rp_msb = 5'h05;
     end
-    if (\$37 [6]) begin
+    if (\$28 [6]) begin
       rp_msb = 5'h06;
     end
-    if (\$37 [7]) begin
+    if (\$28 [7]) begin
       rp_msb = 5'h07;
     end
-    if (\$37 [8]) begin
+    if (\$28 [8]) begin
       rp_msb = 5'h08;
     end
-    if (\$37 [9]) begin
+    if (\$28 [9]) begin
       rp_msb = 5'h09;
     end
-    if (\$37 [10]) begin
+    if (\$28 [10]) begin
       rp_msb = 5'h0a;
     end
-    if (\$37 [11]) begin
+    if (\$28 [11]) begin
       rp_msb = 5'h0b;
     end
-    if (\$37 [12]) begin
+    if (\$28 [12]) begin
       rp_msb = 5'h0c;
     end
-    if (\$37 [13]) begin
+    if (\$28 [13]) begin
       rp_msb = 5'h0d;
     end
-    if (\$37 [14]) begin
+    if (\$28 [14]) begin
       rp_msb = 5'h0e;
     end
-    if (\$37 [15]) begin
+    if (\$28 [15]) begin
       rp_msb = 5'h0f;
     end
-    if (\$37 [16]) begin
+    if (\$28 [16]) begin
       rp_msb = 5'h10;
     end
-    if (\$37 [17]) begin
+    if (\$28 [17]) begin
       rp_msb = 5'h11;
     end
-    if (\$37 [18]) begin
+    if (\$28 [18]) begin
       rp_msb = 5'h12;
     end
-    if (\$37 [19]) begin
+    if (\$28 [19]) begin
       rp_msb = 5'h13;
     end
-    if (\$37 [20]) begin
+    if (\$28 [20]) begin
       rp_msb = 5'h14;
     end
-    if (\$37 [21]) begin
+    if (\$28 [21]) begin
       rp_msb = 5'h15;
     end
-    if (\$37 [22]) begin
+    if (\$28 [22]) begin
       rp_msb = 5'h16;
     end
-    if (\$37 [23]) begin
+    if (\$28 [23]) begin
       rp_msb = 5'h17;
     end
-    if (\$37 [24]) begin
+    if (\$28 [24]) begin
       rp_msb = 5'h18;
     end
-    if (\$37 [25]) begin
+    if (\$28 [25]) begin
       rp_msb = 5'h19;
     end
-    if (\$37 [26]) begin
+    if (\$28 [26]) begin
       rp_msb = 5'h1a;
     end
-    if (\$37 [27]) begin
+    if (\$28 [27]) begin
       rp_msb = 5'h1b;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
     rp_rs = 5'h00;
-    if (\$44 ) begin
+    if (\$35 ) begin
       (* full_case = 32'd1 *)
-      if (\$45 ) begin
+      if (\$36 ) begin
         rp_rs = 5'h1c;
       end else begin
-        rp_rs = \$46 [4:0];
+        rp_rs = \$37 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
     (* full_case = 32'd1 *)
-    if (\$57 ) begin
-      rp_out = { \$67 , 31'h00000000 };
-    end else if (\$58 ) begin
-      rp_out = { \$76 , 31'h7f800000 };
+    if (\$48 ) begin
+      rp_out = { \$52 , 31'h00000000 };
+    end else if (\$49 ) begin
+      rp_out = { \$55 , 31'h7f800000 };
     end else begin
-      rp_out = { \$85 , \$56 [30:0] };
+      rp_out = { \$58 , \$47 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
     (* full_case = 32'd1 *)
-    if (\$122 ) begin
+    if (\$62 ) begin
       s = 32'd2143289344;
-    end else if (\$129 ) begin
-      s = \$131 ;
+    end else if (x_inf) begin
+      s = x;
     end else begin
       s = rp_out;
     end
   end
-  assign x_sig = { \$11 , \$7 [22:0] };
-  assign y_sig = { \$22 , \$18 [22:0] };
-  assign d = \$23 [7:0];
-  assign dcl = \$25 [4:0];
-  assign total = \$37 [27:0];
-  assign rp_ls = \$40 [4:0];
-  assign rp_norm = \$41 [27:0];
-  assign rp_eb = { \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43  };
-  assign rp_packed = \$56 [45:0];
-  assign xa = { \$11 , \$7 [22:0], 3'h0 };
-  assign ya_full = { \$22 , \$18 [22:0], 3'h0 };
-  assign \$50  = { \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 , 23'h000000 };
+  assign x_sig = { \$3 , x[22:0] };
+  assign y_sig = { \$12 , y[22:0] };
+  assign d = \$19 [7:0];
+  assign dcl = \$21 [4:0];
+  assign total = \$28 [27:0];
+  assign rp_ls = \$31 [4:0];
+  assign rp_norm = \$32 [27:0];
+  assign rp_eb = { \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34  };
+  assign rp_packed = \$47 [45:0];
+  assign xa = { \$3 , x[22:0], 3'h0 };
+  assign ya_full = { \$12 , y[22:0], 3'h0 };
+  assign \$41  = { \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 , 23'h000000 };
 endmodule
 
 module \array_mixpe_w4a16_os_4x4_shared.mesh.tile_0_0 (rst, o_a, o_w, o_psum, o_ctl, o_valid, pe_0_0__i_a, i_ctl, pe_0_0__i_w, clk);
@@ -15286,7 +14294,7 @@ endmodule
 module array_mixpe_w4a16_os_4x4_shared__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_valid, o_ready, i_a);
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   wire \$1 ;
-  wire [4:0] \$10 ;
+  wire \$10 ;
   wire [5:0] \$100 ;
   wire [5:0] \$101 ;
   wire [21:0] \$102 ;
@@ -15295,199 +14303,235 @@ module array_mixpe_w4a16_os_4x4_shared__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_
   wire [17:0] \$105 ;
   wire [5:0] \$106 ;
   wire \$107 ;
-  wire [19:0] \$108 ;
-  wire [19:0] \$109 ;
-  wire [4:0] \$11 ;
-  wire \$110 ;
-  wire [19:0] \$111 ;
-  wire [19:0] \$112 ;
-  wire [20:0] \$113 ;
-  wire \$114 ;
-  wire [19:0] \$115 ;
-  wire [19:0] \$116 ;
-  wire \$117 ;
-  wire [19:0] \$118 ;
-  wire [19:0] \$119 ;
-  wire [11:0] \$12 ;
-  wire [20:0] \$120 ;
-  wire [21:0] \$121 ;
-  wire \$122 ;
-  wire [23:0] \$123 ;
-  wire [23:0] \$124 ;
+  wire [5:0] \$108 ;
+  wire [5:0] \$109 ;
+  wire \$11 ;
+  wire [21:0] \$110 ;
+  wire [21:0] \$111 ;
+  wire [17:0] \$112 ;
+  wire [17:0] \$113 ;
+  wire [5:0] \$114 ;
+  wire \$115 ;
+  wire [5:0] \$116 ;
+  wire [5:0] \$117 ;
+  wire [21:0] \$118 ;
+  wire [21:0] \$119 ;
+  wire \$12 ;
+  wire [17:0] \$120 ;
+  wire [17:0] \$121 ;
+  wire [5:0] \$122 ;
+  wire \$123 ;
+  wire [5:0] \$124 ;
   wire [5:0] \$125 ;
-  wire [56:0] \$126 ;
-  wire [8:0] \$127 ;
-  wire [9:0] \$128 ;
-  wire \$129 ;
-  wire [11:0] \$13 ;
-  wire \$130 ;
-  wire [19:0] \$131 ;
-  wire [56:0] \$132 ;
+  wire [21:0] \$126 ;
+  wire [21:0] \$127 ;
+  wire [17:0] \$128 ;
+  wire [17:0] \$129 ;
+  wire \$13 ;
+  wire [5:0] \$130 ;
+  wire \$131 ;
+  wire [19:0] \$132 ;
   wire [19:0] \$133 ;
-  wire [20:0] \$134 ;
-  wire [51:0] \$135 ;
-  wire [52:0] \$136 ;
-  wire \$137 ;
+  wire \$134 ;
+  wire [19:0] \$135 ;
+  wire [19:0] \$136 ;
+  wire [20:0] \$137 ;
   wire \$138 ;
-  wire \$139 ;
-  wire [11:0] \$14 ;
-  wire \$140 ;
-  wire [53:0] \$141 ;
-  wire \$142 ;
-  wire \$143 ;
-  wire \$144 ;
-  wire \$145 ;
+  wire [19:0] \$139 ;
+  wire \$14 ;
+  wire [19:0] \$140 ;
+  wire \$141 ;
+  wire [19:0] \$142 ;
+  wire [19:0] \$143 ;
+  wire [20:0] \$144 ;
+  wire [21:0] \$145 ;
   wire \$146 ;
-  wire [15:0] \$147 ;
-  wire [15:0] \$148 ;
-  wire [15:0] \$149 ;
-  wire [11:0] \$15 ;
-  wire [15:0] \$150 ;
-  wire [16:0] \$151 ;
-  wire [15:0] \$152 ;
-  wire [15:0] \$153 ;
-  wire [15:0] \$154 ;
-  wire [15:0] \$155 ;
-  wire [16:0] \$156 ;
-  wire [17:0] \$157 ;
-  wire \$158 ;
-  wire [19:0] \$159 ;
-  wire [12:0] \$16 ;
-  wire [19:0] \$160 ;
-  wire [5:0] \$161 ;
-  wire [56:0] \$162 ;
-  wire [8:0] \$163 ;
-  wire [9:0] \$164 ;
-  wire \$165 ;
+  wire [23:0] \$147 ;
+  wire [23:0] \$148 ;
+  wire [5:0] \$149 ;
+  wire \$15 ;
+  wire [56:0] \$150 ;
+  wire [8:0] \$151 ;
+  wire [9:0] \$152 ;
+  wire \$153 ;
+  wire \$154 ;
+  wire [19:0] \$155 ;
+  wire [56:0] \$156 ;
+  wire [19:0] \$157 ;
+  wire [20:0] \$158 ;
+  wire [51:0] \$159 ;
+  wire [4:0] \$16 ;
+  wire [52:0] \$160 ;
+  wire \$161 ;
+  wire \$162 ;
+  wire \$163 ;
+  wire \$164 ;
+  wire [53:0] \$165 ;
   wire \$166 ;
-  wire [19:0] \$167 ;
-  wire [56:0] \$168 ;
-  wire [19:0] \$169 ;
-  wire [13:0] \$17 ;
-  wire [20:0] \$170 ;
-  wire [51:0] \$171 ;
-  wire [52:0] \$172 ;
-  wire \$173 ;
-  wire \$174 ;
-  wire \$175 ;
-  wire \$176 ;
-  wire [53:0] \$177 ;
-  wire \$178 ;
-  wire \$179 ;
-  wire [13:0] \$18 ;
-  wire \$180 ;
-  wire \$181 ;
+  wire \$167 ;
+  wire \$168 ;
+  wire \$169 ;
+  wire [4:0] \$17 ;
+  wire \$170 ;
+  wire [15:0] \$171 ;
+  wire [15:0] \$172 ;
+  wire [15:0] \$173 ;
+  wire [15:0] \$174 ;
+  wire [16:0] \$175 ;
+  wire [15:0] \$176 ;
+  wire [15:0] \$177 ;
+  wire [15:0] \$178 ;
+  wire [15:0] \$179 ;
+  wire [11:0] \$18 ;
+  wire [16:0] \$180 ;
+  wire [17:0] \$181 ;
   wire \$182 ;
-  reg [63:0] \$183 ;
-  reg [15:0] \$184 ;
-  reg [4:0] \$185 ;
-  reg [15:0] \$186 ;
-  reg [31:0] \$187 ;
-  reg [31:0] \$188 ;
-  reg \$189 ;
-  wire [13:0] \$19 ;
-  reg \$190 ;
-  reg [65:0] \$191 ;
+  wire [19:0] \$183 ;
+  wire [19:0] \$184 ;
+  wire [5:0] \$185 ;
+  wire [56:0] \$186 ;
+  wire [8:0] \$187 ;
+  wire [9:0] \$188 ;
+  wire \$189 ;
+  wire [11:0] \$19 ;
+  wire \$190 ;
+  wire [19:0] \$191 ;
+  wire [56:0] \$192 ;
+  wire [19:0] \$193 ;
+  wire [20:0] \$194 ;
+  wire [51:0] \$195 ;
+  wire [52:0] \$196 ;
+  wire \$197 ;
+  wire \$198 ;
+  wire \$199 ;
   wire \$2 ;
-  wire [13:0] \$20 ;
-  wire [14:0] \$21 ;
-  wire [15:0] \$22 ;
-  wire \$23 ;
-  wire \$24 ;
-  wire \$25 ;
-  wire [4:0] \$26 ;
-  wire [4:0] \$27 ;
-  wire [11:0] \$28 ;
-  wire [11:0] \$29 ;
+  wire [11:0] \$20 ;
+  wire \$200 ;
+  wire [53:0] \$201 ;
+  wire \$202 ;
+  wire \$203 ;
+  wire \$204 ;
+  wire \$205 ;
+  wire \$206 ;
+  reg [63:0] \$207 ;
+  reg [15:0] \$208 ;
+  reg [4:0] \$209 ;
+  wire [11:0] \$21 ;
+  reg [15:0] \$210 ;
+  reg [31:0] \$211 ;
+  reg [31:0] \$212 ;
+  reg \$213 ;
+  reg \$214 ;
+  reg [65:0] \$215 ;
+  wire [12:0] \$22 ;
+  wire [13:0] \$23 ;
+  wire [13:0] \$24 ;
+  wire [13:0] \$25 ;
+  wire [13:0] \$26 ;
+  wire [14:0] \$27 ;
+  wire [15:0] \$28 ;
+  wire \$29 ;
   wire \$3 ;
-  wire [11:0] \$30 ;
-  wire [11:0] \$31 ;
-  wire [12:0] \$32 ;
-  wire [13:0] \$33 ;
-  wire [13:0] \$34 ;
-  wire [13:0] \$35 ;
-  wire [13:0] \$36 ;
-  wire [14:0] \$37 ;
-  wire [15:0] \$38 ;
-  wire \$39 ;
+  wire \$30 ;
+  wire \$31 ;
+  wire \$32 ;
+  wire \$33 ;
+  wire \$34 ;
+  wire \$35 ;
+  wire \$36 ;
+  wire \$37 ;
+  wire [4:0] \$38 ;
+  wire [4:0] \$39 ;
   wire \$4 ;
-  wire \$40 ;
-  wire \$41 ;
-  wire [4:0] \$42 ;
-  wire [4:0] \$43 ;
-  wire [11:0] \$44 ;
-  wire [11:0] \$45 ;
-  wire [11:0] \$46 ;
-  wire [11:0] \$47 ;
-  wire [12:0] \$48 ;
-  wire [13:0] \$49 ;
+  wire [11:0] \$40 ;
+  wire [11:0] \$41 ;
+  wire [11:0] \$42 ;
+  wire [11:0] \$43 ;
+  wire [12:0] \$44 ;
+  wire [13:0] \$45 ;
+  wire [13:0] \$46 ;
+  wire [13:0] \$47 ;
+  wire [13:0] \$48 ;
+  wire [14:0] \$49 ;
   wire \$5 ;
-  wire [13:0] \$50 ;
-  wire [13:0] \$51 ;
-  wire [13:0] \$52 ;
-  wire [14:0] \$53 ;
-  wire [15:0] \$54 ;
+  wire [15:0] \$50 ;
+  wire \$51 ;
+  wire \$52 ;
+  wire \$53 ;
+  wire \$54 ;
   wire \$55 ;
   wire \$56 ;
   wire \$57 ;
-  wire [4:0] \$58 ;
-  wire [4:0] \$59 ;
+  wire \$58 ;
+  wire \$59 ;
   wire \$6 ;
-  wire [11:0] \$60 ;
-  wire [11:0] \$61 ;
+  wire [4:0] \$60 ;
+  wire [4:0] \$61 ;
   wire [11:0] \$62 ;
   wire [11:0] \$63 ;
-  wire [12:0] \$64 ;
-  wire [13:0] \$65 ;
-  wire [13:0] \$66 ;
+  wire [11:0] \$64 ;
+  wire [11:0] \$65 ;
+  wire [12:0] \$66 ;
   wire [13:0] \$67 ;
   wire [13:0] \$68 ;
-  wire [14:0] \$69 ;
+  wire [13:0] \$69 ;
   wire \$7 ;
-  wire [15:0] \$70 ;
-  wire \$71 ;
-  wire \$72 ;
+  wire [13:0] \$70 ;
+  wire [14:0] \$71 ;
+  wire [15:0] \$72 ;
   wire \$73 ;
-  wire [5:0] \$74 ;
+  wire \$74 ;
   wire \$75 ;
-  wire [5:0] \$76 ;
-  wire [5:0] \$77 ;
-  wire [21:0] \$78 ;
-  wire [21:0] \$79 ;
+  wire \$76 ;
+  wire \$77 ;
+  wire \$78 ;
+  wire \$79 ;
   wire \$8 ;
-  wire [17:0] \$80 ;
-  wire [17:0] \$81 ;
-  wire [5:0] \$82 ;
-  wire \$83 ;
-  wire [5:0] \$84 ;
-  wire [5:0] \$85 ;
-  wire [21:0] \$86 ;
-  wire [21:0] \$87 ;
-  wire [17:0] \$88 ;
-  wire [17:0] \$89 ;
+  wire \$80 ;
+  wire \$81 ;
+  wire [4:0] \$82 ;
+  wire [4:0] \$83 ;
+  wire [11:0] \$84 ;
+  wire [11:0] \$85 ;
+  wire [11:0] \$86 ;
+  wire [11:0] \$87 ;
+  wire [12:0] \$88 ;
+  wire [13:0] \$89 ;
   wire \$9 ;
-  wire [5:0] \$90 ;
-  wire \$91 ;
-  wire [5:0] \$92 ;
-  wire [5:0] \$93 ;
-  wire [21:0] \$94 ;
-  wire [21:0] \$95 ;
-  wire [17:0] \$96 ;
-  wire [17:0] \$97 ;
+  wire [13:0] \$90 ;
+  wire [13:0] \$91 ;
+  wire [13:0] \$92 ;
+  wire [14:0] \$93 ;
+  wire [15:0] \$94 ;
+  wire \$95 ;
+  wire \$96 ;
+  wire \$97 ;
   wire [5:0] \$98 ;
   wire \$99 ;
   (* init = 32'd0 *)
   wire [31:0] a;
   (* init = 32'd0 *)
-  wire [31:0] \a$84 ;
+  wire [31:0] \a$96 ;
   wire [4:0] a0_e;
+  wire a0_inf;
+  wire a0_nan;
   wire [10:0] a0_sig;
+  wire a0_zero;
   wire [4:0] a1_e;
+  wire a1_inf;
+  wire a1_nan;
   wire [10:0] a1_sig;
+  wire a1_zero;
   wire [4:0] a2_e;
+  wire a2_inf;
+  wire a2_nan;
   wire [10:0] a2_sig;
+  wire a2_zero;
   wire [4:0] a3_e;
+  wire a3_inf;
+  wire a3_nan;
   wire [10:0] a3_sig;
+  wire a3_zero;
   reg [31:0] a_acc = 32'd0;
   wire [18:0] a_beat;
   wire [18:0] a_beat_mag;
@@ -15506,7 +14550,7 @@ module array_mixpe_w4a16_os_4x4_shared__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_
   wire [14:0] aal2;
   wire [14:0] aal3;
   wire [31:0] b;
-  wire [31:0] \b$85 ;
+  wire [31:0] \b$97 ;
   wire [7:0] beat_exp;
   input clk;
   wire clk;
@@ -15610,7 +14654,7 @@ module array_mixpe_w4a16_os_4x4_shared__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_
   input rst;
   wire rst;
   wire [31:0] s;
-  wire [31:0] \s$86 ;
+  wire [31:0] \s$98 ;
   reg [15:0] w_reg = 16'h0000;
   wire [15:0] \w_reg.q ;
   wire [3:0] \w_reg.q[0] ;
@@ -15634,179 +14678,215 @@ module array_mixpe_w4a16_os_4x4_shared__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_
   assign a0_e = \$7  ? 5'h01 : i_a[14:10];
   assign \$8  = ! i_a[14:10];
   assign \$9  = ~ \$8 ;
-  assign \$10  = - w_sel[3:0];
-  assign \$13  = \$11 [0] ? \$12  : 12'h000;
-  assign \$15  = \$11 [1] ? \$14  : 12'h000;
-  assign \$16  = \$13  + \$15 ;
-  assign \$18  = \$11 [2] ? \$17  : 14'h0000;
-  assign \$20  = \$11 [3] ? \$19  : 14'h0000;
-  assign \$21  = \$18  + \$20 ;
-  assign \$22  = \$16  + \$21 ;
+  assign \$10  = i_a[14:10] == 5'h1f;
+  assign \$11  = ! i_a[9:0];
+  assign a0_inf = \$10  & \$11 ;
+  assign \$12  = i_a[14:10] == 5'h1f;
+  assign \$13  = | i_a[9:0];
+  assign a0_nan = \$12  & \$13 ;
+  assign \$14  = ! i_a[14:10];
+  assign \$15  = ! i_a[9:0];
+  assign a0_zero = \$14  & \$15 ;
+  assign \$16  = - w_sel[3:0];
+  assign \$19  = \$17 [0] ? \$18  : 12'h000;
+  assign \$21  = \$17 [1] ? \$20  : 12'h000;
+  assign \$22  = \$19  + \$21 ;
+  assign \$24  = \$17 [2] ? \$23  : 14'h0000;
+  assign \$26  = \$17 [3] ? \$25  : 14'h0000;
+  assign \$27  = \$24  + \$26 ;
+  assign \$28  = \$22  + \$27 ;
   assign live0 = | { \$9 , i_a[9:0] };
   assign ex0 = live0 ? a0_e : 5'h00;
-  assign \$23  = ! i_a[30:26];
-  assign a1_e = \$23  ? 5'h01 : i_a[30:26];
-  assign \$24  = ! i_a[30:26];
-  assign \$25  = ~ \$24 ;
-  assign \$26  = - w_sel[7:4];
-  assign \$29  = \$27 [0] ? \$28  : 12'h000;
-  assign \$31  = \$27 [1] ? \$30  : 12'h000;
-  assign \$32  = \$29  + \$31 ;
-  assign \$34  = \$27 [2] ? \$33  : 14'h0000;
-  assign \$36  = \$27 [3] ? \$35  : 14'h0000;
-  assign \$37  = \$34  + \$36 ;
-  assign \$38  = \$32  + \$37 ;
-  assign live1 = | { \$25 , i_a[25:16] };
+  assign \$29  = ! i_a[30:26];
+  assign a1_e = \$29  ? 5'h01 : i_a[30:26];
+  assign \$30  = ! i_a[30:26];
+  assign \$31  = ~ \$30 ;
+  assign \$32  = i_a[30:26] == 5'h1f;
+  assign \$33  = ! i_a[25:16];
+  assign a1_inf = \$32  & \$33 ;
+  assign \$34  = i_a[30:26] == 5'h1f;
+  assign \$35  = | i_a[25:16];
+  assign a1_nan = \$34  & \$35 ;
+  assign \$36  = ! i_a[30:26];
+  assign \$37  = ! i_a[25:16];
+  assign a1_zero = \$36  & \$37 ;
+  assign \$38  = - w_sel[7:4];
+  assign \$41  = \$39 [0] ? \$40  : 12'h000;
+  assign \$43  = \$39 [1] ? \$42  : 12'h000;
+  assign \$44  = \$41  + \$43 ;
+  assign \$46  = \$39 [2] ? \$45  : 14'h0000;
+  assign \$48  = \$39 [3] ? \$47  : 14'h0000;
+  assign \$49  = \$46  + \$48 ;
+  assign \$50  = \$44  + \$49 ;
+  assign live1 = | { \$31 , i_a[25:16] };
   assign ex1 = live1 ? a1_e : 5'h00;
-  assign \$39  = ! i_a[46:42];
-  assign a2_e = \$39  ? 5'h01 : i_a[46:42];
-  assign \$40  = ! i_a[46:42];
-  assign \$41  = ~ \$40 ;
-  assign \$42  = - w_sel[11:8];
-  assign \$45  = \$43 [0] ? \$44  : 12'h000;
-  assign \$47  = \$43 [1] ? \$46  : 12'h000;
-  assign \$48  = \$45  + \$47 ;
-  assign \$50  = \$43 [2] ? \$49  : 14'h0000;
-  assign \$52  = \$43 [3] ? \$51  : 14'h0000;
-  assign \$53  = \$50  + \$52 ;
-  assign \$54  = \$48  + \$53 ;
-  assign live2 = | { \$41 , i_a[41:32] };
+  assign \$51  = ! i_a[46:42];
+  assign a2_e = \$51  ? 5'h01 : i_a[46:42];
+  assign \$52  = ! i_a[46:42];
+  assign \$53  = ~ \$52 ;
+  assign \$54  = i_a[46:42] == 5'h1f;
+  assign \$55  = ! i_a[41:32];
+  assign a2_inf = \$54  & \$55 ;
+  assign \$56  = i_a[46:42] == 5'h1f;
+  assign \$57  = | i_a[41:32];
+  assign a2_nan = \$56  & \$57 ;
+  assign \$58  = ! i_a[46:42];
+  assign \$59  = ! i_a[41:32];
+  assign a2_zero = \$58  & \$59 ;
+  assign \$60  = - w_sel[11:8];
+  assign \$63  = \$61 [0] ? \$62  : 12'h000;
+  assign \$65  = \$61 [1] ? \$64  : 12'h000;
+  assign \$66  = \$63  + \$65 ;
+  assign \$68  = \$61 [2] ? \$67  : 14'h0000;
+  assign \$70  = \$61 [3] ? \$69  : 14'h0000;
+  assign \$71  = \$68  + \$70 ;
+  assign \$72  = \$66  + \$71 ;
+  assign live2 = | { \$53 , i_a[41:32] };
   assign ex2 = live2 ? a2_e : 5'h00;
-  assign \$55  = ! i_a[62:58];
-  assign a3_e = \$55  ? 5'h01 : i_a[62:58];
-  assign \$56  = ! i_a[62:58];
-  assign \$57  = ~ \$56 ;
-  assign \$58  = - w_sel[15:12];
-  assign \$61  = \$59 [0] ? \$60  : 12'h000;
-  assign \$63  = \$59 [1] ? \$62  : 12'h000;
-  assign \$64  = \$61  + \$63 ;
-  assign \$66  = \$59 [2] ? \$65  : 14'h0000;
-  assign \$68  = \$59 [3] ? \$67  : 14'h0000;
-  assign \$69  = \$66  + \$68 ;
-  assign \$70  = \$64  + \$69 ;
-  assign live3 = | { \$57 , i_a[57:48] };
+  assign \$73  = ! i_a[62:58];
+  assign a3_e = \$73  ? 5'h01 : i_a[62:58];
+  assign \$74  = ! i_a[62:58];
+  assign \$75  = ~ \$74 ;
+  assign \$76  = i_a[62:58] == 5'h1f;
+  assign \$77  = ! i_a[57:48];
+  assign a3_inf = \$76  & \$77 ;
+  assign \$78  = i_a[62:58] == 5'h1f;
+  assign \$79  = | i_a[57:48];
+  assign a3_nan = \$78  & \$79 ;
+  assign \$80  = ! i_a[62:58];
+  assign \$81  = ! i_a[57:48];
+  assign a3_zero = \$80  & \$81 ;
+  assign \$82  = - w_sel[15:12];
+  assign \$85  = \$83 [0] ? \$84  : 12'h000;
+  assign \$87  = \$83 [1] ? \$86  : 12'h000;
+  assign \$88  = \$85  + \$87 ;
+  assign \$90  = \$83 [2] ? \$89  : 14'h0000;
+  assign \$92  = \$83 [3] ? \$91  : 14'h0000;
+  assign \$93  = \$90  + \$92 ;
+  assign \$94  = \$88  + \$93 ;
+  assign live3 = | { \$75 , i_a[57:48] };
   assign ex3 = live3 ? a3_e : 5'h00;
-  assign \$71  = ex1 > ex0;
-  assign emax0 = \$71  ? ex1 : ex0;
-  assign \$72  = ex2 > emax0;
-  assign emax1 = \$72  ? ex2 : emax0;
-  assign \$73  = ex3 > emax1;
-  assign emax2 = \$73  ? ex3 : emax1;
-  assign \$74  = emax2 - ex0;
-  assign \$75  = $signed(\$74 ) > $signed(6'h13);
-  assign \$76  = emax2 - ex0;
-  assign \$77  = \$75  ? 6'h13 : \$76 ;
-  assign \$79  = \$78  >> \$77 [4:0];
-  assign \$81  = \$80  >> \$77 [4:0];
-  assign \$82  = emax2 - ex1;
-  assign \$83  = $signed(\$82 ) > $signed(6'h13);
-  assign \$84  = emax2 - ex1;
-  assign \$85  = \$83  ? 6'h13 : \$84 ;
-  assign \$87  = \$86  >> \$85 [4:0];
-  assign \$89  = \$88  >> \$85 [4:0];
-  assign \$90  = emax2 - ex2;
-  assign \$91  = $signed(\$90 ) > $signed(6'h13);
-  assign \$92  = emax2 - ex2;
-  assign \$93  = \$91  ? 6'h13 : \$92 ;
-  assign \$95  = \$94  >> \$93 [4:0];
-  assign \$97  = \$96  >> \$93 [4:0];
-  assign \$98  = emax2 - ex3;
+  assign \$95  = ex1 > ex0;
+  assign emax0 = \$95  ? ex1 : ex0;
+  assign \$96  = ex2 > emax0;
+  assign emax1 = \$96  ? ex2 : emax0;
+  assign \$97  = ex3 > emax1;
+  assign emax2 = \$97  ? ex3 : emax1;
+  assign \$98  = emax2 - ex0;
   assign \$99  = $signed(\$98 ) > $signed(6'h13);
-  assign \$100  = emax2 - ex3;
+  assign \$100  = emax2 - ex0;
   assign \$101  = \$99  ? 6'h13 : \$100 ;
   assign \$103  = \$102  >> \$101 [4:0];
   assign \$105  = \$104  >> \$101 [4:0];
-  assign \$106  = emax2 - 5'h1d;
-  assign \$108  = - \$79 [18:0];
-  assign \$109  = \$107  ? \$108  : { 1'h0, \$79 [18:0] };
-  assign \$111  = - \$87 [18:0];
-  assign \$112  = \$110  ? \$111  : { 1'h0, \$87 [18:0] };
-  assign \$113  = $signed(\$109 ) + $signed(\$112 );
-  assign \$115  = - \$95 [18:0];
-  assign \$116  = \$114  ? \$115  : { 1'h0, \$95 [18:0] };
-  assign \$118  = - \$103 [18:0];
-  assign \$119  = \$117  ? \$118  : { 1'h0, \$103 [18:0] };
-  assign \$120  = $signed(\$116 ) + $signed(\$119 );
-  assign \$121  = $signed(\$113 ) + $signed(\$120 );
-  assign \$122  = $signed(\$121 ) < $signed(1'h0);
-  assign \$123  = - $signed(\$121 );
-  assign \$124  = \$122  ? \$123  : { \$121 [21], \$121 [21], \$121  };
-  assign \$125  = 5'h16 - p_rp_msb;
-  assign \$126  = { \$124 [22:0], 3'h0 } << \$125 [4:0];
-  assign \$127  = $signed(\$106 ) + $signed({ 1'h0, p_rp_msb });
-  assign \$128  = $signed(\$127 ) + $signed(8'h7f);
-  assign \$129  = $signed(\$128 ) < $signed(2'h1);
-  assign \$130  = $signed(\$128 ) < $signed(6'h27);
-  assign \$131  = $signed(2'h1) - $signed(\$128 );
-  assign p_rp_sh = \$126 [25:0] >> p_rp_rs;
-  assign \$132  = p_rp_sh << p_rp_rs;
-  assign p_rp_lost = \$132 [25:0] != \$126 [25:0];
-  assign \$133  = $signed(\$128 ) + $signed({ 1'h0, p_rp_rs });
-  assign \$134  = $signed(\$133 ) - $signed(2'h1);
-  assign \$136  = $signed(\$135 ) + $signed({ 1'h0, p_rp_sh[25:2] });
-  assign \$138  = \$137  | p_rp_lost;
-  assign \$139  = \$138  | p_rp_sh[2];
-  assign \$140  = p_rp_sh[1] & \$139 ;
-  assign \$141  = $signed(\$136 ) + $signed({ 1'h0, \$140  });
-  assign \$142  = ! \$124 [22:0];
-  assign \$143  = \$141 [42:0] >= 31'h7f800000;
-  assign \$144  = $signed(\$121 ) < $signed(1'h0);
-  assign \$145  = $signed(\$121 ) < $signed(1'h0);
-  assign \$146  = $signed(\$121 ) < $signed(1'h0);
-  assign \$147  = - \$81 [14:0];
-  assign \$148  = i_a[15] ? \$147  : { 1'h0, \$81 [14:0] };
-  assign \$149  = - \$89 [14:0];
-  assign \$150  = i_a[31] ? \$149  : { 1'h0, \$89 [14:0] };
-  assign \$151  = $signed(\$148 ) + $signed(\$150 );
-  assign \$152  = - \$97 [14:0];
-  assign \$153  = i_a[47] ? \$152  : { 1'h0, \$97 [14:0] };
-  assign \$154  = - \$105 [14:0];
-  assign \$155  = i_a[63] ? \$154  : { 1'h0, \$105 [14:0] };
-  assign \$156  = $signed(\$153 ) + $signed(\$155 );
-  assign \$157  = $signed(\$151 ) + $signed(\$156 );
-  assign \$158  = $signed(\$157 ) < $signed(1'h0);
-  assign \$159  = - $signed(\$157 );
-  assign \$160  = \$158  ? \$159  : { \$157 [17], \$157 [17], \$157  };
-  assign \$161  = 5'h12 - a_rp_msb;
-  assign \$162  = { \$160 [18:0], 7'h00 } << \$161 [4:0];
-  assign \$163  = $signed(\$106 ) + $signed({ 1'h0, a_rp_msb });
-  assign \$164  = $signed(\$163 ) + $signed(8'h7f);
-  assign \$165  = $signed(\$164 ) < $signed(2'h1);
-  assign \$166  = $signed(\$164 ) < $signed(6'h27);
-  assign \$167  = $signed(2'h1) - $signed(\$164 );
-  assign a_rp_sh = \$162 [25:0] >> a_rp_rs;
-  assign \$168  = a_rp_sh << a_rp_rs;
-  assign a_rp_lost = \$168 [25:0] != \$162 [25:0];
-  assign \$169  = $signed(\$164 ) + $signed({ 1'h0, a_rp_rs });
-  assign \$170  = $signed(\$169 ) - $signed(2'h1);
-  assign \$172  = $signed(\$171 ) + $signed({ 1'h0, a_rp_sh[25:2] });
-  assign \$174  = \$173  | a_rp_lost;
-  assign \$175  = \$174  | a_rp_sh[2];
-  assign \$176  = a_rp_sh[1] & \$175 ;
-  assign \$177  = $signed(\$172 ) + $signed({ 1'h0, \$176  });
-  assign \$178  = ! \$160 [18:0];
-  assign \$179  = \$177 [42:0] >= 31'h7f800000;
-  assign \$180  = $signed(\$157 ) < $signed(1'h0);
-  assign \$181  = $signed(\$157 ) < $signed(1'h0);
-  assign \$182  = $signed(\$157 ) < $signed(1'h0);
+  assign \$106  = emax2 - ex1;
+  assign \$107  = $signed(\$106 ) > $signed(6'h13);
+  assign \$108  = emax2 - ex1;
+  assign \$109  = \$107  ? 6'h13 : \$108 ;
+  assign \$111  = \$110  >> \$109 [4:0];
+  assign \$113  = \$112  >> \$109 [4:0];
+  assign \$114  = emax2 - ex2;
+  assign \$115  = $signed(\$114 ) > $signed(6'h13);
+  assign \$116  = emax2 - ex2;
+  assign \$117  = \$115  ? 6'h13 : \$116 ;
+  assign \$119  = \$118  >> \$117 [4:0];
+  assign \$121  = \$120  >> \$117 [4:0];
+  assign \$122  = emax2 - ex3;
+  assign \$123  = $signed(\$122 ) > $signed(6'h13);
+  assign \$124  = emax2 - ex3;
+  assign \$125  = \$123  ? 6'h13 : \$124 ;
+  assign \$127  = \$126  >> \$125 [4:0];
+  assign \$129  = \$128  >> \$125 [4:0];
+  assign \$130  = emax2 - 5'h1d;
+  assign \$132  = - \$103 [18:0];
+  assign \$133  = \$131  ? \$132  : { 1'h0, \$103 [18:0] };
+  assign \$135  = - \$111 [18:0];
+  assign \$136  = \$134  ? \$135  : { 1'h0, \$111 [18:0] };
+  assign \$137  = $signed(\$133 ) + $signed(\$136 );
+  assign \$139  = - \$119 [18:0];
+  assign \$140  = \$138  ? \$139  : { 1'h0, \$119 [18:0] };
+  assign \$142  = - \$127 [18:0];
+  assign \$143  = \$141  ? \$142  : { 1'h0, \$127 [18:0] };
+  assign \$144  = $signed(\$140 ) + $signed(\$143 );
+  assign \$145  = $signed(\$137 ) + $signed(\$144 );
+  assign \$146  = $signed(\$145 ) < $signed(1'h0);
+  assign \$147  = - $signed(\$145 );
+  assign \$148  = \$146  ? \$147  : { \$145 [21], \$145 [21], \$145  };
+  assign \$149  = 5'h16 - p_rp_msb;
+  assign \$150  = { \$148 [22:0], 3'h0 } << \$149 [4:0];
+  assign \$151  = $signed(\$130 ) + $signed({ 1'h0, p_rp_msb });
+  assign \$152  = $signed(\$151 ) + $signed(8'h7f);
+  assign \$153  = $signed(\$152 ) < $signed(2'h1);
+  assign \$154  = $signed(\$152 ) < $signed(6'h27);
+  assign \$155  = $signed(2'h1) - $signed(\$152 );
+  assign p_rp_sh = \$150 [25:0] >> p_rp_rs;
+  assign \$156  = p_rp_sh << p_rp_rs;
+  assign p_rp_lost = \$156 [25:0] != \$150 [25:0];
+  assign \$157  = $signed(\$152 ) + $signed({ 1'h0, p_rp_rs });
+  assign \$158  = $signed(\$157 ) - $signed(2'h1);
+  assign \$160  = $signed(\$159 ) + $signed({ 1'h0, p_rp_sh[25:2] });
+  assign \$162  = \$161  | p_rp_lost;
+  assign \$163  = \$162  | p_rp_sh[2];
+  assign \$164  = p_rp_sh[1] & \$163 ;
+  assign \$165  = $signed(\$160 ) + $signed({ 1'h0, \$164  });
+  assign \$166  = ! \$148 [22:0];
+  assign \$167  = \$165 [42:0] >= 31'h7f800000;
+  assign \$168  = $signed(\$145 ) < $signed(1'h0);
+  assign \$169  = $signed(\$145 ) < $signed(1'h0);
+  assign \$170  = $signed(\$145 ) < $signed(1'h0);
+  assign \$171  = - \$105 [14:0];
+  assign \$172  = i_a[15] ? \$171  : { 1'h0, \$105 [14:0] };
+  assign \$173  = - \$113 [14:0];
+  assign \$174  = i_a[31] ? \$173  : { 1'h0, \$113 [14:0] };
+  assign \$175  = $signed(\$172 ) + $signed(\$174 );
+  assign \$176  = - \$121 [14:0];
+  assign \$177  = i_a[47] ? \$176  : { 1'h0, \$121 [14:0] };
+  assign \$178  = - \$129 [14:0];
+  assign \$179  = i_a[63] ? \$178  : { 1'h0, \$129 [14:0] };
+  assign \$180  = $signed(\$177 ) + $signed(\$179 );
+  assign \$181  = $signed(\$175 ) + $signed(\$180 );
+  assign \$182  = $signed(\$181 ) < $signed(1'h0);
+  assign \$183  = - $signed(\$181 );
+  assign \$184  = \$182  ? \$183  : { \$181 [17], \$181 [17], \$181  };
+  assign \$185  = 5'h12 - a_rp_msb;
+  assign \$186  = { \$184 [18:0], 7'h00 } << \$185 [4:0];
+  assign \$187  = $signed(\$130 ) + $signed({ 1'h0, a_rp_msb });
+  assign \$188  = $signed(\$187 ) + $signed(8'h7f);
+  assign \$189  = $signed(\$188 ) < $signed(2'h1);
+  assign \$190  = $signed(\$188 ) < $signed(6'h27);
+  assign \$191  = $signed(2'h1) - $signed(\$188 );
+  assign a_rp_sh = \$186 [25:0] >> a_rp_rs;
+  assign \$192  = a_rp_sh << a_rp_rs;
+  assign a_rp_lost = \$192 [25:0] != \$186 [25:0];
+  assign \$193  = $signed(\$188 ) + $signed({ 1'h0, a_rp_rs });
+  assign \$194  = $signed(\$193 ) - $signed(2'h1);
+  assign \$196  = $signed(\$195 ) + $signed({ 1'h0, a_rp_sh[25:2] });
+  assign \$198  = \$197  | a_rp_lost;
+  assign \$199  = \$198  | a_rp_sh[2];
+  assign \$200  = a_rp_sh[1] & \$199 ;
+  assign \$201  = $signed(\$196 ) + $signed({ 1'h0, \$200  });
+  assign \$202  = ! \$184 [18:0];
+  assign \$203  = \$201 [42:0] >= 31'h7f800000;
+  assign \$204  = $signed(\$181 ) < $signed(1'h0);
+  assign \$205  = $signed(\$181 ) < $signed(1'h0);
+  assign \$206  = $signed(\$181 ) < $signed(1'h0);
   always @(posedge clk)
-    o_a <= \$183 ;
+    o_a <= \$207 ;
   always @(posedge clk)
-    o_w <= \$184 ;
+    o_w <= \$208 ;
   always @(posedge clk)
-    o_ctl <= \$185 ;
+    o_ctl <= \$209 ;
   always @(posedge clk)
-    w_reg <= \$186 ;
+    w_reg <= \$210 ;
   always @(posedge clk)
-    p_acc <= \$187 ;
+    p_acc <= \$211 ;
   always @(posedge clk)
-    a_acc <= \$188 ;
+    a_acc <= \$212 ;
   always @(posedge clk)
-    grp_first <= \$189 ;
+    grp_first <= \$213 ;
   always @(posedge clk)
-    o_valid <= \$190 ;
+    o_valid <= \$214 ;
   always @(posedge clk)
-    o_psum <= \$191 ;
+    o_psum <= \$215 ;
   \array_mixpe_w4a16_os_4x4_shared__pe.a_add  a_add (
     .a(a_acc),
     .b(a_rp_out),
@@ -15819,314 +14899,314 @@ module array_mixpe_w4a16_os_4x4_shared__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$183  = i_a;
+    \$207  = i_a;
     if (rst) begin
-      \$183  = 64'h0000000000000000;
+      \$207  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$184  = i_w;
+    \$208  = i_w;
     if (rst) begin
-      \$184  = 16'h0000;
+      \$208  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$185  = i_ctl;
+    \$209  = i_ctl;
     if (rst) begin
-      \$185  = 5'h00;
+      \$209  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$186  = w_reg;
+    \$210  = w_reg;
     if (i_ctl[1]) begin
-      \$186  = i_w;
+      \$210  = i_w;
     end
     if (rst) begin
-      \$186  = 16'h0000;
+      \$210  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$187  = p_acc;
+    \$211  = p_acc;
     if (\$1 ) begin
-      \$187  = 32'd0;
+      \$211  = 32'd0;
     end else if (i_ctl[0]) begin
-      \$187  = p_next;
+      \$211  = p_next;
     end
     if (rst) begin
-      \$187  = 32'd0;
+      \$211  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$188  = a_acc;
+    \$212  = a_acc;
     if (\$1 ) begin
-      \$188  = 32'd0;
+      \$212  = 32'd0;
     end else if (i_ctl[0]) begin
-      \$188  = a_next;
+      \$212  = a_next;
     end
     if (rst) begin
-      \$188  = 32'd0;
+      \$212  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$189  = grp_first;
+    \$213  = grp_first;
     if (\$2 ) begin
-      \$189  = 1'h0;
+      \$213  = 1'h0;
     end else if (\$3 ) begin
-      \$189  = 1'h1;
+      \$213  = 1'h1;
     end
     if (rst) begin
-      \$189  = 1'h0;
+      \$213  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$190  = \$4 ;
+    \$214  = \$4 ;
     if (rst) begin
-      \$190  = 1'h0;
+      \$214  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$191  = o_psum;
+    \$215  = o_psum;
     if (\$5 ) begin
-      \$191 [31:0] = p_next;
-      \$191 [64] = \$6 ;
-      \$191 [65] = i_ctl[3];
-      \$191 [63:32] = a_next;
+      \$215 [31:0] = p_next;
+      \$215 [64] = \$6 ;
+      \$215 [65] = i_ctl[3];
+      \$215 [63:32] = a_next;
     end
     if (rst) begin
-      \$191  = 66'h00000000000000000;
+      \$215  = 66'h00000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     p_rp_msb = 5'h00;
-    if (\$124 [0]) begin
+    if (\$148 [0]) begin
       p_rp_msb = 5'h00;
     end
-    if (\$124 [1]) begin
+    if (\$148 [1]) begin
       p_rp_msb = 5'h01;
     end
-    if (\$124 [2]) begin
+    if (\$148 [2]) begin
       p_rp_msb = 5'h02;
     end
-    if (\$124 [3]) begin
+    if (\$148 [3]) begin
       p_rp_msb = 5'h03;
     end
-    if (\$124 [4]) begin
+    if (\$148 [4]) begin
       p_rp_msb = 5'h04;
     end
-    if (\$124 [5]) begin
+    if (\$148 [5]) begin
       p_rp_msb = 5'h05;
     end
-    if (\$124 [6]) begin
+    if (\$148 [6]) begin
       p_rp_msb = 5'h06;
     end
-    if (\$124 [7]) begin
+    if (\$148 [7]) begin
       p_rp_msb = 5'h07;
     end
-    if (\$124 [8]) begin
+    if (\$148 [8]) begin
       p_rp_msb = 5'h08;
     end
-    if (\$124 [9]) begin
+    if (\$148 [9]) begin
       p_rp_msb = 5'h09;
     end
-    if (\$124 [10]) begin
+    if (\$148 [10]) begin
       p_rp_msb = 5'h0a;
     end
-    if (\$124 [11]) begin
+    if (\$148 [11]) begin
       p_rp_msb = 5'h0b;
     end
-    if (\$124 [12]) begin
+    if (\$148 [12]) begin
       p_rp_msb = 5'h0c;
     end
-    if (\$124 [13]) begin
+    if (\$148 [13]) begin
       p_rp_msb = 5'h0d;
     end
-    if (\$124 [14]) begin
+    if (\$148 [14]) begin
       p_rp_msb = 5'h0e;
     end
-    if (\$124 [15]) begin
+    if (\$148 [15]) begin
       p_rp_msb = 5'h0f;
     end
-    if (\$124 [16]) begin
+    if (\$148 [16]) begin
       p_rp_msb = 5'h10;
     end
-    if (\$124 [17]) begin
+    if (\$148 [17]) begin
       p_rp_msb = 5'h11;
     end
-    if (\$124 [18]) begin
+    if (\$148 [18]) begin
       p_rp_msb = 5'h12;
     end
-    if (\$124 [19]) begin
+    if (\$148 [19]) begin
       p_rp_msb = 5'h13;
     end
-    if (\$124 [20]) begin
+    if (\$148 [20]) begin
       p_rp_msb = 5'h14;
     end
-    if (\$124 [21]) begin
+    if (\$148 [21]) begin
       p_rp_msb = 5'h15;
     end
-    if (\$124 [22]) begin
+    if (\$148 [22]) begin
       p_rp_msb = 5'h16;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     p_rp_rs = 5'h00;
-    if (\$129 ) begin
+    if (\$153 ) begin
       (* full_case = 32'd1 *)
-      if (\$130 ) begin
+      if (\$154 ) begin
         p_rp_rs = 5'h1a;
       end else begin
-        p_rp_rs = \$131 [4:0];
+        p_rp_rs = \$155 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
-    if (\$142 ) begin
-      p_rp_out = { \$144 , 31'h00000000 };
-    end else if (\$143 ) begin
-      p_rp_out = { \$145 , 31'h7f800000 };
+    if (\$166 ) begin
+      p_rp_out = { \$168 , 31'h00000000 };
+    end else if (\$167 ) begin
+      p_rp_out = { \$169 , 31'h7f800000 };
     end else begin
-      p_rp_out = { \$146 , \$141 [30:0] };
+      p_rp_out = { \$170 , \$165 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     a_rp_msb = 5'h00;
-    if (\$160 [0]) begin
+    if (\$184 [0]) begin
       a_rp_msb = 5'h00;
     end
-    if (\$160 [1]) begin
+    if (\$184 [1]) begin
       a_rp_msb = 5'h01;
     end
-    if (\$160 [2]) begin
+    if (\$184 [2]) begin
       a_rp_msb = 5'h02;
     end
-    if (\$160 [3]) begin
+    if (\$184 [3]) begin
       a_rp_msb = 5'h03;
     end
-    if (\$160 [4]) begin
+    if (\$184 [4]) begin
       a_rp_msb = 5'h04;
     end
-    if (\$160 [5]) begin
+    if (\$184 [5]) begin
       a_rp_msb = 5'h05;
     end
-    if (\$160 [6]) begin
+    if (\$184 [6]) begin
       a_rp_msb = 5'h06;
     end
-    if (\$160 [7]) begin
+    if (\$184 [7]) begin
       a_rp_msb = 5'h07;
     end
-    if (\$160 [8]) begin
+    if (\$184 [8]) begin
       a_rp_msb = 5'h08;
     end
-    if (\$160 [9]) begin
+    if (\$184 [9]) begin
       a_rp_msb = 5'h09;
     end
-    if (\$160 [10]) begin
+    if (\$184 [10]) begin
       a_rp_msb = 5'h0a;
     end
-    if (\$160 [11]) begin
+    if (\$184 [11]) begin
       a_rp_msb = 5'h0b;
     end
-    if (\$160 [12]) begin
+    if (\$184 [12]) begin
       a_rp_msb = 5'h0c;
     end
-    if (\$160 [13]) begin
+    if (\$184 [13]) begin
       a_rp_msb = 5'h0d;
     end
-    if (\$160 [14]) begin
+    if (\$184 [14]) begin
       a_rp_msb = 5'h0e;
     end
-    if (\$160 [15]) begin
+    if (\$184 [15]) begin
       a_rp_msb = 5'h0f;
     end
-    if (\$160 [16]) begin
+    if (\$184 [16]) begin
       a_rp_msb = 5'h10;
     end
-    if (\$160 [17]) begin
+    if (\$184 [17]) begin
       a_rp_msb = 5'h11;
     end
-    if (\$160 [18]) begin
+    if (\$184 [18]) begin
       a_rp_msb = 5'h12;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     a_rp_rs = 5'h00;
-    if (\$165 ) begin
+    if (\$189 ) begin
       (* full_case = 32'd1 *)
-      if (\$166 ) begin
+      if (\$190 ) begin
         a_rp_rs = 5'h1a;
       end else begin
-        a_rp_rs = \$167 [4:0];
+        a_rp_rs = \$191 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
-    if (\$178 ) begin
-      a_rp_out = { \$180 , 31'h00000000 };
-    end else if (\$179 ) begin
-      a_rp_out = { \$181 , 31'h7f800000 };
+    if (\$202 ) begin
+      a_rp_out = { \$204 , 31'h00000000 };
+    end else if (\$203 ) begin
+      a_rp_out = { \$205 , 31'h7f800000 };
     end else begin
-      a_rp_out = { \$182 , \$177 [30:0] };
+      a_rp_out = { \$206 , \$201 [30:0] };
     end
   end
   assign a0_sig = { \$9 , i_a[9:0] };
-  assign qmag0 = \$11 [3:0];
-  assign prod0 = \$22 [14:0];
-  assign a1_sig = { \$25 , i_a[25:16] };
-  assign qmag1 = \$27 [3:0];
-  assign prod1 = \$38 [14:0];
-  assign a2_sig = { \$41 , i_a[41:32] };
-  assign qmag2 = \$43 [3:0];
-  assign prod2 = \$54 [14:0];
-  assign a3_sig = { \$57 , i_a[57:48] };
-  assign qmag3 = \$59 [3:0];
-  assign prod3 = \$70 [14:0];
-  assign dist0 = \$77 [4:0];
-  assign pal0 = \$79 [18:0];
-  assign aal0 = \$81 [14:0];
-  assign dist1 = \$85 [4:0];
-  assign pal1 = \$87 [18:0];
-  assign aal1 = \$89 [14:0];
-  assign dist2 = \$93 [4:0];
-  assign pal2 = \$95 [18:0];
-  assign aal2 = \$97 [14:0];
-  assign dist3 = \$101 [4:0];
-  assign pal3 = \$103 [18:0];
-  assign aal3 = \$105 [14:0];
-  assign beat_exp = { \$106 [5], \$106 [5], \$106  };
-  assign p_beat = { \$121 [21], \$121  };
-  assign p_beat_mag = \$124 [22:0];
-  assign p_rp_ls = \$125 [4:0];
-  assign p_rp_norm = \$126 [25:0];
-  assign p_rp_eb = { \$128 [9], \$128 [9], \$128 [9], \$128 [9], \$128 [9], \$128 [9], \$128 [9], \$128 [9], \$128 [9], \$128  };
-  assign p_rp_packed = \$141 [42:0];
-  assign a_beat = { \$157 [17], \$157  };
-  assign a_beat_mag = \$160 [18:0];
-  assign a_rp_ls = \$161 [4:0];
-  assign a_rp_norm = \$162 [25:0];
-  assign a_rp_eb = { \$164 [9], \$164 [9], \$164 [9], \$164 [9], \$164 [9], \$164 [9], \$164 [9], \$164 [9], \$164 [9], \$164  };
-  assign a_rp_packed = \$177 [42:0];
+  assign qmag0 = \$17 [3:0];
+  assign prod0 = \$28 [14:0];
+  assign a1_sig = { \$31 , i_a[25:16] };
+  assign qmag1 = \$39 [3:0];
+  assign prod1 = \$50 [14:0];
+  assign a2_sig = { \$53 , i_a[41:32] };
+  assign qmag2 = \$61 [3:0];
+  assign prod2 = \$72 [14:0];
+  assign a3_sig = { \$75 , i_a[57:48] };
+  assign qmag3 = \$83 [3:0];
+  assign prod3 = \$94 [14:0];
+  assign dist0 = \$101 [4:0];
+  assign pal0 = \$103 [18:0];
+  assign aal0 = \$105 [14:0];
+  assign dist1 = \$109 [4:0];
+  assign pal1 = \$111 [18:0];
+  assign aal1 = \$113 [14:0];
+  assign dist2 = \$117 [4:0];
+  assign pal2 = \$119 [18:0];
+  assign aal2 = \$121 [14:0];
+  assign dist3 = \$125 [4:0];
+  assign pal3 = \$127 [18:0];
+  assign aal3 = \$129 [14:0];
+  assign beat_exp = { \$130 [5], \$130 [5], \$130  };
+  assign p_beat = { \$145 [21], \$145  };
+  assign p_beat_mag = \$148 [22:0];
+  assign p_rp_ls = \$149 [4:0];
+  assign p_rp_norm = \$150 [25:0];
+  assign p_rp_eb = { \$152 [9], \$152 [9], \$152 [9], \$152 [9], \$152 [9], \$152 [9], \$152 [9], \$152 [9], \$152 [9], \$152  };
+  assign p_rp_packed = \$165 [42:0];
+  assign a_beat = { \$181 [17], \$181  };
+  assign a_beat_mag = \$184 [18:0];
+  assign a_rp_ls = \$185 [4:0];
+  assign a_rp_norm = \$186 [25:0];
+  assign a_rp_eb = { \$188 [9], \$188 [9], \$188 [9], \$188 [9], \$188 [9], \$188 [9], \$188 [9], \$188 [9], \$188 [9], \$188  };
+  assign a_rp_packed = \$201 [42:0];
   assign a = p_acc;
   assign b = p_rp_out;
   assign s = p_next;
-  assign \a$84  = a_acc;
-  assign \b$85  = a_rp_out;
-  assign \s$86  = a_next;
+  assign \a$96  = a_acc;
+  assign \b$97  = a_rp_out;
+  assign \s$98  = a_next;
   assign o_ready = 1'h1;
   assign \i_a[0]  = i_a[15:0];
   assign \i_a[1]  = i_a[31:16];
@@ -16174,177 +15254,108 @@ module array_mixpe_w4a16_os_4x4_shared__pe(i_w, i_psum, i_ctl, clk, rst, o_a, o_
   assign \w_sel.q[1]  = w_sel[7:4];
   assign \w_sel.q[2]  = w_sel[11:8];
   assign \w_sel.q[3]  = w_sel[15:12];
-  assign \$11  = { 1'h0, w_sel[3:0] };
-  assign \$12  = { 1'h0, \$9 , i_a[9:0] };
-  assign \$14  = { \$9 , i_a[9:0], 1'h0 };
-  assign \$17  = { 1'h0, \$9 , i_a[9:0], 2'h0 };
-  assign \$19  = { \$9 , i_a[9:0], 3'h0 };
-  assign \$27  = { 1'h0, w_sel[7:4] };
-  assign \$28  = { 1'h0, \$25 , i_a[25:16] };
-  assign \$30  = { \$25 , i_a[25:16], 1'h0 };
-  assign \$33  = { 1'h0, \$25 , i_a[25:16], 2'h0 };
-  assign \$35  = { \$25 , i_a[25:16], 3'h0 };
-  assign \$43  = { 1'h0, w_sel[11:8] };
-  assign \$44  = { 1'h0, \$41 , i_a[41:32] };
-  assign \$46  = { \$41 , i_a[41:32], 1'h0 };
-  assign \$49  = { 1'h0, \$41 , i_a[41:32], 2'h0 };
-  assign \$51  = { \$41 , i_a[41:32], 3'h0 };
-  assign \$59  = { 1'h0, w_sel[15:12] };
-  assign \$60  = { 1'h0, \$57 , i_a[57:48] };
-  assign \$62  = { \$57 , i_a[57:48], 1'h0 };
-  assign \$65  = { 1'h0, \$57 , i_a[57:48], 2'h0 };
-  assign \$67  = { \$57 , i_a[57:48], 3'h0 };
-  assign \$78  = { 3'h0, \$22 [14:0], 4'h0 };
-  assign \$80  = { 3'h0, \$9 , i_a[9:0], 4'h0 };
-  assign \$86  = { 3'h0, \$38 [14:0], 4'h0 };
-  assign \$88  = { 3'h0, \$25 , i_a[25:16], 4'h0 };
-  assign \$94  = { 3'h0, \$54 [14:0], 4'h0 };
-  assign \$96  = { 3'h0, \$41 , i_a[41:32], 4'h0 };
-  assign \$102  = { 3'h0, \$70 [14:0], 4'h0 };
-  assign \$104  = { 3'h0, \$57 , i_a[57:48], 4'h0 };
-  assign \$107  = i_a[15];
-  assign \$110  = i_a[31];
-  assign \$114  = i_a[47];
-  assign \$117  = i_a[63];
-  assign \$135  = { \$134 [20], \$134 [20], \$134 [20], \$134 [20], \$134 [20], \$134 [20], \$134 [20], \$134 [20], \$134 , 23'h000000 };
-  assign \$171  = { \$170 [20], \$170 [20], \$170 [20], \$170 [20], \$170 [20], \$170 [20], \$170 [20], \$170 [20], \$170 , 23'h000000 };
-  assign \$137  = p_rp_sh[0];
-  assign \$173  = a_rp_sh[0];
+  assign \$17  = { 1'h0, w_sel[3:0] };
+  assign \$18  = { 1'h0, \$9 , i_a[9:0] };
+  assign \$20  = { \$9 , i_a[9:0], 1'h0 };
+  assign \$23  = { 1'h0, \$9 , i_a[9:0], 2'h0 };
+  assign \$25  = { \$9 , i_a[9:0], 3'h0 };
+  assign \$39  = { 1'h0, w_sel[7:4] };
+  assign \$40  = { 1'h0, \$31 , i_a[25:16] };
+  assign \$42  = { \$31 , i_a[25:16], 1'h0 };
+  assign \$45  = { 1'h0, \$31 , i_a[25:16], 2'h0 };
+  assign \$47  = { \$31 , i_a[25:16], 3'h0 };
+  assign \$61  = { 1'h0, w_sel[11:8] };
+  assign \$62  = { 1'h0, \$53 , i_a[41:32] };
+  assign \$64  = { \$53 , i_a[41:32], 1'h0 };
+  assign \$67  = { 1'h0, \$53 , i_a[41:32], 2'h0 };
+  assign \$69  = { \$53 , i_a[41:32], 3'h0 };
+  assign \$83  = { 1'h0, w_sel[15:12] };
+  assign \$84  = { 1'h0, \$75 , i_a[57:48] };
+  assign \$86  = { \$75 , i_a[57:48], 1'h0 };
+  assign \$89  = { 1'h0, \$75 , i_a[57:48], 2'h0 };
+  assign \$91  = { \$75 , i_a[57:48], 3'h0 };
+  assign \$102  = { 3'h0, \$28 [14:0], 4'h0 };
+  assign \$104  = { 3'h0, \$9 , i_a[9:0], 4'h0 };
+  assign \$110  = { 3'h0, \$50 [14:0], 4'h0 };
+  assign \$112  = { 3'h0, \$31 , i_a[25:16], 4'h0 };
+  assign \$118  = { 3'h0, \$72 [14:0], 4'h0 };
+  assign \$120  = { 3'h0, \$53 , i_a[41:32], 4'h0 };
+  assign \$126  = { 3'h0, \$94 [14:0], 4'h0 };
+  assign \$128  = { 3'h0, \$75 , i_a[57:48], 4'h0 };
+  assign \$131  = i_a[15];
+  assign \$134  = i_a[31];
+  assign \$138  = i_a[47];
+  assign \$141  = i_a[63];
+  assign \$159  = { \$158 [20], \$158 [20], \$158 [20], \$158 [20], \$158 [20], \$158 [20], \$158 [20], \$158 [20], \$158 , 23'h000000 };
+  assign \$195  = { \$194 [20], \$194 [20], \$194 [20], \$194 [20], \$194 [20], \$194 [20], \$194 [20], \$194 [20], \$194 , 23'h000000 };
+  assign \$161  = p_rp_sh[0];
+  assign \$197  = a_rp_sh[0];
 endmodule
 
 module \array_mixpe_w4a16_os_4x4_shared__pe.a_add (b, s, a);
   reg \$auto$verilog_backend.cc:2355:dump_module$2  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire \$100 ;
-  wire \$101 ;
-  wire [31:0] \$102 ;
-  wire \$103 ;
-  wire \$104 ;
-  wire [31:0] \$105 ;
-  wire \$106 ;
-  wire \$107 ;
-  wire \$108 ;
-  wire [31:0] \$109 ;
   wire \$11 ;
-  wire \$110 ;
-  wire \$111 ;
-  wire [31:0] \$112 ;
-  wire \$113 ;
-  wire \$114 ;
-  wire \$115 ;
-  wire \$116 ;
-  wire [31:0] \$117 ;
-  wire \$118 ;
-  wire [31:0] \$119 ;
   wire \$12 ;
-  wire \$120 ;
-  wire \$121 ;
-  wire \$122 ;
-  wire \$123 ;
-  wire [31:0] \$124 ;
-  wire \$125 ;
-  wire \$126 ;
-  wire [31:0] \$127 ;
-  wire \$128 ;
-  wire \$129 ;
-  wire [31:0] \$13 ;
-  wire \$130 ;
-  wire [31:0] \$131 ;
+  wire \$13 ;
   wire \$14 ;
   wire \$15 ;
-  wire [31:0] \$16 ;
+  wire \$16 ;
   wire \$17 ;
-  wire [31:0] \$18 ;
-  wire \$19 ;
-  wire [31:0] \$2 ;
-  wire [31:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire [8:0] \$23 ;
-  wire \$24 ;
-  wire [7:0] \$25 ;
-  wire [26:0] \$26 ;
-  wire [26:0] \$27 ;
-  wire [57:0] \$28 ;
-  wire \$29 ;
+  wire \$18 ;
+  wire [8:0] \$19 ;
+  wire \$2 ;
+  wire \$20 ;
+  wire [7:0] \$21 ;
+  wire [26:0] \$22 ;
+  wire [26:0] \$23 ;
+  wire [57:0] \$24 ;
+  wire \$25 ;
+  wire [27:0] \$26 ;
+  wire [27:0] \$27 ;
+  wire [28:0] \$28 ;
+  wire [8:0] \$29 ;
   wire \$3 ;
-  wire \$30 ;
-  wire [31:0] \$31 ;
-  wire \$32 ;
-  wire [31:0] \$33 ;
-  wire \$34 ;
-  wire [27:0] \$35 ;
-  wire [27:0] \$36 ;
-  wire [28:0] \$37 ;
-  wire [8:0] \$38 ;
-  wire [9:0] \$39 ;
+  wire [9:0] \$30 ;
+  wire [5:0] \$31 ;
+  wire [58:0] \$32 ;
+  wire [11:0] \$33 ;
+  wire [12:0] \$34 ;
+  wire \$35 ;
+  wire \$36 ;
+  wire [22:0] \$37 ;
+  wire [58:0] \$38 ;
+  wire [22:0] \$39 ;
   wire \$4 ;
-  wire [5:0] \$40 ;
-  wire [58:0] \$41 ;
-  wire [11:0] \$42 ;
-  wire [12:0] \$43 ;
+  wire [23:0] \$40 ;
+  wire [54:0] \$41 ;
+  wire [55:0] \$42 ;
+  wire \$43 ;
   wire \$44 ;
   wire \$45 ;
-  wire [22:0] \$46 ;
-  wire [58:0] \$47 ;
-  wire [22:0] \$48 ;
-  wire [23:0] \$49 ;
-  wire [31:0] \$5 ;
-  wire [54:0] \$50 ;
-  wire [55:0] \$51 ;
+  wire \$46 ;
+  wire [56:0] \$47 ;
+  wire \$48 ;
+  wire \$49 ;
+  wire \$5 ;
+  wire \$50 ;
+  wire \$51 ;
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire [56:0] \$56 ;
+  wire \$56 ;
   wire \$57 ;
   wire \$58 ;
   wire \$59 ;
   wire \$6 ;
   wire \$60 ;
-  wire [31:0] \$61 ;
+  wire \$61 ;
   wire \$62 ;
-  wire [31:0] \$63 ;
-  wire \$64 ;
-  wire \$65 ;
-  wire [31:0] \$66 ;
-  wire \$67 ;
-  wire \$68 ;
-  wire \$69 ;
-  wire [31:0] \$7 ;
-  wire [31:0] \$70 ;
-  wire \$71 ;
-  wire [31:0] \$72 ;
-  wire \$73 ;
-  wire \$74 ;
-  wire [31:0] \$75 ;
-  wire \$76 ;
-  wire \$77 ;
-  wire \$78 ;
-  wire [31:0] \$79 ;
+  wire \$7 ;
   wire \$8 ;
-  wire \$80 ;
-  wire [31:0] \$81 ;
-  wire \$82 ;
-  wire \$83 ;
-  wire [31:0] \$84 ;
-  wire \$85 ;
-  wire \$86 ;
-  wire [31:0] \$87 ;
-  wire \$88 ;
-  wire \$89 ;
-  wire [31:0] \$9 ;
-  wire [31:0] \$90 ;
-  wire \$91 ;
-  wire \$92 ;
-  wire \$93 ;
-  wire [31:0] \$94 ;
-  wire \$95 ;
-  wire \$96 ;
-  wire [31:0] \$97 ;
-  wire \$98 ;
-  wire \$99 ;
+  wire \$9 ;
   input [31:0] a;
   wire [31:0] a;
   input [31:0] b;
@@ -16363,419 +15374,301 @@ module \array_mixpe_w4a16_os_4x4_shared__pe.a_add (b, s, a);
   wire [27:0] rp_sh;
   output [31:0] s;
   reg [31:0] s;
+  wire sub;
+  wire swap;
   wire [27:0] total;
+  wire [31:0] x;
   wire [7:0] x_e;
+  wire x_inf;
+  wire x_nan;
   wire [23:0] x_sig;
+  wire x_zero;
   wire [26:0] xa;
+  wire [31:0] y;
   wire [7:0] y_e;
+  wire y_inf;
+  wire y_nan;
   wire [23:0] y_sig;
+  wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$1  = b[30:0] > a[30:0];
-  assign \$2  = \$1  ? b : a;
-  assign \$3  = ! \$2 [30:23];
-  assign \$4  = b[30:0] > a[30:0];
-  assign \$5  = \$4  ? b : a;
-  assign x_e = \$3  ? 8'h01 : \$5 [30:23];
-  assign \$6  = b[30:0] > a[30:0];
-  assign \$7  = \$6  ? b : a;
-  assign \$8  = b[30:0] > a[30:0];
-  assign \$9  = \$8  ? b : a;
-  assign \$10  = ! \$9 [30:23];
-  assign \$11  = ~ \$10 ;
-  assign \$12  = b[30:0] > a[30:0];
-  assign \$13  = \$12  ? a : b;
-  assign \$14  = ! \$13 [30:23];
-  assign \$15  = b[30:0] > a[30:0];
-  assign \$16  = \$15  ? a : b;
-  assign y_e = \$14  ? 8'h01 : \$16 [30:23];
-  assign \$17  = b[30:0] > a[30:0];
-  assign \$18  = \$17  ? a : b;
-  assign \$19  = b[30:0] > a[30:0];
-  assign \$20  = \$19  ? a : b;
-  assign \$21  = ! \$20 [30:23];
-  assign \$22  = ~ \$21 ;
-  assign \$23  = x_e - y_e;
-  assign \$24  = \$23 [7:0] > 5'h1b;
-  assign \$25  = \$24  ? 8'h1b : \$23 [7:0];
-  assign \$26  = ya_full >> \$25 [4:0];
-  assign \$27  = ya_full >> \$25 [4:0];
-  assign \$28  = \$27  << \$25 [4:0];
-  assign \$29  = \$28 [26:0] != ya_full;
-  assign ya = \$26  | { 26'h0000000, \$29  };
-  assign \$30  = b[30:0] > a[30:0];
-  assign \$31  = \$30  ? b : a;
-  assign \$32  = b[30:0] > a[30:0];
-  assign \$33  = \$32  ? a : b;
-  assign \$34  = \$31 [31] ^ \$33 [31];
-  assign \$35  = xa - ya;
-  assign \$36  = xa + ya;
-  assign \$37  = \$34  ? { \$35 [27], \$35  } : { 1'h0, \$36  };
-  assign \$38  = x_e - 7'h7f;
-  assign \$39  = $signed(\$38 ) - $signed(6'h17);
-  assign exp_lsb = $signed(\$39 ) - $signed(3'h3);
-  assign \$40  = 5'h1b - rp_msb;
-  assign \$41  = \$37 [27:0] << \$40 [4:0];
-  assign \$42  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$43  = $signed(\$42 ) + $signed(8'h7f);
-  assign \$44  = $signed(\$43 ) < $signed(2'h1);
-  assign \$45  = $signed(\$43 ) < $signed(6'h25);
-  assign \$46  = $signed(2'h1) - $signed(\$43 );
-  assign rp_sh = \$41 [27:0] >> rp_rs;
-  assign \$47  = rp_sh << rp_rs;
-  assign rp_lost = \$47 [27:0] != \$41 [27:0];
-  assign \$48  = $signed(\$43 ) + $signed({ 1'h0, rp_rs });
-  assign \$49  = $signed(\$48 ) - $signed(2'h1);
-  assign \$51  = $signed(\$50 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$52  = | rp_sh[2:0];
-  assign \$53  = \$52  | rp_lost;
-  assign \$54  = \$53  | rp_sh[4];
-  assign \$55  = rp_sh[3] & \$54 ;
-  assign \$56  = $signed(\$51 ) + $signed({ 1'h0, \$55  });
-  assign \$57  = ! \$37 [27:0];
-  assign \$58  = \$56 [45:0] >= 31'h7f800000;
-  assign \$59  = ! \$37 [27:0];
-  assign \$60  = b[30:0] > a[30:0];
-  assign \$61  = \$60  ? b : a;
-  assign \$62  = b[30:0] > a[30:0];
-  assign \$63  = \$62  ? a : b;
-  assign \$64  = \$61 [31] & \$63 [31];
-  assign \$65  = b[30:0] > a[30:0];
-  assign \$66  = \$65  ? b : a;
-  assign \$67  = \$59  ? \$64  : \$66 [31];
-  assign \$68  = ! \$37 [27:0];
-  assign \$69  = b[30:0] > a[30:0];
-  assign \$70  = \$69  ? b : a;
-  assign \$71  = b[30:0] > a[30:0];
-  assign \$72  = \$71  ? a : b;
-  assign \$73  = \$70 [31] & \$72 [31];
-  assign \$74  = b[30:0] > a[30:0];
-  assign \$75  = \$74  ? b : a;
-  assign \$76  = \$68  ? \$73  : \$75 [31];
-  assign \$77  = ! \$37 [27:0];
-  assign \$78  = b[30:0] > a[30:0];
-  assign \$79  = \$78  ? b : a;
-  assign \$80  = b[30:0] > a[30:0];
-  assign \$81  = \$80  ? a : b;
-  assign \$82  = \$79 [31] & \$81 [31];
-  assign \$83  = b[30:0] > a[30:0];
-  assign \$84  = \$83  ? b : a;
-  assign \$85  = \$77  ? \$82  : \$84 [31];
-  assign \$86  = b[30:0] > a[30:0];
-  assign \$87  = \$86  ? b : a;
-  assign \$88  = \$87 [30:23] == 8'hff;
-  assign \$89  = b[30:0] > a[30:0];
-  assign \$90  = \$89  ? b : a;
-  assign \$91  = | \$90 [22:0];
-  assign \$92  = \$88  & \$91 ;
-  assign \$93  = b[30:0] > a[30:0];
-  assign \$94  = \$93  ? a : b;
-  assign \$95  = \$94 [30:23] == 8'hff;
-  assign \$96  = b[30:0] > a[30:0];
-  assign \$97  = \$96  ? a : b;
-  assign \$98  = | \$97 [22:0];
-  assign \$99  = \$95  & \$98 ;
-  assign \$100  = \$92  | \$99 ;
-  assign \$101  = b[30:0] > a[30:0];
-  assign \$102  = \$101  ? b : a;
-  assign \$103  = \$102 [30:23] == 8'hff;
-  assign \$104  = b[30:0] > a[30:0];
-  assign \$105  = \$104  ? b : a;
-  assign \$106  = ! \$105 [22:0];
-  assign \$107  = \$103  & \$106 ;
-  assign \$108  = b[30:0] > a[30:0];
-  assign \$109  = \$108  ? a : b;
-  assign \$110  = \$109 [30:23] == 8'hff;
-  assign \$111  = b[30:0] > a[30:0];
-  assign \$112  = \$111  ? a : b;
-  assign \$113  = ! \$112 [22:0];
-  assign \$114  = \$110  & \$113 ;
-  assign \$115  = \$107  & \$114 ;
-  assign \$116  = b[30:0] > a[30:0];
-  assign \$117  = \$116  ? b : a;
-  assign \$118  = b[30:0] > a[30:0];
-  assign \$119  = \$118  ? a : b;
-  assign \$120  = \$117 [31] ^ \$119 [31];
-  assign \$121  = \$115  & \$120 ;
-  assign \$122  = \$100  | \$121 ;
-  assign \$123  = b[30:0] > a[30:0];
-  assign \$124  = \$123  ? b : a;
-  assign \$125  = \$124 [30:23] == 8'hff;
-  assign \$126  = b[30:0] > a[30:0];
-  assign \$127  = \$126  ? b : a;
-  assign \$128  = ! \$127 [22:0];
-  assign \$129  = \$125  & \$128 ;
-  assign \$130  = b[30:0] > a[30:0];
-  assign \$131  = \$130  ? b : a;
+  assign \$25  = \$24 [26:0] != ya_full;
+  assign ya = \$22  | { 26'h0000000, \$25  };
+  assign sub = x[31] ^ y[31];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 7'h7f;
+  assign \$30  = $signed(\$29 ) - $signed(6'h17);
+  assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
+  assign \$31  = 5'h1b - rp_msb;
+  assign \$32  = \$28 [27:0] << \$31 [4:0];
+  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$34  = $signed(\$33 ) + $signed(8'h7f);
+  assign \$35  = $signed(\$34 ) < $signed(2'h1);
+  assign \$36  = $signed(\$34 ) < $signed(6'h25);
+  assign \$37  = $signed(2'h1) - $signed(\$34 );
+  assign rp_sh = \$32 [27:0] >> rp_rs;
+  assign \$38  = rp_sh << rp_rs;
+  assign rp_lost = \$38 [27:0] != \$32 [27:0];
+  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
+  assign \$40  = $signed(\$39 ) - $signed(2'h1);
+  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[27:4] });
+  assign \$43  = | rp_sh[2:0];
+  assign \$44  = \$43  | rp_lost;
+  assign \$45  = \$44  | rp_sh[4];
+  assign \$46  = rp_sh[3] & \$45 ;
+  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
+  assign \$48  = ! \$28 [27:0];
+  assign \$49  = \$47 [45:0] >= 31'h7f800000;
+  assign \$50  = ! \$28 [27:0];
+  assign \$51  = x[31] & y[31];
+  assign \$52  = \$50  ? \$51  : x[31];
+  assign \$53  = ! \$28 [27:0];
+  assign \$54  = x[31] & y[31];
+  assign \$55  = \$53  ? \$54  : x[31];
+  assign \$56  = ! \$28 [27:0];
+  assign \$57  = x[31] & y[31];
+  assign \$58  = \$56  ? \$57  : x[31];
+  assign \$59  = x_nan | y_nan;
+  assign \$60  = x_inf & y_inf;
+  assign \$61  = \$60  & sub;
+  assign \$62  = \$59  | \$61 ;
+  assign swap = b[30:0] > a[30:0];
+  assign x = swap ? b : a;
+  assign y = swap ? a : b;
+  assign \$1  = ! x[30:23];
+  assign x_e = \$1  ? 8'h01 : x[30:23];
+  assign \$2  = ! x[30:23];
+  assign \$3  = ~ \$2 ;
+  assign \$4  = x[30:23] == 8'hff;
+  assign \$5  = ! x[22:0];
+  assign x_inf = \$4  & \$5 ;
+  assign \$6  = x[30:23] == 8'hff;
+  assign \$7  = | x[22:0];
+  assign x_nan = \$6  & \$7 ;
+  assign \$8  = ! x[30:23];
+  assign \$9  = ! x[22:0];
+  assign x_zero = \$8  & \$9 ;
+  assign \$10  = ! y[30:23];
+  assign y_e = \$10  ? 8'h01 : y[30:23];
+  assign \$11  = ! y[30:23];
+  assign \$12  = ~ \$11 ;
+  assign \$13  = y[30:23] == 8'hff;
+  assign \$14  = ! y[22:0];
+  assign y_inf = \$13  & \$14 ;
+  assign \$15  = y[30:23] == 8'hff;
+  assign \$16  = | y[22:0];
+  assign y_nan = \$15  & \$16 ;
+  assign \$17  = ! y[30:23];
+  assign \$18  = ! y[22:0];
+  assign y_zero = \$17  & \$18 ;
+  assign \$19  = x_e - y_e;
+  assign \$20  = \$19 [7:0] > 5'h1b;
+  assign \$21  = \$20  ? 8'h1b : \$19 [7:0];
+  assign \$22  = ya_full >> \$21 [4:0];
+  assign \$23  = ya_full >> \$21 [4:0];
+  assign \$24  = \$23  << \$21 [4:0];
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     rp_msb = 5'h00;
-    if (\$37 [0]) begin
+    if (\$28 [0]) begin
       rp_msb = 5'h00;
     end
-    if (\$37 [1]) begin
+    if (\$28 [1]) begin
       rp_msb = 5'h01;
     end
-    if (\$37 [2]) begin
+    if (\$28 [2]) begin
       rp_msb = 5'h02;
     end
-    if (\$37 [3]) begin
+    if (\$28 [3]) begin
       rp_msb = 5'h03;
     end
-    if (\$37 [4]) begin
+    if (\$28 [4]) begin
       rp_msb = 5'h04;
     end
-    if (\$37 [5]) begin
+    if (\$28 [5]) begin
       rp_msb = 5'h05;
     end
-    if (\$37 [6]) begin
+    if (\$28 [6]) begin
       rp_msb = 5'h06;
     end
-    if (\$37 [7]) begin
+    if (\$28 [7]) begin
       rp_msb = 5'h07;
     end
-    if (\$37 [8]) begin
+    if (\$28 [8]) begin
       rp_msb = 5'h08;
     end
-    if (\$37 [9]) begin
+    if (\$28 [9]) begin
       rp_msb = 5'h09;
     end
-    if (\$37 [10]) begin
+    if (\$28 [10]) begin
       rp_msb = 5'h0a;
     end
-    if (\$37 [11]) begin
+    if (\$28 [11]) begin
       rp_msb = 5'h0b;
     end
-    if (\$37 [12]) begin
+    if (\$28 [12]) begin
       rp_msb = 5'h0c;
     end
-    if (\$37 [13]) begin
+    if (\$28 [13]) begin
       rp_msb = 5'h0d;
     end
-    if (\$37 [14]) begin
+    if (\$28 [14]) begin
       rp_msb = 5'h0e;
     end
-    if (\$37 [15]) begin
+    if (\$28 [15]) begin
       rp_msb = 5'h0f;
     end
-    if (\$37 [16]) begin
+    if (\$28 [16]) begin
       rp_msb = 5'h10;
     end
-    if (\$37 [17]) begin
+    if (\$28 [17]) begin
       rp_msb = 5'h11;
     end
-    if (\$37 [18]) begin
+    if (\$28 [18]) begin
       rp_msb = 5'h12;
     end
-    if (\$37 [19]) begin
+    if (\$28 [19]) begin
       rp_msb = 5'h13;
     end
-    if (\$37 [20]) begin
+    if (\$28 [20]) begin
       rp_msb = 5'h14;
     end
-    if (\$37 [21]) begin
+    if (\$28 [21]) begin
       rp_msb = 5'h15;
     end
-    if (\$37 [22]) begin
+    if (\$28 [22]) begin
       rp_msb = 5'h16;
     end
-    if (\$37 [23]) begin
+    if (\$28 [23]) begin
       rp_msb = 5'h17;
     end
-    if (\$37 [24]) begin
+    if (\$28 [24]) begin
       rp_msb = 5'h18;
     end
-    if (\$37 [25]) begin
+    if (\$28 [25]) begin
       rp_msb = 5'h19;
     end
-    if (\$37 [26]) begin
+    if (\$28 [26]) begin
       rp_msb = 5'h1a;
     end
-    if (\$37 [27]) begin
+    if (\$28 [27]) begin
       rp_msb = 5'h1b;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     rp_rs = 5'h00;
-    if (\$44 ) begin
+    if (\$35 ) begin
       (* full_case = 32'd1 *)
-      if (\$45 ) begin
+      if (\$36 ) begin
         rp_rs = 5'h1c;
       end else begin
-        rp_rs = \$46 [4:0];
+        rp_rs = \$37 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     (* full_case = 32'd1 *)
-    if (\$57 ) begin
-      rp_out = { \$67 , 31'h00000000 };
-    end else if (\$58 ) begin
-      rp_out = { \$76 , 31'h7f800000 };
+    if (\$48 ) begin
+      rp_out = { \$52 , 31'h00000000 };
+    end else if (\$49 ) begin
+      rp_out = { \$55 , 31'h7f800000 };
     end else begin
-      rp_out = { \$85 , \$56 [30:0] };
+      rp_out = { \$58 , \$47 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     (* full_case = 32'd1 *)
-    if (\$122 ) begin
+    if (\$62 ) begin
       s = 32'd2143289344;
-    end else if (\$129 ) begin
-      s = \$131 ;
+    end else if (x_inf) begin
+      s = x;
     end else begin
       s = rp_out;
     end
   end
-  assign x_sig = { \$11 , \$7 [22:0] };
-  assign y_sig = { \$22 , \$18 [22:0] };
-  assign d = \$23 [7:0];
-  assign dcl = \$25 [4:0];
-  assign total = \$37 [27:0];
-  assign rp_ls = \$40 [4:0];
-  assign rp_norm = \$41 [27:0];
-  assign rp_eb = { \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43  };
-  assign rp_packed = \$56 [45:0];
-  assign xa = { \$11 , \$7 [22:0], 3'h0 };
-  assign ya_full = { \$22 , \$18 [22:0], 3'h0 };
-  assign \$50  = { \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 , 23'h000000 };
+  assign x_sig = { \$3 , x[22:0] };
+  assign y_sig = { \$12 , y[22:0] };
+  assign d = \$19 [7:0];
+  assign dcl = \$21 [4:0];
+  assign total = \$28 [27:0];
+  assign rp_ls = \$31 [4:0];
+  assign rp_norm = \$32 [27:0];
+  assign rp_eb = { \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34  };
+  assign rp_packed = \$47 [45:0];
+  assign xa = { \$3 , x[22:0], 3'h0 };
+  assign ya_full = { \$12 , y[22:0], 3'h0 };
+  assign \$41  = { \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 , 23'h000000 };
 endmodule
 
 module \array_mixpe_w4a16_os_4x4_shared__pe.p_add (b, s, a);
   reg \$auto$verilog_backend.cc:2355:dump_module$3  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire \$100 ;
-  wire \$101 ;
-  wire [31:0] \$102 ;
-  wire \$103 ;
-  wire \$104 ;
-  wire [31:0] \$105 ;
-  wire \$106 ;
-  wire \$107 ;
-  wire \$108 ;
-  wire [31:0] \$109 ;
   wire \$11 ;
-  wire \$110 ;
-  wire \$111 ;
-  wire [31:0] \$112 ;
-  wire \$113 ;
-  wire \$114 ;
-  wire \$115 ;
-  wire \$116 ;
-  wire [31:0] \$117 ;
-  wire \$118 ;
-  wire [31:0] \$119 ;
   wire \$12 ;
-  wire \$120 ;
-  wire \$121 ;
-  wire \$122 ;
-  wire \$123 ;
-  wire [31:0] \$124 ;
-  wire \$125 ;
-  wire \$126 ;
-  wire [31:0] \$127 ;
-  wire \$128 ;
-  wire \$129 ;
-  wire [31:0] \$13 ;
-  wire \$130 ;
-  wire [31:0] \$131 ;
+  wire \$13 ;
   wire \$14 ;
   wire \$15 ;
-  wire [31:0] \$16 ;
+  wire \$16 ;
   wire \$17 ;
-  wire [31:0] \$18 ;
-  wire \$19 ;
-  wire [31:0] \$2 ;
-  wire [31:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire [8:0] \$23 ;
-  wire \$24 ;
-  wire [7:0] \$25 ;
-  wire [26:0] \$26 ;
-  wire [26:0] \$27 ;
-  wire [57:0] \$28 ;
-  wire \$29 ;
+  wire \$18 ;
+  wire [8:0] \$19 ;
+  wire \$2 ;
+  wire \$20 ;
+  wire [7:0] \$21 ;
+  wire [26:0] \$22 ;
+  wire [26:0] \$23 ;
+  wire [57:0] \$24 ;
+  wire \$25 ;
+  wire [27:0] \$26 ;
+  wire [27:0] \$27 ;
+  wire [28:0] \$28 ;
+  wire [8:0] \$29 ;
   wire \$3 ;
-  wire \$30 ;
-  wire [31:0] \$31 ;
-  wire \$32 ;
-  wire [31:0] \$33 ;
-  wire \$34 ;
-  wire [27:0] \$35 ;
-  wire [27:0] \$36 ;
-  wire [28:0] \$37 ;
-  wire [8:0] \$38 ;
-  wire [9:0] \$39 ;
+  wire [9:0] \$30 ;
+  wire [5:0] \$31 ;
+  wire [58:0] \$32 ;
+  wire [11:0] \$33 ;
+  wire [12:0] \$34 ;
+  wire \$35 ;
+  wire \$36 ;
+  wire [22:0] \$37 ;
+  wire [58:0] \$38 ;
+  wire [22:0] \$39 ;
   wire \$4 ;
-  wire [5:0] \$40 ;
-  wire [58:0] \$41 ;
-  wire [11:0] \$42 ;
-  wire [12:0] \$43 ;
+  wire [23:0] \$40 ;
+  wire [54:0] \$41 ;
+  wire [55:0] \$42 ;
+  wire \$43 ;
   wire \$44 ;
   wire \$45 ;
-  wire [22:0] \$46 ;
-  wire [58:0] \$47 ;
-  wire [22:0] \$48 ;
-  wire [23:0] \$49 ;
-  wire [31:0] \$5 ;
-  wire [54:0] \$50 ;
-  wire [55:0] \$51 ;
+  wire \$46 ;
+  wire [56:0] \$47 ;
+  wire \$48 ;
+  wire \$49 ;
+  wire \$5 ;
+  wire \$50 ;
+  wire \$51 ;
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire [56:0] \$56 ;
+  wire \$56 ;
   wire \$57 ;
   wire \$58 ;
   wire \$59 ;
   wire \$6 ;
   wire \$60 ;
-  wire [31:0] \$61 ;
+  wire \$61 ;
   wire \$62 ;
-  wire [31:0] \$63 ;
-  wire \$64 ;
-  wire \$65 ;
-  wire [31:0] \$66 ;
-  wire \$67 ;
-  wire \$68 ;
-  wire \$69 ;
-  wire [31:0] \$7 ;
-  wire [31:0] \$70 ;
-  wire \$71 ;
-  wire [31:0] \$72 ;
-  wire \$73 ;
-  wire \$74 ;
-  wire [31:0] \$75 ;
-  wire \$76 ;
-  wire \$77 ;
-  wire \$78 ;
-  wire [31:0] \$79 ;
+  wire \$7 ;
   wire \$8 ;
-  wire \$80 ;
-  wire [31:0] \$81 ;
-  wire \$82 ;
-  wire \$83 ;
-  wire [31:0] \$84 ;
-  wire \$85 ;
-  wire \$86 ;
-  wire [31:0] \$87 ;
-  wire \$88 ;
-  wire \$89 ;
-  wire [31:0] \$9 ;
-  wire [31:0] \$90 ;
-  wire \$91 ;
-  wire \$92 ;
-  wire \$93 ;
-  wire [31:0] \$94 ;
-  wire \$95 ;
-  wire \$96 ;
-  wire [31:0] \$97 ;
-  wire \$98 ;
-  wire \$99 ;
+  wire \$9 ;
   input [31:0] a;
   wire [31:0] a;
   input [31:0] b;
@@ -16794,282 +15687,233 @@ module \array_mixpe_w4a16_os_4x4_shared__pe.p_add (b, s, a);
   wire [27:0] rp_sh;
   output [31:0] s;
   reg [31:0] s;
+  wire sub;
+  wire swap;
   wire [27:0] total;
+  wire [31:0] x;
   wire [7:0] x_e;
+  wire x_inf;
+  wire x_nan;
   wire [23:0] x_sig;
+  wire x_zero;
   wire [26:0] xa;
+  wire [31:0] y;
   wire [7:0] y_e;
+  wire y_inf;
+  wire y_nan;
   wire [23:0] y_sig;
+  wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$1  = b[30:0] > a[30:0];
-  assign \$2  = \$1  ? b : a;
-  assign \$3  = ! \$2 [30:23];
-  assign \$4  = b[30:0] > a[30:0];
-  assign \$5  = \$4  ? b : a;
-  assign x_e = \$3  ? 8'h01 : \$5 [30:23];
-  assign \$6  = b[30:0] > a[30:0];
-  assign \$7  = \$6  ? b : a;
-  assign \$8  = b[30:0] > a[30:0];
-  assign \$9  = \$8  ? b : a;
-  assign \$10  = ! \$9 [30:23];
-  assign \$11  = ~ \$10 ;
-  assign \$12  = b[30:0] > a[30:0];
-  assign \$13  = \$12  ? a : b;
-  assign \$14  = ! \$13 [30:23];
-  assign \$15  = b[30:0] > a[30:0];
-  assign \$16  = \$15  ? a : b;
-  assign y_e = \$14  ? 8'h01 : \$16 [30:23];
-  assign \$17  = b[30:0] > a[30:0];
-  assign \$18  = \$17  ? a : b;
-  assign \$19  = b[30:0] > a[30:0];
-  assign \$20  = \$19  ? a : b;
-  assign \$21  = ! \$20 [30:23];
-  assign \$22  = ~ \$21 ;
-  assign \$23  = x_e - y_e;
-  assign \$24  = \$23 [7:0] > 5'h1b;
-  assign \$25  = \$24  ? 8'h1b : \$23 [7:0];
-  assign \$26  = ya_full >> \$25 [4:0];
-  assign \$27  = ya_full >> \$25 [4:0];
-  assign \$28  = \$27  << \$25 [4:0];
-  assign \$29  = \$28 [26:0] != ya_full;
-  assign ya = \$26  | { 26'h0000000, \$29  };
-  assign \$30  = b[30:0] > a[30:0];
-  assign \$31  = \$30  ? b : a;
-  assign \$32  = b[30:0] > a[30:0];
-  assign \$33  = \$32  ? a : b;
-  assign \$34  = \$31 [31] ^ \$33 [31];
-  assign \$35  = xa - ya;
-  assign \$36  = xa + ya;
-  assign \$37  = \$34  ? { \$35 [27], \$35  } : { 1'h0, \$36  };
-  assign \$38  = x_e - 7'h7f;
-  assign \$39  = $signed(\$38 ) - $signed(6'h17);
-  assign exp_lsb = $signed(\$39 ) - $signed(3'h3);
-  assign \$40  = 5'h1b - rp_msb;
-  assign \$41  = \$37 [27:0] << \$40 [4:0];
-  assign \$42  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$43  = $signed(\$42 ) + $signed(8'h7f);
-  assign \$44  = $signed(\$43 ) < $signed(2'h1);
-  assign \$45  = $signed(\$43 ) < $signed(6'h25);
-  assign \$46  = $signed(2'h1) - $signed(\$43 );
-  assign rp_sh = \$41 [27:0] >> rp_rs;
-  assign \$47  = rp_sh << rp_rs;
-  assign rp_lost = \$47 [27:0] != \$41 [27:0];
-  assign \$48  = $signed(\$43 ) + $signed({ 1'h0, rp_rs });
-  assign \$49  = $signed(\$48 ) - $signed(2'h1);
-  assign \$51  = $signed(\$50 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$52  = | rp_sh[2:0];
-  assign \$53  = \$52  | rp_lost;
-  assign \$54  = \$53  | rp_sh[4];
-  assign \$55  = rp_sh[3] & \$54 ;
-  assign \$56  = $signed(\$51 ) + $signed({ 1'h0, \$55  });
-  assign \$57  = ! \$37 [27:0];
-  assign \$58  = \$56 [45:0] >= 31'h7f800000;
-  assign \$59  = ! \$37 [27:0];
-  assign \$60  = b[30:0] > a[30:0];
-  assign \$61  = \$60  ? b : a;
-  assign \$62  = b[30:0] > a[30:0];
-  assign \$63  = \$62  ? a : b;
-  assign \$64  = \$61 [31] & \$63 [31];
-  assign \$65  = b[30:0] > a[30:0];
-  assign \$66  = \$65  ? b : a;
-  assign \$67  = \$59  ? \$64  : \$66 [31];
-  assign \$68  = ! \$37 [27:0];
-  assign \$69  = b[30:0] > a[30:0];
-  assign \$70  = \$69  ? b : a;
-  assign \$71  = b[30:0] > a[30:0];
-  assign \$72  = \$71  ? a : b;
-  assign \$73  = \$70 [31] & \$72 [31];
-  assign \$74  = b[30:0] > a[30:0];
-  assign \$75  = \$74  ? b : a;
-  assign \$76  = \$68  ? \$73  : \$75 [31];
-  assign \$77  = ! \$37 [27:0];
-  assign \$78  = b[30:0] > a[30:0];
-  assign \$79  = \$78  ? b : a;
-  assign \$80  = b[30:0] > a[30:0];
-  assign \$81  = \$80  ? a : b;
-  assign \$82  = \$79 [31] & \$81 [31];
-  assign \$83  = b[30:0] > a[30:0];
-  assign \$84  = \$83  ? b : a;
-  assign \$85  = \$77  ? \$82  : \$84 [31];
-  assign \$86  = b[30:0] > a[30:0];
-  assign \$87  = \$86  ? b : a;
-  assign \$88  = \$87 [30:23] == 8'hff;
-  assign \$89  = b[30:0] > a[30:0];
-  assign \$90  = \$89  ? b : a;
-  assign \$91  = | \$90 [22:0];
-  assign \$92  = \$88  & \$91 ;
-  assign \$93  = b[30:0] > a[30:0];
-  assign \$94  = \$93  ? a : b;
-  assign \$95  = \$94 [30:23] == 8'hff;
-  assign \$96  = b[30:0] > a[30:0];
-  assign \$97  = \$96  ? a : b;
-  assign \$98  = | \$97 [22:0];
-  assign \$99  = \$95  & \$98 ;
-  assign \$100  = \$92  | \$99 ;
-  assign \$101  = b[30:0] > a[30:0];
-  assign \$102  = \$101  ? b : a;
-  assign \$103  = \$102 [30:23] == 8'hff;
-  assign \$104  = b[30:0] > a[30:0];
-  assign \$105  = \$104  ? b : a;
-  assign \$106  = ! \$105 [22:0];
-  assign \$107  = \$103  & \$106 ;
-  assign \$108  = b[30:0] > a[30:0];
-  assign \$109  = \$108  ? a : b;
-  assign \$110  = \$109 [30:23] == 8'hff;
-  assign \$111  = b[30:0] > a[30:0];
-  assign \$112  = \$111  ? a : b;
-  assign \$113  = ! \$112 [22:0];
-  assign \$114  = \$110  & \$113 ;
-  assign \$115  = \$107  & \$114 ;
-  assign \$116  = b[30:0] > a[30:0];
-  assign \$117  = \$116  ? b : a;
-  assign \$118  = b[30:0] > a[30:0];
-  assign \$119  = \$118  ? a : b;
-  assign \$120  = \$117 [31] ^ \$119 [31];
-  assign \$121  = \$115  & \$120 ;
-  assign \$122  = \$100  | \$121 ;
-  assign \$123  = b[30:0] > a[30:0];
-  assign \$124  = \$123  ? b : a;
-  assign \$125  = \$124 [30:23] == 8'hff;
-  assign \$126  = b[30:0] > a[30:0];
-  assign \$127  = \$126  ? b : a;
-  assign \$128  = ! \$127 [22:0];
-  assign \$129  = \$125  & \$128 ;
-  assign \$130  = b[30:0] > a[30:0];
-  assign \$131  = \$130  ? b : a;
+  assign \$25  = \$24 [26:0] != ya_full;
+  assign ya = \$22  | { 26'h0000000, \$25  };
+  assign sub = x[31] ^ y[31];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 7'h7f;
+  assign \$30  = $signed(\$29 ) - $signed(6'h17);
+  assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
+  assign \$31  = 5'h1b - rp_msb;
+  assign \$32  = \$28 [27:0] << \$31 [4:0];
+  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$34  = $signed(\$33 ) + $signed(8'h7f);
+  assign \$35  = $signed(\$34 ) < $signed(2'h1);
+  assign \$36  = $signed(\$34 ) < $signed(6'h25);
+  assign \$37  = $signed(2'h1) - $signed(\$34 );
+  assign rp_sh = \$32 [27:0] >> rp_rs;
+  assign \$38  = rp_sh << rp_rs;
+  assign rp_lost = \$38 [27:0] != \$32 [27:0];
+  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
+  assign \$40  = $signed(\$39 ) - $signed(2'h1);
+  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[27:4] });
+  assign \$43  = | rp_sh[2:0];
+  assign \$44  = \$43  | rp_lost;
+  assign \$45  = \$44  | rp_sh[4];
+  assign \$46  = rp_sh[3] & \$45 ;
+  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
+  assign \$48  = ! \$28 [27:0];
+  assign \$49  = \$47 [45:0] >= 31'h7f800000;
+  assign \$50  = ! \$28 [27:0];
+  assign \$51  = x[31] & y[31];
+  assign \$52  = \$50  ? \$51  : x[31];
+  assign \$53  = ! \$28 [27:0];
+  assign \$54  = x[31] & y[31];
+  assign \$55  = \$53  ? \$54  : x[31];
+  assign \$56  = ! \$28 [27:0];
+  assign \$57  = x[31] & y[31];
+  assign \$58  = \$56  ? \$57  : x[31];
+  assign \$59  = x_nan | y_nan;
+  assign \$60  = x_inf & y_inf;
+  assign \$61  = \$60  & sub;
+  assign \$62  = \$59  | \$61 ;
+  assign swap = b[30:0] > a[30:0];
+  assign x = swap ? b : a;
+  assign y = swap ? a : b;
+  assign \$1  = ! x[30:23];
+  assign x_e = \$1  ? 8'h01 : x[30:23];
+  assign \$2  = ! x[30:23];
+  assign \$3  = ~ \$2 ;
+  assign \$4  = x[30:23] == 8'hff;
+  assign \$5  = ! x[22:0];
+  assign x_inf = \$4  & \$5 ;
+  assign \$6  = x[30:23] == 8'hff;
+  assign \$7  = | x[22:0];
+  assign x_nan = \$6  & \$7 ;
+  assign \$8  = ! x[30:23];
+  assign \$9  = ! x[22:0];
+  assign x_zero = \$8  & \$9 ;
+  assign \$10  = ! y[30:23];
+  assign y_e = \$10  ? 8'h01 : y[30:23];
+  assign \$11  = ! y[30:23];
+  assign \$12  = ~ \$11 ;
+  assign \$13  = y[30:23] == 8'hff;
+  assign \$14  = ! y[22:0];
+  assign y_inf = \$13  & \$14 ;
+  assign \$15  = y[30:23] == 8'hff;
+  assign \$16  = | y[22:0];
+  assign y_nan = \$15  & \$16 ;
+  assign \$17  = ! y[30:23];
+  assign \$18  = ! y[22:0];
+  assign y_zero = \$17  & \$18 ;
+  assign \$19  = x_e - y_e;
+  assign \$20  = \$19 [7:0] > 5'h1b;
+  assign \$21  = \$20  ? 8'h1b : \$19 [7:0];
+  assign \$22  = ya_full >> \$21 [4:0];
+  assign \$23  = ya_full >> \$21 [4:0];
+  assign \$24  = \$23  << \$21 [4:0];
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     rp_msb = 5'h00;
-    if (\$37 [0]) begin
+    if (\$28 [0]) begin
       rp_msb = 5'h00;
     end
-    if (\$37 [1]) begin
+    if (\$28 [1]) begin
       rp_msb = 5'h01;
     end
-    if (\$37 [2]) begin
+    if (\$28 [2]) begin
       rp_msb = 5'h02;
     end
-    if (\$37 [3]) begin
+    if (\$28 [3]) begin
       rp_msb = 5'h03;
     end
-    if (\$37 [4]) begin
+    if (\$28 [4]) begin
       rp_msb = 5'h04;
     end
-    if (\$37 [5]) begin
+    if (\$28 [5]) begin
       rp_msb = 5'h05;
     end
-    if (\$37 [6]) begin
+    if (\$28 [6]) begin
       rp_msb = 5'h06;
     end
-    if (\$37 [7]) begin
+    if (\$28 [7]) begin
       rp_msb = 5'h07;
     end
-    if (\$37 [8]) begin
+    if (\$28 [8]) begin
       rp_msb = 5'h08;
     end
-    if (\$37 [9]) begin
+    if (\$28 [9]) begin
       rp_msb = 5'h09;
     end
-    if (\$37 [10]) begin
+    if (\$28 [10]) begin
       rp_msb = 5'h0a;
     end
-    if (\$37 [11]) begin
+    if (\$28 [11]) begin
       rp_msb = 5'h0b;
     end
-    if (\$37 [12]) begin
+    if (\$28 [12]) begin
       rp_msb = 5'h0c;
     end
-    if (\$37 [13]) begin
+    if (\$28 [13]) begin
       rp_msb = 5'h0d;
     end
-    if (\$37 [14]) begin
+    if (\$28 [14]) begin
       rp_msb = 5'h0e;
     end
-    if (\$37 [15]) begin
+    if (\$28 [15]) begin
       rp_msb = 5'h0f;
     end
-    if (\$37 [16]) begin
+    if (\$28 [16]) begin
       rp_msb = 5'h10;
     end
-    if (\$37 [17]) begin
+    if (\$28 [17]) begin
       rp_msb = 5'h11;
     end
-    if (\$37 [18]) begin
+    if (\$28 [18]) begin
       rp_msb = 5'h12;
     end
-    if (\$37 [19]) begin
+    if (\$28 [19]) begin
       rp_msb = 5'h13;
     end
-    if (\$37 [20]) begin
+    if (\$28 [20]) begin
       rp_msb = 5'h14;
     end
-    if (\$37 [21]) begin
+    if (\$28 [21]) begin
       rp_msb = 5'h15;
     end
-    if (\$37 [22]) begin
+    if (\$28 [22]) begin
       rp_msb = 5'h16;
     end
-    if (\$37 [23]) begin
+    if (\$28 [23]) begin
       rp_msb = 5'h17;
     end
-    if (\$37 [24]) begin
+    if (\$28 [24]) begin
       rp_msb = 5'h18;
     end
-    if (\$37 [25]) begin
+    if (\$28 [25]) begin
       rp_msb = 5'h19;
     end
-    if (\$37 [26]) begin
+    if (\$28 [26]) begin
       rp_msb = 5'h1a;
     end
-    if (\$37 [27]) begin
+    if (\$28 [27]) begin
       rp_msb = 5'h1b;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     rp_rs = 5'h00;
-    if (\$44 ) begin
+    if (\$35 ) begin
       (* full_case = 32'd1 *)
-      if (\$45 ) begin
+      if (\$36 ) begin
         rp_rs = 5'h1c;
       end else begin
-        rp_rs = \$46 [4:0];
+        rp_rs = \$37 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     (* full_case = 32'd1 *)
-    if (\$57 ) begin
-      rp_out = { \$67 , 31'h00000000 };
-    end else if (\$58 ) begin
-      rp_out = { \$76 , 31'h7f800000 };
+    if (\$48 ) begin
+      rp_out = { \$52 , 31'h00000000 };
+    end else if (\$49 ) begin
+      rp_out = { \$55 , 31'h7f800000 };
     end else begin
-      rp_out = { \$85 , \$56 [30:0] };
+      rp_out = { \$58 , \$47 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     (* full_case = 32'd1 *)
-    if (\$122 ) begin
+    if (\$62 ) begin
       s = 32'd2143289344;
-    end else if (\$129 ) begin
-      s = \$131 ;
+    end else if (x_inf) begin
+      s = x;
     end else begin
       s = rp_out;
     end
   end
-  assign x_sig = { \$11 , \$7 [22:0] };
-  assign y_sig = { \$22 , \$18 [22:0] };
-  assign d = \$23 [7:0];
-  assign dcl = \$25 [4:0];
-  assign total = \$37 [27:0];
-  assign rp_ls = \$40 [4:0];
-  assign rp_norm = \$41 [27:0];
-  assign rp_eb = { \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43  };
-  assign rp_packed = \$56 [45:0];
-  assign xa = { \$11 , \$7 [22:0], 3'h0 };
-  assign ya_full = { \$22 , \$18 [22:0], 3'h0 };
-  assign \$50  = { \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 , 23'h000000 };
+  assign x_sig = { \$3 , x[22:0] };
+  assign y_sig = { \$12 , y[22:0] };
+  assign d = \$19 [7:0];
+  assign dcl = \$21 [4:0];
+  assign total = \$28 [27:0];
+  assign rp_ls = \$31 [4:0];
+  assign rp_norm = \$32 [27:0];
+  assign rp_eb = { \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34  };
+  assign rp_packed = \$47 [45:0];
+  assign xa = { \$3 , x[22:0], 3'h0 };
+  assign ya_full = { \$12 , y[22:0], 3'h0 };
+  assign \$41  = { \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 , 23'h000000 };
 endmodule

@@ -72,34 +72,34 @@ module bitserial_bitmod_fp4_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum,
   wire [2:0] \$16 ;
   wire \$160 ;
   wire \$161 ;
-  wire [8:0] \$162 ;
-  wire [9:0] \$163 ;
-  wire [10:0] \$164 ;
-  wire [5:0] \$165 ;
-  wire [56:0] \$166 ;
-  wire [12:0] \$167 ;
-  wire [13:0] \$168 ;
-  wire \$169 ;
+  wire \$162 ;
+  wire \$163 ;
+  wire \$164 ;
+  wire \$165 ;
+  wire \$166 ;
+  wire \$167 ;
+  wire [8:0] \$168 ;
+  wire [9:0] \$169 ;
   wire [1:0] \$17 ;
-  wire \$170 ;
-  wire [23:0] \$171 ;
+  wire [10:0] \$170 ;
+  wire [5:0] \$171 ;
   wire [56:0] \$172 ;
-  wire [23:0] \$173 ;
-  wire [24:0] \$174 ;
-  wire [55:0] \$175 ;
-  wire [56:0] \$176 ;
-  wire \$177 ;
-  wire \$178 ;
-  wire \$179 ;
+  wire [12:0] \$173 ;
+  wire [13:0] \$174 ;
+  wire \$175 ;
+  wire \$176 ;
+  wire [23:0] \$177 ;
+  wire [56:0] \$178 ;
+  wire [23:0] \$179 ;
   wire \$18 ;
-  wire \$180 ;
-  wire [57:0] \$181 ;
-  wire \$182 ;
+  wire [24:0] \$180 ;
+  wire [55:0] \$181 ;
+  wire [56:0] \$182 ;
   wire \$183 ;
   wire \$184 ;
   wire \$185 ;
   wire \$186 ;
-  wire \$187 ;
+  wire [57:0] \$187 ;
   wire \$188 ;
   wire \$189 ;
   wire \$19 ;
@@ -232,7 +232,7 @@ module bitserial_bitmod_fp4_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum,
   wire [9:0] \$99 ;
   (* init = 32'd0 *)
   wire [31:0] a;
-  wire [31:0] \a$141 ;
+  wire [31:0] \a$144 ;
   reg [63:0] a_reg = 64'h0000000000000000;
   wire [15:0] \a_reg[0] ;
   wire [15:0] \a_reg[1] ;
@@ -244,7 +244,7 @@ module bitserial_bitmod_fp4_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum,
   wire [14:0] aligned2;
   wire [14:0] aligned3;
   wire [31:0] b;
-  wire [31:0] \b$142 ;
+  wire [31:0] \b$145 ;
   reg beat_group_end = 1'h0;
   reg beat_last = 1'h0;
   reg [7:0] beat_scale = 8'h00;
@@ -276,6 +276,8 @@ module bitserial_bitmod_fp4_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum,
   reg [31:0] grp_psum = 32'd0;
   wire [7:0] gs_e;
   wire [11:0] gs_exp;
+  wire gs_inf;
+  wire gs_nan;
   wire [22:0] gs_rp_eb;
   wire gs_rp_lost;
   wire [4:0] gs_rp_ls;
@@ -286,6 +288,7 @@ module bitserial_bitmod_fp4_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum,
   reg [4:0] gs_rp_rs;
   wire [25:0] gs_rp_sh;
   wire [23:0] gs_sig;
+  wire gs_zero;
   wire handoff;
   input [63:0] i_a;
   wire [63:0] i_a;
@@ -394,7 +397,7 @@ module bitserial_bitmod_fp4_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum,
   input rst;
   wire rst;
   wire [31:0] s;
-  wire [31:0] \s$143 ;
+  wire [31:0] \s$146 ;
   wire [2:0] shift0;
   wire [2:0] shift1;
   wire [2:0] shift2;
@@ -619,41 +622,44 @@ module bitserial_bitmod_fp4_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum,
   assign gs_e = \$159  ? 8'h01 : dq_sum[30:23];
   assign \$160  = ! dq_sum[30:23];
   assign \$161  = ~ \$160 ;
-  assign \$162  = gs_e - 7'h7f;
-  assign \$163  = $signed(\$162 ) - $signed(6'h17);
-  assign \$164  = $signed(\$163 ) + $signed({ 1'h0, dq_bit });
-  assign \$165  = 5'h17 - gs_rp_msb;
-  assign \$166  = { \$161 , dq_sum[22:0], 2'h0 } << \$165 [4:0];
-  assign \$167  = $signed(\$164 ) + $signed({ 1'h0, gs_rp_msb });
-  assign \$168  = $signed(\$167 ) + $signed(8'h7f);
-  assign \$169  = $signed(\$168 ) < $signed(2'h1);
-  assign \$170  = $signed(\$168 ) < $signed(6'h27);
-  assign \$171  = $signed(2'h1) - $signed(\$168 );
-  assign gs_rp_sh = \$166 [25:0] >> gs_rp_rs;
-  assign \$172  = gs_rp_sh << gs_rp_rs;
-  assign gs_rp_lost = \$172 [25:0] != \$166 [25:0];
-  assign \$173  = $signed(\$168 ) + $signed({ 1'h0, gs_rp_rs });
-  assign \$174  = $signed(\$173 ) - $signed(2'h1);
-  assign \$176  = $signed(\$175 ) + $signed({ 1'h0, gs_rp_sh[25:2] });
-  assign \$178  = \$177  | gs_rp_lost;
-  assign \$179  = \$178  | gs_rp_sh[2];
-  assign \$180  = gs_rp_sh[1] & \$179 ;
-  assign \$181  = $signed(\$176 ) + $signed({ 1'h0, \$180  });
-  assign \$182  = ! { \$161 , dq_sum[22:0] };
-  assign \$183  = \$181 [46:0] >= 31'h7f800000;
-  assign \$184  = dq_scale >> dq_bit;
-  assign \$185  = dq_sum[30:23] == 8'hff;
-  assign \$186  = ! dq_sum[22:0];
-  assign \$187  = \$185  & \$186 ;
-  assign \$188  = dq_sum[30:23] == 8'hff;
-  assign \$189  = | dq_sum[22:0];
-  assign \$190  = \$188  & \$189 ;
-  assign \$191  = \$187  | \$190 ;
+  assign \$162  = dq_sum[30:23] == 8'hff;
+  assign \$163  = ! dq_sum[22:0];
+  assign gs_inf = \$162  & \$163 ;
+  assign \$164  = dq_sum[30:23] == 8'hff;
+  assign \$165  = | dq_sum[22:0];
+  assign gs_nan = \$164  & \$165 ;
+  assign \$166  = ! dq_sum[30:23];
+  assign \$167  = ! dq_sum[22:0];
+  assign gs_zero = \$166  & \$167 ;
+  assign \$168  = gs_e - 7'h7f;
+  assign \$169  = $signed(\$168 ) - $signed(6'h17);
+  assign \$170  = $signed(\$169 ) + $signed({ 1'h0, dq_bit });
+  assign \$171  = 5'h17 - gs_rp_msb;
+  assign \$172  = { \$161 , dq_sum[22:0], 2'h0 } << \$171 [4:0];
+  assign \$173  = $signed(\$170 ) + $signed({ 1'h0, gs_rp_msb });
+  assign \$174  = $signed(\$173 ) + $signed(8'h7f);
+  assign \$175  = $signed(\$174 ) < $signed(2'h1);
+  assign \$176  = $signed(\$174 ) < $signed(6'h27);
+  assign \$177  = $signed(2'h1) - $signed(\$174 );
+  assign gs_rp_sh = \$172 [25:0] >> gs_rp_rs;
+  assign \$178  = gs_rp_sh << gs_rp_rs;
+  assign gs_rp_lost = \$178 [25:0] != \$172 [25:0];
+  assign \$179  = $signed(\$174 ) + $signed({ 1'h0, gs_rp_rs });
+  assign \$180  = $signed(\$179 ) - $signed(2'h1);
+  assign \$182  = $signed(\$181 ) + $signed({ 1'h0, gs_rp_sh[25:2] });
+  assign \$184  = \$183  | gs_rp_lost;
+  assign \$185  = \$184  | gs_rp_sh[2];
+  assign \$186  = gs_rp_sh[1] & \$185 ;
+  assign \$187  = $signed(\$182 ) + $signed({ 1'h0, \$186  });
+  assign \$188  = ! { \$161 , dq_sum[22:0] };
+  assign \$189  = \$187 [46:0] >= 31'h7f800000;
+  assign \$190  = dq_scale >> dq_bit;
+  assign \$191  = gs_inf | gs_nan;
   assign \$192  = \$191  ? dq_sum : gs_rp_out;
-  assign dq_addend = \$184  ? \$194  : 32'd0;
+  assign dq_addend = \$190  ? \$194  : 32'd0;
   assign \$195  = ! dq_bit;
   assign \$196  = \$195  & dq_first;
-  assign \a$141  = \$196  ? dq_psum : out_acc;
+  assign \a$144  = \$196  ? dq_psum : out_acc;
   always @(posedge clk)
     o_a <= \$197 ;
   always @(posedge clk)
@@ -724,7 +730,7 @@ module bitserial_bitmod_fp4_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum,
     .s(group_next)
   );
   \bitserial_bitmod_fp4_fp16.out_add  out_add (
-    .a(\a$141 ),
+    .a(\a$144 ),
     .b(dq_addend),
     .s(out_next)
   );
@@ -1945,24 +1951,24 @@ module bitserial_bitmod_fp4_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum,
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     gs_rp_rs = 5'h00;
-    if (\$169 ) begin
+    if (\$175 ) begin
       (* full_case = 32'd1 *)
-      if (\$170 ) begin
+      if (\$176 ) begin
         gs_rp_rs = 5'h1a;
       end else begin
-        gs_rp_rs = \$171 [4:0];
+        gs_rp_rs = \$177 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
-    if (\$182 ) begin
+    if (\$188 ) begin
       gs_rp_out = { dq_sum[31], 31'h00000000 };
-    end else if (\$183 ) begin
+    end else if (\$189 ) begin
       gs_rp_out = { dq_sum[31], 31'h7f800000 };
     end else begin
-      gs_rp_out = { dq_sum[31], \$181 [30:0] };
+      gs_rp_out = { dq_sum[31], \$187 [30:0] };
     end
   end
   assign ready = o_ready;
@@ -2013,13 +2019,13 @@ module bitserial_bitmod_fp4_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum,
   assign b = lane_rp_out;
   assign s = group_next;
   assign gs_sig = { \$161 , dq_sum[22:0] };
-  assign gs_exp = { \$164 [10], \$164  };
-  assign gs_rp_ls = \$165 [4:0];
-  assign gs_rp_norm = \$166 [25:0];
-  assign gs_rp_eb = { \$168 [13], \$168 [13], \$168 [13], \$168 [13], \$168 [13], \$168 [13], \$168 [13], \$168 [13], \$168 [13], \$168  };
-  assign gs_rp_packed = \$181 [46:0];
-  assign \b$142  = dq_addend;
-  assign \s$143  = out_next;
+  assign gs_exp = { \$170 [10], \$170  };
+  assign gs_rp_ls = \$171 [4:0];
+  assign gs_rp_norm = \$172 [25:0];
+  assign gs_rp_eb = { \$174 [13], \$174 [13], \$174 [13], \$174 [13], \$174 [13], \$174 [13], \$174 [13], \$174 [13], \$174 [13], \$174  };
+  assign gs_rp_packed = \$187 [46:0];
+  assign \b$145  = dq_addend;
+  assign \s$146  = out_next;
   assign \i_a[0]  = i_a[15:0];
   assign \i_a[1]  = i_a[31:16];
   assign \i_a[2]  = i_a[47:32];
@@ -2075,10 +2081,10 @@ module bitserial_bitmod_fp4_fp16(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum,
   assign \$110  = { 3'h0, \$73 , a_reg[41:32], 4'h0 };
   assign \$119  = { 3'h0, \$79 , a_reg[57:48], 4'h0 };
   assign \$141  = { \$140 [23], \$140 [23], \$140 [23], \$140 [23], \$140 [23], \$140 [23], \$140 [23], \$140 [23], \$140 , 23'h000000 };
-  assign \$175  = { \$174 [24], \$174 [24], \$174 [24], \$174 [24], \$174 [24], \$174 [24], \$174 [24], \$174 [24], \$174 , 23'h000000 };
+  assign \$181  = { \$180 [24], \$180 [24], \$180 [24], \$180 [24], \$180 [24], \$180 [24], \$180 [24], \$180 [24], \$180 , 23'h000000 };
   assign \$193  = 32'd0;
   assign \$143  = lane_rp_sh[0];
-  assign \$177  = gs_rp_sh[0];
+  assign \$183  = gs_rp_sh[0];
   assign \$194  = \$192 ;
 endmodule
 
@@ -2086,135 +2092,66 @@ module \bitserial_bitmod_fp4_fp16.group_add (b, s, a);
   reg \$auto$verilog_backend.cc:2355:dump_module$2  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire \$100 ;
-  wire \$101 ;
-  wire [31:0] \$102 ;
-  wire \$103 ;
-  wire \$104 ;
-  wire [31:0] \$105 ;
-  wire \$106 ;
-  wire \$107 ;
-  wire \$108 ;
-  wire [31:0] \$109 ;
   wire \$11 ;
-  wire \$110 ;
-  wire \$111 ;
-  wire [31:0] \$112 ;
-  wire \$113 ;
-  wire \$114 ;
-  wire \$115 ;
-  wire \$116 ;
-  wire [31:0] \$117 ;
-  wire \$118 ;
-  wire [31:0] \$119 ;
   wire \$12 ;
-  wire \$120 ;
-  wire \$121 ;
-  wire \$122 ;
-  wire \$123 ;
-  wire [31:0] \$124 ;
-  wire \$125 ;
-  wire \$126 ;
-  wire [31:0] \$127 ;
-  wire \$128 ;
-  wire \$129 ;
-  wire [31:0] \$13 ;
-  wire \$130 ;
-  wire [31:0] \$131 ;
+  wire \$13 ;
   wire \$14 ;
   wire \$15 ;
-  wire [31:0] \$16 ;
+  wire \$16 ;
   wire \$17 ;
-  wire [31:0] \$18 ;
-  wire \$19 ;
-  wire [31:0] \$2 ;
-  wire [31:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire [8:0] \$23 ;
-  wire \$24 ;
-  wire [7:0] \$25 ;
-  wire [26:0] \$26 ;
-  wire [26:0] \$27 ;
-  wire [57:0] \$28 ;
-  wire \$29 ;
+  wire \$18 ;
+  wire [8:0] \$19 ;
+  wire \$2 ;
+  wire \$20 ;
+  wire [7:0] \$21 ;
+  wire [26:0] \$22 ;
+  wire [26:0] \$23 ;
+  wire [57:0] \$24 ;
+  wire \$25 ;
+  wire [27:0] \$26 ;
+  wire [27:0] \$27 ;
+  wire [28:0] \$28 ;
+  wire [8:0] \$29 ;
   wire \$3 ;
-  wire \$30 ;
-  wire [31:0] \$31 ;
-  wire \$32 ;
-  wire [31:0] \$33 ;
-  wire \$34 ;
-  wire [27:0] \$35 ;
-  wire [27:0] \$36 ;
-  wire [28:0] \$37 ;
-  wire [8:0] \$38 ;
-  wire [9:0] \$39 ;
+  wire [9:0] \$30 ;
+  wire [5:0] \$31 ;
+  wire [58:0] \$32 ;
+  wire [11:0] \$33 ;
+  wire [12:0] \$34 ;
+  wire \$35 ;
+  wire \$36 ;
+  wire [22:0] \$37 ;
+  wire [58:0] \$38 ;
+  wire [22:0] \$39 ;
   wire \$4 ;
-  wire [5:0] \$40 ;
-  wire [58:0] \$41 ;
-  wire [11:0] \$42 ;
-  wire [12:0] \$43 ;
+  wire [23:0] \$40 ;
+  wire [54:0] \$41 ;
+  wire [55:0] \$42 ;
+  wire \$43 ;
   wire \$44 ;
   wire \$45 ;
-  wire [22:0] \$46 ;
-  wire [58:0] \$47 ;
-  wire [22:0] \$48 ;
-  wire [23:0] \$49 ;
-  wire [31:0] \$5 ;
-  wire [54:0] \$50 ;
-  wire [55:0] \$51 ;
+  wire \$46 ;
+  wire [56:0] \$47 ;
+  wire \$48 ;
+  wire \$49 ;
+  wire \$5 ;
+  wire \$50 ;
+  wire \$51 ;
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire [56:0] \$56 ;
+  wire \$56 ;
   wire \$57 ;
   wire \$58 ;
   wire \$59 ;
   wire \$6 ;
   wire \$60 ;
-  wire [31:0] \$61 ;
+  wire \$61 ;
   wire \$62 ;
-  wire [31:0] \$63 ;
-  wire \$64 ;
-  wire \$65 ;
-  wire [31:0] \$66 ;
-  wire \$67 ;
-  wire \$68 ;
-  wire \$69 ;
-  wire [31:0] \$7 ;
-  wire [31:0] \$70 ;
-  wire \$71 ;
-  wire [31:0] \$72 ;
-  wire \$73 ;
-  wire \$74 ;
-  wire [31:0] \$75 ;
-  wire \$76 ;
-  wire \$77 ;
-  wire \$78 ;
-  wire [31:0] \$79 ;
+  wire \$7 ;
   wire \$8 ;
-  wire \$80 ;
-  wire [31:0] \$81 ;
-  wire \$82 ;
-  wire \$83 ;
-  wire [31:0] \$84 ;
-  wire \$85 ;
-  wire \$86 ;
-  wire [31:0] \$87 ;
-  wire \$88 ;
-  wire \$89 ;
-  wire [31:0] \$9 ;
-  wire [31:0] \$90 ;
-  wire \$91 ;
-  wire \$92 ;
-  wire \$93 ;
-  wire [31:0] \$94 ;
-  wire \$95 ;
-  wire \$96 ;
-  wire [31:0] \$97 ;
-  wire \$98 ;
-  wire \$99 ;
+  wire \$9 ;
   input [31:0] a;
   wire [31:0] a;
   input [31:0] b;
@@ -2233,419 +2170,301 @@ module \bitserial_bitmod_fp4_fp16.group_add (b, s, a);
   wire [27:0] rp_sh;
   output [31:0] s;
   reg [31:0] s;
+  wire sub;
+  wire swap;
   wire [27:0] total;
+  wire [31:0] x;
   wire [7:0] x_e;
+  wire x_inf;
+  wire x_nan;
   wire [23:0] x_sig;
+  wire x_zero;
   wire [26:0] xa;
+  wire [31:0] y;
   wire [7:0] y_e;
+  wire y_inf;
+  wire y_nan;
   wire [23:0] y_sig;
+  wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$1  = b[30:0] > a[30:0];
-  assign \$2  = \$1  ? b : a;
-  assign \$3  = ! \$2 [30:23];
-  assign \$4  = b[30:0] > a[30:0];
-  assign \$5  = \$4  ? b : a;
-  assign x_e = \$3  ? 8'h01 : \$5 [30:23];
-  assign \$6  = b[30:0] > a[30:0];
-  assign \$7  = \$6  ? b : a;
-  assign \$8  = b[30:0] > a[30:0];
-  assign \$9  = \$8  ? b : a;
-  assign \$10  = ! \$9 [30:23];
-  assign \$11  = ~ \$10 ;
-  assign \$12  = b[30:0] > a[30:0];
-  assign \$13  = \$12  ? a : b;
-  assign \$14  = ! \$13 [30:23];
-  assign \$15  = b[30:0] > a[30:0];
-  assign \$16  = \$15  ? a : b;
-  assign y_e = \$14  ? 8'h01 : \$16 [30:23];
-  assign \$17  = b[30:0] > a[30:0];
-  assign \$18  = \$17  ? a : b;
-  assign \$19  = b[30:0] > a[30:0];
-  assign \$20  = \$19  ? a : b;
-  assign \$21  = ! \$20 [30:23];
-  assign \$22  = ~ \$21 ;
-  assign \$23  = x_e - y_e;
-  assign \$24  = \$23 [7:0] > 5'h1b;
-  assign \$25  = \$24  ? 8'h1b : \$23 [7:0];
-  assign \$26  = ya_full >> \$25 [4:0];
-  assign \$27  = ya_full >> \$25 [4:0];
-  assign \$28  = \$27  << \$25 [4:0];
-  assign \$29  = \$28 [26:0] != ya_full;
-  assign ya = \$26  | { 26'h0000000, \$29  };
-  assign \$30  = b[30:0] > a[30:0];
-  assign \$31  = \$30  ? b : a;
-  assign \$32  = b[30:0] > a[30:0];
-  assign \$33  = \$32  ? a : b;
-  assign \$34  = \$31 [31] ^ \$33 [31];
-  assign \$35  = xa - ya;
-  assign \$36  = xa + ya;
-  assign \$37  = \$34  ? { \$35 [27], \$35  } : { 1'h0, \$36  };
-  assign \$38  = x_e - 7'h7f;
-  assign \$39  = $signed(\$38 ) - $signed(6'h17);
-  assign exp_lsb = $signed(\$39 ) - $signed(3'h3);
-  assign \$40  = 5'h1b - rp_msb;
-  assign \$41  = \$37 [27:0] << \$40 [4:0];
-  assign \$42  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$43  = $signed(\$42 ) + $signed(8'h7f);
-  assign \$44  = $signed(\$43 ) < $signed(2'h1);
-  assign \$45  = $signed(\$43 ) < $signed(6'h25);
-  assign \$46  = $signed(2'h1) - $signed(\$43 );
-  assign rp_sh = \$41 [27:0] >> rp_rs;
-  assign \$47  = rp_sh << rp_rs;
-  assign rp_lost = \$47 [27:0] != \$41 [27:0];
-  assign \$48  = $signed(\$43 ) + $signed({ 1'h0, rp_rs });
-  assign \$49  = $signed(\$48 ) - $signed(2'h1);
-  assign \$51  = $signed(\$50 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$52  = | rp_sh[2:0];
-  assign \$53  = \$52  | rp_lost;
-  assign \$54  = \$53  | rp_sh[4];
-  assign \$55  = rp_sh[3] & \$54 ;
-  assign \$56  = $signed(\$51 ) + $signed({ 1'h0, \$55  });
-  assign \$57  = ! \$37 [27:0];
-  assign \$58  = \$56 [45:0] >= 31'h7f800000;
-  assign \$59  = ! \$37 [27:0];
-  assign \$60  = b[30:0] > a[30:0];
-  assign \$61  = \$60  ? b : a;
-  assign \$62  = b[30:0] > a[30:0];
-  assign \$63  = \$62  ? a : b;
-  assign \$64  = \$61 [31] & \$63 [31];
-  assign \$65  = b[30:0] > a[30:0];
-  assign \$66  = \$65  ? b : a;
-  assign \$67  = \$59  ? \$64  : \$66 [31];
-  assign \$68  = ! \$37 [27:0];
-  assign \$69  = b[30:0] > a[30:0];
-  assign \$70  = \$69  ? b : a;
-  assign \$71  = b[30:0] > a[30:0];
-  assign \$72  = \$71  ? a : b;
-  assign \$73  = \$70 [31] & \$72 [31];
-  assign \$74  = b[30:0] > a[30:0];
-  assign \$75  = \$74  ? b : a;
-  assign \$76  = \$68  ? \$73  : \$75 [31];
-  assign \$77  = ! \$37 [27:0];
-  assign \$78  = b[30:0] > a[30:0];
-  assign \$79  = \$78  ? b : a;
-  assign \$80  = b[30:0] > a[30:0];
-  assign \$81  = \$80  ? a : b;
-  assign \$82  = \$79 [31] & \$81 [31];
-  assign \$83  = b[30:0] > a[30:0];
-  assign \$84  = \$83  ? b : a;
-  assign \$85  = \$77  ? \$82  : \$84 [31];
-  assign \$86  = b[30:0] > a[30:0];
-  assign \$87  = \$86  ? b : a;
-  assign \$88  = \$87 [30:23] == 8'hff;
-  assign \$89  = b[30:0] > a[30:0];
-  assign \$90  = \$89  ? b : a;
-  assign \$91  = | \$90 [22:0];
-  assign \$92  = \$88  & \$91 ;
-  assign \$93  = b[30:0] > a[30:0];
-  assign \$94  = \$93  ? a : b;
-  assign \$95  = \$94 [30:23] == 8'hff;
-  assign \$96  = b[30:0] > a[30:0];
-  assign \$97  = \$96  ? a : b;
-  assign \$98  = | \$97 [22:0];
-  assign \$99  = \$95  & \$98 ;
-  assign \$100  = \$92  | \$99 ;
-  assign \$101  = b[30:0] > a[30:0];
-  assign \$102  = \$101  ? b : a;
-  assign \$103  = \$102 [30:23] == 8'hff;
-  assign \$104  = b[30:0] > a[30:0];
-  assign \$105  = \$104  ? b : a;
-  assign \$106  = ! \$105 [22:0];
-  assign \$107  = \$103  & \$106 ;
-  assign \$108  = b[30:0] > a[30:0];
-  assign \$109  = \$108  ? a : b;
-  assign \$110  = \$109 [30:23] == 8'hff;
-  assign \$111  = b[30:0] > a[30:0];
-  assign \$112  = \$111  ? a : b;
-  assign \$113  = ! \$112 [22:0];
-  assign \$114  = \$110  & \$113 ;
-  assign \$115  = \$107  & \$114 ;
-  assign \$116  = b[30:0] > a[30:0];
-  assign \$117  = \$116  ? b : a;
-  assign \$118  = b[30:0] > a[30:0];
-  assign \$119  = \$118  ? a : b;
-  assign \$120  = \$117 [31] ^ \$119 [31];
-  assign \$121  = \$115  & \$120 ;
-  assign \$122  = \$100  | \$121 ;
-  assign \$123  = b[30:0] > a[30:0];
-  assign \$124  = \$123  ? b : a;
-  assign \$125  = \$124 [30:23] == 8'hff;
-  assign \$126  = b[30:0] > a[30:0];
-  assign \$127  = \$126  ? b : a;
-  assign \$128  = ! \$127 [22:0];
-  assign \$129  = \$125  & \$128 ;
-  assign \$130  = b[30:0] > a[30:0];
-  assign \$131  = \$130  ? b : a;
+  assign \$25  = \$24 [26:0] != ya_full;
+  assign ya = \$22  | { 26'h0000000, \$25  };
+  assign sub = x[31] ^ y[31];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 7'h7f;
+  assign \$30  = $signed(\$29 ) - $signed(6'h17);
+  assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
+  assign \$31  = 5'h1b - rp_msb;
+  assign \$32  = \$28 [27:0] << \$31 [4:0];
+  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$34  = $signed(\$33 ) + $signed(8'h7f);
+  assign \$35  = $signed(\$34 ) < $signed(2'h1);
+  assign \$36  = $signed(\$34 ) < $signed(6'h25);
+  assign \$37  = $signed(2'h1) - $signed(\$34 );
+  assign rp_sh = \$32 [27:0] >> rp_rs;
+  assign \$38  = rp_sh << rp_rs;
+  assign rp_lost = \$38 [27:0] != \$32 [27:0];
+  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
+  assign \$40  = $signed(\$39 ) - $signed(2'h1);
+  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[27:4] });
+  assign \$43  = | rp_sh[2:0];
+  assign \$44  = \$43  | rp_lost;
+  assign \$45  = \$44  | rp_sh[4];
+  assign \$46  = rp_sh[3] & \$45 ;
+  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
+  assign \$48  = ! \$28 [27:0];
+  assign \$49  = \$47 [45:0] >= 31'h7f800000;
+  assign \$50  = ! \$28 [27:0];
+  assign \$51  = x[31] & y[31];
+  assign \$52  = \$50  ? \$51  : x[31];
+  assign \$53  = ! \$28 [27:0];
+  assign \$54  = x[31] & y[31];
+  assign \$55  = \$53  ? \$54  : x[31];
+  assign \$56  = ! \$28 [27:0];
+  assign \$57  = x[31] & y[31];
+  assign \$58  = \$56  ? \$57  : x[31];
+  assign \$59  = x_nan | y_nan;
+  assign \$60  = x_inf & y_inf;
+  assign \$61  = \$60  & sub;
+  assign \$62  = \$59  | \$61 ;
+  assign swap = b[30:0] > a[30:0];
+  assign x = swap ? b : a;
+  assign y = swap ? a : b;
+  assign \$1  = ! x[30:23];
+  assign x_e = \$1  ? 8'h01 : x[30:23];
+  assign \$2  = ! x[30:23];
+  assign \$3  = ~ \$2 ;
+  assign \$4  = x[30:23] == 8'hff;
+  assign \$5  = ! x[22:0];
+  assign x_inf = \$4  & \$5 ;
+  assign \$6  = x[30:23] == 8'hff;
+  assign \$7  = | x[22:0];
+  assign x_nan = \$6  & \$7 ;
+  assign \$8  = ! x[30:23];
+  assign \$9  = ! x[22:0];
+  assign x_zero = \$8  & \$9 ;
+  assign \$10  = ! y[30:23];
+  assign y_e = \$10  ? 8'h01 : y[30:23];
+  assign \$11  = ! y[30:23];
+  assign \$12  = ~ \$11 ;
+  assign \$13  = y[30:23] == 8'hff;
+  assign \$14  = ! y[22:0];
+  assign y_inf = \$13  & \$14 ;
+  assign \$15  = y[30:23] == 8'hff;
+  assign \$16  = | y[22:0];
+  assign y_nan = \$15  & \$16 ;
+  assign \$17  = ! y[30:23];
+  assign \$18  = ! y[22:0];
+  assign y_zero = \$17  & \$18 ;
+  assign \$19  = x_e - y_e;
+  assign \$20  = \$19 [7:0] > 5'h1b;
+  assign \$21  = \$20  ? 8'h1b : \$19 [7:0];
+  assign \$22  = ya_full >> \$21 [4:0];
+  assign \$23  = ya_full >> \$21 [4:0];
+  assign \$24  = \$23  << \$21 [4:0];
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     rp_msb = 5'h00;
-    if (\$37 [0]) begin
+    if (\$28 [0]) begin
       rp_msb = 5'h00;
     end
-    if (\$37 [1]) begin
+    if (\$28 [1]) begin
       rp_msb = 5'h01;
     end
-    if (\$37 [2]) begin
+    if (\$28 [2]) begin
       rp_msb = 5'h02;
     end
-    if (\$37 [3]) begin
+    if (\$28 [3]) begin
       rp_msb = 5'h03;
     end
-    if (\$37 [4]) begin
+    if (\$28 [4]) begin
       rp_msb = 5'h04;
     end
-    if (\$37 [5]) begin
+    if (\$28 [5]) begin
       rp_msb = 5'h05;
     end
-    if (\$37 [6]) begin
+    if (\$28 [6]) begin
       rp_msb = 5'h06;
     end
-    if (\$37 [7]) begin
+    if (\$28 [7]) begin
       rp_msb = 5'h07;
     end
-    if (\$37 [8]) begin
+    if (\$28 [8]) begin
       rp_msb = 5'h08;
     end
-    if (\$37 [9]) begin
+    if (\$28 [9]) begin
       rp_msb = 5'h09;
     end
-    if (\$37 [10]) begin
+    if (\$28 [10]) begin
       rp_msb = 5'h0a;
     end
-    if (\$37 [11]) begin
+    if (\$28 [11]) begin
       rp_msb = 5'h0b;
     end
-    if (\$37 [12]) begin
+    if (\$28 [12]) begin
       rp_msb = 5'h0c;
     end
-    if (\$37 [13]) begin
+    if (\$28 [13]) begin
       rp_msb = 5'h0d;
     end
-    if (\$37 [14]) begin
+    if (\$28 [14]) begin
       rp_msb = 5'h0e;
     end
-    if (\$37 [15]) begin
+    if (\$28 [15]) begin
       rp_msb = 5'h0f;
     end
-    if (\$37 [16]) begin
+    if (\$28 [16]) begin
       rp_msb = 5'h10;
     end
-    if (\$37 [17]) begin
+    if (\$28 [17]) begin
       rp_msb = 5'h11;
     end
-    if (\$37 [18]) begin
+    if (\$28 [18]) begin
       rp_msb = 5'h12;
     end
-    if (\$37 [19]) begin
+    if (\$28 [19]) begin
       rp_msb = 5'h13;
     end
-    if (\$37 [20]) begin
+    if (\$28 [20]) begin
       rp_msb = 5'h14;
     end
-    if (\$37 [21]) begin
+    if (\$28 [21]) begin
       rp_msb = 5'h15;
     end
-    if (\$37 [22]) begin
+    if (\$28 [22]) begin
       rp_msb = 5'h16;
     end
-    if (\$37 [23]) begin
+    if (\$28 [23]) begin
       rp_msb = 5'h17;
     end
-    if (\$37 [24]) begin
+    if (\$28 [24]) begin
       rp_msb = 5'h18;
     end
-    if (\$37 [25]) begin
+    if (\$28 [25]) begin
       rp_msb = 5'h19;
     end
-    if (\$37 [26]) begin
+    if (\$28 [26]) begin
       rp_msb = 5'h1a;
     end
-    if (\$37 [27]) begin
+    if (\$28 [27]) begin
       rp_msb = 5'h1b;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     rp_rs = 5'h00;
-    if (\$44 ) begin
+    if (\$35 ) begin
       (* full_case = 32'd1 *)
-      if (\$45 ) begin
+      if (\$36 ) begin
         rp_rs = 5'h1c;
       end else begin
-        rp_rs = \$46 [4:0];
+        rp_rs = \$37 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     (* full_case = 32'd1 *)
-    if (\$57 ) begin
-      rp_out = { \$67 , 31'h00000000 };
-    end else if (\$58 ) begin
-      rp_out = { \$76 , 31'h7f800000 };
+    if (\$48 ) begin
+      rp_out = { \$52 , 31'h00000000 };
+    end else if (\$49 ) begin
+      rp_out = { \$55 , 31'h7f800000 };
     end else begin
-      rp_out = { \$85 , \$56 [30:0] };
+      rp_out = { \$58 , \$47 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     (* full_case = 32'd1 *)
-    if (\$122 ) begin
+    if (\$62 ) begin
       s = 32'd2143289344;
-    end else if (\$129 ) begin
-      s = \$131 ;
+    end else if (x_inf) begin
+      s = x;
     end else begin
       s = rp_out;
     end
   end
-  assign x_sig = { \$11 , \$7 [22:0] };
-  assign y_sig = { \$22 , \$18 [22:0] };
-  assign d = \$23 [7:0];
-  assign dcl = \$25 [4:0];
-  assign total = \$37 [27:0];
-  assign rp_ls = \$40 [4:0];
-  assign rp_norm = \$41 [27:0];
-  assign rp_eb = { \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43  };
-  assign rp_packed = \$56 [45:0];
-  assign xa = { \$11 , \$7 [22:0], 3'h0 };
-  assign ya_full = { \$22 , \$18 [22:0], 3'h0 };
-  assign \$50  = { \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 , 23'h000000 };
+  assign x_sig = { \$3 , x[22:0] };
+  assign y_sig = { \$12 , y[22:0] };
+  assign d = \$19 [7:0];
+  assign dcl = \$21 [4:0];
+  assign total = \$28 [27:0];
+  assign rp_ls = \$31 [4:0];
+  assign rp_norm = \$32 [27:0];
+  assign rp_eb = { \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34  };
+  assign rp_packed = \$47 [45:0];
+  assign xa = { \$3 , x[22:0], 3'h0 };
+  assign ya_full = { \$12 , y[22:0], 3'h0 };
+  assign \$41  = { \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 , 23'h000000 };
 endmodule
 
 module \bitserial_bitmod_fp4_fp16.out_add (a, s, b);
   reg \$auto$verilog_backend.cc:2355:dump_module$3  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire \$100 ;
-  wire \$101 ;
-  wire [31:0] \$102 ;
-  wire \$103 ;
-  wire \$104 ;
-  wire [31:0] \$105 ;
-  wire \$106 ;
-  wire \$107 ;
-  wire \$108 ;
-  wire [31:0] \$109 ;
   wire \$11 ;
-  wire \$110 ;
-  wire \$111 ;
-  wire [31:0] \$112 ;
-  wire \$113 ;
-  wire \$114 ;
-  wire \$115 ;
-  wire \$116 ;
-  wire [31:0] \$117 ;
-  wire \$118 ;
-  wire [31:0] \$119 ;
   wire \$12 ;
-  wire \$120 ;
-  wire \$121 ;
-  wire \$122 ;
-  wire \$123 ;
-  wire [31:0] \$124 ;
-  wire \$125 ;
-  wire \$126 ;
-  wire [31:0] \$127 ;
-  wire \$128 ;
-  wire \$129 ;
-  wire [31:0] \$13 ;
-  wire \$130 ;
-  wire [31:0] \$131 ;
+  wire \$13 ;
   wire \$14 ;
   wire \$15 ;
-  wire [31:0] \$16 ;
+  wire \$16 ;
   wire \$17 ;
-  wire [31:0] \$18 ;
-  wire \$19 ;
-  wire [31:0] \$2 ;
-  wire [31:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire [8:0] \$23 ;
-  wire \$24 ;
-  wire [7:0] \$25 ;
-  wire [26:0] \$26 ;
-  wire [26:0] \$27 ;
-  wire [57:0] \$28 ;
-  wire \$29 ;
+  wire \$18 ;
+  wire [8:0] \$19 ;
+  wire \$2 ;
+  wire \$20 ;
+  wire [7:0] \$21 ;
+  wire [26:0] \$22 ;
+  wire [26:0] \$23 ;
+  wire [57:0] \$24 ;
+  wire \$25 ;
+  wire [27:0] \$26 ;
+  wire [27:0] \$27 ;
+  wire [28:0] \$28 ;
+  wire [8:0] \$29 ;
   wire \$3 ;
-  wire \$30 ;
-  wire [31:0] \$31 ;
-  wire \$32 ;
-  wire [31:0] \$33 ;
-  wire \$34 ;
-  wire [27:0] \$35 ;
-  wire [27:0] \$36 ;
-  wire [28:0] \$37 ;
-  wire [8:0] \$38 ;
-  wire [9:0] \$39 ;
+  wire [9:0] \$30 ;
+  wire [5:0] \$31 ;
+  wire [58:0] \$32 ;
+  wire [11:0] \$33 ;
+  wire [12:0] \$34 ;
+  wire \$35 ;
+  wire \$36 ;
+  wire [22:0] \$37 ;
+  wire [58:0] \$38 ;
+  wire [22:0] \$39 ;
   wire \$4 ;
-  wire [5:0] \$40 ;
-  wire [58:0] \$41 ;
-  wire [11:0] \$42 ;
-  wire [12:0] \$43 ;
+  wire [23:0] \$40 ;
+  wire [54:0] \$41 ;
+  wire [55:0] \$42 ;
+  wire \$43 ;
   wire \$44 ;
   wire \$45 ;
-  wire [22:0] \$46 ;
-  wire [58:0] \$47 ;
-  wire [22:0] \$48 ;
-  wire [23:0] \$49 ;
-  wire [31:0] \$5 ;
-  wire [54:0] \$50 ;
-  wire [55:0] \$51 ;
+  wire \$46 ;
+  wire [56:0] \$47 ;
+  wire \$48 ;
+  wire \$49 ;
+  wire \$5 ;
+  wire \$50 ;
+  wire \$51 ;
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire [56:0] \$56 ;
+  wire \$56 ;
   wire \$57 ;
   wire \$58 ;
   wire \$59 ;
   wire \$6 ;
   wire \$60 ;
-  wire [31:0] \$61 ;
+  wire \$61 ;
   wire \$62 ;
-  wire [31:0] \$63 ;
-  wire \$64 ;
-  wire \$65 ;
-  wire [31:0] \$66 ;
-  wire \$67 ;
-  wire \$68 ;
-  wire \$69 ;
-  wire [31:0] \$7 ;
-  wire [31:0] \$70 ;
-  wire \$71 ;
-  wire [31:0] \$72 ;
-  wire \$73 ;
-  wire \$74 ;
-  wire [31:0] \$75 ;
-  wire \$76 ;
-  wire \$77 ;
-  wire \$78 ;
-  wire [31:0] \$79 ;
+  wire \$7 ;
   wire \$8 ;
-  wire \$80 ;
-  wire [31:0] \$81 ;
-  wire \$82 ;
-  wire \$83 ;
-  wire [31:0] \$84 ;
-  wire \$85 ;
-  wire \$86 ;
-  wire [31:0] \$87 ;
-  wire \$88 ;
-  wire \$89 ;
-  wire [31:0] \$9 ;
-  wire [31:0] \$90 ;
-  wire \$91 ;
-  wire \$92 ;
-  wire \$93 ;
-  wire [31:0] \$94 ;
-  wire \$95 ;
-  wire \$96 ;
-  wire [31:0] \$97 ;
-  wire \$98 ;
-  wire \$99 ;
+  wire \$9 ;
   input [31:0] a;
   wire [31:0] a;
   input [31:0] b;
@@ -2664,282 +2483,233 @@ module \bitserial_bitmod_fp4_fp16.out_add (a, s, b);
   wire [27:0] rp_sh;
   output [31:0] s;
   reg [31:0] s;
+  wire sub;
+  wire swap;
   wire [27:0] total;
+  wire [31:0] x;
   wire [7:0] x_e;
+  wire x_inf;
+  wire x_nan;
   wire [23:0] x_sig;
+  wire x_zero;
   wire [26:0] xa;
+  wire [31:0] y;
   wire [7:0] y_e;
+  wire y_inf;
+  wire y_nan;
   wire [23:0] y_sig;
+  wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$1  = b[30:0] > a[30:0];
-  assign \$2  = \$1  ? b : a;
-  assign \$3  = ! \$2 [30:23];
-  assign \$4  = b[30:0] > a[30:0];
-  assign \$5  = \$4  ? b : a;
-  assign x_e = \$3  ? 8'h01 : \$5 [30:23];
-  assign \$6  = b[30:0] > a[30:0];
-  assign \$7  = \$6  ? b : a;
-  assign \$8  = b[30:0] > a[30:0];
-  assign \$9  = \$8  ? b : a;
-  assign \$10  = ! \$9 [30:23];
-  assign \$11  = ~ \$10 ;
-  assign \$12  = b[30:0] > a[30:0];
-  assign \$13  = \$12  ? a : b;
-  assign \$14  = ! \$13 [30:23];
-  assign \$15  = b[30:0] > a[30:0];
-  assign \$16  = \$15  ? a : b;
-  assign y_e = \$14  ? 8'h01 : \$16 [30:23];
-  assign \$17  = b[30:0] > a[30:0];
-  assign \$18  = \$17  ? a : b;
-  assign \$19  = b[30:0] > a[30:0];
-  assign \$20  = \$19  ? a : b;
-  assign \$21  = ! \$20 [30:23];
-  assign \$22  = ~ \$21 ;
-  assign \$23  = x_e - y_e;
-  assign \$24  = \$23 [7:0] > 5'h1b;
-  assign \$25  = \$24  ? 8'h1b : \$23 [7:0];
-  assign \$26  = ya_full >> \$25 [4:0];
-  assign \$27  = ya_full >> \$25 [4:0];
-  assign \$28  = \$27  << \$25 [4:0];
-  assign \$29  = \$28 [26:0] != ya_full;
-  assign ya = \$26  | { 26'h0000000, \$29  };
-  assign \$30  = b[30:0] > a[30:0];
-  assign \$31  = \$30  ? b : a;
-  assign \$32  = b[30:0] > a[30:0];
-  assign \$33  = \$32  ? a : b;
-  assign \$34  = \$31 [31] ^ \$33 [31];
-  assign \$35  = xa - ya;
-  assign \$36  = xa + ya;
-  assign \$37  = \$34  ? { \$35 [27], \$35  } : { 1'h0, \$36  };
-  assign \$38  = x_e - 7'h7f;
-  assign \$39  = $signed(\$38 ) - $signed(6'h17);
-  assign exp_lsb = $signed(\$39 ) - $signed(3'h3);
-  assign \$40  = 5'h1b - rp_msb;
-  assign \$41  = \$37 [27:0] << \$40 [4:0];
-  assign \$42  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$43  = $signed(\$42 ) + $signed(8'h7f);
-  assign \$44  = $signed(\$43 ) < $signed(2'h1);
-  assign \$45  = $signed(\$43 ) < $signed(6'h25);
-  assign \$46  = $signed(2'h1) - $signed(\$43 );
-  assign rp_sh = \$41 [27:0] >> rp_rs;
-  assign \$47  = rp_sh << rp_rs;
-  assign rp_lost = \$47 [27:0] != \$41 [27:0];
-  assign \$48  = $signed(\$43 ) + $signed({ 1'h0, rp_rs });
-  assign \$49  = $signed(\$48 ) - $signed(2'h1);
-  assign \$51  = $signed(\$50 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$52  = | rp_sh[2:0];
-  assign \$53  = \$52  | rp_lost;
-  assign \$54  = \$53  | rp_sh[4];
-  assign \$55  = rp_sh[3] & \$54 ;
-  assign \$56  = $signed(\$51 ) + $signed({ 1'h0, \$55  });
-  assign \$57  = ! \$37 [27:0];
-  assign \$58  = \$56 [45:0] >= 31'h7f800000;
-  assign \$59  = ! \$37 [27:0];
-  assign \$60  = b[30:0] > a[30:0];
-  assign \$61  = \$60  ? b : a;
-  assign \$62  = b[30:0] > a[30:0];
-  assign \$63  = \$62  ? a : b;
-  assign \$64  = \$61 [31] & \$63 [31];
-  assign \$65  = b[30:0] > a[30:0];
-  assign \$66  = \$65  ? b : a;
-  assign \$67  = \$59  ? \$64  : \$66 [31];
-  assign \$68  = ! \$37 [27:0];
-  assign \$69  = b[30:0] > a[30:0];
-  assign \$70  = \$69  ? b : a;
-  assign \$71  = b[30:0] > a[30:0];
-  assign \$72  = \$71  ? a : b;
-  assign \$73  = \$70 [31] & \$72 [31];
-  assign \$74  = b[30:0] > a[30:0];
-  assign \$75  = \$74  ? b : a;
-  assign \$76  = \$68  ? \$73  : \$75 [31];
-  assign \$77  = ! \$37 [27:0];
-  assign \$78  = b[30:0] > a[30:0];
-  assign \$79  = \$78  ? b : a;
-  assign \$80  = b[30:0] > a[30:0];
-  assign \$81  = \$80  ? a : b;
-  assign \$82  = \$79 [31] & \$81 [31];
-  assign \$83  = b[30:0] > a[30:0];
-  assign \$84  = \$83  ? b : a;
-  assign \$85  = \$77  ? \$82  : \$84 [31];
-  assign \$86  = b[30:0] > a[30:0];
-  assign \$87  = \$86  ? b : a;
-  assign \$88  = \$87 [30:23] == 8'hff;
-  assign \$89  = b[30:0] > a[30:0];
-  assign \$90  = \$89  ? b : a;
-  assign \$91  = | \$90 [22:0];
-  assign \$92  = \$88  & \$91 ;
-  assign \$93  = b[30:0] > a[30:0];
-  assign \$94  = \$93  ? a : b;
-  assign \$95  = \$94 [30:23] == 8'hff;
-  assign \$96  = b[30:0] > a[30:0];
-  assign \$97  = \$96  ? a : b;
-  assign \$98  = | \$97 [22:0];
-  assign \$99  = \$95  & \$98 ;
-  assign \$100  = \$92  | \$99 ;
-  assign \$101  = b[30:0] > a[30:0];
-  assign \$102  = \$101  ? b : a;
-  assign \$103  = \$102 [30:23] == 8'hff;
-  assign \$104  = b[30:0] > a[30:0];
-  assign \$105  = \$104  ? b : a;
-  assign \$106  = ! \$105 [22:0];
-  assign \$107  = \$103  & \$106 ;
-  assign \$108  = b[30:0] > a[30:0];
-  assign \$109  = \$108  ? a : b;
-  assign \$110  = \$109 [30:23] == 8'hff;
-  assign \$111  = b[30:0] > a[30:0];
-  assign \$112  = \$111  ? a : b;
-  assign \$113  = ! \$112 [22:0];
-  assign \$114  = \$110  & \$113 ;
-  assign \$115  = \$107  & \$114 ;
-  assign \$116  = b[30:0] > a[30:0];
-  assign \$117  = \$116  ? b : a;
-  assign \$118  = b[30:0] > a[30:0];
-  assign \$119  = \$118  ? a : b;
-  assign \$120  = \$117 [31] ^ \$119 [31];
-  assign \$121  = \$115  & \$120 ;
-  assign \$122  = \$100  | \$121 ;
-  assign \$123  = b[30:0] > a[30:0];
-  assign \$124  = \$123  ? b : a;
-  assign \$125  = \$124 [30:23] == 8'hff;
-  assign \$126  = b[30:0] > a[30:0];
-  assign \$127  = \$126  ? b : a;
-  assign \$128  = ! \$127 [22:0];
-  assign \$129  = \$125  & \$128 ;
-  assign \$130  = b[30:0] > a[30:0];
-  assign \$131  = \$130  ? b : a;
+  assign \$25  = \$24 [26:0] != ya_full;
+  assign ya = \$22  | { 26'h0000000, \$25  };
+  assign sub = x[31] ^ y[31];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 7'h7f;
+  assign \$30  = $signed(\$29 ) - $signed(6'h17);
+  assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
+  assign \$31  = 5'h1b - rp_msb;
+  assign \$32  = \$28 [27:0] << \$31 [4:0];
+  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$34  = $signed(\$33 ) + $signed(8'h7f);
+  assign \$35  = $signed(\$34 ) < $signed(2'h1);
+  assign \$36  = $signed(\$34 ) < $signed(6'h25);
+  assign \$37  = $signed(2'h1) - $signed(\$34 );
+  assign rp_sh = \$32 [27:0] >> rp_rs;
+  assign \$38  = rp_sh << rp_rs;
+  assign rp_lost = \$38 [27:0] != \$32 [27:0];
+  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
+  assign \$40  = $signed(\$39 ) - $signed(2'h1);
+  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[27:4] });
+  assign \$43  = | rp_sh[2:0];
+  assign \$44  = \$43  | rp_lost;
+  assign \$45  = \$44  | rp_sh[4];
+  assign \$46  = rp_sh[3] & \$45 ;
+  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
+  assign \$48  = ! \$28 [27:0];
+  assign \$49  = \$47 [45:0] >= 31'h7f800000;
+  assign \$50  = ! \$28 [27:0];
+  assign \$51  = x[31] & y[31];
+  assign \$52  = \$50  ? \$51  : x[31];
+  assign \$53  = ! \$28 [27:0];
+  assign \$54  = x[31] & y[31];
+  assign \$55  = \$53  ? \$54  : x[31];
+  assign \$56  = ! \$28 [27:0];
+  assign \$57  = x[31] & y[31];
+  assign \$58  = \$56  ? \$57  : x[31];
+  assign \$59  = x_nan | y_nan;
+  assign \$60  = x_inf & y_inf;
+  assign \$61  = \$60  & sub;
+  assign \$62  = \$59  | \$61 ;
+  assign swap = b[30:0] > a[30:0];
+  assign x = swap ? b : a;
+  assign y = swap ? a : b;
+  assign \$1  = ! x[30:23];
+  assign x_e = \$1  ? 8'h01 : x[30:23];
+  assign \$2  = ! x[30:23];
+  assign \$3  = ~ \$2 ;
+  assign \$4  = x[30:23] == 8'hff;
+  assign \$5  = ! x[22:0];
+  assign x_inf = \$4  & \$5 ;
+  assign \$6  = x[30:23] == 8'hff;
+  assign \$7  = | x[22:0];
+  assign x_nan = \$6  & \$7 ;
+  assign \$8  = ! x[30:23];
+  assign \$9  = ! x[22:0];
+  assign x_zero = \$8  & \$9 ;
+  assign \$10  = ! y[30:23];
+  assign y_e = \$10  ? 8'h01 : y[30:23];
+  assign \$11  = ! y[30:23];
+  assign \$12  = ~ \$11 ;
+  assign \$13  = y[30:23] == 8'hff;
+  assign \$14  = ! y[22:0];
+  assign y_inf = \$13  & \$14 ;
+  assign \$15  = y[30:23] == 8'hff;
+  assign \$16  = | y[22:0];
+  assign y_nan = \$15  & \$16 ;
+  assign \$17  = ! y[30:23];
+  assign \$18  = ! y[22:0];
+  assign y_zero = \$17  & \$18 ;
+  assign \$19  = x_e - y_e;
+  assign \$20  = \$19 [7:0] > 5'h1b;
+  assign \$21  = \$20  ? 8'h1b : \$19 [7:0];
+  assign \$22  = ya_full >> \$21 [4:0];
+  assign \$23  = ya_full >> \$21 [4:0];
+  assign \$24  = \$23  << \$21 [4:0];
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     rp_msb = 5'h00;
-    if (\$37 [0]) begin
+    if (\$28 [0]) begin
       rp_msb = 5'h00;
     end
-    if (\$37 [1]) begin
+    if (\$28 [1]) begin
       rp_msb = 5'h01;
     end
-    if (\$37 [2]) begin
+    if (\$28 [2]) begin
       rp_msb = 5'h02;
     end
-    if (\$37 [3]) begin
+    if (\$28 [3]) begin
       rp_msb = 5'h03;
     end
-    if (\$37 [4]) begin
+    if (\$28 [4]) begin
       rp_msb = 5'h04;
     end
-    if (\$37 [5]) begin
+    if (\$28 [5]) begin
       rp_msb = 5'h05;
     end
-    if (\$37 [6]) begin
+    if (\$28 [6]) begin
       rp_msb = 5'h06;
     end
-    if (\$37 [7]) begin
+    if (\$28 [7]) begin
       rp_msb = 5'h07;
     end
-    if (\$37 [8]) begin
+    if (\$28 [8]) begin
       rp_msb = 5'h08;
     end
-    if (\$37 [9]) begin
+    if (\$28 [9]) begin
       rp_msb = 5'h09;
     end
-    if (\$37 [10]) begin
+    if (\$28 [10]) begin
       rp_msb = 5'h0a;
     end
-    if (\$37 [11]) begin
+    if (\$28 [11]) begin
       rp_msb = 5'h0b;
     end
-    if (\$37 [12]) begin
+    if (\$28 [12]) begin
       rp_msb = 5'h0c;
     end
-    if (\$37 [13]) begin
+    if (\$28 [13]) begin
       rp_msb = 5'h0d;
     end
-    if (\$37 [14]) begin
+    if (\$28 [14]) begin
       rp_msb = 5'h0e;
     end
-    if (\$37 [15]) begin
+    if (\$28 [15]) begin
       rp_msb = 5'h0f;
     end
-    if (\$37 [16]) begin
+    if (\$28 [16]) begin
       rp_msb = 5'h10;
     end
-    if (\$37 [17]) begin
+    if (\$28 [17]) begin
       rp_msb = 5'h11;
     end
-    if (\$37 [18]) begin
+    if (\$28 [18]) begin
       rp_msb = 5'h12;
     end
-    if (\$37 [19]) begin
+    if (\$28 [19]) begin
       rp_msb = 5'h13;
     end
-    if (\$37 [20]) begin
+    if (\$28 [20]) begin
       rp_msb = 5'h14;
     end
-    if (\$37 [21]) begin
+    if (\$28 [21]) begin
       rp_msb = 5'h15;
     end
-    if (\$37 [22]) begin
+    if (\$28 [22]) begin
       rp_msb = 5'h16;
     end
-    if (\$37 [23]) begin
+    if (\$28 [23]) begin
       rp_msb = 5'h17;
     end
-    if (\$37 [24]) begin
+    if (\$28 [24]) begin
       rp_msb = 5'h18;
     end
-    if (\$37 [25]) begin
+    if (\$28 [25]) begin
       rp_msb = 5'h19;
     end
-    if (\$37 [26]) begin
+    if (\$28 [26]) begin
       rp_msb = 5'h1a;
     end
-    if (\$37 [27]) begin
+    if (\$28 [27]) begin
       rp_msb = 5'h1b;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     rp_rs = 5'h00;
-    if (\$44 ) begin
+    if (\$35 ) begin
       (* full_case = 32'd1 *)
-      if (\$45 ) begin
+      if (\$36 ) begin
         rp_rs = 5'h1c;
       end else begin
-        rp_rs = \$46 [4:0];
+        rp_rs = \$37 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     (* full_case = 32'd1 *)
-    if (\$57 ) begin
-      rp_out = { \$67 , 31'h00000000 };
-    end else if (\$58 ) begin
-      rp_out = { \$76 , 31'h7f800000 };
+    if (\$48 ) begin
+      rp_out = { \$52 , 31'h00000000 };
+    end else if (\$49 ) begin
+      rp_out = { \$55 , 31'h7f800000 };
     end else begin
-      rp_out = { \$85 , \$56 [30:0] };
+      rp_out = { \$58 , \$47 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     (* full_case = 32'd1 *)
-    if (\$122 ) begin
+    if (\$62 ) begin
       s = 32'd2143289344;
-    end else if (\$129 ) begin
-      s = \$131 ;
+    end else if (x_inf) begin
+      s = x;
     end else begin
       s = rp_out;
     end
   end
-  assign x_sig = { \$11 , \$7 [22:0] };
-  assign y_sig = { \$22 , \$18 [22:0] };
-  assign d = \$23 [7:0];
-  assign dcl = \$25 [4:0];
-  assign total = \$37 [27:0];
-  assign rp_ls = \$40 [4:0];
-  assign rp_norm = \$41 [27:0];
-  assign rp_eb = { \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43  };
-  assign rp_packed = \$56 [45:0];
-  assign xa = { \$11 , \$7 [22:0], 3'h0 };
-  assign ya_full = { \$22 , \$18 [22:0], 3'h0 };
-  assign \$50  = { \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 , 23'h000000 };
+  assign x_sig = { \$3 , x[22:0] };
+  assign y_sig = { \$12 , y[22:0] };
+  assign d = \$19 [7:0];
+  assign dcl = \$21 [4:0];
+  assign total = \$28 [27:0];
+  assign rp_ls = \$31 [4:0];
+  assign rp_norm = \$32 [27:0];
+  assign rp_eb = { \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34  };
+  assign rp_packed = \$47 [45:0];
+  assign xa = { \$3 , x[22:0], 3'h0 };
+  assign ya_full = { \$12 , y[22:0], 3'h0 };
+  assign \$41  = { \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 , 23'h000000 };
 endmodule

@@ -3050,135 +3050,66 @@ module \lut_all_fp16.dq_add0_0 (b, s, a);
   reg \$auto$verilog_backend.cc:2355:dump_module$2  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire \$100 ;
-  wire \$101 ;
-  wire [31:0] \$102 ;
-  wire \$103 ;
-  wire \$104 ;
-  wire [31:0] \$105 ;
-  wire \$106 ;
-  wire \$107 ;
-  wire \$108 ;
-  wire [31:0] \$109 ;
   wire \$11 ;
-  wire \$110 ;
-  wire \$111 ;
-  wire [31:0] \$112 ;
-  wire \$113 ;
-  wire \$114 ;
-  wire \$115 ;
-  wire \$116 ;
-  wire [31:0] \$117 ;
-  wire \$118 ;
-  wire [31:0] \$119 ;
   wire \$12 ;
-  wire \$120 ;
-  wire \$121 ;
-  wire \$122 ;
-  wire \$123 ;
-  wire [31:0] \$124 ;
-  wire \$125 ;
-  wire \$126 ;
-  wire [31:0] \$127 ;
-  wire \$128 ;
-  wire \$129 ;
-  wire [31:0] \$13 ;
-  wire \$130 ;
-  wire [31:0] \$131 ;
+  wire \$13 ;
   wire \$14 ;
   wire \$15 ;
-  wire [31:0] \$16 ;
+  wire \$16 ;
   wire \$17 ;
-  wire [31:0] \$18 ;
-  wire \$19 ;
-  wire [31:0] \$2 ;
-  wire [31:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire [8:0] \$23 ;
-  wire \$24 ;
-  wire [7:0] \$25 ;
-  wire [26:0] \$26 ;
-  wire [26:0] \$27 ;
-  wire [57:0] \$28 ;
-  wire \$29 ;
+  wire \$18 ;
+  wire [8:0] \$19 ;
+  wire \$2 ;
+  wire \$20 ;
+  wire [7:0] \$21 ;
+  wire [26:0] \$22 ;
+  wire [26:0] \$23 ;
+  wire [57:0] \$24 ;
+  wire \$25 ;
+  wire [27:0] \$26 ;
+  wire [27:0] \$27 ;
+  wire [28:0] \$28 ;
+  wire [8:0] \$29 ;
   wire \$3 ;
-  wire \$30 ;
-  wire [31:0] \$31 ;
-  wire \$32 ;
-  wire [31:0] \$33 ;
-  wire \$34 ;
-  wire [27:0] \$35 ;
-  wire [27:0] \$36 ;
-  wire [28:0] \$37 ;
-  wire [8:0] \$38 ;
-  wire [9:0] \$39 ;
+  wire [9:0] \$30 ;
+  wire [5:0] \$31 ;
+  wire [58:0] \$32 ;
+  wire [11:0] \$33 ;
+  wire [12:0] \$34 ;
+  wire \$35 ;
+  wire \$36 ;
+  wire [22:0] \$37 ;
+  wire [58:0] \$38 ;
+  wire [22:0] \$39 ;
   wire \$4 ;
-  wire [5:0] \$40 ;
-  wire [58:0] \$41 ;
-  wire [11:0] \$42 ;
-  wire [12:0] \$43 ;
+  wire [23:0] \$40 ;
+  wire [54:0] \$41 ;
+  wire [55:0] \$42 ;
+  wire \$43 ;
   wire \$44 ;
   wire \$45 ;
-  wire [22:0] \$46 ;
-  wire [58:0] \$47 ;
-  wire [22:0] \$48 ;
-  wire [23:0] \$49 ;
-  wire [31:0] \$5 ;
-  wire [54:0] \$50 ;
-  wire [55:0] \$51 ;
+  wire \$46 ;
+  wire [56:0] \$47 ;
+  wire \$48 ;
+  wire \$49 ;
+  wire \$5 ;
+  wire \$50 ;
+  wire \$51 ;
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire [56:0] \$56 ;
+  wire \$56 ;
   wire \$57 ;
   wire \$58 ;
   wire \$59 ;
   wire \$6 ;
   wire \$60 ;
-  wire [31:0] \$61 ;
+  wire \$61 ;
   wire \$62 ;
-  wire [31:0] \$63 ;
-  wire \$64 ;
-  wire \$65 ;
-  wire [31:0] \$66 ;
-  wire \$67 ;
-  wire \$68 ;
-  wire \$69 ;
-  wire [31:0] \$7 ;
-  wire [31:0] \$70 ;
-  wire \$71 ;
-  wire [31:0] \$72 ;
-  wire \$73 ;
-  wire \$74 ;
-  wire [31:0] \$75 ;
-  wire \$76 ;
-  wire \$77 ;
-  wire \$78 ;
-  wire [31:0] \$79 ;
+  wire \$7 ;
   wire \$8 ;
-  wire \$80 ;
-  wire [31:0] \$81 ;
-  wire \$82 ;
-  wire \$83 ;
-  wire [31:0] \$84 ;
-  wire \$85 ;
-  wire \$86 ;
-  wire [31:0] \$87 ;
-  wire \$88 ;
-  wire \$89 ;
-  wire [31:0] \$9 ;
-  wire [31:0] \$90 ;
-  wire \$91 ;
-  wire \$92 ;
-  wire \$93 ;
-  wire [31:0] \$94 ;
-  wire \$95 ;
-  wire \$96 ;
-  wire [31:0] \$97 ;
-  wire \$98 ;
-  wire \$99 ;
+  wire \$9 ;
   input [31:0] a;
   wire [31:0] a;
   input [31:0] b;
@@ -3197,419 +3128,301 @@ module \lut_all_fp16.dq_add0_0 (b, s, a);
   wire [27:0] rp_sh;
   output [31:0] s;
   reg [31:0] s;
+  wire sub;
+  wire swap;
   wire [27:0] total;
+  wire [31:0] x;
   wire [7:0] x_e;
+  wire x_inf;
+  wire x_nan;
   wire [23:0] x_sig;
+  wire x_zero;
   wire [26:0] xa;
+  wire [31:0] y;
   wire [7:0] y_e;
+  wire y_inf;
+  wire y_nan;
   wire [23:0] y_sig;
+  wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$1  = b[30:0] > a[30:0];
-  assign \$2  = \$1  ? b : a;
-  assign \$3  = ! \$2 [30:23];
-  assign \$4  = b[30:0] > a[30:0];
-  assign \$5  = \$4  ? b : a;
-  assign x_e = \$3  ? 8'h01 : \$5 [30:23];
-  assign \$6  = b[30:0] > a[30:0];
-  assign \$7  = \$6  ? b : a;
-  assign \$8  = b[30:0] > a[30:0];
-  assign \$9  = \$8  ? b : a;
-  assign \$10  = ! \$9 [30:23];
-  assign \$11  = ~ \$10 ;
-  assign \$12  = b[30:0] > a[30:0];
-  assign \$13  = \$12  ? a : b;
-  assign \$14  = ! \$13 [30:23];
-  assign \$15  = b[30:0] > a[30:0];
-  assign \$16  = \$15  ? a : b;
-  assign y_e = \$14  ? 8'h01 : \$16 [30:23];
-  assign \$17  = b[30:0] > a[30:0];
-  assign \$18  = \$17  ? a : b;
-  assign \$19  = b[30:0] > a[30:0];
-  assign \$20  = \$19  ? a : b;
-  assign \$21  = ! \$20 [30:23];
-  assign \$22  = ~ \$21 ;
-  assign \$23  = x_e - y_e;
-  assign \$24  = \$23 [7:0] > 5'h1b;
-  assign \$25  = \$24  ? 8'h1b : \$23 [7:0];
-  assign \$26  = ya_full >> \$25 [4:0];
-  assign \$27  = ya_full >> \$25 [4:0];
-  assign \$28  = \$27  << \$25 [4:0];
-  assign \$29  = \$28 [26:0] != ya_full;
-  assign ya = \$26  | { 26'h0000000, \$29  };
-  assign \$30  = b[30:0] > a[30:0];
-  assign \$31  = \$30  ? b : a;
-  assign \$32  = b[30:0] > a[30:0];
-  assign \$33  = \$32  ? a : b;
-  assign \$34  = \$31 [31] ^ \$33 [31];
-  assign \$35  = xa - ya;
-  assign \$36  = xa + ya;
-  assign \$37  = \$34  ? { \$35 [27], \$35  } : { 1'h0, \$36  };
-  assign \$38  = x_e - 7'h7f;
-  assign \$39  = $signed(\$38 ) - $signed(6'h17);
-  assign exp_lsb = $signed(\$39 ) - $signed(3'h3);
-  assign \$40  = 5'h1b - rp_msb;
-  assign \$41  = \$37 [27:0] << \$40 [4:0];
-  assign \$42  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$43  = $signed(\$42 ) + $signed(8'h7f);
-  assign \$44  = $signed(\$43 ) < $signed(2'h1);
-  assign \$45  = $signed(\$43 ) < $signed(6'h25);
-  assign \$46  = $signed(2'h1) - $signed(\$43 );
-  assign rp_sh = \$41 [27:0] >> rp_rs;
-  assign \$47  = rp_sh << rp_rs;
-  assign rp_lost = \$47 [27:0] != \$41 [27:0];
-  assign \$48  = $signed(\$43 ) + $signed({ 1'h0, rp_rs });
-  assign \$49  = $signed(\$48 ) - $signed(2'h1);
-  assign \$51  = $signed(\$50 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$52  = | rp_sh[2:0];
-  assign \$53  = \$52  | rp_lost;
-  assign \$54  = \$53  | rp_sh[4];
-  assign \$55  = rp_sh[3] & \$54 ;
-  assign \$56  = $signed(\$51 ) + $signed({ 1'h0, \$55  });
-  assign \$57  = ! \$37 [27:0];
-  assign \$58  = \$56 [45:0] >= 31'h7f800000;
-  assign \$59  = ! \$37 [27:0];
-  assign \$60  = b[30:0] > a[30:0];
-  assign \$61  = \$60  ? b : a;
-  assign \$62  = b[30:0] > a[30:0];
-  assign \$63  = \$62  ? a : b;
-  assign \$64  = \$61 [31] & \$63 [31];
-  assign \$65  = b[30:0] > a[30:0];
-  assign \$66  = \$65  ? b : a;
-  assign \$67  = \$59  ? \$64  : \$66 [31];
-  assign \$68  = ! \$37 [27:0];
-  assign \$69  = b[30:0] > a[30:0];
-  assign \$70  = \$69  ? b : a;
-  assign \$71  = b[30:0] > a[30:0];
-  assign \$72  = \$71  ? a : b;
-  assign \$73  = \$70 [31] & \$72 [31];
-  assign \$74  = b[30:0] > a[30:0];
-  assign \$75  = \$74  ? b : a;
-  assign \$76  = \$68  ? \$73  : \$75 [31];
-  assign \$77  = ! \$37 [27:0];
-  assign \$78  = b[30:0] > a[30:0];
-  assign \$79  = \$78  ? b : a;
-  assign \$80  = b[30:0] > a[30:0];
-  assign \$81  = \$80  ? a : b;
-  assign \$82  = \$79 [31] & \$81 [31];
-  assign \$83  = b[30:0] > a[30:0];
-  assign \$84  = \$83  ? b : a;
-  assign \$85  = \$77  ? \$82  : \$84 [31];
-  assign \$86  = b[30:0] > a[30:0];
-  assign \$87  = \$86  ? b : a;
-  assign \$88  = \$87 [30:23] == 8'hff;
-  assign \$89  = b[30:0] > a[30:0];
-  assign \$90  = \$89  ? b : a;
-  assign \$91  = | \$90 [22:0];
-  assign \$92  = \$88  & \$91 ;
-  assign \$93  = b[30:0] > a[30:0];
-  assign \$94  = \$93  ? a : b;
-  assign \$95  = \$94 [30:23] == 8'hff;
-  assign \$96  = b[30:0] > a[30:0];
-  assign \$97  = \$96  ? a : b;
-  assign \$98  = | \$97 [22:0];
-  assign \$99  = \$95  & \$98 ;
-  assign \$100  = \$92  | \$99 ;
-  assign \$101  = b[30:0] > a[30:0];
-  assign \$102  = \$101  ? b : a;
-  assign \$103  = \$102 [30:23] == 8'hff;
-  assign \$104  = b[30:0] > a[30:0];
-  assign \$105  = \$104  ? b : a;
-  assign \$106  = ! \$105 [22:0];
-  assign \$107  = \$103  & \$106 ;
-  assign \$108  = b[30:0] > a[30:0];
-  assign \$109  = \$108  ? a : b;
-  assign \$110  = \$109 [30:23] == 8'hff;
-  assign \$111  = b[30:0] > a[30:0];
-  assign \$112  = \$111  ? a : b;
-  assign \$113  = ! \$112 [22:0];
-  assign \$114  = \$110  & \$113 ;
-  assign \$115  = \$107  & \$114 ;
-  assign \$116  = b[30:0] > a[30:0];
-  assign \$117  = \$116  ? b : a;
-  assign \$118  = b[30:0] > a[30:0];
-  assign \$119  = \$118  ? a : b;
-  assign \$120  = \$117 [31] ^ \$119 [31];
-  assign \$121  = \$115  & \$120 ;
-  assign \$122  = \$100  | \$121 ;
-  assign \$123  = b[30:0] > a[30:0];
-  assign \$124  = \$123  ? b : a;
-  assign \$125  = \$124 [30:23] == 8'hff;
-  assign \$126  = b[30:0] > a[30:0];
-  assign \$127  = \$126  ? b : a;
-  assign \$128  = ! \$127 [22:0];
-  assign \$129  = \$125  & \$128 ;
-  assign \$130  = b[30:0] > a[30:0];
-  assign \$131  = \$130  ? b : a;
+  assign \$25  = \$24 [26:0] != ya_full;
+  assign ya = \$22  | { 26'h0000000, \$25  };
+  assign sub = x[31] ^ y[31];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 7'h7f;
+  assign \$30  = $signed(\$29 ) - $signed(6'h17);
+  assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
+  assign \$31  = 5'h1b - rp_msb;
+  assign \$32  = \$28 [27:0] << \$31 [4:0];
+  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$34  = $signed(\$33 ) + $signed(8'h7f);
+  assign \$35  = $signed(\$34 ) < $signed(2'h1);
+  assign \$36  = $signed(\$34 ) < $signed(6'h25);
+  assign \$37  = $signed(2'h1) - $signed(\$34 );
+  assign rp_sh = \$32 [27:0] >> rp_rs;
+  assign \$38  = rp_sh << rp_rs;
+  assign rp_lost = \$38 [27:0] != \$32 [27:0];
+  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
+  assign \$40  = $signed(\$39 ) - $signed(2'h1);
+  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[27:4] });
+  assign \$43  = | rp_sh[2:0];
+  assign \$44  = \$43  | rp_lost;
+  assign \$45  = \$44  | rp_sh[4];
+  assign \$46  = rp_sh[3] & \$45 ;
+  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
+  assign \$48  = ! \$28 [27:0];
+  assign \$49  = \$47 [45:0] >= 31'h7f800000;
+  assign \$50  = ! \$28 [27:0];
+  assign \$51  = x[31] & y[31];
+  assign \$52  = \$50  ? \$51  : x[31];
+  assign \$53  = ! \$28 [27:0];
+  assign \$54  = x[31] & y[31];
+  assign \$55  = \$53  ? \$54  : x[31];
+  assign \$56  = ! \$28 [27:0];
+  assign \$57  = x[31] & y[31];
+  assign \$58  = \$56  ? \$57  : x[31];
+  assign \$59  = x_nan | y_nan;
+  assign \$60  = x_inf & y_inf;
+  assign \$61  = \$60  & sub;
+  assign \$62  = \$59  | \$61 ;
+  assign swap = b[30:0] > a[30:0];
+  assign x = swap ? b : a;
+  assign y = swap ? a : b;
+  assign \$1  = ! x[30:23];
+  assign x_e = \$1  ? 8'h01 : x[30:23];
+  assign \$2  = ! x[30:23];
+  assign \$3  = ~ \$2 ;
+  assign \$4  = x[30:23] == 8'hff;
+  assign \$5  = ! x[22:0];
+  assign x_inf = \$4  & \$5 ;
+  assign \$6  = x[30:23] == 8'hff;
+  assign \$7  = | x[22:0];
+  assign x_nan = \$6  & \$7 ;
+  assign \$8  = ! x[30:23];
+  assign \$9  = ! x[22:0];
+  assign x_zero = \$8  & \$9 ;
+  assign \$10  = ! y[30:23];
+  assign y_e = \$10  ? 8'h01 : y[30:23];
+  assign \$11  = ! y[30:23];
+  assign \$12  = ~ \$11 ;
+  assign \$13  = y[30:23] == 8'hff;
+  assign \$14  = ! y[22:0];
+  assign y_inf = \$13  & \$14 ;
+  assign \$15  = y[30:23] == 8'hff;
+  assign \$16  = | y[22:0];
+  assign y_nan = \$15  & \$16 ;
+  assign \$17  = ! y[30:23];
+  assign \$18  = ! y[22:0];
+  assign y_zero = \$17  & \$18 ;
+  assign \$19  = x_e - y_e;
+  assign \$20  = \$19 [7:0] > 5'h1b;
+  assign \$21  = \$20  ? 8'h1b : \$19 [7:0];
+  assign \$22  = ya_full >> \$21 [4:0];
+  assign \$23  = ya_full >> \$21 [4:0];
+  assign \$24  = \$23  << \$21 [4:0];
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     rp_msb = 5'h00;
-    if (\$37 [0]) begin
+    if (\$28 [0]) begin
       rp_msb = 5'h00;
     end
-    if (\$37 [1]) begin
+    if (\$28 [1]) begin
       rp_msb = 5'h01;
     end
-    if (\$37 [2]) begin
+    if (\$28 [2]) begin
       rp_msb = 5'h02;
     end
-    if (\$37 [3]) begin
+    if (\$28 [3]) begin
       rp_msb = 5'h03;
     end
-    if (\$37 [4]) begin
+    if (\$28 [4]) begin
       rp_msb = 5'h04;
     end
-    if (\$37 [5]) begin
+    if (\$28 [5]) begin
       rp_msb = 5'h05;
     end
-    if (\$37 [6]) begin
+    if (\$28 [6]) begin
       rp_msb = 5'h06;
     end
-    if (\$37 [7]) begin
+    if (\$28 [7]) begin
       rp_msb = 5'h07;
     end
-    if (\$37 [8]) begin
+    if (\$28 [8]) begin
       rp_msb = 5'h08;
     end
-    if (\$37 [9]) begin
+    if (\$28 [9]) begin
       rp_msb = 5'h09;
     end
-    if (\$37 [10]) begin
+    if (\$28 [10]) begin
       rp_msb = 5'h0a;
     end
-    if (\$37 [11]) begin
+    if (\$28 [11]) begin
       rp_msb = 5'h0b;
     end
-    if (\$37 [12]) begin
+    if (\$28 [12]) begin
       rp_msb = 5'h0c;
     end
-    if (\$37 [13]) begin
+    if (\$28 [13]) begin
       rp_msb = 5'h0d;
     end
-    if (\$37 [14]) begin
+    if (\$28 [14]) begin
       rp_msb = 5'h0e;
     end
-    if (\$37 [15]) begin
+    if (\$28 [15]) begin
       rp_msb = 5'h0f;
     end
-    if (\$37 [16]) begin
+    if (\$28 [16]) begin
       rp_msb = 5'h10;
     end
-    if (\$37 [17]) begin
+    if (\$28 [17]) begin
       rp_msb = 5'h11;
     end
-    if (\$37 [18]) begin
+    if (\$28 [18]) begin
       rp_msb = 5'h12;
     end
-    if (\$37 [19]) begin
+    if (\$28 [19]) begin
       rp_msb = 5'h13;
     end
-    if (\$37 [20]) begin
+    if (\$28 [20]) begin
       rp_msb = 5'h14;
     end
-    if (\$37 [21]) begin
+    if (\$28 [21]) begin
       rp_msb = 5'h15;
     end
-    if (\$37 [22]) begin
+    if (\$28 [22]) begin
       rp_msb = 5'h16;
     end
-    if (\$37 [23]) begin
+    if (\$28 [23]) begin
       rp_msb = 5'h17;
     end
-    if (\$37 [24]) begin
+    if (\$28 [24]) begin
       rp_msb = 5'h18;
     end
-    if (\$37 [25]) begin
+    if (\$28 [25]) begin
       rp_msb = 5'h19;
     end
-    if (\$37 [26]) begin
+    if (\$28 [26]) begin
       rp_msb = 5'h1a;
     end
-    if (\$37 [27]) begin
+    if (\$28 [27]) begin
       rp_msb = 5'h1b;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     rp_rs = 5'h00;
-    if (\$44 ) begin
+    if (\$35 ) begin
       (* full_case = 32'd1 *)
-      if (\$45 ) begin
+      if (\$36 ) begin
         rp_rs = 5'h1c;
       end else begin
-        rp_rs = \$46 [4:0];
+        rp_rs = \$37 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     (* full_case = 32'd1 *)
-    if (\$57 ) begin
-      rp_out = { \$67 , 31'h00000000 };
-    end else if (\$58 ) begin
-      rp_out = { \$76 , 31'h7f800000 };
+    if (\$48 ) begin
+      rp_out = { \$52 , 31'h00000000 };
+    end else if (\$49 ) begin
+      rp_out = { \$55 , 31'h7f800000 };
     end else begin
-      rp_out = { \$85 , \$56 [30:0] };
+      rp_out = { \$58 , \$47 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     (* full_case = 32'd1 *)
-    if (\$122 ) begin
+    if (\$62 ) begin
       s = 32'd2143289344;
-    end else if (\$129 ) begin
-      s = \$131 ;
+    end else if (x_inf) begin
+      s = x;
     end else begin
       s = rp_out;
     end
   end
-  assign x_sig = { \$11 , \$7 [22:0] };
-  assign y_sig = { \$22 , \$18 [22:0] };
-  assign d = \$23 [7:0];
-  assign dcl = \$25 [4:0];
-  assign total = \$37 [27:0];
-  assign rp_ls = \$40 [4:0];
-  assign rp_norm = \$41 [27:0];
-  assign rp_eb = { \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43  };
-  assign rp_packed = \$56 [45:0];
-  assign xa = { \$11 , \$7 [22:0], 3'h0 };
-  assign ya_full = { \$22 , \$18 [22:0], 3'h0 };
-  assign \$50  = { \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 , 23'h000000 };
+  assign x_sig = { \$3 , x[22:0] };
+  assign y_sig = { \$12 , y[22:0] };
+  assign d = \$19 [7:0];
+  assign dcl = \$21 [4:0];
+  assign total = \$28 [27:0];
+  assign rp_ls = \$31 [4:0];
+  assign rp_norm = \$32 [27:0];
+  assign rp_eb = { \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34  };
+  assign rp_packed = \$47 [45:0];
+  assign xa = { \$3 , x[22:0], 3'h0 };
+  assign ya_full = { \$12 , y[22:0], 3'h0 };
+  assign \$41  = { \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 , 23'h000000 };
 endmodule
 
 module \lut_all_fp16.dq_add0_1 (b, s, a);
   reg \$auto$verilog_backend.cc:2355:dump_module$3  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire \$100 ;
-  wire \$101 ;
-  wire [31:0] \$102 ;
-  wire \$103 ;
-  wire \$104 ;
-  wire [31:0] \$105 ;
-  wire \$106 ;
-  wire \$107 ;
-  wire \$108 ;
-  wire [31:0] \$109 ;
   wire \$11 ;
-  wire \$110 ;
-  wire \$111 ;
-  wire [31:0] \$112 ;
-  wire \$113 ;
-  wire \$114 ;
-  wire \$115 ;
-  wire \$116 ;
-  wire [31:0] \$117 ;
-  wire \$118 ;
-  wire [31:0] \$119 ;
   wire \$12 ;
-  wire \$120 ;
-  wire \$121 ;
-  wire \$122 ;
-  wire \$123 ;
-  wire [31:0] \$124 ;
-  wire \$125 ;
-  wire \$126 ;
-  wire [31:0] \$127 ;
-  wire \$128 ;
-  wire \$129 ;
-  wire [31:0] \$13 ;
-  wire \$130 ;
-  wire [31:0] \$131 ;
+  wire \$13 ;
   wire \$14 ;
   wire \$15 ;
-  wire [31:0] \$16 ;
+  wire \$16 ;
   wire \$17 ;
-  wire [31:0] \$18 ;
-  wire \$19 ;
-  wire [31:0] \$2 ;
-  wire [31:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire [8:0] \$23 ;
-  wire \$24 ;
-  wire [7:0] \$25 ;
-  wire [26:0] \$26 ;
-  wire [26:0] \$27 ;
-  wire [57:0] \$28 ;
-  wire \$29 ;
+  wire \$18 ;
+  wire [8:0] \$19 ;
+  wire \$2 ;
+  wire \$20 ;
+  wire [7:0] \$21 ;
+  wire [26:0] \$22 ;
+  wire [26:0] \$23 ;
+  wire [57:0] \$24 ;
+  wire \$25 ;
+  wire [27:0] \$26 ;
+  wire [27:0] \$27 ;
+  wire [28:0] \$28 ;
+  wire [8:0] \$29 ;
   wire \$3 ;
-  wire \$30 ;
-  wire [31:0] \$31 ;
-  wire \$32 ;
-  wire [31:0] \$33 ;
-  wire \$34 ;
-  wire [27:0] \$35 ;
-  wire [27:0] \$36 ;
-  wire [28:0] \$37 ;
-  wire [8:0] \$38 ;
-  wire [9:0] \$39 ;
+  wire [9:0] \$30 ;
+  wire [5:0] \$31 ;
+  wire [58:0] \$32 ;
+  wire [11:0] \$33 ;
+  wire [12:0] \$34 ;
+  wire \$35 ;
+  wire \$36 ;
+  wire [22:0] \$37 ;
+  wire [58:0] \$38 ;
+  wire [22:0] \$39 ;
   wire \$4 ;
-  wire [5:0] \$40 ;
-  wire [58:0] \$41 ;
-  wire [11:0] \$42 ;
-  wire [12:0] \$43 ;
+  wire [23:0] \$40 ;
+  wire [54:0] \$41 ;
+  wire [55:0] \$42 ;
+  wire \$43 ;
   wire \$44 ;
   wire \$45 ;
-  wire [22:0] \$46 ;
-  wire [58:0] \$47 ;
-  wire [22:0] \$48 ;
-  wire [23:0] \$49 ;
-  wire [31:0] \$5 ;
-  wire [54:0] \$50 ;
-  wire [55:0] \$51 ;
+  wire \$46 ;
+  wire [56:0] \$47 ;
+  wire \$48 ;
+  wire \$49 ;
+  wire \$5 ;
+  wire \$50 ;
+  wire \$51 ;
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire [56:0] \$56 ;
+  wire \$56 ;
   wire \$57 ;
   wire \$58 ;
   wire \$59 ;
   wire \$6 ;
   wire \$60 ;
-  wire [31:0] \$61 ;
+  wire \$61 ;
   wire \$62 ;
-  wire [31:0] \$63 ;
-  wire \$64 ;
-  wire \$65 ;
-  wire [31:0] \$66 ;
-  wire \$67 ;
-  wire \$68 ;
-  wire \$69 ;
-  wire [31:0] \$7 ;
-  wire [31:0] \$70 ;
-  wire \$71 ;
-  wire [31:0] \$72 ;
-  wire \$73 ;
-  wire \$74 ;
-  wire [31:0] \$75 ;
-  wire \$76 ;
-  wire \$77 ;
-  wire \$78 ;
-  wire [31:0] \$79 ;
+  wire \$7 ;
   wire \$8 ;
-  wire \$80 ;
-  wire [31:0] \$81 ;
-  wire \$82 ;
-  wire \$83 ;
-  wire [31:0] \$84 ;
-  wire \$85 ;
-  wire \$86 ;
-  wire [31:0] \$87 ;
-  wire \$88 ;
-  wire \$89 ;
-  wire [31:0] \$9 ;
-  wire [31:0] \$90 ;
-  wire \$91 ;
-  wire \$92 ;
-  wire \$93 ;
-  wire [31:0] \$94 ;
-  wire \$95 ;
-  wire \$96 ;
-  wire [31:0] \$97 ;
-  wire \$98 ;
-  wire \$99 ;
+  wire \$9 ;
   input [31:0] a;
   wire [31:0] a;
   input [31:0] b;
@@ -3628,419 +3441,301 @@ module \lut_all_fp16.dq_add0_1 (b, s, a);
   wire [27:0] rp_sh;
   output [31:0] s;
   reg [31:0] s;
+  wire sub;
+  wire swap;
   wire [27:0] total;
+  wire [31:0] x;
   wire [7:0] x_e;
+  wire x_inf;
+  wire x_nan;
   wire [23:0] x_sig;
+  wire x_zero;
   wire [26:0] xa;
+  wire [31:0] y;
   wire [7:0] y_e;
+  wire y_inf;
+  wire y_nan;
   wire [23:0] y_sig;
+  wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$1  = b[30:0] > a[30:0];
-  assign \$2  = \$1  ? b : a;
-  assign \$3  = ! \$2 [30:23];
-  assign \$4  = b[30:0] > a[30:0];
-  assign \$5  = \$4  ? b : a;
-  assign x_e = \$3  ? 8'h01 : \$5 [30:23];
-  assign \$6  = b[30:0] > a[30:0];
-  assign \$7  = \$6  ? b : a;
-  assign \$8  = b[30:0] > a[30:0];
-  assign \$9  = \$8  ? b : a;
-  assign \$10  = ! \$9 [30:23];
-  assign \$11  = ~ \$10 ;
-  assign \$12  = b[30:0] > a[30:0];
-  assign \$13  = \$12  ? a : b;
-  assign \$14  = ! \$13 [30:23];
-  assign \$15  = b[30:0] > a[30:0];
-  assign \$16  = \$15  ? a : b;
-  assign y_e = \$14  ? 8'h01 : \$16 [30:23];
-  assign \$17  = b[30:0] > a[30:0];
-  assign \$18  = \$17  ? a : b;
-  assign \$19  = b[30:0] > a[30:0];
-  assign \$20  = \$19  ? a : b;
-  assign \$21  = ! \$20 [30:23];
-  assign \$22  = ~ \$21 ;
-  assign \$23  = x_e - y_e;
-  assign \$24  = \$23 [7:0] > 5'h1b;
-  assign \$25  = \$24  ? 8'h1b : \$23 [7:0];
-  assign \$26  = ya_full >> \$25 [4:0];
-  assign \$27  = ya_full >> \$25 [4:0];
-  assign \$28  = \$27  << \$25 [4:0];
-  assign \$29  = \$28 [26:0] != ya_full;
-  assign ya = \$26  | { 26'h0000000, \$29  };
-  assign \$30  = b[30:0] > a[30:0];
-  assign \$31  = \$30  ? b : a;
-  assign \$32  = b[30:0] > a[30:0];
-  assign \$33  = \$32  ? a : b;
-  assign \$34  = \$31 [31] ^ \$33 [31];
-  assign \$35  = xa - ya;
-  assign \$36  = xa + ya;
-  assign \$37  = \$34  ? { \$35 [27], \$35  } : { 1'h0, \$36  };
-  assign \$38  = x_e - 7'h7f;
-  assign \$39  = $signed(\$38 ) - $signed(6'h17);
-  assign exp_lsb = $signed(\$39 ) - $signed(3'h3);
-  assign \$40  = 5'h1b - rp_msb;
-  assign \$41  = \$37 [27:0] << \$40 [4:0];
-  assign \$42  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$43  = $signed(\$42 ) + $signed(8'h7f);
-  assign \$44  = $signed(\$43 ) < $signed(2'h1);
-  assign \$45  = $signed(\$43 ) < $signed(6'h25);
-  assign \$46  = $signed(2'h1) - $signed(\$43 );
-  assign rp_sh = \$41 [27:0] >> rp_rs;
-  assign \$47  = rp_sh << rp_rs;
-  assign rp_lost = \$47 [27:0] != \$41 [27:0];
-  assign \$48  = $signed(\$43 ) + $signed({ 1'h0, rp_rs });
-  assign \$49  = $signed(\$48 ) - $signed(2'h1);
-  assign \$51  = $signed(\$50 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$52  = | rp_sh[2:0];
-  assign \$53  = \$52  | rp_lost;
-  assign \$54  = \$53  | rp_sh[4];
-  assign \$55  = rp_sh[3] & \$54 ;
-  assign \$56  = $signed(\$51 ) + $signed({ 1'h0, \$55  });
-  assign \$57  = ! \$37 [27:0];
-  assign \$58  = \$56 [45:0] >= 31'h7f800000;
-  assign \$59  = ! \$37 [27:0];
-  assign \$60  = b[30:0] > a[30:0];
-  assign \$61  = \$60  ? b : a;
-  assign \$62  = b[30:0] > a[30:0];
-  assign \$63  = \$62  ? a : b;
-  assign \$64  = \$61 [31] & \$63 [31];
-  assign \$65  = b[30:0] > a[30:0];
-  assign \$66  = \$65  ? b : a;
-  assign \$67  = \$59  ? \$64  : \$66 [31];
-  assign \$68  = ! \$37 [27:0];
-  assign \$69  = b[30:0] > a[30:0];
-  assign \$70  = \$69  ? b : a;
-  assign \$71  = b[30:0] > a[30:0];
-  assign \$72  = \$71  ? a : b;
-  assign \$73  = \$70 [31] & \$72 [31];
-  assign \$74  = b[30:0] > a[30:0];
-  assign \$75  = \$74  ? b : a;
-  assign \$76  = \$68  ? \$73  : \$75 [31];
-  assign \$77  = ! \$37 [27:0];
-  assign \$78  = b[30:0] > a[30:0];
-  assign \$79  = \$78  ? b : a;
-  assign \$80  = b[30:0] > a[30:0];
-  assign \$81  = \$80  ? a : b;
-  assign \$82  = \$79 [31] & \$81 [31];
-  assign \$83  = b[30:0] > a[30:0];
-  assign \$84  = \$83  ? b : a;
-  assign \$85  = \$77  ? \$82  : \$84 [31];
-  assign \$86  = b[30:0] > a[30:0];
-  assign \$87  = \$86  ? b : a;
-  assign \$88  = \$87 [30:23] == 8'hff;
-  assign \$89  = b[30:0] > a[30:0];
-  assign \$90  = \$89  ? b : a;
-  assign \$91  = | \$90 [22:0];
-  assign \$92  = \$88  & \$91 ;
-  assign \$93  = b[30:0] > a[30:0];
-  assign \$94  = \$93  ? a : b;
-  assign \$95  = \$94 [30:23] == 8'hff;
-  assign \$96  = b[30:0] > a[30:0];
-  assign \$97  = \$96  ? a : b;
-  assign \$98  = | \$97 [22:0];
-  assign \$99  = \$95  & \$98 ;
-  assign \$100  = \$92  | \$99 ;
-  assign \$101  = b[30:0] > a[30:0];
-  assign \$102  = \$101  ? b : a;
-  assign \$103  = \$102 [30:23] == 8'hff;
-  assign \$104  = b[30:0] > a[30:0];
-  assign \$105  = \$104  ? b : a;
-  assign \$106  = ! \$105 [22:0];
-  assign \$107  = \$103  & \$106 ;
-  assign \$108  = b[30:0] > a[30:0];
-  assign \$109  = \$108  ? a : b;
-  assign \$110  = \$109 [30:23] == 8'hff;
-  assign \$111  = b[30:0] > a[30:0];
-  assign \$112  = \$111  ? a : b;
-  assign \$113  = ! \$112 [22:0];
-  assign \$114  = \$110  & \$113 ;
-  assign \$115  = \$107  & \$114 ;
-  assign \$116  = b[30:0] > a[30:0];
-  assign \$117  = \$116  ? b : a;
-  assign \$118  = b[30:0] > a[30:0];
-  assign \$119  = \$118  ? a : b;
-  assign \$120  = \$117 [31] ^ \$119 [31];
-  assign \$121  = \$115  & \$120 ;
-  assign \$122  = \$100  | \$121 ;
-  assign \$123  = b[30:0] > a[30:0];
-  assign \$124  = \$123  ? b : a;
-  assign \$125  = \$124 [30:23] == 8'hff;
-  assign \$126  = b[30:0] > a[30:0];
-  assign \$127  = \$126  ? b : a;
-  assign \$128  = ! \$127 [22:0];
-  assign \$129  = \$125  & \$128 ;
-  assign \$130  = b[30:0] > a[30:0];
-  assign \$131  = \$130  ? b : a;
+  assign \$25  = \$24 [26:0] != ya_full;
+  assign ya = \$22  | { 26'h0000000, \$25  };
+  assign sub = x[31] ^ y[31];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 7'h7f;
+  assign \$30  = $signed(\$29 ) - $signed(6'h17);
+  assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
+  assign \$31  = 5'h1b - rp_msb;
+  assign \$32  = \$28 [27:0] << \$31 [4:0];
+  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$34  = $signed(\$33 ) + $signed(8'h7f);
+  assign \$35  = $signed(\$34 ) < $signed(2'h1);
+  assign \$36  = $signed(\$34 ) < $signed(6'h25);
+  assign \$37  = $signed(2'h1) - $signed(\$34 );
+  assign rp_sh = \$32 [27:0] >> rp_rs;
+  assign \$38  = rp_sh << rp_rs;
+  assign rp_lost = \$38 [27:0] != \$32 [27:0];
+  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
+  assign \$40  = $signed(\$39 ) - $signed(2'h1);
+  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[27:4] });
+  assign \$43  = | rp_sh[2:0];
+  assign \$44  = \$43  | rp_lost;
+  assign \$45  = \$44  | rp_sh[4];
+  assign \$46  = rp_sh[3] & \$45 ;
+  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
+  assign \$48  = ! \$28 [27:0];
+  assign \$49  = \$47 [45:0] >= 31'h7f800000;
+  assign \$50  = ! \$28 [27:0];
+  assign \$51  = x[31] & y[31];
+  assign \$52  = \$50  ? \$51  : x[31];
+  assign \$53  = ! \$28 [27:0];
+  assign \$54  = x[31] & y[31];
+  assign \$55  = \$53  ? \$54  : x[31];
+  assign \$56  = ! \$28 [27:0];
+  assign \$57  = x[31] & y[31];
+  assign \$58  = \$56  ? \$57  : x[31];
+  assign \$59  = x_nan | y_nan;
+  assign \$60  = x_inf & y_inf;
+  assign \$61  = \$60  & sub;
+  assign \$62  = \$59  | \$61 ;
+  assign swap = b[30:0] > a[30:0];
+  assign x = swap ? b : a;
+  assign y = swap ? a : b;
+  assign \$1  = ! x[30:23];
+  assign x_e = \$1  ? 8'h01 : x[30:23];
+  assign \$2  = ! x[30:23];
+  assign \$3  = ~ \$2 ;
+  assign \$4  = x[30:23] == 8'hff;
+  assign \$5  = ! x[22:0];
+  assign x_inf = \$4  & \$5 ;
+  assign \$6  = x[30:23] == 8'hff;
+  assign \$7  = | x[22:0];
+  assign x_nan = \$6  & \$7 ;
+  assign \$8  = ! x[30:23];
+  assign \$9  = ! x[22:0];
+  assign x_zero = \$8  & \$9 ;
+  assign \$10  = ! y[30:23];
+  assign y_e = \$10  ? 8'h01 : y[30:23];
+  assign \$11  = ! y[30:23];
+  assign \$12  = ~ \$11 ;
+  assign \$13  = y[30:23] == 8'hff;
+  assign \$14  = ! y[22:0];
+  assign y_inf = \$13  & \$14 ;
+  assign \$15  = y[30:23] == 8'hff;
+  assign \$16  = | y[22:0];
+  assign y_nan = \$15  & \$16 ;
+  assign \$17  = ! y[30:23];
+  assign \$18  = ! y[22:0];
+  assign y_zero = \$17  & \$18 ;
+  assign \$19  = x_e - y_e;
+  assign \$20  = \$19 [7:0] > 5'h1b;
+  assign \$21  = \$20  ? 8'h1b : \$19 [7:0];
+  assign \$22  = ya_full >> \$21 [4:0];
+  assign \$23  = ya_full >> \$21 [4:0];
+  assign \$24  = \$23  << \$21 [4:0];
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     rp_msb = 5'h00;
-    if (\$37 [0]) begin
+    if (\$28 [0]) begin
       rp_msb = 5'h00;
     end
-    if (\$37 [1]) begin
+    if (\$28 [1]) begin
       rp_msb = 5'h01;
     end
-    if (\$37 [2]) begin
+    if (\$28 [2]) begin
       rp_msb = 5'h02;
     end
-    if (\$37 [3]) begin
+    if (\$28 [3]) begin
       rp_msb = 5'h03;
     end
-    if (\$37 [4]) begin
+    if (\$28 [4]) begin
       rp_msb = 5'h04;
     end
-    if (\$37 [5]) begin
+    if (\$28 [5]) begin
       rp_msb = 5'h05;
     end
-    if (\$37 [6]) begin
+    if (\$28 [6]) begin
       rp_msb = 5'h06;
     end
-    if (\$37 [7]) begin
+    if (\$28 [7]) begin
       rp_msb = 5'h07;
     end
-    if (\$37 [8]) begin
+    if (\$28 [8]) begin
       rp_msb = 5'h08;
     end
-    if (\$37 [9]) begin
+    if (\$28 [9]) begin
       rp_msb = 5'h09;
     end
-    if (\$37 [10]) begin
+    if (\$28 [10]) begin
       rp_msb = 5'h0a;
     end
-    if (\$37 [11]) begin
+    if (\$28 [11]) begin
       rp_msb = 5'h0b;
     end
-    if (\$37 [12]) begin
+    if (\$28 [12]) begin
       rp_msb = 5'h0c;
     end
-    if (\$37 [13]) begin
+    if (\$28 [13]) begin
       rp_msb = 5'h0d;
     end
-    if (\$37 [14]) begin
+    if (\$28 [14]) begin
       rp_msb = 5'h0e;
     end
-    if (\$37 [15]) begin
+    if (\$28 [15]) begin
       rp_msb = 5'h0f;
     end
-    if (\$37 [16]) begin
+    if (\$28 [16]) begin
       rp_msb = 5'h10;
     end
-    if (\$37 [17]) begin
+    if (\$28 [17]) begin
       rp_msb = 5'h11;
     end
-    if (\$37 [18]) begin
+    if (\$28 [18]) begin
       rp_msb = 5'h12;
     end
-    if (\$37 [19]) begin
+    if (\$28 [19]) begin
       rp_msb = 5'h13;
     end
-    if (\$37 [20]) begin
+    if (\$28 [20]) begin
       rp_msb = 5'h14;
     end
-    if (\$37 [21]) begin
+    if (\$28 [21]) begin
       rp_msb = 5'h15;
     end
-    if (\$37 [22]) begin
+    if (\$28 [22]) begin
       rp_msb = 5'h16;
     end
-    if (\$37 [23]) begin
+    if (\$28 [23]) begin
       rp_msb = 5'h17;
     end
-    if (\$37 [24]) begin
+    if (\$28 [24]) begin
       rp_msb = 5'h18;
     end
-    if (\$37 [25]) begin
+    if (\$28 [25]) begin
       rp_msb = 5'h19;
     end
-    if (\$37 [26]) begin
+    if (\$28 [26]) begin
       rp_msb = 5'h1a;
     end
-    if (\$37 [27]) begin
+    if (\$28 [27]) begin
       rp_msb = 5'h1b;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     rp_rs = 5'h00;
-    if (\$44 ) begin
+    if (\$35 ) begin
       (* full_case = 32'd1 *)
-      if (\$45 ) begin
+      if (\$36 ) begin
         rp_rs = 5'h1c;
       end else begin
-        rp_rs = \$46 [4:0];
+        rp_rs = \$37 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     (* full_case = 32'd1 *)
-    if (\$57 ) begin
-      rp_out = { \$67 , 31'h00000000 };
-    end else if (\$58 ) begin
-      rp_out = { \$76 , 31'h7f800000 };
+    if (\$48 ) begin
+      rp_out = { \$52 , 31'h00000000 };
+    end else if (\$49 ) begin
+      rp_out = { \$55 , 31'h7f800000 };
     end else begin
-      rp_out = { \$85 , \$56 [30:0] };
+      rp_out = { \$58 , \$47 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     (* full_case = 32'd1 *)
-    if (\$122 ) begin
+    if (\$62 ) begin
       s = 32'd2143289344;
-    end else if (\$129 ) begin
-      s = \$131 ;
+    end else if (x_inf) begin
+      s = x;
     end else begin
       s = rp_out;
     end
   end
-  assign x_sig = { \$11 , \$7 [22:0] };
-  assign y_sig = { \$22 , \$18 [22:0] };
-  assign d = \$23 [7:0];
-  assign dcl = \$25 [4:0];
-  assign total = \$37 [27:0];
-  assign rp_ls = \$40 [4:0];
-  assign rp_norm = \$41 [27:0];
-  assign rp_eb = { \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43  };
-  assign rp_packed = \$56 [45:0];
-  assign xa = { \$11 , \$7 [22:0], 3'h0 };
-  assign ya_full = { \$22 , \$18 [22:0], 3'h0 };
-  assign \$50  = { \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 , 23'h000000 };
+  assign x_sig = { \$3 , x[22:0] };
+  assign y_sig = { \$12 , y[22:0] };
+  assign d = \$19 [7:0];
+  assign dcl = \$21 [4:0];
+  assign total = \$28 [27:0];
+  assign rp_ls = \$31 [4:0];
+  assign rp_norm = \$32 [27:0];
+  assign rp_eb = { \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34  };
+  assign rp_packed = \$47 [45:0];
+  assign xa = { \$3 , x[22:0], 3'h0 };
+  assign ya_full = { \$12 , y[22:0], 3'h0 };
+  assign \$41  = { \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 , 23'h000000 };
 endmodule
 
 module \lut_all_fp16.dq_add1_0 (b, s, a);
   reg \$auto$verilog_backend.cc:2355:dump_module$4  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire \$100 ;
-  wire \$101 ;
-  wire [31:0] \$102 ;
-  wire \$103 ;
-  wire \$104 ;
-  wire [31:0] \$105 ;
-  wire \$106 ;
-  wire \$107 ;
-  wire \$108 ;
-  wire [31:0] \$109 ;
   wire \$11 ;
-  wire \$110 ;
-  wire \$111 ;
-  wire [31:0] \$112 ;
-  wire \$113 ;
-  wire \$114 ;
-  wire \$115 ;
-  wire \$116 ;
-  wire [31:0] \$117 ;
-  wire \$118 ;
-  wire [31:0] \$119 ;
   wire \$12 ;
-  wire \$120 ;
-  wire \$121 ;
-  wire \$122 ;
-  wire \$123 ;
-  wire [31:0] \$124 ;
-  wire \$125 ;
-  wire \$126 ;
-  wire [31:0] \$127 ;
-  wire \$128 ;
-  wire \$129 ;
-  wire [31:0] \$13 ;
-  wire \$130 ;
-  wire [31:0] \$131 ;
+  wire \$13 ;
   wire \$14 ;
   wire \$15 ;
-  wire [31:0] \$16 ;
+  wire \$16 ;
   wire \$17 ;
-  wire [31:0] \$18 ;
-  wire \$19 ;
-  wire [31:0] \$2 ;
-  wire [31:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire [8:0] \$23 ;
-  wire \$24 ;
-  wire [7:0] \$25 ;
-  wire [26:0] \$26 ;
-  wire [26:0] \$27 ;
-  wire [57:0] \$28 ;
-  wire \$29 ;
+  wire \$18 ;
+  wire [8:0] \$19 ;
+  wire \$2 ;
+  wire \$20 ;
+  wire [7:0] \$21 ;
+  wire [26:0] \$22 ;
+  wire [26:0] \$23 ;
+  wire [57:0] \$24 ;
+  wire \$25 ;
+  wire [27:0] \$26 ;
+  wire [27:0] \$27 ;
+  wire [28:0] \$28 ;
+  wire [8:0] \$29 ;
   wire \$3 ;
-  wire \$30 ;
-  wire [31:0] \$31 ;
-  wire \$32 ;
-  wire [31:0] \$33 ;
-  wire \$34 ;
-  wire [27:0] \$35 ;
-  wire [27:0] \$36 ;
-  wire [28:0] \$37 ;
-  wire [8:0] \$38 ;
-  wire [9:0] \$39 ;
+  wire [9:0] \$30 ;
+  wire [5:0] \$31 ;
+  wire [58:0] \$32 ;
+  wire [11:0] \$33 ;
+  wire [12:0] \$34 ;
+  wire \$35 ;
+  wire \$36 ;
+  wire [22:0] \$37 ;
+  wire [58:0] \$38 ;
+  wire [22:0] \$39 ;
   wire \$4 ;
-  wire [5:0] \$40 ;
-  wire [58:0] \$41 ;
-  wire [11:0] \$42 ;
-  wire [12:0] \$43 ;
+  wire [23:0] \$40 ;
+  wire [54:0] \$41 ;
+  wire [55:0] \$42 ;
+  wire \$43 ;
   wire \$44 ;
   wire \$45 ;
-  wire [22:0] \$46 ;
-  wire [58:0] \$47 ;
-  wire [22:0] \$48 ;
-  wire [23:0] \$49 ;
-  wire [31:0] \$5 ;
-  wire [54:0] \$50 ;
-  wire [55:0] \$51 ;
+  wire \$46 ;
+  wire [56:0] \$47 ;
+  wire \$48 ;
+  wire \$49 ;
+  wire \$5 ;
+  wire \$50 ;
+  wire \$51 ;
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire [56:0] \$56 ;
+  wire \$56 ;
   wire \$57 ;
   wire \$58 ;
   wire \$59 ;
   wire \$6 ;
   wire \$60 ;
-  wire [31:0] \$61 ;
+  wire \$61 ;
   wire \$62 ;
-  wire [31:0] \$63 ;
-  wire \$64 ;
-  wire \$65 ;
-  wire [31:0] \$66 ;
-  wire \$67 ;
-  wire \$68 ;
-  wire \$69 ;
-  wire [31:0] \$7 ;
-  wire [31:0] \$70 ;
-  wire \$71 ;
-  wire [31:0] \$72 ;
-  wire \$73 ;
-  wire \$74 ;
-  wire [31:0] \$75 ;
-  wire \$76 ;
-  wire \$77 ;
-  wire \$78 ;
-  wire [31:0] \$79 ;
+  wire \$7 ;
   wire \$8 ;
-  wire \$80 ;
-  wire [31:0] \$81 ;
-  wire \$82 ;
-  wire \$83 ;
-  wire [31:0] \$84 ;
-  wire \$85 ;
-  wire \$86 ;
-  wire [31:0] \$87 ;
-  wire \$88 ;
-  wire \$89 ;
-  wire [31:0] \$9 ;
-  wire [31:0] \$90 ;
-  wire \$91 ;
-  wire \$92 ;
-  wire \$93 ;
-  wire [31:0] \$94 ;
-  wire \$95 ;
-  wire \$96 ;
-  wire [31:0] \$97 ;
-  wire \$98 ;
-  wire \$99 ;
+  wire \$9 ;
   input [31:0] a;
   wire [31:0] a;
   input [31:0] b;
@@ -4059,419 +3754,301 @@ module \lut_all_fp16.dq_add1_0 (b, s, a);
   wire [27:0] rp_sh;
   output [31:0] s;
   reg [31:0] s;
+  wire sub;
+  wire swap;
   wire [27:0] total;
+  wire [31:0] x;
   wire [7:0] x_e;
+  wire x_inf;
+  wire x_nan;
   wire [23:0] x_sig;
+  wire x_zero;
   wire [26:0] xa;
+  wire [31:0] y;
   wire [7:0] y_e;
+  wire y_inf;
+  wire y_nan;
   wire [23:0] y_sig;
+  wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$1  = b[30:0] > a[30:0];
-  assign \$2  = \$1  ? b : a;
-  assign \$3  = ! \$2 [30:23];
-  assign \$4  = b[30:0] > a[30:0];
-  assign \$5  = \$4  ? b : a;
-  assign x_e = \$3  ? 8'h01 : \$5 [30:23];
-  assign \$6  = b[30:0] > a[30:0];
-  assign \$7  = \$6  ? b : a;
-  assign \$8  = b[30:0] > a[30:0];
-  assign \$9  = \$8  ? b : a;
-  assign \$10  = ! \$9 [30:23];
-  assign \$11  = ~ \$10 ;
-  assign \$12  = b[30:0] > a[30:0];
-  assign \$13  = \$12  ? a : b;
-  assign \$14  = ! \$13 [30:23];
-  assign \$15  = b[30:0] > a[30:0];
-  assign \$16  = \$15  ? a : b;
-  assign y_e = \$14  ? 8'h01 : \$16 [30:23];
-  assign \$17  = b[30:0] > a[30:0];
-  assign \$18  = \$17  ? a : b;
-  assign \$19  = b[30:0] > a[30:0];
-  assign \$20  = \$19  ? a : b;
-  assign \$21  = ! \$20 [30:23];
-  assign \$22  = ~ \$21 ;
-  assign \$23  = x_e - y_e;
-  assign \$24  = \$23 [7:0] > 5'h1b;
-  assign \$25  = \$24  ? 8'h1b : \$23 [7:0];
-  assign \$26  = ya_full >> \$25 [4:0];
-  assign \$27  = ya_full >> \$25 [4:0];
-  assign \$28  = \$27  << \$25 [4:0];
-  assign \$29  = \$28 [26:0] != ya_full;
-  assign ya = \$26  | { 26'h0000000, \$29  };
-  assign \$30  = b[30:0] > a[30:0];
-  assign \$31  = \$30  ? b : a;
-  assign \$32  = b[30:0] > a[30:0];
-  assign \$33  = \$32  ? a : b;
-  assign \$34  = \$31 [31] ^ \$33 [31];
-  assign \$35  = xa - ya;
-  assign \$36  = xa + ya;
-  assign \$37  = \$34  ? { \$35 [27], \$35  } : { 1'h0, \$36  };
-  assign \$38  = x_e - 7'h7f;
-  assign \$39  = $signed(\$38 ) - $signed(6'h17);
-  assign exp_lsb = $signed(\$39 ) - $signed(3'h3);
-  assign \$40  = 5'h1b - rp_msb;
-  assign \$41  = \$37 [27:0] << \$40 [4:0];
-  assign \$42  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$43  = $signed(\$42 ) + $signed(8'h7f);
-  assign \$44  = $signed(\$43 ) < $signed(2'h1);
-  assign \$45  = $signed(\$43 ) < $signed(6'h25);
-  assign \$46  = $signed(2'h1) - $signed(\$43 );
-  assign rp_sh = \$41 [27:0] >> rp_rs;
-  assign \$47  = rp_sh << rp_rs;
-  assign rp_lost = \$47 [27:0] != \$41 [27:0];
-  assign \$48  = $signed(\$43 ) + $signed({ 1'h0, rp_rs });
-  assign \$49  = $signed(\$48 ) - $signed(2'h1);
-  assign \$51  = $signed(\$50 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$52  = | rp_sh[2:0];
-  assign \$53  = \$52  | rp_lost;
-  assign \$54  = \$53  | rp_sh[4];
-  assign \$55  = rp_sh[3] & \$54 ;
-  assign \$56  = $signed(\$51 ) + $signed({ 1'h0, \$55  });
-  assign \$57  = ! \$37 [27:0];
-  assign \$58  = \$56 [45:0] >= 31'h7f800000;
-  assign \$59  = ! \$37 [27:0];
-  assign \$60  = b[30:0] > a[30:0];
-  assign \$61  = \$60  ? b : a;
-  assign \$62  = b[30:0] > a[30:0];
-  assign \$63  = \$62  ? a : b;
-  assign \$64  = \$61 [31] & \$63 [31];
-  assign \$65  = b[30:0] > a[30:0];
-  assign \$66  = \$65  ? b : a;
-  assign \$67  = \$59  ? \$64  : \$66 [31];
-  assign \$68  = ! \$37 [27:0];
-  assign \$69  = b[30:0] > a[30:0];
-  assign \$70  = \$69  ? b : a;
-  assign \$71  = b[30:0] > a[30:0];
-  assign \$72  = \$71  ? a : b;
-  assign \$73  = \$70 [31] & \$72 [31];
-  assign \$74  = b[30:0] > a[30:0];
-  assign \$75  = \$74  ? b : a;
-  assign \$76  = \$68  ? \$73  : \$75 [31];
-  assign \$77  = ! \$37 [27:0];
-  assign \$78  = b[30:0] > a[30:0];
-  assign \$79  = \$78  ? b : a;
-  assign \$80  = b[30:0] > a[30:0];
-  assign \$81  = \$80  ? a : b;
-  assign \$82  = \$79 [31] & \$81 [31];
-  assign \$83  = b[30:0] > a[30:0];
-  assign \$84  = \$83  ? b : a;
-  assign \$85  = \$77  ? \$82  : \$84 [31];
-  assign \$86  = b[30:0] > a[30:0];
-  assign \$87  = \$86  ? b : a;
-  assign \$88  = \$87 [30:23] == 8'hff;
-  assign \$89  = b[30:0] > a[30:0];
-  assign \$90  = \$89  ? b : a;
-  assign \$91  = | \$90 [22:0];
-  assign \$92  = \$88  & \$91 ;
-  assign \$93  = b[30:0] > a[30:0];
-  assign \$94  = \$93  ? a : b;
-  assign \$95  = \$94 [30:23] == 8'hff;
-  assign \$96  = b[30:0] > a[30:0];
-  assign \$97  = \$96  ? a : b;
-  assign \$98  = | \$97 [22:0];
-  assign \$99  = \$95  & \$98 ;
-  assign \$100  = \$92  | \$99 ;
-  assign \$101  = b[30:0] > a[30:0];
-  assign \$102  = \$101  ? b : a;
-  assign \$103  = \$102 [30:23] == 8'hff;
-  assign \$104  = b[30:0] > a[30:0];
-  assign \$105  = \$104  ? b : a;
-  assign \$106  = ! \$105 [22:0];
-  assign \$107  = \$103  & \$106 ;
-  assign \$108  = b[30:0] > a[30:0];
-  assign \$109  = \$108  ? a : b;
-  assign \$110  = \$109 [30:23] == 8'hff;
-  assign \$111  = b[30:0] > a[30:0];
-  assign \$112  = \$111  ? a : b;
-  assign \$113  = ! \$112 [22:0];
-  assign \$114  = \$110  & \$113 ;
-  assign \$115  = \$107  & \$114 ;
-  assign \$116  = b[30:0] > a[30:0];
-  assign \$117  = \$116  ? b : a;
-  assign \$118  = b[30:0] > a[30:0];
-  assign \$119  = \$118  ? a : b;
-  assign \$120  = \$117 [31] ^ \$119 [31];
-  assign \$121  = \$115  & \$120 ;
-  assign \$122  = \$100  | \$121 ;
-  assign \$123  = b[30:0] > a[30:0];
-  assign \$124  = \$123  ? b : a;
-  assign \$125  = \$124 [30:23] == 8'hff;
-  assign \$126  = b[30:0] > a[30:0];
-  assign \$127  = \$126  ? b : a;
-  assign \$128  = ! \$127 [22:0];
-  assign \$129  = \$125  & \$128 ;
-  assign \$130  = b[30:0] > a[30:0];
-  assign \$131  = \$130  ? b : a;
+  assign \$25  = \$24 [26:0] != ya_full;
+  assign ya = \$22  | { 26'h0000000, \$25  };
+  assign sub = x[31] ^ y[31];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 7'h7f;
+  assign \$30  = $signed(\$29 ) - $signed(6'h17);
+  assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
+  assign \$31  = 5'h1b - rp_msb;
+  assign \$32  = \$28 [27:0] << \$31 [4:0];
+  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$34  = $signed(\$33 ) + $signed(8'h7f);
+  assign \$35  = $signed(\$34 ) < $signed(2'h1);
+  assign \$36  = $signed(\$34 ) < $signed(6'h25);
+  assign \$37  = $signed(2'h1) - $signed(\$34 );
+  assign rp_sh = \$32 [27:0] >> rp_rs;
+  assign \$38  = rp_sh << rp_rs;
+  assign rp_lost = \$38 [27:0] != \$32 [27:0];
+  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
+  assign \$40  = $signed(\$39 ) - $signed(2'h1);
+  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[27:4] });
+  assign \$43  = | rp_sh[2:0];
+  assign \$44  = \$43  | rp_lost;
+  assign \$45  = \$44  | rp_sh[4];
+  assign \$46  = rp_sh[3] & \$45 ;
+  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
+  assign \$48  = ! \$28 [27:0];
+  assign \$49  = \$47 [45:0] >= 31'h7f800000;
+  assign \$50  = ! \$28 [27:0];
+  assign \$51  = x[31] & y[31];
+  assign \$52  = \$50  ? \$51  : x[31];
+  assign \$53  = ! \$28 [27:0];
+  assign \$54  = x[31] & y[31];
+  assign \$55  = \$53  ? \$54  : x[31];
+  assign \$56  = ! \$28 [27:0];
+  assign \$57  = x[31] & y[31];
+  assign \$58  = \$56  ? \$57  : x[31];
+  assign \$59  = x_nan | y_nan;
+  assign \$60  = x_inf & y_inf;
+  assign \$61  = \$60  & sub;
+  assign \$62  = \$59  | \$61 ;
+  assign swap = b[30:0] > a[30:0];
+  assign x = swap ? b : a;
+  assign y = swap ? a : b;
+  assign \$1  = ! x[30:23];
+  assign x_e = \$1  ? 8'h01 : x[30:23];
+  assign \$2  = ! x[30:23];
+  assign \$3  = ~ \$2 ;
+  assign \$4  = x[30:23] == 8'hff;
+  assign \$5  = ! x[22:0];
+  assign x_inf = \$4  & \$5 ;
+  assign \$6  = x[30:23] == 8'hff;
+  assign \$7  = | x[22:0];
+  assign x_nan = \$6  & \$7 ;
+  assign \$8  = ! x[30:23];
+  assign \$9  = ! x[22:0];
+  assign x_zero = \$8  & \$9 ;
+  assign \$10  = ! y[30:23];
+  assign y_e = \$10  ? 8'h01 : y[30:23];
+  assign \$11  = ! y[30:23];
+  assign \$12  = ~ \$11 ;
+  assign \$13  = y[30:23] == 8'hff;
+  assign \$14  = ! y[22:0];
+  assign y_inf = \$13  & \$14 ;
+  assign \$15  = y[30:23] == 8'hff;
+  assign \$16  = | y[22:0];
+  assign y_nan = \$15  & \$16 ;
+  assign \$17  = ! y[30:23];
+  assign \$18  = ! y[22:0];
+  assign y_zero = \$17  & \$18 ;
+  assign \$19  = x_e - y_e;
+  assign \$20  = \$19 [7:0] > 5'h1b;
+  assign \$21  = \$20  ? 8'h1b : \$19 [7:0];
+  assign \$22  = ya_full >> \$21 [4:0];
+  assign \$23  = ya_full >> \$21 [4:0];
+  assign \$24  = \$23  << \$21 [4:0];
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
     rp_msb = 5'h00;
-    if (\$37 [0]) begin
+    if (\$28 [0]) begin
       rp_msb = 5'h00;
     end
-    if (\$37 [1]) begin
+    if (\$28 [1]) begin
       rp_msb = 5'h01;
     end
-    if (\$37 [2]) begin
+    if (\$28 [2]) begin
       rp_msb = 5'h02;
     end
-    if (\$37 [3]) begin
+    if (\$28 [3]) begin
       rp_msb = 5'h03;
     end
-    if (\$37 [4]) begin
+    if (\$28 [4]) begin
       rp_msb = 5'h04;
     end
-    if (\$37 [5]) begin
+    if (\$28 [5]) begin
       rp_msb = 5'h05;
     end
-    if (\$37 [6]) begin
+    if (\$28 [6]) begin
       rp_msb = 5'h06;
     end
-    if (\$37 [7]) begin
+    if (\$28 [7]) begin
       rp_msb = 5'h07;
     end
-    if (\$37 [8]) begin
+    if (\$28 [8]) begin
       rp_msb = 5'h08;
     end
-    if (\$37 [9]) begin
+    if (\$28 [9]) begin
       rp_msb = 5'h09;
     end
-    if (\$37 [10]) begin
+    if (\$28 [10]) begin
       rp_msb = 5'h0a;
     end
-    if (\$37 [11]) begin
+    if (\$28 [11]) begin
       rp_msb = 5'h0b;
     end
-    if (\$37 [12]) begin
+    if (\$28 [12]) begin
       rp_msb = 5'h0c;
     end
-    if (\$37 [13]) begin
+    if (\$28 [13]) begin
       rp_msb = 5'h0d;
     end
-    if (\$37 [14]) begin
+    if (\$28 [14]) begin
       rp_msb = 5'h0e;
     end
-    if (\$37 [15]) begin
+    if (\$28 [15]) begin
       rp_msb = 5'h0f;
     end
-    if (\$37 [16]) begin
+    if (\$28 [16]) begin
       rp_msb = 5'h10;
     end
-    if (\$37 [17]) begin
+    if (\$28 [17]) begin
       rp_msb = 5'h11;
     end
-    if (\$37 [18]) begin
+    if (\$28 [18]) begin
       rp_msb = 5'h12;
     end
-    if (\$37 [19]) begin
+    if (\$28 [19]) begin
       rp_msb = 5'h13;
     end
-    if (\$37 [20]) begin
+    if (\$28 [20]) begin
       rp_msb = 5'h14;
     end
-    if (\$37 [21]) begin
+    if (\$28 [21]) begin
       rp_msb = 5'h15;
     end
-    if (\$37 [22]) begin
+    if (\$28 [22]) begin
       rp_msb = 5'h16;
     end
-    if (\$37 [23]) begin
+    if (\$28 [23]) begin
       rp_msb = 5'h17;
     end
-    if (\$37 [24]) begin
+    if (\$28 [24]) begin
       rp_msb = 5'h18;
     end
-    if (\$37 [25]) begin
+    if (\$28 [25]) begin
       rp_msb = 5'h19;
     end
-    if (\$37 [26]) begin
+    if (\$28 [26]) begin
       rp_msb = 5'h1a;
     end
-    if (\$37 [27]) begin
+    if (\$28 [27]) begin
       rp_msb = 5'h1b;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
     rp_rs = 5'h00;
-    if (\$44 ) begin
+    if (\$35 ) begin
       (* full_case = 32'd1 *)
-      if (\$45 ) begin
+      if (\$36 ) begin
         rp_rs = 5'h1c;
       end else begin
-        rp_rs = \$46 [4:0];
+        rp_rs = \$37 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
     (* full_case = 32'd1 *)
-    if (\$57 ) begin
-      rp_out = { \$67 , 31'h00000000 };
-    end else if (\$58 ) begin
-      rp_out = { \$76 , 31'h7f800000 };
+    if (\$48 ) begin
+      rp_out = { \$52 , 31'h00000000 };
+    end else if (\$49 ) begin
+      rp_out = { \$55 , 31'h7f800000 };
     end else begin
-      rp_out = { \$85 , \$56 [30:0] };
+      rp_out = { \$58 , \$47 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
     (* full_case = 32'd1 *)
-    if (\$122 ) begin
+    if (\$62 ) begin
       s = 32'd2143289344;
-    end else if (\$129 ) begin
-      s = \$131 ;
+    end else if (x_inf) begin
+      s = x;
     end else begin
       s = rp_out;
     end
   end
-  assign x_sig = { \$11 , \$7 [22:0] };
-  assign y_sig = { \$22 , \$18 [22:0] };
-  assign d = \$23 [7:0];
-  assign dcl = \$25 [4:0];
-  assign total = \$37 [27:0];
-  assign rp_ls = \$40 [4:0];
-  assign rp_norm = \$41 [27:0];
-  assign rp_eb = { \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43  };
-  assign rp_packed = \$56 [45:0];
-  assign xa = { \$11 , \$7 [22:0], 3'h0 };
-  assign ya_full = { \$22 , \$18 [22:0], 3'h0 };
-  assign \$50  = { \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 , 23'h000000 };
+  assign x_sig = { \$3 , x[22:0] };
+  assign y_sig = { \$12 , y[22:0] };
+  assign d = \$19 [7:0];
+  assign dcl = \$21 [4:0];
+  assign total = \$28 [27:0];
+  assign rp_ls = \$31 [4:0];
+  assign rp_norm = \$32 [27:0];
+  assign rp_eb = { \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34  };
+  assign rp_packed = \$47 [45:0];
+  assign xa = { \$3 , x[22:0], 3'h0 };
+  assign ya_full = { \$12 , y[22:0], 3'h0 };
+  assign \$41  = { \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 , 23'h000000 };
 endmodule
 
 module \lut_all_fp16.dq_add1_1 (b, s, a);
   reg \$auto$verilog_backend.cc:2355:dump_module$5  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire \$100 ;
-  wire \$101 ;
-  wire [31:0] \$102 ;
-  wire \$103 ;
-  wire \$104 ;
-  wire [31:0] \$105 ;
-  wire \$106 ;
-  wire \$107 ;
-  wire \$108 ;
-  wire [31:0] \$109 ;
   wire \$11 ;
-  wire \$110 ;
-  wire \$111 ;
-  wire [31:0] \$112 ;
-  wire \$113 ;
-  wire \$114 ;
-  wire \$115 ;
-  wire \$116 ;
-  wire [31:0] \$117 ;
-  wire \$118 ;
-  wire [31:0] \$119 ;
   wire \$12 ;
-  wire \$120 ;
-  wire \$121 ;
-  wire \$122 ;
-  wire \$123 ;
-  wire [31:0] \$124 ;
-  wire \$125 ;
-  wire \$126 ;
-  wire [31:0] \$127 ;
-  wire \$128 ;
-  wire \$129 ;
-  wire [31:0] \$13 ;
-  wire \$130 ;
-  wire [31:0] \$131 ;
+  wire \$13 ;
   wire \$14 ;
   wire \$15 ;
-  wire [31:0] \$16 ;
+  wire \$16 ;
   wire \$17 ;
-  wire [31:0] \$18 ;
-  wire \$19 ;
-  wire [31:0] \$2 ;
-  wire [31:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire [8:0] \$23 ;
-  wire \$24 ;
-  wire [7:0] \$25 ;
-  wire [26:0] \$26 ;
-  wire [26:0] \$27 ;
-  wire [57:0] \$28 ;
-  wire \$29 ;
+  wire \$18 ;
+  wire [8:0] \$19 ;
+  wire \$2 ;
+  wire \$20 ;
+  wire [7:0] \$21 ;
+  wire [26:0] \$22 ;
+  wire [26:0] \$23 ;
+  wire [57:0] \$24 ;
+  wire \$25 ;
+  wire [27:0] \$26 ;
+  wire [27:0] \$27 ;
+  wire [28:0] \$28 ;
+  wire [8:0] \$29 ;
   wire \$3 ;
-  wire \$30 ;
-  wire [31:0] \$31 ;
-  wire \$32 ;
-  wire [31:0] \$33 ;
-  wire \$34 ;
-  wire [27:0] \$35 ;
-  wire [27:0] \$36 ;
-  wire [28:0] \$37 ;
-  wire [8:0] \$38 ;
-  wire [9:0] \$39 ;
+  wire [9:0] \$30 ;
+  wire [5:0] \$31 ;
+  wire [58:0] \$32 ;
+  wire [11:0] \$33 ;
+  wire [12:0] \$34 ;
+  wire \$35 ;
+  wire \$36 ;
+  wire [22:0] \$37 ;
+  wire [58:0] \$38 ;
+  wire [22:0] \$39 ;
   wire \$4 ;
-  wire [5:0] \$40 ;
-  wire [58:0] \$41 ;
-  wire [11:0] \$42 ;
-  wire [12:0] \$43 ;
+  wire [23:0] \$40 ;
+  wire [54:0] \$41 ;
+  wire [55:0] \$42 ;
+  wire \$43 ;
   wire \$44 ;
   wire \$45 ;
-  wire [22:0] \$46 ;
-  wire [58:0] \$47 ;
-  wire [22:0] \$48 ;
-  wire [23:0] \$49 ;
-  wire [31:0] \$5 ;
-  wire [54:0] \$50 ;
-  wire [55:0] \$51 ;
+  wire \$46 ;
+  wire [56:0] \$47 ;
+  wire \$48 ;
+  wire \$49 ;
+  wire \$5 ;
+  wire \$50 ;
+  wire \$51 ;
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire [56:0] \$56 ;
+  wire \$56 ;
   wire \$57 ;
   wire \$58 ;
   wire \$59 ;
   wire \$6 ;
   wire \$60 ;
-  wire [31:0] \$61 ;
+  wire \$61 ;
   wire \$62 ;
-  wire [31:0] \$63 ;
-  wire \$64 ;
-  wire \$65 ;
-  wire [31:0] \$66 ;
-  wire \$67 ;
-  wire \$68 ;
-  wire \$69 ;
-  wire [31:0] \$7 ;
-  wire [31:0] \$70 ;
-  wire \$71 ;
-  wire [31:0] \$72 ;
-  wire \$73 ;
-  wire \$74 ;
-  wire [31:0] \$75 ;
-  wire \$76 ;
-  wire \$77 ;
-  wire \$78 ;
-  wire [31:0] \$79 ;
+  wire \$7 ;
   wire \$8 ;
-  wire \$80 ;
-  wire [31:0] \$81 ;
-  wire \$82 ;
-  wire \$83 ;
-  wire [31:0] \$84 ;
-  wire \$85 ;
-  wire \$86 ;
-  wire [31:0] \$87 ;
-  wire \$88 ;
-  wire \$89 ;
-  wire [31:0] \$9 ;
-  wire [31:0] \$90 ;
-  wire \$91 ;
-  wire \$92 ;
-  wire \$93 ;
-  wire [31:0] \$94 ;
-  wire \$95 ;
-  wire \$96 ;
-  wire [31:0] \$97 ;
-  wire \$98 ;
-  wire \$99 ;
+  wire \$9 ;
   input [31:0] a;
   wire [31:0] a;
   input [31:0] b;
@@ -4490,284 +4067,235 @@ module \lut_all_fp16.dq_add1_1 (b, s, a);
   wire [27:0] rp_sh;
   output [31:0] s;
   reg [31:0] s;
+  wire sub;
+  wire swap;
   wire [27:0] total;
+  wire [31:0] x;
   wire [7:0] x_e;
+  wire x_inf;
+  wire x_nan;
   wire [23:0] x_sig;
+  wire x_zero;
   wire [26:0] xa;
+  wire [31:0] y;
   wire [7:0] y_e;
+  wire y_inf;
+  wire y_nan;
   wire [23:0] y_sig;
+  wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$1  = b[30:0] > a[30:0];
-  assign \$2  = \$1  ? b : a;
-  assign \$3  = ! \$2 [30:23];
-  assign \$4  = b[30:0] > a[30:0];
-  assign \$5  = \$4  ? b : a;
-  assign x_e = \$3  ? 8'h01 : \$5 [30:23];
-  assign \$6  = b[30:0] > a[30:0];
-  assign \$7  = \$6  ? b : a;
-  assign \$8  = b[30:0] > a[30:0];
-  assign \$9  = \$8  ? b : a;
-  assign \$10  = ! \$9 [30:23];
-  assign \$11  = ~ \$10 ;
-  assign \$12  = b[30:0] > a[30:0];
-  assign \$13  = \$12  ? a : b;
-  assign \$14  = ! \$13 [30:23];
-  assign \$15  = b[30:0] > a[30:0];
-  assign \$16  = \$15  ? a : b;
-  assign y_e = \$14  ? 8'h01 : \$16 [30:23];
-  assign \$17  = b[30:0] > a[30:0];
-  assign \$18  = \$17  ? a : b;
-  assign \$19  = b[30:0] > a[30:0];
-  assign \$20  = \$19  ? a : b;
-  assign \$21  = ! \$20 [30:23];
-  assign \$22  = ~ \$21 ;
-  assign \$23  = x_e - y_e;
-  assign \$24  = \$23 [7:0] > 5'h1b;
-  assign \$25  = \$24  ? 8'h1b : \$23 [7:0];
-  assign \$26  = ya_full >> \$25 [4:0];
-  assign \$27  = ya_full >> \$25 [4:0];
-  assign \$28  = \$27  << \$25 [4:0];
-  assign \$29  = \$28 [26:0] != ya_full;
-  assign ya = \$26  | { 26'h0000000, \$29  };
-  assign \$30  = b[30:0] > a[30:0];
-  assign \$31  = \$30  ? b : a;
-  assign \$32  = b[30:0] > a[30:0];
-  assign \$33  = \$32  ? a : b;
-  assign \$34  = \$31 [31] ^ \$33 [31];
-  assign \$35  = xa - ya;
-  assign \$36  = xa + ya;
-  assign \$37  = \$34  ? { \$35 [27], \$35  } : { 1'h0, \$36  };
-  assign \$38  = x_e - 7'h7f;
-  assign \$39  = $signed(\$38 ) - $signed(6'h17);
-  assign exp_lsb = $signed(\$39 ) - $signed(3'h3);
-  assign \$40  = 5'h1b - rp_msb;
-  assign \$41  = \$37 [27:0] << \$40 [4:0];
-  assign \$42  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$43  = $signed(\$42 ) + $signed(8'h7f);
-  assign \$44  = $signed(\$43 ) < $signed(2'h1);
-  assign \$45  = $signed(\$43 ) < $signed(6'h25);
-  assign \$46  = $signed(2'h1) - $signed(\$43 );
-  assign rp_sh = \$41 [27:0] >> rp_rs;
-  assign \$47  = rp_sh << rp_rs;
-  assign rp_lost = \$47 [27:0] != \$41 [27:0];
-  assign \$48  = $signed(\$43 ) + $signed({ 1'h0, rp_rs });
-  assign \$49  = $signed(\$48 ) - $signed(2'h1);
-  assign \$51  = $signed(\$50 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$52  = | rp_sh[2:0];
-  assign \$53  = \$52  | rp_lost;
-  assign \$54  = \$53  | rp_sh[4];
-  assign \$55  = rp_sh[3] & \$54 ;
-  assign \$56  = $signed(\$51 ) + $signed({ 1'h0, \$55  });
-  assign \$57  = ! \$37 [27:0];
-  assign \$58  = \$56 [45:0] >= 31'h7f800000;
-  assign \$59  = ! \$37 [27:0];
-  assign \$60  = b[30:0] > a[30:0];
-  assign \$61  = \$60  ? b : a;
-  assign \$62  = b[30:0] > a[30:0];
-  assign \$63  = \$62  ? a : b;
-  assign \$64  = \$61 [31] & \$63 [31];
-  assign \$65  = b[30:0] > a[30:0];
-  assign \$66  = \$65  ? b : a;
-  assign \$67  = \$59  ? \$64  : \$66 [31];
-  assign \$68  = ! \$37 [27:0];
-  assign \$69  = b[30:0] > a[30:0];
-  assign \$70  = \$69  ? b : a;
-  assign \$71  = b[30:0] > a[30:0];
-  assign \$72  = \$71  ? a : b;
-  assign \$73  = \$70 [31] & \$72 [31];
-  assign \$74  = b[30:0] > a[30:0];
-  assign \$75  = \$74  ? b : a;
-  assign \$76  = \$68  ? \$73  : \$75 [31];
-  assign \$77  = ! \$37 [27:0];
-  assign \$78  = b[30:0] > a[30:0];
-  assign \$79  = \$78  ? b : a;
-  assign \$80  = b[30:0] > a[30:0];
-  assign \$81  = \$80  ? a : b;
-  assign \$82  = \$79 [31] & \$81 [31];
-  assign \$83  = b[30:0] > a[30:0];
-  assign \$84  = \$83  ? b : a;
-  assign \$85  = \$77  ? \$82  : \$84 [31];
-  assign \$86  = b[30:0] > a[30:0];
-  assign \$87  = \$86  ? b : a;
-  assign \$88  = \$87 [30:23] == 8'hff;
-  assign \$89  = b[30:0] > a[30:0];
-  assign \$90  = \$89  ? b : a;
-  assign \$91  = | \$90 [22:0];
-  assign \$92  = \$88  & \$91 ;
-  assign \$93  = b[30:0] > a[30:0];
-  assign \$94  = \$93  ? a : b;
-  assign \$95  = \$94 [30:23] == 8'hff;
-  assign \$96  = b[30:0] > a[30:0];
-  assign \$97  = \$96  ? a : b;
-  assign \$98  = | \$97 [22:0];
-  assign \$99  = \$95  & \$98 ;
-  assign \$100  = \$92  | \$99 ;
-  assign \$101  = b[30:0] > a[30:0];
-  assign \$102  = \$101  ? b : a;
-  assign \$103  = \$102 [30:23] == 8'hff;
-  assign \$104  = b[30:0] > a[30:0];
-  assign \$105  = \$104  ? b : a;
-  assign \$106  = ! \$105 [22:0];
-  assign \$107  = \$103  & \$106 ;
-  assign \$108  = b[30:0] > a[30:0];
-  assign \$109  = \$108  ? a : b;
-  assign \$110  = \$109 [30:23] == 8'hff;
-  assign \$111  = b[30:0] > a[30:0];
-  assign \$112  = \$111  ? a : b;
-  assign \$113  = ! \$112 [22:0];
-  assign \$114  = \$110  & \$113 ;
-  assign \$115  = \$107  & \$114 ;
-  assign \$116  = b[30:0] > a[30:0];
-  assign \$117  = \$116  ? b : a;
-  assign \$118  = b[30:0] > a[30:0];
-  assign \$119  = \$118  ? a : b;
-  assign \$120  = \$117 [31] ^ \$119 [31];
-  assign \$121  = \$115  & \$120 ;
-  assign \$122  = \$100  | \$121 ;
-  assign \$123  = b[30:0] > a[30:0];
-  assign \$124  = \$123  ? b : a;
-  assign \$125  = \$124 [30:23] == 8'hff;
-  assign \$126  = b[30:0] > a[30:0];
-  assign \$127  = \$126  ? b : a;
-  assign \$128  = ! \$127 [22:0];
-  assign \$129  = \$125  & \$128 ;
-  assign \$130  = b[30:0] > a[30:0];
-  assign \$131  = \$130  ? b : a;
+  assign \$25  = \$24 [26:0] != ya_full;
+  assign ya = \$22  | { 26'h0000000, \$25  };
+  assign sub = x[31] ^ y[31];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 7'h7f;
+  assign \$30  = $signed(\$29 ) - $signed(6'h17);
+  assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
+  assign \$31  = 5'h1b - rp_msb;
+  assign \$32  = \$28 [27:0] << \$31 [4:0];
+  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$34  = $signed(\$33 ) + $signed(8'h7f);
+  assign \$35  = $signed(\$34 ) < $signed(2'h1);
+  assign \$36  = $signed(\$34 ) < $signed(6'h25);
+  assign \$37  = $signed(2'h1) - $signed(\$34 );
+  assign rp_sh = \$32 [27:0] >> rp_rs;
+  assign \$38  = rp_sh << rp_rs;
+  assign rp_lost = \$38 [27:0] != \$32 [27:0];
+  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
+  assign \$40  = $signed(\$39 ) - $signed(2'h1);
+  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[27:4] });
+  assign \$43  = | rp_sh[2:0];
+  assign \$44  = \$43  | rp_lost;
+  assign \$45  = \$44  | rp_sh[4];
+  assign \$46  = rp_sh[3] & \$45 ;
+  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
+  assign \$48  = ! \$28 [27:0];
+  assign \$49  = \$47 [45:0] >= 31'h7f800000;
+  assign \$50  = ! \$28 [27:0];
+  assign \$51  = x[31] & y[31];
+  assign \$52  = \$50  ? \$51  : x[31];
+  assign \$53  = ! \$28 [27:0];
+  assign \$54  = x[31] & y[31];
+  assign \$55  = \$53  ? \$54  : x[31];
+  assign \$56  = ! \$28 [27:0];
+  assign \$57  = x[31] & y[31];
+  assign \$58  = \$56  ? \$57  : x[31];
+  assign \$59  = x_nan | y_nan;
+  assign \$60  = x_inf & y_inf;
+  assign \$61  = \$60  & sub;
+  assign \$62  = \$59  | \$61 ;
+  assign swap = b[30:0] > a[30:0];
+  assign x = swap ? b : a;
+  assign y = swap ? a : b;
+  assign \$1  = ! x[30:23];
+  assign x_e = \$1  ? 8'h01 : x[30:23];
+  assign \$2  = ! x[30:23];
+  assign \$3  = ~ \$2 ;
+  assign \$4  = x[30:23] == 8'hff;
+  assign \$5  = ! x[22:0];
+  assign x_inf = \$4  & \$5 ;
+  assign \$6  = x[30:23] == 8'hff;
+  assign \$7  = | x[22:0];
+  assign x_nan = \$6  & \$7 ;
+  assign \$8  = ! x[30:23];
+  assign \$9  = ! x[22:0];
+  assign x_zero = \$8  & \$9 ;
+  assign \$10  = ! y[30:23];
+  assign y_e = \$10  ? 8'h01 : y[30:23];
+  assign \$11  = ! y[30:23];
+  assign \$12  = ~ \$11 ;
+  assign \$13  = y[30:23] == 8'hff;
+  assign \$14  = ! y[22:0];
+  assign y_inf = \$13  & \$14 ;
+  assign \$15  = y[30:23] == 8'hff;
+  assign \$16  = | y[22:0];
+  assign y_nan = \$15  & \$16 ;
+  assign \$17  = ! y[30:23];
+  assign \$18  = ! y[22:0];
+  assign y_zero = \$17  & \$18 ;
+  assign \$19  = x_e - y_e;
+  assign \$20  = \$19 [7:0] > 5'h1b;
+  assign \$21  = \$20  ? 8'h1b : \$19 [7:0];
+  assign \$22  = ya_full >> \$21 [4:0];
+  assign \$23  = ya_full >> \$21 [4:0];
+  assign \$24  = \$23  << \$21 [4:0];
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
     rp_msb = 5'h00;
-    if (\$37 [0]) begin
+    if (\$28 [0]) begin
       rp_msb = 5'h00;
     end
-    if (\$37 [1]) begin
+    if (\$28 [1]) begin
       rp_msb = 5'h01;
     end
-    if (\$37 [2]) begin
+    if (\$28 [2]) begin
       rp_msb = 5'h02;
     end
-    if (\$37 [3]) begin
+    if (\$28 [3]) begin
       rp_msb = 5'h03;
     end
-    if (\$37 [4]) begin
+    if (\$28 [4]) begin
       rp_msb = 5'h04;
     end
-    if (\$37 [5]) begin
+    if (\$28 [5]) begin
       rp_msb = 5'h05;
     end
-    if (\$37 [6]) begin
+    if (\$28 [6]) begin
       rp_msb = 5'h06;
     end
-    if (\$37 [7]) begin
+    if (\$28 [7]) begin
       rp_msb = 5'h07;
     end
-    if (\$37 [8]) begin
+    if (\$28 [8]) begin
       rp_msb = 5'h08;
     end
-    if (\$37 [9]) begin
+    if (\$28 [9]) begin
       rp_msb = 5'h09;
     end
-    if (\$37 [10]) begin
+    if (\$28 [10]) begin
       rp_msb = 5'h0a;
     end
-    if (\$37 [11]) begin
+    if (\$28 [11]) begin
       rp_msb = 5'h0b;
     end
-    if (\$37 [12]) begin
+    if (\$28 [12]) begin
       rp_msb = 5'h0c;
     end
-    if (\$37 [13]) begin
+    if (\$28 [13]) begin
       rp_msb = 5'h0d;
     end
-    if (\$37 [14]) begin
+    if (\$28 [14]) begin
       rp_msb = 5'h0e;
     end
-    if (\$37 [15]) begin
+    if (\$28 [15]) begin
       rp_msb = 5'h0f;
     end
-    if (\$37 [16]) begin
+    if (\$28 [16]) begin
       rp_msb = 5'h10;
     end
-    if (\$37 [17]) begin
+    if (\$28 [17]) begin
       rp_msb = 5'h11;
     end
-    if (\$37 [18]) begin
+    if (\$28 [18]) begin
       rp_msb = 5'h12;
     end
-    if (\$37 [19]) begin
+    if (\$28 [19]) begin
       rp_msb = 5'h13;
     end
-    if (\$37 [20]) begin
+    if (\$28 [20]) begin
       rp_msb = 5'h14;
     end
-    if (\$37 [21]) begin
+    if (\$28 [21]) begin
       rp_msb = 5'h15;
     end
-    if (\$37 [22]) begin
+    if (\$28 [22]) begin
       rp_msb = 5'h16;
     end
-    if (\$37 [23]) begin
+    if (\$28 [23]) begin
       rp_msb = 5'h17;
     end
-    if (\$37 [24]) begin
+    if (\$28 [24]) begin
       rp_msb = 5'h18;
     end
-    if (\$37 [25]) begin
+    if (\$28 [25]) begin
       rp_msb = 5'h19;
     end
-    if (\$37 [26]) begin
+    if (\$28 [26]) begin
       rp_msb = 5'h1a;
     end
-    if (\$37 [27]) begin
+    if (\$28 [27]) begin
       rp_msb = 5'h1b;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
     rp_rs = 5'h00;
-    if (\$44 ) begin
+    if (\$35 ) begin
       (* full_case = 32'd1 *)
-      if (\$45 ) begin
+      if (\$36 ) begin
         rp_rs = 5'h1c;
       end else begin
-        rp_rs = \$46 [4:0];
+        rp_rs = \$37 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
     (* full_case = 32'd1 *)
-    if (\$57 ) begin
-      rp_out = { \$67 , 31'h00000000 };
-    end else if (\$58 ) begin
-      rp_out = { \$76 , 31'h7f800000 };
+    if (\$48 ) begin
+      rp_out = { \$52 , 31'h00000000 };
+    end else if (\$49 ) begin
+      rp_out = { \$55 , 31'h7f800000 };
     end else begin
-      rp_out = { \$85 , \$56 [30:0] };
+      rp_out = { \$58 , \$47 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
     (* full_case = 32'd1 *)
-    if (\$122 ) begin
+    if (\$62 ) begin
       s = 32'd2143289344;
-    end else if (\$129 ) begin
-      s = \$131 ;
+    end else if (x_inf) begin
+      s = x;
     end else begin
       s = rp_out;
     end
   end
-  assign x_sig = { \$11 , \$7 [22:0] };
-  assign y_sig = { \$22 , \$18 [22:0] };
-  assign d = \$23 [7:0];
-  assign dcl = \$25 [4:0];
-  assign total = \$37 [27:0];
-  assign rp_ls = \$40 [4:0];
-  assign rp_norm = \$41 [27:0];
-  assign rp_eb = { \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43  };
-  assign rp_packed = \$56 [45:0];
-  assign xa = { \$11 , \$7 [22:0], 3'h0 };
-  assign ya_full = { \$22 , \$18 [22:0], 3'h0 };
-  assign \$50  = { \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 , 23'h000000 };
+  assign x_sig = { \$3 , x[22:0] };
+  assign y_sig = { \$12 , y[22:0] };
+  assign d = \$19 [7:0];
+  assign dcl = \$21 [4:0];
+  assign total = \$28 [27:0];
+  assign rp_ls = \$31 [4:0];
+  assign rp_norm = \$32 [27:0];
+  assign rp_eb = { \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34  };
+  assign rp_packed = \$47 [45:0];
+  assign xa = { \$3 , x[22:0], 3'h0 };
+  assign ya_full = { \$12 , y[22:0], 3'h0 };
+  assign \$41  = { \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 , 23'h000000 };
 endmodule
 
 module \lut_all_fp16.precompute0 (clk, rst, load, \table , exp, a);
@@ -4776,64 +4304,88 @@ module \lut_all_fp16.precompute0 (clk, rst, load, \table , exp, a);
   wire \$10 ;
   wire [8:0] \$100 ;
   wire [8:0] \$101 ;
-  reg [63:0] \$102 ;
-  reg [4:0] \$103 ;
+  wire [13:0] \$102 ;
+  wire \$103 ;
+  wire \$104 ;
+  wire \$105 ;
+  wire \$106 ;
+  wire \$107 ;
+  wire [8:0] \$108 ;
+  wire [8:0] \$109 ;
   wire \$11 ;
+  wire [13:0] \$110 ;
+  wire \$111 ;
+  wire \$112 ;
+  wire \$113 ;
+  wire \$114 ;
+  wire \$115 ;
+  wire [8:0] \$116 ;
+  wire [8:0] \$117 ;
+  wire [13:0] \$118 ;
+  wire \$119 ;
   wire \$12 ;
+  wire \$120 ;
+  wire \$121 ;
+  wire \$122 ;
+  wire \$123 ;
+  wire [8:0] \$124 ;
+  wire [8:0] \$125 ;
+  reg [63:0] \$126 ;
+  reg [4:0] \$127 ;
   wire \$13 ;
   wire \$14 ;
   wire \$15 ;
-  wire [5:0] \$16 ;
-  wire [11:0] \$17 ;
-  wire [5:0] \$18 ;
-  wire [11:0] \$19 ;
+  wire \$16 ;
+  wire \$17 ;
+  wire \$18 ;
+  wire \$19 ;
   wire \$2 ;
-  wire [5:0] \$20 ;
-  wire [11:0] \$21 ;
-  wire [5:0] \$22 ;
-  wire [11:0] \$23 ;
-  wire [12:0] \$24 ;
-  wire [12:0] \$25 ;
-  wire [14:0] \$26 ;
-  wire [14:0] \$27 ;
-  wire [14:0] \$28 ;
-  wire [14:0] \$29 ;
+  wire \$20 ;
+  wire \$21 ;
+  wire \$22 ;
+  wire \$23 ;
+  wire \$24 ;
+  wire \$25 ;
+  wire \$26 ;
+  wire \$27 ;
+  wire \$28 ;
+  wire \$29 ;
   wire \$3 ;
-  wire [14:0] \$30 ;
-  wire [14:0] \$31 ;
-  wire [14:0] \$32 ;
-  wire [14:0] \$33 ;
-  wire [14:0] \$34 ;
-  wire [14:0] \$35 ;
-  wire [14:0] \$36 ;
-  wire [14:0] \$37 ;
-  wire [13:0] \$38 ;
+  wire \$30 ;
+  wire \$31 ;
+  wire \$32 ;
+  wire \$33 ;
+  wire \$34 ;
+  wire \$35 ;
+  wire \$36 ;
+  wire \$37 ;
+  wire \$38 ;
   wire \$39 ;
   wire \$4 ;
-  wire \$40 ;
-  wire \$41 ;
-  wire \$42 ;
-  wire \$43 ;
-  wire [8:0] \$44 ;
-  wire [8:0] \$45 ;
-  wire [13:0] \$46 ;
-  wire \$47 ;
-  wire \$48 ;
-  wire \$49 ;
+  wire [5:0] \$40 ;
+  wire [11:0] \$41 ;
+  wire [5:0] \$42 ;
+  wire [11:0] \$43 ;
+  wire [5:0] \$44 ;
+  wire [11:0] \$45 ;
+  wire [5:0] \$46 ;
+  wire [11:0] \$47 ;
+  wire [12:0] \$48 ;
+  wire [12:0] \$49 ;
   wire \$5 ;
-  wire \$50 ;
-  wire \$51 ;
-  wire [8:0] \$52 ;
-  wire [8:0] \$53 ;
-  wire [13:0] \$54 ;
-  wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
+  wire [14:0] \$50 ;
+  wire [14:0] \$51 ;
+  wire [14:0] \$52 ;
+  wire [14:0] \$53 ;
+  wire [14:0] \$54 ;
+  wire [14:0] \$55 ;
+  wire [14:0] \$56 ;
+  wire [14:0] \$57 ;
+  wire [14:0] \$58 ;
+  wire [14:0] \$59 ;
   wire \$6 ;
-  wire [8:0] \$60 ;
-  wire [8:0] \$61 ;
+  wire [14:0] \$60 ;
+  wire [14:0] \$61 ;
   wire [13:0] \$62 ;
   wire \$63 ;
   wire \$64 ;
@@ -4878,13 +4430,25 @@ module \lut_all_fp16.precompute0 (clk, rst, load, \table , exp, a);
   input [63:0] a;
   wire [63:0] a;
   wire [4:0] a0_e;
+  wire a0_inf;
+  wire a0_nan;
   wire [10:0] a0_sig;
+  wire a0_zero;
   wire [4:0] a1_e;
+  wire a1_inf;
+  wire a1_nan;
   wire [10:0] a1_sig;
+  wire a1_zero;
   wire [4:0] a2_e;
+  wire a2_inf;
+  wire a2_nan;
   wire [10:0] a2_sig;
+  wire a2_zero;
   wire [4:0] a3_e;
+  wire a3_inf;
+  wire a3_nan;
   wire [10:0] a3_sig;
+  wire a3_zero;
   wire [15:0] \a[0] ;
   wire [15:0] \a[1] ;
   wire [15:0] \a[2] ;
@@ -4986,203 +4550,239 @@ module \lut_all_fp16.precompute0 (clk, rst, load, \table , exp, a);
   assign a0_e = \$1  ? 5'h01 : a_isolated[14:10];
   assign \$2  = ! a_isolated[14:10];
   assign \$3  = ~ \$2 ;
-  assign \$4  = ! a_isolated[30:26];
-  assign a1_e = \$4  ? 5'h01 : a_isolated[30:26];
-  assign \$5  = ! a_isolated[30:26];
-  assign \$6  = ~ \$5 ;
-  assign \$7  = ! a_isolated[46:42];
-  assign a2_e = \$7  ? 5'h01 : a_isolated[46:42];
-  assign \$8  = ! a_isolated[46:42];
-  assign \$9  = ~ \$8 ;
-  assign \$10  = ! a_isolated[62:58];
-  assign a3_e = \$10  ? 5'h01 : a_isolated[62:58];
-  assign \$11  = ! a_isolated[62:58];
+  assign \$4  = a_isolated[14:10] == 5'h1f;
+  assign \$5  = ! a_isolated[9:0];
+  assign a0_inf = \$4  & \$5 ;
+  assign \$6  = a_isolated[14:10] == 5'h1f;
+  assign \$7  = | a_isolated[9:0];
+  assign a0_nan = \$6  & \$7 ;
+  assign \$8  = ! a_isolated[14:10];
+  assign \$9  = ! a_isolated[9:0];
+  assign a0_zero = \$8  & \$9 ;
+  assign \$10  = ! a_isolated[30:26];
+  assign a1_e = \$10  ? 5'h01 : a_isolated[30:26];
+  assign \$11  = ! a_isolated[30:26];
   assign \$12  = ~ \$11 ;
-  assign \$13  = a1_e > a0_e;
-  assign emax0 = \$13  ? a1_e : a0_e;
-  assign \$14  = a2_e > emax0;
-  assign emax1 = \$14  ? a2_e : emax0;
-  assign \$15  = a3_e > emax1;
-  assign emax2 = \$15  ? a3_e : emax1;
-  assign \$16  = emax2 - a0_e;
-  assign aligned0 = { \$3 , a_isolated[9:0] } >> \$16 [4:0];
-  assign \$17  = - aligned0;
-  assign v0 = a_isolated[15] ? \$17  : { 1'h0, aligned0 };
-  assign \$18  = emax2 - a1_e;
-  assign aligned1 = { \$6 , a_isolated[25:16] } >> \$18 [4:0];
-  assign \$19  = - aligned1;
-  assign v1 = a_isolated[31] ? \$19  : { 1'h0, aligned1 };
-  assign \$20  = emax2 - a2_e;
-  assign aligned2 = { \$9 , a_isolated[41:32] } >> \$20 [4:0];
-  assign \$21  = - aligned2;
-  assign v2 = a_isolated[47] ? \$21  : { 1'h0, aligned2 };
-  assign \$22  = emax2 - a3_e;
-  assign aligned3 = { \$12 , a_isolated[57:48] } >> \$22 [4:0];
-  assign \$23  = - aligned3;
-  assign v3 = a_isolated[63] ? \$23  : { 1'h0, aligned3 };
-  assign \$24  = $signed(v1) - $signed(v0);
-  assign \$25  = $signed(v1) + $signed(v0);
-  assign \$26  = $signed(v2) - $signed(\$24 );
-  assign \$27  = $signed(v2) + $signed(\$24 );
-  assign \$28  = $signed(v2) - $signed(\$25 );
-  assign \$29  = $signed(v2) + $signed(\$25 );
-  assign \$30  = $signed(v3) - $signed(\$28 [13:0]);
-  assign \$31  = $signed(v3) + $signed(\$28 [13:0]);
-  assign \$32  = $signed(v3) - $signed(\$26 [13:0]);
-  assign \$33  = $signed(v3) + $signed(\$26 [13:0]);
-  assign \$34  = $signed(v3) - $signed(\$27 [13:0]);
-  assign \$35  = $signed(v3) + $signed(\$27 [13:0]);
-  assign \$36  = $signed(v3) - $signed(\$29 [13:0]);
-  assign \$37  = $signed(v3) + $signed(\$29 [13:0]);
-  assign \$39  = \$36 [5:0] > 6'h20;
-  assign \$40  = \$36 [5:0] == 6'h20;
-  assign \$41  = \$40  & \$38 [0];
-  assign q_up0 = \$39  | \$41 ;
-  assign q_round0 = $signed(\$38 [7:0]) + $signed({ 1'h0, q_up0 });
-  assign \$42  = $signed(q_round0) > $signed(8'h7f);
-  assign \$43  = $signed(q_round0) < $signed(8'h81);
-  assign \$44  = \$43  ? 9'h181 : q_round0;
-  assign \$45  = \$42  ? 9'h07f : \$44 ;
-  assign \$47  = \$34 [5:0] > 6'h20;
-  assign \$48  = \$34 [5:0] == 6'h20;
-  assign \$49  = \$48  & \$46 [0];
-  assign q_up1 = \$47  | \$49 ;
-  assign q_round1 = $signed(\$46 [7:0]) + $signed({ 1'h0, q_up1 });
-  assign \$50  = $signed(q_round1) > $signed(8'h7f);
-  assign \$51  = $signed(q_round1) < $signed(8'h81);
-  assign \$52  = \$51  ? 9'h181 : q_round1;
-  assign \$53  = \$50  ? 9'h07f : \$52 ;
-  assign \$55  = \$32 [5:0] > 6'h20;
-  assign \$56  = \$32 [5:0] == 6'h20;
-  assign \$57  = \$56  & \$54 [0];
-  assign q_up2 = \$55  | \$57 ;
-  assign q_round2 = $signed(\$54 [7:0]) + $signed({ 1'h0, q_up2 });
-  assign \$58  = $signed(q_round2) > $signed(8'h7f);
-  assign \$59  = $signed(q_round2) < $signed(8'h81);
-  assign \$60  = \$59  ? 9'h181 : q_round2;
-  assign \$61  = \$58  ? 9'h07f : \$60 ;
-  assign \$63  = \$30 [5:0] > 6'h20;
-  assign \$64  = \$30 [5:0] == 6'h20;
+  assign \$13  = a_isolated[30:26] == 5'h1f;
+  assign \$14  = ! a_isolated[25:16];
+  assign a1_inf = \$13  & \$14 ;
+  assign \$15  = a_isolated[30:26] == 5'h1f;
+  assign \$16  = | a_isolated[25:16];
+  assign a1_nan = \$15  & \$16 ;
+  assign \$17  = ! a_isolated[30:26];
+  assign \$18  = ! a_isolated[25:16];
+  assign a1_zero = \$17  & \$18 ;
+  assign \$19  = ! a_isolated[46:42];
+  assign a2_e = \$19  ? 5'h01 : a_isolated[46:42];
+  assign \$20  = ! a_isolated[46:42];
+  assign \$21  = ~ \$20 ;
+  assign \$22  = a_isolated[46:42] == 5'h1f;
+  assign \$23  = ! a_isolated[41:32];
+  assign a2_inf = \$22  & \$23 ;
+  assign \$24  = a_isolated[46:42] == 5'h1f;
+  assign \$25  = | a_isolated[41:32];
+  assign a2_nan = \$24  & \$25 ;
+  assign \$26  = ! a_isolated[46:42];
+  assign \$27  = ! a_isolated[41:32];
+  assign a2_zero = \$26  & \$27 ;
+  assign \$28  = ! a_isolated[62:58];
+  assign a3_e = \$28  ? 5'h01 : a_isolated[62:58];
+  assign \$29  = ! a_isolated[62:58];
+  assign \$30  = ~ \$29 ;
+  assign \$31  = a_isolated[62:58] == 5'h1f;
+  assign \$32  = ! a_isolated[57:48];
+  assign a3_inf = \$31  & \$32 ;
+  assign \$33  = a_isolated[62:58] == 5'h1f;
+  assign \$34  = | a_isolated[57:48];
+  assign a3_nan = \$33  & \$34 ;
+  assign \$35  = ! a_isolated[62:58];
+  assign \$36  = ! a_isolated[57:48];
+  assign a3_zero = \$35  & \$36 ;
+  assign \$37  = a1_e > a0_e;
+  assign emax0 = \$37  ? a1_e : a0_e;
+  assign \$38  = a2_e > emax0;
+  assign emax1 = \$38  ? a2_e : emax0;
+  assign \$39  = a3_e > emax1;
+  assign emax2 = \$39  ? a3_e : emax1;
+  assign \$40  = emax2 - a0_e;
+  assign aligned0 = { \$3 , a_isolated[9:0] } >> \$40 [4:0];
+  assign \$41  = - aligned0;
+  assign v0 = a_isolated[15] ? \$41  : { 1'h0, aligned0 };
+  assign \$42  = emax2 - a1_e;
+  assign aligned1 = { \$12 , a_isolated[25:16] } >> \$42 [4:0];
+  assign \$43  = - aligned1;
+  assign v1 = a_isolated[31] ? \$43  : { 1'h0, aligned1 };
+  assign \$44  = emax2 - a2_e;
+  assign aligned2 = { \$21 , a_isolated[41:32] } >> \$44 [4:0];
+  assign \$45  = - aligned2;
+  assign v2 = a_isolated[47] ? \$45  : { 1'h0, aligned2 };
+  assign \$46  = emax2 - a3_e;
+  assign aligned3 = { \$30 , a_isolated[57:48] } >> \$46 [4:0];
+  assign \$47  = - aligned3;
+  assign v3 = a_isolated[63] ? \$47  : { 1'h0, aligned3 };
+  assign \$48  = $signed(v1) - $signed(v0);
+  assign \$49  = $signed(v1) + $signed(v0);
+  assign \$50  = $signed(v2) - $signed(\$48 );
+  assign \$51  = $signed(v2) + $signed(\$48 );
+  assign \$52  = $signed(v2) - $signed(\$49 );
+  assign \$53  = $signed(v2) + $signed(\$49 );
+  assign \$54  = $signed(v3) - $signed(\$52 [13:0]);
+  assign \$55  = $signed(v3) + $signed(\$52 [13:0]);
+  assign \$56  = $signed(v3) - $signed(\$50 [13:0]);
+  assign \$57  = $signed(v3) + $signed(\$50 [13:0]);
+  assign \$58  = $signed(v3) - $signed(\$51 [13:0]);
+  assign \$59  = $signed(v3) + $signed(\$51 [13:0]);
+  assign \$60  = $signed(v3) - $signed(\$53 [13:0]);
+  assign \$61  = $signed(v3) + $signed(\$53 [13:0]);
+  assign \$63  = \$60 [5:0] > 6'h20;
+  assign \$64  = \$60 [5:0] == 6'h20;
   assign \$65  = \$64  & \$62 [0];
-  assign q_up3 = \$63  | \$65 ;
-  assign q_round3 = $signed(\$62 [7:0]) + $signed({ 1'h0, q_up3 });
-  assign \$66  = $signed(q_round3) > $signed(8'h7f);
-  assign \$67  = $signed(q_round3) < $signed(8'h81);
-  assign \$68  = \$67  ? 9'h181 : q_round3;
+  assign q_up0 = \$63  | \$65 ;
+  assign q_round0 = $signed(\$62 [7:0]) + $signed({ 1'h0, q_up0 });
+  assign \$66  = $signed(q_round0) > $signed(8'h7f);
+  assign \$67  = $signed(q_round0) < $signed(8'h81);
+  assign \$68  = \$67  ? 9'h181 : q_round0;
   assign \$69  = \$66  ? 9'h07f : \$68 ;
-  assign \$71  = \$31 [5:0] > 6'h20;
-  assign \$72  = \$31 [5:0] == 6'h20;
+  assign \$71  = \$58 [5:0] > 6'h20;
+  assign \$72  = \$58 [5:0] == 6'h20;
   assign \$73  = \$72  & \$70 [0];
-  assign q_up4 = \$71  | \$73 ;
-  assign q_round4 = $signed(\$70 [7:0]) + $signed({ 1'h0, q_up4 });
-  assign \$74  = $signed(q_round4) > $signed(8'h7f);
-  assign \$75  = $signed(q_round4) < $signed(8'h81);
-  assign \$76  = \$75  ? 9'h181 : q_round4;
+  assign q_up1 = \$71  | \$73 ;
+  assign q_round1 = $signed(\$70 [7:0]) + $signed({ 1'h0, q_up1 });
+  assign \$74  = $signed(q_round1) > $signed(8'h7f);
+  assign \$75  = $signed(q_round1) < $signed(8'h81);
+  assign \$76  = \$75  ? 9'h181 : q_round1;
   assign \$77  = \$74  ? 9'h07f : \$76 ;
-  assign \$79  = \$33 [5:0] > 6'h20;
-  assign \$80  = \$33 [5:0] == 6'h20;
+  assign \$79  = \$56 [5:0] > 6'h20;
+  assign \$80  = \$56 [5:0] == 6'h20;
   assign \$81  = \$80  & \$78 [0];
-  assign q_up5 = \$79  | \$81 ;
-  assign q_round5 = $signed(\$78 [7:0]) + $signed({ 1'h0, q_up5 });
-  assign \$82  = $signed(q_round5) > $signed(8'h7f);
-  assign \$83  = $signed(q_round5) < $signed(8'h81);
-  assign \$84  = \$83  ? 9'h181 : q_round5;
+  assign q_up2 = \$79  | \$81 ;
+  assign q_round2 = $signed(\$78 [7:0]) + $signed({ 1'h0, q_up2 });
+  assign \$82  = $signed(q_round2) > $signed(8'h7f);
+  assign \$83  = $signed(q_round2) < $signed(8'h81);
+  assign \$84  = \$83  ? 9'h181 : q_round2;
   assign \$85  = \$82  ? 9'h07f : \$84 ;
-  assign \$87  = \$35 [5:0] > 6'h20;
-  assign \$88  = \$35 [5:0] == 6'h20;
+  assign \$87  = \$54 [5:0] > 6'h20;
+  assign \$88  = \$54 [5:0] == 6'h20;
   assign \$89  = \$88  & \$86 [0];
-  assign q_up6 = \$87  | \$89 ;
-  assign q_round6 = $signed(\$86 [7:0]) + $signed({ 1'h0, q_up6 });
-  assign \$90  = $signed(q_round6) > $signed(8'h7f);
-  assign \$91  = $signed(q_round6) < $signed(8'h81);
-  assign \$92  = \$91  ? 9'h181 : q_round6;
+  assign q_up3 = \$87  | \$89 ;
+  assign q_round3 = $signed(\$86 [7:0]) + $signed({ 1'h0, q_up3 });
+  assign \$90  = $signed(q_round3) > $signed(8'h7f);
+  assign \$91  = $signed(q_round3) < $signed(8'h81);
+  assign \$92  = \$91  ? 9'h181 : q_round3;
   assign \$93  = \$90  ? 9'h07f : \$92 ;
-  assign \$95  = \$37 [5:0] > 6'h20;
-  assign \$96  = \$37 [5:0] == 6'h20;
+  assign \$95  = \$55 [5:0] > 6'h20;
+  assign \$96  = \$55 [5:0] == 6'h20;
   assign \$97  = \$96  & \$94 [0];
-  assign q_up7 = \$95  | \$97 ;
-  assign q_round7 = $signed(\$94 [7:0]) + $signed({ 1'h0, q_up7 });
-  assign \$98  = $signed(q_round7) > $signed(8'h7f);
-  assign \$99  = $signed(q_round7) < $signed(8'h81);
-  assign \$100  = \$99  ? 9'h181 : q_round7;
+  assign q_up4 = \$95  | \$97 ;
+  assign q_round4 = $signed(\$94 [7:0]) + $signed({ 1'h0, q_up4 });
+  assign \$98  = $signed(q_round4) > $signed(8'h7f);
+  assign \$99  = $signed(q_round4) < $signed(8'h81);
+  assign \$100  = \$99  ? 9'h181 : q_round4;
   assign \$101  = \$98  ? 9'h07f : \$100 ;
+  assign \$103  = \$57 [5:0] > 6'h20;
+  assign \$104  = \$57 [5:0] == 6'h20;
+  assign \$105  = \$104  & \$102 [0];
+  assign q_up5 = \$103  | \$105 ;
+  assign q_round5 = $signed(\$102 [7:0]) + $signed({ 1'h0, q_up5 });
+  assign \$106  = $signed(q_round5) > $signed(8'h7f);
+  assign \$107  = $signed(q_round5) < $signed(8'h81);
+  assign \$108  = \$107  ? 9'h181 : q_round5;
+  assign \$109  = \$106  ? 9'h07f : \$108 ;
+  assign \$111  = \$59 [5:0] > 6'h20;
+  assign \$112  = \$59 [5:0] == 6'h20;
+  assign \$113  = \$112  & \$110 [0];
+  assign q_up6 = \$111  | \$113 ;
+  assign q_round6 = $signed(\$110 [7:0]) + $signed({ 1'h0, q_up6 });
+  assign \$114  = $signed(q_round6) > $signed(8'h7f);
+  assign \$115  = $signed(q_round6) < $signed(8'h81);
+  assign \$116  = \$115  ? 9'h181 : q_round6;
+  assign \$117  = \$114  ? 9'h07f : \$116 ;
+  assign \$119  = \$61 [5:0] > 6'h20;
+  assign \$120  = \$61 [5:0] == 6'h20;
+  assign \$121  = \$120  & \$118 [0];
+  assign q_up7 = \$119  | \$121 ;
+  assign q_round7 = $signed(\$118 [7:0]) + $signed({ 1'h0, q_up7 });
+  assign \$122  = $signed(q_round7) > $signed(8'h7f);
+  assign \$123  = $signed(q_round7) < $signed(8'h81);
+  assign \$124  = \$123  ? 9'h181 : q_round7;
+  assign \$125  = \$122  ? 9'h07f : \$124 ;
   always @(posedge clk)
-    \table  <= \$102 ;
+    \table  <= \$126 ;
   always @(posedge clk)
-    exp <= \$103 ;
+    exp <= \$127 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$102  = \table ;
+    \$126  = \table ;
     if (load) begin
-      \$102 [7:0] = \$45 [7:0];
-      \$102 [15:8] = \$53 [7:0];
-      \$102 [23:16] = \$61 [7:0];
-      \$102 [31:24] = \$69 [7:0];
-      \$102 [39:32] = \$77 [7:0];
-      \$102 [47:40] = \$85 [7:0];
-      \$102 [55:48] = \$93 [7:0];
-      \$102 [63:56] = \$101 [7:0];
+      \$126 [7:0] = \$69 [7:0];
+      \$126 [15:8] = \$77 [7:0];
+      \$126 [23:16] = \$85 [7:0];
+      \$126 [31:24] = \$93 [7:0];
+      \$126 [39:32] = \$101 [7:0];
+      \$126 [47:40] = \$109 [7:0];
+      \$126 [55:48] = \$117 [7:0];
+      \$126 [63:56] = \$125 [7:0];
     end
     if (rst) begin
-      \$102  = 64'h0000000000000000;
+      \$126  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$103  = exp;
+    \$127  = exp;
     if (load) begin
-      \$103  = emax2;
+      \$127  = emax2;
     end
     if (rst) begin
-      \$103  = 5'h00;
+      \$127  = 5'h00;
     end
   end
   assign a0_sig = { \$3 , a_isolated[9:0] };
-  assign a1_sig = { \$6 , a_isolated[25:16] };
-  assign a2_sig = { \$9 , a_isolated[41:32] };
-  assign a3_sig = { \$12 , a_isolated[57:48] };
-  assign dist0 = \$16 [4:0];
-  assign dist1 = \$18 [4:0];
-  assign dist2 = \$20 [4:0];
-  assign dist3 = \$22 [4:0];
-  assign node4 = { \$24 [12], \$24  };
-  assign node5 = { \$25 [12], \$25  };
-  assign node6 = \$26 [13:0];
-  assign node7 = \$27 [13:0];
-  assign node8 = \$28 [13:0];
-  assign node9 = \$29 [13:0];
-  assign node10 = \$30 [13:0];
-  assign node11 = \$31 [13:0];
-  assign node12 = \$32 [13:0];
-  assign node13 = \$33 [13:0];
-  assign node14 = \$34 [13:0];
-  assign node15 = \$35 [13:0];
-  assign node16 = \$36 [13:0];
-  assign node17 = \$37 [13:0];
-  assign exact0 = \$36 [13:0];
-  assign q_floor0 = \$38 [7:0];
-  assign q0 = \$45 [7:0];
-  assign exact1 = \$34 [13:0];
-  assign q_floor1 = \$46 [7:0];
-  assign q1 = \$53 [7:0];
-  assign exact2 = \$32 [13:0];
-  assign q_floor2 = \$54 [7:0];
-  assign q2 = \$61 [7:0];
-  assign exact3 = \$30 [13:0];
-  assign q_floor3 = \$62 [7:0];
-  assign q3 = \$69 [7:0];
-  assign exact4 = \$31 [13:0];
-  assign q_floor4 = \$70 [7:0];
-  assign q4 = \$77 [7:0];
-  assign exact5 = \$33 [13:0];
-  assign q_floor5 = \$78 [7:0];
-  assign q5 = \$85 [7:0];
-  assign exact6 = \$35 [13:0];
-  assign q_floor6 = \$86 [7:0];
-  assign q6 = \$93 [7:0];
-  assign exact7 = \$37 [13:0];
-  assign q_floor7 = \$94 [7:0];
-  assign q7 = \$101 [7:0];
+  assign a1_sig = { \$12 , a_isolated[25:16] };
+  assign a2_sig = { \$21 , a_isolated[41:32] };
+  assign a3_sig = { \$30 , a_isolated[57:48] };
+  assign dist0 = \$40 [4:0];
+  assign dist1 = \$42 [4:0];
+  assign dist2 = \$44 [4:0];
+  assign dist3 = \$46 [4:0];
+  assign node4 = { \$48 [12], \$48  };
+  assign node5 = { \$49 [12], \$49  };
+  assign node6 = \$50 [13:0];
+  assign node7 = \$51 [13:0];
+  assign node8 = \$52 [13:0];
+  assign node9 = \$53 [13:0];
+  assign node10 = \$54 [13:0];
+  assign node11 = \$55 [13:0];
+  assign node12 = \$56 [13:0];
+  assign node13 = \$57 [13:0];
+  assign node14 = \$58 [13:0];
+  assign node15 = \$59 [13:0];
+  assign node16 = \$60 [13:0];
+  assign node17 = \$61 [13:0];
+  assign exact0 = \$60 [13:0];
+  assign q_floor0 = \$62 [7:0];
+  assign q0 = \$69 [7:0];
+  assign exact1 = \$58 [13:0];
+  assign q_floor1 = \$70 [7:0];
+  assign q1 = \$77 [7:0];
+  assign exact2 = \$56 [13:0];
+  assign q_floor2 = \$78 [7:0];
+  assign q2 = \$85 [7:0];
+  assign exact3 = \$54 [13:0];
+  assign q_floor3 = \$86 [7:0];
+  assign q3 = \$93 [7:0];
+  assign exact4 = \$55 [13:0];
+  assign q_floor4 = \$94 [7:0];
+  assign q4 = \$101 [7:0];
+  assign exact5 = \$57 [13:0];
+  assign q_floor5 = \$102 [7:0];
+  assign q5 = \$109 [7:0];
+  assign exact6 = \$59 [13:0];
+  assign q_floor6 = \$110 [7:0];
+  assign q6 = \$117 [7:0];
+  assign exact7 = \$61 [13:0];
+  assign q_floor7 = \$118 [7:0];
+  assign q7 = \$125 [7:0];
   assign \a_isolated[0]  = a_isolated[15:0];
   assign \a_isolated[1]  = a_isolated[31:16];
   assign \a_isolated[2]  = a_isolated[47:32];
@@ -5199,14 +4799,14 @@ module \lut_all_fp16.precompute0 (clk, rst, load, \table , exp, a);
   assign \table[5]  = \table [47:40];
   assign \table[6]  = \table [55:48];
   assign \table[7]  = \table [63:56];
-  assign \$38  = { \$36 [13], \$36 [13], \$36 [13], \$36 [13], \$36 [13], \$36 [13], \$36 [13:6] };
-  assign \$46  = { \$34 [13], \$34 [13], \$34 [13], \$34 [13], \$34 [13], \$34 [13], \$34 [13:6] };
-  assign \$54  = { \$32 [13], \$32 [13], \$32 [13], \$32 [13], \$32 [13], \$32 [13], \$32 [13:6] };
-  assign \$62  = { \$30 [13], \$30 [13], \$30 [13], \$30 [13], \$30 [13], \$30 [13], \$30 [13:6] };
-  assign \$70  = { \$31 [13], \$31 [13], \$31 [13], \$31 [13], \$31 [13], \$31 [13], \$31 [13:6] };
-  assign \$78  = { \$33 [13], \$33 [13], \$33 [13], \$33 [13], \$33 [13], \$33 [13], \$33 [13:6] };
-  assign \$86  = { \$35 [13], \$35 [13], \$35 [13], \$35 [13], \$35 [13], \$35 [13], \$35 [13:6] };
-  assign \$94  = { \$37 [13], \$37 [13], \$37 [13], \$37 [13], \$37 [13], \$37 [13], \$37 [13:6] };
+  assign \$62  = { \$60 [13], \$60 [13], \$60 [13], \$60 [13], \$60 [13], \$60 [13], \$60 [13:6] };
+  assign \$70  = { \$58 [13], \$58 [13], \$58 [13], \$58 [13], \$58 [13], \$58 [13], \$58 [13:6] };
+  assign \$78  = { \$56 [13], \$56 [13], \$56 [13], \$56 [13], \$56 [13], \$56 [13], \$56 [13:6] };
+  assign \$86  = { \$54 [13], \$54 [13], \$54 [13], \$54 [13], \$54 [13], \$54 [13], \$54 [13:6] };
+  assign \$94  = { \$55 [13], \$55 [13], \$55 [13], \$55 [13], \$55 [13], \$55 [13], \$55 [13:6] };
+  assign \$102  = { \$57 [13], \$57 [13], \$57 [13], \$57 [13], \$57 [13], \$57 [13], \$57 [13:6] };
+  assign \$110  = { \$59 [13], \$59 [13], \$59 [13], \$59 [13], \$59 [13], \$59 [13], \$59 [13:6] };
+  assign \$118  = { \$61 [13], \$61 [13], \$61 [13], \$61 [13], \$61 [13], \$61 [13], \$61 [13:6] };
 endmodule
 
 module \lut_all_fp16.precompute1 (clk, rst, load, \table , exp, a);
@@ -5215,64 +4815,88 @@ module \lut_all_fp16.precompute1 (clk, rst, load, \table , exp, a);
   wire \$10 ;
   wire [8:0] \$100 ;
   wire [8:0] \$101 ;
-  reg [63:0] \$102 ;
-  reg [4:0] \$103 ;
+  wire [13:0] \$102 ;
+  wire \$103 ;
+  wire \$104 ;
+  wire \$105 ;
+  wire \$106 ;
+  wire \$107 ;
+  wire [8:0] \$108 ;
+  wire [8:0] \$109 ;
   wire \$11 ;
+  wire [13:0] \$110 ;
+  wire \$111 ;
+  wire \$112 ;
+  wire \$113 ;
+  wire \$114 ;
+  wire \$115 ;
+  wire [8:0] \$116 ;
+  wire [8:0] \$117 ;
+  wire [13:0] \$118 ;
+  wire \$119 ;
   wire \$12 ;
+  wire \$120 ;
+  wire \$121 ;
+  wire \$122 ;
+  wire \$123 ;
+  wire [8:0] \$124 ;
+  wire [8:0] \$125 ;
+  reg [63:0] \$126 ;
+  reg [4:0] \$127 ;
   wire \$13 ;
   wire \$14 ;
   wire \$15 ;
-  wire [5:0] \$16 ;
-  wire [11:0] \$17 ;
-  wire [5:0] \$18 ;
-  wire [11:0] \$19 ;
+  wire \$16 ;
+  wire \$17 ;
+  wire \$18 ;
+  wire \$19 ;
   wire \$2 ;
-  wire [5:0] \$20 ;
-  wire [11:0] \$21 ;
-  wire [5:0] \$22 ;
-  wire [11:0] \$23 ;
-  wire [12:0] \$24 ;
-  wire [12:0] \$25 ;
-  wire [14:0] \$26 ;
-  wire [14:0] \$27 ;
-  wire [14:0] \$28 ;
-  wire [14:0] \$29 ;
+  wire \$20 ;
+  wire \$21 ;
+  wire \$22 ;
+  wire \$23 ;
+  wire \$24 ;
+  wire \$25 ;
+  wire \$26 ;
+  wire \$27 ;
+  wire \$28 ;
+  wire \$29 ;
   wire \$3 ;
-  wire [14:0] \$30 ;
-  wire [14:0] \$31 ;
-  wire [14:0] \$32 ;
-  wire [14:0] \$33 ;
-  wire [14:0] \$34 ;
-  wire [14:0] \$35 ;
-  wire [14:0] \$36 ;
-  wire [14:0] \$37 ;
-  wire [13:0] \$38 ;
+  wire \$30 ;
+  wire \$31 ;
+  wire \$32 ;
+  wire \$33 ;
+  wire \$34 ;
+  wire \$35 ;
+  wire \$36 ;
+  wire \$37 ;
+  wire \$38 ;
   wire \$39 ;
   wire \$4 ;
-  wire \$40 ;
-  wire \$41 ;
-  wire \$42 ;
-  wire \$43 ;
-  wire [8:0] \$44 ;
-  wire [8:0] \$45 ;
-  wire [13:0] \$46 ;
-  wire \$47 ;
-  wire \$48 ;
-  wire \$49 ;
+  wire [5:0] \$40 ;
+  wire [11:0] \$41 ;
+  wire [5:0] \$42 ;
+  wire [11:0] \$43 ;
+  wire [5:0] \$44 ;
+  wire [11:0] \$45 ;
+  wire [5:0] \$46 ;
+  wire [11:0] \$47 ;
+  wire [12:0] \$48 ;
+  wire [12:0] \$49 ;
   wire \$5 ;
-  wire \$50 ;
-  wire \$51 ;
-  wire [8:0] \$52 ;
-  wire [8:0] \$53 ;
-  wire [13:0] \$54 ;
-  wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
+  wire [14:0] \$50 ;
+  wire [14:0] \$51 ;
+  wire [14:0] \$52 ;
+  wire [14:0] \$53 ;
+  wire [14:0] \$54 ;
+  wire [14:0] \$55 ;
+  wire [14:0] \$56 ;
+  wire [14:0] \$57 ;
+  wire [14:0] \$58 ;
+  wire [14:0] \$59 ;
   wire \$6 ;
-  wire [8:0] \$60 ;
-  wire [8:0] \$61 ;
+  wire [14:0] \$60 ;
+  wire [14:0] \$61 ;
   wire [13:0] \$62 ;
   wire \$63 ;
   wire \$64 ;
@@ -5317,13 +4941,25 @@ module \lut_all_fp16.precompute1 (clk, rst, load, \table , exp, a);
   input [63:0] a;
   wire [63:0] a;
   wire [4:0] a0_e;
+  wire a0_inf;
+  wire a0_nan;
   wire [10:0] a0_sig;
+  wire a0_zero;
   wire [4:0] a1_e;
+  wire a1_inf;
+  wire a1_nan;
   wire [10:0] a1_sig;
+  wire a1_zero;
   wire [4:0] a2_e;
+  wire a2_inf;
+  wire a2_nan;
   wire [10:0] a2_sig;
+  wire a2_zero;
   wire [4:0] a3_e;
+  wire a3_inf;
+  wire a3_nan;
   wire [10:0] a3_sig;
+  wire a3_zero;
   wire [15:0] \a[0] ;
   wire [15:0] \a[1] ;
   wire [15:0] \a[2] ;
@@ -5425,203 +5061,239 @@ module \lut_all_fp16.precompute1 (clk, rst, load, \table , exp, a);
   assign a0_e = \$1  ? 5'h01 : a_isolated[14:10];
   assign \$2  = ! a_isolated[14:10];
   assign \$3  = ~ \$2 ;
-  assign \$4  = ! a_isolated[30:26];
-  assign a1_e = \$4  ? 5'h01 : a_isolated[30:26];
-  assign \$5  = ! a_isolated[30:26];
-  assign \$6  = ~ \$5 ;
-  assign \$7  = ! a_isolated[46:42];
-  assign a2_e = \$7  ? 5'h01 : a_isolated[46:42];
-  assign \$8  = ! a_isolated[46:42];
-  assign \$9  = ~ \$8 ;
-  assign \$10  = ! a_isolated[62:58];
-  assign a3_e = \$10  ? 5'h01 : a_isolated[62:58];
-  assign \$11  = ! a_isolated[62:58];
+  assign \$4  = a_isolated[14:10] == 5'h1f;
+  assign \$5  = ! a_isolated[9:0];
+  assign a0_inf = \$4  & \$5 ;
+  assign \$6  = a_isolated[14:10] == 5'h1f;
+  assign \$7  = | a_isolated[9:0];
+  assign a0_nan = \$6  & \$7 ;
+  assign \$8  = ! a_isolated[14:10];
+  assign \$9  = ! a_isolated[9:0];
+  assign a0_zero = \$8  & \$9 ;
+  assign \$10  = ! a_isolated[30:26];
+  assign a1_e = \$10  ? 5'h01 : a_isolated[30:26];
+  assign \$11  = ! a_isolated[30:26];
   assign \$12  = ~ \$11 ;
-  assign \$13  = a1_e > a0_e;
-  assign emax0 = \$13  ? a1_e : a0_e;
-  assign \$14  = a2_e > emax0;
-  assign emax1 = \$14  ? a2_e : emax0;
-  assign \$15  = a3_e > emax1;
-  assign emax2 = \$15  ? a3_e : emax1;
-  assign \$16  = emax2 - a0_e;
-  assign aligned0 = { \$3 , a_isolated[9:0] } >> \$16 [4:0];
-  assign \$17  = - aligned0;
-  assign v0 = a_isolated[15] ? \$17  : { 1'h0, aligned0 };
-  assign \$18  = emax2 - a1_e;
-  assign aligned1 = { \$6 , a_isolated[25:16] } >> \$18 [4:0];
-  assign \$19  = - aligned1;
-  assign v1 = a_isolated[31] ? \$19  : { 1'h0, aligned1 };
-  assign \$20  = emax2 - a2_e;
-  assign aligned2 = { \$9 , a_isolated[41:32] } >> \$20 [4:0];
-  assign \$21  = - aligned2;
-  assign v2 = a_isolated[47] ? \$21  : { 1'h0, aligned2 };
-  assign \$22  = emax2 - a3_e;
-  assign aligned3 = { \$12 , a_isolated[57:48] } >> \$22 [4:0];
-  assign \$23  = - aligned3;
-  assign v3 = a_isolated[63] ? \$23  : { 1'h0, aligned3 };
-  assign \$24  = $signed(v1) - $signed(v0);
-  assign \$25  = $signed(v1) + $signed(v0);
-  assign \$26  = $signed(v2) - $signed(\$24 );
-  assign \$27  = $signed(v2) + $signed(\$24 );
-  assign \$28  = $signed(v2) - $signed(\$25 );
-  assign \$29  = $signed(v2) + $signed(\$25 );
-  assign \$30  = $signed(v3) - $signed(\$28 [13:0]);
-  assign \$31  = $signed(v3) + $signed(\$28 [13:0]);
-  assign \$32  = $signed(v3) - $signed(\$26 [13:0]);
-  assign \$33  = $signed(v3) + $signed(\$26 [13:0]);
-  assign \$34  = $signed(v3) - $signed(\$27 [13:0]);
-  assign \$35  = $signed(v3) + $signed(\$27 [13:0]);
-  assign \$36  = $signed(v3) - $signed(\$29 [13:0]);
-  assign \$37  = $signed(v3) + $signed(\$29 [13:0]);
-  assign \$39  = \$36 [5:0] > 6'h20;
-  assign \$40  = \$36 [5:0] == 6'h20;
-  assign \$41  = \$40  & \$38 [0];
-  assign q_up0 = \$39  | \$41 ;
-  assign q_round0 = $signed(\$38 [7:0]) + $signed({ 1'h0, q_up0 });
-  assign \$42  = $signed(q_round0) > $signed(8'h7f);
-  assign \$43  = $signed(q_round0) < $signed(8'h81);
-  assign \$44  = \$43  ? 9'h181 : q_round0;
-  assign \$45  = \$42  ? 9'h07f : \$44 ;
-  assign \$47  = \$34 [5:0] > 6'h20;
-  assign \$48  = \$34 [5:0] == 6'h20;
-  assign \$49  = \$48  & \$46 [0];
-  assign q_up1 = \$47  | \$49 ;
-  assign q_round1 = $signed(\$46 [7:0]) + $signed({ 1'h0, q_up1 });
-  assign \$50  = $signed(q_round1) > $signed(8'h7f);
-  assign \$51  = $signed(q_round1) < $signed(8'h81);
-  assign \$52  = \$51  ? 9'h181 : q_round1;
-  assign \$53  = \$50  ? 9'h07f : \$52 ;
-  assign \$55  = \$32 [5:0] > 6'h20;
-  assign \$56  = \$32 [5:0] == 6'h20;
-  assign \$57  = \$56  & \$54 [0];
-  assign q_up2 = \$55  | \$57 ;
-  assign q_round2 = $signed(\$54 [7:0]) + $signed({ 1'h0, q_up2 });
-  assign \$58  = $signed(q_round2) > $signed(8'h7f);
-  assign \$59  = $signed(q_round2) < $signed(8'h81);
-  assign \$60  = \$59  ? 9'h181 : q_round2;
-  assign \$61  = \$58  ? 9'h07f : \$60 ;
-  assign \$63  = \$30 [5:0] > 6'h20;
-  assign \$64  = \$30 [5:0] == 6'h20;
+  assign \$13  = a_isolated[30:26] == 5'h1f;
+  assign \$14  = ! a_isolated[25:16];
+  assign a1_inf = \$13  & \$14 ;
+  assign \$15  = a_isolated[30:26] == 5'h1f;
+  assign \$16  = | a_isolated[25:16];
+  assign a1_nan = \$15  & \$16 ;
+  assign \$17  = ! a_isolated[30:26];
+  assign \$18  = ! a_isolated[25:16];
+  assign a1_zero = \$17  & \$18 ;
+  assign \$19  = ! a_isolated[46:42];
+  assign a2_e = \$19  ? 5'h01 : a_isolated[46:42];
+  assign \$20  = ! a_isolated[46:42];
+  assign \$21  = ~ \$20 ;
+  assign \$22  = a_isolated[46:42] == 5'h1f;
+  assign \$23  = ! a_isolated[41:32];
+  assign a2_inf = \$22  & \$23 ;
+  assign \$24  = a_isolated[46:42] == 5'h1f;
+  assign \$25  = | a_isolated[41:32];
+  assign a2_nan = \$24  & \$25 ;
+  assign \$26  = ! a_isolated[46:42];
+  assign \$27  = ! a_isolated[41:32];
+  assign a2_zero = \$26  & \$27 ;
+  assign \$28  = ! a_isolated[62:58];
+  assign a3_e = \$28  ? 5'h01 : a_isolated[62:58];
+  assign \$29  = ! a_isolated[62:58];
+  assign \$30  = ~ \$29 ;
+  assign \$31  = a_isolated[62:58] == 5'h1f;
+  assign \$32  = ! a_isolated[57:48];
+  assign a3_inf = \$31  & \$32 ;
+  assign \$33  = a_isolated[62:58] == 5'h1f;
+  assign \$34  = | a_isolated[57:48];
+  assign a3_nan = \$33  & \$34 ;
+  assign \$35  = ! a_isolated[62:58];
+  assign \$36  = ! a_isolated[57:48];
+  assign a3_zero = \$35  & \$36 ;
+  assign \$37  = a1_e > a0_e;
+  assign emax0 = \$37  ? a1_e : a0_e;
+  assign \$38  = a2_e > emax0;
+  assign emax1 = \$38  ? a2_e : emax0;
+  assign \$39  = a3_e > emax1;
+  assign emax2 = \$39  ? a3_e : emax1;
+  assign \$40  = emax2 - a0_e;
+  assign aligned0 = { \$3 , a_isolated[9:0] } >> \$40 [4:0];
+  assign \$41  = - aligned0;
+  assign v0 = a_isolated[15] ? \$41  : { 1'h0, aligned0 };
+  assign \$42  = emax2 - a1_e;
+  assign aligned1 = { \$12 , a_isolated[25:16] } >> \$42 [4:0];
+  assign \$43  = - aligned1;
+  assign v1 = a_isolated[31] ? \$43  : { 1'h0, aligned1 };
+  assign \$44  = emax2 - a2_e;
+  assign aligned2 = { \$21 , a_isolated[41:32] } >> \$44 [4:0];
+  assign \$45  = - aligned2;
+  assign v2 = a_isolated[47] ? \$45  : { 1'h0, aligned2 };
+  assign \$46  = emax2 - a3_e;
+  assign aligned3 = { \$30 , a_isolated[57:48] } >> \$46 [4:0];
+  assign \$47  = - aligned3;
+  assign v3 = a_isolated[63] ? \$47  : { 1'h0, aligned3 };
+  assign \$48  = $signed(v1) - $signed(v0);
+  assign \$49  = $signed(v1) + $signed(v0);
+  assign \$50  = $signed(v2) - $signed(\$48 );
+  assign \$51  = $signed(v2) + $signed(\$48 );
+  assign \$52  = $signed(v2) - $signed(\$49 );
+  assign \$53  = $signed(v2) + $signed(\$49 );
+  assign \$54  = $signed(v3) - $signed(\$52 [13:0]);
+  assign \$55  = $signed(v3) + $signed(\$52 [13:0]);
+  assign \$56  = $signed(v3) - $signed(\$50 [13:0]);
+  assign \$57  = $signed(v3) + $signed(\$50 [13:0]);
+  assign \$58  = $signed(v3) - $signed(\$51 [13:0]);
+  assign \$59  = $signed(v3) + $signed(\$51 [13:0]);
+  assign \$60  = $signed(v3) - $signed(\$53 [13:0]);
+  assign \$61  = $signed(v3) + $signed(\$53 [13:0]);
+  assign \$63  = \$60 [5:0] > 6'h20;
+  assign \$64  = \$60 [5:0] == 6'h20;
   assign \$65  = \$64  & \$62 [0];
-  assign q_up3 = \$63  | \$65 ;
-  assign q_round3 = $signed(\$62 [7:0]) + $signed({ 1'h0, q_up3 });
-  assign \$66  = $signed(q_round3) > $signed(8'h7f);
-  assign \$67  = $signed(q_round3) < $signed(8'h81);
-  assign \$68  = \$67  ? 9'h181 : q_round3;
+  assign q_up0 = \$63  | \$65 ;
+  assign q_round0 = $signed(\$62 [7:0]) + $signed({ 1'h0, q_up0 });
+  assign \$66  = $signed(q_round0) > $signed(8'h7f);
+  assign \$67  = $signed(q_round0) < $signed(8'h81);
+  assign \$68  = \$67  ? 9'h181 : q_round0;
   assign \$69  = \$66  ? 9'h07f : \$68 ;
-  assign \$71  = \$31 [5:0] > 6'h20;
-  assign \$72  = \$31 [5:0] == 6'h20;
+  assign \$71  = \$58 [5:0] > 6'h20;
+  assign \$72  = \$58 [5:0] == 6'h20;
   assign \$73  = \$72  & \$70 [0];
-  assign q_up4 = \$71  | \$73 ;
-  assign q_round4 = $signed(\$70 [7:0]) + $signed({ 1'h0, q_up4 });
-  assign \$74  = $signed(q_round4) > $signed(8'h7f);
-  assign \$75  = $signed(q_round4) < $signed(8'h81);
-  assign \$76  = \$75  ? 9'h181 : q_round4;
+  assign q_up1 = \$71  | \$73 ;
+  assign q_round1 = $signed(\$70 [7:0]) + $signed({ 1'h0, q_up1 });
+  assign \$74  = $signed(q_round1) > $signed(8'h7f);
+  assign \$75  = $signed(q_round1) < $signed(8'h81);
+  assign \$76  = \$75  ? 9'h181 : q_round1;
   assign \$77  = \$74  ? 9'h07f : \$76 ;
-  assign \$79  = \$33 [5:0] > 6'h20;
-  assign \$80  = \$33 [5:0] == 6'h20;
+  assign \$79  = \$56 [5:0] > 6'h20;
+  assign \$80  = \$56 [5:0] == 6'h20;
   assign \$81  = \$80  & \$78 [0];
-  assign q_up5 = \$79  | \$81 ;
-  assign q_round5 = $signed(\$78 [7:0]) + $signed({ 1'h0, q_up5 });
-  assign \$82  = $signed(q_round5) > $signed(8'h7f);
-  assign \$83  = $signed(q_round5) < $signed(8'h81);
-  assign \$84  = \$83  ? 9'h181 : q_round5;
+  assign q_up2 = \$79  | \$81 ;
+  assign q_round2 = $signed(\$78 [7:0]) + $signed({ 1'h0, q_up2 });
+  assign \$82  = $signed(q_round2) > $signed(8'h7f);
+  assign \$83  = $signed(q_round2) < $signed(8'h81);
+  assign \$84  = \$83  ? 9'h181 : q_round2;
   assign \$85  = \$82  ? 9'h07f : \$84 ;
-  assign \$87  = \$35 [5:0] > 6'h20;
-  assign \$88  = \$35 [5:0] == 6'h20;
+  assign \$87  = \$54 [5:0] > 6'h20;
+  assign \$88  = \$54 [5:0] == 6'h20;
   assign \$89  = \$88  & \$86 [0];
-  assign q_up6 = \$87  | \$89 ;
-  assign q_round6 = $signed(\$86 [7:0]) + $signed({ 1'h0, q_up6 });
-  assign \$90  = $signed(q_round6) > $signed(8'h7f);
-  assign \$91  = $signed(q_round6) < $signed(8'h81);
-  assign \$92  = \$91  ? 9'h181 : q_round6;
+  assign q_up3 = \$87  | \$89 ;
+  assign q_round3 = $signed(\$86 [7:0]) + $signed({ 1'h0, q_up3 });
+  assign \$90  = $signed(q_round3) > $signed(8'h7f);
+  assign \$91  = $signed(q_round3) < $signed(8'h81);
+  assign \$92  = \$91  ? 9'h181 : q_round3;
   assign \$93  = \$90  ? 9'h07f : \$92 ;
-  assign \$95  = \$37 [5:0] > 6'h20;
-  assign \$96  = \$37 [5:0] == 6'h20;
+  assign \$95  = \$55 [5:0] > 6'h20;
+  assign \$96  = \$55 [5:0] == 6'h20;
   assign \$97  = \$96  & \$94 [0];
-  assign q_up7 = \$95  | \$97 ;
-  assign q_round7 = $signed(\$94 [7:0]) + $signed({ 1'h0, q_up7 });
-  assign \$98  = $signed(q_round7) > $signed(8'h7f);
-  assign \$99  = $signed(q_round7) < $signed(8'h81);
-  assign \$100  = \$99  ? 9'h181 : q_round7;
+  assign q_up4 = \$95  | \$97 ;
+  assign q_round4 = $signed(\$94 [7:0]) + $signed({ 1'h0, q_up4 });
+  assign \$98  = $signed(q_round4) > $signed(8'h7f);
+  assign \$99  = $signed(q_round4) < $signed(8'h81);
+  assign \$100  = \$99  ? 9'h181 : q_round4;
   assign \$101  = \$98  ? 9'h07f : \$100 ;
+  assign \$103  = \$57 [5:0] > 6'h20;
+  assign \$104  = \$57 [5:0] == 6'h20;
+  assign \$105  = \$104  & \$102 [0];
+  assign q_up5 = \$103  | \$105 ;
+  assign q_round5 = $signed(\$102 [7:0]) + $signed({ 1'h0, q_up5 });
+  assign \$106  = $signed(q_round5) > $signed(8'h7f);
+  assign \$107  = $signed(q_round5) < $signed(8'h81);
+  assign \$108  = \$107  ? 9'h181 : q_round5;
+  assign \$109  = \$106  ? 9'h07f : \$108 ;
+  assign \$111  = \$59 [5:0] > 6'h20;
+  assign \$112  = \$59 [5:0] == 6'h20;
+  assign \$113  = \$112  & \$110 [0];
+  assign q_up6 = \$111  | \$113 ;
+  assign q_round6 = $signed(\$110 [7:0]) + $signed({ 1'h0, q_up6 });
+  assign \$114  = $signed(q_round6) > $signed(8'h7f);
+  assign \$115  = $signed(q_round6) < $signed(8'h81);
+  assign \$116  = \$115  ? 9'h181 : q_round6;
+  assign \$117  = \$114  ? 9'h07f : \$116 ;
+  assign \$119  = \$61 [5:0] > 6'h20;
+  assign \$120  = \$61 [5:0] == 6'h20;
+  assign \$121  = \$120  & \$118 [0];
+  assign q_up7 = \$119  | \$121 ;
+  assign q_round7 = $signed(\$118 [7:0]) + $signed({ 1'h0, q_up7 });
+  assign \$122  = $signed(q_round7) > $signed(8'h7f);
+  assign \$123  = $signed(q_round7) < $signed(8'h81);
+  assign \$124  = \$123  ? 9'h181 : q_round7;
+  assign \$125  = \$122  ? 9'h07f : \$124 ;
   always @(posedge clk)
-    \table  <= \$102 ;
+    \table  <= \$126 ;
   always @(posedge clk)
-    exp <= \$103 ;
+    exp <= \$127 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$102  = \table ;
+    \$126  = \table ;
     if (load) begin
-      \$102 [7:0] = \$45 [7:0];
-      \$102 [15:8] = \$53 [7:0];
-      \$102 [23:16] = \$61 [7:0];
-      \$102 [31:24] = \$69 [7:0];
-      \$102 [39:32] = \$77 [7:0];
-      \$102 [47:40] = \$85 [7:0];
-      \$102 [55:48] = \$93 [7:0];
-      \$102 [63:56] = \$101 [7:0];
+      \$126 [7:0] = \$69 [7:0];
+      \$126 [15:8] = \$77 [7:0];
+      \$126 [23:16] = \$85 [7:0];
+      \$126 [31:24] = \$93 [7:0];
+      \$126 [39:32] = \$101 [7:0];
+      \$126 [47:40] = \$109 [7:0];
+      \$126 [55:48] = \$117 [7:0];
+      \$126 [63:56] = \$125 [7:0];
     end
     if (rst) begin
-      \$102  = 64'h0000000000000000;
+      \$126  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$103  = exp;
+    \$127  = exp;
     if (load) begin
-      \$103  = emax2;
+      \$127  = emax2;
     end
     if (rst) begin
-      \$103  = 5'h00;
+      \$127  = 5'h00;
     end
   end
   assign a0_sig = { \$3 , a_isolated[9:0] };
-  assign a1_sig = { \$6 , a_isolated[25:16] };
-  assign a2_sig = { \$9 , a_isolated[41:32] };
-  assign a3_sig = { \$12 , a_isolated[57:48] };
-  assign dist0 = \$16 [4:0];
-  assign dist1 = \$18 [4:0];
-  assign dist2 = \$20 [4:0];
-  assign dist3 = \$22 [4:0];
-  assign node4 = { \$24 [12], \$24  };
-  assign node5 = { \$25 [12], \$25  };
-  assign node6 = \$26 [13:0];
-  assign node7 = \$27 [13:0];
-  assign node8 = \$28 [13:0];
-  assign node9 = \$29 [13:0];
-  assign node10 = \$30 [13:0];
-  assign node11 = \$31 [13:0];
-  assign node12 = \$32 [13:0];
-  assign node13 = \$33 [13:0];
-  assign node14 = \$34 [13:0];
-  assign node15 = \$35 [13:0];
-  assign node16 = \$36 [13:0];
-  assign node17 = \$37 [13:0];
-  assign exact0 = \$36 [13:0];
-  assign q_floor0 = \$38 [7:0];
-  assign q0 = \$45 [7:0];
-  assign exact1 = \$34 [13:0];
-  assign q_floor1 = \$46 [7:0];
-  assign q1 = \$53 [7:0];
-  assign exact2 = \$32 [13:0];
-  assign q_floor2 = \$54 [7:0];
-  assign q2 = \$61 [7:0];
-  assign exact3 = \$30 [13:0];
-  assign q_floor3 = \$62 [7:0];
-  assign q3 = \$69 [7:0];
-  assign exact4 = \$31 [13:0];
-  assign q_floor4 = \$70 [7:0];
-  assign q4 = \$77 [7:0];
-  assign exact5 = \$33 [13:0];
-  assign q_floor5 = \$78 [7:0];
-  assign q5 = \$85 [7:0];
-  assign exact6 = \$35 [13:0];
-  assign q_floor6 = \$86 [7:0];
-  assign q6 = \$93 [7:0];
-  assign exact7 = \$37 [13:0];
-  assign q_floor7 = \$94 [7:0];
-  assign q7 = \$101 [7:0];
+  assign a1_sig = { \$12 , a_isolated[25:16] };
+  assign a2_sig = { \$21 , a_isolated[41:32] };
+  assign a3_sig = { \$30 , a_isolated[57:48] };
+  assign dist0 = \$40 [4:0];
+  assign dist1 = \$42 [4:0];
+  assign dist2 = \$44 [4:0];
+  assign dist3 = \$46 [4:0];
+  assign node4 = { \$48 [12], \$48  };
+  assign node5 = { \$49 [12], \$49  };
+  assign node6 = \$50 [13:0];
+  assign node7 = \$51 [13:0];
+  assign node8 = \$52 [13:0];
+  assign node9 = \$53 [13:0];
+  assign node10 = \$54 [13:0];
+  assign node11 = \$55 [13:0];
+  assign node12 = \$56 [13:0];
+  assign node13 = \$57 [13:0];
+  assign node14 = \$58 [13:0];
+  assign node15 = \$59 [13:0];
+  assign node16 = \$60 [13:0];
+  assign node17 = \$61 [13:0];
+  assign exact0 = \$60 [13:0];
+  assign q_floor0 = \$62 [7:0];
+  assign q0 = \$69 [7:0];
+  assign exact1 = \$58 [13:0];
+  assign q_floor1 = \$70 [7:0];
+  assign q1 = \$77 [7:0];
+  assign exact2 = \$56 [13:0];
+  assign q_floor2 = \$78 [7:0];
+  assign q2 = \$85 [7:0];
+  assign exact3 = \$54 [13:0];
+  assign q_floor3 = \$86 [7:0];
+  assign q3 = \$93 [7:0];
+  assign exact4 = \$55 [13:0];
+  assign q_floor4 = \$94 [7:0];
+  assign q4 = \$101 [7:0];
+  assign exact5 = \$57 [13:0];
+  assign q_floor5 = \$102 [7:0];
+  assign q5 = \$109 [7:0];
+  assign exact6 = \$59 [13:0];
+  assign q_floor6 = \$110 [7:0];
+  assign q6 = \$117 [7:0];
+  assign exact7 = \$61 [13:0];
+  assign q_floor7 = \$118 [7:0];
+  assign q7 = \$125 [7:0];
   assign \a_isolated[0]  = a_isolated[15:0];
   assign \a_isolated[1]  = a_isolated[31:16];
   assign \a_isolated[2]  = a_isolated[47:32];
@@ -5638,12 +5310,12 @@ module \lut_all_fp16.precompute1 (clk, rst, load, \table , exp, a);
   assign \table[5]  = \table [47:40];
   assign \table[6]  = \table [55:48];
   assign \table[7]  = \table [63:56];
-  assign \$38  = { \$36 [13], \$36 [13], \$36 [13], \$36 [13], \$36 [13], \$36 [13], \$36 [13:6] };
-  assign \$46  = { \$34 [13], \$34 [13], \$34 [13], \$34 [13], \$34 [13], \$34 [13], \$34 [13:6] };
-  assign \$54  = { \$32 [13], \$32 [13], \$32 [13], \$32 [13], \$32 [13], \$32 [13], \$32 [13:6] };
-  assign \$62  = { \$30 [13], \$30 [13], \$30 [13], \$30 [13], \$30 [13], \$30 [13], \$30 [13:6] };
-  assign \$70  = { \$31 [13], \$31 [13], \$31 [13], \$31 [13], \$31 [13], \$31 [13], \$31 [13:6] };
-  assign \$78  = { \$33 [13], \$33 [13], \$33 [13], \$33 [13], \$33 [13], \$33 [13], \$33 [13:6] };
-  assign \$86  = { \$35 [13], \$35 [13], \$35 [13], \$35 [13], \$35 [13], \$35 [13], \$35 [13:6] };
-  assign \$94  = { \$37 [13], \$37 [13], \$37 [13], \$37 [13], \$37 [13], \$37 [13], \$37 [13:6] };
+  assign \$62  = { \$60 [13], \$60 [13], \$60 [13], \$60 [13], \$60 [13], \$60 [13], \$60 [13:6] };
+  assign \$70  = { \$58 [13], \$58 [13], \$58 [13], \$58 [13], \$58 [13], \$58 [13], \$58 [13:6] };
+  assign \$78  = { \$56 [13], \$56 [13], \$56 [13], \$56 [13], \$56 [13], \$56 [13], \$56 [13:6] };
+  assign \$86  = { \$54 [13], \$54 [13], \$54 [13], \$54 [13], \$54 [13], \$54 [13], \$54 [13:6] };
+  assign \$94  = { \$55 [13], \$55 [13], \$55 [13], \$55 [13], \$55 [13], \$55 [13], \$55 [13:6] };
+  assign \$102  = { \$57 [13], \$57 [13], \$57 [13], \$57 [13], \$57 [13], \$57 [13], \$57 [13:6] };
+  assign \$110  = { \$59 [13], \$59 [13], \$59 [13], \$59 [13], \$59 [13], \$59 [13], \$59 [13:6] };
+  assign \$118  = { \$61 [13], \$61 [13], \$61 [13], \$61 [13], \$61 [13], \$61 [13], \$61 [13:6] };
 endmodule

@@ -4,11 +4,11 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire [25:0] \$100 ;
-  wire [7:0] \$101 ;
-  wire [8:0] \$102 ;
-  wire [9:0] \$103 ;
-  wire \$104 ;
+  wire [9:0] \$100 ;
+  wire \$101 ;
+  wire \$102 ;
+  wire \$103 ;
+  wire [7:0] \$104 ;
   wire \$105 ;
   wire \$106 ;
   wire \$107 ;
@@ -19,17 +19,17 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
   wire \$111 ;
   wire \$112 ;
   wire \$113 ;
-  wire \$114 ;
-  wire \$115 ;
-  wire [7:0] \$116 ;
-  wire \$117 ;
+  wire [25:0] \$114 ;
+  wire [7:0] \$115 ;
+  wire [8:0] \$116 ;
+  wire [9:0] \$117 ;
   wire \$118 ;
   wire \$119 ;
   wire \$12 ;
-  wire [25:0] \$120 ;
+  wire \$120 ;
   wire [7:0] \$121 ;
-  wire [8:0] \$122 ;
-  wire [9:0] \$123 ;
+  wire \$122 ;
+  wire \$123 ;
   wire \$124 ;
   wire \$125 ;
   wire \$126 ;
@@ -38,76 +38,76 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
   wire \$129 ;
   wire \$13 ;
   wire \$130 ;
-  wire \$131 ;
-  wire \$132 ;
-  wire \$133 ;
-  wire \$134 ;
+  wire [25:0] \$131 ;
+  wire [7:0] \$132 ;
+  wire [8:0] \$133 ;
+  wire [9:0] \$134 ;
   wire \$135 ;
-  wire [7:0] \$136 ;
+  wire \$136 ;
   wire \$137 ;
-  wire \$138 ;
-  wire \$139 ;
+  wire [5:0] \$138 ;
+  wire [1:0] \$139 ;
   wire \$14 ;
-  wire [25:0] \$140 ;
-  wire [7:0] \$141 ;
-  wire [8:0] \$142 ;
-  wire [9:0] \$143 ;
-  wire \$144 ;
-  wire \$145 ;
-  wire \$146 ;
-  wire \$147 ;
-  wire \$148 ;
-  wire \$149 ;
+  wire [2:0] \$140 ;
+  wire [3:0] \$141 ;
+  wire [4:0] \$142 ;
+  wire [5:0] \$143 ;
+  wire [6:0] \$144 ;
+  wire [7:0] \$145 ;
+  wire [8:0] \$146 ;
+  wire [1:0] \$147 ;
+  wire [2:0] \$148 ;
+  wire [3:0] \$149 ;
   wire \$15 ;
-  wire \$150 ;
-  wire \$151 ;
-  wire \$152 ;
-  wire \$153 ;
-  wire \$154 ;
+  wire [4:0] \$150 ;
+  wire [5:0] \$151 ;
+  wire [6:0] \$152 ;
+  wire [7:0] \$153 ;
+  wire [8:0] \$154 ;
   wire \$155 ;
-  wire [5:0] \$156 ;
-  wire [1:0] \$157 ;
-  wire [2:0] \$158 ;
-  wire [3:0] \$159 ;
+  wire \$156 ;
+  wire \$157 ;
+  wire \$158 ;
+  wire \$159 ;
   wire \$16 ;
-  wire [4:0] \$160 ;
-  wire [5:0] \$161 ;
-  wire [6:0] \$162 ;
-  wire [7:0] \$163 ;
+  wire \$160 ;
+  wire \$161 ;
+  wire \$162 ;
+  wire \$163 ;
   wire [8:0] \$164 ;
-  wire [1:0] \$165 ;
-  wire [2:0] \$166 ;
-  wire [3:0] \$167 ;
-  wire [4:0] \$168 ;
-  wire [5:0] \$169 ;
+  wire [9:0] \$165 ;
+  wire [5:0] \$166 ;
+  wire [56:0] \$167 ;
+  wire [12:0] \$168 ;
+  wire [13:0] \$169 ;
   wire \$17 ;
-  wire [6:0] \$170 ;
-  wire [7:0] \$171 ;
-  wire [8:0] \$172 ;
-  wire \$173 ;
-  wire \$174 ;
-  wire \$175 ;
-  wire [8:0] \$176 ;
-  wire [9:0] \$177 ;
-  wire [5:0] \$178 ;
-  wire [56:0] \$179 ;
+  wire \$170 ;
+  wire \$171 ;
+  wire [23:0] \$172 ;
+  wire [56:0] \$173 ;
+  wire [23:0] \$174 ;
+  wire [24:0] \$175 ;
+  wire [55:0] \$176 ;
+  wire [56:0] \$177 ;
+  wire \$178 ;
+  wire \$179 ;
   wire \$18 ;
-  wire [12:0] \$180 ;
-  wire [13:0] \$181 ;
-  wire \$182 ;
+  wire \$180 ;
+  wire \$181 ;
+  wire [57:0] \$182 ;
   wire \$183 ;
-  wire [23:0] \$184 ;
-  wire [56:0] \$185 ;
-  wire [23:0] \$186 ;
-  wire [24:0] \$187 ;
-  wire [55:0] \$188 ;
-  wire [56:0] \$189 ;
+  wire \$184 ;
+  wire \$185 ;
+  wire \$186 ;
+  wire \$187 ;
+  wire \$188 ;
+  wire \$189 ;
   wire \$19 ;
   wire \$190 ;
   wire \$191 ;
   wire \$192 ;
-  wire \$193 ;
-  wire [57:0] \$194 ;
+  wire [31:0] \$193 ;
+  wire \$194 ;
   wire \$195 ;
   wire \$196 ;
   wire \$197 ;
@@ -118,46 +118,46 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
   wire \$200 ;
   wire \$201 ;
   wire \$202 ;
-  wire \$203 ;
-  wire \$204 ;
-  wire \$205 ;
-  wire \$206 ;
-  wire \$207 ;
-  wire \$208 ;
+  wire [8:0] \$203 ;
+  wire [9:0] \$204 ;
+  wire [5:0] \$205 ;
+  wire [56:0] \$206 ;
+  wire [12:0] \$207 ;
+  wire [13:0] \$208 ;
   wire \$209 ;
   wire \$21 ;
   wire \$210 ;
-  wire [31:0] \$211 ;
-  wire \$212 ;
-  wire \$213 ;
-  wire \$214 ;
-  wire [8:0] \$215 ;
-  wire [9:0] \$216 ;
-  wire [5:0] \$217 ;
-  wire [56:0] \$218 ;
-  wire [12:0] \$219 ;
+  wire [23:0] \$211 ;
+  wire [56:0] \$212 ;
+  wire [23:0] \$213 ;
+  wire [24:0] \$214 ;
+  wire [55:0] \$215 ;
+  wire [56:0] \$216 ;
+  wire \$217 ;
+  wire \$218 ;
+  wire \$219 ;
   wire \$22 ;
-  wire [13:0] \$220 ;
-  wire \$221 ;
+  wire \$220 ;
+  wire [57:0] \$221 ;
   wire \$222 ;
-  wire [23:0] \$223 ;
-  wire [56:0] \$224 ;
-  wire [23:0] \$225 ;
-  wire [24:0] \$226 ;
-  wire [55:0] \$227 ;
-  wire [56:0] \$228 ;
+  wire \$223 ;
+  wire \$224 ;
+  wire \$225 ;
+  wire \$226 ;
+  wire \$227 ;
+  wire [31:0] \$228 ;
   wire \$229 ;
   wire \$23 ;
   wire \$230 ;
-  wire \$231 ;
+  wire [31:0] \$231 ;
   wire \$232 ;
-  wire [57:0] \$233 ;
+  wire [31:0] \$233 ;
   wire \$234 ;
   wire \$235 ;
   wire \$236 ;
-  wire \$237 ;
+  wire [31:0] \$237 ;
   wire \$238 ;
-  wire \$239 ;
+  wire [7:0] \$239 ;
   wire \$24 ;
   wire \$240 ;
   wire \$241 ;
@@ -165,132 +165,132 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
   wire \$243 ;
   wire \$244 ;
   wire \$245 ;
-  wire [31:0] \$246 ;
+  wire \$246 ;
   wire \$247 ;
   wire \$248 ;
-  wire [31:0] \$249 ;
+  wire \$249 ;
   wire \$25 ;
   wire \$250 ;
-  wire [31:0] \$251 ;
-  wire \$252 ;
-  wire \$253 ;
-  wire \$254 ;
-  wire [31:0] \$255 ;
-  wire \$256 ;
-  wire [7:0] \$257 ;
+  wire [8:0] \$251 ;
+  wire [9:0] \$252 ;
+  wire [5:0] \$253 ;
+  wire [56:0] \$254 ;
+  wire [12:0] \$255 ;
+  wire [13:0] \$256 ;
+  wire \$257 ;
   wire \$258 ;
-  wire \$259 ;
+  wire [23:0] \$259 ;
   wire [5:0] \$26 ;
-  wire [8:0] \$260 ;
-  wire [9:0] \$261 ;
-  wire [5:0] \$262 ;
-  wire [56:0] \$263 ;
-  wire [12:0] \$264 ;
-  wire [13:0] \$265 ;
-  wire \$266 ;
+  wire [25:0] \$260 ;
+  wire [56:0] \$261 ;
+  wire \$262 ;
+  wire [23:0] \$263 ;
+  wire [24:0] \$264 ;
+  wire [55:0] \$265 ;
+  wire [56:0] \$266 ;
   wire \$267 ;
-  wire [23:0] \$268 ;
-  wire [25:0] \$269 ;
+  wire \$268 ;
+  wire \$269 ;
   wire [5:0] \$27 ;
-  wire [56:0] \$270 ;
-  wire \$271 ;
-  wire [23:0] \$272 ;
-  wire [24:0] \$273 ;
-  wire [55:0] \$274 ;
-  wire [56:0] \$275 ;
+  wire \$270 ;
+  wire [57:0] \$271 ;
+  wire \$272 ;
+  wire \$273 ;
+  wire [31:0] \$274 ;
+  wire [31:0] \$275 ;
   wire \$276 ;
   wire \$277 ;
   wire \$278 ;
   wire \$279 ;
   wire \$28 ;
-  wire [57:0] \$280 ;
+  wire \$280 ;
   wire \$281 ;
   wire \$282 ;
   wire \$283 ;
   wire \$284 ;
-  wire \$285 ;
-  wire \$286 ;
-  wire \$287 ;
-  wire \$288 ;
-  wire [31:0] \$289 ;
+  wire [8:0] \$285 ;
+  wire [9:0] \$286 ;
+  wire [5:0] \$287 ;
+  wire [56:0] \$288 ;
+  wire [12:0] \$289 ;
   wire \$29 ;
-  wire [31:0] \$290 ;
+  wire [13:0] \$290 ;
   wire \$291 ;
   wire \$292 ;
-  wire \$293 ;
-  wire [8:0] \$294 ;
-  wire [9:0] \$295 ;
-  wire [5:0] \$296 ;
-  wire [56:0] \$297 ;
-  wire [12:0] \$298 ;
-  wire [13:0] \$299 ;
+  wire [23:0] \$293 ;
+  wire [56:0] \$294 ;
+  wire [23:0] \$295 ;
+  wire [24:0] \$296 ;
+  wire [55:0] \$297 ;
+  wire [56:0] \$298 ;
+  wire \$299 ;
   wire \$3 ;
   wire \$30 ;
   wire \$300 ;
   wire \$301 ;
-  wire [23:0] \$302 ;
-  wire [56:0] \$303 ;
-  wire [23:0] \$304 ;
-  wire [24:0] \$305 ;
-  wire [55:0] \$306 ;
-  wire [56:0] \$307 ;
+  wire \$302 ;
+  wire [57:0] \$303 ;
+  wire \$304 ;
+  wire \$305 ;
+  wire \$306 ;
+  wire \$307 ;
   wire \$308 ;
   wire \$309 ;
   wire \$31 ;
-  wire \$310 ;
+  wire [31:0] \$310 ;
   wire \$311 ;
-  wire [57:0] \$312 ;
-  wire \$313 ;
+  wire \$312 ;
+  wire [31:0] \$313 ;
   wire \$314 ;
-  wire \$315 ;
+  wire [31:0] \$315 ;
   wire \$316 ;
   wire \$317 ;
   wire \$318 ;
-  wire \$319 ;
+  wire [31:0] \$319 ;
   wire \$32 ;
   wire \$320 ;
-  wire \$321 ;
+  wire [7:0] \$321 ;
   wire \$322 ;
   wire \$323 ;
   wire \$324 ;
-  wire [31:0] \$325 ;
+  wire \$325 ;
   wire \$326 ;
   wire \$327 ;
-  wire [31:0] \$328 ;
+  wire \$328 ;
   wire \$329 ;
   wire \$33 ;
-  wire [31:0] \$330 ;
+  wire \$330 ;
   wire \$331 ;
   wire \$332 ;
-  wire \$333 ;
-  wire [31:0] \$334 ;
-  wire \$335 ;
-  wire [7:0] \$336 ;
-  wire \$337 ;
-  wire \$338 ;
-  wire [8:0] \$339 ;
+  wire [8:0] \$333 ;
+  wire [9:0] \$334 ;
+  wire [5:0] \$335 ;
+  wire [56:0] \$336 ;
+  wire [12:0] \$337 ;
+  wire [13:0] \$338 ;
+  wire \$339 ;
   wire \$34 ;
-  wire [9:0] \$340 ;
-  wire [5:0] \$341 ;
-  wire [56:0] \$342 ;
-  wire [12:0] \$343 ;
-  wire [13:0] \$344 ;
-  wire \$345 ;
-  wire \$346 ;
-  wire [23:0] \$347 ;
-  wire [25:0] \$348 ;
-  wire [56:0] \$349 ;
+  wire \$340 ;
+  wire [23:0] \$341 ;
+  wire [25:0] \$342 ;
+  wire [56:0] \$343 ;
+  wire \$344 ;
+  wire [23:0] \$345 ;
+  wire [24:0] \$346 ;
+  wire [55:0] \$347 ;
+  wire [56:0] \$348 ;
+  wire \$349 ;
   wire \$35 ;
   wire \$350 ;
-  wire [23:0] \$351 ;
-  wire [24:0] \$352 ;
-  wire [55:0] \$353 ;
-  wire [56:0] \$354 ;
+  wire \$351 ;
+  wire \$352 ;
+  wire [57:0] \$353 ;
+  wire \$354 ;
   wire \$355 ;
-  wire \$356 ;
-  wire \$357 ;
+  wire [31:0] \$356 ;
+  wire [31:0] \$357 ;
   wire \$358 ;
-  wire [57:0] \$359 ;
+  wire \$359 ;
   wire \$36 ;
   wire \$360 ;
   wire \$361 ;
@@ -299,39 +299,39 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
   wire \$364 ;
   wire \$365 ;
   wire \$366 ;
-  wire \$367 ;
-  wire [31:0] \$368 ;
-  wire [31:0] \$369 ;
+  wire [8:0] \$367 ;
+  wire [9:0] \$368 ;
+  wire [5:0] \$369 ;
   wire \$37 ;
-  wire \$370 ;
-  wire \$371 ;
-  wire \$372 ;
-  wire [8:0] \$373 ;
-  wire [9:0] \$374 ;
-  wire [5:0] \$375 ;
+  wire [56:0] \$370 ;
+  wire [12:0] \$371 ;
+  wire [13:0] \$372 ;
+  wire \$373 ;
+  wire \$374 ;
+  wire [23:0] \$375 ;
   wire [56:0] \$376 ;
-  wire [12:0] \$377 ;
-  wire [13:0] \$378 ;
-  wire \$379 ;
+  wire [23:0] \$377 ;
+  wire [24:0] \$378 ;
+  wire [55:0] \$379 ;
   wire \$38 ;
-  wire \$380 ;
-  wire [23:0] \$381 ;
-  wire [56:0] \$382 ;
-  wire [23:0] \$383 ;
-  wire [24:0] \$384 ;
-  wire [55:0] \$385 ;
-  wire [56:0] \$386 ;
+  wire [56:0] \$380 ;
+  wire \$381 ;
+  wire \$382 ;
+  wire \$383 ;
+  wire \$384 ;
+  wire [57:0] \$385 ;
+  wire \$386 ;
   wire \$387 ;
   wire \$388 ;
   wire \$389 ;
   wire \$39 ;
   wire \$390 ;
-  wire [57:0] \$391 ;
+  wire \$391 ;
   wire \$392 ;
   wire \$393 ;
   wire \$394 ;
   wire \$395 ;
-  wire \$396 ;
+  wire [31:0] \$396 ;
   wire \$397 ;
   wire \$398 ;
   wire \$399 ;
@@ -343,86 +343,86 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
   wire \$403 ;
   wire \$404 ;
   wire \$405 ;
-  wire \$406 ;
-  wire \$407 ;
-  wire [31:0] \$408 ;
-  wire \$409 ;
+  wire [8:0] \$406 ;
+  wire [9:0] \$407 ;
+  wire [5:0] \$408 ;
+  wire [56:0] \$409 ;
   wire \$41 ;
-  wire \$410 ;
-  wire \$411 ;
-  wire [8:0] \$412 ;
-  wire [9:0] \$413 ;
-  wire [5:0] \$414 ;
+  wire [12:0] \$410 ;
+  wire [13:0] \$411 ;
+  wire \$412 ;
+  wire \$413 ;
+  wire [23:0] \$414 ;
   wire [56:0] \$415 ;
-  wire [12:0] \$416 ;
-  wire [13:0] \$417 ;
-  wire \$418 ;
-  wire \$419 ;
+  wire [23:0] \$416 ;
+  wire [24:0] \$417 ;
+  wire [55:0] \$418 ;
+  wire [56:0] \$419 ;
   wire \$42 ;
-  wire [23:0] \$420 ;
-  wire [56:0] \$421 ;
-  wire [23:0] \$422 ;
-  wire [24:0] \$423 ;
-  wire [55:0] \$424 ;
-  wire [56:0] \$425 ;
+  wire \$420 ;
+  wire \$421 ;
+  wire \$422 ;
+  wire \$423 ;
+  wire [57:0] \$424 ;
+  wire \$425 ;
   wire \$426 ;
   wire \$427 ;
   wire \$428 ;
   wire \$429 ;
   wire \$43 ;
-  wire [57:0] \$430 ;
-  wire \$431 ;
+  wire \$430 ;
+  wire [31:0] \$431 ;
   wire \$432 ;
   wire \$433 ;
-  wire \$434 ;
+  wire [31:0] \$434 ;
   wire \$435 ;
-  wire \$436 ;
+  wire [31:0] \$436 ;
   wire \$437 ;
   wire \$438 ;
   wire \$439 ;
   wire \$44 ;
-  wire \$440 ;
+  wire [31:0] \$440 ;
   wire \$441 ;
-  wire \$442 ;
-  wire [31:0] \$443 ;
+  wire [7:0] \$442 ;
+  wire \$443 ;
   wire \$444 ;
   wire \$445 ;
-  wire [31:0] \$446 ;
+  wire \$446 ;
   wire \$447 ;
-  wire [31:0] \$448 ;
+  wire \$448 ;
   wire \$449 ;
   wire \$45 ;
   wire \$450 ;
   wire \$451 ;
-  wire [31:0] \$452 ;
+  wire \$452 ;
   wire \$453 ;
-  wire [7:0] \$454 ;
-  wire \$455 ;
-  wire \$456 ;
-  wire [8:0] \$457 ;
-  wire [9:0] \$458 ;
-  wire [5:0] \$459 ;
+  wire [8:0] \$454 ;
+  wire [9:0] \$455 ;
+  wire [5:0] \$456 ;
+  wire [56:0] \$457 ;
+  wire [12:0] \$458 ;
+  wire [13:0] \$459 ;
   wire \$46 ;
-  wire [56:0] \$460 ;
-  wire [12:0] \$461 ;
-  wire [13:0] \$462 ;
-  wire \$463 ;
-  wire \$464 ;
-  wire [23:0] \$465 ;
-  wire [25:0] \$466 ;
-  wire [56:0] \$467 ;
-  wire \$468 ;
-  wire [23:0] \$469 ;
+  wire \$460 ;
+  wire \$461 ;
+  wire [23:0] \$462 ;
+  wire [25:0] \$463 ;
+  wire [56:0] \$464 ;
+  wire \$465 ;
+  wire [23:0] \$466 ;
+  wire [24:0] \$467 ;
+  wire [55:0] \$468 ;
+  wire [56:0] \$469 ;
   wire \$47 ;
-  wire [24:0] \$470 ;
-  wire [55:0] \$471 ;
-  wire [56:0] \$472 ;
+  wire \$470 ;
+  wire \$471 ;
+  wire \$472 ;
   wire \$473 ;
-  wire \$474 ;
+  wire [57:0] \$474 ;
   wire \$475 ;
   wire \$476 ;
-  wire [57:0] \$477 ;
-  wire \$478 ;
+  wire [31:0] \$477 ;
+  wire [31:0] \$478 ;
   wire \$479 ;
   wire \$48 ;
   wire \$480 ;
@@ -431,60 +431,60 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
   wire \$483 ;
   wire \$484 ;
   wire \$485 ;
-  wire [31:0] \$486 ;
-  wire [31:0] \$487 ;
-  wire \$488 ;
-  wire \$489 ;
-  wire [25:0] \$49 ;
-  wire \$490 ;
-  wire [8:0] \$491 ;
-  wire [9:0] \$492 ;
-  wire [5:0] \$493 ;
-  wire [56:0] \$494 ;
-  wire [12:0] \$495 ;
-  wire [13:0] \$496 ;
-  wire \$497 ;
-  wire \$498 ;
-  wire [23:0] \$499 ;
+  wire \$486 ;
+  wire \$487 ;
+  wire [8:0] \$488 ;
+  wire [9:0] \$489 ;
+  wire \$49 ;
+  wire [5:0] \$490 ;
+  wire [56:0] \$491 ;
+  wire [12:0] \$492 ;
+  wire [13:0] \$493 ;
+  wire \$494 ;
+  wire \$495 ;
+  wire [23:0] \$496 ;
+  wire [56:0] \$497 ;
+  wire [23:0] \$498 ;
+  wire [24:0] \$499 ;
   reg \$5 ;
-  wire [7:0] \$50 ;
-  wire [56:0] \$500 ;
-  wire [23:0] \$501 ;
-  wire [24:0] \$502 ;
-  wire [55:0] \$503 ;
-  wire [56:0] \$504 ;
+  wire \$50 ;
+  wire [55:0] \$500 ;
+  wire [56:0] \$501 ;
+  wire \$502 ;
+  wire \$503 ;
+  wire \$504 ;
   wire \$505 ;
-  wire \$506 ;
+  wire [57:0] \$506 ;
   wire \$507 ;
   wire \$508 ;
-  wire [57:0] \$509 ;
-  wire [8:0] \$51 ;
+  wire \$509 ;
+  wire \$51 ;
   wire \$510 ;
   wire \$511 ;
   wire \$512 ;
-  wire \$513 ;
+  wire [31:0] \$513 ;
   wire \$514 ;
   wire \$515 ;
-  wire \$516 ;
+  wire [31:0] \$516 ;
   wire \$517 ;
-  wire \$518 ;
+  wire [31:0] \$518 ;
   wire \$519 ;
   wire \$52 ;
   wire \$520 ;
   wire \$521 ;
   wire [31:0] \$522 ;
   wire \$523 ;
-  wire \$524 ;
-  wire [31:0] \$525 ;
+  wire [7:0] \$524 ;
+  wire \$525 ;
   wire \$526 ;
-  wire [31:0] \$527 ;
+  wire \$527 ;
   wire \$528 ;
   wire \$529 ;
   wire \$53 ;
   wire \$530 ;
-  wire [31:0] \$531 ;
+  wire \$531 ;
   wire \$532 ;
-  wire [7:0] \$533 ;
+  wire \$533 ;
   wire \$534 ;
   wire \$535 ;
   wire [8:0] \$536 ;
@@ -502,7 +502,7 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
   wire \$547 ;
   wire [23:0] \$548 ;
   wire [24:0] \$549 ;
-  wire \$55 ;
+  wire [25:0] \$55 ;
   wire [55:0] \$550 ;
   wire [56:0] \$551 ;
   wire \$552 ;
@@ -512,84 +512,78 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
   wire [57:0] \$556 ;
   wire \$557 ;
   wire \$558 ;
-  wire \$559 ;
-  wire \$56 ;
-  wire \$560 ;
-  wire \$561 ;
-  wire \$562 ;
-  wire \$563 ;
-  wire \$564 ;
-  wire [31:0] \$565 ;
-  wire [31:0] \$566 ;
-  reg [127:0] \$567 ;
-  reg [100:0] \$568 ;
-  reg [4:0] \$569 ;
-  wire \$57 ;
-  reg [100:0] \$570 ;
-  reg [2:0] \$571 ;
-  reg [63:0] \$572 ;
-  reg [4:0] \$573 ;
-  reg [3:0] \$574 ;
-  reg \$575 ;
-  reg \$576 ;
-  reg [15:0] \$577 ;
-  reg \$578 ;
-  reg [15:0] \$579 ;
+  wire [31:0] \$559 ;
+  wire [7:0] \$56 ;
+  wire [31:0] \$560 ;
+  reg [127:0] \$561 ;
+  reg [100:0] \$562 ;
+  reg [4:0] \$563 ;
+  reg [100:0] \$564 ;
+  reg [2:0] \$565 ;
+  reg [63:0] \$566 ;
+  reg [4:0] \$567 ;
+  reg [3:0] \$568 ;
+  reg \$569 ;
+  wire [8:0] \$57 ;
+  reg \$570 ;
+  reg [15:0] \$571 ;
+  reg \$572 ;
+  reg [15:0] \$573 ;
+  reg [31:0] \$574 ;
+  reg [31:0] \$575 ;
+  reg [31:0] \$576 ;
+  reg [31:0] \$577 ;
+  reg [31:0] \$578 ;
+  reg [31:0] \$579 ;
   wire \$58 ;
-  reg [31:0] \$580 ;
-  reg [31:0] \$581 ;
-  reg [31:0] \$582 ;
-  reg [31:0] \$583 ;
+  reg \$580 ;
+  reg [127:0] \$581 ;
+  reg [8:0] \$582 ;
+  reg [8:0] \$583 ;
   reg [31:0] \$584 ;
   reg [31:0] \$585 ;
-  reg \$586 ;
-  reg [127:0] \$587 ;
-  reg [8:0] \$588 ;
-  reg [8:0] \$589 ;
+  reg [31:0] \$586 ;
+  reg [31:0] \$587 ;
+  reg [31:0] \$588 ;
+  reg [31:0] \$589 ;
   wire \$59 ;
-  reg [31:0] \$590 ;
-  reg [31:0] \$591 ;
-  reg [31:0] \$592 ;
-  reg [31:0] \$593 ;
-  reg [31:0] \$594 ;
-  reg [31:0] \$595 ;
+  reg \$590 ;
+  reg [4:0] \$591 ;
+  reg [4:0] \$592 ;
+  reg [127:0] \$593 ;
+  reg [127:0] \$594 ;
+  reg [15:0] \$595 ;
   reg \$596 ;
-  reg [4:0] \$597 ;
-  reg [4:0] \$598 ;
-  reg [127:0] \$599 ;
+  reg [127:0] \$597 ;
+  reg \$598 ;
   wire [4:0] \$6 ;
   wire \$60 ;
-  reg [127:0] \$600 ;
-  reg [15:0] \$601 ;
-  reg \$602 ;
-  reg [127:0] \$603 ;
-  reg \$604 ;
   wire \$61 ;
   wire \$62 ;
   wire \$63 ;
-  wire [25:0] \$64 ;
-  wire [7:0] \$65 ;
-  wire [8:0] \$66 ;
-  wire \$67 ;
-  wire \$68 ;
-  wire \$69 ;
-  wire [6:0] \$690 ;
-  wire [8:0] \$693 ;
+  wire \$64 ;
+  wire \$65 ;
+  wire \$66 ;
+  wire [25:0] \$67 ;
+  wire [7:0] \$68 ;
+  wire [6:0] \$684 ;
+  wire [8:0] \$687 ;
+  wire [8:0] \$69 ;
   wire [3:0] \$7 ;
-  wire \$70 ;
+  wire [7:0] \$70 ;
   wire \$71 ;
-  wire [6:0] \$716 ;
-  wire [8:0] \$719 ;
+  wire [6:0] \$710 ;
+  wire [8:0] \$713 ;
   wire \$72 ;
   wire \$73 ;
+  wire [6:0] \$736 ;
+  wire [8:0] \$739 ;
   wire \$74 ;
-  wire [6:0] \$742 ;
-  wire [8:0] \$745 ;
   wire \$75 ;
-  wire [7:0] \$76 ;
-  wire [6:0] \$768 ;
+  wire \$76 ;
+  wire [6:0] \$762 ;
+  wire [8:0] \$765 ;
   wire \$77 ;
-  wire [8:0] \$771 ;
   wire \$78 ;
   wire \$79 ;
   wire \$8 ;
@@ -600,7 +594,7 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
   wire \$84 ;
   wire \$85 ;
   wire \$86 ;
-  wire \$87 ;
+  wire [7:0] \$87 ;
   wire \$88 ;
   wire \$89 ;
   wire \$9 ;
@@ -610,10 +604,10 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
   wire \$93 ;
   wire \$94 ;
   wire \$95 ;
-  wire [7:0] \$96 ;
-  wire \$97 ;
-  wire \$98 ;
-  wire \$99 ;
+  wire \$96 ;
+  wire [25:0] \$97 ;
+  wire [7:0] \$98 ;
+  wire [8:0] \$99 ;
   reg [2:0] \$signal  = 3'h0;
   reg \$signal$23  = 1'h0;
   reg [15:0] \$signal$24  = 16'h0000;
@@ -622,26 +616,26 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
   reg \$signal$67  = 1'h0;
   wire [63:0] a;
   (* init = 32'd0 *)
-  wire [31:0] \a$102 ;
+  wire [31:0] \a$111 ;
   (* init = 32'd0 *)
-  wire [31:0] \a$112 ;
+  wire [31:0] \a$124 ;
   (* init = 32'd0 *)
-  wire [31:0] \a$122 ;
+  wire [31:0] \a$137 ;
   (* init = 32'd0 *)
-  wire [31:0] \a$132 ;
-  wire [31:0] \a$197 ;
-  wire [31:0] \a$225 ;
-  wire [31:0] \a$266 ;
-  wire [31:0] \a$294 ;
+  wire [31:0] \a$150 ;
+  wire [31:0] \a$221 ;
+  wire [31:0] \a$255 ;
+  wire [31:0] \a$305 ;
+  wire [31:0] \a$339 ;
   wire [63:0] \a$72 ;
   wire [15:0] \a$72[0] ;
   wire [15:0] \a$72[1] ;
   wire [15:0] \a$72[2] ;
   wire [15:0] \a$72[3] ;
   (* init = 32'd0 *)
-  wire [31:0] \a$82 ;
+  wire [31:0] \a$85 ;
   (* init = 32'd0 *)
-  wire [31:0] \a$92 ;
+  wire [31:0] \a$98 ;
   wire [15:0] \a[0] ;
   wire [15:0] \a[1] ;
   wire [15:0] \a[2] ;
@@ -653,15 +647,15 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
   reg [31:0] act_sum1 = 32'd0;
   wire active;
   wire [31:0] b;
-  wire [31:0] \b$103 ;
-  wire [31:0] \b$113 ;
-  wire [31:0] \b$123 ;
-  wire [31:0] \b$133 ;
-  wire [31:0] \b$198 ;
-  wire [31:0] \b$226 ;
-  wire [31:0] \b$267 ;
-  wire [31:0] \b$295 ;
-  wire [31:0] \b$93 ;
+  wire [31:0] \b$112 ;
+  wire [31:0] \b$125 ;
+  wire [31:0] \b$138 ;
+  wire [31:0] \b$151 ;
+  wire [31:0] \b$222 ;
+  wire [31:0] \b$256 ;
+  wire [31:0] \b$306 ;
+  wire [31:0] \b$340 ;
+  wire [31:0] \b$99 ;
   reg beat_group_end = 1'h0;
   reg beat_last = 1'h0;
   reg [15:0] beat_scale = 16'h0000;
@@ -672,42 +666,44 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
   input clk;
   wire clk;
   wire [9:0] corr_binary;
-  wire [9:0] \corr_binary$169 ;
+  wire [9:0] \corr_binary$187 ;
   wire [9:0] corr_int2;
-  wire [9:0] \corr_int2$161 ;
+  wire [9:0] \corr_int2$179 ;
   wire [9:0] corr_int3;
-  wire [9:0] \corr_int3$162 ;
+  wire [9:0] \corr_int3$180 ;
   wire [9:0] corr_int4;
-  wire [9:0] \corr_int4$163 ;
+  wire [9:0] \corr_int4$181 ;
   wire [9:0] corr_int5;
-  wire [9:0] \corr_int5$164 ;
+  wire [9:0] \corr_int5$182 ;
   wire [9:0] corr_int6;
-  wire [9:0] \corr_int6$165 ;
+  wire [9:0] \corr_int6$183 ;
   wire [9:0] corr_int7;
-  wire [9:0] \corr_int7$166 ;
+  wire [9:0] \corr_int7$184 ;
   wire [9:0] corr_int8;
-  wire [9:0] \corr_int8$167 ;
+  wire [9:0] \corr_int8$185 ;
   wire [9:0] corr_ternary;
-  wire [9:0] \corr_ternary$168 ;
+  wire [9:0] \corr_ternary$186 ;
   wire [9:0] corr_uint1;
-  wire [9:0] \corr_uint1$153 ;
+  wire [9:0] \corr_uint1$171 ;
   wire [9:0] corr_uint2;
-  wire [9:0] \corr_uint2$154 ;
+  wire [9:0] \corr_uint2$172 ;
   wire [9:0] corr_uint3;
-  wire [9:0] \corr_uint3$155 ;
+  wire [9:0] \corr_uint3$173 ;
   wire [9:0] corr_uint4;
-  wire [9:0] \corr_uint4$156 ;
+  wire [9:0] \corr_uint4$174 ;
   wire [9:0] corr_uint5;
-  wire [9:0] \corr_uint5$157 ;
+  wire [9:0] \corr_uint5$175 ;
   wire [9:0] corr_uint6;
-  wire [9:0] \corr_uint6$158 ;
+  wire [9:0] \corr_uint6$176 ;
   wire [9:0] corr_uint7;
-  wire [9:0] \corr_uint7$159 ;
+  wire [9:0] \corr_uint7$177 ;
   wire [9:0] corr_uint8;
-  wire [9:0] \corr_uint8$160 ;
+  wire [9:0] \corr_uint8$178 ;
   wire [7:0] ct0_e;
   wire [11:0] ct0_exp;
   wire [31:0] ct0_f32;
+  wire ct0_inf;
+  wire ct0_nan;
   wire [22:0] ct0_rp_eb;
   wire ct0_rp_lost;
   wire [4:0] ct0_rp_ls;
@@ -718,9 +714,12 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
   reg [4:0] ct0_rp_rs;
   wire [25:0] ct0_rp_sh;
   wire [23:0] ct0_sig;
+  wire ct0_zero;
   wire [7:0] ct1_e;
   wire [11:0] ct1_exp;
   wire [31:0] ct1_f32;
+  wire ct1_inf;
+  wire ct1_nan;
   wire [22:0] ct1_rp_eb;
   wire ct1_rp_lost;
   wire [4:0] ct1_rp_ls;
@@ -731,9 +730,12 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
   reg [4:0] ct1_rp_rs;
   wire [25:0] ct1_rp_sh;
   wire [23:0] ct1_sig;
+  wire ct1_zero;
   reg [7:0] dp0_0_e;
   reg [11:0] dp0_0_exp;
   reg [31:0] dp0_0_f32;
+  reg dp0_0_inf;
+  reg dp0_0_nan;
   reg [22:0] dp0_0_rp_eb;
   reg dp0_0_rp_lost;
   reg [4:0] dp0_0_rp_ls;
@@ -744,9 +746,12 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
   reg [4:0] dp0_0_rp_rs;
   reg [25:0] dp0_0_rp_sh;
   reg [23:0] dp0_0_sig;
+  reg dp0_0_zero;
   reg [7:0] dp0_1_e;
   reg [11:0] dp0_1_exp;
   reg [31:0] dp0_1_f32;
+  reg dp0_1_inf;
+  reg dp0_1_nan;
   reg [22:0] dp0_1_rp_eb;
   reg dp0_1_rp_lost;
   reg [4:0] dp0_1_rp_ls;
@@ -757,9 +762,12 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
   reg [4:0] dp0_1_rp_rs;
   reg [25:0] dp0_1_rp_sh;
   reg [23:0] dp0_1_sig;
+  reg dp0_1_zero;
   reg [7:0] dp1_0_e;
   reg [11:0] dp1_0_exp;
   reg [31:0] dp1_0_f32;
+  reg dp1_0_inf;
+  reg dp1_0_nan;
   reg [22:0] dp1_0_rp_eb;
   reg dp1_0_rp_lost;
   reg [4:0] dp1_0_rp_ls;
@@ -770,9 +778,12 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
   reg [4:0] dp1_0_rp_rs;
   reg [25:0] dp1_0_rp_sh;
   reg [23:0] dp1_0_sig;
+  reg dp1_0_zero;
   reg [7:0] dp1_1_e;
   reg [11:0] dp1_1_exp;
   reg [31:0] dp1_1_f32;
+  reg dp1_1_inf;
+  reg dp1_1_nan;
   reg [22:0] dp1_1_rp_eb;
   reg dp1_1_rp_lost;
   reg [4:0] dp1_1_rp_ls;
@@ -783,6 +794,7 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
   reg [4:0] dp1_1_rp_rs;
   reg [25:0] dp1_1_rp_sh;
   reg [23:0] dp1_1_sig;
+  reg dp1_1_zero;
   reg [4:0] dq_bit = 5'h00;
   reg [8:0] dq_c0 = 9'h000;
   reg [8:0] dq_c1 = 9'h000;
@@ -955,15 +967,21 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
   wire [4:0] ones0_e;
   wire [7:0] ones0_exp;
   reg [31:0] ones0_f32;
+  wire ones0_inf;
   reg [3:0] ones0_lz;
+  wire ones0_nan;
   wire [10:0] ones0_norm;
   wire [10:0] ones0_sig;
+  wire ones0_zero;
   wire [4:0] ones1_e;
   wire [7:0] ones1_exp;
   reg [31:0] ones1_f32;
+  wire ones1_inf;
   reg [3:0] ones1_lz;
+  wire ones1_nan;
   wire [10:0] ones1_norm;
   wire [10:0] ones1_sig;
+  wire ones1_zero;
   reg [127:0] out_acc = 128'h00000000000000000000000000000000;
   wire [31:0] \out_acc[0] ;
   wire [31:0] \out_acc[1] ;
@@ -977,27 +995,39 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
   wire [4:0] plane0_0_e;
   wire [7:0] plane0_0_exp;
   reg [31:0] plane0_0_f32;
+  wire plane0_0_inf;
   reg [3:0] plane0_0_lz;
+  wire plane0_0_nan;
   wire [10:0] plane0_0_norm;
   wire [10:0] plane0_0_sig;
+  wire plane0_0_zero;
   wire [4:0] plane0_1_e;
   wire [7:0] plane0_1_exp;
   reg [31:0] plane0_1_f32;
+  wire plane0_1_inf;
   reg [3:0] plane0_1_lz;
+  wire plane0_1_nan;
   wire [10:0] plane0_1_norm;
   wire [10:0] plane0_1_sig;
+  wire plane0_1_zero;
   wire [4:0] plane1_0_e;
   wire [7:0] plane1_0_exp;
   reg [31:0] plane1_0_f32;
+  wire plane1_0_inf;
   reg [3:0] plane1_0_lz;
+  wire plane1_0_nan;
   wire [10:0] plane1_0_norm;
   wire [10:0] plane1_0_sig;
+  wire plane1_0_zero;
   wire [4:0] plane1_1_e;
   wire [7:0] plane1_1_exp;
   reg [31:0] plane1_1_f32;
+  wire plane1_1_inf;
   reg [3:0] plane1_1_lz;
+  wire plane1_1_nan;
   wire [10:0] plane1_1_norm;
   wire [10:0] plane1_1_sig;
+  wire plane1_1_zero;
   reg plane_neg;
   reg [63:0] planes = 64'h0000000000000000;
   wire [7:0] \planes[0] ;
@@ -1029,19 +1059,21 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
   input rst;
   wire rst;
   wire [31:0] s;
-  wire [31:0] \s$104 ;
-  wire [31:0] \s$114 ;
-  wire [31:0] \s$124 ;
-  wire [31:0] \s$134 ;
+  wire [31:0] \s$100 ;
+  wire [31:0] \s$113 ;
+  wire [31:0] \s$126 ;
+  wire [31:0] \s$139 ;
+  wire [31:0] \s$152 ;
   wire [31:0] \s$54 ;
   wire [31:0] \s$57 ;
   wire [31:0] \s$60 ;
-  wire [31:0] \s$84 ;
-  wire [31:0] \s$94 ;
+  wire [31:0] \s$87 ;
   wire [2:0] sbit;
   wire [7:0] st0_0_e;
   wire [11:0] st0_0_exp;
   wire [31:0] st0_0_f32;
+  wire st0_0_inf;
+  wire st0_0_nan;
   wire [22:0] st0_0_rp_eb;
   wire st0_0_rp_lost;
   wire [4:0] st0_0_rp_ls;
@@ -1052,9 +1084,12 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
   reg [4:0] st0_0_rp_rs;
   wire [25:0] st0_0_rp_sh;
   wire [23:0] st0_0_sig;
+  wire st0_0_zero;
   wire [7:0] st0_1_e;
   wire [11:0] st0_1_exp;
   wire [31:0] st0_1_f32;
+  wire st0_1_inf;
+  wire st0_1_nan;
   wire [22:0] st0_1_rp_eb;
   wire st0_1_rp_lost;
   wire [4:0] st0_1_rp_ls;
@@ -1065,9 +1100,12 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
   reg [4:0] st0_1_rp_rs;
   wire [25:0] st0_1_rp_sh;
   wire [23:0] st0_1_sig;
+  wire st0_1_zero;
   wire [7:0] st1_0_e;
   wire [11:0] st1_0_exp;
   wire [31:0] st1_0_f32;
+  wire st1_0_inf;
+  wire st1_0_nan;
   wire [22:0] st1_0_rp_eb;
   wire st1_0_rp_lost;
   wire [4:0] st1_0_rp_ls;
@@ -1078,9 +1116,12 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
   reg [4:0] st1_0_rp_rs;
   wire [25:0] st1_0_rp_sh;
   wire [23:0] st1_0_sig;
+  wire st1_0_zero;
   wire [7:0] st1_1_e;
   wire [11:0] st1_1_exp;
   wire [31:0] st1_1_f32;
+  wire st1_1_inf;
+  wire st1_1_nan;
   wire [22:0] st1_1_rp_eb;
   wire st1_1_rp_lost;
   wire [4:0] st1_1_rp_ls;
@@ -1091,25 +1132,26 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
   reg [4:0] st1_1_rp_rs;
   wire [25:0] st1_1_rp_sh;
   wire [23:0] st1_1_sig;
+  wire st1_1_zero;
   wire stall;
   wire [255:0] \table ;
-  wire [255:0] \table$86 ;
-  wire [15:0] \table$86[0] ;
-  wire [15:0] \table$86[10] ;
-  wire [15:0] \table$86[11] ;
-  wire [15:0] \table$86[12] ;
-  wire [15:0] \table$86[13] ;
-  wire [15:0] \table$86[14] ;
-  wire [15:0] \table$86[15] ;
-  wire [15:0] \table$86[1] ;
-  wire [15:0] \table$86[2] ;
-  wire [15:0] \table$86[3] ;
-  wire [15:0] \table$86[4] ;
-  wire [15:0] \table$86[5] ;
-  wire [15:0] \table$86[6] ;
-  wire [15:0] \table$86[7] ;
-  wire [15:0] \table$86[8] ;
-  wire [15:0] \table$86[9] ;
+  wire [255:0] \table$89 ;
+  wire [15:0] \table$89[0] ;
+  wire [15:0] \table$89[10] ;
+  wire [15:0] \table$89[11] ;
+  wire [15:0] \table$89[12] ;
+  wire [15:0] \table$89[13] ;
+  wire [15:0] \table$89[14] ;
+  wire [15:0] \table$89[15] ;
+  wire [15:0] \table$89[1] ;
+  wire [15:0] \table$89[2] ;
+  wire [15:0] \table$89[3] ;
+  wire [15:0] \table$89[4] ;
+  wire [15:0] \table$89[5] ;
+  wire [15:0] \table$89[6] ;
+  wire [15:0] \table$89[7] ;
+  wire [15:0] \table$89[8] ;
+  wire [15:0] \table$89[9] ;
   wire [15:0] \table[0] ;
   wire [15:0] \table[10] ;
   wire [15:0] \table[11] ;
@@ -1192,197 +1234,227 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
   wire [15:0] \w_sel.zero ;
   wire [7:0] \w_sel.zero[0] ;
   wire [7:0] \w_sel.zero[1] ;
-  assign \$343  = $signed(dp0_1_exp) + $signed({ 1'h0, dp0_1_rp_msb });
-  assign \$344  = $signed(\$343 ) + $signed(8'h7f);
-  assign \$345  = $signed(dp0_1_rp_eb) < $signed(2'h1);
-  assign \$346  = $signed(dp0_1_rp_eb) < $signed(6'h27);
-  assign \$347  = $signed(2'h1) - $signed(dp0_1_rp_eb);
-  assign \$348  = dp0_1_rp_norm >> dp0_1_rp_rs;
-  assign \$349  = dp0_1_rp_sh << dp0_1_rp_rs;
-  assign \$350  = \$349 [25:0] != dp0_1_rp_norm;
-  assign \$351  = $signed(dp0_1_rp_eb) + $signed({ 1'h0, dp0_1_rp_rs });
-  assign \$352  = $signed(\$351 ) - $signed(2'h1);
-  assign \$354  = $signed(\$353 ) + $signed({ 1'h0, dp0_1_rp_sh[25:2] });
-  assign \$356  = \$355  | dp0_1_rp_lost;
-  assign \$357  = \$356  | dp0_1_rp_sh[2];
-  assign \$358  = dp0_1_rp_sh[1] & \$357 ;
-  assign \$359  = $signed(\$354 ) + $signed({ 1'h0, \$358  });
-  assign \$360  = ! dp0_1_sig;
-  assign \$361  = dp0_1_rp_packed >= 31'h7f800000;
-  assign \$362  = grp_next0_1[30:23] == 8'hff;
-  assign \$363  = | grp_next0_1[22:0];
-  assign \$364  = \$362  & \$363 ;
-  assign \$365  = grp_next0_1[30:23] == 8'hff;
-  assign \$366  = ! grp_next0_1[22:0];
-  assign \$367  = \$365  & \$366 ;
-  assign \$368  = \$367  ? { grp_next0_1[31], 31'h7f800000 } : dp0_1_rp_out;
-  assign \$369  = \$364  ? 32'd2143289344 : \$368 ;
-  assign \$370  = ! dq_sum_a1[30:23];
-  assign ct1_e = \$370  ? 8'h01 : dq_sum_a1[30:23];
-  assign \$371  = ! dq_sum_a1[30:23];
-  assign \$372  = ~ \$371 ;
-  assign \$373  = ct1_e - 8'h96;
-  assign \$374  = $signed(\$373 ) + $signed({ 1'h0, dq_bit });
-  assign \$375  = 5'h17 - ct1_rp_msb;
-  assign \$376  = { \$372 , dq_sum_a1[22:0], 2'h0 } << \$375 [4:0];
-  assign \$377  = $signed(\$374 ) + $signed({ 1'h0, ct1_rp_msb });
-  assign \$378  = $signed(\$377 ) + $signed(8'h7f);
-  assign \$379  = $signed(\$378 ) < $signed(2'h1);
-  assign \$380  = $signed(\$378 ) < $signed(6'h27);
-  assign \$381  = $signed(2'h1) - $signed(\$378 );
-  assign ct1_rp_sh = \$376 [25:0] >> ct1_rp_rs;
-  assign \$382  = ct1_rp_sh << ct1_rp_rs;
-  assign ct1_rp_lost = \$382 [25:0] != \$376 [25:0];
-  assign \$383  = $signed(\$378 ) + $signed({ 1'h0, ct1_rp_rs });
-  assign \$384  = $signed(\$383 ) - $signed(2'h1);
-  assign \$386  = $signed(\$385 ) + $signed({ 1'h0, ct1_rp_sh[25:2] });
-  assign \$388  = \$387  | ct1_rp_lost;
-  assign \$389  = \$388  | ct1_rp_sh[2];
-  assign \$390  = ct1_rp_sh[1] & \$389 ;
-  assign \$391  = $signed(\$386 ) + $signed({ 1'h0, \$390  });
-  assign \$392  = ! { \$372 , dq_sum_a1[22:0] };
-  assign \$393  = \$391 [46:0] >= 31'h7f800000;
+  assign \$322  = ! grp_next0_1[30:23];
+  assign \$323  = ~ \$322 ;
+  assign \$324  = grp_next0_1[30:23] == 8'hff;
+  assign \$325  = ! grp_next0_1[22:0];
+  assign \$326  = \$324  & \$325 ;
+  assign \$327  = grp_next0_1[30:23] == 8'hff;
+  assign \$328  = | grp_next0_1[22:0];
+  assign \$329  = \$327  & \$328 ;
+  assign \$330  = ! grp_next0_1[30:23];
+  assign \$331  = ! grp_next0_1[22:0];
+  assign \$332  = \$330  & \$331 ;
+  assign \$333  = dp0_1_e - 8'h96;
+  assign \$334  = $signed(\$333 ) + $signed({ 1'h0, \$signal$23  });
+  assign \$335  = 5'h17 - dp0_1_rp_msb;
+  assign \$336  = { dp0_1_sig, 2'h0 } << dp0_1_rp_ls;
+  assign \$337  = $signed(dp0_1_exp) + $signed({ 1'h0, dp0_1_rp_msb });
+  assign \$338  = $signed(\$337 ) + $signed(8'h7f);
+  assign \$339  = $signed(dp0_1_rp_eb) < $signed(2'h1);
+  assign \$340  = $signed(dp0_1_rp_eb) < $signed(6'h27);
+  assign \$341  = $signed(2'h1) - $signed(dp0_1_rp_eb);
+  assign \$342  = dp0_1_rp_norm >> dp0_1_rp_rs;
+  assign \$343  = dp0_1_rp_sh << dp0_1_rp_rs;
+  assign \$344  = \$343 [25:0] != dp0_1_rp_norm;
+  assign \$345  = $signed(dp0_1_rp_eb) + $signed({ 1'h0, dp0_1_rp_rs });
+  assign \$346  = $signed(\$345 ) - $signed(2'h1);
+  assign \$348  = $signed(\$347 ) + $signed({ 1'h0, dp0_1_rp_sh[25:2] });
+  assign \$350  = \$349  | dp0_1_rp_lost;
+  assign \$351  = \$350  | dp0_1_rp_sh[2];
+  assign \$352  = dp0_1_rp_sh[1] & \$351 ;
+  assign \$353  = $signed(\$348 ) + $signed({ 1'h0, \$352  });
+  assign \$354  = ! dp0_1_sig;
+  assign \$355  = dp0_1_rp_packed >= 31'h7f800000;
+  assign \$356  = dp0_1_inf ? { grp_next0_1[31], 31'h7f800000 } : dp0_1_rp_out;
+  assign \$357  = dp0_1_nan ? 32'd2143289344 : \$356 ;
+  assign \$358  = ! dq_sum_a1[30:23];
+  assign ct1_e = \$358  ? 8'h01 : dq_sum_a1[30:23];
+  assign \$359  = ! dq_sum_a1[30:23];
+  assign \$360  = ~ \$359 ;
+  assign \$361  = dq_sum_a1[30:23] == 8'hff;
+  assign \$362  = ! dq_sum_a1[22:0];
+  assign ct1_inf = \$361  & \$362 ;
+  assign \$363  = dq_sum_a1[30:23] == 8'hff;
+  assign \$364  = | dq_sum_a1[22:0];
+  assign ct1_nan = \$363  & \$364 ;
+  assign \$365  = ! dq_sum_a1[30:23];
+  assign \$366  = ! dq_sum_a1[22:0];
+  assign ct1_zero = \$365  & \$366 ;
+  assign \$367  = ct1_e - 8'h96;
+  assign \$368  = $signed(\$367 ) + $signed({ 1'h0, dq_bit });
+  assign \$369  = 5'h17 - ct1_rp_msb;
+  assign \$370  = { \$360 , dq_sum_a1[22:0], 2'h0 } << \$369 [4:0];
+  assign \$371  = $signed(\$368 ) + $signed({ 1'h0, ct1_rp_msb });
+  assign \$372  = $signed(\$371 ) + $signed(8'h7f);
+  assign \$373  = $signed(\$372 ) < $signed(2'h1);
+  assign \$374  = $signed(\$372 ) < $signed(6'h27);
+  assign \$375  = $signed(2'h1) - $signed(\$372 );
+  assign ct1_rp_sh = \$370 [25:0] >> ct1_rp_rs;
+  assign \$376  = ct1_rp_sh << ct1_rp_rs;
+  assign ct1_rp_lost = \$376 [25:0] != \$370 [25:0];
+  assign \$377  = $signed(\$372 ) + $signed({ 1'h0, ct1_rp_rs });
+  assign \$378  = $signed(\$377 ) - $signed(2'h1);
+  assign \$380  = $signed(\$379 ) + $signed({ 1'h0, ct1_rp_sh[25:2] });
+  assign \$382  = \$381  | ct1_rp_lost;
+  assign \$383  = \$382  | ct1_rp_sh[2];
+  assign \$384  = ct1_rp_sh[1] & \$383 ;
+  assign \$385  = $signed(\$380 ) + $signed({ 1'h0, \$384  });
+  assign \$386  = ! { \$360 , dq_sum_a1[22:0] };
+  assign \$387  = \$385 [46:0] >= 31'h7f800000;
+  assign \$388  = dq_bit == 4'h8;
+  assign \$389  = dq_sum_a1[31] ^ \$388 ;
+  assign \$390  = dq_bit == 4'h8;
+  assign \$391  = dq_sum_a1[31] ^ \$390 ;
+  assign \$392  = dq_bit == 4'h8;
+  assign \$393  = dq_sum_a1[31] ^ \$392 ;
   assign \$394  = dq_bit == 4'h8;
   assign \$395  = dq_sum_a1[31] ^ \$394 ;
-  assign \$396  = dq_bit == 4'h8;
-  assign \$397  = dq_sum_a1[31] ^ \$396 ;
-  assign \$398  = dq_bit == 4'h8;
-  assign \$399  = dq_sum_a1[31] ^ \$398 ;
-  assign \$400  = dq_sum_a1[30:23] == 8'hff;
-  assign \$401  = | dq_sum_a1[22:0];
-  assign \$402  = \$400  & \$401 ;
-  assign \$403  = dq_sum_a1[30:23] == 8'hff;
-  assign \$404  = ! dq_sum_a1[22:0];
-  assign \$405  = \$403  & \$404 ;
-  assign \$406  = dq_bit == 4'h8;
-  assign \$407  = dq_sum_a1[31] ^ \$406 ;
-  assign \$408  = \$405  ? { \$407 , 31'h7f800000 } : ct1_rp_out;
-  assign ct1_f32 = \$402  ? 32'd2143289344 : \$408 ;
-  assign \$409  = ! dq_d1_0[30:23];
-  assign st1_0_e = \$409  ? 8'h01 : dq_d1_0[30:23];
-  assign \$410  = ! dq_d1_0[30:23];
-  assign \$411  = ~ \$410 ;
-  assign \$412  = st1_0_e - 8'h96;
-  assign \$413  = $signed(\$412 ) + $signed({ 1'h0, \$156 [2:0] });
-  assign \$414  = 5'h17 - st1_0_rp_msb;
-  assign \$415  = { \$411 , dq_d1_0[22:0], 2'h0 } << \$414 [4:0];
-  assign \$416  = $signed(\$413 ) + $signed({ 1'h0, st1_0_rp_msb });
-  assign \$417  = $signed(\$416 ) + $signed(8'h7f);
-  assign \$418  = $signed(\$417 ) < $signed(2'h1);
-  assign \$419  = $signed(\$417 ) < $signed(6'h27);
-  assign \$420  = $signed(2'h1) - $signed(\$417 );
-  assign st1_0_rp_sh = \$415 [25:0] >> st1_0_rp_rs;
-  assign \$421  = st1_0_rp_sh << st1_0_rp_rs;
-  assign st1_0_rp_lost = \$421 [25:0] != \$415 [25:0];
-  assign \$422  = $signed(\$417 ) + $signed({ 1'h0, st1_0_rp_rs });
-  assign \$423  = $signed(\$422 ) - $signed(2'h1);
-  assign \$425  = $signed(\$424 ) + $signed({ 1'h0, st1_0_rp_sh[25:2] });
-  assign \$427  = \$426  | st1_0_rp_lost;
-  assign \$428  = \$427  | st1_0_rp_sh[2];
-  assign \$429  = st1_0_rp_sh[1] & \$428 ;
-  assign \$430  = $signed(\$425 ) + $signed({ 1'h0, \$429  });
-  assign \$431  = ! { \$411 , dq_d1_0[22:0] };
-  assign \$432  = \$430 [46:0] >= 31'h7f800000;
-  assign \$436  = dq_d1_0[30:23] == 8'hff;
-  assign \$437  = | dq_d1_0[22:0];
-  assign \$438  = \$436  & \$437 ;
-  assign \$439  = dq_d1_0[30:23] == 8'hff;
-  assign \$440  = ! dq_d1_0[22:0];
-  assign \$441  = \$439  & \$440 ;
-  assign \$443  = \$441  ? { \$442 , 31'h7f800000 } : st1_0_rp_out;
-  assign st1_0_f32 = \$438  ? 32'd2143289344 : \$443 ;
-  assign \$444  = dq_bit == 4'h9;
-  assign \$445  = \$444  & \$signal$67 ;
-  assign \$446  = \$445  ? dq_psum[95:64] : out_acc[95:64];
-  assign \a$266  = in_corr ? dq_d1_0 : \$446 ;
-  assign \$447  = dq_c0 >> dq_bit;
-  assign \$448  = \$447  ? ct1_f32 : 32'd0;
-  assign \$449  = ~ in_corr;
-  assign \$450  = dq_scale[7:0] >> \$156 [2:0];
-  assign \$451  = \$449  & \$450 ;
-  assign \$452  = \$451  ? st1_0_f32 : 32'd0;
-  assign \b$267  = in_corr ? \$448  : \$452 ;
-  assign \$453  = ! grp_next1_0[30:23];
-  assign \$454  = \$453  ? 8'h01 : grp_next1_0[30:23];
-  assign \$455  = ! grp_next1_0[30:23];
-  assign \$456  = ~ \$455 ;
-  assign \$457  = dp1_0_e - 8'h96;
-  assign \$458  = $signed(\$457 ) + $signed({ 1'h0, \$signal$23  });
-  assign \$459  = 5'h17 - dp1_0_rp_msb;
-  assign \$460  = { dp1_0_sig, 2'h0 } << dp1_0_rp_ls;
-  assign \$461  = $signed(dp1_0_exp) + $signed({ 1'h0, dp1_0_rp_msb });
-  assign \$462  = $signed(\$461 ) + $signed(8'h7f);
-  assign \$463  = $signed(dp1_0_rp_eb) < $signed(2'h1);
-  assign \$464  = $signed(dp1_0_rp_eb) < $signed(6'h27);
-  assign \$465  = $signed(2'h1) - $signed(dp1_0_rp_eb);
-  assign \$466  = dp1_0_rp_norm >> dp1_0_rp_rs;
-  assign \$467  = dp1_0_rp_sh << dp1_0_rp_rs;
-  assign \$468  = \$467 [25:0] != dp1_0_rp_norm;
-  assign \$469  = $signed(dp1_0_rp_eb) + $signed({ 1'h0, dp1_0_rp_rs });
-  assign \$470  = $signed(\$469 ) - $signed(2'h1);
-  assign \$472  = $signed(\$471 ) + $signed({ 1'h0, dp1_0_rp_sh[25:2] });
-  assign \$474  = \$473  | dp1_0_rp_lost;
-  assign \$475  = \$474  | dp1_0_rp_sh[2];
-  assign \$476  = dp1_0_rp_sh[1] & \$475 ;
-  assign \$477  = $signed(\$472 ) + $signed({ 1'h0, \$476  });
-  assign \$478  = ! dp1_0_sig;
-  assign \$479  = dp1_0_rp_packed >= 31'h7f800000;
-  assign \$480  = grp_next1_0[30:23] == 8'hff;
-  assign \$481  = | grp_next1_0[22:0];
-  assign \$482  = \$480  & \$481 ;
-  assign \$483  = grp_next1_0[30:23] == 8'hff;
-  assign \$484  = ! grp_next1_0[22:0];
-  assign \$485  = \$483  & \$484 ;
-  assign \$486  = \$485  ? { grp_next1_0[31], 31'h7f800000 } : dp1_0_rp_out;
-  assign \$487  = \$482  ? 32'd2143289344 : \$486 ;
-  assign \$488  = ! dq_d1_1[30:23];
-  assign st1_1_e = \$488  ? 8'h01 : dq_d1_1[30:23];
-  assign \$489  = ! dq_d1_1[30:23];
-  assign \$490  = ~ \$489 ;
-  assign \$491  = st1_1_e - 8'h96;
-  assign \$492  = $signed(\$491 ) + $signed({ 1'h0, \$156 [2:0] });
-  assign \$493  = 5'h17 - st1_1_rp_msb;
-  assign \$494  = { \$490 , dq_d1_1[22:0], 2'h0 } << \$493 [4:0];
-  assign \$495  = $signed(\$492 ) + $signed({ 1'h0, st1_1_rp_msb });
-  assign \$496  = $signed(\$495 ) + $signed(8'h7f);
-  assign \$497  = $signed(\$496 ) < $signed(2'h1);
-  assign \$498  = $signed(\$496 ) < $signed(6'h27);
-  assign \$499  = $signed(2'h1) - $signed(\$496 );
-  assign st1_1_rp_sh = \$494 [25:0] >> st1_1_rp_rs;
-  assign \$500  = st1_1_rp_sh << st1_1_rp_rs;
-  assign st1_1_rp_lost = \$500 [25:0] != \$494 [25:0];
-  assign \$501  = $signed(\$496 ) + $signed({ 1'h0, st1_1_rp_rs });
-  assign \$502  = $signed(\$501 ) - $signed(2'h1);
-  assign \$504  = $signed(\$503 ) + $signed({ 1'h0, st1_1_rp_sh[25:2] });
-  assign \$506  = \$505  | st1_1_rp_lost;
-  assign \$507  = \$506  | st1_1_rp_sh[2];
-  assign \$508  = st1_1_rp_sh[1] & \$507 ;
-  assign \$509  = $signed(\$504 ) + $signed({ 1'h0, \$508  });
-  assign \$510  = ! { \$490 , dq_d1_1[22:0] };
-  assign \$511  = \$509 [46:0] >= 31'h7f800000;
-  assign \$515  = dq_d1_1[30:23] == 8'hff;
-  assign \$516  = | dq_d1_1[22:0];
-  assign \$517  = \$515  & \$516 ;
-  assign \$518  = dq_d1_1[30:23] == 8'hff;
-  assign \$519  = ! dq_d1_1[22:0];
-  assign \$520  = \$518  & \$519 ;
-  assign \$522  = \$520  ? { \$521 , 31'h7f800000 } : st1_1_rp_out;
-  assign st1_1_f32 = \$517  ? 32'd2143289344 : \$522 ;
-  assign \$523  = dq_bit == 4'h9;
-  assign \$524  = \$523  & \$signal$67 ;
-  assign \$525  = \$524  ? dq_psum[127:96] : out_acc[127:96];
-  assign \a$294  = in_corr ? dq_d1_1 : \$525 ;
-  assign \$526  = dq_c1 >> dq_bit;
-  assign \$527  = \$526  ? ct1_f32 : 32'd0;
-  assign \$528  = ~ in_corr;
-  assign \$529  = dq_scale[15:8] >> \$156 [2:0];
-  assign \$530  = \$528  & \$529 ;
-  assign \$531  = \$530  ? st1_1_f32 : 32'd0;
-  assign \b$295  = in_corr ? \$527  : \$531 ;
-  assign \$532  = ! grp_next1_1[30:23];
-  assign \$533  = \$532  ? 8'h01 : grp_next1_1[30:23];
-  assign \$534  = ! grp_next1_1[30:23];
-  assign \$535  = ~ \$534 ;
+  assign \$396  = ct1_inf ? { \$395 , 31'h7f800000 } : ct1_rp_out;
+  assign ct1_f32 = ct1_nan ? 32'd2143289344 : \$396 ;
+  assign \$397  = ! dq_d1_0[30:23];
+  assign st1_0_e = \$397  ? 8'h01 : dq_d1_0[30:23];
+  assign \$398  = ! dq_d1_0[30:23];
+  assign \$399  = ~ \$398 ;
+  assign \$400  = dq_d1_0[30:23] == 8'hff;
+  assign \$401  = ! dq_d1_0[22:0];
+  assign st1_0_inf = \$400  & \$401 ;
+  assign \$402  = dq_d1_0[30:23] == 8'hff;
+  assign \$403  = | dq_d1_0[22:0];
+  assign st1_0_nan = \$402  & \$403 ;
+  assign \$404  = ! dq_d1_0[30:23];
+  assign \$405  = ! dq_d1_0[22:0];
+  assign st1_0_zero = \$404  & \$405 ;
+  assign \$406  = st1_0_e - 8'h96;
+  assign \$407  = $signed(\$406 ) + $signed({ 1'h0, \$138 [2:0] });
+  assign \$408  = 5'h17 - st1_0_rp_msb;
+  assign \$409  = { \$399 , dq_d1_0[22:0], 2'h0 } << \$408 [4:0];
+  assign \$410  = $signed(\$407 ) + $signed({ 1'h0, st1_0_rp_msb });
+  assign \$411  = $signed(\$410 ) + $signed(8'h7f);
+  assign \$412  = $signed(\$411 ) < $signed(2'h1);
+  assign \$413  = $signed(\$411 ) < $signed(6'h27);
+  assign \$414  = $signed(2'h1) - $signed(\$411 );
+  assign st1_0_rp_sh = \$409 [25:0] >> st1_0_rp_rs;
+  assign \$415  = st1_0_rp_sh << st1_0_rp_rs;
+  assign st1_0_rp_lost = \$415 [25:0] != \$409 [25:0];
+  assign \$416  = $signed(\$411 ) + $signed({ 1'h0, st1_0_rp_rs });
+  assign \$417  = $signed(\$416 ) - $signed(2'h1);
+  assign \$419  = $signed(\$418 ) + $signed({ 1'h0, st1_0_rp_sh[25:2] });
+  assign \$421  = \$420  | st1_0_rp_lost;
+  assign \$422  = \$421  | st1_0_rp_sh[2];
+  assign \$423  = st1_0_rp_sh[1] & \$422 ;
+  assign \$424  = $signed(\$419 ) + $signed({ 1'h0, \$423  });
+  assign \$425  = ! { \$399 , dq_d1_0[22:0] };
+  assign \$426  = \$424 [46:0] >= 31'h7f800000;
+  assign \$431  = st1_0_inf ? { \$430 , 31'h7f800000 } : st1_0_rp_out;
+  assign st1_0_f32 = st1_0_nan ? 32'd2143289344 : \$431 ;
+  assign \$432  = dq_bit == 4'h9;
+  assign \$433  = \$432  & \$signal$67 ;
+  assign \$434  = \$433  ? dq_psum[95:64] : out_acc[95:64];
+  assign \a$305  = in_corr ? dq_d1_0 : \$434 ;
+  assign \$435  = dq_c0 >> dq_bit;
+  assign \$436  = \$435  ? ct1_f32 : 32'd0;
+  assign \$437  = ~ in_corr;
+  assign \$438  = dq_scale[7:0] >> \$138 [2:0];
+  assign \$439  = \$437  & \$438 ;
+  assign \$440  = \$439  ? st1_0_f32 : 32'd0;
+  assign \b$306  = in_corr ? \$436  : \$440 ;
+  assign \$441  = ! grp_next1_0[30:23];
+  assign \$442  = \$441  ? 8'h01 : grp_next1_0[30:23];
+  assign \$443  = ! grp_next1_0[30:23];
+  assign \$444  = ~ \$443 ;
+  assign \$445  = grp_next1_0[30:23] == 8'hff;
+  assign \$446  = ! grp_next1_0[22:0];
+  assign \$447  = \$445  & \$446 ;
+  assign \$448  = grp_next1_0[30:23] == 8'hff;
+  assign \$449  = | grp_next1_0[22:0];
+  assign \$450  = \$448  & \$449 ;
+  assign \$451  = ! grp_next1_0[30:23];
+  assign \$452  = ! grp_next1_0[22:0];
+  assign \$453  = \$451  & \$452 ;
+  assign \$454  = dp1_0_e - 8'h96;
+  assign \$455  = $signed(\$454 ) + $signed({ 1'h0, \$signal$23  });
+  assign \$456  = 5'h17 - dp1_0_rp_msb;
+  assign \$457  = { dp1_0_sig, 2'h0 } << dp1_0_rp_ls;
+  assign \$458  = $signed(dp1_0_exp) + $signed({ 1'h0, dp1_0_rp_msb });
+  assign \$459  = $signed(\$458 ) + $signed(8'h7f);
+  assign \$460  = $signed(dp1_0_rp_eb) < $signed(2'h1);
+  assign \$461  = $signed(dp1_0_rp_eb) < $signed(6'h27);
+  assign \$462  = $signed(2'h1) - $signed(dp1_0_rp_eb);
+  assign \$463  = dp1_0_rp_norm >> dp1_0_rp_rs;
+  assign \$464  = dp1_0_rp_sh << dp1_0_rp_rs;
+  assign \$465  = \$464 [25:0] != dp1_0_rp_norm;
+  assign \$466  = $signed(dp1_0_rp_eb) + $signed({ 1'h0, dp1_0_rp_rs });
+  assign \$467  = $signed(\$466 ) - $signed(2'h1);
+  assign \$469  = $signed(\$468 ) + $signed({ 1'h0, dp1_0_rp_sh[25:2] });
+  assign \$471  = \$470  | dp1_0_rp_lost;
+  assign \$472  = \$471  | dp1_0_rp_sh[2];
+  assign \$473  = dp1_0_rp_sh[1] & \$472 ;
+  assign \$474  = $signed(\$469 ) + $signed({ 1'h0, \$473  });
+  assign \$475  = ! dp1_0_sig;
+  assign \$476  = dp1_0_rp_packed >= 31'h7f800000;
+  assign \$477  = dp1_0_inf ? { grp_next1_0[31], 31'h7f800000 } : dp1_0_rp_out;
+  assign \$478  = dp1_0_nan ? 32'd2143289344 : \$477 ;
+  assign \$479  = ! dq_d1_1[30:23];
+  assign st1_1_e = \$479  ? 8'h01 : dq_d1_1[30:23];
+  assign \$480  = ! dq_d1_1[30:23];
+  assign \$481  = ~ \$480 ;
+  assign \$482  = dq_d1_1[30:23] == 8'hff;
+  assign \$483  = ! dq_d1_1[22:0];
+  assign st1_1_inf = \$482  & \$483 ;
+  assign \$484  = dq_d1_1[30:23] == 8'hff;
+  assign \$485  = | dq_d1_1[22:0];
+  assign st1_1_nan = \$484  & \$485 ;
+  assign \$486  = ! dq_d1_1[30:23];
+  assign \$487  = ! dq_d1_1[22:0];
+  assign st1_1_zero = \$486  & \$487 ;
+  assign \$488  = st1_1_e - 8'h96;
+  assign \$489  = $signed(\$488 ) + $signed({ 1'h0, \$138 [2:0] });
+  assign \$490  = 5'h17 - st1_1_rp_msb;
+  assign \$491  = { \$481 , dq_d1_1[22:0], 2'h0 } << \$490 [4:0];
+  assign \$492  = $signed(\$489 ) + $signed({ 1'h0, st1_1_rp_msb });
+  assign \$493  = $signed(\$492 ) + $signed(8'h7f);
+  assign \$494  = $signed(\$493 ) < $signed(2'h1);
+  assign \$495  = $signed(\$493 ) < $signed(6'h27);
+  assign \$496  = $signed(2'h1) - $signed(\$493 );
+  assign st1_1_rp_sh = \$491 [25:0] >> st1_1_rp_rs;
+  assign \$497  = st1_1_rp_sh << st1_1_rp_rs;
+  assign st1_1_rp_lost = \$497 [25:0] != \$491 [25:0];
+  assign \$498  = $signed(\$493 ) + $signed({ 1'h0, st1_1_rp_rs });
+  assign \$499  = $signed(\$498 ) - $signed(2'h1);
+  assign \$501  = $signed(\$500 ) + $signed({ 1'h0, st1_1_rp_sh[25:2] });
+  assign \$503  = \$502  | st1_1_rp_lost;
+  assign \$504  = \$503  | st1_1_rp_sh[2];
+  assign \$505  = st1_1_rp_sh[1] & \$504 ;
+  assign \$506  = $signed(\$501 ) + $signed({ 1'h0, \$505  });
+  assign \$507  = ! { \$481 , dq_d1_1[22:0] };
+  assign \$508  = \$506 [46:0] >= 31'h7f800000;
+  assign \$513  = st1_1_inf ? { \$512 , 31'h7f800000 } : st1_1_rp_out;
+  assign st1_1_f32 = st1_1_nan ? 32'd2143289344 : \$513 ;
+  assign \$514  = dq_bit == 4'h9;
+  assign \$515  = \$514  & \$signal$67 ;
+  assign \$516  = \$515  ? dq_psum[127:96] : out_acc[127:96];
+  assign \a$339  = in_corr ? dq_d1_1 : \$516 ;
+  assign \$517  = dq_c1 >> dq_bit;
+  assign \$518  = \$517  ? ct1_f32 : 32'd0;
+  assign \$519  = ~ in_corr;
+  assign \$520  = dq_scale[15:8] >> \$138 [2:0];
+  assign \$521  = \$519  & \$520 ;
+  assign \$522  = \$521  ? st1_1_f32 : 32'd0;
+  assign \b$340  = in_corr ? \$518  : \$522 ;
+  assign \$523  = ! grp_next1_1[30:23];
+  assign \$524  = \$523  ? 8'h01 : grp_next1_1[30:23];
+  assign \$525  = ! grp_next1_1[30:23];
+  assign \$526  = ~ \$525 ;
+  assign \$527  = grp_next1_1[30:23] == 8'hff;
+  assign \$528  = ! grp_next1_1[22:0];
+  assign \$529  = \$527  & \$528 ;
+  assign \$530  = grp_next1_1[30:23] == 8'hff;
+  assign \$531  = | grp_next1_1[22:0];
+  assign \$532  = \$530  & \$531 ;
+  assign \$533  = ! grp_next1_1[30:23];
+  assign \$534  = ! grp_next1_1[22:0];
+  assign \$535  = \$533  & \$534 ;
   assign \$536  = dp1_1_e - 8'h96;
   assign \$537  = $signed(\$536 ) + $signed({ 1'h0, \$signal$23  });
   assign \$538  = 5'h17 - dp1_1_rp_msb;
@@ -1404,90 +1476,84 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
   assign \$556  = $signed(\$551 ) + $signed({ 1'h0, \$555  });
   assign \$557  = ! dp1_1_sig;
   assign \$558  = dp1_1_rp_packed >= 31'h7f800000;
-  assign \$559  = grp_next1_1[30:23] == 8'hff;
-  assign \$560  = | grp_next1_1[22:0];
-  assign \$561  = \$559  & \$560 ;
-  assign \$562  = grp_next1_1[30:23] == 8'hff;
-  assign \$563  = ! grp_next1_1[22:0];
-  assign \$564  = \$562  & \$563 ;
-  assign \$565  = \$564  ? { grp_next1_1[31], 31'h7f800000 } : dp1_1_rp_out;
-  assign \$566  = \$561  ? 32'd2143289344 : \$565 ;
+  assign \$559  = dp1_1_inf ? { grp_next1_1[31], 31'h7f800000 } : dp1_1_rp_out;
+  assign \$560  = dp1_1_nan ? 32'd2143289344 : \$559 ;
   always @(posedge clk)
-    o_a <= \$567 ;
+    o_a <= \$561 ;
   always @(posedge clk)
-    o_w <= \$568 ;
+    o_w <= \$562 ;
   always @(posedge clk)
-    o_ctl <= \$569 ;
+    o_ctl <= \$563 ;
   always @(posedge clk)
-    w_reg <= \$570 ;
+    w_reg <= \$564 ;
   always @(posedge clk)
-    \$signal  <= \$571 ;
+    \$signal  <= \$565 ;
   always @(posedge clk)
-    planes <= \$572 ;
+    planes <= \$566 ;
   always @(posedge clk)
-    dtype <= \$573 ;
+    dtype <= \$567 ;
   always @(posedge clk)
-    remaining <= \$574 ;
+    remaining <= \$568 ;
   always @(posedge clk)
-    beat_group_end <= \$575 ;
+    beat_group_end <= \$569 ;
   always @(posedge clk)
-    beat_last <= \$576 ;
+    beat_last <= \$570 ;
   always @(posedge clk)
-    beat_scale <= \$577 ;
+    beat_scale <= \$571 ;
   always @(posedge clk)
-    \$signal$23  <= \$578 ;
+    \$signal$23  <= \$572 ;
   always @(posedge clk)
-    \$signal$24  <= \$579 ;
+    \$signal$24  <= \$573 ;
   always @(posedge clk)
-    act_sum0 <= \$580 ;
+    act_sum0 <= \$574 ;
   always @(posedge clk)
-    act_sum1 <= \$581 ;
+    act_sum1 <= \$575 ;
   always @(posedge clk)
-    grp0_0 <= \$582 ;
+    grp0_0 <= \$576 ;
   always @(posedge clk)
-    grp1_0 <= \$583 ;
+    grp1_0 <= \$577 ;
   always @(posedge clk)
-    grp0_1 <= \$584 ;
+    grp0_1 <= \$578 ;
   always @(posedge clk)
-    grp1_1 <= \$585 ;
+    grp1_1 <= \$579 ;
   always @(posedge clk)
-    grp_first <= \$586 ;
+    grp_first <= \$580 ;
   always @(posedge clk)
-    grp_psum <= \$587 ;
+    grp_psum <= \$581 ;
   always @(posedge clk)
-    dq_c0 <= \$588 ;
+    dq_c0 <= \$582 ;
   always @(posedge clk)
-    dq_c1 <= \$589 ;
+    dq_c1 <= \$583 ;
   always @(posedge clk)
-    dq_sum_a0 <= \$590 ;
+    dq_sum_a0 <= \$584 ;
   always @(posedge clk)
-    dq_sum_a1 <= \$591 ;
+    dq_sum_a1 <= \$585 ;
   always @(posedge clk)
-    dq_d0_0 <= \$592 ;
+    dq_d0_0 <= \$586 ;
   always @(posedge clk)
-    dq_d0_1 <= \$593 ;
+    dq_d0_1 <= \$587 ;
   always @(posedge clk)
-    dq_d1_0 <= \$594 ;
+    dq_d1_0 <= \$588 ;
   always @(posedge clk)
-    dq_d1_1 <= \$595 ;
+    dq_d1_1 <= \$589 ;
   always @(posedge clk)
-    o_valid <= \$596 ;
+    o_valid <= \$590 ;
   always @(posedge clk)
-    dq_left <= \$597 ;
+    dq_left <= \$591 ;
   always @(posedge clk)
-    dq_bit <= \$598 ;
+    dq_bit <= \$592 ;
   always @(posedge clk)
-    out_acc <= \$599 ;
+    out_acc <= \$593 ;
   always @(posedge clk)
-    o_psum <= \$600 ;
+    o_psum <= \$594 ;
   always @(posedge clk)
-    dq_scale <= \$601 ;
+    dq_scale <= \$595 ;
   always @(posedge clk)
-    \$signal$67  <= \$602 ;
+    \$signal$67  <= \$596 ;
   always @(posedge clk)
-    dq_psum <= \$603 ;
+    dq_psum <= \$597 ;
   always @(posedge clk)
-    dq_last <= \$604 ;
+    dq_last <= \$598 ;
   assign \$1  = | remaining;
   assign \$2  = ~ stall;
   assign \$3  = \$1  & \$2 ;
@@ -1542,318 +1608,324 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
   assign ones0_e = \$46  ? 5'h01 : \table [254:250];
   assign \$47  = ! \table [254:250];
   assign \$48  = ~ \$47 ;
-  assign \$49  = { \$48 , \table [249:240] } << ones0_lz;
-  assign \$50  = ones0_e + 7'h70;
-  assign \$51  = \$50  - ones0_lz;
-  assign \$52  = \table [254:250] == 5'h1f;
-  assign \$53  = | \table [249:240];
-  assign \$54  = \$52  & \$53 ;
-  assign \$55  = \table [254:250] == 5'h1f;
-  assign \$56  = ! \table [249:240];
-  assign \$57  = \$55  & \$56 ;
-  assign \$58  = ! \table [254:250];
-  assign \$59  = ! \table [249:240];
-  assign \$60  = \$58  & \$59 ;
-  assign \$61  = ! \table$86 [254:250];
-  assign ones1_e = \$61  ? 5'h01 : \table$86 [254:250];
-  assign \$62  = ! \table$86 [254:250];
-  assign \$63  = ~ \$62 ;
-  assign \$64  = { \$63 , \table$86 [249:240] } << ones1_lz;
-  assign \$65  = ones1_e + 7'h70;
-  assign \$66  = \$65  - ones1_lz;
-  assign \$67  = \table$86 [254:250] == 5'h1f;
-  assign \$68  = | \table$86 [249:240];
-  assign \$69  = \$67  & \$68 ;
-  assign \$70  = \table$86 [254:250] == 5'h1f;
-  assign \$71  = ! \table$86 [249:240];
-  assign \$72  = \$70  & \$71 ;
-  assign \$73  = ! \table$86 [254:250];
-  assign \$74  = ! \table$86 [249:240];
-  assign \$75  = \$73  & \$74 ;
-  assign \$690  = \$signal  * 4'h8;
-  assign \$76  = planes >> \$690 ;
-  assign \$693  = \$76 [3:0] * 5'h10;
-  assign entry0_0 = \table  >> \$693 ;
-  assign \$77  = ! entry0_0[14:10];
-  assign plane0_0_e = \$77  ? 5'h01 : entry0_0[14:10];
+  assign \$49  = \table [254:250] == 5'h1f;
+  assign \$50  = ! \table [249:240];
+  assign ones0_inf = \$49  & \$50 ;
+  assign \$51  = \table [254:250] == 5'h1f;
+  assign \$52  = | \table [249:240];
+  assign ones0_nan = \$51  & \$52 ;
+  assign \$53  = ! \table [254:250];
+  assign \$54  = ! \table [249:240];
+  assign ones0_zero = \$53  & \$54 ;
+  assign \$55  = { \$48 , \table [249:240] } << ones0_lz;
+  assign \$56  = ones0_e + 7'h70;
+  assign \$57  = \$56  - ones0_lz;
+  assign \$58  = ! \table$89 [254:250];
+  assign ones1_e = \$58  ? 5'h01 : \table$89 [254:250];
+  assign \$59  = ! \table$89 [254:250];
+  assign \$60  = ~ \$59 ;
+  assign \$61  = \table$89 [254:250] == 5'h1f;
+  assign \$62  = ! \table$89 [249:240];
+  assign ones1_inf = \$61  & \$62 ;
+  assign \$63  = \table$89 [254:250] == 5'h1f;
+  assign \$64  = | \table$89 [249:240];
+  assign ones1_nan = \$63  & \$64 ;
+  assign \$65  = ! \table$89 [254:250];
+  assign \$66  = ! \table$89 [249:240];
+  assign ones1_zero = \$65  & \$66 ;
+  assign \$67  = { \$60 , \table$89 [249:240] } << ones1_lz;
+  assign \$68  = ones1_e + 7'h70;
+  assign \$69  = \$68  - ones1_lz;
+  assign \$684  = \$signal  * 4'h8;
+  assign \$70  = planes >> \$684 ;
+  assign \$687  = \$70 [3:0] * 5'h10;
+  assign entry0_0 = \table  >> \$687 ;
+  assign \$71  = ! entry0_0[14:10];
+  assign plane0_0_e = \$71  ? 5'h01 : entry0_0[14:10];
+  assign \$72  = ! entry0_0[14:10];
+  assign \$73  = ~ \$72 ;
+  assign \$74  = entry0_0[14:10] == 5'h1f;
+  assign \$75  = ! entry0_0[9:0];
+  assign plane0_0_inf = \$74  & \$75 ;
+  assign \$76  = entry0_0[14:10] == 5'h1f;
+  assign \$77  = | entry0_0[9:0];
+  assign plane0_0_nan = \$76  & \$77 ;
   assign \$78  = ! entry0_0[14:10];
-  assign \$79  = ~ \$78 ;
-  assign \$80  = { \$79 , entry0_0[9:0] } << plane0_0_lz;
+  assign \$79  = ! entry0_0[9:0];
+  assign plane0_0_zero = \$78  & \$79 ;
+  assign \$80  = { \$73 , entry0_0[9:0] } << plane0_0_lz;
   assign \$81  = plane0_0_e + 7'h70;
   assign \$82  = \$81  + \$signal ;
   assign \$83  = \$82  - plane0_0_lz;
-  assign \$84  = entry0_0[14:10] == 5'h1f;
-  assign \$85  = | entry0_0[9:0];
-  assign \$86  = \$84  & \$85 ;
-  assign \$87  = entry0_0[14:10] == 5'h1f;
-  assign \$88  = ! entry0_0[9:0];
-  assign \$89  = \$87  & \$88 ;
-  assign \$90  = ! entry0_0[14:10];
-  assign \$91  = ! entry0_0[9:0];
-  assign \$92  = \$90  & \$91 ;
-  assign \$93  = entry0_0[15] ^ plane_neg;
-  assign \$94  = entry0_0[15] ^ plane_neg;
-  assign \$95  = entry0_0[15] ^ plane_neg;
-  assign \$716  = \$signal  * 4'h8;
-  assign \$96  = planes >> \$716 ;
-  assign \$719  = \$96 [3:0] * 5'h10;
-  assign entry1_0 = \table$86  >> \$719 ;
-  assign \$97  = ! entry1_0[14:10];
-  assign plane1_0_e = \$97  ? 5'h01 : entry1_0[14:10];
-  assign \$98  = ! entry1_0[14:10];
-  assign \$99  = ~ \$98 ;
-  assign \$100  = { \$99 , entry1_0[9:0] } << plane1_0_lz;
-  assign \$101  = plane1_0_e + 7'h70;
-  assign \$102  = \$101  + \$signal ;
-  assign \$103  = \$102  - plane1_0_lz;
-  assign \$104  = entry1_0[14:10] == 5'h1f;
-  assign \$105  = | entry1_0[9:0];
-  assign \$106  = \$104  & \$105 ;
-  assign \$107  = entry1_0[14:10] == 5'h1f;
-  assign \$108  = ! entry1_0[9:0];
-  assign \$109  = \$107  & \$108 ;
-  assign \$110  = ! entry1_0[14:10];
-  assign \$111  = ! entry1_0[9:0];
-  assign \$112  = \$110  & \$111 ;
-  assign \$113  = entry1_0[15] ^ plane_neg;
-  assign \$114  = entry1_0[15] ^ plane_neg;
-  assign \$115  = entry1_0[15] ^ plane_neg;
-  assign \$742  = \$signal  * 4'h8;
-  assign \$116  = planes >> \$742 ;
-  assign \$745  = \$116 [7:4] * 5'h10;
-  assign entry0_1 = \table  >> \$745 ;
-  assign \$117  = ! entry0_1[14:10];
-  assign plane0_1_e = \$117  ? 5'h01 : entry0_1[14:10];
-  assign \$118  = ! entry0_1[14:10];
-  assign \$119  = ~ \$118 ;
-  assign \$120  = { \$119 , entry0_1[9:0] } << plane0_1_lz;
-  assign \$121  = plane0_1_e + 7'h70;
-  assign \$122  = \$121  + \$signal ;
-  assign \$123  = \$122  - plane0_1_lz;
-  assign \$124  = entry0_1[14:10] == 5'h1f;
-  assign \$125  = | entry0_1[9:0];
-  assign \$126  = \$124  & \$125 ;
-  assign \$127  = entry0_1[14:10] == 5'h1f;
-  assign \$128  = ! entry0_1[9:0];
-  assign \$129  = \$127  & \$128 ;
-  assign \$130  = ! entry0_1[14:10];
-  assign \$131  = ! entry0_1[9:0];
-  assign \$132  = \$130  & \$131 ;
-  assign \$133  = entry0_1[15] ^ plane_neg;
-  assign \$134  = entry0_1[15] ^ plane_neg;
-  assign \$135  = entry0_1[15] ^ plane_neg;
-  assign \$768  = \$signal  * 4'h8;
-  assign \$136  = planes >> \$768 ;
-  assign \$771  = \$136 [7:4] * 5'h10;
-  assign entry1_1 = \table$86  >> \$771 ;
-  assign \$137  = ! entry1_1[14:10];
-  assign plane1_1_e = \$137  ? 5'h01 : entry1_1[14:10];
-  assign \$138  = ! entry1_1[14:10];
-  assign \$139  = ~ \$138 ;
-  assign \$140  = { \$139 , entry1_1[9:0] } << plane1_1_lz;
-  assign \$141  = plane1_1_e + 7'h70;
-  assign \$142  = \$141  + \$signal ;
-  assign \$143  = \$142  - plane1_1_lz;
-  assign \$144  = entry1_1[14:10] == 5'h1f;
-  assign \$145  = | entry1_1[9:0];
-  assign \$146  = \$144  & \$145 ;
-  assign \$147  = entry1_1[14:10] == 5'h1f;
-  assign \$148  = ! entry1_1[9:0];
-  assign \$149  = \$147  & \$148 ;
-  assign \$150  = ! entry1_1[14:10];
-  assign \$151  = ! entry1_1[9:0];
-  assign \$152  = \$150  & \$151 ;
-  assign \$153  = entry1_1[15] ^ plane_neg;
-  assign \$154  = entry1_1[15] ^ plane_neg;
-  assign \$155  = entry1_1[15] ^ plane_neg;
+  assign \$84  = entry0_0[15] ^ plane_neg;
+  assign \$85  = entry0_0[15] ^ plane_neg;
+  assign \$86  = entry0_0[15] ^ plane_neg;
+  assign \$710  = \$signal  * 4'h8;
+  assign \$87  = planes >> \$710 ;
+  assign \$713  = \$87 [3:0] * 5'h10;
+  assign entry1_0 = \table$89  >> \$713 ;
+  assign \$88  = ! entry1_0[14:10];
+  assign plane1_0_e = \$88  ? 5'h01 : entry1_0[14:10];
+  assign \$89  = ! entry1_0[14:10];
+  assign \$90  = ~ \$89 ;
+  assign \$91  = entry1_0[14:10] == 5'h1f;
+  assign \$92  = ! entry1_0[9:0];
+  assign plane1_0_inf = \$91  & \$92 ;
+  assign \$93  = entry1_0[14:10] == 5'h1f;
+  assign \$94  = | entry1_0[9:0];
+  assign plane1_0_nan = \$93  & \$94 ;
+  assign \$95  = ! entry1_0[14:10];
+  assign \$96  = ! entry1_0[9:0];
+  assign plane1_0_zero = \$95  & \$96 ;
+  assign \$97  = { \$90 , entry1_0[9:0] } << plane1_0_lz;
+  assign \$98  = plane1_0_e + 7'h70;
+  assign \$99  = \$98  + \$signal ;
+  assign \$100  = \$99  - plane1_0_lz;
+  assign \$101  = entry1_0[15] ^ plane_neg;
+  assign \$102  = entry1_0[15] ^ plane_neg;
+  assign \$103  = entry1_0[15] ^ plane_neg;
+  assign \$736  = \$signal  * 4'h8;
+  assign \$104  = planes >> \$736 ;
+  assign \$739  = \$104 [7:4] * 5'h10;
+  assign entry0_1 = \table  >> \$739 ;
+  assign \$105  = ! entry0_1[14:10];
+  assign plane0_1_e = \$105  ? 5'h01 : entry0_1[14:10];
+  assign \$106  = ! entry0_1[14:10];
+  assign \$107  = ~ \$106 ;
+  assign \$108  = entry0_1[14:10] == 5'h1f;
+  assign \$109  = ! entry0_1[9:0];
+  assign plane0_1_inf = \$108  & \$109 ;
+  assign \$110  = entry0_1[14:10] == 5'h1f;
+  assign \$111  = | entry0_1[9:0];
+  assign plane0_1_nan = \$110  & \$111 ;
+  assign \$112  = ! entry0_1[14:10];
+  assign \$113  = ! entry0_1[9:0];
+  assign plane0_1_zero = \$112  & \$113 ;
+  assign \$114  = { \$107 , entry0_1[9:0] } << plane0_1_lz;
+  assign \$115  = plane0_1_e + 7'h70;
+  assign \$116  = \$115  + \$signal ;
+  assign \$117  = \$116  - plane0_1_lz;
+  assign \$118  = entry0_1[15] ^ plane_neg;
+  assign \$119  = entry0_1[15] ^ plane_neg;
+  assign \$120  = entry0_1[15] ^ plane_neg;
+  assign \$762  = \$signal  * 4'h8;
+  assign \$121  = planes >> \$762 ;
+  assign \$765  = \$121 [7:4] * 5'h10;
+  assign entry1_1 = \table$89  >> \$765 ;
+  assign \$122  = ! entry1_1[14:10];
+  assign plane1_1_e = \$122  ? 5'h01 : entry1_1[14:10];
+  assign \$123  = ! entry1_1[14:10];
+  assign \$124  = ~ \$123 ;
+  assign \$125  = entry1_1[14:10] == 5'h1f;
+  assign \$126  = ! entry1_1[9:0];
+  assign plane1_1_inf = \$125  & \$126 ;
+  assign \$127  = entry1_1[14:10] == 5'h1f;
+  assign \$128  = | entry1_1[9:0];
+  assign plane1_1_nan = \$127  & \$128 ;
+  assign \$129  = ! entry1_1[14:10];
+  assign \$130  = ! entry1_1[9:0];
+  assign plane1_1_zero = \$129  & \$130 ;
+  assign \$131  = { \$124 , entry1_1[9:0] } << plane1_1_lz;
+  assign \$132  = plane1_1_e + 7'h70;
+  assign \$133  = \$132  + \$signal ;
+  assign \$134  = \$133  - plane1_1_lz;
+  assign \$135  = entry1_1[15] ^ plane_neg;
+  assign \$136  = entry1_1[15] ^ plane_neg;
+  assign \$137  = entry1_1[15] ^ plane_neg;
   assign in_corr = dq_bit < 4'h9;
-  assign \$156  = dq_bit - 4'h9;
-  assign \$157  = - \$signal$24 [0];
-  assign \$158  = - \$signal$24 [1:0];
-  assign \$159  = - \$signal$24 [2:0];
-  assign \$160  = - \$signal$24 [3:0];
-  assign \$161  = - \$signal$24 [4:0];
-  assign \$162  = - \$signal$24 [5:0];
-  assign \$163  = - \$signal$24 [6:0];
-  assign \$164  = - \$signal$24 [7:0];
-  assign \$165  = - \$signal$24 [8];
-  assign \$166  = - \$signal$24 [9:8];
-  assign \$167  = - \$signal$24 [10:8];
-  assign \$168  = - \$signal$24 [11:8];
-  assign \$169  = - \$signal$24 [12:8];
-  assign \$170  = - \$signal$24 [13:8];
-  assign \$171  = - \$signal$24 [14:8];
-  assign \$172  = - \$signal$24 [15:8];
-  assign \$173  = ! dq_sum_a0[30:23];
-  assign ct0_e = \$173  ? 8'h01 : dq_sum_a0[30:23];
-  assign \$174  = ! dq_sum_a0[30:23];
-  assign \$175  = ~ \$174 ;
-  assign \$176  = ct0_e - 8'h96;
-  assign \$177  = $signed(\$176 ) + $signed({ 1'h0, dq_bit });
-  assign \$178  = 5'h17 - ct0_rp_msb;
-  assign \$179  = { \$175 , dq_sum_a0[22:0], 2'h0 } << \$178 [4:0];
-  assign \$180  = $signed(\$177 ) + $signed({ 1'h0, ct0_rp_msb });
-  assign \$181  = $signed(\$180 ) + $signed(8'h7f);
-  assign \$182  = $signed(\$181 ) < $signed(2'h1);
-  assign \$183  = $signed(\$181 ) < $signed(6'h27);
-  assign \$184  = $signed(2'h1) - $signed(\$181 );
-  assign ct0_rp_sh = \$179 [25:0] >> ct0_rp_rs;
-  assign \$185  = ct0_rp_sh << ct0_rp_rs;
-  assign ct0_rp_lost = \$185 [25:0] != \$179 [25:0];
-  assign \$186  = $signed(\$181 ) + $signed({ 1'h0, ct0_rp_rs });
-  assign \$187  = $signed(\$186 ) - $signed(2'h1);
-  assign \$189  = $signed(\$188 ) + $signed({ 1'h0, ct0_rp_sh[25:2] });
-  assign \$191  = \$190  | ct0_rp_lost;
-  assign \$192  = \$191  | ct0_rp_sh[2];
-  assign \$193  = ct0_rp_sh[1] & \$192 ;
-  assign \$194  = $signed(\$189 ) + $signed({ 1'h0, \$193  });
-  assign \$195  = ! { \$175 , dq_sum_a0[22:0] };
-  assign \$196  = \$194 [46:0] >= 31'h7f800000;
-  assign \$197  = dq_bit == 4'h8;
-  assign \$198  = dq_sum_a0[31] ^ \$197 ;
-  assign \$199  = dq_bit == 4'h8;
-  assign \$200  = dq_sum_a0[31] ^ \$199 ;
-  assign \$201  = dq_bit == 4'h8;
-  assign \$202  = dq_sum_a0[31] ^ \$201 ;
-  assign \$203  = dq_sum_a0[30:23] == 8'hff;
-  assign \$204  = | dq_sum_a0[22:0];
-  assign \$205  = \$203  & \$204 ;
-  assign \$206  = dq_sum_a0[30:23] == 8'hff;
-  assign \$207  = ! dq_sum_a0[22:0];
-  assign \$208  = \$206  & \$207 ;
-  assign \$209  = dq_bit == 4'h8;
-  assign \$210  = dq_sum_a0[31] ^ \$209 ;
-  assign \$211  = \$208  ? { \$210 , 31'h7f800000 } : ct0_rp_out;
-  assign ct0_f32 = \$205  ? 32'd2143289344 : \$211 ;
-  assign \$212  = ! dq_d0_0[30:23];
-  assign st0_0_e = \$212  ? 8'h01 : dq_d0_0[30:23];
-  assign \$213  = ! dq_d0_0[30:23];
-  assign \$214  = ~ \$213 ;
-  assign \$215  = st0_0_e - 8'h96;
-  assign \$216  = $signed(\$215 ) + $signed({ 1'h0, \$156 [2:0] });
-  assign \$217  = 5'h17 - st0_0_rp_msb;
-  assign \$218  = { \$214 , dq_d0_0[22:0], 2'h0 } << \$217 [4:0];
-  assign \$219  = $signed(\$216 ) + $signed({ 1'h0, st0_0_rp_msb });
-  assign \$220  = $signed(\$219 ) + $signed(8'h7f);
-  assign \$221  = $signed(\$220 ) < $signed(2'h1);
-  assign \$222  = $signed(\$220 ) < $signed(6'h27);
-  assign \$223  = $signed(2'h1) - $signed(\$220 );
-  assign st0_0_rp_sh = \$218 [25:0] >> st0_0_rp_rs;
-  assign \$224  = st0_0_rp_sh << st0_0_rp_rs;
-  assign st0_0_rp_lost = \$224 [25:0] != \$218 [25:0];
-  assign \$225  = $signed(\$220 ) + $signed({ 1'h0, st0_0_rp_rs });
-  assign \$226  = $signed(\$225 ) - $signed(2'h1);
-  assign \$228  = $signed(\$227 ) + $signed({ 1'h0, st0_0_rp_sh[25:2] });
-  assign \$230  = \$229  | st0_0_rp_lost;
-  assign \$231  = \$230  | st0_0_rp_sh[2];
-  assign \$232  = st0_0_rp_sh[1] & \$231 ;
-  assign \$233  = $signed(\$228 ) + $signed({ 1'h0, \$232  });
-  assign \$234  = ! { \$214 , dq_d0_0[22:0] };
-  assign \$235  = \$233 [46:0] >= 31'h7f800000;
-  assign \$239  = dq_d0_0[30:23] == 8'hff;
-  assign \$240  = | dq_d0_0[22:0];
-  assign \$241  = \$239  & \$240 ;
-  assign \$242  = dq_d0_0[30:23] == 8'hff;
-  assign \$243  = ! dq_d0_0[22:0];
+  assign \$138  = dq_bit - 4'h9;
+  assign \$139  = - \$signal$24 [0];
+  assign \$140  = - \$signal$24 [1:0];
+  assign \$141  = - \$signal$24 [2:0];
+  assign \$142  = - \$signal$24 [3:0];
+  assign \$143  = - \$signal$24 [4:0];
+  assign \$144  = - \$signal$24 [5:0];
+  assign \$145  = - \$signal$24 [6:0];
+  assign \$146  = - \$signal$24 [7:0];
+  assign \$147  = - \$signal$24 [8];
+  assign \$148  = - \$signal$24 [9:8];
+  assign \$149  = - \$signal$24 [10:8];
+  assign \$150  = - \$signal$24 [11:8];
+  assign \$151  = - \$signal$24 [12:8];
+  assign \$152  = - \$signal$24 [13:8];
+  assign \$153  = - \$signal$24 [14:8];
+  assign \$154  = - \$signal$24 [15:8];
+  assign \$155  = ! dq_sum_a0[30:23];
+  assign ct0_e = \$155  ? 8'h01 : dq_sum_a0[30:23];
+  assign \$156  = ! dq_sum_a0[30:23];
+  assign \$157  = ~ \$156 ;
+  assign \$158  = dq_sum_a0[30:23] == 8'hff;
+  assign \$159  = ! dq_sum_a0[22:0];
+  assign ct0_inf = \$158  & \$159 ;
+  assign \$160  = dq_sum_a0[30:23] == 8'hff;
+  assign \$161  = | dq_sum_a0[22:0];
+  assign ct0_nan = \$160  & \$161 ;
+  assign \$162  = ! dq_sum_a0[30:23];
+  assign \$163  = ! dq_sum_a0[22:0];
+  assign ct0_zero = \$162  & \$163 ;
+  assign \$164  = ct0_e - 8'h96;
+  assign \$165  = $signed(\$164 ) + $signed({ 1'h0, dq_bit });
+  assign \$166  = 5'h17 - ct0_rp_msb;
+  assign \$167  = { \$157 , dq_sum_a0[22:0], 2'h0 } << \$166 [4:0];
+  assign \$168  = $signed(\$165 ) + $signed({ 1'h0, ct0_rp_msb });
+  assign \$169  = $signed(\$168 ) + $signed(8'h7f);
+  assign \$170  = $signed(\$169 ) < $signed(2'h1);
+  assign \$171  = $signed(\$169 ) < $signed(6'h27);
+  assign \$172  = $signed(2'h1) - $signed(\$169 );
+  assign ct0_rp_sh = \$167 [25:0] >> ct0_rp_rs;
+  assign \$173  = ct0_rp_sh << ct0_rp_rs;
+  assign ct0_rp_lost = \$173 [25:0] != \$167 [25:0];
+  assign \$174  = $signed(\$169 ) + $signed({ 1'h0, ct0_rp_rs });
+  assign \$175  = $signed(\$174 ) - $signed(2'h1);
+  assign \$177  = $signed(\$176 ) + $signed({ 1'h0, ct0_rp_sh[25:2] });
+  assign \$179  = \$178  | ct0_rp_lost;
+  assign \$180  = \$179  | ct0_rp_sh[2];
+  assign \$181  = ct0_rp_sh[1] & \$180 ;
+  assign \$182  = $signed(\$177 ) + $signed({ 1'h0, \$181  });
+  assign \$183  = ! { \$157 , dq_sum_a0[22:0] };
+  assign \$184  = \$182 [46:0] >= 31'h7f800000;
+  assign \$185  = dq_bit == 4'h8;
+  assign \$186  = dq_sum_a0[31] ^ \$185 ;
+  assign \$187  = dq_bit == 4'h8;
+  assign \$188  = dq_sum_a0[31] ^ \$187 ;
+  assign \$189  = dq_bit == 4'h8;
+  assign \$190  = dq_sum_a0[31] ^ \$189 ;
+  assign \$191  = dq_bit == 4'h8;
+  assign \$192  = dq_sum_a0[31] ^ \$191 ;
+  assign \$193  = ct0_inf ? { \$192 , 31'h7f800000 } : ct0_rp_out;
+  assign ct0_f32 = ct0_nan ? 32'd2143289344 : \$193 ;
+  assign \$194  = ! dq_d0_0[30:23];
+  assign st0_0_e = \$194  ? 8'h01 : dq_d0_0[30:23];
+  assign \$195  = ! dq_d0_0[30:23];
+  assign \$196  = ~ \$195 ;
+  assign \$197  = dq_d0_0[30:23] == 8'hff;
+  assign \$198  = ! dq_d0_0[22:0];
+  assign st0_0_inf = \$197  & \$198 ;
+  assign \$199  = dq_d0_0[30:23] == 8'hff;
+  assign \$200  = | dq_d0_0[22:0];
+  assign st0_0_nan = \$199  & \$200 ;
+  assign \$201  = ! dq_d0_0[30:23];
+  assign \$202  = ! dq_d0_0[22:0];
+  assign st0_0_zero = \$201  & \$202 ;
+  assign \$203  = st0_0_e - 8'h96;
+  assign \$204  = $signed(\$203 ) + $signed({ 1'h0, \$138 [2:0] });
+  assign \$205  = 5'h17 - st0_0_rp_msb;
+  assign \$206  = { \$196 , dq_d0_0[22:0], 2'h0 } << \$205 [4:0];
+  assign \$207  = $signed(\$204 ) + $signed({ 1'h0, st0_0_rp_msb });
+  assign \$208  = $signed(\$207 ) + $signed(8'h7f);
+  assign \$209  = $signed(\$208 ) < $signed(2'h1);
+  assign \$210  = $signed(\$208 ) < $signed(6'h27);
+  assign \$211  = $signed(2'h1) - $signed(\$208 );
+  assign st0_0_rp_sh = \$206 [25:0] >> st0_0_rp_rs;
+  assign \$212  = st0_0_rp_sh << st0_0_rp_rs;
+  assign st0_0_rp_lost = \$212 [25:0] != \$206 [25:0];
+  assign \$213  = $signed(\$208 ) + $signed({ 1'h0, st0_0_rp_rs });
+  assign \$214  = $signed(\$213 ) - $signed(2'h1);
+  assign \$216  = $signed(\$215 ) + $signed({ 1'h0, st0_0_rp_sh[25:2] });
+  assign \$218  = \$217  | st0_0_rp_lost;
+  assign \$219  = \$218  | st0_0_rp_sh[2];
+  assign \$220  = st0_0_rp_sh[1] & \$219 ;
+  assign \$221  = $signed(\$216 ) + $signed({ 1'h0, \$220  });
+  assign \$222  = ! { \$196 , dq_d0_0[22:0] };
+  assign \$223  = \$221 [46:0] >= 31'h7f800000;
+  assign \$228  = st0_0_inf ? { \$227 , 31'h7f800000 } : st0_0_rp_out;
+  assign st0_0_f32 = st0_0_nan ? 32'd2143289344 : \$228 ;
+  assign \$229  = dq_bit == 4'h9;
+  assign \$230  = \$229  & \$signal$67 ;
+  assign \$231  = \$230  ? dq_psum[31:0] : out_acc[31:0];
+  assign \a$221  = in_corr ? dq_d0_0 : \$231 ;
+  assign \$232  = dq_c0 >> dq_bit;
+  assign \$233  = \$232  ? ct0_f32 : 32'd0;
+  assign \$234  = ~ in_corr;
+  assign \$235  = dq_scale[7:0] >> \$138 [2:0];
+  assign \$236  = \$234  & \$235 ;
+  assign \$237  = \$236  ? st0_0_f32 : 32'd0;
+  assign \b$222  = in_corr ? \$233  : \$237 ;
+  assign \$238  = ! grp_next0_0[30:23];
+  assign \$239  = \$238  ? 8'h01 : grp_next0_0[30:23];
+  assign \$240  = ! grp_next0_0[30:23];
+  assign \$241  = ~ \$240 ;
+  assign \$242  = grp_next0_0[30:23] == 8'hff;
+  assign \$243  = ! grp_next0_0[22:0];
   assign \$244  = \$242  & \$243 ;
-  assign \$246  = \$244  ? { \$245 , 31'h7f800000 } : st0_0_rp_out;
-  assign st0_0_f32 = \$241  ? 32'd2143289344 : \$246 ;
-  assign \$247  = dq_bit == 4'h9;
-  assign \$248  = \$247  & \$signal$67 ;
-  assign \$249  = \$248  ? dq_psum[31:0] : out_acc[31:0];
-  assign \a$197  = in_corr ? dq_d0_0 : \$249 ;
-  assign \$250  = dq_c0 >> dq_bit;
-  assign \$251  = \$250  ? ct0_f32 : 32'd0;
-  assign \$252  = ~ in_corr;
-  assign \$253  = dq_scale[7:0] >> \$156 [2:0];
-  assign \$254  = \$252  & \$253 ;
-  assign \$255  = \$254  ? st0_0_f32 : 32'd0;
-  assign \b$198  = in_corr ? \$251  : \$255 ;
-  assign \$256  = ! grp_next0_0[30:23];
-  assign \$257  = \$256  ? 8'h01 : grp_next0_0[30:23];
-  assign \$258  = ! grp_next0_0[30:23];
-  assign \$259  = ~ \$258 ;
-  assign \$260  = dp0_0_e - 8'h96;
-  assign \$261  = $signed(\$260 ) + $signed({ 1'h0, \$signal$23  });
-  assign \$262  = 5'h17 - dp0_0_rp_msb;
-  assign \$263  = { dp0_0_sig, 2'h0 } << dp0_0_rp_ls;
-  assign \$264  = $signed(dp0_0_exp) + $signed({ 1'h0, dp0_0_rp_msb });
-  assign \$265  = $signed(\$264 ) + $signed(8'h7f);
-  assign \$266  = $signed(dp0_0_rp_eb) < $signed(2'h1);
-  assign \$267  = $signed(dp0_0_rp_eb) < $signed(6'h27);
-  assign \$268  = $signed(2'h1) - $signed(dp0_0_rp_eb);
-  assign \$269  = dp0_0_rp_norm >> dp0_0_rp_rs;
-  assign \$270  = dp0_0_rp_sh << dp0_0_rp_rs;
-  assign \$271  = \$270 [25:0] != dp0_0_rp_norm;
-  assign \$272  = $signed(dp0_0_rp_eb) + $signed({ 1'h0, dp0_0_rp_rs });
-  assign \$273  = $signed(\$272 ) - $signed(2'h1);
-  assign \$275  = $signed(\$274 ) + $signed({ 1'h0, dp0_0_rp_sh[25:2] });
-  assign \$277  = \$276  | dp0_0_rp_lost;
-  assign \$278  = \$277  | dp0_0_rp_sh[2];
-  assign \$279  = dp0_0_rp_sh[1] & \$278 ;
-  assign \$280  = $signed(\$275 ) + $signed({ 1'h0, \$279  });
-  assign \$281  = ! dp0_0_sig;
-  assign \$282  = dp0_0_rp_packed >= 31'h7f800000;
-  assign \$283  = grp_next0_0[30:23] == 8'hff;
-  assign \$284  = | grp_next0_0[22:0];
-  assign \$285  = \$283  & \$284 ;
-  assign \$286  = grp_next0_0[30:23] == 8'hff;
-  assign \$287  = ! grp_next0_0[22:0];
-  assign \$288  = \$286  & \$287 ;
-  assign \$289  = \$288  ? { grp_next0_0[31], 31'h7f800000 } : dp0_0_rp_out;
-  assign \$290  = \$285  ? 32'd2143289344 : \$289 ;
-  assign \$291  = ! dq_d0_1[30:23];
-  assign st0_1_e = \$291  ? 8'h01 : dq_d0_1[30:23];
-  assign \$292  = ! dq_d0_1[30:23];
-  assign \$293  = ~ \$292 ;
-  assign \$294  = st0_1_e - 8'h96;
-  assign \$295  = $signed(\$294 ) + $signed({ 1'h0, \$156 [2:0] });
-  assign \$296  = 5'h17 - st0_1_rp_msb;
-  assign \$297  = { \$293 , dq_d0_1[22:0], 2'h0 } << \$296 [4:0];
-  assign \$298  = $signed(\$295 ) + $signed({ 1'h0, st0_1_rp_msb });
-  assign \$299  = $signed(\$298 ) + $signed(8'h7f);
-  assign \$300  = $signed(\$299 ) < $signed(2'h1);
-  assign \$301  = $signed(\$299 ) < $signed(6'h27);
-  assign \$302  = $signed(2'h1) - $signed(\$299 );
-  assign st0_1_rp_sh = \$297 [25:0] >> st0_1_rp_rs;
-  assign \$303  = st0_1_rp_sh << st0_1_rp_rs;
-  assign st0_1_rp_lost = \$303 [25:0] != \$297 [25:0];
-  assign \$304  = $signed(\$299 ) + $signed({ 1'h0, st0_1_rp_rs });
-  assign \$305  = $signed(\$304 ) - $signed(2'h1);
-  assign \$307  = $signed(\$306 ) + $signed({ 1'h0, st0_1_rp_sh[25:2] });
-  assign \$309  = \$308  | st0_1_rp_lost;
-  assign \$310  = \$309  | st0_1_rp_sh[2];
-  assign \$311  = st0_1_rp_sh[1] & \$310 ;
-  assign \$312  = $signed(\$307 ) + $signed({ 1'h0, \$311  });
-  assign \$313  = ! { \$293 , dq_d0_1[22:0] };
-  assign \$314  = \$312 [46:0] >= 31'h7f800000;
-  assign \$318  = dq_d0_1[30:23] == 8'hff;
-  assign \$319  = | dq_d0_1[22:0];
-  assign \$320  = \$318  & \$319 ;
-  assign \$321  = dq_d0_1[30:23] == 8'hff;
-  assign \$322  = ! dq_d0_1[22:0];
-  assign \$323  = \$321  & \$322 ;
-  assign \$325  = \$323  ? { \$324 , 31'h7f800000 } : st0_1_rp_out;
-  assign st0_1_f32 = \$320  ? 32'd2143289344 : \$325 ;
-  assign \$326  = dq_bit == 4'h9;
-  assign \$327  = \$326  & \$signal$67 ;
-  assign \$328  = \$327  ? dq_psum[63:32] : out_acc[63:32];
-  assign \a$225  = in_corr ? dq_d0_1 : \$328 ;
-  assign \$329  = dq_c1 >> dq_bit;
-  assign \$330  = \$329  ? ct0_f32 : 32'd0;
-  assign \$331  = ~ in_corr;
-  assign \$332  = dq_scale[15:8] >> \$156 [2:0];
-  assign \$333  = \$331  & \$332 ;
-  assign \$334  = \$333  ? st0_1_f32 : 32'd0;
-  assign \b$226  = in_corr ? \$330  : \$334 ;
-  assign \$335  = ! grp_next0_1[30:23];
-  assign \$336  = \$335  ? 8'h01 : grp_next0_1[30:23];
-  assign \$337  = ! grp_next0_1[30:23];
-  assign \$338  = ~ \$337 ;
-  assign \$339  = dp0_1_e - 8'h96;
-  assign \$340  = $signed(\$339 ) + $signed({ 1'h0, \$signal$23  });
-  assign \$341  = 5'h17 - dp0_1_rp_msb;
-  assign \$342  = { dp0_1_sig, 2'h0 } << dp0_1_rp_ls;
+  assign \$245  = grp_next0_0[30:23] == 8'hff;
+  assign \$246  = | grp_next0_0[22:0];
+  assign \$247  = \$245  & \$246 ;
+  assign \$248  = ! grp_next0_0[30:23];
+  assign \$249  = ! grp_next0_0[22:0];
+  assign \$250  = \$248  & \$249 ;
+  assign \$251  = dp0_0_e - 8'h96;
+  assign \$252  = $signed(\$251 ) + $signed({ 1'h0, \$signal$23  });
+  assign \$253  = 5'h17 - dp0_0_rp_msb;
+  assign \$254  = { dp0_0_sig, 2'h0 } << dp0_0_rp_ls;
+  assign \$255  = $signed(dp0_0_exp) + $signed({ 1'h0, dp0_0_rp_msb });
+  assign \$256  = $signed(\$255 ) + $signed(8'h7f);
+  assign \$257  = $signed(dp0_0_rp_eb) < $signed(2'h1);
+  assign \$258  = $signed(dp0_0_rp_eb) < $signed(6'h27);
+  assign \$259  = $signed(2'h1) - $signed(dp0_0_rp_eb);
+  assign \$260  = dp0_0_rp_norm >> dp0_0_rp_rs;
+  assign \$261  = dp0_0_rp_sh << dp0_0_rp_rs;
+  assign \$262  = \$261 [25:0] != dp0_0_rp_norm;
+  assign \$263  = $signed(dp0_0_rp_eb) + $signed({ 1'h0, dp0_0_rp_rs });
+  assign \$264  = $signed(\$263 ) - $signed(2'h1);
+  assign \$266  = $signed(\$265 ) + $signed({ 1'h0, dp0_0_rp_sh[25:2] });
+  assign \$268  = \$267  | dp0_0_rp_lost;
+  assign \$269  = \$268  | dp0_0_rp_sh[2];
+  assign \$270  = dp0_0_rp_sh[1] & \$269 ;
+  assign \$271  = $signed(\$266 ) + $signed({ 1'h0, \$270  });
+  assign \$272  = ! dp0_0_sig;
+  assign \$273  = dp0_0_rp_packed >= 31'h7f800000;
+  assign \$274  = dp0_0_inf ? { grp_next0_0[31], 31'h7f800000 } : dp0_0_rp_out;
+  assign \$275  = dp0_0_nan ? 32'd2143289344 : \$274 ;
+  assign \$276  = ! dq_d0_1[30:23];
+  assign st0_1_e = \$276  ? 8'h01 : dq_d0_1[30:23];
+  assign \$277  = ! dq_d0_1[30:23];
+  assign \$278  = ~ \$277 ;
+  assign \$279  = dq_d0_1[30:23] == 8'hff;
+  assign \$280  = ! dq_d0_1[22:0];
+  assign st0_1_inf = \$279  & \$280 ;
+  assign \$281  = dq_d0_1[30:23] == 8'hff;
+  assign \$282  = | dq_d0_1[22:0];
+  assign st0_1_nan = \$281  & \$282 ;
+  assign \$283  = ! dq_d0_1[30:23];
+  assign \$284  = ! dq_d0_1[22:0];
+  assign st0_1_zero = \$283  & \$284 ;
+  assign \$285  = st0_1_e - 8'h96;
+  assign \$286  = $signed(\$285 ) + $signed({ 1'h0, \$138 [2:0] });
+  assign \$287  = 5'h17 - st0_1_rp_msb;
+  assign \$288  = { \$278 , dq_d0_1[22:0], 2'h0 } << \$287 [4:0];
+  assign \$289  = $signed(\$286 ) + $signed({ 1'h0, st0_1_rp_msb });
+  assign \$290  = $signed(\$289 ) + $signed(8'h7f);
+  assign \$291  = $signed(\$290 ) < $signed(2'h1);
+  assign \$292  = $signed(\$290 ) < $signed(6'h27);
+  assign \$293  = $signed(2'h1) - $signed(\$290 );
+  assign st0_1_rp_sh = \$288 [25:0] >> st0_1_rp_rs;
+  assign \$294  = st0_1_rp_sh << st0_1_rp_rs;
+  assign st0_1_rp_lost = \$294 [25:0] != \$288 [25:0];
+  assign \$295  = $signed(\$290 ) + $signed({ 1'h0, st0_1_rp_rs });
+  assign \$296  = $signed(\$295 ) - $signed(2'h1);
+  assign \$298  = $signed(\$297 ) + $signed({ 1'h0, st0_1_rp_sh[25:2] });
+  assign \$300  = \$299  | st0_1_rp_lost;
+  assign \$301  = \$300  | st0_1_rp_sh[2];
+  assign \$302  = st0_1_rp_sh[1] & \$301 ;
+  assign \$303  = $signed(\$298 ) + $signed({ 1'h0, \$302  });
+  assign \$304  = ! { \$278 , dq_d0_1[22:0] };
+  assign \$305  = \$303 [46:0] >= 31'h7f800000;
+  assign \$310  = st0_1_inf ? { \$309 , 31'h7f800000 } : st0_1_rp_out;
+  assign st0_1_f32 = st0_1_nan ? 32'd2143289344 : \$310 ;
+  assign \$311  = dq_bit == 4'h9;
+  assign \$312  = \$311  & \$signal$67 ;
+  assign \$313  = \$312  ? dq_psum[63:32] : out_acc[63:32];
+  assign \a$255  = in_corr ? dq_d0_1 : \$313 ;
+  assign \$314  = dq_c1 >> dq_bit;
+  assign \$315  = \$314  ? ct0_f32 : 32'd0;
+  assign \$316  = ~ in_corr;
+  assign \$317  = dq_scale[15:8] >> \$138 [2:0];
+  assign \$318  = \$316  & \$317 ;
+  assign \$319  = \$318  ? st0_1_f32 : 32'd0;
+  assign \b$256  = in_corr ? \$315  : \$319 ;
+  assign \$320  = ! grp_next0_1[30:23];
+  assign \$321  = \$320  ? 8'h01 : grp_next0_1[30:23];
   \lut_all_fp16_fp16tab_nosym.act_add0  act_add0 (
     .a(act_sum0),
     .b(ones0_f32),
@@ -1865,23 +1937,23 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
     .s(act_next1)
   );
   \lut_all_fp16_fp16tab_nosym.dq_add0_0  dq_add0_0 (
-    .a(\a$197 ),
-    .b(\b$198 ),
+    .a(\a$221 ),
+    .b(\b$222 ),
     .s(s)
   );
   \lut_all_fp16_fp16tab_nosym.dq_add0_1  dq_add0_1 (
-    .a(\a$225 ),
-    .b(\b$226 ),
+    .a(\a$255 ),
+    .b(\b$256 ),
     .s(\s$54 )
   );
   \lut_all_fp16_fp16tab_nosym.dq_add1_0  dq_add1_0 (
-    .a(\a$266 ),
-    .b(\b$267 ),
+    .a(\a$305 ),
+    .b(\b$306 ),
     .s(\s$57 )
   );
   \lut_all_fp16_fp16tab_nosym.dq_add1_1  dq_add1_1 (
-    .a(\a$294 ),
-    .b(\b$295 ),
+    .a(\a$339 ),
+    .b(\b$340 ),
     .s(\s$60 )
   );
   \lut_all_fp16_fp16tab_nosym.plane_add0_0  plane_add0_0 (
@@ -1916,188 +1988,253 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
     .clk(clk),
     .load(accept),
     .rst(rst),
-    .\table (\table$86 )
+    .\table (\table$89 )
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$567  = i_a;
+    \$561  = i_a;
     if (rst) begin
-      \$567  = 128'h00000000000000000000000000000000;
+      \$561  = 128'h00000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$568  = i_w;
+    \$562  = i_w;
     if (rst) begin
-      \$568  = 101'h00000000000000000000000000;
+      \$562  = 101'h00000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$569  = i_ctl;
+    \$563  = i_ctl;
     if (rst) begin
-      \$569  = 5'h00;
+      \$563  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$570  = w_reg;
+    \$564  = w_reg;
     if (i_ctl[1]) begin
-      \$570  = i_w;
+      \$564  = i_w;
     end
     if (rst) begin
-      \$570  = 101'h00000000000000000000000000;
+      \$564  = 101'h00000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$571  = \$signal ;
+    \$565  = \$signal ;
     if (accept) begin
-      \$571  = 3'h0;
+      \$565  = 3'h0;
     end else if (\$3 ) begin
-      \$571  = \$7 [2:0];
+      \$565  = \$7 [2:0];
     end
     if (rst) begin
-      \$571  = 3'h0;
+      \$565  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$572  = planes;
+    \$566  = planes;
     if (accept) begin
-      \$572  = w_sel[63:0];
+      \$566  = w_sel[63:0];
     end
     if (rst) begin
-      \$572  = 64'h0000000000000000;
+      \$566  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$573  = dtype;
+    \$567  = dtype;
     if (accept) begin
-      \$573  = w_sel[100:96];
+      \$567  = w_sel[100:96];
     end
     if (rst) begin
-      \$573  = 5'h00;
+      \$567  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$574  = remaining;
+    \$568  = remaining;
     if (accept) begin
-      \$574  = \$4 ;
+      \$568  = \$4 ;
     end else if (\$3 ) begin
-      \$574  = \$6 [3:0];
+      \$568  = \$6 [3:0];
     end
     if (rst) begin
-      \$574  = 4'h0;
+      \$568  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$575  = beat_group_end;
+    \$569  = beat_group_end;
     if (accept) begin
-      \$575  = i_ctl[4];
+      \$569  = i_ctl[4];
     end
     if (rst) begin
-      \$575  = 1'h0;
+      \$569  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$576  = beat_last;
+    \$570  = beat_last;
     if (accept) begin
-      \$576  = i_ctl[3];
+      \$570  = i_ctl[3];
     end
     if (rst) begin
-      \$576  = 1'h0;
+      \$570  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$577  = beat_scale;
+    \$571  = beat_scale;
     if (accept) begin
-      \$577  = w_sel[79:64];
+      \$571  = w_sel[79:64];
     end
     if (rst) begin
-      \$577  = 16'h0000;
+      \$571  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$578  = \$signal$23 ;
+    \$572  = \$signal$23 ;
     if (accept) begin
-      \$578  = \$5 ;
+      \$572  = \$5 ;
     end
     if (rst) begin
-      \$578  = 1'h0;
+      \$572  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$579  = \$signal$24 ;
+    \$573  = \$signal$24 ;
     if (accept) begin
-      \$579  = w_sel[95:80];
+      \$573  = w_sel[95:80];
     end
     if (rst) begin
-      \$579  = 16'h0000;
+      \$573  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$580  = act_sum0;
+    \$574  = act_sum0;
     if (handoff) begin
-      \$580  = 32'd0;
+      \$574  = 32'd0;
     end else if (last_plane) begin
-      \$580  = act_next0;
+      \$574  = act_next0;
     end
     if (rst) begin
-      \$580  = 32'd0;
+      \$574  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$581  = act_sum1;
+    \$575  = act_sum1;
     if (handoff) begin
-      \$581  = 32'd0;
+      \$575  = 32'd0;
     end else if (last_plane) begin
-      \$581  = act_next1;
+      \$575  = act_next1;
     end
     if (rst) begin
-      \$581  = 32'd0;
+      \$575  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$582  = grp0_0;
+    \$576  = grp0_0;
     if (handoff) begin
-      \$582  = 32'd0;
+      \$576  = 32'd0;
     end else if (\$9 ) begin
-      \$582  = grp_next0_0;
+      \$576  = grp_next0_0;
     end
     if (rst) begin
-      \$582  = 32'd0;
+      \$576  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$583  = grp1_0;
+    \$577  = grp1_0;
     if (handoff) begin
-      \$583  = 32'd0;
+      \$577  = 32'd0;
     end else if (\$11 ) begin
-      \$583  = grp_next1_0;
+      \$577  = grp_next1_0;
     end
     if (rst) begin
-      \$583  = 32'd0;
+      \$577  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$584  = grp0_1;
+    \$578  = grp0_1;
     if (handoff) begin
-      \$584  = 32'd0;
+      \$578  = 32'd0;
     end else if (\$13 ) begin
-      \$584  = grp_next0_1;
+      \$578  = grp_next0_1;
+    end
+    if (rst) begin
+      \$578  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$579  = grp1_1;
+    if (handoff) begin
+      \$579  = 32'd0;
+    end else if (\$15 ) begin
+      \$579  = grp_next1_1;
+    end
+    if (rst) begin
+      \$579  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$580  = grp_first;
+    if (handoff) begin
+      \$580  = 1'h0;
+    end
+    if (\$16 ) begin
+      \$580  = 1'h1;
+    end
+    if (rst) begin
+      \$580  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$581  = grp_psum;
+    if (\$16 ) begin
+      \$581  = i_psum;
+    end
+    if (rst) begin
+      \$581  = 128'h00000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$582  = dq_c0;
+    if (handoff) begin
+      \$582  = c0;
+    end
+    if (rst) begin
+      \$582  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$583  = dq_c1;
+    if (handoff) begin
+      \$583  = c1;
+    end
+    if (rst) begin
+      \$583  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$584  = dq_sum_a0;
+    if (handoff) begin
+      \$584  = act_next0;
     end
     if (rst) begin
       \$584  = 32'd0;
@@ -2105,11 +2242,9 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$585  = grp1_1;
+    \$585  = dq_sum_a1;
     if (handoff) begin
-      \$585  = 32'd0;
-    end else if (\$15 ) begin
-      \$585  = grp_next1_1;
+      \$585  = act_next1;
     end
     if (rst) begin
       \$585  = 32'd0;
@@ -2117,126 +2252,133 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$586  = grp_first;
-    if (handoff) begin
-      \$586  = 1'h0;
-    end
-    if (\$16 ) begin
-      \$586  = 1'h1;
-    end
-    if (rst) begin
-      \$586  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$587  = grp_psum;
-    if (\$16 ) begin
-      \$587  = i_psum;
-    end
-    if (rst) begin
-      \$587  = 128'h00000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$588  = dq_c0;
-    if (handoff) begin
-      \$588  = c0;
-    end
-    if (rst) begin
-      \$588  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$589  = dq_c1;
-    if (handoff) begin
-      \$589  = c1;
-    end
-    if (rst) begin
-      \$589  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$590  = dq_sum_a0;
-    if (handoff) begin
-      \$590  = act_next0;
-    end
-    if (rst) begin
-      \$590  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$591  = dq_sum_a1;
-    if (handoff) begin
-      \$591  = act_next1;
-    end
-    if (rst) begin
-      \$591  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$592  = dq_d0_0;
+    \$586  = dq_d0_0;
     if (\$18 ) begin
-      \$592  = s;
+      \$586  = s;
     end
     if (handoff) begin
-      \$592  = dp0_0_f32;
+      \$586  = dp0_0_f32;
     end
     if (rst) begin
-      \$592  = 32'd0;
+      \$586  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$593  = dq_d0_1;
+    \$587  = dq_d0_1;
     if (\$20 ) begin
-      \$593  = \s$54 ;
+      \$587  = \s$54 ;
     end
     if (handoff) begin
-      \$593  = dp0_1_f32;
+      \$587  = dp0_1_f32;
     end
     if (rst) begin
-      \$593  = 32'd0;
+      \$587  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$594  = dq_d1_0;
+    \$588  = dq_d1_0;
     if (\$22 ) begin
-      \$594  = \s$57 ;
+      \$588  = \s$57 ;
     end
     if (handoff) begin
-      \$594  = dp1_0_f32;
+      \$588  = dp1_0_f32;
     end
     if (rst) begin
-      \$594  = 32'd0;
+      \$588  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$595  = dq_d1_1;
+    \$589  = dq_d1_1;
     if (\$24 ) begin
-      \$595  = \s$60 ;
+      \$589  = \s$60 ;
     end
     if (handoff) begin
-      \$595  = dp1_1_f32;
+      \$589  = dp1_1_f32;
     end
     if (rst) begin
-      \$595  = 32'd0;
+      \$589  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$596  = 1'h0;
+    \$590  = 1'h0;
     if (\$25 ) begin
       if (\$30 ) begin
-        \$596  = 1'h1;
+        \$590  = 1'h1;
       end
+    end
+    if (rst) begin
+      \$590  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$591  = dq_left;
+    if (\$25 ) begin
+      \$591  = \$26 [4:0];
+    end
+    if (handoff) begin
+      \$591  = 5'h11;
+    end
+    if (rst) begin
+      \$591  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$592  = dq_bit;
+    if (\$25 ) begin
+      \$592  = \$27 [4:0];
+    end
+    if (handoff) begin
+      \$592  = 5'h00;
+    end
+    if (rst) begin
+      \$592  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$593  = out_acc;
+    if (\$25 ) begin
+      if (\$28 ) begin
+        \$593  = out_next;
+      end
+    end
+    if (rst) begin
+      \$593  = 128'h00000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$594  = o_psum;
+    if (\$25 ) begin
+      if (\$30 ) begin
+        \$594  = out_next;
+      end
+    end
+    if (rst) begin
+      \$594  = 128'h00000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$595  = dq_scale;
+    if (handoff) begin
+      \$595  = beat_scale;
+    end
+    if (rst) begin
+      \$595  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$596  = \$signal$67 ;
+    if (handoff) begin
+      \$596  = grp_first;
     end
     if (rst) begin
       \$596  = 1'h0;
@@ -2244,92 +2386,22 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$597  = dq_left;
-    if (\$25 ) begin
-      \$597  = \$26 [4:0];
-    end
+    \$597  = dq_psum;
     if (handoff) begin
-      \$597  = 5'h11;
+      \$597  = grp_psum;
     end
     if (rst) begin
-      \$597  = 5'h00;
+      \$597  = 128'h00000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$598  = dq_bit;
-    if (\$25 ) begin
-      \$598  = \$27 [4:0];
-    end
+    \$598  = dq_last;
     if (handoff) begin
-      \$598  = 5'h00;
+      \$598  = beat_last;
     end
     if (rst) begin
-      \$598  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$599  = out_acc;
-    if (\$25 ) begin
-      if (\$28 ) begin
-        \$599  = out_next;
-      end
-    end
-    if (rst) begin
-      \$599  = 128'h00000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$600  = o_psum;
-    if (\$25 ) begin
-      if (\$30 ) begin
-        \$600  = out_next;
-      end
-    end
-    if (rst) begin
-      \$600  = 128'h00000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$601  = dq_scale;
-    if (handoff) begin
-      \$601  = beat_scale;
-    end
-    if (rst) begin
-      \$601  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$602  = \$signal$67 ;
-    if (handoff) begin
-      \$602  = grp_first;
-    end
-    if (rst) begin
-      \$602  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$603  = dq_psum;
-    if (handoff) begin
-      \$603  = grp_psum;
-    end
-    if (rst) begin
-      \$603  = 128'h00000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$604  = dq_last;
-    if (handoff) begin
-      \$604  = beat_last;
-    end
-    if (rst) begin
-      \$604  = 1'h0;
+      \$598  = 1'h0;
     end
   end
   always @* begin
@@ -2372,64 +2444,64 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
-    if (\$54 ) begin
+    if (ones0_nan) begin
       ones0_f32 = 32'd2143289344;
-    end else if (\$57 ) begin
+    end else if (ones0_inf) begin
       ones0_f32 = { \table [255], 31'h7f800000 };
-    end else if (\$60 ) begin
+    end else if (ones0_zero) begin
       ones0_f32 = { \table [255], 31'h00000000 };
     end else begin
-      ones0_f32 = { \table [255], \$51 [7:0], \$49 [9:0], 13'h0000 };
+      ones0_f32 = { \table [255], \$57 [7:0], \$55 [9:0], 13'h0000 };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     ones1_lz = 4'h0;
-    if (\table$86 [240]) begin
+    if (\table$89 [240]) begin
       ones1_lz = 4'ha;
     end
-    if (\table$86 [241]) begin
+    if (\table$89 [241]) begin
       ones1_lz = 4'h9;
     end
-    if (\table$86 [242]) begin
+    if (\table$89 [242]) begin
       ones1_lz = 4'h8;
     end
-    if (\table$86 [243]) begin
+    if (\table$89 [243]) begin
       ones1_lz = 4'h7;
     end
-    if (\table$86 [244]) begin
+    if (\table$89 [244]) begin
       ones1_lz = 4'h6;
     end
-    if (\table$86 [245]) begin
+    if (\table$89 [245]) begin
       ones1_lz = 4'h5;
     end
-    if (\table$86 [246]) begin
+    if (\table$89 [246]) begin
       ones1_lz = 4'h4;
     end
-    if (\table$86 [247]) begin
+    if (\table$89 [247]) begin
       ones1_lz = 4'h3;
     end
-    if (\table$86 [248]) begin
+    if (\table$89 [248]) begin
       ones1_lz = 4'h2;
     end
-    if (\table$86 [249]) begin
+    if (\table$89 [249]) begin
       ones1_lz = 4'h1;
     end
-    if (\$63 ) begin
+    if (\$60 ) begin
       ones1_lz = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
-    if (\$69 ) begin
+    if (ones1_nan) begin
       ones1_f32 = 32'd2143289344;
-    end else if (\$72 ) begin
-      ones1_f32 = { \table$86 [255], 31'h7f800000 };
-    end else if (\$75 ) begin
-      ones1_f32 = { \table$86 [255], 31'h00000000 };
+    end else if (ones1_inf) begin
+      ones1_f32 = { \table$89 [255], 31'h7f800000 };
+    end else if (ones1_zero) begin
+      ones1_f32 = { \table$89 [255], 31'h00000000 };
     end else begin
-      ones1_f32 = { \table$86 [255], \$66 [7:0], \$64 [9:0], 13'h0000 };
+      ones1_f32 = { \table$89 [255], \$69 [7:0], \$67 [9:0], 13'h0000 };
     end
   end
   always @* begin
@@ -2465,21 +2537,21 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
     if (entry0_0[9]) begin
       plane0_0_lz = 4'h1;
     end
-    if (\$79 ) begin
+    if (\$73 ) begin
       plane0_0_lz = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
-    if (\$86 ) begin
+    if (plane0_0_nan) begin
       plane0_0_f32 = 32'd2143289344;
-    end else if (\$89 ) begin
-      plane0_0_f32 = { \$93 , 31'h7f800000 };
-    end else if (\$92 ) begin
-      plane0_0_f32 = { \$94 , 31'h00000000 };
+    end else if (plane0_0_inf) begin
+      plane0_0_f32 = { \$84 , 31'h7f800000 };
+    end else if (plane0_0_zero) begin
+      plane0_0_f32 = { \$85 , 31'h00000000 };
     end else begin
-      plane0_0_f32 = { \$95 , \$83 [7:0], \$80 [9:0], 13'h0000 };
+      plane0_0_f32 = { \$86 , \$83 [7:0], \$80 [9:0], 13'h0000 };
     end
   end
   always @* begin
@@ -2515,21 +2587,21 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
     if (entry1_0[9]) begin
       plane1_0_lz = 4'h1;
     end
-    if (\$99 ) begin
+    if (\$90 ) begin
       plane1_0_lz = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
-    if (\$106 ) begin
+    if (plane1_0_nan) begin
       plane1_0_f32 = 32'd2143289344;
-    end else if (\$109 ) begin
-      plane1_0_f32 = { \$113 , 31'h7f800000 };
-    end else if (\$112 ) begin
-      plane1_0_f32 = { \$114 , 31'h00000000 };
+    end else if (plane1_0_inf) begin
+      plane1_0_f32 = { \$101 , 31'h7f800000 };
+    end else if (plane1_0_zero) begin
+      plane1_0_f32 = { \$102 , 31'h00000000 };
     end else begin
-      plane1_0_f32 = { \$115 , \$103 [7:0], \$100 [9:0], 13'h0000 };
+      plane1_0_f32 = { \$103 , \$100 [7:0], \$97 [9:0], 13'h0000 };
     end
   end
   always @* begin
@@ -2565,21 +2637,21 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
     if (entry0_1[9]) begin
       plane0_1_lz = 4'h1;
     end
-    if (\$119 ) begin
+    if (\$107 ) begin
       plane0_1_lz = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
-    if (\$126 ) begin
+    if (plane0_1_nan) begin
       plane0_1_f32 = 32'd2143289344;
-    end else if (\$129 ) begin
-      plane0_1_f32 = { \$133 , 31'h7f800000 };
-    end else if (\$132 ) begin
-      plane0_1_f32 = { \$134 , 31'h00000000 };
+    end else if (plane0_1_inf) begin
+      plane0_1_f32 = { \$118 , 31'h7f800000 };
+    end else if (plane0_1_zero) begin
+      plane0_1_f32 = { \$119 , 31'h00000000 };
     end else begin
-      plane0_1_f32 = { \$135 , \$123 [7:0], \$120 [9:0], 13'h0000 };
+      plane0_1_f32 = { \$120 , \$117 [7:0], \$114 [9:0], 13'h0000 };
     end
   end
   always @* begin
@@ -2615,21 +2687,21 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
     if (entry1_1[9]) begin
       plane1_1_lz = 4'h1;
     end
-    if (\$139 ) begin
+    if (\$124 ) begin
       plane1_1_lz = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
-    if (\$146 ) begin
+    if (plane1_1_nan) begin
       plane1_1_f32 = 32'd2143289344;
-    end else if (\$149 ) begin
-      plane1_1_f32 = { \$153 , 31'h7f800000 };
-    end else if (\$152 ) begin
-      plane1_1_f32 = { \$154 , 31'h00000000 };
+    end else if (plane1_1_inf) begin
+      plane1_1_f32 = { \$135 , 31'h7f800000 };
+    end else if (plane1_1_zero) begin
+      plane1_1_f32 = { \$136 , 31'h00000000 };
     end else begin
-      plane1_1_f32 = { \$155 , \$143 [7:0], \$140 [9:0], 13'h0000 };
+      plane1_1_f32 = { \$137 , \$134 [7:0], \$131 [9:0], 13'h0000 };
     end
   end
   always @* begin
@@ -2704,31 +2776,31 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
     if (dq_sum_a0[22]) begin
       ct0_rp_msb = 5'h16;
     end
-    if (\$175 ) begin
+    if (\$157 ) begin
       ct0_rp_msb = 5'h17;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     ct0_rp_rs = 5'h00;
-    if (\$182 ) begin
+    if (\$170 ) begin
       (* full_case = 32'd1 *)
-      if (\$183 ) begin
+      if (\$171 ) begin
         ct0_rp_rs = 5'h1a;
       end else begin
-        ct0_rp_rs = \$184 [4:0];
+        ct0_rp_rs = \$172 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
-    if (\$195 ) begin
-      ct0_rp_out = { \$198 , 31'h00000000 };
-    end else if (\$196 ) begin
-      ct0_rp_out = { \$200 , 31'h7f800000 };
+    if (\$183 ) begin
+      ct0_rp_out = { \$186 , 31'h00000000 };
+    end else if (\$184 ) begin
+      ct0_rp_out = { \$188 , 31'h7f800000 };
     end else begin
-      ct0_rp_out = { \$202 , \$194 [30:0] };
+      ct0_rp_out = { \$190 , \$182 [30:0] };
     end
   end
   always @* begin
@@ -2803,52 +2875,73 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
     if (dq_d0_0[22]) begin
       st0_0_rp_msb = 5'h16;
     end
-    if (\$214 ) begin
+    if (\$196 ) begin
       st0_0_rp_msb = 5'h17;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     st0_0_rp_rs = 5'h00;
-    if (\$221 ) begin
+    if (\$209 ) begin
       (* full_case = 32'd1 *)
-      if (\$222 ) begin
+      if (\$210 ) begin
         st0_0_rp_rs = 5'h1a;
       end else begin
-        st0_0_rp_rs = \$223 [4:0];
+        st0_0_rp_rs = \$211 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
-    if (\$234 ) begin
-      st0_0_rp_out = { \$236 , 31'h00000000 };
-    end else if (\$235 ) begin
-      st0_0_rp_out = { \$237 , 31'h7f800000 };
+    if (\$222 ) begin
+      st0_0_rp_out = { \$224 , 31'h00000000 };
+    end else if (\$223 ) begin
+      st0_0_rp_out = { \$225 , 31'h7f800000 };
     end else begin
-      st0_0_rp_out = { \$238 , \$233 [30:0] };
+      st0_0_rp_out = { \$226 , \$221 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dp0_0_e = 8'h00;
     if (handoff) begin
-      dp0_0_e = \$257 ;
+      dp0_0_e = \$239 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dp0_0_sig = 24'h000000;
     if (handoff) begin
-      dp0_0_sig = { \$259 , grp_next0_0[22:0] };
+      dp0_0_sig = { \$241 , grp_next0_0[22:0] };
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    dp0_0_inf = 1'h0;
+    if (handoff) begin
+      dp0_0_inf = \$244 ;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    dp0_0_nan = 1'h0;
+    if (handoff) begin
+      dp0_0_nan = \$247 ;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    dp0_0_zero = 1'h0;
+    if (handoff) begin
+      dp0_0_zero = \$250 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dp0_0_exp = 12'h000;
     if (handoff) begin
-      dp0_0_exp = { \$261 [9], \$261 [9], \$261  };
+      dp0_0_exp = { \$252 [9], \$252 [9], \$252  };
     end
   end
   always @* begin
@@ -2933,33 +3026,33 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dp0_0_rp_ls = 5'h00;
     if (handoff) begin
-      dp0_0_rp_ls = \$262 [4:0];
+      dp0_0_rp_ls = \$253 [4:0];
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dp0_0_rp_norm = 26'h0000000;
     if (handoff) begin
-      dp0_0_rp_norm = \$263 [25:0];
+      dp0_0_rp_norm = \$254 [25:0];
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dp0_0_rp_eb = 23'h000000;
     if (handoff) begin
-      dp0_0_rp_eb = { \$265 [13], \$265 [13], \$265 [13], \$265 [13], \$265 [13], \$265 [13], \$265 [13], \$265 [13], \$265 [13], \$265  };
+      dp0_0_rp_eb = { \$256 [13], \$256 [13], \$256 [13], \$256 [13], \$256 [13], \$256 [13], \$256 [13], \$256 [13], \$256 [13], \$256  };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dp0_0_rp_rs = 5'h00;
     if (handoff) begin
-      if (\$266 ) begin
+      if (\$257 ) begin
         (* full_case = 32'd1 *)
-        if (\$267 ) begin
+        if (\$258 ) begin
           dp0_0_rp_rs = 5'h1a;
         end else begin
-          dp0_0_rp_rs = \$268 [4:0];
+          dp0_0_rp_rs = \$259 [4:0];
         end
       end
     end
@@ -2968,21 +3061,21 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dp0_0_rp_sh = 26'h0000000;
     if (handoff) begin
-      dp0_0_rp_sh = \$269 ;
+      dp0_0_rp_sh = \$260 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dp0_0_rp_lost = 1'h0;
     if (handoff) begin
-      dp0_0_rp_lost = \$271 ;
+      dp0_0_rp_lost = \$262 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dp0_0_rp_packed = 47'h000000000000;
     if (handoff) begin
-      dp0_0_rp_packed = \$280 [46:0];
+      dp0_0_rp_packed = \$271 [46:0];
     end
   end
   always @* begin
@@ -2990,9 +3083,9 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
     dp0_0_rp_out = 32'd0;
     if (handoff) begin
       (* full_case = 32'd1 *)
-      if (\$281 ) begin
+      if (\$272 ) begin
         dp0_0_rp_out = { grp_next0_0[31], 31'h00000000 };
-      end else if (\$282 ) begin
+      end else if (\$273 ) begin
         dp0_0_rp_out = { grp_next0_0[31], 31'h7f800000 };
       end else begin
         dp0_0_rp_out = { grp_next0_0[31], dp0_0_rp_packed[30:0] };
@@ -3003,7 +3096,7 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dp0_0_f32 = 32'd0;
     if (handoff) begin
-      dp0_0_f32 = \$290 ;
+      dp0_0_f32 = \$275 ;
     end
   end
   always @* begin
@@ -3078,52 +3171,73 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
     if (dq_d0_1[22]) begin
       st0_1_rp_msb = 5'h16;
     end
-    if (\$293 ) begin
+    if (\$278 ) begin
       st0_1_rp_msb = 5'h17;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     st0_1_rp_rs = 5'h00;
-    if (\$300 ) begin
+    if (\$291 ) begin
       (* full_case = 32'd1 *)
-      if (\$301 ) begin
+      if (\$292 ) begin
         st0_1_rp_rs = 5'h1a;
       end else begin
-        st0_1_rp_rs = \$302 [4:0];
+        st0_1_rp_rs = \$293 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
-    if (\$313 ) begin
-      st0_1_rp_out = { \$315 , 31'h00000000 };
-    end else if (\$314 ) begin
-      st0_1_rp_out = { \$316 , 31'h7f800000 };
+    if (\$304 ) begin
+      st0_1_rp_out = { \$306 , 31'h00000000 };
+    end else if (\$305 ) begin
+      st0_1_rp_out = { \$307 , 31'h7f800000 };
     end else begin
-      st0_1_rp_out = { \$317 , \$312 [30:0] };
+      st0_1_rp_out = { \$308 , \$303 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dp0_1_e = 8'h00;
     if (handoff) begin
-      dp0_1_e = \$336 ;
+      dp0_1_e = \$321 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dp0_1_sig = 24'h000000;
     if (handoff) begin
-      dp0_1_sig = { \$338 , grp_next0_1[22:0] };
+      dp0_1_sig = { \$323 , grp_next0_1[22:0] };
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    dp0_1_inf = 1'h0;
+    if (handoff) begin
+      dp0_1_inf = \$326 ;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    dp0_1_nan = 1'h0;
+    if (handoff) begin
+      dp0_1_nan = \$329 ;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    dp0_1_zero = 1'h0;
+    if (handoff) begin
+      dp0_1_zero = \$332 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dp0_1_exp = 12'h000;
     if (handoff) begin
-      dp0_1_exp = { \$340 [9], \$340 [9], \$340  };
+      dp0_1_exp = { \$334 [9], \$334 [9], \$334  };
     end
   end
   always @* begin
@@ -3208,33 +3322,33 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dp0_1_rp_ls = 5'h00;
     if (handoff) begin
-      dp0_1_rp_ls = \$341 [4:0];
+      dp0_1_rp_ls = \$335 [4:0];
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dp0_1_rp_norm = 26'h0000000;
     if (handoff) begin
-      dp0_1_rp_norm = \$342 [25:0];
+      dp0_1_rp_norm = \$336 [25:0];
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dp0_1_rp_eb = 23'h000000;
     if (handoff) begin
-      dp0_1_rp_eb = { \$344 [13], \$344 [13], \$344 [13], \$344 [13], \$344 [13], \$344 [13], \$344 [13], \$344 [13], \$344 [13], \$344  };
+      dp0_1_rp_eb = { \$338 [13], \$338 [13], \$338 [13], \$338 [13], \$338 [13], \$338 [13], \$338 [13], \$338 [13], \$338 [13], \$338  };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dp0_1_rp_rs = 5'h00;
     if (handoff) begin
-      if (\$345 ) begin
+      if (\$339 ) begin
         (* full_case = 32'd1 *)
-        if (\$346 ) begin
+        if (\$340 ) begin
           dp0_1_rp_rs = 5'h1a;
         end else begin
-          dp0_1_rp_rs = \$347 [4:0];
+          dp0_1_rp_rs = \$341 [4:0];
         end
       end
     end
@@ -3243,21 +3357,21 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dp0_1_rp_sh = 26'h0000000;
     if (handoff) begin
-      dp0_1_rp_sh = \$348 ;
+      dp0_1_rp_sh = \$342 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dp0_1_rp_lost = 1'h0;
     if (handoff) begin
-      dp0_1_rp_lost = \$350 ;
+      dp0_1_rp_lost = \$344 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dp0_1_rp_packed = 47'h000000000000;
     if (handoff) begin
-      dp0_1_rp_packed = \$359 [46:0];
+      dp0_1_rp_packed = \$353 [46:0];
     end
   end
   always @* begin
@@ -3265,9 +3379,9 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
     dp0_1_rp_out = 32'd0;
     if (handoff) begin
       (* full_case = 32'd1 *)
-      if (\$360 ) begin
+      if (\$354 ) begin
         dp0_1_rp_out = { grp_next0_1[31], 31'h00000000 };
-      end else if (\$361 ) begin
+      end else if (\$355 ) begin
         dp0_1_rp_out = { grp_next0_1[31], 31'h7f800000 };
       end else begin
         dp0_1_rp_out = { grp_next0_1[31], dp0_1_rp_packed[30:0] };
@@ -3278,7 +3392,7 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dp0_1_f32 = 32'd0;
     if (handoff) begin
-      dp0_1_f32 = \$369 ;
+      dp0_1_f32 = \$357 ;
     end
   end
   always @* begin
@@ -3353,31 +3467,31 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
     if (dq_sum_a1[22]) begin
       ct1_rp_msb = 5'h16;
     end
-    if (\$372 ) begin
+    if (\$360 ) begin
       ct1_rp_msb = 5'h17;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     ct1_rp_rs = 5'h00;
-    if (\$379 ) begin
+    if (\$373 ) begin
       (* full_case = 32'd1 *)
-      if (\$380 ) begin
+      if (\$374 ) begin
         ct1_rp_rs = 5'h1a;
       end else begin
-        ct1_rp_rs = \$381 [4:0];
+        ct1_rp_rs = \$375 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
-    if (\$392 ) begin
-      ct1_rp_out = { \$395 , 31'h00000000 };
-    end else if (\$393 ) begin
-      ct1_rp_out = { \$397 , 31'h7f800000 };
+    if (\$386 ) begin
+      ct1_rp_out = { \$389 , 31'h00000000 };
+    end else if (\$387 ) begin
+      ct1_rp_out = { \$391 , 31'h7f800000 };
     end else begin
-      ct1_rp_out = { \$399 , \$391 [30:0] };
+      ct1_rp_out = { \$393 , \$385 [30:0] };
     end
   end
   always @* begin
@@ -3452,52 +3566,73 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
     if (dq_d1_0[22]) begin
       st1_0_rp_msb = 5'h16;
     end
-    if (\$411 ) begin
+    if (\$399 ) begin
       st1_0_rp_msb = 5'h17;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     st1_0_rp_rs = 5'h00;
-    if (\$418 ) begin
+    if (\$412 ) begin
       (* full_case = 32'd1 *)
-      if (\$419 ) begin
+      if (\$413 ) begin
         st1_0_rp_rs = 5'h1a;
       end else begin
-        st1_0_rp_rs = \$420 [4:0];
+        st1_0_rp_rs = \$414 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
-    if (\$431 ) begin
-      st1_0_rp_out = { \$433 , 31'h00000000 };
-    end else if (\$432 ) begin
-      st1_0_rp_out = { \$434 , 31'h7f800000 };
+    if (\$425 ) begin
+      st1_0_rp_out = { \$427 , 31'h00000000 };
+    end else if (\$426 ) begin
+      st1_0_rp_out = { \$428 , 31'h7f800000 };
     end else begin
-      st1_0_rp_out = { \$435 , \$430 [30:0] };
+      st1_0_rp_out = { \$429 , \$424 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dp1_0_e = 8'h00;
     if (handoff) begin
-      dp1_0_e = \$454 ;
+      dp1_0_e = \$442 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dp1_0_sig = 24'h000000;
     if (handoff) begin
-      dp1_0_sig = { \$456 , grp_next1_0[22:0] };
+      dp1_0_sig = { \$444 , grp_next1_0[22:0] };
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    dp1_0_inf = 1'h0;
+    if (handoff) begin
+      dp1_0_inf = \$447 ;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    dp1_0_nan = 1'h0;
+    if (handoff) begin
+      dp1_0_nan = \$450 ;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    dp1_0_zero = 1'h0;
+    if (handoff) begin
+      dp1_0_zero = \$453 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dp1_0_exp = 12'h000;
     if (handoff) begin
-      dp1_0_exp = { \$458 [9], \$458 [9], \$458  };
+      dp1_0_exp = { \$455 [9], \$455 [9], \$455  };
     end
   end
   always @* begin
@@ -3582,33 +3717,33 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dp1_0_rp_ls = 5'h00;
     if (handoff) begin
-      dp1_0_rp_ls = \$459 [4:0];
+      dp1_0_rp_ls = \$456 [4:0];
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dp1_0_rp_norm = 26'h0000000;
     if (handoff) begin
-      dp1_0_rp_norm = \$460 [25:0];
+      dp1_0_rp_norm = \$457 [25:0];
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dp1_0_rp_eb = 23'h000000;
     if (handoff) begin
-      dp1_0_rp_eb = { \$462 [13], \$462 [13], \$462 [13], \$462 [13], \$462 [13], \$462 [13], \$462 [13], \$462 [13], \$462 [13], \$462  };
+      dp1_0_rp_eb = { \$459 [13], \$459 [13], \$459 [13], \$459 [13], \$459 [13], \$459 [13], \$459 [13], \$459 [13], \$459 [13], \$459  };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dp1_0_rp_rs = 5'h00;
     if (handoff) begin
-      if (\$463 ) begin
+      if (\$460 ) begin
         (* full_case = 32'd1 *)
-        if (\$464 ) begin
+        if (\$461 ) begin
           dp1_0_rp_rs = 5'h1a;
         end else begin
-          dp1_0_rp_rs = \$465 [4:0];
+          dp1_0_rp_rs = \$462 [4:0];
         end
       end
     end
@@ -3617,21 +3752,21 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dp1_0_rp_sh = 26'h0000000;
     if (handoff) begin
-      dp1_0_rp_sh = \$466 ;
+      dp1_0_rp_sh = \$463 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dp1_0_rp_lost = 1'h0;
     if (handoff) begin
-      dp1_0_rp_lost = \$468 ;
+      dp1_0_rp_lost = \$465 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dp1_0_rp_packed = 47'h000000000000;
     if (handoff) begin
-      dp1_0_rp_packed = \$477 [46:0];
+      dp1_0_rp_packed = \$474 [46:0];
     end
   end
   always @* begin
@@ -3639,9 +3774,9 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
     dp1_0_rp_out = 32'd0;
     if (handoff) begin
       (* full_case = 32'd1 *)
-      if (\$478 ) begin
+      if (\$475 ) begin
         dp1_0_rp_out = { grp_next1_0[31], 31'h00000000 };
-      end else if (\$479 ) begin
+      end else if (\$476 ) begin
         dp1_0_rp_out = { grp_next1_0[31], 31'h7f800000 };
       end else begin
         dp1_0_rp_out = { grp_next1_0[31], dp1_0_rp_packed[30:0] };
@@ -3652,7 +3787,7 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dp1_0_f32 = 32'd0;
     if (handoff) begin
-      dp1_0_f32 = \$487 ;
+      dp1_0_f32 = \$478 ;
     end
   end
   always @* begin
@@ -3727,45 +3862,66 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
     if (dq_d1_1[22]) begin
       st1_1_rp_msb = 5'h16;
     end
-    if (\$490 ) begin
+    if (\$481 ) begin
       st1_1_rp_msb = 5'h17;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     st1_1_rp_rs = 5'h00;
-    if (\$497 ) begin
+    if (\$494 ) begin
       (* full_case = 32'd1 *)
-      if (\$498 ) begin
+      if (\$495 ) begin
         st1_1_rp_rs = 5'h1a;
       end else begin
-        st1_1_rp_rs = \$499 [4:0];
+        st1_1_rp_rs = \$496 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
-    if (\$510 ) begin
-      st1_1_rp_out = { \$512 , 31'h00000000 };
-    end else if (\$511 ) begin
-      st1_1_rp_out = { \$513 , 31'h7f800000 };
+    if (\$507 ) begin
+      st1_1_rp_out = { \$509 , 31'h00000000 };
+    end else if (\$508 ) begin
+      st1_1_rp_out = { \$510 , 31'h7f800000 };
     end else begin
-      st1_1_rp_out = { \$514 , \$509 [30:0] };
+      st1_1_rp_out = { \$511 , \$506 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dp1_1_e = 8'h00;
     if (handoff) begin
-      dp1_1_e = \$533 ;
+      dp1_1_e = \$524 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dp1_1_sig = 24'h000000;
     if (handoff) begin
-      dp1_1_sig = { \$535 , grp_next1_1[22:0] };
+      dp1_1_sig = { \$526 , grp_next1_1[22:0] };
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    dp1_1_inf = 1'h0;
+    if (handoff) begin
+      dp1_1_inf = \$529 ;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    dp1_1_nan = 1'h0;
+    if (handoff) begin
+      dp1_1_nan = \$532 ;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    dp1_1_zero = 1'h0;
+    if (handoff) begin
+      dp1_1_zero = \$535 ;
     end
   end
   always @* begin
@@ -3927,7 +4083,7 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dp1_1_f32 = 32'd0;
     if (handoff) begin
-      dp1_1_f32 = \$566 ;
+      dp1_1_f32 = \$560 ;
     end
   end
   always @* begin
@@ -4145,21 +4301,21 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
     (* full_case = 32'd1 *)
     casez (dtype)
       5'h00:
-          c0 = { \$157 [1], \$157 [1], \$157 [1], \$157 [1], \$157 [1], \$157 [1], \$157 [1], \$157  };
+          c0 = { \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139  };
       5'h01:
-          c0 = { \$158 [2], \$158 [2], \$158 [2], \$158 [2], \$158 [2], \$158 [2], \$158  };
+          c0 = { \$140 [2], \$140 [2], \$140 [2], \$140 [2], \$140 [2], \$140 [2], \$140  };
       5'h02:
-          c0 = { \$159 [3], \$159 [3], \$159 [3], \$159 [3], \$159 [3], \$159  };
+          c0 = { \$141 [3], \$141 [3], \$141 [3], \$141 [3], \$141 [3], \$141  };
       5'h03:
-          c0 = { \$160 [4], \$160 [4], \$160 [4], \$160 [4], \$160  };
+          c0 = { \$142 [4], \$142 [4], \$142 [4], \$142 [4], \$142  };
       5'h04:
-          c0 = { \$161 [5], \$161 [5], \$161 [5], \$161  };
+          c0 = { \$143 [5], \$143 [5], \$143 [5], \$143  };
       5'h05:
-          c0 = { \$162 [6], \$162 [6], \$162  };
+          c0 = { \$144 [6], \$144 [6], \$144  };
       5'h06:
-          c0 = { \$163 [7], \$163  };
+          c0 = { \$145 [7], \$145  };
       5'h07:
-          c0 = \$164 ;
+          c0 = \$146 ;
       5'h08:
           c0 = 9'h000;
       5'h09:
@@ -4179,35 +4335,35 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
       5'h10:
           c0 = 9'h1ff;
       5'h11:
-          c0 = { \$157 [1], \$157 [1], \$157 [1], \$157 [1], \$157 [1], \$157 [1], \$157 [1], \$157  };
+          c0 = { \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139  };
       5'h12:
-          c0 = { \$157 [1], \$157 [1], \$157 [1], \$157 [1], \$157 [1], \$157 [1], \$157 [1], \$157  };
+          c0 = { \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139  };
       5'h13:
-          c0 = { \$157 [1], \$157 [1], \$157 [1], \$157 [1], \$157 [1], \$157 [1], \$157 [1], \$157  };
+          c0 = { \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139  };
       5'h14:
-          c0 = { \$157 [1], \$157 [1], \$157 [1], \$157 [1], \$157 [1], \$157 [1], \$157 [1], \$157  };
+          c0 = { \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139  };
       5'h15:
-          c0 = { \$157 [1], \$157 [1], \$157 [1], \$157 [1], \$157 [1], \$157 [1], \$157 [1], \$157  };
+          c0 = { \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139  };
       5'h16:
-          c0 = { \$157 [1], \$157 [1], \$157 [1], \$157 [1], \$157 [1], \$157 [1], \$157 [1], \$157  };
+          c0 = { \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139  };
       5'h17:
-          c0 = { \$157 [1], \$157 [1], \$157 [1], \$157 [1], \$157 [1], \$157 [1], \$157 [1], \$157  };
+          c0 = { \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139  };
       5'h18:
-          c0 = { \$157 [1], \$157 [1], \$157 [1], \$157 [1], \$157 [1], \$157 [1], \$157 [1], \$157  };
+          c0 = { \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139  };
       5'h19:
-          c0 = { \$157 [1], \$157 [1], \$157 [1], \$157 [1], \$157 [1], \$157 [1], \$157 [1], \$157  };
+          c0 = { \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139  };
       5'h1a:
-          c0 = { \$157 [1], \$157 [1], \$157 [1], \$157 [1], \$157 [1], \$157 [1], \$157 [1], \$157  };
+          c0 = { \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139  };
       5'h1b:
-          c0 = { \$157 [1], \$157 [1], \$157 [1], \$157 [1], \$157 [1], \$157 [1], \$157 [1], \$157  };
+          c0 = { \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139  };
       5'h1c:
-          c0 = { \$157 [1], \$157 [1], \$157 [1], \$157 [1], \$157 [1], \$157 [1], \$157 [1], \$157  };
+          c0 = { \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139  };
       5'h1d:
-          c0 = { \$157 [1], \$157 [1], \$157 [1], \$157 [1], \$157 [1], \$157 [1], \$157 [1], \$157  };
+          c0 = { \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139  };
       5'h1e:
-          c0 = { \$157 [1], \$157 [1], \$157 [1], \$157 [1], \$157 [1], \$157 [1], \$157 [1], \$157  };
+          c0 = { \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139  };
       5'h1f:
-          c0 = { \$157 [1], \$157 [1], \$157 [1], \$157 [1], \$157 [1], \$157 [1], \$157 [1], \$157  };
+          c0 = { \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139  };
     endcase
   end
   always @* begin
@@ -4215,21 +4371,21 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
     (* full_case = 32'd1 *)
     casez (dtype)
       5'h00:
-          c1 = { \$165 [1], \$165 [1], \$165 [1], \$165 [1], \$165 [1], \$165 [1], \$165 [1], \$165  };
+          c1 = { \$147 [1], \$147 [1], \$147 [1], \$147 [1], \$147 [1], \$147 [1], \$147 [1], \$147  };
       5'h01:
-          c1 = { \$166 [2], \$166 [2], \$166 [2], \$166 [2], \$166 [2], \$166 [2], \$166  };
+          c1 = { \$148 [2], \$148 [2], \$148 [2], \$148 [2], \$148 [2], \$148 [2], \$148  };
       5'h02:
-          c1 = { \$167 [3], \$167 [3], \$167 [3], \$167 [3], \$167 [3], \$167  };
+          c1 = { \$149 [3], \$149 [3], \$149 [3], \$149 [3], \$149 [3], \$149  };
       5'h03:
-          c1 = { \$168 [4], \$168 [4], \$168 [4], \$168 [4], \$168  };
+          c1 = { \$150 [4], \$150 [4], \$150 [4], \$150 [4], \$150  };
       5'h04:
-          c1 = { \$169 [5], \$169 [5], \$169 [5], \$169  };
+          c1 = { \$151 [5], \$151 [5], \$151 [5], \$151  };
       5'h05:
-          c1 = { \$170 [6], \$170 [6], \$170  };
+          c1 = { \$152 [6], \$152 [6], \$152  };
       5'h06:
-          c1 = { \$171 [7], \$171  };
+          c1 = { \$153 [7], \$153  };
       5'h07:
-          c1 = \$172 ;
+          c1 = \$154 ;
       5'h08:
           c1 = 9'h000;
       5'h09:
@@ -4249,35 +4405,35 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
       5'h10:
           c1 = 9'h1ff;
       5'h11:
-          c1 = { \$165 [1], \$165 [1], \$165 [1], \$165 [1], \$165 [1], \$165 [1], \$165 [1], \$165  };
+          c1 = { \$147 [1], \$147 [1], \$147 [1], \$147 [1], \$147 [1], \$147 [1], \$147 [1], \$147  };
       5'h12:
-          c1 = { \$165 [1], \$165 [1], \$165 [1], \$165 [1], \$165 [1], \$165 [1], \$165 [1], \$165  };
+          c1 = { \$147 [1], \$147 [1], \$147 [1], \$147 [1], \$147 [1], \$147 [1], \$147 [1], \$147  };
       5'h13:
-          c1 = { \$165 [1], \$165 [1], \$165 [1], \$165 [1], \$165 [1], \$165 [1], \$165 [1], \$165  };
+          c1 = { \$147 [1], \$147 [1], \$147 [1], \$147 [1], \$147 [1], \$147 [1], \$147 [1], \$147  };
       5'h14:
-          c1 = { \$165 [1], \$165 [1], \$165 [1], \$165 [1], \$165 [1], \$165 [1], \$165 [1], \$165  };
+          c1 = { \$147 [1], \$147 [1], \$147 [1], \$147 [1], \$147 [1], \$147 [1], \$147 [1], \$147  };
       5'h15:
-          c1 = { \$165 [1], \$165 [1], \$165 [1], \$165 [1], \$165 [1], \$165 [1], \$165 [1], \$165  };
+          c1 = { \$147 [1], \$147 [1], \$147 [1], \$147 [1], \$147 [1], \$147 [1], \$147 [1], \$147  };
       5'h16:
-          c1 = { \$165 [1], \$165 [1], \$165 [1], \$165 [1], \$165 [1], \$165 [1], \$165 [1], \$165  };
+          c1 = { \$147 [1], \$147 [1], \$147 [1], \$147 [1], \$147 [1], \$147 [1], \$147 [1], \$147  };
       5'h17:
-          c1 = { \$165 [1], \$165 [1], \$165 [1], \$165 [1], \$165 [1], \$165 [1], \$165 [1], \$165  };
+          c1 = { \$147 [1], \$147 [1], \$147 [1], \$147 [1], \$147 [1], \$147 [1], \$147 [1], \$147  };
       5'h18:
-          c1 = { \$165 [1], \$165 [1], \$165 [1], \$165 [1], \$165 [1], \$165 [1], \$165 [1], \$165  };
+          c1 = { \$147 [1], \$147 [1], \$147 [1], \$147 [1], \$147 [1], \$147 [1], \$147 [1], \$147  };
       5'h19:
-          c1 = { \$165 [1], \$165 [1], \$165 [1], \$165 [1], \$165 [1], \$165 [1], \$165 [1], \$165  };
+          c1 = { \$147 [1], \$147 [1], \$147 [1], \$147 [1], \$147 [1], \$147 [1], \$147 [1], \$147  };
       5'h1a:
-          c1 = { \$165 [1], \$165 [1], \$165 [1], \$165 [1], \$165 [1], \$165 [1], \$165 [1], \$165  };
+          c1 = { \$147 [1], \$147 [1], \$147 [1], \$147 [1], \$147 [1], \$147 [1], \$147 [1], \$147  };
       5'h1b:
-          c1 = { \$165 [1], \$165 [1], \$165 [1], \$165 [1], \$165 [1], \$165 [1], \$165 [1], \$165  };
+          c1 = { \$147 [1], \$147 [1], \$147 [1], \$147 [1], \$147 [1], \$147 [1], \$147 [1], \$147  };
       5'h1c:
-          c1 = { \$165 [1], \$165 [1], \$165 [1], \$165 [1], \$165 [1], \$165 [1], \$165 [1], \$165  };
+          c1 = { \$147 [1], \$147 [1], \$147 [1], \$147 [1], \$147 [1], \$147 [1], \$147 [1], \$147  };
       5'h1d:
-          c1 = { \$165 [1], \$165 [1], \$165 [1], \$165 [1], \$165 [1], \$165 [1], \$165 [1], \$165  };
+          c1 = { \$147 [1], \$147 [1], \$147 [1], \$147 [1], \$147 [1], \$147 [1], \$147 [1], \$147  };
       5'h1e:
-          c1 = { \$165 [1], \$165 [1], \$165 [1], \$165 [1], \$165 [1], \$165 [1], \$165 [1], \$165  };
+          c1 = { \$147 [1], \$147 [1], \$147 [1], \$147 [1], \$147 [1], \$147 [1], \$147 [1], \$147  };
       5'h1f:
-          c1 = { \$165 [1], \$165 [1], \$165 [1], \$165 [1], \$165 [1], \$165 [1], \$165 [1], \$165  };
+          c1 = { \$147 [1], \$147 [1], \$147 [1], \$147 [1], \$147 [1], \$147 [1], \$147 [1], \$147  };
     endcase
   end
   assign ready = o_ready;
@@ -4286,50 +4442,50 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
   assign \a$72  = i_a[127:64];
   assign \load$73  = accept;
   assign ones0_sig = { \$48 , \table [249:240] };
-  assign ones0_norm = \$49 [10:0];
-  assign ones0_exp = \$51 [7:0];
-  assign \a$82  = act_sum0;
+  assign ones0_norm = \$55 [10:0];
+  assign ones0_exp = \$57 [7:0];
+  assign \a$85  = act_sum0;
   assign b = ones0_f32;
-  assign \s$84  = act_next0;
-  assign ones1_sig = { \$63 , \table$86 [249:240] };
-  assign ones1_norm = \$64 [10:0];
-  assign ones1_exp = \$66 [7:0];
-  assign \a$92  = act_sum1;
-  assign \b$93  = ones1_f32;
-  assign \s$94  = act_next1;
-  assign plane0_0_sig = { \$79 , entry0_0[9:0] };
+  assign \s$87  = act_next0;
+  assign ones1_sig = { \$60 , \table$89 [249:240] };
+  assign ones1_norm = \$67 [10:0];
+  assign ones1_exp = \$69 [7:0];
+  assign \a$98  = act_sum1;
+  assign \b$99  = ones1_f32;
+  assign \s$100  = act_next1;
+  assign plane0_0_sig = { \$73 , entry0_0[9:0] };
   assign plane0_0_norm = \$80 [10:0];
   assign plane0_0_exp = \$83 [7:0];
-  assign \a$102  = grp0_0;
-  assign \b$103  = plane0_0_f32;
-  assign \s$104  = grp_next0_0;
-  assign plane1_0_sig = { \$99 , entry1_0[9:0] };
-  assign plane1_0_norm = \$100 [10:0];
-  assign plane1_0_exp = \$103 [7:0];
-  assign \a$112  = grp1_0;
-  assign \b$113  = plane1_0_f32;
-  assign \s$114  = grp_next1_0;
-  assign plane0_1_sig = { \$119 , entry0_1[9:0] };
-  assign plane0_1_norm = \$120 [10:0];
-  assign plane0_1_exp = \$123 [7:0];
-  assign \a$122  = grp0_1;
-  assign \b$123  = plane0_1_f32;
-  assign \s$124  = grp_next0_1;
-  assign plane1_1_sig = { \$139 , entry1_1[9:0] };
-  assign plane1_1_norm = \$140 [10:0];
-  assign plane1_1_exp = \$143 [7:0];
-  assign \a$132  = grp1_1;
-  assign \b$133  = plane1_1_f32;
-  assign \s$134  = grp_next1_1;
-  assign sbit = \$156 [2:0];
-  assign corr_uint1 = { \$157 [1], \$157 [1], \$157 [1], \$157 [1], \$157 [1], \$157 [1], \$157 [1], \$157 [1], \$157  };
-  assign corr_uint2 = { \$158 [2], \$158 [2], \$158 [2], \$158 [2], \$158 [2], \$158 [2], \$158 [2], \$158  };
-  assign corr_uint3 = { \$159 [3], \$159 [3], \$159 [3], \$159 [3], \$159 [3], \$159 [3], \$159  };
-  assign corr_uint4 = { \$160 [4], \$160 [4], \$160 [4], \$160 [4], \$160 [4], \$160  };
-  assign corr_uint5 = { \$161 [5], \$161 [5], \$161 [5], \$161 [5], \$161  };
-  assign corr_uint6 = { \$162 [6], \$162 [6], \$162 [6], \$162  };
-  assign corr_uint7 = { \$163 [7], \$163 [7], \$163  };
-  assign corr_uint8 = { \$164 [8], \$164  };
+  assign \a$111  = grp0_0;
+  assign \b$112  = plane0_0_f32;
+  assign \s$113  = grp_next0_0;
+  assign plane1_0_sig = { \$90 , entry1_0[9:0] };
+  assign plane1_0_norm = \$97 [10:0];
+  assign plane1_0_exp = \$100 [7:0];
+  assign \a$124  = grp1_0;
+  assign \b$125  = plane1_0_f32;
+  assign \s$126  = grp_next1_0;
+  assign plane0_1_sig = { \$107 , entry0_1[9:0] };
+  assign plane0_1_norm = \$114 [10:0];
+  assign plane0_1_exp = \$117 [7:0];
+  assign \a$137  = grp0_1;
+  assign \b$138  = plane0_1_f32;
+  assign \s$139  = grp_next0_1;
+  assign plane1_1_sig = { \$124 , entry1_1[9:0] };
+  assign plane1_1_norm = \$131 [10:0];
+  assign plane1_1_exp = \$134 [7:0];
+  assign \a$150  = grp1_1;
+  assign \b$151  = plane1_1_f32;
+  assign \s$152  = grp_next1_1;
+  assign sbit = \$138 [2:0];
+  assign corr_uint1 = { \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139 [1], \$139  };
+  assign corr_uint2 = { \$140 [2], \$140 [2], \$140 [2], \$140 [2], \$140 [2], \$140 [2], \$140 [2], \$140  };
+  assign corr_uint3 = { \$141 [3], \$141 [3], \$141 [3], \$141 [3], \$141 [3], \$141 [3], \$141  };
+  assign corr_uint4 = { \$142 [4], \$142 [4], \$142 [4], \$142 [4], \$142 [4], \$142  };
+  assign corr_uint5 = { \$143 [5], \$143 [5], \$143 [5], \$143 [5], \$143  };
+  assign corr_uint6 = { \$144 [6], \$144 [6], \$144 [6], \$144  };
+  assign corr_uint7 = { \$145 [7], \$145 [7], \$145  };
+  assign corr_uint8 = { \$146 [8], \$146  };
   assign corr_int2 = 10'h000;
   assign corr_int3 = 10'h000;
   assign corr_int4 = 10'h000;
@@ -4339,63 +4495,63 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
   assign corr_int8 = 10'h000;
   assign corr_ternary = 10'h000;
   assign corr_binary = 10'h3ff;
-  assign \corr_uint1$153  = { \$165 [1], \$165 [1], \$165 [1], \$165 [1], \$165 [1], \$165 [1], \$165 [1], \$165 [1], \$165  };
-  assign \corr_uint2$154  = { \$166 [2], \$166 [2], \$166 [2], \$166 [2], \$166 [2], \$166 [2], \$166 [2], \$166  };
-  assign \corr_uint3$155  = { \$167 [3], \$167 [3], \$167 [3], \$167 [3], \$167 [3], \$167 [3], \$167  };
-  assign \corr_uint4$156  = { \$168 [4], \$168 [4], \$168 [4], \$168 [4], \$168 [4], \$168  };
-  assign \corr_uint5$157  = { \$169 [5], \$169 [5], \$169 [5], \$169 [5], \$169  };
-  assign \corr_uint6$158  = { \$170 [6], \$170 [6], \$170 [6], \$170  };
-  assign \corr_uint7$159  = { \$171 [7], \$171 [7], \$171  };
-  assign \corr_uint8$160  = { \$172 [8], \$172  };
-  assign \corr_int2$161  = 10'h000;
-  assign \corr_int3$162  = 10'h000;
-  assign \corr_int4$163  = 10'h000;
-  assign \corr_int5$164  = 10'h000;
-  assign \corr_int6$165  = 10'h000;
-  assign \corr_int7$166  = 10'h000;
-  assign \corr_int8$167  = 10'h000;
-  assign \corr_ternary$168  = 10'h000;
-  assign \corr_binary$169  = 10'h3ff;
-  assign ct0_sig = { \$175 , dq_sum_a0[22:0] };
-  assign ct0_exp = { \$177 [9], \$177 [9], \$177  };
-  assign ct0_rp_ls = \$178 [4:0];
-  assign ct0_rp_norm = \$179 [25:0];
-  assign ct0_rp_eb = { \$181 [13], \$181 [13], \$181 [13], \$181 [13], \$181 [13], \$181 [13], \$181 [13], \$181 [13], \$181 [13], \$181  };
-  assign ct0_rp_packed = \$194 [46:0];
-  assign dq_shift0_0 = { 3'h0, \$156 [2:0] };
-  assign st0_0_sig = { \$214 , dq_d0_0[22:0] };
-  assign st0_0_exp = { \$216 [9], \$216 [9], \$216  };
-  assign st0_0_rp_ls = \$217 [4:0];
-  assign st0_0_rp_norm = \$218 [25:0];
-  assign st0_0_rp_eb = { \$220 [13], \$220 [13], \$220 [13], \$220 [13], \$220 [13], \$220 [13], \$220 [13], \$220 [13], \$220 [13], \$220  };
-  assign st0_0_rp_packed = \$233 [46:0];
-  assign dq_shift0_1 = { 3'h0, \$156 [2:0] };
-  assign st0_1_sig = { \$293 , dq_d0_1[22:0] };
-  assign st0_1_exp = { \$295 [9], \$295 [9], \$295  };
-  assign st0_1_rp_ls = \$296 [4:0];
-  assign st0_1_rp_norm = \$297 [25:0];
-  assign st0_1_rp_eb = { \$299 [13], \$299 [13], \$299 [13], \$299 [13], \$299 [13], \$299 [13], \$299 [13], \$299 [13], \$299 [13], \$299  };
-  assign st0_1_rp_packed = \$312 [46:0];
-  assign ct1_sig = { \$372 , dq_sum_a1[22:0] };
-  assign ct1_exp = { \$374 [9], \$374 [9], \$374  };
-  assign ct1_rp_ls = \$375 [4:0];
-  assign ct1_rp_norm = \$376 [25:0];
-  assign ct1_rp_eb = { \$378 [13], \$378 [13], \$378 [13], \$378 [13], \$378 [13], \$378 [13], \$378 [13], \$378 [13], \$378 [13], \$378  };
-  assign ct1_rp_packed = \$391 [46:0];
-  assign dq_shift1_0 = { 3'h0, \$156 [2:0] };
-  assign st1_0_sig = { \$411 , dq_d1_0[22:0] };
-  assign st1_0_exp = { \$413 [9], \$413 [9], \$413  };
-  assign st1_0_rp_ls = \$414 [4:0];
-  assign st1_0_rp_norm = \$415 [25:0];
-  assign st1_0_rp_eb = { \$417 [13], \$417 [13], \$417 [13], \$417 [13], \$417 [13], \$417 [13], \$417 [13], \$417 [13], \$417 [13], \$417  };
-  assign st1_0_rp_packed = \$430 [46:0];
-  assign dq_shift1_1 = { 3'h0, \$156 [2:0] };
-  assign st1_1_sig = { \$490 , dq_d1_1[22:0] };
-  assign st1_1_exp = { \$492 [9], \$492 [9], \$492  };
-  assign st1_1_rp_ls = \$493 [4:0];
-  assign st1_1_rp_norm = \$494 [25:0];
-  assign st1_1_rp_eb = { \$496 [13], \$496 [13], \$496 [13], \$496 [13], \$496 [13], \$496 [13], \$496 [13], \$496 [13], \$496 [13], \$496  };
-  assign st1_1_rp_packed = \$509 [46:0];
+  assign \corr_uint1$171  = { \$147 [1], \$147 [1], \$147 [1], \$147 [1], \$147 [1], \$147 [1], \$147 [1], \$147 [1], \$147  };
+  assign \corr_uint2$172  = { \$148 [2], \$148 [2], \$148 [2], \$148 [2], \$148 [2], \$148 [2], \$148 [2], \$148  };
+  assign \corr_uint3$173  = { \$149 [3], \$149 [3], \$149 [3], \$149 [3], \$149 [3], \$149 [3], \$149  };
+  assign \corr_uint4$174  = { \$150 [4], \$150 [4], \$150 [4], \$150 [4], \$150 [4], \$150  };
+  assign \corr_uint5$175  = { \$151 [5], \$151 [5], \$151 [5], \$151 [5], \$151  };
+  assign \corr_uint6$176  = { \$152 [6], \$152 [6], \$152 [6], \$152  };
+  assign \corr_uint7$177  = { \$153 [7], \$153 [7], \$153  };
+  assign \corr_uint8$178  = { \$154 [8], \$154  };
+  assign \corr_int2$179  = 10'h000;
+  assign \corr_int3$180  = 10'h000;
+  assign \corr_int4$181  = 10'h000;
+  assign \corr_int5$182  = 10'h000;
+  assign \corr_int6$183  = 10'h000;
+  assign \corr_int7$184  = 10'h000;
+  assign \corr_int8$185  = 10'h000;
+  assign \corr_ternary$186  = 10'h000;
+  assign \corr_binary$187  = 10'h3ff;
+  assign ct0_sig = { \$157 , dq_sum_a0[22:0] };
+  assign ct0_exp = { \$165 [9], \$165 [9], \$165  };
+  assign ct0_rp_ls = \$166 [4:0];
+  assign ct0_rp_norm = \$167 [25:0];
+  assign ct0_rp_eb = { \$169 [13], \$169 [13], \$169 [13], \$169 [13], \$169 [13], \$169 [13], \$169 [13], \$169 [13], \$169 [13], \$169  };
+  assign ct0_rp_packed = \$182 [46:0];
+  assign dq_shift0_0 = { 3'h0, \$138 [2:0] };
+  assign st0_0_sig = { \$196 , dq_d0_0[22:0] };
+  assign st0_0_exp = { \$204 [9], \$204 [9], \$204  };
+  assign st0_0_rp_ls = \$205 [4:0];
+  assign st0_0_rp_norm = \$206 [25:0];
+  assign st0_0_rp_eb = { \$208 [13], \$208 [13], \$208 [13], \$208 [13], \$208 [13], \$208 [13], \$208 [13], \$208 [13], \$208 [13], \$208  };
+  assign st0_0_rp_packed = \$221 [46:0];
+  assign dq_shift0_1 = { 3'h0, \$138 [2:0] };
+  assign st0_1_sig = { \$278 , dq_d0_1[22:0] };
+  assign st0_1_exp = { \$286 [9], \$286 [9], \$286  };
+  assign st0_1_rp_ls = \$287 [4:0];
+  assign st0_1_rp_norm = \$288 [25:0];
+  assign st0_1_rp_eb = { \$290 [13], \$290 [13], \$290 [13], \$290 [13], \$290 [13], \$290 [13], \$290 [13], \$290 [13], \$290 [13], \$290  };
+  assign st0_1_rp_packed = \$303 [46:0];
+  assign ct1_sig = { \$360 , dq_sum_a1[22:0] };
+  assign ct1_exp = { \$368 [9], \$368 [9], \$368  };
+  assign ct1_rp_ls = \$369 [4:0];
+  assign ct1_rp_norm = \$370 [25:0];
+  assign ct1_rp_eb = { \$372 [13], \$372 [13], \$372 [13], \$372 [13], \$372 [13], \$372 [13], \$372 [13], \$372 [13], \$372 [13], \$372  };
+  assign ct1_rp_packed = \$385 [46:0];
+  assign dq_shift1_0 = { 3'h0, \$138 [2:0] };
+  assign st1_0_sig = { \$399 , dq_d1_0[22:0] };
+  assign st1_0_exp = { \$407 [9], \$407 [9], \$407  };
+  assign st1_0_rp_ls = \$408 [4:0];
+  assign st1_0_rp_norm = \$409 [25:0];
+  assign st1_0_rp_eb = { \$411 [13], \$411 [13], \$411 [13], \$411 [13], \$411 [13], \$411 [13], \$411 [13], \$411 [13], \$411 [13], \$411  };
+  assign st1_0_rp_packed = \$424 [46:0];
+  assign dq_shift1_1 = { 3'h0, \$138 [2:0] };
+  assign st1_1_sig = { \$481 , dq_d1_1[22:0] };
+  assign st1_1_exp = { \$489 [9], \$489 [9], \$489  };
+  assign st1_1_rp_ls = \$490 [4:0];
+  assign st1_1_rp_norm = \$491 [25:0];
+  assign st1_1_rp_eb = { \$493 [13], \$493 [13], \$493 [13], \$493 [13], \$493 [13], \$493 [13], \$493 [13], \$493 [13], \$493 [13], \$493  };
+  assign st1_1_rp_packed = \$506 [46:0];
   assign \i_a[0]  = i_a[63:0];
   assign \i_a[0][0]  = i_a[15:0];
   assign \i_a[0][1]  = i_a[31:16];
@@ -4632,61 +4788,61 @@ module lut_all_fp16_fp16tab_nosym(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum
   assign \table[13]  = \table [223:208];
   assign \table[14]  = \table [239:224];
   assign \table[15]  = \table [255:240];
-  assign \table$86[0]  = \table$86 [15:0];
-  assign \table$86[1]  = \table$86 [31:16];
-  assign \table$86[2]  = \table$86 [47:32];
-  assign \table$86[3]  = \table$86 [63:48];
-  assign \table$86[4]  = \table$86 [79:64];
-  assign \table$86[5]  = \table$86 [95:80];
-  assign \table$86[6]  = \table$86 [111:96];
-  assign \table$86[7]  = \table$86 [127:112];
-  assign \table$86[8]  = \table$86 [143:128];
-  assign \table$86[9]  = \table$86 [159:144];
-  assign \table$86[10]  = \table$86 [175:160];
-  assign \table$86[11]  = \table$86 [191:176];
-  assign \table$86[12]  = \table$86 [207:192];
-  assign \table$86[13]  = \table$86 [223:208];
-  assign \table$86[14]  = \table$86 [239:224];
-  assign \table$86[15]  = \table$86 [255:240];
+  assign \table$89[0]  = \table$89 [15:0];
+  assign \table$89[1]  = \table$89 [31:16];
+  assign \table$89[2]  = \table$89 [47:32];
+  assign \table$89[3]  = \table$89 [63:48];
+  assign \table$89[4]  = \table$89 [79:64];
+  assign \table$89[5]  = \table$89 [95:80];
+  assign \table$89[6]  = \table$89 [111:96];
+  assign \table$89[7]  = \table$89 [127:112];
+  assign \table$89[8]  = \table$89 [143:128];
+  assign \table$89[9]  = \table$89 [159:144];
+  assign \table$89[10]  = \table$89 [175:160];
+  assign \table$89[11]  = \table$89 [191:176];
+  assign \table$89[12]  = \table$89 [207:192];
+  assign \table$89[13]  = \table$89 [223:208];
+  assign \table$89[14]  = \table$89 [239:224];
+  assign \table$89[15]  = \table$89 [255:240];
   assign out_next[127:96] = \s$60 ;
   assign out_next[95:64] = \s$57 ;
   assign out_next[63:32] = \s$54 ;
   assign out_next[31:0] = s;
-  assign \$188  = { \$187 [24], \$187 [24], \$187 [24], \$187 [24], \$187 [24], \$187 [24], \$187 [24], \$187 [24], \$187 , 23'h000000 };
-  assign \$227  = { \$226 [24], \$226 [24], \$226 [24], \$226 [24], \$226 [24], \$226 [24], \$226 [24], \$226 [24], \$226 , 23'h000000 };
-  assign \$236  = dq_d0_0[31];
-  assign \$237  = dq_d0_0[31];
-  assign \$238  = dq_d0_0[31];
-  assign \$245  = dq_d0_0[31];
-  assign \$274  = { \$273 [24], \$273 [24], \$273 [24], \$273 [24], \$273 [24], \$273 [24], \$273 [24], \$273 [24], \$273 , 23'h000000 };
-  assign \$306  = { \$305 [24], \$305 [24], \$305 [24], \$305 [24], \$305 [24], \$305 [24], \$305 [24], \$305 [24], \$305 , 23'h000000 };
-  assign \$315  = dq_d0_1[31];
-  assign \$316  = dq_d0_1[31];
-  assign \$317  = dq_d0_1[31];
-  assign \$324  = dq_d0_1[31];
-  assign \$353  = { \$352 [24], \$352 [24], \$352 [24], \$352 [24], \$352 [24], \$352 [24], \$352 [24], \$352 [24], \$352 , 23'h000000 };
-  assign \$385  = { \$384 [24], \$384 [24], \$384 [24], \$384 [24], \$384 [24], \$384 [24], \$384 [24], \$384 [24], \$384 , 23'h000000 };
-  assign \$424  = { \$423 [24], \$423 [24], \$423 [24], \$423 [24], \$423 [24], \$423 [24], \$423 [24], \$423 [24], \$423 , 23'h000000 };
-  assign \$433  = dq_d1_0[31];
-  assign \$434  = dq_d1_0[31];
-  assign \$435  = dq_d1_0[31];
-  assign \$442  = dq_d1_0[31];
-  assign \$471  = { \$470 [24], \$470 [24], \$470 [24], \$470 [24], \$470 [24], \$470 [24], \$470 [24], \$470 [24], \$470 , 23'h000000 };
-  assign \$503  = { \$502 [24], \$502 [24], \$502 [24], \$502 [24], \$502 [24], \$502 [24], \$502 [24], \$502 [24], \$502 , 23'h000000 };
+  assign \$176  = { \$175 [24], \$175 [24], \$175 [24], \$175 [24], \$175 [24], \$175 [24], \$175 [24], \$175 [24], \$175 , 23'h000000 };
+  assign \$215  = { \$214 [24], \$214 [24], \$214 [24], \$214 [24], \$214 [24], \$214 [24], \$214 [24], \$214 [24], \$214 , 23'h000000 };
+  assign \$224  = dq_d0_0[31];
+  assign \$225  = dq_d0_0[31];
+  assign \$226  = dq_d0_0[31];
+  assign \$227  = dq_d0_0[31];
+  assign \$265  = { \$264 [24], \$264 [24], \$264 [24], \$264 [24], \$264 [24], \$264 [24], \$264 [24], \$264 [24], \$264 , 23'h000000 };
+  assign \$297  = { \$296 [24], \$296 [24], \$296 [24], \$296 [24], \$296 [24], \$296 [24], \$296 [24], \$296 [24], \$296 , 23'h000000 };
+  assign \$306  = dq_d0_1[31];
+  assign \$307  = dq_d0_1[31];
+  assign \$308  = dq_d0_1[31];
+  assign \$309  = dq_d0_1[31];
+  assign \$347  = { \$346 [24], \$346 [24], \$346 [24], \$346 [24], \$346 [24], \$346 [24], \$346 [24], \$346 [24], \$346 , 23'h000000 };
+  assign \$379  = { \$378 [24], \$378 [24], \$378 [24], \$378 [24], \$378 [24], \$378 [24], \$378 [24], \$378 [24], \$378 , 23'h000000 };
+  assign \$418  = { \$417 [24], \$417 [24], \$417 [24], \$417 [24], \$417 [24], \$417 [24], \$417 [24], \$417 [24], \$417 , 23'h000000 };
+  assign \$427  = dq_d1_0[31];
+  assign \$428  = dq_d1_0[31];
+  assign \$429  = dq_d1_0[31];
+  assign \$430  = dq_d1_0[31];
+  assign \$468  = { \$467 [24], \$467 [24], \$467 [24], \$467 [24], \$467 [24], \$467 [24], \$467 [24], \$467 [24], \$467 , 23'h000000 };
+  assign \$500  = { \$499 [24], \$499 [24], \$499 [24], \$499 [24], \$499 [24], \$499 [24], \$499 [24], \$499 [24], \$499 , 23'h000000 };
+  assign \$509  = dq_d1_1[31];
+  assign \$510  = dq_d1_1[31];
+  assign \$511  = dq_d1_1[31];
   assign \$512  = dq_d1_1[31];
-  assign \$513  = dq_d1_1[31];
-  assign \$514  = dq_d1_1[31];
-  assign \$521  = dq_d1_1[31];
   assign \$550  = { \$549 [24], \$549 [24], \$549 [24], \$549 [24], \$549 [24], \$549 [24], \$549 [24], \$549 [24], \$549 , 23'h000000 };
-  assign \$190  = ct0_rp_sh[0];
-  assign \$229  = st0_0_rp_sh[0];
-  assign \$276  = dp0_0_rp_sh[0];
-  assign \$308  = st0_1_rp_sh[0];
-  assign \$355  = dp0_1_rp_sh[0];
-  assign \$387  = ct1_rp_sh[0];
-  assign \$426  = st1_0_rp_sh[0];
-  assign \$473  = dp1_0_rp_sh[0];
-  assign \$505  = st1_1_rp_sh[0];
+  assign \$178  = ct0_rp_sh[0];
+  assign \$217  = st0_0_rp_sh[0];
+  assign \$267  = dp0_0_rp_sh[0];
+  assign \$299  = st0_1_rp_sh[0];
+  assign \$349  = dp0_1_rp_sh[0];
+  assign \$381  = ct1_rp_sh[0];
+  assign \$420  = st1_0_rp_sh[0];
+  assign \$470  = dp1_0_rp_sh[0];
+  assign \$502  = st1_1_rp_sh[0];
   assign \$552  = dp1_1_rp_sh[0];
 endmodule
 
@@ -4694,135 +4850,66 @@ module \lut_all_fp16_fp16tab_nosym.act_add0 (b, s, a);
   reg \$auto$verilog_backend.cc:2355:dump_module$2  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire \$100 ;
-  wire \$101 ;
-  wire [31:0] \$102 ;
-  wire \$103 ;
-  wire \$104 ;
-  wire [31:0] \$105 ;
-  wire \$106 ;
-  wire \$107 ;
-  wire \$108 ;
-  wire [31:0] \$109 ;
   wire \$11 ;
-  wire \$110 ;
-  wire \$111 ;
-  wire [31:0] \$112 ;
-  wire \$113 ;
-  wire \$114 ;
-  wire \$115 ;
-  wire \$116 ;
-  wire [31:0] \$117 ;
-  wire \$118 ;
-  wire [31:0] \$119 ;
   wire \$12 ;
-  wire \$120 ;
-  wire \$121 ;
-  wire \$122 ;
-  wire \$123 ;
-  wire [31:0] \$124 ;
-  wire \$125 ;
-  wire \$126 ;
-  wire [31:0] \$127 ;
-  wire \$128 ;
-  wire \$129 ;
-  wire [31:0] \$13 ;
-  wire \$130 ;
-  wire [31:0] \$131 ;
+  wire \$13 ;
   wire \$14 ;
   wire \$15 ;
-  wire [31:0] \$16 ;
+  wire \$16 ;
   wire \$17 ;
-  wire [31:0] \$18 ;
-  wire \$19 ;
-  wire [31:0] \$2 ;
-  wire [31:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire [8:0] \$23 ;
-  wire \$24 ;
-  wire [7:0] \$25 ;
-  wire [26:0] \$26 ;
-  wire [26:0] \$27 ;
-  wire [57:0] \$28 ;
-  wire \$29 ;
+  wire \$18 ;
+  wire [8:0] \$19 ;
+  wire \$2 ;
+  wire \$20 ;
+  wire [7:0] \$21 ;
+  wire [26:0] \$22 ;
+  wire [26:0] \$23 ;
+  wire [57:0] \$24 ;
+  wire \$25 ;
+  wire [27:0] \$26 ;
+  wire [27:0] \$27 ;
+  wire [28:0] \$28 ;
+  wire [8:0] \$29 ;
   wire \$3 ;
-  wire \$30 ;
-  wire [31:0] \$31 ;
-  wire \$32 ;
-  wire [31:0] \$33 ;
-  wire \$34 ;
-  wire [27:0] \$35 ;
-  wire [27:0] \$36 ;
-  wire [28:0] \$37 ;
-  wire [8:0] \$38 ;
-  wire [9:0] \$39 ;
+  wire [9:0] \$30 ;
+  wire [5:0] \$31 ;
+  wire [58:0] \$32 ;
+  wire [11:0] \$33 ;
+  wire [12:0] \$34 ;
+  wire \$35 ;
+  wire \$36 ;
+  wire [22:0] \$37 ;
+  wire [58:0] \$38 ;
+  wire [22:0] \$39 ;
   wire \$4 ;
-  wire [5:0] \$40 ;
-  wire [58:0] \$41 ;
-  wire [11:0] \$42 ;
-  wire [12:0] \$43 ;
+  wire [23:0] \$40 ;
+  wire [54:0] \$41 ;
+  wire [55:0] \$42 ;
+  wire \$43 ;
   wire \$44 ;
   wire \$45 ;
-  wire [22:0] \$46 ;
-  wire [58:0] \$47 ;
-  wire [22:0] \$48 ;
-  wire [23:0] \$49 ;
-  wire [31:0] \$5 ;
-  wire [54:0] \$50 ;
-  wire [55:0] \$51 ;
+  wire \$46 ;
+  wire [56:0] \$47 ;
+  wire \$48 ;
+  wire \$49 ;
+  wire \$5 ;
+  wire \$50 ;
+  wire \$51 ;
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire [56:0] \$56 ;
+  wire \$56 ;
   wire \$57 ;
   wire \$58 ;
   wire \$59 ;
   wire \$6 ;
   wire \$60 ;
-  wire [31:0] \$61 ;
+  wire \$61 ;
   wire \$62 ;
-  wire [31:0] \$63 ;
-  wire \$64 ;
-  wire \$65 ;
-  wire [31:0] \$66 ;
-  wire \$67 ;
-  wire \$68 ;
-  wire \$69 ;
-  wire [31:0] \$7 ;
-  wire [31:0] \$70 ;
-  wire \$71 ;
-  wire [31:0] \$72 ;
-  wire \$73 ;
-  wire \$74 ;
-  wire [31:0] \$75 ;
-  wire \$76 ;
-  wire \$77 ;
-  wire \$78 ;
-  wire [31:0] \$79 ;
+  wire \$7 ;
   wire \$8 ;
-  wire \$80 ;
-  wire [31:0] \$81 ;
-  wire \$82 ;
-  wire \$83 ;
-  wire [31:0] \$84 ;
-  wire \$85 ;
-  wire \$86 ;
-  wire [31:0] \$87 ;
-  wire \$88 ;
-  wire \$89 ;
-  wire [31:0] \$9 ;
-  wire [31:0] \$90 ;
-  wire \$91 ;
-  wire \$92 ;
-  wire \$93 ;
-  wire [31:0] \$94 ;
-  wire \$95 ;
-  wire \$96 ;
-  wire [31:0] \$97 ;
-  wire \$98 ;
-  wire \$99 ;
+  wire \$9 ;
   input [31:0] a;
   wire [31:0] a;
   input [31:0] b;
@@ -4841,419 +4928,301 @@ module \lut_all_fp16_fp16tab_nosym.act_add0 (b, s, a);
   wire [27:0] rp_sh;
   output [31:0] s;
   reg [31:0] s;
+  wire sub;
+  wire swap;
   wire [27:0] total;
+  wire [31:0] x;
   wire [7:0] x_e;
+  wire x_inf;
+  wire x_nan;
   wire [23:0] x_sig;
+  wire x_zero;
   wire [26:0] xa;
+  wire [31:0] y;
   wire [7:0] y_e;
+  wire y_inf;
+  wire y_nan;
   wire [23:0] y_sig;
+  wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$1  = b[30:0] > a[30:0];
-  assign \$2  = \$1  ? b : a;
-  assign \$3  = ! \$2 [30:23];
-  assign \$4  = b[30:0] > a[30:0];
-  assign \$5  = \$4  ? b : a;
-  assign x_e = \$3  ? 8'h01 : \$5 [30:23];
-  assign \$6  = b[30:0] > a[30:0];
-  assign \$7  = \$6  ? b : a;
-  assign \$8  = b[30:0] > a[30:0];
-  assign \$9  = \$8  ? b : a;
-  assign \$10  = ! \$9 [30:23];
-  assign \$11  = ~ \$10 ;
-  assign \$12  = b[30:0] > a[30:0];
-  assign \$13  = \$12  ? a : b;
-  assign \$14  = ! \$13 [30:23];
-  assign \$15  = b[30:0] > a[30:0];
-  assign \$16  = \$15  ? a : b;
-  assign y_e = \$14  ? 8'h01 : \$16 [30:23];
-  assign \$17  = b[30:0] > a[30:0];
-  assign \$18  = \$17  ? a : b;
-  assign \$19  = b[30:0] > a[30:0];
-  assign \$20  = \$19  ? a : b;
-  assign \$21  = ! \$20 [30:23];
-  assign \$22  = ~ \$21 ;
-  assign \$23  = x_e - y_e;
-  assign \$24  = \$23 [7:0] > 5'h1b;
-  assign \$25  = \$24  ? 8'h1b : \$23 [7:0];
-  assign \$26  = ya_full >> \$25 [4:0];
-  assign \$27  = ya_full >> \$25 [4:0];
-  assign \$28  = \$27  << \$25 [4:0];
-  assign \$29  = \$28 [26:0] != ya_full;
-  assign ya = \$26  | { 26'h0000000, \$29  };
-  assign \$30  = b[30:0] > a[30:0];
-  assign \$31  = \$30  ? b : a;
-  assign \$32  = b[30:0] > a[30:0];
-  assign \$33  = \$32  ? a : b;
-  assign \$34  = \$31 [31] ^ \$33 [31];
-  assign \$35  = xa - ya;
-  assign \$36  = xa + ya;
-  assign \$37  = \$34  ? { \$35 [27], \$35  } : { 1'h0, \$36  };
-  assign \$38  = x_e - 7'h7f;
-  assign \$39  = $signed(\$38 ) - $signed(6'h17);
-  assign exp_lsb = $signed(\$39 ) - $signed(3'h3);
-  assign \$40  = 5'h1b - rp_msb;
-  assign \$41  = \$37 [27:0] << \$40 [4:0];
-  assign \$42  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$43  = $signed(\$42 ) + $signed(8'h7f);
-  assign \$44  = $signed(\$43 ) < $signed(2'h1);
-  assign \$45  = $signed(\$43 ) < $signed(6'h25);
-  assign \$46  = $signed(2'h1) - $signed(\$43 );
-  assign rp_sh = \$41 [27:0] >> rp_rs;
-  assign \$47  = rp_sh << rp_rs;
-  assign rp_lost = \$47 [27:0] != \$41 [27:0];
-  assign \$48  = $signed(\$43 ) + $signed({ 1'h0, rp_rs });
-  assign \$49  = $signed(\$48 ) - $signed(2'h1);
-  assign \$51  = $signed(\$50 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$52  = | rp_sh[2:0];
-  assign \$53  = \$52  | rp_lost;
-  assign \$54  = \$53  | rp_sh[4];
-  assign \$55  = rp_sh[3] & \$54 ;
-  assign \$56  = $signed(\$51 ) + $signed({ 1'h0, \$55  });
-  assign \$57  = ! \$37 [27:0];
-  assign \$58  = \$56 [45:0] >= 31'h7f800000;
-  assign \$59  = ! \$37 [27:0];
-  assign \$60  = b[30:0] > a[30:0];
-  assign \$61  = \$60  ? b : a;
-  assign \$62  = b[30:0] > a[30:0];
-  assign \$63  = \$62  ? a : b;
-  assign \$64  = \$61 [31] & \$63 [31];
-  assign \$65  = b[30:0] > a[30:0];
-  assign \$66  = \$65  ? b : a;
-  assign \$67  = \$59  ? \$64  : \$66 [31];
-  assign \$68  = ! \$37 [27:0];
-  assign \$69  = b[30:0] > a[30:0];
-  assign \$70  = \$69  ? b : a;
-  assign \$71  = b[30:0] > a[30:0];
-  assign \$72  = \$71  ? a : b;
-  assign \$73  = \$70 [31] & \$72 [31];
-  assign \$74  = b[30:0] > a[30:0];
-  assign \$75  = \$74  ? b : a;
-  assign \$76  = \$68  ? \$73  : \$75 [31];
-  assign \$77  = ! \$37 [27:0];
-  assign \$78  = b[30:0] > a[30:0];
-  assign \$79  = \$78  ? b : a;
-  assign \$80  = b[30:0] > a[30:0];
-  assign \$81  = \$80  ? a : b;
-  assign \$82  = \$79 [31] & \$81 [31];
-  assign \$83  = b[30:0] > a[30:0];
-  assign \$84  = \$83  ? b : a;
-  assign \$85  = \$77  ? \$82  : \$84 [31];
-  assign \$86  = b[30:0] > a[30:0];
-  assign \$87  = \$86  ? b : a;
-  assign \$88  = \$87 [30:23] == 8'hff;
-  assign \$89  = b[30:0] > a[30:0];
-  assign \$90  = \$89  ? b : a;
-  assign \$91  = | \$90 [22:0];
-  assign \$92  = \$88  & \$91 ;
-  assign \$93  = b[30:0] > a[30:0];
-  assign \$94  = \$93  ? a : b;
-  assign \$95  = \$94 [30:23] == 8'hff;
-  assign \$96  = b[30:0] > a[30:0];
-  assign \$97  = \$96  ? a : b;
-  assign \$98  = | \$97 [22:0];
-  assign \$99  = \$95  & \$98 ;
-  assign \$100  = \$92  | \$99 ;
-  assign \$101  = b[30:0] > a[30:0];
-  assign \$102  = \$101  ? b : a;
-  assign \$103  = \$102 [30:23] == 8'hff;
-  assign \$104  = b[30:0] > a[30:0];
-  assign \$105  = \$104  ? b : a;
-  assign \$106  = ! \$105 [22:0];
-  assign \$107  = \$103  & \$106 ;
-  assign \$108  = b[30:0] > a[30:0];
-  assign \$109  = \$108  ? a : b;
-  assign \$110  = \$109 [30:23] == 8'hff;
-  assign \$111  = b[30:0] > a[30:0];
-  assign \$112  = \$111  ? a : b;
-  assign \$113  = ! \$112 [22:0];
-  assign \$114  = \$110  & \$113 ;
-  assign \$115  = \$107  & \$114 ;
-  assign \$116  = b[30:0] > a[30:0];
-  assign \$117  = \$116  ? b : a;
-  assign \$118  = b[30:0] > a[30:0];
-  assign \$119  = \$118  ? a : b;
-  assign \$120  = \$117 [31] ^ \$119 [31];
-  assign \$121  = \$115  & \$120 ;
-  assign \$122  = \$100  | \$121 ;
-  assign \$123  = b[30:0] > a[30:0];
-  assign \$124  = \$123  ? b : a;
-  assign \$125  = \$124 [30:23] == 8'hff;
-  assign \$126  = b[30:0] > a[30:0];
-  assign \$127  = \$126  ? b : a;
-  assign \$128  = ! \$127 [22:0];
-  assign \$129  = \$125  & \$128 ;
-  assign \$130  = b[30:0] > a[30:0];
-  assign \$131  = \$130  ? b : a;
+  assign \$25  = \$24 [26:0] != ya_full;
+  assign ya = \$22  | { 26'h0000000, \$25  };
+  assign sub = x[31] ^ y[31];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 7'h7f;
+  assign \$30  = $signed(\$29 ) - $signed(6'h17);
+  assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
+  assign \$31  = 5'h1b - rp_msb;
+  assign \$32  = \$28 [27:0] << \$31 [4:0];
+  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$34  = $signed(\$33 ) + $signed(8'h7f);
+  assign \$35  = $signed(\$34 ) < $signed(2'h1);
+  assign \$36  = $signed(\$34 ) < $signed(6'h25);
+  assign \$37  = $signed(2'h1) - $signed(\$34 );
+  assign rp_sh = \$32 [27:0] >> rp_rs;
+  assign \$38  = rp_sh << rp_rs;
+  assign rp_lost = \$38 [27:0] != \$32 [27:0];
+  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
+  assign \$40  = $signed(\$39 ) - $signed(2'h1);
+  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[27:4] });
+  assign \$43  = | rp_sh[2:0];
+  assign \$44  = \$43  | rp_lost;
+  assign \$45  = \$44  | rp_sh[4];
+  assign \$46  = rp_sh[3] & \$45 ;
+  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
+  assign \$48  = ! \$28 [27:0];
+  assign \$49  = \$47 [45:0] >= 31'h7f800000;
+  assign \$50  = ! \$28 [27:0];
+  assign \$51  = x[31] & y[31];
+  assign \$52  = \$50  ? \$51  : x[31];
+  assign \$53  = ! \$28 [27:0];
+  assign \$54  = x[31] & y[31];
+  assign \$55  = \$53  ? \$54  : x[31];
+  assign \$56  = ! \$28 [27:0];
+  assign \$57  = x[31] & y[31];
+  assign \$58  = \$56  ? \$57  : x[31];
+  assign \$59  = x_nan | y_nan;
+  assign \$60  = x_inf & y_inf;
+  assign \$61  = \$60  & sub;
+  assign \$62  = \$59  | \$61 ;
+  assign swap = b[30:0] > a[30:0];
+  assign x = swap ? b : a;
+  assign y = swap ? a : b;
+  assign \$1  = ! x[30:23];
+  assign x_e = \$1  ? 8'h01 : x[30:23];
+  assign \$2  = ! x[30:23];
+  assign \$3  = ~ \$2 ;
+  assign \$4  = x[30:23] == 8'hff;
+  assign \$5  = ! x[22:0];
+  assign x_inf = \$4  & \$5 ;
+  assign \$6  = x[30:23] == 8'hff;
+  assign \$7  = | x[22:0];
+  assign x_nan = \$6  & \$7 ;
+  assign \$8  = ! x[30:23];
+  assign \$9  = ! x[22:0];
+  assign x_zero = \$8  & \$9 ;
+  assign \$10  = ! y[30:23];
+  assign y_e = \$10  ? 8'h01 : y[30:23];
+  assign \$11  = ! y[30:23];
+  assign \$12  = ~ \$11 ;
+  assign \$13  = y[30:23] == 8'hff;
+  assign \$14  = ! y[22:0];
+  assign y_inf = \$13  & \$14 ;
+  assign \$15  = y[30:23] == 8'hff;
+  assign \$16  = | y[22:0];
+  assign y_nan = \$15  & \$16 ;
+  assign \$17  = ! y[30:23];
+  assign \$18  = ! y[22:0];
+  assign y_zero = \$17  & \$18 ;
+  assign \$19  = x_e - y_e;
+  assign \$20  = \$19 [7:0] > 5'h1b;
+  assign \$21  = \$20  ? 8'h1b : \$19 [7:0];
+  assign \$22  = ya_full >> \$21 [4:0];
+  assign \$23  = ya_full >> \$21 [4:0];
+  assign \$24  = \$23  << \$21 [4:0];
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     rp_msb = 5'h00;
-    if (\$37 [0]) begin
+    if (\$28 [0]) begin
       rp_msb = 5'h00;
     end
-    if (\$37 [1]) begin
+    if (\$28 [1]) begin
       rp_msb = 5'h01;
     end
-    if (\$37 [2]) begin
+    if (\$28 [2]) begin
       rp_msb = 5'h02;
     end
-    if (\$37 [3]) begin
+    if (\$28 [3]) begin
       rp_msb = 5'h03;
     end
-    if (\$37 [4]) begin
+    if (\$28 [4]) begin
       rp_msb = 5'h04;
     end
-    if (\$37 [5]) begin
+    if (\$28 [5]) begin
       rp_msb = 5'h05;
     end
-    if (\$37 [6]) begin
+    if (\$28 [6]) begin
       rp_msb = 5'h06;
     end
-    if (\$37 [7]) begin
+    if (\$28 [7]) begin
       rp_msb = 5'h07;
     end
-    if (\$37 [8]) begin
+    if (\$28 [8]) begin
       rp_msb = 5'h08;
     end
-    if (\$37 [9]) begin
+    if (\$28 [9]) begin
       rp_msb = 5'h09;
     end
-    if (\$37 [10]) begin
+    if (\$28 [10]) begin
       rp_msb = 5'h0a;
     end
-    if (\$37 [11]) begin
+    if (\$28 [11]) begin
       rp_msb = 5'h0b;
     end
-    if (\$37 [12]) begin
+    if (\$28 [12]) begin
       rp_msb = 5'h0c;
     end
-    if (\$37 [13]) begin
+    if (\$28 [13]) begin
       rp_msb = 5'h0d;
     end
-    if (\$37 [14]) begin
+    if (\$28 [14]) begin
       rp_msb = 5'h0e;
     end
-    if (\$37 [15]) begin
+    if (\$28 [15]) begin
       rp_msb = 5'h0f;
     end
-    if (\$37 [16]) begin
+    if (\$28 [16]) begin
       rp_msb = 5'h10;
     end
-    if (\$37 [17]) begin
+    if (\$28 [17]) begin
       rp_msb = 5'h11;
     end
-    if (\$37 [18]) begin
+    if (\$28 [18]) begin
       rp_msb = 5'h12;
     end
-    if (\$37 [19]) begin
+    if (\$28 [19]) begin
       rp_msb = 5'h13;
     end
-    if (\$37 [20]) begin
+    if (\$28 [20]) begin
       rp_msb = 5'h14;
     end
-    if (\$37 [21]) begin
+    if (\$28 [21]) begin
       rp_msb = 5'h15;
     end
-    if (\$37 [22]) begin
+    if (\$28 [22]) begin
       rp_msb = 5'h16;
     end
-    if (\$37 [23]) begin
+    if (\$28 [23]) begin
       rp_msb = 5'h17;
     end
-    if (\$37 [24]) begin
+    if (\$28 [24]) begin
       rp_msb = 5'h18;
     end
-    if (\$37 [25]) begin
+    if (\$28 [25]) begin
       rp_msb = 5'h19;
     end
-    if (\$37 [26]) begin
+    if (\$28 [26]) begin
       rp_msb = 5'h1a;
     end
-    if (\$37 [27]) begin
+    if (\$28 [27]) begin
       rp_msb = 5'h1b;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     rp_rs = 5'h00;
-    if (\$44 ) begin
+    if (\$35 ) begin
       (* full_case = 32'd1 *)
-      if (\$45 ) begin
+      if (\$36 ) begin
         rp_rs = 5'h1c;
       end else begin
-        rp_rs = \$46 [4:0];
+        rp_rs = \$37 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     (* full_case = 32'd1 *)
-    if (\$57 ) begin
-      rp_out = { \$67 , 31'h00000000 };
-    end else if (\$58 ) begin
-      rp_out = { \$76 , 31'h7f800000 };
+    if (\$48 ) begin
+      rp_out = { \$52 , 31'h00000000 };
+    end else if (\$49 ) begin
+      rp_out = { \$55 , 31'h7f800000 };
     end else begin
-      rp_out = { \$85 , \$56 [30:0] };
+      rp_out = { \$58 , \$47 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     (* full_case = 32'd1 *)
-    if (\$122 ) begin
+    if (\$62 ) begin
       s = 32'd2143289344;
-    end else if (\$129 ) begin
-      s = \$131 ;
+    end else if (x_inf) begin
+      s = x;
     end else begin
       s = rp_out;
     end
   end
-  assign x_sig = { \$11 , \$7 [22:0] };
-  assign y_sig = { \$22 , \$18 [22:0] };
-  assign d = \$23 [7:0];
-  assign dcl = \$25 [4:0];
-  assign total = \$37 [27:0];
-  assign rp_ls = \$40 [4:0];
-  assign rp_norm = \$41 [27:0];
-  assign rp_eb = { \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43  };
-  assign rp_packed = \$56 [45:0];
-  assign xa = { \$11 , \$7 [22:0], 3'h0 };
-  assign ya_full = { \$22 , \$18 [22:0], 3'h0 };
-  assign \$50  = { \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 , 23'h000000 };
+  assign x_sig = { \$3 , x[22:0] };
+  assign y_sig = { \$12 , y[22:0] };
+  assign d = \$19 [7:0];
+  assign dcl = \$21 [4:0];
+  assign total = \$28 [27:0];
+  assign rp_ls = \$31 [4:0];
+  assign rp_norm = \$32 [27:0];
+  assign rp_eb = { \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34  };
+  assign rp_packed = \$47 [45:0];
+  assign xa = { \$3 , x[22:0], 3'h0 };
+  assign ya_full = { \$12 , y[22:0], 3'h0 };
+  assign \$41  = { \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 , 23'h000000 };
 endmodule
 
 module \lut_all_fp16_fp16tab_nosym.act_add1 (b, s, a);
   reg \$auto$verilog_backend.cc:2355:dump_module$3  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire \$100 ;
-  wire \$101 ;
-  wire [31:0] \$102 ;
-  wire \$103 ;
-  wire \$104 ;
-  wire [31:0] \$105 ;
-  wire \$106 ;
-  wire \$107 ;
-  wire \$108 ;
-  wire [31:0] \$109 ;
   wire \$11 ;
-  wire \$110 ;
-  wire \$111 ;
-  wire [31:0] \$112 ;
-  wire \$113 ;
-  wire \$114 ;
-  wire \$115 ;
-  wire \$116 ;
-  wire [31:0] \$117 ;
-  wire \$118 ;
-  wire [31:0] \$119 ;
   wire \$12 ;
-  wire \$120 ;
-  wire \$121 ;
-  wire \$122 ;
-  wire \$123 ;
-  wire [31:0] \$124 ;
-  wire \$125 ;
-  wire \$126 ;
-  wire [31:0] \$127 ;
-  wire \$128 ;
-  wire \$129 ;
-  wire [31:0] \$13 ;
-  wire \$130 ;
-  wire [31:0] \$131 ;
+  wire \$13 ;
   wire \$14 ;
   wire \$15 ;
-  wire [31:0] \$16 ;
+  wire \$16 ;
   wire \$17 ;
-  wire [31:0] \$18 ;
-  wire \$19 ;
-  wire [31:0] \$2 ;
-  wire [31:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire [8:0] \$23 ;
-  wire \$24 ;
-  wire [7:0] \$25 ;
-  wire [26:0] \$26 ;
-  wire [26:0] \$27 ;
-  wire [57:0] \$28 ;
-  wire \$29 ;
+  wire \$18 ;
+  wire [8:0] \$19 ;
+  wire \$2 ;
+  wire \$20 ;
+  wire [7:0] \$21 ;
+  wire [26:0] \$22 ;
+  wire [26:0] \$23 ;
+  wire [57:0] \$24 ;
+  wire \$25 ;
+  wire [27:0] \$26 ;
+  wire [27:0] \$27 ;
+  wire [28:0] \$28 ;
+  wire [8:0] \$29 ;
   wire \$3 ;
-  wire \$30 ;
-  wire [31:0] \$31 ;
-  wire \$32 ;
-  wire [31:0] \$33 ;
-  wire \$34 ;
-  wire [27:0] \$35 ;
-  wire [27:0] \$36 ;
-  wire [28:0] \$37 ;
-  wire [8:0] \$38 ;
-  wire [9:0] \$39 ;
+  wire [9:0] \$30 ;
+  wire [5:0] \$31 ;
+  wire [58:0] \$32 ;
+  wire [11:0] \$33 ;
+  wire [12:0] \$34 ;
+  wire \$35 ;
+  wire \$36 ;
+  wire [22:0] \$37 ;
+  wire [58:0] \$38 ;
+  wire [22:0] \$39 ;
   wire \$4 ;
-  wire [5:0] \$40 ;
-  wire [58:0] \$41 ;
-  wire [11:0] \$42 ;
-  wire [12:0] \$43 ;
+  wire [23:0] \$40 ;
+  wire [54:0] \$41 ;
+  wire [55:0] \$42 ;
+  wire \$43 ;
   wire \$44 ;
   wire \$45 ;
-  wire [22:0] \$46 ;
-  wire [58:0] \$47 ;
-  wire [22:0] \$48 ;
-  wire [23:0] \$49 ;
-  wire [31:0] \$5 ;
-  wire [54:0] \$50 ;
-  wire [55:0] \$51 ;
+  wire \$46 ;
+  wire [56:0] \$47 ;
+  wire \$48 ;
+  wire \$49 ;
+  wire \$5 ;
+  wire \$50 ;
+  wire \$51 ;
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire [56:0] \$56 ;
+  wire \$56 ;
   wire \$57 ;
   wire \$58 ;
   wire \$59 ;
   wire \$6 ;
   wire \$60 ;
-  wire [31:0] \$61 ;
+  wire \$61 ;
   wire \$62 ;
-  wire [31:0] \$63 ;
-  wire \$64 ;
-  wire \$65 ;
-  wire [31:0] \$66 ;
-  wire \$67 ;
-  wire \$68 ;
-  wire \$69 ;
-  wire [31:0] \$7 ;
-  wire [31:0] \$70 ;
-  wire \$71 ;
-  wire [31:0] \$72 ;
-  wire \$73 ;
-  wire \$74 ;
-  wire [31:0] \$75 ;
-  wire \$76 ;
-  wire \$77 ;
-  wire \$78 ;
-  wire [31:0] \$79 ;
+  wire \$7 ;
   wire \$8 ;
-  wire \$80 ;
-  wire [31:0] \$81 ;
-  wire \$82 ;
-  wire \$83 ;
-  wire [31:0] \$84 ;
-  wire \$85 ;
-  wire \$86 ;
-  wire [31:0] \$87 ;
-  wire \$88 ;
-  wire \$89 ;
-  wire [31:0] \$9 ;
-  wire [31:0] \$90 ;
-  wire \$91 ;
-  wire \$92 ;
-  wire \$93 ;
-  wire [31:0] \$94 ;
-  wire \$95 ;
-  wire \$96 ;
-  wire [31:0] \$97 ;
-  wire \$98 ;
-  wire \$99 ;
+  wire \$9 ;
   input [31:0] a;
   wire [31:0] a;
   input [31:0] b;
@@ -5272,419 +5241,301 @@ module \lut_all_fp16_fp16tab_nosym.act_add1 (b, s, a);
   wire [27:0] rp_sh;
   output [31:0] s;
   reg [31:0] s;
+  wire sub;
+  wire swap;
   wire [27:0] total;
+  wire [31:0] x;
   wire [7:0] x_e;
+  wire x_inf;
+  wire x_nan;
   wire [23:0] x_sig;
+  wire x_zero;
   wire [26:0] xa;
+  wire [31:0] y;
   wire [7:0] y_e;
+  wire y_inf;
+  wire y_nan;
   wire [23:0] y_sig;
+  wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$1  = b[30:0] > a[30:0];
-  assign \$2  = \$1  ? b : a;
-  assign \$3  = ! \$2 [30:23];
-  assign \$4  = b[30:0] > a[30:0];
-  assign \$5  = \$4  ? b : a;
-  assign x_e = \$3  ? 8'h01 : \$5 [30:23];
-  assign \$6  = b[30:0] > a[30:0];
-  assign \$7  = \$6  ? b : a;
-  assign \$8  = b[30:0] > a[30:0];
-  assign \$9  = \$8  ? b : a;
-  assign \$10  = ! \$9 [30:23];
-  assign \$11  = ~ \$10 ;
-  assign \$12  = b[30:0] > a[30:0];
-  assign \$13  = \$12  ? a : b;
-  assign \$14  = ! \$13 [30:23];
-  assign \$15  = b[30:0] > a[30:0];
-  assign \$16  = \$15  ? a : b;
-  assign y_e = \$14  ? 8'h01 : \$16 [30:23];
-  assign \$17  = b[30:0] > a[30:0];
-  assign \$18  = \$17  ? a : b;
-  assign \$19  = b[30:0] > a[30:0];
-  assign \$20  = \$19  ? a : b;
-  assign \$21  = ! \$20 [30:23];
-  assign \$22  = ~ \$21 ;
-  assign \$23  = x_e - y_e;
-  assign \$24  = \$23 [7:0] > 5'h1b;
-  assign \$25  = \$24  ? 8'h1b : \$23 [7:0];
-  assign \$26  = ya_full >> \$25 [4:0];
-  assign \$27  = ya_full >> \$25 [4:0];
-  assign \$28  = \$27  << \$25 [4:0];
-  assign \$29  = \$28 [26:0] != ya_full;
-  assign ya = \$26  | { 26'h0000000, \$29  };
-  assign \$30  = b[30:0] > a[30:0];
-  assign \$31  = \$30  ? b : a;
-  assign \$32  = b[30:0] > a[30:0];
-  assign \$33  = \$32  ? a : b;
-  assign \$34  = \$31 [31] ^ \$33 [31];
-  assign \$35  = xa - ya;
-  assign \$36  = xa + ya;
-  assign \$37  = \$34  ? { \$35 [27], \$35  } : { 1'h0, \$36  };
-  assign \$38  = x_e - 7'h7f;
-  assign \$39  = $signed(\$38 ) - $signed(6'h17);
-  assign exp_lsb = $signed(\$39 ) - $signed(3'h3);
-  assign \$40  = 5'h1b - rp_msb;
-  assign \$41  = \$37 [27:0] << \$40 [4:0];
-  assign \$42  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$43  = $signed(\$42 ) + $signed(8'h7f);
-  assign \$44  = $signed(\$43 ) < $signed(2'h1);
-  assign \$45  = $signed(\$43 ) < $signed(6'h25);
-  assign \$46  = $signed(2'h1) - $signed(\$43 );
-  assign rp_sh = \$41 [27:0] >> rp_rs;
-  assign \$47  = rp_sh << rp_rs;
-  assign rp_lost = \$47 [27:0] != \$41 [27:0];
-  assign \$48  = $signed(\$43 ) + $signed({ 1'h0, rp_rs });
-  assign \$49  = $signed(\$48 ) - $signed(2'h1);
-  assign \$51  = $signed(\$50 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$52  = | rp_sh[2:0];
-  assign \$53  = \$52  | rp_lost;
-  assign \$54  = \$53  | rp_sh[4];
-  assign \$55  = rp_sh[3] & \$54 ;
-  assign \$56  = $signed(\$51 ) + $signed({ 1'h0, \$55  });
-  assign \$57  = ! \$37 [27:0];
-  assign \$58  = \$56 [45:0] >= 31'h7f800000;
-  assign \$59  = ! \$37 [27:0];
-  assign \$60  = b[30:0] > a[30:0];
-  assign \$61  = \$60  ? b : a;
-  assign \$62  = b[30:0] > a[30:0];
-  assign \$63  = \$62  ? a : b;
-  assign \$64  = \$61 [31] & \$63 [31];
-  assign \$65  = b[30:0] > a[30:0];
-  assign \$66  = \$65  ? b : a;
-  assign \$67  = \$59  ? \$64  : \$66 [31];
-  assign \$68  = ! \$37 [27:0];
-  assign \$69  = b[30:0] > a[30:0];
-  assign \$70  = \$69  ? b : a;
-  assign \$71  = b[30:0] > a[30:0];
-  assign \$72  = \$71  ? a : b;
-  assign \$73  = \$70 [31] & \$72 [31];
-  assign \$74  = b[30:0] > a[30:0];
-  assign \$75  = \$74  ? b : a;
-  assign \$76  = \$68  ? \$73  : \$75 [31];
-  assign \$77  = ! \$37 [27:0];
-  assign \$78  = b[30:0] > a[30:0];
-  assign \$79  = \$78  ? b : a;
-  assign \$80  = b[30:0] > a[30:0];
-  assign \$81  = \$80  ? a : b;
-  assign \$82  = \$79 [31] & \$81 [31];
-  assign \$83  = b[30:0] > a[30:0];
-  assign \$84  = \$83  ? b : a;
-  assign \$85  = \$77  ? \$82  : \$84 [31];
-  assign \$86  = b[30:0] > a[30:0];
-  assign \$87  = \$86  ? b : a;
-  assign \$88  = \$87 [30:23] == 8'hff;
-  assign \$89  = b[30:0] > a[30:0];
-  assign \$90  = \$89  ? b : a;
-  assign \$91  = | \$90 [22:0];
-  assign \$92  = \$88  & \$91 ;
-  assign \$93  = b[30:0] > a[30:0];
-  assign \$94  = \$93  ? a : b;
-  assign \$95  = \$94 [30:23] == 8'hff;
-  assign \$96  = b[30:0] > a[30:0];
-  assign \$97  = \$96  ? a : b;
-  assign \$98  = | \$97 [22:0];
-  assign \$99  = \$95  & \$98 ;
-  assign \$100  = \$92  | \$99 ;
-  assign \$101  = b[30:0] > a[30:0];
-  assign \$102  = \$101  ? b : a;
-  assign \$103  = \$102 [30:23] == 8'hff;
-  assign \$104  = b[30:0] > a[30:0];
-  assign \$105  = \$104  ? b : a;
-  assign \$106  = ! \$105 [22:0];
-  assign \$107  = \$103  & \$106 ;
-  assign \$108  = b[30:0] > a[30:0];
-  assign \$109  = \$108  ? a : b;
-  assign \$110  = \$109 [30:23] == 8'hff;
-  assign \$111  = b[30:0] > a[30:0];
-  assign \$112  = \$111  ? a : b;
-  assign \$113  = ! \$112 [22:0];
-  assign \$114  = \$110  & \$113 ;
-  assign \$115  = \$107  & \$114 ;
-  assign \$116  = b[30:0] > a[30:0];
-  assign \$117  = \$116  ? b : a;
-  assign \$118  = b[30:0] > a[30:0];
-  assign \$119  = \$118  ? a : b;
-  assign \$120  = \$117 [31] ^ \$119 [31];
-  assign \$121  = \$115  & \$120 ;
-  assign \$122  = \$100  | \$121 ;
-  assign \$123  = b[30:0] > a[30:0];
-  assign \$124  = \$123  ? b : a;
-  assign \$125  = \$124 [30:23] == 8'hff;
-  assign \$126  = b[30:0] > a[30:0];
-  assign \$127  = \$126  ? b : a;
-  assign \$128  = ! \$127 [22:0];
-  assign \$129  = \$125  & \$128 ;
-  assign \$130  = b[30:0] > a[30:0];
-  assign \$131  = \$130  ? b : a;
+  assign \$25  = \$24 [26:0] != ya_full;
+  assign ya = \$22  | { 26'h0000000, \$25  };
+  assign sub = x[31] ^ y[31];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 7'h7f;
+  assign \$30  = $signed(\$29 ) - $signed(6'h17);
+  assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
+  assign \$31  = 5'h1b - rp_msb;
+  assign \$32  = \$28 [27:0] << \$31 [4:0];
+  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$34  = $signed(\$33 ) + $signed(8'h7f);
+  assign \$35  = $signed(\$34 ) < $signed(2'h1);
+  assign \$36  = $signed(\$34 ) < $signed(6'h25);
+  assign \$37  = $signed(2'h1) - $signed(\$34 );
+  assign rp_sh = \$32 [27:0] >> rp_rs;
+  assign \$38  = rp_sh << rp_rs;
+  assign rp_lost = \$38 [27:0] != \$32 [27:0];
+  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
+  assign \$40  = $signed(\$39 ) - $signed(2'h1);
+  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[27:4] });
+  assign \$43  = | rp_sh[2:0];
+  assign \$44  = \$43  | rp_lost;
+  assign \$45  = \$44  | rp_sh[4];
+  assign \$46  = rp_sh[3] & \$45 ;
+  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
+  assign \$48  = ! \$28 [27:0];
+  assign \$49  = \$47 [45:0] >= 31'h7f800000;
+  assign \$50  = ! \$28 [27:0];
+  assign \$51  = x[31] & y[31];
+  assign \$52  = \$50  ? \$51  : x[31];
+  assign \$53  = ! \$28 [27:0];
+  assign \$54  = x[31] & y[31];
+  assign \$55  = \$53  ? \$54  : x[31];
+  assign \$56  = ! \$28 [27:0];
+  assign \$57  = x[31] & y[31];
+  assign \$58  = \$56  ? \$57  : x[31];
+  assign \$59  = x_nan | y_nan;
+  assign \$60  = x_inf & y_inf;
+  assign \$61  = \$60  & sub;
+  assign \$62  = \$59  | \$61 ;
+  assign swap = b[30:0] > a[30:0];
+  assign x = swap ? b : a;
+  assign y = swap ? a : b;
+  assign \$1  = ! x[30:23];
+  assign x_e = \$1  ? 8'h01 : x[30:23];
+  assign \$2  = ! x[30:23];
+  assign \$3  = ~ \$2 ;
+  assign \$4  = x[30:23] == 8'hff;
+  assign \$5  = ! x[22:0];
+  assign x_inf = \$4  & \$5 ;
+  assign \$6  = x[30:23] == 8'hff;
+  assign \$7  = | x[22:0];
+  assign x_nan = \$6  & \$7 ;
+  assign \$8  = ! x[30:23];
+  assign \$9  = ! x[22:0];
+  assign x_zero = \$8  & \$9 ;
+  assign \$10  = ! y[30:23];
+  assign y_e = \$10  ? 8'h01 : y[30:23];
+  assign \$11  = ! y[30:23];
+  assign \$12  = ~ \$11 ;
+  assign \$13  = y[30:23] == 8'hff;
+  assign \$14  = ! y[22:0];
+  assign y_inf = \$13  & \$14 ;
+  assign \$15  = y[30:23] == 8'hff;
+  assign \$16  = | y[22:0];
+  assign y_nan = \$15  & \$16 ;
+  assign \$17  = ! y[30:23];
+  assign \$18  = ! y[22:0];
+  assign y_zero = \$17  & \$18 ;
+  assign \$19  = x_e - y_e;
+  assign \$20  = \$19 [7:0] > 5'h1b;
+  assign \$21  = \$20  ? 8'h1b : \$19 [7:0];
+  assign \$22  = ya_full >> \$21 [4:0];
+  assign \$23  = ya_full >> \$21 [4:0];
+  assign \$24  = \$23  << \$21 [4:0];
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     rp_msb = 5'h00;
-    if (\$37 [0]) begin
+    if (\$28 [0]) begin
       rp_msb = 5'h00;
     end
-    if (\$37 [1]) begin
+    if (\$28 [1]) begin
       rp_msb = 5'h01;
     end
-    if (\$37 [2]) begin
+    if (\$28 [2]) begin
       rp_msb = 5'h02;
     end
-    if (\$37 [3]) begin
+    if (\$28 [3]) begin
       rp_msb = 5'h03;
     end
-    if (\$37 [4]) begin
+    if (\$28 [4]) begin
       rp_msb = 5'h04;
     end
-    if (\$37 [5]) begin
+    if (\$28 [5]) begin
       rp_msb = 5'h05;
     end
-    if (\$37 [6]) begin
+    if (\$28 [6]) begin
       rp_msb = 5'h06;
     end
-    if (\$37 [7]) begin
+    if (\$28 [7]) begin
       rp_msb = 5'h07;
     end
-    if (\$37 [8]) begin
+    if (\$28 [8]) begin
       rp_msb = 5'h08;
     end
-    if (\$37 [9]) begin
+    if (\$28 [9]) begin
       rp_msb = 5'h09;
     end
-    if (\$37 [10]) begin
+    if (\$28 [10]) begin
       rp_msb = 5'h0a;
     end
-    if (\$37 [11]) begin
+    if (\$28 [11]) begin
       rp_msb = 5'h0b;
     end
-    if (\$37 [12]) begin
+    if (\$28 [12]) begin
       rp_msb = 5'h0c;
     end
-    if (\$37 [13]) begin
+    if (\$28 [13]) begin
       rp_msb = 5'h0d;
     end
-    if (\$37 [14]) begin
+    if (\$28 [14]) begin
       rp_msb = 5'h0e;
     end
-    if (\$37 [15]) begin
+    if (\$28 [15]) begin
       rp_msb = 5'h0f;
     end
-    if (\$37 [16]) begin
+    if (\$28 [16]) begin
       rp_msb = 5'h10;
     end
-    if (\$37 [17]) begin
+    if (\$28 [17]) begin
       rp_msb = 5'h11;
     end
-    if (\$37 [18]) begin
+    if (\$28 [18]) begin
       rp_msb = 5'h12;
     end
-    if (\$37 [19]) begin
+    if (\$28 [19]) begin
       rp_msb = 5'h13;
     end
-    if (\$37 [20]) begin
+    if (\$28 [20]) begin
       rp_msb = 5'h14;
     end
-    if (\$37 [21]) begin
+    if (\$28 [21]) begin
       rp_msb = 5'h15;
     end
-    if (\$37 [22]) begin
+    if (\$28 [22]) begin
       rp_msb = 5'h16;
     end
-    if (\$37 [23]) begin
+    if (\$28 [23]) begin
       rp_msb = 5'h17;
     end
-    if (\$37 [24]) begin
+    if (\$28 [24]) begin
       rp_msb = 5'h18;
     end
-    if (\$37 [25]) begin
+    if (\$28 [25]) begin
       rp_msb = 5'h19;
     end
-    if (\$37 [26]) begin
+    if (\$28 [26]) begin
       rp_msb = 5'h1a;
     end
-    if (\$37 [27]) begin
+    if (\$28 [27]) begin
       rp_msb = 5'h1b;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     rp_rs = 5'h00;
-    if (\$44 ) begin
+    if (\$35 ) begin
       (* full_case = 32'd1 *)
-      if (\$45 ) begin
+      if (\$36 ) begin
         rp_rs = 5'h1c;
       end else begin
-        rp_rs = \$46 [4:0];
+        rp_rs = \$37 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     (* full_case = 32'd1 *)
-    if (\$57 ) begin
-      rp_out = { \$67 , 31'h00000000 };
-    end else if (\$58 ) begin
-      rp_out = { \$76 , 31'h7f800000 };
+    if (\$48 ) begin
+      rp_out = { \$52 , 31'h00000000 };
+    end else if (\$49 ) begin
+      rp_out = { \$55 , 31'h7f800000 };
     end else begin
-      rp_out = { \$85 , \$56 [30:0] };
+      rp_out = { \$58 , \$47 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     (* full_case = 32'd1 *)
-    if (\$122 ) begin
+    if (\$62 ) begin
       s = 32'd2143289344;
-    end else if (\$129 ) begin
-      s = \$131 ;
+    end else if (x_inf) begin
+      s = x;
     end else begin
       s = rp_out;
     end
   end
-  assign x_sig = { \$11 , \$7 [22:0] };
-  assign y_sig = { \$22 , \$18 [22:0] };
-  assign d = \$23 [7:0];
-  assign dcl = \$25 [4:0];
-  assign total = \$37 [27:0];
-  assign rp_ls = \$40 [4:0];
-  assign rp_norm = \$41 [27:0];
-  assign rp_eb = { \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43  };
-  assign rp_packed = \$56 [45:0];
-  assign xa = { \$11 , \$7 [22:0], 3'h0 };
-  assign ya_full = { \$22 , \$18 [22:0], 3'h0 };
-  assign \$50  = { \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 , 23'h000000 };
+  assign x_sig = { \$3 , x[22:0] };
+  assign y_sig = { \$12 , y[22:0] };
+  assign d = \$19 [7:0];
+  assign dcl = \$21 [4:0];
+  assign total = \$28 [27:0];
+  assign rp_ls = \$31 [4:0];
+  assign rp_norm = \$32 [27:0];
+  assign rp_eb = { \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34  };
+  assign rp_packed = \$47 [45:0];
+  assign xa = { \$3 , x[22:0], 3'h0 };
+  assign ya_full = { \$12 , y[22:0], 3'h0 };
+  assign \$41  = { \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 , 23'h000000 };
 endmodule
 
 module \lut_all_fp16_fp16tab_nosym.dq_add0_0 (b, s, a);
   reg \$auto$verilog_backend.cc:2355:dump_module$4  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire \$100 ;
-  wire \$101 ;
-  wire [31:0] \$102 ;
-  wire \$103 ;
-  wire \$104 ;
-  wire [31:0] \$105 ;
-  wire \$106 ;
-  wire \$107 ;
-  wire \$108 ;
-  wire [31:0] \$109 ;
   wire \$11 ;
-  wire \$110 ;
-  wire \$111 ;
-  wire [31:0] \$112 ;
-  wire \$113 ;
-  wire \$114 ;
-  wire \$115 ;
-  wire \$116 ;
-  wire [31:0] \$117 ;
-  wire \$118 ;
-  wire [31:0] \$119 ;
   wire \$12 ;
-  wire \$120 ;
-  wire \$121 ;
-  wire \$122 ;
-  wire \$123 ;
-  wire [31:0] \$124 ;
-  wire \$125 ;
-  wire \$126 ;
-  wire [31:0] \$127 ;
-  wire \$128 ;
-  wire \$129 ;
-  wire [31:0] \$13 ;
-  wire \$130 ;
-  wire [31:0] \$131 ;
+  wire \$13 ;
   wire \$14 ;
   wire \$15 ;
-  wire [31:0] \$16 ;
+  wire \$16 ;
   wire \$17 ;
-  wire [31:0] \$18 ;
-  wire \$19 ;
-  wire [31:0] \$2 ;
-  wire [31:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire [8:0] \$23 ;
-  wire \$24 ;
-  wire [7:0] \$25 ;
-  wire [26:0] \$26 ;
-  wire [26:0] \$27 ;
-  wire [57:0] \$28 ;
-  wire \$29 ;
+  wire \$18 ;
+  wire [8:0] \$19 ;
+  wire \$2 ;
+  wire \$20 ;
+  wire [7:0] \$21 ;
+  wire [26:0] \$22 ;
+  wire [26:0] \$23 ;
+  wire [57:0] \$24 ;
+  wire \$25 ;
+  wire [27:0] \$26 ;
+  wire [27:0] \$27 ;
+  wire [28:0] \$28 ;
+  wire [8:0] \$29 ;
   wire \$3 ;
-  wire \$30 ;
-  wire [31:0] \$31 ;
-  wire \$32 ;
-  wire [31:0] \$33 ;
-  wire \$34 ;
-  wire [27:0] \$35 ;
-  wire [27:0] \$36 ;
-  wire [28:0] \$37 ;
-  wire [8:0] \$38 ;
-  wire [9:0] \$39 ;
+  wire [9:0] \$30 ;
+  wire [5:0] \$31 ;
+  wire [58:0] \$32 ;
+  wire [11:0] \$33 ;
+  wire [12:0] \$34 ;
+  wire \$35 ;
+  wire \$36 ;
+  wire [22:0] \$37 ;
+  wire [58:0] \$38 ;
+  wire [22:0] \$39 ;
   wire \$4 ;
-  wire [5:0] \$40 ;
-  wire [58:0] \$41 ;
-  wire [11:0] \$42 ;
-  wire [12:0] \$43 ;
+  wire [23:0] \$40 ;
+  wire [54:0] \$41 ;
+  wire [55:0] \$42 ;
+  wire \$43 ;
   wire \$44 ;
   wire \$45 ;
-  wire [22:0] \$46 ;
-  wire [58:0] \$47 ;
-  wire [22:0] \$48 ;
-  wire [23:0] \$49 ;
-  wire [31:0] \$5 ;
-  wire [54:0] \$50 ;
-  wire [55:0] \$51 ;
+  wire \$46 ;
+  wire [56:0] \$47 ;
+  wire \$48 ;
+  wire \$49 ;
+  wire \$5 ;
+  wire \$50 ;
+  wire \$51 ;
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire [56:0] \$56 ;
+  wire \$56 ;
   wire \$57 ;
   wire \$58 ;
   wire \$59 ;
   wire \$6 ;
   wire \$60 ;
-  wire [31:0] \$61 ;
+  wire \$61 ;
   wire \$62 ;
-  wire [31:0] \$63 ;
-  wire \$64 ;
-  wire \$65 ;
-  wire [31:0] \$66 ;
-  wire \$67 ;
-  wire \$68 ;
-  wire \$69 ;
-  wire [31:0] \$7 ;
-  wire [31:0] \$70 ;
-  wire \$71 ;
-  wire [31:0] \$72 ;
-  wire \$73 ;
-  wire \$74 ;
-  wire [31:0] \$75 ;
-  wire \$76 ;
-  wire \$77 ;
-  wire \$78 ;
-  wire [31:0] \$79 ;
+  wire \$7 ;
   wire \$8 ;
-  wire \$80 ;
-  wire [31:0] \$81 ;
-  wire \$82 ;
-  wire \$83 ;
-  wire [31:0] \$84 ;
-  wire \$85 ;
-  wire \$86 ;
-  wire [31:0] \$87 ;
-  wire \$88 ;
-  wire \$89 ;
-  wire [31:0] \$9 ;
-  wire [31:0] \$90 ;
-  wire \$91 ;
-  wire \$92 ;
-  wire \$93 ;
-  wire [31:0] \$94 ;
-  wire \$95 ;
-  wire \$96 ;
-  wire [31:0] \$97 ;
-  wire \$98 ;
-  wire \$99 ;
+  wire \$9 ;
   input [31:0] a;
   wire [31:0] a;
   input [31:0] b;
@@ -5703,419 +5554,301 @@ module \lut_all_fp16_fp16tab_nosym.dq_add0_0 (b, s, a);
   wire [27:0] rp_sh;
   output [31:0] s;
   reg [31:0] s;
+  wire sub;
+  wire swap;
   wire [27:0] total;
+  wire [31:0] x;
   wire [7:0] x_e;
+  wire x_inf;
+  wire x_nan;
   wire [23:0] x_sig;
+  wire x_zero;
   wire [26:0] xa;
+  wire [31:0] y;
   wire [7:0] y_e;
+  wire y_inf;
+  wire y_nan;
   wire [23:0] y_sig;
+  wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$1  = b[30:0] > a[30:0];
-  assign \$2  = \$1  ? b : a;
-  assign \$3  = ! \$2 [30:23];
-  assign \$4  = b[30:0] > a[30:0];
-  assign \$5  = \$4  ? b : a;
-  assign x_e = \$3  ? 8'h01 : \$5 [30:23];
-  assign \$6  = b[30:0] > a[30:0];
-  assign \$7  = \$6  ? b : a;
-  assign \$8  = b[30:0] > a[30:0];
-  assign \$9  = \$8  ? b : a;
-  assign \$10  = ! \$9 [30:23];
-  assign \$11  = ~ \$10 ;
-  assign \$12  = b[30:0] > a[30:0];
-  assign \$13  = \$12  ? a : b;
-  assign \$14  = ! \$13 [30:23];
-  assign \$15  = b[30:0] > a[30:0];
-  assign \$16  = \$15  ? a : b;
-  assign y_e = \$14  ? 8'h01 : \$16 [30:23];
-  assign \$17  = b[30:0] > a[30:0];
-  assign \$18  = \$17  ? a : b;
-  assign \$19  = b[30:0] > a[30:0];
-  assign \$20  = \$19  ? a : b;
-  assign \$21  = ! \$20 [30:23];
-  assign \$22  = ~ \$21 ;
-  assign \$23  = x_e - y_e;
-  assign \$24  = \$23 [7:0] > 5'h1b;
-  assign \$25  = \$24  ? 8'h1b : \$23 [7:0];
-  assign \$26  = ya_full >> \$25 [4:0];
-  assign \$27  = ya_full >> \$25 [4:0];
-  assign \$28  = \$27  << \$25 [4:0];
-  assign \$29  = \$28 [26:0] != ya_full;
-  assign ya = \$26  | { 26'h0000000, \$29  };
-  assign \$30  = b[30:0] > a[30:0];
-  assign \$31  = \$30  ? b : a;
-  assign \$32  = b[30:0] > a[30:0];
-  assign \$33  = \$32  ? a : b;
-  assign \$34  = \$31 [31] ^ \$33 [31];
-  assign \$35  = xa - ya;
-  assign \$36  = xa + ya;
-  assign \$37  = \$34  ? { \$35 [27], \$35  } : { 1'h0, \$36  };
-  assign \$38  = x_e - 7'h7f;
-  assign \$39  = $signed(\$38 ) - $signed(6'h17);
-  assign exp_lsb = $signed(\$39 ) - $signed(3'h3);
-  assign \$40  = 5'h1b - rp_msb;
-  assign \$41  = \$37 [27:0] << \$40 [4:0];
-  assign \$42  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$43  = $signed(\$42 ) + $signed(8'h7f);
-  assign \$44  = $signed(\$43 ) < $signed(2'h1);
-  assign \$45  = $signed(\$43 ) < $signed(6'h25);
-  assign \$46  = $signed(2'h1) - $signed(\$43 );
-  assign rp_sh = \$41 [27:0] >> rp_rs;
-  assign \$47  = rp_sh << rp_rs;
-  assign rp_lost = \$47 [27:0] != \$41 [27:0];
-  assign \$48  = $signed(\$43 ) + $signed({ 1'h0, rp_rs });
-  assign \$49  = $signed(\$48 ) - $signed(2'h1);
-  assign \$51  = $signed(\$50 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$52  = | rp_sh[2:0];
-  assign \$53  = \$52  | rp_lost;
-  assign \$54  = \$53  | rp_sh[4];
-  assign \$55  = rp_sh[3] & \$54 ;
-  assign \$56  = $signed(\$51 ) + $signed({ 1'h0, \$55  });
-  assign \$57  = ! \$37 [27:0];
-  assign \$58  = \$56 [45:0] >= 31'h7f800000;
-  assign \$59  = ! \$37 [27:0];
-  assign \$60  = b[30:0] > a[30:0];
-  assign \$61  = \$60  ? b : a;
-  assign \$62  = b[30:0] > a[30:0];
-  assign \$63  = \$62  ? a : b;
-  assign \$64  = \$61 [31] & \$63 [31];
-  assign \$65  = b[30:0] > a[30:0];
-  assign \$66  = \$65  ? b : a;
-  assign \$67  = \$59  ? \$64  : \$66 [31];
-  assign \$68  = ! \$37 [27:0];
-  assign \$69  = b[30:0] > a[30:0];
-  assign \$70  = \$69  ? b : a;
-  assign \$71  = b[30:0] > a[30:0];
-  assign \$72  = \$71  ? a : b;
-  assign \$73  = \$70 [31] & \$72 [31];
-  assign \$74  = b[30:0] > a[30:0];
-  assign \$75  = \$74  ? b : a;
-  assign \$76  = \$68  ? \$73  : \$75 [31];
-  assign \$77  = ! \$37 [27:0];
-  assign \$78  = b[30:0] > a[30:0];
-  assign \$79  = \$78  ? b : a;
-  assign \$80  = b[30:0] > a[30:0];
-  assign \$81  = \$80  ? a : b;
-  assign \$82  = \$79 [31] & \$81 [31];
-  assign \$83  = b[30:0] > a[30:0];
-  assign \$84  = \$83  ? b : a;
-  assign \$85  = \$77  ? \$82  : \$84 [31];
-  assign \$86  = b[30:0] > a[30:0];
-  assign \$87  = \$86  ? b : a;
-  assign \$88  = \$87 [30:23] == 8'hff;
-  assign \$89  = b[30:0] > a[30:0];
-  assign \$90  = \$89  ? b : a;
-  assign \$91  = | \$90 [22:0];
-  assign \$92  = \$88  & \$91 ;
-  assign \$93  = b[30:0] > a[30:0];
-  assign \$94  = \$93  ? a : b;
-  assign \$95  = \$94 [30:23] == 8'hff;
-  assign \$96  = b[30:0] > a[30:0];
-  assign \$97  = \$96  ? a : b;
-  assign \$98  = | \$97 [22:0];
-  assign \$99  = \$95  & \$98 ;
-  assign \$100  = \$92  | \$99 ;
-  assign \$101  = b[30:0] > a[30:0];
-  assign \$102  = \$101  ? b : a;
-  assign \$103  = \$102 [30:23] == 8'hff;
-  assign \$104  = b[30:0] > a[30:0];
-  assign \$105  = \$104  ? b : a;
-  assign \$106  = ! \$105 [22:0];
-  assign \$107  = \$103  & \$106 ;
-  assign \$108  = b[30:0] > a[30:0];
-  assign \$109  = \$108  ? a : b;
-  assign \$110  = \$109 [30:23] == 8'hff;
-  assign \$111  = b[30:0] > a[30:0];
-  assign \$112  = \$111  ? a : b;
-  assign \$113  = ! \$112 [22:0];
-  assign \$114  = \$110  & \$113 ;
-  assign \$115  = \$107  & \$114 ;
-  assign \$116  = b[30:0] > a[30:0];
-  assign \$117  = \$116  ? b : a;
-  assign \$118  = b[30:0] > a[30:0];
-  assign \$119  = \$118  ? a : b;
-  assign \$120  = \$117 [31] ^ \$119 [31];
-  assign \$121  = \$115  & \$120 ;
-  assign \$122  = \$100  | \$121 ;
-  assign \$123  = b[30:0] > a[30:0];
-  assign \$124  = \$123  ? b : a;
-  assign \$125  = \$124 [30:23] == 8'hff;
-  assign \$126  = b[30:0] > a[30:0];
-  assign \$127  = \$126  ? b : a;
-  assign \$128  = ! \$127 [22:0];
-  assign \$129  = \$125  & \$128 ;
-  assign \$130  = b[30:0] > a[30:0];
-  assign \$131  = \$130  ? b : a;
+  assign \$25  = \$24 [26:0] != ya_full;
+  assign ya = \$22  | { 26'h0000000, \$25  };
+  assign sub = x[31] ^ y[31];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 7'h7f;
+  assign \$30  = $signed(\$29 ) - $signed(6'h17);
+  assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
+  assign \$31  = 5'h1b - rp_msb;
+  assign \$32  = \$28 [27:0] << \$31 [4:0];
+  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$34  = $signed(\$33 ) + $signed(8'h7f);
+  assign \$35  = $signed(\$34 ) < $signed(2'h1);
+  assign \$36  = $signed(\$34 ) < $signed(6'h25);
+  assign \$37  = $signed(2'h1) - $signed(\$34 );
+  assign rp_sh = \$32 [27:0] >> rp_rs;
+  assign \$38  = rp_sh << rp_rs;
+  assign rp_lost = \$38 [27:0] != \$32 [27:0];
+  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
+  assign \$40  = $signed(\$39 ) - $signed(2'h1);
+  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[27:4] });
+  assign \$43  = | rp_sh[2:0];
+  assign \$44  = \$43  | rp_lost;
+  assign \$45  = \$44  | rp_sh[4];
+  assign \$46  = rp_sh[3] & \$45 ;
+  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
+  assign \$48  = ! \$28 [27:0];
+  assign \$49  = \$47 [45:0] >= 31'h7f800000;
+  assign \$50  = ! \$28 [27:0];
+  assign \$51  = x[31] & y[31];
+  assign \$52  = \$50  ? \$51  : x[31];
+  assign \$53  = ! \$28 [27:0];
+  assign \$54  = x[31] & y[31];
+  assign \$55  = \$53  ? \$54  : x[31];
+  assign \$56  = ! \$28 [27:0];
+  assign \$57  = x[31] & y[31];
+  assign \$58  = \$56  ? \$57  : x[31];
+  assign \$59  = x_nan | y_nan;
+  assign \$60  = x_inf & y_inf;
+  assign \$61  = \$60  & sub;
+  assign \$62  = \$59  | \$61 ;
+  assign swap = b[30:0] > a[30:0];
+  assign x = swap ? b : a;
+  assign y = swap ? a : b;
+  assign \$1  = ! x[30:23];
+  assign x_e = \$1  ? 8'h01 : x[30:23];
+  assign \$2  = ! x[30:23];
+  assign \$3  = ~ \$2 ;
+  assign \$4  = x[30:23] == 8'hff;
+  assign \$5  = ! x[22:0];
+  assign x_inf = \$4  & \$5 ;
+  assign \$6  = x[30:23] == 8'hff;
+  assign \$7  = | x[22:0];
+  assign x_nan = \$6  & \$7 ;
+  assign \$8  = ! x[30:23];
+  assign \$9  = ! x[22:0];
+  assign x_zero = \$8  & \$9 ;
+  assign \$10  = ! y[30:23];
+  assign y_e = \$10  ? 8'h01 : y[30:23];
+  assign \$11  = ! y[30:23];
+  assign \$12  = ~ \$11 ;
+  assign \$13  = y[30:23] == 8'hff;
+  assign \$14  = ! y[22:0];
+  assign y_inf = \$13  & \$14 ;
+  assign \$15  = y[30:23] == 8'hff;
+  assign \$16  = | y[22:0];
+  assign y_nan = \$15  & \$16 ;
+  assign \$17  = ! y[30:23];
+  assign \$18  = ! y[22:0];
+  assign y_zero = \$17  & \$18 ;
+  assign \$19  = x_e - y_e;
+  assign \$20  = \$19 [7:0] > 5'h1b;
+  assign \$21  = \$20  ? 8'h1b : \$19 [7:0];
+  assign \$22  = ya_full >> \$21 [4:0];
+  assign \$23  = ya_full >> \$21 [4:0];
+  assign \$24  = \$23  << \$21 [4:0];
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
     rp_msb = 5'h00;
-    if (\$37 [0]) begin
+    if (\$28 [0]) begin
       rp_msb = 5'h00;
     end
-    if (\$37 [1]) begin
+    if (\$28 [1]) begin
       rp_msb = 5'h01;
     end
-    if (\$37 [2]) begin
+    if (\$28 [2]) begin
       rp_msb = 5'h02;
     end
-    if (\$37 [3]) begin
+    if (\$28 [3]) begin
       rp_msb = 5'h03;
     end
-    if (\$37 [4]) begin
+    if (\$28 [4]) begin
       rp_msb = 5'h04;
     end
-    if (\$37 [5]) begin
+    if (\$28 [5]) begin
       rp_msb = 5'h05;
     end
-    if (\$37 [6]) begin
+    if (\$28 [6]) begin
       rp_msb = 5'h06;
     end
-    if (\$37 [7]) begin
+    if (\$28 [7]) begin
       rp_msb = 5'h07;
     end
-    if (\$37 [8]) begin
+    if (\$28 [8]) begin
       rp_msb = 5'h08;
     end
-    if (\$37 [9]) begin
+    if (\$28 [9]) begin
       rp_msb = 5'h09;
     end
-    if (\$37 [10]) begin
+    if (\$28 [10]) begin
       rp_msb = 5'h0a;
     end
-    if (\$37 [11]) begin
+    if (\$28 [11]) begin
       rp_msb = 5'h0b;
     end
-    if (\$37 [12]) begin
+    if (\$28 [12]) begin
       rp_msb = 5'h0c;
     end
-    if (\$37 [13]) begin
+    if (\$28 [13]) begin
       rp_msb = 5'h0d;
     end
-    if (\$37 [14]) begin
+    if (\$28 [14]) begin
       rp_msb = 5'h0e;
     end
-    if (\$37 [15]) begin
+    if (\$28 [15]) begin
       rp_msb = 5'h0f;
     end
-    if (\$37 [16]) begin
+    if (\$28 [16]) begin
       rp_msb = 5'h10;
     end
-    if (\$37 [17]) begin
+    if (\$28 [17]) begin
       rp_msb = 5'h11;
     end
-    if (\$37 [18]) begin
+    if (\$28 [18]) begin
       rp_msb = 5'h12;
     end
-    if (\$37 [19]) begin
+    if (\$28 [19]) begin
       rp_msb = 5'h13;
     end
-    if (\$37 [20]) begin
+    if (\$28 [20]) begin
       rp_msb = 5'h14;
     end
-    if (\$37 [21]) begin
+    if (\$28 [21]) begin
       rp_msb = 5'h15;
     end
-    if (\$37 [22]) begin
+    if (\$28 [22]) begin
       rp_msb = 5'h16;
     end
-    if (\$37 [23]) begin
+    if (\$28 [23]) begin
       rp_msb = 5'h17;
     end
-    if (\$37 [24]) begin
+    if (\$28 [24]) begin
       rp_msb = 5'h18;
     end
-    if (\$37 [25]) begin
+    if (\$28 [25]) begin
       rp_msb = 5'h19;
     end
-    if (\$37 [26]) begin
+    if (\$28 [26]) begin
       rp_msb = 5'h1a;
     end
-    if (\$37 [27]) begin
+    if (\$28 [27]) begin
       rp_msb = 5'h1b;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
     rp_rs = 5'h00;
-    if (\$44 ) begin
+    if (\$35 ) begin
       (* full_case = 32'd1 *)
-      if (\$45 ) begin
+      if (\$36 ) begin
         rp_rs = 5'h1c;
       end else begin
-        rp_rs = \$46 [4:0];
+        rp_rs = \$37 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
     (* full_case = 32'd1 *)
-    if (\$57 ) begin
-      rp_out = { \$67 , 31'h00000000 };
-    end else if (\$58 ) begin
-      rp_out = { \$76 , 31'h7f800000 };
+    if (\$48 ) begin
+      rp_out = { \$52 , 31'h00000000 };
+    end else if (\$49 ) begin
+      rp_out = { \$55 , 31'h7f800000 };
     end else begin
-      rp_out = { \$85 , \$56 [30:0] };
+      rp_out = { \$58 , \$47 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
     (* full_case = 32'd1 *)
-    if (\$122 ) begin
+    if (\$62 ) begin
       s = 32'd2143289344;
-    end else if (\$129 ) begin
-      s = \$131 ;
+    end else if (x_inf) begin
+      s = x;
     end else begin
       s = rp_out;
     end
   end
-  assign x_sig = { \$11 , \$7 [22:0] };
-  assign y_sig = { \$22 , \$18 [22:0] };
-  assign d = \$23 [7:0];
-  assign dcl = \$25 [4:0];
-  assign total = \$37 [27:0];
-  assign rp_ls = \$40 [4:0];
-  assign rp_norm = \$41 [27:0];
-  assign rp_eb = { \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43  };
-  assign rp_packed = \$56 [45:0];
-  assign xa = { \$11 , \$7 [22:0], 3'h0 };
-  assign ya_full = { \$22 , \$18 [22:0], 3'h0 };
-  assign \$50  = { \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 , 23'h000000 };
+  assign x_sig = { \$3 , x[22:0] };
+  assign y_sig = { \$12 , y[22:0] };
+  assign d = \$19 [7:0];
+  assign dcl = \$21 [4:0];
+  assign total = \$28 [27:0];
+  assign rp_ls = \$31 [4:0];
+  assign rp_norm = \$32 [27:0];
+  assign rp_eb = { \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34  };
+  assign rp_packed = \$47 [45:0];
+  assign xa = { \$3 , x[22:0], 3'h0 };
+  assign ya_full = { \$12 , y[22:0], 3'h0 };
+  assign \$41  = { \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 , 23'h000000 };
 endmodule
 
 module \lut_all_fp16_fp16tab_nosym.dq_add0_1 (b, s, a);
   reg \$auto$verilog_backend.cc:2355:dump_module$5  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire \$100 ;
-  wire \$101 ;
-  wire [31:0] \$102 ;
-  wire \$103 ;
-  wire \$104 ;
-  wire [31:0] \$105 ;
-  wire \$106 ;
-  wire \$107 ;
-  wire \$108 ;
-  wire [31:0] \$109 ;
   wire \$11 ;
-  wire \$110 ;
-  wire \$111 ;
-  wire [31:0] \$112 ;
-  wire \$113 ;
-  wire \$114 ;
-  wire \$115 ;
-  wire \$116 ;
-  wire [31:0] \$117 ;
-  wire \$118 ;
-  wire [31:0] \$119 ;
   wire \$12 ;
-  wire \$120 ;
-  wire \$121 ;
-  wire \$122 ;
-  wire \$123 ;
-  wire [31:0] \$124 ;
-  wire \$125 ;
-  wire \$126 ;
-  wire [31:0] \$127 ;
-  wire \$128 ;
-  wire \$129 ;
-  wire [31:0] \$13 ;
-  wire \$130 ;
-  wire [31:0] \$131 ;
+  wire \$13 ;
   wire \$14 ;
   wire \$15 ;
-  wire [31:0] \$16 ;
+  wire \$16 ;
   wire \$17 ;
-  wire [31:0] \$18 ;
-  wire \$19 ;
-  wire [31:0] \$2 ;
-  wire [31:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire [8:0] \$23 ;
-  wire \$24 ;
-  wire [7:0] \$25 ;
-  wire [26:0] \$26 ;
-  wire [26:0] \$27 ;
-  wire [57:0] \$28 ;
-  wire \$29 ;
+  wire \$18 ;
+  wire [8:0] \$19 ;
+  wire \$2 ;
+  wire \$20 ;
+  wire [7:0] \$21 ;
+  wire [26:0] \$22 ;
+  wire [26:0] \$23 ;
+  wire [57:0] \$24 ;
+  wire \$25 ;
+  wire [27:0] \$26 ;
+  wire [27:0] \$27 ;
+  wire [28:0] \$28 ;
+  wire [8:0] \$29 ;
   wire \$3 ;
-  wire \$30 ;
-  wire [31:0] \$31 ;
-  wire \$32 ;
-  wire [31:0] \$33 ;
-  wire \$34 ;
-  wire [27:0] \$35 ;
-  wire [27:0] \$36 ;
-  wire [28:0] \$37 ;
-  wire [8:0] \$38 ;
-  wire [9:0] \$39 ;
+  wire [9:0] \$30 ;
+  wire [5:0] \$31 ;
+  wire [58:0] \$32 ;
+  wire [11:0] \$33 ;
+  wire [12:0] \$34 ;
+  wire \$35 ;
+  wire \$36 ;
+  wire [22:0] \$37 ;
+  wire [58:0] \$38 ;
+  wire [22:0] \$39 ;
   wire \$4 ;
-  wire [5:0] \$40 ;
-  wire [58:0] \$41 ;
-  wire [11:0] \$42 ;
-  wire [12:0] \$43 ;
+  wire [23:0] \$40 ;
+  wire [54:0] \$41 ;
+  wire [55:0] \$42 ;
+  wire \$43 ;
   wire \$44 ;
   wire \$45 ;
-  wire [22:0] \$46 ;
-  wire [58:0] \$47 ;
-  wire [22:0] \$48 ;
-  wire [23:0] \$49 ;
-  wire [31:0] \$5 ;
-  wire [54:0] \$50 ;
-  wire [55:0] \$51 ;
+  wire \$46 ;
+  wire [56:0] \$47 ;
+  wire \$48 ;
+  wire \$49 ;
+  wire \$5 ;
+  wire \$50 ;
+  wire \$51 ;
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire [56:0] \$56 ;
+  wire \$56 ;
   wire \$57 ;
   wire \$58 ;
   wire \$59 ;
   wire \$6 ;
   wire \$60 ;
-  wire [31:0] \$61 ;
+  wire \$61 ;
   wire \$62 ;
-  wire [31:0] \$63 ;
-  wire \$64 ;
-  wire \$65 ;
-  wire [31:0] \$66 ;
-  wire \$67 ;
-  wire \$68 ;
-  wire \$69 ;
-  wire [31:0] \$7 ;
-  wire [31:0] \$70 ;
-  wire \$71 ;
-  wire [31:0] \$72 ;
-  wire \$73 ;
-  wire \$74 ;
-  wire [31:0] \$75 ;
-  wire \$76 ;
-  wire \$77 ;
-  wire \$78 ;
-  wire [31:0] \$79 ;
+  wire \$7 ;
   wire \$8 ;
-  wire \$80 ;
-  wire [31:0] \$81 ;
-  wire \$82 ;
-  wire \$83 ;
-  wire [31:0] \$84 ;
-  wire \$85 ;
-  wire \$86 ;
-  wire [31:0] \$87 ;
-  wire \$88 ;
-  wire \$89 ;
-  wire [31:0] \$9 ;
-  wire [31:0] \$90 ;
-  wire \$91 ;
-  wire \$92 ;
-  wire \$93 ;
-  wire [31:0] \$94 ;
-  wire \$95 ;
-  wire \$96 ;
-  wire [31:0] \$97 ;
-  wire \$98 ;
-  wire \$99 ;
+  wire \$9 ;
   input [31:0] a;
   wire [31:0] a;
   input [31:0] b;
@@ -6134,419 +5867,301 @@ module \lut_all_fp16_fp16tab_nosym.dq_add0_1 (b, s, a);
   wire [27:0] rp_sh;
   output [31:0] s;
   reg [31:0] s;
+  wire sub;
+  wire swap;
   wire [27:0] total;
+  wire [31:0] x;
   wire [7:0] x_e;
+  wire x_inf;
+  wire x_nan;
   wire [23:0] x_sig;
+  wire x_zero;
   wire [26:0] xa;
+  wire [31:0] y;
   wire [7:0] y_e;
+  wire y_inf;
+  wire y_nan;
   wire [23:0] y_sig;
+  wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$1  = b[30:0] > a[30:0];
-  assign \$2  = \$1  ? b : a;
-  assign \$3  = ! \$2 [30:23];
-  assign \$4  = b[30:0] > a[30:0];
-  assign \$5  = \$4  ? b : a;
-  assign x_e = \$3  ? 8'h01 : \$5 [30:23];
-  assign \$6  = b[30:0] > a[30:0];
-  assign \$7  = \$6  ? b : a;
-  assign \$8  = b[30:0] > a[30:0];
-  assign \$9  = \$8  ? b : a;
-  assign \$10  = ! \$9 [30:23];
-  assign \$11  = ~ \$10 ;
-  assign \$12  = b[30:0] > a[30:0];
-  assign \$13  = \$12  ? a : b;
-  assign \$14  = ! \$13 [30:23];
-  assign \$15  = b[30:0] > a[30:0];
-  assign \$16  = \$15  ? a : b;
-  assign y_e = \$14  ? 8'h01 : \$16 [30:23];
-  assign \$17  = b[30:0] > a[30:0];
-  assign \$18  = \$17  ? a : b;
-  assign \$19  = b[30:0] > a[30:0];
-  assign \$20  = \$19  ? a : b;
-  assign \$21  = ! \$20 [30:23];
-  assign \$22  = ~ \$21 ;
-  assign \$23  = x_e - y_e;
-  assign \$24  = \$23 [7:0] > 5'h1b;
-  assign \$25  = \$24  ? 8'h1b : \$23 [7:0];
-  assign \$26  = ya_full >> \$25 [4:0];
-  assign \$27  = ya_full >> \$25 [4:0];
-  assign \$28  = \$27  << \$25 [4:0];
-  assign \$29  = \$28 [26:0] != ya_full;
-  assign ya = \$26  | { 26'h0000000, \$29  };
-  assign \$30  = b[30:0] > a[30:0];
-  assign \$31  = \$30  ? b : a;
-  assign \$32  = b[30:0] > a[30:0];
-  assign \$33  = \$32  ? a : b;
-  assign \$34  = \$31 [31] ^ \$33 [31];
-  assign \$35  = xa - ya;
-  assign \$36  = xa + ya;
-  assign \$37  = \$34  ? { \$35 [27], \$35  } : { 1'h0, \$36  };
-  assign \$38  = x_e - 7'h7f;
-  assign \$39  = $signed(\$38 ) - $signed(6'h17);
-  assign exp_lsb = $signed(\$39 ) - $signed(3'h3);
-  assign \$40  = 5'h1b - rp_msb;
-  assign \$41  = \$37 [27:0] << \$40 [4:0];
-  assign \$42  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$43  = $signed(\$42 ) + $signed(8'h7f);
-  assign \$44  = $signed(\$43 ) < $signed(2'h1);
-  assign \$45  = $signed(\$43 ) < $signed(6'h25);
-  assign \$46  = $signed(2'h1) - $signed(\$43 );
-  assign rp_sh = \$41 [27:0] >> rp_rs;
-  assign \$47  = rp_sh << rp_rs;
-  assign rp_lost = \$47 [27:0] != \$41 [27:0];
-  assign \$48  = $signed(\$43 ) + $signed({ 1'h0, rp_rs });
-  assign \$49  = $signed(\$48 ) - $signed(2'h1);
-  assign \$51  = $signed(\$50 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$52  = | rp_sh[2:0];
-  assign \$53  = \$52  | rp_lost;
-  assign \$54  = \$53  | rp_sh[4];
-  assign \$55  = rp_sh[3] & \$54 ;
-  assign \$56  = $signed(\$51 ) + $signed({ 1'h0, \$55  });
-  assign \$57  = ! \$37 [27:0];
-  assign \$58  = \$56 [45:0] >= 31'h7f800000;
-  assign \$59  = ! \$37 [27:0];
-  assign \$60  = b[30:0] > a[30:0];
-  assign \$61  = \$60  ? b : a;
-  assign \$62  = b[30:0] > a[30:0];
-  assign \$63  = \$62  ? a : b;
-  assign \$64  = \$61 [31] & \$63 [31];
-  assign \$65  = b[30:0] > a[30:0];
-  assign \$66  = \$65  ? b : a;
-  assign \$67  = \$59  ? \$64  : \$66 [31];
-  assign \$68  = ! \$37 [27:0];
-  assign \$69  = b[30:0] > a[30:0];
-  assign \$70  = \$69  ? b : a;
-  assign \$71  = b[30:0] > a[30:0];
-  assign \$72  = \$71  ? a : b;
-  assign \$73  = \$70 [31] & \$72 [31];
-  assign \$74  = b[30:0] > a[30:0];
-  assign \$75  = \$74  ? b : a;
-  assign \$76  = \$68  ? \$73  : \$75 [31];
-  assign \$77  = ! \$37 [27:0];
-  assign \$78  = b[30:0] > a[30:0];
-  assign \$79  = \$78  ? b : a;
-  assign \$80  = b[30:0] > a[30:0];
-  assign \$81  = \$80  ? a : b;
-  assign \$82  = \$79 [31] & \$81 [31];
-  assign \$83  = b[30:0] > a[30:0];
-  assign \$84  = \$83  ? b : a;
-  assign \$85  = \$77  ? \$82  : \$84 [31];
-  assign \$86  = b[30:0] > a[30:0];
-  assign \$87  = \$86  ? b : a;
-  assign \$88  = \$87 [30:23] == 8'hff;
-  assign \$89  = b[30:0] > a[30:0];
-  assign \$90  = \$89  ? b : a;
-  assign \$91  = | \$90 [22:0];
-  assign \$92  = \$88  & \$91 ;
-  assign \$93  = b[30:0] > a[30:0];
-  assign \$94  = \$93  ? a : b;
-  assign \$95  = \$94 [30:23] == 8'hff;
-  assign \$96  = b[30:0] > a[30:0];
-  assign \$97  = \$96  ? a : b;
-  assign \$98  = | \$97 [22:0];
-  assign \$99  = \$95  & \$98 ;
-  assign \$100  = \$92  | \$99 ;
-  assign \$101  = b[30:0] > a[30:0];
-  assign \$102  = \$101  ? b : a;
-  assign \$103  = \$102 [30:23] == 8'hff;
-  assign \$104  = b[30:0] > a[30:0];
-  assign \$105  = \$104  ? b : a;
-  assign \$106  = ! \$105 [22:0];
-  assign \$107  = \$103  & \$106 ;
-  assign \$108  = b[30:0] > a[30:0];
-  assign \$109  = \$108  ? a : b;
-  assign \$110  = \$109 [30:23] == 8'hff;
-  assign \$111  = b[30:0] > a[30:0];
-  assign \$112  = \$111  ? a : b;
-  assign \$113  = ! \$112 [22:0];
-  assign \$114  = \$110  & \$113 ;
-  assign \$115  = \$107  & \$114 ;
-  assign \$116  = b[30:0] > a[30:0];
-  assign \$117  = \$116  ? b : a;
-  assign \$118  = b[30:0] > a[30:0];
-  assign \$119  = \$118  ? a : b;
-  assign \$120  = \$117 [31] ^ \$119 [31];
-  assign \$121  = \$115  & \$120 ;
-  assign \$122  = \$100  | \$121 ;
-  assign \$123  = b[30:0] > a[30:0];
-  assign \$124  = \$123  ? b : a;
-  assign \$125  = \$124 [30:23] == 8'hff;
-  assign \$126  = b[30:0] > a[30:0];
-  assign \$127  = \$126  ? b : a;
-  assign \$128  = ! \$127 [22:0];
-  assign \$129  = \$125  & \$128 ;
-  assign \$130  = b[30:0] > a[30:0];
-  assign \$131  = \$130  ? b : a;
+  assign \$25  = \$24 [26:0] != ya_full;
+  assign ya = \$22  | { 26'h0000000, \$25  };
+  assign sub = x[31] ^ y[31];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 7'h7f;
+  assign \$30  = $signed(\$29 ) - $signed(6'h17);
+  assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
+  assign \$31  = 5'h1b - rp_msb;
+  assign \$32  = \$28 [27:0] << \$31 [4:0];
+  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$34  = $signed(\$33 ) + $signed(8'h7f);
+  assign \$35  = $signed(\$34 ) < $signed(2'h1);
+  assign \$36  = $signed(\$34 ) < $signed(6'h25);
+  assign \$37  = $signed(2'h1) - $signed(\$34 );
+  assign rp_sh = \$32 [27:0] >> rp_rs;
+  assign \$38  = rp_sh << rp_rs;
+  assign rp_lost = \$38 [27:0] != \$32 [27:0];
+  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
+  assign \$40  = $signed(\$39 ) - $signed(2'h1);
+  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[27:4] });
+  assign \$43  = | rp_sh[2:0];
+  assign \$44  = \$43  | rp_lost;
+  assign \$45  = \$44  | rp_sh[4];
+  assign \$46  = rp_sh[3] & \$45 ;
+  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
+  assign \$48  = ! \$28 [27:0];
+  assign \$49  = \$47 [45:0] >= 31'h7f800000;
+  assign \$50  = ! \$28 [27:0];
+  assign \$51  = x[31] & y[31];
+  assign \$52  = \$50  ? \$51  : x[31];
+  assign \$53  = ! \$28 [27:0];
+  assign \$54  = x[31] & y[31];
+  assign \$55  = \$53  ? \$54  : x[31];
+  assign \$56  = ! \$28 [27:0];
+  assign \$57  = x[31] & y[31];
+  assign \$58  = \$56  ? \$57  : x[31];
+  assign \$59  = x_nan | y_nan;
+  assign \$60  = x_inf & y_inf;
+  assign \$61  = \$60  & sub;
+  assign \$62  = \$59  | \$61 ;
+  assign swap = b[30:0] > a[30:0];
+  assign x = swap ? b : a;
+  assign y = swap ? a : b;
+  assign \$1  = ! x[30:23];
+  assign x_e = \$1  ? 8'h01 : x[30:23];
+  assign \$2  = ! x[30:23];
+  assign \$3  = ~ \$2 ;
+  assign \$4  = x[30:23] == 8'hff;
+  assign \$5  = ! x[22:0];
+  assign x_inf = \$4  & \$5 ;
+  assign \$6  = x[30:23] == 8'hff;
+  assign \$7  = | x[22:0];
+  assign x_nan = \$6  & \$7 ;
+  assign \$8  = ! x[30:23];
+  assign \$9  = ! x[22:0];
+  assign x_zero = \$8  & \$9 ;
+  assign \$10  = ! y[30:23];
+  assign y_e = \$10  ? 8'h01 : y[30:23];
+  assign \$11  = ! y[30:23];
+  assign \$12  = ~ \$11 ;
+  assign \$13  = y[30:23] == 8'hff;
+  assign \$14  = ! y[22:0];
+  assign y_inf = \$13  & \$14 ;
+  assign \$15  = y[30:23] == 8'hff;
+  assign \$16  = | y[22:0];
+  assign y_nan = \$15  & \$16 ;
+  assign \$17  = ! y[30:23];
+  assign \$18  = ! y[22:0];
+  assign y_zero = \$17  & \$18 ;
+  assign \$19  = x_e - y_e;
+  assign \$20  = \$19 [7:0] > 5'h1b;
+  assign \$21  = \$20  ? 8'h1b : \$19 [7:0];
+  assign \$22  = ya_full >> \$21 [4:0];
+  assign \$23  = ya_full >> \$21 [4:0];
+  assign \$24  = \$23  << \$21 [4:0];
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
     rp_msb = 5'h00;
-    if (\$37 [0]) begin
+    if (\$28 [0]) begin
       rp_msb = 5'h00;
     end
-    if (\$37 [1]) begin
+    if (\$28 [1]) begin
       rp_msb = 5'h01;
     end
-    if (\$37 [2]) begin
+    if (\$28 [2]) begin
       rp_msb = 5'h02;
     end
-    if (\$37 [3]) begin
+    if (\$28 [3]) begin
       rp_msb = 5'h03;
     end
-    if (\$37 [4]) begin
+    if (\$28 [4]) begin
       rp_msb = 5'h04;
     end
-    if (\$37 [5]) begin
+    if (\$28 [5]) begin
       rp_msb = 5'h05;
     end
-    if (\$37 [6]) begin
+    if (\$28 [6]) begin
       rp_msb = 5'h06;
     end
-    if (\$37 [7]) begin
+    if (\$28 [7]) begin
       rp_msb = 5'h07;
     end
-    if (\$37 [8]) begin
+    if (\$28 [8]) begin
       rp_msb = 5'h08;
     end
-    if (\$37 [9]) begin
+    if (\$28 [9]) begin
       rp_msb = 5'h09;
     end
-    if (\$37 [10]) begin
+    if (\$28 [10]) begin
       rp_msb = 5'h0a;
     end
-    if (\$37 [11]) begin
+    if (\$28 [11]) begin
       rp_msb = 5'h0b;
     end
-    if (\$37 [12]) begin
+    if (\$28 [12]) begin
       rp_msb = 5'h0c;
     end
-    if (\$37 [13]) begin
+    if (\$28 [13]) begin
       rp_msb = 5'h0d;
     end
-    if (\$37 [14]) begin
+    if (\$28 [14]) begin
       rp_msb = 5'h0e;
     end
-    if (\$37 [15]) begin
+    if (\$28 [15]) begin
       rp_msb = 5'h0f;
     end
-    if (\$37 [16]) begin
+    if (\$28 [16]) begin
       rp_msb = 5'h10;
     end
-    if (\$37 [17]) begin
+    if (\$28 [17]) begin
       rp_msb = 5'h11;
     end
-    if (\$37 [18]) begin
+    if (\$28 [18]) begin
       rp_msb = 5'h12;
     end
-    if (\$37 [19]) begin
+    if (\$28 [19]) begin
       rp_msb = 5'h13;
     end
-    if (\$37 [20]) begin
+    if (\$28 [20]) begin
       rp_msb = 5'h14;
     end
-    if (\$37 [21]) begin
+    if (\$28 [21]) begin
       rp_msb = 5'h15;
     end
-    if (\$37 [22]) begin
+    if (\$28 [22]) begin
       rp_msb = 5'h16;
     end
-    if (\$37 [23]) begin
+    if (\$28 [23]) begin
       rp_msb = 5'h17;
     end
-    if (\$37 [24]) begin
+    if (\$28 [24]) begin
       rp_msb = 5'h18;
     end
-    if (\$37 [25]) begin
+    if (\$28 [25]) begin
       rp_msb = 5'h19;
     end
-    if (\$37 [26]) begin
+    if (\$28 [26]) begin
       rp_msb = 5'h1a;
     end
-    if (\$37 [27]) begin
+    if (\$28 [27]) begin
       rp_msb = 5'h1b;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
     rp_rs = 5'h00;
-    if (\$44 ) begin
+    if (\$35 ) begin
       (* full_case = 32'd1 *)
-      if (\$45 ) begin
+      if (\$36 ) begin
         rp_rs = 5'h1c;
       end else begin
-        rp_rs = \$46 [4:0];
+        rp_rs = \$37 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
     (* full_case = 32'd1 *)
-    if (\$57 ) begin
-      rp_out = { \$67 , 31'h00000000 };
-    end else if (\$58 ) begin
-      rp_out = { \$76 , 31'h7f800000 };
+    if (\$48 ) begin
+      rp_out = { \$52 , 31'h00000000 };
+    end else if (\$49 ) begin
+      rp_out = { \$55 , 31'h7f800000 };
     end else begin
-      rp_out = { \$85 , \$56 [30:0] };
+      rp_out = { \$58 , \$47 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
     (* full_case = 32'd1 *)
-    if (\$122 ) begin
+    if (\$62 ) begin
       s = 32'd2143289344;
-    end else if (\$129 ) begin
-      s = \$131 ;
+    end else if (x_inf) begin
+      s = x;
     end else begin
       s = rp_out;
     end
   end
-  assign x_sig = { \$11 , \$7 [22:0] };
-  assign y_sig = { \$22 , \$18 [22:0] };
-  assign d = \$23 [7:0];
-  assign dcl = \$25 [4:0];
-  assign total = \$37 [27:0];
-  assign rp_ls = \$40 [4:0];
-  assign rp_norm = \$41 [27:0];
-  assign rp_eb = { \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43  };
-  assign rp_packed = \$56 [45:0];
-  assign xa = { \$11 , \$7 [22:0], 3'h0 };
-  assign ya_full = { \$22 , \$18 [22:0], 3'h0 };
-  assign \$50  = { \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 , 23'h000000 };
+  assign x_sig = { \$3 , x[22:0] };
+  assign y_sig = { \$12 , y[22:0] };
+  assign d = \$19 [7:0];
+  assign dcl = \$21 [4:0];
+  assign total = \$28 [27:0];
+  assign rp_ls = \$31 [4:0];
+  assign rp_norm = \$32 [27:0];
+  assign rp_eb = { \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34  };
+  assign rp_packed = \$47 [45:0];
+  assign xa = { \$3 , x[22:0], 3'h0 };
+  assign ya_full = { \$12 , y[22:0], 3'h0 };
+  assign \$41  = { \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 , 23'h000000 };
 endmodule
 
 module \lut_all_fp16_fp16tab_nosym.dq_add1_0 (b, s, a);
   reg \$auto$verilog_backend.cc:2355:dump_module$6  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire \$100 ;
-  wire \$101 ;
-  wire [31:0] \$102 ;
-  wire \$103 ;
-  wire \$104 ;
-  wire [31:0] \$105 ;
-  wire \$106 ;
-  wire \$107 ;
-  wire \$108 ;
-  wire [31:0] \$109 ;
   wire \$11 ;
-  wire \$110 ;
-  wire \$111 ;
-  wire [31:0] \$112 ;
-  wire \$113 ;
-  wire \$114 ;
-  wire \$115 ;
-  wire \$116 ;
-  wire [31:0] \$117 ;
-  wire \$118 ;
-  wire [31:0] \$119 ;
   wire \$12 ;
-  wire \$120 ;
-  wire \$121 ;
-  wire \$122 ;
-  wire \$123 ;
-  wire [31:0] \$124 ;
-  wire \$125 ;
-  wire \$126 ;
-  wire [31:0] \$127 ;
-  wire \$128 ;
-  wire \$129 ;
-  wire [31:0] \$13 ;
-  wire \$130 ;
-  wire [31:0] \$131 ;
+  wire \$13 ;
   wire \$14 ;
   wire \$15 ;
-  wire [31:0] \$16 ;
+  wire \$16 ;
   wire \$17 ;
-  wire [31:0] \$18 ;
-  wire \$19 ;
-  wire [31:0] \$2 ;
-  wire [31:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire [8:0] \$23 ;
-  wire \$24 ;
-  wire [7:0] \$25 ;
-  wire [26:0] \$26 ;
-  wire [26:0] \$27 ;
-  wire [57:0] \$28 ;
-  wire \$29 ;
+  wire \$18 ;
+  wire [8:0] \$19 ;
+  wire \$2 ;
+  wire \$20 ;
+  wire [7:0] \$21 ;
+  wire [26:0] \$22 ;
+  wire [26:0] \$23 ;
+  wire [57:0] \$24 ;
+  wire \$25 ;
+  wire [27:0] \$26 ;
+  wire [27:0] \$27 ;
+  wire [28:0] \$28 ;
+  wire [8:0] \$29 ;
   wire \$3 ;
-  wire \$30 ;
-  wire [31:0] \$31 ;
-  wire \$32 ;
-  wire [31:0] \$33 ;
-  wire \$34 ;
-  wire [27:0] \$35 ;
-  wire [27:0] \$36 ;
-  wire [28:0] \$37 ;
-  wire [8:0] \$38 ;
-  wire [9:0] \$39 ;
+  wire [9:0] \$30 ;
+  wire [5:0] \$31 ;
+  wire [58:0] \$32 ;
+  wire [11:0] \$33 ;
+  wire [12:0] \$34 ;
+  wire \$35 ;
+  wire \$36 ;
+  wire [22:0] \$37 ;
+  wire [58:0] \$38 ;
+  wire [22:0] \$39 ;
   wire \$4 ;
-  wire [5:0] \$40 ;
-  wire [58:0] \$41 ;
-  wire [11:0] \$42 ;
-  wire [12:0] \$43 ;
+  wire [23:0] \$40 ;
+  wire [54:0] \$41 ;
+  wire [55:0] \$42 ;
+  wire \$43 ;
   wire \$44 ;
   wire \$45 ;
-  wire [22:0] \$46 ;
-  wire [58:0] \$47 ;
-  wire [22:0] \$48 ;
-  wire [23:0] \$49 ;
-  wire [31:0] \$5 ;
-  wire [54:0] \$50 ;
-  wire [55:0] \$51 ;
+  wire \$46 ;
+  wire [56:0] \$47 ;
+  wire \$48 ;
+  wire \$49 ;
+  wire \$5 ;
+  wire \$50 ;
+  wire \$51 ;
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire [56:0] \$56 ;
+  wire \$56 ;
   wire \$57 ;
   wire \$58 ;
   wire \$59 ;
   wire \$6 ;
   wire \$60 ;
-  wire [31:0] \$61 ;
+  wire \$61 ;
   wire \$62 ;
-  wire [31:0] \$63 ;
-  wire \$64 ;
-  wire \$65 ;
-  wire [31:0] \$66 ;
-  wire \$67 ;
-  wire \$68 ;
-  wire \$69 ;
-  wire [31:0] \$7 ;
-  wire [31:0] \$70 ;
-  wire \$71 ;
-  wire [31:0] \$72 ;
-  wire \$73 ;
-  wire \$74 ;
-  wire [31:0] \$75 ;
-  wire \$76 ;
-  wire \$77 ;
-  wire \$78 ;
-  wire [31:0] \$79 ;
+  wire \$7 ;
   wire \$8 ;
-  wire \$80 ;
-  wire [31:0] \$81 ;
-  wire \$82 ;
-  wire \$83 ;
-  wire [31:0] \$84 ;
-  wire \$85 ;
-  wire \$86 ;
-  wire [31:0] \$87 ;
-  wire \$88 ;
-  wire \$89 ;
-  wire [31:0] \$9 ;
-  wire [31:0] \$90 ;
-  wire \$91 ;
-  wire \$92 ;
-  wire \$93 ;
-  wire [31:0] \$94 ;
-  wire \$95 ;
-  wire \$96 ;
-  wire [31:0] \$97 ;
-  wire \$98 ;
-  wire \$99 ;
+  wire \$9 ;
   input [31:0] a;
   wire [31:0] a;
   input [31:0] b;
@@ -6565,419 +6180,301 @@ module \lut_all_fp16_fp16tab_nosym.dq_add1_0 (b, s, a);
   wire [27:0] rp_sh;
   output [31:0] s;
   reg [31:0] s;
+  wire sub;
+  wire swap;
   wire [27:0] total;
+  wire [31:0] x;
   wire [7:0] x_e;
+  wire x_inf;
+  wire x_nan;
   wire [23:0] x_sig;
+  wire x_zero;
   wire [26:0] xa;
+  wire [31:0] y;
   wire [7:0] y_e;
+  wire y_inf;
+  wire y_nan;
   wire [23:0] y_sig;
+  wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$1  = b[30:0] > a[30:0];
-  assign \$2  = \$1  ? b : a;
-  assign \$3  = ! \$2 [30:23];
-  assign \$4  = b[30:0] > a[30:0];
-  assign \$5  = \$4  ? b : a;
-  assign x_e = \$3  ? 8'h01 : \$5 [30:23];
-  assign \$6  = b[30:0] > a[30:0];
-  assign \$7  = \$6  ? b : a;
-  assign \$8  = b[30:0] > a[30:0];
-  assign \$9  = \$8  ? b : a;
-  assign \$10  = ! \$9 [30:23];
-  assign \$11  = ~ \$10 ;
-  assign \$12  = b[30:0] > a[30:0];
-  assign \$13  = \$12  ? a : b;
-  assign \$14  = ! \$13 [30:23];
-  assign \$15  = b[30:0] > a[30:0];
-  assign \$16  = \$15  ? a : b;
-  assign y_e = \$14  ? 8'h01 : \$16 [30:23];
-  assign \$17  = b[30:0] > a[30:0];
-  assign \$18  = \$17  ? a : b;
-  assign \$19  = b[30:0] > a[30:0];
-  assign \$20  = \$19  ? a : b;
-  assign \$21  = ! \$20 [30:23];
-  assign \$22  = ~ \$21 ;
-  assign \$23  = x_e - y_e;
-  assign \$24  = \$23 [7:0] > 5'h1b;
-  assign \$25  = \$24  ? 8'h1b : \$23 [7:0];
-  assign \$26  = ya_full >> \$25 [4:0];
-  assign \$27  = ya_full >> \$25 [4:0];
-  assign \$28  = \$27  << \$25 [4:0];
-  assign \$29  = \$28 [26:0] != ya_full;
-  assign ya = \$26  | { 26'h0000000, \$29  };
-  assign \$30  = b[30:0] > a[30:0];
-  assign \$31  = \$30  ? b : a;
-  assign \$32  = b[30:0] > a[30:0];
-  assign \$33  = \$32  ? a : b;
-  assign \$34  = \$31 [31] ^ \$33 [31];
-  assign \$35  = xa - ya;
-  assign \$36  = xa + ya;
-  assign \$37  = \$34  ? { \$35 [27], \$35  } : { 1'h0, \$36  };
-  assign \$38  = x_e - 7'h7f;
-  assign \$39  = $signed(\$38 ) - $signed(6'h17);
-  assign exp_lsb = $signed(\$39 ) - $signed(3'h3);
-  assign \$40  = 5'h1b - rp_msb;
-  assign \$41  = \$37 [27:0] << \$40 [4:0];
-  assign \$42  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$43  = $signed(\$42 ) + $signed(8'h7f);
-  assign \$44  = $signed(\$43 ) < $signed(2'h1);
-  assign \$45  = $signed(\$43 ) < $signed(6'h25);
-  assign \$46  = $signed(2'h1) - $signed(\$43 );
-  assign rp_sh = \$41 [27:0] >> rp_rs;
-  assign \$47  = rp_sh << rp_rs;
-  assign rp_lost = \$47 [27:0] != \$41 [27:0];
-  assign \$48  = $signed(\$43 ) + $signed({ 1'h0, rp_rs });
-  assign \$49  = $signed(\$48 ) - $signed(2'h1);
-  assign \$51  = $signed(\$50 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$52  = | rp_sh[2:0];
-  assign \$53  = \$52  | rp_lost;
-  assign \$54  = \$53  | rp_sh[4];
-  assign \$55  = rp_sh[3] & \$54 ;
-  assign \$56  = $signed(\$51 ) + $signed({ 1'h0, \$55  });
-  assign \$57  = ! \$37 [27:0];
-  assign \$58  = \$56 [45:0] >= 31'h7f800000;
-  assign \$59  = ! \$37 [27:0];
-  assign \$60  = b[30:0] > a[30:0];
-  assign \$61  = \$60  ? b : a;
-  assign \$62  = b[30:0] > a[30:0];
-  assign \$63  = \$62  ? a : b;
-  assign \$64  = \$61 [31] & \$63 [31];
-  assign \$65  = b[30:0] > a[30:0];
-  assign \$66  = \$65  ? b : a;
-  assign \$67  = \$59  ? \$64  : \$66 [31];
-  assign \$68  = ! \$37 [27:0];
-  assign \$69  = b[30:0] > a[30:0];
-  assign \$70  = \$69  ? b : a;
-  assign \$71  = b[30:0] > a[30:0];
-  assign \$72  = \$71  ? a : b;
-  assign \$73  = \$70 [31] & \$72 [31];
-  assign \$74  = b[30:0] > a[30:0];
-  assign \$75  = \$74  ? b : a;
-  assign \$76  = \$68  ? \$73  : \$75 [31];
-  assign \$77  = ! \$37 [27:0];
-  assign \$78  = b[30:0] > a[30:0];
-  assign \$79  = \$78  ? b : a;
-  assign \$80  = b[30:0] > a[30:0];
-  assign \$81  = \$80  ? a : b;
-  assign \$82  = \$79 [31] & \$81 [31];
-  assign \$83  = b[30:0] > a[30:0];
-  assign \$84  = \$83  ? b : a;
-  assign \$85  = \$77  ? \$82  : \$84 [31];
-  assign \$86  = b[30:0] > a[30:0];
-  assign \$87  = \$86  ? b : a;
-  assign \$88  = \$87 [30:23] == 8'hff;
-  assign \$89  = b[30:0] > a[30:0];
-  assign \$90  = \$89  ? b : a;
-  assign \$91  = | \$90 [22:0];
-  assign \$92  = \$88  & \$91 ;
-  assign \$93  = b[30:0] > a[30:0];
-  assign \$94  = \$93  ? a : b;
-  assign \$95  = \$94 [30:23] == 8'hff;
-  assign \$96  = b[30:0] > a[30:0];
-  assign \$97  = \$96  ? a : b;
-  assign \$98  = | \$97 [22:0];
-  assign \$99  = \$95  & \$98 ;
-  assign \$100  = \$92  | \$99 ;
-  assign \$101  = b[30:0] > a[30:0];
-  assign \$102  = \$101  ? b : a;
-  assign \$103  = \$102 [30:23] == 8'hff;
-  assign \$104  = b[30:0] > a[30:0];
-  assign \$105  = \$104  ? b : a;
-  assign \$106  = ! \$105 [22:0];
-  assign \$107  = \$103  & \$106 ;
-  assign \$108  = b[30:0] > a[30:0];
-  assign \$109  = \$108  ? a : b;
-  assign \$110  = \$109 [30:23] == 8'hff;
-  assign \$111  = b[30:0] > a[30:0];
-  assign \$112  = \$111  ? a : b;
-  assign \$113  = ! \$112 [22:0];
-  assign \$114  = \$110  & \$113 ;
-  assign \$115  = \$107  & \$114 ;
-  assign \$116  = b[30:0] > a[30:0];
-  assign \$117  = \$116  ? b : a;
-  assign \$118  = b[30:0] > a[30:0];
-  assign \$119  = \$118  ? a : b;
-  assign \$120  = \$117 [31] ^ \$119 [31];
-  assign \$121  = \$115  & \$120 ;
-  assign \$122  = \$100  | \$121 ;
-  assign \$123  = b[30:0] > a[30:0];
-  assign \$124  = \$123  ? b : a;
-  assign \$125  = \$124 [30:23] == 8'hff;
-  assign \$126  = b[30:0] > a[30:0];
-  assign \$127  = \$126  ? b : a;
-  assign \$128  = ! \$127 [22:0];
-  assign \$129  = \$125  & \$128 ;
-  assign \$130  = b[30:0] > a[30:0];
-  assign \$131  = \$130  ? b : a;
+  assign \$25  = \$24 [26:0] != ya_full;
+  assign ya = \$22  | { 26'h0000000, \$25  };
+  assign sub = x[31] ^ y[31];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 7'h7f;
+  assign \$30  = $signed(\$29 ) - $signed(6'h17);
+  assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
+  assign \$31  = 5'h1b - rp_msb;
+  assign \$32  = \$28 [27:0] << \$31 [4:0];
+  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$34  = $signed(\$33 ) + $signed(8'h7f);
+  assign \$35  = $signed(\$34 ) < $signed(2'h1);
+  assign \$36  = $signed(\$34 ) < $signed(6'h25);
+  assign \$37  = $signed(2'h1) - $signed(\$34 );
+  assign rp_sh = \$32 [27:0] >> rp_rs;
+  assign \$38  = rp_sh << rp_rs;
+  assign rp_lost = \$38 [27:0] != \$32 [27:0];
+  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
+  assign \$40  = $signed(\$39 ) - $signed(2'h1);
+  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[27:4] });
+  assign \$43  = | rp_sh[2:0];
+  assign \$44  = \$43  | rp_lost;
+  assign \$45  = \$44  | rp_sh[4];
+  assign \$46  = rp_sh[3] & \$45 ;
+  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
+  assign \$48  = ! \$28 [27:0];
+  assign \$49  = \$47 [45:0] >= 31'h7f800000;
+  assign \$50  = ! \$28 [27:0];
+  assign \$51  = x[31] & y[31];
+  assign \$52  = \$50  ? \$51  : x[31];
+  assign \$53  = ! \$28 [27:0];
+  assign \$54  = x[31] & y[31];
+  assign \$55  = \$53  ? \$54  : x[31];
+  assign \$56  = ! \$28 [27:0];
+  assign \$57  = x[31] & y[31];
+  assign \$58  = \$56  ? \$57  : x[31];
+  assign \$59  = x_nan | y_nan;
+  assign \$60  = x_inf & y_inf;
+  assign \$61  = \$60  & sub;
+  assign \$62  = \$59  | \$61 ;
+  assign swap = b[30:0] > a[30:0];
+  assign x = swap ? b : a;
+  assign y = swap ? a : b;
+  assign \$1  = ! x[30:23];
+  assign x_e = \$1  ? 8'h01 : x[30:23];
+  assign \$2  = ! x[30:23];
+  assign \$3  = ~ \$2 ;
+  assign \$4  = x[30:23] == 8'hff;
+  assign \$5  = ! x[22:0];
+  assign x_inf = \$4  & \$5 ;
+  assign \$6  = x[30:23] == 8'hff;
+  assign \$7  = | x[22:0];
+  assign x_nan = \$6  & \$7 ;
+  assign \$8  = ! x[30:23];
+  assign \$9  = ! x[22:0];
+  assign x_zero = \$8  & \$9 ;
+  assign \$10  = ! y[30:23];
+  assign y_e = \$10  ? 8'h01 : y[30:23];
+  assign \$11  = ! y[30:23];
+  assign \$12  = ~ \$11 ;
+  assign \$13  = y[30:23] == 8'hff;
+  assign \$14  = ! y[22:0];
+  assign y_inf = \$13  & \$14 ;
+  assign \$15  = y[30:23] == 8'hff;
+  assign \$16  = | y[22:0];
+  assign y_nan = \$15  & \$16 ;
+  assign \$17  = ! y[30:23];
+  assign \$18  = ! y[22:0];
+  assign y_zero = \$17  & \$18 ;
+  assign \$19  = x_e - y_e;
+  assign \$20  = \$19 [7:0] > 5'h1b;
+  assign \$21  = \$20  ? 8'h1b : \$19 [7:0];
+  assign \$22  = ya_full >> \$21 [4:0];
+  assign \$23  = ya_full >> \$21 [4:0];
+  assign \$24  = \$23  << \$21 [4:0];
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
     rp_msb = 5'h00;
-    if (\$37 [0]) begin
+    if (\$28 [0]) begin
       rp_msb = 5'h00;
     end
-    if (\$37 [1]) begin
+    if (\$28 [1]) begin
       rp_msb = 5'h01;
     end
-    if (\$37 [2]) begin
+    if (\$28 [2]) begin
       rp_msb = 5'h02;
     end
-    if (\$37 [3]) begin
+    if (\$28 [3]) begin
       rp_msb = 5'h03;
     end
-    if (\$37 [4]) begin
+    if (\$28 [4]) begin
       rp_msb = 5'h04;
     end
-    if (\$37 [5]) begin
+    if (\$28 [5]) begin
       rp_msb = 5'h05;
     end
-    if (\$37 [6]) begin
+    if (\$28 [6]) begin
       rp_msb = 5'h06;
     end
-    if (\$37 [7]) begin
+    if (\$28 [7]) begin
       rp_msb = 5'h07;
     end
-    if (\$37 [8]) begin
+    if (\$28 [8]) begin
       rp_msb = 5'h08;
     end
-    if (\$37 [9]) begin
+    if (\$28 [9]) begin
       rp_msb = 5'h09;
     end
-    if (\$37 [10]) begin
+    if (\$28 [10]) begin
       rp_msb = 5'h0a;
     end
-    if (\$37 [11]) begin
+    if (\$28 [11]) begin
       rp_msb = 5'h0b;
     end
-    if (\$37 [12]) begin
+    if (\$28 [12]) begin
       rp_msb = 5'h0c;
     end
-    if (\$37 [13]) begin
+    if (\$28 [13]) begin
       rp_msb = 5'h0d;
     end
-    if (\$37 [14]) begin
+    if (\$28 [14]) begin
       rp_msb = 5'h0e;
     end
-    if (\$37 [15]) begin
+    if (\$28 [15]) begin
       rp_msb = 5'h0f;
     end
-    if (\$37 [16]) begin
+    if (\$28 [16]) begin
       rp_msb = 5'h10;
     end
-    if (\$37 [17]) begin
+    if (\$28 [17]) begin
       rp_msb = 5'h11;
     end
-    if (\$37 [18]) begin
+    if (\$28 [18]) begin
       rp_msb = 5'h12;
     end
-    if (\$37 [19]) begin
+    if (\$28 [19]) begin
       rp_msb = 5'h13;
     end
-    if (\$37 [20]) begin
+    if (\$28 [20]) begin
       rp_msb = 5'h14;
     end
-    if (\$37 [21]) begin
+    if (\$28 [21]) begin
       rp_msb = 5'h15;
     end
-    if (\$37 [22]) begin
+    if (\$28 [22]) begin
       rp_msb = 5'h16;
     end
-    if (\$37 [23]) begin
+    if (\$28 [23]) begin
       rp_msb = 5'h17;
     end
-    if (\$37 [24]) begin
+    if (\$28 [24]) begin
       rp_msb = 5'h18;
     end
-    if (\$37 [25]) begin
+    if (\$28 [25]) begin
       rp_msb = 5'h19;
     end
-    if (\$37 [26]) begin
+    if (\$28 [26]) begin
       rp_msb = 5'h1a;
     end
-    if (\$37 [27]) begin
+    if (\$28 [27]) begin
       rp_msb = 5'h1b;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
     rp_rs = 5'h00;
-    if (\$44 ) begin
+    if (\$35 ) begin
       (* full_case = 32'd1 *)
-      if (\$45 ) begin
+      if (\$36 ) begin
         rp_rs = 5'h1c;
       end else begin
-        rp_rs = \$46 [4:0];
+        rp_rs = \$37 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
     (* full_case = 32'd1 *)
-    if (\$57 ) begin
-      rp_out = { \$67 , 31'h00000000 };
-    end else if (\$58 ) begin
-      rp_out = { \$76 , 31'h7f800000 };
+    if (\$48 ) begin
+      rp_out = { \$52 , 31'h00000000 };
+    end else if (\$49 ) begin
+      rp_out = { \$55 , 31'h7f800000 };
     end else begin
-      rp_out = { \$85 , \$56 [30:0] };
+      rp_out = { \$58 , \$47 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
     (* full_case = 32'd1 *)
-    if (\$122 ) begin
+    if (\$62 ) begin
       s = 32'd2143289344;
-    end else if (\$129 ) begin
-      s = \$131 ;
+    end else if (x_inf) begin
+      s = x;
     end else begin
       s = rp_out;
     end
   end
-  assign x_sig = { \$11 , \$7 [22:0] };
-  assign y_sig = { \$22 , \$18 [22:0] };
-  assign d = \$23 [7:0];
-  assign dcl = \$25 [4:0];
-  assign total = \$37 [27:0];
-  assign rp_ls = \$40 [4:0];
-  assign rp_norm = \$41 [27:0];
-  assign rp_eb = { \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43  };
-  assign rp_packed = \$56 [45:0];
-  assign xa = { \$11 , \$7 [22:0], 3'h0 };
-  assign ya_full = { \$22 , \$18 [22:0], 3'h0 };
-  assign \$50  = { \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 , 23'h000000 };
+  assign x_sig = { \$3 , x[22:0] };
+  assign y_sig = { \$12 , y[22:0] };
+  assign d = \$19 [7:0];
+  assign dcl = \$21 [4:0];
+  assign total = \$28 [27:0];
+  assign rp_ls = \$31 [4:0];
+  assign rp_norm = \$32 [27:0];
+  assign rp_eb = { \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34  };
+  assign rp_packed = \$47 [45:0];
+  assign xa = { \$3 , x[22:0], 3'h0 };
+  assign ya_full = { \$12 , y[22:0], 3'h0 };
+  assign \$41  = { \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 , 23'h000000 };
 endmodule
 
 module \lut_all_fp16_fp16tab_nosym.dq_add1_1 (b, s, a);
   reg \$auto$verilog_backend.cc:2355:dump_module$7  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire \$100 ;
-  wire \$101 ;
-  wire [31:0] \$102 ;
-  wire \$103 ;
-  wire \$104 ;
-  wire [31:0] \$105 ;
-  wire \$106 ;
-  wire \$107 ;
-  wire \$108 ;
-  wire [31:0] \$109 ;
   wire \$11 ;
-  wire \$110 ;
-  wire \$111 ;
-  wire [31:0] \$112 ;
-  wire \$113 ;
-  wire \$114 ;
-  wire \$115 ;
-  wire \$116 ;
-  wire [31:0] \$117 ;
-  wire \$118 ;
-  wire [31:0] \$119 ;
   wire \$12 ;
-  wire \$120 ;
-  wire \$121 ;
-  wire \$122 ;
-  wire \$123 ;
-  wire [31:0] \$124 ;
-  wire \$125 ;
-  wire \$126 ;
-  wire [31:0] \$127 ;
-  wire \$128 ;
-  wire \$129 ;
-  wire [31:0] \$13 ;
-  wire \$130 ;
-  wire [31:0] \$131 ;
+  wire \$13 ;
   wire \$14 ;
   wire \$15 ;
-  wire [31:0] \$16 ;
+  wire \$16 ;
   wire \$17 ;
-  wire [31:0] \$18 ;
-  wire \$19 ;
-  wire [31:0] \$2 ;
-  wire [31:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire [8:0] \$23 ;
-  wire \$24 ;
-  wire [7:0] \$25 ;
-  wire [26:0] \$26 ;
-  wire [26:0] \$27 ;
-  wire [57:0] \$28 ;
-  wire \$29 ;
+  wire \$18 ;
+  wire [8:0] \$19 ;
+  wire \$2 ;
+  wire \$20 ;
+  wire [7:0] \$21 ;
+  wire [26:0] \$22 ;
+  wire [26:0] \$23 ;
+  wire [57:0] \$24 ;
+  wire \$25 ;
+  wire [27:0] \$26 ;
+  wire [27:0] \$27 ;
+  wire [28:0] \$28 ;
+  wire [8:0] \$29 ;
   wire \$3 ;
-  wire \$30 ;
-  wire [31:0] \$31 ;
-  wire \$32 ;
-  wire [31:0] \$33 ;
-  wire \$34 ;
-  wire [27:0] \$35 ;
-  wire [27:0] \$36 ;
-  wire [28:0] \$37 ;
-  wire [8:0] \$38 ;
-  wire [9:0] \$39 ;
+  wire [9:0] \$30 ;
+  wire [5:0] \$31 ;
+  wire [58:0] \$32 ;
+  wire [11:0] \$33 ;
+  wire [12:0] \$34 ;
+  wire \$35 ;
+  wire \$36 ;
+  wire [22:0] \$37 ;
+  wire [58:0] \$38 ;
+  wire [22:0] \$39 ;
   wire \$4 ;
-  wire [5:0] \$40 ;
-  wire [58:0] \$41 ;
-  wire [11:0] \$42 ;
-  wire [12:0] \$43 ;
+  wire [23:0] \$40 ;
+  wire [54:0] \$41 ;
+  wire [55:0] \$42 ;
+  wire \$43 ;
   wire \$44 ;
   wire \$45 ;
-  wire [22:0] \$46 ;
-  wire [58:0] \$47 ;
-  wire [22:0] \$48 ;
-  wire [23:0] \$49 ;
-  wire [31:0] \$5 ;
-  wire [54:0] \$50 ;
-  wire [55:0] \$51 ;
+  wire \$46 ;
+  wire [56:0] \$47 ;
+  wire \$48 ;
+  wire \$49 ;
+  wire \$5 ;
+  wire \$50 ;
+  wire \$51 ;
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire [56:0] \$56 ;
+  wire \$56 ;
   wire \$57 ;
   wire \$58 ;
   wire \$59 ;
   wire \$6 ;
   wire \$60 ;
-  wire [31:0] \$61 ;
+  wire \$61 ;
   wire \$62 ;
-  wire [31:0] \$63 ;
-  wire \$64 ;
-  wire \$65 ;
-  wire [31:0] \$66 ;
-  wire \$67 ;
-  wire \$68 ;
-  wire \$69 ;
-  wire [31:0] \$7 ;
-  wire [31:0] \$70 ;
-  wire \$71 ;
-  wire [31:0] \$72 ;
-  wire \$73 ;
-  wire \$74 ;
-  wire [31:0] \$75 ;
-  wire \$76 ;
-  wire \$77 ;
-  wire \$78 ;
-  wire [31:0] \$79 ;
+  wire \$7 ;
   wire \$8 ;
-  wire \$80 ;
-  wire [31:0] \$81 ;
-  wire \$82 ;
-  wire \$83 ;
-  wire [31:0] \$84 ;
-  wire \$85 ;
-  wire \$86 ;
-  wire [31:0] \$87 ;
-  wire \$88 ;
-  wire \$89 ;
-  wire [31:0] \$9 ;
-  wire [31:0] \$90 ;
-  wire \$91 ;
-  wire \$92 ;
-  wire \$93 ;
-  wire [31:0] \$94 ;
-  wire \$95 ;
-  wire \$96 ;
-  wire [31:0] \$97 ;
-  wire \$98 ;
-  wire \$99 ;
+  wire \$9 ;
   input [31:0] a;
   wire [31:0] a;
   input [31:0] b;
@@ -6996,419 +6493,301 @@ module \lut_all_fp16_fp16tab_nosym.dq_add1_1 (b, s, a);
   wire [27:0] rp_sh;
   output [31:0] s;
   reg [31:0] s;
+  wire sub;
+  wire swap;
   wire [27:0] total;
+  wire [31:0] x;
   wire [7:0] x_e;
+  wire x_inf;
+  wire x_nan;
   wire [23:0] x_sig;
+  wire x_zero;
   wire [26:0] xa;
+  wire [31:0] y;
   wire [7:0] y_e;
+  wire y_inf;
+  wire y_nan;
   wire [23:0] y_sig;
+  wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$1  = b[30:0] > a[30:0];
-  assign \$2  = \$1  ? b : a;
-  assign \$3  = ! \$2 [30:23];
-  assign \$4  = b[30:0] > a[30:0];
-  assign \$5  = \$4  ? b : a;
-  assign x_e = \$3  ? 8'h01 : \$5 [30:23];
-  assign \$6  = b[30:0] > a[30:0];
-  assign \$7  = \$6  ? b : a;
-  assign \$8  = b[30:0] > a[30:0];
-  assign \$9  = \$8  ? b : a;
-  assign \$10  = ! \$9 [30:23];
-  assign \$11  = ~ \$10 ;
-  assign \$12  = b[30:0] > a[30:0];
-  assign \$13  = \$12  ? a : b;
-  assign \$14  = ! \$13 [30:23];
-  assign \$15  = b[30:0] > a[30:0];
-  assign \$16  = \$15  ? a : b;
-  assign y_e = \$14  ? 8'h01 : \$16 [30:23];
-  assign \$17  = b[30:0] > a[30:0];
-  assign \$18  = \$17  ? a : b;
-  assign \$19  = b[30:0] > a[30:0];
-  assign \$20  = \$19  ? a : b;
-  assign \$21  = ! \$20 [30:23];
-  assign \$22  = ~ \$21 ;
-  assign \$23  = x_e - y_e;
-  assign \$24  = \$23 [7:0] > 5'h1b;
-  assign \$25  = \$24  ? 8'h1b : \$23 [7:0];
-  assign \$26  = ya_full >> \$25 [4:0];
-  assign \$27  = ya_full >> \$25 [4:0];
-  assign \$28  = \$27  << \$25 [4:0];
-  assign \$29  = \$28 [26:0] != ya_full;
-  assign ya = \$26  | { 26'h0000000, \$29  };
-  assign \$30  = b[30:0] > a[30:0];
-  assign \$31  = \$30  ? b : a;
-  assign \$32  = b[30:0] > a[30:0];
-  assign \$33  = \$32  ? a : b;
-  assign \$34  = \$31 [31] ^ \$33 [31];
-  assign \$35  = xa - ya;
-  assign \$36  = xa + ya;
-  assign \$37  = \$34  ? { \$35 [27], \$35  } : { 1'h0, \$36  };
-  assign \$38  = x_e - 7'h7f;
-  assign \$39  = $signed(\$38 ) - $signed(6'h17);
-  assign exp_lsb = $signed(\$39 ) - $signed(3'h3);
-  assign \$40  = 5'h1b - rp_msb;
-  assign \$41  = \$37 [27:0] << \$40 [4:0];
-  assign \$42  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$43  = $signed(\$42 ) + $signed(8'h7f);
-  assign \$44  = $signed(\$43 ) < $signed(2'h1);
-  assign \$45  = $signed(\$43 ) < $signed(6'h25);
-  assign \$46  = $signed(2'h1) - $signed(\$43 );
-  assign rp_sh = \$41 [27:0] >> rp_rs;
-  assign \$47  = rp_sh << rp_rs;
-  assign rp_lost = \$47 [27:0] != \$41 [27:0];
-  assign \$48  = $signed(\$43 ) + $signed({ 1'h0, rp_rs });
-  assign \$49  = $signed(\$48 ) - $signed(2'h1);
-  assign \$51  = $signed(\$50 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$52  = | rp_sh[2:0];
-  assign \$53  = \$52  | rp_lost;
-  assign \$54  = \$53  | rp_sh[4];
-  assign \$55  = rp_sh[3] & \$54 ;
-  assign \$56  = $signed(\$51 ) + $signed({ 1'h0, \$55  });
-  assign \$57  = ! \$37 [27:0];
-  assign \$58  = \$56 [45:0] >= 31'h7f800000;
-  assign \$59  = ! \$37 [27:0];
-  assign \$60  = b[30:0] > a[30:0];
-  assign \$61  = \$60  ? b : a;
-  assign \$62  = b[30:0] > a[30:0];
-  assign \$63  = \$62  ? a : b;
-  assign \$64  = \$61 [31] & \$63 [31];
-  assign \$65  = b[30:0] > a[30:0];
-  assign \$66  = \$65  ? b : a;
-  assign \$67  = \$59  ? \$64  : \$66 [31];
-  assign \$68  = ! \$37 [27:0];
-  assign \$69  = b[30:0] > a[30:0];
-  assign \$70  = \$69  ? b : a;
-  assign \$71  = b[30:0] > a[30:0];
-  assign \$72  = \$71  ? a : b;
-  assign \$73  = \$70 [31] & \$72 [31];
-  assign \$74  = b[30:0] > a[30:0];
-  assign \$75  = \$74  ? b : a;
-  assign \$76  = \$68  ? \$73  : \$75 [31];
-  assign \$77  = ! \$37 [27:0];
-  assign \$78  = b[30:0] > a[30:0];
-  assign \$79  = \$78  ? b : a;
-  assign \$80  = b[30:0] > a[30:0];
-  assign \$81  = \$80  ? a : b;
-  assign \$82  = \$79 [31] & \$81 [31];
-  assign \$83  = b[30:0] > a[30:0];
-  assign \$84  = \$83  ? b : a;
-  assign \$85  = \$77  ? \$82  : \$84 [31];
-  assign \$86  = b[30:0] > a[30:0];
-  assign \$87  = \$86  ? b : a;
-  assign \$88  = \$87 [30:23] == 8'hff;
-  assign \$89  = b[30:0] > a[30:0];
-  assign \$90  = \$89  ? b : a;
-  assign \$91  = | \$90 [22:0];
-  assign \$92  = \$88  & \$91 ;
-  assign \$93  = b[30:0] > a[30:0];
-  assign \$94  = \$93  ? a : b;
-  assign \$95  = \$94 [30:23] == 8'hff;
-  assign \$96  = b[30:0] > a[30:0];
-  assign \$97  = \$96  ? a : b;
-  assign \$98  = | \$97 [22:0];
-  assign \$99  = \$95  & \$98 ;
-  assign \$100  = \$92  | \$99 ;
-  assign \$101  = b[30:0] > a[30:0];
-  assign \$102  = \$101  ? b : a;
-  assign \$103  = \$102 [30:23] == 8'hff;
-  assign \$104  = b[30:0] > a[30:0];
-  assign \$105  = \$104  ? b : a;
-  assign \$106  = ! \$105 [22:0];
-  assign \$107  = \$103  & \$106 ;
-  assign \$108  = b[30:0] > a[30:0];
-  assign \$109  = \$108  ? a : b;
-  assign \$110  = \$109 [30:23] == 8'hff;
-  assign \$111  = b[30:0] > a[30:0];
-  assign \$112  = \$111  ? a : b;
-  assign \$113  = ! \$112 [22:0];
-  assign \$114  = \$110  & \$113 ;
-  assign \$115  = \$107  & \$114 ;
-  assign \$116  = b[30:0] > a[30:0];
-  assign \$117  = \$116  ? b : a;
-  assign \$118  = b[30:0] > a[30:0];
-  assign \$119  = \$118  ? a : b;
-  assign \$120  = \$117 [31] ^ \$119 [31];
-  assign \$121  = \$115  & \$120 ;
-  assign \$122  = \$100  | \$121 ;
-  assign \$123  = b[30:0] > a[30:0];
-  assign \$124  = \$123  ? b : a;
-  assign \$125  = \$124 [30:23] == 8'hff;
-  assign \$126  = b[30:0] > a[30:0];
-  assign \$127  = \$126  ? b : a;
-  assign \$128  = ! \$127 [22:0];
-  assign \$129  = \$125  & \$128 ;
-  assign \$130  = b[30:0] > a[30:0];
-  assign \$131  = \$130  ? b : a;
+  assign \$25  = \$24 [26:0] != ya_full;
+  assign ya = \$22  | { 26'h0000000, \$25  };
+  assign sub = x[31] ^ y[31];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 7'h7f;
+  assign \$30  = $signed(\$29 ) - $signed(6'h17);
+  assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
+  assign \$31  = 5'h1b - rp_msb;
+  assign \$32  = \$28 [27:0] << \$31 [4:0];
+  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$34  = $signed(\$33 ) + $signed(8'h7f);
+  assign \$35  = $signed(\$34 ) < $signed(2'h1);
+  assign \$36  = $signed(\$34 ) < $signed(6'h25);
+  assign \$37  = $signed(2'h1) - $signed(\$34 );
+  assign rp_sh = \$32 [27:0] >> rp_rs;
+  assign \$38  = rp_sh << rp_rs;
+  assign rp_lost = \$38 [27:0] != \$32 [27:0];
+  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
+  assign \$40  = $signed(\$39 ) - $signed(2'h1);
+  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[27:4] });
+  assign \$43  = | rp_sh[2:0];
+  assign \$44  = \$43  | rp_lost;
+  assign \$45  = \$44  | rp_sh[4];
+  assign \$46  = rp_sh[3] & \$45 ;
+  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
+  assign \$48  = ! \$28 [27:0];
+  assign \$49  = \$47 [45:0] >= 31'h7f800000;
+  assign \$50  = ! \$28 [27:0];
+  assign \$51  = x[31] & y[31];
+  assign \$52  = \$50  ? \$51  : x[31];
+  assign \$53  = ! \$28 [27:0];
+  assign \$54  = x[31] & y[31];
+  assign \$55  = \$53  ? \$54  : x[31];
+  assign \$56  = ! \$28 [27:0];
+  assign \$57  = x[31] & y[31];
+  assign \$58  = \$56  ? \$57  : x[31];
+  assign \$59  = x_nan | y_nan;
+  assign \$60  = x_inf & y_inf;
+  assign \$61  = \$60  & sub;
+  assign \$62  = \$59  | \$61 ;
+  assign swap = b[30:0] > a[30:0];
+  assign x = swap ? b : a;
+  assign y = swap ? a : b;
+  assign \$1  = ! x[30:23];
+  assign x_e = \$1  ? 8'h01 : x[30:23];
+  assign \$2  = ! x[30:23];
+  assign \$3  = ~ \$2 ;
+  assign \$4  = x[30:23] == 8'hff;
+  assign \$5  = ! x[22:0];
+  assign x_inf = \$4  & \$5 ;
+  assign \$6  = x[30:23] == 8'hff;
+  assign \$7  = | x[22:0];
+  assign x_nan = \$6  & \$7 ;
+  assign \$8  = ! x[30:23];
+  assign \$9  = ! x[22:0];
+  assign x_zero = \$8  & \$9 ;
+  assign \$10  = ! y[30:23];
+  assign y_e = \$10  ? 8'h01 : y[30:23];
+  assign \$11  = ! y[30:23];
+  assign \$12  = ~ \$11 ;
+  assign \$13  = y[30:23] == 8'hff;
+  assign \$14  = ! y[22:0];
+  assign y_inf = \$13  & \$14 ;
+  assign \$15  = y[30:23] == 8'hff;
+  assign \$16  = | y[22:0];
+  assign y_nan = \$15  & \$16 ;
+  assign \$17  = ! y[30:23];
+  assign \$18  = ! y[22:0];
+  assign y_zero = \$17  & \$18 ;
+  assign \$19  = x_e - y_e;
+  assign \$20  = \$19 [7:0] > 5'h1b;
+  assign \$21  = \$20  ? 8'h1b : \$19 [7:0];
+  assign \$22  = ya_full >> \$21 [4:0];
+  assign \$23  = ya_full >> \$21 [4:0];
+  assign \$24  = \$23  << \$21 [4:0];
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
     rp_msb = 5'h00;
-    if (\$37 [0]) begin
+    if (\$28 [0]) begin
       rp_msb = 5'h00;
     end
-    if (\$37 [1]) begin
+    if (\$28 [1]) begin
       rp_msb = 5'h01;
     end
-    if (\$37 [2]) begin
+    if (\$28 [2]) begin
       rp_msb = 5'h02;
     end
-    if (\$37 [3]) begin
+    if (\$28 [3]) begin
       rp_msb = 5'h03;
     end
-    if (\$37 [4]) begin
+    if (\$28 [4]) begin
       rp_msb = 5'h04;
     end
-    if (\$37 [5]) begin
+    if (\$28 [5]) begin
       rp_msb = 5'h05;
     end
-    if (\$37 [6]) begin
+    if (\$28 [6]) begin
       rp_msb = 5'h06;
     end
-    if (\$37 [7]) begin
+    if (\$28 [7]) begin
       rp_msb = 5'h07;
     end
-    if (\$37 [8]) begin
+    if (\$28 [8]) begin
       rp_msb = 5'h08;
     end
-    if (\$37 [9]) begin
+    if (\$28 [9]) begin
       rp_msb = 5'h09;
     end
-    if (\$37 [10]) begin
+    if (\$28 [10]) begin
       rp_msb = 5'h0a;
     end
-    if (\$37 [11]) begin
+    if (\$28 [11]) begin
       rp_msb = 5'h0b;
     end
-    if (\$37 [12]) begin
+    if (\$28 [12]) begin
       rp_msb = 5'h0c;
     end
-    if (\$37 [13]) begin
+    if (\$28 [13]) begin
       rp_msb = 5'h0d;
     end
-    if (\$37 [14]) begin
+    if (\$28 [14]) begin
       rp_msb = 5'h0e;
     end
-    if (\$37 [15]) begin
+    if (\$28 [15]) begin
       rp_msb = 5'h0f;
     end
-    if (\$37 [16]) begin
+    if (\$28 [16]) begin
       rp_msb = 5'h10;
     end
-    if (\$37 [17]) begin
+    if (\$28 [17]) begin
       rp_msb = 5'h11;
     end
-    if (\$37 [18]) begin
+    if (\$28 [18]) begin
       rp_msb = 5'h12;
     end
-    if (\$37 [19]) begin
+    if (\$28 [19]) begin
       rp_msb = 5'h13;
     end
-    if (\$37 [20]) begin
+    if (\$28 [20]) begin
       rp_msb = 5'h14;
     end
-    if (\$37 [21]) begin
+    if (\$28 [21]) begin
       rp_msb = 5'h15;
     end
-    if (\$37 [22]) begin
+    if (\$28 [22]) begin
       rp_msb = 5'h16;
     end
-    if (\$37 [23]) begin
+    if (\$28 [23]) begin
       rp_msb = 5'h17;
     end
-    if (\$37 [24]) begin
+    if (\$28 [24]) begin
       rp_msb = 5'h18;
     end
-    if (\$37 [25]) begin
+    if (\$28 [25]) begin
       rp_msb = 5'h19;
     end
-    if (\$37 [26]) begin
+    if (\$28 [26]) begin
       rp_msb = 5'h1a;
     end
-    if (\$37 [27]) begin
+    if (\$28 [27]) begin
       rp_msb = 5'h1b;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
     rp_rs = 5'h00;
-    if (\$44 ) begin
+    if (\$35 ) begin
       (* full_case = 32'd1 *)
-      if (\$45 ) begin
+      if (\$36 ) begin
         rp_rs = 5'h1c;
       end else begin
-        rp_rs = \$46 [4:0];
+        rp_rs = \$37 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
     (* full_case = 32'd1 *)
-    if (\$57 ) begin
-      rp_out = { \$67 , 31'h00000000 };
-    end else if (\$58 ) begin
-      rp_out = { \$76 , 31'h7f800000 };
+    if (\$48 ) begin
+      rp_out = { \$52 , 31'h00000000 };
+    end else if (\$49 ) begin
+      rp_out = { \$55 , 31'h7f800000 };
     end else begin
-      rp_out = { \$85 , \$56 [30:0] };
+      rp_out = { \$58 , \$47 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
     (* full_case = 32'd1 *)
-    if (\$122 ) begin
+    if (\$62 ) begin
       s = 32'd2143289344;
-    end else if (\$129 ) begin
-      s = \$131 ;
+    end else if (x_inf) begin
+      s = x;
     end else begin
       s = rp_out;
     end
   end
-  assign x_sig = { \$11 , \$7 [22:0] };
-  assign y_sig = { \$22 , \$18 [22:0] };
-  assign d = \$23 [7:0];
-  assign dcl = \$25 [4:0];
-  assign total = \$37 [27:0];
-  assign rp_ls = \$40 [4:0];
-  assign rp_norm = \$41 [27:0];
-  assign rp_eb = { \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43  };
-  assign rp_packed = \$56 [45:0];
-  assign xa = { \$11 , \$7 [22:0], 3'h0 };
-  assign ya_full = { \$22 , \$18 [22:0], 3'h0 };
-  assign \$50  = { \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 , 23'h000000 };
+  assign x_sig = { \$3 , x[22:0] };
+  assign y_sig = { \$12 , y[22:0] };
+  assign d = \$19 [7:0];
+  assign dcl = \$21 [4:0];
+  assign total = \$28 [27:0];
+  assign rp_ls = \$31 [4:0];
+  assign rp_norm = \$32 [27:0];
+  assign rp_eb = { \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34  };
+  assign rp_packed = \$47 [45:0];
+  assign xa = { \$3 , x[22:0], 3'h0 };
+  assign ya_full = { \$12 , y[22:0], 3'h0 };
+  assign \$41  = { \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 , 23'h000000 };
 endmodule
 
 module \lut_all_fp16_fp16tab_nosym.plane_add0_0 (b, s, a);
   reg \$auto$verilog_backend.cc:2355:dump_module$8  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire \$100 ;
-  wire \$101 ;
-  wire [31:0] \$102 ;
-  wire \$103 ;
-  wire \$104 ;
-  wire [31:0] \$105 ;
-  wire \$106 ;
-  wire \$107 ;
-  wire \$108 ;
-  wire [31:0] \$109 ;
   wire \$11 ;
-  wire \$110 ;
-  wire \$111 ;
-  wire [31:0] \$112 ;
-  wire \$113 ;
-  wire \$114 ;
-  wire \$115 ;
-  wire \$116 ;
-  wire [31:0] \$117 ;
-  wire \$118 ;
-  wire [31:0] \$119 ;
   wire \$12 ;
-  wire \$120 ;
-  wire \$121 ;
-  wire \$122 ;
-  wire \$123 ;
-  wire [31:0] \$124 ;
-  wire \$125 ;
-  wire \$126 ;
-  wire [31:0] \$127 ;
-  wire \$128 ;
-  wire \$129 ;
-  wire [31:0] \$13 ;
-  wire \$130 ;
-  wire [31:0] \$131 ;
+  wire \$13 ;
   wire \$14 ;
   wire \$15 ;
-  wire [31:0] \$16 ;
+  wire \$16 ;
   wire \$17 ;
-  wire [31:0] \$18 ;
-  wire \$19 ;
-  wire [31:0] \$2 ;
-  wire [31:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire [8:0] \$23 ;
-  wire \$24 ;
-  wire [7:0] \$25 ;
-  wire [26:0] \$26 ;
-  wire [26:0] \$27 ;
-  wire [57:0] \$28 ;
-  wire \$29 ;
+  wire \$18 ;
+  wire [8:0] \$19 ;
+  wire \$2 ;
+  wire \$20 ;
+  wire [7:0] \$21 ;
+  wire [26:0] \$22 ;
+  wire [26:0] \$23 ;
+  wire [57:0] \$24 ;
+  wire \$25 ;
+  wire [27:0] \$26 ;
+  wire [27:0] \$27 ;
+  wire [28:0] \$28 ;
+  wire [8:0] \$29 ;
   wire \$3 ;
-  wire \$30 ;
-  wire [31:0] \$31 ;
-  wire \$32 ;
-  wire [31:0] \$33 ;
-  wire \$34 ;
-  wire [27:0] \$35 ;
-  wire [27:0] \$36 ;
-  wire [28:0] \$37 ;
-  wire [8:0] \$38 ;
-  wire [9:0] \$39 ;
+  wire [9:0] \$30 ;
+  wire [5:0] \$31 ;
+  wire [58:0] \$32 ;
+  wire [11:0] \$33 ;
+  wire [12:0] \$34 ;
+  wire \$35 ;
+  wire \$36 ;
+  wire [22:0] \$37 ;
+  wire [58:0] \$38 ;
+  wire [22:0] \$39 ;
   wire \$4 ;
-  wire [5:0] \$40 ;
-  wire [58:0] \$41 ;
-  wire [11:0] \$42 ;
-  wire [12:0] \$43 ;
+  wire [23:0] \$40 ;
+  wire [54:0] \$41 ;
+  wire [55:0] \$42 ;
+  wire \$43 ;
   wire \$44 ;
   wire \$45 ;
-  wire [22:0] \$46 ;
-  wire [58:0] \$47 ;
-  wire [22:0] \$48 ;
-  wire [23:0] \$49 ;
-  wire [31:0] \$5 ;
-  wire [54:0] \$50 ;
-  wire [55:0] \$51 ;
+  wire \$46 ;
+  wire [56:0] \$47 ;
+  wire \$48 ;
+  wire \$49 ;
+  wire \$5 ;
+  wire \$50 ;
+  wire \$51 ;
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire [56:0] \$56 ;
+  wire \$56 ;
   wire \$57 ;
   wire \$58 ;
   wire \$59 ;
   wire \$6 ;
   wire \$60 ;
-  wire [31:0] \$61 ;
+  wire \$61 ;
   wire \$62 ;
-  wire [31:0] \$63 ;
-  wire \$64 ;
-  wire \$65 ;
-  wire [31:0] \$66 ;
-  wire \$67 ;
-  wire \$68 ;
-  wire \$69 ;
-  wire [31:0] \$7 ;
-  wire [31:0] \$70 ;
-  wire \$71 ;
-  wire [31:0] \$72 ;
-  wire \$73 ;
-  wire \$74 ;
-  wire [31:0] \$75 ;
-  wire \$76 ;
-  wire \$77 ;
-  wire \$78 ;
-  wire [31:0] \$79 ;
+  wire \$7 ;
   wire \$8 ;
-  wire \$80 ;
-  wire [31:0] \$81 ;
-  wire \$82 ;
-  wire \$83 ;
-  wire [31:0] \$84 ;
-  wire \$85 ;
-  wire \$86 ;
-  wire [31:0] \$87 ;
-  wire \$88 ;
-  wire \$89 ;
-  wire [31:0] \$9 ;
-  wire [31:0] \$90 ;
-  wire \$91 ;
-  wire \$92 ;
-  wire \$93 ;
-  wire [31:0] \$94 ;
-  wire \$95 ;
-  wire \$96 ;
-  wire [31:0] \$97 ;
-  wire \$98 ;
-  wire \$99 ;
+  wire \$9 ;
   input [31:0] a;
   wire [31:0] a;
   input [31:0] b;
@@ -7427,419 +6806,301 @@ module \lut_all_fp16_fp16tab_nosym.plane_add0_0 (b, s, a);
   wire [27:0] rp_sh;
   output [31:0] s;
   reg [31:0] s;
+  wire sub;
+  wire swap;
   wire [27:0] total;
+  wire [31:0] x;
   wire [7:0] x_e;
+  wire x_inf;
+  wire x_nan;
   wire [23:0] x_sig;
+  wire x_zero;
   wire [26:0] xa;
+  wire [31:0] y;
   wire [7:0] y_e;
+  wire y_inf;
+  wire y_nan;
   wire [23:0] y_sig;
+  wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$1  = b[30:0] > a[30:0];
-  assign \$2  = \$1  ? b : a;
-  assign \$3  = ! \$2 [30:23];
-  assign \$4  = b[30:0] > a[30:0];
-  assign \$5  = \$4  ? b : a;
-  assign x_e = \$3  ? 8'h01 : \$5 [30:23];
-  assign \$6  = b[30:0] > a[30:0];
-  assign \$7  = \$6  ? b : a;
-  assign \$8  = b[30:0] > a[30:0];
-  assign \$9  = \$8  ? b : a;
-  assign \$10  = ! \$9 [30:23];
-  assign \$11  = ~ \$10 ;
-  assign \$12  = b[30:0] > a[30:0];
-  assign \$13  = \$12  ? a : b;
-  assign \$14  = ! \$13 [30:23];
-  assign \$15  = b[30:0] > a[30:0];
-  assign \$16  = \$15  ? a : b;
-  assign y_e = \$14  ? 8'h01 : \$16 [30:23];
-  assign \$17  = b[30:0] > a[30:0];
-  assign \$18  = \$17  ? a : b;
-  assign \$19  = b[30:0] > a[30:0];
-  assign \$20  = \$19  ? a : b;
-  assign \$21  = ! \$20 [30:23];
-  assign \$22  = ~ \$21 ;
-  assign \$23  = x_e - y_e;
-  assign \$24  = \$23 [7:0] > 5'h1b;
-  assign \$25  = \$24  ? 8'h1b : \$23 [7:0];
-  assign \$26  = ya_full >> \$25 [4:0];
-  assign \$27  = ya_full >> \$25 [4:0];
-  assign \$28  = \$27  << \$25 [4:0];
-  assign \$29  = \$28 [26:0] != ya_full;
-  assign ya = \$26  | { 26'h0000000, \$29  };
-  assign \$30  = b[30:0] > a[30:0];
-  assign \$31  = \$30  ? b : a;
-  assign \$32  = b[30:0] > a[30:0];
-  assign \$33  = \$32  ? a : b;
-  assign \$34  = \$31 [31] ^ \$33 [31];
-  assign \$35  = xa - ya;
-  assign \$36  = xa + ya;
-  assign \$37  = \$34  ? { \$35 [27], \$35  } : { 1'h0, \$36  };
-  assign \$38  = x_e - 7'h7f;
-  assign \$39  = $signed(\$38 ) - $signed(6'h17);
-  assign exp_lsb = $signed(\$39 ) - $signed(3'h3);
-  assign \$40  = 5'h1b - rp_msb;
-  assign \$41  = \$37 [27:0] << \$40 [4:0];
-  assign \$42  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$43  = $signed(\$42 ) + $signed(8'h7f);
-  assign \$44  = $signed(\$43 ) < $signed(2'h1);
-  assign \$45  = $signed(\$43 ) < $signed(6'h25);
-  assign \$46  = $signed(2'h1) - $signed(\$43 );
-  assign rp_sh = \$41 [27:0] >> rp_rs;
-  assign \$47  = rp_sh << rp_rs;
-  assign rp_lost = \$47 [27:0] != \$41 [27:0];
-  assign \$48  = $signed(\$43 ) + $signed({ 1'h0, rp_rs });
-  assign \$49  = $signed(\$48 ) - $signed(2'h1);
-  assign \$51  = $signed(\$50 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$52  = | rp_sh[2:0];
-  assign \$53  = \$52  | rp_lost;
-  assign \$54  = \$53  | rp_sh[4];
-  assign \$55  = rp_sh[3] & \$54 ;
-  assign \$56  = $signed(\$51 ) + $signed({ 1'h0, \$55  });
-  assign \$57  = ! \$37 [27:0];
-  assign \$58  = \$56 [45:0] >= 31'h7f800000;
-  assign \$59  = ! \$37 [27:0];
-  assign \$60  = b[30:0] > a[30:0];
-  assign \$61  = \$60  ? b : a;
-  assign \$62  = b[30:0] > a[30:0];
-  assign \$63  = \$62  ? a : b;
-  assign \$64  = \$61 [31] & \$63 [31];
-  assign \$65  = b[30:0] > a[30:0];
-  assign \$66  = \$65  ? b : a;
-  assign \$67  = \$59  ? \$64  : \$66 [31];
-  assign \$68  = ! \$37 [27:0];
-  assign \$69  = b[30:0] > a[30:0];
-  assign \$70  = \$69  ? b : a;
-  assign \$71  = b[30:0] > a[30:0];
-  assign \$72  = \$71  ? a : b;
-  assign \$73  = \$70 [31] & \$72 [31];
-  assign \$74  = b[30:0] > a[30:0];
-  assign \$75  = \$74  ? b : a;
-  assign \$76  = \$68  ? \$73  : \$75 [31];
-  assign \$77  = ! \$37 [27:0];
-  assign \$78  = b[30:0] > a[30:0];
-  assign \$79  = \$78  ? b : a;
-  assign \$80  = b[30:0] > a[30:0];
-  assign \$81  = \$80  ? a : b;
-  assign \$82  = \$79 [31] & \$81 [31];
-  assign \$83  = b[30:0] > a[30:0];
-  assign \$84  = \$83  ? b : a;
-  assign \$85  = \$77  ? \$82  : \$84 [31];
-  assign \$86  = b[30:0] > a[30:0];
-  assign \$87  = \$86  ? b : a;
-  assign \$88  = \$87 [30:23] == 8'hff;
-  assign \$89  = b[30:0] > a[30:0];
-  assign \$90  = \$89  ? b : a;
-  assign \$91  = | \$90 [22:0];
-  assign \$92  = \$88  & \$91 ;
-  assign \$93  = b[30:0] > a[30:0];
-  assign \$94  = \$93  ? a : b;
-  assign \$95  = \$94 [30:23] == 8'hff;
-  assign \$96  = b[30:0] > a[30:0];
-  assign \$97  = \$96  ? a : b;
-  assign \$98  = | \$97 [22:0];
-  assign \$99  = \$95  & \$98 ;
-  assign \$100  = \$92  | \$99 ;
-  assign \$101  = b[30:0] > a[30:0];
-  assign \$102  = \$101  ? b : a;
-  assign \$103  = \$102 [30:23] == 8'hff;
-  assign \$104  = b[30:0] > a[30:0];
-  assign \$105  = \$104  ? b : a;
-  assign \$106  = ! \$105 [22:0];
-  assign \$107  = \$103  & \$106 ;
-  assign \$108  = b[30:0] > a[30:0];
-  assign \$109  = \$108  ? a : b;
-  assign \$110  = \$109 [30:23] == 8'hff;
-  assign \$111  = b[30:0] > a[30:0];
-  assign \$112  = \$111  ? a : b;
-  assign \$113  = ! \$112 [22:0];
-  assign \$114  = \$110  & \$113 ;
-  assign \$115  = \$107  & \$114 ;
-  assign \$116  = b[30:0] > a[30:0];
-  assign \$117  = \$116  ? b : a;
-  assign \$118  = b[30:0] > a[30:0];
-  assign \$119  = \$118  ? a : b;
-  assign \$120  = \$117 [31] ^ \$119 [31];
-  assign \$121  = \$115  & \$120 ;
-  assign \$122  = \$100  | \$121 ;
-  assign \$123  = b[30:0] > a[30:0];
-  assign \$124  = \$123  ? b : a;
-  assign \$125  = \$124 [30:23] == 8'hff;
-  assign \$126  = b[30:0] > a[30:0];
-  assign \$127  = \$126  ? b : a;
-  assign \$128  = ! \$127 [22:0];
-  assign \$129  = \$125  & \$128 ;
-  assign \$130  = b[30:0] > a[30:0];
-  assign \$131  = \$130  ? b : a;
+  assign \$25  = \$24 [26:0] != ya_full;
+  assign ya = \$22  | { 26'h0000000, \$25  };
+  assign sub = x[31] ^ y[31];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 7'h7f;
+  assign \$30  = $signed(\$29 ) - $signed(6'h17);
+  assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
+  assign \$31  = 5'h1b - rp_msb;
+  assign \$32  = \$28 [27:0] << \$31 [4:0];
+  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$34  = $signed(\$33 ) + $signed(8'h7f);
+  assign \$35  = $signed(\$34 ) < $signed(2'h1);
+  assign \$36  = $signed(\$34 ) < $signed(6'h25);
+  assign \$37  = $signed(2'h1) - $signed(\$34 );
+  assign rp_sh = \$32 [27:0] >> rp_rs;
+  assign \$38  = rp_sh << rp_rs;
+  assign rp_lost = \$38 [27:0] != \$32 [27:0];
+  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
+  assign \$40  = $signed(\$39 ) - $signed(2'h1);
+  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[27:4] });
+  assign \$43  = | rp_sh[2:0];
+  assign \$44  = \$43  | rp_lost;
+  assign \$45  = \$44  | rp_sh[4];
+  assign \$46  = rp_sh[3] & \$45 ;
+  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
+  assign \$48  = ! \$28 [27:0];
+  assign \$49  = \$47 [45:0] >= 31'h7f800000;
+  assign \$50  = ! \$28 [27:0];
+  assign \$51  = x[31] & y[31];
+  assign \$52  = \$50  ? \$51  : x[31];
+  assign \$53  = ! \$28 [27:0];
+  assign \$54  = x[31] & y[31];
+  assign \$55  = \$53  ? \$54  : x[31];
+  assign \$56  = ! \$28 [27:0];
+  assign \$57  = x[31] & y[31];
+  assign \$58  = \$56  ? \$57  : x[31];
+  assign \$59  = x_nan | y_nan;
+  assign \$60  = x_inf & y_inf;
+  assign \$61  = \$60  & sub;
+  assign \$62  = \$59  | \$61 ;
+  assign swap = b[30:0] > a[30:0];
+  assign x = swap ? b : a;
+  assign y = swap ? a : b;
+  assign \$1  = ! x[30:23];
+  assign x_e = \$1  ? 8'h01 : x[30:23];
+  assign \$2  = ! x[30:23];
+  assign \$3  = ~ \$2 ;
+  assign \$4  = x[30:23] == 8'hff;
+  assign \$5  = ! x[22:0];
+  assign x_inf = \$4  & \$5 ;
+  assign \$6  = x[30:23] == 8'hff;
+  assign \$7  = | x[22:0];
+  assign x_nan = \$6  & \$7 ;
+  assign \$8  = ! x[30:23];
+  assign \$9  = ! x[22:0];
+  assign x_zero = \$8  & \$9 ;
+  assign \$10  = ! y[30:23];
+  assign y_e = \$10  ? 8'h01 : y[30:23];
+  assign \$11  = ! y[30:23];
+  assign \$12  = ~ \$11 ;
+  assign \$13  = y[30:23] == 8'hff;
+  assign \$14  = ! y[22:0];
+  assign y_inf = \$13  & \$14 ;
+  assign \$15  = y[30:23] == 8'hff;
+  assign \$16  = | y[22:0];
+  assign y_nan = \$15  & \$16 ;
+  assign \$17  = ! y[30:23];
+  assign \$18  = ! y[22:0];
+  assign y_zero = \$17  & \$18 ;
+  assign \$19  = x_e - y_e;
+  assign \$20  = \$19 [7:0] > 5'h1b;
+  assign \$21  = \$20  ? 8'h1b : \$19 [7:0];
+  assign \$22  = ya_full >> \$21 [4:0];
+  assign \$23  = ya_full >> \$21 [4:0];
+  assign \$24  = \$23  << \$21 [4:0];
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
     rp_msb = 5'h00;
-    if (\$37 [0]) begin
+    if (\$28 [0]) begin
       rp_msb = 5'h00;
     end
-    if (\$37 [1]) begin
+    if (\$28 [1]) begin
       rp_msb = 5'h01;
     end
-    if (\$37 [2]) begin
+    if (\$28 [2]) begin
       rp_msb = 5'h02;
     end
-    if (\$37 [3]) begin
+    if (\$28 [3]) begin
       rp_msb = 5'h03;
     end
-    if (\$37 [4]) begin
+    if (\$28 [4]) begin
       rp_msb = 5'h04;
     end
-    if (\$37 [5]) begin
+    if (\$28 [5]) begin
       rp_msb = 5'h05;
     end
-    if (\$37 [6]) begin
+    if (\$28 [6]) begin
       rp_msb = 5'h06;
     end
-    if (\$37 [7]) begin
+    if (\$28 [7]) begin
       rp_msb = 5'h07;
     end
-    if (\$37 [8]) begin
+    if (\$28 [8]) begin
       rp_msb = 5'h08;
     end
-    if (\$37 [9]) begin
+    if (\$28 [9]) begin
       rp_msb = 5'h09;
     end
-    if (\$37 [10]) begin
+    if (\$28 [10]) begin
       rp_msb = 5'h0a;
     end
-    if (\$37 [11]) begin
+    if (\$28 [11]) begin
       rp_msb = 5'h0b;
     end
-    if (\$37 [12]) begin
+    if (\$28 [12]) begin
       rp_msb = 5'h0c;
     end
-    if (\$37 [13]) begin
+    if (\$28 [13]) begin
       rp_msb = 5'h0d;
     end
-    if (\$37 [14]) begin
+    if (\$28 [14]) begin
       rp_msb = 5'h0e;
     end
-    if (\$37 [15]) begin
+    if (\$28 [15]) begin
       rp_msb = 5'h0f;
     end
-    if (\$37 [16]) begin
+    if (\$28 [16]) begin
       rp_msb = 5'h10;
     end
-    if (\$37 [17]) begin
+    if (\$28 [17]) begin
       rp_msb = 5'h11;
     end
-    if (\$37 [18]) begin
+    if (\$28 [18]) begin
       rp_msb = 5'h12;
     end
-    if (\$37 [19]) begin
+    if (\$28 [19]) begin
       rp_msb = 5'h13;
     end
-    if (\$37 [20]) begin
+    if (\$28 [20]) begin
       rp_msb = 5'h14;
     end
-    if (\$37 [21]) begin
+    if (\$28 [21]) begin
       rp_msb = 5'h15;
     end
-    if (\$37 [22]) begin
+    if (\$28 [22]) begin
       rp_msb = 5'h16;
     end
-    if (\$37 [23]) begin
+    if (\$28 [23]) begin
       rp_msb = 5'h17;
     end
-    if (\$37 [24]) begin
+    if (\$28 [24]) begin
       rp_msb = 5'h18;
     end
-    if (\$37 [25]) begin
+    if (\$28 [25]) begin
       rp_msb = 5'h19;
     end
-    if (\$37 [26]) begin
+    if (\$28 [26]) begin
       rp_msb = 5'h1a;
     end
-    if (\$37 [27]) begin
+    if (\$28 [27]) begin
       rp_msb = 5'h1b;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
     rp_rs = 5'h00;
-    if (\$44 ) begin
+    if (\$35 ) begin
       (* full_case = 32'd1 *)
-      if (\$45 ) begin
+      if (\$36 ) begin
         rp_rs = 5'h1c;
       end else begin
-        rp_rs = \$46 [4:0];
+        rp_rs = \$37 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
     (* full_case = 32'd1 *)
-    if (\$57 ) begin
-      rp_out = { \$67 , 31'h00000000 };
-    end else if (\$58 ) begin
-      rp_out = { \$76 , 31'h7f800000 };
+    if (\$48 ) begin
+      rp_out = { \$52 , 31'h00000000 };
+    end else if (\$49 ) begin
+      rp_out = { \$55 , 31'h7f800000 };
     end else begin
-      rp_out = { \$85 , \$56 [30:0] };
+      rp_out = { \$58 , \$47 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
     (* full_case = 32'd1 *)
-    if (\$122 ) begin
+    if (\$62 ) begin
       s = 32'd2143289344;
-    end else if (\$129 ) begin
-      s = \$131 ;
+    end else if (x_inf) begin
+      s = x;
     end else begin
       s = rp_out;
     end
   end
-  assign x_sig = { \$11 , \$7 [22:0] };
-  assign y_sig = { \$22 , \$18 [22:0] };
-  assign d = \$23 [7:0];
-  assign dcl = \$25 [4:0];
-  assign total = \$37 [27:0];
-  assign rp_ls = \$40 [4:0];
-  assign rp_norm = \$41 [27:0];
-  assign rp_eb = { \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43  };
-  assign rp_packed = \$56 [45:0];
-  assign xa = { \$11 , \$7 [22:0], 3'h0 };
-  assign ya_full = { \$22 , \$18 [22:0], 3'h0 };
-  assign \$50  = { \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 , 23'h000000 };
+  assign x_sig = { \$3 , x[22:0] };
+  assign y_sig = { \$12 , y[22:0] };
+  assign d = \$19 [7:0];
+  assign dcl = \$21 [4:0];
+  assign total = \$28 [27:0];
+  assign rp_ls = \$31 [4:0];
+  assign rp_norm = \$32 [27:0];
+  assign rp_eb = { \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34  };
+  assign rp_packed = \$47 [45:0];
+  assign xa = { \$3 , x[22:0], 3'h0 };
+  assign ya_full = { \$12 , y[22:0], 3'h0 };
+  assign \$41  = { \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 , 23'h000000 };
 endmodule
 
 module \lut_all_fp16_fp16tab_nosym.plane_add0_1 (b, s, a);
   reg \$auto$verilog_backend.cc:2355:dump_module$9  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire \$100 ;
-  wire \$101 ;
-  wire [31:0] \$102 ;
-  wire \$103 ;
-  wire \$104 ;
-  wire [31:0] \$105 ;
-  wire \$106 ;
-  wire \$107 ;
-  wire \$108 ;
-  wire [31:0] \$109 ;
   wire \$11 ;
-  wire \$110 ;
-  wire \$111 ;
-  wire [31:0] \$112 ;
-  wire \$113 ;
-  wire \$114 ;
-  wire \$115 ;
-  wire \$116 ;
-  wire [31:0] \$117 ;
-  wire \$118 ;
-  wire [31:0] \$119 ;
   wire \$12 ;
-  wire \$120 ;
-  wire \$121 ;
-  wire \$122 ;
-  wire \$123 ;
-  wire [31:0] \$124 ;
-  wire \$125 ;
-  wire \$126 ;
-  wire [31:0] \$127 ;
-  wire \$128 ;
-  wire \$129 ;
-  wire [31:0] \$13 ;
-  wire \$130 ;
-  wire [31:0] \$131 ;
+  wire \$13 ;
   wire \$14 ;
   wire \$15 ;
-  wire [31:0] \$16 ;
+  wire \$16 ;
   wire \$17 ;
-  wire [31:0] \$18 ;
-  wire \$19 ;
-  wire [31:0] \$2 ;
-  wire [31:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire [8:0] \$23 ;
-  wire \$24 ;
-  wire [7:0] \$25 ;
-  wire [26:0] \$26 ;
-  wire [26:0] \$27 ;
-  wire [57:0] \$28 ;
-  wire \$29 ;
+  wire \$18 ;
+  wire [8:0] \$19 ;
+  wire \$2 ;
+  wire \$20 ;
+  wire [7:0] \$21 ;
+  wire [26:0] \$22 ;
+  wire [26:0] \$23 ;
+  wire [57:0] \$24 ;
+  wire \$25 ;
+  wire [27:0] \$26 ;
+  wire [27:0] \$27 ;
+  wire [28:0] \$28 ;
+  wire [8:0] \$29 ;
   wire \$3 ;
-  wire \$30 ;
-  wire [31:0] \$31 ;
-  wire \$32 ;
-  wire [31:0] \$33 ;
-  wire \$34 ;
-  wire [27:0] \$35 ;
-  wire [27:0] \$36 ;
-  wire [28:0] \$37 ;
-  wire [8:0] \$38 ;
-  wire [9:0] \$39 ;
+  wire [9:0] \$30 ;
+  wire [5:0] \$31 ;
+  wire [58:0] \$32 ;
+  wire [11:0] \$33 ;
+  wire [12:0] \$34 ;
+  wire \$35 ;
+  wire \$36 ;
+  wire [22:0] \$37 ;
+  wire [58:0] \$38 ;
+  wire [22:0] \$39 ;
   wire \$4 ;
-  wire [5:0] \$40 ;
-  wire [58:0] \$41 ;
-  wire [11:0] \$42 ;
-  wire [12:0] \$43 ;
+  wire [23:0] \$40 ;
+  wire [54:0] \$41 ;
+  wire [55:0] \$42 ;
+  wire \$43 ;
   wire \$44 ;
   wire \$45 ;
-  wire [22:0] \$46 ;
-  wire [58:0] \$47 ;
-  wire [22:0] \$48 ;
-  wire [23:0] \$49 ;
-  wire [31:0] \$5 ;
-  wire [54:0] \$50 ;
-  wire [55:0] \$51 ;
+  wire \$46 ;
+  wire [56:0] \$47 ;
+  wire \$48 ;
+  wire \$49 ;
+  wire \$5 ;
+  wire \$50 ;
+  wire \$51 ;
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire [56:0] \$56 ;
+  wire \$56 ;
   wire \$57 ;
   wire \$58 ;
   wire \$59 ;
   wire \$6 ;
   wire \$60 ;
-  wire [31:0] \$61 ;
+  wire \$61 ;
   wire \$62 ;
-  wire [31:0] \$63 ;
-  wire \$64 ;
-  wire \$65 ;
-  wire [31:0] \$66 ;
-  wire \$67 ;
-  wire \$68 ;
-  wire \$69 ;
-  wire [31:0] \$7 ;
-  wire [31:0] \$70 ;
-  wire \$71 ;
-  wire [31:0] \$72 ;
-  wire \$73 ;
-  wire \$74 ;
-  wire [31:0] \$75 ;
-  wire \$76 ;
-  wire \$77 ;
-  wire \$78 ;
-  wire [31:0] \$79 ;
+  wire \$7 ;
   wire \$8 ;
-  wire \$80 ;
-  wire [31:0] \$81 ;
-  wire \$82 ;
-  wire \$83 ;
-  wire [31:0] \$84 ;
-  wire \$85 ;
-  wire \$86 ;
-  wire [31:0] \$87 ;
-  wire \$88 ;
-  wire \$89 ;
-  wire [31:0] \$9 ;
-  wire [31:0] \$90 ;
-  wire \$91 ;
-  wire \$92 ;
-  wire \$93 ;
-  wire [31:0] \$94 ;
-  wire \$95 ;
-  wire \$96 ;
-  wire [31:0] \$97 ;
-  wire \$98 ;
-  wire \$99 ;
+  wire \$9 ;
   input [31:0] a;
   wire [31:0] a;
   input [31:0] b;
@@ -7858,419 +7119,301 @@ module \lut_all_fp16_fp16tab_nosym.plane_add0_1 (b, s, a);
   wire [27:0] rp_sh;
   output [31:0] s;
   reg [31:0] s;
+  wire sub;
+  wire swap;
   wire [27:0] total;
+  wire [31:0] x;
   wire [7:0] x_e;
+  wire x_inf;
+  wire x_nan;
   wire [23:0] x_sig;
+  wire x_zero;
   wire [26:0] xa;
+  wire [31:0] y;
   wire [7:0] y_e;
+  wire y_inf;
+  wire y_nan;
   wire [23:0] y_sig;
+  wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$1  = b[30:0] > a[30:0];
-  assign \$2  = \$1  ? b : a;
-  assign \$3  = ! \$2 [30:23];
-  assign \$4  = b[30:0] > a[30:0];
-  assign \$5  = \$4  ? b : a;
-  assign x_e = \$3  ? 8'h01 : \$5 [30:23];
-  assign \$6  = b[30:0] > a[30:0];
-  assign \$7  = \$6  ? b : a;
-  assign \$8  = b[30:0] > a[30:0];
-  assign \$9  = \$8  ? b : a;
-  assign \$10  = ! \$9 [30:23];
-  assign \$11  = ~ \$10 ;
-  assign \$12  = b[30:0] > a[30:0];
-  assign \$13  = \$12  ? a : b;
-  assign \$14  = ! \$13 [30:23];
-  assign \$15  = b[30:0] > a[30:0];
-  assign \$16  = \$15  ? a : b;
-  assign y_e = \$14  ? 8'h01 : \$16 [30:23];
-  assign \$17  = b[30:0] > a[30:0];
-  assign \$18  = \$17  ? a : b;
-  assign \$19  = b[30:0] > a[30:0];
-  assign \$20  = \$19  ? a : b;
-  assign \$21  = ! \$20 [30:23];
-  assign \$22  = ~ \$21 ;
-  assign \$23  = x_e - y_e;
-  assign \$24  = \$23 [7:0] > 5'h1b;
-  assign \$25  = \$24  ? 8'h1b : \$23 [7:0];
-  assign \$26  = ya_full >> \$25 [4:0];
-  assign \$27  = ya_full >> \$25 [4:0];
-  assign \$28  = \$27  << \$25 [4:0];
-  assign \$29  = \$28 [26:0] != ya_full;
-  assign ya = \$26  | { 26'h0000000, \$29  };
-  assign \$30  = b[30:0] > a[30:0];
-  assign \$31  = \$30  ? b : a;
-  assign \$32  = b[30:0] > a[30:0];
-  assign \$33  = \$32  ? a : b;
-  assign \$34  = \$31 [31] ^ \$33 [31];
-  assign \$35  = xa - ya;
-  assign \$36  = xa + ya;
-  assign \$37  = \$34  ? { \$35 [27], \$35  } : { 1'h0, \$36  };
-  assign \$38  = x_e - 7'h7f;
-  assign \$39  = $signed(\$38 ) - $signed(6'h17);
-  assign exp_lsb = $signed(\$39 ) - $signed(3'h3);
-  assign \$40  = 5'h1b - rp_msb;
-  assign \$41  = \$37 [27:0] << \$40 [4:0];
-  assign \$42  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$43  = $signed(\$42 ) + $signed(8'h7f);
-  assign \$44  = $signed(\$43 ) < $signed(2'h1);
-  assign \$45  = $signed(\$43 ) < $signed(6'h25);
-  assign \$46  = $signed(2'h1) - $signed(\$43 );
-  assign rp_sh = \$41 [27:0] >> rp_rs;
-  assign \$47  = rp_sh << rp_rs;
-  assign rp_lost = \$47 [27:0] != \$41 [27:0];
-  assign \$48  = $signed(\$43 ) + $signed({ 1'h0, rp_rs });
-  assign \$49  = $signed(\$48 ) - $signed(2'h1);
-  assign \$51  = $signed(\$50 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$52  = | rp_sh[2:0];
-  assign \$53  = \$52  | rp_lost;
-  assign \$54  = \$53  | rp_sh[4];
-  assign \$55  = rp_sh[3] & \$54 ;
-  assign \$56  = $signed(\$51 ) + $signed({ 1'h0, \$55  });
-  assign \$57  = ! \$37 [27:0];
-  assign \$58  = \$56 [45:0] >= 31'h7f800000;
-  assign \$59  = ! \$37 [27:0];
-  assign \$60  = b[30:0] > a[30:0];
-  assign \$61  = \$60  ? b : a;
-  assign \$62  = b[30:0] > a[30:0];
-  assign \$63  = \$62  ? a : b;
-  assign \$64  = \$61 [31] & \$63 [31];
-  assign \$65  = b[30:0] > a[30:0];
-  assign \$66  = \$65  ? b : a;
-  assign \$67  = \$59  ? \$64  : \$66 [31];
-  assign \$68  = ! \$37 [27:0];
-  assign \$69  = b[30:0] > a[30:0];
-  assign \$70  = \$69  ? b : a;
-  assign \$71  = b[30:0] > a[30:0];
-  assign \$72  = \$71  ? a : b;
-  assign \$73  = \$70 [31] & \$72 [31];
-  assign \$74  = b[30:0] > a[30:0];
-  assign \$75  = \$74  ? b : a;
-  assign \$76  = \$68  ? \$73  : \$75 [31];
-  assign \$77  = ! \$37 [27:0];
-  assign \$78  = b[30:0] > a[30:0];
-  assign \$79  = \$78  ? b : a;
-  assign \$80  = b[30:0] > a[30:0];
-  assign \$81  = \$80  ? a : b;
-  assign \$82  = \$79 [31] & \$81 [31];
-  assign \$83  = b[30:0] > a[30:0];
-  assign \$84  = \$83  ? b : a;
-  assign \$85  = \$77  ? \$82  : \$84 [31];
-  assign \$86  = b[30:0] > a[30:0];
-  assign \$87  = \$86  ? b : a;
-  assign \$88  = \$87 [30:23] == 8'hff;
-  assign \$89  = b[30:0] > a[30:0];
-  assign \$90  = \$89  ? b : a;
-  assign \$91  = | \$90 [22:0];
-  assign \$92  = \$88  & \$91 ;
-  assign \$93  = b[30:0] > a[30:0];
-  assign \$94  = \$93  ? a : b;
-  assign \$95  = \$94 [30:23] == 8'hff;
-  assign \$96  = b[30:0] > a[30:0];
-  assign \$97  = \$96  ? a : b;
-  assign \$98  = | \$97 [22:0];
-  assign \$99  = \$95  & \$98 ;
-  assign \$100  = \$92  | \$99 ;
-  assign \$101  = b[30:0] > a[30:0];
-  assign \$102  = \$101  ? b : a;
-  assign \$103  = \$102 [30:23] == 8'hff;
-  assign \$104  = b[30:0] > a[30:0];
-  assign \$105  = \$104  ? b : a;
-  assign \$106  = ! \$105 [22:0];
-  assign \$107  = \$103  & \$106 ;
-  assign \$108  = b[30:0] > a[30:0];
-  assign \$109  = \$108  ? a : b;
-  assign \$110  = \$109 [30:23] == 8'hff;
-  assign \$111  = b[30:0] > a[30:0];
-  assign \$112  = \$111  ? a : b;
-  assign \$113  = ! \$112 [22:0];
-  assign \$114  = \$110  & \$113 ;
-  assign \$115  = \$107  & \$114 ;
-  assign \$116  = b[30:0] > a[30:0];
-  assign \$117  = \$116  ? b : a;
-  assign \$118  = b[30:0] > a[30:0];
-  assign \$119  = \$118  ? a : b;
-  assign \$120  = \$117 [31] ^ \$119 [31];
-  assign \$121  = \$115  & \$120 ;
-  assign \$122  = \$100  | \$121 ;
-  assign \$123  = b[30:0] > a[30:0];
-  assign \$124  = \$123  ? b : a;
-  assign \$125  = \$124 [30:23] == 8'hff;
-  assign \$126  = b[30:0] > a[30:0];
-  assign \$127  = \$126  ? b : a;
-  assign \$128  = ! \$127 [22:0];
-  assign \$129  = \$125  & \$128 ;
-  assign \$130  = b[30:0] > a[30:0];
-  assign \$131  = \$130  ? b : a;
+  assign \$25  = \$24 [26:0] != ya_full;
+  assign ya = \$22  | { 26'h0000000, \$25  };
+  assign sub = x[31] ^ y[31];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 7'h7f;
+  assign \$30  = $signed(\$29 ) - $signed(6'h17);
+  assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
+  assign \$31  = 5'h1b - rp_msb;
+  assign \$32  = \$28 [27:0] << \$31 [4:0];
+  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$34  = $signed(\$33 ) + $signed(8'h7f);
+  assign \$35  = $signed(\$34 ) < $signed(2'h1);
+  assign \$36  = $signed(\$34 ) < $signed(6'h25);
+  assign \$37  = $signed(2'h1) - $signed(\$34 );
+  assign rp_sh = \$32 [27:0] >> rp_rs;
+  assign \$38  = rp_sh << rp_rs;
+  assign rp_lost = \$38 [27:0] != \$32 [27:0];
+  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
+  assign \$40  = $signed(\$39 ) - $signed(2'h1);
+  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[27:4] });
+  assign \$43  = | rp_sh[2:0];
+  assign \$44  = \$43  | rp_lost;
+  assign \$45  = \$44  | rp_sh[4];
+  assign \$46  = rp_sh[3] & \$45 ;
+  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
+  assign \$48  = ! \$28 [27:0];
+  assign \$49  = \$47 [45:0] >= 31'h7f800000;
+  assign \$50  = ! \$28 [27:0];
+  assign \$51  = x[31] & y[31];
+  assign \$52  = \$50  ? \$51  : x[31];
+  assign \$53  = ! \$28 [27:0];
+  assign \$54  = x[31] & y[31];
+  assign \$55  = \$53  ? \$54  : x[31];
+  assign \$56  = ! \$28 [27:0];
+  assign \$57  = x[31] & y[31];
+  assign \$58  = \$56  ? \$57  : x[31];
+  assign \$59  = x_nan | y_nan;
+  assign \$60  = x_inf & y_inf;
+  assign \$61  = \$60  & sub;
+  assign \$62  = \$59  | \$61 ;
+  assign swap = b[30:0] > a[30:0];
+  assign x = swap ? b : a;
+  assign y = swap ? a : b;
+  assign \$1  = ! x[30:23];
+  assign x_e = \$1  ? 8'h01 : x[30:23];
+  assign \$2  = ! x[30:23];
+  assign \$3  = ~ \$2 ;
+  assign \$4  = x[30:23] == 8'hff;
+  assign \$5  = ! x[22:0];
+  assign x_inf = \$4  & \$5 ;
+  assign \$6  = x[30:23] == 8'hff;
+  assign \$7  = | x[22:0];
+  assign x_nan = \$6  & \$7 ;
+  assign \$8  = ! x[30:23];
+  assign \$9  = ! x[22:0];
+  assign x_zero = \$8  & \$9 ;
+  assign \$10  = ! y[30:23];
+  assign y_e = \$10  ? 8'h01 : y[30:23];
+  assign \$11  = ! y[30:23];
+  assign \$12  = ~ \$11 ;
+  assign \$13  = y[30:23] == 8'hff;
+  assign \$14  = ! y[22:0];
+  assign y_inf = \$13  & \$14 ;
+  assign \$15  = y[30:23] == 8'hff;
+  assign \$16  = | y[22:0];
+  assign y_nan = \$15  & \$16 ;
+  assign \$17  = ! y[30:23];
+  assign \$18  = ! y[22:0];
+  assign y_zero = \$17  & \$18 ;
+  assign \$19  = x_e - y_e;
+  assign \$20  = \$19 [7:0] > 5'h1b;
+  assign \$21  = \$20  ? 8'h1b : \$19 [7:0];
+  assign \$22  = ya_full >> \$21 [4:0];
+  assign \$23  = ya_full >> \$21 [4:0];
+  assign \$24  = \$23  << \$21 [4:0];
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
     rp_msb = 5'h00;
-    if (\$37 [0]) begin
+    if (\$28 [0]) begin
       rp_msb = 5'h00;
     end
-    if (\$37 [1]) begin
+    if (\$28 [1]) begin
       rp_msb = 5'h01;
     end
-    if (\$37 [2]) begin
+    if (\$28 [2]) begin
       rp_msb = 5'h02;
     end
-    if (\$37 [3]) begin
+    if (\$28 [3]) begin
       rp_msb = 5'h03;
     end
-    if (\$37 [4]) begin
+    if (\$28 [4]) begin
       rp_msb = 5'h04;
     end
-    if (\$37 [5]) begin
+    if (\$28 [5]) begin
       rp_msb = 5'h05;
     end
-    if (\$37 [6]) begin
+    if (\$28 [6]) begin
       rp_msb = 5'h06;
     end
-    if (\$37 [7]) begin
+    if (\$28 [7]) begin
       rp_msb = 5'h07;
     end
-    if (\$37 [8]) begin
+    if (\$28 [8]) begin
       rp_msb = 5'h08;
     end
-    if (\$37 [9]) begin
+    if (\$28 [9]) begin
       rp_msb = 5'h09;
     end
-    if (\$37 [10]) begin
+    if (\$28 [10]) begin
       rp_msb = 5'h0a;
     end
-    if (\$37 [11]) begin
+    if (\$28 [11]) begin
       rp_msb = 5'h0b;
     end
-    if (\$37 [12]) begin
+    if (\$28 [12]) begin
       rp_msb = 5'h0c;
     end
-    if (\$37 [13]) begin
+    if (\$28 [13]) begin
       rp_msb = 5'h0d;
     end
-    if (\$37 [14]) begin
+    if (\$28 [14]) begin
       rp_msb = 5'h0e;
     end
-    if (\$37 [15]) begin
+    if (\$28 [15]) begin
       rp_msb = 5'h0f;
     end
-    if (\$37 [16]) begin
+    if (\$28 [16]) begin
       rp_msb = 5'h10;
     end
-    if (\$37 [17]) begin
+    if (\$28 [17]) begin
       rp_msb = 5'h11;
     end
-    if (\$37 [18]) begin
+    if (\$28 [18]) begin
       rp_msb = 5'h12;
     end
-    if (\$37 [19]) begin
+    if (\$28 [19]) begin
       rp_msb = 5'h13;
     end
-    if (\$37 [20]) begin
+    if (\$28 [20]) begin
       rp_msb = 5'h14;
     end
-    if (\$37 [21]) begin
+    if (\$28 [21]) begin
       rp_msb = 5'h15;
     end
-    if (\$37 [22]) begin
+    if (\$28 [22]) begin
       rp_msb = 5'h16;
     end
-    if (\$37 [23]) begin
+    if (\$28 [23]) begin
       rp_msb = 5'h17;
     end
-    if (\$37 [24]) begin
+    if (\$28 [24]) begin
       rp_msb = 5'h18;
     end
-    if (\$37 [25]) begin
+    if (\$28 [25]) begin
       rp_msb = 5'h19;
     end
-    if (\$37 [26]) begin
+    if (\$28 [26]) begin
       rp_msb = 5'h1a;
     end
-    if (\$37 [27]) begin
+    if (\$28 [27]) begin
       rp_msb = 5'h1b;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
     rp_rs = 5'h00;
-    if (\$44 ) begin
+    if (\$35 ) begin
       (* full_case = 32'd1 *)
-      if (\$45 ) begin
+      if (\$36 ) begin
         rp_rs = 5'h1c;
       end else begin
-        rp_rs = \$46 [4:0];
+        rp_rs = \$37 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
     (* full_case = 32'd1 *)
-    if (\$57 ) begin
-      rp_out = { \$67 , 31'h00000000 };
-    end else if (\$58 ) begin
-      rp_out = { \$76 , 31'h7f800000 };
+    if (\$48 ) begin
+      rp_out = { \$52 , 31'h00000000 };
+    end else if (\$49 ) begin
+      rp_out = { \$55 , 31'h7f800000 };
     end else begin
-      rp_out = { \$85 , \$56 [30:0] };
+      rp_out = { \$58 , \$47 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
     (* full_case = 32'd1 *)
-    if (\$122 ) begin
+    if (\$62 ) begin
       s = 32'd2143289344;
-    end else if (\$129 ) begin
-      s = \$131 ;
+    end else if (x_inf) begin
+      s = x;
     end else begin
       s = rp_out;
     end
   end
-  assign x_sig = { \$11 , \$7 [22:0] };
-  assign y_sig = { \$22 , \$18 [22:0] };
-  assign d = \$23 [7:0];
-  assign dcl = \$25 [4:0];
-  assign total = \$37 [27:0];
-  assign rp_ls = \$40 [4:0];
-  assign rp_norm = \$41 [27:0];
-  assign rp_eb = { \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43  };
-  assign rp_packed = \$56 [45:0];
-  assign xa = { \$11 , \$7 [22:0], 3'h0 };
-  assign ya_full = { \$22 , \$18 [22:0], 3'h0 };
-  assign \$50  = { \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 , 23'h000000 };
+  assign x_sig = { \$3 , x[22:0] };
+  assign y_sig = { \$12 , y[22:0] };
+  assign d = \$19 [7:0];
+  assign dcl = \$21 [4:0];
+  assign total = \$28 [27:0];
+  assign rp_ls = \$31 [4:0];
+  assign rp_norm = \$32 [27:0];
+  assign rp_eb = { \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34  };
+  assign rp_packed = \$47 [45:0];
+  assign xa = { \$3 , x[22:0], 3'h0 };
+  assign ya_full = { \$12 , y[22:0], 3'h0 };
+  assign \$41  = { \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 , 23'h000000 };
 endmodule
 
 module \lut_all_fp16_fp16tab_nosym.plane_add1_0 (b, s, a);
   reg \$auto$verilog_backend.cc:2355:dump_module$10  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire \$100 ;
-  wire \$101 ;
-  wire [31:0] \$102 ;
-  wire \$103 ;
-  wire \$104 ;
-  wire [31:0] \$105 ;
-  wire \$106 ;
-  wire \$107 ;
-  wire \$108 ;
-  wire [31:0] \$109 ;
   wire \$11 ;
-  wire \$110 ;
-  wire \$111 ;
-  wire [31:0] \$112 ;
-  wire \$113 ;
-  wire \$114 ;
-  wire \$115 ;
-  wire \$116 ;
-  wire [31:0] \$117 ;
-  wire \$118 ;
-  wire [31:0] \$119 ;
   wire \$12 ;
-  wire \$120 ;
-  wire \$121 ;
-  wire \$122 ;
-  wire \$123 ;
-  wire [31:0] \$124 ;
-  wire \$125 ;
-  wire \$126 ;
-  wire [31:0] \$127 ;
-  wire \$128 ;
-  wire \$129 ;
-  wire [31:0] \$13 ;
-  wire \$130 ;
-  wire [31:0] \$131 ;
+  wire \$13 ;
   wire \$14 ;
   wire \$15 ;
-  wire [31:0] \$16 ;
+  wire \$16 ;
   wire \$17 ;
-  wire [31:0] \$18 ;
-  wire \$19 ;
-  wire [31:0] \$2 ;
-  wire [31:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire [8:0] \$23 ;
-  wire \$24 ;
-  wire [7:0] \$25 ;
-  wire [26:0] \$26 ;
-  wire [26:0] \$27 ;
-  wire [57:0] \$28 ;
-  wire \$29 ;
+  wire \$18 ;
+  wire [8:0] \$19 ;
+  wire \$2 ;
+  wire \$20 ;
+  wire [7:0] \$21 ;
+  wire [26:0] \$22 ;
+  wire [26:0] \$23 ;
+  wire [57:0] \$24 ;
+  wire \$25 ;
+  wire [27:0] \$26 ;
+  wire [27:0] \$27 ;
+  wire [28:0] \$28 ;
+  wire [8:0] \$29 ;
   wire \$3 ;
-  wire \$30 ;
-  wire [31:0] \$31 ;
-  wire \$32 ;
-  wire [31:0] \$33 ;
-  wire \$34 ;
-  wire [27:0] \$35 ;
-  wire [27:0] \$36 ;
-  wire [28:0] \$37 ;
-  wire [8:0] \$38 ;
-  wire [9:0] \$39 ;
+  wire [9:0] \$30 ;
+  wire [5:0] \$31 ;
+  wire [58:0] \$32 ;
+  wire [11:0] \$33 ;
+  wire [12:0] \$34 ;
+  wire \$35 ;
+  wire \$36 ;
+  wire [22:0] \$37 ;
+  wire [58:0] \$38 ;
+  wire [22:0] \$39 ;
   wire \$4 ;
-  wire [5:0] \$40 ;
-  wire [58:0] \$41 ;
-  wire [11:0] \$42 ;
-  wire [12:0] \$43 ;
+  wire [23:0] \$40 ;
+  wire [54:0] \$41 ;
+  wire [55:0] \$42 ;
+  wire \$43 ;
   wire \$44 ;
   wire \$45 ;
-  wire [22:0] \$46 ;
-  wire [58:0] \$47 ;
-  wire [22:0] \$48 ;
-  wire [23:0] \$49 ;
-  wire [31:0] \$5 ;
-  wire [54:0] \$50 ;
-  wire [55:0] \$51 ;
+  wire \$46 ;
+  wire [56:0] \$47 ;
+  wire \$48 ;
+  wire \$49 ;
+  wire \$5 ;
+  wire \$50 ;
+  wire \$51 ;
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire [56:0] \$56 ;
+  wire \$56 ;
   wire \$57 ;
   wire \$58 ;
   wire \$59 ;
   wire \$6 ;
   wire \$60 ;
-  wire [31:0] \$61 ;
+  wire \$61 ;
   wire \$62 ;
-  wire [31:0] \$63 ;
-  wire \$64 ;
-  wire \$65 ;
-  wire [31:0] \$66 ;
-  wire \$67 ;
-  wire \$68 ;
-  wire \$69 ;
-  wire [31:0] \$7 ;
-  wire [31:0] \$70 ;
-  wire \$71 ;
-  wire [31:0] \$72 ;
-  wire \$73 ;
-  wire \$74 ;
-  wire [31:0] \$75 ;
-  wire \$76 ;
-  wire \$77 ;
-  wire \$78 ;
-  wire [31:0] \$79 ;
+  wire \$7 ;
   wire \$8 ;
-  wire \$80 ;
-  wire [31:0] \$81 ;
-  wire \$82 ;
-  wire \$83 ;
-  wire [31:0] \$84 ;
-  wire \$85 ;
-  wire \$86 ;
-  wire [31:0] \$87 ;
-  wire \$88 ;
-  wire \$89 ;
-  wire [31:0] \$9 ;
-  wire [31:0] \$90 ;
-  wire \$91 ;
-  wire \$92 ;
-  wire \$93 ;
-  wire [31:0] \$94 ;
-  wire \$95 ;
-  wire \$96 ;
-  wire [31:0] \$97 ;
-  wire \$98 ;
-  wire \$99 ;
+  wire \$9 ;
   input [31:0] a;
   wire [31:0] a;
   input [31:0] b;
@@ -8289,419 +7432,301 @@ module \lut_all_fp16_fp16tab_nosym.plane_add1_0 (b, s, a);
   wire [27:0] rp_sh;
   output [31:0] s;
   reg [31:0] s;
+  wire sub;
+  wire swap;
   wire [27:0] total;
+  wire [31:0] x;
   wire [7:0] x_e;
+  wire x_inf;
+  wire x_nan;
   wire [23:0] x_sig;
+  wire x_zero;
   wire [26:0] xa;
+  wire [31:0] y;
   wire [7:0] y_e;
+  wire y_inf;
+  wire y_nan;
   wire [23:0] y_sig;
+  wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$1  = b[30:0] > a[30:0];
-  assign \$2  = \$1  ? b : a;
-  assign \$3  = ! \$2 [30:23];
-  assign \$4  = b[30:0] > a[30:0];
-  assign \$5  = \$4  ? b : a;
-  assign x_e = \$3  ? 8'h01 : \$5 [30:23];
-  assign \$6  = b[30:0] > a[30:0];
-  assign \$7  = \$6  ? b : a;
-  assign \$8  = b[30:0] > a[30:0];
-  assign \$9  = \$8  ? b : a;
-  assign \$10  = ! \$9 [30:23];
-  assign \$11  = ~ \$10 ;
-  assign \$12  = b[30:0] > a[30:0];
-  assign \$13  = \$12  ? a : b;
-  assign \$14  = ! \$13 [30:23];
-  assign \$15  = b[30:0] > a[30:0];
-  assign \$16  = \$15  ? a : b;
-  assign y_e = \$14  ? 8'h01 : \$16 [30:23];
-  assign \$17  = b[30:0] > a[30:0];
-  assign \$18  = \$17  ? a : b;
-  assign \$19  = b[30:0] > a[30:0];
-  assign \$20  = \$19  ? a : b;
-  assign \$21  = ! \$20 [30:23];
-  assign \$22  = ~ \$21 ;
-  assign \$23  = x_e - y_e;
-  assign \$24  = \$23 [7:0] > 5'h1b;
-  assign \$25  = \$24  ? 8'h1b : \$23 [7:0];
-  assign \$26  = ya_full >> \$25 [4:0];
-  assign \$27  = ya_full >> \$25 [4:0];
-  assign \$28  = \$27  << \$25 [4:0];
-  assign \$29  = \$28 [26:0] != ya_full;
-  assign ya = \$26  | { 26'h0000000, \$29  };
-  assign \$30  = b[30:0] > a[30:0];
-  assign \$31  = \$30  ? b : a;
-  assign \$32  = b[30:0] > a[30:0];
-  assign \$33  = \$32  ? a : b;
-  assign \$34  = \$31 [31] ^ \$33 [31];
-  assign \$35  = xa - ya;
-  assign \$36  = xa + ya;
-  assign \$37  = \$34  ? { \$35 [27], \$35  } : { 1'h0, \$36  };
-  assign \$38  = x_e - 7'h7f;
-  assign \$39  = $signed(\$38 ) - $signed(6'h17);
-  assign exp_lsb = $signed(\$39 ) - $signed(3'h3);
-  assign \$40  = 5'h1b - rp_msb;
-  assign \$41  = \$37 [27:0] << \$40 [4:0];
-  assign \$42  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$43  = $signed(\$42 ) + $signed(8'h7f);
-  assign \$44  = $signed(\$43 ) < $signed(2'h1);
-  assign \$45  = $signed(\$43 ) < $signed(6'h25);
-  assign \$46  = $signed(2'h1) - $signed(\$43 );
-  assign rp_sh = \$41 [27:0] >> rp_rs;
-  assign \$47  = rp_sh << rp_rs;
-  assign rp_lost = \$47 [27:0] != \$41 [27:0];
-  assign \$48  = $signed(\$43 ) + $signed({ 1'h0, rp_rs });
-  assign \$49  = $signed(\$48 ) - $signed(2'h1);
-  assign \$51  = $signed(\$50 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$52  = | rp_sh[2:0];
-  assign \$53  = \$52  | rp_lost;
-  assign \$54  = \$53  | rp_sh[4];
-  assign \$55  = rp_sh[3] & \$54 ;
-  assign \$56  = $signed(\$51 ) + $signed({ 1'h0, \$55  });
-  assign \$57  = ! \$37 [27:0];
-  assign \$58  = \$56 [45:0] >= 31'h7f800000;
-  assign \$59  = ! \$37 [27:0];
-  assign \$60  = b[30:0] > a[30:0];
-  assign \$61  = \$60  ? b : a;
-  assign \$62  = b[30:0] > a[30:0];
-  assign \$63  = \$62  ? a : b;
-  assign \$64  = \$61 [31] & \$63 [31];
-  assign \$65  = b[30:0] > a[30:0];
-  assign \$66  = \$65  ? b : a;
-  assign \$67  = \$59  ? \$64  : \$66 [31];
-  assign \$68  = ! \$37 [27:0];
-  assign \$69  = b[30:0] > a[30:0];
-  assign \$70  = \$69  ? b : a;
-  assign \$71  = b[30:0] > a[30:0];
-  assign \$72  = \$71  ? a : b;
-  assign \$73  = \$70 [31] & \$72 [31];
-  assign \$74  = b[30:0] > a[30:0];
-  assign \$75  = \$74  ? b : a;
-  assign \$76  = \$68  ? \$73  : \$75 [31];
-  assign \$77  = ! \$37 [27:0];
-  assign \$78  = b[30:0] > a[30:0];
-  assign \$79  = \$78  ? b : a;
-  assign \$80  = b[30:0] > a[30:0];
-  assign \$81  = \$80  ? a : b;
-  assign \$82  = \$79 [31] & \$81 [31];
-  assign \$83  = b[30:0] > a[30:0];
-  assign \$84  = \$83  ? b : a;
-  assign \$85  = \$77  ? \$82  : \$84 [31];
-  assign \$86  = b[30:0] > a[30:0];
-  assign \$87  = \$86  ? b : a;
-  assign \$88  = \$87 [30:23] == 8'hff;
-  assign \$89  = b[30:0] > a[30:0];
-  assign \$90  = \$89  ? b : a;
-  assign \$91  = | \$90 [22:0];
-  assign \$92  = \$88  & \$91 ;
-  assign \$93  = b[30:0] > a[30:0];
-  assign \$94  = \$93  ? a : b;
-  assign \$95  = \$94 [30:23] == 8'hff;
-  assign \$96  = b[30:0] > a[30:0];
-  assign \$97  = \$96  ? a : b;
-  assign \$98  = | \$97 [22:0];
-  assign \$99  = \$95  & \$98 ;
-  assign \$100  = \$92  | \$99 ;
-  assign \$101  = b[30:0] > a[30:0];
-  assign \$102  = \$101  ? b : a;
-  assign \$103  = \$102 [30:23] == 8'hff;
-  assign \$104  = b[30:0] > a[30:0];
-  assign \$105  = \$104  ? b : a;
-  assign \$106  = ! \$105 [22:0];
-  assign \$107  = \$103  & \$106 ;
-  assign \$108  = b[30:0] > a[30:0];
-  assign \$109  = \$108  ? a : b;
-  assign \$110  = \$109 [30:23] == 8'hff;
-  assign \$111  = b[30:0] > a[30:0];
-  assign \$112  = \$111  ? a : b;
-  assign \$113  = ! \$112 [22:0];
-  assign \$114  = \$110  & \$113 ;
-  assign \$115  = \$107  & \$114 ;
-  assign \$116  = b[30:0] > a[30:0];
-  assign \$117  = \$116  ? b : a;
-  assign \$118  = b[30:0] > a[30:0];
-  assign \$119  = \$118  ? a : b;
-  assign \$120  = \$117 [31] ^ \$119 [31];
-  assign \$121  = \$115  & \$120 ;
-  assign \$122  = \$100  | \$121 ;
-  assign \$123  = b[30:0] > a[30:0];
-  assign \$124  = \$123  ? b : a;
-  assign \$125  = \$124 [30:23] == 8'hff;
-  assign \$126  = b[30:0] > a[30:0];
-  assign \$127  = \$126  ? b : a;
-  assign \$128  = ! \$127 [22:0];
-  assign \$129  = \$125  & \$128 ;
-  assign \$130  = b[30:0] > a[30:0];
-  assign \$131  = \$130  ? b : a;
+  assign \$25  = \$24 [26:0] != ya_full;
+  assign ya = \$22  | { 26'h0000000, \$25  };
+  assign sub = x[31] ^ y[31];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 7'h7f;
+  assign \$30  = $signed(\$29 ) - $signed(6'h17);
+  assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
+  assign \$31  = 5'h1b - rp_msb;
+  assign \$32  = \$28 [27:0] << \$31 [4:0];
+  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$34  = $signed(\$33 ) + $signed(8'h7f);
+  assign \$35  = $signed(\$34 ) < $signed(2'h1);
+  assign \$36  = $signed(\$34 ) < $signed(6'h25);
+  assign \$37  = $signed(2'h1) - $signed(\$34 );
+  assign rp_sh = \$32 [27:0] >> rp_rs;
+  assign \$38  = rp_sh << rp_rs;
+  assign rp_lost = \$38 [27:0] != \$32 [27:0];
+  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
+  assign \$40  = $signed(\$39 ) - $signed(2'h1);
+  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[27:4] });
+  assign \$43  = | rp_sh[2:0];
+  assign \$44  = \$43  | rp_lost;
+  assign \$45  = \$44  | rp_sh[4];
+  assign \$46  = rp_sh[3] & \$45 ;
+  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
+  assign \$48  = ! \$28 [27:0];
+  assign \$49  = \$47 [45:0] >= 31'h7f800000;
+  assign \$50  = ! \$28 [27:0];
+  assign \$51  = x[31] & y[31];
+  assign \$52  = \$50  ? \$51  : x[31];
+  assign \$53  = ! \$28 [27:0];
+  assign \$54  = x[31] & y[31];
+  assign \$55  = \$53  ? \$54  : x[31];
+  assign \$56  = ! \$28 [27:0];
+  assign \$57  = x[31] & y[31];
+  assign \$58  = \$56  ? \$57  : x[31];
+  assign \$59  = x_nan | y_nan;
+  assign \$60  = x_inf & y_inf;
+  assign \$61  = \$60  & sub;
+  assign \$62  = \$59  | \$61 ;
+  assign swap = b[30:0] > a[30:0];
+  assign x = swap ? b : a;
+  assign y = swap ? a : b;
+  assign \$1  = ! x[30:23];
+  assign x_e = \$1  ? 8'h01 : x[30:23];
+  assign \$2  = ! x[30:23];
+  assign \$3  = ~ \$2 ;
+  assign \$4  = x[30:23] == 8'hff;
+  assign \$5  = ! x[22:0];
+  assign x_inf = \$4  & \$5 ;
+  assign \$6  = x[30:23] == 8'hff;
+  assign \$7  = | x[22:0];
+  assign x_nan = \$6  & \$7 ;
+  assign \$8  = ! x[30:23];
+  assign \$9  = ! x[22:0];
+  assign x_zero = \$8  & \$9 ;
+  assign \$10  = ! y[30:23];
+  assign y_e = \$10  ? 8'h01 : y[30:23];
+  assign \$11  = ! y[30:23];
+  assign \$12  = ~ \$11 ;
+  assign \$13  = y[30:23] == 8'hff;
+  assign \$14  = ! y[22:0];
+  assign y_inf = \$13  & \$14 ;
+  assign \$15  = y[30:23] == 8'hff;
+  assign \$16  = | y[22:0];
+  assign y_nan = \$15  & \$16 ;
+  assign \$17  = ! y[30:23];
+  assign \$18  = ! y[22:0];
+  assign y_zero = \$17  & \$18 ;
+  assign \$19  = x_e - y_e;
+  assign \$20  = \$19 [7:0] > 5'h1b;
+  assign \$21  = \$20  ? 8'h1b : \$19 [7:0];
+  assign \$22  = ya_full >> \$21 [4:0];
+  assign \$23  = ya_full >> \$21 [4:0];
+  assign \$24  = \$23  << \$21 [4:0];
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
     rp_msb = 5'h00;
-    if (\$37 [0]) begin
+    if (\$28 [0]) begin
       rp_msb = 5'h00;
     end
-    if (\$37 [1]) begin
+    if (\$28 [1]) begin
       rp_msb = 5'h01;
     end
-    if (\$37 [2]) begin
+    if (\$28 [2]) begin
       rp_msb = 5'h02;
     end
-    if (\$37 [3]) begin
+    if (\$28 [3]) begin
       rp_msb = 5'h03;
     end
-    if (\$37 [4]) begin
+    if (\$28 [4]) begin
       rp_msb = 5'h04;
     end
-    if (\$37 [5]) begin
+    if (\$28 [5]) begin
       rp_msb = 5'h05;
     end
-    if (\$37 [6]) begin
+    if (\$28 [6]) begin
       rp_msb = 5'h06;
     end
-    if (\$37 [7]) begin
+    if (\$28 [7]) begin
       rp_msb = 5'h07;
     end
-    if (\$37 [8]) begin
+    if (\$28 [8]) begin
       rp_msb = 5'h08;
     end
-    if (\$37 [9]) begin
+    if (\$28 [9]) begin
       rp_msb = 5'h09;
     end
-    if (\$37 [10]) begin
+    if (\$28 [10]) begin
       rp_msb = 5'h0a;
     end
-    if (\$37 [11]) begin
+    if (\$28 [11]) begin
       rp_msb = 5'h0b;
     end
-    if (\$37 [12]) begin
+    if (\$28 [12]) begin
       rp_msb = 5'h0c;
     end
-    if (\$37 [13]) begin
+    if (\$28 [13]) begin
       rp_msb = 5'h0d;
     end
-    if (\$37 [14]) begin
+    if (\$28 [14]) begin
       rp_msb = 5'h0e;
     end
-    if (\$37 [15]) begin
+    if (\$28 [15]) begin
       rp_msb = 5'h0f;
     end
-    if (\$37 [16]) begin
+    if (\$28 [16]) begin
       rp_msb = 5'h10;
     end
-    if (\$37 [17]) begin
+    if (\$28 [17]) begin
       rp_msb = 5'h11;
     end
-    if (\$37 [18]) begin
+    if (\$28 [18]) begin
       rp_msb = 5'h12;
     end
-    if (\$37 [19]) begin
+    if (\$28 [19]) begin
       rp_msb = 5'h13;
     end
-    if (\$37 [20]) begin
+    if (\$28 [20]) begin
       rp_msb = 5'h14;
     end
-    if (\$37 [21]) begin
+    if (\$28 [21]) begin
       rp_msb = 5'h15;
     end
-    if (\$37 [22]) begin
+    if (\$28 [22]) begin
       rp_msb = 5'h16;
     end
-    if (\$37 [23]) begin
+    if (\$28 [23]) begin
       rp_msb = 5'h17;
     end
-    if (\$37 [24]) begin
+    if (\$28 [24]) begin
       rp_msb = 5'h18;
     end
-    if (\$37 [25]) begin
+    if (\$28 [25]) begin
       rp_msb = 5'h19;
     end
-    if (\$37 [26]) begin
+    if (\$28 [26]) begin
       rp_msb = 5'h1a;
     end
-    if (\$37 [27]) begin
+    if (\$28 [27]) begin
       rp_msb = 5'h1b;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
     rp_rs = 5'h00;
-    if (\$44 ) begin
+    if (\$35 ) begin
       (* full_case = 32'd1 *)
-      if (\$45 ) begin
+      if (\$36 ) begin
         rp_rs = 5'h1c;
       end else begin
-        rp_rs = \$46 [4:0];
+        rp_rs = \$37 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
     (* full_case = 32'd1 *)
-    if (\$57 ) begin
-      rp_out = { \$67 , 31'h00000000 };
-    end else if (\$58 ) begin
-      rp_out = { \$76 , 31'h7f800000 };
+    if (\$48 ) begin
+      rp_out = { \$52 , 31'h00000000 };
+    end else if (\$49 ) begin
+      rp_out = { \$55 , 31'h7f800000 };
     end else begin
-      rp_out = { \$85 , \$56 [30:0] };
+      rp_out = { \$58 , \$47 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
     (* full_case = 32'd1 *)
-    if (\$122 ) begin
+    if (\$62 ) begin
       s = 32'd2143289344;
-    end else if (\$129 ) begin
-      s = \$131 ;
+    end else if (x_inf) begin
+      s = x;
     end else begin
       s = rp_out;
     end
   end
-  assign x_sig = { \$11 , \$7 [22:0] };
-  assign y_sig = { \$22 , \$18 [22:0] };
-  assign d = \$23 [7:0];
-  assign dcl = \$25 [4:0];
-  assign total = \$37 [27:0];
-  assign rp_ls = \$40 [4:0];
-  assign rp_norm = \$41 [27:0];
-  assign rp_eb = { \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43  };
-  assign rp_packed = \$56 [45:0];
-  assign xa = { \$11 , \$7 [22:0], 3'h0 };
-  assign ya_full = { \$22 , \$18 [22:0], 3'h0 };
-  assign \$50  = { \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 , 23'h000000 };
+  assign x_sig = { \$3 , x[22:0] };
+  assign y_sig = { \$12 , y[22:0] };
+  assign d = \$19 [7:0];
+  assign dcl = \$21 [4:0];
+  assign total = \$28 [27:0];
+  assign rp_ls = \$31 [4:0];
+  assign rp_norm = \$32 [27:0];
+  assign rp_eb = { \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34  };
+  assign rp_packed = \$47 [45:0];
+  assign xa = { \$3 , x[22:0], 3'h0 };
+  assign ya_full = { \$12 , y[22:0], 3'h0 };
+  assign \$41  = { \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 , 23'h000000 };
 endmodule
 
 module \lut_all_fp16_fp16tab_nosym.plane_add1_1 (b, s, a);
   reg \$auto$verilog_backend.cc:2355:dump_module$11  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire \$100 ;
-  wire \$101 ;
-  wire [31:0] \$102 ;
-  wire \$103 ;
-  wire \$104 ;
-  wire [31:0] \$105 ;
-  wire \$106 ;
-  wire \$107 ;
-  wire \$108 ;
-  wire [31:0] \$109 ;
   wire \$11 ;
-  wire \$110 ;
-  wire \$111 ;
-  wire [31:0] \$112 ;
-  wire \$113 ;
-  wire \$114 ;
-  wire \$115 ;
-  wire \$116 ;
-  wire [31:0] \$117 ;
-  wire \$118 ;
-  wire [31:0] \$119 ;
   wire \$12 ;
-  wire \$120 ;
-  wire \$121 ;
-  wire \$122 ;
-  wire \$123 ;
-  wire [31:0] \$124 ;
-  wire \$125 ;
-  wire \$126 ;
-  wire [31:0] \$127 ;
-  wire \$128 ;
-  wire \$129 ;
-  wire [31:0] \$13 ;
-  wire \$130 ;
-  wire [31:0] \$131 ;
+  wire \$13 ;
   wire \$14 ;
   wire \$15 ;
-  wire [31:0] \$16 ;
+  wire \$16 ;
   wire \$17 ;
-  wire [31:0] \$18 ;
-  wire \$19 ;
-  wire [31:0] \$2 ;
-  wire [31:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire [8:0] \$23 ;
-  wire \$24 ;
-  wire [7:0] \$25 ;
-  wire [26:0] \$26 ;
-  wire [26:0] \$27 ;
-  wire [57:0] \$28 ;
-  wire \$29 ;
+  wire \$18 ;
+  wire [8:0] \$19 ;
+  wire \$2 ;
+  wire \$20 ;
+  wire [7:0] \$21 ;
+  wire [26:0] \$22 ;
+  wire [26:0] \$23 ;
+  wire [57:0] \$24 ;
+  wire \$25 ;
+  wire [27:0] \$26 ;
+  wire [27:0] \$27 ;
+  wire [28:0] \$28 ;
+  wire [8:0] \$29 ;
   wire \$3 ;
-  wire \$30 ;
-  wire [31:0] \$31 ;
-  wire \$32 ;
-  wire [31:0] \$33 ;
-  wire \$34 ;
-  wire [27:0] \$35 ;
-  wire [27:0] \$36 ;
-  wire [28:0] \$37 ;
-  wire [8:0] \$38 ;
-  wire [9:0] \$39 ;
+  wire [9:0] \$30 ;
+  wire [5:0] \$31 ;
+  wire [58:0] \$32 ;
+  wire [11:0] \$33 ;
+  wire [12:0] \$34 ;
+  wire \$35 ;
+  wire \$36 ;
+  wire [22:0] \$37 ;
+  wire [58:0] \$38 ;
+  wire [22:0] \$39 ;
   wire \$4 ;
-  wire [5:0] \$40 ;
-  wire [58:0] \$41 ;
-  wire [11:0] \$42 ;
-  wire [12:0] \$43 ;
+  wire [23:0] \$40 ;
+  wire [54:0] \$41 ;
+  wire [55:0] \$42 ;
+  wire \$43 ;
   wire \$44 ;
   wire \$45 ;
-  wire [22:0] \$46 ;
-  wire [58:0] \$47 ;
-  wire [22:0] \$48 ;
-  wire [23:0] \$49 ;
-  wire [31:0] \$5 ;
-  wire [54:0] \$50 ;
-  wire [55:0] \$51 ;
+  wire \$46 ;
+  wire [56:0] \$47 ;
+  wire \$48 ;
+  wire \$49 ;
+  wire \$5 ;
+  wire \$50 ;
+  wire \$51 ;
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire [56:0] \$56 ;
+  wire \$56 ;
   wire \$57 ;
   wire \$58 ;
   wire \$59 ;
   wire \$6 ;
   wire \$60 ;
-  wire [31:0] \$61 ;
+  wire \$61 ;
   wire \$62 ;
-  wire [31:0] \$63 ;
-  wire \$64 ;
-  wire \$65 ;
-  wire [31:0] \$66 ;
-  wire \$67 ;
-  wire \$68 ;
-  wire \$69 ;
-  wire [31:0] \$7 ;
-  wire [31:0] \$70 ;
-  wire \$71 ;
-  wire [31:0] \$72 ;
-  wire \$73 ;
-  wire \$74 ;
-  wire [31:0] \$75 ;
-  wire \$76 ;
-  wire \$77 ;
-  wire \$78 ;
-  wire [31:0] \$79 ;
+  wire \$7 ;
   wire \$8 ;
-  wire \$80 ;
-  wire [31:0] \$81 ;
-  wire \$82 ;
-  wire \$83 ;
-  wire [31:0] \$84 ;
-  wire \$85 ;
-  wire \$86 ;
-  wire [31:0] \$87 ;
-  wire \$88 ;
-  wire \$89 ;
-  wire [31:0] \$9 ;
-  wire [31:0] \$90 ;
-  wire \$91 ;
-  wire \$92 ;
-  wire \$93 ;
-  wire [31:0] \$94 ;
-  wire \$95 ;
-  wire \$96 ;
-  wire [31:0] \$97 ;
-  wire \$98 ;
-  wire \$99 ;
+  wire \$9 ;
   input [31:0] a;
   wire [31:0] a;
   input [31:0] b;
@@ -8720,284 +7745,235 @@ module \lut_all_fp16_fp16tab_nosym.plane_add1_1 (b, s, a);
   wire [27:0] rp_sh;
   output [31:0] s;
   reg [31:0] s;
+  wire sub;
+  wire swap;
   wire [27:0] total;
+  wire [31:0] x;
   wire [7:0] x_e;
+  wire x_inf;
+  wire x_nan;
   wire [23:0] x_sig;
+  wire x_zero;
   wire [26:0] xa;
+  wire [31:0] y;
   wire [7:0] y_e;
+  wire y_inf;
+  wire y_nan;
   wire [23:0] y_sig;
+  wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$1  = b[30:0] > a[30:0];
-  assign \$2  = \$1  ? b : a;
-  assign \$3  = ! \$2 [30:23];
-  assign \$4  = b[30:0] > a[30:0];
-  assign \$5  = \$4  ? b : a;
-  assign x_e = \$3  ? 8'h01 : \$5 [30:23];
-  assign \$6  = b[30:0] > a[30:0];
-  assign \$7  = \$6  ? b : a;
-  assign \$8  = b[30:0] > a[30:0];
-  assign \$9  = \$8  ? b : a;
-  assign \$10  = ! \$9 [30:23];
-  assign \$11  = ~ \$10 ;
-  assign \$12  = b[30:0] > a[30:0];
-  assign \$13  = \$12  ? a : b;
-  assign \$14  = ! \$13 [30:23];
-  assign \$15  = b[30:0] > a[30:0];
-  assign \$16  = \$15  ? a : b;
-  assign y_e = \$14  ? 8'h01 : \$16 [30:23];
-  assign \$17  = b[30:0] > a[30:0];
-  assign \$18  = \$17  ? a : b;
-  assign \$19  = b[30:0] > a[30:0];
-  assign \$20  = \$19  ? a : b;
-  assign \$21  = ! \$20 [30:23];
-  assign \$22  = ~ \$21 ;
-  assign \$23  = x_e - y_e;
-  assign \$24  = \$23 [7:0] > 5'h1b;
-  assign \$25  = \$24  ? 8'h1b : \$23 [7:0];
-  assign \$26  = ya_full >> \$25 [4:0];
-  assign \$27  = ya_full >> \$25 [4:0];
-  assign \$28  = \$27  << \$25 [4:0];
-  assign \$29  = \$28 [26:0] != ya_full;
-  assign ya = \$26  | { 26'h0000000, \$29  };
-  assign \$30  = b[30:0] > a[30:0];
-  assign \$31  = \$30  ? b : a;
-  assign \$32  = b[30:0] > a[30:0];
-  assign \$33  = \$32  ? a : b;
-  assign \$34  = \$31 [31] ^ \$33 [31];
-  assign \$35  = xa - ya;
-  assign \$36  = xa + ya;
-  assign \$37  = \$34  ? { \$35 [27], \$35  } : { 1'h0, \$36  };
-  assign \$38  = x_e - 7'h7f;
-  assign \$39  = $signed(\$38 ) - $signed(6'h17);
-  assign exp_lsb = $signed(\$39 ) - $signed(3'h3);
-  assign \$40  = 5'h1b - rp_msb;
-  assign \$41  = \$37 [27:0] << \$40 [4:0];
-  assign \$42  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$43  = $signed(\$42 ) + $signed(8'h7f);
-  assign \$44  = $signed(\$43 ) < $signed(2'h1);
-  assign \$45  = $signed(\$43 ) < $signed(6'h25);
-  assign \$46  = $signed(2'h1) - $signed(\$43 );
-  assign rp_sh = \$41 [27:0] >> rp_rs;
-  assign \$47  = rp_sh << rp_rs;
-  assign rp_lost = \$47 [27:0] != \$41 [27:0];
-  assign \$48  = $signed(\$43 ) + $signed({ 1'h0, rp_rs });
-  assign \$49  = $signed(\$48 ) - $signed(2'h1);
-  assign \$51  = $signed(\$50 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$52  = | rp_sh[2:0];
-  assign \$53  = \$52  | rp_lost;
-  assign \$54  = \$53  | rp_sh[4];
-  assign \$55  = rp_sh[3] & \$54 ;
-  assign \$56  = $signed(\$51 ) + $signed({ 1'h0, \$55  });
-  assign \$57  = ! \$37 [27:0];
-  assign \$58  = \$56 [45:0] >= 31'h7f800000;
-  assign \$59  = ! \$37 [27:0];
-  assign \$60  = b[30:0] > a[30:0];
-  assign \$61  = \$60  ? b : a;
-  assign \$62  = b[30:0] > a[30:0];
-  assign \$63  = \$62  ? a : b;
-  assign \$64  = \$61 [31] & \$63 [31];
-  assign \$65  = b[30:0] > a[30:0];
-  assign \$66  = \$65  ? b : a;
-  assign \$67  = \$59  ? \$64  : \$66 [31];
-  assign \$68  = ! \$37 [27:0];
-  assign \$69  = b[30:0] > a[30:0];
-  assign \$70  = \$69  ? b : a;
-  assign \$71  = b[30:0] > a[30:0];
-  assign \$72  = \$71  ? a : b;
-  assign \$73  = \$70 [31] & \$72 [31];
-  assign \$74  = b[30:0] > a[30:0];
-  assign \$75  = \$74  ? b : a;
-  assign \$76  = \$68  ? \$73  : \$75 [31];
-  assign \$77  = ! \$37 [27:0];
-  assign \$78  = b[30:0] > a[30:0];
-  assign \$79  = \$78  ? b : a;
-  assign \$80  = b[30:0] > a[30:0];
-  assign \$81  = \$80  ? a : b;
-  assign \$82  = \$79 [31] & \$81 [31];
-  assign \$83  = b[30:0] > a[30:0];
-  assign \$84  = \$83  ? b : a;
-  assign \$85  = \$77  ? \$82  : \$84 [31];
-  assign \$86  = b[30:0] > a[30:0];
-  assign \$87  = \$86  ? b : a;
-  assign \$88  = \$87 [30:23] == 8'hff;
-  assign \$89  = b[30:0] > a[30:0];
-  assign \$90  = \$89  ? b : a;
-  assign \$91  = | \$90 [22:0];
-  assign \$92  = \$88  & \$91 ;
-  assign \$93  = b[30:0] > a[30:0];
-  assign \$94  = \$93  ? a : b;
-  assign \$95  = \$94 [30:23] == 8'hff;
-  assign \$96  = b[30:0] > a[30:0];
-  assign \$97  = \$96  ? a : b;
-  assign \$98  = | \$97 [22:0];
-  assign \$99  = \$95  & \$98 ;
-  assign \$100  = \$92  | \$99 ;
-  assign \$101  = b[30:0] > a[30:0];
-  assign \$102  = \$101  ? b : a;
-  assign \$103  = \$102 [30:23] == 8'hff;
-  assign \$104  = b[30:0] > a[30:0];
-  assign \$105  = \$104  ? b : a;
-  assign \$106  = ! \$105 [22:0];
-  assign \$107  = \$103  & \$106 ;
-  assign \$108  = b[30:0] > a[30:0];
-  assign \$109  = \$108  ? a : b;
-  assign \$110  = \$109 [30:23] == 8'hff;
-  assign \$111  = b[30:0] > a[30:0];
-  assign \$112  = \$111  ? a : b;
-  assign \$113  = ! \$112 [22:0];
-  assign \$114  = \$110  & \$113 ;
-  assign \$115  = \$107  & \$114 ;
-  assign \$116  = b[30:0] > a[30:0];
-  assign \$117  = \$116  ? b : a;
-  assign \$118  = b[30:0] > a[30:0];
-  assign \$119  = \$118  ? a : b;
-  assign \$120  = \$117 [31] ^ \$119 [31];
-  assign \$121  = \$115  & \$120 ;
-  assign \$122  = \$100  | \$121 ;
-  assign \$123  = b[30:0] > a[30:0];
-  assign \$124  = \$123  ? b : a;
-  assign \$125  = \$124 [30:23] == 8'hff;
-  assign \$126  = b[30:0] > a[30:0];
-  assign \$127  = \$126  ? b : a;
-  assign \$128  = ! \$127 [22:0];
-  assign \$129  = \$125  & \$128 ;
-  assign \$130  = b[30:0] > a[30:0];
-  assign \$131  = \$130  ? b : a;
+  assign \$25  = \$24 [26:0] != ya_full;
+  assign ya = \$22  | { 26'h0000000, \$25  };
+  assign sub = x[31] ^ y[31];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 7'h7f;
+  assign \$30  = $signed(\$29 ) - $signed(6'h17);
+  assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
+  assign \$31  = 5'h1b - rp_msb;
+  assign \$32  = \$28 [27:0] << \$31 [4:0];
+  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$34  = $signed(\$33 ) + $signed(8'h7f);
+  assign \$35  = $signed(\$34 ) < $signed(2'h1);
+  assign \$36  = $signed(\$34 ) < $signed(6'h25);
+  assign \$37  = $signed(2'h1) - $signed(\$34 );
+  assign rp_sh = \$32 [27:0] >> rp_rs;
+  assign \$38  = rp_sh << rp_rs;
+  assign rp_lost = \$38 [27:0] != \$32 [27:0];
+  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
+  assign \$40  = $signed(\$39 ) - $signed(2'h1);
+  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[27:4] });
+  assign \$43  = | rp_sh[2:0];
+  assign \$44  = \$43  | rp_lost;
+  assign \$45  = \$44  | rp_sh[4];
+  assign \$46  = rp_sh[3] & \$45 ;
+  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
+  assign \$48  = ! \$28 [27:0];
+  assign \$49  = \$47 [45:0] >= 31'h7f800000;
+  assign \$50  = ! \$28 [27:0];
+  assign \$51  = x[31] & y[31];
+  assign \$52  = \$50  ? \$51  : x[31];
+  assign \$53  = ! \$28 [27:0];
+  assign \$54  = x[31] & y[31];
+  assign \$55  = \$53  ? \$54  : x[31];
+  assign \$56  = ! \$28 [27:0];
+  assign \$57  = x[31] & y[31];
+  assign \$58  = \$56  ? \$57  : x[31];
+  assign \$59  = x_nan | y_nan;
+  assign \$60  = x_inf & y_inf;
+  assign \$61  = \$60  & sub;
+  assign \$62  = \$59  | \$61 ;
+  assign swap = b[30:0] > a[30:0];
+  assign x = swap ? b : a;
+  assign y = swap ? a : b;
+  assign \$1  = ! x[30:23];
+  assign x_e = \$1  ? 8'h01 : x[30:23];
+  assign \$2  = ! x[30:23];
+  assign \$3  = ~ \$2 ;
+  assign \$4  = x[30:23] == 8'hff;
+  assign \$5  = ! x[22:0];
+  assign x_inf = \$4  & \$5 ;
+  assign \$6  = x[30:23] == 8'hff;
+  assign \$7  = | x[22:0];
+  assign x_nan = \$6  & \$7 ;
+  assign \$8  = ! x[30:23];
+  assign \$9  = ! x[22:0];
+  assign x_zero = \$8  & \$9 ;
+  assign \$10  = ! y[30:23];
+  assign y_e = \$10  ? 8'h01 : y[30:23];
+  assign \$11  = ! y[30:23];
+  assign \$12  = ~ \$11 ;
+  assign \$13  = y[30:23] == 8'hff;
+  assign \$14  = ! y[22:0];
+  assign y_inf = \$13  & \$14 ;
+  assign \$15  = y[30:23] == 8'hff;
+  assign \$16  = | y[22:0];
+  assign y_nan = \$15  & \$16 ;
+  assign \$17  = ! y[30:23];
+  assign \$18  = ! y[22:0];
+  assign y_zero = \$17  & \$18 ;
+  assign \$19  = x_e - y_e;
+  assign \$20  = \$19 [7:0] > 5'h1b;
+  assign \$21  = \$20  ? 8'h1b : \$19 [7:0];
+  assign \$22  = ya_full >> \$21 [4:0];
+  assign \$23  = ya_full >> \$21 [4:0];
+  assign \$24  = \$23  << \$21 [4:0];
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
     rp_msb = 5'h00;
-    if (\$37 [0]) begin
+    if (\$28 [0]) begin
       rp_msb = 5'h00;
     end
-    if (\$37 [1]) begin
+    if (\$28 [1]) begin
       rp_msb = 5'h01;
     end
-    if (\$37 [2]) begin
+    if (\$28 [2]) begin
       rp_msb = 5'h02;
     end
-    if (\$37 [3]) begin
+    if (\$28 [3]) begin
       rp_msb = 5'h03;
     end
-    if (\$37 [4]) begin
+    if (\$28 [4]) begin
       rp_msb = 5'h04;
     end
-    if (\$37 [5]) begin
+    if (\$28 [5]) begin
       rp_msb = 5'h05;
     end
-    if (\$37 [6]) begin
+    if (\$28 [6]) begin
       rp_msb = 5'h06;
     end
-    if (\$37 [7]) begin
+    if (\$28 [7]) begin
       rp_msb = 5'h07;
     end
-    if (\$37 [8]) begin
+    if (\$28 [8]) begin
       rp_msb = 5'h08;
     end
-    if (\$37 [9]) begin
+    if (\$28 [9]) begin
       rp_msb = 5'h09;
     end
-    if (\$37 [10]) begin
+    if (\$28 [10]) begin
       rp_msb = 5'h0a;
     end
-    if (\$37 [11]) begin
+    if (\$28 [11]) begin
       rp_msb = 5'h0b;
     end
-    if (\$37 [12]) begin
+    if (\$28 [12]) begin
       rp_msb = 5'h0c;
     end
-    if (\$37 [13]) begin
+    if (\$28 [13]) begin
       rp_msb = 5'h0d;
     end
-    if (\$37 [14]) begin
+    if (\$28 [14]) begin
       rp_msb = 5'h0e;
     end
-    if (\$37 [15]) begin
+    if (\$28 [15]) begin
       rp_msb = 5'h0f;
     end
-    if (\$37 [16]) begin
+    if (\$28 [16]) begin
       rp_msb = 5'h10;
     end
-    if (\$37 [17]) begin
+    if (\$28 [17]) begin
       rp_msb = 5'h11;
     end
-    if (\$37 [18]) begin
+    if (\$28 [18]) begin
       rp_msb = 5'h12;
     end
-    if (\$37 [19]) begin
+    if (\$28 [19]) begin
       rp_msb = 5'h13;
     end
-    if (\$37 [20]) begin
+    if (\$28 [20]) begin
       rp_msb = 5'h14;
     end
-    if (\$37 [21]) begin
+    if (\$28 [21]) begin
       rp_msb = 5'h15;
     end
-    if (\$37 [22]) begin
+    if (\$28 [22]) begin
       rp_msb = 5'h16;
     end
-    if (\$37 [23]) begin
+    if (\$28 [23]) begin
       rp_msb = 5'h17;
     end
-    if (\$37 [24]) begin
+    if (\$28 [24]) begin
       rp_msb = 5'h18;
     end
-    if (\$37 [25]) begin
+    if (\$28 [25]) begin
       rp_msb = 5'h19;
     end
-    if (\$37 [26]) begin
+    if (\$28 [26]) begin
       rp_msb = 5'h1a;
     end
-    if (\$37 [27]) begin
+    if (\$28 [27]) begin
       rp_msb = 5'h1b;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
     rp_rs = 5'h00;
-    if (\$44 ) begin
+    if (\$35 ) begin
       (* full_case = 32'd1 *)
-      if (\$45 ) begin
+      if (\$36 ) begin
         rp_rs = 5'h1c;
       end else begin
-        rp_rs = \$46 [4:0];
+        rp_rs = \$37 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
     (* full_case = 32'd1 *)
-    if (\$57 ) begin
-      rp_out = { \$67 , 31'h00000000 };
-    end else if (\$58 ) begin
-      rp_out = { \$76 , 31'h7f800000 };
+    if (\$48 ) begin
+      rp_out = { \$52 , 31'h00000000 };
+    end else if (\$49 ) begin
+      rp_out = { \$55 , 31'h7f800000 };
     end else begin
-      rp_out = { \$85 , \$56 [30:0] };
+      rp_out = { \$58 , \$47 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
     (* full_case = 32'd1 *)
-    if (\$122 ) begin
+    if (\$62 ) begin
       s = 32'd2143289344;
-    end else if (\$129 ) begin
-      s = \$131 ;
+    end else if (x_inf) begin
+      s = x;
     end else begin
       s = rp_out;
     end
   end
-  assign x_sig = { \$11 , \$7 [22:0] };
-  assign y_sig = { \$22 , \$18 [22:0] };
-  assign d = \$23 [7:0];
-  assign dcl = \$25 [4:0];
-  assign total = \$37 [27:0];
-  assign rp_ls = \$40 [4:0];
-  assign rp_norm = \$41 [27:0];
-  assign rp_eb = { \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43  };
-  assign rp_packed = \$56 [45:0];
-  assign xa = { \$11 , \$7 [22:0], 3'h0 };
-  assign ya_full = { \$22 , \$18 [22:0], 3'h0 };
-  assign \$50  = { \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 , 23'h000000 };
+  assign x_sig = { \$3 , x[22:0] };
+  assign y_sig = { \$12 , y[22:0] };
+  assign d = \$19 [7:0];
+  assign dcl = \$21 [4:0];
+  assign total = \$28 [27:0];
+  assign rp_ls = \$31 [4:0];
+  assign rp_norm = \$32 [27:0];
+  assign rp_eb = { \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34  };
+  assign rp_packed = \$47 [45:0];
+  assign xa = { \$3 , x[22:0], 3'h0 };
+  assign ya_full = { \$12 , y[22:0], 3'h0 };
+  assign \$41  = { \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 , 23'h000000 };
 endmodule
 
 module \lut_all_fp16_fp16tab_nosym.precompute0 (clk, rst, load, \table , a);
@@ -9206,135 +8182,66 @@ module \lut_all_fp16_fp16tab_nosym.precompute0.node10 (b, s, a);
   reg \$auto$verilog_backend.cc:2355:dump_module$13  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire \$100 ;
-  wire \$101 ;
-  wire [15:0] \$102 ;
-  wire \$103 ;
-  wire \$104 ;
-  wire [15:0] \$105 ;
-  wire \$106 ;
-  wire \$107 ;
-  wire \$108 ;
-  wire [15:0] \$109 ;
   wire \$11 ;
-  wire \$110 ;
-  wire \$111 ;
-  wire [15:0] \$112 ;
-  wire \$113 ;
-  wire \$114 ;
-  wire \$115 ;
-  wire \$116 ;
-  wire [15:0] \$117 ;
-  wire \$118 ;
-  wire [15:0] \$119 ;
   wire \$12 ;
-  wire \$120 ;
-  wire \$121 ;
-  wire \$122 ;
-  wire \$123 ;
-  wire [15:0] \$124 ;
-  wire \$125 ;
-  wire \$126 ;
-  wire [15:0] \$127 ;
-  wire \$128 ;
-  wire \$129 ;
-  wire [15:0] \$13 ;
-  wire \$130 ;
-  wire [15:0] \$131 ;
+  wire \$13 ;
   wire \$14 ;
   wire \$15 ;
-  wire [15:0] \$16 ;
+  wire \$16 ;
   wire \$17 ;
-  wire [15:0] \$18 ;
-  wire \$19 ;
-  wire [15:0] \$2 ;
-  wire [15:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire [5:0] \$23 ;
-  wire \$24 ;
-  wire [4:0] \$25 ;
-  wire [13:0] \$26 ;
-  wire [13:0] \$27 ;
-  wire [28:0] \$28 ;
-  wire \$29 ;
+  wire \$18 ;
+  wire [5:0] \$19 ;
+  wire \$2 ;
+  wire \$20 ;
+  wire [4:0] \$21 ;
+  wire [13:0] \$22 ;
+  wire [13:0] \$23 ;
+  wire [28:0] \$24 ;
+  wire \$25 ;
+  wire [14:0] \$26 ;
+  wire [14:0] \$27 ;
+  wire [15:0] \$28 ;
+  wire [5:0] \$29 ;
   wire \$3 ;
-  wire \$30 ;
-  wire [15:0] \$31 ;
-  wire \$32 ;
-  wire [15:0] \$33 ;
-  wire \$34 ;
-  wire [14:0] \$35 ;
-  wire [14:0] \$36 ;
-  wire [15:0] \$37 ;
-  wire [5:0] \$38 ;
-  wire [6:0] \$39 ;
+  wire [6:0] \$30 ;
+  wire [4:0] \$31 ;
+  wire [29:0] \$32 ;
+  wire [8:0] \$33 ;
+  wire [9:0] \$34 ;
+  wire \$35 ;
+  wire \$36 ;
+  wire [16:0] \$37 ;
+  wire [29:0] \$38 ;
+  wire [16:0] \$39 ;
   wire \$4 ;
-  wire [4:0] \$40 ;
-  wire [29:0] \$41 ;
-  wire [8:0] \$42 ;
-  wire [9:0] \$43 ;
+  wire [17:0] \$40 ;
+  wire [32:0] \$41 ;
+  wire [33:0] \$42 ;
+  wire \$43 ;
   wire \$44 ;
   wire \$45 ;
-  wire [16:0] \$46 ;
-  wire [29:0] \$47 ;
-  wire [16:0] \$48 ;
-  wire [17:0] \$49 ;
-  wire [15:0] \$5 ;
-  wire [32:0] \$50 ;
-  wire [33:0] \$51 ;
+  wire \$46 ;
+  wire [34:0] \$47 ;
+  wire \$48 ;
+  wire \$49 ;
+  wire \$5 ;
+  wire \$50 ;
+  wire \$51 ;
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire [34:0] \$56 ;
+  wire \$56 ;
   wire \$57 ;
   wire \$58 ;
   wire \$59 ;
   wire \$6 ;
   wire \$60 ;
-  wire [15:0] \$61 ;
+  wire \$61 ;
   wire \$62 ;
-  wire [15:0] \$63 ;
-  wire \$64 ;
-  wire \$65 ;
-  wire [15:0] \$66 ;
-  wire \$67 ;
-  wire \$68 ;
-  wire \$69 ;
-  wire [15:0] \$7 ;
-  wire [15:0] \$70 ;
-  wire \$71 ;
-  wire [15:0] \$72 ;
-  wire \$73 ;
-  wire \$74 ;
-  wire [15:0] \$75 ;
-  wire \$76 ;
-  wire \$77 ;
-  wire \$78 ;
-  wire [15:0] \$79 ;
+  wire \$7 ;
   wire \$8 ;
-  wire \$80 ;
-  wire [15:0] \$81 ;
-  wire \$82 ;
-  wire \$83 ;
-  wire [15:0] \$84 ;
-  wire \$85 ;
-  wire \$86 ;
-  wire [15:0] \$87 ;
-  wire \$88 ;
-  wire \$89 ;
-  wire [15:0] \$9 ;
-  wire [15:0] \$90 ;
-  wire \$91 ;
-  wire \$92 ;
-  wire \$93 ;
-  wire [15:0] \$94 ;
-  wire \$95 ;
-  wire \$96 ;
-  wire [15:0] \$97 ;
-  wire \$98 ;
-  wire \$99 ;
+  wire \$9 ;
   input [15:0] a;
   wire [15:0] a;
   input [15:0] b;
@@ -9353,380 +8260,262 @@ module \lut_all_fp16_fp16tab_nosym.precompute0.node10 (b, s, a);
   wire [14:0] rp_sh;
   output [15:0] s;
   reg [15:0] s;
+  wire sub;
+  wire swap;
   wire [14:0] total;
+  wire [15:0] x;
   wire [4:0] x_e;
+  wire x_inf;
+  wire x_nan;
   wire [10:0] x_sig;
+  wire x_zero;
   wire [13:0] xa;
+  wire [15:0] y;
   wire [4:0] y_e;
+  wire y_inf;
+  wire y_nan;
   wire [10:0] y_sig;
+  wire y_zero;
   wire [13:0] ya;
   wire [13:0] ya_full;
-  assign \$1  = b[14:0] > a[14:0];
-  assign \$2  = \$1  ? b : a;
-  assign \$3  = ! \$2 [14:10];
-  assign \$4  = b[14:0] > a[14:0];
-  assign \$5  = \$4  ? b : a;
-  assign x_e = \$3  ? 5'h01 : \$5 [14:10];
-  assign \$6  = b[14:0] > a[14:0];
-  assign \$7  = \$6  ? b : a;
-  assign \$8  = b[14:0] > a[14:0];
-  assign \$9  = \$8  ? b : a;
-  assign \$10  = ! \$9 [14:10];
-  assign \$11  = ~ \$10 ;
-  assign \$12  = b[14:0] > a[14:0];
-  assign \$13  = \$12  ? a : b;
-  assign \$14  = ! \$13 [14:10];
-  assign \$15  = b[14:0] > a[14:0];
-  assign \$16  = \$15  ? a : b;
-  assign y_e = \$14  ? 5'h01 : \$16 [14:10];
-  assign \$17  = b[14:0] > a[14:0];
-  assign \$18  = \$17  ? a : b;
-  assign \$19  = b[14:0] > a[14:0];
-  assign \$20  = \$19  ? a : b;
-  assign \$21  = ! \$20 [14:10];
-  assign \$22  = ~ \$21 ;
-  assign \$23  = x_e - y_e;
-  assign \$24  = \$23 [4:0] > 4'he;
-  assign \$25  = \$24  ? 5'h0e : \$23 [4:0];
-  assign \$26  = ya_full >> \$25 [3:0];
-  assign \$27  = ya_full >> \$25 [3:0];
-  assign \$28  = \$27  << \$25 [3:0];
-  assign \$29  = \$28 [13:0] != ya_full;
-  assign ya = \$26  | { 13'h0000, \$29  };
-  assign \$30  = b[14:0] > a[14:0];
-  assign \$31  = \$30  ? b : a;
-  assign \$32  = b[14:0] > a[14:0];
-  assign \$33  = \$32  ? a : b;
-  assign \$34  = \$31 [15] ^ \$33 [15];
-  assign \$35  = xa - ya;
-  assign \$36  = xa + ya;
-  assign \$37  = \$34  ? { \$35 [14], \$35  } : { 1'h0, \$36  };
-  assign \$38  = x_e - 4'hf;
-  assign \$39  = $signed(\$38 ) - $signed(5'h0a);
-  assign exp_lsb = $signed(\$39 ) - $signed(3'h3);
-  assign \$40  = 4'he - rp_msb;
-  assign \$41  = \$37 [14:0] << \$40 [3:0];
-  assign \$42  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$43  = $signed(\$42 ) + $signed(5'h0f);
-  assign \$44  = $signed(\$43 ) < $signed(2'h1);
-  assign \$45  = $signed(\$43 ) < $signed(5'h12);
-  assign \$46  = $signed(2'h1) - $signed(\$43 );
-  assign rp_sh = \$41 [14:0] >> rp_rs;
-  assign \$47  = rp_sh << rp_rs;
-  assign rp_lost = \$47 [14:0] != \$41 [14:0];
-  assign \$48  = $signed(\$43 ) + $signed({ 1'h0, rp_rs });
-  assign \$49  = $signed(\$48 ) - $signed(2'h1);
-  assign \$51  = $signed(\$50 ) + $signed({ 1'h0, rp_sh[14:4] });
-  assign \$52  = | rp_sh[2:0];
-  assign \$53  = \$52  | rp_lost;
-  assign \$54  = \$53  | rp_sh[4];
-  assign \$55  = rp_sh[3] & \$54 ;
-  assign \$56  = $signed(\$51 ) + $signed({ 1'h0, \$55  });
-  assign \$57  = ! \$37 [14:0];
-  assign \$58  = \$56 [26:0] >= 15'h7c00;
-  assign \$59  = ! \$37 [14:0];
-  assign \$60  = b[14:0] > a[14:0];
-  assign \$61  = \$60  ? b : a;
-  assign \$62  = b[14:0] > a[14:0];
-  assign \$63  = \$62  ? a : b;
-  assign \$64  = \$61 [15] & \$63 [15];
-  assign \$65  = b[14:0] > a[14:0];
-  assign \$66  = \$65  ? b : a;
-  assign \$67  = \$59  ? \$64  : \$66 [15];
-  assign \$68  = ! \$37 [14:0];
-  assign \$69  = b[14:0] > a[14:0];
-  assign \$70  = \$69  ? b : a;
-  assign \$71  = b[14:0] > a[14:0];
-  assign \$72  = \$71  ? a : b;
-  assign \$73  = \$70 [15] & \$72 [15];
-  assign \$74  = b[14:0] > a[14:0];
-  assign \$75  = \$74  ? b : a;
-  assign \$76  = \$68  ? \$73  : \$75 [15];
-  assign \$77  = ! \$37 [14:0];
-  assign \$78  = b[14:0] > a[14:0];
-  assign \$79  = \$78  ? b : a;
-  assign \$80  = b[14:0] > a[14:0];
-  assign \$81  = \$80  ? a : b;
-  assign \$82  = \$79 [15] & \$81 [15];
-  assign \$83  = b[14:0] > a[14:0];
-  assign \$84  = \$83  ? b : a;
-  assign \$85  = \$77  ? \$82  : \$84 [15];
-  assign \$86  = b[14:0] > a[14:0];
-  assign \$87  = \$86  ? b : a;
-  assign \$88  = \$87 [14:10] == 5'h1f;
-  assign \$89  = b[14:0] > a[14:0];
-  assign \$90  = \$89  ? b : a;
-  assign \$91  = | \$90 [9:0];
-  assign \$92  = \$88  & \$91 ;
-  assign \$93  = b[14:0] > a[14:0];
-  assign \$94  = \$93  ? a : b;
-  assign \$95  = \$94 [14:10] == 5'h1f;
-  assign \$96  = b[14:0] > a[14:0];
-  assign \$97  = \$96  ? a : b;
-  assign \$98  = | \$97 [9:0];
-  assign \$99  = \$95  & \$98 ;
-  assign \$100  = \$92  | \$99 ;
-  assign \$101  = b[14:0] > a[14:0];
-  assign \$102  = \$101  ? b : a;
-  assign \$103  = \$102 [14:10] == 5'h1f;
-  assign \$104  = b[14:0] > a[14:0];
-  assign \$105  = \$104  ? b : a;
-  assign \$106  = ! \$105 [9:0];
-  assign \$107  = \$103  & \$106 ;
-  assign \$108  = b[14:0] > a[14:0];
-  assign \$109  = \$108  ? a : b;
-  assign \$110  = \$109 [14:10] == 5'h1f;
-  assign \$111  = b[14:0] > a[14:0];
-  assign \$112  = \$111  ? a : b;
-  assign \$113  = ! \$112 [9:0];
-  assign \$114  = \$110  & \$113 ;
-  assign \$115  = \$107  & \$114 ;
-  assign \$116  = b[14:0] > a[14:0];
-  assign \$117  = \$116  ? b : a;
-  assign \$118  = b[14:0] > a[14:0];
-  assign \$119  = \$118  ? a : b;
-  assign \$120  = \$117 [15] ^ \$119 [15];
-  assign \$121  = \$115  & \$120 ;
-  assign \$122  = \$100  | \$121 ;
-  assign \$123  = b[14:0] > a[14:0];
-  assign \$124  = \$123  ? b : a;
-  assign \$125  = \$124 [14:10] == 5'h1f;
-  assign \$126  = b[14:0] > a[14:0];
-  assign \$127  = \$126  ? b : a;
-  assign \$128  = ! \$127 [9:0];
-  assign \$129  = \$125  & \$128 ;
-  assign \$130  = b[14:0] > a[14:0];
-  assign \$131  = \$130  ? b : a;
+  assign \$25  = \$24 [13:0] != ya_full;
+  assign ya = \$22  | { 13'h0000, \$25  };
+  assign sub = x[15] ^ y[15];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 4'hf;
+  assign \$30  = $signed(\$29 ) - $signed(5'h0a);
+  assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
+  assign \$31  = 4'he - rp_msb;
+  assign \$32  = \$28 [14:0] << \$31 [3:0];
+  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$34  = $signed(\$33 ) + $signed(5'h0f);
+  assign \$35  = $signed(\$34 ) < $signed(2'h1);
+  assign \$36  = $signed(\$34 ) < $signed(5'h12);
+  assign \$37  = $signed(2'h1) - $signed(\$34 );
+  assign rp_sh = \$32 [14:0] >> rp_rs;
+  assign \$38  = rp_sh << rp_rs;
+  assign rp_lost = \$38 [14:0] != \$32 [14:0];
+  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
+  assign \$40  = $signed(\$39 ) - $signed(2'h1);
+  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[14:4] });
+  assign \$43  = | rp_sh[2:0];
+  assign \$44  = \$43  | rp_lost;
+  assign \$45  = \$44  | rp_sh[4];
+  assign \$46  = rp_sh[3] & \$45 ;
+  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
+  assign \$48  = ! \$28 [14:0];
+  assign \$49  = \$47 [26:0] >= 15'h7c00;
+  assign \$50  = ! \$28 [14:0];
+  assign \$51  = x[15] & y[15];
+  assign \$52  = \$50  ? \$51  : x[15];
+  assign \$53  = ! \$28 [14:0];
+  assign \$54  = x[15] & y[15];
+  assign \$55  = \$53  ? \$54  : x[15];
+  assign \$56  = ! \$28 [14:0];
+  assign \$57  = x[15] & y[15];
+  assign \$58  = \$56  ? \$57  : x[15];
+  assign \$59  = x_nan | y_nan;
+  assign \$60  = x_inf & y_inf;
+  assign \$61  = \$60  & sub;
+  assign \$62  = \$59  | \$61 ;
+  assign swap = b[14:0] > a[14:0];
+  assign x = swap ? b : a;
+  assign y = swap ? a : b;
+  assign \$1  = ! x[14:10];
+  assign x_e = \$1  ? 5'h01 : x[14:10];
+  assign \$2  = ! x[14:10];
+  assign \$3  = ~ \$2 ;
+  assign \$4  = x[14:10] == 5'h1f;
+  assign \$5  = ! x[9:0];
+  assign x_inf = \$4  & \$5 ;
+  assign \$6  = x[14:10] == 5'h1f;
+  assign \$7  = | x[9:0];
+  assign x_nan = \$6  & \$7 ;
+  assign \$8  = ! x[14:10];
+  assign \$9  = ! x[9:0];
+  assign x_zero = \$8  & \$9 ;
+  assign \$10  = ! y[14:10];
+  assign y_e = \$10  ? 5'h01 : y[14:10];
+  assign \$11  = ! y[14:10];
+  assign \$12  = ~ \$11 ;
+  assign \$13  = y[14:10] == 5'h1f;
+  assign \$14  = ! y[9:0];
+  assign y_inf = \$13  & \$14 ;
+  assign \$15  = y[14:10] == 5'h1f;
+  assign \$16  = | y[9:0];
+  assign y_nan = \$15  & \$16 ;
+  assign \$17  = ! y[14:10];
+  assign \$18  = ! y[9:0];
+  assign y_zero = \$17  & \$18 ;
+  assign \$19  = x_e - y_e;
+  assign \$20  = \$19 [4:0] > 4'he;
+  assign \$21  = \$20  ? 5'h0e : \$19 [4:0];
+  assign \$22  = ya_full >> \$21 [3:0];
+  assign \$23  = ya_full >> \$21 [3:0];
+  assign \$24  = \$23  << \$21 [3:0];
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
     rp_msb = 4'h0;
-    if (\$37 [0]) begin
+    if (\$28 [0]) begin
       rp_msb = 4'h0;
     end
-    if (\$37 [1]) begin
+    if (\$28 [1]) begin
       rp_msb = 4'h1;
     end
-    if (\$37 [2]) begin
+    if (\$28 [2]) begin
       rp_msb = 4'h2;
     end
-    if (\$37 [3]) begin
+    if (\$28 [3]) begin
       rp_msb = 4'h3;
     end
-    if (\$37 [4]) begin
+    if (\$28 [4]) begin
       rp_msb = 4'h4;
     end
-    if (\$37 [5]) begin
+    if (\$28 [5]) begin
       rp_msb = 4'h5;
     end
-    if (\$37 [6]) begin
+    if (\$28 [6]) begin
       rp_msb = 4'h6;
     end
-    if (\$37 [7]) begin
+    if (\$28 [7]) begin
       rp_msb = 4'h7;
     end
-    if (\$37 [8]) begin
+    if (\$28 [8]) begin
       rp_msb = 4'h8;
     end
-    if (\$37 [9]) begin
+    if (\$28 [9]) begin
       rp_msb = 4'h9;
     end
-    if (\$37 [10]) begin
+    if (\$28 [10]) begin
       rp_msb = 4'ha;
     end
-    if (\$37 [11]) begin
+    if (\$28 [11]) begin
       rp_msb = 4'hb;
     end
-    if (\$37 [12]) begin
+    if (\$28 [12]) begin
       rp_msb = 4'hc;
     end
-    if (\$37 [13]) begin
+    if (\$28 [13]) begin
       rp_msb = 4'hd;
     end
-    if (\$37 [14]) begin
+    if (\$28 [14]) begin
       rp_msb = 4'he;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
     rp_rs = 4'h0;
-    if (\$44 ) begin
+    if (\$35 ) begin
       (* full_case = 32'd1 *)
-      if (\$45 ) begin
+      if (\$36 ) begin
         rp_rs = 4'hf;
       end else begin
-        rp_rs = \$46 [3:0];
+        rp_rs = \$37 [3:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
     (* full_case = 32'd1 *)
-    if (\$57 ) begin
-      rp_out = { \$67 , 15'h0000 };
-    end else if (\$58 ) begin
-      rp_out = { \$76 , 15'h7c00 };
+    if (\$48 ) begin
+      rp_out = { \$52 , 15'h0000 };
+    end else if (\$49 ) begin
+      rp_out = { \$55 , 15'h7c00 };
     end else begin
-      rp_out = { \$85 , \$56 [14:0] };
+      rp_out = { \$58 , \$47 [14:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
     (* full_case = 32'd1 *)
-    if (\$122 ) begin
+    if (\$62 ) begin
       s = 16'h7e00;
-    end else if (\$129 ) begin
-      s = \$131 ;
+    end else if (x_inf) begin
+      s = x;
     end else begin
       s = rp_out;
     end
   end
-  assign x_sig = { \$11 , \$7 [9:0] };
-  assign y_sig = { \$22 , \$18 [9:0] };
-  assign d = \$23 [4:0];
-  assign dcl = \$25 [3:0];
-  assign total = \$37 [14:0];
-  assign rp_ls = \$40 [3:0];
-  assign rp_norm = \$41 [14:0];
-  assign rp_eb = { \$43 [9], \$43 [9], \$43 [9], \$43 [9], \$43 [9], \$43 [9], \$43  };
-  assign rp_packed = \$56 [26:0];
-  assign xa = { \$11 , \$7 [9:0], 3'h0 };
-  assign ya_full = { \$22 , \$18 [9:0], 3'h0 };
-  assign \$50  = { \$49 [17], \$49 [17], \$49 [17], \$49 [17], \$49 [17], \$49 , 10'h000 };
+  assign x_sig = { \$3 , x[9:0] };
+  assign y_sig = { \$12 , y[9:0] };
+  assign d = \$19 [4:0];
+  assign dcl = \$21 [3:0];
+  assign total = \$28 [14:0];
+  assign rp_ls = \$31 [3:0];
+  assign rp_norm = \$32 [14:0];
+  assign rp_eb = { \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34  };
+  assign rp_packed = \$47 [26:0];
+  assign xa = { \$3 , x[9:0], 3'h0 };
+  assign ya_full = { \$12 , y[9:0], 3'h0 };
+  assign \$41  = { \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 , 10'h000 };
 endmodule
 
 module \lut_all_fp16_fp16tab_nosym.precompute0.node11 (a, s, b);
   reg \$auto$verilog_backend.cc:2355:dump_module$14  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire \$100 ;
-  wire \$101 ;
-  wire [15:0] \$102 ;
-  wire \$103 ;
-  wire \$104 ;
-  wire [15:0] \$105 ;
-  wire \$106 ;
-  wire \$107 ;
-  wire \$108 ;
-  wire [15:0] \$109 ;
   wire \$11 ;
-  wire \$110 ;
-  wire \$111 ;
-  wire [15:0] \$112 ;
-  wire \$113 ;
-  wire \$114 ;
-  wire \$115 ;
-  wire \$116 ;
-  wire [15:0] \$117 ;
-  wire \$118 ;
-  wire [15:0] \$119 ;
   wire \$12 ;
-  wire \$120 ;
-  wire \$121 ;
-  wire \$122 ;
-  wire \$123 ;
-  wire [15:0] \$124 ;
-  wire \$125 ;
-  wire \$126 ;
-  wire [15:0] \$127 ;
-  wire \$128 ;
-  wire \$129 ;
-  wire [15:0] \$13 ;
-  wire \$130 ;
-  wire [15:0] \$131 ;
+  wire \$13 ;
   wire \$14 ;
   wire \$15 ;
-  wire [15:0] \$16 ;
+  wire \$16 ;
   wire \$17 ;
-  wire [15:0] \$18 ;
-  wire \$19 ;
-  wire [15:0] \$2 ;
-  wire [15:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire [5:0] \$23 ;
-  wire \$24 ;
-  wire [4:0] \$25 ;
-  wire [13:0] \$26 ;
-  wire [13:0] \$27 ;
-  wire [28:0] \$28 ;
-  wire \$29 ;
+  wire \$18 ;
+  wire [5:0] \$19 ;
+  wire \$2 ;
+  wire \$20 ;
+  wire [4:0] \$21 ;
+  wire [13:0] \$22 ;
+  wire [13:0] \$23 ;
+  wire [28:0] \$24 ;
+  wire \$25 ;
+  wire [14:0] \$26 ;
+  wire [14:0] \$27 ;
+  wire [15:0] \$28 ;
+  wire [5:0] \$29 ;
   wire \$3 ;
-  wire \$30 ;
-  wire [15:0] \$31 ;
-  wire \$32 ;
-  wire [15:0] \$33 ;
-  wire \$34 ;
-  wire [14:0] \$35 ;
-  wire [14:0] \$36 ;
-  wire [15:0] \$37 ;
-  wire [5:0] \$38 ;
-  wire [6:0] \$39 ;
+  wire [6:0] \$30 ;
+  wire [4:0] \$31 ;
+  wire [29:0] \$32 ;
+  wire [8:0] \$33 ;
+  wire [9:0] \$34 ;
+  wire \$35 ;
+  wire \$36 ;
+  wire [16:0] \$37 ;
+  wire [29:0] \$38 ;
+  wire [16:0] \$39 ;
   wire \$4 ;
-  wire [4:0] \$40 ;
-  wire [29:0] \$41 ;
-  wire [8:0] \$42 ;
-  wire [9:0] \$43 ;
+  wire [17:0] \$40 ;
+  wire [32:0] \$41 ;
+  wire [33:0] \$42 ;
+  wire \$43 ;
   wire \$44 ;
   wire \$45 ;
-  wire [16:0] \$46 ;
-  wire [29:0] \$47 ;
-  wire [16:0] \$48 ;
-  wire [17:0] \$49 ;
-  wire [15:0] \$5 ;
-  wire [32:0] \$50 ;
-  wire [33:0] \$51 ;
+  wire \$46 ;
+  wire [34:0] \$47 ;
+  wire \$48 ;
+  wire \$49 ;
+  wire \$5 ;
+  wire \$50 ;
+  wire \$51 ;
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire [34:0] \$56 ;
+  wire \$56 ;
   wire \$57 ;
   wire \$58 ;
   wire \$59 ;
   wire \$6 ;
   wire \$60 ;
-  wire [15:0] \$61 ;
+  wire \$61 ;
   wire \$62 ;
-  wire [15:0] \$63 ;
-  wire \$64 ;
-  wire \$65 ;
-  wire [15:0] \$66 ;
-  wire \$67 ;
-  wire \$68 ;
-  wire \$69 ;
-  wire [15:0] \$7 ;
-  wire [15:0] \$70 ;
-  wire \$71 ;
-  wire [15:0] \$72 ;
-  wire \$73 ;
-  wire \$74 ;
-  wire [15:0] \$75 ;
-  wire \$76 ;
-  wire \$77 ;
-  wire \$78 ;
-  wire [15:0] \$79 ;
+  wire \$7 ;
   wire \$8 ;
-  wire \$80 ;
-  wire [15:0] \$81 ;
-  wire \$82 ;
-  wire \$83 ;
-  wire [15:0] \$84 ;
-  wire \$85 ;
-  wire \$86 ;
-  wire [15:0] \$87 ;
-  wire \$88 ;
-  wire \$89 ;
-  wire [15:0] \$9 ;
-  wire [15:0] \$90 ;
-  wire \$91 ;
-  wire \$92 ;
-  wire \$93 ;
-  wire [15:0] \$94 ;
-  wire \$95 ;
-  wire \$96 ;
-  wire [15:0] \$97 ;
-  wire \$98 ;
-  wire \$99 ;
+  wire \$9 ;
   input [15:0] a;
   wire [15:0] a;
   input [15:0] b;
@@ -9745,380 +8534,262 @@ module \lut_all_fp16_fp16tab_nosym.precompute0.node11 (a, s, b);
   wire [14:0] rp_sh;
   output [15:0] s;
   reg [15:0] s;
+  wire sub;
+  wire swap;
   wire [14:0] total;
+  wire [15:0] x;
   wire [4:0] x_e;
+  wire x_inf;
+  wire x_nan;
   wire [10:0] x_sig;
+  wire x_zero;
   wire [13:0] xa;
+  wire [15:0] y;
   wire [4:0] y_e;
+  wire y_inf;
+  wire y_nan;
   wire [10:0] y_sig;
+  wire y_zero;
   wire [13:0] ya;
   wire [13:0] ya_full;
-  assign \$1  = b[14:0] > a[14:0];
-  assign \$2  = \$1  ? b : a;
-  assign \$3  = ! \$2 [14:10];
-  assign \$4  = b[14:0] > a[14:0];
-  assign \$5  = \$4  ? b : a;
-  assign x_e = \$3  ? 5'h01 : \$5 [14:10];
-  assign \$6  = b[14:0] > a[14:0];
-  assign \$7  = \$6  ? b : a;
-  assign \$8  = b[14:0] > a[14:0];
-  assign \$9  = \$8  ? b : a;
-  assign \$10  = ! \$9 [14:10];
-  assign \$11  = ~ \$10 ;
-  assign \$12  = b[14:0] > a[14:0];
-  assign \$13  = \$12  ? a : b;
-  assign \$14  = ! \$13 [14:10];
-  assign \$15  = b[14:0] > a[14:0];
-  assign \$16  = \$15  ? a : b;
-  assign y_e = \$14  ? 5'h01 : \$16 [14:10];
-  assign \$17  = b[14:0] > a[14:0];
-  assign \$18  = \$17  ? a : b;
-  assign \$19  = b[14:0] > a[14:0];
-  assign \$20  = \$19  ? a : b;
-  assign \$21  = ! \$20 [14:10];
-  assign \$22  = ~ \$21 ;
-  assign \$23  = x_e - y_e;
-  assign \$24  = \$23 [4:0] > 4'he;
-  assign \$25  = \$24  ? 5'h0e : \$23 [4:0];
-  assign \$26  = ya_full >> \$25 [3:0];
-  assign \$27  = ya_full >> \$25 [3:0];
-  assign \$28  = \$27  << \$25 [3:0];
-  assign \$29  = \$28 [13:0] != ya_full;
-  assign ya = \$26  | { 13'h0000, \$29  };
-  assign \$30  = b[14:0] > a[14:0];
-  assign \$31  = \$30  ? b : a;
-  assign \$32  = b[14:0] > a[14:0];
-  assign \$33  = \$32  ? a : b;
-  assign \$34  = \$31 [15] ^ \$33 [15];
-  assign \$35  = xa - ya;
-  assign \$36  = xa + ya;
-  assign \$37  = \$34  ? { \$35 [14], \$35  } : { 1'h0, \$36  };
-  assign \$38  = x_e - 4'hf;
-  assign \$39  = $signed(\$38 ) - $signed(5'h0a);
-  assign exp_lsb = $signed(\$39 ) - $signed(3'h3);
-  assign \$40  = 4'he - rp_msb;
-  assign \$41  = \$37 [14:0] << \$40 [3:0];
-  assign \$42  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$43  = $signed(\$42 ) + $signed(5'h0f);
-  assign \$44  = $signed(\$43 ) < $signed(2'h1);
-  assign \$45  = $signed(\$43 ) < $signed(5'h12);
-  assign \$46  = $signed(2'h1) - $signed(\$43 );
-  assign rp_sh = \$41 [14:0] >> rp_rs;
-  assign \$47  = rp_sh << rp_rs;
-  assign rp_lost = \$47 [14:0] != \$41 [14:0];
-  assign \$48  = $signed(\$43 ) + $signed({ 1'h0, rp_rs });
-  assign \$49  = $signed(\$48 ) - $signed(2'h1);
-  assign \$51  = $signed(\$50 ) + $signed({ 1'h0, rp_sh[14:4] });
-  assign \$52  = | rp_sh[2:0];
-  assign \$53  = \$52  | rp_lost;
-  assign \$54  = \$53  | rp_sh[4];
-  assign \$55  = rp_sh[3] & \$54 ;
-  assign \$56  = $signed(\$51 ) + $signed({ 1'h0, \$55  });
-  assign \$57  = ! \$37 [14:0];
-  assign \$58  = \$56 [26:0] >= 15'h7c00;
-  assign \$59  = ! \$37 [14:0];
-  assign \$60  = b[14:0] > a[14:0];
-  assign \$61  = \$60  ? b : a;
-  assign \$62  = b[14:0] > a[14:0];
-  assign \$63  = \$62  ? a : b;
-  assign \$64  = \$61 [15] & \$63 [15];
-  assign \$65  = b[14:0] > a[14:0];
-  assign \$66  = \$65  ? b : a;
-  assign \$67  = \$59  ? \$64  : \$66 [15];
-  assign \$68  = ! \$37 [14:0];
-  assign \$69  = b[14:0] > a[14:0];
-  assign \$70  = \$69  ? b : a;
-  assign \$71  = b[14:0] > a[14:0];
-  assign \$72  = \$71  ? a : b;
-  assign \$73  = \$70 [15] & \$72 [15];
-  assign \$74  = b[14:0] > a[14:0];
-  assign \$75  = \$74  ? b : a;
-  assign \$76  = \$68  ? \$73  : \$75 [15];
-  assign \$77  = ! \$37 [14:0];
-  assign \$78  = b[14:0] > a[14:0];
-  assign \$79  = \$78  ? b : a;
-  assign \$80  = b[14:0] > a[14:0];
-  assign \$81  = \$80  ? a : b;
-  assign \$82  = \$79 [15] & \$81 [15];
-  assign \$83  = b[14:0] > a[14:0];
-  assign \$84  = \$83  ? b : a;
-  assign \$85  = \$77  ? \$82  : \$84 [15];
-  assign \$86  = b[14:0] > a[14:0];
-  assign \$87  = \$86  ? b : a;
-  assign \$88  = \$87 [14:10] == 5'h1f;
-  assign \$89  = b[14:0] > a[14:0];
-  assign \$90  = \$89  ? b : a;
-  assign \$91  = | \$90 [9:0];
-  assign \$92  = \$88  & \$91 ;
-  assign \$93  = b[14:0] > a[14:0];
-  assign \$94  = \$93  ? a : b;
-  assign \$95  = \$94 [14:10] == 5'h1f;
-  assign \$96  = b[14:0] > a[14:0];
-  assign \$97  = \$96  ? a : b;
-  assign \$98  = | \$97 [9:0];
-  assign \$99  = \$95  & \$98 ;
-  assign \$100  = \$92  | \$99 ;
-  assign \$101  = b[14:0] > a[14:0];
-  assign \$102  = \$101  ? b : a;
-  assign \$103  = \$102 [14:10] == 5'h1f;
-  assign \$104  = b[14:0] > a[14:0];
-  assign \$105  = \$104  ? b : a;
-  assign \$106  = ! \$105 [9:0];
-  assign \$107  = \$103  & \$106 ;
-  assign \$108  = b[14:0] > a[14:0];
-  assign \$109  = \$108  ? a : b;
-  assign \$110  = \$109 [14:10] == 5'h1f;
-  assign \$111  = b[14:0] > a[14:0];
-  assign \$112  = \$111  ? a : b;
-  assign \$113  = ! \$112 [9:0];
-  assign \$114  = \$110  & \$113 ;
-  assign \$115  = \$107  & \$114 ;
-  assign \$116  = b[14:0] > a[14:0];
-  assign \$117  = \$116  ? b : a;
-  assign \$118  = b[14:0] > a[14:0];
-  assign \$119  = \$118  ? a : b;
-  assign \$120  = \$117 [15] ^ \$119 [15];
-  assign \$121  = \$115  & \$120 ;
-  assign \$122  = \$100  | \$121 ;
-  assign \$123  = b[14:0] > a[14:0];
-  assign \$124  = \$123  ? b : a;
-  assign \$125  = \$124 [14:10] == 5'h1f;
-  assign \$126  = b[14:0] > a[14:0];
-  assign \$127  = \$126  ? b : a;
-  assign \$128  = ! \$127 [9:0];
-  assign \$129  = \$125  & \$128 ;
-  assign \$130  = b[14:0] > a[14:0];
-  assign \$131  = \$130  ? b : a;
+  assign \$25  = \$24 [13:0] != ya_full;
+  assign ya = \$22  | { 13'h0000, \$25  };
+  assign sub = x[15] ^ y[15];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 4'hf;
+  assign \$30  = $signed(\$29 ) - $signed(5'h0a);
+  assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
+  assign \$31  = 4'he - rp_msb;
+  assign \$32  = \$28 [14:0] << \$31 [3:0];
+  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$34  = $signed(\$33 ) + $signed(5'h0f);
+  assign \$35  = $signed(\$34 ) < $signed(2'h1);
+  assign \$36  = $signed(\$34 ) < $signed(5'h12);
+  assign \$37  = $signed(2'h1) - $signed(\$34 );
+  assign rp_sh = \$32 [14:0] >> rp_rs;
+  assign \$38  = rp_sh << rp_rs;
+  assign rp_lost = \$38 [14:0] != \$32 [14:0];
+  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
+  assign \$40  = $signed(\$39 ) - $signed(2'h1);
+  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[14:4] });
+  assign \$43  = | rp_sh[2:0];
+  assign \$44  = \$43  | rp_lost;
+  assign \$45  = \$44  | rp_sh[4];
+  assign \$46  = rp_sh[3] & \$45 ;
+  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
+  assign \$48  = ! \$28 [14:0];
+  assign \$49  = \$47 [26:0] >= 15'h7c00;
+  assign \$50  = ! \$28 [14:0];
+  assign \$51  = x[15] & y[15];
+  assign \$52  = \$50  ? \$51  : x[15];
+  assign \$53  = ! \$28 [14:0];
+  assign \$54  = x[15] & y[15];
+  assign \$55  = \$53  ? \$54  : x[15];
+  assign \$56  = ! \$28 [14:0];
+  assign \$57  = x[15] & y[15];
+  assign \$58  = \$56  ? \$57  : x[15];
+  assign \$59  = x_nan | y_nan;
+  assign \$60  = x_inf & y_inf;
+  assign \$61  = \$60  & sub;
+  assign \$62  = \$59  | \$61 ;
+  assign swap = b[14:0] > a[14:0];
+  assign x = swap ? b : a;
+  assign y = swap ? a : b;
+  assign \$1  = ! x[14:10];
+  assign x_e = \$1  ? 5'h01 : x[14:10];
+  assign \$2  = ! x[14:10];
+  assign \$3  = ~ \$2 ;
+  assign \$4  = x[14:10] == 5'h1f;
+  assign \$5  = ! x[9:0];
+  assign x_inf = \$4  & \$5 ;
+  assign \$6  = x[14:10] == 5'h1f;
+  assign \$7  = | x[9:0];
+  assign x_nan = \$6  & \$7 ;
+  assign \$8  = ! x[14:10];
+  assign \$9  = ! x[9:0];
+  assign x_zero = \$8  & \$9 ;
+  assign \$10  = ! y[14:10];
+  assign y_e = \$10  ? 5'h01 : y[14:10];
+  assign \$11  = ! y[14:10];
+  assign \$12  = ~ \$11 ;
+  assign \$13  = y[14:10] == 5'h1f;
+  assign \$14  = ! y[9:0];
+  assign y_inf = \$13  & \$14 ;
+  assign \$15  = y[14:10] == 5'h1f;
+  assign \$16  = | y[9:0];
+  assign y_nan = \$15  & \$16 ;
+  assign \$17  = ! y[14:10];
+  assign \$18  = ! y[9:0];
+  assign y_zero = \$17  & \$18 ;
+  assign \$19  = x_e - y_e;
+  assign \$20  = \$19 [4:0] > 4'he;
+  assign \$21  = \$20  ? 5'h0e : \$19 [4:0];
+  assign \$22  = ya_full >> \$21 [3:0];
+  assign \$23  = ya_full >> \$21 [3:0];
+  assign \$24  = \$23  << \$21 [3:0];
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
     rp_msb = 4'h0;
-    if (\$37 [0]) begin
+    if (\$28 [0]) begin
       rp_msb = 4'h0;
     end
-    if (\$37 [1]) begin
+    if (\$28 [1]) begin
       rp_msb = 4'h1;
     end
-    if (\$37 [2]) begin
+    if (\$28 [2]) begin
       rp_msb = 4'h2;
     end
-    if (\$37 [3]) begin
+    if (\$28 [3]) begin
       rp_msb = 4'h3;
     end
-    if (\$37 [4]) begin
+    if (\$28 [4]) begin
       rp_msb = 4'h4;
     end
-    if (\$37 [5]) begin
+    if (\$28 [5]) begin
       rp_msb = 4'h5;
     end
-    if (\$37 [6]) begin
+    if (\$28 [6]) begin
       rp_msb = 4'h6;
     end
-    if (\$37 [7]) begin
+    if (\$28 [7]) begin
       rp_msb = 4'h7;
     end
-    if (\$37 [8]) begin
+    if (\$28 [8]) begin
       rp_msb = 4'h8;
     end
-    if (\$37 [9]) begin
+    if (\$28 [9]) begin
       rp_msb = 4'h9;
     end
-    if (\$37 [10]) begin
+    if (\$28 [10]) begin
       rp_msb = 4'ha;
     end
-    if (\$37 [11]) begin
+    if (\$28 [11]) begin
       rp_msb = 4'hb;
     end
-    if (\$37 [12]) begin
+    if (\$28 [12]) begin
       rp_msb = 4'hc;
     end
-    if (\$37 [13]) begin
+    if (\$28 [13]) begin
       rp_msb = 4'hd;
     end
-    if (\$37 [14]) begin
+    if (\$28 [14]) begin
       rp_msb = 4'he;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
     rp_rs = 4'h0;
-    if (\$44 ) begin
+    if (\$35 ) begin
       (* full_case = 32'd1 *)
-      if (\$45 ) begin
+      if (\$36 ) begin
         rp_rs = 4'hf;
       end else begin
-        rp_rs = \$46 [3:0];
+        rp_rs = \$37 [3:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
     (* full_case = 32'd1 *)
-    if (\$57 ) begin
-      rp_out = { \$67 , 15'h0000 };
-    end else if (\$58 ) begin
-      rp_out = { \$76 , 15'h7c00 };
+    if (\$48 ) begin
+      rp_out = { \$52 , 15'h0000 };
+    end else if (\$49 ) begin
+      rp_out = { \$55 , 15'h7c00 };
     end else begin
-      rp_out = { \$85 , \$56 [14:0] };
+      rp_out = { \$58 , \$47 [14:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
     (* full_case = 32'd1 *)
-    if (\$122 ) begin
+    if (\$62 ) begin
       s = 16'h7e00;
-    end else if (\$129 ) begin
-      s = \$131 ;
+    end else if (x_inf) begin
+      s = x;
     end else begin
       s = rp_out;
     end
   end
-  assign x_sig = { \$11 , \$7 [9:0] };
-  assign y_sig = { \$22 , \$18 [9:0] };
-  assign d = \$23 [4:0];
-  assign dcl = \$25 [3:0];
-  assign total = \$37 [14:0];
-  assign rp_ls = \$40 [3:0];
-  assign rp_norm = \$41 [14:0];
-  assign rp_eb = { \$43 [9], \$43 [9], \$43 [9], \$43 [9], \$43 [9], \$43 [9], \$43  };
-  assign rp_packed = \$56 [26:0];
-  assign xa = { \$11 , \$7 [9:0], 3'h0 };
-  assign ya_full = { \$22 , \$18 [9:0], 3'h0 };
-  assign \$50  = { \$49 [17], \$49 [17], \$49 [17], \$49 [17], \$49 [17], \$49 , 10'h000 };
+  assign x_sig = { \$3 , x[9:0] };
+  assign y_sig = { \$12 , y[9:0] };
+  assign d = \$19 [4:0];
+  assign dcl = \$21 [3:0];
+  assign total = \$28 [14:0];
+  assign rp_ls = \$31 [3:0];
+  assign rp_norm = \$32 [14:0];
+  assign rp_eb = { \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34  };
+  assign rp_packed = \$47 [26:0];
+  assign xa = { \$3 , x[9:0], 3'h0 };
+  assign ya_full = { \$12 , y[9:0], 3'h0 };
+  assign \$41  = { \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 , 10'h000 };
 endmodule
 
 module \lut_all_fp16_fp16tab_nosym.precompute0.node12 (b, s, a);
   reg \$auto$verilog_backend.cc:2355:dump_module$15  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire \$100 ;
-  wire \$101 ;
-  wire [15:0] \$102 ;
-  wire \$103 ;
-  wire \$104 ;
-  wire [15:0] \$105 ;
-  wire \$106 ;
-  wire \$107 ;
-  wire \$108 ;
-  wire [15:0] \$109 ;
   wire \$11 ;
-  wire \$110 ;
-  wire \$111 ;
-  wire [15:0] \$112 ;
-  wire \$113 ;
-  wire \$114 ;
-  wire \$115 ;
-  wire \$116 ;
-  wire [15:0] \$117 ;
-  wire \$118 ;
-  wire [15:0] \$119 ;
   wire \$12 ;
-  wire \$120 ;
-  wire \$121 ;
-  wire \$122 ;
-  wire \$123 ;
-  wire [15:0] \$124 ;
-  wire \$125 ;
-  wire \$126 ;
-  wire [15:0] \$127 ;
-  wire \$128 ;
-  wire \$129 ;
-  wire [15:0] \$13 ;
-  wire \$130 ;
-  wire [15:0] \$131 ;
+  wire \$13 ;
   wire \$14 ;
   wire \$15 ;
-  wire [15:0] \$16 ;
+  wire \$16 ;
   wire \$17 ;
-  wire [15:0] \$18 ;
-  wire \$19 ;
-  wire [15:0] \$2 ;
-  wire [15:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire [5:0] \$23 ;
-  wire \$24 ;
-  wire [4:0] \$25 ;
-  wire [13:0] \$26 ;
-  wire [13:0] \$27 ;
-  wire [28:0] \$28 ;
-  wire \$29 ;
+  wire \$18 ;
+  wire [5:0] \$19 ;
+  wire \$2 ;
+  wire \$20 ;
+  wire [4:0] \$21 ;
+  wire [13:0] \$22 ;
+  wire [13:0] \$23 ;
+  wire [28:0] \$24 ;
+  wire \$25 ;
+  wire [14:0] \$26 ;
+  wire [14:0] \$27 ;
+  wire [15:0] \$28 ;
+  wire [5:0] \$29 ;
   wire \$3 ;
-  wire \$30 ;
-  wire [15:0] \$31 ;
-  wire \$32 ;
-  wire [15:0] \$33 ;
-  wire \$34 ;
-  wire [14:0] \$35 ;
-  wire [14:0] \$36 ;
-  wire [15:0] \$37 ;
-  wire [5:0] \$38 ;
-  wire [6:0] \$39 ;
+  wire [6:0] \$30 ;
+  wire [4:0] \$31 ;
+  wire [29:0] \$32 ;
+  wire [8:0] \$33 ;
+  wire [9:0] \$34 ;
+  wire \$35 ;
+  wire \$36 ;
+  wire [16:0] \$37 ;
+  wire [29:0] \$38 ;
+  wire [16:0] \$39 ;
   wire \$4 ;
-  wire [4:0] \$40 ;
-  wire [29:0] \$41 ;
-  wire [8:0] \$42 ;
-  wire [9:0] \$43 ;
+  wire [17:0] \$40 ;
+  wire [32:0] \$41 ;
+  wire [33:0] \$42 ;
+  wire \$43 ;
   wire \$44 ;
   wire \$45 ;
-  wire [16:0] \$46 ;
-  wire [29:0] \$47 ;
-  wire [16:0] \$48 ;
-  wire [17:0] \$49 ;
-  wire [15:0] \$5 ;
-  wire [32:0] \$50 ;
-  wire [33:0] \$51 ;
+  wire \$46 ;
+  wire [34:0] \$47 ;
+  wire \$48 ;
+  wire \$49 ;
+  wire \$5 ;
+  wire \$50 ;
+  wire \$51 ;
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire [34:0] \$56 ;
+  wire \$56 ;
   wire \$57 ;
   wire \$58 ;
   wire \$59 ;
   wire \$6 ;
   wire \$60 ;
-  wire [15:0] \$61 ;
+  wire \$61 ;
   wire \$62 ;
-  wire [15:0] \$63 ;
-  wire \$64 ;
-  wire \$65 ;
-  wire [15:0] \$66 ;
-  wire \$67 ;
-  wire \$68 ;
-  wire \$69 ;
-  wire [15:0] \$7 ;
-  wire [15:0] \$70 ;
-  wire \$71 ;
-  wire [15:0] \$72 ;
-  wire \$73 ;
-  wire \$74 ;
-  wire [15:0] \$75 ;
-  wire \$76 ;
-  wire \$77 ;
-  wire \$78 ;
-  wire [15:0] \$79 ;
+  wire \$7 ;
   wire \$8 ;
-  wire \$80 ;
-  wire [15:0] \$81 ;
-  wire \$82 ;
-  wire \$83 ;
-  wire [15:0] \$84 ;
-  wire \$85 ;
-  wire \$86 ;
-  wire [15:0] \$87 ;
-  wire \$88 ;
-  wire \$89 ;
-  wire [15:0] \$9 ;
-  wire [15:0] \$90 ;
-  wire \$91 ;
-  wire \$92 ;
-  wire \$93 ;
-  wire [15:0] \$94 ;
-  wire \$95 ;
-  wire \$96 ;
-  wire [15:0] \$97 ;
-  wire \$98 ;
-  wire \$99 ;
+  wire \$9 ;
   input [15:0] a;
   wire [15:0] a;
   input [15:0] b;
@@ -10137,380 +8808,262 @@ module \lut_all_fp16_fp16tab_nosym.precompute0.node12 (b, s, a);
   wire [14:0] rp_sh;
   output [15:0] s;
   reg [15:0] s;
+  wire sub;
+  wire swap;
   wire [14:0] total;
+  wire [15:0] x;
   wire [4:0] x_e;
+  wire x_inf;
+  wire x_nan;
   wire [10:0] x_sig;
+  wire x_zero;
   wire [13:0] xa;
+  wire [15:0] y;
   wire [4:0] y_e;
+  wire y_inf;
+  wire y_nan;
   wire [10:0] y_sig;
+  wire y_zero;
   wire [13:0] ya;
   wire [13:0] ya_full;
-  assign \$1  = b[14:0] > a[14:0];
-  assign \$2  = \$1  ? b : a;
-  assign \$3  = ! \$2 [14:10];
-  assign \$4  = b[14:0] > a[14:0];
-  assign \$5  = \$4  ? b : a;
-  assign x_e = \$3  ? 5'h01 : \$5 [14:10];
-  assign \$6  = b[14:0] > a[14:0];
-  assign \$7  = \$6  ? b : a;
-  assign \$8  = b[14:0] > a[14:0];
-  assign \$9  = \$8  ? b : a;
-  assign \$10  = ! \$9 [14:10];
-  assign \$11  = ~ \$10 ;
-  assign \$12  = b[14:0] > a[14:0];
-  assign \$13  = \$12  ? a : b;
-  assign \$14  = ! \$13 [14:10];
-  assign \$15  = b[14:0] > a[14:0];
-  assign \$16  = \$15  ? a : b;
-  assign y_e = \$14  ? 5'h01 : \$16 [14:10];
-  assign \$17  = b[14:0] > a[14:0];
-  assign \$18  = \$17  ? a : b;
-  assign \$19  = b[14:0] > a[14:0];
-  assign \$20  = \$19  ? a : b;
-  assign \$21  = ! \$20 [14:10];
-  assign \$22  = ~ \$21 ;
-  assign \$23  = x_e - y_e;
-  assign \$24  = \$23 [4:0] > 4'he;
-  assign \$25  = \$24  ? 5'h0e : \$23 [4:0];
-  assign \$26  = ya_full >> \$25 [3:0];
-  assign \$27  = ya_full >> \$25 [3:0];
-  assign \$28  = \$27  << \$25 [3:0];
-  assign \$29  = \$28 [13:0] != ya_full;
-  assign ya = \$26  | { 13'h0000, \$29  };
-  assign \$30  = b[14:0] > a[14:0];
-  assign \$31  = \$30  ? b : a;
-  assign \$32  = b[14:0] > a[14:0];
-  assign \$33  = \$32  ? a : b;
-  assign \$34  = \$31 [15] ^ \$33 [15];
-  assign \$35  = xa - ya;
-  assign \$36  = xa + ya;
-  assign \$37  = \$34  ? { \$35 [14], \$35  } : { 1'h0, \$36  };
-  assign \$38  = x_e - 4'hf;
-  assign \$39  = $signed(\$38 ) - $signed(5'h0a);
-  assign exp_lsb = $signed(\$39 ) - $signed(3'h3);
-  assign \$40  = 4'he - rp_msb;
-  assign \$41  = \$37 [14:0] << \$40 [3:0];
-  assign \$42  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$43  = $signed(\$42 ) + $signed(5'h0f);
-  assign \$44  = $signed(\$43 ) < $signed(2'h1);
-  assign \$45  = $signed(\$43 ) < $signed(5'h12);
-  assign \$46  = $signed(2'h1) - $signed(\$43 );
-  assign rp_sh = \$41 [14:0] >> rp_rs;
-  assign \$47  = rp_sh << rp_rs;
-  assign rp_lost = \$47 [14:0] != \$41 [14:0];
-  assign \$48  = $signed(\$43 ) + $signed({ 1'h0, rp_rs });
-  assign \$49  = $signed(\$48 ) - $signed(2'h1);
-  assign \$51  = $signed(\$50 ) + $signed({ 1'h0, rp_sh[14:4] });
-  assign \$52  = | rp_sh[2:0];
-  assign \$53  = \$52  | rp_lost;
-  assign \$54  = \$53  | rp_sh[4];
-  assign \$55  = rp_sh[3] & \$54 ;
-  assign \$56  = $signed(\$51 ) + $signed({ 1'h0, \$55  });
-  assign \$57  = ! \$37 [14:0];
-  assign \$58  = \$56 [26:0] >= 15'h7c00;
-  assign \$59  = ! \$37 [14:0];
-  assign \$60  = b[14:0] > a[14:0];
-  assign \$61  = \$60  ? b : a;
-  assign \$62  = b[14:0] > a[14:0];
-  assign \$63  = \$62  ? a : b;
-  assign \$64  = \$61 [15] & \$63 [15];
-  assign \$65  = b[14:0] > a[14:0];
-  assign \$66  = \$65  ? b : a;
-  assign \$67  = \$59  ? \$64  : \$66 [15];
-  assign \$68  = ! \$37 [14:0];
-  assign \$69  = b[14:0] > a[14:0];
-  assign \$70  = \$69  ? b : a;
-  assign \$71  = b[14:0] > a[14:0];
-  assign \$72  = \$71  ? a : b;
-  assign \$73  = \$70 [15] & \$72 [15];
-  assign \$74  = b[14:0] > a[14:0];
-  assign \$75  = \$74  ? b : a;
-  assign \$76  = \$68  ? \$73  : \$75 [15];
-  assign \$77  = ! \$37 [14:0];
-  assign \$78  = b[14:0] > a[14:0];
-  assign \$79  = \$78  ? b : a;
-  assign \$80  = b[14:0] > a[14:0];
-  assign \$81  = \$80  ? a : b;
-  assign \$82  = \$79 [15] & \$81 [15];
-  assign \$83  = b[14:0] > a[14:0];
-  assign \$84  = \$83  ? b : a;
-  assign \$85  = \$77  ? \$82  : \$84 [15];
-  assign \$86  = b[14:0] > a[14:0];
-  assign \$87  = \$86  ? b : a;
-  assign \$88  = \$87 [14:10] == 5'h1f;
-  assign \$89  = b[14:0] > a[14:0];
-  assign \$90  = \$89  ? b : a;
-  assign \$91  = | \$90 [9:0];
-  assign \$92  = \$88  & \$91 ;
-  assign \$93  = b[14:0] > a[14:0];
-  assign \$94  = \$93  ? a : b;
-  assign \$95  = \$94 [14:10] == 5'h1f;
-  assign \$96  = b[14:0] > a[14:0];
-  assign \$97  = \$96  ? a : b;
-  assign \$98  = | \$97 [9:0];
-  assign \$99  = \$95  & \$98 ;
-  assign \$100  = \$92  | \$99 ;
-  assign \$101  = b[14:0] > a[14:0];
-  assign \$102  = \$101  ? b : a;
-  assign \$103  = \$102 [14:10] == 5'h1f;
-  assign \$104  = b[14:0] > a[14:0];
-  assign \$105  = \$104  ? b : a;
-  assign \$106  = ! \$105 [9:0];
-  assign \$107  = \$103  & \$106 ;
-  assign \$108  = b[14:0] > a[14:0];
-  assign \$109  = \$108  ? a : b;
-  assign \$110  = \$109 [14:10] == 5'h1f;
-  assign \$111  = b[14:0] > a[14:0];
-  assign \$112  = \$111  ? a : b;
-  assign \$113  = ! \$112 [9:0];
-  assign \$114  = \$110  & \$113 ;
-  assign \$115  = \$107  & \$114 ;
-  assign \$116  = b[14:0] > a[14:0];
-  assign \$117  = \$116  ? b : a;
-  assign \$118  = b[14:0] > a[14:0];
-  assign \$119  = \$118  ? a : b;
-  assign \$120  = \$117 [15] ^ \$119 [15];
-  assign \$121  = \$115  & \$120 ;
-  assign \$122  = \$100  | \$121 ;
-  assign \$123  = b[14:0] > a[14:0];
-  assign \$124  = \$123  ? b : a;
-  assign \$125  = \$124 [14:10] == 5'h1f;
-  assign \$126  = b[14:0] > a[14:0];
-  assign \$127  = \$126  ? b : a;
-  assign \$128  = ! \$127 [9:0];
-  assign \$129  = \$125  & \$128 ;
-  assign \$130  = b[14:0] > a[14:0];
-  assign \$131  = \$130  ? b : a;
+  assign \$25  = \$24 [13:0] != ya_full;
+  assign ya = \$22  | { 13'h0000, \$25  };
+  assign sub = x[15] ^ y[15];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 4'hf;
+  assign \$30  = $signed(\$29 ) - $signed(5'h0a);
+  assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
+  assign \$31  = 4'he - rp_msb;
+  assign \$32  = \$28 [14:0] << \$31 [3:0];
+  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$34  = $signed(\$33 ) + $signed(5'h0f);
+  assign \$35  = $signed(\$34 ) < $signed(2'h1);
+  assign \$36  = $signed(\$34 ) < $signed(5'h12);
+  assign \$37  = $signed(2'h1) - $signed(\$34 );
+  assign rp_sh = \$32 [14:0] >> rp_rs;
+  assign \$38  = rp_sh << rp_rs;
+  assign rp_lost = \$38 [14:0] != \$32 [14:0];
+  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
+  assign \$40  = $signed(\$39 ) - $signed(2'h1);
+  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[14:4] });
+  assign \$43  = | rp_sh[2:0];
+  assign \$44  = \$43  | rp_lost;
+  assign \$45  = \$44  | rp_sh[4];
+  assign \$46  = rp_sh[3] & \$45 ;
+  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
+  assign \$48  = ! \$28 [14:0];
+  assign \$49  = \$47 [26:0] >= 15'h7c00;
+  assign \$50  = ! \$28 [14:0];
+  assign \$51  = x[15] & y[15];
+  assign \$52  = \$50  ? \$51  : x[15];
+  assign \$53  = ! \$28 [14:0];
+  assign \$54  = x[15] & y[15];
+  assign \$55  = \$53  ? \$54  : x[15];
+  assign \$56  = ! \$28 [14:0];
+  assign \$57  = x[15] & y[15];
+  assign \$58  = \$56  ? \$57  : x[15];
+  assign \$59  = x_nan | y_nan;
+  assign \$60  = x_inf & y_inf;
+  assign \$61  = \$60  & sub;
+  assign \$62  = \$59  | \$61 ;
+  assign swap = b[14:0] > a[14:0];
+  assign x = swap ? b : a;
+  assign y = swap ? a : b;
+  assign \$1  = ! x[14:10];
+  assign x_e = \$1  ? 5'h01 : x[14:10];
+  assign \$2  = ! x[14:10];
+  assign \$3  = ~ \$2 ;
+  assign \$4  = x[14:10] == 5'h1f;
+  assign \$5  = ! x[9:0];
+  assign x_inf = \$4  & \$5 ;
+  assign \$6  = x[14:10] == 5'h1f;
+  assign \$7  = | x[9:0];
+  assign x_nan = \$6  & \$7 ;
+  assign \$8  = ! x[14:10];
+  assign \$9  = ! x[9:0];
+  assign x_zero = \$8  & \$9 ;
+  assign \$10  = ! y[14:10];
+  assign y_e = \$10  ? 5'h01 : y[14:10];
+  assign \$11  = ! y[14:10];
+  assign \$12  = ~ \$11 ;
+  assign \$13  = y[14:10] == 5'h1f;
+  assign \$14  = ! y[9:0];
+  assign y_inf = \$13  & \$14 ;
+  assign \$15  = y[14:10] == 5'h1f;
+  assign \$16  = | y[9:0];
+  assign y_nan = \$15  & \$16 ;
+  assign \$17  = ! y[14:10];
+  assign \$18  = ! y[9:0];
+  assign y_zero = \$17  & \$18 ;
+  assign \$19  = x_e - y_e;
+  assign \$20  = \$19 [4:0] > 4'he;
+  assign \$21  = \$20  ? 5'h0e : \$19 [4:0];
+  assign \$22  = ya_full >> \$21 [3:0];
+  assign \$23  = ya_full >> \$21 [3:0];
+  assign \$24  = \$23  << \$21 [3:0];
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
     rp_msb = 4'h0;
-    if (\$37 [0]) begin
+    if (\$28 [0]) begin
       rp_msb = 4'h0;
     end
-    if (\$37 [1]) begin
+    if (\$28 [1]) begin
       rp_msb = 4'h1;
     end
-    if (\$37 [2]) begin
+    if (\$28 [2]) begin
       rp_msb = 4'h2;
     end
-    if (\$37 [3]) begin
+    if (\$28 [3]) begin
       rp_msb = 4'h3;
     end
-    if (\$37 [4]) begin
+    if (\$28 [4]) begin
       rp_msb = 4'h4;
     end
-    if (\$37 [5]) begin
+    if (\$28 [5]) begin
       rp_msb = 4'h5;
     end
-    if (\$37 [6]) begin
+    if (\$28 [6]) begin
       rp_msb = 4'h6;
     end
-    if (\$37 [7]) begin
+    if (\$28 [7]) begin
       rp_msb = 4'h7;
     end
-    if (\$37 [8]) begin
+    if (\$28 [8]) begin
       rp_msb = 4'h8;
     end
-    if (\$37 [9]) begin
+    if (\$28 [9]) begin
       rp_msb = 4'h9;
     end
-    if (\$37 [10]) begin
+    if (\$28 [10]) begin
       rp_msb = 4'ha;
     end
-    if (\$37 [11]) begin
+    if (\$28 [11]) begin
       rp_msb = 4'hb;
     end
-    if (\$37 [12]) begin
+    if (\$28 [12]) begin
       rp_msb = 4'hc;
     end
-    if (\$37 [13]) begin
+    if (\$28 [13]) begin
       rp_msb = 4'hd;
     end
-    if (\$37 [14]) begin
+    if (\$28 [14]) begin
       rp_msb = 4'he;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
     rp_rs = 4'h0;
-    if (\$44 ) begin
+    if (\$35 ) begin
       (* full_case = 32'd1 *)
-      if (\$45 ) begin
+      if (\$36 ) begin
         rp_rs = 4'hf;
       end else begin
-        rp_rs = \$46 [3:0];
+        rp_rs = \$37 [3:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
     (* full_case = 32'd1 *)
-    if (\$57 ) begin
-      rp_out = { \$67 , 15'h0000 };
-    end else if (\$58 ) begin
-      rp_out = { \$76 , 15'h7c00 };
+    if (\$48 ) begin
+      rp_out = { \$52 , 15'h0000 };
+    end else if (\$49 ) begin
+      rp_out = { \$55 , 15'h7c00 };
     end else begin
-      rp_out = { \$85 , \$56 [14:0] };
+      rp_out = { \$58 , \$47 [14:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
     (* full_case = 32'd1 *)
-    if (\$122 ) begin
+    if (\$62 ) begin
       s = 16'h7e00;
-    end else if (\$129 ) begin
-      s = \$131 ;
+    end else if (x_inf) begin
+      s = x;
     end else begin
       s = rp_out;
     end
   end
-  assign x_sig = { \$11 , \$7 [9:0] };
-  assign y_sig = { \$22 , \$18 [9:0] };
-  assign d = \$23 [4:0];
-  assign dcl = \$25 [3:0];
-  assign total = \$37 [14:0];
-  assign rp_ls = \$40 [3:0];
-  assign rp_norm = \$41 [14:0];
-  assign rp_eb = { \$43 [9], \$43 [9], \$43 [9], \$43 [9], \$43 [9], \$43 [9], \$43  };
-  assign rp_packed = \$56 [26:0];
-  assign xa = { \$11 , \$7 [9:0], 3'h0 };
-  assign ya_full = { \$22 , \$18 [9:0], 3'h0 };
-  assign \$50  = { \$49 [17], \$49 [17], \$49 [17], \$49 [17], \$49 [17], \$49 , 10'h000 };
+  assign x_sig = { \$3 , x[9:0] };
+  assign y_sig = { \$12 , y[9:0] };
+  assign d = \$19 [4:0];
+  assign dcl = \$21 [3:0];
+  assign total = \$28 [14:0];
+  assign rp_ls = \$31 [3:0];
+  assign rp_norm = \$32 [14:0];
+  assign rp_eb = { \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34  };
+  assign rp_packed = \$47 [26:0];
+  assign xa = { \$3 , x[9:0], 3'h0 };
+  assign ya_full = { \$12 , y[9:0], 3'h0 };
+  assign \$41  = { \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 , 10'h000 };
 endmodule
 
 module \lut_all_fp16_fp16tab_nosym.precompute0.node13 (a, s, b);
   reg \$auto$verilog_backend.cc:2355:dump_module$16  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire \$100 ;
-  wire \$101 ;
-  wire [15:0] \$102 ;
-  wire \$103 ;
-  wire \$104 ;
-  wire [15:0] \$105 ;
-  wire \$106 ;
-  wire \$107 ;
-  wire \$108 ;
-  wire [15:0] \$109 ;
   wire \$11 ;
-  wire \$110 ;
-  wire \$111 ;
-  wire [15:0] \$112 ;
-  wire \$113 ;
-  wire \$114 ;
-  wire \$115 ;
-  wire \$116 ;
-  wire [15:0] \$117 ;
-  wire \$118 ;
-  wire [15:0] \$119 ;
   wire \$12 ;
-  wire \$120 ;
-  wire \$121 ;
-  wire \$122 ;
-  wire \$123 ;
-  wire [15:0] \$124 ;
-  wire \$125 ;
-  wire \$126 ;
-  wire [15:0] \$127 ;
-  wire \$128 ;
-  wire \$129 ;
-  wire [15:0] \$13 ;
-  wire \$130 ;
-  wire [15:0] \$131 ;
+  wire \$13 ;
   wire \$14 ;
   wire \$15 ;
-  wire [15:0] \$16 ;
+  wire \$16 ;
   wire \$17 ;
-  wire [15:0] \$18 ;
-  wire \$19 ;
-  wire [15:0] \$2 ;
-  wire [15:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire [5:0] \$23 ;
-  wire \$24 ;
-  wire [4:0] \$25 ;
-  wire [13:0] \$26 ;
-  wire [13:0] \$27 ;
-  wire [28:0] \$28 ;
-  wire \$29 ;
+  wire \$18 ;
+  wire [5:0] \$19 ;
+  wire \$2 ;
+  wire \$20 ;
+  wire [4:0] \$21 ;
+  wire [13:0] \$22 ;
+  wire [13:0] \$23 ;
+  wire [28:0] \$24 ;
+  wire \$25 ;
+  wire [14:0] \$26 ;
+  wire [14:0] \$27 ;
+  wire [15:0] \$28 ;
+  wire [5:0] \$29 ;
   wire \$3 ;
-  wire \$30 ;
-  wire [15:0] \$31 ;
-  wire \$32 ;
-  wire [15:0] \$33 ;
-  wire \$34 ;
-  wire [14:0] \$35 ;
-  wire [14:0] \$36 ;
-  wire [15:0] \$37 ;
-  wire [5:0] \$38 ;
-  wire [6:0] \$39 ;
+  wire [6:0] \$30 ;
+  wire [4:0] \$31 ;
+  wire [29:0] \$32 ;
+  wire [8:0] \$33 ;
+  wire [9:0] \$34 ;
+  wire \$35 ;
+  wire \$36 ;
+  wire [16:0] \$37 ;
+  wire [29:0] \$38 ;
+  wire [16:0] \$39 ;
   wire \$4 ;
-  wire [4:0] \$40 ;
-  wire [29:0] \$41 ;
-  wire [8:0] \$42 ;
-  wire [9:0] \$43 ;
+  wire [17:0] \$40 ;
+  wire [32:0] \$41 ;
+  wire [33:0] \$42 ;
+  wire \$43 ;
   wire \$44 ;
   wire \$45 ;
-  wire [16:0] \$46 ;
-  wire [29:0] \$47 ;
-  wire [16:0] \$48 ;
-  wire [17:0] \$49 ;
-  wire [15:0] \$5 ;
-  wire [32:0] \$50 ;
-  wire [33:0] \$51 ;
+  wire \$46 ;
+  wire [34:0] \$47 ;
+  wire \$48 ;
+  wire \$49 ;
+  wire \$5 ;
+  wire \$50 ;
+  wire \$51 ;
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire [34:0] \$56 ;
+  wire \$56 ;
   wire \$57 ;
   wire \$58 ;
   wire \$59 ;
   wire \$6 ;
   wire \$60 ;
-  wire [15:0] \$61 ;
+  wire \$61 ;
   wire \$62 ;
-  wire [15:0] \$63 ;
-  wire \$64 ;
-  wire \$65 ;
-  wire [15:0] \$66 ;
-  wire \$67 ;
-  wire \$68 ;
-  wire \$69 ;
-  wire [15:0] \$7 ;
-  wire [15:0] \$70 ;
-  wire \$71 ;
-  wire [15:0] \$72 ;
-  wire \$73 ;
-  wire \$74 ;
-  wire [15:0] \$75 ;
-  wire \$76 ;
-  wire \$77 ;
-  wire \$78 ;
-  wire [15:0] \$79 ;
+  wire \$7 ;
   wire \$8 ;
-  wire \$80 ;
-  wire [15:0] \$81 ;
-  wire \$82 ;
-  wire \$83 ;
-  wire [15:0] \$84 ;
-  wire \$85 ;
-  wire \$86 ;
-  wire [15:0] \$87 ;
-  wire \$88 ;
-  wire \$89 ;
-  wire [15:0] \$9 ;
-  wire [15:0] \$90 ;
-  wire \$91 ;
-  wire \$92 ;
-  wire \$93 ;
-  wire [15:0] \$94 ;
-  wire \$95 ;
-  wire \$96 ;
-  wire [15:0] \$97 ;
-  wire \$98 ;
-  wire \$99 ;
+  wire \$9 ;
   input [15:0] a;
   wire [15:0] a;
   input [15:0] b;
@@ -10529,380 +9082,262 @@ module \lut_all_fp16_fp16tab_nosym.precompute0.node13 (a, s, b);
   wire [14:0] rp_sh;
   output [15:0] s;
   reg [15:0] s;
+  wire sub;
+  wire swap;
   wire [14:0] total;
+  wire [15:0] x;
   wire [4:0] x_e;
+  wire x_inf;
+  wire x_nan;
   wire [10:0] x_sig;
+  wire x_zero;
   wire [13:0] xa;
+  wire [15:0] y;
   wire [4:0] y_e;
+  wire y_inf;
+  wire y_nan;
   wire [10:0] y_sig;
+  wire y_zero;
   wire [13:0] ya;
   wire [13:0] ya_full;
-  assign \$1  = b[14:0] > a[14:0];
-  assign \$2  = \$1  ? b : a;
-  assign \$3  = ! \$2 [14:10];
-  assign \$4  = b[14:0] > a[14:0];
-  assign \$5  = \$4  ? b : a;
-  assign x_e = \$3  ? 5'h01 : \$5 [14:10];
-  assign \$6  = b[14:0] > a[14:0];
-  assign \$7  = \$6  ? b : a;
-  assign \$8  = b[14:0] > a[14:0];
-  assign \$9  = \$8  ? b : a;
-  assign \$10  = ! \$9 [14:10];
-  assign \$11  = ~ \$10 ;
-  assign \$12  = b[14:0] > a[14:0];
-  assign \$13  = \$12  ? a : b;
-  assign \$14  = ! \$13 [14:10];
-  assign \$15  = b[14:0] > a[14:0];
-  assign \$16  = \$15  ? a : b;
-  assign y_e = \$14  ? 5'h01 : \$16 [14:10];
-  assign \$17  = b[14:0] > a[14:0];
-  assign \$18  = \$17  ? a : b;
-  assign \$19  = b[14:0] > a[14:0];
-  assign \$20  = \$19  ? a : b;
-  assign \$21  = ! \$20 [14:10];
-  assign \$22  = ~ \$21 ;
-  assign \$23  = x_e - y_e;
-  assign \$24  = \$23 [4:0] > 4'he;
-  assign \$25  = \$24  ? 5'h0e : \$23 [4:0];
-  assign \$26  = ya_full >> \$25 [3:0];
-  assign \$27  = ya_full >> \$25 [3:0];
-  assign \$28  = \$27  << \$25 [3:0];
-  assign \$29  = \$28 [13:0] != ya_full;
-  assign ya = \$26  | { 13'h0000, \$29  };
-  assign \$30  = b[14:0] > a[14:0];
-  assign \$31  = \$30  ? b : a;
-  assign \$32  = b[14:0] > a[14:0];
-  assign \$33  = \$32  ? a : b;
-  assign \$34  = \$31 [15] ^ \$33 [15];
-  assign \$35  = xa - ya;
-  assign \$36  = xa + ya;
-  assign \$37  = \$34  ? { \$35 [14], \$35  } : { 1'h0, \$36  };
-  assign \$38  = x_e - 4'hf;
-  assign \$39  = $signed(\$38 ) - $signed(5'h0a);
-  assign exp_lsb = $signed(\$39 ) - $signed(3'h3);
-  assign \$40  = 4'he - rp_msb;
-  assign \$41  = \$37 [14:0] << \$40 [3:0];
-  assign \$42  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$43  = $signed(\$42 ) + $signed(5'h0f);
-  assign \$44  = $signed(\$43 ) < $signed(2'h1);
-  assign \$45  = $signed(\$43 ) < $signed(5'h12);
-  assign \$46  = $signed(2'h1) - $signed(\$43 );
-  assign rp_sh = \$41 [14:0] >> rp_rs;
-  assign \$47  = rp_sh << rp_rs;
-  assign rp_lost = \$47 [14:0] != \$41 [14:0];
-  assign \$48  = $signed(\$43 ) + $signed({ 1'h0, rp_rs });
-  assign \$49  = $signed(\$48 ) - $signed(2'h1);
-  assign \$51  = $signed(\$50 ) + $signed({ 1'h0, rp_sh[14:4] });
-  assign \$52  = | rp_sh[2:0];
-  assign \$53  = \$52  | rp_lost;
-  assign \$54  = \$53  | rp_sh[4];
-  assign \$55  = rp_sh[3] & \$54 ;
-  assign \$56  = $signed(\$51 ) + $signed({ 1'h0, \$55  });
-  assign \$57  = ! \$37 [14:0];
-  assign \$58  = \$56 [26:0] >= 15'h7c00;
-  assign \$59  = ! \$37 [14:0];
-  assign \$60  = b[14:0] > a[14:0];
-  assign \$61  = \$60  ? b : a;
-  assign \$62  = b[14:0] > a[14:0];
-  assign \$63  = \$62  ? a : b;
-  assign \$64  = \$61 [15] & \$63 [15];
-  assign \$65  = b[14:0] > a[14:0];
-  assign \$66  = \$65  ? b : a;
-  assign \$67  = \$59  ? \$64  : \$66 [15];
-  assign \$68  = ! \$37 [14:0];
-  assign \$69  = b[14:0] > a[14:0];
-  assign \$70  = \$69  ? b : a;
-  assign \$71  = b[14:0] > a[14:0];
-  assign \$72  = \$71  ? a : b;
-  assign \$73  = \$70 [15] & \$72 [15];
-  assign \$74  = b[14:0] > a[14:0];
-  assign \$75  = \$74  ? b : a;
-  assign \$76  = \$68  ? \$73  : \$75 [15];
-  assign \$77  = ! \$37 [14:0];
-  assign \$78  = b[14:0] > a[14:0];
-  assign \$79  = \$78  ? b : a;
-  assign \$80  = b[14:0] > a[14:0];
-  assign \$81  = \$80  ? a : b;
-  assign \$82  = \$79 [15] & \$81 [15];
-  assign \$83  = b[14:0] > a[14:0];
-  assign \$84  = \$83  ? b : a;
-  assign \$85  = \$77  ? \$82  : \$84 [15];
-  assign \$86  = b[14:0] > a[14:0];
-  assign \$87  = \$86  ? b : a;
-  assign \$88  = \$87 [14:10] == 5'h1f;
-  assign \$89  = b[14:0] > a[14:0];
-  assign \$90  = \$89  ? b : a;
-  assign \$91  = | \$90 [9:0];
-  assign \$92  = \$88  & \$91 ;
-  assign \$93  = b[14:0] > a[14:0];
-  assign \$94  = \$93  ? a : b;
-  assign \$95  = \$94 [14:10] == 5'h1f;
-  assign \$96  = b[14:0] > a[14:0];
-  assign \$97  = \$96  ? a : b;
-  assign \$98  = | \$97 [9:0];
-  assign \$99  = \$95  & \$98 ;
-  assign \$100  = \$92  | \$99 ;
-  assign \$101  = b[14:0] > a[14:0];
-  assign \$102  = \$101  ? b : a;
-  assign \$103  = \$102 [14:10] == 5'h1f;
-  assign \$104  = b[14:0] > a[14:0];
-  assign \$105  = \$104  ? b : a;
-  assign \$106  = ! \$105 [9:0];
-  assign \$107  = \$103  & \$106 ;
-  assign \$108  = b[14:0] > a[14:0];
-  assign \$109  = \$108  ? a : b;
-  assign \$110  = \$109 [14:10] == 5'h1f;
-  assign \$111  = b[14:0] > a[14:0];
-  assign \$112  = \$111  ? a : b;
-  assign \$113  = ! \$112 [9:0];
-  assign \$114  = \$110  & \$113 ;
-  assign \$115  = \$107  & \$114 ;
-  assign \$116  = b[14:0] > a[14:0];
-  assign \$117  = \$116  ? b : a;
-  assign \$118  = b[14:0] > a[14:0];
-  assign \$119  = \$118  ? a : b;
-  assign \$120  = \$117 [15] ^ \$119 [15];
-  assign \$121  = \$115  & \$120 ;
-  assign \$122  = \$100  | \$121 ;
-  assign \$123  = b[14:0] > a[14:0];
-  assign \$124  = \$123  ? b : a;
-  assign \$125  = \$124 [14:10] == 5'h1f;
-  assign \$126  = b[14:0] > a[14:0];
-  assign \$127  = \$126  ? b : a;
-  assign \$128  = ! \$127 [9:0];
-  assign \$129  = \$125  & \$128 ;
-  assign \$130  = b[14:0] > a[14:0];
-  assign \$131  = \$130  ? b : a;
+  assign \$25  = \$24 [13:0] != ya_full;
+  assign ya = \$22  | { 13'h0000, \$25  };
+  assign sub = x[15] ^ y[15];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 4'hf;
+  assign \$30  = $signed(\$29 ) - $signed(5'h0a);
+  assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
+  assign \$31  = 4'he - rp_msb;
+  assign \$32  = \$28 [14:0] << \$31 [3:0];
+  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$34  = $signed(\$33 ) + $signed(5'h0f);
+  assign \$35  = $signed(\$34 ) < $signed(2'h1);
+  assign \$36  = $signed(\$34 ) < $signed(5'h12);
+  assign \$37  = $signed(2'h1) - $signed(\$34 );
+  assign rp_sh = \$32 [14:0] >> rp_rs;
+  assign \$38  = rp_sh << rp_rs;
+  assign rp_lost = \$38 [14:0] != \$32 [14:0];
+  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
+  assign \$40  = $signed(\$39 ) - $signed(2'h1);
+  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[14:4] });
+  assign \$43  = | rp_sh[2:0];
+  assign \$44  = \$43  | rp_lost;
+  assign \$45  = \$44  | rp_sh[4];
+  assign \$46  = rp_sh[3] & \$45 ;
+  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
+  assign \$48  = ! \$28 [14:0];
+  assign \$49  = \$47 [26:0] >= 15'h7c00;
+  assign \$50  = ! \$28 [14:0];
+  assign \$51  = x[15] & y[15];
+  assign \$52  = \$50  ? \$51  : x[15];
+  assign \$53  = ! \$28 [14:0];
+  assign \$54  = x[15] & y[15];
+  assign \$55  = \$53  ? \$54  : x[15];
+  assign \$56  = ! \$28 [14:0];
+  assign \$57  = x[15] & y[15];
+  assign \$58  = \$56  ? \$57  : x[15];
+  assign \$59  = x_nan | y_nan;
+  assign \$60  = x_inf & y_inf;
+  assign \$61  = \$60  & sub;
+  assign \$62  = \$59  | \$61 ;
+  assign swap = b[14:0] > a[14:0];
+  assign x = swap ? b : a;
+  assign y = swap ? a : b;
+  assign \$1  = ! x[14:10];
+  assign x_e = \$1  ? 5'h01 : x[14:10];
+  assign \$2  = ! x[14:10];
+  assign \$3  = ~ \$2 ;
+  assign \$4  = x[14:10] == 5'h1f;
+  assign \$5  = ! x[9:0];
+  assign x_inf = \$4  & \$5 ;
+  assign \$6  = x[14:10] == 5'h1f;
+  assign \$7  = | x[9:0];
+  assign x_nan = \$6  & \$7 ;
+  assign \$8  = ! x[14:10];
+  assign \$9  = ! x[9:0];
+  assign x_zero = \$8  & \$9 ;
+  assign \$10  = ! y[14:10];
+  assign y_e = \$10  ? 5'h01 : y[14:10];
+  assign \$11  = ! y[14:10];
+  assign \$12  = ~ \$11 ;
+  assign \$13  = y[14:10] == 5'h1f;
+  assign \$14  = ! y[9:0];
+  assign y_inf = \$13  & \$14 ;
+  assign \$15  = y[14:10] == 5'h1f;
+  assign \$16  = | y[9:0];
+  assign y_nan = \$15  & \$16 ;
+  assign \$17  = ! y[14:10];
+  assign \$18  = ! y[9:0];
+  assign y_zero = \$17  & \$18 ;
+  assign \$19  = x_e - y_e;
+  assign \$20  = \$19 [4:0] > 4'he;
+  assign \$21  = \$20  ? 5'h0e : \$19 [4:0];
+  assign \$22  = ya_full >> \$21 [3:0];
+  assign \$23  = ya_full >> \$21 [3:0];
+  assign \$24  = \$23  << \$21 [3:0];
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
     rp_msb = 4'h0;
-    if (\$37 [0]) begin
+    if (\$28 [0]) begin
       rp_msb = 4'h0;
     end
-    if (\$37 [1]) begin
+    if (\$28 [1]) begin
       rp_msb = 4'h1;
     end
-    if (\$37 [2]) begin
+    if (\$28 [2]) begin
       rp_msb = 4'h2;
     end
-    if (\$37 [3]) begin
+    if (\$28 [3]) begin
       rp_msb = 4'h3;
     end
-    if (\$37 [4]) begin
+    if (\$28 [4]) begin
       rp_msb = 4'h4;
     end
-    if (\$37 [5]) begin
+    if (\$28 [5]) begin
       rp_msb = 4'h5;
     end
-    if (\$37 [6]) begin
+    if (\$28 [6]) begin
       rp_msb = 4'h6;
     end
-    if (\$37 [7]) begin
+    if (\$28 [7]) begin
       rp_msb = 4'h7;
     end
-    if (\$37 [8]) begin
+    if (\$28 [8]) begin
       rp_msb = 4'h8;
     end
-    if (\$37 [9]) begin
+    if (\$28 [9]) begin
       rp_msb = 4'h9;
     end
-    if (\$37 [10]) begin
+    if (\$28 [10]) begin
       rp_msb = 4'ha;
     end
-    if (\$37 [11]) begin
+    if (\$28 [11]) begin
       rp_msb = 4'hb;
     end
-    if (\$37 [12]) begin
+    if (\$28 [12]) begin
       rp_msb = 4'hc;
     end
-    if (\$37 [13]) begin
+    if (\$28 [13]) begin
       rp_msb = 4'hd;
     end
-    if (\$37 [14]) begin
+    if (\$28 [14]) begin
       rp_msb = 4'he;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
     rp_rs = 4'h0;
-    if (\$44 ) begin
+    if (\$35 ) begin
       (* full_case = 32'd1 *)
-      if (\$45 ) begin
+      if (\$36 ) begin
         rp_rs = 4'hf;
       end else begin
-        rp_rs = \$46 [3:0];
+        rp_rs = \$37 [3:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
     (* full_case = 32'd1 *)
-    if (\$57 ) begin
-      rp_out = { \$67 , 15'h0000 };
-    end else if (\$58 ) begin
-      rp_out = { \$76 , 15'h7c00 };
+    if (\$48 ) begin
+      rp_out = { \$52 , 15'h0000 };
+    end else if (\$49 ) begin
+      rp_out = { \$55 , 15'h7c00 };
     end else begin
-      rp_out = { \$85 , \$56 [14:0] };
+      rp_out = { \$58 , \$47 [14:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
     (* full_case = 32'd1 *)
-    if (\$122 ) begin
+    if (\$62 ) begin
       s = 16'h7e00;
-    end else if (\$129 ) begin
-      s = \$131 ;
+    end else if (x_inf) begin
+      s = x;
     end else begin
       s = rp_out;
     end
   end
-  assign x_sig = { \$11 , \$7 [9:0] };
-  assign y_sig = { \$22 , \$18 [9:0] };
-  assign d = \$23 [4:0];
-  assign dcl = \$25 [3:0];
-  assign total = \$37 [14:0];
-  assign rp_ls = \$40 [3:0];
-  assign rp_norm = \$41 [14:0];
-  assign rp_eb = { \$43 [9], \$43 [9], \$43 [9], \$43 [9], \$43 [9], \$43 [9], \$43  };
-  assign rp_packed = \$56 [26:0];
-  assign xa = { \$11 , \$7 [9:0], 3'h0 };
-  assign ya_full = { \$22 , \$18 [9:0], 3'h0 };
-  assign \$50  = { \$49 [17], \$49 [17], \$49 [17], \$49 [17], \$49 [17], \$49 , 10'h000 };
+  assign x_sig = { \$3 , x[9:0] };
+  assign y_sig = { \$12 , y[9:0] };
+  assign d = \$19 [4:0];
+  assign dcl = \$21 [3:0];
+  assign total = \$28 [14:0];
+  assign rp_ls = \$31 [3:0];
+  assign rp_norm = \$32 [14:0];
+  assign rp_eb = { \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34  };
+  assign rp_packed = \$47 [26:0];
+  assign xa = { \$3 , x[9:0], 3'h0 };
+  assign ya_full = { \$12 , y[9:0], 3'h0 };
+  assign \$41  = { \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 , 10'h000 };
 endmodule
 
 module \lut_all_fp16_fp16tab_nosym.precompute0.node14 (a, s, b);
   reg \$auto$verilog_backend.cc:2355:dump_module$17  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire \$100 ;
-  wire \$101 ;
-  wire [15:0] \$102 ;
-  wire \$103 ;
-  wire \$104 ;
-  wire [15:0] \$105 ;
-  wire \$106 ;
-  wire \$107 ;
-  wire \$108 ;
-  wire [15:0] \$109 ;
   wire \$11 ;
-  wire \$110 ;
-  wire \$111 ;
-  wire [15:0] \$112 ;
-  wire \$113 ;
-  wire \$114 ;
-  wire \$115 ;
-  wire \$116 ;
-  wire [15:0] \$117 ;
-  wire \$118 ;
-  wire [15:0] \$119 ;
   wire \$12 ;
-  wire \$120 ;
-  wire \$121 ;
-  wire \$122 ;
-  wire \$123 ;
-  wire [15:0] \$124 ;
-  wire \$125 ;
-  wire \$126 ;
-  wire [15:0] \$127 ;
-  wire \$128 ;
-  wire \$129 ;
-  wire [15:0] \$13 ;
-  wire \$130 ;
-  wire [15:0] \$131 ;
+  wire \$13 ;
   wire \$14 ;
   wire \$15 ;
-  wire [15:0] \$16 ;
+  wire \$16 ;
   wire \$17 ;
-  wire [15:0] \$18 ;
-  wire \$19 ;
-  wire [15:0] \$2 ;
-  wire [15:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire [5:0] \$23 ;
-  wire \$24 ;
-  wire [4:0] \$25 ;
-  wire [13:0] \$26 ;
-  wire [13:0] \$27 ;
-  wire [28:0] \$28 ;
-  wire \$29 ;
+  wire \$18 ;
+  wire [5:0] \$19 ;
+  wire \$2 ;
+  wire \$20 ;
+  wire [4:0] \$21 ;
+  wire [13:0] \$22 ;
+  wire [13:0] \$23 ;
+  wire [28:0] \$24 ;
+  wire \$25 ;
+  wire [14:0] \$26 ;
+  wire [14:0] \$27 ;
+  wire [15:0] \$28 ;
+  wire [5:0] \$29 ;
   wire \$3 ;
-  wire \$30 ;
-  wire [15:0] \$31 ;
-  wire \$32 ;
-  wire [15:0] \$33 ;
-  wire \$34 ;
-  wire [14:0] \$35 ;
-  wire [14:0] \$36 ;
-  wire [15:0] \$37 ;
-  wire [5:0] \$38 ;
-  wire [6:0] \$39 ;
+  wire [6:0] \$30 ;
+  wire [4:0] \$31 ;
+  wire [29:0] \$32 ;
+  wire [8:0] \$33 ;
+  wire [9:0] \$34 ;
+  wire \$35 ;
+  wire \$36 ;
+  wire [16:0] \$37 ;
+  wire [29:0] \$38 ;
+  wire [16:0] \$39 ;
   wire \$4 ;
-  wire [4:0] \$40 ;
-  wire [29:0] \$41 ;
-  wire [8:0] \$42 ;
-  wire [9:0] \$43 ;
+  wire [17:0] \$40 ;
+  wire [32:0] \$41 ;
+  wire [33:0] \$42 ;
+  wire \$43 ;
   wire \$44 ;
   wire \$45 ;
-  wire [16:0] \$46 ;
-  wire [29:0] \$47 ;
-  wire [16:0] \$48 ;
-  wire [17:0] \$49 ;
-  wire [15:0] \$5 ;
-  wire [32:0] \$50 ;
-  wire [33:0] \$51 ;
+  wire \$46 ;
+  wire [34:0] \$47 ;
+  wire \$48 ;
+  wire \$49 ;
+  wire \$5 ;
+  wire \$50 ;
+  wire \$51 ;
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire [34:0] \$56 ;
+  wire \$56 ;
   wire \$57 ;
   wire \$58 ;
   wire \$59 ;
   wire \$6 ;
   wire \$60 ;
-  wire [15:0] \$61 ;
+  wire \$61 ;
   wire \$62 ;
-  wire [15:0] \$63 ;
-  wire \$64 ;
-  wire \$65 ;
-  wire [15:0] \$66 ;
-  wire \$67 ;
-  wire \$68 ;
-  wire \$69 ;
-  wire [15:0] \$7 ;
-  wire [15:0] \$70 ;
-  wire \$71 ;
-  wire [15:0] \$72 ;
-  wire \$73 ;
-  wire \$74 ;
-  wire [15:0] \$75 ;
-  wire \$76 ;
-  wire \$77 ;
-  wire \$78 ;
-  wire [15:0] \$79 ;
+  wire \$7 ;
   wire \$8 ;
-  wire \$80 ;
-  wire [15:0] \$81 ;
-  wire \$82 ;
-  wire \$83 ;
-  wire [15:0] \$84 ;
-  wire \$85 ;
-  wire \$86 ;
-  wire [15:0] \$87 ;
-  wire \$88 ;
-  wire \$89 ;
-  wire [15:0] \$9 ;
-  wire [15:0] \$90 ;
-  wire \$91 ;
-  wire \$92 ;
-  wire \$93 ;
-  wire [15:0] \$94 ;
-  wire \$95 ;
-  wire \$96 ;
-  wire [15:0] \$97 ;
-  wire \$98 ;
-  wire \$99 ;
+  wire \$9 ;
   input [15:0] a;
   wire [15:0] a;
   input [15:0] b;
@@ -10921,380 +9356,262 @@ module \lut_all_fp16_fp16tab_nosym.precompute0.node14 (a, s, b);
   wire [14:0] rp_sh;
   output [15:0] s;
   reg [15:0] s;
+  wire sub;
+  wire swap;
   wire [14:0] total;
+  wire [15:0] x;
   wire [4:0] x_e;
+  wire x_inf;
+  wire x_nan;
   wire [10:0] x_sig;
+  wire x_zero;
   wire [13:0] xa;
+  wire [15:0] y;
   wire [4:0] y_e;
+  wire y_inf;
+  wire y_nan;
   wire [10:0] y_sig;
+  wire y_zero;
   wire [13:0] ya;
   wire [13:0] ya_full;
-  assign \$1  = b[14:0] > a[14:0];
-  assign \$2  = \$1  ? b : a;
-  assign \$3  = ! \$2 [14:10];
-  assign \$4  = b[14:0] > a[14:0];
-  assign \$5  = \$4  ? b : a;
-  assign x_e = \$3  ? 5'h01 : \$5 [14:10];
-  assign \$6  = b[14:0] > a[14:0];
-  assign \$7  = \$6  ? b : a;
-  assign \$8  = b[14:0] > a[14:0];
-  assign \$9  = \$8  ? b : a;
-  assign \$10  = ! \$9 [14:10];
-  assign \$11  = ~ \$10 ;
-  assign \$12  = b[14:0] > a[14:0];
-  assign \$13  = \$12  ? a : b;
-  assign \$14  = ! \$13 [14:10];
-  assign \$15  = b[14:0] > a[14:0];
-  assign \$16  = \$15  ? a : b;
-  assign y_e = \$14  ? 5'h01 : \$16 [14:10];
-  assign \$17  = b[14:0] > a[14:0];
-  assign \$18  = \$17  ? a : b;
-  assign \$19  = b[14:0] > a[14:0];
-  assign \$20  = \$19  ? a : b;
-  assign \$21  = ! \$20 [14:10];
-  assign \$22  = ~ \$21 ;
-  assign \$23  = x_e - y_e;
-  assign \$24  = \$23 [4:0] > 4'he;
-  assign \$25  = \$24  ? 5'h0e : \$23 [4:0];
-  assign \$26  = ya_full >> \$25 [3:0];
-  assign \$27  = ya_full >> \$25 [3:0];
-  assign \$28  = \$27  << \$25 [3:0];
-  assign \$29  = \$28 [13:0] != ya_full;
-  assign ya = \$26  | { 13'h0000, \$29  };
-  assign \$30  = b[14:0] > a[14:0];
-  assign \$31  = \$30  ? b : a;
-  assign \$32  = b[14:0] > a[14:0];
-  assign \$33  = \$32  ? a : b;
-  assign \$34  = \$31 [15] ^ \$33 [15];
-  assign \$35  = xa - ya;
-  assign \$36  = xa + ya;
-  assign \$37  = \$34  ? { \$35 [14], \$35  } : { 1'h0, \$36  };
-  assign \$38  = x_e - 4'hf;
-  assign \$39  = $signed(\$38 ) - $signed(5'h0a);
-  assign exp_lsb = $signed(\$39 ) - $signed(3'h3);
-  assign \$40  = 4'he - rp_msb;
-  assign \$41  = \$37 [14:0] << \$40 [3:0];
-  assign \$42  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$43  = $signed(\$42 ) + $signed(5'h0f);
-  assign \$44  = $signed(\$43 ) < $signed(2'h1);
-  assign \$45  = $signed(\$43 ) < $signed(5'h12);
-  assign \$46  = $signed(2'h1) - $signed(\$43 );
-  assign rp_sh = \$41 [14:0] >> rp_rs;
-  assign \$47  = rp_sh << rp_rs;
-  assign rp_lost = \$47 [14:0] != \$41 [14:0];
-  assign \$48  = $signed(\$43 ) + $signed({ 1'h0, rp_rs });
-  assign \$49  = $signed(\$48 ) - $signed(2'h1);
-  assign \$51  = $signed(\$50 ) + $signed({ 1'h0, rp_sh[14:4] });
-  assign \$52  = | rp_sh[2:0];
-  assign \$53  = \$52  | rp_lost;
-  assign \$54  = \$53  | rp_sh[4];
-  assign \$55  = rp_sh[3] & \$54 ;
-  assign \$56  = $signed(\$51 ) + $signed({ 1'h0, \$55  });
-  assign \$57  = ! \$37 [14:0];
-  assign \$58  = \$56 [26:0] >= 15'h7c00;
-  assign \$59  = ! \$37 [14:0];
-  assign \$60  = b[14:0] > a[14:0];
-  assign \$61  = \$60  ? b : a;
-  assign \$62  = b[14:0] > a[14:0];
-  assign \$63  = \$62  ? a : b;
-  assign \$64  = \$61 [15] & \$63 [15];
-  assign \$65  = b[14:0] > a[14:0];
-  assign \$66  = \$65  ? b : a;
-  assign \$67  = \$59  ? \$64  : \$66 [15];
-  assign \$68  = ! \$37 [14:0];
-  assign \$69  = b[14:0] > a[14:0];
-  assign \$70  = \$69  ? b : a;
-  assign \$71  = b[14:0] > a[14:0];
-  assign \$72  = \$71  ? a : b;
-  assign \$73  = \$70 [15] & \$72 [15];
-  assign \$74  = b[14:0] > a[14:0];
-  assign \$75  = \$74  ? b : a;
-  assign \$76  = \$68  ? \$73  : \$75 [15];
-  assign \$77  = ! \$37 [14:0];
-  assign \$78  = b[14:0] > a[14:0];
-  assign \$79  = \$78  ? b : a;
-  assign \$80  = b[14:0] > a[14:0];
-  assign \$81  = \$80  ? a : b;
-  assign \$82  = \$79 [15] & \$81 [15];
-  assign \$83  = b[14:0] > a[14:0];
-  assign \$84  = \$83  ? b : a;
-  assign \$85  = \$77  ? \$82  : \$84 [15];
-  assign \$86  = b[14:0] > a[14:0];
-  assign \$87  = \$86  ? b : a;
-  assign \$88  = \$87 [14:10] == 5'h1f;
-  assign \$89  = b[14:0] > a[14:0];
-  assign \$90  = \$89  ? b : a;
-  assign \$91  = | \$90 [9:0];
-  assign \$92  = \$88  & \$91 ;
-  assign \$93  = b[14:0] > a[14:0];
-  assign \$94  = \$93  ? a : b;
-  assign \$95  = \$94 [14:10] == 5'h1f;
-  assign \$96  = b[14:0] > a[14:0];
-  assign \$97  = \$96  ? a : b;
-  assign \$98  = | \$97 [9:0];
-  assign \$99  = \$95  & \$98 ;
-  assign \$100  = \$92  | \$99 ;
-  assign \$101  = b[14:0] > a[14:0];
-  assign \$102  = \$101  ? b : a;
-  assign \$103  = \$102 [14:10] == 5'h1f;
-  assign \$104  = b[14:0] > a[14:0];
-  assign \$105  = \$104  ? b : a;
-  assign \$106  = ! \$105 [9:0];
-  assign \$107  = \$103  & \$106 ;
-  assign \$108  = b[14:0] > a[14:0];
-  assign \$109  = \$108  ? a : b;
-  assign \$110  = \$109 [14:10] == 5'h1f;
-  assign \$111  = b[14:0] > a[14:0];
-  assign \$112  = \$111  ? a : b;
-  assign \$113  = ! \$112 [9:0];
-  assign \$114  = \$110  & \$113 ;
-  assign \$115  = \$107  & \$114 ;
-  assign \$116  = b[14:0] > a[14:0];
-  assign \$117  = \$116  ? b : a;
-  assign \$118  = b[14:0] > a[14:0];
-  assign \$119  = \$118  ? a : b;
-  assign \$120  = \$117 [15] ^ \$119 [15];
-  assign \$121  = \$115  & \$120 ;
-  assign \$122  = \$100  | \$121 ;
-  assign \$123  = b[14:0] > a[14:0];
-  assign \$124  = \$123  ? b : a;
-  assign \$125  = \$124 [14:10] == 5'h1f;
-  assign \$126  = b[14:0] > a[14:0];
-  assign \$127  = \$126  ? b : a;
-  assign \$128  = ! \$127 [9:0];
-  assign \$129  = \$125  & \$128 ;
-  assign \$130  = b[14:0] > a[14:0];
-  assign \$131  = \$130  ? b : a;
+  assign \$25  = \$24 [13:0] != ya_full;
+  assign ya = \$22  | { 13'h0000, \$25  };
+  assign sub = x[15] ^ y[15];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 4'hf;
+  assign \$30  = $signed(\$29 ) - $signed(5'h0a);
+  assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
+  assign \$31  = 4'he - rp_msb;
+  assign \$32  = \$28 [14:0] << \$31 [3:0];
+  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$34  = $signed(\$33 ) + $signed(5'h0f);
+  assign \$35  = $signed(\$34 ) < $signed(2'h1);
+  assign \$36  = $signed(\$34 ) < $signed(5'h12);
+  assign \$37  = $signed(2'h1) - $signed(\$34 );
+  assign rp_sh = \$32 [14:0] >> rp_rs;
+  assign \$38  = rp_sh << rp_rs;
+  assign rp_lost = \$38 [14:0] != \$32 [14:0];
+  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
+  assign \$40  = $signed(\$39 ) - $signed(2'h1);
+  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[14:4] });
+  assign \$43  = | rp_sh[2:0];
+  assign \$44  = \$43  | rp_lost;
+  assign \$45  = \$44  | rp_sh[4];
+  assign \$46  = rp_sh[3] & \$45 ;
+  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
+  assign \$48  = ! \$28 [14:0];
+  assign \$49  = \$47 [26:0] >= 15'h7c00;
+  assign \$50  = ! \$28 [14:0];
+  assign \$51  = x[15] & y[15];
+  assign \$52  = \$50  ? \$51  : x[15];
+  assign \$53  = ! \$28 [14:0];
+  assign \$54  = x[15] & y[15];
+  assign \$55  = \$53  ? \$54  : x[15];
+  assign \$56  = ! \$28 [14:0];
+  assign \$57  = x[15] & y[15];
+  assign \$58  = \$56  ? \$57  : x[15];
+  assign \$59  = x_nan | y_nan;
+  assign \$60  = x_inf & y_inf;
+  assign \$61  = \$60  & sub;
+  assign \$62  = \$59  | \$61 ;
+  assign swap = b[14:0] > a[14:0];
+  assign x = swap ? b : a;
+  assign y = swap ? a : b;
+  assign \$1  = ! x[14:10];
+  assign x_e = \$1  ? 5'h01 : x[14:10];
+  assign \$2  = ! x[14:10];
+  assign \$3  = ~ \$2 ;
+  assign \$4  = x[14:10] == 5'h1f;
+  assign \$5  = ! x[9:0];
+  assign x_inf = \$4  & \$5 ;
+  assign \$6  = x[14:10] == 5'h1f;
+  assign \$7  = | x[9:0];
+  assign x_nan = \$6  & \$7 ;
+  assign \$8  = ! x[14:10];
+  assign \$9  = ! x[9:0];
+  assign x_zero = \$8  & \$9 ;
+  assign \$10  = ! y[14:10];
+  assign y_e = \$10  ? 5'h01 : y[14:10];
+  assign \$11  = ! y[14:10];
+  assign \$12  = ~ \$11 ;
+  assign \$13  = y[14:10] == 5'h1f;
+  assign \$14  = ! y[9:0];
+  assign y_inf = \$13  & \$14 ;
+  assign \$15  = y[14:10] == 5'h1f;
+  assign \$16  = | y[9:0];
+  assign y_nan = \$15  & \$16 ;
+  assign \$17  = ! y[14:10];
+  assign \$18  = ! y[9:0];
+  assign y_zero = \$17  & \$18 ;
+  assign \$19  = x_e - y_e;
+  assign \$20  = \$19 [4:0] > 4'he;
+  assign \$21  = \$20  ? 5'h0e : \$19 [4:0];
+  assign \$22  = ya_full >> \$21 [3:0];
+  assign \$23  = ya_full >> \$21 [3:0];
+  assign \$24  = \$23  << \$21 [3:0];
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
     rp_msb = 4'h0;
-    if (\$37 [0]) begin
+    if (\$28 [0]) begin
       rp_msb = 4'h0;
     end
-    if (\$37 [1]) begin
+    if (\$28 [1]) begin
       rp_msb = 4'h1;
     end
-    if (\$37 [2]) begin
+    if (\$28 [2]) begin
       rp_msb = 4'h2;
     end
-    if (\$37 [3]) begin
+    if (\$28 [3]) begin
       rp_msb = 4'h3;
     end
-    if (\$37 [4]) begin
+    if (\$28 [4]) begin
       rp_msb = 4'h4;
     end
-    if (\$37 [5]) begin
+    if (\$28 [5]) begin
       rp_msb = 4'h5;
     end
-    if (\$37 [6]) begin
+    if (\$28 [6]) begin
       rp_msb = 4'h6;
     end
-    if (\$37 [7]) begin
+    if (\$28 [7]) begin
       rp_msb = 4'h7;
     end
-    if (\$37 [8]) begin
+    if (\$28 [8]) begin
       rp_msb = 4'h8;
     end
-    if (\$37 [9]) begin
+    if (\$28 [9]) begin
       rp_msb = 4'h9;
     end
-    if (\$37 [10]) begin
+    if (\$28 [10]) begin
       rp_msb = 4'ha;
     end
-    if (\$37 [11]) begin
+    if (\$28 [11]) begin
       rp_msb = 4'hb;
     end
-    if (\$37 [12]) begin
+    if (\$28 [12]) begin
       rp_msb = 4'hc;
     end
-    if (\$37 [13]) begin
+    if (\$28 [13]) begin
       rp_msb = 4'hd;
     end
-    if (\$37 [14]) begin
+    if (\$28 [14]) begin
       rp_msb = 4'he;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
     rp_rs = 4'h0;
-    if (\$44 ) begin
+    if (\$35 ) begin
       (* full_case = 32'd1 *)
-      if (\$45 ) begin
+      if (\$36 ) begin
         rp_rs = 4'hf;
       end else begin
-        rp_rs = \$46 [3:0];
+        rp_rs = \$37 [3:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
     (* full_case = 32'd1 *)
-    if (\$57 ) begin
-      rp_out = { \$67 , 15'h0000 };
-    end else if (\$58 ) begin
-      rp_out = { \$76 , 15'h7c00 };
+    if (\$48 ) begin
+      rp_out = { \$52 , 15'h0000 };
+    end else if (\$49 ) begin
+      rp_out = { \$55 , 15'h7c00 };
     end else begin
-      rp_out = { \$85 , \$56 [14:0] };
+      rp_out = { \$58 , \$47 [14:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
     (* full_case = 32'd1 *)
-    if (\$122 ) begin
+    if (\$62 ) begin
       s = 16'h7e00;
-    end else if (\$129 ) begin
-      s = \$131 ;
+    end else if (x_inf) begin
+      s = x;
     end else begin
       s = rp_out;
     end
   end
-  assign x_sig = { \$11 , \$7 [9:0] };
-  assign y_sig = { \$22 , \$18 [9:0] };
-  assign d = \$23 [4:0];
-  assign dcl = \$25 [3:0];
-  assign total = \$37 [14:0];
-  assign rp_ls = \$40 [3:0];
-  assign rp_norm = \$41 [14:0];
-  assign rp_eb = { \$43 [9], \$43 [9], \$43 [9], \$43 [9], \$43 [9], \$43 [9], \$43  };
-  assign rp_packed = \$56 [26:0];
-  assign xa = { \$11 , \$7 [9:0], 3'h0 };
-  assign ya_full = { \$22 , \$18 [9:0], 3'h0 };
-  assign \$50  = { \$49 [17], \$49 [17], \$49 [17], \$49 [17], \$49 [17], \$49 , 10'h000 };
+  assign x_sig = { \$3 , x[9:0] };
+  assign y_sig = { \$12 , y[9:0] };
+  assign d = \$19 [4:0];
+  assign dcl = \$21 [3:0];
+  assign total = \$28 [14:0];
+  assign rp_ls = \$31 [3:0];
+  assign rp_norm = \$32 [14:0];
+  assign rp_eb = { \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34  };
+  assign rp_packed = \$47 [26:0];
+  assign xa = { \$3 , x[9:0], 3'h0 };
+  assign ya_full = { \$12 , y[9:0], 3'h0 };
+  assign \$41  = { \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 , 10'h000 };
 endmodule
 
 module \lut_all_fp16_fp16tab_nosym.precompute0.node15 (a, s, b);
   reg \$auto$verilog_backend.cc:2355:dump_module$18  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire \$100 ;
-  wire \$101 ;
-  wire [15:0] \$102 ;
-  wire \$103 ;
-  wire \$104 ;
-  wire [15:0] \$105 ;
-  wire \$106 ;
-  wire \$107 ;
-  wire \$108 ;
-  wire [15:0] \$109 ;
   wire \$11 ;
-  wire \$110 ;
-  wire \$111 ;
-  wire [15:0] \$112 ;
-  wire \$113 ;
-  wire \$114 ;
-  wire \$115 ;
-  wire \$116 ;
-  wire [15:0] \$117 ;
-  wire \$118 ;
-  wire [15:0] \$119 ;
   wire \$12 ;
-  wire \$120 ;
-  wire \$121 ;
-  wire \$122 ;
-  wire \$123 ;
-  wire [15:0] \$124 ;
-  wire \$125 ;
-  wire \$126 ;
-  wire [15:0] \$127 ;
-  wire \$128 ;
-  wire \$129 ;
-  wire [15:0] \$13 ;
-  wire \$130 ;
-  wire [15:0] \$131 ;
+  wire \$13 ;
   wire \$14 ;
   wire \$15 ;
-  wire [15:0] \$16 ;
+  wire \$16 ;
   wire \$17 ;
-  wire [15:0] \$18 ;
-  wire \$19 ;
-  wire [15:0] \$2 ;
-  wire [15:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire [5:0] \$23 ;
-  wire \$24 ;
-  wire [4:0] \$25 ;
-  wire [13:0] \$26 ;
-  wire [13:0] \$27 ;
-  wire [28:0] \$28 ;
-  wire \$29 ;
+  wire \$18 ;
+  wire [5:0] \$19 ;
+  wire \$2 ;
+  wire \$20 ;
+  wire [4:0] \$21 ;
+  wire [13:0] \$22 ;
+  wire [13:0] \$23 ;
+  wire [28:0] \$24 ;
+  wire \$25 ;
+  wire [14:0] \$26 ;
+  wire [14:0] \$27 ;
+  wire [15:0] \$28 ;
+  wire [5:0] \$29 ;
   wire \$3 ;
-  wire \$30 ;
-  wire [15:0] \$31 ;
-  wire \$32 ;
-  wire [15:0] \$33 ;
-  wire \$34 ;
-  wire [14:0] \$35 ;
-  wire [14:0] \$36 ;
-  wire [15:0] \$37 ;
-  wire [5:0] \$38 ;
-  wire [6:0] \$39 ;
+  wire [6:0] \$30 ;
+  wire [4:0] \$31 ;
+  wire [29:0] \$32 ;
+  wire [8:0] \$33 ;
+  wire [9:0] \$34 ;
+  wire \$35 ;
+  wire \$36 ;
+  wire [16:0] \$37 ;
+  wire [29:0] \$38 ;
+  wire [16:0] \$39 ;
   wire \$4 ;
-  wire [4:0] \$40 ;
-  wire [29:0] \$41 ;
-  wire [8:0] \$42 ;
-  wire [9:0] \$43 ;
+  wire [17:0] \$40 ;
+  wire [32:0] \$41 ;
+  wire [33:0] \$42 ;
+  wire \$43 ;
   wire \$44 ;
   wire \$45 ;
-  wire [16:0] \$46 ;
-  wire [29:0] \$47 ;
-  wire [16:0] \$48 ;
-  wire [17:0] \$49 ;
-  wire [15:0] \$5 ;
-  wire [32:0] \$50 ;
-  wire [33:0] \$51 ;
+  wire \$46 ;
+  wire [34:0] \$47 ;
+  wire \$48 ;
+  wire \$49 ;
+  wire \$5 ;
+  wire \$50 ;
+  wire \$51 ;
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire [34:0] \$56 ;
+  wire \$56 ;
   wire \$57 ;
   wire \$58 ;
   wire \$59 ;
   wire \$6 ;
   wire \$60 ;
-  wire [15:0] \$61 ;
+  wire \$61 ;
   wire \$62 ;
-  wire [15:0] \$63 ;
-  wire \$64 ;
-  wire \$65 ;
-  wire [15:0] \$66 ;
-  wire \$67 ;
-  wire \$68 ;
-  wire \$69 ;
-  wire [15:0] \$7 ;
-  wire [15:0] \$70 ;
-  wire \$71 ;
-  wire [15:0] \$72 ;
-  wire \$73 ;
-  wire \$74 ;
-  wire [15:0] \$75 ;
-  wire \$76 ;
-  wire \$77 ;
-  wire \$78 ;
-  wire [15:0] \$79 ;
+  wire \$7 ;
   wire \$8 ;
-  wire \$80 ;
-  wire [15:0] \$81 ;
-  wire \$82 ;
-  wire \$83 ;
-  wire [15:0] \$84 ;
-  wire \$85 ;
-  wire \$86 ;
-  wire [15:0] \$87 ;
-  wire \$88 ;
-  wire \$89 ;
-  wire [15:0] \$9 ;
-  wire [15:0] \$90 ;
-  wire \$91 ;
-  wire \$92 ;
-  wire \$93 ;
-  wire [15:0] \$94 ;
-  wire \$95 ;
-  wire \$96 ;
-  wire [15:0] \$97 ;
-  wire \$98 ;
-  wire \$99 ;
+  wire \$9 ;
   input [15:0] a;
   wire [15:0] a;
   input [15:0] b;
@@ -11313,380 +9630,262 @@ module \lut_all_fp16_fp16tab_nosym.precompute0.node15 (a, s, b);
   wire [14:0] rp_sh;
   output [15:0] s;
   reg [15:0] s;
+  wire sub;
+  wire swap;
   wire [14:0] total;
+  wire [15:0] x;
   wire [4:0] x_e;
+  wire x_inf;
+  wire x_nan;
   wire [10:0] x_sig;
+  wire x_zero;
   wire [13:0] xa;
+  wire [15:0] y;
   wire [4:0] y_e;
+  wire y_inf;
+  wire y_nan;
   wire [10:0] y_sig;
+  wire y_zero;
   wire [13:0] ya;
   wire [13:0] ya_full;
-  assign \$1  = b[14:0] > a[14:0];
-  assign \$2  = \$1  ? b : a;
-  assign \$3  = ! \$2 [14:10];
-  assign \$4  = b[14:0] > a[14:0];
-  assign \$5  = \$4  ? b : a;
-  assign x_e = \$3  ? 5'h01 : \$5 [14:10];
-  assign \$6  = b[14:0] > a[14:0];
-  assign \$7  = \$6  ? b : a;
-  assign \$8  = b[14:0] > a[14:0];
-  assign \$9  = \$8  ? b : a;
-  assign \$10  = ! \$9 [14:10];
-  assign \$11  = ~ \$10 ;
-  assign \$12  = b[14:0] > a[14:0];
-  assign \$13  = \$12  ? a : b;
-  assign \$14  = ! \$13 [14:10];
-  assign \$15  = b[14:0] > a[14:0];
-  assign \$16  = \$15  ? a : b;
-  assign y_e = \$14  ? 5'h01 : \$16 [14:10];
-  assign \$17  = b[14:0] > a[14:0];
-  assign \$18  = \$17  ? a : b;
-  assign \$19  = b[14:0] > a[14:0];
-  assign \$20  = \$19  ? a : b;
-  assign \$21  = ! \$20 [14:10];
-  assign \$22  = ~ \$21 ;
-  assign \$23  = x_e - y_e;
-  assign \$24  = \$23 [4:0] > 4'he;
-  assign \$25  = \$24  ? 5'h0e : \$23 [4:0];
-  assign \$26  = ya_full >> \$25 [3:0];
-  assign \$27  = ya_full >> \$25 [3:0];
-  assign \$28  = \$27  << \$25 [3:0];
-  assign \$29  = \$28 [13:0] != ya_full;
-  assign ya = \$26  | { 13'h0000, \$29  };
-  assign \$30  = b[14:0] > a[14:0];
-  assign \$31  = \$30  ? b : a;
-  assign \$32  = b[14:0] > a[14:0];
-  assign \$33  = \$32  ? a : b;
-  assign \$34  = \$31 [15] ^ \$33 [15];
-  assign \$35  = xa - ya;
-  assign \$36  = xa + ya;
-  assign \$37  = \$34  ? { \$35 [14], \$35  } : { 1'h0, \$36  };
-  assign \$38  = x_e - 4'hf;
-  assign \$39  = $signed(\$38 ) - $signed(5'h0a);
-  assign exp_lsb = $signed(\$39 ) - $signed(3'h3);
-  assign \$40  = 4'he - rp_msb;
-  assign \$41  = \$37 [14:0] << \$40 [3:0];
-  assign \$42  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$43  = $signed(\$42 ) + $signed(5'h0f);
-  assign \$44  = $signed(\$43 ) < $signed(2'h1);
-  assign \$45  = $signed(\$43 ) < $signed(5'h12);
-  assign \$46  = $signed(2'h1) - $signed(\$43 );
-  assign rp_sh = \$41 [14:0] >> rp_rs;
-  assign \$47  = rp_sh << rp_rs;
-  assign rp_lost = \$47 [14:0] != \$41 [14:0];
-  assign \$48  = $signed(\$43 ) + $signed({ 1'h0, rp_rs });
-  assign \$49  = $signed(\$48 ) - $signed(2'h1);
-  assign \$51  = $signed(\$50 ) + $signed({ 1'h0, rp_sh[14:4] });
-  assign \$52  = | rp_sh[2:0];
-  assign \$53  = \$52  | rp_lost;
-  assign \$54  = \$53  | rp_sh[4];
-  assign \$55  = rp_sh[3] & \$54 ;
-  assign \$56  = $signed(\$51 ) + $signed({ 1'h0, \$55  });
-  assign \$57  = ! \$37 [14:0];
-  assign \$58  = \$56 [26:0] >= 15'h7c00;
-  assign \$59  = ! \$37 [14:0];
-  assign \$60  = b[14:0] > a[14:0];
-  assign \$61  = \$60  ? b : a;
-  assign \$62  = b[14:0] > a[14:0];
-  assign \$63  = \$62  ? a : b;
-  assign \$64  = \$61 [15] & \$63 [15];
-  assign \$65  = b[14:0] > a[14:0];
-  assign \$66  = \$65  ? b : a;
-  assign \$67  = \$59  ? \$64  : \$66 [15];
-  assign \$68  = ! \$37 [14:0];
-  assign \$69  = b[14:0] > a[14:0];
-  assign \$70  = \$69  ? b : a;
-  assign \$71  = b[14:0] > a[14:0];
-  assign \$72  = \$71  ? a : b;
-  assign \$73  = \$70 [15] & \$72 [15];
-  assign \$74  = b[14:0] > a[14:0];
-  assign \$75  = \$74  ? b : a;
-  assign \$76  = \$68  ? \$73  : \$75 [15];
-  assign \$77  = ! \$37 [14:0];
-  assign \$78  = b[14:0] > a[14:0];
-  assign \$79  = \$78  ? b : a;
-  assign \$80  = b[14:0] > a[14:0];
-  assign \$81  = \$80  ? a : b;
-  assign \$82  = \$79 [15] & \$81 [15];
-  assign \$83  = b[14:0] > a[14:0];
-  assign \$84  = \$83  ? b : a;
-  assign \$85  = \$77  ? \$82  : \$84 [15];
-  assign \$86  = b[14:0] > a[14:0];
-  assign \$87  = \$86  ? b : a;
-  assign \$88  = \$87 [14:10] == 5'h1f;
-  assign \$89  = b[14:0] > a[14:0];
-  assign \$90  = \$89  ? b : a;
-  assign \$91  = | \$90 [9:0];
-  assign \$92  = \$88  & \$91 ;
-  assign \$93  = b[14:0] > a[14:0];
-  assign \$94  = \$93  ? a : b;
-  assign \$95  = \$94 [14:10] == 5'h1f;
-  assign \$96  = b[14:0] > a[14:0];
-  assign \$97  = \$96  ? a : b;
-  assign \$98  = | \$97 [9:0];
-  assign \$99  = \$95  & \$98 ;
-  assign \$100  = \$92  | \$99 ;
-  assign \$101  = b[14:0] > a[14:0];
-  assign \$102  = \$101  ? b : a;
-  assign \$103  = \$102 [14:10] == 5'h1f;
-  assign \$104  = b[14:0] > a[14:0];
-  assign \$105  = \$104  ? b : a;
-  assign \$106  = ! \$105 [9:0];
-  assign \$107  = \$103  & \$106 ;
-  assign \$108  = b[14:0] > a[14:0];
-  assign \$109  = \$108  ? a : b;
-  assign \$110  = \$109 [14:10] == 5'h1f;
-  assign \$111  = b[14:0] > a[14:0];
-  assign \$112  = \$111  ? a : b;
-  assign \$113  = ! \$112 [9:0];
-  assign \$114  = \$110  & \$113 ;
-  assign \$115  = \$107  & \$114 ;
-  assign \$116  = b[14:0] > a[14:0];
-  assign \$117  = \$116  ? b : a;
-  assign \$118  = b[14:0] > a[14:0];
-  assign \$119  = \$118  ? a : b;
-  assign \$120  = \$117 [15] ^ \$119 [15];
-  assign \$121  = \$115  & \$120 ;
-  assign \$122  = \$100  | \$121 ;
-  assign \$123  = b[14:0] > a[14:0];
-  assign \$124  = \$123  ? b : a;
-  assign \$125  = \$124 [14:10] == 5'h1f;
-  assign \$126  = b[14:0] > a[14:0];
-  assign \$127  = \$126  ? b : a;
-  assign \$128  = ! \$127 [9:0];
-  assign \$129  = \$125  & \$128 ;
-  assign \$130  = b[14:0] > a[14:0];
-  assign \$131  = \$130  ? b : a;
+  assign \$25  = \$24 [13:0] != ya_full;
+  assign ya = \$22  | { 13'h0000, \$25  };
+  assign sub = x[15] ^ y[15];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 4'hf;
+  assign \$30  = $signed(\$29 ) - $signed(5'h0a);
+  assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
+  assign \$31  = 4'he - rp_msb;
+  assign \$32  = \$28 [14:0] << \$31 [3:0];
+  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$34  = $signed(\$33 ) + $signed(5'h0f);
+  assign \$35  = $signed(\$34 ) < $signed(2'h1);
+  assign \$36  = $signed(\$34 ) < $signed(5'h12);
+  assign \$37  = $signed(2'h1) - $signed(\$34 );
+  assign rp_sh = \$32 [14:0] >> rp_rs;
+  assign \$38  = rp_sh << rp_rs;
+  assign rp_lost = \$38 [14:0] != \$32 [14:0];
+  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
+  assign \$40  = $signed(\$39 ) - $signed(2'h1);
+  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[14:4] });
+  assign \$43  = | rp_sh[2:0];
+  assign \$44  = \$43  | rp_lost;
+  assign \$45  = \$44  | rp_sh[4];
+  assign \$46  = rp_sh[3] & \$45 ;
+  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
+  assign \$48  = ! \$28 [14:0];
+  assign \$49  = \$47 [26:0] >= 15'h7c00;
+  assign \$50  = ! \$28 [14:0];
+  assign \$51  = x[15] & y[15];
+  assign \$52  = \$50  ? \$51  : x[15];
+  assign \$53  = ! \$28 [14:0];
+  assign \$54  = x[15] & y[15];
+  assign \$55  = \$53  ? \$54  : x[15];
+  assign \$56  = ! \$28 [14:0];
+  assign \$57  = x[15] & y[15];
+  assign \$58  = \$56  ? \$57  : x[15];
+  assign \$59  = x_nan | y_nan;
+  assign \$60  = x_inf & y_inf;
+  assign \$61  = \$60  & sub;
+  assign \$62  = \$59  | \$61 ;
+  assign swap = b[14:0] > a[14:0];
+  assign x = swap ? b : a;
+  assign y = swap ? a : b;
+  assign \$1  = ! x[14:10];
+  assign x_e = \$1  ? 5'h01 : x[14:10];
+  assign \$2  = ! x[14:10];
+  assign \$3  = ~ \$2 ;
+  assign \$4  = x[14:10] == 5'h1f;
+  assign \$5  = ! x[9:0];
+  assign x_inf = \$4  & \$5 ;
+  assign \$6  = x[14:10] == 5'h1f;
+  assign \$7  = | x[9:0];
+  assign x_nan = \$6  & \$7 ;
+  assign \$8  = ! x[14:10];
+  assign \$9  = ! x[9:0];
+  assign x_zero = \$8  & \$9 ;
+  assign \$10  = ! y[14:10];
+  assign y_e = \$10  ? 5'h01 : y[14:10];
+  assign \$11  = ! y[14:10];
+  assign \$12  = ~ \$11 ;
+  assign \$13  = y[14:10] == 5'h1f;
+  assign \$14  = ! y[9:0];
+  assign y_inf = \$13  & \$14 ;
+  assign \$15  = y[14:10] == 5'h1f;
+  assign \$16  = | y[9:0];
+  assign y_nan = \$15  & \$16 ;
+  assign \$17  = ! y[14:10];
+  assign \$18  = ! y[9:0];
+  assign y_zero = \$17  & \$18 ;
+  assign \$19  = x_e - y_e;
+  assign \$20  = \$19 [4:0] > 4'he;
+  assign \$21  = \$20  ? 5'h0e : \$19 [4:0];
+  assign \$22  = ya_full >> \$21 [3:0];
+  assign \$23  = ya_full >> \$21 [3:0];
+  assign \$24  = \$23  << \$21 [3:0];
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
     rp_msb = 4'h0;
-    if (\$37 [0]) begin
+    if (\$28 [0]) begin
       rp_msb = 4'h0;
     end
-    if (\$37 [1]) begin
+    if (\$28 [1]) begin
       rp_msb = 4'h1;
     end
-    if (\$37 [2]) begin
+    if (\$28 [2]) begin
       rp_msb = 4'h2;
     end
-    if (\$37 [3]) begin
+    if (\$28 [3]) begin
       rp_msb = 4'h3;
     end
-    if (\$37 [4]) begin
+    if (\$28 [4]) begin
       rp_msb = 4'h4;
     end
-    if (\$37 [5]) begin
+    if (\$28 [5]) begin
       rp_msb = 4'h5;
     end
-    if (\$37 [6]) begin
+    if (\$28 [6]) begin
       rp_msb = 4'h6;
     end
-    if (\$37 [7]) begin
+    if (\$28 [7]) begin
       rp_msb = 4'h7;
     end
-    if (\$37 [8]) begin
+    if (\$28 [8]) begin
       rp_msb = 4'h8;
     end
-    if (\$37 [9]) begin
+    if (\$28 [9]) begin
       rp_msb = 4'h9;
     end
-    if (\$37 [10]) begin
+    if (\$28 [10]) begin
       rp_msb = 4'ha;
     end
-    if (\$37 [11]) begin
+    if (\$28 [11]) begin
       rp_msb = 4'hb;
     end
-    if (\$37 [12]) begin
+    if (\$28 [12]) begin
       rp_msb = 4'hc;
     end
-    if (\$37 [13]) begin
+    if (\$28 [13]) begin
       rp_msb = 4'hd;
     end
-    if (\$37 [14]) begin
+    if (\$28 [14]) begin
       rp_msb = 4'he;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
     rp_rs = 4'h0;
-    if (\$44 ) begin
+    if (\$35 ) begin
       (* full_case = 32'd1 *)
-      if (\$45 ) begin
+      if (\$36 ) begin
         rp_rs = 4'hf;
       end else begin
-        rp_rs = \$46 [3:0];
+        rp_rs = \$37 [3:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
     (* full_case = 32'd1 *)
-    if (\$57 ) begin
-      rp_out = { \$67 , 15'h0000 };
-    end else if (\$58 ) begin
-      rp_out = { \$76 , 15'h7c00 };
+    if (\$48 ) begin
+      rp_out = { \$52 , 15'h0000 };
+    end else if (\$49 ) begin
+      rp_out = { \$55 , 15'h7c00 };
     end else begin
-      rp_out = { \$85 , \$56 [14:0] };
+      rp_out = { \$58 , \$47 [14:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
     (* full_case = 32'd1 *)
-    if (\$122 ) begin
+    if (\$62 ) begin
       s = 16'h7e00;
-    end else if (\$129 ) begin
-      s = \$131 ;
+    end else if (x_inf) begin
+      s = x;
     end else begin
       s = rp_out;
     end
   end
-  assign x_sig = { \$11 , \$7 [9:0] };
-  assign y_sig = { \$22 , \$18 [9:0] };
-  assign d = \$23 [4:0];
-  assign dcl = \$25 [3:0];
-  assign total = \$37 [14:0];
-  assign rp_ls = \$40 [3:0];
-  assign rp_norm = \$41 [14:0];
-  assign rp_eb = { \$43 [9], \$43 [9], \$43 [9], \$43 [9], \$43 [9], \$43 [9], \$43  };
-  assign rp_packed = \$56 [26:0];
-  assign xa = { \$11 , \$7 [9:0], 3'h0 };
-  assign ya_full = { \$22 , \$18 [9:0], 3'h0 };
-  assign \$50  = { \$49 [17], \$49 [17], \$49 [17], \$49 [17], \$49 [17], \$49 , 10'h000 };
+  assign x_sig = { \$3 , x[9:0] };
+  assign y_sig = { \$12 , y[9:0] };
+  assign d = \$19 [4:0];
+  assign dcl = \$21 [3:0];
+  assign total = \$28 [14:0];
+  assign rp_ls = \$31 [3:0];
+  assign rp_norm = \$32 [14:0];
+  assign rp_eb = { \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34  };
+  assign rp_packed = \$47 [26:0];
+  assign xa = { \$3 , x[9:0], 3'h0 };
+  assign ya_full = { \$12 , y[9:0], 3'h0 };
+  assign \$41  = { \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 , 10'h000 };
 endmodule
 
 module \lut_all_fp16_fp16tab_nosym.precompute0.node5 (b, s, a);
   reg \$auto$verilog_backend.cc:2355:dump_module$19  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire \$100 ;
-  wire \$101 ;
-  wire [15:0] \$102 ;
-  wire \$103 ;
-  wire \$104 ;
-  wire [15:0] \$105 ;
-  wire \$106 ;
-  wire \$107 ;
-  wire \$108 ;
-  wire [15:0] \$109 ;
   wire \$11 ;
-  wire \$110 ;
-  wire \$111 ;
-  wire [15:0] \$112 ;
-  wire \$113 ;
-  wire \$114 ;
-  wire \$115 ;
-  wire \$116 ;
-  wire [15:0] \$117 ;
-  wire \$118 ;
-  wire [15:0] \$119 ;
   wire \$12 ;
-  wire \$120 ;
-  wire \$121 ;
-  wire \$122 ;
-  wire \$123 ;
-  wire [15:0] \$124 ;
-  wire \$125 ;
-  wire \$126 ;
-  wire [15:0] \$127 ;
-  wire \$128 ;
-  wire \$129 ;
-  wire [15:0] \$13 ;
-  wire \$130 ;
-  wire [15:0] \$131 ;
+  wire \$13 ;
   wire \$14 ;
   wire \$15 ;
-  wire [15:0] \$16 ;
+  wire \$16 ;
   wire \$17 ;
-  wire [15:0] \$18 ;
-  wire \$19 ;
-  wire [15:0] \$2 ;
-  wire [15:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire [5:0] \$23 ;
-  wire \$24 ;
-  wire [4:0] \$25 ;
-  wire [13:0] \$26 ;
-  wire [13:0] \$27 ;
-  wire [28:0] \$28 ;
-  wire \$29 ;
+  wire \$18 ;
+  wire [5:0] \$19 ;
+  wire \$2 ;
+  wire \$20 ;
+  wire [4:0] \$21 ;
+  wire [13:0] \$22 ;
+  wire [13:0] \$23 ;
+  wire [28:0] \$24 ;
+  wire \$25 ;
+  wire [14:0] \$26 ;
+  wire [14:0] \$27 ;
+  wire [15:0] \$28 ;
+  wire [5:0] \$29 ;
   wire \$3 ;
-  wire \$30 ;
-  wire [15:0] \$31 ;
-  wire \$32 ;
-  wire [15:0] \$33 ;
-  wire \$34 ;
-  wire [14:0] \$35 ;
-  wire [14:0] \$36 ;
-  wire [15:0] \$37 ;
-  wire [5:0] \$38 ;
-  wire [6:0] \$39 ;
+  wire [6:0] \$30 ;
+  wire [4:0] \$31 ;
+  wire [29:0] \$32 ;
+  wire [8:0] \$33 ;
+  wire [9:0] \$34 ;
+  wire \$35 ;
+  wire \$36 ;
+  wire [16:0] \$37 ;
+  wire [29:0] \$38 ;
+  wire [16:0] \$39 ;
   wire \$4 ;
-  wire [4:0] \$40 ;
-  wire [29:0] \$41 ;
-  wire [8:0] \$42 ;
-  wire [9:0] \$43 ;
+  wire [17:0] \$40 ;
+  wire [32:0] \$41 ;
+  wire [33:0] \$42 ;
+  wire \$43 ;
   wire \$44 ;
   wire \$45 ;
-  wire [16:0] \$46 ;
-  wire [29:0] \$47 ;
-  wire [16:0] \$48 ;
-  wire [17:0] \$49 ;
-  wire [15:0] \$5 ;
-  wire [32:0] \$50 ;
-  wire [33:0] \$51 ;
+  wire \$46 ;
+  wire [34:0] \$47 ;
+  wire \$48 ;
+  wire \$49 ;
+  wire \$5 ;
+  wire \$50 ;
+  wire \$51 ;
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire [34:0] \$56 ;
+  wire \$56 ;
   wire \$57 ;
   wire \$58 ;
   wire \$59 ;
   wire \$6 ;
   wire \$60 ;
-  wire [15:0] \$61 ;
+  wire \$61 ;
   wire \$62 ;
-  wire [15:0] \$63 ;
-  wire \$64 ;
-  wire \$65 ;
-  wire [15:0] \$66 ;
-  wire \$67 ;
-  wire \$68 ;
-  wire \$69 ;
-  wire [15:0] \$7 ;
-  wire [15:0] \$70 ;
-  wire \$71 ;
-  wire [15:0] \$72 ;
-  wire \$73 ;
-  wire \$74 ;
-  wire [15:0] \$75 ;
-  wire \$76 ;
-  wire \$77 ;
-  wire \$78 ;
-  wire [15:0] \$79 ;
+  wire \$7 ;
   wire \$8 ;
-  wire \$80 ;
-  wire [15:0] \$81 ;
-  wire \$82 ;
-  wire \$83 ;
-  wire [15:0] \$84 ;
-  wire \$85 ;
-  wire \$86 ;
-  wire [15:0] \$87 ;
-  wire \$88 ;
-  wire \$89 ;
-  wire [15:0] \$9 ;
-  wire [15:0] \$90 ;
-  wire \$91 ;
-  wire \$92 ;
-  wire \$93 ;
-  wire [15:0] \$94 ;
-  wire \$95 ;
-  wire \$96 ;
-  wire [15:0] \$97 ;
-  wire \$98 ;
-  wire \$99 ;
+  wire \$9 ;
   input [15:0] a;
   wire [15:0] a;
   input [15:0] b;
@@ -11705,380 +9904,262 @@ module \lut_all_fp16_fp16tab_nosym.precompute0.node5 (b, s, a);
   wire [14:0] rp_sh;
   output [15:0] s;
   reg [15:0] s;
+  wire sub;
+  wire swap;
   wire [14:0] total;
+  wire [15:0] x;
   wire [4:0] x_e;
+  wire x_inf;
+  wire x_nan;
   wire [10:0] x_sig;
+  wire x_zero;
   wire [13:0] xa;
+  wire [15:0] y;
   wire [4:0] y_e;
+  wire y_inf;
+  wire y_nan;
   wire [10:0] y_sig;
+  wire y_zero;
   wire [13:0] ya;
   wire [13:0] ya_full;
-  assign \$1  = b[14:0] > a[14:0];
-  assign \$2  = \$1  ? b : a;
-  assign \$3  = ! \$2 [14:10];
-  assign \$4  = b[14:0] > a[14:0];
-  assign \$5  = \$4  ? b : a;
-  assign x_e = \$3  ? 5'h01 : \$5 [14:10];
-  assign \$6  = b[14:0] > a[14:0];
-  assign \$7  = \$6  ? b : a;
-  assign \$8  = b[14:0] > a[14:0];
-  assign \$9  = \$8  ? b : a;
-  assign \$10  = ! \$9 [14:10];
-  assign \$11  = ~ \$10 ;
-  assign \$12  = b[14:0] > a[14:0];
-  assign \$13  = \$12  ? a : b;
-  assign \$14  = ! \$13 [14:10];
-  assign \$15  = b[14:0] > a[14:0];
-  assign \$16  = \$15  ? a : b;
-  assign y_e = \$14  ? 5'h01 : \$16 [14:10];
-  assign \$17  = b[14:0] > a[14:0];
-  assign \$18  = \$17  ? a : b;
-  assign \$19  = b[14:0] > a[14:0];
-  assign \$20  = \$19  ? a : b;
-  assign \$21  = ! \$20 [14:10];
-  assign \$22  = ~ \$21 ;
-  assign \$23  = x_e - y_e;
-  assign \$24  = \$23 [4:0] > 4'he;
-  assign \$25  = \$24  ? 5'h0e : \$23 [4:0];
-  assign \$26  = ya_full >> \$25 [3:0];
-  assign \$27  = ya_full >> \$25 [3:0];
-  assign \$28  = \$27  << \$25 [3:0];
-  assign \$29  = \$28 [13:0] != ya_full;
-  assign ya = \$26  | { 13'h0000, \$29  };
-  assign \$30  = b[14:0] > a[14:0];
-  assign \$31  = \$30  ? b : a;
-  assign \$32  = b[14:0] > a[14:0];
-  assign \$33  = \$32  ? a : b;
-  assign \$34  = \$31 [15] ^ \$33 [15];
-  assign \$35  = xa - ya;
-  assign \$36  = xa + ya;
-  assign \$37  = \$34  ? { \$35 [14], \$35  } : { 1'h0, \$36  };
-  assign \$38  = x_e - 4'hf;
-  assign \$39  = $signed(\$38 ) - $signed(5'h0a);
-  assign exp_lsb = $signed(\$39 ) - $signed(3'h3);
-  assign \$40  = 4'he - rp_msb;
-  assign \$41  = \$37 [14:0] << \$40 [3:0];
-  assign \$42  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$43  = $signed(\$42 ) + $signed(5'h0f);
-  assign \$44  = $signed(\$43 ) < $signed(2'h1);
-  assign \$45  = $signed(\$43 ) < $signed(5'h12);
-  assign \$46  = $signed(2'h1) - $signed(\$43 );
-  assign rp_sh = \$41 [14:0] >> rp_rs;
-  assign \$47  = rp_sh << rp_rs;
-  assign rp_lost = \$47 [14:0] != \$41 [14:0];
-  assign \$48  = $signed(\$43 ) + $signed({ 1'h0, rp_rs });
-  assign \$49  = $signed(\$48 ) - $signed(2'h1);
-  assign \$51  = $signed(\$50 ) + $signed({ 1'h0, rp_sh[14:4] });
-  assign \$52  = | rp_sh[2:0];
-  assign \$53  = \$52  | rp_lost;
-  assign \$54  = \$53  | rp_sh[4];
-  assign \$55  = rp_sh[3] & \$54 ;
-  assign \$56  = $signed(\$51 ) + $signed({ 1'h0, \$55  });
-  assign \$57  = ! \$37 [14:0];
-  assign \$58  = \$56 [26:0] >= 15'h7c00;
-  assign \$59  = ! \$37 [14:0];
-  assign \$60  = b[14:0] > a[14:0];
-  assign \$61  = \$60  ? b : a;
-  assign \$62  = b[14:0] > a[14:0];
-  assign \$63  = \$62  ? a : b;
-  assign \$64  = \$61 [15] & \$63 [15];
-  assign \$65  = b[14:0] > a[14:0];
-  assign \$66  = \$65  ? b : a;
-  assign \$67  = \$59  ? \$64  : \$66 [15];
-  assign \$68  = ! \$37 [14:0];
-  assign \$69  = b[14:0] > a[14:0];
-  assign \$70  = \$69  ? b : a;
-  assign \$71  = b[14:0] > a[14:0];
-  assign \$72  = \$71  ? a : b;
-  assign \$73  = \$70 [15] & \$72 [15];
-  assign \$74  = b[14:0] > a[14:0];
-  assign \$75  = \$74  ? b : a;
-  assign \$76  = \$68  ? \$73  : \$75 [15];
-  assign \$77  = ! \$37 [14:0];
-  assign \$78  = b[14:0] > a[14:0];
-  assign \$79  = \$78  ? b : a;
-  assign \$80  = b[14:0] > a[14:0];
-  assign \$81  = \$80  ? a : b;
-  assign \$82  = \$79 [15] & \$81 [15];
-  assign \$83  = b[14:0] > a[14:0];
-  assign \$84  = \$83  ? b : a;
-  assign \$85  = \$77  ? \$82  : \$84 [15];
-  assign \$86  = b[14:0] > a[14:0];
-  assign \$87  = \$86  ? b : a;
-  assign \$88  = \$87 [14:10] == 5'h1f;
-  assign \$89  = b[14:0] > a[14:0];
-  assign \$90  = \$89  ? b : a;
-  assign \$91  = | \$90 [9:0];
-  assign \$92  = \$88  & \$91 ;
-  assign \$93  = b[14:0] > a[14:0];
-  assign \$94  = \$93  ? a : b;
-  assign \$95  = \$94 [14:10] == 5'h1f;
-  assign \$96  = b[14:0] > a[14:0];
-  assign \$97  = \$96  ? a : b;
-  assign \$98  = | \$97 [9:0];
-  assign \$99  = \$95  & \$98 ;
-  assign \$100  = \$92  | \$99 ;
-  assign \$101  = b[14:0] > a[14:0];
-  assign \$102  = \$101  ? b : a;
-  assign \$103  = \$102 [14:10] == 5'h1f;
-  assign \$104  = b[14:0] > a[14:0];
-  assign \$105  = \$104  ? b : a;
-  assign \$106  = ! \$105 [9:0];
-  assign \$107  = \$103  & \$106 ;
-  assign \$108  = b[14:0] > a[14:0];
-  assign \$109  = \$108  ? a : b;
-  assign \$110  = \$109 [14:10] == 5'h1f;
-  assign \$111  = b[14:0] > a[14:0];
-  assign \$112  = \$111  ? a : b;
-  assign \$113  = ! \$112 [9:0];
-  assign \$114  = \$110  & \$113 ;
-  assign \$115  = \$107  & \$114 ;
-  assign \$116  = b[14:0] > a[14:0];
-  assign \$117  = \$116  ? b : a;
-  assign \$118  = b[14:0] > a[14:0];
-  assign \$119  = \$118  ? a : b;
-  assign \$120  = \$117 [15] ^ \$119 [15];
-  assign \$121  = \$115  & \$120 ;
-  assign \$122  = \$100  | \$121 ;
-  assign \$123  = b[14:0] > a[14:0];
-  assign \$124  = \$123  ? b : a;
-  assign \$125  = \$124 [14:10] == 5'h1f;
-  assign \$126  = b[14:0] > a[14:0];
-  assign \$127  = \$126  ? b : a;
-  assign \$128  = ! \$127 [9:0];
-  assign \$129  = \$125  & \$128 ;
-  assign \$130  = b[14:0] > a[14:0];
-  assign \$131  = \$130  ? b : a;
+  assign \$25  = \$24 [13:0] != ya_full;
+  assign ya = \$22  | { 13'h0000, \$25  };
+  assign sub = x[15] ^ y[15];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 4'hf;
+  assign \$30  = $signed(\$29 ) - $signed(5'h0a);
+  assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
+  assign \$31  = 4'he - rp_msb;
+  assign \$32  = \$28 [14:0] << \$31 [3:0];
+  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$34  = $signed(\$33 ) + $signed(5'h0f);
+  assign \$35  = $signed(\$34 ) < $signed(2'h1);
+  assign \$36  = $signed(\$34 ) < $signed(5'h12);
+  assign \$37  = $signed(2'h1) - $signed(\$34 );
+  assign rp_sh = \$32 [14:0] >> rp_rs;
+  assign \$38  = rp_sh << rp_rs;
+  assign rp_lost = \$38 [14:0] != \$32 [14:0];
+  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
+  assign \$40  = $signed(\$39 ) - $signed(2'h1);
+  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[14:4] });
+  assign \$43  = | rp_sh[2:0];
+  assign \$44  = \$43  | rp_lost;
+  assign \$45  = \$44  | rp_sh[4];
+  assign \$46  = rp_sh[3] & \$45 ;
+  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
+  assign \$48  = ! \$28 [14:0];
+  assign \$49  = \$47 [26:0] >= 15'h7c00;
+  assign \$50  = ! \$28 [14:0];
+  assign \$51  = x[15] & y[15];
+  assign \$52  = \$50  ? \$51  : x[15];
+  assign \$53  = ! \$28 [14:0];
+  assign \$54  = x[15] & y[15];
+  assign \$55  = \$53  ? \$54  : x[15];
+  assign \$56  = ! \$28 [14:0];
+  assign \$57  = x[15] & y[15];
+  assign \$58  = \$56  ? \$57  : x[15];
+  assign \$59  = x_nan | y_nan;
+  assign \$60  = x_inf & y_inf;
+  assign \$61  = \$60  & sub;
+  assign \$62  = \$59  | \$61 ;
+  assign swap = b[14:0] > a[14:0];
+  assign x = swap ? b : a;
+  assign y = swap ? a : b;
+  assign \$1  = ! x[14:10];
+  assign x_e = \$1  ? 5'h01 : x[14:10];
+  assign \$2  = ! x[14:10];
+  assign \$3  = ~ \$2 ;
+  assign \$4  = x[14:10] == 5'h1f;
+  assign \$5  = ! x[9:0];
+  assign x_inf = \$4  & \$5 ;
+  assign \$6  = x[14:10] == 5'h1f;
+  assign \$7  = | x[9:0];
+  assign x_nan = \$6  & \$7 ;
+  assign \$8  = ! x[14:10];
+  assign \$9  = ! x[9:0];
+  assign x_zero = \$8  & \$9 ;
+  assign \$10  = ! y[14:10];
+  assign y_e = \$10  ? 5'h01 : y[14:10];
+  assign \$11  = ! y[14:10];
+  assign \$12  = ~ \$11 ;
+  assign \$13  = y[14:10] == 5'h1f;
+  assign \$14  = ! y[9:0];
+  assign y_inf = \$13  & \$14 ;
+  assign \$15  = y[14:10] == 5'h1f;
+  assign \$16  = | y[9:0];
+  assign y_nan = \$15  & \$16 ;
+  assign \$17  = ! y[14:10];
+  assign \$18  = ! y[9:0];
+  assign y_zero = \$17  & \$18 ;
+  assign \$19  = x_e - y_e;
+  assign \$20  = \$19 [4:0] > 4'he;
+  assign \$21  = \$20  ? 5'h0e : \$19 [4:0];
+  assign \$22  = ya_full >> \$21 [3:0];
+  assign \$23  = ya_full >> \$21 [3:0];
+  assign \$24  = \$23  << \$21 [3:0];
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
     rp_msb = 4'h0;
-    if (\$37 [0]) begin
+    if (\$28 [0]) begin
       rp_msb = 4'h0;
     end
-    if (\$37 [1]) begin
+    if (\$28 [1]) begin
       rp_msb = 4'h1;
     end
-    if (\$37 [2]) begin
+    if (\$28 [2]) begin
       rp_msb = 4'h2;
     end
-    if (\$37 [3]) begin
+    if (\$28 [3]) begin
       rp_msb = 4'h3;
     end
-    if (\$37 [4]) begin
+    if (\$28 [4]) begin
       rp_msb = 4'h4;
     end
-    if (\$37 [5]) begin
+    if (\$28 [5]) begin
       rp_msb = 4'h5;
     end
-    if (\$37 [6]) begin
+    if (\$28 [6]) begin
       rp_msb = 4'h6;
     end
-    if (\$37 [7]) begin
+    if (\$28 [7]) begin
       rp_msb = 4'h7;
     end
-    if (\$37 [8]) begin
+    if (\$28 [8]) begin
       rp_msb = 4'h8;
     end
-    if (\$37 [9]) begin
+    if (\$28 [9]) begin
       rp_msb = 4'h9;
     end
-    if (\$37 [10]) begin
+    if (\$28 [10]) begin
       rp_msb = 4'ha;
     end
-    if (\$37 [11]) begin
+    if (\$28 [11]) begin
       rp_msb = 4'hb;
     end
-    if (\$37 [12]) begin
+    if (\$28 [12]) begin
       rp_msb = 4'hc;
     end
-    if (\$37 [13]) begin
+    if (\$28 [13]) begin
       rp_msb = 4'hd;
     end
-    if (\$37 [14]) begin
+    if (\$28 [14]) begin
       rp_msb = 4'he;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
     rp_rs = 4'h0;
-    if (\$44 ) begin
+    if (\$35 ) begin
       (* full_case = 32'd1 *)
-      if (\$45 ) begin
+      if (\$36 ) begin
         rp_rs = 4'hf;
       end else begin
-        rp_rs = \$46 [3:0];
+        rp_rs = \$37 [3:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
     (* full_case = 32'd1 *)
-    if (\$57 ) begin
-      rp_out = { \$67 , 15'h0000 };
-    end else if (\$58 ) begin
-      rp_out = { \$76 , 15'h7c00 };
+    if (\$48 ) begin
+      rp_out = { \$52 , 15'h0000 };
+    end else if (\$49 ) begin
+      rp_out = { \$55 , 15'h7c00 };
     end else begin
-      rp_out = { \$85 , \$56 [14:0] };
+      rp_out = { \$58 , \$47 [14:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
     (* full_case = 32'd1 *)
-    if (\$122 ) begin
+    if (\$62 ) begin
       s = 16'h7e00;
-    end else if (\$129 ) begin
-      s = \$131 ;
+    end else if (x_inf) begin
+      s = x;
     end else begin
       s = rp_out;
     end
   end
-  assign x_sig = { \$11 , \$7 [9:0] };
-  assign y_sig = { \$22 , \$18 [9:0] };
-  assign d = \$23 [4:0];
-  assign dcl = \$25 [3:0];
-  assign total = \$37 [14:0];
-  assign rp_ls = \$40 [3:0];
-  assign rp_norm = \$41 [14:0];
-  assign rp_eb = { \$43 [9], \$43 [9], \$43 [9], \$43 [9], \$43 [9], \$43 [9], \$43  };
-  assign rp_packed = \$56 [26:0];
-  assign xa = { \$11 , \$7 [9:0], 3'h0 };
-  assign ya_full = { \$22 , \$18 [9:0], 3'h0 };
-  assign \$50  = { \$49 [17], \$49 [17], \$49 [17], \$49 [17], \$49 [17], \$49 , 10'h000 };
+  assign x_sig = { \$3 , x[9:0] };
+  assign y_sig = { \$12 , y[9:0] };
+  assign d = \$19 [4:0];
+  assign dcl = \$21 [3:0];
+  assign total = \$28 [14:0];
+  assign rp_ls = \$31 [3:0];
+  assign rp_norm = \$32 [14:0];
+  assign rp_eb = { \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34  };
+  assign rp_packed = \$47 [26:0];
+  assign xa = { \$3 , x[9:0], 3'h0 };
+  assign ya_full = { \$12 , y[9:0], 3'h0 };
+  assign \$41  = { \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 , 10'h000 };
 endmodule
 
 module \lut_all_fp16_fp16tab_nosym.precompute0.node6 (b, s, a);
   reg \$auto$verilog_backend.cc:2355:dump_module$20  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire \$100 ;
-  wire \$101 ;
-  wire [15:0] \$102 ;
-  wire \$103 ;
-  wire \$104 ;
-  wire [15:0] \$105 ;
-  wire \$106 ;
-  wire \$107 ;
-  wire \$108 ;
-  wire [15:0] \$109 ;
   wire \$11 ;
-  wire \$110 ;
-  wire \$111 ;
-  wire [15:0] \$112 ;
-  wire \$113 ;
-  wire \$114 ;
-  wire \$115 ;
-  wire \$116 ;
-  wire [15:0] \$117 ;
-  wire \$118 ;
-  wire [15:0] \$119 ;
   wire \$12 ;
-  wire \$120 ;
-  wire \$121 ;
-  wire \$122 ;
-  wire \$123 ;
-  wire [15:0] \$124 ;
-  wire \$125 ;
-  wire \$126 ;
-  wire [15:0] \$127 ;
-  wire \$128 ;
-  wire \$129 ;
-  wire [15:0] \$13 ;
-  wire \$130 ;
-  wire [15:0] \$131 ;
+  wire \$13 ;
   wire \$14 ;
   wire \$15 ;
-  wire [15:0] \$16 ;
+  wire \$16 ;
   wire \$17 ;
-  wire [15:0] \$18 ;
-  wire \$19 ;
-  wire [15:0] \$2 ;
-  wire [15:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire [5:0] \$23 ;
-  wire \$24 ;
-  wire [4:0] \$25 ;
-  wire [13:0] \$26 ;
-  wire [13:0] \$27 ;
-  wire [28:0] \$28 ;
-  wire \$29 ;
+  wire \$18 ;
+  wire [5:0] \$19 ;
+  wire \$2 ;
+  wire \$20 ;
+  wire [4:0] \$21 ;
+  wire [13:0] \$22 ;
+  wire [13:0] \$23 ;
+  wire [28:0] \$24 ;
+  wire \$25 ;
+  wire [14:0] \$26 ;
+  wire [14:0] \$27 ;
+  wire [15:0] \$28 ;
+  wire [5:0] \$29 ;
   wire \$3 ;
-  wire \$30 ;
-  wire [15:0] \$31 ;
-  wire \$32 ;
-  wire [15:0] \$33 ;
-  wire \$34 ;
-  wire [14:0] \$35 ;
-  wire [14:0] \$36 ;
-  wire [15:0] \$37 ;
-  wire [5:0] \$38 ;
-  wire [6:0] \$39 ;
+  wire [6:0] \$30 ;
+  wire [4:0] \$31 ;
+  wire [29:0] \$32 ;
+  wire [8:0] \$33 ;
+  wire [9:0] \$34 ;
+  wire \$35 ;
+  wire \$36 ;
+  wire [16:0] \$37 ;
+  wire [29:0] \$38 ;
+  wire [16:0] \$39 ;
   wire \$4 ;
-  wire [4:0] \$40 ;
-  wire [29:0] \$41 ;
-  wire [8:0] \$42 ;
-  wire [9:0] \$43 ;
+  wire [17:0] \$40 ;
+  wire [32:0] \$41 ;
+  wire [33:0] \$42 ;
+  wire \$43 ;
   wire \$44 ;
   wire \$45 ;
-  wire [16:0] \$46 ;
-  wire [29:0] \$47 ;
-  wire [16:0] \$48 ;
-  wire [17:0] \$49 ;
-  wire [15:0] \$5 ;
-  wire [32:0] \$50 ;
-  wire [33:0] \$51 ;
+  wire \$46 ;
+  wire [34:0] \$47 ;
+  wire \$48 ;
+  wire \$49 ;
+  wire \$5 ;
+  wire \$50 ;
+  wire \$51 ;
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire [34:0] \$56 ;
+  wire \$56 ;
   wire \$57 ;
   wire \$58 ;
   wire \$59 ;
   wire \$6 ;
   wire \$60 ;
-  wire [15:0] \$61 ;
+  wire \$61 ;
   wire \$62 ;
-  wire [15:0] \$63 ;
-  wire \$64 ;
-  wire \$65 ;
-  wire [15:0] \$66 ;
-  wire \$67 ;
-  wire \$68 ;
-  wire \$69 ;
-  wire [15:0] \$7 ;
-  wire [15:0] \$70 ;
-  wire \$71 ;
-  wire [15:0] \$72 ;
-  wire \$73 ;
-  wire \$74 ;
-  wire [15:0] \$75 ;
-  wire \$76 ;
-  wire \$77 ;
-  wire \$78 ;
-  wire [15:0] \$79 ;
+  wire \$7 ;
   wire \$8 ;
-  wire \$80 ;
-  wire [15:0] \$81 ;
-  wire \$82 ;
-  wire \$83 ;
-  wire [15:0] \$84 ;
-  wire \$85 ;
-  wire \$86 ;
-  wire [15:0] \$87 ;
-  wire \$88 ;
-  wire \$89 ;
-  wire [15:0] \$9 ;
-  wire [15:0] \$90 ;
-  wire \$91 ;
-  wire \$92 ;
-  wire \$93 ;
-  wire [15:0] \$94 ;
-  wire \$95 ;
-  wire \$96 ;
-  wire [15:0] \$97 ;
-  wire \$98 ;
-  wire \$99 ;
+  wire \$9 ;
   input [15:0] a;
   wire [15:0] a;
   input [15:0] b;
@@ -12097,380 +10178,262 @@ module \lut_all_fp16_fp16tab_nosym.precompute0.node6 (b, s, a);
   wire [14:0] rp_sh;
   output [15:0] s;
   reg [15:0] s;
+  wire sub;
+  wire swap;
   wire [14:0] total;
+  wire [15:0] x;
   wire [4:0] x_e;
+  wire x_inf;
+  wire x_nan;
   wire [10:0] x_sig;
+  wire x_zero;
   wire [13:0] xa;
+  wire [15:0] y;
   wire [4:0] y_e;
+  wire y_inf;
+  wire y_nan;
   wire [10:0] y_sig;
+  wire y_zero;
   wire [13:0] ya;
   wire [13:0] ya_full;
-  assign \$1  = b[14:0] > a[14:0];
-  assign \$2  = \$1  ? b : a;
-  assign \$3  = ! \$2 [14:10];
-  assign \$4  = b[14:0] > a[14:0];
-  assign \$5  = \$4  ? b : a;
-  assign x_e = \$3  ? 5'h01 : \$5 [14:10];
-  assign \$6  = b[14:0] > a[14:0];
-  assign \$7  = \$6  ? b : a;
-  assign \$8  = b[14:0] > a[14:0];
-  assign \$9  = \$8  ? b : a;
-  assign \$10  = ! \$9 [14:10];
-  assign \$11  = ~ \$10 ;
-  assign \$12  = b[14:0] > a[14:0];
-  assign \$13  = \$12  ? a : b;
-  assign \$14  = ! \$13 [14:10];
-  assign \$15  = b[14:0] > a[14:0];
-  assign \$16  = \$15  ? a : b;
-  assign y_e = \$14  ? 5'h01 : \$16 [14:10];
-  assign \$17  = b[14:0] > a[14:0];
-  assign \$18  = \$17  ? a : b;
-  assign \$19  = b[14:0] > a[14:0];
-  assign \$20  = \$19  ? a : b;
-  assign \$21  = ! \$20 [14:10];
-  assign \$22  = ~ \$21 ;
-  assign \$23  = x_e - y_e;
-  assign \$24  = \$23 [4:0] > 4'he;
-  assign \$25  = \$24  ? 5'h0e : \$23 [4:0];
-  assign \$26  = ya_full >> \$25 [3:0];
-  assign \$27  = ya_full >> \$25 [3:0];
-  assign \$28  = \$27  << \$25 [3:0];
-  assign \$29  = \$28 [13:0] != ya_full;
-  assign ya = \$26  | { 13'h0000, \$29  };
-  assign \$30  = b[14:0] > a[14:0];
-  assign \$31  = \$30  ? b : a;
-  assign \$32  = b[14:0] > a[14:0];
-  assign \$33  = \$32  ? a : b;
-  assign \$34  = \$31 [15] ^ \$33 [15];
-  assign \$35  = xa - ya;
-  assign \$36  = xa + ya;
-  assign \$37  = \$34  ? { \$35 [14], \$35  } : { 1'h0, \$36  };
-  assign \$38  = x_e - 4'hf;
-  assign \$39  = $signed(\$38 ) - $signed(5'h0a);
-  assign exp_lsb = $signed(\$39 ) - $signed(3'h3);
-  assign \$40  = 4'he - rp_msb;
-  assign \$41  = \$37 [14:0] << \$40 [3:0];
-  assign \$42  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$43  = $signed(\$42 ) + $signed(5'h0f);
-  assign \$44  = $signed(\$43 ) < $signed(2'h1);
-  assign \$45  = $signed(\$43 ) < $signed(5'h12);
-  assign \$46  = $signed(2'h1) - $signed(\$43 );
-  assign rp_sh = \$41 [14:0] >> rp_rs;
-  assign \$47  = rp_sh << rp_rs;
-  assign rp_lost = \$47 [14:0] != \$41 [14:0];
-  assign \$48  = $signed(\$43 ) + $signed({ 1'h0, rp_rs });
-  assign \$49  = $signed(\$48 ) - $signed(2'h1);
-  assign \$51  = $signed(\$50 ) + $signed({ 1'h0, rp_sh[14:4] });
-  assign \$52  = | rp_sh[2:0];
-  assign \$53  = \$52  | rp_lost;
-  assign \$54  = \$53  | rp_sh[4];
-  assign \$55  = rp_sh[3] & \$54 ;
-  assign \$56  = $signed(\$51 ) + $signed({ 1'h0, \$55  });
-  assign \$57  = ! \$37 [14:0];
-  assign \$58  = \$56 [26:0] >= 15'h7c00;
-  assign \$59  = ! \$37 [14:0];
-  assign \$60  = b[14:0] > a[14:0];
-  assign \$61  = \$60  ? b : a;
-  assign \$62  = b[14:0] > a[14:0];
-  assign \$63  = \$62  ? a : b;
-  assign \$64  = \$61 [15] & \$63 [15];
-  assign \$65  = b[14:0] > a[14:0];
-  assign \$66  = \$65  ? b : a;
-  assign \$67  = \$59  ? \$64  : \$66 [15];
-  assign \$68  = ! \$37 [14:0];
-  assign \$69  = b[14:0] > a[14:0];
-  assign \$70  = \$69  ? b : a;
-  assign \$71  = b[14:0] > a[14:0];
-  assign \$72  = \$71  ? a : b;
-  assign \$73  = \$70 [15] & \$72 [15];
-  assign \$74  = b[14:0] > a[14:0];
-  assign \$75  = \$74  ? b : a;
-  assign \$76  = \$68  ? \$73  : \$75 [15];
-  assign \$77  = ! \$37 [14:0];
-  assign \$78  = b[14:0] > a[14:0];
-  assign \$79  = \$78  ? b : a;
-  assign \$80  = b[14:0] > a[14:0];
-  assign \$81  = \$80  ? a : b;
-  assign \$82  = \$79 [15] & \$81 [15];
-  assign \$83  = b[14:0] > a[14:0];
-  assign \$84  = \$83  ? b : a;
-  assign \$85  = \$77  ? \$82  : \$84 [15];
-  assign \$86  = b[14:0] > a[14:0];
-  assign \$87  = \$86  ? b : a;
-  assign \$88  = \$87 [14:10] == 5'h1f;
-  assign \$89  = b[14:0] > a[14:0];
-  assign \$90  = \$89  ? b : a;
-  assign \$91  = | \$90 [9:0];
-  assign \$92  = \$88  & \$91 ;
-  assign \$93  = b[14:0] > a[14:0];
-  assign \$94  = \$93  ? a : b;
-  assign \$95  = \$94 [14:10] == 5'h1f;
-  assign \$96  = b[14:0] > a[14:0];
-  assign \$97  = \$96  ? a : b;
-  assign \$98  = | \$97 [9:0];
-  assign \$99  = \$95  & \$98 ;
-  assign \$100  = \$92  | \$99 ;
-  assign \$101  = b[14:0] > a[14:0];
-  assign \$102  = \$101  ? b : a;
-  assign \$103  = \$102 [14:10] == 5'h1f;
-  assign \$104  = b[14:0] > a[14:0];
-  assign \$105  = \$104  ? b : a;
-  assign \$106  = ! \$105 [9:0];
-  assign \$107  = \$103  & \$106 ;
-  assign \$108  = b[14:0] > a[14:0];
-  assign \$109  = \$108  ? a : b;
-  assign \$110  = \$109 [14:10] == 5'h1f;
-  assign \$111  = b[14:0] > a[14:0];
-  assign \$112  = \$111  ? a : b;
-  assign \$113  = ! \$112 [9:0];
-  assign \$114  = \$110  & \$113 ;
-  assign \$115  = \$107  & \$114 ;
-  assign \$116  = b[14:0] > a[14:0];
-  assign \$117  = \$116  ? b : a;
-  assign \$118  = b[14:0] > a[14:0];
-  assign \$119  = \$118  ? a : b;
-  assign \$120  = \$117 [15] ^ \$119 [15];
-  assign \$121  = \$115  & \$120 ;
-  assign \$122  = \$100  | \$121 ;
-  assign \$123  = b[14:0] > a[14:0];
-  assign \$124  = \$123  ? b : a;
-  assign \$125  = \$124 [14:10] == 5'h1f;
-  assign \$126  = b[14:0] > a[14:0];
-  assign \$127  = \$126  ? b : a;
-  assign \$128  = ! \$127 [9:0];
-  assign \$129  = \$125  & \$128 ;
-  assign \$130  = b[14:0] > a[14:0];
-  assign \$131  = \$130  ? b : a;
+  assign \$25  = \$24 [13:0] != ya_full;
+  assign ya = \$22  | { 13'h0000, \$25  };
+  assign sub = x[15] ^ y[15];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 4'hf;
+  assign \$30  = $signed(\$29 ) - $signed(5'h0a);
+  assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
+  assign \$31  = 4'he - rp_msb;
+  assign \$32  = \$28 [14:0] << \$31 [3:0];
+  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$34  = $signed(\$33 ) + $signed(5'h0f);
+  assign \$35  = $signed(\$34 ) < $signed(2'h1);
+  assign \$36  = $signed(\$34 ) < $signed(5'h12);
+  assign \$37  = $signed(2'h1) - $signed(\$34 );
+  assign rp_sh = \$32 [14:0] >> rp_rs;
+  assign \$38  = rp_sh << rp_rs;
+  assign rp_lost = \$38 [14:0] != \$32 [14:0];
+  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
+  assign \$40  = $signed(\$39 ) - $signed(2'h1);
+  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[14:4] });
+  assign \$43  = | rp_sh[2:0];
+  assign \$44  = \$43  | rp_lost;
+  assign \$45  = \$44  | rp_sh[4];
+  assign \$46  = rp_sh[3] & \$45 ;
+  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
+  assign \$48  = ! \$28 [14:0];
+  assign \$49  = \$47 [26:0] >= 15'h7c00;
+  assign \$50  = ! \$28 [14:0];
+  assign \$51  = x[15] & y[15];
+  assign \$52  = \$50  ? \$51  : x[15];
+  assign \$53  = ! \$28 [14:0];
+  assign \$54  = x[15] & y[15];
+  assign \$55  = \$53  ? \$54  : x[15];
+  assign \$56  = ! \$28 [14:0];
+  assign \$57  = x[15] & y[15];
+  assign \$58  = \$56  ? \$57  : x[15];
+  assign \$59  = x_nan | y_nan;
+  assign \$60  = x_inf & y_inf;
+  assign \$61  = \$60  & sub;
+  assign \$62  = \$59  | \$61 ;
+  assign swap = b[14:0] > a[14:0];
+  assign x = swap ? b : a;
+  assign y = swap ? a : b;
+  assign \$1  = ! x[14:10];
+  assign x_e = \$1  ? 5'h01 : x[14:10];
+  assign \$2  = ! x[14:10];
+  assign \$3  = ~ \$2 ;
+  assign \$4  = x[14:10] == 5'h1f;
+  assign \$5  = ! x[9:0];
+  assign x_inf = \$4  & \$5 ;
+  assign \$6  = x[14:10] == 5'h1f;
+  assign \$7  = | x[9:0];
+  assign x_nan = \$6  & \$7 ;
+  assign \$8  = ! x[14:10];
+  assign \$9  = ! x[9:0];
+  assign x_zero = \$8  & \$9 ;
+  assign \$10  = ! y[14:10];
+  assign y_e = \$10  ? 5'h01 : y[14:10];
+  assign \$11  = ! y[14:10];
+  assign \$12  = ~ \$11 ;
+  assign \$13  = y[14:10] == 5'h1f;
+  assign \$14  = ! y[9:0];
+  assign y_inf = \$13  & \$14 ;
+  assign \$15  = y[14:10] == 5'h1f;
+  assign \$16  = | y[9:0];
+  assign y_nan = \$15  & \$16 ;
+  assign \$17  = ! y[14:10];
+  assign \$18  = ! y[9:0];
+  assign y_zero = \$17  & \$18 ;
+  assign \$19  = x_e - y_e;
+  assign \$20  = \$19 [4:0] > 4'he;
+  assign \$21  = \$20  ? 5'h0e : \$19 [4:0];
+  assign \$22  = ya_full >> \$21 [3:0];
+  assign \$23  = ya_full >> \$21 [3:0];
+  assign \$24  = \$23  << \$21 [3:0];
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$20 ) begin end
     rp_msb = 4'h0;
-    if (\$37 [0]) begin
+    if (\$28 [0]) begin
       rp_msb = 4'h0;
     end
-    if (\$37 [1]) begin
+    if (\$28 [1]) begin
       rp_msb = 4'h1;
     end
-    if (\$37 [2]) begin
+    if (\$28 [2]) begin
       rp_msb = 4'h2;
     end
-    if (\$37 [3]) begin
+    if (\$28 [3]) begin
       rp_msb = 4'h3;
     end
-    if (\$37 [4]) begin
+    if (\$28 [4]) begin
       rp_msb = 4'h4;
     end
-    if (\$37 [5]) begin
+    if (\$28 [5]) begin
       rp_msb = 4'h5;
     end
-    if (\$37 [6]) begin
+    if (\$28 [6]) begin
       rp_msb = 4'h6;
     end
-    if (\$37 [7]) begin
+    if (\$28 [7]) begin
       rp_msb = 4'h7;
     end
-    if (\$37 [8]) begin
+    if (\$28 [8]) begin
       rp_msb = 4'h8;
     end
-    if (\$37 [9]) begin
+    if (\$28 [9]) begin
       rp_msb = 4'h9;
     end
-    if (\$37 [10]) begin
+    if (\$28 [10]) begin
       rp_msb = 4'ha;
     end
-    if (\$37 [11]) begin
+    if (\$28 [11]) begin
       rp_msb = 4'hb;
     end
-    if (\$37 [12]) begin
+    if (\$28 [12]) begin
       rp_msb = 4'hc;
     end
-    if (\$37 [13]) begin
+    if (\$28 [13]) begin
       rp_msb = 4'hd;
     end
-    if (\$37 [14]) begin
+    if (\$28 [14]) begin
       rp_msb = 4'he;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$20 ) begin end
     rp_rs = 4'h0;
-    if (\$44 ) begin
+    if (\$35 ) begin
       (* full_case = 32'd1 *)
-      if (\$45 ) begin
+      if (\$36 ) begin
         rp_rs = 4'hf;
       end else begin
-        rp_rs = \$46 [3:0];
+        rp_rs = \$37 [3:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$20 ) begin end
     (* full_case = 32'd1 *)
-    if (\$57 ) begin
-      rp_out = { \$67 , 15'h0000 };
-    end else if (\$58 ) begin
-      rp_out = { \$76 , 15'h7c00 };
+    if (\$48 ) begin
+      rp_out = { \$52 , 15'h0000 };
+    end else if (\$49 ) begin
+      rp_out = { \$55 , 15'h7c00 };
     end else begin
-      rp_out = { \$85 , \$56 [14:0] };
+      rp_out = { \$58 , \$47 [14:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$20 ) begin end
     (* full_case = 32'd1 *)
-    if (\$122 ) begin
+    if (\$62 ) begin
       s = 16'h7e00;
-    end else if (\$129 ) begin
-      s = \$131 ;
+    end else if (x_inf) begin
+      s = x;
     end else begin
       s = rp_out;
     end
   end
-  assign x_sig = { \$11 , \$7 [9:0] };
-  assign y_sig = { \$22 , \$18 [9:0] };
-  assign d = \$23 [4:0];
-  assign dcl = \$25 [3:0];
-  assign total = \$37 [14:0];
-  assign rp_ls = \$40 [3:0];
-  assign rp_norm = \$41 [14:0];
-  assign rp_eb = { \$43 [9], \$43 [9], \$43 [9], \$43 [9], \$43 [9], \$43 [9], \$43  };
-  assign rp_packed = \$56 [26:0];
-  assign xa = { \$11 , \$7 [9:0], 3'h0 };
-  assign ya_full = { \$22 , \$18 [9:0], 3'h0 };
-  assign \$50  = { \$49 [17], \$49 [17], \$49 [17], \$49 [17], \$49 [17], \$49 , 10'h000 };
+  assign x_sig = { \$3 , x[9:0] };
+  assign y_sig = { \$12 , y[9:0] };
+  assign d = \$19 [4:0];
+  assign dcl = \$21 [3:0];
+  assign total = \$28 [14:0];
+  assign rp_ls = \$31 [3:0];
+  assign rp_norm = \$32 [14:0];
+  assign rp_eb = { \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34  };
+  assign rp_packed = \$47 [26:0];
+  assign xa = { \$3 , x[9:0], 3'h0 };
+  assign ya_full = { \$12 , y[9:0], 3'h0 };
+  assign \$41  = { \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 , 10'h000 };
 endmodule
 
 module \lut_all_fp16_fp16tab_nosym.precompute0.node7 (b, s, a);
   reg \$auto$verilog_backend.cc:2355:dump_module$21  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire \$100 ;
-  wire \$101 ;
-  wire [15:0] \$102 ;
-  wire \$103 ;
-  wire \$104 ;
-  wire [15:0] \$105 ;
-  wire \$106 ;
-  wire \$107 ;
-  wire \$108 ;
-  wire [15:0] \$109 ;
   wire \$11 ;
-  wire \$110 ;
-  wire \$111 ;
-  wire [15:0] \$112 ;
-  wire \$113 ;
-  wire \$114 ;
-  wire \$115 ;
-  wire \$116 ;
-  wire [15:0] \$117 ;
-  wire \$118 ;
-  wire [15:0] \$119 ;
   wire \$12 ;
-  wire \$120 ;
-  wire \$121 ;
-  wire \$122 ;
-  wire \$123 ;
-  wire [15:0] \$124 ;
-  wire \$125 ;
-  wire \$126 ;
-  wire [15:0] \$127 ;
-  wire \$128 ;
-  wire \$129 ;
-  wire [15:0] \$13 ;
-  wire \$130 ;
-  wire [15:0] \$131 ;
+  wire \$13 ;
   wire \$14 ;
   wire \$15 ;
-  wire [15:0] \$16 ;
+  wire \$16 ;
   wire \$17 ;
-  wire [15:0] \$18 ;
-  wire \$19 ;
-  wire [15:0] \$2 ;
-  wire [15:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire [5:0] \$23 ;
-  wire \$24 ;
-  wire [4:0] \$25 ;
-  wire [13:0] \$26 ;
-  wire [13:0] \$27 ;
-  wire [28:0] \$28 ;
-  wire \$29 ;
+  wire \$18 ;
+  wire [5:0] \$19 ;
+  wire \$2 ;
+  wire \$20 ;
+  wire [4:0] \$21 ;
+  wire [13:0] \$22 ;
+  wire [13:0] \$23 ;
+  wire [28:0] \$24 ;
+  wire \$25 ;
+  wire [14:0] \$26 ;
+  wire [14:0] \$27 ;
+  wire [15:0] \$28 ;
+  wire [5:0] \$29 ;
   wire \$3 ;
-  wire \$30 ;
-  wire [15:0] \$31 ;
-  wire \$32 ;
-  wire [15:0] \$33 ;
-  wire \$34 ;
-  wire [14:0] \$35 ;
-  wire [14:0] \$36 ;
-  wire [15:0] \$37 ;
-  wire [5:0] \$38 ;
-  wire [6:0] \$39 ;
+  wire [6:0] \$30 ;
+  wire [4:0] \$31 ;
+  wire [29:0] \$32 ;
+  wire [8:0] \$33 ;
+  wire [9:0] \$34 ;
+  wire \$35 ;
+  wire \$36 ;
+  wire [16:0] \$37 ;
+  wire [29:0] \$38 ;
+  wire [16:0] \$39 ;
   wire \$4 ;
-  wire [4:0] \$40 ;
-  wire [29:0] \$41 ;
-  wire [8:0] \$42 ;
-  wire [9:0] \$43 ;
+  wire [17:0] \$40 ;
+  wire [32:0] \$41 ;
+  wire [33:0] \$42 ;
+  wire \$43 ;
   wire \$44 ;
   wire \$45 ;
-  wire [16:0] \$46 ;
-  wire [29:0] \$47 ;
-  wire [16:0] \$48 ;
-  wire [17:0] \$49 ;
-  wire [15:0] \$5 ;
-  wire [32:0] \$50 ;
-  wire [33:0] \$51 ;
+  wire \$46 ;
+  wire [34:0] \$47 ;
+  wire \$48 ;
+  wire \$49 ;
+  wire \$5 ;
+  wire \$50 ;
+  wire \$51 ;
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire [34:0] \$56 ;
+  wire \$56 ;
   wire \$57 ;
   wire \$58 ;
   wire \$59 ;
   wire \$6 ;
   wire \$60 ;
-  wire [15:0] \$61 ;
+  wire \$61 ;
   wire \$62 ;
-  wire [15:0] \$63 ;
-  wire \$64 ;
-  wire \$65 ;
-  wire [15:0] \$66 ;
-  wire \$67 ;
-  wire \$68 ;
-  wire \$69 ;
-  wire [15:0] \$7 ;
-  wire [15:0] \$70 ;
-  wire \$71 ;
-  wire [15:0] \$72 ;
-  wire \$73 ;
-  wire \$74 ;
-  wire [15:0] \$75 ;
-  wire \$76 ;
-  wire \$77 ;
-  wire \$78 ;
-  wire [15:0] \$79 ;
+  wire \$7 ;
   wire \$8 ;
-  wire \$80 ;
-  wire [15:0] \$81 ;
-  wire \$82 ;
-  wire \$83 ;
-  wire [15:0] \$84 ;
-  wire \$85 ;
-  wire \$86 ;
-  wire [15:0] \$87 ;
-  wire \$88 ;
-  wire \$89 ;
-  wire [15:0] \$9 ;
-  wire [15:0] \$90 ;
-  wire \$91 ;
-  wire \$92 ;
-  wire \$93 ;
-  wire [15:0] \$94 ;
-  wire \$95 ;
-  wire \$96 ;
-  wire [15:0] \$97 ;
-  wire \$98 ;
-  wire \$99 ;
+  wire \$9 ;
   input [15:0] a;
   wire [15:0] a;
   input [15:0] b;
@@ -12489,380 +10452,262 @@ module \lut_all_fp16_fp16tab_nosym.precompute0.node7 (b, s, a);
   wire [14:0] rp_sh;
   output [15:0] s;
   reg [15:0] s;
+  wire sub;
+  wire swap;
   wire [14:0] total;
+  wire [15:0] x;
   wire [4:0] x_e;
+  wire x_inf;
+  wire x_nan;
   wire [10:0] x_sig;
+  wire x_zero;
   wire [13:0] xa;
+  wire [15:0] y;
   wire [4:0] y_e;
+  wire y_inf;
+  wire y_nan;
   wire [10:0] y_sig;
+  wire y_zero;
   wire [13:0] ya;
   wire [13:0] ya_full;
-  assign \$1  = b[14:0] > a[14:0];
-  assign \$2  = \$1  ? b : a;
-  assign \$3  = ! \$2 [14:10];
-  assign \$4  = b[14:0] > a[14:0];
-  assign \$5  = \$4  ? b : a;
-  assign x_e = \$3  ? 5'h01 : \$5 [14:10];
-  assign \$6  = b[14:0] > a[14:0];
-  assign \$7  = \$6  ? b : a;
-  assign \$8  = b[14:0] > a[14:0];
-  assign \$9  = \$8  ? b : a;
-  assign \$10  = ! \$9 [14:10];
-  assign \$11  = ~ \$10 ;
-  assign \$12  = b[14:0] > a[14:0];
-  assign \$13  = \$12  ? a : b;
-  assign \$14  = ! \$13 [14:10];
-  assign \$15  = b[14:0] > a[14:0];
-  assign \$16  = \$15  ? a : b;
-  assign y_e = \$14  ? 5'h01 : \$16 [14:10];
-  assign \$17  = b[14:0] > a[14:0];
-  assign \$18  = \$17  ? a : b;
-  assign \$19  = b[14:0] > a[14:0];
-  assign \$20  = \$19  ? a : b;
-  assign \$21  = ! \$20 [14:10];
-  assign \$22  = ~ \$21 ;
-  assign \$23  = x_e - y_e;
-  assign \$24  = \$23 [4:0] > 4'he;
-  assign \$25  = \$24  ? 5'h0e : \$23 [4:0];
-  assign \$26  = ya_full >> \$25 [3:0];
-  assign \$27  = ya_full >> \$25 [3:0];
-  assign \$28  = \$27  << \$25 [3:0];
-  assign \$29  = \$28 [13:0] != ya_full;
-  assign ya = \$26  | { 13'h0000, \$29  };
-  assign \$30  = b[14:0] > a[14:0];
-  assign \$31  = \$30  ? b : a;
-  assign \$32  = b[14:0] > a[14:0];
-  assign \$33  = \$32  ? a : b;
-  assign \$34  = \$31 [15] ^ \$33 [15];
-  assign \$35  = xa - ya;
-  assign \$36  = xa + ya;
-  assign \$37  = \$34  ? { \$35 [14], \$35  } : { 1'h0, \$36  };
-  assign \$38  = x_e - 4'hf;
-  assign \$39  = $signed(\$38 ) - $signed(5'h0a);
-  assign exp_lsb = $signed(\$39 ) - $signed(3'h3);
-  assign \$40  = 4'he - rp_msb;
-  assign \$41  = \$37 [14:0] << \$40 [3:0];
-  assign \$42  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$43  = $signed(\$42 ) + $signed(5'h0f);
-  assign \$44  = $signed(\$43 ) < $signed(2'h1);
-  assign \$45  = $signed(\$43 ) < $signed(5'h12);
-  assign \$46  = $signed(2'h1) - $signed(\$43 );
-  assign rp_sh = \$41 [14:0] >> rp_rs;
-  assign \$47  = rp_sh << rp_rs;
-  assign rp_lost = \$47 [14:0] != \$41 [14:0];
-  assign \$48  = $signed(\$43 ) + $signed({ 1'h0, rp_rs });
-  assign \$49  = $signed(\$48 ) - $signed(2'h1);
-  assign \$51  = $signed(\$50 ) + $signed({ 1'h0, rp_sh[14:4] });
-  assign \$52  = | rp_sh[2:0];
-  assign \$53  = \$52  | rp_lost;
-  assign \$54  = \$53  | rp_sh[4];
-  assign \$55  = rp_sh[3] & \$54 ;
-  assign \$56  = $signed(\$51 ) + $signed({ 1'h0, \$55  });
-  assign \$57  = ! \$37 [14:0];
-  assign \$58  = \$56 [26:0] >= 15'h7c00;
-  assign \$59  = ! \$37 [14:0];
-  assign \$60  = b[14:0] > a[14:0];
-  assign \$61  = \$60  ? b : a;
-  assign \$62  = b[14:0] > a[14:0];
-  assign \$63  = \$62  ? a : b;
-  assign \$64  = \$61 [15] & \$63 [15];
-  assign \$65  = b[14:0] > a[14:0];
-  assign \$66  = \$65  ? b : a;
-  assign \$67  = \$59  ? \$64  : \$66 [15];
-  assign \$68  = ! \$37 [14:0];
-  assign \$69  = b[14:0] > a[14:0];
-  assign \$70  = \$69  ? b : a;
-  assign \$71  = b[14:0] > a[14:0];
-  assign \$72  = \$71  ? a : b;
-  assign \$73  = \$70 [15] & \$72 [15];
-  assign \$74  = b[14:0] > a[14:0];
-  assign \$75  = \$74  ? b : a;
-  assign \$76  = \$68  ? \$73  : \$75 [15];
-  assign \$77  = ! \$37 [14:0];
-  assign \$78  = b[14:0] > a[14:0];
-  assign \$79  = \$78  ? b : a;
-  assign \$80  = b[14:0] > a[14:0];
-  assign \$81  = \$80  ? a : b;
-  assign \$82  = \$79 [15] & \$81 [15];
-  assign \$83  = b[14:0] > a[14:0];
-  assign \$84  = \$83  ? b : a;
-  assign \$85  = \$77  ? \$82  : \$84 [15];
-  assign \$86  = b[14:0] > a[14:0];
-  assign \$87  = \$86  ? b : a;
-  assign \$88  = \$87 [14:10] == 5'h1f;
-  assign \$89  = b[14:0] > a[14:0];
-  assign \$90  = \$89  ? b : a;
-  assign \$91  = | \$90 [9:0];
-  assign \$92  = \$88  & \$91 ;
-  assign \$93  = b[14:0] > a[14:0];
-  assign \$94  = \$93  ? a : b;
-  assign \$95  = \$94 [14:10] == 5'h1f;
-  assign \$96  = b[14:0] > a[14:0];
-  assign \$97  = \$96  ? a : b;
-  assign \$98  = | \$97 [9:0];
-  assign \$99  = \$95  & \$98 ;
-  assign \$100  = \$92  | \$99 ;
-  assign \$101  = b[14:0] > a[14:0];
-  assign \$102  = \$101  ? b : a;
-  assign \$103  = \$102 [14:10] == 5'h1f;
-  assign \$104  = b[14:0] > a[14:0];
-  assign \$105  = \$104  ? b : a;
-  assign \$106  = ! \$105 [9:0];
-  assign \$107  = \$103  & \$106 ;
-  assign \$108  = b[14:0] > a[14:0];
-  assign \$109  = \$108  ? a : b;
-  assign \$110  = \$109 [14:10] == 5'h1f;
-  assign \$111  = b[14:0] > a[14:0];
-  assign \$112  = \$111  ? a : b;
-  assign \$113  = ! \$112 [9:0];
-  assign \$114  = \$110  & \$113 ;
-  assign \$115  = \$107  & \$114 ;
-  assign \$116  = b[14:0] > a[14:0];
-  assign \$117  = \$116  ? b : a;
-  assign \$118  = b[14:0] > a[14:0];
-  assign \$119  = \$118  ? a : b;
-  assign \$120  = \$117 [15] ^ \$119 [15];
-  assign \$121  = \$115  & \$120 ;
-  assign \$122  = \$100  | \$121 ;
-  assign \$123  = b[14:0] > a[14:0];
-  assign \$124  = \$123  ? b : a;
-  assign \$125  = \$124 [14:10] == 5'h1f;
-  assign \$126  = b[14:0] > a[14:0];
-  assign \$127  = \$126  ? b : a;
-  assign \$128  = ! \$127 [9:0];
-  assign \$129  = \$125  & \$128 ;
-  assign \$130  = b[14:0] > a[14:0];
-  assign \$131  = \$130  ? b : a;
+  assign \$25  = \$24 [13:0] != ya_full;
+  assign ya = \$22  | { 13'h0000, \$25  };
+  assign sub = x[15] ^ y[15];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 4'hf;
+  assign \$30  = $signed(\$29 ) - $signed(5'h0a);
+  assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
+  assign \$31  = 4'he - rp_msb;
+  assign \$32  = \$28 [14:0] << \$31 [3:0];
+  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$34  = $signed(\$33 ) + $signed(5'h0f);
+  assign \$35  = $signed(\$34 ) < $signed(2'h1);
+  assign \$36  = $signed(\$34 ) < $signed(5'h12);
+  assign \$37  = $signed(2'h1) - $signed(\$34 );
+  assign rp_sh = \$32 [14:0] >> rp_rs;
+  assign \$38  = rp_sh << rp_rs;
+  assign rp_lost = \$38 [14:0] != \$32 [14:0];
+  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
+  assign \$40  = $signed(\$39 ) - $signed(2'h1);
+  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[14:4] });
+  assign \$43  = | rp_sh[2:0];
+  assign \$44  = \$43  | rp_lost;
+  assign \$45  = \$44  | rp_sh[4];
+  assign \$46  = rp_sh[3] & \$45 ;
+  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
+  assign \$48  = ! \$28 [14:0];
+  assign \$49  = \$47 [26:0] >= 15'h7c00;
+  assign \$50  = ! \$28 [14:0];
+  assign \$51  = x[15] & y[15];
+  assign \$52  = \$50  ? \$51  : x[15];
+  assign \$53  = ! \$28 [14:0];
+  assign \$54  = x[15] & y[15];
+  assign \$55  = \$53  ? \$54  : x[15];
+  assign \$56  = ! \$28 [14:0];
+  assign \$57  = x[15] & y[15];
+  assign \$58  = \$56  ? \$57  : x[15];
+  assign \$59  = x_nan | y_nan;
+  assign \$60  = x_inf & y_inf;
+  assign \$61  = \$60  & sub;
+  assign \$62  = \$59  | \$61 ;
+  assign swap = b[14:0] > a[14:0];
+  assign x = swap ? b : a;
+  assign y = swap ? a : b;
+  assign \$1  = ! x[14:10];
+  assign x_e = \$1  ? 5'h01 : x[14:10];
+  assign \$2  = ! x[14:10];
+  assign \$3  = ~ \$2 ;
+  assign \$4  = x[14:10] == 5'h1f;
+  assign \$5  = ! x[9:0];
+  assign x_inf = \$4  & \$5 ;
+  assign \$6  = x[14:10] == 5'h1f;
+  assign \$7  = | x[9:0];
+  assign x_nan = \$6  & \$7 ;
+  assign \$8  = ! x[14:10];
+  assign \$9  = ! x[9:0];
+  assign x_zero = \$8  & \$9 ;
+  assign \$10  = ! y[14:10];
+  assign y_e = \$10  ? 5'h01 : y[14:10];
+  assign \$11  = ! y[14:10];
+  assign \$12  = ~ \$11 ;
+  assign \$13  = y[14:10] == 5'h1f;
+  assign \$14  = ! y[9:0];
+  assign y_inf = \$13  & \$14 ;
+  assign \$15  = y[14:10] == 5'h1f;
+  assign \$16  = | y[9:0];
+  assign y_nan = \$15  & \$16 ;
+  assign \$17  = ! y[14:10];
+  assign \$18  = ! y[9:0];
+  assign y_zero = \$17  & \$18 ;
+  assign \$19  = x_e - y_e;
+  assign \$20  = \$19 [4:0] > 4'he;
+  assign \$21  = \$20  ? 5'h0e : \$19 [4:0];
+  assign \$22  = ya_full >> \$21 [3:0];
+  assign \$23  = ya_full >> \$21 [3:0];
+  assign \$24  = \$23  << \$21 [3:0];
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$21 ) begin end
     rp_msb = 4'h0;
-    if (\$37 [0]) begin
+    if (\$28 [0]) begin
       rp_msb = 4'h0;
     end
-    if (\$37 [1]) begin
+    if (\$28 [1]) begin
       rp_msb = 4'h1;
     end
-    if (\$37 [2]) begin
+    if (\$28 [2]) begin
       rp_msb = 4'h2;
     end
-    if (\$37 [3]) begin
+    if (\$28 [3]) begin
       rp_msb = 4'h3;
     end
-    if (\$37 [4]) begin
+    if (\$28 [4]) begin
       rp_msb = 4'h4;
     end
-    if (\$37 [5]) begin
+    if (\$28 [5]) begin
       rp_msb = 4'h5;
     end
-    if (\$37 [6]) begin
+    if (\$28 [6]) begin
       rp_msb = 4'h6;
     end
-    if (\$37 [7]) begin
+    if (\$28 [7]) begin
       rp_msb = 4'h7;
     end
-    if (\$37 [8]) begin
+    if (\$28 [8]) begin
       rp_msb = 4'h8;
     end
-    if (\$37 [9]) begin
+    if (\$28 [9]) begin
       rp_msb = 4'h9;
     end
-    if (\$37 [10]) begin
+    if (\$28 [10]) begin
       rp_msb = 4'ha;
     end
-    if (\$37 [11]) begin
+    if (\$28 [11]) begin
       rp_msb = 4'hb;
     end
-    if (\$37 [12]) begin
+    if (\$28 [12]) begin
       rp_msb = 4'hc;
     end
-    if (\$37 [13]) begin
+    if (\$28 [13]) begin
       rp_msb = 4'hd;
     end
-    if (\$37 [14]) begin
+    if (\$28 [14]) begin
       rp_msb = 4'he;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$21 ) begin end
     rp_rs = 4'h0;
-    if (\$44 ) begin
+    if (\$35 ) begin
       (* full_case = 32'd1 *)
-      if (\$45 ) begin
+      if (\$36 ) begin
         rp_rs = 4'hf;
       end else begin
-        rp_rs = \$46 [3:0];
+        rp_rs = \$37 [3:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$21 ) begin end
     (* full_case = 32'd1 *)
-    if (\$57 ) begin
-      rp_out = { \$67 , 15'h0000 };
-    end else if (\$58 ) begin
-      rp_out = { \$76 , 15'h7c00 };
+    if (\$48 ) begin
+      rp_out = { \$52 , 15'h0000 };
+    end else if (\$49 ) begin
+      rp_out = { \$55 , 15'h7c00 };
     end else begin
-      rp_out = { \$85 , \$56 [14:0] };
+      rp_out = { \$58 , \$47 [14:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$21 ) begin end
     (* full_case = 32'd1 *)
-    if (\$122 ) begin
+    if (\$62 ) begin
       s = 16'h7e00;
-    end else if (\$129 ) begin
-      s = \$131 ;
+    end else if (x_inf) begin
+      s = x;
     end else begin
       s = rp_out;
     end
   end
-  assign x_sig = { \$11 , \$7 [9:0] };
-  assign y_sig = { \$22 , \$18 [9:0] };
-  assign d = \$23 [4:0];
-  assign dcl = \$25 [3:0];
-  assign total = \$37 [14:0];
-  assign rp_ls = \$40 [3:0];
-  assign rp_norm = \$41 [14:0];
-  assign rp_eb = { \$43 [9], \$43 [9], \$43 [9], \$43 [9], \$43 [9], \$43 [9], \$43  };
-  assign rp_packed = \$56 [26:0];
-  assign xa = { \$11 , \$7 [9:0], 3'h0 };
-  assign ya_full = { \$22 , \$18 [9:0], 3'h0 };
-  assign \$50  = { \$49 [17], \$49 [17], \$49 [17], \$49 [17], \$49 [17], \$49 , 10'h000 };
+  assign x_sig = { \$3 , x[9:0] };
+  assign y_sig = { \$12 , y[9:0] };
+  assign d = \$19 [4:0];
+  assign dcl = \$21 [3:0];
+  assign total = \$28 [14:0];
+  assign rp_ls = \$31 [3:0];
+  assign rp_norm = \$32 [14:0];
+  assign rp_eb = { \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34  };
+  assign rp_packed = \$47 [26:0];
+  assign xa = { \$3 , x[9:0], 3'h0 };
+  assign ya_full = { \$12 , y[9:0], 3'h0 };
+  assign \$41  = { \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 , 10'h000 };
 endmodule
 
 module \lut_all_fp16_fp16tab_nosym.precompute0.node8 (a, s, b);
   reg \$auto$verilog_backend.cc:2355:dump_module$22  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire \$100 ;
-  wire \$101 ;
-  wire [15:0] \$102 ;
-  wire \$103 ;
-  wire \$104 ;
-  wire [15:0] \$105 ;
-  wire \$106 ;
-  wire \$107 ;
-  wire \$108 ;
-  wire [15:0] \$109 ;
   wire \$11 ;
-  wire \$110 ;
-  wire \$111 ;
-  wire [15:0] \$112 ;
-  wire \$113 ;
-  wire \$114 ;
-  wire \$115 ;
-  wire \$116 ;
-  wire [15:0] \$117 ;
-  wire \$118 ;
-  wire [15:0] \$119 ;
   wire \$12 ;
-  wire \$120 ;
-  wire \$121 ;
-  wire \$122 ;
-  wire \$123 ;
-  wire [15:0] \$124 ;
-  wire \$125 ;
-  wire \$126 ;
-  wire [15:0] \$127 ;
-  wire \$128 ;
-  wire \$129 ;
-  wire [15:0] \$13 ;
-  wire \$130 ;
-  wire [15:0] \$131 ;
+  wire \$13 ;
   wire \$14 ;
   wire \$15 ;
-  wire [15:0] \$16 ;
+  wire \$16 ;
   wire \$17 ;
-  wire [15:0] \$18 ;
-  wire \$19 ;
-  wire [15:0] \$2 ;
-  wire [15:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire [5:0] \$23 ;
-  wire \$24 ;
-  wire [4:0] \$25 ;
-  wire [13:0] \$26 ;
-  wire [13:0] \$27 ;
-  wire [28:0] \$28 ;
-  wire \$29 ;
+  wire \$18 ;
+  wire [5:0] \$19 ;
+  wire \$2 ;
+  wire \$20 ;
+  wire [4:0] \$21 ;
+  wire [13:0] \$22 ;
+  wire [13:0] \$23 ;
+  wire [28:0] \$24 ;
+  wire \$25 ;
+  wire [14:0] \$26 ;
+  wire [14:0] \$27 ;
+  wire [15:0] \$28 ;
+  wire [5:0] \$29 ;
   wire \$3 ;
-  wire \$30 ;
-  wire [15:0] \$31 ;
-  wire \$32 ;
-  wire [15:0] \$33 ;
-  wire \$34 ;
-  wire [14:0] \$35 ;
-  wire [14:0] \$36 ;
-  wire [15:0] \$37 ;
-  wire [5:0] \$38 ;
-  wire [6:0] \$39 ;
+  wire [6:0] \$30 ;
+  wire [4:0] \$31 ;
+  wire [29:0] \$32 ;
+  wire [8:0] \$33 ;
+  wire [9:0] \$34 ;
+  wire \$35 ;
+  wire \$36 ;
+  wire [16:0] \$37 ;
+  wire [29:0] \$38 ;
+  wire [16:0] \$39 ;
   wire \$4 ;
-  wire [4:0] \$40 ;
-  wire [29:0] \$41 ;
-  wire [8:0] \$42 ;
-  wire [9:0] \$43 ;
+  wire [17:0] \$40 ;
+  wire [32:0] \$41 ;
+  wire [33:0] \$42 ;
+  wire \$43 ;
   wire \$44 ;
   wire \$45 ;
-  wire [16:0] \$46 ;
-  wire [29:0] \$47 ;
-  wire [16:0] \$48 ;
-  wire [17:0] \$49 ;
-  wire [15:0] \$5 ;
-  wire [32:0] \$50 ;
-  wire [33:0] \$51 ;
+  wire \$46 ;
+  wire [34:0] \$47 ;
+  wire \$48 ;
+  wire \$49 ;
+  wire \$5 ;
+  wire \$50 ;
+  wire \$51 ;
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire [34:0] \$56 ;
+  wire \$56 ;
   wire \$57 ;
   wire \$58 ;
   wire \$59 ;
   wire \$6 ;
   wire \$60 ;
-  wire [15:0] \$61 ;
+  wire \$61 ;
   wire \$62 ;
-  wire [15:0] \$63 ;
-  wire \$64 ;
-  wire \$65 ;
-  wire [15:0] \$66 ;
-  wire \$67 ;
-  wire \$68 ;
-  wire \$69 ;
-  wire [15:0] \$7 ;
-  wire [15:0] \$70 ;
-  wire \$71 ;
-  wire [15:0] \$72 ;
-  wire \$73 ;
-  wire \$74 ;
-  wire [15:0] \$75 ;
-  wire \$76 ;
-  wire \$77 ;
-  wire \$78 ;
-  wire [15:0] \$79 ;
+  wire \$7 ;
   wire \$8 ;
-  wire \$80 ;
-  wire [15:0] \$81 ;
-  wire \$82 ;
-  wire \$83 ;
-  wire [15:0] \$84 ;
-  wire \$85 ;
-  wire \$86 ;
-  wire [15:0] \$87 ;
-  wire \$88 ;
-  wire \$89 ;
-  wire [15:0] \$9 ;
-  wire [15:0] \$90 ;
-  wire \$91 ;
-  wire \$92 ;
-  wire \$93 ;
-  wire [15:0] \$94 ;
-  wire \$95 ;
-  wire \$96 ;
-  wire [15:0] \$97 ;
-  wire \$98 ;
-  wire \$99 ;
+  wire \$9 ;
   input [15:0] a;
   wire [15:0] a;
   input [15:0] b;
@@ -12881,380 +10726,262 @@ module \lut_all_fp16_fp16tab_nosym.precompute0.node8 (a, s, b);
   wire [14:0] rp_sh;
   output [15:0] s;
   reg [15:0] s;
+  wire sub;
+  wire swap;
   wire [14:0] total;
+  wire [15:0] x;
   wire [4:0] x_e;
+  wire x_inf;
+  wire x_nan;
   wire [10:0] x_sig;
+  wire x_zero;
   wire [13:0] xa;
+  wire [15:0] y;
   wire [4:0] y_e;
+  wire y_inf;
+  wire y_nan;
   wire [10:0] y_sig;
+  wire y_zero;
   wire [13:0] ya;
   wire [13:0] ya_full;
-  assign \$1  = b[14:0] > a[14:0];
-  assign \$2  = \$1  ? b : a;
-  assign \$3  = ! \$2 [14:10];
-  assign \$4  = b[14:0] > a[14:0];
-  assign \$5  = \$4  ? b : a;
-  assign x_e = \$3  ? 5'h01 : \$5 [14:10];
-  assign \$6  = b[14:0] > a[14:0];
-  assign \$7  = \$6  ? b : a;
-  assign \$8  = b[14:0] > a[14:0];
-  assign \$9  = \$8  ? b : a;
-  assign \$10  = ! \$9 [14:10];
-  assign \$11  = ~ \$10 ;
-  assign \$12  = b[14:0] > a[14:0];
-  assign \$13  = \$12  ? a : b;
-  assign \$14  = ! \$13 [14:10];
-  assign \$15  = b[14:0] > a[14:0];
-  assign \$16  = \$15  ? a : b;
-  assign y_e = \$14  ? 5'h01 : \$16 [14:10];
-  assign \$17  = b[14:0] > a[14:0];
-  assign \$18  = \$17  ? a : b;
-  assign \$19  = b[14:0] > a[14:0];
-  assign \$20  = \$19  ? a : b;
-  assign \$21  = ! \$20 [14:10];
-  assign \$22  = ~ \$21 ;
-  assign \$23  = x_e - y_e;
-  assign \$24  = \$23 [4:0] > 4'he;
-  assign \$25  = \$24  ? 5'h0e : \$23 [4:0];
-  assign \$26  = ya_full >> \$25 [3:0];
-  assign \$27  = ya_full >> \$25 [3:0];
-  assign \$28  = \$27  << \$25 [3:0];
-  assign \$29  = \$28 [13:0] != ya_full;
-  assign ya = \$26  | { 13'h0000, \$29  };
-  assign \$30  = b[14:0] > a[14:0];
-  assign \$31  = \$30  ? b : a;
-  assign \$32  = b[14:0] > a[14:0];
-  assign \$33  = \$32  ? a : b;
-  assign \$34  = \$31 [15] ^ \$33 [15];
-  assign \$35  = xa - ya;
-  assign \$36  = xa + ya;
-  assign \$37  = \$34  ? { \$35 [14], \$35  } : { 1'h0, \$36  };
-  assign \$38  = x_e - 4'hf;
-  assign \$39  = $signed(\$38 ) - $signed(5'h0a);
-  assign exp_lsb = $signed(\$39 ) - $signed(3'h3);
-  assign \$40  = 4'he - rp_msb;
-  assign \$41  = \$37 [14:0] << \$40 [3:0];
-  assign \$42  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$43  = $signed(\$42 ) + $signed(5'h0f);
-  assign \$44  = $signed(\$43 ) < $signed(2'h1);
-  assign \$45  = $signed(\$43 ) < $signed(5'h12);
-  assign \$46  = $signed(2'h1) - $signed(\$43 );
-  assign rp_sh = \$41 [14:0] >> rp_rs;
-  assign \$47  = rp_sh << rp_rs;
-  assign rp_lost = \$47 [14:0] != \$41 [14:0];
-  assign \$48  = $signed(\$43 ) + $signed({ 1'h0, rp_rs });
-  assign \$49  = $signed(\$48 ) - $signed(2'h1);
-  assign \$51  = $signed(\$50 ) + $signed({ 1'h0, rp_sh[14:4] });
-  assign \$52  = | rp_sh[2:0];
-  assign \$53  = \$52  | rp_lost;
-  assign \$54  = \$53  | rp_sh[4];
-  assign \$55  = rp_sh[3] & \$54 ;
-  assign \$56  = $signed(\$51 ) + $signed({ 1'h0, \$55  });
-  assign \$57  = ! \$37 [14:0];
-  assign \$58  = \$56 [26:0] >= 15'h7c00;
-  assign \$59  = ! \$37 [14:0];
-  assign \$60  = b[14:0] > a[14:0];
-  assign \$61  = \$60  ? b : a;
-  assign \$62  = b[14:0] > a[14:0];
-  assign \$63  = \$62  ? a : b;
-  assign \$64  = \$61 [15] & \$63 [15];
-  assign \$65  = b[14:0] > a[14:0];
-  assign \$66  = \$65  ? b : a;
-  assign \$67  = \$59  ? \$64  : \$66 [15];
-  assign \$68  = ! \$37 [14:0];
-  assign \$69  = b[14:0] > a[14:0];
-  assign \$70  = \$69  ? b : a;
-  assign \$71  = b[14:0] > a[14:0];
-  assign \$72  = \$71  ? a : b;
-  assign \$73  = \$70 [15] & \$72 [15];
-  assign \$74  = b[14:0] > a[14:0];
-  assign \$75  = \$74  ? b : a;
-  assign \$76  = \$68  ? \$73  : \$75 [15];
-  assign \$77  = ! \$37 [14:0];
-  assign \$78  = b[14:0] > a[14:0];
-  assign \$79  = \$78  ? b : a;
-  assign \$80  = b[14:0] > a[14:0];
-  assign \$81  = \$80  ? a : b;
-  assign \$82  = \$79 [15] & \$81 [15];
-  assign \$83  = b[14:0] > a[14:0];
-  assign \$84  = \$83  ? b : a;
-  assign \$85  = \$77  ? \$82  : \$84 [15];
-  assign \$86  = b[14:0] > a[14:0];
-  assign \$87  = \$86  ? b : a;
-  assign \$88  = \$87 [14:10] == 5'h1f;
-  assign \$89  = b[14:0] > a[14:0];
-  assign \$90  = \$89  ? b : a;
-  assign \$91  = | \$90 [9:0];
-  assign \$92  = \$88  & \$91 ;
-  assign \$93  = b[14:0] > a[14:0];
-  assign \$94  = \$93  ? a : b;
-  assign \$95  = \$94 [14:10] == 5'h1f;
-  assign \$96  = b[14:0] > a[14:0];
-  assign \$97  = \$96  ? a : b;
-  assign \$98  = | \$97 [9:0];
-  assign \$99  = \$95  & \$98 ;
-  assign \$100  = \$92  | \$99 ;
-  assign \$101  = b[14:0] > a[14:0];
-  assign \$102  = \$101  ? b : a;
-  assign \$103  = \$102 [14:10] == 5'h1f;
-  assign \$104  = b[14:0] > a[14:0];
-  assign \$105  = \$104  ? b : a;
-  assign \$106  = ! \$105 [9:0];
-  assign \$107  = \$103  & \$106 ;
-  assign \$108  = b[14:0] > a[14:0];
-  assign \$109  = \$108  ? a : b;
-  assign \$110  = \$109 [14:10] == 5'h1f;
-  assign \$111  = b[14:0] > a[14:0];
-  assign \$112  = \$111  ? a : b;
-  assign \$113  = ! \$112 [9:0];
-  assign \$114  = \$110  & \$113 ;
-  assign \$115  = \$107  & \$114 ;
-  assign \$116  = b[14:0] > a[14:0];
-  assign \$117  = \$116  ? b : a;
-  assign \$118  = b[14:0] > a[14:0];
-  assign \$119  = \$118  ? a : b;
-  assign \$120  = \$117 [15] ^ \$119 [15];
-  assign \$121  = \$115  & \$120 ;
-  assign \$122  = \$100  | \$121 ;
-  assign \$123  = b[14:0] > a[14:0];
-  assign \$124  = \$123  ? b : a;
-  assign \$125  = \$124 [14:10] == 5'h1f;
-  assign \$126  = b[14:0] > a[14:0];
-  assign \$127  = \$126  ? b : a;
-  assign \$128  = ! \$127 [9:0];
-  assign \$129  = \$125  & \$128 ;
-  assign \$130  = b[14:0] > a[14:0];
-  assign \$131  = \$130  ? b : a;
+  assign \$25  = \$24 [13:0] != ya_full;
+  assign ya = \$22  | { 13'h0000, \$25  };
+  assign sub = x[15] ^ y[15];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 4'hf;
+  assign \$30  = $signed(\$29 ) - $signed(5'h0a);
+  assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
+  assign \$31  = 4'he - rp_msb;
+  assign \$32  = \$28 [14:0] << \$31 [3:0];
+  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$34  = $signed(\$33 ) + $signed(5'h0f);
+  assign \$35  = $signed(\$34 ) < $signed(2'h1);
+  assign \$36  = $signed(\$34 ) < $signed(5'h12);
+  assign \$37  = $signed(2'h1) - $signed(\$34 );
+  assign rp_sh = \$32 [14:0] >> rp_rs;
+  assign \$38  = rp_sh << rp_rs;
+  assign rp_lost = \$38 [14:0] != \$32 [14:0];
+  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
+  assign \$40  = $signed(\$39 ) - $signed(2'h1);
+  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[14:4] });
+  assign \$43  = | rp_sh[2:0];
+  assign \$44  = \$43  | rp_lost;
+  assign \$45  = \$44  | rp_sh[4];
+  assign \$46  = rp_sh[3] & \$45 ;
+  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
+  assign \$48  = ! \$28 [14:0];
+  assign \$49  = \$47 [26:0] >= 15'h7c00;
+  assign \$50  = ! \$28 [14:0];
+  assign \$51  = x[15] & y[15];
+  assign \$52  = \$50  ? \$51  : x[15];
+  assign \$53  = ! \$28 [14:0];
+  assign \$54  = x[15] & y[15];
+  assign \$55  = \$53  ? \$54  : x[15];
+  assign \$56  = ! \$28 [14:0];
+  assign \$57  = x[15] & y[15];
+  assign \$58  = \$56  ? \$57  : x[15];
+  assign \$59  = x_nan | y_nan;
+  assign \$60  = x_inf & y_inf;
+  assign \$61  = \$60  & sub;
+  assign \$62  = \$59  | \$61 ;
+  assign swap = b[14:0] > a[14:0];
+  assign x = swap ? b : a;
+  assign y = swap ? a : b;
+  assign \$1  = ! x[14:10];
+  assign x_e = \$1  ? 5'h01 : x[14:10];
+  assign \$2  = ! x[14:10];
+  assign \$3  = ~ \$2 ;
+  assign \$4  = x[14:10] == 5'h1f;
+  assign \$5  = ! x[9:0];
+  assign x_inf = \$4  & \$5 ;
+  assign \$6  = x[14:10] == 5'h1f;
+  assign \$7  = | x[9:0];
+  assign x_nan = \$6  & \$7 ;
+  assign \$8  = ! x[14:10];
+  assign \$9  = ! x[9:0];
+  assign x_zero = \$8  & \$9 ;
+  assign \$10  = ! y[14:10];
+  assign y_e = \$10  ? 5'h01 : y[14:10];
+  assign \$11  = ! y[14:10];
+  assign \$12  = ~ \$11 ;
+  assign \$13  = y[14:10] == 5'h1f;
+  assign \$14  = ! y[9:0];
+  assign y_inf = \$13  & \$14 ;
+  assign \$15  = y[14:10] == 5'h1f;
+  assign \$16  = | y[9:0];
+  assign y_nan = \$15  & \$16 ;
+  assign \$17  = ! y[14:10];
+  assign \$18  = ! y[9:0];
+  assign y_zero = \$17  & \$18 ;
+  assign \$19  = x_e - y_e;
+  assign \$20  = \$19 [4:0] > 4'he;
+  assign \$21  = \$20  ? 5'h0e : \$19 [4:0];
+  assign \$22  = ya_full >> \$21 [3:0];
+  assign \$23  = ya_full >> \$21 [3:0];
+  assign \$24  = \$23  << \$21 [3:0];
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
     rp_msb = 4'h0;
-    if (\$37 [0]) begin
+    if (\$28 [0]) begin
       rp_msb = 4'h0;
     end
-    if (\$37 [1]) begin
+    if (\$28 [1]) begin
       rp_msb = 4'h1;
     end
-    if (\$37 [2]) begin
+    if (\$28 [2]) begin
       rp_msb = 4'h2;
     end
-    if (\$37 [3]) begin
+    if (\$28 [3]) begin
       rp_msb = 4'h3;
     end
-    if (\$37 [4]) begin
+    if (\$28 [4]) begin
       rp_msb = 4'h4;
     end
-    if (\$37 [5]) begin
+    if (\$28 [5]) begin
       rp_msb = 4'h5;
     end
-    if (\$37 [6]) begin
+    if (\$28 [6]) begin
       rp_msb = 4'h6;
     end
-    if (\$37 [7]) begin
+    if (\$28 [7]) begin
       rp_msb = 4'h7;
     end
-    if (\$37 [8]) begin
+    if (\$28 [8]) begin
       rp_msb = 4'h8;
     end
-    if (\$37 [9]) begin
+    if (\$28 [9]) begin
       rp_msb = 4'h9;
     end
-    if (\$37 [10]) begin
+    if (\$28 [10]) begin
       rp_msb = 4'ha;
     end
-    if (\$37 [11]) begin
+    if (\$28 [11]) begin
       rp_msb = 4'hb;
     end
-    if (\$37 [12]) begin
+    if (\$28 [12]) begin
       rp_msb = 4'hc;
     end
-    if (\$37 [13]) begin
+    if (\$28 [13]) begin
       rp_msb = 4'hd;
     end
-    if (\$37 [14]) begin
+    if (\$28 [14]) begin
       rp_msb = 4'he;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
     rp_rs = 4'h0;
-    if (\$44 ) begin
+    if (\$35 ) begin
       (* full_case = 32'd1 *)
-      if (\$45 ) begin
+      if (\$36 ) begin
         rp_rs = 4'hf;
       end else begin
-        rp_rs = \$46 [3:0];
+        rp_rs = \$37 [3:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
     (* full_case = 32'd1 *)
-    if (\$57 ) begin
-      rp_out = { \$67 , 15'h0000 };
-    end else if (\$58 ) begin
-      rp_out = { \$76 , 15'h7c00 };
+    if (\$48 ) begin
+      rp_out = { \$52 , 15'h0000 };
+    end else if (\$49 ) begin
+      rp_out = { \$55 , 15'h7c00 };
     end else begin
-      rp_out = { \$85 , \$56 [14:0] };
+      rp_out = { \$58 , \$47 [14:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
     (* full_case = 32'd1 *)
-    if (\$122 ) begin
+    if (\$62 ) begin
       s = 16'h7e00;
-    end else if (\$129 ) begin
-      s = \$131 ;
+    end else if (x_inf) begin
+      s = x;
     end else begin
       s = rp_out;
     end
   end
-  assign x_sig = { \$11 , \$7 [9:0] };
-  assign y_sig = { \$22 , \$18 [9:0] };
-  assign d = \$23 [4:0];
-  assign dcl = \$25 [3:0];
-  assign total = \$37 [14:0];
-  assign rp_ls = \$40 [3:0];
-  assign rp_norm = \$41 [14:0];
-  assign rp_eb = { \$43 [9], \$43 [9], \$43 [9], \$43 [9], \$43 [9], \$43 [9], \$43  };
-  assign rp_packed = \$56 [26:0];
-  assign xa = { \$11 , \$7 [9:0], 3'h0 };
-  assign ya_full = { \$22 , \$18 [9:0], 3'h0 };
-  assign \$50  = { \$49 [17], \$49 [17], \$49 [17], \$49 [17], \$49 [17], \$49 , 10'h000 };
+  assign x_sig = { \$3 , x[9:0] };
+  assign y_sig = { \$12 , y[9:0] };
+  assign d = \$19 [4:0];
+  assign dcl = \$21 [3:0];
+  assign total = \$28 [14:0];
+  assign rp_ls = \$31 [3:0];
+  assign rp_norm = \$32 [14:0];
+  assign rp_eb = { \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34  };
+  assign rp_packed = \$47 [26:0];
+  assign xa = { \$3 , x[9:0], 3'h0 };
+  assign ya_full = { \$12 , y[9:0], 3'h0 };
+  assign \$41  = { \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 , 10'h000 };
 endmodule
 
 module \lut_all_fp16_fp16tab_nosym.precompute0.node9 (b, s, a);
   reg \$auto$verilog_backend.cc:2355:dump_module$23  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire \$100 ;
-  wire \$101 ;
-  wire [15:0] \$102 ;
-  wire \$103 ;
-  wire \$104 ;
-  wire [15:0] \$105 ;
-  wire \$106 ;
-  wire \$107 ;
-  wire \$108 ;
-  wire [15:0] \$109 ;
   wire \$11 ;
-  wire \$110 ;
-  wire \$111 ;
-  wire [15:0] \$112 ;
-  wire \$113 ;
-  wire \$114 ;
-  wire \$115 ;
-  wire \$116 ;
-  wire [15:0] \$117 ;
-  wire \$118 ;
-  wire [15:0] \$119 ;
   wire \$12 ;
-  wire \$120 ;
-  wire \$121 ;
-  wire \$122 ;
-  wire \$123 ;
-  wire [15:0] \$124 ;
-  wire \$125 ;
-  wire \$126 ;
-  wire [15:0] \$127 ;
-  wire \$128 ;
-  wire \$129 ;
-  wire [15:0] \$13 ;
-  wire \$130 ;
-  wire [15:0] \$131 ;
+  wire \$13 ;
   wire \$14 ;
   wire \$15 ;
-  wire [15:0] \$16 ;
+  wire \$16 ;
   wire \$17 ;
-  wire [15:0] \$18 ;
-  wire \$19 ;
-  wire [15:0] \$2 ;
-  wire [15:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire [5:0] \$23 ;
-  wire \$24 ;
-  wire [4:0] \$25 ;
-  wire [13:0] \$26 ;
-  wire [13:0] \$27 ;
-  wire [28:0] \$28 ;
-  wire \$29 ;
+  wire \$18 ;
+  wire [5:0] \$19 ;
+  wire \$2 ;
+  wire \$20 ;
+  wire [4:0] \$21 ;
+  wire [13:0] \$22 ;
+  wire [13:0] \$23 ;
+  wire [28:0] \$24 ;
+  wire \$25 ;
+  wire [14:0] \$26 ;
+  wire [14:0] \$27 ;
+  wire [15:0] \$28 ;
+  wire [5:0] \$29 ;
   wire \$3 ;
-  wire \$30 ;
-  wire [15:0] \$31 ;
-  wire \$32 ;
-  wire [15:0] \$33 ;
-  wire \$34 ;
-  wire [14:0] \$35 ;
-  wire [14:0] \$36 ;
-  wire [15:0] \$37 ;
-  wire [5:0] \$38 ;
-  wire [6:0] \$39 ;
+  wire [6:0] \$30 ;
+  wire [4:0] \$31 ;
+  wire [29:0] \$32 ;
+  wire [8:0] \$33 ;
+  wire [9:0] \$34 ;
+  wire \$35 ;
+  wire \$36 ;
+  wire [16:0] \$37 ;
+  wire [29:0] \$38 ;
+  wire [16:0] \$39 ;
   wire \$4 ;
-  wire [4:0] \$40 ;
-  wire [29:0] \$41 ;
-  wire [8:0] \$42 ;
-  wire [9:0] \$43 ;
+  wire [17:0] \$40 ;
+  wire [32:0] \$41 ;
+  wire [33:0] \$42 ;
+  wire \$43 ;
   wire \$44 ;
   wire \$45 ;
-  wire [16:0] \$46 ;
-  wire [29:0] \$47 ;
-  wire [16:0] \$48 ;
-  wire [17:0] \$49 ;
-  wire [15:0] \$5 ;
-  wire [32:0] \$50 ;
-  wire [33:0] \$51 ;
+  wire \$46 ;
+  wire [34:0] \$47 ;
+  wire \$48 ;
+  wire \$49 ;
+  wire \$5 ;
+  wire \$50 ;
+  wire \$51 ;
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire [34:0] \$56 ;
+  wire \$56 ;
   wire \$57 ;
   wire \$58 ;
   wire \$59 ;
   wire \$6 ;
   wire \$60 ;
-  wire [15:0] \$61 ;
+  wire \$61 ;
   wire \$62 ;
-  wire [15:0] \$63 ;
-  wire \$64 ;
-  wire \$65 ;
-  wire [15:0] \$66 ;
-  wire \$67 ;
-  wire \$68 ;
-  wire \$69 ;
-  wire [15:0] \$7 ;
-  wire [15:0] \$70 ;
-  wire \$71 ;
-  wire [15:0] \$72 ;
-  wire \$73 ;
-  wire \$74 ;
-  wire [15:0] \$75 ;
-  wire \$76 ;
-  wire \$77 ;
-  wire \$78 ;
-  wire [15:0] \$79 ;
+  wire \$7 ;
   wire \$8 ;
-  wire \$80 ;
-  wire [15:0] \$81 ;
-  wire \$82 ;
-  wire \$83 ;
-  wire [15:0] \$84 ;
-  wire \$85 ;
-  wire \$86 ;
-  wire [15:0] \$87 ;
-  wire \$88 ;
-  wire \$89 ;
-  wire [15:0] \$9 ;
-  wire [15:0] \$90 ;
-  wire \$91 ;
-  wire \$92 ;
-  wire \$93 ;
-  wire [15:0] \$94 ;
-  wire \$95 ;
-  wire \$96 ;
-  wire [15:0] \$97 ;
-  wire \$98 ;
-  wire \$99 ;
+  wire \$9 ;
   input [15:0] a;
   wire [15:0] a;
   input [15:0] b;
@@ -13273,245 +11000,196 @@ module \lut_all_fp16_fp16tab_nosym.precompute0.node9 (b, s, a);
   wire [14:0] rp_sh;
   output [15:0] s;
   reg [15:0] s;
+  wire sub;
+  wire swap;
   wire [14:0] total;
+  wire [15:0] x;
   wire [4:0] x_e;
+  wire x_inf;
+  wire x_nan;
   wire [10:0] x_sig;
+  wire x_zero;
   wire [13:0] xa;
+  wire [15:0] y;
   wire [4:0] y_e;
+  wire y_inf;
+  wire y_nan;
   wire [10:0] y_sig;
+  wire y_zero;
   wire [13:0] ya;
   wire [13:0] ya_full;
-  assign \$1  = b[14:0] > a[14:0];
-  assign \$2  = \$1  ? b : a;
-  assign \$3  = ! \$2 [14:10];
-  assign \$4  = b[14:0] > a[14:0];
-  assign \$5  = \$4  ? b : a;
-  assign x_e = \$3  ? 5'h01 : \$5 [14:10];
-  assign \$6  = b[14:0] > a[14:0];
-  assign \$7  = \$6  ? b : a;
-  assign \$8  = b[14:0] > a[14:0];
-  assign \$9  = \$8  ? b : a;
-  assign \$10  = ! \$9 [14:10];
-  assign \$11  = ~ \$10 ;
-  assign \$12  = b[14:0] > a[14:0];
-  assign \$13  = \$12  ? a : b;
-  assign \$14  = ! \$13 [14:10];
-  assign \$15  = b[14:0] > a[14:0];
-  assign \$16  = \$15  ? a : b;
-  assign y_e = \$14  ? 5'h01 : \$16 [14:10];
-  assign \$17  = b[14:0] > a[14:0];
-  assign \$18  = \$17  ? a : b;
-  assign \$19  = b[14:0] > a[14:0];
-  assign \$20  = \$19  ? a : b;
-  assign \$21  = ! \$20 [14:10];
-  assign \$22  = ~ \$21 ;
-  assign \$23  = x_e - y_e;
-  assign \$24  = \$23 [4:0] > 4'he;
-  assign \$25  = \$24  ? 5'h0e : \$23 [4:0];
-  assign \$26  = ya_full >> \$25 [3:0];
-  assign \$27  = ya_full >> \$25 [3:0];
-  assign \$28  = \$27  << \$25 [3:0];
-  assign \$29  = \$28 [13:0] != ya_full;
-  assign ya = \$26  | { 13'h0000, \$29  };
-  assign \$30  = b[14:0] > a[14:0];
-  assign \$31  = \$30  ? b : a;
-  assign \$32  = b[14:0] > a[14:0];
-  assign \$33  = \$32  ? a : b;
-  assign \$34  = \$31 [15] ^ \$33 [15];
-  assign \$35  = xa - ya;
-  assign \$36  = xa + ya;
-  assign \$37  = \$34  ? { \$35 [14], \$35  } : { 1'h0, \$36  };
-  assign \$38  = x_e - 4'hf;
-  assign \$39  = $signed(\$38 ) - $signed(5'h0a);
-  assign exp_lsb = $signed(\$39 ) - $signed(3'h3);
-  assign \$40  = 4'he - rp_msb;
-  assign \$41  = \$37 [14:0] << \$40 [3:0];
-  assign \$42  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$43  = $signed(\$42 ) + $signed(5'h0f);
-  assign \$44  = $signed(\$43 ) < $signed(2'h1);
-  assign \$45  = $signed(\$43 ) < $signed(5'h12);
-  assign \$46  = $signed(2'h1) - $signed(\$43 );
-  assign rp_sh = \$41 [14:0] >> rp_rs;
-  assign \$47  = rp_sh << rp_rs;
-  assign rp_lost = \$47 [14:0] != \$41 [14:0];
-  assign \$48  = $signed(\$43 ) + $signed({ 1'h0, rp_rs });
-  assign \$49  = $signed(\$48 ) - $signed(2'h1);
-  assign \$51  = $signed(\$50 ) + $signed({ 1'h0, rp_sh[14:4] });
-  assign \$52  = | rp_sh[2:0];
-  assign \$53  = \$52  | rp_lost;
-  assign \$54  = \$53  | rp_sh[4];
-  assign \$55  = rp_sh[3] & \$54 ;
-  assign \$56  = $signed(\$51 ) + $signed({ 1'h0, \$55  });
-  assign \$57  = ! \$37 [14:0];
-  assign \$58  = \$56 [26:0] >= 15'h7c00;
-  assign \$59  = ! \$37 [14:0];
-  assign \$60  = b[14:0] > a[14:0];
-  assign \$61  = \$60  ? b : a;
-  assign \$62  = b[14:0] > a[14:0];
-  assign \$63  = \$62  ? a : b;
-  assign \$64  = \$61 [15] & \$63 [15];
-  assign \$65  = b[14:0] > a[14:0];
-  assign \$66  = \$65  ? b : a;
-  assign \$67  = \$59  ? \$64  : \$66 [15];
-  assign \$68  = ! \$37 [14:0];
-  assign \$69  = b[14:0] > a[14:0];
-  assign \$70  = \$69  ? b : a;
-  assign \$71  = b[14:0] > a[14:0];
-  assign \$72  = \$71  ? a : b;
-  assign \$73  = \$70 [15] & \$72 [15];
-  assign \$74  = b[14:0] > a[14:0];
-  assign \$75  = \$74  ? b : a;
-  assign \$76  = \$68  ? \$73  : \$75 [15];
-  assign \$77  = ! \$37 [14:0];
-  assign \$78  = b[14:0] > a[14:0];
-  assign \$79  = \$78  ? b : a;
-  assign \$80  = b[14:0] > a[14:0];
-  assign \$81  = \$80  ? a : b;
-  assign \$82  = \$79 [15] & \$81 [15];
-  assign \$83  = b[14:0] > a[14:0];
-  assign \$84  = \$83  ? b : a;
-  assign \$85  = \$77  ? \$82  : \$84 [15];
-  assign \$86  = b[14:0] > a[14:0];
-  assign \$87  = \$86  ? b : a;
-  assign \$88  = \$87 [14:10] == 5'h1f;
-  assign \$89  = b[14:0] > a[14:0];
-  assign \$90  = \$89  ? b : a;
-  assign \$91  = | \$90 [9:0];
-  assign \$92  = \$88  & \$91 ;
-  assign \$93  = b[14:0] > a[14:0];
-  assign \$94  = \$93  ? a : b;
-  assign \$95  = \$94 [14:10] == 5'h1f;
-  assign \$96  = b[14:0] > a[14:0];
-  assign \$97  = \$96  ? a : b;
-  assign \$98  = | \$97 [9:0];
-  assign \$99  = \$95  & \$98 ;
-  assign \$100  = \$92  | \$99 ;
-  assign \$101  = b[14:0] > a[14:0];
-  assign \$102  = \$101  ? b : a;
-  assign \$103  = \$102 [14:10] == 5'h1f;
-  assign \$104  = b[14:0] > a[14:0];
-  assign \$105  = \$104  ? b : a;
-  assign \$106  = ! \$105 [9:0];
-  assign \$107  = \$103  & \$106 ;
-  assign \$108  = b[14:0] > a[14:0];
-  assign \$109  = \$108  ? a : b;
-  assign \$110  = \$109 [14:10] == 5'h1f;
-  assign \$111  = b[14:0] > a[14:0];
-  assign \$112  = \$111  ? a : b;
-  assign \$113  = ! \$112 [9:0];
-  assign \$114  = \$110  & \$113 ;
-  assign \$115  = \$107  & \$114 ;
-  assign \$116  = b[14:0] > a[14:0];
-  assign \$117  = \$116  ? b : a;
-  assign \$118  = b[14:0] > a[14:0];
-  assign \$119  = \$118  ? a : b;
-  assign \$120  = \$117 [15] ^ \$119 [15];
-  assign \$121  = \$115  & \$120 ;
-  assign \$122  = \$100  | \$121 ;
-  assign \$123  = b[14:0] > a[14:0];
-  assign \$124  = \$123  ? b : a;
-  assign \$125  = \$124 [14:10] == 5'h1f;
-  assign \$126  = b[14:0] > a[14:0];
-  assign \$127  = \$126  ? b : a;
-  assign \$128  = ! \$127 [9:0];
-  assign \$129  = \$125  & \$128 ;
-  assign \$130  = b[14:0] > a[14:0];
-  assign \$131  = \$130  ? b : a;
+  assign \$25  = \$24 [13:0] != ya_full;
+  assign ya = \$22  | { 13'h0000, \$25  };
+  assign sub = x[15] ^ y[15];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 4'hf;
+  assign \$30  = $signed(\$29 ) - $signed(5'h0a);
+  assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
+  assign \$31  = 4'he - rp_msb;
+  assign \$32  = \$28 [14:0] << \$31 [3:0];
+  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$34  = $signed(\$33 ) + $signed(5'h0f);
+  assign \$35  = $signed(\$34 ) < $signed(2'h1);
+  assign \$36  = $signed(\$34 ) < $signed(5'h12);
+  assign \$37  = $signed(2'h1) - $signed(\$34 );
+  assign rp_sh = \$32 [14:0] >> rp_rs;
+  assign \$38  = rp_sh << rp_rs;
+  assign rp_lost = \$38 [14:0] != \$32 [14:0];
+  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
+  assign \$40  = $signed(\$39 ) - $signed(2'h1);
+  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[14:4] });
+  assign \$43  = | rp_sh[2:0];
+  assign \$44  = \$43  | rp_lost;
+  assign \$45  = \$44  | rp_sh[4];
+  assign \$46  = rp_sh[3] & \$45 ;
+  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
+  assign \$48  = ! \$28 [14:0];
+  assign \$49  = \$47 [26:0] >= 15'h7c00;
+  assign \$50  = ! \$28 [14:0];
+  assign \$51  = x[15] & y[15];
+  assign \$52  = \$50  ? \$51  : x[15];
+  assign \$53  = ! \$28 [14:0];
+  assign \$54  = x[15] & y[15];
+  assign \$55  = \$53  ? \$54  : x[15];
+  assign \$56  = ! \$28 [14:0];
+  assign \$57  = x[15] & y[15];
+  assign \$58  = \$56  ? \$57  : x[15];
+  assign \$59  = x_nan | y_nan;
+  assign \$60  = x_inf & y_inf;
+  assign \$61  = \$60  & sub;
+  assign \$62  = \$59  | \$61 ;
+  assign swap = b[14:0] > a[14:0];
+  assign x = swap ? b : a;
+  assign y = swap ? a : b;
+  assign \$1  = ! x[14:10];
+  assign x_e = \$1  ? 5'h01 : x[14:10];
+  assign \$2  = ! x[14:10];
+  assign \$3  = ~ \$2 ;
+  assign \$4  = x[14:10] == 5'h1f;
+  assign \$5  = ! x[9:0];
+  assign x_inf = \$4  & \$5 ;
+  assign \$6  = x[14:10] == 5'h1f;
+  assign \$7  = | x[9:0];
+  assign x_nan = \$6  & \$7 ;
+  assign \$8  = ! x[14:10];
+  assign \$9  = ! x[9:0];
+  assign x_zero = \$8  & \$9 ;
+  assign \$10  = ! y[14:10];
+  assign y_e = \$10  ? 5'h01 : y[14:10];
+  assign \$11  = ! y[14:10];
+  assign \$12  = ~ \$11 ;
+  assign \$13  = y[14:10] == 5'h1f;
+  assign \$14  = ! y[9:0];
+  assign y_inf = \$13  & \$14 ;
+  assign \$15  = y[14:10] == 5'h1f;
+  assign \$16  = | y[9:0];
+  assign y_nan = \$15  & \$16 ;
+  assign \$17  = ! y[14:10];
+  assign \$18  = ! y[9:0];
+  assign y_zero = \$17  & \$18 ;
+  assign \$19  = x_e - y_e;
+  assign \$20  = \$19 [4:0] > 4'he;
+  assign \$21  = \$20  ? 5'h0e : \$19 [4:0];
+  assign \$22  = ya_full >> \$21 [3:0];
+  assign \$23  = ya_full >> \$21 [3:0];
+  assign \$24  = \$23  << \$21 [3:0];
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
     rp_msb = 4'h0;
-    if (\$37 [0]) begin
+    if (\$28 [0]) begin
       rp_msb = 4'h0;
     end
-    if (\$37 [1]) begin
+    if (\$28 [1]) begin
       rp_msb = 4'h1;
     end
-    if (\$37 [2]) begin
+    if (\$28 [2]) begin
       rp_msb = 4'h2;
     end
-    if (\$37 [3]) begin
+    if (\$28 [3]) begin
       rp_msb = 4'h3;
     end
-    if (\$37 [4]) begin
+    if (\$28 [4]) begin
       rp_msb = 4'h4;
     end
-    if (\$37 [5]) begin
+    if (\$28 [5]) begin
       rp_msb = 4'h5;
     end
-    if (\$37 [6]) begin
+    if (\$28 [6]) begin
       rp_msb = 4'h6;
     end
-    if (\$37 [7]) begin
+    if (\$28 [7]) begin
       rp_msb = 4'h7;
     end
-    if (\$37 [8]) begin
+    if (\$28 [8]) begin
       rp_msb = 4'h8;
     end
-    if (\$37 [9]) begin
+    if (\$28 [9]) begin
       rp_msb = 4'h9;
     end
-    if (\$37 [10]) begin
+    if (\$28 [10]) begin
       rp_msb = 4'ha;
     end
-    if (\$37 [11]) begin
+    if (\$28 [11]) begin
       rp_msb = 4'hb;
     end
-    if (\$37 [12]) begin
+    if (\$28 [12]) begin
       rp_msb = 4'hc;
     end
-    if (\$37 [13]) begin
+    if (\$28 [13]) begin
       rp_msb = 4'hd;
     end
-    if (\$37 [14]) begin
+    if (\$28 [14]) begin
       rp_msb = 4'he;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
     rp_rs = 4'h0;
-    if (\$44 ) begin
+    if (\$35 ) begin
       (* full_case = 32'd1 *)
-      if (\$45 ) begin
+      if (\$36 ) begin
         rp_rs = 4'hf;
       end else begin
-        rp_rs = \$46 [3:0];
+        rp_rs = \$37 [3:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
     (* full_case = 32'd1 *)
-    if (\$57 ) begin
-      rp_out = { \$67 , 15'h0000 };
-    end else if (\$58 ) begin
-      rp_out = { \$76 , 15'h7c00 };
+    if (\$48 ) begin
+      rp_out = { \$52 , 15'h0000 };
+    end else if (\$49 ) begin
+      rp_out = { \$55 , 15'h7c00 };
     end else begin
-      rp_out = { \$85 , \$56 [14:0] };
+      rp_out = { \$58 , \$47 [14:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
     (* full_case = 32'd1 *)
-    if (\$122 ) begin
+    if (\$62 ) begin
       s = 16'h7e00;
-    end else if (\$129 ) begin
-      s = \$131 ;
+    end else if (x_inf) begin
+      s = x;
     end else begin
       s = rp_out;
     end
   end
-  assign x_sig = { \$11 , \$7 [9:0] };
-  assign y_sig = { \$22 , \$18 [9:0] };
-  assign d = \$23 [4:0];
-  assign dcl = \$25 [3:0];
-  assign total = \$37 [14:0];
-  assign rp_ls = \$40 [3:0];
-  assign rp_norm = \$41 [14:0];
-  assign rp_eb = { \$43 [9], \$43 [9], \$43 [9], \$43 [9], \$43 [9], \$43 [9], \$43  };
-  assign rp_packed = \$56 [26:0];
-  assign xa = { \$11 , \$7 [9:0], 3'h0 };
-  assign ya_full = { \$22 , \$18 [9:0], 3'h0 };
-  assign \$50  = { \$49 [17], \$49 [17], \$49 [17], \$49 [17], \$49 [17], \$49 , 10'h000 };
+  assign x_sig = { \$3 , x[9:0] };
+  assign y_sig = { \$12 , y[9:0] };
+  assign d = \$19 [4:0];
+  assign dcl = \$21 [3:0];
+  assign total = \$28 [14:0];
+  assign rp_ls = \$31 [3:0];
+  assign rp_norm = \$32 [14:0];
+  assign rp_eb = { \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34  };
+  assign rp_packed = \$47 [26:0];
+  assign xa = { \$3 , x[9:0], 3'h0 };
+  assign ya_full = { \$12 , y[9:0], 3'h0 };
+  assign \$41  = { \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 , 10'h000 };
 endmodule
 
 module \lut_all_fp16_fp16tab_nosym.precompute1 (clk, rst, load, \table , a);
@@ -13720,135 +11398,66 @@ module \lut_all_fp16_fp16tab_nosym.precompute1.node10 (b, s, a);
   reg \$auto$verilog_backend.cc:2355:dump_module$25  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire \$100 ;
-  wire \$101 ;
-  wire [15:0] \$102 ;
-  wire \$103 ;
-  wire \$104 ;
-  wire [15:0] \$105 ;
-  wire \$106 ;
-  wire \$107 ;
-  wire \$108 ;
-  wire [15:0] \$109 ;
   wire \$11 ;
-  wire \$110 ;
-  wire \$111 ;
-  wire [15:0] \$112 ;
-  wire \$113 ;
-  wire \$114 ;
-  wire \$115 ;
-  wire \$116 ;
-  wire [15:0] \$117 ;
-  wire \$118 ;
-  wire [15:0] \$119 ;
   wire \$12 ;
-  wire \$120 ;
-  wire \$121 ;
-  wire \$122 ;
-  wire \$123 ;
-  wire [15:0] \$124 ;
-  wire \$125 ;
-  wire \$126 ;
-  wire [15:0] \$127 ;
-  wire \$128 ;
-  wire \$129 ;
-  wire [15:0] \$13 ;
-  wire \$130 ;
-  wire [15:0] \$131 ;
+  wire \$13 ;
   wire \$14 ;
   wire \$15 ;
-  wire [15:0] \$16 ;
+  wire \$16 ;
   wire \$17 ;
-  wire [15:0] \$18 ;
-  wire \$19 ;
-  wire [15:0] \$2 ;
-  wire [15:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire [5:0] \$23 ;
-  wire \$24 ;
-  wire [4:0] \$25 ;
-  wire [13:0] \$26 ;
-  wire [13:0] \$27 ;
-  wire [28:0] \$28 ;
-  wire \$29 ;
+  wire \$18 ;
+  wire [5:0] \$19 ;
+  wire \$2 ;
+  wire \$20 ;
+  wire [4:0] \$21 ;
+  wire [13:0] \$22 ;
+  wire [13:0] \$23 ;
+  wire [28:0] \$24 ;
+  wire \$25 ;
+  wire [14:0] \$26 ;
+  wire [14:0] \$27 ;
+  wire [15:0] \$28 ;
+  wire [5:0] \$29 ;
   wire \$3 ;
-  wire \$30 ;
-  wire [15:0] \$31 ;
-  wire \$32 ;
-  wire [15:0] \$33 ;
-  wire \$34 ;
-  wire [14:0] \$35 ;
-  wire [14:0] \$36 ;
-  wire [15:0] \$37 ;
-  wire [5:0] \$38 ;
-  wire [6:0] \$39 ;
+  wire [6:0] \$30 ;
+  wire [4:0] \$31 ;
+  wire [29:0] \$32 ;
+  wire [8:0] \$33 ;
+  wire [9:0] \$34 ;
+  wire \$35 ;
+  wire \$36 ;
+  wire [16:0] \$37 ;
+  wire [29:0] \$38 ;
+  wire [16:0] \$39 ;
   wire \$4 ;
-  wire [4:0] \$40 ;
-  wire [29:0] \$41 ;
-  wire [8:0] \$42 ;
-  wire [9:0] \$43 ;
+  wire [17:0] \$40 ;
+  wire [32:0] \$41 ;
+  wire [33:0] \$42 ;
+  wire \$43 ;
   wire \$44 ;
   wire \$45 ;
-  wire [16:0] \$46 ;
-  wire [29:0] \$47 ;
-  wire [16:0] \$48 ;
-  wire [17:0] \$49 ;
-  wire [15:0] \$5 ;
-  wire [32:0] \$50 ;
-  wire [33:0] \$51 ;
+  wire \$46 ;
+  wire [34:0] \$47 ;
+  wire \$48 ;
+  wire \$49 ;
+  wire \$5 ;
+  wire \$50 ;
+  wire \$51 ;
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire [34:0] \$56 ;
+  wire \$56 ;
   wire \$57 ;
   wire \$58 ;
   wire \$59 ;
   wire \$6 ;
   wire \$60 ;
-  wire [15:0] \$61 ;
+  wire \$61 ;
   wire \$62 ;
-  wire [15:0] \$63 ;
-  wire \$64 ;
-  wire \$65 ;
-  wire [15:0] \$66 ;
-  wire \$67 ;
-  wire \$68 ;
-  wire \$69 ;
-  wire [15:0] \$7 ;
-  wire [15:0] \$70 ;
-  wire \$71 ;
-  wire [15:0] \$72 ;
-  wire \$73 ;
-  wire \$74 ;
-  wire [15:0] \$75 ;
-  wire \$76 ;
-  wire \$77 ;
-  wire \$78 ;
-  wire [15:0] \$79 ;
+  wire \$7 ;
   wire \$8 ;
-  wire \$80 ;
-  wire [15:0] \$81 ;
-  wire \$82 ;
-  wire \$83 ;
-  wire [15:0] \$84 ;
-  wire \$85 ;
-  wire \$86 ;
-  wire [15:0] \$87 ;
-  wire \$88 ;
-  wire \$89 ;
-  wire [15:0] \$9 ;
-  wire [15:0] \$90 ;
-  wire \$91 ;
-  wire \$92 ;
-  wire \$93 ;
-  wire [15:0] \$94 ;
-  wire \$95 ;
-  wire \$96 ;
-  wire [15:0] \$97 ;
-  wire \$98 ;
-  wire \$99 ;
+  wire \$9 ;
   input [15:0] a;
   wire [15:0] a;
   input [15:0] b;
@@ -13867,380 +11476,262 @@ module \lut_all_fp16_fp16tab_nosym.precompute1.node10 (b, s, a);
   wire [14:0] rp_sh;
   output [15:0] s;
   reg [15:0] s;
+  wire sub;
+  wire swap;
   wire [14:0] total;
+  wire [15:0] x;
   wire [4:0] x_e;
+  wire x_inf;
+  wire x_nan;
   wire [10:0] x_sig;
+  wire x_zero;
   wire [13:0] xa;
+  wire [15:0] y;
   wire [4:0] y_e;
+  wire y_inf;
+  wire y_nan;
   wire [10:0] y_sig;
+  wire y_zero;
   wire [13:0] ya;
   wire [13:0] ya_full;
-  assign \$1  = b[14:0] > a[14:0];
-  assign \$2  = \$1  ? b : a;
-  assign \$3  = ! \$2 [14:10];
-  assign \$4  = b[14:0] > a[14:0];
-  assign \$5  = \$4  ? b : a;
-  assign x_e = \$3  ? 5'h01 : \$5 [14:10];
-  assign \$6  = b[14:0] > a[14:0];
-  assign \$7  = \$6  ? b : a;
-  assign \$8  = b[14:0] > a[14:0];
-  assign \$9  = \$8  ? b : a;
-  assign \$10  = ! \$9 [14:10];
-  assign \$11  = ~ \$10 ;
-  assign \$12  = b[14:0] > a[14:0];
-  assign \$13  = \$12  ? a : b;
-  assign \$14  = ! \$13 [14:10];
-  assign \$15  = b[14:0] > a[14:0];
-  assign \$16  = \$15  ? a : b;
-  assign y_e = \$14  ? 5'h01 : \$16 [14:10];
-  assign \$17  = b[14:0] > a[14:0];
-  assign \$18  = \$17  ? a : b;
-  assign \$19  = b[14:0] > a[14:0];
-  assign \$20  = \$19  ? a : b;
-  assign \$21  = ! \$20 [14:10];
-  assign \$22  = ~ \$21 ;
-  assign \$23  = x_e - y_e;
-  assign \$24  = \$23 [4:0] > 4'he;
-  assign \$25  = \$24  ? 5'h0e : \$23 [4:0];
-  assign \$26  = ya_full >> \$25 [3:0];
-  assign \$27  = ya_full >> \$25 [3:0];
-  assign \$28  = \$27  << \$25 [3:0];
-  assign \$29  = \$28 [13:0] != ya_full;
-  assign ya = \$26  | { 13'h0000, \$29  };
-  assign \$30  = b[14:0] > a[14:0];
-  assign \$31  = \$30  ? b : a;
-  assign \$32  = b[14:0] > a[14:0];
-  assign \$33  = \$32  ? a : b;
-  assign \$34  = \$31 [15] ^ \$33 [15];
-  assign \$35  = xa - ya;
-  assign \$36  = xa + ya;
-  assign \$37  = \$34  ? { \$35 [14], \$35  } : { 1'h0, \$36  };
-  assign \$38  = x_e - 4'hf;
-  assign \$39  = $signed(\$38 ) - $signed(5'h0a);
-  assign exp_lsb = $signed(\$39 ) - $signed(3'h3);
-  assign \$40  = 4'he - rp_msb;
-  assign \$41  = \$37 [14:0] << \$40 [3:0];
-  assign \$42  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$43  = $signed(\$42 ) + $signed(5'h0f);
-  assign \$44  = $signed(\$43 ) < $signed(2'h1);
-  assign \$45  = $signed(\$43 ) < $signed(5'h12);
-  assign \$46  = $signed(2'h1) - $signed(\$43 );
-  assign rp_sh = \$41 [14:0] >> rp_rs;
-  assign \$47  = rp_sh << rp_rs;
-  assign rp_lost = \$47 [14:0] != \$41 [14:0];
-  assign \$48  = $signed(\$43 ) + $signed({ 1'h0, rp_rs });
-  assign \$49  = $signed(\$48 ) - $signed(2'h1);
-  assign \$51  = $signed(\$50 ) + $signed({ 1'h0, rp_sh[14:4] });
-  assign \$52  = | rp_sh[2:0];
-  assign \$53  = \$52  | rp_lost;
-  assign \$54  = \$53  | rp_sh[4];
-  assign \$55  = rp_sh[3] & \$54 ;
-  assign \$56  = $signed(\$51 ) + $signed({ 1'h0, \$55  });
-  assign \$57  = ! \$37 [14:0];
-  assign \$58  = \$56 [26:0] >= 15'h7c00;
-  assign \$59  = ! \$37 [14:0];
-  assign \$60  = b[14:0] > a[14:0];
-  assign \$61  = \$60  ? b : a;
-  assign \$62  = b[14:0] > a[14:0];
-  assign \$63  = \$62  ? a : b;
-  assign \$64  = \$61 [15] & \$63 [15];
-  assign \$65  = b[14:0] > a[14:0];
-  assign \$66  = \$65  ? b : a;
-  assign \$67  = \$59  ? \$64  : \$66 [15];
-  assign \$68  = ! \$37 [14:0];
-  assign \$69  = b[14:0] > a[14:0];
-  assign \$70  = \$69  ? b : a;
-  assign \$71  = b[14:0] > a[14:0];
-  assign \$72  = \$71  ? a : b;
-  assign \$73  = \$70 [15] & \$72 [15];
-  assign \$74  = b[14:0] > a[14:0];
-  assign \$75  = \$74  ? b : a;
-  assign \$76  = \$68  ? \$73  : \$75 [15];
-  assign \$77  = ! \$37 [14:0];
-  assign \$78  = b[14:0] > a[14:0];
-  assign \$79  = \$78  ? b : a;
-  assign \$80  = b[14:0] > a[14:0];
-  assign \$81  = \$80  ? a : b;
-  assign \$82  = \$79 [15] & \$81 [15];
-  assign \$83  = b[14:0] > a[14:0];
-  assign \$84  = \$83  ? b : a;
-  assign \$85  = \$77  ? \$82  : \$84 [15];
-  assign \$86  = b[14:0] > a[14:0];
-  assign \$87  = \$86  ? b : a;
-  assign \$88  = \$87 [14:10] == 5'h1f;
-  assign \$89  = b[14:0] > a[14:0];
-  assign \$90  = \$89  ? b : a;
-  assign \$91  = | \$90 [9:0];
-  assign \$92  = \$88  & \$91 ;
-  assign \$93  = b[14:0] > a[14:0];
-  assign \$94  = \$93  ? a : b;
-  assign \$95  = \$94 [14:10] == 5'h1f;
-  assign \$96  = b[14:0] > a[14:0];
-  assign \$97  = \$96  ? a : b;
-  assign \$98  = | \$97 [9:0];
-  assign \$99  = \$95  & \$98 ;
-  assign \$100  = \$92  | \$99 ;
-  assign \$101  = b[14:0] > a[14:0];
-  assign \$102  = \$101  ? b : a;
-  assign \$103  = \$102 [14:10] == 5'h1f;
-  assign \$104  = b[14:0] > a[14:0];
-  assign \$105  = \$104  ? b : a;
-  assign \$106  = ! \$105 [9:0];
-  assign \$107  = \$103  & \$106 ;
-  assign \$108  = b[14:0] > a[14:0];
-  assign \$109  = \$108  ? a : b;
-  assign \$110  = \$109 [14:10] == 5'h1f;
-  assign \$111  = b[14:0] > a[14:0];
-  assign \$112  = \$111  ? a : b;
-  assign \$113  = ! \$112 [9:0];
-  assign \$114  = \$110  & \$113 ;
-  assign \$115  = \$107  & \$114 ;
-  assign \$116  = b[14:0] > a[14:0];
-  assign \$117  = \$116  ? b : a;
-  assign \$118  = b[14:0] > a[14:0];
-  assign \$119  = \$118  ? a : b;
-  assign \$120  = \$117 [15] ^ \$119 [15];
-  assign \$121  = \$115  & \$120 ;
-  assign \$122  = \$100  | \$121 ;
-  assign \$123  = b[14:0] > a[14:0];
-  assign \$124  = \$123  ? b : a;
-  assign \$125  = \$124 [14:10] == 5'h1f;
-  assign \$126  = b[14:0] > a[14:0];
-  assign \$127  = \$126  ? b : a;
-  assign \$128  = ! \$127 [9:0];
-  assign \$129  = \$125  & \$128 ;
-  assign \$130  = b[14:0] > a[14:0];
-  assign \$131  = \$130  ? b : a;
+  assign \$25  = \$24 [13:0] != ya_full;
+  assign ya = \$22  | { 13'h0000, \$25  };
+  assign sub = x[15] ^ y[15];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 4'hf;
+  assign \$30  = $signed(\$29 ) - $signed(5'h0a);
+  assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
+  assign \$31  = 4'he - rp_msb;
+  assign \$32  = \$28 [14:0] << \$31 [3:0];
+  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$34  = $signed(\$33 ) + $signed(5'h0f);
+  assign \$35  = $signed(\$34 ) < $signed(2'h1);
+  assign \$36  = $signed(\$34 ) < $signed(5'h12);
+  assign \$37  = $signed(2'h1) - $signed(\$34 );
+  assign rp_sh = \$32 [14:0] >> rp_rs;
+  assign \$38  = rp_sh << rp_rs;
+  assign rp_lost = \$38 [14:0] != \$32 [14:0];
+  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
+  assign \$40  = $signed(\$39 ) - $signed(2'h1);
+  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[14:4] });
+  assign \$43  = | rp_sh[2:0];
+  assign \$44  = \$43  | rp_lost;
+  assign \$45  = \$44  | rp_sh[4];
+  assign \$46  = rp_sh[3] & \$45 ;
+  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
+  assign \$48  = ! \$28 [14:0];
+  assign \$49  = \$47 [26:0] >= 15'h7c00;
+  assign \$50  = ! \$28 [14:0];
+  assign \$51  = x[15] & y[15];
+  assign \$52  = \$50  ? \$51  : x[15];
+  assign \$53  = ! \$28 [14:0];
+  assign \$54  = x[15] & y[15];
+  assign \$55  = \$53  ? \$54  : x[15];
+  assign \$56  = ! \$28 [14:0];
+  assign \$57  = x[15] & y[15];
+  assign \$58  = \$56  ? \$57  : x[15];
+  assign \$59  = x_nan | y_nan;
+  assign \$60  = x_inf & y_inf;
+  assign \$61  = \$60  & sub;
+  assign \$62  = \$59  | \$61 ;
+  assign swap = b[14:0] > a[14:0];
+  assign x = swap ? b : a;
+  assign y = swap ? a : b;
+  assign \$1  = ! x[14:10];
+  assign x_e = \$1  ? 5'h01 : x[14:10];
+  assign \$2  = ! x[14:10];
+  assign \$3  = ~ \$2 ;
+  assign \$4  = x[14:10] == 5'h1f;
+  assign \$5  = ! x[9:0];
+  assign x_inf = \$4  & \$5 ;
+  assign \$6  = x[14:10] == 5'h1f;
+  assign \$7  = | x[9:0];
+  assign x_nan = \$6  & \$7 ;
+  assign \$8  = ! x[14:10];
+  assign \$9  = ! x[9:0];
+  assign x_zero = \$8  & \$9 ;
+  assign \$10  = ! y[14:10];
+  assign y_e = \$10  ? 5'h01 : y[14:10];
+  assign \$11  = ! y[14:10];
+  assign \$12  = ~ \$11 ;
+  assign \$13  = y[14:10] == 5'h1f;
+  assign \$14  = ! y[9:0];
+  assign y_inf = \$13  & \$14 ;
+  assign \$15  = y[14:10] == 5'h1f;
+  assign \$16  = | y[9:0];
+  assign y_nan = \$15  & \$16 ;
+  assign \$17  = ! y[14:10];
+  assign \$18  = ! y[9:0];
+  assign y_zero = \$17  & \$18 ;
+  assign \$19  = x_e - y_e;
+  assign \$20  = \$19 [4:0] > 4'he;
+  assign \$21  = \$20  ? 5'h0e : \$19 [4:0];
+  assign \$22  = ya_full >> \$21 [3:0];
+  assign \$23  = ya_full >> \$21 [3:0];
+  assign \$24  = \$23  << \$21 [3:0];
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
     rp_msb = 4'h0;
-    if (\$37 [0]) begin
+    if (\$28 [0]) begin
       rp_msb = 4'h0;
     end
-    if (\$37 [1]) begin
+    if (\$28 [1]) begin
       rp_msb = 4'h1;
     end
-    if (\$37 [2]) begin
+    if (\$28 [2]) begin
       rp_msb = 4'h2;
     end
-    if (\$37 [3]) begin
+    if (\$28 [3]) begin
       rp_msb = 4'h3;
     end
-    if (\$37 [4]) begin
+    if (\$28 [4]) begin
       rp_msb = 4'h4;
     end
-    if (\$37 [5]) begin
+    if (\$28 [5]) begin
       rp_msb = 4'h5;
     end
-    if (\$37 [6]) begin
+    if (\$28 [6]) begin
       rp_msb = 4'h6;
     end
-    if (\$37 [7]) begin
+    if (\$28 [7]) begin
       rp_msb = 4'h7;
     end
-    if (\$37 [8]) begin
+    if (\$28 [8]) begin
       rp_msb = 4'h8;
     end
-    if (\$37 [9]) begin
+    if (\$28 [9]) begin
       rp_msb = 4'h9;
     end
-    if (\$37 [10]) begin
+    if (\$28 [10]) begin
       rp_msb = 4'ha;
     end
-    if (\$37 [11]) begin
+    if (\$28 [11]) begin
       rp_msb = 4'hb;
     end
-    if (\$37 [12]) begin
+    if (\$28 [12]) begin
       rp_msb = 4'hc;
     end
-    if (\$37 [13]) begin
+    if (\$28 [13]) begin
       rp_msb = 4'hd;
     end
-    if (\$37 [14]) begin
+    if (\$28 [14]) begin
       rp_msb = 4'he;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
     rp_rs = 4'h0;
-    if (\$44 ) begin
+    if (\$35 ) begin
       (* full_case = 32'd1 *)
-      if (\$45 ) begin
+      if (\$36 ) begin
         rp_rs = 4'hf;
       end else begin
-        rp_rs = \$46 [3:0];
+        rp_rs = \$37 [3:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
     (* full_case = 32'd1 *)
-    if (\$57 ) begin
-      rp_out = { \$67 , 15'h0000 };
-    end else if (\$58 ) begin
-      rp_out = { \$76 , 15'h7c00 };
+    if (\$48 ) begin
+      rp_out = { \$52 , 15'h0000 };
+    end else if (\$49 ) begin
+      rp_out = { \$55 , 15'h7c00 };
     end else begin
-      rp_out = { \$85 , \$56 [14:0] };
+      rp_out = { \$58 , \$47 [14:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
     (* full_case = 32'd1 *)
-    if (\$122 ) begin
+    if (\$62 ) begin
       s = 16'h7e00;
-    end else if (\$129 ) begin
-      s = \$131 ;
+    end else if (x_inf) begin
+      s = x;
     end else begin
       s = rp_out;
     end
   end
-  assign x_sig = { \$11 , \$7 [9:0] };
-  assign y_sig = { \$22 , \$18 [9:0] };
-  assign d = \$23 [4:0];
-  assign dcl = \$25 [3:0];
-  assign total = \$37 [14:0];
-  assign rp_ls = \$40 [3:0];
-  assign rp_norm = \$41 [14:0];
-  assign rp_eb = { \$43 [9], \$43 [9], \$43 [9], \$43 [9], \$43 [9], \$43 [9], \$43  };
-  assign rp_packed = \$56 [26:0];
-  assign xa = { \$11 , \$7 [9:0], 3'h0 };
-  assign ya_full = { \$22 , \$18 [9:0], 3'h0 };
-  assign \$50  = { \$49 [17], \$49 [17], \$49 [17], \$49 [17], \$49 [17], \$49 , 10'h000 };
+  assign x_sig = { \$3 , x[9:0] };
+  assign y_sig = { \$12 , y[9:0] };
+  assign d = \$19 [4:0];
+  assign dcl = \$21 [3:0];
+  assign total = \$28 [14:0];
+  assign rp_ls = \$31 [3:0];
+  assign rp_norm = \$32 [14:0];
+  assign rp_eb = { \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34  };
+  assign rp_packed = \$47 [26:0];
+  assign xa = { \$3 , x[9:0], 3'h0 };
+  assign ya_full = { \$12 , y[9:0], 3'h0 };
+  assign \$41  = { \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 , 10'h000 };
 endmodule
 
 module \lut_all_fp16_fp16tab_nosym.precompute1.node11 (a, s, b);
   reg \$auto$verilog_backend.cc:2355:dump_module$26  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire \$100 ;
-  wire \$101 ;
-  wire [15:0] \$102 ;
-  wire \$103 ;
-  wire \$104 ;
-  wire [15:0] \$105 ;
-  wire \$106 ;
-  wire \$107 ;
-  wire \$108 ;
-  wire [15:0] \$109 ;
   wire \$11 ;
-  wire \$110 ;
-  wire \$111 ;
-  wire [15:0] \$112 ;
-  wire \$113 ;
-  wire \$114 ;
-  wire \$115 ;
-  wire \$116 ;
-  wire [15:0] \$117 ;
-  wire \$118 ;
-  wire [15:0] \$119 ;
   wire \$12 ;
-  wire \$120 ;
-  wire \$121 ;
-  wire \$122 ;
-  wire \$123 ;
-  wire [15:0] \$124 ;
-  wire \$125 ;
-  wire \$126 ;
-  wire [15:0] \$127 ;
-  wire \$128 ;
-  wire \$129 ;
-  wire [15:0] \$13 ;
-  wire \$130 ;
-  wire [15:0] \$131 ;
+  wire \$13 ;
   wire \$14 ;
   wire \$15 ;
-  wire [15:0] \$16 ;
+  wire \$16 ;
   wire \$17 ;
-  wire [15:0] \$18 ;
-  wire \$19 ;
-  wire [15:0] \$2 ;
-  wire [15:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire [5:0] \$23 ;
-  wire \$24 ;
-  wire [4:0] \$25 ;
-  wire [13:0] \$26 ;
-  wire [13:0] \$27 ;
-  wire [28:0] \$28 ;
-  wire \$29 ;
+  wire \$18 ;
+  wire [5:0] \$19 ;
+  wire \$2 ;
+  wire \$20 ;
+  wire [4:0] \$21 ;
+  wire [13:0] \$22 ;
+  wire [13:0] \$23 ;
+  wire [28:0] \$24 ;
+  wire \$25 ;
+  wire [14:0] \$26 ;
+  wire [14:0] \$27 ;
+  wire [15:0] \$28 ;
+  wire [5:0] \$29 ;
   wire \$3 ;
-  wire \$30 ;
-  wire [15:0] \$31 ;
-  wire \$32 ;
-  wire [15:0] \$33 ;
-  wire \$34 ;
-  wire [14:0] \$35 ;
-  wire [14:0] \$36 ;
-  wire [15:0] \$37 ;
-  wire [5:0] \$38 ;
-  wire [6:0] \$39 ;
+  wire [6:0] \$30 ;
+  wire [4:0] \$31 ;
+  wire [29:0] \$32 ;
+  wire [8:0] \$33 ;
+  wire [9:0] \$34 ;
+  wire \$35 ;
+  wire \$36 ;
+  wire [16:0] \$37 ;
+  wire [29:0] \$38 ;
+  wire [16:0] \$39 ;
   wire \$4 ;
-  wire [4:0] \$40 ;
-  wire [29:0] \$41 ;
-  wire [8:0] \$42 ;
-  wire [9:0] \$43 ;
+  wire [17:0] \$40 ;
+  wire [32:0] \$41 ;
+  wire [33:0] \$42 ;
+  wire \$43 ;
   wire \$44 ;
   wire \$45 ;
-  wire [16:0] \$46 ;
-  wire [29:0] \$47 ;
-  wire [16:0] \$48 ;
-  wire [17:0] \$49 ;
-  wire [15:0] \$5 ;
-  wire [32:0] \$50 ;
-  wire [33:0] \$51 ;
+  wire \$46 ;
+  wire [34:0] \$47 ;
+  wire \$48 ;
+  wire \$49 ;
+  wire \$5 ;
+  wire \$50 ;
+  wire \$51 ;
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire [34:0] \$56 ;
+  wire \$56 ;
   wire \$57 ;
   wire \$58 ;
   wire \$59 ;
   wire \$6 ;
   wire \$60 ;
-  wire [15:0] \$61 ;
+  wire \$61 ;
   wire \$62 ;
-  wire [15:0] \$63 ;
-  wire \$64 ;
-  wire \$65 ;
-  wire [15:0] \$66 ;
-  wire \$67 ;
-  wire \$68 ;
-  wire \$69 ;
-  wire [15:0] \$7 ;
-  wire [15:0] \$70 ;
-  wire \$71 ;
-  wire [15:0] \$72 ;
-  wire \$73 ;
-  wire \$74 ;
-  wire [15:0] \$75 ;
-  wire \$76 ;
-  wire \$77 ;
-  wire \$78 ;
-  wire [15:0] \$79 ;
+  wire \$7 ;
   wire \$8 ;
-  wire \$80 ;
-  wire [15:0] \$81 ;
-  wire \$82 ;
-  wire \$83 ;
-  wire [15:0] \$84 ;
-  wire \$85 ;
-  wire \$86 ;
-  wire [15:0] \$87 ;
-  wire \$88 ;
-  wire \$89 ;
-  wire [15:0] \$9 ;
-  wire [15:0] \$90 ;
-  wire \$91 ;
-  wire \$92 ;
-  wire \$93 ;
-  wire [15:0] \$94 ;
-  wire \$95 ;
-  wire \$96 ;
-  wire [15:0] \$97 ;
-  wire \$98 ;
-  wire \$99 ;
+  wire \$9 ;
   input [15:0] a;
   wire [15:0] a;
   input [15:0] b;
@@ -14259,380 +11750,262 @@ module \lut_all_fp16_fp16tab_nosym.precompute1.node11 (a, s, b);
   wire [14:0] rp_sh;
   output [15:0] s;
   reg [15:0] s;
+  wire sub;
+  wire swap;
   wire [14:0] total;
+  wire [15:0] x;
   wire [4:0] x_e;
+  wire x_inf;
+  wire x_nan;
   wire [10:0] x_sig;
+  wire x_zero;
   wire [13:0] xa;
+  wire [15:0] y;
   wire [4:0] y_e;
+  wire y_inf;
+  wire y_nan;
   wire [10:0] y_sig;
+  wire y_zero;
   wire [13:0] ya;
   wire [13:0] ya_full;
-  assign \$1  = b[14:0] > a[14:0];
-  assign \$2  = \$1  ? b : a;
-  assign \$3  = ! \$2 [14:10];
-  assign \$4  = b[14:0] > a[14:0];
-  assign \$5  = \$4  ? b : a;
-  assign x_e = \$3  ? 5'h01 : \$5 [14:10];
-  assign \$6  = b[14:0] > a[14:0];
-  assign \$7  = \$6  ? b : a;
-  assign \$8  = b[14:0] > a[14:0];
-  assign \$9  = \$8  ? b : a;
-  assign \$10  = ! \$9 [14:10];
-  assign \$11  = ~ \$10 ;
-  assign \$12  = b[14:0] > a[14:0];
-  assign \$13  = \$12  ? a : b;
-  assign \$14  = ! \$13 [14:10];
-  assign \$15  = b[14:0] > a[14:0];
-  assign \$16  = \$15  ? a : b;
-  assign y_e = \$14  ? 5'h01 : \$16 [14:10];
-  assign \$17  = b[14:0] > a[14:0];
-  assign \$18  = \$17  ? a : b;
-  assign \$19  = b[14:0] > a[14:0];
-  assign \$20  = \$19  ? a : b;
-  assign \$21  = ! \$20 [14:10];
-  assign \$22  = ~ \$21 ;
-  assign \$23  = x_e - y_e;
-  assign \$24  = \$23 [4:0] > 4'he;
-  assign \$25  = \$24  ? 5'h0e : \$23 [4:0];
-  assign \$26  = ya_full >> \$25 [3:0];
-  assign \$27  = ya_full >> \$25 [3:0];
-  assign \$28  = \$27  << \$25 [3:0];
-  assign \$29  = \$28 [13:0] != ya_full;
-  assign ya = \$26  | { 13'h0000, \$29  };
-  assign \$30  = b[14:0] > a[14:0];
-  assign \$31  = \$30  ? b : a;
-  assign \$32  = b[14:0] > a[14:0];
-  assign \$33  = \$32  ? a : b;
-  assign \$34  = \$31 [15] ^ \$33 [15];
-  assign \$35  = xa - ya;
-  assign \$36  = xa + ya;
-  assign \$37  = \$34  ? { \$35 [14], \$35  } : { 1'h0, \$36  };
-  assign \$38  = x_e - 4'hf;
-  assign \$39  = $signed(\$38 ) - $signed(5'h0a);
-  assign exp_lsb = $signed(\$39 ) - $signed(3'h3);
-  assign \$40  = 4'he - rp_msb;
-  assign \$41  = \$37 [14:0] << \$40 [3:0];
-  assign \$42  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$43  = $signed(\$42 ) + $signed(5'h0f);
-  assign \$44  = $signed(\$43 ) < $signed(2'h1);
-  assign \$45  = $signed(\$43 ) < $signed(5'h12);
-  assign \$46  = $signed(2'h1) - $signed(\$43 );
-  assign rp_sh = \$41 [14:0] >> rp_rs;
-  assign \$47  = rp_sh << rp_rs;
-  assign rp_lost = \$47 [14:0] != \$41 [14:0];
-  assign \$48  = $signed(\$43 ) + $signed({ 1'h0, rp_rs });
-  assign \$49  = $signed(\$48 ) - $signed(2'h1);
-  assign \$51  = $signed(\$50 ) + $signed({ 1'h0, rp_sh[14:4] });
-  assign \$52  = | rp_sh[2:0];
-  assign \$53  = \$52  | rp_lost;
-  assign \$54  = \$53  | rp_sh[4];
-  assign \$55  = rp_sh[3] & \$54 ;
-  assign \$56  = $signed(\$51 ) + $signed({ 1'h0, \$55  });
-  assign \$57  = ! \$37 [14:0];
-  assign \$58  = \$56 [26:0] >= 15'h7c00;
-  assign \$59  = ! \$37 [14:0];
-  assign \$60  = b[14:0] > a[14:0];
-  assign \$61  = \$60  ? b : a;
-  assign \$62  = b[14:0] > a[14:0];
-  assign \$63  = \$62  ? a : b;
-  assign \$64  = \$61 [15] & \$63 [15];
-  assign \$65  = b[14:0] > a[14:0];
-  assign \$66  = \$65  ? b : a;
-  assign \$67  = \$59  ? \$64  : \$66 [15];
-  assign \$68  = ! \$37 [14:0];
-  assign \$69  = b[14:0] > a[14:0];
-  assign \$70  = \$69  ? b : a;
-  assign \$71  = b[14:0] > a[14:0];
-  assign \$72  = \$71  ? a : b;
-  assign \$73  = \$70 [15] & \$72 [15];
-  assign \$74  = b[14:0] > a[14:0];
-  assign \$75  = \$74  ? b : a;
-  assign \$76  = \$68  ? \$73  : \$75 [15];
-  assign \$77  = ! \$37 [14:0];
-  assign \$78  = b[14:0] > a[14:0];
-  assign \$79  = \$78  ? b : a;
-  assign \$80  = b[14:0] > a[14:0];
-  assign \$81  = \$80  ? a : b;
-  assign \$82  = \$79 [15] & \$81 [15];
-  assign \$83  = b[14:0] > a[14:0];
-  assign \$84  = \$83  ? b : a;
-  assign \$85  = \$77  ? \$82  : \$84 [15];
-  assign \$86  = b[14:0] > a[14:0];
-  assign \$87  = \$86  ? b : a;
-  assign \$88  = \$87 [14:10] == 5'h1f;
-  assign \$89  = b[14:0] > a[14:0];
-  assign \$90  = \$89  ? b : a;
-  assign \$91  = | \$90 [9:0];
-  assign \$92  = \$88  & \$91 ;
-  assign \$93  = b[14:0] > a[14:0];
-  assign \$94  = \$93  ? a : b;
-  assign \$95  = \$94 [14:10] == 5'h1f;
-  assign \$96  = b[14:0] > a[14:0];
-  assign \$97  = \$96  ? a : b;
-  assign \$98  = | \$97 [9:0];
-  assign \$99  = \$95  & \$98 ;
-  assign \$100  = \$92  | \$99 ;
-  assign \$101  = b[14:0] > a[14:0];
-  assign \$102  = \$101  ? b : a;
-  assign \$103  = \$102 [14:10] == 5'h1f;
-  assign \$104  = b[14:0] > a[14:0];
-  assign \$105  = \$104  ? b : a;
-  assign \$106  = ! \$105 [9:0];
-  assign \$107  = \$103  & \$106 ;
-  assign \$108  = b[14:0] > a[14:0];
-  assign \$109  = \$108  ? a : b;
-  assign \$110  = \$109 [14:10] == 5'h1f;
-  assign \$111  = b[14:0] > a[14:0];
-  assign \$112  = \$111  ? a : b;
-  assign \$113  = ! \$112 [9:0];
-  assign \$114  = \$110  & \$113 ;
-  assign \$115  = \$107  & \$114 ;
-  assign \$116  = b[14:0] > a[14:0];
-  assign \$117  = \$116  ? b : a;
-  assign \$118  = b[14:0] > a[14:0];
-  assign \$119  = \$118  ? a : b;
-  assign \$120  = \$117 [15] ^ \$119 [15];
-  assign \$121  = \$115  & \$120 ;
-  assign \$122  = \$100  | \$121 ;
-  assign \$123  = b[14:0] > a[14:0];
-  assign \$124  = \$123  ? b : a;
-  assign \$125  = \$124 [14:10] == 5'h1f;
-  assign \$126  = b[14:0] > a[14:0];
-  assign \$127  = \$126  ? b : a;
-  assign \$128  = ! \$127 [9:0];
-  assign \$129  = \$125  & \$128 ;
-  assign \$130  = b[14:0] > a[14:0];
-  assign \$131  = \$130  ? b : a;
+  assign \$25  = \$24 [13:0] != ya_full;
+  assign ya = \$22  | { 13'h0000, \$25  };
+  assign sub = x[15] ^ y[15];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 4'hf;
+  assign \$30  = $signed(\$29 ) - $signed(5'h0a);
+  assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
+  assign \$31  = 4'he - rp_msb;
+  assign \$32  = \$28 [14:0] << \$31 [3:0];
+  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$34  = $signed(\$33 ) + $signed(5'h0f);
+  assign \$35  = $signed(\$34 ) < $signed(2'h1);
+  assign \$36  = $signed(\$34 ) < $signed(5'h12);
+  assign \$37  = $signed(2'h1) - $signed(\$34 );
+  assign rp_sh = \$32 [14:0] >> rp_rs;
+  assign \$38  = rp_sh << rp_rs;
+  assign rp_lost = \$38 [14:0] != \$32 [14:0];
+  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
+  assign \$40  = $signed(\$39 ) - $signed(2'h1);
+  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[14:4] });
+  assign \$43  = | rp_sh[2:0];
+  assign \$44  = \$43  | rp_lost;
+  assign \$45  = \$44  | rp_sh[4];
+  assign \$46  = rp_sh[3] & \$45 ;
+  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
+  assign \$48  = ! \$28 [14:0];
+  assign \$49  = \$47 [26:0] >= 15'h7c00;
+  assign \$50  = ! \$28 [14:0];
+  assign \$51  = x[15] & y[15];
+  assign \$52  = \$50  ? \$51  : x[15];
+  assign \$53  = ! \$28 [14:0];
+  assign \$54  = x[15] & y[15];
+  assign \$55  = \$53  ? \$54  : x[15];
+  assign \$56  = ! \$28 [14:0];
+  assign \$57  = x[15] & y[15];
+  assign \$58  = \$56  ? \$57  : x[15];
+  assign \$59  = x_nan | y_nan;
+  assign \$60  = x_inf & y_inf;
+  assign \$61  = \$60  & sub;
+  assign \$62  = \$59  | \$61 ;
+  assign swap = b[14:0] > a[14:0];
+  assign x = swap ? b : a;
+  assign y = swap ? a : b;
+  assign \$1  = ! x[14:10];
+  assign x_e = \$1  ? 5'h01 : x[14:10];
+  assign \$2  = ! x[14:10];
+  assign \$3  = ~ \$2 ;
+  assign \$4  = x[14:10] == 5'h1f;
+  assign \$5  = ! x[9:0];
+  assign x_inf = \$4  & \$5 ;
+  assign \$6  = x[14:10] == 5'h1f;
+  assign \$7  = | x[9:0];
+  assign x_nan = \$6  & \$7 ;
+  assign \$8  = ! x[14:10];
+  assign \$9  = ! x[9:0];
+  assign x_zero = \$8  & \$9 ;
+  assign \$10  = ! y[14:10];
+  assign y_e = \$10  ? 5'h01 : y[14:10];
+  assign \$11  = ! y[14:10];
+  assign \$12  = ~ \$11 ;
+  assign \$13  = y[14:10] == 5'h1f;
+  assign \$14  = ! y[9:0];
+  assign y_inf = \$13  & \$14 ;
+  assign \$15  = y[14:10] == 5'h1f;
+  assign \$16  = | y[9:0];
+  assign y_nan = \$15  & \$16 ;
+  assign \$17  = ! y[14:10];
+  assign \$18  = ! y[9:0];
+  assign y_zero = \$17  & \$18 ;
+  assign \$19  = x_e - y_e;
+  assign \$20  = \$19 [4:0] > 4'he;
+  assign \$21  = \$20  ? 5'h0e : \$19 [4:0];
+  assign \$22  = ya_full >> \$21 [3:0];
+  assign \$23  = ya_full >> \$21 [3:0];
+  assign \$24  = \$23  << \$21 [3:0];
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
     rp_msb = 4'h0;
-    if (\$37 [0]) begin
+    if (\$28 [0]) begin
       rp_msb = 4'h0;
     end
-    if (\$37 [1]) begin
+    if (\$28 [1]) begin
       rp_msb = 4'h1;
     end
-    if (\$37 [2]) begin
+    if (\$28 [2]) begin
       rp_msb = 4'h2;
     end
-    if (\$37 [3]) begin
+    if (\$28 [3]) begin
       rp_msb = 4'h3;
     end
-    if (\$37 [4]) begin
+    if (\$28 [4]) begin
       rp_msb = 4'h4;
     end
-    if (\$37 [5]) begin
+    if (\$28 [5]) begin
       rp_msb = 4'h5;
     end
-    if (\$37 [6]) begin
+    if (\$28 [6]) begin
       rp_msb = 4'h6;
     end
-    if (\$37 [7]) begin
+    if (\$28 [7]) begin
       rp_msb = 4'h7;
     end
-    if (\$37 [8]) begin
+    if (\$28 [8]) begin
       rp_msb = 4'h8;
     end
-    if (\$37 [9]) begin
+    if (\$28 [9]) begin
       rp_msb = 4'h9;
     end
-    if (\$37 [10]) begin
+    if (\$28 [10]) begin
       rp_msb = 4'ha;
     end
-    if (\$37 [11]) begin
+    if (\$28 [11]) begin
       rp_msb = 4'hb;
     end
-    if (\$37 [12]) begin
+    if (\$28 [12]) begin
       rp_msb = 4'hc;
     end
-    if (\$37 [13]) begin
+    if (\$28 [13]) begin
       rp_msb = 4'hd;
     end
-    if (\$37 [14]) begin
+    if (\$28 [14]) begin
       rp_msb = 4'he;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
     rp_rs = 4'h0;
-    if (\$44 ) begin
+    if (\$35 ) begin
       (* full_case = 32'd1 *)
-      if (\$45 ) begin
+      if (\$36 ) begin
         rp_rs = 4'hf;
       end else begin
-        rp_rs = \$46 [3:0];
+        rp_rs = \$37 [3:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
     (* full_case = 32'd1 *)
-    if (\$57 ) begin
-      rp_out = { \$67 , 15'h0000 };
-    end else if (\$58 ) begin
-      rp_out = { \$76 , 15'h7c00 };
+    if (\$48 ) begin
+      rp_out = { \$52 , 15'h0000 };
+    end else if (\$49 ) begin
+      rp_out = { \$55 , 15'h7c00 };
     end else begin
-      rp_out = { \$85 , \$56 [14:0] };
+      rp_out = { \$58 , \$47 [14:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
     (* full_case = 32'd1 *)
-    if (\$122 ) begin
+    if (\$62 ) begin
       s = 16'h7e00;
-    end else if (\$129 ) begin
-      s = \$131 ;
+    end else if (x_inf) begin
+      s = x;
     end else begin
       s = rp_out;
     end
   end
-  assign x_sig = { \$11 , \$7 [9:0] };
-  assign y_sig = { \$22 , \$18 [9:0] };
-  assign d = \$23 [4:0];
-  assign dcl = \$25 [3:0];
-  assign total = \$37 [14:0];
-  assign rp_ls = \$40 [3:0];
-  assign rp_norm = \$41 [14:0];
-  assign rp_eb = { \$43 [9], \$43 [9], \$43 [9], \$43 [9], \$43 [9], \$43 [9], \$43  };
-  assign rp_packed = \$56 [26:0];
-  assign xa = { \$11 , \$7 [9:0], 3'h0 };
-  assign ya_full = { \$22 , \$18 [9:0], 3'h0 };
-  assign \$50  = { \$49 [17], \$49 [17], \$49 [17], \$49 [17], \$49 [17], \$49 , 10'h000 };
+  assign x_sig = { \$3 , x[9:0] };
+  assign y_sig = { \$12 , y[9:0] };
+  assign d = \$19 [4:0];
+  assign dcl = \$21 [3:0];
+  assign total = \$28 [14:0];
+  assign rp_ls = \$31 [3:0];
+  assign rp_norm = \$32 [14:0];
+  assign rp_eb = { \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34  };
+  assign rp_packed = \$47 [26:0];
+  assign xa = { \$3 , x[9:0], 3'h0 };
+  assign ya_full = { \$12 , y[9:0], 3'h0 };
+  assign \$41  = { \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 , 10'h000 };
 endmodule
 
 module \lut_all_fp16_fp16tab_nosym.precompute1.node12 (b, s, a);
   reg \$auto$verilog_backend.cc:2355:dump_module$27  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire \$100 ;
-  wire \$101 ;
-  wire [15:0] \$102 ;
-  wire \$103 ;
-  wire \$104 ;
-  wire [15:0] \$105 ;
-  wire \$106 ;
-  wire \$107 ;
-  wire \$108 ;
-  wire [15:0] \$109 ;
   wire \$11 ;
-  wire \$110 ;
-  wire \$111 ;
-  wire [15:0] \$112 ;
-  wire \$113 ;
-  wire \$114 ;
-  wire \$115 ;
-  wire \$116 ;
-  wire [15:0] \$117 ;
-  wire \$118 ;
-  wire [15:0] \$119 ;
   wire \$12 ;
-  wire \$120 ;
-  wire \$121 ;
-  wire \$122 ;
-  wire \$123 ;
-  wire [15:0] \$124 ;
-  wire \$125 ;
-  wire \$126 ;
-  wire [15:0] \$127 ;
-  wire \$128 ;
-  wire \$129 ;
-  wire [15:0] \$13 ;
-  wire \$130 ;
-  wire [15:0] \$131 ;
+  wire \$13 ;
   wire \$14 ;
   wire \$15 ;
-  wire [15:0] \$16 ;
+  wire \$16 ;
   wire \$17 ;
-  wire [15:0] \$18 ;
-  wire \$19 ;
-  wire [15:0] \$2 ;
-  wire [15:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire [5:0] \$23 ;
-  wire \$24 ;
-  wire [4:0] \$25 ;
-  wire [13:0] \$26 ;
-  wire [13:0] \$27 ;
-  wire [28:0] \$28 ;
-  wire \$29 ;
+  wire \$18 ;
+  wire [5:0] \$19 ;
+  wire \$2 ;
+  wire \$20 ;
+  wire [4:0] \$21 ;
+  wire [13:0] \$22 ;
+  wire [13:0] \$23 ;
+  wire [28:0] \$24 ;
+  wire \$25 ;
+  wire [14:0] \$26 ;
+  wire [14:0] \$27 ;
+  wire [15:0] \$28 ;
+  wire [5:0] \$29 ;
   wire \$3 ;
-  wire \$30 ;
-  wire [15:0] \$31 ;
-  wire \$32 ;
-  wire [15:0] \$33 ;
-  wire \$34 ;
-  wire [14:0] \$35 ;
-  wire [14:0] \$36 ;
-  wire [15:0] \$37 ;
-  wire [5:0] \$38 ;
-  wire [6:0] \$39 ;
+  wire [6:0] \$30 ;
+  wire [4:0] \$31 ;
+  wire [29:0] \$32 ;
+  wire [8:0] \$33 ;
+  wire [9:0] \$34 ;
+  wire \$35 ;
+  wire \$36 ;
+  wire [16:0] \$37 ;
+  wire [29:0] \$38 ;
+  wire [16:0] \$39 ;
   wire \$4 ;
-  wire [4:0] \$40 ;
-  wire [29:0] \$41 ;
-  wire [8:0] \$42 ;
-  wire [9:0] \$43 ;
+  wire [17:0] \$40 ;
+  wire [32:0] \$41 ;
+  wire [33:0] \$42 ;
+  wire \$43 ;
   wire \$44 ;
   wire \$45 ;
-  wire [16:0] \$46 ;
-  wire [29:0] \$47 ;
-  wire [16:0] \$48 ;
-  wire [17:0] \$49 ;
-  wire [15:0] \$5 ;
-  wire [32:0] \$50 ;
-  wire [33:0] \$51 ;
+  wire \$46 ;
+  wire [34:0] \$47 ;
+  wire \$48 ;
+  wire \$49 ;
+  wire \$5 ;
+  wire \$50 ;
+  wire \$51 ;
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire [34:0] \$56 ;
+  wire \$56 ;
   wire \$57 ;
   wire \$58 ;
   wire \$59 ;
   wire \$6 ;
   wire \$60 ;
-  wire [15:0] \$61 ;
+  wire \$61 ;
   wire \$62 ;
-  wire [15:0] \$63 ;
-  wire \$64 ;
-  wire \$65 ;
-  wire [15:0] \$66 ;
-  wire \$67 ;
-  wire \$68 ;
-  wire \$69 ;
-  wire [15:0] \$7 ;
-  wire [15:0] \$70 ;
-  wire \$71 ;
-  wire [15:0] \$72 ;
-  wire \$73 ;
-  wire \$74 ;
-  wire [15:0] \$75 ;
-  wire \$76 ;
-  wire \$77 ;
-  wire \$78 ;
-  wire [15:0] \$79 ;
+  wire \$7 ;
   wire \$8 ;
-  wire \$80 ;
-  wire [15:0] \$81 ;
-  wire \$82 ;
-  wire \$83 ;
-  wire [15:0] \$84 ;
-  wire \$85 ;
-  wire \$86 ;
-  wire [15:0] \$87 ;
-  wire \$88 ;
-  wire \$89 ;
-  wire [15:0] \$9 ;
-  wire [15:0] \$90 ;
-  wire \$91 ;
-  wire \$92 ;
-  wire \$93 ;
-  wire [15:0] \$94 ;
-  wire \$95 ;
-  wire \$96 ;
-  wire [15:0] \$97 ;
-  wire \$98 ;
-  wire \$99 ;
+  wire \$9 ;
   input [15:0] a;
   wire [15:0] a;
   input [15:0] b;
@@ -14651,380 +12024,262 @@ module \lut_all_fp16_fp16tab_nosym.precompute1.node12 (b, s, a);
   wire [14:0] rp_sh;
   output [15:0] s;
   reg [15:0] s;
+  wire sub;
+  wire swap;
   wire [14:0] total;
+  wire [15:0] x;
   wire [4:0] x_e;
+  wire x_inf;
+  wire x_nan;
   wire [10:0] x_sig;
+  wire x_zero;
   wire [13:0] xa;
+  wire [15:0] y;
   wire [4:0] y_e;
+  wire y_inf;
+  wire y_nan;
   wire [10:0] y_sig;
+  wire y_zero;
   wire [13:0] ya;
   wire [13:0] ya_full;
-  assign \$1  = b[14:0] > a[14:0];
-  assign \$2  = \$1  ? b : a;
-  assign \$3  = ! \$2 [14:10];
-  assign \$4  = b[14:0] > a[14:0];
-  assign \$5  = \$4  ? b : a;
-  assign x_e = \$3  ? 5'h01 : \$5 [14:10];
-  assign \$6  = b[14:0] > a[14:0];
-  assign \$7  = \$6  ? b : a;
-  assign \$8  = b[14:0] > a[14:0];
-  assign \$9  = \$8  ? b : a;
-  assign \$10  = ! \$9 [14:10];
-  assign \$11  = ~ \$10 ;
-  assign \$12  = b[14:0] > a[14:0];
-  assign \$13  = \$12  ? a : b;
-  assign \$14  = ! \$13 [14:10];
-  assign \$15  = b[14:0] > a[14:0];
-  assign \$16  = \$15  ? a : b;
-  assign y_e = \$14  ? 5'h01 : \$16 [14:10];
-  assign \$17  = b[14:0] > a[14:0];
-  assign \$18  = \$17  ? a : b;
-  assign \$19  = b[14:0] > a[14:0];
-  assign \$20  = \$19  ? a : b;
-  assign \$21  = ! \$20 [14:10];
-  assign \$22  = ~ \$21 ;
-  assign \$23  = x_e - y_e;
-  assign \$24  = \$23 [4:0] > 4'he;
-  assign \$25  = \$24  ? 5'h0e : \$23 [4:0];
-  assign \$26  = ya_full >> \$25 [3:0];
-  assign \$27  = ya_full >> \$25 [3:0];
-  assign \$28  = \$27  << \$25 [3:0];
-  assign \$29  = \$28 [13:0] != ya_full;
-  assign ya = \$26  | { 13'h0000, \$29  };
-  assign \$30  = b[14:0] > a[14:0];
-  assign \$31  = \$30  ? b : a;
-  assign \$32  = b[14:0] > a[14:0];
-  assign \$33  = \$32  ? a : b;
-  assign \$34  = \$31 [15] ^ \$33 [15];
-  assign \$35  = xa - ya;
-  assign \$36  = xa + ya;
-  assign \$37  = \$34  ? { \$35 [14], \$35  } : { 1'h0, \$36  };
-  assign \$38  = x_e - 4'hf;
-  assign \$39  = $signed(\$38 ) - $signed(5'h0a);
-  assign exp_lsb = $signed(\$39 ) - $signed(3'h3);
-  assign \$40  = 4'he - rp_msb;
-  assign \$41  = \$37 [14:0] << \$40 [3:0];
-  assign \$42  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$43  = $signed(\$42 ) + $signed(5'h0f);
-  assign \$44  = $signed(\$43 ) < $signed(2'h1);
-  assign \$45  = $signed(\$43 ) < $signed(5'h12);
-  assign \$46  = $signed(2'h1) - $signed(\$43 );
-  assign rp_sh = \$41 [14:0] >> rp_rs;
-  assign \$47  = rp_sh << rp_rs;
-  assign rp_lost = \$47 [14:0] != \$41 [14:0];
-  assign \$48  = $signed(\$43 ) + $signed({ 1'h0, rp_rs });
-  assign \$49  = $signed(\$48 ) - $signed(2'h1);
-  assign \$51  = $signed(\$50 ) + $signed({ 1'h0, rp_sh[14:4] });
-  assign \$52  = | rp_sh[2:0];
-  assign \$53  = \$52  | rp_lost;
-  assign \$54  = \$53  | rp_sh[4];
-  assign \$55  = rp_sh[3] & \$54 ;
-  assign \$56  = $signed(\$51 ) + $signed({ 1'h0, \$55  });
-  assign \$57  = ! \$37 [14:0];
-  assign \$58  = \$56 [26:0] >= 15'h7c00;
-  assign \$59  = ! \$37 [14:0];
-  assign \$60  = b[14:0] > a[14:0];
-  assign \$61  = \$60  ? b : a;
-  assign \$62  = b[14:0] > a[14:0];
-  assign \$63  = \$62  ? a : b;
-  assign \$64  = \$61 [15] & \$63 [15];
-  assign \$65  = b[14:0] > a[14:0];
-  assign \$66  = \$65  ? b : a;
-  assign \$67  = \$59  ? \$64  : \$66 [15];
-  assign \$68  = ! \$37 [14:0];
-  assign \$69  = b[14:0] > a[14:0];
-  assign \$70  = \$69  ? b : a;
-  assign \$71  = b[14:0] > a[14:0];
-  assign \$72  = \$71  ? a : b;
-  assign \$73  = \$70 [15] & \$72 [15];
-  assign \$74  = b[14:0] > a[14:0];
-  assign \$75  = \$74  ? b : a;
-  assign \$76  = \$68  ? \$73  : \$75 [15];
-  assign \$77  = ! \$37 [14:0];
-  assign \$78  = b[14:0] > a[14:0];
-  assign \$79  = \$78  ? b : a;
-  assign \$80  = b[14:0] > a[14:0];
-  assign \$81  = \$80  ? a : b;
-  assign \$82  = \$79 [15] & \$81 [15];
-  assign \$83  = b[14:0] > a[14:0];
-  assign \$84  = \$83  ? b : a;
-  assign \$85  = \$77  ? \$82  : \$84 [15];
-  assign \$86  = b[14:0] > a[14:0];
-  assign \$87  = \$86  ? b : a;
-  assign \$88  = \$87 [14:10] == 5'h1f;
-  assign \$89  = b[14:0] > a[14:0];
-  assign \$90  = \$89  ? b : a;
-  assign \$91  = | \$90 [9:0];
-  assign \$92  = \$88  & \$91 ;
-  assign \$93  = b[14:0] > a[14:0];
-  assign \$94  = \$93  ? a : b;
-  assign \$95  = \$94 [14:10] == 5'h1f;
-  assign \$96  = b[14:0] > a[14:0];
-  assign \$97  = \$96  ? a : b;
-  assign \$98  = | \$97 [9:0];
-  assign \$99  = \$95  & \$98 ;
-  assign \$100  = \$92  | \$99 ;
-  assign \$101  = b[14:0] > a[14:0];
-  assign \$102  = \$101  ? b : a;
-  assign \$103  = \$102 [14:10] == 5'h1f;
-  assign \$104  = b[14:0] > a[14:0];
-  assign \$105  = \$104  ? b : a;
-  assign \$106  = ! \$105 [9:0];
-  assign \$107  = \$103  & \$106 ;
-  assign \$108  = b[14:0] > a[14:0];
-  assign \$109  = \$108  ? a : b;
-  assign \$110  = \$109 [14:10] == 5'h1f;
-  assign \$111  = b[14:0] > a[14:0];
-  assign \$112  = \$111  ? a : b;
-  assign \$113  = ! \$112 [9:0];
-  assign \$114  = \$110  & \$113 ;
-  assign \$115  = \$107  & \$114 ;
-  assign \$116  = b[14:0] > a[14:0];
-  assign \$117  = \$116  ? b : a;
-  assign \$118  = b[14:0] > a[14:0];
-  assign \$119  = \$118  ? a : b;
-  assign \$120  = \$117 [15] ^ \$119 [15];
-  assign \$121  = \$115  & \$120 ;
-  assign \$122  = \$100  | \$121 ;
-  assign \$123  = b[14:0] > a[14:0];
-  assign \$124  = \$123  ? b : a;
-  assign \$125  = \$124 [14:10] == 5'h1f;
-  assign \$126  = b[14:0] > a[14:0];
-  assign \$127  = \$126  ? b : a;
-  assign \$128  = ! \$127 [9:0];
-  assign \$129  = \$125  & \$128 ;
-  assign \$130  = b[14:0] > a[14:0];
-  assign \$131  = \$130  ? b : a;
+  assign \$25  = \$24 [13:0] != ya_full;
+  assign ya = \$22  | { 13'h0000, \$25  };
+  assign sub = x[15] ^ y[15];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 4'hf;
+  assign \$30  = $signed(\$29 ) - $signed(5'h0a);
+  assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
+  assign \$31  = 4'he - rp_msb;
+  assign \$32  = \$28 [14:0] << \$31 [3:0];
+  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$34  = $signed(\$33 ) + $signed(5'h0f);
+  assign \$35  = $signed(\$34 ) < $signed(2'h1);
+  assign \$36  = $signed(\$34 ) < $signed(5'h12);
+  assign \$37  = $signed(2'h1) - $signed(\$34 );
+  assign rp_sh = \$32 [14:0] >> rp_rs;
+  assign \$38  = rp_sh << rp_rs;
+  assign rp_lost = \$38 [14:0] != \$32 [14:0];
+  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
+  assign \$40  = $signed(\$39 ) - $signed(2'h1);
+  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[14:4] });
+  assign \$43  = | rp_sh[2:0];
+  assign \$44  = \$43  | rp_lost;
+  assign \$45  = \$44  | rp_sh[4];
+  assign \$46  = rp_sh[3] & \$45 ;
+  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
+  assign \$48  = ! \$28 [14:0];
+  assign \$49  = \$47 [26:0] >= 15'h7c00;
+  assign \$50  = ! \$28 [14:0];
+  assign \$51  = x[15] & y[15];
+  assign \$52  = \$50  ? \$51  : x[15];
+  assign \$53  = ! \$28 [14:0];
+  assign \$54  = x[15] & y[15];
+  assign \$55  = \$53  ? \$54  : x[15];
+  assign \$56  = ! \$28 [14:0];
+  assign \$57  = x[15] & y[15];
+  assign \$58  = \$56  ? \$57  : x[15];
+  assign \$59  = x_nan | y_nan;
+  assign \$60  = x_inf & y_inf;
+  assign \$61  = \$60  & sub;
+  assign \$62  = \$59  | \$61 ;
+  assign swap = b[14:0] > a[14:0];
+  assign x = swap ? b : a;
+  assign y = swap ? a : b;
+  assign \$1  = ! x[14:10];
+  assign x_e = \$1  ? 5'h01 : x[14:10];
+  assign \$2  = ! x[14:10];
+  assign \$3  = ~ \$2 ;
+  assign \$4  = x[14:10] == 5'h1f;
+  assign \$5  = ! x[9:0];
+  assign x_inf = \$4  & \$5 ;
+  assign \$6  = x[14:10] == 5'h1f;
+  assign \$7  = | x[9:0];
+  assign x_nan = \$6  & \$7 ;
+  assign \$8  = ! x[14:10];
+  assign \$9  = ! x[9:0];
+  assign x_zero = \$8  & \$9 ;
+  assign \$10  = ! y[14:10];
+  assign y_e = \$10  ? 5'h01 : y[14:10];
+  assign \$11  = ! y[14:10];
+  assign \$12  = ~ \$11 ;
+  assign \$13  = y[14:10] == 5'h1f;
+  assign \$14  = ! y[9:0];
+  assign y_inf = \$13  & \$14 ;
+  assign \$15  = y[14:10] == 5'h1f;
+  assign \$16  = | y[9:0];
+  assign y_nan = \$15  & \$16 ;
+  assign \$17  = ! y[14:10];
+  assign \$18  = ! y[9:0];
+  assign y_zero = \$17  & \$18 ;
+  assign \$19  = x_e - y_e;
+  assign \$20  = \$19 [4:0] > 4'he;
+  assign \$21  = \$20  ? 5'h0e : \$19 [4:0];
+  assign \$22  = ya_full >> \$21 [3:0];
+  assign \$23  = ya_full >> \$21 [3:0];
+  assign \$24  = \$23  << \$21 [3:0];
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
     rp_msb = 4'h0;
-    if (\$37 [0]) begin
+    if (\$28 [0]) begin
       rp_msb = 4'h0;
     end
-    if (\$37 [1]) begin
+    if (\$28 [1]) begin
       rp_msb = 4'h1;
     end
-    if (\$37 [2]) begin
+    if (\$28 [2]) begin
       rp_msb = 4'h2;
     end
-    if (\$37 [3]) begin
+    if (\$28 [3]) begin
       rp_msb = 4'h3;
     end
-    if (\$37 [4]) begin
+    if (\$28 [4]) begin
       rp_msb = 4'h4;
     end
-    if (\$37 [5]) begin
+    if (\$28 [5]) begin
       rp_msb = 4'h5;
     end
-    if (\$37 [6]) begin
+    if (\$28 [6]) begin
       rp_msb = 4'h6;
     end
-    if (\$37 [7]) begin
+    if (\$28 [7]) begin
       rp_msb = 4'h7;
     end
-    if (\$37 [8]) begin
+    if (\$28 [8]) begin
       rp_msb = 4'h8;
     end
-    if (\$37 [9]) begin
+    if (\$28 [9]) begin
       rp_msb = 4'h9;
     end
-    if (\$37 [10]) begin
+    if (\$28 [10]) begin
       rp_msb = 4'ha;
     end
-    if (\$37 [11]) begin
+    if (\$28 [11]) begin
       rp_msb = 4'hb;
     end
-    if (\$37 [12]) begin
+    if (\$28 [12]) begin
       rp_msb = 4'hc;
     end
-    if (\$37 [13]) begin
+    if (\$28 [13]) begin
       rp_msb = 4'hd;
     end
-    if (\$37 [14]) begin
+    if (\$28 [14]) begin
       rp_msb = 4'he;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
     rp_rs = 4'h0;
-    if (\$44 ) begin
+    if (\$35 ) begin
       (* full_case = 32'd1 *)
-      if (\$45 ) begin
+      if (\$36 ) begin
         rp_rs = 4'hf;
       end else begin
-        rp_rs = \$46 [3:0];
+        rp_rs = \$37 [3:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
     (* full_case = 32'd1 *)
-    if (\$57 ) begin
-      rp_out = { \$67 , 15'h0000 };
-    end else if (\$58 ) begin
-      rp_out = { \$76 , 15'h7c00 };
+    if (\$48 ) begin
+      rp_out = { \$52 , 15'h0000 };
+    end else if (\$49 ) begin
+      rp_out = { \$55 , 15'h7c00 };
     end else begin
-      rp_out = { \$85 , \$56 [14:0] };
+      rp_out = { \$58 , \$47 [14:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
     (* full_case = 32'd1 *)
-    if (\$122 ) begin
+    if (\$62 ) begin
       s = 16'h7e00;
-    end else if (\$129 ) begin
-      s = \$131 ;
+    end else if (x_inf) begin
+      s = x;
     end else begin
       s = rp_out;
     end
   end
-  assign x_sig = { \$11 , \$7 [9:0] };
-  assign y_sig = { \$22 , \$18 [9:0] };
-  assign d = \$23 [4:0];
-  assign dcl = \$25 [3:0];
-  assign total = \$37 [14:0];
-  assign rp_ls = \$40 [3:0];
-  assign rp_norm = \$41 [14:0];
-  assign rp_eb = { \$43 [9], \$43 [9], \$43 [9], \$43 [9], \$43 [9], \$43 [9], \$43  };
-  assign rp_packed = \$56 [26:0];
-  assign xa = { \$11 , \$7 [9:0], 3'h0 };
-  assign ya_full = { \$22 , \$18 [9:0], 3'h0 };
-  assign \$50  = { \$49 [17], \$49 [17], \$49 [17], \$49 [17], \$49 [17], \$49 , 10'h000 };
+  assign x_sig = { \$3 , x[9:0] };
+  assign y_sig = { \$12 , y[9:0] };
+  assign d = \$19 [4:0];
+  assign dcl = \$21 [3:0];
+  assign total = \$28 [14:0];
+  assign rp_ls = \$31 [3:0];
+  assign rp_norm = \$32 [14:0];
+  assign rp_eb = { \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34  };
+  assign rp_packed = \$47 [26:0];
+  assign xa = { \$3 , x[9:0], 3'h0 };
+  assign ya_full = { \$12 , y[9:0], 3'h0 };
+  assign \$41  = { \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 , 10'h000 };
 endmodule
 
 module \lut_all_fp16_fp16tab_nosym.precompute1.node13 (a, s, b);
   reg \$auto$verilog_backend.cc:2355:dump_module$28  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire \$100 ;
-  wire \$101 ;
-  wire [15:0] \$102 ;
-  wire \$103 ;
-  wire \$104 ;
-  wire [15:0] \$105 ;
-  wire \$106 ;
-  wire \$107 ;
-  wire \$108 ;
-  wire [15:0] \$109 ;
   wire \$11 ;
-  wire \$110 ;
-  wire \$111 ;
-  wire [15:0] \$112 ;
-  wire \$113 ;
-  wire \$114 ;
-  wire \$115 ;
-  wire \$116 ;
-  wire [15:0] \$117 ;
-  wire \$118 ;
-  wire [15:0] \$119 ;
   wire \$12 ;
-  wire \$120 ;
-  wire \$121 ;
-  wire \$122 ;
-  wire \$123 ;
-  wire [15:0] \$124 ;
-  wire \$125 ;
-  wire \$126 ;
-  wire [15:0] \$127 ;
-  wire \$128 ;
-  wire \$129 ;
-  wire [15:0] \$13 ;
-  wire \$130 ;
-  wire [15:0] \$131 ;
+  wire \$13 ;
   wire \$14 ;
   wire \$15 ;
-  wire [15:0] \$16 ;
+  wire \$16 ;
   wire \$17 ;
-  wire [15:0] \$18 ;
-  wire \$19 ;
-  wire [15:0] \$2 ;
-  wire [15:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire [5:0] \$23 ;
-  wire \$24 ;
-  wire [4:0] \$25 ;
-  wire [13:0] \$26 ;
-  wire [13:0] \$27 ;
-  wire [28:0] \$28 ;
-  wire \$29 ;
+  wire \$18 ;
+  wire [5:0] \$19 ;
+  wire \$2 ;
+  wire \$20 ;
+  wire [4:0] \$21 ;
+  wire [13:0] \$22 ;
+  wire [13:0] \$23 ;
+  wire [28:0] \$24 ;
+  wire \$25 ;
+  wire [14:0] \$26 ;
+  wire [14:0] \$27 ;
+  wire [15:0] \$28 ;
+  wire [5:0] \$29 ;
   wire \$3 ;
-  wire \$30 ;
-  wire [15:0] \$31 ;
-  wire \$32 ;
-  wire [15:0] \$33 ;
-  wire \$34 ;
-  wire [14:0] \$35 ;
-  wire [14:0] \$36 ;
-  wire [15:0] \$37 ;
-  wire [5:0] \$38 ;
-  wire [6:0] \$39 ;
+  wire [6:0] \$30 ;
+  wire [4:0] \$31 ;
+  wire [29:0] \$32 ;
+  wire [8:0] \$33 ;
+  wire [9:0] \$34 ;
+  wire \$35 ;
+  wire \$36 ;
+  wire [16:0] \$37 ;
+  wire [29:0] \$38 ;
+  wire [16:0] \$39 ;
   wire \$4 ;
-  wire [4:0] \$40 ;
-  wire [29:0] \$41 ;
-  wire [8:0] \$42 ;
-  wire [9:0] \$43 ;
+  wire [17:0] \$40 ;
+  wire [32:0] \$41 ;
+  wire [33:0] \$42 ;
+  wire \$43 ;
   wire \$44 ;
   wire \$45 ;
-  wire [16:0] \$46 ;
-  wire [29:0] \$47 ;
-  wire [16:0] \$48 ;
-  wire [17:0] \$49 ;
-  wire [15:0] \$5 ;
-  wire [32:0] \$50 ;
-  wire [33:0] \$51 ;
+  wire \$46 ;
+  wire [34:0] \$47 ;
+  wire \$48 ;
+  wire \$49 ;
+  wire \$5 ;
+  wire \$50 ;
+  wire \$51 ;
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire [34:0] \$56 ;
+  wire \$56 ;
   wire \$57 ;
   wire \$58 ;
   wire \$59 ;
   wire \$6 ;
   wire \$60 ;
-  wire [15:0] \$61 ;
+  wire \$61 ;
   wire \$62 ;
-  wire [15:0] \$63 ;
-  wire \$64 ;
-  wire \$65 ;
-  wire [15:0] \$66 ;
-  wire \$67 ;
-  wire \$68 ;
-  wire \$69 ;
-  wire [15:0] \$7 ;
-  wire [15:0] \$70 ;
-  wire \$71 ;
-  wire [15:0] \$72 ;
-  wire \$73 ;
-  wire \$74 ;
-  wire [15:0] \$75 ;
-  wire \$76 ;
-  wire \$77 ;
-  wire \$78 ;
-  wire [15:0] \$79 ;
+  wire \$7 ;
   wire \$8 ;
-  wire \$80 ;
-  wire [15:0] \$81 ;
-  wire \$82 ;
-  wire \$83 ;
-  wire [15:0] \$84 ;
-  wire \$85 ;
-  wire \$86 ;
-  wire [15:0] \$87 ;
-  wire \$88 ;
-  wire \$89 ;
-  wire [15:0] \$9 ;
-  wire [15:0] \$90 ;
-  wire \$91 ;
-  wire \$92 ;
-  wire \$93 ;
-  wire [15:0] \$94 ;
-  wire \$95 ;
-  wire \$96 ;
-  wire [15:0] \$97 ;
-  wire \$98 ;
-  wire \$99 ;
+  wire \$9 ;
   input [15:0] a;
   wire [15:0] a;
   input [15:0] b;
@@ -15043,380 +12298,262 @@ module \lut_all_fp16_fp16tab_nosym.precompute1.node13 (a, s, b);
   wire [14:0] rp_sh;
   output [15:0] s;
   reg [15:0] s;
+  wire sub;
+  wire swap;
   wire [14:0] total;
+  wire [15:0] x;
   wire [4:0] x_e;
+  wire x_inf;
+  wire x_nan;
   wire [10:0] x_sig;
+  wire x_zero;
   wire [13:0] xa;
+  wire [15:0] y;
   wire [4:0] y_e;
+  wire y_inf;
+  wire y_nan;
   wire [10:0] y_sig;
+  wire y_zero;
   wire [13:0] ya;
   wire [13:0] ya_full;
-  assign \$1  = b[14:0] > a[14:0];
-  assign \$2  = \$1  ? b : a;
-  assign \$3  = ! \$2 [14:10];
-  assign \$4  = b[14:0] > a[14:0];
-  assign \$5  = \$4  ? b : a;
-  assign x_e = \$3  ? 5'h01 : \$5 [14:10];
-  assign \$6  = b[14:0] > a[14:0];
-  assign \$7  = \$6  ? b : a;
-  assign \$8  = b[14:0] > a[14:0];
-  assign \$9  = \$8  ? b : a;
-  assign \$10  = ! \$9 [14:10];
-  assign \$11  = ~ \$10 ;
-  assign \$12  = b[14:0] > a[14:0];
-  assign \$13  = \$12  ? a : b;
-  assign \$14  = ! \$13 [14:10];
-  assign \$15  = b[14:0] > a[14:0];
-  assign \$16  = \$15  ? a : b;
-  assign y_e = \$14  ? 5'h01 : \$16 [14:10];
-  assign \$17  = b[14:0] > a[14:0];
-  assign \$18  = \$17  ? a : b;
-  assign \$19  = b[14:0] > a[14:0];
-  assign \$20  = \$19  ? a : b;
-  assign \$21  = ! \$20 [14:10];
-  assign \$22  = ~ \$21 ;
-  assign \$23  = x_e - y_e;
-  assign \$24  = \$23 [4:0] > 4'he;
-  assign \$25  = \$24  ? 5'h0e : \$23 [4:0];
-  assign \$26  = ya_full >> \$25 [3:0];
-  assign \$27  = ya_full >> \$25 [3:0];
-  assign \$28  = \$27  << \$25 [3:0];
-  assign \$29  = \$28 [13:0] != ya_full;
-  assign ya = \$26  | { 13'h0000, \$29  };
-  assign \$30  = b[14:0] > a[14:0];
-  assign \$31  = \$30  ? b : a;
-  assign \$32  = b[14:0] > a[14:0];
-  assign \$33  = \$32  ? a : b;
-  assign \$34  = \$31 [15] ^ \$33 [15];
-  assign \$35  = xa - ya;
-  assign \$36  = xa + ya;
-  assign \$37  = \$34  ? { \$35 [14], \$35  } : { 1'h0, \$36  };
-  assign \$38  = x_e - 4'hf;
-  assign \$39  = $signed(\$38 ) - $signed(5'h0a);
-  assign exp_lsb = $signed(\$39 ) - $signed(3'h3);
-  assign \$40  = 4'he - rp_msb;
-  assign \$41  = \$37 [14:0] << \$40 [3:0];
-  assign \$42  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$43  = $signed(\$42 ) + $signed(5'h0f);
-  assign \$44  = $signed(\$43 ) < $signed(2'h1);
-  assign \$45  = $signed(\$43 ) < $signed(5'h12);
-  assign \$46  = $signed(2'h1) - $signed(\$43 );
-  assign rp_sh = \$41 [14:0] >> rp_rs;
-  assign \$47  = rp_sh << rp_rs;
-  assign rp_lost = \$47 [14:0] != \$41 [14:0];
-  assign \$48  = $signed(\$43 ) + $signed({ 1'h0, rp_rs });
-  assign \$49  = $signed(\$48 ) - $signed(2'h1);
-  assign \$51  = $signed(\$50 ) + $signed({ 1'h0, rp_sh[14:4] });
-  assign \$52  = | rp_sh[2:0];
-  assign \$53  = \$52  | rp_lost;
-  assign \$54  = \$53  | rp_sh[4];
-  assign \$55  = rp_sh[3] & \$54 ;
-  assign \$56  = $signed(\$51 ) + $signed({ 1'h0, \$55  });
-  assign \$57  = ! \$37 [14:0];
-  assign \$58  = \$56 [26:0] >= 15'h7c00;
-  assign \$59  = ! \$37 [14:0];
-  assign \$60  = b[14:0] > a[14:0];
-  assign \$61  = \$60  ? b : a;
-  assign \$62  = b[14:0] > a[14:0];
-  assign \$63  = \$62  ? a : b;
-  assign \$64  = \$61 [15] & \$63 [15];
-  assign \$65  = b[14:0] > a[14:0];
-  assign \$66  = \$65  ? b : a;
-  assign \$67  = \$59  ? \$64  : \$66 [15];
-  assign \$68  = ! \$37 [14:0];
-  assign \$69  = b[14:0] > a[14:0];
-  assign \$70  = \$69  ? b : a;
-  assign \$71  = b[14:0] > a[14:0];
-  assign \$72  = \$71  ? a : b;
-  assign \$73  = \$70 [15] & \$72 [15];
-  assign \$74  = b[14:0] > a[14:0];
-  assign \$75  = \$74  ? b : a;
-  assign \$76  = \$68  ? \$73  : \$75 [15];
-  assign \$77  = ! \$37 [14:0];
-  assign \$78  = b[14:0] > a[14:0];
-  assign \$79  = \$78  ? b : a;
-  assign \$80  = b[14:0] > a[14:0];
-  assign \$81  = \$80  ? a : b;
-  assign \$82  = \$79 [15] & \$81 [15];
-  assign \$83  = b[14:0] > a[14:0];
-  assign \$84  = \$83  ? b : a;
-  assign \$85  = \$77  ? \$82  : \$84 [15];
-  assign \$86  = b[14:0] > a[14:0];
-  assign \$87  = \$86  ? b : a;
-  assign \$88  = \$87 [14:10] == 5'h1f;
-  assign \$89  = b[14:0] > a[14:0];
-  assign \$90  = \$89  ? b : a;
-  assign \$91  = | \$90 [9:0];
-  assign \$92  = \$88  & \$91 ;
-  assign \$93  = b[14:0] > a[14:0];
-  assign \$94  = \$93  ? a : b;
-  assign \$95  = \$94 [14:10] == 5'h1f;
-  assign \$96  = b[14:0] > a[14:0];
-  assign \$97  = \$96  ? a : b;
-  assign \$98  = | \$97 [9:0];
-  assign \$99  = \$95  & \$98 ;
-  assign \$100  = \$92  | \$99 ;
-  assign \$101  = b[14:0] > a[14:0];
-  assign \$102  = \$101  ? b : a;
-  assign \$103  = \$102 [14:10] == 5'h1f;
-  assign \$104  = b[14:0] > a[14:0];
-  assign \$105  = \$104  ? b : a;
-  assign \$106  = ! \$105 [9:0];
-  assign \$107  = \$103  & \$106 ;
-  assign \$108  = b[14:0] > a[14:0];
-  assign \$109  = \$108  ? a : b;
-  assign \$110  = \$109 [14:10] == 5'h1f;
-  assign \$111  = b[14:0] > a[14:0];
-  assign \$112  = \$111  ? a : b;
-  assign \$113  = ! \$112 [9:0];
-  assign \$114  = \$110  & \$113 ;
-  assign \$115  = \$107  & \$114 ;
-  assign \$116  = b[14:0] > a[14:0];
-  assign \$117  = \$116  ? b : a;
-  assign \$118  = b[14:0] > a[14:0];
-  assign \$119  = \$118  ? a : b;
-  assign \$120  = \$117 [15] ^ \$119 [15];
-  assign \$121  = \$115  & \$120 ;
-  assign \$122  = \$100  | \$121 ;
-  assign \$123  = b[14:0] > a[14:0];
-  assign \$124  = \$123  ? b : a;
-  assign \$125  = \$124 [14:10] == 5'h1f;
-  assign \$126  = b[14:0] > a[14:0];
-  assign \$127  = \$126  ? b : a;
-  assign \$128  = ! \$127 [9:0];
-  assign \$129  = \$125  & \$128 ;
-  assign \$130  = b[14:0] > a[14:0];
-  assign \$131  = \$130  ? b : a;
+  assign \$25  = \$24 [13:0] != ya_full;
+  assign ya = \$22  | { 13'h0000, \$25  };
+  assign sub = x[15] ^ y[15];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 4'hf;
+  assign \$30  = $signed(\$29 ) - $signed(5'h0a);
+  assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
+  assign \$31  = 4'he - rp_msb;
+  assign \$32  = \$28 [14:0] << \$31 [3:0];
+  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$34  = $signed(\$33 ) + $signed(5'h0f);
+  assign \$35  = $signed(\$34 ) < $signed(2'h1);
+  assign \$36  = $signed(\$34 ) < $signed(5'h12);
+  assign \$37  = $signed(2'h1) - $signed(\$34 );
+  assign rp_sh = \$32 [14:0] >> rp_rs;
+  assign \$38  = rp_sh << rp_rs;
+  assign rp_lost = \$38 [14:0] != \$32 [14:0];
+  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
+  assign \$40  = $signed(\$39 ) - $signed(2'h1);
+  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[14:4] });
+  assign \$43  = | rp_sh[2:0];
+  assign \$44  = \$43  | rp_lost;
+  assign \$45  = \$44  | rp_sh[4];
+  assign \$46  = rp_sh[3] & \$45 ;
+  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
+  assign \$48  = ! \$28 [14:0];
+  assign \$49  = \$47 [26:0] >= 15'h7c00;
+  assign \$50  = ! \$28 [14:0];
+  assign \$51  = x[15] & y[15];
+  assign \$52  = \$50  ? \$51  : x[15];
+  assign \$53  = ! \$28 [14:0];
+  assign \$54  = x[15] & y[15];
+  assign \$55  = \$53  ? \$54  : x[15];
+  assign \$56  = ! \$28 [14:0];
+  assign \$57  = x[15] & y[15];
+  assign \$58  = \$56  ? \$57  : x[15];
+  assign \$59  = x_nan | y_nan;
+  assign \$60  = x_inf & y_inf;
+  assign \$61  = \$60  & sub;
+  assign \$62  = \$59  | \$61 ;
+  assign swap = b[14:0] > a[14:0];
+  assign x = swap ? b : a;
+  assign y = swap ? a : b;
+  assign \$1  = ! x[14:10];
+  assign x_e = \$1  ? 5'h01 : x[14:10];
+  assign \$2  = ! x[14:10];
+  assign \$3  = ~ \$2 ;
+  assign \$4  = x[14:10] == 5'h1f;
+  assign \$5  = ! x[9:0];
+  assign x_inf = \$4  & \$5 ;
+  assign \$6  = x[14:10] == 5'h1f;
+  assign \$7  = | x[9:0];
+  assign x_nan = \$6  & \$7 ;
+  assign \$8  = ! x[14:10];
+  assign \$9  = ! x[9:0];
+  assign x_zero = \$8  & \$9 ;
+  assign \$10  = ! y[14:10];
+  assign y_e = \$10  ? 5'h01 : y[14:10];
+  assign \$11  = ! y[14:10];
+  assign \$12  = ~ \$11 ;
+  assign \$13  = y[14:10] == 5'h1f;
+  assign \$14  = ! y[9:0];
+  assign y_inf = \$13  & \$14 ;
+  assign \$15  = y[14:10] == 5'h1f;
+  assign \$16  = | y[9:0];
+  assign y_nan = \$15  & \$16 ;
+  assign \$17  = ! y[14:10];
+  assign \$18  = ! y[9:0];
+  assign y_zero = \$17  & \$18 ;
+  assign \$19  = x_e - y_e;
+  assign \$20  = \$19 [4:0] > 4'he;
+  assign \$21  = \$20  ? 5'h0e : \$19 [4:0];
+  assign \$22  = ya_full >> \$21 [3:0];
+  assign \$23  = ya_full >> \$21 [3:0];
+  assign \$24  = \$23  << \$21 [3:0];
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
     rp_msb = 4'h0;
-    if (\$37 [0]) begin
+    if (\$28 [0]) begin
       rp_msb = 4'h0;
     end
-    if (\$37 [1]) begin
+    if (\$28 [1]) begin
       rp_msb = 4'h1;
     end
-    if (\$37 [2]) begin
+    if (\$28 [2]) begin
       rp_msb = 4'h2;
     end
-    if (\$37 [3]) begin
+    if (\$28 [3]) begin
       rp_msb = 4'h3;
     end
-    if (\$37 [4]) begin
+    if (\$28 [4]) begin
       rp_msb = 4'h4;
     end
-    if (\$37 [5]) begin
+    if (\$28 [5]) begin
       rp_msb = 4'h5;
     end
-    if (\$37 [6]) begin
+    if (\$28 [6]) begin
       rp_msb = 4'h6;
     end
-    if (\$37 [7]) begin
+    if (\$28 [7]) begin
       rp_msb = 4'h7;
     end
-    if (\$37 [8]) begin
+    if (\$28 [8]) begin
       rp_msb = 4'h8;
     end
-    if (\$37 [9]) begin
+    if (\$28 [9]) begin
       rp_msb = 4'h9;
     end
-    if (\$37 [10]) begin
+    if (\$28 [10]) begin
       rp_msb = 4'ha;
     end
-    if (\$37 [11]) begin
+    if (\$28 [11]) begin
       rp_msb = 4'hb;
     end
-    if (\$37 [12]) begin
+    if (\$28 [12]) begin
       rp_msb = 4'hc;
     end
-    if (\$37 [13]) begin
+    if (\$28 [13]) begin
       rp_msb = 4'hd;
     end
-    if (\$37 [14]) begin
+    if (\$28 [14]) begin
       rp_msb = 4'he;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
     rp_rs = 4'h0;
-    if (\$44 ) begin
+    if (\$35 ) begin
       (* full_case = 32'd1 *)
-      if (\$45 ) begin
+      if (\$36 ) begin
         rp_rs = 4'hf;
       end else begin
-        rp_rs = \$46 [3:0];
+        rp_rs = \$37 [3:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
     (* full_case = 32'd1 *)
-    if (\$57 ) begin
-      rp_out = { \$67 , 15'h0000 };
-    end else if (\$58 ) begin
-      rp_out = { \$76 , 15'h7c00 };
+    if (\$48 ) begin
+      rp_out = { \$52 , 15'h0000 };
+    end else if (\$49 ) begin
+      rp_out = { \$55 , 15'h7c00 };
     end else begin
-      rp_out = { \$85 , \$56 [14:0] };
+      rp_out = { \$58 , \$47 [14:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
     (* full_case = 32'd1 *)
-    if (\$122 ) begin
+    if (\$62 ) begin
       s = 16'h7e00;
-    end else if (\$129 ) begin
-      s = \$131 ;
+    end else if (x_inf) begin
+      s = x;
     end else begin
       s = rp_out;
     end
   end
-  assign x_sig = { \$11 , \$7 [9:0] };
-  assign y_sig = { \$22 , \$18 [9:0] };
-  assign d = \$23 [4:0];
-  assign dcl = \$25 [3:0];
-  assign total = \$37 [14:0];
-  assign rp_ls = \$40 [3:0];
-  assign rp_norm = \$41 [14:0];
-  assign rp_eb = { \$43 [9], \$43 [9], \$43 [9], \$43 [9], \$43 [9], \$43 [9], \$43  };
-  assign rp_packed = \$56 [26:0];
-  assign xa = { \$11 , \$7 [9:0], 3'h0 };
-  assign ya_full = { \$22 , \$18 [9:0], 3'h0 };
-  assign \$50  = { \$49 [17], \$49 [17], \$49 [17], \$49 [17], \$49 [17], \$49 , 10'h000 };
+  assign x_sig = { \$3 , x[9:0] };
+  assign y_sig = { \$12 , y[9:0] };
+  assign d = \$19 [4:0];
+  assign dcl = \$21 [3:0];
+  assign total = \$28 [14:0];
+  assign rp_ls = \$31 [3:0];
+  assign rp_norm = \$32 [14:0];
+  assign rp_eb = { \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34  };
+  assign rp_packed = \$47 [26:0];
+  assign xa = { \$3 , x[9:0], 3'h0 };
+  assign ya_full = { \$12 , y[9:0], 3'h0 };
+  assign \$41  = { \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 , 10'h000 };
 endmodule
 
 module \lut_all_fp16_fp16tab_nosym.precompute1.node14 (a, s, b);
   reg \$auto$verilog_backend.cc:2355:dump_module$29  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire \$100 ;
-  wire \$101 ;
-  wire [15:0] \$102 ;
-  wire \$103 ;
-  wire \$104 ;
-  wire [15:0] \$105 ;
-  wire \$106 ;
-  wire \$107 ;
-  wire \$108 ;
-  wire [15:0] \$109 ;
   wire \$11 ;
-  wire \$110 ;
-  wire \$111 ;
-  wire [15:0] \$112 ;
-  wire \$113 ;
-  wire \$114 ;
-  wire \$115 ;
-  wire \$116 ;
-  wire [15:0] \$117 ;
-  wire \$118 ;
-  wire [15:0] \$119 ;
   wire \$12 ;
-  wire \$120 ;
-  wire \$121 ;
-  wire \$122 ;
-  wire \$123 ;
-  wire [15:0] \$124 ;
-  wire \$125 ;
-  wire \$126 ;
-  wire [15:0] \$127 ;
-  wire \$128 ;
-  wire \$129 ;
-  wire [15:0] \$13 ;
-  wire \$130 ;
-  wire [15:0] \$131 ;
+  wire \$13 ;
   wire \$14 ;
   wire \$15 ;
-  wire [15:0] \$16 ;
+  wire \$16 ;
   wire \$17 ;
-  wire [15:0] \$18 ;
-  wire \$19 ;
-  wire [15:0] \$2 ;
-  wire [15:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire [5:0] \$23 ;
-  wire \$24 ;
-  wire [4:0] \$25 ;
-  wire [13:0] \$26 ;
-  wire [13:0] \$27 ;
-  wire [28:0] \$28 ;
-  wire \$29 ;
+  wire \$18 ;
+  wire [5:0] \$19 ;
+  wire \$2 ;
+  wire \$20 ;
+  wire [4:0] \$21 ;
+  wire [13:0] \$22 ;
+  wire [13:0] \$23 ;
+  wire [28:0] \$24 ;
+  wire \$25 ;
+  wire [14:0] \$26 ;
+  wire [14:0] \$27 ;
+  wire [15:0] \$28 ;
+  wire [5:0] \$29 ;
   wire \$3 ;
-  wire \$30 ;
-  wire [15:0] \$31 ;
-  wire \$32 ;
-  wire [15:0] \$33 ;
-  wire \$34 ;
-  wire [14:0] \$35 ;
-  wire [14:0] \$36 ;
-  wire [15:0] \$37 ;
-  wire [5:0] \$38 ;
-  wire [6:0] \$39 ;
+  wire [6:0] \$30 ;
+  wire [4:0] \$31 ;
+  wire [29:0] \$32 ;
+  wire [8:0] \$33 ;
+  wire [9:0] \$34 ;
+  wire \$35 ;
+  wire \$36 ;
+  wire [16:0] \$37 ;
+  wire [29:0] \$38 ;
+  wire [16:0] \$39 ;
   wire \$4 ;
-  wire [4:0] \$40 ;
-  wire [29:0] \$41 ;
-  wire [8:0] \$42 ;
-  wire [9:0] \$43 ;
+  wire [17:0] \$40 ;
+  wire [32:0] \$41 ;
+  wire [33:0] \$42 ;
+  wire \$43 ;
   wire \$44 ;
   wire \$45 ;
-  wire [16:0] \$46 ;
-  wire [29:0] \$47 ;
-  wire [16:0] \$48 ;
-  wire [17:0] \$49 ;
-  wire [15:0] \$5 ;
-  wire [32:0] \$50 ;
-  wire [33:0] \$51 ;
+  wire \$46 ;
+  wire [34:0] \$47 ;
+  wire \$48 ;
+  wire \$49 ;
+  wire \$5 ;
+  wire \$50 ;
+  wire \$51 ;
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire [34:0] \$56 ;
+  wire \$56 ;
   wire \$57 ;
   wire \$58 ;
   wire \$59 ;
   wire \$6 ;
   wire \$60 ;
-  wire [15:0] \$61 ;
+  wire \$61 ;
   wire \$62 ;
-  wire [15:0] \$63 ;
-  wire \$64 ;
-  wire \$65 ;
-  wire [15:0] \$66 ;
-  wire \$67 ;
-  wire \$68 ;
-  wire \$69 ;
-  wire [15:0] \$7 ;
-  wire [15:0] \$70 ;
-  wire \$71 ;
-  wire [15:0] \$72 ;
-  wire \$73 ;
-  wire \$74 ;
-  wire [15:0] \$75 ;
-  wire \$76 ;
-  wire \$77 ;
-  wire \$78 ;
-  wire [15:0] \$79 ;
+  wire \$7 ;
   wire \$8 ;
-  wire \$80 ;
-  wire [15:0] \$81 ;
-  wire \$82 ;
-  wire \$83 ;
-  wire [15:0] \$84 ;
-  wire \$85 ;
-  wire \$86 ;
-  wire [15:0] \$87 ;
-  wire \$88 ;
-  wire \$89 ;
-  wire [15:0] \$9 ;
-  wire [15:0] \$90 ;
-  wire \$91 ;
-  wire \$92 ;
-  wire \$93 ;
-  wire [15:0] \$94 ;
-  wire \$95 ;
-  wire \$96 ;
-  wire [15:0] \$97 ;
-  wire \$98 ;
-  wire \$99 ;
+  wire \$9 ;
   input [15:0] a;
   wire [15:0] a;
   input [15:0] b;
@@ -15435,380 +12572,262 @@ module \lut_all_fp16_fp16tab_nosym.precompute1.node14 (a, s, b);
   wire [14:0] rp_sh;
   output [15:0] s;
   reg [15:0] s;
+  wire sub;
+  wire swap;
   wire [14:0] total;
+  wire [15:0] x;
   wire [4:0] x_e;
+  wire x_inf;
+  wire x_nan;
   wire [10:0] x_sig;
+  wire x_zero;
   wire [13:0] xa;
+  wire [15:0] y;
   wire [4:0] y_e;
+  wire y_inf;
+  wire y_nan;
   wire [10:0] y_sig;
+  wire y_zero;
   wire [13:0] ya;
   wire [13:0] ya_full;
-  assign \$1  = b[14:0] > a[14:0];
-  assign \$2  = \$1  ? b : a;
-  assign \$3  = ! \$2 [14:10];
-  assign \$4  = b[14:0] > a[14:0];
-  assign \$5  = \$4  ? b : a;
-  assign x_e = \$3  ? 5'h01 : \$5 [14:10];
-  assign \$6  = b[14:0] > a[14:0];
-  assign \$7  = \$6  ? b : a;
-  assign \$8  = b[14:0] > a[14:0];
-  assign \$9  = \$8  ? b : a;
-  assign \$10  = ! \$9 [14:10];
-  assign \$11  = ~ \$10 ;
-  assign \$12  = b[14:0] > a[14:0];
-  assign \$13  = \$12  ? a : b;
-  assign \$14  = ! \$13 [14:10];
-  assign \$15  = b[14:0] > a[14:0];
-  assign \$16  = \$15  ? a : b;
-  assign y_e = \$14  ? 5'h01 : \$16 [14:10];
-  assign \$17  = b[14:0] > a[14:0];
-  assign \$18  = \$17  ? a : b;
-  assign \$19  = b[14:0] > a[14:0];
-  assign \$20  = \$19  ? a : b;
-  assign \$21  = ! \$20 [14:10];
-  assign \$22  = ~ \$21 ;
-  assign \$23  = x_e - y_e;
-  assign \$24  = \$23 [4:0] > 4'he;
-  assign \$25  = \$24  ? 5'h0e : \$23 [4:0];
-  assign \$26  = ya_full >> \$25 [3:0];
-  assign \$27  = ya_full >> \$25 [3:0];
-  assign \$28  = \$27  << \$25 [3:0];
-  assign \$29  = \$28 [13:0] != ya_full;
-  assign ya = \$26  | { 13'h0000, \$29  };
-  assign \$30  = b[14:0] > a[14:0];
-  assign \$31  = \$30  ? b : a;
-  assign \$32  = b[14:0] > a[14:0];
-  assign \$33  = \$32  ? a : b;
-  assign \$34  = \$31 [15] ^ \$33 [15];
-  assign \$35  = xa - ya;
-  assign \$36  = xa + ya;
-  assign \$37  = \$34  ? { \$35 [14], \$35  } : { 1'h0, \$36  };
-  assign \$38  = x_e - 4'hf;
-  assign \$39  = $signed(\$38 ) - $signed(5'h0a);
-  assign exp_lsb = $signed(\$39 ) - $signed(3'h3);
-  assign \$40  = 4'he - rp_msb;
-  assign \$41  = \$37 [14:0] << \$40 [3:0];
-  assign \$42  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$43  = $signed(\$42 ) + $signed(5'h0f);
-  assign \$44  = $signed(\$43 ) < $signed(2'h1);
-  assign \$45  = $signed(\$43 ) < $signed(5'h12);
-  assign \$46  = $signed(2'h1) - $signed(\$43 );
-  assign rp_sh = \$41 [14:0] >> rp_rs;
-  assign \$47  = rp_sh << rp_rs;
-  assign rp_lost = \$47 [14:0] != \$41 [14:0];
-  assign \$48  = $signed(\$43 ) + $signed({ 1'h0, rp_rs });
-  assign \$49  = $signed(\$48 ) - $signed(2'h1);
-  assign \$51  = $signed(\$50 ) + $signed({ 1'h0, rp_sh[14:4] });
-  assign \$52  = | rp_sh[2:0];
-  assign \$53  = \$52  | rp_lost;
-  assign \$54  = \$53  | rp_sh[4];
-  assign \$55  = rp_sh[3] & \$54 ;
-  assign \$56  = $signed(\$51 ) + $signed({ 1'h0, \$55  });
-  assign \$57  = ! \$37 [14:0];
-  assign \$58  = \$56 [26:0] >= 15'h7c00;
-  assign \$59  = ! \$37 [14:0];
-  assign \$60  = b[14:0] > a[14:0];
-  assign \$61  = \$60  ? b : a;
-  assign \$62  = b[14:0] > a[14:0];
-  assign \$63  = \$62  ? a : b;
-  assign \$64  = \$61 [15] & \$63 [15];
-  assign \$65  = b[14:0] > a[14:0];
-  assign \$66  = \$65  ? b : a;
-  assign \$67  = \$59  ? \$64  : \$66 [15];
-  assign \$68  = ! \$37 [14:0];
-  assign \$69  = b[14:0] > a[14:0];
-  assign \$70  = \$69  ? b : a;
-  assign \$71  = b[14:0] > a[14:0];
-  assign \$72  = \$71  ? a : b;
-  assign \$73  = \$70 [15] & \$72 [15];
-  assign \$74  = b[14:0] > a[14:0];
-  assign \$75  = \$74  ? b : a;
-  assign \$76  = \$68  ? \$73  : \$75 [15];
-  assign \$77  = ! \$37 [14:0];
-  assign \$78  = b[14:0] > a[14:0];
-  assign \$79  = \$78  ? b : a;
-  assign \$80  = b[14:0] > a[14:0];
-  assign \$81  = \$80  ? a : b;
-  assign \$82  = \$79 [15] & \$81 [15];
-  assign \$83  = b[14:0] > a[14:0];
-  assign \$84  = \$83  ? b : a;
-  assign \$85  = \$77  ? \$82  : \$84 [15];
-  assign \$86  = b[14:0] > a[14:0];
-  assign \$87  = \$86  ? b : a;
-  assign \$88  = \$87 [14:10] == 5'h1f;
-  assign \$89  = b[14:0] > a[14:0];
-  assign \$90  = \$89  ? b : a;
-  assign \$91  = | \$90 [9:0];
-  assign \$92  = \$88  & \$91 ;
-  assign \$93  = b[14:0] > a[14:0];
-  assign \$94  = \$93  ? a : b;
-  assign \$95  = \$94 [14:10] == 5'h1f;
-  assign \$96  = b[14:0] > a[14:0];
-  assign \$97  = \$96  ? a : b;
-  assign \$98  = | \$97 [9:0];
-  assign \$99  = \$95  & \$98 ;
-  assign \$100  = \$92  | \$99 ;
-  assign \$101  = b[14:0] > a[14:0];
-  assign \$102  = \$101  ? b : a;
-  assign \$103  = \$102 [14:10] == 5'h1f;
-  assign \$104  = b[14:0] > a[14:0];
-  assign \$105  = \$104  ? b : a;
-  assign \$106  = ! \$105 [9:0];
-  assign \$107  = \$103  & \$106 ;
-  assign \$108  = b[14:0] > a[14:0];
-  assign \$109  = \$108  ? a : b;
-  assign \$110  = \$109 [14:10] == 5'h1f;
-  assign \$111  = b[14:0] > a[14:0];
-  assign \$112  = \$111  ? a : b;
-  assign \$113  = ! \$112 [9:0];
-  assign \$114  = \$110  & \$113 ;
-  assign \$115  = \$107  & \$114 ;
-  assign \$116  = b[14:0] > a[14:0];
-  assign \$117  = \$116  ? b : a;
-  assign \$118  = b[14:0] > a[14:0];
-  assign \$119  = \$118  ? a : b;
-  assign \$120  = \$117 [15] ^ \$119 [15];
-  assign \$121  = \$115  & \$120 ;
-  assign \$122  = \$100  | \$121 ;
-  assign \$123  = b[14:0] > a[14:0];
-  assign \$124  = \$123  ? b : a;
-  assign \$125  = \$124 [14:10] == 5'h1f;
-  assign \$126  = b[14:0] > a[14:0];
-  assign \$127  = \$126  ? b : a;
-  assign \$128  = ! \$127 [9:0];
-  assign \$129  = \$125  & \$128 ;
-  assign \$130  = b[14:0] > a[14:0];
-  assign \$131  = \$130  ? b : a;
+  assign \$25  = \$24 [13:0] != ya_full;
+  assign ya = \$22  | { 13'h0000, \$25  };
+  assign sub = x[15] ^ y[15];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 4'hf;
+  assign \$30  = $signed(\$29 ) - $signed(5'h0a);
+  assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
+  assign \$31  = 4'he - rp_msb;
+  assign \$32  = \$28 [14:0] << \$31 [3:0];
+  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$34  = $signed(\$33 ) + $signed(5'h0f);
+  assign \$35  = $signed(\$34 ) < $signed(2'h1);
+  assign \$36  = $signed(\$34 ) < $signed(5'h12);
+  assign \$37  = $signed(2'h1) - $signed(\$34 );
+  assign rp_sh = \$32 [14:0] >> rp_rs;
+  assign \$38  = rp_sh << rp_rs;
+  assign rp_lost = \$38 [14:0] != \$32 [14:0];
+  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
+  assign \$40  = $signed(\$39 ) - $signed(2'h1);
+  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[14:4] });
+  assign \$43  = | rp_sh[2:0];
+  assign \$44  = \$43  | rp_lost;
+  assign \$45  = \$44  | rp_sh[4];
+  assign \$46  = rp_sh[3] & \$45 ;
+  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
+  assign \$48  = ! \$28 [14:0];
+  assign \$49  = \$47 [26:0] >= 15'h7c00;
+  assign \$50  = ! \$28 [14:0];
+  assign \$51  = x[15] & y[15];
+  assign \$52  = \$50  ? \$51  : x[15];
+  assign \$53  = ! \$28 [14:0];
+  assign \$54  = x[15] & y[15];
+  assign \$55  = \$53  ? \$54  : x[15];
+  assign \$56  = ! \$28 [14:0];
+  assign \$57  = x[15] & y[15];
+  assign \$58  = \$56  ? \$57  : x[15];
+  assign \$59  = x_nan | y_nan;
+  assign \$60  = x_inf & y_inf;
+  assign \$61  = \$60  & sub;
+  assign \$62  = \$59  | \$61 ;
+  assign swap = b[14:0] > a[14:0];
+  assign x = swap ? b : a;
+  assign y = swap ? a : b;
+  assign \$1  = ! x[14:10];
+  assign x_e = \$1  ? 5'h01 : x[14:10];
+  assign \$2  = ! x[14:10];
+  assign \$3  = ~ \$2 ;
+  assign \$4  = x[14:10] == 5'h1f;
+  assign \$5  = ! x[9:0];
+  assign x_inf = \$4  & \$5 ;
+  assign \$6  = x[14:10] == 5'h1f;
+  assign \$7  = | x[9:0];
+  assign x_nan = \$6  & \$7 ;
+  assign \$8  = ! x[14:10];
+  assign \$9  = ! x[9:0];
+  assign x_zero = \$8  & \$9 ;
+  assign \$10  = ! y[14:10];
+  assign y_e = \$10  ? 5'h01 : y[14:10];
+  assign \$11  = ! y[14:10];
+  assign \$12  = ~ \$11 ;
+  assign \$13  = y[14:10] == 5'h1f;
+  assign \$14  = ! y[9:0];
+  assign y_inf = \$13  & \$14 ;
+  assign \$15  = y[14:10] == 5'h1f;
+  assign \$16  = | y[9:0];
+  assign y_nan = \$15  & \$16 ;
+  assign \$17  = ! y[14:10];
+  assign \$18  = ! y[9:0];
+  assign y_zero = \$17  & \$18 ;
+  assign \$19  = x_e - y_e;
+  assign \$20  = \$19 [4:0] > 4'he;
+  assign \$21  = \$20  ? 5'h0e : \$19 [4:0];
+  assign \$22  = ya_full >> \$21 [3:0];
+  assign \$23  = ya_full >> \$21 [3:0];
+  assign \$24  = \$23  << \$21 [3:0];
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
     rp_msb = 4'h0;
-    if (\$37 [0]) begin
+    if (\$28 [0]) begin
       rp_msb = 4'h0;
     end
-    if (\$37 [1]) begin
+    if (\$28 [1]) begin
       rp_msb = 4'h1;
     end
-    if (\$37 [2]) begin
+    if (\$28 [2]) begin
       rp_msb = 4'h2;
     end
-    if (\$37 [3]) begin
+    if (\$28 [3]) begin
       rp_msb = 4'h3;
     end
-    if (\$37 [4]) begin
+    if (\$28 [4]) begin
       rp_msb = 4'h4;
     end
-    if (\$37 [5]) begin
+    if (\$28 [5]) begin
       rp_msb = 4'h5;
     end
-    if (\$37 [6]) begin
+    if (\$28 [6]) begin
       rp_msb = 4'h6;
     end
-    if (\$37 [7]) begin
+    if (\$28 [7]) begin
       rp_msb = 4'h7;
     end
-    if (\$37 [8]) begin
+    if (\$28 [8]) begin
       rp_msb = 4'h8;
     end
-    if (\$37 [9]) begin
+    if (\$28 [9]) begin
       rp_msb = 4'h9;
     end
-    if (\$37 [10]) begin
+    if (\$28 [10]) begin
       rp_msb = 4'ha;
     end
-    if (\$37 [11]) begin
+    if (\$28 [11]) begin
       rp_msb = 4'hb;
     end
-    if (\$37 [12]) begin
+    if (\$28 [12]) begin
       rp_msb = 4'hc;
     end
-    if (\$37 [13]) begin
+    if (\$28 [13]) begin
       rp_msb = 4'hd;
     end
-    if (\$37 [14]) begin
+    if (\$28 [14]) begin
       rp_msb = 4'he;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
     rp_rs = 4'h0;
-    if (\$44 ) begin
+    if (\$35 ) begin
       (* full_case = 32'd1 *)
-      if (\$45 ) begin
+      if (\$36 ) begin
         rp_rs = 4'hf;
       end else begin
-        rp_rs = \$46 [3:0];
+        rp_rs = \$37 [3:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
     (* full_case = 32'd1 *)
-    if (\$57 ) begin
-      rp_out = { \$67 , 15'h0000 };
-    end else if (\$58 ) begin
-      rp_out = { \$76 , 15'h7c00 };
+    if (\$48 ) begin
+      rp_out = { \$52 , 15'h0000 };
+    end else if (\$49 ) begin
+      rp_out = { \$55 , 15'h7c00 };
     end else begin
-      rp_out = { \$85 , \$56 [14:0] };
+      rp_out = { \$58 , \$47 [14:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
     (* full_case = 32'd1 *)
-    if (\$122 ) begin
+    if (\$62 ) begin
       s = 16'h7e00;
-    end else if (\$129 ) begin
-      s = \$131 ;
+    end else if (x_inf) begin
+      s = x;
     end else begin
       s = rp_out;
     end
   end
-  assign x_sig = { \$11 , \$7 [9:0] };
-  assign y_sig = { \$22 , \$18 [9:0] };
-  assign d = \$23 [4:0];
-  assign dcl = \$25 [3:0];
-  assign total = \$37 [14:0];
-  assign rp_ls = \$40 [3:0];
-  assign rp_norm = \$41 [14:0];
-  assign rp_eb = { \$43 [9], \$43 [9], \$43 [9], \$43 [9], \$43 [9], \$43 [9], \$43  };
-  assign rp_packed = \$56 [26:0];
-  assign xa = { \$11 , \$7 [9:0], 3'h0 };
-  assign ya_full = { \$22 , \$18 [9:0], 3'h0 };
-  assign \$50  = { \$49 [17], \$49 [17], \$49 [17], \$49 [17], \$49 [17], \$49 , 10'h000 };
+  assign x_sig = { \$3 , x[9:0] };
+  assign y_sig = { \$12 , y[9:0] };
+  assign d = \$19 [4:0];
+  assign dcl = \$21 [3:0];
+  assign total = \$28 [14:0];
+  assign rp_ls = \$31 [3:0];
+  assign rp_norm = \$32 [14:0];
+  assign rp_eb = { \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34  };
+  assign rp_packed = \$47 [26:0];
+  assign xa = { \$3 , x[9:0], 3'h0 };
+  assign ya_full = { \$12 , y[9:0], 3'h0 };
+  assign \$41  = { \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 , 10'h000 };
 endmodule
 
 module \lut_all_fp16_fp16tab_nosym.precompute1.node15 (a, s, b);
   reg \$auto$verilog_backend.cc:2355:dump_module$30  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire \$100 ;
-  wire \$101 ;
-  wire [15:0] \$102 ;
-  wire \$103 ;
-  wire \$104 ;
-  wire [15:0] \$105 ;
-  wire \$106 ;
-  wire \$107 ;
-  wire \$108 ;
-  wire [15:0] \$109 ;
   wire \$11 ;
-  wire \$110 ;
-  wire \$111 ;
-  wire [15:0] \$112 ;
-  wire \$113 ;
-  wire \$114 ;
-  wire \$115 ;
-  wire \$116 ;
-  wire [15:0] \$117 ;
-  wire \$118 ;
-  wire [15:0] \$119 ;
   wire \$12 ;
-  wire \$120 ;
-  wire \$121 ;
-  wire \$122 ;
-  wire \$123 ;
-  wire [15:0] \$124 ;
-  wire \$125 ;
-  wire \$126 ;
-  wire [15:0] \$127 ;
-  wire \$128 ;
-  wire \$129 ;
-  wire [15:0] \$13 ;
-  wire \$130 ;
-  wire [15:0] \$131 ;
+  wire \$13 ;
   wire \$14 ;
   wire \$15 ;
-  wire [15:0] \$16 ;
+  wire \$16 ;
   wire \$17 ;
-  wire [15:0] \$18 ;
-  wire \$19 ;
-  wire [15:0] \$2 ;
-  wire [15:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire [5:0] \$23 ;
-  wire \$24 ;
-  wire [4:0] \$25 ;
-  wire [13:0] \$26 ;
-  wire [13:0] \$27 ;
-  wire [28:0] \$28 ;
-  wire \$29 ;
+  wire \$18 ;
+  wire [5:0] \$19 ;
+  wire \$2 ;
+  wire \$20 ;
+  wire [4:0] \$21 ;
+  wire [13:0] \$22 ;
+  wire [13:0] \$23 ;
+  wire [28:0] \$24 ;
+  wire \$25 ;
+  wire [14:0] \$26 ;
+  wire [14:0] \$27 ;
+  wire [15:0] \$28 ;
+  wire [5:0] \$29 ;
   wire \$3 ;
-  wire \$30 ;
-  wire [15:0] \$31 ;
-  wire \$32 ;
-  wire [15:0] \$33 ;
-  wire \$34 ;
-  wire [14:0] \$35 ;
-  wire [14:0] \$36 ;
-  wire [15:0] \$37 ;
-  wire [5:0] \$38 ;
-  wire [6:0] \$39 ;
+  wire [6:0] \$30 ;
+  wire [4:0] \$31 ;
+  wire [29:0] \$32 ;
+  wire [8:0] \$33 ;
+  wire [9:0] \$34 ;
+  wire \$35 ;
+  wire \$36 ;
+  wire [16:0] \$37 ;
+  wire [29:0] \$38 ;
+  wire [16:0] \$39 ;
   wire \$4 ;
-  wire [4:0] \$40 ;
-  wire [29:0] \$41 ;
-  wire [8:0] \$42 ;
-  wire [9:0] \$43 ;
+  wire [17:0] \$40 ;
+  wire [32:0] \$41 ;
+  wire [33:0] \$42 ;
+  wire \$43 ;
   wire \$44 ;
   wire \$45 ;
-  wire [16:0] \$46 ;
-  wire [29:0] \$47 ;
-  wire [16:0] \$48 ;
-  wire [17:0] \$49 ;
-  wire [15:0] \$5 ;
-  wire [32:0] \$50 ;
-  wire [33:0] \$51 ;
+  wire \$46 ;
+  wire [34:0] \$47 ;
+  wire \$48 ;
+  wire \$49 ;
+  wire \$5 ;
+  wire \$50 ;
+  wire \$51 ;
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire [34:0] \$56 ;
+  wire \$56 ;
   wire \$57 ;
   wire \$58 ;
   wire \$59 ;
   wire \$6 ;
   wire \$60 ;
-  wire [15:0] \$61 ;
+  wire \$61 ;
   wire \$62 ;
-  wire [15:0] \$63 ;
-  wire \$64 ;
-  wire \$65 ;
-  wire [15:0] \$66 ;
-  wire \$67 ;
-  wire \$68 ;
-  wire \$69 ;
-  wire [15:0] \$7 ;
-  wire [15:0] \$70 ;
-  wire \$71 ;
-  wire [15:0] \$72 ;
-  wire \$73 ;
-  wire \$74 ;
-  wire [15:0] \$75 ;
-  wire \$76 ;
-  wire \$77 ;
-  wire \$78 ;
-  wire [15:0] \$79 ;
+  wire \$7 ;
   wire \$8 ;
-  wire \$80 ;
-  wire [15:0] \$81 ;
-  wire \$82 ;
-  wire \$83 ;
-  wire [15:0] \$84 ;
-  wire \$85 ;
-  wire \$86 ;
-  wire [15:0] \$87 ;
-  wire \$88 ;
-  wire \$89 ;
-  wire [15:0] \$9 ;
-  wire [15:0] \$90 ;
-  wire \$91 ;
-  wire \$92 ;
-  wire \$93 ;
-  wire [15:0] \$94 ;
-  wire \$95 ;
-  wire \$96 ;
-  wire [15:0] \$97 ;
-  wire \$98 ;
-  wire \$99 ;
+  wire \$9 ;
   input [15:0] a;
   wire [15:0] a;
   input [15:0] b;
@@ -15827,380 +12846,262 @@ module \lut_all_fp16_fp16tab_nosym.precompute1.node15 (a, s, b);
   wire [14:0] rp_sh;
   output [15:0] s;
   reg [15:0] s;
+  wire sub;
+  wire swap;
   wire [14:0] total;
+  wire [15:0] x;
   wire [4:0] x_e;
+  wire x_inf;
+  wire x_nan;
   wire [10:0] x_sig;
+  wire x_zero;
   wire [13:0] xa;
+  wire [15:0] y;
   wire [4:0] y_e;
+  wire y_inf;
+  wire y_nan;
   wire [10:0] y_sig;
+  wire y_zero;
   wire [13:0] ya;
   wire [13:0] ya_full;
-  assign \$1  = b[14:0] > a[14:0];
-  assign \$2  = \$1  ? b : a;
-  assign \$3  = ! \$2 [14:10];
-  assign \$4  = b[14:0] > a[14:0];
-  assign \$5  = \$4  ? b : a;
-  assign x_e = \$3  ? 5'h01 : \$5 [14:10];
-  assign \$6  = b[14:0] > a[14:0];
-  assign \$7  = \$6  ? b : a;
-  assign \$8  = b[14:0] > a[14:0];
-  assign \$9  = \$8  ? b : a;
-  assign \$10  = ! \$9 [14:10];
-  assign \$11  = ~ \$10 ;
-  assign \$12  = b[14:0] > a[14:0];
-  assign \$13  = \$12  ? a : b;
-  assign \$14  = ! \$13 [14:10];
-  assign \$15  = b[14:0] > a[14:0];
-  assign \$16  = \$15  ? a : b;
-  assign y_e = \$14  ? 5'h01 : \$16 [14:10];
-  assign \$17  = b[14:0] > a[14:0];
-  assign \$18  = \$17  ? a : b;
-  assign \$19  = b[14:0] > a[14:0];
-  assign \$20  = \$19  ? a : b;
-  assign \$21  = ! \$20 [14:10];
-  assign \$22  = ~ \$21 ;
-  assign \$23  = x_e - y_e;
-  assign \$24  = \$23 [4:0] > 4'he;
-  assign \$25  = \$24  ? 5'h0e : \$23 [4:0];
-  assign \$26  = ya_full >> \$25 [3:0];
-  assign \$27  = ya_full >> \$25 [3:0];
-  assign \$28  = \$27  << \$25 [3:0];
-  assign \$29  = \$28 [13:0] != ya_full;
-  assign ya = \$26  | { 13'h0000, \$29  };
-  assign \$30  = b[14:0] > a[14:0];
-  assign \$31  = \$30  ? b : a;
-  assign \$32  = b[14:0] > a[14:0];
-  assign \$33  = \$32  ? a : b;
-  assign \$34  = \$31 [15] ^ \$33 [15];
-  assign \$35  = xa - ya;
-  assign \$36  = xa + ya;
-  assign \$37  = \$34  ? { \$35 [14], \$35  } : { 1'h0, \$36  };
-  assign \$38  = x_e - 4'hf;
-  assign \$39  = $signed(\$38 ) - $signed(5'h0a);
-  assign exp_lsb = $signed(\$39 ) - $signed(3'h3);
-  assign \$40  = 4'he - rp_msb;
-  assign \$41  = \$37 [14:0] << \$40 [3:0];
-  assign \$42  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$43  = $signed(\$42 ) + $signed(5'h0f);
-  assign \$44  = $signed(\$43 ) < $signed(2'h1);
-  assign \$45  = $signed(\$43 ) < $signed(5'h12);
-  assign \$46  = $signed(2'h1) - $signed(\$43 );
-  assign rp_sh = \$41 [14:0] >> rp_rs;
-  assign \$47  = rp_sh << rp_rs;
-  assign rp_lost = \$47 [14:0] != \$41 [14:0];
-  assign \$48  = $signed(\$43 ) + $signed({ 1'h0, rp_rs });
-  assign \$49  = $signed(\$48 ) - $signed(2'h1);
-  assign \$51  = $signed(\$50 ) + $signed({ 1'h0, rp_sh[14:4] });
-  assign \$52  = | rp_sh[2:0];
-  assign \$53  = \$52  | rp_lost;
-  assign \$54  = \$53  | rp_sh[4];
-  assign \$55  = rp_sh[3] & \$54 ;
-  assign \$56  = $signed(\$51 ) + $signed({ 1'h0, \$55  });
-  assign \$57  = ! \$37 [14:0];
-  assign \$58  = \$56 [26:0] >= 15'h7c00;
-  assign \$59  = ! \$37 [14:0];
-  assign \$60  = b[14:0] > a[14:0];
-  assign \$61  = \$60  ? b : a;
-  assign \$62  = b[14:0] > a[14:0];
-  assign \$63  = \$62  ? a : b;
-  assign \$64  = \$61 [15] & \$63 [15];
-  assign \$65  = b[14:0] > a[14:0];
-  assign \$66  = \$65  ? b : a;
-  assign \$67  = \$59  ? \$64  : \$66 [15];
-  assign \$68  = ! \$37 [14:0];
-  assign \$69  = b[14:0] > a[14:0];
-  assign \$70  = \$69  ? b : a;
-  assign \$71  = b[14:0] > a[14:0];
-  assign \$72  = \$71  ? a : b;
-  assign \$73  = \$70 [15] & \$72 [15];
-  assign \$74  = b[14:0] > a[14:0];
-  assign \$75  = \$74  ? b : a;
-  assign \$76  = \$68  ? \$73  : \$75 [15];
-  assign \$77  = ! \$37 [14:0];
-  assign \$78  = b[14:0] > a[14:0];
-  assign \$79  = \$78  ? b : a;
-  assign \$80  = b[14:0] > a[14:0];
-  assign \$81  = \$80  ? a : b;
-  assign \$82  = \$79 [15] & \$81 [15];
-  assign \$83  = b[14:0] > a[14:0];
-  assign \$84  = \$83  ? b : a;
-  assign \$85  = \$77  ? \$82  : \$84 [15];
-  assign \$86  = b[14:0] > a[14:0];
-  assign \$87  = \$86  ? b : a;
-  assign \$88  = \$87 [14:10] == 5'h1f;
-  assign \$89  = b[14:0] > a[14:0];
-  assign \$90  = \$89  ? b : a;
-  assign \$91  = | \$90 [9:0];
-  assign \$92  = \$88  & \$91 ;
-  assign \$93  = b[14:0] > a[14:0];
-  assign \$94  = \$93  ? a : b;
-  assign \$95  = \$94 [14:10] == 5'h1f;
-  assign \$96  = b[14:0] > a[14:0];
-  assign \$97  = \$96  ? a : b;
-  assign \$98  = | \$97 [9:0];
-  assign \$99  = \$95  & \$98 ;
-  assign \$100  = \$92  | \$99 ;
-  assign \$101  = b[14:0] > a[14:0];
-  assign \$102  = \$101  ? b : a;
-  assign \$103  = \$102 [14:10] == 5'h1f;
-  assign \$104  = b[14:0] > a[14:0];
-  assign \$105  = \$104  ? b : a;
-  assign \$106  = ! \$105 [9:0];
-  assign \$107  = \$103  & \$106 ;
-  assign \$108  = b[14:0] > a[14:0];
-  assign \$109  = \$108  ? a : b;
-  assign \$110  = \$109 [14:10] == 5'h1f;
-  assign \$111  = b[14:0] > a[14:0];
-  assign \$112  = \$111  ? a : b;
-  assign \$113  = ! \$112 [9:0];
-  assign \$114  = \$110  & \$113 ;
-  assign \$115  = \$107  & \$114 ;
-  assign \$116  = b[14:0] > a[14:0];
-  assign \$117  = \$116  ? b : a;
-  assign \$118  = b[14:0] > a[14:0];
-  assign \$119  = \$118  ? a : b;
-  assign \$120  = \$117 [15] ^ \$119 [15];
-  assign \$121  = \$115  & \$120 ;
-  assign \$122  = \$100  | \$121 ;
-  assign \$123  = b[14:0] > a[14:0];
-  assign \$124  = \$123  ? b : a;
-  assign \$125  = \$124 [14:10] == 5'h1f;
-  assign \$126  = b[14:0] > a[14:0];
-  assign \$127  = \$126  ? b : a;
-  assign \$128  = ! \$127 [9:0];
-  assign \$129  = \$125  & \$128 ;
-  assign \$130  = b[14:0] > a[14:0];
-  assign \$131  = \$130  ? b : a;
+  assign \$25  = \$24 [13:0] != ya_full;
+  assign ya = \$22  | { 13'h0000, \$25  };
+  assign sub = x[15] ^ y[15];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 4'hf;
+  assign \$30  = $signed(\$29 ) - $signed(5'h0a);
+  assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
+  assign \$31  = 4'he - rp_msb;
+  assign \$32  = \$28 [14:0] << \$31 [3:0];
+  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$34  = $signed(\$33 ) + $signed(5'h0f);
+  assign \$35  = $signed(\$34 ) < $signed(2'h1);
+  assign \$36  = $signed(\$34 ) < $signed(5'h12);
+  assign \$37  = $signed(2'h1) - $signed(\$34 );
+  assign rp_sh = \$32 [14:0] >> rp_rs;
+  assign \$38  = rp_sh << rp_rs;
+  assign rp_lost = \$38 [14:0] != \$32 [14:0];
+  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
+  assign \$40  = $signed(\$39 ) - $signed(2'h1);
+  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[14:4] });
+  assign \$43  = | rp_sh[2:0];
+  assign \$44  = \$43  | rp_lost;
+  assign \$45  = \$44  | rp_sh[4];
+  assign \$46  = rp_sh[3] & \$45 ;
+  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
+  assign \$48  = ! \$28 [14:0];
+  assign \$49  = \$47 [26:0] >= 15'h7c00;
+  assign \$50  = ! \$28 [14:0];
+  assign \$51  = x[15] & y[15];
+  assign \$52  = \$50  ? \$51  : x[15];
+  assign \$53  = ! \$28 [14:0];
+  assign \$54  = x[15] & y[15];
+  assign \$55  = \$53  ? \$54  : x[15];
+  assign \$56  = ! \$28 [14:0];
+  assign \$57  = x[15] & y[15];
+  assign \$58  = \$56  ? \$57  : x[15];
+  assign \$59  = x_nan | y_nan;
+  assign \$60  = x_inf & y_inf;
+  assign \$61  = \$60  & sub;
+  assign \$62  = \$59  | \$61 ;
+  assign swap = b[14:0] > a[14:0];
+  assign x = swap ? b : a;
+  assign y = swap ? a : b;
+  assign \$1  = ! x[14:10];
+  assign x_e = \$1  ? 5'h01 : x[14:10];
+  assign \$2  = ! x[14:10];
+  assign \$3  = ~ \$2 ;
+  assign \$4  = x[14:10] == 5'h1f;
+  assign \$5  = ! x[9:0];
+  assign x_inf = \$4  & \$5 ;
+  assign \$6  = x[14:10] == 5'h1f;
+  assign \$7  = | x[9:0];
+  assign x_nan = \$6  & \$7 ;
+  assign \$8  = ! x[14:10];
+  assign \$9  = ! x[9:0];
+  assign x_zero = \$8  & \$9 ;
+  assign \$10  = ! y[14:10];
+  assign y_e = \$10  ? 5'h01 : y[14:10];
+  assign \$11  = ! y[14:10];
+  assign \$12  = ~ \$11 ;
+  assign \$13  = y[14:10] == 5'h1f;
+  assign \$14  = ! y[9:0];
+  assign y_inf = \$13  & \$14 ;
+  assign \$15  = y[14:10] == 5'h1f;
+  assign \$16  = | y[9:0];
+  assign y_nan = \$15  & \$16 ;
+  assign \$17  = ! y[14:10];
+  assign \$18  = ! y[9:0];
+  assign y_zero = \$17  & \$18 ;
+  assign \$19  = x_e - y_e;
+  assign \$20  = \$19 [4:0] > 4'he;
+  assign \$21  = \$20  ? 5'h0e : \$19 [4:0];
+  assign \$22  = ya_full >> \$21 [3:0];
+  assign \$23  = ya_full >> \$21 [3:0];
+  assign \$24  = \$23  << \$21 [3:0];
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
     rp_msb = 4'h0;
-    if (\$37 [0]) begin
+    if (\$28 [0]) begin
       rp_msb = 4'h0;
     end
-    if (\$37 [1]) begin
+    if (\$28 [1]) begin
       rp_msb = 4'h1;
     end
-    if (\$37 [2]) begin
+    if (\$28 [2]) begin
       rp_msb = 4'h2;
     end
-    if (\$37 [3]) begin
+    if (\$28 [3]) begin
       rp_msb = 4'h3;
     end
-    if (\$37 [4]) begin
+    if (\$28 [4]) begin
       rp_msb = 4'h4;
     end
-    if (\$37 [5]) begin
+    if (\$28 [5]) begin
       rp_msb = 4'h5;
     end
-    if (\$37 [6]) begin
+    if (\$28 [6]) begin
       rp_msb = 4'h6;
     end
-    if (\$37 [7]) begin
+    if (\$28 [7]) begin
       rp_msb = 4'h7;
     end
-    if (\$37 [8]) begin
+    if (\$28 [8]) begin
       rp_msb = 4'h8;
     end
-    if (\$37 [9]) begin
+    if (\$28 [9]) begin
       rp_msb = 4'h9;
     end
-    if (\$37 [10]) begin
+    if (\$28 [10]) begin
       rp_msb = 4'ha;
     end
-    if (\$37 [11]) begin
+    if (\$28 [11]) begin
       rp_msb = 4'hb;
     end
-    if (\$37 [12]) begin
+    if (\$28 [12]) begin
       rp_msb = 4'hc;
     end
-    if (\$37 [13]) begin
+    if (\$28 [13]) begin
       rp_msb = 4'hd;
     end
-    if (\$37 [14]) begin
+    if (\$28 [14]) begin
       rp_msb = 4'he;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
     rp_rs = 4'h0;
-    if (\$44 ) begin
+    if (\$35 ) begin
       (* full_case = 32'd1 *)
-      if (\$45 ) begin
+      if (\$36 ) begin
         rp_rs = 4'hf;
       end else begin
-        rp_rs = \$46 [3:0];
+        rp_rs = \$37 [3:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
     (* full_case = 32'd1 *)
-    if (\$57 ) begin
-      rp_out = { \$67 , 15'h0000 };
-    end else if (\$58 ) begin
-      rp_out = { \$76 , 15'h7c00 };
+    if (\$48 ) begin
+      rp_out = { \$52 , 15'h0000 };
+    end else if (\$49 ) begin
+      rp_out = { \$55 , 15'h7c00 };
     end else begin
-      rp_out = { \$85 , \$56 [14:0] };
+      rp_out = { \$58 , \$47 [14:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
     (* full_case = 32'd1 *)
-    if (\$122 ) begin
+    if (\$62 ) begin
       s = 16'h7e00;
-    end else if (\$129 ) begin
-      s = \$131 ;
+    end else if (x_inf) begin
+      s = x;
     end else begin
       s = rp_out;
     end
   end
-  assign x_sig = { \$11 , \$7 [9:0] };
-  assign y_sig = { \$22 , \$18 [9:0] };
-  assign d = \$23 [4:0];
-  assign dcl = \$25 [3:0];
-  assign total = \$37 [14:0];
-  assign rp_ls = \$40 [3:0];
-  assign rp_norm = \$41 [14:0];
-  assign rp_eb = { \$43 [9], \$43 [9], \$43 [9], \$43 [9], \$43 [9], \$43 [9], \$43  };
-  assign rp_packed = \$56 [26:0];
-  assign xa = { \$11 , \$7 [9:0], 3'h0 };
-  assign ya_full = { \$22 , \$18 [9:0], 3'h0 };
-  assign \$50  = { \$49 [17], \$49 [17], \$49 [17], \$49 [17], \$49 [17], \$49 , 10'h000 };
+  assign x_sig = { \$3 , x[9:0] };
+  assign y_sig = { \$12 , y[9:0] };
+  assign d = \$19 [4:0];
+  assign dcl = \$21 [3:0];
+  assign total = \$28 [14:0];
+  assign rp_ls = \$31 [3:0];
+  assign rp_norm = \$32 [14:0];
+  assign rp_eb = { \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34  };
+  assign rp_packed = \$47 [26:0];
+  assign xa = { \$3 , x[9:0], 3'h0 };
+  assign ya_full = { \$12 , y[9:0], 3'h0 };
+  assign \$41  = { \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 , 10'h000 };
 endmodule
 
 module \lut_all_fp16_fp16tab_nosym.precompute1.node5 (b, s, a);
   reg \$auto$verilog_backend.cc:2355:dump_module$31  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire \$100 ;
-  wire \$101 ;
-  wire [15:0] \$102 ;
-  wire \$103 ;
-  wire \$104 ;
-  wire [15:0] \$105 ;
-  wire \$106 ;
-  wire \$107 ;
-  wire \$108 ;
-  wire [15:0] \$109 ;
   wire \$11 ;
-  wire \$110 ;
-  wire \$111 ;
-  wire [15:0] \$112 ;
-  wire \$113 ;
-  wire \$114 ;
-  wire \$115 ;
-  wire \$116 ;
-  wire [15:0] \$117 ;
-  wire \$118 ;
-  wire [15:0] \$119 ;
   wire \$12 ;
-  wire \$120 ;
-  wire \$121 ;
-  wire \$122 ;
-  wire \$123 ;
-  wire [15:0] \$124 ;
-  wire \$125 ;
-  wire \$126 ;
-  wire [15:0] \$127 ;
-  wire \$128 ;
-  wire \$129 ;
-  wire [15:0] \$13 ;
-  wire \$130 ;
-  wire [15:0] \$131 ;
+  wire \$13 ;
   wire \$14 ;
   wire \$15 ;
-  wire [15:0] \$16 ;
+  wire \$16 ;
   wire \$17 ;
-  wire [15:0] \$18 ;
-  wire \$19 ;
-  wire [15:0] \$2 ;
-  wire [15:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire [5:0] \$23 ;
-  wire \$24 ;
-  wire [4:0] \$25 ;
-  wire [13:0] \$26 ;
-  wire [13:0] \$27 ;
-  wire [28:0] \$28 ;
-  wire \$29 ;
+  wire \$18 ;
+  wire [5:0] \$19 ;
+  wire \$2 ;
+  wire \$20 ;
+  wire [4:0] \$21 ;
+  wire [13:0] \$22 ;
+  wire [13:0] \$23 ;
+  wire [28:0] \$24 ;
+  wire \$25 ;
+  wire [14:0] \$26 ;
+  wire [14:0] \$27 ;
+  wire [15:0] \$28 ;
+  wire [5:0] \$29 ;
   wire \$3 ;
-  wire \$30 ;
-  wire [15:0] \$31 ;
-  wire \$32 ;
-  wire [15:0] \$33 ;
-  wire \$34 ;
-  wire [14:0] \$35 ;
-  wire [14:0] \$36 ;
-  wire [15:0] \$37 ;
-  wire [5:0] \$38 ;
-  wire [6:0] \$39 ;
+  wire [6:0] \$30 ;
+  wire [4:0] \$31 ;
+  wire [29:0] \$32 ;
+  wire [8:0] \$33 ;
+  wire [9:0] \$34 ;
+  wire \$35 ;
+  wire \$36 ;
+  wire [16:0] \$37 ;
+  wire [29:0] \$38 ;
+  wire [16:0] \$39 ;
   wire \$4 ;
-  wire [4:0] \$40 ;
-  wire [29:0] \$41 ;
-  wire [8:0] \$42 ;
-  wire [9:0] \$43 ;
+  wire [17:0] \$40 ;
+  wire [32:0] \$41 ;
+  wire [33:0] \$42 ;
+  wire \$43 ;
   wire \$44 ;
   wire \$45 ;
-  wire [16:0] \$46 ;
-  wire [29:0] \$47 ;
-  wire [16:0] \$48 ;
-  wire [17:0] \$49 ;
-  wire [15:0] \$5 ;
-  wire [32:0] \$50 ;
-  wire [33:0] \$51 ;
+  wire \$46 ;
+  wire [34:0] \$47 ;
+  wire \$48 ;
+  wire \$49 ;
+  wire \$5 ;
+  wire \$50 ;
+  wire \$51 ;
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire [34:0] \$56 ;
+  wire \$56 ;
   wire \$57 ;
   wire \$58 ;
   wire \$59 ;
   wire \$6 ;
   wire \$60 ;
-  wire [15:0] \$61 ;
+  wire \$61 ;
   wire \$62 ;
-  wire [15:0] \$63 ;
-  wire \$64 ;
-  wire \$65 ;
-  wire [15:0] \$66 ;
-  wire \$67 ;
-  wire \$68 ;
-  wire \$69 ;
-  wire [15:0] \$7 ;
-  wire [15:0] \$70 ;
-  wire \$71 ;
-  wire [15:0] \$72 ;
-  wire \$73 ;
-  wire \$74 ;
-  wire [15:0] \$75 ;
-  wire \$76 ;
-  wire \$77 ;
-  wire \$78 ;
-  wire [15:0] \$79 ;
+  wire \$7 ;
   wire \$8 ;
-  wire \$80 ;
-  wire [15:0] \$81 ;
-  wire \$82 ;
-  wire \$83 ;
-  wire [15:0] \$84 ;
-  wire \$85 ;
-  wire \$86 ;
-  wire [15:0] \$87 ;
-  wire \$88 ;
-  wire \$89 ;
-  wire [15:0] \$9 ;
-  wire [15:0] \$90 ;
-  wire \$91 ;
-  wire \$92 ;
-  wire \$93 ;
-  wire [15:0] \$94 ;
-  wire \$95 ;
-  wire \$96 ;
-  wire [15:0] \$97 ;
-  wire \$98 ;
-  wire \$99 ;
+  wire \$9 ;
   input [15:0] a;
   wire [15:0] a;
   input [15:0] b;
@@ -16219,380 +13120,262 @@ module \lut_all_fp16_fp16tab_nosym.precompute1.node5 (b, s, a);
   wire [14:0] rp_sh;
   output [15:0] s;
   reg [15:0] s;
+  wire sub;
+  wire swap;
   wire [14:0] total;
+  wire [15:0] x;
   wire [4:0] x_e;
+  wire x_inf;
+  wire x_nan;
   wire [10:0] x_sig;
+  wire x_zero;
   wire [13:0] xa;
+  wire [15:0] y;
   wire [4:0] y_e;
+  wire y_inf;
+  wire y_nan;
   wire [10:0] y_sig;
+  wire y_zero;
   wire [13:0] ya;
   wire [13:0] ya_full;
-  assign \$1  = b[14:0] > a[14:0];
-  assign \$2  = \$1  ? b : a;
-  assign \$3  = ! \$2 [14:10];
-  assign \$4  = b[14:0] > a[14:0];
-  assign \$5  = \$4  ? b : a;
-  assign x_e = \$3  ? 5'h01 : \$5 [14:10];
-  assign \$6  = b[14:0] > a[14:0];
-  assign \$7  = \$6  ? b : a;
-  assign \$8  = b[14:0] > a[14:0];
-  assign \$9  = \$8  ? b : a;
-  assign \$10  = ! \$9 [14:10];
-  assign \$11  = ~ \$10 ;
-  assign \$12  = b[14:0] > a[14:0];
-  assign \$13  = \$12  ? a : b;
-  assign \$14  = ! \$13 [14:10];
-  assign \$15  = b[14:0] > a[14:0];
-  assign \$16  = \$15  ? a : b;
-  assign y_e = \$14  ? 5'h01 : \$16 [14:10];
-  assign \$17  = b[14:0] > a[14:0];
-  assign \$18  = \$17  ? a : b;
-  assign \$19  = b[14:0] > a[14:0];
-  assign \$20  = \$19  ? a : b;
-  assign \$21  = ! \$20 [14:10];
-  assign \$22  = ~ \$21 ;
-  assign \$23  = x_e - y_e;
-  assign \$24  = \$23 [4:0] > 4'he;
-  assign \$25  = \$24  ? 5'h0e : \$23 [4:0];
-  assign \$26  = ya_full >> \$25 [3:0];
-  assign \$27  = ya_full >> \$25 [3:0];
-  assign \$28  = \$27  << \$25 [3:0];
-  assign \$29  = \$28 [13:0] != ya_full;
-  assign ya = \$26  | { 13'h0000, \$29  };
-  assign \$30  = b[14:0] > a[14:0];
-  assign \$31  = \$30  ? b : a;
-  assign \$32  = b[14:0] > a[14:0];
-  assign \$33  = \$32  ? a : b;
-  assign \$34  = \$31 [15] ^ \$33 [15];
-  assign \$35  = xa - ya;
-  assign \$36  = xa + ya;
-  assign \$37  = \$34  ? { \$35 [14], \$35  } : { 1'h0, \$36  };
-  assign \$38  = x_e - 4'hf;
-  assign \$39  = $signed(\$38 ) - $signed(5'h0a);
-  assign exp_lsb = $signed(\$39 ) - $signed(3'h3);
-  assign \$40  = 4'he - rp_msb;
-  assign \$41  = \$37 [14:0] << \$40 [3:0];
-  assign \$42  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$43  = $signed(\$42 ) + $signed(5'h0f);
-  assign \$44  = $signed(\$43 ) < $signed(2'h1);
-  assign \$45  = $signed(\$43 ) < $signed(5'h12);
-  assign \$46  = $signed(2'h1) - $signed(\$43 );
-  assign rp_sh = \$41 [14:0] >> rp_rs;
-  assign \$47  = rp_sh << rp_rs;
-  assign rp_lost = \$47 [14:0] != \$41 [14:0];
-  assign \$48  = $signed(\$43 ) + $signed({ 1'h0, rp_rs });
-  assign \$49  = $signed(\$48 ) - $signed(2'h1);
-  assign \$51  = $signed(\$50 ) + $signed({ 1'h0, rp_sh[14:4] });
-  assign \$52  = | rp_sh[2:0];
-  assign \$53  = \$52  | rp_lost;
-  assign \$54  = \$53  | rp_sh[4];
-  assign \$55  = rp_sh[3] & \$54 ;
-  assign \$56  = $signed(\$51 ) + $signed({ 1'h0, \$55  });
-  assign \$57  = ! \$37 [14:0];
-  assign \$58  = \$56 [26:0] >= 15'h7c00;
-  assign \$59  = ! \$37 [14:0];
-  assign \$60  = b[14:0] > a[14:0];
-  assign \$61  = \$60  ? b : a;
-  assign \$62  = b[14:0] > a[14:0];
-  assign \$63  = \$62  ? a : b;
-  assign \$64  = \$61 [15] & \$63 [15];
-  assign \$65  = b[14:0] > a[14:0];
-  assign \$66  = \$65  ? b : a;
-  assign \$67  = \$59  ? \$64  : \$66 [15];
-  assign \$68  = ! \$37 [14:0];
-  assign \$69  = b[14:0] > a[14:0];
-  assign \$70  = \$69  ? b : a;
-  assign \$71  = b[14:0] > a[14:0];
-  assign \$72  = \$71  ? a : b;
-  assign \$73  = \$70 [15] & \$72 [15];
-  assign \$74  = b[14:0] > a[14:0];
-  assign \$75  = \$74  ? b : a;
-  assign \$76  = \$68  ? \$73  : \$75 [15];
-  assign \$77  = ! \$37 [14:0];
-  assign \$78  = b[14:0] > a[14:0];
-  assign \$79  = \$78  ? b : a;
-  assign \$80  = b[14:0] > a[14:0];
-  assign \$81  = \$80  ? a : b;
-  assign \$82  = \$79 [15] & \$81 [15];
-  assign \$83  = b[14:0] > a[14:0];
-  assign \$84  = \$83  ? b : a;
-  assign \$85  = \$77  ? \$82  : \$84 [15];
-  assign \$86  = b[14:0] > a[14:0];
-  assign \$87  = \$86  ? b : a;
-  assign \$88  = \$87 [14:10] == 5'h1f;
-  assign \$89  = b[14:0] > a[14:0];
-  assign \$90  = \$89  ? b : a;
-  assign \$91  = | \$90 [9:0];
-  assign \$92  = \$88  & \$91 ;
-  assign \$93  = b[14:0] > a[14:0];
-  assign \$94  = \$93  ? a : b;
-  assign \$95  = \$94 [14:10] == 5'h1f;
-  assign \$96  = b[14:0] > a[14:0];
-  assign \$97  = \$96  ? a : b;
-  assign \$98  = | \$97 [9:0];
-  assign \$99  = \$95  & \$98 ;
-  assign \$100  = \$92  | \$99 ;
-  assign \$101  = b[14:0] > a[14:0];
-  assign \$102  = \$101  ? b : a;
-  assign \$103  = \$102 [14:10] == 5'h1f;
-  assign \$104  = b[14:0] > a[14:0];
-  assign \$105  = \$104  ? b : a;
-  assign \$106  = ! \$105 [9:0];
-  assign \$107  = \$103  & \$106 ;
-  assign \$108  = b[14:0] > a[14:0];
-  assign \$109  = \$108  ? a : b;
-  assign \$110  = \$109 [14:10] == 5'h1f;
-  assign \$111  = b[14:0] > a[14:0];
-  assign \$112  = \$111  ? a : b;
-  assign \$113  = ! \$112 [9:0];
-  assign \$114  = \$110  & \$113 ;
-  assign \$115  = \$107  & \$114 ;
-  assign \$116  = b[14:0] > a[14:0];
-  assign \$117  = \$116  ? b : a;
-  assign \$118  = b[14:0] > a[14:0];
-  assign \$119  = \$118  ? a : b;
-  assign \$120  = \$117 [15] ^ \$119 [15];
-  assign \$121  = \$115  & \$120 ;
-  assign \$122  = \$100  | \$121 ;
-  assign \$123  = b[14:0] > a[14:0];
-  assign \$124  = \$123  ? b : a;
-  assign \$125  = \$124 [14:10] == 5'h1f;
-  assign \$126  = b[14:0] > a[14:0];
-  assign \$127  = \$126  ? b : a;
-  assign \$128  = ! \$127 [9:0];
-  assign \$129  = \$125  & \$128 ;
-  assign \$130  = b[14:0] > a[14:0];
-  assign \$131  = \$130  ? b : a;
+  assign \$25  = \$24 [13:0] != ya_full;
+  assign ya = \$22  | { 13'h0000, \$25  };
+  assign sub = x[15] ^ y[15];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 4'hf;
+  assign \$30  = $signed(\$29 ) - $signed(5'h0a);
+  assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
+  assign \$31  = 4'he - rp_msb;
+  assign \$32  = \$28 [14:0] << \$31 [3:0];
+  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$34  = $signed(\$33 ) + $signed(5'h0f);
+  assign \$35  = $signed(\$34 ) < $signed(2'h1);
+  assign \$36  = $signed(\$34 ) < $signed(5'h12);
+  assign \$37  = $signed(2'h1) - $signed(\$34 );
+  assign rp_sh = \$32 [14:0] >> rp_rs;
+  assign \$38  = rp_sh << rp_rs;
+  assign rp_lost = \$38 [14:0] != \$32 [14:0];
+  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
+  assign \$40  = $signed(\$39 ) - $signed(2'h1);
+  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[14:4] });
+  assign \$43  = | rp_sh[2:0];
+  assign \$44  = \$43  | rp_lost;
+  assign \$45  = \$44  | rp_sh[4];
+  assign \$46  = rp_sh[3] & \$45 ;
+  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
+  assign \$48  = ! \$28 [14:0];
+  assign \$49  = \$47 [26:0] >= 15'h7c00;
+  assign \$50  = ! \$28 [14:0];
+  assign \$51  = x[15] & y[15];
+  assign \$52  = \$50  ? \$51  : x[15];
+  assign \$53  = ! \$28 [14:0];
+  assign \$54  = x[15] & y[15];
+  assign \$55  = \$53  ? \$54  : x[15];
+  assign \$56  = ! \$28 [14:0];
+  assign \$57  = x[15] & y[15];
+  assign \$58  = \$56  ? \$57  : x[15];
+  assign \$59  = x_nan | y_nan;
+  assign \$60  = x_inf & y_inf;
+  assign \$61  = \$60  & sub;
+  assign \$62  = \$59  | \$61 ;
+  assign swap = b[14:0] > a[14:0];
+  assign x = swap ? b : a;
+  assign y = swap ? a : b;
+  assign \$1  = ! x[14:10];
+  assign x_e = \$1  ? 5'h01 : x[14:10];
+  assign \$2  = ! x[14:10];
+  assign \$3  = ~ \$2 ;
+  assign \$4  = x[14:10] == 5'h1f;
+  assign \$5  = ! x[9:0];
+  assign x_inf = \$4  & \$5 ;
+  assign \$6  = x[14:10] == 5'h1f;
+  assign \$7  = | x[9:0];
+  assign x_nan = \$6  & \$7 ;
+  assign \$8  = ! x[14:10];
+  assign \$9  = ! x[9:0];
+  assign x_zero = \$8  & \$9 ;
+  assign \$10  = ! y[14:10];
+  assign y_e = \$10  ? 5'h01 : y[14:10];
+  assign \$11  = ! y[14:10];
+  assign \$12  = ~ \$11 ;
+  assign \$13  = y[14:10] == 5'h1f;
+  assign \$14  = ! y[9:0];
+  assign y_inf = \$13  & \$14 ;
+  assign \$15  = y[14:10] == 5'h1f;
+  assign \$16  = | y[9:0];
+  assign y_nan = \$15  & \$16 ;
+  assign \$17  = ! y[14:10];
+  assign \$18  = ! y[9:0];
+  assign y_zero = \$17  & \$18 ;
+  assign \$19  = x_e - y_e;
+  assign \$20  = \$19 [4:0] > 4'he;
+  assign \$21  = \$20  ? 5'h0e : \$19 [4:0];
+  assign \$22  = ya_full >> \$21 [3:0];
+  assign \$23  = ya_full >> \$21 [3:0];
+  assign \$24  = \$23  << \$21 [3:0];
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
     rp_msb = 4'h0;
-    if (\$37 [0]) begin
+    if (\$28 [0]) begin
       rp_msb = 4'h0;
     end
-    if (\$37 [1]) begin
+    if (\$28 [1]) begin
       rp_msb = 4'h1;
     end
-    if (\$37 [2]) begin
+    if (\$28 [2]) begin
       rp_msb = 4'h2;
     end
-    if (\$37 [3]) begin
+    if (\$28 [3]) begin
       rp_msb = 4'h3;
     end
-    if (\$37 [4]) begin
+    if (\$28 [4]) begin
       rp_msb = 4'h4;
     end
-    if (\$37 [5]) begin
+    if (\$28 [5]) begin
       rp_msb = 4'h5;
     end
-    if (\$37 [6]) begin
+    if (\$28 [6]) begin
       rp_msb = 4'h6;
     end
-    if (\$37 [7]) begin
+    if (\$28 [7]) begin
       rp_msb = 4'h7;
     end
-    if (\$37 [8]) begin
+    if (\$28 [8]) begin
       rp_msb = 4'h8;
     end
-    if (\$37 [9]) begin
+    if (\$28 [9]) begin
       rp_msb = 4'h9;
     end
-    if (\$37 [10]) begin
+    if (\$28 [10]) begin
       rp_msb = 4'ha;
     end
-    if (\$37 [11]) begin
+    if (\$28 [11]) begin
       rp_msb = 4'hb;
     end
-    if (\$37 [12]) begin
+    if (\$28 [12]) begin
       rp_msb = 4'hc;
     end
-    if (\$37 [13]) begin
+    if (\$28 [13]) begin
       rp_msb = 4'hd;
     end
-    if (\$37 [14]) begin
+    if (\$28 [14]) begin
       rp_msb = 4'he;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
     rp_rs = 4'h0;
-    if (\$44 ) begin
+    if (\$35 ) begin
       (* full_case = 32'd1 *)
-      if (\$45 ) begin
+      if (\$36 ) begin
         rp_rs = 4'hf;
       end else begin
-        rp_rs = \$46 [3:0];
+        rp_rs = \$37 [3:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
     (* full_case = 32'd1 *)
-    if (\$57 ) begin
-      rp_out = { \$67 , 15'h0000 };
-    end else if (\$58 ) begin
-      rp_out = { \$76 , 15'h7c00 };
+    if (\$48 ) begin
+      rp_out = { \$52 , 15'h0000 };
+    end else if (\$49 ) begin
+      rp_out = { \$55 , 15'h7c00 };
     end else begin
-      rp_out = { \$85 , \$56 [14:0] };
+      rp_out = { \$58 , \$47 [14:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
     (* full_case = 32'd1 *)
-    if (\$122 ) begin
+    if (\$62 ) begin
       s = 16'h7e00;
-    end else if (\$129 ) begin
-      s = \$131 ;
+    end else if (x_inf) begin
+      s = x;
     end else begin
       s = rp_out;
     end
   end
-  assign x_sig = { \$11 , \$7 [9:0] };
-  assign y_sig = { \$22 , \$18 [9:0] };
-  assign d = \$23 [4:0];
-  assign dcl = \$25 [3:0];
-  assign total = \$37 [14:0];
-  assign rp_ls = \$40 [3:0];
-  assign rp_norm = \$41 [14:0];
-  assign rp_eb = { \$43 [9], \$43 [9], \$43 [9], \$43 [9], \$43 [9], \$43 [9], \$43  };
-  assign rp_packed = \$56 [26:0];
-  assign xa = { \$11 , \$7 [9:0], 3'h0 };
-  assign ya_full = { \$22 , \$18 [9:0], 3'h0 };
-  assign \$50  = { \$49 [17], \$49 [17], \$49 [17], \$49 [17], \$49 [17], \$49 , 10'h000 };
+  assign x_sig = { \$3 , x[9:0] };
+  assign y_sig = { \$12 , y[9:0] };
+  assign d = \$19 [4:0];
+  assign dcl = \$21 [3:0];
+  assign total = \$28 [14:0];
+  assign rp_ls = \$31 [3:0];
+  assign rp_norm = \$32 [14:0];
+  assign rp_eb = { \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34  };
+  assign rp_packed = \$47 [26:0];
+  assign xa = { \$3 , x[9:0], 3'h0 };
+  assign ya_full = { \$12 , y[9:0], 3'h0 };
+  assign \$41  = { \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 , 10'h000 };
 endmodule
 
 module \lut_all_fp16_fp16tab_nosym.precompute1.node6 (b, s, a);
   reg \$auto$verilog_backend.cc:2355:dump_module$32  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire \$100 ;
-  wire \$101 ;
-  wire [15:0] \$102 ;
-  wire \$103 ;
-  wire \$104 ;
-  wire [15:0] \$105 ;
-  wire \$106 ;
-  wire \$107 ;
-  wire \$108 ;
-  wire [15:0] \$109 ;
   wire \$11 ;
-  wire \$110 ;
-  wire \$111 ;
-  wire [15:0] \$112 ;
-  wire \$113 ;
-  wire \$114 ;
-  wire \$115 ;
-  wire \$116 ;
-  wire [15:0] \$117 ;
-  wire \$118 ;
-  wire [15:0] \$119 ;
   wire \$12 ;
-  wire \$120 ;
-  wire \$121 ;
-  wire \$122 ;
-  wire \$123 ;
-  wire [15:0] \$124 ;
-  wire \$125 ;
-  wire \$126 ;
-  wire [15:0] \$127 ;
-  wire \$128 ;
-  wire \$129 ;
-  wire [15:0] \$13 ;
-  wire \$130 ;
-  wire [15:0] \$131 ;
+  wire \$13 ;
   wire \$14 ;
   wire \$15 ;
-  wire [15:0] \$16 ;
+  wire \$16 ;
   wire \$17 ;
-  wire [15:0] \$18 ;
-  wire \$19 ;
-  wire [15:0] \$2 ;
-  wire [15:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire [5:0] \$23 ;
-  wire \$24 ;
-  wire [4:0] \$25 ;
-  wire [13:0] \$26 ;
-  wire [13:0] \$27 ;
-  wire [28:0] \$28 ;
-  wire \$29 ;
+  wire \$18 ;
+  wire [5:0] \$19 ;
+  wire \$2 ;
+  wire \$20 ;
+  wire [4:0] \$21 ;
+  wire [13:0] \$22 ;
+  wire [13:0] \$23 ;
+  wire [28:0] \$24 ;
+  wire \$25 ;
+  wire [14:0] \$26 ;
+  wire [14:0] \$27 ;
+  wire [15:0] \$28 ;
+  wire [5:0] \$29 ;
   wire \$3 ;
-  wire \$30 ;
-  wire [15:0] \$31 ;
-  wire \$32 ;
-  wire [15:0] \$33 ;
-  wire \$34 ;
-  wire [14:0] \$35 ;
-  wire [14:0] \$36 ;
-  wire [15:0] \$37 ;
-  wire [5:0] \$38 ;
-  wire [6:0] \$39 ;
+  wire [6:0] \$30 ;
+  wire [4:0] \$31 ;
+  wire [29:0] \$32 ;
+  wire [8:0] \$33 ;
+  wire [9:0] \$34 ;
+  wire \$35 ;
+  wire \$36 ;
+  wire [16:0] \$37 ;
+  wire [29:0] \$38 ;
+  wire [16:0] \$39 ;
   wire \$4 ;
-  wire [4:0] \$40 ;
-  wire [29:0] \$41 ;
-  wire [8:0] \$42 ;
-  wire [9:0] \$43 ;
+  wire [17:0] \$40 ;
+  wire [32:0] \$41 ;
+  wire [33:0] \$42 ;
+  wire \$43 ;
   wire \$44 ;
   wire \$45 ;
-  wire [16:0] \$46 ;
-  wire [29:0] \$47 ;
-  wire [16:0] \$48 ;
-  wire [17:0] \$49 ;
-  wire [15:0] \$5 ;
-  wire [32:0] \$50 ;
-  wire [33:0] \$51 ;
+  wire \$46 ;
+  wire [34:0] \$47 ;
+  wire \$48 ;
+  wire \$49 ;
+  wire \$5 ;
+  wire \$50 ;
+  wire \$51 ;
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire [34:0] \$56 ;
+  wire \$56 ;
   wire \$57 ;
   wire \$58 ;
   wire \$59 ;
   wire \$6 ;
   wire \$60 ;
-  wire [15:0] \$61 ;
+  wire \$61 ;
   wire \$62 ;
-  wire [15:0] \$63 ;
-  wire \$64 ;
-  wire \$65 ;
-  wire [15:0] \$66 ;
-  wire \$67 ;
-  wire \$68 ;
-  wire \$69 ;
-  wire [15:0] \$7 ;
-  wire [15:0] \$70 ;
-  wire \$71 ;
-  wire [15:0] \$72 ;
-  wire \$73 ;
-  wire \$74 ;
-  wire [15:0] \$75 ;
-  wire \$76 ;
-  wire \$77 ;
-  wire \$78 ;
-  wire [15:0] \$79 ;
+  wire \$7 ;
   wire \$8 ;
-  wire \$80 ;
-  wire [15:0] \$81 ;
-  wire \$82 ;
-  wire \$83 ;
-  wire [15:0] \$84 ;
-  wire \$85 ;
-  wire \$86 ;
-  wire [15:0] \$87 ;
-  wire \$88 ;
-  wire \$89 ;
-  wire [15:0] \$9 ;
-  wire [15:0] \$90 ;
-  wire \$91 ;
-  wire \$92 ;
-  wire \$93 ;
-  wire [15:0] \$94 ;
-  wire \$95 ;
-  wire \$96 ;
-  wire [15:0] \$97 ;
-  wire \$98 ;
-  wire \$99 ;
+  wire \$9 ;
   input [15:0] a;
   wire [15:0] a;
   input [15:0] b;
@@ -16611,380 +13394,262 @@ module \lut_all_fp16_fp16tab_nosym.precompute1.node6 (b, s, a);
   wire [14:0] rp_sh;
   output [15:0] s;
   reg [15:0] s;
+  wire sub;
+  wire swap;
   wire [14:0] total;
+  wire [15:0] x;
   wire [4:0] x_e;
+  wire x_inf;
+  wire x_nan;
   wire [10:0] x_sig;
+  wire x_zero;
   wire [13:0] xa;
+  wire [15:0] y;
   wire [4:0] y_e;
+  wire y_inf;
+  wire y_nan;
   wire [10:0] y_sig;
+  wire y_zero;
   wire [13:0] ya;
   wire [13:0] ya_full;
-  assign \$1  = b[14:0] > a[14:0];
-  assign \$2  = \$1  ? b : a;
-  assign \$3  = ! \$2 [14:10];
-  assign \$4  = b[14:0] > a[14:0];
-  assign \$5  = \$4  ? b : a;
-  assign x_e = \$3  ? 5'h01 : \$5 [14:10];
-  assign \$6  = b[14:0] > a[14:0];
-  assign \$7  = \$6  ? b : a;
-  assign \$8  = b[14:0] > a[14:0];
-  assign \$9  = \$8  ? b : a;
-  assign \$10  = ! \$9 [14:10];
-  assign \$11  = ~ \$10 ;
-  assign \$12  = b[14:0] > a[14:0];
-  assign \$13  = \$12  ? a : b;
-  assign \$14  = ! \$13 [14:10];
-  assign \$15  = b[14:0] > a[14:0];
-  assign \$16  = \$15  ? a : b;
-  assign y_e = \$14  ? 5'h01 : \$16 [14:10];
-  assign \$17  = b[14:0] > a[14:0];
-  assign \$18  = \$17  ? a : b;
-  assign \$19  = b[14:0] > a[14:0];
-  assign \$20  = \$19  ? a : b;
-  assign \$21  = ! \$20 [14:10];
-  assign \$22  = ~ \$21 ;
-  assign \$23  = x_e - y_e;
-  assign \$24  = \$23 [4:0] > 4'he;
-  assign \$25  = \$24  ? 5'h0e : \$23 [4:0];
-  assign \$26  = ya_full >> \$25 [3:0];
-  assign \$27  = ya_full >> \$25 [3:0];
-  assign \$28  = \$27  << \$25 [3:0];
-  assign \$29  = \$28 [13:0] != ya_full;
-  assign ya = \$26  | { 13'h0000, \$29  };
-  assign \$30  = b[14:0] > a[14:0];
-  assign \$31  = \$30  ? b : a;
-  assign \$32  = b[14:0] > a[14:0];
-  assign \$33  = \$32  ? a : b;
-  assign \$34  = \$31 [15] ^ \$33 [15];
-  assign \$35  = xa - ya;
-  assign \$36  = xa + ya;
-  assign \$37  = \$34  ? { \$35 [14], \$35  } : { 1'h0, \$36  };
-  assign \$38  = x_e - 4'hf;
-  assign \$39  = $signed(\$38 ) - $signed(5'h0a);
-  assign exp_lsb = $signed(\$39 ) - $signed(3'h3);
-  assign \$40  = 4'he - rp_msb;
-  assign \$41  = \$37 [14:0] << \$40 [3:0];
-  assign \$42  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$43  = $signed(\$42 ) + $signed(5'h0f);
-  assign \$44  = $signed(\$43 ) < $signed(2'h1);
-  assign \$45  = $signed(\$43 ) < $signed(5'h12);
-  assign \$46  = $signed(2'h1) - $signed(\$43 );
-  assign rp_sh = \$41 [14:0] >> rp_rs;
-  assign \$47  = rp_sh << rp_rs;
-  assign rp_lost = \$47 [14:0] != \$41 [14:0];
-  assign \$48  = $signed(\$43 ) + $signed({ 1'h0, rp_rs });
-  assign \$49  = $signed(\$48 ) - $signed(2'h1);
-  assign \$51  = $signed(\$50 ) + $signed({ 1'h0, rp_sh[14:4] });
-  assign \$52  = | rp_sh[2:0];
-  assign \$53  = \$52  | rp_lost;
-  assign \$54  = \$53  | rp_sh[4];
-  assign \$55  = rp_sh[3] & \$54 ;
-  assign \$56  = $signed(\$51 ) + $signed({ 1'h0, \$55  });
-  assign \$57  = ! \$37 [14:0];
-  assign \$58  = \$56 [26:0] >= 15'h7c00;
-  assign \$59  = ! \$37 [14:0];
-  assign \$60  = b[14:0] > a[14:0];
-  assign \$61  = \$60  ? b : a;
-  assign \$62  = b[14:0] > a[14:0];
-  assign \$63  = \$62  ? a : b;
-  assign \$64  = \$61 [15] & \$63 [15];
-  assign \$65  = b[14:0] > a[14:0];
-  assign \$66  = \$65  ? b : a;
-  assign \$67  = \$59  ? \$64  : \$66 [15];
-  assign \$68  = ! \$37 [14:0];
-  assign \$69  = b[14:0] > a[14:0];
-  assign \$70  = \$69  ? b : a;
-  assign \$71  = b[14:0] > a[14:0];
-  assign \$72  = \$71  ? a : b;
-  assign \$73  = \$70 [15] & \$72 [15];
-  assign \$74  = b[14:0] > a[14:0];
-  assign \$75  = \$74  ? b : a;
-  assign \$76  = \$68  ? \$73  : \$75 [15];
-  assign \$77  = ! \$37 [14:0];
-  assign \$78  = b[14:0] > a[14:0];
-  assign \$79  = \$78  ? b : a;
-  assign \$80  = b[14:0] > a[14:0];
-  assign \$81  = \$80  ? a : b;
-  assign \$82  = \$79 [15] & \$81 [15];
-  assign \$83  = b[14:0] > a[14:0];
-  assign \$84  = \$83  ? b : a;
-  assign \$85  = \$77  ? \$82  : \$84 [15];
-  assign \$86  = b[14:0] > a[14:0];
-  assign \$87  = \$86  ? b : a;
-  assign \$88  = \$87 [14:10] == 5'h1f;
-  assign \$89  = b[14:0] > a[14:0];
-  assign \$90  = \$89  ? b : a;
-  assign \$91  = | \$90 [9:0];
-  assign \$92  = \$88  & \$91 ;
-  assign \$93  = b[14:0] > a[14:0];
-  assign \$94  = \$93  ? a : b;
-  assign \$95  = \$94 [14:10] == 5'h1f;
-  assign \$96  = b[14:0] > a[14:0];
-  assign \$97  = \$96  ? a : b;
-  assign \$98  = | \$97 [9:0];
-  assign \$99  = \$95  & \$98 ;
-  assign \$100  = \$92  | \$99 ;
-  assign \$101  = b[14:0] > a[14:0];
-  assign \$102  = \$101  ? b : a;
-  assign \$103  = \$102 [14:10] == 5'h1f;
-  assign \$104  = b[14:0] > a[14:0];
-  assign \$105  = \$104  ? b : a;
-  assign \$106  = ! \$105 [9:0];
-  assign \$107  = \$103  & \$106 ;
-  assign \$108  = b[14:0] > a[14:0];
-  assign \$109  = \$108  ? a : b;
-  assign \$110  = \$109 [14:10] == 5'h1f;
-  assign \$111  = b[14:0] > a[14:0];
-  assign \$112  = \$111  ? a : b;
-  assign \$113  = ! \$112 [9:0];
-  assign \$114  = \$110  & \$113 ;
-  assign \$115  = \$107  & \$114 ;
-  assign \$116  = b[14:0] > a[14:0];
-  assign \$117  = \$116  ? b : a;
-  assign \$118  = b[14:0] > a[14:0];
-  assign \$119  = \$118  ? a : b;
-  assign \$120  = \$117 [15] ^ \$119 [15];
-  assign \$121  = \$115  & \$120 ;
-  assign \$122  = \$100  | \$121 ;
-  assign \$123  = b[14:0] > a[14:0];
-  assign \$124  = \$123  ? b : a;
-  assign \$125  = \$124 [14:10] == 5'h1f;
-  assign \$126  = b[14:0] > a[14:0];
-  assign \$127  = \$126  ? b : a;
-  assign \$128  = ! \$127 [9:0];
-  assign \$129  = \$125  & \$128 ;
-  assign \$130  = b[14:0] > a[14:0];
-  assign \$131  = \$130  ? b : a;
+  assign \$25  = \$24 [13:0] != ya_full;
+  assign ya = \$22  | { 13'h0000, \$25  };
+  assign sub = x[15] ^ y[15];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 4'hf;
+  assign \$30  = $signed(\$29 ) - $signed(5'h0a);
+  assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
+  assign \$31  = 4'he - rp_msb;
+  assign \$32  = \$28 [14:0] << \$31 [3:0];
+  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$34  = $signed(\$33 ) + $signed(5'h0f);
+  assign \$35  = $signed(\$34 ) < $signed(2'h1);
+  assign \$36  = $signed(\$34 ) < $signed(5'h12);
+  assign \$37  = $signed(2'h1) - $signed(\$34 );
+  assign rp_sh = \$32 [14:0] >> rp_rs;
+  assign \$38  = rp_sh << rp_rs;
+  assign rp_lost = \$38 [14:0] != \$32 [14:0];
+  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
+  assign \$40  = $signed(\$39 ) - $signed(2'h1);
+  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[14:4] });
+  assign \$43  = | rp_sh[2:0];
+  assign \$44  = \$43  | rp_lost;
+  assign \$45  = \$44  | rp_sh[4];
+  assign \$46  = rp_sh[3] & \$45 ;
+  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
+  assign \$48  = ! \$28 [14:0];
+  assign \$49  = \$47 [26:0] >= 15'h7c00;
+  assign \$50  = ! \$28 [14:0];
+  assign \$51  = x[15] & y[15];
+  assign \$52  = \$50  ? \$51  : x[15];
+  assign \$53  = ! \$28 [14:0];
+  assign \$54  = x[15] & y[15];
+  assign \$55  = \$53  ? \$54  : x[15];
+  assign \$56  = ! \$28 [14:0];
+  assign \$57  = x[15] & y[15];
+  assign \$58  = \$56  ? \$57  : x[15];
+  assign \$59  = x_nan | y_nan;
+  assign \$60  = x_inf & y_inf;
+  assign \$61  = \$60  & sub;
+  assign \$62  = \$59  | \$61 ;
+  assign swap = b[14:0] > a[14:0];
+  assign x = swap ? b : a;
+  assign y = swap ? a : b;
+  assign \$1  = ! x[14:10];
+  assign x_e = \$1  ? 5'h01 : x[14:10];
+  assign \$2  = ! x[14:10];
+  assign \$3  = ~ \$2 ;
+  assign \$4  = x[14:10] == 5'h1f;
+  assign \$5  = ! x[9:0];
+  assign x_inf = \$4  & \$5 ;
+  assign \$6  = x[14:10] == 5'h1f;
+  assign \$7  = | x[9:0];
+  assign x_nan = \$6  & \$7 ;
+  assign \$8  = ! x[14:10];
+  assign \$9  = ! x[9:0];
+  assign x_zero = \$8  & \$9 ;
+  assign \$10  = ! y[14:10];
+  assign y_e = \$10  ? 5'h01 : y[14:10];
+  assign \$11  = ! y[14:10];
+  assign \$12  = ~ \$11 ;
+  assign \$13  = y[14:10] == 5'h1f;
+  assign \$14  = ! y[9:0];
+  assign y_inf = \$13  & \$14 ;
+  assign \$15  = y[14:10] == 5'h1f;
+  assign \$16  = | y[9:0];
+  assign y_nan = \$15  & \$16 ;
+  assign \$17  = ! y[14:10];
+  assign \$18  = ! y[9:0];
+  assign y_zero = \$17  & \$18 ;
+  assign \$19  = x_e - y_e;
+  assign \$20  = \$19 [4:0] > 4'he;
+  assign \$21  = \$20  ? 5'h0e : \$19 [4:0];
+  assign \$22  = ya_full >> \$21 [3:0];
+  assign \$23  = ya_full >> \$21 [3:0];
+  assign \$24  = \$23  << \$21 [3:0];
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$32 ) begin end
     rp_msb = 4'h0;
-    if (\$37 [0]) begin
+    if (\$28 [0]) begin
       rp_msb = 4'h0;
     end
-    if (\$37 [1]) begin
+    if (\$28 [1]) begin
       rp_msb = 4'h1;
     end
-    if (\$37 [2]) begin
+    if (\$28 [2]) begin
       rp_msb = 4'h2;
     end
-    if (\$37 [3]) begin
+    if (\$28 [3]) begin
       rp_msb = 4'h3;
     end
-    if (\$37 [4]) begin
+    if (\$28 [4]) begin
       rp_msb = 4'h4;
     end
-    if (\$37 [5]) begin
+    if (\$28 [5]) begin
       rp_msb = 4'h5;
     end
-    if (\$37 [6]) begin
+    if (\$28 [6]) begin
       rp_msb = 4'h6;
     end
-    if (\$37 [7]) begin
+    if (\$28 [7]) begin
       rp_msb = 4'h7;
     end
-    if (\$37 [8]) begin
+    if (\$28 [8]) begin
       rp_msb = 4'h8;
     end
-    if (\$37 [9]) begin
+    if (\$28 [9]) begin
       rp_msb = 4'h9;
     end
-    if (\$37 [10]) begin
+    if (\$28 [10]) begin
       rp_msb = 4'ha;
     end
-    if (\$37 [11]) begin
+    if (\$28 [11]) begin
       rp_msb = 4'hb;
     end
-    if (\$37 [12]) begin
+    if (\$28 [12]) begin
       rp_msb = 4'hc;
     end
-    if (\$37 [13]) begin
+    if (\$28 [13]) begin
       rp_msb = 4'hd;
     end
-    if (\$37 [14]) begin
+    if (\$28 [14]) begin
       rp_msb = 4'he;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$32 ) begin end
     rp_rs = 4'h0;
-    if (\$44 ) begin
+    if (\$35 ) begin
       (* full_case = 32'd1 *)
-      if (\$45 ) begin
+      if (\$36 ) begin
         rp_rs = 4'hf;
       end else begin
-        rp_rs = \$46 [3:0];
+        rp_rs = \$37 [3:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$32 ) begin end
     (* full_case = 32'd1 *)
-    if (\$57 ) begin
-      rp_out = { \$67 , 15'h0000 };
-    end else if (\$58 ) begin
-      rp_out = { \$76 , 15'h7c00 };
+    if (\$48 ) begin
+      rp_out = { \$52 , 15'h0000 };
+    end else if (\$49 ) begin
+      rp_out = { \$55 , 15'h7c00 };
     end else begin
-      rp_out = { \$85 , \$56 [14:0] };
+      rp_out = { \$58 , \$47 [14:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$32 ) begin end
     (* full_case = 32'd1 *)
-    if (\$122 ) begin
+    if (\$62 ) begin
       s = 16'h7e00;
-    end else if (\$129 ) begin
-      s = \$131 ;
+    end else if (x_inf) begin
+      s = x;
     end else begin
       s = rp_out;
     end
   end
-  assign x_sig = { \$11 , \$7 [9:0] };
-  assign y_sig = { \$22 , \$18 [9:0] };
-  assign d = \$23 [4:0];
-  assign dcl = \$25 [3:0];
-  assign total = \$37 [14:0];
-  assign rp_ls = \$40 [3:0];
-  assign rp_norm = \$41 [14:0];
-  assign rp_eb = { \$43 [9], \$43 [9], \$43 [9], \$43 [9], \$43 [9], \$43 [9], \$43  };
-  assign rp_packed = \$56 [26:0];
-  assign xa = { \$11 , \$7 [9:0], 3'h0 };
-  assign ya_full = { \$22 , \$18 [9:0], 3'h0 };
-  assign \$50  = { \$49 [17], \$49 [17], \$49 [17], \$49 [17], \$49 [17], \$49 , 10'h000 };
+  assign x_sig = { \$3 , x[9:0] };
+  assign y_sig = { \$12 , y[9:0] };
+  assign d = \$19 [4:0];
+  assign dcl = \$21 [3:0];
+  assign total = \$28 [14:0];
+  assign rp_ls = \$31 [3:0];
+  assign rp_norm = \$32 [14:0];
+  assign rp_eb = { \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34  };
+  assign rp_packed = \$47 [26:0];
+  assign xa = { \$3 , x[9:0], 3'h0 };
+  assign ya_full = { \$12 , y[9:0], 3'h0 };
+  assign \$41  = { \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 , 10'h000 };
 endmodule
 
 module \lut_all_fp16_fp16tab_nosym.precompute1.node7 (b, s, a);
   reg \$auto$verilog_backend.cc:2355:dump_module$33  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire \$100 ;
-  wire \$101 ;
-  wire [15:0] \$102 ;
-  wire \$103 ;
-  wire \$104 ;
-  wire [15:0] \$105 ;
-  wire \$106 ;
-  wire \$107 ;
-  wire \$108 ;
-  wire [15:0] \$109 ;
   wire \$11 ;
-  wire \$110 ;
-  wire \$111 ;
-  wire [15:0] \$112 ;
-  wire \$113 ;
-  wire \$114 ;
-  wire \$115 ;
-  wire \$116 ;
-  wire [15:0] \$117 ;
-  wire \$118 ;
-  wire [15:0] \$119 ;
   wire \$12 ;
-  wire \$120 ;
-  wire \$121 ;
-  wire \$122 ;
-  wire \$123 ;
-  wire [15:0] \$124 ;
-  wire \$125 ;
-  wire \$126 ;
-  wire [15:0] \$127 ;
-  wire \$128 ;
-  wire \$129 ;
-  wire [15:0] \$13 ;
-  wire \$130 ;
-  wire [15:0] \$131 ;
+  wire \$13 ;
   wire \$14 ;
   wire \$15 ;
-  wire [15:0] \$16 ;
+  wire \$16 ;
   wire \$17 ;
-  wire [15:0] \$18 ;
-  wire \$19 ;
-  wire [15:0] \$2 ;
-  wire [15:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire [5:0] \$23 ;
-  wire \$24 ;
-  wire [4:0] \$25 ;
-  wire [13:0] \$26 ;
-  wire [13:0] \$27 ;
-  wire [28:0] \$28 ;
-  wire \$29 ;
+  wire \$18 ;
+  wire [5:0] \$19 ;
+  wire \$2 ;
+  wire \$20 ;
+  wire [4:0] \$21 ;
+  wire [13:0] \$22 ;
+  wire [13:0] \$23 ;
+  wire [28:0] \$24 ;
+  wire \$25 ;
+  wire [14:0] \$26 ;
+  wire [14:0] \$27 ;
+  wire [15:0] \$28 ;
+  wire [5:0] \$29 ;
   wire \$3 ;
-  wire \$30 ;
-  wire [15:0] \$31 ;
-  wire \$32 ;
-  wire [15:0] \$33 ;
-  wire \$34 ;
-  wire [14:0] \$35 ;
-  wire [14:0] \$36 ;
-  wire [15:0] \$37 ;
-  wire [5:0] \$38 ;
-  wire [6:0] \$39 ;
+  wire [6:0] \$30 ;
+  wire [4:0] \$31 ;
+  wire [29:0] \$32 ;
+  wire [8:0] \$33 ;
+  wire [9:0] \$34 ;
+  wire \$35 ;
+  wire \$36 ;
+  wire [16:0] \$37 ;
+  wire [29:0] \$38 ;
+  wire [16:0] \$39 ;
   wire \$4 ;
-  wire [4:0] \$40 ;
-  wire [29:0] \$41 ;
-  wire [8:0] \$42 ;
-  wire [9:0] \$43 ;
+  wire [17:0] \$40 ;
+  wire [32:0] \$41 ;
+  wire [33:0] \$42 ;
+  wire \$43 ;
   wire \$44 ;
   wire \$45 ;
-  wire [16:0] \$46 ;
-  wire [29:0] \$47 ;
-  wire [16:0] \$48 ;
-  wire [17:0] \$49 ;
-  wire [15:0] \$5 ;
-  wire [32:0] \$50 ;
-  wire [33:0] \$51 ;
+  wire \$46 ;
+  wire [34:0] \$47 ;
+  wire \$48 ;
+  wire \$49 ;
+  wire \$5 ;
+  wire \$50 ;
+  wire \$51 ;
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire [34:0] \$56 ;
+  wire \$56 ;
   wire \$57 ;
   wire \$58 ;
   wire \$59 ;
   wire \$6 ;
   wire \$60 ;
-  wire [15:0] \$61 ;
+  wire \$61 ;
   wire \$62 ;
-  wire [15:0] \$63 ;
-  wire \$64 ;
-  wire \$65 ;
-  wire [15:0] \$66 ;
-  wire \$67 ;
-  wire \$68 ;
-  wire \$69 ;
-  wire [15:0] \$7 ;
-  wire [15:0] \$70 ;
-  wire \$71 ;
-  wire [15:0] \$72 ;
-  wire \$73 ;
-  wire \$74 ;
-  wire [15:0] \$75 ;
-  wire \$76 ;
-  wire \$77 ;
-  wire \$78 ;
-  wire [15:0] \$79 ;
+  wire \$7 ;
   wire \$8 ;
-  wire \$80 ;
-  wire [15:0] \$81 ;
-  wire \$82 ;
-  wire \$83 ;
-  wire [15:0] \$84 ;
-  wire \$85 ;
-  wire \$86 ;
-  wire [15:0] \$87 ;
-  wire \$88 ;
-  wire \$89 ;
-  wire [15:0] \$9 ;
-  wire [15:0] \$90 ;
-  wire \$91 ;
-  wire \$92 ;
-  wire \$93 ;
-  wire [15:0] \$94 ;
-  wire \$95 ;
-  wire \$96 ;
-  wire [15:0] \$97 ;
-  wire \$98 ;
-  wire \$99 ;
+  wire \$9 ;
   input [15:0] a;
   wire [15:0] a;
   input [15:0] b;
@@ -17003,380 +13668,262 @@ module \lut_all_fp16_fp16tab_nosym.precompute1.node7 (b, s, a);
   wire [14:0] rp_sh;
   output [15:0] s;
   reg [15:0] s;
+  wire sub;
+  wire swap;
   wire [14:0] total;
+  wire [15:0] x;
   wire [4:0] x_e;
+  wire x_inf;
+  wire x_nan;
   wire [10:0] x_sig;
+  wire x_zero;
   wire [13:0] xa;
+  wire [15:0] y;
   wire [4:0] y_e;
+  wire y_inf;
+  wire y_nan;
   wire [10:0] y_sig;
+  wire y_zero;
   wire [13:0] ya;
   wire [13:0] ya_full;
-  assign \$1  = b[14:0] > a[14:0];
-  assign \$2  = \$1  ? b : a;
-  assign \$3  = ! \$2 [14:10];
-  assign \$4  = b[14:0] > a[14:0];
-  assign \$5  = \$4  ? b : a;
-  assign x_e = \$3  ? 5'h01 : \$5 [14:10];
-  assign \$6  = b[14:0] > a[14:0];
-  assign \$7  = \$6  ? b : a;
-  assign \$8  = b[14:0] > a[14:0];
-  assign \$9  = \$8  ? b : a;
-  assign \$10  = ! \$9 [14:10];
-  assign \$11  = ~ \$10 ;
-  assign \$12  = b[14:0] > a[14:0];
-  assign \$13  = \$12  ? a : b;
-  assign \$14  = ! \$13 [14:10];
-  assign \$15  = b[14:0] > a[14:0];
-  assign \$16  = \$15  ? a : b;
-  assign y_e = \$14  ? 5'h01 : \$16 [14:10];
-  assign \$17  = b[14:0] > a[14:0];
-  assign \$18  = \$17  ? a : b;
-  assign \$19  = b[14:0] > a[14:0];
-  assign \$20  = \$19  ? a : b;
-  assign \$21  = ! \$20 [14:10];
-  assign \$22  = ~ \$21 ;
-  assign \$23  = x_e - y_e;
-  assign \$24  = \$23 [4:0] > 4'he;
-  assign \$25  = \$24  ? 5'h0e : \$23 [4:0];
-  assign \$26  = ya_full >> \$25 [3:0];
-  assign \$27  = ya_full >> \$25 [3:0];
-  assign \$28  = \$27  << \$25 [3:0];
-  assign \$29  = \$28 [13:0] != ya_full;
-  assign ya = \$26  | { 13'h0000, \$29  };
-  assign \$30  = b[14:0] > a[14:0];
-  assign \$31  = \$30  ? b : a;
-  assign \$32  = b[14:0] > a[14:0];
-  assign \$33  = \$32  ? a : b;
-  assign \$34  = \$31 [15] ^ \$33 [15];
-  assign \$35  = xa - ya;
-  assign \$36  = xa + ya;
-  assign \$37  = \$34  ? { \$35 [14], \$35  } : { 1'h0, \$36  };
-  assign \$38  = x_e - 4'hf;
-  assign \$39  = $signed(\$38 ) - $signed(5'h0a);
-  assign exp_lsb = $signed(\$39 ) - $signed(3'h3);
-  assign \$40  = 4'he - rp_msb;
-  assign \$41  = \$37 [14:0] << \$40 [3:0];
-  assign \$42  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$43  = $signed(\$42 ) + $signed(5'h0f);
-  assign \$44  = $signed(\$43 ) < $signed(2'h1);
-  assign \$45  = $signed(\$43 ) < $signed(5'h12);
-  assign \$46  = $signed(2'h1) - $signed(\$43 );
-  assign rp_sh = \$41 [14:0] >> rp_rs;
-  assign \$47  = rp_sh << rp_rs;
-  assign rp_lost = \$47 [14:0] != \$41 [14:0];
-  assign \$48  = $signed(\$43 ) + $signed({ 1'h0, rp_rs });
-  assign \$49  = $signed(\$48 ) - $signed(2'h1);
-  assign \$51  = $signed(\$50 ) + $signed({ 1'h0, rp_sh[14:4] });
-  assign \$52  = | rp_sh[2:0];
-  assign \$53  = \$52  | rp_lost;
-  assign \$54  = \$53  | rp_sh[4];
-  assign \$55  = rp_sh[3] & \$54 ;
-  assign \$56  = $signed(\$51 ) + $signed({ 1'h0, \$55  });
-  assign \$57  = ! \$37 [14:0];
-  assign \$58  = \$56 [26:0] >= 15'h7c00;
-  assign \$59  = ! \$37 [14:0];
-  assign \$60  = b[14:0] > a[14:0];
-  assign \$61  = \$60  ? b : a;
-  assign \$62  = b[14:0] > a[14:0];
-  assign \$63  = \$62  ? a : b;
-  assign \$64  = \$61 [15] & \$63 [15];
-  assign \$65  = b[14:0] > a[14:0];
-  assign \$66  = \$65  ? b : a;
-  assign \$67  = \$59  ? \$64  : \$66 [15];
-  assign \$68  = ! \$37 [14:0];
-  assign \$69  = b[14:0] > a[14:0];
-  assign \$70  = \$69  ? b : a;
-  assign \$71  = b[14:0] > a[14:0];
-  assign \$72  = \$71  ? a : b;
-  assign \$73  = \$70 [15] & \$72 [15];
-  assign \$74  = b[14:0] > a[14:0];
-  assign \$75  = \$74  ? b : a;
-  assign \$76  = \$68  ? \$73  : \$75 [15];
-  assign \$77  = ! \$37 [14:0];
-  assign \$78  = b[14:0] > a[14:0];
-  assign \$79  = \$78  ? b : a;
-  assign \$80  = b[14:0] > a[14:0];
-  assign \$81  = \$80  ? a : b;
-  assign \$82  = \$79 [15] & \$81 [15];
-  assign \$83  = b[14:0] > a[14:0];
-  assign \$84  = \$83  ? b : a;
-  assign \$85  = \$77  ? \$82  : \$84 [15];
-  assign \$86  = b[14:0] > a[14:0];
-  assign \$87  = \$86  ? b : a;
-  assign \$88  = \$87 [14:10] == 5'h1f;
-  assign \$89  = b[14:0] > a[14:0];
-  assign \$90  = \$89  ? b : a;
-  assign \$91  = | \$90 [9:0];
-  assign \$92  = \$88  & \$91 ;
-  assign \$93  = b[14:0] > a[14:0];
-  assign \$94  = \$93  ? a : b;
-  assign \$95  = \$94 [14:10] == 5'h1f;
-  assign \$96  = b[14:0] > a[14:0];
-  assign \$97  = \$96  ? a : b;
-  assign \$98  = | \$97 [9:0];
-  assign \$99  = \$95  & \$98 ;
-  assign \$100  = \$92  | \$99 ;
-  assign \$101  = b[14:0] > a[14:0];
-  assign \$102  = \$101  ? b : a;
-  assign \$103  = \$102 [14:10] == 5'h1f;
-  assign \$104  = b[14:0] > a[14:0];
-  assign \$105  = \$104  ? b : a;
-  assign \$106  = ! \$105 [9:0];
-  assign \$107  = \$103  & \$106 ;
-  assign \$108  = b[14:0] > a[14:0];
-  assign \$109  = \$108  ? a : b;
-  assign \$110  = \$109 [14:10] == 5'h1f;
-  assign \$111  = b[14:0] > a[14:0];
-  assign \$112  = \$111  ? a : b;
-  assign \$113  = ! \$112 [9:0];
-  assign \$114  = \$110  & \$113 ;
-  assign \$115  = \$107  & \$114 ;
-  assign \$116  = b[14:0] > a[14:0];
-  assign \$117  = \$116  ? b : a;
-  assign \$118  = b[14:0] > a[14:0];
-  assign \$119  = \$118  ? a : b;
-  assign \$120  = \$117 [15] ^ \$119 [15];
-  assign \$121  = \$115  & \$120 ;
-  assign \$122  = \$100  | \$121 ;
-  assign \$123  = b[14:0] > a[14:0];
-  assign \$124  = \$123  ? b : a;
-  assign \$125  = \$124 [14:10] == 5'h1f;
-  assign \$126  = b[14:0] > a[14:0];
-  assign \$127  = \$126  ? b : a;
-  assign \$128  = ! \$127 [9:0];
-  assign \$129  = \$125  & \$128 ;
-  assign \$130  = b[14:0] > a[14:0];
-  assign \$131  = \$130  ? b : a;
+  assign \$25  = \$24 [13:0] != ya_full;
+  assign ya = \$22  | { 13'h0000, \$25  };
+  assign sub = x[15] ^ y[15];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 4'hf;
+  assign \$30  = $signed(\$29 ) - $signed(5'h0a);
+  assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
+  assign \$31  = 4'he - rp_msb;
+  assign \$32  = \$28 [14:0] << \$31 [3:0];
+  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$34  = $signed(\$33 ) + $signed(5'h0f);
+  assign \$35  = $signed(\$34 ) < $signed(2'h1);
+  assign \$36  = $signed(\$34 ) < $signed(5'h12);
+  assign \$37  = $signed(2'h1) - $signed(\$34 );
+  assign rp_sh = \$32 [14:0] >> rp_rs;
+  assign \$38  = rp_sh << rp_rs;
+  assign rp_lost = \$38 [14:0] != \$32 [14:0];
+  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
+  assign \$40  = $signed(\$39 ) - $signed(2'h1);
+  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[14:4] });
+  assign \$43  = | rp_sh[2:0];
+  assign \$44  = \$43  | rp_lost;
+  assign \$45  = \$44  | rp_sh[4];
+  assign \$46  = rp_sh[3] & \$45 ;
+  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
+  assign \$48  = ! \$28 [14:0];
+  assign \$49  = \$47 [26:0] >= 15'h7c00;
+  assign \$50  = ! \$28 [14:0];
+  assign \$51  = x[15] & y[15];
+  assign \$52  = \$50  ? \$51  : x[15];
+  assign \$53  = ! \$28 [14:0];
+  assign \$54  = x[15] & y[15];
+  assign \$55  = \$53  ? \$54  : x[15];
+  assign \$56  = ! \$28 [14:0];
+  assign \$57  = x[15] & y[15];
+  assign \$58  = \$56  ? \$57  : x[15];
+  assign \$59  = x_nan | y_nan;
+  assign \$60  = x_inf & y_inf;
+  assign \$61  = \$60  & sub;
+  assign \$62  = \$59  | \$61 ;
+  assign swap = b[14:0] > a[14:0];
+  assign x = swap ? b : a;
+  assign y = swap ? a : b;
+  assign \$1  = ! x[14:10];
+  assign x_e = \$1  ? 5'h01 : x[14:10];
+  assign \$2  = ! x[14:10];
+  assign \$3  = ~ \$2 ;
+  assign \$4  = x[14:10] == 5'h1f;
+  assign \$5  = ! x[9:0];
+  assign x_inf = \$4  & \$5 ;
+  assign \$6  = x[14:10] == 5'h1f;
+  assign \$7  = | x[9:0];
+  assign x_nan = \$6  & \$7 ;
+  assign \$8  = ! x[14:10];
+  assign \$9  = ! x[9:0];
+  assign x_zero = \$8  & \$9 ;
+  assign \$10  = ! y[14:10];
+  assign y_e = \$10  ? 5'h01 : y[14:10];
+  assign \$11  = ! y[14:10];
+  assign \$12  = ~ \$11 ;
+  assign \$13  = y[14:10] == 5'h1f;
+  assign \$14  = ! y[9:0];
+  assign y_inf = \$13  & \$14 ;
+  assign \$15  = y[14:10] == 5'h1f;
+  assign \$16  = | y[9:0];
+  assign y_nan = \$15  & \$16 ;
+  assign \$17  = ! y[14:10];
+  assign \$18  = ! y[9:0];
+  assign y_zero = \$17  & \$18 ;
+  assign \$19  = x_e - y_e;
+  assign \$20  = \$19 [4:0] > 4'he;
+  assign \$21  = \$20  ? 5'h0e : \$19 [4:0];
+  assign \$22  = ya_full >> \$21 [3:0];
+  assign \$23  = ya_full >> \$21 [3:0];
+  assign \$24  = \$23  << \$21 [3:0];
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
     rp_msb = 4'h0;
-    if (\$37 [0]) begin
+    if (\$28 [0]) begin
       rp_msb = 4'h0;
     end
-    if (\$37 [1]) begin
+    if (\$28 [1]) begin
       rp_msb = 4'h1;
     end
-    if (\$37 [2]) begin
+    if (\$28 [2]) begin
       rp_msb = 4'h2;
     end
-    if (\$37 [3]) begin
+    if (\$28 [3]) begin
       rp_msb = 4'h3;
     end
-    if (\$37 [4]) begin
+    if (\$28 [4]) begin
       rp_msb = 4'h4;
     end
-    if (\$37 [5]) begin
+    if (\$28 [5]) begin
       rp_msb = 4'h5;
     end
-    if (\$37 [6]) begin
+    if (\$28 [6]) begin
       rp_msb = 4'h6;
     end
-    if (\$37 [7]) begin
+    if (\$28 [7]) begin
       rp_msb = 4'h7;
     end
-    if (\$37 [8]) begin
+    if (\$28 [8]) begin
       rp_msb = 4'h8;
     end
-    if (\$37 [9]) begin
+    if (\$28 [9]) begin
       rp_msb = 4'h9;
     end
-    if (\$37 [10]) begin
+    if (\$28 [10]) begin
       rp_msb = 4'ha;
     end
-    if (\$37 [11]) begin
+    if (\$28 [11]) begin
       rp_msb = 4'hb;
     end
-    if (\$37 [12]) begin
+    if (\$28 [12]) begin
       rp_msb = 4'hc;
     end
-    if (\$37 [13]) begin
+    if (\$28 [13]) begin
       rp_msb = 4'hd;
     end
-    if (\$37 [14]) begin
+    if (\$28 [14]) begin
       rp_msb = 4'he;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
     rp_rs = 4'h0;
-    if (\$44 ) begin
+    if (\$35 ) begin
       (* full_case = 32'd1 *)
-      if (\$45 ) begin
+      if (\$36 ) begin
         rp_rs = 4'hf;
       end else begin
-        rp_rs = \$46 [3:0];
+        rp_rs = \$37 [3:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
     (* full_case = 32'd1 *)
-    if (\$57 ) begin
-      rp_out = { \$67 , 15'h0000 };
-    end else if (\$58 ) begin
-      rp_out = { \$76 , 15'h7c00 };
+    if (\$48 ) begin
+      rp_out = { \$52 , 15'h0000 };
+    end else if (\$49 ) begin
+      rp_out = { \$55 , 15'h7c00 };
     end else begin
-      rp_out = { \$85 , \$56 [14:0] };
+      rp_out = { \$58 , \$47 [14:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
     (* full_case = 32'd1 *)
-    if (\$122 ) begin
+    if (\$62 ) begin
       s = 16'h7e00;
-    end else if (\$129 ) begin
-      s = \$131 ;
+    end else if (x_inf) begin
+      s = x;
     end else begin
       s = rp_out;
     end
   end
-  assign x_sig = { \$11 , \$7 [9:0] };
-  assign y_sig = { \$22 , \$18 [9:0] };
-  assign d = \$23 [4:0];
-  assign dcl = \$25 [3:0];
-  assign total = \$37 [14:0];
-  assign rp_ls = \$40 [3:0];
-  assign rp_norm = \$41 [14:0];
-  assign rp_eb = { \$43 [9], \$43 [9], \$43 [9], \$43 [9], \$43 [9], \$43 [9], \$43  };
-  assign rp_packed = \$56 [26:0];
-  assign xa = { \$11 , \$7 [9:0], 3'h0 };
-  assign ya_full = { \$22 , \$18 [9:0], 3'h0 };
-  assign \$50  = { \$49 [17], \$49 [17], \$49 [17], \$49 [17], \$49 [17], \$49 , 10'h000 };
+  assign x_sig = { \$3 , x[9:0] };
+  assign y_sig = { \$12 , y[9:0] };
+  assign d = \$19 [4:0];
+  assign dcl = \$21 [3:0];
+  assign total = \$28 [14:0];
+  assign rp_ls = \$31 [3:0];
+  assign rp_norm = \$32 [14:0];
+  assign rp_eb = { \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34  };
+  assign rp_packed = \$47 [26:0];
+  assign xa = { \$3 , x[9:0], 3'h0 };
+  assign ya_full = { \$12 , y[9:0], 3'h0 };
+  assign \$41  = { \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 , 10'h000 };
 endmodule
 
 module \lut_all_fp16_fp16tab_nosym.precompute1.node8 (a, s, b);
   reg \$auto$verilog_backend.cc:2355:dump_module$34  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire \$100 ;
-  wire \$101 ;
-  wire [15:0] \$102 ;
-  wire \$103 ;
-  wire \$104 ;
-  wire [15:0] \$105 ;
-  wire \$106 ;
-  wire \$107 ;
-  wire \$108 ;
-  wire [15:0] \$109 ;
   wire \$11 ;
-  wire \$110 ;
-  wire \$111 ;
-  wire [15:0] \$112 ;
-  wire \$113 ;
-  wire \$114 ;
-  wire \$115 ;
-  wire \$116 ;
-  wire [15:0] \$117 ;
-  wire \$118 ;
-  wire [15:0] \$119 ;
   wire \$12 ;
-  wire \$120 ;
-  wire \$121 ;
-  wire \$122 ;
-  wire \$123 ;
-  wire [15:0] \$124 ;
-  wire \$125 ;
-  wire \$126 ;
-  wire [15:0] \$127 ;
-  wire \$128 ;
-  wire \$129 ;
-  wire [15:0] \$13 ;
-  wire \$130 ;
-  wire [15:0] \$131 ;
+  wire \$13 ;
   wire \$14 ;
   wire \$15 ;
-  wire [15:0] \$16 ;
+  wire \$16 ;
   wire \$17 ;
-  wire [15:0] \$18 ;
-  wire \$19 ;
-  wire [15:0] \$2 ;
-  wire [15:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire [5:0] \$23 ;
-  wire \$24 ;
-  wire [4:0] \$25 ;
-  wire [13:0] \$26 ;
-  wire [13:0] \$27 ;
-  wire [28:0] \$28 ;
-  wire \$29 ;
+  wire \$18 ;
+  wire [5:0] \$19 ;
+  wire \$2 ;
+  wire \$20 ;
+  wire [4:0] \$21 ;
+  wire [13:0] \$22 ;
+  wire [13:0] \$23 ;
+  wire [28:0] \$24 ;
+  wire \$25 ;
+  wire [14:0] \$26 ;
+  wire [14:0] \$27 ;
+  wire [15:0] \$28 ;
+  wire [5:0] \$29 ;
   wire \$3 ;
-  wire \$30 ;
-  wire [15:0] \$31 ;
-  wire \$32 ;
-  wire [15:0] \$33 ;
-  wire \$34 ;
-  wire [14:0] \$35 ;
-  wire [14:0] \$36 ;
-  wire [15:0] \$37 ;
-  wire [5:0] \$38 ;
-  wire [6:0] \$39 ;
+  wire [6:0] \$30 ;
+  wire [4:0] \$31 ;
+  wire [29:0] \$32 ;
+  wire [8:0] \$33 ;
+  wire [9:0] \$34 ;
+  wire \$35 ;
+  wire \$36 ;
+  wire [16:0] \$37 ;
+  wire [29:0] \$38 ;
+  wire [16:0] \$39 ;
   wire \$4 ;
-  wire [4:0] \$40 ;
-  wire [29:0] \$41 ;
-  wire [8:0] \$42 ;
-  wire [9:0] \$43 ;
+  wire [17:0] \$40 ;
+  wire [32:0] \$41 ;
+  wire [33:0] \$42 ;
+  wire \$43 ;
   wire \$44 ;
   wire \$45 ;
-  wire [16:0] \$46 ;
-  wire [29:0] \$47 ;
-  wire [16:0] \$48 ;
-  wire [17:0] \$49 ;
-  wire [15:0] \$5 ;
-  wire [32:0] \$50 ;
-  wire [33:0] \$51 ;
+  wire \$46 ;
+  wire [34:0] \$47 ;
+  wire \$48 ;
+  wire \$49 ;
+  wire \$5 ;
+  wire \$50 ;
+  wire \$51 ;
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire [34:0] \$56 ;
+  wire \$56 ;
   wire \$57 ;
   wire \$58 ;
   wire \$59 ;
   wire \$6 ;
   wire \$60 ;
-  wire [15:0] \$61 ;
+  wire \$61 ;
   wire \$62 ;
-  wire [15:0] \$63 ;
-  wire \$64 ;
-  wire \$65 ;
-  wire [15:0] \$66 ;
-  wire \$67 ;
-  wire \$68 ;
-  wire \$69 ;
-  wire [15:0] \$7 ;
-  wire [15:0] \$70 ;
-  wire \$71 ;
-  wire [15:0] \$72 ;
-  wire \$73 ;
-  wire \$74 ;
-  wire [15:0] \$75 ;
-  wire \$76 ;
-  wire \$77 ;
-  wire \$78 ;
-  wire [15:0] \$79 ;
+  wire \$7 ;
   wire \$8 ;
-  wire \$80 ;
-  wire [15:0] \$81 ;
-  wire \$82 ;
-  wire \$83 ;
-  wire [15:0] \$84 ;
-  wire \$85 ;
-  wire \$86 ;
-  wire [15:0] \$87 ;
-  wire \$88 ;
-  wire \$89 ;
-  wire [15:0] \$9 ;
-  wire [15:0] \$90 ;
-  wire \$91 ;
-  wire \$92 ;
-  wire \$93 ;
-  wire [15:0] \$94 ;
-  wire \$95 ;
-  wire \$96 ;
-  wire [15:0] \$97 ;
-  wire \$98 ;
-  wire \$99 ;
+  wire \$9 ;
   input [15:0] a;
   wire [15:0] a;
   input [15:0] b;
@@ -17395,380 +13942,262 @@ module \lut_all_fp16_fp16tab_nosym.precompute1.node8 (a, s, b);
   wire [14:0] rp_sh;
   output [15:0] s;
   reg [15:0] s;
+  wire sub;
+  wire swap;
   wire [14:0] total;
+  wire [15:0] x;
   wire [4:0] x_e;
+  wire x_inf;
+  wire x_nan;
   wire [10:0] x_sig;
+  wire x_zero;
   wire [13:0] xa;
+  wire [15:0] y;
   wire [4:0] y_e;
+  wire y_inf;
+  wire y_nan;
   wire [10:0] y_sig;
+  wire y_zero;
   wire [13:0] ya;
   wire [13:0] ya_full;
-  assign \$1  = b[14:0] > a[14:0];
-  assign \$2  = \$1  ? b : a;
-  assign \$3  = ! \$2 [14:10];
-  assign \$4  = b[14:0] > a[14:0];
-  assign \$5  = \$4  ? b : a;
-  assign x_e = \$3  ? 5'h01 : \$5 [14:10];
-  assign \$6  = b[14:0] > a[14:0];
-  assign \$7  = \$6  ? b : a;
-  assign \$8  = b[14:0] > a[14:0];
-  assign \$9  = \$8  ? b : a;
-  assign \$10  = ! \$9 [14:10];
-  assign \$11  = ~ \$10 ;
-  assign \$12  = b[14:0] > a[14:0];
-  assign \$13  = \$12  ? a : b;
-  assign \$14  = ! \$13 [14:10];
-  assign \$15  = b[14:0] > a[14:0];
-  assign \$16  = \$15  ? a : b;
-  assign y_e = \$14  ? 5'h01 : \$16 [14:10];
-  assign \$17  = b[14:0] > a[14:0];
-  assign \$18  = \$17  ? a : b;
-  assign \$19  = b[14:0] > a[14:0];
-  assign \$20  = \$19  ? a : b;
-  assign \$21  = ! \$20 [14:10];
-  assign \$22  = ~ \$21 ;
-  assign \$23  = x_e - y_e;
-  assign \$24  = \$23 [4:0] > 4'he;
-  assign \$25  = \$24  ? 5'h0e : \$23 [4:0];
-  assign \$26  = ya_full >> \$25 [3:0];
-  assign \$27  = ya_full >> \$25 [3:0];
-  assign \$28  = \$27  << \$25 [3:0];
-  assign \$29  = \$28 [13:0] != ya_full;
-  assign ya = \$26  | { 13'h0000, \$29  };
-  assign \$30  = b[14:0] > a[14:0];
-  assign \$31  = \$30  ? b : a;
-  assign \$32  = b[14:0] > a[14:0];
-  assign \$33  = \$32  ? a : b;
-  assign \$34  = \$31 [15] ^ \$33 [15];
-  assign \$35  = xa - ya;
-  assign \$36  = xa + ya;
-  assign \$37  = \$34  ? { \$35 [14], \$35  } : { 1'h0, \$36  };
-  assign \$38  = x_e - 4'hf;
-  assign \$39  = $signed(\$38 ) - $signed(5'h0a);
-  assign exp_lsb = $signed(\$39 ) - $signed(3'h3);
-  assign \$40  = 4'he - rp_msb;
-  assign \$41  = \$37 [14:0] << \$40 [3:0];
-  assign \$42  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$43  = $signed(\$42 ) + $signed(5'h0f);
-  assign \$44  = $signed(\$43 ) < $signed(2'h1);
-  assign \$45  = $signed(\$43 ) < $signed(5'h12);
-  assign \$46  = $signed(2'h1) - $signed(\$43 );
-  assign rp_sh = \$41 [14:0] >> rp_rs;
-  assign \$47  = rp_sh << rp_rs;
-  assign rp_lost = \$47 [14:0] != \$41 [14:0];
-  assign \$48  = $signed(\$43 ) + $signed({ 1'h0, rp_rs });
-  assign \$49  = $signed(\$48 ) - $signed(2'h1);
-  assign \$51  = $signed(\$50 ) + $signed({ 1'h0, rp_sh[14:4] });
-  assign \$52  = | rp_sh[2:0];
-  assign \$53  = \$52  | rp_lost;
-  assign \$54  = \$53  | rp_sh[4];
-  assign \$55  = rp_sh[3] & \$54 ;
-  assign \$56  = $signed(\$51 ) + $signed({ 1'h0, \$55  });
-  assign \$57  = ! \$37 [14:0];
-  assign \$58  = \$56 [26:0] >= 15'h7c00;
-  assign \$59  = ! \$37 [14:0];
-  assign \$60  = b[14:0] > a[14:0];
-  assign \$61  = \$60  ? b : a;
-  assign \$62  = b[14:0] > a[14:0];
-  assign \$63  = \$62  ? a : b;
-  assign \$64  = \$61 [15] & \$63 [15];
-  assign \$65  = b[14:0] > a[14:0];
-  assign \$66  = \$65  ? b : a;
-  assign \$67  = \$59  ? \$64  : \$66 [15];
-  assign \$68  = ! \$37 [14:0];
-  assign \$69  = b[14:0] > a[14:0];
-  assign \$70  = \$69  ? b : a;
-  assign \$71  = b[14:0] > a[14:0];
-  assign \$72  = \$71  ? a : b;
-  assign \$73  = \$70 [15] & \$72 [15];
-  assign \$74  = b[14:0] > a[14:0];
-  assign \$75  = \$74  ? b : a;
-  assign \$76  = \$68  ? \$73  : \$75 [15];
-  assign \$77  = ! \$37 [14:0];
-  assign \$78  = b[14:0] > a[14:0];
-  assign \$79  = \$78  ? b : a;
-  assign \$80  = b[14:0] > a[14:0];
-  assign \$81  = \$80  ? a : b;
-  assign \$82  = \$79 [15] & \$81 [15];
-  assign \$83  = b[14:0] > a[14:0];
-  assign \$84  = \$83  ? b : a;
-  assign \$85  = \$77  ? \$82  : \$84 [15];
-  assign \$86  = b[14:0] > a[14:0];
-  assign \$87  = \$86  ? b : a;
-  assign \$88  = \$87 [14:10] == 5'h1f;
-  assign \$89  = b[14:0] > a[14:0];
-  assign \$90  = \$89  ? b : a;
-  assign \$91  = | \$90 [9:0];
-  assign \$92  = \$88  & \$91 ;
-  assign \$93  = b[14:0] > a[14:0];
-  assign \$94  = \$93  ? a : b;
-  assign \$95  = \$94 [14:10] == 5'h1f;
-  assign \$96  = b[14:0] > a[14:0];
-  assign \$97  = \$96  ? a : b;
-  assign \$98  = | \$97 [9:0];
-  assign \$99  = \$95  & \$98 ;
-  assign \$100  = \$92  | \$99 ;
-  assign \$101  = b[14:0] > a[14:0];
-  assign \$102  = \$101  ? b : a;
-  assign \$103  = \$102 [14:10] == 5'h1f;
-  assign \$104  = b[14:0] > a[14:0];
-  assign \$105  = \$104  ? b : a;
-  assign \$106  = ! \$105 [9:0];
-  assign \$107  = \$103  & \$106 ;
-  assign \$108  = b[14:0] > a[14:0];
-  assign \$109  = \$108  ? a : b;
-  assign \$110  = \$109 [14:10] == 5'h1f;
-  assign \$111  = b[14:0] > a[14:0];
-  assign \$112  = \$111  ? a : b;
-  assign \$113  = ! \$112 [9:0];
-  assign \$114  = \$110  & \$113 ;
-  assign \$115  = \$107  & \$114 ;
-  assign \$116  = b[14:0] > a[14:0];
-  assign \$117  = \$116  ? b : a;
-  assign \$118  = b[14:0] > a[14:0];
-  assign \$119  = \$118  ? a : b;
-  assign \$120  = \$117 [15] ^ \$119 [15];
-  assign \$121  = \$115  & \$120 ;
-  assign \$122  = \$100  | \$121 ;
-  assign \$123  = b[14:0] > a[14:0];
-  assign \$124  = \$123  ? b : a;
-  assign \$125  = \$124 [14:10] == 5'h1f;
-  assign \$126  = b[14:0] > a[14:0];
-  assign \$127  = \$126  ? b : a;
-  assign \$128  = ! \$127 [9:0];
-  assign \$129  = \$125  & \$128 ;
-  assign \$130  = b[14:0] > a[14:0];
-  assign \$131  = \$130  ? b : a;
+  assign \$25  = \$24 [13:0] != ya_full;
+  assign ya = \$22  | { 13'h0000, \$25  };
+  assign sub = x[15] ^ y[15];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 4'hf;
+  assign \$30  = $signed(\$29 ) - $signed(5'h0a);
+  assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
+  assign \$31  = 4'he - rp_msb;
+  assign \$32  = \$28 [14:0] << \$31 [3:0];
+  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$34  = $signed(\$33 ) + $signed(5'h0f);
+  assign \$35  = $signed(\$34 ) < $signed(2'h1);
+  assign \$36  = $signed(\$34 ) < $signed(5'h12);
+  assign \$37  = $signed(2'h1) - $signed(\$34 );
+  assign rp_sh = \$32 [14:0] >> rp_rs;
+  assign \$38  = rp_sh << rp_rs;
+  assign rp_lost = \$38 [14:0] != \$32 [14:0];
+  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
+  assign \$40  = $signed(\$39 ) - $signed(2'h1);
+  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[14:4] });
+  assign \$43  = | rp_sh[2:0];
+  assign \$44  = \$43  | rp_lost;
+  assign \$45  = \$44  | rp_sh[4];
+  assign \$46  = rp_sh[3] & \$45 ;
+  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
+  assign \$48  = ! \$28 [14:0];
+  assign \$49  = \$47 [26:0] >= 15'h7c00;
+  assign \$50  = ! \$28 [14:0];
+  assign \$51  = x[15] & y[15];
+  assign \$52  = \$50  ? \$51  : x[15];
+  assign \$53  = ! \$28 [14:0];
+  assign \$54  = x[15] & y[15];
+  assign \$55  = \$53  ? \$54  : x[15];
+  assign \$56  = ! \$28 [14:0];
+  assign \$57  = x[15] & y[15];
+  assign \$58  = \$56  ? \$57  : x[15];
+  assign \$59  = x_nan | y_nan;
+  assign \$60  = x_inf & y_inf;
+  assign \$61  = \$60  & sub;
+  assign \$62  = \$59  | \$61 ;
+  assign swap = b[14:0] > a[14:0];
+  assign x = swap ? b : a;
+  assign y = swap ? a : b;
+  assign \$1  = ! x[14:10];
+  assign x_e = \$1  ? 5'h01 : x[14:10];
+  assign \$2  = ! x[14:10];
+  assign \$3  = ~ \$2 ;
+  assign \$4  = x[14:10] == 5'h1f;
+  assign \$5  = ! x[9:0];
+  assign x_inf = \$4  & \$5 ;
+  assign \$6  = x[14:10] == 5'h1f;
+  assign \$7  = | x[9:0];
+  assign x_nan = \$6  & \$7 ;
+  assign \$8  = ! x[14:10];
+  assign \$9  = ! x[9:0];
+  assign x_zero = \$8  & \$9 ;
+  assign \$10  = ! y[14:10];
+  assign y_e = \$10  ? 5'h01 : y[14:10];
+  assign \$11  = ! y[14:10];
+  assign \$12  = ~ \$11 ;
+  assign \$13  = y[14:10] == 5'h1f;
+  assign \$14  = ! y[9:0];
+  assign y_inf = \$13  & \$14 ;
+  assign \$15  = y[14:10] == 5'h1f;
+  assign \$16  = | y[9:0];
+  assign y_nan = \$15  & \$16 ;
+  assign \$17  = ! y[14:10];
+  assign \$18  = ! y[9:0];
+  assign y_zero = \$17  & \$18 ;
+  assign \$19  = x_e - y_e;
+  assign \$20  = \$19 [4:0] > 4'he;
+  assign \$21  = \$20  ? 5'h0e : \$19 [4:0];
+  assign \$22  = ya_full >> \$21 [3:0];
+  assign \$23  = ya_full >> \$21 [3:0];
+  assign \$24  = \$23  << \$21 [3:0];
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
     rp_msb = 4'h0;
-    if (\$37 [0]) begin
+    if (\$28 [0]) begin
       rp_msb = 4'h0;
     end
-    if (\$37 [1]) begin
+    if (\$28 [1]) begin
       rp_msb = 4'h1;
     end
-    if (\$37 [2]) begin
+    if (\$28 [2]) begin
       rp_msb = 4'h2;
     end
-    if (\$37 [3]) begin
+    if (\$28 [3]) begin
       rp_msb = 4'h3;
     end
-    if (\$37 [4]) begin
+    if (\$28 [4]) begin
       rp_msb = 4'h4;
     end
-    if (\$37 [5]) begin
+    if (\$28 [5]) begin
       rp_msb = 4'h5;
     end
-    if (\$37 [6]) begin
+    if (\$28 [6]) begin
       rp_msb = 4'h6;
     end
-    if (\$37 [7]) begin
+    if (\$28 [7]) begin
       rp_msb = 4'h7;
     end
-    if (\$37 [8]) begin
+    if (\$28 [8]) begin
       rp_msb = 4'h8;
     end
-    if (\$37 [9]) begin
+    if (\$28 [9]) begin
       rp_msb = 4'h9;
     end
-    if (\$37 [10]) begin
+    if (\$28 [10]) begin
       rp_msb = 4'ha;
     end
-    if (\$37 [11]) begin
+    if (\$28 [11]) begin
       rp_msb = 4'hb;
     end
-    if (\$37 [12]) begin
+    if (\$28 [12]) begin
       rp_msb = 4'hc;
     end
-    if (\$37 [13]) begin
+    if (\$28 [13]) begin
       rp_msb = 4'hd;
     end
-    if (\$37 [14]) begin
+    if (\$28 [14]) begin
       rp_msb = 4'he;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
     rp_rs = 4'h0;
-    if (\$44 ) begin
+    if (\$35 ) begin
       (* full_case = 32'd1 *)
-      if (\$45 ) begin
+      if (\$36 ) begin
         rp_rs = 4'hf;
       end else begin
-        rp_rs = \$46 [3:0];
+        rp_rs = \$37 [3:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
     (* full_case = 32'd1 *)
-    if (\$57 ) begin
-      rp_out = { \$67 , 15'h0000 };
-    end else if (\$58 ) begin
-      rp_out = { \$76 , 15'h7c00 };
+    if (\$48 ) begin
+      rp_out = { \$52 , 15'h0000 };
+    end else if (\$49 ) begin
+      rp_out = { \$55 , 15'h7c00 };
     end else begin
-      rp_out = { \$85 , \$56 [14:0] };
+      rp_out = { \$58 , \$47 [14:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
     (* full_case = 32'd1 *)
-    if (\$122 ) begin
+    if (\$62 ) begin
       s = 16'h7e00;
-    end else if (\$129 ) begin
-      s = \$131 ;
+    end else if (x_inf) begin
+      s = x;
     end else begin
       s = rp_out;
     end
   end
-  assign x_sig = { \$11 , \$7 [9:0] };
-  assign y_sig = { \$22 , \$18 [9:0] };
-  assign d = \$23 [4:0];
-  assign dcl = \$25 [3:0];
-  assign total = \$37 [14:0];
-  assign rp_ls = \$40 [3:0];
-  assign rp_norm = \$41 [14:0];
-  assign rp_eb = { \$43 [9], \$43 [9], \$43 [9], \$43 [9], \$43 [9], \$43 [9], \$43  };
-  assign rp_packed = \$56 [26:0];
-  assign xa = { \$11 , \$7 [9:0], 3'h0 };
-  assign ya_full = { \$22 , \$18 [9:0], 3'h0 };
-  assign \$50  = { \$49 [17], \$49 [17], \$49 [17], \$49 [17], \$49 [17], \$49 , 10'h000 };
+  assign x_sig = { \$3 , x[9:0] };
+  assign y_sig = { \$12 , y[9:0] };
+  assign d = \$19 [4:0];
+  assign dcl = \$21 [3:0];
+  assign total = \$28 [14:0];
+  assign rp_ls = \$31 [3:0];
+  assign rp_norm = \$32 [14:0];
+  assign rp_eb = { \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34  };
+  assign rp_packed = \$47 [26:0];
+  assign xa = { \$3 , x[9:0], 3'h0 };
+  assign ya_full = { \$12 , y[9:0], 3'h0 };
+  assign \$41  = { \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 , 10'h000 };
 endmodule
 
 module \lut_all_fp16_fp16tab_nosym.precompute1.node9 (b, s, a);
   reg \$auto$verilog_backend.cc:2355:dump_module$35  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire \$100 ;
-  wire \$101 ;
-  wire [15:0] \$102 ;
-  wire \$103 ;
-  wire \$104 ;
-  wire [15:0] \$105 ;
-  wire \$106 ;
-  wire \$107 ;
-  wire \$108 ;
-  wire [15:0] \$109 ;
   wire \$11 ;
-  wire \$110 ;
-  wire \$111 ;
-  wire [15:0] \$112 ;
-  wire \$113 ;
-  wire \$114 ;
-  wire \$115 ;
-  wire \$116 ;
-  wire [15:0] \$117 ;
-  wire \$118 ;
-  wire [15:0] \$119 ;
   wire \$12 ;
-  wire \$120 ;
-  wire \$121 ;
-  wire \$122 ;
-  wire \$123 ;
-  wire [15:0] \$124 ;
-  wire \$125 ;
-  wire \$126 ;
-  wire [15:0] \$127 ;
-  wire \$128 ;
-  wire \$129 ;
-  wire [15:0] \$13 ;
-  wire \$130 ;
-  wire [15:0] \$131 ;
+  wire \$13 ;
   wire \$14 ;
   wire \$15 ;
-  wire [15:0] \$16 ;
+  wire \$16 ;
   wire \$17 ;
-  wire [15:0] \$18 ;
-  wire \$19 ;
-  wire [15:0] \$2 ;
-  wire [15:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire [5:0] \$23 ;
-  wire \$24 ;
-  wire [4:0] \$25 ;
-  wire [13:0] \$26 ;
-  wire [13:0] \$27 ;
-  wire [28:0] \$28 ;
-  wire \$29 ;
+  wire \$18 ;
+  wire [5:0] \$19 ;
+  wire \$2 ;
+  wire \$20 ;
+  wire [4:0] \$21 ;
+  wire [13:0] \$22 ;
+  wire [13:0] \$23 ;
+  wire [28:0] \$24 ;
+  wire \$25 ;
+  wire [14:0] \$26 ;
+  wire [14:0] \$27 ;
+  wire [15:0] \$28 ;
+  wire [5:0] \$29 ;
   wire \$3 ;
-  wire \$30 ;
-  wire [15:0] \$31 ;
-  wire \$32 ;
-  wire [15:0] \$33 ;
-  wire \$34 ;
-  wire [14:0] \$35 ;
-  wire [14:0] \$36 ;
-  wire [15:0] \$37 ;
-  wire [5:0] \$38 ;
-  wire [6:0] \$39 ;
+  wire [6:0] \$30 ;
+  wire [4:0] \$31 ;
+  wire [29:0] \$32 ;
+  wire [8:0] \$33 ;
+  wire [9:0] \$34 ;
+  wire \$35 ;
+  wire \$36 ;
+  wire [16:0] \$37 ;
+  wire [29:0] \$38 ;
+  wire [16:0] \$39 ;
   wire \$4 ;
-  wire [4:0] \$40 ;
-  wire [29:0] \$41 ;
-  wire [8:0] \$42 ;
-  wire [9:0] \$43 ;
+  wire [17:0] \$40 ;
+  wire [32:0] \$41 ;
+  wire [33:0] \$42 ;
+  wire \$43 ;
   wire \$44 ;
   wire \$45 ;
-  wire [16:0] \$46 ;
-  wire [29:0] \$47 ;
-  wire [16:0] \$48 ;
-  wire [17:0] \$49 ;
-  wire [15:0] \$5 ;
-  wire [32:0] \$50 ;
-  wire [33:0] \$51 ;
+  wire \$46 ;
+  wire [34:0] \$47 ;
+  wire \$48 ;
+  wire \$49 ;
+  wire \$5 ;
+  wire \$50 ;
+  wire \$51 ;
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire [34:0] \$56 ;
+  wire \$56 ;
   wire \$57 ;
   wire \$58 ;
   wire \$59 ;
   wire \$6 ;
   wire \$60 ;
-  wire [15:0] \$61 ;
+  wire \$61 ;
   wire \$62 ;
-  wire [15:0] \$63 ;
-  wire \$64 ;
-  wire \$65 ;
-  wire [15:0] \$66 ;
-  wire \$67 ;
-  wire \$68 ;
-  wire \$69 ;
-  wire [15:0] \$7 ;
-  wire [15:0] \$70 ;
-  wire \$71 ;
-  wire [15:0] \$72 ;
-  wire \$73 ;
-  wire \$74 ;
-  wire [15:0] \$75 ;
-  wire \$76 ;
-  wire \$77 ;
-  wire \$78 ;
-  wire [15:0] \$79 ;
+  wire \$7 ;
   wire \$8 ;
-  wire \$80 ;
-  wire [15:0] \$81 ;
-  wire \$82 ;
-  wire \$83 ;
-  wire [15:0] \$84 ;
-  wire \$85 ;
-  wire \$86 ;
-  wire [15:0] \$87 ;
-  wire \$88 ;
-  wire \$89 ;
-  wire [15:0] \$9 ;
-  wire [15:0] \$90 ;
-  wire \$91 ;
-  wire \$92 ;
-  wire \$93 ;
-  wire [15:0] \$94 ;
-  wire \$95 ;
-  wire \$96 ;
-  wire [15:0] \$97 ;
-  wire \$98 ;
-  wire \$99 ;
+  wire \$9 ;
   input [15:0] a;
   wire [15:0] a;
   input [15:0] b;
@@ -17787,243 +14216,194 @@ module \lut_all_fp16_fp16tab_nosym.precompute1.node9 (b, s, a);
   wire [14:0] rp_sh;
   output [15:0] s;
   reg [15:0] s;
+  wire sub;
+  wire swap;
   wire [14:0] total;
+  wire [15:0] x;
   wire [4:0] x_e;
+  wire x_inf;
+  wire x_nan;
   wire [10:0] x_sig;
+  wire x_zero;
   wire [13:0] xa;
+  wire [15:0] y;
   wire [4:0] y_e;
+  wire y_inf;
+  wire y_nan;
   wire [10:0] y_sig;
+  wire y_zero;
   wire [13:0] ya;
   wire [13:0] ya_full;
-  assign \$1  = b[14:0] > a[14:0];
-  assign \$2  = \$1  ? b : a;
-  assign \$3  = ! \$2 [14:10];
-  assign \$4  = b[14:0] > a[14:0];
-  assign \$5  = \$4  ? b : a;
-  assign x_e = \$3  ? 5'h01 : \$5 [14:10];
-  assign \$6  = b[14:0] > a[14:0];
-  assign \$7  = \$6  ? b : a;
-  assign \$8  = b[14:0] > a[14:0];
-  assign \$9  = \$8  ? b : a;
-  assign \$10  = ! \$9 [14:10];
-  assign \$11  = ~ \$10 ;
-  assign \$12  = b[14:0] > a[14:0];
-  assign \$13  = \$12  ? a : b;
-  assign \$14  = ! \$13 [14:10];
-  assign \$15  = b[14:0] > a[14:0];
-  assign \$16  = \$15  ? a : b;
-  assign y_e = \$14  ? 5'h01 : \$16 [14:10];
-  assign \$17  = b[14:0] > a[14:0];
-  assign \$18  = \$17  ? a : b;
-  assign \$19  = b[14:0] > a[14:0];
-  assign \$20  = \$19  ? a : b;
-  assign \$21  = ! \$20 [14:10];
-  assign \$22  = ~ \$21 ;
-  assign \$23  = x_e - y_e;
-  assign \$24  = \$23 [4:0] > 4'he;
-  assign \$25  = \$24  ? 5'h0e : \$23 [4:0];
-  assign \$26  = ya_full >> \$25 [3:0];
-  assign \$27  = ya_full >> \$25 [3:0];
-  assign \$28  = \$27  << \$25 [3:0];
-  assign \$29  = \$28 [13:0] != ya_full;
-  assign ya = \$26  | { 13'h0000, \$29  };
-  assign \$30  = b[14:0] > a[14:0];
-  assign \$31  = \$30  ? b : a;
-  assign \$32  = b[14:0] > a[14:0];
-  assign \$33  = \$32  ? a : b;
-  assign \$34  = \$31 [15] ^ \$33 [15];
-  assign \$35  = xa - ya;
-  assign \$36  = xa + ya;
-  assign \$37  = \$34  ? { \$35 [14], \$35  } : { 1'h0, \$36  };
-  assign \$38  = x_e - 4'hf;
-  assign \$39  = $signed(\$38 ) - $signed(5'h0a);
-  assign exp_lsb = $signed(\$39 ) - $signed(3'h3);
-  assign \$40  = 4'he - rp_msb;
-  assign \$41  = \$37 [14:0] << \$40 [3:0];
-  assign \$42  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$43  = $signed(\$42 ) + $signed(5'h0f);
-  assign \$44  = $signed(\$43 ) < $signed(2'h1);
-  assign \$45  = $signed(\$43 ) < $signed(5'h12);
-  assign \$46  = $signed(2'h1) - $signed(\$43 );
-  assign rp_sh = \$41 [14:0] >> rp_rs;
-  assign \$47  = rp_sh << rp_rs;
-  assign rp_lost = \$47 [14:0] != \$41 [14:0];
-  assign \$48  = $signed(\$43 ) + $signed({ 1'h0, rp_rs });
-  assign \$49  = $signed(\$48 ) - $signed(2'h1);
-  assign \$51  = $signed(\$50 ) + $signed({ 1'h0, rp_sh[14:4] });
-  assign \$52  = | rp_sh[2:0];
-  assign \$53  = \$52  | rp_lost;
-  assign \$54  = \$53  | rp_sh[4];
-  assign \$55  = rp_sh[3] & \$54 ;
-  assign \$56  = $signed(\$51 ) + $signed({ 1'h0, \$55  });
-  assign \$57  = ! \$37 [14:0];
-  assign \$58  = \$56 [26:0] >= 15'h7c00;
-  assign \$59  = ! \$37 [14:0];
-  assign \$60  = b[14:0] > a[14:0];
-  assign \$61  = \$60  ? b : a;
-  assign \$62  = b[14:0] > a[14:0];
-  assign \$63  = \$62  ? a : b;
-  assign \$64  = \$61 [15] & \$63 [15];
-  assign \$65  = b[14:0] > a[14:0];
-  assign \$66  = \$65  ? b : a;
-  assign \$67  = \$59  ? \$64  : \$66 [15];
-  assign \$68  = ! \$37 [14:0];
-  assign \$69  = b[14:0] > a[14:0];
-  assign \$70  = \$69  ? b : a;
-  assign \$71  = b[14:0] > a[14:0];
-  assign \$72  = \$71  ? a : b;
-  assign \$73  = \$70 [15] & \$72 [15];
-  assign \$74  = b[14:0] > a[14:0];
-  assign \$75  = \$74  ? b : a;
-  assign \$76  = \$68  ? \$73  : \$75 [15];
-  assign \$77  = ! \$37 [14:0];
-  assign \$78  = b[14:0] > a[14:0];
-  assign \$79  = \$78  ? b : a;
-  assign \$80  = b[14:0] > a[14:0];
-  assign \$81  = \$80  ? a : b;
-  assign \$82  = \$79 [15] & \$81 [15];
-  assign \$83  = b[14:0] > a[14:0];
-  assign \$84  = \$83  ? b : a;
-  assign \$85  = \$77  ? \$82  : \$84 [15];
-  assign \$86  = b[14:0] > a[14:0];
-  assign \$87  = \$86  ? b : a;
-  assign \$88  = \$87 [14:10] == 5'h1f;
-  assign \$89  = b[14:0] > a[14:0];
-  assign \$90  = \$89  ? b : a;
-  assign \$91  = | \$90 [9:0];
-  assign \$92  = \$88  & \$91 ;
-  assign \$93  = b[14:0] > a[14:0];
-  assign \$94  = \$93  ? a : b;
-  assign \$95  = \$94 [14:10] == 5'h1f;
-  assign \$96  = b[14:0] > a[14:0];
-  assign \$97  = \$96  ? a : b;
-  assign \$98  = | \$97 [9:0];
-  assign \$99  = \$95  & \$98 ;
-  assign \$100  = \$92  | \$99 ;
-  assign \$101  = b[14:0] > a[14:0];
-  assign \$102  = \$101  ? b : a;
-  assign \$103  = \$102 [14:10] == 5'h1f;
-  assign \$104  = b[14:0] > a[14:0];
-  assign \$105  = \$104  ? b : a;
-  assign \$106  = ! \$105 [9:0];
-  assign \$107  = \$103  & \$106 ;
-  assign \$108  = b[14:0] > a[14:0];
-  assign \$109  = \$108  ? a : b;
-  assign \$110  = \$109 [14:10] == 5'h1f;
-  assign \$111  = b[14:0] > a[14:0];
-  assign \$112  = \$111  ? a : b;
-  assign \$113  = ! \$112 [9:0];
-  assign \$114  = \$110  & \$113 ;
-  assign \$115  = \$107  & \$114 ;
-  assign \$116  = b[14:0] > a[14:0];
-  assign \$117  = \$116  ? b : a;
-  assign \$118  = b[14:0] > a[14:0];
-  assign \$119  = \$118  ? a : b;
-  assign \$120  = \$117 [15] ^ \$119 [15];
-  assign \$121  = \$115  & \$120 ;
-  assign \$122  = \$100  | \$121 ;
-  assign \$123  = b[14:0] > a[14:0];
-  assign \$124  = \$123  ? b : a;
-  assign \$125  = \$124 [14:10] == 5'h1f;
-  assign \$126  = b[14:0] > a[14:0];
-  assign \$127  = \$126  ? b : a;
-  assign \$128  = ! \$127 [9:0];
-  assign \$129  = \$125  & \$128 ;
-  assign \$130  = b[14:0] > a[14:0];
-  assign \$131  = \$130  ? b : a;
+  assign \$25  = \$24 [13:0] != ya_full;
+  assign ya = \$22  | { 13'h0000, \$25  };
+  assign sub = x[15] ^ y[15];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 4'hf;
+  assign \$30  = $signed(\$29 ) - $signed(5'h0a);
+  assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
+  assign \$31  = 4'he - rp_msb;
+  assign \$32  = \$28 [14:0] << \$31 [3:0];
+  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$34  = $signed(\$33 ) + $signed(5'h0f);
+  assign \$35  = $signed(\$34 ) < $signed(2'h1);
+  assign \$36  = $signed(\$34 ) < $signed(5'h12);
+  assign \$37  = $signed(2'h1) - $signed(\$34 );
+  assign rp_sh = \$32 [14:0] >> rp_rs;
+  assign \$38  = rp_sh << rp_rs;
+  assign rp_lost = \$38 [14:0] != \$32 [14:0];
+  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
+  assign \$40  = $signed(\$39 ) - $signed(2'h1);
+  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[14:4] });
+  assign \$43  = | rp_sh[2:0];
+  assign \$44  = \$43  | rp_lost;
+  assign \$45  = \$44  | rp_sh[4];
+  assign \$46  = rp_sh[3] & \$45 ;
+  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
+  assign \$48  = ! \$28 [14:0];
+  assign \$49  = \$47 [26:0] >= 15'h7c00;
+  assign \$50  = ! \$28 [14:0];
+  assign \$51  = x[15] & y[15];
+  assign \$52  = \$50  ? \$51  : x[15];
+  assign \$53  = ! \$28 [14:0];
+  assign \$54  = x[15] & y[15];
+  assign \$55  = \$53  ? \$54  : x[15];
+  assign \$56  = ! \$28 [14:0];
+  assign \$57  = x[15] & y[15];
+  assign \$58  = \$56  ? \$57  : x[15];
+  assign \$59  = x_nan | y_nan;
+  assign \$60  = x_inf & y_inf;
+  assign \$61  = \$60  & sub;
+  assign \$62  = \$59  | \$61 ;
+  assign swap = b[14:0] > a[14:0];
+  assign x = swap ? b : a;
+  assign y = swap ? a : b;
+  assign \$1  = ! x[14:10];
+  assign x_e = \$1  ? 5'h01 : x[14:10];
+  assign \$2  = ! x[14:10];
+  assign \$3  = ~ \$2 ;
+  assign \$4  = x[14:10] == 5'h1f;
+  assign \$5  = ! x[9:0];
+  assign x_inf = \$4  & \$5 ;
+  assign \$6  = x[14:10] == 5'h1f;
+  assign \$7  = | x[9:0];
+  assign x_nan = \$6  & \$7 ;
+  assign \$8  = ! x[14:10];
+  assign \$9  = ! x[9:0];
+  assign x_zero = \$8  & \$9 ;
+  assign \$10  = ! y[14:10];
+  assign y_e = \$10  ? 5'h01 : y[14:10];
+  assign \$11  = ! y[14:10];
+  assign \$12  = ~ \$11 ;
+  assign \$13  = y[14:10] == 5'h1f;
+  assign \$14  = ! y[9:0];
+  assign y_inf = \$13  & \$14 ;
+  assign \$15  = y[14:10] == 5'h1f;
+  assign \$16  = | y[9:0];
+  assign y_nan = \$15  & \$16 ;
+  assign \$17  = ! y[14:10];
+  assign \$18  = ! y[9:0];
+  assign y_zero = \$17  & \$18 ;
+  assign \$19  = x_e - y_e;
+  assign \$20  = \$19 [4:0] > 4'he;
+  assign \$21  = \$20  ? 5'h0e : \$19 [4:0];
+  assign \$22  = ya_full >> \$21 [3:0];
+  assign \$23  = ya_full >> \$21 [3:0];
+  assign \$24  = \$23  << \$21 [3:0];
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$35 ) begin end
     rp_msb = 4'h0;
-    if (\$37 [0]) begin
+    if (\$28 [0]) begin
       rp_msb = 4'h0;
     end
-    if (\$37 [1]) begin
+    if (\$28 [1]) begin
       rp_msb = 4'h1;
     end
-    if (\$37 [2]) begin
+    if (\$28 [2]) begin
       rp_msb = 4'h2;
     end
-    if (\$37 [3]) begin
+    if (\$28 [3]) begin
       rp_msb = 4'h3;
     end
-    if (\$37 [4]) begin
+    if (\$28 [4]) begin
       rp_msb = 4'h4;
     end
-    if (\$37 [5]) begin
+    if (\$28 [5]) begin
       rp_msb = 4'h5;
     end
-    if (\$37 [6]) begin
+    if (\$28 [6]) begin
       rp_msb = 4'h6;
     end
-    if (\$37 [7]) begin
+    if (\$28 [7]) begin
       rp_msb = 4'h7;
     end
-    if (\$37 [8]) begin
+    if (\$28 [8]) begin
       rp_msb = 4'h8;
     end
-    if (\$37 [9]) begin
+    if (\$28 [9]) begin
       rp_msb = 4'h9;
     end
-    if (\$37 [10]) begin
+    if (\$28 [10]) begin
       rp_msb = 4'ha;
     end
-    if (\$37 [11]) begin
+    if (\$28 [11]) begin
       rp_msb = 4'hb;
     end
-    if (\$37 [12]) begin
+    if (\$28 [12]) begin
       rp_msb = 4'hc;
     end
-    if (\$37 [13]) begin
+    if (\$28 [13]) begin
       rp_msb = 4'hd;
     end
-    if (\$37 [14]) begin
+    if (\$28 [14]) begin
       rp_msb = 4'he;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$35 ) begin end
     rp_rs = 4'h0;
-    if (\$44 ) begin
+    if (\$35 ) begin
       (* full_case = 32'd1 *)
-      if (\$45 ) begin
+      if (\$36 ) begin
         rp_rs = 4'hf;
       end else begin
-        rp_rs = \$46 [3:0];
+        rp_rs = \$37 [3:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$35 ) begin end
     (* full_case = 32'd1 *)
-    if (\$57 ) begin
-      rp_out = { \$67 , 15'h0000 };
-    end else if (\$58 ) begin
-      rp_out = { \$76 , 15'h7c00 };
+    if (\$48 ) begin
+      rp_out = { \$52 , 15'h0000 };
+    end else if (\$49 ) begin
+      rp_out = { \$55 , 15'h7c00 };
     end else begin
-      rp_out = { \$85 , \$56 [14:0] };
+      rp_out = { \$58 , \$47 [14:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$35 ) begin end
     (* full_case = 32'd1 *)
-    if (\$122 ) begin
+    if (\$62 ) begin
       s = 16'h7e00;
-    end else if (\$129 ) begin
-      s = \$131 ;
+    end else if (x_inf) begin
+      s = x;
     end else begin
       s = rp_out;
     end
   end
-  assign x_sig = { \$11 , \$7 [9:0] };
-  assign y_sig = { \$22 , \$18 [9:0] };
-  assign d = \$23 [4:0];
-  assign dcl = \$25 [3:0];
-  assign total = \$37 [14:0];
-  assign rp_ls = \$40 [3:0];
-  assign rp_norm = \$41 [14:0];
-  assign rp_eb = { \$43 [9], \$43 [9], \$43 [9], \$43 [9], \$43 [9], \$43 [9], \$43  };
-  assign rp_packed = \$56 [26:0];
-  assign xa = { \$11 , \$7 [9:0], 3'h0 };
-  assign ya_full = { \$22 , \$18 [9:0], 3'h0 };
-  assign \$50  = { \$49 [17], \$49 [17], \$49 [17], \$49 [17], \$49 [17], \$49 , 10'h000 };
+  assign x_sig = { \$3 , x[9:0] };
+  assign y_sig = { \$12 , y[9:0] };
+  assign d = \$19 [4:0];
+  assign dcl = \$21 [3:0];
+  assign total = \$28 [14:0];
+  assign rp_ls = \$31 [3:0];
+  assign rp_norm = \$32 [14:0];
+  assign rp_eb = { \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34  };
+  assign rp_packed = \$47 [26:0];
+  assign xa = { \$3 , x[9:0], 3'h0 };
+  assign ya_full = { \$12 , y[9:0], 3'h0 };
+  assign \$41  = { \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 , 10'h000 };
 endmodule

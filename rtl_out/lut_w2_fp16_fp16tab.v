@@ -4,9 +4,9 @@ module lut_w2_fp16_fp16tab(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   reg \$auto$verilog_backend.cc:2355:dump_module$29  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire \$100 ;
-  wire \$101 ;
-  wire \$102 ;
+  wire [7:0] \$100 ;
+  wire [2:0] \$101 ;
+  wire [7:0] \$102 ;
   wire \$103 ;
   wire \$104 ;
   wire \$105 ;
@@ -15,81 +15,81 @@ module lut_w2_fp16_fp16tab(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   wire \$108 ;
   wire \$109 ;
   wire \$11 ;
-  wire [7:0] \$110 ;
-  wire [7:0] \$111 ;
-  wire [7:0] \$112 ;
-  wire [2:0] \$113 ;
+  wire \$110 ;
+  wire \$111 ;
+  wire \$112 ;
+  wire [25:0] \$113 ;
   wire [7:0] \$114 ;
-  wire \$115 ;
-  wire \$116 ;
+  wire [8:0] \$115 ;
+  wire [9:0] \$116 ;
   wire \$117 ;
   wire \$118 ;
-  wire [25:0] \$119 ;
+  wire \$119 ;
   wire \$12 ;
-  wire [7:0] \$120 ;
-  wire [8:0] \$121 ;
-  wire [9:0] \$122 ;
+  wire \$120 ;
+  wire \$121 ;
+  wire \$122 ;
   wire \$123 ;
   wire \$124 ;
   wire \$125 ;
   wire \$126 ;
   wire \$127 ;
   wire \$128 ;
-  wire \$129 ;
+  wire [25:0] \$129 ;
   wire \$13 ;
-  wire \$130 ;
-  wire \$131 ;
-  wire \$132 ;
+  wire [7:0] \$130 ;
+  wire [8:0] \$131 ;
+  wire [9:0] \$132 ;
   wire \$133 ;
   wire \$134 ;
   wire \$135 ;
-  wire \$136 ;
-  wire \$137 ;
-  wire [25:0] \$138 ;
-  wire [7:0] \$139 ;
+  wire [4:0] \$136 ;
+  wire [2:0] \$137 ;
+  wire [2:0] \$138 ;
+  wire \$139 ;
   wire \$14 ;
-  wire [8:0] \$140 ;
-  wire [9:0] \$141 ;
+  wire \$140 ;
+  wire \$141 ;
   wire \$142 ;
   wire \$143 ;
   wire \$144 ;
   wire \$145 ;
   wire \$146 ;
   wire \$147 ;
-  wire \$148 ;
-  wire \$149 ;
+  wire [8:0] \$148 ;
+  wire [9:0] \$149 ;
   wire \$15 ;
-  wire \$150 ;
-  wire \$151 ;
-  wire \$152 ;
-  wire \$153 ;
-  wire [4:0] \$154 ;
-  wire [2:0] \$155 ;
-  wire [2:0] \$156 ;
-  wire \$157 ;
-  wire \$158 ;
-  wire \$159 ;
+  wire [5:0] \$150 ;
+  wire [56:0] \$151 ;
+  wire [12:0] \$152 ;
+  wire [13:0] \$153 ;
+  wire \$154 ;
+  wire \$155 ;
+  wire [23:0] \$156 ;
+  wire [56:0] \$157 ;
+  wire [23:0] \$158 ;
+  wire [24:0] \$159 ;
   wire \$16 ;
-  wire [8:0] \$160 ;
-  wire [9:0] \$161 ;
-  wire [5:0] \$162 ;
-  wire [56:0] \$163 ;
-  wire [12:0] \$164 ;
-  wire [13:0] \$165 ;
-  wire \$166 ;
+  wire [55:0] \$160 ;
+  wire [56:0] \$161 ;
+  wire \$162 ;
+  wire \$163 ;
+  wire \$164 ;
+  wire \$165 ;
+  wire [57:0] \$166 ;
   wire \$167 ;
-  wire [23:0] \$168 ;
-  wire [56:0] \$169 ;
+  wire \$168 ;
+  wire \$169 ;
   wire \$17 ;
-  wire [23:0] \$170 ;
-  wire [24:0] \$171 ;
-  wire [55:0] \$172 ;
-  wire [56:0] \$173 ;
+  wire \$170 ;
+  wire \$171 ;
+  wire \$172 ;
+  wire \$173 ;
   wire \$174 ;
   wire \$175 ;
   wire \$176 ;
-  wire \$177 ;
-  wire [57:0] \$178 ;
+  wire [31:0] \$177 ;
+  wire [3:0] \$178 ;
   wire \$179 ;
   wire \$18 ;
   wire \$180 ;
@@ -100,47 +100,47 @@ module lut_w2_fp16_fp16tab(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   wire \$185 ;
   wire \$186 ;
   wire \$187 ;
-  wire \$188 ;
-  wire \$189 ;
+  wire [8:0] \$188 ;
+  wire [9:0] \$189 ;
   wire \$19 ;
-  wire \$190 ;
-  wire \$191 ;
-  wire \$192 ;
-  wire \$193 ;
+  wire [5:0] \$190 ;
+  wire [56:0] \$191 ;
+  wire [12:0] \$192 ;
+  wire [13:0] \$193 ;
   wire \$194 ;
-  wire [31:0] \$195 ;
-  wire [3:0] \$196 ;
-  wire \$197 ;
-  wire \$198 ;
-  wire \$199 ;
+  wire \$195 ;
+  wire [23:0] \$196 ;
+  wire [56:0] \$197 ;
+  wire [23:0] \$198 ;
+  wire [24:0] \$199 ;
   wire \$2 ;
   wire \$20 ;
-  wire [8:0] \$200 ;
-  wire [9:0] \$201 ;
-  wire [5:0] \$202 ;
-  wire [56:0] \$203 ;
-  wire [12:0] \$204 ;
-  wire [13:0] \$205 ;
-  wire \$206 ;
+  wire [55:0] \$200 ;
+  wire [56:0] \$201 ;
+  wire \$202 ;
+  wire \$203 ;
+  wire \$204 ;
+  wire \$205 ;
+  wire [57:0] \$206 ;
   wire \$207 ;
-  wire [23:0] \$208 ;
-  wire [56:0] \$209 ;
+  wire \$208 ;
+  wire \$209 ;
   wire \$21 ;
-  wire [23:0] \$210 ;
-  wire [24:0] \$211 ;
-  wire [55:0] \$212 ;
-  wire [56:0] \$213 ;
+  wire \$210 ;
+  wire \$211 ;
+  wire \$212 ;
+  wire [31:0] \$213 ;
   wire \$214 ;
   wire \$215 ;
-  wire \$216 ;
+  wire [31:0] \$216 ;
   wire \$217 ;
-  wire [57:0] \$218 ;
+  wire [31:0] \$218 ;
   wire \$219 ;
   wire \$22 ;
   wire \$220 ;
   wire \$221 ;
-  wire \$222 ;
-  wire \$223 ;
+  wire [31:0] \$222 ;
+  wire [3:0] \$223 ;
   wire \$224 ;
   wire \$225 ;
   wire \$226 ;
@@ -149,46 +149,46 @@ module lut_w2_fp16_fp16tab(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   wire \$229 ;
   wire \$23 ;
   wire \$230 ;
-  wire [31:0] \$231 ;
+  wire \$231 ;
   wire \$232 ;
-  wire \$233 ;
-  wire [31:0] \$234 ;
-  wire \$235 ;
-  wire [31:0] \$236 ;
-  wire \$237 ;
-  wire \$238 ;
+  wire [8:0] \$233 ;
+  wire [9:0] \$234 ;
+  wire [5:0] \$235 ;
+  wire [56:0] \$236 ;
+  wire [12:0] \$237 ;
+  wire [13:0] \$238 ;
   wire \$239 ;
   wire [4:0] \$24 ;
-  wire [31:0] \$240 ;
-  wire [3:0] \$241 ;
-  wire \$242 ;
-  wire \$243 ;
-  wire \$244 ;
-  wire [8:0] \$245 ;
-  wire [9:0] \$246 ;
-  wire [5:0] \$247 ;
-  wire [56:0] \$248 ;
-  wire [12:0] \$249 ;
+  wire \$240 ;
+  wire [23:0] \$241 ;
+  wire [56:0] \$242 ;
+  wire [23:0] \$243 ;
+  wire [24:0] \$244 ;
+  wire [55:0] \$245 ;
+  wire [56:0] \$246 ;
+  wire \$247 ;
+  wire \$248 ;
+  wire \$249 ;
   wire [4:0] \$25 ;
-  wire [13:0] \$250 ;
-  wire \$251 ;
+  wire \$250 ;
+  wire [57:0] \$251 ;
   wire \$252 ;
-  wire [23:0] \$253 ;
-  wire [56:0] \$254 ;
-  wire [23:0] \$255 ;
-  wire [24:0] \$256 ;
-  wire [55:0] \$257 ;
-  wire [56:0] \$258 ;
+  wire \$253 ;
+  wire \$254 ;
+  wire \$255 ;
+  wire \$256 ;
+  wire \$257 ;
+  wire [31:0] \$258 ;
   wire \$259 ;
   wire \$26 ;
   wire \$260 ;
-  wire \$261 ;
+  wire [31:0] \$261 ;
   wire \$262 ;
-  wire [57:0] \$263 ;
+  wire [31:0] \$263 ;
   wire \$264 ;
   wire \$265 ;
   wire \$266 ;
-  wire \$267 ;
+  wire [31:0] \$267 ;
   wire \$268 ;
   wire \$269 ;
   wire \$27 ;
@@ -198,42 +198,42 @@ module lut_w2_fp16_fp16tab(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   wire \$273 ;
   wire \$274 ;
   wire \$275 ;
-  wire [31:0] \$276 ;
-  wire \$277 ;
-  wire \$278 ;
-  wire [31:0] \$279 ;
+  wire \$276 ;
+  wire [8:0] \$277 ;
+  wire [9:0] \$278 ;
+  wire [5:0] \$279 ;
   wire \$28 ;
-  wire \$280 ;
-  wire [31:0] \$281 ;
-  wire \$282 ;
+  wire [56:0] \$280 ;
+  wire [12:0] \$281 ;
+  wire [13:0] \$282 ;
   wire \$283 ;
   wire \$284 ;
-  wire [31:0] \$285 ;
-  wire \$286 ;
-  wire \$287 ;
-  wire \$288 ;
-  wire [8:0] \$289 ;
+  wire [23:0] \$285 ;
+  wire [56:0] \$286 ;
+  wire [23:0] \$287 ;
+  wire [24:0] \$288 ;
+  wire [55:0] \$289 ;
   wire \$29 ;
-  wire [9:0] \$290 ;
-  wire [5:0] \$291 ;
-  wire [56:0] \$292 ;
-  wire [12:0] \$293 ;
-  wire [13:0] \$294 ;
-  wire \$295 ;
+  wire [56:0] \$290 ;
+  wire \$291 ;
+  wire \$292 ;
+  wire \$293 ;
+  wire \$294 ;
+  wire [57:0] \$295 ;
   wire \$296 ;
-  wire [23:0] \$297 ;
-  wire [56:0] \$298 ;
-  wire [23:0] \$299 ;
+  wire \$297 ;
+  wire \$298 ;
+  wire \$299 ;
   wire \$3 ;
   wire \$30 ;
-  wire [24:0] \$300 ;
-  wire [55:0] \$301 ;
-  wire [56:0] \$302 ;
+  wire \$300 ;
+  wire \$301 ;
+  wire \$302 ;
   wire \$303 ;
   wire \$304 ;
   wire \$305 ;
-  wire \$306 ;
-  wire [57:0] \$307 ;
+  wire [31:0] \$306 ;
+  wire [3:0] \$307 ;
   wire \$308 ;
   wire \$309 ;
   wire \$31 ;
@@ -244,46 +244,46 @@ module lut_w2_fp16_fp16tab(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   wire \$314 ;
   wire \$315 ;
   wire \$316 ;
-  wire \$317 ;
-  wire \$318 ;
-  wire \$319 ;
+  wire [8:0] \$317 ;
+  wire [9:0] \$318 ;
+  wire [5:0] \$319 ;
   wire \$32 ;
-  wire \$320 ;
-  wire \$321 ;
-  wire \$322 ;
+  wire [56:0] \$320 ;
+  wire [12:0] \$321 ;
+  wire [13:0] \$322 ;
   wire \$323 ;
-  wire [31:0] \$324 ;
-  wire [3:0] \$325 ;
-  wire \$326 ;
-  wire \$327 ;
-  wire \$328 ;
-  wire [8:0] \$329 ;
+  wire \$324 ;
+  wire [23:0] \$325 ;
+  wire [56:0] \$326 ;
+  wire [23:0] \$327 ;
+  wire [24:0] \$328 ;
+  wire [55:0] \$329 ;
   wire \$33 ;
-  wire [9:0] \$330 ;
-  wire [5:0] \$331 ;
-  wire [56:0] \$332 ;
-  wire [12:0] \$333 ;
-  wire [13:0] \$334 ;
-  wire \$335 ;
+  wire [56:0] \$330 ;
+  wire \$331 ;
+  wire \$332 ;
+  wire \$333 ;
+  wire \$334 ;
+  wire [57:0] \$335 ;
   wire \$336 ;
-  wire [23:0] \$337 ;
-  wire [56:0] \$338 ;
-  wire [23:0] \$339 ;
+  wire \$337 ;
+  wire \$338 ;
+  wire \$339 ;
   wire \$34 ;
-  wire [24:0] \$340 ;
-  wire [55:0] \$341 ;
-  wire [56:0] \$342 ;
+  wire \$340 ;
+  wire \$341 ;
+  wire [31:0] \$342 ;
   wire \$343 ;
   wire \$344 ;
-  wire \$345 ;
+  wire [31:0] \$345 ;
   wire \$346 ;
-  wire [57:0] \$347 ;
+  wire [31:0] \$347 ;
   wire \$348 ;
   wire \$349 ;
   wire \$35 ;
   wire \$350 ;
-  wire \$351 ;
-  wire \$352 ;
+  wire [31:0] \$351 ;
+  wire [3:0] \$352 ;
   wire \$353 ;
   wire \$354 ;
   wire \$355 ;
@@ -292,150 +292,132 @@ module lut_w2_fp16_fp16tab(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   wire \$358 ;
   wire \$359 ;
   wire \$36 ;
-  wire [31:0] \$360 ;
+  wire \$360 ;
   wire \$361 ;
-  wire \$362 ;
-  wire [31:0] \$363 ;
-  wire \$364 ;
-  wire [31:0] \$365 ;
-  wire \$366 ;
-  wire \$367 ;
+  wire [8:0] \$362 ;
+  wire [9:0] \$363 ;
+  wire [5:0] \$364 ;
+  wire [56:0] \$365 ;
+  wire [12:0] \$366 ;
+  wire [13:0] \$367 ;
   wire \$368 ;
-  wire [31:0] \$369 ;
+  wire \$369 ;
   wire \$37 ;
-  wire [3:0] \$370 ;
-  wire \$371 ;
-  wire \$372 ;
-  wire \$373 ;
-  wire [8:0] \$374 ;
-  wire [9:0] \$375 ;
-  wire [5:0] \$376 ;
-  wire [56:0] \$377 ;
-  wire [12:0] \$378 ;
-  wire [13:0] \$379 ;
+  wire [23:0] \$370 ;
+  wire [56:0] \$371 ;
+  wire [23:0] \$372 ;
+  wire [24:0] \$373 ;
+  wire [55:0] \$374 ;
+  wire [56:0] \$375 ;
+  wire \$376 ;
+  wire \$377 ;
+  wire \$378 ;
+  wire \$379 ;
   wire \$38 ;
-  wire \$380 ;
+  wire [57:0] \$380 ;
   wire \$381 ;
-  wire [23:0] \$382 ;
-  wire [56:0] \$383 ;
-  wire [23:0] \$384 ;
-  wire [24:0] \$385 ;
-  wire [55:0] \$386 ;
-  wire [56:0] \$387 ;
+  wire \$382 ;
+  wire \$383 ;
+  wire \$384 ;
+  wire \$385 ;
+  wire \$386 ;
+  wire [31:0] \$387 ;
   wire \$388 ;
   wire \$389 ;
-  wire [25:0] \$39 ;
-  wire \$390 ;
+  wire \$39 ;
+  wire [31:0] \$390 ;
   wire \$391 ;
-  wire [57:0] \$392 ;
+  wire [31:0] \$392 ;
   wire \$393 ;
   wire \$394 ;
   wire \$395 ;
-  wire \$396 ;
-  wire \$397 ;
-  wire \$398 ;
-  wire \$399 ;
+  wire [31:0] \$396 ;
+  reg [127:0] \$397 ;
+  reg [35:0] \$398 ;
+  reg [4:0] \$399 ;
   wire [2:0] \$4 ;
-  wire [7:0] \$40 ;
-  wire \$400 ;
-  wire \$401 ;
-  wire \$402 ;
-  wire \$403 ;
-  wire \$404 ;
-  wire [31:0] \$405 ;
-  wire \$406 ;
-  wire \$407 ;
-  wire [31:0] \$408 ;
-  wire \$409 ;
-  wire [8:0] \$41 ;
-  wire [31:0] \$410 ;
-  wire \$411 ;
-  wire \$412 ;
-  wire \$413 ;
-  wire [31:0] \$414 ;
-  reg [127:0] \$415 ;
-  reg [35:0] \$416 ;
-  reg [4:0] \$417 ;
-  reg [35:0] \$418 ;
-  reg \$419 ;
+  wire \$40 ;
+  reg [35:0] \$400 ;
+  reg \$401 ;
+  reg [15:0] \$402 ;
+  reg \$403 ;
+  reg [1:0] \$404 ;
+  reg \$405 ;
+  reg \$406 ;
+  reg [15:0] \$407 ;
+  reg \$408 ;
+  reg [3:0] \$409 ;
+  wire \$41 ;
+  reg [31:0] \$410 ;
+  reg [31:0] \$411 ;
+  reg [31:0] \$412 ;
+  reg [31:0] \$413 ;
+  reg [31:0] \$414 ;
+  reg [31:0] \$415 ;
+  reg \$416 ;
+  reg [127:0] \$417 ;
+  reg [2:0] \$418 ;
+  reg [2:0] \$419 ;
   wire \$42 ;
-  reg [15:0] \$420 ;
-  reg \$421 ;
-  reg [1:0] \$422 ;
-  reg \$423 ;
-  reg \$424 ;
-  reg [15:0] \$425 ;
-  reg \$426 ;
-  reg [3:0] \$427 ;
-  reg [31:0] \$428 ;
-  reg [31:0] \$429 ;
+  reg [31:0] \$420 ;
+  reg [31:0] \$421 ;
+  reg \$422 ;
+  reg [31:0] \$423 ;
+  reg [31:0] \$424 ;
+  reg [31:0] \$425 ;
+  reg [31:0] \$426 ;
+  reg \$427 ;
+  reg [3:0] \$428 ;
+  reg [3:0] \$429 ;
   wire \$43 ;
-  reg [31:0] \$430 ;
-  reg [31:0] \$431 ;
-  reg [31:0] \$432 ;
-  reg [31:0] \$433 ;
-  reg \$434 ;
-  reg [127:0] \$435 ;
-  reg [2:0] \$436 ;
-  reg [2:0] \$437 ;
-  reg [31:0] \$438 ;
-  reg [31:0] \$439 ;
+  reg [127:0] \$430 ;
+  reg [127:0] \$431 ;
+  reg [15:0] \$432 ;
+  reg \$433 ;
+  reg [127:0] \$434 ;
+  reg \$435 ;
   wire \$44 ;
-  reg \$440 ;
-  reg [31:0] \$441 ;
-  reg [31:0] \$442 ;
-  reg [31:0] \$443 ;
-  reg [31:0] \$444 ;
-  reg \$445 ;
-  reg [3:0] \$446 ;
-  reg [3:0] \$447 ;
-  reg [127:0] \$448 ;
-  reg [127:0] \$449 ;
-  wire \$45 ;
-  reg [15:0] \$450 ;
-  reg \$451 ;
-  reg [127:0] \$452 ;
-  reg \$453 ;
-  wire \$46 ;
-  wire \$47 ;
+  wire [25:0] \$45 ;
+  wire [7:0] \$46 ;
+  wire [8:0] \$47 ;
   wire \$48 ;
   wire \$49 ;
   wire [1:0] \$5 ;
   wire \$50 ;
   wire \$51 ;
+  wire [4:0] \$510 ;
+  wire [4:0] \$513 ;
+  wire [4:0] \$516 ;
   wire \$52 ;
-  wire [4:0] \$528 ;
+  wire [4:0] \$521 ;
+  wire [7:0] \$526 ;
   wire \$53 ;
-  wire [4:0] \$531 ;
-  wire [4:0] \$534 ;
-  wire [4:0] \$539 ;
-  wire [25:0] \$54 ;
-  wire [7:0] \$544 ;
-  wire [7:0] \$55 ;
-  wire [8:0] \$56 ;
-  wire [7:0] \$567 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
-  wire [4:0] \$590 ;
-  wire [4:0] \$593 ;
-  wire [4:0] \$596 ;
+  wire \$54 ;
+  wire [7:0] \$549 ;
+  wire \$55 ;
+  wire \$56 ;
+  wire [25:0] \$57 ;
+  wire [4:0] \$572 ;
+  wire [4:0] \$575 ;
+  wire [4:0] \$578 ;
+  wire [7:0] \$58 ;
+  wire [4:0] \$583 ;
+  wire [7:0] \$588 ;
+  wire [8:0] \$59 ;
   wire \$6 ;
-  wire \$60 ;
-  wire [4:0] \$601 ;
-  wire [7:0] \$606 ;
-  wire \$61 ;
-  wire \$62 ;
-  wire [7:0] \$629 ;
-  wire \$63 ;
-  wire \$64 ;
+  wire [7:0] \$60 ;
+  wire [7:0] \$61 ;
+  wire [7:0] \$611 ;
+  wire [7:0] \$62 ;
+  wire [2:0] \$63 ;
+  wire [7:0] \$64 ;
   wire \$65 ;
-  wire [7:0] \$66 ;
-  wire [7:0] \$67 ;
-  wire [7:0] \$68 ;
-  wire [2:0] \$69 ;
+  wire \$66 ;
+  wire \$67 ;
+  wire \$68 ;
+  wire \$69 ;
   wire \$7 ;
-  wire [7:0] \$70 ;
+  wire \$70 ;
   wire \$71 ;
   wire \$72 ;
   wire \$73 ;
@@ -458,15 +440,15 @@ module lut_w2_fp16_fp16tab(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   wire \$89 ;
   wire \$9 ;
   wire \$90 ;
-  wire \$91 ;
-  wire \$92 ;
-  wire \$93 ;
-  wire [25:0] \$94 ;
-  wire [7:0] \$95 ;
-  wire [8:0] \$96 ;
-  wire [9:0] \$97 ;
-  wire \$98 ;
-  wire \$99 ;
+  wire [25:0] \$91 ;
+  wire [7:0] \$92 ;
+  wire [8:0] \$93 ;
+  wire [9:0] \$94 ;
+  wire \$95 ;
+  wire \$96 ;
+  wire \$97 ;
+  wire [7:0] \$98 ;
+  wire [7:0] \$99 ;
   reg \$signal  = 1'h0;
   reg \$signal$23  = 1'h0;
   reg [3:0] \$signal$24  = 4'h0;
@@ -476,26 +458,26 @@ module lut_w2_fp16_fp16tab(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   reg \$signal$64  = 1'h0;
   wire [63:0] a;
   (* init = 32'd0 *)
-  wire [31:0] \a$101 ;
-  (* init = 32'd0 *)
-  wire [31:0] \a$111 ;
+  wire [31:0] \a$110 ;
   (* init = 32'd0 *)
   wire [31:0] \a$123 ;
   (* init = 32'd0 *)
-  wire [31:0] \a$133 ;
-  wire [31:0] \a$166 ;
-  wire [31:0] \a$182 ;
-  wire [31:0] \a$211 ;
-  wire [31:0] \a$227 ;
+  wire [31:0] \a$138 ;
+  (* init = 32'd0 *)
+  wire [31:0] \a$151 ;
+  wire [31:0] \a$190 ;
+  wire [31:0] \a$209 ;
+  wire [31:0] \a$244 ;
+  wire [31:0] \a$263 ;
   wire [63:0] \a$69 ;
   wire [15:0] \a$69[0] ;
   wire [15:0] \a$69[1] ;
   wire [15:0] \a$69[2] ;
   wire [15:0] \a$69[3] ;
   (* init = 32'd0 *)
-  wire [31:0] \a$79 ;
+  wire [31:0] \a$82 ;
   (* init = 32'd0 *)
-  wire [31:0] \a$89 ;
+  wire [31:0] \a$95 ;
   wire [15:0] \a[0] ;
   wire [15:0] \a[1] ;
   wire [15:0] \a[2] ;
@@ -507,15 +489,15 @@ module lut_w2_fp16_fp16tab(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   reg [31:0] act_sum1 = 32'd0;
   wire active;
   wire [31:0] b;
-  wire [31:0] \b$102 ;
-  wire [31:0] \b$112 ;
+  wire [31:0] \b$111 ;
   wire [31:0] \b$124 ;
-  wire [31:0] \b$134 ;
-  wire [31:0] \b$167 ;
-  wire [31:0] \b$183 ;
-  wire [31:0] \b$212 ;
-  wire [31:0] \b$228 ;
-  wire [31:0] \b$90 ;
+  wire [31:0] \b$139 ;
+  wire [31:0] \b$152 ;
+  wire [31:0] \b$191 ;
+  wire [31:0] \b$210 ;
+  wire [31:0] \b$245 ;
+  wire [31:0] \b$264 ;
+  wire [31:0] \b$96 ;
   reg beat_group_end = 1'h0;
   reg beat_last = 1'h0;
   reg [15:0] beat_scale = 16'h0000;
@@ -526,10 +508,12 @@ module lut_w2_fp16_fp16tab(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   input clk;
   wire clk;
   wire [3:0] corr_uint2;
-  wire [3:0] \corr_uint2$138 ;
+  wire [3:0] \corr_uint2$156 ;
   wire [7:0] ct0_e;
   wire [11:0] ct0_exp;
   wire [31:0] ct0_f32;
+  wire ct0_inf;
+  wire ct0_nan;
   wire [22:0] ct0_rp_eb;
   wire ct0_rp_lost;
   wire [4:0] ct0_rp_ls;
@@ -540,9 +524,12 @@ module lut_w2_fp16_fp16tab(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   reg [4:0] ct0_rp_rs;
   wire [25:0] ct0_rp_sh;
   wire [23:0] ct0_sig;
+  wire ct0_zero;
   wire [7:0] ct1_e;
   wire [11:0] ct1_exp;
   wire [31:0] ct1_f32;
+  wire ct1_inf;
+  wire ct1_nan;
   wire [22:0] ct1_rp_eb;
   wire ct1_rp_lost;
   wire [4:0] ct1_rp_ls;
@@ -553,6 +540,7 @@ module lut_w2_fp16_fp16tab(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   reg [4:0] ct1_rp_rs;
   wire [25:0] ct1_rp_sh;
   wire [23:0] ct1_sig;
+  wire ct1_zero;
   reg [3:0] dq_bit = 4'h0;
   reg [2:0] dq_c0 = 3'h0;
   reg [2:0] dq_c1 = 3'h0;
@@ -691,15 +679,21 @@ module lut_w2_fp16_fp16tab(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   wire [4:0] ones0_e;
   wire [7:0] ones0_exp;
   reg [31:0] ones0_f32;
+  wire ones0_inf;
   reg [3:0] ones0_lz;
+  wire ones0_nan;
   wire [10:0] ones0_norm;
   wire [10:0] ones0_sig;
+  wire ones0_zero;
   wire [4:0] ones1_e;
   wire [7:0] ones1_exp;
   reg [31:0] ones1_f32;
+  wire ones1_inf;
   reg [3:0] ones1_lz;
+  wire ones1_nan;
   wire [10:0] ones1_norm;
   wire [10:0] ones1_sig;
+  wire ones1_zero;
   reg [127:0] out_acc = 128'h00000000000000000000000000000000;
   wire [31:0] \out_acc[0] ;
   wire [31:0] \out_acc[1] ;
@@ -713,27 +707,39 @@ module lut_w2_fp16_fp16tab(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   wire [4:0] plane0_0_e;
   wire [7:0] plane0_0_exp;
   reg [31:0] plane0_0_f32;
+  wire plane0_0_inf;
   reg [3:0] plane0_0_lz;
+  wire plane0_0_nan;
   wire [10:0] plane0_0_norm;
   wire [10:0] plane0_0_sig;
+  wire plane0_0_zero;
   wire [4:0] plane0_1_e;
   wire [7:0] plane0_1_exp;
   reg [31:0] plane0_1_f32;
+  wire plane0_1_inf;
   reg [3:0] plane0_1_lz;
+  wire plane0_1_nan;
   wire [10:0] plane0_1_norm;
   wire [10:0] plane0_1_sig;
+  wire plane0_1_zero;
   wire [4:0] plane1_0_e;
   wire [7:0] plane1_0_exp;
   reg [31:0] plane1_0_f32;
+  wire plane1_0_inf;
   reg [3:0] plane1_0_lz;
+  wire plane1_0_nan;
   wire [10:0] plane1_0_norm;
   wire [10:0] plane1_0_sig;
+  wire plane1_0_zero;
   wire [4:0] plane1_1_e;
   wire [7:0] plane1_1_exp;
   reg [31:0] plane1_1_f32;
+  wire plane1_1_inf;
   reg [3:0] plane1_1_lz;
+  wire plane1_1_nan;
   wire [10:0] plane1_1_norm;
   wire [10:0] plane1_1_sig;
+  wire plane1_1_zero;
   wire plane_neg;
   reg [15:0] planes = 16'h0000;
   wire [7:0] \planes[0] ;
@@ -747,19 +753,21 @@ module lut_w2_fp16_fp16tab(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   input rst;
   wire rst;
   wire [31:0] s;
-  wire [31:0] \s$103 ;
-  wire [31:0] \s$113 ;
+  wire [31:0] \s$112 ;
   wire [31:0] \s$125 ;
-  wire [31:0] \s$135 ;
+  wire [31:0] \s$140 ;
+  wire [31:0] \s$153 ;
   wire [31:0] \s$54 ;
   wire [31:0] \s$56 ;
   wire [31:0] \s$58 ;
-  wire [31:0] \s$81 ;
-  wire [31:0] \s$91 ;
+  wire [31:0] \s$84 ;
+  wire [31:0] \s$97 ;
   wire [2:0] sbit;
   wire [7:0] st0_0_e;
   wire [11:0] st0_0_exp;
   wire [31:0] st0_0_f32;
+  wire st0_0_inf;
+  wire st0_0_nan;
   wire [22:0] st0_0_rp_eb;
   wire st0_0_rp_lost;
   wire [4:0] st0_0_rp_ls;
@@ -770,9 +778,12 @@ module lut_w2_fp16_fp16tab(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   reg [4:0] st0_0_rp_rs;
   wire [25:0] st0_0_rp_sh;
   wire [23:0] st0_0_sig;
+  wire st0_0_zero;
   wire [7:0] st0_1_e;
   wire [11:0] st0_1_exp;
   wire [31:0] st0_1_f32;
+  wire st0_1_inf;
+  wire st0_1_nan;
   wire [22:0] st0_1_rp_eb;
   wire st0_1_rp_lost;
   wire [4:0] st0_1_rp_ls;
@@ -783,9 +794,12 @@ module lut_w2_fp16_fp16tab(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   reg [4:0] st0_1_rp_rs;
   wire [25:0] st0_1_rp_sh;
   wire [23:0] st0_1_sig;
+  wire st0_1_zero;
   wire [7:0] st1_0_e;
   wire [11:0] st1_0_exp;
   wire [31:0] st1_0_f32;
+  wire st1_0_inf;
+  wire st1_0_nan;
   wire [22:0] st1_0_rp_eb;
   wire st1_0_rp_lost;
   wire [4:0] st1_0_rp_ls;
@@ -796,9 +810,12 @@ module lut_w2_fp16_fp16tab(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   reg [4:0] st1_0_rp_rs;
   wire [25:0] st1_0_rp_sh;
   wire [23:0] st1_0_sig;
+  wire st1_0_zero;
   wire [7:0] st1_1_e;
   wire [11:0] st1_1_exp;
   wire [31:0] st1_1_f32;
+  wire st1_1_inf;
+  wire st1_1_nan;
   wire [22:0] st1_1_rp_eb;
   wire st1_1_rp_lost;
   wire [4:0] st1_1_rp_ls;
@@ -809,17 +826,18 @@ module lut_w2_fp16_fp16tab(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   reg [4:0] st1_1_rp_rs;
   wire [25:0] st1_1_rp_sh;
   wire [23:0] st1_1_sig;
+  wire st1_1_zero;
   wire stall;
   wire [127:0] \table ;
-  wire [127:0] \table$83 ;
-  wire [15:0] \table$83[0] ;
-  wire [15:0] \table$83[1] ;
-  wire [15:0] \table$83[2] ;
-  wire [15:0] \table$83[3] ;
-  wire [15:0] \table$83[4] ;
-  wire [15:0] \table$83[5] ;
-  wire [15:0] \table$83[6] ;
-  wire [15:0] \table$83[7] ;
+  wire [127:0] \table$86 ;
+  wire [15:0] \table$86[0] ;
+  wire [15:0] \table$86[1] ;
+  wire [15:0] \table$86[2] ;
+  wire [15:0] \table$86[3] ;
+  wire [15:0] \table$86[4] ;
+  wire [15:0] \table$86[5] ;
+  wire [15:0] \table$86[6] ;
+  wire [15:0] \table$86[7] ;
   wire [15:0] \table[0] ;
   wire [15:0] \table[1] ;
   wire [15:0] \table[2] ;
@@ -857,31 +875,31 @@ module lut_w2_fp16_fp16tab(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   wire [1:0] \w_sel.zero[0] ;
   wire [1:0] \w_sel.zero[1] ;
   always @(posedge clk)
-    dq_d0_0 <= \$441 ;
+    dq_d0_0 <= \$423 ;
   always @(posedge clk)
-    dq_d0_1 <= \$442 ;
+    dq_d0_1 <= \$424 ;
   always @(posedge clk)
-    dq_d1_0 <= \$443 ;
+    dq_d1_0 <= \$425 ;
   always @(posedge clk)
-    dq_d1_1 <= \$444 ;
+    dq_d1_1 <= \$426 ;
   always @(posedge clk)
-    o_valid <= \$445 ;
+    o_valid <= \$427 ;
   always @(posedge clk)
-    dq_left <= \$446 ;
+    dq_left <= \$428 ;
   always @(posedge clk)
-    dq_bit <= \$447 ;
+    dq_bit <= \$429 ;
   always @(posedge clk)
-    out_acc <= \$448 ;
+    out_acc <= \$430 ;
   always @(posedge clk)
-    o_psum <= \$449 ;
+    o_psum <= \$431 ;
   always @(posedge clk)
-    dq_scale <= \$450 ;
+    dq_scale <= \$432 ;
   always @(posedge clk)
-    \$signal$64  <= \$451 ;
+    \$signal$64  <= \$433 ;
   always @(posedge clk)
-    dq_psum <= \$452 ;
+    dq_psum <= \$434 ;
   always @(posedge clk)
-    dq_last <= \$453 ;
+    dq_last <= \$435 ;
   assign \$1  = | remaining;
   assign \$2  = ~ stall;
   assign \$3  = \$1  & \$2 ;
@@ -928,462 +946,480 @@ module lut_w2_fp16_fp16tab(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   assign ones0_e = \$36  ? 5'h01 : \table [126:122];
   assign \$37  = ! \table [126:122];
   assign \$38  = ~ \$37 ;
-  assign \$39  = { \$38 , \table [121:112] } << ones0_lz;
-  assign \$40  = ones0_e + 7'h70;
-  assign \$41  = \$40  - ones0_lz;
-  assign \$42  = \table [126:122] == 5'h1f;
-  assign \$43  = | \table [121:112];
-  assign \$44  = \$42  & \$43 ;
-  assign \$45  = \table [126:122] == 5'h1f;
-  assign \$46  = ! \table [121:112];
-  assign \$47  = \$45  & \$46 ;
-  assign \$48  = ! \table [126:122];
-  assign \$49  = ! \table [121:112];
-  assign \$50  = \$48  & \$49 ;
-  assign \$51  = ! \table$83 [126:122];
-  assign ones1_e = \$51  ? 5'h01 : \table$83 [126:122];
-  assign \$52  = ! \table$83 [126:122];
-  assign \$53  = ~ \$52 ;
-  assign \$54  = { \$53 , \table$83 [121:112] } << ones1_lz;
-  assign \$55  = ones1_e + 7'h70;
-  assign \$56  = \$55  - ones1_lz;
-  assign \$57  = \table$83 [126:122] == 5'h1f;
-  assign \$58  = | \table$83 [121:112];
-  assign \$59  = \$57  & \$58 ;
-  assign \$60  = \table$83 [126:122] == 5'h1f;
-  assign \$61  = ! \table$83 [121:112];
-  assign \$62  = \$60  & \$61 ;
-  assign \$63  = ! \table$83 [126:122];
-  assign \$64  = ! \table$83 [121:112];
-  assign \$65  = \$63  & \$64 ;
-  assign \$528  = \$signal  * 4'h8;
-  assign \$66  = planes >> \$528 ;
-  assign \$531  = \$signal  * 4'h8;
-  assign \$67  = planes >> \$531 ;
-  assign \$534  = \$signal  * 4'h8;
-  assign \$68  = planes >> \$534 ;
-  assign \$69  = ~ \$68 [2:0];
-  assign low0 = \$66 [3] ? \$67 [2:0] : \$69 ;
-  assign \$539  = \$signal  * 4'h8;
-  assign \$70  = planes >> \$539 ;
-  assign \$71  = ~ \$70 [3];
-  assign \$544  = low0 * 5'h10;
-  assign entry0_0 = \table  >> \$544 ;
-  assign \$72  = ! entry0_0[14:10];
-  assign plane0_0_e = \$72  ? 5'h01 : entry0_0[14:10];
+  assign \$39  = \table [126:122] == 5'h1f;
+  assign \$40  = ! \table [121:112];
+  assign ones0_inf = \$39  & \$40 ;
+  assign \$41  = \table [126:122] == 5'h1f;
+  assign \$42  = | \table [121:112];
+  assign ones0_nan = \$41  & \$42 ;
+  assign \$43  = ! \table [126:122];
+  assign \$44  = ! \table [121:112];
+  assign ones0_zero = \$43  & \$44 ;
+  assign \$45  = { \$38 , \table [121:112] } << ones0_lz;
+  assign \$46  = ones0_e + 7'h70;
+  assign \$47  = \$46  - ones0_lz;
+  assign \$48  = ! \table$86 [126:122];
+  assign ones1_e = \$48  ? 5'h01 : \table$86 [126:122];
+  assign \$49  = ! \table$86 [126:122];
+  assign \$50  = ~ \$49 ;
+  assign \$51  = \table$86 [126:122] == 5'h1f;
+  assign \$52  = ! \table$86 [121:112];
+  assign ones1_inf = \$51  & \$52 ;
+  assign \$53  = \table$86 [126:122] == 5'h1f;
+  assign \$54  = | \table$86 [121:112];
+  assign ones1_nan = \$53  & \$54 ;
+  assign \$55  = ! \table$86 [126:122];
+  assign \$56  = ! \table$86 [121:112];
+  assign ones1_zero = \$55  & \$56 ;
+  assign \$57  = { \$50 , \table$86 [121:112] } << ones1_lz;
+  assign \$58  = ones1_e + 7'h70;
+  assign \$59  = \$58  - ones1_lz;
+  assign \$510  = \$signal  * 4'h8;
+  assign \$60  = planes >> \$510 ;
+  assign \$513  = \$signal  * 4'h8;
+  assign \$61  = planes >> \$513 ;
+  assign \$516  = \$signal  * 4'h8;
+  assign \$62  = planes >> \$516 ;
+  assign \$63  = ~ \$62 [2:0];
+  assign low0 = \$60 [3] ? \$61 [2:0] : \$63 ;
+  assign \$521  = \$signal  * 4'h8;
+  assign \$64  = planes >> \$521 ;
+  assign \$65  = ~ \$64 [3];
+  assign \$526  = low0 * 5'h10;
+  assign entry0_0 = \table  >> \$526 ;
+  assign \$66  = ! entry0_0[14:10];
+  assign plane0_0_e = \$66  ? 5'h01 : entry0_0[14:10];
+  assign \$67  = ! entry0_0[14:10];
+  assign \$68  = ~ \$67 ;
+  assign \$69  = entry0_0[14:10] == 5'h1f;
+  assign \$70  = ! entry0_0[9:0];
+  assign plane0_0_inf = \$69  & \$70 ;
+  assign \$71  = entry0_0[14:10] == 5'h1f;
+  assign \$72  = | entry0_0[9:0];
+  assign plane0_0_nan = \$71  & \$72 ;
   assign \$73  = ! entry0_0[14:10];
-  assign \$74  = ~ \$73 ;
-  assign \$75  = { \$74 , entry0_0[9:0] } << plane0_0_lz;
+  assign \$74  = ! entry0_0[9:0];
+  assign plane0_0_zero = \$73  & \$74 ;
+  assign \$75  = { \$68 , entry0_0[9:0] } << plane0_0_lz;
   assign \$76  = plane0_0_e + 7'h70;
   assign \$77  = \$76  + \$signal ;
   assign \$78  = \$77  - plane0_0_lz;
-  assign \$79  = entry0_0[14:10] == 5'h1f;
-  assign \$80  = | entry0_0[9:0];
-  assign \$81  = \$79  & \$80 ;
-  assign \$82  = entry0_0[14:10] == 5'h1f;
-  assign \$83  = ! entry0_0[9:0];
-  assign \$84  = \$82  & \$83 ;
-  assign \$85  = ! entry0_0[14:10];
-  assign \$86  = ! entry0_0[9:0];
-  assign \$87  = \$85  & \$86 ;
-  assign \$88  = entry0_0[15] ^ neg0;
-  assign \$89  = entry0_0[15] ^ neg0;
-  assign \$90  = entry0_0[15] ^ neg0;
-  assign \$567  = low0 * 5'h10;
-  assign entry1_0 = \table$83  >> \$567 ;
-  assign \$91  = ! entry1_0[14:10];
-  assign plane1_0_e = \$91  ? 5'h01 : entry1_0[14:10];
-  assign \$92  = ! entry1_0[14:10];
-  assign \$93  = ~ \$92 ;
-  assign \$94  = { \$93 , entry1_0[9:0] } << plane1_0_lz;
-  assign \$95  = plane1_0_e + 7'h70;
-  assign \$96  = \$95  + \$signal ;
-  assign \$97  = \$96  - plane1_0_lz;
-  assign \$98  = entry1_0[14:10] == 5'h1f;
-  assign \$99  = | entry1_0[9:0];
-  assign \$100  = \$98  & \$99 ;
-  assign \$101  = entry1_0[14:10] == 5'h1f;
-  assign \$102  = ! entry1_0[9:0];
-  assign \$103  = \$101  & \$102 ;
-  assign \$104  = ! entry1_0[14:10];
-  assign \$105  = ! entry1_0[9:0];
-  assign \$106  = \$104  & \$105 ;
-  assign \$107  = entry1_0[15] ^ neg0;
-  assign \$108  = entry1_0[15] ^ neg0;
-  assign \$109  = entry1_0[15] ^ neg0;
-  assign \$590  = \$signal  * 4'h8;
-  assign \$110  = planes >> \$590 ;
-  assign \$593  = \$signal  * 4'h8;
-  assign \$111  = planes >> \$593 ;
-  assign \$596  = \$signal  * 4'h8;
-  assign \$112  = planes >> \$596 ;
-  assign \$113  = ~ \$112 [6:4];
-  assign low1 = \$110 [7] ? \$111 [6:4] : \$113 ;
-  assign \$601  = \$signal  * 4'h8;
-  assign \$114  = planes >> \$601 ;
-  assign \$115  = ~ \$114 [7];
-  assign \$606  = low1 * 5'h10;
-  assign entry0_1 = \table  >> \$606 ;
-  assign \$116  = ! entry0_1[14:10];
-  assign plane0_1_e = \$116  ? 5'h01 : entry0_1[14:10];
-  assign \$117  = ! entry0_1[14:10];
-  assign \$118  = ~ \$117 ;
-  assign \$119  = { \$118 , entry0_1[9:0] } << plane0_1_lz;
-  assign \$120  = plane0_1_e + 7'h70;
-  assign \$121  = \$120  + \$signal ;
-  assign \$122  = \$121  - plane0_1_lz;
-  assign \$123  = entry0_1[14:10] == 5'h1f;
-  assign \$124  = | entry0_1[9:0];
-  assign \$125  = \$123  & \$124 ;
-  assign \$126  = entry0_1[14:10] == 5'h1f;
-  assign \$127  = ! entry0_1[9:0];
-  assign \$128  = \$126  & \$127 ;
-  assign \$129  = ! entry0_1[14:10];
-  assign \$130  = ! entry0_1[9:0];
-  assign \$131  = \$129  & \$130 ;
-  assign \$132  = entry0_1[15] ^ neg1;
-  assign \$133  = entry0_1[15] ^ neg1;
-  assign \$134  = entry0_1[15] ^ neg1;
-  assign \$629  = low1 * 5'h10;
-  assign entry1_1 = \table$83  >> \$629 ;
-  assign \$135  = ! entry1_1[14:10];
-  assign plane1_1_e = \$135  ? 5'h01 : entry1_1[14:10];
-  assign \$136  = ! entry1_1[14:10];
-  assign \$137  = ~ \$136 ;
-  assign \$138  = { \$137 , entry1_1[9:0] } << plane1_1_lz;
-  assign \$139  = plane1_1_e + 7'h70;
-  assign \$140  = \$139  + \$signal ;
-  assign \$141  = \$140  - plane1_1_lz;
-  assign \$142  = entry1_1[14:10] == 5'h1f;
-  assign \$143  = | entry1_1[9:0];
-  assign \$144  = \$142  & \$143 ;
-  assign \$145  = entry1_1[14:10] == 5'h1f;
-  assign \$146  = ! entry1_1[9:0];
-  assign \$147  = \$145  & \$146 ;
-  assign \$148  = ! entry1_1[14:10];
-  assign \$149  = ! entry1_1[9:0];
-  assign \$150  = \$148  & \$149 ;
-  assign \$151  = entry1_1[15] ^ neg1;
-  assign \$152  = entry1_1[15] ^ neg1;
-  assign \$153  = entry1_1[15] ^ neg1;
+  assign \$79  = entry0_0[15] ^ neg0;
+  assign \$80  = entry0_0[15] ^ neg0;
+  assign \$81  = entry0_0[15] ^ neg0;
+  assign \$549  = low0 * 5'h10;
+  assign entry1_0 = \table$86  >> \$549 ;
+  assign \$82  = ! entry1_0[14:10];
+  assign plane1_0_e = \$82  ? 5'h01 : entry1_0[14:10];
+  assign \$83  = ! entry1_0[14:10];
+  assign \$84  = ~ \$83 ;
+  assign \$85  = entry1_0[14:10] == 5'h1f;
+  assign \$86  = ! entry1_0[9:0];
+  assign plane1_0_inf = \$85  & \$86 ;
+  assign \$87  = entry1_0[14:10] == 5'h1f;
+  assign \$88  = | entry1_0[9:0];
+  assign plane1_0_nan = \$87  & \$88 ;
+  assign \$89  = ! entry1_0[14:10];
+  assign \$90  = ! entry1_0[9:0];
+  assign plane1_0_zero = \$89  & \$90 ;
+  assign \$91  = { \$84 , entry1_0[9:0] } << plane1_0_lz;
+  assign \$92  = plane1_0_e + 7'h70;
+  assign \$93  = \$92  + \$signal ;
+  assign \$94  = \$93  - plane1_0_lz;
+  assign \$95  = entry1_0[15] ^ neg0;
+  assign \$96  = entry1_0[15] ^ neg0;
+  assign \$97  = entry1_0[15] ^ neg0;
+  assign \$572  = \$signal  * 4'h8;
+  assign \$98  = planes >> \$572 ;
+  assign \$575  = \$signal  * 4'h8;
+  assign \$99  = planes >> \$575 ;
+  assign \$578  = \$signal  * 4'h8;
+  assign \$100  = planes >> \$578 ;
+  assign \$101  = ~ \$100 [6:4];
+  assign low1 = \$98 [7] ? \$99 [6:4] : \$101 ;
+  assign \$583  = \$signal  * 4'h8;
+  assign \$102  = planes >> \$583 ;
+  assign \$103  = ~ \$102 [7];
+  assign \$588  = low1 * 5'h10;
+  assign entry0_1 = \table  >> \$588 ;
+  assign \$104  = ! entry0_1[14:10];
+  assign plane0_1_e = \$104  ? 5'h01 : entry0_1[14:10];
+  assign \$105  = ! entry0_1[14:10];
+  assign \$106  = ~ \$105 ;
+  assign \$107  = entry0_1[14:10] == 5'h1f;
+  assign \$108  = ! entry0_1[9:0];
+  assign plane0_1_inf = \$107  & \$108 ;
+  assign \$109  = entry0_1[14:10] == 5'h1f;
+  assign \$110  = | entry0_1[9:0];
+  assign plane0_1_nan = \$109  & \$110 ;
+  assign \$111  = ! entry0_1[14:10];
+  assign \$112  = ! entry0_1[9:0];
+  assign plane0_1_zero = \$111  & \$112 ;
+  assign \$113  = { \$106 , entry0_1[9:0] } << plane0_1_lz;
+  assign \$114  = plane0_1_e + 7'h70;
+  assign \$115  = \$114  + \$signal ;
+  assign \$116  = \$115  - plane0_1_lz;
+  assign \$117  = entry0_1[15] ^ neg1;
+  assign \$118  = entry0_1[15] ^ neg1;
+  assign \$119  = entry0_1[15] ^ neg1;
+  assign \$611  = low1 * 5'h10;
+  assign entry1_1 = \table$86  >> \$611 ;
+  assign \$120  = ! entry1_1[14:10];
+  assign plane1_1_e = \$120  ? 5'h01 : entry1_1[14:10];
+  assign \$121  = ! entry1_1[14:10];
+  assign \$122  = ~ \$121 ;
+  assign \$123  = entry1_1[14:10] == 5'h1f;
+  assign \$124  = ! entry1_1[9:0];
+  assign plane1_1_inf = \$123  & \$124 ;
+  assign \$125  = entry1_1[14:10] == 5'h1f;
+  assign \$126  = | entry1_1[9:0];
+  assign plane1_1_nan = \$125  & \$126 ;
+  assign \$127  = ! entry1_1[14:10];
+  assign \$128  = ! entry1_1[9:0];
+  assign plane1_1_zero = \$127  & \$128 ;
+  assign \$129  = { \$122 , entry1_1[9:0] } << plane1_1_lz;
+  assign \$130  = plane1_1_e + 7'h70;
+  assign \$131  = \$130  + \$signal ;
+  assign \$132  = \$131  - plane1_1_lz;
+  assign \$133  = entry1_1[15] ^ neg1;
+  assign \$134  = entry1_1[15] ^ neg1;
+  assign \$135  = entry1_1[15] ^ neg1;
   assign in_corr = dq_bit < 2'h3;
-  assign \$154  = dq_bit - 2'h3;
-  assign corr_uint2 = 2'h3 - \$155 ;
-  assign \corr_uint2$138  = 2'h3 - \$156 ;
-  assign \$157  = ! dq_sum_a0[30:23];
-  assign ct0_e = \$157  ? 8'h01 : dq_sum_a0[30:23];
-  assign \$158  = ! dq_sum_a0[30:23];
-  assign \$159  = ~ \$158 ;
-  assign \$160  = ct0_e - 8'h96;
-  assign \$161  = $signed(\$160 ) + $signed({ 1'h0, dq_bit });
-  assign \$162  = 5'h17 - ct0_rp_msb;
-  assign \$163  = { \$159 , dq_sum_a0[22:0], 2'h0 } << \$162 [4:0];
-  assign \$164  = $signed(\$161 ) + $signed({ 1'h0, ct0_rp_msb });
-  assign \$165  = $signed(\$164 ) + $signed(8'h7f);
-  assign \$166  = $signed(\$165 ) < $signed(2'h1);
-  assign \$167  = $signed(\$165 ) < $signed(6'h27);
-  assign \$168  = $signed(2'h1) - $signed(\$165 );
-  assign ct0_rp_sh = \$163 [25:0] >> ct0_rp_rs;
-  assign \$169  = ct0_rp_sh << ct0_rp_rs;
-  assign ct0_rp_lost = \$169 [25:0] != \$163 [25:0];
-  assign \$170  = $signed(\$165 ) + $signed({ 1'h0, ct0_rp_rs });
-  assign \$171  = $signed(\$170 ) - $signed(2'h1);
-  assign \$173  = $signed(\$172 ) + $signed({ 1'h0, ct0_rp_sh[25:2] });
-  assign \$175  = \$174  | ct0_rp_lost;
-  assign \$176  = \$175  | ct0_rp_sh[2];
-  assign \$177  = ct0_rp_sh[1] & \$176 ;
-  assign \$178  = $signed(\$173 ) + $signed({ 1'h0, \$177  });
-  assign \$179  = ! { \$159 , dq_sum_a0[22:0] };
-  assign \$180  = \$178 [46:0] >= 31'h7f800000;
-  assign \$181  = dq_bit == 2'h2;
-  assign \$182  = dq_sum_a0[31] ^ \$181 ;
-  assign \$183  = dq_bit == 2'h2;
-  assign \$184  = dq_sum_a0[31] ^ \$183 ;
-  assign \$185  = dq_bit == 2'h2;
-  assign \$186  = dq_sum_a0[31] ^ \$185 ;
-  assign \$187  = dq_sum_a0[30:23] == 8'hff;
-  assign \$188  = | dq_sum_a0[22:0];
-  assign \$189  = \$187  & \$188 ;
-  assign \$190  = dq_sum_a0[30:23] == 8'hff;
-  assign \$191  = ! dq_sum_a0[22:0];
-  assign \$192  = \$190  & \$191 ;
-  assign \$193  = dq_bit == 2'h2;
-  assign \$194  = dq_sum_a0[31] ^ \$193 ;
-  assign \$195  = \$192  ? { \$194 , 31'h7f800000 } : ct0_rp_out;
-  assign ct0_f32 = \$189  ? 32'd2143289344 : \$195 ;
-  assign \$196  = \$154 [2:0] - \$signal$48 ;
-  assign \$197  = ! dq_d0_0[30:23];
-  assign st0_0_e = \$197  ? 8'h01 : dq_d0_0[30:23];
-  assign \$198  = ! dq_d0_0[30:23];
-  assign \$199  = ~ \$198 ;
-  assign \$200  = st0_0_e - 8'h96;
-  assign \$201  = $signed(\$200 ) + $signed(\$196 );
-  assign \$202  = 5'h17 - st0_0_rp_msb;
-  assign \$203  = { \$199 , dq_d0_0[22:0], 2'h0 } << \$202 [4:0];
-  assign \$204  = $signed(\$201 ) + $signed({ 1'h0, st0_0_rp_msb });
-  assign \$205  = $signed(\$204 ) + $signed(8'h7f);
-  assign \$206  = $signed(\$205 ) < $signed(2'h1);
-  assign \$207  = $signed(\$205 ) < $signed(6'h27);
-  assign \$208  = $signed(2'h1) - $signed(\$205 );
-  assign st0_0_rp_sh = \$203 [25:0] >> st0_0_rp_rs;
-  assign \$209  = st0_0_rp_sh << st0_0_rp_rs;
-  assign st0_0_rp_lost = \$209 [25:0] != \$203 [25:0];
-  assign \$210  = $signed(\$205 ) + $signed({ 1'h0, st0_0_rp_rs });
-  assign \$211  = $signed(\$210 ) - $signed(2'h1);
-  assign \$213  = $signed(\$212 ) + $signed({ 1'h0, st0_0_rp_sh[25:2] });
-  assign \$215  = \$214  | st0_0_rp_lost;
-  assign \$216  = \$215  | st0_0_rp_sh[2];
-  assign \$217  = st0_0_rp_sh[1] & \$216 ;
-  assign \$218  = $signed(\$213 ) + $signed({ 1'h0, \$217  });
-  assign \$219  = ! { \$199 , dq_d0_0[22:0] };
-  assign \$220  = \$218 [46:0] >= 31'h7f800000;
-  assign \$224  = dq_d0_0[30:23] == 8'hff;
-  assign \$225  = | dq_d0_0[22:0];
-  assign \$226  = \$224  & \$225 ;
-  assign \$227  = dq_d0_0[30:23] == 8'hff;
-  assign \$228  = ! dq_d0_0[22:0];
-  assign \$229  = \$227  & \$228 ;
-  assign \$231  = \$229  ? { \$230 , 31'h7f800000 } : st0_0_rp_out;
-  assign st0_0_f32 = \$226  ? 32'd2143289344 : \$231 ;
-  assign \$232  = dq_bit == 2'h3;
-  assign \$233  = \$232  & \$signal$64 ;
-  assign \$234  = \$233  ? dq_psum[31:0] : out_acc[31:0];
-  assign \a$166  = in_corr ? dq_d0_0 : \$234 ;
-  assign \$235  = dq_c0 >> dq_bit;
-  assign \$236  = \$235  ? ct0_f32 : 32'd0;
-  assign \$237  = ~ in_corr;
-  assign \$238  = dq_scale[7:0] >> \$154 [2:0];
-  assign \$239  = \$237  & \$238 ;
-  assign \$240  = \$239  ? st0_0_f32 : 32'd0;
-  assign \b$167  = in_corr ? \$236  : \$240 ;
-  assign \$241  = \$154 [2:0] - \$signal$48 ;
-  assign \$242  = ! dq_d0_1[30:23];
-  assign st0_1_e = \$242  ? 8'h01 : dq_d0_1[30:23];
-  assign \$243  = ! dq_d0_1[30:23];
-  assign \$244  = ~ \$243 ;
-  assign \$245  = st0_1_e - 8'h96;
-  assign \$246  = $signed(\$245 ) + $signed(\$241 );
-  assign \$247  = 5'h17 - st0_1_rp_msb;
-  assign \$248  = { \$244 , dq_d0_1[22:0], 2'h0 } << \$247 [4:0];
-  assign \$249  = $signed(\$246 ) + $signed({ 1'h0, st0_1_rp_msb });
-  assign \$250  = $signed(\$249 ) + $signed(8'h7f);
-  assign \$251  = $signed(\$250 ) < $signed(2'h1);
-  assign \$252  = $signed(\$250 ) < $signed(6'h27);
-  assign \$253  = $signed(2'h1) - $signed(\$250 );
-  assign st0_1_rp_sh = \$248 [25:0] >> st0_1_rp_rs;
-  assign \$254  = st0_1_rp_sh << st0_1_rp_rs;
-  assign st0_1_rp_lost = \$254 [25:0] != \$248 [25:0];
-  assign \$255  = $signed(\$250 ) + $signed({ 1'h0, st0_1_rp_rs });
-  assign \$256  = $signed(\$255 ) - $signed(2'h1);
-  assign \$258  = $signed(\$257 ) + $signed({ 1'h0, st0_1_rp_sh[25:2] });
-  assign \$260  = \$259  | st0_1_rp_lost;
-  assign \$261  = \$260  | st0_1_rp_sh[2];
-  assign \$262  = st0_1_rp_sh[1] & \$261 ;
-  assign \$263  = $signed(\$258 ) + $signed({ 1'h0, \$262  });
-  assign \$264  = ! { \$244 , dq_d0_1[22:0] };
-  assign \$265  = \$263 [46:0] >= 31'h7f800000;
-  assign \$269  = dq_d0_1[30:23] == 8'hff;
-  assign \$270  = | dq_d0_1[22:0];
-  assign \$271  = \$269  & \$270 ;
-  assign \$272  = dq_d0_1[30:23] == 8'hff;
-  assign \$273  = ! dq_d0_1[22:0];
-  assign \$274  = \$272  & \$273 ;
-  assign \$276  = \$274  ? { \$275 , 31'h7f800000 } : st0_1_rp_out;
-  assign st0_1_f32 = \$271  ? 32'd2143289344 : \$276 ;
-  assign \$277  = dq_bit == 2'h3;
-  assign \$278  = \$277  & \$signal$64 ;
-  assign \$279  = \$278  ? dq_psum[63:32] : out_acc[63:32];
-  assign \a$182  = in_corr ? dq_d0_1 : \$279 ;
-  assign \$280  = dq_c1 >> dq_bit;
-  assign \$281  = \$280  ? ct0_f32 : 32'd0;
-  assign \$282  = ~ in_corr;
-  assign \$283  = dq_scale[15:8] >> \$154 [2:0];
-  assign \$284  = \$282  & \$283 ;
-  assign \$285  = \$284  ? st0_1_f32 : 32'd0;
-  assign \b$183  = in_corr ? \$281  : \$285 ;
-  assign \$286  = ! dq_sum_a1[30:23];
-  assign ct1_e = \$286  ? 8'h01 : dq_sum_a1[30:23];
-  assign \$287  = ! dq_sum_a1[30:23];
-  assign \$288  = ~ \$287 ;
-  assign \$289  = ct1_e - 8'h96;
-  assign \$290  = $signed(\$289 ) + $signed({ 1'h0, dq_bit });
-  assign \$291  = 5'h17 - ct1_rp_msb;
-  assign \$292  = { \$288 , dq_sum_a1[22:0], 2'h0 } << \$291 [4:0];
-  assign \$293  = $signed(\$290 ) + $signed({ 1'h0, ct1_rp_msb });
-  assign \$294  = $signed(\$293 ) + $signed(8'h7f);
-  assign \$295  = $signed(\$294 ) < $signed(2'h1);
-  assign \$296  = $signed(\$294 ) < $signed(6'h27);
-  assign \$297  = $signed(2'h1) - $signed(\$294 );
-  assign ct1_rp_sh = \$292 [25:0] >> ct1_rp_rs;
-  assign \$298  = ct1_rp_sh << ct1_rp_rs;
-  assign ct1_rp_lost = \$298 [25:0] != \$292 [25:0];
-  assign \$299  = $signed(\$294 ) + $signed({ 1'h0, ct1_rp_rs });
-  assign \$300  = $signed(\$299 ) - $signed(2'h1);
-  assign \$302  = $signed(\$301 ) + $signed({ 1'h0, ct1_rp_sh[25:2] });
-  assign \$304  = \$303  | ct1_rp_lost;
-  assign \$305  = \$304  | ct1_rp_sh[2];
-  assign \$306  = ct1_rp_sh[1] & \$305 ;
-  assign \$307  = $signed(\$302 ) + $signed({ 1'h0, \$306  });
-  assign \$308  = ! { \$288 , dq_sum_a1[22:0] };
-  assign \$309  = \$307 [46:0] >= 31'h7f800000;
-  assign \$310  = dq_bit == 2'h2;
-  assign \$311  = dq_sum_a1[31] ^ \$310 ;
-  assign \$312  = dq_bit == 2'h2;
-  assign \$313  = dq_sum_a1[31] ^ \$312 ;
-  assign \$314  = dq_bit == 2'h2;
-  assign \$315  = dq_sum_a1[31] ^ \$314 ;
-  assign \$316  = dq_sum_a1[30:23] == 8'hff;
-  assign \$317  = | dq_sum_a1[22:0];
-  assign \$318  = \$316  & \$317 ;
-  assign \$319  = dq_sum_a1[30:23] == 8'hff;
-  assign \$320  = ! dq_sum_a1[22:0];
-  assign \$321  = \$319  & \$320 ;
-  assign \$322  = dq_bit == 2'h2;
-  assign \$323  = dq_sum_a1[31] ^ \$322 ;
-  assign \$324  = \$321  ? { \$323 , 31'h7f800000 } : ct1_rp_out;
-  assign ct1_f32 = \$318  ? 32'd2143289344 : \$324 ;
-  assign \$325  = \$154 [2:0] - \$signal$48 ;
-  assign \$326  = ! dq_d1_0[30:23];
-  assign st1_0_e = \$326  ? 8'h01 : dq_d1_0[30:23];
-  assign \$327  = ! dq_d1_0[30:23];
-  assign \$328  = ~ \$327 ;
-  assign \$329  = st1_0_e - 8'h96;
-  assign \$330  = $signed(\$329 ) + $signed(\$325 );
-  assign \$331  = 5'h17 - st1_0_rp_msb;
-  assign \$332  = { \$328 , dq_d1_0[22:0], 2'h0 } << \$331 [4:0];
-  assign \$333  = $signed(\$330 ) + $signed({ 1'h0, st1_0_rp_msb });
-  assign \$334  = $signed(\$333 ) + $signed(8'h7f);
-  assign \$335  = $signed(\$334 ) < $signed(2'h1);
-  assign \$336  = $signed(\$334 ) < $signed(6'h27);
-  assign \$337  = $signed(2'h1) - $signed(\$334 );
-  assign st1_0_rp_sh = \$332 [25:0] >> st1_0_rp_rs;
-  assign \$338  = st1_0_rp_sh << st1_0_rp_rs;
-  assign st1_0_rp_lost = \$338 [25:0] != \$332 [25:0];
-  assign \$339  = $signed(\$334 ) + $signed({ 1'h0, st1_0_rp_rs });
-  assign \$340  = $signed(\$339 ) - $signed(2'h1);
-  assign \$342  = $signed(\$341 ) + $signed({ 1'h0, st1_0_rp_sh[25:2] });
-  assign \$344  = \$343  | st1_0_rp_lost;
-  assign \$345  = \$344  | st1_0_rp_sh[2];
-  assign \$346  = st1_0_rp_sh[1] & \$345 ;
-  assign \$347  = $signed(\$342 ) + $signed({ 1'h0, \$346  });
-  assign \$348  = ! { \$328 , dq_d1_0[22:0] };
-  assign \$349  = \$347 [46:0] >= 31'h7f800000;
-  assign \$353  = dq_d1_0[30:23] == 8'hff;
-  assign \$354  = | dq_d1_0[22:0];
-  assign \$355  = \$353  & \$354 ;
-  assign \$356  = dq_d1_0[30:23] == 8'hff;
-  assign \$357  = ! dq_d1_0[22:0];
-  assign \$358  = \$356  & \$357 ;
-  assign \$360  = \$358  ? { \$359 , 31'h7f800000 } : st1_0_rp_out;
-  assign st1_0_f32 = \$355  ? 32'd2143289344 : \$360 ;
-  assign \$361  = dq_bit == 2'h3;
-  assign \$362  = \$361  & \$signal$64 ;
-  assign \$363  = \$362  ? dq_psum[95:64] : out_acc[95:64];
-  assign \a$211  = in_corr ? dq_d1_0 : \$363 ;
-  assign \$364  = dq_c0 >> dq_bit;
-  assign \$365  = \$364  ? ct1_f32 : 32'd0;
-  assign \$366  = ~ in_corr;
-  assign \$367  = dq_scale[7:0] >> \$154 [2:0];
-  assign \$368  = \$366  & \$367 ;
-  assign \$369  = \$368  ? st1_0_f32 : 32'd0;
-  assign \b$212  = in_corr ? \$365  : \$369 ;
-  assign \$370  = \$154 [2:0] - \$signal$48 ;
-  assign \$371  = ! dq_d1_1[30:23];
-  assign st1_1_e = \$371  ? 8'h01 : dq_d1_1[30:23];
-  assign \$372  = ! dq_d1_1[30:23];
-  assign \$373  = ~ \$372 ;
-  assign \$374  = st1_1_e - 8'h96;
-  assign \$375  = $signed(\$374 ) + $signed(\$370 );
-  assign \$376  = 5'h17 - st1_1_rp_msb;
-  assign \$377  = { \$373 , dq_d1_1[22:0], 2'h0 } << \$376 [4:0];
-  assign \$378  = $signed(\$375 ) + $signed({ 1'h0, st1_1_rp_msb });
-  assign \$379  = $signed(\$378 ) + $signed(8'h7f);
-  assign \$380  = $signed(\$379 ) < $signed(2'h1);
-  assign \$381  = $signed(\$379 ) < $signed(6'h27);
-  assign \$382  = $signed(2'h1) - $signed(\$379 );
-  assign st1_1_rp_sh = \$377 [25:0] >> st1_1_rp_rs;
-  assign \$383  = st1_1_rp_sh << st1_1_rp_rs;
-  assign st1_1_rp_lost = \$383 [25:0] != \$377 [25:0];
-  assign \$384  = $signed(\$379 ) + $signed({ 1'h0, st1_1_rp_rs });
-  assign \$385  = $signed(\$384 ) - $signed(2'h1);
-  assign \$387  = $signed(\$386 ) + $signed({ 1'h0, st1_1_rp_sh[25:2] });
-  assign \$389  = \$388  | st1_1_rp_lost;
-  assign \$390  = \$389  | st1_1_rp_sh[2];
-  assign \$391  = st1_1_rp_sh[1] & \$390 ;
-  assign \$392  = $signed(\$387 ) + $signed({ 1'h0, \$391  });
-  assign \$393  = ! { \$373 , dq_d1_1[22:0] };
-  assign \$394  = \$392 [46:0] >= 31'h7f800000;
-  assign \$398  = dq_d1_1[30:23] == 8'hff;
-  assign \$399  = | dq_d1_1[22:0];
-  assign \$400  = \$398  & \$399 ;
-  assign \$401  = dq_d1_1[30:23] == 8'hff;
-  assign \$402  = ! dq_d1_1[22:0];
-  assign \$403  = \$401  & \$402 ;
-  assign \$405  = \$403  ? { \$404 , 31'h7f800000 } : st1_1_rp_out;
-  assign st1_1_f32 = \$400  ? 32'd2143289344 : \$405 ;
-  assign \$406  = dq_bit == 2'h3;
-  assign \$407  = \$406  & \$signal$64 ;
-  assign \$408  = \$407  ? dq_psum[127:96] : out_acc[127:96];
-  assign \a$227  = in_corr ? dq_d1_1 : \$408 ;
-  assign \$409  = dq_c1 >> dq_bit;
-  assign \$410  = \$409  ? ct1_f32 : 32'd0;
-  assign \$411  = ~ in_corr;
-  assign \$412  = dq_scale[15:8] >> \$154 [2:0];
-  assign \$413  = \$411  & \$412 ;
-  assign \$414  = \$413  ? st1_1_f32 : 32'd0;
-  assign \b$228  = in_corr ? \$410  : \$414 ;
+  assign \$136  = dq_bit - 2'h3;
+  assign corr_uint2 = 2'h3 - \$137 ;
+  assign \corr_uint2$156  = 2'h3 - \$138 ;
+  assign \$139  = ! dq_sum_a0[30:23];
+  assign ct0_e = \$139  ? 8'h01 : dq_sum_a0[30:23];
+  assign \$140  = ! dq_sum_a0[30:23];
+  assign \$141  = ~ \$140 ;
+  assign \$142  = dq_sum_a0[30:23] == 8'hff;
+  assign \$143  = ! dq_sum_a0[22:0];
+  assign ct0_inf = \$142  & \$143 ;
+  assign \$144  = dq_sum_a0[30:23] == 8'hff;
+  assign \$145  = | dq_sum_a0[22:0];
+  assign ct0_nan = \$144  & \$145 ;
+  assign \$146  = ! dq_sum_a0[30:23];
+  assign \$147  = ! dq_sum_a0[22:0];
+  assign ct0_zero = \$146  & \$147 ;
+  assign \$148  = ct0_e - 8'h96;
+  assign \$149  = $signed(\$148 ) + $signed({ 1'h0, dq_bit });
+  assign \$150  = 5'h17 - ct0_rp_msb;
+  assign \$151  = { \$141 , dq_sum_a0[22:0], 2'h0 } << \$150 [4:0];
+  assign \$152  = $signed(\$149 ) + $signed({ 1'h0, ct0_rp_msb });
+  assign \$153  = $signed(\$152 ) + $signed(8'h7f);
+  assign \$154  = $signed(\$153 ) < $signed(2'h1);
+  assign \$155  = $signed(\$153 ) < $signed(6'h27);
+  assign \$156  = $signed(2'h1) - $signed(\$153 );
+  assign ct0_rp_sh = \$151 [25:0] >> ct0_rp_rs;
+  assign \$157  = ct0_rp_sh << ct0_rp_rs;
+  assign ct0_rp_lost = \$157 [25:0] != \$151 [25:0];
+  assign \$158  = $signed(\$153 ) + $signed({ 1'h0, ct0_rp_rs });
+  assign \$159  = $signed(\$158 ) - $signed(2'h1);
+  assign \$161  = $signed(\$160 ) + $signed({ 1'h0, ct0_rp_sh[25:2] });
+  assign \$163  = \$162  | ct0_rp_lost;
+  assign \$164  = \$163  | ct0_rp_sh[2];
+  assign \$165  = ct0_rp_sh[1] & \$164 ;
+  assign \$166  = $signed(\$161 ) + $signed({ 1'h0, \$165  });
+  assign \$167  = ! { \$141 , dq_sum_a0[22:0] };
+  assign \$168  = \$166 [46:0] >= 31'h7f800000;
+  assign \$169  = dq_bit == 2'h2;
+  assign \$170  = dq_sum_a0[31] ^ \$169 ;
+  assign \$171  = dq_bit == 2'h2;
+  assign \$172  = dq_sum_a0[31] ^ \$171 ;
+  assign \$173  = dq_bit == 2'h2;
+  assign \$174  = dq_sum_a0[31] ^ \$173 ;
+  assign \$175  = dq_bit == 2'h2;
+  assign \$176  = dq_sum_a0[31] ^ \$175 ;
+  assign \$177  = ct0_inf ? { \$176 , 31'h7f800000 } : ct0_rp_out;
+  assign ct0_f32 = ct0_nan ? 32'd2143289344 : \$177 ;
+  assign \$178  = \$136 [2:0] - \$signal$48 ;
+  assign \$179  = ! dq_d0_0[30:23];
+  assign st0_0_e = \$179  ? 8'h01 : dq_d0_0[30:23];
+  assign \$180  = ! dq_d0_0[30:23];
+  assign \$181  = ~ \$180 ;
+  assign \$182  = dq_d0_0[30:23] == 8'hff;
+  assign \$183  = ! dq_d0_0[22:0];
+  assign st0_0_inf = \$182  & \$183 ;
+  assign \$184  = dq_d0_0[30:23] == 8'hff;
+  assign \$185  = | dq_d0_0[22:0];
+  assign st0_0_nan = \$184  & \$185 ;
+  assign \$186  = ! dq_d0_0[30:23];
+  assign \$187  = ! dq_d0_0[22:0];
+  assign st0_0_zero = \$186  & \$187 ;
+  assign \$188  = st0_0_e - 8'h96;
+  assign \$189  = $signed(\$188 ) + $signed(\$178 );
+  assign \$190  = 5'h17 - st0_0_rp_msb;
+  assign \$191  = { \$181 , dq_d0_0[22:0], 2'h0 } << \$190 [4:0];
+  assign \$192  = $signed(\$189 ) + $signed({ 1'h0, st0_0_rp_msb });
+  assign \$193  = $signed(\$192 ) + $signed(8'h7f);
+  assign \$194  = $signed(\$193 ) < $signed(2'h1);
+  assign \$195  = $signed(\$193 ) < $signed(6'h27);
+  assign \$196  = $signed(2'h1) - $signed(\$193 );
+  assign st0_0_rp_sh = \$191 [25:0] >> st0_0_rp_rs;
+  assign \$197  = st0_0_rp_sh << st0_0_rp_rs;
+  assign st0_0_rp_lost = \$197 [25:0] != \$191 [25:0];
+  assign \$198  = $signed(\$193 ) + $signed({ 1'h0, st0_0_rp_rs });
+  assign \$199  = $signed(\$198 ) - $signed(2'h1);
+  assign \$201  = $signed(\$200 ) + $signed({ 1'h0, st0_0_rp_sh[25:2] });
+  assign \$203  = \$202  | st0_0_rp_lost;
+  assign \$204  = \$203  | st0_0_rp_sh[2];
+  assign \$205  = st0_0_rp_sh[1] & \$204 ;
+  assign \$206  = $signed(\$201 ) + $signed({ 1'h0, \$205  });
+  assign \$207  = ! { \$181 , dq_d0_0[22:0] };
+  assign \$208  = \$206 [46:0] >= 31'h7f800000;
+  assign \$213  = st0_0_inf ? { \$212 , 31'h7f800000 } : st0_0_rp_out;
+  assign st0_0_f32 = st0_0_nan ? 32'd2143289344 : \$213 ;
+  assign \$214  = dq_bit == 2'h3;
+  assign \$215  = \$214  & \$signal$64 ;
+  assign \$216  = \$215  ? dq_psum[31:0] : out_acc[31:0];
+  assign \a$190  = in_corr ? dq_d0_0 : \$216 ;
+  assign \$217  = dq_c0 >> dq_bit;
+  assign \$218  = \$217  ? ct0_f32 : 32'd0;
+  assign \$219  = ~ in_corr;
+  assign \$220  = dq_scale[7:0] >> \$136 [2:0];
+  assign \$221  = \$219  & \$220 ;
+  assign \$222  = \$221  ? st0_0_f32 : 32'd0;
+  assign \b$191  = in_corr ? \$218  : \$222 ;
+  assign \$223  = \$136 [2:0] - \$signal$48 ;
+  assign \$224  = ! dq_d0_1[30:23];
+  assign st0_1_e = \$224  ? 8'h01 : dq_d0_1[30:23];
+  assign \$225  = ! dq_d0_1[30:23];
+  assign \$226  = ~ \$225 ;
+  assign \$227  = dq_d0_1[30:23] == 8'hff;
+  assign \$228  = ! dq_d0_1[22:0];
+  assign st0_1_inf = \$227  & \$228 ;
+  assign \$229  = dq_d0_1[30:23] == 8'hff;
+  assign \$230  = | dq_d0_1[22:0];
+  assign st0_1_nan = \$229  & \$230 ;
+  assign \$231  = ! dq_d0_1[30:23];
+  assign \$232  = ! dq_d0_1[22:0];
+  assign st0_1_zero = \$231  & \$232 ;
+  assign \$233  = st0_1_e - 8'h96;
+  assign \$234  = $signed(\$233 ) + $signed(\$223 );
+  assign \$235  = 5'h17 - st0_1_rp_msb;
+  assign \$236  = { \$226 , dq_d0_1[22:0], 2'h0 } << \$235 [4:0];
+  assign \$237  = $signed(\$234 ) + $signed({ 1'h0, st0_1_rp_msb });
+  assign \$238  = $signed(\$237 ) + $signed(8'h7f);
+  assign \$239  = $signed(\$238 ) < $signed(2'h1);
+  assign \$240  = $signed(\$238 ) < $signed(6'h27);
+  assign \$241  = $signed(2'h1) - $signed(\$238 );
+  assign st0_1_rp_sh = \$236 [25:0] >> st0_1_rp_rs;
+  assign \$242  = st0_1_rp_sh << st0_1_rp_rs;
+  assign st0_1_rp_lost = \$242 [25:0] != \$236 [25:0];
+  assign \$243  = $signed(\$238 ) + $signed({ 1'h0, st0_1_rp_rs });
+  assign \$244  = $signed(\$243 ) - $signed(2'h1);
+  assign \$246  = $signed(\$245 ) + $signed({ 1'h0, st0_1_rp_sh[25:2] });
+  assign \$248  = \$247  | st0_1_rp_lost;
+  assign \$249  = \$248  | st0_1_rp_sh[2];
+  assign \$250  = st0_1_rp_sh[1] & \$249 ;
+  assign \$251  = $signed(\$246 ) + $signed({ 1'h0, \$250  });
+  assign \$252  = ! { \$226 , dq_d0_1[22:0] };
+  assign \$253  = \$251 [46:0] >= 31'h7f800000;
+  assign \$258  = st0_1_inf ? { \$257 , 31'h7f800000 } : st0_1_rp_out;
+  assign st0_1_f32 = st0_1_nan ? 32'd2143289344 : \$258 ;
+  assign \$259  = dq_bit == 2'h3;
+  assign \$260  = \$259  & \$signal$64 ;
+  assign \$261  = \$260  ? dq_psum[63:32] : out_acc[63:32];
+  assign \a$209  = in_corr ? dq_d0_1 : \$261 ;
+  assign \$262  = dq_c1 >> dq_bit;
+  assign \$263  = \$262  ? ct0_f32 : 32'd0;
+  assign \$264  = ~ in_corr;
+  assign \$265  = dq_scale[15:8] >> \$136 [2:0];
+  assign \$266  = \$264  & \$265 ;
+  assign \$267  = \$266  ? st0_1_f32 : 32'd0;
+  assign \b$210  = in_corr ? \$263  : \$267 ;
+  assign \$268  = ! dq_sum_a1[30:23];
+  assign ct1_e = \$268  ? 8'h01 : dq_sum_a1[30:23];
+  assign \$269  = ! dq_sum_a1[30:23];
+  assign \$270  = ~ \$269 ;
+  assign \$271  = dq_sum_a1[30:23] == 8'hff;
+  assign \$272  = ! dq_sum_a1[22:0];
+  assign ct1_inf = \$271  & \$272 ;
+  assign \$273  = dq_sum_a1[30:23] == 8'hff;
+  assign \$274  = | dq_sum_a1[22:0];
+  assign ct1_nan = \$273  & \$274 ;
+  assign \$275  = ! dq_sum_a1[30:23];
+  assign \$276  = ! dq_sum_a1[22:0];
+  assign ct1_zero = \$275  & \$276 ;
+  assign \$277  = ct1_e - 8'h96;
+  assign \$278  = $signed(\$277 ) + $signed({ 1'h0, dq_bit });
+  assign \$279  = 5'h17 - ct1_rp_msb;
+  assign \$280  = { \$270 , dq_sum_a1[22:0], 2'h0 } << \$279 [4:0];
+  assign \$281  = $signed(\$278 ) + $signed({ 1'h0, ct1_rp_msb });
+  assign \$282  = $signed(\$281 ) + $signed(8'h7f);
+  assign \$283  = $signed(\$282 ) < $signed(2'h1);
+  assign \$284  = $signed(\$282 ) < $signed(6'h27);
+  assign \$285  = $signed(2'h1) - $signed(\$282 );
+  assign ct1_rp_sh = \$280 [25:0] >> ct1_rp_rs;
+  assign \$286  = ct1_rp_sh << ct1_rp_rs;
+  assign ct1_rp_lost = \$286 [25:0] != \$280 [25:0];
+  assign \$287  = $signed(\$282 ) + $signed({ 1'h0, ct1_rp_rs });
+  assign \$288  = $signed(\$287 ) - $signed(2'h1);
+  assign \$290  = $signed(\$289 ) + $signed({ 1'h0, ct1_rp_sh[25:2] });
+  assign \$292  = \$291  | ct1_rp_lost;
+  assign \$293  = \$292  | ct1_rp_sh[2];
+  assign \$294  = ct1_rp_sh[1] & \$293 ;
+  assign \$295  = $signed(\$290 ) + $signed({ 1'h0, \$294  });
+  assign \$296  = ! { \$270 , dq_sum_a1[22:0] };
+  assign \$297  = \$295 [46:0] >= 31'h7f800000;
+  assign \$298  = dq_bit == 2'h2;
+  assign \$299  = dq_sum_a1[31] ^ \$298 ;
+  assign \$300  = dq_bit == 2'h2;
+  assign \$301  = dq_sum_a1[31] ^ \$300 ;
+  assign \$302  = dq_bit == 2'h2;
+  assign \$303  = dq_sum_a1[31] ^ \$302 ;
+  assign \$304  = dq_bit == 2'h2;
+  assign \$305  = dq_sum_a1[31] ^ \$304 ;
+  assign \$306  = ct1_inf ? { \$305 , 31'h7f800000 } : ct1_rp_out;
+  assign ct1_f32 = ct1_nan ? 32'd2143289344 : \$306 ;
+  assign \$307  = \$136 [2:0] - \$signal$48 ;
+  assign \$308  = ! dq_d1_0[30:23];
+  assign st1_0_e = \$308  ? 8'h01 : dq_d1_0[30:23];
+  assign \$309  = ! dq_d1_0[30:23];
+  assign \$310  = ~ \$309 ;
+  assign \$311  = dq_d1_0[30:23] == 8'hff;
+  assign \$312  = ! dq_d1_0[22:0];
+  assign st1_0_inf = \$311  & \$312 ;
+  assign \$313  = dq_d1_0[30:23] == 8'hff;
+  assign \$314  = | dq_d1_0[22:0];
+  assign st1_0_nan = \$313  & \$314 ;
+  assign \$315  = ! dq_d1_0[30:23];
+  assign \$316  = ! dq_d1_0[22:0];
+  assign st1_0_zero = \$315  & \$316 ;
+  assign \$317  = st1_0_e - 8'h96;
+  assign \$318  = $signed(\$317 ) + $signed(\$307 );
+  assign \$319  = 5'h17 - st1_0_rp_msb;
+  assign \$320  = { \$310 , dq_d1_0[22:0], 2'h0 } << \$319 [4:0];
+  assign \$321  = $signed(\$318 ) + $signed({ 1'h0, st1_0_rp_msb });
+  assign \$322  = $signed(\$321 ) + $signed(8'h7f);
+  assign \$323  = $signed(\$322 ) < $signed(2'h1);
+  assign \$324  = $signed(\$322 ) < $signed(6'h27);
+  assign \$325  = $signed(2'h1) - $signed(\$322 );
+  assign st1_0_rp_sh = \$320 [25:0] >> st1_0_rp_rs;
+  assign \$326  = st1_0_rp_sh << st1_0_rp_rs;
+  assign st1_0_rp_lost = \$326 [25:0] != \$320 [25:0];
+  assign \$327  = $signed(\$322 ) + $signed({ 1'h0, st1_0_rp_rs });
+  assign \$328  = $signed(\$327 ) - $signed(2'h1);
+  assign \$330  = $signed(\$329 ) + $signed({ 1'h0, st1_0_rp_sh[25:2] });
+  assign \$332  = \$331  | st1_0_rp_lost;
+  assign \$333  = \$332  | st1_0_rp_sh[2];
+  assign \$334  = st1_0_rp_sh[1] & \$333 ;
+  assign \$335  = $signed(\$330 ) + $signed({ 1'h0, \$334  });
+  assign \$336  = ! { \$310 , dq_d1_0[22:0] };
+  assign \$337  = \$335 [46:0] >= 31'h7f800000;
+  assign \$342  = st1_0_inf ? { \$341 , 31'h7f800000 } : st1_0_rp_out;
+  assign st1_0_f32 = st1_0_nan ? 32'd2143289344 : \$342 ;
+  assign \$343  = dq_bit == 2'h3;
+  assign \$344  = \$343  & \$signal$64 ;
+  assign \$345  = \$344  ? dq_psum[95:64] : out_acc[95:64];
+  assign \a$244  = in_corr ? dq_d1_0 : \$345 ;
+  assign \$346  = dq_c0 >> dq_bit;
+  assign \$347  = \$346  ? ct1_f32 : 32'd0;
+  assign \$348  = ~ in_corr;
+  assign \$349  = dq_scale[7:0] >> \$136 [2:0];
+  assign \$350  = \$348  & \$349 ;
+  assign \$351  = \$350  ? st1_0_f32 : 32'd0;
+  assign \b$245  = in_corr ? \$347  : \$351 ;
+  assign \$352  = \$136 [2:0] - \$signal$48 ;
+  assign \$353  = ! dq_d1_1[30:23];
+  assign st1_1_e = \$353  ? 8'h01 : dq_d1_1[30:23];
+  assign \$354  = ! dq_d1_1[30:23];
+  assign \$355  = ~ \$354 ;
+  assign \$356  = dq_d1_1[30:23] == 8'hff;
+  assign \$357  = ! dq_d1_1[22:0];
+  assign st1_1_inf = \$356  & \$357 ;
+  assign \$358  = dq_d1_1[30:23] == 8'hff;
+  assign \$359  = | dq_d1_1[22:0];
+  assign st1_1_nan = \$358  & \$359 ;
+  assign \$360  = ! dq_d1_1[30:23];
+  assign \$361  = ! dq_d1_1[22:0];
+  assign st1_1_zero = \$360  & \$361 ;
+  assign \$362  = st1_1_e - 8'h96;
+  assign \$363  = $signed(\$362 ) + $signed(\$352 );
+  assign \$364  = 5'h17 - st1_1_rp_msb;
+  assign \$365  = { \$355 , dq_d1_1[22:0], 2'h0 } << \$364 [4:0];
+  assign \$366  = $signed(\$363 ) + $signed({ 1'h0, st1_1_rp_msb });
+  assign \$367  = $signed(\$366 ) + $signed(8'h7f);
+  assign \$368  = $signed(\$367 ) < $signed(2'h1);
+  assign \$369  = $signed(\$367 ) < $signed(6'h27);
+  assign \$370  = $signed(2'h1) - $signed(\$367 );
+  assign st1_1_rp_sh = \$365 [25:0] >> st1_1_rp_rs;
+  assign \$371  = st1_1_rp_sh << st1_1_rp_rs;
+  assign st1_1_rp_lost = \$371 [25:0] != \$365 [25:0];
+  assign \$372  = $signed(\$367 ) + $signed({ 1'h0, st1_1_rp_rs });
+  assign \$373  = $signed(\$372 ) - $signed(2'h1);
+  assign \$375  = $signed(\$374 ) + $signed({ 1'h0, st1_1_rp_sh[25:2] });
+  assign \$377  = \$376  | st1_1_rp_lost;
+  assign \$378  = \$377  | st1_1_rp_sh[2];
+  assign \$379  = st1_1_rp_sh[1] & \$378 ;
+  assign \$380  = $signed(\$375 ) + $signed({ 1'h0, \$379  });
+  assign \$381  = ! { \$355 , dq_d1_1[22:0] };
+  assign \$382  = \$380 [46:0] >= 31'h7f800000;
+  assign \$387  = st1_1_inf ? { \$386 , 31'h7f800000 } : st1_1_rp_out;
+  assign st1_1_f32 = st1_1_nan ? 32'd2143289344 : \$387 ;
+  assign \$388  = dq_bit == 2'h3;
+  assign \$389  = \$388  & \$signal$64 ;
+  assign \$390  = \$389  ? dq_psum[127:96] : out_acc[127:96];
+  assign \a$263  = in_corr ? dq_d1_1 : \$390 ;
+  assign \$391  = dq_c1 >> dq_bit;
+  assign \$392  = \$391  ? ct1_f32 : 32'd0;
+  assign \$393  = ~ in_corr;
+  assign \$394  = dq_scale[15:8] >> \$136 [2:0];
+  assign \$395  = \$393  & \$394 ;
+  assign \$396  = \$395  ? st1_1_f32 : 32'd0;
+  assign \b$264  = in_corr ? \$392  : \$396 ;
   always @(posedge clk)
-    o_a <= \$415 ;
+    o_a <= \$397 ;
   always @(posedge clk)
-    o_w <= \$416 ;
+    o_w <= \$398 ;
   always @(posedge clk)
-    o_ctl <= \$417 ;
+    o_ctl <= \$399 ;
   always @(posedge clk)
-    w_reg <= \$418 ;
+    w_reg <= \$400 ;
   always @(posedge clk)
-    \$signal  <= \$419 ;
+    \$signal  <= \$401 ;
   always @(posedge clk)
-    planes <= \$420 ;
+    planes <= \$402 ;
   always @(posedge clk)
-    dtype <= \$421 ;
+    dtype <= \$403 ;
   always @(posedge clk)
-    remaining <= \$422 ;
+    remaining <= \$404 ;
   always @(posedge clk)
-    beat_group_end <= \$423 ;
+    beat_group_end <= \$405 ;
   always @(posedge clk)
-    beat_last <= \$424 ;
+    beat_last <= \$406 ;
   always @(posedge clk)
-    beat_scale <= \$425 ;
+    beat_scale <= \$407 ;
   always @(posedge clk)
-    \$signal$23  <= \$426 ;
+    \$signal$23  <= \$408 ;
   always @(posedge clk)
-    \$signal$24  <= \$427 ;
+    \$signal$24  <= \$409 ;
   always @(posedge clk)
-    act_sum0 <= \$428 ;
+    act_sum0 <= \$410 ;
   always @(posedge clk)
-    act_sum1 <= \$429 ;
+    act_sum1 <= \$411 ;
   always @(posedge clk)
-    grp0_0 <= \$430 ;
+    grp0_0 <= \$412 ;
   always @(posedge clk)
-    grp1_0 <= \$431 ;
+    grp1_0 <= \$413 ;
   always @(posedge clk)
-    grp0_1 <= \$432 ;
+    grp0_1 <= \$414 ;
   always @(posedge clk)
-    grp1_1 <= \$433 ;
+    grp1_1 <= \$415 ;
   always @(posedge clk)
-    grp_first <= \$434 ;
+    grp_first <= \$416 ;
   always @(posedge clk)
-    grp_psum <= \$435 ;
+    grp_psum <= \$417 ;
   always @(posedge clk)
-    dq_c0 <= \$436 ;
+    dq_c0 <= \$418 ;
   always @(posedge clk)
-    dq_c1 <= \$437 ;
+    dq_c1 <= \$419 ;
   always @(posedge clk)
-    dq_sum_a0 <= \$438 ;
+    dq_sum_a0 <= \$420 ;
   always @(posedge clk)
-    dq_sum_a1 <= \$439 ;
+    dq_sum_a1 <= \$421 ;
   always @(posedge clk)
-    \$signal$48  <= \$440 ;
+    \$signal$48  <= \$422 ;
   \lut_w2_fp16_fp16tab.act_add0  act_add0 (
     .a(act_sum0),
     .b(ones0_f32),
@@ -1395,23 +1431,23 @@ module lut_w2_fp16_fp16tab(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
     .s(act_next1)
   );
   \lut_w2_fp16_fp16tab.dq_add0_0  dq_add0_0 (
-    .a(\a$166 ),
-    .b(\b$167 ),
+    .a(\a$190 ),
+    .b(\b$191 ),
     .s(s)
   );
   \lut_w2_fp16_fp16tab.dq_add0_1  dq_add0_1 (
-    .a(\a$182 ),
-    .b(\b$183 ),
+    .a(\a$209 ),
+    .b(\b$210 ),
     .s(\s$54 )
   );
   \lut_w2_fp16_fp16tab.dq_add1_0  dq_add1_0 (
-    .a(\a$211 ),
-    .b(\b$212 ),
+    .a(\a$244 ),
+    .b(\b$245 ),
     .s(\s$56 )
   );
   \lut_w2_fp16_fp16tab.dq_add1_1  dq_add1_1 (
-    .a(\a$227 ),
-    .b(\b$228 ),
+    .a(\a$263 ),
+    .b(\b$264 ),
     .s(\s$58 )
   );
   \lut_w2_fp16_fp16tab.plane_add0_0  plane_add0_0 (
@@ -1446,160 +1482,160 @@ module lut_w2_fp16_fp16tab(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
     .clk(clk),
     .load(accept),
     .rst(rst),
-    .\table (\table$83 )
+    .\table (\table$86 )
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    \$441  = dq_d0_0;
+    \$423  = dq_d0_0;
     if (\$16 ) begin
-      \$441  = s;
+      \$423  = s;
     end
     if (handoff) begin
-      \$441  = grp_next0_0;
+      \$423  = grp_next0_0;
     end
     if (rst) begin
-      \$441  = 32'd0;
+      \$423  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    \$442  = dq_d0_1;
+    \$424  = dq_d0_1;
     if (\$18 ) begin
-      \$442  = \s$54 ;
+      \$424  = \s$54 ;
     end
     if (handoff) begin
-      \$442  = grp_next0_1;
+      \$424  = grp_next0_1;
     end
     if (rst) begin
-      \$442  = 32'd0;
+      \$424  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    \$443  = dq_d1_0;
+    \$425  = dq_d1_0;
     if (\$20 ) begin
-      \$443  = \s$56 ;
+      \$425  = \s$56 ;
     end
     if (handoff) begin
-      \$443  = grp_next1_0;
+      \$425  = grp_next1_0;
     end
     if (rst) begin
-      \$443  = 32'd0;
+      \$425  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    \$444  = dq_d1_1;
+    \$426  = dq_d1_1;
     if (\$22 ) begin
-      \$444  = \s$58 ;
+      \$426  = \s$58 ;
     end
     if (handoff) begin
-      \$444  = grp_next1_1;
+      \$426  = grp_next1_1;
     end
     if (rst) begin
-      \$444  = 32'd0;
+      \$426  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    \$445  = 1'h0;
+    \$427  = 1'h0;
     if (\$23 ) begin
       if (\$28 ) begin
-        \$445  = 1'h1;
+        \$427  = 1'h1;
       end
     end
     if (rst) begin
-      \$445  = 1'h0;
+      \$427  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    \$446  = dq_left;
+    \$428  = dq_left;
     if (\$23 ) begin
-      \$446  = \$24 [3:0];
+      \$428  = \$24 [3:0];
     end
     if (handoff) begin
-      \$446  = 4'hb;
+      \$428  = 4'hb;
     end
     if (rst) begin
-      \$446  = 4'h0;
+      \$428  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    \$447  = dq_bit;
+    \$429  = dq_bit;
     if (\$23 ) begin
-      \$447  = \$25 [3:0];
+      \$429  = \$25 [3:0];
     end
     if (handoff) begin
-      \$447  = 4'h0;
+      \$429  = 4'h0;
     end
     if (rst) begin
-      \$447  = 4'h0;
+      \$429  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    \$448  = out_acc;
+    \$430  = out_acc;
     if (\$23 ) begin
       if (\$26 ) begin
-        \$448  = out_next;
+        \$430  = out_next;
       end
     end
     if (rst) begin
-      \$448  = 128'h00000000000000000000000000000000;
+      \$430  = 128'h00000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    \$449  = o_psum;
+    \$431  = o_psum;
     if (\$23 ) begin
       if (\$28 ) begin
-        \$449  = out_next;
+        \$431  = out_next;
       end
     end
     if (rst) begin
-      \$449  = 128'h00000000000000000000000000000000;
+      \$431  = 128'h00000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    \$450  = dq_scale;
+    \$432  = dq_scale;
     if (handoff) begin
-      \$450  = beat_scale;
+      \$432  = beat_scale;
     end
     if (rst) begin
-      \$450  = 16'h0000;
+      \$432  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    \$451  = \$signal$64 ;
+    \$433  = \$signal$64 ;
     if (handoff) begin
-      \$451  = grp_first;
+      \$433  = grp_first;
     end
     if (rst) begin
-      \$451  = 1'h0;
+      \$433  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    \$452  = dq_psum;
+    \$434  = dq_psum;
     if (handoff) begin
-      \$452  = grp_psum;
+      \$434  = grp_psum;
     end
     if (rst) begin
-      \$452  = 128'h00000000000000000000000000000000;
+      \$434  = 128'h00000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    \$453  = dq_last;
+    \$435  = dq_last;
     if (handoff) begin
-      \$453  = beat_last;
+      \$435  = beat_last;
     end
     if (rst) begin
-      \$453  = 1'h0;
+      \$435  = 1'h0;
     end
   end
   always @* begin
@@ -1642,64 +1678,64 @@ module lut_w2_fp16_fp16tab(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
     (* full_case = 32'd1 *)
-    if (\$44 ) begin
+    if (ones0_nan) begin
       ones0_f32 = 32'd2143289344;
-    end else if (\$47 ) begin
+    end else if (ones0_inf) begin
       ones0_f32 = { \table [127], 31'h7f800000 };
-    end else if (\$50 ) begin
+    end else if (ones0_zero) begin
       ones0_f32 = { \table [127], 31'h00000000 };
     end else begin
-      ones0_f32 = { \table [127], \$41 [7:0], \$39 [9:0], 13'h0000 };
+      ones0_f32 = { \table [127], \$47 [7:0], \$45 [9:0], 13'h0000 };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
     ones1_lz = 4'h0;
-    if (\table$83 [112]) begin
+    if (\table$86 [112]) begin
       ones1_lz = 4'ha;
     end
-    if (\table$83 [113]) begin
+    if (\table$86 [113]) begin
       ones1_lz = 4'h9;
     end
-    if (\table$83 [114]) begin
+    if (\table$86 [114]) begin
       ones1_lz = 4'h8;
     end
-    if (\table$83 [115]) begin
+    if (\table$86 [115]) begin
       ones1_lz = 4'h7;
     end
-    if (\table$83 [116]) begin
+    if (\table$86 [116]) begin
       ones1_lz = 4'h6;
     end
-    if (\table$83 [117]) begin
+    if (\table$86 [117]) begin
       ones1_lz = 4'h5;
     end
-    if (\table$83 [118]) begin
+    if (\table$86 [118]) begin
       ones1_lz = 4'h4;
     end
-    if (\table$83 [119]) begin
+    if (\table$86 [119]) begin
       ones1_lz = 4'h3;
     end
-    if (\table$83 [120]) begin
+    if (\table$86 [120]) begin
       ones1_lz = 4'h2;
     end
-    if (\table$83 [121]) begin
+    if (\table$86 [121]) begin
       ones1_lz = 4'h1;
     end
-    if (\$53 ) begin
+    if (\$50 ) begin
       ones1_lz = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
     (* full_case = 32'd1 *)
-    if (\$59 ) begin
+    if (ones1_nan) begin
       ones1_f32 = 32'd2143289344;
-    end else if (\$62 ) begin
-      ones1_f32 = { \table$83 [127], 31'h7f800000 };
-    end else if (\$65 ) begin
-      ones1_f32 = { \table$83 [127], 31'h00000000 };
+    end else if (ones1_inf) begin
+      ones1_f32 = { \table$86 [127], 31'h7f800000 };
+    end else if (ones1_zero) begin
+      ones1_f32 = { \table$86 [127], 31'h00000000 };
     end else begin
-      ones1_f32 = { \table$83 [127], \$56 [7:0], \$54 [9:0], 13'h0000 };
+      ones1_f32 = { \table$86 [127], \$59 [7:0], \$57 [9:0], 13'h0000 };
     end
   end
   always @* begin
@@ -1735,21 +1771,21 @@ module lut_w2_fp16_fp16tab(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
     if (entry0_0[9]) begin
       plane0_0_lz = 4'h1;
     end
-    if (\$74 ) begin
+    if (\$68 ) begin
       plane0_0_lz = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
     (* full_case = 32'd1 *)
-    if (\$81 ) begin
+    if (plane0_0_nan) begin
       plane0_0_f32 = 32'd2143289344;
-    end else if (\$84 ) begin
-      plane0_0_f32 = { \$88 , 31'h7f800000 };
-    end else if (\$87 ) begin
-      plane0_0_f32 = { \$89 , 31'h00000000 };
+    end else if (plane0_0_inf) begin
+      plane0_0_f32 = { \$79 , 31'h7f800000 };
+    end else if (plane0_0_zero) begin
+      plane0_0_f32 = { \$80 , 31'h00000000 };
     end else begin
-      plane0_0_f32 = { \$90 , \$78 [7:0], \$75 [9:0], 13'h0000 };
+      plane0_0_f32 = { \$81 , \$78 [7:0], \$75 [9:0], 13'h0000 };
     end
   end
   always @* begin
@@ -1785,21 +1821,21 @@ module lut_w2_fp16_fp16tab(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
     if (entry1_0[9]) begin
       plane1_0_lz = 4'h1;
     end
-    if (\$93 ) begin
+    if (\$84 ) begin
       plane1_0_lz = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
     (* full_case = 32'd1 *)
-    if (\$100 ) begin
+    if (plane1_0_nan) begin
       plane1_0_f32 = 32'd2143289344;
-    end else if (\$103 ) begin
-      plane1_0_f32 = { \$107 , 31'h7f800000 };
-    end else if (\$106 ) begin
-      plane1_0_f32 = { \$108 , 31'h00000000 };
+    end else if (plane1_0_inf) begin
+      plane1_0_f32 = { \$95 , 31'h7f800000 };
+    end else if (plane1_0_zero) begin
+      plane1_0_f32 = { \$96 , 31'h00000000 };
     end else begin
-      plane1_0_f32 = { \$109 , \$97 [7:0], \$94 [9:0], 13'h0000 };
+      plane1_0_f32 = { \$97 , \$94 [7:0], \$91 [9:0], 13'h0000 };
     end
   end
   always @* begin
@@ -1835,21 +1871,21 @@ module lut_w2_fp16_fp16tab(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
     if (entry0_1[9]) begin
       plane0_1_lz = 4'h1;
     end
-    if (\$118 ) begin
+    if (\$106 ) begin
       plane0_1_lz = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
     (* full_case = 32'd1 *)
-    if (\$125 ) begin
+    if (plane0_1_nan) begin
       plane0_1_f32 = 32'd2143289344;
-    end else if (\$128 ) begin
-      plane0_1_f32 = { \$132 , 31'h7f800000 };
-    end else if (\$131 ) begin
-      plane0_1_f32 = { \$133 , 31'h00000000 };
+    end else if (plane0_1_inf) begin
+      plane0_1_f32 = { \$117 , 31'h7f800000 };
+    end else if (plane0_1_zero) begin
+      plane0_1_f32 = { \$118 , 31'h00000000 };
     end else begin
-      plane0_1_f32 = { \$134 , \$122 [7:0], \$119 [9:0], 13'h0000 };
+      plane0_1_f32 = { \$119 , \$116 [7:0], \$113 [9:0], 13'h0000 };
     end
   end
   always @* begin
@@ -1885,21 +1921,21 @@ module lut_w2_fp16_fp16tab(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
     if (entry1_1[9]) begin
       plane1_1_lz = 4'h1;
     end
-    if (\$137 ) begin
+    if (\$122 ) begin
       plane1_1_lz = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
     (* full_case = 32'd1 *)
-    if (\$144 ) begin
+    if (plane1_1_nan) begin
       plane1_1_f32 = 32'd2143289344;
-    end else if (\$147 ) begin
-      plane1_1_f32 = { \$151 , 31'h7f800000 };
-    end else if (\$150 ) begin
-      plane1_1_f32 = { \$152 , 31'h00000000 };
+    end else if (plane1_1_inf) begin
+      plane1_1_f32 = { \$133 , 31'h7f800000 };
+    end else if (plane1_1_zero) begin
+      plane1_1_f32 = { \$134 , 31'h00000000 };
     end else begin
-      plane1_1_f32 = { \$153 , \$141 [7:0], \$138 [9:0], 13'h0000 };
+      plane1_1_f32 = { \$135 , \$132 [7:0], \$129 [9:0], 13'h0000 };
     end
   end
   always @* begin
@@ -1974,31 +2010,31 @@ module lut_w2_fp16_fp16tab(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
     if (dq_sum_a0[22]) begin
       ct0_rp_msb = 5'h16;
     end
-    if (\$159 ) begin
+    if (\$141 ) begin
       ct0_rp_msb = 5'h17;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
     ct0_rp_rs = 5'h00;
-    if (\$166 ) begin
+    if (\$154 ) begin
       (* full_case = 32'd1 *)
-      if (\$167 ) begin
+      if (\$155 ) begin
         ct0_rp_rs = 5'h1a;
       end else begin
-        ct0_rp_rs = \$168 [4:0];
+        ct0_rp_rs = \$156 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
     (* full_case = 32'd1 *)
-    if (\$179 ) begin
-      ct0_rp_out = { \$182 , 31'h00000000 };
-    end else if (\$180 ) begin
-      ct0_rp_out = { \$184 , 31'h7f800000 };
+    if (\$167 ) begin
+      ct0_rp_out = { \$170 , 31'h00000000 };
+    end else if (\$168 ) begin
+      ct0_rp_out = { \$172 , 31'h7f800000 };
     end else begin
-      ct0_rp_out = { \$186 , \$178 [30:0] };
+      ct0_rp_out = { \$174 , \$166 [30:0] };
     end
   end
   always @* begin
@@ -2073,31 +2109,31 @@ module lut_w2_fp16_fp16tab(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
     if (dq_d0_0[22]) begin
       st0_0_rp_msb = 5'h16;
     end
-    if (\$199 ) begin
+    if (\$181 ) begin
       st0_0_rp_msb = 5'h17;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
     st0_0_rp_rs = 5'h00;
-    if (\$206 ) begin
+    if (\$194 ) begin
       (* full_case = 32'd1 *)
-      if (\$207 ) begin
+      if (\$195 ) begin
         st0_0_rp_rs = 5'h1a;
       end else begin
-        st0_0_rp_rs = \$208 [4:0];
+        st0_0_rp_rs = \$196 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
     (* full_case = 32'd1 *)
-    if (\$219 ) begin
-      st0_0_rp_out = { \$221 , 31'h00000000 };
-    end else if (\$220 ) begin
-      st0_0_rp_out = { \$222 , 31'h7f800000 };
+    if (\$207 ) begin
+      st0_0_rp_out = { \$209 , 31'h00000000 };
+    end else if (\$208 ) begin
+      st0_0_rp_out = { \$210 , 31'h7f800000 };
     end else begin
-      st0_0_rp_out = { \$223 , \$218 [30:0] };
+      st0_0_rp_out = { \$211 , \$206 [30:0] };
     end
   end
   always @* begin
@@ -2172,31 +2208,31 @@ module lut_w2_fp16_fp16tab(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
     if (dq_d0_1[22]) begin
       st0_1_rp_msb = 5'h16;
     end
-    if (\$244 ) begin
+    if (\$226 ) begin
       st0_1_rp_msb = 5'h17;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
     st0_1_rp_rs = 5'h00;
-    if (\$251 ) begin
+    if (\$239 ) begin
       (* full_case = 32'd1 *)
-      if (\$252 ) begin
+      if (\$240 ) begin
         st0_1_rp_rs = 5'h1a;
       end else begin
-        st0_1_rp_rs = \$253 [4:0];
+        st0_1_rp_rs = \$241 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
     (* full_case = 32'd1 *)
-    if (\$264 ) begin
-      st0_1_rp_out = { \$266 , 31'h00000000 };
-    end else if (\$265 ) begin
-      st0_1_rp_out = { \$267 , 31'h7f800000 };
+    if (\$252 ) begin
+      st0_1_rp_out = { \$254 , 31'h00000000 };
+    end else if (\$253 ) begin
+      st0_1_rp_out = { \$255 , 31'h7f800000 };
     end else begin
-      st0_1_rp_out = { \$268 , \$263 [30:0] };
+      st0_1_rp_out = { \$256 , \$251 [30:0] };
     end
   end
   always @* begin
@@ -2271,31 +2307,31 @@ module lut_w2_fp16_fp16tab(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
     if (dq_sum_a1[22]) begin
       ct1_rp_msb = 5'h16;
     end
-    if (\$288 ) begin
+    if (\$270 ) begin
       ct1_rp_msb = 5'h17;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
     ct1_rp_rs = 5'h00;
-    if (\$295 ) begin
+    if (\$283 ) begin
       (* full_case = 32'd1 *)
-      if (\$296 ) begin
+      if (\$284 ) begin
         ct1_rp_rs = 5'h1a;
       end else begin
-        ct1_rp_rs = \$297 [4:0];
+        ct1_rp_rs = \$285 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
     (* full_case = 32'd1 *)
-    if (\$308 ) begin
-      ct1_rp_out = { \$311 , 31'h00000000 };
-    end else if (\$309 ) begin
-      ct1_rp_out = { \$313 , 31'h7f800000 };
+    if (\$296 ) begin
+      ct1_rp_out = { \$299 , 31'h00000000 };
+    end else if (\$297 ) begin
+      ct1_rp_out = { \$301 , 31'h7f800000 };
     end else begin
-      ct1_rp_out = { \$315 , \$307 [30:0] };
+      ct1_rp_out = { \$303 , \$295 [30:0] };
     end
   end
   always @* begin
@@ -2370,31 +2406,31 @@ module lut_w2_fp16_fp16tab(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
     if (dq_d1_0[22]) begin
       st1_0_rp_msb = 5'h16;
     end
-    if (\$328 ) begin
+    if (\$310 ) begin
       st1_0_rp_msb = 5'h17;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
     st1_0_rp_rs = 5'h00;
-    if (\$335 ) begin
+    if (\$323 ) begin
       (* full_case = 32'd1 *)
-      if (\$336 ) begin
+      if (\$324 ) begin
         st1_0_rp_rs = 5'h1a;
       end else begin
-        st1_0_rp_rs = \$337 [4:0];
+        st1_0_rp_rs = \$325 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
     (* full_case = 32'd1 *)
-    if (\$348 ) begin
-      st1_0_rp_out = { \$350 , 31'h00000000 };
-    end else if (\$349 ) begin
-      st1_0_rp_out = { \$351 , 31'h7f800000 };
+    if (\$336 ) begin
+      st1_0_rp_out = { \$338 , 31'h00000000 };
+    end else if (\$337 ) begin
+      st1_0_rp_out = { \$339 , 31'h7f800000 };
     end else begin
-      st1_0_rp_out = { \$352 , \$347 [30:0] };
+      st1_0_rp_out = { \$340 , \$335 [30:0] };
     end
   end
   always @* begin
@@ -2469,305 +2505,305 @@ module lut_w2_fp16_fp16tab(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
     if (dq_d1_1[22]) begin
       st1_1_rp_msb = 5'h16;
     end
-    if (\$373 ) begin
+    if (\$355 ) begin
       st1_1_rp_msb = 5'h17;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
     st1_1_rp_rs = 5'h00;
-    if (\$380 ) begin
+    if (\$368 ) begin
       (* full_case = 32'd1 *)
-      if (\$381 ) begin
+      if (\$369 ) begin
         st1_1_rp_rs = 5'h1a;
       end else begin
-        st1_1_rp_rs = \$382 [4:0];
+        st1_1_rp_rs = \$370 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
     (* full_case = 32'd1 *)
-    if (\$393 ) begin
-      st1_1_rp_out = { \$395 , 31'h00000000 };
-    end else if (\$394 ) begin
-      st1_1_rp_out = { \$396 , 31'h7f800000 };
+    if (\$381 ) begin
+      st1_1_rp_out = { \$383 , 31'h00000000 };
+    end else if (\$382 ) begin
+      st1_1_rp_out = { \$384 , 31'h7f800000 };
     end else begin
-      st1_1_rp_out = { \$397 , \$392 [30:0] };
+      st1_1_rp_out = { \$385 , \$380 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    \$415  = i_a;
+    \$397  = i_a;
     if (rst) begin
-      \$415  = 128'h00000000000000000000000000000000;
+      \$397  = 128'h00000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    \$416  = i_w;
+    \$398  = i_w;
     if (rst) begin
-      \$416  = 36'h000000000;
+      \$398  = 36'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    \$417  = i_ctl;
+    \$399  = i_ctl;
     if (rst) begin
-      \$417  = 5'h00;
+      \$399  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    \$418  = w_reg;
+    \$400  = w_reg;
     if (i_ctl[1]) begin
-      \$418  = i_w;
+      \$400  = i_w;
     end
     if (rst) begin
-      \$418  = 36'h000000000;
+      \$400  = 36'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    \$419  = \$signal ;
+    \$401  = \$signal ;
     if (accept) begin
-      \$419  = 1'h0;
+      \$401  = 1'h0;
     end else if (\$3 ) begin
-      \$419  = \$5 [0];
+      \$401  = \$5 [0];
     end
     if (rst) begin
-      \$419  = 1'h0;
+      \$401  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    \$420  = planes;
+    \$402  = planes;
     if (accept) begin
-      \$420  = w_sel[15:0];
+      \$402  = w_sel[15:0];
     end
     if (rst) begin
-      \$420  = 16'h0000;
+      \$402  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    \$421  = dtype;
+    \$403  = dtype;
     if (accept) begin
-      \$421  = 1'h0;
+      \$403  = 1'h0;
     end
     if (rst) begin
-      \$421  = 1'h0;
+      \$403  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    \$422  = remaining;
+    \$404  = remaining;
     if (accept) begin
-      \$422  = 2'h2;
+      \$404  = 2'h2;
     end else if (\$3 ) begin
-      \$422  = \$4 [1:0];
+      \$404  = \$4 [1:0];
     end
     if (rst) begin
-      \$422  = 2'h0;
+      \$404  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    \$423  = beat_group_end;
+    \$405  = beat_group_end;
     if (accept) begin
-      \$423  = i_ctl[4];
+      \$405  = i_ctl[4];
     end
     if (rst) begin
-      \$423  = 1'h0;
+      \$405  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    \$424  = beat_last;
+    \$406  = beat_last;
     if (accept) begin
-      \$424  = i_ctl[3];
+      \$406  = i_ctl[3];
     end
     if (rst) begin
-      \$424  = 1'h0;
+      \$406  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    \$425  = beat_scale;
+    \$407  = beat_scale;
     if (accept) begin
-      \$425  = w_sel[31:16];
+      \$407  = w_sel[31:16];
     end
     if (rst) begin
-      \$425  = 16'h0000;
+      \$407  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    \$426  = \$signal$23 ;
+    \$408  = \$signal$23 ;
     if (accept) begin
-      \$426  = 1'h1;
+      \$408  = 1'h1;
     end
     if (rst) begin
-      \$426  = 1'h0;
+      \$408  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    \$427  = \$signal$24 ;
+    \$409  = \$signal$24 ;
     if (accept) begin
-      \$427  = w_sel[35:32];
+      \$409  = w_sel[35:32];
     end
     if (rst) begin
-      \$427  = 4'h0;
+      \$409  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    \$428  = act_sum0;
+    \$410  = act_sum0;
     if (handoff) begin
-      \$428  = 32'd0;
+      \$410  = 32'd0;
     end else if (last_plane) begin
-      \$428  = act_next0;
+      \$410  = act_next0;
     end
     if (rst) begin
-      \$428  = 32'd0;
+      \$410  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    \$429  = act_sum1;
+    \$411  = act_sum1;
     if (handoff) begin
-      \$429  = 32'd0;
+      \$411  = 32'd0;
     end else if (last_plane) begin
-      \$429  = act_next1;
+      \$411  = act_next1;
     end
     if (rst) begin
-      \$429  = 32'd0;
+      \$411  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    \$430  = grp0_0;
+    \$412  = grp0_0;
     if (handoff) begin
-      \$430  = 32'd0;
+      \$412  = 32'd0;
     end else if (\$7 ) begin
-      \$430  = grp_next0_0;
+      \$412  = grp_next0_0;
     end
     if (rst) begin
-      \$430  = 32'd0;
+      \$412  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    \$431  = grp1_0;
+    \$413  = grp1_0;
     if (handoff) begin
-      \$431  = 32'd0;
+      \$413  = 32'd0;
     end else if (\$9 ) begin
-      \$431  = grp_next1_0;
+      \$413  = grp_next1_0;
     end
     if (rst) begin
-      \$431  = 32'd0;
+      \$413  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    \$432  = grp0_1;
+    \$414  = grp0_1;
     if (handoff) begin
-      \$432  = 32'd0;
+      \$414  = 32'd0;
     end else if (\$11 ) begin
-      \$432  = grp_next0_1;
+      \$414  = grp_next0_1;
     end
     if (rst) begin
-      \$432  = 32'd0;
+      \$414  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    \$433  = grp1_1;
+    \$415  = grp1_1;
     if (handoff) begin
-      \$433  = 32'd0;
+      \$415  = 32'd0;
     end else if (\$13 ) begin
-      \$433  = grp_next1_1;
+      \$415  = grp_next1_1;
     end
     if (rst) begin
-      \$433  = 32'd0;
+      \$415  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    \$434  = grp_first;
+    \$416  = grp_first;
     if (handoff) begin
-      \$434  = 1'h0;
+      \$416  = 1'h0;
     end
     if (\$14 ) begin
-      \$434  = 1'h1;
+      \$416  = 1'h1;
     end
     if (rst) begin
-      \$434  = 1'h0;
+      \$416  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    \$435  = grp_psum;
+    \$417  = grp_psum;
     if (\$14 ) begin
-      \$435  = i_psum;
+      \$417  = i_psum;
     end
     if (rst) begin
-      \$435  = 128'h00000000000000000000000000000000;
+      \$417  = 128'h00000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    \$436  = dq_c0;
+    \$418  = dq_c0;
     if (handoff) begin
-      \$436  = corr_uint2[2:0];
+      \$418  = corr_uint2[2:0];
     end
     if (rst) begin
-      \$436  = 3'h0;
+      \$418  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    \$437  = dq_c1;
+    \$419  = dq_c1;
     if (handoff) begin
-      \$437  = \corr_uint2$138 [2:0];
+      \$419  = \corr_uint2$156 [2:0];
     end
     if (rst) begin
-      \$437  = 3'h0;
+      \$419  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    \$438  = dq_sum_a0;
+    \$420  = dq_sum_a0;
     if (handoff) begin
-      \$438  = act_next0;
+      \$420  = act_next0;
     end
     if (rst) begin
-      \$438  = 32'd0;
+      \$420  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    \$439  = dq_sum_a1;
+    \$421  = dq_sum_a1;
     if (handoff) begin
-      \$439  = act_next1;
+      \$421  = act_next1;
     end
     if (rst) begin
-      \$439  = 32'd0;
+      \$421  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    \$440  = \$signal$48 ;
+    \$422  = \$signal$48 ;
     if (handoff) begin
-      \$440  = \$signal$23 ;
+      \$422  = \$signal$23 ;
     end
     if (rst) begin
-      \$440  = 1'h0;
+      \$422  = 1'h0;
     end
   end
   assign c0 = corr_uint2[2:0];
-  assign c1 = \corr_uint2$138 [2:0];
+  assign c1 = \corr_uint2$156 [2:0];
   assign ready = o_ready;
   assign a = i_a[63:0];
   assign load = accept;
@@ -2775,82 +2811,82 @@ module lut_w2_fp16_fp16tab(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   assign \load$70  = accept;
   assign plane_neg = 1'h0;
   assign ones0_sig = { \$38 , \table [121:112] };
-  assign ones0_norm = \$39 [10:0];
-  assign ones0_exp = \$41 [7:0];
-  assign \a$79  = act_sum0;
+  assign ones0_norm = \$45 [10:0];
+  assign ones0_exp = \$47 [7:0];
+  assign \a$82  = act_sum0;
   assign b = ones0_f32;
-  assign \s$81  = act_next0;
-  assign ones1_sig = { \$53 , \table$83 [121:112] };
-  assign ones1_norm = \$54 [10:0];
-  assign ones1_exp = \$56 [7:0];
-  assign \a$89  = act_sum1;
-  assign \b$90  = ones1_f32;
-  assign \s$91  = act_next1;
-  assign plane0_0_sig = { \$74 , entry0_0[9:0] };
+  assign \s$84  = act_next0;
+  assign ones1_sig = { \$50 , \table$86 [121:112] };
+  assign ones1_norm = \$57 [10:0];
+  assign ones1_exp = \$59 [7:0];
+  assign \a$95  = act_sum1;
+  assign \b$96  = ones1_f32;
+  assign \s$97  = act_next1;
+  assign plane0_0_sig = { \$68 , entry0_0[9:0] };
   assign plane0_0_norm = \$75 [10:0];
   assign plane0_0_exp = \$78 [7:0];
-  assign \a$101  = grp0_0;
-  assign \b$102  = plane0_0_f32;
-  assign \s$103  = grp_next0_0;
-  assign plane1_0_sig = { \$93 , entry1_0[9:0] };
-  assign plane1_0_norm = \$94 [10:0];
-  assign plane1_0_exp = \$97 [7:0];
-  assign \a$111  = grp1_0;
-  assign \b$112  = plane1_0_f32;
-  assign \s$113  = grp_next1_0;
-  assign plane0_1_sig = { \$118 , entry0_1[9:0] };
-  assign plane0_1_norm = \$119 [10:0];
-  assign plane0_1_exp = \$122 [7:0];
-  assign \a$123  = grp0_1;
-  assign \b$124  = plane0_1_f32;
-  assign \s$125  = grp_next0_1;
-  assign plane1_1_sig = { \$137 , entry1_1[9:0] };
-  assign plane1_1_norm = \$138 [10:0];
-  assign plane1_1_exp = \$141 [7:0];
-  assign \a$133  = grp1_1;
-  assign \b$134  = plane1_1_f32;
-  assign \s$135  = grp_next1_1;
-  assign sbit = \$154 [2:0];
-  assign ct0_sig = { \$159 , dq_sum_a0[22:0] };
-  assign ct0_exp = { \$161 [9], \$161 [9], \$161  };
-  assign ct0_rp_ls = \$162 [4:0];
-  assign ct0_rp_norm = \$163 [25:0];
-  assign ct0_rp_eb = { \$165 [13], \$165 [13], \$165 [13], \$165 [13], \$165 [13], \$165 [13], \$165 [13], \$165 [13], \$165 [13], \$165  };
-  assign ct0_rp_packed = \$178 [46:0];
-  assign dq_shift0_0 = { \$196 [3], \$196 [3], \$196  };
-  assign st0_0_sig = { \$199 , dq_d0_0[22:0] };
-  assign st0_0_exp = { \$201 [9], \$201 [9], \$201  };
-  assign st0_0_rp_ls = \$202 [4:0];
-  assign st0_0_rp_norm = \$203 [25:0];
-  assign st0_0_rp_eb = { \$205 [13], \$205 [13], \$205 [13], \$205 [13], \$205 [13], \$205 [13], \$205 [13], \$205 [13], \$205 [13], \$205  };
-  assign st0_0_rp_packed = \$218 [46:0];
-  assign dq_shift0_1 = { \$241 [3], \$241 [3], \$241  };
-  assign st0_1_sig = { \$244 , dq_d0_1[22:0] };
-  assign st0_1_exp = { \$246 [9], \$246 [9], \$246  };
-  assign st0_1_rp_ls = \$247 [4:0];
-  assign st0_1_rp_norm = \$248 [25:0];
-  assign st0_1_rp_eb = { \$250 [13], \$250 [13], \$250 [13], \$250 [13], \$250 [13], \$250 [13], \$250 [13], \$250 [13], \$250 [13], \$250  };
-  assign st0_1_rp_packed = \$263 [46:0];
-  assign ct1_sig = { \$288 , dq_sum_a1[22:0] };
-  assign ct1_exp = { \$290 [9], \$290 [9], \$290  };
-  assign ct1_rp_ls = \$291 [4:0];
-  assign ct1_rp_norm = \$292 [25:0];
-  assign ct1_rp_eb = { \$294 [13], \$294 [13], \$294 [13], \$294 [13], \$294 [13], \$294 [13], \$294 [13], \$294 [13], \$294 [13], \$294  };
-  assign ct1_rp_packed = \$307 [46:0];
-  assign dq_shift1_0 = { \$325 [3], \$325 [3], \$325  };
-  assign st1_0_sig = { \$328 , dq_d1_0[22:0] };
-  assign st1_0_exp = { \$330 [9], \$330 [9], \$330  };
-  assign st1_0_rp_ls = \$331 [4:0];
-  assign st1_0_rp_norm = \$332 [25:0];
-  assign st1_0_rp_eb = { \$334 [13], \$334 [13], \$334 [13], \$334 [13], \$334 [13], \$334 [13], \$334 [13], \$334 [13], \$334 [13], \$334  };
-  assign st1_0_rp_packed = \$347 [46:0];
-  assign dq_shift1_1 = { \$370 [3], \$370 [3], \$370  };
-  assign st1_1_sig = { \$373 , dq_d1_1[22:0] };
-  assign st1_1_exp = { \$375 [9], \$375 [9], \$375  };
-  assign st1_1_rp_ls = \$376 [4:0];
-  assign st1_1_rp_norm = \$377 [25:0];
-  assign st1_1_rp_eb = { \$379 [13], \$379 [13], \$379 [13], \$379 [13], \$379 [13], \$379 [13], \$379 [13], \$379 [13], \$379 [13], \$379  };
-  assign st1_1_rp_packed = \$392 [46:0];
+  assign \a$110  = grp0_0;
+  assign \b$111  = plane0_0_f32;
+  assign \s$112  = grp_next0_0;
+  assign plane1_0_sig = { \$84 , entry1_0[9:0] };
+  assign plane1_0_norm = \$91 [10:0];
+  assign plane1_0_exp = \$94 [7:0];
+  assign \a$123  = grp1_0;
+  assign \b$124  = plane1_0_f32;
+  assign \s$125  = grp_next1_0;
+  assign plane0_1_sig = { \$106 , entry0_1[9:0] };
+  assign plane0_1_norm = \$113 [10:0];
+  assign plane0_1_exp = \$116 [7:0];
+  assign \a$138  = grp0_1;
+  assign \b$139  = plane0_1_f32;
+  assign \s$140  = grp_next0_1;
+  assign plane1_1_sig = { \$122 , entry1_1[9:0] };
+  assign plane1_1_norm = \$129 [10:0];
+  assign plane1_1_exp = \$132 [7:0];
+  assign \a$151  = grp1_1;
+  assign \b$152  = plane1_1_f32;
+  assign \s$153  = grp_next1_1;
+  assign sbit = \$136 [2:0];
+  assign ct0_sig = { \$141 , dq_sum_a0[22:0] };
+  assign ct0_exp = { \$149 [9], \$149 [9], \$149  };
+  assign ct0_rp_ls = \$150 [4:0];
+  assign ct0_rp_norm = \$151 [25:0];
+  assign ct0_rp_eb = { \$153 [13], \$153 [13], \$153 [13], \$153 [13], \$153 [13], \$153 [13], \$153 [13], \$153 [13], \$153 [13], \$153  };
+  assign ct0_rp_packed = \$166 [46:0];
+  assign dq_shift0_0 = { \$178 [3], \$178 [3], \$178  };
+  assign st0_0_sig = { \$181 , dq_d0_0[22:0] };
+  assign st0_0_exp = { \$189 [9], \$189 [9], \$189  };
+  assign st0_0_rp_ls = \$190 [4:0];
+  assign st0_0_rp_norm = \$191 [25:0];
+  assign st0_0_rp_eb = { \$193 [13], \$193 [13], \$193 [13], \$193 [13], \$193 [13], \$193 [13], \$193 [13], \$193 [13], \$193 [13], \$193  };
+  assign st0_0_rp_packed = \$206 [46:0];
+  assign dq_shift0_1 = { \$223 [3], \$223 [3], \$223  };
+  assign st0_1_sig = { \$226 , dq_d0_1[22:0] };
+  assign st0_1_exp = { \$234 [9], \$234 [9], \$234  };
+  assign st0_1_rp_ls = \$235 [4:0];
+  assign st0_1_rp_norm = \$236 [25:0];
+  assign st0_1_rp_eb = { \$238 [13], \$238 [13], \$238 [13], \$238 [13], \$238 [13], \$238 [13], \$238 [13], \$238 [13], \$238 [13], \$238  };
+  assign st0_1_rp_packed = \$251 [46:0];
+  assign ct1_sig = { \$270 , dq_sum_a1[22:0] };
+  assign ct1_exp = { \$278 [9], \$278 [9], \$278  };
+  assign ct1_rp_ls = \$279 [4:0];
+  assign ct1_rp_norm = \$280 [25:0];
+  assign ct1_rp_eb = { \$282 [13], \$282 [13], \$282 [13], \$282 [13], \$282 [13], \$282 [13], \$282 [13], \$282 [13], \$282 [13], \$282  };
+  assign ct1_rp_packed = \$295 [46:0];
+  assign dq_shift1_0 = { \$307 [3], \$307 [3], \$307  };
+  assign st1_0_sig = { \$310 , dq_d1_0[22:0] };
+  assign st1_0_exp = { \$318 [9], \$318 [9], \$318  };
+  assign st1_0_rp_ls = \$319 [4:0];
+  assign st1_0_rp_norm = \$320 [25:0];
+  assign st1_0_rp_eb = { \$322 [13], \$322 [13], \$322 [13], \$322 [13], \$322 [13], \$322 [13], \$322 [13], \$322 [13], \$322 [13], \$322  };
+  assign st1_0_rp_packed = \$335 [46:0];
+  assign dq_shift1_1 = { \$352 [3], \$352 [3], \$352  };
+  assign st1_1_sig = { \$355 , dq_d1_1[22:0] };
+  assign st1_1_exp = { \$363 [9], \$363 [9], \$363  };
+  assign st1_1_rp_ls = \$364 [4:0];
+  assign st1_1_rp_norm = \$365 [25:0];
+  assign st1_1_rp_eb = { \$367 [13], \$367 [13], \$367 [13], \$367 [13], \$367 [13], \$367 [13], \$367 [13], \$367 [13], \$367 [13], \$367  };
+  assign st1_1_rp_packed = \$380 [46:0];
   assign \i_a[0]  = i_a[63:0];
   assign \i_a[0][0]  = i_a[15:0];
   assign \i_a[0][1]  = i_a[31:16];
@@ -2985,185 +3021,116 @@ module lut_w2_fp16_fp16tab(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   assign \table[5]  = \table [95:80];
   assign \table[6]  = \table [111:96];
   assign \table[7]  = \table [127:112];
-  assign \table$83[0]  = \table$83 [15:0];
-  assign \table$83[1]  = \table$83 [31:16];
-  assign \table$83[2]  = \table$83 [47:32];
-  assign \table$83[3]  = \table$83 [63:48];
-  assign \table$83[4]  = \table$83 [79:64];
-  assign \table$83[5]  = \table$83 [95:80];
-  assign \table$83[6]  = \table$83 [111:96];
-  assign \table$83[7]  = \table$83 [127:112];
+  assign \table$86[0]  = \table$86 [15:0];
+  assign \table$86[1]  = \table$86 [31:16];
+  assign \table$86[2]  = \table$86 [47:32];
+  assign \table$86[3]  = \table$86 [63:48];
+  assign \table$86[4]  = \table$86 [79:64];
+  assign \table$86[5]  = \table$86 [95:80];
+  assign \table$86[6]  = \table$86 [111:96];
+  assign \table$86[7]  = \table$86 [127:112];
   assign out_next[127:96] = \s$58 ;
   assign out_next[95:64] = \s$56 ;
   assign out_next[63:32] = \s$54 ;
   assign out_next[31:0] = s;
-  assign neg0 = \$71 ;
-  assign neg1 = \$115 ;
-  assign \$155  = { \$signal$24 [1:0], 1'h0 };
-  assign \$156  = { \$signal$24 [3:2], 1'h0 };
-  assign \$172  = { \$171 [24], \$171 [24], \$171 [24], \$171 [24], \$171 [24], \$171 [24], \$171 [24], \$171 [24], \$171 , 23'h000000 };
-  assign \$212  = { \$211 [24], \$211 [24], \$211 [24], \$211 [24], \$211 [24], \$211 [24], \$211 [24], \$211 [24], \$211 , 23'h000000 };
-  assign \$221  = dq_d0_0[31];
-  assign \$222  = dq_d0_0[31];
-  assign \$223  = dq_d0_0[31];
-  assign \$230  = dq_d0_0[31];
-  assign \$257  = { \$256 [24], \$256 [24], \$256 [24], \$256 [24], \$256 [24], \$256 [24], \$256 [24], \$256 [24], \$256 , 23'h000000 };
-  assign \$266  = dq_d0_1[31];
-  assign \$267  = dq_d0_1[31];
-  assign \$268  = dq_d0_1[31];
-  assign \$275  = dq_d0_1[31];
-  assign \$301  = { \$300 [24], \$300 [24], \$300 [24], \$300 [24], \$300 [24], \$300 [24], \$300 [24], \$300 [24], \$300 , 23'h000000 };
-  assign \$341  = { \$340 [24], \$340 [24], \$340 [24], \$340 [24], \$340 [24], \$340 [24], \$340 [24], \$340 [24], \$340 , 23'h000000 };
-  assign \$350  = dq_d1_0[31];
-  assign \$351  = dq_d1_0[31];
-  assign \$352  = dq_d1_0[31];
-  assign \$359  = dq_d1_0[31];
-  assign \$386  = { \$385 [24], \$385 [24], \$385 [24], \$385 [24], \$385 [24], \$385 [24], \$385 [24], \$385 [24], \$385 , 23'h000000 };
-  assign \$395  = dq_d1_1[31];
-  assign \$396  = dq_d1_1[31];
-  assign \$397  = dq_d1_1[31];
-  assign \$404  = dq_d1_1[31];
-  assign \$174  = ct0_rp_sh[0];
-  assign \$214  = st0_0_rp_sh[0];
-  assign \$259  = st0_1_rp_sh[0];
-  assign \$303  = ct1_rp_sh[0];
-  assign \$343  = st1_0_rp_sh[0];
-  assign \$388  = st1_1_rp_sh[0];
+  assign neg0 = \$65 ;
+  assign neg1 = \$103 ;
+  assign \$137  = { \$signal$24 [1:0], 1'h0 };
+  assign \$138  = { \$signal$24 [3:2], 1'h0 };
+  assign \$160  = { \$159 [24], \$159 [24], \$159 [24], \$159 [24], \$159 [24], \$159 [24], \$159 [24], \$159 [24], \$159 , 23'h000000 };
+  assign \$200  = { \$199 [24], \$199 [24], \$199 [24], \$199 [24], \$199 [24], \$199 [24], \$199 [24], \$199 [24], \$199 , 23'h000000 };
+  assign \$209  = dq_d0_0[31];
+  assign \$210  = dq_d0_0[31];
+  assign \$211  = dq_d0_0[31];
+  assign \$212  = dq_d0_0[31];
+  assign \$245  = { \$244 [24], \$244 [24], \$244 [24], \$244 [24], \$244 [24], \$244 [24], \$244 [24], \$244 [24], \$244 , 23'h000000 };
+  assign \$254  = dq_d0_1[31];
+  assign \$255  = dq_d0_1[31];
+  assign \$256  = dq_d0_1[31];
+  assign \$257  = dq_d0_1[31];
+  assign \$289  = { \$288 [24], \$288 [24], \$288 [24], \$288 [24], \$288 [24], \$288 [24], \$288 [24], \$288 [24], \$288 , 23'h000000 };
+  assign \$329  = { \$328 [24], \$328 [24], \$328 [24], \$328 [24], \$328 [24], \$328 [24], \$328 [24], \$328 [24], \$328 , 23'h000000 };
+  assign \$338  = dq_d1_0[31];
+  assign \$339  = dq_d1_0[31];
+  assign \$340  = dq_d1_0[31];
+  assign \$341  = dq_d1_0[31];
+  assign \$374  = { \$373 [24], \$373 [24], \$373 [24], \$373 [24], \$373 [24], \$373 [24], \$373 [24], \$373 [24], \$373 , 23'h000000 };
+  assign \$383  = dq_d1_1[31];
+  assign \$384  = dq_d1_1[31];
+  assign \$385  = dq_d1_1[31];
+  assign \$386  = dq_d1_1[31];
+  assign \$162  = ct0_rp_sh[0];
+  assign \$202  = st0_0_rp_sh[0];
+  assign \$247  = st0_1_rp_sh[0];
+  assign \$291  = ct1_rp_sh[0];
+  assign \$331  = st1_0_rp_sh[0];
+  assign \$376  = st1_1_rp_sh[0];
 endmodule
 
 module \lut_w2_fp16_fp16tab.act_add0 (b, s, a);
   reg \$auto$verilog_backend.cc:2355:dump_module$30  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire \$100 ;
-  wire \$101 ;
-  wire [31:0] \$102 ;
-  wire \$103 ;
-  wire \$104 ;
-  wire [31:0] \$105 ;
-  wire \$106 ;
-  wire \$107 ;
-  wire \$108 ;
-  wire [31:0] \$109 ;
   wire \$11 ;
-  wire \$110 ;
-  wire \$111 ;
-  wire [31:0] \$112 ;
-  wire \$113 ;
-  wire \$114 ;
-  wire \$115 ;
-  wire \$116 ;
-  wire [31:0] \$117 ;
-  wire \$118 ;
-  wire [31:0] \$119 ;
   wire \$12 ;
-  wire \$120 ;
-  wire \$121 ;
-  wire \$122 ;
-  wire \$123 ;
-  wire [31:0] \$124 ;
-  wire \$125 ;
-  wire \$126 ;
-  wire [31:0] \$127 ;
-  wire \$128 ;
-  wire \$129 ;
-  wire [31:0] \$13 ;
-  wire \$130 ;
-  wire [31:0] \$131 ;
+  wire \$13 ;
   wire \$14 ;
   wire \$15 ;
-  wire [31:0] \$16 ;
+  wire \$16 ;
   wire \$17 ;
-  wire [31:0] \$18 ;
-  wire \$19 ;
-  wire [31:0] \$2 ;
-  wire [31:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire [8:0] \$23 ;
-  wire \$24 ;
-  wire [7:0] \$25 ;
-  wire [26:0] \$26 ;
-  wire [26:0] \$27 ;
-  wire [57:0] \$28 ;
-  wire \$29 ;
+  wire \$18 ;
+  wire [8:0] \$19 ;
+  wire \$2 ;
+  wire \$20 ;
+  wire [7:0] \$21 ;
+  wire [26:0] \$22 ;
+  wire [26:0] \$23 ;
+  wire [57:0] \$24 ;
+  wire \$25 ;
+  wire [27:0] \$26 ;
+  wire [27:0] \$27 ;
+  wire [28:0] \$28 ;
+  wire [8:0] \$29 ;
   wire \$3 ;
-  wire \$30 ;
-  wire [31:0] \$31 ;
-  wire \$32 ;
-  wire [31:0] \$33 ;
-  wire \$34 ;
-  wire [27:0] \$35 ;
-  wire [27:0] \$36 ;
-  wire [28:0] \$37 ;
-  wire [8:0] \$38 ;
-  wire [9:0] \$39 ;
+  wire [9:0] \$30 ;
+  wire [5:0] \$31 ;
+  wire [58:0] \$32 ;
+  wire [11:0] \$33 ;
+  wire [12:0] \$34 ;
+  wire \$35 ;
+  wire \$36 ;
+  wire [22:0] \$37 ;
+  wire [58:0] \$38 ;
+  wire [22:0] \$39 ;
   wire \$4 ;
-  wire [5:0] \$40 ;
-  wire [58:0] \$41 ;
-  wire [11:0] \$42 ;
-  wire [12:0] \$43 ;
+  wire [23:0] \$40 ;
+  wire [54:0] \$41 ;
+  wire [55:0] \$42 ;
+  wire \$43 ;
   wire \$44 ;
   wire \$45 ;
-  wire [22:0] \$46 ;
-  wire [58:0] \$47 ;
-  wire [22:0] \$48 ;
-  wire [23:0] \$49 ;
-  wire [31:0] \$5 ;
-  wire [54:0] \$50 ;
-  wire [55:0] \$51 ;
+  wire \$46 ;
+  wire [56:0] \$47 ;
+  wire \$48 ;
+  wire \$49 ;
+  wire \$5 ;
+  wire \$50 ;
+  wire \$51 ;
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire [56:0] \$56 ;
+  wire \$56 ;
   wire \$57 ;
   wire \$58 ;
   wire \$59 ;
   wire \$6 ;
   wire \$60 ;
-  wire [31:0] \$61 ;
+  wire \$61 ;
   wire \$62 ;
-  wire [31:0] \$63 ;
-  wire \$64 ;
-  wire \$65 ;
-  wire [31:0] \$66 ;
-  wire \$67 ;
-  wire \$68 ;
-  wire \$69 ;
-  wire [31:0] \$7 ;
-  wire [31:0] \$70 ;
-  wire \$71 ;
-  wire [31:0] \$72 ;
-  wire \$73 ;
-  wire \$74 ;
-  wire [31:0] \$75 ;
-  wire \$76 ;
-  wire \$77 ;
-  wire \$78 ;
-  wire [31:0] \$79 ;
+  wire \$7 ;
   wire \$8 ;
-  wire \$80 ;
-  wire [31:0] \$81 ;
-  wire \$82 ;
-  wire \$83 ;
-  wire [31:0] \$84 ;
-  wire \$85 ;
-  wire \$86 ;
-  wire [31:0] \$87 ;
-  wire \$88 ;
-  wire \$89 ;
-  wire [31:0] \$9 ;
-  wire [31:0] \$90 ;
-  wire \$91 ;
-  wire \$92 ;
-  wire \$93 ;
-  wire [31:0] \$94 ;
-  wire \$95 ;
-  wire \$96 ;
-  wire [31:0] \$97 ;
-  wire \$98 ;
-  wire \$99 ;
+  wire \$9 ;
   input [31:0] a;
   wire [31:0] a;
   input [31:0] b;
@@ -3182,419 +3149,301 @@ module \lut_w2_fp16_fp16tab.act_add0 (b, s, a);
   wire [27:0] rp_sh;
   output [31:0] s;
   reg [31:0] s;
+  wire sub;
+  wire swap;
   wire [27:0] total;
+  wire [31:0] x;
   wire [7:0] x_e;
+  wire x_inf;
+  wire x_nan;
   wire [23:0] x_sig;
+  wire x_zero;
   wire [26:0] xa;
+  wire [31:0] y;
   wire [7:0] y_e;
+  wire y_inf;
+  wire y_nan;
   wire [23:0] y_sig;
+  wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$1  = b[30:0] > a[30:0];
-  assign \$2  = \$1  ? b : a;
-  assign \$3  = ! \$2 [30:23];
-  assign \$4  = b[30:0] > a[30:0];
-  assign \$5  = \$4  ? b : a;
-  assign x_e = \$3  ? 8'h01 : \$5 [30:23];
-  assign \$6  = b[30:0] > a[30:0];
-  assign \$7  = \$6  ? b : a;
-  assign \$8  = b[30:0] > a[30:0];
-  assign \$9  = \$8  ? b : a;
-  assign \$10  = ! \$9 [30:23];
-  assign \$11  = ~ \$10 ;
-  assign \$12  = b[30:0] > a[30:0];
-  assign \$13  = \$12  ? a : b;
-  assign \$14  = ! \$13 [30:23];
-  assign \$15  = b[30:0] > a[30:0];
-  assign \$16  = \$15  ? a : b;
-  assign y_e = \$14  ? 8'h01 : \$16 [30:23];
-  assign \$17  = b[30:0] > a[30:0];
-  assign \$18  = \$17  ? a : b;
-  assign \$19  = b[30:0] > a[30:0];
-  assign \$20  = \$19  ? a : b;
-  assign \$21  = ! \$20 [30:23];
-  assign \$22  = ~ \$21 ;
-  assign \$23  = x_e - y_e;
-  assign \$24  = \$23 [7:0] > 5'h1b;
-  assign \$25  = \$24  ? 8'h1b : \$23 [7:0];
-  assign \$26  = ya_full >> \$25 [4:0];
-  assign \$27  = ya_full >> \$25 [4:0];
-  assign \$28  = \$27  << \$25 [4:0];
-  assign \$29  = \$28 [26:0] != ya_full;
-  assign ya = \$26  | { 26'h0000000, \$29  };
-  assign \$30  = b[30:0] > a[30:0];
-  assign \$31  = \$30  ? b : a;
-  assign \$32  = b[30:0] > a[30:0];
-  assign \$33  = \$32  ? a : b;
-  assign \$34  = \$31 [31] ^ \$33 [31];
-  assign \$35  = xa - ya;
-  assign \$36  = xa + ya;
-  assign \$37  = \$34  ? { \$35 [27], \$35  } : { 1'h0, \$36  };
-  assign \$38  = x_e - 7'h7f;
-  assign \$39  = $signed(\$38 ) - $signed(6'h17);
-  assign exp_lsb = $signed(\$39 ) - $signed(3'h3);
-  assign \$40  = 5'h1b - rp_msb;
-  assign \$41  = \$37 [27:0] << \$40 [4:0];
-  assign \$42  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$43  = $signed(\$42 ) + $signed(8'h7f);
-  assign \$44  = $signed(\$43 ) < $signed(2'h1);
-  assign \$45  = $signed(\$43 ) < $signed(6'h25);
-  assign \$46  = $signed(2'h1) - $signed(\$43 );
-  assign rp_sh = \$41 [27:0] >> rp_rs;
-  assign \$47  = rp_sh << rp_rs;
-  assign rp_lost = \$47 [27:0] != \$41 [27:0];
-  assign \$48  = $signed(\$43 ) + $signed({ 1'h0, rp_rs });
-  assign \$49  = $signed(\$48 ) - $signed(2'h1);
-  assign \$51  = $signed(\$50 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$52  = | rp_sh[2:0];
-  assign \$53  = \$52  | rp_lost;
-  assign \$54  = \$53  | rp_sh[4];
-  assign \$55  = rp_sh[3] & \$54 ;
-  assign \$56  = $signed(\$51 ) + $signed({ 1'h0, \$55  });
-  assign \$57  = ! \$37 [27:0];
-  assign \$58  = \$56 [45:0] >= 31'h7f800000;
-  assign \$59  = ! \$37 [27:0];
-  assign \$60  = b[30:0] > a[30:0];
-  assign \$61  = \$60  ? b : a;
-  assign \$62  = b[30:0] > a[30:0];
-  assign \$63  = \$62  ? a : b;
-  assign \$64  = \$61 [31] & \$63 [31];
-  assign \$65  = b[30:0] > a[30:0];
-  assign \$66  = \$65  ? b : a;
-  assign \$67  = \$59  ? \$64  : \$66 [31];
-  assign \$68  = ! \$37 [27:0];
-  assign \$69  = b[30:0] > a[30:0];
-  assign \$70  = \$69  ? b : a;
-  assign \$71  = b[30:0] > a[30:0];
-  assign \$72  = \$71  ? a : b;
-  assign \$73  = \$70 [31] & \$72 [31];
-  assign \$74  = b[30:0] > a[30:0];
-  assign \$75  = \$74  ? b : a;
-  assign \$76  = \$68  ? \$73  : \$75 [31];
-  assign \$77  = ! \$37 [27:0];
-  assign \$78  = b[30:0] > a[30:0];
-  assign \$79  = \$78  ? b : a;
-  assign \$80  = b[30:0] > a[30:0];
-  assign \$81  = \$80  ? a : b;
-  assign \$82  = \$79 [31] & \$81 [31];
-  assign \$83  = b[30:0] > a[30:0];
-  assign \$84  = \$83  ? b : a;
-  assign \$85  = \$77  ? \$82  : \$84 [31];
-  assign \$86  = b[30:0] > a[30:0];
-  assign \$87  = \$86  ? b : a;
-  assign \$88  = \$87 [30:23] == 8'hff;
-  assign \$89  = b[30:0] > a[30:0];
-  assign \$90  = \$89  ? b : a;
-  assign \$91  = | \$90 [22:0];
-  assign \$92  = \$88  & \$91 ;
-  assign \$93  = b[30:0] > a[30:0];
-  assign \$94  = \$93  ? a : b;
-  assign \$95  = \$94 [30:23] == 8'hff;
-  assign \$96  = b[30:0] > a[30:0];
-  assign \$97  = \$96  ? a : b;
-  assign \$98  = | \$97 [22:0];
-  assign \$99  = \$95  & \$98 ;
-  assign \$100  = \$92  | \$99 ;
-  assign \$101  = b[30:0] > a[30:0];
-  assign \$102  = \$101  ? b : a;
-  assign \$103  = \$102 [30:23] == 8'hff;
-  assign \$104  = b[30:0] > a[30:0];
-  assign \$105  = \$104  ? b : a;
-  assign \$106  = ! \$105 [22:0];
-  assign \$107  = \$103  & \$106 ;
-  assign \$108  = b[30:0] > a[30:0];
-  assign \$109  = \$108  ? a : b;
-  assign \$110  = \$109 [30:23] == 8'hff;
-  assign \$111  = b[30:0] > a[30:0];
-  assign \$112  = \$111  ? a : b;
-  assign \$113  = ! \$112 [22:0];
-  assign \$114  = \$110  & \$113 ;
-  assign \$115  = \$107  & \$114 ;
-  assign \$116  = b[30:0] > a[30:0];
-  assign \$117  = \$116  ? b : a;
-  assign \$118  = b[30:0] > a[30:0];
-  assign \$119  = \$118  ? a : b;
-  assign \$120  = \$117 [31] ^ \$119 [31];
-  assign \$121  = \$115  & \$120 ;
-  assign \$122  = \$100  | \$121 ;
-  assign \$123  = b[30:0] > a[30:0];
-  assign \$124  = \$123  ? b : a;
-  assign \$125  = \$124 [30:23] == 8'hff;
-  assign \$126  = b[30:0] > a[30:0];
-  assign \$127  = \$126  ? b : a;
-  assign \$128  = ! \$127 [22:0];
-  assign \$129  = \$125  & \$128 ;
-  assign \$130  = b[30:0] > a[30:0];
-  assign \$131  = \$130  ? b : a;
+  assign \$25  = \$24 [26:0] != ya_full;
+  assign ya = \$22  | { 26'h0000000, \$25  };
+  assign sub = x[31] ^ y[31];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 7'h7f;
+  assign \$30  = $signed(\$29 ) - $signed(6'h17);
+  assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
+  assign \$31  = 5'h1b - rp_msb;
+  assign \$32  = \$28 [27:0] << \$31 [4:0];
+  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$34  = $signed(\$33 ) + $signed(8'h7f);
+  assign \$35  = $signed(\$34 ) < $signed(2'h1);
+  assign \$36  = $signed(\$34 ) < $signed(6'h25);
+  assign \$37  = $signed(2'h1) - $signed(\$34 );
+  assign rp_sh = \$32 [27:0] >> rp_rs;
+  assign \$38  = rp_sh << rp_rs;
+  assign rp_lost = \$38 [27:0] != \$32 [27:0];
+  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
+  assign \$40  = $signed(\$39 ) - $signed(2'h1);
+  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[27:4] });
+  assign \$43  = | rp_sh[2:0];
+  assign \$44  = \$43  | rp_lost;
+  assign \$45  = \$44  | rp_sh[4];
+  assign \$46  = rp_sh[3] & \$45 ;
+  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
+  assign \$48  = ! \$28 [27:0];
+  assign \$49  = \$47 [45:0] >= 31'h7f800000;
+  assign \$50  = ! \$28 [27:0];
+  assign \$51  = x[31] & y[31];
+  assign \$52  = \$50  ? \$51  : x[31];
+  assign \$53  = ! \$28 [27:0];
+  assign \$54  = x[31] & y[31];
+  assign \$55  = \$53  ? \$54  : x[31];
+  assign \$56  = ! \$28 [27:0];
+  assign \$57  = x[31] & y[31];
+  assign \$58  = \$56  ? \$57  : x[31];
+  assign \$59  = x_nan | y_nan;
+  assign \$60  = x_inf & y_inf;
+  assign \$61  = \$60  & sub;
+  assign \$62  = \$59  | \$61 ;
+  assign swap = b[30:0] > a[30:0];
+  assign x = swap ? b : a;
+  assign y = swap ? a : b;
+  assign \$1  = ! x[30:23];
+  assign x_e = \$1  ? 8'h01 : x[30:23];
+  assign \$2  = ! x[30:23];
+  assign \$3  = ~ \$2 ;
+  assign \$4  = x[30:23] == 8'hff;
+  assign \$5  = ! x[22:0];
+  assign x_inf = \$4  & \$5 ;
+  assign \$6  = x[30:23] == 8'hff;
+  assign \$7  = | x[22:0];
+  assign x_nan = \$6  & \$7 ;
+  assign \$8  = ! x[30:23];
+  assign \$9  = ! x[22:0];
+  assign x_zero = \$8  & \$9 ;
+  assign \$10  = ! y[30:23];
+  assign y_e = \$10  ? 8'h01 : y[30:23];
+  assign \$11  = ! y[30:23];
+  assign \$12  = ~ \$11 ;
+  assign \$13  = y[30:23] == 8'hff;
+  assign \$14  = ! y[22:0];
+  assign y_inf = \$13  & \$14 ;
+  assign \$15  = y[30:23] == 8'hff;
+  assign \$16  = | y[22:0];
+  assign y_nan = \$15  & \$16 ;
+  assign \$17  = ! y[30:23];
+  assign \$18  = ! y[22:0];
+  assign y_zero = \$17  & \$18 ;
+  assign \$19  = x_e - y_e;
+  assign \$20  = \$19 [7:0] > 5'h1b;
+  assign \$21  = \$20  ? 8'h1b : \$19 [7:0];
+  assign \$22  = ya_full >> \$21 [4:0];
+  assign \$23  = ya_full >> \$21 [4:0];
+  assign \$24  = \$23  << \$21 [4:0];
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
     rp_msb = 5'h00;
-    if (\$37 [0]) begin
+    if (\$28 [0]) begin
       rp_msb = 5'h00;
     end
-    if (\$37 [1]) begin
+    if (\$28 [1]) begin
       rp_msb = 5'h01;
     end
-    if (\$37 [2]) begin
+    if (\$28 [2]) begin
       rp_msb = 5'h02;
     end
-    if (\$37 [3]) begin
+    if (\$28 [3]) begin
       rp_msb = 5'h03;
     end
-    if (\$37 [4]) begin
+    if (\$28 [4]) begin
       rp_msb = 5'h04;
     end
-    if (\$37 [5]) begin
+    if (\$28 [5]) begin
       rp_msb = 5'h05;
     end
-    if (\$37 [6]) begin
+    if (\$28 [6]) begin
       rp_msb = 5'h06;
     end
-    if (\$37 [7]) begin
+    if (\$28 [7]) begin
       rp_msb = 5'h07;
     end
-    if (\$37 [8]) begin
+    if (\$28 [8]) begin
       rp_msb = 5'h08;
     end
-    if (\$37 [9]) begin
+    if (\$28 [9]) begin
       rp_msb = 5'h09;
     end
-    if (\$37 [10]) begin
+    if (\$28 [10]) begin
       rp_msb = 5'h0a;
     end
-    if (\$37 [11]) begin
+    if (\$28 [11]) begin
       rp_msb = 5'h0b;
     end
-    if (\$37 [12]) begin
+    if (\$28 [12]) begin
       rp_msb = 5'h0c;
     end
-    if (\$37 [13]) begin
+    if (\$28 [13]) begin
       rp_msb = 5'h0d;
     end
-    if (\$37 [14]) begin
+    if (\$28 [14]) begin
       rp_msb = 5'h0e;
     end
-    if (\$37 [15]) begin
+    if (\$28 [15]) begin
       rp_msb = 5'h0f;
     end
-    if (\$37 [16]) begin
+    if (\$28 [16]) begin
       rp_msb = 5'h10;
     end
-    if (\$37 [17]) begin
+    if (\$28 [17]) begin
       rp_msb = 5'h11;
     end
-    if (\$37 [18]) begin
+    if (\$28 [18]) begin
       rp_msb = 5'h12;
     end
-    if (\$37 [19]) begin
+    if (\$28 [19]) begin
       rp_msb = 5'h13;
     end
-    if (\$37 [20]) begin
+    if (\$28 [20]) begin
       rp_msb = 5'h14;
     end
-    if (\$37 [21]) begin
+    if (\$28 [21]) begin
       rp_msb = 5'h15;
     end
-    if (\$37 [22]) begin
+    if (\$28 [22]) begin
       rp_msb = 5'h16;
     end
-    if (\$37 [23]) begin
+    if (\$28 [23]) begin
       rp_msb = 5'h17;
     end
-    if (\$37 [24]) begin
+    if (\$28 [24]) begin
       rp_msb = 5'h18;
     end
-    if (\$37 [25]) begin
+    if (\$28 [25]) begin
       rp_msb = 5'h19;
     end
-    if (\$37 [26]) begin
+    if (\$28 [26]) begin
       rp_msb = 5'h1a;
     end
-    if (\$37 [27]) begin
+    if (\$28 [27]) begin
       rp_msb = 5'h1b;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
     rp_rs = 5'h00;
-    if (\$44 ) begin
+    if (\$35 ) begin
       (* full_case = 32'd1 *)
-      if (\$45 ) begin
+      if (\$36 ) begin
         rp_rs = 5'h1c;
       end else begin
-        rp_rs = \$46 [4:0];
+        rp_rs = \$37 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
     (* full_case = 32'd1 *)
-    if (\$57 ) begin
-      rp_out = { \$67 , 31'h00000000 };
-    end else if (\$58 ) begin
-      rp_out = { \$76 , 31'h7f800000 };
+    if (\$48 ) begin
+      rp_out = { \$52 , 31'h00000000 };
+    end else if (\$49 ) begin
+      rp_out = { \$55 , 31'h7f800000 };
     end else begin
-      rp_out = { \$85 , \$56 [30:0] };
+      rp_out = { \$58 , \$47 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
     (* full_case = 32'd1 *)
-    if (\$122 ) begin
+    if (\$62 ) begin
       s = 32'd2143289344;
-    end else if (\$129 ) begin
-      s = \$131 ;
+    end else if (x_inf) begin
+      s = x;
     end else begin
       s = rp_out;
     end
   end
-  assign x_sig = { \$11 , \$7 [22:0] };
-  assign y_sig = { \$22 , \$18 [22:0] };
-  assign d = \$23 [7:0];
-  assign dcl = \$25 [4:0];
-  assign total = \$37 [27:0];
-  assign rp_ls = \$40 [4:0];
-  assign rp_norm = \$41 [27:0];
-  assign rp_eb = { \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43  };
-  assign rp_packed = \$56 [45:0];
-  assign xa = { \$11 , \$7 [22:0], 3'h0 };
-  assign ya_full = { \$22 , \$18 [22:0], 3'h0 };
-  assign \$50  = { \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 , 23'h000000 };
+  assign x_sig = { \$3 , x[22:0] };
+  assign y_sig = { \$12 , y[22:0] };
+  assign d = \$19 [7:0];
+  assign dcl = \$21 [4:0];
+  assign total = \$28 [27:0];
+  assign rp_ls = \$31 [4:0];
+  assign rp_norm = \$32 [27:0];
+  assign rp_eb = { \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34  };
+  assign rp_packed = \$47 [45:0];
+  assign xa = { \$3 , x[22:0], 3'h0 };
+  assign ya_full = { \$12 , y[22:0], 3'h0 };
+  assign \$41  = { \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 , 23'h000000 };
 endmodule
 
 module \lut_w2_fp16_fp16tab.act_add1 (b, s, a);
   reg \$auto$verilog_backend.cc:2355:dump_module$31  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire \$100 ;
-  wire \$101 ;
-  wire [31:0] \$102 ;
-  wire \$103 ;
-  wire \$104 ;
-  wire [31:0] \$105 ;
-  wire \$106 ;
-  wire \$107 ;
-  wire \$108 ;
-  wire [31:0] \$109 ;
   wire \$11 ;
-  wire \$110 ;
-  wire \$111 ;
-  wire [31:0] \$112 ;
-  wire \$113 ;
-  wire \$114 ;
-  wire \$115 ;
-  wire \$116 ;
-  wire [31:0] \$117 ;
-  wire \$118 ;
-  wire [31:0] \$119 ;
   wire \$12 ;
-  wire \$120 ;
-  wire \$121 ;
-  wire \$122 ;
-  wire \$123 ;
-  wire [31:0] \$124 ;
-  wire \$125 ;
-  wire \$126 ;
-  wire [31:0] \$127 ;
-  wire \$128 ;
-  wire \$129 ;
-  wire [31:0] \$13 ;
-  wire \$130 ;
-  wire [31:0] \$131 ;
+  wire \$13 ;
   wire \$14 ;
   wire \$15 ;
-  wire [31:0] \$16 ;
+  wire \$16 ;
   wire \$17 ;
-  wire [31:0] \$18 ;
-  wire \$19 ;
-  wire [31:0] \$2 ;
-  wire [31:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire [8:0] \$23 ;
-  wire \$24 ;
-  wire [7:0] \$25 ;
-  wire [26:0] \$26 ;
-  wire [26:0] \$27 ;
-  wire [57:0] \$28 ;
-  wire \$29 ;
+  wire \$18 ;
+  wire [8:0] \$19 ;
+  wire \$2 ;
+  wire \$20 ;
+  wire [7:0] \$21 ;
+  wire [26:0] \$22 ;
+  wire [26:0] \$23 ;
+  wire [57:0] \$24 ;
+  wire \$25 ;
+  wire [27:0] \$26 ;
+  wire [27:0] \$27 ;
+  wire [28:0] \$28 ;
+  wire [8:0] \$29 ;
   wire \$3 ;
-  wire \$30 ;
-  wire [31:0] \$31 ;
-  wire \$32 ;
-  wire [31:0] \$33 ;
-  wire \$34 ;
-  wire [27:0] \$35 ;
-  wire [27:0] \$36 ;
-  wire [28:0] \$37 ;
-  wire [8:0] \$38 ;
-  wire [9:0] \$39 ;
+  wire [9:0] \$30 ;
+  wire [5:0] \$31 ;
+  wire [58:0] \$32 ;
+  wire [11:0] \$33 ;
+  wire [12:0] \$34 ;
+  wire \$35 ;
+  wire \$36 ;
+  wire [22:0] \$37 ;
+  wire [58:0] \$38 ;
+  wire [22:0] \$39 ;
   wire \$4 ;
-  wire [5:0] \$40 ;
-  wire [58:0] \$41 ;
-  wire [11:0] \$42 ;
-  wire [12:0] \$43 ;
+  wire [23:0] \$40 ;
+  wire [54:0] \$41 ;
+  wire [55:0] \$42 ;
+  wire \$43 ;
   wire \$44 ;
   wire \$45 ;
-  wire [22:0] \$46 ;
-  wire [58:0] \$47 ;
-  wire [22:0] \$48 ;
-  wire [23:0] \$49 ;
-  wire [31:0] \$5 ;
-  wire [54:0] \$50 ;
-  wire [55:0] \$51 ;
+  wire \$46 ;
+  wire [56:0] \$47 ;
+  wire \$48 ;
+  wire \$49 ;
+  wire \$5 ;
+  wire \$50 ;
+  wire \$51 ;
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire [56:0] \$56 ;
+  wire \$56 ;
   wire \$57 ;
   wire \$58 ;
   wire \$59 ;
   wire \$6 ;
   wire \$60 ;
-  wire [31:0] \$61 ;
+  wire \$61 ;
   wire \$62 ;
-  wire [31:0] \$63 ;
-  wire \$64 ;
-  wire \$65 ;
-  wire [31:0] \$66 ;
-  wire \$67 ;
-  wire \$68 ;
-  wire \$69 ;
-  wire [31:0] \$7 ;
-  wire [31:0] \$70 ;
-  wire \$71 ;
-  wire [31:0] \$72 ;
-  wire \$73 ;
-  wire \$74 ;
-  wire [31:0] \$75 ;
-  wire \$76 ;
-  wire \$77 ;
-  wire \$78 ;
-  wire [31:0] \$79 ;
+  wire \$7 ;
   wire \$8 ;
-  wire \$80 ;
-  wire [31:0] \$81 ;
-  wire \$82 ;
-  wire \$83 ;
-  wire [31:0] \$84 ;
-  wire \$85 ;
-  wire \$86 ;
-  wire [31:0] \$87 ;
-  wire \$88 ;
-  wire \$89 ;
-  wire [31:0] \$9 ;
-  wire [31:0] \$90 ;
-  wire \$91 ;
-  wire \$92 ;
-  wire \$93 ;
-  wire [31:0] \$94 ;
-  wire \$95 ;
-  wire \$96 ;
-  wire [31:0] \$97 ;
-  wire \$98 ;
-  wire \$99 ;
+  wire \$9 ;
   input [31:0] a;
   wire [31:0] a;
   input [31:0] b;
@@ -3613,419 +3462,301 @@ module \lut_w2_fp16_fp16tab.act_add1 (b, s, a);
   wire [27:0] rp_sh;
   output [31:0] s;
   reg [31:0] s;
+  wire sub;
+  wire swap;
   wire [27:0] total;
+  wire [31:0] x;
   wire [7:0] x_e;
+  wire x_inf;
+  wire x_nan;
   wire [23:0] x_sig;
+  wire x_zero;
   wire [26:0] xa;
+  wire [31:0] y;
   wire [7:0] y_e;
+  wire y_inf;
+  wire y_nan;
   wire [23:0] y_sig;
+  wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$1  = b[30:0] > a[30:0];
-  assign \$2  = \$1  ? b : a;
-  assign \$3  = ! \$2 [30:23];
-  assign \$4  = b[30:0] > a[30:0];
-  assign \$5  = \$4  ? b : a;
-  assign x_e = \$3  ? 8'h01 : \$5 [30:23];
-  assign \$6  = b[30:0] > a[30:0];
-  assign \$7  = \$6  ? b : a;
-  assign \$8  = b[30:0] > a[30:0];
-  assign \$9  = \$8  ? b : a;
-  assign \$10  = ! \$9 [30:23];
-  assign \$11  = ~ \$10 ;
-  assign \$12  = b[30:0] > a[30:0];
-  assign \$13  = \$12  ? a : b;
-  assign \$14  = ! \$13 [30:23];
-  assign \$15  = b[30:0] > a[30:0];
-  assign \$16  = \$15  ? a : b;
-  assign y_e = \$14  ? 8'h01 : \$16 [30:23];
-  assign \$17  = b[30:0] > a[30:0];
-  assign \$18  = \$17  ? a : b;
-  assign \$19  = b[30:0] > a[30:0];
-  assign \$20  = \$19  ? a : b;
-  assign \$21  = ! \$20 [30:23];
-  assign \$22  = ~ \$21 ;
-  assign \$23  = x_e - y_e;
-  assign \$24  = \$23 [7:0] > 5'h1b;
-  assign \$25  = \$24  ? 8'h1b : \$23 [7:0];
-  assign \$26  = ya_full >> \$25 [4:0];
-  assign \$27  = ya_full >> \$25 [4:0];
-  assign \$28  = \$27  << \$25 [4:0];
-  assign \$29  = \$28 [26:0] != ya_full;
-  assign ya = \$26  | { 26'h0000000, \$29  };
-  assign \$30  = b[30:0] > a[30:0];
-  assign \$31  = \$30  ? b : a;
-  assign \$32  = b[30:0] > a[30:0];
-  assign \$33  = \$32  ? a : b;
-  assign \$34  = \$31 [31] ^ \$33 [31];
-  assign \$35  = xa - ya;
-  assign \$36  = xa + ya;
-  assign \$37  = \$34  ? { \$35 [27], \$35  } : { 1'h0, \$36  };
-  assign \$38  = x_e - 7'h7f;
-  assign \$39  = $signed(\$38 ) - $signed(6'h17);
-  assign exp_lsb = $signed(\$39 ) - $signed(3'h3);
-  assign \$40  = 5'h1b - rp_msb;
-  assign \$41  = \$37 [27:0] << \$40 [4:0];
-  assign \$42  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$43  = $signed(\$42 ) + $signed(8'h7f);
-  assign \$44  = $signed(\$43 ) < $signed(2'h1);
-  assign \$45  = $signed(\$43 ) < $signed(6'h25);
-  assign \$46  = $signed(2'h1) - $signed(\$43 );
-  assign rp_sh = \$41 [27:0] >> rp_rs;
-  assign \$47  = rp_sh << rp_rs;
-  assign rp_lost = \$47 [27:0] != \$41 [27:0];
-  assign \$48  = $signed(\$43 ) + $signed({ 1'h0, rp_rs });
-  assign \$49  = $signed(\$48 ) - $signed(2'h1);
-  assign \$51  = $signed(\$50 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$52  = | rp_sh[2:0];
-  assign \$53  = \$52  | rp_lost;
-  assign \$54  = \$53  | rp_sh[4];
-  assign \$55  = rp_sh[3] & \$54 ;
-  assign \$56  = $signed(\$51 ) + $signed({ 1'h0, \$55  });
-  assign \$57  = ! \$37 [27:0];
-  assign \$58  = \$56 [45:0] >= 31'h7f800000;
-  assign \$59  = ! \$37 [27:0];
-  assign \$60  = b[30:0] > a[30:0];
-  assign \$61  = \$60  ? b : a;
-  assign \$62  = b[30:0] > a[30:0];
-  assign \$63  = \$62  ? a : b;
-  assign \$64  = \$61 [31] & \$63 [31];
-  assign \$65  = b[30:0] > a[30:0];
-  assign \$66  = \$65  ? b : a;
-  assign \$67  = \$59  ? \$64  : \$66 [31];
-  assign \$68  = ! \$37 [27:0];
-  assign \$69  = b[30:0] > a[30:0];
-  assign \$70  = \$69  ? b : a;
-  assign \$71  = b[30:0] > a[30:0];
-  assign \$72  = \$71  ? a : b;
-  assign \$73  = \$70 [31] & \$72 [31];
-  assign \$74  = b[30:0] > a[30:0];
-  assign \$75  = \$74  ? b : a;
-  assign \$76  = \$68  ? \$73  : \$75 [31];
-  assign \$77  = ! \$37 [27:0];
-  assign \$78  = b[30:0] > a[30:0];
-  assign \$79  = \$78  ? b : a;
-  assign \$80  = b[30:0] > a[30:0];
-  assign \$81  = \$80  ? a : b;
-  assign \$82  = \$79 [31] & \$81 [31];
-  assign \$83  = b[30:0] > a[30:0];
-  assign \$84  = \$83  ? b : a;
-  assign \$85  = \$77  ? \$82  : \$84 [31];
-  assign \$86  = b[30:0] > a[30:0];
-  assign \$87  = \$86  ? b : a;
-  assign \$88  = \$87 [30:23] == 8'hff;
-  assign \$89  = b[30:0] > a[30:0];
-  assign \$90  = \$89  ? b : a;
-  assign \$91  = | \$90 [22:0];
-  assign \$92  = \$88  & \$91 ;
-  assign \$93  = b[30:0] > a[30:0];
-  assign \$94  = \$93  ? a : b;
-  assign \$95  = \$94 [30:23] == 8'hff;
-  assign \$96  = b[30:0] > a[30:0];
-  assign \$97  = \$96  ? a : b;
-  assign \$98  = | \$97 [22:0];
-  assign \$99  = \$95  & \$98 ;
-  assign \$100  = \$92  | \$99 ;
-  assign \$101  = b[30:0] > a[30:0];
-  assign \$102  = \$101  ? b : a;
-  assign \$103  = \$102 [30:23] == 8'hff;
-  assign \$104  = b[30:0] > a[30:0];
-  assign \$105  = \$104  ? b : a;
-  assign \$106  = ! \$105 [22:0];
-  assign \$107  = \$103  & \$106 ;
-  assign \$108  = b[30:0] > a[30:0];
-  assign \$109  = \$108  ? a : b;
-  assign \$110  = \$109 [30:23] == 8'hff;
-  assign \$111  = b[30:0] > a[30:0];
-  assign \$112  = \$111  ? a : b;
-  assign \$113  = ! \$112 [22:0];
-  assign \$114  = \$110  & \$113 ;
-  assign \$115  = \$107  & \$114 ;
-  assign \$116  = b[30:0] > a[30:0];
-  assign \$117  = \$116  ? b : a;
-  assign \$118  = b[30:0] > a[30:0];
-  assign \$119  = \$118  ? a : b;
-  assign \$120  = \$117 [31] ^ \$119 [31];
-  assign \$121  = \$115  & \$120 ;
-  assign \$122  = \$100  | \$121 ;
-  assign \$123  = b[30:0] > a[30:0];
-  assign \$124  = \$123  ? b : a;
-  assign \$125  = \$124 [30:23] == 8'hff;
-  assign \$126  = b[30:0] > a[30:0];
-  assign \$127  = \$126  ? b : a;
-  assign \$128  = ! \$127 [22:0];
-  assign \$129  = \$125  & \$128 ;
-  assign \$130  = b[30:0] > a[30:0];
-  assign \$131  = \$130  ? b : a;
+  assign \$25  = \$24 [26:0] != ya_full;
+  assign ya = \$22  | { 26'h0000000, \$25  };
+  assign sub = x[31] ^ y[31];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 7'h7f;
+  assign \$30  = $signed(\$29 ) - $signed(6'h17);
+  assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
+  assign \$31  = 5'h1b - rp_msb;
+  assign \$32  = \$28 [27:0] << \$31 [4:0];
+  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$34  = $signed(\$33 ) + $signed(8'h7f);
+  assign \$35  = $signed(\$34 ) < $signed(2'h1);
+  assign \$36  = $signed(\$34 ) < $signed(6'h25);
+  assign \$37  = $signed(2'h1) - $signed(\$34 );
+  assign rp_sh = \$32 [27:0] >> rp_rs;
+  assign \$38  = rp_sh << rp_rs;
+  assign rp_lost = \$38 [27:0] != \$32 [27:0];
+  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
+  assign \$40  = $signed(\$39 ) - $signed(2'h1);
+  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[27:4] });
+  assign \$43  = | rp_sh[2:0];
+  assign \$44  = \$43  | rp_lost;
+  assign \$45  = \$44  | rp_sh[4];
+  assign \$46  = rp_sh[3] & \$45 ;
+  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
+  assign \$48  = ! \$28 [27:0];
+  assign \$49  = \$47 [45:0] >= 31'h7f800000;
+  assign \$50  = ! \$28 [27:0];
+  assign \$51  = x[31] & y[31];
+  assign \$52  = \$50  ? \$51  : x[31];
+  assign \$53  = ! \$28 [27:0];
+  assign \$54  = x[31] & y[31];
+  assign \$55  = \$53  ? \$54  : x[31];
+  assign \$56  = ! \$28 [27:0];
+  assign \$57  = x[31] & y[31];
+  assign \$58  = \$56  ? \$57  : x[31];
+  assign \$59  = x_nan | y_nan;
+  assign \$60  = x_inf & y_inf;
+  assign \$61  = \$60  & sub;
+  assign \$62  = \$59  | \$61 ;
+  assign swap = b[30:0] > a[30:0];
+  assign x = swap ? b : a;
+  assign y = swap ? a : b;
+  assign \$1  = ! x[30:23];
+  assign x_e = \$1  ? 8'h01 : x[30:23];
+  assign \$2  = ! x[30:23];
+  assign \$3  = ~ \$2 ;
+  assign \$4  = x[30:23] == 8'hff;
+  assign \$5  = ! x[22:0];
+  assign x_inf = \$4  & \$5 ;
+  assign \$6  = x[30:23] == 8'hff;
+  assign \$7  = | x[22:0];
+  assign x_nan = \$6  & \$7 ;
+  assign \$8  = ! x[30:23];
+  assign \$9  = ! x[22:0];
+  assign x_zero = \$8  & \$9 ;
+  assign \$10  = ! y[30:23];
+  assign y_e = \$10  ? 8'h01 : y[30:23];
+  assign \$11  = ! y[30:23];
+  assign \$12  = ~ \$11 ;
+  assign \$13  = y[30:23] == 8'hff;
+  assign \$14  = ! y[22:0];
+  assign y_inf = \$13  & \$14 ;
+  assign \$15  = y[30:23] == 8'hff;
+  assign \$16  = | y[22:0];
+  assign y_nan = \$15  & \$16 ;
+  assign \$17  = ! y[30:23];
+  assign \$18  = ! y[22:0];
+  assign y_zero = \$17  & \$18 ;
+  assign \$19  = x_e - y_e;
+  assign \$20  = \$19 [7:0] > 5'h1b;
+  assign \$21  = \$20  ? 8'h1b : \$19 [7:0];
+  assign \$22  = ya_full >> \$21 [4:0];
+  assign \$23  = ya_full >> \$21 [4:0];
+  assign \$24  = \$23  << \$21 [4:0];
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
     rp_msb = 5'h00;
-    if (\$37 [0]) begin
+    if (\$28 [0]) begin
       rp_msb = 5'h00;
     end
-    if (\$37 [1]) begin
+    if (\$28 [1]) begin
       rp_msb = 5'h01;
     end
-    if (\$37 [2]) begin
+    if (\$28 [2]) begin
       rp_msb = 5'h02;
     end
-    if (\$37 [3]) begin
+    if (\$28 [3]) begin
       rp_msb = 5'h03;
     end
-    if (\$37 [4]) begin
+    if (\$28 [4]) begin
       rp_msb = 5'h04;
     end
-    if (\$37 [5]) begin
+    if (\$28 [5]) begin
       rp_msb = 5'h05;
     end
-    if (\$37 [6]) begin
+    if (\$28 [6]) begin
       rp_msb = 5'h06;
     end
-    if (\$37 [7]) begin
+    if (\$28 [7]) begin
       rp_msb = 5'h07;
     end
-    if (\$37 [8]) begin
+    if (\$28 [8]) begin
       rp_msb = 5'h08;
     end
-    if (\$37 [9]) begin
+    if (\$28 [9]) begin
       rp_msb = 5'h09;
     end
-    if (\$37 [10]) begin
+    if (\$28 [10]) begin
       rp_msb = 5'h0a;
     end
-    if (\$37 [11]) begin
+    if (\$28 [11]) begin
       rp_msb = 5'h0b;
     end
-    if (\$37 [12]) begin
+    if (\$28 [12]) begin
       rp_msb = 5'h0c;
     end
-    if (\$37 [13]) begin
+    if (\$28 [13]) begin
       rp_msb = 5'h0d;
     end
-    if (\$37 [14]) begin
+    if (\$28 [14]) begin
       rp_msb = 5'h0e;
     end
-    if (\$37 [15]) begin
+    if (\$28 [15]) begin
       rp_msb = 5'h0f;
     end
-    if (\$37 [16]) begin
+    if (\$28 [16]) begin
       rp_msb = 5'h10;
     end
-    if (\$37 [17]) begin
+    if (\$28 [17]) begin
       rp_msb = 5'h11;
     end
-    if (\$37 [18]) begin
+    if (\$28 [18]) begin
       rp_msb = 5'h12;
     end
-    if (\$37 [19]) begin
+    if (\$28 [19]) begin
       rp_msb = 5'h13;
     end
-    if (\$37 [20]) begin
+    if (\$28 [20]) begin
       rp_msb = 5'h14;
     end
-    if (\$37 [21]) begin
+    if (\$28 [21]) begin
       rp_msb = 5'h15;
     end
-    if (\$37 [22]) begin
+    if (\$28 [22]) begin
       rp_msb = 5'h16;
     end
-    if (\$37 [23]) begin
+    if (\$28 [23]) begin
       rp_msb = 5'h17;
     end
-    if (\$37 [24]) begin
+    if (\$28 [24]) begin
       rp_msb = 5'h18;
     end
-    if (\$37 [25]) begin
+    if (\$28 [25]) begin
       rp_msb = 5'h19;
     end
-    if (\$37 [26]) begin
+    if (\$28 [26]) begin
       rp_msb = 5'h1a;
     end
-    if (\$37 [27]) begin
+    if (\$28 [27]) begin
       rp_msb = 5'h1b;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
     rp_rs = 5'h00;
-    if (\$44 ) begin
+    if (\$35 ) begin
       (* full_case = 32'd1 *)
-      if (\$45 ) begin
+      if (\$36 ) begin
         rp_rs = 5'h1c;
       end else begin
-        rp_rs = \$46 [4:0];
+        rp_rs = \$37 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
     (* full_case = 32'd1 *)
-    if (\$57 ) begin
-      rp_out = { \$67 , 31'h00000000 };
-    end else if (\$58 ) begin
-      rp_out = { \$76 , 31'h7f800000 };
+    if (\$48 ) begin
+      rp_out = { \$52 , 31'h00000000 };
+    end else if (\$49 ) begin
+      rp_out = { \$55 , 31'h7f800000 };
     end else begin
-      rp_out = { \$85 , \$56 [30:0] };
+      rp_out = { \$58 , \$47 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
     (* full_case = 32'd1 *)
-    if (\$122 ) begin
+    if (\$62 ) begin
       s = 32'd2143289344;
-    end else if (\$129 ) begin
-      s = \$131 ;
+    end else if (x_inf) begin
+      s = x;
     end else begin
       s = rp_out;
     end
   end
-  assign x_sig = { \$11 , \$7 [22:0] };
-  assign y_sig = { \$22 , \$18 [22:0] };
-  assign d = \$23 [7:0];
-  assign dcl = \$25 [4:0];
-  assign total = \$37 [27:0];
-  assign rp_ls = \$40 [4:0];
-  assign rp_norm = \$41 [27:0];
-  assign rp_eb = { \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43  };
-  assign rp_packed = \$56 [45:0];
-  assign xa = { \$11 , \$7 [22:0], 3'h0 };
-  assign ya_full = { \$22 , \$18 [22:0], 3'h0 };
-  assign \$50  = { \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 , 23'h000000 };
+  assign x_sig = { \$3 , x[22:0] };
+  assign y_sig = { \$12 , y[22:0] };
+  assign d = \$19 [7:0];
+  assign dcl = \$21 [4:0];
+  assign total = \$28 [27:0];
+  assign rp_ls = \$31 [4:0];
+  assign rp_norm = \$32 [27:0];
+  assign rp_eb = { \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34  };
+  assign rp_packed = \$47 [45:0];
+  assign xa = { \$3 , x[22:0], 3'h0 };
+  assign ya_full = { \$12 , y[22:0], 3'h0 };
+  assign \$41  = { \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 , 23'h000000 };
 endmodule
 
 module \lut_w2_fp16_fp16tab.dq_add0_0 (b, s, a);
   reg \$auto$verilog_backend.cc:2355:dump_module$32  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire \$100 ;
-  wire \$101 ;
-  wire [31:0] \$102 ;
-  wire \$103 ;
-  wire \$104 ;
-  wire [31:0] \$105 ;
-  wire \$106 ;
-  wire \$107 ;
-  wire \$108 ;
-  wire [31:0] \$109 ;
   wire \$11 ;
-  wire \$110 ;
-  wire \$111 ;
-  wire [31:0] \$112 ;
-  wire \$113 ;
-  wire \$114 ;
-  wire \$115 ;
-  wire \$116 ;
-  wire [31:0] \$117 ;
-  wire \$118 ;
-  wire [31:0] \$119 ;
   wire \$12 ;
-  wire \$120 ;
-  wire \$121 ;
-  wire \$122 ;
-  wire \$123 ;
-  wire [31:0] \$124 ;
-  wire \$125 ;
-  wire \$126 ;
-  wire [31:0] \$127 ;
-  wire \$128 ;
-  wire \$129 ;
-  wire [31:0] \$13 ;
-  wire \$130 ;
-  wire [31:0] \$131 ;
+  wire \$13 ;
   wire \$14 ;
   wire \$15 ;
-  wire [31:0] \$16 ;
+  wire \$16 ;
   wire \$17 ;
-  wire [31:0] \$18 ;
-  wire \$19 ;
-  wire [31:0] \$2 ;
-  wire [31:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire [8:0] \$23 ;
-  wire \$24 ;
-  wire [7:0] \$25 ;
-  wire [26:0] \$26 ;
-  wire [26:0] \$27 ;
-  wire [57:0] \$28 ;
-  wire \$29 ;
+  wire \$18 ;
+  wire [8:0] \$19 ;
+  wire \$2 ;
+  wire \$20 ;
+  wire [7:0] \$21 ;
+  wire [26:0] \$22 ;
+  wire [26:0] \$23 ;
+  wire [57:0] \$24 ;
+  wire \$25 ;
+  wire [27:0] \$26 ;
+  wire [27:0] \$27 ;
+  wire [28:0] \$28 ;
+  wire [8:0] \$29 ;
   wire \$3 ;
-  wire \$30 ;
-  wire [31:0] \$31 ;
-  wire \$32 ;
-  wire [31:0] \$33 ;
-  wire \$34 ;
-  wire [27:0] \$35 ;
-  wire [27:0] \$36 ;
-  wire [28:0] \$37 ;
-  wire [8:0] \$38 ;
-  wire [9:0] \$39 ;
+  wire [9:0] \$30 ;
+  wire [5:0] \$31 ;
+  wire [58:0] \$32 ;
+  wire [11:0] \$33 ;
+  wire [12:0] \$34 ;
+  wire \$35 ;
+  wire \$36 ;
+  wire [22:0] \$37 ;
+  wire [58:0] \$38 ;
+  wire [22:0] \$39 ;
   wire \$4 ;
-  wire [5:0] \$40 ;
-  wire [58:0] \$41 ;
-  wire [11:0] \$42 ;
-  wire [12:0] \$43 ;
+  wire [23:0] \$40 ;
+  wire [54:0] \$41 ;
+  wire [55:0] \$42 ;
+  wire \$43 ;
   wire \$44 ;
   wire \$45 ;
-  wire [22:0] \$46 ;
-  wire [58:0] \$47 ;
-  wire [22:0] \$48 ;
-  wire [23:0] \$49 ;
-  wire [31:0] \$5 ;
-  wire [54:0] \$50 ;
-  wire [55:0] \$51 ;
+  wire \$46 ;
+  wire [56:0] \$47 ;
+  wire \$48 ;
+  wire \$49 ;
+  wire \$5 ;
+  wire \$50 ;
+  wire \$51 ;
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire [56:0] \$56 ;
+  wire \$56 ;
   wire \$57 ;
   wire \$58 ;
   wire \$59 ;
   wire \$6 ;
   wire \$60 ;
-  wire [31:0] \$61 ;
+  wire \$61 ;
   wire \$62 ;
-  wire [31:0] \$63 ;
-  wire \$64 ;
-  wire \$65 ;
-  wire [31:0] \$66 ;
-  wire \$67 ;
-  wire \$68 ;
-  wire \$69 ;
-  wire [31:0] \$7 ;
-  wire [31:0] \$70 ;
-  wire \$71 ;
-  wire [31:0] \$72 ;
-  wire \$73 ;
-  wire \$74 ;
-  wire [31:0] \$75 ;
-  wire \$76 ;
-  wire \$77 ;
-  wire \$78 ;
-  wire [31:0] \$79 ;
+  wire \$7 ;
   wire \$8 ;
-  wire \$80 ;
-  wire [31:0] \$81 ;
-  wire \$82 ;
-  wire \$83 ;
-  wire [31:0] \$84 ;
-  wire \$85 ;
-  wire \$86 ;
-  wire [31:0] \$87 ;
-  wire \$88 ;
-  wire \$89 ;
-  wire [31:0] \$9 ;
-  wire [31:0] \$90 ;
-  wire \$91 ;
-  wire \$92 ;
-  wire \$93 ;
-  wire [31:0] \$94 ;
-  wire \$95 ;
-  wire \$96 ;
-  wire [31:0] \$97 ;
-  wire \$98 ;
-  wire \$99 ;
+  wire \$9 ;
   input [31:0] a;
   wire [31:0] a;
   input [31:0] b;
@@ -4044,419 +3775,301 @@ module \lut_w2_fp16_fp16tab.dq_add0_0 (b, s, a);
   wire [27:0] rp_sh;
   output [31:0] s;
   reg [31:0] s;
+  wire sub;
+  wire swap;
   wire [27:0] total;
+  wire [31:0] x;
   wire [7:0] x_e;
+  wire x_inf;
+  wire x_nan;
   wire [23:0] x_sig;
+  wire x_zero;
   wire [26:0] xa;
+  wire [31:0] y;
   wire [7:0] y_e;
+  wire y_inf;
+  wire y_nan;
   wire [23:0] y_sig;
+  wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$1  = b[30:0] > a[30:0];
-  assign \$2  = \$1  ? b : a;
-  assign \$3  = ! \$2 [30:23];
-  assign \$4  = b[30:0] > a[30:0];
-  assign \$5  = \$4  ? b : a;
-  assign x_e = \$3  ? 8'h01 : \$5 [30:23];
-  assign \$6  = b[30:0] > a[30:0];
-  assign \$7  = \$6  ? b : a;
-  assign \$8  = b[30:0] > a[30:0];
-  assign \$9  = \$8  ? b : a;
-  assign \$10  = ! \$9 [30:23];
-  assign \$11  = ~ \$10 ;
-  assign \$12  = b[30:0] > a[30:0];
-  assign \$13  = \$12  ? a : b;
-  assign \$14  = ! \$13 [30:23];
-  assign \$15  = b[30:0] > a[30:0];
-  assign \$16  = \$15  ? a : b;
-  assign y_e = \$14  ? 8'h01 : \$16 [30:23];
-  assign \$17  = b[30:0] > a[30:0];
-  assign \$18  = \$17  ? a : b;
-  assign \$19  = b[30:0] > a[30:0];
-  assign \$20  = \$19  ? a : b;
-  assign \$21  = ! \$20 [30:23];
-  assign \$22  = ~ \$21 ;
-  assign \$23  = x_e - y_e;
-  assign \$24  = \$23 [7:0] > 5'h1b;
-  assign \$25  = \$24  ? 8'h1b : \$23 [7:0];
-  assign \$26  = ya_full >> \$25 [4:0];
-  assign \$27  = ya_full >> \$25 [4:0];
-  assign \$28  = \$27  << \$25 [4:0];
-  assign \$29  = \$28 [26:0] != ya_full;
-  assign ya = \$26  | { 26'h0000000, \$29  };
-  assign \$30  = b[30:0] > a[30:0];
-  assign \$31  = \$30  ? b : a;
-  assign \$32  = b[30:0] > a[30:0];
-  assign \$33  = \$32  ? a : b;
-  assign \$34  = \$31 [31] ^ \$33 [31];
-  assign \$35  = xa - ya;
-  assign \$36  = xa + ya;
-  assign \$37  = \$34  ? { \$35 [27], \$35  } : { 1'h0, \$36  };
-  assign \$38  = x_e - 7'h7f;
-  assign \$39  = $signed(\$38 ) - $signed(6'h17);
-  assign exp_lsb = $signed(\$39 ) - $signed(3'h3);
-  assign \$40  = 5'h1b - rp_msb;
-  assign \$41  = \$37 [27:0] << \$40 [4:0];
-  assign \$42  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$43  = $signed(\$42 ) + $signed(8'h7f);
-  assign \$44  = $signed(\$43 ) < $signed(2'h1);
-  assign \$45  = $signed(\$43 ) < $signed(6'h25);
-  assign \$46  = $signed(2'h1) - $signed(\$43 );
-  assign rp_sh = \$41 [27:0] >> rp_rs;
-  assign \$47  = rp_sh << rp_rs;
-  assign rp_lost = \$47 [27:0] != \$41 [27:0];
-  assign \$48  = $signed(\$43 ) + $signed({ 1'h0, rp_rs });
-  assign \$49  = $signed(\$48 ) - $signed(2'h1);
-  assign \$51  = $signed(\$50 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$52  = | rp_sh[2:0];
-  assign \$53  = \$52  | rp_lost;
-  assign \$54  = \$53  | rp_sh[4];
-  assign \$55  = rp_sh[3] & \$54 ;
-  assign \$56  = $signed(\$51 ) + $signed({ 1'h0, \$55  });
-  assign \$57  = ! \$37 [27:0];
-  assign \$58  = \$56 [45:0] >= 31'h7f800000;
-  assign \$59  = ! \$37 [27:0];
-  assign \$60  = b[30:0] > a[30:0];
-  assign \$61  = \$60  ? b : a;
-  assign \$62  = b[30:0] > a[30:0];
-  assign \$63  = \$62  ? a : b;
-  assign \$64  = \$61 [31] & \$63 [31];
-  assign \$65  = b[30:0] > a[30:0];
-  assign \$66  = \$65  ? b : a;
-  assign \$67  = \$59  ? \$64  : \$66 [31];
-  assign \$68  = ! \$37 [27:0];
-  assign \$69  = b[30:0] > a[30:0];
-  assign \$70  = \$69  ? b : a;
-  assign \$71  = b[30:0] > a[30:0];
-  assign \$72  = \$71  ? a : b;
-  assign \$73  = \$70 [31] & \$72 [31];
-  assign \$74  = b[30:0] > a[30:0];
-  assign \$75  = \$74  ? b : a;
-  assign \$76  = \$68  ? \$73  : \$75 [31];
-  assign \$77  = ! \$37 [27:0];
-  assign \$78  = b[30:0] > a[30:0];
-  assign \$79  = \$78  ? b : a;
-  assign \$80  = b[30:0] > a[30:0];
-  assign \$81  = \$80  ? a : b;
-  assign \$82  = \$79 [31] & \$81 [31];
-  assign \$83  = b[30:0] > a[30:0];
-  assign \$84  = \$83  ? b : a;
-  assign \$85  = \$77  ? \$82  : \$84 [31];
-  assign \$86  = b[30:0] > a[30:0];
-  assign \$87  = \$86  ? b : a;
-  assign \$88  = \$87 [30:23] == 8'hff;
-  assign \$89  = b[30:0] > a[30:0];
-  assign \$90  = \$89  ? b : a;
-  assign \$91  = | \$90 [22:0];
-  assign \$92  = \$88  & \$91 ;
-  assign \$93  = b[30:0] > a[30:0];
-  assign \$94  = \$93  ? a : b;
-  assign \$95  = \$94 [30:23] == 8'hff;
-  assign \$96  = b[30:0] > a[30:0];
-  assign \$97  = \$96  ? a : b;
-  assign \$98  = | \$97 [22:0];
-  assign \$99  = \$95  & \$98 ;
-  assign \$100  = \$92  | \$99 ;
-  assign \$101  = b[30:0] > a[30:0];
-  assign \$102  = \$101  ? b : a;
-  assign \$103  = \$102 [30:23] == 8'hff;
-  assign \$104  = b[30:0] > a[30:0];
-  assign \$105  = \$104  ? b : a;
-  assign \$106  = ! \$105 [22:0];
-  assign \$107  = \$103  & \$106 ;
-  assign \$108  = b[30:0] > a[30:0];
-  assign \$109  = \$108  ? a : b;
-  assign \$110  = \$109 [30:23] == 8'hff;
-  assign \$111  = b[30:0] > a[30:0];
-  assign \$112  = \$111  ? a : b;
-  assign \$113  = ! \$112 [22:0];
-  assign \$114  = \$110  & \$113 ;
-  assign \$115  = \$107  & \$114 ;
-  assign \$116  = b[30:0] > a[30:0];
-  assign \$117  = \$116  ? b : a;
-  assign \$118  = b[30:0] > a[30:0];
-  assign \$119  = \$118  ? a : b;
-  assign \$120  = \$117 [31] ^ \$119 [31];
-  assign \$121  = \$115  & \$120 ;
-  assign \$122  = \$100  | \$121 ;
-  assign \$123  = b[30:0] > a[30:0];
-  assign \$124  = \$123  ? b : a;
-  assign \$125  = \$124 [30:23] == 8'hff;
-  assign \$126  = b[30:0] > a[30:0];
-  assign \$127  = \$126  ? b : a;
-  assign \$128  = ! \$127 [22:0];
-  assign \$129  = \$125  & \$128 ;
-  assign \$130  = b[30:0] > a[30:0];
-  assign \$131  = \$130  ? b : a;
+  assign \$25  = \$24 [26:0] != ya_full;
+  assign ya = \$22  | { 26'h0000000, \$25  };
+  assign sub = x[31] ^ y[31];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 7'h7f;
+  assign \$30  = $signed(\$29 ) - $signed(6'h17);
+  assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
+  assign \$31  = 5'h1b - rp_msb;
+  assign \$32  = \$28 [27:0] << \$31 [4:0];
+  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$34  = $signed(\$33 ) + $signed(8'h7f);
+  assign \$35  = $signed(\$34 ) < $signed(2'h1);
+  assign \$36  = $signed(\$34 ) < $signed(6'h25);
+  assign \$37  = $signed(2'h1) - $signed(\$34 );
+  assign rp_sh = \$32 [27:0] >> rp_rs;
+  assign \$38  = rp_sh << rp_rs;
+  assign rp_lost = \$38 [27:0] != \$32 [27:0];
+  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
+  assign \$40  = $signed(\$39 ) - $signed(2'h1);
+  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[27:4] });
+  assign \$43  = | rp_sh[2:0];
+  assign \$44  = \$43  | rp_lost;
+  assign \$45  = \$44  | rp_sh[4];
+  assign \$46  = rp_sh[3] & \$45 ;
+  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
+  assign \$48  = ! \$28 [27:0];
+  assign \$49  = \$47 [45:0] >= 31'h7f800000;
+  assign \$50  = ! \$28 [27:0];
+  assign \$51  = x[31] & y[31];
+  assign \$52  = \$50  ? \$51  : x[31];
+  assign \$53  = ! \$28 [27:0];
+  assign \$54  = x[31] & y[31];
+  assign \$55  = \$53  ? \$54  : x[31];
+  assign \$56  = ! \$28 [27:0];
+  assign \$57  = x[31] & y[31];
+  assign \$58  = \$56  ? \$57  : x[31];
+  assign \$59  = x_nan | y_nan;
+  assign \$60  = x_inf & y_inf;
+  assign \$61  = \$60  & sub;
+  assign \$62  = \$59  | \$61 ;
+  assign swap = b[30:0] > a[30:0];
+  assign x = swap ? b : a;
+  assign y = swap ? a : b;
+  assign \$1  = ! x[30:23];
+  assign x_e = \$1  ? 8'h01 : x[30:23];
+  assign \$2  = ! x[30:23];
+  assign \$3  = ~ \$2 ;
+  assign \$4  = x[30:23] == 8'hff;
+  assign \$5  = ! x[22:0];
+  assign x_inf = \$4  & \$5 ;
+  assign \$6  = x[30:23] == 8'hff;
+  assign \$7  = | x[22:0];
+  assign x_nan = \$6  & \$7 ;
+  assign \$8  = ! x[30:23];
+  assign \$9  = ! x[22:0];
+  assign x_zero = \$8  & \$9 ;
+  assign \$10  = ! y[30:23];
+  assign y_e = \$10  ? 8'h01 : y[30:23];
+  assign \$11  = ! y[30:23];
+  assign \$12  = ~ \$11 ;
+  assign \$13  = y[30:23] == 8'hff;
+  assign \$14  = ! y[22:0];
+  assign y_inf = \$13  & \$14 ;
+  assign \$15  = y[30:23] == 8'hff;
+  assign \$16  = | y[22:0];
+  assign y_nan = \$15  & \$16 ;
+  assign \$17  = ! y[30:23];
+  assign \$18  = ! y[22:0];
+  assign y_zero = \$17  & \$18 ;
+  assign \$19  = x_e - y_e;
+  assign \$20  = \$19 [7:0] > 5'h1b;
+  assign \$21  = \$20  ? 8'h1b : \$19 [7:0];
+  assign \$22  = ya_full >> \$21 [4:0];
+  assign \$23  = ya_full >> \$21 [4:0];
+  assign \$24  = \$23  << \$21 [4:0];
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$32 ) begin end
     rp_msb = 5'h00;
-    if (\$37 [0]) begin
+    if (\$28 [0]) begin
       rp_msb = 5'h00;
     end
-    if (\$37 [1]) begin
+    if (\$28 [1]) begin
       rp_msb = 5'h01;
     end
-    if (\$37 [2]) begin
+    if (\$28 [2]) begin
       rp_msb = 5'h02;
     end
-    if (\$37 [3]) begin
+    if (\$28 [3]) begin
       rp_msb = 5'h03;
     end
-    if (\$37 [4]) begin
+    if (\$28 [4]) begin
       rp_msb = 5'h04;
     end
-    if (\$37 [5]) begin
+    if (\$28 [5]) begin
       rp_msb = 5'h05;
     end
-    if (\$37 [6]) begin
+    if (\$28 [6]) begin
       rp_msb = 5'h06;
     end
-    if (\$37 [7]) begin
+    if (\$28 [7]) begin
       rp_msb = 5'h07;
     end
-    if (\$37 [8]) begin
+    if (\$28 [8]) begin
       rp_msb = 5'h08;
     end
-    if (\$37 [9]) begin
+    if (\$28 [9]) begin
       rp_msb = 5'h09;
     end
-    if (\$37 [10]) begin
+    if (\$28 [10]) begin
       rp_msb = 5'h0a;
     end
-    if (\$37 [11]) begin
+    if (\$28 [11]) begin
       rp_msb = 5'h0b;
     end
-    if (\$37 [12]) begin
+    if (\$28 [12]) begin
       rp_msb = 5'h0c;
     end
-    if (\$37 [13]) begin
+    if (\$28 [13]) begin
       rp_msb = 5'h0d;
     end
-    if (\$37 [14]) begin
+    if (\$28 [14]) begin
       rp_msb = 5'h0e;
     end
-    if (\$37 [15]) begin
+    if (\$28 [15]) begin
       rp_msb = 5'h0f;
     end
-    if (\$37 [16]) begin
+    if (\$28 [16]) begin
       rp_msb = 5'h10;
     end
-    if (\$37 [17]) begin
+    if (\$28 [17]) begin
       rp_msb = 5'h11;
     end
-    if (\$37 [18]) begin
+    if (\$28 [18]) begin
       rp_msb = 5'h12;
     end
-    if (\$37 [19]) begin
+    if (\$28 [19]) begin
       rp_msb = 5'h13;
     end
-    if (\$37 [20]) begin
+    if (\$28 [20]) begin
       rp_msb = 5'h14;
     end
-    if (\$37 [21]) begin
+    if (\$28 [21]) begin
       rp_msb = 5'h15;
     end
-    if (\$37 [22]) begin
+    if (\$28 [22]) begin
       rp_msb = 5'h16;
     end
-    if (\$37 [23]) begin
+    if (\$28 [23]) begin
       rp_msb = 5'h17;
     end
-    if (\$37 [24]) begin
+    if (\$28 [24]) begin
       rp_msb = 5'h18;
     end
-    if (\$37 [25]) begin
+    if (\$28 [25]) begin
       rp_msb = 5'h19;
     end
-    if (\$37 [26]) begin
+    if (\$28 [26]) begin
       rp_msb = 5'h1a;
     end
-    if (\$37 [27]) begin
+    if (\$28 [27]) begin
       rp_msb = 5'h1b;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$32 ) begin end
     rp_rs = 5'h00;
-    if (\$44 ) begin
+    if (\$35 ) begin
       (* full_case = 32'd1 *)
-      if (\$45 ) begin
+      if (\$36 ) begin
         rp_rs = 5'h1c;
       end else begin
-        rp_rs = \$46 [4:0];
+        rp_rs = \$37 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$32 ) begin end
     (* full_case = 32'd1 *)
-    if (\$57 ) begin
-      rp_out = { \$67 , 31'h00000000 };
-    end else if (\$58 ) begin
-      rp_out = { \$76 , 31'h7f800000 };
+    if (\$48 ) begin
+      rp_out = { \$52 , 31'h00000000 };
+    end else if (\$49 ) begin
+      rp_out = { \$55 , 31'h7f800000 };
     end else begin
-      rp_out = { \$85 , \$56 [30:0] };
+      rp_out = { \$58 , \$47 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$32 ) begin end
     (* full_case = 32'd1 *)
-    if (\$122 ) begin
+    if (\$62 ) begin
       s = 32'd2143289344;
-    end else if (\$129 ) begin
-      s = \$131 ;
+    end else if (x_inf) begin
+      s = x;
     end else begin
       s = rp_out;
     end
   end
-  assign x_sig = { \$11 , \$7 [22:0] };
-  assign y_sig = { \$22 , \$18 [22:0] };
-  assign d = \$23 [7:0];
-  assign dcl = \$25 [4:0];
-  assign total = \$37 [27:0];
-  assign rp_ls = \$40 [4:0];
-  assign rp_norm = \$41 [27:0];
-  assign rp_eb = { \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43  };
-  assign rp_packed = \$56 [45:0];
-  assign xa = { \$11 , \$7 [22:0], 3'h0 };
-  assign ya_full = { \$22 , \$18 [22:0], 3'h0 };
-  assign \$50  = { \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 , 23'h000000 };
+  assign x_sig = { \$3 , x[22:0] };
+  assign y_sig = { \$12 , y[22:0] };
+  assign d = \$19 [7:0];
+  assign dcl = \$21 [4:0];
+  assign total = \$28 [27:0];
+  assign rp_ls = \$31 [4:0];
+  assign rp_norm = \$32 [27:0];
+  assign rp_eb = { \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34  };
+  assign rp_packed = \$47 [45:0];
+  assign xa = { \$3 , x[22:0], 3'h0 };
+  assign ya_full = { \$12 , y[22:0], 3'h0 };
+  assign \$41  = { \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 , 23'h000000 };
 endmodule
 
 module \lut_w2_fp16_fp16tab.dq_add0_1 (b, s, a);
   reg \$auto$verilog_backend.cc:2355:dump_module$33  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire \$100 ;
-  wire \$101 ;
-  wire [31:0] \$102 ;
-  wire \$103 ;
-  wire \$104 ;
-  wire [31:0] \$105 ;
-  wire \$106 ;
-  wire \$107 ;
-  wire \$108 ;
-  wire [31:0] \$109 ;
   wire \$11 ;
-  wire \$110 ;
-  wire \$111 ;
-  wire [31:0] \$112 ;
-  wire \$113 ;
-  wire \$114 ;
-  wire \$115 ;
-  wire \$116 ;
-  wire [31:0] \$117 ;
-  wire \$118 ;
-  wire [31:0] \$119 ;
   wire \$12 ;
-  wire \$120 ;
-  wire \$121 ;
-  wire \$122 ;
-  wire \$123 ;
-  wire [31:0] \$124 ;
-  wire \$125 ;
-  wire \$126 ;
-  wire [31:0] \$127 ;
-  wire \$128 ;
-  wire \$129 ;
-  wire [31:0] \$13 ;
-  wire \$130 ;
-  wire [31:0] \$131 ;
+  wire \$13 ;
   wire \$14 ;
   wire \$15 ;
-  wire [31:0] \$16 ;
+  wire \$16 ;
   wire \$17 ;
-  wire [31:0] \$18 ;
-  wire \$19 ;
-  wire [31:0] \$2 ;
-  wire [31:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire [8:0] \$23 ;
-  wire \$24 ;
-  wire [7:0] \$25 ;
-  wire [26:0] \$26 ;
-  wire [26:0] \$27 ;
-  wire [57:0] \$28 ;
-  wire \$29 ;
+  wire \$18 ;
+  wire [8:0] \$19 ;
+  wire \$2 ;
+  wire \$20 ;
+  wire [7:0] \$21 ;
+  wire [26:0] \$22 ;
+  wire [26:0] \$23 ;
+  wire [57:0] \$24 ;
+  wire \$25 ;
+  wire [27:0] \$26 ;
+  wire [27:0] \$27 ;
+  wire [28:0] \$28 ;
+  wire [8:0] \$29 ;
   wire \$3 ;
-  wire \$30 ;
-  wire [31:0] \$31 ;
-  wire \$32 ;
-  wire [31:0] \$33 ;
-  wire \$34 ;
-  wire [27:0] \$35 ;
-  wire [27:0] \$36 ;
-  wire [28:0] \$37 ;
-  wire [8:0] \$38 ;
-  wire [9:0] \$39 ;
+  wire [9:0] \$30 ;
+  wire [5:0] \$31 ;
+  wire [58:0] \$32 ;
+  wire [11:0] \$33 ;
+  wire [12:0] \$34 ;
+  wire \$35 ;
+  wire \$36 ;
+  wire [22:0] \$37 ;
+  wire [58:0] \$38 ;
+  wire [22:0] \$39 ;
   wire \$4 ;
-  wire [5:0] \$40 ;
-  wire [58:0] \$41 ;
-  wire [11:0] \$42 ;
-  wire [12:0] \$43 ;
+  wire [23:0] \$40 ;
+  wire [54:0] \$41 ;
+  wire [55:0] \$42 ;
+  wire \$43 ;
   wire \$44 ;
   wire \$45 ;
-  wire [22:0] \$46 ;
-  wire [58:0] \$47 ;
-  wire [22:0] \$48 ;
-  wire [23:0] \$49 ;
-  wire [31:0] \$5 ;
-  wire [54:0] \$50 ;
-  wire [55:0] \$51 ;
+  wire \$46 ;
+  wire [56:0] \$47 ;
+  wire \$48 ;
+  wire \$49 ;
+  wire \$5 ;
+  wire \$50 ;
+  wire \$51 ;
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire [56:0] \$56 ;
+  wire \$56 ;
   wire \$57 ;
   wire \$58 ;
   wire \$59 ;
   wire \$6 ;
   wire \$60 ;
-  wire [31:0] \$61 ;
+  wire \$61 ;
   wire \$62 ;
-  wire [31:0] \$63 ;
-  wire \$64 ;
-  wire \$65 ;
-  wire [31:0] \$66 ;
-  wire \$67 ;
-  wire \$68 ;
-  wire \$69 ;
-  wire [31:0] \$7 ;
-  wire [31:0] \$70 ;
-  wire \$71 ;
-  wire [31:0] \$72 ;
-  wire \$73 ;
-  wire \$74 ;
-  wire [31:0] \$75 ;
-  wire \$76 ;
-  wire \$77 ;
-  wire \$78 ;
-  wire [31:0] \$79 ;
+  wire \$7 ;
   wire \$8 ;
-  wire \$80 ;
-  wire [31:0] \$81 ;
-  wire \$82 ;
-  wire \$83 ;
-  wire [31:0] \$84 ;
-  wire \$85 ;
-  wire \$86 ;
-  wire [31:0] \$87 ;
-  wire \$88 ;
-  wire \$89 ;
-  wire [31:0] \$9 ;
-  wire [31:0] \$90 ;
-  wire \$91 ;
-  wire \$92 ;
-  wire \$93 ;
-  wire [31:0] \$94 ;
-  wire \$95 ;
-  wire \$96 ;
-  wire [31:0] \$97 ;
-  wire \$98 ;
-  wire \$99 ;
+  wire \$9 ;
   input [31:0] a;
   wire [31:0] a;
   input [31:0] b;
@@ -4475,419 +4088,301 @@ module \lut_w2_fp16_fp16tab.dq_add0_1 (b, s, a);
   wire [27:0] rp_sh;
   output [31:0] s;
   reg [31:0] s;
+  wire sub;
+  wire swap;
   wire [27:0] total;
+  wire [31:0] x;
   wire [7:0] x_e;
+  wire x_inf;
+  wire x_nan;
   wire [23:0] x_sig;
+  wire x_zero;
   wire [26:0] xa;
+  wire [31:0] y;
   wire [7:0] y_e;
+  wire y_inf;
+  wire y_nan;
   wire [23:0] y_sig;
+  wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$1  = b[30:0] > a[30:0];
-  assign \$2  = \$1  ? b : a;
-  assign \$3  = ! \$2 [30:23];
-  assign \$4  = b[30:0] > a[30:0];
-  assign \$5  = \$4  ? b : a;
-  assign x_e = \$3  ? 8'h01 : \$5 [30:23];
-  assign \$6  = b[30:0] > a[30:0];
-  assign \$7  = \$6  ? b : a;
-  assign \$8  = b[30:0] > a[30:0];
-  assign \$9  = \$8  ? b : a;
-  assign \$10  = ! \$9 [30:23];
-  assign \$11  = ~ \$10 ;
-  assign \$12  = b[30:0] > a[30:0];
-  assign \$13  = \$12  ? a : b;
-  assign \$14  = ! \$13 [30:23];
-  assign \$15  = b[30:0] > a[30:0];
-  assign \$16  = \$15  ? a : b;
-  assign y_e = \$14  ? 8'h01 : \$16 [30:23];
-  assign \$17  = b[30:0] > a[30:0];
-  assign \$18  = \$17  ? a : b;
-  assign \$19  = b[30:0] > a[30:0];
-  assign \$20  = \$19  ? a : b;
-  assign \$21  = ! \$20 [30:23];
-  assign \$22  = ~ \$21 ;
-  assign \$23  = x_e - y_e;
-  assign \$24  = \$23 [7:0] > 5'h1b;
-  assign \$25  = \$24  ? 8'h1b : \$23 [7:0];
-  assign \$26  = ya_full >> \$25 [4:0];
-  assign \$27  = ya_full >> \$25 [4:0];
-  assign \$28  = \$27  << \$25 [4:0];
-  assign \$29  = \$28 [26:0] != ya_full;
-  assign ya = \$26  | { 26'h0000000, \$29  };
-  assign \$30  = b[30:0] > a[30:0];
-  assign \$31  = \$30  ? b : a;
-  assign \$32  = b[30:0] > a[30:0];
-  assign \$33  = \$32  ? a : b;
-  assign \$34  = \$31 [31] ^ \$33 [31];
-  assign \$35  = xa - ya;
-  assign \$36  = xa + ya;
-  assign \$37  = \$34  ? { \$35 [27], \$35  } : { 1'h0, \$36  };
-  assign \$38  = x_e - 7'h7f;
-  assign \$39  = $signed(\$38 ) - $signed(6'h17);
-  assign exp_lsb = $signed(\$39 ) - $signed(3'h3);
-  assign \$40  = 5'h1b - rp_msb;
-  assign \$41  = \$37 [27:0] << \$40 [4:0];
-  assign \$42  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$43  = $signed(\$42 ) + $signed(8'h7f);
-  assign \$44  = $signed(\$43 ) < $signed(2'h1);
-  assign \$45  = $signed(\$43 ) < $signed(6'h25);
-  assign \$46  = $signed(2'h1) - $signed(\$43 );
-  assign rp_sh = \$41 [27:0] >> rp_rs;
-  assign \$47  = rp_sh << rp_rs;
-  assign rp_lost = \$47 [27:0] != \$41 [27:0];
-  assign \$48  = $signed(\$43 ) + $signed({ 1'h0, rp_rs });
-  assign \$49  = $signed(\$48 ) - $signed(2'h1);
-  assign \$51  = $signed(\$50 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$52  = | rp_sh[2:0];
-  assign \$53  = \$52  | rp_lost;
-  assign \$54  = \$53  | rp_sh[4];
-  assign \$55  = rp_sh[3] & \$54 ;
-  assign \$56  = $signed(\$51 ) + $signed({ 1'h0, \$55  });
-  assign \$57  = ! \$37 [27:0];
-  assign \$58  = \$56 [45:0] >= 31'h7f800000;
-  assign \$59  = ! \$37 [27:0];
-  assign \$60  = b[30:0] > a[30:0];
-  assign \$61  = \$60  ? b : a;
-  assign \$62  = b[30:0] > a[30:0];
-  assign \$63  = \$62  ? a : b;
-  assign \$64  = \$61 [31] & \$63 [31];
-  assign \$65  = b[30:0] > a[30:0];
-  assign \$66  = \$65  ? b : a;
-  assign \$67  = \$59  ? \$64  : \$66 [31];
-  assign \$68  = ! \$37 [27:0];
-  assign \$69  = b[30:0] > a[30:0];
-  assign \$70  = \$69  ? b : a;
-  assign \$71  = b[30:0] > a[30:0];
-  assign \$72  = \$71  ? a : b;
-  assign \$73  = \$70 [31] & \$72 [31];
-  assign \$74  = b[30:0] > a[30:0];
-  assign \$75  = \$74  ? b : a;
-  assign \$76  = \$68  ? \$73  : \$75 [31];
-  assign \$77  = ! \$37 [27:0];
-  assign \$78  = b[30:0] > a[30:0];
-  assign \$79  = \$78  ? b : a;
-  assign \$80  = b[30:0] > a[30:0];
-  assign \$81  = \$80  ? a : b;
-  assign \$82  = \$79 [31] & \$81 [31];
-  assign \$83  = b[30:0] > a[30:0];
-  assign \$84  = \$83  ? b : a;
-  assign \$85  = \$77  ? \$82  : \$84 [31];
-  assign \$86  = b[30:0] > a[30:0];
-  assign \$87  = \$86  ? b : a;
-  assign \$88  = \$87 [30:23] == 8'hff;
-  assign \$89  = b[30:0] > a[30:0];
-  assign \$90  = \$89  ? b : a;
-  assign \$91  = | \$90 [22:0];
-  assign \$92  = \$88  & \$91 ;
-  assign \$93  = b[30:0] > a[30:0];
-  assign \$94  = \$93  ? a : b;
-  assign \$95  = \$94 [30:23] == 8'hff;
-  assign \$96  = b[30:0] > a[30:0];
-  assign \$97  = \$96  ? a : b;
-  assign \$98  = | \$97 [22:0];
-  assign \$99  = \$95  & \$98 ;
-  assign \$100  = \$92  | \$99 ;
-  assign \$101  = b[30:0] > a[30:0];
-  assign \$102  = \$101  ? b : a;
-  assign \$103  = \$102 [30:23] == 8'hff;
-  assign \$104  = b[30:0] > a[30:0];
-  assign \$105  = \$104  ? b : a;
-  assign \$106  = ! \$105 [22:0];
-  assign \$107  = \$103  & \$106 ;
-  assign \$108  = b[30:0] > a[30:0];
-  assign \$109  = \$108  ? a : b;
-  assign \$110  = \$109 [30:23] == 8'hff;
-  assign \$111  = b[30:0] > a[30:0];
-  assign \$112  = \$111  ? a : b;
-  assign \$113  = ! \$112 [22:0];
-  assign \$114  = \$110  & \$113 ;
-  assign \$115  = \$107  & \$114 ;
-  assign \$116  = b[30:0] > a[30:0];
-  assign \$117  = \$116  ? b : a;
-  assign \$118  = b[30:0] > a[30:0];
-  assign \$119  = \$118  ? a : b;
-  assign \$120  = \$117 [31] ^ \$119 [31];
-  assign \$121  = \$115  & \$120 ;
-  assign \$122  = \$100  | \$121 ;
-  assign \$123  = b[30:0] > a[30:0];
-  assign \$124  = \$123  ? b : a;
-  assign \$125  = \$124 [30:23] == 8'hff;
-  assign \$126  = b[30:0] > a[30:0];
-  assign \$127  = \$126  ? b : a;
-  assign \$128  = ! \$127 [22:0];
-  assign \$129  = \$125  & \$128 ;
-  assign \$130  = b[30:0] > a[30:0];
-  assign \$131  = \$130  ? b : a;
+  assign \$25  = \$24 [26:0] != ya_full;
+  assign ya = \$22  | { 26'h0000000, \$25  };
+  assign sub = x[31] ^ y[31];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 7'h7f;
+  assign \$30  = $signed(\$29 ) - $signed(6'h17);
+  assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
+  assign \$31  = 5'h1b - rp_msb;
+  assign \$32  = \$28 [27:0] << \$31 [4:0];
+  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$34  = $signed(\$33 ) + $signed(8'h7f);
+  assign \$35  = $signed(\$34 ) < $signed(2'h1);
+  assign \$36  = $signed(\$34 ) < $signed(6'h25);
+  assign \$37  = $signed(2'h1) - $signed(\$34 );
+  assign rp_sh = \$32 [27:0] >> rp_rs;
+  assign \$38  = rp_sh << rp_rs;
+  assign rp_lost = \$38 [27:0] != \$32 [27:0];
+  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
+  assign \$40  = $signed(\$39 ) - $signed(2'h1);
+  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[27:4] });
+  assign \$43  = | rp_sh[2:0];
+  assign \$44  = \$43  | rp_lost;
+  assign \$45  = \$44  | rp_sh[4];
+  assign \$46  = rp_sh[3] & \$45 ;
+  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
+  assign \$48  = ! \$28 [27:0];
+  assign \$49  = \$47 [45:0] >= 31'h7f800000;
+  assign \$50  = ! \$28 [27:0];
+  assign \$51  = x[31] & y[31];
+  assign \$52  = \$50  ? \$51  : x[31];
+  assign \$53  = ! \$28 [27:0];
+  assign \$54  = x[31] & y[31];
+  assign \$55  = \$53  ? \$54  : x[31];
+  assign \$56  = ! \$28 [27:0];
+  assign \$57  = x[31] & y[31];
+  assign \$58  = \$56  ? \$57  : x[31];
+  assign \$59  = x_nan | y_nan;
+  assign \$60  = x_inf & y_inf;
+  assign \$61  = \$60  & sub;
+  assign \$62  = \$59  | \$61 ;
+  assign swap = b[30:0] > a[30:0];
+  assign x = swap ? b : a;
+  assign y = swap ? a : b;
+  assign \$1  = ! x[30:23];
+  assign x_e = \$1  ? 8'h01 : x[30:23];
+  assign \$2  = ! x[30:23];
+  assign \$3  = ~ \$2 ;
+  assign \$4  = x[30:23] == 8'hff;
+  assign \$5  = ! x[22:0];
+  assign x_inf = \$4  & \$5 ;
+  assign \$6  = x[30:23] == 8'hff;
+  assign \$7  = | x[22:0];
+  assign x_nan = \$6  & \$7 ;
+  assign \$8  = ! x[30:23];
+  assign \$9  = ! x[22:0];
+  assign x_zero = \$8  & \$9 ;
+  assign \$10  = ! y[30:23];
+  assign y_e = \$10  ? 8'h01 : y[30:23];
+  assign \$11  = ! y[30:23];
+  assign \$12  = ~ \$11 ;
+  assign \$13  = y[30:23] == 8'hff;
+  assign \$14  = ! y[22:0];
+  assign y_inf = \$13  & \$14 ;
+  assign \$15  = y[30:23] == 8'hff;
+  assign \$16  = | y[22:0];
+  assign y_nan = \$15  & \$16 ;
+  assign \$17  = ! y[30:23];
+  assign \$18  = ! y[22:0];
+  assign y_zero = \$17  & \$18 ;
+  assign \$19  = x_e - y_e;
+  assign \$20  = \$19 [7:0] > 5'h1b;
+  assign \$21  = \$20  ? 8'h1b : \$19 [7:0];
+  assign \$22  = ya_full >> \$21 [4:0];
+  assign \$23  = ya_full >> \$21 [4:0];
+  assign \$24  = \$23  << \$21 [4:0];
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
     rp_msb = 5'h00;
-    if (\$37 [0]) begin
+    if (\$28 [0]) begin
       rp_msb = 5'h00;
     end
-    if (\$37 [1]) begin
+    if (\$28 [1]) begin
       rp_msb = 5'h01;
     end
-    if (\$37 [2]) begin
+    if (\$28 [2]) begin
       rp_msb = 5'h02;
     end
-    if (\$37 [3]) begin
+    if (\$28 [3]) begin
       rp_msb = 5'h03;
     end
-    if (\$37 [4]) begin
+    if (\$28 [4]) begin
       rp_msb = 5'h04;
     end
-    if (\$37 [5]) begin
+    if (\$28 [5]) begin
       rp_msb = 5'h05;
     end
-    if (\$37 [6]) begin
+    if (\$28 [6]) begin
       rp_msb = 5'h06;
     end
-    if (\$37 [7]) begin
+    if (\$28 [7]) begin
       rp_msb = 5'h07;
     end
-    if (\$37 [8]) begin
+    if (\$28 [8]) begin
       rp_msb = 5'h08;
     end
-    if (\$37 [9]) begin
+    if (\$28 [9]) begin
       rp_msb = 5'h09;
     end
-    if (\$37 [10]) begin
+    if (\$28 [10]) begin
       rp_msb = 5'h0a;
     end
-    if (\$37 [11]) begin
+    if (\$28 [11]) begin
       rp_msb = 5'h0b;
     end
-    if (\$37 [12]) begin
+    if (\$28 [12]) begin
       rp_msb = 5'h0c;
     end
-    if (\$37 [13]) begin
+    if (\$28 [13]) begin
       rp_msb = 5'h0d;
     end
-    if (\$37 [14]) begin
+    if (\$28 [14]) begin
       rp_msb = 5'h0e;
     end
-    if (\$37 [15]) begin
+    if (\$28 [15]) begin
       rp_msb = 5'h0f;
     end
-    if (\$37 [16]) begin
+    if (\$28 [16]) begin
       rp_msb = 5'h10;
     end
-    if (\$37 [17]) begin
+    if (\$28 [17]) begin
       rp_msb = 5'h11;
     end
-    if (\$37 [18]) begin
+    if (\$28 [18]) begin
       rp_msb = 5'h12;
     end
-    if (\$37 [19]) begin
+    if (\$28 [19]) begin
       rp_msb = 5'h13;
     end
-    if (\$37 [20]) begin
+    if (\$28 [20]) begin
       rp_msb = 5'h14;
     end
-    if (\$37 [21]) begin
+    if (\$28 [21]) begin
       rp_msb = 5'h15;
     end
-    if (\$37 [22]) begin
+    if (\$28 [22]) begin
       rp_msb = 5'h16;
     end
-    if (\$37 [23]) begin
+    if (\$28 [23]) begin
       rp_msb = 5'h17;
     end
-    if (\$37 [24]) begin
+    if (\$28 [24]) begin
       rp_msb = 5'h18;
     end
-    if (\$37 [25]) begin
+    if (\$28 [25]) begin
       rp_msb = 5'h19;
     end
-    if (\$37 [26]) begin
+    if (\$28 [26]) begin
       rp_msb = 5'h1a;
     end
-    if (\$37 [27]) begin
+    if (\$28 [27]) begin
       rp_msb = 5'h1b;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
     rp_rs = 5'h00;
-    if (\$44 ) begin
+    if (\$35 ) begin
       (* full_case = 32'd1 *)
-      if (\$45 ) begin
+      if (\$36 ) begin
         rp_rs = 5'h1c;
       end else begin
-        rp_rs = \$46 [4:0];
+        rp_rs = \$37 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
     (* full_case = 32'd1 *)
-    if (\$57 ) begin
-      rp_out = { \$67 , 31'h00000000 };
-    end else if (\$58 ) begin
-      rp_out = { \$76 , 31'h7f800000 };
+    if (\$48 ) begin
+      rp_out = { \$52 , 31'h00000000 };
+    end else if (\$49 ) begin
+      rp_out = { \$55 , 31'h7f800000 };
     end else begin
-      rp_out = { \$85 , \$56 [30:0] };
+      rp_out = { \$58 , \$47 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
     (* full_case = 32'd1 *)
-    if (\$122 ) begin
+    if (\$62 ) begin
       s = 32'd2143289344;
-    end else if (\$129 ) begin
-      s = \$131 ;
+    end else if (x_inf) begin
+      s = x;
     end else begin
       s = rp_out;
     end
   end
-  assign x_sig = { \$11 , \$7 [22:0] };
-  assign y_sig = { \$22 , \$18 [22:0] };
-  assign d = \$23 [7:0];
-  assign dcl = \$25 [4:0];
-  assign total = \$37 [27:0];
-  assign rp_ls = \$40 [4:0];
-  assign rp_norm = \$41 [27:0];
-  assign rp_eb = { \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43  };
-  assign rp_packed = \$56 [45:0];
-  assign xa = { \$11 , \$7 [22:0], 3'h0 };
-  assign ya_full = { \$22 , \$18 [22:0], 3'h0 };
-  assign \$50  = { \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 , 23'h000000 };
+  assign x_sig = { \$3 , x[22:0] };
+  assign y_sig = { \$12 , y[22:0] };
+  assign d = \$19 [7:0];
+  assign dcl = \$21 [4:0];
+  assign total = \$28 [27:0];
+  assign rp_ls = \$31 [4:0];
+  assign rp_norm = \$32 [27:0];
+  assign rp_eb = { \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34  };
+  assign rp_packed = \$47 [45:0];
+  assign xa = { \$3 , x[22:0], 3'h0 };
+  assign ya_full = { \$12 , y[22:0], 3'h0 };
+  assign \$41  = { \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 , 23'h000000 };
 endmodule
 
 module \lut_w2_fp16_fp16tab.dq_add1_0 (b, s, a);
   reg \$auto$verilog_backend.cc:2355:dump_module$34  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire \$100 ;
-  wire \$101 ;
-  wire [31:0] \$102 ;
-  wire \$103 ;
-  wire \$104 ;
-  wire [31:0] \$105 ;
-  wire \$106 ;
-  wire \$107 ;
-  wire \$108 ;
-  wire [31:0] \$109 ;
   wire \$11 ;
-  wire \$110 ;
-  wire \$111 ;
-  wire [31:0] \$112 ;
-  wire \$113 ;
-  wire \$114 ;
-  wire \$115 ;
-  wire \$116 ;
-  wire [31:0] \$117 ;
-  wire \$118 ;
-  wire [31:0] \$119 ;
   wire \$12 ;
-  wire \$120 ;
-  wire \$121 ;
-  wire \$122 ;
-  wire \$123 ;
-  wire [31:0] \$124 ;
-  wire \$125 ;
-  wire \$126 ;
-  wire [31:0] \$127 ;
-  wire \$128 ;
-  wire \$129 ;
-  wire [31:0] \$13 ;
-  wire \$130 ;
-  wire [31:0] \$131 ;
+  wire \$13 ;
   wire \$14 ;
   wire \$15 ;
-  wire [31:0] \$16 ;
+  wire \$16 ;
   wire \$17 ;
-  wire [31:0] \$18 ;
-  wire \$19 ;
-  wire [31:0] \$2 ;
-  wire [31:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire [8:0] \$23 ;
-  wire \$24 ;
-  wire [7:0] \$25 ;
-  wire [26:0] \$26 ;
-  wire [26:0] \$27 ;
-  wire [57:0] \$28 ;
-  wire \$29 ;
+  wire \$18 ;
+  wire [8:0] \$19 ;
+  wire \$2 ;
+  wire \$20 ;
+  wire [7:0] \$21 ;
+  wire [26:0] \$22 ;
+  wire [26:0] \$23 ;
+  wire [57:0] \$24 ;
+  wire \$25 ;
+  wire [27:0] \$26 ;
+  wire [27:0] \$27 ;
+  wire [28:0] \$28 ;
+  wire [8:0] \$29 ;
   wire \$3 ;
-  wire \$30 ;
-  wire [31:0] \$31 ;
-  wire \$32 ;
-  wire [31:0] \$33 ;
-  wire \$34 ;
-  wire [27:0] \$35 ;
-  wire [27:0] \$36 ;
-  wire [28:0] \$37 ;
-  wire [8:0] \$38 ;
-  wire [9:0] \$39 ;
+  wire [9:0] \$30 ;
+  wire [5:0] \$31 ;
+  wire [58:0] \$32 ;
+  wire [11:0] \$33 ;
+  wire [12:0] \$34 ;
+  wire \$35 ;
+  wire \$36 ;
+  wire [22:0] \$37 ;
+  wire [58:0] \$38 ;
+  wire [22:0] \$39 ;
   wire \$4 ;
-  wire [5:0] \$40 ;
-  wire [58:0] \$41 ;
-  wire [11:0] \$42 ;
-  wire [12:0] \$43 ;
+  wire [23:0] \$40 ;
+  wire [54:0] \$41 ;
+  wire [55:0] \$42 ;
+  wire \$43 ;
   wire \$44 ;
   wire \$45 ;
-  wire [22:0] \$46 ;
-  wire [58:0] \$47 ;
-  wire [22:0] \$48 ;
-  wire [23:0] \$49 ;
-  wire [31:0] \$5 ;
-  wire [54:0] \$50 ;
-  wire [55:0] \$51 ;
+  wire \$46 ;
+  wire [56:0] \$47 ;
+  wire \$48 ;
+  wire \$49 ;
+  wire \$5 ;
+  wire \$50 ;
+  wire \$51 ;
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire [56:0] \$56 ;
+  wire \$56 ;
   wire \$57 ;
   wire \$58 ;
   wire \$59 ;
   wire \$6 ;
   wire \$60 ;
-  wire [31:0] \$61 ;
+  wire \$61 ;
   wire \$62 ;
-  wire [31:0] \$63 ;
-  wire \$64 ;
-  wire \$65 ;
-  wire [31:0] \$66 ;
-  wire \$67 ;
-  wire \$68 ;
-  wire \$69 ;
-  wire [31:0] \$7 ;
-  wire [31:0] \$70 ;
-  wire \$71 ;
-  wire [31:0] \$72 ;
-  wire \$73 ;
-  wire \$74 ;
-  wire [31:0] \$75 ;
-  wire \$76 ;
-  wire \$77 ;
-  wire \$78 ;
-  wire [31:0] \$79 ;
+  wire \$7 ;
   wire \$8 ;
-  wire \$80 ;
-  wire [31:0] \$81 ;
-  wire \$82 ;
-  wire \$83 ;
-  wire [31:0] \$84 ;
-  wire \$85 ;
-  wire \$86 ;
-  wire [31:0] \$87 ;
-  wire \$88 ;
-  wire \$89 ;
-  wire [31:0] \$9 ;
-  wire [31:0] \$90 ;
-  wire \$91 ;
-  wire \$92 ;
-  wire \$93 ;
-  wire [31:0] \$94 ;
-  wire \$95 ;
-  wire \$96 ;
-  wire [31:0] \$97 ;
-  wire \$98 ;
-  wire \$99 ;
+  wire \$9 ;
   input [31:0] a;
   wire [31:0] a;
   input [31:0] b;
@@ -4906,419 +4401,301 @@ module \lut_w2_fp16_fp16tab.dq_add1_0 (b, s, a);
   wire [27:0] rp_sh;
   output [31:0] s;
   reg [31:0] s;
+  wire sub;
+  wire swap;
   wire [27:0] total;
+  wire [31:0] x;
   wire [7:0] x_e;
+  wire x_inf;
+  wire x_nan;
   wire [23:0] x_sig;
+  wire x_zero;
   wire [26:0] xa;
+  wire [31:0] y;
   wire [7:0] y_e;
+  wire y_inf;
+  wire y_nan;
   wire [23:0] y_sig;
+  wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$1  = b[30:0] > a[30:0];
-  assign \$2  = \$1  ? b : a;
-  assign \$3  = ! \$2 [30:23];
-  assign \$4  = b[30:0] > a[30:0];
-  assign \$5  = \$4  ? b : a;
-  assign x_e = \$3  ? 8'h01 : \$5 [30:23];
-  assign \$6  = b[30:0] > a[30:0];
-  assign \$7  = \$6  ? b : a;
-  assign \$8  = b[30:0] > a[30:0];
-  assign \$9  = \$8  ? b : a;
-  assign \$10  = ! \$9 [30:23];
-  assign \$11  = ~ \$10 ;
-  assign \$12  = b[30:0] > a[30:0];
-  assign \$13  = \$12  ? a : b;
-  assign \$14  = ! \$13 [30:23];
-  assign \$15  = b[30:0] > a[30:0];
-  assign \$16  = \$15  ? a : b;
-  assign y_e = \$14  ? 8'h01 : \$16 [30:23];
-  assign \$17  = b[30:0] > a[30:0];
-  assign \$18  = \$17  ? a : b;
-  assign \$19  = b[30:0] > a[30:0];
-  assign \$20  = \$19  ? a : b;
-  assign \$21  = ! \$20 [30:23];
-  assign \$22  = ~ \$21 ;
-  assign \$23  = x_e - y_e;
-  assign \$24  = \$23 [7:0] > 5'h1b;
-  assign \$25  = \$24  ? 8'h1b : \$23 [7:0];
-  assign \$26  = ya_full >> \$25 [4:0];
-  assign \$27  = ya_full >> \$25 [4:0];
-  assign \$28  = \$27  << \$25 [4:0];
-  assign \$29  = \$28 [26:0] != ya_full;
-  assign ya = \$26  | { 26'h0000000, \$29  };
-  assign \$30  = b[30:0] > a[30:0];
-  assign \$31  = \$30  ? b : a;
-  assign \$32  = b[30:0] > a[30:0];
-  assign \$33  = \$32  ? a : b;
-  assign \$34  = \$31 [31] ^ \$33 [31];
-  assign \$35  = xa - ya;
-  assign \$36  = xa + ya;
-  assign \$37  = \$34  ? { \$35 [27], \$35  } : { 1'h0, \$36  };
-  assign \$38  = x_e - 7'h7f;
-  assign \$39  = $signed(\$38 ) - $signed(6'h17);
-  assign exp_lsb = $signed(\$39 ) - $signed(3'h3);
-  assign \$40  = 5'h1b - rp_msb;
-  assign \$41  = \$37 [27:0] << \$40 [4:0];
-  assign \$42  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$43  = $signed(\$42 ) + $signed(8'h7f);
-  assign \$44  = $signed(\$43 ) < $signed(2'h1);
-  assign \$45  = $signed(\$43 ) < $signed(6'h25);
-  assign \$46  = $signed(2'h1) - $signed(\$43 );
-  assign rp_sh = \$41 [27:0] >> rp_rs;
-  assign \$47  = rp_sh << rp_rs;
-  assign rp_lost = \$47 [27:0] != \$41 [27:0];
-  assign \$48  = $signed(\$43 ) + $signed({ 1'h0, rp_rs });
-  assign \$49  = $signed(\$48 ) - $signed(2'h1);
-  assign \$51  = $signed(\$50 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$52  = | rp_sh[2:0];
-  assign \$53  = \$52  | rp_lost;
-  assign \$54  = \$53  | rp_sh[4];
-  assign \$55  = rp_sh[3] & \$54 ;
-  assign \$56  = $signed(\$51 ) + $signed({ 1'h0, \$55  });
-  assign \$57  = ! \$37 [27:0];
-  assign \$58  = \$56 [45:0] >= 31'h7f800000;
-  assign \$59  = ! \$37 [27:0];
-  assign \$60  = b[30:0] > a[30:0];
-  assign \$61  = \$60  ? b : a;
-  assign \$62  = b[30:0] > a[30:0];
-  assign \$63  = \$62  ? a : b;
-  assign \$64  = \$61 [31] & \$63 [31];
-  assign \$65  = b[30:0] > a[30:0];
-  assign \$66  = \$65  ? b : a;
-  assign \$67  = \$59  ? \$64  : \$66 [31];
-  assign \$68  = ! \$37 [27:0];
-  assign \$69  = b[30:0] > a[30:0];
-  assign \$70  = \$69  ? b : a;
-  assign \$71  = b[30:0] > a[30:0];
-  assign \$72  = \$71  ? a : b;
-  assign \$73  = \$70 [31] & \$72 [31];
-  assign \$74  = b[30:0] > a[30:0];
-  assign \$75  = \$74  ? b : a;
-  assign \$76  = \$68  ? \$73  : \$75 [31];
-  assign \$77  = ! \$37 [27:0];
-  assign \$78  = b[30:0] > a[30:0];
-  assign \$79  = \$78  ? b : a;
-  assign \$80  = b[30:0] > a[30:0];
-  assign \$81  = \$80  ? a : b;
-  assign \$82  = \$79 [31] & \$81 [31];
-  assign \$83  = b[30:0] > a[30:0];
-  assign \$84  = \$83  ? b : a;
-  assign \$85  = \$77  ? \$82  : \$84 [31];
-  assign \$86  = b[30:0] > a[30:0];
-  assign \$87  = \$86  ? b : a;
-  assign \$88  = \$87 [30:23] == 8'hff;
-  assign \$89  = b[30:0] > a[30:0];
-  assign \$90  = \$89  ? b : a;
-  assign \$91  = | \$90 [22:0];
-  assign \$92  = \$88  & \$91 ;
-  assign \$93  = b[30:0] > a[30:0];
-  assign \$94  = \$93  ? a : b;
-  assign \$95  = \$94 [30:23] == 8'hff;
-  assign \$96  = b[30:0] > a[30:0];
-  assign \$97  = \$96  ? a : b;
-  assign \$98  = | \$97 [22:0];
-  assign \$99  = \$95  & \$98 ;
-  assign \$100  = \$92  | \$99 ;
-  assign \$101  = b[30:0] > a[30:0];
-  assign \$102  = \$101  ? b : a;
-  assign \$103  = \$102 [30:23] == 8'hff;
-  assign \$104  = b[30:0] > a[30:0];
-  assign \$105  = \$104  ? b : a;
-  assign \$106  = ! \$105 [22:0];
-  assign \$107  = \$103  & \$106 ;
-  assign \$108  = b[30:0] > a[30:0];
-  assign \$109  = \$108  ? a : b;
-  assign \$110  = \$109 [30:23] == 8'hff;
-  assign \$111  = b[30:0] > a[30:0];
-  assign \$112  = \$111  ? a : b;
-  assign \$113  = ! \$112 [22:0];
-  assign \$114  = \$110  & \$113 ;
-  assign \$115  = \$107  & \$114 ;
-  assign \$116  = b[30:0] > a[30:0];
-  assign \$117  = \$116  ? b : a;
-  assign \$118  = b[30:0] > a[30:0];
-  assign \$119  = \$118  ? a : b;
-  assign \$120  = \$117 [31] ^ \$119 [31];
-  assign \$121  = \$115  & \$120 ;
-  assign \$122  = \$100  | \$121 ;
-  assign \$123  = b[30:0] > a[30:0];
-  assign \$124  = \$123  ? b : a;
-  assign \$125  = \$124 [30:23] == 8'hff;
-  assign \$126  = b[30:0] > a[30:0];
-  assign \$127  = \$126  ? b : a;
-  assign \$128  = ! \$127 [22:0];
-  assign \$129  = \$125  & \$128 ;
-  assign \$130  = b[30:0] > a[30:0];
-  assign \$131  = \$130  ? b : a;
+  assign \$25  = \$24 [26:0] != ya_full;
+  assign ya = \$22  | { 26'h0000000, \$25  };
+  assign sub = x[31] ^ y[31];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 7'h7f;
+  assign \$30  = $signed(\$29 ) - $signed(6'h17);
+  assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
+  assign \$31  = 5'h1b - rp_msb;
+  assign \$32  = \$28 [27:0] << \$31 [4:0];
+  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$34  = $signed(\$33 ) + $signed(8'h7f);
+  assign \$35  = $signed(\$34 ) < $signed(2'h1);
+  assign \$36  = $signed(\$34 ) < $signed(6'h25);
+  assign \$37  = $signed(2'h1) - $signed(\$34 );
+  assign rp_sh = \$32 [27:0] >> rp_rs;
+  assign \$38  = rp_sh << rp_rs;
+  assign rp_lost = \$38 [27:0] != \$32 [27:0];
+  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
+  assign \$40  = $signed(\$39 ) - $signed(2'h1);
+  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[27:4] });
+  assign \$43  = | rp_sh[2:0];
+  assign \$44  = \$43  | rp_lost;
+  assign \$45  = \$44  | rp_sh[4];
+  assign \$46  = rp_sh[3] & \$45 ;
+  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
+  assign \$48  = ! \$28 [27:0];
+  assign \$49  = \$47 [45:0] >= 31'h7f800000;
+  assign \$50  = ! \$28 [27:0];
+  assign \$51  = x[31] & y[31];
+  assign \$52  = \$50  ? \$51  : x[31];
+  assign \$53  = ! \$28 [27:0];
+  assign \$54  = x[31] & y[31];
+  assign \$55  = \$53  ? \$54  : x[31];
+  assign \$56  = ! \$28 [27:0];
+  assign \$57  = x[31] & y[31];
+  assign \$58  = \$56  ? \$57  : x[31];
+  assign \$59  = x_nan | y_nan;
+  assign \$60  = x_inf & y_inf;
+  assign \$61  = \$60  & sub;
+  assign \$62  = \$59  | \$61 ;
+  assign swap = b[30:0] > a[30:0];
+  assign x = swap ? b : a;
+  assign y = swap ? a : b;
+  assign \$1  = ! x[30:23];
+  assign x_e = \$1  ? 8'h01 : x[30:23];
+  assign \$2  = ! x[30:23];
+  assign \$3  = ~ \$2 ;
+  assign \$4  = x[30:23] == 8'hff;
+  assign \$5  = ! x[22:0];
+  assign x_inf = \$4  & \$5 ;
+  assign \$6  = x[30:23] == 8'hff;
+  assign \$7  = | x[22:0];
+  assign x_nan = \$6  & \$7 ;
+  assign \$8  = ! x[30:23];
+  assign \$9  = ! x[22:0];
+  assign x_zero = \$8  & \$9 ;
+  assign \$10  = ! y[30:23];
+  assign y_e = \$10  ? 8'h01 : y[30:23];
+  assign \$11  = ! y[30:23];
+  assign \$12  = ~ \$11 ;
+  assign \$13  = y[30:23] == 8'hff;
+  assign \$14  = ! y[22:0];
+  assign y_inf = \$13  & \$14 ;
+  assign \$15  = y[30:23] == 8'hff;
+  assign \$16  = | y[22:0];
+  assign y_nan = \$15  & \$16 ;
+  assign \$17  = ! y[30:23];
+  assign \$18  = ! y[22:0];
+  assign y_zero = \$17  & \$18 ;
+  assign \$19  = x_e - y_e;
+  assign \$20  = \$19 [7:0] > 5'h1b;
+  assign \$21  = \$20  ? 8'h1b : \$19 [7:0];
+  assign \$22  = ya_full >> \$21 [4:0];
+  assign \$23  = ya_full >> \$21 [4:0];
+  assign \$24  = \$23  << \$21 [4:0];
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
     rp_msb = 5'h00;
-    if (\$37 [0]) begin
+    if (\$28 [0]) begin
       rp_msb = 5'h00;
     end
-    if (\$37 [1]) begin
+    if (\$28 [1]) begin
       rp_msb = 5'h01;
     end
-    if (\$37 [2]) begin
+    if (\$28 [2]) begin
       rp_msb = 5'h02;
     end
-    if (\$37 [3]) begin
+    if (\$28 [3]) begin
       rp_msb = 5'h03;
     end
-    if (\$37 [4]) begin
+    if (\$28 [4]) begin
       rp_msb = 5'h04;
     end
-    if (\$37 [5]) begin
+    if (\$28 [5]) begin
       rp_msb = 5'h05;
     end
-    if (\$37 [6]) begin
+    if (\$28 [6]) begin
       rp_msb = 5'h06;
     end
-    if (\$37 [7]) begin
+    if (\$28 [7]) begin
       rp_msb = 5'h07;
     end
-    if (\$37 [8]) begin
+    if (\$28 [8]) begin
       rp_msb = 5'h08;
     end
-    if (\$37 [9]) begin
+    if (\$28 [9]) begin
       rp_msb = 5'h09;
     end
-    if (\$37 [10]) begin
+    if (\$28 [10]) begin
       rp_msb = 5'h0a;
     end
-    if (\$37 [11]) begin
+    if (\$28 [11]) begin
       rp_msb = 5'h0b;
     end
-    if (\$37 [12]) begin
+    if (\$28 [12]) begin
       rp_msb = 5'h0c;
     end
-    if (\$37 [13]) begin
+    if (\$28 [13]) begin
       rp_msb = 5'h0d;
     end
-    if (\$37 [14]) begin
+    if (\$28 [14]) begin
       rp_msb = 5'h0e;
     end
-    if (\$37 [15]) begin
+    if (\$28 [15]) begin
       rp_msb = 5'h0f;
     end
-    if (\$37 [16]) begin
+    if (\$28 [16]) begin
       rp_msb = 5'h10;
     end
-    if (\$37 [17]) begin
+    if (\$28 [17]) begin
       rp_msb = 5'h11;
     end
-    if (\$37 [18]) begin
+    if (\$28 [18]) begin
       rp_msb = 5'h12;
     end
-    if (\$37 [19]) begin
+    if (\$28 [19]) begin
       rp_msb = 5'h13;
     end
-    if (\$37 [20]) begin
+    if (\$28 [20]) begin
       rp_msb = 5'h14;
     end
-    if (\$37 [21]) begin
+    if (\$28 [21]) begin
       rp_msb = 5'h15;
     end
-    if (\$37 [22]) begin
+    if (\$28 [22]) begin
       rp_msb = 5'h16;
     end
-    if (\$37 [23]) begin
+    if (\$28 [23]) begin
       rp_msb = 5'h17;
     end
-    if (\$37 [24]) begin
+    if (\$28 [24]) begin
       rp_msb = 5'h18;
     end
-    if (\$37 [25]) begin
+    if (\$28 [25]) begin
       rp_msb = 5'h19;
     end
-    if (\$37 [26]) begin
+    if (\$28 [26]) begin
       rp_msb = 5'h1a;
     end
-    if (\$37 [27]) begin
+    if (\$28 [27]) begin
       rp_msb = 5'h1b;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
     rp_rs = 5'h00;
-    if (\$44 ) begin
+    if (\$35 ) begin
       (* full_case = 32'd1 *)
-      if (\$45 ) begin
+      if (\$36 ) begin
         rp_rs = 5'h1c;
       end else begin
-        rp_rs = \$46 [4:0];
+        rp_rs = \$37 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
     (* full_case = 32'd1 *)
-    if (\$57 ) begin
-      rp_out = { \$67 , 31'h00000000 };
-    end else if (\$58 ) begin
-      rp_out = { \$76 , 31'h7f800000 };
+    if (\$48 ) begin
+      rp_out = { \$52 , 31'h00000000 };
+    end else if (\$49 ) begin
+      rp_out = { \$55 , 31'h7f800000 };
     end else begin
-      rp_out = { \$85 , \$56 [30:0] };
+      rp_out = { \$58 , \$47 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
     (* full_case = 32'd1 *)
-    if (\$122 ) begin
+    if (\$62 ) begin
       s = 32'd2143289344;
-    end else if (\$129 ) begin
-      s = \$131 ;
+    end else if (x_inf) begin
+      s = x;
     end else begin
       s = rp_out;
     end
   end
-  assign x_sig = { \$11 , \$7 [22:0] };
-  assign y_sig = { \$22 , \$18 [22:0] };
-  assign d = \$23 [7:0];
-  assign dcl = \$25 [4:0];
-  assign total = \$37 [27:0];
-  assign rp_ls = \$40 [4:0];
-  assign rp_norm = \$41 [27:0];
-  assign rp_eb = { \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43  };
-  assign rp_packed = \$56 [45:0];
-  assign xa = { \$11 , \$7 [22:0], 3'h0 };
-  assign ya_full = { \$22 , \$18 [22:0], 3'h0 };
-  assign \$50  = { \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 , 23'h000000 };
+  assign x_sig = { \$3 , x[22:0] };
+  assign y_sig = { \$12 , y[22:0] };
+  assign d = \$19 [7:0];
+  assign dcl = \$21 [4:0];
+  assign total = \$28 [27:0];
+  assign rp_ls = \$31 [4:0];
+  assign rp_norm = \$32 [27:0];
+  assign rp_eb = { \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34  };
+  assign rp_packed = \$47 [45:0];
+  assign xa = { \$3 , x[22:0], 3'h0 };
+  assign ya_full = { \$12 , y[22:0], 3'h0 };
+  assign \$41  = { \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 , 23'h000000 };
 endmodule
 
 module \lut_w2_fp16_fp16tab.dq_add1_1 (b, s, a);
   reg \$auto$verilog_backend.cc:2355:dump_module$35  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire \$100 ;
-  wire \$101 ;
-  wire [31:0] \$102 ;
-  wire \$103 ;
-  wire \$104 ;
-  wire [31:0] \$105 ;
-  wire \$106 ;
-  wire \$107 ;
-  wire \$108 ;
-  wire [31:0] \$109 ;
   wire \$11 ;
-  wire \$110 ;
-  wire \$111 ;
-  wire [31:0] \$112 ;
-  wire \$113 ;
-  wire \$114 ;
-  wire \$115 ;
-  wire \$116 ;
-  wire [31:0] \$117 ;
-  wire \$118 ;
-  wire [31:0] \$119 ;
   wire \$12 ;
-  wire \$120 ;
-  wire \$121 ;
-  wire \$122 ;
-  wire \$123 ;
-  wire [31:0] \$124 ;
-  wire \$125 ;
-  wire \$126 ;
-  wire [31:0] \$127 ;
-  wire \$128 ;
-  wire \$129 ;
-  wire [31:0] \$13 ;
-  wire \$130 ;
-  wire [31:0] \$131 ;
+  wire \$13 ;
   wire \$14 ;
   wire \$15 ;
-  wire [31:0] \$16 ;
+  wire \$16 ;
   wire \$17 ;
-  wire [31:0] \$18 ;
-  wire \$19 ;
-  wire [31:0] \$2 ;
-  wire [31:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire [8:0] \$23 ;
-  wire \$24 ;
-  wire [7:0] \$25 ;
-  wire [26:0] \$26 ;
-  wire [26:0] \$27 ;
-  wire [57:0] \$28 ;
-  wire \$29 ;
+  wire \$18 ;
+  wire [8:0] \$19 ;
+  wire \$2 ;
+  wire \$20 ;
+  wire [7:0] \$21 ;
+  wire [26:0] \$22 ;
+  wire [26:0] \$23 ;
+  wire [57:0] \$24 ;
+  wire \$25 ;
+  wire [27:0] \$26 ;
+  wire [27:0] \$27 ;
+  wire [28:0] \$28 ;
+  wire [8:0] \$29 ;
   wire \$3 ;
-  wire \$30 ;
-  wire [31:0] \$31 ;
-  wire \$32 ;
-  wire [31:0] \$33 ;
-  wire \$34 ;
-  wire [27:0] \$35 ;
-  wire [27:0] \$36 ;
-  wire [28:0] \$37 ;
-  wire [8:0] \$38 ;
-  wire [9:0] \$39 ;
+  wire [9:0] \$30 ;
+  wire [5:0] \$31 ;
+  wire [58:0] \$32 ;
+  wire [11:0] \$33 ;
+  wire [12:0] \$34 ;
+  wire \$35 ;
+  wire \$36 ;
+  wire [22:0] \$37 ;
+  wire [58:0] \$38 ;
+  wire [22:0] \$39 ;
   wire \$4 ;
-  wire [5:0] \$40 ;
-  wire [58:0] \$41 ;
-  wire [11:0] \$42 ;
-  wire [12:0] \$43 ;
+  wire [23:0] \$40 ;
+  wire [54:0] \$41 ;
+  wire [55:0] \$42 ;
+  wire \$43 ;
   wire \$44 ;
   wire \$45 ;
-  wire [22:0] \$46 ;
-  wire [58:0] \$47 ;
-  wire [22:0] \$48 ;
-  wire [23:0] \$49 ;
-  wire [31:0] \$5 ;
-  wire [54:0] \$50 ;
-  wire [55:0] \$51 ;
+  wire \$46 ;
+  wire [56:0] \$47 ;
+  wire \$48 ;
+  wire \$49 ;
+  wire \$5 ;
+  wire \$50 ;
+  wire \$51 ;
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire [56:0] \$56 ;
+  wire \$56 ;
   wire \$57 ;
   wire \$58 ;
   wire \$59 ;
   wire \$6 ;
   wire \$60 ;
-  wire [31:0] \$61 ;
+  wire \$61 ;
   wire \$62 ;
-  wire [31:0] \$63 ;
-  wire \$64 ;
-  wire \$65 ;
-  wire [31:0] \$66 ;
-  wire \$67 ;
-  wire \$68 ;
-  wire \$69 ;
-  wire [31:0] \$7 ;
-  wire [31:0] \$70 ;
-  wire \$71 ;
-  wire [31:0] \$72 ;
-  wire \$73 ;
-  wire \$74 ;
-  wire [31:0] \$75 ;
-  wire \$76 ;
-  wire \$77 ;
-  wire \$78 ;
-  wire [31:0] \$79 ;
+  wire \$7 ;
   wire \$8 ;
-  wire \$80 ;
-  wire [31:0] \$81 ;
-  wire \$82 ;
-  wire \$83 ;
-  wire [31:0] \$84 ;
-  wire \$85 ;
-  wire \$86 ;
-  wire [31:0] \$87 ;
-  wire \$88 ;
-  wire \$89 ;
-  wire [31:0] \$9 ;
-  wire [31:0] \$90 ;
-  wire \$91 ;
-  wire \$92 ;
-  wire \$93 ;
-  wire [31:0] \$94 ;
-  wire \$95 ;
-  wire \$96 ;
-  wire [31:0] \$97 ;
-  wire \$98 ;
-  wire \$99 ;
+  wire \$9 ;
   input [31:0] a;
   wire [31:0] a;
   input [31:0] b;
@@ -5337,419 +4714,301 @@ module \lut_w2_fp16_fp16tab.dq_add1_1 (b, s, a);
   wire [27:0] rp_sh;
   output [31:0] s;
   reg [31:0] s;
+  wire sub;
+  wire swap;
   wire [27:0] total;
+  wire [31:0] x;
   wire [7:0] x_e;
+  wire x_inf;
+  wire x_nan;
   wire [23:0] x_sig;
+  wire x_zero;
   wire [26:0] xa;
+  wire [31:0] y;
   wire [7:0] y_e;
+  wire y_inf;
+  wire y_nan;
   wire [23:0] y_sig;
+  wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$1  = b[30:0] > a[30:0];
-  assign \$2  = \$1  ? b : a;
-  assign \$3  = ! \$2 [30:23];
-  assign \$4  = b[30:0] > a[30:0];
-  assign \$5  = \$4  ? b : a;
-  assign x_e = \$3  ? 8'h01 : \$5 [30:23];
-  assign \$6  = b[30:0] > a[30:0];
-  assign \$7  = \$6  ? b : a;
-  assign \$8  = b[30:0] > a[30:0];
-  assign \$9  = \$8  ? b : a;
-  assign \$10  = ! \$9 [30:23];
-  assign \$11  = ~ \$10 ;
-  assign \$12  = b[30:0] > a[30:0];
-  assign \$13  = \$12  ? a : b;
-  assign \$14  = ! \$13 [30:23];
-  assign \$15  = b[30:0] > a[30:0];
-  assign \$16  = \$15  ? a : b;
-  assign y_e = \$14  ? 8'h01 : \$16 [30:23];
-  assign \$17  = b[30:0] > a[30:0];
-  assign \$18  = \$17  ? a : b;
-  assign \$19  = b[30:0] > a[30:0];
-  assign \$20  = \$19  ? a : b;
-  assign \$21  = ! \$20 [30:23];
-  assign \$22  = ~ \$21 ;
-  assign \$23  = x_e - y_e;
-  assign \$24  = \$23 [7:0] > 5'h1b;
-  assign \$25  = \$24  ? 8'h1b : \$23 [7:0];
-  assign \$26  = ya_full >> \$25 [4:0];
-  assign \$27  = ya_full >> \$25 [4:0];
-  assign \$28  = \$27  << \$25 [4:0];
-  assign \$29  = \$28 [26:0] != ya_full;
-  assign ya = \$26  | { 26'h0000000, \$29  };
-  assign \$30  = b[30:0] > a[30:0];
-  assign \$31  = \$30  ? b : a;
-  assign \$32  = b[30:0] > a[30:0];
-  assign \$33  = \$32  ? a : b;
-  assign \$34  = \$31 [31] ^ \$33 [31];
-  assign \$35  = xa - ya;
-  assign \$36  = xa + ya;
-  assign \$37  = \$34  ? { \$35 [27], \$35  } : { 1'h0, \$36  };
-  assign \$38  = x_e - 7'h7f;
-  assign \$39  = $signed(\$38 ) - $signed(6'h17);
-  assign exp_lsb = $signed(\$39 ) - $signed(3'h3);
-  assign \$40  = 5'h1b - rp_msb;
-  assign \$41  = \$37 [27:0] << \$40 [4:0];
-  assign \$42  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$43  = $signed(\$42 ) + $signed(8'h7f);
-  assign \$44  = $signed(\$43 ) < $signed(2'h1);
-  assign \$45  = $signed(\$43 ) < $signed(6'h25);
-  assign \$46  = $signed(2'h1) - $signed(\$43 );
-  assign rp_sh = \$41 [27:0] >> rp_rs;
-  assign \$47  = rp_sh << rp_rs;
-  assign rp_lost = \$47 [27:0] != \$41 [27:0];
-  assign \$48  = $signed(\$43 ) + $signed({ 1'h0, rp_rs });
-  assign \$49  = $signed(\$48 ) - $signed(2'h1);
-  assign \$51  = $signed(\$50 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$52  = | rp_sh[2:0];
-  assign \$53  = \$52  | rp_lost;
-  assign \$54  = \$53  | rp_sh[4];
-  assign \$55  = rp_sh[3] & \$54 ;
-  assign \$56  = $signed(\$51 ) + $signed({ 1'h0, \$55  });
-  assign \$57  = ! \$37 [27:0];
-  assign \$58  = \$56 [45:0] >= 31'h7f800000;
-  assign \$59  = ! \$37 [27:0];
-  assign \$60  = b[30:0] > a[30:0];
-  assign \$61  = \$60  ? b : a;
-  assign \$62  = b[30:0] > a[30:0];
-  assign \$63  = \$62  ? a : b;
-  assign \$64  = \$61 [31] & \$63 [31];
-  assign \$65  = b[30:0] > a[30:0];
-  assign \$66  = \$65  ? b : a;
-  assign \$67  = \$59  ? \$64  : \$66 [31];
-  assign \$68  = ! \$37 [27:0];
-  assign \$69  = b[30:0] > a[30:0];
-  assign \$70  = \$69  ? b : a;
-  assign \$71  = b[30:0] > a[30:0];
-  assign \$72  = \$71  ? a : b;
-  assign \$73  = \$70 [31] & \$72 [31];
-  assign \$74  = b[30:0] > a[30:0];
-  assign \$75  = \$74  ? b : a;
-  assign \$76  = \$68  ? \$73  : \$75 [31];
-  assign \$77  = ! \$37 [27:0];
-  assign \$78  = b[30:0] > a[30:0];
-  assign \$79  = \$78  ? b : a;
-  assign \$80  = b[30:0] > a[30:0];
-  assign \$81  = \$80  ? a : b;
-  assign \$82  = \$79 [31] & \$81 [31];
-  assign \$83  = b[30:0] > a[30:0];
-  assign \$84  = \$83  ? b : a;
-  assign \$85  = \$77  ? \$82  : \$84 [31];
-  assign \$86  = b[30:0] > a[30:0];
-  assign \$87  = \$86  ? b : a;
-  assign \$88  = \$87 [30:23] == 8'hff;
-  assign \$89  = b[30:0] > a[30:0];
-  assign \$90  = \$89  ? b : a;
-  assign \$91  = | \$90 [22:0];
-  assign \$92  = \$88  & \$91 ;
-  assign \$93  = b[30:0] > a[30:0];
-  assign \$94  = \$93  ? a : b;
-  assign \$95  = \$94 [30:23] == 8'hff;
-  assign \$96  = b[30:0] > a[30:0];
-  assign \$97  = \$96  ? a : b;
-  assign \$98  = | \$97 [22:0];
-  assign \$99  = \$95  & \$98 ;
-  assign \$100  = \$92  | \$99 ;
-  assign \$101  = b[30:0] > a[30:0];
-  assign \$102  = \$101  ? b : a;
-  assign \$103  = \$102 [30:23] == 8'hff;
-  assign \$104  = b[30:0] > a[30:0];
-  assign \$105  = \$104  ? b : a;
-  assign \$106  = ! \$105 [22:0];
-  assign \$107  = \$103  & \$106 ;
-  assign \$108  = b[30:0] > a[30:0];
-  assign \$109  = \$108  ? a : b;
-  assign \$110  = \$109 [30:23] == 8'hff;
-  assign \$111  = b[30:0] > a[30:0];
-  assign \$112  = \$111  ? a : b;
-  assign \$113  = ! \$112 [22:0];
-  assign \$114  = \$110  & \$113 ;
-  assign \$115  = \$107  & \$114 ;
-  assign \$116  = b[30:0] > a[30:0];
-  assign \$117  = \$116  ? b : a;
-  assign \$118  = b[30:0] > a[30:0];
-  assign \$119  = \$118  ? a : b;
-  assign \$120  = \$117 [31] ^ \$119 [31];
-  assign \$121  = \$115  & \$120 ;
-  assign \$122  = \$100  | \$121 ;
-  assign \$123  = b[30:0] > a[30:0];
-  assign \$124  = \$123  ? b : a;
-  assign \$125  = \$124 [30:23] == 8'hff;
-  assign \$126  = b[30:0] > a[30:0];
-  assign \$127  = \$126  ? b : a;
-  assign \$128  = ! \$127 [22:0];
-  assign \$129  = \$125  & \$128 ;
-  assign \$130  = b[30:0] > a[30:0];
-  assign \$131  = \$130  ? b : a;
+  assign \$25  = \$24 [26:0] != ya_full;
+  assign ya = \$22  | { 26'h0000000, \$25  };
+  assign sub = x[31] ^ y[31];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 7'h7f;
+  assign \$30  = $signed(\$29 ) - $signed(6'h17);
+  assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
+  assign \$31  = 5'h1b - rp_msb;
+  assign \$32  = \$28 [27:0] << \$31 [4:0];
+  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$34  = $signed(\$33 ) + $signed(8'h7f);
+  assign \$35  = $signed(\$34 ) < $signed(2'h1);
+  assign \$36  = $signed(\$34 ) < $signed(6'h25);
+  assign \$37  = $signed(2'h1) - $signed(\$34 );
+  assign rp_sh = \$32 [27:0] >> rp_rs;
+  assign \$38  = rp_sh << rp_rs;
+  assign rp_lost = \$38 [27:0] != \$32 [27:0];
+  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
+  assign \$40  = $signed(\$39 ) - $signed(2'h1);
+  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[27:4] });
+  assign \$43  = | rp_sh[2:0];
+  assign \$44  = \$43  | rp_lost;
+  assign \$45  = \$44  | rp_sh[4];
+  assign \$46  = rp_sh[3] & \$45 ;
+  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
+  assign \$48  = ! \$28 [27:0];
+  assign \$49  = \$47 [45:0] >= 31'h7f800000;
+  assign \$50  = ! \$28 [27:0];
+  assign \$51  = x[31] & y[31];
+  assign \$52  = \$50  ? \$51  : x[31];
+  assign \$53  = ! \$28 [27:0];
+  assign \$54  = x[31] & y[31];
+  assign \$55  = \$53  ? \$54  : x[31];
+  assign \$56  = ! \$28 [27:0];
+  assign \$57  = x[31] & y[31];
+  assign \$58  = \$56  ? \$57  : x[31];
+  assign \$59  = x_nan | y_nan;
+  assign \$60  = x_inf & y_inf;
+  assign \$61  = \$60  & sub;
+  assign \$62  = \$59  | \$61 ;
+  assign swap = b[30:0] > a[30:0];
+  assign x = swap ? b : a;
+  assign y = swap ? a : b;
+  assign \$1  = ! x[30:23];
+  assign x_e = \$1  ? 8'h01 : x[30:23];
+  assign \$2  = ! x[30:23];
+  assign \$3  = ~ \$2 ;
+  assign \$4  = x[30:23] == 8'hff;
+  assign \$5  = ! x[22:0];
+  assign x_inf = \$4  & \$5 ;
+  assign \$6  = x[30:23] == 8'hff;
+  assign \$7  = | x[22:0];
+  assign x_nan = \$6  & \$7 ;
+  assign \$8  = ! x[30:23];
+  assign \$9  = ! x[22:0];
+  assign x_zero = \$8  & \$9 ;
+  assign \$10  = ! y[30:23];
+  assign y_e = \$10  ? 8'h01 : y[30:23];
+  assign \$11  = ! y[30:23];
+  assign \$12  = ~ \$11 ;
+  assign \$13  = y[30:23] == 8'hff;
+  assign \$14  = ! y[22:0];
+  assign y_inf = \$13  & \$14 ;
+  assign \$15  = y[30:23] == 8'hff;
+  assign \$16  = | y[22:0];
+  assign y_nan = \$15  & \$16 ;
+  assign \$17  = ! y[30:23];
+  assign \$18  = ! y[22:0];
+  assign y_zero = \$17  & \$18 ;
+  assign \$19  = x_e - y_e;
+  assign \$20  = \$19 [7:0] > 5'h1b;
+  assign \$21  = \$20  ? 8'h1b : \$19 [7:0];
+  assign \$22  = ya_full >> \$21 [4:0];
+  assign \$23  = ya_full >> \$21 [4:0];
+  assign \$24  = \$23  << \$21 [4:0];
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$35 ) begin end
     rp_msb = 5'h00;
-    if (\$37 [0]) begin
+    if (\$28 [0]) begin
       rp_msb = 5'h00;
     end
-    if (\$37 [1]) begin
+    if (\$28 [1]) begin
       rp_msb = 5'h01;
     end
-    if (\$37 [2]) begin
+    if (\$28 [2]) begin
       rp_msb = 5'h02;
     end
-    if (\$37 [3]) begin
+    if (\$28 [3]) begin
       rp_msb = 5'h03;
     end
-    if (\$37 [4]) begin
+    if (\$28 [4]) begin
       rp_msb = 5'h04;
     end
-    if (\$37 [5]) begin
+    if (\$28 [5]) begin
       rp_msb = 5'h05;
     end
-    if (\$37 [6]) begin
+    if (\$28 [6]) begin
       rp_msb = 5'h06;
     end
-    if (\$37 [7]) begin
+    if (\$28 [7]) begin
       rp_msb = 5'h07;
     end
-    if (\$37 [8]) begin
+    if (\$28 [8]) begin
       rp_msb = 5'h08;
     end
-    if (\$37 [9]) begin
+    if (\$28 [9]) begin
       rp_msb = 5'h09;
     end
-    if (\$37 [10]) begin
+    if (\$28 [10]) begin
       rp_msb = 5'h0a;
     end
-    if (\$37 [11]) begin
+    if (\$28 [11]) begin
       rp_msb = 5'h0b;
     end
-    if (\$37 [12]) begin
+    if (\$28 [12]) begin
       rp_msb = 5'h0c;
     end
-    if (\$37 [13]) begin
+    if (\$28 [13]) begin
       rp_msb = 5'h0d;
     end
-    if (\$37 [14]) begin
+    if (\$28 [14]) begin
       rp_msb = 5'h0e;
     end
-    if (\$37 [15]) begin
+    if (\$28 [15]) begin
       rp_msb = 5'h0f;
     end
-    if (\$37 [16]) begin
+    if (\$28 [16]) begin
       rp_msb = 5'h10;
     end
-    if (\$37 [17]) begin
+    if (\$28 [17]) begin
       rp_msb = 5'h11;
     end
-    if (\$37 [18]) begin
+    if (\$28 [18]) begin
       rp_msb = 5'h12;
     end
-    if (\$37 [19]) begin
+    if (\$28 [19]) begin
       rp_msb = 5'h13;
     end
-    if (\$37 [20]) begin
+    if (\$28 [20]) begin
       rp_msb = 5'h14;
     end
-    if (\$37 [21]) begin
+    if (\$28 [21]) begin
       rp_msb = 5'h15;
     end
-    if (\$37 [22]) begin
+    if (\$28 [22]) begin
       rp_msb = 5'h16;
     end
-    if (\$37 [23]) begin
+    if (\$28 [23]) begin
       rp_msb = 5'h17;
     end
-    if (\$37 [24]) begin
+    if (\$28 [24]) begin
       rp_msb = 5'h18;
     end
-    if (\$37 [25]) begin
+    if (\$28 [25]) begin
       rp_msb = 5'h19;
     end
-    if (\$37 [26]) begin
+    if (\$28 [26]) begin
       rp_msb = 5'h1a;
     end
-    if (\$37 [27]) begin
+    if (\$28 [27]) begin
       rp_msb = 5'h1b;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$35 ) begin end
     rp_rs = 5'h00;
-    if (\$44 ) begin
+    if (\$35 ) begin
       (* full_case = 32'd1 *)
-      if (\$45 ) begin
+      if (\$36 ) begin
         rp_rs = 5'h1c;
       end else begin
-        rp_rs = \$46 [4:0];
+        rp_rs = \$37 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$35 ) begin end
     (* full_case = 32'd1 *)
-    if (\$57 ) begin
-      rp_out = { \$67 , 31'h00000000 };
-    end else if (\$58 ) begin
-      rp_out = { \$76 , 31'h7f800000 };
+    if (\$48 ) begin
+      rp_out = { \$52 , 31'h00000000 };
+    end else if (\$49 ) begin
+      rp_out = { \$55 , 31'h7f800000 };
     end else begin
-      rp_out = { \$85 , \$56 [30:0] };
+      rp_out = { \$58 , \$47 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$35 ) begin end
     (* full_case = 32'd1 *)
-    if (\$122 ) begin
+    if (\$62 ) begin
       s = 32'd2143289344;
-    end else if (\$129 ) begin
-      s = \$131 ;
+    end else if (x_inf) begin
+      s = x;
     end else begin
       s = rp_out;
     end
   end
-  assign x_sig = { \$11 , \$7 [22:0] };
-  assign y_sig = { \$22 , \$18 [22:0] };
-  assign d = \$23 [7:0];
-  assign dcl = \$25 [4:0];
-  assign total = \$37 [27:0];
-  assign rp_ls = \$40 [4:0];
-  assign rp_norm = \$41 [27:0];
-  assign rp_eb = { \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43  };
-  assign rp_packed = \$56 [45:0];
-  assign xa = { \$11 , \$7 [22:0], 3'h0 };
-  assign ya_full = { \$22 , \$18 [22:0], 3'h0 };
-  assign \$50  = { \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 , 23'h000000 };
+  assign x_sig = { \$3 , x[22:0] };
+  assign y_sig = { \$12 , y[22:0] };
+  assign d = \$19 [7:0];
+  assign dcl = \$21 [4:0];
+  assign total = \$28 [27:0];
+  assign rp_ls = \$31 [4:0];
+  assign rp_norm = \$32 [27:0];
+  assign rp_eb = { \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34  };
+  assign rp_packed = \$47 [45:0];
+  assign xa = { \$3 , x[22:0], 3'h0 };
+  assign ya_full = { \$12 , y[22:0], 3'h0 };
+  assign \$41  = { \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 , 23'h000000 };
 endmodule
 
 module \lut_w2_fp16_fp16tab.plane_add0_0 (b, s, a);
   reg \$auto$verilog_backend.cc:2355:dump_module$36  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire \$100 ;
-  wire \$101 ;
-  wire [31:0] \$102 ;
-  wire \$103 ;
-  wire \$104 ;
-  wire [31:0] \$105 ;
-  wire \$106 ;
-  wire \$107 ;
-  wire \$108 ;
-  wire [31:0] \$109 ;
   wire \$11 ;
-  wire \$110 ;
-  wire \$111 ;
-  wire [31:0] \$112 ;
-  wire \$113 ;
-  wire \$114 ;
-  wire \$115 ;
-  wire \$116 ;
-  wire [31:0] \$117 ;
-  wire \$118 ;
-  wire [31:0] \$119 ;
   wire \$12 ;
-  wire \$120 ;
-  wire \$121 ;
-  wire \$122 ;
-  wire \$123 ;
-  wire [31:0] \$124 ;
-  wire \$125 ;
-  wire \$126 ;
-  wire [31:0] \$127 ;
-  wire \$128 ;
-  wire \$129 ;
-  wire [31:0] \$13 ;
-  wire \$130 ;
-  wire [31:0] \$131 ;
+  wire \$13 ;
   wire \$14 ;
   wire \$15 ;
-  wire [31:0] \$16 ;
+  wire \$16 ;
   wire \$17 ;
-  wire [31:0] \$18 ;
-  wire \$19 ;
-  wire [31:0] \$2 ;
-  wire [31:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire [8:0] \$23 ;
-  wire \$24 ;
-  wire [7:0] \$25 ;
-  wire [26:0] \$26 ;
-  wire [26:0] \$27 ;
-  wire [57:0] \$28 ;
-  wire \$29 ;
+  wire \$18 ;
+  wire [8:0] \$19 ;
+  wire \$2 ;
+  wire \$20 ;
+  wire [7:0] \$21 ;
+  wire [26:0] \$22 ;
+  wire [26:0] \$23 ;
+  wire [57:0] \$24 ;
+  wire \$25 ;
+  wire [27:0] \$26 ;
+  wire [27:0] \$27 ;
+  wire [28:0] \$28 ;
+  wire [8:0] \$29 ;
   wire \$3 ;
-  wire \$30 ;
-  wire [31:0] \$31 ;
-  wire \$32 ;
-  wire [31:0] \$33 ;
-  wire \$34 ;
-  wire [27:0] \$35 ;
-  wire [27:0] \$36 ;
-  wire [28:0] \$37 ;
-  wire [8:0] \$38 ;
-  wire [9:0] \$39 ;
+  wire [9:0] \$30 ;
+  wire [5:0] \$31 ;
+  wire [58:0] \$32 ;
+  wire [11:0] \$33 ;
+  wire [12:0] \$34 ;
+  wire \$35 ;
+  wire \$36 ;
+  wire [22:0] \$37 ;
+  wire [58:0] \$38 ;
+  wire [22:0] \$39 ;
   wire \$4 ;
-  wire [5:0] \$40 ;
-  wire [58:0] \$41 ;
-  wire [11:0] \$42 ;
-  wire [12:0] \$43 ;
+  wire [23:0] \$40 ;
+  wire [54:0] \$41 ;
+  wire [55:0] \$42 ;
+  wire \$43 ;
   wire \$44 ;
   wire \$45 ;
-  wire [22:0] \$46 ;
-  wire [58:0] \$47 ;
-  wire [22:0] \$48 ;
-  wire [23:0] \$49 ;
-  wire [31:0] \$5 ;
-  wire [54:0] \$50 ;
-  wire [55:0] \$51 ;
+  wire \$46 ;
+  wire [56:0] \$47 ;
+  wire \$48 ;
+  wire \$49 ;
+  wire \$5 ;
+  wire \$50 ;
+  wire \$51 ;
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire [56:0] \$56 ;
+  wire \$56 ;
   wire \$57 ;
   wire \$58 ;
   wire \$59 ;
   wire \$6 ;
   wire \$60 ;
-  wire [31:0] \$61 ;
+  wire \$61 ;
   wire \$62 ;
-  wire [31:0] \$63 ;
-  wire \$64 ;
-  wire \$65 ;
-  wire [31:0] \$66 ;
-  wire \$67 ;
-  wire \$68 ;
-  wire \$69 ;
-  wire [31:0] \$7 ;
-  wire [31:0] \$70 ;
-  wire \$71 ;
-  wire [31:0] \$72 ;
-  wire \$73 ;
-  wire \$74 ;
-  wire [31:0] \$75 ;
-  wire \$76 ;
-  wire \$77 ;
-  wire \$78 ;
-  wire [31:0] \$79 ;
+  wire \$7 ;
   wire \$8 ;
-  wire \$80 ;
-  wire [31:0] \$81 ;
-  wire \$82 ;
-  wire \$83 ;
-  wire [31:0] \$84 ;
-  wire \$85 ;
-  wire \$86 ;
-  wire [31:0] \$87 ;
-  wire \$88 ;
-  wire \$89 ;
-  wire [31:0] \$9 ;
-  wire [31:0] \$90 ;
-  wire \$91 ;
-  wire \$92 ;
-  wire \$93 ;
-  wire [31:0] \$94 ;
-  wire \$95 ;
-  wire \$96 ;
-  wire [31:0] \$97 ;
-  wire \$98 ;
-  wire \$99 ;
+  wire \$9 ;
   input [31:0] a;
   wire [31:0] a;
   input [31:0] b;
@@ -5768,419 +5027,301 @@ module \lut_w2_fp16_fp16tab.plane_add0_0 (b, s, a);
   wire [27:0] rp_sh;
   output [31:0] s;
   reg [31:0] s;
+  wire sub;
+  wire swap;
   wire [27:0] total;
+  wire [31:0] x;
   wire [7:0] x_e;
+  wire x_inf;
+  wire x_nan;
   wire [23:0] x_sig;
+  wire x_zero;
   wire [26:0] xa;
+  wire [31:0] y;
   wire [7:0] y_e;
+  wire y_inf;
+  wire y_nan;
   wire [23:0] y_sig;
+  wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$1  = b[30:0] > a[30:0];
-  assign \$2  = \$1  ? b : a;
-  assign \$3  = ! \$2 [30:23];
-  assign \$4  = b[30:0] > a[30:0];
-  assign \$5  = \$4  ? b : a;
-  assign x_e = \$3  ? 8'h01 : \$5 [30:23];
-  assign \$6  = b[30:0] > a[30:0];
-  assign \$7  = \$6  ? b : a;
-  assign \$8  = b[30:0] > a[30:0];
-  assign \$9  = \$8  ? b : a;
-  assign \$10  = ! \$9 [30:23];
-  assign \$11  = ~ \$10 ;
-  assign \$12  = b[30:0] > a[30:0];
-  assign \$13  = \$12  ? a : b;
-  assign \$14  = ! \$13 [30:23];
-  assign \$15  = b[30:0] > a[30:0];
-  assign \$16  = \$15  ? a : b;
-  assign y_e = \$14  ? 8'h01 : \$16 [30:23];
-  assign \$17  = b[30:0] > a[30:0];
-  assign \$18  = \$17  ? a : b;
-  assign \$19  = b[30:0] > a[30:0];
-  assign \$20  = \$19  ? a : b;
-  assign \$21  = ! \$20 [30:23];
-  assign \$22  = ~ \$21 ;
-  assign \$23  = x_e - y_e;
-  assign \$24  = \$23 [7:0] > 5'h1b;
-  assign \$25  = \$24  ? 8'h1b : \$23 [7:0];
-  assign \$26  = ya_full >> \$25 [4:0];
-  assign \$27  = ya_full >> \$25 [4:0];
-  assign \$28  = \$27  << \$25 [4:0];
-  assign \$29  = \$28 [26:0] != ya_full;
-  assign ya = \$26  | { 26'h0000000, \$29  };
-  assign \$30  = b[30:0] > a[30:0];
-  assign \$31  = \$30  ? b : a;
-  assign \$32  = b[30:0] > a[30:0];
-  assign \$33  = \$32  ? a : b;
-  assign \$34  = \$31 [31] ^ \$33 [31];
-  assign \$35  = xa - ya;
-  assign \$36  = xa + ya;
-  assign \$37  = \$34  ? { \$35 [27], \$35  } : { 1'h0, \$36  };
-  assign \$38  = x_e - 7'h7f;
-  assign \$39  = $signed(\$38 ) - $signed(6'h17);
-  assign exp_lsb = $signed(\$39 ) - $signed(3'h3);
-  assign \$40  = 5'h1b - rp_msb;
-  assign \$41  = \$37 [27:0] << \$40 [4:0];
-  assign \$42  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$43  = $signed(\$42 ) + $signed(8'h7f);
-  assign \$44  = $signed(\$43 ) < $signed(2'h1);
-  assign \$45  = $signed(\$43 ) < $signed(6'h25);
-  assign \$46  = $signed(2'h1) - $signed(\$43 );
-  assign rp_sh = \$41 [27:0] >> rp_rs;
-  assign \$47  = rp_sh << rp_rs;
-  assign rp_lost = \$47 [27:0] != \$41 [27:0];
-  assign \$48  = $signed(\$43 ) + $signed({ 1'h0, rp_rs });
-  assign \$49  = $signed(\$48 ) - $signed(2'h1);
-  assign \$51  = $signed(\$50 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$52  = | rp_sh[2:0];
-  assign \$53  = \$52  | rp_lost;
-  assign \$54  = \$53  | rp_sh[4];
-  assign \$55  = rp_sh[3] & \$54 ;
-  assign \$56  = $signed(\$51 ) + $signed({ 1'h0, \$55  });
-  assign \$57  = ! \$37 [27:0];
-  assign \$58  = \$56 [45:0] >= 31'h7f800000;
-  assign \$59  = ! \$37 [27:0];
-  assign \$60  = b[30:0] > a[30:0];
-  assign \$61  = \$60  ? b : a;
-  assign \$62  = b[30:0] > a[30:0];
-  assign \$63  = \$62  ? a : b;
-  assign \$64  = \$61 [31] & \$63 [31];
-  assign \$65  = b[30:0] > a[30:0];
-  assign \$66  = \$65  ? b : a;
-  assign \$67  = \$59  ? \$64  : \$66 [31];
-  assign \$68  = ! \$37 [27:0];
-  assign \$69  = b[30:0] > a[30:0];
-  assign \$70  = \$69  ? b : a;
-  assign \$71  = b[30:0] > a[30:0];
-  assign \$72  = \$71  ? a : b;
-  assign \$73  = \$70 [31] & \$72 [31];
-  assign \$74  = b[30:0] > a[30:0];
-  assign \$75  = \$74  ? b : a;
-  assign \$76  = \$68  ? \$73  : \$75 [31];
-  assign \$77  = ! \$37 [27:0];
-  assign \$78  = b[30:0] > a[30:0];
-  assign \$79  = \$78  ? b : a;
-  assign \$80  = b[30:0] > a[30:0];
-  assign \$81  = \$80  ? a : b;
-  assign \$82  = \$79 [31] & \$81 [31];
-  assign \$83  = b[30:0] > a[30:0];
-  assign \$84  = \$83  ? b : a;
-  assign \$85  = \$77  ? \$82  : \$84 [31];
-  assign \$86  = b[30:0] > a[30:0];
-  assign \$87  = \$86  ? b : a;
-  assign \$88  = \$87 [30:23] == 8'hff;
-  assign \$89  = b[30:0] > a[30:0];
-  assign \$90  = \$89  ? b : a;
-  assign \$91  = | \$90 [22:0];
-  assign \$92  = \$88  & \$91 ;
-  assign \$93  = b[30:0] > a[30:0];
-  assign \$94  = \$93  ? a : b;
-  assign \$95  = \$94 [30:23] == 8'hff;
-  assign \$96  = b[30:0] > a[30:0];
-  assign \$97  = \$96  ? a : b;
-  assign \$98  = | \$97 [22:0];
-  assign \$99  = \$95  & \$98 ;
-  assign \$100  = \$92  | \$99 ;
-  assign \$101  = b[30:0] > a[30:0];
-  assign \$102  = \$101  ? b : a;
-  assign \$103  = \$102 [30:23] == 8'hff;
-  assign \$104  = b[30:0] > a[30:0];
-  assign \$105  = \$104  ? b : a;
-  assign \$106  = ! \$105 [22:0];
-  assign \$107  = \$103  & \$106 ;
-  assign \$108  = b[30:0] > a[30:0];
-  assign \$109  = \$108  ? a : b;
-  assign \$110  = \$109 [30:23] == 8'hff;
-  assign \$111  = b[30:0] > a[30:0];
-  assign \$112  = \$111  ? a : b;
-  assign \$113  = ! \$112 [22:0];
-  assign \$114  = \$110  & \$113 ;
-  assign \$115  = \$107  & \$114 ;
-  assign \$116  = b[30:0] > a[30:0];
-  assign \$117  = \$116  ? b : a;
-  assign \$118  = b[30:0] > a[30:0];
-  assign \$119  = \$118  ? a : b;
-  assign \$120  = \$117 [31] ^ \$119 [31];
-  assign \$121  = \$115  & \$120 ;
-  assign \$122  = \$100  | \$121 ;
-  assign \$123  = b[30:0] > a[30:0];
-  assign \$124  = \$123  ? b : a;
-  assign \$125  = \$124 [30:23] == 8'hff;
-  assign \$126  = b[30:0] > a[30:0];
-  assign \$127  = \$126  ? b : a;
-  assign \$128  = ! \$127 [22:0];
-  assign \$129  = \$125  & \$128 ;
-  assign \$130  = b[30:0] > a[30:0];
-  assign \$131  = \$130  ? b : a;
+  assign \$25  = \$24 [26:0] != ya_full;
+  assign ya = \$22  | { 26'h0000000, \$25  };
+  assign sub = x[31] ^ y[31];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 7'h7f;
+  assign \$30  = $signed(\$29 ) - $signed(6'h17);
+  assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
+  assign \$31  = 5'h1b - rp_msb;
+  assign \$32  = \$28 [27:0] << \$31 [4:0];
+  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$34  = $signed(\$33 ) + $signed(8'h7f);
+  assign \$35  = $signed(\$34 ) < $signed(2'h1);
+  assign \$36  = $signed(\$34 ) < $signed(6'h25);
+  assign \$37  = $signed(2'h1) - $signed(\$34 );
+  assign rp_sh = \$32 [27:0] >> rp_rs;
+  assign \$38  = rp_sh << rp_rs;
+  assign rp_lost = \$38 [27:0] != \$32 [27:0];
+  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
+  assign \$40  = $signed(\$39 ) - $signed(2'h1);
+  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[27:4] });
+  assign \$43  = | rp_sh[2:0];
+  assign \$44  = \$43  | rp_lost;
+  assign \$45  = \$44  | rp_sh[4];
+  assign \$46  = rp_sh[3] & \$45 ;
+  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
+  assign \$48  = ! \$28 [27:0];
+  assign \$49  = \$47 [45:0] >= 31'h7f800000;
+  assign \$50  = ! \$28 [27:0];
+  assign \$51  = x[31] & y[31];
+  assign \$52  = \$50  ? \$51  : x[31];
+  assign \$53  = ! \$28 [27:0];
+  assign \$54  = x[31] & y[31];
+  assign \$55  = \$53  ? \$54  : x[31];
+  assign \$56  = ! \$28 [27:0];
+  assign \$57  = x[31] & y[31];
+  assign \$58  = \$56  ? \$57  : x[31];
+  assign \$59  = x_nan | y_nan;
+  assign \$60  = x_inf & y_inf;
+  assign \$61  = \$60  & sub;
+  assign \$62  = \$59  | \$61 ;
+  assign swap = b[30:0] > a[30:0];
+  assign x = swap ? b : a;
+  assign y = swap ? a : b;
+  assign \$1  = ! x[30:23];
+  assign x_e = \$1  ? 8'h01 : x[30:23];
+  assign \$2  = ! x[30:23];
+  assign \$3  = ~ \$2 ;
+  assign \$4  = x[30:23] == 8'hff;
+  assign \$5  = ! x[22:0];
+  assign x_inf = \$4  & \$5 ;
+  assign \$6  = x[30:23] == 8'hff;
+  assign \$7  = | x[22:0];
+  assign x_nan = \$6  & \$7 ;
+  assign \$8  = ! x[30:23];
+  assign \$9  = ! x[22:0];
+  assign x_zero = \$8  & \$9 ;
+  assign \$10  = ! y[30:23];
+  assign y_e = \$10  ? 8'h01 : y[30:23];
+  assign \$11  = ! y[30:23];
+  assign \$12  = ~ \$11 ;
+  assign \$13  = y[30:23] == 8'hff;
+  assign \$14  = ! y[22:0];
+  assign y_inf = \$13  & \$14 ;
+  assign \$15  = y[30:23] == 8'hff;
+  assign \$16  = | y[22:0];
+  assign y_nan = \$15  & \$16 ;
+  assign \$17  = ! y[30:23];
+  assign \$18  = ! y[22:0];
+  assign y_zero = \$17  & \$18 ;
+  assign \$19  = x_e - y_e;
+  assign \$20  = \$19 [7:0] > 5'h1b;
+  assign \$21  = \$20  ? 8'h1b : \$19 [7:0];
+  assign \$22  = ya_full >> \$21 [4:0];
+  assign \$23  = ya_full >> \$21 [4:0];
+  assign \$24  = \$23  << \$21 [4:0];
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
     rp_msb = 5'h00;
-    if (\$37 [0]) begin
+    if (\$28 [0]) begin
       rp_msb = 5'h00;
     end
-    if (\$37 [1]) begin
+    if (\$28 [1]) begin
       rp_msb = 5'h01;
     end
-    if (\$37 [2]) begin
+    if (\$28 [2]) begin
       rp_msb = 5'h02;
     end
-    if (\$37 [3]) begin
+    if (\$28 [3]) begin
       rp_msb = 5'h03;
     end
-    if (\$37 [4]) begin
+    if (\$28 [4]) begin
       rp_msb = 5'h04;
     end
-    if (\$37 [5]) begin
+    if (\$28 [5]) begin
       rp_msb = 5'h05;
     end
-    if (\$37 [6]) begin
+    if (\$28 [6]) begin
       rp_msb = 5'h06;
     end
-    if (\$37 [7]) begin
+    if (\$28 [7]) begin
       rp_msb = 5'h07;
     end
-    if (\$37 [8]) begin
+    if (\$28 [8]) begin
       rp_msb = 5'h08;
     end
-    if (\$37 [9]) begin
+    if (\$28 [9]) begin
       rp_msb = 5'h09;
     end
-    if (\$37 [10]) begin
+    if (\$28 [10]) begin
       rp_msb = 5'h0a;
     end
-    if (\$37 [11]) begin
+    if (\$28 [11]) begin
       rp_msb = 5'h0b;
     end
-    if (\$37 [12]) begin
+    if (\$28 [12]) begin
       rp_msb = 5'h0c;
     end
-    if (\$37 [13]) begin
+    if (\$28 [13]) begin
       rp_msb = 5'h0d;
     end
-    if (\$37 [14]) begin
+    if (\$28 [14]) begin
       rp_msb = 5'h0e;
     end
-    if (\$37 [15]) begin
+    if (\$28 [15]) begin
       rp_msb = 5'h0f;
     end
-    if (\$37 [16]) begin
+    if (\$28 [16]) begin
       rp_msb = 5'h10;
     end
-    if (\$37 [17]) begin
+    if (\$28 [17]) begin
       rp_msb = 5'h11;
     end
-    if (\$37 [18]) begin
+    if (\$28 [18]) begin
       rp_msb = 5'h12;
     end
-    if (\$37 [19]) begin
+    if (\$28 [19]) begin
       rp_msb = 5'h13;
     end
-    if (\$37 [20]) begin
+    if (\$28 [20]) begin
       rp_msb = 5'h14;
     end
-    if (\$37 [21]) begin
+    if (\$28 [21]) begin
       rp_msb = 5'h15;
     end
-    if (\$37 [22]) begin
+    if (\$28 [22]) begin
       rp_msb = 5'h16;
     end
-    if (\$37 [23]) begin
+    if (\$28 [23]) begin
       rp_msb = 5'h17;
     end
-    if (\$37 [24]) begin
+    if (\$28 [24]) begin
       rp_msb = 5'h18;
     end
-    if (\$37 [25]) begin
+    if (\$28 [25]) begin
       rp_msb = 5'h19;
     end
-    if (\$37 [26]) begin
+    if (\$28 [26]) begin
       rp_msb = 5'h1a;
     end
-    if (\$37 [27]) begin
+    if (\$28 [27]) begin
       rp_msb = 5'h1b;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
     rp_rs = 5'h00;
-    if (\$44 ) begin
+    if (\$35 ) begin
       (* full_case = 32'd1 *)
-      if (\$45 ) begin
+      if (\$36 ) begin
         rp_rs = 5'h1c;
       end else begin
-        rp_rs = \$46 [4:0];
+        rp_rs = \$37 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
     (* full_case = 32'd1 *)
-    if (\$57 ) begin
-      rp_out = { \$67 , 31'h00000000 };
-    end else if (\$58 ) begin
-      rp_out = { \$76 , 31'h7f800000 };
+    if (\$48 ) begin
+      rp_out = { \$52 , 31'h00000000 };
+    end else if (\$49 ) begin
+      rp_out = { \$55 , 31'h7f800000 };
     end else begin
-      rp_out = { \$85 , \$56 [30:0] };
+      rp_out = { \$58 , \$47 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
     (* full_case = 32'd1 *)
-    if (\$122 ) begin
+    if (\$62 ) begin
       s = 32'd2143289344;
-    end else if (\$129 ) begin
-      s = \$131 ;
+    end else if (x_inf) begin
+      s = x;
     end else begin
       s = rp_out;
     end
   end
-  assign x_sig = { \$11 , \$7 [22:0] };
-  assign y_sig = { \$22 , \$18 [22:0] };
-  assign d = \$23 [7:0];
-  assign dcl = \$25 [4:0];
-  assign total = \$37 [27:0];
-  assign rp_ls = \$40 [4:0];
-  assign rp_norm = \$41 [27:0];
-  assign rp_eb = { \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43  };
-  assign rp_packed = \$56 [45:0];
-  assign xa = { \$11 , \$7 [22:0], 3'h0 };
-  assign ya_full = { \$22 , \$18 [22:0], 3'h0 };
-  assign \$50  = { \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 , 23'h000000 };
+  assign x_sig = { \$3 , x[22:0] };
+  assign y_sig = { \$12 , y[22:0] };
+  assign d = \$19 [7:0];
+  assign dcl = \$21 [4:0];
+  assign total = \$28 [27:0];
+  assign rp_ls = \$31 [4:0];
+  assign rp_norm = \$32 [27:0];
+  assign rp_eb = { \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34  };
+  assign rp_packed = \$47 [45:0];
+  assign xa = { \$3 , x[22:0], 3'h0 };
+  assign ya_full = { \$12 , y[22:0], 3'h0 };
+  assign \$41  = { \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 , 23'h000000 };
 endmodule
 
 module \lut_w2_fp16_fp16tab.plane_add0_1 (b, s, a);
   reg \$auto$verilog_backend.cc:2355:dump_module$37  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire \$100 ;
-  wire \$101 ;
-  wire [31:0] \$102 ;
-  wire \$103 ;
-  wire \$104 ;
-  wire [31:0] \$105 ;
-  wire \$106 ;
-  wire \$107 ;
-  wire \$108 ;
-  wire [31:0] \$109 ;
   wire \$11 ;
-  wire \$110 ;
-  wire \$111 ;
-  wire [31:0] \$112 ;
-  wire \$113 ;
-  wire \$114 ;
-  wire \$115 ;
-  wire \$116 ;
-  wire [31:0] \$117 ;
-  wire \$118 ;
-  wire [31:0] \$119 ;
   wire \$12 ;
-  wire \$120 ;
-  wire \$121 ;
-  wire \$122 ;
-  wire \$123 ;
-  wire [31:0] \$124 ;
-  wire \$125 ;
-  wire \$126 ;
-  wire [31:0] \$127 ;
-  wire \$128 ;
-  wire \$129 ;
-  wire [31:0] \$13 ;
-  wire \$130 ;
-  wire [31:0] \$131 ;
+  wire \$13 ;
   wire \$14 ;
   wire \$15 ;
-  wire [31:0] \$16 ;
+  wire \$16 ;
   wire \$17 ;
-  wire [31:0] \$18 ;
-  wire \$19 ;
-  wire [31:0] \$2 ;
-  wire [31:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire [8:0] \$23 ;
-  wire \$24 ;
-  wire [7:0] \$25 ;
-  wire [26:0] \$26 ;
-  wire [26:0] \$27 ;
-  wire [57:0] \$28 ;
-  wire \$29 ;
+  wire \$18 ;
+  wire [8:0] \$19 ;
+  wire \$2 ;
+  wire \$20 ;
+  wire [7:0] \$21 ;
+  wire [26:0] \$22 ;
+  wire [26:0] \$23 ;
+  wire [57:0] \$24 ;
+  wire \$25 ;
+  wire [27:0] \$26 ;
+  wire [27:0] \$27 ;
+  wire [28:0] \$28 ;
+  wire [8:0] \$29 ;
   wire \$3 ;
-  wire \$30 ;
-  wire [31:0] \$31 ;
-  wire \$32 ;
-  wire [31:0] \$33 ;
-  wire \$34 ;
-  wire [27:0] \$35 ;
-  wire [27:0] \$36 ;
-  wire [28:0] \$37 ;
-  wire [8:0] \$38 ;
-  wire [9:0] \$39 ;
+  wire [9:0] \$30 ;
+  wire [5:0] \$31 ;
+  wire [58:0] \$32 ;
+  wire [11:0] \$33 ;
+  wire [12:0] \$34 ;
+  wire \$35 ;
+  wire \$36 ;
+  wire [22:0] \$37 ;
+  wire [58:0] \$38 ;
+  wire [22:0] \$39 ;
   wire \$4 ;
-  wire [5:0] \$40 ;
-  wire [58:0] \$41 ;
-  wire [11:0] \$42 ;
-  wire [12:0] \$43 ;
+  wire [23:0] \$40 ;
+  wire [54:0] \$41 ;
+  wire [55:0] \$42 ;
+  wire \$43 ;
   wire \$44 ;
   wire \$45 ;
-  wire [22:0] \$46 ;
-  wire [58:0] \$47 ;
-  wire [22:0] \$48 ;
-  wire [23:0] \$49 ;
-  wire [31:0] \$5 ;
-  wire [54:0] \$50 ;
-  wire [55:0] \$51 ;
+  wire \$46 ;
+  wire [56:0] \$47 ;
+  wire \$48 ;
+  wire \$49 ;
+  wire \$5 ;
+  wire \$50 ;
+  wire \$51 ;
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire [56:0] \$56 ;
+  wire \$56 ;
   wire \$57 ;
   wire \$58 ;
   wire \$59 ;
   wire \$6 ;
   wire \$60 ;
-  wire [31:0] \$61 ;
+  wire \$61 ;
   wire \$62 ;
-  wire [31:0] \$63 ;
-  wire \$64 ;
-  wire \$65 ;
-  wire [31:0] \$66 ;
-  wire \$67 ;
-  wire \$68 ;
-  wire \$69 ;
-  wire [31:0] \$7 ;
-  wire [31:0] \$70 ;
-  wire \$71 ;
-  wire [31:0] \$72 ;
-  wire \$73 ;
-  wire \$74 ;
-  wire [31:0] \$75 ;
-  wire \$76 ;
-  wire \$77 ;
-  wire \$78 ;
-  wire [31:0] \$79 ;
+  wire \$7 ;
   wire \$8 ;
-  wire \$80 ;
-  wire [31:0] \$81 ;
-  wire \$82 ;
-  wire \$83 ;
-  wire [31:0] \$84 ;
-  wire \$85 ;
-  wire \$86 ;
-  wire [31:0] \$87 ;
-  wire \$88 ;
-  wire \$89 ;
-  wire [31:0] \$9 ;
-  wire [31:0] \$90 ;
-  wire \$91 ;
-  wire \$92 ;
-  wire \$93 ;
-  wire [31:0] \$94 ;
-  wire \$95 ;
-  wire \$96 ;
-  wire [31:0] \$97 ;
-  wire \$98 ;
-  wire \$99 ;
+  wire \$9 ;
   input [31:0] a;
   wire [31:0] a;
   input [31:0] b;
@@ -6199,419 +5340,301 @@ module \lut_w2_fp16_fp16tab.plane_add0_1 (b, s, a);
   wire [27:0] rp_sh;
   output [31:0] s;
   reg [31:0] s;
+  wire sub;
+  wire swap;
   wire [27:0] total;
+  wire [31:0] x;
   wire [7:0] x_e;
+  wire x_inf;
+  wire x_nan;
   wire [23:0] x_sig;
+  wire x_zero;
   wire [26:0] xa;
+  wire [31:0] y;
   wire [7:0] y_e;
+  wire y_inf;
+  wire y_nan;
   wire [23:0] y_sig;
+  wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$1  = b[30:0] > a[30:0];
-  assign \$2  = \$1  ? b : a;
-  assign \$3  = ! \$2 [30:23];
-  assign \$4  = b[30:0] > a[30:0];
-  assign \$5  = \$4  ? b : a;
-  assign x_e = \$3  ? 8'h01 : \$5 [30:23];
-  assign \$6  = b[30:0] > a[30:0];
-  assign \$7  = \$6  ? b : a;
-  assign \$8  = b[30:0] > a[30:0];
-  assign \$9  = \$8  ? b : a;
-  assign \$10  = ! \$9 [30:23];
-  assign \$11  = ~ \$10 ;
-  assign \$12  = b[30:0] > a[30:0];
-  assign \$13  = \$12  ? a : b;
-  assign \$14  = ! \$13 [30:23];
-  assign \$15  = b[30:0] > a[30:0];
-  assign \$16  = \$15  ? a : b;
-  assign y_e = \$14  ? 8'h01 : \$16 [30:23];
-  assign \$17  = b[30:0] > a[30:0];
-  assign \$18  = \$17  ? a : b;
-  assign \$19  = b[30:0] > a[30:0];
-  assign \$20  = \$19  ? a : b;
-  assign \$21  = ! \$20 [30:23];
-  assign \$22  = ~ \$21 ;
-  assign \$23  = x_e - y_e;
-  assign \$24  = \$23 [7:0] > 5'h1b;
-  assign \$25  = \$24  ? 8'h1b : \$23 [7:0];
-  assign \$26  = ya_full >> \$25 [4:0];
-  assign \$27  = ya_full >> \$25 [4:0];
-  assign \$28  = \$27  << \$25 [4:0];
-  assign \$29  = \$28 [26:0] != ya_full;
-  assign ya = \$26  | { 26'h0000000, \$29  };
-  assign \$30  = b[30:0] > a[30:0];
-  assign \$31  = \$30  ? b : a;
-  assign \$32  = b[30:0] > a[30:0];
-  assign \$33  = \$32  ? a : b;
-  assign \$34  = \$31 [31] ^ \$33 [31];
-  assign \$35  = xa - ya;
-  assign \$36  = xa + ya;
-  assign \$37  = \$34  ? { \$35 [27], \$35  } : { 1'h0, \$36  };
-  assign \$38  = x_e - 7'h7f;
-  assign \$39  = $signed(\$38 ) - $signed(6'h17);
-  assign exp_lsb = $signed(\$39 ) - $signed(3'h3);
-  assign \$40  = 5'h1b - rp_msb;
-  assign \$41  = \$37 [27:0] << \$40 [4:0];
-  assign \$42  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$43  = $signed(\$42 ) + $signed(8'h7f);
-  assign \$44  = $signed(\$43 ) < $signed(2'h1);
-  assign \$45  = $signed(\$43 ) < $signed(6'h25);
-  assign \$46  = $signed(2'h1) - $signed(\$43 );
-  assign rp_sh = \$41 [27:0] >> rp_rs;
-  assign \$47  = rp_sh << rp_rs;
-  assign rp_lost = \$47 [27:0] != \$41 [27:0];
-  assign \$48  = $signed(\$43 ) + $signed({ 1'h0, rp_rs });
-  assign \$49  = $signed(\$48 ) - $signed(2'h1);
-  assign \$51  = $signed(\$50 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$52  = | rp_sh[2:0];
-  assign \$53  = \$52  | rp_lost;
-  assign \$54  = \$53  | rp_sh[4];
-  assign \$55  = rp_sh[3] & \$54 ;
-  assign \$56  = $signed(\$51 ) + $signed({ 1'h0, \$55  });
-  assign \$57  = ! \$37 [27:0];
-  assign \$58  = \$56 [45:0] >= 31'h7f800000;
-  assign \$59  = ! \$37 [27:0];
-  assign \$60  = b[30:0] > a[30:0];
-  assign \$61  = \$60  ? b : a;
-  assign \$62  = b[30:0] > a[30:0];
-  assign \$63  = \$62  ? a : b;
-  assign \$64  = \$61 [31] & \$63 [31];
-  assign \$65  = b[30:0] > a[30:0];
-  assign \$66  = \$65  ? b : a;
-  assign \$67  = \$59  ? \$64  : \$66 [31];
-  assign \$68  = ! \$37 [27:0];
-  assign \$69  = b[30:0] > a[30:0];
-  assign \$70  = \$69  ? b : a;
-  assign \$71  = b[30:0] > a[30:0];
-  assign \$72  = \$71  ? a : b;
-  assign \$73  = \$70 [31] & \$72 [31];
-  assign \$74  = b[30:0] > a[30:0];
-  assign \$75  = \$74  ? b : a;
-  assign \$76  = \$68  ? \$73  : \$75 [31];
-  assign \$77  = ! \$37 [27:0];
-  assign \$78  = b[30:0] > a[30:0];
-  assign \$79  = \$78  ? b : a;
-  assign \$80  = b[30:0] > a[30:0];
-  assign \$81  = \$80  ? a : b;
-  assign \$82  = \$79 [31] & \$81 [31];
-  assign \$83  = b[30:0] > a[30:0];
-  assign \$84  = \$83  ? b : a;
-  assign \$85  = \$77  ? \$82  : \$84 [31];
-  assign \$86  = b[30:0] > a[30:0];
-  assign \$87  = \$86  ? b : a;
-  assign \$88  = \$87 [30:23] == 8'hff;
-  assign \$89  = b[30:0] > a[30:0];
-  assign \$90  = \$89  ? b : a;
-  assign \$91  = | \$90 [22:0];
-  assign \$92  = \$88  & \$91 ;
-  assign \$93  = b[30:0] > a[30:0];
-  assign \$94  = \$93  ? a : b;
-  assign \$95  = \$94 [30:23] == 8'hff;
-  assign \$96  = b[30:0] > a[30:0];
-  assign \$97  = \$96  ? a : b;
-  assign \$98  = | \$97 [22:0];
-  assign \$99  = \$95  & \$98 ;
-  assign \$100  = \$92  | \$99 ;
-  assign \$101  = b[30:0] > a[30:0];
-  assign \$102  = \$101  ? b : a;
-  assign \$103  = \$102 [30:23] == 8'hff;
-  assign \$104  = b[30:0] > a[30:0];
-  assign \$105  = \$104  ? b : a;
-  assign \$106  = ! \$105 [22:0];
-  assign \$107  = \$103  & \$106 ;
-  assign \$108  = b[30:0] > a[30:0];
-  assign \$109  = \$108  ? a : b;
-  assign \$110  = \$109 [30:23] == 8'hff;
-  assign \$111  = b[30:0] > a[30:0];
-  assign \$112  = \$111  ? a : b;
-  assign \$113  = ! \$112 [22:0];
-  assign \$114  = \$110  & \$113 ;
-  assign \$115  = \$107  & \$114 ;
-  assign \$116  = b[30:0] > a[30:0];
-  assign \$117  = \$116  ? b : a;
-  assign \$118  = b[30:0] > a[30:0];
-  assign \$119  = \$118  ? a : b;
-  assign \$120  = \$117 [31] ^ \$119 [31];
-  assign \$121  = \$115  & \$120 ;
-  assign \$122  = \$100  | \$121 ;
-  assign \$123  = b[30:0] > a[30:0];
-  assign \$124  = \$123  ? b : a;
-  assign \$125  = \$124 [30:23] == 8'hff;
-  assign \$126  = b[30:0] > a[30:0];
-  assign \$127  = \$126  ? b : a;
-  assign \$128  = ! \$127 [22:0];
-  assign \$129  = \$125  & \$128 ;
-  assign \$130  = b[30:0] > a[30:0];
-  assign \$131  = \$130  ? b : a;
+  assign \$25  = \$24 [26:0] != ya_full;
+  assign ya = \$22  | { 26'h0000000, \$25  };
+  assign sub = x[31] ^ y[31];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 7'h7f;
+  assign \$30  = $signed(\$29 ) - $signed(6'h17);
+  assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
+  assign \$31  = 5'h1b - rp_msb;
+  assign \$32  = \$28 [27:0] << \$31 [4:0];
+  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$34  = $signed(\$33 ) + $signed(8'h7f);
+  assign \$35  = $signed(\$34 ) < $signed(2'h1);
+  assign \$36  = $signed(\$34 ) < $signed(6'h25);
+  assign \$37  = $signed(2'h1) - $signed(\$34 );
+  assign rp_sh = \$32 [27:0] >> rp_rs;
+  assign \$38  = rp_sh << rp_rs;
+  assign rp_lost = \$38 [27:0] != \$32 [27:0];
+  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
+  assign \$40  = $signed(\$39 ) - $signed(2'h1);
+  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[27:4] });
+  assign \$43  = | rp_sh[2:0];
+  assign \$44  = \$43  | rp_lost;
+  assign \$45  = \$44  | rp_sh[4];
+  assign \$46  = rp_sh[3] & \$45 ;
+  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
+  assign \$48  = ! \$28 [27:0];
+  assign \$49  = \$47 [45:0] >= 31'h7f800000;
+  assign \$50  = ! \$28 [27:0];
+  assign \$51  = x[31] & y[31];
+  assign \$52  = \$50  ? \$51  : x[31];
+  assign \$53  = ! \$28 [27:0];
+  assign \$54  = x[31] & y[31];
+  assign \$55  = \$53  ? \$54  : x[31];
+  assign \$56  = ! \$28 [27:0];
+  assign \$57  = x[31] & y[31];
+  assign \$58  = \$56  ? \$57  : x[31];
+  assign \$59  = x_nan | y_nan;
+  assign \$60  = x_inf & y_inf;
+  assign \$61  = \$60  & sub;
+  assign \$62  = \$59  | \$61 ;
+  assign swap = b[30:0] > a[30:0];
+  assign x = swap ? b : a;
+  assign y = swap ? a : b;
+  assign \$1  = ! x[30:23];
+  assign x_e = \$1  ? 8'h01 : x[30:23];
+  assign \$2  = ! x[30:23];
+  assign \$3  = ~ \$2 ;
+  assign \$4  = x[30:23] == 8'hff;
+  assign \$5  = ! x[22:0];
+  assign x_inf = \$4  & \$5 ;
+  assign \$6  = x[30:23] == 8'hff;
+  assign \$7  = | x[22:0];
+  assign x_nan = \$6  & \$7 ;
+  assign \$8  = ! x[30:23];
+  assign \$9  = ! x[22:0];
+  assign x_zero = \$8  & \$9 ;
+  assign \$10  = ! y[30:23];
+  assign y_e = \$10  ? 8'h01 : y[30:23];
+  assign \$11  = ! y[30:23];
+  assign \$12  = ~ \$11 ;
+  assign \$13  = y[30:23] == 8'hff;
+  assign \$14  = ! y[22:0];
+  assign y_inf = \$13  & \$14 ;
+  assign \$15  = y[30:23] == 8'hff;
+  assign \$16  = | y[22:0];
+  assign y_nan = \$15  & \$16 ;
+  assign \$17  = ! y[30:23];
+  assign \$18  = ! y[22:0];
+  assign y_zero = \$17  & \$18 ;
+  assign \$19  = x_e - y_e;
+  assign \$20  = \$19 [7:0] > 5'h1b;
+  assign \$21  = \$20  ? 8'h1b : \$19 [7:0];
+  assign \$22  = ya_full >> \$21 [4:0];
+  assign \$23  = ya_full >> \$21 [4:0];
+  assign \$24  = \$23  << \$21 [4:0];
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$37 ) begin end
     rp_msb = 5'h00;
-    if (\$37 [0]) begin
+    if (\$28 [0]) begin
       rp_msb = 5'h00;
     end
-    if (\$37 [1]) begin
+    if (\$28 [1]) begin
       rp_msb = 5'h01;
     end
-    if (\$37 [2]) begin
+    if (\$28 [2]) begin
       rp_msb = 5'h02;
     end
-    if (\$37 [3]) begin
+    if (\$28 [3]) begin
       rp_msb = 5'h03;
     end
-    if (\$37 [4]) begin
+    if (\$28 [4]) begin
       rp_msb = 5'h04;
     end
-    if (\$37 [5]) begin
+    if (\$28 [5]) begin
       rp_msb = 5'h05;
     end
-    if (\$37 [6]) begin
+    if (\$28 [6]) begin
       rp_msb = 5'h06;
     end
-    if (\$37 [7]) begin
+    if (\$28 [7]) begin
       rp_msb = 5'h07;
     end
-    if (\$37 [8]) begin
+    if (\$28 [8]) begin
       rp_msb = 5'h08;
     end
-    if (\$37 [9]) begin
+    if (\$28 [9]) begin
       rp_msb = 5'h09;
     end
-    if (\$37 [10]) begin
+    if (\$28 [10]) begin
       rp_msb = 5'h0a;
     end
-    if (\$37 [11]) begin
+    if (\$28 [11]) begin
       rp_msb = 5'h0b;
     end
-    if (\$37 [12]) begin
+    if (\$28 [12]) begin
       rp_msb = 5'h0c;
     end
-    if (\$37 [13]) begin
+    if (\$28 [13]) begin
       rp_msb = 5'h0d;
     end
-    if (\$37 [14]) begin
+    if (\$28 [14]) begin
       rp_msb = 5'h0e;
     end
-    if (\$37 [15]) begin
+    if (\$28 [15]) begin
       rp_msb = 5'h0f;
     end
-    if (\$37 [16]) begin
+    if (\$28 [16]) begin
       rp_msb = 5'h10;
     end
-    if (\$37 [17]) begin
+    if (\$28 [17]) begin
       rp_msb = 5'h11;
     end
-    if (\$37 [18]) begin
+    if (\$28 [18]) begin
       rp_msb = 5'h12;
     end
-    if (\$37 [19]) begin
+    if (\$28 [19]) begin
       rp_msb = 5'h13;
     end
-    if (\$37 [20]) begin
+    if (\$28 [20]) begin
       rp_msb = 5'h14;
     end
-    if (\$37 [21]) begin
+    if (\$28 [21]) begin
       rp_msb = 5'h15;
     end
-    if (\$37 [22]) begin
+    if (\$28 [22]) begin
       rp_msb = 5'h16;
     end
-    if (\$37 [23]) begin
+    if (\$28 [23]) begin
       rp_msb = 5'h17;
     end
-    if (\$37 [24]) begin
+    if (\$28 [24]) begin
       rp_msb = 5'h18;
     end
-    if (\$37 [25]) begin
+    if (\$28 [25]) begin
       rp_msb = 5'h19;
     end
-    if (\$37 [26]) begin
+    if (\$28 [26]) begin
       rp_msb = 5'h1a;
     end
-    if (\$37 [27]) begin
+    if (\$28 [27]) begin
       rp_msb = 5'h1b;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$37 ) begin end
     rp_rs = 5'h00;
-    if (\$44 ) begin
+    if (\$35 ) begin
       (* full_case = 32'd1 *)
-      if (\$45 ) begin
+      if (\$36 ) begin
         rp_rs = 5'h1c;
       end else begin
-        rp_rs = \$46 [4:0];
+        rp_rs = \$37 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$37 ) begin end
     (* full_case = 32'd1 *)
-    if (\$57 ) begin
-      rp_out = { \$67 , 31'h00000000 };
-    end else if (\$58 ) begin
-      rp_out = { \$76 , 31'h7f800000 };
+    if (\$48 ) begin
+      rp_out = { \$52 , 31'h00000000 };
+    end else if (\$49 ) begin
+      rp_out = { \$55 , 31'h7f800000 };
     end else begin
-      rp_out = { \$85 , \$56 [30:0] };
+      rp_out = { \$58 , \$47 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$37 ) begin end
     (* full_case = 32'd1 *)
-    if (\$122 ) begin
+    if (\$62 ) begin
       s = 32'd2143289344;
-    end else if (\$129 ) begin
-      s = \$131 ;
+    end else if (x_inf) begin
+      s = x;
     end else begin
       s = rp_out;
     end
   end
-  assign x_sig = { \$11 , \$7 [22:0] };
-  assign y_sig = { \$22 , \$18 [22:0] };
-  assign d = \$23 [7:0];
-  assign dcl = \$25 [4:0];
-  assign total = \$37 [27:0];
-  assign rp_ls = \$40 [4:0];
-  assign rp_norm = \$41 [27:0];
-  assign rp_eb = { \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43  };
-  assign rp_packed = \$56 [45:0];
-  assign xa = { \$11 , \$7 [22:0], 3'h0 };
-  assign ya_full = { \$22 , \$18 [22:0], 3'h0 };
-  assign \$50  = { \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 , 23'h000000 };
+  assign x_sig = { \$3 , x[22:0] };
+  assign y_sig = { \$12 , y[22:0] };
+  assign d = \$19 [7:0];
+  assign dcl = \$21 [4:0];
+  assign total = \$28 [27:0];
+  assign rp_ls = \$31 [4:0];
+  assign rp_norm = \$32 [27:0];
+  assign rp_eb = { \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34  };
+  assign rp_packed = \$47 [45:0];
+  assign xa = { \$3 , x[22:0], 3'h0 };
+  assign ya_full = { \$12 , y[22:0], 3'h0 };
+  assign \$41  = { \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 , 23'h000000 };
 endmodule
 
 module \lut_w2_fp16_fp16tab.plane_add1_0 (b, s, a);
   reg \$auto$verilog_backend.cc:2355:dump_module$38  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire \$100 ;
-  wire \$101 ;
-  wire [31:0] \$102 ;
-  wire \$103 ;
-  wire \$104 ;
-  wire [31:0] \$105 ;
-  wire \$106 ;
-  wire \$107 ;
-  wire \$108 ;
-  wire [31:0] \$109 ;
   wire \$11 ;
-  wire \$110 ;
-  wire \$111 ;
-  wire [31:0] \$112 ;
-  wire \$113 ;
-  wire \$114 ;
-  wire \$115 ;
-  wire \$116 ;
-  wire [31:0] \$117 ;
-  wire \$118 ;
-  wire [31:0] \$119 ;
   wire \$12 ;
-  wire \$120 ;
-  wire \$121 ;
-  wire \$122 ;
-  wire \$123 ;
-  wire [31:0] \$124 ;
-  wire \$125 ;
-  wire \$126 ;
-  wire [31:0] \$127 ;
-  wire \$128 ;
-  wire \$129 ;
-  wire [31:0] \$13 ;
-  wire \$130 ;
-  wire [31:0] \$131 ;
+  wire \$13 ;
   wire \$14 ;
   wire \$15 ;
-  wire [31:0] \$16 ;
+  wire \$16 ;
   wire \$17 ;
-  wire [31:0] \$18 ;
-  wire \$19 ;
-  wire [31:0] \$2 ;
-  wire [31:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire [8:0] \$23 ;
-  wire \$24 ;
-  wire [7:0] \$25 ;
-  wire [26:0] \$26 ;
-  wire [26:0] \$27 ;
-  wire [57:0] \$28 ;
-  wire \$29 ;
+  wire \$18 ;
+  wire [8:0] \$19 ;
+  wire \$2 ;
+  wire \$20 ;
+  wire [7:0] \$21 ;
+  wire [26:0] \$22 ;
+  wire [26:0] \$23 ;
+  wire [57:0] \$24 ;
+  wire \$25 ;
+  wire [27:0] \$26 ;
+  wire [27:0] \$27 ;
+  wire [28:0] \$28 ;
+  wire [8:0] \$29 ;
   wire \$3 ;
-  wire \$30 ;
-  wire [31:0] \$31 ;
-  wire \$32 ;
-  wire [31:0] \$33 ;
-  wire \$34 ;
-  wire [27:0] \$35 ;
-  wire [27:0] \$36 ;
-  wire [28:0] \$37 ;
-  wire [8:0] \$38 ;
-  wire [9:0] \$39 ;
+  wire [9:0] \$30 ;
+  wire [5:0] \$31 ;
+  wire [58:0] \$32 ;
+  wire [11:0] \$33 ;
+  wire [12:0] \$34 ;
+  wire \$35 ;
+  wire \$36 ;
+  wire [22:0] \$37 ;
+  wire [58:0] \$38 ;
+  wire [22:0] \$39 ;
   wire \$4 ;
-  wire [5:0] \$40 ;
-  wire [58:0] \$41 ;
-  wire [11:0] \$42 ;
-  wire [12:0] \$43 ;
+  wire [23:0] \$40 ;
+  wire [54:0] \$41 ;
+  wire [55:0] \$42 ;
+  wire \$43 ;
   wire \$44 ;
   wire \$45 ;
-  wire [22:0] \$46 ;
-  wire [58:0] \$47 ;
-  wire [22:0] \$48 ;
-  wire [23:0] \$49 ;
-  wire [31:0] \$5 ;
-  wire [54:0] \$50 ;
-  wire [55:0] \$51 ;
+  wire \$46 ;
+  wire [56:0] \$47 ;
+  wire \$48 ;
+  wire \$49 ;
+  wire \$5 ;
+  wire \$50 ;
+  wire \$51 ;
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire [56:0] \$56 ;
+  wire \$56 ;
   wire \$57 ;
   wire \$58 ;
   wire \$59 ;
   wire \$6 ;
   wire \$60 ;
-  wire [31:0] \$61 ;
+  wire \$61 ;
   wire \$62 ;
-  wire [31:0] \$63 ;
-  wire \$64 ;
-  wire \$65 ;
-  wire [31:0] \$66 ;
-  wire \$67 ;
-  wire \$68 ;
-  wire \$69 ;
-  wire [31:0] \$7 ;
-  wire [31:0] \$70 ;
-  wire \$71 ;
-  wire [31:0] \$72 ;
-  wire \$73 ;
-  wire \$74 ;
-  wire [31:0] \$75 ;
-  wire \$76 ;
-  wire \$77 ;
-  wire \$78 ;
-  wire [31:0] \$79 ;
+  wire \$7 ;
   wire \$8 ;
-  wire \$80 ;
-  wire [31:0] \$81 ;
-  wire \$82 ;
-  wire \$83 ;
-  wire [31:0] \$84 ;
-  wire \$85 ;
-  wire \$86 ;
-  wire [31:0] \$87 ;
-  wire \$88 ;
-  wire \$89 ;
-  wire [31:0] \$9 ;
-  wire [31:0] \$90 ;
-  wire \$91 ;
-  wire \$92 ;
-  wire \$93 ;
-  wire [31:0] \$94 ;
-  wire \$95 ;
-  wire \$96 ;
-  wire [31:0] \$97 ;
-  wire \$98 ;
-  wire \$99 ;
+  wire \$9 ;
   input [31:0] a;
   wire [31:0] a;
   input [31:0] b;
@@ -6630,419 +5653,301 @@ module \lut_w2_fp16_fp16tab.plane_add1_0 (b, s, a);
   wire [27:0] rp_sh;
   output [31:0] s;
   reg [31:0] s;
+  wire sub;
+  wire swap;
   wire [27:0] total;
+  wire [31:0] x;
   wire [7:0] x_e;
+  wire x_inf;
+  wire x_nan;
   wire [23:0] x_sig;
+  wire x_zero;
   wire [26:0] xa;
+  wire [31:0] y;
   wire [7:0] y_e;
+  wire y_inf;
+  wire y_nan;
   wire [23:0] y_sig;
+  wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$1  = b[30:0] > a[30:0];
-  assign \$2  = \$1  ? b : a;
-  assign \$3  = ! \$2 [30:23];
-  assign \$4  = b[30:0] > a[30:0];
-  assign \$5  = \$4  ? b : a;
-  assign x_e = \$3  ? 8'h01 : \$5 [30:23];
-  assign \$6  = b[30:0] > a[30:0];
-  assign \$7  = \$6  ? b : a;
-  assign \$8  = b[30:0] > a[30:0];
-  assign \$9  = \$8  ? b : a;
-  assign \$10  = ! \$9 [30:23];
-  assign \$11  = ~ \$10 ;
-  assign \$12  = b[30:0] > a[30:0];
-  assign \$13  = \$12  ? a : b;
-  assign \$14  = ! \$13 [30:23];
-  assign \$15  = b[30:0] > a[30:0];
-  assign \$16  = \$15  ? a : b;
-  assign y_e = \$14  ? 8'h01 : \$16 [30:23];
-  assign \$17  = b[30:0] > a[30:0];
-  assign \$18  = \$17  ? a : b;
-  assign \$19  = b[30:0] > a[30:0];
-  assign \$20  = \$19  ? a : b;
-  assign \$21  = ! \$20 [30:23];
-  assign \$22  = ~ \$21 ;
-  assign \$23  = x_e - y_e;
-  assign \$24  = \$23 [7:0] > 5'h1b;
-  assign \$25  = \$24  ? 8'h1b : \$23 [7:0];
-  assign \$26  = ya_full >> \$25 [4:0];
-  assign \$27  = ya_full >> \$25 [4:0];
-  assign \$28  = \$27  << \$25 [4:0];
-  assign \$29  = \$28 [26:0] != ya_full;
-  assign ya = \$26  | { 26'h0000000, \$29  };
-  assign \$30  = b[30:0] > a[30:0];
-  assign \$31  = \$30  ? b : a;
-  assign \$32  = b[30:0] > a[30:0];
-  assign \$33  = \$32  ? a : b;
-  assign \$34  = \$31 [31] ^ \$33 [31];
-  assign \$35  = xa - ya;
-  assign \$36  = xa + ya;
-  assign \$37  = \$34  ? { \$35 [27], \$35  } : { 1'h0, \$36  };
-  assign \$38  = x_e - 7'h7f;
-  assign \$39  = $signed(\$38 ) - $signed(6'h17);
-  assign exp_lsb = $signed(\$39 ) - $signed(3'h3);
-  assign \$40  = 5'h1b - rp_msb;
-  assign \$41  = \$37 [27:0] << \$40 [4:0];
-  assign \$42  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$43  = $signed(\$42 ) + $signed(8'h7f);
-  assign \$44  = $signed(\$43 ) < $signed(2'h1);
-  assign \$45  = $signed(\$43 ) < $signed(6'h25);
-  assign \$46  = $signed(2'h1) - $signed(\$43 );
-  assign rp_sh = \$41 [27:0] >> rp_rs;
-  assign \$47  = rp_sh << rp_rs;
-  assign rp_lost = \$47 [27:0] != \$41 [27:0];
-  assign \$48  = $signed(\$43 ) + $signed({ 1'h0, rp_rs });
-  assign \$49  = $signed(\$48 ) - $signed(2'h1);
-  assign \$51  = $signed(\$50 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$52  = | rp_sh[2:0];
-  assign \$53  = \$52  | rp_lost;
-  assign \$54  = \$53  | rp_sh[4];
-  assign \$55  = rp_sh[3] & \$54 ;
-  assign \$56  = $signed(\$51 ) + $signed({ 1'h0, \$55  });
-  assign \$57  = ! \$37 [27:0];
-  assign \$58  = \$56 [45:0] >= 31'h7f800000;
-  assign \$59  = ! \$37 [27:0];
-  assign \$60  = b[30:0] > a[30:0];
-  assign \$61  = \$60  ? b : a;
-  assign \$62  = b[30:0] > a[30:0];
-  assign \$63  = \$62  ? a : b;
-  assign \$64  = \$61 [31] & \$63 [31];
-  assign \$65  = b[30:0] > a[30:0];
-  assign \$66  = \$65  ? b : a;
-  assign \$67  = \$59  ? \$64  : \$66 [31];
-  assign \$68  = ! \$37 [27:0];
-  assign \$69  = b[30:0] > a[30:0];
-  assign \$70  = \$69  ? b : a;
-  assign \$71  = b[30:0] > a[30:0];
-  assign \$72  = \$71  ? a : b;
-  assign \$73  = \$70 [31] & \$72 [31];
-  assign \$74  = b[30:0] > a[30:0];
-  assign \$75  = \$74  ? b : a;
-  assign \$76  = \$68  ? \$73  : \$75 [31];
-  assign \$77  = ! \$37 [27:0];
-  assign \$78  = b[30:0] > a[30:0];
-  assign \$79  = \$78  ? b : a;
-  assign \$80  = b[30:0] > a[30:0];
-  assign \$81  = \$80  ? a : b;
-  assign \$82  = \$79 [31] & \$81 [31];
-  assign \$83  = b[30:0] > a[30:0];
-  assign \$84  = \$83  ? b : a;
-  assign \$85  = \$77  ? \$82  : \$84 [31];
-  assign \$86  = b[30:0] > a[30:0];
-  assign \$87  = \$86  ? b : a;
-  assign \$88  = \$87 [30:23] == 8'hff;
-  assign \$89  = b[30:0] > a[30:0];
-  assign \$90  = \$89  ? b : a;
-  assign \$91  = | \$90 [22:0];
-  assign \$92  = \$88  & \$91 ;
-  assign \$93  = b[30:0] > a[30:0];
-  assign \$94  = \$93  ? a : b;
-  assign \$95  = \$94 [30:23] == 8'hff;
-  assign \$96  = b[30:0] > a[30:0];
-  assign \$97  = \$96  ? a : b;
-  assign \$98  = | \$97 [22:0];
-  assign \$99  = \$95  & \$98 ;
-  assign \$100  = \$92  | \$99 ;
-  assign \$101  = b[30:0] > a[30:0];
-  assign \$102  = \$101  ? b : a;
-  assign \$103  = \$102 [30:23] == 8'hff;
-  assign \$104  = b[30:0] > a[30:0];
-  assign \$105  = \$104  ? b : a;
-  assign \$106  = ! \$105 [22:0];
-  assign \$107  = \$103  & \$106 ;
-  assign \$108  = b[30:0] > a[30:0];
-  assign \$109  = \$108  ? a : b;
-  assign \$110  = \$109 [30:23] == 8'hff;
-  assign \$111  = b[30:0] > a[30:0];
-  assign \$112  = \$111  ? a : b;
-  assign \$113  = ! \$112 [22:0];
-  assign \$114  = \$110  & \$113 ;
-  assign \$115  = \$107  & \$114 ;
-  assign \$116  = b[30:0] > a[30:0];
-  assign \$117  = \$116  ? b : a;
-  assign \$118  = b[30:0] > a[30:0];
-  assign \$119  = \$118  ? a : b;
-  assign \$120  = \$117 [31] ^ \$119 [31];
-  assign \$121  = \$115  & \$120 ;
-  assign \$122  = \$100  | \$121 ;
-  assign \$123  = b[30:0] > a[30:0];
-  assign \$124  = \$123  ? b : a;
-  assign \$125  = \$124 [30:23] == 8'hff;
-  assign \$126  = b[30:0] > a[30:0];
-  assign \$127  = \$126  ? b : a;
-  assign \$128  = ! \$127 [22:0];
-  assign \$129  = \$125  & \$128 ;
-  assign \$130  = b[30:0] > a[30:0];
-  assign \$131  = \$130  ? b : a;
+  assign \$25  = \$24 [26:0] != ya_full;
+  assign ya = \$22  | { 26'h0000000, \$25  };
+  assign sub = x[31] ^ y[31];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 7'h7f;
+  assign \$30  = $signed(\$29 ) - $signed(6'h17);
+  assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
+  assign \$31  = 5'h1b - rp_msb;
+  assign \$32  = \$28 [27:0] << \$31 [4:0];
+  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$34  = $signed(\$33 ) + $signed(8'h7f);
+  assign \$35  = $signed(\$34 ) < $signed(2'h1);
+  assign \$36  = $signed(\$34 ) < $signed(6'h25);
+  assign \$37  = $signed(2'h1) - $signed(\$34 );
+  assign rp_sh = \$32 [27:0] >> rp_rs;
+  assign \$38  = rp_sh << rp_rs;
+  assign rp_lost = \$38 [27:0] != \$32 [27:0];
+  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
+  assign \$40  = $signed(\$39 ) - $signed(2'h1);
+  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[27:4] });
+  assign \$43  = | rp_sh[2:0];
+  assign \$44  = \$43  | rp_lost;
+  assign \$45  = \$44  | rp_sh[4];
+  assign \$46  = rp_sh[3] & \$45 ;
+  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
+  assign \$48  = ! \$28 [27:0];
+  assign \$49  = \$47 [45:0] >= 31'h7f800000;
+  assign \$50  = ! \$28 [27:0];
+  assign \$51  = x[31] & y[31];
+  assign \$52  = \$50  ? \$51  : x[31];
+  assign \$53  = ! \$28 [27:0];
+  assign \$54  = x[31] & y[31];
+  assign \$55  = \$53  ? \$54  : x[31];
+  assign \$56  = ! \$28 [27:0];
+  assign \$57  = x[31] & y[31];
+  assign \$58  = \$56  ? \$57  : x[31];
+  assign \$59  = x_nan | y_nan;
+  assign \$60  = x_inf & y_inf;
+  assign \$61  = \$60  & sub;
+  assign \$62  = \$59  | \$61 ;
+  assign swap = b[30:0] > a[30:0];
+  assign x = swap ? b : a;
+  assign y = swap ? a : b;
+  assign \$1  = ! x[30:23];
+  assign x_e = \$1  ? 8'h01 : x[30:23];
+  assign \$2  = ! x[30:23];
+  assign \$3  = ~ \$2 ;
+  assign \$4  = x[30:23] == 8'hff;
+  assign \$5  = ! x[22:0];
+  assign x_inf = \$4  & \$5 ;
+  assign \$6  = x[30:23] == 8'hff;
+  assign \$7  = | x[22:0];
+  assign x_nan = \$6  & \$7 ;
+  assign \$8  = ! x[30:23];
+  assign \$9  = ! x[22:0];
+  assign x_zero = \$8  & \$9 ;
+  assign \$10  = ! y[30:23];
+  assign y_e = \$10  ? 8'h01 : y[30:23];
+  assign \$11  = ! y[30:23];
+  assign \$12  = ~ \$11 ;
+  assign \$13  = y[30:23] == 8'hff;
+  assign \$14  = ! y[22:0];
+  assign y_inf = \$13  & \$14 ;
+  assign \$15  = y[30:23] == 8'hff;
+  assign \$16  = | y[22:0];
+  assign y_nan = \$15  & \$16 ;
+  assign \$17  = ! y[30:23];
+  assign \$18  = ! y[22:0];
+  assign y_zero = \$17  & \$18 ;
+  assign \$19  = x_e - y_e;
+  assign \$20  = \$19 [7:0] > 5'h1b;
+  assign \$21  = \$20  ? 8'h1b : \$19 [7:0];
+  assign \$22  = ya_full >> \$21 [4:0];
+  assign \$23  = ya_full >> \$21 [4:0];
+  assign \$24  = \$23  << \$21 [4:0];
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$38 ) begin end
     rp_msb = 5'h00;
-    if (\$37 [0]) begin
+    if (\$28 [0]) begin
       rp_msb = 5'h00;
     end
-    if (\$37 [1]) begin
+    if (\$28 [1]) begin
       rp_msb = 5'h01;
     end
-    if (\$37 [2]) begin
+    if (\$28 [2]) begin
       rp_msb = 5'h02;
     end
-    if (\$37 [3]) begin
+    if (\$28 [3]) begin
       rp_msb = 5'h03;
     end
-    if (\$37 [4]) begin
+    if (\$28 [4]) begin
       rp_msb = 5'h04;
     end
-    if (\$37 [5]) begin
+    if (\$28 [5]) begin
       rp_msb = 5'h05;
     end
-    if (\$37 [6]) begin
+    if (\$28 [6]) begin
       rp_msb = 5'h06;
     end
-    if (\$37 [7]) begin
+    if (\$28 [7]) begin
       rp_msb = 5'h07;
     end
-    if (\$37 [8]) begin
+    if (\$28 [8]) begin
       rp_msb = 5'h08;
     end
-    if (\$37 [9]) begin
+    if (\$28 [9]) begin
       rp_msb = 5'h09;
     end
-    if (\$37 [10]) begin
+    if (\$28 [10]) begin
       rp_msb = 5'h0a;
     end
-    if (\$37 [11]) begin
+    if (\$28 [11]) begin
       rp_msb = 5'h0b;
     end
-    if (\$37 [12]) begin
+    if (\$28 [12]) begin
       rp_msb = 5'h0c;
     end
-    if (\$37 [13]) begin
+    if (\$28 [13]) begin
       rp_msb = 5'h0d;
     end
-    if (\$37 [14]) begin
+    if (\$28 [14]) begin
       rp_msb = 5'h0e;
     end
-    if (\$37 [15]) begin
+    if (\$28 [15]) begin
       rp_msb = 5'h0f;
     end
-    if (\$37 [16]) begin
+    if (\$28 [16]) begin
       rp_msb = 5'h10;
     end
-    if (\$37 [17]) begin
+    if (\$28 [17]) begin
       rp_msb = 5'h11;
     end
-    if (\$37 [18]) begin
+    if (\$28 [18]) begin
       rp_msb = 5'h12;
     end
-    if (\$37 [19]) begin
+    if (\$28 [19]) begin
       rp_msb = 5'h13;
     end
-    if (\$37 [20]) begin
+    if (\$28 [20]) begin
       rp_msb = 5'h14;
     end
-    if (\$37 [21]) begin
+    if (\$28 [21]) begin
       rp_msb = 5'h15;
     end
-    if (\$37 [22]) begin
+    if (\$28 [22]) begin
       rp_msb = 5'h16;
     end
-    if (\$37 [23]) begin
+    if (\$28 [23]) begin
       rp_msb = 5'h17;
     end
-    if (\$37 [24]) begin
+    if (\$28 [24]) begin
       rp_msb = 5'h18;
     end
-    if (\$37 [25]) begin
+    if (\$28 [25]) begin
       rp_msb = 5'h19;
     end
-    if (\$37 [26]) begin
+    if (\$28 [26]) begin
       rp_msb = 5'h1a;
     end
-    if (\$37 [27]) begin
+    if (\$28 [27]) begin
       rp_msb = 5'h1b;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$38 ) begin end
     rp_rs = 5'h00;
-    if (\$44 ) begin
+    if (\$35 ) begin
       (* full_case = 32'd1 *)
-      if (\$45 ) begin
+      if (\$36 ) begin
         rp_rs = 5'h1c;
       end else begin
-        rp_rs = \$46 [4:0];
+        rp_rs = \$37 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$38 ) begin end
     (* full_case = 32'd1 *)
-    if (\$57 ) begin
-      rp_out = { \$67 , 31'h00000000 };
-    end else if (\$58 ) begin
-      rp_out = { \$76 , 31'h7f800000 };
+    if (\$48 ) begin
+      rp_out = { \$52 , 31'h00000000 };
+    end else if (\$49 ) begin
+      rp_out = { \$55 , 31'h7f800000 };
     end else begin
-      rp_out = { \$85 , \$56 [30:0] };
+      rp_out = { \$58 , \$47 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$38 ) begin end
     (* full_case = 32'd1 *)
-    if (\$122 ) begin
+    if (\$62 ) begin
       s = 32'd2143289344;
-    end else if (\$129 ) begin
-      s = \$131 ;
+    end else if (x_inf) begin
+      s = x;
     end else begin
       s = rp_out;
     end
   end
-  assign x_sig = { \$11 , \$7 [22:0] };
-  assign y_sig = { \$22 , \$18 [22:0] };
-  assign d = \$23 [7:0];
-  assign dcl = \$25 [4:0];
-  assign total = \$37 [27:0];
-  assign rp_ls = \$40 [4:0];
-  assign rp_norm = \$41 [27:0];
-  assign rp_eb = { \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43  };
-  assign rp_packed = \$56 [45:0];
-  assign xa = { \$11 , \$7 [22:0], 3'h0 };
-  assign ya_full = { \$22 , \$18 [22:0], 3'h0 };
-  assign \$50  = { \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 , 23'h000000 };
+  assign x_sig = { \$3 , x[22:0] };
+  assign y_sig = { \$12 , y[22:0] };
+  assign d = \$19 [7:0];
+  assign dcl = \$21 [4:0];
+  assign total = \$28 [27:0];
+  assign rp_ls = \$31 [4:0];
+  assign rp_norm = \$32 [27:0];
+  assign rp_eb = { \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34  };
+  assign rp_packed = \$47 [45:0];
+  assign xa = { \$3 , x[22:0], 3'h0 };
+  assign ya_full = { \$12 , y[22:0], 3'h0 };
+  assign \$41  = { \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 , 23'h000000 };
 endmodule
 
 module \lut_w2_fp16_fp16tab.plane_add1_1 (b, s, a);
   reg \$auto$verilog_backend.cc:2355:dump_module$39  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire \$100 ;
-  wire \$101 ;
-  wire [31:0] \$102 ;
-  wire \$103 ;
-  wire \$104 ;
-  wire [31:0] \$105 ;
-  wire \$106 ;
-  wire \$107 ;
-  wire \$108 ;
-  wire [31:0] \$109 ;
   wire \$11 ;
-  wire \$110 ;
-  wire \$111 ;
-  wire [31:0] \$112 ;
-  wire \$113 ;
-  wire \$114 ;
-  wire \$115 ;
-  wire \$116 ;
-  wire [31:0] \$117 ;
-  wire \$118 ;
-  wire [31:0] \$119 ;
   wire \$12 ;
-  wire \$120 ;
-  wire \$121 ;
-  wire \$122 ;
-  wire \$123 ;
-  wire [31:0] \$124 ;
-  wire \$125 ;
-  wire \$126 ;
-  wire [31:0] \$127 ;
-  wire \$128 ;
-  wire \$129 ;
-  wire [31:0] \$13 ;
-  wire \$130 ;
-  wire [31:0] \$131 ;
+  wire \$13 ;
   wire \$14 ;
   wire \$15 ;
-  wire [31:0] \$16 ;
+  wire \$16 ;
   wire \$17 ;
-  wire [31:0] \$18 ;
-  wire \$19 ;
-  wire [31:0] \$2 ;
-  wire [31:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire [8:0] \$23 ;
-  wire \$24 ;
-  wire [7:0] \$25 ;
-  wire [26:0] \$26 ;
-  wire [26:0] \$27 ;
-  wire [57:0] \$28 ;
-  wire \$29 ;
+  wire \$18 ;
+  wire [8:0] \$19 ;
+  wire \$2 ;
+  wire \$20 ;
+  wire [7:0] \$21 ;
+  wire [26:0] \$22 ;
+  wire [26:0] \$23 ;
+  wire [57:0] \$24 ;
+  wire \$25 ;
+  wire [27:0] \$26 ;
+  wire [27:0] \$27 ;
+  wire [28:0] \$28 ;
+  wire [8:0] \$29 ;
   wire \$3 ;
-  wire \$30 ;
-  wire [31:0] \$31 ;
-  wire \$32 ;
-  wire [31:0] \$33 ;
-  wire \$34 ;
-  wire [27:0] \$35 ;
-  wire [27:0] \$36 ;
-  wire [28:0] \$37 ;
-  wire [8:0] \$38 ;
-  wire [9:0] \$39 ;
+  wire [9:0] \$30 ;
+  wire [5:0] \$31 ;
+  wire [58:0] \$32 ;
+  wire [11:0] \$33 ;
+  wire [12:0] \$34 ;
+  wire \$35 ;
+  wire \$36 ;
+  wire [22:0] \$37 ;
+  wire [58:0] \$38 ;
+  wire [22:0] \$39 ;
   wire \$4 ;
-  wire [5:0] \$40 ;
-  wire [58:0] \$41 ;
-  wire [11:0] \$42 ;
-  wire [12:0] \$43 ;
+  wire [23:0] \$40 ;
+  wire [54:0] \$41 ;
+  wire [55:0] \$42 ;
+  wire \$43 ;
   wire \$44 ;
   wire \$45 ;
-  wire [22:0] \$46 ;
-  wire [58:0] \$47 ;
-  wire [22:0] \$48 ;
-  wire [23:0] \$49 ;
-  wire [31:0] \$5 ;
-  wire [54:0] \$50 ;
-  wire [55:0] \$51 ;
+  wire \$46 ;
+  wire [56:0] \$47 ;
+  wire \$48 ;
+  wire \$49 ;
+  wire \$5 ;
+  wire \$50 ;
+  wire \$51 ;
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire [56:0] \$56 ;
+  wire \$56 ;
   wire \$57 ;
   wire \$58 ;
   wire \$59 ;
   wire \$6 ;
   wire \$60 ;
-  wire [31:0] \$61 ;
+  wire \$61 ;
   wire \$62 ;
-  wire [31:0] \$63 ;
-  wire \$64 ;
-  wire \$65 ;
-  wire [31:0] \$66 ;
-  wire \$67 ;
-  wire \$68 ;
-  wire \$69 ;
-  wire [31:0] \$7 ;
-  wire [31:0] \$70 ;
-  wire \$71 ;
-  wire [31:0] \$72 ;
-  wire \$73 ;
-  wire \$74 ;
-  wire [31:0] \$75 ;
-  wire \$76 ;
-  wire \$77 ;
-  wire \$78 ;
-  wire [31:0] \$79 ;
+  wire \$7 ;
   wire \$8 ;
-  wire \$80 ;
-  wire [31:0] \$81 ;
-  wire \$82 ;
-  wire \$83 ;
-  wire [31:0] \$84 ;
-  wire \$85 ;
-  wire \$86 ;
-  wire [31:0] \$87 ;
-  wire \$88 ;
-  wire \$89 ;
-  wire [31:0] \$9 ;
-  wire [31:0] \$90 ;
-  wire \$91 ;
-  wire \$92 ;
-  wire \$93 ;
-  wire [31:0] \$94 ;
-  wire \$95 ;
-  wire \$96 ;
-  wire [31:0] \$97 ;
-  wire \$98 ;
-  wire \$99 ;
+  wire \$9 ;
   input [31:0] a;
   wire [31:0] a;
   input [31:0] b;
@@ -7061,284 +5966,235 @@ module \lut_w2_fp16_fp16tab.plane_add1_1 (b, s, a);
   wire [27:0] rp_sh;
   output [31:0] s;
   reg [31:0] s;
+  wire sub;
+  wire swap;
   wire [27:0] total;
+  wire [31:0] x;
   wire [7:0] x_e;
+  wire x_inf;
+  wire x_nan;
   wire [23:0] x_sig;
+  wire x_zero;
   wire [26:0] xa;
+  wire [31:0] y;
   wire [7:0] y_e;
+  wire y_inf;
+  wire y_nan;
   wire [23:0] y_sig;
+  wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$1  = b[30:0] > a[30:0];
-  assign \$2  = \$1  ? b : a;
-  assign \$3  = ! \$2 [30:23];
-  assign \$4  = b[30:0] > a[30:0];
-  assign \$5  = \$4  ? b : a;
-  assign x_e = \$3  ? 8'h01 : \$5 [30:23];
-  assign \$6  = b[30:0] > a[30:0];
-  assign \$7  = \$6  ? b : a;
-  assign \$8  = b[30:0] > a[30:0];
-  assign \$9  = \$8  ? b : a;
-  assign \$10  = ! \$9 [30:23];
-  assign \$11  = ~ \$10 ;
-  assign \$12  = b[30:0] > a[30:0];
-  assign \$13  = \$12  ? a : b;
-  assign \$14  = ! \$13 [30:23];
-  assign \$15  = b[30:0] > a[30:0];
-  assign \$16  = \$15  ? a : b;
-  assign y_e = \$14  ? 8'h01 : \$16 [30:23];
-  assign \$17  = b[30:0] > a[30:0];
-  assign \$18  = \$17  ? a : b;
-  assign \$19  = b[30:0] > a[30:0];
-  assign \$20  = \$19  ? a : b;
-  assign \$21  = ! \$20 [30:23];
-  assign \$22  = ~ \$21 ;
-  assign \$23  = x_e - y_e;
-  assign \$24  = \$23 [7:0] > 5'h1b;
-  assign \$25  = \$24  ? 8'h1b : \$23 [7:0];
-  assign \$26  = ya_full >> \$25 [4:0];
-  assign \$27  = ya_full >> \$25 [4:0];
-  assign \$28  = \$27  << \$25 [4:0];
-  assign \$29  = \$28 [26:0] != ya_full;
-  assign ya = \$26  | { 26'h0000000, \$29  };
-  assign \$30  = b[30:0] > a[30:0];
-  assign \$31  = \$30  ? b : a;
-  assign \$32  = b[30:0] > a[30:0];
-  assign \$33  = \$32  ? a : b;
-  assign \$34  = \$31 [31] ^ \$33 [31];
-  assign \$35  = xa - ya;
-  assign \$36  = xa + ya;
-  assign \$37  = \$34  ? { \$35 [27], \$35  } : { 1'h0, \$36  };
-  assign \$38  = x_e - 7'h7f;
-  assign \$39  = $signed(\$38 ) - $signed(6'h17);
-  assign exp_lsb = $signed(\$39 ) - $signed(3'h3);
-  assign \$40  = 5'h1b - rp_msb;
-  assign \$41  = \$37 [27:0] << \$40 [4:0];
-  assign \$42  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$43  = $signed(\$42 ) + $signed(8'h7f);
-  assign \$44  = $signed(\$43 ) < $signed(2'h1);
-  assign \$45  = $signed(\$43 ) < $signed(6'h25);
-  assign \$46  = $signed(2'h1) - $signed(\$43 );
-  assign rp_sh = \$41 [27:0] >> rp_rs;
-  assign \$47  = rp_sh << rp_rs;
-  assign rp_lost = \$47 [27:0] != \$41 [27:0];
-  assign \$48  = $signed(\$43 ) + $signed({ 1'h0, rp_rs });
-  assign \$49  = $signed(\$48 ) - $signed(2'h1);
-  assign \$51  = $signed(\$50 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$52  = | rp_sh[2:0];
-  assign \$53  = \$52  | rp_lost;
-  assign \$54  = \$53  | rp_sh[4];
-  assign \$55  = rp_sh[3] & \$54 ;
-  assign \$56  = $signed(\$51 ) + $signed({ 1'h0, \$55  });
-  assign \$57  = ! \$37 [27:0];
-  assign \$58  = \$56 [45:0] >= 31'h7f800000;
-  assign \$59  = ! \$37 [27:0];
-  assign \$60  = b[30:0] > a[30:0];
-  assign \$61  = \$60  ? b : a;
-  assign \$62  = b[30:0] > a[30:0];
-  assign \$63  = \$62  ? a : b;
-  assign \$64  = \$61 [31] & \$63 [31];
-  assign \$65  = b[30:0] > a[30:0];
-  assign \$66  = \$65  ? b : a;
-  assign \$67  = \$59  ? \$64  : \$66 [31];
-  assign \$68  = ! \$37 [27:0];
-  assign \$69  = b[30:0] > a[30:0];
-  assign \$70  = \$69  ? b : a;
-  assign \$71  = b[30:0] > a[30:0];
-  assign \$72  = \$71  ? a : b;
-  assign \$73  = \$70 [31] & \$72 [31];
-  assign \$74  = b[30:0] > a[30:0];
-  assign \$75  = \$74  ? b : a;
-  assign \$76  = \$68  ? \$73  : \$75 [31];
-  assign \$77  = ! \$37 [27:0];
-  assign \$78  = b[30:0] > a[30:0];
-  assign \$79  = \$78  ? b : a;
-  assign \$80  = b[30:0] > a[30:0];
-  assign \$81  = \$80  ? a : b;
-  assign \$82  = \$79 [31] & \$81 [31];
-  assign \$83  = b[30:0] > a[30:0];
-  assign \$84  = \$83  ? b : a;
-  assign \$85  = \$77  ? \$82  : \$84 [31];
-  assign \$86  = b[30:0] > a[30:0];
-  assign \$87  = \$86  ? b : a;
-  assign \$88  = \$87 [30:23] == 8'hff;
-  assign \$89  = b[30:0] > a[30:0];
-  assign \$90  = \$89  ? b : a;
-  assign \$91  = | \$90 [22:0];
-  assign \$92  = \$88  & \$91 ;
-  assign \$93  = b[30:0] > a[30:0];
-  assign \$94  = \$93  ? a : b;
-  assign \$95  = \$94 [30:23] == 8'hff;
-  assign \$96  = b[30:0] > a[30:0];
-  assign \$97  = \$96  ? a : b;
-  assign \$98  = | \$97 [22:0];
-  assign \$99  = \$95  & \$98 ;
-  assign \$100  = \$92  | \$99 ;
-  assign \$101  = b[30:0] > a[30:0];
-  assign \$102  = \$101  ? b : a;
-  assign \$103  = \$102 [30:23] == 8'hff;
-  assign \$104  = b[30:0] > a[30:0];
-  assign \$105  = \$104  ? b : a;
-  assign \$106  = ! \$105 [22:0];
-  assign \$107  = \$103  & \$106 ;
-  assign \$108  = b[30:0] > a[30:0];
-  assign \$109  = \$108  ? a : b;
-  assign \$110  = \$109 [30:23] == 8'hff;
-  assign \$111  = b[30:0] > a[30:0];
-  assign \$112  = \$111  ? a : b;
-  assign \$113  = ! \$112 [22:0];
-  assign \$114  = \$110  & \$113 ;
-  assign \$115  = \$107  & \$114 ;
-  assign \$116  = b[30:0] > a[30:0];
-  assign \$117  = \$116  ? b : a;
-  assign \$118  = b[30:0] > a[30:0];
-  assign \$119  = \$118  ? a : b;
-  assign \$120  = \$117 [31] ^ \$119 [31];
-  assign \$121  = \$115  & \$120 ;
-  assign \$122  = \$100  | \$121 ;
-  assign \$123  = b[30:0] > a[30:0];
-  assign \$124  = \$123  ? b : a;
-  assign \$125  = \$124 [30:23] == 8'hff;
-  assign \$126  = b[30:0] > a[30:0];
-  assign \$127  = \$126  ? b : a;
-  assign \$128  = ! \$127 [22:0];
-  assign \$129  = \$125  & \$128 ;
-  assign \$130  = b[30:0] > a[30:0];
-  assign \$131  = \$130  ? b : a;
+  assign \$25  = \$24 [26:0] != ya_full;
+  assign ya = \$22  | { 26'h0000000, \$25  };
+  assign sub = x[31] ^ y[31];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 7'h7f;
+  assign \$30  = $signed(\$29 ) - $signed(6'h17);
+  assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
+  assign \$31  = 5'h1b - rp_msb;
+  assign \$32  = \$28 [27:0] << \$31 [4:0];
+  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$34  = $signed(\$33 ) + $signed(8'h7f);
+  assign \$35  = $signed(\$34 ) < $signed(2'h1);
+  assign \$36  = $signed(\$34 ) < $signed(6'h25);
+  assign \$37  = $signed(2'h1) - $signed(\$34 );
+  assign rp_sh = \$32 [27:0] >> rp_rs;
+  assign \$38  = rp_sh << rp_rs;
+  assign rp_lost = \$38 [27:0] != \$32 [27:0];
+  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
+  assign \$40  = $signed(\$39 ) - $signed(2'h1);
+  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[27:4] });
+  assign \$43  = | rp_sh[2:0];
+  assign \$44  = \$43  | rp_lost;
+  assign \$45  = \$44  | rp_sh[4];
+  assign \$46  = rp_sh[3] & \$45 ;
+  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
+  assign \$48  = ! \$28 [27:0];
+  assign \$49  = \$47 [45:0] >= 31'h7f800000;
+  assign \$50  = ! \$28 [27:0];
+  assign \$51  = x[31] & y[31];
+  assign \$52  = \$50  ? \$51  : x[31];
+  assign \$53  = ! \$28 [27:0];
+  assign \$54  = x[31] & y[31];
+  assign \$55  = \$53  ? \$54  : x[31];
+  assign \$56  = ! \$28 [27:0];
+  assign \$57  = x[31] & y[31];
+  assign \$58  = \$56  ? \$57  : x[31];
+  assign \$59  = x_nan | y_nan;
+  assign \$60  = x_inf & y_inf;
+  assign \$61  = \$60  & sub;
+  assign \$62  = \$59  | \$61 ;
+  assign swap = b[30:0] > a[30:0];
+  assign x = swap ? b : a;
+  assign y = swap ? a : b;
+  assign \$1  = ! x[30:23];
+  assign x_e = \$1  ? 8'h01 : x[30:23];
+  assign \$2  = ! x[30:23];
+  assign \$3  = ~ \$2 ;
+  assign \$4  = x[30:23] == 8'hff;
+  assign \$5  = ! x[22:0];
+  assign x_inf = \$4  & \$5 ;
+  assign \$6  = x[30:23] == 8'hff;
+  assign \$7  = | x[22:0];
+  assign x_nan = \$6  & \$7 ;
+  assign \$8  = ! x[30:23];
+  assign \$9  = ! x[22:0];
+  assign x_zero = \$8  & \$9 ;
+  assign \$10  = ! y[30:23];
+  assign y_e = \$10  ? 8'h01 : y[30:23];
+  assign \$11  = ! y[30:23];
+  assign \$12  = ~ \$11 ;
+  assign \$13  = y[30:23] == 8'hff;
+  assign \$14  = ! y[22:0];
+  assign y_inf = \$13  & \$14 ;
+  assign \$15  = y[30:23] == 8'hff;
+  assign \$16  = | y[22:0];
+  assign y_nan = \$15  & \$16 ;
+  assign \$17  = ! y[30:23];
+  assign \$18  = ! y[22:0];
+  assign y_zero = \$17  & \$18 ;
+  assign \$19  = x_e - y_e;
+  assign \$20  = \$19 [7:0] > 5'h1b;
+  assign \$21  = \$20  ? 8'h1b : \$19 [7:0];
+  assign \$22  = ya_full >> \$21 [4:0];
+  assign \$23  = ya_full >> \$21 [4:0];
+  assign \$24  = \$23  << \$21 [4:0];
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
     rp_msb = 5'h00;
-    if (\$37 [0]) begin
+    if (\$28 [0]) begin
       rp_msb = 5'h00;
     end
-    if (\$37 [1]) begin
+    if (\$28 [1]) begin
       rp_msb = 5'h01;
     end
-    if (\$37 [2]) begin
+    if (\$28 [2]) begin
       rp_msb = 5'h02;
     end
-    if (\$37 [3]) begin
+    if (\$28 [3]) begin
       rp_msb = 5'h03;
     end
-    if (\$37 [4]) begin
+    if (\$28 [4]) begin
       rp_msb = 5'h04;
     end
-    if (\$37 [5]) begin
+    if (\$28 [5]) begin
       rp_msb = 5'h05;
     end
-    if (\$37 [6]) begin
+    if (\$28 [6]) begin
       rp_msb = 5'h06;
     end
-    if (\$37 [7]) begin
+    if (\$28 [7]) begin
       rp_msb = 5'h07;
     end
-    if (\$37 [8]) begin
+    if (\$28 [8]) begin
       rp_msb = 5'h08;
     end
-    if (\$37 [9]) begin
+    if (\$28 [9]) begin
       rp_msb = 5'h09;
     end
-    if (\$37 [10]) begin
+    if (\$28 [10]) begin
       rp_msb = 5'h0a;
     end
-    if (\$37 [11]) begin
+    if (\$28 [11]) begin
       rp_msb = 5'h0b;
     end
-    if (\$37 [12]) begin
+    if (\$28 [12]) begin
       rp_msb = 5'h0c;
     end
-    if (\$37 [13]) begin
+    if (\$28 [13]) begin
       rp_msb = 5'h0d;
     end
-    if (\$37 [14]) begin
+    if (\$28 [14]) begin
       rp_msb = 5'h0e;
     end
-    if (\$37 [15]) begin
+    if (\$28 [15]) begin
       rp_msb = 5'h0f;
     end
-    if (\$37 [16]) begin
+    if (\$28 [16]) begin
       rp_msb = 5'h10;
     end
-    if (\$37 [17]) begin
+    if (\$28 [17]) begin
       rp_msb = 5'h11;
     end
-    if (\$37 [18]) begin
+    if (\$28 [18]) begin
       rp_msb = 5'h12;
     end
-    if (\$37 [19]) begin
+    if (\$28 [19]) begin
       rp_msb = 5'h13;
     end
-    if (\$37 [20]) begin
+    if (\$28 [20]) begin
       rp_msb = 5'h14;
     end
-    if (\$37 [21]) begin
+    if (\$28 [21]) begin
       rp_msb = 5'h15;
     end
-    if (\$37 [22]) begin
+    if (\$28 [22]) begin
       rp_msb = 5'h16;
     end
-    if (\$37 [23]) begin
+    if (\$28 [23]) begin
       rp_msb = 5'h17;
     end
-    if (\$37 [24]) begin
+    if (\$28 [24]) begin
       rp_msb = 5'h18;
     end
-    if (\$37 [25]) begin
+    if (\$28 [25]) begin
       rp_msb = 5'h19;
     end
-    if (\$37 [26]) begin
+    if (\$28 [26]) begin
       rp_msb = 5'h1a;
     end
-    if (\$37 [27]) begin
+    if (\$28 [27]) begin
       rp_msb = 5'h1b;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
     rp_rs = 5'h00;
-    if (\$44 ) begin
+    if (\$35 ) begin
       (* full_case = 32'd1 *)
-      if (\$45 ) begin
+      if (\$36 ) begin
         rp_rs = 5'h1c;
       end else begin
-        rp_rs = \$46 [4:0];
+        rp_rs = \$37 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
     (* full_case = 32'd1 *)
-    if (\$57 ) begin
-      rp_out = { \$67 , 31'h00000000 };
-    end else if (\$58 ) begin
-      rp_out = { \$76 , 31'h7f800000 };
+    if (\$48 ) begin
+      rp_out = { \$52 , 31'h00000000 };
+    end else if (\$49 ) begin
+      rp_out = { \$55 , 31'h7f800000 };
     end else begin
-      rp_out = { \$85 , \$56 [30:0] };
+      rp_out = { \$58 , \$47 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
     (* full_case = 32'd1 *)
-    if (\$122 ) begin
+    if (\$62 ) begin
       s = 32'd2143289344;
-    end else if (\$129 ) begin
-      s = \$131 ;
+    end else if (x_inf) begin
+      s = x;
     end else begin
       s = rp_out;
     end
   end
-  assign x_sig = { \$11 , \$7 [22:0] };
-  assign y_sig = { \$22 , \$18 [22:0] };
-  assign d = \$23 [7:0];
-  assign dcl = \$25 [4:0];
-  assign total = \$37 [27:0];
-  assign rp_ls = \$40 [4:0];
-  assign rp_norm = \$41 [27:0];
-  assign rp_eb = { \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43  };
-  assign rp_packed = \$56 [45:0];
-  assign xa = { \$11 , \$7 [22:0], 3'h0 };
-  assign ya_full = { \$22 , \$18 [22:0], 3'h0 };
-  assign \$50  = { \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 , 23'h000000 };
+  assign x_sig = { \$3 , x[22:0] };
+  assign y_sig = { \$12 , y[22:0] };
+  assign d = \$19 [7:0];
+  assign dcl = \$21 [4:0];
+  assign total = \$28 [27:0];
+  assign rp_ls = \$31 [4:0];
+  assign rp_norm = \$32 [27:0];
+  assign rp_eb = { \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34  };
+  assign rp_packed = \$47 [45:0];
+  assign xa = { \$3 , x[22:0], 3'h0 };
+  assign ya_full = { \$12 , y[22:0], 3'h0 };
+  assign \$41  = { \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 , 23'h000000 };
 endmodule
 
 module \lut_w2_fp16_fp16tab.precompute0 (clk, rst, load, \table , a);
@@ -7574,135 +6430,66 @@ module \lut_w2_fp16_fp16tab.precompute0.node10 (b, s, a);
   reg \$auto$verilog_backend.cc:2355:dump_module$41  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire \$100 ;
-  wire \$101 ;
-  wire [15:0] \$102 ;
-  wire \$103 ;
-  wire \$104 ;
-  wire [15:0] \$105 ;
-  wire \$106 ;
-  wire \$107 ;
-  wire \$108 ;
-  wire [15:0] \$109 ;
   wire \$11 ;
-  wire \$110 ;
-  wire \$111 ;
-  wire [15:0] \$112 ;
-  wire \$113 ;
-  wire \$114 ;
-  wire \$115 ;
-  wire \$116 ;
-  wire [15:0] \$117 ;
-  wire \$118 ;
-  wire [15:0] \$119 ;
   wire \$12 ;
-  wire \$120 ;
-  wire \$121 ;
-  wire \$122 ;
-  wire \$123 ;
-  wire [15:0] \$124 ;
-  wire \$125 ;
-  wire \$126 ;
-  wire [15:0] \$127 ;
-  wire \$128 ;
-  wire \$129 ;
-  wire [15:0] \$13 ;
-  wire \$130 ;
-  wire [15:0] \$131 ;
+  wire \$13 ;
   wire \$14 ;
   wire \$15 ;
-  wire [15:0] \$16 ;
+  wire \$16 ;
   wire \$17 ;
-  wire [15:0] \$18 ;
-  wire \$19 ;
-  wire [15:0] \$2 ;
-  wire [15:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire [5:0] \$23 ;
-  wire \$24 ;
-  wire [4:0] \$25 ;
-  wire [13:0] \$26 ;
-  wire [13:0] \$27 ;
-  wire [28:0] \$28 ;
-  wire \$29 ;
+  wire \$18 ;
+  wire [5:0] \$19 ;
+  wire \$2 ;
+  wire \$20 ;
+  wire [4:0] \$21 ;
+  wire [13:0] \$22 ;
+  wire [13:0] \$23 ;
+  wire [28:0] \$24 ;
+  wire \$25 ;
+  wire [14:0] \$26 ;
+  wire [14:0] \$27 ;
+  wire [15:0] \$28 ;
+  wire [5:0] \$29 ;
   wire \$3 ;
-  wire \$30 ;
-  wire [15:0] \$31 ;
-  wire \$32 ;
-  wire [15:0] \$33 ;
-  wire \$34 ;
-  wire [14:0] \$35 ;
-  wire [14:0] \$36 ;
-  wire [15:0] \$37 ;
-  wire [5:0] \$38 ;
-  wire [6:0] \$39 ;
+  wire [6:0] \$30 ;
+  wire [4:0] \$31 ;
+  wire [29:0] \$32 ;
+  wire [8:0] \$33 ;
+  wire [9:0] \$34 ;
+  wire \$35 ;
+  wire \$36 ;
+  wire [16:0] \$37 ;
+  wire [29:0] \$38 ;
+  wire [16:0] \$39 ;
   wire \$4 ;
-  wire [4:0] \$40 ;
-  wire [29:0] \$41 ;
-  wire [8:0] \$42 ;
-  wire [9:0] \$43 ;
+  wire [17:0] \$40 ;
+  wire [32:0] \$41 ;
+  wire [33:0] \$42 ;
+  wire \$43 ;
   wire \$44 ;
   wire \$45 ;
-  wire [16:0] \$46 ;
-  wire [29:0] \$47 ;
-  wire [16:0] \$48 ;
-  wire [17:0] \$49 ;
-  wire [15:0] \$5 ;
-  wire [32:0] \$50 ;
-  wire [33:0] \$51 ;
+  wire \$46 ;
+  wire [34:0] \$47 ;
+  wire \$48 ;
+  wire \$49 ;
+  wire \$5 ;
+  wire \$50 ;
+  wire \$51 ;
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire [34:0] \$56 ;
+  wire \$56 ;
   wire \$57 ;
   wire \$58 ;
   wire \$59 ;
   wire \$6 ;
   wire \$60 ;
-  wire [15:0] \$61 ;
+  wire \$61 ;
   wire \$62 ;
-  wire [15:0] \$63 ;
-  wire \$64 ;
-  wire \$65 ;
-  wire [15:0] \$66 ;
-  wire \$67 ;
-  wire \$68 ;
-  wire \$69 ;
-  wire [15:0] \$7 ;
-  wire [15:0] \$70 ;
-  wire \$71 ;
-  wire [15:0] \$72 ;
-  wire \$73 ;
-  wire \$74 ;
-  wire [15:0] \$75 ;
-  wire \$76 ;
-  wire \$77 ;
-  wire \$78 ;
-  wire [15:0] \$79 ;
+  wire \$7 ;
   wire \$8 ;
-  wire \$80 ;
-  wire [15:0] \$81 ;
-  wire \$82 ;
-  wire \$83 ;
-  wire [15:0] \$84 ;
-  wire \$85 ;
-  wire \$86 ;
-  wire [15:0] \$87 ;
-  wire \$88 ;
-  wire \$89 ;
-  wire [15:0] \$9 ;
-  wire [15:0] \$90 ;
-  wire \$91 ;
-  wire \$92 ;
-  wire \$93 ;
-  wire [15:0] \$94 ;
-  wire \$95 ;
-  wire \$96 ;
-  wire [15:0] \$97 ;
-  wire \$98 ;
-  wire \$99 ;
+  wire \$9 ;
   input [15:0] a;
   wire [15:0] a;
   input [15:0] b;
@@ -7721,380 +6508,262 @@ module \lut_w2_fp16_fp16tab.precompute0.node10 (b, s, a);
   wire [14:0] rp_sh;
   output [15:0] s;
   reg [15:0] s;
+  wire sub;
+  wire swap;
   wire [14:0] total;
+  wire [15:0] x;
   wire [4:0] x_e;
+  wire x_inf;
+  wire x_nan;
   wire [10:0] x_sig;
+  wire x_zero;
   wire [13:0] xa;
+  wire [15:0] y;
   wire [4:0] y_e;
+  wire y_inf;
+  wire y_nan;
   wire [10:0] y_sig;
+  wire y_zero;
   wire [13:0] ya;
   wire [13:0] ya_full;
-  assign \$1  = b[14:0] > a[14:0];
-  assign \$2  = \$1  ? b : a;
-  assign \$3  = ! \$2 [14:10];
-  assign \$4  = b[14:0] > a[14:0];
-  assign \$5  = \$4  ? b : a;
-  assign x_e = \$3  ? 5'h01 : \$5 [14:10];
-  assign \$6  = b[14:0] > a[14:0];
-  assign \$7  = \$6  ? b : a;
-  assign \$8  = b[14:0] > a[14:0];
-  assign \$9  = \$8  ? b : a;
-  assign \$10  = ! \$9 [14:10];
-  assign \$11  = ~ \$10 ;
-  assign \$12  = b[14:0] > a[14:0];
-  assign \$13  = \$12  ? a : b;
-  assign \$14  = ! \$13 [14:10];
-  assign \$15  = b[14:0] > a[14:0];
-  assign \$16  = \$15  ? a : b;
-  assign y_e = \$14  ? 5'h01 : \$16 [14:10];
-  assign \$17  = b[14:0] > a[14:0];
-  assign \$18  = \$17  ? a : b;
-  assign \$19  = b[14:0] > a[14:0];
-  assign \$20  = \$19  ? a : b;
-  assign \$21  = ! \$20 [14:10];
-  assign \$22  = ~ \$21 ;
-  assign \$23  = x_e - y_e;
-  assign \$24  = \$23 [4:0] > 4'he;
-  assign \$25  = \$24  ? 5'h0e : \$23 [4:0];
-  assign \$26  = ya_full >> \$25 [3:0];
-  assign \$27  = ya_full >> \$25 [3:0];
-  assign \$28  = \$27  << \$25 [3:0];
-  assign \$29  = \$28 [13:0] != ya_full;
-  assign ya = \$26  | { 13'h0000, \$29  };
-  assign \$30  = b[14:0] > a[14:0];
-  assign \$31  = \$30  ? b : a;
-  assign \$32  = b[14:0] > a[14:0];
-  assign \$33  = \$32  ? a : b;
-  assign \$34  = \$31 [15] ^ \$33 [15];
-  assign \$35  = xa - ya;
-  assign \$36  = xa + ya;
-  assign \$37  = \$34  ? { \$35 [14], \$35  } : { 1'h0, \$36  };
-  assign \$38  = x_e - 4'hf;
-  assign \$39  = $signed(\$38 ) - $signed(5'h0a);
-  assign exp_lsb = $signed(\$39 ) - $signed(3'h3);
-  assign \$40  = 4'he - rp_msb;
-  assign \$41  = \$37 [14:0] << \$40 [3:0];
-  assign \$42  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$43  = $signed(\$42 ) + $signed(5'h0f);
-  assign \$44  = $signed(\$43 ) < $signed(2'h1);
-  assign \$45  = $signed(\$43 ) < $signed(5'h12);
-  assign \$46  = $signed(2'h1) - $signed(\$43 );
-  assign rp_sh = \$41 [14:0] >> rp_rs;
-  assign \$47  = rp_sh << rp_rs;
-  assign rp_lost = \$47 [14:0] != \$41 [14:0];
-  assign \$48  = $signed(\$43 ) + $signed({ 1'h0, rp_rs });
-  assign \$49  = $signed(\$48 ) - $signed(2'h1);
-  assign \$51  = $signed(\$50 ) + $signed({ 1'h0, rp_sh[14:4] });
-  assign \$52  = | rp_sh[2:0];
-  assign \$53  = \$52  | rp_lost;
-  assign \$54  = \$53  | rp_sh[4];
-  assign \$55  = rp_sh[3] & \$54 ;
-  assign \$56  = $signed(\$51 ) + $signed({ 1'h0, \$55  });
-  assign \$57  = ! \$37 [14:0];
-  assign \$58  = \$56 [26:0] >= 15'h7c00;
-  assign \$59  = ! \$37 [14:0];
-  assign \$60  = b[14:0] > a[14:0];
-  assign \$61  = \$60  ? b : a;
-  assign \$62  = b[14:0] > a[14:0];
-  assign \$63  = \$62  ? a : b;
-  assign \$64  = \$61 [15] & \$63 [15];
-  assign \$65  = b[14:0] > a[14:0];
-  assign \$66  = \$65  ? b : a;
-  assign \$67  = \$59  ? \$64  : \$66 [15];
-  assign \$68  = ! \$37 [14:0];
-  assign \$69  = b[14:0] > a[14:0];
-  assign \$70  = \$69  ? b : a;
-  assign \$71  = b[14:0] > a[14:0];
-  assign \$72  = \$71  ? a : b;
-  assign \$73  = \$70 [15] & \$72 [15];
-  assign \$74  = b[14:0] > a[14:0];
-  assign \$75  = \$74  ? b : a;
-  assign \$76  = \$68  ? \$73  : \$75 [15];
-  assign \$77  = ! \$37 [14:0];
-  assign \$78  = b[14:0] > a[14:0];
-  assign \$79  = \$78  ? b : a;
-  assign \$80  = b[14:0] > a[14:0];
-  assign \$81  = \$80  ? a : b;
-  assign \$82  = \$79 [15] & \$81 [15];
-  assign \$83  = b[14:0] > a[14:0];
-  assign \$84  = \$83  ? b : a;
-  assign \$85  = \$77  ? \$82  : \$84 [15];
-  assign \$86  = b[14:0] > a[14:0];
-  assign \$87  = \$86  ? b : a;
-  assign \$88  = \$87 [14:10] == 5'h1f;
-  assign \$89  = b[14:0] > a[14:0];
-  assign \$90  = \$89  ? b : a;
-  assign \$91  = | \$90 [9:0];
-  assign \$92  = \$88  & \$91 ;
-  assign \$93  = b[14:0] > a[14:0];
-  assign \$94  = \$93  ? a : b;
-  assign \$95  = \$94 [14:10] == 5'h1f;
-  assign \$96  = b[14:0] > a[14:0];
-  assign \$97  = \$96  ? a : b;
-  assign \$98  = | \$97 [9:0];
-  assign \$99  = \$95  & \$98 ;
-  assign \$100  = \$92  | \$99 ;
-  assign \$101  = b[14:0] > a[14:0];
-  assign \$102  = \$101  ? b : a;
-  assign \$103  = \$102 [14:10] == 5'h1f;
-  assign \$104  = b[14:0] > a[14:0];
-  assign \$105  = \$104  ? b : a;
-  assign \$106  = ! \$105 [9:0];
-  assign \$107  = \$103  & \$106 ;
-  assign \$108  = b[14:0] > a[14:0];
-  assign \$109  = \$108  ? a : b;
-  assign \$110  = \$109 [14:10] == 5'h1f;
-  assign \$111  = b[14:0] > a[14:0];
-  assign \$112  = \$111  ? a : b;
-  assign \$113  = ! \$112 [9:0];
-  assign \$114  = \$110  & \$113 ;
-  assign \$115  = \$107  & \$114 ;
-  assign \$116  = b[14:0] > a[14:0];
-  assign \$117  = \$116  ? b : a;
-  assign \$118  = b[14:0] > a[14:0];
-  assign \$119  = \$118  ? a : b;
-  assign \$120  = \$117 [15] ^ \$119 [15];
-  assign \$121  = \$115  & \$120 ;
-  assign \$122  = \$100  | \$121 ;
-  assign \$123  = b[14:0] > a[14:0];
-  assign \$124  = \$123  ? b : a;
-  assign \$125  = \$124 [14:10] == 5'h1f;
-  assign \$126  = b[14:0] > a[14:0];
-  assign \$127  = \$126  ? b : a;
-  assign \$128  = ! \$127 [9:0];
-  assign \$129  = \$125  & \$128 ;
-  assign \$130  = b[14:0] > a[14:0];
-  assign \$131  = \$130  ? b : a;
+  assign \$25  = \$24 [13:0] != ya_full;
+  assign ya = \$22  | { 13'h0000, \$25  };
+  assign sub = x[15] ^ y[15];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 4'hf;
+  assign \$30  = $signed(\$29 ) - $signed(5'h0a);
+  assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
+  assign \$31  = 4'he - rp_msb;
+  assign \$32  = \$28 [14:0] << \$31 [3:0];
+  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$34  = $signed(\$33 ) + $signed(5'h0f);
+  assign \$35  = $signed(\$34 ) < $signed(2'h1);
+  assign \$36  = $signed(\$34 ) < $signed(5'h12);
+  assign \$37  = $signed(2'h1) - $signed(\$34 );
+  assign rp_sh = \$32 [14:0] >> rp_rs;
+  assign \$38  = rp_sh << rp_rs;
+  assign rp_lost = \$38 [14:0] != \$32 [14:0];
+  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
+  assign \$40  = $signed(\$39 ) - $signed(2'h1);
+  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[14:4] });
+  assign \$43  = | rp_sh[2:0];
+  assign \$44  = \$43  | rp_lost;
+  assign \$45  = \$44  | rp_sh[4];
+  assign \$46  = rp_sh[3] & \$45 ;
+  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
+  assign \$48  = ! \$28 [14:0];
+  assign \$49  = \$47 [26:0] >= 15'h7c00;
+  assign \$50  = ! \$28 [14:0];
+  assign \$51  = x[15] & y[15];
+  assign \$52  = \$50  ? \$51  : x[15];
+  assign \$53  = ! \$28 [14:0];
+  assign \$54  = x[15] & y[15];
+  assign \$55  = \$53  ? \$54  : x[15];
+  assign \$56  = ! \$28 [14:0];
+  assign \$57  = x[15] & y[15];
+  assign \$58  = \$56  ? \$57  : x[15];
+  assign \$59  = x_nan | y_nan;
+  assign \$60  = x_inf & y_inf;
+  assign \$61  = \$60  & sub;
+  assign \$62  = \$59  | \$61 ;
+  assign swap = b[14:0] > a[14:0];
+  assign x = swap ? b : a;
+  assign y = swap ? a : b;
+  assign \$1  = ! x[14:10];
+  assign x_e = \$1  ? 5'h01 : x[14:10];
+  assign \$2  = ! x[14:10];
+  assign \$3  = ~ \$2 ;
+  assign \$4  = x[14:10] == 5'h1f;
+  assign \$5  = ! x[9:0];
+  assign x_inf = \$4  & \$5 ;
+  assign \$6  = x[14:10] == 5'h1f;
+  assign \$7  = | x[9:0];
+  assign x_nan = \$6  & \$7 ;
+  assign \$8  = ! x[14:10];
+  assign \$9  = ! x[9:0];
+  assign x_zero = \$8  & \$9 ;
+  assign \$10  = ! y[14:10];
+  assign y_e = \$10  ? 5'h01 : y[14:10];
+  assign \$11  = ! y[14:10];
+  assign \$12  = ~ \$11 ;
+  assign \$13  = y[14:10] == 5'h1f;
+  assign \$14  = ! y[9:0];
+  assign y_inf = \$13  & \$14 ;
+  assign \$15  = y[14:10] == 5'h1f;
+  assign \$16  = | y[9:0];
+  assign y_nan = \$15  & \$16 ;
+  assign \$17  = ! y[14:10];
+  assign \$18  = ! y[9:0];
+  assign y_zero = \$17  & \$18 ;
+  assign \$19  = x_e - y_e;
+  assign \$20  = \$19 [4:0] > 4'he;
+  assign \$21  = \$20  ? 5'h0e : \$19 [4:0];
+  assign \$22  = ya_full >> \$21 [3:0];
+  assign \$23  = ya_full >> \$21 [3:0];
+  assign \$24  = \$23  << \$21 [3:0];
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$41 ) begin end
     rp_msb = 4'h0;
-    if (\$37 [0]) begin
+    if (\$28 [0]) begin
       rp_msb = 4'h0;
     end
-    if (\$37 [1]) begin
+    if (\$28 [1]) begin
       rp_msb = 4'h1;
     end
-    if (\$37 [2]) begin
+    if (\$28 [2]) begin
       rp_msb = 4'h2;
     end
-    if (\$37 [3]) begin
+    if (\$28 [3]) begin
       rp_msb = 4'h3;
     end
-    if (\$37 [4]) begin
+    if (\$28 [4]) begin
       rp_msb = 4'h4;
     end
-    if (\$37 [5]) begin
+    if (\$28 [5]) begin
       rp_msb = 4'h5;
     end
-    if (\$37 [6]) begin
+    if (\$28 [6]) begin
       rp_msb = 4'h6;
     end
-    if (\$37 [7]) begin
+    if (\$28 [7]) begin
       rp_msb = 4'h7;
     end
-    if (\$37 [8]) begin
+    if (\$28 [8]) begin
       rp_msb = 4'h8;
     end
-    if (\$37 [9]) begin
+    if (\$28 [9]) begin
       rp_msb = 4'h9;
     end
-    if (\$37 [10]) begin
+    if (\$28 [10]) begin
       rp_msb = 4'ha;
     end
-    if (\$37 [11]) begin
+    if (\$28 [11]) begin
       rp_msb = 4'hb;
     end
-    if (\$37 [12]) begin
+    if (\$28 [12]) begin
       rp_msb = 4'hc;
     end
-    if (\$37 [13]) begin
+    if (\$28 [13]) begin
       rp_msb = 4'hd;
     end
-    if (\$37 [14]) begin
+    if (\$28 [14]) begin
       rp_msb = 4'he;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$41 ) begin end
     rp_rs = 4'h0;
-    if (\$44 ) begin
+    if (\$35 ) begin
       (* full_case = 32'd1 *)
-      if (\$45 ) begin
+      if (\$36 ) begin
         rp_rs = 4'hf;
       end else begin
-        rp_rs = \$46 [3:0];
+        rp_rs = \$37 [3:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$41 ) begin end
     (* full_case = 32'd1 *)
-    if (\$57 ) begin
-      rp_out = { \$67 , 15'h0000 };
-    end else if (\$58 ) begin
-      rp_out = { \$76 , 15'h7c00 };
+    if (\$48 ) begin
+      rp_out = { \$52 , 15'h0000 };
+    end else if (\$49 ) begin
+      rp_out = { \$55 , 15'h7c00 };
     end else begin
-      rp_out = { \$85 , \$56 [14:0] };
+      rp_out = { \$58 , \$47 [14:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$41 ) begin end
     (* full_case = 32'd1 *)
-    if (\$122 ) begin
+    if (\$62 ) begin
       s = 16'h7e00;
-    end else if (\$129 ) begin
-      s = \$131 ;
+    end else if (x_inf) begin
+      s = x;
     end else begin
       s = rp_out;
     end
   end
-  assign x_sig = { \$11 , \$7 [9:0] };
-  assign y_sig = { \$22 , \$18 [9:0] };
-  assign d = \$23 [4:0];
-  assign dcl = \$25 [3:0];
-  assign total = \$37 [14:0];
-  assign rp_ls = \$40 [3:0];
-  assign rp_norm = \$41 [14:0];
-  assign rp_eb = { \$43 [9], \$43 [9], \$43 [9], \$43 [9], \$43 [9], \$43 [9], \$43  };
-  assign rp_packed = \$56 [26:0];
-  assign xa = { \$11 , \$7 [9:0], 3'h0 };
-  assign ya_full = { \$22 , \$18 [9:0], 3'h0 };
-  assign \$50  = { \$49 [17], \$49 [17], \$49 [17], \$49 [17], \$49 [17], \$49 , 10'h000 };
+  assign x_sig = { \$3 , x[9:0] };
+  assign y_sig = { \$12 , y[9:0] };
+  assign d = \$19 [4:0];
+  assign dcl = \$21 [3:0];
+  assign total = \$28 [14:0];
+  assign rp_ls = \$31 [3:0];
+  assign rp_norm = \$32 [14:0];
+  assign rp_eb = { \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34  };
+  assign rp_packed = \$47 [26:0];
+  assign xa = { \$3 , x[9:0], 3'h0 };
+  assign ya_full = { \$12 , y[9:0], 3'h0 };
+  assign \$41  = { \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 , 10'h000 };
 endmodule
 
 module \lut_w2_fp16_fp16tab.precompute0.node11 (b, s, a);
   reg \$auto$verilog_backend.cc:2355:dump_module$42  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire \$100 ;
-  wire \$101 ;
-  wire [15:0] \$102 ;
-  wire \$103 ;
-  wire \$104 ;
-  wire [15:0] \$105 ;
-  wire \$106 ;
-  wire \$107 ;
-  wire \$108 ;
-  wire [15:0] \$109 ;
   wire \$11 ;
-  wire \$110 ;
-  wire \$111 ;
-  wire [15:0] \$112 ;
-  wire \$113 ;
-  wire \$114 ;
-  wire \$115 ;
-  wire \$116 ;
-  wire [15:0] \$117 ;
-  wire \$118 ;
-  wire [15:0] \$119 ;
   wire \$12 ;
-  wire \$120 ;
-  wire \$121 ;
-  wire \$122 ;
-  wire \$123 ;
-  wire [15:0] \$124 ;
-  wire \$125 ;
-  wire \$126 ;
-  wire [15:0] \$127 ;
-  wire \$128 ;
-  wire \$129 ;
-  wire [15:0] \$13 ;
-  wire \$130 ;
-  wire [15:0] \$131 ;
+  wire \$13 ;
   wire \$14 ;
   wire \$15 ;
-  wire [15:0] \$16 ;
+  wire \$16 ;
   wire \$17 ;
-  wire [15:0] \$18 ;
-  wire \$19 ;
-  wire [15:0] \$2 ;
-  wire [15:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire [5:0] \$23 ;
-  wire \$24 ;
-  wire [4:0] \$25 ;
-  wire [13:0] \$26 ;
-  wire [13:0] \$27 ;
-  wire [28:0] \$28 ;
-  wire \$29 ;
+  wire \$18 ;
+  wire [5:0] \$19 ;
+  wire \$2 ;
+  wire \$20 ;
+  wire [4:0] \$21 ;
+  wire [13:0] \$22 ;
+  wire [13:0] \$23 ;
+  wire [28:0] \$24 ;
+  wire \$25 ;
+  wire [14:0] \$26 ;
+  wire [14:0] \$27 ;
+  wire [15:0] \$28 ;
+  wire [5:0] \$29 ;
   wire \$3 ;
-  wire \$30 ;
-  wire [15:0] \$31 ;
-  wire \$32 ;
-  wire [15:0] \$33 ;
-  wire \$34 ;
-  wire [14:0] \$35 ;
-  wire [14:0] \$36 ;
-  wire [15:0] \$37 ;
-  wire [5:0] \$38 ;
-  wire [6:0] \$39 ;
+  wire [6:0] \$30 ;
+  wire [4:0] \$31 ;
+  wire [29:0] \$32 ;
+  wire [8:0] \$33 ;
+  wire [9:0] \$34 ;
+  wire \$35 ;
+  wire \$36 ;
+  wire [16:0] \$37 ;
+  wire [29:0] \$38 ;
+  wire [16:0] \$39 ;
   wire \$4 ;
-  wire [4:0] \$40 ;
-  wire [29:0] \$41 ;
-  wire [8:0] \$42 ;
-  wire [9:0] \$43 ;
+  wire [17:0] \$40 ;
+  wire [32:0] \$41 ;
+  wire [33:0] \$42 ;
+  wire \$43 ;
   wire \$44 ;
   wire \$45 ;
-  wire [16:0] \$46 ;
-  wire [29:0] \$47 ;
-  wire [16:0] \$48 ;
-  wire [17:0] \$49 ;
-  wire [15:0] \$5 ;
-  wire [32:0] \$50 ;
-  wire [33:0] \$51 ;
+  wire \$46 ;
+  wire [34:0] \$47 ;
+  wire \$48 ;
+  wire \$49 ;
+  wire \$5 ;
+  wire \$50 ;
+  wire \$51 ;
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire [34:0] \$56 ;
+  wire \$56 ;
   wire \$57 ;
   wire \$58 ;
   wire \$59 ;
   wire \$6 ;
   wire \$60 ;
-  wire [15:0] \$61 ;
+  wire \$61 ;
   wire \$62 ;
-  wire [15:0] \$63 ;
-  wire \$64 ;
-  wire \$65 ;
-  wire [15:0] \$66 ;
-  wire \$67 ;
-  wire \$68 ;
-  wire \$69 ;
-  wire [15:0] \$7 ;
-  wire [15:0] \$70 ;
-  wire \$71 ;
-  wire [15:0] \$72 ;
-  wire \$73 ;
-  wire \$74 ;
-  wire [15:0] \$75 ;
-  wire \$76 ;
-  wire \$77 ;
-  wire \$78 ;
-  wire [15:0] \$79 ;
+  wire \$7 ;
   wire \$8 ;
-  wire \$80 ;
-  wire [15:0] \$81 ;
-  wire \$82 ;
-  wire \$83 ;
-  wire [15:0] \$84 ;
-  wire \$85 ;
-  wire \$86 ;
-  wire [15:0] \$87 ;
-  wire \$88 ;
-  wire \$89 ;
-  wire [15:0] \$9 ;
-  wire [15:0] \$90 ;
-  wire \$91 ;
-  wire \$92 ;
-  wire \$93 ;
-  wire [15:0] \$94 ;
-  wire \$95 ;
-  wire \$96 ;
-  wire [15:0] \$97 ;
-  wire \$98 ;
-  wire \$99 ;
+  wire \$9 ;
   input [15:0] a;
   wire [15:0] a;
   input [15:0] b;
@@ -8113,380 +6782,262 @@ module \lut_w2_fp16_fp16tab.precompute0.node11 (b, s, a);
   wire [14:0] rp_sh;
   output [15:0] s;
   reg [15:0] s;
+  wire sub;
+  wire swap;
   wire [14:0] total;
+  wire [15:0] x;
   wire [4:0] x_e;
+  wire x_inf;
+  wire x_nan;
   wire [10:0] x_sig;
+  wire x_zero;
   wire [13:0] xa;
+  wire [15:0] y;
   wire [4:0] y_e;
+  wire y_inf;
+  wire y_nan;
   wire [10:0] y_sig;
+  wire y_zero;
   wire [13:0] ya;
   wire [13:0] ya_full;
-  assign \$1  = b[14:0] > a[14:0];
-  assign \$2  = \$1  ? b : a;
-  assign \$3  = ! \$2 [14:10];
-  assign \$4  = b[14:0] > a[14:0];
-  assign \$5  = \$4  ? b : a;
-  assign x_e = \$3  ? 5'h01 : \$5 [14:10];
-  assign \$6  = b[14:0] > a[14:0];
-  assign \$7  = \$6  ? b : a;
-  assign \$8  = b[14:0] > a[14:0];
-  assign \$9  = \$8  ? b : a;
-  assign \$10  = ! \$9 [14:10];
-  assign \$11  = ~ \$10 ;
-  assign \$12  = b[14:0] > a[14:0];
-  assign \$13  = \$12  ? a : b;
-  assign \$14  = ! \$13 [14:10];
-  assign \$15  = b[14:0] > a[14:0];
-  assign \$16  = \$15  ? a : b;
-  assign y_e = \$14  ? 5'h01 : \$16 [14:10];
-  assign \$17  = b[14:0] > a[14:0];
-  assign \$18  = \$17  ? a : b;
-  assign \$19  = b[14:0] > a[14:0];
-  assign \$20  = \$19  ? a : b;
-  assign \$21  = ! \$20 [14:10];
-  assign \$22  = ~ \$21 ;
-  assign \$23  = x_e - y_e;
-  assign \$24  = \$23 [4:0] > 4'he;
-  assign \$25  = \$24  ? 5'h0e : \$23 [4:0];
-  assign \$26  = ya_full >> \$25 [3:0];
-  assign \$27  = ya_full >> \$25 [3:0];
-  assign \$28  = \$27  << \$25 [3:0];
-  assign \$29  = \$28 [13:0] != ya_full;
-  assign ya = \$26  | { 13'h0000, \$29  };
-  assign \$30  = b[14:0] > a[14:0];
-  assign \$31  = \$30  ? b : a;
-  assign \$32  = b[14:0] > a[14:0];
-  assign \$33  = \$32  ? a : b;
-  assign \$34  = \$31 [15] ^ \$33 [15];
-  assign \$35  = xa - ya;
-  assign \$36  = xa + ya;
-  assign \$37  = \$34  ? { \$35 [14], \$35  } : { 1'h0, \$36  };
-  assign \$38  = x_e - 4'hf;
-  assign \$39  = $signed(\$38 ) - $signed(5'h0a);
-  assign exp_lsb = $signed(\$39 ) - $signed(3'h3);
-  assign \$40  = 4'he - rp_msb;
-  assign \$41  = \$37 [14:0] << \$40 [3:0];
-  assign \$42  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$43  = $signed(\$42 ) + $signed(5'h0f);
-  assign \$44  = $signed(\$43 ) < $signed(2'h1);
-  assign \$45  = $signed(\$43 ) < $signed(5'h12);
-  assign \$46  = $signed(2'h1) - $signed(\$43 );
-  assign rp_sh = \$41 [14:0] >> rp_rs;
-  assign \$47  = rp_sh << rp_rs;
-  assign rp_lost = \$47 [14:0] != \$41 [14:0];
-  assign \$48  = $signed(\$43 ) + $signed({ 1'h0, rp_rs });
-  assign \$49  = $signed(\$48 ) - $signed(2'h1);
-  assign \$51  = $signed(\$50 ) + $signed({ 1'h0, rp_sh[14:4] });
-  assign \$52  = | rp_sh[2:0];
-  assign \$53  = \$52  | rp_lost;
-  assign \$54  = \$53  | rp_sh[4];
-  assign \$55  = rp_sh[3] & \$54 ;
-  assign \$56  = $signed(\$51 ) + $signed({ 1'h0, \$55  });
-  assign \$57  = ! \$37 [14:0];
-  assign \$58  = \$56 [26:0] >= 15'h7c00;
-  assign \$59  = ! \$37 [14:0];
-  assign \$60  = b[14:0] > a[14:0];
-  assign \$61  = \$60  ? b : a;
-  assign \$62  = b[14:0] > a[14:0];
-  assign \$63  = \$62  ? a : b;
-  assign \$64  = \$61 [15] & \$63 [15];
-  assign \$65  = b[14:0] > a[14:0];
-  assign \$66  = \$65  ? b : a;
-  assign \$67  = \$59  ? \$64  : \$66 [15];
-  assign \$68  = ! \$37 [14:0];
-  assign \$69  = b[14:0] > a[14:0];
-  assign \$70  = \$69  ? b : a;
-  assign \$71  = b[14:0] > a[14:0];
-  assign \$72  = \$71  ? a : b;
-  assign \$73  = \$70 [15] & \$72 [15];
-  assign \$74  = b[14:0] > a[14:0];
-  assign \$75  = \$74  ? b : a;
-  assign \$76  = \$68  ? \$73  : \$75 [15];
-  assign \$77  = ! \$37 [14:0];
-  assign \$78  = b[14:0] > a[14:0];
-  assign \$79  = \$78  ? b : a;
-  assign \$80  = b[14:0] > a[14:0];
-  assign \$81  = \$80  ? a : b;
-  assign \$82  = \$79 [15] & \$81 [15];
-  assign \$83  = b[14:0] > a[14:0];
-  assign \$84  = \$83  ? b : a;
-  assign \$85  = \$77  ? \$82  : \$84 [15];
-  assign \$86  = b[14:0] > a[14:0];
-  assign \$87  = \$86  ? b : a;
-  assign \$88  = \$87 [14:10] == 5'h1f;
-  assign \$89  = b[14:0] > a[14:0];
-  assign \$90  = \$89  ? b : a;
-  assign \$91  = | \$90 [9:0];
-  assign \$92  = \$88  & \$91 ;
-  assign \$93  = b[14:0] > a[14:0];
-  assign \$94  = \$93  ? a : b;
-  assign \$95  = \$94 [14:10] == 5'h1f;
-  assign \$96  = b[14:0] > a[14:0];
-  assign \$97  = \$96  ? a : b;
-  assign \$98  = | \$97 [9:0];
-  assign \$99  = \$95  & \$98 ;
-  assign \$100  = \$92  | \$99 ;
-  assign \$101  = b[14:0] > a[14:0];
-  assign \$102  = \$101  ? b : a;
-  assign \$103  = \$102 [14:10] == 5'h1f;
-  assign \$104  = b[14:0] > a[14:0];
-  assign \$105  = \$104  ? b : a;
-  assign \$106  = ! \$105 [9:0];
-  assign \$107  = \$103  & \$106 ;
-  assign \$108  = b[14:0] > a[14:0];
-  assign \$109  = \$108  ? a : b;
-  assign \$110  = \$109 [14:10] == 5'h1f;
-  assign \$111  = b[14:0] > a[14:0];
-  assign \$112  = \$111  ? a : b;
-  assign \$113  = ! \$112 [9:0];
-  assign \$114  = \$110  & \$113 ;
-  assign \$115  = \$107  & \$114 ;
-  assign \$116  = b[14:0] > a[14:0];
-  assign \$117  = \$116  ? b : a;
-  assign \$118  = b[14:0] > a[14:0];
-  assign \$119  = \$118  ? a : b;
-  assign \$120  = \$117 [15] ^ \$119 [15];
-  assign \$121  = \$115  & \$120 ;
-  assign \$122  = \$100  | \$121 ;
-  assign \$123  = b[14:0] > a[14:0];
-  assign \$124  = \$123  ? b : a;
-  assign \$125  = \$124 [14:10] == 5'h1f;
-  assign \$126  = b[14:0] > a[14:0];
-  assign \$127  = \$126  ? b : a;
-  assign \$128  = ! \$127 [9:0];
-  assign \$129  = \$125  & \$128 ;
-  assign \$130  = b[14:0] > a[14:0];
-  assign \$131  = \$130  ? b : a;
+  assign \$25  = \$24 [13:0] != ya_full;
+  assign ya = \$22  | { 13'h0000, \$25  };
+  assign sub = x[15] ^ y[15];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 4'hf;
+  assign \$30  = $signed(\$29 ) - $signed(5'h0a);
+  assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
+  assign \$31  = 4'he - rp_msb;
+  assign \$32  = \$28 [14:0] << \$31 [3:0];
+  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$34  = $signed(\$33 ) + $signed(5'h0f);
+  assign \$35  = $signed(\$34 ) < $signed(2'h1);
+  assign \$36  = $signed(\$34 ) < $signed(5'h12);
+  assign \$37  = $signed(2'h1) - $signed(\$34 );
+  assign rp_sh = \$32 [14:0] >> rp_rs;
+  assign \$38  = rp_sh << rp_rs;
+  assign rp_lost = \$38 [14:0] != \$32 [14:0];
+  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
+  assign \$40  = $signed(\$39 ) - $signed(2'h1);
+  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[14:4] });
+  assign \$43  = | rp_sh[2:0];
+  assign \$44  = \$43  | rp_lost;
+  assign \$45  = \$44  | rp_sh[4];
+  assign \$46  = rp_sh[3] & \$45 ;
+  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
+  assign \$48  = ! \$28 [14:0];
+  assign \$49  = \$47 [26:0] >= 15'h7c00;
+  assign \$50  = ! \$28 [14:0];
+  assign \$51  = x[15] & y[15];
+  assign \$52  = \$50  ? \$51  : x[15];
+  assign \$53  = ! \$28 [14:0];
+  assign \$54  = x[15] & y[15];
+  assign \$55  = \$53  ? \$54  : x[15];
+  assign \$56  = ! \$28 [14:0];
+  assign \$57  = x[15] & y[15];
+  assign \$58  = \$56  ? \$57  : x[15];
+  assign \$59  = x_nan | y_nan;
+  assign \$60  = x_inf & y_inf;
+  assign \$61  = \$60  & sub;
+  assign \$62  = \$59  | \$61 ;
+  assign swap = b[14:0] > a[14:0];
+  assign x = swap ? b : a;
+  assign y = swap ? a : b;
+  assign \$1  = ! x[14:10];
+  assign x_e = \$1  ? 5'h01 : x[14:10];
+  assign \$2  = ! x[14:10];
+  assign \$3  = ~ \$2 ;
+  assign \$4  = x[14:10] == 5'h1f;
+  assign \$5  = ! x[9:0];
+  assign x_inf = \$4  & \$5 ;
+  assign \$6  = x[14:10] == 5'h1f;
+  assign \$7  = | x[9:0];
+  assign x_nan = \$6  & \$7 ;
+  assign \$8  = ! x[14:10];
+  assign \$9  = ! x[9:0];
+  assign x_zero = \$8  & \$9 ;
+  assign \$10  = ! y[14:10];
+  assign y_e = \$10  ? 5'h01 : y[14:10];
+  assign \$11  = ! y[14:10];
+  assign \$12  = ~ \$11 ;
+  assign \$13  = y[14:10] == 5'h1f;
+  assign \$14  = ! y[9:0];
+  assign y_inf = \$13  & \$14 ;
+  assign \$15  = y[14:10] == 5'h1f;
+  assign \$16  = | y[9:0];
+  assign y_nan = \$15  & \$16 ;
+  assign \$17  = ! y[14:10];
+  assign \$18  = ! y[9:0];
+  assign y_zero = \$17  & \$18 ;
+  assign \$19  = x_e - y_e;
+  assign \$20  = \$19 [4:0] > 4'he;
+  assign \$21  = \$20  ? 5'h0e : \$19 [4:0];
+  assign \$22  = ya_full >> \$21 [3:0];
+  assign \$23  = ya_full >> \$21 [3:0];
+  assign \$24  = \$23  << \$21 [3:0];
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
     rp_msb = 4'h0;
-    if (\$37 [0]) begin
+    if (\$28 [0]) begin
       rp_msb = 4'h0;
     end
-    if (\$37 [1]) begin
+    if (\$28 [1]) begin
       rp_msb = 4'h1;
     end
-    if (\$37 [2]) begin
+    if (\$28 [2]) begin
       rp_msb = 4'h2;
     end
-    if (\$37 [3]) begin
+    if (\$28 [3]) begin
       rp_msb = 4'h3;
     end
-    if (\$37 [4]) begin
+    if (\$28 [4]) begin
       rp_msb = 4'h4;
     end
-    if (\$37 [5]) begin
+    if (\$28 [5]) begin
       rp_msb = 4'h5;
     end
-    if (\$37 [6]) begin
+    if (\$28 [6]) begin
       rp_msb = 4'h6;
     end
-    if (\$37 [7]) begin
+    if (\$28 [7]) begin
       rp_msb = 4'h7;
     end
-    if (\$37 [8]) begin
+    if (\$28 [8]) begin
       rp_msb = 4'h8;
     end
-    if (\$37 [9]) begin
+    if (\$28 [9]) begin
       rp_msb = 4'h9;
     end
-    if (\$37 [10]) begin
+    if (\$28 [10]) begin
       rp_msb = 4'ha;
     end
-    if (\$37 [11]) begin
+    if (\$28 [11]) begin
       rp_msb = 4'hb;
     end
-    if (\$37 [12]) begin
+    if (\$28 [12]) begin
       rp_msb = 4'hc;
     end
-    if (\$37 [13]) begin
+    if (\$28 [13]) begin
       rp_msb = 4'hd;
     end
-    if (\$37 [14]) begin
+    if (\$28 [14]) begin
       rp_msb = 4'he;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
     rp_rs = 4'h0;
-    if (\$44 ) begin
+    if (\$35 ) begin
       (* full_case = 32'd1 *)
-      if (\$45 ) begin
+      if (\$36 ) begin
         rp_rs = 4'hf;
       end else begin
-        rp_rs = \$46 [3:0];
+        rp_rs = \$37 [3:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
     (* full_case = 32'd1 *)
-    if (\$57 ) begin
-      rp_out = { \$67 , 15'h0000 };
-    end else if (\$58 ) begin
-      rp_out = { \$76 , 15'h7c00 };
+    if (\$48 ) begin
+      rp_out = { \$52 , 15'h0000 };
+    end else if (\$49 ) begin
+      rp_out = { \$55 , 15'h7c00 };
     end else begin
-      rp_out = { \$85 , \$56 [14:0] };
+      rp_out = { \$58 , \$47 [14:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
     (* full_case = 32'd1 *)
-    if (\$122 ) begin
+    if (\$62 ) begin
       s = 16'h7e00;
-    end else if (\$129 ) begin
-      s = \$131 ;
+    end else if (x_inf) begin
+      s = x;
     end else begin
       s = rp_out;
     end
   end
-  assign x_sig = { \$11 , \$7 [9:0] };
-  assign y_sig = { \$22 , \$18 [9:0] };
-  assign d = \$23 [4:0];
-  assign dcl = \$25 [3:0];
-  assign total = \$37 [14:0];
-  assign rp_ls = \$40 [3:0];
-  assign rp_norm = \$41 [14:0];
-  assign rp_eb = { \$43 [9], \$43 [9], \$43 [9], \$43 [9], \$43 [9], \$43 [9], \$43  };
-  assign rp_packed = \$56 [26:0];
-  assign xa = { \$11 , \$7 [9:0], 3'h0 };
-  assign ya_full = { \$22 , \$18 [9:0], 3'h0 };
-  assign \$50  = { \$49 [17], \$49 [17], \$49 [17], \$49 [17], \$49 [17], \$49 , 10'h000 };
+  assign x_sig = { \$3 , x[9:0] };
+  assign y_sig = { \$12 , y[9:0] };
+  assign d = \$19 [4:0];
+  assign dcl = \$21 [3:0];
+  assign total = \$28 [14:0];
+  assign rp_ls = \$31 [3:0];
+  assign rp_norm = \$32 [14:0];
+  assign rp_eb = { \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34  };
+  assign rp_packed = \$47 [26:0];
+  assign xa = { \$3 , x[9:0], 3'h0 };
+  assign ya_full = { \$12 , y[9:0], 3'h0 };
+  assign \$41  = { \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 , 10'h000 };
 endmodule
 
 module \lut_w2_fp16_fp16tab.precompute0.node12 (b, s, a);
   reg \$auto$verilog_backend.cc:2355:dump_module$43  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire \$100 ;
-  wire \$101 ;
-  wire [15:0] \$102 ;
-  wire \$103 ;
-  wire \$104 ;
-  wire [15:0] \$105 ;
-  wire \$106 ;
-  wire \$107 ;
-  wire \$108 ;
-  wire [15:0] \$109 ;
   wire \$11 ;
-  wire \$110 ;
-  wire \$111 ;
-  wire [15:0] \$112 ;
-  wire \$113 ;
-  wire \$114 ;
-  wire \$115 ;
-  wire \$116 ;
-  wire [15:0] \$117 ;
-  wire \$118 ;
-  wire [15:0] \$119 ;
   wire \$12 ;
-  wire \$120 ;
-  wire \$121 ;
-  wire \$122 ;
-  wire \$123 ;
-  wire [15:0] \$124 ;
-  wire \$125 ;
-  wire \$126 ;
-  wire [15:0] \$127 ;
-  wire \$128 ;
-  wire \$129 ;
-  wire [15:0] \$13 ;
-  wire \$130 ;
-  wire [15:0] \$131 ;
+  wire \$13 ;
   wire \$14 ;
   wire \$15 ;
-  wire [15:0] \$16 ;
+  wire \$16 ;
   wire \$17 ;
-  wire [15:0] \$18 ;
-  wire \$19 ;
-  wire [15:0] \$2 ;
-  wire [15:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire [5:0] \$23 ;
-  wire \$24 ;
-  wire [4:0] \$25 ;
-  wire [13:0] \$26 ;
-  wire [13:0] \$27 ;
-  wire [28:0] \$28 ;
-  wire \$29 ;
+  wire \$18 ;
+  wire [5:0] \$19 ;
+  wire \$2 ;
+  wire \$20 ;
+  wire [4:0] \$21 ;
+  wire [13:0] \$22 ;
+  wire [13:0] \$23 ;
+  wire [28:0] \$24 ;
+  wire \$25 ;
+  wire [14:0] \$26 ;
+  wire [14:0] \$27 ;
+  wire [15:0] \$28 ;
+  wire [5:0] \$29 ;
   wire \$3 ;
-  wire \$30 ;
-  wire [15:0] \$31 ;
-  wire \$32 ;
-  wire [15:0] \$33 ;
-  wire \$34 ;
-  wire [14:0] \$35 ;
-  wire [14:0] \$36 ;
-  wire [15:0] \$37 ;
-  wire [5:0] \$38 ;
-  wire [6:0] \$39 ;
+  wire [6:0] \$30 ;
+  wire [4:0] \$31 ;
+  wire [29:0] \$32 ;
+  wire [8:0] \$33 ;
+  wire [9:0] \$34 ;
+  wire \$35 ;
+  wire \$36 ;
+  wire [16:0] \$37 ;
+  wire [29:0] \$38 ;
+  wire [16:0] \$39 ;
   wire \$4 ;
-  wire [4:0] \$40 ;
-  wire [29:0] \$41 ;
-  wire [8:0] \$42 ;
-  wire [9:0] \$43 ;
+  wire [17:0] \$40 ;
+  wire [32:0] \$41 ;
+  wire [33:0] \$42 ;
+  wire \$43 ;
   wire \$44 ;
   wire \$45 ;
-  wire [16:0] \$46 ;
-  wire [29:0] \$47 ;
-  wire [16:0] \$48 ;
-  wire [17:0] \$49 ;
-  wire [15:0] \$5 ;
-  wire [32:0] \$50 ;
-  wire [33:0] \$51 ;
+  wire \$46 ;
+  wire [34:0] \$47 ;
+  wire \$48 ;
+  wire \$49 ;
+  wire \$5 ;
+  wire \$50 ;
+  wire \$51 ;
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire [34:0] \$56 ;
+  wire \$56 ;
   wire \$57 ;
   wire \$58 ;
   wire \$59 ;
   wire \$6 ;
   wire \$60 ;
-  wire [15:0] \$61 ;
+  wire \$61 ;
   wire \$62 ;
-  wire [15:0] \$63 ;
-  wire \$64 ;
-  wire \$65 ;
-  wire [15:0] \$66 ;
-  wire \$67 ;
-  wire \$68 ;
-  wire \$69 ;
-  wire [15:0] \$7 ;
-  wire [15:0] \$70 ;
-  wire \$71 ;
-  wire [15:0] \$72 ;
-  wire \$73 ;
-  wire \$74 ;
-  wire [15:0] \$75 ;
-  wire \$76 ;
-  wire \$77 ;
-  wire \$78 ;
-  wire [15:0] \$79 ;
+  wire \$7 ;
   wire \$8 ;
-  wire \$80 ;
-  wire [15:0] \$81 ;
-  wire \$82 ;
-  wire \$83 ;
-  wire [15:0] \$84 ;
-  wire \$85 ;
-  wire \$86 ;
-  wire [15:0] \$87 ;
-  wire \$88 ;
-  wire \$89 ;
-  wire [15:0] \$9 ;
-  wire [15:0] \$90 ;
-  wire \$91 ;
-  wire \$92 ;
-  wire \$93 ;
-  wire [15:0] \$94 ;
-  wire \$95 ;
-  wire \$96 ;
-  wire [15:0] \$97 ;
-  wire \$98 ;
-  wire \$99 ;
+  wire \$9 ;
   input [15:0] a;
   wire [15:0] a;
   input [15:0] b;
@@ -8505,380 +7056,262 @@ module \lut_w2_fp16_fp16tab.precompute0.node12 (b, s, a);
   wire [14:0] rp_sh;
   output [15:0] s;
   reg [15:0] s;
+  wire sub;
+  wire swap;
   wire [14:0] total;
+  wire [15:0] x;
   wire [4:0] x_e;
+  wire x_inf;
+  wire x_nan;
   wire [10:0] x_sig;
+  wire x_zero;
   wire [13:0] xa;
+  wire [15:0] y;
   wire [4:0] y_e;
+  wire y_inf;
+  wire y_nan;
   wire [10:0] y_sig;
+  wire y_zero;
   wire [13:0] ya;
   wire [13:0] ya_full;
-  assign \$1  = b[14:0] > a[14:0];
-  assign \$2  = \$1  ? b : a;
-  assign \$3  = ! \$2 [14:10];
-  assign \$4  = b[14:0] > a[14:0];
-  assign \$5  = \$4  ? b : a;
-  assign x_e = \$3  ? 5'h01 : \$5 [14:10];
-  assign \$6  = b[14:0] > a[14:0];
-  assign \$7  = \$6  ? b : a;
-  assign \$8  = b[14:0] > a[14:0];
-  assign \$9  = \$8  ? b : a;
-  assign \$10  = ! \$9 [14:10];
-  assign \$11  = ~ \$10 ;
-  assign \$12  = b[14:0] > a[14:0];
-  assign \$13  = \$12  ? a : b;
-  assign \$14  = ! \$13 [14:10];
-  assign \$15  = b[14:0] > a[14:0];
-  assign \$16  = \$15  ? a : b;
-  assign y_e = \$14  ? 5'h01 : \$16 [14:10];
-  assign \$17  = b[14:0] > a[14:0];
-  assign \$18  = \$17  ? a : b;
-  assign \$19  = b[14:0] > a[14:0];
-  assign \$20  = \$19  ? a : b;
-  assign \$21  = ! \$20 [14:10];
-  assign \$22  = ~ \$21 ;
-  assign \$23  = x_e - y_e;
-  assign \$24  = \$23 [4:0] > 4'he;
-  assign \$25  = \$24  ? 5'h0e : \$23 [4:0];
-  assign \$26  = ya_full >> \$25 [3:0];
-  assign \$27  = ya_full >> \$25 [3:0];
-  assign \$28  = \$27  << \$25 [3:0];
-  assign \$29  = \$28 [13:0] != ya_full;
-  assign ya = \$26  | { 13'h0000, \$29  };
-  assign \$30  = b[14:0] > a[14:0];
-  assign \$31  = \$30  ? b : a;
-  assign \$32  = b[14:0] > a[14:0];
-  assign \$33  = \$32  ? a : b;
-  assign \$34  = \$31 [15] ^ \$33 [15];
-  assign \$35  = xa - ya;
-  assign \$36  = xa + ya;
-  assign \$37  = \$34  ? { \$35 [14], \$35  } : { 1'h0, \$36  };
-  assign \$38  = x_e - 4'hf;
-  assign \$39  = $signed(\$38 ) - $signed(5'h0a);
-  assign exp_lsb = $signed(\$39 ) - $signed(3'h3);
-  assign \$40  = 4'he - rp_msb;
-  assign \$41  = \$37 [14:0] << \$40 [3:0];
-  assign \$42  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$43  = $signed(\$42 ) + $signed(5'h0f);
-  assign \$44  = $signed(\$43 ) < $signed(2'h1);
-  assign \$45  = $signed(\$43 ) < $signed(5'h12);
-  assign \$46  = $signed(2'h1) - $signed(\$43 );
-  assign rp_sh = \$41 [14:0] >> rp_rs;
-  assign \$47  = rp_sh << rp_rs;
-  assign rp_lost = \$47 [14:0] != \$41 [14:0];
-  assign \$48  = $signed(\$43 ) + $signed({ 1'h0, rp_rs });
-  assign \$49  = $signed(\$48 ) - $signed(2'h1);
-  assign \$51  = $signed(\$50 ) + $signed({ 1'h0, rp_sh[14:4] });
-  assign \$52  = | rp_sh[2:0];
-  assign \$53  = \$52  | rp_lost;
-  assign \$54  = \$53  | rp_sh[4];
-  assign \$55  = rp_sh[3] & \$54 ;
-  assign \$56  = $signed(\$51 ) + $signed({ 1'h0, \$55  });
-  assign \$57  = ! \$37 [14:0];
-  assign \$58  = \$56 [26:0] >= 15'h7c00;
-  assign \$59  = ! \$37 [14:0];
-  assign \$60  = b[14:0] > a[14:0];
-  assign \$61  = \$60  ? b : a;
-  assign \$62  = b[14:0] > a[14:0];
-  assign \$63  = \$62  ? a : b;
-  assign \$64  = \$61 [15] & \$63 [15];
-  assign \$65  = b[14:0] > a[14:0];
-  assign \$66  = \$65  ? b : a;
-  assign \$67  = \$59  ? \$64  : \$66 [15];
-  assign \$68  = ! \$37 [14:0];
-  assign \$69  = b[14:0] > a[14:0];
-  assign \$70  = \$69  ? b : a;
-  assign \$71  = b[14:0] > a[14:0];
-  assign \$72  = \$71  ? a : b;
-  assign \$73  = \$70 [15] & \$72 [15];
-  assign \$74  = b[14:0] > a[14:0];
-  assign \$75  = \$74  ? b : a;
-  assign \$76  = \$68  ? \$73  : \$75 [15];
-  assign \$77  = ! \$37 [14:0];
-  assign \$78  = b[14:0] > a[14:0];
-  assign \$79  = \$78  ? b : a;
-  assign \$80  = b[14:0] > a[14:0];
-  assign \$81  = \$80  ? a : b;
-  assign \$82  = \$79 [15] & \$81 [15];
-  assign \$83  = b[14:0] > a[14:0];
-  assign \$84  = \$83  ? b : a;
-  assign \$85  = \$77  ? \$82  : \$84 [15];
-  assign \$86  = b[14:0] > a[14:0];
-  assign \$87  = \$86  ? b : a;
-  assign \$88  = \$87 [14:10] == 5'h1f;
-  assign \$89  = b[14:0] > a[14:0];
-  assign \$90  = \$89  ? b : a;
-  assign \$91  = | \$90 [9:0];
-  assign \$92  = \$88  & \$91 ;
-  assign \$93  = b[14:0] > a[14:0];
-  assign \$94  = \$93  ? a : b;
-  assign \$95  = \$94 [14:10] == 5'h1f;
-  assign \$96  = b[14:0] > a[14:0];
-  assign \$97  = \$96  ? a : b;
-  assign \$98  = | \$97 [9:0];
-  assign \$99  = \$95  & \$98 ;
-  assign \$100  = \$92  | \$99 ;
-  assign \$101  = b[14:0] > a[14:0];
-  assign \$102  = \$101  ? b : a;
-  assign \$103  = \$102 [14:10] == 5'h1f;
-  assign \$104  = b[14:0] > a[14:0];
-  assign \$105  = \$104  ? b : a;
-  assign \$106  = ! \$105 [9:0];
-  assign \$107  = \$103  & \$106 ;
-  assign \$108  = b[14:0] > a[14:0];
-  assign \$109  = \$108  ? a : b;
-  assign \$110  = \$109 [14:10] == 5'h1f;
-  assign \$111  = b[14:0] > a[14:0];
-  assign \$112  = \$111  ? a : b;
-  assign \$113  = ! \$112 [9:0];
-  assign \$114  = \$110  & \$113 ;
-  assign \$115  = \$107  & \$114 ;
-  assign \$116  = b[14:0] > a[14:0];
-  assign \$117  = \$116  ? b : a;
-  assign \$118  = b[14:0] > a[14:0];
-  assign \$119  = \$118  ? a : b;
-  assign \$120  = \$117 [15] ^ \$119 [15];
-  assign \$121  = \$115  & \$120 ;
-  assign \$122  = \$100  | \$121 ;
-  assign \$123  = b[14:0] > a[14:0];
-  assign \$124  = \$123  ? b : a;
-  assign \$125  = \$124 [14:10] == 5'h1f;
-  assign \$126  = b[14:0] > a[14:0];
-  assign \$127  = \$126  ? b : a;
-  assign \$128  = ! \$127 [9:0];
-  assign \$129  = \$125  & \$128 ;
-  assign \$130  = b[14:0] > a[14:0];
-  assign \$131  = \$130  ? b : a;
+  assign \$25  = \$24 [13:0] != ya_full;
+  assign ya = \$22  | { 13'h0000, \$25  };
+  assign sub = x[15] ^ y[15];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 4'hf;
+  assign \$30  = $signed(\$29 ) - $signed(5'h0a);
+  assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
+  assign \$31  = 4'he - rp_msb;
+  assign \$32  = \$28 [14:0] << \$31 [3:0];
+  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$34  = $signed(\$33 ) + $signed(5'h0f);
+  assign \$35  = $signed(\$34 ) < $signed(2'h1);
+  assign \$36  = $signed(\$34 ) < $signed(5'h12);
+  assign \$37  = $signed(2'h1) - $signed(\$34 );
+  assign rp_sh = \$32 [14:0] >> rp_rs;
+  assign \$38  = rp_sh << rp_rs;
+  assign rp_lost = \$38 [14:0] != \$32 [14:0];
+  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
+  assign \$40  = $signed(\$39 ) - $signed(2'h1);
+  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[14:4] });
+  assign \$43  = | rp_sh[2:0];
+  assign \$44  = \$43  | rp_lost;
+  assign \$45  = \$44  | rp_sh[4];
+  assign \$46  = rp_sh[3] & \$45 ;
+  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
+  assign \$48  = ! \$28 [14:0];
+  assign \$49  = \$47 [26:0] >= 15'h7c00;
+  assign \$50  = ! \$28 [14:0];
+  assign \$51  = x[15] & y[15];
+  assign \$52  = \$50  ? \$51  : x[15];
+  assign \$53  = ! \$28 [14:0];
+  assign \$54  = x[15] & y[15];
+  assign \$55  = \$53  ? \$54  : x[15];
+  assign \$56  = ! \$28 [14:0];
+  assign \$57  = x[15] & y[15];
+  assign \$58  = \$56  ? \$57  : x[15];
+  assign \$59  = x_nan | y_nan;
+  assign \$60  = x_inf & y_inf;
+  assign \$61  = \$60  & sub;
+  assign \$62  = \$59  | \$61 ;
+  assign swap = b[14:0] > a[14:0];
+  assign x = swap ? b : a;
+  assign y = swap ? a : b;
+  assign \$1  = ! x[14:10];
+  assign x_e = \$1  ? 5'h01 : x[14:10];
+  assign \$2  = ! x[14:10];
+  assign \$3  = ~ \$2 ;
+  assign \$4  = x[14:10] == 5'h1f;
+  assign \$5  = ! x[9:0];
+  assign x_inf = \$4  & \$5 ;
+  assign \$6  = x[14:10] == 5'h1f;
+  assign \$7  = | x[9:0];
+  assign x_nan = \$6  & \$7 ;
+  assign \$8  = ! x[14:10];
+  assign \$9  = ! x[9:0];
+  assign x_zero = \$8  & \$9 ;
+  assign \$10  = ! y[14:10];
+  assign y_e = \$10  ? 5'h01 : y[14:10];
+  assign \$11  = ! y[14:10];
+  assign \$12  = ~ \$11 ;
+  assign \$13  = y[14:10] == 5'h1f;
+  assign \$14  = ! y[9:0];
+  assign y_inf = \$13  & \$14 ;
+  assign \$15  = y[14:10] == 5'h1f;
+  assign \$16  = | y[9:0];
+  assign y_nan = \$15  & \$16 ;
+  assign \$17  = ! y[14:10];
+  assign \$18  = ! y[9:0];
+  assign y_zero = \$17  & \$18 ;
+  assign \$19  = x_e - y_e;
+  assign \$20  = \$19 [4:0] > 4'he;
+  assign \$21  = \$20  ? 5'h0e : \$19 [4:0];
+  assign \$22  = ya_full >> \$21 [3:0];
+  assign \$23  = ya_full >> \$21 [3:0];
+  assign \$24  = \$23  << \$21 [3:0];
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
     rp_msb = 4'h0;
-    if (\$37 [0]) begin
+    if (\$28 [0]) begin
       rp_msb = 4'h0;
     end
-    if (\$37 [1]) begin
+    if (\$28 [1]) begin
       rp_msb = 4'h1;
     end
-    if (\$37 [2]) begin
+    if (\$28 [2]) begin
       rp_msb = 4'h2;
     end
-    if (\$37 [3]) begin
+    if (\$28 [3]) begin
       rp_msb = 4'h3;
     end
-    if (\$37 [4]) begin
+    if (\$28 [4]) begin
       rp_msb = 4'h4;
     end
-    if (\$37 [5]) begin
+    if (\$28 [5]) begin
       rp_msb = 4'h5;
     end
-    if (\$37 [6]) begin
+    if (\$28 [6]) begin
       rp_msb = 4'h6;
     end
-    if (\$37 [7]) begin
+    if (\$28 [7]) begin
       rp_msb = 4'h7;
     end
-    if (\$37 [8]) begin
+    if (\$28 [8]) begin
       rp_msb = 4'h8;
     end
-    if (\$37 [9]) begin
+    if (\$28 [9]) begin
       rp_msb = 4'h9;
     end
-    if (\$37 [10]) begin
+    if (\$28 [10]) begin
       rp_msb = 4'ha;
     end
-    if (\$37 [11]) begin
+    if (\$28 [11]) begin
       rp_msb = 4'hb;
     end
-    if (\$37 [12]) begin
+    if (\$28 [12]) begin
       rp_msb = 4'hc;
     end
-    if (\$37 [13]) begin
+    if (\$28 [13]) begin
       rp_msb = 4'hd;
     end
-    if (\$37 [14]) begin
+    if (\$28 [14]) begin
       rp_msb = 4'he;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
     rp_rs = 4'h0;
-    if (\$44 ) begin
+    if (\$35 ) begin
       (* full_case = 32'd1 *)
-      if (\$45 ) begin
+      if (\$36 ) begin
         rp_rs = 4'hf;
       end else begin
-        rp_rs = \$46 [3:0];
+        rp_rs = \$37 [3:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
     (* full_case = 32'd1 *)
-    if (\$57 ) begin
-      rp_out = { \$67 , 15'h0000 };
-    end else if (\$58 ) begin
-      rp_out = { \$76 , 15'h7c00 };
+    if (\$48 ) begin
+      rp_out = { \$52 , 15'h0000 };
+    end else if (\$49 ) begin
+      rp_out = { \$55 , 15'h7c00 };
     end else begin
-      rp_out = { \$85 , \$56 [14:0] };
+      rp_out = { \$58 , \$47 [14:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
     (* full_case = 32'd1 *)
-    if (\$122 ) begin
+    if (\$62 ) begin
       s = 16'h7e00;
-    end else if (\$129 ) begin
-      s = \$131 ;
+    end else if (x_inf) begin
+      s = x;
     end else begin
       s = rp_out;
     end
   end
-  assign x_sig = { \$11 , \$7 [9:0] };
-  assign y_sig = { \$22 , \$18 [9:0] };
-  assign d = \$23 [4:0];
-  assign dcl = \$25 [3:0];
-  assign total = \$37 [14:0];
-  assign rp_ls = \$40 [3:0];
-  assign rp_norm = \$41 [14:0];
-  assign rp_eb = { \$43 [9], \$43 [9], \$43 [9], \$43 [9], \$43 [9], \$43 [9], \$43  };
-  assign rp_packed = \$56 [26:0];
-  assign xa = { \$11 , \$7 [9:0], 3'h0 };
-  assign ya_full = { \$22 , \$18 [9:0], 3'h0 };
-  assign \$50  = { \$49 [17], \$49 [17], \$49 [17], \$49 [17], \$49 [17], \$49 , 10'h000 };
+  assign x_sig = { \$3 , x[9:0] };
+  assign y_sig = { \$12 , y[9:0] };
+  assign d = \$19 [4:0];
+  assign dcl = \$21 [3:0];
+  assign total = \$28 [14:0];
+  assign rp_ls = \$31 [3:0];
+  assign rp_norm = \$32 [14:0];
+  assign rp_eb = { \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34  };
+  assign rp_packed = \$47 [26:0];
+  assign xa = { \$3 , x[9:0], 3'h0 };
+  assign ya_full = { \$12 , y[9:0], 3'h0 };
+  assign \$41  = { \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 , 10'h000 };
 endmodule
 
 module \lut_w2_fp16_fp16tab.precompute0.node13 (b, s, a);
   reg \$auto$verilog_backend.cc:2355:dump_module$44  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire \$100 ;
-  wire \$101 ;
-  wire [15:0] \$102 ;
-  wire \$103 ;
-  wire \$104 ;
-  wire [15:0] \$105 ;
-  wire \$106 ;
-  wire \$107 ;
-  wire \$108 ;
-  wire [15:0] \$109 ;
   wire \$11 ;
-  wire \$110 ;
-  wire \$111 ;
-  wire [15:0] \$112 ;
-  wire \$113 ;
-  wire \$114 ;
-  wire \$115 ;
-  wire \$116 ;
-  wire [15:0] \$117 ;
-  wire \$118 ;
-  wire [15:0] \$119 ;
   wire \$12 ;
-  wire \$120 ;
-  wire \$121 ;
-  wire \$122 ;
-  wire \$123 ;
-  wire [15:0] \$124 ;
-  wire \$125 ;
-  wire \$126 ;
-  wire [15:0] \$127 ;
-  wire \$128 ;
-  wire \$129 ;
-  wire [15:0] \$13 ;
-  wire \$130 ;
-  wire [15:0] \$131 ;
+  wire \$13 ;
   wire \$14 ;
   wire \$15 ;
-  wire [15:0] \$16 ;
+  wire \$16 ;
   wire \$17 ;
-  wire [15:0] \$18 ;
-  wire \$19 ;
-  wire [15:0] \$2 ;
-  wire [15:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire [5:0] \$23 ;
-  wire \$24 ;
-  wire [4:0] \$25 ;
-  wire [13:0] \$26 ;
-  wire [13:0] \$27 ;
-  wire [28:0] \$28 ;
-  wire \$29 ;
+  wire \$18 ;
+  wire [5:0] \$19 ;
+  wire \$2 ;
+  wire \$20 ;
+  wire [4:0] \$21 ;
+  wire [13:0] \$22 ;
+  wire [13:0] \$23 ;
+  wire [28:0] \$24 ;
+  wire \$25 ;
+  wire [14:0] \$26 ;
+  wire [14:0] \$27 ;
+  wire [15:0] \$28 ;
+  wire [5:0] \$29 ;
   wire \$3 ;
-  wire \$30 ;
-  wire [15:0] \$31 ;
-  wire \$32 ;
-  wire [15:0] \$33 ;
-  wire \$34 ;
-  wire [14:0] \$35 ;
-  wire [14:0] \$36 ;
-  wire [15:0] \$37 ;
-  wire [5:0] \$38 ;
-  wire [6:0] \$39 ;
+  wire [6:0] \$30 ;
+  wire [4:0] \$31 ;
+  wire [29:0] \$32 ;
+  wire [8:0] \$33 ;
+  wire [9:0] \$34 ;
+  wire \$35 ;
+  wire \$36 ;
+  wire [16:0] \$37 ;
+  wire [29:0] \$38 ;
+  wire [16:0] \$39 ;
   wire \$4 ;
-  wire [4:0] \$40 ;
-  wire [29:0] \$41 ;
-  wire [8:0] \$42 ;
-  wire [9:0] \$43 ;
+  wire [17:0] \$40 ;
+  wire [32:0] \$41 ;
+  wire [33:0] \$42 ;
+  wire \$43 ;
   wire \$44 ;
   wire \$45 ;
-  wire [16:0] \$46 ;
-  wire [29:0] \$47 ;
-  wire [16:0] \$48 ;
-  wire [17:0] \$49 ;
-  wire [15:0] \$5 ;
-  wire [32:0] \$50 ;
-  wire [33:0] \$51 ;
+  wire \$46 ;
+  wire [34:0] \$47 ;
+  wire \$48 ;
+  wire \$49 ;
+  wire \$5 ;
+  wire \$50 ;
+  wire \$51 ;
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire [34:0] \$56 ;
+  wire \$56 ;
   wire \$57 ;
   wire \$58 ;
   wire \$59 ;
   wire \$6 ;
   wire \$60 ;
-  wire [15:0] \$61 ;
+  wire \$61 ;
   wire \$62 ;
-  wire [15:0] \$63 ;
-  wire \$64 ;
-  wire \$65 ;
-  wire [15:0] \$66 ;
-  wire \$67 ;
-  wire \$68 ;
-  wire \$69 ;
-  wire [15:0] \$7 ;
-  wire [15:0] \$70 ;
-  wire \$71 ;
-  wire [15:0] \$72 ;
-  wire \$73 ;
-  wire \$74 ;
-  wire [15:0] \$75 ;
-  wire \$76 ;
-  wire \$77 ;
-  wire \$78 ;
-  wire [15:0] \$79 ;
+  wire \$7 ;
   wire \$8 ;
-  wire \$80 ;
-  wire [15:0] \$81 ;
-  wire \$82 ;
-  wire \$83 ;
-  wire [15:0] \$84 ;
-  wire \$85 ;
-  wire \$86 ;
-  wire [15:0] \$87 ;
-  wire \$88 ;
-  wire \$89 ;
-  wire [15:0] \$9 ;
-  wire [15:0] \$90 ;
-  wire \$91 ;
-  wire \$92 ;
-  wire \$93 ;
-  wire [15:0] \$94 ;
-  wire \$95 ;
-  wire \$96 ;
-  wire [15:0] \$97 ;
-  wire \$98 ;
-  wire \$99 ;
+  wire \$9 ;
   input [15:0] a;
   wire [15:0] a;
   input [15:0] b;
@@ -8897,380 +7330,262 @@ module \lut_w2_fp16_fp16tab.precompute0.node13 (b, s, a);
   wire [14:0] rp_sh;
   output [15:0] s;
   reg [15:0] s;
+  wire sub;
+  wire swap;
   wire [14:0] total;
+  wire [15:0] x;
   wire [4:0] x_e;
+  wire x_inf;
+  wire x_nan;
   wire [10:0] x_sig;
+  wire x_zero;
   wire [13:0] xa;
+  wire [15:0] y;
   wire [4:0] y_e;
+  wire y_inf;
+  wire y_nan;
   wire [10:0] y_sig;
+  wire y_zero;
   wire [13:0] ya;
   wire [13:0] ya_full;
-  assign \$1  = b[14:0] > a[14:0];
-  assign \$2  = \$1  ? b : a;
-  assign \$3  = ! \$2 [14:10];
-  assign \$4  = b[14:0] > a[14:0];
-  assign \$5  = \$4  ? b : a;
-  assign x_e = \$3  ? 5'h01 : \$5 [14:10];
-  assign \$6  = b[14:0] > a[14:0];
-  assign \$7  = \$6  ? b : a;
-  assign \$8  = b[14:0] > a[14:0];
-  assign \$9  = \$8  ? b : a;
-  assign \$10  = ! \$9 [14:10];
-  assign \$11  = ~ \$10 ;
-  assign \$12  = b[14:0] > a[14:0];
-  assign \$13  = \$12  ? a : b;
-  assign \$14  = ! \$13 [14:10];
-  assign \$15  = b[14:0] > a[14:0];
-  assign \$16  = \$15  ? a : b;
-  assign y_e = \$14  ? 5'h01 : \$16 [14:10];
-  assign \$17  = b[14:0] > a[14:0];
-  assign \$18  = \$17  ? a : b;
-  assign \$19  = b[14:0] > a[14:0];
-  assign \$20  = \$19  ? a : b;
-  assign \$21  = ! \$20 [14:10];
-  assign \$22  = ~ \$21 ;
-  assign \$23  = x_e - y_e;
-  assign \$24  = \$23 [4:0] > 4'he;
-  assign \$25  = \$24  ? 5'h0e : \$23 [4:0];
-  assign \$26  = ya_full >> \$25 [3:0];
-  assign \$27  = ya_full >> \$25 [3:0];
-  assign \$28  = \$27  << \$25 [3:0];
-  assign \$29  = \$28 [13:0] != ya_full;
-  assign ya = \$26  | { 13'h0000, \$29  };
-  assign \$30  = b[14:0] > a[14:0];
-  assign \$31  = \$30  ? b : a;
-  assign \$32  = b[14:0] > a[14:0];
-  assign \$33  = \$32  ? a : b;
-  assign \$34  = \$31 [15] ^ \$33 [15];
-  assign \$35  = xa - ya;
-  assign \$36  = xa + ya;
-  assign \$37  = \$34  ? { \$35 [14], \$35  } : { 1'h0, \$36  };
-  assign \$38  = x_e - 4'hf;
-  assign \$39  = $signed(\$38 ) - $signed(5'h0a);
-  assign exp_lsb = $signed(\$39 ) - $signed(3'h3);
-  assign \$40  = 4'he - rp_msb;
-  assign \$41  = \$37 [14:0] << \$40 [3:0];
-  assign \$42  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$43  = $signed(\$42 ) + $signed(5'h0f);
-  assign \$44  = $signed(\$43 ) < $signed(2'h1);
-  assign \$45  = $signed(\$43 ) < $signed(5'h12);
-  assign \$46  = $signed(2'h1) - $signed(\$43 );
-  assign rp_sh = \$41 [14:0] >> rp_rs;
-  assign \$47  = rp_sh << rp_rs;
-  assign rp_lost = \$47 [14:0] != \$41 [14:0];
-  assign \$48  = $signed(\$43 ) + $signed({ 1'h0, rp_rs });
-  assign \$49  = $signed(\$48 ) - $signed(2'h1);
-  assign \$51  = $signed(\$50 ) + $signed({ 1'h0, rp_sh[14:4] });
-  assign \$52  = | rp_sh[2:0];
-  assign \$53  = \$52  | rp_lost;
-  assign \$54  = \$53  | rp_sh[4];
-  assign \$55  = rp_sh[3] & \$54 ;
-  assign \$56  = $signed(\$51 ) + $signed({ 1'h0, \$55  });
-  assign \$57  = ! \$37 [14:0];
-  assign \$58  = \$56 [26:0] >= 15'h7c00;
-  assign \$59  = ! \$37 [14:0];
-  assign \$60  = b[14:0] > a[14:0];
-  assign \$61  = \$60  ? b : a;
-  assign \$62  = b[14:0] > a[14:0];
-  assign \$63  = \$62  ? a : b;
-  assign \$64  = \$61 [15] & \$63 [15];
-  assign \$65  = b[14:0] > a[14:0];
-  assign \$66  = \$65  ? b : a;
-  assign \$67  = \$59  ? \$64  : \$66 [15];
-  assign \$68  = ! \$37 [14:0];
-  assign \$69  = b[14:0] > a[14:0];
-  assign \$70  = \$69  ? b : a;
-  assign \$71  = b[14:0] > a[14:0];
-  assign \$72  = \$71  ? a : b;
-  assign \$73  = \$70 [15] & \$72 [15];
-  assign \$74  = b[14:0] > a[14:0];
-  assign \$75  = \$74  ? b : a;
-  assign \$76  = \$68  ? \$73  : \$75 [15];
-  assign \$77  = ! \$37 [14:0];
-  assign \$78  = b[14:0] > a[14:0];
-  assign \$79  = \$78  ? b : a;
-  assign \$80  = b[14:0] > a[14:0];
-  assign \$81  = \$80  ? a : b;
-  assign \$82  = \$79 [15] & \$81 [15];
-  assign \$83  = b[14:0] > a[14:0];
-  assign \$84  = \$83  ? b : a;
-  assign \$85  = \$77  ? \$82  : \$84 [15];
-  assign \$86  = b[14:0] > a[14:0];
-  assign \$87  = \$86  ? b : a;
-  assign \$88  = \$87 [14:10] == 5'h1f;
-  assign \$89  = b[14:0] > a[14:0];
-  assign \$90  = \$89  ? b : a;
-  assign \$91  = | \$90 [9:0];
-  assign \$92  = \$88  & \$91 ;
-  assign \$93  = b[14:0] > a[14:0];
-  assign \$94  = \$93  ? a : b;
-  assign \$95  = \$94 [14:10] == 5'h1f;
-  assign \$96  = b[14:0] > a[14:0];
-  assign \$97  = \$96  ? a : b;
-  assign \$98  = | \$97 [9:0];
-  assign \$99  = \$95  & \$98 ;
-  assign \$100  = \$92  | \$99 ;
-  assign \$101  = b[14:0] > a[14:0];
-  assign \$102  = \$101  ? b : a;
-  assign \$103  = \$102 [14:10] == 5'h1f;
-  assign \$104  = b[14:0] > a[14:0];
-  assign \$105  = \$104  ? b : a;
-  assign \$106  = ! \$105 [9:0];
-  assign \$107  = \$103  & \$106 ;
-  assign \$108  = b[14:0] > a[14:0];
-  assign \$109  = \$108  ? a : b;
-  assign \$110  = \$109 [14:10] == 5'h1f;
-  assign \$111  = b[14:0] > a[14:0];
-  assign \$112  = \$111  ? a : b;
-  assign \$113  = ! \$112 [9:0];
-  assign \$114  = \$110  & \$113 ;
-  assign \$115  = \$107  & \$114 ;
-  assign \$116  = b[14:0] > a[14:0];
-  assign \$117  = \$116  ? b : a;
-  assign \$118  = b[14:0] > a[14:0];
-  assign \$119  = \$118  ? a : b;
-  assign \$120  = \$117 [15] ^ \$119 [15];
-  assign \$121  = \$115  & \$120 ;
-  assign \$122  = \$100  | \$121 ;
-  assign \$123  = b[14:0] > a[14:0];
-  assign \$124  = \$123  ? b : a;
-  assign \$125  = \$124 [14:10] == 5'h1f;
-  assign \$126  = b[14:0] > a[14:0];
-  assign \$127  = \$126  ? b : a;
-  assign \$128  = ! \$127 [9:0];
-  assign \$129  = \$125  & \$128 ;
-  assign \$130  = b[14:0] > a[14:0];
-  assign \$131  = \$130  ? b : a;
+  assign \$25  = \$24 [13:0] != ya_full;
+  assign ya = \$22  | { 13'h0000, \$25  };
+  assign sub = x[15] ^ y[15];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 4'hf;
+  assign \$30  = $signed(\$29 ) - $signed(5'h0a);
+  assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
+  assign \$31  = 4'he - rp_msb;
+  assign \$32  = \$28 [14:0] << \$31 [3:0];
+  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$34  = $signed(\$33 ) + $signed(5'h0f);
+  assign \$35  = $signed(\$34 ) < $signed(2'h1);
+  assign \$36  = $signed(\$34 ) < $signed(5'h12);
+  assign \$37  = $signed(2'h1) - $signed(\$34 );
+  assign rp_sh = \$32 [14:0] >> rp_rs;
+  assign \$38  = rp_sh << rp_rs;
+  assign rp_lost = \$38 [14:0] != \$32 [14:0];
+  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
+  assign \$40  = $signed(\$39 ) - $signed(2'h1);
+  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[14:4] });
+  assign \$43  = | rp_sh[2:0];
+  assign \$44  = \$43  | rp_lost;
+  assign \$45  = \$44  | rp_sh[4];
+  assign \$46  = rp_sh[3] & \$45 ;
+  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
+  assign \$48  = ! \$28 [14:0];
+  assign \$49  = \$47 [26:0] >= 15'h7c00;
+  assign \$50  = ! \$28 [14:0];
+  assign \$51  = x[15] & y[15];
+  assign \$52  = \$50  ? \$51  : x[15];
+  assign \$53  = ! \$28 [14:0];
+  assign \$54  = x[15] & y[15];
+  assign \$55  = \$53  ? \$54  : x[15];
+  assign \$56  = ! \$28 [14:0];
+  assign \$57  = x[15] & y[15];
+  assign \$58  = \$56  ? \$57  : x[15];
+  assign \$59  = x_nan | y_nan;
+  assign \$60  = x_inf & y_inf;
+  assign \$61  = \$60  & sub;
+  assign \$62  = \$59  | \$61 ;
+  assign swap = b[14:0] > a[14:0];
+  assign x = swap ? b : a;
+  assign y = swap ? a : b;
+  assign \$1  = ! x[14:10];
+  assign x_e = \$1  ? 5'h01 : x[14:10];
+  assign \$2  = ! x[14:10];
+  assign \$3  = ~ \$2 ;
+  assign \$4  = x[14:10] == 5'h1f;
+  assign \$5  = ! x[9:0];
+  assign x_inf = \$4  & \$5 ;
+  assign \$6  = x[14:10] == 5'h1f;
+  assign \$7  = | x[9:0];
+  assign x_nan = \$6  & \$7 ;
+  assign \$8  = ! x[14:10];
+  assign \$9  = ! x[9:0];
+  assign x_zero = \$8  & \$9 ;
+  assign \$10  = ! y[14:10];
+  assign y_e = \$10  ? 5'h01 : y[14:10];
+  assign \$11  = ! y[14:10];
+  assign \$12  = ~ \$11 ;
+  assign \$13  = y[14:10] == 5'h1f;
+  assign \$14  = ! y[9:0];
+  assign y_inf = \$13  & \$14 ;
+  assign \$15  = y[14:10] == 5'h1f;
+  assign \$16  = | y[9:0];
+  assign y_nan = \$15  & \$16 ;
+  assign \$17  = ! y[14:10];
+  assign \$18  = ! y[9:0];
+  assign y_zero = \$17  & \$18 ;
+  assign \$19  = x_e - y_e;
+  assign \$20  = \$19 [4:0] > 4'he;
+  assign \$21  = \$20  ? 5'h0e : \$19 [4:0];
+  assign \$22  = ya_full >> \$21 [3:0];
+  assign \$23  = ya_full >> \$21 [3:0];
+  assign \$24  = \$23  << \$21 [3:0];
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$44 ) begin end
     rp_msb = 4'h0;
-    if (\$37 [0]) begin
+    if (\$28 [0]) begin
       rp_msb = 4'h0;
     end
-    if (\$37 [1]) begin
+    if (\$28 [1]) begin
       rp_msb = 4'h1;
     end
-    if (\$37 [2]) begin
+    if (\$28 [2]) begin
       rp_msb = 4'h2;
     end
-    if (\$37 [3]) begin
+    if (\$28 [3]) begin
       rp_msb = 4'h3;
     end
-    if (\$37 [4]) begin
+    if (\$28 [4]) begin
       rp_msb = 4'h4;
     end
-    if (\$37 [5]) begin
+    if (\$28 [5]) begin
       rp_msb = 4'h5;
     end
-    if (\$37 [6]) begin
+    if (\$28 [6]) begin
       rp_msb = 4'h6;
     end
-    if (\$37 [7]) begin
+    if (\$28 [7]) begin
       rp_msb = 4'h7;
     end
-    if (\$37 [8]) begin
+    if (\$28 [8]) begin
       rp_msb = 4'h8;
     end
-    if (\$37 [9]) begin
+    if (\$28 [9]) begin
       rp_msb = 4'h9;
     end
-    if (\$37 [10]) begin
+    if (\$28 [10]) begin
       rp_msb = 4'ha;
     end
-    if (\$37 [11]) begin
+    if (\$28 [11]) begin
       rp_msb = 4'hb;
     end
-    if (\$37 [12]) begin
+    if (\$28 [12]) begin
       rp_msb = 4'hc;
     end
-    if (\$37 [13]) begin
+    if (\$28 [13]) begin
       rp_msb = 4'hd;
     end
-    if (\$37 [14]) begin
+    if (\$28 [14]) begin
       rp_msb = 4'he;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$44 ) begin end
     rp_rs = 4'h0;
-    if (\$44 ) begin
+    if (\$35 ) begin
       (* full_case = 32'd1 *)
-      if (\$45 ) begin
+      if (\$36 ) begin
         rp_rs = 4'hf;
       end else begin
-        rp_rs = \$46 [3:0];
+        rp_rs = \$37 [3:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$44 ) begin end
     (* full_case = 32'd1 *)
-    if (\$57 ) begin
-      rp_out = { \$67 , 15'h0000 };
-    end else if (\$58 ) begin
-      rp_out = { \$76 , 15'h7c00 };
+    if (\$48 ) begin
+      rp_out = { \$52 , 15'h0000 };
+    end else if (\$49 ) begin
+      rp_out = { \$55 , 15'h7c00 };
     end else begin
-      rp_out = { \$85 , \$56 [14:0] };
+      rp_out = { \$58 , \$47 [14:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$44 ) begin end
     (* full_case = 32'd1 *)
-    if (\$122 ) begin
+    if (\$62 ) begin
       s = 16'h7e00;
-    end else if (\$129 ) begin
-      s = \$131 ;
+    end else if (x_inf) begin
+      s = x;
     end else begin
       s = rp_out;
     end
   end
-  assign x_sig = { \$11 , \$7 [9:0] };
-  assign y_sig = { \$22 , \$18 [9:0] };
-  assign d = \$23 [4:0];
-  assign dcl = \$25 [3:0];
-  assign total = \$37 [14:0];
-  assign rp_ls = \$40 [3:0];
-  assign rp_norm = \$41 [14:0];
-  assign rp_eb = { \$43 [9], \$43 [9], \$43 [9], \$43 [9], \$43 [9], \$43 [9], \$43  };
-  assign rp_packed = \$56 [26:0];
-  assign xa = { \$11 , \$7 [9:0], 3'h0 };
-  assign ya_full = { \$22 , \$18 [9:0], 3'h0 };
-  assign \$50  = { \$49 [17], \$49 [17], \$49 [17], \$49 [17], \$49 [17], \$49 , 10'h000 };
+  assign x_sig = { \$3 , x[9:0] };
+  assign y_sig = { \$12 , y[9:0] };
+  assign d = \$19 [4:0];
+  assign dcl = \$21 [3:0];
+  assign total = \$28 [14:0];
+  assign rp_ls = \$31 [3:0];
+  assign rp_norm = \$32 [14:0];
+  assign rp_eb = { \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34  };
+  assign rp_packed = \$47 [26:0];
+  assign xa = { \$3 , x[9:0], 3'h0 };
+  assign ya_full = { \$12 , y[9:0], 3'h0 };
+  assign \$41  = { \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 , 10'h000 };
 endmodule
 
 module \lut_w2_fp16_fp16tab.precompute0.node14 (b, s, a);
   reg \$auto$verilog_backend.cc:2355:dump_module$45  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire \$100 ;
-  wire \$101 ;
-  wire [15:0] \$102 ;
-  wire \$103 ;
-  wire \$104 ;
-  wire [15:0] \$105 ;
-  wire \$106 ;
-  wire \$107 ;
-  wire \$108 ;
-  wire [15:0] \$109 ;
   wire \$11 ;
-  wire \$110 ;
-  wire \$111 ;
-  wire [15:0] \$112 ;
-  wire \$113 ;
-  wire \$114 ;
-  wire \$115 ;
-  wire \$116 ;
-  wire [15:0] \$117 ;
-  wire \$118 ;
-  wire [15:0] \$119 ;
   wire \$12 ;
-  wire \$120 ;
-  wire \$121 ;
-  wire \$122 ;
-  wire \$123 ;
-  wire [15:0] \$124 ;
-  wire \$125 ;
-  wire \$126 ;
-  wire [15:0] \$127 ;
-  wire \$128 ;
-  wire \$129 ;
-  wire [15:0] \$13 ;
-  wire \$130 ;
-  wire [15:0] \$131 ;
+  wire \$13 ;
   wire \$14 ;
   wire \$15 ;
-  wire [15:0] \$16 ;
+  wire \$16 ;
   wire \$17 ;
-  wire [15:0] \$18 ;
-  wire \$19 ;
-  wire [15:0] \$2 ;
-  wire [15:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire [5:0] \$23 ;
-  wire \$24 ;
-  wire [4:0] \$25 ;
-  wire [13:0] \$26 ;
-  wire [13:0] \$27 ;
-  wire [28:0] \$28 ;
-  wire \$29 ;
+  wire \$18 ;
+  wire [5:0] \$19 ;
+  wire \$2 ;
+  wire \$20 ;
+  wire [4:0] \$21 ;
+  wire [13:0] \$22 ;
+  wire [13:0] \$23 ;
+  wire [28:0] \$24 ;
+  wire \$25 ;
+  wire [14:0] \$26 ;
+  wire [14:0] \$27 ;
+  wire [15:0] \$28 ;
+  wire [5:0] \$29 ;
   wire \$3 ;
-  wire \$30 ;
-  wire [15:0] \$31 ;
-  wire \$32 ;
-  wire [15:0] \$33 ;
-  wire \$34 ;
-  wire [14:0] \$35 ;
-  wire [14:0] \$36 ;
-  wire [15:0] \$37 ;
-  wire [5:0] \$38 ;
-  wire [6:0] \$39 ;
+  wire [6:0] \$30 ;
+  wire [4:0] \$31 ;
+  wire [29:0] \$32 ;
+  wire [8:0] \$33 ;
+  wire [9:0] \$34 ;
+  wire \$35 ;
+  wire \$36 ;
+  wire [16:0] \$37 ;
+  wire [29:0] \$38 ;
+  wire [16:0] \$39 ;
   wire \$4 ;
-  wire [4:0] \$40 ;
-  wire [29:0] \$41 ;
-  wire [8:0] \$42 ;
-  wire [9:0] \$43 ;
+  wire [17:0] \$40 ;
+  wire [32:0] \$41 ;
+  wire [33:0] \$42 ;
+  wire \$43 ;
   wire \$44 ;
   wire \$45 ;
-  wire [16:0] \$46 ;
-  wire [29:0] \$47 ;
-  wire [16:0] \$48 ;
-  wire [17:0] \$49 ;
-  wire [15:0] \$5 ;
-  wire [32:0] \$50 ;
-  wire [33:0] \$51 ;
+  wire \$46 ;
+  wire [34:0] \$47 ;
+  wire \$48 ;
+  wire \$49 ;
+  wire \$5 ;
+  wire \$50 ;
+  wire \$51 ;
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire [34:0] \$56 ;
+  wire \$56 ;
   wire \$57 ;
   wire \$58 ;
   wire \$59 ;
   wire \$6 ;
   wire \$60 ;
-  wire [15:0] \$61 ;
+  wire \$61 ;
   wire \$62 ;
-  wire [15:0] \$63 ;
-  wire \$64 ;
-  wire \$65 ;
-  wire [15:0] \$66 ;
-  wire \$67 ;
-  wire \$68 ;
-  wire \$69 ;
-  wire [15:0] \$7 ;
-  wire [15:0] \$70 ;
-  wire \$71 ;
-  wire [15:0] \$72 ;
-  wire \$73 ;
-  wire \$74 ;
-  wire [15:0] \$75 ;
-  wire \$76 ;
-  wire \$77 ;
-  wire \$78 ;
-  wire [15:0] \$79 ;
+  wire \$7 ;
   wire \$8 ;
-  wire \$80 ;
-  wire [15:0] \$81 ;
-  wire \$82 ;
-  wire \$83 ;
-  wire [15:0] \$84 ;
-  wire \$85 ;
-  wire \$86 ;
-  wire [15:0] \$87 ;
-  wire \$88 ;
-  wire \$89 ;
-  wire [15:0] \$9 ;
-  wire [15:0] \$90 ;
-  wire \$91 ;
-  wire \$92 ;
-  wire \$93 ;
-  wire [15:0] \$94 ;
-  wire \$95 ;
-  wire \$96 ;
-  wire [15:0] \$97 ;
-  wire \$98 ;
-  wire \$99 ;
+  wire \$9 ;
   input [15:0] a;
   wire [15:0] a;
   input [15:0] b;
@@ -9289,380 +7604,262 @@ module \lut_w2_fp16_fp16tab.precompute0.node14 (b, s, a);
   wire [14:0] rp_sh;
   output [15:0] s;
   reg [15:0] s;
+  wire sub;
+  wire swap;
   wire [14:0] total;
+  wire [15:0] x;
   wire [4:0] x_e;
+  wire x_inf;
+  wire x_nan;
   wire [10:0] x_sig;
+  wire x_zero;
   wire [13:0] xa;
+  wire [15:0] y;
   wire [4:0] y_e;
+  wire y_inf;
+  wire y_nan;
   wire [10:0] y_sig;
+  wire y_zero;
   wire [13:0] ya;
   wire [13:0] ya_full;
-  assign \$1  = b[14:0] > a[14:0];
-  assign \$2  = \$1  ? b : a;
-  assign \$3  = ! \$2 [14:10];
-  assign \$4  = b[14:0] > a[14:0];
-  assign \$5  = \$4  ? b : a;
-  assign x_e = \$3  ? 5'h01 : \$5 [14:10];
-  assign \$6  = b[14:0] > a[14:0];
-  assign \$7  = \$6  ? b : a;
-  assign \$8  = b[14:0] > a[14:0];
-  assign \$9  = \$8  ? b : a;
-  assign \$10  = ! \$9 [14:10];
-  assign \$11  = ~ \$10 ;
-  assign \$12  = b[14:0] > a[14:0];
-  assign \$13  = \$12  ? a : b;
-  assign \$14  = ! \$13 [14:10];
-  assign \$15  = b[14:0] > a[14:0];
-  assign \$16  = \$15  ? a : b;
-  assign y_e = \$14  ? 5'h01 : \$16 [14:10];
-  assign \$17  = b[14:0] > a[14:0];
-  assign \$18  = \$17  ? a : b;
-  assign \$19  = b[14:0] > a[14:0];
-  assign \$20  = \$19  ? a : b;
-  assign \$21  = ! \$20 [14:10];
-  assign \$22  = ~ \$21 ;
-  assign \$23  = x_e - y_e;
-  assign \$24  = \$23 [4:0] > 4'he;
-  assign \$25  = \$24  ? 5'h0e : \$23 [4:0];
-  assign \$26  = ya_full >> \$25 [3:0];
-  assign \$27  = ya_full >> \$25 [3:0];
-  assign \$28  = \$27  << \$25 [3:0];
-  assign \$29  = \$28 [13:0] != ya_full;
-  assign ya = \$26  | { 13'h0000, \$29  };
-  assign \$30  = b[14:0] > a[14:0];
-  assign \$31  = \$30  ? b : a;
-  assign \$32  = b[14:0] > a[14:0];
-  assign \$33  = \$32  ? a : b;
-  assign \$34  = \$31 [15] ^ \$33 [15];
-  assign \$35  = xa - ya;
-  assign \$36  = xa + ya;
-  assign \$37  = \$34  ? { \$35 [14], \$35  } : { 1'h0, \$36  };
-  assign \$38  = x_e - 4'hf;
-  assign \$39  = $signed(\$38 ) - $signed(5'h0a);
-  assign exp_lsb = $signed(\$39 ) - $signed(3'h3);
-  assign \$40  = 4'he - rp_msb;
-  assign \$41  = \$37 [14:0] << \$40 [3:0];
-  assign \$42  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$43  = $signed(\$42 ) + $signed(5'h0f);
-  assign \$44  = $signed(\$43 ) < $signed(2'h1);
-  assign \$45  = $signed(\$43 ) < $signed(5'h12);
-  assign \$46  = $signed(2'h1) - $signed(\$43 );
-  assign rp_sh = \$41 [14:0] >> rp_rs;
-  assign \$47  = rp_sh << rp_rs;
-  assign rp_lost = \$47 [14:0] != \$41 [14:0];
-  assign \$48  = $signed(\$43 ) + $signed({ 1'h0, rp_rs });
-  assign \$49  = $signed(\$48 ) - $signed(2'h1);
-  assign \$51  = $signed(\$50 ) + $signed({ 1'h0, rp_sh[14:4] });
-  assign \$52  = | rp_sh[2:0];
-  assign \$53  = \$52  | rp_lost;
-  assign \$54  = \$53  | rp_sh[4];
-  assign \$55  = rp_sh[3] & \$54 ;
-  assign \$56  = $signed(\$51 ) + $signed({ 1'h0, \$55  });
-  assign \$57  = ! \$37 [14:0];
-  assign \$58  = \$56 [26:0] >= 15'h7c00;
-  assign \$59  = ! \$37 [14:0];
-  assign \$60  = b[14:0] > a[14:0];
-  assign \$61  = \$60  ? b : a;
-  assign \$62  = b[14:0] > a[14:0];
-  assign \$63  = \$62  ? a : b;
-  assign \$64  = \$61 [15] & \$63 [15];
-  assign \$65  = b[14:0] > a[14:0];
-  assign \$66  = \$65  ? b : a;
-  assign \$67  = \$59  ? \$64  : \$66 [15];
-  assign \$68  = ! \$37 [14:0];
-  assign \$69  = b[14:0] > a[14:0];
-  assign \$70  = \$69  ? b : a;
-  assign \$71  = b[14:0] > a[14:0];
-  assign \$72  = \$71  ? a : b;
-  assign \$73  = \$70 [15] & \$72 [15];
-  assign \$74  = b[14:0] > a[14:0];
-  assign \$75  = \$74  ? b : a;
-  assign \$76  = \$68  ? \$73  : \$75 [15];
-  assign \$77  = ! \$37 [14:0];
-  assign \$78  = b[14:0] > a[14:0];
-  assign \$79  = \$78  ? b : a;
-  assign \$80  = b[14:0] > a[14:0];
-  assign \$81  = \$80  ? a : b;
-  assign \$82  = \$79 [15] & \$81 [15];
-  assign \$83  = b[14:0] > a[14:0];
-  assign \$84  = \$83  ? b : a;
-  assign \$85  = \$77  ? \$82  : \$84 [15];
-  assign \$86  = b[14:0] > a[14:0];
-  assign \$87  = \$86  ? b : a;
-  assign \$88  = \$87 [14:10] == 5'h1f;
-  assign \$89  = b[14:0] > a[14:0];
-  assign \$90  = \$89  ? b : a;
-  assign \$91  = | \$90 [9:0];
-  assign \$92  = \$88  & \$91 ;
-  assign \$93  = b[14:0] > a[14:0];
-  assign \$94  = \$93  ? a : b;
-  assign \$95  = \$94 [14:10] == 5'h1f;
-  assign \$96  = b[14:0] > a[14:0];
-  assign \$97  = \$96  ? a : b;
-  assign \$98  = | \$97 [9:0];
-  assign \$99  = \$95  & \$98 ;
-  assign \$100  = \$92  | \$99 ;
-  assign \$101  = b[14:0] > a[14:0];
-  assign \$102  = \$101  ? b : a;
-  assign \$103  = \$102 [14:10] == 5'h1f;
-  assign \$104  = b[14:0] > a[14:0];
-  assign \$105  = \$104  ? b : a;
-  assign \$106  = ! \$105 [9:0];
-  assign \$107  = \$103  & \$106 ;
-  assign \$108  = b[14:0] > a[14:0];
-  assign \$109  = \$108  ? a : b;
-  assign \$110  = \$109 [14:10] == 5'h1f;
-  assign \$111  = b[14:0] > a[14:0];
-  assign \$112  = \$111  ? a : b;
-  assign \$113  = ! \$112 [9:0];
-  assign \$114  = \$110  & \$113 ;
-  assign \$115  = \$107  & \$114 ;
-  assign \$116  = b[14:0] > a[14:0];
-  assign \$117  = \$116  ? b : a;
-  assign \$118  = b[14:0] > a[14:0];
-  assign \$119  = \$118  ? a : b;
-  assign \$120  = \$117 [15] ^ \$119 [15];
-  assign \$121  = \$115  & \$120 ;
-  assign \$122  = \$100  | \$121 ;
-  assign \$123  = b[14:0] > a[14:0];
-  assign \$124  = \$123  ? b : a;
-  assign \$125  = \$124 [14:10] == 5'h1f;
-  assign \$126  = b[14:0] > a[14:0];
-  assign \$127  = \$126  ? b : a;
-  assign \$128  = ! \$127 [9:0];
-  assign \$129  = \$125  & \$128 ;
-  assign \$130  = b[14:0] > a[14:0];
-  assign \$131  = \$130  ? b : a;
+  assign \$25  = \$24 [13:0] != ya_full;
+  assign ya = \$22  | { 13'h0000, \$25  };
+  assign sub = x[15] ^ y[15];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 4'hf;
+  assign \$30  = $signed(\$29 ) - $signed(5'h0a);
+  assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
+  assign \$31  = 4'he - rp_msb;
+  assign \$32  = \$28 [14:0] << \$31 [3:0];
+  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$34  = $signed(\$33 ) + $signed(5'h0f);
+  assign \$35  = $signed(\$34 ) < $signed(2'h1);
+  assign \$36  = $signed(\$34 ) < $signed(5'h12);
+  assign \$37  = $signed(2'h1) - $signed(\$34 );
+  assign rp_sh = \$32 [14:0] >> rp_rs;
+  assign \$38  = rp_sh << rp_rs;
+  assign rp_lost = \$38 [14:0] != \$32 [14:0];
+  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
+  assign \$40  = $signed(\$39 ) - $signed(2'h1);
+  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[14:4] });
+  assign \$43  = | rp_sh[2:0];
+  assign \$44  = \$43  | rp_lost;
+  assign \$45  = \$44  | rp_sh[4];
+  assign \$46  = rp_sh[3] & \$45 ;
+  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
+  assign \$48  = ! \$28 [14:0];
+  assign \$49  = \$47 [26:0] >= 15'h7c00;
+  assign \$50  = ! \$28 [14:0];
+  assign \$51  = x[15] & y[15];
+  assign \$52  = \$50  ? \$51  : x[15];
+  assign \$53  = ! \$28 [14:0];
+  assign \$54  = x[15] & y[15];
+  assign \$55  = \$53  ? \$54  : x[15];
+  assign \$56  = ! \$28 [14:0];
+  assign \$57  = x[15] & y[15];
+  assign \$58  = \$56  ? \$57  : x[15];
+  assign \$59  = x_nan | y_nan;
+  assign \$60  = x_inf & y_inf;
+  assign \$61  = \$60  & sub;
+  assign \$62  = \$59  | \$61 ;
+  assign swap = b[14:0] > a[14:0];
+  assign x = swap ? b : a;
+  assign y = swap ? a : b;
+  assign \$1  = ! x[14:10];
+  assign x_e = \$1  ? 5'h01 : x[14:10];
+  assign \$2  = ! x[14:10];
+  assign \$3  = ~ \$2 ;
+  assign \$4  = x[14:10] == 5'h1f;
+  assign \$5  = ! x[9:0];
+  assign x_inf = \$4  & \$5 ;
+  assign \$6  = x[14:10] == 5'h1f;
+  assign \$7  = | x[9:0];
+  assign x_nan = \$6  & \$7 ;
+  assign \$8  = ! x[14:10];
+  assign \$9  = ! x[9:0];
+  assign x_zero = \$8  & \$9 ;
+  assign \$10  = ! y[14:10];
+  assign y_e = \$10  ? 5'h01 : y[14:10];
+  assign \$11  = ! y[14:10];
+  assign \$12  = ~ \$11 ;
+  assign \$13  = y[14:10] == 5'h1f;
+  assign \$14  = ! y[9:0];
+  assign y_inf = \$13  & \$14 ;
+  assign \$15  = y[14:10] == 5'h1f;
+  assign \$16  = | y[9:0];
+  assign y_nan = \$15  & \$16 ;
+  assign \$17  = ! y[14:10];
+  assign \$18  = ! y[9:0];
+  assign y_zero = \$17  & \$18 ;
+  assign \$19  = x_e - y_e;
+  assign \$20  = \$19 [4:0] > 4'he;
+  assign \$21  = \$20  ? 5'h0e : \$19 [4:0];
+  assign \$22  = ya_full >> \$21 [3:0];
+  assign \$23  = ya_full >> \$21 [3:0];
+  assign \$24  = \$23  << \$21 [3:0];
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$45 ) begin end
     rp_msb = 4'h0;
-    if (\$37 [0]) begin
+    if (\$28 [0]) begin
       rp_msb = 4'h0;
     end
-    if (\$37 [1]) begin
+    if (\$28 [1]) begin
       rp_msb = 4'h1;
     end
-    if (\$37 [2]) begin
+    if (\$28 [2]) begin
       rp_msb = 4'h2;
     end
-    if (\$37 [3]) begin
+    if (\$28 [3]) begin
       rp_msb = 4'h3;
     end
-    if (\$37 [4]) begin
+    if (\$28 [4]) begin
       rp_msb = 4'h4;
     end
-    if (\$37 [5]) begin
+    if (\$28 [5]) begin
       rp_msb = 4'h5;
     end
-    if (\$37 [6]) begin
+    if (\$28 [6]) begin
       rp_msb = 4'h6;
     end
-    if (\$37 [7]) begin
+    if (\$28 [7]) begin
       rp_msb = 4'h7;
     end
-    if (\$37 [8]) begin
+    if (\$28 [8]) begin
       rp_msb = 4'h8;
     end
-    if (\$37 [9]) begin
+    if (\$28 [9]) begin
       rp_msb = 4'h9;
     end
-    if (\$37 [10]) begin
+    if (\$28 [10]) begin
       rp_msb = 4'ha;
     end
-    if (\$37 [11]) begin
+    if (\$28 [11]) begin
       rp_msb = 4'hb;
     end
-    if (\$37 [12]) begin
+    if (\$28 [12]) begin
       rp_msb = 4'hc;
     end
-    if (\$37 [13]) begin
+    if (\$28 [13]) begin
       rp_msb = 4'hd;
     end
-    if (\$37 [14]) begin
+    if (\$28 [14]) begin
       rp_msb = 4'he;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$45 ) begin end
     rp_rs = 4'h0;
-    if (\$44 ) begin
+    if (\$35 ) begin
       (* full_case = 32'd1 *)
-      if (\$45 ) begin
+      if (\$36 ) begin
         rp_rs = 4'hf;
       end else begin
-        rp_rs = \$46 [3:0];
+        rp_rs = \$37 [3:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$45 ) begin end
     (* full_case = 32'd1 *)
-    if (\$57 ) begin
-      rp_out = { \$67 , 15'h0000 };
-    end else if (\$58 ) begin
-      rp_out = { \$76 , 15'h7c00 };
+    if (\$48 ) begin
+      rp_out = { \$52 , 15'h0000 };
+    end else if (\$49 ) begin
+      rp_out = { \$55 , 15'h7c00 };
     end else begin
-      rp_out = { \$85 , \$56 [14:0] };
+      rp_out = { \$58 , \$47 [14:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$45 ) begin end
     (* full_case = 32'd1 *)
-    if (\$122 ) begin
+    if (\$62 ) begin
       s = 16'h7e00;
-    end else if (\$129 ) begin
-      s = \$131 ;
+    end else if (x_inf) begin
+      s = x;
     end else begin
       s = rp_out;
     end
   end
-  assign x_sig = { \$11 , \$7 [9:0] };
-  assign y_sig = { \$22 , \$18 [9:0] };
-  assign d = \$23 [4:0];
-  assign dcl = \$25 [3:0];
-  assign total = \$37 [14:0];
-  assign rp_ls = \$40 [3:0];
-  assign rp_norm = \$41 [14:0];
-  assign rp_eb = { \$43 [9], \$43 [9], \$43 [9], \$43 [9], \$43 [9], \$43 [9], \$43  };
-  assign rp_packed = \$56 [26:0];
-  assign xa = { \$11 , \$7 [9:0], 3'h0 };
-  assign ya_full = { \$22 , \$18 [9:0], 3'h0 };
-  assign \$50  = { \$49 [17], \$49 [17], \$49 [17], \$49 [17], \$49 [17], \$49 , 10'h000 };
+  assign x_sig = { \$3 , x[9:0] };
+  assign y_sig = { \$12 , y[9:0] };
+  assign d = \$19 [4:0];
+  assign dcl = \$21 [3:0];
+  assign total = \$28 [14:0];
+  assign rp_ls = \$31 [3:0];
+  assign rp_norm = \$32 [14:0];
+  assign rp_eb = { \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34  };
+  assign rp_packed = \$47 [26:0];
+  assign xa = { \$3 , x[9:0], 3'h0 };
+  assign ya_full = { \$12 , y[9:0], 3'h0 };
+  assign \$41  = { \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 , 10'h000 };
 endmodule
 
 module \lut_w2_fp16_fp16tab.precompute0.node15 (b, s, a);
   reg \$auto$verilog_backend.cc:2355:dump_module$46  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire \$100 ;
-  wire \$101 ;
-  wire [15:0] \$102 ;
-  wire \$103 ;
-  wire \$104 ;
-  wire [15:0] \$105 ;
-  wire \$106 ;
-  wire \$107 ;
-  wire \$108 ;
-  wire [15:0] \$109 ;
   wire \$11 ;
-  wire \$110 ;
-  wire \$111 ;
-  wire [15:0] \$112 ;
-  wire \$113 ;
-  wire \$114 ;
-  wire \$115 ;
-  wire \$116 ;
-  wire [15:0] \$117 ;
-  wire \$118 ;
-  wire [15:0] \$119 ;
   wire \$12 ;
-  wire \$120 ;
-  wire \$121 ;
-  wire \$122 ;
-  wire \$123 ;
-  wire [15:0] \$124 ;
-  wire \$125 ;
-  wire \$126 ;
-  wire [15:0] \$127 ;
-  wire \$128 ;
-  wire \$129 ;
-  wire [15:0] \$13 ;
-  wire \$130 ;
-  wire [15:0] \$131 ;
+  wire \$13 ;
   wire \$14 ;
   wire \$15 ;
-  wire [15:0] \$16 ;
+  wire \$16 ;
   wire \$17 ;
-  wire [15:0] \$18 ;
-  wire \$19 ;
-  wire [15:0] \$2 ;
-  wire [15:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire [5:0] \$23 ;
-  wire \$24 ;
-  wire [4:0] \$25 ;
-  wire [13:0] \$26 ;
-  wire [13:0] \$27 ;
-  wire [28:0] \$28 ;
-  wire \$29 ;
+  wire \$18 ;
+  wire [5:0] \$19 ;
+  wire \$2 ;
+  wire \$20 ;
+  wire [4:0] \$21 ;
+  wire [13:0] \$22 ;
+  wire [13:0] \$23 ;
+  wire [28:0] \$24 ;
+  wire \$25 ;
+  wire [14:0] \$26 ;
+  wire [14:0] \$27 ;
+  wire [15:0] \$28 ;
+  wire [5:0] \$29 ;
   wire \$3 ;
-  wire \$30 ;
-  wire [15:0] \$31 ;
-  wire \$32 ;
-  wire [15:0] \$33 ;
-  wire \$34 ;
-  wire [14:0] \$35 ;
-  wire [14:0] \$36 ;
-  wire [15:0] \$37 ;
-  wire [5:0] \$38 ;
-  wire [6:0] \$39 ;
+  wire [6:0] \$30 ;
+  wire [4:0] \$31 ;
+  wire [29:0] \$32 ;
+  wire [8:0] \$33 ;
+  wire [9:0] \$34 ;
+  wire \$35 ;
+  wire \$36 ;
+  wire [16:0] \$37 ;
+  wire [29:0] \$38 ;
+  wire [16:0] \$39 ;
   wire \$4 ;
-  wire [4:0] \$40 ;
-  wire [29:0] \$41 ;
-  wire [8:0] \$42 ;
-  wire [9:0] \$43 ;
+  wire [17:0] \$40 ;
+  wire [32:0] \$41 ;
+  wire [33:0] \$42 ;
+  wire \$43 ;
   wire \$44 ;
   wire \$45 ;
-  wire [16:0] \$46 ;
-  wire [29:0] \$47 ;
-  wire [16:0] \$48 ;
-  wire [17:0] \$49 ;
-  wire [15:0] \$5 ;
-  wire [32:0] \$50 ;
-  wire [33:0] \$51 ;
+  wire \$46 ;
+  wire [34:0] \$47 ;
+  wire \$48 ;
+  wire \$49 ;
+  wire \$5 ;
+  wire \$50 ;
+  wire \$51 ;
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire [34:0] \$56 ;
+  wire \$56 ;
   wire \$57 ;
   wire \$58 ;
   wire \$59 ;
   wire \$6 ;
   wire \$60 ;
-  wire [15:0] \$61 ;
+  wire \$61 ;
   wire \$62 ;
-  wire [15:0] \$63 ;
-  wire \$64 ;
-  wire \$65 ;
-  wire [15:0] \$66 ;
-  wire \$67 ;
-  wire \$68 ;
-  wire \$69 ;
-  wire [15:0] \$7 ;
-  wire [15:0] \$70 ;
-  wire \$71 ;
-  wire [15:0] \$72 ;
-  wire \$73 ;
-  wire \$74 ;
-  wire [15:0] \$75 ;
-  wire \$76 ;
-  wire \$77 ;
-  wire \$78 ;
-  wire [15:0] \$79 ;
+  wire \$7 ;
   wire \$8 ;
-  wire \$80 ;
-  wire [15:0] \$81 ;
-  wire \$82 ;
-  wire \$83 ;
-  wire [15:0] \$84 ;
-  wire \$85 ;
-  wire \$86 ;
-  wire [15:0] \$87 ;
-  wire \$88 ;
-  wire \$89 ;
-  wire [15:0] \$9 ;
-  wire [15:0] \$90 ;
-  wire \$91 ;
-  wire \$92 ;
-  wire \$93 ;
-  wire [15:0] \$94 ;
-  wire \$95 ;
-  wire \$96 ;
-  wire [15:0] \$97 ;
-  wire \$98 ;
-  wire \$99 ;
+  wire \$9 ;
   input [15:0] a;
   wire [15:0] a;
   input [15:0] b;
@@ -9681,380 +7878,262 @@ module \lut_w2_fp16_fp16tab.precompute0.node15 (b, s, a);
   wire [14:0] rp_sh;
   output [15:0] s;
   reg [15:0] s;
+  wire sub;
+  wire swap;
   wire [14:0] total;
+  wire [15:0] x;
   wire [4:0] x_e;
+  wire x_inf;
+  wire x_nan;
   wire [10:0] x_sig;
+  wire x_zero;
   wire [13:0] xa;
+  wire [15:0] y;
   wire [4:0] y_e;
+  wire y_inf;
+  wire y_nan;
   wire [10:0] y_sig;
+  wire y_zero;
   wire [13:0] ya;
   wire [13:0] ya_full;
-  assign \$1  = b[14:0] > a[14:0];
-  assign \$2  = \$1  ? b : a;
-  assign \$3  = ! \$2 [14:10];
-  assign \$4  = b[14:0] > a[14:0];
-  assign \$5  = \$4  ? b : a;
-  assign x_e = \$3  ? 5'h01 : \$5 [14:10];
-  assign \$6  = b[14:0] > a[14:0];
-  assign \$7  = \$6  ? b : a;
-  assign \$8  = b[14:0] > a[14:0];
-  assign \$9  = \$8  ? b : a;
-  assign \$10  = ! \$9 [14:10];
-  assign \$11  = ~ \$10 ;
-  assign \$12  = b[14:0] > a[14:0];
-  assign \$13  = \$12  ? a : b;
-  assign \$14  = ! \$13 [14:10];
-  assign \$15  = b[14:0] > a[14:0];
-  assign \$16  = \$15  ? a : b;
-  assign y_e = \$14  ? 5'h01 : \$16 [14:10];
-  assign \$17  = b[14:0] > a[14:0];
-  assign \$18  = \$17  ? a : b;
-  assign \$19  = b[14:0] > a[14:0];
-  assign \$20  = \$19  ? a : b;
-  assign \$21  = ! \$20 [14:10];
-  assign \$22  = ~ \$21 ;
-  assign \$23  = x_e - y_e;
-  assign \$24  = \$23 [4:0] > 4'he;
-  assign \$25  = \$24  ? 5'h0e : \$23 [4:0];
-  assign \$26  = ya_full >> \$25 [3:0];
-  assign \$27  = ya_full >> \$25 [3:0];
-  assign \$28  = \$27  << \$25 [3:0];
-  assign \$29  = \$28 [13:0] != ya_full;
-  assign ya = \$26  | { 13'h0000, \$29  };
-  assign \$30  = b[14:0] > a[14:0];
-  assign \$31  = \$30  ? b : a;
-  assign \$32  = b[14:0] > a[14:0];
-  assign \$33  = \$32  ? a : b;
-  assign \$34  = \$31 [15] ^ \$33 [15];
-  assign \$35  = xa - ya;
-  assign \$36  = xa + ya;
-  assign \$37  = \$34  ? { \$35 [14], \$35  } : { 1'h0, \$36  };
-  assign \$38  = x_e - 4'hf;
-  assign \$39  = $signed(\$38 ) - $signed(5'h0a);
-  assign exp_lsb = $signed(\$39 ) - $signed(3'h3);
-  assign \$40  = 4'he - rp_msb;
-  assign \$41  = \$37 [14:0] << \$40 [3:0];
-  assign \$42  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$43  = $signed(\$42 ) + $signed(5'h0f);
-  assign \$44  = $signed(\$43 ) < $signed(2'h1);
-  assign \$45  = $signed(\$43 ) < $signed(5'h12);
-  assign \$46  = $signed(2'h1) - $signed(\$43 );
-  assign rp_sh = \$41 [14:0] >> rp_rs;
-  assign \$47  = rp_sh << rp_rs;
-  assign rp_lost = \$47 [14:0] != \$41 [14:0];
-  assign \$48  = $signed(\$43 ) + $signed({ 1'h0, rp_rs });
-  assign \$49  = $signed(\$48 ) - $signed(2'h1);
-  assign \$51  = $signed(\$50 ) + $signed({ 1'h0, rp_sh[14:4] });
-  assign \$52  = | rp_sh[2:0];
-  assign \$53  = \$52  | rp_lost;
-  assign \$54  = \$53  | rp_sh[4];
-  assign \$55  = rp_sh[3] & \$54 ;
-  assign \$56  = $signed(\$51 ) + $signed({ 1'h0, \$55  });
-  assign \$57  = ! \$37 [14:0];
-  assign \$58  = \$56 [26:0] >= 15'h7c00;
-  assign \$59  = ! \$37 [14:0];
-  assign \$60  = b[14:0] > a[14:0];
-  assign \$61  = \$60  ? b : a;
-  assign \$62  = b[14:0] > a[14:0];
-  assign \$63  = \$62  ? a : b;
-  assign \$64  = \$61 [15] & \$63 [15];
-  assign \$65  = b[14:0] > a[14:0];
-  assign \$66  = \$65  ? b : a;
-  assign \$67  = \$59  ? \$64  : \$66 [15];
-  assign \$68  = ! \$37 [14:0];
-  assign \$69  = b[14:0] > a[14:0];
-  assign \$70  = \$69  ? b : a;
-  assign \$71  = b[14:0] > a[14:0];
-  assign \$72  = \$71  ? a : b;
-  assign \$73  = \$70 [15] & \$72 [15];
-  assign \$74  = b[14:0] > a[14:0];
-  assign \$75  = \$74  ? b : a;
-  assign \$76  = \$68  ? \$73  : \$75 [15];
-  assign \$77  = ! \$37 [14:0];
-  assign \$78  = b[14:0] > a[14:0];
-  assign \$79  = \$78  ? b : a;
-  assign \$80  = b[14:0] > a[14:0];
-  assign \$81  = \$80  ? a : b;
-  assign \$82  = \$79 [15] & \$81 [15];
-  assign \$83  = b[14:0] > a[14:0];
-  assign \$84  = \$83  ? b : a;
-  assign \$85  = \$77  ? \$82  : \$84 [15];
-  assign \$86  = b[14:0] > a[14:0];
-  assign \$87  = \$86  ? b : a;
-  assign \$88  = \$87 [14:10] == 5'h1f;
-  assign \$89  = b[14:0] > a[14:0];
-  assign \$90  = \$89  ? b : a;
-  assign \$91  = | \$90 [9:0];
-  assign \$92  = \$88  & \$91 ;
-  assign \$93  = b[14:0] > a[14:0];
-  assign \$94  = \$93  ? a : b;
-  assign \$95  = \$94 [14:10] == 5'h1f;
-  assign \$96  = b[14:0] > a[14:0];
-  assign \$97  = \$96  ? a : b;
-  assign \$98  = | \$97 [9:0];
-  assign \$99  = \$95  & \$98 ;
-  assign \$100  = \$92  | \$99 ;
-  assign \$101  = b[14:0] > a[14:0];
-  assign \$102  = \$101  ? b : a;
-  assign \$103  = \$102 [14:10] == 5'h1f;
-  assign \$104  = b[14:0] > a[14:0];
-  assign \$105  = \$104  ? b : a;
-  assign \$106  = ! \$105 [9:0];
-  assign \$107  = \$103  & \$106 ;
-  assign \$108  = b[14:0] > a[14:0];
-  assign \$109  = \$108  ? a : b;
-  assign \$110  = \$109 [14:10] == 5'h1f;
-  assign \$111  = b[14:0] > a[14:0];
-  assign \$112  = \$111  ? a : b;
-  assign \$113  = ! \$112 [9:0];
-  assign \$114  = \$110  & \$113 ;
-  assign \$115  = \$107  & \$114 ;
-  assign \$116  = b[14:0] > a[14:0];
-  assign \$117  = \$116  ? b : a;
-  assign \$118  = b[14:0] > a[14:0];
-  assign \$119  = \$118  ? a : b;
-  assign \$120  = \$117 [15] ^ \$119 [15];
-  assign \$121  = \$115  & \$120 ;
-  assign \$122  = \$100  | \$121 ;
-  assign \$123  = b[14:0] > a[14:0];
-  assign \$124  = \$123  ? b : a;
-  assign \$125  = \$124 [14:10] == 5'h1f;
-  assign \$126  = b[14:0] > a[14:0];
-  assign \$127  = \$126  ? b : a;
-  assign \$128  = ! \$127 [9:0];
-  assign \$129  = \$125  & \$128 ;
-  assign \$130  = b[14:0] > a[14:0];
-  assign \$131  = \$130  ? b : a;
+  assign \$25  = \$24 [13:0] != ya_full;
+  assign ya = \$22  | { 13'h0000, \$25  };
+  assign sub = x[15] ^ y[15];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 4'hf;
+  assign \$30  = $signed(\$29 ) - $signed(5'h0a);
+  assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
+  assign \$31  = 4'he - rp_msb;
+  assign \$32  = \$28 [14:0] << \$31 [3:0];
+  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$34  = $signed(\$33 ) + $signed(5'h0f);
+  assign \$35  = $signed(\$34 ) < $signed(2'h1);
+  assign \$36  = $signed(\$34 ) < $signed(5'h12);
+  assign \$37  = $signed(2'h1) - $signed(\$34 );
+  assign rp_sh = \$32 [14:0] >> rp_rs;
+  assign \$38  = rp_sh << rp_rs;
+  assign rp_lost = \$38 [14:0] != \$32 [14:0];
+  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
+  assign \$40  = $signed(\$39 ) - $signed(2'h1);
+  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[14:4] });
+  assign \$43  = | rp_sh[2:0];
+  assign \$44  = \$43  | rp_lost;
+  assign \$45  = \$44  | rp_sh[4];
+  assign \$46  = rp_sh[3] & \$45 ;
+  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
+  assign \$48  = ! \$28 [14:0];
+  assign \$49  = \$47 [26:0] >= 15'h7c00;
+  assign \$50  = ! \$28 [14:0];
+  assign \$51  = x[15] & y[15];
+  assign \$52  = \$50  ? \$51  : x[15];
+  assign \$53  = ! \$28 [14:0];
+  assign \$54  = x[15] & y[15];
+  assign \$55  = \$53  ? \$54  : x[15];
+  assign \$56  = ! \$28 [14:0];
+  assign \$57  = x[15] & y[15];
+  assign \$58  = \$56  ? \$57  : x[15];
+  assign \$59  = x_nan | y_nan;
+  assign \$60  = x_inf & y_inf;
+  assign \$61  = \$60  & sub;
+  assign \$62  = \$59  | \$61 ;
+  assign swap = b[14:0] > a[14:0];
+  assign x = swap ? b : a;
+  assign y = swap ? a : b;
+  assign \$1  = ! x[14:10];
+  assign x_e = \$1  ? 5'h01 : x[14:10];
+  assign \$2  = ! x[14:10];
+  assign \$3  = ~ \$2 ;
+  assign \$4  = x[14:10] == 5'h1f;
+  assign \$5  = ! x[9:0];
+  assign x_inf = \$4  & \$5 ;
+  assign \$6  = x[14:10] == 5'h1f;
+  assign \$7  = | x[9:0];
+  assign x_nan = \$6  & \$7 ;
+  assign \$8  = ! x[14:10];
+  assign \$9  = ! x[9:0];
+  assign x_zero = \$8  & \$9 ;
+  assign \$10  = ! y[14:10];
+  assign y_e = \$10  ? 5'h01 : y[14:10];
+  assign \$11  = ! y[14:10];
+  assign \$12  = ~ \$11 ;
+  assign \$13  = y[14:10] == 5'h1f;
+  assign \$14  = ! y[9:0];
+  assign y_inf = \$13  & \$14 ;
+  assign \$15  = y[14:10] == 5'h1f;
+  assign \$16  = | y[9:0];
+  assign y_nan = \$15  & \$16 ;
+  assign \$17  = ! y[14:10];
+  assign \$18  = ! y[9:0];
+  assign y_zero = \$17  & \$18 ;
+  assign \$19  = x_e - y_e;
+  assign \$20  = \$19 [4:0] > 4'he;
+  assign \$21  = \$20  ? 5'h0e : \$19 [4:0];
+  assign \$22  = ya_full >> \$21 [3:0];
+  assign \$23  = ya_full >> \$21 [3:0];
+  assign \$24  = \$23  << \$21 [3:0];
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
     rp_msb = 4'h0;
-    if (\$37 [0]) begin
+    if (\$28 [0]) begin
       rp_msb = 4'h0;
     end
-    if (\$37 [1]) begin
+    if (\$28 [1]) begin
       rp_msb = 4'h1;
     end
-    if (\$37 [2]) begin
+    if (\$28 [2]) begin
       rp_msb = 4'h2;
     end
-    if (\$37 [3]) begin
+    if (\$28 [3]) begin
       rp_msb = 4'h3;
     end
-    if (\$37 [4]) begin
+    if (\$28 [4]) begin
       rp_msb = 4'h4;
     end
-    if (\$37 [5]) begin
+    if (\$28 [5]) begin
       rp_msb = 4'h5;
     end
-    if (\$37 [6]) begin
+    if (\$28 [6]) begin
       rp_msb = 4'h6;
     end
-    if (\$37 [7]) begin
+    if (\$28 [7]) begin
       rp_msb = 4'h7;
     end
-    if (\$37 [8]) begin
+    if (\$28 [8]) begin
       rp_msb = 4'h8;
     end
-    if (\$37 [9]) begin
+    if (\$28 [9]) begin
       rp_msb = 4'h9;
     end
-    if (\$37 [10]) begin
+    if (\$28 [10]) begin
       rp_msb = 4'ha;
     end
-    if (\$37 [11]) begin
+    if (\$28 [11]) begin
       rp_msb = 4'hb;
     end
-    if (\$37 [12]) begin
+    if (\$28 [12]) begin
       rp_msb = 4'hc;
     end
-    if (\$37 [13]) begin
+    if (\$28 [13]) begin
       rp_msb = 4'hd;
     end
-    if (\$37 [14]) begin
+    if (\$28 [14]) begin
       rp_msb = 4'he;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
     rp_rs = 4'h0;
-    if (\$44 ) begin
+    if (\$35 ) begin
       (* full_case = 32'd1 *)
-      if (\$45 ) begin
+      if (\$36 ) begin
         rp_rs = 4'hf;
       end else begin
-        rp_rs = \$46 [3:0];
+        rp_rs = \$37 [3:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
     (* full_case = 32'd1 *)
-    if (\$57 ) begin
-      rp_out = { \$67 , 15'h0000 };
-    end else if (\$58 ) begin
-      rp_out = { \$76 , 15'h7c00 };
+    if (\$48 ) begin
+      rp_out = { \$52 , 15'h0000 };
+    end else if (\$49 ) begin
+      rp_out = { \$55 , 15'h7c00 };
     end else begin
-      rp_out = { \$85 , \$56 [14:0] };
+      rp_out = { \$58 , \$47 [14:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
     (* full_case = 32'd1 *)
-    if (\$122 ) begin
+    if (\$62 ) begin
       s = 16'h7e00;
-    end else if (\$129 ) begin
-      s = \$131 ;
+    end else if (x_inf) begin
+      s = x;
     end else begin
       s = rp_out;
     end
   end
-  assign x_sig = { \$11 , \$7 [9:0] };
-  assign y_sig = { \$22 , \$18 [9:0] };
-  assign d = \$23 [4:0];
-  assign dcl = \$25 [3:0];
-  assign total = \$37 [14:0];
-  assign rp_ls = \$40 [3:0];
-  assign rp_norm = \$41 [14:0];
-  assign rp_eb = { \$43 [9], \$43 [9], \$43 [9], \$43 [9], \$43 [9], \$43 [9], \$43  };
-  assign rp_packed = \$56 [26:0];
-  assign xa = { \$11 , \$7 [9:0], 3'h0 };
-  assign ya_full = { \$22 , \$18 [9:0], 3'h0 };
-  assign \$50  = { \$49 [17], \$49 [17], \$49 [17], \$49 [17], \$49 [17], \$49 , 10'h000 };
+  assign x_sig = { \$3 , x[9:0] };
+  assign y_sig = { \$12 , y[9:0] };
+  assign d = \$19 [4:0];
+  assign dcl = \$21 [3:0];
+  assign total = \$28 [14:0];
+  assign rp_ls = \$31 [3:0];
+  assign rp_norm = \$32 [14:0];
+  assign rp_eb = { \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34  };
+  assign rp_packed = \$47 [26:0];
+  assign xa = { \$3 , x[9:0], 3'h0 };
+  assign ya_full = { \$12 , y[9:0], 3'h0 };
+  assign \$41  = { \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 , 10'h000 };
 endmodule
 
 module \lut_w2_fp16_fp16tab.precompute0.node16 (b, s, a);
   reg \$auto$verilog_backend.cc:2355:dump_module$47  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire \$100 ;
-  wire \$101 ;
-  wire [15:0] \$102 ;
-  wire \$103 ;
-  wire \$104 ;
-  wire [15:0] \$105 ;
-  wire \$106 ;
-  wire \$107 ;
-  wire \$108 ;
-  wire [15:0] \$109 ;
   wire \$11 ;
-  wire \$110 ;
-  wire \$111 ;
-  wire [15:0] \$112 ;
-  wire \$113 ;
-  wire \$114 ;
-  wire \$115 ;
-  wire \$116 ;
-  wire [15:0] \$117 ;
-  wire \$118 ;
-  wire [15:0] \$119 ;
   wire \$12 ;
-  wire \$120 ;
-  wire \$121 ;
-  wire \$122 ;
-  wire \$123 ;
-  wire [15:0] \$124 ;
-  wire \$125 ;
-  wire \$126 ;
-  wire [15:0] \$127 ;
-  wire \$128 ;
-  wire \$129 ;
-  wire [15:0] \$13 ;
-  wire \$130 ;
-  wire [15:0] \$131 ;
+  wire \$13 ;
   wire \$14 ;
   wire \$15 ;
-  wire [15:0] \$16 ;
+  wire \$16 ;
   wire \$17 ;
-  wire [15:0] \$18 ;
-  wire \$19 ;
-  wire [15:0] \$2 ;
-  wire [15:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire [5:0] \$23 ;
-  wire \$24 ;
-  wire [4:0] \$25 ;
-  wire [13:0] \$26 ;
-  wire [13:0] \$27 ;
-  wire [28:0] \$28 ;
-  wire \$29 ;
+  wire \$18 ;
+  wire [5:0] \$19 ;
+  wire \$2 ;
+  wire \$20 ;
+  wire [4:0] \$21 ;
+  wire [13:0] \$22 ;
+  wire [13:0] \$23 ;
+  wire [28:0] \$24 ;
+  wire \$25 ;
+  wire [14:0] \$26 ;
+  wire [14:0] \$27 ;
+  wire [15:0] \$28 ;
+  wire [5:0] \$29 ;
   wire \$3 ;
-  wire \$30 ;
-  wire [15:0] \$31 ;
-  wire \$32 ;
-  wire [15:0] \$33 ;
-  wire \$34 ;
-  wire [14:0] \$35 ;
-  wire [14:0] \$36 ;
-  wire [15:0] \$37 ;
-  wire [5:0] \$38 ;
-  wire [6:0] \$39 ;
+  wire [6:0] \$30 ;
+  wire [4:0] \$31 ;
+  wire [29:0] \$32 ;
+  wire [8:0] \$33 ;
+  wire [9:0] \$34 ;
+  wire \$35 ;
+  wire \$36 ;
+  wire [16:0] \$37 ;
+  wire [29:0] \$38 ;
+  wire [16:0] \$39 ;
   wire \$4 ;
-  wire [4:0] \$40 ;
-  wire [29:0] \$41 ;
-  wire [8:0] \$42 ;
-  wire [9:0] \$43 ;
+  wire [17:0] \$40 ;
+  wire [32:0] \$41 ;
+  wire [33:0] \$42 ;
+  wire \$43 ;
   wire \$44 ;
   wire \$45 ;
-  wire [16:0] \$46 ;
-  wire [29:0] \$47 ;
-  wire [16:0] \$48 ;
-  wire [17:0] \$49 ;
-  wire [15:0] \$5 ;
-  wire [32:0] \$50 ;
-  wire [33:0] \$51 ;
+  wire \$46 ;
+  wire [34:0] \$47 ;
+  wire \$48 ;
+  wire \$49 ;
+  wire \$5 ;
+  wire \$50 ;
+  wire \$51 ;
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire [34:0] \$56 ;
+  wire \$56 ;
   wire \$57 ;
   wire \$58 ;
   wire \$59 ;
   wire \$6 ;
   wire \$60 ;
-  wire [15:0] \$61 ;
+  wire \$61 ;
   wire \$62 ;
-  wire [15:0] \$63 ;
-  wire \$64 ;
-  wire \$65 ;
-  wire [15:0] \$66 ;
-  wire \$67 ;
-  wire \$68 ;
-  wire \$69 ;
-  wire [15:0] \$7 ;
-  wire [15:0] \$70 ;
-  wire \$71 ;
-  wire [15:0] \$72 ;
-  wire \$73 ;
-  wire \$74 ;
-  wire [15:0] \$75 ;
-  wire \$76 ;
-  wire \$77 ;
-  wire \$78 ;
-  wire [15:0] \$79 ;
+  wire \$7 ;
   wire \$8 ;
-  wire \$80 ;
-  wire [15:0] \$81 ;
-  wire \$82 ;
-  wire \$83 ;
-  wire [15:0] \$84 ;
-  wire \$85 ;
-  wire \$86 ;
-  wire [15:0] \$87 ;
-  wire \$88 ;
-  wire \$89 ;
-  wire [15:0] \$9 ;
-  wire [15:0] \$90 ;
-  wire \$91 ;
-  wire \$92 ;
-  wire \$93 ;
-  wire [15:0] \$94 ;
-  wire \$95 ;
-  wire \$96 ;
-  wire [15:0] \$97 ;
-  wire \$98 ;
-  wire \$99 ;
+  wire \$9 ;
   input [15:0] a;
   wire [15:0] a;
   input [15:0] b;
@@ -10073,380 +8152,262 @@ module \lut_w2_fp16_fp16tab.precompute0.node16 (b, s, a);
   wire [14:0] rp_sh;
   output [15:0] s;
   reg [15:0] s;
+  wire sub;
+  wire swap;
   wire [14:0] total;
+  wire [15:0] x;
   wire [4:0] x_e;
+  wire x_inf;
+  wire x_nan;
   wire [10:0] x_sig;
+  wire x_zero;
   wire [13:0] xa;
+  wire [15:0] y;
   wire [4:0] y_e;
+  wire y_inf;
+  wire y_nan;
   wire [10:0] y_sig;
+  wire y_zero;
   wire [13:0] ya;
   wire [13:0] ya_full;
-  assign \$1  = b[14:0] > a[14:0];
-  assign \$2  = \$1  ? b : a;
-  assign \$3  = ! \$2 [14:10];
-  assign \$4  = b[14:0] > a[14:0];
-  assign \$5  = \$4  ? b : a;
-  assign x_e = \$3  ? 5'h01 : \$5 [14:10];
-  assign \$6  = b[14:0] > a[14:0];
-  assign \$7  = \$6  ? b : a;
-  assign \$8  = b[14:0] > a[14:0];
-  assign \$9  = \$8  ? b : a;
-  assign \$10  = ! \$9 [14:10];
-  assign \$11  = ~ \$10 ;
-  assign \$12  = b[14:0] > a[14:0];
-  assign \$13  = \$12  ? a : b;
-  assign \$14  = ! \$13 [14:10];
-  assign \$15  = b[14:0] > a[14:0];
-  assign \$16  = \$15  ? a : b;
-  assign y_e = \$14  ? 5'h01 : \$16 [14:10];
-  assign \$17  = b[14:0] > a[14:0];
-  assign \$18  = \$17  ? a : b;
-  assign \$19  = b[14:0] > a[14:0];
-  assign \$20  = \$19  ? a : b;
-  assign \$21  = ! \$20 [14:10];
-  assign \$22  = ~ \$21 ;
-  assign \$23  = x_e - y_e;
-  assign \$24  = \$23 [4:0] > 4'he;
-  assign \$25  = \$24  ? 5'h0e : \$23 [4:0];
-  assign \$26  = ya_full >> \$25 [3:0];
-  assign \$27  = ya_full >> \$25 [3:0];
-  assign \$28  = \$27  << \$25 [3:0];
-  assign \$29  = \$28 [13:0] != ya_full;
-  assign ya = \$26  | { 13'h0000, \$29  };
-  assign \$30  = b[14:0] > a[14:0];
-  assign \$31  = \$30  ? b : a;
-  assign \$32  = b[14:0] > a[14:0];
-  assign \$33  = \$32  ? a : b;
-  assign \$34  = \$31 [15] ^ \$33 [15];
-  assign \$35  = xa - ya;
-  assign \$36  = xa + ya;
-  assign \$37  = \$34  ? { \$35 [14], \$35  } : { 1'h0, \$36  };
-  assign \$38  = x_e - 4'hf;
-  assign \$39  = $signed(\$38 ) - $signed(5'h0a);
-  assign exp_lsb = $signed(\$39 ) - $signed(3'h3);
-  assign \$40  = 4'he - rp_msb;
-  assign \$41  = \$37 [14:0] << \$40 [3:0];
-  assign \$42  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$43  = $signed(\$42 ) + $signed(5'h0f);
-  assign \$44  = $signed(\$43 ) < $signed(2'h1);
-  assign \$45  = $signed(\$43 ) < $signed(5'h12);
-  assign \$46  = $signed(2'h1) - $signed(\$43 );
-  assign rp_sh = \$41 [14:0] >> rp_rs;
-  assign \$47  = rp_sh << rp_rs;
-  assign rp_lost = \$47 [14:0] != \$41 [14:0];
-  assign \$48  = $signed(\$43 ) + $signed({ 1'h0, rp_rs });
-  assign \$49  = $signed(\$48 ) - $signed(2'h1);
-  assign \$51  = $signed(\$50 ) + $signed({ 1'h0, rp_sh[14:4] });
-  assign \$52  = | rp_sh[2:0];
-  assign \$53  = \$52  | rp_lost;
-  assign \$54  = \$53  | rp_sh[4];
-  assign \$55  = rp_sh[3] & \$54 ;
-  assign \$56  = $signed(\$51 ) + $signed({ 1'h0, \$55  });
-  assign \$57  = ! \$37 [14:0];
-  assign \$58  = \$56 [26:0] >= 15'h7c00;
-  assign \$59  = ! \$37 [14:0];
-  assign \$60  = b[14:0] > a[14:0];
-  assign \$61  = \$60  ? b : a;
-  assign \$62  = b[14:0] > a[14:0];
-  assign \$63  = \$62  ? a : b;
-  assign \$64  = \$61 [15] & \$63 [15];
-  assign \$65  = b[14:0] > a[14:0];
-  assign \$66  = \$65  ? b : a;
-  assign \$67  = \$59  ? \$64  : \$66 [15];
-  assign \$68  = ! \$37 [14:0];
-  assign \$69  = b[14:0] > a[14:0];
-  assign \$70  = \$69  ? b : a;
-  assign \$71  = b[14:0] > a[14:0];
-  assign \$72  = \$71  ? a : b;
-  assign \$73  = \$70 [15] & \$72 [15];
-  assign \$74  = b[14:0] > a[14:0];
-  assign \$75  = \$74  ? b : a;
-  assign \$76  = \$68  ? \$73  : \$75 [15];
-  assign \$77  = ! \$37 [14:0];
-  assign \$78  = b[14:0] > a[14:0];
-  assign \$79  = \$78  ? b : a;
-  assign \$80  = b[14:0] > a[14:0];
-  assign \$81  = \$80  ? a : b;
-  assign \$82  = \$79 [15] & \$81 [15];
-  assign \$83  = b[14:0] > a[14:0];
-  assign \$84  = \$83  ? b : a;
-  assign \$85  = \$77  ? \$82  : \$84 [15];
-  assign \$86  = b[14:0] > a[14:0];
-  assign \$87  = \$86  ? b : a;
-  assign \$88  = \$87 [14:10] == 5'h1f;
-  assign \$89  = b[14:0] > a[14:0];
-  assign \$90  = \$89  ? b : a;
-  assign \$91  = | \$90 [9:0];
-  assign \$92  = \$88  & \$91 ;
-  assign \$93  = b[14:0] > a[14:0];
-  assign \$94  = \$93  ? a : b;
-  assign \$95  = \$94 [14:10] == 5'h1f;
-  assign \$96  = b[14:0] > a[14:0];
-  assign \$97  = \$96  ? a : b;
-  assign \$98  = | \$97 [9:0];
-  assign \$99  = \$95  & \$98 ;
-  assign \$100  = \$92  | \$99 ;
-  assign \$101  = b[14:0] > a[14:0];
-  assign \$102  = \$101  ? b : a;
-  assign \$103  = \$102 [14:10] == 5'h1f;
-  assign \$104  = b[14:0] > a[14:0];
-  assign \$105  = \$104  ? b : a;
-  assign \$106  = ! \$105 [9:0];
-  assign \$107  = \$103  & \$106 ;
-  assign \$108  = b[14:0] > a[14:0];
-  assign \$109  = \$108  ? a : b;
-  assign \$110  = \$109 [14:10] == 5'h1f;
-  assign \$111  = b[14:0] > a[14:0];
-  assign \$112  = \$111  ? a : b;
-  assign \$113  = ! \$112 [9:0];
-  assign \$114  = \$110  & \$113 ;
-  assign \$115  = \$107  & \$114 ;
-  assign \$116  = b[14:0] > a[14:0];
-  assign \$117  = \$116  ? b : a;
-  assign \$118  = b[14:0] > a[14:0];
-  assign \$119  = \$118  ? a : b;
-  assign \$120  = \$117 [15] ^ \$119 [15];
-  assign \$121  = \$115  & \$120 ;
-  assign \$122  = \$100  | \$121 ;
-  assign \$123  = b[14:0] > a[14:0];
-  assign \$124  = \$123  ? b : a;
-  assign \$125  = \$124 [14:10] == 5'h1f;
-  assign \$126  = b[14:0] > a[14:0];
-  assign \$127  = \$126  ? b : a;
-  assign \$128  = ! \$127 [9:0];
-  assign \$129  = \$125  & \$128 ;
-  assign \$130  = b[14:0] > a[14:0];
-  assign \$131  = \$130  ? b : a;
+  assign \$25  = \$24 [13:0] != ya_full;
+  assign ya = \$22  | { 13'h0000, \$25  };
+  assign sub = x[15] ^ y[15];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 4'hf;
+  assign \$30  = $signed(\$29 ) - $signed(5'h0a);
+  assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
+  assign \$31  = 4'he - rp_msb;
+  assign \$32  = \$28 [14:0] << \$31 [3:0];
+  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$34  = $signed(\$33 ) + $signed(5'h0f);
+  assign \$35  = $signed(\$34 ) < $signed(2'h1);
+  assign \$36  = $signed(\$34 ) < $signed(5'h12);
+  assign \$37  = $signed(2'h1) - $signed(\$34 );
+  assign rp_sh = \$32 [14:0] >> rp_rs;
+  assign \$38  = rp_sh << rp_rs;
+  assign rp_lost = \$38 [14:0] != \$32 [14:0];
+  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
+  assign \$40  = $signed(\$39 ) - $signed(2'h1);
+  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[14:4] });
+  assign \$43  = | rp_sh[2:0];
+  assign \$44  = \$43  | rp_lost;
+  assign \$45  = \$44  | rp_sh[4];
+  assign \$46  = rp_sh[3] & \$45 ;
+  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
+  assign \$48  = ! \$28 [14:0];
+  assign \$49  = \$47 [26:0] >= 15'h7c00;
+  assign \$50  = ! \$28 [14:0];
+  assign \$51  = x[15] & y[15];
+  assign \$52  = \$50  ? \$51  : x[15];
+  assign \$53  = ! \$28 [14:0];
+  assign \$54  = x[15] & y[15];
+  assign \$55  = \$53  ? \$54  : x[15];
+  assign \$56  = ! \$28 [14:0];
+  assign \$57  = x[15] & y[15];
+  assign \$58  = \$56  ? \$57  : x[15];
+  assign \$59  = x_nan | y_nan;
+  assign \$60  = x_inf & y_inf;
+  assign \$61  = \$60  & sub;
+  assign \$62  = \$59  | \$61 ;
+  assign swap = b[14:0] > a[14:0];
+  assign x = swap ? b : a;
+  assign y = swap ? a : b;
+  assign \$1  = ! x[14:10];
+  assign x_e = \$1  ? 5'h01 : x[14:10];
+  assign \$2  = ! x[14:10];
+  assign \$3  = ~ \$2 ;
+  assign \$4  = x[14:10] == 5'h1f;
+  assign \$5  = ! x[9:0];
+  assign x_inf = \$4  & \$5 ;
+  assign \$6  = x[14:10] == 5'h1f;
+  assign \$7  = | x[9:0];
+  assign x_nan = \$6  & \$7 ;
+  assign \$8  = ! x[14:10];
+  assign \$9  = ! x[9:0];
+  assign x_zero = \$8  & \$9 ;
+  assign \$10  = ! y[14:10];
+  assign y_e = \$10  ? 5'h01 : y[14:10];
+  assign \$11  = ! y[14:10];
+  assign \$12  = ~ \$11 ;
+  assign \$13  = y[14:10] == 5'h1f;
+  assign \$14  = ! y[9:0];
+  assign y_inf = \$13  & \$14 ;
+  assign \$15  = y[14:10] == 5'h1f;
+  assign \$16  = | y[9:0];
+  assign y_nan = \$15  & \$16 ;
+  assign \$17  = ! y[14:10];
+  assign \$18  = ! y[9:0];
+  assign y_zero = \$17  & \$18 ;
+  assign \$19  = x_e - y_e;
+  assign \$20  = \$19 [4:0] > 4'he;
+  assign \$21  = \$20  ? 5'h0e : \$19 [4:0];
+  assign \$22  = ya_full >> \$21 [3:0];
+  assign \$23  = ya_full >> \$21 [3:0];
+  assign \$24  = \$23  << \$21 [3:0];
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$47 ) begin end
     rp_msb = 4'h0;
-    if (\$37 [0]) begin
+    if (\$28 [0]) begin
       rp_msb = 4'h0;
     end
-    if (\$37 [1]) begin
+    if (\$28 [1]) begin
       rp_msb = 4'h1;
     end
-    if (\$37 [2]) begin
+    if (\$28 [2]) begin
       rp_msb = 4'h2;
     end
-    if (\$37 [3]) begin
+    if (\$28 [3]) begin
       rp_msb = 4'h3;
     end
-    if (\$37 [4]) begin
+    if (\$28 [4]) begin
       rp_msb = 4'h4;
     end
-    if (\$37 [5]) begin
+    if (\$28 [5]) begin
       rp_msb = 4'h5;
     end
-    if (\$37 [6]) begin
+    if (\$28 [6]) begin
       rp_msb = 4'h6;
     end
-    if (\$37 [7]) begin
+    if (\$28 [7]) begin
       rp_msb = 4'h7;
     end
-    if (\$37 [8]) begin
+    if (\$28 [8]) begin
       rp_msb = 4'h8;
     end
-    if (\$37 [9]) begin
+    if (\$28 [9]) begin
       rp_msb = 4'h9;
     end
-    if (\$37 [10]) begin
+    if (\$28 [10]) begin
       rp_msb = 4'ha;
     end
-    if (\$37 [11]) begin
+    if (\$28 [11]) begin
       rp_msb = 4'hb;
     end
-    if (\$37 [12]) begin
+    if (\$28 [12]) begin
       rp_msb = 4'hc;
     end
-    if (\$37 [13]) begin
+    if (\$28 [13]) begin
       rp_msb = 4'hd;
     end
-    if (\$37 [14]) begin
+    if (\$28 [14]) begin
       rp_msb = 4'he;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$47 ) begin end
     rp_rs = 4'h0;
-    if (\$44 ) begin
+    if (\$35 ) begin
       (* full_case = 32'd1 *)
-      if (\$45 ) begin
+      if (\$36 ) begin
         rp_rs = 4'hf;
       end else begin
-        rp_rs = \$46 [3:0];
+        rp_rs = \$37 [3:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$47 ) begin end
     (* full_case = 32'd1 *)
-    if (\$57 ) begin
-      rp_out = { \$67 , 15'h0000 };
-    end else if (\$58 ) begin
-      rp_out = { \$76 , 15'h7c00 };
+    if (\$48 ) begin
+      rp_out = { \$52 , 15'h0000 };
+    end else if (\$49 ) begin
+      rp_out = { \$55 , 15'h7c00 };
     end else begin
-      rp_out = { \$85 , \$56 [14:0] };
+      rp_out = { \$58 , \$47 [14:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$47 ) begin end
     (* full_case = 32'd1 *)
-    if (\$122 ) begin
+    if (\$62 ) begin
       s = 16'h7e00;
-    end else if (\$129 ) begin
-      s = \$131 ;
+    end else if (x_inf) begin
+      s = x;
     end else begin
       s = rp_out;
     end
   end
-  assign x_sig = { \$11 , \$7 [9:0] };
-  assign y_sig = { \$22 , \$18 [9:0] };
-  assign d = \$23 [4:0];
-  assign dcl = \$25 [3:0];
-  assign total = \$37 [14:0];
-  assign rp_ls = \$40 [3:0];
-  assign rp_norm = \$41 [14:0];
-  assign rp_eb = { \$43 [9], \$43 [9], \$43 [9], \$43 [9], \$43 [9], \$43 [9], \$43  };
-  assign rp_packed = \$56 [26:0];
-  assign xa = { \$11 , \$7 [9:0], 3'h0 };
-  assign ya_full = { \$22 , \$18 [9:0], 3'h0 };
-  assign \$50  = { \$49 [17], \$49 [17], \$49 [17], \$49 [17], \$49 [17], \$49 , 10'h000 };
+  assign x_sig = { \$3 , x[9:0] };
+  assign y_sig = { \$12 , y[9:0] };
+  assign d = \$19 [4:0];
+  assign dcl = \$21 [3:0];
+  assign total = \$28 [14:0];
+  assign rp_ls = \$31 [3:0];
+  assign rp_norm = \$32 [14:0];
+  assign rp_eb = { \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34  };
+  assign rp_packed = \$47 [26:0];
+  assign xa = { \$3 , x[9:0], 3'h0 };
+  assign ya_full = { \$12 , y[9:0], 3'h0 };
+  assign \$41  = { \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 , 10'h000 };
 endmodule
 
 module \lut_w2_fp16_fp16tab.precompute0.node17 (b, s, a);
   reg \$auto$verilog_backend.cc:2355:dump_module$48  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire \$100 ;
-  wire \$101 ;
-  wire [15:0] \$102 ;
-  wire \$103 ;
-  wire \$104 ;
-  wire [15:0] \$105 ;
-  wire \$106 ;
-  wire \$107 ;
-  wire \$108 ;
-  wire [15:0] \$109 ;
   wire \$11 ;
-  wire \$110 ;
-  wire \$111 ;
-  wire [15:0] \$112 ;
-  wire \$113 ;
-  wire \$114 ;
-  wire \$115 ;
-  wire \$116 ;
-  wire [15:0] \$117 ;
-  wire \$118 ;
-  wire [15:0] \$119 ;
   wire \$12 ;
-  wire \$120 ;
-  wire \$121 ;
-  wire \$122 ;
-  wire \$123 ;
-  wire [15:0] \$124 ;
-  wire \$125 ;
-  wire \$126 ;
-  wire [15:0] \$127 ;
-  wire \$128 ;
-  wire \$129 ;
-  wire [15:0] \$13 ;
-  wire \$130 ;
-  wire [15:0] \$131 ;
+  wire \$13 ;
   wire \$14 ;
   wire \$15 ;
-  wire [15:0] \$16 ;
+  wire \$16 ;
   wire \$17 ;
-  wire [15:0] \$18 ;
-  wire \$19 ;
-  wire [15:0] \$2 ;
-  wire [15:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire [5:0] \$23 ;
-  wire \$24 ;
-  wire [4:0] \$25 ;
-  wire [13:0] \$26 ;
-  wire [13:0] \$27 ;
-  wire [28:0] \$28 ;
-  wire \$29 ;
+  wire \$18 ;
+  wire [5:0] \$19 ;
+  wire \$2 ;
+  wire \$20 ;
+  wire [4:0] \$21 ;
+  wire [13:0] \$22 ;
+  wire [13:0] \$23 ;
+  wire [28:0] \$24 ;
+  wire \$25 ;
+  wire [14:0] \$26 ;
+  wire [14:0] \$27 ;
+  wire [15:0] \$28 ;
+  wire [5:0] \$29 ;
   wire \$3 ;
-  wire \$30 ;
-  wire [15:0] \$31 ;
-  wire \$32 ;
-  wire [15:0] \$33 ;
-  wire \$34 ;
-  wire [14:0] \$35 ;
-  wire [14:0] \$36 ;
-  wire [15:0] \$37 ;
-  wire [5:0] \$38 ;
-  wire [6:0] \$39 ;
+  wire [6:0] \$30 ;
+  wire [4:0] \$31 ;
+  wire [29:0] \$32 ;
+  wire [8:0] \$33 ;
+  wire [9:0] \$34 ;
+  wire \$35 ;
+  wire \$36 ;
+  wire [16:0] \$37 ;
+  wire [29:0] \$38 ;
+  wire [16:0] \$39 ;
   wire \$4 ;
-  wire [4:0] \$40 ;
-  wire [29:0] \$41 ;
-  wire [8:0] \$42 ;
-  wire [9:0] \$43 ;
+  wire [17:0] \$40 ;
+  wire [32:0] \$41 ;
+  wire [33:0] \$42 ;
+  wire \$43 ;
   wire \$44 ;
   wire \$45 ;
-  wire [16:0] \$46 ;
-  wire [29:0] \$47 ;
-  wire [16:0] \$48 ;
-  wire [17:0] \$49 ;
-  wire [15:0] \$5 ;
-  wire [32:0] \$50 ;
-  wire [33:0] \$51 ;
+  wire \$46 ;
+  wire [34:0] \$47 ;
+  wire \$48 ;
+  wire \$49 ;
+  wire \$5 ;
+  wire \$50 ;
+  wire \$51 ;
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire [34:0] \$56 ;
+  wire \$56 ;
   wire \$57 ;
   wire \$58 ;
   wire \$59 ;
   wire \$6 ;
   wire \$60 ;
-  wire [15:0] \$61 ;
+  wire \$61 ;
   wire \$62 ;
-  wire [15:0] \$63 ;
-  wire \$64 ;
-  wire \$65 ;
-  wire [15:0] \$66 ;
-  wire \$67 ;
-  wire \$68 ;
-  wire \$69 ;
-  wire [15:0] \$7 ;
-  wire [15:0] \$70 ;
-  wire \$71 ;
-  wire [15:0] \$72 ;
-  wire \$73 ;
-  wire \$74 ;
-  wire [15:0] \$75 ;
-  wire \$76 ;
-  wire \$77 ;
-  wire \$78 ;
-  wire [15:0] \$79 ;
+  wire \$7 ;
   wire \$8 ;
-  wire \$80 ;
-  wire [15:0] \$81 ;
-  wire \$82 ;
-  wire \$83 ;
-  wire [15:0] \$84 ;
-  wire \$85 ;
-  wire \$86 ;
-  wire [15:0] \$87 ;
-  wire \$88 ;
-  wire \$89 ;
-  wire [15:0] \$9 ;
-  wire [15:0] \$90 ;
-  wire \$91 ;
-  wire \$92 ;
-  wire \$93 ;
-  wire [15:0] \$94 ;
-  wire \$95 ;
-  wire \$96 ;
-  wire [15:0] \$97 ;
-  wire \$98 ;
-  wire \$99 ;
+  wire \$9 ;
   input [15:0] a;
   wire [15:0] a;
   input [15:0] b;
@@ -10465,380 +8426,262 @@ module \lut_w2_fp16_fp16tab.precompute0.node17 (b, s, a);
   wire [14:0] rp_sh;
   output [15:0] s;
   reg [15:0] s;
+  wire sub;
+  wire swap;
   wire [14:0] total;
+  wire [15:0] x;
   wire [4:0] x_e;
+  wire x_inf;
+  wire x_nan;
   wire [10:0] x_sig;
+  wire x_zero;
   wire [13:0] xa;
+  wire [15:0] y;
   wire [4:0] y_e;
+  wire y_inf;
+  wire y_nan;
   wire [10:0] y_sig;
+  wire y_zero;
   wire [13:0] ya;
   wire [13:0] ya_full;
-  assign \$1  = b[14:0] > a[14:0];
-  assign \$2  = \$1  ? b : a;
-  assign \$3  = ! \$2 [14:10];
-  assign \$4  = b[14:0] > a[14:0];
-  assign \$5  = \$4  ? b : a;
-  assign x_e = \$3  ? 5'h01 : \$5 [14:10];
-  assign \$6  = b[14:0] > a[14:0];
-  assign \$7  = \$6  ? b : a;
-  assign \$8  = b[14:0] > a[14:0];
-  assign \$9  = \$8  ? b : a;
-  assign \$10  = ! \$9 [14:10];
-  assign \$11  = ~ \$10 ;
-  assign \$12  = b[14:0] > a[14:0];
-  assign \$13  = \$12  ? a : b;
-  assign \$14  = ! \$13 [14:10];
-  assign \$15  = b[14:0] > a[14:0];
-  assign \$16  = \$15  ? a : b;
-  assign y_e = \$14  ? 5'h01 : \$16 [14:10];
-  assign \$17  = b[14:0] > a[14:0];
-  assign \$18  = \$17  ? a : b;
-  assign \$19  = b[14:0] > a[14:0];
-  assign \$20  = \$19  ? a : b;
-  assign \$21  = ! \$20 [14:10];
-  assign \$22  = ~ \$21 ;
-  assign \$23  = x_e - y_e;
-  assign \$24  = \$23 [4:0] > 4'he;
-  assign \$25  = \$24  ? 5'h0e : \$23 [4:0];
-  assign \$26  = ya_full >> \$25 [3:0];
-  assign \$27  = ya_full >> \$25 [3:0];
-  assign \$28  = \$27  << \$25 [3:0];
-  assign \$29  = \$28 [13:0] != ya_full;
-  assign ya = \$26  | { 13'h0000, \$29  };
-  assign \$30  = b[14:0] > a[14:0];
-  assign \$31  = \$30  ? b : a;
-  assign \$32  = b[14:0] > a[14:0];
-  assign \$33  = \$32  ? a : b;
-  assign \$34  = \$31 [15] ^ \$33 [15];
-  assign \$35  = xa - ya;
-  assign \$36  = xa + ya;
-  assign \$37  = \$34  ? { \$35 [14], \$35  } : { 1'h0, \$36  };
-  assign \$38  = x_e - 4'hf;
-  assign \$39  = $signed(\$38 ) - $signed(5'h0a);
-  assign exp_lsb = $signed(\$39 ) - $signed(3'h3);
-  assign \$40  = 4'he - rp_msb;
-  assign \$41  = \$37 [14:0] << \$40 [3:0];
-  assign \$42  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$43  = $signed(\$42 ) + $signed(5'h0f);
-  assign \$44  = $signed(\$43 ) < $signed(2'h1);
-  assign \$45  = $signed(\$43 ) < $signed(5'h12);
-  assign \$46  = $signed(2'h1) - $signed(\$43 );
-  assign rp_sh = \$41 [14:0] >> rp_rs;
-  assign \$47  = rp_sh << rp_rs;
-  assign rp_lost = \$47 [14:0] != \$41 [14:0];
-  assign \$48  = $signed(\$43 ) + $signed({ 1'h0, rp_rs });
-  assign \$49  = $signed(\$48 ) - $signed(2'h1);
-  assign \$51  = $signed(\$50 ) + $signed({ 1'h0, rp_sh[14:4] });
-  assign \$52  = | rp_sh[2:0];
-  assign \$53  = \$52  | rp_lost;
-  assign \$54  = \$53  | rp_sh[4];
-  assign \$55  = rp_sh[3] & \$54 ;
-  assign \$56  = $signed(\$51 ) + $signed({ 1'h0, \$55  });
-  assign \$57  = ! \$37 [14:0];
-  assign \$58  = \$56 [26:0] >= 15'h7c00;
-  assign \$59  = ! \$37 [14:0];
-  assign \$60  = b[14:0] > a[14:0];
-  assign \$61  = \$60  ? b : a;
-  assign \$62  = b[14:0] > a[14:0];
-  assign \$63  = \$62  ? a : b;
-  assign \$64  = \$61 [15] & \$63 [15];
-  assign \$65  = b[14:0] > a[14:0];
-  assign \$66  = \$65  ? b : a;
-  assign \$67  = \$59  ? \$64  : \$66 [15];
-  assign \$68  = ! \$37 [14:0];
-  assign \$69  = b[14:0] > a[14:0];
-  assign \$70  = \$69  ? b : a;
-  assign \$71  = b[14:0] > a[14:0];
-  assign \$72  = \$71  ? a : b;
-  assign \$73  = \$70 [15] & \$72 [15];
-  assign \$74  = b[14:0] > a[14:0];
-  assign \$75  = \$74  ? b : a;
-  assign \$76  = \$68  ? \$73  : \$75 [15];
-  assign \$77  = ! \$37 [14:0];
-  assign \$78  = b[14:0] > a[14:0];
-  assign \$79  = \$78  ? b : a;
-  assign \$80  = b[14:0] > a[14:0];
-  assign \$81  = \$80  ? a : b;
-  assign \$82  = \$79 [15] & \$81 [15];
-  assign \$83  = b[14:0] > a[14:0];
-  assign \$84  = \$83  ? b : a;
-  assign \$85  = \$77  ? \$82  : \$84 [15];
-  assign \$86  = b[14:0] > a[14:0];
-  assign \$87  = \$86  ? b : a;
-  assign \$88  = \$87 [14:10] == 5'h1f;
-  assign \$89  = b[14:0] > a[14:0];
-  assign \$90  = \$89  ? b : a;
-  assign \$91  = | \$90 [9:0];
-  assign \$92  = \$88  & \$91 ;
-  assign \$93  = b[14:0] > a[14:0];
-  assign \$94  = \$93  ? a : b;
-  assign \$95  = \$94 [14:10] == 5'h1f;
-  assign \$96  = b[14:0] > a[14:0];
-  assign \$97  = \$96  ? a : b;
-  assign \$98  = | \$97 [9:0];
-  assign \$99  = \$95  & \$98 ;
-  assign \$100  = \$92  | \$99 ;
-  assign \$101  = b[14:0] > a[14:0];
-  assign \$102  = \$101  ? b : a;
-  assign \$103  = \$102 [14:10] == 5'h1f;
-  assign \$104  = b[14:0] > a[14:0];
-  assign \$105  = \$104  ? b : a;
-  assign \$106  = ! \$105 [9:0];
-  assign \$107  = \$103  & \$106 ;
-  assign \$108  = b[14:0] > a[14:0];
-  assign \$109  = \$108  ? a : b;
-  assign \$110  = \$109 [14:10] == 5'h1f;
-  assign \$111  = b[14:0] > a[14:0];
-  assign \$112  = \$111  ? a : b;
-  assign \$113  = ! \$112 [9:0];
-  assign \$114  = \$110  & \$113 ;
-  assign \$115  = \$107  & \$114 ;
-  assign \$116  = b[14:0] > a[14:0];
-  assign \$117  = \$116  ? b : a;
-  assign \$118  = b[14:0] > a[14:0];
-  assign \$119  = \$118  ? a : b;
-  assign \$120  = \$117 [15] ^ \$119 [15];
-  assign \$121  = \$115  & \$120 ;
-  assign \$122  = \$100  | \$121 ;
-  assign \$123  = b[14:0] > a[14:0];
-  assign \$124  = \$123  ? b : a;
-  assign \$125  = \$124 [14:10] == 5'h1f;
-  assign \$126  = b[14:0] > a[14:0];
-  assign \$127  = \$126  ? b : a;
-  assign \$128  = ! \$127 [9:0];
-  assign \$129  = \$125  & \$128 ;
-  assign \$130  = b[14:0] > a[14:0];
-  assign \$131  = \$130  ? b : a;
+  assign \$25  = \$24 [13:0] != ya_full;
+  assign ya = \$22  | { 13'h0000, \$25  };
+  assign sub = x[15] ^ y[15];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 4'hf;
+  assign \$30  = $signed(\$29 ) - $signed(5'h0a);
+  assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
+  assign \$31  = 4'he - rp_msb;
+  assign \$32  = \$28 [14:0] << \$31 [3:0];
+  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$34  = $signed(\$33 ) + $signed(5'h0f);
+  assign \$35  = $signed(\$34 ) < $signed(2'h1);
+  assign \$36  = $signed(\$34 ) < $signed(5'h12);
+  assign \$37  = $signed(2'h1) - $signed(\$34 );
+  assign rp_sh = \$32 [14:0] >> rp_rs;
+  assign \$38  = rp_sh << rp_rs;
+  assign rp_lost = \$38 [14:0] != \$32 [14:0];
+  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
+  assign \$40  = $signed(\$39 ) - $signed(2'h1);
+  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[14:4] });
+  assign \$43  = | rp_sh[2:0];
+  assign \$44  = \$43  | rp_lost;
+  assign \$45  = \$44  | rp_sh[4];
+  assign \$46  = rp_sh[3] & \$45 ;
+  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
+  assign \$48  = ! \$28 [14:0];
+  assign \$49  = \$47 [26:0] >= 15'h7c00;
+  assign \$50  = ! \$28 [14:0];
+  assign \$51  = x[15] & y[15];
+  assign \$52  = \$50  ? \$51  : x[15];
+  assign \$53  = ! \$28 [14:0];
+  assign \$54  = x[15] & y[15];
+  assign \$55  = \$53  ? \$54  : x[15];
+  assign \$56  = ! \$28 [14:0];
+  assign \$57  = x[15] & y[15];
+  assign \$58  = \$56  ? \$57  : x[15];
+  assign \$59  = x_nan | y_nan;
+  assign \$60  = x_inf & y_inf;
+  assign \$61  = \$60  & sub;
+  assign \$62  = \$59  | \$61 ;
+  assign swap = b[14:0] > a[14:0];
+  assign x = swap ? b : a;
+  assign y = swap ? a : b;
+  assign \$1  = ! x[14:10];
+  assign x_e = \$1  ? 5'h01 : x[14:10];
+  assign \$2  = ! x[14:10];
+  assign \$3  = ~ \$2 ;
+  assign \$4  = x[14:10] == 5'h1f;
+  assign \$5  = ! x[9:0];
+  assign x_inf = \$4  & \$5 ;
+  assign \$6  = x[14:10] == 5'h1f;
+  assign \$7  = | x[9:0];
+  assign x_nan = \$6  & \$7 ;
+  assign \$8  = ! x[14:10];
+  assign \$9  = ! x[9:0];
+  assign x_zero = \$8  & \$9 ;
+  assign \$10  = ! y[14:10];
+  assign y_e = \$10  ? 5'h01 : y[14:10];
+  assign \$11  = ! y[14:10];
+  assign \$12  = ~ \$11 ;
+  assign \$13  = y[14:10] == 5'h1f;
+  assign \$14  = ! y[9:0];
+  assign y_inf = \$13  & \$14 ;
+  assign \$15  = y[14:10] == 5'h1f;
+  assign \$16  = | y[9:0];
+  assign y_nan = \$15  & \$16 ;
+  assign \$17  = ! y[14:10];
+  assign \$18  = ! y[9:0];
+  assign y_zero = \$17  & \$18 ;
+  assign \$19  = x_e - y_e;
+  assign \$20  = \$19 [4:0] > 4'he;
+  assign \$21  = \$20  ? 5'h0e : \$19 [4:0];
+  assign \$22  = ya_full >> \$21 [3:0];
+  assign \$23  = ya_full >> \$21 [3:0];
+  assign \$24  = \$23  << \$21 [3:0];
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
     rp_msb = 4'h0;
-    if (\$37 [0]) begin
+    if (\$28 [0]) begin
       rp_msb = 4'h0;
     end
-    if (\$37 [1]) begin
+    if (\$28 [1]) begin
       rp_msb = 4'h1;
     end
-    if (\$37 [2]) begin
+    if (\$28 [2]) begin
       rp_msb = 4'h2;
     end
-    if (\$37 [3]) begin
+    if (\$28 [3]) begin
       rp_msb = 4'h3;
     end
-    if (\$37 [4]) begin
+    if (\$28 [4]) begin
       rp_msb = 4'h4;
     end
-    if (\$37 [5]) begin
+    if (\$28 [5]) begin
       rp_msb = 4'h5;
     end
-    if (\$37 [6]) begin
+    if (\$28 [6]) begin
       rp_msb = 4'h6;
     end
-    if (\$37 [7]) begin
+    if (\$28 [7]) begin
       rp_msb = 4'h7;
     end
-    if (\$37 [8]) begin
+    if (\$28 [8]) begin
       rp_msb = 4'h8;
     end
-    if (\$37 [9]) begin
+    if (\$28 [9]) begin
       rp_msb = 4'h9;
     end
-    if (\$37 [10]) begin
+    if (\$28 [10]) begin
       rp_msb = 4'ha;
     end
-    if (\$37 [11]) begin
+    if (\$28 [11]) begin
       rp_msb = 4'hb;
     end
-    if (\$37 [12]) begin
+    if (\$28 [12]) begin
       rp_msb = 4'hc;
     end
-    if (\$37 [13]) begin
+    if (\$28 [13]) begin
       rp_msb = 4'hd;
     end
-    if (\$37 [14]) begin
+    if (\$28 [14]) begin
       rp_msb = 4'he;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
     rp_rs = 4'h0;
-    if (\$44 ) begin
+    if (\$35 ) begin
       (* full_case = 32'd1 *)
-      if (\$45 ) begin
+      if (\$36 ) begin
         rp_rs = 4'hf;
       end else begin
-        rp_rs = \$46 [3:0];
+        rp_rs = \$37 [3:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
     (* full_case = 32'd1 *)
-    if (\$57 ) begin
-      rp_out = { \$67 , 15'h0000 };
-    end else if (\$58 ) begin
-      rp_out = { \$76 , 15'h7c00 };
+    if (\$48 ) begin
+      rp_out = { \$52 , 15'h0000 };
+    end else if (\$49 ) begin
+      rp_out = { \$55 , 15'h7c00 };
     end else begin
-      rp_out = { \$85 , \$56 [14:0] };
+      rp_out = { \$58 , \$47 [14:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
     (* full_case = 32'd1 *)
-    if (\$122 ) begin
+    if (\$62 ) begin
       s = 16'h7e00;
-    end else if (\$129 ) begin
-      s = \$131 ;
+    end else if (x_inf) begin
+      s = x;
     end else begin
       s = rp_out;
     end
   end
-  assign x_sig = { \$11 , \$7 [9:0] };
-  assign y_sig = { \$22 , \$18 [9:0] };
-  assign d = \$23 [4:0];
-  assign dcl = \$25 [3:0];
-  assign total = \$37 [14:0];
-  assign rp_ls = \$40 [3:0];
-  assign rp_norm = \$41 [14:0];
-  assign rp_eb = { \$43 [9], \$43 [9], \$43 [9], \$43 [9], \$43 [9], \$43 [9], \$43  };
-  assign rp_packed = \$56 [26:0];
-  assign xa = { \$11 , \$7 [9:0], 3'h0 };
-  assign ya_full = { \$22 , \$18 [9:0], 3'h0 };
-  assign \$50  = { \$49 [17], \$49 [17], \$49 [17], \$49 [17], \$49 [17], \$49 , 10'h000 };
+  assign x_sig = { \$3 , x[9:0] };
+  assign y_sig = { \$12 , y[9:0] };
+  assign d = \$19 [4:0];
+  assign dcl = \$21 [3:0];
+  assign total = \$28 [14:0];
+  assign rp_ls = \$31 [3:0];
+  assign rp_norm = \$32 [14:0];
+  assign rp_eb = { \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34  };
+  assign rp_packed = \$47 [26:0];
+  assign xa = { \$3 , x[9:0], 3'h0 };
+  assign ya_full = { \$12 , y[9:0], 3'h0 };
+  assign \$41  = { \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 , 10'h000 };
 endmodule
 
 module \lut_w2_fp16_fp16tab.precompute0.node4 (b, s, a);
   reg \$auto$verilog_backend.cc:2355:dump_module$49  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire \$100 ;
-  wire \$101 ;
-  wire [15:0] \$102 ;
-  wire \$103 ;
-  wire \$104 ;
-  wire [15:0] \$105 ;
-  wire \$106 ;
-  wire \$107 ;
-  wire \$108 ;
-  wire [15:0] \$109 ;
   wire \$11 ;
-  wire \$110 ;
-  wire \$111 ;
-  wire [15:0] \$112 ;
-  wire \$113 ;
-  wire \$114 ;
-  wire \$115 ;
-  wire \$116 ;
-  wire [15:0] \$117 ;
-  wire \$118 ;
-  wire [15:0] \$119 ;
   wire \$12 ;
-  wire \$120 ;
-  wire \$121 ;
-  wire \$122 ;
-  wire \$123 ;
-  wire [15:0] \$124 ;
-  wire \$125 ;
-  wire \$126 ;
-  wire [15:0] \$127 ;
-  wire \$128 ;
-  wire \$129 ;
-  wire [15:0] \$13 ;
-  wire \$130 ;
-  wire [15:0] \$131 ;
+  wire \$13 ;
   wire \$14 ;
   wire \$15 ;
-  wire [15:0] \$16 ;
+  wire \$16 ;
   wire \$17 ;
-  wire [15:0] \$18 ;
-  wire \$19 ;
-  wire [15:0] \$2 ;
-  wire [15:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire [5:0] \$23 ;
-  wire \$24 ;
-  wire [4:0] \$25 ;
-  wire [13:0] \$26 ;
-  wire [13:0] \$27 ;
-  wire [28:0] \$28 ;
-  wire \$29 ;
+  wire \$18 ;
+  wire [5:0] \$19 ;
+  wire \$2 ;
+  wire \$20 ;
+  wire [4:0] \$21 ;
+  wire [13:0] \$22 ;
+  wire [13:0] \$23 ;
+  wire [28:0] \$24 ;
+  wire \$25 ;
+  wire [14:0] \$26 ;
+  wire [14:0] \$27 ;
+  wire [15:0] \$28 ;
+  wire [5:0] \$29 ;
   wire \$3 ;
-  wire \$30 ;
-  wire [15:0] \$31 ;
-  wire \$32 ;
-  wire [15:0] \$33 ;
-  wire \$34 ;
-  wire [14:0] \$35 ;
-  wire [14:0] \$36 ;
-  wire [15:0] \$37 ;
-  wire [5:0] \$38 ;
-  wire [6:0] \$39 ;
+  wire [6:0] \$30 ;
+  wire [4:0] \$31 ;
+  wire [29:0] \$32 ;
+  wire [8:0] \$33 ;
+  wire [9:0] \$34 ;
+  wire \$35 ;
+  wire \$36 ;
+  wire [16:0] \$37 ;
+  wire [29:0] \$38 ;
+  wire [16:0] \$39 ;
   wire \$4 ;
-  wire [4:0] \$40 ;
-  wire [29:0] \$41 ;
-  wire [8:0] \$42 ;
-  wire [9:0] \$43 ;
+  wire [17:0] \$40 ;
+  wire [32:0] \$41 ;
+  wire [33:0] \$42 ;
+  wire \$43 ;
   wire \$44 ;
   wire \$45 ;
-  wire [16:0] \$46 ;
-  wire [29:0] \$47 ;
-  wire [16:0] \$48 ;
-  wire [17:0] \$49 ;
-  wire [15:0] \$5 ;
-  wire [32:0] \$50 ;
-  wire [33:0] \$51 ;
+  wire \$46 ;
+  wire [34:0] \$47 ;
+  wire \$48 ;
+  wire \$49 ;
+  wire \$5 ;
+  wire \$50 ;
+  wire \$51 ;
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire [34:0] \$56 ;
+  wire \$56 ;
   wire \$57 ;
   wire \$58 ;
   wire \$59 ;
   wire \$6 ;
   wire \$60 ;
-  wire [15:0] \$61 ;
+  wire \$61 ;
   wire \$62 ;
-  wire [15:0] \$63 ;
-  wire \$64 ;
-  wire \$65 ;
-  wire [15:0] \$66 ;
-  wire \$67 ;
-  wire \$68 ;
-  wire \$69 ;
-  wire [15:0] \$7 ;
-  wire [15:0] \$70 ;
-  wire \$71 ;
-  wire [15:0] \$72 ;
-  wire \$73 ;
-  wire \$74 ;
-  wire [15:0] \$75 ;
-  wire \$76 ;
-  wire \$77 ;
-  wire \$78 ;
-  wire [15:0] \$79 ;
+  wire \$7 ;
   wire \$8 ;
-  wire \$80 ;
-  wire [15:0] \$81 ;
-  wire \$82 ;
-  wire \$83 ;
-  wire [15:0] \$84 ;
-  wire \$85 ;
-  wire \$86 ;
-  wire [15:0] \$87 ;
-  wire \$88 ;
-  wire \$89 ;
-  wire [15:0] \$9 ;
-  wire [15:0] \$90 ;
-  wire \$91 ;
-  wire \$92 ;
-  wire \$93 ;
-  wire [15:0] \$94 ;
-  wire \$95 ;
-  wire \$96 ;
-  wire [15:0] \$97 ;
-  wire \$98 ;
-  wire \$99 ;
+  wire \$9 ;
   input [15:0] a;
   wire [15:0] a;
   input [15:0] b;
@@ -10857,380 +8700,262 @@ module \lut_w2_fp16_fp16tab.precompute0.node4 (b, s, a);
   wire [14:0] rp_sh;
   output [15:0] s;
   reg [15:0] s;
+  wire sub;
+  wire swap;
   wire [14:0] total;
+  wire [15:0] x;
   wire [4:0] x_e;
+  wire x_inf;
+  wire x_nan;
   wire [10:0] x_sig;
+  wire x_zero;
   wire [13:0] xa;
+  wire [15:0] y;
   wire [4:0] y_e;
+  wire y_inf;
+  wire y_nan;
   wire [10:0] y_sig;
+  wire y_zero;
   wire [13:0] ya;
   wire [13:0] ya_full;
-  assign \$1  = b[14:0] > a[14:0];
-  assign \$2  = \$1  ? b : a;
-  assign \$3  = ! \$2 [14:10];
-  assign \$4  = b[14:0] > a[14:0];
-  assign \$5  = \$4  ? b : a;
-  assign x_e = \$3  ? 5'h01 : \$5 [14:10];
-  assign \$6  = b[14:0] > a[14:0];
-  assign \$7  = \$6  ? b : a;
-  assign \$8  = b[14:0] > a[14:0];
-  assign \$9  = \$8  ? b : a;
-  assign \$10  = ! \$9 [14:10];
-  assign \$11  = ~ \$10 ;
-  assign \$12  = b[14:0] > a[14:0];
-  assign \$13  = \$12  ? a : b;
-  assign \$14  = ! \$13 [14:10];
-  assign \$15  = b[14:0] > a[14:0];
-  assign \$16  = \$15  ? a : b;
-  assign y_e = \$14  ? 5'h01 : \$16 [14:10];
-  assign \$17  = b[14:0] > a[14:0];
-  assign \$18  = \$17  ? a : b;
-  assign \$19  = b[14:0] > a[14:0];
-  assign \$20  = \$19  ? a : b;
-  assign \$21  = ! \$20 [14:10];
-  assign \$22  = ~ \$21 ;
-  assign \$23  = x_e - y_e;
-  assign \$24  = \$23 [4:0] > 4'he;
-  assign \$25  = \$24  ? 5'h0e : \$23 [4:0];
-  assign \$26  = ya_full >> \$25 [3:0];
-  assign \$27  = ya_full >> \$25 [3:0];
-  assign \$28  = \$27  << \$25 [3:0];
-  assign \$29  = \$28 [13:0] != ya_full;
-  assign ya = \$26  | { 13'h0000, \$29  };
-  assign \$30  = b[14:0] > a[14:0];
-  assign \$31  = \$30  ? b : a;
-  assign \$32  = b[14:0] > a[14:0];
-  assign \$33  = \$32  ? a : b;
-  assign \$34  = \$31 [15] ^ \$33 [15];
-  assign \$35  = xa - ya;
-  assign \$36  = xa + ya;
-  assign \$37  = \$34  ? { \$35 [14], \$35  } : { 1'h0, \$36  };
-  assign \$38  = x_e - 4'hf;
-  assign \$39  = $signed(\$38 ) - $signed(5'h0a);
-  assign exp_lsb = $signed(\$39 ) - $signed(3'h3);
-  assign \$40  = 4'he - rp_msb;
-  assign \$41  = \$37 [14:0] << \$40 [3:0];
-  assign \$42  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$43  = $signed(\$42 ) + $signed(5'h0f);
-  assign \$44  = $signed(\$43 ) < $signed(2'h1);
-  assign \$45  = $signed(\$43 ) < $signed(5'h12);
-  assign \$46  = $signed(2'h1) - $signed(\$43 );
-  assign rp_sh = \$41 [14:0] >> rp_rs;
-  assign \$47  = rp_sh << rp_rs;
-  assign rp_lost = \$47 [14:0] != \$41 [14:0];
-  assign \$48  = $signed(\$43 ) + $signed({ 1'h0, rp_rs });
-  assign \$49  = $signed(\$48 ) - $signed(2'h1);
-  assign \$51  = $signed(\$50 ) + $signed({ 1'h0, rp_sh[14:4] });
-  assign \$52  = | rp_sh[2:0];
-  assign \$53  = \$52  | rp_lost;
-  assign \$54  = \$53  | rp_sh[4];
-  assign \$55  = rp_sh[3] & \$54 ;
-  assign \$56  = $signed(\$51 ) + $signed({ 1'h0, \$55  });
-  assign \$57  = ! \$37 [14:0];
-  assign \$58  = \$56 [26:0] >= 15'h7c00;
-  assign \$59  = ! \$37 [14:0];
-  assign \$60  = b[14:0] > a[14:0];
-  assign \$61  = \$60  ? b : a;
-  assign \$62  = b[14:0] > a[14:0];
-  assign \$63  = \$62  ? a : b;
-  assign \$64  = \$61 [15] & \$63 [15];
-  assign \$65  = b[14:0] > a[14:0];
-  assign \$66  = \$65  ? b : a;
-  assign \$67  = \$59  ? \$64  : \$66 [15];
-  assign \$68  = ! \$37 [14:0];
-  assign \$69  = b[14:0] > a[14:0];
-  assign \$70  = \$69  ? b : a;
-  assign \$71  = b[14:0] > a[14:0];
-  assign \$72  = \$71  ? a : b;
-  assign \$73  = \$70 [15] & \$72 [15];
-  assign \$74  = b[14:0] > a[14:0];
-  assign \$75  = \$74  ? b : a;
-  assign \$76  = \$68  ? \$73  : \$75 [15];
-  assign \$77  = ! \$37 [14:0];
-  assign \$78  = b[14:0] > a[14:0];
-  assign \$79  = \$78  ? b : a;
-  assign \$80  = b[14:0] > a[14:0];
-  assign \$81  = \$80  ? a : b;
-  assign \$82  = \$79 [15] & \$81 [15];
-  assign \$83  = b[14:0] > a[14:0];
-  assign \$84  = \$83  ? b : a;
-  assign \$85  = \$77  ? \$82  : \$84 [15];
-  assign \$86  = b[14:0] > a[14:0];
-  assign \$87  = \$86  ? b : a;
-  assign \$88  = \$87 [14:10] == 5'h1f;
-  assign \$89  = b[14:0] > a[14:0];
-  assign \$90  = \$89  ? b : a;
-  assign \$91  = | \$90 [9:0];
-  assign \$92  = \$88  & \$91 ;
-  assign \$93  = b[14:0] > a[14:0];
-  assign \$94  = \$93  ? a : b;
-  assign \$95  = \$94 [14:10] == 5'h1f;
-  assign \$96  = b[14:0] > a[14:0];
-  assign \$97  = \$96  ? a : b;
-  assign \$98  = | \$97 [9:0];
-  assign \$99  = \$95  & \$98 ;
-  assign \$100  = \$92  | \$99 ;
-  assign \$101  = b[14:0] > a[14:0];
-  assign \$102  = \$101  ? b : a;
-  assign \$103  = \$102 [14:10] == 5'h1f;
-  assign \$104  = b[14:0] > a[14:0];
-  assign \$105  = \$104  ? b : a;
-  assign \$106  = ! \$105 [9:0];
-  assign \$107  = \$103  & \$106 ;
-  assign \$108  = b[14:0] > a[14:0];
-  assign \$109  = \$108  ? a : b;
-  assign \$110  = \$109 [14:10] == 5'h1f;
-  assign \$111  = b[14:0] > a[14:0];
-  assign \$112  = \$111  ? a : b;
-  assign \$113  = ! \$112 [9:0];
-  assign \$114  = \$110  & \$113 ;
-  assign \$115  = \$107  & \$114 ;
-  assign \$116  = b[14:0] > a[14:0];
-  assign \$117  = \$116  ? b : a;
-  assign \$118  = b[14:0] > a[14:0];
-  assign \$119  = \$118  ? a : b;
-  assign \$120  = \$117 [15] ^ \$119 [15];
-  assign \$121  = \$115  & \$120 ;
-  assign \$122  = \$100  | \$121 ;
-  assign \$123  = b[14:0] > a[14:0];
-  assign \$124  = \$123  ? b : a;
-  assign \$125  = \$124 [14:10] == 5'h1f;
-  assign \$126  = b[14:0] > a[14:0];
-  assign \$127  = \$126  ? b : a;
-  assign \$128  = ! \$127 [9:0];
-  assign \$129  = \$125  & \$128 ;
-  assign \$130  = b[14:0] > a[14:0];
-  assign \$131  = \$130  ? b : a;
+  assign \$25  = \$24 [13:0] != ya_full;
+  assign ya = \$22  | { 13'h0000, \$25  };
+  assign sub = x[15] ^ y[15];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 4'hf;
+  assign \$30  = $signed(\$29 ) - $signed(5'h0a);
+  assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
+  assign \$31  = 4'he - rp_msb;
+  assign \$32  = \$28 [14:0] << \$31 [3:0];
+  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$34  = $signed(\$33 ) + $signed(5'h0f);
+  assign \$35  = $signed(\$34 ) < $signed(2'h1);
+  assign \$36  = $signed(\$34 ) < $signed(5'h12);
+  assign \$37  = $signed(2'h1) - $signed(\$34 );
+  assign rp_sh = \$32 [14:0] >> rp_rs;
+  assign \$38  = rp_sh << rp_rs;
+  assign rp_lost = \$38 [14:0] != \$32 [14:0];
+  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
+  assign \$40  = $signed(\$39 ) - $signed(2'h1);
+  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[14:4] });
+  assign \$43  = | rp_sh[2:0];
+  assign \$44  = \$43  | rp_lost;
+  assign \$45  = \$44  | rp_sh[4];
+  assign \$46  = rp_sh[3] & \$45 ;
+  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
+  assign \$48  = ! \$28 [14:0];
+  assign \$49  = \$47 [26:0] >= 15'h7c00;
+  assign \$50  = ! \$28 [14:0];
+  assign \$51  = x[15] & y[15];
+  assign \$52  = \$50  ? \$51  : x[15];
+  assign \$53  = ! \$28 [14:0];
+  assign \$54  = x[15] & y[15];
+  assign \$55  = \$53  ? \$54  : x[15];
+  assign \$56  = ! \$28 [14:0];
+  assign \$57  = x[15] & y[15];
+  assign \$58  = \$56  ? \$57  : x[15];
+  assign \$59  = x_nan | y_nan;
+  assign \$60  = x_inf & y_inf;
+  assign \$61  = \$60  & sub;
+  assign \$62  = \$59  | \$61 ;
+  assign swap = b[14:0] > a[14:0];
+  assign x = swap ? b : a;
+  assign y = swap ? a : b;
+  assign \$1  = ! x[14:10];
+  assign x_e = \$1  ? 5'h01 : x[14:10];
+  assign \$2  = ! x[14:10];
+  assign \$3  = ~ \$2 ;
+  assign \$4  = x[14:10] == 5'h1f;
+  assign \$5  = ! x[9:0];
+  assign x_inf = \$4  & \$5 ;
+  assign \$6  = x[14:10] == 5'h1f;
+  assign \$7  = | x[9:0];
+  assign x_nan = \$6  & \$7 ;
+  assign \$8  = ! x[14:10];
+  assign \$9  = ! x[9:0];
+  assign x_zero = \$8  & \$9 ;
+  assign \$10  = ! y[14:10];
+  assign y_e = \$10  ? 5'h01 : y[14:10];
+  assign \$11  = ! y[14:10];
+  assign \$12  = ~ \$11 ;
+  assign \$13  = y[14:10] == 5'h1f;
+  assign \$14  = ! y[9:0];
+  assign y_inf = \$13  & \$14 ;
+  assign \$15  = y[14:10] == 5'h1f;
+  assign \$16  = | y[9:0];
+  assign y_nan = \$15  & \$16 ;
+  assign \$17  = ! y[14:10];
+  assign \$18  = ! y[9:0];
+  assign y_zero = \$17  & \$18 ;
+  assign \$19  = x_e - y_e;
+  assign \$20  = \$19 [4:0] > 4'he;
+  assign \$21  = \$20  ? 5'h0e : \$19 [4:0];
+  assign \$22  = ya_full >> \$21 [3:0];
+  assign \$23  = ya_full >> \$21 [3:0];
+  assign \$24  = \$23  << \$21 [3:0];
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$49 ) begin end
     rp_msb = 4'h0;
-    if (\$37 [0]) begin
+    if (\$28 [0]) begin
       rp_msb = 4'h0;
     end
-    if (\$37 [1]) begin
+    if (\$28 [1]) begin
       rp_msb = 4'h1;
     end
-    if (\$37 [2]) begin
+    if (\$28 [2]) begin
       rp_msb = 4'h2;
     end
-    if (\$37 [3]) begin
+    if (\$28 [3]) begin
       rp_msb = 4'h3;
     end
-    if (\$37 [4]) begin
+    if (\$28 [4]) begin
       rp_msb = 4'h4;
     end
-    if (\$37 [5]) begin
+    if (\$28 [5]) begin
       rp_msb = 4'h5;
     end
-    if (\$37 [6]) begin
+    if (\$28 [6]) begin
       rp_msb = 4'h6;
     end
-    if (\$37 [7]) begin
+    if (\$28 [7]) begin
       rp_msb = 4'h7;
     end
-    if (\$37 [8]) begin
+    if (\$28 [8]) begin
       rp_msb = 4'h8;
     end
-    if (\$37 [9]) begin
+    if (\$28 [9]) begin
       rp_msb = 4'h9;
     end
-    if (\$37 [10]) begin
+    if (\$28 [10]) begin
       rp_msb = 4'ha;
     end
-    if (\$37 [11]) begin
+    if (\$28 [11]) begin
       rp_msb = 4'hb;
     end
-    if (\$37 [12]) begin
+    if (\$28 [12]) begin
       rp_msb = 4'hc;
     end
-    if (\$37 [13]) begin
+    if (\$28 [13]) begin
       rp_msb = 4'hd;
     end
-    if (\$37 [14]) begin
+    if (\$28 [14]) begin
       rp_msb = 4'he;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$49 ) begin end
     rp_rs = 4'h0;
-    if (\$44 ) begin
+    if (\$35 ) begin
       (* full_case = 32'd1 *)
-      if (\$45 ) begin
+      if (\$36 ) begin
         rp_rs = 4'hf;
       end else begin
-        rp_rs = \$46 [3:0];
+        rp_rs = \$37 [3:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$49 ) begin end
     (* full_case = 32'd1 *)
-    if (\$57 ) begin
-      rp_out = { \$67 , 15'h0000 };
-    end else if (\$58 ) begin
-      rp_out = { \$76 , 15'h7c00 };
+    if (\$48 ) begin
+      rp_out = { \$52 , 15'h0000 };
+    end else if (\$49 ) begin
+      rp_out = { \$55 , 15'h7c00 };
     end else begin
-      rp_out = { \$85 , \$56 [14:0] };
+      rp_out = { \$58 , \$47 [14:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$49 ) begin end
     (* full_case = 32'd1 *)
-    if (\$122 ) begin
+    if (\$62 ) begin
       s = 16'h7e00;
-    end else if (\$129 ) begin
-      s = \$131 ;
+    end else if (x_inf) begin
+      s = x;
     end else begin
       s = rp_out;
     end
   end
-  assign x_sig = { \$11 , \$7 [9:0] };
-  assign y_sig = { \$22 , \$18 [9:0] };
-  assign d = \$23 [4:0];
-  assign dcl = \$25 [3:0];
-  assign total = \$37 [14:0];
-  assign rp_ls = \$40 [3:0];
-  assign rp_norm = \$41 [14:0];
-  assign rp_eb = { \$43 [9], \$43 [9], \$43 [9], \$43 [9], \$43 [9], \$43 [9], \$43  };
-  assign rp_packed = \$56 [26:0];
-  assign xa = { \$11 , \$7 [9:0], 3'h0 };
-  assign ya_full = { \$22 , \$18 [9:0], 3'h0 };
-  assign \$50  = { \$49 [17], \$49 [17], \$49 [17], \$49 [17], \$49 [17], \$49 , 10'h000 };
+  assign x_sig = { \$3 , x[9:0] };
+  assign y_sig = { \$12 , y[9:0] };
+  assign d = \$19 [4:0];
+  assign dcl = \$21 [3:0];
+  assign total = \$28 [14:0];
+  assign rp_ls = \$31 [3:0];
+  assign rp_norm = \$32 [14:0];
+  assign rp_eb = { \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34  };
+  assign rp_packed = \$47 [26:0];
+  assign xa = { \$3 , x[9:0], 3'h0 };
+  assign ya_full = { \$12 , y[9:0], 3'h0 };
+  assign \$41  = { \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 , 10'h000 };
 endmodule
 
 module \lut_w2_fp16_fp16tab.precompute0.node5 (b, s, a);
   reg \$auto$verilog_backend.cc:2355:dump_module$50  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire \$100 ;
-  wire \$101 ;
-  wire [15:0] \$102 ;
-  wire \$103 ;
-  wire \$104 ;
-  wire [15:0] \$105 ;
-  wire \$106 ;
-  wire \$107 ;
-  wire \$108 ;
-  wire [15:0] \$109 ;
   wire \$11 ;
-  wire \$110 ;
-  wire \$111 ;
-  wire [15:0] \$112 ;
-  wire \$113 ;
-  wire \$114 ;
-  wire \$115 ;
-  wire \$116 ;
-  wire [15:0] \$117 ;
-  wire \$118 ;
-  wire [15:0] \$119 ;
   wire \$12 ;
-  wire \$120 ;
-  wire \$121 ;
-  wire \$122 ;
-  wire \$123 ;
-  wire [15:0] \$124 ;
-  wire \$125 ;
-  wire \$126 ;
-  wire [15:0] \$127 ;
-  wire \$128 ;
-  wire \$129 ;
-  wire [15:0] \$13 ;
-  wire \$130 ;
-  wire [15:0] \$131 ;
+  wire \$13 ;
   wire \$14 ;
   wire \$15 ;
-  wire [15:0] \$16 ;
+  wire \$16 ;
   wire \$17 ;
-  wire [15:0] \$18 ;
-  wire \$19 ;
-  wire [15:0] \$2 ;
-  wire [15:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire [5:0] \$23 ;
-  wire \$24 ;
-  wire [4:0] \$25 ;
-  wire [13:0] \$26 ;
-  wire [13:0] \$27 ;
-  wire [28:0] \$28 ;
-  wire \$29 ;
+  wire \$18 ;
+  wire [5:0] \$19 ;
+  wire \$2 ;
+  wire \$20 ;
+  wire [4:0] \$21 ;
+  wire [13:0] \$22 ;
+  wire [13:0] \$23 ;
+  wire [28:0] \$24 ;
+  wire \$25 ;
+  wire [14:0] \$26 ;
+  wire [14:0] \$27 ;
+  wire [15:0] \$28 ;
+  wire [5:0] \$29 ;
   wire \$3 ;
-  wire \$30 ;
-  wire [15:0] \$31 ;
-  wire \$32 ;
-  wire [15:0] \$33 ;
-  wire \$34 ;
-  wire [14:0] \$35 ;
-  wire [14:0] \$36 ;
-  wire [15:0] \$37 ;
-  wire [5:0] \$38 ;
-  wire [6:0] \$39 ;
+  wire [6:0] \$30 ;
+  wire [4:0] \$31 ;
+  wire [29:0] \$32 ;
+  wire [8:0] \$33 ;
+  wire [9:0] \$34 ;
+  wire \$35 ;
+  wire \$36 ;
+  wire [16:0] \$37 ;
+  wire [29:0] \$38 ;
+  wire [16:0] \$39 ;
   wire \$4 ;
-  wire [4:0] \$40 ;
-  wire [29:0] \$41 ;
-  wire [8:0] \$42 ;
-  wire [9:0] \$43 ;
+  wire [17:0] \$40 ;
+  wire [32:0] \$41 ;
+  wire [33:0] \$42 ;
+  wire \$43 ;
   wire \$44 ;
   wire \$45 ;
-  wire [16:0] \$46 ;
-  wire [29:0] \$47 ;
-  wire [16:0] \$48 ;
-  wire [17:0] \$49 ;
-  wire [15:0] \$5 ;
-  wire [32:0] \$50 ;
-  wire [33:0] \$51 ;
+  wire \$46 ;
+  wire [34:0] \$47 ;
+  wire \$48 ;
+  wire \$49 ;
+  wire \$5 ;
+  wire \$50 ;
+  wire \$51 ;
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire [34:0] \$56 ;
+  wire \$56 ;
   wire \$57 ;
   wire \$58 ;
   wire \$59 ;
   wire \$6 ;
   wire \$60 ;
-  wire [15:0] \$61 ;
+  wire \$61 ;
   wire \$62 ;
-  wire [15:0] \$63 ;
-  wire \$64 ;
-  wire \$65 ;
-  wire [15:0] \$66 ;
-  wire \$67 ;
-  wire \$68 ;
-  wire \$69 ;
-  wire [15:0] \$7 ;
-  wire [15:0] \$70 ;
-  wire \$71 ;
-  wire [15:0] \$72 ;
-  wire \$73 ;
-  wire \$74 ;
-  wire [15:0] \$75 ;
-  wire \$76 ;
-  wire \$77 ;
-  wire \$78 ;
-  wire [15:0] \$79 ;
+  wire \$7 ;
   wire \$8 ;
-  wire \$80 ;
-  wire [15:0] \$81 ;
-  wire \$82 ;
-  wire \$83 ;
-  wire [15:0] \$84 ;
-  wire \$85 ;
-  wire \$86 ;
-  wire [15:0] \$87 ;
-  wire \$88 ;
-  wire \$89 ;
-  wire [15:0] \$9 ;
-  wire [15:0] \$90 ;
-  wire \$91 ;
-  wire \$92 ;
-  wire \$93 ;
-  wire [15:0] \$94 ;
-  wire \$95 ;
-  wire \$96 ;
-  wire [15:0] \$97 ;
-  wire \$98 ;
-  wire \$99 ;
+  wire \$9 ;
   input [15:0] a;
   wire [15:0] a;
   input [15:0] b;
@@ -11249,380 +8974,262 @@ module \lut_w2_fp16_fp16tab.precompute0.node5 (b, s, a);
   wire [14:0] rp_sh;
   output [15:0] s;
   reg [15:0] s;
+  wire sub;
+  wire swap;
   wire [14:0] total;
+  wire [15:0] x;
   wire [4:0] x_e;
+  wire x_inf;
+  wire x_nan;
   wire [10:0] x_sig;
+  wire x_zero;
   wire [13:0] xa;
+  wire [15:0] y;
   wire [4:0] y_e;
+  wire y_inf;
+  wire y_nan;
   wire [10:0] y_sig;
+  wire y_zero;
   wire [13:0] ya;
   wire [13:0] ya_full;
-  assign \$1  = b[14:0] > a[14:0];
-  assign \$2  = \$1  ? b : a;
-  assign \$3  = ! \$2 [14:10];
-  assign \$4  = b[14:0] > a[14:0];
-  assign \$5  = \$4  ? b : a;
-  assign x_e = \$3  ? 5'h01 : \$5 [14:10];
-  assign \$6  = b[14:0] > a[14:0];
-  assign \$7  = \$6  ? b : a;
-  assign \$8  = b[14:0] > a[14:0];
-  assign \$9  = \$8  ? b : a;
-  assign \$10  = ! \$9 [14:10];
-  assign \$11  = ~ \$10 ;
-  assign \$12  = b[14:0] > a[14:0];
-  assign \$13  = \$12  ? a : b;
-  assign \$14  = ! \$13 [14:10];
-  assign \$15  = b[14:0] > a[14:0];
-  assign \$16  = \$15  ? a : b;
-  assign y_e = \$14  ? 5'h01 : \$16 [14:10];
-  assign \$17  = b[14:0] > a[14:0];
-  assign \$18  = \$17  ? a : b;
-  assign \$19  = b[14:0] > a[14:0];
-  assign \$20  = \$19  ? a : b;
-  assign \$21  = ! \$20 [14:10];
-  assign \$22  = ~ \$21 ;
-  assign \$23  = x_e - y_e;
-  assign \$24  = \$23 [4:0] > 4'he;
-  assign \$25  = \$24  ? 5'h0e : \$23 [4:0];
-  assign \$26  = ya_full >> \$25 [3:0];
-  assign \$27  = ya_full >> \$25 [3:0];
-  assign \$28  = \$27  << \$25 [3:0];
-  assign \$29  = \$28 [13:0] != ya_full;
-  assign ya = \$26  | { 13'h0000, \$29  };
-  assign \$30  = b[14:0] > a[14:0];
-  assign \$31  = \$30  ? b : a;
-  assign \$32  = b[14:0] > a[14:0];
-  assign \$33  = \$32  ? a : b;
-  assign \$34  = \$31 [15] ^ \$33 [15];
-  assign \$35  = xa - ya;
-  assign \$36  = xa + ya;
-  assign \$37  = \$34  ? { \$35 [14], \$35  } : { 1'h0, \$36  };
-  assign \$38  = x_e - 4'hf;
-  assign \$39  = $signed(\$38 ) - $signed(5'h0a);
-  assign exp_lsb = $signed(\$39 ) - $signed(3'h3);
-  assign \$40  = 4'he - rp_msb;
-  assign \$41  = \$37 [14:0] << \$40 [3:0];
-  assign \$42  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$43  = $signed(\$42 ) + $signed(5'h0f);
-  assign \$44  = $signed(\$43 ) < $signed(2'h1);
-  assign \$45  = $signed(\$43 ) < $signed(5'h12);
-  assign \$46  = $signed(2'h1) - $signed(\$43 );
-  assign rp_sh = \$41 [14:0] >> rp_rs;
-  assign \$47  = rp_sh << rp_rs;
-  assign rp_lost = \$47 [14:0] != \$41 [14:0];
-  assign \$48  = $signed(\$43 ) + $signed({ 1'h0, rp_rs });
-  assign \$49  = $signed(\$48 ) - $signed(2'h1);
-  assign \$51  = $signed(\$50 ) + $signed({ 1'h0, rp_sh[14:4] });
-  assign \$52  = | rp_sh[2:0];
-  assign \$53  = \$52  | rp_lost;
-  assign \$54  = \$53  | rp_sh[4];
-  assign \$55  = rp_sh[3] & \$54 ;
-  assign \$56  = $signed(\$51 ) + $signed({ 1'h0, \$55  });
-  assign \$57  = ! \$37 [14:0];
-  assign \$58  = \$56 [26:0] >= 15'h7c00;
-  assign \$59  = ! \$37 [14:0];
-  assign \$60  = b[14:0] > a[14:0];
-  assign \$61  = \$60  ? b : a;
-  assign \$62  = b[14:0] > a[14:0];
-  assign \$63  = \$62  ? a : b;
-  assign \$64  = \$61 [15] & \$63 [15];
-  assign \$65  = b[14:0] > a[14:0];
-  assign \$66  = \$65  ? b : a;
-  assign \$67  = \$59  ? \$64  : \$66 [15];
-  assign \$68  = ! \$37 [14:0];
-  assign \$69  = b[14:0] > a[14:0];
-  assign \$70  = \$69  ? b : a;
-  assign \$71  = b[14:0] > a[14:0];
-  assign \$72  = \$71  ? a : b;
-  assign \$73  = \$70 [15] & \$72 [15];
-  assign \$74  = b[14:0] > a[14:0];
-  assign \$75  = \$74  ? b : a;
-  assign \$76  = \$68  ? \$73  : \$75 [15];
-  assign \$77  = ! \$37 [14:0];
-  assign \$78  = b[14:0] > a[14:0];
-  assign \$79  = \$78  ? b : a;
-  assign \$80  = b[14:0] > a[14:0];
-  assign \$81  = \$80  ? a : b;
-  assign \$82  = \$79 [15] & \$81 [15];
-  assign \$83  = b[14:0] > a[14:0];
-  assign \$84  = \$83  ? b : a;
-  assign \$85  = \$77  ? \$82  : \$84 [15];
-  assign \$86  = b[14:0] > a[14:0];
-  assign \$87  = \$86  ? b : a;
-  assign \$88  = \$87 [14:10] == 5'h1f;
-  assign \$89  = b[14:0] > a[14:0];
-  assign \$90  = \$89  ? b : a;
-  assign \$91  = | \$90 [9:0];
-  assign \$92  = \$88  & \$91 ;
-  assign \$93  = b[14:0] > a[14:0];
-  assign \$94  = \$93  ? a : b;
-  assign \$95  = \$94 [14:10] == 5'h1f;
-  assign \$96  = b[14:0] > a[14:0];
-  assign \$97  = \$96  ? a : b;
-  assign \$98  = | \$97 [9:0];
-  assign \$99  = \$95  & \$98 ;
-  assign \$100  = \$92  | \$99 ;
-  assign \$101  = b[14:0] > a[14:0];
-  assign \$102  = \$101  ? b : a;
-  assign \$103  = \$102 [14:10] == 5'h1f;
-  assign \$104  = b[14:0] > a[14:0];
-  assign \$105  = \$104  ? b : a;
-  assign \$106  = ! \$105 [9:0];
-  assign \$107  = \$103  & \$106 ;
-  assign \$108  = b[14:0] > a[14:0];
-  assign \$109  = \$108  ? a : b;
-  assign \$110  = \$109 [14:10] == 5'h1f;
-  assign \$111  = b[14:0] > a[14:0];
-  assign \$112  = \$111  ? a : b;
-  assign \$113  = ! \$112 [9:0];
-  assign \$114  = \$110  & \$113 ;
-  assign \$115  = \$107  & \$114 ;
-  assign \$116  = b[14:0] > a[14:0];
-  assign \$117  = \$116  ? b : a;
-  assign \$118  = b[14:0] > a[14:0];
-  assign \$119  = \$118  ? a : b;
-  assign \$120  = \$117 [15] ^ \$119 [15];
-  assign \$121  = \$115  & \$120 ;
-  assign \$122  = \$100  | \$121 ;
-  assign \$123  = b[14:0] > a[14:0];
-  assign \$124  = \$123  ? b : a;
-  assign \$125  = \$124 [14:10] == 5'h1f;
-  assign \$126  = b[14:0] > a[14:0];
-  assign \$127  = \$126  ? b : a;
-  assign \$128  = ! \$127 [9:0];
-  assign \$129  = \$125  & \$128 ;
-  assign \$130  = b[14:0] > a[14:0];
-  assign \$131  = \$130  ? b : a;
+  assign \$25  = \$24 [13:0] != ya_full;
+  assign ya = \$22  | { 13'h0000, \$25  };
+  assign sub = x[15] ^ y[15];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 4'hf;
+  assign \$30  = $signed(\$29 ) - $signed(5'h0a);
+  assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
+  assign \$31  = 4'he - rp_msb;
+  assign \$32  = \$28 [14:0] << \$31 [3:0];
+  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$34  = $signed(\$33 ) + $signed(5'h0f);
+  assign \$35  = $signed(\$34 ) < $signed(2'h1);
+  assign \$36  = $signed(\$34 ) < $signed(5'h12);
+  assign \$37  = $signed(2'h1) - $signed(\$34 );
+  assign rp_sh = \$32 [14:0] >> rp_rs;
+  assign \$38  = rp_sh << rp_rs;
+  assign rp_lost = \$38 [14:0] != \$32 [14:0];
+  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
+  assign \$40  = $signed(\$39 ) - $signed(2'h1);
+  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[14:4] });
+  assign \$43  = | rp_sh[2:0];
+  assign \$44  = \$43  | rp_lost;
+  assign \$45  = \$44  | rp_sh[4];
+  assign \$46  = rp_sh[3] & \$45 ;
+  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
+  assign \$48  = ! \$28 [14:0];
+  assign \$49  = \$47 [26:0] >= 15'h7c00;
+  assign \$50  = ! \$28 [14:0];
+  assign \$51  = x[15] & y[15];
+  assign \$52  = \$50  ? \$51  : x[15];
+  assign \$53  = ! \$28 [14:0];
+  assign \$54  = x[15] & y[15];
+  assign \$55  = \$53  ? \$54  : x[15];
+  assign \$56  = ! \$28 [14:0];
+  assign \$57  = x[15] & y[15];
+  assign \$58  = \$56  ? \$57  : x[15];
+  assign \$59  = x_nan | y_nan;
+  assign \$60  = x_inf & y_inf;
+  assign \$61  = \$60  & sub;
+  assign \$62  = \$59  | \$61 ;
+  assign swap = b[14:0] > a[14:0];
+  assign x = swap ? b : a;
+  assign y = swap ? a : b;
+  assign \$1  = ! x[14:10];
+  assign x_e = \$1  ? 5'h01 : x[14:10];
+  assign \$2  = ! x[14:10];
+  assign \$3  = ~ \$2 ;
+  assign \$4  = x[14:10] == 5'h1f;
+  assign \$5  = ! x[9:0];
+  assign x_inf = \$4  & \$5 ;
+  assign \$6  = x[14:10] == 5'h1f;
+  assign \$7  = | x[9:0];
+  assign x_nan = \$6  & \$7 ;
+  assign \$8  = ! x[14:10];
+  assign \$9  = ! x[9:0];
+  assign x_zero = \$8  & \$9 ;
+  assign \$10  = ! y[14:10];
+  assign y_e = \$10  ? 5'h01 : y[14:10];
+  assign \$11  = ! y[14:10];
+  assign \$12  = ~ \$11 ;
+  assign \$13  = y[14:10] == 5'h1f;
+  assign \$14  = ! y[9:0];
+  assign y_inf = \$13  & \$14 ;
+  assign \$15  = y[14:10] == 5'h1f;
+  assign \$16  = | y[9:0];
+  assign y_nan = \$15  & \$16 ;
+  assign \$17  = ! y[14:10];
+  assign \$18  = ! y[9:0];
+  assign y_zero = \$17  & \$18 ;
+  assign \$19  = x_e - y_e;
+  assign \$20  = \$19 [4:0] > 4'he;
+  assign \$21  = \$20  ? 5'h0e : \$19 [4:0];
+  assign \$22  = ya_full >> \$21 [3:0];
+  assign \$23  = ya_full >> \$21 [3:0];
+  assign \$24  = \$23  << \$21 [3:0];
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$50 ) begin end
     rp_msb = 4'h0;
-    if (\$37 [0]) begin
+    if (\$28 [0]) begin
       rp_msb = 4'h0;
     end
-    if (\$37 [1]) begin
+    if (\$28 [1]) begin
       rp_msb = 4'h1;
     end
-    if (\$37 [2]) begin
+    if (\$28 [2]) begin
       rp_msb = 4'h2;
     end
-    if (\$37 [3]) begin
+    if (\$28 [3]) begin
       rp_msb = 4'h3;
     end
-    if (\$37 [4]) begin
+    if (\$28 [4]) begin
       rp_msb = 4'h4;
     end
-    if (\$37 [5]) begin
+    if (\$28 [5]) begin
       rp_msb = 4'h5;
     end
-    if (\$37 [6]) begin
+    if (\$28 [6]) begin
       rp_msb = 4'h6;
     end
-    if (\$37 [7]) begin
+    if (\$28 [7]) begin
       rp_msb = 4'h7;
     end
-    if (\$37 [8]) begin
+    if (\$28 [8]) begin
       rp_msb = 4'h8;
     end
-    if (\$37 [9]) begin
+    if (\$28 [9]) begin
       rp_msb = 4'h9;
     end
-    if (\$37 [10]) begin
+    if (\$28 [10]) begin
       rp_msb = 4'ha;
     end
-    if (\$37 [11]) begin
+    if (\$28 [11]) begin
       rp_msb = 4'hb;
     end
-    if (\$37 [12]) begin
+    if (\$28 [12]) begin
       rp_msb = 4'hc;
     end
-    if (\$37 [13]) begin
+    if (\$28 [13]) begin
       rp_msb = 4'hd;
     end
-    if (\$37 [14]) begin
+    if (\$28 [14]) begin
       rp_msb = 4'he;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$50 ) begin end
     rp_rs = 4'h0;
-    if (\$44 ) begin
+    if (\$35 ) begin
       (* full_case = 32'd1 *)
-      if (\$45 ) begin
+      if (\$36 ) begin
         rp_rs = 4'hf;
       end else begin
-        rp_rs = \$46 [3:0];
+        rp_rs = \$37 [3:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$50 ) begin end
     (* full_case = 32'd1 *)
-    if (\$57 ) begin
-      rp_out = { \$67 , 15'h0000 };
-    end else if (\$58 ) begin
-      rp_out = { \$76 , 15'h7c00 };
+    if (\$48 ) begin
+      rp_out = { \$52 , 15'h0000 };
+    end else if (\$49 ) begin
+      rp_out = { \$55 , 15'h7c00 };
     end else begin
-      rp_out = { \$85 , \$56 [14:0] };
+      rp_out = { \$58 , \$47 [14:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$50 ) begin end
     (* full_case = 32'd1 *)
-    if (\$122 ) begin
+    if (\$62 ) begin
       s = 16'h7e00;
-    end else if (\$129 ) begin
-      s = \$131 ;
+    end else if (x_inf) begin
+      s = x;
     end else begin
       s = rp_out;
     end
   end
-  assign x_sig = { \$11 , \$7 [9:0] };
-  assign y_sig = { \$22 , \$18 [9:0] };
-  assign d = \$23 [4:0];
-  assign dcl = \$25 [3:0];
-  assign total = \$37 [14:0];
-  assign rp_ls = \$40 [3:0];
-  assign rp_norm = \$41 [14:0];
-  assign rp_eb = { \$43 [9], \$43 [9], \$43 [9], \$43 [9], \$43 [9], \$43 [9], \$43  };
-  assign rp_packed = \$56 [26:0];
-  assign xa = { \$11 , \$7 [9:0], 3'h0 };
-  assign ya_full = { \$22 , \$18 [9:0], 3'h0 };
-  assign \$50  = { \$49 [17], \$49 [17], \$49 [17], \$49 [17], \$49 [17], \$49 , 10'h000 };
+  assign x_sig = { \$3 , x[9:0] };
+  assign y_sig = { \$12 , y[9:0] };
+  assign d = \$19 [4:0];
+  assign dcl = \$21 [3:0];
+  assign total = \$28 [14:0];
+  assign rp_ls = \$31 [3:0];
+  assign rp_norm = \$32 [14:0];
+  assign rp_eb = { \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34  };
+  assign rp_packed = \$47 [26:0];
+  assign xa = { \$3 , x[9:0], 3'h0 };
+  assign ya_full = { \$12 , y[9:0], 3'h0 };
+  assign \$41  = { \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 , 10'h000 };
 endmodule
 
 module \lut_w2_fp16_fp16tab.precompute0.node6 (b, s, a);
   reg \$auto$verilog_backend.cc:2355:dump_module$51  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire \$100 ;
-  wire \$101 ;
-  wire [15:0] \$102 ;
-  wire \$103 ;
-  wire \$104 ;
-  wire [15:0] \$105 ;
-  wire \$106 ;
-  wire \$107 ;
-  wire \$108 ;
-  wire [15:0] \$109 ;
   wire \$11 ;
-  wire \$110 ;
-  wire \$111 ;
-  wire [15:0] \$112 ;
-  wire \$113 ;
-  wire \$114 ;
-  wire \$115 ;
-  wire \$116 ;
-  wire [15:0] \$117 ;
-  wire \$118 ;
-  wire [15:0] \$119 ;
   wire \$12 ;
-  wire \$120 ;
-  wire \$121 ;
-  wire \$122 ;
-  wire \$123 ;
-  wire [15:0] \$124 ;
-  wire \$125 ;
-  wire \$126 ;
-  wire [15:0] \$127 ;
-  wire \$128 ;
-  wire \$129 ;
-  wire [15:0] \$13 ;
-  wire \$130 ;
-  wire [15:0] \$131 ;
+  wire \$13 ;
   wire \$14 ;
   wire \$15 ;
-  wire [15:0] \$16 ;
+  wire \$16 ;
   wire \$17 ;
-  wire [15:0] \$18 ;
-  wire \$19 ;
-  wire [15:0] \$2 ;
-  wire [15:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire [5:0] \$23 ;
-  wire \$24 ;
-  wire [4:0] \$25 ;
-  wire [13:0] \$26 ;
-  wire [13:0] \$27 ;
-  wire [28:0] \$28 ;
-  wire \$29 ;
+  wire \$18 ;
+  wire [5:0] \$19 ;
+  wire \$2 ;
+  wire \$20 ;
+  wire [4:0] \$21 ;
+  wire [13:0] \$22 ;
+  wire [13:0] \$23 ;
+  wire [28:0] \$24 ;
+  wire \$25 ;
+  wire [14:0] \$26 ;
+  wire [14:0] \$27 ;
+  wire [15:0] \$28 ;
+  wire [5:0] \$29 ;
   wire \$3 ;
-  wire \$30 ;
-  wire [15:0] \$31 ;
-  wire \$32 ;
-  wire [15:0] \$33 ;
-  wire \$34 ;
-  wire [14:0] \$35 ;
-  wire [14:0] \$36 ;
-  wire [15:0] \$37 ;
-  wire [5:0] \$38 ;
-  wire [6:0] \$39 ;
+  wire [6:0] \$30 ;
+  wire [4:0] \$31 ;
+  wire [29:0] \$32 ;
+  wire [8:0] \$33 ;
+  wire [9:0] \$34 ;
+  wire \$35 ;
+  wire \$36 ;
+  wire [16:0] \$37 ;
+  wire [29:0] \$38 ;
+  wire [16:0] \$39 ;
   wire \$4 ;
-  wire [4:0] \$40 ;
-  wire [29:0] \$41 ;
-  wire [8:0] \$42 ;
-  wire [9:0] \$43 ;
+  wire [17:0] \$40 ;
+  wire [32:0] \$41 ;
+  wire [33:0] \$42 ;
+  wire \$43 ;
   wire \$44 ;
   wire \$45 ;
-  wire [16:0] \$46 ;
-  wire [29:0] \$47 ;
-  wire [16:0] \$48 ;
-  wire [17:0] \$49 ;
-  wire [15:0] \$5 ;
-  wire [32:0] \$50 ;
-  wire [33:0] \$51 ;
+  wire \$46 ;
+  wire [34:0] \$47 ;
+  wire \$48 ;
+  wire \$49 ;
+  wire \$5 ;
+  wire \$50 ;
+  wire \$51 ;
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire [34:0] \$56 ;
+  wire \$56 ;
   wire \$57 ;
   wire \$58 ;
   wire \$59 ;
   wire \$6 ;
   wire \$60 ;
-  wire [15:0] \$61 ;
+  wire \$61 ;
   wire \$62 ;
-  wire [15:0] \$63 ;
-  wire \$64 ;
-  wire \$65 ;
-  wire [15:0] \$66 ;
-  wire \$67 ;
-  wire \$68 ;
-  wire \$69 ;
-  wire [15:0] \$7 ;
-  wire [15:0] \$70 ;
-  wire \$71 ;
-  wire [15:0] \$72 ;
-  wire \$73 ;
-  wire \$74 ;
-  wire [15:0] \$75 ;
-  wire \$76 ;
-  wire \$77 ;
-  wire \$78 ;
-  wire [15:0] \$79 ;
+  wire \$7 ;
   wire \$8 ;
-  wire \$80 ;
-  wire [15:0] \$81 ;
-  wire \$82 ;
-  wire \$83 ;
-  wire [15:0] \$84 ;
-  wire \$85 ;
-  wire \$86 ;
-  wire [15:0] \$87 ;
-  wire \$88 ;
-  wire \$89 ;
-  wire [15:0] \$9 ;
-  wire [15:0] \$90 ;
-  wire \$91 ;
-  wire \$92 ;
-  wire \$93 ;
-  wire [15:0] \$94 ;
-  wire \$95 ;
-  wire \$96 ;
-  wire [15:0] \$97 ;
-  wire \$98 ;
-  wire \$99 ;
+  wire \$9 ;
   input [15:0] a;
   wire [15:0] a;
   input [15:0] b;
@@ -11641,380 +9248,262 @@ module \lut_w2_fp16_fp16tab.precompute0.node6 (b, s, a);
   wire [14:0] rp_sh;
   output [15:0] s;
   reg [15:0] s;
+  wire sub;
+  wire swap;
   wire [14:0] total;
+  wire [15:0] x;
   wire [4:0] x_e;
+  wire x_inf;
+  wire x_nan;
   wire [10:0] x_sig;
+  wire x_zero;
   wire [13:0] xa;
+  wire [15:0] y;
   wire [4:0] y_e;
+  wire y_inf;
+  wire y_nan;
   wire [10:0] y_sig;
+  wire y_zero;
   wire [13:0] ya;
   wire [13:0] ya_full;
-  assign \$1  = b[14:0] > a[14:0];
-  assign \$2  = \$1  ? b : a;
-  assign \$3  = ! \$2 [14:10];
-  assign \$4  = b[14:0] > a[14:0];
-  assign \$5  = \$4  ? b : a;
-  assign x_e = \$3  ? 5'h01 : \$5 [14:10];
-  assign \$6  = b[14:0] > a[14:0];
-  assign \$7  = \$6  ? b : a;
-  assign \$8  = b[14:0] > a[14:0];
-  assign \$9  = \$8  ? b : a;
-  assign \$10  = ! \$9 [14:10];
-  assign \$11  = ~ \$10 ;
-  assign \$12  = b[14:0] > a[14:0];
-  assign \$13  = \$12  ? a : b;
-  assign \$14  = ! \$13 [14:10];
-  assign \$15  = b[14:0] > a[14:0];
-  assign \$16  = \$15  ? a : b;
-  assign y_e = \$14  ? 5'h01 : \$16 [14:10];
-  assign \$17  = b[14:0] > a[14:0];
-  assign \$18  = \$17  ? a : b;
-  assign \$19  = b[14:0] > a[14:0];
-  assign \$20  = \$19  ? a : b;
-  assign \$21  = ! \$20 [14:10];
-  assign \$22  = ~ \$21 ;
-  assign \$23  = x_e - y_e;
-  assign \$24  = \$23 [4:0] > 4'he;
-  assign \$25  = \$24  ? 5'h0e : \$23 [4:0];
-  assign \$26  = ya_full >> \$25 [3:0];
-  assign \$27  = ya_full >> \$25 [3:0];
-  assign \$28  = \$27  << \$25 [3:0];
-  assign \$29  = \$28 [13:0] != ya_full;
-  assign ya = \$26  | { 13'h0000, \$29  };
-  assign \$30  = b[14:0] > a[14:0];
-  assign \$31  = \$30  ? b : a;
-  assign \$32  = b[14:0] > a[14:0];
-  assign \$33  = \$32  ? a : b;
-  assign \$34  = \$31 [15] ^ \$33 [15];
-  assign \$35  = xa - ya;
-  assign \$36  = xa + ya;
-  assign \$37  = \$34  ? { \$35 [14], \$35  } : { 1'h0, \$36  };
-  assign \$38  = x_e - 4'hf;
-  assign \$39  = $signed(\$38 ) - $signed(5'h0a);
-  assign exp_lsb = $signed(\$39 ) - $signed(3'h3);
-  assign \$40  = 4'he - rp_msb;
-  assign \$41  = \$37 [14:0] << \$40 [3:0];
-  assign \$42  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$43  = $signed(\$42 ) + $signed(5'h0f);
-  assign \$44  = $signed(\$43 ) < $signed(2'h1);
-  assign \$45  = $signed(\$43 ) < $signed(5'h12);
-  assign \$46  = $signed(2'h1) - $signed(\$43 );
-  assign rp_sh = \$41 [14:0] >> rp_rs;
-  assign \$47  = rp_sh << rp_rs;
-  assign rp_lost = \$47 [14:0] != \$41 [14:0];
-  assign \$48  = $signed(\$43 ) + $signed({ 1'h0, rp_rs });
-  assign \$49  = $signed(\$48 ) - $signed(2'h1);
-  assign \$51  = $signed(\$50 ) + $signed({ 1'h0, rp_sh[14:4] });
-  assign \$52  = | rp_sh[2:0];
-  assign \$53  = \$52  | rp_lost;
-  assign \$54  = \$53  | rp_sh[4];
-  assign \$55  = rp_sh[3] & \$54 ;
-  assign \$56  = $signed(\$51 ) + $signed({ 1'h0, \$55  });
-  assign \$57  = ! \$37 [14:0];
-  assign \$58  = \$56 [26:0] >= 15'h7c00;
-  assign \$59  = ! \$37 [14:0];
-  assign \$60  = b[14:0] > a[14:0];
-  assign \$61  = \$60  ? b : a;
-  assign \$62  = b[14:0] > a[14:0];
-  assign \$63  = \$62  ? a : b;
-  assign \$64  = \$61 [15] & \$63 [15];
-  assign \$65  = b[14:0] > a[14:0];
-  assign \$66  = \$65  ? b : a;
-  assign \$67  = \$59  ? \$64  : \$66 [15];
-  assign \$68  = ! \$37 [14:0];
-  assign \$69  = b[14:0] > a[14:0];
-  assign \$70  = \$69  ? b : a;
-  assign \$71  = b[14:0] > a[14:0];
-  assign \$72  = \$71  ? a : b;
-  assign \$73  = \$70 [15] & \$72 [15];
-  assign \$74  = b[14:0] > a[14:0];
-  assign \$75  = \$74  ? b : a;
-  assign \$76  = \$68  ? \$73  : \$75 [15];
-  assign \$77  = ! \$37 [14:0];
-  assign \$78  = b[14:0] > a[14:0];
-  assign \$79  = \$78  ? b : a;
-  assign \$80  = b[14:0] > a[14:0];
-  assign \$81  = \$80  ? a : b;
-  assign \$82  = \$79 [15] & \$81 [15];
-  assign \$83  = b[14:0] > a[14:0];
-  assign \$84  = \$83  ? b : a;
-  assign \$85  = \$77  ? \$82  : \$84 [15];
-  assign \$86  = b[14:0] > a[14:0];
-  assign \$87  = \$86  ? b : a;
-  assign \$88  = \$87 [14:10] == 5'h1f;
-  assign \$89  = b[14:0] > a[14:0];
-  assign \$90  = \$89  ? b : a;
-  assign \$91  = | \$90 [9:0];
-  assign \$92  = \$88  & \$91 ;
-  assign \$93  = b[14:0] > a[14:0];
-  assign \$94  = \$93  ? a : b;
-  assign \$95  = \$94 [14:10] == 5'h1f;
-  assign \$96  = b[14:0] > a[14:0];
-  assign \$97  = \$96  ? a : b;
-  assign \$98  = | \$97 [9:0];
-  assign \$99  = \$95  & \$98 ;
-  assign \$100  = \$92  | \$99 ;
-  assign \$101  = b[14:0] > a[14:0];
-  assign \$102  = \$101  ? b : a;
-  assign \$103  = \$102 [14:10] == 5'h1f;
-  assign \$104  = b[14:0] > a[14:0];
-  assign \$105  = \$104  ? b : a;
-  assign \$106  = ! \$105 [9:0];
-  assign \$107  = \$103  & \$106 ;
-  assign \$108  = b[14:0] > a[14:0];
-  assign \$109  = \$108  ? a : b;
-  assign \$110  = \$109 [14:10] == 5'h1f;
-  assign \$111  = b[14:0] > a[14:0];
-  assign \$112  = \$111  ? a : b;
-  assign \$113  = ! \$112 [9:0];
-  assign \$114  = \$110  & \$113 ;
-  assign \$115  = \$107  & \$114 ;
-  assign \$116  = b[14:0] > a[14:0];
-  assign \$117  = \$116  ? b : a;
-  assign \$118  = b[14:0] > a[14:0];
-  assign \$119  = \$118  ? a : b;
-  assign \$120  = \$117 [15] ^ \$119 [15];
-  assign \$121  = \$115  & \$120 ;
-  assign \$122  = \$100  | \$121 ;
-  assign \$123  = b[14:0] > a[14:0];
-  assign \$124  = \$123  ? b : a;
-  assign \$125  = \$124 [14:10] == 5'h1f;
-  assign \$126  = b[14:0] > a[14:0];
-  assign \$127  = \$126  ? b : a;
-  assign \$128  = ! \$127 [9:0];
-  assign \$129  = \$125  & \$128 ;
-  assign \$130  = b[14:0] > a[14:0];
-  assign \$131  = \$130  ? b : a;
+  assign \$25  = \$24 [13:0] != ya_full;
+  assign ya = \$22  | { 13'h0000, \$25  };
+  assign sub = x[15] ^ y[15];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 4'hf;
+  assign \$30  = $signed(\$29 ) - $signed(5'h0a);
+  assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
+  assign \$31  = 4'he - rp_msb;
+  assign \$32  = \$28 [14:0] << \$31 [3:0];
+  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$34  = $signed(\$33 ) + $signed(5'h0f);
+  assign \$35  = $signed(\$34 ) < $signed(2'h1);
+  assign \$36  = $signed(\$34 ) < $signed(5'h12);
+  assign \$37  = $signed(2'h1) - $signed(\$34 );
+  assign rp_sh = \$32 [14:0] >> rp_rs;
+  assign \$38  = rp_sh << rp_rs;
+  assign rp_lost = \$38 [14:0] != \$32 [14:0];
+  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
+  assign \$40  = $signed(\$39 ) - $signed(2'h1);
+  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[14:4] });
+  assign \$43  = | rp_sh[2:0];
+  assign \$44  = \$43  | rp_lost;
+  assign \$45  = \$44  | rp_sh[4];
+  assign \$46  = rp_sh[3] & \$45 ;
+  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
+  assign \$48  = ! \$28 [14:0];
+  assign \$49  = \$47 [26:0] >= 15'h7c00;
+  assign \$50  = ! \$28 [14:0];
+  assign \$51  = x[15] & y[15];
+  assign \$52  = \$50  ? \$51  : x[15];
+  assign \$53  = ! \$28 [14:0];
+  assign \$54  = x[15] & y[15];
+  assign \$55  = \$53  ? \$54  : x[15];
+  assign \$56  = ! \$28 [14:0];
+  assign \$57  = x[15] & y[15];
+  assign \$58  = \$56  ? \$57  : x[15];
+  assign \$59  = x_nan | y_nan;
+  assign \$60  = x_inf & y_inf;
+  assign \$61  = \$60  & sub;
+  assign \$62  = \$59  | \$61 ;
+  assign swap = b[14:0] > a[14:0];
+  assign x = swap ? b : a;
+  assign y = swap ? a : b;
+  assign \$1  = ! x[14:10];
+  assign x_e = \$1  ? 5'h01 : x[14:10];
+  assign \$2  = ! x[14:10];
+  assign \$3  = ~ \$2 ;
+  assign \$4  = x[14:10] == 5'h1f;
+  assign \$5  = ! x[9:0];
+  assign x_inf = \$4  & \$5 ;
+  assign \$6  = x[14:10] == 5'h1f;
+  assign \$7  = | x[9:0];
+  assign x_nan = \$6  & \$7 ;
+  assign \$8  = ! x[14:10];
+  assign \$9  = ! x[9:0];
+  assign x_zero = \$8  & \$9 ;
+  assign \$10  = ! y[14:10];
+  assign y_e = \$10  ? 5'h01 : y[14:10];
+  assign \$11  = ! y[14:10];
+  assign \$12  = ~ \$11 ;
+  assign \$13  = y[14:10] == 5'h1f;
+  assign \$14  = ! y[9:0];
+  assign y_inf = \$13  & \$14 ;
+  assign \$15  = y[14:10] == 5'h1f;
+  assign \$16  = | y[9:0];
+  assign y_nan = \$15  & \$16 ;
+  assign \$17  = ! y[14:10];
+  assign \$18  = ! y[9:0];
+  assign y_zero = \$17  & \$18 ;
+  assign \$19  = x_e - y_e;
+  assign \$20  = \$19 [4:0] > 4'he;
+  assign \$21  = \$20  ? 5'h0e : \$19 [4:0];
+  assign \$22  = ya_full >> \$21 [3:0];
+  assign \$23  = ya_full >> \$21 [3:0];
+  assign \$24  = \$23  << \$21 [3:0];
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
     rp_msb = 4'h0;
-    if (\$37 [0]) begin
+    if (\$28 [0]) begin
       rp_msb = 4'h0;
     end
-    if (\$37 [1]) begin
+    if (\$28 [1]) begin
       rp_msb = 4'h1;
     end
-    if (\$37 [2]) begin
+    if (\$28 [2]) begin
       rp_msb = 4'h2;
     end
-    if (\$37 [3]) begin
+    if (\$28 [3]) begin
       rp_msb = 4'h3;
     end
-    if (\$37 [4]) begin
+    if (\$28 [4]) begin
       rp_msb = 4'h4;
     end
-    if (\$37 [5]) begin
+    if (\$28 [5]) begin
       rp_msb = 4'h5;
     end
-    if (\$37 [6]) begin
+    if (\$28 [6]) begin
       rp_msb = 4'h6;
     end
-    if (\$37 [7]) begin
+    if (\$28 [7]) begin
       rp_msb = 4'h7;
     end
-    if (\$37 [8]) begin
+    if (\$28 [8]) begin
       rp_msb = 4'h8;
     end
-    if (\$37 [9]) begin
+    if (\$28 [9]) begin
       rp_msb = 4'h9;
     end
-    if (\$37 [10]) begin
+    if (\$28 [10]) begin
       rp_msb = 4'ha;
     end
-    if (\$37 [11]) begin
+    if (\$28 [11]) begin
       rp_msb = 4'hb;
     end
-    if (\$37 [12]) begin
+    if (\$28 [12]) begin
       rp_msb = 4'hc;
     end
-    if (\$37 [13]) begin
+    if (\$28 [13]) begin
       rp_msb = 4'hd;
     end
-    if (\$37 [14]) begin
+    if (\$28 [14]) begin
       rp_msb = 4'he;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
     rp_rs = 4'h0;
-    if (\$44 ) begin
+    if (\$35 ) begin
       (* full_case = 32'd1 *)
-      if (\$45 ) begin
+      if (\$36 ) begin
         rp_rs = 4'hf;
       end else begin
-        rp_rs = \$46 [3:0];
+        rp_rs = \$37 [3:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
     (* full_case = 32'd1 *)
-    if (\$57 ) begin
-      rp_out = { \$67 , 15'h0000 };
-    end else if (\$58 ) begin
-      rp_out = { \$76 , 15'h7c00 };
+    if (\$48 ) begin
+      rp_out = { \$52 , 15'h0000 };
+    end else if (\$49 ) begin
+      rp_out = { \$55 , 15'h7c00 };
     end else begin
-      rp_out = { \$85 , \$56 [14:0] };
+      rp_out = { \$58 , \$47 [14:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
     (* full_case = 32'd1 *)
-    if (\$122 ) begin
+    if (\$62 ) begin
       s = 16'h7e00;
-    end else if (\$129 ) begin
-      s = \$131 ;
+    end else if (x_inf) begin
+      s = x;
     end else begin
       s = rp_out;
     end
   end
-  assign x_sig = { \$11 , \$7 [9:0] };
-  assign y_sig = { \$22 , \$18 [9:0] };
-  assign d = \$23 [4:0];
-  assign dcl = \$25 [3:0];
-  assign total = \$37 [14:0];
-  assign rp_ls = \$40 [3:0];
-  assign rp_norm = \$41 [14:0];
-  assign rp_eb = { \$43 [9], \$43 [9], \$43 [9], \$43 [9], \$43 [9], \$43 [9], \$43  };
-  assign rp_packed = \$56 [26:0];
-  assign xa = { \$11 , \$7 [9:0], 3'h0 };
-  assign ya_full = { \$22 , \$18 [9:0], 3'h0 };
-  assign \$50  = { \$49 [17], \$49 [17], \$49 [17], \$49 [17], \$49 [17], \$49 , 10'h000 };
+  assign x_sig = { \$3 , x[9:0] };
+  assign y_sig = { \$12 , y[9:0] };
+  assign d = \$19 [4:0];
+  assign dcl = \$21 [3:0];
+  assign total = \$28 [14:0];
+  assign rp_ls = \$31 [3:0];
+  assign rp_norm = \$32 [14:0];
+  assign rp_eb = { \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34  };
+  assign rp_packed = \$47 [26:0];
+  assign xa = { \$3 , x[9:0], 3'h0 };
+  assign ya_full = { \$12 , y[9:0], 3'h0 };
+  assign \$41  = { \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 , 10'h000 };
 endmodule
 
 module \lut_w2_fp16_fp16tab.precompute0.node7 (b, s, a);
   reg \$auto$verilog_backend.cc:2355:dump_module$52  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire \$100 ;
-  wire \$101 ;
-  wire [15:0] \$102 ;
-  wire \$103 ;
-  wire \$104 ;
-  wire [15:0] \$105 ;
-  wire \$106 ;
-  wire \$107 ;
-  wire \$108 ;
-  wire [15:0] \$109 ;
   wire \$11 ;
-  wire \$110 ;
-  wire \$111 ;
-  wire [15:0] \$112 ;
-  wire \$113 ;
-  wire \$114 ;
-  wire \$115 ;
-  wire \$116 ;
-  wire [15:0] \$117 ;
-  wire \$118 ;
-  wire [15:0] \$119 ;
   wire \$12 ;
-  wire \$120 ;
-  wire \$121 ;
-  wire \$122 ;
-  wire \$123 ;
-  wire [15:0] \$124 ;
-  wire \$125 ;
-  wire \$126 ;
-  wire [15:0] \$127 ;
-  wire \$128 ;
-  wire \$129 ;
-  wire [15:0] \$13 ;
-  wire \$130 ;
-  wire [15:0] \$131 ;
+  wire \$13 ;
   wire \$14 ;
   wire \$15 ;
-  wire [15:0] \$16 ;
+  wire \$16 ;
   wire \$17 ;
-  wire [15:0] \$18 ;
-  wire \$19 ;
-  wire [15:0] \$2 ;
-  wire [15:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire [5:0] \$23 ;
-  wire \$24 ;
-  wire [4:0] \$25 ;
-  wire [13:0] \$26 ;
-  wire [13:0] \$27 ;
-  wire [28:0] \$28 ;
-  wire \$29 ;
+  wire \$18 ;
+  wire [5:0] \$19 ;
+  wire \$2 ;
+  wire \$20 ;
+  wire [4:0] \$21 ;
+  wire [13:0] \$22 ;
+  wire [13:0] \$23 ;
+  wire [28:0] \$24 ;
+  wire \$25 ;
+  wire [14:0] \$26 ;
+  wire [14:0] \$27 ;
+  wire [15:0] \$28 ;
+  wire [5:0] \$29 ;
   wire \$3 ;
-  wire \$30 ;
-  wire [15:0] \$31 ;
-  wire \$32 ;
-  wire [15:0] \$33 ;
-  wire \$34 ;
-  wire [14:0] \$35 ;
-  wire [14:0] \$36 ;
-  wire [15:0] \$37 ;
-  wire [5:0] \$38 ;
-  wire [6:0] \$39 ;
+  wire [6:0] \$30 ;
+  wire [4:0] \$31 ;
+  wire [29:0] \$32 ;
+  wire [8:0] \$33 ;
+  wire [9:0] \$34 ;
+  wire \$35 ;
+  wire \$36 ;
+  wire [16:0] \$37 ;
+  wire [29:0] \$38 ;
+  wire [16:0] \$39 ;
   wire \$4 ;
-  wire [4:0] \$40 ;
-  wire [29:0] \$41 ;
-  wire [8:0] \$42 ;
-  wire [9:0] \$43 ;
+  wire [17:0] \$40 ;
+  wire [32:0] \$41 ;
+  wire [33:0] \$42 ;
+  wire \$43 ;
   wire \$44 ;
   wire \$45 ;
-  wire [16:0] \$46 ;
-  wire [29:0] \$47 ;
-  wire [16:0] \$48 ;
-  wire [17:0] \$49 ;
-  wire [15:0] \$5 ;
-  wire [32:0] \$50 ;
-  wire [33:0] \$51 ;
+  wire \$46 ;
+  wire [34:0] \$47 ;
+  wire \$48 ;
+  wire \$49 ;
+  wire \$5 ;
+  wire \$50 ;
+  wire \$51 ;
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire [34:0] \$56 ;
+  wire \$56 ;
   wire \$57 ;
   wire \$58 ;
   wire \$59 ;
   wire \$6 ;
   wire \$60 ;
-  wire [15:0] \$61 ;
+  wire \$61 ;
   wire \$62 ;
-  wire [15:0] \$63 ;
-  wire \$64 ;
-  wire \$65 ;
-  wire [15:0] \$66 ;
-  wire \$67 ;
-  wire \$68 ;
-  wire \$69 ;
-  wire [15:0] \$7 ;
-  wire [15:0] \$70 ;
-  wire \$71 ;
-  wire [15:0] \$72 ;
-  wire \$73 ;
-  wire \$74 ;
-  wire [15:0] \$75 ;
-  wire \$76 ;
-  wire \$77 ;
-  wire \$78 ;
-  wire [15:0] \$79 ;
+  wire \$7 ;
   wire \$8 ;
-  wire \$80 ;
-  wire [15:0] \$81 ;
-  wire \$82 ;
-  wire \$83 ;
-  wire [15:0] \$84 ;
-  wire \$85 ;
-  wire \$86 ;
-  wire [15:0] \$87 ;
-  wire \$88 ;
-  wire \$89 ;
-  wire [15:0] \$9 ;
-  wire [15:0] \$90 ;
-  wire \$91 ;
-  wire \$92 ;
-  wire \$93 ;
-  wire [15:0] \$94 ;
-  wire \$95 ;
-  wire \$96 ;
-  wire [15:0] \$97 ;
-  wire \$98 ;
-  wire \$99 ;
+  wire \$9 ;
   input [15:0] a;
   wire [15:0] a;
   input [15:0] b;
@@ -12033,380 +9522,262 @@ module \lut_w2_fp16_fp16tab.precompute0.node7 (b, s, a);
   wire [14:0] rp_sh;
   output [15:0] s;
   reg [15:0] s;
+  wire sub;
+  wire swap;
   wire [14:0] total;
+  wire [15:0] x;
   wire [4:0] x_e;
+  wire x_inf;
+  wire x_nan;
   wire [10:0] x_sig;
+  wire x_zero;
   wire [13:0] xa;
+  wire [15:0] y;
   wire [4:0] y_e;
+  wire y_inf;
+  wire y_nan;
   wire [10:0] y_sig;
+  wire y_zero;
   wire [13:0] ya;
   wire [13:0] ya_full;
-  assign \$1  = b[14:0] > a[14:0];
-  assign \$2  = \$1  ? b : a;
-  assign \$3  = ! \$2 [14:10];
-  assign \$4  = b[14:0] > a[14:0];
-  assign \$5  = \$4  ? b : a;
-  assign x_e = \$3  ? 5'h01 : \$5 [14:10];
-  assign \$6  = b[14:0] > a[14:0];
-  assign \$7  = \$6  ? b : a;
-  assign \$8  = b[14:0] > a[14:0];
-  assign \$9  = \$8  ? b : a;
-  assign \$10  = ! \$9 [14:10];
-  assign \$11  = ~ \$10 ;
-  assign \$12  = b[14:0] > a[14:0];
-  assign \$13  = \$12  ? a : b;
-  assign \$14  = ! \$13 [14:10];
-  assign \$15  = b[14:0] > a[14:0];
-  assign \$16  = \$15  ? a : b;
-  assign y_e = \$14  ? 5'h01 : \$16 [14:10];
-  assign \$17  = b[14:0] > a[14:0];
-  assign \$18  = \$17  ? a : b;
-  assign \$19  = b[14:0] > a[14:0];
-  assign \$20  = \$19  ? a : b;
-  assign \$21  = ! \$20 [14:10];
-  assign \$22  = ~ \$21 ;
-  assign \$23  = x_e - y_e;
-  assign \$24  = \$23 [4:0] > 4'he;
-  assign \$25  = \$24  ? 5'h0e : \$23 [4:0];
-  assign \$26  = ya_full >> \$25 [3:0];
-  assign \$27  = ya_full >> \$25 [3:0];
-  assign \$28  = \$27  << \$25 [3:0];
-  assign \$29  = \$28 [13:0] != ya_full;
-  assign ya = \$26  | { 13'h0000, \$29  };
-  assign \$30  = b[14:0] > a[14:0];
-  assign \$31  = \$30  ? b : a;
-  assign \$32  = b[14:0] > a[14:0];
-  assign \$33  = \$32  ? a : b;
-  assign \$34  = \$31 [15] ^ \$33 [15];
-  assign \$35  = xa - ya;
-  assign \$36  = xa + ya;
-  assign \$37  = \$34  ? { \$35 [14], \$35  } : { 1'h0, \$36  };
-  assign \$38  = x_e - 4'hf;
-  assign \$39  = $signed(\$38 ) - $signed(5'h0a);
-  assign exp_lsb = $signed(\$39 ) - $signed(3'h3);
-  assign \$40  = 4'he - rp_msb;
-  assign \$41  = \$37 [14:0] << \$40 [3:0];
-  assign \$42  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$43  = $signed(\$42 ) + $signed(5'h0f);
-  assign \$44  = $signed(\$43 ) < $signed(2'h1);
-  assign \$45  = $signed(\$43 ) < $signed(5'h12);
-  assign \$46  = $signed(2'h1) - $signed(\$43 );
-  assign rp_sh = \$41 [14:0] >> rp_rs;
-  assign \$47  = rp_sh << rp_rs;
-  assign rp_lost = \$47 [14:0] != \$41 [14:0];
-  assign \$48  = $signed(\$43 ) + $signed({ 1'h0, rp_rs });
-  assign \$49  = $signed(\$48 ) - $signed(2'h1);
-  assign \$51  = $signed(\$50 ) + $signed({ 1'h0, rp_sh[14:4] });
-  assign \$52  = | rp_sh[2:0];
-  assign \$53  = \$52  | rp_lost;
-  assign \$54  = \$53  | rp_sh[4];
-  assign \$55  = rp_sh[3] & \$54 ;
-  assign \$56  = $signed(\$51 ) + $signed({ 1'h0, \$55  });
-  assign \$57  = ! \$37 [14:0];
-  assign \$58  = \$56 [26:0] >= 15'h7c00;
-  assign \$59  = ! \$37 [14:0];
-  assign \$60  = b[14:0] > a[14:0];
-  assign \$61  = \$60  ? b : a;
-  assign \$62  = b[14:0] > a[14:0];
-  assign \$63  = \$62  ? a : b;
-  assign \$64  = \$61 [15] & \$63 [15];
-  assign \$65  = b[14:0] > a[14:0];
-  assign \$66  = \$65  ? b : a;
-  assign \$67  = \$59  ? \$64  : \$66 [15];
-  assign \$68  = ! \$37 [14:0];
-  assign \$69  = b[14:0] > a[14:0];
-  assign \$70  = \$69  ? b : a;
-  assign \$71  = b[14:0] > a[14:0];
-  assign \$72  = \$71  ? a : b;
-  assign \$73  = \$70 [15] & \$72 [15];
-  assign \$74  = b[14:0] > a[14:0];
-  assign \$75  = \$74  ? b : a;
-  assign \$76  = \$68  ? \$73  : \$75 [15];
-  assign \$77  = ! \$37 [14:0];
-  assign \$78  = b[14:0] > a[14:0];
-  assign \$79  = \$78  ? b : a;
-  assign \$80  = b[14:0] > a[14:0];
-  assign \$81  = \$80  ? a : b;
-  assign \$82  = \$79 [15] & \$81 [15];
-  assign \$83  = b[14:0] > a[14:0];
-  assign \$84  = \$83  ? b : a;
-  assign \$85  = \$77  ? \$82  : \$84 [15];
-  assign \$86  = b[14:0] > a[14:0];
-  assign \$87  = \$86  ? b : a;
-  assign \$88  = \$87 [14:10] == 5'h1f;
-  assign \$89  = b[14:0] > a[14:0];
-  assign \$90  = \$89  ? b : a;
-  assign \$91  = | \$90 [9:0];
-  assign \$92  = \$88  & \$91 ;
-  assign \$93  = b[14:0] > a[14:0];
-  assign \$94  = \$93  ? a : b;
-  assign \$95  = \$94 [14:10] == 5'h1f;
-  assign \$96  = b[14:0] > a[14:0];
-  assign \$97  = \$96  ? a : b;
-  assign \$98  = | \$97 [9:0];
-  assign \$99  = \$95  & \$98 ;
-  assign \$100  = \$92  | \$99 ;
-  assign \$101  = b[14:0] > a[14:0];
-  assign \$102  = \$101  ? b : a;
-  assign \$103  = \$102 [14:10] == 5'h1f;
-  assign \$104  = b[14:0] > a[14:0];
-  assign \$105  = \$104  ? b : a;
-  assign \$106  = ! \$105 [9:0];
-  assign \$107  = \$103  & \$106 ;
-  assign \$108  = b[14:0] > a[14:0];
-  assign \$109  = \$108  ? a : b;
-  assign \$110  = \$109 [14:10] == 5'h1f;
-  assign \$111  = b[14:0] > a[14:0];
-  assign \$112  = \$111  ? a : b;
-  assign \$113  = ! \$112 [9:0];
-  assign \$114  = \$110  & \$113 ;
-  assign \$115  = \$107  & \$114 ;
-  assign \$116  = b[14:0] > a[14:0];
-  assign \$117  = \$116  ? b : a;
-  assign \$118  = b[14:0] > a[14:0];
-  assign \$119  = \$118  ? a : b;
-  assign \$120  = \$117 [15] ^ \$119 [15];
-  assign \$121  = \$115  & \$120 ;
-  assign \$122  = \$100  | \$121 ;
-  assign \$123  = b[14:0] > a[14:0];
-  assign \$124  = \$123  ? b : a;
-  assign \$125  = \$124 [14:10] == 5'h1f;
-  assign \$126  = b[14:0] > a[14:0];
-  assign \$127  = \$126  ? b : a;
-  assign \$128  = ! \$127 [9:0];
-  assign \$129  = \$125  & \$128 ;
-  assign \$130  = b[14:0] > a[14:0];
-  assign \$131  = \$130  ? b : a;
+  assign \$25  = \$24 [13:0] != ya_full;
+  assign ya = \$22  | { 13'h0000, \$25  };
+  assign sub = x[15] ^ y[15];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 4'hf;
+  assign \$30  = $signed(\$29 ) - $signed(5'h0a);
+  assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
+  assign \$31  = 4'he - rp_msb;
+  assign \$32  = \$28 [14:0] << \$31 [3:0];
+  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$34  = $signed(\$33 ) + $signed(5'h0f);
+  assign \$35  = $signed(\$34 ) < $signed(2'h1);
+  assign \$36  = $signed(\$34 ) < $signed(5'h12);
+  assign \$37  = $signed(2'h1) - $signed(\$34 );
+  assign rp_sh = \$32 [14:0] >> rp_rs;
+  assign \$38  = rp_sh << rp_rs;
+  assign rp_lost = \$38 [14:0] != \$32 [14:0];
+  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
+  assign \$40  = $signed(\$39 ) - $signed(2'h1);
+  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[14:4] });
+  assign \$43  = | rp_sh[2:0];
+  assign \$44  = \$43  | rp_lost;
+  assign \$45  = \$44  | rp_sh[4];
+  assign \$46  = rp_sh[3] & \$45 ;
+  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
+  assign \$48  = ! \$28 [14:0];
+  assign \$49  = \$47 [26:0] >= 15'h7c00;
+  assign \$50  = ! \$28 [14:0];
+  assign \$51  = x[15] & y[15];
+  assign \$52  = \$50  ? \$51  : x[15];
+  assign \$53  = ! \$28 [14:0];
+  assign \$54  = x[15] & y[15];
+  assign \$55  = \$53  ? \$54  : x[15];
+  assign \$56  = ! \$28 [14:0];
+  assign \$57  = x[15] & y[15];
+  assign \$58  = \$56  ? \$57  : x[15];
+  assign \$59  = x_nan | y_nan;
+  assign \$60  = x_inf & y_inf;
+  assign \$61  = \$60  & sub;
+  assign \$62  = \$59  | \$61 ;
+  assign swap = b[14:0] > a[14:0];
+  assign x = swap ? b : a;
+  assign y = swap ? a : b;
+  assign \$1  = ! x[14:10];
+  assign x_e = \$1  ? 5'h01 : x[14:10];
+  assign \$2  = ! x[14:10];
+  assign \$3  = ~ \$2 ;
+  assign \$4  = x[14:10] == 5'h1f;
+  assign \$5  = ! x[9:0];
+  assign x_inf = \$4  & \$5 ;
+  assign \$6  = x[14:10] == 5'h1f;
+  assign \$7  = | x[9:0];
+  assign x_nan = \$6  & \$7 ;
+  assign \$8  = ! x[14:10];
+  assign \$9  = ! x[9:0];
+  assign x_zero = \$8  & \$9 ;
+  assign \$10  = ! y[14:10];
+  assign y_e = \$10  ? 5'h01 : y[14:10];
+  assign \$11  = ! y[14:10];
+  assign \$12  = ~ \$11 ;
+  assign \$13  = y[14:10] == 5'h1f;
+  assign \$14  = ! y[9:0];
+  assign y_inf = \$13  & \$14 ;
+  assign \$15  = y[14:10] == 5'h1f;
+  assign \$16  = | y[9:0];
+  assign y_nan = \$15  & \$16 ;
+  assign \$17  = ! y[14:10];
+  assign \$18  = ! y[9:0];
+  assign y_zero = \$17  & \$18 ;
+  assign \$19  = x_e - y_e;
+  assign \$20  = \$19 [4:0] > 4'he;
+  assign \$21  = \$20  ? 5'h0e : \$19 [4:0];
+  assign \$22  = ya_full >> \$21 [3:0];
+  assign \$23  = ya_full >> \$21 [3:0];
+  assign \$24  = \$23  << \$21 [3:0];
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$52 ) begin end
     rp_msb = 4'h0;
-    if (\$37 [0]) begin
+    if (\$28 [0]) begin
       rp_msb = 4'h0;
     end
-    if (\$37 [1]) begin
+    if (\$28 [1]) begin
       rp_msb = 4'h1;
     end
-    if (\$37 [2]) begin
+    if (\$28 [2]) begin
       rp_msb = 4'h2;
     end
-    if (\$37 [3]) begin
+    if (\$28 [3]) begin
       rp_msb = 4'h3;
     end
-    if (\$37 [4]) begin
+    if (\$28 [4]) begin
       rp_msb = 4'h4;
     end
-    if (\$37 [5]) begin
+    if (\$28 [5]) begin
       rp_msb = 4'h5;
     end
-    if (\$37 [6]) begin
+    if (\$28 [6]) begin
       rp_msb = 4'h6;
     end
-    if (\$37 [7]) begin
+    if (\$28 [7]) begin
       rp_msb = 4'h7;
     end
-    if (\$37 [8]) begin
+    if (\$28 [8]) begin
       rp_msb = 4'h8;
     end
-    if (\$37 [9]) begin
+    if (\$28 [9]) begin
       rp_msb = 4'h9;
     end
-    if (\$37 [10]) begin
+    if (\$28 [10]) begin
       rp_msb = 4'ha;
     end
-    if (\$37 [11]) begin
+    if (\$28 [11]) begin
       rp_msb = 4'hb;
     end
-    if (\$37 [12]) begin
+    if (\$28 [12]) begin
       rp_msb = 4'hc;
     end
-    if (\$37 [13]) begin
+    if (\$28 [13]) begin
       rp_msb = 4'hd;
     end
-    if (\$37 [14]) begin
+    if (\$28 [14]) begin
       rp_msb = 4'he;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$52 ) begin end
     rp_rs = 4'h0;
-    if (\$44 ) begin
+    if (\$35 ) begin
       (* full_case = 32'd1 *)
-      if (\$45 ) begin
+      if (\$36 ) begin
         rp_rs = 4'hf;
       end else begin
-        rp_rs = \$46 [3:0];
+        rp_rs = \$37 [3:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$52 ) begin end
     (* full_case = 32'd1 *)
-    if (\$57 ) begin
-      rp_out = { \$67 , 15'h0000 };
-    end else if (\$58 ) begin
-      rp_out = { \$76 , 15'h7c00 };
+    if (\$48 ) begin
+      rp_out = { \$52 , 15'h0000 };
+    end else if (\$49 ) begin
+      rp_out = { \$55 , 15'h7c00 };
     end else begin
-      rp_out = { \$85 , \$56 [14:0] };
+      rp_out = { \$58 , \$47 [14:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$52 ) begin end
     (* full_case = 32'd1 *)
-    if (\$122 ) begin
+    if (\$62 ) begin
       s = 16'h7e00;
-    end else if (\$129 ) begin
-      s = \$131 ;
+    end else if (x_inf) begin
+      s = x;
     end else begin
       s = rp_out;
     end
   end
-  assign x_sig = { \$11 , \$7 [9:0] };
-  assign y_sig = { \$22 , \$18 [9:0] };
-  assign d = \$23 [4:0];
-  assign dcl = \$25 [3:0];
-  assign total = \$37 [14:0];
-  assign rp_ls = \$40 [3:0];
-  assign rp_norm = \$41 [14:0];
-  assign rp_eb = { \$43 [9], \$43 [9], \$43 [9], \$43 [9], \$43 [9], \$43 [9], \$43  };
-  assign rp_packed = \$56 [26:0];
-  assign xa = { \$11 , \$7 [9:0], 3'h0 };
-  assign ya_full = { \$22 , \$18 [9:0], 3'h0 };
-  assign \$50  = { \$49 [17], \$49 [17], \$49 [17], \$49 [17], \$49 [17], \$49 , 10'h000 };
+  assign x_sig = { \$3 , x[9:0] };
+  assign y_sig = { \$12 , y[9:0] };
+  assign d = \$19 [4:0];
+  assign dcl = \$21 [3:0];
+  assign total = \$28 [14:0];
+  assign rp_ls = \$31 [3:0];
+  assign rp_norm = \$32 [14:0];
+  assign rp_eb = { \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34  };
+  assign rp_packed = \$47 [26:0];
+  assign xa = { \$3 , x[9:0], 3'h0 };
+  assign ya_full = { \$12 , y[9:0], 3'h0 };
+  assign \$41  = { \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 , 10'h000 };
 endmodule
 
 module \lut_w2_fp16_fp16tab.precompute0.node8 (b, s, a);
   reg \$auto$verilog_backend.cc:2355:dump_module$53  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire \$100 ;
-  wire \$101 ;
-  wire [15:0] \$102 ;
-  wire \$103 ;
-  wire \$104 ;
-  wire [15:0] \$105 ;
-  wire \$106 ;
-  wire \$107 ;
-  wire \$108 ;
-  wire [15:0] \$109 ;
   wire \$11 ;
-  wire \$110 ;
-  wire \$111 ;
-  wire [15:0] \$112 ;
-  wire \$113 ;
-  wire \$114 ;
-  wire \$115 ;
-  wire \$116 ;
-  wire [15:0] \$117 ;
-  wire \$118 ;
-  wire [15:0] \$119 ;
   wire \$12 ;
-  wire \$120 ;
-  wire \$121 ;
-  wire \$122 ;
-  wire \$123 ;
-  wire [15:0] \$124 ;
-  wire \$125 ;
-  wire \$126 ;
-  wire [15:0] \$127 ;
-  wire \$128 ;
-  wire \$129 ;
-  wire [15:0] \$13 ;
-  wire \$130 ;
-  wire [15:0] \$131 ;
+  wire \$13 ;
   wire \$14 ;
   wire \$15 ;
-  wire [15:0] \$16 ;
+  wire \$16 ;
   wire \$17 ;
-  wire [15:0] \$18 ;
-  wire \$19 ;
-  wire [15:0] \$2 ;
-  wire [15:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire [5:0] \$23 ;
-  wire \$24 ;
-  wire [4:0] \$25 ;
-  wire [13:0] \$26 ;
-  wire [13:0] \$27 ;
-  wire [28:0] \$28 ;
-  wire \$29 ;
+  wire \$18 ;
+  wire [5:0] \$19 ;
+  wire \$2 ;
+  wire \$20 ;
+  wire [4:0] \$21 ;
+  wire [13:0] \$22 ;
+  wire [13:0] \$23 ;
+  wire [28:0] \$24 ;
+  wire \$25 ;
+  wire [14:0] \$26 ;
+  wire [14:0] \$27 ;
+  wire [15:0] \$28 ;
+  wire [5:0] \$29 ;
   wire \$3 ;
-  wire \$30 ;
-  wire [15:0] \$31 ;
-  wire \$32 ;
-  wire [15:0] \$33 ;
-  wire \$34 ;
-  wire [14:0] \$35 ;
-  wire [14:0] \$36 ;
-  wire [15:0] \$37 ;
-  wire [5:0] \$38 ;
-  wire [6:0] \$39 ;
+  wire [6:0] \$30 ;
+  wire [4:0] \$31 ;
+  wire [29:0] \$32 ;
+  wire [8:0] \$33 ;
+  wire [9:0] \$34 ;
+  wire \$35 ;
+  wire \$36 ;
+  wire [16:0] \$37 ;
+  wire [29:0] \$38 ;
+  wire [16:0] \$39 ;
   wire \$4 ;
-  wire [4:0] \$40 ;
-  wire [29:0] \$41 ;
-  wire [8:0] \$42 ;
-  wire [9:0] \$43 ;
+  wire [17:0] \$40 ;
+  wire [32:0] \$41 ;
+  wire [33:0] \$42 ;
+  wire \$43 ;
   wire \$44 ;
   wire \$45 ;
-  wire [16:0] \$46 ;
-  wire [29:0] \$47 ;
-  wire [16:0] \$48 ;
-  wire [17:0] \$49 ;
-  wire [15:0] \$5 ;
-  wire [32:0] \$50 ;
-  wire [33:0] \$51 ;
+  wire \$46 ;
+  wire [34:0] \$47 ;
+  wire \$48 ;
+  wire \$49 ;
+  wire \$5 ;
+  wire \$50 ;
+  wire \$51 ;
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire [34:0] \$56 ;
+  wire \$56 ;
   wire \$57 ;
   wire \$58 ;
   wire \$59 ;
   wire \$6 ;
   wire \$60 ;
-  wire [15:0] \$61 ;
+  wire \$61 ;
   wire \$62 ;
-  wire [15:0] \$63 ;
-  wire \$64 ;
-  wire \$65 ;
-  wire [15:0] \$66 ;
-  wire \$67 ;
-  wire \$68 ;
-  wire \$69 ;
-  wire [15:0] \$7 ;
-  wire [15:0] \$70 ;
-  wire \$71 ;
-  wire [15:0] \$72 ;
-  wire \$73 ;
-  wire \$74 ;
-  wire [15:0] \$75 ;
-  wire \$76 ;
-  wire \$77 ;
-  wire \$78 ;
-  wire [15:0] \$79 ;
+  wire \$7 ;
   wire \$8 ;
-  wire \$80 ;
-  wire [15:0] \$81 ;
-  wire \$82 ;
-  wire \$83 ;
-  wire [15:0] \$84 ;
-  wire \$85 ;
-  wire \$86 ;
-  wire [15:0] \$87 ;
-  wire \$88 ;
-  wire \$89 ;
-  wire [15:0] \$9 ;
-  wire [15:0] \$90 ;
-  wire \$91 ;
-  wire \$92 ;
-  wire \$93 ;
-  wire [15:0] \$94 ;
-  wire \$95 ;
-  wire \$96 ;
-  wire [15:0] \$97 ;
-  wire \$98 ;
-  wire \$99 ;
+  wire \$9 ;
   input [15:0] a;
   wire [15:0] a;
   input [15:0] b;
@@ -12425,380 +9796,262 @@ module \lut_w2_fp16_fp16tab.precompute0.node8 (b, s, a);
   wire [14:0] rp_sh;
   output [15:0] s;
   reg [15:0] s;
+  wire sub;
+  wire swap;
   wire [14:0] total;
+  wire [15:0] x;
   wire [4:0] x_e;
+  wire x_inf;
+  wire x_nan;
   wire [10:0] x_sig;
+  wire x_zero;
   wire [13:0] xa;
+  wire [15:0] y;
   wire [4:0] y_e;
+  wire y_inf;
+  wire y_nan;
   wire [10:0] y_sig;
+  wire y_zero;
   wire [13:0] ya;
   wire [13:0] ya_full;
-  assign \$1  = b[14:0] > a[14:0];
-  assign \$2  = \$1  ? b : a;
-  assign \$3  = ! \$2 [14:10];
-  assign \$4  = b[14:0] > a[14:0];
-  assign \$5  = \$4  ? b : a;
-  assign x_e = \$3  ? 5'h01 : \$5 [14:10];
-  assign \$6  = b[14:0] > a[14:0];
-  assign \$7  = \$6  ? b : a;
-  assign \$8  = b[14:0] > a[14:0];
-  assign \$9  = \$8  ? b : a;
-  assign \$10  = ! \$9 [14:10];
-  assign \$11  = ~ \$10 ;
-  assign \$12  = b[14:0] > a[14:0];
-  assign \$13  = \$12  ? a : b;
-  assign \$14  = ! \$13 [14:10];
-  assign \$15  = b[14:0] > a[14:0];
-  assign \$16  = \$15  ? a : b;
-  assign y_e = \$14  ? 5'h01 : \$16 [14:10];
-  assign \$17  = b[14:0] > a[14:0];
-  assign \$18  = \$17  ? a : b;
-  assign \$19  = b[14:0] > a[14:0];
-  assign \$20  = \$19  ? a : b;
-  assign \$21  = ! \$20 [14:10];
-  assign \$22  = ~ \$21 ;
-  assign \$23  = x_e - y_e;
-  assign \$24  = \$23 [4:0] > 4'he;
-  assign \$25  = \$24  ? 5'h0e : \$23 [4:0];
-  assign \$26  = ya_full >> \$25 [3:0];
-  assign \$27  = ya_full >> \$25 [3:0];
-  assign \$28  = \$27  << \$25 [3:0];
-  assign \$29  = \$28 [13:0] != ya_full;
-  assign ya = \$26  | { 13'h0000, \$29  };
-  assign \$30  = b[14:0] > a[14:0];
-  assign \$31  = \$30  ? b : a;
-  assign \$32  = b[14:0] > a[14:0];
-  assign \$33  = \$32  ? a : b;
-  assign \$34  = \$31 [15] ^ \$33 [15];
-  assign \$35  = xa - ya;
-  assign \$36  = xa + ya;
-  assign \$37  = \$34  ? { \$35 [14], \$35  } : { 1'h0, \$36  };
-  assign \$38  = x_e - 4'hf;
-  assign \$39  = $signed(\$38 ) - $signed(5'h0a);
-  assign exp_lsb = $signed(\$39 ) - $signed(3'h3);
-  assign \$40  = 4'he - rp_msb;
-  assign \$41  = \$37 [14:0] << \$40 [3:0];
-  assign \$42  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$43  = $signed(\$42 ) + $signed(5'h0f);
-  assign \$44  = $signed(\$43 ) < $signed(2'h1);
-  assign \$45  = $signed(\$43 ) < $signed(5'h12);
-  assign \$46  = $signed(2'h1) - $signed(\$43 );
-  assign rp_sh = \$41 [14:0] >> rp_rs;
-  assign \$47  = rp_sh << rp_rs;
-  assign rp_lost = \$47 [14:0] != \$41 [14:0];
-  assign \$48  = $signed(\$43 ) + $signed({ 1'h0, rp_rs });
-  assign \$49  = $signed(\$48 ) - $signed(2'h1);
-  assign \$51  = $signed(\$50 ) + $signed({ 1'h0, rp_sh[14:4] });
-  assign \$52  = | rp_sh[2:0];
-  assign \$53  = \$52  | rp_lost;
-  assign \$54  = \$53  | rp_sh[4];
-  assign \$55  = rp_sh[3] & \$54 ;
-  assign \$56  = $signed(\$51 ) + $signed({ 1'h0, \$55  });
-  assign \$57  = ! \$37 [14:0];
-  assign \$58  = \$56 [26:0] >= 15'h7c00;
-  assign \$59  = ! \$37 [14:0];
-  assign \$60  = b[14:0] > a[14:0];
-  assign \$61  = \$60  ? b : a;
-  assign \$62  = b[14:0] > a[14:0];
-  assign \$63  = \$62  ? a : b;
-  assign \$64  = \$61 [15] & \$63 [15];
-  assign \$65  = b[14:0] > a[14:0];
-  assign \$66  = \$65  ? b : a;
-  assign \$67  = \$59  ? \$64  : \$66 [15];
-  assign \$68  = ! \$37 [14:0];
-  assign \$69  = b[14:0] > a[14:0];
-  assign \$70  = \$69  ? b : a;
-  assign \$71  = b[14:0] > a[14:0];
-  assign \$72  = \$71  ? a : b;
-  assign \$73  = \$70 [15] & \$72 [15];
-  assign \$74  = b[14:0] > a[14:0];
-  assign \$75  = \$74  ? b : a;
-  assign \$76  = \$68  ? \$73  : \$75 [15];
-  assign \$77  = ! \$37 [14:0];
-  assign \$78  = b[14:0] > a[14:0];
-  assign \$79  = \$78  ? b : a;
-  assign \$80  = b[14:0] > a[14:0];
-  assign \$81  = \$80  ? a : b;
-  assign \$82  = \$79 [15] & \$81 [15];
-  assign \$83  = b[14:0] > a[14:0];
-  assign \$84  = \$83  ? b : a;
-  assign \$85  = \$77  ? \$82  : \$84 [15];
-  assign \$86  = b[14:0] > a[14:0];
-  assign \$87  = \$86  ? b : a;
-  assign \$88  = \$87 [14:10] == 5'h1f;
-  assign \$89  = b[14:0] > a[14:0];
-  assign \$90  = \$89  ? b : a;
-  assign \$91  = | \$90 [9:0];
-  assign \$92  = \$88  & \$91 ;
-  assign \$93  = b[14:0] > a[14:0];
-  assign \$94  = \$93  ? a : b;
-  assign \$95  = \$94 [14:10] == 5'h1f;
-  assign \$96  = b[14:0] > a[14:0];
-  assign \$97  = \$96  ? a : b;
-  assign \$98  = | \$97 [9:0];
-  assign \$99  = \$95  & \$98 ;
-  assign \$100  = \$92  | \$99 ;
-  assign \$101  = b[14:0] > a[14:0];
-  assign \$102  = \$101  ? b : a;
-  assign \$103  = \$102 [14:10] == 5'h1f;
-  assign \$104  = b[14:0] > a[14:0];
-  assign \$105  = \$104  ? b : a;
-  assign \$106  = ! \$105 [9:0];
-  assign \$107  = \$103  & \$106 ;
-  assign \$108  = b[14:0] > a[14:0];
-  assign \$109  = \$108  ? a : b;
-  assign \$110  = \$109 [14:10] == 5'h1f;
-  assign \$111  = b[14:0] > a[14:0];
-  assign \$112  = \$111  ? a : b;
-  assign \$113  = ! \$112 [9:0];
-  assign \$114  = \$110  & \$113 ;
-  assign \$115  = \$107  & \$114 ;
-  assign \$116  = b[14:0] > a[14:0];
-  assign \$117  = \$116  ? b : a;
-  assign \$118  = b[14:0] > a[14:0];
-  assign \$119  = \$118  ? a : b;
-  assign \$120  = \$117 [15] ^ \$119 [15];
-  assign \$121  = \$115  & \$120 ;
-  assign \$122  = \$100  | \$121 ;
-  assign \$123  = b[14:0] > a[14:0];
-  assign \$124  = \$123  ? b : a;
-  assign \$125  = \$124 [14:10] == 5'h1f;
-  assign \$126  = b[14:0] > a[14:0];
-  assign \$127  = \$126  ? b : a;
-  assign \$128  = ! \$127 [9:0];
-  assign \$129  = \$125  & \$128 ;
-  assign \$130  = b[14:0] > a[14:0];
-  assign \$131  = \$130  ? b : a;
+  assign \$25  = \$24 [13:0] != ya_full;
+  assign ya = \$22  | { 13'h0000, \$25  };
+  assign sub = x[15] ^ y[15];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 4'hf;
+  assign \$30  = $signed(\$29 ) - $signed(5'h0a);
+  assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
+  assign \$31  = 4'he - rp_msb;
+  assign \$32  = \$28 [14:0] << \$31 [3:0];
+  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$34  = $signed(\$33 ) + $signed(5'h0f);
+  assign \$35  = $signed(\$34 ) < $signed(2'h1);
+  assign \$36  = $signed(\$34 ) < $signed(5'h12);
+  assign \$37  = $signed(2'h1) - $signed(\$34 );
+  assign rp_sh = \$32 [14:0] >> rp_rs;
+  assign \$38  = rp_sh << rp_rs;
+  assign rp_lost = \$38 [14:0] != \$32 [14:0];
+  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
+  assign \$40  = $signed(\$39 ) - $signed(2'h1);
+  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[14:4] });
+  assign \$43  = | rp_sh[2:0];
+  assign \$44  = \$43  | rp_lost;
+  assign \$45  = \$44  | rp_sh[4];
+  assign \$46  = rp_sh[3] & \$45 ;
+  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
+  assign \$48  = ! \$28 [14:0];
+  assign \$49  = \$47 [26:0] >= 15'h7c00;
+  assign \$50  = ! \$28 [14:0];
+  assign \$51  = x[15] & y[15];
+  assign \$52  = \$50  ? \$51  : x[15];
+  assign \$53  = ! \$28 [14:0];
+  assign \$54  = x[15] & y[15];
+  assign \$55  = \$53  ? \$54  : x[15];
+  assign \$56  = ! \$28 [14:0];
+  assign \$57  = x[15] & y[15];
+  assign \$58  = \$56  ? \$57  : x[15];
+  assign \$59  = x_nan | y_nan;
+  assign \$60  = x_inf & y_inf;
+  assign \$61  = \$60  & sub;
+  assign \$62  = \$59  | \$61 ;
+  assign swap = b[14:0] > a[14:0];
+  assign x = swap ? b : a;
+  assign y = swap ? a : b;
+  assign \$1  = ! x[14:10];
+  assign x_e = \$1  ? 5'h01 : x[14:10];
+  assign \$2  = ! x[14:10];
+  assign \$3  = ~ \$2 ;
+  assign \$4  = x[14:10] == 5'h1f;
+  assign \$5  = ! x[9:0];
+  assign x_inf = \$4  & \$5 ;
+  assign \$6  = x[14:10] == 5'h1f;
+  assign \$7  = | x[9:0];
+  assign x_nan = \$6  & \$7 ;
+  assign \$8  = ! x[14:10];
+  assign \$9  = ! x[9:0];
+  assign x_zero = \$8  & \$9 ;
+  assign \$10  = ! y[14:10];
+  assign y_e = \$10  ? 5'h01 : y[14:10];
+  assign \$11  = ! y[14:10];
+  assign \$12  = ~ \$11 ;
+  assign \$13  = y[14:10] == 5'h1f;
+  assign \$14  = ! y[9:0];
+  assign y_inf = \$13  & \$14 ;
+  assign \$15  = y[14:10] == 5'h1f;
+  assign \$16  = | y[9:0];
+  assign y_nan = \$15  & \$16 ;
+  assign \$17  = ! y[14:10];
+  assign \$18  = ! y[9:0];
+  assign y_zero = \$17  & \$18 ;
+  assign \$19  = x_e - y_e;
+  assign \$20  = \$19 [4:0] > 4'he;
+  assign \$21  = \$20  ? 5'h0e : \$19 [4:0];
+  assign \$22  = ya_full >> \$21 [3:0];
+  assign \$23  = ya_full >> \$21 [3:0];
+  assign \$24  = \$23  << \$21 [3:0];
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$53 ) begin end
     rp_msb = 4'h0;
-    if (\$37 [0]) begin
+    if (\$28 [0]) begin
       rp_msb = 4'h0;
     end
-    if (\$37 [1]) begin
+    if (\$28 [1]) begin
       rp_msb = 4'h1;
     end
-    if (\$37 [2]) begin
+    if (\$28 [2]) begin
       rp_msb = 4'h2;
     end
-    if (\$37 [3]) begin
+    if (\$28 [3]) begin
       rp_msb = 4'h3;
     end
-    if (\$37 [4]) begin
+    if (\$28 [4]) begin
       rp_msb = 4'h4;
     end
-    if (\$37 [5]) begin
+    if (\$28 [5]) begin
       rp_msb = 4'h5;
     end
-    if (\$37 [6]) begin
+    if (\$28 [6]) begin
       rp_msb = 4'h6;
     end
-    if (\$37 [7]) begin
+    if (\$28 [7]) begin
       rp_msb = 4'h7;
     end
-    if (\$37 [8]) begin
+    if (\$28 [8]) begin
       rp_msb = 4'h8;
     end
-    if (\$37 [9]) begin
+    if (\$28 [9]) begin
       rp_msb = 4'h9;
     end
-    if (\$37 [10]) begin
+    if (\$28 [10]) begin
       rp_msb = 4'ha;
     end
-    if (\$37 [11]) begin
+    if (\$28 [11]) begin
       rp_msb = 4'hb;
     end
-    if (\$37 [12]) begin
+    if (\$28 [12]) begin
       rp_msb = 4'hc;
     end
-    if (\$37 [13]) begin
+    if (\$28 [13]) begin
       rp_msb = 4'hd;
     end
-    if (\$37 [14]) begin
+    if (\$28 [14]) begin
       rp_msb = 4'he;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$53 ) begin end
     rp_rs = 4'h0;
-    if (\$44 ) begin
+    if (\$35 ) begin
       (* full_case = 32'd1 *)
-      if (\$45 ) begin
+      if (\$36 ) begin
         rp_rs = 4'hf;
       end else begin
-        rp_rs = \$46 [3:0];
+        rp_rs = \$37 [3:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$53 ) begin end
     (* full_case = 32'd1 *)
-    if (\$57 ) begin
-      rp_out = { \$67 , 15'h0000 };
-    end else if (\$58 ) begin
-      rp_out = { \$76 , 15'h7c00 };
+    if (\$48 ) begin
+      rp_out = { \$52 , 15'h0000 };
+    end else if (\$49 ) begin
+      rp_out = { \$55 , 15'h7c00 };
     end else begin
-      rp_out = { \$85 , \$56 [14:0] };
+      rp_out = { \$58 , \$47 [14:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$53 ) begin end
     (* full_case = 32'd1 *)
-    if (\$122 ) begin
+    if (\$62 ) begin
       s = 16'h7e00;
-    end else if (\$129 ) begin
-      s = \$131 ;
+    end else if (x_inf) begin
+      s = x;
     end else begin
       s = rp_out;
     end
   end
-  assign x_sig = { \$11 , \$7 [9:0] };
-  assign y_sig = { \$22 , \$18 [9:0] };
-  assign d = \$23 [4:0];
-  assign dcl = \$25 [3:0];
-  assign total = \$37 [14:0];
-  assign rp_ls = \$40 [3:0];
-  assign rp_norm = \$41 [14:0];
-  assign rp_eb = { \$43 [9], \$43 [9], \$43 [9], \$43 [9], \$43 [9], \$43 [9], \$43  };
-  assign rp_packed = \$56 [26:0];
-  assign xa = { \$11 , \$7 [9:0], 3'h0 };
-  assign ya_full = { \$22 , \$18 [9:0], 3'h0 };
-  assign \$50  = { \$49 [17], \$49 [17], \$49 [17], \$49 [17], \$49 [17], \$49 , 10'h000 };
+  assign x_sig = { \$3 , x[9:0] };
+  assign y_sig = { \$12 , y[9:0] };
+  assign d = \$19 [4:0];
+  assign dcl = \$21 [3:0];
+  assign total = \$28 [14:0];
+  assign rp_ls = \$31 [3:0];
+  assign rp_norm = \$32 [14:0];
+  assign rp_eb = { \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34  };
+  assign rp_packed = \$47 [26:0];
+  assign xa = { \$3 , x[9:0], 3'h0 };
+  assign ya_full = { \$12 , y[9:0], 3'h0 };
+  assign \$41  = { \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 , 10'h000 };
 endmodule
 
 module \lut_w2_fp16_fp16tab.precompute0.node9 (b, s, a);
   reg \$auto$verilog_backend.cc:2355:dump_module$54  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire \$100 ;
-  wire \$101 ;
-  wire [15:0] \$102 ;
-  wire \$103 ;
-  wire \$104 ;
-  wire [15:0] \$105 ;
-  wire \$106 ;
-  wire \$107 ;
-  wire \$108 ;
-  wire [15:0] \$109 ;
   wire \$11 ;
-  wire \$110 ;
-  wire \$111 ;
-  wire [15:0] \$112 ;
-  wire \$113 ;
-  wire \$114 ;
-  wire \$115 ;
-  wire \$116 ;
-  wire [15:0] \$117 ;
-  wire \$118 ;
-  wire [15:0] \$119 ;
   wire \$12 ;
-  wire \$120 ;
-  wire \$121 ;
-  wire \$122 ;
-  wire \$123 ;
-  wire [15:0] \$124 ;
-  wire \$125 ;
-  wire \$126 ;
-  wire [15:0] \$127 ;
-  wire \$128 ;
-  wire \$129 ;
-  wire [15:0] \$13 ;
-  wire \$130 ;
-  wire [15:0] \$131 ;
+  wire \$13 ;
   wire \$14 ;
   wire \$15 ;
-  wire [15:0] \$16 ;
+  wire \$16 ;
   wire \$17 ;
-  wire [15:0] \$18 ;
-  wire \$19 ;
-  wire [15:0] \$2 ;
-  wire [15:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire [5:0] \$23 ;
-  wire \$24 ;
-  wire [4:0] \$25 ;
-  wire [13:0] \$26 ;
-  wire [13:0] \$27 ;
-  wire [28:0] \$28 ;
-  wire \$29 ;
+  wire \$18 ;
+  wire [5:0] \$19 ;
+  wire \$2 ;
+  wire \$20 ;
+  wire [4:0] \$21 ;
+  wire [13:0] \$22 ;
+  wire [13:0] \$23 ;
+  wire [28:0] \$24 ;
+  wire \$25 ;
+  wire [14:0] \$26 ;
+  wire [14:0] \$27 ;
+  wire [15:0] \$28 ;
+  wire [5:0] \$29 ;
   wire \$3 ;
-  wire \$30 ;
-  wire [15:0] \$31 ;
-  wire \$32 ;
-  wire [15:0] \$33 ;
-  wire \$34 ;
-  wire [14:0] \$35 ;
-  wire [14:0] \$36 ;
-  wire [15:0] \$37 ;
-  wire [5:0] \$38 ;
-  wire [6:0] \$39 ;
+  wire [6:0] \$30 ;
+  wire [4:0] \$31 ;
+  wire [29:0] \$32 ;
+  wire [8:0] \$33 ;
+  wire [9:0] \$34 ;
+  wire \$35 ;
+  wire \$36 ;
+  wire [16:0] \$37 ;
+  wire [29:0] \$38 ;
+  wire [16:0] \$39 ;
   wire \$4 ;
-  wire [4:0] \$40 ;
-  wire [29:0] \$41 ;
-  wire [8:0] \$42 ;
-  wire [9:0] \$43 ;
+  wire [17:0] \$40 ;
+  wire [32:0] \$41 ;
+  wire [33:0] \$42 ;
+  wire \$43 ;
   wire \$44 ;
   wire \$45 ;
-  wire [16:0] \$46 ;
-  wire [29:0] \$47 ;
-  wire [16:0] \$48 ;
-  wire [17:0] \$49 ;
-  wire [15:0] \$5 ;
-  wire [32:0] \$50 ;
-  wire [33:0] \$51 ;
+  wire \$46 ;
+  wire [34:0] \$47 ;
+  wire \$48 ;
+  wire \$49 ;
+  wire \$5 ;
+  wire \$50 ;
+  wire \$51 ;
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire [34:0] \$56 ;
+  wire \$56 ;
   wire \$57 ;
   wire \$58 ;
   wire \$59 ;
   wire \$6 ;
   wire \$60 ;
-  wire [15:0] \$61 ;
+  wire \$61 ;
   wire \$62 ;
-  wire [15:0] \$63 ;
-  wire \$64 ;
-  wire \$65 ;
-  wire [15:0] \$66 ;
-  wire \$67 ;
-  wire \$68 ;
-  wire \$69 ;
-  wire [15:0] \$7 ;
-  wire [15:0] \$70 ;
-  wire \$71 ;
-  wire [15:0] \$72 ;
-  wire \$73 ;
-  wire \$74 ;
-  wire [15:0] \$75 ;
-  wire \$76 ;
-  wire \$77 ;
-  wire \$78 ;
-  wire [15:0] \$79 ;
+  wire \$7 ;
   wire \$8 ;
-  wire \$80 ;
-  wire [15:0] \$81 ;
-  wire \$82 ;
-  wire \$83 ;
-  wire [15:0] \$84 ;
-  wire \$85 ;
-  wire \$86 ;
-  wire [15:0] \$87 ;
-  wire \$88 ;
-  wire \$89 ;
-  wire [15:0] \$9 ;
-  wire [15:0] \$90 ;
-  wire \$91 ;
-  wire \$92 ;
-  wire \$93 ;
-  wire [15:0] \$94 ;
-  wire \$95 ;
-  wire \$96 ;
-  wire [15:0] \$97 ;
-  wire \$98 ;
-  wire \$99 ;
+  wire \$9 ;
   input [15:0] a;
   wire [15:0] a;
   input [15:0] b;
@@ -12817,245 +10070,196 @@ module \lut_w2_fp16_fp16tab.precompute0.node9 (b, s, a);
   wire [14:0] rp_sh;
   output [15:0] s;
   reg [15:0] s;
+  wire sub;
+  wire swap;
   wire [14:0] total;
+  wire [15:0] x;
   wire [4:0] x_e;
+  wire x_inf;
+  wire x_nan;
   wire [10:0] x_sig;
+  wire x_zero;
   wire [13:0] xa;
+  wire [15:0] y;
   wire [4:0] y_e;
+  wire y_inf;
+  wire y_nan;
   wire [10:0] y_sig;
+  wire y_zero;
   wire [13:0] ya;
   wire [13:0] ya_full;
-  assign \$1  = b[14:0] > a[14:0];
-  assign \$2  = \$1  ? b : a;
-  assign \$3  = ! \$2 [14:10];
-  assign \$4  = b[14:0] > a[14:0];
-  assign \$5  = \$4  ? b : a;
-  assign x_e = \$3  ? 5'h01 : \$5 [14:10];
-  assign \$6  = b[14:0] > a[14:0];
-  assign \$7  = \$6  ? b : a;
-  assign \$8  = b[14:0] > a[14:0];
-  assign \$9  = \$8  ? b : a;
-  assign \$10  = ! \$9 [14:10];
-  assign \$11  = ~ \$10 ;
-  assign \$12  = b[14:0] > a[14:0];
-  assign \$13  = \$12  ? a : b;
-  assign \$14  = ! \$13 [14:10];
-  assign \$15  = b[14:0] > a[14:0];
-  assign \$16  = \$15  ? a : b;
-  assign y_e = \$14  ? 5'h01 : \$16 [14:10];
-  assign \$17  = b[14:0] > a[14:0];
-  assign \$18  = \$17  ? a : b;
-  assign \$19  = b[14:0] > a[14:0];
-  assign \$20  = \$19  ? a : b;
-  assign \$21  = ! \$20 [14:10];
-  assign \$22  = ~ \$21 ;
-  assign \$23  = x_e - y_e;
-  assign \$24  = \$23 [4:0] > 4'he;
-  assign \$25  = \$24  ? 5'h0e : \$23 [4:0];
-  assign \$26  = ya_full >> \$25 [3:0];
-  assign \$27  = ya_full >> \$25 [3:0];
-  assign \$28  = \$27  << \$25 [3:0];
-  assign \$29  = \$28 [13:0] != ya_full;
-  assign ya = \$26  | { 13'h0000, \$29  };
-  assign \$30  = b[14:0] > a[14:0];
-  assign \$31  = \$30  ? b : a;
-  assign \$32  = b[14:0] > a[14:0];
-  assign \$33  = \$32  ? a : b;
-  assign \$34  = \$31 [15] ^ \$33 [15];
-  assign \$35  = xa - ya;
-  assign \$36  = xa + ya;
-  assign \$37  = \$34  ? { \$35 [14], \$35  } : { 1'h0, \$36  };
-  assign \$38  = x_e - 4'hf;
-  assign \$39  = $signed(\$38 ) - $signed(5'h0a);
-  assign exp_lsb = $signed(\$39 ) - $signed(3'h3);
-  assign \$40  = 4'he - rp_msb;
-  assign \$41  = \$37 [14:0] << \$40 [3:0];
-  assign \$42  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$43  = $signed(\$42 ) + $signed(5'h0f);
-  assign \$44  = $signed(\$43 ) < $signed(2'h1);
-  assign \$45  = $signed(\$43 ) < $signed(5'h12);
-  assign \$46  = $signed(2'h1) - $signed(\$43 );
-  assign rp_sh = \$41 [14:0] >> rp_rs;
-  assign \$47  = rp_sh << rp_rs;
-  assign rp_lost = \$47 [14:0] != \$41 [14:0];
-  assign \$48  = $signed(\$43 ) + $signed({ 1'h0, rp_rs });
-  assign \$49  = $signed(\$48 ) - $signed(2'h1);
-  assign \$51  = $signed(\$50 ) + $signed({ 1'h0, rp_sh[14:4] });
-  assign \$52  = | rp_sh[2:0];
-  assign \$53  = \$52  | rp_lost;
-  assign \$54  = \$53  | rp_sh[4];
-  assign \$55  = rp_sh[3] & \$54 ;
-  assign \$56  = $signed(\$51 ) + $signed({ 1'h0, \$55  });
-  assign \$57  = ! \$37 [14:0];
-  assign \$58  = \$56 [26:0] >= 15'h7c00;
-  assign \$59  = ! \$37 [14:0];
-  assign \$60  = b[14:0] > a[14:0];
-  assign \$61  = \$60  ? b : a;
-  assign \$62  = b[14:0] > a[14:0];
-  assign \$63  = \$62  ? a : b;
-  assign \$64  = \$61 [15] & \$63 [15];
-  assign \$65  = b[14:0] > a[14:0];
-  assign \$66  = \$65  ? b : a;
-  assign \$67  = \$59  ? \$64  : \$66 [15];
-  assign \$68  = ! \$37 [14:0];
-  assign \$69  = b[14:0] > a[14:0];
-  assign \$70  = \$69  ? b : a;
-  assign \$71  = b[14:0] > a[14:0];
-  assign \$72  = \$71  ? a : b;
-  assign \$73  = \$70 [15] & \$72 [15];
-  assign \$74  = b[14:0] > a[14:0];
-  assign \$75  = \$74  ? b : a;
-  assign \$76  = \$68  ? \$73  : \$75 [15];
-  assign \$77  = ! \$37 [14:0];
-  assign \$78  = b[14:0] > a[14:0];
-  assign \$79  = \$78  ? b : a;
-  assign \$80  = b[14:0] > a[14:0];
-  assign \$81  = \$80  ? a : b;
-  assign \$82  = \$79 [15] & \$81 [15];
-  assign \$83  = b[14:0] > a[14:0];
-  assign \$84  = \$83  ? b : a;
-  assign \$85  = \$77  ? \$82  : \$84 [15];
-  assign \$86  = b[14:0] > a[14:0];
-  assign \$87  = \$86  ? b : a;
-  assign \$88  = \$87 [14:10] == 5'h1f;
-  assign \$89  = b[14:0] > a[14:0];
-  assign \$90  = \$89  ? b : a;
-  assign \$91  = | \$90 [9:0];
-  assign \$92  = \$88  & \$91 ;
-  assign \$93  = b[14:0] > a[14:0];
-  assign \$94  = \$93  ? a : b;
-  assign \$95  = \$94 [14:10] == 5'h1f;
-  assign \$96  = b[14:0] > a[14:0];
-  assign \$97  = \$96  ? a : b;
-  assign \$98  = | \$97 [9:0];
-  assign \$99  = \$95  & \$98 ;
-  assign \$100  = \$92  | \$99 ;
-  assign \$101  = b[14:0] > a[14:0];
-  assign \$102  = \$101  ? b : a;
-  assign \$103  = \$102 [14:10] == 5'h1f;
-  assign \$104  = b[14:0] > a[14:0];
-  assign \$105  = \$104  ? b : a;
-  assign \$106  = ! \$105 [9:0];
-  assign \$107  = \$103  & \$106 ;
-  assign \$108  = b[14:0] > a[14:0];
-  assign \$109  = \$108  ? a : b;
-  assign \$110  = \$109 [14:10] == 5'h1f;
-  assign \$111  = b[14:0] > a[14:0];
-  assign \$112  = \$111  ? a : b;
-  assign \$113  = ! \$112 [9:0];
-  assign \$114  = \$110  & \$113 ;
-  assign \$115  = \$107  & \$114 ;
-  assign \$116  = b[14:0] > a[14:0];
-  assign \$117  = \$116  ? b : a;
-  assign \$118  = b[14:0] > a[14:0];
-  assign \$119  = \$118  ? a : b;
-  assign \$120  = \$117 [15] ^ \$119 [15];
-  assign \$121  = \$115  & \$120 ;
-  assign \$122  = \$100  | \$121 ;
-  assign \$123  = b[14:0] > a[14:0];
-  assign \$124  = \$123  ? b : a;
-  assign \$125  = \$124 [14:10] == 5'h1f;
-  assign \$126  = b[14:0] > a[14:0];
-  assign \$127  = \$126  ? b : a;
-  assign \$128  = ! \$127 [9:0];
-  assign \$129  = \$125  & \$128 ;
-  assign \$130  = b[14:0] > a[14:0];
-  assign \$131  = \$130  ? b : a;
+  assign \$25  = \$24 [13:0] != ya_full;
+  assign ya = \$22  | { 13'h0000, \$25  };
+  assign sub = x[15] ^ y[15];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 4'hf;
+  assign \$30  = $signed(\$29 ) - $signed(5'h0a);
+  assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
+  assign \$31  = 4'he - rp_msb;
+  assign \$32  = \$28 [14:0] << \$31 [3:0];
+  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$34  = $signed(\$33 ) + $signed(5'h0f);
+  assign \$35  = $signed(\$34 ) < $signed(2'h1);
+  assign \$36  = $signed(\$34 ) < $signed(5'h12);
+  assign \$37  = $signed(2'h1) - $signed(\$34 );
+  assign rp_sh = \$32 [14:0] >> rp_rs;
+  assign \$38  = rp_sh << rp_rs;
+  assign rp_lost = \$38 [14:0] != \$32 [14:0];
+  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
+  assign \$40  = $signed(\$39 ) - $signed(2'h1);
+  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[14:4] });
+  assign \$43  = | rp_sh[2:0];
+  assign \$44  = \$43  | rp_lost;
+  assign \$45  = \$44  | rp_sh[4];
+  assign \$46  = rp_sh[3] & \$45 ;
+  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
+  assign \$48  = ! \$28 [14:0];
+  assign \$49  = \$47 [26:0] >= 15'h7c00;
+  assign \$50  = ! \$28 [14:0];
+  assign \$51  = x[15] & y[15];
+  assign \$52  = \$50  ? \$51  : x[15];
+  assign \$53  = ! \$28 [14:0];
+  assign \$54  = x[15] & y[15];
+  assign \$55  = \$53  ? \$54  : x[15];
+  assign \$56  = ! \$28 [14:0];
+  assign \$57  = x[15] & y[15];
+  assign \$58  = \$56  ? \$57  : x[15];
+  assign \$59  = x_nan | y_nan;
+  assign \$60  = x_inf & y_inf;
+  assign \$61  = \$60  & sub;
+  assign \$62  = \$59  | \$61 ;
+  assign swap = b[14:0] > a[14:0];
+  assign x = swap ? b : a;
+  assign y = swap ? a : b;
+  assign \$1  = ! x[14:10];
+  assign x_e = \$1  ? 5'h01 : x[14:10];
+  assign \$2  = ! x[14:10];
+  assign \$3  = ~ \$2 ;
+  assign \$4  = x[14:10] == 5'h1f;
+  assign \$5  = ! x[9:0];
+  assign x_inf = \$4  & \$5 ;
+  assign \$6  = x[14:10] == 5'h1f;
+  assign \$7  = | x[9:0];
+  assign x_nan = \$6  & \$7 ;
+  assign \$8  = ! x[14:10];
+  assign \$9  = ! x[9:0];
+  assign x_zero = \$8  & \$9 ;
+  assign \$10  = ! y[14:10];
+  assign y_e = \$10  ? 5'h01 : y[14:10];
+  assign \$11  = ! y[14:10];
+  assign \$12  = ~ \$11 ;
+  assign \$13  = y[14:10] == 5'h1f;
+  assign \$14  = ! y[9:0];
+  assign y_inf = \$13  & \$14 ;
+  assign \$15  = y[14:10] == 5'h1f;
+  assign \$16  = | y[9:0];
+  assign y_nan = \$15  & \$16 ;
+  assign \$17  = ! y[14:10];
+  assign \$18  = ! y[9:0];
+  assign y_zero = \$17  & \$18 ;
+  assign \$19  = x_e - y_e;
+  assign \$20  = \$19 [4:0] > 4'he;
+  assign \$21  = \$20  ? 5'h0e : \$19 [4:0];
+  assign \$22  = ya_full >> \$21 [3:0];
+  assign \$23  = ya_full >> \$21 [3:0];
+  assign \$24  = \$23  << \$21 [3:0];
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$54 ) begin end
     rp_msb = 4'h0;
-    if (\$37 [0]) begin
+    if (\$28 [0]) begin
       rp_msb = 4'h0;
     end
-    if (\$37 [1]) begin
+    if (\$28 [1]) begin
       rp_msb = 4'h1;
     end
-    if (\$37 [2]) begin
+    if (\$28 [2]) begin
       rp_msb = 4'h2;
     end
-    if (\$37 [3]) begin
+    if (\$28 [3]) begin
       rp_msb = 4'h3;
     end
-    if (\$37 [4]) begin
+    if (\$28 [4]) begin
       rp_msb = 4'h4;
     end
-    if (\$37 [5]) begin
+    if (\$28 [5]) begin
       rp_msb = 4'h5;
     end
-    if (\$37 [6]) begin
+    if (\$28 [6]) begin
       rp_msb = 4'h6;
     end
-    if (\$37 [7]) begin
+    if (\$28 [7]) begin
       rp_msb = 4'h7;
     end
-    if (\$37 [8]) begin
+    if (\$28 [8]) begin
       rp_msb = 4'h8;
     end
-    if (\$37 [9]) begin
+    if (\$28 [9]) begin
       rp_msb = 4'h9;
     end
-    if (\$37 [10]) begin
+    if (\$28 [10]) begin
       rp_msb = 4'ha;
     end
-    if (\$37 [11]) begin
+    if (\$28 [11]) begin
       rp_msb = 4'hb;
     end
-    if (\$37 [12]) begin
+    if (\$28 [12]) begin
       rp_msb = 4'hc;
     end
-    if (\$37 [13]) begin
+    if (\$28 [13]) begin
       rp_msb = 4'hd;
     end
-    if (\$37 [14]) begin
+    if (\$28 [14]) begin
       rp_msb = 4'he;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$54 ) begin end
     rp_rs = 4'h0;
-    if (\$44 ) begin
+    if (\$35 ) begin
       (* full_case = 32'd1 *)
-      if (\$45 ) begin
+      if (\$36 ) begin
         rp_rs = 4'hf;
       end else begin
-        rp_rs = \$46 [3:0];
+        rp_rs = \$37 [3:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$54 ) begin end
     (* full_case = 32'd1 *)
-    if (\$57 ) begin
-      rp_out = { \$67 , 15'h0000 };
-    end else if (\$58 ) begin
-      rp_out = { \$76 , 15'h7c00 };
+    if (\$48 ) begin
+      rp_out = { \$52 , 15'h0000 };
+    end else if (\$49 ) begin
+      rp_out = { \$55 , 15'h7c00 };
     end else begin
-      rp_out = { \$85 , \$56 [14:0] };
+      rp_out = { \$58 , \$47 [14:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$54 ) begin end
     (* full_case = 32'd1 *)
-    if (\$122 ) begin
+    if (\$62 ) begin
       s = 16'h7e00;
-    end else if (\$129 ) begin
-      s = \$131 ;
+    end else if (x_inf) begin
+      s = x;
     end else begin
       s = rp_out;
     end
   end
-  assign x_sig = { \$11 , \$7 [9:0] };
-  assign y_sig = { \$22 , \$18 [9:0] };
-  assign d = \$23 [4:0];
-  assign dcl = \$25 [3:0];
-  assign total = \$37 [14:0];
-  assign rp_ls = \$40 [3:0];
-  assign rp_norm = \$41 [14:0];
-  assign rp_eb = { \$43 [9], \$43 [9], \$43 [9], \$43 [9], \$43 [9], \$43 [9], \$43  };
-  assign rp_packed = \$56 [26:0];
-  assign xa = { \$11 , \$7 [9:0], 3'h0 };
-  assign ya_full = { \$22 , \$18 [9:0], 3'h0 };
-  assign \$50  = { \$49 [17], \$49 [17], \$49 [17], \$49 [17], \$49 [17], \$49 , 10'h000 };
+  assign x_sig = { \$3 , x[9:0] };
+  assign y_sig = { \$12 , y[9:0] };
+  assign d = \$19 [4:0];
+  assign dcl = \$21 [3:0];
+  assign total = \$28 [14:0];
+  assign rp_ls = \$31 [3:0];
+  assign rp_norm = \$32 [14:0];
+  assign rp_eb = { \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34  };
+  assign rp_packed = \$47 [26:0];
+  assign xa = { \$3 , x[9:0], 3'h0 };
+  assign ya_full = { \$12 , y[9:0], 3'h0 };
+  assign \$41  = { \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 , 10'h000 };
 endmodule
 
 module \lut_w2_fp16_fp16tab.precompute1 (clk, rst, load, \table , a);
@@ -13291,135 +10495,66 @@ module \lut_w2_fp16_fp16tab.precompute1.node10 (b, s, a);
   reg \$auto$verilog_backend.cc:2355:dump_module$56  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire \$100 ;
-  wire \$101 ;
-  wire [15:0] \$102 ;
-  wire \$103 ;
-  wire \$104 ;
-  wire [15:0] \$105 ;
-  wire \$106 ;
-  wire \$107 ;
-  wire \$108 ;
-  wire [15:0] \$109 ;
   wire \$11 ;
-  wire \$110 ;
-  wire \$111 ;
-  wire [15:0] \$112 ;
-  wire \$113 ;
-  wire \$114 ;
-  wire \$115 ;
-  wire \$116 ;
-  wire [15:0] \$117 ;
-  wire \$118 ;
-  wire [15:0] \$119 ;
   wire \$12 ;
-  wire \$120 ;
-  wire \$121 ;
-  wire \$122 ;
-  wire \$123 ;
-  wire [15:0] \$124 ;
-  wire \$125 ;
-  wire \$126 ;
-  wire [15:0] \$127 ;
-  wire \$128 ;
-  wire \$129 ;
-  wire [15:0] \$13 ;
-  wire \$130 ;
-  wire [15:0] \$131 ;
+  wire \$13 ;
   wire \$14 ;
   wire \$15 ;
-  wire [15:0] \$16 ;
+  wire \$16 ;
   wire \$17 ;
-  wire [15:0] \$18 ;
-  wire \$19 ;
-  wire [15:0] \$2 ;
-  wire [15:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire [5:0] \$23 ;
-  wire \$24 ;
-  wire [4:0] \$25 ;
-  wire [13:0] \$26 ;
-  wire [13:0] \$27 ;
-  wire [28:0] \$28 ;
-  wire \$29 ;
+  wire \$18 ;
+  wire [5:0] \$19 ;
+  wire \$2 ;
+  wire \$20 ;
+  wire [4:0] \$21 ;
+  wire [13:0] \$22 ;
+  wire [13:0] \$23 ;
+  wire [28:0] \$24 ;
+  wire \$25 ;
+  wire [14:0] \$26 ;
+  wire [14:0] \$27 ;
+  wire [15:0] \$28 ;
+  wire [5:0] \$29 ;
   wire \$3 ;
-  wire \$30 ;
-  wire [15:0] \$31 ;
-  wire \$32 ;
-  wire [15:0] \$33 ;
-  wire \$34 ;
-  wire [14:0] \$35 ;
-  wire [14:0] \$36 ;
-  wire [15:0] \$37 ;
-  wire [5:0] \$38 ;
-  wire [6:0] \$39 ;
+  wire [6:0] \$30 ;
+  wire [4:0] \$31 ;
+  wire [29:0] \$32 ;
+  wire [8:0] \$33 ;
+  wire [9:0] \$34 ;
+  wire \$35 ;
+  wire \$36 ;
+  wire [16:0] \$37 ;
+  wire [29:0] \$38 ;
+  wire [16:0] \$39 ;
   wire \$4 ;
-  wire [4:0] \$40 ;
-  wire [29:0] \$41 ;
-  wire [8:0] \$42 ;
-  wire [9:0] \$43 ;
+  wire [17:0] \$40 ;
+  wire [32:0] \$41 ;
+  wire [33:0] \$42 ;
+  wire \$43 ;
   wire \$44 ;
   wire \$45 ;
-  wire [16:0] \$46 ;
-  wire [29:0] \$47 ;
-  wire [16:0] \$48 ;
-  wire [17:0] \$49 ;
-  wire [15:0] \$5 ;
-  wire [32:0] \$50 ;
-  wire [33:0] \$51 ;
+  wire \$46 ;
+  wire [34:0] \$47 ;
+  wire \$48 ;
+  wire \$49 ;
+  wire \$5 ;
+  wire \$50 ;
+  wire \$51 ;
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire [34:0] \$56 ;
+  wire \$56 ;
   wire \$57 ;
   wire \$58 ;
   wire \$59 ;
   wire \$6 ;
   wire \$60 ;
-  wire [15:0] \$61 ;
+  wire \$61 ;
   wire \$62 ;
-  wire [15:0] \$63 ;
-  wire \$64 ;
-  wire \$65 ;
-  wire [15:0] \$66 ;
-  wire \$67 ;
-  wire \$68 ;
-  wire \$69 ;
-  wire [15:0] \$7 ;
-  wire [15:0] \$70 ;
-  wire \$71 ;
-  wire [15:0] \$72 ;
-  wire \$73 ;
-  wire \$74 ;
-  wire [15:0] \$75 ;
-  wire \$76 ;
-  wire \$77 ;
-  wire \$78 ;
-  wire [15:0] \$79 ;
+  wire \$7 ;
   wire \$8 ;
-  wire \$80 ;
-  wire [15:0] \$81 ;
-  wire \$82 ;
-  wire \$83 ;
-  wire [15:0] \$84 ;
-  wire \$85 ;
-  wire \$86 ;
-  wire [15:0] \$87 ;
-  wire \$88 ;
-  wire \$89 ;
-  wire [15:0] \$9 ;
-  wire [15:0] \$90 ;
-  wire \$91 ;
-  wire \$92 ;
-  wire \$93 ;
-  wire [15:0] \$94 ;
-  wire \$95 ;
-  wire \$96 ;
-  wire [15:0] \$97 ;
-  wire \$98 ;
-  wire \$99 ;
+  wire \$9 ;
   input [15:0] a;
   wire [15:0] a;
   input [15:0] b;
@@ -13438,380 +10573,262 @@ module \lut_w2_fp16_fp16tab.precompute1.node10 (b, s, a);
   wire [14:0] rp_sh;
   output [15:0] s;
   reg [15:0] s;
+  wire sub;
+  wire swap;
   wire [14:0] total;
+  wire [15:0] x;
   wire [4:0] x_e;
+  wire x_inf;
+  wire x_nan;
   wire [10:0] x_sig;
+  wire x_zero;
   wire [13:0] xa;
+  wire [15:0] y;
   wire [4:0] y_e;
+  wire y_inf;
+  wire y_nan;
   wire [10:0] y_sig;
+  wire y_zero;
   wire [13:0] ya;
   wire [13:0] ya_full;
-  assign \$1  = b[14:0] > a[14:0];
-  assign \$2  = \$1  ? b : a;
-  assign \$3  = ! \$2 [14:10];
-  assign \$4  = b[14:0] > a[14:0];
-  assign \$5  = \$4  ? b : a;
-  assign x_e = \$3  ? 5'h01 : \$5 [14:10];
-  assign \$6  = b[14:0] > a[14:0];
-  assign \$7  = \$6  ? b : a;
-  assign \$8  = b[14:0] > a[14:0];
-  assign \$9  = \$8  ? b : a;
-  assign \$10  = ! \$9 [14:10];
-  assign \$11  = ~ \$10 ;
-  assign \$12  = b[14:0] > a[14:0];
-  assign \$13  = \$12  ? a : b;
-  assign \$14  = ! \$13 [14:10];
-  assign \$15  = b[14:0] > a[14:0];
-  assign \$16  = \$15  ? a : b;
-  assign y_e = \$14  ? 5'h01 : \$16 [14:10];
-  assign \$17  = b[14:0] > a[14:0];
-  assign \$18  = \$17  ? a : b;
-  assign \$19  = b[14:0] > a[14:0];
-  assign \$20  = \$19  ? a : b;
-  assign \$21  = ! \$20 [14:10];
-  assign \$22  = ~ \$21 ;
-  assign \$23  = x_e - y_e;
-  assign \$24  = \$23 [4:0] > 4'he;
-  assign \$25  = \$24  ? 5'h0e : \$23 [4:0];
-  assign \$26  = ya_full >> \$25 [3:0];
-  assign \$27  = ya_full >> \$25 [3:0];
-  assign \$28  = \$27  << \$25 [3:0];
-  assign \$29  = \$28 [13:0] != ya_full;
-  assign ya = \$26  | { 13'h0000, \$29  };
-  assign \$30  = b[14:0] > a[14:0];
-  assign \$31  = \$30  ? b : a;
-  assign \$32  = b[14:0] > a[14:0];
-  assign \$33  = \$32  ? a : b;
-  assign \$34  = \$31 [15] ^ \$33 [15];
-  assign \$35  = xa - ya;
-  assign \$36  = xa + ya;
-  assign \$37  = \$34  ? { \$35 [14], \$35  } : { 1'h0, \$36  };
-  assign \$38  = x_e - 4'hf;
-  assign \$39  = $signed(\$38 ) - $signed(5'h0a);
-  assign exp_lsb = $signed(\$39 ) - $signed(3'h3);
-  assign \$40  = 4'he - rp_msb;
-  assign \$41  = \$37 [14:0] << \$40 [3:0];
-  assign \$42  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$43  = $signed(\$42 ) + $signed(5'h0f);
-  assign \$44  = $signed(\$43 ) < $signed(2'h1);
-  assign \$45  = $signed(\$43 ) < $signed(5'h12);
-  assign \$46  = $signed(2'h1) - $signed(\$43 );
-  assign rp_sh = \$41 [14:0] >> rp_rs;
-  assign \$47  = rp_sh << rp_rs;
-  assign rp_lost = \$47 [14:0] != \$41 [14:0];
-  assign \$48  = $signed(\$43 ) + $signed({ 1'h0, rp_rs });
-  assign \$49  = $signed(\$48 ) - $signed(2'h1);
-  assign \$51  = $signed(\$50 ) + $signed({ 1'h0, rp_sh[14:4] });
-  assign \$52  = | rp_sh[2:0];
-  assign \$53  = \$52  | rp_lost;
-  assign \$54  = \$53  | rp_sh[4];
-  assign \$55  = rp_sh[3] & \$54 ;
-  assign \$56  = $signed(\$51 ) + $signed({ 1'h0, \$55  });
-  assign \$57  = ! \$37 [14:0];
-  assign \$58  = \$56 [26:0] >= 15'h7c00;
-  assign \$59  = ! \$37 [14:0];
-  assign \$60  = b[14:0] > a[14:0];
-  assign \$61  = \$60  ? b : a;
-  assign \$62  = b[14:0] > a[14:0];
-  assign \$63  = \$62  ? a : b;
-  assign \$64  = \$61 [15] & \$63 [15];
-  assign \$65  = b[14:0] > a[14:0];
-  assign \$66  = \$65  ? b : a;
-  assign \$67  = \$59  ? \$64  : \$66 [15];
-  assign \$68  = ! \$37 [14:0];
-  assign \$69  = b[14:0] > a[14:0];
-  assign \$70  = \$69  ? b : a;
-  assign \$71  = b[14:0] > a[14:0];
-  assign \$72  = \$71  ? a : b;
-  assign \$73  = \$70 [15] & \$72 [15];
-  assign \$74  = b[14:0] > a[14:0];
-  assign \$75  = \$74  ? b : a;
-  assign \$76  = \$68  ? \$73  : \$75 [15];
-  assign \$77  = ! \$37 [14:0];
-  assign \$78  = b[14:0] > a[14:0];
-  assign \$79  = \$78  ? b : a;
-  assign \$80  = b[14:0] > a[14:0];
-  assign \$81  = \$80  ? a : b;
-  assign \$82  = \$79 [15] & \$81 [15];
-  assign \$83  = b[14:0] > a[14:0];
-  assign \$84  = \$83  ? b : a;
-  assign \$85  = \$77  ? \$82  : \$84 [15];
-  assign \$86  = b[14:0] > a[14:0];
-  assign \$87  = \$86  ? b : a;
-  assign \$88  = \$87 [14:10] == 5'h1f;
-  assign \$89  = b[14:0] > a[14:0];
-  assign \$90  = \$89  ? b : a;
-  assign \$91  = | \$90 [9:0];
-  assign \$92  = \$88  & \$91 ;
-  assign \$93  = b[14:0] > a[14:0];
-  assign \$94  = \$93  ? a : b;
-  assign \$95  = \$94 [14:10] == 5'h1f;
-  assign \$96  = b[14:0] > a[14:0];
-  assign \$97  = \$96  ? a : b;
-  assign \$98  = | \$97 [9:0];
-  assign \$99  = \$95  & \$98 ;
-  assign \$100  = \$92  | \$99 ;
-  assign \$101  = b[14:0] > a[14:0];
-  assign \$102  = \$101  ? b : a;
-  assign \$103  = \$102 [14:10] == 5'h1f;
-  assign \$104  = b[14:0] > a[14:0];
-  assign \$105  = \$104  ? b : a;
-  assign \$106  = ! \$105 [9:0];
-  assign \$107  = \$103  & \$106 ;
-  assign \$108  = b[14:0] > a[14:0];
-  assign \$109  = \$108  ? a : b;
-  assign \$110  = \$109 [14:10] == 5'h1f;
-  assign \$111  = b[14:0] > a[14:0];
-  assign \$112  = \$111  ? a : b;
-  assign \$113  = ! \$112 [9:0];
-  assign \$114  = \$110  & \$113 ;
-  assign \$115  = \$107  & \$114 ;
-  assign \$116  = b[14:0] > a[14:0];
-  assign \$117  = \$116  ? b : a;
-  assign \$118  = b[14:0] > a[14:0];
-  assign \$119  = \$118  ? a : b;
-  assign \$120  = \$117 [15] ^ \$119 [15];
-  assign \$121  = \$115  & \$120 ;
-  assign \$122  = \$100  | \$121 ;
-  assign \$123  = b[14:0] > a[14:0];
-  assign \$124  = \$123  ? b : a;
-  assign \$125  = \$124 [14:10] == 5'h1f;
-  assign \$126  = b[14:0] > a[14:0];
-  assign \$127  = \$126  ? b : a;
-  assign \$128  = ! \$127 [9:0];
-  assign \$129  = \$125  & \$128 ;
-  assign \$130  = b[14:0] > a[14:0];
-  assign \$131  = \$130  ? b : a;
+  assign \$25  = \$24 [13:0] != ya_full;
+  assign ya = \$22  | { 13'h0000, \$25  };
+  assign sub = x[15] ^ y[15];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 4'hf;
+  assign \$30  = $signed(\$29 ) - $signed(5'h0a);
+  assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
+  assign \$31  = 4'he - rp_msb;
+  assign \$32  = \$28 [14:0] << \$31 [3:0];
+  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$34  = $signed(\$33 ) + $signed(5'h0f);
+  assign \$35  = $signed(\$34 ) < $signed(2'h1);
+  assign \$36  = $signed(\$34 ) < $signed(5'h12);
+  assign \$37  = $signed(2'h1) - $signed(\$34 );
+  assign rp_sh = \$32 [14:0] >> rp_rs;
+  assign \$38  = rp_sh << rp_rs;
+  assign rp_lost = \$38 [14:0] != \$32 [14:0];
+  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
+  assign \$40  = $signed(\$39 ) - $signed(2'h1);
+  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[14:4] });
+  assign \$43  = | rp_sh[2:0];
+  assign \$44  = \$43  | rp_lost;
+  assign \$45  = \$44  | rp_sh[4];
+  assign \$46  = rp_sh[3] & \$45 ;
+  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
+  assign \$48  = ! \$28 [14:0];
+  assign \$49  = \$47 [26:0] >= 15'h7c00;
+  assign \$50  = ! \$28 [14:0];
+  assign \$51  = x[15] & y[15];
+  assign \$52  = \$50  ? \$51  : x[15];
+  assign \$53  = ! \$28 [14:0];
+  assign \$54  = x[15] & y[15];
+  assign \$55  = \$53  ? \$54  : x[15];
+  assign \$56  = ! \$28 [14:0];
+  assign \$57  = x[15] & y[15];
+  assign \$58  = \$56  ? \$57  : x[15];
+  assign \$59  = x_nan | y_nan;
+  assign \$60  = x_inf & y_inf;
+  assign \$61  = \$60  & sub;
+  assign \$62  = \$59  | \$61 ;
+  assign swap = b[14:0] > a[14:0];
+  assign x = swap ? b : a;
+  assign y = swap ? a : b;
+  assign \$1  = ! x[14:10];
+  assign x_e = \$1  ? 5'h01 : x[14:10];
+  assign \$2  = ! x[14:10];
+  assign \$3  = ~ \$2 ;
+  assign \$4  = x[14:10] == 5'h1f;
+  assign \$5  = ! x[9:0];
+  assign x_inf = \$4  & \$5 ;
+  assign \$6  = x[14:10] == 5'h1f;
+  assign \$7  = | x[9:0];
+  assign x_nan = \$6  & \$7 ;
+  assign \$8  = ! x[14:10];
+  assign \$9  = ! x[9:0];
+  assign x_zero = \$8  & \$9 ;
+  assign \$10  = ! y[14:10];
+  assign y_e = \$10  ? 5'h01 : y[14:10];
+  assign \$11  = ! y[14:10];
+  assign \$12  = ~ \$11 ;
+  assign \$13  = y[14:10] == 5'h1f;
+  assign \$14  = ! y[9:0];
+  assign y_inf = \$13  & \$14 ;
+  assign \$15  = y[14:10] == 5'h1f;
+  assign \$16  = | y[9:0];
+  assign y_nan = \$15  & \$16 ;
+  assign \$17  = ! y[14:10];
+  assign \$18  = ! y[9:0];
+  assign y_zero = \$17  & \$18 ;
+  assign \$19  = x_e - y_e;
+  assign \$20  = \$19 [4:0] > 4'he;
+  assign \$21  = \$20  ? 5'h0e : \$19 [4:0];
+  assign \$22  = ya_full >> \$21 [3:0];
+  assign \$23  = ya_full >> \$21 [3:0];
+  assign \$24  = \$23  << \$21 [3:0];
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$56 ) begin end
     rp_msb = 4'h0;
-    if (\$37 [0]) begin
+    if (\$28 [0]) begin
       rp_msb = 4'h0;
     end
-    if (\$37 [1]) begin
+    if (\$28 [1]) begin
       rp_msb = 4'h1;
     end
-    if (\$37 [2]) begin
+    if (\$28 [2]) begin
       rp_msb = 4'h2;
     end
-    if (\$37 [3]) begin
+    if (\$28 [3]) begin
       rp_msb = 4'h3;
     end
-    if (\$37 [4]) begin
+    if (\$28 [4]) begin
       rp_msb = 4'h4;
     end
-    if (\$37 [5]) begin
+    if (\$28 [5]) begin
       rp_msb = 4'h5;
     end
-    if (\$37 [6]) begin
+    if (\$28 [6]) begin
       rp_msb = 4'h6;
     end
-    if (\$37 [7]) begin
+    if (\$28 [7]) begin
       rp_msb = 4'h7;
     end
-    if (\$37 [8]) begin
+    if (\$28 [8]) begin
       rp_msb = 4'h8;
     end
-    if (\$37 [9]) begin
+    if (\$28 [9]) begin
       rp_msb = 4'h9;
     end
-    if (\$37 [10]) begin
+    if (\$28 [10]) begin
       rp_msb = 4'ha;
     end
-    if (\$37 [11]) begin
+    if (\$28 [11]) begin
       rp_msb = 4'hb;
     end
-    if (\$37 [12]) begin
+    if (\$28 [12]) begin
       rp_msb = 4'hc;
     end
-    if (\$37 [13]) begin
+    if (\$28 [13]) begin
       rp_msb = 4'hd;
     end
-    if (\$37 [14]) begin
+    if (\$28 [14]) begin
       rp_msb = 4'he;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$56 ) begin end
     rp_rs = 4'h0;
-    if (\$44 ) begin
+    if (\$35 ) begin
       (* full_case = 32'd1 *)
-      if (\$45 ) begin
+      if (\$36 ) begin
         rp_rs = 4'hf;
       end else begin
-        rp_rs = \$46 [3:0];
+        rp_rs = \$37 [3:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$56 ) begin end
     (* full_case = 32'd1 *)
-    if (\$57 ) begin
-      rp_out = { \$67 , 15'h0000 };
-    end else if (\$58 ) begin
-      rp_out = { \$76 , 15'h7c00 };
+    if (\$48 ) begin
+      rp_out = { \$52 , 15'h0000 };
+    end else if (\$49 ) begin
+      rp_out = { \$55 , 15'h7c00 };
     end else begin
-      rp_out = { \$85 , \$56 [14:0] };
+      rp_out = { \$58 , \$47 [14:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$56 ) begin end
     (* full_case = 32'd1 *)
-    if (\$122 ) begin
+    if (\$62 ) begin
       s = 16'h7e00;
-    end else if (\$129 ) begin
-      s = \$131 ;
+    end else if (x_inf) begin
+      s = x;
     end else begin
       s = rp_out;
     end
   end
-  assign x_sig = { \$11 , \$7 [9:0] };
-  assign y_sig = { \$22 , \$18 [9:0] };
-  assign d = \$23 [4:0];
-  assign dcl = \$25 [3:0];
-  assign total = \$37 [14:0];
-  assign rp_ls = \$40 [3:0];
-  assign rp_norm = \$41 [14:0];
-  assign rp_eb = { \$43 [9], \$43 [9], \$43 [9], \$43 [9], \$43 [9], \$43 [9], \$43  };
-  assign rp_packed = \$56 [26:0];
-  assign xa = { \$11 , \$7 [9:0], 3'h0 };
-  assign ya_full = { \$22 , \$18 [9:0], 3'h0 };
-  assign \$50  = { \$49 [17], \$49 [17], \$49 [17], \$49 [17], \$49 [17], \$49 , 10'h000 };
+  assign x_sig = { \$3 , x[9:0] };
+  assign y_sig = { \$12 , y[9:0] };
+  assign d = \$19 [4:0];
+  assign dcl = \$21 [3:0];
+  assign total = \$28 [14:0];
+  assign rp_ls = \$31 [3:0];
+  assign rp_norm = \$32 [14:0];
+  assign rp_eb = { \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34  };
+  assign rp_packed = \$47 [26:0];
+  assign xa = { \$3 , x[9:0], 3'h0 };
+  assign ya_full = { \$12 , y[9:0], 3'h0 };
+  assign \$41  = { \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 , 10'h000 };
 endmodule
 
 module \lut_w2_fp16_fp16tab.precompute1.node11 (b, s, a);
   reg \$auto$verilog_backend.cc:2355:dump_module$57  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire \$100 ;
-  wire \$101 ;
-  wire [15:0] \$102 ;
-  wire \$103 ;
-  wire \$104 ;
-  wire [15:0] \$105 ;
-  wire \$106 ;
-  wire \$107 ;
-  wire \$108 ;
-  wire [15:0] \$109 ;
   wire \$11 ;
-  wire \$110 ;
-  wire \$111 ;
-  wire [15:0] \$112 ;
-  wire \$113 ;
-  wire \$114 ;
-  wire \$115 ;
-  wire \$116 ;
-  wire [15:0] \$117 ;
-  wire \$118 ;
-  wire [15:0] \$119 ;
   wire \$12 ;
-  wire \$120 ;
-  wire \$121 ;
-  wire \$122 ;
-  wire \$123 ;
-  wire [15:0] \$124 ;
-  wire \$125 ;
-  wire \$126 ;
-  wire [15:0] \$127 ;
-  wire \$128 ;
-  wire \$129 ;
-  wire [15:0] \$13 ;
-  wire \$130 ;
-  wire [15:0] \$131 ;
+  wire \$13 ;
   wire \$14 ;
   wire \$15 ;
-  wire [15:0] \$16 ;
+  wire \$16 ;
   wire \$17 ;
-  wire [15:0] \$18 ;
-  wire \$19 ;
-  wire [15:0] \$2 ;
-  wire [15:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire [5:0] \$23 ;
-  wire \$24 ;
-  wire [4:0] \$25 ;
-  wire [13:0] \$26 ;
-  wire [13:0] \$27 ;
-  wire [28:0] \$28 ;
-  wire \$29 ;
+  wire \$18 ;
+  wire [5:0] \$19 ;
+  wire \$2 ;
+  wire \$20 ;
+  wire [4:0] \$21 ;
+  wire [13:0] \$22 ;
+  wire [13:0] \$23 ;
+  wire [28:0] \$24 ;
+  wire \$25 ;
+  wire [14:0] \$26 ;
+  wire [14:0] \$27 ;
+  wire [15:0] \$28 ;
+  wire [5:0] \$29 ;
   wire \$3 ;
-  wire \$30 ;
-  wire [15:0] \$31 ;
-  wire \$32 ;
-  wire [15:0] \$33 ;
-  wire \$34 ;
-  wire [14:0] \$35 ;
-  wire [14:0] \$36 ;
-  wire [15:0] \$37 ;
-  wire [5:0] \$38 ;
-  wire [6:0] \$39 ;
+  wire [6:0] \$30 ;
+  wire [4:0] \$31 ;
+  wire [29:0] \$32 ;
+  wire [8:0] \$33 ;
+  wire [9:0] \$34 ;
+  wire \$35 ;
+  wire \$36 ;
+  wire [16:0] \$37 ;
+  wire [29:0] \$38 ;
+  wire [16:0] \$39 ;
   wire \$4 ;
-  wire [4:0] \$40 ;
-  wire [29:0] \$41 ;
-  wire [8:0] \$42 ;
-  wire [9:0] \$43 ;
+  wire [17:0] \$40 ;
+  wire [32:0] \$41 ;
+  wire [33:0] \$42 ;
+  wire \$43 ;
   wire \$44 ;
   wire \$45 ;
-  wire [16:0] \$46 ;
-  wire [29:0] \$47 ;
-  wire [16:0] \$48 ;
-  wire [17:0] \$49 ;
-  wire [15:0] \$5 ;
-  wire [32:0] \$50 ;
-  wire [33:0] \$51 ;
+  wire \$46 ;
+  wire [34:0] \$47 ;
+  wire \$48 ;
+  wire \$49 ;
+  wire \$5 ;
+  wire \$50 ;
+  wire \$51 ;
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire [34:0] \$56 ;
+  wire \$56 ;
   wire \$57 ;
   wire \$58 ;
   wire \$59 ;
   wire \$6 ;
   wire \$60 ;
-  wire [15:0] \$61 ;
+  wire \$61 ;
   wire \$62 ;
-  wire [15:0] \$63 ;
-  wire \$64 ;
-  wire \$65 ;
-  wire [15:0] \$66 ;
-  wire \$67 ;
-  wire \$68 ;
-  wire \$69 ;
-  wire [15:0] \$7 ;
-  wire [15:0] \$70 ;
-  wire \$71 ;
-  wire [15:0] \$72 ;
-  wire \$73 ;
-  wire \$74 ;
-  wire [15:0] \$75 ;
-  wire \$76 ;
-  wire \$77 ;
-  wire \$78 ;
-  wire [15:0] \$79 ;
+  wire \$7 ;
   wire \$8 ;
-  wire \$80 ;
-  wire [15:0] \$81 ;
-  wire \$82 ;
-  wire \$83 ;
-  wire [15:0] \$84 ;
-  wire \$85 ;
-  wire \$86 ;
-  wire [15:0] \$87 ;
-  wire \$88 ;
-  wire \$89 ;
-  wire [15:0] \$9 ;
-  wire [15:0] \$90 ;
-  wire \$91 ;
-  wire \$92 ;
-  wire \$93 ;
-  wire [15:0] \$94 ;
-  wire \$95 ;
-  wire \$96 ;
-  wire [15:0] \$97 ;
-  wire \$98 ;
-  wire \$99 ;
+  wire \$9 ;
   input [15:0] a;
   wire [15:0] a;
   input [15:0] b;
@@ -13830,380 +10847,262 @@ module \lut_w2_fp16_fp16tab.precompute1.node11 (b, s, a);
   wire [14:0] rp_sh;
   output [15:0] s;
   reg [15:0] s;
+  wire sub;
+  wire swap;
   wire [14:0] total;
+  wire [15:0] x;
   wire [4:0] x_e;
+  wire x_inf;
+  wire x_nan;
   wire [10:0] x_sig;
+  wire x_zero;
   wire [13:0] xa;
+  wire [15:0] y;
   wire [4:0] y_e;
+  wire y_inf;
+  wire y_nan;
   wire [10:0] y_sig;
+  wire y_zero;
   wire [13:0] ya;
   wire [13:0] ya_full;
-  assign \$1  = b[14:0] > a[14:0];
-  assign \$2  = \$1  ? b : a;
-  assign \$3  = ! \$2 [14:10];
-  assign \$4  = b[14:0] > a[14:0];
-  assign \$5  = \$4  ? b : a;
-  assign x_e = \$3  ? 5'h01 : \$5 [14:10];
-  assign \$6  = b[14:0] > a[14:0];
-  assign \$7  = \$6  ? b : a;
-  assign \$8  = b[14:0] > a[14:0];
-  assign \$9  = \$8  ? b : a;
-  assign \$10  = ! \$9 [14:10];
-  assign \$11  = ~ \$10 ;
-  assign \$12  = b[14:0] > a[14:0];
-  assign \$13  = \$12  ? a : b;
-  assign \$14  = ! \$13 [14:10];
-  assign \$15  = b[14:0] > a[14:0];
-  assign \$16  = \$15  ? a : b;
-  assign y_e = \$14  ? 5'h01 : \$16 [14:10];
-  assign \$17  = b[14:0] > a[14:0];
-  assign \$18  = \$17  ? a : b;
-  assign \$19  = b[14:0] > a[14:0];
-  assign \$20  = \$19  ? a : b;
-  assign \$21  = ! \$20 [14:10];
-  assign \$22  = ~ \$21 ;
-  assign \$23  = x_e - y_e;
-  assign \$24  = \$23 [4:0] > 4'he;
-  assign \$25  = \$24  ? 5'h0e : \$23 [4:0];
-  assign \$26  = ya_full >> \$25 [3:0];
-  assign \$27  = ya_full >> \$25 [3:0];
-  assign \$28  = \$27  << \$25 [3:0];
-  assign \$29  = \$28 [13:0] != ya_full;
-  assign ya = \$26  | { 13'h0000, \$29  };
-  assign \$30  = b[14:0] > a[14:0];
-  assign \$31  = \$30  ? b : a;
-  assign \$32  = b[14:0] > a[14:0];
-  assign \$33  = \$32  ? a : b;
-  assign \$34  = \$31 [15] ^ \$33 [15];
-  assign \$35  = xa - ya;
-  assign \$36  = xa + ya;
-  assign \$37  = \$34  ? { \$35 [14], \$35  } : { 1'h0, \$36  };
-  assign \$38  = x_e - 4'hf;
-  assign \$39  = $signed(\$38 ) - $signed(5'h0a);
-  assign exp_lsb = $signed(\$39 ) - $signed(3'h3);
-  assign \$40  = 4'he - rp_msb;
-  assign \$41  = \$37 [14:0] << \$40 [3:0];
-  assign \$42  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$43  = $signed(\$42 ) + $signed(5'h0f);
-  assign \$44  = $signed(\$43 ) < $signed(2'h1);
-  assign \$45  = $signed(\$43 ) < $signed(5'h12);
-  assign \$46  = $signed(2'h1) - $signed(\$43 );
-  assign rp_sh = \$41 [14:0] >> rp_rs;
-  assign \$47  = rp_sh << rp_rs;
-  assign rp_lost = \$47 [14:0] != \$41 [14:0];
-  assign \$48  = $signed(\$43 ) + $signed({ 1'h0, rp_rs });
-  assign \$49  = $signed(\$48 ) - $signed(2'h1);
-  assign \$51  = $signed(\$50 ) + $signed({ 1'h0, rp_sh[14:4] });
-  assign \$52  = | rp_sh[2:0];
-  assign \$53  = \$52  | rp_lost;
-  assign \$54  = \$53  | rp_sh[4];
-  assign \$55  = rp_sh[3] & \$54 ;
-  assign \$56  = $signed(\$51 ) + $signed({ 1'h0, \$55  });
-  assign \$57  = ! \$37 [14:0];
-  assign \$58  = \$56 [26:0] >= 15'h7c00;
-  assign \$59  = ! \$37 [14:0];
-  assign \$60  = b[14:0] > a[14:0];
-  assign \$61  = \$60  ? b : a;
-  assign \$62  = b[14:0] > a[14:0];
-  assign \$63  = \$62  ? a : b;
-  assign \$64  = \$61 [15] & \$63 [15];
-  assign \$65  = b[14:0] > a[14:0];
-  assign \$66  = \$65  ? b : a;
-  assign \$67  = \$59  ? \$64  : \$66 [15];
-  assign \$68  = ! \$37 [14:0];
-  assign \$69  = b[14:0] > a[14:0];
-  assign \$70  = \$69  ? b : a;
-  assign \$71  = b[14:0] > a[14:0];
-  assign \$72  = \$71  ? a : b;
-  assign \$73  = \$70 [15] & \$72 [15];
-  assign \$74  = b[14:0] > a[14:0];
-  assign \$75  = \$74  ? b : a;
-  assign \$76  = \$68  ? \$73  : \$75 [15];
-  assign \$77  = ! \$37 [14:0];
-  assign \$78  = b[14:0] > a[14:0];
-  assign \$79  = \$78  ? b : a;
-  assign \$80  = b[14:0] > a[14:0];
-  assign \$81  = \$80  ? a : b;
-  assign \$82  = \$79 [15] & \$81 [15];
-  assign \$83  = b[14:0] > a[14:0];
-  assign \$84  = \$83  ? b : a;
-  assign \$85  = \$77  ? \$82  : \$84 [15];
-  assign \$86  = b[14:0] > a[14:0];
-  assign \$87  = \$86  ? b : a;
-  assign \$88  = \$87 [14:10] == 5'h1f;
-  assign \$89  = b[14:0] > a[14:0];
-  assign \$90  = \$89  ? b : a;
-  assign \$91  = | \$90 [9:0];
-  assign \$92  = \$88  & \$91 ;
-  assign \$93  = b[14:0] > a[14:0];
-  assign \$94  = \$93  ? a : b;
-  assign \$95  = \$94 [14:10] == 5'h1f;
-  assign \$96  = b[14:0] > a[14:0];
-  assign \$97  = \$96  ? a : b;
-  assign \$98  = | \$97 [9:0];
-  assign \$99  = \$95  & \$98 ;
-  assign \$100  = \$92  | \$99 ;
-  assign \$101  = b[14:0] > a[14:0];
-  assign \$102  = \$101  ? b : a;
-  assign \$103  = \$102 [14:10] == 5'h1f;
-  assign \$104  = b[14:0] > a[14:0];
-  assign \$105  = \$104  ? b : a;
-  assign \$106  = ! \$105 [9:0];
-  assign \$107  = \$103  & \$106 ;
-  assign \$108  = b[14:0] > a[14:0];
-  assign \$109  = \$108  ? a : b;
-  assign \$110  = \$109 [14:10] == 5'h1f;
-  assign \$111  = b[14:0] > a[14:0];
-  assign \$112  = \$111  ? a : b;
-  assign \$113  = ! \$112 [9:0];
-  assign \$114  = \$110  & \$113 ;
-  assign \$115  = \$107  & \$114 ;
-  assign \$116  = b[14:0] > a[14:0];
-  assign \$117  = \$116  ? b : a;
-  assign \$118  = b[14:0] > a[14:0];
-  assign \$119  = \$118  ? a : b;
-  assign \$120  = \$117 [15] ^ \$119 [15];
-  assign \$121  = \$115  & \$120 ;
-  assign \$122  = \$100  | \$121 ;
-  assign \$123  = b[14:0] > a[14:0];
-  assign \$124  = \$123  ? b : a;
-  assign \$125  = \$124 [14:10] == 5'h1f;
-  assign \$126  = b[14:0] > a[14:0];
-  assign \$127  = \$126  ? b : a;
-  assign \$128  = ! \$127 [9:0];
-  assign \$129  = \$125  & \$128 ;
-  assign \$130  = b[14:0] > a[14:0];
-  assign \$131  = \$130  ? b : a;
+  assign \$25  = \$24 [13:0] != ya_full;
+  assign ya = \$22  | { 13'h0000, \$25  };
+  assign sub = x[15] ^ y[15];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 4'hf;
+  assign \$30  = $signed(\$29 ) - $signed(5'h0a);
+  assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
+  assign \$31  = 4'he - rp_msb;
+  assign \$32  = \$28 [14:0] << \$31 [3:0];
+  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$34  = $signed(\$33 ) + $signed(5'h0f);
+  assign \$35  = $signed(\$34 ) < $signed(2'h1);
+  assign \$36  = $signed(\$34 ) < $signed(5'h12);
+  assign \$37  = $signed(2'h1) - $signed(\$34 );
+  assign rp_sh = \$32 [14:0] >> rp_rs;
+  assign \$38  = rp_sh << rp_rs;
+  assign rp_lost = \$38 [14:0] != \$32 [14:0];
+  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
+  assign \$40  = $signed(\$39 ) - $signed(2'h1);
+  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[14:4] });
+  assign \$43  = | rp_sh[2:0];
+  assign \$44  = \$43  | rp_lost;
+  assign \$45  = \$44  | rp_sh[4];
+  assign \$46  = rp_sh[3] & \$45 ;
+  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
+  assign \$48  = ! \$28 [14:0];
+  assign \$49  = \$47 [26:0] >= 15'h7c00;
+  assign \$50  = ! \$28 [14:0];
+  assign \$51  = x[15] & y[15];
+  assign \$52  = \$50  ? \$51  : x[15];
+  assign \$53  = ! \$28 [14:0];
+  assign \$54  = x[15] & y[15];
+  assign \$55  = \$53  ? \$54  : x[15];
+  assign \$56  = ! \$28 [14:0];
+  assign \$57  = x[15] & y[15];
+  assign \$58  = \$56  ? \$57  : x[15];
+  assign \$59  = x_nan | y_nan;
+  assign \$60  = x_inf & y_inf;
+  assign \$61  = \$60  & sub;
+  assign \$62  = \$59  | \$61 ;
+  assign swap = b[14:0] > a[14:0];
+  assign x = swap ? b : a;
+  assign y = swap ? a : b;
+  assign \$1  = ! x[14:10];
+  assign x_e = \$1  ? 5'h01 : x[14:10];
+  assign \$2  = ! x[14:10];
+  assign \$3  = ~ \$2 ;
+  assign \$4  = x[14:10] == 5'h1f;
+  assign \$5  = ! x[9:0];
+  assign x_inf = \$4  & \$5 ;
+  assign \$6  = x[14:10] == 5'h1f;
+  assign \$7  = | x[9:0];
+  assign x_nan = \$6  & \$7 ;
+  assign \$8  = ! x[14:10];
+  assign \$9  = ! x[9:0];
+  assign x_zero = \$8  & \$9 ;
+  assign \$10  = ! y[14:10];
+  assign y_e = \$10  ? 5'h01 : y[14:10];
+  assign \$11  = ! y[14:10];
+  assign \$12  = ~ \$11 ;
+  assign \$13  = y[14:10] == 5'h1f;
+  assign \$14  = ! y[9:0];
+  assign y_inf = \$13  & \$14 ;
+  assign \$15  = y[14:10] == 5'h1f;
+  assign \$16  = | y[9:0];
+  assign y_nan = \$15  & \$16 ;
+  assign \$17  = ! y[14:10];
+  assign \$18  = ! y[9:0];
+  assign y_zero = \$17  & \$18 ;
+  assign \$19  = x_e - y_e;
+  assign \$20  = \$19 [4:0] > 4'he;
+  assign \$21  = \$20  ? 5'h0e : \$19 [4:0];
+  assign \$22  = ya_full >> \$21 [3:0];
+  assign \$23  = ya_full >> \$21 [3:0];
+  assign \$24  = \$23  << \$21 [3:0];
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$57 ) begin end
     rp_msb = 4'h0;
-    if (\$37 [0]) begin
+    if (\$28 [0]) begin
       rp_msb = 4'h0;
     end
-    if (\$37 [1]) begin
+    if (\$28 [1]) begin
       rp_msb = 4'h1;
     end
-    if (\$37 [2]) begin
+    if (\$28 [2]) begin
       rp_msb = 4'h2;
     end
-    if (\$37 [3]) begin
+    if (\$28 [3]) begin
       rp_msb = 4'h3;
     end
-    if (\$37 [4]) begin
+    if (\$28 [4]) begin
       rp_msb = 4'h4;
     end
-    if (\$37 [5]) begin
+    if (\$28 [5]) begin
       rp_msb = 4'h5;
     end
-    if (\$37 [6]) begin
+    if (\$28 [6]) begin
       rp_msb = 4'h6;
     end
-    if (\$37 [7]) begin
+    if (\$28 [7]) begin
       rp_msb = 4'h7;
     end
-    if (\$37 [8]) begin
+    if (\$28 [8]) begin
       rp_msb = 4'h8;
     end
-    if (\$37 [9]) begin
+    if (\$28 [9]) begin
       rp_msb = 4'h9;
     end
-    if (\$37 [10]) begin
+    if (\$28 [10]) begin
       rp_msb = 4'ha;
     end
-    if (\$37 [11]) begin
+    if (\$28 [11]) begin
       rp_msb = 4'hb;
     end
-    if (\$37 [12]) begin
+    if (\$28 [12]) begin
       rp_msb = 4'hc;
     end
-    if (\$37 [13]) begin
+    if (\$28 [13]) begin
       rp_msb = 4'hd;
     end
-    if (\$37 [14]) begin
+    if (\$28 [14]) begin
       rp_msb = 4'he;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$57 ) begin end
     rp_rs = 4'h0;
-    if (\$44 ) begin
+    if (\$35 ) begin
       (* full_case = 32'd1 *)
-      if (\$45 ) begin
+      if (\$36 ) begin
         rp_rs = 4'hf;
       end else begin
-        rp_rs = \$46 [3:0];
+        rp_rs = \$37 [3:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$57 ) begin end
     (* full_case = 32'd1 *)
-    if (\$57 ) begin
-      rp_out = { \$67 , 15'h0000 };
-    end else if (\$58 ) begin
-      rp_out = { \$76 , 15'h7c00 };
+    if (\$48 ) begin
+      rp_out = { \$52 , 15'h0000 };
+    end else if (\$49 ) begin
+      rp_out = { \$55 , 15'h7c00 };
     end else begin
-      rp_out = { \$85 , \$56 [14:0] };
+      rp_out = { \$58 , \$47 [14:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$57 ) begin end
     (* full_case = 32'd1 *)
-    if (\$122 ) begin
+    if (\$62 ) begin
       s = 16'h7e00;
-    end else if (\$129 ) begin
-      s = \$131 ;
+    end else if (x_inf) begin
+      s = x;
     end else begin
       s = rp_out;
     end
   end
-  assign x_sig = { \$11 , \$7 [9:0] };
-  assign y_sig = { \$22 , \$18 [9:0] };
-  assign d = \$23 [4:0];
-  assign dcl = \$25 [3:0];
-  assign total = \$37 [14:0];
-  assign rp_ls = \$40 [3:0];
-  assign rp_norm = \$41 [14:0];
-  assign rp_eb = { \$43 [9], \$43 [9], \$43 [9], \$43 [9], \$43 [9], \$43 [9], \$43  };
-  assign rp_packed = \$56 [26:0];
-  assign xa = { \$11 , \$7 [9:0], 3'h0 };
-  assign ya_full = { \$22 , \$18 [9:0], 3'h0 };
-  assign \$50  = { \$49 [17], \$49 [17], \$49 [17], \$49 [17], \$49 [17], \$49 , 10'h000 };
+  assign x_sig = { \$3 , x[9:0] };
+  assign y_sig = { \$12 , y[9:0] };
+  assign d = \$19 [4:0];
+  assign dcl = \$21 [3:0];
+  assign total = \$28 [14:0];
+  assign rp_ls = \$31 [3:0];
+  assign rp_norm = \$32 [14:0];
+  assign rp_eb = { \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34  };
+  assign rp_packed = \$47 [26:0];
+  assign xa = { \$3 , x[9:0], 3'h0 };
+  assign ya_full = { \$12 , y[9:0], 3'h0 };
+  assign \$41  = { \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 , 10'h000 };
 endmodule
 
 module \lut_w2_fp16_fp16tab.precompute1.node12 (b, s, a);
   reg \$auto$verilog_backend.cc:2355:dump_module$58  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire \$100 ;
-  wire \$101 ;
-  wire [15:0] \$102 ;
-  wire \$103 ;
-  wire \$104 ;
-  wire [15:0] \$105 ;
-  wire \$106 ;
-  wire \$107 ;
-  wire \$108 ;
-  wire [15:0] \$109 ;
   wire \$11 ;
-  wire \$110 ;
-  wire \$111 ;
-  wire [15:0] \$112 ;
-  wire \$113 ;
-  wire \$114 ;
-  wire \$115 ;
-  wire \$116 ;
-  wire [15:0] \$117 ;
-  wire \$118 ;
-  wire [15:0] \$119 ;
   wire \$12 ;
-  wire \$120 ;
-  wire \$121 ;
-  wire \$122 ;
-  wire \$123 ;
-  wire [15:0] \$124 ;
-  wire \$125 ;
-  wire \$126 ;
-  wire [15:0] \$127 ;
-  wire \$128 ;
-  wire \$129 ;
-  wire [15:0] \$13 ;
-  wire \$130 ;
-  wire [15:0] \$131 ;
+  wire \$13 ;
   wire \$14 ;
   wire \$15 ;
-  wire [15:0] \$16 ;
+  wire \$16 ;
   wire \$17 ;
-  wire [15:0] \$18 ;
-  wire \$19 ;
-  wire [15:0] \$2 ;
-  wire [15:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire [5:0] \$23 ;
-  wire \$24 ;
-  wire [4:0] \$25 ;
-  wire [13:0] \$26 ;
-  wire [13:0] \$27 ;
-  wire [28:0] \$28 ;
-  wire \$29 ;
+  wire \$18 ;
+  wire [5:0] \$19 ;
+  wire \$2 ;
+  wire \$20 ;
+  wire [4:0] \$21 ;
+  wire [13:0] \$22 ;
+  wire [13:0] \$23 ;
+  wire [28:0] \$24 ;
+  wire \$25 ;
+  wire [14:0] \$26 ;
+  wire [14:0] \$27 ;
+  wire [15:0] \$28 ;
+  wire [5:0] \$29 ;
   wire \$3 ;
-  wire \$30 ;
-  wire [15:0] \$31 ;
-  wire \$32 ;
-  wire [15:0] \$33 ;
-  wire \$34 ;
-  wire [14:0] \$35 ;
-  wire [14:0] \$36 ;
-  wire [15:0] \$37 ;
-  wire [5:0] \$38 ;
-  wire [6:0] \$39 ;
+  wire [6:0] \$30 ;
+  wire [4:0] \$31 ;
+  wire [29:0] \$32 ;
+  wire [8:0] \$33 ;
+  wire [9:0] \$34 ;
+  wire \$35 ;
+  wire \$36 ;
+  wire [16:0] \$37 ;
+  wire [29:0] \$38 ;
+  wire [16:0] \$39 ;
   wire \$4 ;
-  wire [4:0] \$40 ;
-  wire [29:0] \$41 ;
-  wire [8:0] \$42 ;
-  wire [9:0] \$43 ;
+  wire [17:0] \$40 ;
+  wire [32:0] \$41 ;
+  wire [33:0] \$42 ;
+  wire \$43 ;
   wire \$44 ;
   wire \$45 ;
-  wire [16:0] \$46 ;
-  wire [29:0] \$47 ;
-  wire [16:0] \$48 ;
-  wire [17:0] \$49 ;
-  wire [15:0] \$5 ;
-  wire [32:0] \$50 ;
-  wire [33:0] \$51 ;
+  wire \$46 ;
+  wire [34:0] \$47 ;
+  wire \$48 ;
+  wire \$49 ;
+  wire \$5 ;
+  wire \$50 ;
+  wire \$51 ;
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire [34:0] \$56 ;
+  wire \$56 ;
   wire \$57 ;
   wire \$58 ;
   wire \$59 ;
   wire \$6 ;
   wire \$60 ;
-  wire [15:0] \$61 ;
+  wire \$61 ;
   wire \$62 ;
-  wire [15:0] \$63 ;
-  wire \$64 ;
-  wire \$65 ;
-  wire [15:0] \$66 ;
-  wire \$67 ;
-  wire \$68 ;
-  wire \$69 ;
-  wire [15:0] \$7 ;
-  wire [15:0] \$70 ;
-  wire \$71 ;
-  wire [15:0] \$72 ;
-  wire \$73 ;
-  wire \$74 ;
-  wire [15:0] \$75 ;
-  wire \$76 ;
-  wire \$77 ;
-  wire \$78 ;
-  wire [15:0] \$79 ;
+  wire \$7 ;
   wire \$8 ;
-  wire \$80 ;
-  wire [15:0] \$81 ;
-  wire \$82 ;
-  wire \$83 ;
-  wire [15:0] \$84 ;
-  wire \$85 ;
-  wire \$86 ;
-  wire [15:0] \$87 ;
-  wire \$88 ;
-  wire \$89 ;
-  wire [15:0] \$9 ;
-  wire [15:0] \$90 ;
-  wire \$91 ;
-  wire \$92 ;
-  wire \$93 ;
-  wire [15:0] \$94 ;
-  wire \$95 ;
-  wire \$96 ;
-  wire [15:0] \$97 ;
-  wire \$98 ;
-  wire \$99 ;
+  wire \$9 ;
   input [15:0] a;
   wire [15:0] a;
   input [15:0] b;
@@ -14222,380 +11121,262 @@ module \lut_w2_fp16_fp16tab.precompute1.node12 (b, s, a);
   wire [14:0] rp_sh;
   output [15:0] s;
   reg [15:0] s;
+  wire sub;
+  wire swap;
   wire [14:0] total;
+  wire [15:0] x;
   wire [4:0] x_e;
+  wire x_inf;
+  wire x_nan;
   wire [10:0] x_sig;
+  wire x_zero;
   wire [13:0] xa;
+  wire [15:0] y;
   wire [4:0] y_e;
+  wire y_inf;
+  wire y_nan;
   wire [10:0] y_sig;
+  wire y_zero;
   wire [13:0] ya;
   wire [13:0] ya_full;
-  assign \$1  = b[14:0] > a[14:0];
-  assign \$2  = \$1  ? b : a;
-  assign \$3  = ! \$2 [14:10];
-  assign \$4  = b[14:0] > a[14:0];
-  assign \$5  = \$4  ? b : a;
-  assign x_e = \$3  ? 5'h01 : \$5 [14:10];
-  assign \$6  = b[14:0] > a[14:0];
-  assign \$7  = \$6  ? b : a;
-  assign \$8  = b[14:0] > a[14:0];
-  assign \$9  = \$8  ? b : a;
-  assign \$10  = ! \$9 [14:10];
-  assign \$11  = ~ \$10 ;
-  assign \$12  = b[14:0] > a[14:0];
-  assign \$13  = \$12  ? a : b;
-  assign \$14  = ! \$13 [14:10];
-  assign \$15  = b[14:0] > a[14:0];
-  assign \$16  = \$15  ? a : b;
-  assign y_e = \$14  ? 5'h01 : \$16 [14:10];
-  assign \$17  = b[14:0] > a[14:0];
-  assign \$18  = \$17  ? a : b;
-  assign \$19  = b[14:0] > a[14:0];
-  assign \$20  = \$19  ? a : b;
-  assign \$21  = ! \$20 [14:10];
-  assign \$22  = ~ \$21 ;
-  assign \$23  = x_e - y_e;
-  assign \$24  = \$23 [4:0] > 4'he;
-  assign \$25  = \$24  ? 5'h0e : \$23 [4:0];
-  assign \$26  = ya_full >> \$25 [3:0];
-  assign \$27  = ya_full >> \$25 [3:0];
-  assign \$28  = \$27  << \$25 [3:0];
-  assign \$29  = \$28 [13:0] != ya_full;
-  assign ya = \$26  | { 13'h0000, \$29  };
-  assign \$30  = b[14:0] > a[14:0];
-  assign \$31  = \$30  ? b : a;
-  assign \$32  = b[14:0] > a[14:0];
-  assign \$33  = \$32  ? a : b;
-  assign \$34  = \$31 [15] ^ \$33 [15];
-  assign \$35  = xa - ya;
-  assign \$36  = xa + ya;
-  assign \$37  = \$34  ? { \$35 [14], \$35  } : { 1'h0, \$36  };
-  assign \$38  = x_e - 4'hf;
-  assign \$39  = $signed(\$38 ) - $signed(5'h0a);
-  assign exp_lsb = $signed(\$39 ) - $signed(3'h3);
-  assign \$40  = 4'he - rp_msb;
-  assign \$41  = \$37 [14:0] << \$40 [3:0];
-  assign \$42  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$43  = $signed(\$42 ) + $signed(5'h0f);
-  assign \$44  = $signed(\$43 ) < $signed(2'h1);
-  assign \$45  = $signed(\$43 ) < $signed(5'h12);
-  assign \$46  = $signed(2'h1) - $signed(\$43 );
-  assign rp_sh = \$41 [14:0] >> rp_rs;
-  assign \$47  = rp_sh << rp_rs;
-  assign rp_lost = \$47 [14:0] != \$41 [14:0];
-  assign \$48  = $signed(\$43 ) + $signed({ 1'h0, rp_rs });
-  assign \$49  = $signed(\$48 ) - $signed(2'h1);
-  assign \$51  = $signed(\$50 ) + $signed({ 1'h0, rp_sh[14:4] });
-  assign \$52  = | rp_sh[2:0];
-  assign \$53  = \$52  | rp_lost;
-  assign \$54  = \$53  | rp_sh[4];
-  assign \$55  = rp_sh[3] & \$54 ;
-  assign \$56  = $signed(\$51 ) + $signed({ 1'h0, \$55  });
-  assign \$57  = ! \$37 [14:0];
-  assign \$58  = \$56 [26:0] >= 15'h7c00;
-  assign \$59  = ! \$37 [14:0];
-  assign \$60  = b[14:0] > a[14:0];
-  assign \$61  = \$60  ? b : a;
-  assign \$62  = b[14:0] > a[14:0];
-  assign \$63  = \$62  ? a : b;
-  assign \$64  = \$61 [15] & \$63 [15];
-  assign \$65  = b[14:0] > a[14:0];
-  assign \$66  = \$65  ? b : a;
-  assign \$67  = \$59  ? \$64  : \$66 [15];
-  assign \$68  = ! \$37 [14:0];
-  assign \$69  = b[14:0] > a[14:0];
-  assign \$70  = \$69  ? b : a;
-  assign \$71  = b[14:0] > a[14:0];
-  assign \$72  = \$71  ? a : b;
-  assign \$73  = \$70 [15] & \$72 [15];
-  assign \$74  = b[14:0] > a[14:0];
-  assign \$75  = \$74  ? b : a;
-  assign \$76  = \$68  ? \$73  : \$75 [15];
-  assign \$77  = ! \$37 [14:0];
-  assign \$78  = b[14:0] > a[14:0];
-  assign \$79  = \$78  ? b : a;
-  assign \$80  = b[14:0] > a[14:0];
-  assign \$81  = \$80  ? a : b;
-  assign \$82  = \$79 [15] & \$81 [15];
-  assign \$83  = b[14:0] > a[14:0];
-  assign \$84  = \$83  ? b : a;
-  assign \$85  = \$77  ? \$82  : \$84 [15];
-  assign \$86  = b[14:0] > a[14:0];
-  assign \$87  = \$86  ? b : a;
-  assign \$88  = \$87 [14:10] == 5'h1f;
-  assign \$89  = b[14:0] > a[14:0];
-  assign \$90  = \$89  ? b : a;
-  assign \$91  = | \$90 [9:0];
-  assign \$92  = \$88  & \$91 ;
-  assign \$93  = b[14:0] > a[14:0];
-  assign \$94  = \$93  ? a : b;
-  assign \$95  = \$94 [14:10] == 5'h1f;
-  assign \$96  = b[14:0] > a[14:0];
-  assign \$97  = \$96  ? a : b;
-  assign \$98  = | \$97 [9:0];
-  assign \$99  = \$95  & \$98 ;
-  assign \$100  = \$92  | \$99 ;
-  assign \$101  = b[14:0] > a[14:0];
-  assign \$102  = \$101  ? b : a;
-  assign \$103  = \$102 [14:10] == 5'h1f;
-  assign \$104  = b[14:0] > a[14:0];
-  assign \$105  = \$104  ? b : a;
-  assign \$106  = ! \$105 [9:0];
-  assign \$107  = \$103  & \$106 ;
-  assign \$108  = b[14:0] > a[14:0];
-  assign \$109  = \$108  ? a : b;
-  assign \$110  = \$109 [14:10] == 5'h1f;
-  assign \$111  = b[14:0] > a[14:0];
-  assign \$112  = \$111  ? a : b;
-  assign \$113  = ! \$112 [9:0];
-  assign \$114  = \$110  & \$113 ;
-  assign \$115  = \$107  & \$114 ;
-  assign \$116  = b[14:0] > a[14:0];
-  assign \$117  = \$116  ? b : a;
-  assign \$118  = b[14:0] > a[14:0];
-  assign \$119  = \$118  ? a : b;
-  assign \$120  = \$117 [15] ^ \$119 [15];
-  assign \$121  = \$115  & \$120 ;
-  assign \$122  = \$100  | \$121 ;
-  assign \$123  = b[14:0] > a[14:0];
-  assign \$124  = \$123  ? b : a;
-  assign \$125  = \$124 [14:10] == 5'h1f;
-  assign \$126  = b[14:0] > a[14:0];
-  assign \$127  = \$126  ? b : a;
-  assign \$128  = ! \$127 [9:0];
-  assign \$129  = \$125  & \$128 ;
-  assign \$130  = b[14:0] > a[14:0];
-  assign \$131  = \$130  ? b : a;
+  assign \$25  = \$24 [13:0] != ya_full;
+  assign ya = \$22  | { 13'h0000, \$25  };
+  assign sub = x[15] ^ y[15];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 4'hf;
+  assign \$30  = $signed(\$29 ) - $signed(5'h0a);
+  assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
+  assign \$31  = 4'he - rp_msb;
+  assign \$32  = \$28 [14:0] << \$31 [3:0];
+  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$34  = $signed(\$33 ) + $signed(5'h0f);
+  assign \$35  = $signed(\$34 ) < $signed(2'h1);
+  assign \$36  = $signed(\$34 ) < $signed(5'h12);
+  assign \$37  = $signed(2'h1) - $signed(\$34 );
+  assign rp_sh = \$32 [14:0] >> rp_rs;
+  assign \$38  = rp_sh << rp_rs;
+  assign rp_lost = \$38 [14:0] != \$32 [14:0];
+  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
+  assign \$40  = $signed(\$39 ) - $signed(2'h1);
+  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[14:4] });
+  assign \$43  = | rp_sh[2:0];
+  assign \$44  = \$43  | rp_lost;
+  assign \$45  = \$44  | rp_sh[4];
+  assign \$46  = rp_sh[3] & \$45 ;
+  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
+  assign \$48  = ! \$28 [14:0];
+  assign \$49  = \$47 [26:0] >= 15'h7c00;
+  assign \$50  = ! \$28 [14:0];
+  assign \$51  = x[15] & y[15];
+  assign \$52  = \$50  ? \$51  : x[15];
+  assign \$53  = ! \$28 [14:0];
+  assign \$54  = x[15] & y[15];
+  assign \$55  = \$53  ? \$54  : x[15];
+  assign \$56  = ! \$28 [14:0];
+  assign \$57  = x[15] & y[15];
+  assign \$58  = \$56  ? \$57  : x[15];
+  assign \$59  = x_nan | y_nan;
+  assign \$60  = x_inf & y_inf;
+  assign \$61  = \$60  & sub;
+  assign \$62  = \$59  | \$61 ;
+  assign swap = b[14:0] > a[14:0];
+  assign x = swap ? b : a;
+  assign y = swap ? a : b;
+  assign \$1  = ! x[14:10];
+  assign x_e = \$1  ? 5'h01 : x[14:10];
+  assign \$2  = ! x[14:10];
+  assign \$3  = ~ \$2 ;
+  assign \$4  = x[14:10] == 5'h1f;
+  assign \$5  = ! x[9:0];
+  assign x_inf = \$4  & \$5 ;
+  assign \$6  = x[14:10] == 5'h1f;
+  assign \$7  = | x[9:0];
+  assign x_nan = \$6  & \$7 ;
+  assign \$8  = ! x[14:10];
+  assign \$9  = ! x[9:0];
+  assign x_zero = \$8  & \$9 ;
+  assign \$10  = ! y[14:10];
+  assign y_e = \$10  ? 5'h01 : y[14:10];
+  assign \$11  = ! y[14:10];
+  assign \$12  = ~ \$11 ;
+  assign \$13  = y[14:10] == 5'h1f;
+  assign \$14  = ! y[9:0];
+  assign y_inf = \$13  & \$14 ;
+  assign \$15  = y[14:10] == 5'h1f;
+  assign \$16  = | y[9:0];
+  assign y_nan = \$15  & \$16 ;
+  assign \$17  = ! y[14:10];
+  assign \$18  = ! y[9:0];
+  assign y_zero = \$17  & \$18 ;
+  assign \$19  = x_e - y_e;
+  assign \$20  = \$19 [4:0] > 4'he;
+  assign \$21  = \$20  ? 5'h0e : \$19 [4:0];
+  assign \$22  = ya_full >> \$21 [3:0];
+  assign \$23  = ya_full >> \$21 [3:0];
+  assign \$24  = \$23  << \$21 [3:0];
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$58 ) begin end
     rp_msb = 4'h0;
-    if (\$37 [0]) begin
+    if (\$28 [0]) begin
       rp_msb = 4'h0;
     end
-    if (\$37 [1]) begin
+    if (\$28 [1]) begin
       rp_msb = 4'h1;
     end
-    if (\$37 [2]) begin
+    if (\$28 [2]) begin
       rp_msb = 4'h2;
     end
-    if (\$37 [3]) begin
+    if (\$28 [3]) begin
       rp_msb = 4'h3;
     end
-    if (\$37 [4]) begin
+    if (\$28 [4]) begin
       rp_msb = 4'h4;
     end
-    if (\$37 [5]) begin
+    if (\$28 [5]) begin
       rp_msb = 4'h5;
     end
-    if (\$37 [6]) begin
+    if (\$28 [6]) begin
       rp_msb = 4'h6;
     end
-    if (\$37 [7]) begin
+    if (\$28 [7]) begin
       rp_msb = 4'h7;
     end
-    if (\$37 [8]) begin
+    if (\$28 [8]) begin
       rp_msb = 4'h8;
     end
-    if (\$37 [9]) begin
+    if (\$28 [9]) begin
       rp_msb = 4'h9;
     end
-    if (\$37 [10]) begin
+    if (\$28 [10]) begin
       rp_msb = 4'ha;
     end
-    if (\$37 [11]) begin
+    if (\$28 [11]) begin
       rp_msb = 4'hb;
     end
-    if (\$37 [12]) begin
+    if (\$28 [12]) begin
       rp_msb = 4'hc;
     end
-    if (\$37 [13]) begin
+    if (\$28 [13]) begin
       rp_msb = 4'hd;
     end
-    if (\$37 [14]) begin
+    if (\$28 [14]) begin
       rp_msb = 4'he;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$58 ) begin end
     rp_rs = 4'h0;
-    if (\$44 ) begin
+    if (\$35 ) begin
       (* full_case = 32'd1 *)
-      if (\$45 ) begin
+      if (\$36 ) begin
         rp_rs = 4'hf;
       end else begin
-        rp_rs = \$46 [3:0];
+        rp_rs = \$37 [3:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$58 ) begin end
     (* full_case = 32'd1 *)
-    if (\$57 ) begin
-      rp_out = { \$67 , 15'h0000 };
-    end else if (\$58 ) begin
-      rp_out = { \$76 , 15'h7c00 };
+    if (\$48 ) begin
+      rp_out = { \$52 , 15'h0000 };
+    end else if (\$49 ) begin
+      rp_out = { \$55 , 15'h7c00 };
     end else begin
-      rp_out = { \$85 , \$56 [14:0] };
+      rp_out = { \$58 , \$47 [14:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$58 ) begin end
     (* full_case = 32'd1 *)
-    if (\$122 ) begin
+    if (\$62 ) begin
       s = 16'h7e00;
-    end else if (\$129 ) begin
-      s = \$131 ;
+    end else if (x_inf) begin
+      s = x;
     end else begin
       s = rp_out;
     end
   end
-  assign x_sig = { \$11 , \$7 [9:0] };
-  assign y_sig = { \$22 , \$18 [9:0] };
-  assign d = \$23 [4:0];
-  assign dcl = \$25 [3:0];
-  assign total = \$37 [14:0];
-  assign rp_ls = \$40 [3:0];
-  assign rp_norm = \$41 [14:0];
-  assign rp_eb = { \$43 [9], \$43 [9], \$43 [9], \$43 [9], \$43 [9], \$43 [9], \$43  };
-  assign rp_packed = \$56 [26:0];
-  assign xa = { \$11 , \$7 [9:0], 3'h0 };
-  assign ya_full = { \$22 , \$18 [9:0], 3'h0 };
-  assign \$50  = { \$49 [17], \$49 [17], \$49 [17], \$49 [17], \$49 [17], \$49 , 10'h000 };
+  assign x_sig = { \$3 , x[9:0] };
+  assign y_sig = { \$12 , y[9:0] };
+  assign d = \$19 [4:0];
+  assign dcl = \$21 [3:0];
+  assign total = \$28 [14:0];
+  assign rp_ls = \$31 [3:0];
+  assign rp_norm = \$32 [14:0];
+  assign rp_eb = { \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34  };
+  assign rp_packed = \$47 [26:0];
+  assign xa = { \$3 , x[9:0], 3'h0 };
+  assign ya_full = { \$12 , y[9:0], 3'h0 };
+  assign \$41  = { \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 , 10'h000 };
 endmodule
 
 module \lut_w2_fp16_fp16tab.precompute1.node13 (b, s, a);
   reg \$auto$verilog_backend.cc:2355:dump_module$59  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire \$100 ;
-  wire \$101 ;
-  wire [15:0] \$102 ;
-  wire \$103 ;
-  wire \$104 ;
-  wire [15:0] \$105 ;
-  wire \$106 ;
-  wire \$107 ;
-  wire \$108 ;
-  wire [15:0] \$109 ;
   wire \$11 ;
-  wire \$110 ;
-  wire \$111 ;
-  wire [15:0] \$112 ;
-  wire \$113 ;
-  wire \$114 ;
-  wire \$115 ;
-  wire \$116 ;
-  wire [15:0] \$117 ;
-  wire \$118 ;
-  wire [15:0] \$119 ;
   wire \$12 ;
-  wire \$120 ;
-  wire \$121 ;
-  wire \$122 ;
-  wire \$123 ;
-  wire [15:0] \$124 ;
-  wire \$125 ;
-  wire \$126 ;
-  wire [15:0] \$127 ;
-  wire \$128 ;
-  wire \$129 ;
-  wire [15:0] \$13 ;
-  wire \$130 ;
-  wire [15:0] \$131 ;
+  wire \$13 ;
   wire \$14 ;
   wire \$15 ;
-  wire [15:0] \$16 ;
+  wire \$16 ;
   wire \$17 ;
-  wire [15:0] \$18 ;
-  wire \$19 ;
-  wire [15:0] \$2 ;
-  wire [15:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire [5:0] \$23 ;
-  wire \$24 ;
-  wire [4:0] \$25 ;
-  wire [13:0] \$26 ;
-  wire [13:0] \$27 ;
-  wire [28:0] \$28 ;
-  wire \$29 ;
+  wire \$18 ;
+  wire [5:0] \$19 ;
+  wire \$2 ;
+  wire \$20 ;
+  wire [4:0] \$21 ;
+  wire [13:0] \$22 ;
+  wire [13:0] \$23 ;
+  wire [28:0] \$24 ;
+  wire \$25 ;
+  wire [14:0] \$26 ;
+  wire [14:0] \$27 ;
+  wire [15:0] \$28 ;
+  wire [5:0] \$29 ;
   wire \$3 ;
-  wire \$30 ;
-  wire [15:0] \$31 ;
-  wire \$32 ;
-  wire [15:0] \$33 ;
-  wire \$34 ;
-  wire [14:0] \$35 ;
-  wire [14:0] \$36 ;
-  wire [15:0] \$37 ;
-  wire [5:0] \$38 ;
-  wire [6:0] \$39 ;
+  wire [6:0] \$30 ;
+  wire [4:0] \$31 ;
+  wire [29:0] \$32 ;
+  wire [8:0] \$33 ;
+  wire [9:0] \$34 ;
+  wire \$35 ;
+  wire \$36 ;
+  wire [16:0] \$37 ;
+  wire [29:0] \$38 ;
+  wire [16:0] \$39 ;
   wire \$4 ;
-  wire [4:0] \$40 ;
-  wire [29:0] \$41 ;
-  wire [8:0] \$42 ;
-  wire [9:0] \$43 ;
+  wire [17:0] \$40 ;
+  wire [32:0] \$41 ;
+  wire [33:0] \$42 ;
+  wire \$43 ;
   wire \$44 ;
   wire \$45 ;
-  wire [16:0] \$46 ;
-  wire [29:0] \$47 ;
-  wire [16:0] \$48 ;
-  wire [17:0] \$49 ;
-  wire [15:0] \$5 ;
-  wire [32:0] \$50 ;
-  wire [33:0] \$51 ;
+  wire \$46 ;
+  wire [34:0] \$47 ;
+  wire \$48 ;
+  wire \$49 ;
+  wire \$5 ;
+  wire \$50 ;
+  wire \$51 ;
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire [34:0] \$56 ;
+  wire \$56 ;
   wire \$57 ;
   wire \$58 ;
   wire \$59 ;
   wire \$6 ;
   wire \$60 ;
-  wire [15:0] \$61 ;
+  wire \$61 ;
   wire \$62 ;
-  wire [15:0] \$63 ;
-  wire \$64 ;
-  wire \$65 ;
-  wire [15:0] \$66 ;
-  wire \$67 ;
-  wire \$68 ;
-  wire \$69 ;
-  wire [15:0] \$7 ;
-  wire [15:0] \$70 ;
-  wire \$71 ;
-  wire [15:0] \$72 ;
-  wire \$73 ;
-  wire \$74 ;
-  wire [15:0] \$75 ;
-  wire \$76 ;
-  wire \$77 ;
-  wire \$78 ;
-  wire [15:0] \$79 ;
+  wire \$7 ;
   wire \$8 ;
-  wire \$80 ;
-  wire [15:0] \$81 ;
-  wire \$82 ;
-  wire \$83 ;
-  wire [15:0] \$84 ;
-  wire \$85 ;
-  wire \$86 ;
-  wire [15:0] \$87 ;
-  wire \$88 ;
-  wire \$89 ;
-  wire [15:0] \$9 ;
-  wire [15:0] \$90 ;
-  wire \$91 ;
-  wire \$92 ;
-  wire \$93 ;
-  wire [15:0] \$94 ;
-  wire \$95 ;
-  wire \$96 ;
-  wire [15:0] \$97 ;
-  wire \$98 ;
-  wire \$99 ;
+  wire \$9 ;
   input [15:0] a;
   wire [15:0] a;
   input [15:0] b;
@@ -14614,380 +11395,262 @@ module \lut_w2_fp16_fp16tab.precompute1.node13 (b, s, a);
   wire [14:0] rp_sh;
   output [15:0] s;
   reg [15:0] s;
+  wire sub;
+  wire swap;
   wire [14:0] total;
+  wire [15:0] x;
   wire [4:0] x_e;
+  wire x_inf;
+  wire x_nan;
   wire [10:0] x_sig;
+  wire x_zero;
   wire [13:0] xa;
+  wire [15:0] y;
   wire [4:0] y_e;
+  wire y_inf;
+  wire y_nan;
   wire [10:0] y_sig;
+  wire y_zero;
   wire [13:0] ya;
   wire [13:0] ya_full;
-  assign \$1  = b[14:0] > a[14:0];
-  assign \$2  = \$1  ? b : a;
-  assign \$3  = ! \$2 [14:10];
-  assign \$4  = b[14:0] > a[14:0];
-  assign \$5  = \$4  ? b : a;
-  assign x_e = \$3  ? 5'h01 : \$5 [14:10];
-  assign \$6  = b[14:0] > a[14:0];
-  assign \$7  = \$6  ? b : a;
-  assign \$8  = b[14:0] > a[14:0];
-  assign \$9  = \$8  ? b : a;
-  assign \$10  = ! \$9 [14:10];
-  assign \$11  = ~ \$10 ;
-  assign \$12  = b[14:0] > a[14:0];
-  assign \$13  = \$12  ? a : b;
-  assign \$14  = ! \$13 [14:10];
-  assign \$15  = b[14:0] > a[14:0];
-  assign \$16  = \$15  ? a : b;
-  assign y_e = \$14  ? 5'h01 : \$16 [14:10];
-  assign \$17  = b[14:0] > a[14:0];
-  assign \$18  = \$17  ? a : b;
-  assign \$19  = b[14:0] > a[14:0];
-  assign \$20  = \$19  ? a : b;
-  assign \$21  = ! \$20 [14:10];
-  assign \$22  = ~ \$21 ;
-  assign \$23  = x_e - y_e;
-  assign \$24  = \$23 [4:0] > 4'he;
-  assign \$25  = \$24  ? 5'h0e : \$23 [4:0];
-  assign \$26  = ya_full >> \$25 [3:0];
-  assign \$27  = ya_full >> \$25 [3:0];
-  assign \$28  = \$27  << \$25 [3:0];
-  assign \$29  = \$28 [13:0] != ya_full;
-  assign ya = \$26  | { 13'h0000, \$29  };
-  assign \$30  = b[14:0] > a[14:0];
-  assign \$31  = \$30  ? b : a;
-  assign \$32  = b[14:0] > a[14:0];
-  assign \$33  = \$32  ? a : b;
-  assign \$34  = \$31 [15] ^ \$33 [15];
-  assign \$35  = xa - ya;
-  assign \$36  = xa + ya;
-  assign \$37  = \$34  ? { \$35 [14], \$35  } : { 1'h0, \$36  };
-  assign \$38  = x_e - 4'hf;
-  assign \$39  = $signed(\$38 ) - $signed(5'h0a);
-  assign exp_lsb = $signed(\$39 ) - $signed(3'h3);
-  assign \$40  = 4'he - rp_msb;
-  assign \$41  = \$37 [14:0] << \$40 [3:0];
-  assign \$42  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$43  = $signed(\$42 ) + $signed(5'h0f);
-  assign \$44  = $signed(\$43 ) < $signed(2'h1);
-  assign \$45  = $signed(\$43 ) < $signed(5'h12);
-  assign \$46  = $signed(2'h1) - $signed(\$43 );
-  assign rp_sh = \$41 [14:0] >> rp_rs;
-  assign \$47  = rp_sh << rp_rs;
-  assign rp_lost = \$47 [14:0] != \$41 [14:0];
-  assign \$48  = $signed(\$43 ) + $signed({ 1'h0, rp_rs });
-  assign \$49  = $signed(\$48 ) - $signed(2'h1);
-  assign \$51  = $signed(\$50 ) + $signed({ 1'h0, rp_sh[14:4] });
-  assign \$52  = | rp_sh[2:0];
-  assign \$53  = \$52  | rp_lost;
-  assign \$54  = \$53  | rp_sh[4];
-  assign \$55  = rp_sh[3] & \$54 ;
-  assign \$56  = $signed(\$51 ) + $signed({ 1'h0, \$55  });
-  assign \$57  = ! \$37 [14:0];
-  assign \$58  = \$56 [26:0] >= 15'h7c00;
-  assign \$59  = ! \$37 [14:0];
-  assign \$60  = b[14:0] > a[14:0];
-  assign \$61  = \$60  ? b : a;
-  assign \$62  = b[14:0] > a[14:0];
-  assign \$63  = \$62  ? a : b;
-  assign \$64  = \$61 [15] & \$63 [15];
-  assign \$65  = b[14:0] > a[14:0];
-  assign \$66  = \$65  ? b : a;
-  assign \$67  = \$59  ? \$64  : \$66 [15];
-  assign \$68  = ! \$37 [14:0];
-  assign \$69  = b[14:0] > a[14:0];
-  assign \$70  = \$69  ? b : a;
-  assign \$71  = b[14:0] > a[14:0];
-  assign \$72  = \$71  ? a : b;
-  assign \$73  = \$70 [15] & \$72 [15];
-  assign \$74  = b[14:0] > a[14:0];
-  assign \$75  = \$74  ? b : a;
-  assign \$76  = \$68  ? \$73  : \$75 [15];
-  assign \$77  = ! \$37 [14:0];
-  assign \$78  = b[14:0] > a[14:0];
-  assign \$79  = \$78  ? b : a;
-  assign \$80  = b[14:0] > a[14:0];
-  assign \$81  = \$80  ? a : b;
-  assign \$82  = \$79 [15] & \$81 [15];
-  assign \$83  = b[14:0] > a[14:0];
-  assign \$84  = \$83  ? b : a;
-  assign \$85  = \$77  ? \$82  : \$84 [15];
-  assign \$86  = b[14:0] > a[14:0];
-  assign \$87  = \$86  ? b : a;
-  assign \$88  = \$87 [14:10] == 5'h1f;
-  assign \$89  = b[14:0] > a[14:0];
-  assign \$90  = \$89  ? b : a;
-  assign \$91  = | \$90 [9:0];
-  assign \$92  = \$88  & \$91 ;
-  assign \$93  = b[14:0] > a[14:0];
-  assign \$94  = \$93  ? a : b;
-  assign \$95  = \$94 [14:10] == 5'h1f;
-  assign \$96  = b[14:0] > a[14:0];
-  assign \$97  = \$96  ? a : b;
-  assign \$98  = | \$97 [9:0];
-  assign \$99  = \$95  & \$98 ;
-  assign \$100  = \$92  | \$99 ;
-  assign \$101  = b[14:0] > a[14:0];
-  assign \$102  = \$101  ? b : a;
-  assign \$103  = \$102 [14:10] == 5'h1f;
-  assign \$104  = b[14:0] > a[14:0];
-  assign \$105  = \$104  ? b : a;
-  assign \$106  = ! \$105 [9:0];
-  assign \$107  = \$103  & \$106 ;
-  assign \$108  = b[14:0] > a[14:0];
-  assign \$109  = \$108  ? a : b;
-  assign \$110  = \$109 [14:10] == 5'h1f;
-  assign \$111  = b[14:0] > a[14:0];
-  assign \$112  = \$111  ? a : b;
-  assign \$113  = ! \$112 [9:0];
-  assign \$114  = \$110  & \$113 ;
-  assign \$115  = \$107  & \$114 ;
-  assign \$116  = b[14:0] > a[14:0];
-  assign \$117  = \$116  ? b : a;
-  assign \$118  = b[14:0] > a[14:0];
-  assign \$119  = \$118  ? a : b;
-  assign \$120  = \$117 [15] ^ \$119 [15];
-  assign \$121  = \$115  & \$120 ;
-  assign \$122  = \$100  | \$121 ;
-  assign \$123  = b[14:0] > a[14:0];
-  assign \$124  = \$123  ? b : a;
-  assign \$125  = \$124 [14:10] == 5'h1f;
-  assign \$126  = b[14:0] > a[14:0];
-  assign \$127  = \$126  ? b : a;
-  assign \$128  = ! \$127 [9:0];
-  assign \$129  = \$125  & \$128 ;
-  assign \$130  = b[14:0] > a[14:0];
-  assign \$131  = \$130  ? b : a;
+  assign \$25  = \$24 [13:0] != ya_full;
+  assign ya = \$22  | { 13'h0000, \$25  };
+  assign sub = x[15] ^ y[15];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 4'hf;
+  assign \$30  = $signed(\$29 ) - $signed(5'h0a);
+  assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
+  assign \$31  = 4'he - rp_msb;
+  assign \$32  = \$28 [14:0] << \$31 [3:0];
+  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$34  = $signed(\$33 ) + $signed(5'h0f);
+  assign \$35  = $signed(\$34 ) < $signed(2'h1);
+  assign \$36  = $signed(\$34 ) < $signed(5'h12);
+  assign \$37  = $signed(2'h1) - $signed(\$34 );
+  assign rp_sh = \$32 [14:0] >> rp_rs;
+  assign \$38  = rp_sh << rp_rs;
+  assign rp_lost = \$38 [14:0] != \$32 [14:0];
+  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
+  assign \$40  = $signed(\$39 ) - $signed(2'h1);
+  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[14:4] });
+  assign \$43  = | rp_sh[2:0];
+  assign \$44  = \$43  | rp_lost;
+  assign \$45  = \$44  | rp_sh[4];
+  assign \$46  = rp_sh[3] & \$45 ;
+  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
+  assign \$48  = ! \$28 [14:0];
+  assign \$49  = \$47 [26:0] >= 15'h7c00;
+  assign \$50  = ! \$28 [14:0];
+  assign \$51  = x[15] & y[15];
+  assign \$52  = \$50  ? \$51  : x[15];
+  assign \$53  = ! \$28 [14:0];
+  assign \$54  = x[15] & y[15];
+  assign \$55  = \$53  ? \$54  : x[15];
+  assign \$56  = ! \$28 [14:0];
+  assign \$57  = x[15] & y[15];
+  assign \$58  = \$56  ? \$57  : x[15];
+  assign \$59  = x_nan | y_nan;
+  assign \$60  = x_inf & y_inf;
+  assign \$61  = \$60  & sub;
+  assign \$62  = \$59  | \$61 ;
+  assign swap = b[14:0] > a[14:0];
+  assign x = swap ? b : a;
+  assign y = swap ? a : b;
+  assign \$1  = ! x[14:10];
+  assign x_e = \$1  ? 5'h01 : x[14:10];
+  assign \$2  = ! x[14:10];
+  assign \$3  = ~ \$2 ;
+  assign \$4  = x[14:10] == 5'h1f;
+  assign \$5  = ! x[9:0];
+  assign x_inf = \$4  & \$5 ;
+  assign \$6  = x[14:10] == 5'h1f;
+  assign \$7  = | x[9:0];
+  assign x_nan = \$6  & \$7 ;
+  assign \$8  = ! x[14:10];
+  assign \$9  = ! x[9:0];
+  assign x_zero = \$8  & \$9 ;
+  assign \$10  = ! y[14:10];
+  assign y_e = \$10  ? 5'h01 : y[14:10];
+  assign \$11  = ! y[14:10];
+  assign \$12  = ~ \$11 ;
+  assign \$13  = y[14:10] == 5'h1f;
+  assign \$14  = ! y[9:0];
+  assign y_inf = \$13  & \$14 ;
+  assign \$15  = y[14:10] == 5'h1f;
+  assign \$16  = | y[9:0];
+  assign y_nan = \$15  & \$16 ;
+  assign \$17  = ! y[14:10];
+  assign \$18  = ! y[9:0];
+  assign y_zero = \$17  & \$18 ;
+  assign \$19  = x_e - y_e;
+  assign \$20  = \$19 [4:0] > 4'he;
+  assign \$21  = \$20  ? 5'h0e : \$19 [4:0];
+  assign \$22  = ya_full >> \$21 [3:0];
+  assign \$23  = ya_full >> \$21 [3:0];
+  assign \$24  = \$23  << \$21 [3:0];
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$59 ) begin end
     rp_msb = 4'h0;
-    if (\$37 [0]) begin
+    if (\$28 [0]) begin
       rp_msb = 4'h0;
     end
-    if (\$37 [1]) begin
+    if (\$28 [1]) begin
       rp_msb = 4'h1;
     end
-    if (\$37 [2]) begin
+    if (\$28 [2]) begin
       rp_msb = 4'h2;
     end
-    if (\$37 [3]) begin
+    if (\$28 [3]) begin
       rp_msb = 4'h3;
     end
-    if (\$37 [4]) begin
+    if (\$28 [4]) begin
       rp_msb = 4'h4;
     end
-    if (\$37 [5]) begin
+    if (\$28 [5]) begin
       rp_msb = 4'h5;
     end
-    if (\$37 [6]) begin
+    if (\$28 [6]) begin
       rp_msb = 4'h6;
     end
-    if (\$37 [7]) begin
+    if (\$28 [7]) begin
       rp_msb = 4'h7;
     end
-    if (\$37 [8]) begin
+    if (\$28 [8]) begin
       rp_msb = 4'h8;
     end
-    if (\$37 [9]) begin
+    if (\$28 [9]) begin
       rp_msb = 4'h9;
     end
-    if (\$37 [10]) begin
+    if (\$28 [10]) begin
       rp_msb = 4'ha;
     end
-    if (\$37 [11]) begin
+    if (\$28 [11]) begin
       rp_msb = 4'hb;
     end
-    if (\$37 [12]) begin
+    if (\$28 [12]) begin
       rp_msb = 4'hc;
     end
-    if (\$37 [13]) begin
+    if (\$28 [13]) begin
       rp_msb = 4'hd;
     end
-    if (\$37 [14]) begin
+    if (\$28 [14]) begin
       rp_msb = 4'he;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$59 ) begin end
     rp_rs = 4'h0;
-    if (\$44 ) begin
+    if (\$35 ) begin
       (* full_case = 32'd1 *)
-      if (\$45 ) begin
+      if (\$36 ) begin
         rp_rs = 4'hf;
       end else begin
-        rp_rs = \$46 [3:0];
+        rp_rs = \$37 [3:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$59 ) begin end
     (* full_case = 32'd1 *)
-    if (\$57 ) begin
-      rp_out = { \$67 , 15'h0000 };
-    end else if (\$58 ) begin
-      rp_out = { \$76 , 15'h7c00 };
+    if (\$48 ) begin
+      rp_out = { \$52 , 15'h0000 };
+    end else if (\$49 ) begin
+      rp_out = { \$55 , 15'h7c00 };
     end else begin
-      rp_out = { \$85 , \$56 [14:0] };
+      rp_out = { \$58 , \$47 [14:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$59 ) begin end
     (* full_case = 32'd1 *)
-    if (\$122 ) begin
+    if (\$62 ) begin
       s = 16'h7e00;
-    end else if (\$129 ) begin
-      s = \$131 ;
+    end else if (x_inf) begin
+      s = x;
     end else begin
       s = rp_out;
     end
   end
-  assign x_sig = { \$11 , \$7 [9:0] };
-  assign y_sig = { \$22 , \$18 [9:0] };
-  assign d = \$23 [4:0];
-  assign dcl = \$25 [3:0];
-  assign total = \$37 [14:0];
-  assign rp_ls = \$40 [3:0];
-  assign rp_norm = \$41 [14:0];
-  assign rp_eb = { \$43 [9], \$43 [9], \$43 [9], \$43 [9], \$43 [9], \$43 [9], \$43  };
-  assign rp_packed = \$56 [26:0];
-  assign xa = { \$11 , \$7 [9:0], 3'h0 };
-  assign ya_full = { \$22 , \$18 [9:0], 3'h0 };
-  assign \$50  = { \$49 [17], \$49 [17], \$49 [17], \$49 [17], \$49 [17], \$49 , 10'h000 };
+  assign x_sig = { \$3 , x[9:0] };
+  assign y_sig = { \$12 , y[9:0] };
+  assign d = \$19 [4:0];
+  assign dcl = \$21 [3:0];
+  assign total = \$28 [14:0];
+  assign rp_ls = \$31 [3:0];
+  assign rp_norm = \$32 [14:0];
+  assign rp_eb = { \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34  };
+  assign rp_packed = \$47 [26:0];
+  assign xa = { \$3 , x[9:0], 3'h0 };
+  assign ya_full = { \$12 , y[9:0], 3'h0 };
+  assign \$41  = { \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 , 10'h000 };
 endmodule
 
 module \lut_w2_fp16_fp16tab.precompute1.node14 (b, s, a);
   reg \$auto$verilog_backend.cc:2355:dump_module$60  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire \$100 ;
-  wire \$101 ;
-  wire [15:0] \$102 ;
-  wire \$103 ;
-  wire \$104 ;
-  wire [15:0] \$105 ;
-  wire \$106 ;
-  wire \$107 ;
-  wire \$108 ;
-  wire [15:0] \$109 ;
   wire \$11 ;
-  wire \$110 ;
-  wire \$111 ;
-  wire [15:0] \$112 ;
-  wire \$113 ;
-  wire \$114 ;
-  wire \$115 ;
-  wire \$116 ;
-  wire [15:0] \$117 ;
-  wire \$118 ;
-  wire [15:0] \$119 ;
   wire \$12 ;
-  wire \$120 ;
-  wire \$121 ;
-  wire \$122 ;
-  wire \$123 ;
-  wire [15:0] \$124 ;
-  wire \$125 ;
-  wire \$126 ;
-  wire [15:0] \$127 ;
-  wire \$128 ;
-  wire \$129 ;
-  wire [15:0] \$13 ;
-  wire \$130 ;
-  wire [15:0] \$131 ;
+  wire \$13 ;
   wire \$14 ;
   wire \$15 ;
-  wire [15:0] \$16 ;
+  wire \$16 ;
   wire \$17 ;
-  wire [15:0] \$18 ;
-  wire \$19 ;
-  wire [15:0] \$2 ;
-  wire [15:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire [5:0] \$23 ;
-  wire \$24 ;
-  wire [4:0] \$25 ;
-  wire [13:0] \$26 ;
-  wire [13:0] \$27 ;
-  wire [28:0] \$28 ;
-  wire \$29 ;
+  wire \$18 ;
+  wire [5:0] \$19 ;
+  wire \$2 ;
+  wire \$20 ;
+  wire [4:0] \$21 ;
+  wire [13:0] \$22 ;
+  wire [13:0] \$23 ;
+  wire [28:0] \$24 ;
+  wire \$25 ;
+  wire [14:0] \$26 ;
+  wire [14:0] \$27 ;
+  wire [15:0] \$28 ;
+  wire [5:0] \$29 ;
   wire \$3 ;
-  wire \$30 ;
-  wire [15:0] \$31 ;
-  wire \$32 ;
-  wire [15:0] \$33 ;
-  wire \$34 ;
-  wire [14:0] \$35 ;
-  wire [14:0] \$36 ;
-  wire [15:0] \$37 ;
-  wire [5:0] \$38 ;
-  wire [6:0] \$39 ;
+  wire [6:0] \$30 ;
+  wire [4:0] \$31 ;
+  wire [29:0] \$32 ;
+  wire [8:0] \$33 ;
+  wire [9:0] \$34 ;
+  wire \$35 ;
+  wire \$36 ;
+  wire [16:0] \$37 ;
+  wire [29:0] \$38 ;
+  wire [16:0] \$39 ;
   wire \$4 ;
-  wire [4:0] \$40 ;
-  wire [29:0] \$41 ;
-  wire [8:0] \$42 ;
-  wire [9:0] \$43 ;
+  wire [17:0] \$40 ;
+  wire [32:0] \$41 ;
+  wire [33:0] \$42 ;
+  wire \$43 ;
   wire \$44 ;
   wire \$45 ;
-  wire [16:0] \$46 ;
-  wire [29:0] \$47 ;
-  wire [16:0] \$48 ;
-  wire [17:0] \$49 ;
-  wire [15:0] \$5 ;
-  wire [32:0] \$50 ;
-  wire [33:0] \$51 ;
+  wire \$46 ;
+  wire [34:0] \$47 ;
+  wire \$48 ;
+  wire \$49 ;
+  wire \$5 ;
+  wire \$50 ;
+  wire \$51 ;
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire [34:0] \$56 ;
+  wire \$56 ;
   wire \$57 ;
   wire \$58 ;
   wire \$59 ;
   wire \$6 ;
   wire \$60 ;
-  wire [15:0] \$61 ;
+  wire \$61 ;
   wire \$62 ;
-  wire [15:0] \$63 ;
-  wire \$64 ;
-  wire \$65 ;
-  wire [15:0] \$66 ;
-  wire \$67 ;
-  wire \$68 ;
-  wire \$69 ;
-  wire [15:0] \$7 ;
-  wire [15:0] \$70 ;
-  wire \$71 ;
-  wire [15:0] \$72 ;
-  wire \$73 ;
-  wire \$74 ;
-  wire [15:0] \$75 ;
-  wire \$76 ;
-  wire \$77 ;
-  wire \$78 ;
-  wire [15:0] \$79 ;
+  wire \$7 ;
   wire \$8 ;
-  wire \$80 ;
-  wire [15:0] \$81 ;
-  wire \$82 ;
-  wire \$83 ;
-  wire [15:0] \$84 ;
-  wire \$85 ;
-  wire \$86 ;
-  wire [15:0] \$87 ;
-  wire \$88 ;
-  wire \$89 ;
-  wire [15:0] \$9 ;
-  wire [15:0] \$90 ;
-  wire \$91 ;
-  wire \$92 ;
-  wire \$93 ;
-  wire [15:0] \$94 ;
-  wire \$95 ;
-  wire \$96 ;
-  wire [15:0] \$97 ;
-  wire \$98 ;
-  wire \$99 ;
+  wire \$9 ;
   input [15:0] a;
   wire [15:0] a;
   input [15:0] b;
@@ -15006,380 +11669,262 @@ module \lut_w2_fp16_fp16tab.precompute1.node14 (b, s, a);
   wire [14:0] rp_sh;
   output [15:0] s;
   reg [15:0] s;
+  wire sub;
+  wire swap;
   wire [14:0] total;
+  wire [15:0] x;
   wire [4:0] x_e;
+  wire x_inf;
+  wire x_nan;
   wire [10:0] x_sig;
+  wire x_zero;
   wire [13:0] xa;
+  wire [15:0] y;
   wire [4:0] y_e;
+  wire y_inf;
+  wire y_nan;
   wire [10:0] y_sig;
+  wire y_zero;
   wire [13:0] ya;
   wire [13:0] ya_full;
-  assign \$1  = b[14:0] > a[14:0];
-  assign \$2  = \$1  ? b : a;
-  assign \$3  = ! \$2 [14:10];
-  assign \$4  = b[14:0] > a[14:0];
-  assign \$5  = \$4  ? b : a;
-  assign x_e = \$3  ? 5'h01 : \$5 [14:10];
-  assign \$6  = b[14:0] > a[14:0];
-  assign \$7  = \$6  ? b : a;
-  assign \$8  = b[14:0] > a[14:0];
-  assign \$9  = \$8  ? b : a;
-  assign \$10  = ! \$9 [14:10];
-  assign \$11  = ~ \$10 ;
-  assign \$12  = b[14:0] > a[14:0];
-  assign \$13  = \$12  ? a : b;
-  assign \$14  = ! \$13 [14:10];
-  assign \$15  = b[14:0] > a[14:0];
-  assign \$16  = \$15  ? a : b;
-  assign y_e = \$14  ? 5'h01 : \$16 [14:10];
-  assign \$17  = b[14:0] > a[14:0];
-  assign \$18  = \$17  ? a : b;
-  assign \$19  = b[14:0] > a[14:0];
-  assign \$20  = \$19  ? a : b;
-  assign \$21  = ! \$20 [14:10];
-  assign \$22  = ~ \$21 ;
-  assign \$23  = x_e - y_e;
-  assign \$24  = \$23 [4:0] > 4'he;
-  assign \$25  = \$24  ? 5'h0e : \$23 [4:0];
-  assign \$26  = ya_full >> \$25 [3:0];
-  assign \$27  = ya_full >> \$25 [3:0];
-  assign \$28  = \$27  << \$25 [3:0];
-  assign \$29  = \$28 [13:0] != ya_full;
-  assign ya = \$26  | { 13'h0000, \$29  };
-  assign \$30  = b[14:0] > a[14:0];
-  assign \$31  = \$30  ? b : a;
-  assign \$32  = b[14:0] > a[14:0];
-  assign \$33  = \$32  ? a : b;
-  assign \$34  = \$31 [15] ^ \$33 [15];
-  assign \$35  = xa - ya;
-  assign \$36  = xa + ya;
-  assign \$37  = \$34  ? { \$35 [14], \$35  } : { 1'h0, \$36  };
-  assign \$38  = x_e - 4'hf;
-  assign \$39  = $signed(\$38 ) - $signed(5'h0a);
-  assign exp_lsb = $signed(\$39 ) - $signed(3'h3);
-  assign \$40  = 4'he - rp_msb;
-  assign \$41  = \$37 [14:0] << \$40 [3:0];
-  assign \$42  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$43  = $signed(\$42 ) + $signed(5'h0f);
-  assign \$44  = $signed(\$43 ) < $signed(2'h1);
-  assign \$45  = $signed(\$43 ) < $signed(5'h12);
-  assign \$46  = $signed(2'h1) - $signed(\$43 );
-  assign rp_sh = \$41 [14:0] >> rp_rs;
-  assign \$47  = rp_sh << rp_rs;
-  assign rp_lost = \$47 [14:0] != \$41 [14:0];
-  assign \$48  = $signed(\$43 ) + $signed({ 1'h0, rp_rs });
-  assign \$49  = $signed(\$48 ) - $signed(2'h1);
-  assign \$51  = $signed(\$50 ) + $signed({ 1'h0, rp_sh[14:4] });
-  assign \$52  = | rp_sh[2:0];
-  assign \$53  = \$52  | rp_lost;
-  assign \$54  = \$53  | rp_sh[4];
-  assign \$55  = rp_sh[3] & \$54 ;
-  assign \$56  = $signed(\$51 ) + $signed({ 1'h0, \$55  });
-  assign \$57  = ! \$37 [14:0];
-  assign \$58  = \$56 [26:0] >= 15'h7c00;
-  assign \$59  = ! \$37 [14:0];
-  assign \$60  = b[14:0] > a[14:0];
-  assign \$61  = \$60  ? b : a;
-  assign \$62  = b[14:0] > a[14:0];
-  assign \$63  = \$62  ? a : b;
-  assign \$64  = \$61 [15] & \$63 [15];
-  assign \$65  = b[14:0] > a[14:0];
-  assign \$66  = \$65  ? b : a;
-  assign \$67  = \$59  ? \$64  : \$66 [15];
-  assign \$68  = ! \$37 [14:0];
-  assign \$69  = b[14:0] > a[14:0];
-  assign \$70  = \$69  ? b : a;
-  assign \$71  = b[14:0] > a[14:0];
-  assign \$72  = \$71  ? a : b;
-  assign \$73  = \$70 [15] & \$72 [15];
-  assign \$74  = b[14:0] > a[14:0];
-  assign \$75  = \$74  ? b : a;
-  assign \$76  = \$68  ? \$73  : \$75 [15];
-  assign \$77  = ! \$37 [14:0];
-  assign \$78  = b[14:0] > a[14:0];
-  assign \$79  = \$78  ? b : a;
-  assign \$80  = b[14:0] > a[14:0];
-  assign \$81  = \$80  ? a : b;
-  assign \$82  = \$79 [15] & \$81 [15];
-  assign \$83  = b[14:0] > a[14:0];
-  assign \$84  = \$83  ? b : a;
-  assign \$85  = \$77  ? \$82  : \$84 [15];
-  assign \$86  = b[14:0] > a[14:0];
-  assign \$87  = \$86  ? b : a;
-  assign \$88  = \$87 [14:10] == 5'h1f;
-  assign \$89  = b[14:0] > a[14:0];
-  assign \$90  = \$89  ? b : a;
-  assign \$91  = | \$90 [9:0];
-  assign \$92  = \$88  & \$91 ;
-  assign \$93  = b[14:0] > a[14:0];
-  assign \$94  = \$93  ? a : b;
-  assign \$95  = \$94 [14:10] == 5'h1f;
-  assign \$96  = b[14:0] > a[14:0];
-  assign \$97  = \$96  ? a : b;
-  assign \$98  = | \$97 [9:0];
-  assign \$99  = \$95  & \$98 ;
-  assign \$100  = \$92  | \$99 ;
-  assign \$101  = b[14:0] > a[14:0];
-  assign \$102  = \$101  ? b : a;
-  assign \$103  = \$102 [14:10] == 5'h1f;
-  assign \$104  = b[14:0] > a[14:0];
-  assign \$105  = \$104  ? b : a;
-  assign \$106  = ! \$105 [9:0];
-  assign \$107  = \$103  & \$106 ;
-  assign \$108  = b[14:0] > a[14:0];
-  assign \$109  = \$108  ? a : b;
-  assign \$110  = \$109 [14:10] == 5'h1f;
-  assign \$111  = b[14:0] > a[14:0];
-  assign \$112  = \$111  ? a : b;
-  assign \$113  = ! \$112 [9:0];
-  assign \$114  = \$110  & \$113 ;
-  assign \$115  = \$107  & \$114 ;
-  assign \$116  = b[14:0] > a[14:0];
-  assign \$117  = \$116  ? b : a;
-  assign \$118  = b[14:0] > a[14:0];
-  assign \$119  = \$118  ? a : b;
-  assign \$120  = \$117 [15] ^ \$119 [15];
-  assign \$121  = \$115  & \$120 ;
-  assign \$122  = \$100  | \$121 ;
-  assign \$123  = b[14:0] > a[14:0];
-  assign \$124  = \$123  ? b : a;
-  assign \$125  = \$124 [14:10] == 5'h1f;
-  assign \$126  = b[14:0] > a[14:0];
-  assign \$127  = \$126  ? b : a;
-  assign \$128  = ! \$127 [9:0];
-  assign \$129  = \$125  & \$128 ;
-  assign \$130  = b[14:0] > a[14:0];
-  assign \$131  = \$130  ? b : a;
+  assign \$25  = \$24 [13:0] != ya_full;
+  assign ya = \$22  | { 13'h0000, \$25  };
+  assign sub = x[15] ^ y[15];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 4'hf;
+  assign \$30  = $signed(\$29 ) - $signed(5'h0a);
+  assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
+  assign \$31  = 4'he - rp_msb;
+  assign \$32  = \$28 [14:0] << \$31 [3:0];
+  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$34  = $signed(\$33 ) + $signed(5'h0f);
+  assign \$35  = $signed(\$34 ) < $signed(2'h1);
+  assign \$36  = $signed(\$34 ) < $signed(5'h12);
+  assign \$37  = $signed(2'h1) - $signed(\$34 );
+  assign rp_sh = \$32 [14:0] >> rp_rs;
+  assign \$38  = rp_sh << rp_rs;
+  assign rp_lost = \$38 [14:0] != \$32 [14:0];
+  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
+  assign \$40  = $signed(\$39 ) - $signed(2'h1);
+  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[14:4] });
+  assign \$43  = | rp_sh[2:0];
+  assign \$44  = \$43  | rp_lost;
+  assign \$45  = \$44  | rp_sh[4];
+  assign \$46  = rp_sh[3] & \$45 ;
+  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
+  assign \$48  = ! \$28 [14:0];
+  assign \$49  = \$47 [26:0] >= 15'h7c00;
+  assign \$50  = ! \$28 [14:0];
+  assign \$51  = x[15] & y[15];
+  assign \$52  = \$50  ? \$51  : x[15];
+  assign \$53  = ! \$28 [14:0];
+  assign \$54  = x[15] & y[15];
+  assign \$55  = \$53  ? \$54  : x[15];
+  assign \$56  = ! \$28 [14:0];
+  assign \$57  = x[15] & y[15];
+  assign \$58  = \$56  ? \$57  : x[15];
+  assign \$59  = x_nan | y_nan;
+  assign \$60  = x_inf & y_inf;
+  assign \$61  = \$60  & sub;
+  assign \$62  = \$59  | \$61 ;
+  assign swap = b[14:0] > a[14:0];
+  assign x = swap ? b : a;
+  assign y = swap ? a : b;
+  assign \$1  = ! x[14:10];
+  assign x_e = \$1  ? 5'h01 : x[14:10];
+  assign \$2  = ! x[14:10];
+  assign \$3  = ~ \$2 ;
+  assign \$4  = x[14:10] == 5'h1f;
+  assign \$5  = ! x[9:0];
+  assign x_inf = \$4  & \$5 ;
+  assign \$6  = x[14:10] == 5'h1f;
+  assign \$7  = | x[9:0];
+  assign x_nan = \$6  & \$7 ;
+  assign \$8  = ! x[14:10];
+  assign \$9  = ! x[9:0];
+  assign x_zero = \$8  & \$9 ;
+  assign \$10  = ! y[14:10];
+  assign y_e = \$10  ? 5'h01 : y[14:10];
+  assign \$11  = ! y[14:10];
+  assign \$12  = ~ \$11 ;
+  assign \$13  = y[14:10] == 5'h1f;
+  assign \$14  = ! y[9:0];
+  assign y_inf = \$13  & \$14 ;
+  assign \$15  = y[14:10] == 5'h1f;
+  assign \$16  = | y[9:0];
+  assign y_nan = \$15  & \$16 ;
+  assign \$17  = ! y[14:10];
+  assign \$18  = ! y[9:0];
+  assign y_zero = \$17  & \$18 ;
+  assign \$19  = x_e - y_e;
+  assign \$20  = \$19 [4:0] > 4'he;
+  assign \$21  = \$20  ? 5'h0e : \$19 [4:0];
+  assign \$22  = ya_full >> \$21 [3:0];
+  assign \$23  = ya_full >> \$21 [3:0];
+  assign \$24  = \$23  << \$21 [3:0];
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$60 ) begin end
     rp_msb = 4'h0;
-    if (\$37 [0]) begin
+    if (\$28 [0]) begin
       rp_msb = 4'h0;
     end
-    if (\$37 [1]) begin
+    if (\$28 [1]) begin
       rp_msb = 4'h1;
     end
-    if (\$37 [2]) begin
+    if (\$28 [2]) begin
       rp_msb = 4'h2;
     end
-    if (\$37 [3]) begin
+    if (\$28 [3]) begin
       rp_msb = 4'h3;
     end
-    if (\$37 [4]) begin
+    if (\$28 [4]) begin
       rp_msb = 4'h4;
     end
-    if (\$37 [5]) begin
+    if (\$28 [5]) begin
       rp_msb = 4'h5;
     end
-    if (\$37 [6]) begin
+    if (\$28 [6]) begin
       rp_msb = 4'h6;
     end
-    if (\$37 [7]) begin
+    if (\$28 [7]) begin
       rp_msb = 4'h7;
     end
-    if (\$37 [8]) begin
+    if (\$28 [8]) begin
       rp_msb = 4'h8;
     end
-    if (\$37 [9]) begin
+    if (\$28 [9]) begin
       rp_msb = 4'h9;
     end
-    if (\$37 [10]) begin
+    if (\$28 [10]) begin
       rp_msb = 4'ha;
     end
-    if (\$37 [11]) begin
+    if (\$28 [11]) begin
       rp_msb = 4'hb;
     end
-    if (\$37 [12]) begin
+    if (\$28 [12]) begin
       rp_msb = 4'hc;
     end
-    if (\$37 [13]) begin
+    if (\$28 [13]) begin
       rp_msb = 4'hd;
     end
-    if (\$37 [14]) begin
+    if (\$28 [14]) begin
       rp_msb = 4'he;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$60 ) begin end
     rp_rs = 4'h0;
-    if (\$44 ) begin
+    if (\$35 ) begin
       (* full_case = 32'd1 *)
-      if (\$45 ) begin
+      if (\$36 ) begin
         rp_rs = 4'hf;
       end else begin
-        rp_rs = \$46 [3:0];
+        rp_rs = \$37 [3:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$60 ) begin end
     (* full_case = 32'd1 *)
-    if (\$57 ) begin
-      rp_out = { \$67 , 15'h0000 };
-    end else if (\$58 ) begin
-      rp_out = { \$76 , 15'h7c00 };
+    if (\$48 ) begin
+      rp_out = { \$52 , 15'h0000 };
+    end else if (\$49 ) begin
+      rp_out = { \$55 , 15'h7c00 };
     end else begin
-      rp_out = { \$85 , \$56 [14:0] };
+      rp_out = { \$58 , \$47 [14:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$60 ) begin end
     (* full_case = 32'd1 *)
-    if (\$122 ) begin
+    if (\$62 ) begin
       s = 16'h7e00;
-    end else if (\$129 ) begin
-      s = \$131 ;
+    end else if (x_inf) begin
+      s = x;
     end else begin
       s = rp_out;
     end
   end
-  assign x_sig = { \$11 , \$7 [9:0] };
-  assign y_sig = { \$22 , \$18 [9:0] };
-  assign d = \$23 [4:0];
-  assign dcl = \$25 [3:0];
-  assign total = \$37 [14:0];
-  assign rp_ls = \$40 [3:0];
-  assign rp_norm = \$41 [14:0];
-  assign rp_eb = { \$43 [9], \$43 [9], \$43 [9], \$43 [9], \$43 [9], \$43 [9], \$43  };
-  assign rp_packed = \$56 [26:0];
-  assign xa = { \$11 , \$7 [9:0], 3'h0 };
-  assign ya_full = { \$22 , \$18 [9:0], 3'h0 };
-  assign \$50  = { \$49 [17], \$49 [17], \$49 [17], \$49 [17], \$49 [17], \$49 , 10'h000 };
+  assign x_sig = { \$3 , x[9:0] };
+  assign y_sig = { \$12 , y[9:0] };
+  assign d = \$19 [4:0];
+  assign dcl = \$21 [3:0];
+  assign total = \$28 [14:0];
+  assign rp_ls = \$31 [3:0];
+  assign rp_norm = \$32 [14:0];
+  assign rp_eb = { \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34  };
+  assign rp_packed = \$47 [26:0];
+  assign xa = { \$3 , x[9:0], 3'h0 };
+  assign ya_full = { \$12 , y[9:0], 3'h0 };
+  assign \$41  = { \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 , 10'h000 };
 endmodule
 
 module \lut_w2_fp16_fp16tab.precompute1.node15 (b, s, a);
   reg \$auto$verilog_backend.cc:2355:dump_module$61  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire \$100 ;
-  wire \$101 ;
-  wire [15:0] \$102 ;
-  wire \$103 ;
-  wire \$104 ;
-  wire [15:0] \$105 ;
-  wire \$106 ;
-  wire \$107 ;
-  wire \$108 ;
-  wire [15:0] \$109 ;
   wire \$11 ;
-  wire \$110 ;
-  wire \$111 ;
-  wire [15:0] \$112 ;
-  wire \$113 ;
-  wire \$114 ;
-  wire \$115 ;
-  wire \$116 ;
-  wire [15:0] \$117 ;
-  wire \$118 ;
-  wire [15:0] \$119 ;
   wire \$12 ;
-  wire \$120 ;
-  wire \$121 ;
-  wire \$122 ;
-  wire \$123 ;
-  wire [15:0] \$124 ;
-  wire \$125 ;
-  wire \$126 ;
-  wire [15:0] \$127 ;
-  wire \$128 ;
-  wire \$129 ;
-  wire [15:0] \$13 ;
-  wire \$130 ;
-  wire [15:0] \$131 ;
+  wire \$13 ;
   wire \$14 ;
   wire \$15 ;
-  wire [15:0] \$16 ;
+  wire \$16 ;
   wire \$17 ;
-  wire [15:0] \$18 ;
-  wire \$19 ;
-  wire [15:0] \$2 ;
-  wire [15:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire [5:0] \$23 ;
-  wire \$24 ;
-  wire [4:0] \$25 ;
-  wire [13:0] \$26 ;
-  wire [13:0] \$27 ;
-  wire [28:0] \$28 ;
-  wire \$29 ;
+  wire \$18 ;
+  wire [5:0] \$19 ;
+  wire \$2 ;
+  wire \$20 ;
+  wire [4:0] \$21 ;
+  wire [13:0] \$22 ;
+  wire [13:0] \$23 ;
+  wire [28:0] \$24 ;
+  wire \$25 ;
+  wire [14:0] \$26 ;
+  wire [14:0] \$27 ;
+  wire [15:0] \$28 ;
+  wire [5:0] \$29 ;
   wire \$3 ;
-  wire \$30 ;
-  wire [15:0] \$31 ;
-  wire \$32 ;
-  wire [15:0] \$33 ;
-  wire \$34 ;
-  wire [14:0] \$35 ;
-  wire [14:0] \$36 ;
-  wire [15:0] \$37 ;
-  wire [5:0] \$38 ;
-  wire [6:0] \$39 ;
+  wire [6:0] \$30 ;
+  wire [4:0] \$31 ;
+  wire [29:0] \$32 ;
+  wire [8:0] \$33 ;
+  wire [9:0] \$34 ;
+  wire \$35 ;
+  wire \$36 ;
+  wire [16:0] \$37 ;
+  wire [29:0] \$38 ;
+  wire [16:0] \$39 ;
   wire \$4 ;
-  wire [4:0] \$40 ;
-  wire [29:0] \$41 ;
-  wire [8:0] \$42 ;
-  wire [9:0] \$43 ;
+  wire [17:0] \$40 ;
+  wire [32:0] \$41 ;
+  wire [33:0] \$42 ;
+  wire \$43 ;
   wire \$44 ;
   wire \$45 ;
-  wire [16:0] \$46 ;
-  wire [29:0] \$47 ;
-  wire [16:0] \$48 ;
-  wire [17:0] \$49 ;
-  wire [15:0] \$5 ;
-  wire [32:0] \$50 ;
-  wire [33:0] \$51 ;
+  wire \$46 ;
+  wire [34:0] \$47 ;
+  wire \$48 ;
+  wire \$49 ;
+  wire \$5 ;
+  wire \$50 ;
+  wire \$51 ;
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire [34:0] \$56 ;
+  wire \$56 ;
   wire \$57 ;
   wire \$58 ;
   wire \$59 ;
   wire \$6 ;
   wire \$60 ;
-  wire [15:0] \$61 ;
+  wire \$61 ;
   wire \$62 ;
-  wire [15:0] \$63 ;
-  wire \$64 ;
-  wire \$65 ;
-  wire [15:0] \$66 ;
-  wire \$67 ;
-  wire \$68 ;
-  wire \$69 ;
-  wire [15:0] \$7 ;
-  wire [15:0] \$70 ;
-  wire \$71 ;
-  wire [15:0] \$72 ;
-  wire \$73 ;
-  wire \$74 ;
-  wire [15:0] \$75 ;
-  wire \$76 ;
-  wire \$77 ;
-  wire \$78 ;
-  wire [15:0] \$79 ;
+  wire \$7 ;
   wire \$8 ;
-  wire \$80 ;
-  wire [15:0] \$81 ;
-  wire \$82 ;
-  wire \$83 ;
-  wire [15:0] \$84 ;
-  wire \$85 ;
-  wire \$86 ;
-  wire [15:0] \$87 ;
-  wire \$88 ;
-  wire \$89 ;
-  wire [15:0] \$9 ;
-  wire [15:0] \$90 ;
-  wire \$91 ;
-  wire \$92 ;
-  wire \$93 ;
-  wire [15:0] \$94 ;
-  wire \$95 ;
-  wire \$96 ;
-  wire [15:0] \$97 ;
-  wire \$98 ;
-  wire \$99 ;
+  wire \$9 ;
   input [15:0] a;
   wire [15:0] a;
   input [15:0] b;
@@ -15398,380 +11943,262 @@ module \lut_w2_fp16_fp16tab.precompute1.node15 (b, s, a);
   wire [14:0] rp_sh;
   output [15:0] s;
   reg [15:0] s;
+  wire sub;
+  wire swap;
   wire [14:0] total;
+  wire [15:0] x;
   wire [4:0] x_e;
+  wire x_inf;
+  wire x_nan;
   wire [10:0] x_sig;
+  wire x_zero;
   wire [13:0] xa;
+  wire [15:0] y;
   wire [4:0] y_e;
+  wire y_inf;
+  wire y_nan;
   wire [10:0] y_sig;
+  wire y_zero;
   wire [13:0] ya;
   wire [13:0] ya_full;
-  assign \$1  = b[14:0] > a[14:0];
-  assign \$2  = \$1  ? b : a;
-  assign \$3  = ! \$2 [14:10];
-  assign \$4  = b[14:0] > a[14:0];
-  assign \$5  = \$4  ? b : a;
-  assign x_e = \$3  ? 5'h01 : \$5 [14:10];
-  assign \$6  = b[14:0] > a[14:0];
-  assign \$7  = \$6  ? b : a;
-  assign \$8  = b[14:0] > a[14:0];
-  assign \$9  = \$8  ? b : a;
-  assign \$10  = ! \$9 [14:10];
-  assign \$11  = ~ \$10 ;
-  assign \$12  = b[14:0] > a[14:0];
-  assign \$13  = \$12  ? a : b;
-  assign \$14  = ! \$13 [14:10];
-  assign \$15  = b[14:0] > a[14:0];
-  assign \$16  = \$15  ? a : b;
-  assign y_e = \$14  ? 5'h01 : \$16 [14:10];
-  assign \$17  = b[14:0] > a[14:0];
-  assign \$18  = \$17  ? a : b;
-  assign \$19  = b[14:0] > a[14:0];
-  assign \$20  = \$19  ? a : b;
-  assign \$21  = ! \$20 [14:10];
-  assign \$22  = ~ \$21 ;
-  assign \$23  = x_e - y_e;
-  assign \$24  = \$23 [4:0] > 4'he;
-  assign \$25  = \$24  ? 5'h0e : \$23 [4:0];
-  assign \$26  = ya_full >> \$25 [3:0];
-  assign \$27  = ya_full >> \$25 [3:0];
-  assign \$28  = \$27  << \$25 [3:0];
-  assign \$29  = \$28 [13:0] != ya_full;
-  assign ya = \$26  | { 13'h0000, \$29  };
-  assign \$30  = b[14:0] > a[14:0];
-  assign \$31  = \$30  ? b : a;
-  assign \$32  = b[14:0] > a[14:0];
-  assign \$33  = \$32  ? a : b;
-  assign \$34  = \$31 [15] ^ \$33 [15];
-  assign \$35  = xa - ya;
-  assign \$36  = xa + ya;
-  assign \$37  = \$34  ? { \$35 [14], \$35  } : { 1'h0, \$36  };
-  assign \$38  = x_e - 4'hf;
-  assign \$39  = $signed(\$38 ) - $signed(5'h0a);
-  assign exp_lsb = $signed(\$39 ) - $signed(3'h3);
-  assign \$40  = 4'he - rp_msb;
-  assign \$41  = \$37 [14:0] << \$40 [3:0];
-  assign \$42  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$43  = $signed(\$42 ) + $signed(5'h0f);
-  assign \$44  = $signed(\$43 ) < $signed(2'h1);
-  assign \$45  = $signed(\$43 ) < $signed(5'h12);
-  assign \$46  = $signed(2'h1) - $signed(\$43 );
-  assign rp_sh = \$41 [14:0] >> rp_rs;
-  assign \$47  = rp_sh << rp_rs;
-  assign rp_lost = \$47 [14:0] != \$41 [14:0];
-  assign \$48  = $signed(\$43 ) + $signed({ 1'h0, rp_rs });
-  assign \$49  = $signed(\$48 ) - $signed(2'h1);
-  assign \$51  = $signed(\$50 ) + $signed({ 1'h0, rp_sh[14:4] });
-  assign \$52  = | rp_sh[2:0];
-  assign \$53  = \$52  | rp_lost;
-  assign \$54  = \$53  | rp_sh[4];
-  assign \$55  = rp_sh[3] & \$54 ;
-  assign \$56  = $signed(\$51 ) + $signed({ 1'h0, \$55  });
-  assign \$57  = ! \$37 [14:0];
-  assign \$58  = \$56 [26:0] >= 15'h7c00;
-  assign \$59  = ! \$37 [14:0];
-  assign \$60  = b[14:0] > a[14:0];
-  assign \$61  = \$60  ? b : a;
-  assign \$62  = b[14:0] > a[14:0];
-  assign \$63  = \$62  ? a : b;
-  assign \$64  = \$61 [15] & \$63 [15];
-  assign \$65  = b[14:0] > a[14:0];
-  assign \$66  = \$65  ? b : a;
-  assign \$67  = \$59  ? \$64  : \$66 [15];
-  assign \$68  = ! \$37 [14:0];
-  assign \$69  = b[14:0] > a[14:0];
-  assign \$70  = \$69  ? b : a;
-  assign \$71  = b[14:0] > a[14:0];
-  assign \$72  = \$71  ? a : b;
-  assign \$73  = \$70 [15] & \$72 [15];
-  assign \$74  = b[14:0] > a[14:0];
-  assign \$75  = \$74  ? b : a;
-  assign \$76  = \$68  ? \$73  : \$75 [15];
-  assign \$77  = ! \$37 [14:0];
-  assign \$78  = b[14:0] > a[14:0];
-  assign \$79  = \$78  ? b : a;
-  assign \$80  = b[14:0] > a[14:0];
-  assign \$81  = \$80  ? a : b;
-  assign \$82  = \$79 [15] & \$81 [15];
-  assign \$83  = b[14:0] > a[14:0];
-  assign \$84  = \$83  ? b : a;
-  assign \$85  = \$77  ? \$82  : \$84 [15];
-  assign \$86  = b[14:0] > a[14:0];
-  assign \$87  = \$86  ? b : a;
-  assign \$88  = \$87 [14:10] == 5'h1f;
-  assign \$89  = b[14:0] > a[14:0];
-  assign \$90  = \$89  ? b : a;
-  assign \$91  = | \$90 [9:0];
-  assign \$92  = \$88  & \$91 ;
-  assign \$93  = b[14:0] > a[14:0];
-  assign \$94  = \$93  ? a : b;
-  assign \$95  = \$94 [14:10] == 5'h1f;
-  assign \$96  = b[14:0] > a[14:0];
-  assign \$97  = \$96  ? a : b;
-  assign \$98  = | \$97 [9:0];
-  assign \$99  = \$95  & \$98 ;
-  assign \$100  = \$92  | \$99 ;
-  assign \$101  = b[14:0] > a[14:0];
-  assign \$102  = \$101  ? b : a;
-  assign \$103  = \$102 [14:10] == 5'h1f;
-  assign \$104  = b[14:0] > a[14:0];
-  assign \$105  = \$104  ? b : a;
-  assign \$106  = ! \$105 [9:0];
-  assign \$107  = \$103  & \$106 ;
-  assign \$108  = b[14:0] > a[14:0];
-  assign \$109  = \$108  ? a : b;
-  assign \$110  = \$109 [14:10] == 5'h1f;
-  assign \$111  = b[14:0] > a[14:0];
-  assign \$112  = \$111  ? a : b;
-  assign \$113  = ! \$112 [9:0];
-  assign \$114  = \$110  & \$113 ;
-  assign \$115  = \$107  & \$114 ;
-  assign \$116  = b[14:0] > a[14:0];
-  assign \$117  = \$116  ? b : a;
-  assign \$118  = b[14:0] > a[14:0];
-  assign \$119  = \$118  ? a : b;
-  assign \$120  = \$117 [15] ^ \$119 [15];
-  assign \$121  = \$115  & \$120 ;
-  assign \$122  = \$100  | \$121 ;
-  assign \$123  = b[14:0] > a[14:0];
-  assign \$124  = \$123  ? b : a;
-  assign \$125  = \$124 [14:10] == 5'h1f;
-  assign \$126  = b[14:0] > a[14:0];
-  assign \$127  = \$126  ? b : a;
-  assign \$128  = ! \$127 [9:0];
-  assign \$129  = \$125  & \$128 ;
-  assign \$130  = b[14:0] > a[14:0];
-  assign \$131  = \$130  ? b : a;
+  assign \$25  = \$24 [13:0] != ya_full;
+  assign ya = \$22  | { 13'h0000, \$25  };
+  assign sub = x[15] ^ y[15];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 4'hf;
+  assign \$30  = $signed(\$29 ) - $signed(5'h0a);
+  assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
+  assign \$31  = 4'he - rp_msb;
+  assign \$32  = \$28 [14:0] << \$31 [3:0];
+  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$34  = $signed(\$33 ) + $signed(5'h0f);
+  assign \$35  = $signed(\$34 ) < $signed(2'h1);
+  assign \$36  = $signed(\$34 ) < $signed(5'h12);
+  assign \$37  = $signed(2'h1) - $signed(\$34 );
+  assign rp_sh = \$32 [14:0] >> rp_rs;
+  assign \$38  = rp_sh << rp_rs;
+  assign rp_lost = \$38 [14:0] != \$32 [14:0];
+  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
+  assign \$40  = $signed(\$39 ) - $signed(2'h1);
+  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[14:4] });
+  assign \$43  = | rp_sh[2:0];
+  assign \$44  = \$43  | rp_lost;
+  assign \$45  = \$44  | rp_sh[4];
+  assign \$46  = rp_sh[3] & \$45 ;
+  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
+  assign \$48  = ! \$28 [14:0];
+  assign \$49  = \$47 [26:0] >= 15'h7c00;
+  assign \$50  = ! \$28 [14:0];
+  assign \$51  = x[15] & y[15];
+  assign \$52  = \$50  ? \$51  : x[15];
+  assign \$53  = ! \$28 [14:0];
+  assign \$54  = x[15] & y[15];
+  assign \$55  = \$53  ? \$54  : x[15];
+  assign \$56  = ! \$28 [14:0];
+  assign \$57  = x[15] & y[15];
+  assign \$58  = \$56  ? \$57  : x[15];
+  assign \$59  = x_nan | y_nan;
+  assign \$60  = x_inf & y_inf;
+  assign \$61  = \$60  & sub;
+  assign \$62  = \$59  | \$61 ;
+  assign swap = b[14:0] > a[14:0];
+  assign x = swap ? b : a;
+  assign y = swap ? a : b;
+  assign \$1  = ! x[14:10];
+  assign x_e = \$1  ? 5'h01 : x[14:10];
+  assign \$2  = ! x[14:10];
+  assign \$3  = ~ \$2 ;
+  assign \$4  = x[14:10] == 5'h1f;
+  assign \$5  = ! x[9:0];
+  assign x_inf = \$4  & \$5 ;
+  assign \$6  = x[14:10] == 5'h1f;
+  assign \$7  = | x[9:0];
+  assign x_nan = \$6  & \$7 ;
+  assign \$8  = ! x[14:10];
+  assign \$9  = ! x[9:0];
+  assign x_zero = \$8  & \$9 ;
+  assign \$10  = ! y[14:10];
+  assign y_e = \$10  ? 5'h01 : y[14:10];
+  assign \$11  = ! y[14:10];
+  assign \$12  = ~ \$11 ;
+  assign \$13  = y[14:10] == 5'h1f;
+  assign \$14  = ! y[9:0];
+  assign y_inf = \$13  & \$14 ;
+  assign \$15  = y[14:10] == 5'h1f;
+  assign \$16  = | y[9:0];
+  assign y_nan = \$15  & \$16 ;
+  assign \$17  = ! y[14:10];
+  assign \$18  = ! y[9:0];
+  assign y_zero = \$17  & \$18 ;
+  assign \$19  = x_e - y_e;
+  assign \$20  = \$19 [4:0] > 4'he;
+  assign \$21  = \$20  ? 5'h0e : \$19 [4:0];
+  assign \$22  = ya_full >> \$21 [3:0];
+  assign \$23  = ya_full >> \$21 [3:0];
+  assign \$24  = \$23  << \$21 [3:0];
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$61 ) begin end
     rp_msb = 4'h0;
-    if (\$37 [0]) begin
+    if (\$28 [0]) begin
       rp_msb = 4'h0;
     end
-    if (\$37 [1]) begin
+    if (\$28 [1]) begin
       rp_msb = 4'h1;
     end
-    if (\$37 [2]) begin
+    if (\$28 [2]) begin
       rp_msb = 4'h2;
     end
-    if (\$37 [3]) begin
+    if (\$28 [3]) begin
       rp_msb = 4'h3;
     end
-    if (\$37 [4]) begin
+    if (\$28 [4]) begin
       rp_msb = 4'h4;
     end
-    if (\$37 [5]) begin
+    if (\$28 [5]) begin
       rp_msb = 4'h5;
     end
-    if (\$37 [6]) begin
+    if (\$28 [6]) begin
       rp_msb = 4'h6;
     end
-    if (\$37 [7]) begin
+    if (\$28 [7]) begin
       rp_msb = 4'h7;
     end
-    if (\$37 [8]) begin
+    if (\$28 [8]) begin
       rp_msb = 4'h8;
     end
-    if (\$37 [9]) begin
+    if (\$28 [9]) begin
       rp_msb = 4'h9;
     end
-    if (\$37 [10]) begin
+    if (\$28 [10]) begin
       rp_msb = 4'ha;
     end
-    if (\$37 [11]) begin
+    if (\$28 [11]) begin
       rp_msb = 4'hb;
     end
-    if (\$37 [12]) begin
+    if (\$28 [12]) begin
       rp_msb = 4'hc;
     end
-    if (\$37 [13]) begin
+    if (\$28 [13]) begin
       rp_msb = 4'hd;
     end
-    if (\$37 [14]) begin
+    if (\$28 [14]) begin
       rp_msb = 4'he;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$61 ) begin end
     rp_rs = 4'h0;
-    if (\$44 ) begin
+    if (\$35 ) begin
       (* full_case = 32'd1 *)
-      if (\$45 ) begin
+      if (\$36 ) begin
         rp_rs = 4'hf;
       end else begin
-        rp_rs = \$46 [3:0];
+        rp_rs = \$37 [3:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$61 ) begin end
     (* full_case = 32'd1 *)
-    if (\$57 ) begin
-      rp_out = { \$67 , 15'h0000 };
-    end else if (\$58 ) begin
-      rp_out = { \$76 , 15'h7c00 };
+    if (\$48 ) begin
+      rp_out = { \$52 , 15'h0000 };
+    end else if (\$49 ) begin
+      rp_out = { \$55 , 15'h7c00 };
     end else begin
-      rp_out = { \$85 , \$56 [14:0] };
+      rp_out = { \$58 , \$47 [14:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$61 ) begin end
     (* full_case = 32'd1 *)
-    if (\$122 ) begin
+    if (\$62 ) begin
       s = 16'h7e00;
-    end else if (\$129 ) begin
-      s = \$131 ;
+    end else if (x_inf) begin
+      s = x;
     end else begin
       s = rp_out;
     end
   end
-  assign x_sig = { \$11 , \$7 [9:0] };
-  assign y_sig = { \$22 , \$18 [9:0] };
-  assign d = \$23 [4:0];
-  assign dcl = \$25 [3:0];
-  assign total = \$37 [14:0];
-  assign rp_ls = \$40 [3:0];
-  assign rp_norm = \$41 [14:0];
-  assign rp_eb = { \$43 [9], \$43 [9], \$43 [9], \$43 [9], \$43 [9], \$43 [9], \$43  };
-  assign rp_packed = \$56 [26:0];
-  assign xa = { \$11 , \$7 [9:0], 3'h0 };
-  assign ya_full = { \$22 , \$18 [9:0], 3'h0 };
-  assign \$50  = { \$49 [17], \$49 [17], \$49 [17], \$49 [17], \$49 [17], \$49 , 10'h000 };
+  assign x_sig = { \$3 , x[9:0] };
+  assign y_sig = { \$12 , y[9:0] };
+  assign d = \$19 [4:0];
+  assign dcl = \$21 [3:0];
+  assign total = \$28 [14:0];
+  assign rp_ls = \$31 [3:0];
+  assign rp_norm = \$32 [14:0];
+  assign rp_eb = { \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34  };
+  assign rp_packed = \$47 [26:0];
+  assign xa = { \$3 , x[9:0], 3'h0 };
+  assign ya_full = { \$12 , y[9:0], 3'h0 };
+  assign \$41  = { \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 , 10'h000 };
 endmodule
 
 module \lut_w2_fp16_fp16tab.precompute1.node16 (b, s, a);
   reg \$auto$verilog_backend.cc:2355:dump_module$62  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire \$100 ;
-  wire \$101 ;
-  wire [15:0] \$102 ;
-  wire \$103 ;
-  wire \$104 ;
-  wire [15:0] \$105 ;
-  wire \$106 ;
-  wire \$107 ;
-  wire \$108 ;
-  wire [15:0] \$109 ;
   wire \$11 ;
-  wire \$110 ;
-  wire \$111 ;
-  wire [15:0] \$112 ;
-  wire \$113 ;
-  wire \$114 ;
-  wire \$115 ;
-  wire \$116 ;
-  wire [15:0] \$117 ;
-  wire \$118 ;
-  wire [15:0] \$119 ;
   wire \$12 ;
-  wire \$120 ;
-  wire \$121 ;
-  wire \$122 ;
-  wire \$123 ;
-  wire [15:0] \$124 ;
-  wire \$125 ;
-  wire \$126 ;
-  wire [15:0] \$127 ;
-  wire \$128 ;
-  wire \$129 ;
-  wire [15:0] \$13 ;
-  wire \$130 ;
-  wire [15:0] \$131 ;
+  wire \$13 ;
   wire \$14 ;
   wire \$15 ;
-  wire [15:0] \$16 ;
+  wire \$16 ;
   wire \$17 ;
-  wire [15:0] \$18 ;
-  wire \$19 ;
-  wire [15:0] \$2 ;
-  wire [15:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire [5:0] \$23 ;
-  wire \$24 ;
-  wire [4:0] \$25 ;
-  wire [13:0] \$26 ;
-  wire [13:0] \$27 ;
-  wire [28:0] \$28 ;
-  wire \$29 ;
+  wire \$18 ;
+  wire [5:0] \$19 ;
+  wire \$2 ;
+  wire \$20 ;
+  wire [4:0] \$21 ;
+  wire [13:0] \$22 ;
+  wire [13:0] \$23 ;
+  wire [28:0] \$24 ;
+  wire \$25 ;
+  wire [14:0] \$26 ;
+  wire [14:0] \$27 ;
+  wire [15:0] \$28 ;
+  wire [5:0] \$29 ;
   wire \$3 ;
-  wire \$30 ;
-  wire [15:0] \$31 ;
-  wire \$32 ;
-  wire [15:0] \$33 ;
-  wire \$34 ;
-  wire [14:0] \$35 ;
-  wire [14:0] \$36 ;
-  wire [15:0] \$37 ;
-  wire [5:0] \$38 ;
-  wire [6:0] \$39 ;
+  wire [6:0] \$30 ;
+  wire [4:0] \$31 ;
+  wire [29:0] \$32 ;
+  wire [8:0] \$33 ;
+  wire [9:0] \$34 ;
+  wire \$35 ;
+  wire \$36 ;
+  wire [16:0] \$37 ;
+  wire [29:0] \$38 ;
+  wire [16:0] \$39 ;
   wire \$4 ;
-  wire [4:0] \$40 ;
-  wire [29:0] \$41 ;
-  wire [8:0] \$42 ;
-  wire [9:0] \$43 ;
+  wire [17:0] \$40 ;
+  wire [32:0] \$41 ;
+  wire [33:0] \$42 ;
+  wire \$43 ;
   wire \$44 ;
   wire \$45 ;
-  wire [16:0] \$46 ;
-  wire [29:0] \$47 ;
-  wire [16:0] \$48 ;
-  wire [17:0] \$49 ;
-  wire [15:0] \$5 ;
-  wire [32:0] \$50 ;
-  wire [33:0] \$51 ;
+  wire \$46 ;
+  wire [34:0] \$47 ;
+  wire \$48 ;
+  wire \$49 ;
+  wire \$5 ;
+  wire \$50 ;
+  wire \$51 ;
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire [34:0] \$56 ;
+  wire \$56 ;
   wire \$57 ;
   wire \$58 ;
   wire \$59 ;
   wire \$6 ;
   wire \$60 ;
-  wire [15:0] \$61 ;
+  wire \$61 ;
   wire \$62 ;
-  wire [15:0] \$63 ;
-  wire \$64 ;
-  wire \$65 ;
-  wire [15:0] \$66 ;
-  wire \$67 ;
-  wire \$68 ;
-  wire \$69 ;
-  wire [15:0] \$7 ;
-  wire [15:0] \$70 ;
-  wire \$71 ;
-  wire [15:0] \$72 ;
-  wire \$73 ;
-  wire \$74 ;
-  wire [15:0] \$75 ;
-  wire \$76 ;
-  wire \$77 ;
-  wire \$78 ;
-  wire [15:0] \$79 ;
+  wire \$7 ;
   wire \$8 ;
-  wire \$80 ;
-  wire [15:0] \$81 ;
-  wire \$82 ;
-  wire \$83 ;
-  wire [15:0] \$84 ;
-  wire \$85 ;
-  wire \$86 ;
-  wire [15:0] \$87 ;
-  wire \$88 ;
-  wire \$89 ;
-  wire [15:0] \$9 ;
-  wire [15:0] \$90 ;
-  wire \$91 ;
-  wire \$92 ;
-  wire \$93 ;
-  wire [15:0] \$94 ;
-  wire \$95 ;
-  wire \$96 ;
-  wire [15:0] \$97 ;
-  wire \$98 ;
-  wire \$99 ;
+  wire \$9 ;
   input [15:0] a;
   wire [15:0] a;
   input [15:0] b;
@@ -15790,380 +12217,262 @@ module \lut_w2_fp16_fp16tab.precompute1.node16 (b, s, a);
   wire [14:0] rp_sh;
   output [15:0] s;
   reg [15:0] s;
+  wire sub;
+  wire swap;
   wire [14:0] total;
+  wire [15:0] x;
   wire [4:0] x_e;
+  wire x_inf;
+  wire x_nan;
   wire [10:0] x_sig;
+  wire x_zero;
   wire [13:0] xa;
+  wire [15:0] y;
   wire [4:0] y_e;
+  wire y_inf;
+  wire y_nan;
   wire [10:0] y_sig;
+  wire y_zero;
   wire [13:0] ya;
   wire [13:0] ya_full;
-  assign \$1  = b[14:0] > a[14:0];
-  assign \$2  = \$1  ? b : a;
-  assign \$3  = ! \$2 [14:10];
-  assign \$4  = b[14:0] > a[14:0];
-  assign \$5  = \$4  ? b : a;
-  assign x_e = \$3  ? 5'h01 : \$5 [14:10];
-  assign \$6  = b[14:0] > a[14:0];
-  assign \$7  = \$6  ? b : a;
-  assign \$8  = b[14:0] > a[14:0];
-  assign \$9  = \$8  ? b : a;
-  assign \$10  = ! \$9 [14:10];
-  assign \$11  = ~ \$10 ;
-  assign \$12  = b[14:0] > a[14:0];
-  assign \$13  = \$12  ? a : b;
-  assign \$14  = ! \$13 [14:10];
-  assign \$15  = b[14:0] > a[14:0];
-  assign \$16  = \$15  ? a : b;
-  assign y_e = \$14  ? 5'h01 : \$16 [14:10];
-  assign \$17  = b[14:0] > a[14:0];
-  assign \$18  = \$17  ? a : b;
-  assign \$19  = b[14:0] > a[14:0];
-  assign \$20  = \$19  ? a : b;
-  assign \$21  = ! \$20 [14:10];
-  assign \$22  = ~ \$21 ;
-  assign \$23  = x_e - y_e;
-  assign \$24  = \$23 [4:0] > 4'he;
-  assign \$25  = \$24  ? 5'h0e : \$23 [4:0];
-  assign \$26  = ya_full >> \$25 [3:0];
-  assign \$27  = ya_full >> \$25 [3:0];
-  assign \$28  = \$27  << \$25 [3:0];
-  assign \$29  = \$28 [13:0] != ya_full;
-  assign ya = \$26  | { 13'h0000, \$29  };
-  assign \$30  = b[14:0] > a[14:0];
-  assign \$31  = \$30  ? b : a;
-  assign \$32  = b[14:0] > a[14:0];
-  assign \$33  = \$32  ? a : b;
-  assign \$34  = \$31 [15] ^ \$33 [15];
-  assign \$35  = xa - ya;
-  assign \$36  = xa + ya;
-  assign \$37  = \$34  ? { \$35 [14], \$35  } : { 1'h0, \$36  };
-  assign \$38  = x_e - 4'hf;
-  assign \$39  = $signed(\$38 ) - $signed(5'h0a);
-  assign exp_lsb = $signed(\$39 ) - $signed(3'h3);
-  assign \$40  = 4'he - rp_msb;
-  assign \$41  = \$37 [14:0] << \$40 [3:0];
-  assign \$42  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$43  = $signed(\$42 ) + $signed(5'h0f);
-  assign \$44  = $signed(\$43 ) < $signed(2'h1);
-  assign \$45  = $signed(\$43 ) < $signed(5'h12);
-  assign \$46  = $signed(2'h1) - $signed(\$43 );
-  assign rp_sh = \$41 [14:0] >> rp_rs;
-  assign \$47  = rp_sh << rp_rs;
-  assign rp_lost = \$47 [14:0] != \$41 [14:0];
-  assign \$48  = $signed(\$43 ) + $signed({ 1'h0, rp_rs });
-  assign \$49  = $signed(\$48 ) - $signed(2'h1);
-  assign \$51  = $signed(\$50 ) + $signed({ 1'h0, rp_sh[14:4] });
-  assign \$52  = | rp_sh[2:0];
-  assign \$53  = \$52  | rp_lost;
-  assign \$54  = \$53  | rp_sh[4];
-  assign \$55  = rp_sh[3] & \$54 ;
-  assign \$56  = $signed(\$51 ) + $signed({ 1'h0, \$55  });
-  assign \$57  = ! \$37 [14:0];
-  assign \$58  = \$56 [26:0] >= 15'h7c00;
-  assign \$59  = ! \$37 [14:0];
-  assign \$60  = b[14:0] > a[14:0];
-  assign \$61  = \$60  ? b : a;
-  assign \$62  = b[14:0] > a[14:0];
-  assign \$63  = \$62  ? a : b;
-  assign \$64  = \$61 [15] & \$63 [15];
-  assign \$65  = b[14:0] > a[14:0];
-  assign \$66  = \$65  ? b : a;
-  assign \$67  = \$59  ? \$64  : \$66 [15];
-  assign \$68  = ! \$37 [14:0];
-  assign \$69  = b[14:0] > a[14:0];
-  assign \$70  = \$69  ? b : a;
-  assign \$71  = b[14:0] > a[14:0];
-  assign \$72  = \$71  ? a : b;
-  assign \$73  = \$70 [15] & \$72 [15];
-  assign \$74  = b[14:0] > a[14:0];
-  assign \$75  = \$74  ? b : a;
-  assign \$76  = \$68  ? \$73  : \$75 [15];
-  assign \$77  = ! \$37 [14:0];
-  assign \$78  = b[14:0] > a[14:0];
-  assign \$79  = \$78  ? b : a;
-  assign \$80  = b[14:0] > a[14:0];
-  assign \$81  = \$80  ? a : b;
-  assign \$82  = \$79 [15] & \$81 [15];
-  assign \$83  = b[14:0] > a[14:0];
-  assign \$84  = \$83  ? b : a;
-  assign \$85  = \$77  ? \$82  : \$84 [15];
-  assign \$86  = b[14:0] > a[14:0];
-  assign \$87  = \$86  ? b : a;
-  assign \$88  = \$87 [14:10] == 5'h1f;
-  assign \$89  = b[14:0] > a[14:0];
-  assign \$90  = \$89  ? b : a;
-  assign \$91  = | \$90 [9:0];
-  assign \$92  = \$88  & \$91 ;
-  assign \$93  = b[14:0] > a[14:0];
-  assign \$94  = \$93  ? a : b;
-  assign \$95  = \$94 [14:10] == 5'h1f;
-  assign \$96  = b[14:0] > a[14:0];
-  assign \$97  = \$96  ? a : b;
-  assign \$98  = | \$97 [9:0];
-  assign \$99  = \$95  & \$98 ;
-  assign \$100  = \$92  | \$99 ;
-  assign \$101  = b[14:0] > a[14:0];
-  assign \$102  = \$101  ? b : a;
-  assign \$103  = \$102 [14:10] == 5'h1f;
-  assign \$104  = b[14:0] > a[14:0];
-  assign \$105  = \$104  ? b : a;
-  assign \$106  = ! \$105 [9:0];
-  assign \$107  = \$103  & \$106 ;
-  assign \$108  = b[14:0] > a[14:0];
-  assign \$109  = \$108  ? a : b;
-  assign \$110  = \$109 [14:10] == 5'h1f;
-  assign \$111  = b[14:0] > a[14:0];
-  assign \$112  = \$111  ? a : b;
-  assign \$113  = ! \$112 [9:0];
-  assign \$114  = \$110  & \$113 ;
-  assign \$115  = \$107  & \$114 ;
-  assign \$116  = b[14:0] > a[14:0];
-  assign \$117  = \$116  ? b : a;
-  assign \$118  = b[14:0] > a[14:0];
-  assign \$119  = \$118  ? a : b;
-  assign \$120  = \$117 [15] ^ \$119 [15];
-  assign \$121  = \$115  & \$120 ;
-  assign \$122  = \$100  | \$121 ;
-  assign \$123  = b[14:0] > a[14:0];
-  assign \$124  = \$123  ? b : a;
-  assign \$125  = \$124 [14:10] == 5'h1f;
-  assign \$126  = b[14:0] > a[14:0];
-  assign \$127  = \$126  ? b : a;
-  assign \$128  = ! \$127 [9:0];
-  assign \$129  = \$125  & \$128 ;
-  assign \$130  = b[14:0] > a[14:0];
-  assign \$131  = \$130  ? b : a;
+  assign \$25  = \$24 [13:0] != ya_full;
+  assign ya = \$22  | { 13'h0000, \$25  };
+  assign sub = x[15] ^ y[15];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 4'hf;
+  assign \$30  = $signed(\$29 ) - $signed(5'h0a);
+  assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
+  assign \$31  = 4'he - rp_msb;
+  assign \$32  = \$28 [14:0] << \$31 [3:0];
+  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$34  = $signed(\$33 ) + $signed(5'h0f);
+  assign \$35  = $signed(\$34 ) < $signed(2'h1);
+  assign \$36  = $signed(\$34 ) < $signed(5'h12);
+  assign \$37  = $signed(2'h1) - $signed(\$34 );
+  assign rp_sh = \$32 [14:0] >> rp_rs;
+  assign \$38  = rp_sh << rp_rs;
+  assign rp_lost = \$38 [14:0] != \$32 [14:0];
+  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
+  assign \$40  = $signed(\$39 ) - $signed(2'h1);
+  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[14:4] });
+  assign \$43  = | rp_sh[2:0];
+  assign \$44  = \$43  | rp_lost;
+  assign \$45  = \$44  | rp_sh[4];
+  assign \$46  = rp_sh[3] & \$45 ;
+  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
+  assign \$48  = ! \$28 [14:0];
+  assign \$49  = \$47 [26:0] >= 15'h7c00;
+  assign \$50  = ! \$28 [14:0];
+  assign \$51  = x[15] & y[15];
+  assign \$52  = \$50  ? \$51  : x[15];
+  assign \$53  = ! \$28 [14:0];
+  assign \$54  = x[15] & y[15];
+  assign \$55  = \$53  ? \$54  : x[15];
+  assign \$56  = ! \$28 [14:0];
+  assign \$57  = x[15] & y[15];
+  assign \$58  = \$56  ? \$57  : x[15];
+  assign \$59  = x_nan | y_nan;
+  assign \$60  = x_inf & y_inf;
+  assign \$61  = \$60  & sub;
+  assign \$62  = \$59  | \$61 ;
+  assign swap = b[14:0] > a[14:0];
+  assign x = swap ? b : a;
+  assign y = swap ? a : b;
+  assign \$1  = ! x[14:10];
+  assign x_e = \$1  ? 5'h01 : x[14:10];
+  assign \$2  = ! x[14:10];
+  assign \$3  = ~ \$2 ;
+  assign \$4  = x[14:10] == 5'h1f;
+  assign \$5  = ! x[9:0];
+  assign x_inf = \$4  & \$5 ;
+  assign \$6  = x[14:10] == 5'h1f;
+  assign \$7  = | x[9:0];
+  assign x_nan = \$6  & \$7 ;
+  assign \$8  = ! x[14:10];
+  assign \$9  = ! x[9:0];
+  assign x_zero = \$8  & \$9 ;
+  assign \$10  = ! y[14:10];
+  assign y_e = \$10  ? 5'h01 : y[14:10];
+  assign \$11  = ! y[14:10];
+  assign \$12  = ~ \$11 ;
+  assign \$13  = y[14:10] == 5'h1f;
+  assign \$14  = ! y[9:0];
+  assign y_inf = \$13  & \$14 ;
+  assign \$15  = y[14:10] == 5'h1f;
+  assign \$16  = | y[9:0];
+  assign y_nan = \$15  & \$16 ;
+  assign \$17  = ! y[14:10];
+  assign \$18  = ! y[9:0];
+  assign y_zero = \$17  & \$18 ;
+  assign \$19  = x_e - y_e;
+  assign \$20  = \$19 [4:0] > 4'he;
+  assign \$21  = \$20  ? 5'h0e : \$19 [4:0];
+  assign \$22  = ya_full >> \$21 [3:0];
+  assign \$23  = ya_full >> \$21 [3:0];
+  assign \$24  = \$23  << \$21 [3:0];
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$62 ) begin end
     rp_msb = 4'h0;
-    if (\$37 [0]) begin
+    if (\$28 [0]) begin
       rp_msb = 4'h0;
     end
-    if (\$37 [1]) begin
+    if (\$28 [1]) begin
       rp_msb = 4'h1;
     end
-    if (\$37 [2]) begin
+    if (\$28 [2]) begin
       rp_msb = 4'h2;
     end
-    if (\$37 [3]) begin
+    if (\$28 [3]) begin
       rp_msb = 4'h3;
     end
-    if (\$37 [4]) begin
+    if (\$28 [4]) begin
       rp_msb = 4'h4;
     end
-    if (\$37 [5]) begin
+    if (\$28 [5]) begin
       rp_msb = 4'h5;
     end
-    if (\$37 [6]) begin
+    if (\$28 [6]) begin
       rp_msb = 4'h6;
     end
-    if (\$37 [7]) begin
+    if (\$28 [7]) begin
       rp_msb = 4'h7;
     end
-    if (\$37 [8]) begin
+    if (\$28 [8]) begin
       rp_msb = 4'h8;
     end
-    if (\$37 [9]) begin
+    if (\$28 [9]) begin
       rp_msb = 4'h9;
     end
-    if (\$37 [10]) begin
+    if (\$28 [10]) begin
       rp_msb = 4'ha;
     end
-    if (\$37 [11]) begin
+    if (\$28 [11]) begin
       rp_msb = 4'hb;
     end
-    if (\$37 [12]) begin
+    if (\$28 [12]) begin
       rp_msb = 4'hc;
     end
-    if (\$37 [13]) begin
+    if (\$28 [13]) begin
       rp_msb = 4'hd;
     end
-    if (\$37 [14]) begin
+    if (\$28 [14]) begin
       rp_msb = 4'he;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$62 ) begin end
     rp_rs = 4'h0;
-    if (\$44 ) begin
+    if (\$35 ) begin
       (* full_case = 32'd1 *)
-      if (\$45 ) begin
+      if (\$36 ) begin
         rp_rs = 4'hf;
       end else begin
-        rp_rs = \$46 [3:0];
+        rp_rs = \$37 [3:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$62 ) begin end
     (* full_case = 32'd1 *)
-    if (\$57 ) begin
-      rp_out = { \$67 , 15'h0000 };
-    end else if (\$58 ) begin
-      rp_out = { \$76 , 15'h7c00 };
+    if (\$48 ) begin
+      rp_out = { \$52 , 15'h0000 };
+    end else if (\$49 ) begin
+      rp_out = { \$55 , 15'h7c00 };
     end else begin
-      rp_out = { \$85 , \$56 [14:0] };
+      rp_out = { \$58 , \$47 [14:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$62 ) begin end
     (* full_case = 32'd1 *)
-    if (\$122 ) begin
+    if (\$62 ) begin
       s = 16'h7e00;
-    end else if (\$129 ) begin
-      s = \$131 ;
+    end else if (x_inf) begin
+      s = x;
     end else begin
       s = rp_out;
     end
   end
-  assign x_sig = { \$11 , \$7 [9:0] };
-  assign y_sig = { \$22 , \$18 [9:0] };
-  assign d = \$23 [4:0];
-  assign dcl = \$25 [3:0];
-  assign total = \$37 [14:0];
-  assign rp_ls = \$40 [3:0];
-  assign rp_norm = \$41 [14:0];
-  assign rp_eb = { \$43 [9], \$43 [9], \$43 [9], \$43 [9], \$43 [9], \$43 [9], \$43  };
-  assign rp_packed = \$56 [26:0];
-  assign xa = { \$11 , \$7 [9:0], 3'h0 };
-  assign ya_full = { \$22 , \$18 [9:0], 3'h0 };
-  assign \$50  = { \$49 [17], \$49 [17], \$49 [17], \$49 [17], \$49 [17], \$49 , 10'h000 };
+  assign x_sig = { \$3 , x[9:0] };
+  assign y_sig = { \$12 , y[9:0] };
+  assign d = \$19 [4:0];
+  assign dcl = \$21 [3:0];
+  assign total = \$28 [14:0];
+  assign rp_ls = \$31 [3:0];
+  assign rp_norm = \$32 [14:0];
+  assign rp_eb = { \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34  };
+  assign rp_packed = \$47 [26:0];
+  assign xa = { \$3 , x[9:0], 3'h0 };
+  assign ya_full = { \$12 , y[9:0], 3'h0 };
+  assign \$41  = { \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 , 10'h000 };
 endmodule
 
 module \lut_w2_fp16_fp16tab.precompute1.node17 (b, s, a);
   reg \$auto$verilog_backend.cc:2355:dump_module$63  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire \$100 ;
-  wire \$101 ;
-  wire [15:0] \$102 ;
-  wire \$103 ;
-  wire \$104 ;
-  wire [15:0] \$105 ;
-  wire \$106 ;
-  wire \$107 ;
-  wire \$108 ;
-  wire [15:0] \$109 ;
   wire \$11 ;
-  wire \$110 ;
-  wire \$111 ;
-  wire [15:0] \$112 ;
-  wire \$113 ;
-  wire \$114 ;
-  wire \$115 ;
-  wire \$116 ;
-  wire [15:0] \$117 ;
-  wire \$118 ;
-  wire [15:0] \$119 ;
   wire \$12 ;
-  wire \$120 ;
-  wire \$121 ;
-  wire \$122 ;
-  wire \$123 ;
-  wire [15:0] \$124 ;
-  wire \$125 ;
-  wire \$126 ;
-  wire [15:0] \$127 ;
-  wire \$128 ;
-  wire \$129 ;
-  wire [15:0] \$13 ;
-  wire \$130 ;
-  wire [15:0] \$131 ;
+  wire \$13 ;
   wire \$14 ;
   wire \$15 ;
-  wire [15:0] \$16 ;
+  wire \$16 ;
   wire \$17 ;
-  wire [15:0] \$18 ;
-  wire \$19 ;
-  wire [15:0] \$2 ;
-  wire [15:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire [5:0] \$23 ;
-  wire \$24 ;
-  wire [4:0] \$25 ;
-  wire [13:0] \$26 ;
-  wire [13:0] \$27 ;
-  wire [28:0] \$28 ;
-  wire \$29 ;
+  wire \$18 ;
+  wire [5:0] \$19 ;
+  wire \$2 ;
+  wire \$20 ;
+  wire [4:0] \$21 ;
+  wire [13:0] \$22 ;
+  wire [13:0] \$23 ;
+  wire [28:0] \$24 ;
+  wire \$25 ;
+  wire [14:0] \$26 ;
+  wire [14:0] \$27 ;
+  wire [15:0] \$28 ;
+  wire [5:0] \$29 ;
   wire \$3 ;
-  wire \$30 ;
-  wire [15:0] \$31 ;
-  wire \$32 ;
-  wire [15:0] \$33 ;
-  wire \$34 ;
-  wire [14:0] \$35 ;
-  wire [14:0] \$36 ;
-  wire [15:0] \$37 ;
-  wire [5:0] \$38 ;
-  wire [6:0] \$39 ;
+  wire [6:0] \$30 ;
+  wire [4:0] \$31 ;
+  wire [29:0] \$32 ;
+  wire [8:0] \$33 ;
+  wire [9:0] \$34 ;
+  wire \$35 ;
+  wire \$36 ;
+  wire [16:0] \$37 ;
+  wire [29:0] \$38 ;
+  wire [16:0] \$39 ;
   wire \$4 ;
-  wire [4:0] \$40 ;
-  wire [29:0] \$41 ;
-  wire [8:0] \$42 ;
-  wire [9:0] \$43 ;
+  wire [17:0] \$40 ;
+  wire [32:0] \$41 ;
+  wire [33:0] \$42 ;
+  wire \$43 ;
   wire \$44 ;
   wire \$45 ;
-  wire [16:0] \$46 ;
-  wire [29:0] \$47 ;
-  wire [16:0] \$48 ;
-  wire [17:0] \$49 ;
-  wire [15:0] \$5 ;
-  wire [32:0] \$50 ;
-  wire [33:0] \$51 ;
+  wire \$46 ;
+  wire [34:0] \$47 ;
+  wire \$48 ;
+  wire \$49 ;
+  wire \$5 ;
+  wire \$50 ;
+  wire \$51 ;
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire [34:0] \$56 ;
+  wire \$56 ;
   wire \$57 ;
   wire \$58 ;
   wire \$59 ;
   wire \$6 ;
   wire \$60 ;
-  wire [15:0] \$61 ;
+  wire \$61 ;
   wire \$62 ;
-  wire [15:0] \$63 ;
-  wire \$64 ;
-  wire \$65 ;
-  wire [15:0] \$66 ;
-  wire \$67 ;
-  wire \$68 ;
-  wire \$69 ;
-  wire [15:0] \$7 ;
-  wire [15:0] \$70 ;
-  wire \$71 ;
-  wire [15:0] \$72 ;
-  wire \$73 ;
-  wire \$74 ;
-  wire [15:0] \$75 ;
-  wire \$76 ;
-  wire \$77 ;
-  wire \$78 ;
-  wire [15:0] \$79 ;
+  wire \$7 ;
   wire \$8 ;
-  wire \$80 ;
-  wire [15:0] \$81 ;
-  wire \$82 ;
-  wire \$83 ;
-  wire [15:0] \$84 ;
-  wire \$85 ;
-  wire \$86 ;
-  wire [15:0] \$87 ;
-  wire \$88 ;
-  wire \$89 ;
-  wire [15:0] \$9 ;
-  wire [15:0] \$90 ;
-  wire \$91 ;
-  wire \$92 ;
-  wire \$93 ;
-  wire [15:0] \$94 ;
-  wire \$95 ;
-  wire \$96 ;
-  wire [15:0] \$97 ;
-  wire \$98 ;
-  wire \$99 ;
+  wire \$9 ;
   input [15:0] a;
   wire [15:0] a;
   input [15:0] b;
@@ -16182,380 +12491,262 @@ module \lut_w2_fp16_fp16tab.precompute1.node17 (b, s, a);
   wire [14:0] rp_sh;
   output [15:0] s;
   reg [15:0] s;
+  wire sub;
+  wire swap;
   wire [14:0] total;
+  wire [15:0] x;
   wire [4:0] x_e;
+  wire x_inf;
+  wire x_nan;
   wire [10:0] x_sig;
+  wire x_zero;
   wire [13:0] xa;
+  wire [15:0] y;
   wire [4:0] y_e;
+  wire y_inf;
+  wire y_nan;
   wire [10:0] y_sig;
+  wire y_zero;
   wire [13:0] ya;
   wire [13:0] ya_full;
-  assign \$1  = b[14:0] > a[14:0];
-  assign \$2  = \$1  ? b : a;
-  assign \$3  = ! \$2 [14:10];
-  assign \$4  = b[14:0] > a[14:0];
-  assign \$5  = \$4  ? b : a;
-  assign x_e = \$3  ? 5'h01 : \$5 [14:10];
-  assign \$6  = b[14:0] > a[14:0];
-  assign \$7  = \$6  ? b : a;
-  assign \$8  = b[14:0] > a[14:0];
-  assign \$9  = \$8  ? b : a;
-  assign \$10  = ! \$9 [14:10];
-  assign \$11  = ~ \$10 ;
-  assign \$12  = b[14:0] > a[14:0];
-  assign \$13  = \$12  ? a : b;
-  assign \$14  = ! \$13 [14:10];
-  assign \$15  = b[14:0] > a[14:0];
-  assign \$16  = \$15  ? a : b;
-  assign y_e = \$14  ? 5'h01 : \$16 [14:10];
-  assign \$17  = b[14:0] > a[14:0];
-  assign \$18  = \$17  ? a : b;
-  assign \$19  = b[14:0] > a[14:0];
-  assign \$20  = \$19  ? a : b;
-  assign \$21  = ! \$20 [14:10];
-  assign \$22  = ~ \$21 ;
-  assign \$23  = x_e - y_e;
-  assign \$24  = \$23 [4:0] > 4'he;
-  assign \$25  = \$24  ? 5'h0e : \$23 [4:0];
-  assign \$26  = ya_full >> \$25 [3:0];
-  assign \$27  = ya_full >> \$25 [3:0];
-  assign \$28  = \$27  << \$25 [3:0];
-  assign \$29  = \$28 [13:0] != ya_full;
-  assign ya = \$26  | { 13'h0000, \$29  };
-  assign \$30  = b[14:0] > a[14:0];
-  assign \$31  = \$30  ? b : a;
-  assign \$32  = b[14:0] > a[14:0];
-  assign \$33  = \$32  ? a : b;
-  assign \$34  = \$31 [15] ^ \$33 [15];
-  assign \$35  = xa - ya;
-  assign \$36  = xa + ya;
-  assign \$37  = \$34  ? { \$35 [14], \$35  } : { 1'h0, \$36  };
-  assign \$38  = x_e - 4'hf;
-  assign \$39  = $signed(\$38 ) - $signed(5'h0a);
-  assign exp_lsb = $signed(\$39 ) - $signed(3'h3);
-  assign \$40  = 4'he - rp_msb;
-  assign \$41  = \$37 [14:0] << \$40 [3:0];
-  assign \$42  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$43  = $signed(\$42 ) + $signed(5'h0f);
-  assign \$44  = $signed(\$43 ) < $signed(2'h1);
-  assign \$45  = $signed(\$43 ) < $signed(5'h12);
-  assign \$46  = $signed(2'h1) - $signed(\$43 );
-  assign rp_sh = \$41 [14:0] >> rp_rs;
-  assign \$47  = rp_sh << rp_rs;
-  assign rp_lost = \$47 [14:0] != \$41 [14:0];
-  assign \$48  = $signed(\$43 ) + $signed({ 1'h0, rp_rs });
-  assign \$49  = $signed(\$48 ) - $signed(2'h1);
-  assign \$51  = $signed(\$50 ) + $signed({ 1'h0, rp_sh[14:4] });
-  assign \$52  = | rp_sh[2:0];
-  assign \$53  = \$52  | rp_lost;
-  assign \$54  = \$53  | rp_sh[4];
-  assign \$55  = rp_sh[3] & \$54 ;
-  assign \$56  = $signed(\$51 ) + $signed({ 1'h0, \$55  });
-  assign \$57  = ! \$37 [14:0];
-  assign \$58  = \$56 [26:0] >= 15'h7c00;
-  assign \$59  = ! \$37 [14:0];
-  assign \$60  = b[14:0] > a[14:0];
-  assign \$61  = \$60  ? b : a;
-  assign \$62  = b[14:0] > a[14:0];
-  assign \$63  = \$62  ? a : b;
-  assign \$64  = \$61 [15] & \$63 [15];
-  assign \$65  = b[14:0] > a[14:0];
-  assign \$66  = \$65  ? b : a;
-  assign \$67  = \$59  ? \$64  : \$66 [15];
-  assign \$68  = ! \$37 [14:0];
-  assign \$69  = b[14:0] > a[14:0];
-  assign \$70  = \$69  ? b : a;
-  assign \$71  = b[14:0] > a[14:0];
-  assign \$72  = \$71  ? a : b;
-  assign \$73  = \$70 [15] & \$72 [15];
-  assign \$74  = b[14:0] > a[14:0];
-  assign \$75  = \$74  ? b : a;
-  assign \$76  = \$68  ? \$73  : \$75 [15];
-  assign \$77  = ! \$37 [14:0];
-  assign \$78  = b[14:0] > a[14:0];
-  assign \$79  = \$78  ? b : a;
-  assign \$80  = b[14:0] > a[14:0];
-  assign \$81  = \$80  ? a : b;
-  assign \$82  = \$79 [15] & \$81 [15];
-  assign \$83  = b[14:0] > a[14:0];
-  assign \$84  = \$83  ? b : a;
-  assign \$85  = \$77  ? \$82  : \$84 [15];
-  assign \$86  = b[14:0] > a[14:0];
-  assign \$87  = \$86  ? b : a;
-  assign \$88  = \$87 [14:10] == 5'h1f;
-  assign \$89  = b[14:0] > a[14:0];
-  assign \$90  = \$89  ? b : a;
-  assign \$91  = | \$90 [9:0];
-  assign \$92  = \$88  & \$91 ;
-  assign \$93  = b[14:0] > a[14:0];
-  assign \$94  = \$93  ? a : b;
-  assign \$95  = \$94 [14:10] == 5'h1f;
-  assign \$96  = b[14:0] > a[14:0];
-  assign \$97  = \$96  ? a : b;
-  assign \$98  = | \$97 [9:0];
-  assign \$99  = \$95  & \$98 ;
-  assign \$100  = \$92  | \$99 ;
-  assign \$101  = b[14:0] > a[14:0];
-  assign \$102  = \$101  ? b : a;
-  assign \$103  = \$102 [14:10] == 5'h1f;
-  assign \$104  = b[14:0] > a[14:0];
-  assign \$105  = \$104  ? b : a;
-  assign \$106  = ! \$105 [9:0];
-  assign \$107  = \$103  & \$106 ;
-  assign \$108  = b[14:0] > a[14:0];
-  assign \$109  = \$108  ? a : b;
-  assign \$110  = \$109 [14:10] == 5'h1f;
-  assign \$111  = b[14:0] > a[14:0];
-  assign \$112  = \$111  ? a : b;
-  assign \$113  = ! \$112 [9:0];
-  assign \$114  = \$110  & \$113 ;
-  assign \$115  = \$107  & \$114 ;
-  assign \$116  = b[14:0] > a[14:0];
-  assign \$117  = \$116  ? b : a;
-  assign \$118  = b[14:0] > a[14:0];
-  assign \$119  = \$118  ? a : b;
-  assign \$120  = \$117 [15] ^ \$119 [15];
-  assign \$121  = \$115  & \$120 ;
-  assign \$122  = \$100  | \$121 ;
-  assign \$123  = b[14:0] > a[14:0];
-  assign \$124  = \$123  ? b : a;
-  assign \$125  = \$124 [14:10] == 5'h1f;
-  assign \$126  = b[14:0] > a[14:0];
-  assign \$127  = \$126  ? b : a;
-  assign \$128  = ! \$127 [9:0];
-  assign \$129  = \$125  & \$128 ;
-  assign \$130  = b[14:0] > a[14:0];
-  assign \$131  = \$130  ? b : a;
+  assign \$25  = \$24 [13:0] != ya_full;
+  assign ya = \$22  | { 13'h0000, \$25  };
+  assign sub = x[15] ^ y[15];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 4'hf;
+  assign \$30  = $signed(\$29 ) - $signed(5'h0a);
+  assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
+  assign \$31  = 4'he - rp_msb;
+  assign \$32  = \$28 [14:0] << \$31 [3:0];
+  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$34  = $signed(\$33 ) + $signed(5'h0f);
+  assign \$35  = $signed(\$34 ) < $signed(2'h1);
+  assign \$36  = $signed(\$34 ) < $signed(5'h12);
+  assign \$37  = $signed(2'h1) - $signed(\$34 );
+  assign rp_sh = \$32 [14:0] >> rp_rs;
+  assign \$38  = rp_sh << rp_rs;
+  assign rp_lost = \$38 [14:0] != \$32 [14:0];
+  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
+  assign \$40  = $signed(\$39 ) - $signed(2'h1);
+  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[14:4] });
+  assign \$43  = | rp_sh[2:0];
+  assign \$44  = \$43  | rp_lost;
+  assign \$45  = \$44  | rp_sh[4];
+  assign \$46  = rp_sh[3] & \$45 ;
+  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
+  assign \$48  = ! \$28 [14:0];
+  assign \$49  = \$47 [26:0] >= 15'h7c00;
+  assign \$50  = ! \$28 [14:0];
+  assign \$51  = x[15] & y[15];
+  assign \$52  = \$50  ? \$51  : x[15];
+  assign \$53  = ! \$28 [14:0];
+  assign \$54  = x[15] & y[15];
+  assign \$55  = \$53  ? \$54  : x[15];
+  assign \$56  = ! \$28 [14:0];
+  assign \$57  = x[15] & y[15];
+  assign \$58  = \$56  ? \$57  : x[15];
+  assign \$59  = x_nan | y_nan;
+  assign \$60  = x_inf & y_inf;
+  assign \$61  = \$60  & sub;
+  assign \$62  = \$59  | \$61 ;
+  assign swap = b[14:0] > a[14:0];
+  assign x = swap ? b : a;
+  assign y = swap ? a : b;
+  assign \$1  = ! x[14:10];
+  assign x_e = \$1  ? 5'h01 : x[14:10];
+  assign \$2  = ! x[14:10];
+  assign \$3  = ~ \$2 ;
+  assign \$4  = x[14:10] == 5'h1f;
+  assign \$5  = ! x[9:0];
+  assign x_inf = \$4  & \$5 ;
+  assign \$6  = x[14:10] == 5'h1f;
+  assign \$7  = | x[9:0];
+  assign x_nan = \$6  & \$7 ;
+  assign \$8  = ! x[14:10];
+  assign \$9  = ! x[9:0];
+  assign x_zero = \$8  & \$9 ;
+  assign \$10  = ! y[14:10];
+  assign y_e = \$10  ? 5'h01 : y[14:10];
+  assign \$11  = ! y[14:10];
+  assign \$12  = ~ \$11 ;
+  assign \$13  = y[14:10] == 5'h1f;
+  assign \$14  = ! y[9:0];
+  assign y_inf = \$13  & \$14 ;
+  assign \$15  = y[14:10] == 5'h1f;
+  assign \$16  = | y[9:0];
+  assign y_nan = \$15  & \$16 ;
+  assign \$17  = ! y[14:10];
+  assign \$18  = ! y[9:0];
+  assign y_zero = \$17  & \$18 ;
+  assign \$19  = x_e - y_e;
+  assign \$20  = \$19 [4:0] > 4'he;
+  assign \$21  = \$20  ? 5'h0e : \$19 [4:0];
+  assign \$22  = ya_full >> \$21 [3:0];
+  assign \$23  = ya_full >> \$21 [3:0];
+  assign \$24  = \$23  << \$21 [3:0];
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$63 ) begin end
     rp_msb = 4'h0;
-    if (\$37 [0]) begin
+    if (\$28 [0]) begin
       rp_msb = 4'h0;
     end
-    if (\$37 [1]) begin
+    if (\$28 [1]) begin
       rp_msb = 4'h1;
     end
-    if (\$37 [2]) begin
+    if (\$28 [2]) begin
       rp_msb = 4'h2;
     end
-    if (\$37 [3]) begin
+    if (\$28 [3]) begin
       rp_msb = 4'h3;
     end
-    if (\$37 [4]) begin
+    if (\$28 [4]) begin
       rp_msb = 4'h4;
     end
-    if (\$37 [5]) begin
+    if (\$28 [5]) begin
       rp_msb = 4'h5;
     end
-    if (\$37 [6]) begin
+    if (\$28 [6]) begin
       rp_msb = 4'h6;
     end
-    if (\$37 [7]) begin
+    if (\$28 [7]) begin
       rp_msb = 4'h7;
     end
-    if (\$37 [8]) begin
+    if (\$28 [8]) begin
       rp_msb = 4'h8;
     end
-    if (\$37 [9]) begin
+    if (\$28 [9]) begin
       rp_msb = 4'h9;
     end
-    if (\$37 [10]) begin
+    if (\$28 [10]) begin
       rp_msb = 4'ha;
     end
-    if (\$37 [11]) begin
+    if (\$28 [11]) begin
       rp_msb = 4'hb;
     end
-    if (\$37 [12]) begin
+    if (\$28 [12]) begin
       rp_msb = 4'hc;
     end
-    if (\$37 [13]) begin
+    if (\$28 [13]) begin
       rp_msb = 4'hd;
     end
-    if (\$37 [14]) begin
+    if (\$28 [14]) begin
       rp_msb = 4'he;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$63 ) begin end
     rp_rs = 4'h0;
-    if (\$44 ) begin
+    if (\$35 ) begin
       (* full_case = 32'd1 *)
-      if (\$45 ) begin
+      if (\$36 ) begin
         rp_rs = 4'hf;
       end else begin
-        rp_rs = \$46 [3:0];
+        rp_rs = \$37 [3:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$63 ) begin end
     (* full_case = 32'd1 *)
-    if (\$57 ) begin
-      rp_out = { \$67 , 15'h0000 };
-    end else if (\$58 ) begin
-      rp_out = { \$76 , 15'h7c00 };
+    if (\$48 ) begin
+      rp_out = { \$52 , 15'h0000 };
+    end else if (\$49 ) begin
+      rp_out = { \$55 , 15'h7c00 };
     end else begin
-      rp_out = { \$85 , \$56 [14:0] };
+      rp_out = { \$58 , \$47 [14:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$63 ) begin end
     (* full_case = 32'd1 *)
-    if (\$122 ) begin
+    if (\$62 ) begin
       s = 16'h7e00;
-    end else if (\$129 ) begin
-      s = \$131 ;
+    end else if (x_inf) begin
+      s = x;
     end else begin
       s = rp_out;
     end
   end
-  assign x_sig = { \$11 , \$7 [9:0] };
-  assign y_sig = { \$22 , \$18 [9:0] };
-  assign d = \$23 [4:0];
-  assign dcl = \$25 [3:0];
-  assign total = \$37 [14:0];
-  assign rp_ls = \$40 [3:0];
-  assign rp_norm = \$41 [14:0];
-  assign rp_eb = { \$43 [9], \$43 [9], \$43 [9], \$43 [9], \$43 [9], \$43 [9], \$43  };
-  assign rp_packed = \$56 [26:0];
-  assign xa = { \$11 , \$7 [9:0], 3'h0 };
-  assign ya_full = { \$22 , \$18 [9:0], 3'h0 };
-  assign \$50  = { \$49 [17], \$49 [17], \$49 [17], \$49 [17], \$49 [17], \$49 , 10'h000 };
+  assign x_sig = { \$3 , x[9:0] };
+  assign y_sig = { \$12 , y[9:0] };
+  assign d = \$19 [4:0];
+  assign dcl = \$21 [3:0];
+  assign total = \$28 [14:0];
+  assign rp_ls = \$31 [3:0];
+  assign rp_norm = \$32 [14:0];
+  assign rp_eb = { \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34  };
+  assign rp_packed = \$47 [26:0];
+  assign xa = { \$3 , x[9:0], 3'h0 };
+  assign ya_full = { \$12 , y[9:0], 3'h0 };
+  assign \$41  = { \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 , 10'h000 };
 endmodule
 
 module \lut_w2_fp16_fp16tab.precompute1.node4 (b, s, a);
   reg \$auto$verilog_backend.cc:2355:dump_module$64  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire \$100 ;
-  wire \$101 ;
-  wire [15:0] \$102 ;
-  wire \$103 ;
-  wire \$104 ;
-  wire [15:0] \$105 ;
-  wire \$106 ;
-  wire \$107 ;
-  wire \$108 ;
-  wire [15:0] \$109 ;
   wire \$11 ;
-  wire \$110 ;
-  wire \$111 ;
-  wire [15:0] \$112 ;
-  wire \$113 ;
-  wire \$114 ;
-  wire \$115 ;
-  wire \$116 ;
-  wire [15:0] \$117 ;
-  wire \$118 ;
-  wire [15:0] \$119 ;
   wire \$12 ;
-  wire \$120 ;
-  wire \$121 ;
-  wire \$122 ;
-  wire \$123 ;
-  wire [15:0] \$124 ;
-  wire \$125 ;
-  wire \$126 ;
-  wire [15:0] \$127 ;
-  wire \$128 ;
-  wire \$129 ;
-  wire [15:0] \$13 ;
-  wire \$130 ;
-  wire [15:0] \$131 ;
+  wire \$13 ;
   wire \$14 ;
   wire \$15 ;
-  wire [15:0] \$16 ;
+  wire \$16 ;
   wire \$17 ;
-  wire [15:0] \$18 ;
-  wire \$19 ;
-  wire [15:0] \$2 ;
-  wire [15:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire [5:0] \$23 ;
-  wire \$24 ;
-  wire [4:0] \$25 ;
-  wire [13:0] \$26 ;
-  wire [13:0] \$27 ;
-  wire [28:0] \$28 ;
-  wire \$29 ;
+  wire \$18 ;
+  wire [5:0] \$19 ;
+  wire \$2 ;
+  wire \$20 ;
+  wire [4:0] \$21 ;
+  wire [13:0] \$22 ;
+  wire [13:0] \$23 ;
+  wire [28:0] \$24 ;
+  wire \$25 ;
+  wire [14:0] \$26 ;
+  wire [14:0] \$27 ;
+  wire [15:0] \$28 ;
+  wire [5:0] \$29 ;
   wire \$3 ;
-  wire \$30 ;
-  wire [15:0] \$31 ;
-  wire \$32 ;
-  wire [15:0] \$33 ;
-  wire \$34 ;
-  wire [14:0] \$35 ;
-  wire [14:0] \$36 ;
-  wire [15:0] \$37 ;
-  wire [5:0] \$38 ;
-  wire [6:0] \$39 ;
+  wire [6:0] \$30 ;
+  wire [4:0] \$31 ;
+  wire [29:0] \$32 ;
+  wire [8:0] \$33 ;
+  wire [9:0] \$34 ;
+  wire \$35 ;
+  wire \$36 ;
+  wire [16:0] \$37 ;
+  wire [29:0] \$38 ;
+  wire [16:0] \$39 ;
   wire \$4 ;
-  wire [4:0] \$40 ;
-  wire [29:0] \$41 ;
-  wire [8:0] \$42 ;
-  wire [9:0] \$43 ;
+  wire [17:0] \$40 ;
+  wire [32:0] \$41 ;
+  wire [33:0] \$42 ;
+  wire \$43 ;
   wire \$44 ;
   wire \$45 ;
-  wire [16:0] \$46 ;
-  wire [29:0] \$47 ;
-  wire [16:0] \$48 ;
-  wire [17:0] \$49 ;
-  wire [15:0] \$5 ;
-  wire [32:0] \$50 ;
-  wire [33:0] \$51 ;
+  wire \$46 ;
+  wire [34:0] \$47 ;
+  wire \$48 ;
+  wire \$49 ;
+  wire \$5 ;
+  wire \$50 ;
+  wire \$51 ;
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire [34:0] \$56 ;
+  wire \$56 ;
   wire \$57 ;
   wire \$58 ;
   wire \$59 ;
   wire \$6 ;
   wire \$60 ;
-  wire [15:0] \$61 ;
+  wire \$61 ;
   wire \$62 ;
-  wire [15:0] \$63 ;
-  wire \$64 ;
-  wire \$65 ;
-  wire [15:0] \$66 ;
-  wire \$67 ;
-  wire \$68 ;
-  wire \$69 ;
-  wire [15:0] \$7 ;
-  wire [15:0] \$70 ;
-  wire \$71 ;
-  wire [15:0] \$72 ;
-  wire \$73 ;
-  wire \$74 ;
-  wire [15:0] \$75 ;
-  wire \$76 ;
-  wire \$77 ;
-  wire \$78 ;
-  wire [15:0] \$79 ;
+  wire \$7 ;
   wire \$8 ;
-  wire \$80 ;
-  wire [15:0] \$81 ;
-  wire \$82 ;
-  wire \$83 ;
-  wire [15:0] \$84 ;
-  wire \$85 ;
-  wire \$86 ;
-  wire [15:0] \$87 ;
-  wire \$88 ;
-  wire \$89 ;
-  wire [15:0] \$9 ;
-  wire [15:0] \$90 ;
-  wire \$91 ;
-  wire \$92 ;
-  wire \$93 ;
-  wire [15:0] \$94 ;
-  wire \$95 ;
-  wire \$96 ;
-  wire [15:0] \$97 ;
-  wire \$98 ;
-  wire \$99 ;
+  wire \$9 ;
   input [15:0] a;
   wire [15:0] a;
   input [15:0] b;
@@ -16574,380 +12765,262 @@ module \lut_w2_fp16_fp16tab.precompute1.node4 (b, s, a);
   wire [14:0] rp_sh;
   output [15:0] s;
   reg [15:0] s;
+  wire sub;
+  wire swap;
   wire [14:0] total;
+  wire [15:0] x;
   wire [4:0] x_e;
+  wire x_inf;
+  wire x_nan;
   wire [10:0] x_sig;
+  wire x_zero;
   wire [13:0] xa;
+  wire [15:0] y;
   wire [4:0] y_e;
+  wire y_inf;
+  wire y_nan;
   wire [10:0] y_sig;
+  wire y_zero;
   wire [13:0] ya;
   wire [13:0] ya_full;
-  assign \$1  = b[14:0] > a[14:0];
-  assign \$2  = \$1  ? b : a;
-  assign \$3  = ! \$2 [14:10];
-  assign \$4  = b[14:0] > a[14:0];
-  assign \$5  = \$4  ? b : a;
-  assign x_e = \$3  ? 5'h01 : \$5 [14:10];
-  assign \$6  = b[14:0] > a[14:0];
-  assign \$7  = \$6  ? b : a;
-  assign \$8  = b[14:0] > a[14:0];
-  assign \$9  = \$8  ? b : a;
-  assign \$10  = ! \$9 [14:10];
-  assign \$11  = ~ \$10 ;
-  assign \$12  = b[14:0] > a[14:0];
-  assign \$13  = \$12  ? a : b;
-  assign \$14  = ! \$13 [14:10];
-  assign \$15  = b[14:0] > a[14:0];
-  assign \$16  = \$15  ? a : b;
-  assign y_e = \$14  ? 5'h01 : \$16 [14:10];
-  assign \$17  = b[14:0] > a[14:0];
-  assign \$18  = \$17  ? a : b;
-  assign \$19  = b[14:0] > a[14:0];
-  assign \$20  = \$19  ? a : b;
-  assign \$21  = ! \$20 [14:10];
-  assign \$22  = ~ \$21 ;
-  assign \$23  = x_e - y_e;
-  assign \$24  = \$23 [4:0] > 4'he;
-  assign \$25  = \$24  ? 5'h0e : \$23 [4:0];
-  assign \$26  = ya_full >> \$25 [3:0];
-  assign \$27  = ya_full >> \$25 [3:0];
-  assign \$28  = \$27  << \$25 [3:0];
-  assign \$29  = \$28 [13:0] != ya_full;
-  assign ya = \$26  | { 13'h0000, \$29  };
-  assign \$30  = b[14:0] > a[14:0];
-  assign \$31  = \$30  ? b : a;
-  assign \$32  = b[14:0] > a[14:0];
-  assign \$33  = \$32  ? a : b;
-  assign \$34  = \$31 [15] ^ \$33 [15];
-  assign \$35  = xa - ya;
-  assign \$36  = xa + ya;
-  assign \$37  = \$34  ? { \$35 [14], \$35  } : { 1'h0, \$36  };
-  assign \$38  = x_e - 4'hf;
-  assign \$39  = $signed(\$38 ) - $signed(5'h0a);
-  assign exp_lsb = $signed(\$39 ) - $signed(3'h3);
-  assign \$40  = 4'he - rp_msb;
-  assign \$41  = \$37 [14:0] << \$40 [3:0];
-  assign \$42  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$43  = $signed(\$42 ) + $signed(5'h0f);
-  assign \$44  = $signed(\$43 ) < $signed(2'h1);
-  assign \$45  = $signed(\$43 ) < $signed(5'h12);
-  assign \$46  = $signed(2'h1) - $signed(\$43 );
-  assign rp_sh = \$41 [14:0] >> rp_rs;
-  assign \$47  = rp_sh << rp_rs;
-  assign rp_lost = \$47 [14:0] != \$41 [14:0];
-  assign \$48  = $signed(\$43 ) + $signed({ 1'h0, rp_rs });
-  assign \$49  = $signed(\$48 ) - $signed(2'h1);
-  assign \$51  = $signed(\$50 ) + $signed({ 1'h0, rp_sh[14:4] });
-  assign \$52  = | rp_sh[2:0];
-  assign \$53  = \$52  | rp_lost;
-  assign \$54  = \$53  | rp_sh[4];
-  assign \$55  = rp_sh[3] & \$54 ;
-  assign \$56  = $signed(\$51 ) + $signed({ 1'h0, \$55  });
-  assign \$57  = ! \$37 [14:0];
-  assign \$58  = \$56 [26:0] >= 15'h7c00;
-  assign \$59  = ! \$37 [14:0];
-  assign \$60  = b[14:0] > a[14:0];
-  assign \$61  = \$60  ? b : a;
-  assign \$62  = b[14:0] > a[14:0];
-  assign \$63  = \$62  ? a : b;
-  assign \$64  = \$61 [15] & \$63 [15];
-  assign \$65  = b[14:0] > a[14:0];
-  assign \$66  = \$65  ? b : a;
-  assign \$67  = \$59  ? \$64  : \$66 [15];
-  assign \$68  = ! \$37 [14:0];
-  assign \$69  = b[14:0] > a[14:0];
-  assign \$70  = \$69  ? b : a;
-  assign \$71  = b[14:0] > a[14:0];
-  assign \$72  = \$71  ? a : b;
-  assign \$73  = \$70 [15] & \$72 [15];
-  assign \$74  = b[14:0] > a[14:0];
-  assign \$75  = \$74  ? b : a;
-  assign \$76  = \$68  ? \$73  : \$75 [15];
-  assign \$77  = ! \$37 [14:0];
-  assign \$78  = b[14:0] > a[14:0];
-  assign \$79  = \$78  ? b : a;
-  assign \$80  = b[14:0] > a[14:0];
-  assign \$81  = \$80  ? a : b;
-  assign \$82  = \$79 [15] & \$81 [15];
-  assign \$83  = b[14:0] > a[14:0];
-  assign \$84  = \$83  ? b : a;
-  assign \$85  = \$77  ? \$82  : \$84 [15];
-  assign \$86  = b[14:0] > a[14:0];
-  assign \$87  = \$86  ? b : a;
-  assign \$88  = \$87 [14:10] == 5'h1f;
-  assign \$89  = b[14:0] > a[14:0];
-  assign \$90  = \$89  ? b : a;
-  assign \$91  = | \$90 [9:0];
-  assign \$92  = \$88  & \$91 ;
-  assign \$93  = b[14:0] > a[14:0];
-  assign \$94  = \$93  ? a : b;
-  assign \$95  = \$94 [14:10] == 5'h1f;
-  assign \$96  = b[14:0] > a[14:0];
-  assign \$97  = \$96  ? a : b;
-  assign \$98  = | \$97 [9:0];
-  assign \$99  = \$95  & \$98 ;
-  assign \$100  = \$92  | \$99 ;
-  assign \$101  = b[14:0] > a[14:0];
-  assign \$102  = \$101  ? b : a;
-  assign \$103  = \$102 [14:10] == 5'h1f;
-  assign \$104  = b[14:0] > a[14:0];
-  assign \$105  = \$104  ? b : a;
-  assign \$106  = ! \$105 [9:0];
-  assign \$107  = \$103  & \$106 ;
-  assign \$108  = b[14:0] > a[14:0];
-  assign \$109  = \$108  ? a : b;
-  assign \$110  = \$109 [14:10] == 5'h1f;
-  assign \$111  = b[14:0] > a[14:0];
-  assign \$112  = \$111  ? a : b;
-  assign \$113  = ! \$112 [9:0];
-  assign \$114  = \$110  & \$113 ;
-  assign \$115  = \$107  & \$114 ;
-  assign \$116  = b[14:0] > a[14:0];
-  assign \$117  = \$116  ? b : a;
-  assign \$118  = b[14:0] > a[14:0];
-  assign \$119  = \$118  ? a : b;
-  assign \$120  = \$117 [15] ^ \$119 [15];
-  assign \$121  = \$115  & \$120 ;
-  assign \$122  = \$100  | \$121 ;
-  assign \$123  = b[14:0] > a[14:0];
-  assign \$124  = \$123  ? b : a;
-  assign \$125  = \$124 [14:10] == 5'h1f;
-  assign \$126  = b[14:0] > a[14:0];
-  assign \$127  = \$126  ? b : a;
-  assign \$128  = ! \$127 [9:0];
-  assign \$129  = \$125  & \$128 ;
-  assign \$130  = b[14:0] > a[14:0];
-  assign \$131  = \$130  ? b : a;
+  assign \$25  = \$24 [13:0] != ya_full;
+  assign ya = \$22  | { 13'h0000, \$25  };
+  assign sub = x[15] ^ y[15];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 4'hf;
+  assign \$30  = $signed(\$29 ) - $signed(5'h0a);
+  assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
+  assign \$31  = 4'he - rp_msb;
+  assign \$32  = \$28 [14:0] << \$31 [3:0];
+  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$34  = $signed(\$33 ) + $signed(5'h0f);
+  assign \$35  = $signed(\$34 ) < $signed(2'h1);
+  assign \$36  = $signed(\$34 ) < $signed(5'h12);
+  assign \$37  = $signed(2'h1) - $signed(\$34 );
+  assign rp_sh = \$32 [14:0] >> rp_rs;
+  assign \$38  = rp_sh << rp_rs;
+  assign rp_lost = \$38 [14:0] != \$32 [14:0];
+  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
+  assign \$40  = $signed(\$39 ) - $signed(2'h1);
+  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[14:4] });
+  assign \$43  = | rp_sh[2:0];
+  assign \$44  = \$43  | rp_lost;
+  assign \$45  = \$44  | rp_sh[4];
+  assign \$46  = rp_sh[3] & \$45 ;
+  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
+  assign \$48  = ! \$28 [14:0];
+  assign \$49  = \$47 [26:0] >= 15'h7c00;
+  assign \$50  = ! \$28 [14:0];
+  assign \$51  = x[15] & y[15];
+  assign \$52  = \$50  ? \$51  : x[15];
+  assign \$53  = ! \$28 [14:0];
+  assign \$54  = x[15] & y[15];
+  assign \$55  = \$53  ? \$54  : x[15];
+  assign \$56  = ! \$28 [14:0];
+  assign \$57  = x[15] & y[15];
+  assign \$58  = \$56  ? \$57  : x[15];
+  assign \$59  = x_nan | y_nan;
+  assign \$60  = x_inf & y_inf;
+  assign \$61  = \$60  & sub;
+  assign \$62  = \$59  | \$61 ;
+  assign swap = b[14:0] > a[14:0];
+  assign x = swap ? b : a;
+  assign y = swap ? a : b;
+  assign \$1  = ! x[14:10];
+  assign x_e = \$1  ? 5'h01 : x[14:10];
+  assign \$2  = ! x[14:10];
+  assign \$3  = ~ \$2 ;
+  assign \$4  = x[14:10] == 5'h1f;
+  assign \$5  = ! x[9:0];
+  assign x_inf = \$4  & \$5 ;
+  assign \$6  = x[14:10] == 5'h1f;
+  assign \$7  = | x[9:0];
+  assign x_nan = \$6  & \$7 ;
+  assign \$8  = ! x[14:10];
+  assign \$9  = ! x[9:0];
+  assign x_zero = \$8  & \$9 ;
+  assign \$10  = ! y[14:10];
+  assign y_e = \$10  ? 5'h01 : y[14:10];
+  assign \$11  = ! y[14:10];
+  assign \$12  = ~ \$11 ;
+  assign \$13  = y[14:10] == 5'h1f;
+  assign \$14  = ! y[9:0];
+  assign y_inf = \$13  & \$14 ;
+  assign \$15  = y[14:10] == 5'h1f;
+  assign \$16  = | y[9:0];
+  assign y_nan = \$15  & \$16 ;
+  assign \$17  = ! y[14:10];
+  assign \$18  = ! y[9:0];
+  assign y_zero = \$17  & \$18 ;
+  assign \$19  = x_e - y_e;
+  assign \$20  = \$19 [4:0] > 4'he;
+  assign \$21  = \$20  ? 5'h0e : \$19 [4:0];
+  assign \$22  = ya_full >> \$21 [3:0];
+  assign \$23  = ya_full >> \$21 [3:0];
+  assign \$24  = \$23  << \$21 [3:0];
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$64 ) begin end
     rp_msb = 4'h0;
-    if (\$37 [0]) begin
+    if (\$28 [0]) begin
       rp_msb = 4'h0;
     end
-    if (\$37 [1]) begin
+    if (\$28 [1]) begin
       rp_msb = 4'h1;
     end
-    if (\$37 [2]) begin
+    if (\$28 [2]) begin
       rp_msb = 4'h2;
     end
-    if (\$37 [3]) begin
+    if (\$28 [3]) begin
       rp_msb = 4'h3;
     end
-    if (\$37 [4]) begin
+    if (\$28 [4]) begin
       rp_msb = 4'h4;
     end
-    if (\$37 [5]) begin
+    if (\$28 [5]) begin
       rp_msb = 4'h5;
     end
-    if (\$37 [6]) begin
+    if (\$28 [6]) begin
       rp_msb = 4'h6;
     end
-    if (\$37 [7]) begin
+    if (\$28 [7]) begin
       rp_msb = 4'h7;
     end
-    if (\$37 [8]) begin
+    if (\$28 [8]) begin
       rp_msb = 4'h8;
     end
-    if (\$37 [9]) begin
+    if (\$28 [9]) begin
       rp_msb = 4'h9;
     end
-    if (\$37 [10]) begin
+    if (\$28 [10]) begin
       rp_msb = 4'ha;
     end
-    if (\$37 [11]) begin
+    if (\$28 [11]) begin
       rp_msb = 4'hb;
     end
-    if (\$37 [12]) begin
+    if (\$28 [12]) begin
       rp_msb = 4'hc;
     end
-    if (\$37 [13]) begin
+    if (\$28 [13]) begin
       rp_msb = 4'hd;
     end
-    if (\$37 [14]) begin
+    if (\$28 [14]) begin
       rp_msb = 4'he;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$64 ) begin end
     rp_rs = 4'h0;
-    if (\$44 ) begin
+    if (\$35 ) begin
       (* full_case = 32'd1 *)
-      if (\$45 ) begin
+      if (\$36 ) begin
         rp_rs = 4'hf;
       end else begin
-        rp_rs = \$46 [3:0];
+        rp_rs = \$37 [3:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$64 ) begin end
     (* full_case = 32'd1 *)
-    if (\$57 ) begin
-      rp_out = { \$67 , 15'h0000 };
-    end else if (\$58 ) begin
-      rp_out = { \$76 , 15'h7c00 };
+    if (\$48 ) begin
+      rp_out = { \$52 , 15'h0000 };
+    end else if (\$49 ) begin
+      rp_out = { \$55 , 15'h7c00 };
     end else begin
-      rp_out = { \$85 , \$56 [14:0] };
+      rp_out = { \$58 , \$47 [14:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$64 ) begin end
     (* full_case = 32'd1 *)
-    if (\$122 ) begin
+    if (\$62 ) begin
       s = 16'h7e00;
-    end else if (\$129 ) begin
-      s = \$131 ;
+    end else if (x_inf) begin
+      s = x;
     end else begin
       s = rp_out;
     end
   end
-  assign x_sig = { \$11 , \$7 [9:0] };
-  assign y_sig = { \$22 , \$18 [9:0] };
-  assign d = \$23 [4:0];
-  assign dcl = \$25 [3:0];
-  assign total = \$37 [14:0];
-  assign rp_ls = \$40 [3:0];
-  assign rp_norm = \$41 [14:0];
-  assign rp_eb = { \$43 [9], \$43 [9], \$43 [9], \$43 [9], \$43 [9], \$43 [9], \$43  };
-  assign rp_packed = \$56 [26:0];
-  assign xa = { \$11 , \$7 [9:0], 3'h0 };
-  assign ya_full = { \$22 , \$18 [9:0], 3'h0 };
-  assign \$50  = { \$49 [17], \$49 [17], \$49 [17], \$49 [17], \$49 [17], \$49 , 10'h000 };
+  assign x_sig = { \$3 , x[9:0] };
+  assign y_sig = { \$12 , y[9:0] };
+  assign d = \$19 [4:0];
+  assign dcl = \$21 [3:0];
+  assign total = \$28 [14:0];
+  assign rp_ls = \$31 [3:0];
+  assign rp_norm = \$32 [14:0];
+  assign rp_eb = { \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34  };
+  assign rp_packed = \$47 [26:0];
+  assign xa = { \$3 , x[9:0], 3'h0 };
+  assign ya_full = { \$12 , y[9:0], 3'h0 };
+  assign \$41  = { \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 , 10'h000 };
 endmodule
 
 module \lut_w2_fp16_fp16tab.precompute1.node5 (b, s, a);
   reg \$auto$verilog_backend.cc:2355:dump_module$65  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire \$100 ;
-  wire \$101 ;
-  wire [15:0] \$102 ;
-  wire \$103 ;
-  wire \$104 ;
-  wire [15:0] \$105 ;
-  wire \$106 ;
-  wire \$107 ;
-  wire \$108 ;
-  wire [15:0] \$109 ;
   wire \$11 ;
-  wire \$110 ;
-  wire \$111 ;
-  wire [15:0] \$112 ;
-  wire \$113 ;
-  wire \$114 ;
-  wire \$115 ;
-  wire \$116 ;
-  wire [15:0] \$117 ;
-  wire \$118 ;
-  wire [15:0] \$119 ;
   wire \$12 ;
-  wire \$120 ;
-  wire \$121 ;
-  wire \$122 ;
-  wire \$123 ;
-  wire [15:0] \$124 ;
-  wire \$125 ;
-  wire \$126 ;
-  wire [15:0] \$127 ;
-  wire \$128 ;
-  wire \$129 ;
-  wire [15:0] \$13 ;
-  wire \$130 ;
-  wire [15:0] \$131 ;
+  wire \$13 ;
   wire \$14 ;
   wire \$15 ;
-  wire [15:0] \$16 ;
+  wire \$16 ;
   wire \$17 ;
-  wire [15:0] \$18 ;
-  wire \$19 ;
-  wire [15:0] \$2 ;
-  wire [15:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire [5:0] \$23 ;
-  wire \$24 ;
-  wire [4:0] \$25 ;
-  wire [13:0] \$26 ;
-  wire [13:0] \$27 ;
-  wire [28:0] \$28 ;
-  wire \$29 ;
+  wire \$18 ;
+  wire [5:0] \$19 ;
+  wire \$2 ;
+  wire \$20 ;
+  wire [4:0] \$21 ;
+  wire [13:0] \$22 ;
+  wire [13:0] \$23 ;
+  wire [28:0] \$24 ;
+  wire \$25 ;
+  wire [14:0] \$26 ;
+  wire [14:0] \$27 ;
+  wire [15:0] \$28 ;
+  wire [5:0] \$29 ;
   wire \$3 ;
-  wire \$30 ;
-  wire [15:0] \$31 ;
-  wire \$32 ;
-  wire [15:0] \$33 ;
-  wire \$34 ;
-  wire [14:0] \$35 ;
-  wire [14:0] \$36 ;
-  wire [15:0] \$37 ;
-  wire [5:0] \$38 ;
-  wire [6:0] \$39 ;
+  wire [6:0] \$30 ;
+  wire [4:0] \$31 ;
+  wire [29:0] \$32 ;
+  wire [8:0] \$33 ;
+  wire [9:0] \$34 ;
+  wire \$35 ;
+  wire \$36 ;
+  wire [16:0] \$37 ;
+  wire [29:0] \$38 ;
+  wire [16:0] \$39 ;
   wire \$4 ;
-  wire [4:0] \$40 ;
-  wire [29:0] \$41 ;
-  wire [8:0] \$42 ;
-  wire [9:0] \$43 ;
+  wire [17:0] \$40 ;
+  wire [32:0] \$41 ;
+  wire [33:0] \$42 ;
+  wire \$43 ;
   wire \$44 ;
   wire \$45 ;
-  wire [16:0] \$46 ;
-  wire [29:0] \$47 ;
-  wire [16:0] \$48 ;
-  wire [17:0] \$49 ;
-  wire [15:0] \$5 ;
-  wire [32:0] \$50 ;
-  wire [33:0] \$51 ;
+  wire \$46 ;
+  wire [34:0] \$47 ;
+  wire \$48 ;
+  wire \$49 ;
+  wire \$5 ;
+  wire \$50 ;
+  wire \$51 ;
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire [34:0] \$56 ;
+  wire \$56 ;
   wire \$57 ;
   wire \$58 ;
   wire \$59 ;
   wire \$6 ;
   wire \$60 ;
-  wire [15:0] \$61 ;
+  wire \$61 ;
   wire \$62 ;
-  wire [15:0] \$63 ;
-  wire \$64 ;
-  wire \$65 ;
-  wire [15:0] \$66 ;
-  wire \$67 ;
-  wire \$68 ;
-  wire \$69 ;
-  wire [15:0] \$7 ;
-  wire [15:0] \$70 ;
-  wire \$71 ;
-  wire [15:0] \$72 ;
-  wire \$73 ;
-  wire \$74 ;
-  wire [15:0] \$75 ;
-  wire \$76 ;
-  wire \$77 ;
-  wire \$78 ;
-  wire [15:0] \$79 ;
+  wire \$7 ;
   wire \$8 ;
-  wire \$80 ;
-  wire [15:0] \$81 ;
-  wire \$82 ;
-  wire \$83 ;
-  wire [15:0] \$84 ;
-  wire \$85 ;
-  wire \$86 ;
-  wire [15:0] \$87 ;
-  wire \$88 ;
-  wire \$89 ;
-  wire [15:0] \$9 ;
-  wire [15:0] \$90 ;
-  wire \$91 ;
-  wire \$92 ;
-  wire \$93 ;
-  wire [15:0] \$94 ;
-  wire \$95 ;
-  wire \$96 ;
-  wire [15:0] \$97 ;
-  wire \$98 ;
-  wire \$99 ;
+  wire \$9 ;
   input [15:0] a;
   wire [15:0] a;
   input [15:0] b;
@@ -16966,380 +13039,262 @@ module \lut_w2_fp16_fp16tab.precompute1.node5 (b, s, a);
   wire [14:0] rp_sh;
   output [15:0] s;
   reg [15:0] s;
+  wire sub;
+  wire swap;
   wire [14:0] total;
+  wire [15:0] x;
   wire [4:0] x_e;
+  wire x_inf;
+  wire x_nan;
   wire [10:0] x_sig;
+  wire x_zero;
   wire [13:0] xa;
+  wire [15:0] y;
   wire [4:0] y_e;
+  wire y_inf;
+  wire y_nan;
   wire [10:0] y_sig;
+  wire y_zero;
   wire [13:0] ya;
   wire [13:0] ya_full;
-  assign \$1  = b[14:0] > a[14:0];
-  assign \$2  = \$1  ? b : a;
-  assign \$3  = ! \$2 [14:10];
-  assign \$4  = b[14:0] > a[14:0];
-  assign \$5  = \$4  ? b : a;
-  assign x_e = \$3  ? 5'h01 : \$5 [14:10];
-  assign \$6  = b[14:0] > a[14:0];
-  assign \$7  = \$6  ? b : a;
-  assign \$8  = b[14:0] > a[14:0];
-  assign \$9  = \$8  ? b : a;
-  assign \$10  = ! \$9 [14:10];
-  assign \$11  = ~ \$10 ;
-  assign \$12  = b[14:0] > a[14:0];
-  assign \$13  = \$12  ? a : b;
-  assign \$14  = ! \$13 [14:10];
-  assign \$15  = b[14:0] > a[14:0];
-  assign \$16  = \$15  ? a : b;
-  assign y_e = \$14  ? 5'h01 : \$16 [14:10];
-  assign \$17  = b[14:0] > a[14:0];
-  assign \$18  = \$17  ? a : b;
-  assign \$19  = b[14:0] > a[14:0];
-  assign \$20  = \$19  ? a : b;
-  assign \$21  = ! \$20 [14:10];
-  assign \$22  = ~ \$21 ;
-  assign \$23  = x_e - y_e;
-  assign \$24  = \$23 [4:0] > 4'he;
-  assign \$25  = \$24  ? 5'h0e : \$23 [4:0];
-  assign \$26  = ya_full >> \$25 [3:0];
-  assign \$27  = ya_full >> \$25 [3:0];
-  assign \$28  = \$27  << \$25 [3:0];
-  assign \$29  = \$28 [13:0] != ya_full;
-  assign ya = \$26  | { 13'h0000, \$29  };
-  assign \$30  = b[14:0] > a[14:0];
-  assign \$31  = \$30  ? b : a;
-  assign \$32  = b[14:0] > a[14:0];
-  assign \$33  = \$32  ? a : b;
-  assign \$34  = \$31 [15] ^ \$33 [15];
-  assign \$35  = xa - ya;
-  assign \$36  = xa + ya;
-  assign \$37  = \$34  ? { \$35 [14], \$35  } : { 1'h0, \$36  };
-  assign \$38  = x_e - 4'hf;
-  assign \$39  = $signed(\$38 ) - $signed(5'h0a);
-  assign exp_lsb = $signed(\$39 ) - $signed(3'h3);
-  assign \$40  = 4'he - rp_msb;
-  assign \$41  = \$37 [14:0] << \$40 [3:0];
-  assign \$42  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$43  = $signed(\$42 ) + $signed(5'h0f);
-  assign \$44  = $signed(\$43 ) < $signed(2'h1);
-  assign \$45  = $signed(\$43 ) < $signed(5'h12);
-  assign \$46  = $signed(2'h1) - $signed(\$43 );
-  assign rp_sh = \$41 [14:0] >> rp_rs;
-  assign \$47  = rp_sh << rp_rs;
-  assign rp_lost = \$47 [14:0] != \$41 [14:0];
-  assign \$48  = $signed(\$43 ) + $signed({ 1'h0, rp_rs });
-  assign \$49  = $signed(\$48 ) - $signed(2'h1);
-  assign \$51  = $signed(\$50 ) + $signed({ 1'h0, rp_sh[14:4] });
-  assign \$52  = | rp_sh[2:0];
-  assign \$53  = \$52  | rp_lost;
-  assign \$54  = \$53  | rp_sh[4];
-  assign \$55  = rp_sh[3] & \$54 ;
-  assign \$56  = $signed(\$51 ) + $signed({ 1'h0, \$55  });
-  assign \$57  = ! \$37 [14:0];
-  assign \$58  = \$56 [26:0] >= 15'h7c00;
-  assign \$59  = ! \$37 [14:0];
-  assign \$60  = b[14:0] > a[14:0];
-  assign \$61  = \$60  ? b : a;
-  assign \$62  = b[14:0] > a[14:0];
-  assign \$63  = \$62  ? a : b;
-  assign \$64  = \$61 [15] & \$63 [15];
-  assign \$65  = b[14:0] > a[14:0];
-  assign \$66  = \$65  ? b : a;
-  assign \$67  = \$59  ? \$64  : \$66 [15];
-  assign \$68  = ! \$37 [14:0];
-  assign \$69  = b[14:0] > a[14:0];
-  assign \$70  = \$69  ? b : a;
-  assign \$71  = b[14:0] > a[14:0];
-  assign \$72  = \$71  ? a : b;
-  assign \$73  = \$70 [15] & \$72 [15];
-  assign \$74  = b[14:0] > a[14:0];
-  assign \$75  = \$74  ? b : a;
-  assign \$76  = \$68  ? \$73  : \$75 [15];
-  assign \$77  = ! \$37 [14:0];
-  assign \$78  = b[14:0] > a[14:0];
-  assign \$79  = \$78  ? b : a;
-  assign \$80  = b[14:0] > a[14:0];
-  assign \$81  = \$80  ? a : b;
-  assign \$82  = \$79 [15] & \$81 [15];
-  assign \$83  = b[14:0] > a[14:0];
-  assign \$84  = \$83  ? b : a;
-  assign \$85  = \$77  ? \$82  : \$84 [15];
-  assign \$86  = b[14:0] > a[14:0];
-  assign \$87  = \$86  ? b : a;
-  assign \$88  = \$87 [14:10] == 5'h1f;
-  assign \$89  = b[14:0] > a[14:0];
-  assign \$90  = \$89  ? b : a;
-  assign \$91  = | \$90 [9:0];
-  assign \$92  = \$88  & \$91 ;
-  assign \$93  = b[14:0] > a[14:0];
-  assign \$94  = \$93  ? a : b;
-  assign \$95  = \$94 [14:10] == 5'h1f;
-  assign \$96  = b[14:0] > a[14:0];
-  assign \$97  = \$96  ? a : b;
-  assign \$98  = | \$97 [9:0];
-  assign \$99  = \$95  & \$98 ;
-  assign \$100  = \$92  | \$99 ;
-  assign \$101  = b[14:0] > a[14:0];
-  assign \$102  = \$101  ? b : a;
-  assign \$103  = \$102 [14:10] == 5'h1f;
-  assign \$104  = b[14:0] > a[14:0];
-  assign \$105  = \$104  ? b : a;
-  assign \$106  = ! \$105 [9:0];
-  assign \$107  = \$103  & \$106 ;
-  assign \$108  = b[14:0] > a[14:0];
-  assign \$109  = \$108  ? a : b;
-  assign \$110  = \$109 [14:10] == 5'h1f;
-  assign \$111  = b[14:0] > a[14:0];
-  assign \$112  = \$111  ? a : b;
-  assign \$113  = ! \$112 [9:0];
-  assign \$114  = \$110  & \$113 ;
-  assign \$115  = \$107  & \$114 ;
-  assign \$116  = b[14:0] > a[14:0];
-  assign \$117  = \$116  ? b : a;
-  assign \$118  = b[14:0] > a[14:0];
-  assign \$119  = \$118  ? a : b;
-  assign \$120  = \$117 [15] ^ \$119 [15];
-  assign \$121  = \$115  & \$120 ;
-  assign \$122  = \$100  | \$121 ;
-  assign \$123  = b[14:0] > a[14:0];
-  assign \$124  = \$123  ? b : a;
-  assign \$125  = \$124 [14:10] == 5'h1f;
-  assign \$126  = b[14:0] > a[14:0];
-  assign \$127  = \$126  ? b : a;
-  assign \$128  = ! \$127 [9:0];
-  assign \$129  = \$125  & \$128 ;
-  assign \$130  = b[14:0] > a[14:0];
-  assign \$131  = \$130  ? b : a;
+  assign \$25  = \$24 [13:0] != ya_full;
+  assign ya = \$22  | { 13'h0000, \$25  };
+  assign sub = x[15] ^ y[15];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 4'hf;
+  assign \$30  = $signed(\$29 ) - $signed(5'h0a);
+  assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
+  assign \$31  = 4'he - rp_msb;
+  assign \$32  = \$28 [14:0] << \$31 [3:0];
+  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$34  = $signed(\$33 ) + $signed(5'h0f);
+  assign \$35  = $signed(\$34 ) < $signed(2'h1);
+  assign \$36  = $signed(\$34 ) < $signed(5'h12);
+  assign \$37  = $signed(2'h1) - $signed(\$34 );
+  assign rp_sh = \$32 [14:0] >> rp_rs;
+  assign \$38  = rp_sh << rp_rs;
+  assign rp_lost = \$38 [14:0] != \$32 [14:0];
+  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
+  assign \$40  = $signed(\$39 ) - $signed(2'h1);
+  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[14:4] });
+  assign \$43  = | rp_sh[2:0];
+  assign \$44  = \$43  | rp_lost;
+  assign \$45  = \$44  | rp_sh[4];
+  assign \$46  = rp_sh[3] & \$45 ;
+  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
+  assign \$48  = ! \$28 [14:0];
+  assign \$49  = \$47 [26:0] >= 15'h7c00;
+  assign \$50  = ! \$28 [14:0];
+  assign \$51  = x[15] & y[15];
+  assign \$52  = \$50  ? \$51  : x[15];
+  assign \$53  = ! \$28 [14:0];
+  assign \$54  = x[15] & y[15];
+  assign \$55  = \$53  ? \$54  : x[15];
+  assign \$56  = ! \$28 [14:0];
+  assign \$57  = x[15] & y[15];
+  assign \$58  = \$56  ? \$57  : x[15];
+  assign \$59  = x_nan | y_nan;
+  assign \$60  = x_inf & y_inf;
+  assign \$61  = \$60  & sub;
+  assign \$62  = \$59  | \$61 ;
+  assign swap = b[14:0] > a[14:0];
+  assign x = swap ? b : a;
+  assign y = swap ? a : b;
+  assign \$1  = ! x[14:10];
+  assign x_e = \$1  ? 5'h01 : x[14:10];
+  assign \$2  = ! x[14:10];
+  assign \$3  = ~ \$2 ;
+  assign \$4  = x[14:10] == 5'h1f;
+  assign \$5  = ! x[9:0];
+  assign x_inf = \$4  & \$5 ;
+  assign \$6  = x[14:10] == 5'h1f;
+  assign \$7  = | x[9:0];
+  assign x_nan = \$6  & \$7 ;
+  assign \$8  = ! x[14:10];
+  assign \$9  = ! x[9:0];
+  assign x_zero = \$8  & \$9 ;
+  assign \$10  = ! y[14:10];
+  assign y_e = \$10  ? 5'h01 : y[14:10];
+  assign \$11  = ! y[14:10];
+  assign \$12  = ~ \$11 ;
+  assign \$13  = y[14:10] == 5'h1f;
+  assign \$14  = ! y[9:0];
+  assign y_inf = \$13  & \$14 ;
+  assign \$15  = y[14:10] == 5'h1f;
+  assign \$16  = | y[9:0];
+  assign y_nan = \$15  & \$16 ;
+  assign \$17  = ! y[14:10];
+  assign \$18  = ! y[9:0];
+  assign y_zero = \$17  & \$18 ;
+  assign \$19  = x_e - y_e;
+  assign \$20  = \$19 [4:0] > 4'he;
+  assign \$21  = \$20  ? 5'h0e : \$19 [4:0];
+  assign \$22  = ya_full >> \$21 [3:0];
+  assign \$23  = ya_full >> \$21 [3:0];
+  assign \$24  = \$23  << \$21 [3:0];
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$65 ) begin end
     rp_msb = 4'h0;
-    if (\$37 [0]) begin
+    if (\$28 [0]) begin
       rp_msb = 4'h0;
     end
-    if (\$37 [1]) begin
+    if (\$28 [1]) begin
       rp_msb = 4'h1;
     end
-    if (\$37 [2]) begin
+    if (\$28 [2]) begin
       rp_msb = 4'h2;
     end
-    if (\$37 [3]) begin
+    if (\$28 [3]) begin
       rp_msb = 4'h3;
     end
-    if (\$37 [4]) begin
+    if (\$28 [4]) begin
       rp_msb = 4'h4;
     end
-    if (\$37 [5]) begin
+    if (\$28 [5]) begin
       rp_msb = 4'h5;
     end
-    if (\$37 [6]) begin
+    if (\$28 [6]) begin
       rp_msb = 4'h6;
     end
-    if (\$37 [7]) begin
+    if (\$28 [7]) begin
       rp_msb = 4'h7;
     end
-    if (\$37 [8]) begin
+    if (\$28 [8]) begin
       rp_msb = 4'h8;
     end
-    if (\$37 [9]) begin
+    if (\$28 [9]) begin
       rp_msb = 4'h9;
     end
-    if (\$37 [10]) begin
+    if (\$28 [10]) begin
       rp_msb = 4'ha;
     end
-    if (\$37 [11]) begin
+    if (\$28 [11]) begin
       rp_msb = 4'hb;
     end
-    if (\$37 [12]) begin
+    if (\$28 [12]) begin
       rp_msb = 4'hc;
     end
-    if (\$37 [13]) begin
+    if (\$28 [13]) begin
       rp_msb = 4'hd;
     end
-    if (\$37 [14]) begin
+    if (\$28 [14]) begin
       rp_msb = 4'he;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$65 ) begin end
     rp_rs = 4'h0;
-    if (\$44 ) begin
+    if (\$35 ) begin
       (* full_case = 32'd1 *)
-      if (\$45 ) begin
+      if (\$36 ) begin
         rp_rs = 4'hf;
       end else begin
-        rp_rs = \$46 [3:0];
+        rp_rs = \$37 [3:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$65 ) begin end
     (* full_case = 32'd1 *)
-    if (\$57 ) begin
-      rp_out = { \$67 , 15'h0000 };
-    end else if (\$58 ) begin
-      rp_out = { \$76 , 15'h7c00 };
+    if (\$48 ) begin
+      rp_out = { \$52 , 15'h0000 };
+    end else if (\$49 ) begin
+      rp_out = { \$55 , 15'h7c00 };
     end else begin
-      rp_out = { \$85 , \$56 [14:0] };
+      rp_out = { \$58 , \$47 [14:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$65 ) begin end
     (* full_case = 32'd1 *)
-    if (\$122 ) begin
+    if (\$62 ) begin
       s = 16'h7e00;
-    end else if (\$129 ) begin
-      s = \$131 ;
+    end else if (x_inf) begin
+      s = x;
     end else begin
       s = rp_out;
     end
   end
-  assign x_sig = { \$11 , \$7 [9:0] };
-  assign y_sig = { \$22 , \$18 [9:0] };
-  assign d = \$23 [4:0];
-  assign dcl = \$25 [3:0];
-  assign total = \$37 [14:0];
-  assign rp_ls = \$40 [3:0];
-  assign rp_norm = \$41 [14:0];
-  assign rp_eb = { \$43 [9], \$43 [9], \$43 [9], \$43 [9], \$43 [9], \$43 [9], \$43  };
-  assign rp_packed = \$56 [26:0];
-  assign xa = { \$11 , \$7 [9:0], 3'h0 };
-  assign ya_full = { \$22 , \$18 [9:0], 3'h0 };
-  assign \$50  = { \$49 [17], \$49 [17], \$49 [17], \$49 [17], \$49 [17], \$49 , 10'h000 };
+  assign x_sig = { \$3 , x[9:0] };
+  assign y_sig = { \$12 , y[9:0] };
+  assign d = \$19 [4:0];
+  assign dcl = \$21 [3:0];
+  assign total = \$28 [14:0];
+  assign rp_ls = \$31 [3:0];
+  assign rp_norm = \$32 [14:0];
+  assign rp_eb = { \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34  };
+  assign rp_packed = \$47 [26:0];
+  assign xa = { \$3 , x[9:0], 3'h0 };
+  assign ya_full = { \$12 , y[9:0], 3'h0 };
+  assign \$41  = { \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 , 10'h000 };
 endmodule
 
 module \lut_w2_fp16_fp16tab.precompute1.node6 (b, s, a);
   reg \$auto$verilog_backend.cc:2355:dump_module$66  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire \$100 ;
-  wire \$101 ;
-  wire [15:0] \$102 ;
-  wire \$103 ;
-  wire \$104 ;
-  wire [15:0] \$105 ;
-  wire \$106 ;
-  wire \$107 ;
-  wire \$108 ;
-  wire [15:0] \$109 ;
   wire \$11 ;
-  wire \$110 ;
-  wire \$111 ;
-  wire [15:0] \$112 ;
-  wire \$113 ;
-  wire \$114 ;
-  wire \$115 ;
-  wire \$116 ;
-  wire [15:0] \$117 ;
-  wire \$118 ;
-  wire [15:0] \$119 ;
   wire \$12 ;
-  wire \$120 ;
-  wire \$121 ;
-  wire \$122 ;
-  wire \$123 ;
-  wire [15:0] \$124 ;
-  wire \$125 ;
-  wire \$126 ;
-  wire [15:0] \$127 ;
-  wire \$128 ;
-  wire \$129 ;
-  wire [15:0] \$13 ;
-  wire \$130 ;
-  wire [15:0] \$131 ;
+  wire \$13 ;
   wire \$14 ;
   wire \$15 ;
-  wire [15:0] \$16 ;
+  wire \$16 ;
   wire \$17 ;
-  wire [15:0] \$18 ;
-  wire \$19 ;
-  wire [15:0] \$2 ;
-  wire [15:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire [5:0] \$23 ;
-  wire \$24 ;
-  wire [4:0] \$25 ;
-  wire [13:0] \$26 ;
-  wire [13:0] \$27 ;
-  wire [28:0] \$28 ;
-  wire \$29 ;
+  wire \$18 ;
+  wire [5:0] \$19 ;
+  wire \$2 ;
+  wire \$20 ;
+  wire [4:0] \$21 ;
+  wire [13:0] \$22 ;
+  wire [13:0] \$23 ;
+  wire [28:0] \$24 ;
+  wire \$25 ;
+  wire [14:0] \$26 ;
+  wire [14:0] \$27 ;
+  wire [15:0] \$28 ;
+  wire [5:0] \$29 ;
   wire \$3 ;
-  wire \$30 ;
-  wire [15:0] \$31 ;
-  wire \$32 ;
-  wire [15:0] \$33 ;
-  wire \$34 ;
-  wire [14:0] \$35 ;
-  wire [14:0] \$36 ;
-  wire [15:0] \$37 ;
-  wire [5:0] \$38 ;
-  wire [6:0] \$39 ;
+  wire [6:0] \$30 ;
+  wire [4:0] \$31 ;
+  wire [29:0] \$32 ;
+  wire [8:0] \$33 ;
+  wire [9:0] \$34 ;
+  wire \$35 ;
+  wire \$36 ;
+  wire [16:0] \$37 ;
+  wire [29:0] \$38 ;
+  wire [16:0] \$39 ;
   wire \$4 ;
-  wire [4:0] \$40 ;
-  wire [29:0] \$41 ;
-  wire [8:0] \$42 ;
-  wire [9:0] \$43 ;
+  wire [17:0] \$40 ;
+  wire [32:0] \$41 ;
+  wire [33:0] \$42 ;
+  wire \$43 ;
   wire \$44 ;
   wire \$45 ;
-  wire [16:0] \$46 ;
-  wire [29:0] \$47 ;
-  wire [16:0] \$48 ;
-  wire [17:0] \$49 ;
-  wire [15:0] \$5 ;
-  wire [32:0] \$50 ;
-  wire [33:0] \$51 ;
+  wire \$46 ;
+  wire [34:0] \$47 ;
+  wire \$48 ;
+  wire \$49 ;
+  wire \$5 ;
+  wire \$50 ;
+  wire \$51 ;
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire [34:0] \$56 ;
+  wire \$56 ;
   wire \$57 ;
   wire \$58 ;
   wire \$59 ;
   wire \$6 ;
   wire \$60 ;
-  wire [15:0] \$61 ;
+  wire \$61 ;
   wire \$62 ;
-  wire [15:0] \$63 ;
-  wire \$64 ;
-  wire \$65 ;
-  wire [15:0] \$66 ;
-  wire \$67 ;
-  wire \$68 ;
-  wire \$69 ;
-  wire [15:0] \$7 ;
-  wire [15:0] \$70 ;
-  wire \$71 ;
-  wire [15:0] \$72 ;
-  wire \$73 ;
-  wire \$74 ;
-  wire [15:0] \$75 ;
-  wire \$76 ;
-  wire \$77 ;
-  wire \$78 ;
-  wire [15:0] \$79 ;
+  wire \$7 ;
   wire \$8 ;
-  wire \$80 ;
-  wire [15:0] \$81 ;
-  wire \$82 ;
-  wire \$83 ;
-  wire [15:0] \$84 ;
-  wire \$85 ;
-  wire \$86 ;
-  wire [15:0] \$87 ;
-  wire \$88 ;
-  wire \$89 ;
-  wire [15:0] \$9 ;
-  wire [15:0] \$90 ;
-  wire \$91 ;
-  wire \$92 ;
-  wire \$93 ;
-  wire [15:0] \$94 ;
-  wire \$95 ;
-  wire \$96 ;
-  wire [15:0] \$97 ;
-  wire \$98 ;
-  wire \$99 ;
+  wire \$9 ;
   input [15:0] a;
   wire [15:0] a;
   input [15:0] b;
@@ -17358,380 +13313,262 @@ module \lut_w2_fp16_fp16tab.precompute1.node6 (b, s, a);
   wire [14:0] rp_sh;
   output [15:0] s;
   reg [15:0] s;
+  wire sub;
+  wire swap;
   wire [14:0] total;
+  wire [15:0] x;
   wire [4:0] x_e;
+  wire x_inf;
+  wire x_nan;
   wire [10:0] x_sig;
+  wire x_zero;
   wire [13:0] xa;
+  wire [15:0] y;
   wire [4:0] y_e;
+  wire y_inf;
+  wire y_nan;
   wire [10:0] y_sig;
+  wire y_zero;
   wire [13:0] ya;
   wire [13:0] ya_full;
-  assign \$1  = b[14:0] > a[14:0];
-  assign \$2  = \$1  ? b : a;
-  assign \$3  = ! \$2 [14:10];
-  assign \$4  = b[14:0] > a[14:0];
-  assign \$5  = \$4  ? b : a;
-  assign x_e = \$3  ? 5'h01 : \$5 [14:10];
-  assign \$6  = b[14:0] > a[14:0];
-  assign \$7  = \$6  ? b : a;
-  assign \$8  = b[14:0] > a[14:0];
-  assign \$9  = \$8  ? b : a;
-  assign \$10  = ! \$9 [14:10];
-  assign \$11  = ~ \$10 ;
-  assign \$12  = b[14:0] > a[14:0];
-  assign \$13  = \$12  ? a : b;
-  assign \$14  = ! \$13 [14:10];
-  assign \$15  = b[14:0] > a[14:0];
-  assign \$16  = \$15  ? a : b;
-  assign y_e = \$14  ? 5'h01 : \$16 [14:10];
-  assign \$17  = b[14:0] > a[14:0];
-  assign \$18  = \$17  ? a : b;
-  assign \$19  = b[14:0] > a[14:0];
-  assign \$20  = \$19  ? a : b;
-  assign \$21  = ! \$20 [14:10];
-  assign \$22  = ~ \$21 ;
-  assign \$23  = x_e - y_e;
-  assign \$24  = \$23 [4:0] > 4'he;
-  assign \$25  = \$24  ? 5'h0e : \$23 [4:0];
-  assign \$26  = ya_full >> \$25 [3:0];
-  assign \$27  = ya_full >> \$25 [3:0];
-  assign \$28  = \$27  << \$25 [3:0];
-  assign \$29  = \$28 [13:0] != ya_full;
-  assign ya = \$26  | { 13'h0000, \$29  };
-  assign \$30  = b[14:0] > a[14:0];
-  assign \$31  = \$30  ? b : a;
-  assign \$32  = b[14:0] > a[14:0];
-  assign \$33  = \$32  ? a : b;
-  assign \$34  = \$31 [15] ^ \$33 [15];
-  assign \$35  = xa - ya;
-  assign \$36  = xa + ya;
-  assign \$37  = \$34  ? { \$35 [14], \$35  } : { 1'h0, \$36  };
-  assign \$38  = x_e - 4'hf;
-  assign \$39  = $signed(\$38 ) - $signed(5'h0a);
-  assign exp_lsb = $signed(\$39 ) - $signed(3'h3);
-  assign \$40  = 4'he - rp_msb;
-  assign \$41  = \$37 [14:0] << \$40 [3:0];
-  assign \$42  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$43  = $signed(\$42 ) + $signed(5'h0f);
-  assign \$44  = $signed(\$43 ) < $signed(2'h1);
-  assign \$45  = $signed(\$43 ) < $signed(5'h12);
-  assign \$46  = $signed(2'h1) - $signed(\$43 );
-  assign rp_sh = \$41 [14:0] >> rp_rs;
-  assign \$47  = rp_sh << rp_rs;
-  assign rp_lost = \$47 [14:0] != \$41 [14:0];
-  assign \$48  = $signed(\$43 ) + $signed({ 1'h0, rp_rs });
-  assign \$49  = $signed(\$48 ) - $signed(2'h1);
-  assign \$51  = $signed(\$50 ) + $signed({ 1'h0, rp_sh[14:4] });
-  assign \$52  = | rp_sh[2:0];
-  assign \$53  = \$52  | rp_lost;
-  assign \$54  = \$53  | rp_sh[4];
-  assign \$55  = rp_sh[3] & \$54 ;
-  assign \$56  = $signed(\$51 ) + $signed({ 1'h0, \$55  });
-  assign \$57  = ! \$37 [14:0];
-  assign \$58  = \$56 [26:0] >= 15'h7c00;
-  assign \$59  = ! \$37 [14:0];
-  assign \$60  = b[14:0] > a[14:0];
-  assign \$61  = \$60  ? b : a;
-  assign \$62  = b[14:0] > a[14:0];
-  assign \$63  = \$62  ? a : b;
-  assign \$64  = \$61 [15] & \$63 [15];
-  assign \$65  = b[14:0] > a[14:0];
-  assign \$66  = \$65  ? b : a;
-  assign \$67  = \$59  ? \$64  : \$66 [15];
-  assign \$68  = ! \$37 [14:0];
-  assign \$69  = b[14:0] > a[14:0];
-  assign \$70  = \$69  ? b : a;
-  assign \$71  = b[14:0] > a[14:0];
-  assign \$72  = \$71  ? a : b;
-  assign \$73  = \$70 [15] & \$72 [15];
-  assign \$74  = b[14:0] > a[14:0];
-  assign \$75  = \$74  ? b : a;
-  assign \$76  = \$68  ? \$73  : \$75 [15];
-  assign \$77  = ! \$37 [14:0];
-  assign \$78  = b[14:0] > a[14:0];
-  assign \$79  = \$78  ? b : a;
-  assign \$80  = b[14:0] > a[14:0];
-  assign \$81  = \$80  ? a : b;
-  assign \$82  = \$79 [15] & \$81 [15];
-  assign \$83  = b[14:0] > a[14:0];
-  assign \$84  = \$83  ? b : a;
-  assign \$85  = \$77  ? \$82  : \$84 [15];
-  assign \$86  = b[14:0] > a[14:0];
-  assign \$87  = \$86  ? b : a;
-  assign \$88  = \$87 [14:10] == 5'h1f;
-  assign \$89  = b[14:0] > a[14:0];
-  assign \$90  = \$89  ? b : a;
-  assign \$91  = | \$90 [9:0];
-  assign \$92  = \$88  & \$91 ;
-  assign \$93  = b[14:0] > a[14:0];
-  assign \$94  = \$93  ? a : b;
-  assign \$95  = \$94 [14:10] == 5'h1f;
-  assign \$96  = b[14:0] > a[14:0];
-  assign \$97  = \$96  ? a : b;
-  assign \$98  = | \$97 [9:0];
-  assign \$99  = \$95  & \$98 ;
-  assign \$100  = \$92  | \$99 ;
-  assign \$101  = b[14:0] > a[14:0];
-  assign \$102  = \$101  ? b : a;
-  assign \$103  = \$102 [14:10] == 5'h1f;
-  assign \$104  = b[14:0] > a[14:0];
-  assign \$105  = \$104  ? b : a;
-  assign \$106  = ! \$105 [9:0];
-  assign \$107  = \$103  & \$106 ;
-  assign \$108  = b[14:0] > a[14:0];
-  assign \$109  = \$108  ? a : b;
-  assign \$110  = \$109 [14:10] == 5'h1f;
-  assign \$111  = b[14:0] > a[14:0];
-  assign \$112  = \$111  ? a : b;
-  assign \$113  = ! \$112 [9:0];
-  assign \$114  = \$110  & \$113 ;
-  assign \$115  = \$107  & \$114 ;
-  assign \$116  = b[14:0] > a[14:0];
-  assign \$117  = \$116  ? b : a;
-  assign \$118  = b[14:0] > a[14:0];
-  assign \$119  = \$118  ? a : b;
-  assign \$120  = \$117 [15] ^ \$119 [15];
-  assign \$121  = \$115  & \$120 ;
-  assign \$122  = \$100  | \$121 ;
-  assign \$123  = b[14:0] > a[14:0];
-  assign \$124  = \$123  ? b : a;
-  assign \$125  = \$124 [14:10] == 5'h1f;
-  assign \$126  = b[14:0] > a[14:0];
-  assign \$127  = \$126  ? b : a;
-  assign \$128  = ! \$127 [9:0];
-  assign \$129  = \$125  & \$128 ;
-  assign \$130  = b[14:0] > a[14:0];
-  assign \$131  = \$130  ? b : a;
+  assign \$25  = \$24 [13:0] != ya_full;
+  assign ya = \$22  | { 13'h0000, \$25  };
+  assign sub = x[15] ^ y[15];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 4'hf;
+  assign \$30  = $signed(\$29 ) - $signed(5'h0a);
+  assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
+  assign \$31  = 4'he - rp_msb;
+  assign \$32  = \$28 [14:0] << \$31 [3:0];
+  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$34  = $signed(\$33 ) + $signed(5'h0f);
+  assign \$35  = $signed(\$34 ) < $signed(2'h1);
+  assign \$36  = $signed(\$34 ) < $signed(5'h12);
+  assign \$37  = $signed(2'h1) - $signed(\$34 );
+  assign rp_sh = \$32 [14:0] >> rp_rs;
+  assign \$38  = rp_sh << rp_rs;
+  assign rp_lost = \$38 [14:0] != \$32 [14:0];
+  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
+  assign \$40  = $signed(\$39 ) - $signed(2'h1);
+  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[14:4] });
+  assign \$43  = | rp_sh[2:0];
+  assign \$44  = \$43  | rp_lost;
+  assign \$45  = \$44  | rp_sh[4];
+  assign \$46  = rp_sh[3] & \$45 ;
+  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
+  assign \$48  = ! \$28 [14:0];
+  assign \$49  = \$47 [26:0] >= 15'h7c00;
+  assign \$50  = ! \$28 [14:0];
+  assign \$51  = x[15] & y[15];
+  assign \$52  = \$50  ? \$51  : x[15];
+  assign \$53  = ! \$28 [14:0];
+  assign \$54  = x[15] & y[15];
+  assign \$55  = \$53  ? \$54  : x[15];
+  assign \$56  = ! \$28 [14:0];
+  assign \$57  = x[15] & y[15];
+  assign \$58  = \$56  ? \$57  : x[15];
+  assign \$59  = x_nan | y_nan;
+  assign \$60  = x_inf & y_inf;
+  assign \$61  = \$60  & sub;
+  assign \$62  = \$59  | \$61 ;
+  assign swap = b[14:0] > a[14:0];
+  assign x = swap ? b : a;
+  assign y = swap ? a : b;
+  assign \$1  = ! x[14:10];
+  assign x_e = \$1  ? 5'h01 : x[14:10];
+  assign \$2  = ! x[14:10];
+  assign \$3  = ~ \$2 ;
+  assign \$4  = x[14:10] == 5'h1f;
+  assign \$5  = ! x[9:0];
+  assign x_inf = \$4  & \$5 ;
+  assign \$6  = x[14:10] == 5'h1f;
+  assign \$7  = | x[9:0];
+  assign x_nan = \$6  & \$7 ;
+  assign \$8  = ! x[14:10];
+  assign \$9  = ! x[9:0];
+  assign x_zero = \$8  & \$9 ;
+  assign \$10  = ! y[14:10];
+  assign y_e = \$10  ? 5'h01 : y[14:10];
+  assign \$11  = ! y[14:10];
+  assign \$12  = ~ \$11 ;
+  assign \$13  = y[14:10] == 5'h1f;
+  assign \$14  = ! y[9:0];
+  assign y_inf = \$13  & \$14 ;
+  assign \$15  = y[14:10] == 5'h1f;
+  assign \$16  = | y[9:0];
+  assign y_nan = \$15  & \$16 ;
+  assign \$17  = ! y[14:10];
+  assign \$18  = ! y[9:0];
+  assign y_zero = \$17  & \$18 ;
+  assign \$19  = x_e - y_e;
+  assign \$20  = \$19 [4:0] > 4'he;
+  assign \$21  = \$20  ? 5'h0e : \$19 [4:0];
+  assign \$22  = ya_full >> \$21 [3:0];
+  assign \$23  = ya_full >> \$21 [3:0];
+  assign \$24  = \$23  << \$21 [3:0];
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$66 ) begin end
     rp_msb = 4'h0;
-    if (\$37 [0]) begin
+    if (\$28 [0]) begin
       rp_msb = 4'h0;
     end
-    if (\$37 [1]) begin
+    if (\$28 [1]) begin
       rp_msb = 4'h1;
     end
-    if (\$37 [2]) begin
+    if (\$28 [2]) begin
       rp_msb = 4'h2;
     end
-    if (\$37 [3]) begin
+    if (\$28 [3]) begin
       rp_msb = 4'h3;
     end
-    if (\$37 [4]) begin
+    if (\$28 [4]) begin
       rp_msb = 4'h4;
     end
-    if (\$37 [5]) begin
+    if (\$28 [5]) begin
       rp_msb = 4'h5;
     end
-    if (\$37 [6]) begin
+    if (\$28 [6]) begin
       rp_msb = 4'h6;
     end
-    if (\$37 [7]) begin
+    if (\$28 [7]) begin
       rp_msb = 4'h7;
     end
-    if (\$37 [8]) begin
+    if (\$28 [8]) begin
       rp_msb = 4'h8;
     end
-    if (\$37 [9]) begin
+    if (\$28 [9]) begin
       rp_msb = 4'h9;
     end
-    if (\$37 [10]) begin
+    if (\$28 [10]) begin
       rp_msb = 4'ha;
     end
-    if (\$37 [11]) begin
+    if (\$28 [11]) begin
       rp_msb = 4'hb;
     end
-    if (\$37 [12]) begin
+    if (\$28 [12]) begin
       rp_msb = 4'hc;
     end
-    if (\$37 [13]) begin
+    if (\$28 [13]) begin
       rp_msb = 4'hd;
     end
-    if (\$37 [14]) begin
+    if (\$28 [14]) begin
       rp_msb = 4'he;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$66 ) begin end
     rp_rs = 4'h0;
-    if (\$44 ) begin
+    if (\$35 ) begin
       (* full_case = 32'd1 *)
-      if (\$45 ) begin
+      if (\$36 ) begin
         rp_rs = 4'hf;
       end else begin
-        rp_rs = \$46 [3:0];
+        rp_rs = \$37 [3:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$66 ) begin end
     (* full_case = 32'd1 *)
-    if (\$57 ) begin
-      rp_out = { \$67 , 15'h0000 };
-    end else if (\$58 ) begin
-      rp_out = { \$76 , 15'h7c00 };
+    if (\$48 ) begin
+      rp_out = { \$52 , 15'h0000 };
+    end else if (\$49 ) begin
+      rp_out = { \$55 , 15'h7c00 };
     end else begin
-      rp_out = { \$85 , \$56 [14:0] };
+      rp_out = { \$58 , \$47 [14:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$66 ) begin end
     (* full_case = 32'd1 *)
-    if (\$122 ) begin
+    if (\$62 ) begin
       s = 16'h7e00;
-    end else if (\$129 ) begin
-      s = \$131 ;
+    end else if (x_inf) begin
+      s = x;
     end else begin
       s = rp_out;
     end
   end
-  assign x_sig = { \$11 , \$7 [9:0] };
-  assign y_sig = { \$22 , \$18 [9:0] };
-  assign d = \$23 [4:0];
-  assign dcl = \$25 [3:0];
-  assign total = \$37 [14:0];
-  assign rp_ls = \$40 [3:0];
-  assign rp_norm = \$41 [14:0];
-  assign rp_eb = { \$43 [9], \$43 [9], \$43 [9], \$43 [9], \$43 [9], \$43 [9], \$43  };
-  assign rp_packed = \$56 [26:0];
-  assign xa = { \$11 , \$7 [9:0], 3'h0 };
-  assign ya_full = { \$22 , \$18 [9:0], 3'h0 };
-  assign \$50  = { \$49 [17], \$49 [17], \$49 [17], \$49 [17], \$49 [17], \$49 , 10'h000 };
+  assign x_sig = { \$3 , x[9:0] };
+  assign y_sig = { \$12 , y[9:0] };
+  assign d = \$19 [4:0];
+  assign dcl = \$21 [3:0];
+  assign total = \$28 [14:0];
+  assign rp_ls = \$31 [3:0];
+  assign rp_norm = \$32 [14:0];
+  assign rp_eb = { \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34  };
+  assign rp_packed = \$47 [26:0];
+  assign xa = { \$3 , x[9:0], 3'h0 };
+  assign ya_full = { \$12 , y[9:0], 3'h0 };
+  assign \$41  = { \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 , 10'h000 };
 endmodule
 
 module \lut_w2_fp16_fp16tab.precompute1.node7 (b, s, a);
   reg \$auto$verilog_backend.cc:2355:dump_module$67  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire \$100 ;
-  wire \$101 ;
-  wire [15:0] \$102 ;
-  wire \$103 ;
-  wire \$104 ;
-  wire [15:0] \$105 ;
-  wire \$106 ;
-  wire \$107 ;
-  wire \$108 ;
-  wire [15:0] \$109 ;
   wire \$11 ;
-  wire \$110 ;
-  wire \$111 ;
-  wire [15:0] \$112 ;
-  wire \$113 ;
-  wire \$114 ;
-  wire \$115 ;
-  wire \$116 ;
-  wire [15:0] \$117 ;
-  wire \$118 ;
-  wire [15:0] \$119 ;
   wire \$12 ;
-  wire \$120 ;
-  wire \$121 ;
-  wire \$122 ;
-  wire \$123 ;
-  wire [15:0] \$124 ;
-  wire \$125 ;
-  wire \$126 ;
-  wire [15:0] \$127 ;
-  wire \$128 ;
-  wire \$129 ;
-  wire [15:0] \$13 ;
-  wire \$130 ;
-  wire [15:0] \$131 ;
+  wire \$13 ;
   wire \$14 ;
   wire \$15 ;
-  wire [15:0] \$16 ;
+  wire \$16 ;
   wire \$17 ;
-  wire [15:0] \$18 ;
-  wire \$19 ;
-  wire [15:0] \$2 ;
-  wire [15:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire [5:0] \$23 ;
-  wire \$24 ;
-  wire [4:0] \$25 ;
-  wire [13:0] \$26 ;
-  wire [13:0] \$27 ;
-  wire [28:0] \$28 ;
-  wire \$29 ;
+  wire \$18 ;
+  wire [5:0] \$19 ;
+  wire \$2 ;
+  wire \$20 ;
+  wire [4:0] \$21 ;
+  wire [13:0] \$22 ;
+  wire [13:0] \$23 ;
+  wire [28:0] \$24 ;
+  wire \$25 ;
+  wire [14:0] \$26 ;
+  wire [14:0] \$27 ;
+  wire [15:0] \$28 ;
+  wire [5:0] \$29 ;
   wire \$3 ;
-  wire \$30 ;
-  wire [15:0] \$31 ;
-  wire \$32 ;
-  wire [15:0] \$33 ;
-  wire \$34 ;
-  wire [14:0] \$35 ;
-  wire [14:0] \$36 ;
-  wire [15:0] \$37 ;
-  wire [5:0] \$38 ;
-  wire [6:0] \$39 ;
+  wire [6:0] \$30 ;
+  wire [4:0] \$31 ;
+  wire [29:0] \$32 ;
+  wire [8:0] \$33 ;
+  wire [9:0] \$34 ;
+  wire \$35 ;
+  wire \$36 ;
+  wire [16:0] \$37 ;
+  wire [29:0] \$38 ;
+  wire [16:0] \$39 ;
   wire \$4 ;
-  wire [4:0] \$40 ;
-  wire [29:0] \$41 ;
-  wire [8:0] \$42 ;
-  wire [9:0] \$43 ;
+  wire [17:0] \$40 ;
+  wire [32:0] \$41 ;
+  wire [33:0] \$42 ;
+  wire \$43 ;
   wire \$44 ;
   wire \$45 ;
-  wire [16:0] \$46 ;
-  wire [29:0] \$47 ;
-  wire [16:0] \$48 ;
-  wire [17:0] \$49 ;
-  wire [15:0] \$5 ;
-  wire [32:0] \$50 ;
-  wire [33:0] \$51 ;
+  wire \$46 ;
+  wire [34:0] \$47 ;
+  wire \$48 ;
+  wire \$49 ;
+  wire \$5 ;
+  wire \$50 ;
+  wire \$51 ;
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire [34:0] \$56 ;
+  wire \$56 ;
   wire \$57 ;
   wire \$58 ;
   wire \$59 ;
   wire \$6 ;
   wire \$60 ;
-  wire [15:0] \$61 ;
+  wire \$61 ;
   wire \$62 ;
-  wire [15:0] \$63 ;
-  wire \$64 ;
-  wire \$65 ;
-  wire [15:0] \$66 ;
-  wire \$67 ;
-  wire \$68 ;
-  wire \$69 ;
-  wire [15:0] \$7 ;
-  wire [15:0] \$70 ;
-  wire \$71 ;
-  wire [15:0] \$72 ;
-  wire \$73 ;
-  wire \$74 ;
-  wire [15:0] \$75 ;
-  wire \$76 ;
-  wire \$77 ;
-  wire \$78 ;
-  wire [15:0] \$79 ;
+  wire \$7 ;
   wire \$8 ;
-  wire \$80 ;
-  wire [15:0] \$81 ;
-  wire \$82 ;
-  wire \$83 ;
-  wire [15:0] \$84 ;
-  wire \$85 ;
-  wire \$86 ;
-  wire [15:0] \$87 ;
-  wire \$88 ;
-  wire \$89 ;
-  wire [15:0] \$9 ;
-  wire [15:0] \$90 ;
-  wire \$91 ;
-  wire \$92 ;
-  wire \$93 ;
-  wire [15:0] \$94 ;
-  wire \$95 ;
-  wire \$96 ;
-  wire [15:0] \$97 ;
-  wire \$98 ;
-  wire \$99 ;
+  wire \$9 ;
   input [15:0] a;
   wire [15:0] a;
   input [15:0] b;
@@ -17750,380 +13587,262 @@ module \lut_w2_fp16_fp16tab.precompute1.node7 (b, s, a);
   wire [14:0] rp_sh;
   output [15:0] s;
   reg [15:0] s;
+  wire sub;
+  wire swap;
   wire [14:0] total;
+  wire [15:0] x;
   wire [4:0] x_e;
+  wire x_inf;
+  wire x_nan;
   wire [10:0] x_sig;
+  wire x_zero;
   wire [13:0] xa;
+  wire [15:0] y;
   wire [4:0] y_e;
+  wire y_inf;
+  wire y_nan;
   wire [10:0] y_sig;
+  wire y_zero;
   wire [13:0] ya;
   wire [13:0] ya_full;
-  assign \$1  = b[14:0] > a[14:0];
-  assign \$2  = \$1  ? b : a;
-  assign \$3  = ! \$2 [14:10];
-  assign \$4  = b[14:0] > a[14:0];
-  assign \$5  = \$4  ? b : a;
-  assign x_e = \$3  ? 5'h01 : \$5 [14:10];
-  assign \$6  = b[14:0] > a[14:0];
-  assign \$7  = \$6  ? b : a;
-  assign \$8  = b[14:0] > a[14:0];
-  assign \$9  = \$8  ? b : a;
-  assign \$10  = ! \$9 [14:10];
-  assign \$11  = ~ \$10 ;
-  assign \$12  = b[14:0] > a[14:0];
-  assign \$13  = \$12  ? a : b;
-  assign \$14  = ! \$13 [14:10];
-  assign \$15  = b[14:0] > a[14:0];
-  assign \$16  = \$15  ? a : b;
-  assign y_e = \$14  ? 5'h01 : \$16 [14:10];
-  assign \$17  = b[14:0] > a[14:0];
-  assign \$18  = \$17  ? a : b;
-  assign \$19  = b[14:0] > a[14:0];
-  assign \$20  = \$19  ? a : b;
-  assign \$21  = ! \$20 [14:10];
-  assign \$22  = ~ \$21 ;
-  assign \$23  = x_e - y_e;
-  assign \$24  = \$23 [4:0] > 4'he;
-  assign \$25  = \$24  ? 5'h0e : \$23 [4:0];
-  assign \$26  = ya_full >> \$25 [3:0];
-  assign \$27  = ya_full >> \$25 [3:0];
-  assign \$28  = \$27  << \$25 [3:0];
-  assign \$29  = \$28 [13:0] != ya_full;
-  assign ya = \$26  | { 13'h0000, \$29  };
-  assign \$30  = b[14:0] > a[14:0];
-  assign \$31  = \$30  ? b : a;
-  assign \$32  = b[14:0] > a[14:0];
-  assign \$33  = \$32  ? a : b;
-  assign \$34  = \$31 [15] ^ \$33 [15];
-  assign \$35  = xa - ya;
-  assign \$36  = xa + ya;
-  assign \$37  = \$34  ? { \$35 [14], \$35  } : { 1'h0, \$36  };
-  assign \$38  = x_e - 4'hf;
-  assign \$39  = $signed(\$38 ) - $signed(5'h0a);
-  assign exp_lsb = $signed(\$39 ) - $signed(3'h3);
-  assign \$40  = 4'he - rp_msb;
-  assign \$41  = \$37 [14:0] << \$40 [3:0];
-  assign \$42  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$43  = $signed(\$42 ) + $signed(5'h0f);
-  assign \$44  = $signed(\$43 ) < $signed(2'h1);
-  assign \$45  = $signed(\$43 ) < $signed(5'h12);
-  assign \$46  = $signed(2'h1) - $signed(\$43 );
-  assign rp_sh = \$41 [14:0] >> rp_rs;
-  assign \$47  = rp_sh << rp_rs;
-  assign rp_lost = \$47 [14:0] != \$41 [14:0];
-  assign \$48  = $signed(\$43 ) + $signed({ 1'h0, rp_rs });
-  assign \$49  = $signed(\$48 ) - $signed(2'h1);
-  assign \$51  = $signed(\$50 ) + $signed({ 1'h0, rp_sh[14:4] });
-  assign \$52  = | rp_sh[2:0];
-  assign \$53  = \$52  | rp_lost;
-  assign \$54  = \$53  | rp_sh[4];
-  assign \$55  = rp_sh[3] & \$54 ;
-  assign \$56  = $signed(\$51 ) + $signed({ 1'h0, \$55  });
-  assign \$57  = ! \$37 [14:0];
-  assign \$58  = \$56 [26:0] >= 15'h7c00;
-  assign \$59  = ! \$37 [14:0];
-  assign \$60  = b[14:0] > a[14:0];
-  assign \$61  = \$60  ? b : a;
-  assign \$62  = b[14:0] > a[14:0];
-  assign \$63  = \$62  ? a : b;
-  assign \$64  = \$61 [15] & \$63 [15];
-  assign \$65  = b[14:0] > a[14:0];
-  assign \$66  = \$65  ? b : a;
-  assign \$67  = \$59  ? \$64  : \$66 [15];
-  assign \$68  = ! \$37 [14:0];
-  assign \$69  = b[14:0] > a[14:0];
-  assign \$70  = \$69  ? b : a;
-  assign \$71  = b[14:0] > a[14:0];
-  assign \$72  = \$71  ? a : b;
-  assign \$73  = \$70 [15] & \$72 [15];
-  assign \$74  = b[14:0] > a[14:0];
-  assign \$75  = \$74  ? b : a;
-  assign \$76  = \$68  ? \$73  : \$75 [15];
-  assign \$77  = ! \$37 [14:0];
-  assign \$78  = b[14:0] > a[14:0];
-  assign \$79  = \$78  ? b : a;
-  assign \$80  = b[14:0] > a[14:0];
-  assign \$81  = \$80  ? a : b;
-  assign \$82  = \$79 [15] & \$81 [15];
-  assign \$83  = b[14:0] > a[14:0];
-  assign \$84  = \$83  ? b : a;
-  assign \$85  = \$77  ? \$82  : \$84 [15];
-  assign \$86  = b[14:0] > a[14:0];
-  assign \$87  = \$86  ? b : a;
-  assign \$88  = \$87 [14:10] == 5'h1f;
-  assign \$89  = b[14:0] > a[14:0];
-  assign \$90  = \$89  ? b : a;
-  assign \$91  = | \$90 [9:0];
-  assign \$92  = \$88  & \$91 ;
-  assign \$93  = b[14:0] > a[14:0];
-  assign \$94  = \$93  ? a : b;
-  assign \$95  = \$94 [14:10] == 5'h1f;
-  assign \$96  = b[14:0] > a[14:0];
-  assign \$97  = \$96  ? a : b;
-  assign \$98  = | \$97 [9:0];
-  assign \$99  = \$95  & \$98 ;
-  assign \$100  = \$92  | \$99 ;
-  assign \$101  = b[14:0] > a[14:0];
-  assign \$102  = \$101  ? b : a;
-  assign \$103  = \$102 [14:10] == 5'h1f;
-  assign \$104  = b[14:0] > a[14:0];
-  assign \$105  = \$104  ? b : a;
-  assign \$106  = ! \$105 [9:0];
-  assign \$107  = \$103  & \$106 ;
-  assign \$108  = b[14:0] > a[14:0];
-  assign \$109  = \$108  ? a : b;
-  assign \$110  = \$109 [14:10] == 5'h1f;
-  assign \$111  = b[14:0] > a[14:0];
-  assign \$112  = \$111  ? a : b;
-  assign \$113  = ! \$112 [9:0];
-  assign \$114  = \$110  & \$113 ;
-  assign \$115  = \$107  & \$114 ;
-  assign \$116  = b[14:0] > a[14:0];
-  assign \$117  = \$116  ? b : a;
-  assign \$118  = b[14:0] > a[14:0];
-  assign \$119  = \$118  ? a : b;
-  assign \$120  = \$117 [15] ^ \$119 [15];
-  assign \$121  = \$115  & \$120 ;
-  assign \$122  = \$100  | \$121 ;
-  assign \$123  = b[14:0] > a[14:0];
-  assign \$124  = \$123  ? b : a;
-  assign \$125  = \$124 [14:10] == 5'h1f;
-  assign \$126  = b[14:0] > a[14:0];
-  assign \$127  = \$126  ? b : a;
-  assign \$128  = ! \$127 [9:0];
-  assign \$129  = \$125  & \$128 ;
-  assign \$130  = b[14:0] > a[14:0];
-  assign \$131  = \$130  ? b : a;
+  assign \$25  = \$24 [13:0] != ya_full;
+  assign ya = \$22  | { 13'h0000, \$25  };
+  assign sub = x[15] ^ y[15];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 4'hf;
+  assign \$30  = $signed(\$29 ) - $signed(5'h0a);
+  assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
+  assign \$31  = 4'he - rp_msb;
+  assign \$32  = \$28 [14:0] << \$31 [3:0];
+  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$34  = $signed(\$33 ) + $signed(5'h0f);
+  assign \$35  = $signed(\$34 ) < $signed(2'h1);
+  assign \$36  = $signed(\$34 ) < $signed(5'h12);
+  assign \$37  = $signed(2'h1) - $signed(\$34 );
+  assign rp_sh = \$32 [14:0] >> rp_rs;
+  assign \$38  = rp_sh << rp_rs;
+  assign rp_lost = \$38 [14:0] != \$32 [14:0];
+  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
+  assign \$40  = $signed(\$39 ) - $signed(2'h1);
+  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[14:4] });
+  assign \$43  = | rp_sh[2:0];
+  assign \$44  = \$43  | rp_lost;
+  assign \$45  = \$44  | rp_sh[4];
+  assign \$46  = rp_sh[3] & \$45 ;
+  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
+  assign \$48  = ! \$28 [14:0];
+  assign \$49  = \$47 [26:0] >= 15'h7c00;
+  assign \$50  = ! \$28 [14:0];
+  assign \$51  = x[15] & y[15];
+  assign \$52  = \$50  ? \$51  : x[15];
+  assign \$53  = ! \$28 [14:0];
+  assign \$54  = x[15] & y[15];
+  assign \$55  = \$53  ? \$54  : x[15];
+  assign \$56  = ! \$28 [14:0];
+  assign \$57  = x[15] & y[15];
+  assign \$58  = \$56  ? \$57  : x[15];
+  assign \$59  = x_nan | y_nan;
+  assign \$60  = x_inf & y_inf;
+  assign \$61  = \$60  & sub;
+  assign \$62  = \$59  | \$61 ;
+  assign swap = b[14:0] > a[14:0];
+  assign x = swap ? b : a;
+  assign y = swap ? a : b;
+  assign \$1  = ! x[14:10];
+  assign x_e = \$1  ? 5'h01 : x[14:10];
+  assign \$2  = ! x[14:10];
+  assign \$3  = ~ \$2 ;
+  assign \$4  = x[14:10] == 5'h1f;
+  assign \$5  = ! x[9:0];
+  assign x_inf = \$4  & \$5 ;
+  assign \$6  = x[14:10] == 5'h1f;
+  assign \$7  = | x[9:0];
+  assign x_nan = \$6  & \$7 ;
+  assign \$8  = ! x[14:10];
+  assign \$9  = ! x[9:0];
+  assign x_zero = \$8  & \$9 ;
+  assign \$10  = ! y[14:10];
+  assign y_e = \$10  ? 5'h01 : y[14:10];
+  assign \$11  = ! y[14:10];
+  assign \$12  = ~ \$11 ;
+  assign \$13  = y[14:10] == 5'h1f;
+  assign \$14  = ! y[9:0];
+  assign y_inf = \$13  & \$14 ;
+  assign \$15  = y[14:10] == 5'h1f;
+  assign \$16  = | y[9:0];
+  assign y_nan = \$15  & \$16 ;
+  assign \$17  = ! y[14:10];
+  assign \$18  = ! y[9:0];
+  assign y_zero = \$17  & \$18 ;
+  assign \$19  = x_e - y_e;
+  assign \$20  = \$19 [4:0] > 4'he;
+  assign \$21  = \$20  ? 5'h0e : \$19 [4:0];
+  assign \$22  = ya_full >> \$21 [3:0];
+  assign \$23  = ya_full >> \$21 [3:0];
+  assign \$24  = \$23  << \$21 [3:0];
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$67 ) begin end
     rp_msb = 4'h0;
-    if (\$37 [0]) begin
+    if (\$28 [0]) begin
       rp_msb = 4'h0;
     end
-    if (\$37 [1]) begin
+    if (\$28 [1]) begin
       rp_msb = 4'h1;
     end
-    if (\$37 [2]) begin
+    if (\$28 [2]) begin
       rp_msb = 4'h2;
     end
-    if (\$37 [3]) begin
+    if (\$28 [3]) begin
       rp_msb = 4'h3;
     end
-    if (\$37 [4]) begin
+    if (\$28 [4]) begin
       rp_msb = 4'h4;
     end
-    if (\$37 [5]) begin
+    if (\$28 [5]) begin
       rp_msb = 4'h5;
     end
-    if (\$37 [6]) begin
+    if (\$28 [6]) begin
       rp_msb = 4'h6;
     end
-    if (\$37 [7]) begin
+    if (\$28 [7]) begin
       rp_msb = 4'h7;
     end
-    if (\$37 [8]) begin
+    if (\$28 [8]) begin
       rp_msb = 4'h8;
     end
-    if (\$37 [9]) begin
+    if (\$28 [9]) begin
       rp_msb = 4'h9;
     end
-    if (\$37 [10]) begin
+    if (\$28 [10]) begin
       rp_msb = 4'ha;
     end
-    if (\$37 [11]) begin
+    if (\$28 [11]) begin
       rp_msb = 4'hb;
     end
-    if (\$37 [12]) begin
+    if (\$28 [12]) begin
       rp_msb = 4'hc;
     end
-    if (\$37 [13]) begin
+    if (\$28 [13]) begin
       rp_msb = 4'hd;
     end
-    if (\$37 [14]) begin
+    if (\$28 [14]) begin
       rp_msb = 4'he;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$67 ) begin end
     rp_rs = 4'h0;
-    if (\$44 ) begin
+    if (\$35 ) begin
       (* full_case = 32'd1 *)
-      if (\$45 ) begin
+      if (\$36 ) begin
         rp_rs = 4'hf;
       end else begin
-        rp_rs = \$46 [3:0];
+        rp_rs = \$37 [3:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$67 ) begin end
     (* full_case = 32'd1 *)
-    if (\$57 ) begin
-      rp_out = { \$67 , 15'h0000 };
-    end else if (\$58 ) begin
-      rp_out = { \$76 , 15'h7c00 };
+    if (\$48 ) begin
+      rp_out = { \$52 , 15'h0000 };
+    end else if (\$49 ) begin
+      rp_out = { \$55 , 15'h7c00 };
     end else begin
-      rp_out = { \$85 , \$56 [14:0] };
+      rp_out = { \$58 , \$47 [14:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$67 ) begin end
     (* full_case = 32'd1 *)
-    if (\$122 ) begin
+    if (\$62 ) begin
       s = 16'h7e00;
-    end else if (\$129 ) begin
-      s = \$131 ;
+    end else if (x_inf) begin
+      s = x;
     end else begin
       s = rp_out;
     end
   end
-  assign x_sig = { \$11 , \$7 [9:0] };
-  assign y_sig = { \$22 , \$18 [9:0] };
-  assign d = \$23 [4:0];
-  assign dcl = \$25 [3:0];
-  assign total = \$37 [14:0];
-  assign rp_ls = \$40 [3:0];
-  assign rp_norm = \$41 [14:0];
-  assign rp_eb = { \$43 [9], \$43 [9], \$43 [9], \$43 [9], \$43 [9], \$43 [9], \$43  };
-  assign rp_packed = \$56 [26:0];
-  assign xa = { \$11 , \$7 [9:0], 3'h0 };
-  assign ya_full = { \$22 , \$18 [9:0], 3'h0 };
-  assign \$50  = { \$49 [17], \$49 [17], \$49 [17], \$49 [17], \$49 [17], \$49 , 10'h000 };
+  assign x_sig = { \$3 , x[9:0] };
+  assign y_sig = { \$12 , y[9:0] };
+  assign d = \$19 [4:0];
+  assign dcl = \$21 [3:0];
+  assign total = \$28 [14:0];
+  assign rp_ls = \$31 [3:0];
+  assign rp_norm = \$32 [14:0];
+  assign rp_eb = { \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34  };
+  assign rp_packed = \$47 [26:0];
+  assign xa = { \$3 , x[9:0], 3'h0 };
+  assign ya_full = { \$12 , y[9:0], 3'h0 };
+  assign \$41  = { \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 , 10'h000 };
 endmodule
 
 module \lut_w2_fp16_fp16tab.precompute1.node8 (b, s, a);
   reg \$auto$verilog_backend.cc:2355:dump_module$68  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire \$100 ;
-  wire \$101 ;
-  wire [15:0] \$102 ;
-  wire \$103 ;
-  wire \$104 ;
-  wire [15:0] \$105 ;
-  wire \$106 ;
-  wire \$107 ;
-  wire \$108 ;
-  wire [15:0] \$109 ;
   wire \$11 ;
-  wire \$110 ;
-  wire \$111 ;
-  wire [15:0] \$112 ;
-  wire \$113 ;
-  wire \$114 ;
-  wire \$115 ;
-  wire \$116 ;
-  wire [15:0] \$117 ;
-  wire \$118 ;
-  wire [15:0] \$119 ;
   wire \$12 ;
-  wire \$120 ;
-  wire \$121 ;
-  wire \$122 ;
-  wire \$123 ;
-  wire [15:0] \$124 ;
-  wire \$125 ;
-  wire \$126 ;
-  wire [15:0] \$127 ;
-  wire \$128 ;
-  wire \$129 ;
-  wire [15:0] \$13 ;
-  wire \$130 ;
-  wire [15:0] \$131 ;
+  wire \$13 ;
   wire \$14 ;
   wire \$15 ;
-  wire [15:0] \$16 ;
+  wire \$16 ;
   wire \$17 ;
-  wire [15:0] \$18 ;
-  wire \$19 ;
-  wire [15:0] \$2 ;
-  wire [15:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire [5:0] \$23 ;
-  wire \$24 ;
-  wire [4:0] \$25 ;
-  wire [13:0] \$26 ;
-  wire [13:0] \$27 ;
-  wire [28:0] \$28 ;
-  wire \$29 ;
+  wire \$18 ;
+  wire [5:0] \$19 ;
+  wire \$2 ;
+  wire \$20 ;
+  wire [4:0] \$21 ;
+  wire [13:0] \$22 ;
+  wire [13:0] \$23 ;
+  wire [28:0] \$24 ;
+  wire \$25 ;
+  wire [14:0] \$26 ;
+  wire [14:0] \$27 ;
+  wire [15:0] \$28 ;
+  wire [5:0] \$29 ;
   wire \$3 ;
-  wire \$30 ;
-  wire [15:0] \$31 ;
-  wire \$32 ;
-  wire [15:0] \$33 ;
-  wire \$34 ;
-  wire [14:0] \$35 ;
-  wire [14:0] \$36 ;
-  wire [15:0] \$37 ;
-  wire [5:0] \$38 ;
-  wire [6:0] \$39 ;
+  wire [6:0] \$30 ;
+  wire [4:0] \$31 ;
+  wire [29:0] \$32 ;
+  wire [8:0] \$33 ;
+  wire [9:0] \$34 ;
+  wire \$35 ;
+  wire \$36 ;
+  wire [16:0] \$37 ;
+  wire [29:0] \$38 ;
+  wire [16:0] \$39 ;
   wire \$4 ;
-  wire [4:0] \$40 ;
-  wire [29:0] \$41 ;
-  wire [8:0] \$42 ;
-  wire [9:0] \$43 ;
+  wire [17:0] \$40 ;
+  wire [32:0] \$41 ;
+  wire [33:0] \$42 ;
+  wire \$43 ;
   wire \$44 ;
   wire \$45 ;
-  wire [16:0] \$46 ;
-  wire [29:0] \$47 ;
-  wire [16:0] \$48 ;
-  wire [17:0] \$49 ;
-  wire [15:0] \$5 ;
-  wire [32:0] \$50 ;
-  wire [33:0] \$51 ;
+  wire \$46 ;
+  wire [34:0] \$47 ;
+  wire \$48 ;
+  wire \$49 ;
+  wire \$5 ;
+  wire \$50 ;
+  wire \$51 ;
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire [34:0] \$56 ;
+  wire \$56 ;
   wire \$57 ;
   wire \$58 ;
   wire \$59 ;
   wire \$6 ;
   wire \$60 ;
-  wire [15:0] \$61 ;
+  wire \$61 ;
   wire \$62 ;
-  wire [15:0] \$63 ;
-  wire \$64 ;
-  wire \$65 ;
-  wire [15:0] \$66 ;
-  wire \$67 ;
-  wire \$68 ;
-  wire \$69 ;
-  wire [15:0] \$7 ;
-  wire [15:0] \$70 ;
-  wire \$71 ;
-  wire [15:0] \$72 ;
-  wire \$73 ;
-  wire \$74 ;
-  wire [15:0] \$75 ;
-  wire \$76 ;
-  wire \$77 ;
-  wire \$78 ;
-  wire [15:0] \$79 ;
+  wire \$7 ;
   wire \$8 ;
-  wire \$80 ;
-  wire [15:0] \$81 ;
-  wire \$82 ;
-  wire \$83 ;
-  wire [15:0] \$84 ;
-  wire \$85 ;
-  wire \$86 ;
-  wire [15:0] \$87 ;
-  wire \$88 ;
-  wire \$89 ;
-  wire [15:0] \$9 ;
-  wire [15:0] \$90 ;
-  wire \$91 ;
-  wire \$92 ;
-  wire \$93 ;
-  wire [15:0] \$94 ;
-  wire \$95 ;
-  wire \$96 ;
-  wire [15:0] \$97 ;
-  wire \$98 ;
-  wire \$99 ;
+  wire \$9 ;
   input [15:0] a;
   wire [15:0] a;
   input [15:0] b;
@@ -18142,380 +13861,262 @@ module \lut_w2_fp16_fp16tab.precompute1.node8 (b, s, a);
   wire [14:0] rp_sh;
   output [15:0] s;
   reg [15:0] s;
+  wire sub;
+  wire swap;
   wire [14:0] total;
+  wire [15:0] x;
   wire [4:0] x_e;
+  wire x_inf;
+  wire x_nan;
   wire [10:0] x_sig;
+  wire x_zero;
   wire [13:0] xa;
+  wire [15:0] y;
   wire [4:0] y_e;
+  wire y_inf;
+  wire y_nan;
   wire [10:0] y_sig;
+  wire y_zero;
   wire [13:0] ya;
   wire [13:0] ya_full;
-  assign \$1  = b[14:0] > a[14:0];
-  assign \$2  = \$1  ? b : a;
-  assign \$3  = ! \$2 [14:10];
-  assign \$4  = b[14:0] > a[14:0];
-  assign \$5  = \$4  ? b : a;
-  assign x_e = \$3  ? 5'h01 : \$5 [14:10];
-  assign \$6  = b[14:0] > a[14:0];
-  assign \$7  = \$6  ? b : a;
-  assign \$8  = b[14:0] > a[14:0];
-  assign \$9  = \$8  ? b : a;
-  assign \$10  = ! \$9 [14:10];
-  assign \$11  = ~ \$10 ;
-  assign \$12  = b[14:0] > a[14:0];
-  assign \$13  = \$12  ? a : b;
-  assign \$14  = ! \$13 [14:10];
-  assign \$15  = b[14:0] > a[14:0];
-  assign \$16  = \$15  ? a : b;
-  assign y_e = \$14  ? 5'h01 : \$16 [14:10];
-  assign \$17  = b[14:0] > a[14:0];
-  assign \$18  = \$17  ? a : b;
-  assign \$19  = b[14:0] > a[14:0];
-  assign \$20  = \$19  ? a : b;
-  assign \$21  = ! \$20 [14:10];
-  assign \$22  = ~ \$21 ;
-  assign \$23  = x_e - y_e;
-  assign \$24  = \$23 [4:0] > 4'he;
-  assign \$25  = \$24  ? 5'h0e : \$23 [4:0];
-  assign \$26  = ya_full >> \$25 [3:0];
-  assign \$27  = ya_full >> \$25 [3:0];
-  assign \$28  = \$27  << \$25 [3:0];
-  assign \$29  = \$28 [13:0] != ya_full;
-  assign ya = \$26  | { 13'h0000, \$29  };
-  assign \$30  = b[14:0] > a[14:0];
-  assign \$31  = \$30  ? b : a;
-  assign \$32  = b[14:0] > a[14:0];
-  assign \$33  = \$32  ? a : b;
-  assign \$34  = \$31 [15] ^ \$33 [15];
-  assign \$35  = xa - ya;
-  assign \$36  = xa + ya;
-  assign \$37  = \$34  ? { \$35 [14], \$35  } : { 1'h0, \$36  };
-  assign \$38  = x_e - 4'hf;
-  assign \$39  = $signed(\$38 ) - $signed(5'h0a);
-  assign exp_lsb = $signed(\$39 ) - $signed(3'h3);
-  assign \$40  = 4'he - rp_msb;
-  assign \$41  = \$37 [14:0] << \$40 [3:0];
-  assign \$42  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$43  = $signed(\$42 ) + $signed(5'h0f);
-  assign \$44  = $signed(\$43 ) < $signed(2'h1);
-  assign \$45  = $signed(\$43 ) < $signed(5'h12);
-  assign \$46  = $signed(2'h1) - $signed(\$43 );
-  assign rp_sh = \$41 [14:0] >> rp_rs;
-  assign \$47  = rp_sh << rp_rs;
-  assign rp_lost = \$47 [14:0] != \$41 [14:0];
-  assign \$48  = $signed(\$43 ) + $signed({ 1'h0, rp_rs });
-  assign \$49  = $signed(\$48 ) - $signed(2'h1);
-  assign \$51  = $signed(\$50 ) + $signed({ 1'h0, rp_sh[14:4] });
-  assign \$52  = | rp_sh[2:0];
-  assign \$53  = \$52  | rp_lost;
-  assign \$54  = \$53  | rp_sh[4];
-  assign \$55  = rp_sh[3] & \$54 ;
-  assign \$56  = $signed(\$51 ) + $signed({ 1'h0, \$55  });
-  assign \$57  = ! \$37 [14:0];
-  assign \$58  = \$56 [26:0] >= 15'h7c00;
-  assign \$59  = ! \$37 [14:0];
-  assign \$60  = b[14:0] > a[14:0];
-  assign \$61  = \$60  ? b : a;
-  assign \$62  = b[14:0] > a[14:0];
-  assign \$63  = \$62  ? a : b;
-  assign \$64  = \$61 [15] & \$63 [15];
-  assign \$65  = b[14:0] > a[14:0];
-  assign \$66  = \$65  ? b : a;
-  assign \$67  = \$59  ? \$64  : \$66 [15];
-  assign \$68  = ! \$37 [14:0];
-  assign \$69  = b[14:0] > a[14:0];
-  assign \$70  = \$69  ? b : a;
-  assign \$71  = b[14:0] > a[14:0];
-  assign \$72  = \$71  ? a : b;
-  assign \$73  = \$70 [15] & \$72 [15];
-  assign \$74  = b[14:0] > a[14:0];
-  assign \$75  = \$74  ? b : a;
-  assign \$76  = \$68  ? \$73  : \$75 [15];
-  assign \$77  = ! \$37 [14:0];
-  assign \$78  = b[14:0] > a[14:0];
-  assign \$79  = \$78  ? b : a;
-  assign \$80  = b[14:0] > a[14:0];
-  assign \$81  = \$80  ? a : b;
-  assign \$82  = \$79 [15] & \$81 [15];
-  assign \$83  = b[14:0] > a[14:0];
-  assign \$84  = \$83  ? b : a;
-  assign \$85  = \$77  ? \$82  : \$84 [15];
-  assign \$86  = b[14:0] > a[14:0];
-  assign \$87  = \$86  ? b : a;
-  assign \$88  = \$87 [14:10] == 5'h1f;
-  assign \$89  = b[14:0] > a[14:0];
-  assign \$90  = \$89  ? b : a;
-  assign \$91  = | \$90 [9:0];
-  assign \$92  = \$88  & \$91 ;
-  assign \$93  = b[14:0] > a[14:0];
-  assign \$94  = \$93  ? a : b;
-  assign \$95  = \$94 [14:10] == 5'h1f;
-  assign \$96  = b[14:0] > a[14:0];
-  assign \$97  = \$96  ? a : b;
-  assign \$98  = | \$97 [9:0];
-  assign \$99  = \$95  & \$98 ;
-  assign \$100  = \$92  | \$99 ;
-  assign \$101  = b[14:0] > a[14:0];
-  assign \$102  = \$101  ? b : a;
-  assign \$103  = \$102 [14:10] == 5'h1f;
-  assign \$104  = b[14:0] > a[14:0];
-  assign \$105  = \$104  ? b : a;
-  assign \$106  = ! \$105 [9:0];
-  assign \$107  = \$103  & \$106 ;
-  assign \$108  = b[14:0] > a[14:0];
-  assign \$109  = \$108  ? a : b;
-  assign \$110  = \$109 [14:10] == 5'h1f;
-  assign \$111  = b[14:0] > a[14:0];
-  assign \$112  = \$111  ? a : b;
-  assign \$113  = ! \$112 [9:0];
-  assign \$114  = \$110  & \$113 ;
-  assign \$115  = \$107  & \$114 ;
-  assign \$116  = b[14:0] > a[14:0];
-  assign \$117  = \$116  ? b : a;
-  assign \$118  = b[14:0] > a[14:0];
-  assign \$119  = \$118  ? a : b;
-  assign \$120  = \$117 [15] ^ \$119 [15];
-  assign \$121  = \$115  & \$120 ;
-  assign \$122  = \$100  | \$121 ;
-  assign \$123  = b[14:0] > a[14:0];
-  assign \$124  = \$123  ? b : a;
-  assign \$125  = \$124 [14:10] == 5'h1f;
-  assign \$126  = b[14:0] > a[14:0];
-  assign \$127  = \$126  ? b : a;
-  assign \$128  = ! \$127 [9:0];
-  assign \$129  = \$125  & \$128 ;
-  assign \$130  = b[14:0] > a[14:0];
-  assign \$131  = \$130  ? b : a;
+  assign \$25  = \$24 [13:0] != ya_full;
+  assign ya = \$22  | { 13'h0000, \$25  };
+  assign sub = x[15] ^ y[15];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 4'hf;
+  assign \$30  = $signed(\$29 ) - $signed(5'h0a);
+  assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
+  assign \$31  = 4'he - rp_msb;
+  assign \$32  = \$28 [14:0] << \$31 [3:0];
+  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$34  = $signed(\$33 ) + $signed(5'h0f);
+  assign \$35  = $signed(\$34 ) < $signed(2'h1);
+  assign \$36  = $signed(\$34 ) < $signed(5'h12);
+  assign \$37  = $signed(2'h1) - $signed(\$34 );
+  assign rp_sh = \$32 [14:0] >> rp_rs;
+  assign \$38  = rp_sh << rp_rs;
+  assign rp_lost = \$38 [14:0] != \$32 [14:0];
+  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
+  assign \$40  = $signed(\$39 ) - $signed(2'h1);
+  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[14:4] });
+  assign \$43  = | rp_sh[2:0];
+  assign \$44  = \$43  | rp_lost;
+  assign \$45  = \$44  | rp_sh[4];
+  assign \$46  = rp_sh[3] & \$45 ;
+  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
+  assign \$48  = ! \$28 [14:0];
+  assign \$49  = \$47 [26:0] >= 15'h7c00;
+  assign \$50  = ! \$28 [14:0];
+  assign \$51  = x[15] & y[15];
+  assign \$52  = \$50  ? \$51  : x[15];
+  assign \$53  = ! \$28 [14:0];
+  assign \$54  = x[15] & y[15];
+  assign \$55  = \$53  ? \$54  : x[15];
+  assign \$56  = ! \$28 [14:0];
+  assign \$57  = x[15] & y[15];
+  assign \$58  = \$56  ? \$57  : x[15];
+  assign \$59  = x_nan | y_nan;
+  assign \$60  = x_inf & y_inf;
+  assign \$61  = \$60  & sub;
+  assign \$62  = \$59  | \$61 ;
+  assign swap = b[14:0] > a[14:0];
+  assign x = swap ? b : a;
+  assign y = swap ? a : b;
+  assign \$1  = ! x[14:10];
+  assign x_e = \$1  ? 5'h01 : x[14:10];
+  assign \$2  = ! x[14:10];
+  assign \$3  = ~ \$2 ;
+  assign \$4  = x[14:10] == 5'h1f;
+  assign \$5  = ! x[9:0];
+  assign x_inf = \$4  & \$5 ;
+  assign \$6  = x[14:10] == 5'h1f;
+  assign \$7  = | x[9:0];
+  assign x_nan = \$6  & \$7 ;
+  assign \$8  = ! x[14:10];
+  assign \$9  = ! x[9:0];
+  assign x_zero = \$8  & \$9 ;
+  assign \$10  = ! y[14:10];
+  assign y_e = \$10  ? 5'h01 : y[14:10];
+  assign \$11  = ! y[14:10];
+  assign \$12  = ~ \$11 ;
+  assign \$13  = y[14:10] == 5'h1f;
+  assign \$14  = ! y[9:0];
+  assign y_inf = \$13  & \$14 ;
+  assign \$15  = y[14:10] == 5'h1f;
+  assign \$16  = | y[9:0];
+  assign y_nan = \$15  & \$16 ;
+  assign \$17  = ! y[14:10];
+  assign \$18  = ! y[9:0];
+  assign y_zero = \$17  & \$18 ;
+  assign \$19  = x_e - y_e;
+  assign \$20  = \$19 [4:0] > 4'he;
+  assign \$21  = \$20  ? 5'h0e : \$19 [4:0];
+  assign \$22  = ya_full >> \$21 [3:0];
+  assign \$23  = ya_full >> \$21 [3:0];
+  assign \$24  = \$23  << \$21 [3:0];
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$68 ) begin end
     rp_msb = 4'h0;
-    if (\$37 [0]) begin
+    if (\$28 [0]) begin
       rp_msb = 4'h0;
     end
-    if (\$37 [1]) begin
+    if (\$28 [1]) begin
       rp_msb = 4'h1;
     end
-    if (\$37 [2]) begin
+    if (\$28 [2]) begin
       rp_msb = 4'h2;
     end
-    if (\$37 [3]) begin
+    if (\$28 [3]) begin
       rp_msb = 4'h3;
     end
-    if (\$37 [4]) begin
+    if (\$28 [4]) begin
       rp_msb = 4'h4;
     end
-    if (\$37 [5]) begin
+    if (\$28 [5]) begin
       rp_msb = 4'h5;
     end
-    if (\$37 [6]) begin
+    if (\$28 [6]) begin
       rp_msb = 4'h6;
     end
-    if (\$37 [7]) begin
+    if (\$28 [7]) begin
       rp_msb = 4'h7;
     end
-    if (\$37 [8]) begin
+    if (\$28 [8]) begin
       rp_msb = 4'h8;
     end
-    if (\$37 [9]) begin
+    if (\$28 [9]) begin
       rp_msb = 4'h9;
     end
-    if (\$37 [10]) begin
+    if (\$28 [10]) begin
       rp_msb = 4'ha;
     end
-    if (\$37 [11]) begin
+    if (\$28 [11]) begin
       rp_msb = 4'hb;
     end
-    if (\$37 [12]) begin
+    if (\$28 [12]) begin
       rp_msb = 4'hc;
     end
-    if (\$37 [13]) begin
+    if (\$28 [13]) begin
       rp_msb = 4'hd;
     end
-    if (\$37 [14]) begin
+    if (\$28 [14]) begin
       rp_msb = 4'he;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$68 ) begin end
     rp_rs = 4'h0;
-    if (\$44 ) begin
+    if (\$35 ) begin
       (* full_case = 32'd1 *)
-      if (\$45 ) begin
+      if (\$36 ) begin
         rp_rs = 4'hf;
       end else begin
-        rp_rs = \$46 [3:0];
+        rp_rs = \$37 [3:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$68 ) begin end
     (* full_case = 32'd1 *)
-    if (\$57 ) begin
-      rp_out = { \$67 , 15'h0000 };
-    end else if (\$58 ) begin
-      rp_out = { \$76 , 15'h7c00 };
+    if (\$48 ) begin
+      rp_out = { \$52 , 15'h0000 };
+    end else if (\$49 ) begin
+      rp_out = { \$55 , 15'h7c00 };
     end else begin
-      rp_out = { \$85 , \$56 [14:0] };
+      rp_out = { \$58 , \$47 [14:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$68 ) begin end
     (* full_case = 32'd1 *)
-    if (\$122 ) begin
+    if (\$62 ) begin
       s = 16'h7e00;
-    end else if (\$129 ) begin
-      s = \$131 ;
+    end else if (x_inf) begin
+      s = x;
     end else begin
       s = rp_out;
     end
   end
-  assign x_sig = { \$11 , \$7 [9:0] };
-  assign y_sig = { \$22 , \$18 [9:0] };
-  assign d = \$23 [4:0];
-  assign dcl = \$25 [3:0];
-  assign total = \$37 [14:0];
-  assign rp_ls = \$40 [3:0];
-  assign rp_norm = \$41 [14:0];
-  assign rp_eb = { \$43 [9], \$43 [9], \$43 [9], \$43 [9], \$43 [9], \$43 [9], \$43  };
-  assign rp_packed = \$56 [26:0];
-  assign xa = { \$11 , \$7 [9:0], 3'h0 };
-  assign ya_full = { \$22 , \$18 [9:0], 3'h0 };
-  assign \$50  = { \$49 [17], \$49 [17], \$49 [17], \$49 [17], \$49 [17], \$49 , 10'h000 };
+  assign x_sig = { \$3 , x[9:0] };
+  assign y_sig = { \$12 , y[9:0] };
+  assign d = \$19 [4:0];
+  assign dcl = \$21 [3:0];
+  assign total = \$28 [14:0];
+  assign rp_ls = \$31 [3:0];
+  assign rp_norm = \$32 [14:0];
+  assign rp_eb = { \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34  };
+  assign rp_packed = \$47 [26:0];
+  assign xa = { \$3 , x[9:0], 3'h0 };
+  assign ya_full = { \$12 , y[9:0], 3'h0 };
+  assign \$41  = { \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 , 10'h000 };
 endmodule
 
 module \lut_w2_fp16_fp16tab.precompute1.node9 (b, s, a);
   reg \$auto$verilog_backend.cc:2355:dump_module$69  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire \$100 ;
-  wire \$101 ;
-  wire [15:0] \$102 ;
-  wire \$103 ;
-  wire \$104 ;
-  wire [15:0] \$105 ;
-  wire \$106 ;
-  wire \$107 ;
-  wire \$108 ;
-  wire [15:0] \$109 ;
   wire \$11 ;
-  wire \$110 ;
-  wire \$111 ;
-  wire [15:0] \$112 ;
-  wire \$113 ;
-  wire \$114 ;
-  wire \$115 ;
-  wire \$116 ;
-  wire [15:0] \$117 ;
-  wire \$118 ;
-  wire [15:0] \$119 ;
   wire \$12 ;
-  wire \$120 ;
-  wire \$121 ;
-  wire \$122 ;
-  wire \$123 ;
-  wire [15:0] \$124 ;
-  wire \$125 ;
-  wire \$126 ;
-  wire [15:0] \$127 ;
-  wire \$128 ;
-  wire \$129 ;
-  wire [15:0] \$13 ;
-  wire \$130 ;
-  wire [15:0] \$131 ;
+  wire \$13 ;
   wire \$14 ;
   wire \$15 ;
-  wire [15:0] \$16 ;
+  wire \$16 ;
   wire \$17 ;
-  wire [15:0] \$18 ;
-  wire \$19 ;
-  wire [15:0] \$2 ;
-  wire [15:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire [5:0] \$23 ;
-  wire \$24 ;
-  wire [4:0] \$25 ;
-  wire [13:0] \$26 ;
-  wire [13:0] \$27 ;
-  wire [28:0] \$28 ;
-  wire \$29 ;
+  wire \$18 ;
+  wire [5:0] \$19 ;
+  wire \$2 ;
+  wire \$20 ;
+  wire [4:0] \$21 ;
+  wire [13:0] \$22 ;
+  wire [13:0] \$23 ;
+  wire [28:0] \$24 ;
+  wire \$25 ;
+  wire [14:0] \$26 ;
+  wire [14:0] \$27 ;
+  wire [15:0] \$28 ;
+  wire [5:0] \$29 ;
   wire \$3 ;
-  wire \$30 ;
-  wire [15:0] \$31 ;
-  wire \$32 ;
-  wire [15:0] \$33 ;
-  wire \$34 ;
-  wire [14:0] \$35 ;
-  wire [14:0] \$36 ;
-  wire [15:0] \$37 ;
-  wire [5:0] \$38 ;
-  wire [6:0] \$39 ;
+  wire [6:0] \$30 ;
+  wire [4:0] \$31 ;
+  wire [29:0] \$32 ;
+  wire [8:0] \$33 ;
+  wire [9:0] \$34 ;
+  wire \$35 ;
+  wire \$36 ;
+  wire [16:0] \$37 ;
+  wire [29:0] \$38 ;
+  wire [16:0] \$39 ;
   wire \$4 ;
-  wire [4:0] \$40 ;
-  wire [29:0] \$41 ;
-  wire [8:0] \$42 ;
-  wire [9:0] \$43 ;
+  wire [17:0] \$40 ;
+  wire [32:0] \$41 ;
+  wire [33:0] \$42 ;
+  wire \$43 ;
   wire \$44 ;
   wire \$45 ;
-  wire [16:0] \$46 ;
-  wire [29:0] \$47 ;
-  wire [16:0] \$48 ;
-  wire [17:0] \$49 ;
-  wire [15:0] \$5 ;
-  wire [32:0] \$50 ;
-  wire [33:0] \$51 ;
+  wire \$46 ;
+  wire [34:0] \$47 ;
+  wire \$48 ;
+  wire \$49 ;
+  wire \$5 ;
+  wire \$50 ;
+  wire \$51 ;
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire [34:0] \$56 ;
+  wire \$56 ;
   wire \$57 ;
   wire \$58 ;
   wire \$59 ;
   wire \$6 ;
   wire \$60 ;
-  wire [15:0] \$61 ;
+  wire \$61 ;
   wire \$62 ;
-  wire [15:0] \$63 ;
-  wire \$64 ;
-  wire \$65 ;
-  wire [15:0] \$66 ;
-  wire \$67 ;
-  wire \$68 ;
-  wire \$69 ;
-  wire [15:0] \$7 ;
-  wire [15:0] \$70 ;
-  wire \$71 ;
-  wire [15:0] \$72 ;
-  wire \$73 ;
-  wire \$74 ;
-  wire [15:0] \$75 ;
-  wire \$76 ;
-  wire \$77 ;
-  wire \$78 ;
-  wire [15:0] \$79 ;
+  wire \$7 ;
   wire \$8 ;
-  wire \$80 ;
-  wire [15:0] \$81 ;
-  wire \$82 ;
-  wire \$83 ;
-  wire [15:0] \$84 ;
-  wire \$85 ;
-  wire \$86 ;
-  wire [15:0] \$87 ;
-  wire \$88 ;
-  wire \$89 ;
-  wire [15:0] \$9 ;
-  wire [15:0] \$90 ;
-  wire \$91 ;
-  wire \$92 ;
-  wire \$93 ;
-  wire [15:0] \$94 ;
-  wire \$95 ;
-  wire \$96 ;
-  wire [15:0] \$97 ;
-  wire \$98 ;
-  wire \$99 ;
+  wire \$9 ;
   input [15:0] a;
   wire [15:0] a;
   input [15:0] b;
@@ -18534,243 +14135,194 @@ module \lut_w2_fp16_fp16tab.precompute1.node9 (b, s, a);
   wire [14:0] rp_sh;
   output [15:0] s;
   reg [15:0] s;
+  wire sub;
+  wire swap;
   wire [14:0] total;
+  wire [15:0] x;
   wire [4:0] x_e;
+  wire x_inf;
+  wire x_nan;
   wire [10:0] x_sig;
+  wire x_zero;
   wire [13:0] xa;
+  wire [15:0] y;
   wire [4:0] y_e;
+  wire y_inf;
+  wire y_nan;
   wire [10:0] y_sig;
+  wire y_zero;
   wire [13:0] ya;
   wire [13:0] ya_full;
-  assign \$1  = b[14:0] > a[14:0];
-  assign \$2  = \$1  ? b : a;
-  assign \$3  = ! \$2 [14:10];
-  assign \$4  = b[14:0] > a[14:0];
-  assign \$5  = \$4  ? b : a;
-  assign x_e = \$3  ? 5'h01 : \$5 [14:10];
-  assign \$6  = b[14:0] > a[14:0];
-  assign \$7  = \$6  ? b : a;
-  assign \$8  = b[14:0] > a[14:0];
-  assign \$9  = \$8  ? b : a;
-  assign \$10  = ! \$9 [14:10];
-  assign \$11  = ~ \$10 ;
-  assign \$12  = b[14:0] > a[14:0];
-  assign \$13  = \$12  ? a : b;
-  assign \$14  = ! \$13 [14:10];
-  assign \$15  = b[14:0] > a[14:0];
-  assign \$16  = \$15  ? a : b;
-  assign y_e = \$14  ? 5'h01 : \$16 [14:10];
-  assign \$17  = b[14:0] > a[14:0];
-  assign \$18  = \$17  ? a : b;
-  assign \$19  = b[14:0] > a[14:0];
-  assign \$20  = \$19  ? a : b;
-  assign \$21  = ! \$20 [14:10];
-  assign \$22  = ~ \$21 ;
-  assign \$23  = x_e - y_e;
-  assign \$24  = \$23 [4:0] > 4'he;
-  assign \$25  = \$24  ? 5'h0e : \$23 [4:0];
-  assign \$26  = ya_full >> \$25 [3:0];
-  assign \$27  = ya_full >> \$25 [3:0];
-  assign \$28  = \$27  << \$25 [3:0];
-  assign \$29  = \$28 [13:0] != ya_full;
-  assign ya = \$26  | { 13'h0000, \$29  };
-  assign \$30  = b[14:0] > a[14:0];
-  assign \$31  = \$30  ? b : a;
-  assign \$32  = b[14:0] > a[14:0];
-  assign \$33  = \$32  ? a : b;
-  assign \$34  = \$31 [15] ^ \$33 [15];
-  assign \$35  = xa - ya;
-  assign \$36  = xa + ya;
-  assign \$37  = \$34  ? { \$35 [14], \$35  } : { 1'h0, \$36  };
-  assign \$38  = x_e - 4'hf;
-  assign \$39  = $signed(\$38 ) - $signed(5'h0a);
-  assign exp_lsb = $signed(\$39 ) - $signed(3'h3);
-  assign \$40  = 4'he - rp_msb;
-  assign \$41  = \$37 [14:0] << \$40 [3:0];
-  assign \$42  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$43  = $signed(\$42 ) + $signed(5'h0f);
-  assign \$44  = $signed(\$43 ) < $signed(2'h1);
-  assign \$45  = $signed(\$43 ) < $signed(5'h12);
-  assign \$46  = $signed(2'h1) - $signed(\$43 );
-  assign rp_sh = \$41 [14:0] >> rp_rs;
-  assign \$47  = rp_sh << rp_rs;
-  assign rp_lost = \$47 [14:0] != \$41 [14:0];
-  assign \$48  = $signed(\$43 ) + $signed({ 1'h0, rp_rs });
-  assign \$49  = $signed(\$48 ) - $signed(2'h1);
-  assign \$51  = $signed(\$50 ) + $signed({ 1'h0, rp_sh[14:4] });
-  assign \$52  = | rp_sh[2:0];
-  assign \$53  = \$52  | rp_lost;
-  assign \$54  = \$53  | rp_sh[4];
-  assign \$55  = rp_sh[3] & \$54 ;
-  assign \$56  = $signed(\$51 ) + $signed({ 1'h0, \$55  });
-  assign \$57  = ! \$37 [14:0];
-  assign \$58  = \$56 [26:0] >= 15'h7c00;
-  assign \$59  = ! \$37 [14:0];
-  assign \$60  = b[14:0] > a[14:0];
-  assign \$61  = \$60  ? b : a;
-  assign \$62  = b[14:0] > a[14:0];
-  assign \$63  = \$62  ? a : b;
-  assign \$64  = \$61 [15] & \$63 [15];
-  assign \$65  = b[14:0] > a[14:0];
-  assign \$66  = \$65  ? b : a;
-  assign \$67  = \$59  ? \$64  : \$66 [15];
-  assign \$68  = ! \$37 [14:0];
-  assign \$69  = b[14:0] > a[14:0];
-  assign \$70  = \$69  ? b : a;
-  assign \$71  = b[14:0] > a[14:0];
-  assign \$72  = \$71  ? a : b;
-  assign \$73  = \$70 [15] & \$72 [15];
-  assign \$74  = b[14:0] > a[14:0];
-  assign \$75  = \$74  ? b : a;
-  assign \$76  = \$68  ? \$73  : \$75 [15];
-  assign \$77  = ! \$37 [14:0];
-  assign \$78  = b[14:0] > a[14:0];
-  assign \$79  = \$78  ? b : a;
-  assign \$80  = b[14:0] > a[14:0];
-  assign \$81  = \$80  ? a : b;
-  assign \$82  = \$79 [15] & \$81 [15];
-  assign \$83  = b[14:0] > a[14:0];
-  assign \$84  = \$83  ? b : a;
-  assign \$85  = \$77  ? \$82  : \$84 [15];
-  assign \$86  = b[14:0] > a[14:0];
-  assign \$87  = \$86  ? b : a;
-  assign \$88  = \$87 [14:10] == 5'h1f;
-  assign \$89  = b[14:0] > a[14:0];
-  assign \$90  = \$89  ? b : a;
-  assign \$91  = | \$90 [9:0];
-  assign \$92  = \$88  & \$91 ;
-  assign \$93  = b[14:0] > a[14:0];
-  assign \$94  = \$93  ? a : b;
-  assign \$95  = \$94 [14:10] == 5'h1f;
-  assign \$96  = b[14:0] > a[14:0];
-  assign \$97  = \$96  ? a : b;
-  assign \$98  = | \$97 [9:0];
-  assign \$99  = \$95  & \$98 ;
-  assign \$100  = \$92  | \$99 ;
-  assign \$101  = b[14:0] > a[14:0];
-  assign \$102  = \$101  ? b : a;
-  assign \$103  = \$102 [14:10] == 5'h1f;
-  assign \$104  = b[14:0] > a[14:0];
-  assign \$105  = \$104  ? b : a;
-  assign \$106  = ! \$105 [9:0];
-  assign \$107  = \$103  & \$106 ;
-  assign \$108  = b[14:0] > a[14:0];
-  assign \$109  = \$108  ? a : b;
-  assign \$110  = \$109 [14:10] == 5'h1f;
-  assign \$111  = b[14:0] > a[14:0];
-  assign \$112  = \$111  ? a : b;
-  assign \$113  = ! \$112 [9:0];
-  assign \$114  = \$110  & \$113 ;
-  assign \$115  = \$107  & \$114 ;
-  assign \$116  = b[14:0] > a[14:0];
-  assign \$117  = \$116  ? b : a;
-  assign \$118  = b[14:0] > a[14:0];
-  assign \$119  = \$118  ? a : b;
-  assign \$120  = \$117 [15] ^ \$119 [15];
-  assign \$121  = \$115  & \$120 ;
-  assign \$122  = \$100  | \$121 ;
-  assign \$123  = b[14:0] > a[14:0];
-  assign \$124  = \$123  ? b : a;
-  assign \$125  = \$124 [14:10] == 5'h1f;
-  assign \$126  = b[14:0] > a[14:0];
-  assign \$127  = \$126  ? b : a;
-  assign \$128  = ! \$127 [9:0];
-  assign \$129  = \$125  & \$128 ;
-  assign \$130  = b[14:0] > a[14:0];
-  assign \$131  = \$130  ? b : a;
+  assign \$25  = \$24 [13:0] != ya_full;
+  assign ya = \$22  | { 13'h0000, \$25  };
+  assign sub = x[15] ^ y[15];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [14], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 4'hf;
+  assign \$30  = $signed(\$29 ) - $signed(5'h0a);
+  assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
+  assign \$31  = 4'he - rp_msb;
+  assign \$32  = \$28 [14:0] << \$31 [3:0];
+  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$34  = $signed(\$33 ) + $signed(5'h0f);
+  assign \$35  = $signed(\$34 ) < $signed(2'h1);
+  assign \$36  = $signed(\$34 ) < $signed(5'h12);
+  assign \$37  = $signed(2'h1) - $signed(\$34 );
+  assign rp_sh = \$32 [14:0] >> rp_rs;
+  assign \$38  = rp_sh << rp_rs;
+  assign rp_lost = \$38 [14:0] != \$32 [14:0];
+  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
+  assign \$40  = $signed(\$39 ) - $signed(2'h1);
+  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[14:4] });
+  assign \$43  = | rp_sh[2:0];
+  assign \$44  = \$43  | rp_lost;
+  assign \$45  = \$44  | rp_sh[4];
+  assign \$46  = rp_sh[3] & \$45 ;
+  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
+  assign \$48  = ! \$28 [14:0];
+  assign \$49  = \$47 [26:0] >= 15'h7c00;
+  assign \$50  = ! \$28 [14:0];
+  assign \$51  = x[15] & y[15];
+  assign \$52  = \$50  ? \$51  : x[15];
+  assign \$53  = ! \$28 [14:0];
+  assign \$54  = x[15] & y[15];
+  assign \$55  = \$53  ? \$54  : x[15];
+  assign \$56  = ! \$28 [14:0];
+  assign \$57  = x[15] & y[15];
+  assign \$58  = \$56  ? \$57  : x[15];
+  assign \$59  = x_nan | y_nan;
+  assign \$60  = x_inf & y_inf;
+  assign \$61  = \$60  & sub;
+  assign \$62  = \$59  | \$61 ;
+  assign swap = b[14:0] > a[14:0];
+  assign x = swap ? b : a;
+  assign y = swap ? a : b;
+  assign \$1  = ! x[14:10];
+  assign x_e = \$1  ? 5'h01 : x[14:10];
+  assign \$2  = ! x[14:10];
+  assign \$3  = ~ \$2 ;
+  assign \$4  = x[14:10] == 5'h1f;
+  assign \$5  = ! x[9:0];
+  assign x_inf = \$4  & \$5 ;
+  assign \$6  = x[14:10] == 5'h1f;
+  assign \$7  = | x[9:0];
+  assign x_nan = \$6  & \$7 ;
+  assign \$8  = ! x[14:10];
+  assign \$9  = ! x[9:0];
+  assign x_zero = \$8  & \$9 ;
+  assign \$10  = ! y[14:10];
+  assign y_e = \$10  ? 5'h01 : y[14:10];
+  assign \$11  = ! y[14:10];
+  assign \$12  = ~ \$11 ;
+  assign \$13  = y[14:10] == 5'h1f;
+  assign \$14  = ! y[9:0];
+  assign y_inf = \$13  & \$14 ;
+  assign \$15  = y[14:10] == 5'h1f;
+  assign \$16  = | y[9:0];
+  assign y_nan = \$15  & \$16 ;
+  assign \$17  = ! y[14:10];
+  assign \$18  = ! y[9:0];
+  assign y_zero = \$17  & \$18 ;
+  assign \$19  = x_e - y_e;
+  assign \$20  = \$19 [4:0] > 4'he;
+  assign \$21  = \$20  ? 5'h0e : \$19 [4:0];
+  assign \$22  = ya_full >> \$21 [3:0];
+  assign \$23  = ya_full >> \$21 [3:0];
+  assign \$24  = \$23  << \$21 [3:0];
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$69 ) begin end
     rp_msb = 4'h0;
-    if (\$37 [0]) begin
+    if (\$28 [0]) begin
       rp_msb = 4'h0;
     end
-    if (\$37 [1]) begin
+    if (\$28 [1]) begin
       rp_msb = 4'h1;
     end
-    if (\$37 [2]) begin
+    if (\$28 [2]) begin
       rp_msb = 4'h2;
     end
-    if (\$37 [3]) begin
+    if (\$28 [3]) begin
       rp_msb = 4'h3;
     end
-    if (\$37 [4]) begin
+    if (\$28 [4]) begin
       rp_msb = 4'h4;
     end
-    if (\$37 [5]) begin
+    if (\$28 [5]) begin
       rp_msb = 4'h5;
     end
-    if (\$37 [6]) begin
+    if (\$28 [6]) begin
       rp_msb = 4'h6;
     end
-    if (\$37 [7]) begin
+    if (\$28 [7]) begin
       rp_msb = 4'h7;
     end
-    if (\$37 [8]) begin
+    if (\$28 [8]) begin
       rp_msb = 4'h8;
     end
-    if (\$37 [9]) begin
+    if (\$28 [9]) begin
       rp_msb = 4'h9;
     end
-    if (\$37 [10]) begin
+    if (\$28 [10]) begin
       rp_msb = 4'ha;
     end
-    if (\$37 [11]) begin
+    if (\$28 [11]) begin
       rp_msb = 4'hb;
     end
-    if (\$37 [12]) begin
+    if (\$28 [12]) begin
       rp_msb = 4'hc;
     end
-    if (\$37 [13]) begin
+    if (\$28 [13]) begin
       rp_msb = 4'hd;
     end
-    if (\$37 [14]) begin
+    if (\$28 [14]) begin
       rp_msb = 4'he;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$69 ) begin end
     rp_rs = 4'h0;
-    if (\$44 ) begin
+    if (\$35 ) begin
       (* full_case = 32'd1 *)
-      if (\$45 ) begin
+      if (\$36 ) begin
         rp_rs = 4'hf;
       end else begin
-        rp_rs = \$46 [3:0];
+        rp_rs = \$37 [3:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$69 ) begin end
     (* full_case = 32'd1 *)
-    if (\$57 ) begin
-      rp_out = { \$67 , 15'h0000 };
-    end else if (\$58 ) begin
-      rp_out = { \$76 , 15'h7c00 };
+    if (\$48 ) begin
+      rp_out = { \$52 , 15'h0000 };
+    end else if (\$49 ) begin
+      rp_out = { \$55 , 15'h7c00 };
     end else begin
-      rp_out = { \$85 , \$56 [14:0] };
+      rp_out = { \$58 , \$47 [14:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$69 ) begin end
     (* full_case = 32'd1 *)
-    if (\$122 ) begin
+    if (\$62 ) begin
       s = 16'h7e00;
-    end else if (\$129 ) begin
-      s = \$131 ;
+    end else if (x_inf) begin
+      s = x;
     end else begin
       s = rp_out;
     end
   end
-  assign x_sig = { \$11 , \$7 [9:0] };
-  assign y_sig = { \$22 , \$18 [9:0] };
-  assign d = \$23 [4:0];
-  assign dcl = \$25 [3:0];
-  assign total = \$37 [14:0];
-  assign rp_ls = \$40 [3:0];
-  assign rp_norm = \$41 [14:0];
-  assign rp_eb = { \$43 [9], \$43 [9], \$43 [9], \$43 [9], \$43 [9], \$43 [9], \$43  };
-  assign rp_packed = \$56 [26:0];
-  assign xa = { \$11 , \$7 [9:0], 3'h0 };
-  assign ya_full = { \$22 , \$18 [9:0], 3'h0 };
-  assign \$50  = { \$49 [17], \$49 [17], \$49 [17], \$49 [17], \$49 [17], \$49 , 10'h000 };
+  assign x_sig = { \$3 , x[9:0] };
+  assign y_sig = { \$12 , y[9:0] };
+  assign d = \$19 [4:0];
+  assign dcl = \$21 [3:0];
+  assign total = \$28 [14:0];
+  assign rp_ls = \$31 [3:0];
+  assign rp_norm = \$32 [14:0];
+  assign rp_eb = { \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34 [9], \$34  };
+  assign rp_packed = \$47 [26:0];
+  assign xa = { \$3 , x[9:0], 3'h0 };
+  assign ya_full = { \$12 , y[9:0], 3'h0 };
+  assign \$41  = { \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 [17], \$40 , 10'h000 };
 endmodule

@@ -4,138 +4,162 @@ module mixpe_w2a16_int_g32(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire [20:0] \$100 ;
-  wire [51:0] \$101 ;
-  wire [52:0] \$102 ;
-  wire \$103 ;
+  wire \$100 ;
+  wire [17:0] \$101 ;
+  wire [17:0] \$102 ;
+  wire [18:0] \$103 ;
   wire \$104 ;
-  wire \$105 ;
-  wire \$106 ;
-  wire [53:0] \$107 ;
-  wire \$108 ;
-  wire \$109 ;
+  wire [17:0] \$105 ;
+  wire [17:0] \$106 ;
+  wire \$107 ;
+  wire [17:0] \$108 ;
+  wire [17:0] \$109 ;
   wire \$11 ;
-  wire \$110 ;
-  wire \$111 ;
+  wire [18:0] \$110 ;
+  wire [19:0] \$111 ;
   wire \$112 ;
-  reg [63:0] \$113 ;
-  reg [23:0] \$114 ;
-  reg [4:0] \$115 ;
-  reg [23:0] \$116 ;
-  reg [31:0] \$117 ;
-  reg \$118 ;
-  reg [31:0] \$119 ;
-  wire [2:0] \$12 ;
-  reg \$120 ;
-  reg [31:0] \$121 ;
-  reg [15:0] \$122 ;
-  reg \$123 ;
-  reg \$124 ;
-  reg [31:0] \$125 ;
-  reg \$126 ;
-  reg [31:0] \$127 ;
-  reg [15:0] \$128 ;
-  reg \$129 ;
-  wire [2:0] \$13 ;
-  reg \$130 ;
-  reg [31:0] \$131 ;
-  reg \$132 ;
-  reg [31:0] \$133 ;
-  reg [31:0] \$134 ;
-  wire [11:0] \$14 ;
-  wire [11:0] \$15 ;
-  wire [11:0] \$16 ;
-  wire [11:0] \$17 ;
-  wire \$18 ;
-  wire \$19 ;
+  wire [21:0] \$113 ;
+  wire [21:0] \$114 ;
+  wire [5:0] \$115 ;
+  wire [56:0] \$116 ;
+  wire [8:0] \$117 ;
+  wire [9:0] \$118 ;
+  wire \$119 ;
+  wire \$12 ;
+  wire \$120 ;
+  wire [19:0] \$121 ;
+  wire [56:0] \$122 ;
+  wire [19:0] \$123 ;
+  wire [20:0] \$124 ;
+  wire [51:0] \$125 ;
+  wire [52:0] \$126 ;
+  wire \$127 ;
+  wire \$128 ;
+  wire \$129 ;
+  wire \$13 ;
+  wire \$130 ;
+  wire [53:0] \$131 ;
+  wire \$132 ;
+  wire \$133 ;
+  wire \$134 ;
+  wire \$135 ;
+  wire \$136 ;
+  reg [63:0] \$137 ;
+  reg [23:0] \$138 ;
+  reg [4:0] \$139 ;
+  wire \$14 ;
+  reg [23:0] \$140 ;
+  reg [31:0] \$141 ;
+  reg \$142 ;
+  reg [31:0] \$143 ;
+  reg \$144 ;
+  reg [31:0] \$145 ;
+  reg [15:0] \$146 ;
+  reg \$147 ;
+  reg \$148 ;
+  reg [31:0] \$149 ;
+  wire \$15 ;
+  reg \$150 ;
+  reg [31:0] \$151 ;
+  reg [15:0] \$152 ;
+  reg \$153 ;
+  reg \$154 ;
+  reg [31:0] \$155 ;
+  reg \$156 ;
+  reg [31:0] \$157 ;
+  reg [31:0] \$158 ;
+  wire \$16 ;
+  wire \$17 ;
+  wire [2:0] \$18 ;
+  wire [2:0] \$19 ;
   wire \$2 ;
-  wire \$20 ;
-  wire [2:0] \$21 ;
-  wire [2:0] \$22 ;
+  wire [11:0] \$20 ;
+  wire [11:0] \$21 ;
+  wire [11:0] \$22 ;
   wire [11:0] \$23 ;
-  wire [11:0] \$24 ;
-  wire [11:0] \$25 ;
-  wire [11:0] \$26 ;
+  wire \$24 ;
+  wire \$25 ;
+  wire \$26 ;
   wire \$27 ;
   wire \$28 ;
   wire \$29 ;
   wire \$3 ;
-  wire [2:0] \$30 ;
-  wire [2:0] \$31 ;
-  wire [11:0] \$32 ;
-  wire [11:0] \$33 ;
-  wire [11:0] \$34 ;
+  wire \$30 ;
+  wire \$31 ;
+  wire \$32 ;
+  wire [2:0] \$33 ;
+  wire [2:0] \$34 ;
   wire [11:0] \$35 ;
-  wire \$36 ;
-  wire \$37 ;
-  wire \$38 ;
-  wire [2:0] \$39 ;
+  wire [11:0] \$36 ;
+  wire [11:0] \$37 ;
+  wire [11:0] \$38 ;
+  wire \$39 ;
   wire \$4 ;
-  wire [2:0] \$40 ;
-  wire [11:0] \$41 ;
-  wire [11:0] \$42 ;
-  wire [11:0] \$43 ;
-  wire [11:0] \$44 ;
+  wire \$40 ;
+  wire \$41 ;
+  wire \$42 ;
+  wire \$43 ;
+  wire \$44 ;
   wire \$45 ;
   wire \$46 ;
   wire \$47 ;
-  wire [5:0] \$48 ;
-  wire \$49 ;
+  wire [2:0] \$48 ;
+  wire [2:0] \$49 ;
   wire \$5 ;
-  wire [5:0] \$50 ;
-  wire [5:0] \$51 ;
-  wire [19:0] \$52 ;
-  wire [19:0] \$53 ;
-  wire [5:0] \$54 ;
+  wire [11:0] \$50 ;
+  wire [11:0] \$51 ;
+  wire [11:0] \$52 ;
+  wire [11:0] \$53 ;
+  wire \$54 ;
   wire \$55 ;
-  wire [5:0] \$56 ;
-  wire [5:0] \$57 ;
-  wire [19:0] \$58 ;
-  wire [19:0] \$59 ;
+  wire \$56 ;
+  wire \$57 ;
+  wire \$58 ;
+  wire \$59 ;
   wire \$6 ;
-  wire [5:0] \$60 ;
+  wire \$60 ;
   wire \$61 ;
-  wire [5:0] \$62 ;
-  wire [5:0] \$63 ;
-  wire [19:0] \$64 ;
-  wire [19:0] \$65 ;
-  wire [5:0] \$66 ;
-  wire \$67 ;
-  wire [5:0] \$68 ;
-  wire [5:0] \$69 ;
+  wire \$62 ;
+  wire [2:0] \$63 ;
+  wire [2:0] \$64 ;
+  wire [11:0] \$65 ;
+  wire [11:0] \$66 ;
+  wire [11:0] \$67 ;
+  wire [11:0] \$68 ;
+  wire \$69 ;
   wire [31:0] \$7 ;
-  wire [19:0] \$70 ;
-  wire [19:0] \$71 ;
+  wire \$70 ;
+  wire \$71 ;
   wire [5:0] \$72 ;
   wire \$73 ;
-  wire [17:0] \$74 ;
-  wire [17:0] \$75 ;
-  wire \$76 ;
-  wire [17:0] \$77 ;
-  wire [17:0] \$78 ;
-  wire [18:0] \$79 ;
+  wire [5:0] \$74 ;
+  wire [5:0] \$75 ;
+  wire [19:0] \$76 ;
+  wire [19:0] \$77 ;
+  wire [5:0] \$78 ;
+  wire \$79 ;
   wire \$8 ;
-  wire \$80 ;
-  wire [17:0] \$81 ;
-  wire [17:0] \$82 ;
-  wire \$83 ;
-  wire [17:0] \$84 ;
-  wire [17:0] \$85 ;
-  wire [18:0] \$86 ;
-  wire [19:0] \$87 ;
-  wire \$88 ;
-  wire [21:0] \$89 ;
+  wire [5:0] \$80 ;
+  wire [5:0] \$81 ;
+  wire [19:0] \$82 ;
+  wire [19:0] \$83 ;
+  wire [5:0] \$84 ;
+  wire \$85 ;
+  wire [5:0] \$86 ;
+  wire [5:0] \$87 ;
+  wire [19:0] \$88 ;
+  wire [19:0] \$89 ;
   wire \$9 ;
-  wire [21:0] \$90 ;
-  wire [5:0] \$91 ;
-  wire [56:0] \$92 ;
-  wire [8:0] \$93 ;
-  wire [9:0] \$94 ;
-  wire \$95 ;
-  wire \$96 ;
-  wire [19:0] \$97 ;
-  wire [56:0] \$98 ;
-  wire [19:0] \$99 ;
+  wire [5:0] \$90 ;
+  wire \$91 ;
+  wire [5:0] \$92 ;
+  wire [5:0] \$93 ;
+  wire [19:0] \$94 ;
+  wire [19:0] \$95 ;
+  wire [5:0] \$96 ;
+  wire \$97 ;
+  wire [17:0] \$98 ;
+  wire [17:0] \$99 ;
   reg \$signal  = 1'h0;
   reg \$signal$21  = 1'h0;
   reg \$signal$24  = 1'h0;
@@ -143,20 +167,32 @@ module mixpe_w2a16_int_g32(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   (* init = 32'd0 *)
   wire [31:0] a;
   (* init = 32'd0 *)
-  wire [31:0] \a$83 ;
-  wire [31:0] \a$85 ;
+  wire [31:0] \a$95 ;
+  wire [31:0] \a$97 ;
   wire [4:0] a0_e;
+  wire a0_inf;
+  wire a0_nan;
   wire [10:0] a0_sig;
+  wire a0_zero;
   wire [4:0] a1_e;
+  wire a1_inf;
+  wire a1_nan;
   wire [10:0] a1_sig;
+  wire a1_zero;
   wire [4:0] a2_e;
+  wire a2_inf;
+  wire a2_nan;
   wire [10:0] a2_sig;
+  wire a2_zero;
   wire [4:0] a3_e;
+  wire a3_inf;
+  wire a3_nan;
   wire [10:0] a3_sig;
+  wire a3_zero;
   wire [31:0] b;
   (* init = 16'h0000 *)
-  wire [15:0] \b$84 ;
-  wire [31:0] \b$86 ;
+  wire [15:0] \b$96 ;
+  wire [31:0] \b$98 ;
   wire [7:0] beat_exp;
   input clk;
   wire clk;
@@ -259,7 +295,7 @@ module mixpe_w2a16_int_g32(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   input rst;
   wire rst;
   wire [31:0] s;
-  wire [31:0] \s$88 ;
+  wire [31:0] \s$100 ;
   reg s1_last = 1'h0;
   reg [31:0] s1_p = 32'd0;
   reg [31:0] s1_psum = 32'd0;
@@ -296,161 +332,197 @@ module mixpe_w2a16_int_g32(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   assign a0_e = \$9  ? 5'h01 : i_a[14:10];
   assign \$10  = ! i_a[14:10];
   assign \$11  = ~ \$10 ;
-  assign \$12  = - w_sel[1:0];
-  assign \$13  = w_sel[1] ? \$12  : { 1'h0, w_sel[1:0] };
-  assign \$15  = \$13 [0] ? \$14  : 12'h000;
-  assign \$17  = \$13 [1] ? \$16  : 12'h000;
-  assign prod0 = \$15  + \$17 ;
+  assign \$12  = i_a[14:10] == 5'h1f;
+  assign \$13  = ! i_a[9:0];
+  assign a0_inf = \$12  & \$13 ;
+  assign \$14  = i_a[14:10] == 5'h1f;
+  assign \$15  = | i_a[9:0];
+  assign a0_nan = \$14  & \$15 ;
+  assign \$16  = ! i_a[14:10];
+  assign \$17  = ! i_a[9:0];
+  assign a0_zero = \$16  & \$17 ;
+  assign \$18  = - w_sel[1:0];
+  assign \$19  = w_sel[1] ? \$18  : { 1'h0, w_sel[1:0] };
+  assign \$21  = \$19 [0] ? \$20  : 12'h000;
+  assign \$23  = \$19 [1] ? \$22  : 12'h000;
+  assign prod0 = \$21  + \$23 ;
   assign live0 = | { \$11 , i_a[9:0] };
   assign ex0 = live0 ? a0_e : 5'h00;
-  assign \$18  = ! i_a[30:26];
-  assign a1_e = \$18  ? 5'h01 : i_a[30:26];
-  assign \$19  = ! i_a[30:26];
-  assign \$20  = ~ \$19 ;
-  assign \$21  = - w_sel[3:2];
-  assign \$22  = w_sel[3] ? \$21  : { 1'h0, w_sel[3:2] };
-  assign \$24  = \$22 [0] ? \$23  : 12'h000;
-  assign \$26  = \$22 [1] ? \$25  : 12'h000;
-  assign prod1 = \$24  + \$26 ;
-  assign live1 = | { \$20 , i_a[25:16] };
+  assign \$24  = ! i_a[30:26];
+  assign a1_e = \$24  ? 5'h01 : i_a[30:26];
+  assign \$25  = ! i_a[30:26];
+  assign \$26  = ~ \$25 ;
+  assign \$27  = i_a[30:26] == 5'h1f;
+  assign \$28  = ! i_a[25:16];
+  assign a1_inf = \$27  & \$28 ;
+  assign \$29  = i_a[30:26] == 5'h1f;
+  assign \$30  = | i_a[25:16];
+  assign a1_nan = \$29  & \$30 ;
+  assign \$31  = ! i_a[30:26];
+  assign \$32  = ! i_a[25:16];
+  assign a1_zero = \$31  & \$32 ;
+  assign \$33  = - w_sel[3:2];
+  assign \$34  = w_sel[3] ? \$33  : { 1'h0, w_sel[3:2] };
+  assign \$36  = \$34 [0] ? \$35  : 12'h000;
+  assign \$38  = \$34 [1] ? \$37  : 12'h000;
+  assign prod1 = \$36  + \$38 ;
+  assign live1 = | { \$26 , i_a[25:16] };
   assign ex1 = live1 ? a1_e : 5'h00;
-  assign \$27  = ! i_a[46:42];
-  assign a2_e = \$27  ? 5'h01 : i_a[46:42];
-  assign \$28  = ! i_a[46:42];
-  assign \$29  = ~ \$28 ;
-  assign \$30  = - w_sel[5:4];
-  assign \$31  = w_sel[5] ? \$30  : { 1'h0, w_sel[5:4] };
-  assign \$33  = \$31 [0] ? \$32  : 12'h000;
-  assign \$35  = \$31 [1] ? \$34  : 12'h000;
-  assign prod2 = \$33  + \$35 ;
-  assign live2 = | { \$29 , i_a[41:32] };
+  assign \$39  = ! i_a[46:42];
+  assign a2_e = \$39  ? 5'h01 : i_a[46:42];
+  assign \$40  = ! i_a[46:42];
+  assign \$41  = ~ \$40 ;
+  assign \$42  = i_a[46:42] == 5'h1f;
+  assign \$43  = ! i_a[41:32];
+  assign a2_inf = \$42  & \$43 ;
+  assign \$44  = i_a[46:42] == 5'h1f;
+  assign \$45  = | i_a[41:32];
+  assign a2_nan = \$44  & \$45 ;
+  assign \$46  = ! i_a[46:42];
+  assign \$47  = ! i_a[41:32];
+  assign a2_zero = \$46  & \$47 ;
+  assign \$48  = - w_sel[5:4];
+  assign \$49  = w_sel[5] ? \$48  : { 1'h0, w_sel[5:4] };
+  assign \$51  = \$49 [0] ? \$50  : 12'h000;
+  assign \$53  = \$49 [1] ? \$52  : 12'h000;
+  assign prod2 = \$51  + \$53 ;
+  assign live2 = | { \$41 , i_a[41:32] };
   assign ex2 = live2 ? a2_e : 5'h00;
-  assign \$36  = ! i_a[62:58];
-  assign a3_e = \$36  ? 5'h01 : i_a[62:58];
-  assign \$37  = ! i_a[62:58];
-  assign \$38  = ~ \$37 ;
-  assign \$39  = - w_sel[7:6];
-  assign \$40  = w_sel[7] ? \$39  : { 1'h0, w_sel[7:6] };
-  assign \$42  = \$40 [0] ? \$41  : 12'h000;
-  assign \$44  = \$40 [1] ? \$43  : 12'h000;
-  assign prod3 = \$42  + \$44 ;
-  assign live3 = | { \$38 , i_a[57:48] };
+  assign \$54  = ! i_a[62:58];
+  assign a3_e = \$54  ? 5'h01 : i_a[62:58];
+  assign \$55  = ! i_a[62:58];
+  assign \$56  = ~ \$55 ;
+  assign \$57  = i_a[62:58] == 5'h1f;
+  assign \$58  = ! i_a[57:48];
+  assign a3_inf = \$57  & \$58 ;
+  assign \$59  = i_a[62:58] == 5'h1f;
+  assign \$60  = | i_a[57:48];
+  assign a3_nan = \$59  & \$60 ;
+  assign \$61  = ! i_a[62:58];
+  assign \$62  = ! i_a[57:48];
+  assign a3_zero = \$61  & \$62 ;
+  assign \$63  = - w_sel[7:6];
+  assign \$64  = w_sel[7] ? \$63  : { 1'h0, w_sel[7:6] };
+  assign \$66  = \$64 [0] ? \$65  : 12'h000;
+  assign \$68  = \$64 [1] ? \$67  : 12'h000;
+  assign prod3 = \$66  + \$68 ;
+  assign live3 = | { \$56 , i_a[57:48] };
   assign ex3 = live3 ? a3_e : 5'h00;
-  assign \$45  = ex1 > ex0;
-  assign emax0 = \$45  ? ex1 : ex0;
-  assign \$46  = ex2 > emax0;
-  assign emax1 = \$46  ? ex2 : emax0;
-  assign \$47  = ex3 > emax1;
-  assign emax2 = \$47  ? ex3 : emax1;
-  assign \$48  = emax2 - ex0;
-  assign \$49  = $signed(\$48 ) > $signed(6'h11);
-  assign \$50  = emax2 - ex0;
-  assign \$51  = \$49  ? 6'h11 : \$50 ;
-  assign \$53  = \$52  >> \$51 [4:0];
-  assign \$54  = emax2 - ex1;
-  assign \$55  = $signed(\$54 ) > $signed(6'h11);
-  assign \$56  = emax2 - ex1;
-  assign \$57  = \$55  ? 6'h11 : \$56 ;
-  assign \$59  = \$58  >> \$57 [4:0];
-  assign \$60  = emax2 - ex2;
-  assign \$61  = $signed(\$60 ) > $signed(6'h11);
-  assign \$62  = emax2 - ex2;
-  assign \$63  = \$61  ? 6'h11 : \$62 ;
-  assign \$65  = \$64  >> \$63 [4:0];
-  assign \$66  = emax2 - ex3;
-  assign \$67  = $signed(\$66 ) > $signed(6'h11);
-  assign \$68  = emax2 - ex3;
-  assign \$69  = \$67  ? 6'h11 : \$68 ;
-  assign \$71  = \$70  >> \$69 [4:0];
-  assign \$72  = emax2 - 5'h1d;
-  assign \$73  = i_a[15] ^ w_sel[1];
-  assign \$74  = - \$53 [16:0];
-  assign \$75  = \$73  ? \$74  : { 1'h0, \$53 [16:0] };
-  assign \$76  = i_a[31] ^ w_sel[3];
-  assign \$77  = - \$59 [16:0];
-  assign \$78  = \$76  ? \$77  : { 1'h0, \$59 [16:0] };
-  assign \$79  = $signed(\$75 ) + $signed(\$78 );
-  assign \$80  = i_a[47] ^ w_sel[5];
-  assign \$81  = - \$65 [16:0];
-  assign \$82  = \$80  ? \$81  : { 1'h0, \$65 [16:0] };
-  assign \$83  = i_a[63] ^ w_sel[7];
-  assign \$84  = - \$71 [16:0];
-  assign \$85  = \$83  ? \$84  : { 1'h0, \$71 [16:0] };
-  assign \$86  = $signed(\$82 ) + $signed(\$85 );
-  assign \$87  = $signed(\$79 ) + $signed(\$86 );
-  assign \$88  = $signed(\$87 ) < $signed(1'h0);
-  assign \$89  = - $signed(\$87 );
-  assign \$90  = \$88  ? \$89  : { \$87 [19], \$87 [19], \$87  };
-  assign \$91  = 5'h14 - p_rp_msb;
-  assign \$92  = { \$90 [20:0], 5'h00 } << \$91 [4:0];
-  assign \$93  = $signed(\$72 ) + $signed({ 1'h0, p_rp_msb });
-  assign \$94  = $signed(\$93 ) + $signed(8'h7f);
-  assign \$95  = $signed(\$94 ) < $signed(2'h1);
-  assign \$96  = $signed(\$94 ) < $signed(6'h27);
-  assign \$97  = $signed(2'h1) - $signed(\$94 );
-  assign p_rp_sh = \$92 [25:0] >> p_rp_rs;
-  assign \$98  = p_rp_sh << p_rp_rs;
-  assign p_rp_lost = \$98 [25:0] != \$92 [25:0];
-  assign \$99  = $signed(\$94 ) + $signed({ 1'h0, p_rp_rs });
-  assign \$100  = $signed(\$99 ) - $signed(2'h1);
-  assign \$102  = $signed(\$101 ) + $signed({ 1'h0, p_rp_sh[25:2] });
-  assign \$104  = \$103  | p_rp_lost;
-  assign \$105  = \$104  | p_rp_sh[2];
-  assign \$106  = p_rp_sh[1] & \$105 ;
-  assign \$107  = $signed(\$102 ) + $signed({ 1'h0, \$106  });
-  assign \$108  = ! \$90 [20:0];
-  assign \$109  = \$107 [42:0] >= 31'h7f800000;
-  assign \$110  = $signed(\$87 ) < $signed(1'h0);
-  assign \$111  = $signed(\$87 ) < $signed(1'h0);
-  assign \$112  = $signed(\$87 ) < $signed(1'h0);
-  assign \a$85  = \$signal$28  ? s2_psum : out_acc;
+  assign \$69  = ex1 > ex0;
+  assign emax0 = \$69  ? ex1 : ex0;
+  assign \$70  = ex2 > emax0;
+  assign emax1 = \$70  ? ex2 : emax0;
+  assign \$71  = ex3 > emax1;
+  assign emax2 = \$71  ? ex3 : emax1;
+  assign \$72  = emax2 - ex0;
+  assign \$73  = $signed(\$72 ) > $signed(6'h11);
+  assign \$74  = emax2 - ex0;
+  assign \$75  = \$73  ? 6'h11 : \$74 ;
+  assign \$77  = \$76  >> \$75 [4:0];
+  assign \$78  = emax2 - ex1;
+  assign \$79  = $signed(\$78 ) > $signed(6'h11);
+  assign \$80  = emax2 - ex1;
+  assign \$81  = \$79  ? 6'h11 : \$80 ;
+  assign \$83  = \$82  >> \$81 [4:0];
+  assign \$84  = emax2 - ex2;
+  assign \$85  = $signed(\$84 ) > $signed(6'h11);
+  assign \$86  = emax2 - ex2;
+  assign \$87  = \$85  ? 6'h11 : \$86 ;
+  assign \$89  = \$88  >> \$87 [4:0];
+  assign \$90  = emax2 - ex3;
+  assign \$91  = $signed(\$90 ) > $signed(6'h11);
+  assign \$92  = emax2 - ex3;
+  assign \$93  = \$91  ? 6'h11 : \$92 ;
+  assign \$95  = \$94  >> \$93 [4:0];
+  assign \$96  = emax2 - 5'h1d;
+  assign \$97  = i_a[15] ^ w_sel[1];
+  assign \$98  = - \$77 [16:0];
+  assign \$99  = \$97  ? \$98  : { 1'h0, \$77 [16:0] };
+  assign \$100  = i_a[31] ^ w_sel[3];
+  assign \$101  = - \$83 [16:0];
+  assign \$102  = \$100  ? \$101  : { 1'h0, \$83 [16:0] };
+  assign \$103  = $signed(\$99 ) + $signed(\$102 );
+  assign \$104  = i_a[47] ^ w_sel[5];
+  assign \$105  = - \$89 [16:0];
+  assign \$106  = \$104  ? \$105  : { 1'h0, \$89 [16:0] };
+  assign \$107  = i_a[63] ^ w_sel[7];
+  assign \$108  = - \$95 [16:0];
+  assign \$109  = \$107  ? \$108  : { 1'h0, \$95 [16:0] };
+  assign \$110  = $signed(\$106 ) + $signed(\$109 );
+  assign \$111  = $signed(\$103 ) + $signed(\$110 );
+  assign \$112  = $signed(\$111 ) < $signed(1'h0);
+  assign \$113  = - $signed(\$111 );
+  assign \$114  = \$112  ? \$113  : { \$111 [19], \$111 [19], \$111  };
+  assign \$115  = 5'h14 - p_rp_msb;
+  assign \$116  = { \$114 [20:0], 5'h00 } << \$115 [4:0];
+  assign \$117  = $signed(\$96 ) + $signed({ 1'h0, p_rp_msb });
+  assign \$118  = $signed(\$117 ) + $signed(8'h7f);
+  assign \$119  = $signed(\$118 ) < $signed(2'h1);
+  assign \$120  = $signed(\$118 ) < $signed(6'h27);
+  assign \$121  = $signed(2'h1) - $signed(\$118 );
+  assign p_rp_sh = \$116 [25:0] >> p_rp_rs;
+  assign \$122  = p_rp_sh << p_rp_rs;
+  assign p_rp_lost = \$122 [25:0] != \$116 [25:0];
+  assign \$123  = $signed(\$118 ) + $signed({ 1'h0, p_rp_rs });
+  assign \$124  = $signed(\$123 ) - $signed(2'h1);
+  assign \$126  = $signed(\$125 ) + $signed({ 1'h0, p_rp_sh[25:2] });
+  assign \$128  = \$127  | p_rp_lost;
+  assign \$129  = \$128  | p_rp_sh[2];
+  assign \$130  = p_rp_sh[1] & \$129 ;
+  assign \$131  = $signed(\$126 ) + $signed({ 1'h0, \$130  });
+  assign \$132  = ! \$114 [20:0];
+  assign \$133  = \$131 [42:0] >= 31'h7f800000;
+  assign \$134  = $signed(\$111 ) < $signed(1'h0);
+  assign \$135  = $signed(\$111 ) < $signed(1'h0);
+  assign \$136  = $signed(\$111 ) < $signed(1'h0);
+  assign \a$97  = \$signal$28  ? s2_psum : out_acc;
   always @(posedge clk)
-    o_a <= \$113 ;
+    o_a <= \$137 ;
   always @(posedge clk)
-    o_w <= \$114 ;
+    o_w <= \$138 ;
   always @(posedge clk)
-    o_ctl <= \$115 ;
+    o_ctl <= \$139 ;
   always @(posedge clk)
-    w_reg <= \$116 ;
+    w_reg <= \$140 ;
   always @(posedge clk)
-    p_acc <= \$117 ;
+    p_acc <= \$141 ;
   always @(posedge clk)
-    grp_first <= \$118 ;
+    grp_first <= \$142 ;
   always @(posedge clk)
-    grp_psum <= \$119 ;
+    grp_psum <= \$143 ;
   always @(posedge clk)
-    \$signal  <= \$120 ;
+    \$signal  <= \$144 ;
   always @(posedge clk)
-    s1_p <= \$121 ;
+    s1_p <= \$145 ;
   always @(posedge clk)
-    s1_scale <= \$122 ;
+    s1_scale <= \$146 ;
   always @(posedge clk)
-    \$signal$21  <= \$123 ;
+    \$signal$21  <= \$147 ;
   always @(posedge clk)
-    s1_last <= \$124 ;
+    s1_last <= \$148 ;
   always @(posedge clk)
-    s1_psum <= \$125 ;
+    s1_psum <= \$149 ;
   always @(posedge clk)
-    \$signal$24  <= \$126 ;
+    \$signal$24  <= \$150 ;
   always @(posedge clk)
-    s2_d <= \$127 ;
+    s2_d <= \$151 ;
   always @(posedge clk)
-    s2_scale <= \$128 ;
+    s2_scale <= \$152 ;
   always @(posedge clk)
-    \$signal$28  <= \$129 ;
+    \$signal$28  <= \$153 ;
   always @(posedge clk)
-    s2_last <= \$130 ;
+    s2_last <= \$154 ;
   always @(posedge clk)
-    s2_psum <= \$131 ;
+    s2_psum <= \$155 ;
   always @(posedge clk)
-    o_valid <= \$132 ;
+    o_valid <= \$156 ;
   always @(posedge clk)
-    out_acc <= \$133 ;
+    out_acc <= \$157 ;
   always @(posedge clk)
-    o_psum <= \$134 ;
+    o_psum <= \$158 ;
   \mixpe_w2a16_int_g32.out_add  out_add (
-    .a(\a$85 ),
-    .b(\b$86 ),
+    .a(\a$97 ),
+    .b(\b$98 ),
     .s(y)
   );
   \mixpe_w2a16_int_g32.p_add  p_add (
@@ -461,338 +533,338 @@ module mixpe_w2a16_int_g32(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   \mixpe_w2a16_int_g32.scale_mul  scale_mul (
     .a(s2_d),
     .b(s2_scale),
-    .p(\b$86 )
+    .p(\b$98 )
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$113  = i_a;
+    \$137  = i_a;
     if (rst) begin
-      \$113  = 64'h0000000000000000;
+      \$137  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$114  = i_w;
+    \$138  = i_w;
     if (rst) begin
-      \$114  = 24'h000000;
+      \$138  = 24'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$115  = i_ctl;
+    \$139  = i_ctl;
     if (rst) begin
-      \$115  = 5'h00;
+      \$139  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$116  = w_reg;
+    \$140  = w_reg;
     if (i_ctl[1]) begin
-      \$116  = i_w;
+      \$140  = i_w;
     end
     if (rst) begin
-      \$116  = 24'h000000;
+      \$140  = 24'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$117  = p_acc;
+    \$141  = p_acc;
     if (\$1 ) begin
-      \$117  = 32'd0;
+      \$141  = 32'd0;
     end else if (i_ctl[0]) begin
-      \$117  = p_next;
+      \$141  = p_next;
     end
     if (rst) begin
-      \$117  = 32'd0;
+      \$141  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$118  = grp_first;
+    \$142  = grp_first;
     if (\$2 ) begin
-      \$118  = 1'h0;
+      \$142  = 1'h0;
     end else if (\$3 ) begin
-      \$118  = 1'h1;
+      \$142  = 1'h1;
     end
     if (rst) begin
-      \$118  = 1'h0;
+      \$142  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$119  = grp_psum;
+    \$143  = grp_psum;
     if (\$2 ) begin
     end else if (\$3 ) begin
-      \$119  = i_psum;
+      \$143  = i_psum;
     end
     if (rst) begin
-      \$119  = 32'd0;
+      \$143  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$120  = \$4 ;
+    \$144  = \$4 ;
     if (rst) begin
-      \$120  = 1'h0;
+      \$144  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$121  = s1_p;
+    \$145  = s1_p;
     if (\$5 ) begin
-      \$121  = p_next;
+      \$145  = p_next;
     end
     if (rst) begin
-      \$121  = 32'd0;
+      \$145  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$122  = s1_scale;
+    \$146  = s1_scale;
     if (\$5 ) begin
-      \$122  = w_sel[23:8];
+      \$146  = w_sel[23:8];
     end
     if (rst) begin
-      \$122  = 16'h0000;
+      \$146  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$123  = \$signal$21 ;
+    \$147  = \$signal$21 ;
     if (\$5 ) begin
-      \$123  = \$6 ;
+      \$147  = \$6 ;
     end
     if (rst) begin
-      \$123  = 1'h0;
+      \$147  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$124  = s1_last;
+    \$148  = s1_last;
     if (\$5 ) begin
-      \$124  = i_ctl[3];
+      \$148  = i_ctl[3];
     end
     if (rst) begin
-      \$124  = 1'h0;
+      \$148  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$125  = s1_psum;
+    \$149  = s1_psum;
     if (\$5 ) begin
-      \$125  = \$7 ;
+      \$149  = \$7 ;
     end
     if (rst) begin
-      \$125  = 32'd0;
+      \$149  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$126  = \$signal ;
+    \$150  = \$signal ;
     if (rst) begin
-      \$126  = 1'h0;
+      \$150  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$127  = s2_d;
+    \$151  = s2_d;
     if (\$signal ) begin
-      \$127  = s1_p;
+      \$151  = s1_p;
     end
     if (rst) begin
-      \$127  = 32'd0;
+      \$151  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$128  = s2_scale;
+    \$152  = s2_scale;
     if (\$signal ) begin
-      \$128  = s1_scale;
+      \$152  = s1_scale;
     end
     if (rst) begin
-      \$128  = 16'h0000;
+      \$152  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$129  = \$signal$28 ;
+    \$153  = \$signal$28 ;
     if (\$signal ) begin
-      \$129  = \$signal$21 ;
+      \$153  = \$signal$21 ;
     end
     if (rst) begin
-      \$129  = 1'h0;
+      \$153  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$130  = s2_last;
+    \$154  = s2_last;
     if (\$signal ) begin
-      \$130  = s1_last;
+      \$154  = s1_last;
     end
     if (rst) begin
-      \$130  = 1'h0;
+      \$154  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$131  = s2_psum;
+    \$155  = s2_psum;
     if (\$signal ) begin
-      \$131  = s1_psum;
+      \$155  = s1_psum;
     end
     if (rst) begin
-      \$131  = 32'd0;
+      \$155  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$132  = \$8 ;
+    \$156  = \$8 ;
     if (rst) begin
-      \$132  = 1'h0;
+      \$156  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$133  = out_acc;
+    \$157  = out_acc;
     if (\$signal$24 ) begin
-      \$133  = y;
+      \$157  = y;
     end
     if (rst) begin
-      \$133  = 32'd0;
+      \$157  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$134  = o_psum;
+    \$158  = o_psum;
     if (\$signal$24 ) begin
       if (s2_last) begin
-        \$134  = y;
+        \$158  = y;
       end
     end
     if (rst) begin
-      \$134  = 32'd0;
+      \$158  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     p_rp_msb = 5'h00;
-    if (\$90 [0]) begin
+    if (\$114 [0]) begin
       p_rp_msb = 5'h00;
     end
-    if (\$90 [1]) begin
+    if (\$114 [1]) begin
       p_rp_msb = 5'h01;
     end
-    if (\$90 [2]) begin
+    if (\$114 [2]) begin
       p_rp_msb = 5'h02;
     end
-    if (\$90 [3]) begin
+    if (\$114 [3]) begin
       p_rp_msb = 5'h03;
     end
-    if (\$90 [4]) begin
+    if (\$114 [4]) begin
       p_rp_msb = 5'h04;
     end
-    if (\$90 [5]) begin
+    if (\$114 [5]) begin
       p_rp_msb = 5'h05;
     end
-    if (\$90 [6]) begin
+    if (\$114 [6]) begin
       p_rp_msb = 5'h06;
     end
-    if (\$90 [7]) begin
+    if (\$114 [7]) begin
       p_rp_msb = 5'h07;
     end
-    if (\$90 [8]) begin
+    if (\$114 [8]) begin
       p_rp_msb = 5'h08;
     end
-    if (\$90 [9]) begin
+    if (\$114 [9]) begin
       p_rp_msb = 5'h09;
     end
-    if (\$90 [10]) begin
+    if (\$114 [10]) begin
       p_rp_msb = 5'h0a;
     end
-    if (\$90 [11]) begin
+    if (\$114 [11]) begin
       p_rp_msb = 5'h0b;
     end
-    if (\$90 [12]) begin
+    if (\$114 [12]) begin
       p_rp_msb = 5'h0c;
     end
-    if (\$90 [13]) begin
+    if (\$114 [13]) begin
       p_rp_msb = 5'h0d;
     end
-    if (\$90 [14]) begin
+    if (\$114 [14]) begin
       p_rp_msb = 5'h0e;
     end
-    if (\$90 [15]) begin
+    if (\$114 [15]) begin
       p_rp_msb = 5'h0f;
     end
-    if (\$90 [16]) begin
+    if (\$114 [16]) begin
       p_rp_msb = 5'h10;
     end
-    if (\$90 [17]) begin
+    if (\$114 [17]) begin
       p_rp_msb = 5'h11;
     end
-    if (\$90 [18]) begin
+    if (\$114 [18]) begin
       p_rp_msb = 5'h12;
     end
-    if (\$90 [19]) begin
+    if (\$114 [19]) begin
       p_rp_msb = 5'h13;
     end
-    if (\$90 [20]) begin
+    if (\$114 [20]) begin
       p_rp_msb = 5'h14;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     p_rp_rs = 5'h00;
-    if (\$95 ) begin
+    if (\$119 ) begin
       (* full_case = 32'd1 *)
-      if (\$96 ) begin
+      if (\$120 ) begin
         p_rp_rs = 5'h1a;
       end else begin
-        p_rp_rs = \$97 [4:0];
+        p_rp_rs = \$121 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
-    if (\$108 ) begin
-      p_rp_out = { \$110 , 31'h00000000 };
-    end else if (\$109 ) begin
-      p_rp_out = { \$111 , 31'h7f800000 };
+    if (\$132 ) begin
+      p_rp_out = { \$134 , 31'h00000000 };
+    end else if (\$133 ) begin
+      p_rp_out = { \$135 , 31'h7f800000 };
     end else begin
-      p_rp_out = { \$112 , \$107 [30:0] };
+      p_rp_out = { \$136 , \$131 [30:0] };
     end
   end
   assign d = s1_p;
   assign a0_sig = { \$11 , i_a[9:0] };
-  assign qmag0 = \$13 [1:0];
-  assign a1_sig = { \$20 , i_a[25:16] };
-  assign qmag1 = \$22 [1:0];
-  assign a2_sig = { \$29 , i_a[41:32] };
-  assign qmag2 = \$31 [1:0];
-  assign a3_sig = { \$38 , i_a[57:48] };
-  assign qmag3 = \$40 [1:0];
-  assign dist0 = \$51 [4:0];
-  assign pal0 = \$53 [16:0];
-  assign dist1 = \$57 [4:0];
-  assign pal1 = \$59 [16:0];
-  assign dist2 = \$63 [4:0];
-  assign pal2 = \$65 [16:0];
-  assign dist3 = \$69 [4:0];
-  assign pal3 = \$71 [16:0];
-  assign beat_exp = { \$72 [5], \$72 [5], \$72  };
-  assign p_beat = { \$87 [19], \$87  };
-  assign p_beat_mag = \$90 [20:0];
-  assign p_rp_ls = \$91 [4:0];
-  assign p_rp_norm = \$92 [25:0];
-  assign p_rp_eb = { \$94 [9], \$94 [9], \$94 [9], \$94 [9], \$94 [9], \$94 [9], \$94 [9], \$94 [9], \$94 [9], \$94  };
-  assign p_rp_packed = \$107 [42:0];
+  assign qmag0 = \$19 [1:0];
+  assign a1_sig = { \$26 , i_a[25:16] };
+  assign qmag1 = \$34 [1:0];
+  assign a2_sig = { \$41 , i_a[41:32] };
+  assign qmag2 = \$49 [1:0];
+  assign a3_sig = { \$56 , i_a[57:48] };
+  assign qmag3 = \$64 [1:0];
+  assign dist0 = \$75 [4:0];
+  assign pal0 = \$77 [16:0];
+  assign dist1 = \$81 [4:0];
+  assign pal1 = \$83 [16:0];
+  assign dist2 = \$87 [4:0];
+  assign pal2 = \$89 [16:0];
+  assign dist3 = \$93 [4:0];
+  assign pal3 = \$95 [16:0];
+  assign beat_exp = { \$96 [5], \$96 [5], \$96  };
+  assign p_beat = { \$111 [19], \$111  };
+  assign p_beat_mag = \$114 [20:0];
+  assign p_rp_ls = \$115 [4:0];
+  assign p_rp_norm = \$116 [25:0];
+  assign p_rp_eb = { \$118 [9], \$118 [9], \$118 [9], \$118 [9], \$118 [9], \$118 [9], \$118 [9], \$118 [9], \$118 [9], \$118  };
+  assign p_rp_packed = \$131 [42:0];
   assign a = p_acc;
   assign b = p_rp_out;
   assign s = p_next;
-  assign \a$83  = s2_d;
-  assign \b$84  = s2_scale;
-  assign p = \b$86 ;
-  assign \s$88  = y;
+  assign \a$95  = s2_d;
+  assign \b$96  = s2_scale;
+  assign p = \b$98 ;
+  assign \s$100  = y;
   assign o_ready = 1'h1;
   assign \i_a[0]  = i_a[15:0];
   assign \i_a[1]  = i_a[31:16];
@@ -836,928 +908,66 @@ module mixpe_w2a16_int_g32(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl
   assign \w_sel.q[2]  = w_sel[5:4];
   assign \w_sel.q[3]  = w_sel[7:6];
   assign \w_sel.scale  = w_sel[23:8];
-  assign \$14  = { 1'h0, \$11 , i_a[9:0] };
-  assign \$16  = { \$11 , i_a[9:0], 1'h0 };
-  assign \$23  = { 1'h0, \$20 , i_a[25:16] };
-  assign \$25  = { \$20 , i_a[25:16], 1'h0 };
-  assign \$32  = { 1'h0, \$29 , i_a[41:32] };
-  assign \$34  = { \$29 , i_a[41:32], 1'h0 };
-  assign \$41  = { 1'h0, \$38 , i_a[57:48] };
-  assign \$43  = { \$38 , i_a[57:48], 1'h0 };
-  assign \$52  = { 3'h0, prod0, 4'h0 };
-  assign \$58  = { 3'h0, prod1, 4'h0 };
-  assign \$64  = { 3'h0, prod2, 4'h0 };
-  assign \$70  = { 3'h0, prod3, 4'h0 };
-  assign \$101  = { \$100 [20], \$100 [20], \$100 [20], \$100 [20], \$100 [20], \$100 [20], \$100 [20], \$100 [20], \$100 , 23'h000000 };
-  assign \$103  = p_rp_sh[0];
+  assign \$20  = { 1'h0, \$11 , i_a[9:0] };
+  assign \$22  = { \$11 , i_a[9:0], 1'h0 };
+  assign \$35  = { 1'h0, \$26 , i_a[25:16] };
+  assign \$37  = { \$26 , i_a[25:16], 1'h0 };
+  assign \$50  = { 1'h0, \$41 , i_a[41:32] };
+  assign \$52  = { \$41 , i_a[41:32], 1'h0 };
+  assign \$65  = { 1'h0, \$56 , i_a[57:48] };
+  assign \$67  = { \$56 , i_a[57:48], 1'h0 };
+  assign \$76  = { 3'h0, prod0, 4'h0 };
+  assign \$82  = { 3'h0, prod1, 4'h0 };
+  assign \$88  = { 3'h0, prod2, 4'h0 };
+  assign \$94  = { 3'h0, prod3, 4'h0 };
+  assign \$125  = { \$124 [20], \$124 [20], \$124 [20], \$124 [20], \$124 [20], \$124 [20], \$124 [20], \$124 [20], \$124 , 23'h000000 };
+  assign \$127  = p_rp_sh[0];
 endmodule
 
 module \mixpe_w2a16_int_g32.out_add (b, s, a);
   reg \$auto$verilog_backend.cc:2355:dump_module$2  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire \$100 ;
-  wire \$101 ;
-  wire [31:0] \$102 ;
-  wire \$103 ;
-  wire \$104 ;
-  wire [31:0] \$105 ;
-  wire \$106 ;
-  wire \$107 ;
-  wire \$108 ;
-  wire [31:0] \$109 ;
   wire \$11 ;
-  wire \$110 ;
-  wire \$111 ;
-  wire [31:0] \$112 ;
-  wire \$113 ;
-  wire \$114 ;
-  wire \$115 ;
-  wire \$116 ;
-  wire [31:0] \$117 ;
-  wire \$118 ;
-  wire [31:0] \$119 ;
   wire \$12 ;
-  wire \$120 ;
-  wire \$121 ;
-  wire \$122 ;
-  wire \$123 ;
-  wire [31:0] \$124 ;
-  wire \$125 ;
-  wire \$126 ;
-  wire [31:0] \$127 ;
-  wire \$128 ;
-  wire \$129 ;
-  wire [31:0] \$13 ;
-  wire \$130 ;
-  wire [31:0] \$131 ;
-  wire \$14 ;
-  wire \$15 ;
-  wire [31:0] \$16 ;
-  wire \$17 ;
-  wire [31:0] \$18 ;
-  wire \$19 ;
-  wire [31:0] \$2 ;
-  wire [31:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire [8:0] \$23 ;
-  wire \$24 ;
-  wire [7:0] \$25 ;
-  wire [26:0] \$26 ;
-  wire [26:0] \$27 ;
-  wire [57:0] \$28 ;
-  wire \$29 ;
-  wire \$3 ;
-  wire \$30 ;
-  wire [31:0] \$31 ;
-  wire \$32 ;
-  wire [31:0] \$33 ;
-  wire \$34 ;
-  wire [27:0] \$35 ;
-  wire [27:0] \$36 ;
-  wire [28:0] \$37 ;
-  wire [8:0] \$38 ;
-  wire [9:0] \$39 ;
-  wire \$4 ;
-  wire [5:0] \$40 ;
-  wire [58:0] \$41 ;
-  wire [11:0] \$42 ;
-  wire [12:0] \$43 ;
-  wire \$44 ;
-  wire \$45 ;
-  wire [22:0] \$46 ;
-  wire [58:0] \$47 ;
-  wire [22:0] \$48 ;
-  wire [23:0] \$49 ;
-  wire [31:0] \$5 ;
-  wire [54:0] \$50 ;
-  wire [55:0] \$51 ;
-  wire \$52 ;
-  wire \$53 ;
-  wire \$54 ;
-  wire \$55 ;
-  wire [56:0] \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
-  wire \$6 ;
-  wire \$60 ;
-  wire [31:0] \$61 ;
-  wire \$62 ;
-  wire [31:0] \$63 ;
-  wire \$64 ;
-  wire \$65 ;
-  wire [31:0] \$66 ;
-  wire \$67 ;
-  wire \$68 ;
-  wire \$69 ;
-  wire [31:0] \$7 ;
-  wire [31:0] \$70 ;
-  wire \$71 ;
-  wire [31:0] \$72 ;
-  wire \$73 ;
-  wire \$74 ;
-  wire [31:0] \$75 ;
-  wire \$76 ;
-  wire \$77 ;
-  wire \$78 ;
-  wire [31:0] \$79 ;
-  wire \$8 ;
-  wire \$80 ;
-  wire [31:0] \$81 ;
-  wire \$82 ;
-  wire \$83 ;
-  wire [31:0] \$84 ;
-  wire \$85 ;
-  wire \$86 ;
-  wire [31:0] \$87 ;
-  wire \$88 ;
-  wire \$89 ;
-  wire [31:0] \$9 ;
-  wire [31:0] \$90 ;
-  wire \$91 ;
-  wire \$92 ;
-  wire \$93 ;
-  wire [31:0] \$94 ;
-  wire \$95 ;
-  wire \$96 ;
-  wire [31:0] \$97 ;
-  wire \$98 ;
-  wire \$99 ;
-  input [31:0] a;
-  wire [31:0] a;
-  input [31:0] b;
-  wire [31:0] b;
-  wire [7:0] d;
-  wire [4:0] dcl;
-  wire [10:0] exp_lsb;
-  wire [21:0] rp_eb;
-  wire rp_lost;
-  wire [4:0] rp_ls;
-  reg [4:0] rp_msb;
-  wire [27:0] rp_norm;
-  reg [31:0] rp_out;
-  wire [45:0] rp_packed;
-  reg [4:0] rp_rs;
-  wire [27:0] rp_sh;
-  output [31:0] s;
-  reg [31:0] s;
-  wire [27:0] total;
-  wire [7:0] x_e;
-  wire [23:0] x_sig;
-  wire [26:0] xa;
-  wire [7:0] y_e;
-  wire [23:0] y_sig;
-  wire [26:0] ya;
-  wire [26:0] ya_full;
-  assign \$1  = b[30:0] > a[30:0];
-  assign \$2  = \$1  ? b : a;
-  assign \$3  = ! \$2 [30:23];
-  assign \$4  = b[30:0] > a[30:0];
-  assign \$5  = \$4  ? b : a;
-  assign x_e = \$3  ? 8'h01 : \$5 [30:23];
-  assign \$6  = b[30:0] > a[30:0];
-  assign \$7  = \$6  ? b : a;
-  assign \$8  = b[30:0] > a[30:0];
-  assign \$9  = \$8  ? b : a;
-  assign \$10  = ! \$9 [30:23];
-  assign \$11  = ~ \$10 ;
-  assign \$12  = b[30:0] > a[30:0];
-  assign \$13  = \$12  ? a : b;
-  assign \$14  = ! \$13 [30:23];
-  assign \$15  = b[30:0] > a[30:0];
-  assign \$16  = \$15  ? a : b;
-  assign y_e = \$14  ? 8'h01 : \$16 [30:23];
-  assign \$17  = b[30:0] > a[30:0];
-  assign \$18  = \$17  ? a : b;
-  assign \$19  = b[30:0] > a[30:0];
-  assign \$20  = \$19  ? a : b;
-  assign \$21  = ! \$20 [30:23];
-  assign \$22  = ~ \$21 ;
-  assign \$23  = x_e - y_e;
-  assign \$24  = \$23 [7:0] > 5'h1b;
-  assign \$25  = \$24  ? 8'h1b : \$23 [7:0];
-  assign \$26  = ya_full >> \$25 [4:0];
-  assign \$27  = ya_full >> \$25 [4:0];
-  assign \$28  = \$27  << \$25 [4:0];
-  assign \$29  = \$28 [26:0] != ya_full;
-  assign ya = \$26  | { 26'h0000000, \$29  };
-  assign \$30  = b[30:0] > a[30:0];
-  assign \$31  = \$30  ? b : a;
-  assign \$32  = b[30:0] > a[30:0];
-  assign \$33  = \$32  ? a : b;
-  assign \$34  = \$31 [31] ^ \$33 [31];
-  assign \$35  = xa - ya;
-  assign \$36  = xa + ya;
-  assign \$37  = \$34  ? { \$35 [27], \$35  } : { 1'h0, \$36  };
-  assign \$38  = x_e - 7'h7f;
-  assign \$39  = $signed(\$38 ) - $signed(6'h17);
-  assign exp_lsb = $signed(\$39 ) - $signed(3'h3);
-  assign \$40  = 5'h1b - rp_msb;
-  assign \$41  = \$37 [27:0] << \$40 [4:0];
-  assign \$42  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$43  = $signed(\$42 ) + $signed(8'h7f);
-  assign \$44  = $signed(\$43 ) < $signed(2'h1);
-  assign \$45  = $signed(\$43 ) < $signed(6'h25);
-  assign \$46  = $signed(2'h1) - $signed(\$43 );
-  assign rp_sh = \$41 [27:0] >> rp_rs;
-  assign \$47  = rp_sh << rp_rs;
-  assign rp_lost = \$47 [27:0] != \$41 [27:0];
-  assign \$48  = $signed(\$43 ) + $signed({ 1'h0, rp_rs });
-  assign \$49  = $signed(\$48 ) - $signed(2'h1);
-  assign \$51  = $signed(\$50 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$52  = | rp_sh[2:0];
-  assign \$53  = \$52  | rp_lost;
-  assign \$54  = \$53  | rp_sh[4];
-  assign \$55  = rp_sh[3] & \$54 ;
-  assign \$56  = $signed(\$51 ) + $signed({ 1'h0, \$55  });
-  assign \$57  = ! \$37 [27:0];
-  assign \$58  = \$56 [45:0] >= 31'h7f800000;
-  assign \$59  = ! \$37 [27:0];
-  assign \$60  = b[30:0] > a[30:0];
-  assign \$61  = \$60  ? b : a;
-  assign \$62  = b[30:0] > a[30:0];
-  assign \$63  = \$62  ? a : b;
-  assign \$64  = \$61 [31] & \$63 [31];
-  assign \$65  = b[30:0] > a[30:0];
-  assign \$66  = \$65  ? b : a;
-  assign \$67  = \$59  ? \$64  : \$66 [31];
-  assign \$68  = ! \$37 [27:0];
-  assign \$69  = b[30:0] > a[30:0];
-  assign \$70  = \$69  ? b : a;
-  assign \$71  = b[30:0] > a[30:0];
-  assign \$72  = \$71  ? a : b;
-  assign \$73  = \$70 [31] & \$72 [31];
-  assign \$74  = b[30:0] > a[30:0];
-  assign \$75  = \$74  ? b : a;
-  assign \$76  = \$68  ? \$73  : \$75 [31];
-  assign \$77  = ! \$37 [27:0];
-  assign \$78  = b[30:0] > a[30:0];
-  assign \$79  = \$78  ? b : a;
-  assign \$80  = b[30:0] > a[30:0];
-  assign \$81  = \$80  ? a : b;
-  assign \$82  = \$79 [31] & \$81 [31];
-  assign \$83  = b[30:0] > a[30:0];
-  assign \$84  = \$83  ? b : a;
-  assign \$85  = \$77  ? \$82  : \$84 [31];
-  assign \$86  = b[30:0] > a[30:0];
-  assign \$87  = \$86  ? b : a;
-  assign \$88  = \$87 [30:23] == 8'hff;
-  assign \$89  = b[30:0] > a[30:0];
-  assign \$90  = \$89  ? b : a;
-  assign \$91  = | \$90 [22:0];
-  assign \$92  = \$88  & \$91 ;
-  assign \$93  = b[30:0] > a[30:0];
-  assign \$94  = \$93  ? a : b;
-  assign \$95  = \$94 [30:23] == 8'hff;
-  assign \$96  = b[30:0] > a[30:0];
-  assign \$97  = \$96  ? a : b;
-  assign \$98  = | \$97 [22:0];
-  assign \$99  = \$95  & \$98 ;
-  assign \$100  = \$92  | \$99 ;
-  assign \$101  = b[30:0] > a[30:0];
-  assign \$102  = \$101  ? b : a;
-  assign \$103  = \$102 [30:23] == 8'hff;
-  assign \$104  = b[30:0] > a[30:0];
-  assign \$105  = \$104  ? b : a;
-  assign \$106  = ! \$105 [22:0];
-  assign \$107  = \$103  & \$106 ;
-  assign \$108  = b[30:0] > a[30:0];
-  assign \$109  = \$108  ? a : b;
-  assign \$110  = \$109 [30:23] == 8'hff;
-  assign \$111  = b[30:0] > a[30:0];
-  assign \$112  = \$111  ? a : b;
-  assign \$113  = ! \$112 [22:0];
-  assign \$114  = \$110  & \$113 ;
-  assign \$115  = \$107  & \$114 ;
-  assign \$116  = b[30:0] > a[30:0];
-  assign \$117  = \$116  ? b : a;
-  assign \$118  = b[30:0] > a[30:0];
-  assign \$119  = \$118  ? a : b;
-  assign \$120  = \$117 [31] ^ \$119 [31];
-  assign \$121  = \$115  & \$120 ;
-  assign \$122  = \$100  | \$121 ;
-  assign \$123  = b[30:0] > a[30:0];
-  assign \$124  = \$123  ? b : a;
-  assign \$125  = \$124 [30:23] == 8'hff;
-  assign \$126  = b[30:0] > a[30:0];
-  assign \$127  = \$126  ? b : a;
-  assign \$128  = ! \$127 [22:0];
-  assign \$129  = \$125  & \$128 ;
-  assign \$130  = b[30:0] > a[30:0];
-  assign \$131  = \$130  ? b : a;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    rp_msb = 5'h00;
-    if (\$37 [0]) begin
-      rp_msb = 5'h00;
-    end
-    if (\$37 [1]) begin
-      rp_msb = 5'h01;
-    end
-    if (\$37 [2]) begin
-      rp_msb = 5'h02;
-    end
-    if (\$37 [3]) begin
-      rp_msb = 5'h03;
-    end
-    if (\$37 [4]) begin
-      rp_msb = 5'h04;
-    end
-    if (\$37 [5]) begin
-      rp_msb = 5'h05;
-    end
-    if (\$37 [6]) begin
-      rp_msb = 5'h06;
-    end
-    if (\$37 [7]) begin
-      rp_msb = 5'h07;
-    end
-    if (\$37 [8]) begin
-      rp_msb = 5'h08;
-    end
-    if (\$37 [9]) begin
-      rp_msb = 5'h09;
-    end
-    if (\$37 [10]) begin
-      rp_msb = 5'h0a;
-    end
-    if (\$37 [11]) begin
-      rp_msb = 5'h0b;
-    end
-    if (\$37 [12]) begin
-      rp_msb = 5'h0c;
-    end
-    if (\$37 [13]) begin
-      rp_msb = 5'h0d;
-    end
-    if (\$37 [14]) begin
-      rp_msb = 5'h0e;
-    end
-    if (\$37 [15]) begin
-      rp_msb = 5'h0f;
-    end
-    if (\$37 [16]) begin
-      rp_msb = 5'h10;
-    end
-    if (\$37 [17]) begin
-      rp_msb = 5'h11;
-    end
-    if (\$37 [18]) begin
-      rp_msb = 5'h12;
-    end
-    if (\$37 [19]) begin
-      rp_msb = 5'h13;
-    end
-    if (\$37 [20]) begin
-      rp_msb = 5'h14;
-    end
-    if (\$37 [21]) begin
-      rp_msb = 5'h15;
-    end
-    if (\$37 [22]) begin
-      rp_msb = 5'h16;
-    end
-    if (\$37 [23]) begin
-      rp_msb = 5'h17;
-    end
-    if (\$37 [24]) begin
-      rp_msb = 5'h18;
-    end
-    if (\$37 [25]) begin
-      rp_msb = 5'h19;
-    end
-    if (\$37 [26]) begin
-      rp_msb = 5'h1a;
-    end
-    if (\$37 [27]) begin
-      rp_msb = 5'h1b;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    rp_rs = 5'h00;
-    if (\$44 ) begin
-      (* full_case = 32'd1 *)
-      if (\$45 ) begin
-        rp_rs = 5'h1c;
-      end else begin
-        rp_rs = \$46 [4:0];
-      end
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$57 ) begin
-      rp_out = { \$67 , 31'h00000000 };
-    end else if (\$58 ) begin
-      rp_out = { \$76 , 31'h7f800000 };
-    end else begin
-      rp_out = { \$85 , \$56 [30:0] };
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$122 ) begin
-      s = 32'd2143289344;
-    end else if (\$129 ) begin
-      s = \$131 ;
-    end else begin
-      s = rp_out;
-    end
-  end
-  assign x_sig = { \$11 , \$7 [22:0] };
-  assign y_sig = { \$22 , \$18 [22:0] };
-  assign d = \$23 [7:0];
-  assign dcl = \$25 [4:0];
-  assign total = \$37 [27:0];
-  assign rp_ls = \$40 [4:0];
-  assign rp_norm = \$41 [27:0];
-  assign rp_eb = { \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43  };
-  assign rp_packed = \$56 [45:0];
-  assign xa = { \$11 , \$7 [22:0], 3'h0 };
-  assign ya_full = { \$22 , \$18 [22:0], 3'h0 };
-  assign \$50  = { \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 , 23'h000000 };
-endmodule
-
-module \mixpe_w2a16_int_g32.p_add (b, s, a);
-  reg \$auto$verilog_backend.cc:2355:dump_module$3  = 0;
-  wire \$1 ;
-  wire \$10 ;
-  wire \$100 ;
-  wire \$101 ;
-  wire [31:0] \$102 ;
-  wire \$103 ;
-  wire \$104 ;
-  wire [31:0] \$105 ;
-  wire \$106 ;
-  wire \$107 ;
-  wire \$108 ;
-  wire [31:0] \$109 ;
-  wire \$11 ;
-  wire \$110 ;
-  wire \$111 ;
-  wire [31:0] \$112 ;
-  wire \$113 ;
-  wire \$114 ;
-  wire \$115 ;
-  wire \$116 ;
-  wire [31:0] \$117 ;
-  wire \$118 ;
-  wire [31:0] \$119 ;
-  wire \$12 ;
-  wire \$120 ;
-  wire \$121 ;
-  wire \$122 ;
-  wire \$123 ;
-  wire [31:0] \$124 ;
-  wire \$125 ;
-  wire \$126 ;
-  wire [31:0] \$127 ;
-  wire \$128 ;
-  wire \$129 ;
-  wire [31:0] \$13 ;
-  wire \$130 ;
-  wire [31:0] \$131 ;
-  wire \$14 ;
-  wire \$15 ;
-  wire [31:0] \$16 ;
-  wire \$17 ;
-  wire [31:0] \$18 ;
-  wire \$19 ;
-  wire [31:0] \$2 ;
-  wire [31:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire [8:0] \$23 ;
-  wire \$24 ;
-  wire [7:0] \$25 ;
-  wire [26:0] \$26 ;
-  wire [26:0] \$27 ;
-  wire [57:0] \$28 ;
-  wire \$29 ;
-  wire \$3 ;
-  wire \$30 ;
-  wire [31:0] \$31 ;
-  wire \$32 ;
-  wire [31:0] \$33 ;
-  wire \$34 ;
-  wire [27:0] \$35 ;
-  wire [27:0] \$36 ;
-  wire [28:0] \$37 ;
-  wire [8:0] \$38 ;
-  wire [9:0] \$39 ;
-  wire \$4 ;
-  wire [5:0] \$40 ;
-  wire [58:0] \$41 ;
-  wire [11:0] \$42 ;
-  wire [12:0] \$43 ;
-  wire \$44 ;
-  wire \$45 ;
-  wire [22:0] \$46 ;
-  wire [58:0] \$47 ;
-  wire [22:0] \$48 ;
-  wire [23:0] \$49 ;
-  wire [31:0] \$5 ;
-  wire [54:0] \$50 ;
-  wire [55:0] \$51 ;
-  wire \$52 ;
-  wire \$53 ;
-  wire \$54 ;
-  wire \$55 ;
-  wire [56:0] \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
-  wire \$6 ;
-  wire \$60 ;
-  wire [31:0] \$61 ;
-  wire \$62 ;
-  wire [31:0] \$63 ;
-  wire \$64 ;
-  wire \$65 ;
-  wire [31:0] \$66 ;
-  wire \$67 ;
-  wire \$68 ;
-  wire \$69 ;
-  wire [31:0] \$7 ;
-  wire [31:0] \$70 ;
-  wire \$71 ;
-  wire [31:0] \$72 ;
-  wire \$73 ;
-  wire \$74 ;
-  wire [31:0] \$75 ;
-  wire \$76 ;
-  wire \$77 ;
-  wire \$78 ;
-  wire [31:0] \$79 ;
-  wire \$8 ;
-  wire \$80 ;
-  wire [31:0] \$81 ;
-  wire \$82 ;
-  wire \$83 ;
-  wire [31:0] \$84 ;
-  wire \$85 ;
-  wire \$86 ;
-  wire [31:0] \$87 ;
-  wire \$88 ;
-  wire \$89 ;
-  wire [31:0] \$9 ;
-  wire [31:0] \$90 ;
-  wire \$91 ;
-  wire \$92 ;
-  wire \$93 ;
-  wire [31:0] \$94 ;
-  wire \$95 ;
-  wire \$96 ;
-  wire [31:0] \$97 ;
-  wire \$98 ;
-  wire \$99 ;
-  input [31:0] a;
-  wire [31:0] a;
-  input [31:0] b;
-  wire [31:0] b;
-  wire [7:0] d;
-  wire [4:0] dcl;
-  wire [10:0] exp_lsb;
-  wire [21:0] rp_eb;
-  wire rp_lost;
-  wire [4:0] rp_ls;
-  reg [4:0] rp_msb;
-  wire [27:0] rp_norm;
-  reg [31:0] rp_out;
-  wire [45:0] rp_packed;
-  reg [4:0] rp_rs;
-  wire [27:0] rp_sh;
-  output [31:0] s;
-  reg [31:0] s;
-  wire [27:0] total;
-  wire [7:0] x_e;
-  wire [23:0] x_sig;
-  wire [26:0] xa;
-  wire [7:0] y_e;
-  wire [23:0] y_sig;
-  wire [26:0] ya;
-  wire [26:0] ya_full;
-  assign \$1  = b[30:0] > a[30:0];
-  assign \$2  = \$1  ? b : a;
-  assign \$3  = ! \$2 [30:23];
-  assign \$4  = b[30:0] > a[30:0];
-  assign \$5  = \$4  ? b : a;
-  assign x_e = \$3  ? 8'h01 : \$5 [30:23];
-  assign \$6  = b[30:0] > a[30:0];
-  assign \$7  = \$6  ? b : a;
-  assign \$8  = b[30:0] > a[30:0];
-  assign \$9  = \$8  ? b : a;
-  assign \$10  = ! \$9 [30:23];
-  assign \$11  = ~ \$10 ;
-  assign \$12  = b[30:0] > a[30:0];
-  assign \$13  = \$12  ? a : b;
-  assign \$14  = ! \$13 [30:23];
-  assign \$15  = b[30:0] > a[30:0];
-  assign \$16  = \$15  ? a : b;
-  assign y_e = \$14  ? 8'h01 : \$16 [30:23];
-  assign \$17  = b[30:0] > a[30:0];
-  assign \$18  = \$17  ? a : b;
-  assign \$19  = b[30:0] > a[30:0];
-  assign \$20  = \$19  ? a : b;
-  assign \$21  = ! \$20 [30:23];
-  assign \$22  = ~ \$21 ;
-  assign \$23  = x_e - y_e;
-  assign \$24  = \$23 [7:0] > 5'h1b;
-  assign \$25  = \$24  ? 8'h1b : \$23 [7:0];
-  assign \$26  = ya_full >> \$25 [4:0];
-  assign \$27  = ya_full >> \$25 [4:0];
-  assign \$28  = \$27  << \$25 [4:0];
-  assign \$29  = \$28 [26:0] != ya_full;
-  assign ya = \$26  | { 26'h0000000, \$29  };
-  assign \$30  = b[30:0] > a[30:0];
-  assign \$31  = \$30  ? b : a;
-  assign \$32  = b[30:0] > a[30:0];
-  assign \$33  = \$32  ? a : b;
-  assign \$34  = \$31 [31] ^ \$33 [31];
-  assign \$35  = xa - ya;
-  assign \$36  = xa + ya;
-  assign \$37  = \$34  ? { \$35 [27], \$35  } : { 1'h0, \$36  };
-  assign \$38  = x_e - 7'h7f;
-  assign \$39  = $signed(\$38 ) - $signed(6'h17);
-  assign exp_lsb = $signed(\$39 ) - $signed(3'h3);
-  assign \$40  = 5'h1b - rp_msb;
-  assign \$41  = \$37 [27:0] << \$40 [4:0];
-  assign \$42  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$43  = $signed(\$42 ) + $signed(8'h7f);
-  assign \$44  = $signed(\$43 ) < $signed(2'h1);
-  assign \$45  = $signed(\$43 ) < $signed(6'h25);
-  assign \$46  = $signed(2'h1) - $signed(\$43 );
-  assign rp_sh = \$41 [27:0] >> rp_rs;
-  assign \$47  = rp_sh << rp_rs;
-  assign rp_lost = \$47 [27:0] != \$41 [27:0];
-  assign \$48  = $signed(\$43 ) + $signed({ 1'h0, rp_rs });
-  assign \$49  = $signed(\$48 ) - $signed(2'h1);
-  assign \$51  = $signed(\$50 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$52  = | rp_sh[2:0];
-  assign \$53  = \$52  | rp_lost;
-  assign \$54  = \$53  | rp_sh[4];
-  assign \$55  = rp_sh[3] & \$54 ;
-  assign \$56  = $signed(\$51 ) + $signed({ 1'h0, \$55  });
-  assign \$57  = ! \$37 [27:0];
-  assign \$58  = \$56 [45:0] >= 31'h7f800000;
-  assign \$59  = ! \$37 [27:0];
-  assign \$60  = b[30:0] > a[30:0];
-  assign \$61  = \$60  ? b : a;
-  assign \$62  = b[30:0] > a[30:0];
-  assign \$63  = \$62  ? a : b;
-  assign \$64  = \$61 [31] & \$63 [31];
-  assign \$65  = b[30:0] > a[30:0];
-  assign \$66  = \$65  ? b : a;
-  assign \$67  = \$59  ? \$64  : \$66 [31];
-  assign \$68  = ! \$37 [27:0];
-  assign \$69  = b[30:0] > a[30:0];
-  assign \$70  = \$69  ? b : a;
-  assign \$71  = b[30:0] > a[30:0];
-  assign \$72  = \$71  ? a : b;
-  assign \$73  = \$70 [31] & \$72 [31];
-  assign \$74  = b[30:0] > a[30:0];
-  assign \$75  = \$74  ? b : a;
-  assign \$76  = \$68  ? \$73  : \$75 [31];
-  assign \$77  = ! \$37 [27:0];
-  assign \$78  = b[30:0] > a[30:0];
-  assign \$79  = \$78  ? b : a;
-  assign \$80  = b[30:0] > a[30:0];
-  assign \$81  = \$80  ? a : b;
-  assign \$82  = \$79 [31] & \$81 [31];
-  assign \$83  = b[30:0] > a[30:0];
-  assign \$84  = \$83  ? b : a;
-  assign \$85  = \$77  ? \$82  : \$84 [31];
-  assign \$86  = b[30:0] > a[30:0];
-  assign \$87  = \$86  ? b : a;
-  assign \$88  = \$87 [30:23] == 8'hff;
-  assign \$89  = b[30:0] > a[30:0];
-  assign \$90  = \$89  ? b : a;
-  assign \$91  = | \$90 [22:0];
-  assign \$92  = \$88  & \$91 ;
-  assign \$93  = b[30:0] > a[30:0];
-  assign \$94  = \$93  ? a : b;
-  assign \$95  = \$94 [30:23] == 8'hff;
-  assign \$96  = b[30:0] > a[30:0];
-  assign \$97  = \$96  ? a : b;
-  assign \$98  = | \$97 [22:0];
-  assign \$99  = \$95  & \$98 ;
-  assign \$100  = \$92  | \$99 ;
-  assign \$101  = b[30:0] > a[30:0];
-  assign \$102  = \$101  ? b : a;
-  assign \$103  = \$102 [30:23] == 8'hff;
-  assign \$104  = b[30:0] > a[30:0];
-  assign \$105  = \$104  ? b : a;
-  assign \$106  = ! \$105 [22:0];
-  assign \$107  = \$103  & \$106 ;
-  assign \$108  = b[30:0] > a[30:0];
-  assign \$109  = \$108  ? a : b;
-  assign \$110  = \$109 [30:23] == 8'hff;
-  assign \$111  = b[30:0] > a[30:0];
-  assign \$112  = \$111  ? a : b;
-  assign \$113  = ! \$112 [22:0];
-  assign \$114  = \$110  & \$113 ;
-  assign \$115  = \$107  & \$114 ;
-  assign \$116  = b[30:0] > a[30:0];
-  assign \$117  = \$116  ? b : a;
-  assign \$118  = b[30:0] > a[30:0];
-  assign \$119  = \$118  ? a : b;
-  assign \$120  = \$117 [31] ^ \$119 [31];
-  assign \$121  = \$115  & \$120 ;
-  assign \$122  = \$100  | \$121 ;
-  assign \$123  = b[30:0] > a[30:0];
-  assign \$124  = \$123  ? b : a;
-  assign \$125  = \$124 [30:23] == 8'hff;
-  assign \$126  = b[30:0] > a[30:0];
-  assign \$127  = \$126  ? b : a;
-  assign \$128  = ! \$127 [22:0];
-  assign \$129  = \$125  & \$128 ;
-  assign \$130  = b[30:0] > a[30:0];
-  assign \$131  = \$130  ? b : a;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    rp_msb = 5'h00;
-    if (\$37 [0]) begin
-      rp_msb = 5'h00;
-    end
-    if (\$37 [1]) begin
-      rp_msb = 5'h01;
-    end
-    if (\$37 [2]) begin
-      rp_msb = 5'h02;
-    end
-    if (\$37 [3]) begin
-      rp_msb = 5'h03;
-    end
-    if (\$37 [4]) begin
-      rp_msb = 5'h04;
-    end
-    if (\$37 [5]) begin
-      rp_msb = 5'h05;
-    end
-    if (\$37 [6]) begin
-      rp_msb = 5'h06;
-    end
-    if (\$37 [7]) begin
-      rp_msb = 5'h07;
-    end
-    if (\$37 [8]) begin
-      rp_msb = 5'h08;
-    end
-    if (\$37 [9]) begin
-      rp_msb = 5'h09;
-    end
-    if (\$37 [10]) begin
-      rp_msb = 5'h0a;
-    end
-    if (\$37 [11]) begin
-      rp_msb = 5'h0b;
-    end
-    if (\$37 [12]) begin
-      rp_msb = 5'h0c;
-    end
-    if (\$37 [13]) begin
-      rp_msb = 5'h0d;
-    end
-    if (\$37 [14]) begin
-      rp_msb = 5'h0e;
-    end
-    if (\$37 [15]) begin
-      rp_msb = 5'h0f;
-    end
-    if (\$37 [16]) begin
-      rp_msb = 5'h10;
-    end
-    if (\$37 [17]) begin
-      rp_msb = 5'h11;
-    end
-    if (\$37 [18]) begin
-      rp_msb = 5'h12;
-    end
-    if (\$37 [19]) begin
-      rp_msb = 5'h13;
-    end
-    if (\$37 [20]) begin
-      rp_msb = 5'h14;
-    end
-    if (\$37 [21]) begin
-      rp_msb = 5'h15;
-    end
-    if (\$37 [22]) begin
-      rp_msb = 5'h16;
-    end
-    if (\$37 [23]) begin
-      rp_msb = 5'h17;
-    end
-    if (\$37 [24]) begin
-      rp_msb = 5'h18;
-    end
-    if (\$37 [25]) begin
-      rp_msb = 5'h19;
-    end
-    if (\$37 [26]) begin
-      rp_msb = 5'h1a;
-    end
-    if (\$37 [27]) begin
-      rp_msb = 5'h1b;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    rp_rs = 5'h00;
-    if (\$44 ) begin
-      (* full_case = 32'd1 *)
-      if (\$45 ) begin
-        rp_rs = 5'h1c;
-      end else begin
-        rp_rs = \$46 [4:0];
-      end
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$57 ) begin
-      rp_out = { \$67 , 31'h00000000 };
-    end else if (\$58 ) begin
-      rp_out = { \$76 , 31'h7f800000 };
-    end else begin
-      rp_out = { \$85 , \$56 [30:0] };
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$122 ) begin
-      s = 32'd2143289344;
-    end else if (\$129 ) begin
-      s = \$131 ;
-    end else begin
-      s = rp_out;
-    end
-  end
-  assign x_sig = { \$11 , \$7 [22:0] };
-  assign y_sig = { \$22 , \$18 [22:0] };
-  assign d = \$23 [7:0];
-  assign dcl = \$25 [4:0];
-  assign total = \$37 [27:0];
-  assign rp_ls = \$40 [4:0];
-  assign rp_norm = \$41 [27:0];
-  assign rp_eb = { \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43  };
-  assign rp_packed = \$56 [45:0];
-  assign xa = { \$11 , \$7 [22:0], 3'h0 };
-  assign ya_full = { \$22 , \$18 [22:0], 3'h0 };
-  assign \$50  = { \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 , 23'h000000 };
-endmodule
-
-module \mixpe_w2a16_int_g32.scale_mul (b, p, a);
-  reg \$auto$verilog_backend.cc:2355:dump_module$4  = 0;
-  wire \$1 ;
-  wire [97:0] \$10 ;
-  wire [12:0] \$11 ;
-  wire [13:0] \$12 ;
   wire \$13 ;
   wire \$14 ;
-  wire [23:0] \$15 ;
-  wire [97:0] \$16 ;
-  wire [23:0] \$17 ;
-  wire [24:0] \$18 ;
-  wire [55:0] \$19 ;
+  wire \$15 ;
+  wire \$16 ;
+  wire \$17 ;
+  wire \$18 ;
+  wire [8:0] \$19 ;
   wire \$2 ;
-  wire [56:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire \$23 ;
-  wire \$24 ;
-  wire [57:0] \$25 ;
-  wire \$26 ;
-  wire \$27 ;
-  wire \$28 ;
-  wire \$29 ;
+  wire \$20 ;
+  wire [7:0] \$21 ;
+  wire [26:0] \$22 ;
+  wire [26:0] \$23 ;
+  wire [57:0] \$24 ;
+  wire \$25 ;
+  wire [27:0] \$26 ;
+  wire [27:0] \$27 ;
+  wire [28:0] \$28 ;
+  wire [8:0] \$29 ;
   wire \$3 ;
-  wire \$30 ;
-  wire \$31 ;
-  wire \$32 ;
-  wire \$33 ;
-  wire \$34 ;
+  wire [9:0] \$30 ;
+  wire [5:0] \$31 ;
+  wire [58:0] \$32 ;
+  wire [11:0] \$33 ;
+  wire [12:0] \$34 ;
   wire \$35 ;
   wire \$36 ;
-  wire \$37 ;
-  wire \$38 ;
-  wire \$39 ;
+  wire [22:0] \$37 ;
+  wire [58:0] \$38 ;
+  wire [22:0] \$39 ;
   wire \$4 ;
-  wire \$40 ;
-  wire \$41 ;
-  wire \$42 ;
+  wire [23:0] \$40 ;
+  wire [54:0] \$41 ;
+  wire [55:0] \$42 ;
   wire \$43 ;
   wire \$44 ;
   wire \$45 ;
   wire \$46 ;
-  wire \$47 ;
+  wire [56:0] \$47 ;
   wire \$48 ;
   wire \$49 ;
   wire \$5 ;
@@ -1774,17 +984,637 @@ module \mixpe_w2a16_int_g32.scale_mul (b, p, a);
   wire \$6 ;
   wire \$60 ;
   wire \$61 ;
-  wire [8:0] \$7 ;
-  wire [9:0] \$8 ;
-  wire [6:0] \$9 ;
+  wire \$62 ;
+  wire \$7 ;
+  wire \$8 ;
+  wire \$9 ;
+  input [31:0] a;
+  wire [31:0] a;
+  input [31:0] b;
+  wire [31:0] b;
+  wire [7:0] d;
+  wire [4:0] dcl;
+  wire [10:0] exp_lsb;
+  wire [21:0] rp_eb;
+  wire rp_lost;
+  wire [4:0] rp_ls;
+  reg [4:0] rp_msb;
+  wire [27:0] rp_norm;
+  reg [31:0] rp_out;
+  wire [45:0] rp_packed;
+  reg [4:0] rp_rs;
+  wire [27:0] rp_sh;
+  output [31:0] s;
+  reg [31:0] s;
+  wire sub;
+  wire swap;
+  wire [27:0] total;
+  wire [31:0] x;
+  wire [7:0] x_e;
+  wire x_inf;
+  wire x_nan;
+  wire [23:0] x_sig;
+  wire x_zero;
+  wire [26:0] xa;
+  wire [31:0] y;
+  wire [7:0] y_e;
+  wire y_inf;
+  wire y_nan;
+  wire [23:0] y_sig;
+  wire y_zero;
+  wire [26:0] ya;
+  wire [26:0] ya_full;
+  assign \$25  = \$24 [26:0] != ya_full;
+  assign ya = \$22  | { 26'h0000000, \$25  };
+  assign sub = x[31] ^ y[31];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 7'h7f;
+  assign \$30  = $signed(\$29 ) - $signed(6'h17);
+  assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
+  assign \$31  = 5'h1b - rp_msb;
+  assign \$32  = \$28 [27:0] << \$31 [4:0];
+  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$34  = $signed(\$33 ) + $signed(8'h7f);
+  assign \$35  = $signed(\$34 ) < $signed(2'h1);
+  assign \$36  = $signed(\$34 ) < $signed(6'h25);
+  assign \$37  = $signed(2'h1) - $signed(\$34 );
+  assign rp_sh = \$32 [27:0] >> rp_rs;
+  assign \$38  = rp_sh << rp_rs;
+  assign rp_lost = \$38 [27:0] != \$32 [27:0];
+  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
+  assign \$40  = $signed(\$39 ) - $signed(2'h1);
+  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[27:4] });
+  assign \$43  = | rp_sh[2:0];
+  assign \$44  = \$43  | rp_lost;
+  assign \$45  = \$44  | rp_sh[4];
+  assign \$46  = rp_sh[3] & \$45 ;
+  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
+  assign \$48  = ! \$28 [27:0];
+  assign \$49  = \$47 [45:0] >= 31'h7f800000;
+  assign \$50  = ! \$28 [27:0];
+  assign \$51  = x[31] & y[31];
+  assign \$52  = \$50  ? \$51  : x[31];
+  assign \$53  = ! \$28 [27:0];
+  assign \$54  = x[31] & y[31];
+  assign \$55  = \$53  ? \$54  : x[31];
+  assign \$56  = ! \$28 [27:0];
+  assign \$57  = x[31] & y[31];
+  assign \$58  = \$56  ? \$57  : x[31];
+  assign \$59  = x_nan | y_nan;
+  assign \$60  = x_inf & y_inf;
+  assign \$61  = \$60  & sub;
+  assign \$62  = \$59  | \$61 ;
+  assign swap = b[30:0] > a[30:0];
+  assign x = swap ? b : a;
+  assign y = swap ? a : b;
+  assign \$1  = ! x[30:23];
+  assign x_e = \$1  ? 8'h01 : x[30:23];
+  assign \$2  = ! x[30:23];
+  assign \$3  = ~ \$2 ;
+  assign \$4  = x[30:23] == 8'hff;
+  assign \$5  = ! x[22:0];
+  assign x_inf = \$4  & \$5 ;
+  assign \$6  = x[30:23] == 8'hff;
+  assign \$7  = | x[22:0];
+  assign x_nan = \$6  & \$7 ;
+  assign \$8  = ! x[30:23];
+  assign \$9  = ! x[22:0];
+  assign x_zero = \$8  & \$9 ;
+  assign \$10  = ! y[30:23];
+  assign y_e = \$10  ? 8'h01 : y[30:23];
+  assign \$11  = ! y[30:23];
+  assign \$12  = ~ \$11 ;
+  assign \$13  = y[30:23] == 8'hff;
+  assign \$14  = ! y[22:0];
+  assign y_inf = \$13  & \$14 ;
+  assign \$15  = y[30:23] == 8'hff;
+  assign \$16  = | y[22:0];
+  assign y_nan = \$15  & \$16 ;
+  assign \$17  = ! y[30:23];
+  assign \$18  = ! y[22:0];
+  assign y_zero = \$17  & \$18 ;
+  assign \$19  = x_e - y_e;
+  assign \$20  = \$19 [7:0] > 5'h1b;
+  assign \$21  = \$20  ? 8'h1b : \$19 [7:0];
+  assign \$22  = ya_full >> \$21 [4:0];
+  assign \$23  = ya_full >> \$21 [4:0];
+  assign \$24  = \$23  << \$21 [4:0];
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    rp_msb = 5'h00;
+    if (\$28 [0]) begin
+      rp_msb = 5'h00;
+    end
+    if (\$28 [1]) begin
+      rp_msb = 5'h01;
+    end
+    if (\$28 [2]) begin
+      rp_msb = 5'h02;
+    end
+    if (\$28 [3]) begin
+      rp_msb = 5'h03;
+    end
+    if (\$28 [4]) begin
+      rp_msb = 5'h04;
+    end
+    if (\$28 [5]) begin
+      rp_msb = 5'h05;
+    end
+    if (\$28 [6]) begin
+      rp_msb = 5'h06;
+    end
+    if (\$28 [7]) begin
+      rp_msb = 5'h07;
+    end
+    if (\$28 [8]) begin
+      rp_msb = 5'h08;
+    end
+    if (\$28 [9]) begin
+      rp_msb = 5'h09;
+    end
+    if (\$28 [10]) begin
+      rp_msb = 5'h0a;
+    end
+    if (\$28 [11]) begin
+      rp_msb = 5'h0b;
+    end
+    if (\$28 [12]) begin
+      rp_msb = 5'h0c;
+    end
+    if (\$28 [13]) begin
+      rp_msb = 5'h0d;
+    end
+    if (\$28 [14]) begin
+      rp_msb = 5'h0e;
+    end
+    if (\$28 [15]) begin
+      rp_msb = 5'h0f;
+    end
+    if (\$28 [16]) begin
+      rp_msb = 5'h10;
+    end
+    if (\$28 [17]) begin
+      rp_msb = 5'h11;
+    end
+    if (\$28 [18]) begin
+      rp_msb = 5'h12;
+    end
+    if (\$28 [19]) begin
+      rp_msb = 5'h13;
+    end
+    if (\$28 [20]) begin
+      rp_msb = 5'h14;
+    end
+    if (\$28 [21]) begin
+      rp_msb = 5'h15;
+    end
+    if (\$28 [22]) begin
+      rp_msb = 5'h16;
+    end
+    if (\$28 [23]) begin
+      rp_msb = 5'h17;
+    end
+    if (\$28 [24]) begin
+      rp_msb = 5'h18;
+    end
+    if (\$28 [25]) begin
+      rp_msb = 5'h19;
+    end
+    if (\$28 [26]) begin
+      rp_msb = 5'h1a;
+    end
+    if (\$28 [27]) begin
+      rp_msb = 5'h1b;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    rp_rs = 5'h00;
+    if (\$35 ) begin
+      (* full_case = 32'd1 *)
+      if (\$36 ) begin
+        rp_rs = 5'h1c;
+      end else begin
+        rp_rs = \$37 [4:0];
+      end
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    (* full_case = 32'd1 *)
+    if (\$48 ) begin
+      rp_out = { \$52 , 31'h00000000 };
+    end else if (\$49 ) begin
+      rp_out = { \$55 , 31'h7f800000 };
+    end else begin
+      rp_out = { \$58 , \$47 [30:0] };
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    (* full_case = 32'd1 *)
+    if (\$62 ) begin
+      s = 32'd2143289344;
+    end else if (x_inf) begin
+      s = x;
+    end else begin
+      s = rp_out;
+    end
+  end
+  assign x_sig = { \$3 , x[22:0] };
+  assign y_sig = { \$12 , y[22:0] };
+  assign d = \$19 [7:0];
+  assign dcl = \$21 [4:0];
+  assign total = \$28 [27:0];
+  assign rp_ls = \$31 [4:0];
+  assign rp_norm = \$32 [27:0];
+  assign rp_eb = { \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34  };
+  assign rp_packed = \$47 [45:0];
+  assign xa = { \$3 , x[22:0], 3'h0 };
+  assign ya_full = { \$12 , y[22:0], 3'h0 };
+  assign \$41  = { \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 , 23'h000000 };
+endmodule
+
+module \mixpe_w2a16_int_g32.p_add (b, s, a);
+  reg \$auto$verilog_backend.cc:2355:dump_module$3  = 0;
+  wire \$1 ;
+  wire \$10 ;
+  wire \$11 ;
+  wire \$12 ;
+  wire \$13 ;
+  wire \$14 ;
+  wire \$15 ;
+  wire \$16 ;
+  wire \$17 ;
+  wire \$18 ;
+  wire [8:0] \$19 ;
+  wire \$2 ;
+  wire \$20 ;
+  wire [7:0] \$21 ;
+  wire [26:0] \$22 ;
+  wire [26:0] \$23 ;
+  wire [57:0] \$24 ;
+  wire \$25 ;
+  wire [27:0] \$26 ;
+  wire [27:0] \$27 ;
+  wire [28:0] \$28 ;
+  wire [8:0] \$29 ;
+  wire \$3 ;
+  wire [9:0] \$30 ;
+  wire [5:0] \$31 ;
+  wire [58:0] \$32 ;
+  wire [11:0] \$33 ;
+  wire [12:0] \$34 ;
+  wire \$35 ;
+  wire \$36 ;
+  wire [22:0] \$37 ;
+  wire [58:0] \$38 ;
+  wire [22:0] \$39 ;
+  wire \$4 ;
+  wire [23:0] \$40 ;
+  wire [54:0] \$41 ;
+  wire [55:0] \$42 ;
+  wire \$43 ;
+  wire \$44 ;
+  wire \$45 ;
+  wire \$46 ;
+  wire [56:0] \$47 ;
+  wire \$48 ;
+  wire \$49 ;
+  wire \$5 ;
+  wire \$50 ;
+  wire \$51 ;
+  wire \$52 ;
+  wire \$53 ;
+  wire \$54 ;
+  wire \$55 ;
+  wire \$56 ;
+  wire \$57 ;
+  wire \$58 ;
+  wire \$59 ;
+  wire \$6 ;
+  wire \$60 ;
+  wire \$61 ;
+  wire \$62 ;
+  wire \$7 ;
+  wire \$8 ;
+  wire \$9 ;
+  input [31:0] a;
+  wire [31:0] a;
+  input [31:0] b;
+  wire [31:0] b;
+  wire [7:0] d;
+  wire [4:0] dcl;
+  wire [10:0] exp_lsb;
+  wire [21:0] rp_eb;
+  wire rp_lost;
+  wire [4:0] rp_ls;
+  reg [4:0] rp_msb;
+  wire [27:0] rp_norm;
+  reg [31:0] rp_out;
+  wire [45:0] rp_packed;
+  reg [4:0] rp_rs;
+  wire [27:0] rp_sh;
+  output [31:0] s;
+  reg [31:0] s;
+  wire sub;
+  wire swap;
+  wire [27:0] total;
+  wire [31:0] x;
+  wire [7:0] x_e;
+  wire x_inf;
+  wire x_nan;
+  wire [23:0] x_sig;
+  wire x_zero;
+  wire [26:0] xa;
+  wire [31:0] y;
+  wire [7:0] y_e;
+  wire y_inf;
+  wire y_nan;
+  wire [23:0] y_sig;
+  wire y_zero;
+  wire [26:0] ya;
+  wire [26:0] ya_full;
+  assign \$25  = \$24 [26:0] != ya_full;
+  assign ya = \$22  | { 26'h0000000, \$25  };
+  assign sub = x[31] ^ y[31];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 7'h7f;
+  assign \$30  = $signed(\$29 ) - $signed(6'h17);
+  assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
+  assign \$31  = 5'h1b - rp_msb;
+  assign \$32  = \$28 [27:0] << \$31 [4:0];
+  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$34  = $signed(\$33 ) + $signed(8'h7f);
+  assign \$35  = $signed(\$34 ) < $signed(2'h1);
+  assign \$36  = $signed(\$34 ) < $signed(6'h25);
+  assign \$37  = $signed(2'h1) - $signed(\$34 );
+  assign rp_sh = \$32 [27:0] >> rp_rs;
+  assign \$38  = rp_sh << rp_rs;
+  assign rp_lost = \$38 [27:0] != \$32 [27:0];
+  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
+  assign \$40  = $signed(\$39 ) - $signed(2'h1);
+  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[27:4] });
+  assign \$43  = | rp_sh[2:0];
+  assign \$44  = \$43  | rp_lost;
+  assign \$45  = \$44  | rp_sh[4];
+  assign \$46  = rp_sh[3] & \$45 ;
+  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
+  assign \$48  = ! \$28 [27:0];
+  assign \$49  = \$47 [45:0] >= 31'h7f800000;
+  assign \$50  = ! \$28 [27:0];
+  assign \$51  = x[31] & y[31];
+  assign \$52  = \$50  ? \$51  : x[31];
+  assign \$53  = ! \$28 [27:0];
+  assign \$54  = x[31] & y[31];
+  assign \$55  = \$53  ? \$54  : x[31];
+  assign \$56  = ! \$28 [27:0];
+  assign \$57  = x[31] & y[31];
+  assign \$58  = \$56  ? \$57  : x[31];
+  assign \$59  = x_nan | y_nan;
+  assign \$60  = x_inf & y_inf;
+  assign \$61  = \$60  & sub;
+  assign \$62  = \$59  | \$61 ;
+  assign swap = b[30:0] > a[30:0];
+  assign x = swap ? b : a;
+  assign y = swap ? a : b;
+  assign \$1  = ! x[30:23];
+  assign x_e = \$1  ? 8'h01 : x[30:23];
+  assign \$2  = ! x[30:23];
+  assign \$3  = ~ \$2 ;
+  assign \$4  = x[30:23] == 8'hff;
+  assign \$5  = ! x[22:0];
+  assign x_inf = \$4  & \$5 ;
+  assign \$6  = x[30:23] == 8'hff;
+  assign \$7  = | x[22:0];
+  assign x_nan = \$6  & \$7 ;
+  assign \$8  = ! x[30:23];
+  assign \$9  = ! x[22:0];
+  assign x_zero = \$8  & \$9 ;
+  assign \$10  = ! y[30:23];
+  assign y_e = \$10  ? 8'h01 : y[30:23];
+  assign \$11  = ! y[30:23];
+  assign \$12  = ~ \$11 ;
+  assign \$13  = y[30:23] == 8'hff;
+  assign \$14  = ! y[22:0];
+  assign y_inf = \$13  & \$14 ;
+  assign \$15  = y[30:23] == 8'hff;
+  assign \$16  = | y[22:0];
+  assign y_nan = \$15  & \$16 ;
+  assign \$17  = ! y[30:23];
+  assign \$18  = ! y[22:0];
+  assign y_zero = \$17  & \$18 ;
+  assign \$19  = x_e - y_e;
+  assign \$20  = \$19 [7:0] > 5'h1b;
+  assign \$21  = \$20  ? 8'h1b : \$19 [7:0];
+  assign \$22  = ya_full >> \$21 [4:0];
+  assign \$23  = ya_full >> \$21 [4:0];
+  assign \$24  = \$23  << \$21 [4:0];
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    rp_msb = 5'h00;
+    if (\$28 [0]) begin
+      rp_msb = 5'h00;
+    end
+    if (\$28 [1]) begin
+      rp_msb = 5'h01;
+    end
+    if (\$28 [2]) begin
+      rp_msb = 5'h02;
+    end
+    if (\$28 [3]) begin
+      rp_msb = 5'h03;
+    end
+    if (\$28 [4]) begin
+      rp_msb = 5'h04;
+    end
+    if (\$28 [5]) begin
+      rp_msb = 5'h05;
+    end
+    if (\$28 [6]) begin
+      rp_msb = 5'h06;
+    end
+    if (\$28 [7]) begin
+      rp_msb = 5'h07;
+    end
+    if (\$28 [8]) begin
+      rp_msb = 5'h08;
+    end
+    if (\$28 [9]) begin
+      rp_msb = 5'h09;
+    end
+    if (\$28 [10]) begin
+      rp_msb = 5'h0a;
+    end
+    if (\$28 [11]) begin
+      rp_msb = 5'h0b;
+    end
+    if (\$28 [12]) begin
+      rp_msb = 5'h0c;
+    end
+    if (\$28 [13]) begin
+      rp_msb = 5'h0d;
+    end
+    if (\$28 [14]) begin
+      rp_msb = 5'h0e;
+    end
+    if (\$28 [15]) begin
+      rp_msb = 5'h0f;
+    end
+    if (\$28 [16]) begin
+      rp_msb = 5'h10;
+    end
+    if (\$28 [17]) begin
+      rp_msb = 5'h11;
+    end
+    if (\$28 [18]) begin
+      rp_msb = 5'h12;
+    end
+    if (\$28 [19]) begin
+      rp_msb = 5'h13;
+    end
+    if (\$28 [20]) begin
+      rp_msb = 5'h14;
+    end
+    if (\$28 [21]) begin
+      rp_msb = 5'h15;
+    end
+    if (\$28 [22]) begin
+      rp_msb = 5'h16;
+    end
+    if (\$28 [23]) begin
+      rp_msb = 5'h17;
+    end
+    if (\$28 [24]) begin
+      rp_msb = 5'h18;
+    end
+    if (\$28 [25]) begin
+      rp_msb = 5'h19;
+    end
+    if (\$28 [26]) begin
+      rp_msb = 5'h1a;
+    end
+    if (\$28 [27]) begin
+      rp_msb = 5'h1b;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    rp_rs = 5'h00;
+    if (\$35 ) begin
+      (* full_case = 32'd1 *)
+      if (\$36 ) begin
+        rp_rs = 5'h1c;
+      end else begin
+        rp_rs = \$37 [4:0];
+      end
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    (* full_case = 32'd1 *)
+    if (\$48 ) begin
+      rp_out = { \$52 , 31'h00000000 };
+    end else if (\$49 ) begin
+      rp_out = { \$55 , 31'h7f800000 };
+    end else begin
+      rp_out = { \$58 , \$47 [30:0] };
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    (* full_case = 32'd1 *)
+    if (\$62 ) begin
+      s = 32'd2143289344;
+    end else if (x_inf) begin
+      s = x;
+    end else begin
+      s = rp_out;
+    end
+  end
+  assign x_sig = { \$3 , x[22:0] };
+  assign y_sig = { \$12 , y[22:0] };
+  assign d = \$19 [7:0];
+  assign dcl = \$21 [4:0];
+  assign total = \$28 [27:0];
+  assign rp_ls = \$31 [4:0];
+  assign rp_norm = \$32 [27:0];
+  assign rp_eb = { \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34  };
+  assign rp_packed = \$47 [45:0];
+  assign xa = { \$3 , x[22:0], 3'h0 };
+  assign ya_full = { \$12 , y[22:0], 3'h0 };
+  assign \$41  = { \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 , 23'h000000 };
+endmodule
+
+module \mixpe_w2a16_int_g32.scale_mul (b, p, a);
+  reg \$auto$verilog_backend.cc:2355:dump_module$4  = 0;
+  wire \$1 ;
+  wire \$10 ;
+  wire \$11 ;
+  wire \$12 ;
+  wire \$13 ;
+  wire \$14 ;
+  wire \$15 ;
+  wire \$16 ;
+  wire \$17 ;
+  wire \$18 ;
+  wire [8:0] \$19 ;
+  wire \$2 ;
+  wire [9:0] \$20 ;
+  wire [6:0] \$21 ;
+  wire [97:0] \$22 ;
+  wire [12:0] \$23 ;
+  wire [13:0] \$24 ;
+  wire \$25 ;
+  wire \$26 ;
+  wire [23:0] \$27 ;
+  wire [97:0] \$28 ;
+  wire [23:0] \$29 ;
+  wire \$3 ;
+  wire [24:0] \$30 ;
+  wire [55:0] \$31 ;
+  wire [56:0] \$32 ;
+  wire \$33 ;
+  wire \$34 ;
+  wire \$35 ;
+  wire \$36 ;
+  wire [57:0] \$37 ;
+  wire \$38 ;
+  wire \$39 ;
+  wire \$4 ;
+  wire \$40 ;
+  wire \$41 ;
+  wire \$42 ;
+  wire \$43 ;
+  wire \$44 ;
+  wire \$45 ;
+  wire \$46 ;
+  wire \$47 ;
+  wire \$48 ;
+  wire \$49 ;
+  wire \$5 ;
+  wire \$6 ;
+  wire \$7 ;
+  wire \$8 ;
+  wire \$9 ;
   input [31:0] a;
   wire [31:0] a;
   wire [7:0] a_e;
+  wire a_inf;
+  wire a_nan;
   wire [23:0] a_sig;
+  wire a_zero;
   input [15:0] b;
   wire [15:0] b;
   wire [4:0] b_e;
+  wire b_inf;
+  wire b_nan;
   wire [10:0] b_sig;
+  wire b_zero;
   wire [11:0] exp;
   output [31:0] p;
   reg [31:0] p;
@@ -1798,71 +1628,65 @@ module \mixpe_w2a16_int_g32.scale_mul (b, p, a);
   wire [46:0] rp_packed;
   reg [5:0] rp_rs;
   wire [34:0] rp_sh;
-  assign \$34  = b[14:10] == 5'h1f;
-  assign \$35  = | b[9:0];
-  assign \$36  = \$34  & \$35 ;
-  assign \$37  = \$33  | \$36 ;
-  assign \$38  = a[30:23] == 8'hff;
-  assign \$39  = ! a[22:0];
-  assign \$40  = \$38  & \$39 ;
-  assign \$41  = ! b[14:10];
-  assign \$42  = ! b[9:0];
-  assign \$43  = \$41  & \$42 ;
-  assign \$44  = \$40  & \$43 ;
-  assign \$45  = \$37  | \$44 ;
-  assign \$46  = b[14:10] == 5'h1f;
-  assign \$47  = ! b[9:0];
-  assign \$48  = \$46  & \$47 ;
-  assign \$49  = ! a[30:23];
-  assign \$50  = ! a[22:0];
-  assign \$51  = \$49  & \$50 ;
-  assign \$52  = \$48  & \$51 ;
-  assign \$53  = \$45  | \$52 ;
-  assign \$54  = a[30:23] == 8'hff;
-  assign \$55  = ! a[22:0];
-  assign \$56  = \$54  & \$55 ;
-  assign \$57  = b[14:10] == 5'h1f;
-  assign \$58  = ! b[9:0];
-  assign \$59  = \$57  & \$58 ;
-  assign \$60  = \$56  | \$59 ;
-  assign \$61  = a[31] ^ b[15];
+  assign \$40  = a[31] ^ b[15];
+  assign \$41  = a[31] ^ b[15];
+  assign \$42  = a[31] ^ b[15];
+  assign \$43  = a_nan | b_nan;
+  assign \$44  = a_inf & b_zero;
+  assign \$45  = \$43  | \$44 ;
+  assign \$46  = b_inf & a_zero;
+  assign \$47  = \$45  | \$46 ;
+  assign \$48  = a_inf | b_inf;
+  assign \$49  = a[31] ^ b[15];
   assign \$1  = ! a[30:23];
   assign a_e = \$1  ? 8'h01 : a[30:23];
   assign \$2  = ! a[30:23];
   assign \$3  = ~ \$2 ;
-  assign \$4  = ! b[14:10];
-  assign b_e = \$4  ? 5'h01 : b[14:10];
-  assign \$5  = ! b[14:10];
-  assign \$6  = ~ \$5 ;
-  assign prod = { \$3 , a[22:0] } * { \$6 , b[9:0] };
-  assign \$7  = a_e + b_e;
-  assign \$8  = \$7  - 8'haf;
-  assign \$9  = 6'h22 - rp_msb;
-  assign \$10  = prod << \$9 [5:0];
-  assign \$11  = $signed(\$8 ) + $signed({ 1'h0, rp_msb });
-  assign \$12  = $signed(\$11 ) + $signed(8'h7f);
-  assign \$13  = $signed(\$12 ) < $signed(2'h1);
-  assign \$14  = $signed(\$12 ) < $signed(7'h5e);
-  assign \$15  = $signed(2'h1) - $signed(\$12 );
-  assign rp_sh = \$10 [34:0] >> rp_rs;
-  assign \$16  = rp_sh << rp_rs;
-  assign rp_lost = \$16 [34:0] != \$10 [34:0];
-  assign \$17  = $signed(\$12 ) + $signed({ 1'h0, rp_rs });
-  assign \$18  = $signed(\$17 ) - $signed(2'h1);
-  assign \$20  = $signed(\$19 ) + $signed({ 1'h0, rp_sh[34:11] });
-  assign \$21  = | rp_sh[9:0];
-  assign \$22  = \$21  | rp_lost;
-  assign \$23  = \$22  | rp_sh[11];
-  assign \$24  = rp_sh[10] & \$23 ;
-  assign \$25  = $signed(\$20 ) + $signed({ 1'h0, \$24  });
-  assign \$26  = ! prod;
-  assign \$27  = \$25 [46:0] >= 31'h7f800000;
-  assign \$28  = a[31] ^ b[15];
-  assign \$29  = a[31] ^ b[15];
-  assign \$30  = a[31] ^ b[15];
-  assign \$31  = a[30:23] == 8'hff;
-  assign \$32  = | a[22:0];
-  assign \$33  = \$31  & \$32 ;
+  assign \$4  = a[30:23] == 8'hff;
+  assign \$5  = ! a[22:0];
+  assign a_inf = \$4  & \$5 ;
+  assign \$6  = a[30:23] == 8'hff;
+  assign \$7  = | a[22:0];
+  assign a_nan = \$6  & \$7 ;
+  assign \$8  = ! a[30:23];
+  assign \$9  = ! a[22:0];
+  assign a_zero = \$8  & \$9 ;
+  assign \$10  = ! b[14:10];
+  assign b_e = \$10  ? 5'h01 : b[14:10];
+  assign \$11  = ! b[14:10];
+  assign \$12  = ~ \$11 ;
+  assign \$13  = b[14:10] == 5'h1f;
+  assign \$14  = ! b[9:0];
+  assign b_inf = \$13  & \$14 ;
+  assign \$15  = b[14:10] == 5'h1f;
+  assign \$16  = | b[9:0];
+  assign b_nan = \$15  & \$16 ;
+  assign \$17  = ! b[14:10];
+  assign \$18  = ! b[9:0];
+  assign b_zero = \$17  & \$18 ;
+  assign prod = { \$3 , a[22:0] } * { \$12 , b[9:0] };
+  assign \$19  = a_e + b_e;
+  assign \$20  = \$19  - 8'haf;
+  assign \$21  = 6'h22 - rp_msb;
+  assign \$22  = prod << \$21 [5:0];
+  assign \$23  = $signed(\$20 ) + $signed({ 1'h0, rp_msb });
+  assign \$24  = $signed(\$23 ) + $signed(8'h7f);
+  assign \$25  = $signed(\$24 ) < $signed(2'h1);
+  assign \$26  = $signed(\$24 ) < $signed(7'h5e);
+  assign \$27  = $signed(2'h1) - $signed(\$24 );
+  assign rp_sh = \$22 [34:0] >> rp_rs;
+  assign \$28  = rp_sh << rp_rs;
+  assign rp_lost = \$28 [34:0] != \$22 [34:0];
+  assign \$29  = $signed(\$24 ) + $signed({ 1'h0, rp_rs });
+  assign \$30  = $signed(\$29 ) - $signed(2'h1);
+  assign \$32  = $signed(\$31 ) + $signed({ 1'h0, rp_sh[34:11] });
+  assign \$33  = | rp_sh[9:0];
+  assign \$34  = \$33  | rp_lost;
+  assign \$35  = \$34  | rp_sh[11];
+  assign \$36  = rp_sh[10] & \$35 ;
+  assign \$37  = $signed(\$32 ) + $signed({ 1'h0, \$36  });
+  assign \$38  = ! prod;
+  assign \$39  = \$37 [46:0] >= 31'h7f800000;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
     rp_msb = 6'h00;
@@ -1975,43 +1799,43 @@ module \mixpe_w2a16_int_g32.scale_mul (b, p, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
     rp_rs = 6'h00;
-    if (\$13 ) begin
+    if (\$25 ) begin
       (* full_case = 32'd1 *)
-      if (\$14 ) begin
+      if (\$26 ) begin
         rp_rs = 6'h23;
       end else begin
-        rp_rs = \$15 [5:0];
+        rp_rs = \$27 [5:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
     (* full_case = 32'd1 *)
-    if (\$26 ) begin
-      rp_out = { \$28 , 31'h00000000 };
-    end else if (\$27 ) begin
-      rp_out = { \$29 , 31'h7f800000 };
+    if (\$38 ) begin
+      rp_out = { \$40 , 31'h00000000 };
+    end else if (\$39 ) begin
+      rp_out = { \$41 , 31'h7f800000 };
     end else begin
-      rp_out = { \$30 , \$25 [30:0] };
+      rp_out = { \$42 , \$37 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
     (* full_case = 32'd1 *)
-    if (\$53 ) begin
+    if (\$47 ) begin
       p = 32'd2143289344;
-    end else if (\$60 ) begin
-      p = { \$61 , 31'h7f800000 };
+    end else if (\$48 ) begin
+      p = { \$49 , 31'h7f800000 };
     end else begin
       p = rp_out;
     end
   end
   assign a_sig = { \$3 , a[22:0] };
-  assign b_sig = { \$6 , b[9:0] };
-  assign exp = { \$8 [9], \$8 [9], \$8  };
-  assign rp_ls = \$9 [5:0];
-  assign rp_norm = \$10 [34:0];
-  assign rp_eb = { \$12 [13], \$12 [13], \$12 [13], \$12 [13], \$12 [13], \$12 [13], \$12 [13], \$12 [13], \$12 [13], \$12  };
-  assign rp_packed = \$25 [46:0];
-  assign \$19  = { \$18 [24], \$18 [24], \$18 [24], \$18 [24], \$18 [24], \$18 [24], \$18 [24], \$18 [24], \$18 , 23'h000000 };
+  assign b_sig = { \$12 , b[9:0] };
+  assign exp = { \$20 [9], \$20 [9], \$20  };
+  assign rp_ls = \$21 [5:0];
+  assign rp_norm = \$22 [34:0];
+  assign rp_eb = { \$24 [13], \$24 [13], \$24 [13], \$24 [13], \$24 [13], \$24 [13], \$24 [13], \$24 [13], \$24 [13], \$24  };
+  assign rp_packed = \$37 [46:0];
+  assign \$31  = { \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 , 23'h000000 };
 endmodule

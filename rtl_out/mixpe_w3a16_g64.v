@@ -4,190 +4,214 @@ module mixpe_w3a16_g64(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   reg \$auto$verilog_backend.cc:2355:dump_module$3  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire [18:0] \$100 ;
-  wire \$101 ;
-  wire [18:0] \$102 ;
-  wire [18:0] \$103 ;
-  wire [19:0] \$104 ;
-  wire \$105 ;
-  wire [18:0] \$106 ;
-  wire [18:0] \$107 ;
-  wire \$108 ;
-  wire [18:0] \$109 ;
+  wire [5:0] \$100 ;
+  wire [20:0] \$101 ;
+  wire [20:0] \$102 ;
+  wire [17:0] \$103 ;
+  wire [17:0] \$104 ;
+  wire [5:0] \$105 ;
+  wire \$106 ;
+  wire [5:0] \$107 ;
+  wire [5:0] \$108 ;
+  wire [20:0] \$109 ;
   wire \$11 ;
-  wire [18:0] \$110 ;
-  wire [19:0] \$111 ;
-  wire [20:0] \$112 ;
-  wire \$113 ;
-  wire [22:0] \$114 ;
-  wire [22:0] \$115 ;
+  wire [20:0] \$110 ;
+  wire [17:0] \$111 ;
+  wire [17:0] \$112 ;
+  wire [5:0] \$113 ;
+  wire \$114 ;
+  wire [5:0] \$115 ;
   wire [5:0] \$116 ;
-  wire [56:0] \$117 ;
-  wire [8:0] \$118 ;
-  wire [9:0] \$119 ;
+  wire [20:0] \$117 ;
+  wire [20:0] \$118 ;
+  wire [17:0] \$119 ;
   wire \$12 ;
-  wire \$120 ;
-  wire \$121 ;
-  wire [19:0] \$122 ;
-  wire [56:0] \$123 ;
-  wire [19:0] \$124 ;
-  wire [20:0] \$125 ;
-  wire [51:0] \$126 ;
-  wire [52:0] \$127 ;
-  wire \$128 ;
+  wire [17:0] \$120 ;
+  wire [5:0] \$121 ;
+  wire \$122 ;
+  wire [18:0] \$123 ;
+  wire [18:0] \$124 ;
+  wire \$125 ;
+  wire [18:0] \$126 ;
+  wire [18:0] \$127 ;
+  wire [19:0] \$128 ;
   wire \$129 ;
-  wire [3:0] \$13 ;
-  wire \$130 ;
-  wire \$131 ;
-  wire [53:0] \$132 ;
-  wire \$133 ;
-  wire \$134 ;
-  wire \$135 ;
-  wire \$136 ;
+  wire \$13 ;
+  wire [18:0] \$130 ;
+  wire [18:0] \$131 ;
+  wire \$132 ;
+  wire [18:0] \$133 ;
+  wire [18:0] \$134 ;
+  wire [19:0] \$135 ;
+  wire [20:0] \$136 ;
   wire \$137 ;
-  wire [15:0] \$138 ;
-  wire [15:0] \$139 ;
-  wire [3:0] \$14 ;
-  wire [15:0] \$140 ;
-  wire [15:0] \$141 ;
-  wire [16:0] \$142 ;
-  wire [15:0] \$143 ;
-  wire [15:0] \$144 ;
-  wire [15:0] \$145 ;
-  wire [15:0] \$146 ;
-  wire [16:0] \$147 ;
-  wire [17:0] \$148 ;
-  wire \$149 ;
-  wire [11:0] \$15 ;
-  wire [19:0] \$150 ;
-  wire [19:0] \$151 ;
-  wire [5:0] \$152 ;
-  wire [56:0] \$153 ;
-  wire [8:0] \$154 ;
-  wire [9:0] \$155 ;
-  wire \$156 ;
+  wire [22:0] \$138 ;
+  wire [22:0] \$139 ;
+  wire \$14 ;
+  wire [5:0] \$140 ;
+  wire [56:0] \$141 ;
+  wire [8:0] \$142 ;
+  wire [9:0] \$143 ;
+  wire \$144 ;
+  wire \$145 ;
+  wire [19:0] \$146 ;
+  wire [56:0] \$147 ;
+  wire [19:0] \$148 ;
+  wire [20:0] \$149 ;
+  wire \$15 ;
+  wire [51:0] \$150 ;
+  wire [52:0] \$151 ;
+  wire \$152 ;
+  wire \$153 ;
+  wire \$154 ;
+  wire \$155 ;
+  wire [53:0] \$156 ;
   wire \$157 ;
-  wire [19:0] \$158 ;
-  wire [56:0] \$159 ;
-  wire [11:0] \$16 ;
-  wire [19:0] \$160 ;
-  wire [20:0] \$161 ;
-  wire [51:0] \$162 ;
-  wire [52:0] \$163 ;
-  wire \$164 ;
-  wire \$165 ;
-  wire \$166 ;
-  wire \$167 ;
-  wire [53:0] \$168 ;
-  wire \$169 ;
-  wire [11:0] \$17 ;
-  wire \$170 ;
-  wire \$171 ;
-  wire \$172 ;
+  wire \$158 ;
+  wire \$159 ;
+  wire \$16 ;
+  wire \$160 ;
+  wire \$161 ;
+  wire [15:0] \$162 ;
+  wire [15:0] \$163 ;
+  wire [15:0] \$164 ;
+  wire [15:0] \$165 ;
+  wire [16:0] \$166 ;
+  wire [15:0] \$167 ;
+  wire [15:0] \$168 ;
+  wire [15:0] \$169 ;
+  wire \$17 ;
+  wire [15:0] \$170 ;
+  wire [16:0] \$171 ;
+  wire [17:0] \$172 ;
   wire \$173 ;
-  reg [63:0] \$174 ;
-  reg [30:0] \$175 ;
-  reg [4:0] \$176 ;
-  reg [30:0] \$177 ;
-  reg [31:0] \$178 ;
-  reg [31:0] \$179 ;
-  wire [11:0] \$18 ;
-  reg \$180 ;
-  reg [31:0] \$181 ;
-  reg \$182 ;
-  reg [31:0] \$183 ;
-  reg [15:0] \$184 ;
-  reg \$185 ;
-  reg \$186 ;
-  reg [31:0] \$187 ;
-  reg [31:0] \$188 ;
-  reg [2:0] \$189 ;
-  wire [12:0] \$19 ;
-  reg \$190 ;
-  reg [31:0] \$191 ;
-  reg [15:0] \$192 ;
-  reg \$193 ;
-  reg \$194 ;
-  reg [31:0] \$195 ;
-  reg \$196 ;
-  reg [31:0] \$197 ;
-  reg [31:0] \$198 ;
+  wire [19:0] \$174 ;
+  wire [19:0] \$175 ;
+  wire [5:0] \$176 ;
+  wire [56:0] \$177 ;
+  wire [8:0] \$178 ;
+  wire [9:0] \$179 ;
+  wire \$18 ;
+  wire \$180 ;
+  wire \$181 ;
+  wire [19:0] \$182 ;
+  wire [56:0] \$183 ;
+  wire [19:0] \$184 ;
+  wire [20:0] \$185 ;
+  wire [51:0] \$186 ;
+  wire [52:0] \$187 ;
+  wire \$188 ;
+  wire \$189 ;
+  wire [3:0] \$19 ;
+  wire \$190 ;
+  wire \$191 ;
+  wire [53:0] \$192 ;
+  wire \$193 ;
+  wire \$194 ;
+  wire \$195 ;
+  wire \$196 ;
+  wire \$197 ;
+  reg [63:0] \$198 ;
+  reg [30:0] \$199 ;
   wire \$2 ;
-  wire [13:0] \$20 ;
-  wire [13:0] \$21 ;
-  wire [14:0] \$22 ;
-  wire \$23 ;
-  wire \$24 ;
-  wire \$25 ;
-  wire [3:0] \$26 ;
-  wire [3:0] \$27 ;
-  wire [11:0] \$28 ;
-  wire [11:0] \$29 ;
+  wire [3:0] \$20 ;
+  reg [4:0] \$200 ;
+  reg [30:0] \$201 ;
+  reg [31:0] \$202 ;
+  reg [31:0] \$203 ;
+  reg \$204 ;
+  reg [31:0] \$205 ;
+  reg \$206 ;
+  reg [31:0] \$207 ;
+  reg [15:0] \$208 ;
+  reg \$209 ;
+  wire [11:0] \$21 ;
+  reg \$210 ;
+  reg [31:0] \$211 ;
+  reg [31:0] \$212 ;
+  reg [2:0] \$213 ;
+  reg \$214 ;
+  reg [31:0] \$215 ;
+  reg [15:0] \$216 ;
+  reg \$217 ;
+  reg \$218 ;
+  reg [31:0] \$219 ;
+  wire [11:0] \$22 ;
+  reg \$220 ;
+  reg [31:0] \$221 ;
+  reg [31:0] \$222 ;
+  wire [11:0] \$23 ;
+  wire [11:0] \$24 ;
+  wire [12:0] \$25 ;
+  wire [13:0] \$26 ;
+  wire [13:0] \$27 ;
+  wire [14:0] \$28 ;
+  wire \$29 ;
   wire \$3 ;
-  wire [11:0] \$30 ;
-  wire [11:0] \$31 ;
-  wire [12:0] \$32 ;
-  wire [13:0] \$33 ;
-  wire [13:0] \$34 ;
-  wire [14:0] \$35 ;
+  wire \$30 ;
+  wire \$31 ;
+  wire \$32 ;
+  wire \$33 ;
+  wire \$34 ;
+  wire \$35 ;
   wire \$36 ;
   wire \$37 ;
-  wire \$38 ;
+  wire [3:0] \$38 ;
   wire [3:0] \$39 ;
   wire \$4 ;
-  wire [3:0] \$40 ;
+  wire [11:0] \$40 ;
   wire [11:0] \$41 ;
   wire [11:0] \$42 ;
   wire [11:0] \$43 ;
-  wire [11:0] \$44 ;
-  wire [12:0] \$45 ;
+  wire [12:0] \$44 ;
+  wire [13:0] \$45 ;
   wire [13:0] \$46 ;
-  wire [13:0] \$47 ;
-  wire [14:0] \$48 ;
+  wire [14:0] \$47 ;
+  wire \$48 ;
   wire \$49 ;
   wire \$5 ;
   wire \$50 ;
   wire \$51 ;
-  wire [3:0] \$52 ;
-  wire [3:0] \$53 ;
-  wire [11:0] \$54 ;
-  wire [11:0] \$55 ;
-  wire [11:0] \$56 ;
-  wire [11:0] \$57 ;
-  wire [12:0] \$58 ;
-  wire [13:0] \$59 ;
+  wire \$52 ;
+  wire \$53 ;
+  wire \$54 ;
+  wire \$55 ;
+  wire \$56 ;
+  wire [3:0] \$57 ;
+  wire [3:0] \$58 ;
+  wire [11:0] \$59 ;
   wire \$6 ;
-  wire [13:0] \$60 ;
-  wire [14:0] \$61 ;
-  wire \$62 ;
-  wire \$63 ;
-  wire \$64 ;
-  wire [5:0] \$65 ;
-  wire \$66 ;
-  wire [5:0] \$67 ;
-  wire [5:0] \$68 ;
-  wire [20:0] \$69 ;
+  wire [11:0] \$60 ;
+  wire [11:0] \$61 ;
+  wire [11:0] \$62 ;
+  wire [12:0] \$63 ;
+  wire [13:0] \$64 ;
+  wire [13:0] \$65 ;
+  wire [14:0] \$66 ;
+  wire \$67 ;
+  wire \$68 ;
+  wire \$69 ;
   wire [31:0] \$7 ;
-  wire [20:0] \$70 ;
-  wire [17:0] \$71 ;
-  wire [17:0] \$72 ;
-  wire [5:0] \$73 ;
+  wire \$70 ;
+  wire \$71 ;
+  wire \$72 ;
+  wire \$73 ;
   wire \$74 ;
-  wire [5:0] \$75 ;
-  wire [5:0] \$76 ;
-  wire [20:0] \$77 ;
-  wire [20:0] \$78 ;
-  wire [17:0] \$79 ;
+  wire \$75 ;
+  wire [3:0] \$76 ;
+  wire [3:0] \$77 ;
+  wire [11:0] \$78 ;
+  wire [11:0] \$79 ;
   wire \$8 ;
-  wire [17:0] \$80 ;
-  wire [5:0] \$81 ;
-  wire \$82 ;
-  wire [5:0] \$83 ;
-  wire [5:0] \$84 ;
-  wire [20:0] \$85 ;
-  wire [20:0] \$86 ;
-  wire [17:0] \$87 ;
-  wire [17:0] \$88 ;
+  wire [11:0] \$80 ;
+  wire [11:0] \$81 ;
+  wire [12:0] \$82 ;
+  wire [13:0] \$83 ;
+  wire [13:0] \$84 ;
+  wire [14:0] \$85 ;
+  wire \$86 ;
+  wire \$87 ;
+  wire \$88 ;
   wire [5:0] \$89 ;
   wire \$9 ;
   wire \$90 ;
@@ -199,7 +223,7 @@ module mixpe_w3a16_g64(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   wire [17:0] \$96 ;
   wire [5:0] \$97 ;
   wire \$98 ;
-  wire [18:0] \$99 ;
+  wire [5:0] \$99 ;
   wire \$auto$rtlil.cc:2739:Not$2 ;
   reg \$signal  = 1'h0;
   reg \$signal$23  = 1'h0;
@@ -208,20 +232,32 @@ module mixpe_w3a16_g64(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   (* init = 32'd0 *)
   wire [31:0] a;
   (* init = 32'd0 *)
-  wire [31:0] \a$102 ;
+  wire [31:0] \a$114 ;
   (* init = 32'd0 *)
-  wire [31:0] \a$107 ;
+  wire [31:0] \a$119 ;
   (* init = 32'd0 *)
-  wire [31:0] \a$111 ;
-  wire [31:0] \a$113 ;
+  wire [31:0] \a$123 ;
+  wire [31:0] \a$125 ;
   wire [4:0] a0_e;
+  wire a0_inf;
+  wire a0_nan;
   wire [10:0] a0_sig;
+  wire a0_zero;
   wire [4:0] a1_e;
+  wire a1_inf;
+  wire a1_nan;
   wire [10:0] a1_sig;
+  wire a1_zero;
   wire [4:0] a2_e;
+  wire a2_inf;
+  wire a2_nan;
   wire [10:0] a2_sig;
+  wire a2_zero;
   wire [4:0] a3_e;
+  wire a3_inf;
+  wire a3_nan;
   wire [10:0] a3_sig;
+  wire a3_zero;
   reg [31:0] a_acc = 32'd0;
   wire [18:0] a_beat;
   wire [18:0] a_beat_mag;
@@ -240,16 +276,16 @@ module mixpe_w3a16_g64(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   wire [14:0] aal2;
   wire [14:0] aal3;
   wire [31:0] b;
-  wire [31:0] \b$103 ;
-  wire [31:0] \b$108 ;
+  wire [31:0] \b$115 ;
+  wire [31:0] \b$120 ;
   (* init = 16'h0000 *)
-  wire [15:0] \b$112 ;
-  wire [31:0] \b$114 ;
+  wire [15:0] \b$124 ;
+  wire [31:0] \b$126 ;
   wire [7:0] beat_exp;
   input clk;
   wire clk;
   wire [31:0] d;
-  wire [3:0] \d$105 ;
+  wire [3:0] \d$117 ;
   wire [4:0] dist0;
   wire [4:0] dist1;
   wire [4:0] dist2;
@@ -349,11 +385,11 @@ module mixpe_w3a16_g64(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   input rst;
   wire rst;
   wire [31:0] s;
-  wire [31:0] \s$104 ;
-  (* init = 32'd0 *)
-  wire [31:0] \s$106 ;
-  wire [31:0] \s$110 ;
   wire [31:0] \s$116 ;
+  (* init = 32'd0 *)
+  wire [31:0] \s$118 ;
+  wire [31:0] \s$122 ;
+  wire [31:0] \s$128 ;
   reg [31:0] s1_a = 32'd0;
   reg s1_last = 1'h0;
   reg [31:0] s1_p = 32'd0;
@@ -381,7 +417,7 @@ module mixpe_w3a16_g64(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   wire [15:0] \w_sel.scale ;
   wire [2:0] \w_sel.zero ;
   wire [31:0] y;
-  wire [31:0] \y$109 ;
+  wire [31:0] \y$121 ;
   assign \$1  = i_ctl[0] & i_ctl[4];
   assign \$2  = i_ctl[0] & i_ctl[4];
   assign \$3  = i_ctl[0] & i_ctl[2];
@@ -396,213 +432,249 @@ module mixpe_w3a16_g64(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   assign a0_e = \$10  ? 5'h01 : i_a[14:10];
   assign \$11  = ! i_a[14:10];
   assign \$12  = ~ \$11 ;
-  assign \$13  = - w_sel[2:0];
-  assign \$16  = \$14 [0] ? \$15  : 12'h000;
-  assign \$18  = \$14 [1] ? \$17  : 12'h000;
-  assign \$19  = \$16  + \$18 ;
-  assign \$21  = \$14 [2] ? \$20  : 14'h0000;
-  assign \$22  = \$19  + \$21 ;
+  assign \$13  = i_a[14:10] == 5'h1f;
+  assign \$14  = ! i_a[9:0];
+  assign a0_inf = \$13  & \$14 ;
+  assign \$15  = i_a[14:10] == 5'h1f;
+  assign \$16  = | i_a[9:0];
+  assign a0_nan = \$15  & \$16 ;
+  assign \$17  = ! i_a[14:10];
+  assign \$18  = ! i_a[9:0];
+  assign a0_zero = \$17  & \$18 ;
+  assign \$19  = - w_sel[2:0];
+  assign \$22  = \$20 [0] ? \$21  : 12'h000;
+  assign \$24  = \$20 [1] ? \$23  : 12'h000;
+  assign \$25  = \$22  + \$24 ;
+  assign \$27  = \$20 [2] ? \$26  : 14'h0000;
+  assign \$28  = \$25  + \$27 ;
   assign live0 = | { \$12 , i_a[9:0] };
   assign ex0 = live0 ? a0_e : 5'h00;
-  assign \$23  = ! i_a[30:26];
-  assign a1_e = \$23  ? 5'h01 : i_a[30:26];
-  assign \$24  = ! i_a[30:26];
-  assign \$25  = ~ \$24 ;
-  assign \$26  = - w_sel[5:3];
-  assign \$29  = \$27 [0] ? \$28  : 12'h000;
-  assign \$31  = \$27 [1] ? \$30  : 12'h000;
-  assign \$32  = \$29  + \$31 ;
-  assign \$34  = \$27 [2] ? \$33  : 14'h0000;
-  assign \$35  = \$32  + \$34 ;
-  assign live1 = | { \$25 , i_a[25:16] };
+  assign \$29  = ! i_a[30:26];
+  assign a1_e = \$29  ? 5'h01 : i_a[30:26];
+  assign \$30  = ! i_a[30:26];
+  assign \$31  = ~ \$30 ;
+  assign \$32  = i_a[30:26] == 5'h1f;
+  assign \$33  = ! i_a[25:16];
+  assign a1_inf = \$32  & \$33 ;
+  assign \$34  = i_a[30:26] == 5'h1f;
+  assign \$35  = | i_a[25:16];
+  assign a1_nan = \$34  & \$35 ;
+  assign \$36  = ! i_a[30:26];
+  assign \$37  = ! i_a[25:16];
+  assign a1_zero = \$36  & \$37 ;
+  assign \$38  = - w_sel[5:3];
+  assign \$41  = \$39 [0] ? \$40  : 12'h000;
+  assign \$43  = \$39 [1] ? \$42  : 12'h000;
+  assign \$44  = \$41  + \$43 ;
+  assign \$46  = \$39 [2] ? \$45  : 14'h0000;
+  assign \$47  = \$44  + \$46 ;
+  assign live1 = | { \$31 , i_a[25:16] };
   assign ex1 = live1 ? a1_e : 5'h00;
-  assign \$36  = ! i_a[46:42];
-  assign a2_e = \$36  ? 5'h01 : i_a[46:42];
-  assign \$37  = ! i_a[46:42];
-  assign \$38  = ~ \$37 ;
-  assign \$39  = - w_sel[8:6];
-  assign \$42  = \$40 [0] ? \$41  : 12'h000;
-  assign \$44  = \$40 [1] ? \$43  : 12'h000;
-  assign \$45  = \$42  + \$44 ;
-  assign \$47  = \$40 [2] ? \$46  : 14'h0000;
-  assign \$48  = \$45  + \$47 ;
-  assign live2 = | { \$38 , i_a[41:32] };
+  assign \$48  = ! i_a[46:42];
+  assign a2_e = \$48  ? 5'h01 : i_a[46:42];
+  assign \$49  = ! i_a[46:42];
+  assign \$50  = ~ \$49 ;
+  assign \$51  = i_a[46:42] == 5'h1f;
+  assign \$52  = ! i_a[41:32];
+  assign a2_inf = \$51  & \$52 ;
+  assign \$53  = i_a[46:42] == 5'h1f;
+  assign \$54  = | i_a[41:32];
+  assign a2_nan = \$53  & \$54 ;
+  assign \$55  = ! i_a[46:42];
+  assign \$56  = ! i_a[41:32];
+  assign a2_zero = \$55  & \$56 ;
+  assign \$57  = - w_sel[8:6];
+  assign \$60  = \$58 [0] ? \$59  : 12'h000;
+  assign \$62  = \$58 [1] ? \$61  : 12'h000;
+  assign \$63  = \$60  + \$62 ;
+  assign \$65  = \$58 [2] ? \$64  : 14'h0000;
+  assign \$66  = \$63  + \$65 ;
+  assign live2 = | { \$50 , i_a[41:32] };
   assign ex2 = live2 ? a2_e : 5'h00;
-  assign \$49  = ! i_a[62:58];
-  assign a3_e = \$49  ? 5'h01 : i_a[62:58];
-  assign \$50  = ! i_a[62:58];
-  assign \$51  = ~ \$50 ;
-  assign \$52  = - w_sel[11:9];
-  assign \$55  = \$53 [0] ? \$54  : 12'h000;
-  assign \$57  = \$53 [1] ? \$56  : 12'h000;
-  assign \$58  = \$55  + \$57 ;
-  assign \$60  = \$53 [2] ? \$59  : 14'h0000;
-  assign \$61  = \$58  + \$60 ;
-  assign live3 = | { \$51 , i_a[57:48] };
+  assign \$67  = ! i_a[62:58];
+  assign a3_e = \$67  ? 5'h01 : i_a[62:58];
+  assign \$68  = ! i_a[62:58];
+  assign \$69  = ~ \$68 ;
+  assign \$70  = i_a[62:58] == 5'h1f;
+  assign \$71  = ! i_a[57:48];
+  assign a3_inf = \$70  & \$71 ;
+  assign \$72  = i_a[62:58] == 5'h1f;
+  assign \$73  = | i_a[57:48];
+  assign a3_nan = \$72  & \$73 ;
+  assign \$74  = ! i_a[62:58];
+  assign \$75  = ! i_a[57:48];
+  assign a3_zero = \$74  & \$75 ;
+  assign \$76  = - w_sel[11:9];
+  assign \$79  = \$77 [0] ? \$78  : 12'h000;
+  assign \$81  = \$77 [1] ? \$80  : 12'h000;
+  assign \$82  = \$79  + \$81 ;
+  assign \$84  = \$77 [2] ? \$83  : 14'h0000;
+  assign \$85  = \$82  + \$84 ;
+  assign live3 = | { \$69 , i_a[57:48] };
   assign ex3 = live3 ? a3_e : 5'h00;
-  assign \$62  = ex1 > ex0;
-  assign emax0 = \$62  ? ex1 : ex0;
-  assign \$63  = ex2 > emax0;
-  assign emax1 = \$63  ? ex2 : emax0;
-  assign \$64  = ex3 > emax1;
-  assign emax2 = \$64  ? ex3 : emax1;
-  assign \$65  = emax2 - ex0;
-  assign \$66  = $signed(\$65 ) > $signed(6'h12);
-  assign \$67  = emax2 - ex0;
-  assign \$68  = \$66  ? 6'h12 : \$67 ;
-  assign \$70  = \$69  >> \$68 [4:0];
-  assign \$72  = \$71  >> \$68 [4:0];
-  assign \$73  = emax2 - ex1;
-  assign \$74  = $signed(\$73 ) > $signed(6'h12);
-  assign \$75  = emax2 - ex1;
-  assign \$76  = \$74  ? 6'h12 : \$75 ;
-  assign \$78  = \$77  >> \$76 [4:0];
-  assign \$80  = \$79  >> \$76 [4:0];
-  assign \$81  = emax2 - ex2;
-  assign \$82  = $signed(\$81 ) > $signed(6'h12);
-  assign \$83  = emax2 - ex2;
-  assign \$84  = \$82  ? 6'h12 : \$83 ;
-  assign \$86  = \$85  >> \$84 [4:0];
-  assign \$88  = \$87  >> \$84 [4:0];
-  assign \$89  = emax2 - ex3;
+  assign \$86  = ex1 > ex0;
+  assign emax0 = \$86  ? ex1 : ex0;
+  assign \$87  = ex2 > emax0;
+  assign emax1 = \$87  ? ex2 : emax0;
+  assign \$88  = ex3 > emax1;
+  assign emax2 = \$88  ? ex3 : emax1;
+  assign \$89  = emax2 - ex0;
   assign \$90  = $signed(\$89 ) > $signed(6'h12);
-  assign \$91  = emax2 - ex3;
+  assign \$91  = emax2 - ex0;
   assign \$92  = \$90  ? 6'h12 : \$91 ;
   assign \$94  = \$93  >> \$92 [4:0];
   assign \$96  = \$95  >> \$92 [4:0];
-  assign \$97  = emax2 - 5'h1d;
-  assign \$99  = - \$70 [17:0];
-  assign \$100  = \$98  ? \$99  : { 1'h0, \$70 [17:0] };
-  assign \$102  = - \$78 [17:0];
-  assign \$103  = \$101  ? \$102  : { 1'h0, \$78 [17:0] };
-  assign \$104  = $signed(\$100 ) + $signed(\$103 );
-  assign \$106  = - \$86 [17:0];
-  assign \$107  = \$105  ? \$106  : { 1'h0, \$86 [17:0] };
-  assign \$109  = - \$94 [17:0];
-  assign \$110  = \$108  ? \$109  : { 1'h0, \$94 [17:0] };
-  assign \$111  = $signed(\$107 ) + $signed(\$110 );
-  assign \$112  = $signed(\$104 ) + $signed(\$111 );
-  assign \$113  = $signed(\$112 ) < $signed(1'h0);
-  assign \$114  = - $signed(\$112 );
-  assign \$115  = \$113  ? \$114  : { \$112 [20], \$112 [20], \$112  };
-  assign \$116  = 5'h15 - p_rp_msb;
-  assign \$117  = { \$115 [21:0], 4'h0 } << \$116 [4:0];
-  assign \$118  = $signed(\$97 ) + $signed({ 1'h0, p_rp_msb });
-  assign \$119  = $signed(\$118 ) + $signed(8'h7f);
-  assign \$120  = $signed(\$119 ) < $signed(2'h1);
-  assign \$121  = $signed(\$119 ) < $signed(6'h27);
-  assign \$122  = $signed(2'h1) - $signed(\$119 );
-  assign p_rp_sh = \$117 [25:0] >> p_rp_rs;
-  assign \$123  = p_rp_sh << p_rp_rs;
-  assign p_rp_lost = \$123 [25:0] != \$117 [25:0];
-  assign \$124  = $signed(\$119 ) + $signed({ 1'h0, p_rp_rs });
-  assign \$125  = $signed(\$124 ) - $signed(2'h1);
-  assign \$127  = $signed(\$126 ) + $signed({ 1'h0, p_rp_sh[25:2] });
-  assign \$129  = \$128  | p_rp_lost;
-  assign \$130  = \$129  | p_rp_sh[2];
-  assign \$131  = p_rp_sh[1] & \$130 ;
-  assign \$132  = $signed(\$127 ) + $signed({ 1'h0, \$131  });
-  assign \$133  = ! \$115 [21:0];
-  assign \$134  = \$132 [42:0] >= 31'h7f800000;
-  assign \$135  = $signed(\$112 ) < $signed(1'h0);
-  assign \$136  = $signed(\$112 ) < $signed(1'h0);
-  assign \$137  = $signed(\$112 ) < $signed(1'h0);
-  assign \$138  = - \$72 [14:0];
-  assign \$139  = i_a[15] ? \$138  : { 1'h0, \$72 [14:0] };
-  assign \$140  = - \$80 [14:0];
-  assign \$141  = i_a[31] ? \$140  : { 1'h0, \$80 [14:0] };
-  assign \$142  = $signed(\$139 ) + $signed(\$141 );
-  assign \$143  = - \$88 [14:0];
-  assign \$144  = i_a[47] ? \$143  : { 1'h0, \$88 [14:0] };
-  assign \$145  = - \$96 [14:0];
-  assign \$146  = i_a[63] ? \$145  : { 1'h0, \$96 [14:0] };
-  assign \$147  = $signed(\$144 ) + $signed(\$146 );
-  assign \$148  = $signed(\$142 ) + $signed(\$147 );
-  assign \$149  = $signed(\$148 ) < $signed(1'h0);
-  assign \$150  = - $signed(\$148 );
-  assign \$151  = \$149  ? \$150  : { \$148 [17], \$148 [17], \$148  };
-  assign \$152  = 5'h12 - a_rp_msb;
-  assign \$153  = { \$151 [18:0], 7'h00 } << \$152 [4:0];
-  assign \$154  = $signed(\$97 ) + $signed({ 1'h0, a_rp_msb });
-  assign \$155  = $signed(\$154 ) + $signed(8'h7f);
-  assign \$156  = $signed(\$155 ) < $signed(2'h1);
-  assign \$157  = $signed(\$155 ) < $signed(6'h27);
-  assign \$158  = $signed(2'h1) - $signed(\$155 );
-  assign a_rp_sh = \$153 [25:0] >> a_rp_rs;
-  assign \$159  = a_rp_sh << a_rp_rs;
-  assign a_rp_lost = \$159 [25:0] != \$153 [25:0];
-  assign \$160  = $signed(\$155 ) + $signed({ 1'h0, a_rp_rs });
-  assign \$161  = $signed(\$160 ) - $signed(2'h1);
-  assign \$163  = $signed(\$162 ) + $signed({ 1'h0, a_rp_sh[25:2] });
-  assign \$165  = \$164  | a_rp_lost;
-  assign \$166  = \$165  | a_rp_sh[2];
-  assign \$167  = a_rp_sh[1] & \$166 ;
-  assign \$168  = $signed(\$163 ) + $signed({ 1'h0, \$167  });
-  assign \$169  = ! \$151 [18:0];
-  assign \$170  = \$168 [42:0] >= 31'h7f800000;
-  assign \$171  = $signed(\$148 ) < $signed(1'h0);
-  assign \$172  = $signed(\$148 ) < $signed(1'h0);
-  assign \$173  = $signed(\$148 ) < $signed(1'h0);
-  assign \a$113  = \$signal$32  ? s2_psum : out_acc;
+  assign \$97  = emax2 - ex1;
+  assign \$98  = $signed(\$97 ) > $signed(6'h12);
+  assign \$99  = emax2 - ex1;
+  assign \$100  = \$98  ? 6'h12 : \$99 ;
+  assign \$102  = \$101  >> \$100 [4:0];
+  assign \$104  = \$103  >> \$100 [4:0];
+  assign \$105  = emax2 - ex2;
+  assign \$106  = $signed(\$105 ) > $signed(6'h12);
+  assign \$107  = emax2 - ex2;
+  assign \$108  = \$106  ? 6'h12 : \$107 ;
+  assign \$110  = \$109  >> \$108 [4:0];
+  assign \$112  = \$111  >> \$108 [4:0];
+  assign \$113  = emax2 - ex3;
+  assign \$114  = $signed(\$113 ) > $signed(6'h12);
+  assign \$115  = emax2 - ex3;
+  assign \$116  = \$114  ? 6'h12 : \$115 ;
+  assign \$118  = \$117  >> \$116 [4:0];
+  assign \$120  = \$119  >> \$116 [4:0];
+  assign \$121  = emax2 - 5'h1d;
+  assign \$123  = - \$94 [17:0];
+  assign \$124  = \$122  ? \$123  : { 1'h0, \$94 [17:0] };
+  assign \$126  = - \$102 [17:0];
+  assign \$127  = \$125  ? \$126  : { 1'h0, \$102 [17:0] };
+  assign \$128  = $signed(\$124 ) + $signed(\$127 );
+  assign \$130  = - \$110 [17:0];
+  assign \$131  = \$129  ? \$130  : { 1'h0, \$110 [17:0] };
+  assign \$133  = - \$118 [17:0];
+  assign \$134  = \$132  ? \$133  : { 1'h0, \$118 [17:0] };
+  assign \$135  = $signed(\$131 ) + $signed(\$134 );
+  assign \$136  = $signed(\$128 ) + $signed(\$135 );
+  assign \$137  = $signed(\$136 ) < $signed(1'h0);
+  assign \$138  = - $signed(\$136 );
+  assign \$139  = \$137  ? \$138  : { \$136 [20], \$136 [20], \$136  };
+  assign \$140  = 5'h15 - p_rp_msb;
+  assign \$141  = { \$139 [21:0], 4'h0 } << \$140 [4:0];
+  assign \$142  = $signed(\$121 ) + $signed({ 1'h0, p_rp_msb });
+  assign \$143  = $signed(\$142 ) + $signed(8'h7f);
+  assign \$144  = $signed(\$143 ) < $signed(2'h1);
+  assign \$145  = $signed(\$143 ) < $signed(6'h27);
+  assign \$146  = $signed(2'h1) - $signed(\$143 );
+  assign p_rp_sh = \$141 [25:0] >> p_rp_rs;
+  assign \$147  = p_rp_sh << p_rp_rs;
+  assign p_rp_lost = \$147 [25:0] != \$141 [25:0];
+  assign \$148  = $signed(\$143 ) + $signed({ 1'h0, p_rp_rs });
+  assign \$149  = $signed(\$148 ) - $signed(2'h1);
+  assign \$151  = $signed(\$150 ) + $signed({ 1'h0, p_rp_sh[25:2] });
+  assign \$153  = \$152  | p_rp_lost;
+  assign \$154  = \$153  | p_rp_sh[2];
+  assign \$155  = p_rp_sh[1] & \$154 ;
+  assign \$156  = $signed(\$151 ) + $signed({ 1'h0, \$155  });
+  assign \$157  = ! \$139 [21:0];
+  assign \$158  = \$156 [42:0] >= 31'h7f800000;
+  assign \$159  = $signed(\$136 ) < $signed(1'h0);
+  assign \$160  = $signed(\$136 ) < $signed(1'h0);
+  assign \$161  = $signed(\$136 ) < $signed(1'h0);
+  assign \$162  = - \$96 [14:0];
+  assign \$163  = i_a[15] ? \$162  : { 1'h0, \$96 [14:0] };
+  assign \$164  = - \$104 [14:0];
+  assign \$165  = i_a[31] ? \$164  : { 1'h0, \$104 [14:0] };
+  assign \$166  = $signed(\$163 ) + $signed(\$165 );
+  assign \$167  = - \$112 [14:0];
+  assign \$168  = i_a[47] ? \$167  : { 1'h0, \$112 [14:0] };
+  assign \$169  = - \$120 [14:0];
+  assign \$170  = i_a[63] ? \$169  : { 1'h0, \$120 [14:0] };
+  assign \$171  = $signed(\$168 ) + $signed(\$170 );
+  assign \$172  = $signed(\$166 ) + $signed(\$171 );
+  assign \$173  = $signed(\$172 ) < $signed(1'h0);
+  assign \$174  = - $signed(\$172 );
+  assign \$175  = \$173  ? \$174  : { \$172 [17], \$172 [17], \$172  };
+  assign \$176  = 5'h12 - a_rp_msb;
+  assign \$177  = { \$175 [18:0], 7'h00 } << \$176 [4:0];
+  assign \$178  = $signed(\$121 ) + $signed({ 1'h0, a_rp_msb });
+  assign \$179  = $signed(\$178 ) + $signed(8'h7f);
+  assign \$180  = $signed(\$179 ) < $signed(2'h1);
+  assign \$181  = $signed(\$179 ) < $signed(6'h27);
+  assign \$182  = $signed(2'h1) - $signed(\$179 );
+  assign a_rp_sh = \$177 [25:0] >> a_rp_rs;
+  assign \$183  = a_rp_sh << a_rp_rs;
+  assign a_rp_lost = \$183 [25:0] != \$177 [25:0];
+  assign \$184  = $signed(\$179 ) + $signed({ 1'h0, a_rp_rs });
+  assign \$185  = $signed(\$184 ) - $signed(2'h1);
+  assign \$187  = $signed(\$186 ) + $signed({ 1'h0, a_rp_sh[25:2] });
+  assign \$189  = \$188  | a_rp_lost;
+  assign \$190  = \$189  | a_rp_sh[2];
+  assign \$191  = a_rp_sh[1] & \$190 ;
+  assign \$192  = $signed(\$187 ) + $signed({ 1'h0, \$191  });
+  assign \$193  = ! \$175 [18:0];
+  assign \$194  = \$192 [42:0] >= 31'h7f800000;
+  assign \$195  = $signed(\$172 ) < $signed(1'h0);
+  assign \$196  = $signed(\$172 ) < $signed(1'h0);
+  assign \$197  = $signed(\$172 ) < $signed(1'h0);
+  assign \a$125  = \$signal$32  ? s2_psum : out_acc;
   always @(posedge clk)
-    o_a <= \$174 ;
+    o_a <= \$198 ;
   always @(posedge clk)
-    o_w <= \$175 ;
+    o_w <= \$199 ;
   always @(posedge clk)
-    o_ctl <= \$176 ;
+    o_ctl <= \$200 ;
   always @(posedge clk)
-    w_reg <= \$177 ;
+    w_reg <= \$201 ;
   always @(posedge clk)
-    p_acc <= \$178 ;
+    p_acc <= \$202 ;
   always @(posedge clk)
-    a_acc <= \$179 ;
+    a_acc <= \$203 ;
   always @(posedge clk)
-    grp_first <= \$180 ;
+    grp_first <= \$204 ;
   always @(posedge clk)
-    grp_psum <= \$181 ;
+    grp_psum <= \$205 ;
   always @(posedge clk)
-    \$signal  <= \$182 ;
+    \$signal  <= \$206 ;
   always @(posedge clk)
-    s1_p <= \$183 ;
+    s1_p <= \$207 ;
   always @(posedge clk)
-    s1_scale <= \$184 ;
+    s1_scale <= \$208 ;
   always @(posedge clk)
-    \$signal$23  <= \$185 ;
+    \$signal$23  <= \$209 ;
   always @(posedge clk)
-    s1_last <= \$186 ;
+    s1_last <= \$210 ;
   always @(posedge clk)
-    s1_psum <= \$187 ;
+    s1_psum <= \$211 ;
   always @(posedge clk)
-    s1_a <= \$188 ;
+    s1_a <= \$212 ;
   always @(posedge clk)
-    s1_zero <= \$189 ;
+    s1_zero <= \$213 ;
   always @(posedge clk)
-    \$signal$28  <= \$190 ;
+    \$signal$28  <= \$214 ;
   always @(posedge clk)
-    s2_d <= \$191 ;
+    s2_d <= \$215 ;
   always @(posedge clk)
-    s2_scale <= \$192 ;
+    s2_scale <= \$216 ;
   always @(posedge clk)
-    \$signal$32  <= \$193 ;
+    \$signal$32  <= \$217 ;
   always @(posedge clk)
-    s2_last <= \$194 ;
+    s2_last <= \$218 ;
   always @(posedge clk)
-    s2_psum <= \$195 ;
+    s2_psum <= \$219 ;
   always @(posedge clk)
-    o_valid <= \$196 ;
+    o_valid <= \$220 ;
   always @(posedge clk)
-    out_acc <= \$197 ;
+    out_acc <= \$221 ;
   always @(posedge clk)
-    o_psum <= \$198 ;
-  assign \$auto$rtlil.cc:2739:Not$2  = ~ \y$109 [31];
+    o_psum <= \$222 ;
+  assign \$auto$rtlil.cc:2739:Not$2  = ~ \y$121 [31];
   \mixpe_w3a16_g64.a_add  a_add (
     .a(a_acc),
     .b(a_rp_out),
     .s(a_next)
   );
   \mixpe_w3a16_g64.out_add  out_add (
-    .a(\a$113 ),
-    .b(\b$114 ),
+    .a(\a$125 ),
+    .b(\b$126 ),
     .s(y)
   );
   \mixpe_w3a16_g64.p_add  p_add (
@@ -613,487 +685,487 @@ module mixpe_w3a16_g64(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   \mixpe_w3a16_g64.scale_mul  scale_mul (
     .a(s2_d),
     .b(s2_scale),
-    .p(\b$114 )
+    .p(\b$126 )
   );
   \mixpe_w3a16_g64.zero_scale  zero_scale (
-    .\port$1426$0 (s1_zero),
+    .\port$1220$0 (s1_zero),
     .s(s1_a),
-    .y(\y$109 )
+    .y(\y$121 )
   );
   \mixpe_w3a16_g64.zero_sub  zero_sub (
     .a(s1_p),
-    .b(\b$108 ),
+    .b(\b$120 ),
     .s(d)
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$174  = i_a;
+    \$198  = i_a;
     if (rst) begin
-      \$174  = 64'h0000000000000000;
+      \$198  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$175  = i_w;
+    \$199  = i_w;
     if (rst) begin
-      \$175  = 31'h00000000;
+      \$199  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$176  = i_ctl;
+    \$200  = i_ctl;
     if (rst) begin
-      \$176  = 5'h00;
+      \$200  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$177  = w_reg;
+    \$201  = w_reg;
     if (i_ctl[1]) begin
-      \$177  = i_w;
+      \$201  = i_w;
     end
     if (rst) begin
-      \$177  = 31'h00000000;
+      \$201  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$178  = p_acc;
+    \$202  = p_acc;
     if (\$1 ) begin
-      \$178  = 32'd0;
+      \$202  = 32'd0;
     end else if (i_ctl[0]) begin
-      \$178  = p_next;
+      \$202  = p_next;
     end
     if (rst) begin
-      \$178  = 32'd0;
+      \$202  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$179  = a_acc;
+    \$203  = a_acc;
     if (\$1 ) begin
-      \$179  = 32'd0;
+      \$203  = 32'd0;
     end else if (i_ctl[0]) begin
-      \$179  = a_next;
+      \$203  = a_next;
     end
     if (rst) begin
-      \$179  = 32'd0;
+      \$203  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$180  = grp_first;
+    \$204  = grp_first;
     if (\$2 ) begin
-      \$180  = 1'h0;
+      \$204  = 1'h0;
     end else if (\$3 ) begin
-      \$180  = 1'h1;
+      \$204  = 1'h1;
     end
     if (rst) begin
-      \$180  = 1'h0;
+      \$204  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$181  = grp_psum;
+    \$205  = grp_psum;
     if (\$2 ) begin
     end else if (\$3 ) begin
-      \$181  = i_psum;
+      \$205  = i_psum;
     end
     if (rst) begin
-      \$181  = 32'd0;
+      \$205  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$182  = \$4 ;
+    \$206  = \$4 ;
     if (rst) begin
-      \$182  = 1'h0;
+      \$206  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$183  = s1_p;
+    \$207  = s1_p;
     if (\$5 ) begin
-      \$183  = p_next;
+      \$207  = p_next;
     end
     if (rst) begin
-      \$183  = 32'd0;
+      \$207  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$184  = s1_scale;
+    \$208  = s1_scale;
     if (\$5 ) begin
-      \$184  = w_sel[30:15];
+      \$208  = w_sel[30:15];
     end
     if (rst) begin
-      \$184  = 16'h0000;
+      \$208  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$185  = \$signal$23 ;
+    \$209  = \$signal$23 ;
     if (\$5 ) begin
-      \$185  = \$6 ;
+      \$209  = \$6 ;
     end
     if (rst) begin
-      \$185  = 1'h0;
+      \$209  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$186  = s1_last;
+    \$210  = s1_last;
     if (\$5 ) begin
-      \$186  = i_ctl[3];
+      \$210  = i_ctl[3];
     end
     if (rst) begin
-      \$186  = 1'h0;
+      \$210  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$187  = s1_psum;
+    \$211  = s1_psum;
     if (\$5 ) begin
-      \$187  = \$7 ;
+      \$211  = \$7 ;
     end
     if (rst) begin
-      \$187  = 32'd0;
+      \$211  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$188  = s1_a;
+    \$212  = s1_a;
     if (\$8 ) begin
-      \$188  = a_next;
+      \$212  = a_next;
     end
     if (rst) begin
-      \$188  = 32'd0;
+      \$212  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$189  = s1_zero;
+    \$213  = s1_zero;
     if (\$8 ) begin
-      \$189  = w_sel[14:12];
+      \$213  = w_sel[14:12];
     end
     if (rst) begin
-      \$189  = 3'h0;
+      \$213  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$190  = \$signal ;
+    \$214  = \$signal ;
     if (rst) begin
-      \$190  = 1'h0;
+      \$214  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$191  = s2_d;
+    \$215  = s2_d;
     if (\$signal ) begin
-      \$191  = d;
+      \$215  = d;
     end
     if (rst) begin
-      \$191  = 32'd0;
+      \$215  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$192  = s2_scale;
+    \$216  = s2_scale;
     if (\$signal ) begin
-      \$192  = s1_scale;
+      \$216  = s1_scale;
     end
     if (rst) begin
-      \$192  = 16'h0000;
+      \$216  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$193  = \$signal$32 ;
+    \$217  = \$signal$32 ;
     if (\$signal ) begin
-      \$193  = \$signal$23 ;
+      \$217  = \$signal$23 ;
     end
     if (rst) begin
-      \$193  = 1'h0;
+      \$217  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$194  = s2_last;
+    \$218  = s2_last;
     if (\$signal ) begin
-      \$194  = s1_last;
+      \$218  = s1_last;
     end
     if (rst) begin
-      \$194  = 1'h0;
+      \$218  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$195  = s2_psum;
+    \$219  = s2_psum;
     if (\$signal ) begin
-      \$195  = s1_psum;
+      \$219  = s1_psum;
     end
     if (rst) begin
-      \$195  = 32'd0;
+      \$219  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$196  = \$9 ;
+    \$220  = \$9 ;
     if (rst) begin
-      \$196  = 1'h0;
+      \$220  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$197  = out_acc;
+    \$221  = out_acc;
     if (\$signal$28 ) begin
-      \$197  = y;
+      \$221  = y;
     end
     if (rst) begin
-      \$197  = 32'd0;
+      \$221  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$198  = o_psum;
+    \$222  = o_psum;
     if (\$signal$28 ) begin
       if (s2_last) begin
-        \$198  = y;
+        \$222  = y;
       end
     end
     if (rst) begin
-      \$198  = 32'd0;
+      \$222  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     p_rp_msb = 5'h00;
-    if (\$115 [0]) begin
+    if (\$139 [0]) begin
       p_rp_msb = 5'h00;
     end
-    if (\$115 [1]) begin
+    if (\$139 [1]) begin
       p_rp_msb = 5'h01;
     end
-    if (\$115 [2]) begin
+    if (\$139 [2]) begin
       p_rp_msb = 5'h02;
     end
-    if (\$115 [3]) begin
+    if (\$139 [3]) begin
       p_rp_msb = 5'h03;
     end
-    if (\$115 [4]) begin
+    if (\$139 [4]) begin
       p_rp_msb = 5'h04;
     end
-    if (\$115 [5]) begin
+    if (\$139 [5]) begin
       p_rp_msb = 5'h05;
     end
-    if (\$115 [6]) begin
+    if (\$139 [6]) begin
       p_rp_msb = 5'h06;
     end
-    if (\$115 [7]) begin
+    if (\$139 [7]) begin
       p_rp_msb = 5'h07;
     end
-    if (\$115 [8]) begin
+    if (\$139 [8]) begin
       p_rp_msb = 5'h08;
     end
-    if (\$115 [9]) begin
+    if (\$139 [9]) begin
       p_rp_msb = 5'h09;
     end
-    if (\$115 [10]) begin
+    if (\$139 [10]) begin
       p_rp_msb = 5'h0a;
     end
-    if (\$115 [11]) begin
+    if (\$139 [11]) begin
       p_rp_msb = 5'h0b;
     end
-    if (\$115 [12]) begin
+    if (\$139 [12]) begin
       p_rp_msb = 5'h0c;
     end
-    if (\$115 [13]) begin
+    if (\$139 [13]) begin
       p_rp_msb = 5'h0d;
     end
-    if (\$115 [14]) begin
+    if (\$139 [14]) begin
       p_rp_msb = 5'h0e;
     end
-    if (\$115 [15]) begin
+    if (\$139 [15]) begin
       p_rp_msb = 5'h0f;
     end
-    if (\$115 [16]) begin
+    if (\$139 [16]) begin
       p_rp_msb = 5'h10;
     end
-    if (\$115 [17]) begin
+    if (\$139 [17]) begin
       p_rp_msb = 5'h11;
     end
-    if (\$115 [18]) begin
+    if (\$139 [18]) begin
       p_rp_msb = 5'h12;
     end
-    if (\$115 [19]) begin
+    if (\$139 [19]) begin
       p_rp_msb = 5'h13;
     end
-    if (\$115 [20]) begin
+    if (\$139 [20]) begin
       p_rp_msb = 5'h14;
     end
-    if (\$115 [21]) begin
+    if (\$139 [21]) begin
       p_rp_msb = 5'h15;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     p_rp_rs = 5'h00;
-    if (\$120 ) begin
+    if (\$144 ) begin
       (* full_case = 32'd1 *)
-      if (\$121 ) begin
+      if (\$145 ) begin
         p_rp_rs = 5'h1a;
       end else begin
-        p_rp_rs = \$122 [4:0];
+        p_rp_rs = \$146 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     (* full_case = 32'd1 *)
-    if (\$133 ) begin
-      p_rp_out = { \$135 , 31'h00000000 };
-    end else if (\$134 ) begin
-      p_rp_out = { \$136 , 31'h7f800000 };
+    if (\$157 ) begin
+      p_rp_out = { \$159 , 31'h00000000 };
+    end else if (\$158 ) begin
+      p_rp_out = { \$160 , 31'h7f800000 };
     end else begin
-      p_rp_out = { \$137 , \$132 [30:0] };
+      p_rp_out = { \$161 , \$156 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     a_rp_msb = 5'h00;
-    if (\$151 [0]) begin
+    if (\$175 [0]) begin
       a_rp_msb = 5'h00;
     end
-    if (\$151 [1]) begin
+    if (\$175 [1]) begin
       a_rp_msb = 5'h01;
     end
-    if (\$151 [2]) begin
+    if (\$175 [2]) begin
       a_rp_msb = 5'h02;
     end
-    if (\$151 [3]) begin
+    if (\$175 [3]) begin
       a_rp_msb = 5'h03;
     end
-    if (\$151 [4]) begin
+    if (\$175 [4]) begin
       a_rp_msb = 5'h04;
     end
-    if (\$151 [5]) begin
+    if (\$175 [5]) begin
       a_rp_msb = 5'h05;
     end
-    if (\$151 [6]) begin
+    if (\$175 [6]) begin
       a_rp_msb = 5'h06;
     end
-    if (\$151 [7]) begin
+    if (\$175 [7]) begin
       a_rp_msb = 5'h07;
     end
-    if (\$151 [8]) begin
+    if (\$175 [8]) begin
       a_rp_msb = 5'h08;
     end
-    if (\$151 [9]) begin
+    if (\$175 [9]) begin
       a_rp_msb = 5'h09;
     end
-    if (\$151 [10]) begin
+    if (\$175 [10]) begin
       a_rp_msb = 5'h0a;
     end
-    if (\$151 [11]) begin
+    if (\$175 [11]) begin
       a_rp_msb = 5'h0b;
     end
-    if (\$151 [12]) begin
+    if (\$175 [12]) begin
       a_rp_msb = 5'h0c;
     end
-    if (\$151 [13]) begin
+    if (\$175 [13]) begin
       a_rp_msb = 5'h0d;
     end
-    if (\$151 [14]) begin
+    if (\$175 [14]) begin
       a_rp_msb = 5'h0e;
     end
-    if (\$151 [15]) begin
+    if (\$175 [15]) begin
       a_rp_msb = 5'h0f;
     end
-    if (\$151 [16]) begin
+    if (\$175 [16]) begin
       a_rp_msb = 5'h10;
     end
-    if (\$151 [17]) begin
+    if (\$175 [17]) begin
       a_rp_msb = 5'h11;
     end
-    if (\$151 [18]) begin
+    if (\$175 [18]) begin
       a_rp_msb = 5'h12;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     a_rp_rs = 5'h00;
-    if (\$156 ) begin
+    if (\$180 ) begin
       (* full_case = 32'd1 *)
-      if (\$157 ) begin
+      if (\$181 ) begin
         a_rp_rs = 5'h1a;
       end else begin
-        a_rp_rs = \$158 [4:0];
+        a_rp_rs = \$182 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     (* full_case = 32'd1 *)
-    if (\$169 ) begin
-      a_rp_out = { \$171 , 31'h00000000 };
-    end else if (\$170 ) begin
-      a_rp_out = { \$172 , 31'h7f800000 };
+    if (\$193 ) begin
+      a_rp_out = { \$195 , 31'h00000000 };
+    end else if (\$194 ) begin
+      a_rp_out = { \$196 , 31'h7f800000 };
     end else begin
-      a_rp_out = { \$173 , \$168 [30:0] };
+      a_rp_out = { \$197 , \$192 [30:0] };
     end
   end
   assign a0_sig = { \$12 , i_a[9:0] };
-  assign qmag0 = \$14 [2:0];
-  assign prod0 = \$22 [13:0];
-  assign a1_sig = { \$25 , i_a[25:16] };
-  assign qmag1 = \$27 [2:0];
-  assign prod1 = \$35 [13:0];
-  assign a2_sig = { \$38 , i_a[41:32] };
-  assign qmag2 = \$40 [2:0];
-  assign prod2 = \$48 [13:0];
-  assign a3_sig = { \$51 , i_a[57:48] };
-  assign qmag3 = \$53 [2:0];
-  assign prod3 = \$61 [13:0];
-  assign dist0 = \$68 [4:0];
-  assign pal0 = \$70 [17:0];
-  assign aal0 = \$72 [14:0];
-  assign dist1 = \$76 [4:0];
-  assign pal1 = \$78 [17:0];
-  assign aal1 = \$80 [14:0];
-  assign dist2 = \$84 [4:0];
-  assign pal2 = \$86 [17:0];
-  assign aal2 = \$88 [14:0];
-  assign dist3 = \$92 [4:0];
-  assign pal3 = \$94 [17:0];
-  assign aal3 = \$96 [14:0];
-  assign beat_exp = { \$97 [5], \$97 [5], \$97  };
-  assign p_beat = { \$112 [20], \$112  };
-  assign p_beat_mag = \$115 [21:0];
-  assign p_rp_ls = \$116 [4:0];
-  assign p_rp_norm = \$117 [25:0];
-  assign p_rp_eb = { \$119 [9], \$119 [9], \$119 [9], \$119 [9], \$119 [9], \$119 [9], \$119 [9], \$119 [9], \$119 [9], \$119  };
-  assign p_rp_packed = \$132 [42:0];
-  assign a_beat = { \$148 [17], \$148  };
-  assign a_beat_mag = \$151 [18:0];
-  assign a_rp_ls = \$152 [4:0];
-  assign a_rp_norm = \$153 [25:0];
-  assign a_rp_eb = { \$155 [9], \$155 [9], \$155 [9], \$155 [9], \$155 [9], \$155 [9], \$155 [9], \$155 [9], \$155 [9], \$155  };
-  assign a_rp_packed = \$168 [42:0];
+  assign qmag0 = \$20 [2:0];
+  assign prod0 = \$28 [13:0];
+  assign a1_sig = { \$31 , i_a[25:16] };
+  assign qmag1 = \$39 [2:0];
+  assign prod1 = \$47 [13:0];
+  assign a2_sig = { \$50 , i_a[41:32] };
+  assign qmag2 = \$58 [2:0];
+  assign prod2 = \$66 [13:0];
+  assign a3_sig = { \$69 , i_a[57:48] };
+  assign qmag3 = \$77 [2:0];
+  assign prod3 = \$85 [13:0];
+  assign dist0 = \$92 [4:0];
+  assign pal0 = \$94 [17:0];
+  assign aal0 = \$96 [14:0];
+  assign dist1 = \$100 [4:0];
+  assign pal1 = \$102 [17:0];
+  assign aal1 = \$104 [14:0];
+  assign dist2 = \$108 [4:0];
+  assign pal2 = \$110 [17:0];
+  assign aal2 = \$112 [14:0];
+  assign dist3 = \$116 [4:0];
+  assign pal3 = \$118 [17:0];
+  assign aal3 = \$120 [14:0];
+  assign beat_exp = { \$121 [5], \$121 [5], \$121  };
+  assign p_beat = { \$136 [20], \$136  };
+  assign p_beat_mag = \$139 [21:0];
+  assign p_rp_ls = \$140 [4:0];
+  assign p_rp_norm = \$141 [25:0];
+  assign p_rp_eb = { \$143 [9], \$143 [9], \$143 [9], \$143 [9], \$143 [9], \$143 [9], \$143 [9], \$143 [9], \$143 [9], \$143  };
+  assign p_rp_packed = \$156 [42:0];
+  assign a_beat = { \$172 [17], \$172  };
+  assign a_beat_mag = \$175 [18:0];
+  assign a_rp_ls = \$176 [4:0];
+  assign a_rp_norm = \$177 [25:0];
+  assign a_rp_eb = { \$179 [9], \$179 [9], \$179 [9], \$179 [9], \$179 [9], \$179 [9], \$179 [9], \$179 [9], \$179 [9], \$179  };
+  assign a_rp_packed = \$192 [42:0];
   assign a = p_acc;
   assign b = p_rp_out;
   assign s = p_next;
-  assign \a$102  = a_acc;
-  assign \b$103  = a_rp_out;
-  assign \s$104  = a_next;
-  assign \d$105  = { 1'h0, s1_zero };
-  assign \s$106  = s1_a;
-  assign \a$107  = s1_p;
-  assign \s$110  = d;
-  assign \a$111  = s2_d;
-  assign \b$112  = s2_scale;
-  assign p = \b$114 ;
-  assign \s$116  = y;
+  assign \a$114  = a_acc;
+  assign \b$115  = a_rp_out;
+  assign \s$116  = a_next;
+  assign \d$117  = { 1'h0, s1_zero };
+  assign \s$118  = s1_a;
+  assign \a$119  = s1_p;
+  assign \s$122  = d;
+  assign \a$123  = s2_d;
+  assign \b$124  = s2_scale;
+  assign p = \b$126 ;
+  assign \s$128  = y;
   assign o_ready = 1'h1;
   assign \i_a[0]  = i_a[15:0];
   assign \i_a[1]  = i_a[31:16];
@@ -1141,1379 +1213,86 @@ module mixpe_w3a16_g64(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   assign \w_sel.q[3]  = w_sel[11:9];
   assign \w_sel.zero  = w_sel[14:12];
   assign \w_sel.scale  = w_sel[30:15];
-  assign \$14  = { 1'h0, w_sel[2:0] };
-  assign \$15  = { 1'h0, \$12 , i_a[9:0] };
-  assign \$17  = { \$12 , i_a[9:0], 1'h0 };
-  assign \$20  = { 1'h0, \$12 , i_a[9:0], 2'h0 };
-  assign \$27  = { 1'h0, w_sel[5:3] };
-  assign \$28  = { 1'h0, \$25 , i_a[25:16] };
-  assign \$30  = { \$25 , i_a[25:16], 1'h0 };
-  assign \$33  = { 1'h0, \$25 , i_a[25:16], 2'h0 };
-  assign \$40  = { 1'h0, w_sel[8:6] };
-  assign \$41  = { 1'h0, \$38 , i_a[41:32] };
-  assign \$43  = { \$38 , i_a[41:32], 1'h0 };
-  assign \$46  = { 1'h0, \$38 , i_a[41:32], 2'h0 };
-  assign \$53  = { 1'h0, w_sel[11:9] };
-  assign \$54  = { 1'h0, \$51 , i_a[57:48] };
-  assign \$56  = { \$51 , i_a[57:48], 1'h0 };
-  assign \$59  = { 1'h0, \$51 , i_a[57:48], 2'h0 };
-  assign \$69  = { 3'h0, \$22 [13:0], 4'h0 };
-  assign \$71  = { 3'h0, \$12 , i_a[9:0], 4'h0 };
-  assign \$77  = { 3'h0, \$35 [13:0], 4'h0 };
-  assign \$79  = { 3'h0, \$25 , i_a[25:16], 4'h0 };
-  assign \$85  = { 3'h0, \$48 [13:0], 4'h0 };
-  assign \$87  = { 3'h0, \$38 , i_a[41:32], 4'h0 };
-  assign \$93  = { 3'h0, \$61 [13:0], 4'h0 };
-  assign \$95  = { 3'h0, \$51 , i_a[57:48], 4'h0 };
-  assign \$98  = i_a[15];
-  assign \$101  = i_a[31];
-  assign \$105  = i_a[47];
-  assign \$108  = i_a[63];
-  assign \$126  = { \$125 [20], \$125 [20], \$125 [20], \$125 [20], \$125 [20], \$125 [20], \$125 [20], \$125 [20], \$125 , 23'h000000 };
-  assign \$162  = { \$161 [20], \$161 [20], \$161 [20], \$161 [20], \$161 [20], \$161 [20], \$161 [20], \$161 [20], \$161 , 23'h000000 };
-  assign \b$108 [30:0] = \y$109 [30:0];
-  assign \b$108 [31] = \$auto$rtlil.cc:2739:Not$2 ;
-  assign \$128  = p_rp_sh[0];
-  assign \$164  = a_rp_sh[0];
+  assign \$20  = { 1'h0, w_sel[2:0] };
+  assign \$21  = { 1'h0, \$12 , i_a[9:0] };
+  assign \$23  = { \$12 , i_a[9:0], 1'h0 };
+  assign \$26  = { 1'h0, \$12 , i_a[9:0], 2'h0 };
+  assign \$39  = { 1'h0, w_sel[5:3] };
+  assign \$40  = { 1'h0, \$31 , i_a[25:16] };
+  assign \$42  = { \$31 , i_a[25:16], 1'h0 };
+  assign \$45  = { 1'h0, \$31 , i_a[25:16], 2'h0 };
+  assign \$58  = { 1'h0, w_sel[8:6] };
+  assign \$59  = { 1'h0, \$50 , i_a[41:32] };
+  assign \$61  = { \$50 , i_a[41:32], 1'h0 };
+  assign \$64  = { 1'h0, \$50 , i_a[41:32], 2'h0 };
+  assign \$77  = { 1'h0, w_sel[11:9] };
+  assign \$78  = { 1'h0, \$69 , i_a[57:48] };
+  assign \$80  = { \$69 , i_a[57:48], 1'h0 };
+  assign \$83  = { 1'h0, \$69 , i_a[57:48], 2'h0 };
+  assign \$93  = { 3'h0, \$28 [13:0], 4'h0 };
+  assign \$95  = { 3'h0, \$12 , i_a[9:0], 4'h0 };
+  assign \$101  = { 3'h0, \$47 [13:0], 4'h0 };
+  assign \$103  = { 3'h0, \$31 , i_a[25:16], 4'h0 };
+  assign \$109  = { 3'h0, \$66 [13:0], 4'h0 };
+  assign \$111  = { 3'h0, \$50 , i_a[41:32], 4'h0 };
+  assign \$117  = { 3'h0, \$85 [13:0], 4'h0 };
+  assign \$119  = { 3'h0, \$69 , i_a[57:48], 4'h0 };
+  assign \$122  = i_a[15];
+  assign \$125  = i_a[31];
+  assign \$129  = i_a[47];
+  assign \$132  = i_a[63];
+  assign \$150  = { \$149 [20], \$149 [20], \$149 [20], \$149 [20], \$149 [20], \$149 [20], \$149 [20], \$149 [20], \$149 , 23'h000000 };
+  assign \$186  = { \$185 [20], \$185 [20], \$185 [20], \$185 [20], \$185 [20], \$185 [20], \$185 [20], \$185 [20], \$185 , 23'h000000 };
+  assign \b$120 [30:0] = \y$121 [30:0];
+  assign \b$120 [31] = \$auto$rtlil.cc:2739:Not$2 ;
+  assign \$152  = p_rp_sh[0];
+  assign \$188  = a_rp_sh[0];
 endmodule
 
 module \mixpe_w3a16_g64.a_add (b, s, a);
   reg \$auto$verilog_backend.cc:2355:dump_module$4  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire \$100 ;
-  wire \$101 ;
-  wire [31:0] \$102 ;
-  wire \$103 ;
-  wire \$104 ;
-  wire [31:0] \$105 ;
-  wire \$106 ;
-  wire \$107 ;
-  wire \$108 ;
-  wire [31:0] \$109 ;
   wire \$11 ;
-  wire \$110 ;
-  wire \$111 ;
-  wire [31:0] \$112 ;
-  wire \$113 ;
-  wire \$114 ;
-  wire \$115 ;
-  wire \$116 ;
-  wire [31:0] \$117 ;
-  wire \$118 ;
-  wire [31:0] \$119 ;
   wire \$12 ;
-  wire \$120 ;
-  wire \$121 ;
-  wire \$122 ;
-  wire \$123 ;
-  wire [31:0] \$124 ;
-  wire \$125 ;
-  wire \$126 ;
-  wire [31:0] \$127 ;
-  wire \$128 ;
-  wire \$129 ;
-  wire [31:0] \$13 ;
-  wire \$130 ;
-  wire [31:0] \$131 ;
-  wire \$14 ;
-  wire \$15 ;
-  wire [31:0] \$16 ;
-  wire \$17 ;
-  wire [31:0] \$18 ;
-  wire \$19 ;
-  wire [31:0] \$2 ;
-  wire [31:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire [8:0] \$23 ;
-  wire \$24 ;
-  wire [7:0] \$25 ;
-  wire [26:0] \$26 ;
-  wire [26:0] \$27 ;
-  wire [57:0] \$28 ;
-  wire \$29 ;
-  wire \$3 ;
-  wire \$30 ;
-  wire [31:0] \$31 ;
-  wire \$32 ;
-  wire [31:0] \$33 ;
-  wire \$34 ;
-  wire [27:0] \$35 ;
-  wire [27:0] \$36 ;
-  wire [28:0] \$37 ;
-  wire [8:0] \$38 ;
-  wire [9:0] \$39 ;
-  wire \$4 ;
-  wire [5:0] \$40 ;
-  wire [58:0] \$41 ;
-  wire [11:0] \$42 ;
-  wire [12:0] \$43 ;
-  wire \$44 ;
-  wire \$45 ;
-  wire [22:0] \$46 ;
-  wire [58:0] \$47 ;
-  wire [22:0] \$48 ;
-  wire [23:0] \$49 ;
-  wire [31:0] \$5 ;
-  wire [54:0] \$50 ;
-  wire [55:0] \$51 ;
-  wire \$52 ;
-  wire \$53 ;
-  wire \$54 ;
-  wire \$55 ;
-  wire [56:0] \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
-  wire \$6 ;
-  wire \$60 ;
-  wire [31:0] \$61 ;
-  wire \$62 ;
-  wire [31:0] \$63 ;
-  wire \$64 ;
-  wire \$65 ;
-  wire [31:0] \$66 ;
-  wire \$67 ;
-  wire \$68 ;
-  wire \$69 ;
-  wire [31:0] \$7 ;
-  wire [31:0] \$70 ;
-  wire \$71 ;
-  wire [31:0] \$72 ;
-  wire \$73 ;
-  wire \$74 ;
-  wire [31:0] \$75 ;
-  wire \$76 ;
-  wire \$77 ;
-  wire \$78 ;
-  wire [31:0] \$79 ;
-  wire \$8 ;
-  wire \$80 ;
-  wire [31:0] \$81 ;
-  wire \$82 ;
-  wire \$83 ;
-  wire [31:0] \$84 ;
-  wire \$85 ;
-  wire \$86 ;
-  wire [31:0] \$87 ;
-  wire \$88 ;
-  wire \$89 ;
-  wire [31:0] \$9 ;
-  wire [31:0] \$90 ;
-  wire \$91 ;
-  wire \$92 ;
-  wire \$93 ;
-  wire [31:0] \$94 ;
-  wire \$95 ;
-  wire \$96 ;
-  wire [31:0] \$97 ;
-  wire \$98 ;
-  wire \$99 ;
-  input [31:0] a;
-  wire [31:0] a;
-  input [31:0] b;
-  wire [31:0] b;
-  wire [7:0] d;
-  wire [4:0] dcl;
-  wire [10:0] exp_lsb;
-  wire [21:0] rp_eb;
-  wire rp_lost;
-  wire [4:0] rp_ls;
-  reg [4:0] rp_msb;
-  wire [27:0] rp_norm;
-  reg [31:0] rp_out;
-  wire [45:0] rp_packed;
-  reg [4:0] rp_rs;
-  wire [27:0] rp_sh;
-  output [31:0] s;
-  reg [31:0] s;
-  wire [27:0] total;
-  wire [7:0] x_e;
-  wire [23:0] x_sig;
-  wire [26:0] xa;
-  wire [7:0] y_e;
-  wire [23:0] y_sig;
-  wire [26:0] ya;
-  wire [26:0] ya_full;
-  assign \$1  = b[30:0] > a[30:0];
-  assign \$2  = \$1  ? b : a;
-  assign \$3  = ! \$2 [30:23];
-  assign \$4  = b[30:0] > a[30:0];
-  assign \$5  = \$4  ? b : a;
-  assign x_e = \$3  ? 8'h01 : \$5 [30:23];
-  assign \$6  = b[30:0] > a[30:0];
-  assign \$7  = \$6  ? b : a;
-  assign \$8  = b[30:0] > a[30:0];
-  assign \$9  = \$8  ? b : a;
-  assign \$10  = ! \$9 [30:23];
-  assign \$11  = ~ \$10 ;
-  assign \$12  = b[30:0] > a[30:0];
-  assign \$13  = \$12  ? a : b;
-  assign \$14  = ! \$13 [30:23];
-  assign \$15  = b[30:0] > a[30:0];
-  assign \$16  = \$15  ? a : b;
-  assign y_e = \$14  ? 8'h01 : \$16 [30:23];
-  assign \$17  = b[30:0] > a[30:0];
-  assign \$18  = \$17  ? a : b;
-  assign \$19  = b[30:0] > a[30:0];
-  assign \$20  = \$19  ? a : b;
-  assign \$21  = ! \$20 [30:23];
-  assign \$22  = ~ \$21 ;
-  assign \$23  = x_e - y_e;
-  assign \$24  = \$23 [7:0] > 5'h1b;
-  assign \$25  = \$24  ? 8'h1b : \$23 [7:0];
-  assign \$26  = ya_full >> \$25 [4:0];
-  assign \$27  = ya_full >> \$25 [4:0];
-  assign \$28  = \$27  << \$25 [4:0];
-  assign \$29  = \$28 [26:0] != ya_full;
-  assign ya = \$26  | { 26'h0000000, \$29  };
-  assign \$30  = b[30:0] > a[30:0];
-  assign \$31  = \$30  ? b : a;
-  assign \$32  = b[30:0] > a[30:0];
-  assign \$33  = \$32  ? a : b;
-  assign \$34  = \$31 [31] ^ \$33 [31];
-  assign \$35  = xa - ya;
-  assign \$36  = xa + ya;
-  assign \$37  = \$34  ? { \$35 [27], \$35  } : { 1'h0, \$36  };
-  assign \$38  = x_e - 7'h7f;
-  assign \$39  = $signed(\$38 ) - $signed(6'h17);
-  assign exp_lsb = $signed(\$39 ) - $signed(3'h3);
-  assign \$40  = 5'h1b - rp_msb;
-  assign \$41  = \$37 [27:0] << \$40 [4:0];
-  assign \$42  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$43  = $signed(\$42 ) + $signed(8'h7f);
-  assign \$44  = $signed(\$43 ) < $signed(2'h1);
-  assign \$45  = $signed(\$43 ) < $signed(6'h25);
-  assign \$46  = $signed(2'h1) - $signed(\$43 );
-  assign rp_sh = \$41 [27:0] >> rp_rs;
-  assign \$47  = rp_sh << rp_rs;
-  assign rp_lost = \$47 [27:0] != \$41 [27:0];
-  assign \$48  = $signed(\$43 ) + $signed({ 1'h0, rp_rs });
-  assign \$49  = $signed(\$48 ) - $signed(2'h1);
-  assign \$51  = $signed(\$50 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$52  = | rp_sh[2:0];
-  assign \$53  = \$52  | rp_lost;
-  assign \$54  = \$53  | rp_sh[4];
-  assign \$55  = rp_sh[3] & \$54 ;
-  assign \$56  = $signed(\$51 ) + $signed({ 1'h0, \$55  });
-  assign \$57  = ! \$37 [27:0];
-  assign \$58  = \$56 [45:0] >= 31'h7f800000;
-  assign \$59  = ! \$37 [27:0];
-  assign \$60  = b[30:0] > a[30:0];
-  assign \$61  = \$60  ? b : a;
-  assign \$62  = b[30:0] > a[30:0];
-  assign \$63  = \$62  ? a : b;
-  assign \$64  = \$61 [31] & \$63 [31];
-  assign \$65  = b[30:0] > a[30:0];
-  assign \$66  = \$65  ? b : a;
-  assign \$67  = \$59  ? \$64  : \$66 [31];
-  assign \$68  = ! \$37 [27:0];
-  assign \$69  = b[30:0] > a[30:0];
-  assign \$70  = \$69  ? b : a;
-  assign \$71  = b[30:0] > a[30:0];
-  assign \$72  = \$71  ? a : b;
-  assign \$73  = \$70 [31] & \$72 [31];
-  assign \$74  = b[30:0] > a[30:0];
-  assign \$75  = \$74  ? b : a;
-  assign \$76  = \$68  ? \$73  : \$75 [31];
-  assign \$77  = ! \$37 [27:0];
-  assign \$78  = b[30:0] > a[30:0];
-  assign \$79  = \$78  ? b : a;
-  assign \$80  = b[30:0] > a[30:0];
-  assign \$81  = \$80  ? a : b;
-  assign \$82  = \$79 [31] & \$81 [31];
-  assign \$83  = b[30:0] > a[30:0];
-  assign \$84  = \$83  ? b : a;
-  assign \$85  = \$77  ? \$82  : \$84 [31];
-  assign \$86  = b[30:0] > a[30:0];
-  assign \$87  = \$86  ? b : a;
-  assign \$88  = \$87 [30:23] == 8'hff;
-  assign \$89  = b[30:0] > a[30:0];
-  assign \$90  = \$89  ? b : a;
-  assign \$91  = | \$90 [22:0];
-  assign \$92  = \$88  & \$91 ;
-  assign \$93  = b[30:0] > a[30:0];
-  assign \$94  = \$93  ? a : b;
-  assign \$95  = \$94 [30:23] == 8'hff;
-  assign \$96  = b[30:0] > a[30:0];
-  assign \$97  = \$96  ? a : b;
-  assign \$98  = | \$97 [22:0];
-  assign \$99  = \$95  & \$98 ;
-  assign \$100  = \$92  | \$99 ;
-  assign \$101  = b[30:0] > a[30:0];
-  assign \$102  = \$101  ? b : a;
-  assign \$103  = \$102 [30:23] == 8'hff;
-  assign \$104  = b[30:0] > a[30:0];
-  assign \$105  = \$104  ? b : a;
-  assign \$106  = ! \$105 [22:0];
-  assign \$107  = \$103  & \$106 ;
-  assign \$108  = b[30:0] > a[30:0];
-  assign \$109  = \$108  ? a : b;
-  assign \$110  = \$109 [30:23] == 8'hff;
-  assign \$111  = b[30:0] > a[30:0];
-  assign \$112  = \$111  ? a : b;
-  assign \$113  = ! \$112 [22:0];
-  assign \$114  = \$110  & \$113 ;
-  assign \$115  = \$107  & \$114 ;
-  assign \$116  = b[30:0] > a[30:0];
-  assign \$117  = \$116  ? b : a;
-  assign \$118  = b[30:0] > a[30:0];
-  assign \$119  = \$118  ? a : b;
-  assign \$120  = \$117 [31] ^ \$119 [31];
-  assign \$121  = \$115  & \$120 ;
-  assign \$122  = \$100  | \$121 ;
-  assign \$123  = b[30:0] > a[30:0];
-  assign \$124  = \$123  ? b : a;
-  assign \$125  = \$124 [30:23] == 8'hff;
-  assign \$126  = b[30:0] > a[30:0];
-  assign \$127  = \$126  ? b : a;
-  assign \$128  = ! \$127 [22:0];
-  assign \$129  = \$125  & \$128 ;
-  assign \$130  = b[30:0] > a[30:0];
-  assign \$131  = \$130  ? b : a;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    rp_msb = 5'h00;
-    if (\$37 [0]) begin
-      rp_msb = 5'h00;
-    end
-    if (\$37 [1]) begin
-      rp_msb = 5'h01;
-    end
-    if (\$37 [2]) begin
-      rp_msb = 5'h02;
-    end
-    if (\$37 [3]) begin
-      rp_msb = 5'h03;
-    end
-    if (\$37 [4]) begin
-      rp_msb = 5'h04;
-    end
-    if (\$37 [5]) begin
-      rp_msb = 5'h05;
-    end
-    if (\$37 [6]) begin
-      rp_msb = 5'h06;
-    end
-    if (\$37 [7]) begin
-      rp_msb = 5'h07;
-    end
-    if (\$37 [8]) begin
-      rp_msb = 5'h08;
-    end
-    if (\$37 [9]) begin
-      rp_msb = 5'h09;
-    end
-    if (\$37 [10]) begin
-      rp_msb = 5'h0a;
-    end
-    if (\$37 [11]) begin
-      rp_msb = 5'h0b;
-    end
-    if (\$37 [12]) begin
-      rp_msb = 5'h0c;
-    end
-    if (\$37 [13]) begin
-      rp_msb = 5'h0d;
-    end
-    if (\$37 [14]) begin
-      rp_msb = 5'h0e;
-    end
-    if (\$37 [15]) begin
-      rp_msb = 5'h0f;
-    end
-    if (\$37 [16]) begin
-      rp_msb = 5'h10;
-    end
-    if (\$37 [17]) begin
-      rp_msb = 5'h11;
-    end
-    if (\$37 [18]) begin
-      rp_msb = 5'h12;
-    end
-    if (\$37 [19]) begin
-      rp_msb = 5'h13;
-    end
-    if (\$37 [20]) begin
-      rp_msb = 5'h14;
-    end
-    if (\$37 [21]) begin
-      rp_msb = 5'h15;
-    end
-    if (\$37 [22]) begin
-      rp_msb = 5'h16;
-    end
-    if (\$37 [23]) begin
-      rp_msb = 5'h17;
-    end
-    if (\$37 [24]) begin
-      rp_msb = 5'h18;
-    end
-    if (\$37 [25]) begin
-      rp_msb = 5'h19;
-    end
-    if (\$37 [26]) begin
-      rp_msb = 5'h1a;
-    end
-    if (\$37 [27]) begin
-      rp_msb = 5'h1b;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    rp_rs = 5'h00;
-    if (\$44 ) begin
-      (* full_case = 32'd1 *)
-      if (\$45 ) begin
-        rp_rs = 5'h1c;
-      end else begin
-        rp_rs = \$46 [4:0];
-      end
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$57 ) begin
-      rp_out = { \$67 , 31'h00000000 };
-    end else if (\$58 ) begin
-      rp_out = { \$76 , 31'h7f800000 };
-    end else begin
-      rp_out = { \$85 , \$56 [30:0] };
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$122 ) begin
-      s = 32'd2143289344;
-    end else if (\$129 ) begin
-      s = \$131 ;
-    end else begin
-      s = rp_out;
-    end
-  end
-  assign x_sig = { \$11 , \$7 [22:0] };
-  assign y_sig = { \$22 , \$18 [22:0] };
-  assign d = \$23 [7:0];
-  assign dcl = \$25 [4:0];
-  assign total = \$37 [27:0];
-  assign rp_ls = \$40 [4:0];
-  assign rp_norm = \$41 [27:0];
-  assign rp_eb = { \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43  };
-  assign rp_packed = \$56 [45:0];
-  assign xa = { \$11 , \$7 [22:0], 3'h0 };
-  assign ya_full = { \$22 , \$18 [22:0], 3'h0 };
-  assign \$50  = { \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 , 23'h000000 };
-endmodule
-
-module \mixpe_w3a16_g64.out_add (b, s, a);
-  reg \$auto$verilog_backend.cc:2355:dump_module$5  = 0;
-  wire \$1 ;
-  wire \$10 ;
-  wire \$100 ;
-  wire \$101 ;
-  wire [31:0] \$102 ;
-  wire \$103 ;
-  wire \$104 ;
-  wire [31:0] \$105 ;
-  wire \$106 ;
-  wire \$107 ;
-  wire \$108 ;
-  wire [31:0] \$109 ;
-  wire \$11 ;
-  wire \$110 ;
-  wire \$111 ;
-  wire [31:0] \$112 ;
-  wire \$113 ;
-  wire \$114 ;
-  wire \$115 ;
-  wire \$116 ;
-  wire [31:0] \$117 ;
-  wire \$118 ;
-  wire [31:0] \$119 ;
-  wire \$12 ;
-  wire \$120 ;
-  wire \$121 ;
-  wire \$122 ;
-  wire \$123 ;
-  wire [31:0] \$124 ;
-  wire \$125 ;
-  wire \$126 ;
-  wire [31:0] \$127 ;
-  wire \$128 ;
-  wire \$129 ;
-  wire [31:0] \$13 ;
-  wire \$130 ;
-  wire [31:0] \$131 ;
-  wire \$14 ;
-  wire \$15 ;
-  wire [31:0] \$16 ;
-  wire \$17 ;
-  wire [31:0] \$18 ;
-  wire \$19 ;
-  wire [31:0] \$2 ;
-  wire [31:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire [8:0] \$23 ;
-  wire \$24 ;
-  wire [7:0] \$25 ;
-  wire [26:0] \$26 ;
-  wire [26:0] \$27 ;
-  wire [57:0] \$28 ;
-  wire \$29 ;
-  wire \$3 ;
-  wire \$30 ;
-  wire [31:0] \$31 ;
-  wire \$32 ;
-  wire [31:0] \$33 ;
-  wire \$34 ;
-  wire [27:0] \$35 ;
-  wire [27:0] \$36 ;
-  wire [28:0] \$37 ;
-  wire [8:0] \$38 ;
-  wire [9:0] \$39 ;
-  wire \$4 ;
-  wire [5:0] \$40 ;
-  wire [58:0] \$41 ;
-  wire [11:0] \$42 ;
-  wire [12:0] \$43 ;
-  wire \$44 ;
-  wire \$45 ;
-  wire [22:0] \$46 ;
-  wire [58:0] \$47 ;
-  wire [22:0] \$48 ;
-  wire [23:0] \$49 ;
-  wire [31:0] \$5 ;
-  wire [54:0] \$50 ;
-  wire [55:0] \$51 ;
-  wire \$52 ;
-  wire \$53 ;
-  wire \$54 ;
-  wire \$55 ;
-  wire [56:0] \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
-  wire \$6 ;
-  wire \$60 ;
-  wire [31:0] \$61 ;
-  wire \$62 ;
-  wire [31:0] \$63 ;
-  wire \$64 ;
-  wire \$65 ;
-  wire [31:0] \$66 ;
-  wire \$67 ;
-  wire \$68 ;
-  wire \$69 ;
-  wire [31:0] \$7 ;
-  wire [31:0] \$70 ;
-  wire \$71 ;
-  wire [31:0] \$72 ;
-  wire \$73 ;
-  wire \$74 ;
-  wire [31:0] \$75 ;
-  wire \$76 ;
-  wire \$77 ;
-  wire \$78 ;
-  wire [31:0] \$79 ;
-  wire \$8 ;
-  wire \$80 ;
-  wire [31:0] \$81 ;
-  wire \$82 ;
-  wire \$83 ;
-  wire [31:0] \$84 ;
-  wire \$85 ;
-  wire \$86 ;
-  wire [31:0] \$87 ;
-  wire \$88 ;
-  wire \$89 ;
-  wire [31:0] \$9 ;
-  wire [31:0] \$90 ;
-  wire \$91 ;
-  wire \$92 ;
-  wire \$93 ;
-  wire [31:0] \$94 ;
-  wire \$95 ;
-  wire \$96 ;
-  wire [31:0] \$97 ;
-  wire \$98 ;
-  wire \$99 ;
-  input [31:0] a;
-  wire [31:0] a;
-  input [31:0] b;
-  wire [31:0] b;
-  wire [7:0] d;
-  wire [4:0] dcl;
-  wire [10:0] exp_lsb;
-  wire [21:0] rp_eb;
-  wire rp_lost;
-  wire [4:0] rp_ls;
-  reg [4:0] rp_msb;
-  wire [27:0] rp_norm;
-  reg [31:0] rp_out;
-  wire [45:0] rp_packed;
-  reg [4:0] rp_rs;
-  wire [27:0] rp_sh;
-  output [31:0] s;
-  reg [31:0] s;
-  wire [27:0] total;
-  wire [7:0] x_e;
-  wire [23:0] x_sig;
-  wire [26:0] xa;
-  wire [7:0] y_e;
-  wire [23:0] y_sig;
-  wire [26:0] ya;
-  wire [26:0] ya_full;
-  assign \$1  = b[30:0] > a[30:0];
-  assign \$2  = \$1  ? b : a;
-  assign \$3  = ! \$2 [30:23];
-  assign \$4  = b[30:0] > a[30:0];
-  assign \$5  = \$4  ? b : a;
-  assign x_e = \$3  ? 8'h01 : \$5 [30:23];
-  assign \$6  = b[30:0] > a[30:0];
-  assign \$7  = \$6  ? b : a;
-  assign \$8  = b[30:0] > a[30:0];
-  assign \$9  = \$8  ? b : a;
-  assign \$10  = ! \$9 [30:23];
-  assign \$11  = ~ \$10 ;
-  assign \$12  = b[30:0] > a[30:0];
-  assign \$13  = \$12  ? a : b;
-  assign \$14  = ! \$13 [30:23];
-  assign \$15  = b[30:0] > a[30:0];
-  assign \$16  = \$15  ? a : b;
-  assign y_e = \$14  ? 8'h01 : \$16 [30:23];
-  assign \$17  = b[30:0] > a[30:0];
-  assign \$18  = \$17  ? a : b;
-  assign \$19  = b[30:0] > a[30:0];
-  assign \$20  = \$19  ? a : b;
-  assign \$21  = ! \$20 [30:23];
-  assign \$22  = ~ \$21 ;
-  assign \$23  = x_e - y_e;
-  assign \$24  = \$23 [7:0] > 5'h1b;
-  assign \$25  = \$24  ? 8'h1b : \$23 [7:0];
-  assign \$26  = ya_full >> \$25 [4:0];
-  assign \$27  = ya_full >> \$25 [4:0];
-  assign \$28  = \$27  << \$25 [4:0];
-  assign \$29  = \$28 [26:0] != ya_full;
-  assign ya = \$26  | { 26'h0000000, \$29  };
-  assign \$30  = b[30:0] > a[30:0];
-  assign \$31  = \$30  ? b : a;
-  assign \$32  = b[30:0] > a[30:0];
-  assign \$33  = \$32  ? a : b;
-  assign \$34  = \$31 [31] ^ \$33 [31];
-  assign \$35  = xa - ya;
-  assign \$36  = xa + ya;
-  assign \$37  = \$34  ? { \$35 [27], \$35  } : { 1'h0, \$36  };
-  assign \$38  = x_e - 7'h7f;
-  assign \$39  = $signed(\$38 ) - $signed(6'h17);
-  assign exp_lsb = $signed(\$39 ) - $signed(3'h3);
-  assign \$40  = 5'h1b - rp_msb;
-  assign \$41  = \$37 [27:0] << \$40 [4:0];
-  assign \$42  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$43  = $signed(\$42 ) + $signed(8'h7f);
-  assign \$44  = $signed(\$43 ) < $signed(2'h1);
-  assign \$45  = $signed(\$43 ) < $signed(6'h25);
-  assign \$46  = $signed(2'h1) - $signed(\$43 );
-  assign rp_sh = \$41 [27:0] >> rp_rs;
-  assign \$47  = rp_sh << rp_rs;
-  assign rp_lost = \$47 [27:0] != \$41 [27:0];
-  assign \$48  = $signed(\$43 ) + $signed({ 1'h0, rp_rs });
-  assign \$49  = $signed(\$48 ) - $signed(2'h1);
-  assign \$51  = $signed(\$50 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$52  = | rp_sh[2:0];
-  assign \$53  = \$52  | rp_lost;
-  assign \$54  = \$53  | rp_sh[4];
-  assign \$55  = rp_sh[3] & \$54 ;
-  assign \$56  = $signed(\$51 ) + $signed({ 1'h0, \$55  });
-  assign \$57  = ! \$37 [27:0];
-  assign \$58  = \$56 [45:0] >= 31'h7f800000;
-  assign \$59  = ! \$37 [27:0];
-  assign \$60  = b[30:0] > a[30:0];
-  assign \$61  = \$60  ? b : a;
-  assign \$62  = b[30:0] > a[30:0];
-  assign \$63  = \$62  ? a : b;
-  assign \$64  = \$61 [31] & \$63 [31];
-  assign \$65  = b[30:0] > a[30:0];
-  assign \$66  = \$65  ? b : a;
-  assign \$67  = \$59  ? \$64  : \$66 [31];
-  assign \$68  = ! \$37 [27:0];
-  assign \$69  = b[30:0] > a[30:0];
-  assign \$70  = \$69  ? b : a;
-  assign \$71  = b[30:0] > a[30:0];
-  assign \$72  = \$71  ? a : b;
-  assign \$73  = \$70 [31] & \$72 [31];
-  assign \$74  = b[30:0] > a[30:0];
-  assign \$75  = \$74  ? b : a;
-  assign \$76  = \$68  ? \$73  : \$75 [31];
-  assign \$77  = ! \$37 [27:0];
-  assign \$78  = b[30:0] > a[30:0];
-  assign \$79  = \$78  ? b : a;
-  assign \$80  = b[30:0] > a[30:0];
-  assign \$81  = \$80  ? a : b;
-  assign \$82  = \$79 [31] & \$81 [31];
-  assign \$83  = b[30:0] > a[30:0];
-  assign \$84  = \$83  ? b : a;
-  assign \$85  = \$77  ? \$82  : \$84 [31];
-  assign \$86  = b[30:0] > a[30:0];
-  assign \$87  = \$86  ? b : a;
-  assign \$88  = \$87 [30:23] == 8'hff;
-  assign \$89  = b[30:0] > a[30:0];
-  assign \$90  = \$89  ? b : a;
-  assign \$91  = | \$90 [22:0];
-  assign \$92  = \$88  & \$91 ;
-  assign \$93  = b[30:0] > a[30:0];
-  assign \$94  = \$93  ? a : b;
-  assign \$95  = \$94 [30:23] == 8'hff;
-  assign \$96  = b[30:0] > a[30:0];
-  assign \$97  = \$96  ? a : b;
-  assign \$98  = | \$97 [22:0];
-  assign \$99  = \$95  & \$98 ;
-  assign \$100  = \$92  | \$99 ;
-  assign \$101  = b[30:0] > a[30:0];
-  assign \$102  = \$101  ? b : a;
-  assign \$103  = \$102 [30:23] == 8'hff;
-  assign \$104  = b[30:0] > a[30:0];
-  assign \$105  = \$104  ? b : a;
-  assign \$106  = ! \$105 [22:0];
-  assign \$107  = \$103  & \$106 ;
-  assign \$108  = b[30:0] > a[30:0];
-  assign \$109  = \$108  ? a : b;
-  assign \$110  = \$109 [30:23] == 8'hff;
-  assign \$111  = b[30:0] > a[30:0];
-  assign \$112  = \$111  ? a : b;
-  assign \$113  = ! \$112 [22:0];
-  assign \$114  = \$110  & \$113 ;
-  assign \$115  = \$107  & \$114 ;
-  assign \$116  = b[30:0] > a[30:0];
-  assign \$117  = \$116  ? b : a;
-  assign \$118  = b[30:0] > a[30:0];
-  assign \$119  = \$118  ? a : b;
-  assign \$120  = \$117 [31] ^ \$119 [31];
-  assign \$121  = \$115  & \$120 ;
-  assign \$122  = \$100  | \$121 ;
-  assign \$123  = b[30:0] > a[30:0];
-  assign \$124  = \$123  ? b : a;
-  assign \$125  = \$124 [30:23] == 8'hff;
-  assign \$126  = b[30:0] > a[30:0];
-  assign \$127  = \$126  ? b : a;
-  assign \$128  = ! \$127 [22:0];
-  assign \$129  = \$125  & \$128 ;
-  assign \$130  = b[30:0] > a[30:0];
-  assign \$131  = \$130  ? b : a;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    rp_msb = 5'h00;
-    if (\$37 [0]) begin
-      rp_msb = 5'h00;
-    end
-    if (\$37 [1]) begin
-      rp_msb = 5'h01;
-    end
-    if (\$37 [2]) begin
-      rp_msb = 5'h02;
-    end
-    if (\$37 [3]) begin
-      rp_msb = 5'h03;
-    end
-    if (\$37 [4]) begin
-      rp_msb = 5'h04;
-    end
-    if (\$37 [5]) begin
-      rp_msb = 5'h05;
-    end
-    if (\$37 [6]) begin
-      rp_msb = 5'h06;
-    end
-    if (\$37 [7]) begin
-      rp_msb = 5'h07;
-    end
-    if (\$37 [8]) begin
-      rp_msb = 5'h08;
-    end
-    if (\$37 [9]) begin
-      rp_msb = 5'h09;
-    end
-    if (\$37 [10]) begin
-      rp_msb = 5'h0a;
-    end
-    if (\$37 [11]) begin
-      rp_msb = 5'h0b;
-    end
-    if (\$37 [12]) begin
-      rp_msb = 5'h0c;
-    end
-    if (\$37 [13]) begin
-      rp_msb = 5'h0d;
-    end
-    if (\$37 [14]) begin
-      rp_msb = 5'h0e;
-    end
-    if (\$37 [15]) begin
-      rp_msb = 5'h0f;
-    end
-    if (\$37 [16]) begin
-      rp_msb = 5'h10;
-    end
-    if (\$37 [17]) begin
-      rp_msb = 5'h11;
-    end
-    if (\$37 [18]) begin
-      rp_msb = 5'h12;
-    end
-    if (\$37 [19]) begin
-      rp_msb = 5'h13;
-    end
-    if (\$37 [20]) begin
-      rp_msb = 5'h14;
-    end
-    if (\$37 [21]) begin
-      rp_msb = 5'h15;
-    end
-    if (\$37 [22]) begin
-      rp_msb = 5'h16;
-    end
-    if (\$37 [23]) begin
-      rp_msb = 5'h17;
-    end
-    if (\$37 [24]) begin
-      rp_msb = 5'h18;
-    end
-    if (\$37 [25]) begin
-      rp_msb = 5'h19;
-    end
-    if (\$37 [26]) begin
-      rp_msb = 5'h1a;
-    end
-    if (\$37 [27]) begin
-      rp_msb = 5'h1b;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    rp_rs = 5'h00;
-    if (\$44 ) begin
-      (* full_case = 32'd1 *)
-      if (\$45 ) begin
-        rp_rs = 5'h1c;
-      end else begin
-        rp_rs = \$46 [4:0];
-      end
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$57 ) begin
-      rp_out = { \$67 , 31'h00000000 };
-    end else if (\$58 ) begin
-      rp_out = { \$76 , 31'h7f800000 };
-    end else begin
-      rp_out = { \$85 , \$56 [30:0] };
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$122 ) begin
-      s = 32'd2143289344;
-    end else if (\$129 ) begin
-      s = \$131 ;
-    end else begin
-      s = rp_out;
-    end
-  end
-  assign x_sig = { \$11 , \$7 [22:0] };
-  assign y_sig = { \$22 , \$18 [22:0] };
-  assign d = \$23 [7:0];
-  assign dcl = \$25 [4:0];
-  assign total = \$37 [27:0];
-  assign rp_ls = \$40 [4:0];
-  assign rp_norm = \$41 [27:0];
-  assign rp_eb = { \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43  };
-  assign rp_packed = \$56 [45:0];
-  assign xa = { \$11 , \$7 [22:0], 3'h0 };
-  assign ya_full = { \$22 , \$18 [22:0], 3'h0 };
-  assign \$50  = { \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 , 23'h000000 };
-endmodule
-
-module \mixpe_w3a16_g64.p_add (b, s, a);
-  reg \$auto$verilog_backend.cc:2355:dump_module$6  = 0;
-  wire \$1 ;
-  wire \$10 ;
-  wire \$100 ;
-  wire \$101 ;
-  wire [31:0] \$102 ;
-  wire \$103 ;
-  wire \$104 ;
-  wire [31:0] \$105 ;
-  wire \$106 ;
-  wire \$107 ;
-  wire \$108 ;
-  wire [31:0] \$109 ;
-  wire \$11 ;
-  wire \$110 ;
-  wire \$111 ;
-  wire [31:0] \$112 ;
-  wire \$113 ;
-  wire \$114 ;
-  wire \$115 ;
-  wire \$116 ;
-  wire [31:0] \$117 ;
-  wire \$118 ;
-  wire [31:0] \$119 ;
-  wire \$12 ;
-  wire \$120 ;
-  wire \$121 ;
-  wire \$122 ;
-  wire \$123 ;
-  wire [31:0] \$124 ;
-  wire \$125 ;
-  wire \$126 ;
-  wire [31:0] \$127 ;
-  wire \$128 ;
-  wire \$129 ;
-  wire [31:0] \$13 ;
-  wire \$130 ;
-  wire [31:0] \$131 ;
-  wire \$14 ;
-  wire \$15 ;
-  wire [31:0] \$16 ;
-  wire \$17 ;
-  wire [31:0] \$18 ;
-  wire \$19 ;
-  wire [31:0] \$2 ;
-  wire [31:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire [8:0] \$23 ;
-  wire \$24 ;
-  wire [7:0] \$25 ;
-  wire [26:0] \$26 ;
-  wire [26:0] \$27 ;
-  wire [57:0] \$28 ;
-  wire \$29 ;
-  wire \$3 ;
-  wire \$30 ;
-  wire [31:0] \$31 ;
-  wire \$32 ;
-  wire [31:0] \$33 ;
-  wire \$34 ;
-  wire [27:0] \$35 ;
-  wire [27:0] \$36 ;
-  wire [28:0] \$37 ;
-  wire [8:0] \$38 ;
-  wire [9:0] \$39 ;
-  wire \$4 ;
-  wire [5:0] \$40 ;
-  wire [58:0] \$41 ;
-  wire [11:0] \$42 ;
-  wire [12:0] \$43 ;
-  wire \$44 ;
-  wire \$45 ;
-  wire [22:0] \$46 ;
-  wire [58:0] \$47 ;
-  wire [22:0] \$48 ;
-  wire [23:0] \$49 ;
-  wire [31:0] \$5 ;
-  wire [54:0] \$50 ;
-  wire [55:0] \$51 ;
-  wire \$52 ;
-  wire \$53 ;
-  wire \$54 ;
-  wire \$55 ;
-  wire [56:0] \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
-  wire \$6 ;
-  wire \$60 ;
-  wire [31:0] \$61 ;
-  wire \$62 ;
-  wire [31:0] \$63 ;
-  wire \$64 ;
-  wire \$65 ;
-  wire [31:0] \$66 ;
-  wire \$67 ;
-  wire \$68 ;
-  wire \$69 ;
-  wire [31:0] \$7 ;
-  wire [31:0] \$70 ;
-  wire \$71 ;
-  wire [31:0] \$72 ;
-  wire \$73 ;
-  wire \$74 ;
-  wire [31:0] \$75 ;
-  wire \$76 ;
-  wire \$77 ;
-  wire \$78 ;
-  wire [31:0] \$79 ;
-  wire \$8 ;
-  wire \$80 ;
-  wire [31:0] \$81 ;
-  wire \$82 ;
-  wire \$83 ;
-  wire [31:0] \$84 ;
-  wire \$85 ;
-  wire \$86 ;
-  wire [31:0] \$87 ;
-  wire \$88 ;
-  wire \$89 ;
-  wire [31:0] \$9 ;
-  wire [31:0] \$90 ;
-  wire \$91 ;
-  wire \$92 ;
-  wire \$93 ;
-  wire [31:0] \$94 ;
-  wire \$95 ;
-  wire \$96 ;
-  wire [31:0] \$97 ;
-  wire \$98 ;
-  wire \$99 ;
-  input [31:0] a;
-  wire [31:0] a;
-  input [31:0] b;
-  wire [31:0] b;
-  wire [7:0] d;
-  wire [4:0] dcl;
-  wire [10:0] exp_lsb;
-  wire [21:0] rp_eb;
-  wire rp_lost;
-  wire [4:0] rp_ls;
-  reg [4:0] rp_msb;
-  wire [27:0] rp_norm;
-  reg [31:0] rp_out;
-  wire [45:0] rp_packed;
-  reg [4:0] rp_rs;
-  wire [27:0] rp_sh;
-  output [31:0] s;
-  reg [31:0] s;
-  wire [27:0] total;
-  wire [7:0] x_e;
-  wire [23:0] x_sig;
-  wire [26:0] xa;
-  wire [7:0] y_e;
-  wire [23:0] y_sig;
-  wire [26:0] ya;
-  wire [26:0] ya_full;
-  assign \$1  = b[30:0] > a[30:0];
-  assign \$2  = \$1  ? b : a;
-  assign \$3  = ! \$2 [30:23];
-  assign \$4  = b[30:0] > a[30:0];
-  assign \$5  = \$4  ? b : a;
-  assign x_e = \$3  ? 8'h01 : \$5 [30:23];
-  assign \$6  = b[30:0] > a[30:0];
-  assign \$7  = \$6  ? b : a;
-  assign \$8  = b[30:0] > a[30:0];
-  assign \$9  = \$8  ? b : a;
-  assign \$10  = ! \$9 [30:23];
-  assign \$11  = ~ \$10 ;
-  assign \$12  = b[30:0] > a[30:0];
-  assign \$13  = \$12  ? a : b;
-  assign \$14  = ! \$13 [30:23];
-  assign \$15  = b[30:0] > a[30:0];
-  assign \$16  = \$15  ? a : b;
-  assign y_e = \$14  ? 8'h01 : \$16 [30:23];
-  assign \$17  = b[30:0] > a[30:0];
-  assign \$18  = \$17  ? a : b;
-  assign \$19  = b[30:0] > a[30:0];
-  assign \$20  = \$19  ? a : b;
-  assign \$21  = ! \$20 [30:23];
-  assign \$22  = ~ \$21 ;
-  assign \$23  = x_e - y_e;
-  assign \$24  = \$23 [7:0] > 5'h1b;
-  assign \$25  = \$24  ? 8'h1b : \$23 [7:0];
-  assign \$26  = ya_full >> \$25 [4:0];
-  assign \$27  = ya_full >> \$25 [4:0];
-  assign \$28  = \$27  << \$25 [4:0];
-  assign \$29  = \$28 [26:0] != ya_full;
-  assign ya = \$26  | { 26'h0000000, \$29  };
-  assign \$30  = b[30:0] > a[30:0];
-  assign \$31  = \$30  ? b : a;
-  assign \$32  = b[30:0] > a[30:0];
-  assign \$33  = \$32  ? a : b;
-  assign \$34  = \$31 [31] ^ \$33 [31];
-  assign \$35  = xa - ya;
-  assign \$36  = xa + ya;
-  assign \$37  = \$34  ? { \$35 [27], \$35  } : { 1'h0, \$36  };
-  assign \$38  = x_e - 7'h7f;
-  assign \$39  = $signed(\$38 ) - $signed(6'h17);
-  assign exp_lsb = $signed(\$39 ) - $signed(3'h3);
-  assign \$40  = 5'h1b - rp_msb;
-  assign \$41  = \$37 [27:0] << \$40 [4:0];
-  assign \$42  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$43  = $signed(\$42 ) + $signed(8'h7f);
-  assign \$44  = $signed(\$43 ) < $signed(2'h1);
-  assign \$45  = $signed(\$43 ) < $signed(6'h25);
-  assign \$46  = $signed(2'h1) - $signed(\$43 );
-  assign rp_sh = \$41 [27:0] >> rp_rs;
-  assign \$47  = rp_sh << rp_rs;
-  assign rp_lost = \$47 [27:0] != \$41 [27:0];
-  assign \$48  = $signed(\$43 ) + $signed({ 1'h0, rp_rs });
-  assign \$49  = $signed(\$48 ) - $signed(2'h1);
-  assign \$51  = $signed(\$50 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$52  = | rp_sh[2:0];
-  assign \$53  = \$52  | rp_lost;
-  assign \$54  = \$53  | rp_sh[4];
-  assign \$55  = rp_sh[3] & \$54 ;
-  assign \$56  = $signed(\$51 ) + $signed({ 1'h0, \$55  });
-  assign \$57  = ! \$37 [27:0];
-  assign \$58  = \$56 [45:0] >= 31'h7f800000;
-  assign \$59  = ! \$37 [27:0];
-  assign \$60  = b[30:0] > a[30:0];
-  assign \$61  = \$60  ? b : a;
-  assign \$62  = b[30:0] > a[30:0];
-  assign \$63  = \$62  ? a : b;
-  assign \$64  = \$61 [31] & \$63 [31];
-  assign \$65  = b[30:0] > a[30:0];
-  assign \$66  = \$65  ? b : a;
-  assign \$67  = \$59  ? \$64  : \$66 [31];
-  assign \$68  = ! \$37 [27:0];
-  assign \$69  = b[30:0] > a[30:0];
-  assign \$70  = \$69  ? b : a;
-  assign \$71  = b[30:0] > a[30:0];
-  assign \$72  = \$71  ? a : b;
-  assign \$73  = \$70 [31] & \$72 [31];
-  assign \$74  = b[30:0] > a[30:0];
-  assign \$75  = \$74  ? b : a;
-  assign \$76  = \$68  ? \$73  : \$75 [31];
-  assign \$77  = ! \$37 [27:0];
-  assign \$78  = b[30:0] > a[30:0];
-  assign \$79  = \$78  ? b : a;
-  assign \$80  = b[30:0] > a[30:0];
-  assign \$81  = \$80  ? a : b;
-  assign \$82  = \$79 [31] & \$81 [31];
-  assign \$83  = b[30:0] > a[30:0];
-  assign \$84  = \$83  ? b : a;
-  assign \$85  = \$77  ? \$82  : \$84 [31];
-  assign \$86  = b[30:0] > a[30:0];
-  assign \$87  = \$86  ? b : a;
-  assign \$88  = \$87 [30:23] == 8'hff;
-  assign \$89  = b[30:0] > a[30:0];
-  assign \$90  = \$89  ? b : a;
-  assign \$91  = | \$90 [22:0];
-  assign \$92  = \$88  & \$91 ;
-  assign \$93  = b[30:0] > a[30:0];
-  assign \$94  = \$93  ? a : b;
-  assign \$95  = \$94 [30:23] == 8'hff;
-  assign \$96  = b[30:0] > a[30:0];
-  assign \$97  = \$96  ? a : b;
-  assign \$98  = | \$97 [22:0];
-  assign \$99  = \$95  & \$98 ;
-  assign \$100  = \$92  | \$99 ;
-  assign \$101  = b[30:0] > a[30:0];
-  assign \$102  = \$101  ? b : a;
-  assign \$103  = \$102 [30:23] == 8'hff;
-  assign \$104  = b[30:0] > a[30:0];
-  assign \$105  = \$104  ? b : a;
-  assign \$106  = ! \$105 [22:0];
-  assign \$107  = \$103  & \$106 ;
-  assign \$108  = b[30:0] > a[30:0];
-  assign \$109  = \$108  ? a : b;
-  assign \$110  = \$109 [30:23] == 8'hff;
-  assign \$111  = b[30:0] > a[30:0];
-  assign \$112  = \$111  ? a : b;
-  assign \$113  = ! \$112 [22:0];
-  assign \$114  = \$110  & \$113 ;
-  assign \$115  = \$107  & \$114 ;
-  assign \$116  = b[30:0] > a[30:0];
-  assign \$117  = \$116  ? b : a;
-  assign \$118  = b[30:0] > a[30:0];
-  assign \$119  = \$118  ? a : b;
-  assign \$120  = \$117 [31] ^ \$119 [31];
-  assign \$121  = \$115  & \$120 ;
-  assign \$122  = \$100  | \$121 ;
-  assign \$123  = b[30:0] > a[30:0];
-  assign \$124  = \$123  ? b : a;
-  assign \$125  = \$124 [30:23] == 8'hff;
-  assign \$126  = b[30:0] > a[30:0];
-  assign \$127  = \$126  ? b : a;
-  assign \$128  = ! \$127 [22:0];
-  assign \$129  = \$125  & \$128 ;
-  assign \$130  = b[30:0] > a[30:0];
-  assign \$131  = \$130  ? b : a;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    rp_msb = 5'h00;
-    if (\$37 [0]) begin
-      rp_msb = 5'h00;
-    end
-    if (\$37 [1]) begin
-      rp_msb = 5'h01;
-    end
-    if (\$37 [2]) begin
-      rp_msb = 5'h02;
-    end
-    if (\$37 [3]) begin
-      rp_msb = 5'h03;
-    end
-    if (\$37 [4]) begin
-      rp_msb = 5'h04;
-    end
-    if (\$37 [5]) begin
-      rp_msb = 5'h05;
-    end
-    if (\$37 [6]) begin
-      rp_msb = 5'h06;
-    end
-    if (\$37 [7]) begin
-      rp_msb = 5'h07;
-    end
-    if (\$37 [8]) begin
-      rp_msb = 5'h08;
-    end
-    if (\$37 [9]) begin
-      rp_msb = 5'h09;
-    end
-    if (\$37 [10]) begin
-      rp_msb = 5'h0a;
-    end
-    if (\$37 [11]) begin
-      rp_msb = 5'h0b;
-    end
-    if (\$37 [12]) begin
-      rp_msb = 5'h0c;
-    end
-    if (\$37 [13]) begin
-      rp_msb = 5'h0d;
-    end
-    if (\$37 [14]) begin
-      rp_msb = 5'h0e;
-    end
-    if (\$37 [15]) begin
-      rp_msb = 5'h0f;
-    end
-    if (\$37 [16]) begin
-      rp_msb = 5'h10;
-    end
-    if (\$37 [17]) begin
-      rp_msb = 5'h11;
-    end
-    if (\$37 [18]) begin
-      rp_msb = 5'h12;
-    end
-    if (\$37 [19]) begin
-      rp_msb = 5'h13;
-    end
-    if (\$37 [20]) begin
-      rp_msb = 5'h14;
-    end
-    if (\$37 [21]) begin
-      rp_msb = 5'h15;
-    end
-    if (\$37 [22]) begin
-      rp_msb = 5'h16;
-    end
-    if (\$37 [23]) begin
-      rp_msb = 5'h17;
-    end
-    if (\$37 [24]) begin
-      rp_msb = 5'h18;
-    end
-    if (\$37 [25]) begin
-      rp_msb = 5'h19;
-    end
-    if (\$37 [26]) begin
-      rp_msb = 5'h1a;
-    end
-    if (\$37 [27]) begin
-      rp_msb = 5'h1b;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    rp_rs = 5'h00;
-    if (\$44 ) begin
-      (* full_case = 32'd1 *)
-      if (\$45 ) begin
-        rp_rs = 5'h1c;
-      end else begin
-        rp_rs = \$46 [4:0];
-      end
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$57 ) begin
-      rp_out = { \$67 , 31'h00000000 };
-    end else if (\$58 ) begin
-      rp_out = { \$76 , 31'h7f800000 };
-    end else begin
-      rp_out = { \$85 , \$56 [30:0] };
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$122 ) begin
-      s = 32'd2143289344;
-    end else if (\$129 ) begin
-      s = \$131 ;
-    end else begin
-      s = rp_out;
-    end
-  end
-  assign x_sig = { \$11 , \$7 [22:0] };
-  assign y_sig = { \$22 , \$18 [22:0] };
-  assign d = \$23 [7:0];
-  assign dcl = \$25 [4:0];
-  assign total = \$37 [27:0];
-  assign rp_ls = \$40 [4:0];
-  assign rp_norm = \$41 [27:0];
-  assign rp_eb = { \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43  };
-  assign rp_packed = \$56 [45:0];
-  assign xa = { \$11 , \$7 [22:0], 3'h0 };
-  assign ya_full = { \$22 , \$18 [22:0], 3'h0 };
-  assign \$50  = { \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 , 23'h000000 };
-endmodule
-
-module \mixpe_w3a16_g64.scale_mul (b, p, a);
-  reg \$auto$verilog_backend.cc:2355:dump_module$7  = 0;
-  wire \$1 ;
-  wire [97:0] \$10 ;
-  wire [12:0] \$11 ;
-  wire [13:0] \$12 ;
   wire \$13 ;
   wire \$14 ;
-  wire [23:0] \$15 ;
-  wire [97:0] \$16 ;
-  wire [23:0] \$17 ;
-  wire [24:0] \$18 ;
-  wire [55:0] \$19 ;
+  wire \$15 ;
+  wire \$16 ;
+  wire \$17 ;
+  wire \$18 ;
+  wire [8:0] \$19 ;
   wire \$2 ;
-  wire [56:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire \$23 ;
-  wire \$24 ;
-  wire [57:0] \$25 ;
-  wire \$26 ;
-  wire \$27 ;
-  wire \$28 ;
-  wire \$29 ;
+  wire \$20 ;
+  wire [7:0] \$21 ;
+  wire [26:0] \$22 ;
+  wire [26:0] \$23 ;
+  wire [57:0] \$24 ;
+  wire \$25 ;
+  wire [27:0] \$26 ;
+  wire [27:0] \$27 ;
+  wire [28:0] \$28 ;
+  wire [8:0] \$29 ;
   wire \$3 ;
-  wire \$30 ;
-  wire \$31 ;
-  wire \$32 ;
-  wire \$33 ;
-  wire \$34 ;
+  wire [9:0] \$30 ;
+  wire [5:0] \$31 ;
+  wire [58:0] \$32 ;
+  wire [11:0] \$33 ;
+  wire [12:0] \$34 ;
   wire \$35 ;
   wire \$36 ;
-  wire \$37 ;
-  wire \$38 ;
-  wire \$39 ;
+  wire [22:0] \$37 ;
+  wire [58:0] \$38 ;
+  wire [22:0] \$39 ;
   wire \$4 ;
-  wire \$40 ;
-  wire \$41 ;
-  wire \$42 ;
+  wire [23:0] \$40 ;
+  wire [54:0] \$41 ;
+  wire [55:0] \$42 ;
   wire \$43 ;
   wire \$44 ;
   wire \$45 ;
   wire \$46 ;
-  wire \$47 ;
+  wire [56:0] \$47 ;
   wire \$48 ;
   wire \$49 ;
   wire \$5 ;
@@ -2530,17 +1309,950 @@ module \mixpe_w3a16_g64.scale_mul (b, p, a);
   wire \$6 ;
   wire \$60 ;
   wire \$61 ;
-  wire [8:0] \$7 ;
-  wire [9:0] \$8 ;
-  wire [6:0] \$9 ;
+  wire \$62 ;
+  wire \$7 ;
+  wire \$8 ;
+  wire \$9 ;
+  input [31:0] a;
+  wire [31:0] a;
+  input [31:0] b;
+  wire [31:0] b;
+  wire [7:0] d;
+  wire [4:0] dcl;
+  wire [10:0] exp_lsb;
+  wire [21:0] rp_eb;
+  wire rp_lost;
+  wire [4:0] rp_ls;
+  reg [4:0] rp_msb;
+  wire [27:0] rp_norm;
+  reg [31:0] rp_out;
+  wire [45:0] rp_packed;
+  reg [4:0] rp_rs;
+  wire [27:0] rp_sh;
+  output [31:0] s;
+  reg [31:0] s;
+  wire sub;
+  wire swap;
+  wire [27:0] total;
+  wire [31:0] x;
+  wire [7:0] x_e;
+  wire x_inf;
+  wire x_nan;
+  wire [23:0] x_sig;
+  wire x_zero;
+  wire [26:0] xa;
+  wire [31:0] y;
+  wire [7:0] y_e;
+  wire y_inf;
+  wire y_nan;
+  wire [23:0] y_sig;
+  wire y_zero;
+  wire [26:0] ya;
+  wire [26:0] ya_full;
+  assign \$25  = \$24 [26:0] != ya_full;
+  assign ya = \$22  | { 26'h0000000, \$25  };
+  assign sub = x[31] ^ y[31];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 7'h7f;
+  assign \$30  = $signed(\$29 ) - $signed(6'h17);
+  assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
+  assign \$31  = 5'h1b - rp_msb;
+  assign \$32  = \$28 [27:0] << \$31 [4:0];
+  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$34  = $signed(\$33 ) + $signed(8'h7f);
+  assign \$35  = $signed(\$34 ) < $signed(2'h1);
+  assign \$36  = $signed(\$34 ) < $signed(6'h25);
+  assign \$37  = $signed(2'h1) - $signed(\$34 );
+  assign rp_sh = \$32 [27:0] >> rp_rs;
+  assign \$38  = rp_sh << rp_rs;
+  assign rp_lost = \$38 [27:0] != \$32 [27:0];
+  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
+  assign \$40  = $signed(\$39 ) - $signed(2'h1);
+  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[27:4] });
+  assign \$43  = | rp_sh[2:0];
+  assign \$44  = \$43  | rp_lost;
+  assign \$45  = \$44  | rp_sh[4];
+  assign \$46  = rp_sh[3] & \$45 ;
+  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
+  assign \$48  = ! \$28 [27:0];
+  assign \$49  = \$47 [45:0] >= 31'h7f800000;
+  assign \$50  = ! \$28 [27:0];
+  assign \$51  = x[31] & y[31];
+  assign \$52  = \$50  ? \$51  : x[31];
+  assign \$53  = ! \$28 [27:0];
+  assign \$54  = x[31] & y[31];
+  assign \$55  = \$53  ? \$54  : x[31];
+  assign \$56  = ! \$28 [27:0];
+  assign \$57  = x[31] & y[31];
+  assign \$58  = \$56  ? \$57  : x[31];
+  assign \$59  = x_nan | y_nan;
+  assign \$60  = x_inf & y_inf;
+  assign \$61  = \$60  & sub;
+  assign \$62  = \$59  | \$61 ;
+  assign swap = b[30:0] > a[30:0];
+  assign x = swap ? b : a;
+  assign y = swap ? a : b;
+  assign \$1  = ! x[30:23];
+  assign x_e = \$1  ? 8'h01 : x[30:23];
+  assign \$2  = ! x[30:23];
+  assign \$3  = ~ \$2 ;
+  assign \$4  = x[30:23] == 8'hff;
+  assign \$5  = ! x[22:0];
+  assign x_inf = \$4  & \$5 ;
+  assign \$6  = x[30:23] == 8'hff;
+  assign \$7  = | x[22:0];
+  assign x_nan = \$6  & \$7 ;
+  assign \$8  = ! x[30:23];
+  assign \$9  = ! x[22:0];
+  assign x_zero = \$8  & \$9 ;
+  assign \$10  = ! y[30:23];
+  assign y_e = \$10  ? 8'h01 : y[30:23];
+  assign \$11  = ! y[30:23];
+  assign \$12  = ~ \$11 ;
+  assign \$13  = y[30:23] == 8'hff;
+  assign \$14  = ! y[22:0];
+  assign y_inf = \$13  & \$14 ;
+  assign \$15  = y[30:23] == 8'hff;
+  assign \$16  = | y[22:0];
+  assign y_nan = \$15  & \$16 ;
+  assign \$17  = ! y[30:23];
+  assign \$18  = ! y[22:0];
+  assign y_zero = \$17  & \$18 ;
+  assign \$19  = x_e - y_e;
+  assign \$20  = \$19 [7:0] > 5'h1b;
+  assign \$21  = \$20  ? 8'h1b : \$19 [7:0];
+  assign \$22  = ya_full >> \$21 [4:0];
+  assign \$23  = ya_full >> \$21 [4:0];
+  assign \$24  = \$23  << \$21 [4:0];
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    rp_msb = 5'h00;
+    if (\$28 [0]) begin
+      rp_msb = 5'h00;
+    end
+    if (\$28 [1]) begin
+      rp_msb = 5'h01;
+    end
+    if (\$28 [2]) begin
+      rp_msb = 5'h02;
+    end
+    if (\$28 [3]) begin
+      rp_msb = 5'h03;
+    end
+    if (\$28 [4]) begin
+      rp_msb = 5'h04;
+    end
+    if (\$28 [5]) begin
+      rp_msb = 5'h05;
+    end
+    if (\$28 [6]) begin
+      rp_msb = 5'h06;
+    end
+    if (\$28 [7]) begin
+      rp_msb = 5'h07;
+    end
+    if (\$28 [8]) begin
+      rp_msb = 5'h08;
+    end
+    if (\$28 [9]) begin
+      rp_msb = 5'h09;
+    end
+    if (\$28 [10]) begin
+      rp_msb = 5'h0a;
+    end
+    if (\$28 [11]) begin
+      rp_msb = 5'h0b;
+    end
+    if (\$28 [12]) begin
+      rp_msb = 5'h0c;
+    end
+    if (\$28 [13]) begin
+      rp_msb = 5'h0d;
+    end
+    if (\$28 [14]) begin
+      rp_msb = 5'h0e;
+    end
+    if (\$28 [15]) begin
+      rp_msb = 5'h0f;
+    end
+    if (\$28 [16]) begin
+      rp_msb = 5'h10;
+    end
+    if (\$28 [17]) begin
+      rp_msb = 5'h11;
+    end
+    if (\$28 [18]) begin
+      rp_msb = 5'h12;
+    end
+    if (\$28 [19]) begin
+      rp_msb = 5'h13;
+    end
+    if (\$28 [20]) begin
+      rp_msb = 5'h14;
+    end
+    if (\$28 [21]) begin
+      rp_msb = 5'h15;
+    end
+    if (\$28 [22]) begin
+      rp_msb = 5'h16;
+    end
+    if (\$28 [23]) begin
+      rp_msb = 5'h17;
+    end
+    if (\$28 [24]) begin
+      rp_msb = 5'h18;
+    end
+    if (\$28 [25]) begin
+      rp_msb = 5'h19;
+    end
+    if (\$28 [26]) begin
+      rp_msb = 5'h1a;
+    end
+    if (\$28 [27]) begin
+      rp_msb = 5'h1b;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    rp_rs = 5'h00;
+    if (\$35 ) begin
+      (* full_case = 32'd1 *)
+      if (\$36 ) begin
+        rp_rs = 5'h1c;
+      end else begin
+        rp_rs = \$37 [4:0];
+      end
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    (* full_case = 32'd1 *)
+    if (\$48 ) begin
+      rp_out = { \$52 , 31'h00000000 };
+    end else if (\$49 ) begin
+      rp_out = { \$55 , 31'h7f800000 };
+    end else begin
+      rp_out = { \$58 , \$47 [30:0] };
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    (* full_case = 32'd1 *)
+    if (\$62 ) begin
+      s = 32'd2143289344;
+    end else if (x_inf) begin
+      s = x;
+    end else begin
+      s = rp_out;
+    end
+  end
+  assign x_sig = { \$3 , x[22:0] };
+  assign y_sig = { \$12 , y[22:0] };
+  assign d = \$19 [7:0];
+  assign dcl = \$21 [4:0];
+  assign total = \$28 [27:0];
+  assign rp_ls = \$31 [4:0];
+  assign rp_norm = \$32 [27:0];
+  assign rp_eb = { \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34  };
+  assign rp_packed = \$47 [45:0];
+  assign xa = { \$3 , x[22:0], 3'h0 };
+  assign ya_full = { \$12 , y[22:0], 3'h0 };
+  assign \$41  = { \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 , 23'h000000 };
+endmodule
+
+module \mixpe_w3a16_g64.out_add (b, s, a);
+  reg \$auto$verilog_backend.cc:2355:dump_module$5  = 0;
+  wire \$1 ;
+  wire \$10 ;
+  wire \$11 ;
+  wire \$12 ;
+  wire \$13 ;
+  wire \$14 ;
+  wire \$15 ;
+  wire \$16 ;
+  wire \$17 ;
+  wire \$18 ;
+  wire [8:0] \$19 ;
+  wire \$2 ;
+  wire \$20 ;
+  wire [7:0] \$21 ;
+  wire [26:0] \$22 ;
+  wire [26:0] \$23 ;
+  wire [57:0] \$24 ;
+  wire \$25 ;
+  wire [27:0] \$26 ;
+  wire [27:0] \$27 ;
+  wire [28:0] \$28 ;
+  wire [8:0] \$29 ;
+  wire \$3 ;
+  wire [9:0] \$30 ;
+  wire [5:0] \$31 ;
+  wire [58:0] \$32 ;
+  wire [11:0] \$33 ;
+  wire [12:0] \$34 ;
+  wire \$35 ;
+  wire \$36 ;
+  wire [22:0] \$37 ;
+  wire [58:0] \$38 ;
+  wire [22:0] \$39 ;
+  wire \$4 ;
+  wire [23:0] \$40 ;
+  wire [54:0] \$41 ;
+  wire [55:0] \$42 ;
+  wire \$43 ;
+  wire \$44 ;
+  wire \$45 ;
+  wire \$46 ;
+  wire [56:0] \$47 ;
+  wire \$48 ;
+  wire \$49 ;
+  wire \$5 ;
+  wire \$50 ;
+  wire \$51 ;
+  wire \$52 ;
+  wire \$53 ;
+  wire \$54 ;
+  wire \$55 ;
+  wire \$56 ;
+  wire \$57 ;
+  wire \$58 ;
+  wire \$59 ;
+  wire \$6 ;
+  wire \$60 ;
+  wire \$61 ;
+  wire \$62 ;
+  wire \$7 ;
+  wire \$8 ;
+  wire \$9 ;
+  input [31:0] a;
+  wire [31:0] a;
+  input [31:0] b;
+  wire [31:0] b;
+  wire [7:0] d;
+  wire [4:0] dcl;
+  wire [10:0] exp_lsb;
+  wire [21:0] rp_eb;
+  wire rp_lost;
+  wire [4:0] rp_ls;
+  reg [4:0] rp_msb;
+  wire [27:0] rp_norm;
+  reg [31:0] rp_out;
+  wire [45:0] rp_packed;
+  reg [4:0] rp_rs;
+  wire [27:0] rp_sh;
+  output [31:0] s;
+  reg [31:0] s;
+  wire sub;
+  wire swap;
+  wire [27:0] total;
+  wire [31:0] x;
+  wire [7:0] x_e;
+  wire x_inf;
+  wire x_nan;
+  wire [23:0] x_sig;
+  wire x_zero;
+  wire [26:0] xa;
+  wire [31:0] y;
+  wire [7:0] y_e;
+  wire y_inf;
+  wire y_nan;
+  wire [23:0] y_sig;
+  wire y_zero;
+  wire [26:0] ya;
+  wire [26:0] ya_full;
+  assign \$25  = \$24 [26:0] != ya_full;
+  assign ya = \$22  | { 26'h0000000, \$25  };
+  assign sub = x[31] ^ y[31];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 7'h7f;
+  assign \$30  = $signed(\$29 ) - $signed(6'h17);
+  assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
+  assign \$31  = 5'h1b - rp_msb;
+  assign \$32  = \$28 [27:0] << \$31 [4:0];
+  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$34  = $signed(\$33 ) + $signed(8'h7f);
+  assign \$35  = $signed(\$34 ) < $signed(2'h1);
+  assign \$36  = $signed(\$34 ) < $signed(6'h25);
+  assign \$37  = $signed(2'h1) - $signed(\$34 );
+  assign rp_sh = \$32 [27:0] >> rp_rs;
+  assign \$38  = rp_sh << rp_rs;
+  assign rp_lost = \$38 [27:0] != \$32 [27:0];
+  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
+  assign \$40  = $signed(\$39 ) - $signed(2'h1);
+  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[27:4] });
+  assign \$43  = | rp_sh[2:0];
+  assign \$44  = \$43  | rp_lost;
+  assign \$45  = \$44  | rp_sh[4];
+  assign \$46  = rp_sh[3] & \$45 ;
+  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
+  assign \$48  = ! \$28 [27:0];
+  assign \$49  = \$47 [45:0] >= 31'h7f800000;
+  assign \$50  = ! \$28 [27:0];
+  assign \$51  = x[31] & y[31];
+  assign \$52  = \$50  ? \$51  : x[31];
+  assign \$53  = ! \$28 [27:0];
+  assign \$54  = x[31] & y[31];
+  assign \$55  = \$53  ? \$54  : x[31];
+  assign \$56  = ! \$28 [27:0];
+  assign \$57  = x[31] & y[31];
+  assign \$58  = \$56  ? \$57  : x[31];
+  assign \$59  = x_nan | y_nan;
+  assign \$60  = x_inf & y_inf;
+  assign \$61  = \$60  & sub;
+  assign \$62  = \$59  | \$61 ;
+  assign swap = b[30:0] > a[30:0];
+  assign x = swap ? b : a;
+  assign y = swap ? a : b;
+  assign \$1  = ! x[30:23];
+  assign x_e = \$1  ? 8'h01 : x[30:23];
+  assign \$2  = ! x[30:23];
+  assign \$3  = ~ \$2 ;
+  assign \$4  = x[30:23] == 8'hff;
+  assign \$5  = ! x[22:0];
+  assign x_inf = \$4  & \$5 ;
+  assign \$6  = x[30:23] == 8'hff;
+  assign \$7  = | x[22:0];
+  assign x_nan = \$6  & \$7 ;
+  assign \$8  = ! x[30:23];
+  assign \$9  = ! x[22:0];
+  assign x_zero = \$8  & \$9 ;
+  assign \$10  = ! y[30:23];
+  assign y_e = \$10  ? 8'h01 : y[30:23];
+  assign \$11  = ! y[30:23];
+  assign \$12  = ~ \$11 ;
+  assign \$13  = y[30:23] == 8'hff;
+  assign \$14  = ! y[22:0];
+  assign y_inf = \$13  & \$14 ;
+  assign \$15  = y[30:23] == 8'hff;
+  assign \$16  = | y[22:0];
+  assign y_nan = \$15  & \$16 ;
+  assign \$17  = ! y[30:23];
+  assign \$18  = ! y[22:0];
+  assign y_zero = \$17  & \$18 ;
+  assign \$19  = x_e - y_e;
+  assign \$20  = \$19 [7:0] > 5'h1b;
+  assign \$21  = \$20  ? 8'h1b : \$19 [7:0];
+  assign \$22  = ya_full >> \$21 [4:0];
+  assign \$23  = ya_full >> \$21 [4:0];
+  assign \$24  = \$23  << \$21 [4:0];
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    rp_msb = 5'h00;
+    if (\$28 [0]) begin
+      rp_msb = 5'h00;
+    end
+    if (\$28 [1]) begin
+      rp_msb = 5'h01;
+    end
+    if (\$28 [2]) begin
+      rp_msb = 5'h02;
+    end
+    if (\$28 [3]) begin
+      rp_msb = 5'h03;
+    end
+    if (\$28 [4]) begin
+      rp_msb = 5'h04;
+    end
+    if (\$28 [5]) begin
+      rp_msb = 5'h05;
+    end
+    if (\$28 [6]) begin
+      rp_msb = 5'h06;
+    end
+    if (\$28 [7]) begin
+      rp_msb = 5'h07;
+    end
+    if (\$28 [8]) begin
+      rp_msb = 5'h08;
+    end
+    if (\$28 [9]) begin
+      rp_msb = 5'h09;
+    end
+    if (\$28 [10]) begin
+      rp_msb = 5'h0a;
+    end
+    if (\$28 [11]) begin
+      rp_msb = 5'h0b;
+    end
+    if (\$28 [12]) begin
+      rp_msb = 5'h0c;
+    end
+    if (\$28 [13]) begin
+      rp_msb = 5'h0d;
+    end
+    if (\$28 [14]) begin
+      rp_msb = 5'h0e;
+    end
+    if (\$28 [15]) begin
+      rp_msb = 5'h0f;
+    end
+    if (\$28 [16]) begin
+      rp_msb = 5'h10;
+    end
+    if (\$28 [17]) begin
+      rp_msb = 5'h11;
+    end
+    if (\$28 [18]) begin
+      rp_msb = 5'h12;
+    end
+    if (\$28 [19]) begin
+      rp_msb = 5'h13;
+    end
+    if (\$28 [20]) begin
+      rp_msb = 5'h14;
+    end
+    if (\$28 [21]) begin
+      rp_msb = 5'h15;
+    end
+    if (\$28 [22]) begin
+      rp_msb = 5'h16;
+    end
+    if (\$28 [23]) begin
+      rp_msb = 5'h17;
+    end
+    if (\$28 [24]) begin
+      rp_msb = 5'h18;
+    end
+    if (\$28 [25]) begin
+      rp_msb = 5'h19;
+    end
+    if (\$28 [26]) begin
+      rp_msb = 5'h1a;
+    end
+    if (\$28 [27]) begin
+      rp_msb = 5'h1b;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    rp_rs = 5'h00;
+    if (\$35 ) begin
+      (* full_case = 32'd1 *)
+      if (\$36 ) begin
+        rp_rs = 5'h1c;
+      end else begin
+        rp_rs = \$37 [4:0];
+      end
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    (* full_case = 32'd1 *)
+    if (\$48 ) begin
+      rp_out = { \$52 , 31'h00000000 };
+    end else if (\$49 ) begin
+      rp_out = { \$55 , 31'h7f800000 };
+    end else begin
+      rp_out = { \$58 , \$47 [30:0] };
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    (* full_case = 32'd1 *)
+    if (\$62 ) begin
+      s = 32'd2143289344;
+    end else if (x_inf) begin
+      s = x;
+    end else begin
+      s = rp_out;
+    end
+  end
+  assign x_sig = { \$3 , x[22:0] };
+  assign y_sig = { \$12 , y[22:0] };
+  assign d = \$19 [7:0];
+  assign dcl = \$21 [4:0];
+  assign total = \$28 [27:0];
+  assign rp_ls = \$31 [4:0];
+  assign rp_norm = \$32 [27:0];
+  assign rp_eb = { \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34  };
+  assign rp_packed = \$47 [45:0];
+  assign xa = { \$3 , x[22:0], 3'h0 };
+  assign ya_full = { \$12 , y[22:0], 3'h0 };
+  assign \$41  = { \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 , 23'h000000 };
+endmodule
+
+module \mixpe_w3a16_g64.p_add (b, s, a);
+  reg \$auto$verilog_backend.cc:2355:dump_module$6  = 0;
+  wire \$1 ;
+  wire \$10 ;
+  wire \$11 ;
+  wire \$12 ;
+  wire \$13 ;
+  wire \$14 ;
+  wire \$15 ;
+  wire \$16 ;
+  wire \$17 ;
+  wire \$18 ;
+  wire [8:0] \$19 ;
+  wire \$2 ;
+  wire \$20 ;
+  wire [7:0] \$21 ;
+  wire [26:0] \$22 ;
+  wire [26:0] \$23 ;
+  wire [57:0] \$24 ;
+  wire \$25 ;
+  wire [27:0] \$26 ;
+  wire [27:0] \$27 ;
+  wire [28:0] \$28 ;
+  wire [8:0] \$29 ;
+  wire \$3 ;
+  wire [9:0] \$30 ;
+  wire [5:0] \$31 ;
+  wire [58:0] \$32 ;
+  wire [11:0] \$33 ;
+  wire [12:0] \$34 ;
+  wire \$35 ;
+  wire \$36 ;
+  wire [22:0] \$37 ;
+  wire [58:0] \$38 ;
+  wire [22:0] \$39 ;
+  wire \$4 ;
+  wire [23:0] \$40 ;
+  wire [54:0] \$41 ;
+  wire [55:0] \$42 ;
+  wire \$43 ;
+  wire \$44 ;
+  wire \$45 ;
+  wire \$46 ;
+  wire [56:0] \$47 ;
+  wire \$48 ;
+  wire \$49 ;
+  wire \$5 ;
+  wire \$50 ;
+  wire \$51 ;
+  wire \$52 ;
+  wire \$53 ;
+  wire \$54 ;
+  wire \$55 ;
+  wire \$56 ;
+  wire \$57 ;
+  wire \$58 ;
+  wire \$59 ;
+  wire \$6 ;
+  wire \$60 ;
+  wire \$61 ;
+  wire \$62 ;
+  wire \$7 ;
+  wire \$8 ;
+  wire \$9 ;
+  input [31:0] a;
+  wire [31:0] a;
+  input [31:0] b;
+  wire [31:0] b;
+  wire [7:0] d;
+  wire [4:0] dcl;
+  wire [10:0] exp_lsb;
+  wire [21:0] rp_eb;
+  wire rp_lost;
+  wire [4:0] rp_ls;
+  reg [4:0] rp_msb;
+  wire [27:0] rp_norm;
+  reg [31:0] rp_out;
+  wire [45:0] rp_packed;
+  reg [4:0] rp_rs;
+  wire [27:0] rp_sh;
+  output [31:0] s;
+  reg [31:0] s;
+  wire sub;
+  wire swap;
+  wire [27:0] total;
+  wire [31:0] x;
+  wire [7:0] x_e;
+  wire x_inf;
+  wire x_nan;
+  wire [23:0] x_sig;
+  wire x_zero;
+  wire [26:0] xa;
+  wire [31:0] y;
+  wire [7:0] y_e;
+  wire y_inf;
+  wire y_nan;
+  wire [23:0] y_sig;
+  wire y_zero;
+  wire [26:0] ya;
+  wire [26:0] ya_full;
+  assign \$25  = \$24 [26:0] != ya_full;
+  assign ya = \$22  | { 26'h0000000, \$25  };
+  assign sub = x[31] ^ y[31];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 7'h7f;
+  assign \$30  = $signed(\$29 ) - $signed(6'h17);
+  assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
+  assign \$31  = 5'h1b - rp_msb;
+  assign \$32  = \$28 [27:0] << \$31 [4:0];
+  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$34  = $signed(\$33 ) + $signed(8'h7f);
+  assign \$35  = $signed(\$34 ) < $signed(2'h1);
+  assign \$36  = $signed(\$34 ) < $signed(6'h25);
+  assign \$37  = $signed(2'h1) - $signed(\$34 );
+  assign rp_sh = \$32 [27:0] >> rp_rs;
+  assign \$38  = rp_sh << rp_rs;
+  assign rp_lost = \$38 [27:0] != \$32 [27:0];
+  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
+  assign \$40  = $signed(\$39 ) - $signed(2'h1);
+  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[27:4] });
+  assign \$43  = | rp_sh[2:0];
+  assign \$44  = \$43  | rp_lost;
+  assign \$45  = \$44  | rp_sh[4];
+  assign \$46  = rp_sh[3] & \$45 ;
+  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
+  assign \$48  = ! \$28 [27:0];
+  assign \$49  = \$47 [45:0] >= 31'h7f800000;
+  assign \$50  = ! \$28 [27:0];
+  assign \$51  = x[31] & y[31];
+  assign \$52  = \$50  ? \$51  : x[31];
+  assign \$53  = ! \$28 [27:0];
+  assign \$54  = x[31] & y[31];
+  assign \$55  = \$53  ? \$54  : x[31];
+  assign \$56  = ! \$28 [27:0];
+  assign \$57  = x[31] & y[31];
+  assign \$58  = \$56  ? \$57  : x[31];
+  assign \$59  = x_nan | y_nan;
+  assign \$60  = x_inf & y_inf;
+  assign \$61  = \$60  & sub;
+  assign \$62  = \$59  | \$61 ;
+  assign swap = b[30:0] > a[30:0];
+  assign x = swap ? b : a;
+  assign y = swap ? a : b;
+  assign \$1  = ! x[30:23];
+  assign x_e = \$1  ? 8'h01 : x[30:23];
+  assign \$2  = ! x[30:23];
+  assign \$3  = ~ \$2 ;
+  assign \$4  = x[30:23] == 8'hff;
+  assign \$5  = ! x[22:0];
+  assign x_inf = \$4  & \$5 ;
+  assign \$6  = x[30:23] == 8'hff;
+  assign \$7  = | x[22:0];
+  assign x_nan = \$6  & \$7 ;
+  assign \$8  = ! x[30:23];
+  assign \$9  = ! x[22:0];
+  assign x_zero = \$8  & \$9 ;
+  assign \$10  = ! y[30:23];
+  assign y_e = \$10  ? 8'h01 : y[30:23];
+  assign \$11  = ! y[30:23];
+  assign \$12  = ~ \$11 ;
+  assign \$13  = y[30:23] == 8'hff;
+  assign \$14  = ! y[22:0];
+  assign y_inf = \$13  & \$14 ;
+  assign \$15  = y[30:23] == 8'hff;
+  assign \$16  = | y[22:0];
+  assign y_nan = \$15  & \$16 ;
+  assign \$17  = ! y[30:23];
+  assign \$18  = ! y[22:0];
+  assign y_zero = \$17  & \$18 ;
+  assign \$19  = x_e - y_e;
+  assign \$20  = \$19 [7:0] > 5'h1b;
+  assign \$21  = \$20  ? 8'h1b : \$19 [7:0];
+  assign \$22  = ya_full >> \$21 [4:0];
+  assign \$23  = ya_full >> \$21 [4:0];
+  assign \$24  = \$23  << \$21 [4:0];
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    rp_msb = 5'h00;
+    if (\$28 [0]) begin
+      rp_msb = 5'h00;
+    end
+    if (\$28 [1]) begin
+      rp_msb = 5'h01;
+    end
+    if (\$28 [2]) begin
+      rp_msb = 5'h02;
+    end
+    if (\$28 [3]) begin
+      rp_msb = 5'h03;
+    end
+    if (\$28 [4]) begin
+      rp_msb = 5'h04;
+    end
+    if (\$28 [5]) begin
+      rp_msb = 5'h05;
+    end
+    if (\$28 [6]) begin
+      rp_msb = 5'h06;
+    end
+    if (\$28 [7]) begin
+      rp_msb = 5'h07;
+    end
+    if (\$28 [8]) begin
+      rp_msb = 5'h08;
+    end
+    if (\$28 [9]) begin
+      rp_msb = 5'h09;
+    end
+    if (\$28 [10]) begin
+      rp_msb = 5'h0a;
+    end
+    if (\$28 [11]) begin
+      rp_msb = 5'h0b;
+    end
+    if (\$28 [12]) begin
+      rp_msb = 5'h0c;
+    end
+    if (\$28 [13]) begin
+      rp_msb = 5'h0d;
+    end
+    if (\$28 [14]) begin
+      rp_msb = 5'h0e;
+    end
+    if (\$28 [15]) begin
+      rp_msb = 5'h0f;
+    end
+    if (\$28 [16]) begin
+      rp_msb = 5'h10;
+    end
+    if (\$28 [17]) begin
+      rp_msb = 5'h11;
+    end
+    if (\$28 [18]) begin
+      rp_msb = 5'h12;
+    end
+    if (\$28 [19]) begin
+      rp_msb = 5'h13;
+    end
+    if (\$28 [20]) begin
+      rp_msb = 5'h14;
+    end
+    if (\$28 [21]) begin
+      rp_msb = 5'h15;
+    end
+    if (\$28 [22]) begin
+      rp_msb = 5'h16;
+    end
+    if (\$28 [23]) begin
+      rp_msb = 5'h17;
+    end
+    if (\$28 [24]) begin
+      rp_msb = 5'h18;
+    end
+    if (\$28 [25]) begin
+      rp_msb = 5'h19;
+    end
+    if (\$28 [26]) begin
+      rp_msb = 5'h1a;
+    end
+    if (\$28 [27]) begin
+      rp_msb = 5'h1b;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    rp_rs = 5'h00;
+    if (\$35 ) begin
+      (* full_case = 32'd1 *)
+      if (\$36 ) begin
+        rp_rs = 5'h1c;
+      end else begin
+        rp_rs = \$37 [4:0];
+      end
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    (* full_case = 32'd1 *)
+    if (\$48 ) begin
+      rp_out = { \$52 , 31'h00000000 };
+    end else if (\$49 ) begin
+      rp_out = { \$55 , 31'h7f800000 };
+    end else begin
+      rp_out = { \$58 , \$47 [30:0] };
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    (* full_case = 32'd1 *)
+    if (\$62 ) begin
+      s = 32'd2143289344;
+    end else if (x_inf) begin
+      s = x;
+    end else begin
+      s = rp_out;
+    end
+  end
+  assign x_sig = { \$3 , x[22:0] };
+  assign y_sig = { \$12 , y[22:0] };
+  assign d = \$19 [7:0];
+  assign dcl = \$21 [4:0];
+  assign total = \$28 [27:0];
+  assign rp_ls = \$31 [4:0];
+  assign rp_norm = \$32 [27:0];
+  assign rp_eb = { \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34  };
+  assign rp_packed = \$47 [45:0];
+  assign xa = { \$3 , x[22:0], 3'h0 };
+  assign ya_full = { \$12 , y[22:0], 3'h0 };
+  assign \$41  = { \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 , 23'h000000 };
+endmodule
+
+module \mixpe_w3a16_g64.scale_mul (b, p, a);
+  reg \$auto$verilog_backend.cc:2355:dump_module$7  = 0;
+  wire \$1 ;
+  wire \$10 ;
+  wire \$11 ;
+  wire \$12 ;
+  wire \$13 ;
+  wire \$14 ;
+  wire \$15 ;
+  wire \$16 ;
+  wire \$17 ;
+  wire \$18 ;
+  wire [8:0] \$19 ;
+  wire \$2 ;
+  wire [9:0] \$20 ;
+  wire [6:0] \$21 ;
+  wire [97:0] \$22 ;
+  wire [12:0] \$23 ;
+  wire [13:0] \$24 ;
+  wire \$25 ;
+  wire \$26 ;
+  wire [23:0] \$27 ;
+  wire [97:0] \$28 ;
+  wire [23:0] \$29 ;
+  wire \$3 ;
+  wire [24:0] \$30 ;
+  wire [55:0] \$31 ;
+  wire [56:0] \$32 ;
+  wire \$33 ;
+  wire \$34 ;
+  wire \$35 ;
+  wire \$36 ;
+  wire [57:0] \$37 ;
+  wire \$38 ;
+  wire \$39 ;
+  wire \$4 ;
+  wire \$40 ;
+  wire \$41 ;
+  wire \$42 ;
+  wire \$43 ;
+  wire \$44 ;
+  wire \$45 ;
+  wire \$46 ;
+  wire \$47 ;
+  wire \$48 ;
+  wire \$49 ;
+  wire \$5 ;
+  wire \$6 ;
+  wire \$7 ;
+  wire \$8 ;
+  wire \$9 ;
   input [31:0] a;
   wire [31:0] a;
   wire [7:0] a_e;
+  wire a_inf;
+  wire a_nan;
   wire [23:0] a_sig;
+  wire a_zero;
   input [15:0] b;
   wire [15:0] b;
   wire [4:0] b_e;
+  wire b_inf;
+  wire b_nan;
   wire [10:0] b_sig;
+  wire b_zero;
   wire [11:0] exp;
   output [31:0] p;
   reg [31:0] p;
@@ -2554,71 +2266,65 @@ module \mixpe_w3a16_g64.scale_mul (b, p, a);
   wire [46:0] rp_packed;
   reg [5:0] rp_rs;
   wire [34:0] rp_sh;
-  assign \$34  = b[14:10] == 5'h1f;
-  assign \$35  = | b[9:0];
-  assign \$36  = \$34  & \$35 ;
-  assign \$37  = \$33  | \$36 ;
-  assign \$38  = a[30:23] == 8'hff;
-  assign \$39  = ! a[22:0];
-  assign \$40  = \$38  & \$39 ;
-  assign \$41  = ! b[14:10];
-  assign \$42  = ! b[9:0];
-  assign \$43  = \$41  & \$42 ;
-  assign \$44  = \$40  & \$43 ;
-  assign \$45  = \$37  | \$44 ;
-  assign \$46  = b[14:10] == 5'h1f;
-  assign \$47  = ! b[9:0];
-  assign \$48  = \$46  & \$47 ;
-  assign \$49  = ! a[30:23];
-  assign \$50  = ! a[22:0];
-  assign \$51  = \$49  & \$50 ;
-  assign \$52  = \$48  & \$51 ;
-  assign \$53  = \$45  | \$52 ;
-  assign \$54  = a[30:23] == 8'hff;
-  assign \$55  = ! a[22:0];
-  assign \$56  = \$54  & \$55 ;
-  assign \$57  = b[14:10] == 5'h1f;
-  assign \$58  = ! b[9:0];
-  assign \$59  = \$57  & \$58 ;
-  assign \$60  = \$56  | \$59 ;
-  assign \$61  = a[31] ^ b[15];
+  assign \$40  = a[31] ^ b[15];
+  assign \$41  = a[31] ^ b[15];
+  assign \$42  = a[31] ^ b[15];
+  assign \$43  = a_nan | b_nan;
+  assign \$44  = a_inf & b_zero;
+  assign \$45  = \$43  | \$44 ;
+  assign \$46  = b_inf & a_zero;
+  assign \$47  = \$45  | \$46 ;
+  assign \$48  = a_inf | b_inf;
+  assign \$49  = a[31] ^ b[15];
   assign \$1  = ! a[30:23];
   assign a_e = \$1  ? 8'h01 : a[30:23];
   assign \$2  = ! a[30:23];
   assign \$3  = ~ \$2 ;
-  assign \$4  = ! b[14:10];
-  assign b_e = \$4  ? 5'h01 : b[14:10];
-  assign \$5  = ! b[14:10];
-  assign \$6  = ~ \$5 ;
-  assign prod = { \$3 , a[22:0] } * { \$6 , b[9:0] };
-  assign \$7  = a_e + b_e;
-  assign \$8  = \$7  - 8'haf;
-  assign \$9  = 6'h22 - rp_msb;
-  assign \$10  = prod << \$9 [5:0];
-  assign \$11  = $signed(\$8 ) + $signed({ 1'h0, rp_msb });
-  assign \$12  = $signed(\$11 ) + $signed(8'h7f);
-  assign \$13  = $signed(\$12 ) < $signed(2'h1);
-  assign \$14  = $signed(\$12 ) < $signed(7'h5e);
-  assign \$15  = $signed(2'h1) - $signed(\$12 );
-  assign rp_sh = \$10 [34:0] >> rp_rs;
-  assign \$16  = rp_sh << rp_rs;
-  assign rp_lost = \$16 [34:0] != \$10 [34:0];
-  assign \$17  = $signed(\$12 ) + $signed({ 1'h0, rp_rs });
-  assign \$18  = $signed(\$17 ) - $signed(2'h1);
-  assign \$20  = $signed(\$19 ) + $signed({ 1'h0, rp_sh[34:11] });
-  assign \$21  = | rp_sh[9:0];
-  assign \$22  = \$21  | rp_lost;
-  assign \$23  = \$22  | rp_sh[11];
-  assign \$24  = rp_sh[10] & \$23 ;
-  assign \$25  = $signed(\$20 ) + $signed({ 1'h0, \$24  });
-  assign \$26  = ! prod;
-  assign \$27  = \$25 [46:0] >= 31'h7f800000;
-  assign \$28  = a[31] ^ b[15];
-  assign \$29  = a[31] ^ b[15];
-  assign \$30  = a[31] ^ b[15];
-  assign \$31  = a[30:23] == 8'hff;
-  assign \$32  = | a[22:0];
-  assign \$33  = \$31  & \$32 ;
+  assign \$4  = a[30:23] == 8'hff;
+  assign \$5  = ! a[22:0];
+  assign a_inf = \$4  & \$5 ;
+  assign \$6  = a[30:23] == 8'hff;
+  assign \$7  = | a[22:0];
+  assign a_nan = \$6  & \$7 ;
+  assign \$8  = ! a[30:23];
+  assign \$9  = ! a[22:0];
+  assign a_zero = \$8  & \$9 ;
+  assign \$10  = ! b[14:10];
+  assign b_e = \$10  ? 5'h01 : b[14:10];
+  assign \$11  = ! b[14:10];
+  assign \$12  = ~ \$11 ;
+  assign \$13  = b[14:10] == 5'h1f;
+  assign \$14  = ! b[9:0];
+  assign b_inf = \$13  & \$14 ;
+  assign \$15  = b[14:10] == 5'h1f;
+  assign \$16  = | b[9:0];
+  assign b_nan = \$15  & \$16 ;
+  assign \$17  = ! b[14:10];
+  assign \$18  = ! b[9:0];
+  assign b_zero = \$17  & \$18 ;
+  assign prod = { \$3 , a[22:0] } * { \$12 , b[9:0] };
+  assign \$19  = a_e + b_e;
+  assign \$20  = \$19  - 8'haf;
+  assign \$21  = 6'h22 - rp_msb;
+  assign \$22  = prod << \$21 [5:0];
+  assign \$23  = $signed(\$20 ) + $signed({ 1'h0, rp_msb });
+  assign \$24  = $signed(\$23 ) + $signed(8'h7f);
+  assign \$25  = $signed(\$24 ) < $signed(2'h1);
+  assign \$26  = $signed(\$24 ) < $signed(7'h5e);
+  assign \$27  = $signed(2'h1) - $signed(\$24 );
+  assign rp_sh = \$22 [34:0] >> rp_rs;
+  assign \$28  = rp_sh << rp_rs;
+  assign rp_lost = \$28 [34:0] != \$22 [34:0];
+  assign \$29  = $signed(\$24 ) + $signed({ 1'h0, rp_rs });
+  assign \$30  = $signed(\$29 ) - $signed(2'h1);
+  assign \$32  = $signed(\$31 ) + $signed({ 1'h0, rp_sh[34:11] });
+  assign \$33  = | rp_sh[9:0];
+  assign \$34  = \$33  | rp_lost;
+  assign \$35  = \$34  | rp_sh[11];
+  assign \$36  = rp_sh[10] & \$35 ;
+  assign \$37  = $signed(\$32 ) + $signed({ 1'h0, \$36  });
+  assign \$38  = ! prod;
+  assign \$39  = \$37 [46:0] >= 31'h7f800000;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
     rp_msb = 6'h00;
@@ -2731,73 +2437,73 @@ module \mixpe_w3a16_g64.scale_mul (b, p, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
     rp_rs = 6'h00;
-    if (\$13 ) begin
+    if (\$25 ) begin
       (* full_case = 32'd1 *)
-      if (\$14 ) begin
+      if (\$26 ) begin
         rp_rs = 6'h23;
       end else begin
-        rp_rs = \$15 [5:0];
+        rp_rs = \$27 [5:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
     (* full_case = 32'd1 *)
-    if (\$26 ) begin
-      rp_out = { \$28 , 31'h00000000 };
-    end else if (\$27 ) begin
-      rp_out = { \$29 , 31'h7f800000 };
+    if (\$38 ) begin
+      rp_out = { \$40 , 31'h00000000 };
+    end else if (\$39 ) begin
+      rp_out = { \$41 , 31'h7f800000 };
     end else begin
-      rp_out = { \$30 , \$25 [30:0] };
+      rp_out = { \$42 , \$37 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
     (* full_case = 32'd1 *)
-    if (\$53 ) begin
+    if (\$47 ) begin
       p = 32'd2143289344;
-    end else if (\$60 ) begin
-      p = { \$61 , 31'h7f800000 };
+    end else if (\$48 ) begin
+      p = { \$49 , 31'h7f800000 };
     end else begin
       p = rp_out;
     end
   end
   assign a_sig = { \$3 , a[22:0] };
-  assign b_sig = { \$6 , b[9:0] };
-  assign exp = { \$8 [9], \$8 [9], \$8  };
-  assign rp_ls = \$9 [5:0];
-  assign rp_norm = \$10 [34:0];
-  assign rp_eb = { \$12 [13], \$12 [13], \$12 [13], \$12 [13], \$12 [13], \$12 [13], \$12 [13], \$12 [13], \$12 [13], \$12  };
-  assign rp_packed = \$25 [46:0];
-  assign \$19  = { \$18 [24], \$18 [24], \$18 [24], \$18 [24], \$18 [24], \$18 [24], \$18 [24], \$18 [24], \$18 , 23'h000000 };
+  assign b_sig = { \$12 , b[9:0] };
+  assign exp = { \$20 [9], \$20 [9], \$20  };
+  assign rp_ls = \$21 [5:0];
+  assign rp_norm = \$22 [34:0];
+  assign rp_eb = { \$24 [13], \$24 [13], \$24 [13], \$24 [13], \$24 [13], \$24 [13], \$24 [13], \$24 [13], \$24 [13], \$24  };
+  assign rp_packed = \$37 [46:0];
+  assign \$31  = { \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 , 23'h000000 };
 endmodule
 
-module \mixpe_w3a16_g64.zero_scale (\port$1426$0 , y, s);
+module \mixpe_w3a16_g64.zero_scale (\port$1220$0 , y, s);
   reg \$auto$verilog_backend.cc:2355:dump_module$8  = 0;
   wire \$1 ;
-  wire [10:0] \$10 ;
-  wire [11:0] \$11 ;
-  wire \$12 ;
-  wire \$13 ;
-  wire [21:0] \$14 ;
+  wire \$10 ;
+  wire [4:0] \$11 ;
+  wire [4:0] \$12 ;
+  wire [8:0] \$13 ;
+  wire [5:0] \$14 ;
   wire [58:0] \$15 ;
-  wire [21:0] \$16 ;
-  wire [22:0] \$17 ;
-  wire [53:0] \$18 ;
-  wire [54:0] \$19 ;
+  wire [10:0] \$16 ;
+  wire [11:0] \$17 ;
+  wire \$18 ;
+  wire \$19 ;
   wire \$2 ;
-  wire \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire \$23 ;
-  wire [55:0] \$24 ;
-  wire \$25 ;
+  wire [21:0] \$20 ;
+  wire [58:0] \$21 ;
+  wire [21:0] \$22 ;
+  wire [22:0] \$23 ;
+  wire [53:0] \$24 ;
+  wire [54:0] \$25 ;
   wire \$26 ;
   wire \$27 ;
   wire \$28 ;
   wire \$29 ;
   wire \$3 ;
-  wire \$30 ;
+  wire [55:0] \$30 ;
   wire \$31 ;
   wire \$32 ;
   wire \$33 ;
@@ -2812,19 +2518,16 @@ module \mixpe_w3a16_g64.zero_scale (\port$1426$0 , y, s);
   wire \$41 ;
   wire \$42 ;
   wire \$43 ;
-  wire \$44 ;
-  wire \$45 ;
-  wire \$46 ;
-  wire [4:0] \$5 ;
-  wire [4:0] \$6 ;
-  wire [8:0] \$7 ;
-  wire [5:0] \$8 ;
-  wire [58:0] \$9 ;
+  wire \$5 ;
+  wire \$6 ;
+  wire \$7 ;
+  wire \$8 ;
+  wire \$9 ;
   wire [3:0] d;
   wire [3:0] dmag;
   wire [9:0] exp;
-  input [2:0] \port$1426$0 ;
-  wire [2:0] \port$1426$0 ;
+  input [2:0] \port$1220$0 ;
+  wire [2:0] \port$1220$0 ;
   wire [27:0] prod;
   wire [20:0] rp_eb;
   wire rp_lost;
@@ -2838,81 +2541,62 @@ module \mixpe_w3a16_g64.zero_scale (\port$1426$0 , y, s);
   input [31:0] s;
   wire [31:0] s;
   wire [7:0] s_e;
+  wire s_inf;
+  wire s_nan;
   wire [23:0] s_sig;
+  wire s_zero;
   output [31:0] y;
   reg [31:0] y;
   assign \$1  = ! s[30:23];
   assign s_e = \$1  ? 8'h01 : s[30:23];
   assign \$2  = ! s[30:23];
   assign \$3  = ~ \$2 ;
-  assign \$4  = $signed({ 1'h0, \port$1426$0  }) < $signed(1'h0);
-  assign \$5  = - \port$1426$0 ;
-  assign \$6  = \$4  ? \$5  : { 2'h0, \port$1426$0  };
-  assign prod = \$6 [3:0] * { \$3 , s[22:0] };
-  assign \$7  = s_e - 7'h7f;
-  assign exp = $signed(\$7 ) - $signed(6'h17);
-  assign \$8  = 5'h1b - rp_msb;
-  assign \$9  = prod << \$8 [4:0];
-  assign \$10  = $signed(exp) + $signed({ 1'h0, rp_msb });
-  assign \$11  = $signed(\$10 ) + $signed(8'h7f);
-  assign \$12  = $signed(\$11 ) < $signed(2'h1);
-  assign \$13  = $signed(\$11 ) < $signed(6'h25);
-  assign \$14  = $signed(2'h1) - $signed(\$11 );
-  assign rp_sh = \$9 [27:0] >> rp_rs;
-  assign \$15  = rp_sh << rp_rs;
-  assign rp_lost = \$15 [27:0] != \$9 [27:0];
-  assign \$16  = $signed(\$11 ) + $signed({ 1'h0, rp_rs });
-  assign \$17  = $signed(\$16 ) - $signed(2'h1);
-  assign \$19  = $signed(\$18 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$20  = | rp_sh[2:0];
-  assign \$21  = \$20  | rp_lost;
-  assign \$22  = \$21  | rp_sh[4];
-  assign \$23  = rp_sh[3] & \$22 ;
-  assign \$24  = $signed(\$19 ) + $signed({ 1'h0, \$23  });
-  assign \$25  = ! prod;
-  assign \$26  = \$24 [44:0] >= 31'h7f800000;
-  assign \$27  = $signed({ 1'h0, \port$1426$0  }) < $signed(1'h0);
-  assign \$28  = s[31] ^ \$27 ;
-  assign \$29  = $signed({ 1'h0, \port$1426$0  }) < $signed(1'h0);
-  assign \$30  = s[31] ^ \$29 ;
-  assign \$31  = $signed({ 1'h0, \port$1426$0  }) < $signed(1'h0);
-  assign \$32  = s[31] ^ \$31 ;
-  assign \$33  = s[30:23] == 8'hff;
-  assign \$34  = | s[22:0];
-  assign \$35  = \$33  & \$34 ;
-  assign \$36  = s[30:23] == 8'hff;
-  assign \$37  = ! s[22:0];
-  assign \$38  = \$36  & \$37 ;
-  assign \$39  = ! \port$1426$0 ;
-  assign \$40  = \$38  & \$39 ;
-  assign \$41  = \$35  | \$40 ;
-  assign \$42  = s[30:23] == 8'hff;
-  assign \$43  = ! s[22:0];
-  assign \$44  = \$42  & \$43 ;
-  assign \$45  = $signed({ 1'h0, \port$1426$0  }) < $signed(1'h0);
-  assign \$46  = s[31] ^ \$45 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$25 ) begin
-      rp_out = { \$28 , 31'h00000000 };
-    end else if (\$26 ) begin
-      rp_out = { \$30 , 31'h7f800000 };
-    end else begin
-      rp_out = { \$32 , \$24 [30:0] };
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$41 ) begin
-      y = 32'd2143289344;
-    end else if (\$44 ) begin
-      y = { \$46 , 31'h7f800000 };
-    end else begin
-      y = rp_out;
-    end
-  end
+  assign \$4  = s[30:23] == 8'hff;
+  assign \$5  = ! s[22:0];
+  assign s_inf = \$4  & \$5 ;
+  assign \$6  = s[30:23] == 8'hff;
+  assign \$7  = | s[22:0];
+  assign s_nan = \$6  & \$7 ;
+  assign \$8  = ! s[30:23];
+  assign \$9  = ! s[22:0];
+  assign s_zero = \$8  & \$9 ;
+  assign \$10  = $signed({ 1'h0, \port$1220$0  }) < $signed(1'h0);
+  assign \$11  = - \port$1220$0 ;
+  assign \$12  = \$10  ? \$11  : { 2'h0, \port$1220$0  };
+  assign prod = \$12 [3:0] * { \$3 , s[22:0] };
+  assign \$13  = s_e - 7'h7f;
+  assign exp = $signed(\$13 ) - $signed(6'h17);
+  assign \$14  = 5'h1b - rp_msb;
+  assign \$15  = prod << \$14 [4:0];
+  assign \$16  = $signed(exp) + $signed({ 1'h0, rp_msb });
+  assign \$17  = $signed(\$16 ) + $signed(8'h7f);
+  assign \$18  = $signed(\$17 ) < $signed(2'h1);
+  assign \$19  = $signed(\$17 ) < $signed(6'h25);
+  assign \$20  = $signed(2'h1) - $signed(\$17 );
+  assign rp_sh = \$15 [27:0] >> rp_rs;
+  assign \$21  = rp_sh << rp_rs;
+  assign rp_lost = \$21 [27:0] != \$15 [27:0];
+  assign \$22  = $signed(\$17 ) + $signed({ 1'h0, rp_rs });
+  assign \$23  = $signed(\$22 ) - $signed(2'h1);
+  assign \$25  = $signed(\$24 ) + $signed({ 1'h0, rp_sh[27:4] });
+  assign \$26  = | rp_sh[2:0];
+  assign \$27  = \$26  | rp_lost;
+  assign \$28  = \$27  | rp_sh[4];
+  assign \$29  = rp_sh[3] & \$28 ;
+  assign \$30  = $signed(\$25 ) + $signed({ 1'h0, \$29  });
+  assign \$31  = ! prod;
+  assign \$32  = \$30 [44:0] >= 31'h7f800000;
+  assign \$33  = $signed({ 1'h0, \port$1220$0  }) < $signed(1'h0);
+  assign \$34  = s[31] ^ \$33 ;
+  assign \$35  = $signed({ 1'h0, \port$1220$0  }) < $signed(1'h0);
+  assign \$36  = s[31] ^ \$35 ;
+  assign \$37  = $signed({ 1'h0, \port$1220$0  }) < $signed(1'h0);
+  assign \$38  = s[31] ^ \$37 ;
+  assign \$39  = ! \port$1220$0 ;
+  assign \$40  = s_inf & \$39 ;
+  assign \$41  = s_nan | \$40 ;
+  assign \$42  = $signed({ 1'h0, \port$1220$0  }) < $signed(1'h0);
+  assign \$43  = s[31] ^ \$42 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
     rp_msb = 5'h00;
@@ -3004,158 +2688,111 @@ module \mixpe_w3a16_g64.zero_scale (\port$1426$0 , y, s);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
     rp_rs = 5'h00;
-    if (\$12 ) begin
+    if (\$18 ) begin
       (* full_case = 32'd1 *)
-      if (\$13 ) begin
+      if (\$19 ) begin
         rp_rs = 5'h1c;
       end else begin
-        rp_rs = \$14 [4:0];
+        rp_rs = \$20 [4:0];
       end
     end
   end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
+    (* full_case = 32'd1 *)
+    if (\$31 ) begin
+      rp_out = { \$34 , 31'h00000000 };
+    end else if (\$32 ) begin
+      rp_out = { \$36 , 31'h7f800000 };
+    end else begin
+      rp_out = { \$38 , \$30 [30:0] };
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
+    (* full_case = 32'd1 *)
+    if (\$41 ) begin
+      y = 32'd2143289344;
+    end else if (s_inf) begin
+      y = { \$43 , 31'h7f800000 };
+    end else begin
+      y = rp_out;
+    end
+  end
   assign s_sig = { \$3 , s[22:0] };
-  assign dmag = \$6 [3:0];
-  assign d = { 1'h0, \port$1426$0  };
-  assign rp_ls = \$8 [4:0];
-  assign rp_norm = \$9 [27:0];
-  assign rp_eb = { \$11 [11], \$11 [11], \$11 [11], \$11 [11], \$11 [11], \$11 [11], \$11 [11], \$11 [11], \$11 [11], \$11  };
-  assign rp_packed = \$24 [44:0];
-  assign \$18  = { \$17 [22], \$17 [22], \$17 [22], \$17 [22], \$17 [22], \$17 [22], \$17 [22], \$17 [22], \$17 , 23'h000000 };
+  assign dmag = \$12 [3:0];
+  assign d = { 1'h0, \port$1220$0  };
+  assign rp_ls = \$14 [4:0];
+  assign rp_norm = \$15 [27:0];
+  assign rp_eb = { \$17 [11], \$17 [11], \$17 [11], \$17 [11], \$17 [11], \$17 [11], \$17 [11], \$17 [11], \$17 [11], \$17  };
+  assign rp_packed = \$30 [44:0];
+  assign \$24  = { \$23 [22], \$23 [22], \$23 [22], \$23 [22], \$23 [22], \$23 [22], \$23 [22], \$23 [22], \$23 , 23'h000000 };
 endmodule
 
 module \mixpe_w3a16_g64.zero_sub (a, s, b);
   reg \$auto$verilog_backend.cc:2355:dump_module$9  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire \$100 ;
-  wire \$101 ;
-  wire [31:0] \$102 ;
-  wire \$103 ;
-  wire \$104 ;
-  wire [31:0] \$105 ;
-  wire \$106 ;
-  wire \$107 ;
-  wire \$108 ;
-  wire [31:0] \$109 ;
   wire \$11 ;
-  wire \$110 ;
-  wire \$111 ;
-  wire [31:0] \$112 ;
-  wire \$113 ;
-  wire \$114 ;
-  wire \$115 ;
-  wire \$116 ;
-  wire [31:0] \$117 ;
-  wire \$118 ;
-  wire [31:0] \$119 ;
   wire \$12 ;
-  wire \$120 ;
-  wire \$121 ;
-  wire \$122 ;
-  wire \$123 ;
-  wire [31:0] \$124 ;
-  wire \$125 ;
-  wire \$126 ;
-  wire [31:0] \$127 ;
-  wire \$128 ;
-  wire \$129 ;
-  wire [31:0] \$13 ;
-  wire \$130 ;
-  wire [31:0] \$131 ;
+  wire \$13 ;
   wire \$14 ;
   wire \$15 ;
-  wire [31:0] \$16 ;
+  wire \$16 ;
   wire \$17 ;
-  wire [31:0] \$18 ;
-  wire \$19 ;
-  wire [31:0] \$2 ;
-  wire [31:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire [8:0] \$23 ;
-  wire \$24 ;
-  wire [7:0] \$25 ;
-  wire [26:0] \$26 ;
-  wire [26:0] \$27 ;
-  wire [57:0] \$28 ;
-  wire \$29 ;
+  wire \$18 ;
+  wire [8:0] \$19 ;
+  wire \$2 ;
+  wire \$20 ;
+  wire [7:0] \$21 ;
+  wire [26:0] \$22 ;
+  wire [26:0] \$23 ;
+  wire [57:0] \$24 ;
+  wire \$25 ;
+  wire [27:0] \$26 ;
+  wire [27:0] \$27 ;
+  wire [28:0] \$28 ;
+  wire [8:0] \$29 ;
   wire \$3 ;
-  wire \$30 ;
-  wire [31:0] \$31 ;
-  wire \$32 ;
-  wire [31:0] \$33 ;
-  wire \$34 ;
-  wire [27:0] \$35 ;
-  wire [27:0] \$36 ;
-  wire [28:0] \$37 ;
-  wire [8:0] \$38 ;
-  wire [9:0] \$39 ;
+  wire [9:0] \$30 ;
+  wire [5:0] \$31 ;
+  wire [58:0] \$32 ;
+  wire [11:0] \$33 ;
+  wire [12:0] \$34 ;
+  wire \$35 ;
+  wire \$36 ;
+  wire [22:0] \$37 ;
+  wire [58:0] \$38 ;
+  wire [22:0] \$39 ;
   wire \$4 ;
-  wire [5:0] \$40 ;
-  wire [58:0] \$41 ;
-  wire [11:0] \$42 ;
-  wire [12:0] \$43 ;
+  wire [23:0] \$40 ;
+  wire [54:0] \$41 ;
+  wire [55:0] \$42 ;
+  wire \$43 ;
   wire \$44 ;
   wire \$45 ;
-  wire [22:0] \$46 ;
-  wire [58:0] \$47 ;
-  wire [22:0] \$48 ;
-  wire [23:0] \$49 ;
-  wire [31:0] \$5 ;
-  wire [54:0] \$50 ;
-  wire [55:0] \$51 ;
+  wire \$46 ;
+  wire [56:0] \$47 ;
+  wire \$48 ;
+  wire \$49 ;
+  wire \$5 ;
+  wire \$50 ;
+  wire \$51 ;
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire [56:0] \$56 ;
+  wire \$56 ;
   wire \$57 ;
   wire \$58 ;
   wire \$59 ;
   wire \$6 ;
   wire \$60 ;
-  wire [31:0] \$61 ;
+  wire \$61 ;
   wire \$62 ;
-  wire [31:0] \$63 ;
-  wire \$64 ;
-  wire \$65 ;
-  wire [31:0] \$66 ;
-  wire \$67 ;
-  wire \$68 ;
-  wire \$69 ;
-  wire [31:0] \$7 ;
-  wire [31:0] \$70 ;
-  wire \$71 ;
-  wire [31:0] \$72 ;
-  wire \$73 ;
-  wire \$74 ;
-  wire [31:0] \$75 ;
-  wire \$76 ;
-  wire \$77 ;
-  wire \$78 ;
-  wire [31:0] \$79 ;
+  wire \$7 ;
   wire \$8 ;
-  wire \$80 ;
-  wire [31:0] \$81 ;
-  wire \$82 ;
-  wire \$83 ;
-  wire [31:0] \$84 ;
-  wire \$85 ;
-  wire \$86 ;
-  wire [31:0] \$87 ;
-  wire \$88 ;
-  wire \$89 ;
-  wire [31:0] \$9 ;
-  wire [31:0] \$90 ;
-  wire \$91 ;
-  wire \$92 ;
-  wire \$93 ;
-  wire [31:0] \$94 ;
-  wire \$95 ;
-  wire \$96 ;
-  wire [31:0] \$97 ;
-  wire \$98 ;
-  wire \$99 ;
+  wire \$9 ;
   input [31:0] a;
   wire [31:0] a;
   input [31:0] b;
@@ -3174,282 +2811,233 @@ module \mixpe_w3a16_g64.zero_sub (a, s, b);
   wire [27:0] rp_sh;
   output [31:0] s;
   reg [31:0] s;
+  wire sub;
+  wire swap;
   wire [27:0] total;
+  wire [31:0] x;
   wire [7:0] x_e;
+  wire x_inf;
+  wire x_nan;
   wire [23:0] x_sig;
+  wire x_zero;
   wire [26:0] xa;
+  wire [31:0] y;
   wire [7:0] y_e;
+  wire y_inf;
+  wire y_nan;
   wire [23:0] y_sig;
+  wire y_zero;
   wire [26:0] ya;
   wire [26:0] ya_full;
-  assign \$1  = b[30:0] > a[30:0];
-  assign \$2  = \$1  ? b : a;
-  assign \$3  = ! \$2 [30:23];
-  assign \$4  = b[30:0] > a[30:0];
-  assign \$5  = \$4  ? b : a;
-  assign x_e = \$3  ? 8'h01 : \$5 [30:23];
-  assign \$6  = b[30:0] > a[30:0];
-  assign \$7  = \$6  ? b : a;
-  assign \$8  = b[30:0] > a[30:0];
-  assign \$9  = \$8  ? b : a;
-  assign \$10  = ! \$9 [30:23];
-  assign \$11  = ~ \$10 ;
-  assign \$12  = b[30:0] > a[30:0];
-  assign \$13  = \$12  ? a : b;
-  assign \$14  = ! \$13 [30:23];
-  assign \$15  = b[30:0] > a[30:0];
-  assign \$16  = \$15  ? a : b;
-  assign y_e = \$14  ? 8'h01 : \$16 [30:23];
-  assign \$17  = b[30:0] > a[30:0];
-  assign \$18  = \$17  ? a : b;
-  assign \$19  = b[30:0] > a[30:0];
-  assign \$20  = \$19  ? a : b;
-  assign \$21  = ! \$20 [30:23];
-  assign \$22  = ~ \$21 ;
-  assign \$23  = x_e - y_e;
-  assign \$24  = \$23 [7:0] > 5'h1b;
-  assign \$25  = \$24  ? 8'h1b : \$23 [7:0];
-  assign \$26  = ya_full >> \$25 [4:0];
-  assign \$27  = ya_full >> \$25 [4:0];
-  assign \$28  = \$27  << \$25 [4:0];
-  assign \$29  = \$28 [26:0] != ya_full;
-  assign ya = \$26  | { 26'h0000000, \$29  };
-  assign \$30  = b[30:0] > a[30:0];
-  assign \$31  = \$30  ? b : a;
-  assign \$32  = b[30:0] > a[30:0];
-  assign \$33  = \$32  ? a : b;
-  assign \$34  = \$31 [31] ^ \$33 [31];
-  assign \$35  = xa - ya;
-  assign \$36  = xa + ya;
-  assign \$37  = \$34  ? { \$35 [27], \$35  } : { 1'h0, \$36  };
-  assign \$38  = x_e - 7'h7f;
-  assign \$39  = $signed(\$38 ) - $signed(6'h17);
-  assign exp_lsb = $signed(\$39 ) - $signed(3'h3);
-  assign \$40  = 5'h1b - rp_msb;
-  assign \$41  = \$37 [27:0] << \$40 [4:0];
-  assign \$42  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$43  = $signed(\$42 ) + $signed(8'h7f);
-  assign \$44  = $signed(\$43 ) < $signed(2'h1);
-  assign \$45  = $signed(\$43 ) < $signed(6'h25);
-  assign \$46  = $signed(2'h1) - $signed(\$43 );
-  assign rp_sh = \$41 [27:0] >> rp_rs;
-  assign \$47  = rp_sh << rp_rs;
-  assign rp_lost = \$47 [27:0] != \$41 [27:0];
-  assign \$48  = $signed(\$43 ) + $signed({ 1'h0, rp_rs });
-  assign \$49  = $signed(\$48 ) - $signed(2'h1);
-  assign \$51  = $signed(\$50 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$52  = | rp_sh[2:0];
-  assign \$53  = \$52  | rp_lost;
-  assign \$54  = \$53  | rp_sh[4];
-  assign \$55  = rp_sh[3] & \$54 ;
-  assign \$56  = $signed(\$51 ) + $signed({ 1'h0, \$55  });
-  assign \$57  = ! \$37 [27:0];
-  assign \$58  = \$56 [45:0] >= 31'h7f800000;
-  assign \$59  = ! \$37 [27:0];
-  assign \$60  = b[30:0] > a[30:0];
-  assign \$61  = \$60  ? b : a;
-  assign \$62  = b[30:0] > a[30:0];
-  assign \$63  = \$62  ? a : b;
-  assign \$64  = \$61 [31] & \$63 [31];
-  assign \$65  = b[30:0] > a[30:0];
-  assign \$66  = \$65  ? b : a;
-  assign \$67  = \$59  ? \$64  : \$66 [31];
-  assign \$68  = ! \$37 [27:0];
-  assign \$69  = b[30:0] > a[30:0];
-  assign \$70  = \$69  ? b : a;
-  assign \$71  = b[30:0] > a[30:0];
-  assign \$72  = \$71  ? a : b;
-  assign \$73  = \$70 [31] & \$72 [31];
-  assign \$74  = b[30:0] > a[30:0];
-  assign \$75  = \$74  ? b : a;
-  assign \$76  = \$68  ? \$73  : \$75 [31];
-  assign \$77  = ! \$37 [27:0];
-  assign \$78  = b[30:0] > a[30:0];
-  assign \$79  = \$78  ? b : a;
-  assign \$80  = b[30:0] > a[30:0];
-  assign \$81  = \$80  ? a : b;
-  assign \$82  = \$79 [31] & \$81 [31];
-  assign \$83  = b[30:0] > a[30:0];
-  assign \$84  = \$83  ? b : a;
-  assign \$85  = \$77  ? \$82  : \$84 [31];
-  assign \$86  = b[30:0] > a[30:0];
-  assign \$87  = \$86  ? b : a;
-  assign \$88  = \$87 [30:23] == 8'hff;
-  assign \$89  = b[30:0] > a[30:0];
-  assign \$90  = \$89  ? b : a;
-  assign \$91  = | \$90 [22:0];
-  assign \$92  = \$88  & \$91 ;
-  assign \$93  = b[30:0] > a[30:0];
-  assign \$94  = \$93  ? a : b;
-  assign \$95  = \$94 [30:23] == 8'hff;
-  assign \$96  = b[30:0] > a[30:0];
-  assign \$97  = \$96  ? a : b;
-  assign \$98  = | \$97 [22:0];
-  assign \$99  = \$95  & \$98 ;
-  assign \$100  = \$92  | \$99 ;
-  assign \$101  = b[30:0] > a[30:0];
-  assign \$102  = \$101  ? b : a;
-  assign \$103  = \$102 [30:23] == 8'hff;
-  assign \$104  = b[30:0] > a[30:0];
-  assign \$105  = \$104  ? b : a;
-  assign \$106  = ! \$105 [22:0];
-  assign \$107  = \$103  & \$106 ;
-  assign \$108  = b[30:0] > a[30:0];
-  assign \$109  = \$108  ? a : b;
-  assign \$110  = \$109 [30:23] == 8'hff;
-  assign \$111  = b[30:0] > a[30:0];
-  assign \$112  = \$111  ? a : b;
-  assign \$113  = ! \$112 [22:0];
-  assign \$114  = \$110  & \$113 ;
-  assign \$115  = \$107  & \$114 ;
-  assign \$116  = b[30:0] > a[30:0];
-  assign \$117  = \$116  ? b : a;
-  assign \$118  = b[30:0] > a[30:0];
-  assign \$119  = \$118  ? a : b;
-  assign \$120  = \$117 [31] ^ \$119 [31];
-  assign \$121  = \$115  & \$120 ;
-  assign \$122  = \$100  | \$121 ;
-  assign \$123  = b[30:0] > a[30:0];
-  assign \$124  = \$123  ? b : a;
-  assign \$125  = \$124 [30:23] == 8'hff;
-  assign \$126  = b[30:0] > a[30:0];
-  assign \$127  = \$126  ? b : a;
-  assign \$128  = ! \$127 [22:0];
-  assign \$129  = \$125  & \$128 ;
-  assign \$130  = b[30:0] > a[30:0];
-  assign \$131  = \$130  ? b : a;
+  assign \$25  = \$24 [26:0] != ya_full;
+  assign ya = \$22  | { 26'h0000000, \$25  };
+  assign sub = x[31] ^ y[31];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 7'h7f;
+  assign \$30  = $signed(\$29 ) - $signed(6'h17);
+  assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
+  assign \$31  = 5'h1b - rp_msb;
+  assign \$32  = \$28 [27:0] << \$31 [4:0];
+  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$34  = $signed(\$33 ) + $signed(8'h7f);
+  assign \$35  = $signed(\$34 ) < $signed(2'h1);
+  assign \$36  = $signed(\$34 ) < $signed(6'h25);
+  assign \$37  = $signed(2'h1) - $signed(\$34 );
+  assign rp_sh = \$32 [27:0] >> rp_rs;
+  assign \$38  = rp_sh << rp_rs;
+  assign rp_lost = \$38 [27:0] != \$32 [27:0];
+  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
+  assign \$40  = $signed(\$39 ) - $signed(2'h1);
+  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[27:4] });
+  assign \$43  = | rp_sh[2:0];
+  assign \$44  = \$43  | rp_lost;
+  assign \$45  = \$44  | rp_sh[4];
+  assign \$46  = rp_sh[3] & \$45 ;
+  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
+  assign \$48  = ! \$28 [27:0];
+  assign \$49  = \$47 [45:0] >= 31'h7f800000;
+  assign \$50  = ! \$28 [27:0];
+  assign \$51  = x[31] & y[31];
+  assign \$52  = \$50  ? \$51  : x[31];
+  assign \$53  = ! \$28 [27:0];
+  assign \$54  = x[31] & y[31];
+  assign \$55  = \$53  ? \$54  : x[31];
+  assign \$56  = ! \$28 [27:0];
+  assign \$57  = x[31] & y[31];
+  assign \$58  = \$56  ? \$57  : x[31];
+  assign \$59  = x_nan | y_nan;
+  assign \$60  = x_inf & y_inf;
+  assign \$61  = \$60  & sub;
+  assign \$62  = \$59  | \$61 ;
+  assign swap = b[30:0] > a[30:0];
+  assign x = swap ? b : a;
+  assign y = swap ? a : b;
+  assign \$1  = ! x[30:23];
+  assign x_e = \$1  ? 8'h01 : x[30:23];
+  assign \$2  = ! x[30:23];
+  assign \$3  = ~ \$2 ;
+  assign \$4  = x[30:23] == 8'hff;
+  assign \$5  = ! x[22:0];
+  assign x_inf = \$4  & \$5 ;
+  assign \$6  = x[30:23] == 8'hff;
+  assign \$7  = | x[22:0];
+  assign x_nan = \$6  & \$7 ;
+  assign \$8  = ! x[30:23];
+  assign \$9  = ! x[22:0];
+  assign x_zero = \$8  & \$9 ;
+  assign \$10  = ! y[30:23];
+  assign y_e = \$10  ? 8'h01 : y[30:23];
+  assign \$11  = ! y[30:23];
+  assign \$12  = ~ \$11 ;
+  assign \$13  = y[30:23] == 8'hff;
+  assign \$14  = ! y[22:0];
+  assign y_inf = \$13  & \$14 ;
+  assign \$15  = y[30:23] == 8'hff;
+  assign \$16  = | y[22:0];
+  assign y_nan = \$15  & \$16 ;
+  assign \$17  = ! y[30:23];
+  assign \$18  = ! y[22:0];
+  assign y_zero = \$17  & \$18 ;
+  assign \$19  = x_e - y_e;
+  assign \$20  = \$19 [7:0] > 5'h1b;
+  assign \$21  = \$20  ? 8'h1b : \$19 [7:0];
+  assign \$22  = ya_full >> \$21 [4:0];
+  assign \$23  = ya_full >> \$21 [4:0];
+  assign \$24  = \$23  << \$21 [4:0];
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
     rp_msb = 5'h00;
-    if (\$37 [0]) begin
+    if (\$28 [0]) begin
       rp_msb = 5'h00;
     end
-    if (\$37 [1]) begin
+    if (\$28 [1]) begin
       rp_msb = 5'h01;
     end
-    if (\$37 [2]) begin
+    if (\$28 [2]) begin
       rp_msb = 5'h02;
     end
-    if (\$37 [3]) begin
+    if (\$28 [3]) begin
       rp_msb = 5'h03;
     end
-    if (\$37 [4]) begin
+    if (\$28 [4]) begin
       rp_msb = 5'h04;
     end
-    if (\$37 [5]) begin
+    if (\$28 [5]) begin
       rp_msb = 5'h05;
     end
-    if (\$37 [6]) begin
+    if (\$28 [6]) begin
       rp_msb = 5'h06;
     end
-    if (\$37 [7]) begin
+    if (\$28 [7]) begin
       rp_msb = 5'h07;
     end
-    if (\$37 [8]) begin
+    if (\$28 [8]) begin
       rp_msb = 5'h08;
     end
-    if (\$37 [9]) begin
+    if (\$28 [9]) begin
       rp_msb = 5'h09;
     end
-    if (\$37 [10]) begin
+    if (\$28 [10]) begin
       rp_msb = 5'h0a;
     end
-    if (\$37 [11]) begin
+    if (\$28 [11]) begin
       rp_msb = 5'h0b;
     end
-    if (\$37 [12]) begin
+    if (\$28 [12]) begin
       rp_msb = 5'h0c;
     end
-    if (\$37 [13]) begin
+    if (\$28 [13]) begin
       rp_msb = 5'h0d;
     end
-    if (\$37 [14]) begin
+    if (\$28 [14]) begin
       rp_msb = 5'h0e;
     end
-    if (\$37 [15]) begin
+    if (\$28 [15]) begin
       rp_msb = 5'h0f;
     end
-    if (\$37 [16]) begin
+    if (\$28 [16]) begin
       rp_msb = 5'h10;
     end
-    if (\$37 [17]) begin
+    if (\$28 [17]) begin
       rp_msb = 5'h11;
     end
-    if (\$37 [18]) begin
+    if (\$28 [18]) begin
       rp_msb = 5'h12;
     end
-    if (\$37 [19]) begin
+    if (\$28 [19]) begin
       rp_msb = 5'h13;
     end
-    if (\$37 [20]) begin
+    if (\$28 [20]) begin
       rp_msb = 5'h14;
     end
-    if (\$37 [21]) begin
+    if (\$28 [21]) begin
       rp_msb = 5'h15;
     end
-    if (\$37 [22]) begin
+    if (\$28 [22]) begin
       rp_msb = 5'h16;
     end
-    if (\$37 [23]) begin
+    if (\$28 [23]) begin
       rp_msb = 5'h17;
     end
-    if (\$37 [24]) begin
+    if (\$28 [24]) begin
       rp_msb = 5'h18;
     end
-    if (\$37 [25]) begin
+    if (\$28 [25]) begin
       rp_msb = 5'h19;
     end
-    if (\$37 [26]) begin
+    if (\$28 [26]) begin
       rp_msb = 5'h1a;
     end
-    if (\$37 [27]) begin
+    if (\$28 [27]) begin
       rp_msb = 5'h1b;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
     rp_rs = 5'h00;
-    if (\$44 ) begin
+    if (\$35 ) begin
       (* full_case = 32'd1 *)
-      if (\$45 ) begin
+      if (\$36 ) begin
         rp_rs = 5'h1c;
       end else begin
-        rp_rs = \$46 [4:0];
+        rp_rs = \$37 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
     (* full_case = 32'd1 *)
-    if (\$57 ) begin
-      rp_out = { \$67 , 31'h00000000 };
-    end else if (\$58 ) begin
-      rp_out = { \$76 , 31'h7f800000 };
+    if (\$48 ) begin
+      rp_out = { \$52 , 31'h00000000 };
+    end else if (\$49 ) begin
+      rp_out = { \$55 , 31'h7f800000 };
     end else begin
-      rp_out = { \$85 , \$56 [30:0] };
+      rp_out = { \$58 , \$47 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
     (* full_case = 32'd1 *)
-    if (\$122 ) begin
+    if (\$62 ) begin
       s = 32'd2143289344;
-    end else if (\$129 ) begin
-      s = \$131 ;
+    end else if (x_inf) begin
+      s = x;
     end else begin
       s = rp_out;
     end
   end
-  assign x_sig = { \$11 , \$7 [22:0] };
-  assign y_sig = { \$22 , \$18 [22:0] };
-  assign d = \$23 [7:0];
-  assign dcl = \$25 [4:0];
-  assign total = \$37 [27:0];
-  assign rp_ls = \$40 [4:0];
-  assign rp_norm = \$41 [27:0];
-  assign rp_eb = { \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43  };
-  assign rp_packed = \$56 [45:0];
-  assign xa = { \$11 , \$7 [22:0], 3'h0 };
-  assign ya_full = { \$22 , \$18 [22:0], 3'h0 };
-  assign \$50  = { \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 , 23'h000000 };
+  assign x_sig = { \$3 , x[22:0] };
+  assign y_sig = { \$12 , y[22:0] };
+  assign d = \$19 [7:0];
+  assign dcl = \$21 [4:0];
+  assign total = \$28 [27:0];
+  assign rp_ls = \$31 [4:0];
+  assign rp_norm = \$32 [27:0];
+  assign rp_eb = { \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34  };
+  assign rp_packed = \$47 [45:0];
+  assign xa = { \$3 , x[22:0], 3'h0 };
+  assign ya_full = { \$12 , y[22:0], 3'h0 };
+  assign \$41  = { \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 , 23'h000000 };
 endmodule

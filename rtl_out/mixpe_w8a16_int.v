@@ -4,214 +4,238 @@ module mixpe_w8a16_int(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire [11:0] \$100 ;
-  wire [11:0] \$101 ;
-  wire [12:0] \$102 ;
-  wire [13:0] \$103 ;
-  wire [13:0] \$104 ;
-  wire [13:0] \$105 ;
-  wire [13:0] \$106 ;
-  wire [14:0] \$107 ;
-  wire [15:0] \$108 ;
-  wire [17:0] \$109 ;
+  wire [17:0] \$100 ;
+  wire [17:0] \$101 ;
+  wire [17:0] \$102 ;
+  wire [18:0] \$103 ;
+  wire [17:0] \$104 ;
+  wire [17:0] \$105 ;
+  wire [17:0] \$106 ;
+  wire [17:0] \$107 ;
+  wire [18:0] \$108 ;
+  wire [19:0] \$109 ;
   wire \$11 ;
-  wire [17:0] \$110 ;
-  wire [17:0] \$111 ;
-  wire [17:0] \$112 ;
-  wire [18:0] \$113 ;
-  wire [17:0] \$114 ;
-  wire [17:0] \$115 ;
-  wire [17:0] \$116 ;
-  wire [17:0] \$117 ;
-  wire [18:0] \$118 ;
-  wire [19:0] \$119 ;
-  wire [8:0] \$12 ;
-  wire [20:0] \$120 ;
-  wire \$121 ;
-  wire \$122 ;
-  wire \$123 ;
-  wire [5:0] \$124 ;
-  wire \$125 ;
-  wire [5:0] \$126 ;
-  wire [5:0] \$127 ;
-  wire [25:0] \$128 ;
-  wire [25:0] \$129 ;
-  wire [8:0] \$13 ;
-  wire [5:0] \$130 ;
-  wire \$131 ;
-  wire [5:0] \$132 ;
-  wire [5:0] \$133 ;
-  wire [25:0] \$134 ;
-  wire [25:0] \$135 ;
-  wire [5:0] \$136 ;
-  wire \$137 ;
-  wire [5:0] \$138 ;
-  wire [5:0] \$139 ;
-  wire [11:0] \$14 ;
-  wire [25:0] \$140 ;
-  wire [25:0] \$141 ;
-  wire [5:0] \$142 ;
-  wire \$143 ;
-  wire [5:0] \$144 ;
-  wire [5:0] \$145 ;
-  wire [25:0] \$146 ;
-  wire [25:0] \$147 ;
+  wire [20:0] \$110 ;
+  wire \$111 ;
+  wire \$112 ;
+  wire \$113 ;
+  wire \$114 ;
+  wire \$115 ;
+  wire \$116 ;
+  wire \$117 ;
+  wire \$118 ;
+  wire \$119 ;
+  wire \$12 ;
+  wire [8:0] \$120 ;
+  wire [8:0] \$121 ;
+  wire [11:0] \$122 ;
+  wire [11:0] \$123 ;
+  wire [11:0] \$124 ;
+  wire [11:0] \$125 ;
+  wire [12:0] \$126 ;
+  wire [13:0] \$127 ;
+  wire [13:0] \$128 ;
+  wire [13:0] \$129 ;
+  wire \$13 ;
+  wire [13:0] \$130 ;
+  wire [14:0] \$131 ;
+  wire [15:0] \$132 ;
+  wire [17:0] \$133 ;
+  wire [17:0] \$134 ;
+  wire [17:0] \$135 ;
+  wire [17:0] \$136 ;
+  wire [18:0] \$137 ;
+  wire [17:0] \$138 ;
+  wire [17:0] \$139 ;
+  wire \$14 ;
+  wire [17:0] \$140 ;
+  wire [17:0] \$141 ;
+  wire [18:0] \$142 ;
+  wire [19:0] \$143 ;
+  wire [20:0] \$144 ;
+  wire \$145 ;
+  wire \$146 ;
+  wire \$147 ;
   wire [5:0] \$148 ;
   wire \$149 ;
-  wire [11:0] \$15 ;
-  wire [23:0] \$150 ;
-  wire [23:0] \$151 ;
-  wire \$152 ;
-  wire [23:0] \$153 ;
-  wire [23:0] \$154 ;
-  wire [24:0] \$155 ;
-  wire \$156 ;
-  wire [23:0] \$157 ;
-  wire [23:0] \$158 ;
-  wire \$159 ;
-  wire [11:0] \$16 ;
-  wire [23:0] \$160 ;
-  wire [23:0] \$161 ;
-  wire [24:0] \$162 ;
-  wire [25:0] \$163 ;
-  wire \$164 ;
-  wire [27:0] \$165 ;
-  wire [27:0] \$166 ;
-  wire [5:0] \$167 ;
-  wire [57:0] \$168 ;
-  wire [8:0] \$169 ;
-  wire [11:0] \$17 ;
-  wire [9:0] \$170 ;
-  wire \$171 ;
-  wire \$172 ;
-  wire [19:0] \$173 ;
-  wire [57:0] \$174 ;
-  wire [19:0] \$175 ;
-  wire [20:0] \$176 ;
-  wire [51:0] \$177 ;
-  wire [52:0] \$178 ;
-  wire \$179 ;
-  wire [12:0] \$18 ;
+  wire \$15 ;
+  wire [5:0] \$150 ;
+  wire [5:0] \$151 ;
+  wire [25:0] \$152 ;
+  wire [25:0] \$153 ;
+  wire [5:0] \$154 ;
+  wire \$155 ;
+  wire [5:0] \$156 ;
+  wire [5:0] \$157 ;
+  wire [25:0] \$158 ;
+  wire [25:0] \$159 ;
+  wire \$16 ;
+  wire [5:0] \$160 ;
+  wire \$161 ;
+  wire [5:0] \$162 ;
+  wire [5:0] \$163 ;
+  wire [25:0] \$164 ;
+  wire [25:0] \$165 ;
+  wire [5:0] \$166 ;
+  wire \$167 ;
+  wire [5:0] \$168 ;
+  wire [5:0] \$169 ;
+  wire \$17 ;
+  wire [25:0] \$170 ;
+  wire [25:0] \$171 ;
+  wire [5:0] \$172 ;
+  wire \$173 ;
+  wire [23:0] \$174 ;
+  wire [23:0] \$175 ;
+  wire \$176 ;
+  wire [23:0] \$177 ;
+  wire [23:0] \$178 ;
+  wire [24:0] \$179 ;
+  wire [8:0] \$18 ;
   wire \$180 ;
-  wire \$181 ;
-  wire \$182 ;
-  wire [53:0] \$183 ;
-  wire \$184 ;
-  wire \$185 ;
-  wire \$186 ;
-  wire \$187 ;
+  wire [23:0] \$181 ;
+  wire [23:0] \$182 ;
+  wire \$183 ;
+  wire [23:0] \$184 ;
+  wire [23:0] \$185 ;
+  wire [24:0] \$186 ;
+  wire [25:0] \$187 ;
   wire \$188 ;
-  reg [63:0] \$189 ;
-  wire [13:0] \$19 ;
-  reg [47:0] \$190 ;
-  reg [4:0] \$191 ;
-  reg [47:0] \$192 ;
-  reg [31:0] \$193 ;
-  reg \$194 ;
-  reg [31:0] \$195 ;
-  reg \$196 ;
-  reg [31:0] \$197 ;
-  reg [15:0] \$198 ;
-  reg \$199 ;
+  wire [27:0] \$189 ;
+  wire [8:0] \$19 ;
+  wire [27:0] \$190 ;
+  wire [5:0] \$191 ;
+  wire [57:0] \$192 ;
+  wire [8:0] \$193 ;
+  wire [9:0] \$194 ;
+  wire \$195 ;
+  wire \$196 ;
+  wire [19:0] \$197 ;
+  wire [57:0] \$198 ;
+  wire [19:0] \$199 ;
   wire \$2 ;
-  wire [13:0] \$20 ;
-  reg \$200 ;
-  reg [31:0] \$201 ;
-  reg \$202 ;
-  reg [31:0] \$203 ;
-  reg [15:0] \$204 ;
-  reg \$205 ;
-  reg \$206 ;
-  reg [31:0] \$207 ;
-  reg \$208 ;
-  reg [31:0] \$209 ;
-  wire [13:0] \$21 ;
-  reg [31:0] \$210 ;
-  wire [13:0] \$22 ;
-  wire [14:0] \$23 ;
-  wire [15:0] \$24 ;
-  wire [17:0] \$25 ;
-  wire [17:0] \$26 ;
-  wire [17:0] \$27 ;
-  wire [17:0] \$28 ;
-  wire [18:0] \$29 ;
+  wire [11:0] \$20 ;
+  wire [20:0] \$200 ;
+  wire [51:0] \$201 ;
+  wire [52:0] \$202 ;
+  wire \$203 ;
+  wire \$204 ;
+  wire \$205 ;
+  wire \$206 ;
+  wire [53:0] \$207 ;
+  wire \$208 ;
+  wire \$209 ;
+  wire [11:0] \$21 ;
+  wire \$210 ;
+  wire \$211 ;
+  wire \$212 ;
+  reg [63:0] \$213 ;
+  reg [47:0] \$214 ;
+  reg [4:0] \$215 ;
+  reg [47:0] \$216 ;
+  reg [31:0] \$217 ;
+  reg \$218 ;
+  reg [31:0] \$219 ;
+  wire [11:0] \$22 ;
+  reg \$220 ;
+  reg [31:0] \$221 ;
+  reg [15:0] \$222 ;
+  reg \$223 ;
+  reg \$224 ;
+  reg [31:0] \$225 ;
+  reg \$226 ;
+  reg [31:0] \$227 ;
+  reg [15:0] \$228 ;
+  reg \$229 ;
+  wire [11:0] \$23 ;
+  reg \$230 ;
+  reg [31:0] \$231 ;
+  reg \$232 ;
+  reg [31:0] \$233 ;
+  reg [31:0] \$234 ;
+  wire [12:0] \$24 ;
+  wire [13:0] \$25 ;
+  wire [13:0] \$26 ;
+  wire [13:0] \$27 ;
+  wire [13:0] \$28 ;
+  wire [14:0] \$29 ;
   wire \$3 ;
-  wire [17:0] \$30 ;
+  wire [15:0] \$30 ;
   wire [17:0] \$31 ;
   wire [17:0] \$32 ;
   wire [17:0] \$33 ;
-  wire [18:0] \$34 ;
-  wire [19:0] \$35 ;
-  wire [20:0] \$36 ;
-  wire \$37 ;
-  wire \$38 ;
-  wire \$39 ;
+  wire [17:0] \$34 ;
+  wire [18:0] \$35 ;
+  wire [17:0] \$36 ;
+  wire [17:0] \$37 ;
+  wire [17:0] \$38 ;
+  wire [17:0] \$39 ;
   wire \$4 ;
-  wire [8:0] \$40 ;
-  wire [8:0] \$41 ;
-  wire [11:0] \$42 ;
-  wire [11:0] \$43 ;
-  wire [11:0] \$44 ;
-  wire [11:0] \$45 ;
-  wire [12:0] \$46 ;
-  wire [13:0] \$47 ;
-  wire [13:0] \$48 ;
-  wire [13:0] \$49 ;
+  wire [18:0] \$40 ;
+  wire [19:0] \$41 ;
+  wire [20:0] \$42 ;
+  wire \$43 ;
+  wire \$44 ;
+  wire \$45 ;
+  wire \$46 ;
+  wire \$47 ;
+  wire \$48 ;
+  wire \$49 ;
   wire \$5 ;
-  wire [13:0] \$50 ;
-  wire [14:0] \$51 ;
-  wire [15:0] \$52 ;
-  wire [17:0] \$53 ;
-  wire [17:0] \$54 ;
-  wire [17:0] \$55 ;
-  wire [17:0] \$56 ;
-  wire [18:0] \$57 ;
-  wire [17:0] \$58 ;
-  wire [17:0] \$59 ;
+  wire \$50 ;
+  wire \$51 ;
+  wire [8:0] \$52 ;
+  wire [8:0] \$53 ;
+  wire [11:0] \$54 ;
+  wire [11:0] \$55 ;
+  wire [11:0] \$56 ;
+  wire [11:0] \$57 ;
+  wire [12:0] \$58 ;
+  wire [13:0] \$59 ;
   wire \$6 ;
-  wire [17:0] \$60 ;
-  wire [17:0] \$61 ;
-  wire [18:0] \$62 ;
-  wire [19:0] \$63 ;
-  wire [20:0] \$64 ;
-  wire \$65 ;
-  wire \$66 ;
-  wire \$67 ;
-  wire [8:0] \$68 ;
-  wire [8:0] \$69 ;
+  wire [13:0] \$60 ;
+  wire [13:0] \$61 ;
+  wire [13:0] \$62 ;
+  wire [14:0] \$63 ;
+  wire [15:0] \$64 ;
+  wire [17:0] \$65 ;
+  wire [17:0] \$66 ;
+  wire [17:0] \$67 ;
+  wire [17:0] \$68 ;
+  wire [18:0] \$69 ;
   wire [31:0] \$7 ;
-  wire [11:0] \$70 ;
-  wire [11:0] \$71 ;
-  wire [11:0] \$72 ;
-  wire [11:0] \$73 ;
-  wire [12:0] \$74 ;
-  wire [13:0] \$75 ;
-  wire [13:0] \$76 ;
-  wire [13:0] \$77 ;
-  wire [13:0] \$78 ;
-  wire [14:0] \$79 ;
+  wire [17:0] \$70 ;
+  wire [17:0] \$71 ;
+  wire [17:0] \$72 ;
+  wire [17:0] \$73 ;
+  wire [18:0] \$74 ;
+  wire [19:0] \$75 ;
+  wire [20:0] \$76 ;
+  wire \$77 ;
+  wire \$78 ;
+  wire \$79 ;
   wire \$8 ;
-  wire [15:0] \$80 ;
-  wire [17:0] \$81 ;
-  wire [17:0] \$82 ;
-  wire [17:0] \$83 ;
-  wire [17:0] \$84 ;
-  wire [18:0] \$85 ;
-  wire [17:0] \$86 ;
-  wire [17:0] \$87 ;
-  wire [17:0] \$88 ;
-  wire [17:0] \$89 ;
+  wire \$80 ;
+  wire \$81 ;
+  wire \$82 ;
+  wire \$83 ;
+  wire \$84 ;
+  wire \$85 ;
+  wire [8:0] \$86 ;
+  wire [8:0] \$87 ;
+  wire [11:0] \$88 ;
+  wire [11:0] \$89 ;
   wire \$9 ;
-  wire [18:0] \$90 ;
-  wire [19:0] \$91 ;
-  wire [20:0] \$92 ;
-  wire \$93 ;
-  wire \$94 ;
-  wire \$95 ;
-  wire [8:0] \$96 ;
-  wire [8:0] \$97 ;
-  wire [11:0] \$98 ;
-  wire [11:0] \$99 ;
+  wire [11:0] \$90 ;
+  wire [11:0] \$91 ;
+  wire [12:0] \$92 ;
+  wire [13:0] \$93 ;
+  wire [13:0] \$94 ;
+  wire [13:0] \$95 ;
+  wire [13:0] \$96 ;
+  wire [14:0] \$97 ;
+  wire [15:0] \$98 ;
+  wire [17:0] \$99 ;
   reg \$signal  = 1'h0;
   reg \$signal$21  = 1'h0;
   reg \$signal$24  = 1'h0;
@@ -219,20 +243,32 @@ module mixpe_w8a16_int(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   (* init = 32'd0 *)
   wire [31:0] a;
   (* init = 32'd0 *)
-  wire [31:0] \a$83 ;
-  wire [31:0] \a$85 ;
+  wire [31:0] \a$95 ;
+  wire [31:0] \a$97 ;
   wire [4:0] a0_e;
+  wire a0_inf;
+  wire a0_nan;
   wire [10:0] a0_sig;
+  wire a0_zero;
   wire [4:0] a1_e;
+  wire a1_inf;
+  wire a1_nan;
   wire [10:0] a1_sig;
+  wire a1_zero;
   wire [4:0] a2_e;
+  wire a2_inf;
+  wire a2_nan;
   wire [10:0] a2_sig;
+  wire a2_zero;
   wire [4:0] a3_e;
+  wire a3_inf;
+  wire a3_nan;
   wire [10:0] a3_sig;
+  wire a3_zero;
   wire [31:0] b;
   (* init = 16'h0000 *)
-  wire [15:0] \b$84 ;
-  wire [31:0] \b$86 ;
+  wire [15:0] \b$96 ;
+  wire [31:0] \b$98 ;
   wire [7:0] beat_exp;
   input clk;
   wire clk;
@@ -335,7 +371,7 @@ module mixpe_w8a16_int(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   input rst;
   wire rst;
   wire [31:0] s;
-  wire [31:0] \s$88 ;
+  wire [31:0] \s$100 ;
   reg s1_last = 1'h0;
   reg [31:0] s1_p = 32'd0;
   reg [31:0] s1_psum = 32'd0;
@@ -372,210 +408,246 @@ module mixpe_w8a16_int(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   assign a0_e = \$9  ? 5'h01 : i_a[14:10];
   assign \$10  = ! i_a[14:10];
   assign \$11  = ~ \$10 ;
-  assign \$12  = - w_sel[7:0];
-  assign \$13  = w_sel[7] ? \$12  : { 1'h0, w_sel[7:0] };
-  assign \$15  = \$13 [0] ? \$14  : 12'h000;
-  assign \$17  = \$13 [1] ? \$16  : 12'h000;
-  assign \$18  = \$15  + \$17 ;
-  assign \$20  = \$13 [2] ? \$19  : 14'h0000;
-  assign \$22  = \$13 [3] ? \$21  : 14'h0000;
-  assign \$23  = \$20  + \$22 ;
-  assign \$24  = \$18  + \$23 ;
-  assign \$26  = \$13 [4] ? \$25  : 18'h00000;
-  assign \$28  = \$13 [5] ? \$27  : 18'h00000;
+  assign \$12  = i_a[14:10] == 5'h1f;
+  assign \$13  = ! i_a[9:0];
+  assign a0_inf = \$12  & \$13 ;
+  assign \$14  = i_a[14:10] == 5'h1f;
+  assign \$15  = | i_a[9:0];
+  assign a0_nan = \$14  & \$15 ;
+  assign \$16  = ! i_a[14:10];
+  assign \$17  = ! i_a[9:0];
+  assign a0_zero = \$16  & \$17 ;
+  assign \$18  = - w_sel[7:0];
+  assign \$19  = w_sel[7] ? \$18  : { 1'h0, w_sel[7:0] };
+  assign \$21  = \$19 [0] ? \$20  : 12'h000;
+  assign \$23  = \$19 [1] ? \$22  : 12'h000;
+  assign \$24  = \$21  + \$23 ;
+  assign \$26  = \$19 [2] ? \$25  : 14'h0000;
+  assign \$28  = \$19 [3] ? \$27  : 14'h0000;
   assign \$29  = \$26  + \$28 ;
-  assign \$31  = \$13 [6] ? \$30  : 18'h00000;
-  assign \$33  = \$13 [7] ? \$32  : 18'h00000;
-  assign \$34  = \$31  + \$33 ;
-  assign \$35  = \$29  + \$34 ;
-  assign \$36  = \$24  + \$35 ;
+  assign \$30  = \$24  + \$29 ;
+  assign \$32  = \$19 [4] ? \$31  : 18'h00000;
+  assign \$34  = \$19 [5] ? \$33  : 18'h00000;
+  assign \$35  = \$32  + \$34 ;
+  assign \$37  = \$19 [6] ? \$36  : 18'h00000;
+  assign \$39  = \$19 [7] ? \$38  : 18'h00000;
+  assign \$40  = \$37  + \$39 ;
+  assign \$41  = \$35  + \$40 ;
+  assign \$42  = \$30  + \$41 ;
   assign live0 = | { \$11 , i_a[9:0] };
   assign ex0 = live0 ? a0_e : 5'h00;
-  assign \$37  = ! i_a[30:26];
-  assign a1_e = \$37  ? 5'h01 : i_a[30:26];
-  assign \$38  = ! i_a[30:26];
-  assign \$39  = ~ \$38 ;
-  assign \$40  = - w_sel[15:8];
-  assign \$41  = w_sel[15] ? \$40  : { 1'h0, w_sel[15:8] };
-  assign \$43  = \$41 [0] ? \$42  : 12'h000;
-  assign \$45  = \$41 [1] ? \$44  : 12'h000;
-  assign \$46  = \$43  + \$45 ;
-  assign \$48  = \$41 [2] ? \$47  : 14'h0000;
-  assign \$50  = \$41 [3] ? \$49  : 14'h0000;
-  assign \$51  = \$48  + \$50 ;
-  assign \$52  = \$46  + \$51 ;
-  assign \$54  = \$41 [4] ? \$53  : 18'h00000;
-  assign \$56  = \$41 [5] ? \$55  : 18'h00000;
-  assign \$57  = \$54  + \$56 ;
-  assign \$59  = \$41 [6] ? \$58  : 18'h00000;
-  assign \$61  = \$41 [7] ? \$60  : 18'h00000;
-  assign \$62  = \$59  + \$61 ;
-  assign \$63  = \$57  + \$62 ;
-  assign \$64  = \$52  + \$63 ;
-  assign live1 = | { \$39 , i_a[25:16] };
-  assign ex1 = live1 ? a1_e : 5'h00;
-  assign \$65  = ! i_a[46:42];
-  assign a2_e = \$65  ? 5'h01 : i_a[46:42];
-  assign \$66  = ! i_a[46:42];
-  assign \$67  = ~ \$66 ;
-  assign \$68  = - w_sel[23:16];
-  assign \$69  = w_sel[23] ? \$68  : { 1'h0, w_sel[23:16] };
-  assign \$71  = \$69 [0] ? \$70  : 12'h000;
-  assign \$73  = \$69 [1] ? \$72  : 12'h000;
+  assign \$43  = ! i_a[30:26];
+  assign a1_e = \$43  ? 5'h01 : i_a[30:26];
+  assign \$44  = ! i_a[30:26];
+  assign \$45  = ~ \$44 ;
+  assign \$46  = i_a[30:26] == 5'h1f;
+  assign \$47  = ! i_a[25:16];
+  assign a1_inf = \$46  & \$47 ;
+  assign \$48  = i_a[30:26] == 5'h1f;
+  assign \$49  = | i_a[25:16];
+  assign a1_nan = \$48  & \$49 ;
+  assign \$50  = ! i_a[30:26];
+  assign \$51  = ! i_a[25:16];
+  assign a1_zero = \$50  & \$51 ;
+  assign \$52  = - w_sel[15:8];
+  assign \$53  = w_sel[15] ? \$52  : { 1'h0, w_sel[15:8] };
+  assign \$55  = \$53 [0] ? \$54  : 12'h000;
+  assign \$57  = \$53 [1] ? \$56  : 12'h000;
+  assign \$58  = \$55  + \$57 ;
+  assign \$60  = \$53 [2] ? \$59  : 14'h0000;
+  assign \$62  = \$53 [3] ? \$61  : 14'h0000;
+  assign \$63  = \$60  + \$62 ;
+  assign \$64  = \$58  + \$63 ;
+  assign \$66  = \$53 [4] ? \$65  : 18'h00000;
+  assign \$68  = \$53 [5] ? \$67  : 18'h00000;
+  assign \$69  = \$66  + \$68 ;
+  assign \$71  = \$53 [6] ? \$70  : 18'h00000;
+  assign \$73  = \$53 [7] ? \$72  : 18'h00000;
   assign \$74  = \$71  + \$73 ;
-  assign \$76  = \$69 [2] ? \$75  : 14'h0000;
-  assign \$78  = \$69 [3] ? \$77  : 14'h0000;
-  assign \$79  = \$76  + \$78 ;
-  assign \$80  = \$74  + \$79 ;
-  assign \$82  = \$69 [4] ? \$81  : 18'h00000;
-  assign \$84  = \$69 [5] ? \$83  : 18'h00000;
-  assign \$85  = \$82  + \$84 ;
-  assign \$87  = \$69 [6] ? \$86  : 18'h00000;
-  assign \$89  = \$69 [7] ? \$88  : 18'h00000;
-  assign \$90  = \$87  + \$89 ;
-  assign \$91  = \$85  + \$90 ;
-  assign \$92  = \$80  + \$91 ;
-  assign live2 = | { \$67 , i_a[41:32] };
+  assign \$75  = \$69  + \$74 ;
+  assign \$76  = \$64  + \$75 ;
+  assign live1 = | { \$45 , i_a[25:16] };
+  assign ex1 = live1 ? a1_e : 5'h00;
+  assign \$77  = ! i_a[46:42];
+  assign a2_e = \$77  ? 5'h01 : i_a[46:42];
+  assign \$78  = ! i_a[46:42];
+  assign \$79  = ~ \$78 ;
+  assign \$80  = i_a[46:42] == 5'h1f;
+  assign \$81  = ! i_a[41:32];
+  assign a2_inf = \$80  & \$81 ;
+  assign \$82  = i_a[46:42] == 5'h1f;
+  assign \$83  = | i_a[41:32];
+  assign a2_nan = \$82  & \$83 ;
+  assign \$84  = ! i_a[46:42];
+  assign \$85  = ! i_a[41:32];
+  assign a2_zero = \$84  & \$85 ;
+  assign \$86  = - w_sel[23:16];
+  assign \$87  = w_sel[23] ? \$86  : { 1'h0, w_sel[23:16] };
+  assign \$89  = \$87 [0] ? \$88  : 12'h000;
+  assign \$91  = \$87 [1] ? \$90  : 12'h000;
+  assign \$92  = \$89  + \$91 ;
+  assign \$94  = \$87 [2] ? \$93  : 14'h0000;
+  assign \$96  = \$87 [3] ? \$95  : 14'h0000;
+  assign \$97  = \$94  + \$96 ;
+  assign \$98  = \$92  + \$97 ;
+  assign \$100  = \$87 [4] ? \$99  : 18'h00000;
+  assign \$102  = \$87 [5] ? \$101  : 18'h00000;
+  assign \$103  = \$100  + \$102 ;
+  assign \$105  = \$87 [6] ? \$104  : 18'h00000;
+  assign \$107  = \$87 [7] ? \$106  : 18'h00000;
+  assign \$108  = \$105  + \$107 ;
+  assign \$109  = \$103  + \$108 ;
+  assign \$110  = \$98  + \$109 ;
+  assign live2 = | { \$79 , i_a[41:32] };
   assign ex2 = live2 ? a2_e : 5'h00;
-  assign \$93  = ! i_a[62:58];
-  assign a3_e = \$93  ? 5'h01 : i_a[62:58];
-  assign \$94  = ! i_a[62:58];
-  assign \$95  = ~ \$94 ;
-  assign \$96  = - w_sel[31:24];
-  assign \$97  = w_sel[31] ? \$96  : { 1'h0, w_sel[31:24] };
-  assign \$99  = \$97 [0] ? \$98  : 12'h000;
-  assign \$101  = \$97 [1] ? \$100  : 12'h000;
-  assign \$102  = \$99  + \$101 ;
-  assign \$104  = \$97 [2] ? \$103  : 14'h0000;
-  assign \$106  = \$97 [3] ? \$105  : 14'h0000;
-  assign \$107  = \$104  + \$106 ;
-  assign \$108  = \$102  + \$107 ;
-  assign \$110  = \$97 [4] ? \$109  : 18'h00000;
-  assign \$112  = \$97 [5] ? \$111  : 18'h00000;
-  assign \$113  = \$110  + \$112 ;
-  assign \$115  = \$97 [6] ? \$114  : 18'h00000;
-  assign \$117  = \$97 [7] ? \$116  : 18'h00000;
-  assign \$118  = \$115  + \$117 ;
-  assign \$119  = \$113  + \$118 ;
-  assign \$120  = \$108  + \$119 ;
-  assign live3 = | { \$95 , i_a[57:48] };
+  assign \$111  = ! i_a[62:58];
+  assign a3_e = \$111  ? 5'h01 : i_a[62:58];
+  assign \$112  = ! i_a[62:58];
+  assign \$113  = ~ \$112 ;
+  assign \$114  = i_a[62:58] == 5'h1f;
+  assign \$115  = ! i_a[57:48];
+  assign a3_inf = \$114  & \$115 ;
+  assign \$116  = i_a[62:58] == 5'h1f;
+  assign \$117  = | i_a[57:48];
+  assign a3_nan = \$116  & \$117 ;
+  assign \$118  = ! i_a[62:58];
+  assign \$119  = ! i_a[57:48];
+  assign a3_zero = \$118  & \$119 ;
+  assign \$120  = - w_sel[31:24];
+  assign \$121  = w_sel[31] ? \$120  : { 1'h0, w_sel[31:24] };
+  assign \$123  = \$121 [0] ? \$122  : 12'h000;
+  assign \$125  = \$121 [1] ? \$124  : 12'h000;
+  assign \$126  = \$123  + \$125 ;
+  assign \$128  = \$121 [2] ? \$127  : 14'h0000;
+  assign \$130  = \$121 [3] ? \$129  : 14'h0000;
+  assign \$131  = \$128  + \$130 ;
+  assign \$132  = \$126  + \$131 ;
+  assign \$134  = \$121 [4] ? \$133  : 18'h00000;
+  assign \$136  = \$121 [5] ? \$135  : 18'h00000;
+  assign \$137  = \$134  + \$136 ;
+  assign \$139  = \$121 [6] ? \$138  : 18'h00000;
+  assign \$141  = \$121 [7] ? \$140  : 18'h00000;
+  assign \$142  = \$139  + \$141 ;
+  assign \$143  = \$137  + \$142 ;
+  assign \$144  = \$132  + \$143 ;
+  assign live3 = | { \$113 , i_a[57:48] };
   assign ex3 = live3 ? a3_e : 5'h00;
-  assign \$121  = ex1 > ex0;
-  assign emax0 = \$121  ? ex1 : ex0;
-  assign \$122  = ex2 > emax0;
-  assign emax1 = \$122  ? ex2 : emax0;
-  assign \$123  = ex3 > emax1;
-  assign emax2 = \$123  ? ex3 : emax1;
-  assign \$124  = emax2 - ex0;
-  assign \$125  = $signed(\$124 ) > $signed(6'h17);
-  assign \$126  = emax2 - ex0;
-  assign \$127  = \$125  ? 6'h17 : \$126 ;
-  assign \$129  = \$128  >> \$127 [4:0];
-  assign \$130  = emax2 - ex1;
-  assign \$131  = $signed(\$130 ) > $signed(6'h17);
-  assign \$132  = emax2 - ex1;
-  assign \$133  = \$131  ? 6'h17 : \$132 ;
-  assign \$135  = \$134  >> \$133 [4:0];
-  assign \$136  = emax2 - ex2;
-  assign \$137  = $signed(\$136 ) > $signed(6'h17);
-  assign \$138  = emax2 - ex2;
-  assign \$139  = \$137  ? 6'h17 : \$138 ;
-  assign \$141  = \$140  >> \$139 [4:0];
-  assign \$142  = emax2 - ex3;
-  assign \$143  = $signed(\$142 ) > $signed(6'h17);
-  assign \$144  = emax2 - ex3;
-  assign \$145  = \$143  ? 6'h17 : \$144 ;
-  assign \$147  = \$146  >> \$145 [4:0];
-  assign \$148  = emax2 - 5'h1d;
-  assign \$149  = i_a[15] ^ w_sel[7];
-  assign \$150  = - \$129 [22:0];
-  assign \$151  = \$149  ? \$150  : { 1'h0, \$129 [22:0] };
-  assign \$152  = i_a[31] ^ w_sel[15];
-  assign \$153  = - \$135 [22:0];
-  assign \$154  = \$152  ? \$153  : { 1'h0, \$135 [22:0] };
-  assign \$155  = $signed(\$151 ) + $signed(\$154 );
-  assign \$156  = i_a[47] ^ w_sel[23];
-  assign \$157  = - \$141 [22:0];
-  assign \$158  = \$156  ? \$157  : { 1'h0, \$141 [22:0] };
-  assign \$159  = i_a[63] ^ w_sel[31];
-  assign \$160  = - \$147 [22:0];
-  assign \$161  = \$159  ? \$160  : { 1'h0, \$147 [22:0] };
-  assign \$162  = $signed(\$158 ) + $signed(\$161 );
-  assign \$163  = $signed(\$155 ) + $signed(\$162 );
-  assign \$164  = $signed(\$163 ) < $signed(1'h0);
-  assign \$165  = - $signed(\$163 );
-  assign \$166  = \$164  ? \$165  : { \$163 [25], \$163 [25], \$163  };
-  assign \$167  = 5'h1a - p_rp_msb;
-  assign \$168  = \$166 [26:0] << \$167 [4:0];
-  assign \$169  = $signed(\$148 ) + $signed({ 1'h0, p_rp_msb });
-  assign \$170  = $signed(\$169 ) + $signed(8'h7f);
-  assign \$171  = $signed(\$170 ) < $signed(2'h1);
-  assign \$172  = $signed(\$170 ) < $signed(6'h26);
-  assign \$173  = $signed(2'h1) - $signed(\$170 );
-  assign p_rp_sh = \$168 [26:0] >> p_rp_rs;
-  assign \$174  = p_rp_sh << p_rp_rs;
-  assign p_rp_lost = \$174 [26:0] != \$168 [26:0];
-  assign \$175  = $signed(\$170 ) + $signed({ 1'h0, p_rp_rs });
-  assign \$176  = $signed(\$175 ) - $signed(2'h1);
-  assign \$178  = $signed(\$177 ) + $signed({ 1'h0, p_rp_sh[26:3] });
-  assign \$179  = | p_rp_sh[1:0];
-  assign \$180  = \$179  | p_rp_lost;
-  assign \$181  = \$180  | p_rp_sh[3];
-  assign \$182  = p_rp_sh[2] & \$181 ;
-  assign \$183  = $signed(\$178 ) + $signed({ 1'h0, \$182  });
-  assign \$184  = ! \$166 [26:0];
-  assign \$185  = \$183 [42:0] >= 31'h7f800000;
-  assign \$186  = $signed(\$163 ) < $signed(1'h0);
-  assign \$187  = $signed(\$163 ) < $signed(1'h0);
-  assign \$188  = $signed(\$163 ) < $signed(1'h0);
-  assign \a$85  = \$signal$28  ? s2_psum : out_acc;
+  assign \$145  = ex1 > ex0;
+  assign emax0 = \$145  ? ex1 : ex0;
+  assign \$146  = ex2 > emax0;
+  assign emax1 = \$146  ? ex2 : emax0;
+  assign \$147  = ex3 > emax1;
+  assign emax2 = \$147  ? ex3 : emax1;
+  assign \$148  = emax2 - ex0;
+  assign \$149  = $signed(\$148 ) > $signed(6'h17);
+  assign \$150  = emax2 - ex0;
+  assign \$151  = \$149  ? 6'h17 : \$150 ;
+  assign \$153  = \$152  >> \$151 [4:0];
+  assign \$154  = emax2 - ex1;
+  assign \$155  = $signed(\$154 ) > $signed(6'h17);
+  assign \$156  = emax2 - ex1;
+  assign \$157  = \$155  ? 6'h17 : \$156 ;
+  assign \$159  = \$158  >> \$157 [4:0];
+  assign \$160  = emax2 - ex2;
+  assign \$161  = $signed(\$160 ) > $signed(6'h17);
+  assign \$162  = emax2 - ex2;
+  assign \$163  = \$161  ? 6'h17 : \$162 ;
+  assign \$165  = \$164  >> \$163 [4:0];
+  assign \$166  = emax2 - ex3;
+  assign \$167  = $signed(\$166 ) > $signed(6'h17);
+  assign \$168  = emax2 - ex3;
+  assign \$169  = \$167  ? 6'h17 : \$168 ;
+  assign \$171  = \$170  >> \$169 [4:0];
+  assign \$172  = emax2 - 5'h1d;
+  assign \$173  = i_a[15] ^ w_sel[7];
+  assign \$174  = - \$153 [22:0];
+  assign \$175  = \$173  ? \$174  : { 1'h0, \$153 [22:0] };
+  assign \$176  = i_a[31] ^ w_sel[15];
+  assign \$177  = - \$159 [22:0];
+  assign \$178  = \$176  ? \$177  : { 1'h0, \$159 [22:0] };
+  assign \$179  = $signed(\$175 ) + $signed(\$178 );
+  assign \$180  = i_a[47] ^ w_sel[23];
+  assign \$181  = - \$165 [22:0];
+  assign \$182  = \$180  ? \$181  : { 1'h0, \$165 [22:0] };
+  assign \$183  = i_a[63] ^ w_sel[31];
+  assign \$184  = - \$171 [22:0];
+  assign \$185  = \$183  ? \$184  : { 1'h0, \$171 [22:0] };
+  assign \$186  = $signed(\$182 ) + $signed(\$185 );
+  assign \$187  = $signed(\$179 ) + $signed(\$186 );
+  assign \$188  = $signed(\$187 ) < $signed(1'h0);
+  assign \$189  = - $signed(\$187 );
+  assign \$190  = \$188  ? \$189  : { \$187 [25], \$187 [25], \$187  };
+  assign \$191  = 5'h1a - p_rp_msb;
+  assign \$192  = \$190 [26:0] << \$191 [4:0];
+  assign \$193  = $signed(\$172 ) + $signed({ 1'h0, p_rp_msb });
+  assign \$194  = $signed(\$193 ) + $signed(8'h7f);
+  assign \$195  = $signed(\$194 ) < $signed(2'h1);
+  assign \$196  = $signed(\$194 ) < $signed(6'h26);
+  assign \$197  = $signed(2'h1) - $signed(\$194 );
+  assign p_rp_sh = \$192 [26:0] >> p_rp_rs;
+  assign \$198  = p_rp_sh << p_rp_rs;
+  assign p_rp_lost = \$198 [26:0] != \$192 [26:0];
+  assign \$199  = $signed(\$194 ) + $signed({ 1'h0, p_rp_rs });
+  assign \$200  = $signed(\$199 ) - $signed(2'h1);
+  assign \$202  = $signed(\$201 ) + $signed({ 1'h0, p_rp_sh[26:3] });
+  assign \$203  = | p_rp_sh[1:0];
+  assign \$204  = \$203  | p_rp_lost;
+  assign \$205  = \$204  | p_rp_sh[3];
+  assign \$206  = p_rp_sh[2] & \$205 ;
+  assign \$207  = $signed(\$202 ) + $signed({ 1'h0, \$206  });
+  assign \$208  = ! \$190 [26:0];
+  assign \$209  = \$207 [42:0] >= 31'h7f800000;
+  assign \$210  = $signed(\$187 ) < $signed(1'h0);
+  assign \$211  = $signed(\$187 ) < $signed(1'h0);
+  assign \$212  = $signed(\$187 ) < $signed(1'h0);
+  assign \a$97  = \$signal$28  ? s2_psum : out_acc;
   always @(posedge clk)
-    o_a <= \$189 ;
+    o_a <= \$213 ;
   always @(posedge clk)
-    o_w <= \$190 ;
+    o_w <= \$214 ;
   always @(posedge clk)
-    o_ctl <= \$191 ;
+    o_ctl <= \$215 ;
   always @(posedge clk)
-    w_reg <= \$192 ;
+    w_reg <= \$216 ;
   always @(posedge clk)
-    p_acc <= \$193 ;
+    p_acc <= \$217 ;
   always @(posedge clk)
-    grp_first <= \$194 ;
+    grp_first <= \$218 ;
   always @(posedge clk)
-    grp_psum <= \$195 ;
+    grp_psum <= \$219 ;
   always @(posedge clk)
-    \$signal  <= \$196 ;
+    \$signal  <= \$220 ;
   always @(posedge clk)
-    s1_p <= \$197 ;
+    s1_p <= \$221 ;
   always @(posedge clk)
-    s1_scale <= \$198 ;
+    s1_scale <= \$222 ;
   always @(posedge clk)
-    \$signal$21  <= \$199 ;
+    \$signal$21  <= \$223 ;
   always @(posedge clk)
-    s1_last <= \$200 ;
+    s1_last <= \$224 ;
   always @(posedge clk)
-    s1_psum <= \$201 ;
+    s1_psum <= \$225 ;
   always @(posedge clk)
-    \$signal$24  <= \$202 ;
+    \$signal$24  <= \$226 ;
   always @(posedge clk)
-    s2_d <= \$203 ;
+    s2_d <= \$227 ;
   always @(posedge clk)
-    s2_scale <= \$204 ;
+    s2_scale <= \$228 ;
   always @(posedge clk)
-    \$signal$28  <= \$205 ;
+    \$signal$28  <= \$229 ;
   always @(posedge clk)
-    s2_last <= \$206 ;
+    s2_last <= \$230 ;
   always @(posedge clk)
-    s2_psum <= \$207 ;
+    s2_psum <= \$231 ;
   always @(posedge clk)
-    o_valid <= \$208 ;
+    o_valid <= \$232 ;
   always @(posedge clk)
-    out_acc <= \$209 ;
+    out_acc <= \$233 ;
   always @(posedge clk)
-    o_psum <= \$210 ;
+    o_psum <= \$234 ;
   \mixpe_w8a16_int.out_add  out_add (
-    .a(\a$85 ),
-    .b(\b$86 ),
+    .a(\a$97 ),
+    .b(\b$98 ),
     .s(y)
   );
   \mixpe_w8a16_int.p_add  p_add (
@@ -586,360 +658,360 @@ module mixpe_w8a16_int(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   \mixpe_w8a16_int.scale_mul  scale_mul (
     .a(s2_d),
     .b(s2_scale),
-    .p(\b$86 )
+    .p(\b$98 )
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$189  = i_a;
+    \$213  = i_a;
     if (rst) begin
-      \$189  = 64'h0000000000000000;
+      \$213  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$190  = i_w;
+    \$214  = i_w;
     if (rst) begin
-      \$190  = 48'h000000000000;
+      \$214  = 48'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$191  = i_ctl;
+    \$215  = i_ctl;
     if (rst) begin
-      \$191  = 5'h00;
+      \$215  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$192  = w_reg;
+    \$216  = w_reg;
     if (i_ctl[1]) begin
-      \$192  = i_w;
+      \$216  = i_w;
     end
     if (rst) begin
-      \$192  = 48'h000000000000;
+      \$216  = 48'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$193  = p_acc;
+    \$217  = p_acc;
     if (\$1 ) begin
-      \$193  = 32'd0;
+      \$217  = 32'd0;
     end else if (i_ctl[0]) begin
-      \$193  = p_next;
+      \$217  = p_next;
     end
     if (rst) begin
-      \$193  = 32'd0;
+      \$217  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$194  = grp_first;
+    \$218  = grp_first;
     if (\$2 ) begin
-      \$194  = 1'h0;
+      \$218  = 1'h0;
     end else if (\$3 ) begin
-      \$194  = 1'h1;
+      \$218  = 1'h1;
     end
     if (rst) begin
-      \$194  = 1'h0;
+      \$218  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$195  = grp_psum;
+    \$219  = grp_psum;
     if (\$2 ) begin
     end else if (\$3 ) begin
-      \$195  = i_psum;
+      \$219  = i_psum;
     end
     if (rst) begin
-      \$195  = 32'd0;
+      \$219  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$196  = \$4 ;
+    \$220  = \$4 ;
     if (rst) begin
-      \$196  = 1'h0;
+      \$220  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$197  = s1_p;
+    \$221  = s1_p;
     if (\$5 ) begin
-      \$197  = p_next;
+      \$221  = p_next;
     end
     if (rst) begin
-      \$197  = 32'd0;
+      \$221  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$198  = s1_scale;
+    \$222  = s1_scale;
     if (\$5 ) begin
-      \$198  = w_sel[47:32];
+      \$222  = w_sel[47:32];
     end
     if (rst) begin
-      \$198  = 16'h0000;
+      \$222  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$199  = \$signal$21 ;
+    \$223  = \$signal$21 ;
     if (\$5 ) begin
-      \$199  = \$6 ;
+      \$223  = \$6 ;
     end
     if (rst) begin
-      \$199  = 1'h0;
+      \$223  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$200  = s1_last;
+    \$224  = s1_last;
     if (\$5 ) begin
-      \$200  = i_ctl[3];
+      \$224  = i_ctl[3];
     end
     if (rst) begin
-      \$200  = 1'h0;
+      \$224  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$201  = s1_psum;
+    \$225  = s1_psum;
     if (\$5 ) begin
-      \$201  = \$7 ;
+      \$225  = \$7 ;
     end
     if (rst) begin
-      \$201  = 32'd0;
+      \$225  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$202  = \$signal ;
+    \$226  = \$signal ;
     if (rst) begin
-      \$202  = 1'h0;
+      \$226  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$203  = s2_d;
+    \$227  = s2_d;
     if (\$signal ) begin
-      \$203  = s1_p;
+      \$227  = s1_p;
     end
     if (rst) begin
-      \$203  = 32'd0;
+      \$227  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$204  = s2_scale;
+    \$228  = s2_scale;
     if (\$signal ) begin
-      \$204  = s1_scale;
+      \$228  = s1_scale;
     end
     if (rst) begin
-      \$204  = 16'h0000;
+      \$228  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$205  = \$signal$28 ;
+    \$229  = \$signal$28 ;
     if (\$signal ) begin
-      \$205  = \$signal$21 ;
+      \$229  = \$signal$21 ;
     end
     if (rst) begin
-      \$205  = 1'h0;
+      \$229  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$206  = s2_last;
+    \$230  = s2_last;
     if (\$signal ) begin
-      \$206  = s1_last;
+      \$230  = s1_last;
     end
     if (rst) begin
-      \$206  = 1'h0;
+      \$230  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$207  = s2_psum;
+    \$231  = s2_psum;
     if (\$signal ) begin
-      \$207  = s1_psum;
+      \$231  = s1_psum;
     end
     if (rst) begin
-      \$207  = 32'd0;
+      \$231  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$208  = \$8 ;
+    \$232  = \$8 ;
     if (rst) begin
-      \$208  = 1'h0;
+      \$232  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$209  = out_acc;
+    \$233  = out_acc;
     if (\$signal$24 ) begin
-      \$209  = y;
+      \$233  = y;
     end
     if (rst) begin
-      \$209  = 32'd0;
+      \$233  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$210  = o_psum;
+    \$234  = o_psum;
     if (\$signal$24 ) begin
       if (s2_last) begin
-        \$210  = y;
+        \$234  = y;
       end
     end
     if (rst) begin
-      \$210  = 32'd0;
+      \$234  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     p_rp_msb = 5'h00;
-    if (\$166 [0]) begin
+    if (\$190 [0]) begin
       p_rp_msb = 5'h00;
     end
-    if (\$166 [1]) begin
+    if (\$190 [1]) begin
       p_rp_msb = 5'h01;
     end
-    if (\$166 [2]) begin
+    if (\$190 [2]) begin
       p_rp_msb = 5'h02;
     end
-    if (\$166 [3]) begin
+    if (\$190 [3]) begin
       p_rp_msb = 5'h03;
     end
-    if (\$166 [4]) begin
+    if (\$190 [4]) begin
       p_rp_msb = 5'h04;
     end
-    if (\$166 [5]) begin
+    if (\$190 [5]) begin
       p_rp_msb = 5'h05;
     end
-    if (\$166 [6]) begin
+    if (\$190 [6]) begin
       p_rp_msb = 5'h06;
     end
-    if (\$166 [7]) begin
+    if (\$190 [7]) begin
       p_rp_msb = 5'h07;
     end
-    if (\$166 [8]) begin
+    if (\$190 [8]) begin
       p_rp_msb = 5'h08;
     end
-    if (\$166 [9]) begin
+    if (\$190 [9]) begin
       p_rp_msb = 5'h09;
     end
-    if (\$166 [10]) begin
+    if (\$190 [10]) begin
       p_rp_msb = 5'h0a;
     end
-    if (\$166 [11]) begin
+    if (\$190 [11]) begin
       p_rp_msb = 5'h0b;
     end
-    if (\$166 [12]) begin
+    if (\$190 [12]) begin
       p_rp_msb = 5'h0c;
     end
-    if (\$166 [13]) begin
+    if (\$190 [13]) begin
       p_rp_msb = 5'h0d;
     end
-    if (\$166 [14]) begin
+    if (\$190 [14]) begin
       p_rp_msb = 5'h0e;
     end
-    if (\$166 [15]) begin
+    if (\$190 [15]) begin
       p_rp_msb = 5'h0f;
     end
-    if (\$166 [16]) begin
+    if (\$190 [16]) begin
       p_rp_msb = 5'h10;
     end
-    if (\$166 [17]) begin
+    if (\$190 [17]) begin
       p_rp_msb = 5'h11;
     end
-    if (\$166 [18]) begin
+    if (\$190 [18]) begin
       p_rp_msb = 5'h12;
     end
-    if (\$166 [19]) begin
+    if (\$190 [19]) begin
       p_rp_msb = 5'h13;
     end
-    if (\$166 [20]) begin
+    if (\$190 [20]) begin
       p_rp_msb = 5'h14;
     end
-    if (\$166 [21]) begin
+    if (\$190 [21]) begin
       p_rp_msb = 5'h15;
     end
-    if (\$166 [22]) begin
+    if (\$190 [22]) begin
       p_rp_msb = 5'h16;
     end
-    if (\$166 [23]) begin
+    if (\$190 [23]) begin
       p_rp_msb = 5'h17;
     end
-    if (\$166 [24]) begin
+    if (\$190 [24]) begin
       p_rp_msb = 5'h18;
     end
-    if (\$166 [25]) begin
+    if (\$190 [25]) begin
       p_rp_msb = 5'h19;
     end
-    if (\$166 [26]) begin
+    if (\$190 [26]) begin
       p_rp_msb = 5'h1a;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     p_rp_rs = 5'h00;
-    if (\$171 ) begin
+    if (\$195 ) begin
       (* full_case = 32'd1 *)
-      if (\$172 ) begin
+      if (\$196 ) begin
         p_rp_rs = 5'h1b;
       end else begin
-        p_rp_rs = \$173 [4:0];
+        p_rp_rs = \$197 [4:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
-    if (\$184 ) begin
-      p_rp_out = { \$186 , 31'h00000000 };
-    end else if (\$185 ) begin
-      p_rp_out = { \$187 , 31'h7f800000 };
+    if (\$208 ) begin
+      p_rp_out = { \$210 , 31'h00000000 };
+    end else if (\$209 ) begin
+      p_rp_out = { \$211 , 31'h7f800000 };
     end else begin
-      p_rp_out = { \$188 , \$183 [30:0] };
+      p_rp_out = { \$212 , \$207 [30:0] };
     end
   end
   assign d = s1_p;
   assign a0_sig = { \$11 , i_a[9:0] };
-  assign qmag0 = \$13 [7:0];
-  assign prod0 = \$36 [18:0];
-  assign a1_sig = { \$39 , i_a[25:16] };
-  assign qmag1 = \$41 [7:0];
-  assign prod1 = \$64 [18:0];
-  assign a2_sig = { \$67 , i_a[41:32] };
-  assign qmag2 = \$69 [7:0];
-  assign prod2 = \$92 [18:0];
-  assign a3_sig = { \$95 , i_a[57:48] };
-  assign qmag3 = \$97 [7:0];
-  assign prod3 = \$120 [18:0];
-  assign dist0 = \$127 [4:0];
-  assign pal0 = \$129 [22:0];
-  assign dist1 = \$133 [4:0];
-  assign pal1 = \$135 [22:0];
-  assign dist2 = \$139 [4:0];
-  assign pal2 = \$141 [22:0];
-  assign dist3 = \$145 [4:0];
-  assign pal3 = \$147 [22:0];
-  assign beat_exp = { \$148 [5], \$148 [5], \$148  };
-  assign p_beat = { \$163 [25], \$163  };
-  assign p_beat_mag = \$166 [26:0];
-  assign p_rp_ls = \$167 [4:0];
-  assign p_rp_norm = \$168 [26:0];
-  assign p_rp_eb = { \$170 [9], \$170 [9], \$170 [9], \$170 [9], \$170 [9], \$170 [9], \$170 [9], \$170 [9], \$170 [9], \$170  };
-  assign p_rp_packed = \$183 [42:0];
+  assign qmag0 = \$19 [7:0];
+  assign prod0 = \$42 [18:0];
+  assign a1_sig = { \$45 , i_a[25:16] };
+  assign qmag1 = \$53 [7:0];
+  assign prod1 = \$76 [18:0];
+  assign a2_sig = { \$79 , i_a[41:32] };
+  assign qmag2 = \$87 [7:0];
+  assign prod2 = \$110 [18:0];
+  assign a3_sig = { \$113 , i_a[57:48] };
+  assign qmag3 = \$121 [7:0];
+  assign prod3 = \$144 [18:0];
+  assign dist0 = \$151 [4:0];
+  assign pal0 = \$153 [22:0];
+  assign dist1 = \$157 [4:0];
+  assign pal1 = \$159 [22:0];
+  assign dist2 = \$163 [4:0];
+  assign pal2 = \$165 [22:0];
+  assign dist3 = \$169 [4:0];
+  assign pal3 = \$171 [22:0];
+  assign beat_exp = { \$172 [5], \$172 [5], \$172  };
+  assign p_beat = { \$187 [25], \$187  };
+  assign p_beat_mag = \$190 [26:0];
+  assign p_rp_ls = \$191 [4:0];
+  assign p_rp_norm = \$192 [26:0];
+  assign p_rp_eb = { \$194 [9], \$194 [9], \$194 [9], \$194 [9], \$194 [9], \$194 [9], \$194 [9], \$194 [9], \$194 [9], \$194  };
+  assign p_rp_packed = \$207 [42:0];
   assign a = p_acc;
   assign b = p_rp_out;
   assign s = p_next;
-  assign \a$83  = s2_d;
-  assign \b$84  = s2_scale;
-  assign p = \b$86 ;
-  assign \s$88  = y;
+  assign \a$95  = s2_d;
+  assign \b$96  = s2_scale;
+  assign p = \b$98 ;
+  assign \s$100  = y;
   assign o_ready = 1'h1;
   assign \i_a[0]  = i_a[15:0];
   assign \i_a[1]  = i_a[31:16];
@@ -983,951 +1055,89 @@ module mixpe_w8a16_int(i_w, i_psum, i_ctl, clk, rst, o_a, o_w, o_psum, o_ctl, o_
   assign \w_sel.q[2]  = w_sel[23:16];
   assign \w_sel.q[3]  = w_sel[31:24];
   assign \w_sel.scale  = w_sel[47:32];
-  assign \$14  = { 1'h0, \$11 , i_a[9:0] };
-  assign \$16  = { \$11 , i_a[9:0], 1'h0 };
-  assign \$19  = { 1'h0, \$11 , i_a[9:0], 2'h0 };
-  assign \$21  = { \$11 , i_a[9:0], 3'h0 };
-  assign \$25  = { 3'h0, \$11 , i_a[9:0], 4'h0 };
-  assign \$27  = { 2'h0, \$11 , i_a[9:0], 5'h00 };
-  assign \$30  = { 1'h0, \$11 , i_a[9:0], 6'h00 };
-  assign \$32  = { \$11 , i_a[9:0], 7'h00 };
-  assign \$42  = { 1'h0, \$39 , i_a[25:16] };
-  assign \$44  = { \$39 , i_a[25:16], 1'h0 };
-  assign \$47  = { 1'h0, \$39 , i_a[25:16], 2'h0 };
-  assign \$49  = { \$39 , i_a[25:16], 3'h0 };
-  assign \$53  = { 3'h0, \$39 , i_a[25:16], 4'h0 };
-  assign \$55  = { 2'h0, \$39 , i_a[25:16], 5'h00 };
-  assign \$58  = { 1'h0, \$39 , i_a[25:16], 6'h00 };
-  assign \$60  = { \$39 , i_a[25:16], 7'h00 };
-  assign \$70  = { 1'h0, \$67 , i_a[41:32] };
-  assign \$72  = { \$67 , i_a[41:32], 1'h0 };
-  assign \$75  = { 1'h0, \$67 , i_a[41:32], 2'h0 };
-  assign \$77  = { \$67 , i_a[41:32], 3'h0 };
-  assign \$81  = { 3'h0, \$67 , i_a[41:32], 4'h0 };
-  assign \$83  = { 2'h0, \$67 , i_a[41:32], 5'h00 };
-  assign \$86  = { 1'h0, \$67 , i_a[41:32], 6'h00 };
-  assign \$88  = { \$67 , i_a[41:32], 7'h00 };
-  assign \$98  = { 1'h0, \$95 , i_a[57:48] };
-  assign \$100  = { \$95 , i_a[57:48], 1'h0 };
-  assign \$103  = { 1'h0, \$95 , i_a[57:48], 2'h0 };
-  assign \$105  = { \$95 , i_a[57:48], 3'h0 };
-  assign \$109  = { 3'h0, \$95 , i_a[57:48], 4'h0 };
-  assign \$111  = { 2'h0, \$95 , i_a[57:48], 5'h00 };
-  assign \$114  = { 1'h0, \$95 , i_a[57:48], 6'h00 };
-  assign \$116  = { \$95 , i_a[57:48], 7'h00 };
-  assign \$128  = { 3'h0, \$36 [18:0], 4'h0 };
-  assign \$134  = { 3'h0, \$64 [18:0], 4'h0 };
-  assign \$140  = { 3'h0, \$92 [18:0], 4'h0 };
-  assign \$146  = { 3'h0, \$120 [18:0], 4'h0 };
-  assign \$177  = { \$176 [20], \$176 [20], \$176 [20], \$176 [20], \$176 [20], \$176 [20], \$176 [20], \$176 [20], \$176 , 23'h000000 };
+  assign \$20  = { 1'h0, \$11 , i_a[9:0] };
+  assign \$22  = { \$11 , i_a[9:0], 1'h0 };
+  assign \$25  = { 1'h0, \$11 , i_a[9:0], 2'h0 };
+  assign \$27  = { \$11 , i_a[9:0], 3'h0 };
+  assign \$31  = { 3'h0, \$11 , i_a[9:0], 4'h0 };
+  assign \$33  = { 2'h0, \$11 , i_a[9:0], 5'h00 };
+  assign \$36  = { 1'h0, \$11 , i_a[9:0], 6'h00 };
+  assign \$38  = { \$11 , i_a[9:0], 7'h00 };
+  assign \$54  = { 1'h0, \$45 , i_a[25:16] };
+  assign \$56  = { \$45 , i_a[25:16], 1'h0 };
+  assign \$59  = { 1'h0, \$45 , i_a[25:16], 2'h0 };
+  assign \$61  = { \$45 , i_a[25:16], 3'h0 };
+  assign \$65  = { 3'h0, \$45 , i_a[25:16], 4'h0 };
+  assign \$67  = { 2'h0, \$45 , i_a[25:16], 5'h00 };
+  assign \$70  = { 1'h0, \$45 , i_a[25:16], 6'h00 };
+  assign \$72  = { \$45 , i_a[25:16], 7'h00 };
+  assign \$88  = { 1'h0, \$79 , i_a[41:32] };
+  assign \$90  = { \$79 , i_a[41:32], 1'h0 };
+  assign \$93  = { 1'h0, \$79 , i_a[41:32], 2'h0 };
+  assign \$95  = { \$79 , i_a[41:32], 3'h0 };
+  assign \$99  = { 3'h0, \$79 , i_a[41:32], 4'h0 };
+  assign \$101  = { 2'h0, \$79 , i_a[41:32], 5'h00 };
+  assign \$104  = { 1'h0, \$79 , i_a[41:32], 6'h00 };
+  assign \$106  = { \$79 , i_a[41:32], 7'h00 };
+  assign \$122  = { 1'h0, \$113 , i_a[57:48] };
+  assign \$124  = { \$113 , i_a[57:48], 1'h0 };
+  assign \$127  = { 1'h0, \$113 , i_a[57:48], 2'h0 };
+  assign \$129  = { \$113 , i_a[57:48], 3'h0 };
+  assign \$133  = { 3'h0, \$113 , i_a[57:48], 4'h0 };
+  assign \$135  = { 2'h0, \$113 , i_a[57:48], 5'h00 };
+  assign \$138  = { 1'h0, \$113 , i_a[57:48], 6'h00 };
+  assign \$140  = { \$113 , i_a[57:48], 7'h00 };
+  assign \$152  = { 3'h0, \$42 [18:0], 4'h0 };
+  assign \$158  = { 3'h0, \$76 [18:0], 4'h0 };
+  assign \$164  = { 3'h0, \$110 [18:0], 4'h0 };
+  assign \$170  = { 3'h0, \$144 [18:0], 4'h0 };
+  assign \$201  = { \$200 [20], \$200 [20], \$200 [20], \$200 [20], \$200 [20], \$200 [20], \$200 [20], \$200 [20], \$200 , 23'h000000 };
 endmodule
 
 module \mixpe_w8a16_int.out_add (b, s, a);
   reg \$auto$verilog_backend.cc:2355:dump_module$2  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire \$100 ;
-  wire \$101 ;
-  wire [31:0] \$102 ;
-  wire \$103 ;
-  wire \$104 ;
-  wire [31:0] \$105 ;
-  wire \$106 ;
-  wire \$107 ;
-  wire \$108 ;
-  wire [31:0] \$109 ;
   wire \$11 ;
-  wire \$110 ;
-  wire \$111 ;
-  wire [31:0] \$112 ;
-  wire \$113 ;
-  wire \$114 ;
-  wire \$115 ;
-  wire \$116 ;
-  wire [31:0] \$117 ;
-  wire \$118 ;
-  wire [31:0] \$119 ;
   wire \$12 ;
-  wire \$120 ;
-  wire \$121 ;
-  wire \$122 ;
-  wire \$123 ;
-  wire [31:0] \$124 ;
-  wire \$125 ;
-  wire \$126 ;
-  wire [31:0] \$127 ;
-  wire \$128 ;
-  wire \$129 ;
-  wire [31:0] \$13 ;
-  wire \$130 ;
-  wire [31:0] \$131 ;
-  wire \$14 ;
-  wire \$15 ;
-  wire [31:0] \$16 ;
-  wire \$17 ;
-  wire [31:0] \$18 ;
-  wire \$19 ;
-  wire [31:0] \$2 ;
-  wire [31:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire [8:0] \$23 ;
-  wire \$24 ;
-  wire [7:0] \$25 ;
-  wire [26:0] \$26 ;
-  wire [26:0] \$27 ;
-  wire [57:0] \$28 ;
-  wire \$29 ;
-  wire \$3 ;
-  wire \$30 ;
-  wire [31:0] \$31 ;
-  wire \$32 ;
-  wire [31:0] \$33 ;
-  wire \$34 ;
-  wire [27:0] \$35 ;
-  wire [27:0] \$36 ;
-  wire [28:0] \$37 ;
-  wire [8:0] \$38 ;
-  wire [9:0] \$39 ;
-  wire \$4 ;
-  wire [5:0] \$40 ;
-  wire [58:0] \$41 ;
-  wire [11:0] \$42 ;
-  wire [12:0] \$43 ;
-  wire \$44 ;
-  wire \$45 ;
-  wire [22:0] \$46 ;
-  wire [58:0] \$47 ;
-  wire [22:0] \$48 ;
-  wire [23:0] \$49 ;
-  wire [31:0] \$5 ;
-  wire [54:0] \$50 ;
-  wire [55:0] \$51 ;
-  wire \$52 ;
-  wire \$53 ;
-  wire \$54 ;
-  wire \$55 ;
-  wire [56:0] \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
-  wire \$6 ;
-  wire \$60 ;
-  wire [31:0] \$61 ;
-  wire \$62 ;
-  wire [31:0] \$63 ;
-  wire \$64 ;
-  wire \$65 ;
-  wire [31:0] \$66 ;
-  wire \$67 ;
-  wire \$68 ;
-  wire \$69 ;
-  wire [31:0] \$7 ;
-  wire [31:0] \$70 ;
-  wire \$71 ;
-  wire [31:0] \$72 ;
-  wire \$73 ;
-  wire \$74 ;
-  wire [31:0] \$75 ;
-  wire \$76 ;
-  wire \$77 ;
-  wire \$78 ;
-  wire [31:0] \$79 ;
-  wire \$8 ;
-  wire \$80 ;
-  wire [31:0] \$81 ;
-  wire \$82 ;
-  wire \$83 ;
-  wire [31:0] \$84 ;
-  wire \$85 ;
-  wire \$86 ;
-  wire [31:0] \$87 ;
-  wire \$88 ;
-  wire \$89 ;
-  wire [31:0] \$9 ;
-  wire [31:0] \$90 ;
-  wire \$91 ;
-  wire \$92 ;
-  wire \$93 ;
-  wire [31:0] \$94 ;
-  wire \$95 ;
-  wire \$96 ;
-  wire [31:0] \$97 ;
-  wire \$98 ;
-  wire \$99 ;
-  input [31:0] a;
-  wire [31:0] a;
-  input [31:0] b;
-  wire [31:0] b;
-  wire [7:0] d;
-  wire [4:0] dcl;
-  wire [10:0] exp_lsb;
-  wire [21:0] rp_eb;
-  wire rp_lost;
-  wire [4:0] rp_ls;
-  reg [4:0] rp_msb;
-  wire [27:0] rp_norm;
-  reg [31:0] rp_out;
-  wire [45:0] rp_packed;
-  reg [4:0] rp_rs;
-  wire [27:0] rp_sh;
-  output [31:0] s;
-  reg [31:0] s;
-  wire [27:0] total;
-  wire [7:0] x_e;
-  wire [23:0] x_sig;
-  wire [26:0] xa;
-  wire [7:0] y_e;
-  wire [23:0] y_sig;
-  wire [26:0] ya;
-  wire [26:0] ya_full;
-  assign \$1  = b[30:0] > a[30:0];
-  assign \$2  = \$1  ? b : a;
-  assign \$3  = ! \$2 [30:23];
-  assign \$4  = b[30:0] > a[30:0];
-  assign \$5  = \$4  ? b : a;
-  assign x_e = \$3  ? 8'h01 : \$5 [30:23];
-  assign \$6  = b[30:0] > a[30:0];
-  assign \$7  = \$6  ? b : a;
-  assign \$8  = b[30:0] > a[30:0];
-  assign \$9  = \$8  ? b : a;
-  assign \$10  = ! \$9 [30:23];
-  assign \$11  = ~ \$10 ;
-  assign \$12  = b[30:0] > a[30:0];
-  assign \$13  = \$12  ? a : b;
-  assign \$14  = ! \$13 [30:23];
-  assign \$15  = b[30:0] > a[30:0];
-  assign \$16  = \$15  ? a : b;
-  assign y_e = \$14  ? 8'h01 : \$16 [30:23];
-  assign \$17  = b[30:0] > a[30:0];
-  assign \$18  = \$17  ? a : b;
-  assign \$19  = b[30:0] > a[30:0];
-  assign \$20  = \$19  ? a : b;
-  assign \$21  = ! \$20 [30:23];
-  assign \$22  = ~ \$21 ;
-  assign \$23  = x_e - y_e;
-  assign \$24  = \$23 [7:0] > 5'h1b;
-  assign \$25  = \$24  ? 8'h1b : \$23 [7:0];
-  assign \$26  = ya_full >> \$25 [4:0];
-  assign \$27  = ya_full >> \$25 [4:0];
-  assign \$28  = \$27  << \$25 [4:0];
-  assign \$29  = \$28 [26:0] != ya_full;
-  assign ya = \$26  | { 26'h0000000, \$29  };
-  assign \$30  = b[30:0] > a[30:0];
-  assign \$31  = \$30  ? b : a;
-  assign \$32  = b[30:0] > a[30:0];
-  assign \$33  = \$32  ? a : b;
-  assign \$34  = \$31 [31] ^ \$33 [31];
-  assign \$35  = xa - ya;
-  assign \$36  = xa + ya;
-  assign \$37  = \$34  ? { \$35 [27], \$35  } : { 1'h0, \$36  };
-  assign \$38  = x_e - 7'h7f;
-  assign \$39  = $signed(\$38 ) - $signed(6'h17);
-  assign exp_lsb = $signed(\$39 ) - $signed(3'h3);
-  assign \$40  = 5'h1b - rp_msb;
-  assign \$41  = \$37 [27:0] << \$40 [4:0];
-  assign \$42  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$43  = $signed(\$42 ) + $signed(8'h7f);
-  assign \$44  = $signed(\$43 ) < $signed(2'h1);
-  assign \$45  = $signed(\$43 ) < $signed(6'h25);
-  assign \$46  = $signed(2'h1) - $signed(\$43 );
-  assign rp_sh = \$41 [27:0] >> rp_rs;
-  assign \$47  = rp_sh << rp_rs;
-  assign rp_lost = \$47 [27:0] != \$41 [27:0];
-  assign \$48  = $signed(\$43 ) + $signed({ 1'h0, rp_rs });
-  assign \$49  = $signed(\$48 ) - $signed(2'h1);
-  assign \$51  = $signed(\$50 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$52  = | rp_sh[2:0];
-  assign \$53  = \$52  | rp_lost;
-  assign \$54  = \$53  | rp_sh[4];
-  assign \$55  = rp_sh[3] & \$54 ;
-  assign \$56  = $signed(\$51 ) + $signed({ 1'h0, \$55  });
-  assign \$57  = ! \$37 [27:0];
-  assign \$58  = \$56 [45:0] >= 31'h7f800000;
-  assign \$59  = ! \$37 [27:0];
-  assign \$60  = b[30:0] > a[30:0];
-  assign \$61  = \$60  ? b : a;
-  assign \$62  = b[30:0] > a[30:0];
-  assign \$63  = \$62  ? a : b;
-  assign \$64  = \$61 [31] & \$63 [31];
-  assign \$65  = b[30:0] > a[30:0];
-  assign \$66  = \$65  ? b : a;
-  assign \$67  = \$59  ? \$64  : \$66 [31];
-  assign \$68  = ! \$37 [27:0];
-  assign \$69  = b[30:0] > a[30:0];
-  assign \$70  = \$69  ? b : a;
-  assign \$71  = b[30:0] > a[30:0];
-  assign \$72  = \$71  ? a : b;
-  assign \$73  = \$70 [31] & \$72 [31];
-  assign \$74  = b[30:0] > a[30:0];
-  assign \$75  = \$74  ? b : a;
-  assign \$76  = \$68  ? \$73  : \$75 [31];
-  assign \$77  = ! \$37 [27:0];
-  assign \$78  = b[30:0] > a[30:0];
-  assign \$79  = \$78  ? b : a;
-  assign \$80  = b[30:0] > a[30:0];
-  assign \$81  = \$80  ? a : b;
-  assign \$82  = \$79 [31] & \$81 [31];
-  assign \$83  = b[30:0] > a[30:0];
-  assign \$84  = \$83  ? b : a;
-  assign \$85  = \$77  ? \$82  : \$84 [31];
-  assign \$86  = b[30:0] > a[30:0];
-  assign \$87  = \$86  ? b : a;
-  assign \$88  = \$87 [30:23] == 8'hff;
-  assign \$89  = b[30:0] > a[30:0];
-  assign \$90  = \$89  ? b : a;
-  assign \$91  = | \$90 [22:0];
-  assign \$92  = \$88  & \$91 ;
-  assign \$93  = b[30:0] > a[30:0];
-  assign \$94  = \$93  ? a : b;
-  assign \$95  = \$94 [30:23] == 8'hff;
-  assign \$96  = b[30:0] > a[30:0];
-  assign \$97  = \$96  ? a : b;
-  assign \$98  = | \$97 [22:0];
-  assign \$99  = \$95  & \$98 ;
-  assign \$100  = \$92  | \$99 ;
-  assign \$101  = b[30:0] > a[30:0];
-  assign \$102  = \$101  ? b : a;
-  assign \$103  = \$102 [30:23] == 8'hff;
-  assign \$104  = b[30:0] > a[30:0];
-  assign \$105  = \$104  ? b : a;
-  assign \$106  = ! \$105 [22:0];
-  assign \$107  = \$103  & \$106 ;
-  assign \$108  = b[30:0] > a[30:0];
-  assign \$109  = \$108  ? a : b;
-  assign \$110  = \$109 [30:23] == 8'hff;
-  assign \$111  = b[30:0] > a[30:0];
-  assign \$112  = \$111  ? a : b;
-  assign \$113  = ! \$112 [22:0];
-  assign \$114  = \$110  & \$113 ;
-  assign \$115  = \$107  & \$114 ;
-  assign \$116  = b[30:0] > a[30:0];
-  assign \$117  = \$116  ? b : a;
-  assign \$118  = b[30:0] > a[30:0];
-  assign \$119  = \$118  ? a : b;
-  assign \$120  = \$117 [31] ^ \$119 [31];
-  assign \$121  = \$115  & \$120 ;
-  assign \$122  = \$100  | \$121 ;
-  assign \$123  = b[30:0] > a[30:0];
-  assign \$124  = \$123  ? b : a;
-  assign \$125  = \$124 [30:23] == 8'hff;
-  assign \$126  = b[30:0] > a[30:0];
-  assign \$127  = \$126  ? b : a;
-  assign \$128  = ! \$127 [22:0];
-  assign \$129  = \$125  & \$128 ;
-  assign \$130  = b[30:0] > a[30:0];
-  assign \$131  = \$130  ? b : a;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    rp_msb = 5'h00;
-    if (\$37 [0]) begin
-      rp_msb = 5'h00;
-    end
-    if (\$37 [1]) begin
-      rp_msb = 5'h01;
-    end
-    if (\$37 [2]) begin
-      rp_msb = 5'h02;
-    end
-    if (\$37 [3]) begin
-      rp_msb = 5'h03;
-    end
-    if (\$37 [4]) begin
-      rp_msb = 5'h04;
-    end
-    if (\$37 [5]) begin
-      rp_msb = 5'h05;
-    end
-    if (\$37 [6]) begin
-      rp_msb = 5'h06;
-    end
-    if (\$37 [7]) begin
-      rp_msb = 5'h07;
-    end
-    if (\$37 [8]) begin
-      rp_msb = 5'h08;
-    end
-    if (\$37 [9]) begin
-      rp_msb = 5'h09;
-    end
-    if (\$37 [10]) begin
-      rp_msb = 5'h0a;
-    end
-    if (\$37 [11]) begin
-      rp_msb = 5'h0b;
-    end
-    if (\$37 [12]) begin
-      rp_msb = 5'h0c;
-    end
-    if (\$37 [13]) begin
-      rp_msb = 5'h0d;
-    end
-    if (\$37 [14]) begin
-      rp_msb = 5'h0e;
-    end
-    if (\$37 [15]) begin
-      rp_msb = 5'h0f;
-    end
-    if (\$37 [16]) begin
-      rp_msb = 5'h10;
-    end
-    if (\$37 [17]) begin
-      rp_msb = 5'h11;
-    end
-    if (\$37 [18]) begin
-      rp_msb = 5'h12;
-    end
-    if (\$37 [19]) begin
-      rp_msb = 5'h13;
-    end
-    if (\$37 [20]) begin
-      rp_msb = 5'h14;
-    end
-    if (\$37 [21]) begin
-      rp_msb = 5'h15;
-    end
-    if (\$37 [22]) begin
-      rp_msb = 5'h16;
-    end
-    if (\$37 [23]) begin
-      rp_msb = 5'h17;
-    end
-    if (\$37 [24]) begin
-      rp_msb = 5'h18;
-    end
-    if (\$37 [25]) begin
-      rp_msb = 5'h19;
-    end
-    if (\$37 [26]) begin
-      rp_msb = 5'h1a;
-    end
-    if (\$37 [27]) begin
-      rp_msb = 5'h1b;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    rp_rs = 5'h00;
-    if (\$44 ) begin
-      (* full_case = 32'd1 *)
-      if (\$45 ) begin
-        rp_rs = 5'h1c;
-      end else begin
-        rp_rs = \$46 [4:0];
-      end
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$57 ) begin
-      rp_out = { \$67 , 31'h00000000 };
-    end else if (\$58 ) begin
-      rp_out = { \$76 , 31'h7f800000 };
-    end else begin
-      rp_out = { \$85 , \$56 [30:0] };
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$122 ) begin
-      s = 32'd2143289344;
-    end else if (\$129 ) begin
-      s = \$131 ;
-    end else begin
-      s = rp_out;
-    end
-  end
-  assign x_sig = { \$11 , \$7 [22:0] };
-  assign y_sig = { \$22 , \$18 [22:0] };
-  assign d = \$23 [7:0];
-  assign dcl = \$25 [4:0];
-  assign total = \$37 [27:0];
-  assign rp_ls = \$40 [4:0];
-  assign rp_norm = \$41 [27:0];
-  assign rp_eb = { \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43  };
-  assign rp_packed = \$56 [45:0];
-  assign xa = { \$11 , \$7 [22:0], 3'h0 };
-  assign ya_full = { \$22 , \$18 [22:0], 3'h0 };
-  assign \$50  = { \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 , 23'h000000 };
-endmodule
-
-module \mixpe_w8a16_int.p_add (b, s, a);
-  reg \$auto$verilog_backend.cc:2355:dump_module$3  = 0;
-  wire \$1 ;
-  wire \$10 ;
-  wire \$100 ;
-  wire \$101 ;
-  wire [31:0] \$102 ;
-  wire \$103 ;
-  wire \$104 ;
-  wire [31:0] \$105 ;
-  wire \$106 ;
-  wire \$107 ;
-  wire \$108 ;
-  wire [31:0] \$109 ;
-  wire \$11 ;
-  wire \$110 ;
-  wire \$111 ;
-  wire [31:0] \$112 ;
-  wire \$113 ;
-  wire \$114 ;
-  wire \$115 ;
-  wire \$116 ;
-  wire [31:0] \$117 ;
-  wire \$118 ;
-  wire [31:0] \$119 ;
-  wire \$12 ;
-  wire \$120 ;
-  wire \$121 ;
-  wire \$122 ;
-  wire \$123 ;
-  wire [31:0] \$124 ;
-  wire \$125 ;
-  wire \$126 ;
-  wire [31:0] \$127 ;
-  wire \$128 ;
-  wire \$129 ;
-  wire [31:0] \$13 ;
-  wire \$130 ;
-  wire [31:0] \$131 ;
-  wire \$14 ;
-  wire \$15 ;
-  wire [31:0] \$16 ;
-  wire \$17 ;
-  wire [31:0] \$18 ;
-  wire \$19 ;
-  wire [31:0] \$2 ;
-  wire [31:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire [8:0] \$23 ;
-  wire \$24 ;
-  wire [7:0] \$25 ;
-  wire [26:0] \$26 ;
-  wire [26:0] \$27 ;
-  wire [57:0] \$28 ;
-  wire \$29 ;
-  wire \$3 ;
-  wire \$30 ;
-  wire [31:0] \$31 ;
-  wire \$32 ;
-  wire [31:0] \$33 ;
-  wire \$34 ;
-  wire [27:0] \$35 ;
-  wire [27:0] \$36 ;
-  wire [28:0] \$37 ;
-  wire [8:0] \$38 ;
-  wire [9:0] \$39 ;
-  wire \$4 ;
-  wire [5:0] \$40 ;
-  wire [58:0] \$41 ;
-  wire [11:0] \$42 ;
-  wire [12:0] \$43 ;
-  wire \$44 ;
-  wire \$45 ;
-  wire [22:0] \$46 ;
-  wire [58:0] \$47 ;
-  wire [22:0] \$48 ;
-  wire [23:0] \$49 ;
-  wire [31:0] \$5 ;
-  wire [54:0] \$50 ;
-  wire [55:0] \$51 ;
-  wire \$52 ;
-  wire \$53 ;
-  wire \$54 ;
-  wire \$55 ;
-  wire [56:0] \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
-  wire \$6 ;
-  wire \$60 ;
-  wire [31:0] \$61 ;
-  wire \$62 ;
-  wire [31:0] \$63 ;
-  wire \$64 ;
-  wire \$65 ;
-  wire [31:0] \$66 ;
-  wire \$67 ;
-  wire \$68 ;
-  wire \$69 ;
-  wire [31:0] \$7 ;
-  wire [31:0] \$70 ;
-  wire \$71 ;
-  wire [31:0] \$72 ;
-  wire \$73 ;
-  wire \$74 ;
-  wire [31:0] \$75 ;
-  wire \$76 ;
-  wire \$77 ;
-  wire \$78 ;
-  wire [31:0] \$79 ;
-  wire \$8 ;
-  wire \$80 ;
-  wire [31:0] \$81 ;
-  wire \$82 ;
-  wire \$83 ;
-  wire [31:0] \$84 ;
-  wire \$85 ;
-  wire \$86 ;
-  wire [31:0] \$87 ;
-  wire \$88 ;
-  wire \$89 ;
-  wire [31:0] \$9 ;
-  wire [31:0] \$90 ;
-  wire \$91 ;
-  wire \$92 ;
-  wire \$93 ;
-  wire [31:0] \$94 ;
-  wire \$95 ;
-  wire \$96 ;
-  wire [31:0] \$97 ;
-  wire \$98 ;
-  wire \$99 ;
-  input [31:0] a;
-  wire [31:0] a;
-  input [31:0] b;
-  wire [31:0] b;
-  wire [7:0] d;
-  wire [4:0] dcl;
-  wire [10:0] exp_lsb;
-  wire [21:0] rp_eb;
-  wire rp_lost;
-  wire [4:0] rp_ls;
-  reg [4:0] rp_msb;
-  wire [27:0] rp_norm;
-  reg [31:0] rp_out;
-  wire [45:0] rp_packed;
-  reg [4:0] rp_rs;
-  wire [27:0] rp_sh;
-  output [31:0] s;
-  reg [31:0] s;
-  wire [27:0] total;
-  wire [7:0] x_e;
-  wire [23:0] x_sig;
-  wire [26:0] xa;
-  wire [7:0] y_e;
-  wire [23:0] y_sig;
-  wire [26:0] ya;
-  wire [26:0] ya_full;
-  assign \$1  = b[30:0] > a[30:0];
-  assign \$2  = \$1  ? b : a;
-  assign \$3  = ! \$2 [30:23];
-  assign \$4  = b[30:0] > a[30:0];
-  assign \$5  = \$4  ? b : a;
-  assign x_e = \$3  ? 8'h01 : \$5 [30:23];
-  assign \$6  = b[30:0] > a[30:0];
-  assign \$7  = \$6  ? b : a;
-  assign \$8  = b[30:0] > a[30:0];
-  assign \$9  = \$8  ? b : a;
-  assign \$10  = ! \$9 [30:23];
-  assign \$11  = ~ \$10 ;
-  assign \$12  = b[30:0] > a[30:0];
-  assign \$13  = \$12  ? a : b;
-  assign \$14  = ! \$13 [30:23];
-  assign \$15  = b[30:0] > a[30:0];
-  assign \$16  = \$15  ? a : b;
-  assign y_e = \$14  ? 8'h01 : \$16 [30:23];
-  assign \$17  = b[30:0] > a[30:0];
-  assign \$18  = \$17  ? a : b;
-  assign \$19  = b[30:0] > a[30:0];
-  assign \$20  = \$19  ? a : b;
-  assign \$21  = ! \$20 [30:23];
-  assign \$22  = ~ \$21 ;
-  assign \$23  = x_e - y_e;
-  assign \$24  = \$23 [7:0] > 5'h1b;
-  assign \$25  = \$24  ? 8'h1b : \$23 [7:0];
-  assign \$26  = ya_full >> \$25 [4:0];
-  assign \$27  = ya_full >> \$25 [4:0];
-  assign \$28  = \$27  << \$25 [4:0];
-  assign \$29  = \$28 [26:0] != ya_full;
-  assign ya = \$26  | { 26'h0000000, \$29  };
-  assign \$30  = b[30:0] > a[30:0];
-  assign \$31  = \$30  ? b : a;
-  assign \$32  = b[30:0] > a[30:0];
-  assign \$33  = \$32  ? a : b;
-  assign \$34  = \$31 [31] ^ \$33 [31];
-  assign \$35  = xa - ya;
-  assign \$36  = xa + ya;
-  assign \$37  = \$34  ? { \$35 [27], \$35  } : { 1'h0, \$36  };
-  assign \$38  = x_e - 7'h7f;
-  assign \$39  = $signed(\$38 ) - $signed(6'h17);
-  assign exp_lsb = $signed(\$39 ) - $signed(3'h3);
-  assign \$40  = 5'h1b - rp_msb;
-  assign \$41  = \$37 [27:0] << \$40 [4:0];
-  assign \$42  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
-  assign \$43  = $signed(\$42 ) + $signed(8'h7f);
-  assign \$44  = $signed(\$43 ) < $signed(2'h1);
-  assign \$45  = $signed(\$43 ) < $signed(6'h25);
-  assign \$46  = $signed(2'h1) - $signed(\$43 );
-  assign rp_sh = \$41 [27:0] >> rp_rs;
-  assign \$47  = rp_sh << rp_rs;
-  assign rp_lost = \$47 [27:0] != \$41 [27:0];
-  assign \$48  = $signed(\$43 ) + $signed({ 1'h0, rp_rs });
-  assign \$49  = $signed(\$48 ) - $signed(2'h1);
-  assign \$51  = $signed(\$50 ) + $signed({ 1'h0, rp_sh[27:4] });
-  assign \$52  = | rp_sh[2:0];
-  assign \$53  = \$52  | rp_lost;
-  assign \$54  = \$53  | rp_sh[4];
-  assign \$55  = rp_sh[3] & \$54 ;
-  assign \$56  = $signed(\$51 ) + $signed({ 1'h0, \$55  });
-  assign \$57  = ! \$37 [27:0];
-  assign \$58  = \$56 [45:0] >= 31'h7f800000;
-  assign \$59  = ! \$37 [27:0];
-  assign \$60  = b[30:0] > a[30:0];
-  assign \$61  = \$60  ? b : a;
-  assign \$62  = b[30:0] > a[30:0];
-  assign \$63  = \$62  ? a : b;
-  assign \$64  = \$61 [31] & \$63 [31];
-  assign \$65  = b[30:0] > a[30:0];
-  assign \$66  = \$65  ? b : a;
-  assign \$67  = \$59  ? \$64  : \$66 [31];
-  assign \$68  = ! \$37 [27:0];
-  assign \$69  = b[30:0] > a[30:0];
-  assign \$70  = \$69  ? b : a;
-  assign \$71  = b[30:0] > a[30:0];
-  assign \$72  = \$71  ? a : b;
-  assign \$73  = \$70 [31] & \$72 [31];
-  assign \$74  = b[30:0] > a[30:0];
-  assign \$75  = \$74  ? b : a;
-  assign \$76  = \$68  ? \$73  : \$75 [31];
-  assign \$77  = ! \$37 [27:0];
-  assign \$78  = b[30:0] > a[30:0];
-  assign \$79  = \$78  ? b : a;
-  assign \$80  = b[30:0] > a[30:0];
-  assign \$81  = \$80  ? a : b;
-  assign \$82  = \$79 [31] & \$81 [31];
-  assign \$83  = b[30:0] > a[30:0];
-  assign \$84  = \$83  ? b : a;
-  assign \$85  = \$77  ? \$82  : \$84 [31];
-  assign \$86  = b[30:0] > a[30:0];
-  assign \$87  = \$86  ? b : a;
-  assign \$88  = \$87 [30:23] == 8'hff;
-  assign \$89  = b[30:0] > a[30:0];
-  assign \$90  = \$89  ? b : a;
-  assign \$91  = | \$90 [22:0];
-  assign \$92  = \$88  & \$91 ;
-  assign \$93  = b[30:0] > a[30:0];
-  assign \$94  = \$93  ? a : b;
-  assign \$95  = \$94 [30:23] == 8'hff;
-  assign \$96  = b[30:0] > a[30:0];
-  assign \$97  = \$96  ? a : b;
-  assign \$98  = | \$97 [22:0];
-  assign \$99  = \$95  & \$98 ;
-  assign \$100  = \$92  | \$99 ;
-  assign \$101  = b[30:0] > a[30:0];
-  assign \$102  = \$101  ? b : a;
-  assign \$103  = \$102 [30:23] == 8'hff;
-  assign \$104  = b[30:0] > a[30:0];
-  assign \$105  = \$104  ? b : a;
-  assign \$106  = ! \$105 [22:0];
-  assign \$107  = \$103  & \$106 ;
-  assign \$108  = b[30:0] > a[30:0];
-  assign \$109  = \$108  ? a : b;
-  assign \$110  = \$109 [30:23] == 8'hff;
-  assign \$111  = b[30:0] > a[30:0];
-  assign \$112  = \$111  ? a : b;
-  assign \$113  = ! \$112 [22:0];
-  assign \$114  = \$110  & \$113 ;
-  assign \$115  = \$107  & \$114 ;
-  assign \$116  = b[30:0] > a[30:0];
-  assign \$117  = \$116  ? b : a;
-  assign \$118  = b[30:0] > a[30:0];
-  assign \$119  = \$118  ? a : b;
-  assign \$120  = \$117 [31] ^ \$119 [31];
-  assign \$121  = \$115  & \$120 ;
-  assign \$122  = \$100  | \$121 ;
-  assign \$123  = b[30:0] > a[30:0];
-  assign \$124  = \$123  ? b : a;
-  assign \$125  = \$124 [30:23] == 8'hff;
-  assign \$126  = b[30:0] > a[30:0];
-  assign \$127  = \$126  ? b : a;
-  assign \$128  = ! \$127 [22:0];
-  assign \$129  = \$125  & \$128 ;
-  assign \$130  = b[30:0] > a[30:0];
-  assign \$131  = \$130  ? b : a;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    rp_msb = 5'h00;
-    if (\$37 [0]) begin
-      rp_msb = 5'h00;
-    end
-    if (\$37 [1]) begin
-      rp_msb = 5'h01;
-    end
-    if (\$37 [2]) begin
-      rp_msb = 5'h02;
-    end
-    if (\$37 [3]) begin
-      rp_msb = 5'h03;
-    end
-    if (\$37 [4]) begin
-      rp_msb = 5'h04;
-    end
-    if (\$37 [5]) begin
-      rp_msb = 5'h05;
-    end
-    if (\$37 [6]) begin
-      rp_msb = 5'h06;
-    end
-    if (\$37 [7]) begin
-      rp_msb = 5'h07;
-    end
-    if (\$37 [8]) begin
-      rp_msb = 5'h08;
-    end
-    if (\$37 [9]) begin
-      rp_msb = 5'h09;
-    end
-    if (\$37 [10]) begin
-      rp_msb = 5'h0a;
-    end
-    if (\$37 [11]) begin
-      rp_msb = 5'h0b;
-    end
-    if (\$37 [12]) begin
-      rp_msb = 5'h0c;
-    end
-    if (\$37 [13]) begin
-      rp_msb = 5'h0d;
-    end
-    if (\$37 [14]) begin
-      rp_msb = 5'h0e;
-    end
-    if (\$37 [15]) begin
-      rp_msb = 5'h0f;
-    end
-    if (\$37 [16]) begin
-      rp_msb = 5'h10;
-    end
-    if (\$37 [17]) begin
-      rp_msb = 5'h11;
-    end
-    if (\$37 [18]) begin
-      rp_msb = 5'h12;
-    end
-    if (\$37 [19]) begin
-      rp_msb = 5'h13;
-    end
-    if (\$37 [20]) begin
-      rp_msb = 5'h14;
-    end
-    if (\$37 [21]) begin
-      rp_msb = 5'h15;
-    end
-    if (\$37 [22]) begin
-      rp_msb = 5'h16;
-    end
-    if (\$37 [23]) begin
-      rp_msb = 5'h17;
-    end
-    if (\$37 [24]) begin
-      rp_msb = 5'h18;
-    end
-    if (\$37 [25]) begin
-      rp_msb = 5'h19;
-    end
-    if (\$37 [26]) begin
-      rp_msb = 5'h1a;
-    end
-    if (\$37 [27]) begin
-      rp_msb = 5'h1b;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    rp_rs = 5'h00;
-    if (\$44 ) begin
-      (* full_case = 32'd1 *)
-      if (\$45 ) begin
-        rp_rs = 5'h1c;
-      end else begin
-        rp_rs = \$46 [4:0];
-      end
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$57 ) begin
-      rp_out = { \$67 , 31'h00000000 };
-    end else if (\$58 ) begin
-      rp_out = { \$76 , 31'h7f800000 };
-    end else begin
-      rp_out = { \$85 , \$56 [30:0] };
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$122 ) begin
-      s = 32'd2143289344;
-    end else if (\$129 ) begin
-      s = \$131 ;
-    end else begin
-      s = rp_out;
-    end
-  end
-  assign x_sig = { \$11 , \$7 [22:0] };
-  assign y_sig = { \$22 , \$18 [22:0] };
-  assign d = \$23 [7:0];
-  assign dcl = \$25 [4:0];
-  assign total = \$37 [27:0];
-  assign rp_ls = \$40 [4:0];
-  assign rp_norm = \$41 [27:0];
-  assign rp_eb = { \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43 [12], \$43  };
-  assign rp_packed = \$56 [45:0];
-  assign xa = { \$11 , \$7 [22:0], 3'h0 };
-  assign ya_full = { \$22 , \$18 [22:0], 3'h0 };
-  assign \$50  = { \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 [23], \$49 , 23'h000000 };
-endmodule
-
-module \mixpe_w8a16_int.scale_mul (b, p, a);
-  reg \$auto$verilog_backend.cc:2355:dump_module$4  = 0;
-  wire \$1 ;
-  wire [97:0] \$10 ;
-  wire [12:0] \$11 ;
-  wire [13:0] \$12 ;
   wire \$13 ;
   wire \$14 ;
-  wire [23:0] \$15 ;
-  wire [97:0] \$16 ;
-  wire [23:0] \$17 ;
-  wire [24:0] \$18 ;
-  wire [55:0] \$19 ;
+  wire \$15 ;
+  wire \$16 ;
+  wire \$17 ;
+  wire \$18 ;
+  wire [8:0] \$19 ;
   wire \$2 ;
-  wire [56:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire \$23 ;
-  wire \$24 ;
-  wire [57:0] \$25 ;
-  wire \$26 ;
-  wire \$27 ;
-  wire \$28 ;
-  wire \$29 ;
+  wire \$20 ;
+  wire [7:0] \$21 ;
+  wire [26:0] \$22 ;
+  wire [26:0] \$23 ;
+  wire [57:0] \$24 ;
+  wire \$25 ;
+  wire [27:0] \$26 ;
+  wire [27:0] \$27 ;
+  wire [28:0] \$28 ;
+  wire [8:0] \$29 ;
   wire \$3 ;
-  wire \$30 ;
-  wire \$31 ;
-  wire \$32 ;
-  wire \$33 ;
-  wire \$34 ;
+  wire [9:0] \$30 ;
+  wire [5:0] \$31 ;
+  wire [58:0] \$32 ;
+  wire [11:0] \$33 ;
+  wire [12:0] \$34 ;
   wire \$35 ;
   wire \$36 ;
-  wire \$37 ;
-  wire \$38 ;
-  wire \$39 ;
+  wire [22:0] \$37 ;
+  wire [58:0] \$38 ;
+  wire [22:0] \$39 ;
   wire \$4 ;
-  wire \$40 ;
-  wire \$41 ;
-  wire \$42 ;
+  wire [23:0] \$40 ;
+  wire [54:0] \$41 ;
+  wire [55:0] \$42 ;
   wire \$43 ;
   wire \$44 ;
   wire \$45 ;
   wire \$46 ;
-  wire \$47 ;
+  wire [56:0] \$47 ;
   wire \$48 ;
   wire \$49 ;
   wire \$5 ;
@@ -1944,17 +1154,637 @@ module \mixpe_w8a16_int.scale_mul (b, p, a);
   wire \$6 ;
   wire \$60 ;
   wire \$61 ;
-  wire [8:0] \$7 ;
-  wire [9:0] \$8 ;
-  wire [6:0] \$9 ;
+  wire \$62 ;
+  wire \$7 ;
+  wire \$8 ;
+  wire \$9 ;
+  input [31:0] a;
+  wire [31:0] a;
+  input [31:0] b;
+  wire [31:0] b;
+  wire [7:0] d;
+  wire [4:0] dcl;
+  wire [10:0] exp_lsb;
+  wire [21:0] rp_eb;
+  wire rp_lost;
+  wire [4:0] rp_ls;
+  reg [4:0] rp_msb;
+  wire [27:0] rp_norm;
+  reg [31:0] rp_out;
+  wire [45:0] rp_packed;
+  reg [4:0] rp_rs;
+  wire [27:0] rp_sh;
+  output [31:0] s;
+  reg [31:0] s;
+  wire sub;
+  wire swap;
+  wire [27:0] total;
+  wire [31:0] x;
+  wire [7:0] x_e;
+  wire x_inf;
+  wire x_nan;
+  wire [23:0] x_sig;
+  wire x_zero;
+  wire [26:0] xa;
+  wire [31:0] y;
+  wire [7:0] y_e;
+  wire y_inf;
+  wire y_nan;
+  wire [23:0] y_sig;
+  wire y_zero;
+  wire [26:0] ya;
+  wire [26:0] ya_full;
+  assign \$25  = \$24 [26:0] != ya_full;
+  assign ya = \$22  | { 26'h0000000, \$25  };
+  assign sub = x[31] ^ y[31];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 7'h7f;
+  assign \$30  = $signed(\$29 ) - $signed(6'h17);
+  assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
+  assign \$31  = 5'h1b - rp_msb;
+  assign \$32  = \$28 [27:0] << \$31 [4:0];
+  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$34  = $signed(\$33 ) + $signed(8'h7f);
+  assign \$35  = $signed(\$34 ) < $signed(2'h1);
+  assign \$36  = $signed(\$34 ) < $signed(6'h25);
+  assign \$37  = $signed(2'h1) - $signed(\$34 );
+  assign rp_sh = \$32 [27:0] >> rp_rs;
+  assign \$38  = rp_sh << rp_rs;
+  assign rp_lost = \$38 [27:0] != \$32 [27:0];
+  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
+  assign \$40  = $signed(\$39 ) - $signed(2'h1);
+  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[27:4] });
+  assign \$43  = | rp_sh[2:0];
+  assign \$44  = \$43  | rp_lost;
+  assign \$45  = \$44  | rp_sh[4];
+  assign \$46  = rp_sh[3] & \$45 ;
+  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
+  assign \$48  = ! \$28 [27:0];
+  assign \$49  = \$47 [45:0] >= 31'h7f800000;
+  assign \$50  = ! \$28 [27:0];
+  assign \$51  = x[31] & y[31];
+  assign \$52  = \$50  ? \$51  : x[31];
+  assign \$53  = ! \$28 [27:0];
+  assign \$54  = x[31] & y[31];
+  assign \$55  = \$53  ? \$54  : x[31];
+  assign \$56  = ! \$28 [27:0];
+  assign \$57  = x[31] & y[31];
+  assign \$58  = \$56  ? \$57  : x[31];
+  assign \$59  = x_nan | y_nan;
+  assign \$60  = x_inf & y_inf;
+  assign \$61  = \$60  & sub;
+  assign \$62  = \$59  | \$61 ;
+  assign swap = b[30:0] > a[30:0];
+  assign x = swap ? b : a;
+  assign y = swap ? a : b;
+  assign \$1  = ! x[30:23];
+  assign x_e = \$1  ? 8'h01 : x[30:23];
+  assign \$2  = ! x[30:23];
+  assign \$3  = ~ \$2 ;
+  assign \$4  = x[30:23] == 8'hff;
+  assign \$5  = ! x[22:0];
+  assign x_inf = \$4  & \$5 ;
+  assign \$6  = x[30:23] == 8'hff;
+  assign \$7  = | x[22:0];
+  assign x_nan = \$6  & \$7 ;
+  assign \$8  = ! x[30:23];
+  assign \$9  = ! x[22:0];
+  assign x_zero = \$8  & \$9 ;
+  assign \$10  = ! y[30:23];
+  assign y_e = \$10  ? 8'h01 : y[30:23];
+  assign \$11  = ! y[30:23];
+  assign \$12  = ~ \$11 ;
+  assign \$13  = y[30:23] == 8'hff;
+  assign \$14  = ! y[22:0];
+  assign y_inf = \$13  & \$14 ;
+  assign \$15  = y[30:23] == 8'hff;
+  assign \$16  = | y[22:0];
+  assign y_nan = \$15  & \$16 ;
+  assign \$17  = ! y[30:23];
+  assign \$18  = ! y[22:0];
+  assign y_zero = \$17  & \$18 ;
+  assign \$19  = x_e - y_e;
+  assign \$20  = \$19 [7:0] > 5'h1b;
+  assign \$21  = \$20  ? 8'h1b : \$19 [7:0];
+  assign \$22  = ya_full >> \$21 [4:0];
+  assign \$23  = ya_full >> \$21 [4:0];
+  assign \$24  = \$23  << \$21 [4:0];
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    rp_msb = 5'h00;
+    if (\$28 [0]) begin
+      rp_msb = 5'h00;
+    end
+    if (\$28 [1]) begin
+      rp_msb = 5'h01;
+    end
+    if (\$28 [2]) begin
+      rp_msb = 5'h02;
+    end
+    if (\$28 [3]) begin
+      rp_msb = 5'h03;
+    end
+    if (\$28 [4]) begin
+      rp_msb = 5'h04;
+    end
+    if (\$28 [5]) begin
+      rp_msb = 5'h05;
+    end
+    if (\$28 [6]) begin
+      rp_msb = 5'h06;
+    end
+    if (\$28 [7]) begin
+      rp_msb = 5'h07;
+    end
+    if (\$28 [8]) begin
+      rp_msb = 5'h08;
+    end
+    if (\$28 [9]) begin
+      rp_msb = 5'h09;
+    end
+    if (\$28 [10]) begin
+      rp_msb = 5'h0a;
+    end
+    if (\$28 [11]) begin
+      rp_msb = 5'h0b;
+    end
+    if (\$28 [12]) begin
+      rp_msb = 5'h0c;
+    end
+    if (\$28 [13]) begin
+      rp_msb = 5'h0d;
+    end
+    if (\$28 [14]) begin
+      rp_msb = 5'h0e;
+    end
+    if (\$28 [15]) begin
+      rp_msb = 5'h0f;
+    end
+    if (\$28 [16]) begin
+      rp_msb = 5'h10;
+    end
+    if (\$28 [17]) begin
+      rp_msb = 5'h11;
+    end
+    if (\$28 [18]) begin
+      rp_msb = 5'h12;
+    end
+    if (\$28 [19]) begin
+      rp_msb = 5'h13;
+    end
+    if (\$28 [20]) begin
+      rp_msb = 5'h14;
+    end
+    if (\$28 [21]) begin
+      rp_msb = 5'h15;
+    end
+    if (\$28 [22]) begin
+      rp_msb = 5'h16;
+    end
+    if (\$28 [23]) begin
+      rp_msb = 5'h17;
+    end
+    if (\$28 [24]) begin
+      rp_msb = 5'h18;
+    end
+    if (\$28 [25]) begin
+      rp_msb = 5'h19;
+    end
+    if (\$28 [26]) begin
+      rp_msb = 5'h1a;
+    end
+    if (\$28 [27]) begin
+      rp_msb = 5'h1b;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    rp_rs = 5'h00;
+    if (\$35 ) begin
+      (* full_case = 32'd1 *)
+      if (\$36 ) begin
+        rp_rs = 5'h1c;
+      end else begin
+        rp_rs = \$37 [4:0];
+      end
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    (* full_case = 32'd1 *)
+    if (\$48 ) begin
+      rp_out = { \$52 , 31'h00000000 };
+    end else if (\$49 ) begin
+      rp_out = { \$55 , 31'h7f800000 };
+    end else begin
+      rp_out = { \$58 , \$47 [30:0] };
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    (* full_case = 32'd1 *)
+    if (\$62 ) begin
+      s = 32'd2143289344;
+    end else if (x_inf) begin
+      s = x;
+    end else begin
+      s = rp_out;
+    end
+  end
+  assign x_sig = { \$3 , x[22:0] };
+  assign y_sig = { \$12 , y[22:0] };
+  assign d = \$19 [7:0];
+  assign dcl = \$21 [4:0];
+  assign total = \$28 [27:0];
+  assign rp_ls = \$31 [4:0];
+  assign rp_norm = \$32 [27:0];
+  assign rp_eb = { \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34  };
+  assign rp_packed = \$47 [45:0];
+  assign xa = { \$3 , x[22:0], 3'h0 };
+  assign ya_full = { \$12 , y[22:0], 3'h0 };
+  assign \$41  = { \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 , 23'h000000 };
+endmodule
+
+module \mixpe_w8a16_int.p_add (b, s, a);
+  reg \$auto$verilog_backend.cc:2355:dump_module$3  = 0;
+  wire \$1 ;
+  wire \$10 ;
+  wire \$11 ;
+  wire \$12 ;
+  wire \$13 ;
+  wire \$14 ;
+  wire \$15 ;
+  wire \$16 ;
+  wire \$17 ;
+  wire \$18 ;
+  wire [8:0] \$19 ;
+  wire \$2 ;
+  wire \$20 ;
+  wire [7:0] \$21 ;
+  wire [26:0] \$22 ;
+  wire [26:0] \$23 ;
+  wire [57:0] \$24 ;
+  wire \$25 ;
+  wire [27:0] \$26 ;
+  wire [27:0] \$27 ;
+  wire [28:0] \$28 ;
+  wire [8:0] \$29 ;
+  wire \$3 ;
+  wire [9:0] \$30 ;
+  wire [5:0] \$31 ;
+  wire [58:0] \$32 ;
+  wire [11:0] \$33 ;
+  wire [12:0] \$34 ;
+  wire \$35 ;
+  wire \$36 ;
+  wire [22:0] \$37 ;
+  wire [58:0] \$38 ;
+  wire [22:0] \$39 ;
+  wire \$4 ;
+  wire [23:0] \$40 ;
+  wire [54:0] \$41 ;
+  wire [55:0] \$42 ;
+  wire \$43 ;
+  wire \$44 ;
+  wire \$45 ;
+  wire \$46 ;
+  wire [56:0] \$47 ;
+  wire \$48 ;
+  wire \$49 ;
+  wire \$5 ;
+  wire \$50 ;
+  wire \$51 ;
+  wire \$52 ;
+  wire \$53 ;
+  wire \$54 ;
+  wire \$55 ;
+  wire \$56 ;
+  wire \$57 ;
+  wire \$58 ;
+  wire \$59 ;
+  wire \$6 ;
+  wire \$60 ;
+  wire \$61 ;
+  wire \$62 ;
+  wire \$7 ;
+  wire \$8 ;
+  wire \$9 ;
+  input [31:0] a;
+  wire [31:0] a;
+  input [31:0] b;
+  wire [31:0] b;
+  wire [7:0] d;
+  wire [4:0] dcl;
+  wire [10:0] exp_lsb;
+  wire [21:0] rp_eb;
+  wire rp_lost;
+  wire [4:0] rp_ls;
+  reg [4:0] rp_msb;
+  wire [27:0] rp_norm;
+  reg [31:0] rp_out;
+  wire [45:0] rp_packed;
+  reg [4:0] rp_rs;
+  wire [27:0] rp_sh;
+  output [31:0] s;
+  reg [31:0] s;
+  wire sub;
+  wire swap;
+  wire [27:0] total;
+  wire [31:0] x;
+  wire [7:0] x_e;
+  wire x_inf;
+  wire x_nan;
+  wire [23:0] x_sig;
+  wire x_zero;
+  wire [26:0] xa;
+  wire [31:0] y;
+  wire [7:0] y_e;
+  wire y_inf;
+  wire y_nan;
+  wire [23:0] y_sig;
+  wire y_zero;
+  wire [26:0] ya;
+  wire [26:0] ya_full;
+  assign \$25  = \$24 [26:0] != ya_full;
+  assign ya = \$22  | { 26'h0000000, \$25  };
+  assign sub = x[31] ^ y[31];
+  assign \$26  = xa - ya;
+  assign \$27  = xa + ya;
+  assign \$28  = sub ? { \$26 [27], \$26  } : { 1'h0, \$27  };
+  assign \$29  = x_e - 7'h7f;
+  assign \$30  = $signed(\$29 ) - $signed(6'h17);
+  assign exp_lsb = $signed(\$30 ) - $signed(3'h3);
+  assign \$31  = 5'h1b - rp_msb;
+  assign \$32  = \$28 [27:0] << \$31 [4:0];
+  assign \$33  = $signed(exp_lsb) + $signed({ 1'h0, rp_msb });
+  assign \$34  = $signed(\$33 ) + $signed(8'h7f);
+  assign \$35  = $signed(\$34 ) < $signed(2'h1);
+  assign \$36  = $signed(\$34 ) < $signed(6'h25);
+  assign \$37  = $signed(2'h1) - $signed(\$34 );
+  assign rp_sh = \$32 [27:0] >> rp_rs;
+  assign \$38  = rp_sh << rp_rs;
+  assign rp_lost = \$38 [27:0] != \$32 [27:0];
+  assign \$39  = $signed(\$34 ) + $signed({ 1'h0, rp_rs });
+  assign \$40  = $signed(\$39 ) - $signed(2'h1);
+  assign \$42  = $signed(\$41 ) + $signed({ 1'h0, rp_sh[27:4] });
+  assign \$43  = | rp_sh[2:0];
+  assign \$44  = \$43  | rp_lost;
+  assign \$45  = \$44  | rp_sh[4];
+  assign \$46  = rp_sh[3] & \$45 ;
+  assign \$47  = $signed(\$42 ) + $signed({ 1'h0, \$46  });
+  assign \$48  = ! \$28 [27:0];
+  assign \$49  = \$47 [45:0] >= 31'h7f800000;
+  assign \$50  = ! \$28 [27:0];
+  assign \$51  = x[31] & y[31];
+  assign \$52  = \$50  ? \$51  : x[31];
+  assign \$53  = ! \$28 [27:0];
+  assign \$54  = x[31] & y[31];
+  assign \$55  = \$53  ? \$54  : x[31];
+  assign \$56  = ! \$28 [27:0];
+  assign \$57  = x[31] & y[31];
+  assign \$58  = \$56  ? \$57  : x[31];
+  assign \$59  = x_nan | y_nan;
+  assign \$60  = x_inf & y_inf;
+  assign \$61  = \$60  & sub;
+  assign \$62  = \$59  | \$61 ;
+  assign swap = b[30:0] > a[30:0];
+  assign x = swap ? b : a;
+  assign y = swap ? a : b;
+  assign \$1  = ! x[30:23];
+  assign x_e = \$1  ? 8'h01 : x[30:23];
+  assign \$2  = ! x[30:23];
+  assign \$3  = ~ \$2 ;
+  assign \$4  = x[30:23] == 8'hff;
+  assign \$5  = ! x[22:0];
+  assign x_inf = \$4  & \$5 ;
+  assign \$6  = x[30:23] == 8'hff;
+  assign \$7  = | x[22:0];
+  assign x_nan = \$6  & \$7 ;
+  assign \$8  = ! x[30:23];
+  assign \$9  = ! x[22:0];
+  assign x_zero = \$8  & \$9 ;
+  assign \$10  = ! y[30:23];
+  assign y_e = \$10  ? 8'h01 : y[30:23];
+  assign \$11  = ! y[30:23];
+  assign \$12  = ~ \$11 ;
+  assign \$13  = y[30:23] == 8'hff;
+  assign \$14  = ! y[22:0];
+  assign y_inf = \$13  & \$14 ;
+  assign \$15  = y[30:23] == 8'hff;
+  assign \$16  = | y[22:0];
+  assign y_nan = \$15  & \$16 ;
+  assign \$17  = ! y[30:23];
+  assign \$18  = ! y[22:0];
+  assign y_zero = \$17  & \$18 ;
+  assign \$19  = x_e - y_e;
+  assign \$20  = \$19 [7:0] > 5'h1b;
+  assign \$21  = \$20  ? 8'h1b : \$19 [7:0];
+  assign \$22  = ya_full >> \$21 [4:0];
+  assign \$23  = ya_full >> \$21 [4:0];
+  assign \$24  = \$23  << \$21 [4:0];
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    rp_msb = 5'h00;
+    if (\$28 [0]) begin
+      rp_msb = 5'h00;
+    end
+    if (\$28 [1]) begin
+      rp_msb = 5'h01;
+    end
+    if (\$28 [2]) begin
+      rp_msb = 5'h02;
+    end
+    if (\$28 [3]) begin
+      rp_msb = 5'h03;
+    end
+    if (\$28 [4]) begin
+      rp_msb = 5'h04;
+    end
+    if (\$28 [5]) begin
+      rp_msb = 5'h05;
+    end
+    if (\$28 [6]) begin
+      rp_msb = 5'h06;
+    end
+    if (\$28 [7]) begin
+      rp_msb = 5'h07;
+    end
+    if (\$28 [8]) begin
+      rp_msb = 5'h08;
+    end
+    if (\$28 [9]) begin
+      rp_msb = 5'h09;
+    end
+    if (\$28 [10]) begin
+      rp_msb = 5'h0a;
+    end
+    if (\$28 [11]) begin
+      rp_msb = 5'h0b;
+    end
+    if (\$28 [12]) begin
+      rp_msb = 5'h0c;
+    end
+    if (\$28 [13]) begin
+      rp_msb = 5'h0d;
+    end
+    if (\$28 [14]) begin
+      rp_msb = 5'h0e;
+    end
+    if (\$28 [15]) begin
+      rp_msb = 5'h0f;
+    end
+    if (\$28 [16]) begin
+      rp_msb = 5'h10;
+    end
+    if (\$28 [17]) begin
+      rp_msb = 5'h11;
+    end
+    if (\$28 [18]) begin
+      rp_msb = 5'h12;
+    end
+    if (\$28 [19]) begin
+      rp_msb = 5'h13;
+    end
+    if (\$28 [20]) begin
+      rp_msb = 5'h14;
+    end
+    if (\$28 [21]) begin
+      rp_msb = 5'h15;
+    end
+    if (\$28 [22]) begin
+      rp_msb = 5'h16;
+    end
+    if (\$28 [23]) begin
+      rp_msb = 5'h17;
+    end
+    if (\$28 [24]) begin
+      rp_msb = 5'h18;
+    end
+    if (\$28 [25]) begin
+      rp_msb = 5'h19;
+    end
+    if (\$28 [26]) begin
+      rp_msb = 5'h1a;
+    end
+    if (\$28 [27]) begin
+      rp_msb = 5'h1b;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    rp_rs = 5'h00;
+    if (\$35 ) begin
+      (* full_case = 32'd1 *)
+      if (\$36 ) begin
+        rp_rs = 5'h1c;
+      end else begin
+        rp_rs = \$37 [4:0];
+      end
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    (* full_case = 32'd1 *)
+    if (\$48 ) begin
+      rp_out = { \$52 , 31'h00000000 };
+    end else if (\$49 ) begin
+      rp_out = { \$55 , 31'h7f800000 };
+    end else begin
+      rp_out = { \$58 , \$47 [30:0] };
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    (* full_case = 32'd1 *)
+    if (\$62 ) begin
+      s = 32'd2143289344;
+    end else if (x_inf) begin
+      s = x;
+    end else begin
+      s = rp_out;
+    end
+  end
+  assign x_sig = { \$3 , x[22:0] };
+  assign y_sig = { \$12 , y[22:0] };
+  assign d = \$19 [7:0];
+  assign dcl = \$21 [4:0];
+  assign total = \$28 [27:0];
+  assign rp_ls = \$31 [4:0];
+  assign rp_norm = \$32 [27:0];
+  assign rp_eb = { \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34 [12], \$34  };
+  assign rp_packed = \$47 [45:0];
+  assign xa = { \$3 , x[22:0], 3'h0 };
+  assign ya_full = { \$12 , y[22:0], 3'h0 };
+  assign \$41  = { \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 [23], \$40 , 23'h000000 };
+endmodule
+
+module \mixpe_w8a16_int.scale_mul (b, p, a);
+  reg \$auto$verilog_backend.cc:2355:dump_module$4  = 0;
+  wire \$1 ;
+  wire \$10 ;
+  wire \$11 ;
+  wire \$12 ;
+  wire \$13 ;
+  wire \$14 ;
+  wire \$15 ;
+  wire \$16 ;
+  wire \$17 ;
+  wire \$18 ;
+  wire [8:0] \$19 ;
+  wire \$2 ;
+  wire [9:0] \$20 ;
+  wire [6:0] \$21 ;
+  wire [97:0] \$22 ;
+  wire [12:0] \$23 ;
+  wire [13:0] \$24 ;
+  wire \$25 ;
+  wire \$26 ;
+  wire [23:0] \$27 ;
+  wire [97:0] \$28 ;
+  wire [23:0] \$29 ;
+  wire \$3 ;
+  wire [24:0] \$30 ;
+  wire [55:0] \$31 ;
+  wire [56:0] \$32 ;
+  wire \$33 ;
+  wire \$34 ;
+  wire \$35 ;
+  wire \$36 ;
+  wire [57:0] \$37 ;
+  wire \$38 ;
+  wire \$39 ;
+  wire \$4 ;
+  wire \$40 ;
+  wire \$41 ;
+  wire \$42 ;
+  wire \$43 ;
+  wire \$44 ;
+  wire \$45 ;
+  wire \$46 ;
+  wire \$47 ;
+  wire \$48 ;
+  wire \$49 ;
+  wire \$5 ;
+  wire \$6 ;
+  wire \$7 ;
+  wire \$8 ;
+  wire \$9 ;
   input [31:0] a;
   wire [31:0] a;
   wire [7:0] a_e;
+  wire a_inf;
+  wire a_nan;
   wire [23:0] a_sig;
+  wire a_zero;
   input [15:0] b;
   wire [15:0] b;
   wire [4:0] b_e;
+  wire b_inf;
+  wire b_nan;
   wire [10:0] b_sig;
+  wire b_zero;
   wire [11:0] exp;
   output [31:0] p;
   reg [31:0] p;
@@ -1968,71 +1798,65 @@ module \mixpe_w8a16_int.scale_mul (b, p, a);
   wire [46:0] rp_packed;
   reg [5:0] rp_rs;
   wire [34:0] rp_sh;
-  assign \$34  = b[14:10] == 5'h1f;
-  assign \$35  = | b[9:0];
-  assign \$36  = \$34  & \$35 ;
-  assign \$37  = \$33  | \$36 ;
-  assign \$38  = a[30:23] == 8'hff;
-  assign \$39  = ! a[22:0];
-  assign \$40  = \$38  & \$39 ;
-  assign \$41  = ! b[14:10];
-  assign \$42  = ! b[9:0];
-  assign \$43  = \$41  & \$42 ;
-  assign \$44  = \$40  & \$43 ;
-  assign \$45  = \$37  | \$44 ;
-  assign \$46  = b[14:10] == 5'h1f;
-  assign \$47  = ! b[9:0];
-  assign \$48  = \$46  & \$47 ;
-  assign \$49  = ! a[30:23];
-  assign \$50  = ! a[22:0];
-  assign \$51  = \$49  & \$50 ;
-  assign \$52  = \$48  & \$51 ;
-  assign \$53  = \$45  | \$52 ;
-  assign \$54  = a[30:23] == 8'hff;
-  assign \$55  = ! a[22:0];
-  assign \$56  = \$54  & \$55 ;
-  assign \$57  = b[14:10] == 5'h1f;
-  assign \$58  = ! b[9:0];
-  assign \$59  = \$57  & \$58 ;
-  assign \$60  = \$56  | \$59 ;
-  assign \$61  = a[31] ^ b[15];
+  assign \$40  = a[31] ^ b[15];
+  assign \$41  = a[31] ^ b[15];
+  assign \$42  = a[31] ^ b[15];
+  assign \$43  = a_nan | b_nan;
+  assign \$44  = a_inf & b_zero;
+  assign \$45  = \$43  | \$44 ;
+  assign \$46  = b_inf & a_zero;
+  assign \$47  = \$45  | \$46 ;
+  assign \$48  = a_inf | b_inf;
+  assign \$49  = a[31] ^ b[15];
   assign \$1  = ! a[30:23];
   assign a_e = \$1  ? 8'h01 : a[30:23];
   assign \$2  = ! a[30:23];
   assign \$3  = ~ \$2 ;
-  assign \$4  = ! b[14:10];
-  assign b_e = \$4  ? 5'h01 : b[14:10];
-  assign \$5  = ! b[14:10];
-  assign \$6  = ~ \$5 ;
-  assign prod = { \$3 , a[22:0] } * { \$6 , b[9:0] };
-  assign \$7  = a_e + b_e;
-  assign \$8  = \$7  - 8'haf;
-  assign \$9  = 6'h22 - rp_msb;
-  assign \$10  = prod << \$9 [5:0];
-  assign \$11  = $signed(\$8 ) + $signed({ 1'h0, rp_msb });
-  assign \$12  = $signed(\$11 ) + $signed(8'h7f);
-  assign \$13  = $signed(\$12 ) < $signed(2'h1);
-  assign \$14  = $signed(\$12 ) < $signed(7'h5e);
-  assign \$15  = $signed(2'h1) - $signed(\$12 );
-  assign rp_sh = \$10 [34:0] >> rp_rs;
-  assign \$16  = rp_sh << rp_rs;
-  assign rp_lost = \$16 [34:0] != \$10 [34:0];
-  assign \$17  = $signed(\$12 ) + $signed({ 1'h0, rp_rs });
-  assign \$18  = $signed(\$17 ) - $signed(2'h1);
-  assign \$20  = $signed(\$19 ) + $signed({ 1'h0, rp_sh[34:11] });
-  assign \$21  = | rp_sh[9:0];
-  assign \$22  = \$21  | rp_lost;
-  assign \$23  = \$22  | rp_sh[11];
-  assign \$24  = rp_sh[10] & \$23 ;
-  assign \$25  = $signed(\$20 ) + $signed({ 1'h0, \$24  });
-  assign \$26  = ! prod;
-  assign \$27  = \$25 [46:0] >= 31'h7f800000;
-  assign \$28  = a[31] ^ b[15];
-  assign \$29  = a[31] ^ b[15];
-  assign \$30  = a[31] ^ b[15];
-  assign \$31  = a[30:23] == 8'hff;
-  assign \$32  = | a[22:0];
-  assign \$33  = \$31  & \$32 ;
+  assign \$4  = a[30:23] == 8'hff;
+  assign \$5  = ! a[22:0];
+  assign a_inf = \$4  & \$5 ;
+  assign \$6  = a[30:23] == 8'hff;
+  assign \$7  = | a[22:0];
+  assign a_nan = \$6  & \$7 ;
+  assign \$8  = ! a[30:23];
+  assign \$9  = ! a[22:0];
+  assign a_zero = \$8  & \$9 ;
+  assign \$10  = ! b[14:10];
+  assign b_e = \$10  ? 5'h01 : b[14:10];
+  assign \$11  = ! b[14:10];
+  assign \$12  = ~ \$11 ;
+  assign \$13  = b[14:10] == 5'h1f;
+  assign \$14  = ! b[9:0];
+  assign b_inf = \$13  & \$14 ;
+  assign \$15  = b[14:10] == 5'h1f;
+  assign \$16  = | b[9:0];
+  assign b_nan = \$15  & \$16 ;
+  assign \$17  = ! b[14:10];
+  assign \$18  = ! b[9:0];
+  assign b_zero = \$17  & \$18 ;
+  assign prod = { \$3 , a[22:0] } * { \$12 , b[9:0] };
+  assign \$19  = a_e + b_e;
+  assign \$20  = \$19  - 8'haf;
+  assign \$21  = 6'h22 - rp_msb;
+  assign \$22  = prod << \$21 [5:0];
+  assign \$23  = $signed(\$20 ) + $signed({ 1'h0, rp_msb });
+  assign \$24  = $signed(\$23 ) + $signed(8'h7f);
+  assign \$25  = $signed(\$24 ) < $signed(2'h1);
+  assign \$26  = $signed(\$24 ) < $signed(7'h5e);
+  assign \$27  = $signed(2'h1) - $signed(\$24 );
+  assign rp_sh = \$22 [34:0] >> rp_rs;
+  assign \$28  = rp_sh << rp_rs;
+  assign rp_lost = \$28 [34:0] != \$22 [34:0];
+  assign \$29  = $signed(\$24 ) + $signed({ 1'h0, rp_rs });
+  assign \$30  = $signed(\$29 ) - $signed(2'h1);
+  assign \$32  = $signed(\$31 ) + $signed({ 1'h0, rp_sh[34:11] });
+  assign \$33  = | rp_sh[9:0];
+  assign \$34  = \$33  | rp_lost;
+  assign \$35  = \$34  | rp_sh[11];
+  assign \$36  = rp_sh[10] & \$35 ;
+  assign \$37  = $signed(\$32 ) + $signed({ 1'h0, \$36  });
+  assign \$38  = ! prod;
+  assign \$39  = \$37 [46:0] >= 31'h7f800000;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
     rp_msb = 6'h00;
@@ -2145,43 +1969,43 @@ module \mixpe_w8a16_int.scale_mul (b, p, a);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
     rp_rs = 6'h00;
-    if (\$13 ) begin
+    if (\$25 ) begin
       (* full_case = 32'd1 *)
-      if (\$14 ) begin
+      if (\$26 ) begin
         rp_rs = 6'h23;
       end else begin
-        rp_rs = \$15 [5:0];
+        rp_rs = \$27 [5:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
     (* full_case = 32'd1 *)
-    if (\$26 ) begin
-      rp_out = { \$28 , 31'h00000000 };
-    end else if (\$27 ) begin
-      rp_out = { \$29 , 31'h7f800000 };
+    if (\$38 ) begin
+      rp_out = { \$40 , 31'h00000000 };
+    end else if (\$39 ) begin
+      rp_out = { \$41 , 31'h7f800000 };
     end else begin
-      rp_out = { \$30 , \$25 [30:0] };
+      rp_out = { \$42 , \$37 [30:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
     (* full_case = 32'd1 *)
-    if (\$53 ) begin
+    if (\$47 ) begin
       p = 32'd2143289344;
-    end else if (\$60 ) begin
-      p = { \$61 , 31'h7f800000 };
+    end else if (\$48 ) begin
+      p = { \$49 , 31'h7f800000 };
     end else begin
       p = rp_out;
     end
   end
   assign a_sig = { \$3 , a[22:0] };
-  assign b_sig = { \$6 , b[9:0] };
-  assign exp = { \$8 [9], \$8 [9], \$8  };
-  assign rp_ls = \$9 [5:0];
-  assign rp_norm = \$10 [34:0];
-  assign rp_eb = { \$12 [13], \$12 [13], \$12 [13], \$12 [13], \$12 [13], \$12 [13], \$12 [13], \$12 [13], \$12 [13], \$12  };
-  assign rp_packed = \$25 [46:0];
-  assign \$19  = { \$18 [24], \$18 [24], \$18 [24], \$18 [24], \$18 [24], \$18 [24], \$18 [24], \$18 [24], \$18 , 23'h000000 };
+  assign b_sig = { \$12 , b[9:0] };
+  assign exp = { \$20 [9], \$20 [9], \$20  };
+  assign rp_ls = \$21 [5:0];
+  assign rp_norm = \$22 [34:0];
+  assign rp_eb = { \$24 [13], \$24 [13], \$24 [13], \$24 [13], \$24 [13], \$24 [13], \$24 [13], \$24 [13], \$24 [13], \$24  };
+  assign rp_packed = \$37 [46:0];
+  assign \$31  = { \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 [24], \$30 , 23'h000000 };
 endmodule

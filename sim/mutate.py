@@ -44,7 +44,8 @@ from mpgemm.hw.flow.fileio import atomic_write_text, check_writable_file
 from mpgemm.hw.flow.manifest import load_manifest
 from mpgemm.hw.flow.synth import find_yosys
 
-__all__ = ["Mutant", "mutants_of", "apply_mutant", "run_mutants", "main", "DEFAULT_DESIGNS"]
+__all__ = ["Mutant", "mutants_of", "apply_mutant", "run_mutants", "main", "DEFAULT_DESIGNS",
+           "EquivalenceRule", "JUDGED_EQUIVALENT"]
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -172,6 +173,44 @@ def apply_mutant(text: str, mutant: Mutant) -> str:
     return "\n".join(lines)
 
 
+# --- mutants judged equivalent -------------------------------------------------------------
+
+@dataclass(frozen=True)
+class EquivalenceRule:
+    """A class of mutants that no test can kill, judged by reasoning because Yosys' induction
+    does not decide it in time (floating-point datapaths). A surviving mutant counts as
+    equivalent when its operator is ``operator`` and its original line, with runs of spaces
+    collapsed and stripped, matches the regular expression ``original`` in full. A killed
+    mutant is never overruled: a rule that matched one would be wrong, and the report says
+    so (``contradicted``)."""
+
+    name: str
+    operator: str
+    original: str
+    reason: str
+
+    def matches(self, mutant: Mutant) -> bool:
+        line = re.sub(r"\s+", " ", mutant.original).strip()
+        return mutant.operator == self.operator and re.fullmatch(self.original, line) is not None
+
+
+#: The mutants judged equivalent, with the reason for each class.
+JUDGED_EQUIVALENT: tuple[EquivalenceRule, ...] = (
+    EquivalenceRule(
+        "fp_add_order_tie", "> -> >=",
+        r"assign swap = b\[(\d+):0\] > a\[\1:0\];",
+        "FPAdd orders its operands by magnitude; on a tie (|a| = |b|) either order gives the "
+        "same bits: equal signs add symmetrically, opposite signs cancel to +0 (the zero's "
+        "sign is xs & ys, symmetric), two infinities give the infinity or NaN either way, and "
+        "NaN is canonical"),
+    EquivalenceRule(
+        "round_pack_underflow_boundary", "< -> <=",
+        r"assign \\\S+ = \$signed\(\\\S+ \) < \$signed\(2'h1\);",
+        "round_pack shifts a result right by 1 - E when its biased exponent E < 1; at E = 1 "
+        "that shift is 0, the same as not shifting, so E <= 1 selects the same result"),
+)
+
+
 # --- running mutants -----------------------------------------------------------------------
 
 @dataclass
@@ -180,6 +219,7 @@ class Verdict:
     status: str          # killed | timeout | survived | equivalent | error
     seconds: float
     detail: str = ""
+    equivalence: str | None = None   # proved (Yosys) | judged (a JUDGED_EQUIVALENT rule)
 
 
 def _run(cmd: Sequence[str], cwd: Path, timeout: float) -> tuple[int | None, str, str]:
@@ -306,17 +346,21 @@ def run_mutants(designs: Sequence[str], *, rtl_dir: Path, work_root: Path, per_d
         status, seconds, detail = _simulate(folder, design, seed=seed, vectors=vectors,
                                             timeout=timeout, work=work)
         verdict = {"failed": "killed", "timeout": "timeout", "passed": "survived"}[status]
-        if verdict == "survived" and equivalence:
+        how = None
+        rule = next((r for r in JUDGED_EQUIVALENT if r.matches(mutant)), None)
+        if verdict == "survived" and rule is not None:
+            verdict, how, detail = "equivalent", "judged", f"judged equivalent ({rule.name})"
+        elif verdict == "survived" and equivalence:
             (work / "original.v").write_text(texts[design])
             shutil.copyfile(folder / f"{design}.v", work / "mutant.v")
             proved, why = yosys_equivalent(work / "original.v", work / "mutant.v", design)
             detail = why
             if proved:
-                verdict = "equivalent"
+                verdict, how = "equivalent", "proved"
         if progress:
             print(f"{verdict:10s} {mutant.id}  ({seconds:.1f} s) {detail[:80]}", flush=True)
         shutil.rmtree(work / "build", ignore_errors=True)
-        return Verdict(mutant, verdict, round(seconds, 2), detail)
+        return Verdict(mutant, verdict, round(seconds, 2), detail, how)
 
     t0 = time.monotonic()
     with ThreadPoolExecutor(max_workers=jobs) as pool:
@@ -325,12 +369,23 @@ def run_mutants(designs: Sequence[str], *, rtl_dir: Path, work_root: Path, per_d
               for s in ("killed", "timeout", "survived", "equivalent")}
     detected = counts["killed"] + counts["timeout"]
     judged = detected + counts["survived"]
+    rules = []
+    for r in JUDGED_EQUIVALENT:
+        hits = [v for v in verdicts if r.matches(v.mutant)]
+        rules.append({**asdict(r),
+                      "judged_equivalent": sum(v.equivalence == "judged" for v in hits),
+                      # Killed mutants of a rule's class: the rule's reasoning is wrong.
+                      "contradicted": [v.mutant.id for v in hits
+                                       if v.status in ("killed", "timeout")]})
     return {
         "seed": seed, "vectors": vectors, "per_design": per_design, "simulator": "icarus",
         "wall_seconds": round(time.monotonic() - t0, 1),
         "summary": {"sampled": len(verdicts), **counts,
+                    "equivalent_proved": sum(v.equivalence == "proved" for v in verdicts),
+                    "equivalent_judged": sum(v.equivalence == "judged" for v in verdicts),
                     "score": round(detected / judged, 4) if judged else None,
                     "score_means": "(killed + timeout) / (sampled - equivalent)"},
+        "judged_equivalent_rules": rules,
         "designs": {d: {"candidates": samples[d][0], "sampled": len(samples[d][1]),
                         "baseline_s": round(base[d][1], 2),
                         "killed": sum(v.status in ("killed", "timeout") for v in verdicts
@@ -339,7 +394,8 @@ def run_mutants(designs: Sequence[str], *, rtl_dir: Path, work_root: Path, per_d
                                         if v.mutant.design == d)}
                     for d in designs},
         "mutants": [{**asdict(v.mutant), "id": v.mutant.id, "status": v.status,
-                     "seconds": v.seconds, "detail": v.detail} for v in verdicts],
+                     "equivalence": v.equivalence, "seconds": v.seconds, "detail": v.detail}
+                    for v in verdicts],
     }
 
 
@@ -381,7 +437,8 @@ def main(argv: list[str] | None = None) -> int:
     atomic_write_text(args.out, json.dumps(report, indent=2, allow_nan=False) + "\n")
     s = report["summary"]
     print(f"{s['sampled']} mutants of {len(designs)} designs: {s['killed']} killed, "
-          f"{s['timeout']} timed out, {s['equivalent']} equivalent, {s['survived']} survived; "
+          f"{s['timeout']} timed out, {s['equivalent']} equivalent ({s['equivalent_proved']} "
+          f"proved, {s['equivalent_judged']} judged), {s['survived']} survived; "
           + ("no mutant left to score" if s["score"] is None
              else f"score {s['score']:.1%} of the non-equivalent ones") + f"; report: {args.out}")
     return 0

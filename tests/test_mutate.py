@@ -120,3 +120,45 @@ def test_cli_errors_are_one_line(capsys, tmp_path):
             code = e.code
         err = capsys.readouterr().err
         assert code == 2 and err.count("\n") == 1 and message in err, err
+
+
+def _fp16_mac_mutants():
+    return mutants_of("fp16_mac", (RTL_DIR / "fp16_mac.v").read_text())
+
+
+def test_judged_rules_match_only_their_class():
+    """Each rule names a class that exists in the generated RTL (a stale rule fails here) and
+    nothing else: not another operator on the same line, nor any integer design's mutant."""
+    every = _fp16_mac_mutants()
+    for rule in mutate.JUDGED_EQUIVALENT:
+        hits = [m for m in every if rule.matches(m)]
+        assert hits, f"rule {rule.name} matches no mutant of fp16_mac"
+        assert {m.operator for m in hits} == {rule.operator}
+    tie = next(r for r in mutate.JUDGED_EQUIVALENT if r.name == "fp_add_order_tie")
+    # The operand multiplexers of the same adder are real faults, not ties.
+    assert not any(tie.matches(m) for m in every if m.operator == "swap ?:")
+    for design in ("int_mac_w8a8", "bitserial_int4_a8", "lut_w2_a8"):
+        text = (RTL_DIR / f"{design}.v").read_text()
+        assert not any(r.matches(m) for m in mutants_of(design, text)
+                       for r in mutate.JUDGED_EQUIVALENT)
+
+
+@pytest.mark.sim
+def test_judged_mutant_is_reported_as_such(tmp_path, monkeypatch):
+    """A surviving mutant of a judged class is counted as equivalent, says so, and the rule's
+    entry counts it; a killed one of the same run is not touched."""
+    every = _fp16_mac_mutants()
+    tie = next(m for m in every if mutate.JUDGED_EQUIVALENT[0].matches(m))
+    sign = next(m for m in every if m.operator == "drop !" or m.operator == "^ -> |")
+    monkeypatch.setattr(mutate, "_sample", lambda d, t, n, s: (len(every), [tie, sign]))
+    report = mutate.run_mutants(["fp16_mac"], rtl_dir=RTL_DIR, work_root=tmp_path,
+                                per_design=2, seed=1, vectors=200, jobs=2, progress=False)
+    by_id = {m["id"]: m for m in report["mutants"]}
+    assert by_id[tie.id]["status"] == "equivalent"
+    assert by_id[tie.id]["equivalence"] == "judged"
+    assert by_id[sign.id]["status"] in ("killed", "timeout")
+    assert report["summary"]["equivalent_judged"] == 1
+    rule = report["judged_equivalent_rules"][0]
+    assert rule["judged_equivalent"] == 1 and rule["contradicted"] == []
+    assert "tie" in rule["reason"]
+    shutil.rmtree(tmp_path, ignore_errors=True)
